@@ -1,0 +1,62 @@
+# Thin wrapper over CMake so that the README's two commands are `make run`
+# and `make test`. Both set up the machine first (scripts/setup is
+# idempotent and quick when everything is there).
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+BUILD_TSAN ?= build-tsan
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+PREFIX     ?= /usr/local
+CTEST_ARGS ?= --output-on-failure
+
+.PHONY: all setup build run test test-fast asan tsan bench install fuzz clean
+
+all: build
+
+setup:
+	@bash scripts/setup
+
+$(BUILD)/Makefile: CMakeLists.txt
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+
+build: $(BUILD)/Makefile
+	cmake --build $(BUILD) -j $(JOBS)
+
+# The main job: a tour of agentmem on the embedded default (SQLite).
+run: setup build
+	./$(BUILD)/agentmem demo
+
+# Every test: the normal build (gcc), then the whole suite again under
+# AddressSanitizer + UndefinedBehaviorSanitizer (clang), then the threaded
+# tests under ThreadSanitizer.
+test: setup build
+	cd $(BUILD) && ctest $(CTEST_ARGS) -j $(JOBS)
+	$(MAKE) --no-print-directory asan tsan
+
+test-fast: build
+	cd $(BUILD) && ctest $(CTEST_ARGS) -j $(JOBS)
+
+asan:
+	CC=clang cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DAM_SANITIZE=address,undefined
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    ctest $(CTEST_ARGS) -j $(JOBS) -E '_sh$$'
+
+# Tests whose name ends in _mt share handles between threads.
+tsan:
+	CC=clang cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug -DAM_SANITIZE=thread
+	cmake --build $(BUILD_TSAN) -j $(JOBS)
+	cd $(BUILD_TSAN) && TSAN_OPTIONS=halt_on_error=1 ctest $(CTEST_ARGS) -j $(JOBS) -R '_mt$$'
+
+bench: setup build
+	cmake --build $(BUILD) -j $(JOBS) --target benches
+	bash bench/run_all.sh $(BUILD)
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+fuzz:
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DAM_FUZZ=ON -DAM_SANITIZE=address,undefined
+	cmake --build build-fuzz -j $(JOBS)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) build-fuzz

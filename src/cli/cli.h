@@ -1,0 +1,64 @@
+/* cli.h -- shared pieces of the agentmem command-line tool.
+ *
+ * The CLI is an ordinary client of the public API. Each command lives in
+ * cmd_<name>.c and is listed once in the table in main.c; dispatch, --help
+ * and argument-count checks read that table. Exit codes map from am_status
+ * so that scripts can tell bad input from I/O failure.
+ */
+#ifndef AM_CLI_H
+#define AM_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "agentmem/buf.h"
+#include "agentmem/status.h"
+
+/* A command handler gets argv after the command name (argv[0] is the first
+ * argument) and returns the process exit status. */
+typedef int (*cli_handler)(int argc, char **argv);
+
+typedef struct cli_command {
+    const char *name;
+    cli_handler run;
+    int min_args;
+    const char *usage;   /* one line of arguments, e.g. "convert --from F" */
+    const char *summary; /* one line of what it does */
+} cli_command;
+
+/* Exit statuses: 0 ok, 1 generic failure, 2 usage, then one per class. */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_FAIL = 1,
+    CLI_EXIT_USAGE = 2,
+    CLI_EXIT_INPUT = 3,    /* malformed input: AM_EFORMAT, AM_EINVAL */
+    CLI_EXIT_NOTFOUND = 4, /* AM_ENOTFOUND */
+    CLI_EXIT_IO = 5,       /* AM_EIO and network errors */
+    CLI_EXIT_LIMIT = 6     /* AM_ELIMIT */
+};
+
+/* Map a status to an exit code. */
+int cli_exit_code(am_status st);
+
+/* Print "agentmem: <context>: <detail or status text>" to stderr and return
+ * the mapped exit code. `err` may be NULL. */
+int cli_fail(am_status st, const am_error *err, const char *context);
+
+/* Print a usage error for `cmd` to stderr; returns CLI_EXIT_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Read a whole file ("-" or NULL: stdin) into `out`. */
+am_status cli_read_input(const char *path, am_buf *out, am_error *err);
+
+/* Write `len` bytes to a file (atomically) or, for "-"/NULL, to stdout. */
+am_status cli_write_output(const char *path, const char *data, size_t len,
+                           am_error *err);
+
+/* Option parsing helper: if argv[*i] is `name`, take its value from
+ * argv[*i+1] (advancing *i) or from "name=value". Returns true when it
+ * matched; *value is NULL if the value was missing. */
+bool cli_opt(int argc, char **argv, int *i, const char *name,
+             const char **value);
+
+#endif

@@ -1,0 +1,167 @@
+/* cli_util.c -- input, output, option and error helpers for commands. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int cli_exit_code(am_status st)
+{
+    switch (st) {
+    case AM_OK:
+        return CLI_EXIT_OK;
+    case AM_EFORMAT:
+    case AM_EINVAL:
+        return CLI_EXIT_INPUT;
+    case AM_ENOTFOUND:
+        return CLI_EXIT_NOTFOUND;
+    case AM_EIO:
+    case AM_ENET:
+    case AM_ETIMEOUT:
+        return CLI_EXIT_IO;
+    case AM_ELIMIT:
+        return CLI_EXIT_LIMIT;
+    default:
+        return CLI_EXIT_FAIL;
+    }
+}
+
+int cli_fail(am_status st, const am_error *err, const char *context)
+{
+    const char *detail = err != NULL && err->msg[0] != '\0'
+                             ? err->msg
+                             : am_status_str(st);
+    fprintf(stderr, "agentmem: %s: %s\n", context, detail);
+    return cli_exit_code(st);
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "agentmem %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see 'agentmem %s --help')\n", cmd);
+    return CLI_EXIT_USAGE;
+}
+
+static bool is_stdio(const char *path)
+{
+    return path == NULL || strcmp(path, "-") == 0;
+}
+
+am_status cli_read_input(const char *path, am_buf *out, am_error *err)
+{
+    char chunk[65536];
+    size_t n;
+
+    if (!is_stdio(path)) {
+        FILE *fp = fopen(path, "rb");
+        am_status st = AM_OK;
+        if (fp == NULL) {
+            err->code = errno == ENOENT ? AM_ENOTFOUND : AM_EIO;
+            snprintf(err->msg, sizeof err->msg, "cannot open '%s': %s", path,
+                     strerror(errno));
+            return err->code;
+        }
+        am_buf_clear(out);
+        while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+            if ((st = am_buf_append(out, chunk, n)) != AM_OK)
+                break;
+        if (st == AM_OK && ferror(fp)) {
+            st = AM_EIO;
+            snprintf(err->msg, sizeof err->msg, "cannot read '%s'", path);
+        }
+        fclose(fp);
+        err->code = st;
+        return st;
+    }
+    am_buf_clear(out);
+    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+        if (am_buf_append(out, chunk, n) != AM_OK) {
+            err->code = AM_ENOMEM;
+            snprintf(err->msg, sizeof err->msg, "out of memory reading stdin");
+            return AM_ENOMEM;
+        }
+    if (am_buf_reserve(out, 0) != AM_OK)
+        return AM_ENOMEM;
+    out->ptr[out->len] = '\0';
+    return AM_OK;
+}
+
+am_status cli_write_output(const char *path, const char *data, size_t len,
+                           am_error *err)
+{
+    if (is_stdio(path)) {
+        if (len != 0 && fwrite(data, 1, len, stdout) != len) {
+            err->code = AM_EIO;
+            snprintf(err->msg, sizeof err->msg, "cannot write to stdout");
+            return AM_EIO;
+        }
+        fflush(stdout);
+        return AM_OK;
+    }
+    {
+        /* Atomic replace, so that a failed run never leaves half a file. */
+        size_t plen = strlen(path);
+        char *tmp = malloc(plen + 5);
+        FILE *fp;
+        am_status st = AM_OK;
+        if (tmp == NULL)
+            return AM_ENOMEM;
+        memcpy(tmp, path, plen);
+        memcpy(tmp + plen, ".tmp", 5);
+        fp = fopen(tmp, "wb");
+        if (fp == NULL) {
+            st = AM_EIO;
+            snprintf(err->msg, sizeof err->msg, "cannot create '%s': %s", tmp,
+                     strerror(errno));
+        } else {
+            if (fwrite(data, 1, len, fp) != len || fflush(fp) != 0 ||
+                fsync(fileno(fp)) != 0) {
+                st = AM_EIO;
+                snprintf(err->msg, sizeof err->msg, "cannot write '%s': %s",
+                         tmp, strerror(errno));
+            }
+            if (fclose(fp) != 0 && st == AM_OK) {
+                st = AM_EIO;
+                snprintf(err->msg, sizeof err->msg, "cannot close '%s'", tmp);
+            }
+            if (st == AM_OK && rename(tmp, path) != 0) {
+                st = AM_EIO;
+                snprintf(err->msg, sizeof err->msg, "cannot rename to '%s': %s",
+                         path, strerror(errno));
+            }
+            if (st != AM_OK)
+                unlink(tmp);
+        }
+        free(tmp);
+        err->code = st;
+        return st;
+    }
+}
+
+bool cli_opt(int argc, char **argv, int *i, const char *name,
+             const char **value)
+{
+    size_t nlen = strlen(name);
+    const char *a = argv[*i];
+
+    if (strncmp(a, name, nlen) != 0)
+        return false;
+    if (a[nlen] == '=') {
+        *value = a + nlen + 1;
+        return true;
+    }
+    if (a[nlen] != '\0')
+        return false;
+    if (*i + 1 < argc) {
+        *value = argv[++*i];
+    } else {
+        *value = NULL;
+    }
+    return true;
+}

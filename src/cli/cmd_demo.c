@@ -1,0 +1,19 @@
+/* cmd_demo.c -- `agentmem demo`: the main job, a tour of what exists.
+ *
+ * Each part of the tour is a function below that prints what it does with
+ * the public API on data the project ships under examples/. Later modules
+ * add their part.
+ */
+#include <stdio.h>
+
+#include "agentmem/version.h"
+#include "cli.h"
+#include "commands.h"
+
+int cmd_demo(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("agentmem %s demo\n", am_version());
+    return CLI_EXIT_OK;
+}

@@ -1,0 +1,8 @@
+/* commands.h -- the handlers listed in main.c's command table. */
+#ifndef AM_CLI_COMMANDS_H
+#define AM_CLI_COMMANDS_H
+
+int cmd_demo(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+#endif

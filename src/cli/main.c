@@ -1,0 +1,77 @@
+/* main.c -- the agentmem command-line tool: dispatch over one table.
+ *
+ * Every command is a row of `commands`: its name, handler, minimum argument
+ * count, usage line and summary. `agentmem --help`, `agentmem CMD --help`
+ * and the argument-count check all read this table, so a new command is one
+ * row plus its cmd_<name>.c file.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "agentmem/version.h"
+#include "cli.h"
+#include "commands.h"
+
+static const cli_command commands[] = {
+    { "demo", cmd_demo, 0, "", "a short tour of agentmem on shipped data" },
+    { "version", cmd_version, 0, "", "print the library version" },
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void print_help(FILE *out)
+{
+    fprintf(out,
+            "agentmem %s -- fast, embeddable memory for LLM agents\n\n"
+            "usage: agentmem COMMAND [ARGS...]\n"
+            "       agentmem COMMAND --help\n\ncommands:\n",
+            am_version());
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\noptions:\n  --help     this text\n"
+                 "  --version  print the version\n");
+}
+
+int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("agentmem %s\n", am_version());
+    return CLI_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    const cli_command *cmd = NULL;
+
+    if (argc < 2) {
+        print_help(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        print_help(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0)
+        return cmd_version(0, NULL);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            cmd = &commands[i];
+    if (cmd == NULL) {
+        fprintf(stderr, "agentmem: unknown command '%s' (see 'agentmem "
+                        "--help')\n", argv[1]);
+        return CLI_EXIT_USAGE;
+    }
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: agentmem %s %s\n%s\n", cmd->name, cmd->usage,
+                   cmd->summary);
+            return CLI_EXIT_OK;
+        }
+    if (argc - 2 < cmd->min_args)
+        return cli_usage(cmd->name, "expects at least %d argument%s: %s",
+                         cmd->min_args, cmd->min_args == 1 ? "" : "s",
+                         cmd->usage);
+    return cmd->run(argc - 2, argv + 2);
+}

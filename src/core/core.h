@@ -1,0 +1,99 @@
+/* core.h -- internal helpers shared by every module (not installed).
+ *
+ * Allocation wrappers that take an am_allocator (NULL: default) and guard
+ * against size overflow; error recording; UTF-8 validation; hashing; file
+ * I/O with atomic replace; JSON glue over jansson. Modules include this and
+ * their own *_int.h headers, never another module's internals.
+ */
+#ifndef AM_CORE_H
+#define AM_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agentmem/alloc.h"
+#include "agentmem/buf.h"
+#include "agentmem/clock.h"
+#include "agentmem/status.h"
+
+#if defined(__GNUC__)
+#define AM__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define AM__UNUSED __attribute__((unused))
+#else
+#define AM__PRINTF(a, b)
+#define AM__UNUSED
+#endif
+
+/* ---- Errors ---- */
+
+/* Record `code` and a formatted message in `err` (may be NULL) and return
+ * `code`, so that a failure is one statement: `return am__fail(...)`. */
+am_status am__fail(am_error *err, am_status code, const char *fmt, ...)
+    AM__PRINTF(3, 4);
+am_status am__failv(am_error *err, am_status code, const char *fmt,
+                    va_list ap);
+/* Copy `src` into `dst` (either may be NULL); returns src->code. */
+am_status am__error_copy(am_error *dst, const am_error *src);
+
+/* ---- Allocation ---- */
+
+const am_allocator *am__allocator(const am_allocator *a); /* NULL: default */
+void *am__alloc(const am_allocator *a, size_t size);     /* size 0 -> 1 */
+void *am__calloc(const am_allocator *a, size_t count, size_t size);
+void *am__alloc_array(const am_allocator *a, size_t count, size_t size);
+void *am__realloc(const am_allocator *a, void *ptr, size_t old_size,
+                  size_t new_size);
+/* Grow an array to hold at least `need` elements: doubles `*cap`. */
+am_status am__grow(const am_allocator *a, void **ptr, size_t *cap,
+                   size_t need, size_t elem_size);
+void am__free(const am_allocator *a, void *ptr, size_t size); /* NULL ok */
+/* Copy `len` bytes plus a NUL; free with am__free(a, p, len + 1). */
+char *am__strndup(const am_allocator *a, const char *s, size_t len);
+
+/* ---- Arena: blocks freed together ---- */
+
+typedef struct am__arena_block am__arena_block;
+typedef struct am__arena {
+    const am_allocator *alloc;
+    am__arena_block *head;
+    size_t block_size;
+} am__arena;
+
+void am__arena_init(am__arena *ar, const am_allocator *a, size_t block_size);
+void *am__arena_alloc(am__arena *ar, size_t size); /* 16-byte aligned */
+char *am__arena_strndup(am__arena *ar, const char *s, size_t len);
+void am__arena_free(am__arena *ar); /* frees every block; reusable after */
+
+/* ---- UTF-8 ---- */
+
+/* True when [s, s+len) is valid UTF-8 (no overlongs, no surrogates, nothing
+ * above U+10FFFF). On false, *bad_offset (if not NULL) is the byte offset of
+ * the first invalid sequence. */
+bool am__utf8_valid(const char *s, size_t len, size_t *bad_offset);
+/* The largest n <= len such that s[0..n) ends on a character boundary. */
+size_t am__utf8_floor(const char *s, size_t len);
+
+/* ---- Hashing ---- */
+
+uint64_t am__hash64(const void *p, size_t len, uint64_t seed);
+
+/* ---- Files ---- */
+
+/* Read the whole file into `out` (replacing its contents). */
+am_status am__read_file(const char *path, am_buf *out, am_error *err);
+/* Write `len` bytes to `path` atomically: path.tmp, fsync, rename, fsync of
+ * the directory. On failure the old file is untouched and the temporary is
+ * unlinked. */
+am_status am__write_file_atomic(const char *path, const void *data,
+                                size_t len, am_error *err);
+/* mkdir -p. */
+am_status am__mkdir_p(const char *path, am_error *err);
+
+/* ---- Timing for statistics ---- */
+
+/* Monotonic nanoseconds (CLOCK_MONOTONIC), for durations only. */
+int64_t am__mono_ns(void);
+
+#endif

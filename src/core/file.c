@@ -1,0 +1,179 @@
+/* file.c -- whole-file reads and crash-safe atomic writes.
+ *
+ * An atomic save writes path.tmp, fsyncs it, renames it over path and fsyncs
+ * the directory, so that after a crash the file is either the old or the new
+ * version, never a torn mix.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core.h"
+
+am_status am__read_file(const char *path, am_buf *out, am_error *err)
+{
+    int fd;
+    struct stat stt;
+    size_t want;
+    am_status st = AM_OK;
+
+    if (path == NULL || out == NULL)
+        return am__fail(err, AM_EINVAL, "read_file: NULL argument");
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return am__fail(err, errno == ENOENT ? AM_ENOTFOUND : AM_EIO,
+                        "cannot open '%s': %s", path, strerror(errno));
+    if (fstat(fd, &stt) != 0) {
+        st = am__fail(err, AM_EIO, "cannot stat '%s': %s", path,
+                      strerror(errno));
+        goto out;
+    }
+    am_buf_clear(out);
+    want = stt.st_size > 0 ? (size_t)stt.st_size : 4096;
+    if (am_buf_reserve(out, want) != AM_OK) {
+        st = am__fail(err, AM_ENOMEM, "no memory to read '%s' (%zu bytes)",
+                      path, want);
+        goto out;
+    }
+    for (;;) {
+        ssize_t n;
+        if (out->cap - out->len - 1 == 0 &&
+            am_buf_reserve(out, out->cap) != AM_OK) {
+            st = am__fail(err, AM_ENOMEM, "no memory to read '%s'", path);
+            goto out;
+        }
+        n = read(fd, out->ptr + out->len, out->cap - out->len - 1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            st = am__fail(err, AM_EIO, "cannot read '%s': %s", path,
+                          strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        out->len += (size_t)n;
+    }
+    out->ptr[out->len] = '\0';
+out:
+    close(fd);
+    return st;
+}
+
+static am_status fsync_dir_of(const char *path, am_error *err)
+{
+    char *copy = strdup(path);
+    int dfd;
+    am_status st = AM_OK;
+
+    if (copy == NULL)
+        return am__fail(err, AM_ENOMEM, "no memory");
+    dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        if (fsync(dfd) != 0 && errno != EINVAL)
+            st = am__fail(err, AM_EIO, "cannot sync directory of '%s': %s",
+                          path, strerror(errno));
+        close(dfd);
+    }
+    free(copy);
+    return st;
+}
+
+am_status am__write_file_atomic(const char *path, const void *data,
+                                size_t len, am_error *err)
+{
+    char *tmp;
+    size_t plen;
+    int fd;
+    const char *p = data;
+    am_status st = AM_OK;
+
+    if (path == NULL || (data == NULL && len != 0))
+        return am__fail(err, AM_EINVAL, "write_file: NULL argument");
+    plen = strlen(path);
+    tmp = malloc(plen + 5);
+    if (tmp == NULL)
+        return am__fail(err, AM_ENOMEM, "no memory");
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp", 5);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        st = am__fail(err, AM_EIO, "cannot create '%s': %s", tmp,
+                      strerror(errno));
+        free(tmp);
+        return st;
+    }
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            st = am__fail(err, AM_EIO, "cannot write '%s': %s", tmp,
+                          strerror(errno));
+            goto fail;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    if (fsync(fd) != 0) {
+        st = am__fail(err, AM_EIO, "cannot sync '%s': %s", tmp,
+                      strerror(errno));
+        goto fail;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        st = am__fail(err, AM_EIO, "cannot close '%s': %s", tmp,
+                      strerror(errno));
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        st = am__fail(err, AM_EIO, "cannot rename '%s' to '%s': %s", tmp,
+                      path, strerror(errno));
+        goto fail;
+    }
+    free(tmp);
+    return fsync_dir_of(path, err);
+fail:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    free(tmp);
+    return st;
+}
+
+am_status am__mkdir_p(const char *path, am_error *err)
+{
+    char *copy;
+    size_t len;
+
+    if (path == NULL || path[0] == '\0')
+        return am__fail(err, AM_EINVAL, "mkdir: empty path");
+    len = strlen(path);
+    copy = malloc(len + 1);
+    if (copy == NULL)
+        return am__fail(err, AM_ENOMEM, "no memory");
+    memcpy(copy, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (copy[i] == '/' || copy[i] == '\0') {
+            char c = copy[i];
+            copy[i] = '\0';
+            if (mkdir(copy, 0755) != 0 && errno != EEXIST) {
+                am_status st = am__fail(err, AM_EIO,
+                                        "cannot create directory '%s': %s",
+                                        copy, strerror(errno));
+                free(copy);
+                return st;
+            }
+            copy[i] = c;
+        }
+    }
+    free(copy);
+    return AM_OK;
+}

@@ -1,0 +1,189 @@
+/* test_core.c -- status texts, buffers, allocation, UTF-8, ids, files. */
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "core/core.h"
+#include "core/json_glue.h"
+#include "harness.h"
+
+AM_TEST(status_text_is_static_and_never_null)
+{
+    CHECK_STR_EQ(am_status_str(AM_OK), "success");
+    CHECK_STR_EQ(am_status_str(AM_EFORMAT), "malformed input");
+    CHECK_STR_EQ(am_status_str((am_status)9999), "unknown error");
+    CHECK_STR_EQ(am_status_str((am_status)-1), "unknown error");
+}
+
+AM_TEST(fail_records_code_and_message)
+{
+    am_error err;
+    CHECK_EQ(am__fail(&err, AM_EINVAL, "field '%s' at %d", "role", 3),
+             AM_EINVAL);
+    CHECK_EQ(err.code, AM_EINVAL);
+    CHECK_STR_EQ(err.msg, "field 'role' at 3");
+    CHECK_EQ(am__fail(NULL, AM_EIO, "ignored"), AM_EIO);
+    am_error_clear(&err);
+    CHECK_EQ(err.code, AM_OK);
+    CHECK_STR_EQ(err.msg, "");
+}
+
+AM_TEST(buf_appends_and_stays_terminated)
+{
+    am_buf b = AM_BUF_INIT;
+    CHECK_OK(am_buf_append(&b, "abc", 3));
+    CHECK_OK(am_buf_appendf(&b, "-%d-", 42));
+    CHECK_MEM_EQ(b.ptr, b.len, "abc-42-");
+    CHECK_EQ(b.ptr[b.len], '\0');
+    for (int i = 0; i < 10000; i++)
+        CHECK_OK(am_buf_append(&b, "x", 1));
+    CHECK_EQ(b.len, 10007);
+    am_buf_clear(&b);
+    CHECK_EQ(b.len, 0);
+    CHECK_STR_EQ(b.ptr, "");
+    am_buf_free(&b);
+    CHECK(b.ptr == NULL);
+    am_buf_free(NULL);
+}
+
+AM_TEST(buf_reports_enomem_and_keeps_contents)
+{
+    test_alloc ta = { 0 };
+    am_allocator a = test_alloc_make(&ta);
+    am_buf b = AM_BUF_INIT;
+    b.alloc = &a;
+    CHECK_OK(am_buf_append(&b, "keep", 4));
+    ta.fail_at = ta.calls + 1;
+    CHECK_ST(am_buf_reserve(&b, 1 << 20), AM_ENOMEM);
+    CHECK_MEM_EQ(b.ptr, b.len, "keep");
+    am_buf_free(&b);
+    CHECK_EQ(ta.live_blocks, 0);
+}
+
+AM_TEST(alloc_array_rejects_overflow)
+{
+    CHECK(am__alloc_array(NULL, SIZE_MAX / 2, 4) == NULL);
+    void *p = am__alloc_array(NULL, 4, 4);
+    CHECK(p != NULL);
+    am__free(NULL, p, 16);
+}
+
+AM_TEST(arena_frees_everything_at_once)
+{
+    test_alloc ta = { 0 };
+    am_allocator a = test_alloc_make(&ta);
+    am__arena ar;
+    am__arena_init(&ar, &a, 256);
+    for (int i = 0; i < 100; i++) {
+        char *s = am__arena_strndup(&ar, "hello", 5);
+        CHECK(s != NULL);
+        CHECK_STR_EQ(s, "hello");
+        CHECK_EQ((uintptr_t)s % 16, 0);
+    }
+    CHECK(am__arena_alloc(&ar, 10000) != NULL); /* oversize block */
+    am__arena_free(&ar);
+    CHECK_EQ(ta.live_blocks, 0);
+}
+
+AM_TEST(utf8_validation_finds_first_bad_byte)
+{
+    size_t off = 0;
+    CHECK(am__utf8_valid("plain ascii text!", 17, NULL));
+    CHECK(am__utf8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14,
+                         NULL));
+    CHECK(!am__utf8_valid("abc\xc3", 4, &off)); /* truncated */
+    CHECK_EQ(off, 3);
+    CHECK(!am__utf8_valid("ab\xc0\xafzz", 6, &off)); /* overlong */
+    CHECK_EQ(off, 2);
+    CHECK(!am__utf8_valid("\xed\xa0\x80", 3, &off)); /* surrogate */
+    CHECK_EQ(off, 0);
+    CHECK(!am__utf8_valid("12345678\xf4\x90\x80\x80", 12, &off));
+    CHECK_EQ(off, 8);
+    CHECK(!am__utf8_valid("\xe2\x82", 2, &off));
+    CHECK(!am__utf8_valid("x\x80", 2, &off));
+    CHECK_EQ(off, 1);
+}
+
+AM_TEST(utf8_floor_never_splits_a_character)
+{
+    const char *s = "a\xc3\xa9\xe2\x82\xac"; /* a é € : 1+2+3 bytes */
+    CHECK_EQ(am__utf8_floor(s, 6), 6);
+    CHECK_EQ(am__utf8_floor(s, 5), 3);
+    CHECK_EQ(am__utf8_floor(s, 4), 3);
+    CHECK_EQ(am__utf8_floor(s, 3), 3);
+    CHECK_EQ(am__utf8_floor(s, 2), 1);
+    CHECK_EQ(am__utf8_floor(s, 1), 1);
+    CHECK_EQ(am__utf8_floor(s, 0), 0);
+}
+
+AM_TEST(uuid7_is_versioned_and_time_sortable)
+{
+    test_clock tc = { .now_ms = 1700000000000 };
+    test_rng tr = { 7 };
+    am_clock c = test_clock_make(&tc);
+    am_rng r = test_rng_make(&tr);
+    char a[37], b[37];
+    am_uuid7(&c, &r, a);
+    tc.now_ms += 1;
+    am_uuid7(&c, &r, b);
+    CHECK_EQ(strlen(a), 36);
+    CHECK_EQ(a[14], '7');
+    CHECK(strchr("89ab", a[19]) != NULL);
+    CHECK(strcmp(a, b) < 0);
+    CHECK_MEM_EQ(a, 13, "018bcfe5-6800"); /* 1700000000000 = 0x18bcfe56800 */
+}
+
+AM_TEST(hash_depends_on_every_byte_and_seed)
+{
+    const char *s = "the quick brown fox jumps over the lazy dog";
+    uint64_t h = am__hash64(s, strlen(s), 0);
+    CHECK(h != am__hash64(s, strlen(s) - 1, 0));
+    CHECK(h != am__hash64(s, strlen(s), 1));
+    CHECK(h == am__hash64(s, strlen(s), 0));
+}
+
+AM_TEST(atomic_write_replaces_whole_file)
+{
+    char *dir = test_tmpdir();
+    char path[4200];
+    am_buf b = AM_BUF_INIT;
+    am_error err;
+    snprintf(path, sizeof path, "%s/sub/dir", dir);
+    CHECK_OK(am__mkdir_p(path, &err));
+    snprintf(path, sizeof path, "%s/sub/dir/f.json", dir);
+    CHECK_OK(am__write_file_atomic(path, "first", 5, &err));
+    CHECK_OK(am__write_file_atomic(path, "second", 6, &err));
+    CHECK_OK(am__read_file(path, &b, &err));
+    CHECK_MEM_EQ(b.ptr, b.len, "second");
+    snprintf(path, sizeof path, "%s/nope", dir);
+    CHECK_ST(am__read_file(path, &b, &err), AM_ENOTFOUND);
+    CHECK(strstr(err.msg, "nope") != NULL);
+    /* A write into a missing directory fails and leaves no temporary. */
+    snprintf(path, sizeof path, "%s/missing/f", dir);
+    CHECK_ST(am__write_file_atomic(path, "x", 1, &err), AM_EIO);
+    am_buf_free(&b);
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(json_parse_error_names_line_and_column)
+{
+    json_t *v = NULL;
+    am_error err;
+    CHECK_ST(am__json_parse(AM_STR("{\n  \"a\": [1,\n  }"), "config.json",
+                            &v, &err),
+             AM_EFORMAT);
+    CHECK(v == NULL);
+    CHECK(strstr(err.msg, "config.json") != NULL);
+    CHECK(strstr(err.msg, "line 3") != NULL);
+    CHECK_OK(am__json_parse(AM_STR("{\"a\":\"x\",\"n\":3}"), "t", &v, &err));
+    am_str s = { 0 };
+    int64_t n = 0;
+    CHECK_OK(am__json_req_str(v, "a", "obj", &s, &err));
+    CHECK_MEM_EQ(s.ptr, s.len, "x");
+    CHECK_OK(am__json_opt_int(v, "n", "obj", &n, &err));
+    CHECK_EQ(n, 3);
+    CHECK_ST(am__json_opt_int(v, "a", "obj", &n, &err), AM_EFORMAT);
+    CHECK(strstr(err.msg, "'a'") != NULL);
+    CHECK_ST(am__json_req_str(v, "zz", "obj", &s, &err), AM_EFORMAT);
+    json_decref(v);
+}
