@@ -13,5 +13,6 @@
 #include "alloc.h"
 #include "clock.h"
 #include "buf.h"
+#include "embed.h"
 
 #endif

@@ -1,0 +1,54 @@
+/* embed.h -- the embedder interface: text in, fixed-size vectors out.
+ *
+ * An embedder turns texts into float vectors of one fixed dimension. The
+ * store keeps, with every vector, the `id` of the embedder that produced it,
+ * and refuses to mix vectors of different embedders (or dimensions) in one
+ * index. Implementations: the OpenAI-compatible /v1/embeddings client
+ * (providers.h), the offline static word-vector and hashed n-gram embedders
+ * (store.h); callers may also pass their own vectors, or their own embedder
+ * by filling this struct.
+ */
+#ifndef AGENTMEM_EMBED_H
+#define AGENTMEM_EMBED_H
+
+#include <stddef.h>
+#include "buf.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct am_embedder {
+    /* Stable identity stored with each vector, NUL-terminated, owned by the
+     * embedder: e.g. "hash-ngram-v1/256" or "openai/text-embedding-3-small".
+     * Two embedders with the same id must produce comparable vectors. */
+    const char *id;
+    /* Dimension of every vector this embedder produces (> 0). */
+    size_t dim;
+    /* Embed `count` texts (borrowed for the call) into `out`, which holds
+     * count * dim floats, row-major. Vectors need not be normalized.
+     * Returns AM_OK, or a status with detail in `err` (may be NULL); on
+     * failure the contents of `out` are unspecified. */
+    am_status (*embed)(void *ctx, const am_str *texts, size_t count,
+                       float *out, am_error *err);
+    /* Release `ctx` and everything the embedder owns (may be NULL). */
+    void (*destroy)(void *ctx);
+    void *ctx;
+} am_embedder;
+
+/* Embed with `e` (convenience wrapper that checks arguments). Returns
+ * AM_EINVAL when e, texts or out is NULL with count > 0. Thread safety: as
+ * the embedder's own `embed` (the built-in ones are safe). */
+AM_API am_status am_embedder_embed(const am_embedder *e, const am_str *texts,
+                                   size_t count, float *out, am_error *err);
+
+/* Destroy `e`'s context and free `e` itself if it was returned by one of
+ * agentmem's am_embedder_*_create functions. NULL: no-op.
+ * Thread safety: unsafe (no call may be in flight). */
+AM_API void am_embedder_free(am_embedder *e);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,29 @@
+/* embedder.c -- the thin, shared part of the embedder interface.
+ *
+ * Concrete embedders live with what they need (HTTP in providers/, word
+ * vectors in store/); each allocates its am_embedder with am__alloc(NULL)
+ * and sets `destroy`, so one am_embedder_free serves them all.
+ */
+#include "agentmem/embed.h"
+#include "core/core.h"
+
+am_status am_embedder_embed(const am_embedder *e, const am_str *texts,
+                            size_t count, float *out, am_error *err)
+{
+    if (e == NULL || e->embed == NULL)
+        return am__fail(err, AM_EINVAL, "embed: no embedder");
+    if (count == 0)
+        return AM_OK;
+    if (texts == NULL || out == NULL)
+        return am__fail(err, AM_EINVAL, "embed: NULL texts or output");
+    return e->embed(e->ctx, texts, count, out, err);
+}
+
+void am_embedder_free(am_embedder *e)
+{
+    if (e == NULL)
+        return;
+    if (e->destroy != NULL)
+        e->destroy(e->ctx);
+    am__free(NULL, e, sizeof *e);
+}
