@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -534,6 +535,10 @@ static void *accept_main(void *arg)
         fd = accept(m->listen_fd, NULL, NULL);
         if (fd < 0)
             continue;
+        {
+            int one = 1; /* no Nagle delay between head and body */
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        }
         c = calloc(1, sizeof *c);
         if (c == NULL) {
             close(fd);

@@ -851,3 +851,266 @@ AM_TEST(chat_build_and_parse_survive_oom)
     CHECK(test_oom_sweep(chat_build_parse_body,
                          (void *)(intptr_t)AM_LLM_ANTHROPIC) > 1);
 }
+
+/* ---- Embeddings ---- */
+
+static am_embedder *new_embedder(mock_http *m, size_t dim, size_t batch,
+                                 const char *key, sleeps *sl, am_error *err)
+{
+    am_openai_embed_opts o = am_openai_embed_opts_default();
+    am_embedder *e = NULL;
+
+    o.base_url = url_with(m, "/v1");
+    o.model = "embed-model";
+    o.api_key = key;
+    o.api_key_env = "AM_TEST_NO_SUCH_KEY_VAR";
+    o.dim = dim;
+    o.max_batch = batch;
+    o.http.max_retries = 2;
+    o.http.sleep = record_sleep;
+    o.http.sleep_ctx = sl;
+    if (am_embedder_openai_create(&o, &e, err) != AM_OK)
+        return NULL;
+    return e;
+}
+
+AM_TEST(embeddings_batch_and_place_vectors_by_index)
+{
+    mock_http_opts mo = { .openai_key = "sk-e", .embed_dim = 6,
+                          .embed_reverse = true };
+    mock_http *m = mock_http_start(&mo);
+    sleeps sl = { { 0 }, 0 };
+    am_error err;
+    am_embedder *e = new_embedder(m, 6, 3, "sk-e", &sl, &err);
+    am_str texts[7] = { AM_STR("alpha"), AM_STR("beta"), AM_STR("gamma"),
+                        AM_STR("delta"), AM_STR("epsilon"), AM_STR("zeta"),
+                        AM_STR("h\xc3\xa9llo") };
+    float out[7 * 6], want[6];
+    json_t *body;
+    char hv[64];
+
+    CHECK(e != NULL);
+    CHECK_STR_EQ(e->id, "openai-compat/embed-model/6");
+    CHECK_EQ(e->dim, 6);
+    CHECK_EQ(mock_http_count(m), 0); /* dim given: no probe */
+    CHECK_OK_E(am_embedder_embed(e, texts, 7, out, &err), &err);
+    CHECK_EQ(mock_http_count(m), 3); /* 3 + 3 + 1 */
+    for (size_t i = 0; i < 7; i++) {
+        mock_embed_vector(texts[i].ptr, texts[i].len, 6, want);
+        for (size_t j = 0; j < 6; j++)
+            CHECK(out[i * 6 + j] == want[j]);
+    }
+    CHECK_STR_EQ(mock_http_request(m, 0)->path, "/v1/embeddings");
+    CHECK_STR_EQ(mock_header(mock_http_request(m, 0), "authorization", hv,
+                             sizeof hv), "Bearer sk-e");
+    body = json_loads(mock_http_request(m, 2)->body, 0, NULL);
+    CHECK_STR_EQ(json_string_value(json_object_get(body, "model")),
+                 "embed-model");
+    CHECK_EQ(json_array_size(json_object_get(body, "input")), 1);
+    CHECK_STR_EQ(json_string_value(json_array_get(json_object_get(body,
+                                                                  "input"),
+                                                  0)), "h\xc3\xa9llo");
+    CHECK(json_object_get(body, "dimensions") == NULL);
+    json_decref(body);
+    CHECK_OK(am_embedder_embed(e, texts, 0, NULL, &err));
+    am_embedder_free(e);
+    mock_http_stop(m);
+}
+
+AM_TEST(embeddings_learn_dimension_from_a_probe)
+{
+    mock_http_opts mo = { .embed_dim = 5 };
+    mock_http *m = mock_http_start(&mo);
+    sleeps sl = { { 0 }, 0 };
+    am_error err;
+    am_embedder *e = new_embedder(m, 0, 128, NULL, &sl, &err);
+    am_str t = AM_STR("x");
+    float out[5], want[5];
+
+    CHECK(e != NULL);
+    CHECK_EQ(e->dim, 5);
+    CHECK_STR_EQ(e->id, "openai-compat/embed-model/5");
+    CHECK_EQ(mock_http_count(m), 1);
+    CHECK_OK(am_embedder_embed(e, &t, 1, out, &err));
+    mock_embed_vector("x", 1, 5, want);
+    CHECK(memcmp(out, want, sizeof out) == 0);
+    am_embedder_free(e);
+    mock_http_stop(m);
+}
+
+AM_TEST(embeddings_reject_wrong_dimension_and_bad_replies)
+{
+    mock_http_opts mo = { .embed_dim = 4 };
+    mock_http *m = mock_http_start(&mo);
+    sleeps sl = { { 0 }, 0 };
+    am_error err;
+    am_embedder *e = new_embedder(m, 8, 128, NULL, &sl, &err);
+    am_str two[2] = { AM_STR("a"), AM_STR("b") };
+    float out[16];
+    mock_reply r = { .status = 200 };
+
+    CHECK(e != NULL);
+    CHECK_ST(am_embedder_embed(e, two, 2, out, &err), AM_EPROTO);
+    CHECK_HAS(err.msg, "dimension 4 for input");
+    CHECK_HAS(err.msg, "expected 8");
+
+    r.body = "{\"data\":[{\"index\":0,\"embedding\":[1,2,3,4,5,6,7,8]}]}";
+    mock_http_push(m, &r);
+    CHECK_ST(am_embedder_embed(e, two, 2, out, &err), AM_EPROTO);
+    CHECK_HAS(err.msg, "1 vectors in 'data' for 2 inputs");
+
+    r.body = "{\"data\":[{\"index\":0,\"embedding\":[1,2,3,4,5,6,7,8]},"
+             "{\"index\":0,\"embedding\":[1,2,3,4,5,6,7,8]}]}";
+    mock_http_push(m, &r);
+    CHECK_ST(am_embedder_embed(e, two, 2, out, &err), AM_EPROTO);
+    CHECK_HAS(err.msg, "answers input 0 twice");
+
+    r.body = "{\"data\":[{\"index\":0,\"embedding\":[1,2,3,4,5,6,7,8]},"
+             "{\"index\":5,\"embedding\":[1,2,3,4,5,6,7,8]}]}";
+    mock_http_push(m, &r);
+    CHECK_ST(am_embedder_embed(e, two, 2, out, &err), AM_EPROTO);
+    CHECK_HAS(err.msg, "'data[1].index' is 5");
+
+    r.body = "{\"data\":[{\"index\":0,\"embedding\":[1,2,3,4,5,6,7,8]},"
+             "{\"index\":1,\"embedding\":[1,2,3,\"x\",5,6,7,8]}]}";
+    mock_http_push(m, &r);
+    CHECK_ST(am_embedder_embed(e, two, 2, out, &err), AM_EPROTO);
+    CHECK_HAS(err.msg, "'data[1].embedding[3]' is not a number");
+
+    r.body = "{\"data\":[{\"index\":0,\"embedding\":\"AAAA\"},"
+             "{\"index\":1,\"embedding\":\"AAAA\"}]}";
+    mock_http_push(m, &r);
+    CHECK_ST(am_embedder_embed(e, two, 2, out, &err), AM_EPROTO);
+    CHECK_HAS(err.msg, "base64");
+
+    r.body = "{\"object\":\"list\"}";
+    mock_http_push(m, &r);
+    CHECK_ST(am_embedder_embed(e, two, 2, out, &err), AM_EPROTO);
+    CHECK_HAS(err.msg, "lacks field 'data'");
+
+    r.body = "not json";
+    mock_http_push(m, &r);
+    CHECK_ST(am_embedder_embed(e, two, 2, out, &err), AM_EPROTO);
+    CHECK_HAS(err.msg, "is not JSON");
+    CHECK_HAS(err.msg, "not json");
+    am_embedder_free(e);
+    mock_http_stop(m);
+}
+
+AM_TEST(embeddings_errors_name_the_text_and_the_status)
+{
+    mock_http_opts mo = { .openai_key = "sk-e", .embed_dim = 4 };
+    mock_http *m = mock_http_start(&mo);
+    sleeps sl = { { 0 }, 0 };
+    am_error err;
+    am_embedder *e = new_embedder(m, 4, 1, "sk-e", &sl, &err);
+    am_embedder *bad = new_embedder(m, 4, 1, "sk-wrong", &sl, &err);
+    am_str texts[3] = { AM_STR("a"), AM_STR(""), AM_STR("c") };
+    am_str utf[2] = { AM_STR("a"), AM_STR("b\xc3") };
+    am_str ok[3] = { AM_STR("a"), AM_STR("b"), AM_STR("c") };
+    float out[12];
+    mock_reply r500 = { .status = 500, .body = "{\"error\":\"gpu fell over\"}" };
+
+    CHECK_ST(am_embedder_embed(e, texts, 3, out, &err), AM_EINVAL);
+    CHECK_HAS(err.msg, "text 1 is empty");
+    CHECK_ST(am_embedder_embed(e, utf, 2, out, &err), AM_EINVAL);
+    CHECK_HAS(err.msg, "text 1 is not valid UTF-8 (byte 1)");
+    CHECK_EQ(mock_http_count(m), 0);
+
+    CHECK_ST(am_embedder_embed(bad, ok, 3, out, &err), AM_EAUTH);
+    CHECK_HAS(err.msg, "embeddings: HTTP 401");
+
+    /* Batch 2 of 3 fails for good: the error says which texts. */
+    mock_reply first = { .body = "{\"data\":[{\"index\":0,\"embedding\":"
+                                 "[0,0,0,0]}]}" };
+    sl.count = 0;
+    mock_http_push(m, &first);
+    for (int i = 0; i < 3; i++)
+        mock_http_push(m, &r500);
+    CHECK_ST(am_embedder_embed(e, ok, 3, out, &err), AM_ENET);
+    CHECK_HAS(err.msg, "HTTP 500");
+    CHECK_HAS(err.msg, "gpu fell over");
+    CHECK_HAS(err.msg, "after 3 attempts");
+    CHECK_HAS(err.msg, "texts 1..1; earlier batches succeeded");
+    CHECK_EQ(sl.count, 2);
+    am_embedder_free(e);
+    am_embedder_free(bad);
+    mock_http_stop(m);
+}
+
+AM_TEST(embeddings_send_dimensions_and_check_options)
+{
+    mock_http_opts mo = { .embed_dim = 3 };
+    mock_http *m = mock_http_start(&mo);
+    am_openai_embed_opts o = am_openai_embed_opts_default();
+    am_embedder *e = NULL;
+    am_error err;
+    am_str t = AM_STR("q");
+    float out[3];
+    json_t *body;
+    char dead[64];
+
+    CHECK_ST(am_embedder_openai_create(&o, &e, &err), AM_EINVAL);
+    CHECK_HAS(err.msg, "'model' is required");
+    o.model = "m";
+    o.max_batch = 0;
+    CHECK_ST(am_embedder_openai_create(&o, &e, &err), AM_EINVAL);
+    CHECK_HAS(err.msg, "max_batch");
+    o.max_batch = 10;
+    o.send_dimensions = true;
+    CHECK_ST(am_embedder_openai_create(&o, &e, &err), AM_EINVAL);
+    CHECK_HAS(err.msg, "send_dimensions needs option 'dim'");
+    o.dim = 3;
+    o.base_url = "localhost:1234";
+    CHECK_ST(am_embedder_openai_create(&o, &e, &err), AM_EINVAL);
+    CHECK_HAS(err.msg, "'base_url'");
+    o.base_url = url_with(m, "/v1");
+    CHECK_OK(am_embedder_openai_create(&o, &e, &err));
+    CHECK_OK(am_embedder_embed(e, &t, 1, out, &err));
+    body = json_loads(mock_http_request(m, 0)->body, 0, NULL);
+    CHECK_EQ(json_integer_value(json_object_get(body, "dimensions")), 3);
+    json_decref(body);
+    am_embedder_free(e);
+
+    /* The probe of a dim-less embedder fails when nobody listens. */
+    mock_http_dead_url(dead, sizeof dead);
+    o.base_url = dead;
+    o.dim = 0;
+    o.send_dimensions = false;
+    o.http.max_retries = 0;
+    e = (am_embedder *)&o;
+    CHECK_ST(am_embedder_openai_create(&o, &e, &err), AM_ENET);
+    CHECK(e == NULL);
+    CHECK_HAS(err.msg, "embeddings: cannot talk to");
+    mock_http_stop(m);
+}
+
+static am_status embed_build_parse_body(void *ctx, const am_allocator *alloc)
+{
+    am_buf body = AM_BUF_INIT;
+    am_str texts[2] = { AM_STR("a"), AM_STR("b") };
+    float out[4];
+    size_t dim = 2;
+    am_error err;
+    am_status st;
+    (void)ctx;
+
+    body.alloc = alloc;
+    st = am__embed_build_body("m", 2, texts, 2, &body, &err);
+    if (st == AM_OK)
+        st = am__embed_parse_reply(
+            AM_STR("{\"data\":[{\"index\":1,\"embedding\":[3,4]},"
+                   "{\"index\":0,\"embedding\":[1,2]}]}"),
+            2, &dim, out, &err);
+    if (st == AM_OK) {
+        CHECK(out[0] == 1 && out[1] == 2 && out[2] == 3 && out[3] == 4);
+        CHECK(strstr(body.ptr, "\"dimensions\":2") != NULL);
+    }
+    am_buf_free(&body);
+    return st;
+}
+
+AM_TEST(embed_build_and_parse_survive_oom)
+{
+    CHECK(test_oom_sweep(embed_build_parse_body, NULL) >= 1);
+}
