@@ -51,6 +51,14 @@ struct mock_http {
     size_t nreqs, capreqs;
 };
 
+/* libcurl honours http_proxy & co.; loopback tests must never go through
+ * a proxy that the environment happens to configure. */
+__attribute__((constructor)) static void mock_no_proxy(void)
+{
+    setenv("no_proxy", "127.0.0.1,localhost", 1);
+    setenv("NO_PROXY", "127.0.0.1,localhost", 1);
+}
+
 static char *mock_strdup(const char *s)
 {
     size_t n;

@@ -277,6 +277,84 @@ AM_TEST(raw_messages_json_is_sent_as_given)
     mock_http_stop(m);
 }
 
+AM_TEST(extra_fields_raw_reply_and_completion_token_cap)
+{
+    mock_http *m = mock_http_start(NULL);
+    am_llm_opts o = am_llm_opts_default();
+    am_llm *llm = NULL;
+    am_buf text = AM_BUF_INIT, raw = AM_BUF_INIT;
+    am_llm_result res;
+    am_llm_request req;
+    json_t *body, *reply;
+
+    o.base_url = url_with(m, "/v1");
+    o.model = "m";
+    o.max_tokens = 50;
+    o.max_completion_tokens = true;
+    o.temperature = 0.25;
+    CHECK_OK(am_llm_create(&o, &llm, NULL));
+    memset(&req, 0, sizeof req);
+    req.msgs = two_msgs;
+    req.count = 2;
+    req.extra_json = AM_STR("{\"top_p\":0.5,\"temperature\":1.5}");
+    req.raw_reply = &raw;
+    CHECK_OK_E(am_llm_chat(llm, &req, &text, &res), &res.error);
+    body = json_loads(mock_http_request(m, 0)->body, 0, NULL);
+    CHECK_EQ(json_integer_value(json_object_get(body,
+                                                "max_completion_tokens")),
+             50);
+    CHECK(json_object_get(body, "max_tokens") == NULL);
+    CHECK(json_real_value(json_object_get(body, "top_p")) == 0.5);
+    CHECK(json_real_value(json_object_get(body, "temperature")) == 1.5);
+    json_decref(body);
+    reply = json_loads(raw.ptr, 0, NULL);
+    CHECK(reply != NULL);
+    CHECK_STR_EQ(json_string_value(json_object_get(reply, "id")),
+                 "chatcmpl-mock");
+    json_decref(reply);
+
+    req.extra_json = AM_STR("[1]");
+    CHECK_ST(am_llm_chat(llm, &req, &text, &res), AM_EINVAL);
+    CHECK_HAS(res.error.msg, "extra_json must be a JSON object");
+    req.extra_json = AM_STR("{");
+    CHECK_ST(am_llm_chat(llm, &req, &text, &res), AM_EINVAL);
+    CHECK_HAS(res.error.msg, "extra_json");
+    CHECK_EQ(mock_http_count(m), 1);
+
+    am_buf_free(&text);
+    am_buf_free(&raw);
+    am_llm_free(llm);
+    mock_http_stop(m);
+}
+
+AM_TEST(oversized_reply_is_elimit)
+{
+    mock_http *m = mock_http_start(NULL);
+    am_llm_opts o = am_llm_opts_default();
+    am_llm *llm = NULL;
+    am_buf text = AM_BUF_INIT;
+    am_llm_result res;
+    char big[4096];
+    mock_reply r = { .body = big };
+
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    o.base_url = url_with(m, "/v1");
+    o.model = "m";
+    o.http.max_response_bytes = 1000;
+    CHECK_OK(am_llm_create(&o, &llm, NULL));
+    mock_http_push(m, &r);
+    CHECK_ST(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res), AM_ELIMIT);
+    CHECK_HAS(res.error.msg, "larger than max_response_bytes (1000)");
+    CHECK_EQ(res.attempts, 1);
+    /* The handle still works afterwards. */
+    CHECK_OK(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res));
+    CHECK_STR_EQ(text.ptr, "echo: hello");
+    am_buf_free(&text);
+    am_llm_free(llm);
+    mock_http_stop(m);
+}
+
 /* ---- Chat: HTTP errors ---- */
 
 AM_TEST(bad_key_is_eauth_naming_provider_status_and_key_source)
@@ -753,6 +831,10 @@ AM_TEST(create_rejects_bad_options_by_name)
     CHECK_ST(am_llm_create(&o, &llm, &err), AM_EINVAL);
     CHECK_HAS(err.msg, "control characters");
     o.api_key = NULL;
+    o.temperature = 3;
+    CHECK_ST(am_llm_create(&o, &llm, &err), AM_EINVAL);
+    CHECK_HAS(err.msg, "'temperature'");
+    o.temperature = -1;
     CHECK_OK(am_llm_create(&o, &llm, &err));
     CHECK_STR_EQ(am_llm_model(llm), "m");
     am_llm_free(llm);
@@ -813,7 +895,8 @@ AM_TEST(excerpt_escapes_and_cuts_on_utf8_boundaries)
 static am_status chat_build_parse_body(void *ctx, const am_allocator *alloc)
 {
     am_buf body = AM_BUF_INIT, text = AM_BUF_INIT;
-    am__llm_params p = { (am_llm_kind)(intptr_t)ctx, "model", 0.5, 100 };
+    am__llm_params p = { (am_llm_kind)(intptr_t)ctx, "model", 0.5, 100,
+                         false };
     am_llm_request req;
     am_llm_result res;
     am_error err;

@@ -9,6 +9,7 @@ trap 'rm -f "$out" "$err"' EXIT
 fails=0
 pass=0
 dead=http://127.0.0.1:1
+export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
 check() { # check NAME EXPECTED_STATUS EXPECTED_STDERR_TEXT CMD...
     local name=$1 want=$2 text=$3; shift 3
     "$@" >"$out" 2>"$err"

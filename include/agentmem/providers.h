@@ -62,7 +62,7 @@ typedef void (*am_sleep_fn)(void *ctx, int64_t ms);
 
 typedef struct am_http_opts {
     int64_t connect_timeout_ms; /* per attempt; default 10000 */
-    int64_t timeout_ms;         /* whole attempt; default 120000 */
+    int64_t timeout_ms;         /* whole attempt; 0: none; default 120000 */
     int max_retries;            /* retries after the first try; default 3 */
     int64_t backoff_base_ms;    /* first retry delay before jitter; 500 */
     int64_t backoff_max_ms;     /* cap of the computed delay; 20000 */
@@ -70,7 +70,9 @@ typedef struct am_http_opts {
      * a longer one falls back to the computed delay. Default 60000. */
     int64_t retry_after_max_ms;
     size_t max_response_bytes;  /* larger replies fail AM_ELIMIT; 64 MiB */
-    am_sleep_fn sleep;          /* NULL: nanosleep */
+    /* NULL: nanosleep. Called from the calling thread, so it must be
+     * thread-safe when the client is shared between threads. */
+    am_sleep_fn sleep;
     void *sleep_ctx;
     const am_rng *rng;          /* jitter; NULL: system randomness */
     const char *user_agent;     /* NULL: "agentmem/<version>" */
@@ -105,6 +107,10 @@ typedef struct am_llm_opts {
     /* Output token cap. 0: not sent for OpenAI; 1024 for Anthropic, where
      * the field is required. Default 0. */
     int64_t max_tokens;
+    /* OpenAI only: send the cap as "max_completion_tokens" (what OpenAI's
+     * reasoning models require) instead of "max_tokens" (what local
+     * servers understand). Default false. */
+    bool max_completion_tokens;
     const char *anthropic_version; /* NULL: "2023-06-01" */
     am_http_opts http;
     const am_allocator *alloc;     /* NULL: default */
@@ -139,6 +145,14 @@ typedef struct am_llm_request {
     int64_t max_tokens;      /* > 0: overrides the handle's option */
     bool has_temperature;    /* true: send `temperature` below */
     double temperature;
+    /* Optional JSON object whose members are added to the request body,
+     * replacing ours on a clash: e.g. {"top_p":0.9,"stop":["\n\n"]} or
+     * "tools". Borrowed. */
+    am_str extra_json;
+    /* Optional output: when not NULL, receives the provider's whole reply
+     * body (replaced) on success, for callers that need more than the text
+     * (tool calls, logprobs). Caller-owned. */
+    am_buf *raw_reply;
 } am_llm_request;
 
 typedef enum am_llm_finish {

@@ -29,6 +29,7 @@ struct am_llm {
     bool key_missing;
     double temperature;
     int64_t max_tokens;
+    bool max_completion_tokens;
     am__http http;
     pthread_mutex_t err_lock;
     am_error err;
@@ -148,8 +149,10 @@ am_status am_llm_create(const am_llm_opts *opts, am_llm **out,
     if (o.max_tokens < 0)
         return am__fail(err, AM_EINVAL, "llm: option 'max_tokens' must be "
                         ">= 0, not %lld", (long long)o.max_tokens);
-    if (isnan(o.temperature))
-        return am__fail(err, AM_EINVAL, "llm: option 'temperature' is NaN");
+    if (isnan(o.temperature) || o.temperature > 2)
+        return am__fail(err, AM_EINVAL, "llm: option 'temperature' must be "
+                        "within 0..2 (or < 0: not sent), not %g",
+                        o.temperature);
 
     llm = am__calloc(a, 1, sizeof *llm);
     if (llm == NULL)
@@ -158,6 +161,7 @@ am_status am_llm_create(const am_llm_opts *opts, am_llm **out,
     llm->kind = o.kind;
     llm->temperature = o.temperature;
     llm->max_tokens = o.max_tokens;
+    llm->max_completion_tokens = o.max_completion_tokens;
 
     env_name = o.api_key_env != NULL ? o.api_key_env
                : o.kind == AM_LLM_ANTHROPIC ? "ANTHROPIC_API_KEY"
@@ -457,12 +461,38 @@ am_status am__llm_build_body(const am__llm_params *p,
         }
     }
     if ((max_tokens > 0 &&
-         set_new(root, "max_tokens", json_integer(max_tokens)) != 0) ||
+         set_new(root,
+                 p->kind == AM_LLM_OPENAI && p->max_completion_tokens
+                     ? "max_completion_tokens"
+                     : "max_tokens",
+                 json_integer(max_tokens)) != 0) ||
         (temp >= 0 && set_new(root, "temperature", json_real(temp)) != 0) ||
         (p->kind == AM_LLM_OPENAI &&
          set_new(root, "stream", json_false()) != 0)) {
         st = am__fail(err, AM_ENOMEM, "llm: out of memory");
         goto out;
+    }
+    if (req->extra_json.ptr != NULL) {
+        json_t *extra = NULL;
+        am_error perr;
+        if (am__json_parse(req->extra_json, "llm: extra_json", &extra,
+                           &perr) != AM_OK) {
+            st = am__fail(err, perr.code == AM_ENOMEM ? AM_ENOMEM : AM_EINVAL,
+                          "%s", perr.msg);
+            goto out;
+        }
+        if (!json_is_object(extra)) {
+            json_decref(extra);
+            st = am__fail(err, AM_EINVAL, "llm: extra_json must be a JSON "
+                          "object");
+            goto out;
+        }
+        if (json_object_update(root, extra) != 0) {
+            json_decref(extra);
+            st = am__fail(err, AM_ENOMEM, "llm: out of memory");
+            goto out;
+        }
+        json_decref(extra);
     }
     st = am__json_dump(root, JSON_COMPACT, out, err);
 
@@ -726,6 +756,7 @@ am_status am_llm_chat(am_llm *llm, const am_llm_request *req, am_buf *text,
     p.model = llm->model;
     p.temperature = llm->temperature;
     p.max_tokens = llm->max_tokens;
+    p.max_completion_tokens = llm->max_completion_tokens;
     st = am__llm_build_body(&p, req, &body, &res->error);
     if (st != AM_OK)
         goto out;
@@ -749,6 +780,11 @@ am_status am_llm_chat(am_llm *llm, const am_llm_request *req, am_buf *text,
         goto out;
     st = am__llm_parse_reply(llm->kind, am_buf_str(&reply), text, res,
                              &res->error);
+    if (st == AM_OK && req->raw_reply != NULL) {
+        am_buf_clear(req->raw_reply);
+        if (am_buf_append(req->raw_reply, reply.ptr, reply.len) != AM_OK)
+            st = am__fail(&res->error, AM_ENOMEM, "llm: out of memory");
+    }
 
 out:
     res->elapsed_ms = (am__mono_ns() - t0) / 1000000;

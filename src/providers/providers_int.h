@@ -83,6 +83,7 @@ typedef struct am__llm_params {
     const char *model;
     double temperature;   /* < 0: not sent */
     int64_t max_tokens;   /* <= 0: not sent (OpenAI) / 1024 (Anthropic) */
+    bool max_completion_tokens; /* OpenAI: name of the cap field */
 } am__llm_params;
 
 am_status am__llm_build_body(const am__llm_params *p,
