@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "harness.h"
 #include "mock_http.c"
@@ -1196,4 +1197,155 @@ static am_status embed_build_parse_body(void *ctx, const am_allocator *alloc)
 AM_TEST(embed_build_and_parse_survive_oom)
 {
     CHECK(test_oom_sweep(embed_build_parse_body, NULL) >= 1);
+}
+
+/* ---- Options: extra headers, batch bytes, OOM in create ---- */
+
+AM_TEST(extra_headers_go_with_every_request)
+{
+    mock_http *m = mock_http_start(NULL);
+    const char *hdrs[] = { "OpenAI-Organization: org-7", "X-Gateway: a:b" };
+    const char *bad[] = { "X-Evil: a\r\nHost: b" };
+    const char *nocolon[] = { "NoColon" };
+    am_llm_opts o = am_llm_opts_default();
+    am_openai_embed_opts eo = am_openai_embed_opts_default();
+    am_llm *llm = NULL;
+    am_embedder *e = NULL;
+    am_buf text = AM_BUF_INIT;
+    am_llm_result res;
+    am_error err;
+    char hv[64];
+    am_str t = AM_STR("x");
+    float v[8];
+
+    o.base_url = url_with(m, "/v1");
+    o.model = "m";
+    o.http.headers = bad;
+    o.http.header_count = 1;
+    CHECK_ST(am_llm_create(&o, &llm, &err), AM_EINVAL);
+    CHECK_HAS(err.msg, "headers[0]");
+    o.http.headers = nocolon;
+    CHECK_ST(am_llm_create(&o, &llm, &err), AM_EINVAL);
+    o.http.headers = hdrs;
+    o.http.header_count = 2;
+    CHECK_OK(am_llm_create(&o, &llm, &err));
+    CHECK_OK(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res));
+    CHECK_STR_EQ(mock_header(mock_http_request(m, 0), "openai-organization",
+                             hv, sizeof hv), "org-7");
+    CHECK_STR_EQ(mock_header(mock_http_request(m, 0), "x-gateway", hv,
+                             sizeof hv), "a:b");
+
+    eo.base_url = o.base_url;
+    eo.model = "e";
+    eo.dim = 8;
+    eo.http.headers = hdrs;
+    eo.http.header_count = 1;
+    CHECK_OK(am_embedder_openai_create(&eo, &e, &err));
+    CHECK_OK(am_embedder_embed(e, &t, 1, v, &err));
+    CHECK_STR_EQ(mock_header(mock_http_request(m, 1), "openai-organization",
+                             hv, sizeof hv), "org-7");
+    am_embedder_free(e);
+    am_llm_free(llm);
+    am_buf_free(&text);
+    mock_http_stop(m);
+}
+
+AM_TEST(embedding_batches_respect_the_byte_cap)
+{
+    mock_http_opts mo = { .embed_dim = 2 };
+    mock_http *m = mock_http_start(&mo);
+    am_openai_embed_opts o = am_openai_embed_opts_default();
+    am_embedder *e = NULL;
+    am_error err;
+    /* 10-byte texts, cap 25 bytes: batches of 2, 2, 1; the 40-byte text
+     * goes alone although it is over the cap. */
+    am_str texts[6] = { AM_STR("aaaaaaaaaa"), AM_STR("bbbbbbbbbb"),
+                        AM_STR("cccccccccc"), AM_STR("dddddddddd"),
+                        AM_STR("0123456789012345678901234567890123456789"),
+                        AM_STR("eeeeeeeeee") };
+    size_t want_sizes[4] = { 2, 2, 1, 1 };
+    float out[12], want[2];
+
+    o.base_url = url_with(m, "/v1");
+    o.model = "e";
+    o.dim = 2;
+    o.max_batch_bytes = 25;
+    CHECK_OK(am_embedder_openai_create(&o, &e, &err));
+    CHECK_OK_E(am_embedder_embed(e, texts, 6, out, &err), &err);
+    CHECK_EQ(mock_http_count(m), 4);
+    for (size_t i = 0; i < 4; i++) {
+        json_t *b = json_loads(mock_http_request(m, i)->body, 0, NULL);
+        CHECK_EQ(json_array_size(json_object_get(b, "input")),
+                 want_sizes[i]);
+        json_decref(b);
+    }
+    for (size_t i = 0; i < 6; i++) {
+        mock_embed_vector(texts[i].ptr, texts[i].len, 2, want);
+        CHECK(out[2 * i] == want[0] && out[2 * i + 1] == want[1]);
+    }
+    am_embedder_free(e);
+    mock_http_stop(m);
+}
+
+AM_TEST(retry_after_as_http_date)
+{
+    mock_http *m = mock_http_start(NULL);
+    sleeps sl = { { 0 }, 0 };
+    am_llm *llm = new_llm(m, AM_LLM_OPENAI, NULL, &sl, 1);
+    am_buf text = AM_BUF_INIT;
+    am_llm_result res;
+    char hdr[96];
+    time_t when = time(NULL) + 5;
+    struct tm tm;
+    mock_reply r = { .status = 503, .body = "{}", .headers = hdr };
+
+    gmtime_r(&when, &tm);
+    strftime(hdr, sizeof hdr, "Retry-After: %a, %d %b %Y %H:%M:%S GMT\r\n",
+             &tm);
+    mock_http_push(m, &r);
+    CHECK_OK(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res));
+    CHECK_EQ(sl.count, 1);
+    CHECK(sl.ms[0] >= 3000 && sl.ms[0] <= 5000);
+    am_buf_free(&text);
+    am_llm_free(llm);
+    mock_http_stop(m);
+}
+
+static am_status create_free_body(void *ctx, const am_allocator *alloc)
+{
+    const char *hdrs[] = { "A: 1", "B: 2" };
+    am_llm_opts o = am_llm_opts_default();
+    am_openai_embed_opts eo = am_openai_embed_opts_default();
+    am_llm *llm = NULL;
+    am_embedder *e = NULL;
+    am_status st;
+    (void)ctx;
+
+    o.kind = AM_LLM_ANTHROPIC;
+    o.model = "m";
+    o.api_key = "k";
+    o.alloc = alloc;
+    o.http.headers = hdrs;
+    o.http.header_count = 2;
+    st = am_llm_create(&o, &llm, NULL);
+    if (st != AM_OK)
+        return st;
+    am_llm_free(llm);
+    eo.model = "e";
+    eo.api_key = "k";
+    eo.dim = 4;
+    eo.alloc = alloc;
+    eo.http.headers = hdrs;
+    eo.http.header_count = 2;
+    st = am_embedder_openai_create(&eo, &e, NULL);
+    if (st == AM_OK) {
+        CHECK_STR_EQ(e->id, "openai-compat/e/4");
+        am_embedder_free(e);
+    }
+    return st;
+}
+
+AM_TEST(create_survives_oom)
+{
+    CHECK(test_oom_sweep(create_free_body, NULL) > 5);
 }

@@ -76,6 +76,11 @@ typedef struct am_http_opts {
     void *sleep_ctx;
     const am_rng *rng;          /* jitter; NULL: system randomness */
     const char *user_agent;     /* NULL: "agentmem/<version>" */
+    /* Extra "Name: value" lines sent with every request (e.g.
+     * "OpenAI-Organization: org-1", a gateway's own auth header). Copied
+     * at create; a line with CR/LF or without ':' is AM_EINVAL. */
+    const char *const *headers;
+    size_t header_count;
 } am_http_opts;
 
 /* The defaults above. Thread safety: safe. */
@@ -253,6 +258,9 @@ typedef struct am_openai_embed_opts {
      * servers reject the field). Default false. */
     bool send_dimensions;
     size_t max_batch;        /* inputs per request; default 128 */
+    /* Text bytes per request; a batch closes before it would pass this
+     * (a longer single text goes alone). Default 256 KiB. */
+    size_t max_batch_bytes;
     am_http_opts http;
     const am_allocator *alloc; /* NULL: default */
 } am_openai_embed_opts;

@@ -27,6 +27,7 @@ typedef struct openai_embed {
     size_t dim;
     bool send_dimensions;
     size_t max_batch;
+    size_t max_batch_bytes;
     am__http http;
     bool http_ready;
 } openai_embed;
@@ -36,6 +37,7 @@ am_openai_embed_opts am_openai_embed_opts_default(void)
     am_openai_embed_opts o;
     memset(&o, 0, sizeof o);
     o.max_batch = 128;
+    o.max_batch_bytes = (size_t)256 << 10;
     o.http = am_http_opts_default();
     return o;
 }
@@ -288,9 +290,13 @@ static am_status embed(void *ctx, const am_str *texts, size_t count,
             return am__fail(err, AM_EINVAL, "embeddings: text %zu is not "
                             "valid UTF-8 (byte %zu)", i, bad);
     }
-    for (size_t off = 0; off < count; off += e->max_batch) {
-        size_t n = count - off < e->max_batch ? count - off : e->max_batch;
-        size_t dim = e->dim;
+    for (size_t off = 0, n; off < count; off += n) {
+        size_t dim = e->dim, bytes = texts[off].len;
+        /* At least one text per batch, then as many as both caps allow. */
+        for (n = 1; off + n < count && n < e->max_batch &&
+                    bytes + texts[off + n].len <= e->max_batch_bytes;
+             n++)
+            bytes += texts[off + n].len;
         st = embed_batch(e, texts + off, n, &dim, out + off * e->dim, err);
         if (st != AM_OK) {
             if (off > 0 && err != NULL) {
@@ -351,6 +357,8 @@ am_status am_embedder_openai_create(const am_openai_embed_opts *opts,
         return am__fail(err, AM_ENOMEM, "embeddings: out of memory");
     e->alloc = a;
     e->max_batch = o.max_batch;
+    e->max_batch_bytes = o.max_batch_bytes != 0 ? o.max_batch_bytes
+                                                : (size_t)256 << 10;
     e->send_dimensions = o.send_dimensions;
     e->dim = o.dim;
     if (o.api_key != NULL) {

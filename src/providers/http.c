@@ -68,6 +68,17 @@ static void sleep_real(void *ctx, int64_t ms)
         ;
 }
 
+static void free_headers(const am_allocator *alloc, am__http *h)
+{
+    for (size_t i = 0; i < h->header_count; i++)
+        am__free(alloc, h->headers[i], strlen(h->headers[i]) + 1);
+    if (h->headers != NULL)
+        am__free(alloc, h->headers, h->header_alloc * sizeof(char *));
+    h->headers = NULL;
+    h->header_alloc = 0;
+    h->header_count = 0;
+}
+
 am_status am__http_init(am__http *h, const am_http_opts *o,
                         const am_allocator *alloc, am_error *err)
 {
@@ -95,6 +106,14 @@ am_status am__http_init(am__http *h, const am_http_opts *o,
         opts.sleep_ctx = NULL;
     }
 
+    for (size_t i = 0; i < opts.header_count; i++) {
+        const char *line = opts.headers != NULL ? opts.headers[i] : NULL;
+        if (line == NULL || strpbrk(line, "\r\n") != NULL ||
+            strchr(line, ':') == NULL || line[0] == ':')
+            return am__fail(err, AM_EINVAL, "http: headers[%zu] must be one "
+                            "\"Name: value\" line", i);
+    }
+
     pthread_once(&curl_once, curl_init_once);
     if (curl_init_code != CURLE_OK)
         return am__fail(err, AM_ENET, "http: curl_global_init failed: %s",
@@ -106,15 +125,33 @@ am_status am__http_init(am__http *h, const am_http_opts *o,
     h->user_agent = am__strndup(alloc, ua_src, h->user_agent_len);
     if (h->user_agent == NULL)
         return am__fail(err, AM_ENOMEM, "http: out of memory");
-    if (pthread_mutex_init(&h->pool_lock, NULL) != 0) {
-        am__free(alloc, h->user_agent, h->user_agent_len + 1);
-        h->user_agent = NULL;
-        return am__fail(err, AM_ENOMEM, "http: cannot create a mutex");
+    if (opts.header_count > 0) {
+        h->headers = am__calloc(alloc, opts.header_count, sizeof(char *));
+        if (h->headers == NULL)
+            goto fail_oom;
+        h->header_alloc = opts.header_count;
+        for (; h->header_count < opts.header_count; h->header_count++) {
+            const char *line = opts.headers[h->header_count];
+            h->headers[h->header_count] = am__strndup(alloc, line,
+                                                      strlen(line));
+            if (h->headers[h->header_count] == NULL)
+                goto fail_oom;
+        }
     }
+    if (pthread_mutex_init(&h->pool_lock, NULL) != 0)
+        goto fail_oom;
     h->alloc = alloc;
     opts.user_agent = h->user_agent;
+    opts.headers = NULL; /* the copies in h->headers are used */
+    opts.header_count = 0;
     h->opts = opts;
     return AM_OK;
+
+fail_oom:
+    free_headers(alloc, h);
+    am__free(alloc, h->user_agent, h->user_agent_len + 1);
+    h->user_agent = NULL;
+    return am__fail(err, AM_ENOMEM, "http: out of memory");
 }
 
 void am__http_destroy(am__http *h)
@@ -125,6 +162,7 @@ void am__http_destroy(am__http *h)
         curl_easy_cleanup(h->pool[i]);
     h->pool_count = 0;
     pthread_mutex_destroy(&h->pool_lock);
+    free_headers(h->alloc, h);
     am__free(h->alloc, h->user_agent, h->user_agent_len + 1);
     h->user_agent = NULL;
 }
@@ -409,6 +447,9 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
     if (vlen >= sizeof val)
         return n;
     memcpy(val, v, vlen);
+    while (vlen > 0 && (val[vlen - 1] == '\r' || val[vlen - 1] == '\n' ||
+                        val[vlen - 1] == ' ' || val[vlen - 1] == '\t'))
+        vlen--;
     val[vlen] = '\0';
     if (is_ms) {
         int64_t s = am__retry_after_ms(val, 0);
@@ -466,8 +507,12 @@ am_status am__http_post(am__http *h, const am__http_call *call,
         "Content-Type: application/json", "Accept: application/json",
         "Expect:" /* no 100-continue round trip on large bodies */
     };
-    for (size_t i = 0; i < 3 + call->header_count; i++) {
-        const char *line = i < 3 ? base_headers[i] : call->headers[i - 3];
+    for (size_t i = 0; i < 3 + call->header_count + h->header_count; i++) {
+        const char *line =
+            i < 3 ? base_headers[i]
+            : i < 3 + call->header_count ? call->headers[i - 3]
+                                         : h->headers[i - 3 -
+                                                      call->header_count];
         tmp = curl_slist_append(hdrs, line);
         if (tmp == NULL) {
             st = am__fail(err, AM_ENOMEM, "%s: out of memory",
