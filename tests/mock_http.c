@@ -508,11 +508,16 @@ static void *conn_main(void *arg)
         pthread_mutex_unlock(&m->lock);
 
         scripted = take_script(m, &reply);
-        if (!scripted)
-            builtin(m, req, &reply);
+        if (!scripted) {
+            memset(&reply, 0, sizeof reply);
+            if (m->opts.handler == NULL ||
+                !m->opts.handler(m->opts.handler_ctx, req, &reply))
+                builtin(m, req, &reply);
+        }
         keep = send_reply(m, c->fd, &reply);
         if (!scripted) {
             free((char *)(uintptr_t)reply.body);
+            free((char *)(uintptr_t)reply.headers);
         }
         if (!keep)
             break;

@@ -765,6 +765,13 @@ AM_TEST(bad_requests_are_einval_naming_the_message)
     CHECK_ST(am_llm_chat_msgs(oai, bad_utf8, 1, &text, &res), AM_EINVAL);
     CHECK_HAS(res.error.msg, "message 0: content is not valid UTF-8 "
                              "(byte 3)");
+    memset(&req, 0, sizeof req);
+    req.msgs = two_msgs;
+    req.count = 2;
+    req.system = AM_STR("bad \xc0\xaf");
+    CHECK_ST(am_llm_chat(oai, &req, &text, &res), AM_EINVAL);
+    CHECK_HAS(res.error.msg, "request: system prompt is not valid UTF-8 "
+                             "(byte 4)");
     CHECK_ST(am_llm_chat_msgs(oai, NULL, 0, &text, &res), AM_EINVAL);
     CHECK_HAS(res.error.msg, "no messages");
     CHECK_OK(am_llm_chat_msgs(oai, dev, 2, &text, &res));
@@ -1348,4 +1355,43 @@ static am_status create_free_body(void *ctx, const am_allocator *alloc)
 AM_TEST(create_survives_oom)
 {
     CHECK(test_oom_sweep(create_free_body, NULL) > 5);
+}
+
+/* The mock's custom handler (for other modules' tests): answers what it
+ * wants and passes the rest to the built-in protocol. */
+static bool summary_handler(void *ctx, const mock_request *req,
+                            mock_reply *out)
+{
+    int *calls = ctx;
+    if (strstr(req->body, "SUMMARIZE") == NULL)
+        return false;
+    (*calls)++;
+    out->body = mock_strdup("{\"choices\":[{\"message\":{\"content\":"
+                            "\"the summary\"},\"finish_reason\":\"stop\"}],"
+                            "\"usage\":{\"prompt_tokens\":9,"
+                            "\"completion_tokens\":2}}");
+    out->headers = mock_strdup("X-Mock: 1\r\n");
+    return true;
+}
+
+AM_TEST(mock_handler_answers_before_the_builtin_protocol)
+{
+    int calls = 0;
+    mock_http_opts mo = { .handler = summary_handler, .handler_ctx = &calls };
+    mock_http *m = mock_http_start(&mo);
+    sleeps sl = { { 0 }, 0 };
+    am_llm *llm = new_llm(m, AM_LLM_OPENAI, NULL, &sl, 0);
+    am_llm_msg sum = { AM_STR("user"), AM_STR("SUMMARIZE this") };
+    am_buf text = AM_BUF_INIT;
+    am_llm_result res;
+
+    CHECK_OK(am_llm_chat_msgs(llm, &sum, 1, &text, &res));
+    CHECK_STR_EQ(text.ptr, "the summary");
+    CHECK_EQ(res.usage.input_tokens, 9);
+    CHECK_OK(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res));
+    CHECK_STR_EQ(text.ptr, "echo: hello");
+    CHECK_EQ(calls, 1);
+    am_buf_free(&text);
+    am_llm_free(llm);
+    mock_http_stop(m);
 }
