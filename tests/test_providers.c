@@ -6,6 +6,7 @@
  * Retries never sleep: the clients get a recording sleep function. The one
  * test that must wait for a real timeout waits 150 ms.
  */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1481,6 +1482,12 @@ AM_TEST(embed_reply_scanner_number_forms)
         { "0.12345678901234567890123", 0.12345678901234568 },
         { "1e-300", 1e-300 }, { "3.4e38", 3.4e38 },
         { "0.1e1", 1 },      { "100", 100 },
+        { "0.000000000000000000000000000000012345", 1.2345e-32 },
+        { "-1234567890123456789012345678901234567890.5e-10", -1.2345678901234568e29 },
+        { "12345678901234567890123456789012345678901234567890123456789012345", 1.2345678901234568e64 },
+        { "1e100000", INFINITY }, { "0.0e5", 0 },
+        { "1.5e-35", 1.5e-35 }, { "-2.5e35", -2.5e35 },
+        { "0.00000000000000000000000000000000000000000000001", 1e-47 },
     };
     char body[256];
     float out[1];
@@ -1490,6 +1497,12 @@ AM_TEST(embed_reply_scanner_number_forms)
         size_t dim = 1;
         snprintf(body, sizeof body, "{\"data\":[{\"embedding\":[%s]}]}",
                  cases[i].text);
+        if (fabs(cases[i].want) > FLT_MAX) {
+            CHECK_ST(am__embed_parse_reply(am_str_c(body), 1, &dim, out,
+                                           &err), AM_EPROTO);
+            CHECK_HAS(err.msg, "not a finite float");
+            continue;
+        }
         CHECK_OK_E(am__embed_parse_reply(am_str_c(body), 1, &dim, out, &err),
                    &err);
         if (!within_ulp(out[0], cases[i].want))

@@ -21,7 +21,6 @@
  * record has no integer index), all vectors of one dimension, all numbers
  * finite floats; errors name the field and quote the reply's start.
  */
-#include <locale.h>
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
@@ -112,22 +111,51 @@ static const long double pow10_exact[28] = {
     1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L,
 };
 
-/* strtod for the rare number off the fast path, independent of the
- * process's LC_NUMERIC (JSON always uses '.'). */
+/* strtod for the rare number off the fast path. The digits are rewritten
+ * as an integer with an exponent ("0.00123" -> "123e-5"), so that the
+ * process's LC_NUMERIC decimal point never matters and nothing touches
+ * localeconv()'s shared buffer from several threads. At most 60
+ * significant digits are kept, far beyond double precision. */
 static double slow_strtod(const char *b, size_t len)
 {
-    char buf[128];
-    char *dot;
-    const char *point = localeconv()->decimal_point;
+    char buf[96];
+    size_t o = 0;
+    const char *q = b, *qe = b + len;
+    bool point = false, nonzero = false, eneg = false;
+    long adj = 0, e = 0;
 
-    if (len >= sizeof buf)
-        len = sizeof buf - 1; /* only digits beyond any precision go */
-    memcpy(buf, b, len);
-    buf[len] = '\0';
-    dot = strchr(buf, '.');
-    if (dot != NULL && point != NULL && point[0] != '\0' && point[0] != '.' &&
-        point[1] == '\0')
-        *dot = point[0];
+    if (q < qe && *q == '-')
+        buf[o++] = *q++;
+    for (; q < qe && *q != 'e' && *q != 'E'; q++) {
+        if (*q == '.') {
+            point = true;
+            continue;
+        }
+        if (!nonzero && *q == '0') {
+            if (point)
+                adj--;
+            continue;
+        }
+        nonzero = true;
+        if (o < 61) {
+            buf[o++] = *q;
+            if (point)
+                adj--;
+        } else if (!point) {
+            adj++;
+        }
+    }
+    if (!nonzero)
+        buf[o++] = '0';
+    if (q < qe) { /* exponent */
+        q++;
+        if (q < qe && (*q == '+' || *q == '-'))
+            eneg = *q++ == '-';
+        for (; q < qe; q++)
+            if (e < 100000)
+                e = e * 10 + (*q - '0');
+    }
+    snprintf(buf + o, sizeof buf - o, "e%ld", (eneg ? -e : e) + adj);
     return strtod(buf, NULL);
 }
 
