@@ -1583,3 +1583,36 @@ AM_TEST(embed_reply_scanner_rejects_what_jansson_rejects)
     free(mut);
     free(body);
 }
+
+AM_TEST(deadline_stops_retrying_before_it_passes)
+{
+    mock_http *m = mock_http_start(NULL);
+    am_llm_opts o = am_llm_opts_default();
+    sleeps sl = { { 0 }, 0 };
+    am_llm *llm = NULL;
+    am_buf text = AM_BUF_INIT;
+    am_llm_result res;
+    mock_reply busy = { .status = 503, .body = "{}",
+                        .headers = "Retry-After: 0.4\r\n" };
+
+    o.base_url = url_with(m, "/v1");
+    o.model = "m";
+    o.http.max_retries = 10;
+    o.http.deadline_ms = 1000;
+    o.http.sleep = record_sleep;
+    o.http.sleep_ctx = &sl;
+    CHECK_OK(am_llm_create(&o, &llm, NULL));
+    for (int i = 0; i < 10; i++)
+        mock_http_push(m, &busy);
+    CHECK_ST(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res), AM_ENET);
+    CHECK_EQ(res.attempts, 3); /* waits 400 + 400; a third would pass 1 s */
+    CHECK_EQ(sl.count, 2);
+    CHECK_HAS(res.error.msg, "HTTP 503");
+    CHECK_HAS(res.error.msg, "1000 ms deadline");
+    am_buf_free(&text);
+    am_llm_free(llm);
+    mock_http_stop(m);
+
+    o.http.deadline_ms = -5;
+    CHECK_ST(am_llm_create(&o, &llm, NULL), AM_EINVAL);
+}

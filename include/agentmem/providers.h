@@ -70,6 +70,10 @@ typedef struct am_http_opts {
      * a longer one falls back to the computed delay. Default 60000. */
     int64_t retry_after_max_ms;
     size_t max_response_bytes;  /* larger replies fail AM_ELIMIT; 64 MiB */
+    /* Budget of the whole call, attempts and waits included; no retry is
+     * started that would pass it, and the last attempt's timeout is cut
+     * to what is left. 0: none (default). */
+    int64_t deadline_ms;
     /* NULL: nanosleep. Called from the calling thread, so it must be
      * thread-safe when the client is shared between threads. */
     am_sleep_fn sleep;

@@ -96,9 +96,9 @@ am_status am__http_init(am__http *h, const am_http_opts *o,
         return am__fail(err, AM_EINVAL, "http: max_retries must be 0..100, "
                         "not %d", opts.max_retries);
     if (opts.backoff_base_ms < 0 || opts.backoff_max_ms < 0 ||
-        opts.retry_after_max_ms < 0)
-        return am__fail(err, AM_EINVAL, "http: backoff and retry-after "
-                        "limits must be >= 0");
+        opts.retry_after_max_ms < 0 || opts.deadline_ms < 0)
+        return am__fail(err, AM_EINVAL, "http: backoff, retry-after and "
+                        "deadline limits must be >= 0");
     if (opts.max_response_bytes == 0)
         opts.max_response_bytes = am_http_opts_default().max_response_bytes;
     if (opts.sleep == NULL) {
@@ -498,6 +498,7 @@ am_status am__http_post(am__http *h, const am__http_call *call,
     char errbuf[CURL_ERROR_SIZE];
     int attempts = 0;
     long status = 0;
+    int64_t spent_ms = 0; /* attempts plus requested waits */
 
     outcome->http_status = 0;
     outcome->attempts = 0;
@@ -533,6 +534,17 @@ am_status am__http_post(am__http *h, const am__http_call *call,
         CURLcode rc;
         int64_t delay;
 
+        int64_t t_attempt = am__mono_ns();
+        long attempt_timeout = (long)h->opts.timeout_ms;
+
+        if (h->opts.deadline_ms > 0) {
+            /* The last attempt gets only what is left of the deadline. */
+            int64_t left = h->opts.deadline_ms - spent_ms;
+            if (left < 1)
+                left = 1;
+            if (attempt_timeout == 0 || left < attempt_timeout)
+                attempt_timeout = (long)left;
+        }
         attempts++;
         am_buf_clear(reply);
         errbuf[0] = '\0';
@@ -547,7 +559,7 @@ am_status am__http_post(am__http *h, const am__http_call *call,
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* threads: no alarm */
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                          (long)h->opts.connect_timeout_ms);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)h->opts.timeout_ms);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, attempt_timeout);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -576,18 +588,31 @@ am_status am__http_post(am__http *h, const am__http_call *call,
                                        attempts, err);
             break;
         }
-        if (attempts > h->opts.max_retries) {
+        spent_ms += (am__mono_ns() - t_attempt) / 1000000;
+        delay = a.retry_after_ms;
+        if (delay < 0 || delay > h->opts.retry_after_max_ms)
+            delay = am__backoff_ms(&h->opts, attempts);
+        if (attempts > h->opts.max_retries ||
+            (h->opts.deadline_ms > 0 &&
+             spent_ms + delay >= h->opts.deadline_ms)) {
             st = rc != CURLE_OK
                      ? transport_error(call, rc, errbuf, &a, attempts, err)
                      : am__http_status_error(call, (int)status,
                                              am_buf_str(reply), attempts,
                                              err);
+            if (attempts <= h->opts.max_retries && err != NULL) {
+                char first[sizeof err->msg];
+                memcpy(first, err->msg, sizeof first);
+                am__fail(err, st, "%s (no retry: the %lld ms deadline "
+                         "would pass)", first,
+                         (long long)h->opts.deadline_ms);
+            }
             break;
         }
-        delay = a.retry_after_ms;
-        if (delay < 0 || delay > h->opts.retry_after_max_ms)
-            delay = am__backoff_ms(&h->opts, attempts);
+        /* Waits are counted as requested, so that an injected sleep
+         * that returns at once still uses up the deadline. */
         h->opts.sleep(h->opts.sleep_ctx, delay);
+        spent_ms += delay;
     }
 
 out:
