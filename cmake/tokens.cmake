@@ -39,3 +39,7 @@ add_custom_command(OUTPUT ${AM_MODELS_OUT}
 
 # Listing the headers as sources makes the library depend on them.
 list(APPEND AM_LIB_SOURCES ${AM_UCD_OUT} ${AM_MODELS_OUT})
+
+# The reference test exits 77 when node or the reference package is absent.
+cmake_language(DEFER CALL set_tests_properties test_tokens_ref_sh
+  PROPERTIES SKIP_RETURN_CODE 77)

@@ -262,11 +262,14 @@ static am_status parse_ranks(am_encoding *enc, const char *path,
     enc->nranks = max_rank + 1;
     enc->off = am__alloc_array(a, (size_t)enc->nranks + 1, sizeof(uint32_t));
     enc->blob = am__alloc(a, scratch_len);
+    enc->blob_len = enc->blob != NULL ? scratch_len : 0;
     for (size_t s = 16; s < (size_t)nlines * 2; s <<= 1)
         enc->mask = s * 2 - 1;
     if (enc->mask == 0)
         enc->mask = 31;
     enc->slots = am__calloc(a, enc->mask + 1, sizeof(uint64_t));
+    if (enc->slots == NULL)
+        enc->mask = 0;
     if (enc->off == NULL || enc->blob == NULL || enc->slots == NULL) {
         st = am__fail(err, AM_ENOMEM, "out of memory loading '%s'", path);
         goto out;
@@ -288,7 +291,6 @@ static am_status parse_ranks(am_encoding *enc, const char *path,
         for (size_t k = 0; k < nlines; k++)
             memcpy(enc->blob + enc->off[recs[k].rank],
                    scratch + recs[k].boff, recs[k].blen);
-        enc->blob_len = scratch_len;
     }
     for (size_t b = 0; b < 256; b++)
         enc->byte_rank[b] = NO_RANK;
