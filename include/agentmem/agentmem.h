@@ -16,5 +16,6 @@
 #include "embed.h"
 #include "msg.h"
 #include "conv.h"
+#include "tokens.h"
 
 #endif
