@@ -14,5 +14,6 @@
 #include "clock.h"
 #include "buf.h"
 #include "embed.h"
+#include "tiers.h"
 
 #endif
