@@ -17,5 +17,6 @@
 #include "msg.h"
 #include "conv.h"
 #include "tokens.h"
+#include "tiers.h"
 
 #endif
