@@ -18,5 +18,6 @@
 #include "conv.h"
 #include "tokens.h"
 #include "tiers.h"
+#include "providers.h"
 
 #endif
