@@ -269,3 +269,247 @@ AM_TEST(xsum_survives_oom)
 {
     CHECK(test_oom_sweep(xsum_oom_body, NULL) > 3);
 }
+
+/* ---- Trimming on views ---- */
+
+#include "context/trim_int.h"
+
+/* A compact history spec: one char per message.
+ *   S system, U user, A assistant (plain), R reasoning-only,
+ *   C assistant with calls (ids given in calls[]), T tool result. */
+typedef struct vhist {
+    am__wview v[32];
+    am_str ids[32][4];
+    size_t n;
+} vhist;
+
+static void vh_add(vhist *h, int role, size_t tokens)
+{
+    am__wview *m = &h->v[h->n++];
+    memset(m, 0, sizeof *m);
+    m->role = role;
+    m->tokens = tokens;
+}
+
+static void vh_call(vhist *h, size_t tokens, const char *a, const char *b,
+                    const char *c)
+{
+    size_t i = h->n, k = 0;
+    vh_add(h, AM__W_ASSISTANT, tokens);
+    if (a != NULL) h->ids[i][k++] = am_str_c(a);
+    if (b != NULL) h->ids[i][k++] = am_str_c(b);
+    if (c != NULL) h->ids[i][k++] = am_str_c(c);
+    h->v[i].call_ids = h->ids[i];
+    h->v[i].ncalls = k;
+}
+
+static void vh_result(vhist *h, size_t tokens, const char *id)
+{
+    vh_add(h, AM__W_TOOL, tokens);
+    h->v[h->n - 1].result_for = am_str_c(id);
+}
+
+static void kept_string(const unsigned char *keep, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = keep[i] ? '1' : '0';
+    out[n] = '\0';
+}
+
+/* Validity: never start on a tool result; every kept tool result has its
+ * kept caller before it; every kept caller has all its kept results. */
+static void check_valid(const vhist *h, const unsigned char *keep)
+{
+    bool seen_non_system = false;
+    for (size_t i = 0; i < h->n; i++) {
+        if (!keep[i])
+            continue;
+        if (!seen_non_system && h->v[i].role != AM__W_SYSTEM) {
+            CHECK(h->v[i].role != AM__W_TOOL);
+            seen_non_system = true;
+        }
+        if (h->v[i].role == AM__W_TOOL) {
+            bool found = false;
+            for (size_t j = 0; j < i && !found; j++)
+                for (size_t c = 0; c < h->v[j].ncalls; c++)
+                    if (keep[j] && h->v[j].call_ids[c].len ==
+                                       h->v[i].result_for.len &&
+                        memcmp(h->v[j].call_ids[c].ptr,
+                               h->v[i].result_for.ptr,
+                               h->v[i].result_for.len) == 0)
+                        found = true;
+            CHECK(found);
+        }
+        for (size_t c = 0; c < h->v[i].ncalls; c++)
+            for (size_t j = i + 1; j < h->n; j++)
+                if (h->v[j].role == AM__W_TOOL &&
+                    h->v[j].result_for.len == h->v[i].call_ids[c].len &&
+                    memcmp(h->v[j].result_for.ptr, h->v[i].call_ids[c].ptr,
+                           h->v[j].result_for.len) == 0)
+                    CHECK(keep[j]);
+    }
+}
+
+static void agent_history(vhist *h)
+{
+    memset(h, 0, sizeof *h);
+    vh_add(h, AM__W_SYSTEM, 10);         /* 0 */
+    vh_add(h, AM__W_USER, 10);           /* 1 */
+    vh_add(h, AM__W_ASSISTANT, 5);       /* 2: reasoning */
+    h->v[2].reasoning_only = true;
+    vh_call(h, 10, "a", "b", "c");       /* 3: parallel calls */
+    vh_result(h, 10, "b");               /* 4: out of order */
+    vh_result(h, 10, "c");               /* 5 */
+    vh_result(h, 10, "a");               /* 6 */
+    vh_add(h, AM__W_ASSISTANT, 10);      /* 7 */
+    vh_add(h, AM__W_USER, 10);           /* 8 */
+    vh_call(h, 10, "d", NULL, NULL);     /* 9 */
+    vh_result(h, 10, "d");               /* 10 */
+    vh_add(h, AM__W_ASSISTANT, 10);      /* 11 */
+}
+
+static void run_trim(const vhist *h, am__wtrim_opts o, char *got,
+                     am__wtrim_out *res)
+{
+    static unsigned char keep[32];
+    res->keep = keep;
+    CHECK_OK(am__wtrim(NULL, h->v, h->n, &o, res, NULL));
+    kept_string(keep, h->n, got);
+    check_valid(h, keep);
+}
+
+static am__wtrim_opts topts(void)
+{
+    am__wtrim_opts o;
+    memset(&o, 0, sizeof o);
+    o.preserve_system = true;
+    o.end_on_role = -1;
+    return o;
+}
+
+AM_TEST(trim_tokens_keeps_parallel_calls_and_reasoning_as_one_group)
+{
+    vhist h;
+    char got[40];
+    am__wtrim_out r;
+    am__wtrim_opts o = topts();
+    agent_history(&h);
+    /* 10 system + budget for the last 5 (40 tokens) -> the group 2..6 (45
+     * tokens) does not fit and is dropped whole. */
+    for (size_t budget = 10; budget <= 120; budget++) {
+        o.max_tokens = budget;
+        run_trim(&h, o, got, &r);
+        CHECK(r.kept_tokens <= budget || budget < 10);
+        /* 2..6 are all kept or all dropped. */
+        CHECK(got[2] == got[3] && got[3] == got[4] && got[4] == got[5] &&
+              got[5] == got[6]);
+    }
+    o.max_tokens = 60;
+    run_trim(&h, o, got, &r);
+    CHECK_STR_EQ(got, "100000011111");
+    o.max_tokens = 104;
+    run_trim(&h, o, got, &r);
+    CHECK_STR_EQ(got, "100000011111");
+    o.max_tokens = 105;
+    run_trim(&h, o, got, &r);
+    CHECK_STR_EQ(got, "101111111111");
+    o.max_tokens = 115;
+    run_trim(&h, o, got, &r);
+    CHECK_STR_EQ(got, "111111111111");
+}
+
+AM_TEST(trim_last_n_counts_groups_and_system)
+{
+    vhist h;
+    char got[40];
+    am__wtrim_out r;
+    am__wtrim_opts o = topts();
+    agent_history(&h);
+    o.max_messages = 4; /* system + 3: 9,10,11 */
+    run_trim(&h, o, got, &r);
+    CHECK_STR_EQ(got, "100000000111");
+    o.max_messages = 3; /* group 9-10 does not fit with 11 in 2 slots */
+    run_trim(&h, o, got, &r);
+    CHECK_STR_EQ(got, "100000000001");
+    o.preserve_system = false;
+    run_trim(&h, o, got, &r);
+    CHECK_STR_EQ(got, "000000000111");
+}
+
+AM_TEST(trim_first_n_never_ends_inside_a_group)
+{
+    vhist h;
+    char got[40];
+    am__wtrim_out r;
+    am__wtrim_opts o = topts();
+    agent_history(&h);
+    o.first = true;
+    o.max_messages = 5; /* 0,1 then group 2..6 (5 msgs) cannot fit */
+    run_trim(&h, o, got, &r);
+    CHECK_STR_EQ(got, "110000000000");
+    o.max_messages = 7;
+    run_trim(&h, o, got, &r);
+    CHECK_STR_EQ(got, "111111100000");
+    o.max_messages = 0;
+    o.max_tokens = 50; /* a cut inside the group by tokens */
+    run_trim(&h, o, got, &r);
+    CHECK_STR_EQ(got, "110000000000");
+}
+
+AM_TEST(trim_drops_orphan_results_and_never_starts_on_tool)
+{
+    vhist h;
+    char got[40];
+    am__wtrim_out r;
+    am__wtrim_opts o = topts();
+    memset(&h, 0, sizeof h);
+    vh_result(&h, 5, "zz");          /* orphan at the start */
+    vh_add(&h, AM__W_USER, 5);
+    vh_call(&h, 5, "x", NULL, NULL);
+    vh_add(&h, AM__W_USER, 5);       /* user in between call and result */
+    vh_result(&h, 5, "x");
+    vh_result(&h, 5, "nope");        /* orphan in the middle */
+    vh_add(&h, AM__W_ASSISTANT, 5);
+    o.max_tokens = 1000;
+    run_trim(&h, o, got, &r);
+    CHECK_STR_EQ(got, "0111101");
+    CHECK_EQ(r.orphans, 2);
+    o.max_tokens = 15; /* the call group 2+4 is not contiguous with 3 */
+    run_trim(&h, o, got, &r);
+    CHECK_STR_EQ(got, "0001001");
+}
+
+AM_TEST(trim_start_on_user_and_end_on_role)
+{
+    vhist h;
+    char got[40];
+    am__wtrim_out r;
+    am__wtrim_opts o = topts();
+    agent_history(&h);
+    o.max_tokens = 60; /* would keep 0,7..11: starts on assistant 7 */
+    o.start_on_user = true;
+    run_trim(&h, o, got, &r);
+    CHECK_STR_EQ(got, "100000001111");
+    o.end_on_role = AM__W_USER;
+    run_trim(&h, o, got, &r);
+    CHECK_STR_EQ(got, "100000001000");
+}
+
+AM_TEST(trim_partial_cuts_only_a_plain_boundary_message)
+{
+    vhist h;
+    char got[40];
+    am__wtrim_out r;
+    am__wtrim_opts o = topts();
+    agent_history(&h);
+    o.allow_partial = true;
+    o.max_tokens = 55; /* 10 sys + 40 for 8..11 + 5 left: boundary is 7 */
+    run_trim(&h, o, got, &r);
+    CHECK_STR_EQ(got, "100000011111");
+    CHECK_EQ(r.partial_index, 7);
+    CHECK_EQ(r.partial_budget, 5);
+    o.max_tokens = 35; /* boundary is the group 9..10: never cut */
+    run_trim(&h, o, got, &r);
+    CHECK_STR_EQ(got, "100000000001");
+    CHECK_EQ(r.partial_index, SIZE_MAX);
+}
