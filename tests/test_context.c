@@ -289,6 +289,7 @@ static void vh_add(vhist *h, int role, size_t tokens)
     memset(m, 0, sizeof *m);
     m->role = role;
     m->tokens = tokens;
+    m->text_only = true;
 }
 
 static void vh_call(vhist *h, size_t tokens, const char *a, const char *b,

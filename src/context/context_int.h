@@ -52,6 +52,7 @@ typedef struct am__wview {
     size_t ncalls;
     am_str result_for;       /* tool: the call id it answers */
     bool reasoning_only;     /* only thinking blocks: joins the next turn */
+    bool text_only;          /* plain text content: may be cut to fit */
     size_t tokens;
 } am__wview;
 

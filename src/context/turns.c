@@ -192,6 +192,7 @@ am_status am__wtrim(const am_allocator *a, const am__wview *v, size_t n,
         if (!v[i].reasoning_only)
             x->last_role = v[i].role;
         if (x->count > 1 || v[i].reasoning_only || v[i].ncalls > 0 ||
+            !v[i].text_only ||
             (v[i].role != AM__W_USER && v[i].role != AM__W_ASSISTANT))
             x->plain = false;
     }
