@@ -14,5 +14,7 @@
 #include "clock.h"
 #include "buf.h"
 #include "embed.h"
+#include "msg.h"
+#include "conv.h"
 
 #endif
