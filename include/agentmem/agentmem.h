@@ -14,6 +14,10 @@
 #include "clock.h"
 #include "buf.h"
 #include "embed.h"
+#include "msg.h"
+#include "conv.h"
+#include "tokens.h"
+#include "tiers.h"
 #include "providers.h"
 
 #endif

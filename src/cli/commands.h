@@ -4,6 +4,7 @@
 
 int cmd_demo(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_tokens(int argc, char **argv);
 int cmd_llm(int argc, char **argv);   /* cmd_llm.c */
 int cmd_embed(int argc, char **argv); /* cmd_llm.c */
 void demo_providers(void);            /* demo_providers.c */

@@ -21,6 +21,10 @@ static const cli_command commands[] = {
     { "llm", cmd_llm, 1, LLM_CHAT_USAGE,
       "chat with an OpenAI-compatible or Anthropic model over HTTP" },
     { "version", cmd_version, 0, "", "print the library version" },
+    { "tokens", cmd_tokens, 1,
+      "count|encode|decode [--encoding E | --model M] [--jsonl] "
+      "[--messages] [--allow-special] [FILE...]",
+      "count, encode or decode tokens exactly (tiktoken-compatible)" },
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
