@@ -1616,3 +1616,35 @@ AM_TEST(deadline_stops_retrying_before_it_passes)
     o.http.deadline_ms = -5;
     CHECK_ST(am_llm_create(&o, &llm, NULL), AM_EINVAL);
 }
+
+AM_TEST(quota_exhaustion_and_x_should_retry_decide_retries)
+{
+    mock_http *m = mock_http_start(NULL);
+    sleeps sl = { { 0 }, 0 };
+    am_llm *llm = new_llm(m, AM_LLM_OPENAI, NULL, &sl, 3);
+    am_buf text = AM_BUF_INIT;
+    am_llm_result res;
+    mock_reply quota = { .status = 429,
+                         .body = "{\"error\":{\"message\":\"You exceeded "
+                                 "your current quota\",\"type\":"
+                                 "\"insufficient_quota\"}}" };
+    mock_reply no = { .status = 500, .body = "{}",
+                      .headers = "x-should-retry: false\r\n" };
+    mock_reply yes = { .status = 409, .body = "{}",
+                       .headers = "X-Should-Retry: true\r\n" };
+
+    mock_http_push(m, &quota);
+    CHECK_ST(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res), AM_ELIMIT);
+    CHECK_EQ(res.attempts, 1); /* billing does not heal by waiting */
+    CHECK_HAS(res.error.msg, "exceeded your current quota");
+    mock_http_push(m, &no);
+    CHECK_ST(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res), AM_ENET);
+    CHECK_EQ(res.attempts, 1);
+    mock_http_push(m, &yes);
+    CHECK_OK(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res));
+    CHECK_EQ(res.attempts, 2);
+    CHECK_EQ(sl.count, 1);
+    am_buf_free(&text);
+    am_llm_free(llm);
+    mock_http_stop(m);
+}

@@ -373,6 +373,21 @@ static bool status_retryable(long status)
     return status == 408 || status == 429 || status >= 500;
 }
 
+/* A 429 that no wait will cure: OpenAI's "insufficient_quota" (billing),
+ * as opposed to a rate limit. */
+static bool quota_exhausted(long status, const am_buf *body)
+{
+    static const char word[] = "insufficient_quota";
+    size_t n = sizeof word - 1;
+
+    if (status != 429)
+        return false;
+    for (size_t i = 0; i + n <= body->len; i++)
+        if (memcmp(body->ptr + i, word, n) == 0)
+            return true;
+    return false;
+}
+
 static bool curl_retryable(CURLcode rc)
 {
     switch (rc) {
@@ -400,6 +415,7 @@ typedef struct attempt {
     bool too_large;
     bool oom;
     int64_t retry_after_ms; /* -1: none */
+    int should_retry;       /* x-should-retry: -1 absent, 0 false, 1 true */
 } attempt;
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -439,6 +455,16 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
     int64_t ms = -1;
     bool is_ms = false;
 
+    if (header_is(ptr, n, "x-should-retry", &v)) {
+        /* OpenAI and Anthropic tell their own SDKs whether to retry. */
+        while (*v == ' ')
+            v++;
+        if (strncasecmp(v, "true", 4) == 0)
+            a->should_retry = 1;
+        else if (strncasecmp(v, "false", 5) == 0)
+            a->should_retry = 0;
+        return n;
+    }
     if (header_is(ptr, n, "retry-after-ms", &v))
         is_ms = true;
     else if (!header_is(ptr, n, "retry-after", &v))
@@ -530,7 +556,7 @@ am_status am__http_post(am__http *h, const am__http_call *call,
     }
 
     for (;;) {
-        attempt a = { h, reply, false, false, -1 };
+        attempt a = { h, reply, false, false, -1, -1 };
         CURLcode rc;
         int64_t delay;
 
@@ -583,7 +609,10 @@ am_status am__http_post(am__http *h, const am__http_call *call,
             st = transport_error(call, rc, errbuf, &a, attempts, err);
             break;
         }
-        if (rc == CURLE_OK && !status_retryable(status)) {
+        if (rc == CURLE_OK &&
+            !(a.should_retry >= 0 ? a.should_retry == 1
+                                  : status_retryable(status) &&
+                                        !quota_exhausted(status, reply))) {
             st = am__http_status_error(call, (int)status, am_buf_str(reply),
                                        attempts, err);
             break;
