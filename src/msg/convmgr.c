@@ -109,6 +109,12 @@ static char *log_path(const char *dir, am_str agent)
 
 /* ---- The hook: log first, then apply ---- */
 
+/* The live messages of `c` (caller holds c->mu). */
+static am_msg *const *live(const am_conv *c)
+{
+    return c->items != NULL ? c->items + c->start : NULL;
+}
+
 static am_status log_hook(void *ctx, am__conv_op op, am_msg *const *msgs,
                           size_t count, am_error *err)
 {
@@ -119,7 +125,7 @@ static am_status log_hook(void *ctx, am__conv_op op, am_msg *const *msgs,
     /* Called with c->mu held: c->items is stable. Compact before the
      * append so the snapshot is the state this record applies to. */
     if (am__convlog_wants_compact(s->log)) {
-        st = am__convlog_compact(s->log, c->items + c->start, c->count,
+        st = am__convlog_compact(s->log, live(c), c->count,
                                  err);
         if (st != AM_OK)
             return st;
@@ -218,7 +224,7 @@ static am_status make_persistent(am_convmgr *m, slot *s, am_error *err)
         return am__fail(err, AM_ENOMEM, "out of memory");
     pthread_mutex_lock(&c->mu);
     st = am__convlog_create(path, (am_str){ s->name, s->name_len },
-                            c->items + c->start, c->count,
+                            live(c), c->count,
                             !m->opts.no_sync, &s->log, err);
     if (st == AM_OK) {
         c->hook = log_hook;
