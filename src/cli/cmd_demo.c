@@ -12,8 +12,12 @@
 
 int cmd_demo(int argc, char **argv)
 {
+    int rc;
+
     (void)argc;
     (void)argv;
     printf("agentmem %s demo\n", am_version());
+    if ((rc = demo_msg()) != CLI_EXIT_OK)
+        return rc;
     return CLI_EXIT_OK;
 }
