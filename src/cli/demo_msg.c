@@ -15,15 +15,20 @@
 #include "cli.h"
 #include "commands.h"
 
-#ifndef AM_SOURCE_DATADIR
-#define AM_SOURCE_DATADIR "data"
+#ifndef AM_EXAMPLES_DIR
+#define AM_EXAMPLES_DIR "examples"
+#endif
+#ifndef AM_DATADIR
+#define AM_DATADIR "/usr/local/share/agentmem"
 #endif
 
+/* The source tree's copy when run from a build, else the installed one. */
 static const char *example_path(void)
 {
     static const char *const candidates[] = {
         "examples/msg/conversation.json",
-        AM_SOURCE_DATADIR "/../examples/msg/conversation.json",
+        AM_EXAMPLES_DIR "/msg/conversation.json",
+        AM_DATADIR "/examples/msg/conversation.json",
     };
     for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++)
         if (access(candidates[i], R_OK) == 0)
