@@ -12,9 +12,13 @@
 
 int cmd_demo(int argc, char **argv)
 {
+    int rc;
+
     (void)argc;
     (void)argv;
     printf("agentmem %s demo\n", am_version());
     demo_providers();
+    if ((rc = demo_msg()) != CLI_EXIT_OK)
+        return rc;
     return CLI_EXIT_OK;
 }

@@ -2,6 +2,7 @@
 #ifndef AM_CLI_COMMANDS_H
 #define AM_CLI_COMMANDS_H
 
+int cmd_conv(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_tokens(int argc, char **argv);
@@ -12,5 +13,8 @@ void demo_providers(void);            /* demo_providers.c */
     "chat --model M [--provider openai|anthropic] [--base-url URL] "      \
     "[--api-key-env VAR] [--system TEXT] [--max-tokens N] "               \
     "[--temperature T] [--timeout-ms N] [--retries N] [--json] PROMPT|-"
+
+/* Parts of `agentmem demo`, one per module (demo_<module>.c). */
+int demo_msg(void);
 
 #endif

@@ -13,6 +13,11 @@
 #include "commands.h"
 
 static const cli_command commands[] = {
+    { "conv", cmd_conv, 1,
+      "convert --from F --to F [--pretty] [--portable] [IN] [-o OUT] | "
+      "show [--format F] [IN] | stats [--format F] [IN]   "
+      "(F: agentmem, openai, anthropic; IN/OUT default to stdin/stdout)",
+      "convert, show and count conversations" },
     { "demo", cmd_demo, 0, "", "a short tour of agentmem on shipped data" },
     { "embed", cmd_embed, 1,
       "--model M [--base-url URL] [--api-key-env VAR] [--dim N] "
