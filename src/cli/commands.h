@@ -5,5 +5,7 @@
 int cmd_demo(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_tokens(int argc, char **argv);
+int cmd_models(int argc, char **argv);
+int cmd_cost(int argc, char **argv);
 
 #endif
