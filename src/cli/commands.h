@@ -16,5 +16,7 @@ void demo_providers(void);            /* demo_providers.c */
 
 /* Parts of `agentmem demo`, one per module (demo_<module>.c). */
 int demo_msg(void);
+int cmd_models(int argc, char **argv);
+int cmd_cost(int argc, char **argv);
 
 #endif

@@ -30,6 +30,11 @@ static const cli_command commands[] = {
       "count|encode|decode [--encoding E | --model M] [--jsonl] "
       "[--messages] [--allow-special] [FILE...]",
       "count, encode or decode tokens exactly (tiktoken-compatible)" },
+    { "models", cmd_models, 0, "[--file F] [--json] [MODEL]",
+      "list the model catalog or resolve one model" },
+    { "cost", cmd_cost, 0,
+      "--model M --input N --output N [--cached N] [--file F]",
+      "the price of an LLM call from the model catalog" },
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
