@@ -14,5 +14,8 @@
 #include "clock.h"
 #include "buf.h"
 #include "embed.h"
+#include "store.h"
+#include "recall.h"
+#include "memtool.h"
 
 #endif

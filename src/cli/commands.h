@@ -4,5 +4,8 @@
 
 int cmd_demo(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_store(int argc, char **argv);
+int cmd_recall(int argc, char **argv);
+int demo_store(void);
 
 #endif
