@@ -222,7 +222,7 @@ typedef struct am_search {
     /* Equality filters on top-level metadata fields: a JSON object, each
      * member must be equal in the item's meta. Empty: none. */
     am_str filter;
-    double w_text, w_vec; /* RRF weights, both 0: 1 and 1 */
+    double w_text, w_vec; /* RRF weights; both 0: 1 and 0.2 */
     int rrf_k;            /* 0: 60 */
 } am_search;
 
