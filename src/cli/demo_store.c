@@ -96,9 +96,11 @@ int demo_store(void)
            json_array_size(mem), db);
 
     am_str user[1] = { AM_STR("user_123") };
-    static const char *const queries[] = { "what kind of dog does the user "
-                                           "have", "programming languages",
-                                           "upcoming travel" };
+    static const char *const queries[] = {
+        "what kind of dog does the user have",
+        "programming languages",
+        "upcoming travel",
+    };
     for (size_t q = 0; q < 3; q++) {
         am_search sq;
         memset(&sq, 0, sizeof sq);
