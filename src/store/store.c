@@ -302,6 +302,32 @@ am_status am__ns_decode(am_str enc, am__arena *ar, am_str **parts,
     return AM_OK;
 }
 
+static am_ns scoped(am_str parts[3], am_str kind, am_str id, am_str sub)
+{
+    size_t n = 0;
+    parts[n++] = kind;
+    if (id.ptr != NULL)
+        parts[n++] = id;
+    if (sub.len > 0)
+        parts[n++] = sub;
+    return (am_ns){ parts, n };
+}
+
+am_ns am_ns_user(am_str parts[3], am_str user_id, am_str sub)
+{
+    return scoped(parts, AM_STR("user"), user_id, sub);
+}
+
+am_ns am_ns_session(am_str parts[3], am_str session_id, am_str sub)
+{
+    return scoped(parts, AM_STR("session"), session_id, sub);
+}
+
+am_ns am_ns_global(am_str parts[3], am_str sub)
+{
+    return scoped(parts, AM_STR("global"), (am_str){ NULL, 0 }, sub);
+}
+
 /* ---- Open and close ---- */
 
 am_store_opts am_store_opts_default(void)
