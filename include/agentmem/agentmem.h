@@ -19,5 +19,8 @@
 #include "tokens.h"
 #include "tiers.h"
 #include "providers.h"
+#include "store.h"
+#include "recall.h"
+#include "memtool.h"
 
 #endif

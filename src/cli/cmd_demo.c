@@ -20,5 +20,7 @@ int cmd_demo(int argc, char **argv)
     demo_providers();
     if ((rc = demo_msg()) != CLI_EXIT_OK)
         return rc;
+    if (demo_store() != 0)
+        return CLI_EXIT_FAIL;
     return CLI_EXIT_OK;
 }

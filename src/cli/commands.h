@@ -18,5 +18,8 @@ void demo_providers(void);            /* demo_providers.c */
 int demo_msg(void);
 int cmd_models(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
+int cmd_store(int argc, char **argv);
+int cmd_recall(int argc, char **argv);
+int demo_store(void);
 
 #endif
