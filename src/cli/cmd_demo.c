@@ -15,5 +15,7 @@ int cmd_demo(int argc, char **argv)
     (void)argc;
     (void)argv;
     printf("agentmem %s demo\n", am_version());
+    if (demo_tiers() != CLI_EXIT_OK)
+        return CLI_EXIT_FAIL;
     return CLI_EXIT_OK;
 }

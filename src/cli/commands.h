@@ -4,5 +4,7 @@
 
 int cmd_demo(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_tiers(int argc, char **argv);
+int demo_tiers(void);
 
 #endif

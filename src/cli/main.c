@@ -15,6 +15,10 @@
 static const cli_command commands[] = {
     { "demo", cmd_demo, 0, "", "a short tour of agentmem on shipped data" },
     { "version", cmd_version, 0, "", "print the library version" },
+    { "tiers", cmd_tiers, 1,
+      "put|get|search|delete|archive|restore|stats|optimize|policies|moves"
+      " [ARGS] [--db FILE] [--now MS] [--capacity TIER=N]",
+      "hierarchical memory: tiers, index search, lifecycle, archive" },
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
