@@ -21,6 +21,7 @@ int cmd_demo(int argc, char **argv)
     if ((rc = demo_msg()) != CLI_EXIT_OK)
         return rc;
     if (demo_store() != 0)
+    if (demo_tiers() != CLI_EXIT_OK)
         return CLI_EXIT_FAIL;
     return CLI_EXIT_OK;
 }

@@ -21,5 +21,7 @@ int cmd_cost(int argc, char **argv);
 int cmd_store(int argc, char **argv);
 int cmd_recall(int argc, char **argv);
 int demo_store(void);
+int cmd_tiers(int argc, char **argv);
+int demo_tiers(void);
 
 #endif

@@ -42,6 +42,10 @@ static const cli_command commands[] = {
     { "cost", cmd_cost, 0,
       "--model M --input N --output N [--cached N] [--file F]",
       "the price of an LLM call from the model catalog" },
+    { "tiers", cmd_tiers, 1,
+      "put|get|search|delete|archive|restore|stats|optimize|policies|moves"
+      " [ARGS] [--db FILE] [--now MS] [--capacity TIER=N]",
+      "hierarchical memory: tiers, index search, lifecycle, archive" },
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
