@@ -11,6 +11,7 @@
  * with deterministic replies computed from the request (see "Built-in
  * protocol" below), after checking the API key when one is configured.
  * Scripted replies pushed with mock_http_push are served first, in order,
+ * then the test's own handler (if any), then the built-in protocol.
  * one per request: any status, body and headers, a reply that hangs (for
  * timeouts), one cut off mid-body, or a connection closed with no reply.
  * Every request is recorded for the test to inspect.
@@ -29,15 +30,26 @@
 #include <stddef.h>
 
 typedef struct mock_http mock_http;
+typedef struct mock_reply mock_reply;
+typedef struct mock_request mock_request;
+
+/* A test's own responder: fill `out` and return true, or return false to
+ * let the built-in protocol answer. out->body and out->headers must be
+ * malloc'd (or NULL); the server frees them. Called from connection
+ * threads, so it must be thread-safe if requests can overlap. */
+typedef bool (*mock_handler)(void *ctx, const mock_request *req,
+                             mock_reply *out);
 
 typedef struct mock_http_opts {
     const char *openai_key;    /* expected "Bearer <key>"; NULL: no check */
     const char *anthropic_key; /* expected x-api-key; NULL: no check */
     size_t embed_dim;          /* 0: 8 */
     bool embed_reverse;        /* list embedding data in reverse order */
+    mock_handler handler;      /* NULL: built-in protocol only */
+    void *handler_ctx;
 } mock_http_opts;
 
-typedef struct mock_reply {
+struct mock_reply {
     int status;          /* 0: 200 */
     const char *body;    /* copied; NULL: empty */
     const char *headers; /* extra lines, each ending in "\r\n"; copied */
@@ -46,15 +58,15 @@ typedef struct mock_reply {
     int truncate_at;     /* > 0: announce the whole body, send only this
                             many bytes of it, then close */
     bool close_now;      /* close the connection without any reply */
-} mock_reply;
+};
 
-typedef struct mock_request {
+struct mock_request {
     char method[16];
     char path[256];
     char *headers;       /* raw header lines, NUL-terminated */
     char *body;          /* NUL-terminated */
     size_t body_len;
-} mock_request;
+};
 
 /* Start the server (NULL opts: no key checks, dim 8). NULL on failure. */
 mock_http *mock_http_start(const mock_http_opts *opts);

@@ -6,9 +6,11 @@
  * Retries never sleep: the clients get a recording sleep function. The one
  * test that must wait for a real timeout waits 150 ms.
  */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "harness.h"
 #include "mock_http.c"
@@ -764,6 +766,13 @@ AM_TEST(bad_requests_are_einval_naming_the_message)
     CHECK_ST(am_llm_chat_msgs(oai, bad_utf8, 1, &text, &res), AM_EINVAL);
     CHECK_HAS(res.error.msg, "message 0: content is not valid UTF-8 "
                              "(byte 3)");
+    memset(&req, 0, sizeof req);
+    req.msgs = two_msgs;
+    req.count = 2;
+    req.system = AM_STR("bad \xc0\xaf");
+    CHECK_ST(am_llm_chat(oai, &req, &text, &res), AM_EINVAL);
+    CHECK_HAS(res.error.msg, "request: system prompt is not valid UTF-8 "
+                             "(byte 4)");
     CHECK_ST(am_llm_chat_msgs(oai, NULL, 0, &text, &res), AM_EINVAL);
     CHECK_HAS(res.error.msg, "no messages");
     CHECK_OK(am_llm_chat_msgs(oai, dev, 2, &text, &res));
@@ -1196,4 +1205,446 @@ static am_status embed_build_parse_body(void *ctx, const am_allocator *alloc)
 AM_TEST(embed_build_and_parse_survive_oom)
 {
     CHECK(test_oom_sweep(embed_build_parse_body, NULL) >= 1);
+}
+
+/* ---- Options: extra headers, batch bytes, OOM in create ---- */
+
+AM_TEST(extra_headers_go_with_every_request)
+{
+    mock_http *m = mock_http_start(NULL);
+    const char *hdrs[] = { "OpenAI-Organization: org-7", "X-Gateway: a:b" };
+    const char *bad[] = { "X-Evil: a\r\nHost: b" };
+    const char *nocolon[] = { "NoColon" };
+    am_llm_opts o = am_llm_opts_default();
+    am_openai_embed_opts eo = am_openai_embed_opts_default();
+    am_llm *llm = NULL;
+    am_embedder *e = NULL;
+    am_buf text = AM_BUF_INIT;
+    am_llm_result res;
+    am_error err;
+    char hv[64];
+    am_str t = AM_STR("x");
+    float v[8];
+
+    o.base_url = url_with(m, "/v1");
+    o.model = "m";
+    o.http.headers = bad;
+    o.http.header_count = 1;
+    CHECK_ST(am_llm_create(&o, &llm, &err), AM_EINVAL);
+    CHECK_HAS(err.msg, "headers[0]");
+    o.http.headers = nocolon;
+    CHECK_ST(am_llm_create(&o, &llm, &err), AM_EINVAL);
+    o.http.headers = hdrs;
+    o.http.header_count = 2;
+    CHECK_OK(am_llm_create(&o, &llm, &err));
+    CHECK_OK(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res));
+    CHECK_STR_EQ(mock_header(mock_http_request(m, 0), "openai-organization",
+                             hv, sizeof hv), "org-7");
+    CHECK_STR_EQ(mock_header(mock_http_request(m, 0), "x-gateway", hv,
+                             sizeof hv), "a:b");
+
+    eo.base_url = o.base_url;
+    eo.model = "e";
+    eo.dim = 8;
+    eo.http.headers = hdrs;
+    eo.http.header_count = 1;
+    CHECK_OK(am_embedder_openai_create(&eo, &e, &err));
+    CHECK_OK(am_embedder_embed(e, &t, 1, v, &err));
+    CHECK_STR_EQ(mock_header(mock_http_request(m, 1), "openai-organization",
+                             hv, sizeof hv), "org-7");
+    am_embedder_free(e);
+    am_llm_free(llm);
+    am_buf_free(&text);
+    mock_http_stop(m);
+}
+
+AM_TEST(embedding_batches_respect_the_byte_cap)
+{
+    mock_http_opts mo = { .embed_dim = 2 };
+    mock_http *m = mock_http_start(&mo);
+    am_openai_embed_opts o = am_openai_embed_opts_default();
+    am_embedder *e = NULL;
+    am_error err;
+    /* 10-byte texts, cap 25 bytes: batches of 2, 2, 1; the 40-byte text
+     * goes alone although it is over the cap. */
+    am_str texts[6] = { AM_STR("aaaaaaaaaa"), AM_STR("bbbbbbbbbb"),
+                        AM_STR("cccccccccc"), AM_STR("dddddddddd"),
+                        AM_STR("0123456789012345678901234567890123456789"),
+                        AM_STR("eeeeeeeeee") };
+    size_t want_sizes[4] = { 2, 2, 1, 1 };
+    float out[12], want[2];
+
+    o.base_url = url_with(m, "/v1");
+    o.model = "e";
+    o.dim = 2;
+    o.max_batch_bytes = 25;
+    CHECK_OK(am_embedder_openai_create(&o, &e, &err));
+    CHECK_OK_E(am_embedder_embed(e, texts, 6, out, &err), &err);
+    CHECK_EQ(mock_http_count(m), 4);
+    for (size_t i = 0; i < 4; i++) {
+        json_t *b = json_loads(mock_http_request(m, i)->body, 0, NULL);
+        CHECK_EQ(json_array_size(json_object_get(b, "input")),
+                 want_sizes[i]);
+        json_decref(b);
+    }
+    for (size_t i = 0; i < 6; i++) {
+        mock_embed_vector(texts[i].ptr, texts[i].len, 2, want);
+        CHECK(out[2 * i] == want[0] && out[2 * i + 1] == want[1]);
+    }
+    am_embedder_free(e);
+    mock_http_stop(m);
+}
+
+AM_TEST(retry_after_as_http_date)
+{
+    mock_http *m = mock_http_start(NULL);
+    sleeps sl = { { 0 }, 0 };
+    am_llm *llm = new_llm(m, AM_LLM_OPENAI, NULL, &sl, 1);
+    am_buf text = AM_BUF_INIT;
+    am_llm_result res;
+    char hdr[96];
+    time_t when = time(NULL) + 5;
+    struct tm tm;
+    mock_reply r = { .status = 503, .body = "{}", .headers = hdr };
+
+    gmtime_r(&when, &tm);
+    strftime(hdr, sizeof hdr, "Retry-After: %a, %d %b %Y %H:%M:%S GMT\r\n",
+             &tm);
+    mock_http_push(m, &r);
+    CHECK_OK(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res));
+    CHECK_EQ(sl.count, 1);
+    CHECK(sl.ms[0] >= 3000 && sl.ms[0] <= 5000);
+    am_buf_free(&text);
+    am_llm_free(llm);
+    mock_http_stop(m);
+}
+
+static am_status create_free_body(void *ctx, const am_allocator *alloc)
+{
+    const char *hdrs[] = { "A: 1", "B: 2" };
+    am_llm_opts o = am_llm_opts_default();
+    am_openai_embed_opts eo = am_openai_embed_opts_default();
+    am_llm *llm = NULL;
+    am_embedder *e = NULL;
+    am_status st;
+    (void)ctx;
+
+    o.kind = AM_LLM_ANTHROPIC;
+    o.model = "m";
+    o.api_key = "k";
+    o.alloc = alloc;
+    o.http.headers = hdrs;
+    o.http.header_count = 2;
+    st = am_llm_create(&o, &llm, NULL);
+    if (st != AM_OK)
+        return st;
+    am_llm_free(llm);
+    eo.model = "e";
+    eo.api_key = "k";
+    eo.dim = 4;
+    eo.alloc = alloc;
+    eo.http.headers = hdrs;
+    eo.http.header_count = 2;
+    st = am_embedder_openai_create(&eo, &e, NULL);
+    if (st == AM_OK) {
+        CHECK_STR_EQ(e->id, "openai-compat/e/4");
+        am_embedder_free(e);
+    }
+    return st;
+}
+
+AM_TEST(create_survives_oom)
+{
+    CHECK(test_oom_sweep(create_free_body, NULL) > 5);
+}
+
+/* The mock's custom handler (for other modules' tests): answers what it
+ * wants and passes the rest to the built-in protocol. */
+static bool summary_handler(void *ctx, const mock_request *req,
+                            mock_reply *out)
+{
+    int *calls = ctx;
+    if (strstr(req->body, "SUMMARIZE") == NULL)
+        return false;
+    (*calls)++;
+    out->body = mock_strdup("{\"choices\":[{\"message\":{\"content\":"
+                            "\"the summary\"},\"finish_reason\":\"stop\"}],"
+                            "\"usage\":{\"prompt_tokens\":9,"
+                            "\"completion_tokens\":2}}");
+    out->headers = mock_strdup("X-Mock: 1\r\n");
+    return true;
+}
+
+AM_TEST(mock_handler_answers_before_the_builtin_protocol)
+{
+    int calls = 0;
+    mock_http_opts mo = { .handler = summary_handler, .handler_ctx = &calls };
+    mock_http *m = mock_http_start(&mo);
+    sleeps sl = { { 0 }, 0 };
+    am_llm *llm = new_llm(m, AM_LLM_OPENAI, NULL, &sl, 0);
+    am_llm_msg sum = { AM_STR("user"), AM_STR("SUMMARIZE this") };
+    am_buf text = AM_BUF_INIT;
+    am_llm_result res;
+
+    CHECK_OK(am_llm_chat_msgs(llm, &sum, 1, &text, &res));
+    CHECK_STR_EQ(text.ptr, "the summary");
+    CHECK_EQ(res.usage.input_tokens, 9);
+    CHECK_OK(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res));
+    CHECK_STR_EQ(text.ptr, "echo: hello");
+    CHECK_EQ(calls, 1);
+    am_buf_free(&text);
+    am_llm_free(llm);
+    mock_http_stop(m);
+}
+
+/* ---- The embeddings reply scanner against jansson ---- */
+
+static double rnd_unit(test_rng *tr)
+{
+    return (double)(test_rng_u64(tr) >> 11) / 9007199254740992.0;
+}
+
+/* A valid reply for `count` vectors of `dim` random numbers, built with
+ * jansson (reals printed with 17 significant digits) and the values it
+ * holds, in index order. */
+static char *random_reply(test_rng *tr, size_t count, size_t dim,
+                          double *values)
+{
+    json_t *data = json_array();
+    json_t *root;
+    char *s;
+    for (size_t k = 0; k < count; k++) {
+        size_t idx = count - 1 - k; /* reversed order */
+        json_t *vec = json_array();
+        for (size_t j = 0; j < dim; j++) {
+            int scale = (int)(test_rng_u64(tr) % 9);
+            double v = (rnd_unit(tr) * 2 - 1) *
+                       (scale == 0 ? 1e-40 : scale == 1 ? 1e30
+                        : scale == 2 ? 1.0 / (1 << 20) : 1.0);
+            if (scale >= 3 && test_rng_u64(tr) % 16 == 0)
+                v = (double)(int)(v * 1000); /* integers too */
+            values[idx * dim + j] = v;
+            json_array_append_new(vec, json_real(v));
+        }
+        json_array_append_new(data, json_pack("{s:s,s:I,s:o}", "object",
+                                              "embedding", "index",
+                                              (json_int_t)idx, "embedding",
+                                              vec));
+    }
+    root = json_pack("{s:s,s:o,s:s,s:{s:i}}", "object", "list", "data",
+                     data, "model", "m\\u00e9", "usage", "prompt_tokens", 5);
+    s = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    return s;
+}
+
+static bool within_ulp(float got, double want)
+{
+    float w = (float)want;
+    return got == w || got == nextafterf(w, INFINITY) ||
+           got == nextafterf(w, -INFINITY);
+}
+
+AM_TEST(embed_reply_scanner_matches_jansson_values)
+{
+    test_rng tr = { 7 };
+    double values[5 * 24];
+    float out[5 * 24];
+    am_error err;
+
+    for (int round = 0; round < 300; round++) {
+        size_t count = 1 + test_rng_u64(&tr) % 5;
+        size_t dim = 1 + test_rng_u64(&tr) % 24;
+        size_t got_dim = round % 2 == 0 ? dim : 0;
+        char *body = random_reply(&tr, count, dim, values);
+        CHECK_OK_E(am__embed_parse_reply(am_str_c(body), count, &got_dim,
+                                         got_dim == 0 ? NULL : out, &err),
+                   &err);
+        CHECK_EQ(got_dim, dim);
+        if (round % 2 == 0)
+            for (size_t i = 0; i < count * dim; i++)
+                if (!within_ulp(out[i], values[i]))
+                    fail_msg("value %zu: got %.9g, want %.17g in %s", i,
+                             (double)out[i], values[i], body);
+        free(body);
+    }
+}
+
+AM_TEST(embed_reply_scanner_number_forms)
+{
+    static const struct {
+        const char *text;
+        double want;
+    } cases[] = {
+        { "0", 0 },          { "-0", -0.0 },          { "1E2", 100 },
+        { "1e+2", 100 },     { "-2.5e-3", -2.5e-3 },  { "0.000123", 1.23e-4 },
+        { "123456789012345678901234", 1.2345678901234568e23 },
+        { "0.12345678901234567890123", 0.12345678901234568 },
+        { "1e-300", 1e-300 }, { "3.4e38", 3.4e38 },
+        { "0.1e1", 1 },      { "100", 100 },
+        { "0.000000000000000000000000000000012345", 1.2345e-32 },
+        { "-1234567890123456789012345678901234567890.5e-10", -1.2345678901234568e29 },
+        { "12345678901234567890123456789012345678901234567890123456789012345", 1.2345678901234568e64 },
+        { "1e100000", INFINITY }, { "0.0e5", 0 },
+        { "1.5e-35", 1.5e-35 }, { "-2.5e35", -2.5e35 },
+        { "0.00000000000000000000000000000000000000000000001", 1e-47 },
+    };
+    char body[256];
+    float out[1];
+    am_error err;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t dim = 1;
+        snprintf(body, sizeof body, "{\"data\":[{\"embedding\":[%s]}]}",
+                 cases[i].text);
+        if (fabs(cases[i].want) > FLT_MAX) {
+            CHECK_ST(am__embed_parse_reply(am_str_c(body), 1, &dim, out,
+                                           &err), AM_EPROTO);
+            CHECK_HAS(err.msg, "not a finite float");
+            continue;
+        }
+        CHECK_OK_E(am__embed_parse_reply(am_str_c(body), 1, &dim, out, &err),
+                   &err);
+        if (!within_ulp(out[0], cases[i].want))
+            fail_msg("%s: got %.9g", cases[i].text, (double)out[0]);
+    }
+    {
+        size_t dim = 1;
+        CHECK_ST(am__embed_parse_reply(
+                     AM_STR("{\"data\":[{\"embedding\":[1e39]}]}"), 1, &dim,
+                     out, &err), AM_EPROTO);
+        CHECK_HAS(err.msg, "'data[0].embedding[0]' is not a finite float");
+    }
+}
+
+AM_TEST(embed_reply_scanner_rejects_what_jansson_rejects)
+{
+    test_rng tr = { 99 };
+    double values[3 * 4];
+    char *body = random_reply(&tr, 3, 4, values);
+    size_t len = strlen(body);
+    char *mut = malloc(len + 1);
+    static const char bytes[] = "{}[],:\"\\-+.eE0123456789 tfnx\x01\xff";
+    float out[12];
+    am_error err;
+    int rejected = 0;
+
+    /* Every proper prefix is malformed. */
+    for (size_t n = 0; n < len; n++) {
+        size_t dim = 4;
+        CHECK_ST(am__embed_parse_reply((am_str){ body, n }, 3, &dim, out,
+                                       &err), AM_EPROTO);
+    }
+    /* One-byte mutations: whatever jansson refuses, we refuse. */
+    for (int round = 0; round < 3000; round++) {
+        size_t dim = 4;
+        json_t *j;
+        am_status st;
+        memcpy(mut, body, len + 1);
+        mut[test_rng_u64(&tr) % len] =
+            bytes[test_rng_u64(&tr) % (sizeof bytes - 1)];
+        j = json_loadb(mut, len, JSON_ALLOW_NUL, NULL);
+        st = am__embed_parse_reply((am_str){ mut, len }, 3, &dim, out, &err);
+        if (j == NULL) {
+            if (st == AM_OK)
+                fail_msg("accepted malformed JSON: %s", mut);
+            CHECK_EQ(st, AM_EPROTO);
+            rejected++;
+        }
+        json_decref(j);
+    }
+    CHECK(rejected > 100);
+    {
+        size_t dim = 0;
+        CHECK_ST(am__embed_parse_reply(
+                     AM_STR("{\"data\":[{\"embedding\":[1]}]} x"), 1, &dim,
+                     NULL, &err), AM_EPROTO);
+        CHECK_HAS(err.msg, "end of input expected at byte");
+        CHECK_ST(am__embed_parse_reply(
+                     AM_STR("{\"data\":[{\"embedding\":[1,]}]}"), 1, &dim,
+                     NULL, &err), AM_EPROTO);
+        CHECK_ST(am__embed_parse_reply(
+                     AM_STR("{\"data\":[{\"embedding\":[01]}]}"), 1, &dim,
+                     NULL, &err), AM_EPROTO);
+        CHECK_ST(am__embed_parse_reply(
+                     AM_STR("{\"data\":[{\"x\":\"\\q\",\"embedding\":[1]}]}"),
+                     1, &dim, NULL, &err), AM_EPROTO);
+        CHECK_HAS(err.msg, "invalid escape");
+        CHECK_ST(am__embed_parse_reply(
+                     AM_STR("{\"data\":[{\"x\":\"\xc3\",\"embedding\":[1]}]}"),
+                     1, &dim, NULL, &err), AM_EPROTO);
+        CHECK_HAS(err.msg, "UTF-8");
+        CHECK_OK(am__embed_parse_reply(
+                     AM_STR(" {\"x\":{\"y\":[true,false,null,\"\\u00e9\\n\"]},"
+                            "\"data\":[{\"embedding\":[1],\"index\":0}]} "),
+                     1, &dim, NULL, &err));
+        CHECK_EQ(dim, 1);
+    }
+    free(mut);
+    free(body);
+}
+
+AM_TEST(deadline_stops_retrying_before_it_passes)
+{
+    mock_http *m = mock_http_start(NULL);
+    am_llm_opts o = am_llm_opts_default();
+    sleeps sl = { { 0 }, 0 };
+    am_llm *llm = NULL;
+    am_buf text = AM_BUF_INIT;
+    am_llm_result res;
+    mock_reply busy = { .status = 503, .body = "{}",
+                        .headers = "Retry-After: 0.4\r\n" };
+
+    o.base_url = url_with(m, "/v1");
+    o.model = "m";
+    o.http.max_retries = 10;
+    o.http.deadline_ms = 1000;
+    o.http.sleep = record_sleep;
+    o.http.sleep_ctx = &sl;
+    CHECK_OK(am_llm_create(&o, &llm, NULL));
+    for (int i = 0; i < 10; i++)
+        mock_http_push(m, &busy);
+    CHECK_ST(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res), AM_ENET);
+    CHECK_EQ(res.attempts, 3); /* waits 400 + 400; a third would pass 1 s */
+    CHECK_EQ(sl.count, 2);
+    CHECK_HAS(res.error.msg, "HTTP 503");
+    CHECK_HAS(res.error.msg, "1000 ms deadline");
+    am_buf_free(&text);
+    am_llm_free(llm);
+    mock_http_stop(m);
+
+    o.http.deadline_ms = -5;
+    CHECK_ST(am_llm_create(&o, &llm, NULL), AM_EINVAL);
+}
+
+AM_TEST(quota_exhaustion_and_x_should_retry_decide_retries)
+{
+    mock_http *m = mock_http_start(NULL);
+    sleeps sl = { { 0 }, 0 };
+    am_llm *llm = new_llm(m, AM_LLM_OPENAI, NULL, &sl, 3);
+    am_buf text = AM_BUF_INIT;
+    am_llm_result res;
+    mock_reply quota = { .status = 429,
+                         .body = "{\"error\":{\"message\":\"You exceeded "
+                                 "your current quota\",\"type\":"
+                                 "\"insufficient_quota\"}}" };
+    mock_reply no = { .status = 500, .body = "{}",
+                      .headers = "x-should-retry: false\r\n" };
+    mock_reply yes = { .status = 409, .body = "{}",
+                       .headers = "X-Should-Retry: true\r\n" };
+
+    mock_http_push(m, &quota);
+    CHECK_ST(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res), AM_ELIMIT);
+    CHECK_EQ(res.attempts, 1); /* billing does not heal by waiting */
+    CHECK_HAS(res.error.msg, "exceeded your current quota");
+    mock_http_push(m, &no);
+    CHECK_ST(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res), AM_ENET);
+    CHECK_EQ(res.attempts, 1);
+    mock_http_push(m, &yes);
+    CHECK_OK(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res));
+    CHECK_EQ(res.attempts, 2);
+    CHECK_EQ(sl.count, 1);
+    am_buf_free(&text);
+    am_llm_free(llm);
+    mock_http_stop(m);
 }

@@ -12,7 +12,8 @@ void demo_providers(void);            /* demo_providers.c */
 #define LLM_CHAT_USAGE                                                    \
     "chat --model M [--provider openai|anthropic] [--base-url URL] "      \
     "[--api-key-env VAR] [--system TEXT] [--max-tokens N] "               \
-    "[--temperature T] [--timeout-ms N] [--retries N] [--json] PROMPT|-"
+    "[--temperature T] [--timeout-ms N] [--retries N] [--json] "          \
+    "PROMPT|-|--messages FILE"
 
 /* Parts of `agentmem demo`, one per module (demo_<module>.c). */
 int demo_msg(void);

@@ -27,6 +27,7 @@ typedef struct openai_embed {
     size_t dim;
     bool send_dimensions;
     size_t max_batch;
+    size_t max_batch_bytes;
     am__http http;
     bool http_ready;
 } openai_embed;
@@ -36,6 +37,7 @@ am_openai_embed_opts am_openai_embed_opts_default(void)
     am_openai_embed_opts o;
     memset(&o, 0, sizeof o);
     o.max_batch = 128;
+    o.max_batch_bytes = (size_t)256 << 10;
     o.http = am_http_opts_default();
     return o;
 }
@@ -93,122 +95,7 @@ out:
     return st;
 }
 
-static am_status embed_proto(am_error *err, am_str body, const char *what)
-{
-    char ex[140];
-    am__excerpt(body, 100, ex, sizeof ex);
-    return am__fail(err, AM_EPROTO, "embeddings: reply %s (reply: %s)", what,
-                    ex);
-}
-
-am_status am__embed_parse_reply(am_str body, size_t count, size_t *dim,
-                                float *out, am_error *err)
-{
-    am_status st = AM_OK;
-    json_t *root = NULL, *data, *item;
-    am_error perr;
-    char what[160];
-    size_t i, seen_n = 0;
-    unsigned char *seen = NULL;
-
-    if (am__json_parse(body, "reply", &root, &perr) != AM_OK) {
-        if (perr.code == AM_ENOMEM)
-            return am__fail(err, AM_ENOMEM, "embeddings: out of memory");
-        snprintf(what, sizeof what, "is not JSON: %.120s", perr.msg + 7);
-        return embed_proto(err, body, what);
-    }
-    data = json_object_get(root, "data");
-    if (!json_is_object(root) || data == NULL) {
-        st = embed_proto(err, body, "lacks field 'data'");
-        goto out;
-    }
-    if (!json_is_array(data)) {
-        st = embed_proto(err, body, "field 'data' is not an array");
-        goto out;
-    }
-    if (json_array_size(data) != count) {
-        snprintf(what, sizeof what, "has %zu vectors in 'data' for %zu "
-                 "inputs", json_array_size(data), count);
-        st = embed_proto(err, body, what);
-        goto out;
-    }
-    seen = am__calloc(NULL, count > 0 ? count : 1, 1);
-    if (seen == NULL) {
-        st = am__fail(err, AM_ENOMEM, "embeddings: out of memory");
-        goto out;
-    }
-    json_array_foreach(data, i, item) {
-        json_t *idx = json_object_get(item, "index");
-        json_t *vec = json_object_get(item, "embedding");
-        size_t at = i, n, j;
-        json_t *x;
-
-        if (json_is_integer(idx)) {
-            if (json_integer_value(idx) < 0 ||
-                (size_t)json_integer_value(idx) >= count) {
-                snprintf(what, sizeof what, "field 'data[%zu].index' is "
-                         "%lld, outside 0..%zu", i,
-                         (long long)json_integer_value(idx), count - 1);
-                st = embed_proto(err, body, what);
-                goto out;
-            }
-            at = (size_t)json_integer_value(idx);
-        }
-        if (seen[at]) {
-            snprintf(what, sizeof what, "answers input %zu twice (in "
-                     "'data[%zu]')", at, i);
-            st = embed_proto(err, body, what);
-            goto out;
-        }
-        seen[at] = 1;
-        seen_n++;
-        if (!json_is_array(vec)) {
-            snprintf(what, sizeof what, "lacks array field "
-                     "'data[%zu].embedding'%s", i,
-                     json_is_string(vec) ? " (base64 is not supported)" : "");
-            st = embed_proto(err, body, what);
-            goto out;
-        }
-        n = json_array_size(vec);
-        if (*dim == 0) {
-            if (n == 0) {
-                st = embed_proto(err, body, "has an empty embedding");
-                goto out;
-            }
-            *dim = n;
-        }
-        if (n != *dim) {
-            snprintf(what, sizeof what, "has a vector of dimension %zu for "
-                     "input %zu, expected %zu", n, at, *dim);
-            st = embed_proto(err, body, what);
-            goto out;
-        }
-        if (out == NULL)
-            continue;
-        json_array_foreach(vec, j, x) {
-            double v;
-            if (!json_is_number(x)) {
-                snprintf(what, sizeof what, "field 'data[%zu].embedding[%zu]'"
-                         " is not a number", i, j);
-                st = embed_proto(err, body, what);
-                goto out;
-            }
-            v = json_number_value(x);
-            if (!isfinite(v) || fabs(v) > 3.4e38) {
-                snprintf(what, sizeof what, "field 'data[%zu].embedding[%zu]'"
-                         " is not a finite float", i, j);
-                st = embed_proto(err, body, what);
-                goto out;
-            }
-            out[at * *dim + j] = (float)v;
-        }
-    }
-    (void)seen_n; /* count matched and no duplicates: every input seen */
-out:
-    am__free(NULL, seen, count > 0 ? count : 1);
-    json_decref(root);
-    return st;
-}
+/* am__embed_parse_reply lives in embed_reply.c. */
 
 /* ---- The embedder ---- */
 
@@ -288,9 +175,13 @@ static am_status embed(void *ctx, const am_str *texts, size_t count,
             return am__fail(err, AM_EINVAL, "embeddings: text %zu is not "
                             "valid UTF-8 (byte %zu)", i, bad);
     }
-    for (size_t off = 0; off < count; off += e->max_batch) {
-        size_t n = count - off < e->max_batch ? count - off : e->max_batch;
-        size_t dim = e->dim;
+    for (size_t off = 0, n; off < count; off += n) {
+        size_t dim = e->dim, bytes = texts[off].len;
+        /* At least one text per batch, then as many as both caps allow. */
+        for (n = 1; off + n < count && n < e->max_batch &&
+                    bytes + texts[off + n].len <= e->max_batch_bytes;
+             n++)
+            bytes += texts[off + n].len;
         st = embed_batch(e, texts + off, n, &dim, out + off * e->dim, err);
         if (st != AM_OK) {
             if (off > 0 && err != NULL) {
@@ -351,6 +242,8 @@ am_status am_embedder_openai_create(const am_openai_embed_opts *opts,
         return am__fail(err, AM_ENOMEM, "embeddings: out of memory");
     e->alloc = a;
     e->max_batch = o.max_batch;
+    e->max_batch_bytes = o.max_batch_bytes != 0 ? o.max_batch_bytes
+                                                : (size_t)256 << 10;
     e->send_dimensions = o.send_dimensions;
     e->dim = o.dim;
     if (o.api_key != NULL) {

@@ -68,6 +68,17 @@ static void sleep_real(void *ctx, int64_t ms)
         ;
 }
 
+static void free_headers(const am_allocator *alloc, am__http *h)
+{
+    for (size_t i = 0; i < h->header_count; i++)
+        am__free(alloc, h->headers[i], strlen(h->headers[i]) + 1);
+    if (h->headers != NULL)
+        am__free(alloc, h->headers, h->header_alloc * sizeof(char *));
+    h->headers = NULL;
+    h->header_alloc = 0;
+    h->header_count = 0;
+}
+
 am_status am__http_init(am__http *h, const am_http_opts *o,
                         const am_allocator *alloc, am_error *err)
 {
@@ -85,14 +96,22 @@ am_status am__http_init(am__http *h, const am_http_opts *o,
         return am__fail(err, AM_EINVAL, "http: max_retries must be 0..100, "
                         "not %d", opts.max_retries);
     if (opts.backoff_base_ms < 0 || opts.backoff_max_ms < 0 ||
-        opts.retry_after_max_ms < 0)
-        return am__fail(err, AM_EINVAL, "http: backoff and retry-after "
-                        "limits must be >= 0");
+        opts.retry_after_max_ms < 0 || opts.deadline_ms < 0)
+        return am__fail(err, AM_EINVAL, "http: backoff, retry-after and "
+                        "deadline limits must be >= 0");
     if (opts.max_response_bytes == 0)
         opts.max_response_bytes = am_http_opts_default().max_response_bytes;
     if (opts.sleep == NULL) {
         opts.sleep = sleep_real;
         opts.sleep_ctx = NULL;
+    }
+
+    for (size_t i = 0; i < opts.header_count; i++) {
+        const char *line = opts.headers != NULL ? opts.headers[i] : NULL;
+        if (line == NULL || strpbrk(line, "\r\n") != NULL ||
+            strchr(line, ':') == NULL || line[0] == ':')
+            return am__fail(err, AM_EINVAL, "http: headers[%zu] must be one "
+                            "\"Name: value\" line", i);
     }
 
     pthread_once(&curl_once, curl_init_once);
@@ -106,15 +125,33 @@ am_status am__http_init(am__http *h, const am_http_opts *o,
     h->user_agent = am__strndup(alloc, ua_src, h->user_agent_len);
     if (h->user_agent == NULL)
         return am__fail(err, AM_ENOMEM, "http: out of memory");
-    if (pthread_mutex_init(&h->pool_lock, NULL) != 0) {
-        am__free(alloc, h->user_agent, h->user_agent_len + 1);
-        h->user_agent = NULL;
-        return am__fail(err, AM_ENOMEM, "http: cannot create a mutex");
+    if (opts.header_count > 0) {
+        h->headers = am__calloc(alloc, opts.header_count, sizeof(char *));
+        if (h->headers == NULL)
+            goto fail_oom;
+        h->header_alloc = opts.header_count;
+        for (; h->header_count < opts.header_count; h->header_count++) {
+            const char *line = opts.headers[h->header_count];
+            h->headers[h->header_count] = am__strndup(alloc, line,
+                                                      strlen(line));
+            if (h->headers[h->header_count] == NULL)
+                goto fail_oom;
+        }
     }
+    if (pthread_mutex_init(&h->pool_lock, NULL) != 0)
+        goto fail_oom;
     h->alloc = alloc;
     opts.user_agent = h->user_agent;
+    opts.headers = NULL; /* the copies in h->headers are used */
+    opts.header_count = 0;
     h->opts = opts;
     return AM_OK;
+
+fail_oom:
+    free_headers(alloc, h);
+    am__free(alloc, h->user_agent, h->user_agent_len + 1);
+    h->user_agent = NULL;
+    return am__fail(err, AM_ENOMEM, "http: out of memory");
 }
 
 void am__http_destroy(am__http *h)
@@ -125,6 +162,7 @@ void am__http_destroy(am__http *h)
         curl_easy_cleanup(h->pool[i]);
     h->pool_count = 0;
     pthread_mutex_destroy(&h->pool_lock);
+    free_headers(h->alloc, h);
     am__free(h->alloc, h->user_agent, h->user_agent_len + 1);
     h->user_agent = NULL;
 }
@@ -335,6 +373,21 @@ static bool status_retryable(long status)
     return status == 408 || status == 429 || status >= 500;
 }
 
+/* A 429 that no wait will cure: OpenAI's "insufficient_quota" (billing),
+ * as opposed to a rate limit. */
+static bool quota_exhausted(long status, const am_buf *body)
+{
+    static const char word[] = "insufficient_quota";
+    size_t n = sizeof word - 1;
+
+    if (status != 429)
+        return false;
+    for (size_t i = 0; i + n <= body->len; i++)
+        if (memcmp(body->ptr + i, word, n) == 0)
+            return true;
+    return false;
+}
+
 static bool curl_retryable(CURLcode rc)
 {
     switch (rc) {
@@ -362,6 +415,7 @@ typedef struct attempt {
     bool too_large;
     bool oom;
     int64_t retry_after_ms; /* -1: none */
+    int should_retry;       /* x-should-retry: -1 absent, 0 false, 1 true */
 } attempt;
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -401,6 +455,16 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
     int64_t ms = -1;
     bool is_ms = false;
 
+    if (header_is(ptr, n, "x-should-retry", &v)) {
+        /* OpenAI and Anthropic tell their own SDKs whether to retry. */
+        while (*v == ' ')
+            v++;
+        if (strncasecmp(v, "true", 4) == 0)
+            a->should_retry = 1;
+        else if (strncasecmp(v, "false", 5) == 0)
+            a->should_retry = 0;
+        return n;
+    }
     if (header_is(ptr, n, "retry-after-ms", &v))
         is_ms = true;
     else if (!header_is(ptr, n, "retry-after", &v))
@@ -409,6 +473,9 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
     if (vlen >= sizeof val)
         return n;
     memcpy(val, v, vlen);
+    while (vlen > 0 && (val[vlen - 1] == '\r' || val[vlen - 1] == '\n' ||
+                        val[vlen - 1] == ' ' || val[vlen - 1] == '\t'))
+        vlen--;
     val[vlen] = '\0';
     if (is_ms) {
         int64_t s = am__retry_after_ms(val, 0);
@@ -457,6 +524,7 @@ am_status am__http_post(am__http *h, const am__http_call *call,
     char errbuf[CURL_ERROR_SIZE];
     int attempts = 0;
     long status = 0;
+    int64_t spent_ms = 0; /* attempts plus requested waits */
 
     outcome->http_status = 0;
     outcome->attempts = 0;
@@ -466,8 +534,12 @@ am_status am__http_post(am__http *h, const am__http_call *call,
         "Content-Type: application/json", "Accept: application/json",
         "Expect:" /* no 100-continue round trip on large bodies */
     };
-    for (size_t i = 0; i < 3 + call->header_count; i++) {
-        const char *line = i < 3 ? base_headers[i] : call->headers[i - 3];
+    for (size_t i = 0; i < 3 + call->header_count + h->header_count; i++) {
+        const char *line =
+            i < 3 ? base_headers[i]
+            : i < 3 + call->header_count ? call->headers[i - 3]
+                                         : h->headers[i - 3 -
+                                                      call->header_count];
         tmp = curl_slist_append(hdrs, line);
         if (tmp == NULL) {
             st = am__fail(err, AM_ENOMEM, "%s: out of memory",
@@ -484,10 +556,21 @@ am_status am__http_post(am__http *h, const am__http_call *call,
     }
 
     for (;;) {
-        attempt a = { h, reply, false, false, -1 };
+        attempt a = { h, reply, false, false, -1, -1 };
         CURLcode rc;
         int64_t delay;
 
+        int64_t t_attempt = am__mono_ns();
+        long attempt_timeout = (long)h->opts.timeout_ms;
+
+        if (h->opts.deadline_ms > 0) {
+            /* The last attempt gets only what is left of the deadline. */
+            int64_t left = h->opts.deadline_ms - spent_ms;
+            if (left < 1)
+                left = 1;
+            if (attempt_timeout == 0 || left < attempt_timeout)
+                attempt_timeout = (long)left;
+        }
         attempts++;
         am_buf_clear(reply);
         errbuf[0] = '\0';
@@ -502,7 +585,7 @@ am_status am__http_post(am__http *h, const am__http_call *call,
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* threads: no alarm */
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                          (long)h->opts.connect_timeout_ms);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)h->opts.timeout_ms);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, attempt_timeout);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -526,23 +609,39 @@ am_status am__http_post(am__http *h, const am__http_call *call,
             st = transport_error(call, rc, errbuf, &a, attempts, err);
             break;
         }
-        if (rc == CURLE_OK && !status_retryable(status)) {
+        if (rc == CURLE_OK &&
+            !(a.should_retry >= 0 ? a.should_retry == 1
+                                  : status_retryable(status) &&
+                                        !quota_exhausted(status, reply))) {
             st = am__http_status_error(call, (int)status, am_buf_str(reply),
                                        attempts, err);
             break;
         }
-        if (attempts > h->opts.max_retries) {
+        spent_ms += (am__mono_ns() - t_attempt) / 1000000;
+        delay = a.retry_after_ms;
+        if (delay < 0 || delay > h->opts.retry_after_max_ms)
+            delay = am__backoff_ms(&h->opts, attempts);
+        if (attempts > h->opts.max_retries ||
+            (h->opts.deadline_ms > 0 &&
+             spent_ms + delay >= h->opts.deadline_ms)) {
             st = rc != CURLE_OK
                      ? transport_error(call, rc, errbuf, &a, attempts, err)
                      : am__http_status_error(call, (int)status,
                                              am_buf_str(reply), attempts,
                                              err);
+            if (attempts <= h->opts.max_retries && err != NULL) {
+                char first[sizeof err->msg];
+                memcpy(first, err->msg, sizeof first);
+                am__fail(err, st, "%s (no retry: the %lld ms deadline "
+                         "would pass)", first,
+                         (long long)h->opts.deadline_ms);
+            }
             break;
         }
-        delay = a.retry_after_ms;
-        if (delay < 0 || delay > h->opts.retry_after_max_ms)
-            delay = am__backoff_ms(&h->opts, attempts);
+        /* Waits are counted as requested, so that an injected sleep
+         * that returns at once still uses up the deadline. */
         h->opts.sleep(h->opts.sleep_ctx, delay);
+        spent_ms += delay;
     }
 
 out:

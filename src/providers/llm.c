@@ -14,6 +14,7 @@
  */
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,21 +266,29 @@ const char *am_llm_model(const am_llm *llm)
 
 const am_error *am_llm_last_error(const am_llm *llm)
 {
-    return &llm->err;
+    static const am_error no_llm = { AM_EINVAL, "llm: NULL handle" };
+    return llm != NULL ? &llm->err : &no_llm;
 }
 
 /* ---- Request body ---- */
 
+/* `index` SIZE_MAX: the request's system prompt, not a message. */
 static am_status check_text(am_str s, const char *what, size_t index,
                             am_error *err)
 {
+    char where[48];
     size_t bad = 0;
+
+    if (index == SIZE_MAX)
+        snprintf(where, sizeof where, "request");
+    else
+        snprintf(where, sizeof where, "message %zu", index);
     if (s.len > 0 && s.ptr == NULL)
-        return am__fail(err, AM_EINVAL, "llm: message %zu: NULL %s with "
-                        "length %zu", index, what, s.len);
+        return am__fail(err, AM_EINVAL, "llm: %s: NULL %s with length %zu",
+                        where, what, s.len);
     if (!am__utf8_valid(s.ptr, s.len, &bad))
-        return am__fail(err, AM_EINVAL, "llm: message %zu: %s is not "
-                        "valid UTF-8 (byte %zu)", index, what, bad);
+        return am__fail(err, AM_EINVAL, "llm: %s: %s is not valid UTF-8 "
+                        "(byte %zu)", where, what, bad);
     return AM_OK;
 }
 
@@ -311,7 +320,7 @@ static am_status build_messages(const am__llm_params *p,
     am_status st;
 
     if (req->system.len > 0) {
-        st = check_text(req->system, "system prompt", 0, err);
+        st = check_text(req->system, "system prompt", SIZE_MAX, err);
         if (st != AM_OK)
             return st;
         if (anthropic) {

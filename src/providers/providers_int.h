@@ -19,6 +19,9 @@ typedef struct am__http {
     am_http_opts opts;       /* user_agent points into `user_agent` */
     char *user_agent;        /* owned, NUL-terminated */
     size_t user_agent_len;
+    char **headers;          /* owned copies of opts.headers */
+    size_t header_count;     /* copied so far */
+    size_t header_alloc;     /* length of the headers array */
     /* Idle curl easy handles. A call takes one (or makes a new one) and
      * gives it back, so connections stay alive between calls while no
      * easy handle is ever used by two threads at once. */
