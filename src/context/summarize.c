@@ -98,6 +98,7 @@ am_status am__xsum_msgs(const am_allocator *a, am_str prev,
         const char *rn = am_role_name(role);
         size_t need = n + 2 + am_msg_tool_call_count(m) + am_msg_part_count(m);
         am__xitem it;
+        size_t first = n;
 
         if (am__grow(a, (void **)&items, &cap, need, sizeof *items) != AM_OK)
             goto nomem;
@@ -140,6 +141,7 @@ am_status am__xsum_msgs(const am_allocator *a, am_str prev,
             } else {
                 continue; /* thinking and images are not summarized */
             }
+            it.same_msg = n > first;
             items[n++] = it;
         }
         for (size_t k = 0; k < am_msg_tool_call_count(m); k++) {
@@ -149,6 +151,13 @@ am_status am__xsum_msgs(const am_allocator *a, am_str prev,
             it.is_tool_call = true;
             it.tool_name = tc->name;
             it.text = tc->arguments;
+            it.same_msg = n > first;
+            items[n++] = it;
+        }
+        if (n == first) {
+            /* Nothing to say (e.g. only thinking): still count it. */
+            memset(&it, 0, sizeof it);
+            it.role = rn;
             items[n++] = it;
         }
     }

@@ -147,7 +147,7 @@ static int score_sentence(am_str s, am_str markers, bool *question)
     if (has_any(s, decision_words))
         score += 2;
     if (has_any(s, error_words))
-        score += 3;
+        score += 4;
     if (has_marker(s, markers))
         score += 3;
     *question = s.len > 0 && s.ptr[s.len - 1] == '?';
@@ -444,8 +444,10 @@ am_status am__xsum(const am_allocator *a, am_str prev_summary,
         const am__xitem *it = &items[i];
         const char *role = it->role != NULL ? it->role : "other";
         size_t end = i + 1 < n ? offs[i + 1] : x.scratch.len;
-        x.msgs++;
-        x.by_role[role_slot(role)]++;
+        if (!it->same_msg) {
+            x.msgs++;
+            x.by_role[role_slot(role)]++;
+        }
         if (it->is_tool_call || it->is_tool_result)
             st = push(&x, role, strlen(role),
                       (am_str){ x.scratch.ptr + offs[i], end - offs[i] },
