@@ -16,5 +16,9 @@
 #include "embed.h"
 #include "msg.h"
 #include "conv.h"
+#include "tokens.h"
+#include "memconfig.h"
+#include "window.h"
+#include "react.h"
 
 #endif

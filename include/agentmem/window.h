@@ -45,16 +45,13 @@
 #include "memconfig.h"
 #include "msg.h"
 #include "status.h"
+#include "tokens.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* ---- Counting ---- */
-
-/* From tokens.h (C11 allows the repeated typedef). */
-typedef struct am_tokenizer am_tokenizer;
-typedef struct am_models am_models;
 
 /* How messages are counted. With a tokenizer (borrowed) a message costs
  * 3 + tokens(role) + tokens(am_msg_text) (OpenAI's chat rule; exact for

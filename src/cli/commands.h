@@ -4,5 +4,6 @@
 
 int cmd_demo(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_tokens(int argc, char **argv);
 
 #endif

@@ -15,6 +15,10 @@
 static const cli_command commands[] = {
     { "demo", cmd_demo, 0, "", "a short tour of agentmem on shipped data" },
     { "version", cmd_version, 0, "", "print the library version" },
+    { "tokens", cmd_tokens, 1,
+      "count|encode|decode [--encoding E | --model M] [--jsonl] "
+      "[--messages] [--allow-special] [FILE...]",
+      "count, encode or decode tokens exactly (tiktoken-compatible)" },
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -11,10 +11,6 @@
 #include "context_int.h"
 #include "trim_int.h"
 #include "window_int.h"
-#if __has_include("agentmem/tokens.h")
-#include "agentmem/tokens.h"
-#define HAVE_TOKENS 1
-#endif
 
 /* ---- Counting ---- */
 
@@ -32,7 +28,6 @@ am_status am__count_msg_buf(const am_counter *c, const am_msg *m,
     st = am_msg_text(m, scratch);
     if (st != AM_OK)
         return am__fail(err, st, "count: out of memory");
-#ifdef HAVE_TOKENS
     if (c != NULL && c->tokenizer != NULL) {
         size_t a = 0, b = 0;
         st = am_tokenizer_count(c->tokenizer, am_buf_str(scratch), NULL, &a,
@@ -44,7 +39,6 @@ am_status am__count_msg_buf(const am_counter *c, const am_msg *m,
         *out = 3 + a + b;
         return AM_OK;
     }
-#endif
     *out = 3 + (scratch->len + role.len + 3) / 4;
     return AM_OK;
 }

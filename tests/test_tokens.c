@@ -1,0 +1,407 @@
+/* test_tokens.c -- BPE encodings, Unicode classes, catalog, tokenizer,
+ * message counting and the token tracker.
+ *
+ * The exactness vectors in tests/data/tokens_vectors.jsonl were produced by
+ * the reference tiktoken@1.0.22 (tests/tokens_vectors.js); the large
+ * comparison against the reference lives in tests/test_tokens_ref.sh. The
+ * rank files come from data/ (scripts/setup).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "agentmem/tokens.h"
+#include "core/core.h"
+#include "harness.h"
+#include "tokens/tokens_int.h"
+
+static am_encoding *open_enc(const char *name)
+{
+    am_encoding *enc = NULL;
+    am_error err;
+    CHECK_OK_E(am_encoding_open(name, NULL, &enc, &err), &err);
+    return enc;
+}
+
+static size_t count_of(const am_encoding *enc, const char *text)
+{
+    size_t n = 0;
+    CHECK_OK(am_encoding_count(enc, am_str_c(text), NULL, &n, NULL));
+    return n;
+}
+
+/* ---- Exactness against committed reference vectors ---- */
+
+AM_TEST(encodings_match_reference_vectors)
+{
+    const char *src = getenv("AM_SOURCE_DIR");
+    char path[1024];
+    FILE *fp;
+    char *line = NULL;
+    size_t cap = 0, checked = 0;
+    const char *names[4] = { "cl100k_base", "o200k_base", "p50k_base",
+                             "r50k_base" };
+    am_encoding *encs[4];
+    am_tokens toks = AM_TOKENS_INIT;
+    am_buf dec = AM_BUF_INIT;
+
+    CHECK(src != NULL);
+    snprintf(path, sizeof path, "%s/tests/data/tokens_vectors.jsonl", src);
+    fp = fopen(path, "r");
+    CHECK(fp != NULL);
+    for (int i = 0; i < 4; i++)
+        encs[i] = open_enc(names[i]);
+    while (getline(&line, &cap, fp) > 0) {
+        json_error_t jerr;
+        json_t *v = json_loads(line, JSON_ALLOW_NUL, &jerr);
+        const char *e = json_string_value(json_object_get(v, "encoding"));
+        json_t *text = json_object_get(v, "text");
+        json_t *ids = json_object_get(v, "ids");
+        am_str t = { json_string_value(text), json_string_length(text) };
+        am_encoding *enc = NULL;
+        size_t n = 0;
+
+        CHECK(v != NULL && e != NULL && json_is_array(ids));
+        for (int i = 0; i < 4; i++)
+            if (strcmp(names[i], e) == 0)
+                enc = encs[i];
+        CHECK(enc != NULL);
+        toks.count = 0;
+        CHECK_OK(am_encoding_encode(enc, t, NULL, &toks, NULL));
+        if (toks.count != json_array_size(ids))
+            fprintf(stderr, "%s: '%s': %zu ids, want %zu\n", e, t.ptr,
+                    toks.count, json_array_size(ids));
+        CHECK_EQ(toks.count, json_array_size(ids));
+        for (size_t k = 0; k < toks.count; k++)
+            CHECK_EQ(toks.ids[k],
+                     json_integer_value(json_array_get(ids, k)));
+        CHECK_OK(am_encoding_count(enc, t, NULL, &n, NULL));
+        CHECK_EQ(n, toks.count);
+        am_buf_clear(&dec);
+        CHECK_OK(am_encoding_decode(enc, toks.ids, toks.count, &dec, NULL));
+        CHECK_EQ(dec.len, t.len);
+        CHECK(t.len == 0 || memcmp(dec.ptr, t.ptr, t.len) == 0);
+        json_decref(v);
+        checked++;
+    }
+    CHECK(checked >= 200);
+    free(line);
+    fclose(fp);
+    am_tokens_free(&toks);
+    am_buf_free(&dec);
+    for (int i = 0; i < 4; i++)
+        am_encoding_free(encs[i]);
+}
+
+AM_TEST(known_counts_and_vocab_sizes)
+{
+    am_encoding *cl = open_enc("cl100k_base");
+    am_encoding *o2 = open_enc("o200k_base");
+
+    CHECK_STR_EQ(am_encoding_name(cl), "cl100k_base");
+    CHECK_EQ(am_encoding_vocab_size(cl), 100277);
+    CHECK_EQ(am_encoding_vocab_size(o2), 200019);
+    CHECK_EQ(count_of(cl, "hello world"), 2);
+    CHECK_EQ(count_of(o2, "hello world"), 2);
+    CHECK_EQ(count_of(cl, ""), 0);
+    am_encoding_free(cl);
+    am_encoding_free(o2);
+}
+
+/* ---- Special tokens ---- */
+
+AM_TEST(special_tokens_are_text_by_default_and_ids_when_allowed)
+{
+    am_encoding *enc = open_enc("cl100k_base");
+    am_tokens toks = AM_TOKENS_INIT;
+    am_encode_opts o = { 0, NULL, 0 };
+    am_str allowed[1] = { AM_STR("<|endofprompt|>") };
+    am_str text = AM_STR("a<|endoftext|>b<|endofprompt|>");
+    am_error err;
+    uint32_t id = 0;
+
+    CHECK_OK(am_encoding_encode(enc, text, NULL, &toks, NULL));
+    CHECK(toks.count > 4);
+    for (size_t i = 0; i < toks.count; i++)
+        CHECK(toks.ids[i] < 100257);
+
+    toks.count = 0;
+    o.flags = AM_SPECIAL_ALLOW_ALL;
+    CHECK_OK(am_encoding_encode(enc, text, &o, &toks, NULL));
+    CHECK_EQ(toks.count, 4);
+    CHECK_EQ(toks.ids[1], 100257);
+    CHECK_EQ(toks.ids[3], 100276);
+
+    /* Only <|endofprompt|> allowed: <|endoftext|> stays text... */
+    toks.count = 0;
+    o.flags = 0;
+    o.allowed = allowed;
+    o.allowed_count = 1;
+    CHECK_OK(am_encoding_encode(enc, text, &o, &toks, NULL));
+    CHECK_EQ(toks.ids[toks.count - 1], 100276);
+    CHECK(toks.count > 4);
+
+    /* ... or an error naming it and its offset when disallowed. */
+    toks.count = 7;
+    o.flags = AM_SPECIAL_DISALLOWED_ERROR;
+    CHECK_ST(am_encoding_encode(enc, text, &o, &toks, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "<|endoftext|>") != NULL);
+    CHECK(strstr(err.msg, "byte 1") != NULL);
+    CHECK_EQ(toks.count, 7); /* unchanged on failure */
+
+    /* A name that is not a special token is a caller error. */
+    allowed[0] = AM_STR("<|nope|>");
+    o.flags = 0;
+    CHECK_ST(am_encoding_encode(enc, text, &o, &toks, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "allowed[0]") != NULL);
+
+    CHECK(am_encoding_special_id(enc, AM_STR("<|fim_middle|>"), &id));
+    CHECK_EQ(id, 100259);
+    CHECK(!am_encoding_special_id(enc, AM_STR("<|x|>"), &id));
+    am_tokens_free(&toks);
+    am_encoding_free(enc);
+}
+
+/* ---- Decoding ---- */
+
+AM_TEST(decode_rejects_unknown_ids_and_keeps_output)
+{
+    am_encoding *enc = open_enc("o200k_base");
+    am_buf out = AM_BUF_INIT;
+    uint32_t ids[3] = { 24912, 4294967295u, 1 };
+    uint32_t sp[1] = { 199999 };
+    am_error err;
+    am_str b;
+
+    CHECK_OK(am_buf_append(&out, "keep", 4));
+    CHECK_ST(am_encoding_decode(enc, ids, 3, &out, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "ids[1]") != NULL);
+    CHECK_MEM_EQ(out.ptr, out.len, "keep");
+    CHECK_OK(am_encoding_decode(enc, sp, 1, &out, NULL));
+    CHECK_MEM_EQ(out.ptr, out.len, "keep<|endoftext|>");
+    CHECK(am_encoding_token_bytes(enc, 24912, &b));
+    CHECK(b.len == 5 && memcmp(b.ptr, "hello", 5) == 0);
+    CHECK(!am_encoding_token_bytes(enc, 199998, &b)); /* a gap */
+    am_buf_free(&out);
+    am_encoding_free(enc);
+}
+
+/* ---- Loading and its errors ---- */
+
+static char *write_tmp(const char *dir, const char *name, const char *text)
+{
+    char *path = malloc(strlen(dir) + strlen(name) + 2);
+    FILE *fp;
+    sprintf(path, "%s/%s", dir, name);
+    fp = fopen(path, "w");
+    CHECK(fp != NULL);
+    fputs(text, fp);
+    fclose(fp);
+    return path;
+}
+
+AM_TEST(missing_and_corrupt_rank_files_are_clear_errors)
+{
+    char *dir = test_tmpdir();
+    am_encoding_opts o = am_encoding_opts_default();
+    am_encoding *enc = NULL;
+    am_error err;
+    char *p;
+
+    CHECK_ST(am_encoding_open("nope_base", NULL, &enc, &err), AM_ENOTFOUND);
+    CHECK(strstr(err.msg, "nope_base") != NULL);
+
+    o.rank_file = "/nonexistent/cl100k_base.tiktoken";
+    CHECK_ST(am_encoding_open("cl100k_base", &o, &enc, &err), AM_ENOTFOUND);
+    CHECK(strstr(err.msg, "/nonexistent/cl100k_base.tiktoken") != NULL);
+
+    p = write_tmp(dir, "bad1.tiktoken", "IQ== 0\nIg== 1\n!!!! 2\n");
+    o.rank_file = p;
+    CHECK_ST(am_encoding_open("r50k_base", &o, &enc, &err), AM_EFORMAT);
+    CHECK(strstr(err.msg, "bad1.tiktoken:3") != NULL);
+    free(p);
+
+    p = write_tmp(dir, "bad2.tiktoken", "IQ== 0\nIg== x1\n");
+    o.rank_file = p;
+    CHECK_ST(am_encoding_open("r50k_base", &o, &enc, &err), AM_EFORMAT);
+    CHECK(strstr(err.msg, "bad2.tiktoken:2") != NULL);
+    free(p);
+
+    p = write_tmp(dir, "bad3.tiktoken", "IQ== 0\nIQ== 1\n");
+    o.rank_file = p;
+    CHECK_ST(am_encoding_open("r50k_base", &o, &enc, &err), AM_EFORMAT);
+    CHECK(strstr(err.msg, "twice") != NULL);
+    free(p);
+
+    p = write_tmp(dir, "bad4.tiktoken", "IQ== 0\n");
+    o.rank_file = p;
+    CHECK_ST(am_encoding_open("r50k_base", &o, &enc, &err), AM_EFORMAT);
+    CHECK(strstr(err.msg, "no token for byte") != NULL);
+    free(p);
+
+    o.rank_file = NULL;
+    o.data_dir = dir; /* empty dir: falls through to the rest of the path */
+    CHECK_OK(am_encoding_open("r50k_base", &o, &enc, &err));
+    am_encoding_free(enc);
+    CHECK(enc != NULL);
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(data_dir_env_is_on_the_search_path)
+{
+    char *dir = test_tmpdir();
+    am_encoding *enc = NULL;
+    am_error err;
+    char *p = write_tmp(dir, "p50k_base.tiktoken", "IQ== 0\n");
+    const char *old = getenv("AGENTMEM_DATA_DIR");
+    char *saved = old != NULL ? strdup(old) : NULL;
+
+    /* The env dir wins over the install and source dirs, so its (broken)
+     * file is the one read. */
+    setenv("AGENTMEM_DATA_DIR", dir, 1);
+    CHECK_ST(am_encoding_open("p50k_base", NULL, &enc, &err), AM_EFORMAT);
+    CHECK(strstr(err.msg, p) != NULL);
+    if (saved != NULL)
+        setenv("AGENTMEM_DATA_DIR", saved, 1);
+    else
+        unsetenv("AGENTMEM_DATA_DIR");
+    free(saved);
+    free(p);
+    test_rmtree(dir);
+    free(dir);
+}
+
+static am_status open_body(void *ctx, const am_allocator *a)
+{
+    am_encoding_opts o = am_encoding_opts_default();
+    am_encoding *enc = NULL;
+    am_tokens toks = AM_TOKENS_INIT;
+    am_status st;
+    char *word = ctx;
+
+    o.alloc = a;
+    st = am_encoding_open("r50k_base", &o, &enc, NULL);
+    if (st != AM_OK)
+        return st;
+    /* A long piece allocates merge work space. */
+    toks.alloc = a;
+    st = am_encoding_encode(enc, am_str_c(word), NULL, &toks, NULL);
+    if (st == AM_OK && toks.count == 0)
+        st = AM_EINVAL;
+    am_tokens_free(&toks);
+    am_encoding_free(enc);
+    return st;
+}
+
+AM_TEST(open_and_encode_survive_every_allocation_failure)
+{
+    char word[2001];
+    for (int i = 0; i < 2000; i++)
+        word[i] = (char)('a' + (i * 7) % 26);
+    word[2000] = '\0';
+    CHECK(test_oom_sweep(open_body, word) > 3);
+}
+
+/* ---- Long words ---- */
+
+AM_TEST(megabyte_word_merges_fast_and_round_trips)
+{
+    am_encoding *enc = open_enc("o200k_base");
+    size_t n = 1 << 20;
+    char *w = malloc(n);
+    am_tokens toks = AM_TOKENS_INIT;
+    am_buf dec = AM_BUF_INIT;
+    size_t count = 0;
+    int64_t t0 = am__mono_ns();
+
+    for (size_t i = 0; i < n; i++)
+        w[i] = (char)('a' + (i * 2654435761u >> 7) % 26);
+    CHECK_OK(am_encoding_encode(enc, (am_str){ w, n }, NULL, &toks, NULL));
+    CHECK_OK(am_encoding_count(enc, (am_str){ w, n }, NULL, &count, NULL));
+    CHECK_EQ(count, toks.count);
+    CHECK_OK(am_encoding_decode(enc, toks.ids, toks.count, &dec, NULL));
+    CHECK(dec.len == n && memcmp(dec.ptr, w, n) == 0);
+    memset(w, 'a', n);
+    CHECK_OK(am_encoding_count(enc, (am_str){ w, n }, NULL, &count, NULL));
+    CHECK(count > 0 && count < n / 4);
+    /* Seconds, not hours, even under the sanitizers. */
+    CHECK((am__mono_ns() - t0) / 1000000 < 20000);
+    am_tokens_free(&toks);
+    am_buf_free(&dec);
+    free(w);
+    am_encoding_free(enc);
+}
+
+/* ---- Unicode classes ---- */
+
+AM_TEST(unicode_16_classes_cover_recent_code_points)
+{
+    CHECK_STR_EQ(am_tokens_unicode_version(), "16.0.0");
+    CHECK(am__ucd_class(0x85) & AM__C_WS);     /* NEL is White_Space */
+    CHECK(!(am__ucd_class(0xFEFF) & AM__C_WS)); /* BOM is not */
+    CHECK(!(am__ucd_class(0x200B) & AM__C_WS)); /* ZWSP is not */
+    CHECK(am__ucd_class(0x3000) & AM__C_WS);
+    CHECK(am__ucd_class(0x1C89) & AM__C_L);     /* Cyrillic TJE, 16.0 */
+    CHECK(am__ucd_class(0x1C89) & AM__C_UP);
+    CHECK(am__ucd_class(0x1C8A) & AM__C_LO);
+    CHECK(am__ucd_class(0x10D50) & AM__C_L);    /* Garay, 16.0 */
+    CHECK(am__ucd_class(0x16D40) & AM__C_L);    /* Kirat Rai, 16.0 */
+    CHECK(am__ucd_class(0x16D70) & AM__C_N);    /* Kirat Rai digit */
+    CHECK(am__ucd_class(0x1CCF0) & AM__C_N);    /* outlined digits, 16.0 */
+    CHECK(am__ucd_class(0x11F04) & AM__C_L);    /* Kawi, 15.0 */
+    CHECK(am__ucd_class(0x1E030) & AM__C_L);    /* Cyrillic modifier, 15.0 */
+    CHECK(am__ucd_class(0x2EBF0) & AM__C_L);    /* CJK Ext. I, 15.1 */
+    CHECK(am__ucd_class(0x0301) & AM__C_M);
+    CHECK(!(am__ucd_class(0x0301) & AM__C_L));
+    CHECK(am__ucd_class(0x0301) & AM__C_UP);
+    CHECK(am__ucd_class(0x0301) & AM__C_LO);
+    CHECK(am__ucd_class(0x01C5) & AM__C_UP);    /* Lt */
+    CHECK(!(am__ucd_class(0x01C5) & AM__C_LO));
+    CHECK(am__ucd_class(0x02B0) & AM__C_UP);    /* Lm: both */
+    CHECK(am__ucd_class(0x02B0) & AM__C_LO);
+    CHECK(am__ucd_class(0x2167) & AM__C_N);     /* Nl */
+    CHECK_EQ(am__ucd_class(0xE000), 0);         /* private use */
+    CHECK_EQ(am__ucd_class(0x110000), 0);
+}
+
+AM_TEST(invalid_utf8_is_tokenized_byte_by_byte_and_round_trips)
+{
+    am_encoding *enc = open_enc("cl100k_base");
+    const char bad[] = "ab\xff\xfe cd\xc3 \xe2\x82 \xed\xa0\x80 \xf4\x90\x80\x80";
+    am_tokens toks = AM_TOKENS_INIT;
+    am_buf dec = AM_BUF_INIT;
+
+    CHECK_OK(am_encoding_encode(enc, (am_str){ bad, sizeof bad - 1 }, NULL,
+                                &toks, NULL));
+    CHECK_OK(am_encoding_decode(enc, toks.ids, toks.count, &dec, NULL));
+    CHECK(dec.len == sizeof bad - 1 && memcmp(dec.ptr, bad, dec.len) == 0);
+    am_tokens_free(&toks);
+    am_buf_free(&dec);
+    am_encoding_free(enc);
+}
+
+AM_TEST(bad_arguments_are_rejected)
+{
+    am_encoding *enc = open_enc("cl100k_base");
+    am_tokens toks = AM_TOKENS_INIT;
+    size_t n;
+    am_error err;
+
+    CHECK_ST(am_encoding_open(NULL, NULL, NULL, &err), AM_EINVAL);
+    CHECK_ST(am_encoding_count(enc, (am_str){ NULL, 3 }, NULL, &n, &err),
+             AM_EINVAL);
+    CHECK_ST(am_encoding_count(NULL, AM_STR("x"), NULL, &n, &err),
+             AM_EINVAL);
+    CHECK_ST(am_encoding_encode(enc, AM_STR("x"), NULL, NULL, &err),
+             AM_EINVAL);
+    CHECK_ST(am_encoding_decode(enc, NULL, 2, NULL, &err), AM_EINVAL);
+    am_encoding_free(NULL);
+    am_tokens_free(NULL);
+    am_tokens_free(&toks);
+    CHECK_EQ(am_tokens_approx(AM_STR("12345678")), 2);
+    CHECK_EQ(am_tokens_approx(AM_STR("123456789")), 3);
+    am_encoding_free(enc);
+}
