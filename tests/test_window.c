@@ -331,7 +331,8 @@ static am_status probe_sum(void *ctx, am_str prev, const am_msg *const *msgs,
     return am_buf_appendf(out, "piece %zu", p->calls);
 }
 
-static const am_summarizer_vtable probe_vt = { "probe", probe_sum, NULL };
+static const am_summarizer_vtable probe_vt = { "probe", probe_sum, NULL,
+                                               NULL };
 
 AM_TEST(summarizer_splits_long_input_into_pieces_under_its_limit)
 {

@@ -136,6 +136,9 @@ typedef struct am_summarizer_vtable {
                            size_t count, size_t budget, am_buf *out,
                            am_error *err);
     void (*destroy)(void *ctx);
+    /* Optional: tokens the summarizer has spent so far (input + output of
+     * its LLM calls), for the manager's "compression cost". */
+    uint64_t (*tokens_spent)(void *ctx);
 } am_summarizer_vtable;
 
 /* Wrap a caller's implementation. `vt` is borrowed; `ctx` is destroyed
@@ -159,6 +162,9 @@ AM_API void am_summarizer_free(am_summarizer *s);
 
 /* "offline", "llm" or the vtable's name. */
 AM_API const char *am_summarizer_name(const am_summarizer *s);
+
+/* Tokens spent so far (0 when the summarizer does not say). */
+AM_API uint64_t am_summarizer_tokens_spent(const am_summarizer *s);
 
 /* Summarize through `s`, splitting input larger than its input_limit into
  * pieces summarized in turn (each piece folded into the running summary),

@@ -58,6 +58,13 @@ const char *am_summarizer_name(const am_summarizer *s)
     return s != NULL && s->vt->name != NULL ? s->vt->name : "summarizer";
 }
 
+uint64_t am_summarizer_tokens_spent(const am_summarizer *s)
+{
+    if (s == NULL || s->vt->tokens_spent == NULL)
+        return 0;
+    return s->vt->tokens_spent(s->ctx);
+}
+
 /* ---- Offline: messages to extractive items ---- */
 
 /* The name of the tool whose call `id` is, searching back from `before`. */
@@ -192,7 +199,7 @@ static void offline_destroy(void *ctx)
 
 static const am_summarizer_vtable offline_vt = { "offline",
                                                  offline_summarize,
-                                                 offline_destroy };
+                                                 offline_destroy, NULL };
 
 am_status am_summarizer_offline(const am_counter *counter, am_str markers,
                                 am_summarizer **out, am_error *err)
