@@ -20,5 +20,6 @@
 #include "memconfig.h"
 #include "window.h"
 #include "react.h"
+#include "providers.h"
 
 #endif

@@ -14,6 +14,12 @@
 
 static const cli_command commands[] = {
     { "demo", cmd_demo, 0, "", "a short tour of agentmem on shipped data" },
+    { "embed", cmd_embed, 1,
+      "--model M [--base-url URL] [--api-key-env VAR] [--dim N] "
+      "[--batch N] [--timeout-ms N] [--retries N] TEXT...",
+      "embed texts over an OpenAI-compatible /embeddings endpoint" },
+    { "llm", cmd_llm, 1, LLM_CHAT_USAGE,
+      "chat with an OpenAI-compatible or Anthropic model over HTTP" },
     { "version", cmd_version, 0, "", "print the library version" },
     { "tokens", cmd_tokens, 1,
       "count|encode|decode [--encoding E | --model M] [--jsonl] "
