@@ -44,6 +44,7 @@
 #include "clock.h"
 #include "memconfig.h"
 #include "msg.h"
+#include "providers.h"
 #include "status.h"
 #include "tokens.h"
 
@@ -156,6 +157,30 @@ AM_API am_status am_summarizer_create(const am_summarizer_vtable *vt,
 AM_API am_status am_summarizer_offline(const am_counter *counter,
                                        am_str markers, am_summarizer **out,
                                        am_error *err);
+
+/* The LLM summarizer: one chat call per piece through an am_llm client
+ * (providers.h; OpenAI-compatible or Anthropic), asking for a summary that
+ * merges the previous one with the new messages, capped at the budget
+ * (max_tokens). */
+typedef struct am_llm_summarizer_opts {
+    /* The summarizing model's context window in tokens; 0: from the model
+     * catalog (am_models_lookup of the client's model). Input is split so
+     * that no request exceeds it. */
+    size_t context_tokens;
+    const char *instructions; /* system prompt; NULL: the built-in one */
+    /* Called with each call's usage (e.g. to feed a token tracker). */
+    void (*on_usage)(void *ctx, const am_llm_usage *usage);
+    void *usage_ctx;
+} am_llm_summarizer_opts;
+
+/* Create an LLM summarizer over `llm` (borrowed: it must outlive the
+ * summarizer). Errors of a call come back from am_summarize / the manager
+ * as the client's status (AM_EAUTH, AM_ENET, AM_EPROTO for a malformed or
+ * empty reply, ...), with the client's detail. Thread safety: as the
+ * client (safe). */
+AM_API am_status am_summarizer_llm(am_llm *llm,
+                                   const am_llm_summarizer_opts *opts,
+                                   am_summarizer **out, am_error *err);
 
 /* Free a summarizer. NULL: no-op. Thread safety: unsafe. */
 AM_API void am_summarizer_free(am_summarizer *s);
