@@ -16,5 +16,6 @@ int cmd_demo(int argc, char **argv)
     (void)argv;
     printf("agentmem %s demo\n", am_version());
     demo_providers();
+    demo_context();
     return CLI_EXIT_OK;
 }
