@@ -23,5 +23,6 @@ int cmd_demo(int argc, char **argv)
     if (demo_store() != 0)
     if (demo_tiers() != CLI_EXIT_OK)
         return CLI_EXIT_FAIL;
+    demo_context();
     return CLI_EXIT_OK;
 }

@@ -6,6 +6,10 @@ int cmd_conv(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_tokens(int argc, char **argv);
+int cmd_trim(int argc, char **argv);     /* cmd_context.c */
+int cmd_compress(int argc, char **argv); /* cmd_context.c */
+int cmd_replay(int argc, char **argv);   /* cmd_context.c */
+void demo_context(void);                 /* demo_context.c */
 int cmd_llm(int argc, char **argv);   /* cmd_llm.c */
 int cmd_embed(int argc, char **argv); /* cmd_llm.c */
 void demo_providers(void);            /* demo_providers.c */

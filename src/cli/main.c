@@ -46,6 +46,20 @@ static const cli_command commands[] = {
       "put|get|search|delete|archive|restore|stats|optimize|policies|moves"
       " [ARGS] [--db FILE] [--now MS] [--capacity TIER=N]",
       "hierarchical memory: tiers, index search, lifecycle, archive" },
+    { "trim", cmd_trim, 1,
+      "FILE [--format F] [--strategy last|first|tokens] [--max-messages N] "
+      "[--max-tokens N] [--model M] [--no-system] [--start-on-user] "
+      "[--end-on ROLE] [--partial] [--out FILE] [--out-format F]",
+      "trim a conversation to a budget, keeping tool-call groups whole" },
+    { "compress", cmd_compress, 1,
+      "FILE [--format F] [--config FILE] [--preset P] [--strategy S] "
+      "[--threshold N] [--short-term N] [--model M] [--now] [--out FILE] "
+      "[--out-format F]",
+      "run a conversation through the memory manager, print the context" },
+    { "replay", cmd_replay, 1,
+      "FILE [--format F] [--config FILE] [--preset P] [--strategy S] "
+      "[--threshold N] [--short-term N] [--model M] [--quiet]",
+      "feed a conversation message by message; print the statistics" },
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
