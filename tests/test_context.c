@@ -178,20 +178,20 @@ AM_TEST(config_load_names_the_file)
 static const am__xitem sample_items[] = {
     { "user", { "Hi there, my name is Alice Johnson and I run the billing "
                 "team at Acme. Thanks!", 79 }, { NULL, 0 }, false, false,
-      false },
+      false, false },
     { "assistant", { "Hello Alice. How can I help?", 28 }, { NULL, 0 },
-      false, false, false },
+      false, false, false, false },
     { "user", { "We decided to migrate billing to PostgreSQL 15 by "
                 "March 14, 2025. ok. Can you check the current schema?",
-                104 }, { NULL, 0 }, false, false, false },
+                104 }, { NULL, 0 }, false, false, false, false },
     { "assistant", { "{\"table\":\"invoices\"}", 20 },
-      { "describe_table", 14 }, true, false, false },
+      { "describe_table", 14 }, true, false, false, false },
     { "tool", { "error: permission denied for table invoices\nmore", 48 },
-      { "describe_table", 14 }, false, true, true },
+      { "describe_table", 14 }, false, true, true, false },
     { "assistant", { "The schema lookup failed with a permission error.",
-                     49 }, { NULL, 0 }, false, false, false },
+                     49 }, { NULL, 0 }, false, false, false, false },
     { "user", { "Should we ask Bob for read access?", 34 }, { NULL, 0 },
-      false, false, false },
+      false, false, false, false },
 };
 
 AM_TEST(xsum_keeps_names_numbers_decisions_errors_questions)

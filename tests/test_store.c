@@ -203,6 +203,30 @@ AM_TEST(namespaces_cannot_be_crossed_by_crafted_parts)
     fx_close(&f);
 }
 
+AM_TEST(scope_helpers_keep_users_sessions_and_global_apart)
+{
+    fixture f;
+    fx_open(&f, 0);
+    am_str p1[3], p2[3], p3[3];
+    am_buf out = AM_BUF_INIT;
+    am_ns u = am_ns_user(p1, AM_STR("42"), AM_STR("prefs"));
+    am_ns se = am_ns_session(p2, AM_STR("42"), AM_STR("prefs"));
+    am_ns g = am_ns_global(p3, AM_STR(""));
+    CHECK_EQ(u.count, 3);
+    CHECK_EQ(g.count, 1);
+    CHECK_OK(put(f.s, u, "k", "\"user\"", 0));
+    CHECK_OK(put(f.s, se, "k", "\"session\"", 0));
+    CHECK_OK(put(f.s, g, "k", "\"global\"", 0));
+    CHECK_OK(am_store_get(f.s, u, AM_STR("k"), &out));
+    CHECK_STR_EQ(out.ptr, "\"user\"");
+    CHECK_OK(am_store_get(f.s, se, AM_STR("k"), &out));
+    CHECK_STR_EQ(out.ptr, "\"session\"");
+    CHECK_OK(am_store_get(f.s, g, AM_STR("k"), &out));
+    CHECK_STR_EQ(out.ptr, "\"global\"");
+    am_buf_free(&out);
+    fx_close(&f);
+}
+
 AM_TEST(list_is_stable_with_limit_offset_and_namespaces_depth)
 {
     fixture f;

@@ -295,6 +295,29 @@ AM_TEST(optimize_demotes_idle_rarely_used_items_once)
     am_tiers_close(t, NULL);
 }
 
+AM_TEST(optimize_moves_an_item_at_most_once_even_with_cascades)
+{
+    test_clock clk = { T0 };
+    am_tiers *t = open_t(&clk, 10, 10, 0, NULL);
+    char id[16];
+    am_tier_stats s[AM_TIER_COUNT];
+    size_t n = 0;
+
+    for (int i = 0; i < 20; i++) {
+        snprintf(id, sizeof id, "i%02d", i);
+        CHECK_OK(put(t, id, "x", 0.5, i < 10 ? AM_TIER_SHORT_TERM
+                                             : AM_TIER_WORKING));
+    }
+    clk.now_ms += 25 * HOUR;
+    CHECK_OK(am_tiers_optimize(t, &n));
+    CHECK_OK(am_tiers_stats(t, s));
+    CHECK_EQ(s[AM_TIER_ARCHIVE].count, 0);
+    CHECK_EQ(s[AM_TIER_WORKING].count, 0);
+    CHECK_EQ(s[AM_TIER_SHORT_TERM].count, 10);
+    CHECK_EQ(s[AM_TIER_LONG_TERM].count, 10);
+    am_tiers_close(t, NULL);
+}
+
 AM_TEST(every_move_is_logged_with_its_reason)
 {
     test_clock clk = { T0 };

@@ -57,6 +57,14 @@ typedef struct am_ns {
     size_t count;
 } am_ns;
 
+/* Scope helpers: the conventional namespaces ("user", user_id[, sub]),
+ * ("session", session_id[, sub]) and ("global"[, sub]); `sub` may be
+ * empty. The parts are written into `parts` (room for 3) and borrow the
+ * given strings. Thread safety: safe. */
+AM_API am_ns am_ns_user(am_str parts[3], am_str user_id, am_str sub);
+AM_API am_ns am_ns_session(am_str parts[3], am_str session_id, am_str sub);
+AM_API am_ns am_ns_global(am_str parts[3], am_str sub);
+
 /* Limits checked on every call (AM_EINVAL past them). */
 #define AM_STORE_MAX_NS_PARTS 32
 #define AM_STORE_MAX_PART_LEN 1024
@@ -222,7 +230,7 @@ typedef struct am_search {
     /* Equality filters on top-level metadata fields: a JSON object, each
      * member must be equal in the item's meta. Empty: none. */
     am_str filter;
-    double w_text, w_vec; /* RRF weights, both 0: 1 and 1 */
+    double w_text, w_vec; /* RRF weights; both 0: 1 and 0.2 */
     int rrf_k;            /* 0: 60 */
 } am_search;
 

@@ -44,6 +44,7 @@
 #include "clock.h"
 #include "memconfig.h"
 #include "msg.h"
+#include "providers.h"
 #include "status.h"
 #include "tokens.h"
 
@@ -136,6 +137,9 @@ typedef struct am_summarizer_vtable {
                            size_t count, size_t budget, am_buf *out,
                            am_error *err);
     void (*destroy)(void *ctx);
+    /* Optional: tokens the summarizer has spent so far (input + output of
+     * its LLM calls), for the manager's "compression cost". */
+    uint64_t (*tokens_spent)(void *ctx);
 } am_summarizer_vtable;
 
 /* Wrap a caller's implementation. `vt` is borrowed; `ctx` is destroyed
@@ -154,11 +158,38 @@ AM_API am_status am_summarizer_offline(const am_counter *counter,
                                        am_str markers, am_summarizer **out,
                                        am_error *err);
 
+/* The LLM summarizer: one chat call per piece through an am_llm client
+ * (providers.h; OpenAI-compatible or Anthropic), asking for a summary that
+ * merges the previous one with the new messages, capped at the budget
+ * (max_tokens). */
+typedef struct am_llm_summarizer_opts {
+    /* The summarizing model's context window in tokens; 0: from the model
+     * catalog (am_models_lookup of the client's model). Input is split so
+     * that no request exceeds it. */
+    size_t context_tokens;
+    const char *instructions; /* system prompt; NULL: the built-in one */
+    /* Called with each call's usage (e.g. to feed a token tracker). */
+    void (*on_usage)(void *ctx, const am_llm_usage *usage);
+    void *usage_ctx;
+} am_llm_summarizer_opts;
+
+/* Create an LLM summarizer over `llm` (borrowed: it must outlive the
+ * summarizer). Errors of a call come back from am_summarize / the manager
+ * as the client's status (AM_EAUTH, AM_ENET, AM_EPROTO for a malformed or
+ * empty reply, ...), with the client's detail. Thread safety: as the
+ * client (safe). */
+AM_API am_status am_summarizer_llm(am_llm *llm,
+                                   const am_llm_summarizer_opts *opts,
+                                   am_summarizer **out, am_error *err);
+
 /* Free a summarizer. NULL: no-op. Thread safety: unsafe. */
 AM_API void am_summarizer_free(am_summarizer *s);
 
 /* "offline", "llm" or the vtable's name. */
 AM_API const char *am_summarizer_name(const am_summarizer *s);
+
+/* Tokens spent so far (0 when the summarizer does not say). */
+AM_API uint64_t am_summarizer_tokens_spent(const am_summarizer *s);
 
 /* Summarize through `s`, splitting input larger than its input_limit into
  * pieces summarized in turn (each piece folded into the running summary),

@@ -30,6 +30,7 @@ typedef struct am__xitem {
     bool is_tool_call;
     bool is_tool_result;
     bool is_error;      /* tool result flagged as an error */
+    bool same_msg;      /* another piece of the previous item's message */
 } am__xitem;
 
 /* Summarize `items` (plus an optional previous summary made by this

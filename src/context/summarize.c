@@ -58,6 +58,13 @@ const char *am_summarizer_name(const am_summarizer *s)
     return s != NULL && s->vt->name != NULL ? s->vt->name : "summarizer";
 }
 
+uint64_t am_summarizer_tokens_spent(const am_summarizer *s)
+{
+    if (s == NULL || s->vt->tokens_spent == NULL)
+        return 0;
+    return s->vt->tokens_spent(s->ctx);
+}
+
 /* ---- Offline: messages to extractive items ---- */
 
 /* The name of the tool whose call `id` is, searching back from `before`. */
@@ -98,6 +105,7 @@ am_status am__xsum_msgs(const am_allocator *a, am_str prev,
         const char *rn = am_role_name(role);
         size_t need = n + 2 + am_msg_tool_call_count(m) + am_msg_part_count(m);
         am__xitem it;
+        size_t first = n;
 
         if (am__grow(a, (void **)&items, &cap, need, sizeof *items) != AM_OK)
             goto nomem;
@@ -140,6 +148,7 @@ am_status am__xsum_msgs(const am_allocator *a, am_str prev,
             } else {
                 continue; /* thinking and images are not summarized */
             }
+            it.same_msg = n > first;
             items[n++] = it;
         }
         for (size_t k = 0; k < am_msg_tool_call_count(m); k++) {
@@ -149,6 +158,13 @@ am_status am__xsum_msgs(const am_allocator *a, am_str prev,
             it.is_tool_call = true;
             it.tool_name = tc->name;
             it.text = tc->arguments;
+            it.same_msg = n > first;
+            items[n++] = it;
+        }
+        if (n == first) {
+            /* Nothing to say (e.g. only thinking): still count it. */
+            memset(&it, 0, sizeof it);
+            it.role = rn;
             items[n++] = it;
         }
     }
@@ -183,7 +199,7 @@ static void offline_destroy(void *ctx)
 
 static const am_summarizer_vtable offline_vt = { "offline",
                                                  offline_summarize,
-                                                 offline_destroy };
+                                                 offline_destroy, NULL };
 
 am_status am_summarizer_offline(const am_counter *counter, am_str markers,
                                 am_summarizer **out, am_error *err)

@@ -49,6 +49,102 @@ typedef struct tool_count {
     size_t calls, ok, failed;
 } tool_count;
 
+/* Keyword classes, looked up once per word by binary search (the table
+ * is sorted), so scoring is linear in the sentence length. */
+enum { KW_DATE = 1, KW_DECISION = 2, KW_ERROR = 4 };
+
+typedef struct kw {
+    const char *w;
+    int cls;
+} kw;
+
+static const kw keywords[] = {
+    { "agree", KW_DECISION }, { "agreed", KW_DECISION },
+    { "april", KW_DATE }, { "august", KW_DATE }, { "bug", KW_ERROR },
+    { "choose", KW_DECISION }, { "chose", KW_DECISION },
+    { "confirmed", KW_DECISION }, { "crash", KW_ERROR },
+    { "crashed", KW_ERROR }, { "deadline", KW_DATE },
+    { "december", KW_DATE }, { "decide", KW_DECISION },
+    { "decided", KW_DECISION }, { "decision", KW_DECISION },
+    { "denied", KW_ERROR }, { "error", KW_ERROR }, { "errors", KW_ERROR },
+    { "exception", KW_ERROR }, { "fail", KW_ERROR }, { "failed", KW_ERROR },
+    { "failure", KW_ERROR }, { "february", KW_DATE }, { "friday", KW_DATE },
+    { "going", KW_DECISION }, { "invalid", KW_ERROR },
+    { "january", KW_DATE }, { "july", KW_DATE }, { "june", KW_DATE },
+    { "march", KW_DATE }, { "may", KW_DATE }, { "monday", KW_DATE },
+    { "month", KW_DATE }, { "must", KW_DECISION }, { "need", KW_DECISION },
+    { "november", KW_DATE }, { "october", KW_DATE },
+    { "plan", KW_DECISION }, { "prefer", KW_DECISION },
+    { "prefers", KW_DECISION }, { "refused", KW_ERROR },
+    { "saturday", KW_DATE }, { "september", KW_DATE },
+    { "should", KW_DECISION }, { "sunday", KW_DATE },
+    { "switch", KW_DECISION }, { "thursday", KW_DATE },
+    { "timeout", KW_ERROR }, { "today", KW_DATE }, { "tomorrow", KW_DATE },
+    { "traceback", KW_ERROR }, { "tuesday", KW_DATE },
+    { "use", KW_DECISION }, { "using", KW_DECISION },
+    { "wednesday", KW_DATE }, { "week", KW_DATE },
+    { "will", KW_DECISION }, { "year", KW_DATE },
+    { "yesterday", KW_DATE },
+};
+
+static int kw_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, ((const kw *)elem)->w);
+}
+
+/* Importance markers, parsed once per summary. */
+#define MAX_MARKERS 16
+typedef struct marker_set {
+    char w[MAX_MARKERS][32];
+    size_t n;
+} marker_set;
+
+static void markers_parse(am_str s, marker_set *out)
+{
+    size_t i = 0;
+    out->n = 0;
+    while (i < s.len && out->n < MAX_MARKERS) {
+        size_t j = i, k = 0;
+        while (j < s.len && s.ptr[j] != ',')
+            j++;
+        for (size_t t = i; t < j && k + 1 < sizeof out->w[0]; t++)
+            if (isalnum((unsigned char)s.ptr[t]))
+                out->w[out->n][k++] = (char)tolower((unsigned char)s.ptr[t]);
+        out->w[out->n][k] = '\0';
+        if (k > 0)
+            out->n++;
+        i = j + 1;
+    }
+}
+
+/* Classes of the words in `s` (KW_* bits), plus 8 for a marker. */
+static int word_classes(am_str s, const marker_set *mk)
+{
+    int cls = 0;
+    size_t i = 0;
+    while (i < s.len) {
+        char w[16];
+        size_t k = 0, j = i;
+        while (j < s.len && isalnum((unsigned char)s.ptr[j]))
+            j++;
+        if (j - i >= 2 && j - i < sizeof w) {
+            for (size_t t = i; t < j; t++)
+                w[k++] = (char)tolower((unsigned char)s.ptr[t]);
+            w[k] = '\0';
+            const kw *hit = bsearch(w, keywords,
+                                    sizeof keywords / sizeof keywords[0],
+                                    sizeof keywords[0], kw_cmp);
+            if (hit != NULL)
+                cls |= hit->cls;
+            for (size_t m = 0; mk != NULL && m < mk->n; m++)
+                if (strcmp(mk->w[m], w) == 0)
+                    cls |= 8;
+        }
+        i = j + 1;
+    }
+    return cls;
+}
+
 typedef struct xs {
     const am_allocator *a;
     sent *s;
@@ -56,78 +152,15 @@ typedef struct xs {
     tool_count tools[MAX_TOOLS];
     size_t ntools;
     size_t msgs, by_role[5]; /* user, assistant, tool, system, other */
-    am_buf scratch;          /* owned sentence texts, offsets fixed up late */
-    am_str markers;
+    am_buf scratch;          /* tool lines */
+    marker_set mk;
 } xs;
 
 /* ---- Scoring ---- */
 
-static bool has_word_ci(am_str s, const char *w)
+static int score_sentence(am_str s, const marker_set *mk, bool *question)
 {
-    size_t wl = strlen(w);
-    if (wl == 0 || s.len < wl)
-        return false;
-    for (size_t i = 0; i + wl <= s.len; i++) {
-        size_t j = 0;
-        if (i > 0 && isalnum((unsigned char)s.ptr[i - 1]))
-            continue;
-        while (j < wl && tolower((unsigned char)s.ptr[i + j]) == w[j])
-            j++;
-        if (j == wl && (i + wl == s.len ||
-                        !isalnum((unsigned char)s.ptr[i + wl])))
-            return true;
-    }
-    return false;
-}
-
-static bool has_any(am_str s, const char *const *words)
-{
-    for (size_t i = 0; words[i] != NULL; i++)
-        if (has_word_ci(s, words[i]))
-            return true;
-    return false;
-}
-
-static const char *const date_words[] = {
-    "january", "february", "march", "april", "may", "june", "july",
-    "august", "september", "october", "november", "december", "monday",
-    "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
-    "yesterday", "today", "tomorrow", "week", "month", "year", "deadline",
-    NULL
-};
-static const char *const decision_words[] = {
-    "decided", "decide", "decision", "agreed", "agree", "will", "plan",
-    "chose", "choose", "confirmed", "prefer", "prefers", "should", "must",
-    "need", "going", "use", "using", "switch", NULL
-};
-static const char *const error_words[] = {
-    "error", "errors", "failed", "fail", "failure", "exception", "traceback",
-    "timeout", "denied", "refused", "invalid", "crash", "crashed", "bug",
-    NULL
-};
-
-static bool has_marker(am_str s, am_str markers)
-{
-    size_t i = 0;
-    while (i < markers.len) {
-        char w[64];
-        size_t j = i, k = 0;
-        while (j < markers.len && markers.ptr[j] != ',')
-            j++;
-        for (size_t t = i; t < j && k + 1 < sizeof w; t++)
-            if (!isspace((unsigned char)markers.ptr[t]))
-                w[k++] = (char)tolower((unsigned char)markers.ptr[t]);
-        w[k] = '\0';
-        if (k > 0 && has_word_ci(s, w))
-            return true;
-        i = j + 1;
-    }
-    return false;
-}
-
-static int score_sentence(am_str s, am_str markers, bool *question)
-{
-    int score = 0, caps = 0;
+    int score = 0, caps = 0, cls;
     bool digit = false;
 
     for (size_t i = 0; i < s.len; i++) {
@@ -142,13 +175,14 @@ static int score_sentence(am_str s, am_str markers, bool *question)
     if (digit)
         score += 2;
     score += caps;
-    if (has_any(s, date_words))
+    cls = word_classes(s, mk);
+    if (cls & KW_DATE)
         score += 2;
-    if (has_any(s, decision_words))
+    if (cls & KW_DECISION)
         score += 2;
-    if (has_any(s, error_words))
-        score += 3;
-    if (has_marker(s, markers))
+    if (cls & KW_ERROR)
+        score += 4;
+    if (cls & 8)
         score += 3;
     *question = s.len > 0 && s.ptr[s.len - 1] == '?';
     if (*question)
@@ -187,7 +221,7 @@ static am_status push(xs *x, const char *tag, size_t tag_len, am_str text,
     e->text = t;
     e->owned_text = owned;
     e->order = order;
-    e->score = score_sentence(t, x->markers, &q) + bonus;
+    e->score = score_sentence(t, &x->mk, &q) + bonus;
     e->question = q;
     {
         /* Duplicates are judged case-insensitively on letters and digits. */
@@ -377,10 +411,12 @@ am_status am__xsum(const am_allocator *a, am_str prev_summary,
     size_t order = 0, used = 0;
     am_buf res = AM_BUF_INIT;
     size_t *offs = NULL; /* start of item i's tool line in scratch */
+    uint64_t *seen = NULL;
+    size_t seen_cap = 16;
 
     memset(&x, 0, sizeof x);
     x.a = a;
-    x.markers = markers;
+    markers_parse(markers, &x.mk);
     x.scratch.alloc = a;
     res.alloc = a;
     if (count == NULL)
@@ -413,7 +449,8 @@ am_status am__xsum(const am_allocator *a, am_str prev_summary,
                                 body.ptr);
         } else if (it->is_tool_result) {
             am_str head = { body.ptr, body.len < 200 ? body.len : 200 };
-            bool failed = it->is_error || has_any(head, error_words);
+            bool failed = it->is_error ||
+                          (word_classes(head, NULL) & KW_ERROR) != 0;
             tool_count *t = tool_slot(&x, name);
             if (t != NULL) {
                 if (failed)
@@ -444,8 +481,10 @@ am_status am__xsum(const am_allocator *a, am_str prev_summary,
         const am__xitem *it = &items[i];
         const char *role = it->role != NULL ? it->role : "other";
         size_t end = i + 1 < n ? offs[i + 1] : x.scratch.len;
-        x.msgs++;
-        x.by_role[role_slot(role)]++;
+        if (!it->same_msg) {
+            x.msgs++;
+            x.by_role[role_slot(role)]++;
+        }
         if (it->is_tool_call || it->is_tool_result)
             st = push(&x, role, strlen(role),
                       (am_str){ x.scratch.ptr + offs[i], end - offs[i] },
@@ -488,21 +527,32 @@ am_status am__xsum(const am_allocator *a, am_str prev_summary,
         for (size_t i = 0; i < x.n; i++)
             order_by_score[i] = &x.s[i];
         qsort(order_by_score, x.n, sizeof *order_by_score, by_score);
-        for (size_t i = 0; i < x.n; i++) {
+        /* Hashes of chosen sentences, open addressing (0 = empty). */
+        while (seen_cap < x.n * 2)
+            seen_cap *= 2;
+        seen = am__calloc(a, seen_cap, sizeof *seen);
+        if (seen == NULL)
+            goto nomem;
+        for (size_t i = 0; i < x.n && used < budget; i++) {
             sent *e = order_by_score[i];
-            size_t cost;
+            uint64_t h = e->hash | 1;
+            size_t slot, cost;
             bool dup = false;
             if (e->score < 0)
                 continue;
-            for (size_t j = 0; j < i && !dup; j++)
-                dup = order_by_score[j]->chosen &&
-                      order_by_score[j]->hash == e->hash;
+            for (slot = h & (seen_cap - 1); seen[slot] != 0;
+                 slot = (slot + 1) & (seen_cap - 1))
+                if (seen[slot] == h) {
+                    dup = true;
+                    break;
+                }
             if (dup)
                 continue;
             cost = line_tokens(e, count, cctx);
             if (used + cost > budget)
                 continue;
             e->chosen = true;
+            seen[slot] = h;
             used += cost;
         }
     }
@@ -544,6 +594,7 @@ nomem:
 out:
     am_buf_free(&res);
     am__free(a, order_by_score, x.n * sizeof *order_by_score);
+    am__free(a, seen, seen_cap * sizeof *seen);
     am__free(a, x.s, x.cap * sizeof *x.s);
     am__free(a, offs, n * sizeof *offs);
     am_buf_free(&x.scratch);

@@ -69,13 +69,14 @@ static am_status begin_block(aw *w, am_role role)
     am_status st = AM_OK;
     int r = role == AM_ROLE_ASSISTANT ? 1 : 0;
 
-    w->text_only = false;
     if (w->turn_role != r) {
         st = end_turn(w);
         w->turn_role = r;
         w->blocks = 0;
+        w->text_only = false;
         return st;
     }
+    w->text_only = false;
     return AM__PUT(w->out, ",");
 }
 

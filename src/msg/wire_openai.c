@@ -67,6 +67,13 @@ static am_status put_content(const am_msg *m, size_t i, am_buf *out,
     am_status st = AM_OK;
     bool first = true;
 
+    /* A tool message kept as one tool_result part (Anthropic's is_error):
+     * OpenAI has only the content, sent as text. */
+    if (f->role == AM_ROLE_TOOL && f->kind == AM_CONTENT_PARTS &&
+        f->nparts == 1 && f->parts[0].type == AM_PART_TOOL_RESULT)
+        return am__put_kstr(out, ",\"content\":",
+                            f->parts[0].json.len != 0 ? f->parts[0].json
+                                                      : f->parts[0].text);
     for (size_t k = 0; k < f->nparts; k++) {
         const am_part *p = &f->parts[k];
         if (p->type == AM_PART_TEXT) {

@@ -285,7 +285,8 @@ static am_status view_dir(mctx *m, const char *dir, size_t dlen)
     }
     if (st == AM_OK) {
         char sz[16];
-        qsort(e, n, sizeof *e, by_path);
+        if (n > 1)
+            qsort(e, n, sizeof *e, by_path);
         human_size(total, sz);
         st = am_buf_appendf(&text, "Here're the files and directories up "
                             "to 2 levels deep in %s, excluding hidden items "

@@ -18,6 +18,7 @@ enum {
     Q_META_SET,
     Q_ITEM_FIND,
     Q_ITEM_INSERT,
+    Q_FTS_ADD,
     Q_ITEM_UPDATE,
     Q_ITEM_SOFTDEL,
     Q_ITEM_GET,

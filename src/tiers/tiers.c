@@ -1316,6 +1316,7 @@ am_status am_tiers_optimize(am_tiers *t, size_t *demoted)
 {
     am_status st = AM_OK;
     uint32_t *pick;
+    uint8_t *pick_tier;
     size_t n = 0, cap, done = 0;
     int64_t now;
 
@@ -1328,7 +1329,10 @@ am_status am_tiers_optimize(am_tiers *t, size_t *demoted)
     /* Pick first, move after: an item demoted from working into short-term
      * is not looked at again in the same pass. */
     pick = am__alloc_array(t->alloc, cap, sizeof *pick);
-    if (pick == NULL) {
+    pick_tier = am__alloc_array(t->alloc, cap, 1);
+    if (pick == NULL || pick_tier == NULL) {
+        am__free(t->alloc, pick, cap * sizeof *pick);
+        am__free(t->alloc, pick_tier, cap);
         st = am__fail(&t->err, AM_ENOMEM, "no memory to optimize");
         goto out;
     }
@@ -1337,12 +1341,21 @@ am_status am_tiers_optimize(am_tiers *t, size_t *demoted)
         for (size_t i = 0; i < m->len; i++) {
             const titem *it = &t->items[m->v[i]];
             if (now - it->accessed_ms > 24 * T_HOUR_MS &&
-                it->access_count < 2)
+                it->access_count < 2) {
+                pick_tier[n] = (uint8_t)tier;
                 pick[n++] = m->v[i];
+            }
         }
     }
     for (size_t i = 0; i < n && st == AM_OK; i++) {
         const titem *it = &t->items[pick[i]];
+        /* A capacity demotion made by an earlier move of this pass may
+         * have moved it already; it counts as its one move. */
+        if (it->tier > AM_TIER_SHORT_TERM ||
+            now - it->accessed_ms <= 24 * T_HOUR_MS)
+            continue;
+        if (pick_tier[i] != it->tier)
+            continue;
         st = am__tiers_move(t, pick[i], (am_tier)(it->tier + 1),
                             AM_TIER_REASON_IDLE);
         if (st == AM_OK)
@@ -1351,6 +1364,7 @@ am_status am_tiers_optimize(am_tiers *t, size_t *demoted)
             am__fail(&t->err, st, "no memory to demote (after %zu)", done);
     }
     am__free(t->alloc, pick, cap * sizeof *pick);
+    am__free(t->alloc, pick_tier, cap);
     if (st == AM_OK)
         st = am__tiers_maybe_flush(t);
 out:
