@@ -15,8 +15,10 @@
  *   calls, structured data, agent content) are not part of the format.
  *
  * A tool message must answer a tool call made by an earlier assistant
- * message, and tool_result parts cannot be expressed: both are errors
- * naming the message index.
+ * message, and tool_result parts cannot be expressed (except as the whole
+ * content of a tool message, which is how an Anthropic is_error result is
+ * kept: OpenAI gets its content, without the flag): both are errors naming
+ * the message index.
  */
 #include <stdio.h>
 #include <string.h>
