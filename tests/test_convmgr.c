@@ -355,3 +355,30 @@ AM_TEST(manager_survives_every_allocation_failure)
     test_rmtree(dir);
     free(dir);
 }
+
+AM_TEST(replace_on_a_persistent_agent_is_logged)
+{
+    char *dir = test_tmpdir();
+    am_convmgr *m = open_mgr(dir, AM_RETAIN_PERSISTENT);
+    am_conv *c = agent(m, "ctx");
+    am_msg_list l = AM_MSG_LIST_INIT;
+
+    for (int i = 0; i < 5; i++)
+        CHECK_OK(am_conv_add_text(c, i ? AM_ROLE_USER : AM_ROLE_SYSTEM,
+                                  AM_STR("turn")));
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_ASSISTANT, AM_STR("latest")));
+    /* A context manager keeps the system message and the last turn. */
+    CHECK_OK(am_conv_by_role(c, AM_ROLE_SYSTEM, &l));
+    CHECK_OK(am_conv_recent(c, 1, &l));
+    CHECK_OK(am_conv_replace(c, (const am_msg *const *)l.items, l.count));
+    CHECK_EQ(am_conv_count(c), 2);
+    am_msg_list_free(&l);
+    am_convmgr_close(m);
+    m = open_mgr(dir, AM_RETAIN_PERSISTENT);
+    c = agent(m, "ctx");
+    CHECK_EQ(am_conv_count(c), 2);
+    check_last(c, "latest");
+    am_convmgr_close(m);
+    test_rmtree(dir);
+    free(dir);
+}
