@@ -382,3 +382,24 @@ AM_TEST(replace_on_a_persistent_agent_is_logged)
     test_rmtree(dir);
     free(dir);
 }
+
+AM_TEST(a_second_manager_on_the_same_logs_is_refused)
+{
+    char *dir = test_tmpdir();
+    am_convmgr *m = open_mgr(dir, AM_RETAIN_PERSISTENT), *m2 = NULL;
+    am_convmgr_opts o = am_convmgr_opts_default();
+    am_error err;
+
+    CHECK_OK(am_conv_add_text(agent(m, "A"), AM_ROLE_USER, AM_STR("x")));
+    o.dir = dir;
+    o.no_sync = true;
+    CHECK_ST(am_convmgr_open(&o, &m2, &err), AM_EBUSY);
+    CHECK_CONTAINS(err.msg, "in use");
+    CHECK(m2 == NULL);
+    am_convmgr_close(m);
+    CHECK_OK(am_convmgr_open(&o, &m2, &err));
+    CHECK_EQ(am_conv_count(agent(m2, "A")), 1);
+    am_convmgr_close(m2);
+    test_rmtree(dir);
+    free(dir);
+}
