@@ -403,3 +403,43 @@ AM_TEST(a_second_manager_on_the_same_logs_is_refused)
     test_rmtree(dir);
     free(dir);
 }
+
+AM_TEST(a_crash_at_any_byte_of_the_last_record_keeps_the_rest)
+{
+    char *dir = test_tmpdir(), *path = log_file(dir, "A");
+    am_convmgr *m = open_mgr(dir, AM_RETAIN_PERSISTENT);
+    am_conv *c = agent(m, "A");
+    struct stat st;
+    off_t good, full;
+    am_buf copy = AM_BUF_INIT;
+    FILE *fp;
+
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("one")));
+    CHECK_EQ(stat(path, &st), 0);
+    good = st.st_size;
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("two")));
+    am_convmgr_close(m);
+    CHECK_EQ(stat(path, &st), 0);
+    full = st.st_size;
+    fp = fopen(path, "rb");
+    CHECK_OK(am_buf_reserve(&copy, (size_t)full));
+    CHECK_EQ(fread(copy.ptr, 1, (size_t)full, fp), (size_t)full);
+    fclose(fp);
+    /* Every cut inside the last record: header or payload. */
+    for (off_t cut = good + 1; cut < full; cut++) {
+        fp = fopen(path, "wb");
+        fwrite(copy.ptr, 1, (size_t)cut, fp);
+        fclose(fp);
+        m = open_mgr(dir, AM_RETAIN_PERSISTENT);
+        c = agent(m, "A");
+        CHECK_EQ(am_conv_count(c), 1);
+        check_last(c, "one");
+        am_convmgr_close(m);
+        CHECK_EQ(stat(path, &st), 0);
+        CHECK_EQ(st.st_size, good);
+    }
+    am_buf_free(&copy);
+    free(path);
+    test_rmtree(dir);
+    free(dir);
+}
