@@ -82,7 +82,16 @@ typedef struct am_encoding_opts {
      * shared between threads and used to encode pieces longer than 256
      * bytes (those allocate work space). */
     const am_allocator *alloc;
+    /* AM_ENCODING_NO_CACHE: neither read nor write the binary cache. */
+    unsigned flags;
 } am_encoding_opts;
+
+/* Open parses the rank file once and then keeps its finished tables in a
+ * binary cache next to it, <rank file>.bin (written when the directory is
+ * writable; checked against the rank file's size and time and a payload
+ * hash), so that later opens take milliseconds. This flag turns that
+ * off. */
+#define AM_ENCODING_NO_CACHE (1u << 0)
 
 /* Defaults: search path only, default allocator. Thread safety: safe. */
 AM_API am_encoding_opts am_encoding_opts_default(void);

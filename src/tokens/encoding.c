@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/core.h"
 #include "tokens/tokens_int.h"
@@ -479,6 +481,191 @@ static am_status find_rank_file(const char *name, const am_encoding_opts *o,
                     "scripts/setup or set AGENTMEM_DATA_DIR)", name, tried);
 }
 
+
+/* ---- Binary cache of the tables ----
+ *
+ * Parsing a rank file (base64, hashing 200,000 tokens, building the
+ * filter) takes tens of milliseconds; reading the finished tables back
+ * takes a few. After a parse, open writes them next to the rank file as
+ * <rank file>.bin (if the directory is writable; failure is silent) and
+ * later opens read that instead. The cache records the rank file's size
+ * and modification time, the layout constants, and a hash of its payload;
+ * any mismatch or damage means "no cache": the rank file is parsed again
+ * and the cache rewritten. */
+
+#define CACHE_MAGIC "AMBPE\0\0\1"
+#define CACHE_VERSION 1u
+
+typedef struct cache_hdr {
+    char magic[8];
+    uint32_t version;
+    uint32_t endian;       /* 0x01020304 as written */
+    char name[16];
+    uint64_t src_size;
+    int64_t src_mtime_ns;
+    uint32_t nranks;
+    uint32_t slot_size;
+    uint64_t blob_len;
+    uint64_t mask;
+    uint64_t filter_bits;
+    uint64_t payload_hash; /* am__hash64 chain over the sections */
+} cache_hdr;
+
+typedef struct section {
+    void *ptr;
+    size_t len;
+} section;
+
+static size_t sections_of(am_encoding *enc, section sec[6])
+{
+    sec[0] = (section){ enc->byte_rank, sizeof enc->byte_rank };
+    sec[1] = (section){ enc->off, ((size_t)enc->nranks + 1) * 4 };
+    sec[2] = (section){ enc->blob, enc->blob_len };
+    sec[3] = (section){ enc->slots, (enc->mask + 1) * sizeof(slot) };
+    sec[4] = (section){ enc->filter, FILTER_BITS / 8 };
+    sec[5] = (section){ enc->pair_rank, 65536 * 4 };
+    return 6;
+}
+
+static uint64_t sections_hash(const section *sec, size_t n)
+{
+    uint64_t h = 0x6a09e667f3bcc908ull;
+    for (size_t i = 0; i < n; i++)
+        h = am__hash64(sec[i].ptr, sec[i].len, h);
+    return h;
+}
+
+static void cache_path(char *out, size_t cap, const char *rank_path)
+{
+    snprintf(out, cap, "%s.bin", rank_path);
+}
+
+/* Read the cache for `rank_path` into `enc` (which has alloc and def).
+ * Returns AM_OK, AM_ENOMEM, or AM_ENOTFOUND for "no usable cache" (then
+ * `enc` holds no tables). */
+static am_status cache_read(am_encoding *enc, const char *rank_path,
+                            const struct stat *src)
+{
+    char path[4200];
+    cache_hdr h;
+    section sec[6];
+    size_t nsec;
+    FILE *fp;
+    am_status st = AM_ENOTFOUND;
+    const am_allocator *a = enc->alloc;
+
+    cache_path(path, sizeof path, rank_path);
+    fp = fopen(path, "rb");
+    if (fp == NULL)
+        return AM_ENOTFOUND;
+    if (fread(&h, sizeof h, 1, fp) != 1 ||
+        memcmp(h.magic, CACHE_MAGIC, 8) != 0 ||
+        h.version != CACHE_VERSION || h.endian != 0x01020304u ||
+        strncmp(h.name, enc->def->name, sizeof h.name) != 0 ||
+        h.src_size != (uint64_t)src->st_size ||
+        h.src_mtime_ns != (int64_t)src->st_mtim.tv_sec * 1000000000 +
+                              src->st_mtim.tv_nsec ||
+        h.slot_size != sizeof(slot) || h.filter_bits != FILTER_BITS ||
+        h.nranks == 0 || h.nranks > (1u << 24) ||
+        h.blob_len > ((uint64_t)1 << 30) || h.mask > ((uint64_t)1 << 26) ||
+        ((h.mask + 1) & h.mask) != 0)
+        goto out;
+    enc->nranks = h.nranks;
+    enc->off = am__alloc_array(a, (size_t)h.nranks + 1, sizeof(uint32_t));
+    enc->blob = am__alloc(a, (size_t)h.blob_len);
+    enc->blob_len = enc->blob != NULL ? (size_t)h.blob_len : 0;
+    enc->slots = am__alloc_array(a, (size_t)h.mask + 1, sizeof(slot));
+    enc->mask = enc->slots != NULL ? (size_t)h.mask : 0;
+    enc->filter = am__alloc(a, FILTER_BITS / 8);
+    enc->pair_rank = am__alloc_array(a, 65536, sizeof(uint32_t));
+    if (enc->off == NULL || enc->blob == NULL || enc->slots == NULL ||
+        enc->filter == NULL || enc->pair_rank == NULL) {
+        st = AM_ENOMEM;
+        goto out;
+    }
+    nsec = sections_of(enc, sec);
+    for (size_t i = 0; i < nsec; i++)
+        if (fread(sec[i].ptr, 1, sec[i].len, fp) != sec[i].len)
+            goto out;
+    if (fgetc(fp) != EOF || sections_hash(sec, nsec) != h.payload_hash)
+        goto out;
+    /* The offsets must stay inside the blob for lookups to be safe. */
+    for (size_t r = 0; r < h.nranks; r++)
+        if (enc->off[r] > enc->off[r + 1])
+            goto out;
+    if (enc->off[h.nranks] != h.blob_len)
+        goto out;
+    st = AM_OK;
+
+out:
+    fclose(fp);
+    return st;
+}
+
+/* Write the cache; any failure just leaves no cache behind. */
+static void cache_write(am_encoding *enc, const char *rank_path,
+                        const struct stat *src)
+{
+    char path[4200], tmp[4300];
+    cache_hdr h;
+    section sec[6];
+    size_t nsec = sections_of(enc, sec);
+    FILE *fp;
+    bool ok;
+
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, CACHE_MAGIC, 8);
+    h.version = CACHE_VERSION;
+    h.endian = 0x01020304u;
+    snprintf(h.name, sizeof h.name, "%s", enc->def->name);
+    h.src_size = (uint64_t)src->st_size;
+    h.src_mtime_ns = (int64_t)src->st_mtim.tv_sec * 1000000000 +
+                     src->st_mtim.tv_nsec;
+    h.nranks = enc->nranks;
+    h.slot_size = sizeof(slot);
+    h.blob_len = enc->blob_len;
+    h.mask = enc->mask;
+    h.filter_bits = FILTER_BITS;
+    h.payload_hash = sections_hash(sec, nsec);
+
+    cache_path(path, sizeof path, rank_path);
+    /* Unique per process and per encoding being opened. */
+    snprintf(tmp, sizeof tmp, "%s.%ld.%p.tmp", path, (long)getpid(),
+             (void *)enc);
+    fp = fopen(tmp, "wb");
+    if (fp == NULL)
+        return;
+    ok = fwrite(&h, sizeof h, 1, fp) == 1;
+    for (size_t i = 0; i < nsec && ok; i++)
+        ok = fwrite(sec[i].ptr, 1, sec[i].len, fp) == sec[i].len;
+    ok = fclose(fp) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0)
+        unlink(tmp);
+}
+
+/* Drop whatever tables a failed cache read left. */
+static void drop_tables(am_encoding *enc)
+{
+    const am_allocator *a = enc->alloc;
+    if (enc->off != NULL)
+        am__free(a, enc->off, ((size_t)enc->nranks + 1) * sizeof(uint32_t));
+    am__free(a, enc->blob, enc->blob_len);
+    if (enc->slots != NULL)
+        am__free(a, enc->slots, (enc->mask + 1) * sizeof(slot));
+    if (enc->pair_rank != NULL)
+        am__free(a, enc->pair_rank, 65536 * sizeof(uint32_t));
+    if (enc->filter != NULL)
+        am__free(a, enc->filter, FILTER_BITS / 8);
+    enc->off = NULL;
+    enc->blob = NULL;
+    enc->blob_len = 0;
+    enc->slots = NULL;
+    enc->mask = 0;
+    enc->pair_rank = NULL;
+    enc->filter = NULL;
+    enc->nranks = 0;
+}
+
 am_status am_encoding_open(const char *name, const am_encoding_opts *opts,
                            am_encoding **out, am_error *err)
 {
@@ -488,6 +675,8 @@ am_status am_encoding_open(const char *name, const am_encoding_opts *opts,
     am_encoding *enc = NULL;
     am_buf text = AM_BUF_INIT;
     char path[4096];
+    struct stat sb;
+    bool use_cache;
 
     if (out == NULL || name == NULL)
         return am__fail(err, AM_EINVAL, "am_encoding_open: NULL argument");
@@ -502,20 +691,33 @@ am_status am_encoding_open(const char *name, const am_encoding_opts *opts,
     st = find_rank_file(name, &o, path, sizeof path, err);
     if (st != AM_OK)
         return st;
-    text.alloc = o.alloc;
-    st = am__read_file(path, &text, err);
-    if (st != AM_OK)
-        goto fail;
     enc = am__calloc(o.alloc, 1, sizeof *enc);
-    if (enc == NULL) {
-        st = am__fail(err, AM_ENOMEM, "out of memory opening '%s'", name);
-        goto fail;
-    }
+    if (enc == NULL)
+        return am__fail(err, AM_ENOMEM, "out of memory opening '%s'", name);
     enc->alloc = o.alloc;
     enc->def = def;
-    st = parse_ranks(enc, path, (const uint8_t *)text.ptr, text.len, err);
-    if (st != AM_OK)
-        goto fail;
+    use_cache = !(o.flags & AM_ENCODING_NO_CACHE) && stat(path, &sb) == 0;
+    if (use_cache) {
+        st = cache_read(enc, path, &sb);
+        if (st == AM_ENOMEM) {
+            am__fail(err, st, "out of memory opening '%s'", name);
+            goto fail;
+        }
+        if (st != AM_OK)
+            drop_tables(enc);
+    }
+    if (!use_cache || st != AM_OK) {
+        text.alloc = o.alloc;
+        st = am__read_file(path, &text, err);
+        if (st != AM_OK)
+            goto fail;
+        st = parse_ranks(enc, path, (const uint8_t *)text.ptr, text.len,
+                         err);
+        if (st != AM_OK)
+            goto fail;
+        if (use_cache)
+            cache_write(enc, path, &sb);
+    }
     enc->vocab_size = enc->nranks;
     for (size_t i = 0; i < def->nspecials; i++) {
         if (def->specials[i].id < enc->nranks &&
@@ -543,16 +745,7 @@ void am_encoding_free(am_encoding *enc)
 {
     if (enc == NULL)
         return;
-    if (enc->off != NULL)
-        am__free(enc->alloc, enc->off,
-                 ((size_t)enc->nranks + 1) * sizeof(uint32_t));
-    am__free(enc->alloc, enc->blob, enc->blob_len);
-    if (enc->slots != NULL)
-        am__free(enc->alloc, enc->slots, (enc->mask + 1) * sizeof(slot));
-    if (enc->pair_rank != NULL)
-        am__free(enc->alloc, enc->pair_rank, 65536 * sizeof(uint32_t));
-    if (enc->filter != NULL)
-        am__free(enc->alloc, enc->filter, FILTER_BITS / 8);
+    drop_tables(enc);
     am__free(enc->alloc, enc, sizeof *enc);
 }
 
