@@ -15,5 +15,6 @@ int cmd_demo(int argc, char **argv)
     (void)argc;
     (void)argv;
     printf("agentmem %s demo\n", am_version());
+    demo_tokens();
     return CLI_EXIT_OK;
 }

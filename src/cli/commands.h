@@ -7,5 +7,6 @@ int cmd_version(int argc, char **argv);
 int cmd_tokens(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
+int demo_tokens(void);
 
 #endif
