@@ -49,15 +49,16 @@ awk '
         if (v > best[key]) { best[key] = v; bestname[key] = k[1] }
     }
     END {
-        printf "%-26s %9s", "encoding/section", "agentmem"
-        n = 0
-        for (p in names) { order[++n] = p }
-        for (i = 1; i <= n; i++) printf " %13s", order[i]
-        printf " %9s\n", "x fastest"
+        n = split("tiktoken gpt-tokenizer js-tiktoken ai-tokenizer", order, " ")
+        printf "%-26s %9s", "encoding/section", "agentmem" > "/dev/stderr"
+        for (i = 1; i <= n; i++) printf " %13s", order[i] > "/dev/stderr"
+        printf " %9s\n", "x fastest" > "/dev/stderr"
         for (key in ours) {
             printf "%-26s %9.1f", key, ours[key]
             for (i = 1; i <= n; i++) printf " %13.1f", peer[key, order[i]]
             if (best[key] > 0) printf " %8.1fx\n", ours[key] / best[key]
             else printf " %9s\n", "-"
         }
-    }' "$ours" "$theirs" | sort
+    }' "$ours" "$theirs" 2>&1 >"$ours.table"
+sort "$ours.table"
+rm -f "$ours.table"
