@@ -1110,10 +1110,10 @@ static am_status encode_piece(const am_encoding *enc, const uint8_t *p,
 #define PCACHE_MAX_PIECE 64
 
 typedef struct pcache_entry {
-    const uint8_t *p;
-    uint32_t len;
-    uint32_t count;
-    size_t ids_at;
+    uint32_t at;     /* the piece is s[at, at + len) of this call's text */
+    uint32_t ids_at; /* where its ids start in the output (encode) */
+    uint16_t len;    /* 0: empty entry */
+    uint16_t count;
 } pcache_entry;
 
 static am_status replay(sink *k, const pcache_entry *ce)
@@ -1130,7 +1130,7 @@ static am_status replay(sink *k, const pcache_entry *ce)
         if (st != AM_OK)
             return st;
     }
-    memcpy(t->ids + t->count, t->ids + ce->ids_at,
+    memcpy(t->ids + t->count, t->ids + (size_t)ce->ids_at,
            ce->count * sizeof(uint32_t));
     t->count += ce->count;
     k->count += ce->count;
@@ -1144,7 +1144,10 @@ static am_status encode_ordinary(const am_encoding *enc, const uint8_t *s,
     pcache_entry small[PCACHE_SIZE];
     pcache_entry *cache = small;
     size_t mask = PCACHE_SIZE - 1;
-    bool cached = len >= PCACHE_MIN_TEXT;
+    /* Entries hold 32-bit offsets: a larger text, or a larger output,
+     * goes without the cache. */
+    bool cached = len >= PCACHE_MIN_TEXT && len < UINT32_MAX &&
+                  (k->toks == NULL || k->toks->count < UINT32_MAX / 2);
     size_t i = 0;
     am_status st = AM_OK;
 
@@ -1168,8 +1171,7 @@ static am_status encode_ordinary(const am_encoding *enc, const uint8_t *s,
         size_t at0 = k->toks != NULL ? k->toks->count : 0;
 
         i = e;
-        if (cached && ce->len == n && ce->p != NULL &&
-            same_bytes(ce->p, p, n)) {
+        if (cached && ce->len == n && same_bytes(s + ce->at, p, n)) {
             st = replay(k, ce);
             if (st != AM_OK)
                 break;
@@ -1178,11 +1180,12 @@ static am_status encode_ordinary(const am_encoding *enc, const uint8_t *s,
         st = encode_piece(enc, p, n, h, k);
         if (st != AM_OK)
             break;
-        if (cached && n <= PCACHE_MAX_PIECE) {
-            ce->p = p;
-            ce->len = (uint32_t)n;
-            ce->count = (uint32_t)(k->count - count0);
-            ce->ids_at = at0;
+        if (cached && n <= PCACHE_MAX_PIECE &&
+            at0 + (k->count - count0) < UINT32_MAX) {
+            ce->at = (uint32_t)(p - s);
+            ce->len = (uint16_t)n;
+            ce->count = (uint16_t)(k->count - count0);
+            ce->ids_at = (uint32_t)at0;
         }
     }
     if (cache != small)
