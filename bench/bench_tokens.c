@@ -13,6 +13,7 @@
  * to count a 1 MB single-letter word.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ static const char *encodings[] = { "cl100k_base", "o200k_base" };
 
 typedef struct job {
     const am_encoding *enc;
+    am_token_cache *cache; /* NULL, or this thread's cache */
     am_str text;
     double secs;
     long reps;
@@ -49,7 +51,8 @@ static void *run_job(void *arg)
     int64_t c0 = thread_cpu_ns();
     do {
         size_t n = 0;
-        if (am_encoding_count(j->enc, j->text, NULL, &n, NULL) != AM_OK) {
+        am_encode_opts o = { 0, NULL, 0, j->cache };
+        if (am_encoding_count(j->enc, j->text, &o, &n, NULL) != AM_OK) {
             fprintf(stderr, "count failed\n");
             exit(1);
         }
@@ -61,7 +64,7 @@ static void *run_job(void *arg)
 }
 
 static void bench_count(const am_encoding *enc, const char *sec, am_str text,
-                        double secs, int threads)
+                        double secs, int threads, bool cached)
 {
     job jobs[2];
     pthread_t tids[2];
@@ -74,10 +77,14 @@ static void bench_count(const am_encoding *enc, const char *sec, am_str text,
         jobs[i].enc = enc;
         jobs[i].text = text;
         jobs[i].secs = secs;
+        if (cached && am_token_cache_create(enc, 0, NULL, &jobs[i].cache,
+                                            NULL) != AM_OK)
+            exit(1);
         pthread_create(&tids[i], NULL, run_job, &jobs[i]);
     }
     for (int i = 0; i < threads; i++) {
         pthread_join(tids[i], NULL);
+        am_token_cache_free(jobs[i].cache);
         reps += jobs[i].reps;
         cpu_mbs += (double)text.len * (double)jobs[i].reps /
                    (double)jobs[i].cpu_ns * 1e3;
@@ -89,12 +96,14 @@ static void bench_count(const am_encoding *enc, const char *sec, am_str text,
      * depends on what else the machine runs). */
     double ns = (double)jobs[0].cpu_ns / (double)jobs[0].reps;
     if (threads == 1)
-        printf("count/%s/%s/t1 %zu %.0f ns/op %.1f MB/s %zu tokens\n",
-               am_encoding_name(enc), sec, text.len, ns,
+        printf("%s/%s/%s/t1 %zu %.0f ns/op %.1f MB/s %zu tokens\n",
+               cached ? "countc" : "count", am_encoding_name(enc), sec,
+               text.len, ns,
                (double)text.len / ns * 1e3, jobs[0].tokens);
     else
-        printf("count/%s/%s/t%d %zu %.0f ns/op %.1f MB/s (wall %.1f MB/s) "
-               "%zu tokens\n", am_encoding_name(enc), sec, threads,
+        printf("%s/%s/%s/t%d %zu %.0f ns/op %.1f MB/s (wall %.1f MB/s) "
+               "%zu tokens\n", cached ? "countc" : "count",
+               am_encoding_name(enc), sec, threads,
                text.len, ns, cpu_mbs,
                (double)text.len * (double)reps / (double)wall * 1e3,
                jobs[0].tokens);
@@ -161,7 +170,12 @@ int main(int argc, char **argv)
         }
         for (int t = 1; t <= 2; t++)
             for (int s = 0; s < 4; s++)
-                bench_count(enc, sections[s], am_buf_str(&text[s]), secs, t);
+                bench_count(enc, sections[s], am_buf_str(&text[s]), secs, t,
+                            false);
+        /* With a cache kept across calls, as the JS peers keep theirs. */
+        for (int s = 0; s < 4; s++)
+            bench_count(enc, sections[s], am_buf_str(&text[s]), secs, 1,
+                        true);
         am_encoding_free(enc);
     }
 

@@ -7,8 +7,10 @@
 # multilingual, 1 MB each) into BUILD_DIR/bench-tokens, runs
 # BUILD_DIR/bench_tokens and bench/tokens_peers.js on it, and prints every
 # figure plus a side-by-side table: single-threaded MB/s per section and
-# encoding, and agentmem's speed-up over the fastest peer. Times are CPU
-# time of the measuring process on both sides.
+# encoding, and agentmem's speed-up over the fastest peer, both without a
+# cache kept across calls ("agentmem") and with one ("+cache"; the JS peers
+# keep their merge caches across calls). Times are CPU time of the
+# measuring process on both sides.
 # SECS (default 1) is the CPU time per case.
 set -euo pipefail
 build=${1:-build}
@@ -41,6 +43,7 @@ echo "single-threaded counting, MB/s (CPU time), same corpus, same run:"
 awk '
     FNR == NR {
         if ($1 ~ /^count\/.*\/t1$/) { split($1, k, "/"); ours[k[2] "/" k[3]] = $5 }
+        if ($1 ~ /^countc\/.*\/t1$/) { split($1, k, "/"); oursc[k[2] "/" k[3]] = $5 }
         next
     }
     {
@@ -50,13 +53,13 @@ awk '
     }
     END {
         n = split("tiktoken gpt-tokenizer js-tiktoken ai-tokenizer", order, " ")
-        printf "%-26s %9s", "encoding/section", "agentmem" > "/dev/stderr"
+        printf "%-26s %9s %9s", "encoding/section", "agentmem", "+cache" > "/dev/stderr"
         for (i = 1; i <= n; i++) printf " %13s", order[i] > "/dev/stderr"
-        printf " %9s\n", "x fastest" > "/dev/stderr"
+        printf " %9s %9s\n", "x fastest", "+cache x" > "/dev/stderr"
         for (key in ours) {
-            printf "%-26s %9.1f", key, ours[key]
+            printf "%-26s %9.1f %9.1f", key, ours[key], oursc[key]
             for (i = 1; i <= n; i++) printf " %13.1f", peer[key, order[i]]
-            if (best[key] > 0) printf " %8.1fx\n", ours[key] / best[key]
+            if (best[key] > 0) printf " %8.1fx %8.1fx\n", ours[key] / best[key], oursc[key] / best[key]
             else printf " %9s\n", "-"
         }
     }' "$ours" "$theirs" 2>&1 >"$ours.table"

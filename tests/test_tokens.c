@@ -119,7 +119,7 @@ AM_TEST(special_tokens_are_text_by_default_and_ids_when_allowed)
 {
     am_encoding *enc = open_enc("cl100k_base");
     am_tokens toks = AM_TOKENS_INIT;
-    am_encode_opts o = { 0, NULL, 0 };
+    am_encode_opts o = { 0, NULL, 0, NULL };
     am_str allowed[1] = { AM_STR("<|endofprompt|>") };
     am_str text = AM_STR("a<|endoftext|>b<|endofprompt|>");
     am_error err;
@@ -830,4 +830,49 @@ AM_TEST(tracker_sums_usage_cost_savings_and_reports_the_budget_once)
     am_buf_free(&json);
     am_tokenizer_free(tz);
     am_token_tracker_free(t);
+}
+
+/* ---- Caller-owned cache ---- */
+
+AM_TEST(token_cache_gives_identical_results_across_calls)
+{
+    am_encoding *cl = open_enc("cl100k_base");
+    am_encoding *o2 = open_enc("o200k_base");
+    am_token_cache *cache = NULL;
+    am_encode_opts o = { 0, NULL, 0, NULL };
+    am_tokens a = AM_TOKENS_INIT, b = AM_TOKENS_INIT;
+    const char *texts[] = {
+        "the cat sat on the mat, the cat sat on the mat",
+        "Привет мир! Привет мир! 中文文本 中文文本",
+        "the cat sat on the mat, with antidisestablishmentarianism",
+        "<|endoftext|> the cat",
+    };
+    am_error err;
+    size_t n1, n2;
+
+    CHECK_OK(am_token_cache_create(cl, 0, NULL, &cache, NULL));
+    o.cache = cache;
+    for (int round = 0; round < 3; round++)
+        for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+            am_str t = am_str_c(texts[i]);
+            /* Count first (stores counts only), then encode. */
+            CHECK_OK(am_encoding_count(cl, t, &o, &n1, NULL));
+            CHECK_OK(am_encoding_count(cl, t, NULL, &n2, NULL));
+            CHECK_EQ(n1, n2);
+            a.count = b.count = 0;
+            CHECK_OK(am_encoding_encode(cl, t, &o, &a, NULL));
+            CHECK_OK(am_encoding_encode(cl, t, NULL, &b, NULL));
+            CHECK_EQ(a.count, b.count);
+            CHECK(memcmp(a.ids, b.ids, a.count * sizeof *a.ids) == 0);
+        }
+    /* A cache belongs to one encoding. */
+    CHECK_ST(am_encoding_count(o2, AM_STR("x"), &o, &n1, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "another encoding") != NULL);
+    CHECK_ST(am_token_cache_create(NULL, 0, NULL, &cache, &err), AM_EINVAL);
+    am_token_cache_free(o.cache);
+    am_token_cache_free(NULL);
+    am_tokens_free(&a);
+    am_tokens_free(&b);
+    am_encoding_free(cl);
+    am_encoding_free(o2);
 }

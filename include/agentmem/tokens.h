@@ -135,12 +135,33 @@ enum {
     AM_SPECIAL_DISALLOWED_ERROR = 1u << 1
 };
 
+typedef struct am_token_cache am_token_cache;
+
 typedef struct am_encode_opts {
     unsigned flags;         /* AM_SPECIAL_* */
     const am_str *allowed;  /* special tokens allowed (borrowed), e.g.
                                AM_STR("<|endoftext|>") */
     size_t allowed_count;
+    /* Optional cache of pieces kept across calls (see
+     * am_token_cache_create); NULL: each call caches only within itself. */
+    am_token_cache *cache;
 } am_encode_opts;
+
+/* Create a cache of recently encoded pieces for `enc` (borrowed: keep it
+ * alive while the cache lives), with about `entries` entries (0: 65536;
+ * 48 bytes each). Passing it in am_encode_opts.cache makes repeated words
+ * across calls cost a table lookup instead of a merge; results are
+ * identical with or without it (a hit compares the piece's bytes). Yours:
+ * am_token_cache_free. Errors: AM_EINVAL, AM_ENOMEM.
+ * Thread safety: per-handle (one cache per thread; the encoding stays
+ * shared). */
+AM_API am_status am_token_cache_create(const am_encoding *enc,
+                                       size_t entries,
+                                       const am_allocator *alloc,
+                                       am_token_cache **out, am_error *err);
+
+/* NULL: no-op. Thread safety: unsafe (ends its life). */
+AM_API void am_token_cache_free(am_token_cache *cache);
 
 /* Encode `text` and append its token ids to `out`. `opts` may be NULL
  * (special tokens are text). Text is taken as UTF-8; a byte that is not

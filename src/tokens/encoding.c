@@ -866,6 +866,7 @@ typedef struct sink {
     am_tokens *toks;
     size_t count;
     size_t base; /* toks->count on entry, to roll back on failure */
+    struct am_token_cache *cache; /* caller's cache, or NULL */
 } sink;
 
 static inline am_status emit(sink *k, uint32_t id)
@@ -1137,6 +1138,122 @@ static am_status replay(sink *k, const pcache_entry *ce)
     return AM_OK;
 }
 
+/* ---- Caller-owned token cache ----
+ *
+ * The per-call cache forgets everything when the call returns. An agent
+ * counts much the same words again and again, so a caller may keep an
+ * am_token_cache (one per thread) and pass it in am_encode_opts: pieces of
+ * up to TC_BYTES bytes that encode to at most TC_IDS tokens are kept with
+ * their bytes inline (a hit compares them, so it is exact) in a
+ * direct-mapped table. Count-only calls store the count; ids are stored
+ * when a call encodes. */
+#define TC_BYTES 44
+#define TC_IDS 12
+
+typedef struct tc_entry {
+    uint8_t bytes[TC_BYTES];
+    uint32_t ids[TC_IDS];
+    uint8_t len;       /* 0: empty */
+    uint8_t count;
+    uint8_t has_ids;
+    uint8_t pad;
+} tc_entry;
+
+struct am_token_cache {
+    const am_allocator *alloc;
+    const am_encoding *enc;
+    tc_entry *e;
+    size_t mask;
+};
+
+am_status am_token_cache_create(const am_encoding *enc, size_t entries,
+                                const am_allocator *alloc,
+                                am_token_cache **out, am_error *err)
+{
+    am_token_cache *c;
+    size_t n = 1024;
+
+    if (enc == NULL || out == NULL)
+        return am__fail(err, AM_EINVAL, "am_token_cache_create: NULL "
+                        "argument");
+    *out = NULL;
+    if (entries == 0)
+        entries = 65536;
+    if (entries > ((size_t)1 << 24))
+        return am__fail(err, AM_EINVAL, "cache of %zu entries is too big "
+                        "(at most 16777216)", entries);
+    while (n < entries)
+        n <<= 1;
+    c = am__calloc(alloc, 1, sizeof *c);
+    if (c == NULL)
+        return am__fail(err, AM_ENOMEM, "out of memory");
+    c->e = am__calloc(alloc, n, sizeof *c->e);
+    if (c->e == NULL) {
+        am__free(alloc, c, sizeof *c);
+        return am__fail(err, AM_ENOMEM, "out of memory for %zu cache "
+                        "entries", n);
+    }
+    c->alloc = alloc;
+    c->enc = enc;
+    c->mask = n - 1;
+    *out = c;
+    return AM_OK;
+}
+
+void am_token_cache_free(am_token_cache *c)
+{
+    if (c == NULL)
+        return;
+    am__free(c->alloc, c->e, (c->mask + 1) * sizeof *c->e);
+    am__free(c->alloc, c, sizeof *c);
+}
+
+static am_status encode_with_cache(const am_encoding *enc,
+                                   am_token_cache *c, const uint8_t *s,
+                                   size_t len, sink *k)
+{
+    am__pat pat = enc->def->pat;
+    size_t i = 0;
+    am_status st = AM_OK;
+
+    while (i < len) {
+        size_t e = am__pretok_next(pat, s, len, i), n = e - i;
+        const uint8_t *p = s + i;
+        uint64_t h = hash_bytes(p, n);
+        tc_entry *ce = &c->e[(h >> 40) & c->mask];
+        size_t count0 = k->count;
+        size_t at0 = k->toks != NULL ? k->toks->count : 0;
+        size_t got;
+
+        i = e;
+        if (ce->len == n && same_bytes(ce->bytes, p, n) &&
+            (k->toks == NULL || ce->has_ids)) {
+            if (k->toks == NULL) {
+                k->count += ce->count;
+                continue;
+            }
+            for (size_t j = 0; j < ce->count && st == AM_OK; j++)
+                st = emit(k, ce->ids[j]);
+            if (st != AM_OK)
+                return st;
+            continue;
+        }
+        st = encode_piece(enc, p, n, h, k);
+        if (st != AM_OK)
+            return st;
+        got = k->count - count0;
+        if (n <= TC_BYTES && got <= TC_IDS) {
+            memcpy(ce->bytes, p, n);
+            ce->len = (uint8_t)n;
+            ce->count = (uint8_t)got;
+            ce->has_ids = k->toks != NULL;
+            if (k->toks != NULL)
+                memcpy(ce->ids, k->toks->ids + at0, got * sizeof(uint32_t));
+        }
+    }
+    return AM_OK;
+}
+
 static am_status encode_ordinary(const am_encoding *enc, const uint8_t *s,
                                  size_t len, sink *k)
 {
@@ -1151,6 +1268,8 @@ static am_status encode_ordinary(const am_encoding *enc, const uint8_t *s,
     size_t i = 0;
     am_status st = AM_OK;
 
+    if (k->cache != NULL)
+        return encode_with_cache(enc, k->cache, s, len, k);
     /* A long text has more distinct words than the stack cache holds;
      * without memory for a bigger one it simply uses the small one. */
     if (len >= PCACHE_BIG_TEXT) {
@@ -1298,6 +1417,10 @@ am_status am_encoding_encode(const am_encoding *enc, am_str text,
     k.toks = out;
     k.count = 0;
     k.base = out->count;
+    k.cache = opts != NULL ? opts->cache : NULL;
+    if (k.cache != NULL && k.cache->enc != enc)
+        return am__fail(err, AM_EINVAL, "the token cache belongs to another "
+                        "encoding");
     st = encode_text(enc, text, opts, &k, err);
     if (st != AM_OK) {
         out->count = k.base;
@@ -1311,11 +1434,15 @@ am_status am_encoding_count(const am_encoding *enc, am_str text,
                             const am_encode_opts *opts, size_t *count,
                             am_error *err)
 {
-    sink k = { NULL, 0, 0 };
+    sink k = { NULL, 0, 0, NULL };
     am_status st;
 
     if (enc == NULL || count == NULL)
         return am__fail(err, AM_EINVAL, "am_encoding_count: NULL argument");
+    k.cache = opts != NULL ? opts->cache : NULL;
+    if (k.cache != NULL && k.cache->enc != enc)
+        return am__fail(err, AM_EINVAL, "the token cache belongs to another "
+                        "encoding");
     st = encode_text(enc, text, opts, &k, err);
     if (st == AM_ENOMEM)
         am__fail(err, st, "out of memory counting %zu bytes", text.len);
