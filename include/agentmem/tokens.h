@@ -177,8 +177,10 @@ AM_API am_status am_encoding_encode(const am_encoding *enc, am_str text,
                                     am_tokens *out, am_error *err);
 
 /* Count the tokens am_encoding_encode would produce, without building the
- * id array. Allocates nothing unless a single pre-token is longer than 256
- * bytes. Errors as for am_encoding_encode. Thread safety: safe. */
+ * id array. Allocates nothing, except work space for a single pre-token
+ * longer than 256 bytes and a piece cache for texts of 256 KB or more
+ * (without memory for the cache it counts without it). Errors as for
+ * am_encoding_encode. Thread safety: safe. */
 AM_API am_status am_encoding_count(const am_encoding *enc, am_str text,
                                    const am_encode_opts *opts,
                                    size_t *count, am_error *err);
