@@ -107,12 +107,24 @@ static const char *const sql_text[Q_COUNT_] = {
                " AND " LIVE " ORDER BY ns, key LIMIT ?4 OFFSET ?5",
     [Q_NS_LIST] = "SELECT DISTINCT ns FROM items WHERE ns >= ?2 AND ns < ?3"
                   " AND " LIVE " ORDER BY ns",
-    [Q_FTS] = "SELECT i.id, -bm25(items_fts) FROM items_fts"
+    /* The inner query lets FTS5 rank and cut (ORDER BY rank LIMIT);
+     * rows of other namespaces, dead rows and filtered ones are dropped
+     * after, and the caller deepens the limit if too few remain. */
+    /* Scoped search: join, then rank what is in the namespace. */
+    [Q_FTS] = "SELECT i.id, -bm25(items_fts), i.ns, 1 FROM items_fts"
               " JOIN items i ON i.id = items_fts.rowid"
-              " WHERE items_fts MATCH ?2 AND i.ns >= ?3 AND i.ns < ?4"
+              " WHERE items_fts MATCH ?2 AND i.ns >= ?4 AND i.ns < ?5"
               " AND i.deleted_ms IS NULL"
               " AND (i.expires_ms IS NULL OR i.expires_ms > ?1)"
-              " ORDER BY bm25(items_fts)",
+              " AND ?3 = ?3 ORDER BY bm25(items_fts)",
+    /* Whole-store search: let FTS5 rank and cut (ORDER BY rank LIMIT);
+     * dead rows are dropped after, and the caller deepens the limit if
+     * too few remain. */
+    [Q_FTS_TOP] = "SELECT f.rowid, -f.rank, i.ns, i.deleted_ms IS NULL AND"
+                  " (i.expires_ms IS NULL OR i.expires_ms > ?1) FROM"
+                  " (SELECT rowid, rank FROM items_fts WHERE items_fts"
+                  " MATCH ?2 ORDER BY rank LIMIT ?3) f"
+                  " LEFT JOIN items i ON i.id = f.rowid ORDER BY f.rank",
     [Q_VEC_LOAD] = "SELECT id, ns, expires_ms, vec, vec_model FROM items"
                    " WHERE vec IS NOT NULL AND deleted_ms IS NULL",
     [Q_SESS_FIND] = "SELECT id, user_id FROM sessions WHERE session_id = ?1",

@@ -362,34 +362,52 @@ static am_status text_cands(am_store *s, const am_search *q, am_str lo,
         am_buf_free(&fq);
         return AM_OK;
     }
-    sqlite3_stmt *f = am__store_stmt(s, Q_FTS);
-    if (f == NULL) {
-        am_buf_free(&fq);
-        return s->err.code;
-    }
-    sqlite3_bind_int64(f, 1, now);
-    sqlite3_bind_text(f, 2, fq.ptr, (int)fq.len, SQLITE_STATIC);
-    sqlite3_bind_blob(f, 3, lo.ptr, (int)lo.len, SQLITE_STATIC);
-    sqlite3_bind_blob(f, 4, hi.ptr, (int)hi.len, SQLITE_STATIC);
-    int rc;
-    while (out->count < want && (rc = sqlite3_step(f)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(f, 0);
-        double sc = sqlite3_column_double(f, 1);
-        if (filter != NULL) {
-            /* The row was checked by the join; only meta remains. Read it
-             * with a separate statement (Q_ITEM_ROW is not in use). */
-            if (!qualifies(s, id, filter, now))
-                continue;
+    int64_t lim = want * 4 < 64 ? 64 : (int64_t)want * 4;
+    for (;;) {
+        int scoped = lo.len > 0;
+        sqlite3_stmt *f = am__store_stmt(s, scoped ? Q_FTS : Q_FTS_TOP);
+        size_t seen = 0;
+        int rc = SQLITE_DONE;
+        if (f == NULL) {
+            am_buf_free(&fq);
+            return s->err.code;
         }
-        st = cands_push(s, out, id);
-        if (st != AM_OK)
+        out->count = 0;
+        sqlite3_bind_int64(f, 1, now);
+        sqlite3_bind_text(f, 2, fq.ptr, (int)fq.len, SQLITE_STATIC);
+        sqlite3_bind_int64(f, 3, lim);
+        if (scoped) {
+            sqlite3_bind_blob(f, 4, lo.ptr, (int)lo.len, SQLITE_STATIC);
+            sqlite3_bind_blob(f, 5, hi.ptr, (int)hi.len, SQLITE_STATIC);
+            lim = -1; /* the join sees every match: one pass */
+        }
+        while (out->count < want && (rc = sqlite3_step(f)) == SQLITE_ROW) {
+            int64_t id = sqlite3_column_int64(f, 0);
+            double sc = sqlite3_column_double(f, 1);
+            const char *ns = sqlite3_column_blob(f, 2);
+            size_t nslen = (size_t)sqlite3_column_bytes(f, 2);
+            seen++;
+            /* Inside [lo, hi): the prefix range of the namespace. */
+            if (ns == NULL || !sqlite3_column_int(f, 3) || nslen < lo.len ||
+                memcmp(ns, lo.ptr, lo.len) != 0)
+                continue;
+            if (filter != NULL && !qualifies(s, id, filter, now))
+                continue;
+            st = cands_push(s, out, id);
+            if (st != AM_OK)
+                break;
+            out->v[out->count - 1].fts = sc;
+            out->v[out->count - 1].rank_fts = (int)out->count;
+        }
+        if (st == AM_OK && out->count < want && rc != SQLITE_DONE)
+            st = am__store_dberr(s, rc, "search");
+        sqlite3_reset(f);
+        /* Too few survived the cut and FTS5 had more: look deeper. */
+        if (st != AM_OK || out->count >= want || lim < 0 ||
+            (rc == SQLITE_DONE && seen < (size_t)lim))
             break;
-        out->v[out->count - 1].fts = sc;
-        out->v[out->count - 1].rank_fts = (int)out->count;
+        lim = lim > (1 << 20) ? -1 : lim * 8;
     }
-    if (st == AM_OK && out->count < want && rc != SQLITE_DONE)
-        st = am__store_dberr(s, rc, "search");
-    sqlite3_reset(f);
     am_buf_free(&fq);
     return st;
 }
