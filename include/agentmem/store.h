@@ -232,6 +232,10 @@ typedef struct am_search {
     am_str filter;
     double w_text, w_vec; /* RRF weights; both 0: 1 and 0.2 */
     int rrf_k;            /* 0: 60 */
+    /* Pseudo-relevance feedback for the text part: expand the query with
+     * `prf_terms` (0: 5) words from the top `prf_docs` results and search
+     * again. 0: off. */
+    int prf_docs, prf_terms;
 } am_search;
 
 /* Search live items under `q->ns`. Results are best first; `score` is the

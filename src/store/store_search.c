@@ -345,7 +345,7 @@ static am_status cands_push(am_store *s, cands *c, int64_t id)
     return AM_OK;
 }
 
-static am_status text_cands(am_store *s, const am_search *q, am_str lo,
+static am_status text_cands(am_store *s, am_str query, am_str lo,
                             am_str hi, json_t *filter, size_t want,
                             int64_t now, cands *out)
 {
@@ -353,7 +353,7 @@ static am_status text_cands(am_store *s, const am_search *q, am_str lo,
     size_t terms = 0;
     am_status st;
     fq.alloc = s->alloc;
-    st = fts_query(q->query, &fq, &terms);
+    st = fts_query(query, &fq, &terms);
     if (st != AM_OK) {
         am_buf_free(&fq);
         return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
@@ -519,6 +519,142 @@ static am_status vec_cands(am_store *s, const float *qv, am_str lo,
     return st;
 }
 
+/* ---- Pseudo-relevance feedback ---- */
+
+typedef struct fbterm {
+    char w[32];
+    size_t n;
+    double score;
+} fbterm;
+
+typedef struct fbctx {
+    fbterm *t;
+    size_t count, cap;
+    const am_str *query;
+} fbctx;
+
+static int in_query(const am_str *q, const char *w, size_t n)
+{
+    /* Is `w` one of the query's words (case-folded)? */
+    size_t i = 0;
+    while (i < q->len) {
+        while (i < q->len && !is_word_byte((unsigned char)q->ptr[i]))
+            i++;
+        size_t st = i;
+        while (i < q->len && is_word_byte((unsigned char)q->ptr[i]))
+            i++;
+        if (i - st == n) {
+            size_t k = 0;
+            while (k < n) {
+                unsigned char c = (unsigned char)q->ptr[st + k];
+                if ((char)(c >= 'A' && c <= 'Z' ? c + 32 : c) != w[k])
+                    break;
+                k++;
+            }
+            if (k == n)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static void fb_word(const char *w, size_t n, void *ctx)
+{
+    fbctx *c = ctx;
+    if (n < 3 || n >= sizeof c->t[0].w || is_stopword(w, n) ||
+        in_query(c->query, w, n))
+        return;
+    for (size_t i = 0; i < c->count; i++)
+        if (strlen(c->t[i].w) == n && memcmp(c->t[i].w, w, n) == 0) {
+            c->t[i].n++;
+            return;
+        }
+    if (c->count == c->cap)
+        return; /* enough distinct candidates */
+    memcpy(c->t[c->count].w, w, n);
+    c->t[c->count].w[n] = '\0';
+    c->t[c->count].n = 1;
+    c->count++;
+}
+
+static int fb_by_n(const void *a, const void *b)
+{
+    const fbterm *x = a, *y = b;
+    return x->n < y->n ? 1 : x->n > y->n ? -1 : 0;
+}
+
+static int fb_by_score(const void *a, const void *b)
+{
+    const fbterm *x = a, *y = b;
+    return x->score < y->score ? 1 : x->score > y->score ? -1 : 0;
+}
+
+/* Document frequency of `w`, counted up to `cap`. */
+static double doc_freq(am_store *s, const char *w, int64_t cap)
+{
+    sqlite3_stmt *q = NULL;
+    char m[48];
+    double df = (double)cap;
+    snprintf(m, sizeof m, "\"%.40s\"", w);
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM (SELECT 1 FROM"
+                           " items_fts WHERE items_fts MATCH ?1 LIMIT ?2)",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, m, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(q, 2, cap);
+        if (sqlite3_step(q) == SQLITE_ROW)
+            df = (double)sqlite3_column_int64(q, 0);
+    }
+    sqlite3_finalize(q);
+    return df;
+}
+
+/* Expand `query` with the `nterms` words that best characterize the top
+ * `ndocs` text results (term count in them times log inverse document
+ * frequency), appended to `out`. */
+static am_status prf_expand(am_store *s, am_str query, const cands *tc,
+                            size_t ndocs, size_t nterms, int64_t now,
+                            am_buf *out)
+{
+    fbterm terms[256];
+    fbctx c = { terms, 0, 256, &query };
+    am_status st = am_buf_append(out, query.ptr, query.len);
+    if (st != AM_OK)
+        return st;
+    for (size_t i = 0; i < tc->count && i < ndocs; i++) {
+        sqlite3_stmt *r = am__store_stmt(s, Q_ITEM_ROW);
+        if (r == NULL)
+            return s->err.code;
+        sqlite3_bind_int64(r, 1, now);
+        sqlite3_bind_int64(r, 2, tc->v[i].id);
+        if (sqlite3_step(r) == SQLITE_ROW)
+            am__words((const char *)sqlite3_column_text(r, 4),
+                      (size_t)sqlite3_column_bytes(r, 4), fb_word, &c);
+        sqlite3_reset(r);
+    }
+    if (c.count == 0)
+        return AM_OK;
+    /* Score the most frequent candidates by tf * idf. */
+    qsort(terms, c.count, sizeof *terms, fb_by_n);
+    size_t nc = c.count < 24 ? c.count : 24;
+    sqlite3_stmt *mx = NULL;
+    double total = 1000;
+    if (sqlite3_prepare_v2(s->db, "SELECT max(id) FROM items", -1, &mx,
+                           NULL) == SQLITE_OK &&
+        sqlite3_step(mx) == SQLITE_ROW)
+        total = (double)sqlite3_column_int64(mx, 0) + 1;
+    sqlite3_finalize(mx);
+    int64_t cap = (int64_t)(total / 10 > 50 ? total / 10 : 50);
+    for (size_t i = 0; i < nc; i++) {
+        double df = doc_freq(s, terms[i].w, cap);
+        terms[i].score = (double)terms[i].n * log((total + 1) / (df + 1));
+    }
+    qsort(terms, nc, sizeof *terms, fb_by_score);
+    for (size_t i = 0; i < nc && i < nterms && st == AM_OK; i++)
+        if (terms[i].score > 0)
+            st = am_buf_appendf(out, " %s", terms[i].w);
+    return st;
+}
+
 /* ---- Search ---- */
 
 static am_status search_locked(am_store *s, const am_search *q,
@@ -604,11 +740,27 @@ static am_status search_locked(am_store *s, const am_search *q,
     }
 
     if (use_text) {
-        st = text_cands(s, q, (am_str){ lo.ptr, lo.len },
+        st = text_cands(s, q->query, (am_str){ lo.ptr, lo.len },
                         (am_str){ hi.ptr, hi.len }, filter,
                         use_vec ? depth : limit, now, &tc);
         if (st != AM_OK)
             goto out;
+        if (q->prf_docs > 0 && tc.count > 0) {
+            am_buf xq = AM_BUF_INIT;
+            xq.alloc = s->alloc;
+            st = prf_expand(s, q->query, &tc, (size_t)q->prf_docs,
+                            q->prf_terms > 0 ? (size_t)q->prf_terms : 5,
+                            now, &xq);
+            if (st == AM_OK) {
+                tc.count = 0;
+                st = text_cands(s, am_buf_str(&xq), (am_str){ lo.ptr, lo.len },
+                                (am_str){ hi.ptr, hi.len }, filter,
+                                use_vec ? depth : limit, now, &tc);
+            }
+            am_buf_free(&xq);
+            if (st != AM_OK)
+                goto out;
+        }
     }
     if (use_vec && s->vc.count > 0) {
         st = vec_cands(s, qv, (am_str){ lo.ptr, lo.len }, filter,
