@@ -39,12 +39,15 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     " WHERE expires_ms IS NOT NULL;"
     "CREATE INDEX items_deleted ON items(deleted_ms)"
     " WHERE deleted_ms IS NOT NULL;"
+    /* One B-tree keyed by (item, sequence): a put adds one entry, and an
+     * item's history is one range. An event's new value is the next
+     * event's old value (or the item's current one), so it is not
+     * stored twice. */
     "CREATE TABLE item_history("
-    " id INTEGER PRIMARY KEY, item_id INTEGER NOT NULL,"
-    " event TEXT NOT NULL, old_value TEXT, new_value TEXT,"
-    " old_meta TEXT, new_meta TEXT, at_ms INTEGER NOT NULL,"
-    " actor TEXT NOT NULL);"
-    "CREATE INDEX item_history_item ON item_history(item_id, id);"
+    " item_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " event TEXT NOT NULL, old_value TEXT, old_meta TEXT,"
+    " at_ms INTEGER NOT NULL, actor TEXT NOT NULL,"
+    " PRIMARY KEY(item_id, seq)) WITHOUT ROWID;"
     "CREATE VIRTUAL TABLE items_fts USING fts5(text, content='items',"
     " content_rowid='id', tokenize='porter unicode61 remove_diacritics 2');"
     /* Inserts are indexed by put itself (Q_FTS_ADD): an INSERT trigger
@@ -95,14 +98,15 @@ static const char *const sql_text[Q_COUNT_] = {
     [Q_ITEM_GET] = "SELECT value FROM items WHERE ns = ?2 AND key = ?3"
                    " AND " LIVE,
     [Q_ITEM_ROW] = "SELECT " ROW_COLS " FROM items WHERE id = ?2 AND " LIVE,
-    [Q_HIST_ADD] = "INSERT INTO item_history(item_id, event, old_value,"
-                   " new_value, old_meta, new_meta, at_ms, actor)"
-                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [Q_HIST_ADD] = "INSERT INTO item_history(item_id, seq, event, old_value,"
+                   " old_meta, at_ms, actor) VALUES (?1, coalesce((SELECT"
+                   " max(seq) FROM item_history WHERE item_id = ?1), 0) + 1,"
+                   " ?2, ?3, ?5, ?7, ?8)",
     [Q_HIST_LAST] = "SELECT event, old_value, old_meta FROM item_history"
-                    " WHERE item_id = ?1 ORDER BY id DESC LIMIT 1",
+                    " WHERE item_id = ?1 ORDER BY seq DESC LIMIT 1",
     [Q_HIST_LIST] = "SELECT h.event, h.old_value, h.at_ms, h.actor,"
                     " h.old_meta FROM item_history h"
-                    " WHERE h.item_id = ?1 ORDER BY h.id",
+                    " WHERE h.item_id = ?1 ORDER BY h.seq",
     [Q_LIST] = "SELECT " ROW_COLS " FROM items WHERE ns >= ?2 AND ns < ?3"
                " AND " LIVE " ORDER BY ns, key LIMIT ?4 OFFSET ?5",
     [Q_NS_LIST] = "SELECT DISTINCT ns FROM items WHERE ns >= ?2 AND ns < ?3"
