@@ -291,6 +291,15 @@ AM_TEST(history_records_changes_and_undo_reverts)
     CHECK_MEM_EQ(r->items[3].event.ptr, r->items[3].event.len, "delete");
     CHECK_MEM_EQ(r->items[4].event.ptr, r->items[4].event.len, "add");
     am_results_free(r);
+    /* Retention of the history: keep the last two entries per item. */
+    size_t dropped = 0;
+    CHECK_ST(am_store_history_prune(f.s, 0, &dropped), AM_EINVAL);
+    CHECK_OK(am_store_history_prune(f.s, 2, &dropped));
+    CHECK_EQ(dropped, 3);
+    CHECK_OK(am_store_history(f.s, NS1("h"), AM_STR("k"), &r));
+    CHECK_EQ(r->count, 2);
+    CHECK_MEM_EQ(r->items[1].value.ptr, r->items[1].value.len, "\"v1\"");
+    am_results_free(r);
     /* Purge removes soft-deleted items for good. */
     CHECK_OK(am_store_delete(f.s, NS1("h"), AM_STR("k")));
     size_t n = 0;
@@ -369,6 +378,25 @@ AM_TEST(vector_search_ranks_by_cosine_and_checks_dimensions)
     am_results_free(r);
     q.dim = 3;
     CHECK_ST(am_store_search(f.s, &q, &r), AM_EINVAL);
+    /* A store whose embedder differs from the index's refuses to embed
+     * queries against it, even at the same dimension. */
+    {
+        am_embedder *e4;
+        am_store *s2;
+        am_store_opts o = am_store_opts_default();
+        CHECK_OK(am_embedder_hash_create(4, &e4, NULL));
+        o.embedder = e4;
+        CHECK_OK(am_store_open(f.path, &o, &s2, NULL));
+        am_search tq = { .ns = NS1("v"), .query = AM_STR("anything") };
+        CHECK_ST(am_store_search(s2, &tq, &r), AM_EINVAL);
+        CHECK(strstr(am_store_last_error(s2)->msg, "hash-ngram-v1/4") !=
+              NULL);
+        tq.mode = AM_SEARCH_TEXT;
+        CHECK_OK(am_store_search(s2, &tq, &r));
+        am_results_free(r);
+        am_store_close(s2);
+        am_embedder_free(e4);
+    }
     /* A deleted item leaves the vector index at once. */
     CHECK_OK(am_store_delete(f.s, NS1("v"), AM_STR("x")));
     q.dim = 4;

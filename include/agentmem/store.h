@@ -259,6 +259,12 @@ AM_API am_status am_store_delete_ns(am_store *s, am_ns ns, size_t *removed);
 AM_API am_status am_store_purge(am_store *s, int64_t deleted_before,
                                 size_t *removed);
 
+/* Keep only the last `keep` history entries of every item (at least 1).
+ * *removed (may be NULL) gets the number of entries dropped.
+ * Thread safety: safe. */
+AM_API am_status am_store_history_prune(am_store *s, size_t keep,
+                                        size_t *removed);
+
 /* Give free pages back to the file system (incremental vacuum, or a full
  * VACUUM when `full`). Thread safety: safe. */
 AM_API am_status am_store_vacuum(am_store *s, int full);

@@ -1523,6 +1523,39 @@ am_status am_store_purge(am_store *s, int64_t deleted_before,
     return st;
 }
 
+am_status am_store_history_prune(am_store *s, size_t keep, size_t *removed)
+{
+    am_status st;
+    size_t n = 0;
+    static const am_str none = { NULL, 0 };
+
+    if (s == NULL)
+        return AM_EINVAL;
+    STORE_LOCK(s);
+    if (keep == 0) {
+        st = am__fail(&s->err, AM_EINVAL, "history prune: keep must be >= 1"
+                      " (undo needs the last entry)");
+        goto out;
+    }
+    st = am__store_begin(s);
+    if (st == AM_OK)
+        st = exec_prepared(s, "DELETE FROM item_history WHERE (item_id, seq)"
+                              " IN (SELECT item_id, seq FROM (SELECT item_id,"
+                              " seq, row_number() OVER (PARTITION BY item_id"
+                              " ORDER BY seq DESC) AS rn FROM item_history)"
+                              " WHERE rn > ?3)",
+                           none, none, (int64_t)keep, &n);
+    if (st == AM_OK)
+        st = am__store_commit(s);
+    if (st != AM_OK)
+        am__store_rollback(s);
+out:
+    if (removed != NULL)
+        *removed = st == AM_OK ? n : 0;
+    STORE_UNLOCK(s);
+    return st;
+}
+
 am_status am_store_vacuum(am_store *s, int full)
 {
     if (s == NULL)

@@ -719,6 +719,29 @@ static am_status search_locked(am_store *s, const am_search *q,
                               s->vc.dim);
                 goto out;
             }
+            if (s->vc.count > 0) {
+                /* Same dimension is not enough: the vectors must come
+                 * from the same embedder as the query's. */
+                char want[160];
+                snprintf(want, sizeof want, "%s/%zu", s->embedder->id, qdim);
+                sqlite3_stmt *m = am__store_stmt(s, Q_META_GET);
+                if (m == NULL) {
+                    st = s->err.code;
+                    goto out;
+                }
+                sqlite3_bind_text(m, 1, "vec_model", -1, SQLITE_STATIC);
+                if (sqlite3_step(m) == SQLITE_ROW &&
+                    strcmp((const char *)sqlite3_column_text(m, 0), want) !=
+                        0)
+                    st = am__fail(&s->err, AM_EINVAL,
+                                  "search: the index holds vectors of '%s', "
+                                  "the query would be embedded by '%s'",
+                                  (const char *)sqlite3_column_text(m, 0),
+                                  want);
+                sqlite3_reset(m);
+                if (st != AM_OK)
+                    goto out;
+            }
             qv = am__alloc_array(s->alloc, qdim, sizeof(float));
             if (qv == NULL) {
                 st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
