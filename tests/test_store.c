@@ -397,6 +397,54 @@ AM_TEST(vector_search_ranks_by_cosine_and_checks_dimensions)
         am_store_close(s2);
         am_embedder_free(e4);
     }
+    /* Puts after the index is loaded update it in place. */
+    {
+        float nv[4] = { 0, 0, 0, 1 };
+        am_item_in add = { .ns = NS1("v"), .key = AM_STR("w"),
+                           .value = AM_STR("1"), .vec = nv, .dim = 4,
+                           .vec_model = "test" };
+        CHECK_OK(am_store_put(f.s, &add));
+        float wq[4] = { 0, 0, 0.1f, 1 };
+        am_search q2 = { .ns = NS1("v"), .vec = wq, .dim = 4,
+                         .mode = AM_SEARCH_VECTOR, .limit = 1 };
+        CHECK_OK(am_store_search(f.s, &q2, &r));
+        CHECK_EQ(r->count, 1);
+        CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "w");
+        am_results_free(r);
+        /* Re-put without a vector: it leaves the vector index. */
+        add.vec = NULL;
+        add.dim = 0;
+        CHECK_OK(am_store_put(f.s, &add));
+        CHECK_OK(am_store_search(f.s, &q2, &r));
+        CHECK_EQ(r->count, 1);
+        CHECK(r->items[0].key.ptr[0] != 'w');
+        am_results_free(r);
+        /* Moving it to the old direction again brings it back. */
+        add.vec = nv;
+        add.dim = 4;
+        CHECK_OK(am_store_put(f.s, &add));
+        CHECK_OK(am_store_search(f.s, &q2, &r));
+        CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "w");
+        am_results_free(r);
+        CHECK_OK(am_store_delete(f.s, NS1("v"), AM_STR("w")));
+    }
+    /* Another connection's write is seen (PRAGMA data_version). */
+    {
+        am_store *s2;
+        float ov[4] = { 0, 1, 0, 0 };
+        CHECK_OK(am_store_open(f.path, NULL, &s2, NULL));
+        am_item_in other = { .ns = NS1("v"), .key = AM_STR("other"),
+                             .value = AM_STR("1"), .vec = ov, .dim = 4,
+                             .vec_model = "test" };
+        CHECK_OK(am_store_put(s2, &other));
+        am_store_close(s2);
+        am_search q3 = { .ns = NS1("v"), .vec = ov, .dim = 4,
+                         .mode = AM_SEARCH_VECTOR, .limit = 1 };
+        CHECK_OK(am_store_search(f.s, &q3, &r));
+        CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "other");
+        am_results_free(r);
+        CHECK_OK(am_store_delete(f.s, NS1("v"), AM_STR("other")));
+    }
     /* A deleted item leaves the vector index at once. */
     CHECK_OK(am_store_delete(f.s, NS1("v"), AM_STR("x")));
     q.dim = 4;

@@ -556,6 +556,7 @@ typedef struct prepared {
     float *vec;        /* owned copy, unit length */
     size_t dim;
     const char *model;
+    int64_t id;        /* the row written (set by put_one) */
 } prepared;
 
 static void prepared_free(am_store *s, prepared *p)
@@ -760,7 +761,6 @@ static am_status put_one(am_store *s, const am_item_in *it, prepared *p,
         st = check_model(s, p, idx);
         if (st != AM_OK)
             return st;
-        s->own_writes++;
     }
     w = am__store_stmt(s, Q_ITEM_INSERT);
     if (w == NULL)
@@ -777,7 +777,7 @@ static am_status put_one(am_store *s, const am_item_in *it, prepared *p,
     if (rc != SQLITE_DONE)
         return am__store_dberr(s, rc, "put");
     if (sqlite3_changes(s->db) == 1) {
-        id = sqlite3_last_insert_rowid(s->db);
+        id = p->id = sqlite3_last_insert_rowid(s->db);
         w = am__store_stmt(s, Q_FTS_ADD);
         if (w == NULL)
             return s->err.code;
@@ -803,11 +803,10 @@ static am_status put_one(am_store *s, const am_item_in *it, prepared *p,
         sqlite3_reset(f);
         return st;
     }
-    id = sqlite3_column_int64(f, 0);
+    id = p->id = sqlite3_column_int64(f, 0);
     live = row_is_live(f, 3, 4, now);
     if (live)
         created = sqlite3_column_int64(f, 5);
-    s->own_writes++; /* the row may have lost its vector */
     w = am__store_stmt(s, Q_ITEM_UPDATE);
     if (w == NULL) {
         sqlite3_reset(f);
@@ -867,6 +866,12 @@ static am_status put_many_locked(am_store *s, const am_item_in *items,
         st = am__store_commit(s);
     if (st != AM_OK)
         am__store_rollback(s);
+    /* Committed: bring the in-memory vector index up to date in place
+     * (an item without a vector leaves it). */
+    for (size_t i = 0; st == AM_OK && i < count; i++)
+        am__vcache_apply(s, ps[i].id, (am_str){ ps[i].ns.ptr, ps[i].ns.len },
+                         items[i].ttl_ms > 0 ? now + items[i].ttl_ms : 0,
+                         ps[i].vec, ps[i].dim);
 out:
     for (size_t i = 0; i < done; i++)
         prepared_free(s, &ps[i]);

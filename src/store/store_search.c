@@ -220,6 +220,52 @@ static am_status vcache_grow(am_store *s, size_t need)
     return AM_OK;
 }
 
+void am__vcache_apply(am_store *s, int64_t id, am_str ns, int64_t expires,
+                      const float *vec, size_t dim)
+{
+    am__vcache *c = &s->vc;
+    if (!c->valid || s->vc_writes != s->own_writes)
+        return; /* not loaded (or stale): the next search loads it */
+    /* ids are ascending: rows are appended with growing rowids. */
+    size_t lo = 0, hi = c->count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (c->ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    int found = lo < c->count && c->ids[lo] == id;
+    if (vec == NULL) {
+        if (found)
+            c->expires[lo] = 1; /* a tombstone: expired long ago */
+        return;
+    }
+    if (c->dim == 0 && c->count == 0)
+        c->dim = dim;
+    if (dim != c->dim || (!found && lo != c->count)) {
+        c->valid = 0; /* not an append: reload on the next search */
+        return;
+    }
+    if (!found) {
+        if (vcache_grow(s, c->count + 1) != AM_OK) {
+            c->valid = 0;
+            return;
+        }
+        c->ids[lo] = id;
+        c->count++;
+    }
+    size_t off = c->ns_pool.len;
+    if (am_buf_append(&c->ns_pool, ns.ptr, ns.len) != AM_OK) {
+        c->valid = 0;
+        return;
+    }
+    c->ns_off[lo] = off;
+    c->ns_len[lo] = ns.len;
+    c->expires[lo] = expires;
+    memcpy(c->vecs + lo * c->dim, vec, dim * sizeof(float));
+}
+
 /* Make the cache current. */
 static am_status vcache_load(am_store *s)
 {
