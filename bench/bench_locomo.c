@@ -31,6 +31,7 @@ typedef struct cfg {
     const char *embedder;
     double w_text, w_vec;
     int prf_docs, prf_terms;
+    int rrf_k;
     int vec_ctx;     /* neighbours in the embedded text (-1: as indexed) */
     const am_embedder *emb;
 } cfg;
@@ -195,6 +196,7 @@ static int run_sample(am_store *s, json_t *sample, const cfg *c, FILE *out,
         sq.w_vec = c->w_vec;
         sq.prf_docs = c->prf_docs;
         sq.prf_terms = c->prf_terms;
+        sq.rrf_k = c->rrf_k;
         struct timespec a, b;
         clock_gettime(CLOCK_MONOTONIC, &a);
         st = am_store_search(s, &sq, &r);
@@ -229,7 +231,7 @@ static int run_sample(am_store *s, json_t *sample, const cfg *c, FILE *out,
 
 int main(int argc, char **argv)
 {
-    cfg c = { AM_SEARCH_HYBRID, 2, 1, "default", 0, 0, 0, 0, 0, NULL };
+    cfg c = { AM_SEARCH_HYBRID, 2, 1, "default", 0, 0, 0, 0, 0, 0, NULL };
     if (argc < 3) {
         fprintf(stderr, "usage: bench_locomo SPLIT.json RUNS.jsonl "
                         "[--mode hybrid|text|vector] [--context N] "
@@ -251,6 +253,8 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--prf") == 0 && i + 2 < argc) {
             c.prf_docs = atoi(argv[++i]);
             c.prf_terms = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--rrf-k") == 0 && i + 1 < argc) {
+            c.rrf_k = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--vec-context") == 0 && i + 1 < argc) {
             c.vec_ctx = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--no-date") == 0) {

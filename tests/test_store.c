@@ -342,6 +342,38 @@ AM_TEST(fulltext_search_is_safe_for_any_query)
     fx_close(&f);
 }
 
+AM_TEST(fulltext_index_follows_updates_undo_and_deletes)
+{
+    fixture f;
+    fx_open(&f, 0);
+    am_results *r;
+    size_t n;
+    CHECK_OK(put(f.s, NS1("x"), "k", "\"apples and pears\"", 0));
+    CHECK_OK(put(f.s, NS1("x"), "k", "\"bananas only\"", 0));
+    am_search q = { .query = AM_STR("apples"), .mode = AM_SEARCH_TEXT };
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 0);
+    am_results_free(r);
+    CHECK_OK(am_store_undo(f.s, NS1("x"), AM_STR("k")));
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 1);
+    am_results_free(r);
+    CHECK_OK(am_store_check(f.s));
+    CHECK_OK(put(f.s, NS1("y"), "k", "\"apples again\"", 1000));
+    CHECK_OK(put(f.s, NS1("z"), "k", "\"apples thrice\"", 0));
+    CHECK_OK(am_store_delete(f.s, NS1("z"), AM_STR("k")));
+    f.tc.now_ms += 5000;
+    CHECK_OK(am_store_purge(f.s, INT64_MAX, &n));
+    CHECK_EQ(n, 2);
+    CHECK_OK(am_store_delete_ns(f.s, NS1("x"), &n));
+    CHECK_EQ(n, 1);
+    CHECK_OK(am_store_check(f.s));
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 0);
+    am_results_free(r);
+    fx_close(&f);
+}
+
 AM_TEST(vector_search_ranks_by_cosine_and_checks_dimensions)
 {
     fixture f;

@@ -50,16 +50,11 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     " PRIMARY KEY(item_id, seq)) WITHOUT ROWID;"
     "CREATE VIRTUAL TABLE items_fts USING fts5(text, content='items',"
     " content_rowid='id', tokenize='porter unicode61 remove_diacritics 2');"
-    /* Inserts are indexed by put itself (Q_FTS_ADD): an INSERT trigger
-     * would make every insert a statement transaction, and FTS5 flushes
-     * its pending terms at each savepoint -- 4x slower bulk puts. */
-    "CREATE TRIGGER items_ad AFTER DELETE ON items BEGIN"
-    " INSERT INTO items_fts(items_fts, rowid, text)"
-    " VALUES ('delete', old.id, old.text); END;"
-    "CREATE TRIGGER items_au AFTER UPDATE OF text ON items BEGIN"
-    " INSERT INTO items_fts(items_fts, rowid, text)"
-    " VALUES ('delete', old.id, old.text);"
-    " INSERT INTO items_fts(rowid, text) VALUES (new.id, new.text); END;"
+    /* The full-text index is kept in step by the code that writes items
+     * (Q_FTS_ADD / Q_FTS_DEL, and 'delete' rows before hard deletes), not
+     * by triggers: a trigger makes every write a statement transaction,
+     * and FTS5 flushes its pending terms at each savepoint -- 4x slower
+     * bulk puts. */
     "CREATE TABLE sessions("
     " id INTEGER PRIMARY KEY, session_id BLOB NOT NULL UNIQUE,"
     " user_id BLOB NOT NULL, created_ms INTEGER NOT NULL,"
@@ -84,12 +79,14 @@ static const char *const sql_text[Q_COUNT_] = {
     [Q_META_SET] = "INSERT INTO store_meta(k, v) VALUES (?1, ?2)"
                    " ON CONFLICT(k) DO UPDATE SET v = excluded.v",
     [Q_ITEM_FIND] = "SELECT id, value, meta, deleted_ms, expires_ms,"
-                    " created_ms FROM items WHERE ns = ?1 AND key = ?2",
+                    " created_ms, text FROM items WHERE ns = ?1 AND key = ?2",
     [Q_ITEM_INSERT] = "INSERT INTO items(ns, key, value, meta, text,"
                       " created_ms, updated_ms, expires_ms, vec_model, vec)"
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9)"
                       " ON CONFLICT(ns, key) DO NOTHING",
     [Q_FTS_ADD] = "INSERT INTO items_fts(rowid, text) VALUES (?1, ?2)",
+    [Q_FTS_DEL] = "INSERT INTO items_fts(items_fts, rowid, text)"
+                  " VALUES ('delete', ?1, ?2)",
     [Q_ITEM_UPDATE] = "UPDATE items SET value = ?2, meta = ?3, text = ?4,"
                       " created_ms = ?5, updated_ms = ?6, expires_ms = ?7,"
                       " vec_model = ?8, vec = ?9, deleted_ms = NULL"
@@ -723,6 +720,30 @@ static am_status history_add(am_store *s, int64_t item_id, const char *event,
     return step_done(s, Q_HIST_ADD, "history");
 }
 
+/* Replace row `id`'s entry in the full-text index: remove the old text
+ * (column `old_col` of `old_row`), add `text`. */
+static am_status fts_replace(am_store *s, int64_t id, sqlite3_stmt *old_row,
+                             int old_col, am_str text)
+{
+    sqlite3_stmt *d = am__store_stmt(s, Q_FTS_DEL);
+    if (d == NULL)
+        return s->err.code;
+    sqlite3_bind_int64(d, 1, id);
+    sqlite3_bind_text(d, 2, (const char *)sqlite3_column_text(old_row,
+                                                              old_col),
+                      sqlite3_column_bytes(old_row, old_col), SQLITE_STATIC);
+    am_status st = step_done(s, Q_FTS_DEL, "put: index");
+    if (st != AM_OK)
+        return st;
+    d = am__store_stmt(s, Q_FTS_ADD);
+    if (d == NULL)
+        return s->err.code;
+    sqlite3_bind_int64(d, 1, id);
+    sqlite3_bind_text(d, 2, text.ptr != NULL ? text.ptr : "", (int)text.len,
+                      SQLITE_STATIC);
+    return step_done(s, Q_FTS_ADD, "put: index");
+}
+
 static int row_is_live(sqlite3_stmt *q, int del_col, int exp_col, int64_t now)
 {
     if (sqlite3_column_type(q, del_col) != SQLITE_NULL)
@@ -826,8 +847,11 @@ static am_status put_one(am_store *s, const am_item_in *it, prepared *p,
         sqlite3_reset(f);
         return st;
     }
-    /* `f` still holds the old row for the history. */
-    st = history_add(s, id, live ? "update" : "add", f, 1, 2, now, s->actor);
+    /* `f` still holds the old row for the index and the history. */
+    st = fts_replace(s, id, f, 6, (am_str){ p->text.ptr, p->text.len });
+    if (st == AM_OK)
+        st = history_add(s, id, live ? "update" : "add", f, 1, 2, now,
+                         s->actor);
     sqlite3_reset(f);
     return st;
 }
@@ -1112,6 +1136,9 @@ am_status am_store_undo(am_store *s, am_ns ns, am_str key)
         if (rc != SQLITE_DONE)
             st = am__store_dberr(s, rc, "undo");
         else
+            st = fts_replace(s, id, f, 6, (am_str){ p.text.ptr,
+                                                    p.text.len });
+        if (st == AM_OK)
             st = history_add(s, id, was_live ? "update" : "add", f, 1, 2,
                              now, "undo");
         prepared_free(s, &p);
@@ -1472,6 +1499,12 @@ am_status am_store_delete_ns(am_store *s, am_ns ns, size_t *removed)
                            (am_str){ lo.ptr, lo.len },
                            (am_str){ hi.ptr, hi.len }, 0, NULL);
     if (st == AM_OK)
+        st = exec_prepared(s, "INSERT INTO items_fts(items_fts, rowid, text)"
+                              " SELECT 'delete', id, text FROM items"
+                              " WHERE ns >= ?1 AND ns < ?2 AND ?3 = ?3",
+                           (am_str){ lo.ptr, lo.len },
+                           (am_str){ hi.ptr, hi.len }, 0, NULL);
+    if (st == AM_OK)
         st = exec_prepared(s, "DELETE FROM items WHERE ns >= ?1 AND ns < ?2"
                               " AND ?3 = ?3",
                            (am_str){ lo.ptr, lo.len },
@@ -1507,12 +1540,22 @@ am_status am_store_purge(am_store *s, int64_t deleted_before,
                               " (SELECT id FROM items WHERE deleted_ms < ?3)",
                            none, none, deleted_before, NULL);
     if (st == AM_OK)
+        st = exec_prepared(s, "INSERT INTO items_fts(items_fts, rowid, text)"
+                              " SELECT 'delete', id, text FROM items"
+                              " WHERE deleted_ms < ?3",
+                           none, none, deleted_before, NULL);
+    if (st == AM_OK)
         st = exec_prepared(s, "DELETE FROM items WHERE deleted_ms < ?3",
                            none, none, deleted_before, &n);
     if (st == AM_OK)
         st = exec_prepared(s, "DELETE FROM item_history WHERE item_id IN"
                               " (SELECT id FROM items"
                               " WHERE expires_ms <= ?3)",
+                           none, none, now, NULL);
+    if (st == AM_OK)
+        st = exec_prepared(s, "INSERT INTO items_fts(items_fts, rowid, text)"
+                              " SELECT 'delete', id, text FROM items"
+                              " WHERE expires_ms <= ?3",
                            none, none, now, NULL);
     if (st == AM_OK)
         st = exec_prepared(s, "DELETE FROM items WHERE expires_ms <= ?3",
@@ -1595,6 +1638,14 @@ am_status am_store_check(am_store *s)
                           r != NULL ? r : sqlite3_errmsg(s->db));
     }
     sqlite3_finalize(q);
+    /* The full-text index must match the items' text exactly. */
+    if (st == AM_OK &&
+        am__store_exec(s, "INSERT INTO items_fts(items_fts, rank)"
+                          " VALUES ('integrity-check', 1)") != AM_OK) {
+        char detail[sizeof s->err.msg];
+        memcpy(detail, s->err.msg, sizeof detail);
+        st = am__fail(&s->err, AM_EIO, "full-text index: %s", detail);
+    }
     STORE_UNLOCK(s);
     return st;
 }

@@ -19,6 +19,7 @@ enum {
     Q_ITEM_FIND,
     Q_ITEM_INSERT,
     Q_FTS_ADD,
+    Q_FTS_DEL,
     Q_ITEM_UPDATE,
     Q_ITEM_SOFTDEL,
     Q_ITEM_GET,
