@@ -99,6 +99,9 @@ static const char *const sql_text[Q_COUNT_] = {
                    " old_meta, at_ms, actor) VALUES (?1, coalesce((SELECT"
                    " max(seq) FROM item_history WHERE item_id = ?1), 0) + 1,"
                    " ?2, ?3, ?5, ?7, ?8)",
+    [Q_HIST_FIRST] = "INSERT INTO item_history(item_id, seq, event,"
+                     " old_value, old_meta, at_ms, actor)"
+                     " VALUES (?1, 1, ?2, ?3, ?5, ?7, ?8)",
     [Q_HIST_LAST] = "SELECT event, old_value, old_meta FROM item_history"
                     " WHERE item_id = ?1 ORDER BY seq DESC LIMIT 1",
     [Q_HIST_LIST] = "SELECT h.event, h.old_value, h.at_ms, h.actor,"
@@ -706,7 +709,10 @@ static am_status history_add(am_store *s, int64_t item_id, const char *event,
                              sqlite3_stmt *old_row, int old_val_col,
                              int old_meta_col, int64_t now, const char *actor)
 {
-    sqlite3_stmt *h = am__store_stmt(s, Q_HIST_ADD);
+    /* A new row's first entry needs no look-up of the last sequence. */
+    int q = old_row == NULL && strcmp(event, "add") == 0 ? Q_HIST_FIRST
+                                                         : Q_HIST_ADD;
+    sqlite3_stmt *h = am__store_stmt(s, q);
     if (h == NULL)
         return s->err.code;
     sqlite3_bind_int64(h, 1, item_id);
@@ -717,7 +723,7 @@ static am_status history_add(am_store *s, int64_t item_id, const char *event,
     }
     sqlite3_bind_int64(h, 7, now);
     sqlite3_bind_text(h, 8, actor, -1, SQLITE_STATIC);
-    return step_done(s, Q_HIST_ADD, "history");
+    return step_done(s, q, "history");
 }
 
 /* Replace row `id`'s entry in the full-text index: remove the old text

@@ -25,6 +25,7 @@ enum {
     Q_ITEM_GET,
     Q_ITEM_ROW,
     Q_HIST_ADD,
+    Q_HIST_FIRST,
     Q_HIST_LAST,
     Q_HIST_LIST,
     Q_LIST,
