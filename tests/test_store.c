@@ -732,7 +732,9 @@ AM_TEST(acknowledged_writes_survive_sigkill)
     CHECK(last >= 299);
     am_store *s;
     am_buf out = AM_BUF_INIT;
-    CHECK_OK(am_store_open(path, NULL, &s, NULL));
+    am_store_opts so = am_store_opts_default();
+    so.sync_full = 1;
+    CHECK_OK(am_store_open(path, &so, &s, NULL));
     CHECK_OK(am_store_check(s));
     for (int i = 0; i <= last; i++) {
         char key[32];

@@ -79,6 +79,11 @@ typedef struct am_store_opts {
     const char *actor;           /* history actor, default "agentmem" */
     int busy_timeout_ms;         /* default 5000 */
     int read_only;               /* open read-only (no migration) */
+    /* 0 (default): synchronous=NORMAL -- a committed put survives a crash
+     * of the process (tested with SIGKILL), the last commits may be lost
+     * on power failure. 1: synchronous=FULL -- every commit is fsync'ed
+     * before the put returns (slower). */
+    int sync_full;
 } am_store_opts;
 
 /* Defaults as documented above. Thread safety: safe. */

@@ -461,7 +461,8 @@ am_status am_store_open(const char *path, const am_store_opts *opts,
     if (!o.read_only) {
         st = am__store_exec(s, "PRAGMA journal_mode = WAL");
         if (st == AM_OK)
-            st = am__store_exec(s, "PRAGMA synchronous = NORMAL");
+            st = am__store_exec(s, o.sync_full ? "PRAGMA synchronous = FULL"
+                                                : "PRAGMA synchronous = NORMAL");
         if (st == AM_OK)
             st = migrate(s);
         if (st != AM_OK) {
