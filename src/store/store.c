@@ -569,8 +569,12 @@ static void prepared_free(am_store *s, prepared *p)
     p->vec = NULL;
 }
 
+/* Validate, derive the text and embed, touching nothing shared in `s`
+ * (only its allocator and embedder, which never change): callers run it
+ * without the store's lock, so a slow embedder does not block others.
+ * Errors go to `err`. */
 static am_status prepare_item(am_store *s, const am_item_in *it, size_t idx,
-                              prepared *p)
+                              prepared *p, am_error *err)
 {
     am_status st;
     json_t *v = NULL;
@@ -580,19 +584,22 @@ static am_status prepare_item(am_store *s, const am_item_in *it, size_t idx,
     memset(p, 0, sizeof *p);
     p->ns.alloc = s->alloc;
     p->text.alloc = s->alloc;
-    st = am__ns_encode(it->ns, 0, &p->ns, &s->err);
-    if (st != AM_OK)
-        return am__fail(&s->err, st, "%s: %s", where, s->err.msg);
+    st = am__ns_encode(it->ns, 0, &p->ns, err);
+    if (st != AM_OK) {
+        char detail[sizeof err->msg];
+        memcpy(detail, err->msg, sizeof detail);
+        return am__fail(err, st, "%s: %s", where, detail);
+    }
     if (it->key.len == 0 || it->key.ptr == NULL)
-        return am__fail(&s->err, AM_EINVAL, "%s: empty key", where);
+        return am__fail(err, AM_EINVAL, "%s: empty key", where);
     if (it->key.len > 4096)
-        return am__fail(&s->err, AM_EINVAL, "%s: key is %zu bytes (at most "
+        return am__fail(err, AM_EINVAL, "%s: key is %zu bytes (at most "
                         "4096)", where, it->key.len);
     if (it->ttl_ms < 0)
-        return am__fail(&s->err, AM_EINVAL, "%s: negative ttl_ms", where);
+        return am__fail(err, AM_EINVAL, "%s: negative ttl_ms", where);
     char what[64];
     snprintf(what, sizeof what, "%s: value", where);
-    st = parse_any(it->value, what, &v, &s->err);
+    st = parse_any(it->value, what, &v, err);
     if (st != AM_OK)
         return st;
     if (it->text.len > 0)
@@ -604,20 +611,20 @@ static am_status prepare_item(am_store *s, const am_item_in *it, size_t idx,
     if (st == AM_OK)
         st = am_buf_reserve(&p->text, 0);
     if (st != AM_OK)
-        return am__fail(&s->err, AM_ENOMEM, "%s: out of memory", where);
+        return am__fail(err, AM_ENOMEM, "%s: out of memory", where);
     p->text.ptr[p->text.len] = '\0';
     if (!am__utf8_valid(p->text.ptr, p->text.len, NULL))
-        return am__fail(&s->err, AM_EFORMAT, "%s: text is not UTF-8",
+        return am__fail(err, AM_EFORMAT, "%s: text is not UTF-8",
                         where);
     p->meta = it->meta.len > 0 ? it->meta : AM_STR("{}");
     if (it->meta.len > 0) {
         snprintf(what, sizeof what, "%s: meta", where);
-        st = am__json_parse(p->meta, what, &v, &s->err);
+        st = am__json_parse(p->meta, what, &v, err);
         if (st != AM_OK)
             return st;
         if (!json_is_object(v)) {
             json_decref(v);
-            return am__fail(&s->err, AM_EFORMAT, "%s: meta must be a JSON "
+            return am__fail(err, AM_EFORMAT, "%s: meta must be a JSON "
                             "object", where);
         }
         json_decref(v);
@@ -625,13 +632,13 @@ static am_status prepare_item(am_store *s, const am_item_in *it, size_t idx,
 
     if (it->vec != NULL) {
         if (it->dim == 0)
-            return am__fail(&s->err, AM_EINVAL, "%s: vector with dim 0",
+            return am__fail(err, AM_EINVAL, "%s: vector with dim 0",
                             where);
         p->dim = it->dim;
         p->model = it->vec_model != NULL ? it->vec_model : "caller";
         p->vec = am__alloc_array(s->alloc, p->dim, sizeof(float));
         if (p->vec == NULL)
-            return am__fail(&s->err, AM_ENOMEM, "%s: out of memory", where);
+            return am__fail(err, AM_ENOMEM, "%s: out of memory", where);
         memcpy(p->vec, it->vec, p->dim * sizeof(float));
     } else if (s->embedder != NULL && !it->no_embed && p->text.len > 0) {
         am_str t = { p->text.ptr, p->text.len };
@@ -639,8 +646,8 @@ static am_status prepare_item(am_store *s, const am_item_in *it, size_t idx,
         p->model = s->embedder->id;
         p->vec = am__alloc_array(s->alloc, p->dim, sizeof(float));
         if (p->vec == NULL)
-            return am__fail(&s->err, AM_ENOMEM, "%s: out of memory", where);
-        st = am_embedder_embed(s->embedder, &t, 1, p->vec, &s->err);
+            return am__fail(err, AM_ENOMEM, "%s: out of memory", where);
+        st = am_embedder_embed(s->embedder, &t, 1, p->vec, err);
         if (st != AM_OK)
             return st;
     }
@@ -863,34 +870,11 @@ static am_status put_one(am_store *s, const am_item_in *it, prepared *p,
     return st;
 }
 
+/* Write prepared items in one transaction (caller holds the lock). */
 static am_status put_many_locked(am_store *s, const am_item_in *items,
-                                 size_t count)
+                                 prepared *ps, size_t count, int64_t now)
 {
-    am_status st = AM_OK;
-    prepared one, *ps = &one;
-    size_t done = 0;
-    int64_t now = am_clock_now(s->clock);
-
-    if (items == NULL && count > 0)
-        return am__fail(&s->err, AM_EINVAL, "put: NULL items");
-    if (count == 0)
-        return AM_OK;
-    if (count > 1) {
-        ps = am__alloc_array(s->alloc, count, sizeof *ps);
-        if (ps == NULL)
-            return am__fail(&s->err, AM_ENOMEM, "put: out of memory");
-    }
-    /* Parse and embed before taking the write lock. */
-    for (; done < count; done++) {
-        st = prepare_item(s, &items[done], done, &ps[done]);
-        if (st != AM_OK) {
-            done++;
-            goto out;
-        }
-    }
-    st = am__store_begin(s);
-    if (st != AM_OK)
-        goto out;
+    am_status st = am__store_begin(s);
     for (size_t i = 0; i < count && st == AM_OK; i++)
         st = put_one(s, &items[i], &ps[i], i, now);
     if (st == AM_OK)
@@ -903,7 +887,55 @@ static am_status put_many_locked(am_store *s, const am_item_in *items,
         am__vcache_apply(s, ps[i].id, (am_str){ ps[i].ns.ptr, ps[i].ns.len },
                          items[i].ttl_ms > 0 ? now + items[i].ttl_ms : 0,
                          ps[i].vec, ps[i].dim);
+    return st;
+}
+
+am_status am_store_put_many(am_store *s, const am_item_in *items,
+                            size_t count)
+{
+    am_status st = AM_OK;
+    prepared one, *ps = &one;
+    size_t done = 0;
+    am_error err;
+
+    if (s == NULL)
+        return AM_EINVAL;
+    am_error_clear(&err);
+    if (items == NULL && count > 0) {
+        st = am__fail(&err, AM_EINVAL, "put: NULL items");
+        goto out;
+    }
+    if (count == 0)
+        return AM_OK;
+    if (count > 1) {
+        ps = am__alloc_array(s->alloc, count, sizeof *ps);
+        if (ps == NULL) {
+            st = am__fail(&err, AM_ENOMEM, "put: out of memory");
+            goto out;
+        }
+    }
+    /* Parse and embed before taking the lock. */
+    for (; done < count; done++) {
+        st = prepare_item(s, &items[done], done, &ps[done], &err);
+        if (st != AM_OK) {
+            done++;
+            break;
+        }
+    }
+    STORE_LOCK(s);
+    if (st == AM_OK) {
+        int64_t now = am_clock_now(s->clock);
+        st = put_many_locked(s, items, ps, count, now);
+    } else {
+        am__error_copy(&s->err, &err);
+    }
+    STORE_UNLOCK(s);
 out:
+    if (st != AM_OK && done == 0 && err.code != AM_OK) {
+        STORE_LOCK(s);
+        am__error_copy(&s->err, &err);
+        STORE_UNLOCK(s);
+    }
     for (size_t i = 0; i < done; i++)
         prepared_free(s, &ps[i]);
     if (ps != &one)
@@ -911,23 +943,16 @@ out:
     return st;
 }
 
-am_status am_store_put_many(am_store *s, const am_item_in *items,
-                            size_t count)
-{
-    if (s == NULL)
-        return AM_EINVAL;
-    STORE_LOCK(s);
-    am_status st = put_many_locked(s, items, count);
-    STORE_UNLOCK(s);
-    return st;
-}
-
 am_status am_store_put(am_store *s, const am_item_in *item)
 {
     if (s == NULL)
         return AM_EINVAL;
-    if (item == NULL)
-        return am__fail(&s->err, AM_EINVAL, "put: NULL item");
+    if (item == NULL) {
+        STORE_LOCK(s);
+        am__fail(&s->err, AM_EINVAL, "put: NULL item");
+        STORE_UNLOCK(s);
+        return AM_EINVAL;
+    }
     return am_store_put_many(s, item, 1);
 }
 
@@ -1115,7 +1140,7 @@ am_status am_store_undo(am_store *s, am_ns ns, am_str key)
         it.no_embed = s->embedder == NULL;
         int was_live = row_is_live(f, 3, 4, now);
         sqlite3_stmt *w;
-        st = prepare_item(s, &it, 0, &p);
+        st = prepare_item(s, &it, 0, &p, &s->err);
         if (st != AM_OK) {
             prepared_free(s, &p);
             goto out;

@@ -704,7 +704,7 @@ static am_status prf_expand(am_store *s, am_str query, const cands *tc,
 /* ---- Search ---- */
 
 static am_status search_locked(am_store *s, const am_search *q,
-                               am__rbuild *b)
+                               const float *qemb, am__rbuild *b)
 {
     am_status st;
     am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
@@ -793,9 +793,8 @@ static am_status search_locked(am_store *s, const am_search *q,
                 st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
                 goto out;
             }
-            st = am_embedder_embed(s->embedder, &q->query, 1, qv, &s->err);
-            if (st != AM_OK)
-                goto out;
+            /* Embedded before the lock was taken (am_store_search). */
+            memcpy(qv, qemb, qdim * sizeof(float));
         } else if (q->mode == AM_SEARCH_VECTOR) {
             st = am__fail(&s->err, AM_EINVAL,
                           "search: vector mode needs a query vector or an "
@@ -917,28 +916,50 @@ out:
 am_status am_store_search(am_store *s, const am_search *q, am_results **out)
 {
     am__rbuild b;
-    am_status st;
+    am_status st = AM_OK;
+    am_error err;
+    float *qemb = NULL;
+    size_t edim = 0;
+
     if (s == NULL || out == NULL)
         return AM_EINVAL;
     *out = NULL;
+    am_error_clear(&err);
     if (q == NULL)
-        return am__fail(&s->err, AM_EINVAL, "search: NULL query");
-    if (q->mode > AM_SEARCH_VECTOR)
-        return am__fail(&s->err, AM_EINVAL, "search: unknown mode %d",
-                        (int)q->mode);
+        st = am__fail(&err, AM_EINVAL, "search: NULL query");
+    else if (q->mode > AM_SEARCH_VECTOR)
+        st = am__fail(&err, AM_EINVAL, "search: unknown mode %d",
+                      (int)q->mode);
+    /* Embed the query before taking the lock: an embedder may be slow (a
+     * network call) and must not hold up the other threads. */
+    if (st == AM_OK && q->mode != AM_SEARCH_TEXT && q->vec == NULL &&
+        s->embedder != NULL && q->query.len > 0) {
+        edim = s->embedder->dim;
+        qemb = am__alloc_array(s->alloc, edim, sizeof(float));
+        if (qemb == NULL)
+            st = am__fail(&err, AM_ENOMEM, "search: out of memory");
+        else
+            st = am_embedder_embed(s->embedder, &q->query, 1, qemb, &err);
+    }
     STORE_LOCK(s);
-    st = am__rb_init(&b, s->alloc);
-    if (st != AM_OK)
-        st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
-    else
-        st = search_locked(s, q, &b);
-    if (st == AM_OK) {
-        *out = am__rb_finish(&b);
-        if (*out == NULL)
+    if (st != AM_OK) {
+        am__error_copy(&s->err, &err);
+    } else {
+        st = am__rb_init(&b, s->alloc);
+        if (st != AM_OK)
             st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
-    } else if (b.r != NULL) {
-        am__rb_abort(&b);
+        else
+            st = search_locked(s, q, qemb, &b);
+        if (st == AM_OK) {
+            *out = am__rb_finish(&b);
+            if (*out == NULL)
+                st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        } else if (b.r != NULL) {
+            am__rb_abort(&b);
+        }
     }
     STORE_UNLOCK(s);
+    if (qemb != NULL)
+        am__free(s->alloc, qemb, edim * sizeof(float));
     return st;
 }
