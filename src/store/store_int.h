@@ -78,6 +78,12 @@ sqlite3_stmt *am__store_stmt(am_store *s, int id);
 /* Record a SQLite failure in s->err ("<what>: <sqlite message>"). */
 am_status am__store_dberr(am_store *s, int rc, const char *what);
 am_status am__store_exec(am_store *s, const char *sql);
+/* Step cached statement `id` (bound by the caller) to completion. */
+am_status am__store_step_done(am_store *s, int id, const char *what);
+/* Bind `v` as a blob (blob != 0) or text; borrowed until the step. */
+void am__store_bind_str(sqlite3_stmt *q, int i, am_str v, int blob);
+/* The encoded range [lo, hi) of namespace prefix `ns` (root allowed). */
+am_status am__store_ns_range(am_store *s, am_ns ns, am_buf *lo, am_buf *hi);
 am_status am__store_begin(am_store *s);
 am_status am__store_commit(am_store *s);
 void am__store_rollback(am_store *s);
