@@ -487,6 +487,27 @@ AM_TEST(vector_search_ranks_by_cosine_and_checks_dimensions)
     fx_close(&f);
 }
 
+AM_TEST(emptied_vector_index_accepts_another_embedder)
+{
+    fixture f;
+    fx_open(&f, 0);
+    float v4[4] = { 1, 0, 0, 0 }, v3[3] = { 0, 1, 0 };
+    am_item_in a = { .ns = NS1("m"), .key = AM_STR("a"), .value = AM_STR("1"),
+                     .vec = v4, .dim = 4, .vec_model = "one" };
+    am_item_in b = { .ns = NS1("n"), .key = AM_STR("b"), .value = AM_STR("1"),
+                     .vec = v3, .dim = 3, .vec_model = "two" };
+    CHECK_OK(am_store_put(f.s, &a));
+    CHECK_ST(am_store_put(f.s, &b), AM_EINVAL);
+    CHECK_OK(am_store_delete_ns(f.s, NS1("m"), NULL));
+    CHECK_OK(am_store_put(f.s, &b));
+    am_results *r;
+    am_search q = { .vec = v3, .dim = 3, .mode = AM_SEARCH_VECTOR };
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 1);
+    am_results_free(r);
+    fx_close(&f);
+}
+
 AM_TEST(hybrid_search_fuses_and_filters_on_metadata)
 {
     fixture f;

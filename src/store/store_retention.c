@@ -33,6 +33,17 @@ static am_status exec_prepared(am_store *s, const char *sql, am_str b1,
     return AM_OK;
 }
 
+/* With no vector left, the index is no longer tied to an embedder: forget
+ * its model so that another embedder may start a new index. */
+static am_status release_vec_model(am_store *s)
+{
+    static const am_str none = { NULL, 0 };
+    return exec_prepared(s, "DELETE FROM store_meta WHERE k = 'vec_model'"
+                            " AND NOT EXISTS (SELECT 1 FROM items"
+                            " WHERE vec IS NOT NULL) AND ?3 = ?3",
+                         none, none, 0, NULL);
+}
+
 am_status am_store_delete_ns(am_store *s, am_ns ns, size_t *removed)
 {
     am_status st;
@@ -68,6 +79,8 @@ am_status am_store_delete_ns(am_store *s, am_ns ns, size_t *removed)
                               " AND ?3 = ?3",
                            (am_str){ lo.ptr, lo.len },
                            (am_str){ hi.ptr, hi.len }, 0, &n);
+    if (st == AM_OK)
+        st = release_vec_model(s);
     if (st == AM_OK)
         st = am__store_commit(s);
     if (st != AM_OK)
@@ -119,6 +132,8 @@ am_status am_store_purge(am_store *s, int64_t deleted_before,
     if (st == AM_OK)
         st = exec_prepared(s, "DELETE FROM items WHERE expires_ms <= ?3",
                            none, none, now, &n);
+    if (st == AM_OK)
+        st = release_vec_model(s);
     if (st == AM_OK)
         st = am__store_commit(s);
     if (st != AM_OK)
