@@ -856,6 +856,46 @@ AM_TEST(reopen_restores_every_tier_index_archive_and_move)
     free(dir);
 }
 
+AM_TEST(cascading_promotions_with_a_database_survive_reopen)
+{
+    test_clock clk = { T0 };
+    char *dir = test_tmpdir();
+    char db[4200], id[16];
+    am_tiers *t;
+    am_buf before = AM_BUF_INIT, after = AM_BUF_INIT;
+    am_tier_stats s[AM_TIER_COUNT];
+
+    snprintf(db, sizeof db, "%s/cascade.db", dir);
+    t = open_t(&clk, 2, 2, 2, db);
+    for (int i = 0; i < 40; i++) {
+        snprintf(id, sizeof id, "c%02d", i);
+        CHECK_OK(put(t, id, "cascading content", i % 4 ? 0.3 : 0.9,
+                     AM_TIER_WORKING));
+        clk.now_ms += 1000;
+    }
+    /* Each retrieve of an important item promotes it into a full tier,
+     * whose demotions cascade down through full tiers. */
+    for (int r = 0; r < 3; r++)
+        for (int i = 0; i < 40; i += 4) {
+            snprintf(id, sizeof id, "c%02d", i);
+            CHECK_OK(am_tiers_retrieve(t, am_str_c(id), NULL, NULL));
+            clk.now_ms += 1000;
+        }
+    CHECK_OK(am_tiers_stats(t, s));
+    CHECK(s[0].count <= 2 && s[1].count <= 2 && s[2].count <= 2);
+    CHECK_EQ(s[0].count + s[1].count + s[2].count + s[3].count, 40);
+    dump_all(t, &before);
+    CHECK_OK(am_tiers_close(t, NULL));
+    t = open_t(&clk, 2, 2, 2, db);
+    dump_all(t, &after);
+    CHECK_MEM_EQ(after.ptr, after.len, before.ptr);
+    am_tiers_close(t, NULL);
+    am_buf_free(&before);
+    am_buf_free(&after);
+    test_rmtree(dir);
+    free(dir);
+}
+
 static int count_rows(const char *db, const char *sql)
 {
     sqlite3 *h = NULL;

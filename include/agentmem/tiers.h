@@ -109,7 +109,7 @@ typedef struct am_tiers_opts {
      * 10000 changes; flush_interval_ms = 0 writes through. */
     int64_t flush_interval_ms;
     size_t flush_max_dirty;
-    int zstd_level;       /* archive compression level, default 3 */
+    int zstd_level;       /* archive compression level 1..19, default 1 */
     size_t move_log_cap;  /* moves kept in memory, default 4096 */
     bool default_policies; /* register the seed's three policies (true) */
 } am_tiers_opts;

@@ -191,6 +191,34 @@ static void table_erase(am_tiers *t, uint32_t slot)
     t->table[i] = 0;
 }
 
+/* Size the item array and the id table for `n` items up front (loading),
+ * so that a million-item load does not rehash or copy as it grows. */
+am_status am__tiers_presize(am_tiers *t, size_t n)
+{
+    void *p = t->items;
+    size_t tcap = 64;
+    uint64_t *nt;
+
+    if (am__grow(t->alloc, &p, &t->slots_cap, n, sizeof(titem)) != AM_OK)
+        return AM_ENOMEM;
+    t->items = p;
+    while ((n + 1) * 10 > tcap * 7)
+        tcap *= 2;
+    if (tcap <= t->tcap)
+        return AM_OK;
+    nt = am__calloc(t->alloc, tcap, sizeof *nt);
+    if (nt == NULL)
+        return AM_ENOMEM;
+    for (size_t i = 0; i < t->tcap; i++)
+        if (t->table[i] != 0)
+            table_put(nt, tcap, (uint32_t)(t->table[i] >> 32),
+                      (uint32_t)t->table[i] - 1);
+    am__free(t->alloc, t->table, t->tcap * sizeof *t->table);
+    t->table = nt;
+    t->tcap = tcap;
+    return AM_OK;
+}
+
 /* ---- Slots ---- */
 
 /* Reserve a slot for a new item without using it yet. */
@@ -308,13 +336,21 @@ static am_status evict(am_tiers *t, am_tier tier)
     sc = am__alloc_array(t->alloc, n, sizeof *sc);
     if (sc == NULL)
         return AM_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        const titem *it = &t->items[m->v[i]];
-        sc[i].score = score_of(it, now);
-        sc[i].pid = it->pid;
-        sc[i].slot = m->v[i];
+    {
+        size_t w = 0;
+        for (size_t i = 0; i < n; i++) {
+            const titem *it = &t->items[m->v[i]];
+            if (it->flags & T_MOVING)
+                continue; /* on its way out already */
+            sc[w].score = score_of(it, now);
+            sc[w].pid = it->pid;
+            sc[w].slot = m->v[i];
+            w++;
+        }
+        if (k > w)
+            k = w;
+        qsort(sc, w, sizeof *sc, cmp_scored);
     }
-    qsort(sc, n, sizeof *sc, cmp_scored);
     for (size_t i = 0; i < k && st == AM_OK; i++)
         st = am__tiers_move(t, sc[i].slot, (am_tier)(tier + 1),
                             AM_TIER_REASON_CAPACITY);
@@ -369,18 +405,33 @@ am_status am__tiers_move(am_tiers *t, uint32_t slot, am_tier to,
     titem *it = &t->items[slot];
     am_tier from = (am_tier)it->tier;
     char *ring_id = NULL, *db_id = NULL;
-    am_status st;
+    size_t id_len = it->id_len;
+    am_status st = AM_OK;
     void *p;
 
     if (to == from)
         return AM_OK;
+    /* Make room first. The item is flagged so that the demotions this
+     * starts (which may cascade back into its own tier) never pick it. */
+    it->flags |= T_MOVING;
+    if (is_full(t, to)) {
+        st = evict(t, to);
+        if (st != AM_OK)
+            goto fail;
+    }
+    it = &t->items[slot];
+    /* Everything that can fail comes before the first change. */
     if (vreserve(t, &t->members[to], 1) != AM_OK ||
-        vreserve(t, &t->dirty, 1) != AM_OK)
-        return AM_ENOMEM;
+        vreserve(t, &t->dirty, 1) != AM_OK) {
+        st = AM_ENOMEM;
+        goto fail;
+    }
     if (t->ring_cap != 0) {
-        ring_id = am__strndup(t->alloc, am__tiers_id(it), it->id_len);
-        if (ring_id == NULL)
-            return AM_ENOMEM;
+        ring_id = am__strndup(t->alloc, am__tiers_id(it), id_len);
+        if (ring_id == NULL) {
+            st = AM_ENOMEM;
+            goto fail;
+        }
     }
     if (t->db != NULL) {
         p = t->pending_moves;
@@ -388,34 +439,22 @@ am_status am__tiers_move(am_tiers *t, uint32_t slot, am_tier to,
                       t->npending_moves + 1, sizeof(tmove));
         t->pending_moves = p;
         if (st == AM_OK) {
-            db_id = am__strndup(t->alloc, am__tiers_id(it), it->id_len);
+            db_id = am__strndup(t->alloc, am__tiers_id(it), id_len);
             if (db_id == NULL)
                 st = AM_ENOMEM;
         }
         if (st != AM_OK)
             goto fail;
     }
-    /* Out of the old tier first, so that making room in the new one can
-     * never pick this item. */
-    member_del(t, slot);
-    if (is_full(t, to)) {
-        st = evict(t, to);
-        if (st != AM_OK) {
-            member_add(t, slot, from);
-            goto fail;
-        }
-        it = &t->items[slot];
-    }
     if (to == AM_TIER_ARCHIVE)
         st = am__tiers_compress(t, slot);
     else if (from == AM_TIER_ARCHIVE)
         st = am__tiers_uncompress_slot(t, slot);
-    else
-        st = AM_OK;
-    if (st != AM_OK) {
-        member_add(t, slot, from);
+    if (st != AM_OK)
         goto fail;
-    }
+    it = &t->items[slot];
+    it->flags &= (uint8_t)~T_MOVING;
+    member_del(t, slot);
     member_add(t, slot, to);
     log_move(t, slot, from, to, reason, ring_id, db_id);
     am__tiers_mark(t, slot, (to == AM_TIER_ARCHIVE ||
@@ -424,8 +463,9 @@ am_status am__tiers_move(am_tiers *t, uint32_t slot, am_tier to,
                                 : T_DIRTY_STATS);
     return AM_OK;
 fail:
-    am__free(t->alloc, ring_id, (size_t)it->id_len + 1);
-    am__free(t->alloc, db_id, (size_t)it->id_len + 1);
+    t->items[slot].flags &= (uint8_t)~T_MOVING;
+    am__free(t->alloc, ring_id, id_len + 1);
+    am__free(t->alloc, db_id, id_len + 1);
     return st;
 }
 
@@ -556,7 +596,7 @@ am_tiers_opts am_tiers_opts_default(void)
     o.capacity[AM_TIER_SHORT_TERM] = 1000;
     o.flush_interval_ms = 1000;
     o.flush_max_dirty = 10000;
-    o.zstd_level = 3;
+    o.zstd_level = 1;
     o.move_log_cap = 4096;
     o.default_policies = true;
     return o;

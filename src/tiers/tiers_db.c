@@ -133,7 +133,8 @@ am_status am__tiers_db_open(am_tiers *t, const char *path)
     }
     sqlite3_busy_timeout(t->db, 5000);
     if ((st = exec(t, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                      "PRAGMA cache_size=-65536;")) != AM_OK ||
+                      "PRAGMA cache_size=-65536;"
+                      "PRAGMA mmap_size=2147418112;")) != AM_OK ||
         (st = migrate(t)) != AM_OK)
         return st;
     if ((st = prep(t, "INSERT OR REPLACE INTO tier_items(pid, id, tier, "
@@ -339,6 +340,16 @@ am_status am__tiers_db_load(am_tiers *t)
     st = exec(t, "BEGIN");
     if (st != AM_OK)
         return st;
+    if ((st = prep(t, "SELECT count(*) FROM tier_items", &qi)) != AM_OK)
+        goto out;
+    if (sqlite3_step(qi) == SQLITE_ROW &&
+        am__tiers_presize(t, (size_t)sqlite3_column_int64(qi, 0)) != AM_OK) {
+        st = am__fail(&t->err, AM_ENOMEM, "no memory to load %lld items",
+                      (long long)sqlite3_column_int64(qi, 0));
+        goto out;
+    }
+    sqlite3_finalize(qi);
+    qi = NULL;
     if ((st = prep(t, "SELECT pid, id, tier, created_ms, accessed_ms, "
                       "hit1_ms, hit2_ms, access_count, importance, type, "
                       "tags, extra, json, content_len FROM tier_items "

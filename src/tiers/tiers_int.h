@@ -23,6 +23,7 @@
 #define T_DIRTY_STATS 0x04u   /* tier/access columns changed */
 #define T_DIRTY_ALL 0x08u     /* whole row (and content) changed */
 #define T_DIRTY (T_DIRTY_STATS | T_DIRTY_ALL)
+#define T_MOVING 0x10u        /* am__tiers_move in progress: not evictable */
 
 #define T_NONE INT64_MIN      /* no such access time */
 #define T_HOUR_MS 3600000LL
@@ -191,6 +192,7 @@ void am__tiers_access(am_tiers *t, uint32_t slot, int64_t now);
 am_status am__tiers_access_public(am_tiers *t, uint32_t slot, int64_t now);
 am_status am__tiers_check_id(am_tiers *t, am_str id);
 am_status am__tiers_maybe_flush(am_tiers *t);
+am_status am__tiers_presize(am_tiers *t, size_t n);
 /* Insert a fully built record (loading): hash, tier, indexes. */
 am_status am__tiers_insert_loaded(am_tiers *t, const titem *rec,
                                   uint32_t *slot_out);
