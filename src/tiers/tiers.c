@@ -1071,25 +1071,59 @@ out:
     return st;
 }
 
+/* The loading path: no undo is needed (a failed load drops the handle),
+ * so this skips the reservations a store makes and remembers the last
+ * creation day, since rows arrive in creation order. Takes ownership of
+ * rec->blob, also on failure. */
 am_status am__tiers_insert_loaded(am_tiers *t, const titem *rec,
                                   uint32_t *slot_out)
 {
-    am_status st = reserve_insert(t, rec);
-    uint32_t slot = 0;
+    int64_t day = am__tiers_day(rec->created_ms);
+    const uint32_t *tags = am__tiers_tags(rec);
+    uint32_t slot;
+    void *p = t->items;
+    am_status st = AM_OK;
 
-    if (st != AM_OK)
+    if (am__grow(t->alloc, &p, &t->slots_cap, t->nslots + 1,
+                 sizeof(titem)) != AM_OK)
+        st = AM_ENOMEM;
+    t->items = p;
+    if (st == AM_OK)
+        st = table_reserve(t);
+    if (st == AM_OK)
+        st = vreserve(t, &t->members[rec->tier], 1);
+    if (st == AM_OK && (t->load_day_id == 0 || t->load_day != day)) {
+        uint32_t did;
+        st = am__tdict_intern(t->alloc, &t->days, (const char *)&day,
+                              sizeof day, &did);
+        t->load_day = day;
+        t->load_day_id = did + 1;
+    }
+    if (st != AM_OK) {
+        am__free(t->alloc, rec->blob, am__tiers_blob_len(rec));
         return st;
-    slot = slot_take(t);
+    }
+    slot = (uint32_t)t->nslots++;
     t->items[slot] = *rec;
     table_put(t->table, t->tcap,
               (uint32_t)hash_id(t, am__tiers_id(rec), rec->id_len), slot);
     t->live++;
     member_add(t, slot, (am_tier)rec->tier);
-    am__tiers_index_add(t, slot);
     if (rec->pid >= t->next_pid)
         t->next_pid = rec->pid + 1;
     *slot_out = slot;
-    return AM_OK;
+    st = am__tpost_push(t->alloc, &t->types.keys[rec->type].post, slot);
+    if (st == AM_OK)
+        st = am__tpost_push(t->alloc, &t->days.keys[t->load_day_id - 1].post,
+                            slot);
+    if (st == AM_OK) {
+        int b = (int)(rec->importance * 10.0);
+        st = am__tpost_push(t->alloc, &t->imp[b < 0 ? 0 : b > 10 ? 10 : b],
+                            slot);
+    }
+    for (size_t i = 0; st == AM_OK && i < rec->ntags; i++)
+        st = am__tpost_push(t->alloc, &t->tags.keys[tags[i]].post, slot);
+    return st;
 }
 
 /* ---- Retrieve, peek, describe, delete ---- */

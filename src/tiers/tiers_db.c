@@ -267,10 +267,8 @@ static am_status load_row(am_tiers *t, sqlite3_stmt *qi, sqlite3_stmt *qc)
         memcpy(am__tiers_content(&rec), data, data_len);
     /* Custom indexes are registered after open, so none exist here. */
     st = am__tiers_insert_loaded(t, &rec, &slot);
-    if (st != AM_OK) {
-        am__free(t->alloc, rec.blob, am__tiers_blob_len(&rec));
+    if (st != AM_OK)
         return am__fail(&t->err, st, "no memory to load the tiers");
-    }
     return AM_OK;
 }
 

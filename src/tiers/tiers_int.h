@@ -147,6 +147,8 @@ struct am_tiers {
     tvec32 dirty;
     struct { int64_t *v; size_t len, cap; } deleted_pids;
     int64_t last_flush_ns;
+    int64_t load_day;          /* loading: last creation day seen */
+    uint32_t load_day_id;      /* its key index + 1, 0 none */
 
     /* Scratch for am_tier_item views (reused, owned by the handle). */
     am_str *view_tags;
@@ -193,7 +195,8 @@ am_status am__tiers_access_public(am_tiers *t, uint32_t slot, int64_t now);
 am_status am__tiers_check_id(am_tiers *t, am_str id);
 am_status am__tiers_maybe_flush(am_tiers *t);
 am_status am__tiers_presize(am_tiers *t, size_t n);
-/* Insert a fully built record (loading): hash, tier, indexes. */
+/* Insert a fully built record (loading): hash, tier, indexes. Owns
+ * rec->blob from the call on. */
 am_status am__tiers_insert_loaded(am_tiers *t, const titem *rec,
                                   uint32_t *slot_out);
 
