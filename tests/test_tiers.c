@@ -1021,6 +1021,7 @@ static am_status oom_body(void *ctx, const am_allocator *a)
         in.tags = tags;
         in.tag_count = (size_t)(i % 3);
         in.type = am_str_c(i % 2 ? "a" : "b");
+        in.importance = i % 2 ? 0.1 : 0.5; /* half get archived */
         st = am_tiers_store(t, am_str_c(id), &in);
         if (st == AM_OK)
             CHECK_EQ(am_tiers_count(t), (size_t)i + 1);
@@ -1041,6 +1042,8 @@ static am_status oom_body(void *ctx, const am_allocator *a)
         clk->now_ms += 40 * DAY;
         st = am_tiers_apply_policies(t, pc, 4, NULL);
         clk->now_ms -= 40 * DAY;
+        if (st == AM_OK)
+            CHECK(pc[0].acted >= 8);
     }
     if (st == AM_OK)
         st = am_tiers_optimize(t, NULL);

@@ -111,6 +111,11 @@ typedef struct am_tiers_opts {
     size_t flush_max_dirty;
     int zstd_level;       /* archive compression level 1..19, default 1 */
     size_t move_log_cap;  /* moves kept in memory, default 4096 */
+    /* Threads that compress when many items are archived at once
+     * (am_tiers_apply_policies); 0 (default): one per online CPU, at most
+     * 8. Only zstd runs on them; the allocator is called from the calling
+     * thread only. */
+    size_t threads;
     bool default_policies; /* register the seed's three policies (true) */
 } am_tiers_opts;
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <stdio.h>
+#include <unistd.h>
 
 #include "core/json_glue.h"
 #include "tiers_int.h"
@@ -644,6 +645,13 @@ am_status am_tiers_open(const am_tiers_opts *opts, am_tiers **out,
     t->flush_interval_ms = o.flush_interval_ms;
     t->flush_max_dirty = o.flush_max_dirty != 0 ? o.flush_max_dirty : 1;
     t->zstd_level = o.zstd_level;
+    t->threads = o.threads;
+    if (t->threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        t->threads = n > 0 ? (size_t)n : 1;
+    }
+    if (t->threads > AM__TIERS_MAX_THREADS)
+        t->threads = AM__TIERS_MAX_THREADS;
     t->seed = 0x9e3779b97f4a7c15ull;
     t->next_pid = 1;
     t->scratch.alloc = o.alloc;

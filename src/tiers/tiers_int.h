@@ -25,6 +25,8 @@
 #define T_DIRTY (T_DIRTY_STATS | T_DIRTY_ALL)
 #define T_MOVING 0x10u        /* am__tiers_move in progress: not evictable */
 
+#define AM__TIERS_MAX_THREADS 8
+
 #define T_NONE INT64_MIN      /* no such access time */
 #define T_HOUR_MS 3600000LL
 #define T_DAY_MS 86400000LL
@@ -132,6 +134,10 @@ struct am_tiers {
     tpolicy *policies;
     size_t npolicies, policies_cap;
     void *zc, *zd;             /* ZSTD_CCtx, ZSTD_DCtx, made on first use */
+    void *zcw[AM__TIERS_MAX_THREADS]; /* contexts of archiving workers */
+    size_t threads;            /* archiving workers, 1..MAX */
+    const char *pre_frame;     /* set: am__tiers_compress installs this */
+    size_t pre_len;
 
     /* Move log: ring in memory, pending rows for the database. */
     tmove *ring;
