@@ -896,6 +896,33 @@ AM_TEST(cascading_promotions_with_a_database_survive_reopen)
     free(dir);
 }
 
+AM_TEST(reopening_with_a_smaller_capacity_trims_on_the_next_store)
+{
+    test_clock clk = { T0 };
+    char *dir = test_tmpdir();
+    char db[4200], id[16];
+    am_tiers *t;
+    am_tier_stats s[AM_TIER_COUNT];
+
+    snprintf(db, sizeof db, "%s/trim.db", dir);
+    t = open_t(&clk, 0, 0, 0, db);
+    for (int i = 0; i < 50; i++) {
+        snprintf(id, sizeof id, "t%02d", i);
+        CHECK_OK(put(t, id, "x", 0.5, AM_TIER_WORKING));
+    }
+    CHECK_OK(am_tiers_close(t, NULL));
+    t = open_t(&clk, 10, 0, 0, db);
+    CHECK_OK(am_tiers_stats(t, s));
+    CHECK_EQ(s[AM_TIER_WORKING].count, 50); /* kept as stored */
+    CHECK_OK(put(t, "new", "x", 0.5, AM_TIER_WORKING));
+    CHECK_OK(am_tiers_stats(t, s));
+    CHECK_EQ(s[AM_TIER_WORKING].count, 10);
+    CHECK_EQ(s[AM_TIER_SHORT_TERM].count, 41);
+    am_tiers_close(t, NULL);
+    test_rmtree(dir);
+    free(dir);
+}
+
 static int count_rows(const char *db, const char *sql)
 {
     sqlite3 *h = NULL;

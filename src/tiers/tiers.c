@@ -332,6 +332,10 @@ static am_status evict(am_tiers *t, am_tier tier)
         return AM_OK;
     if (k == 0)
         k = 1;
+    /* A tier over capacity (reopened with a smaller one) comes back
+     * within it in one go. */
+    if (n >= t->capacity[tier] && n - t->capacity[tier] + 1 > k)
+        k = n - t->capacity[tier] + 1;
     if (k > n)
         k = n;
     sc = am__alloc_array(t->alloc, n, sizeof *sc);
@@ -1249,13 +1253,18 @@ am_status am_tiers_describe(am_tiers *t, am_str id, am_buf *out)
     st = am_buf_append(out, "{\"id\":", 6);
     if (st == AM_OK)
         st = json_str(out, v.id.ptr, v.id.len);
-    if (st == AM_OK)
+    if (st == AM_OK) {
+        /* Shortest text that reads back as the same double. */
+        char imp[32];
+        snprintf(imp, sizeof imp, "%.15g", v.importance);
+        if (strtod(imp, NULL) != v.importance)
+            snprintf(imp, sizeof imp, "%.17g", v.importance);
         st = am_buf_appendf(out, ",\"tier\":\"%s\",\"created_ms\":%lld,"
                             "\"accessed_ms\":%lld,\"access_count\":%u,"
-                            "\"importance\":%.17g,\"type\":",
+                            "\"importance\":%s,\"type\":",
                             am_tier_name(v.tier), (long long)v.created_ms,
-                            (long long)v.accessed_ms, v.access_count,
-                            v.importance);
+                            (long long)v.accessed_ms, v.access_count, imp);
+    }
     if (st == AM_OK)
         st = json_str(out, v.type.ptr, v.type.len);
     if (st == AM_OK)
