@@ -536,7 +536,7 @@ static am_status touch(am_tiers *t, uint32_t slot, int64_t now)
     return AM_OK;
 }
 
-am_status am__tiers_access_public(am_tiers *t, uint32_t slot, int64_t now)
+am_status am__tiers_touch(am_tiers *t, uint32_t slot, int64_t now)
 {
     return touch(t, slot, now);
 }
@@ -626,9 +626,9 @@ am_status am_tiers_open(const am_tiers_opts *opts, am_tiers **out,
     if (o.flush_interval_ms < 0)
         return am__fail(err, AM_EINVAL, "flush_interval_ms %lld is negative",
                         (long long)o.flush_interval_ms);
-    if (o.zstd_level < 1 || o.zstd_level > 19)
-        return am__fail(err, AM_EINVAL, "zstd_level %d is outside 1..19",
-                        o.zstd_level);
+    if (o.zstd_level < -7 || o.zstd_level > 19 || o.zstd_level == 0)
+        return am__fail(err, AM_EINVAL, "zstd_level %d is outside -7..-1, "
+                        "1..19", o.zstd_level);
     for (int i = 0; i < AM_TIER_COUNT; i++)
         if (o.capacity[i] > UINT32_MAX)
             return am__fail(err, AM_EINVAL, "capacity[%s] is too large",

@@ -197,7 +197,7 @@ am_status am__tiers_move(am_tiers *t, uint32_t slot, am_tier to,
 am_status am__tiers_remove(am_tiers *t, uint32_t slot);
 void am__tiers_access(am_tiers *t, uint32_t slot, int64_t now);
 /* Record an access and apply the promotion rule. */
-am_status am__tiers_access_public(am_tiers *t, uint32_t slot, int64_t now);
+am_status am__tiers_touch(am_tiers *t, uint32_t slot, int64_t now);
 am_status am__tiers_check_id(am_tiers *t, am_str id);
 am_status am__tiers_maybe_flush(am_tiers *t);
 am_status am__tiers_presize(am_tiers *t, size_t n);
