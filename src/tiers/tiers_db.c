@@ -132,7 +132,11 @@ am_status am__tiers_db_open(am_tiers *t, const char *path)
         return st;
     }
     sqlite3_busy_timeout(t->db, 5000);
-    if ((st = exec(t, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+    /* The long-term store shares this file and wants incremental vacuum,
+     * which only takes effect before the first table exists: whichever
+     * module creates the file chooses the same. */
+    if ((st = exec(t, "PRAGMA auto_vacuum=INCREMENTAL;"
+                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                       "PRAGMA cache_size=-65536;"
                       "PRAGMA mmap_size=2147418112;")) != AM_OK ||
         (st = migrate(t)) != AM_OK)
