@@ -187,6 +187,11 @@ static inline size_t am__tiers_blob_len(const titem *it)
 
 int64_t am__tiers_now(const am_tiers *t);
 am_status am__tiers_vpush(am_tiers *t, tvec32 *v, uint32_t x);
+/* Room for `extra` more elements without storing any. */
+am_status am__tiers_vreserve(am_tiers *t, tvec32 *v, size_t extra);
+/* Link slot into members[tier] (reserved) / unlink it from its tier. */
+void am__tiers_member_add(am_tiers *t, uint32_t slot, am_tier tier);
+void am__tiers_member_del(am_tiers *t, uint32_t slot);
 void am__tiers_mark(am_tiers *t, uint32_t slot, unsigned what);
 long am__tiers_find(const am_tiers *t, const char *id, size_t len);
 /* Fill a view of slot (tags in the handle's scratch array). */
@@ -205,6 +210,11 @@ am_status am__tiers_presize(am_tiers *t, size_t n);
  * rec->blob from the call on. */
 am_status am__tiers_insert_loaded(am_tiers *t, const titem *rec,
                                   uint32_t *slot_out);
+
+/* ---- tiers_move.c ---- */
+bool am__tiers_is_full(const am_tiers *t, am_tier tier);
+/* Demote the lowest-scoring 10% (at least one; enough to fit) of `tier`. */
+am_status am__tiers_evict(am_tiers *t, am_tier tier);
 
 /* ---- tiers_index.c ---- */
 void am__tdict_free(const am_allocator *a, tdict *d);
