@@ -1,6 +1,7 @@
 /* bench_tiers.c -- hierarchical memory at a million items.
  *
- * usage: bench_tiers [ITEMS] [DB_DIR]     (defaults 1000000, /tmp)
+ * usage: bench_tiers [ITEMS] [DB_DIR] [ZSTD_LEVEL]
+ *        (defaults 1000000, /tmp, the library's default level)
  *
  * Phases, each printing `name items value unit` lines:
  *   1. memory only: store ITEMS items (64 B..2 KB of text-like content,
@@ -318,6 +319,10 @@ int main(int argc, char **argv)
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     o.clock = &clk;
+    if (argc > 3)
+        o.zstd_level = atoi(argv[3]);
+    printf("# zstd level %d, %zu archiving threads requested (0: CPUs)\n",
+           o.zstd_level, o.threads);
     o.capacity[AM_TIER_WORKING] = 10000;
     o.capacity[AM_TIER_SHORT_TERM] = 100000;
     o.move_log_cap = 4096;

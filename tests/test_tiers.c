@@ -767,6 +767,59 @@ AM_TEST(bad_input_is_refused_with_detail_and_loses_nothing)
     CHECK_OK(am_tiers_close(NULL, NULL));
 }
 
+static am_status key_fail_on_bad(void *ctx, const am_tier_item *it,
+                                  am_buf *key)
+{
+    (void)ctx;
+    if (it->content.ptr != NULL && it->content.len == 3 &&
+        memcmp(it->content.ptr, "bad", 3) == 0)
+        return AM_EFORMAT;
+    return am_buf_append(key, "k", 1);
+}
+
+AM_TEST(a_failing_extractor_rejects_the_store_and_keeps_the_old_item)
+{
+    test_clock clk = { T0 };
+    am_tiers *t = open_t(&clk, 100, 1000, 0, NULL);
+    am_buf out = AM_BUF_INIT;
+    am_tier_hits h = AM_TIER_HITS_INIT;
+    am_tier_query q = am_tier_query_default();
+    am_tier_policy p = { "noop", NULL, NULL, AM_TIER_ACT_NONE, NULL };
+
+    CHECK_OK(put(t, "x", "good", 0.5, AM_TIER_WORKING));
+    CHECK_OK(am_tiers_add_index(t, "k", key_fail_on_bad, NULL));
+    CHECK_ST(put(t, "x", "bad", 0.5, AM_TIER_WORKING), AM_EFORMAT);
+    CHECK(strstr(am_tiers_last_error(t)->msg, "index 'k'") != NULL);
+    CHECK_ST(put(t, "y", "bad", 0.5, AM_TIER_WORKING), AM_EFORMAT);
+    CHECK_OK(am_tiers_peek(t, AM_STR("x"), &out, NULL));
+    CHECK_MEM_EQ(out.ptr, out.len, "good");
+    CHECK_EQ(am_tiers_count(t), 1);
+    q.index = "k";
+    q.index_key = AM_STR("k");
+    q.flags = AM_TIER_PEEK;
+    CHECK_OK(am_tiers_search(t, &q, &h));
+    CHECK_EQ(h.count, 1);
+    /* More bad arguments. */
+    CHECK_ST(am_tiers_add_index(t, "", key_fail_on_bad, NULL), AM_EINVAL);
+    CHECK_ST(am_tiers_add_index(t, "z", NULL, NULL), AM_EINVAL);
+    q = am_tier_query_default();
+    q.tags = NULL;
+    q.tag_count = 2;
+    CHECK_ST(am_tiers_search(t, &q, &h), AM_EINVAL);
+    CHECK(strstr(am_tiers_last_error(t)->msg, "tags") != NULL);
+    q.tag_count = 0;
+    q.recent_days = -1;
+    CHECK_ST(am_tiers_search(t, &q, &h), AM_EINVAL);
+    p.condition = cond_type_scratch;
+    CHECK_ST(am_tiers_add_policy(t, &p), AM_EINVAL);
+    CHECK(strstr(am_tiers_last_error(t)->msg, "no action") != NULL);
+    CHECK_ST(am_tiers_retrieve(t, AM_STR(""), NULL, NULL), AM_EINVAL);
+    CHECK_ST(am_tiers_archive(t, AM_STR("nope")), AM_ENOTFOUND);
+    am_tier_hits_free(&h);
+    am_buf_free(&out);
+    am_tiers_close(t, NULL);
+}
+
 /* ---- Persistence ---- */
 
 static void dump_all(am_tiers *t, am_buf *out)
