@@ -368,7 +368,7 @@ am_tiers_opts am_tiers_opts_default(void)
     o.capacity[AM_TIER_SHORT_TERM] = 1000;
     o.flush_interval_ms = 1000;
     o.flush_max_dirty = 10000;
-    o.zstd_level = 1;
+    o.zstd_level = -1;
     o.move_log_cap = 4096;
     o.default_policies = true;
     return o;
