@@ -117,27 +117,48 @@ static void markers_parse(am_str s, marker_set *out)
     }
 }
 
-/* Classes of the words in `s` (KW_* bits), plus 8 for a marker. */
+static bool is_alnum_ascii(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+/* Classes of the words in `s` (KW_* bits), plus 8 for a marker. Only
+ * words of 2 to 15 ASCII letters can match; a first-letter mask skips the
+ * table lookup for most of the others. */
 static int word_classes(am_str s, const marker_set *mk)
 {
+    /* First letters of the keywords: a b c d e f g i j m n o p r s t u w y */
+    static const uint32_t first = (1u << ('a' - 'a')) | (1u << ('b' - 'a')) |
+        (1u << ('c' - 'a')) | (1u << ('d' - 'a')) | (1u << ('e' - 'a')) |
+        (1u << ('f' - 'a')) | (1u << ('g' - 'a')) | (1u << ('i' - 'a')) |
+        (1u << ('j' - 'a')) | (1u << ('m' - 'a')) | (1u << ('n' - 'a')) |
+        (1u << ('o' - 'a')) | (1u << ('p' - 'a')) | (1u << ('r' - 'a')) |
+        (1u << ('s' - 'a')) | (1u << ('t' - 'a')) | (1u << ('u' - 'a')) |
+        (1u << ('w' - 'a')) | (1u << ('y' - 'a'));
     int cls = 0;
     size_t i = 0;
     while (i < s.len) {
         char w[16];
-        size_t k = 0, j = i;
-        while (j < s.len && isalnum((unsigned char)s.ptr[j]))
+        size_t j = i;
+        while (j < s.len && is_alnum_ascii((unsigned char)s.ptr[j]))
             j++;
         if (j - i >= 2 && j - i < sizeof w) {
-            for (size_t t = i; t < j; t++)
-                w[k++] = (char)tolower((unsigned char)s.ptr[t]);
+            size_t k = 0;
+            for (size_t t = i; t < j; t++) {
+                char c = s.ptr[t];
+                w[k++] = (char)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
+            }
             w[k] = '\0';
-            const kw *hit = bsearch(w, keywords,
-                                    sizeof keywords / sizeof keywords[0],
-                                    sizeof keywords[0], kw_cmp);
-            if (hit != NULL)
-                cls |= hit->cls;
+            if (w[0] >= 'a' && w[0] <= 'z' &&
+                (first & (1u << (w[0] - 'a'))) && k <= 9) {
+                const kw *hit = bsearch(w, keywords,
+                                        sizeof keywords / sizeof keywords[0],
+                                        sizeof keywords[0], kw_cmp);
+                if (hit != NULL)
+                    cls |= hit->cls;
+            }
             for (size_t m = 0; mk != NULL && m < mk->n; m++)
-                if (strcmp(mk->w[m], w) == 0)
+                if (mk->w[m][0] == w[0] && strcmp(mk->w[m], w) == 0)
                     cls |= 8;
         }
         i = j + 1;
@@ -156,8 +177,6 @@ typedef struct xs {
     marker_set mk;
 } xs;
 
-/* ---- Scoring ---- */
-
 static int score_sentence(am_str s, const marker_set *mk, bool *question)
 {
     int score = 0, caps = 0, cls;
@@ -165,10 +184,10 @@ static int score_sentence(am_str s, const marker_set *mk, bool *question)
 
     for (size_t i = 0; i < s.len; i++) {
         unsigned char c = (unsigned char)s.ptr[i];
-        if (isdigit(c))
+        if (c >= '0' && c <= '9')
             digit = true;
         /* A capitalized word not at the start of the sentence: a name. */
-        if (i > 1 && isupper(c) && s.ptr[i - 1] == ' ' &&
+        if (i > 1 && c >= 'A' && c <= 'Z' && s.ptr[i - 1] == ' ' &&
             s.ptr[i - 2] != '.' && caps < 3)
             caps++;
     }
@@ -228,8 +247,8 @@ static am_status push(xs *x, const char *tag, size_t tag_len, am_str text,
         uint64_t h = 1469598103934665603ull;
         for (size_t i = 0; i < t.len; i++) {
             unsigned char c = (unsigned char)t.ptr[i];
-            if (isalnum(c) || c >= 0x80) {
-                h ^= (uint64_t)tolower(c);
+            if (is_alnum_ascii(c) || c >= 0x80) {
+                h ^= (uint64_t)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
                 h *= 1099511628211ull;
             }
         }
