@@ -88,7 +88,7 @@ static void bench_embed(mock_http *m, int n)
         const mock_request *rq = mock_http_request(m, mock_http_count(m) - 1);
         mock_reply rep;
         size_t dim = 384;
-        builtin(m, rq, &rep);
+        mock_builtin(m, rq, &rep);
         t0 = am__mono_ns();
         for (int i = 0; i < n; i++)
             if (am__embed_parse_reply(am_str_c(rep.body), 64, &dim, out,

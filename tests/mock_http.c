@@ -97,7 +97,7 @@ void mock_embed_vector(const char *text, size_t len, size_t dim, float *out)
 
 /* ---- Sending ---- */
 
-static bool send_all(int fd, const char *p, size_t n)
+static bool mock_send_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
@@ -111,7 +111,7 @@ static bool send_all(int fd, const char *p, size_t n)
     return true;
 }
 
-static const char *reason(int status)
+static const char *mock_reason(int status)
 {
     switch (status) {
     case 200: return "OK";
@@ -127,7 +127,7 @@ static const char *reason(int status)
 }
 
 /* Wait up to `ms` for the client to go away (or stop). True if gone. */
-static bool wait_gone(mock_http *m, int fd, int ms)
+static bool mock_wait_gone(mock_http *m, int fd, int ms)
 {
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -151,7 +151,7 @@ static bool wait_gone(mock_http *m, int fd, int ms)
 }
 
 /* Send `r`; false when the connection must close afterwards. */
-static bool send_reply(mock_http *m, int fd, const mock_reply *r)
+static bool mock_send_reply(mock_http *m, int fd, const mock_reply *r)
 {
     char head[1024];
     const char *body = r->body != NULL ? r->body : "";
@@ -159,42 +159,42 @@ static bool send_reply(mock_http *m, int fd, const mock_reply *r)
     int status = r->status != 0 ? r->status : 200;
     int n;
 
-    if (r->hang_ms > 0 && wait_gone(m, fd, r->hang_ms))
+    if (r->hang_ms > 0 && mock_wait_gone(m, fd, r->hang_ms))
         return false;
     if (r->close_now)
         return false;
     n = snprintf(head, sizeof head,
                  "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
                  "Content-Length: %zu\r\n%s\r\n",
-                 status, reason(status), blen,
+                 status, mock_reason(status), blen,
                  r->headers != NULL ? r->headers : "");
-    if (n < 0 || (size_t)n >= sizeof head || !send_all(fd, head, (size_t)n))
+    if (n < 0 || (size_t)n >= sizeof head || !mock_send_all(fd, head, (size_t)n))
         return false;
     if (r->truncate_at > 0 && (size_t)r->truncate_at < blen) {
-        send_all(fd, body, (size_t)r->truncate_at);
+        mock_send_all(fd, body, (size_t)r->truncate_at);
         return false;
     }
-    return send_all(fd, body, blen);
+    return mock_send_all(fd, body, blen);
 }
 
 /* ---- Built-in protocol ---- */
 
-static char *dump(json_t *v)
+static char *mock_dump(json_t *v)
 {
     char *s = json_dumps(v, JSON_COMPACT);
     json_decref(v);
     return s;
 }
 
-static void error_reply(mock_reply *out, int status, const char *type,
+static void mock_error_reply(mock_reply *out, int status, const char *type,
                         const char *msg)
 {
     out->status = status;
-    out->body = dump(json_pack("{s:{s:s,s:s}}", "error", "message", msg,
+    out->body = mock_dump(json_pack("{s:{s:s,s:s}}", "error", "message", msg,
                                "type", type));
 }
 
-static size_t content_len(const json_t *content)
+static size_t mock_content_len(const json_t *content)
 {
     size_t n = 0, i;
     json_t *b;
@@ -209,7 +209,7 @@ static size_t content_len(const json_t *content)
 }
 
 /* "echo: " + the last message's text, cut to max_tokens characters. */
-static char *echo_text(const json_t *msgs, const json_t *max_tokens,
+static char *mock_echo_text(const json_t *msgs, const json_t *max_tokens,
                        bool *cut)
 {
     json_t *last = json_array_get(msgs, json_array_size(msgs) - 1);
@@ -229,7 +229,8 @@ static char *echo_text(const json_t *msgs, const json_t *max_tokens,
     return s;
 }
 
-static void builtin(mock_http *m, const mock_request *req, mock_reply *out)
+static void mock_builtin(mock_http *m, const mock_request *req,
+                         mock_reply *out)
 {
     json_t *body = json_loads(req->body, 0, NULL);
     char hv[256];
@@ -251,14 +252,14 @@ static void builtin(mock_http *m, const mock_request *req, mock_reply *out)
         if (m->opts.anthropic_key != NULL &&
             (k == NULL || strcmp(k, m->opts.anthropic_key) != 0)) {
             out->status = 401;
-            out->body = dump(json_pack("{s:s,s:{s:s,s:s}}", "type", "error",
+            out->body = mock_dump(json_pack("{s:s,s:{s:s,s:s}}", "type", "error",
                                        "error", "type",
                                        "authentication_error", "message",
                                        "invalid x-api-key"));
             goto done;
         }
         if (mock_header(req, "anthropic-version", hv, sizeof hv) == NULL) {
-            error_reply(out, 400, "invalid_request_error",
+            mock_error_reply(out, 400, "invalid_request_error",
                         "anthropic-version: header is required");
             goto done;
         }
@@ -266,18 +267,18 @@ static void builtin(mock_http *m, const mock_request *req, mock_reply *out)
         const char *k = mock_header(req, "authorization", hv, sizeof hv);
         if (k == NULL || strncmp(k, "Bearer ", 7) != 0 ||
             strcmp(k + 7, m->opts.openai_key) != 0) {
-            error_reply(out, 401, "invalid_request_error",
+            mock_error_reply(out, 401, "invalid_request_error",
                         "Incorrect API key provided");
             goto done;
         }
     }
     if (!json_is_object(body) || !json_is_string(model)) {
-        error_reply(out, 400, "invalid_request_error",
+        mock_error_reply(out, 400, "invalid_request_error",
                     "body must be JSON with a model");
         goto done;
     }
     if (strcmp(json_string_value(model), "missing-model") == 0) {
-        error_reply(out, 404, "invalid_request_error",
+        mock_error_reply(out, 404, "invalid_request_error",
                     "The model `missing-model` does not exist");
         goto done;
     }
@@ -298,7 +299,7 @@ static void builtin(mock_http *m, const mock_request *req, mock_reply *out)
                 json_decref(vec);
                 json_decref(data);
                 free(v);
-                error_reply(out, 400, "invalid_request_error",
+                mock_error_reply(out, 400, "invalid_request_error",
                             "input must be strings");
                 goto done;
             }
@@ -313,7 +314,7 @@ static void builtin(mock_http *m, const mock_request *req, mock_reply *out)
                                                   "embedding", vec));
         }
         free(v);
-        out->body = dump(json_pack("{s:s,s:o,s:O,s:{s:I,s:I}}", "object",
+        out->body = mock_dump(json_pack("{s:s,s:o,s:O,s:{s:I,s:I}}", "object",
                                    "list", "data", data, "model", model,
                                    "usage", "prompt_tokens",
                                    (json_int_t)total, "total_tokens",
@@ -330,22 +331,22 @@ static void builtin(mock_http *m, const mock_request *req, mock_reply *out)
         char *text;
 
         if (!json_is_array(msgs) || json_array_size(msgs) == 0) {
-            error_reply(out, 400, "invalid_request_error",
+            mock_error_reply(out, 400, "invalid_request_error",
                         "messages: at least one message is required");
             goto done;
         }
         if (anth && !json_is_integer(mt)) {
-            error_reply(out, 400, "invalid_request_error",
+            mock_error_reply(out, 400, "invalid_request_error",
                         "max_tokens: Field required");
             goto done;
         }
         json_array_foreach(msgs, i, msg)
-            in_tokens += content_len(json_object_get(msg, "content"));
+            in_tokens += mock_content_len(json_object_get(msg, "content"));
         if (anth)
-            in_tokens += content_len(json_object_get(body, "system"));
-        text = echo_text(msgs, mt, &cut);
+            in_tokens += mock_content_len(json_object_get(body, "system"));
+        text = mock_echo_text(msgs, mt, &cut);
         if (chat)
-            out->body = dump(json_pack(
+            out->body = mock_dump(json_pack(
                 "{s:s,s:s,s:O,s:[{s:i,s:{s:s,s:s},s:s}],"
                 "s:{s:I,s:I,s:I,s:{s:i}}}",
                 "id", "chatcmpl-mock", "object", "chat.completion", "model",
@@ -356,7 +357,7 @@ static void builtin(mock_http *m, const mock_request *req, mock_reply *out)
                 "total_tokens", (json_int_t)(in_tokens + strlen(text)),
                 "prompt_tokens_details", "cached_tokens", 0));
         else
-            out->body = dump(json_pack(
+            out->body = mock_dump(json_pack(
                 "{s:s,s:s,s:s,s:O,s:[{s:s,s:s}],s:s,s:{s:I,s:I}}", "id",
                 "msg_mock", "type", "message", "role", "assistant", "model",
                 model, "content", "type", "text", "text", text,
@@ -398,7 +399,7 @@ const char *mock_header(const mock_request *r, const char *name, char *buf,
 }
 
 /* Read more bytes into *buf; 0 on EOF/error/stop. */
-static ssize_t read_more(mock_http *m, int fd, char **buf, size_t *len,
+static ssize_t mock_read_more(mock_http *m, int fd, char **buf, size_t *len,
                          size_t *cap)
 {
     for (;;) {
@@ -428,7 +429,7 @@ static ssize_t read_more(mock_http *m, int fd, char **buf, size_t *len,
     }
 }
 
-static bool take_script(mock_http *m, mock_reply *out)
+static bool mock_take_script(mock_http *m, mock_reply *out)
 {
     bool got = false;
     pthread_mutex_lock(&m->lock);
@@ -440,7 +441,7 @@ static bool take_script(mock_http *m, mock_reply *out)
     return got;
 }
 
-static void *conn_main(void *arg)
+static void *mock_conn_main(void *arg)
 {
     mock_conn *c = arg;
     mock_http *m = c->m;
@@ -457,7 +458,7 @@ static void *conn_main(void *arg)
         const char *cl;
 
         while ((end = buf != NULL ? strstr(buf, "\r\n\r\n") : NULL) == NULL)
-            if (read_more(m, c->fd, &buf, &len, &cap) <= 0)
+            if (mock_read_more(m, c->fd, &buf, &len, &cap) <= 0)
                 goto out;
         head_len = (size_t)(end - buf) + 4;
         req = calloc(1, sizeof *req);
@@ -477,9 +478,9 @@ static void *conn_main(void *arg)
         if (cl != NULL)
             clen = (size_t)strtoul(cl, NULL, 10);
         if (mock_header(req, "expect", hv, sizeof hv) != NULL)
-            send_all(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+            mock_send_all(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25);
         while (len < head_len + clen)
-            if (read_more(m, c->fd, &buf, &len, &cap) <= 0) {
+            if (mock_read_more(m, c->fd, &buf, &len, &cap) <= 0) {
                 free(req->headers);
                 free(req);
                 goto out;
@@ -507,14 +508,14 @@ static void *conn_main(void *arg)
             m->reqs[m->nreqs++] = req;
         pthread_mutex_unlock(&m->lock);
 
-        scripted = take_script(m, &reply);
+        scripted = mock_take_script(m, &reply);
         if (!scripted) {
             memset(&reply, 0, sizeof reply);
             if (m->opts.handler == NULL ||
                 !m->opts.handler(m->opts.handler_ctx, req, &reply))
-                builtin(m, req, &reply);
+                mock_builtin(m, req, &reply);
         }
-        keep = send_reply(m, c->fd, &reply);
+        keep = mock_send_reply(m, c->fd, &reply);
         if (!scripted) {
             free((char *)(uintptr_t)reply.body);
             free((char *)(uintptr_t)reply.headers);
@@ -529,7 +530,7 @@ out:
     return NULL;
 }
 
-static void *accept_main(void *arg)
+static void *mock_accept_main(void *arg)
 {
     mock_http *m = arg;
     for (;;) {
@@ -569,7 +570,7 @@ static void *accept_main(void *arg)
             }
         }
         if (m->nconns < m->capconns &&
-            pthread_create(&c->thread, NULL, conn_main, c) == 0) {
+            pthread_create(&c->thread, NULL, mock_conn_main, c) == 0) {
             m->conns[m->nconns++] = c;
             c = NULL;
         }
@@ -584,7 +585,7 @@ static void *accept_main(void *arg)
 
 /* ---- Life cycle ---- */
 
-static int listen_loopback(int *port)
+static int mock_listen_loopback(int *port)
 {
     struct sockaddr_in a;
     socklen_t alen = sizeof a;
@@ -617,7 +618,7 @@ mock_http *mock_http_start(const mock_http_opts *opts)
         return NULL;
     if (opts != NULL)
         m->opts = *opts;
-    m->listen_fd = listen_loopback(&port);
+    m->listen_fd = mock_listen_loopback(&port);
     if (m->listen_fd < 0 || pipe(m->wake) != 0) {
         if (m->listen_fd >= 0)
             close(m->listen_fd);
@@ -626,7 +627,7 @@ mock_http *mock_http_start(const mock_http_opts *opts)
     }
     snprintf(m->url, sizeof m->url, "http://127.0.0.1:%d", port);
     pthread_mutex_init(&m->lock, NULL);
-    if (pthread_create(&m->acceptor, NULL, accept_main, m) != 0) {
+    if (pthread_create(&m->acceptor, NULL, mock_accept_main, m) != 0) {
         close(m->listen_fd);
         close(m->wake[0]);
         close(m->wake[1]);
@@ -679,7 +680,7 @@ const char *mock_http_url(const mock_http *m)
 void mock_http_dead_url(char *out, size_t cap)
 {
     int port = 0;
-    int fd = listen_loopback(&port);
+    int fd = mock_listen_loopback(&port);
     if (fd >= 0)
         close(fd); /* free again: connecting now is refused */
     snprintf(out, cap, "http://127.0.0.1:%d", port);

@@ -6,6 +6,7 @@
  * Retries never sleep: the clients get a recording sleep function. The one
  * test that must wait for a real timeout waits 150 ms.
  */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1391,6 +1392,258 @@ AM_TEST(mock_handler_answers_before_the_builtin_protocol)
     CHECK_OK(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res));
     CHECK_STR_EQ(text.ptr, "echo: hello");
     CHECK_EQ(calls, 1);
+    am_buf_free(&text);
+    am_llm_free(llm);
+    mock_http_stop(m);
+}
+
+/* ---- The embeddings reply scanner against jansson ---- */
+
+static double rnd_unit(test_rng *tr)
+{
+    return (double)(test_rng_u64(tr) >> 11) / 9007199254740992.0;
+}
+
+/* A valid reply for `count` vectors of `dim` random numbers, built with
+ * jansson (reals printed with 17 significant digits) and the values it
+ * holds, in index order. */
+static char *random_reply(test_rng *tr, size_t count, size_t dim,
+                          double *values)
+{
+    json_t *data = json_array();
+    json_t *root;
+    char *s;
+    for (size_t k = 0; k < count; k++) {
+        size_t idx = count - 1 - k; /* reversed order */
+        json_t *vec = json_array();
+        for (size_t j = 0; j < dim; j++) {
+            int scale = (int)(test_rng_u64(tr) % 9);
+            double v = (rnd_unit(tr) * 2 - 1) *
+                       (scale == 0 ? 1e-40 : scale == 1 ? 1e30
+                        : scale == 2 ? 1.0 / (1 << 20) : 1.0);
+            if (scale >= 3 && test_rng_u64(tr) % 16 == 0)
+                v = (double)(int)(v * 1000); /* integers too */
+            values[idx * dim + j] = v;
+            json_array_append_new(vec, json_real(v));
+        }
+        json_array_append_new(data, json_pack("{s:s,s:I,s:o}", "object",
+                                              "embedding", "index",
+                                              (json_int_t)idx, "embedding",
+                                              vec));
+    }
+    root = json_pack("{s:s,s:o,s:s,s:{s:i}}", "object", "list", "data",
+                     data, "model", "m\\u00e9", "usage", "prompt_tokens", 5);
+    s = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    return s;
+}
+
+static bool within_ulp(float got, double want)
+{
+    float w = (float)want;
+    return got == w || got == nextafterf(w, INFINITY) ||
+           got == nextafterf(w, -INFINITY);
+}
+
+AM_TEST(embed_reply_scanner_matches_jansson_values)
+{
+    test_rng tr = { 7 };
+    double values[5 * 24];
+    float out[5 * 24];
+    am_error err;
+
+    for (int round = 0; round < 300; round++) {
+        size_t count = 1 + test_rng_u64(&tr) % 5;
+        size_t dim = 1 + test_rng_u64(&tr) % 24;
+        size_t got_dim = round % 2 == 0 ? dim : 0;
+        char *body = random_reply(&tr, count, dim, values);
+        CHECK_OK_E(am__embed_parse_reply(am_str_c(body), count, &got_dim,
+                                         got_dim == 0 ? NULL : out, &err),
+                   &err);
+        CHECK_EQ(got_dim, dim);
+        if (round % 2 == 0)
+            for (size_t i = 0; i < count * dim; i++)
+                if (!within_ulp(out[i], values[i]))
+                    fail_msg("value %zu: got %.9g, want %.17g in %s", i,
+                             (double)out[i], values[i], body);
+        free(body);
+    }
+}
+
+AM_TEST(embed_reply_scanner_number_forms)
+{
+    static const struct {
+        const char *text;
+        double want;
+    } cases[] = {
+        { "0", 0 },          { "-0", -0.0 },          { "1E2", 100 },
+        { "1e+2", 100 },     { "-2.5e-3", -2.5e-3 },  { "0.000123", 1.23e-4 },
+        { "123456789012345678901234", 1.2345678901234568e23 },
+        { "0.12345678901234567890123", 0.12345678901234568 },
+        { "1e-300", 1e-300 }, { "3.4e38", 3.4e38 },
+        { "0.1e1", 1 },      { "100", 100 },
+        { "0.000000000000000000000000000000012345", 1.2345e-32 },
+        { "-1234567890123456789012345678901234567890.5e-10", -1.2345678901234568e29 },
+        { "12345678901234567890123456789012345678901234567890123456789012345", 1.2345678901234568e64 },
+        { "1e100000", INFINITY }, { "0.0e5", 0 },
+        { "1.5e-35", 1.5e-35 }, { "-2.5e35", -2.5e35 },
+        { "0.00000000000000000000000000000000000000000000001", 1e-47 },
+    };
+    char body[256];
+    float out[1];
+    am_error err;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t dim = 1;
+        snprintf(body, sizeof body, "{\"data\":[{\"embedding\":[%s]}]}",
+                 cases[i].text);
+        if (fabs(cases[i].want) > FLT_MAX) {
+            CHECK_ST(am__embed_parse_reply(am_str_c(body), 1, &dim, out,
+                                           &err), AM_EPROTO);
+            CHECK_HAS(err.msg, "not a finite float");
+            continue;
+        }
+        CHECK_OK_E(am__embed_parse_reply(am_str_c(body), 1, &dim, out, &err),
+                   &err);
+        if (!within_ulp(out[0], cases[i].want))
+            fail_msg("%s: got %.9g", cases[i].text, (double)out[0]);
+    }
+    {
+        size_t dim = 1;
+        CHECK_ST(am__embed_parse_reply(
+                     AM_STR("{\"data\":[{\"embedding\":[1e39]}]}"), 1, &dim,
+                     out, &err), AM_EPROTO);
+        CHECK_HAS(err.msg, "'data[0].embedding[0]' is not a finite float");
+    }
+}
+
+AM_TEST(embed_reply_scanner_rejects_what_jansson_rejects)
+{
+    test_rng tr = { 99 };
+    double values[3 * 4];
+    char *body = random_reply(&tr, 3, 4, values);
+    size_t len = strlen(body);
+    char *mut = malloc(len + 1);
+    static const char bytes[] = "{}[],:\"\\-+.eE0123456789 tfnx\x01\xff";
+    float out[12];
+    am_error err;
+    int rejected = 0;
+
+    /* Every proper prefix is malformed. */
+    for (size_t n = 0; n < len; n++) {
+        size_t dim = 4;
+        CHECK_ST(am__embed_parse_reply((am_str){ body, n }, 3, &dim, out,
+                                       &err), AM_EPROTO);
+    }
+    /* One-byte mutations: whatever jansson refuses, we refuse. */
+    for (int round = 0; round < 3000; round++) {
+        size_t dim = 4;
+        json_t *j;
+        am_status st;
+        memcpy(mut, body, len + 1);
+        mut[test_rng_u64(&tr) % len] =
+            bytes[test_rng_u64(&tr) % (sizeof bytes - 1)];
+        j = json_loadb(mut, len, JSON_ALLOW_NUL, NULL);
+        st = am__embed_parse_reply((am_str){ mut, len }, 3, &dim, out, &err);
+        if (j == NULL) {
+            if (st == AM_OK)
+                fail_msg("accepted malformed JSON: %s", mut);
+            CHECK_EQ(st, AM_EPROTO);
+            rejected++;
+        }
+        json_decref(j);
+    }
+    CHECK(rejected > 100);
+    {
+        size_t dim = 0;
+        CHECK_ST(am__embed_parse_reply(
+                     AM_STR("{\"data\":[{\"embedding\":[1]}]} x"), 1, &dim,
+                     NULL, &err), AM_EPROTO);
+        CHECK_HAS(err.msg, "end of input expected at byte");
+        CHECK_ST(am__embed_parse_reply(
+                     AM_STR("{\"data\":[{\"embedding\":[1,]}]}"), 1, &dim,
+                     NULL, &err), AM_EPROTO);
+        CHECK_ST(am__embed_parse_reply(
+                     AM_STR("{\"data\":[{\"embedding\":[01]}]}"), 1, &dim,
+                     NULL, &err), AM_EPROTO);
+        CHECK_ST(am__embed_parse_reply(
+                     AM_STR("{\"data\":[{\"x\":\"\\q\",\"embedding\":[1]}]}"),
+                     1, &dim, NULL, &err), AM_EPROTO);
+        CHECK_HAS(err.msg, "invalid escape");
+        CHECK_ST(am__embed_parse_reply(
+                     AM_STR("{\"data\":[{\"x\":\"\xc3\",\"embedding\":[1]}]}"),
+                     1, &dim, NULL, &err), AM_EPROTO);
+        CHECK_HAS(err.msg, "UTF-8");
+        CHECK_OK(am__embed_parse_reply(
+                     AM_STR(" {\"x\":{\"y\":[true,false,null,\"\\u00e9\\n\"]},"
+                            "\"data\":[{\"embedding\":[1],\"index\":0}]} "),
+                     1, &dim, NULL, &err));
+        CHECK_EQ(dim, 1);
+    }
+    free(mut);
+    free(body);
+}
+
+AM_TEST(deadline_stops_retrying_before_it_passes)
+{
+    mock_http *m = mock_http_start(NULL);
+    am_llm_opts o = am_llm_opts_default();
+    sleeps sl = { { 0 }, 0 };
+    am_llm *llm = NULL;
+    am_buf text = AM_BUF_INIT;
+    am_llm_result res;
+    mock_reply busy = { .status = 503, .body = "{}",
+                        .headers = "Retry-After: 0.4\r\n" };
+
+    o.base_url = url_with(m, "/v1");
+    o.model = "m";
+    o.http.max_retries = 10;
+    o.http.deadline_ms = 1000;
+    o.http.sleep = record_sleep;
+    o.http.sleep_ctx = &sl;
+    CHECK_OK(am_llm_create(&o, &llm, NULL));
+    for (int i = 0; i < 10; i++)
+        mock_http_push(m, &busy);
+    CHECK_ST(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res), AM_ENET);
+    CHECK_EQ(res.attempts, 3); /* waits 400 + 400; a third would pass 1 s */
+    CHECK_EQ(sl.count, 2);
+    CHECK_HAS(res.error.msg, "HTTP 503");
+    CHECK_HAS(res.error.msg, "1000 ms deadline");
+    am_buf_free(&text);
+    am_llm_free(llm);
+    mock_http_stop(m);
+
+    o.http.deadline_ms = -5;
+    CHECK_ST(am_llm_create(&o, &llm, NULL), AM_EINVAL);
+}
+
+AM_TEST(quota_exhaustion_and_x_should_retry_decide_retries)
+{
+    mock_http *m = mock_http_start(NULL);
+    sleeps sl = { { 0 }, 0 };
+    am_llm *llm = new_llm(m, AM_LLM_OPENAI, NULL, &sl, 3);
+    am_buf text = AM_BUF_INIT;
+    am_llm_result res;
+    mock_reply quota = { .status = 429,
+                         .body = "{\"error\":{\"message\":\"You exceeded "
+                                 "your current quota\",\"type\":"
+                                 "\"insufficient_quota\"}}" };
+    mock_reply no = { .status = 500, .body = "{}",
+                      .headers = "x-should-retry: false\r\n" };
+    mock_reply yes = { .status = 409, .body = "{}",
+                       .headers = "X-Should-Retry: true\r\n" };
+
+    mock_http_push(m, &quota);
+    CHECK_ST(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res), AM_ELIMIT);
+    CHECK_EQ(res.attempts, 1); /* billing does not heal by waiting */
+    CHECK_HAS(res.error.msg, "exceeded your current quota");
+    mock_http_push(m, &no);
+    CHECK_ST(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res), AM_ENET);
+    CHECK_EQ(res.attempts, 1);
+    mock_http_push(m, &yes);
+    CHECK_OK(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res));
+    CHECK_EQ(res.attempts, 2);
+    CHECK_EQ(sl.count, 1);
     am_buf_free(&text);
     am_llm_free(llm);
     mock_http_stop(m);

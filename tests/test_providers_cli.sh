@@ -41,6 +41,10 @@ check llm_bad_retries 2 "--retries expects an integer 0..100" \
     "$cli" llm chat --model m --retries 1000 hi
 check llm_unknown_opt 2 "unknown option '--stream'" \
     "$cli" llm chat --model m --stream hi
+check llm_prompt_and_messages 2 "not both" \
+    "$cli" llm chat --model m --messages x.json hi
+check llm_messages_missing 4 "cannot open 'no-such-file.json'" \
+    "$cli" llm chat --model m --messages no-such-file.json
 check llm_help 0 "" "$cli" llm --help
 grep -q "llm chat --model M" "$out" || { echo "FAIL llm help text"; fails=$((fails+1)); }
 check llm_bad_url 3 "must start with http:// or https://" \
@@ -60,6 +64,11 @@ check llm_refused 5 "Couldn't connect to server" \
     "$cli" llm chat --model m --base-url $dead/v1 --retries 0 hi
 grep -qF "openai: cannot talk to $dead/v1/chat/completions" "$err" ||
     { echo "FAIL llm_refused url"; cat "$err"; fails=$((fails+1)); }
+echo '[{"role":"user","content":"hi"}]' >"$out.msgs"
+check llm_messages_refused 5 "Couldn't connect to server" \
+    "$cli" llm chat --model m --base-url $dead/v1 --retries 0 \
+    --messages "$out.msgs"
+rm -f "$out.msgs"
 check anthropic_refused 5 "anthropic: cannot talk to $dead/v1/messages" \
     "$cli" llm chat --provider anthropic --model m --base-url $dead \
     --retries 0 hi

@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -404,4 +405,343 @@ AM_TEST(bad_arguments_are_rejected)
     CHECK_EQ(am_tokens_approx(AM_STR("12345678")), 2);
     CHECK_EQ(am_tokens_approx(AM_STR("123456789")), 3);
     am_encoding_free(enc);
+}
+
+/* ---- Model catalog ---- */
+
+AM_TEST(catalog_resolves_exact_names_prefixes_and_unknowns)
+{
+    am_models *m = NULL;
+    am_model_info info;
+    am_error err;
+
+    CHECK_OK_E(am_models_create(NULL, NULL, &m, &err), &err);
+    CHECK(am_models_count(m) > 40);
+    CHECK(am_models_lookup(m, AM_STR("gpt-4o"), &info));
+    CHECK_STR_EQ(info.encoding, "o200k_base");
+    CHECK_EQ(info.context_window, 128000);
+    /* Longest prefix: the mini entry, not gpt-4o, not gpt-4. */
+    CHECK(am_models_lookup(m, AM_STR("gpt-4o-mini-2024-07-18"), &info));
+    CHECK_STR_EQ(info.name, "gpt-4o-mini");
+    CHECK(am_models_lookup(m, AM_STR("gpt-4-0613"), &info));
+    CHECK_STR_EQ(info.encoding, "cl100k_base");
+    CHECK_EQ(info.context_window, 8192);
+    CHECK(am_models_lookup(m, AM_STR("claude-3-opus-20240229"), &info));
+    CHECK_STR_EQ(info.provider, "anthropic");
+    CHECK(info.encoding == NULL);
+    CHECK(info.chars_per_token == 3.5);
+    CHECK_EQ(info.context_window, 200000);
+    CHECK(am_models_lookup(m, AM_STR("gemini-2.5-pro"), &info));
+    CHECK(info.chars_per_token == 4.0);
+    CHECK(!am_models_lookup(m, AM_STR("my-local-model"), &info));
+    CHECK(!info.known);
+    CHECK_EQ(info.context_window, 8192);
+    /* NULL: the built-in catalog. */
+    CHECK(am_models_lookup(NULL, AM_STR("o3-mini"), &info));
+    CHECK_STR_EQ(info.name, "o3-mini");
+    am_models_free(m);
+}
+
+AM_TEST(user_catalog_overrides_and_bad_files_name_the_problem)
+{
+    char *dir = test_tmpdir();
+    char *good = write_tmp(dir, "good.json",
+        "{\"defaults\": {\"chars_per_token\": 3.0, \"context_window\": 4096},"
+        " \"models\": [{\"name\": \"gpt-4o\", \"provider\": \"openai\","
+        " \"encoding\": \"o200k_base\", \"context_window\": 1000,"
+        " \"input\": 1, \"output\": 2},"
+        " {\"name\": \"acme-\", \"prefix\": true, \"chars_per_token\": 2.5,"
+        " \"context_window\": 32000}]}");
+    char *bad = write_tmp(dir, "bad.json",
+        "{\"models\": [{\"name\": \"x\", \"chars_per_token\": 2},"
+        " {\"name\": \"y\", \"context_window\": \"big\","
+        " \"chars_per_token\": 2}]}");
+    char *bad_enc = write_tmp(dir, "bad_enc.json",
+        "{\"models\": [{\"name\": \"x\", \"encoding\": \"zz_base\"}]}");
+    am_models *m = NULL;
+    am_model_info info;
+    am_error err;
+    size_t before;
+
+    CHECK_OK_E(am_models_create(good, NULL, &m, &err), &err);
+    CHECK(am_models_lookup(m, AM_STR("gpt-4o"), &info));
+    CHECK_EQ(info.context_window, 1000);
+    CHECK(am_models_lookup(m, AM_STR("acme-7b"), &info));
+    CHECK(info.chars_per_token == 2.5);
+    CHECK(!am_models_lookup(m, AM_STR("zzz"), &info));
+    CHECK_EQ(info.context_window, 4096);
+    before = am_models_count(m);
+    CHECK_ST(am_models_load_file(m, bad), AM_EFORMAT);
+    CHECK(strstr(am_models_last_error(m)->msg, "models[1]") != NULL);
+    CHECK(strstr(am_models_last_error(m)->msg, "context_window") != NULL);
+    CHECK_EQ(am_models_count(m), before); /* nothing half-added */
+    CHECK_ST(am_models_load_file(m, bad_enc), AM_EFORMAT);
+    CHECK(strstr(am_models_last_error(m)->msg, "zz_base") != NULL);
+    CHECK_ST(am_models_load_file(m, "/nonexistent.json"), AM_ENOTFOUND);
+    am_models_free(m);
+    CHECK_ST(am_models_create(bad, NULL, &m, &err), AM_EFORMAT);
+    CHECK(m == NULL);
+    free(good);
+    free(bad);
+    free(bad_enc);
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(cost_uses_cached_price_for_cached_input)
+{
+    am_model_info info;
+    CHECK(am_models_lookup(NULL, AM_STR("gpt-4o-mini"), &info));
+    /* 10000 x 0.15 + 2000 x 0.075 + 800 x 0.6 per million. */
+    CHECK(fabs(am_model_cost(&info, 12000, 2000, 800) - 0.00213) < 1e-12);
+    CHECK(am_model_cost(NULL, 1, 0, 1) == 0);
+}
+
+static am_status catalog_body(void *ctx, const am_allocator *a)
+{
+    am_models *m = NULL;
+    am_model_info info;
+    am_status st = am_models_create(NULL, a, &m, NULL);
+    (void)ctx;
+    if (st != AM_OK)
+        return st;
+    st = am_models_lookup(m, AM_STR("gpt-4.1-mini"), &info) ? AM_OK
+                                                            : AM_EINVAL;
+    am_models_free(m);
+    return st;
+}
+
+AM_TEST(catalog_parse_survives_every_allocation_failure)
+{
+    CHECK(test_oom_sweep(catalog_body, NULL) > 3);
+}
+
+/* ---- Tokenizer and messages ---- */
+
+AM_TEST(tokenizer_is_exact_for_openai_and_estimates_others)
+{
+    am_tokenizer *gpt = NULL, *claude = NULL, *unknown = NULL, *forced = NULL;
+    am_tokenizer_opts o = am_tokenizer_opts_default();
+    am_tokens toks = AM_TOKENS_INIT;
+    am_model_info info;
+    am_error err;
+    size_t n = 0;
+
+    CHECK_OK_E(am_tokenizer_open(AM_STR("gpt-4o-2024-08-06"), NULL, &gpt,
+                                 &err), &err);
+    CHECK(am_tokenizer_is_exact(gpt));
+    CHECK_STR_EQ(am_encoding_name(am_tokenizer_encoding(gpt)), "o200k_base");
+    CHECK_EQ(am_tokenizer_context_window(gpt), 128000);
+    CHECK_OK(am_tokenizer_count(gpt, AM_STR("hello world"), NULL, &n, NULL));
+    CHECK_EQ(n, 2);
+
+    /* Share gpt's table with a second tokenizer of the same encoding. */
+    o.encoding = am_tokenizer_encoding(gpt);
+    CHECK_OK(am_tokenizer_open(AM_STR("o4-mini"), &o, &forced, NULL));
+    CHECK(am_tokenizer_encoding(forced) == am_tokenizer_encoding(gpt));
+    am_tokenizer_free(forced);
+
+    CHECK_OK(am_tokenizer_open(AM_STR("claude-sonnet-4-20250514"), NULL,
+                               &claude, NULL));
+    CHECK(!am_tokenizer_is_exact(claude));
+    /* 7 characters / 3.5 = 2; 8 characters -> 3 (rounded up). */
+    CHECK_OK(am_tokenizer_count(claude, AM_STR("abcdefg"), NULL, &n, NULL));
+    CHECK_EQ(n, 2);
+    CHECK_OK(am_tokenizer_count(claude, AM_STR("\xc3\xa9" "bcdefgh"), NULL,
+                                &n, NULL));
+    CHECK_EQ(n, 3);
+    CHECK_ST(am_tokenizer_encode(claude, AM_STR("x"), NULL, &toks, &err),
+             AM_EUNSUPPORTED);
+    CHECK(strstr(err.msg, "estimated") != NULL);
+
+    CHECK_OK(am_tokenizer_open(AM_STR("whatever-7b"), NULL, &unknown, NULL));
+    am_tokenizer_model(unknown, &info);
+    CHECK(!info.known);
+    CHECK(!am_tokenizer_is_exact(unknown));
+
+    o = am_tokenizer_opts_default();
+    o.encoding_name = "cl100k_base";
+    CHECK_OK(am_tokenizer_open(AM_STR("claude-3-haiku"), &o, &forced, NULL));
+    CHECK(am_tokenizer_is_exact(forced));
+    am_tokenizer_free(forced);
+
+    o.encoding_name = "bogus";
+    CHECK_ST(am_tokenizer_open(AM_STR(""), &o, &forced, &err), AM_ENOTFOUND);
+    CHECK(forced == NULL);
+
+    am_tokens_free(&toks);
+    am_tokenizer_free(gpt);
+    am_tokenizer_free(claude);
+    am_tokenizer_free(unknown);
+}
+
+AM_TEST(messages_are_counted_the_way_openai_bills_them)
+{
+    am_tokenizer *tz = NULL;
+    am_token_msg msgs[3] = {
+        { AM_STR("system"), AM_STR("You are a helpful assistant."),
+          { NULL, 0 } },
+        { AM_STR("user"), AM_STR("hello world"), AM_STR("bob") },
+        { AM_STR("assistant"), AM_STR("Hi!"), { NULL, 0 } },
+    };
+    const char *json =
+        "[{\"role\":\"system\",\"content\":\"You are a helpful assistant.\"},"
+        " {\"role\":\"user\",\"content\":[{\"type\":\"text\","
+        "\"text\":\"hello world\"}],\"name\":\"bob\"},"
+        " {\"role\":\"assistant\",\"content\":\"Hi!\"}]";
+    size_t want = 0, got = 0, n;
+    am_error err;
+
+    CHECK_OK(am_tokenizer_open(AM_STR("gpt-4o"), NULL, &tz, NULL));
+    for (int i = 0; i < 3; i++) {
+        want += 3;
+        CHECK_OK(am_tokenizer_count(tz, msgs[i].role, NULL, &n, NULL));
+        want += n;
+        CHECK_OK(am_tokenizer_count(tz, msgs[i].content, NULL, &n, NULL));
+        want += n;
+    }
+    want += 1 + 1 + 3; /* name overhead, "bob", reply priming */
+    CHECK_OK(am_tokenizer_count_messages(tz, msgs, 3, &got, NULL));
+    CHECK_EQ(got, want);
+    CHECK_OK(am_tokenizer_count_messages_json(tz, am_str_c(json), &got,
+                                              NULL));
+    CHECK_EQ(got, want);
+    CHECK_OK(am_tokenizer_count_messages(tz, NULL, 0, &got, NULL));
+    CHECK_EQ(got, 3);
+
+    CHECK_ST(am_tokenizer_count_messages_json(tz,
+                 AM_STR("[{\"role\":\"user\",\"content\":\"x\"},"
+                        "{\"content\":\"y\"}]"), &got, &err), AM_EFORMAT);
+    CHECK(strstr(err.msg, "message 1") != NULL);
+    CHECK(strstr(err.msg, "role") != NULL);
+    CHECK_ST(am_tokenizer_count_messages_json(tz, AM_STR("[1,"), &got, &err),
+             AM_EFORMAT);
+    CHECK_ST(am_tokenizer_count_messages_json(tz,
+                 AM_STR("[{\"role\":\"user\",\"content\":7}]"), &got, &err),
+             AM_EFORMAT);
+    CHECK(strstr(err.msg, "content") != NULL);
+
+    CHECK_OK(am_tokenizer_count_tools_json(tz,
+        AM_STR("[{\"type\":\"function\",\"function\":{\"name\":\"get_weather"
+               "\",\"description\":\"Weather for a city\",\"parameters\":"
+               "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":"
+               "\"string\"}}}}}]"), &got, NULL));
+    CHECK(got > 20 && got < 60);
+    CHECK_ST(am_tokenizer_count_tools_json(tz, AM_STR("[{\"x\":1}]"), &got,
+                                           &err), AM_EFORMAT);
+    CHECK(strstr(err.msg, "tools[0]") != NULL);
+    am_tokenizer_free(tz);
+}
+
+/* ---- Token tracker ---- */
+
+typedef struct budget_seen {
+    int calls;
+    double cost;
+} budget_seen;
+
+static void on_budget(void *ctx, const am_tracker_stats *s)
+{
+    budget_seen *b = ctx;
+    b->calls++;
+    b->cost = s->cost;
+}
+
+AM_TEST(tracker_sums_usage_cost_savings_and_reports_the_budget_once)
+{
+    am_tracker_opts o = am_tracker_opts_default();
+    am_token_tracker *t = NULL;
+    am_tracker_stats s;
+    am_usage_record u;
+    budget_seen seen = { 0, 0 };
+    am_buf json = AM_BUF_INIT;
+    am_tokenizer *tz = NULL;
+
+    o.budget = 0.01;
+    o.on_budget = on_budget;
+    o.on_budget_ctx = &seen;
+    CHECK_OK(am_token_tracker_create(&o, &t, NULL));
+    memset(&u, 0, sizeof u);
+    u.model = AM_STR("gpt-4o-mini");
+    u.input_tokens = 12000;
+    u.cached_input_tokens = 2000;
+    u.output_tokens = 800;
+    CHECK_OK(am_token_tracker_record(t, &u));
+    am_token_tracker_stats(t, &s);
+    CHECK_EQ(s.calls, 1);
+    CHECK_EQ(s.reported_calls, 1);
+    CHECK_EQ(s.total_tokens, 12800);
+    CHECK(fabs(s.cost - 0.00213) < 1e-12);
+    CHECK(!s.over_budget);
+    CHECK_EQ(seen.calls, 0);
+
+    /* A compression call on gpt-4o: 1000 in, 200 out = $0.0045. */
+    u.model = AM_STR("gpt-4o");
+    u.input_tokens = 1000;
+    u.cached_input_tokens = 0;
+    u.output_tokens = 200;
+    u.compression = true;
+    u.estimated = true;
+    CHECK_OK(am_token_tracker_record(t, &u));
+    CHECK_OK(am_token_tracker_credit_savings(t, AM_STR("gpt-4o"), 5000));
+    am_token_tracker_stats(t, &s);
+    CHECK_EQ(s.estimated_calls, 1);
+    CHECK_EQ(s.compression_tokens, 1200);
+    CHECK_EQ(s.tokens_saved, 5000);
+    CHECK_EQ(s.net_tokens_saved, 3800);
+    CHECK(fabs(s.savings - 0.0125) < 1e-12);
+    CHECK(fabs(s.net_savings - (0.0125 - 0.0045)) < 1e-12);
+    CHECK(!s.over_budget);
+
+    /* Go over the $0.01 budget: reported once. */
+    u.compression = false;
+    u.estimated = false;
+    u.input_tokens = 2000;
+    CHECK_OK(am_token_tracker_record(t, &u));
+    CHECK_OK(am_token_tracker_record(t, &u));
+    am_token_tracker_stats(t, &s);
+    CHECK(s.over_budget);
+    CHECK_EQ(seen.calls, 1);
+    CHECK(seen.cost > 0.01);
+
+    /* Bad usage leaves the tracker unchanged. */
+    u.cached_input_tokens = 5000;
+    CHECK_ST(am_token_tracker_record(t, &u), AM_EINVAL);
+    CHECK(strstr(am_token_tracker_last_error(t)->msg, "cached") != NULL);
+    u.cached_input_tokens = 0;
+    u.output_tokens = -1;
+    CHECK_ST(am_token_tracker_record(t, &u), AM_EINVAL);
+    u.model = AM_STR("");
+    CHECK_ST(am_token_tracker_record(t, &u), AM_EINVAL);
+    CHECK_ST(am_token_tracker_credit_savings(t, AM_STR("gpt-4o"), -1),
+             AM_EINVAL);
+    am_tracker_stats s2;
+    am_token_tracker_stats(t, &s2);
+    CHECK_EQ(s2.calls, s.calls);
+
+    /* Unknown models are priced with defaults and flagged. */
+    CHECK_OK(am_tokenizer_open(AM_STR("mystery-1"), NULL, &tz, NULL));
+    CHECK_OK(am_token_tracker_record_text(t, tz, AM_STR("12345678"),
+                                          AM_STR("1234")));
+    am_token_tracker_stats(t, &s);
+    CHECK_EQ(s.unknown_model_calls, 1);
+    CHECK_EQ(s.estimated_calls, 2);
+
+    CHECK_OK(am_token_tracker_stats_json(t, &json));
+    CHECK(strstr(json.ptr, "\"calls\":5") != NULL);
+    CHECK(strstr(json.ptr, "\"over_budget\":true") != NULL);
+    CHECK(strstr(json.ptr, "\"model\":\"gpt-4o-mini\"") != NULL);
+    CHECK(strstr(json.ptr, "\"known\":false") != NULL);
+    CHECK(strstr(json.ptr, "\"model\":\"mystery-1\"") != NULL);
+
+    am_token_tracker_reset(t);
+    am_token_tracker_stats(t, &s);
+    CHECK_EQ(s.calls, 0);
+    CHECK(s.budget == 0.01);
+    o.budget = -1;
+    am_token_tracker *bad = NULL;
+    CHECK_ST(am_token_tracker_create(&o, &bad, NULL), AM_EINVAL);
+    am_buf_free(&json);
+    am_tokenizer_free(tz);
+    am_token_tracker_free(t);
 }

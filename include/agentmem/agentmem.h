@@ -17,9 +17,13 @@
 #include "msg.h"
 #include "conv.h"
 #include "tokens.h"
+#include "tiers.h"
 #include "memconfig.h"
 #include "window.h"
 #include "react.h"
 #include "providers.h"
+#include "store.h"
+#include "recall.h"
+#include "memtool.h"
 
 #endif

@@ -36,6 +36,21 @@
  * Nothing here ever fakes a reply: every call is a real HTTP request. The
  * tests run these clients against a local loopback server
  * (tests/mock_http.c).
+ *
+ * In short:
+ *
+ *     am_llm_opts o = am_llm_opts_default();
+ *     o.kind = AM_LLM_ANTHROPIC;               // key from $ANTHROPIC_API_KEY
+ *     o.model = "claude-3-5-haiku-latest";
+ *     am_llm *llm;
+ *     if (am_llm_create(&o, &llm, &err) != AM_OK) ...
+ *     am_llm_msg m[] = { { AM_STR("user"), AM_STR("Summarize: ...") } };
+ *     am_buf text = AM_BUF_INIT;
+ *     am_llm_result res;
+ *     st = am_llm_chat_msgs(llm, m, 1, &text, &res);  // res.usage, .error
+ *     ...
+ *     am_buf_free(&text);
+ *     am_llm_free(llm);
  */
 #ifndef AGENTMEM_PROVIDERS_H
 #define AGENTMEM_PROVIDERS_H
@@ -70,11 +85,16 @@ typedef struct am_http_opts {
      * a longer one falls back to the computed delay. Default 60000. */
     int64_t retry_after_max_ms;
     size_t max_response_bytes;  /* larger replies fail AM_ELIMIT; 64 MiB */
+    /* Budget of the whole call, attempts and waits included; no retry is
+     * started that would pass it, and the last attempt's timeout is cut
+     * to what is left. 0: none (default). */
+    int64_t deadline_ms;
     /* NULL: nanosleep. Called from the calling thread, so it must be
      * thread-safe when the client is shared between threads. */
     am_sleep_fn sleep;
-    void *sleep_ctx;
-    const am_rng *rng;          /* jitter; NULL: system randomness */
+    void *sleep_ctx;            /* borrowed: must outlive the client */
+    const am_rng *rng;          /* jitter; NULL: system randomness;
+                                   borrowed: must outlive the client */
     const char *user_agent;     /* NULL: "agentmem/<version>" */
     /* Extra "Name: value" lines sent with every request (e.g.
      * "OpenAI-Organization: org-1", a gateway's own auth header). Copied
@@ -198,8 +218,9 @@ typedef struct am_llm_result {
  * No network traffic happens here.
  *
  * Returns AM_OK with *out yours (am_llm_free), AM_EINVAL naming the bad
- * option (no model, bad kind, negative timeout, base URL not http(s)) or
- * AM_ENOMEM. Thread safety: safe. */
+ * option (no model, bad kind, negative timeout, base URL not http(s),
+ * temperature above 2, a key or header with a line break) or AM_ENOMEM.
+ * Thread safety: safe. */
 AM_API am_status am_llm_create(const am_llm_opts *opts, am_llm **out,
                                am_error *err);
 
@@ -216,8 +237,10 @@ AM_API void am_llm_free(am_llm *llm);
  * Errors: AM_EINVAL for a bad request (no messages, unknown role with the
  * message index, invalid UTF-8 with index and byte, raw JSON that is not an
  * array), then the HTTP mapping at the top of this file. On failure `text`
- * is emptied. Thread safety: safe (each call uses its own curl easy handle;
- * connections and DNS are shared between calls under a mutex). */
+ * is emptied. Thread safety: safe (each call borrows a curl easy handle
+ * from the client's small pool, so no two threads ever share one and
+ * kept-alive connections are reused; the pool's mutex is held only to take
+ * or return a handle, never during I/O). */
 AM_API am_status am_llm_chat(am_llm *llm, const am_llm_request *req,
                              am_buf *text, am_llm_result *res);
 

@@ -225,8 +225,8 @@ AM_API void am_models_free(am_models *models);
 /* Look up `model`: an exact entry name wins, else the longest entry marked
  * "prefix" that the name starts with (so "gpt-4o-mini-2024-07-18" finds
  * "gpt-4o-mini"). An unknown model gets the catalog's documented defaults
- * (o200k-free estimate of 4 characters per token, 8192-token window,
- * no price) with known = false and returns false. A NULL `models` uses a
+ * (estimated at 4 characters per token, 8192-token window, no price)
+ * with known = false, and the call returns false. A NULL `models` uses a
  * built-in catalog parsed on first use. Thread safety: safe. */
 AM_API bool am_models_lookup(const am_models *models, am_str model,
                              am_model_info *out);
@@ -283,6 +283,10 @@ AM_API void am_tokenizer_free(am_tokenizer *tz);
 /* True when counts are exact (an encoding), false when estimated.
  * Thread safety: safe. */
 AM_API bool am_tokenizer_is_exact(const am_tokenizer *tz);
+
+/* The model name the tokenizer was opened for (or the encoding name when
+ * it was opened without one). Owned by `tz`. Thread safety: safe. */
+AM_API const char *am_tokenizer_model_name(const am_tokenizer *tz);
 
 /* The model's catalog entry (copied into *out). Thread safety: safe. */
 AM_API void am_tokenizer_model(const am_tokenizer *tz, am_model_info *out);
@@ -349,6 +353,112 @@ AM_API am_status am_tokenizer_count_messages_json(const am_tokenizer *tz,
 AM_API am_status am_tokenizer_count_tools_json(const am_tokenizer *tz,
                                                am_str json, size_t *total,
                                                am_error *err);
+
+
+/* ==== Token tracker ==== */
+
+/* Records each LLM call's token usage and cost, and the tokens that
+ * compression saved. Costs come from the model catalog. */
+typedef struct am_token_tracker am_token_tracker;
+
+/* Statistics, as a struct (am_token_tracker_stats) and as JSON
+ * (am_token_tracker_stats_json). Money is USD. */
+typedef struct am_tracker_stats {
+    int64_t calls;              /* LLM calls recorded */
+    int64_t reported_calls;     /* ... with usage reported by the provider */
+    int64_t estimated_calls;    /* ... with usage estimated (counted) */
+    int64_t unknown_model_calls;/* ... priced with catalog defaults */
+    int64_t input_tokens;       /* including cached input */
+    int64_t cached_input_tokens;
+    int64_t output_tokens;
+    int64_t total_tokens;       /* input + output */
+    double cost;                /* all calls, compression calls included */
+    int64_t tokens_saved;       /* credited by compression */
+    double savings;             /* what the saved tokens would have cost */
+    int64_t compression_tokens; /* spent by calls flagged as compression */
+    double compression_cost;
+    int64_t net_tokens_saved;   /* tokens_saved - compression_tokens */
+    double net_savings;         /* savings - compression_cost */
+    double savings_percent;     /* net_tokens_saved / (input + saved) */
+    double budget;              /* 0: none */
+    int64_t budget_tokens;      /* 0: none */
+    bool over_budget;           /* cost > budget or total > budget_tokens */
+} am_tracker_stats;
+
+/* Called once, from inside the am_token_tracker_record call that first
+ * takes the totals over a budget, with the statistics at that moment. */
+typedef void (*am_budget_fn)(void *ctx, const am_tracker_stats *stats);
+
+typedef struct am_tracker_opts {
+    const am_models *models; /* borrowed; NULL: the built-in catalog */
+    double budget;           /* USD; 0: no money budget */
+    int64_t budget_tokens;   /* 0: no token budget */
+    am_budget_fn on_budget;  /* may be NULL */
+    void *on_budget_ctx;
+    const am_allocator *alloc;
+} am_tracker_opts;
+
+/* Defaults: built-in catalog, no budget. Thread safety: safe. */
+AM_API am_tracker_opts am_tracker_opts_default(void);
+
+/* One LLM call as the tracker records it (am_llm_usage in providers.h is
+ * what a provider reported; the caller copies it here with the model). */
+typedef struct am_usage_record {
+    am_str model;                /* e.g. "gpt-4o-mini" (copied) */
+    int64_t input_tokens;        /* prompt tokens, cached ones included */
+    int64_t cached_input_tokens; /* of which served from the cache */
+    int64_t output_tokens;
+    bool estimated;   /* false: reported by the provider; true: counted */
+    bool compression; /* the call was made to compress (summarize) */
+} am_usage_record;
+
+/* Create a tracker; yours, free with am_token_tracker_free. Errors:
+ * AM_EINVAL (negative budget), AM_ENOMEM. Thread safety: safe. */
+AM_API am_status am_token_tracker_create(const am_tracker_opts *opts,
+                                         am_token_tracker **out,
+                                         am_error *err);
+
+/* NULL: no-op. Thread safety: unsafe (ends its life). */
+AM_API void am_token_tracker_free(am_token_tracker *t);
+
+/* Record one call. The cost is priced from the catalog entry of the model
+ * (an unknown model costs the catalog defaults and counts in
+ * unknown_model_calls). Errors: AM_EINVAL (negative counts, cached >
+ * input, empty model name; the tracker is unchanged), AM_ENOMEM.
+ * Thread safety: safe (an internal mutex). */
+AM_API am_status am_token_tracker_record(am_token_tracker *t,
+                                         const am_usage_record *usage);
+
+/* Record a call whose usage was not reported: count `input` and `output`
+ * with `tz` (exact or estimated by its model) and record them as
+ * estimated for tz's model. Thread safety: safe. */
+AM_API am_status am_token_tracker_record_text(am_token_tracker *t,
+                                              const am_tokenizer *tz,
+                                              am_str input, am_str output);
+
+/* Credit `tokens` input tokens saved by compression for `model` (their
+ * input price is the money saved). Errors: AM_EINVAL (negative).
+ * Thread safety: safe. */
+AM_API am_status am_token_tracker_credit_savings(am_token_tracker *t,
+                                                 am_str model,
+                                                 int64_t tokens);
+
+/* Copy the statistics into *out. Thread safety: safe. */
+AM_API void am_token_tracker_stats(am_token_tracker *t,
+                                   am_tracker_stats *out);
+
+/* Replace `out` with the statistics as a JSON object (the fields of
+ * am_tracker_stats plus "models": per-model calls, tokens and cost).
+ * Errors: AM_ENOMEM. Thread safety: safe. */
+AM_API am_status am_token_tracker_stats_json(am_token_tracker *t,
+                                             am_buf *out);
+
+/* Forget everything recorded (the budget stays). Thread safety: safe. */
+AM_API void am_token_tracker_reset(am_token_tracker *t);
+
+/* Detail of the last failed call. Thread safety: per-handle. */
+AM_API const am_error *am_token_tracker_last_error(
+    const am_token_tracker *t);
 
 #ifdef __cplusplus
 }

@@ -85,7 +85,7 @@ int cmd_llm(int argc, char **argv)
     am_llm *llm = NULL;
     am_buf text = AM_BUF_INIT, input = AM_BUF_INIT;
     am_error err;
-    const char *prompt = NULL, *system = NULL;
+    const char *prompt = NULL, *system = NULL, *messages = NULL;
     bool json = false;
     int rc;
 
@@ -112,6 +112,8 @@ int cmd_llm(int argc, char **argv)
             o.api_key_env = v;
         } else if (cli_opt(argc, argv, &i, "--system", &v)) {
             system = v;
+        } else if (cli_opt(argc, argv, &i, "--messages", &v)) {
+            messages = v;
         } else if (cli_opt(argc, argv, &i, "--max-tokens", &v)) {
             long long n;
             if (v == NULL || !parse_count("llm", "--max-tokens", v, 10000000,
@@ -146,10 +148,17 @@ int cmd_llm(int argc, char **argv)
     }
     if (o.model == NULL)
         return cli_usage("llm", "--model is required");
-    if (prompt == NULL)
-        return cli_usage("llm", "a PROMPT (or - for stdin) is required");
+    if (prompt == NULL && messages == NULL)
+        return cli_usage("llm", "a PROMPT (or - for stdin, or --messages "
+                         "FILE) is required");
+    if (prompt != NULL && messages != NULL)
+        return cli_usage("llm", "give a PROMPT or --messages FILE, not both");
 
-    if (strcmp(prompt, "-") == 0) {
+    if (messages != NULL) {
+        if (cli_read_input(messages, &input, &err) != AM_OK)
+            return cli_fail(err.code, &err, "reading --messages");
+        req.messages_json = am_buf_str(&input);
+    } else if (strcmp(prompt, "-") == 0) {
         if (cli_read_input("-", &input, &err) != AM_OK)
             return cli_fail(err.code, &err, "reading the prompt");
         prompt = input.ptr != NULL ? input.ptr : "";
@@ -158,10 +167,12 @@ int cmd_llm(int argc, char **argv)
         am_buf_free(&input);
         return cli_fail(err.code, &err, "llm chat");
     }
-    msg.role = AM_STR("user");
-    msg.content = am_str_c(prompt);
-    req.msgs = &msg;
-    req.count = 1;
+    if (messages == NULL) {
+        msg.role = AM_STR("user");
+        msg.content = am_str_c(prompt);
+        req.msgs = &msg;
+        req.count = 1;
+    }
     if (system != NULL)
         req.system = am_str_c(system);
     if (am_llm_chat(llm, &req, &text, &res) != AM_OK) {

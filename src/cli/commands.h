@@ -2,6 +2,7 @@
 #ifndef AM_CLI_COMMANDS_H
 #define AM_CLI_COMMANDS_H
 
+int cmd_conv(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_tokens(int argc, char **argv);
@@ -15,6 +16,17 @@ void demo_providers(void);            /* demo_providers.c */
 #define LLM_CHAT_USAGE                                                    \
     "chat --model M [--provider openai|anthropic] [--base-url URL] "      \
     "[--api-key-env VAR] [--system TEXT] [--max-tokens N] "               \
-    "[--temperature T] [--timeout-ms N] [--retries N] [--json] PROMPT|-"
+    "[--temperature T] [--timeout-ms N] [--retries N] [--json] "          \
+    "PROMPT|-|--messages FILE"
+
+/* Parts of `agentmem demo`, one per module (demo_<module>.c). */
+int demo_msg(void);
+int cmd_models(int argc, char **argv);
+int cmd_cost(int argc, char **argv);
+int cmd_store(int argc, char **argv);
+int cmd_recall(int argc, char **argv);
+int demo_store(void);
+int cmd_tiers(int argc, char **argv);
+int demo_tiers(void);
 
 #endif

@@ -235,10 +235,9 @@ am_status am_conv_add_text(am_conv *conv, am_role role, am_str text)
     f.role = role;
     f.kind = AM_CONTENT_TEXT;
     f.content = text;
-    am__msg_new_id(&conv->env, id);
+    f.created_ms = am__msg_stamp(&conv->env, id);
     f.id.ptr = id;
     f.id.len = 36;
-    f.created_ms = am_clock_now(conv->env.clock);
     st = am__msg_build(&f, &conv->env, &m);
     pthread_mutex_lock(&conv->mu);
     if (st != AM_OK) {

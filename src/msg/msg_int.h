@@ -50,7 +50,7 @@ typedef struct am__msg_env {
 struct am_msg {
     atomic_uint refs;
     atomic_bool frozen;
-    am__msg_env env;
+    size_t max_bytes;  /* for setters; the allocator is ar.alloc */
     am__arena ar;
     size_t cap_parts, cap_tcs, cap_acs, cap_images; /* mutable growth */
     am__msg_fields f;
@@ -63,6 +63,10 @@ am_status am__msg_build(const am__msg_fields *f, const am__msg_env *env,
 
 /* A new UUIDv7 from env's clock and rng (or the fast per-thread rng). */
 void am__msg_new_id(const am__msg_env *env, char out[37]);
+
+/* Read the clock once: a new id for that time into `out`, and the time
+ * (for created_ms) returned. */
+int64_t am__msg_stamp(const am__msg_env *env, char out[37]);
 
 /* Check `s` is valid UTF-8 and within env->max_bytes; `field` names it. */
 am_status am__msg_check_str(const am__msg_env *env, am_str s,

@@ -96,9 +96,9 @@ am_status am__http_init(am__http *h, const am_http_opts *o,
         return am__fail(err, AM_EINVAL, "http: max_retries must be 0..100, "
                         "not %d", opts.max_retries);
     if (opts.backoff_base_ms < 0 || opts.backoff_max_ms < 0 ||
-        opts.retry_after_max_ms < 0)
-        return am__fail(err, AM_EINVAL, "http: backoff and retry-after "
-                        "limits must be >= 0");
+        opts.retry_after_max_ms < 0 || opts.deadline_ms < 0)
+        return am__fail(err, AM_EINVAL, "http: backoff, retry-after and "
+                        "deadline limits must be >= 0");
     if (opts.max_response_bytes == 0)
         opts.max_response_bytes = am_http_opts_default().max_response_bytes;
     if (opts.sleep == NULL) {
@@ -373,6 +373,21 @@ static bool status_retryable(long status)
     return status == 408 || status == 429 || status >= 500;
 }
 
+/* A 429 that no wait will cure: OpenAI's "insufficient_quota" (billing),
+ * as opposed to a rate limit. */
+static bool quota_exhausted(long status, const am_buf *body)
+{
+    static const char word[] = "insufficient_quota";
+    size_t n = sizeof word - 1;
+
+    if (status != 429)
+        return false;
+    for (size_t i = 0; i + n <= body->len; i++)
+        if (memcmp(body->ptr + i, word, n) == 0)
+            return true;
+    return false;
+}
+
 static bool curl_retryable(CURLcode rc)
 {
     switch (rc) {
@@ -400,6 +415,7 @@ typedef struct attempt {
     bool too_large;
     bool oom;
     int64_t retry_after_ms; /* -1: none */
+    int should_retry;       /* x-should-retry: -1 absent, 0 false, 1 true */
 } attempt;
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -439,6 +455,16 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
     int64_t ms = -1;
     bool is_ms = false;
 
+    if (header_is(ptr, n, "x-should-retry", &v)) {
+        /* OpenAI and Anthropic tell their own SDKs whether to retry. */
+        while (*v == ' ')
+            v++;
+        if (strncasecmp(v, "true", 4) == 0)
+            a->should_retry = 1;
+        else if (strncasecmp(v, "false", 5) == 0)
+            a->should_retry = 0;
+        return n;
+    }
     if (header_is(ptr, n, "retry-after-ms", &v))
         is_ms = true;
     else if (!header_is(ptr, n, "retry-after", &v))
@@ -498,6 +524,7 @@ am_status am__http_post(am__http *h, const am__http_call *call,
     char errbuf[CURL_ERROR_SIZE];
     int attempts = 0;
     long status = 0;
+    int64_t spent_ms = 0; /* attempts plus requested waits */
 
     outcome->http_status = 0;
     outcome->attempts = 0;
@@ -529,10 +556,21 @@ am_status am__http_post(am__http *h, const am__http_call *call,
     }
 
     for (;;) {
-        attempt a = { h, reply, false, false, -1 };
+        attempt a = { h, reply, false, false, -1, -1 };
         CURLcode rc;
         int64_t delay;
 
+        int64_t t_attempt = am__mono_ns();
+        long attempt_timeout = (long)h->opts.timeout_ms;
+
+        if (h->opts.deadline_ms > 0) {
+            /* The last attempt gets only what is left of the deadline. */
+            int64_t left = h->opts.deadline_ms - spent_ms;
+            if (left < 1)
+                left = 1;
+            if (attempt_timeout == 0 || left < attempt_timeout)
+                attempt_timeout = (long)left;
+        }
         attempts++;
         am_buf_clear(reply);
         errbuf[0] = '\0';
@@ -547,7 +585,7 @@ am_status am__http_post(am__http *h, const am__http_call *call,
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* threads: no alarm */
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                          (long)h->opts.connect_timeout_ms);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)h->opts.timeout_ms);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, attempt_timeout);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -571,23 +609,39 @@ am_status am__http_post(am__http *h, const am__http_call *call,
             st = transport_error(call, rc, errbuf, &a, attempts, err);
             break;
         }
-        if (rc == CURLE_OK && !status_retryable(status)) {
+        if (rc == CURLE_OK &&
+            !(a.should_retry >= 0 ? a.should_retry == 1
+                                  : status_retryable(status) &&
+                                        !quota_exhausted(status, reply))) {
             st = am__http_status_error(call, (int)status, am_buf_str(reply),
                                        attempts, err);
             break;
         }
-        if (attempts > h->opts.max_retries) {
+        spent_ms += (am__mono_ns() - t_attempt) / 1000000;
+        delay = a.retry_after_ms;
+        if (delay < 0 || delay > h->opts.retry_after_max_ms)
+            delay = am__backoff_ms(&h->opts, attempts);
+        if (attempts > h->opts.max_retries ||
+            (h->opts.deadline_ms > 0 &&
+             spent_ms + delay >= h->opts.deadline_ms)) {
             st = rc != CURLE_OK
                      ? transport_error(call, rc, errbuf, &a, attempts, err)
                      : am__http_status_error(call, (int)status,
                                              am_buf_str(reply), attempts,
                                              err);
+            if (attempts <= h->opts.max_retries && err != NULL) {
+                char first[sizeof err->msg];
+                memcpy(first, err->msg, sizeof first);
+                am__fail(err, st, "%s (no retry: the %lld ms deadline "
+                         "would pass)", first,
+                         (long long)h->opts.deadline_ms);
+            }
             break;
         }
-        delay = a.retry_after_ms;
-        if (delay < 0 || delay > h->opts.retry_after_max_ms)
-            delay = am__backoff_ms(&h->opts, attempts);
+        /* Waits are counted as requested, so that an injected sleep
+         * that returns at once still uses up the deadline. */
         h->opts.sleep(h->opts.sleep_ctx, delay);
+        spent_ms += delay;
     }
 
 out:

@@ -68,63 +68,139 @@ struct am_encoding {
     uint8_t *blob;       /* token bytes, concatenated in rank order */
     size_t blob_len;
     uint32_t *off;       /* nranks + 1 offsets into blob */
-    uint64_t *slots;     /* hash table: (tag << 32) | rank; 0 = empty */
+    struct slot *slots;  /* open-addressing hash table of the tokens */
     size_t mask;
     uint32_t byte_rank[256];
+    uint32_t *pair_rank; /* 65536 ranks of the 2-byte tokens (or NO_RANK) */
+    uint64_t *filter;    /* FILTER_BITS-bit filter of token hashes */
     size_t vocab_size;
 };
 
 /* ---- Hashing of token bytes ---- */
 
-static inline uint64_t hash_bytes(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xff51afd7ed558ccdull);
-    uint64_t w;
+/* A slot of the rank table. `head` is the token's first 8 bytes (zero
+ * padded, little-endian order), so that tokens of up to 8 bytes -- nearly
+ * every lookup the merge loop makes -- are compared inside the slot with
+ * no second memory access. len == 0 marks an empty slot. */
+typedef struct slot {
+    uint64_t head;
+    uint32_t rank;
+    uint32_t len;
+} slot;
 
-    while (n >= 8) {
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
-        h ^= h >> 31;
-        p += 8;
-        n -= 8;
-    }
-    if (n > 0) {
-        w = 0;
-        memcpy(&w, p, n);
-        h = (h ^ w) * 0x94d049bb133111ebull;
-    }
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 32;
-    return h;
+static inline uint64_t load64(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
 }
 
-/* Tag stored beside the rank: never 0, so that 0 marks an empty slot. */
-static inline uint32_t tag_of(uint64_t h)
+static inline uint32_t load32(const uint8_t *p)
 {
-    return (uint32_t)(h >> 32) | 1u;
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
+/* The first min(n, 8) bytes of p as a zero-padded little-endian word,
+ * reading only [p, p+n). Overlapping loads put equal bytes at equal
+ * positions, so or-ing them is exact. (The project targets little-endian
+ * machines; on a big-endian one the value differs but stays consistent,
+ * since tables and lookups use the same function.) */
+static inline uint64_t load_head(const uint8_t *p, size_t n)
+{
+    if (n >= 8)
+        return load64(p);
+    if (n >= 4)
+        return (uint64_t)load32(p) |
+               ((uint64_t)load32(p + n - 4) << (8 * (n - 4)));
+    if (n == 0)
+        return 0;
+    return (uint64_t)p[0] | ((uint64_t)p[n / 2] << (8 * (n / 2))) |
+           ((uint64_t)p[n - 1] << (8 * (n - 1)));
+}
+
+static inline uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 32;
+    x *= 0xd6e8feb86659fd93ull;
+    x ^= x >> 32;
+    return x;
+}
+
+static inline uint64_t hash_bytes(const uint8_t *p, size_t n)
+{
+    uint64_t h;
+    size_t i;
+
+    if (n <= 8)
+        return mix64((load_head(p, n) ^ (n << 59)) * 0x9E3779B97F4A7C15ull);
+    h = n * 0xff51afd7ed558ccdull;
+    for (i = 0; i + 8 <= n; i += 8)
+        h = (h ^ load64(p + i)) * 0x9E3779B97F4A7C15ull;
+    if (i < n)
+        h = (h ^ load64(p + n - 8)) * 0xbf58476d1ce4e5b9ull;
+    return mix64(h);
+}
+
+/* Equal bytes, for short strings without a libc call. */
+static inline bool same_bytes(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    size_t i;
+    if (n < 8)
+        return load_head(a, n) == load_head(b, n);
+    for (i = 0; i + 8 <= n; i += 8)
+        if (load64(a + i) != load64(b + i))
+            return false;
+    return i == n || load64(a + n - 8) == load64(b + n - 8);
+}
+
+/* The merge loop asks mostly about byte strings that are not tokens. A
+ * 512 KB bit filter over the token hashes (one bit each, from hash bits
+ * the table index does not use) answers most of those from the CPU cache
+ * instead of the 8 MB table. */
+#define FILTER_BITS (1u << 22)
+
+static inline bool filter_has(const uint64_t *f, uint64_t h)
+{
+    return (f[h >> 48] >> ((h >> 42) & 63)) & 1;
+}
+
+static inline uint32_t lookup_h(const am_encoding *enc, const uint8_t *p,
+                                size_t n, uint64_t h)
+{
+    uint64_t head;
+    size_t i = (size_t)h & enc->mask;
+
+    if (enc->filter != NULL && !filter_has(enc->filter, h))
+        return NO_RANK;
+    head = load_head(p, n);
+
+    for (;;) {
+        const slot *sl = &enc->slots[i];
+        if (sl->len == n && sl->head == head &&
+            (n <= 8 || same_bytes(enc->blob + enc->off[sl->rank] + 8, p + 8,
+                                  n - 8)))
+            return sl->rank;
+        if (sl->len == 0)
+            return NO_RANK;
+        i = (i + 1) & enc->mask;
+    }
 }
 
 static inline uint32_t lookup(const am_encoding *enc, const uint8_t *p,
                               size_t n)
 {
-    uint64_t h = hash_bytes(p, n);
-    uint32_t tag = tag_of(h);
-    size_t i = (size_t)h & enc->mask;
+    return lookup_h(enc, p, n, hash_bytes(p, n));
+}
 
-    for (;;) {
-        uint64_t slot = enc->slots[i];
-        if (slot == 0)
-            return NO_RANK;
-        if ((uint32_t)(slot >> 32) == tag) {
-            uint32_t r = (uint32_t)slot;
-            uint32_t o = enc->off[r];
-            if (enc->off[r + 1] - o == n &&
-                memcmp(enc->blob + o, p, n) == 0)
-                return r;
-        }
-        i = (i + 1) & enc->mask;
-    }
+/* lookup() once the tables are built: two bytes go to the direct table. */
+static inline uint32_t rank_of(const am_encoding *enc, const uint8_t *p,
+                               size_t n)
+{
+    if (n == 2)
+        return enc->pair_rank[p[0] | (p[1] << 8)];
+    return lookup_h(enc, p, n, hash_bytes(p, n));
 }
 
 /* ---- Loading ---- */
@@ -267,7 +343,7 @@ static am_status parse_ranks(am_encoding *enc, const char *path,
         enc->mask = s * 2 - 1;
     if (enc->mask == 0)
         enc->mask = 31;
-    enc->slots = am__calloc(a, enc->mask + 1, sizeof(uint64_t));
+    enc->slots = am__calloc(a, enc->mask + 1, sizeof(struct slot));
     if (enc->slots == NULL)
         enc->mask = 0;
     if (enc->off == NULL || enc->blob == NULL || enc->slots == NULL) {
@@ -298,16 +374,18 @@ static am_status parse_ranks(am_encoding *enc, const char *path,
         uint32_t r = recs[k].rank;
         const uint8_t *p = enc->blob + enc->off[r];
         uint64_t h = hash_bytes(p, recs[k].blen);
-        size_t slot = (size_t)h & enc->mask;
+        size_t at = (size_t)h & enc->mask;
 
         if (lookup(enc, p, recs[k].blen) != NO_RANK) {
             st = am__fail(err, AM_EFORMAT,
                           "%s: token of rank %u appears twice", path, r);
             goto out;
         }
-        while (enc->slots[slot] != 0)
-            slot = (slot + 1) & enc->mask;
-        enc->slots[slot] = ((uint64_t)tag_of(h) << 32) | r;
+        while (enc->slots[at].len != 0)
+            at = (at + 1) & enc->mask;
+        enc->slots[at].head = load_head(p, recs[k].blen);
+        enc->slots[at].rank = r;
+        enc->slots[at].len = recs[k].blen;
         if (recs[k].blen == 1)
             enc->byte_rank[p[0]] = r;
     }
@@ -317,6 +395,30 @@ static am_status parse_ranks(am_encoding *enc, const char *path,
                           path, b);
             goto out;
         }
+    enc->filter = am__calloc(a, FILTER_BITS / 64, sizeof(uint64_t));
+    if (enc->filter == NULL) {
+        st = am__fail(err, AM_ENOMEM, "out of memory loading '%s'", path);
+        goto out;
+    }
+    for (size_t r = 0; r < enc->nranks; r++) {
+        uint32_t o = enc->off[r], n = enc->off[r + 1] - o;
+        uint64_t h;
+        if (n == 0)
+            continue;
+        h = hash_bytes(enc->blob + o, n);
+        enc->filter[h >> 48] |= 1ull << ((h >> 42) & 63);
+    }
+    /* Most lookups of the merge loop are for two bytes: give them a
+     * direct table. */
+    enc->pair_rank = am__alloc_array(a, 65536, sizeof(uint32_t));
+    if (enc->pair_rank == NULL) {
+        st = am__fail(err, AM_ENOMEM, "out of memory loading '%s'", path);
+        goto out;
+    }
+    for (size_t w = 0; w < 65536; w++) {
+        uint8_t two[2] = { (uint8_t)(w & 0xFF), (uint8_t)(w >> 8) };
+        enc->pair_rank[w] = lookup(enc, two, 2);
+    }
 
 out:
     am__free(a, recs, cap * sizeof *recs);
@@ -446,7 +548,11 @@ void am_encoding_free(am_encoding *enc)
                  ((size_t)enc->nranks + 1) * sizeof(uint32_t));
     am__free(enc->alloc, enc->blob, enc->blob_len);
     if (enc->slots != NULL)
-        am__free(enc->alloc, enc->slots, (enc->mask + 1) * sizeof(uint64_t));
+        am__free(enc->alloc, enc->slots, (enc->mask + 1) * sizeof(slot));
+    if (enc->pair_rank != NULL)
+        am__free(enc->alloc, enc->pair_rank, 65536 * sizeof(uint32_t));
+    if (enc->filter != NULL)
+        am__free(enc->alloc, enc->filter, FILTER_BITS / 8);
     am__free(enc->alloc, enc, sizeof *enc);
 }
 
@@ -543,13 +649,17 @@ static am_status merge_small(const am_encoding *enc, const uint8_t *p,
 {
     uint32_t pos[SMALL_PIECE + 1];
     uint32_t rank[SMALL_PIECE + 1];
+    uint32_t tok[SMALL_PIECE + 1]; /* the token each part is so far */
     size_t parts = n; /* number of parts; pos[parts] == n */
 
     for (size_t i = 0; i <= n; i++)
         pos[i] = (uint32_t)i;
     for (size_t i = 0; i + 1 < n; i++)
-        rank[i] = lookup(enc, p + i, 2);
+        rank[i] = enc->pair_rank[p[i] | (p[i + 1] << 8)];
     rank[n - 1] = NO_RANK;
+    if (k->toks != NULL)
+        for (size_t i = 0; i < n; i++)
+            tok[i] = enc->byte_rank[p[i]];
 
     for (;;) {
         uint32_t best = NO_RANK;
@@ -561,26 +671,44 @@ static am_status merge_small(const am_encoding *enc, const uint8_t *p,
             }
         if (best == NO_RANK)
             break;
-        /* Join parts bi and bi+1. */
+        /* Join parts bi and bi+1; the joined part is token `best`. */
         memmove(&pos[bi + 1], &pos[bi + 2], (parts - bi - 1) * sizeof *pos);
         memmove(&rank[bi + 1], &rank[bi + 2],
                 (parts - bi - 2) * sizeof *rank);
+        tok[bi] = best;
+        if (k->toks != NULL)
+            memmove(&tok[bi + 1], &tok[bi + 2],
+                    (parts - bi - 2) * sizeof *tok);
         parts--;
-        rank[bi] = bi + 2 <= parts
-                       ? lookup(enc, p + pos[bi], pos[bi + 2] - pos[bi])
-                       : NO_RANK;
-        if (bi + 1 >= parts)
-            rank[bi] = NO_RANK;
-        if (bi > 0)
-            rank[bi - 1] = lookup(enc, p + pos[bi - 1],
-                                  pos[bi + 1] - pos[bi - 1]);
+        /* The two new candidate pairs; their table slots are fetched
+         * together so that the two cache misses overlap. */
+        {
+            size_t rn = bi + 1 < parts ? pos[bi + 2] - pos[bi] : 0;
+            size_t ln = bi > 0 ? pos[bi + 1] - pos[bi - 1] : 0;
+            uint64_t rh = 0, lh = 0;
+            if (rn > 2) {
+                rh = hash_bytes(p + pos[bi], rn);
+                __builtin_prefetch(&enc->slots[rh & enc->mask]);
+            }
+            if (ln > 2) {
+                lh = hash_bytes(p + pos[bi - 1], ln);
+                __builtin_prefetch(&enc->slots[lh & enc->mask]);
+            }
+            rank[bi] = rn == 0   ? NO_RANK
+                       : rn == 2 ? rank_of(enc, p + pos[bi], 2)
+                                 : lookup_h(enc, p + pos[bi], rn, rh);
+            if (bi > 0)
+                rank[bi - 1] = ln == 2 ? rank_of(enc, p + pos[bi - 1], 2)
+                                       : lookup_h(enc, p + pos[bi - 1], ln,
+                                                  lh);
+        }
     }
     if (k->toks == NULL) {
         k->count += parts;
         return AM_OK;
     }
     for (size_t i = 0; i < parts; i++) {
-        am_status st = emit(k, lookup(enc, p + pos[i], pos[i + 1] - pos[i]));
+        am_status st = emit(k, tok[i]);
         if (st != AM_OK)
             return st;
     }
@@ -659,7 +787,7 @@ static am_status merge_large(const am_encoding *enc, const uint8_t *p,
         cur[i] = NO_RANK;
     }
     for (size_t i = 0; i + 1 < n; i++) {
-        cur[i] = lookup(enc, p + i, 2);
+        cur[i] = rank_of(enc, p + i, 2);
         if (cur[i] != NO_RANK)
             heap_push(&h, ((uint64_t)cur[i] << 32) | i);
     }
@@ -676,12 +804,12 @@ static am_status merge_large(const am_encoding *enc, const uint8_t *p,
         cur[m] = NO_RANK;
         if (e < n)
             prev[e] = s;
-        cur[s] = e < n ? lookup(enc, p + s, next[e] - s) : NO_RANK;
+        cur[s] = e < n ? rank_of(enc, p + s, next[e] - s) : NO_RANK;
         if (cur[s] != NO_RANK)
             heap_push(&h, ((uint64_t)cur[s] << 32) | s);
         if (s > 0) {
             q = prev[s];
-            cur[q] = lookup(enc, p + q, e - q);
+            cur[q] = rank_of(enc, p + q, e - q);
             if (cur[q] != NO_RANK)
                 heap_push(&h, ((uint64_t)cur[q] << 32) | q);
         }
@@ -691,7 +819,7 @@ static am_status merge_large(const am_encoding *enc, const uint8_t *p,
             k->count++;
             continue;
         }
-        st = emit(k, lookup(enc, p + s, next[s] - s));
+        st = emit(k, rank_of(enc, p + s, next[s] - s));
         if (st != AM_OK)
             goto out;
     }
@@ -705,13 +833,13 @@ out:
 }
 
 static am_status encode_piece(const am_encoding *enc, const uint8_t *p,
-                              size_t n, sink *k)
+                              size_t n, uint64_t h, sink *k)
 {
     uint32_t r;
 
     if (n == 1)
         return emit(k, enc->byte_rank[p[0]]);
-    r = lookup(enc, p, n);
+    r = lookup_h(enc, p, n, h);
     if (r != NO_RANK)
         return emit(k, r);
     if (n <= SMALL_PIECE)
@@ -719,20 +847,99 @@ static am_status encode_piece(const am_encoding *enc, const uint8_t *p,
     return merge_large(enc, p, n, k);
 }
 
+/* ---- Piece cache ----
+ *
+ * Text repeats its words, so a call over a long text keeps a small
+ * direct-mapped cache of the pieces it has already encoded: the piece (a
+ * pointer into the caller's text, verified byte for byte on a hit, so a
+ * hit is always exact), its token count, and where its ids start in the
+ * output. It lives on the stack of one call, which keeps the encoding
+ * immutable and the cache free of locks. */
+#define PCACHE_SIZE 1024      /* entries on the stack */
+#define PCACHE_MIN_TEXT 1024  /* shorter texts skip the cache */
+#define PCACHE_BIG 32768      /* entries on the heap, for long texts */
+#define PCACHE_BIG_TEXT (256 * 1024)
+#define PCACHE_MAX_PIECE 64
+
+typedef struct pcache_entry {
+    const uint8_t *p;
+    uint32_t len;
+    uint32_t count;
+    size_t ids_at;
+} pcache_entry;
+
+static am_status replay(sink *k, const pcache_entry *ce)
+{
+    am_tokens *t = k->toks;
+
+    if (t == NULL) {
+        k->count += ce->count;
+        return AM_OK;
+    }
+    if (t->cap - t->count < ce->count) {
+        am_status st = am__grow(t->alloc, (void **)&t->ids, &t->cap,
+                                t->count + ce->count, sizeof(uint32_t));
+        if (st != AM_OK)
+            return st;
+    }
+    memcpy(t->ids + t->count, t->ids + ce->ids_at,
+           ce->count * sizeof(uint32_t));
+    t->count += ce->count;
+    k->count += ce->count;
+    return AM_OK;
+}
+
 static am_status encode_ordinary(const am_encoding *enc, const uint8_t *s,
                                  size_t len, sink *k)
 {
     am__pat pat = enc->def->pat;
+    pcache_entry small[PCACHE_SIZE];
+    pcache_entry *cache = small;
+    size_t mask = PCACHE_SIZE - 1;
+    bool cached = len >= PCACHE_MIN_TEXT;
     size_t i = 0;
+    am_status st = AM_OK;
 
-    while (i < len) {
-        size_t e = am__pretok_next(pat, s, len, i);
-        am_status st = encode_piece(enc, s + i, e - i, k);
-        if (st != AM_OK)
-            return st;
-        i = e;
+    /* A long text has more distinct words than the stack cache holds;
+     * without memory for a bigger one it simply uses the small one. */
+    if (len >= PCACHE_BIG_TEXT) {
+        pcache_entry *big = am__calloc(enc->alloc, PCACHE_BIG, sizeof *big);
+        if (big != NULL) {
+            cache = big;
+            mask = PCACHE_BIG - 1;
+        }
     }
-    return AM_OK;
+    if (cached && cache == small)
+        memset(small, 0, sizeof small);
+    while (i < len) {
+        size_t e = am__pretok_next(pat, s, len, i), n = e - i;
+        const uint8_t *p = s + i;
+        uint64_t h = hash_bytes(p, n);
+        pcache_entry *ce = &cache[(h >> 40) & mask];
+        size_t count0 = k->count;
+        size_t at0 = k->toks != NULL ? k->toks->count : 0;
+
+        i = e;
+        if (cached && ce->len == n && ce->p != NULL &&
+            same_bytes(ce->p, p, n)) {
+            st = replay(k, ce);
+            if (st != AM_OK)
+                break;
+            continue;
+        }
+        st = encode_piece(enc, p, n, h, k);
+        if (st != AM_OK)
+            break;
+        if (cached && n <= PCACHE_MAX_PIECE) {
+            ce->p = p;
+            ce->len = (uint32_t)n;
+            ce->count = (uint32_t)(k->count - count0);
+            ce->ids_at = at0;
+        }
+    }
+    if (cache != small)
+        am__free(enc->alloc, cache, PCACHE_BIG * sizeof *cache);
+    return st;
 }
 
 /* ---- Special tokens ---- */

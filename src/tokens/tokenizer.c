@@ -23,6 +23,7 @@
 struct am_tokenizer {
     const am_allocator *alloc;
     am_model_info info;
+    char model[128];         /* the name asked for */
     char name[128];          /* copies, so the catalog may go away */
     char provider[32];
     char encoding_name[16];
@@ -78,6 +79,14 @@ am_status am_tokenizer_open(am_str model, const am_tokenizer_opts *opts,
     }
     if (o.encoding_name != NULL)
         tz->info.encoding = o.encoding_name;
+    if (model.len > 0) {
+        size_t n = model.len < sizeof tz->model - 1 ? model.len
+                                                    : sizeof tz->model - 1;
+        memcpy(tz->model, model.ptr, n);
+        tz->model[n] = '\0';
+    } else {
+        copy_cstr(tz->model, sizeof tz->model, tz->info.encoding);
+    }
     copy_cstr(tz->name, sizeof tz->name, tz->info.name);
     copy_cstr(tz->provider, sizeof tz->provider, tz->info.provider);
     tz->info.name = tz->name;
@@ -111,6 +120,11 @@ void am_tokenizer_free(am_tokenizer *tz)
         return;
     am_encoding_free(tz->owned);
     am__free(tz->alloc, tz, sizeof *tz);
+}
+
+const char *am_tokenizer_model_name(const am_tokenizer *tz)
+{
+    return tz != NULL ? tz->model : "";
 }
 
 bool am_tokenizer_is_exact(const am_tokenizer *tz)
