@@ -778,8 +778,9 @@ am_status am__wire_anthropic_read(const am__msg_env *env, am_str text,
         st = am__fail(err, AM_ENOMEM, "anthropic: out of memory");
         goto out;
     }
-    memcpy(out->items + out->count, got.items,
-           got.count * sizeof *got.items);
+    if (got.count != 0)
+        memcpy(out->items + out->count, got.items,
+               got.count * sizeof *got.items);
     out->count += got.count;
     got.count = 0;
 out:

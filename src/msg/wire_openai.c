@@ -15,8 +15,10 @@
  *   calls, structured data, agent content) are not part of the format.
  *
  * A tool message must answer a tool call made by an earlier assistant
- * message, and tool_result parts cannot be expressed: both are errors
- * naming the message index.
+ * message, and tool_result parts cannot be expressed (except as the whole
+ * content of a tool message, which is how an Anthropic is_error result is
+ * kept: OpenAI gets its content, without the flag): both are errors naming
+ * the message index.
  */
 #include <stdio.h>
 #include <string.h>
@@ -620,8 +622,9 @@ am_status am__wire_openai_read(const am__msg_env *env, am_str text,
         st = am__fail(err, AM_ENOMEM, "openai: out of memory");
         goto out;
     }
-    memcpy(out->items + out->count, got.items,
-           got.count * sizeof *got.items);
+    if (got.count != 0)
+        memcpy(out->items + out->count, got.items,
+               got.count * sizeof *got.items);
     out->count += got.count;
     got.count = 0;
 out:
