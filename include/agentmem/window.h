@@ -168,9 +168,13 @@ typedef struct am_llm_summarizer_opts {
      * that no request exceeds it. */
     size_t context_tokens;
     const char *instructions; /* system prompt; NULL: the built-in one */
-    /* Called with each call's usage (e.g. to feed a token tracker). */
+    /* Called with each call's usage. */
     void (*on_usage)(void *ctx, const am_llm_usage *usage);
     void *usage_ctx;
+    /* When set (borrowed), each call is recorded there as a compression
+     * call of the client's model (reported usage, or counted when the
+     * reply had none). */
+    am_token_tracker *tracker;
 } am_llm_summarizer_opts;
 
 /* Create an LLM summarizer over `llm` (borrowed: it must outlive the
@@ -288,6 +292,9 @@ typedef struct am_memory_opts {
     am_counter counter;              /* NULL members: the estimate */
     const am_summarizer *summarizer; /* borrowed; NULL: offline */
     const am_models *models;         /* catalog for prices; NULL: built-in */
+    /* When set (borrowed): usage passed to am_memory_add is recorded there
+     * for config.model, and every compression credits its savings. */
+    am_token_tracker *tracker;
     const am_allocator *alloc;
     const am_clock *clock;
 } am_memory_opts;

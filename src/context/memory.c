@@ -422,6 +422,11 @@ static am_status compress(am_memory *m, bool *did)
         m->cost_tokens +=
             (size_t)(am_summarizer_tokens_spent(summarizer(m)) - spent0);
         m->compressed_last = true;
+        if (m->o.tracker != NULL && m->last_savings > 0)
+            (void)am_token_tracker_credit_savings(
+                m->o.tracker,
+                c->model[0] ? am_str_c(c->model) : AM_STR("unknown"),
+                m->last_savings);
         *did = true;
     }
 out:
@@ -631,6 +636,21 @@ am_status am_memory_add(am_memory *m, const am_msg *msg,
             &m->model, usage->input_tokens > 0 ? usage->input_tokens : 0,
             usage->cached_input_tokens > 0 ? usage->cached_input_tokens : 0,
             usage->output_tokens > 0 ? usage->output_tokens : 0);
+        if (m->o.tracker != NULL) {
+            am_usage_record u;
+            memset(&u, 0, sizeof u);
+            u.model = c->model[0] ? am_str_c(c->model) : AM_STR("unknown");
+            u.input_tokens = usage->input_tokens > 0 ? usage->input_tokens
+                                                     : 0;
+            u.cached_input_tokens = usage->cached_input_tokens > 0 &&
+                                            usage->cached_input_tokens <=
+                                                u.input_tokens
+                                        ? usage->cached_input_tokens
+                                        : 0;
+            u.output_tokens =
+                usage->output_tokens > 0 ? usage->output_tokens : 0;
+            (void)am_token_tracker_record(m->o.tracker, &u);
+        }
     }
     m->e[m->n].msg = am_msg_ref(msg);
     m->e[m->n].tokens = tokens;
