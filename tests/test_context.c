@@ -514,3 +514,21 @@ AM_TEST(trim_partial_cuts_only_a_plain_boundary_message)
     CHECK_STR_EQ(got, "100000000001");
     CHECK_EQ(r.partial_index, SIZE_MAX);
 }
+
+AM_TEST(config_text_values_reject_control_characters_and_compare_equal)
+{
+    am_memory_config c = am_memory_config_default(), d;
+    am_error err;
+    CHECK_ST(am_memory_config_set(&c, AM_STR("MEMORY_TOOL_CLEAR_EXCLUDE"),
+                                  AM_STR("a\nb"), "env", &err), AM_EFORMAT);
+    CHECK(strstr(err.msg, "byte 1") != NULL);
+    /* A long value then a short one: the struct equals a fresh short. */
+    CHECK_OK(am_memory_config_set(&c, AM_STR("MEMORY_TOOL_CLEAR_EXCLUDE"),
+                                  AM_STR("search,calculator"), NULL, &err));
+    CHECK_OK(am_memory_config_set(&c, AM_STR("MEMORY_TOOL_CLEAR_EXCLUDE"),
+                                  AM_STR("x"), NULL, &err));
+    d = am_memory_config_default();
+    CHECK_OK(am_memory_config_set(&d, AM_STR("MEMORY_TOOL_CLEAR_EXCLUDE"),
+                                  AM_STR("x"), NULL, &err));
+    CHECK(memcmp(&c, &d, sizeof c) == 0);
+}
