@@ -402,3 +402,88 @@ AM_TEST(middleware_triggers_and_updates_running_summary_incrementally)
     am_msg_list_free(&next);
     am_msg_list_free(&l);
 }
+
+/* An OpenAI-Responses-style reasoning item as its own message, before the
+ * assistant turn that calls tools: the three travel together. */
+AM_TEST(trim_keeps_reasoning_items_with_their_turn)
+{
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_trim_result r = AM_TRIM_RESULT_INIT;
+    am_trim_opts o = am_trim_opts_default();
+    am_msg *m = NULL;
+    am_part p;
+    am_tool_call tc = { AM_STR("r1"), AM_STR("function"), AM_STR("search"),
+                        AM_STR("{}") };
+    CHECK_OK(am_msg_create_text(NULL, AM_ROLE_USER, AM_STR("Find it."), &m,
+                                NULL));
+    CHECK_OK(am_msg_list_push(&l, m));
+    am_msg_free(m);
+    CHECK_OK(am_msg_create(NULL, AM_ROLE_ASSISTANT, &m, NULL));
+    memset(&p, 0, sizeof p);
+    p.type = AM_PART_REASONING;
+    p.json = AM_STR("{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":[]}");
+    CHECK_OK(am_msg_add_part(m, &p, NULL));
+    CHECK_OK(am_msg_list_push(&l, m));
+    am_msg_free(m);
+    CHECK_OK(am_msg_create(NULL, AM_ROLE_ASSISTANT, &m, NULL));
+    CHECK_OK(am_msg_add_tool_call(m, &tc, NULL));
+    CHECK_OK(am_msg_list_push(&l, m));
+    am_msg_free(m);
+    CHECK_OK(am_msg_create_text(NULL, AM_ROLE_TOOL, AM_STR("found"), &m,
+                                NULL));
+    CHECK_OK(am_msg_set_tool_call_id(m, AM_STR("r1"), NULL));
+    CHECK_OK(am_msg_list_push(&l, m));
+    am_msg_free(m);
+    for (size_t n = 1; n <= 4; n++) {
+        o.max_messages = n;
+        CHECK_OK(am_trim(items(&l), l.count, &o, &r, NULL));
+        /* 1-2: nothing fits (the group is 3 messages); 3: the group;
+         * 4: everything. */
+        CHECK_EQ(r.messages.count, n < 3 ? 0 : n);
+        if (n == 3)
+            CHECK(r.messages.items[0] == l.items[1]);
+    }
+    am_trim_result_free(&r);
+    am_msg_list_free(&l);
+}
+
+typedef struct oom_ctx {
+    am_msg_list *l;
+} oom_ctx;
+
+static am_status trim_oom(void *ctx, const am_allocator *alloc)
+{
+    oom_ctx *c = ctx;
+    am_trim_opts o = am_trim_opts_default();
+    am_trim_result r = AM_TRIM_RESULT_INIT;
+    am_status st;
+    o.alloc = alloc;
+    o.max_tokens = 120;
+    o.allow_partial = true;
+    st = am_trim(items(c->l), c->l->count, &o, &r, NULL);
+    am_trim_result_free(&r);
+    return st;
+}
+
+static am_status summarize_oom(void *ctx, const am_allocator *alloc)
+{
+    oom_ctx *c = ctx;
+    am_summarize_opts o = am_summarize_opts_default();
+    am_summarize_result r = AM_SUMMARIZE_RESULT_INIT;
+    am_status st;
+    o.alloc = alloc;
+    o.keep_last = 3;
+    st = am_summarize(items(c->l), c->l->count, &o, &r, NULL);
+    am_summarize_result_free(&r);
+    return st;
+}
+
+AM_TEST(trim_and_summarize_survive_oom)
+{
+    am_msg_list l = AM_MSG_LIST_INIT;
+    oom_ctx c = { &l };
+    load(&l);
+    CHECK(test_oom_sweep(trim_oom, &c) > 3);
+    CHECK(test_oom_sweep(summarize_oom, &c) > 3);
+    am_msg_list_free(&l);
+}

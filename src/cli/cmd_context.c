@@ -13,7 +13,8 @@
  *
  * FILE is a conversation in agentmem, OpenAI or Anthropic JSON ("-" for
  * stdin). The result goes to stdout (or --out) in --out-format (default:
- * the input format); a one-line report goes to stderr. Memory settings are
+ * the input format); a one-line report goes to stderr. Trimming for
+ * --out-format anthropic implies --start-on-user (Anthropic requires it). Memory settings are
  * built as the library builds them: defaults, then --preset, then the
  * --config file, then MEMORY_* environment variables, then the flags.
  */
@@ -197,6 +198,9 @@ int cmd_trim(int argc, char **argv)
         common_free(&c);
         return rc;
     }
+    /* Anthropic requires the first message to be a user turn. */
+    if (c.out_fmt == AM_FORMAT_ANTHROPIC)
+        o.start_on_user = true;
     o.counter.tokenizer = c.tz;
     am_status st = am_trim((const am_msg *const *)c.msgs.items, c.msgs.count,
                            &o, &r, &err);
