@@ -399,6 +399,18 @@ AM_TEST(middleware_triggers_and_updates_running_summary_incrementally)
     check_sendable(&r.messages);
     am_summarize_result_free(&r);
     am_summary_mw_free(mw);
+
+    /* The token trigger. */
+    o.trigger_messages = 0;
+    o.trigger_tokens = 100;
+    CHECK_OK(am_summary_mw_create(&o, &mw, NULL));
+    CHECK(!am_summary_mw_should(mw, items(&l), 3));
+    CHECK(am_summary_mw_should(mw, items(&l), l.count));
+    CHECK_OK(am_summary_mw_process(mw, items(&l), l.count, &r, NULL));
+    CHECK_EQ(r.kept_count, 2);
+    check_sendable(&r.messages);
+    am_summarize_result_free(&r);
+    am_summary_mw_free(mw);
     am_msg_list_free(&next);
     am_msg_list_free(&l);
 }

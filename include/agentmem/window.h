@@ -350,7 +350,9 @@ AM_API const am_error *am_memory_last_error(const am_memory *mem);
  * the provider's count says. Past the threshold the manager compresses
  * before returning (and, past the tool-clearing trigger, clears old tool
  * results). AM_OK, AM_EINVAL (invalid message), AM_ENOMEM or the
- * summarizer's status; on failure the manager is as before the call.
+ * summarizer's status; on failure the manager is as before the call,
+ * except when memory runs out after a successful compression (then the
+ * message and the compression stay).
  * Thread safety: per-handle. */
 AM_API am_status am_memory_add(am_memory *mem, const am_msg *msg,
                                const am_memory_usage *usage);
