@@ -51,7 +51,7 @@ typedef struct tool_count {
 
 /* Keyword classes, looked up once per word by binary search (the table
  * is sorted), so scoring is linear in the sentence length. */
-enum { KW_DATE = 1, KW_DECISION = 2, KW_ERROR = 4 };
+enum { KW_DATE = 1, KW_DECISION = 2, KW_ERROR = 4, KW_EVENT = 16 };
 
 typedef struct kw {
     const char *w;
@@ -59,32 +59,37 @@ typedef struct kw {
 } kw;
 
 static const kw keywords[] = {
-    { "agree", KW_DECISION }, { "agreed", KW_DECISION },
-    { "april", KW_DATE }, { "august", KW_DATE }, { "bug", KW_ERROR },
-    { "choose", KW_DECISION }, { "chose", KW_DECISION },
-    { "confirmed", KW_DECISION }, { "crash", KW_ERROR },
-    { "crashed", KW_ERROR }, { "deadline", KW_DATE },
+    { "adopted", KW_EVENT }, { "agree", KW_DECISION },
+    { "agreed", KW_DECISION }, { "april", KW_DATE }, { "attended", KW_EVENT },
+    { "august", KW_DATE }, { "birthday", KW_EVENT }, { "born", KW_EVENT },
+    { "bought", KW_EVENT }, { "bug", KW_ERROR }, { "choose", KW_DECISION },
+    { "chose", KW_DECISION }, { "confirmed", KW_DECISION },
+    { "crash", KW_ERROR }, { "crashed", KW_ERROR }, { "deadline", KW_DATE },
     { "december", KW_DATE }, { "decide", KW_DECISION },
     { "decided", KW_DECISION }, { "decision", KW_DECISION },
     { "denied", KW_ERROR }, { "error", KW_ERROR }, { "errors", KW_ERROR },
     { "exception", KW_ERROR }, { "fail", KW_ERROR }, { "failed", KW_ERROR },
-    { "failure", KW_ERROR }, { "february", KW_DATE }, { "friday", KW_DATE },
-    { "going", KW_DECISION }, { "invalid", KW_ERROR },
-    { "january", KW_DATE }, { "july", KW_DATE }, { "june", KW_DATE },
-    { "march", KW_DATE }, { "may", KW_DATE }, { "monday", KW_DATE },
-    { "month", KW_DATE }, { "must", KW_DECISION }, { "need", KW_DECISION },
-    { "november", KW_DATE }, { "october", KW_DATE },
-    { "plan", KW_DECISION }, { "prefer", KW_DECISION },
-    { "prefers", KW_DECISION }, { "refused", KW_ERROR },
+    { "failure", KW_ERROR }, { "february", KW_DATE },
+    { "finished", KW_EVENT }, { "friday", KW_DATE }, { "gave", KW_EVENT },
+    { "going", KW_DECISION }, { "got", KW_EVENT }, { "graduated", KW_EVENT },
+    { "invalid", KW_ERROR }, { "january", KW_DATE }, { "joined", KW_EVENT },
+    { "july", KW_DATE }, { "june", KW_DATE }, { "lost", KW_EVENT },
+    { "made", KW_EVENT }, { "march", KW_DATE }, { "married", KW_EVENT },
+    { "may", KW_DATE }, { "met", KW_EVENT }, { "monday", KW_DATE },
+    { "month", KW_DATE }, { "moved", KW_EVENT }, { "must", KW_DECISION },
+    { "need", KW_DECISION }, { "november", KW_DATE }, { "october", KW_DATE },
+    { "painted", KW_EVENT }, { "plan", KW_DECISION },
+    { "prefer", KW_DECISION }, { "prefers", KW_DECISION },
+    { "ran", KW_EVENT }, { "read", KW_EVENT }, { "refused", KW_ERROR },
     { "saturday", KW_DATE }, { "september", KW_DATE },
-    { "should", KW_DECISION }, { "sunday", KW_DATE },
-    { "switch", KW_DECISION }, { "thursday", KW_DATE },
-    { "timeout", KW_ERROR }, { "today", KW_DATE }, { "tomorrow", KW_DATE },
-    { "traceback", KW_ERROR }, { "tuesday", KW_DATE },
-    { "use", KW_DECISION }, { "using", KW_DECISION },
-    { "wednesday", KW_DATE }, { "week", KW_DATE },
-    { "will", KW_DECISION }, { "year", KW_DATE },
-    { "yesterday", KW_DATE },
+    { "should", KW_DECISION }, { "signed", KW_EVENT },
+    { "started", KW_EVENT }, { "sunday", KW_DATE }, { "switch", KW_DECISION },
+    { "thursday", KW_DATE }, { "timeout", KW_ERROR }, { "today", KW_DATE },
+    { "tomorrow", KW_DATE }, { "took", KW_EVENT }, { "traceback", KW_ERROR },
+    { "tuesday", KW_DATE }, { "use", KW_DECISION }, { "using", KW_DECISION },
+    { "visited", KW_EVENT }, { "wednesday", KW_DATE }, { "week", KW_DATE },
+    { "went", KW_EVENT }, { "will", KW_DECISION }, { "won", KW_EVENT },
+    { "wrote", KW_EVENT }, { "year", KW_DATE }, { "yesterday", KW_DATE },
 };
 
 static int kw_cmp(const void *key, const void *elem)
@@ -128,13 +133,28 @@ static bool is_alnum_ascii(unsigned char c)
 static int word_classes(am_str s, const marker_set *mk)
 {
     /* First letters of the keywords: a b c d e f g i j m n o p r s t u w y */
-    static const uint32_t first = (1u << ('a' - 'a')) | (1u << ('b' - 'a')) |
-        (1u << ('c' - 'a')) | (1u << ('d' - 'a')) | (1u << ('e' - 'a')) |
-        (1u << ('f' - 'a')) | (1u << ('g' - 'a')) | (1u << ('i' - 'a')) |
-        (1u << ('j' - 'a')) | (1u << ('m' - 'a')) | (1u << ('n' - 'a')) |
-        (1u << ('o' - 'a')) | (1u << ('p' - 'a')) | (1u << ('r' - 'a')) |
-        (1u << ('s' - 'a')) | (1u << ('t' - 'a')) | (1u << ('u' - 'a')) |
-        (1u << ('w' - 'a')) | (1u << ('y' - 'a'));
+    static const uint32_t first =
+        (1u << ('a' - 'a')) |
+        (1u << ('b' - 'a')) |
+        (1u << ('c' - 'a')) |
+        (1u << ('d' - 'a')) |
+        (1u << ('e' - 'a')) |
+        (1u << ('f' - 'a')) |
+        (1u << ('g' - 'a')) |
+        (1u << ('i' - 'a')) |
+        (1u << ('j' - 'a')) |
+        (1u << ('l' - 'a')) |
+        (1u << ('m' - 'a')) |
+        (1u << ('n' - 'a')) |
+        (1u << ('o' - 'a')) |
+        (1u << ('p' - 'a')) |
+        (1u << ('r' - 'a')) |
+        (1u << ('s' - 'a')) |
+        (1u << ('t' - 'a')) |
+        (1u << ('u' - 'a')) |
+        (1u << ('v' - 'a')) |
+        (1u << ('w' - 'a')) |
+        (1u << ('y' - 'a'));
     int cls = 0;
     size_t i = 0;
     while (i < s.len) {
@@ -150,7 +170,7 @@ static int word_classes(am_str s, const marker_set *mk)
             }
             w[k] = '\0';
             if (w[0] >= 'a' && w[0] <= 'z' &&
-                (first & (1u << (w[0] - 'a'))) && k <= 9) {
+                (first & (1u << (w[0] - 'a'))) && k <= 10) {
                 const kw *hit = bsearch(w, keywords,
                                         sizeof keywords / sizeof keywords[0],
                                         sizeof keywords[0], kw_cmp);
@@ -201,6 +221,8 @@ static int score_sentence(am_str s, const marker_set *mk, bool *question)
         score += 2;
     if (cls & KW_ERROR)
         score += 4;
+    if (cls & KW_EVENT)
+        score += 2;
     if (cls & 8)
         score += 3;
     *question = s.len > 0 && s.ptr[s.len - 1] == '?';
