@@ -259,3 +259,45 @@ AM_TEST(manager_counts_llm_compression_cost)
     am_llm_free(llm);
     mock_http_stop(srv);
 }
+
+AM_TEST(llm_summarizer_retries_429_and_5xx_with_the_client_policy)
+{
+    mock_http *srv = mock_http_start(NULL);
+    am_llm_opts lo = am_llm_opts_default();
+    am_llm *llm = NULL;
+    am_summarizer *s = NULL;
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_summarize_opts o = am_summarize_opts_default();
+    am_summarize_result r = AM_SUMMARIZE_RESULT_INIT;
+    mock_reply busy, down;
+
+    lo.base_url = mock_http_url(srv);
+    lo.model = "gpt-4o-mini";
+    lo.http.max_retries = 2;
+    lo.http.sleep = no_sleep;
+    CHECK_OK(am_llm_create(&lo, &llm, NULL));
+    CHECK_OK(am_summarizer_llm(llm, NULL, &s, NULL));
+    memset(&busy, 0, sizeof busy);
+    busy.status = 429;
+    busy.body = "{\"error\":{\"message\":\"rate limited\",\"type\":"
+                "\"rate_limit_error\"}}";
+    busy.headers = "Retry-After: 1\r\n";
+    memset(&down, 0, sizeof down);
+    down.status = 502;
+    down.body = "bad gateway";
+    mock_http_push(srv, &busy);
+    mock_http_push(srv, &down);
+    history(&l, 6);
+    o.keep_last = 2;
+    o.budget = 80;
+    o.summarizer = s;
+    CHECK_OK(am_summarize((const am_msg *const *)l.items, l.count, &o, &r,
+                          NULL));
+    CHECK_EQ(mock_http_count(srv), 3); /* 429, 502, then the answer */
+    CHECK(strncmp(r.summary.ptr, "echo:", 5) == 0);
+    am_summarize_result_free(&r);
+    am_summarizer_free(s);
+    am_msg_list_free(&l);
+    am_llm_free(llm);
+    mock_http_stop(srv);
+}
