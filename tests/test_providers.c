@@ -616,6 +616,14 @@ AM_TEST(malformed_and_incomplete_replies_are_eproto_naming_the_field)
     CHECK_EQ(res.finish, AM_LLM_FINISH_TOOL);
     CHECK(!res.usage.reported);
 
+    /* A refusal: empty text, finish FILTER, the provider's word kept. */
+    CHECK_OK(chat_with_reply(m, oai,
+                             "{\"choices\":[{\"message\":{\"content\":null,"
+                             "\"refusal\":\"I can't help with that\"},"
+                             "\"finish_reason\":\"stop\"}]}", &res));
+    CHECK_EQ(res.finish, AM_LLM_FINISH_FILTER);
+    CHECK_STR_EQ(res.finish_reason, "stop");
+
     am_llm_free(oai);
     am_llm_free(ant);
     mock_http_stop(m);

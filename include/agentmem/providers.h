@@ -185,7 +185,8 @@ typedef enum am_llm_finish {
     AM_LLM_FINISH_STOP,        /* "stop", "end_turn", "stop_sequence" */
     AM_LLM_FINISH_LENGTH,      /* "length", "max_tokens": cut short */
     AM_LLM_FINISH_TOOL,        /* "tool_calls", "tool_use" */
-    AM_LLM_FINISH_FILTER       /* "content_filter", "refusal" */
+    AM_LLM_FINISH_FILTER       /* "content_filter", "refusal", or an
+                                  OpenAI message.refusal */
 } am_llm_finish;
 
 /* Token usage as the provider reported it. input_tokens counts every

@@ -650,6 +650,13 @@ static am_status parse_openai(const json_t *root, am_str body, am_buf *text,
         return proto_error(err, k, body, "lacks string field '%s'",
                            "choices[0].message.content");
     }
+    {
+        /* Structured-output refusals come as message.refusal, with the
+         * finish reason still "stop": report them as FILTER. */
+        json_t *refusal = json_object_get(msg, "refusal");
+        if (json_is_string(refusal) && json_string_length(refusal) > 0)
+            res->finish = AM_LLM_FINISH_FILTER;
+    }
     usage = json_object_get(root, "usage");
     if (json_is_object(usage)) {
         json_t *det = json_object_get(usage, "prompt_tokens_details");
