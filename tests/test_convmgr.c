@@ -306,3 +306,52 @@ AM_TEST(compaction_keeps_the_contents)
     test_rmtree(dir);
     free(dir);
 }
+
+static am_status oom_mgr_body(void *ctx, const am_allocator *alloc)
+{
+    am_convmgr_opts o = am_convmgr_opts_default();
+    am_convmgr *m = NULL;
+    am_conv *c = NULL;
+    am_status st;
+
+    /* Every run starts from the same files: one log for agent "A" with
+     * one message, so that restore is swept as well. */
+    test_rmtree(ctx);
+    {
+        am_convmgr_opts p = am_convmgr_opts_default();
+        p.dir = ctx;
+        p.no_sync = true;
+        p.default_retention = AM_RETAIN_PERSISTENT;
+        if (am_convmgr_open(&p, &m, NULL) != AM_OK ||
+            am_convmgr_get(m, AM_STR("A"), &c) != AM_OK ||
+            am_conv_add_text(c, AM_ROLE_USER, AM_STR("before")) != AM_OK)
+            return AM_EIO;
+        am_convmgr_close(m);
+        m = NULL;
+    }
+    o.dir = ctx;
+    o.alloc = alloc;
+    o.no_sync = true;
+    o.default_retention = AM_RETAIN_PERSISTENT;
+    st = am_convmgr_open(&o, &m, NULL);
+    if (st == AM_OK)
+        st = am_convmgr_get(m, AM_STR("A"), &c);
+    if (st == AM_OK)
+        st = am_convmgr_set_retention(m, AM_STR("B"), AM_RETAIN_SINGLE_RUN);
+    for (int i = 0; st == AM_OK && i < 3; i++)
+        st = am_conv_add_text(c, AM_ROLE_USER, AM_STR("hello"));
+    if (st == AM_OK)
+        st = am_convmgr_end_run(m);
+    if (st == AM_OK)
+        st = am_conv_clear(c);
+    am_convmgr_close(m);
+    return st;
+}
+
+AM_TEST(manager_survives_every_allocation_failure)
+{
+    char *dir = test_tmpdir();
+    CHECK(test_oom_sweep(oom_mgr_body, dir) > 10);
+    test_rmtree(dir);
+    free(dir);
+}

@@ -30,7 +30,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -47,7 +46,9 @@
 enum { REC_AGENT = 1, REC_ADD = 2, REC_CLEAR = 3, REC_SNAPSHOT = 4 };
 
 struct am__convlog {
+    const am_allocator *alloc;
     char *path;
+    size_t path_len;
     int fd;
     bool sync;
     size_t size;          /* bytes in the file */
@@ -55,6 +56,15 @@ struct am__convlog {
     char *agent;
     size_t agent_len;
 };
+
+static void log_free(am__convlog *log)
+{
+    if (log->fd >= 0)
+        close(log->fd);
+    am__free(log->alloc, log->path, log->path_len + 1);
+    am__free(log->alloc, log->agent, log->agent_len + 1);
+    am__free(log->alloc, log, sizeof *log);
+}
 
 static void put32(unsigned char *p, uint32_t v)
 {
@@ -121,34 +131,24 @@ static am_status write_all(int fd, const char *p, size_t len)
     return AM_OK;
 }
 
-static am__convlog *log_new(const char *path, am_str agent, bool sync)
+static am__convlog *log_new(const am_allocator *a, const char *path,
+                            am_str agent, bool sync)
 {
-    am__convlog *log = calloc(1, sizeof *log);
+    am__convlog *log = am__calloc(a, 1, sizeof *log);
     if (log == NULL)
         return NULL;
-    log->path = strdup(path);
-    log->agent = malloc(agent.len + 1);
-    if (log->path == NULL || log->agent == NULL) {
-        free(log->path);
-        free(log->agent);
-        free(log);
-        return NULL;
-    }
-    memcpy(log->agent, agent.ptr, agent.len);
-    log->agent[agent.len] = '\0';
+    log->alloc = a;
+    log->path_len = strlen(path);
+    log->path = am__strndup(a, path, log->path_len);
+    log->agent = am__strndup(a, agent.ptr, agent.len);
     log->agent_len = agent.len;
     log->fd = -1;
     log->sync = sync;
+    if (log->path == NULL || log->agent == NULL) {
+        log_free(log);
+        return NULL;
+    }
     return log;
-}
-
-static void log_free(am__convlog *log)
-{
-    if (log->fd >= 0)
-        close(log->fd);
-    free(log->path);
-    free(log->agent);
-    free(log);
 }
 
 static am_status open_append(am__convlog *log, am_error *err)
@@ -193,11 +193,11 @@ static am_status write_fresh(am__convlog *log, am_msg *const *msgs,
     return st;
 }
 
-am_status am__convlog_create(const char *path, am_str agent,
-                             am_msg *const *msgs, size_t count, bool sync,
-                             am__convlog **out, am_error *err)
+am_status am__convlog_create(const am_allocator *alloc, const char *path,
+                             am_str agent, am_msg *const *msgs, size_t count,
+                             bool sync, am__convlog **out, am_error *err)
 {
-    am__convlog *log = log_new(path, agent, sync);
+    am__convlog *log = log_new(alloc, path, agent, sync);
     am_status st;
 
     *out = NULL;
@@ -266,6 +266,12 @@ size_t am__convlog_size(const am__convlog *log)
     return log->size;
 }
 
+am_str am__convlog_agent(const am__convlog *log)
+{
+    am_str s = { log->agent, log->agent_len };
+    return s;
+}
+
 void am__convlog_close(am__convlog *log, bool unlink_file)
 {
     if (log == NULL)
@@ -310,8 +316,8 @@ static am_status replay(am_conv *conv, int type, am_str payload,
 }
 
 am_status am__convlog_open(const char *path, am_conv *conv, bool sync,
-                           am__convlog **out, char **agent,
-                           size_t *dropped, am_error *err)
+                           am__convlog **out, size_t *dropped,
+                           am_error *err)
 {
     am_buf text = AM_BUF_INIT;
     am__convlog *log = NULL;
@@ -321,8 +327,8 @@ am_status am__convlog_open(const char *path, am_conv *conv, bool sync,
     am_status st;
 
     *out = NULL;
-    *agent = NULL;
     *dropped = 0;
+    text.alloc = conv->opts.alloc;
     st = am__read_file(path, &text, err);
     if (st != AM_OK)
         return st;
@@ -371,7 +377,7 @@ am_status am__convlog_open(const char *path, am_conv *conv, bool sync,
                       "%d", path, MAGIC_LEN);
         goto out;
     }
-    log = log_new(path, name, sync);
+    log = log_new(conv->opts.alloc, path, name, sync);
     if (log == NULL) {
         st = am__fail(err, AM_ENOMEM, "out of memory");
         goto out;
@@ -389,11 +395,6 @@ am_status am__convlog_open(const char *path, am_conv *conv, bool sync,
     log->snapshot_size = good;
     if ((st = open_append(log, err)) != AM_OK)
         goto out;
-    *agent = strdup(log->agent);
-    if (*agent == NULL) {
-        st = am__fail(err, AM_ENOMEM, "out of memory");
-        goto out;
-    }
     *out = log;
     log = NULL;
 out:
