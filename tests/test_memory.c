@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "agentmem/window.h"
 #include "harness.h"
 
@@ -404,4 +406,36 @@ static am_status oom_body(void *ctx, const am_allocator *alloc)
 AM_TEST(add_and_compress_survive_oom)
 {
     CHECK(test_oom_sweep(oom_body, NULL) > 10);
+}
+
+AM_TEST(disabled_memory_never_compresses_and_stats_json_parses)
+{
+    am_memory_opts o = am_memory_opts_default();
+    am_memory *mem = NULL;
+    am_memory_stats s;
+    am_buf b = AM_BUF_INIT;
+    o.config.enabled = false;
+    o.config.compression_threshold = 100;
+    CHECK_OK(am_memory_create(&o, &mem, NULL));
+    for (int i = 0; i < 10; i++)
+        turn(mem, i, false);
+    am_memory_stats_get(mem, &s);
+    CHECK_EQ(s.compressions, 0);
+    CHECK_EQ(s.messages, 50);
+    CHECK_EQ(s.current_tokens, s.total_tokens);
+    CHECK_OK(am_memory_compress(mem)); /* explicit compression still works */
+    am_memory_stats_get(mem, &s);
+    CHECK_EQ(s.compressions, 1);
+    CHECK(s.current_tokens < s.total_tokens);
+    CHECK_OK(am_memory_stats_json(mem, &b));
+    {
+        json_error_t e;
+        json_t *v = json_loads(b.ptr, 0, &e);
+        CHECK(v != NULL);
+        CHECK_EQ(json_integer_value(json_object_get(v, "compression_count")),
+                 1);
+        json_decref(v);
+    }
+    am_buf_free(&b);
+    am_memory_free(mem);
 }
