@@ -58,44 +58,71 @@ typedef struct kw {
     int cls;
 } kw;
 
-static const kw keywords[] = {
-    { "adopted", KW_EVENT }, { "agree", KW_DECISION },
-    { "agreed", KW_DECISION }, { "april", KW_DATE }, { "attended", KW_EVENT },
-    { "august", KW_DATE }, { "birthday", KW_EVENT }, { "born", KW_EVENT },
-    { "bought", KW_EVENT }, { "bug", KW_ERROR }, { "choose", KW_DECISION },
-    { "chose", KW_DECISION }, { "confirmed", KW_DECISION },
-    { "crash", KW_ERROR }, { "crashed", KW_ERROR }, { "deadline", KW_DATE },
-    { "december", KW_DATE }, { "decide", KW_DECISION },
-    { "decided", KW_DECISION }, { "decision", KW_DECISION },
-    { "denied", KW_ERROR }, { "error", KW_ERROR }, { "errors", KW_ERROR },
-    { "exception", KW_ERROR }, { "fail", KW_ERROR }, { "failed", KW_ERROR },
-    { "failure", KW_ERROR }, { "february", KW_DATE },
-    { "finished", KW_EVENT }, { "friday", KW_DATE }, { "gave", KW_EVENT },
-    { "going", KW_DECISION }, { "got", KW_EVENT }, { "graduated", KW_EVENT },
-    { "invalid", KW_ERROR }, { "january", KW_DATE }, { "joined", KW_EVENT },
-    { "july", KW_DATE }, { "june", KW_DATE }, { "lost", KW_EVENT },
-    { "made", KW_EVENT }, { "march", KW_DATE }, { "married", KW_EVENT },
-    { "may", KW_DATE }, { "met", KW_EVENT }, { "monday", KW_DATE },
-    { "month", KW_DATE }, { "moved", KW_EVENT }, { "must", KW_DECISION },
-    { "need", KW_DECISION }, { "november", KW_DATE }, { "october", KW_DATE },
-    { "painted", KW_EVENT }, { "plan", KW_DECISION },
-    { "prefer", KW_DECISION }, { "prefers", KW_DECISION },
-    { "ran", KW_EVENT }, { "read", KW_EVENT }, { "refused", KW_ERROR },
-    { "saturday", KW_DATE }, { "september", KW_DATE },
-    { "should", KW_DECISION }, { "signed", KW_EVENT },
-    { "started", KW_EVENT }, { "sunday", KW_DATE }, { "switch", KW_DECISION },
-    { "thursday", KW_DATE }, { "timeout", KW_ERROR }, { "today", KW_DATE },
-    { "tomorrow", KW_DATE }, { "took", KW_EVENT }, { "traceback", KW_ERROR },
-    { "tuesday", KW_DATE }, { "use", KW_DECISION }, { "using", KW_DECISION },
-    { "visited", KW_EVENT }, { "wednesday", KW_DATE }, { "week", KW_DATE },
-    { "went", KW_EVENT }, { "will", KW_DECISION }, { "won", KW_EVENT },
-    { "wrote", KW_EVENT }, { "year", KW_DATE }, { "yesterday", KW_DATE },
+/* The keywords, bucketed by length (generated from one sorted list). */
+static const kw kw_len3[] = {
+    { "bug", KW_ERROR }, { "got", KW_EVENT }, { "may", KW_DATE },
+    { "met", KW_EVENT }, { "ran", KW_EVENT }, { "use", KW_DECISION },
+    { "won", KW_EVENT },
 };
+static const kw kw_len4[] = {
+    { "born", KW_EVENT }, { "fail", KW_ERROR }, { "gave", KW_EVENT },
+    { "july", KW_DATE }, { "june", KW_DATE }, { "lost", KW_EVENT },
+    { "made", KW_EVENT }, { "must", KW_DECISION }, { "need", KW_DECISION },
+    { "plan", KW_DECISION }, { "read", KW_EVENT }, { "took", KW_EVENT },
+    { "week", KW_DATE }, { "went", KW_EVENT }, { "will", KW_DECISION },
+    { "year", KW_DATE },
+};
+static const kw kw_len5[] = {
+    { "agree", KW_DECISION }, { "april", KW_DATE }, { "chose", KW_DECISION },
+    { "crash", KW_ERROR }, { "error", KW_ERROR }, { "going", KW_DECISION },
+    { "march", KW_DATE }, { "month", KW_DATE }, { "moved", KW_EVENT },
+    { "today", KW_DATE }, { "using", KW_DECISION }, { "wrote", KW_EVENT },
+};
+static const kw kw_len6[] = {
+    { "agreed", KW_DECISION }, { "august", KW_DATE }, { "bought", KW_EVENT },
+    { "choose", KW_DECISION }, { "decide", KW_DECISION },
+    { "denied", KW_ERROR }, { "errors", KW_ERROR }, { "failed", KW_ERROR },
+    { "friday", KW_DATE }, { "joined", KW_EVENT }, { "monday", KW_DATE },
+    { "prefer", KW_DECISION }, { "should", KW_DECISION },
+    { "signed", KW_EVENT }, { "sunday", KW_DATE }, { "switch", KW_DECISION },
+};
+static const kw kw_len7[] = {
+    { "adopted", KW_EVENT }, { "crashed", KW_ERROR },
+    { "decided", KW_DECISION }, { "failure", KW_ERROR },
+    { "invalid", KW_ERROR }, { "january", KW_DATE }, { "married", KW_EVENT },
+    { "october", KW_DATE }, { "painted", KW_EVENT },
+    { "prefers", KW_DECISION }, { "refused", KW_ERROR },
+    { "started", KW_EVENT }, { "timeout", KW_ERROR }, { "tuesday", KW_DATE },
+    { "visited", KW_EVENT },
+};
+static const kw kw_len8[] = {
+    { "attended", KW_EVENT }, { "birthday", KW_EVENT },
+    { "deadline", KW_DATE }, { "december", KW_DATE },
+    { "decision", KW_DECISION }, { "february", KW_DATE },
+    { "finished", KW_EVENT }, { "november", KW_DATE },
+    { "saturday", KW_DATE }, { "thursday", KW_DATE }, { "tomorrow", KW_DATE },
+};
+static const kw kw_len9[] = {
+    { "confirmed", KW_DECISION }, { "exception", KW_ERROR },
+    { "graduated", KW_EVENT }, { "september", KW_DATE },
+    { "traceback", KW_ERROR }, { "wednesday", KW_DATE },
+    { "yesterday", KW_DATE },
+};
+static const struct { const kw *k; size_t n; } kw_by_len[10] = {
+    { NULL, 0 },
+    { NULL, 0 },
+    { NULL, 0 },
+    { kw_len3, sizeof kw_len3 / sizeof kw_len3[0] },
+    { kw_len4, sizeof kw_len4 / sizeof kw_len4[0] },
+    { kw_len5, sizeof kw_len5 / sizeof kw_len5[0] },
+    { kw_len6, sizeof kw_len6 / sizeof kw_len6[0] },
+    { kw_len7, sizeof kw_len7 / sizeof kw_len7[0] },
+    { kw_len8, sizeof kw_len8 / sizeof kw_len8[0] },
+    { kw_len9, sizeof kw_len9 / sizeof kw_len9[0] },
+};
+#define KW_MAXLEN 9
 
-static int kw_cmp(const void *key, const void *elem)
-{
-    return strcmp(key, ((const kw *)elem)->w);
-}
+
 
 /* Importance markers, parsed once per summary. */
 #define MAX_MARKERS 16
@@ -128,33 +155,10 @@ static bool is_alnum_ascii(unsigned char c)
 }
 
 /* Classes of the words in `s` (KW_* bits), plus 8 for a marker. Only
- * words of 2 to 15 ASCII letters can match; a first-letter mask skips the
- * table lookup for most of the others. */
+ * words of 2 to 15 ASCII letters or digits can match; keywords are looked
+ * up in the bucket of their length. */
 static int word_classes(am_str s, const marker_set *mk)
 {
-    /* First letters of the keywords: a b c d e f g i j m n o p r s t u w y */
-    static const uint32_t first =
-        (1u << ('a' - 'a')) |
-        (1u << ('b' - 'a')) |
-        (1u << ('c' - 'a')) |
-        (1u << ('d' - 'a')) |
-        (1u << ('e' - 'a')) |
-        (1u << ('f' - 'a')) |
-        (1u << ('g' - 'a')) |
-        (1u << ('i' - 'a')) |
-        (1u << ('j' - 'a')) |
-        (1u << ('l' - 'a')) |
-        (1u << ('m' - 'a')) |
-        (1u << ('n' - 'a')) |
-        (1u << ('o' - 'a')) |
-        (1u << ('p' - 'a')) |
-        (1u << ('r' - 'a')) |
-        (1u << ('s' - 'a')) |
-        (1u << ('t' - 'a')) |
-        (1u << ('u' - 'a')) |
-        (1u << ('v' - 'a')) |
-        (1u << ('w' - 'a')) |
-        (1u << ('y' - 'a'));
     int cls = 0;
     size_t i = 0;
     while (i < s.len) {
@@ -163,19 +167,19 @@ static int word_classes(am_str s, const marker_set *mk)
         while (j < s.len && is_alnum_ascii((unsigned char)s.ptr[j]))
             j++;
         if (j - i >= 2 && j - i < sizeof w) {
-            size_t k = 0;
-            for (size_t t = i; t < j; t++) {
-                char c = s.ptr[t];
-                w[k++] = (char)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
+            size_t k;
+            for (k = 0; k < j - i && k + 1 < sizeof w; k++) {
+                char c = s.ptr[i + k];
+                w[k] = (char)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
             }
             w[k] = '\0';
-            if (w[0] >= 'a' && w[0] <= 'z' &&
-                (first & (1u << (w[0] - 'a'))) && k <= 10) {
-                const kw *hit = bsearch(w, keywords,
-                                        sizeof keywords / sizeof keywords[0],
-                                        sizeof keywords[0], kw_cmp);
-                if (hit != NULL)
-                    cls |= hit->cls;
+            if (k <= KW_MAXLEN) {
+                const kw *t = kw_by_len[k].k;
+                for (size_t q = 0; q < kw_by_len[k].n; q++)
+                    if (t[q].w[0] == w[0] && memcmp(t[q].w, w, k) == 0) {
+                        cls |= t[q].cls;
+                        break;
+                    }
             }
             for (size_t m = 0; mk != NULL && m < mk->n; m++)
                 if (mk->w[m][0] == w[0] && strcmp(mk->w[m], w) == 0)
