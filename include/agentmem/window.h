@@ -156,7 +156,8 @@ AM_API am_status am_summarizer_create(const am_summarizer_vtable *vt,
  * decisions, errors, questions, importance `markers` -- comma-separated,
  * may be empty for the default list), one line per tool call and outcome,
  * and a header with message and tool counts, within the budget. `counter`
- * (copied; may be NULL) measures the budget. */
+ * (copied; may be NULL) measures the budget. *out is yours
+ * (am_summarizer_free). Thread safety: safe (the summarizer too). */
 AM_API am_status am_summarizer_offline(const am_counter *counter,
                                        am_str markers, am_summarizer **out,
                                        am_error *err);
