@@ -499,3 +499,32 @@ AM_TEST(trim_and_summarize_survive_oom)
     CHECK(test_oom_sweep(summarize_oom, &c) > 3);
     am_msg_list_free(&l);
 }
+
+AM_TEST(offline_summary_budget_is_counted_with_the_counters_tokenizer)
+{
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_tokenizer *tz = NULL;
+    am_summarize_opts o = am_summarize_opts_default();
+    am_summarize_result r = AM_SUMMARIZE_RESULT_INIT;
+    size_t n = 0;
+    if (am_tokenizer_open(AM_STR("gpt-4o"), NULL, &tz, NULL) != AM_OK) {
+        fprintf(stderr, "o200k rank file not installed: skipped\n");
+        return;
+    }
+    load(&l);
+    o.keep_last = 2;
+    o.counter.tokenizer = tz;
+    for (size_t budget = 90; budget <= 200; budget += 10) {
+        o.budget = budget;
+        CHECK_OK(am_summarize(items(&l), l.count, &o, &r, NULL));
+        CHECK_OK(am_tokenizer_count(tz, am_buf_str(&r.summary), NULL, &n,
+                                    NULL));
+        /* Lines are costed a little pessimistically; never over. */
+        if (n > budget)
+            fprintf(stderr, "budget %zu got %zu\n", budget, n);
+        CHECK(n <= budget);
+    }
+    am_summarize_result_free(&r);
+    am_tokenizer_free(tz);
+    am_msg_list_free(&l);
+}

@@ -562,7 +562,9 @@ am_status am__xsum(const am_allocator *a, am_str prev_summary,
         if (st != AM_OK)
             goto nomem;
     }
-    used = count(cctx, res.ptr, res.len);
+    /* The header, and both section headings reserved up front. */
+    used = count(cctx, res.ptr, res.len) + count(cctx, "Key points:\n", 12) +
+           count(cctx, "Questions:\n", 11);
 
     /* Choose by score within the budget, skipping duplicates. */
     if (x.n > 0) {
