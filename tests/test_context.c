@@ -224,12 +224,12 @@ AM_TEST(xsum_respects_budget_and_is_deterministic)
                           AM_STR(""), NULL, NULL, &b, NULL));
         CHECK_EQ(a.len, b.len);
         CHECK(memcmp(a.ptr, b.ptr, a.len) == 0);
-        /* The header alone may exceed a tiny budget; bullets never do. */
-        size_t header = 0;
-        const char *kp = strstr(a.ptr, "Key points:");
-        if (kp != NULL)
-            CHECK(am__count_estimate(NULL, a.ptr, a.len) <=
-                  budget + 8 + header);
+        /* The header alone may exceed a tiny budget; past it, the whole
+         * summary fits (counted with the same estimate). */
+        if (budget >= 60)
+            CHECK(am__count_estimate(NULL, a.ptr, a.len) <= budget);
+        if (budget >= 150)
+            CHECK(strstr(a.ptr, "Key points:") != NULL);
     }
     am_buf_free(&a);
     am_buf_free(&b);
