@@ -335,7 +335,8 @@ AM_TEST(stats_text_matches_the_seed_block)
     char line[64];
     snprintf(line, sizeof line, "Compressions: %zu\n", s.compressions);
     CHECK(strstr(b.ptr, line) != NULL);
-    snprintf(line, sizeof line, "(%.1f%%)\nTotal cost: $", s.savings_percentage);
+    snprintf(line, sizeof line, "(%.1f%%)\nTotal cost: $",
+             s.savings_percentage);
     CHECK(strstr(b.ptr, line) != NULL);
     CHECK_OK(am_memory_stats_json(mem, &b));
     CHECK(strstr(b.ptr, "\"compression_count\":") != NULL);

@@ -236,7 +236,8 @@ typedef struct am_summarize_result {
     size_t tokens_before, tokens_after;
 } am_summarize_result;
 
-#define AM_SUMMARIZE_RESULT_INIT { AM_BUF_INIT, AM_MSG_LIST_INIT, 0, 0, 0, 0, 0 }
+#define AM_SUMMARIZE_RESULT_INIT                                        \
+    { AM_BUF_INIT, AM_MSG_LIST_INIT, 0, 0, 0, 0, 0 }
 
 /* Replace all but the last `keep_last` messages with one summary message
  * (role system, name "summary", text "[Compressed Summary] ..."). Exactly

@@ -18,9 +18,10 @@
  * FILE is a conversation in agentmem, OpenAI or Anthropic JSON ("-" for
  * stdin). The result goes to stdout (or --out) in --out-format (default:
  * the input format); a one-line report goes to stderr. Trimming for
- * --out-format anthropic implies --start-on-user (Anthropic requires it). Memory settings are
- * built as the library builds them: defaults, then --preset, then the
- * --config file, then MEMORY_* environment variables, then the flags.
+ * --out-format anthropic implies --start-on-user (Anthropic requires it).
+ * Memory settings are built as the library builds them: defaults, then
+ * --preset, then the --config file, then MEMORY_* environment variables,
+ * then the flags.
  */
 #include <stdio.h>
 #include <stdlib.h>
