@@ -440,3 +440,28 @@ AM_TEST(disabled_memory_never_compresses_and_stats_json_parses)
     am_buf_free(&b);
     am_memory_free(mem);
 }
+
+AM_TEST(a_tool_result_without_its_call_is_never_sent)
+{
+    am_memory *mem = new_mem(AM_COMPRESS_SLIDING_WINDOW, 700, 3);
+    am_msg_list ctx = AM_MSG_LIST_INIT;
+    am_memory_stats s;
+    add(mem, text_msg(AM_ROLE_SYSTEM, "sys"));
+    add(mem, result_msg("ghost", "a result nobody asked for"));
+    add(mem, text_msg(AM_ROLE_USER, "hello"));
+    CHECK_OK(am_memory_context(mem, &ctx));
+    CHECK_EQ(ctx.count, 2);
+    CHECK_EQ(am_msg_role(ctx.items[1]), AM_ROLE_USER);
+    am_memory_stats_get(mem, &s);
+    CHECK_EQ(s.messages, 2);
+    CHECK_EQ(s.current_tokens, context_tokens(mem, &ctx));
+    /* It goes into the summary at the next compression. */
+    for (int i = 0; i < 10; i++)
+        turn(mem, i, false);
+    am_memory_stats_get(mem, &s);
+    CHECK(s.compressions > 0);
+    CHECK_EQ(s.current_tokens, context_tokens(mem, &ctx));
+    check_sendable(&ctx);
+    am_msg_list_free(&ctx);
+    am_memory_free(mem);
+}
