@@ -56,11 +56,14 @@ static const cli_command commands[] = {
     { "compress", cmd_compress, 1,
       "FILE [--format F] [--config FILE] [--preset P] [--strategy S] "
       "[--threshold N] [--short-term N] [--model M] [--now] [--out FILE] "
-      "[--out-format F]",
+      "[--out-format F] [--llm-model M [--llm-provider P] [--llm-base-url U] "
+      "[--llm-api-key-env VAR]]",
       "run a conversation through the memory manager, print the context" },
     { "replay", cmd_replay, 1,
       "FILE [--format F] [--config FILE] [--preset P] [--strategy S] "
-      "[--threshold N] [--short-term N] [--model M] [--quiet]",
+      "[--threshold N] [--short-term N] [--model M] [--quiet] "
+      "[--llm-model M [--llm-provider P] [--llm-base-url U] "
+      "[--llm-api-key-env VAR]]",
       "feed a conversation message by message; print the statistics" },
 };
 
