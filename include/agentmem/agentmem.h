@@ -16,5 +16,14 @@
 #include "embed.h"
 #include "msg.h"
 #include "conv.h"
+#include "tokens.h"
+#include "tiers.h"
+#include "memconfig.h"
+#include "window.h"
+#include "react.h"
+#include "providers.h"
+#include "store.h"
+#include "recall.h"
+#include "memtool.h"
 
 #endif
