@@ -25,6 +25,12 @@ void am__js_init(am__js *js, am_str text, const char *what, am__arena *tmp,
     js->depth = 0;
 }
 
+void am__js_skip_bom(am__js *js)
+{
+    if (js->pos == 0 && js->len >= 3 && memcmp(js->s, "\xEF\xBB\xBF", 3) == 0)
+        js->pos = 3;
+}
+
 am_status am__js_fail(am__js *js, size_t pos, const char *fmt, ...)
 {
     char detail[160];

@@ -781,6 +781,7 @@ am_status am__conv_parse(const am__msg_env *env, am_str text,
     r.env = env;
     r.index = 0;
     r.single = false;
+    am__js_skip_bom(&js);
     if (am__js_peek(&js) == '\0') {
         st = am__js_fail(&js, js.pos, "empty input, expected a JSON array "
                          "of messages");
