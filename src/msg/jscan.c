@@ -563,9 +563,26 @@ am_status am__json_put_str(am_buf *out, am_str s)
         return st;
     out->ptr[out->len++] = '"';
     while (i < s.len) {
-        unsigned char c = (unsigned char)s.ptr[i];
+        unsigned char c;
         char esc[6];
         size_t elen = 2;
+        /* Eight bytes at a time while none needs escaping (the test may
+         * stop early on a false positive, never skip a real one). */
+        while (i + 8 <= s.len) {
+            const uint64_t ones = 0x0101010101010101ull;
+            const uint64_t highs = 0x8080808080808080ull;
+            uint64_t w, q, b;
+            memcpy(&w, s.ptr + i, 8);
+            q = w ^ (ones * '"');
+            b = w ^ (ones * '\\');
+            if ((((q - ones) & ~q) | ((b - ones) & ~b) |
+                 ((w - ones * 0x20) & ~w)) & highs)
+                break;
+            i += 8;
+        }
+        if (i >= s.len)
+            break;
+        c = (unsigned char)s.ptr[i];
         if (c >= 0x20 && c != '"' && c != '\\') {
             i++;
             continue;
