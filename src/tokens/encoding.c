@@ -920,13 +920,14 @@ static am_status merge_small(const am_encoding *enc, const uint8_t *p,
         if (best == NO_RANK)
             break;
         /* Join parts bi and bi+1; the joined part is token `best`. */
-        memmove(&pos[bi + 1], &pos[bi + 2], (parts - bi - 1) * sizeof *pos);
-        memmove(&rank[bi + 1], &rank[bi + 2],
-                (parts - bi - 2) * sizeof *rank);
+        for (size_t i = bi + 1; i < parts; i++)
+            pos[i] = pos[i + 1];
+        for (size_t i = bi + 1; i + 1 < parts; i++)
+            rank[i] = rank[i + 1];
         tok[bi] = best;
         if (k->toks != NULL)
-            memmove(&tok[bi + 1], &tok[bi + 2],
-                    (parts - bi - 2) * sizeof *tok);
+            for (size_t i = bi + 1; i + 1 < parts; i++)
+                tok[i] = tok[i + 1];
         parts--;
         /* The two new candidate pairs; their table slots are fetched
          * together so that the two cache misses overlap. */
