@@ -910,15 +910,17 @@ static am_status merge_small(const am_encoding *enc, const uint8_t *p,
 
     for (;;) {
         /* The lowest rank, leftmost on ties. */
-        uint32_t best = NO_RANK;
-        size_t bi = 0;
-        for (size_t i = 0; i + 1 < parts; i++)
-            if (rank[i] < best) {
-                best = rank[i];
-                bi = i;
-            }
+        uint64_t key = UINT64_MAX;
+        uint32_t best;
+        size_t bi;
+        for (size_t i = 0; i + 1 < parts; i++) {
+            uint64_t c = ((uint64_t)rank[i] << 32) | i;
+            key = c < key ? c : key;
+        }
+        best = (uint32_t)(key >> 32);
         if (best == NO_RANK)
             break;
+        bi = (size_t)(uint32_t)key;
         /* Join parts bi and bi+1; the joined part is token `best`. */
         for (size_t i = bi + 1; i < parts; i++)
             pos[i] = pos[i + 1];
