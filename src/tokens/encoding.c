@@ -161,7 +161,7 @@ static inline bool same_bytes(const uint8_t *a, const uint8_t *b, size_t n)
 }
 
 /* The merge loop asks mostly about byte strings that are not tokens. A
- * 512 KB bit filter over the token hashes (one bit each, from hash bits
+ * 256 KB bit filter over the token hashes (one bit each, from hash bits
  * the table index does not use) answers most of those from the CPU cache
  * instead of the 8 MB table. */
 #define FILTER_LOG2 21
