@@ -738,7 +738,7 @@ AM_TEST(tracker_sums_usage_cost_savings_and_reports_the_budget_once)
     am_tracker_opts o = am_tracker_opts_default();
     am_token_tracker *t = NULL;
     am_tracker_stats s;
-    am_llm_usage u;
+    am_usage_record u;
     budget_seen seen = { 0, 0 };
     am_buf json = AM_BUF_INIT;
     am_tokenizer *tz = NULL;

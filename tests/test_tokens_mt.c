@@ -36,7 +36,7 @@ static void *run(void *arg)
     for (int round = 0; round < 20; round++)
         for (int i = 0; i < NTEXTS; i++) {
             size_t n = 0;
-            am_llm_usage u = { AM_STR("gpt-4o"), 10, 0, 5, false, false };
+            am_usage_record u = { AM_STR("gpt-4o"), 10, 0, 5, false, false };
             got.count = 0;
             if (am_tokenizer_encode(w->tz, am_str_c(texts[i]), NULL, &got,
                                     NULL) != AM_OK ||

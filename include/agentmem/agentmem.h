@@ -14,6 +14,16 @@
 #include "clock.h"
 #include "buf.h"
 #include "embed.h"
+#include "msg.h"
+#include "conv.h"
 #include "tokens.h"
+#include "tiers.h"
+#include "memconfig.h"
+#include "window.h"
+#include "react.h"
+#include "providers.h"
+#include "store.h"
+#include "recall.h"
+#include "memtool.h"
 
 #endif

@@ -433,15 +433,16 @@ typedef struct am_tracker_opts {
 /* Defaults: built-in catalog, no budget. Thread safety: safe. */
 AM_API am_tracker_opts am_tracker_opts_default(void);
 
-/* One LLM call's usage. */
-typedef struct am_llm_usage {
+/* One LLM call as the tracker records it (am_llm_usage in providers.h is
+ * what a provider reported; the caller copies it here with the model). */
+typedef struct am_usage_record {
     am_str model;                /* e.g. "gpt-4o-mini" (copied) */
     int64_t input_tokens;        /* prompt tokens, cached ones included */
     int64_t cached_input_tokens; /* of which served from the cache */
     int64_t output_tokens;
     bool estimated;   /* false: reported by the provider; true: counted */
     bool compression; /* the call was made to compress (summarize) */
-} am_llm_usage;
+} am_usage_record;
 
 /* Create a tracker; yours, free with am_token_tracker_free. Errors:
  * AM_EINVAL (negative budget), AM_ENOMEM. Thread safety: safe. */
@@ -458,7 +459,7 @@ AM_API void am_token_tracker_free(am_token_tracker *t);
  * input, empty model name; the tracker is unchanged), AM_ENOMEM.
  * Thread safety: safe (an internal mutex). */
 AM_API am_status am_token_tracker_record(am_token_tracker *t,
-                                         const am_llm_usage *usage);
+                                         const am_usage_record *usage);
 
 /* Record a call whose usage was not reported: count `input` and `output`
  * with `tz` (exact or estimated by its model) and record them as

@@ -76,7 +76,7 @@ int demo_tokens(void)
         am_tokenizer *tz = NULL;
         am_model_info info;
         size_t n = 0;
-        am_llm_usage u;
+        am_usage_record u;
         if (am_tokenizer_open(am_str_c(models[i]), NULL, &tz, &err) != AM_OK ||
             am_tokenizer_count_messages_json(tz, am_buf_str(&conv), &n,
                                              &err) != AM_OK) {

@@ -133,7 +133,7 @@ static void derive(am_tracker_stats *s)
 }
 
 am_status am_token_tracker_record(am_token_tracker *t,
-                                  const am_llm_usage *u)
+                                  const am_usage_record *u)
 {
     am_model_info info;
     bool known;
@@ -205,7 +205,7 @@ am_status am_token_tracker_record_text(am_token_tracker *t,
                                        const am_tokenizer *tz, am_str input,
                                        am_str output)
 {
-    am_llm_usage u;
+    am_usage_record u;
     size_t ni = 0, no = 0;
     am_status st;
 

@@ -1,0 +1,86 @@
+/* recall.h -- conversation recall: search a user's past conversations.
+ *
+ * A finished conversation (a JSON array of {role, content} messages) is
+ * cut into chunks of `chunk_size` messages overlapping by `chunk_overlap`,
+ * optionally summarized chunk by chunk through a callback (e.g. the
+ * context module's summarizer), and stored in the store under the
+ * namespace ("recall", user_id, session_id). Search is scoped to
+ * ("recall", user_id): one user's query never sees another user's chunks.
+ *
+ * The recall tool exposes the search to a model: a function-tool
+ * definition in the OpenAI or Anthropic format, and a handler that takes
+ * the model's tool call and returns the tool-result message.
+ */
+#ifndef AGENTMEM_RECALL_H
+#define AGENTMEM_RECALL_H
+
+#include "store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Summarize one chunk (its "role: content" lines) into `summary` (append;
+ * yours until the call returns). Return AM_OK or a failure, which aborts
+ * the indexing. */
+typedef am_status (*am_recall_summarize_fn)(void *ctx, am_str chunk_text,
+                                            am_buf *summary, am_error *err);
+
+typedef struct am_recall_opts {
+    size_t chunk_size;     /* messages per chunk, default 6 */
+    size_t chunk_overlap;  /* messages shared by neighbours, default 2 */
+    am_recall_summarize_fn summarize; /* NULL: no summaries */
+    void *summarize_ctx;
+    am_str meta;           /* JSON object stored with every chunk, or "" */
+} am_recall_opts;
+
+/* Defaults as documented above. Thread safety: safe. */
+AM_API am_recall_opts am_recall_opts_default(void);
+
+/* Index a conversation for `user_id` under `session_id`, replacing an
+ * earlier index of the same session. `messages` is a JSON array of objects
+ * with "role" and "content" (a string, or an array of parts whose "text"
+ * fields are used). *chunks (may be NULL) gets the chunk count.
+ * Errors: AM_EINVAL (empty user or session id, chunk_overlap >=
+ * chunk_size), AM_EFORMAT (not an array, message i without role or
+ * content; the message names the index), store errors. Thread safety:
+ * safe. */
+AM_API am_status am_recall_index(am_store *s, am_str user_id,
+                                 am_str session_id, am_str messages,
+                                 const am_recall_opts *opts, size_t *chunks);
+
+/* Search `user_id`'s indexed conversations with the store's default
+ * (hybrid) search and write a JSON array of {"session_id", "text",
+ * "summary", "first", "last", "score"} (best first, at most `limit`, 0:
+ * 5) into `out` (replacing it). Thread safety: safe. */
+AM_API am_status am_recall_search(am_store *s, am_str user_id, am_str query,
+                                  size_t limit, am_buf *out);
+
+typedef enum am_tool_format {
+    AM_TOOL_OPENAI = 0,   /* {"type":"function","function":{...}} */
+    AM_TOOL_ANTHROPIC     /* {"name","description","input_schema"} */
+} am_tool_format;
+
+/* The recall tool's definition ("recall_conversations", parameters
+ * `query` (required) and `limit`) as JSON into `out` (replacing it).
+ * Thread safety: safe. */
+AM_API am_status am_recall_tool_def(am_tool_format fmt, am_buf *out);
+
+/* Execute the model's tool call and write the tool-result message into
+ * `out` (replacing it). OpenAI: the call is a tool_calls entry
+ * {"id", "function": {"name", "arguments": "<JSON text>"}} and the result
+ * {"role":"tool","tool_call_id", "content"}. Anthropic: the call is a
+ * tool_use block {"id", "name", "input": {...}} and the result
+ * {"role":"user","content":[{"type":"tool_result","tool_use_id",
+ * "content", "is_error"?}]}. Bad arguments from the model (missing query,
+ * wrong types) become an error result the model can read (AM_OK
+ * returned); a call that is not JSON or lacks its id is AM_EFORMAT.
+ * Searches only `user_id`'s conversations. Thread safety: safe. */
+AM_API am_status am_recall_tool_call(am_store *s, am_str user_id,
+                                     am_tool_format fmt, am_str call,
+                                     am_buf *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

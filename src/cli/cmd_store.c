@@ -1,0 +1,441 @@
+/* cmd_store.c -- `agentmem store ...` and `agentmem recall ...`.
+ *
+ * Thin clients of store.h / recall.h on one database file (--db, default
+ * ./agentmem.db). A namespace is written as its parts joined by '/', e.g.
+ * user_123/prefs. Items are embedded with the default offline embedder
+ * (word vectors when installed, hashed n-grams otherwise) unless
+ * --embedder none|hash|words says otherwise.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentmem/memtool.h"
+#include "agentmem/recall.h"
+#include "agentmem/store.h"
+#include "cli.h"
+#include "commands.h"
+
+#define MAX_PARTS AM_STORE_MAX_NS_PARTS
+
+typedef struct opts {
+    const char *db;
+    const char *embedder;
+    const char *meta, *text, *filter, *mode, *ns, *format;
+    long long ttl, limit, offset, depth, chunk, overlap;
+    int json;
+    const char *sub;
+    const char *pos[5];
+    int npos;
+} opts;
+
+static int parse_num(const char *cmd, const char *name, const char *v,
+                     long long *out)
+{
+    char *end = NULL;
+    if (v == NULL)
+        return cli_usage(cmd, "%s needs a value", name);
+    *out = strtoll(v, &end, 10);
+    if (end == v || *end != '\0' || *out < 0)
+        return cli_usage(cmd, "%s: '%s' is not a non-negative number", name,
+                         v);
+    return 0;
+}
+
+static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->db = "agentmem.db";
+    o->embedder = "default";
+    o->limit = -1;
+    for (int i = 0; i < argc; i++) {
+        const char *v = NULL;
+        int rc = 0;
+        if (cli_opt(argc, argv, &i, "--db", &v)) {
+            if ((o->db = v) == NULL)
+                return cli_usage(cmd, "--db needs a file");
+        } else if (cli_opt(argc, argv, &i, "--embedder", &v)) {
+            if ((o->embedder = v) == NULL)
+                return cli_usage(cmd, "--embedder needs a value");
+        } else if (cli_opt(argc, argv, &i, "--meta", &v)) {
+            o->meta = v;
+        } else if (cli_opt(argc, argv, &i, "--text", &v)) {
+            o->text = v;
+        } else if (cli_opt(argc, argv, &i, "--filter", &v)) {
+            o->filter = v;
+        } else if (cli_opt(argc, argv, &i, "--mode", &v)) {
+            o->mode = v;
+        } else if (cli_opt(argc, argv, &i, "--format", &v)) {
+            o->format = v;
+        } else if (cli_opt(argc, argv, &i, "--ns", &v)) {
+            o->ns = v;
+        } else if (cli_opt(argc, argv, &i, "--ttl", &v)) {
+            rc = parse_num(cmd, "--ttl", v, &o->ttl);
+        } else if (cli_opt(argc, argv, &i, "--limit", &v)) {
+            rc = parse_num(cmd, "--limit", v, &o->limit);
+        } else if (cli_opt(argc, argv, &i, "--offset", &v)) {
+            rc = parse_num(cmd, "--offset", v, &o->offset);
+        } else if (cli_opt(argc, argv, &i, "--depth", &v)) {
+            rc = parse_num(cmd, "--depth", v, &o->depth);
+        } else if (cli_opt(argc, argv, &i, "--chunk-size", &v)) {
+            rc = parse_num(cmd, "--chunk-size", v, &o->chunk);
+        } else if (cli_opt(argc, argv, &i, "--overlap", &v)) {
+            rc = parse_num(cmd, "--overlap", v, &o->overlap);
+        } else if (strcmp(argv[i], "--json") == 0) {
+            o->json = 1;
+        } else if (argv[i][0] == '-' && argv[i][1] == '-') {
+            return cli_usage(cmd, "unknown option '%s'", argv[i]);
+        } else if (o->npos < 5) {
+            o->pos[o->npos++] = argv[i];
+        } else {
+            return cli_usage(cmd, "too many arguments");
+        }
+        if (rc != 0)
+            return rc;
+    }
+    if (o->npos == 0)
+        return cli_usage(cmd, "needs a subcommand");
+    /* The first positional argument is the subcommand. */
+    o->sub = o->pos[0];
+    for (int i = 1; i < o->npos; i++)
+        o->pos[i - 1] = o->pos[i];
+    o->pos[--o->npos] = NULL;
+    return 0;
+}
+
+/* Split "a/b/c" into parts (borrowed from `s`). "" or "/" is the root. */
+static int split_ns(const char *s, am_str parts[MAX_PARTS], am_ns *ns)
+{
+    size_t n = 0;
+    const char *p = s != NULL ? s : "";
+    while (*p != '\0') {
+        const char *e = strchr(p, '/');
+        size_t len = e != NULL ? (size_t)(e - p) : strlen(p);
+        if (len > 0) {
+            if (n == MAX_PARTS)
+                return -1;
+            parts[n].ptr = p;
+            parts[n].len = len;
+            n++;
+        }
+        p += len;
+        if (*p == '/')
+            p++;
+    }
+    ns->parts = parts;
+    ns->count = n;
+    return 0;
+}
+
+static am_status open_store(const opts *o, am_store **s, am_embedder **emb,
+                            am_error *err)
+{
+    am_status st = AM_OK;
+    *emb = NULL;
+    if (strcmp(o->embedder, "default") == 0)
+        st = am_embedder_default_create(emb, err);
+    else if (strcmp(o->embedder, "hash") == 0)
+        st = am_embedder_hash_create(256, emb, err);
+    else if (strcmp(o->embedder, "words") == 0) {
+        const char *dir = getenv("AGENTMEM_DATA");
+        char path[4096];
+        snprintf(path, sizeof path, "%s/wordvec-sg100.bin",
+                 dir != NULL ? dir : AM_SOURCE_DATADIR);
+        st = am_embedder_words_create(path, emb, err);
+    } else if (strcmp(o->embedder, "none") != 0) {
+        snprintf(err->msg, sizeof err->msg,
+                 "--embedder must be default, words, hash or none");
+        err->code = AM_EINVAL;
+        return AM_EINVAL;
+    }
+    if (st != AM_OK)
+        return st;
+    am_store_opts so = am_store_opts_default();
+    so.embedder = *emb;
+    so.actor = "cli";
+    st = am_store_open(o->db, &so, s, err);
+    if (st != AM_OK) {
+        am_embedder_free(*emb);
+        *emb = NULL;
+    }
+    return st;
+}
+
+static int print_results(const am_results *r, int json, int scores)
+{
+    if (json) {
+        am_buf b = AM_BUF_INIT;
+        am_error err;
+        am_status st = am_results_to_json(r, scores, &b, &err);
+        if (st != AM_OK)
+            return cli_fail(st, &err, "output");
+        printf("%s\n", b.ptr);
+        am_buf_free(&b);
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < r->count; i++) {
+        const am_item *it = &r->items[i];
+        if (scores)
+            printf("%.4f\t", it->score);
+        for (size_t k = 0; k < it->ns_count; k++)
+            printf("%s%.*s", k ? "/" : "", (int)it->ns_parts[k].len,
+                   it->ns_parts[k].ptr);
+        if (it->key.len > 0)
+            printf("\t%.*s\t%.*s", (int)it->key.len, it->key.ptr,
+                   (int)it->value.len, it->value.ptr);
+        printf("\n");
+    }
+    return CLI_EXIT_OK;
+}
+
+static int store_fail(am_store *s, am_status st, const char *what)
+{
+    return cli_fail(st, am_store_last_error(s), what);
+}
+
+int cmd_store(int argc, char **argv)
+{
+    const char *sub;
+    opts o;
+    am_store *s = NULL;
+    am_embedder *emb = NULL;
+    am_error err = { AM_OK, "" };
+    am_str parts[MAX_PARTS];
+    am_ns ns = { parts, 0 };
+    am_results *r = NULL;
+    am_buf buf = AM_BUF_INIT;
+    am_status st;
+    int rc = parse_opts("store", argc, argv, &o);
+    if (rc != 0)
+        return rc;
+    sub = o.sub;
+
+    static const struct { const char *name; int npos; } subs[] = {
+        { "put", 3 }, { "get", 2 }, { "del", 2 }, { "ls", 0 },
+        { "namespaces", 0 }, { "search", 1 }, { "history", 2 },
+        { "undo", 2 }, { "purge", 0 }, { "check", 0 }, { "memtool", 2 },
+    };
+    int known = -1;
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
+        if (strcmp(sub, subs[i].name) == 0)
+            known = (int)i;
+    if (known < 0)
+        return cli_usage("store", "unknown subcommand '%s' (put, get, del, "
+                         "ls, namespaces, search, history, undo, purge, "
+                         "check, memtool)", sub);
+    if (o.npos < subs[known].npos)
+        return cli_usage("store", "%s needs %d argument%s", sub,
+                         subs[known].npos, subs[known].npos == 1 ? "" : "s");
+    const char *nsarg = subs[known].npos >= 2 || strcmp(sub, "ls") == 0 ||
+                                strcmp(sub, "namespaces") == 0
+                            ? o.pos[0]
+                            : o.ns;
+    if (split_ns(nsarg, parts, &ns) != 0)
+        return cli_usage("store", "namespace has more than %d parts",
+                         MAX_PARTS);
+    st = open_store(&o, &s, &emb, &err);
+    if (st != AM_OK)
+        return cli_fail(st, &err, o.db);
+
+    if (strcmp(sub, "put") == 0) {
+        am_buf in = AM_BUF_INIT;
+        am_str value = am_str_c(o.pos[2]);
+        if (strcmp(o.pos[2], "-") == 0) {
+            st = cli_read_input("-", &in, &err);
+            if (st != AM_OK) {
+                rc = cli_fail(st, &err, "stdin");
+                goto out;
+            }
+            value = am_buf_str(&in);
+        }
+        am_item_in it = { .ns = ns, .key = am_str_c(o.pos[1]),
+                          .value = value, .meta = am_str_c(o.meta),
+                          .text = am_str_c(o.text), .ttl_ms = o.ttl };
+        st = am_store_put(s, &it);
+        am_buf_free(&in);
+        rc = st == AM_OK ? CLI_EXIT_OK : store_fail(s, st, "put");
+        if (st == AM_OK && o.json)
+            printf("{\"ok\":true}\n");
+    } else if (strcmp(sub, "get") == 0) {
+        st = am_store_get_item(s, ns, am_str_c(o.pos[1]), &r);
+        if (st != AM_OK)
+            rc = store_fail(s, st, "get");
+        else if (o.json)
+            rc = print_results(r, 1, 0);
+        else
+            printf("%.*s\n", (int)r->items[0].value.len,
+                   r->items[0].value.ptr);
+    } else if (strcmp(sub, "del") == 0) {
+        st = am_store_delete(s, ns, am_str_c(o.pos[1]));
+        rc = st == AM_OK ? CLI_EXIT_OK : store_fail(s, st, "del");
+    } else if (strcmp(sub, "ls") == 0) {
+        st = am_store_list(s, ns, o.limit > 0 ? (size_t)o.limit : 100,
+                           (size_t)o.offset, &r);
+        rc = st == AM_OK ? print_results(r, o.json, 0)
+                         : store_fail(s, st, "ls");
+    } else if (strcmp(sub, "namespaces") == 0) {
+        st = am_store_namespaces(s, ns, (size_t)o.depth,
+                                 o.limit > 0 ? (size_t)o.limit : 0, &r);
+        rc = st == AM_OK ? print_results(r, o.json, 0)
+                         : store_fail(s, st, "namespaces");
+    } else if (strcmp(sub, "search") == 0) {
+        am_search q;
+        memset(&q, 0, sizeof q);
+        q.ns = ns;
+        q.query = am_str_c(o.pos[0]);
+        q.limit = o.limit > 0 ? (size_t)o.limit : 10;
+        q.filter = am_str_c(o.filter);
+        if (o.mode == NULL || strcmp(o.mode, "hybrid") == 0)
+            q.mode = AM_SEARCH_HYBRID;
+        else if (strcmp(o.mode, "text") == 0)
+            q.mode = AM_SEARCH_TEXT;
+        else if (strcmp(o.mode, "vector") == 0)
+            q.mode = AM_SEARCH_VECTOR;
+        else {
+            rc = cli_usage("store", "--mode must be hybrid, text or vector");
+            goto out;
+        }
+        st = am_store_search(s, &q, &r);
+        rc = st == AM_OK ? print_results(r, o.json, 1)
+                         : store_fail(s, st, "search");
+    } else if (strcmp(sub, "history") == 0) {
+        st = am_store_history(s, ns, am_str_c(o.pos[1]), &r);
+        if (st != AM_OK)
+            rc = store_fail(s, st, "history");
+        else if (o.json)
+            rc = print_results(r, 1, 0);
+        else
+            for (size_t i = 0; i < r->count; i++)
+                printf("%lld\t%.*s\t%.*s\t%.*s\n",
+                       (long long)r->items[i].at_ms,
+                       (int)r->items[i].event.len, r->items[i].event.ptr,
+                       (int)r->items[i].actor.len, r->items[i].actor.ptr,
+                       (int)r->items[i].value.len, r->items[i].value.ptr);
+    } else if (strcmp(sub, "undo") == 0) {
+        st = am_store_undo(s, ns, am_str_c(o.pos[1]));
+        rc = st == AM_OK ? CLI_EXIT_OK : store_fail(s, st, "undo");
+    } else if (strcmp(sub, "purge") == 0) {
+        size_t n = 0;
+        st = am_store_purge(s, INT64_MAX, &n);
+        if (st == AM_OK)
+            st = am_store_vacuum(s, 0);
+        rc = st == AM_OK ? CLI_EXIT_OK : store_fail(s, st, "purge");
+        if (st == AM_OK)
+            printf(o.json ? "{\"purged\":%zu}\n" : "purged %zu\n", n);
+    } else if (strcmp(sub, "memtool") == 0) {
+        /* store memtool USER '{"command":"view","path":"/memories"}' */
+        int is_error = 0;
+        st = am_memtool_exec(s, am_str_c(o.pos[0]), am_str_c(o.pos[1]), &buf,
+                             &is_error);
+        if (st != AM_OK) {
+            rc = store_fail(s, st, "memtool");
+        } else if (o.json) {
+            json_t *j = json_pack("{s:s%,s:b}", "content", buf.ptr, buf.len,
+                                  "is_error", is_error);
+            char *d = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+            printf("%s\n", d != NULL ? d : "{}");
+            free(d);
+            json_decref(j);
+        } else {
+            printf("%s\n", buf.ptr);
+        }
+    } else {
+        st = am_store_check(s);
+        rc = st == AM_OK ? CLI_EXIT_OK : store_fail(s, st, "check");
+        if (st == AM_OK)
+            printf("ok\n");
+    }
+out:
+    am_results_free(r);
+    am_buf_free(&buf);
+    am_store_close(s);
+    am_embedder_free(emb);
+    return rc;
+}
+
+int cmd_recall(int argc, char **argv)
+{
+    const char *sub;
+    opts o;
+    am_store *s = NULL;
+    am_embedder *emb = NULL;
+    am_error err = { AM_OK, "" };
+    am_buf buf = AM_BUF_INIT;
+    am_status st;
+    int rc = parse_opts("recall", argc, argv, &o);
+    if (rc != 0)
+        return rc;
+    sub = o.sub;
+    int is_index = strcmp(sub, "index") == 0;
+    am_tool_format fmt = AM_TOOL_OPENAI;
+    if (o.format != NULL && strcmp(o.format, "anthropic") == 0)
+        fmt = AM_TOOL_ANTHROPIC;
+    else if (o.format != NULL && strcmp(o.format, "openai") != 0)
+        return cli_usage("recall", "--format must be openai or anthropic");
+    if (strcmp(sub, "tool-def") == 0) {
+        st = am_recall_tool_def(fmt, &buf);
+        if (st != AM_OK)
+            return cli_fail(st, NULL, "tool-def");
+        printf("%s\n", buf.ptr);
+        am_buf_free(&buf);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(sub, "tool-call") == 0) {
+        if (o.npos < 2)
+            return cli_usage("recall", "tool-call USER CALL_JSON");
+        st = open_store(&o, &s, &emb, &err);
+        if (st != AM_OK)
+            return cli_fail(st, &err, o.db);
+        st = am_recall_tool_call(s, am_str_c(o.pos[0]), fmt,
+                                 am_str_c(o.pos[1]), &buf);
+        rc = st == AM_OK ? CLI_EXIT_OK : store_fail(s, st, "tool-call");
+        if (st == AM_OK)
+            printf("%s\n", buf.ptr);
+        am_buf_free(&buf);
+        am_store_close(s);
+        am_embedder_free(emb);
+        return rc;
+    }
+    if (!is_index && strcmp(sub, "search") != 0)
+        return cli_usage("recall", "unknown subcommand '%s' (index, search, "
+                         "tool-def, tool-call)", sub);
+    if (o.npos < (is_index ? 3 : 2))
+        return cli_usage("recall", is_index ? "index USER SESSION FILE"
+                                            : "search USER QUERY");
+    st = open_store(&o, &s, &emb, &err);
+    if (st != AM_OK)
+        return cli_fail(st, &err, o.db);
+    if (is_index) {
+        am_buf in = AM_BUF_INIT;
+        am_recall_opts ro = am_recall_opts_default();
+        size_t chunks = 0;
+        if (o.chunk > 0)
+            ro.chunk_size = (size_t)o.chunk;
+        if (o.overlap > 0 || o.chunk > 0)
+            ro.chunk_overlap = (size_t)o.overlap;
+        ro.meta = am_str_c(o.meta);
+        st = cli_read_input(o.pos[2], &in, &err);
+        if (st != AM_OK) {
+            rc = cli_fail(st, &err, o.pos[2]);
+        } else {
+            st = am_recall_index(s, am_str_c(o.pos[0]), am_str_c(o.pos[1]),
+                                 am_buf_str(&in), &ro, &chunks);
+            rc = st == AM_OK ? CLI_EXIT_OK : store_fail(s, st, o.pos[2]);
+            if (st == AM_OK)
+                printf(o.json ? "{\"chunks\":%zu}\n"
+                              : "indexed %zu chunks\n", chunks);
+        }
+        am_buf_free(&in);
+    } else {
+        st = am_recall_search(s, am_str_c(o.pos[0]), am_str_c(o.pos[1]),
+                              o.limit > 0 ? (size_t)o.limit : 5, &buf);
+        rc = st == AM_OK ? CLI_EXIT_OK : store_fail(s, st, "search");
+        if (st == AM_OK)
+            printf("%s\n", buf.ptr);
+    }
+    am_buf_free(&buf);
+    am_store_close(s);
+    am_embedder_free(emb);
+    return rc;
+}

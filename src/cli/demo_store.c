@@ -1,0 +1,180 @@
+/* demo_store.c -- the long-term store's part of `agentmem demo`.
+ *
+ * Stores a user's memories from examples/store/memories.json in a fresh
+ * SQLite file, searches them (full-text, vector, hybrid) with the default
+ * offline embedder, indexes examples/store/conversation.json for recall,
+ * answers a recall tool call, and runs two memory-tool commands.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agentmem/memtool.h"
+#include "agentmem/recall.h"
+#include "agentmem/store.h"
+#include "cli.h"
+#include "commands.h"
+
+static const char *example_path(const char *name, char *buf, size_t len)
+{
+    const char *src = getenv("AM_SOURCE_DIR");
+    snprintf(buf, len, "%s/examples/store/%s", src != NULL ? src : ".",
+             name);
+    if (access(buf, R_OK) != 0)
+        snprintf(buf, len, "%s/../examples/store/%s", AM_SOURCE_DATADIR,
+                 name);
+    return buf;
+}
+
+static void show(const char *label, const am_results *r)
+{
+    printf("  %s\n", label);
+    for (size_t i = 0; i < r->count; i++)
+        printf("    %.3f  %.*s/%.*s  %.*s\n", r->items[i].score,
+               (int)r->items[i].ns_parts[r->items[i].ns_count - 1].len,
+               r->items[i].ns_parts[r->items[i].ns_count - 1].ptr,
+               (int)r->items[i].key.len, r->items[i].key.ptr,
+               (int)r->items[i].text.len, r->items[i].text.ptr);
+}
+
+int demo_store(void)
+{
+    char dir[] = "/tmp/agentmem-demo-XXXXXX", db[128], path[4096];
+    am_error err = { AM_OK, "" };
+    am_embedder *emb = NULL;
+    am_store *s = NULL;
+    am_results *r = NULL;
+    am_buf buf = AM_BUF_INIT, file = AM_BUF_INIT;
+    json_t *mem = NULL;
+    am_status st;
+    int rc = 1;
+
+    printf("\n== Long-term store (SQLite) ==\n");
+    if (mkdtemp(dir) == NULL) {
+        fprintf(stderr, "demo: cannot make a temporary directory\n");
+        return 1;
+    }
+    snprintf(db, sizeof db, "%s/demo.db", dir);
+    st = am_embedder_default_create(&emb, &err);
+    if (st != AM_OK)
+        goto fail;
+    printf("  embedder: %s (%zu dimensions)\n", emb->id, emb->dim);
+    am_store_opts o = am_store_opts_default();
+    o.embedder = emb;
+    st = am_store_open(db, &o, &s, &err);
+    if (st != AM_OK)
+        goto fail;
+
+    st = cli_read_input(example_path("memories.json", path, sizeof path),
+                        &file, &err);
+    if (st != AM_OK)
+        goto fail;
+    mem = json_loadb(file.ptr, file.len, 0, NULL);
+    size_t i;
+    json_t *m;
+    json_array_foreach(mem, i, m) {
+        am_str parts[2] = {
+            am_str_c(json_string_value(json_array_get(json_object_get(m, "ns"), 0))),
+            am_str_c(json_string_value(json_array_get(json_object_get(m, "ns"), 1))) };
+        char *value = json_dumps(json_object_get(m, "value"), JSON_COMPACT);
+        am_item_in it = { .ns = { parts, 2 },
+                          .key = am_str_c(json_string_value(
+                              json_object_get(m, "key"))),
+                          .value = am_str_c(value) };
+        st = am_store_put(s, &it);
+        free(value);
+        if (st != AM_OK) {
+            am_error_clear(&err);
+            snprintf(err.msg, sizeof err.msg, "%s",
+                     am_store_last_error(s)->msg);
+            goto fail;
+        }
+    }
+    printf("  stored %zu memories for two users in %s\n",
+           json_array_size(mem), db);
+
+    am_str user[1] = { AM_STR("user_123") };
+    static const char *const queries[] = {
+        "my dog",
+        "coding languages",
+        "upcoming travel plans",
+    };
+    for (size_t q = 0; q < 3; q++) {
+        am_search sq;
+        memset(&sq, 0, sizeof sq);
+        sq.ns = (am_ns){ user, 1 };
+        sq.query = am_str_c(queries[q]);
+        sq.limit = 2;
+        st = am_store_search(s, &sq, &r);
+        if (st != AM_OK)
+            goto store_fail;
+        char label[160];
+        snprintf(label, sizeof label, "search user_123: \"%s\" (hybrid)",
+                 queries[q]);
+        show(label, r);
+        am_results_free(r);
+        r = NULL;
+    }
+
+    printf("\n== Conversation recall ==\n");
+    st = cli_read_input(example_path("conversation.json", path,
+                                     sizeof path), &file, &err);
+    if (st != AM_OK)
+        goto fail;
+    size_t chunks = 0;
+    st = am_recall_index(s, AM_STR("user_123"), AM_STR("2024-05-02-outage"),
+                         am_buf_str(&file), NULL, &chunks);
+    if (st != AM_OK)
+        goto store_fail;
+    printf("  indexed the conversation as %zu chunks\n", chunks);
+    st = am_recall_tool_call(
+        s, AM_STR("user_123"), AM_TOOL_ANTHROPIC,
+        AM_STR("{\"type\":\"tool_use\",\"id\":\"toolu_demo\",\"name\":"
+               "\"recall_conversations\",\"input\":{\"query\":\"how did we "
+               "fix the login problem\",\"limit\":1}}"),
+        &buf);
+    if (st != AM_OK)
+        goto store_fail;
+    printf("  recall tool result: %s\n", buf.ptr);
+
+    printf("\n== Memory tool (Anthropic memory_20250818) ==\n");
+    int is_error = 0;
+    st = am_memtool_exec(s, AM_STR("user_123"),
+                         AM_STR("{\"command\":\"create\",\"path\":"
+                                "\"/memories/progress.md\",\"file_text\":"
+                                "\"- auth outage fixed\\n- migration "
+                                "Friday\\n\"}"),
+                         &buf, &is_error);
+    if (st != AM_OK)
+        goto store_fail;
+    printf("  create -> %s\n", buf.ptr);
+    st = am_memtool_exec(s, AM_STR("user_123"),
+                         AM_STR("{\"command\":\"view\",\"path\":"
+                                "\"/memories/../etc/passwd\"}"),
+                         &buf, &is_error);
+    if (st != AM_OK)
+        goto store_fail;
+    printf("  view /memories/../etc/passwd -> %s\n", buf.ptr);
+    rc = 0;
+    goto out;
+store_fail:
+    snprintf(err.msg, sizeof err.msg, "%s", am_store_last_error(s)->msg);
+fail:
+    fprintf(stderr, "demo (store): %s: %s\n", am_status_str(st), err.msg);
+out:
+    json_decref(mem);
+    am_results_free(r);
+    am_buf_free(&buf);
+    am_buf_free(&file);
+    am_store_close(s);
+    am_embedder_free(emb);
+    unlink(db);
+    snprintf(path, sizeof path, "%s-wal", db);
+    unlink(path);
+    snprintf(path, sizeof path, "%s-shm", db);
+    unlink(path);
+    rmdir(dir);
+    return rc;
+}

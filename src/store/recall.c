@@ -1,0 +1,364 @@
+/* recall.c -- index finished conversations in chunks; search them; the
+ * recall tool for OpenAI and Anthropic models.
+ *
+ * A chunk is stored as an ordinary item in ("recall", user, session) with
+ * key "chunk-NNNNNN": value {"session_id", "text", "summary", "first",
+ * "last"}, indexed text = summary + text. Re-indexing a session first
+ * removes its old chunks. Because the user id is a namespace part, the
+ * store's namespace encoding is what keeps users apart.
+ */
+#include <string.h>
+
+#include "agentmem/recall.h"
+#include "core/json_glue.h"
+#include "store_int.h"
+
+am_recall_opts am_recall_opts_default(void)
+{
+    am_recall_opts o;
+    memset(&o, 0, sizeof o);
+    o.chunk_size = 6;
+    o.chunk_overlap = 2;
+    return o;
+}
+
+/* Append the text of message content (string or parts). */
+static am_status content_text(json_t *c, am_buf *out)
+{
+    if (json_is_string(c))
+        return am_buf_append(out, json_string_value(c),
+                             json_string_length(c));
+    if (json_is_array(c)) {
+        size_t i;
+        json_t *part;
+        json_array_foreach(c, i, part) {
+            json_t *t = json_object_get(part, "text");
+            if (json_is_string(t)) {
+                am_status st = am_buf_append(out, json_string_value(t),
+                                             json_string_length(t));
+                if (st == AM_OK)
+                    st = am_buf_append(out, " ", 1);
+                if (st != AM_OK)
+                    return st;
+            }
+        }
+    }
+    return AM_OK;
+}
+
+am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
+                          am_str messages, const am_recall_opts *opts,
+                          size_t *chunks)
+{
+    am_recall_opts o = opts != NULL ? *opts : am_recall_opts_default();
+    json_t *arr = NULL;
+    am_status st;
+    am_buf text = AM_BUF_INIT, summary = AM_BUF_INIT, value = AM_BUF_INIT;
+    am_buf itext = AM_BUF_INIT;
+    size_t n, made = 0;
+
+    if (s == NULL)
+        return AM_EINVAL;
+    if (chunks != NULL)
+        *chunks = 0;
+    if (user_id.len == 0 || session_id.len == 0)
+        return am__fail(&s->err, AM_EINVAL,
+                        "recall index: empty user or session id");
+    if (o.chunk_size == 0)
+        o.chunk_size = 6;
+    if (o.chunk_overlap >= o.chunk_size)
+        return am__fail(&s->err, AM_EINVAL,
+                        "recall index: chunk_overlap %zu must be below "
+                        "chunk_size %zu", o.chunk_overlap, o.chunk_size);
+    st = am__json_parse(messages, "recall index: messages", &arr, &s->err);
+    if (st != AM_OK)
+        return st;
+    if (!json_is_array(arr)) {
+        json_decref(arr);
+        return am__fail(&s->err, AM_EFORMAT,
+                        "recall index: messages must be a JSON array");
+    }
+    n = json_array_size(arr);
+    for (size_t i = 0; i < n; i++) {
+        json_t *m = json_array_get(arr, i);
+        if (!json_is_string(json_object_get(m, "role")) ||
+            json_object_get(m, "content") == NULL) {
+            json_decref(arr);
+            return am__fail(&s->err, AM_EFORMAT,
+                            "recall index: message %zu needs a string "
+                            "'role' and a 'content'", i);
+        }
+    }
+    am_str parts[3] = { AM_STR("recall"), user_id, session_id };
+    am_ns ns = { parts, 3 };
+    st = am_store_delete_ns(s, ns, NULL);
+    size_t step = o.chunk_size - o.chunk_overlap;
+    for (size_t first = 0; st == AM_OK && first < n; first += step) {
+        size_t last = first + o.chunk_size;
+        if (last > n)
+            last = n;
+        am_buf_clear(&text);
+        am_buf_clear(&summary);
+        for (size_t i = first; i < last && st == AM_OK; i++) {
+            json_t *m = json_array_get(arr, i);
+            if (text.len > 0)
+                st = am_buf_append(&text, "\n", 1);
+            if (st == AM_OK)
+                st = am_buf_appendf(&text, "%s: ", json_string_value(
+                                        json_object_get(m, "role")));
+            if (st == AM_OK)
+                st = content_text(json_object_get(m, "content"), &text);
+        }
+        if (st == AM_OK && o.summarize != NULL)
+            st = o.summarize(o.summarize_ctx, am_buf_str(&text), &summary,
+                             &s->err);
+        if (st != AM_OK)
+            break;
+        json_t *v = json_pack("{s:s%,s:s%,s:s%,s:I,s:I}", "session_id",
+                              session_id.ptr, session_id.len, "text",
+                              text.ptr != NULL ? text.ptr : "", text.len,
+                              "summary",
+                              summary.ptr != NULL ? summary.ptr : "",
+                              summary.len, "first", (json_int_t)first,
+                              "last", (json_int_t)(last - 1));
+        if (v == NULL) {
+            st = am__fail(&s->err, AM_EFORMAT,
+                          "recall index: chunk %zu is not valid UTF-8",
+                          made);
+            break;
+        }
+        st = am__json_dump(v, JSON_COMPACT, &value, &s->err);
+        json_decref(v);
+        am_buf_clear(&itext);
+        if (st == AM_OK && summary.len > 0)
+            st = am_buf_appendf(&itext, "%s\n", summary.ptr);
+        if (st == AM_OK)
+            st = am_buf_append(&itext, text.ptr != NULL ? text.ptr : "",
+                               text.len);
+        if (st != AM_OK)
+            break;
+        char key[32];
+        snprintf(key, sizeof key, "chunk-%06zu", made);
+        am_item_in it;
+        memset(&it, 0, sizeof it);
+        it.ns = ns;
+        it.key = am_str_c(key);
+        it.value = am_buf_str(&value);
+        it.meta = o.meta;
+        it.text = am_buf_str(&itext);
+        st = am_store_put(s, &it);
+        made++;
+        if (last == n)
+            break;
+    }
+    json_decref(arr);
+    am_buf_free(&text);
+    am_buf_free(&summary);
+    am_buf_free(&value);
+    am_buf_free(&itext);
+    if (st == AM_ENOMEM)
+        am__fail(&s->err, st, "recall index: out of memory");
+    if (st == AM_OK && chunks != NULL)
+        *chunks = made;
+    return st;
+}
+
+static am_status search_json(am_store *s, am_str user_id, am_str query,
+                             size_t limit, json_t **out)
+{
+    am_str parts[2] = { AM_STR("recall"), user_id };
+    am_search q;
+    am_results *r = NULL;
+    am_status st;
+
+    *out = NULL;
+    if (user_id.len == 0)
+        return am__fail(&s->err, AM_EINVAL, "recall search: empty user id");
+    memset(&q, 0, sizeof q);
+    q.ns = (am_ns){ parts, 2 };
+    q.query = query;
+    q.limit = limit > 0 ? limit : 5;
+    st = am_store_search(s, &q, &r);
+    if (st != AM_OK)
+        return st;
+    json_t *arr = json_array();
+    for (size_t i = 0; arr != NULL && i < r->count; i++) {
+        json_t *v = json_loadb(r->items[i].value.ptr, r->items[i].value.len,
+                               0, NULL);
+        if (!json_is_object(v)) {
+            json_decref(v);
+            continue;
+        }
+        json_object_set_new(v, "score", json_real(r->items[i].score));
+        json_array_append_new(arr, v);
+    }
+    am_results_free(r);
+    if (arr == NULL)
+        return am__fail(&s->err, AM_ENOMEM, "recall search: out of memory");
+    *out = arr;
+    return AM_OK;
+}
+
+am_status am_recall_search(am_store *s, am_str user_id, am_str query,
+                           size_t limit, am_buf *out)
+{
+    json_t *arr;
+    if (s == NULL || out == NULL)
+        return AM_EINVAL;
+    am_status st = search_json(s, user_id, query, limit, &arr);
+    if (st == AM_OK)
+        st = am__json_dump(arr, JSON_COMPACT, out, &s->err);
+    json_decref(arr);
+    return st;
+}
+
+/* ---- The recall tool ---- */
+
+#define TOOL_NAME "recall_conversations"
+#define TOOL_DESC                                                         \
+    "Search the user's past conversations with you. Use it when the user " \
+    "refers to something discussed before, or when earlier context would " \
+    "help. Returns the most relevant conversation excerpts."
+
+static json_t *tool_params(void)
+{
+    return json_pack("{s:s,s:{s:{s:s,s:s},s:{s:s,s:s,s:i,s:i}},s:[s]}",
+                     "type", "object", "properties", "query", "type",
+                     "string", "description",
+                     "What to look for, in natural language", "limit",
+                     "type", "integer", "description",
+                     "How many excerpts to return (default 5)", "minimum", 1,
+                     "maximum", 20, "required", "query");
+}
+
+am_status am_recall_tool_def(am_tool_format fmt, am_buf *out)
+{
+    json_t *def;
+    if (out == NULL)
+        return AM_EINVAL;
+    if (fmt == AM_TOOL_OPENAI)
+        def = json_pack("{s:s,s:{s:s,s:s,s:o}}", "type", "function",
+                        "function", "name", TOOL_NAME, "description",
+                        TOOL_DESC, "parameters", tool_params());
+    else if (fmt == AM_TOOL_ANTHROPIC)
+        def = json_pack("{s:s,s:s,s:o}", "name", TOOL_NAME, "description",
+                        TOOL_DESC, "input_schema", tool_params());
+    else
+        return AM_EINVAL;
+    if (def == NULL)
+        return AM_ENOMEM;
+    am_status st = am__json_dump(def, JSON_COMPACT, out, NULL);
+    json_decref(def);
+    return st;
+}
+
+/* The result text the model reads. */
+static am_status render(json_t *hits, am_buf *text)
+{
+    size_t n = json_array_size(hits), i;
+    json_t *h;
+    am_status st;
+    am_buf_clear(text);
+    if (n == 0)
+        return am_buf_append(text, "No relevant past conversations found.",
+                             37);
+    st = am_buf_appendf(text, "Found %zu relevant excerpt%s from past "
+                              "conversations:", n, n == 1 ? "" : "s");
+    json_array_foreach(hits, i, h) {
+        if (st != AM_OK)
+            break;
+        const char *sum = json_string_value(json_object_get(h, "summary"));
+        st = am_buf_appendf(text, "\n\n[%zu] session %s (score %.3f)\n", i + 1,
+                            json_string_value(json_object_get(h, "session_id")),
+                            json_real_value(json_object_get(h, "score")));
+        if (st == AM_OK && sum != NULL && sum[0] != '\0')
+            st = am_buf_appendf(text, "Summary: %s\n", sum);
+        if (st == AM_OK)
+            st = am_buf_appendf(text, "%s", json_string_value(
+                                                json_object_get(h, "text")));
+    }
+    return st;
+}
+
+am_status am_recall_tool_call(am_store *s, am_str user_id,
+                              am_tool_format fmt, am_str call, am_buf *out)
+{
+    json_t *c = NULL, *args = NULL, *hits = NULL, *msg = NULL;
+    am_buf text = AM_BUF_INIT;
+    const char *id = NULL, *error = NULL;
+    am_status st;
+
+    if (s == NULL || out == NULL)
+        return AM_EINVAL;
+    if (fmt != AM_TOOL_OPENAI && fmt != AM_TOOL_ANTHROPIC)
+        return am__fail(&s->err, AM_EINVAL, "recall tool: unknown format");
+    st = am__json_parse(call, "recall tool call", &c, &s->err);
+    if (st != AM_OK)
+        return st;
+    id = json_string_value(json_object_get(c, "id"));
+    if (id == NULL) {
+        st = am__fail(&s->err, AM_EFORMAT,
+                      "recall tool call: field 'id' must be a string");
+        goto out;
+    }
+    if (fmt == AM_TOOL_OPENAI) {
+        json_t *fn = json_object_get(c, "function");
+        const char *a = json_string_value(json_object_get(fn, "arguments"));
+        if (a == NULL)
+            error = "Error: missing function.arguments";
+        else if ((args = json_loads(a, 0, NULL)) == NULL)
+            error = "Error: the arguments are not valid JSON";
+    } else {
+        args = json_incref(json_object_get(c, "input"));
+        if (!json_is_object(args))
+            error = "Error: the tool input must be an object";
+    }
+    json_t *qv = json_object_get(args, "query");
+    json_t *lv = json_object_get(args, "limit");
+    if (error == NULL && !json_is_string(qv))
+        error = "Error: 'query' (string) is required";
+    if (error == NULL && lv != NULL && !json_is_integer(lv))
+        error = "Error: 'limit' must be an integer";
+    if (error == NULL) {
+        json_int_t lim = lv != NULL ? json_integer_value(lv) : 5;
+        if (lim < 1)
+            lim = 1;
+        if (lim > 20)
+            lim = 20;
+        st = search_json(s, user_id, am__json_str(qv), (size_t)lim, &hits);
+        if (st != AM_OK)
+            goto out;
+        st = render(hits, &text);
+        if (st != AM_OK)
+            goto out;
+    } else {
+        st = am_buf_append(&text, error, strlen(error));
+        if (st != AM_OK)
+            goto out;
+    }
+    if (fmt == AM_TOOL_OPENAI) {
+        msg = json_pack("{s:s,s:s,s:s%}", "role", "tool", "tool_call_id", id,
+                        "content", text.ptr, text.len);
+    } else {
+        json_t *block = json_pack("{s:s,s:s,s:s%}", "type", "tool_result",
+                                  "tool_use_id", id, "content", text.ptr,
+                                  text.len);
+        if (block != NULL && error != NULL)
+            json_object_set_new(block, "is_error", json_true());
+        msg = block != NULL ? json_pack("{s:s,s:[o]}", "role", "user",
+                                        "content", block)
+                            : NULL;
+    }
+    if (msg == NULL) {
+        st = am__fail(&s->err, AM_ENOMEM, "recall tool: out of memory");
+        goto out;
+    }
+    st = am__json_dump(msg, JSON_COMPACT, out, &s->err);
+out:
+    json_decref(c);
+    json_decref(args);
+    json_decref(hits);
+    json_decref(msg);
+    am_buf_free(&text);
+    return st;
+}

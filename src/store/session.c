@@ -1,0 +1,371 @@
+/* session.c -- one persisted conversation thread per session id.
+ *
+ * The shape agent SDKs use: get items (optionally the last N), add items,
+ * pop the last, clear, list a user's sessions. Items are JSON documents
+ * stored as text in `session_items`, in insertion order (rowid order), so
+ * the store needs no knowledge of the message format.
+ */
+#include <string.h>
+
+#include "core/json_glue.h"
+#include "store_int.h"
+
+static am_status sess_find(am_store *s, am_str sid, int64_t *id,
+                           am_buf *owner)
+{
+    sqlite3_stmt *q = am__store_stmt(s, Q_SESS_FIND);
+    if (q == NULL)
+        return s->err.code;
+    sqlite3_bind_blob(q, 1, sid.ptr, (int)sid.len, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    am_status st = AM_OK;
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(q, 0);
+        if (owner != NULL) {
+            am_buf_clear(owner);
+            st = am_buf_append(owner, sqlite3_column_blob(q, 1),
+                               (size_t)sqlite3_column_bytes(q, 1));
+            if (st != AM_OK)
+                st = am__fail(&s->err, AM_ENOMEM, "session: out of memory");
+        }
+    } else if (rc == SQLITE_DONE) {
+        st = am__fail(&s->err, AM_ENOTFOUND, "no session '%.*s'",
+                      (int)(sid.len > 64 ? 64 : sid.len), sid.ptr);
+    } else {
+        st = am__store_dberr(s, rc, "session");
+    }
+    sqlite3_reset(q);
+    return st;
+}
+
+static am_status sid_ok(am_store *s, am_str sid)
+{
+    if (sid.ptr == NULL || sid.len == 0)
+        return am__fail(&s->err, AM_EINVAL, "session: empty session id");
+    if (sid.len > 1024)
+        return am__fail(&s->err, AM_EINVAL, "session: id too long");
+    return AM_OK;
+}
+
+static am_status step1(am_store *s, sqlite3_stmt *q, const char *what)
+{
+    int rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    return rc == SQLITE_DONE ? AM_OK : am__store_dberr(s, rc, what);
+}
+
+am_status am_session_add(am_store *s, am_str user_id, am_str session_id,
+                         const am_str *items, size_t count)
+{
+    am_status st;
+    am_buf owner = AM_BUF_INIT;
+    int64_t id = 0, now;
+    sqlite3_stmt *q;
+
+    if (s == NULL)
+        return AM_EINVAL;
+    STORE_LOCK(s);
+    owner.alloc = s->alloc;
+    now = am_clock_now(s->clock);
+    st = sid_ok(s, session_id);
+    if (st == AM_OK && items == NULL && count > 0)
+        st = am__fail(&s->err, AM_EINVAL, "session add: NULL items");
+    for (size_t i = 0; st == AM_OK && i < count; i++) {
+        json_t *v = NULL;
+        char what[48];
+        snprintf(what, sizeof what, "session item %zu", i);
+        json_error_t jerr;
+        v = json_loadb(items[i].ptr != NULL ? items[i].ptr : "",
+                       items[i].len, JSON_DECODE_ANY, &jerr);
+        if (v == NULL)
+            st = am__fail(&s->err, AM_EFORMAT,
+                          "%s: %s at line %d, column %d (byte %d)", what,
+                          jerr.text, jerr.line, jerr.column, jerr.position);
+        json_decref(v);
+    }
+    if (st == AM_OK)
+        st = am__store_begin(s);
+    if (st != AM_OK)
+        goto out;
+    st = sess_find(s, session_id, &id, &owner);
+    if (st == AM_OK) {
+        if (owner.len != user_id.len ||
+            (owner.len > 0 && memcmp(owner.ptr, user_id.ptr, owner.len)))
+            st = am__fail(&s->err, AM_EINVAL,
+                          "session add: session belongs to another user");
+    } else if (st == AM_ENOTFOUND) {
+        q = am__store_stmt(s, Q_SESS_NEW);
+        if (q == NULL) {
+            st = s->err.code;
+            goto out;
+        }
+        sqlite3_bind_blob(q, 1, session_id.ptr, (int)session_id.len,
+                          SQLITE_STATIC);
+        sqlite3_bind_blob(q, 2, user_id.ptr != NULL ? user_id.ptr : "",
+                          (int)user_id.len, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, now);
+        st = step1(s, q, "session add");
+        id = sqlite3_last_insert_rowid(s->db);
+    }
+    for (size_t i = 0; st == AM_OK && i < count; i++) {
+        q = am__store_stmt(s, Q_SESS_ITEM_ADD);
+        if (q == NULL) {
+            st = s->err.code;
+            break;
+        }
+        sqlite3_bind_int64(q, 1, id);
+        sqlite3_bind_text(q, 2, items[i].ptr, (int)items[i].len,
+                          SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, now);
+        st = step1(s, q, "session add");
+    }
+    if (st == AM_OK) {
+        q = am__store_stmt(s, Q_SESS_TOUCH);
+        if (q == NULL)
+            st = s->err.code;
+        else {
+            sqlite3_bind_int64(q, 1, id);
+            sqlite3_bind_int64(q, 2, now);
+            st = step1(s, q, "session add");
+        }
+    }
+    if (st == AM_OK)
+        st = am__store_commit(s);
+out:
+    if (st != AM_OK)
+        am__store_rollback(s);
+    am_buf_free(&owner);
+    STORE_UNLOCK(s);
+    return st;
+}
+
+am_status am_session_get(am_store *s, am_str session_id, size_t limit,
+                         am_buf *out)
+{
+    am_status st;
+    int64_t id = 0;
+    if (s == NULL || out == NULL)
+        return AM_EINVAL;
+    STORE_LOCK(s);
+    am_buf_clear(out);
+    st = sid_ok(s, session_id);
+    if (st == AM_OK)
+        st = sess_find(s, session_id, &id, NULL);
+    if (st == AM_ENOTFOUND) {
+        st = am_buf_append(out, "[]", 2);
+        goto out;
+    }
+    if (st != AM_OK)
+        goto out;
+    sqlite3_stmt *q = am__store_stmt(s, Q_SESS_ITEMS);
+    if (q == NULL) {
+        st = s->err.code;
+        goto out;
+    }
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_int64(q, 2, limit > 0 ? (int64_t)limit : -1);
+    st = am_buf_append(out, "[", 1);
+    int rc, n = 0;
+    while (st == AM_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (n++ > 0)
+            st = am_buf_append(out, ",", 1);
+        if (st == AM_OK)
+            st = am_buf_append(out, sqlite3_column_text(q, 0),
+                               (size_t)sqlite3_column_bytes(q, 0));
+    }
+    if (st == AM_OK && rc != SQLITE_DONE)
+        st = am__store_dberr(s, rc, "session get");
+    else if (st == AM_OK)
+        st = am_buf_append(out, "]", 1);
+    sqlite3_reset(q);
+out:
+    if (st == AM_ENOMEM)
+        am__fail(&s->err, st, "session get: out of memory");
+    STORE_UNLOCK(s);
+    return st;
+}
+
+am_status am_session_pop(am_store *s, am_str session_id, am_buf *out)
+{
+    am_status st;
+    int64_t id = 0;
+    if (s == NULL)
+        return AM_EINVAL;
+    STORE_LOCK(s);
+    st = sid_ok(s, session_id);
+    if (st == AM_OK)
+        st = am__store_begin(s);
+    if (st == AM_OK)
+        st = sess_find(s, session_id, &id, NULL);
+    if (st != AM_OK)
+        goto out;
+    sqlite3_stmt *q = am__store_stmt(s, Q_SESS_LAST);
+    if (q == NULL) {
+        st = s->err.code;
+        goto out;
+    }
+    sqlite3_bind_int64(q, 1, id);
+    int rc = sqlite3_step(q);
+    if (rc != SQLITE_ROW) {
+        st = rc == SQLITE_DONE
+                 ? am__fail(&s->err, AM_ENOTFOUND, "session pop: empty")
+                 : am__store_dberr(s, rc, "session pop");
+        sqlite3_reset(q);
+        goto out;
+    }
+    int64_t item = sqlite3_column_int64(q, 0);
+    if (out != NULL) {
+        am_buf_clear(out);
+        st = am_buf_append(out, sqlite3_column_text(q, 1),
+                           (size_t)sqlite3_column_bytes(q, 1));
+        if (st == AM_OK)
+            st = am_buf_reserve(out, 0);
+        if (st != AM_OK)
+            st = am__fail(&s->err, AM_ENOMEM, "session pop: out of memory");
+    }
+    sqlite3_reset(q);
+    if (st != AM_OK)
+        goto out;
+    q = am__store_stmt(s, Q_SESS_ITEM_DEL);
+    if (q == NULL) {
+        st = s->err.code;
+        goto out;
+    }
+    sqlite3_bind_int64(q, 1, item);
+    st = step1(s, q, "session pop");
+    if (st == AM_OK)
+        st = am__store_commit(s);
+out:
+    if (st != AM_OK)
+        am__store_rollback(s);
+    STORE_UNLOCK(s);
+    return st;
+}
+
+static am_status exec_id(am_store *s, const char *sql, int64_t a, int64_t b,
+                         size_t *changed)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
+    if (rc != SQLITE_OK)
+        return am__store_dberr(s, rc, "prepare");
+    sqlite3_bind_int64(q, 1, a);
+    sqlite3_bind_int64(q, 2, b);
+    rc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE)
+        return am__store_dberr(s, rc, "session");
+    if (changed != NULL)
+        *changed += (size_t)sqlite3_changes(s->db);
+    return AM_OK;
+}
+
+am_status am_session_clear(am_store *s, am_str session_id)
+{
+    am_status st;
+    int64_t id = 0;
+    if (s == NULL)
+        return AM_EINVAL;
+    STORE_LOCK(s);
+    st = sid_ok(s, session_id);
+    if (st == AM_OK)
+        st = am__store_begin(s);
+    if (st == AM_OK)
+        st = sess_find(s, session_id, &id, NULL);
+    if (st == AM_OK)
+        st = exec_id(s, "DELETE FROM session_items WHERE sess = ?1"
+                        " AND ?2 = ?2", id, 0, NULL);
+    if (st == AM_OK)
+        st = exec_id(s, "DELETE FROM sessions WHERE id = ?1 AND ?2 = ?2",
+                     id, 0, NULL);
+    if (st == AM_OK)
+        st = am__store_commit(s);
+    if (st != AM_OK)
+        am__store_rollback(s);
+    STORE_UNLOCK(s);
+    return st;
+}
+
+am_status am_session_list(am_store *s, am_str user_id, am_buf *out)
+{
+    sqlite3_stmt *q = NULL;
+    am_status st = AM_OK;
+    json_t *arr = NULL;
+    if (s == NULL || out == NULL)
+        return AM_EINVAL;
+    STORE_LOCK(s);
+    int rc = sqlite3_prepare_v2(
+        s->db,
+        "SELECT s.session_id, (SELECT count(*) FROM session_items i"
+        " WHERE i.sess = s.id), s.created_ms, s.updated_ms FROM sessions s"
+        " WHERE s.user_id = ?1 ORDER BY s.updated_ms DESC, s.id DESC",
+        -1, &q, NULL);
+    if (rc != SQLITE_OK) {
+        st = am__store_dberr(s, rc, "session list");
+        goto out;
+    }
+    sqlite3_bind_blob(q, 1, user_id.ptr != NULL ? user_id.ptr : "",
+                      (int)user_id.len, SQLITE_STATIC);
+    arr = json_array();
+    if (arr == NULL) {
+        st = am__fail(&s->err, AM_ENOMEM, "session list: out of memory");
+        goto out;
+    }
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        json_t *o = json_pack("{s:s%,s:I,s:I,s:I}", "session_id",
+                              (const char *)sqlite3_column_blob(q, 0),
+                              (size_t)sqlite3_column_bytes(q, 0), "items",
+                              (json_int_t)sqlite3_column_int64(q, 1),
+                              "created_ms",
+                              (json_int_t)sqlite3_column_int64(q, 2),
+                              "updated_ms",
+                              (json_int_t)sqlite3_column_int64(q, 3));
+        if (o == NULL || json_array_append_new(arr, o) != 0) {
+            st = am__fail(&s->err, AM_ENOMEM, "session list: out of memory");
+            goto out;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        st = am__store_dberr(s, rc, "session list");
+        goto out;
+    }
+    st = am__json_dump(arr, JSON_COMPACT, out, &s->err);
+out:
+    json_decref(arr);
+    sqlite3_finalize(q);
+    STORE_UNLOCK(s);
+    return st;
+}
+
+am_status am_session_prune(am_store *s, int64_t older_than_ms,
+                           size_t keep_last, size_t *removed)
+{
+    am_status st;
+    size_t n = 0;
+    if (s == NULL)
+        return AM_EINVAL;
+    STORE_LOCK(s);
+    st = am__store_begin(s);
+    if (st == AM_OK && older_than_ms > 0) {
+        st = exec_id(s, "DELETE FROM session_items WHERE sess IN (SELECT id"
+                        " FROM sessions WHERE updated_ms < ?1) AND ?2 = ?2",
+                     older_than_ms, 0, &n);
+        if (st == AM_OK)
+            st = exec_id(s, "DELETE FROM sessions WHERE updated_ms < ?1"
+                            " AND ?2 = ?2", older_than_ms, 0, NULL);
+    }
+    if (st == AM_OK && keep_last > 0)
+        st = exec_id(s, "DELETE FROM session_items WHERE id IN (SELECT id"
+                        " FROM (SELECT id, row_number() OVER (PARTITION BY"
+                        " sess ORDER BY id DESC) AS rn FROM session_items)"
+                        " WHERE rn > ?1) AND ?2 = ?2",
+                     (int64_t)keep_last, 0, &n);
+    if (st == AM_OK)
+        st = am__store_commit(s);
+    if (st != AM_OK)
+        am__store_rollback(s);
+    if (removed != NULL)
+        *removed = st == AM_OK ? n : 0;
+    STORE_UNLOCK(s);
+    return st;
+}

@@ -1,0 +1,506 @@
+/* store.c -- namespaced JSON items in one SQLite file, with history.
+ *
+ * One row per (namespace, key) in `items`; the namespace is encoded (see
+ * store_int.h) so that a prefix is a byte range and no crafted part can
+ * reach into another namespace: every query binds ranges or equalities,
+ * never LIKE. Writes run in BEGIN IMMEDIATE transactions and return only
+ * after COMMIT, in WAL mode with a busy timeout, so several threads and
+ * processes can share the file. Each change appends a row to
+ * `item_history`; delete only stamps `deleted_ms`, so a mistake can be
+ * undone until am_store_purge removes the row for good. Expiry is checked
+ * in every read against the injected clock.
+ *
+ * Full-text search uses an external-content FTS5 table kept in step by
+ * the writers; vectors live in the row as float32 blobs (store_search.c).
+ *
+ * This file holds the schema and its migrations, the cached statements,
+ * the namespace encoding, the scope helpers and open/close; items are in
+ * store_items.c, retention in store_retention.c.
+ */
+#include <assert.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json_glue.h"
+#include "store_int.h"
+
+/* ---- Schema ---- */
+
+#define STORE_SCHEMA_VERSION 1
+
+static const char *const migrations[STORE_SCHEMA_VERSION] = {
+    /* 1: items, history, full-text index, sessions. */
+    "CREATE TABLE store_meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);"
+    "CREATE TABLE items("
+    " id INTEGER PRIMARY KEY, ns BLOB NOT NULL, key BLOB NOT NULL,"
+    " value TEXT NOT NULL, meta TEXT NOT NULL DEFAULT '{}',"
+    " text TEXT NOT NULL DEFAULT '',"
+    " created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
+    " expires_ms INTEGER, deleted_ms INTEGER,"
+    " vec_model TEXT, vec BLOB, UNIQUE(ns, key));"
+    "CREATE INDEX items_expires ON items(expires_ms)"
+    " WHERE expires_ms IS NOT NULL;"
+    "CREATE INDEX items_deleted ON items(deleted_ms)"
+    " WHERE deleted_ms IS NOT NULL;"
+    /* One B-tree keyed by (item, sequence): a put adds one entry, and an
+     * item's history is one range. An event's new value is the next
+     * event's old value (or the item's current one), so it is not
+     * stored twice. */
+    "CREATE TABLE item_history("
+    " item_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " event TEXT NOT NULL, old_value TEXT, old_meta TEXT,"
+    " at_ms INTEGER NOT NULL, actor TEXT NOT NULL,"
+    " PRIMARY KEY(item_id, seq)) WITHOUT ROWID;"
+    "CREATE VIRTUAL TABLE items_fts USING fts5(text, content='items',"
+    " content_rowid='id', tokenize='porter unicode61 remove_diacritics 2');"
+    /* The full-text index is kept in step by the code that writes items
+     * (Q_FTS_ADD / Q_FTS_DEL, and 'delete' rows before hard deletes), not
+     * by triggers: a trigger makes every write a statement transaction,
+     * and FTS5 flushes its pending terms at each savepoint -- 4x slower
+     * bulk puts. */
+    "CREATE TABLE sessions("
+    " id INTEGER PRIMARY KEY, session_id BLOB NOT NULL UNIQUE,"
+    " user_id BLOB NOT NULL, created_ms INTEGER NOT NULL,"
+    " updated_ms INTEGER NOT NULL);"
+    "CREATE INDEX sessions_user ON sessions(user_id, updated_ms);"
+    "CREATE TABLE session_items("
+    " id INTEGER PRIMARY KEY, sess INTEGER NOT NULL, item TEXT NOT NULL,"
+    " created_ms INTEGER NOT NULL);"
+    "CREATE INDEX session_items_sess ON session_items(sess, id);",
+};
+
+/* Item rows are read in one shape everywhere (see am__rb_add_row). */
+#define ROW_COLS "ns, key, value, meta, text, created_ms, updated_ms, " \
+                 "expires_ms"
+#define LIVE "deleted_ms IS NULL AND (expires_ms IS NULL OR expires_ms > ?1)"
+
+static const char *const sql_text[Q_COUNT_] = {
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_COMMIT] = "COMMIT",
+    [Q_ROLLBACK] = "ROLLBACK",
+    [Q_META_GET] = "SELECT v FROM store_meta WHERE k = ?1",
+    [Q_META_SET] = "INSERT INTO store_meta(k, v) VALUES (?1, ?2)"
+                   " ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+    [Q_ITEM_FIND] = "SELECT id, value, meta, deleted_ms, expires_ms,"
+                    " created_ms, text FROM items WHERE ns = ?1 AND key = ?2",
+    [Q_ITEM_INSERT] = "INSERT INTO items(ns, key, value, meta, text,"
+                      " created_ms, updated_ms, expires_ms, vec_model, vec)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9)"
+                      " ON CONFLICT(ns, key) DO NOTHING",
+    [Q_FTS_ADD] = "INSERT INTO items_fts(rowid, text) VALUES (?1, ?2)",
+    [Q_FTS_DEL] = "INSERT INTO items_fts(items_fts, rowid, text)"
+                  " VALUES ('delete', ?1, ?2)",
+    [Q_ITEM_UPDATE] = "UPDATE items SET value = ?2, meta = ?3, text = ?4,"
+                      " created_ms = ?5, updated_ms = ?6, expires_ms = ?7,"
+                      " vec_model = ?8, vec = ?9, deleted_ms = NULL"
+                      " WHERE id = ?1",
+    [Q_ITEM_SOFTDEL] = "UPDATE items SET deleted_ms = ?2 WHERE id = ?1",
+    [Q_ITEM_GET] = "SELECT value FROM items WHERE ns = ?2 AND key = ?3"
+                   " AND " LIVE,
+    [Q_ITEM_ROW] = "SELECT " ROW_COLS " FROM items WHERE id = ?2 AND " LIVE,
+    [Q_HIST_ADD] = "INSERT INTO item_history(item_id, seq, event, old_value,"
+                   " old_meta, at_ms, actor) VALUES (?1, coalesce((SELECT"
+                   " max(seq) FROM item_history WHERE item_id = ?1), 0) + 1,"
+                   " ?2, ?3, ?5, ?7, ?8)",
+    [Q_HIST_FIRST] = "INSERT INTO item_history(item_id, seq, event,"
+                     " old_value, old_meta, at_ms, actor)"
+                     " VALUES (?1, 1, ?2, ?3, ?5, ?7, ?8)",
+    [Q_HIST_LAST] = "SELECT event, old_value, old_meta FROM item_history"
+                    " WHERE item_id = ?1 ORDER BY seq DESC LIMIT 1",
+    [Q_HIST_LIST] = "SELECT h.event, h.old_value, h.at_ms, h.actor,"
+                    " h.old_meta FROM item_history h"
+                    " WHERE h.item_id = ?1 ORDER BY h.seq",
+    [Q_LIST] = "SELECT " ROW_COLS " FROM items WHERE ns >= ?2 AND ns < ?3"
+               " AND " LIVE " ORDER BY ns, key LIMIT ?4 OFFSET ?5",
+    [Q_NS_LIST] = "SELECT DISTINCT ns FROM items WHERE ns >= ?2 AND ns < ?3"
+                  " AND " LIVE " ORDER BY ns",
+    /* The inner query lets FTS5 rank and cut (ORDER BY rank LIMIT);
+     * rows of other namespaces, dead rows and filtered ones are dropped
+     * after, and the caller deepens the limit if too few remain. */
+    /* Scoped search: join, then rank what is in the namespace. */
+    [Q_FTS] = "SELECT i.id, -bm25(items_fts), i.ns, 1 FROM items_fts"
+              " JOIN items i ON i.id = items_fts.rowid"
+              " WHERE items_fts MATCH ?2 AND i.ns >= ?4 AND i.ns < ?5"
+              " AND i.deleted_ms IS NULL"
+              " AND (i.expires_ms IS NULL OR i.expires_ms > ?1)"
+              " AND ?3 = ?3 ORDER BY bm25(items_fts)",
+    /* Whole-store search: let FTS5 rank and cut (ORDER BY rank LIMIT);
+     * dead rows are dropped after, and the caller deepens the limit if
+     * too few remain. */
+    [Q_FTS_TOP] = "SELECT f.rowid, -f.rank, i.ns, i.deleted_ms IS NULL AND"
+                  " (i.expires_ms IS NULL OR i.expires_ms > ?1) FROM"
+                  " (SELECT rowid, rank FROM items_fts WHERE items_fts"
+                  " MATCH ?2 ORDER BY rank LIMIT ?3) f"
+                  " LEFT JOIN items i ON i.id = f.rowid ORDER BY f.rank",
+    [Q_VEC_LOAD] = "SELECT id, ns, expires_ms, vec, vec_model FROM items"
+                   " WHERE vec IS NOT NULL AND deleted_ms IS NULL",
+    [Q_SESS_FIND] = "SELECT id, user_id FROM sessions WHERE session_id = ?1",
+    [Q_SESS_NEW] = "INSERT INTO sessions(session_id, user_id, created_ms,"
+                   " updated_ms) VALUES (?1, ?2, ?3, ?3)",
+    [Q_SESS_TOUCH] = "UPDATE sessions SET updated_ms = ?2 WHERE id = ?1",
+    [Q_SESS_ITEM_ADD] = "INSERT INTO session_items(sess, item, created_ms)"
+                        " VALUES (?1, ?2, ?3)",
+    [Q_SESS_ITEMS] = "SELECT item FROM (SELECT id, item FROM session_items"
+                     " WHERE sess = ?1 ORDER BY id DESC LIMIT ?2)"
+                     " ORDER BY id",
+    [Q_SESS_LAST] = "SELECT id, item FROM session_items WHERE sess = ?1"
+                    " ORDER BY id DESC LIMIT 1",
+    [Q_SESS_ITEM_DEL] = "DELETE FROM session_items WHERE id = ?1",
+};
+
+am_status am__store_dberr(am_store *s, int rc, const char *what)
+{
+    int base = rc & 0xff;
+    am_status code = AM_EIO;
+    if (base == SQLITE_BUSY || base == SQLITE_LOCKED)
+        code = AM_EBUSY;
+    else if (base == SQLITE_NOMEM)
+        code = AM_ENOMEM;
+    return am__fail(&s->err, code, "%s: %s", what,
+                    s->db != NULL ? sqlite3_errmsg(s->db)
+                                  : sqlite3_errstr(rc));
+}
+
+sqlite3_stmt *am__store_stmt(am_store *s, int id)
+{
+    sqlite3_stmt *st = s->stmts[id];
+    if (st == NULL) {
+        int rc = sqlite3_prepare_v3(s->db, sql_text[id], -1,
+                                    SQLITE_PREPARE_PERSISTENT, &st, NULL);
+        if (rc != SQLITE_OK) {
+            am__store_dberr(s, rc, "prepare");
+            return NULL;
+        }
+        s->stmts[id] = st;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return st;
+}
+
+am_status am__store_exec(am_store *s, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        am_status st = am__fail(&s->err,
+                                (rc & 0xff) == SQLITE_BUSY ? AM_EBUSY
+                                                           : AM_EIO,
+                                "database: %s", msg != NULL ? msg : "?");
+        sqlite3_free(msg);
+        return st;
+    }
+    return AM_OK;
+}
+
+am_status am__store_step_done(am_store *s, int id, const char *what)
+{
+    sqlite3_stmt *st = s->stmts[id];
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return am__store_dberr(s, rc, what);
+    return AM_OK;
+}
+
+am_status am__store_begin(am_store *s)
+{
+    if (am__store_stmt(s, Q_BEGIN) == NULL)
+        return s->err.code;
+    return am__store_step_done(s, Q_BEGIN, "begin transaction");
+}
+
+am_status am__store_commit(am_store *s)
+{
+    if (am__store_stmt(s, Q_COMMIT) == NULL)
+        return s->err.code;
+    return am__store_step_done(s, Q_COMMIT, "commit");
+}
+
+void am__store_rollback(am_store *s)
+{
+    if (sqlite3_get_autocommit(s->db))
+        return;
+    if (am__store_stmt(s, Q_ROLLBACK) != NULL) {
+        sqlite3_step(s->stmts[Q_ROLLBACK]);
+        sqlite3_reset(s->stmts[Q_ROLLBACK]);
+    }
+}
+
+/* ---- Namespaces ---- */
+
+am_status am__ns_encode(am_ns ns, int allow_root, am_buf *out, am_error *err)
+{
+    am_buf_clear(out);
+    if (ns.count == 0 && !allow_root)
+        return am__fail(err, AM_EINVAL, "namespace: needs at least one part");
+    if (ns.count > AM_STORE_MAX_NS_PARTS)
+        return am__fail(err, AM_EINVAL,
+                        "namespace: %zu parts (at most %d)", ns.count,
+                        AM_STORE_MAX_NS_PARTS);
+    if (ns.count > 0 && ns.parts == NULL)
+        return am__fail(err, AM_EINVAL, "namespace: NULL parts");
+    if (am_buf_reserve(out, 0) != AM_OK)
+        return am__fail(err, AM_ENOMEM, "namespace: out of memory");
+    out->ptr[0] = '\0';
+    for (size_t i = 0; i < ns.count; i++) {
+        am_str p = ns.parts[i];
+        if (p.len == 0 || p.ptr == NULL)
+            return am__fail(err, AM_EINVAL,
+                            "namespace: part %zu is empty", i);
+        if (p.len > AM_STORE_MAX_PART_LEN)
+            return am__fail(err, AM_EINVAL,
+                            "namespace: part %zu is %zu bytes (at most %d)",
+                            i, p.len, AM_STORE_MAX_PART_LEN);
+        if (am_buf_reserve(out, p.len * 2 + 1) != AM_OK)
+            return am__fail(err, AM_ENOMEM, "namespace: out of memory");
+        for (size_t j = 0; j < p.len; j++) {
+            unsigned char c = (unsigned char)p.ptr[j];
+            char esc = 0;
+            switch (c) {
+            case 0x00: esc = '0'; break;
+            case 0x1e: esc = '1'; break;
+            case 0x1f: esc = '2'; break;
+            case 0xfe: esc = '3'; break;
+            case 0xff: esc = '4'; break;
+            default: break;
+            }
+            if (esc != 0) {
+                out->ptr[out->len++] = 0x1e;
+                out->ptr[out->len++] = esc;
+            } else {
+                out->ptr[out->len++] = (char)c;
+            }
+        }
+        out->ptr[out->len++] = 0x1f;
+        out->ptr[out->len] = '\0';
+    }
+    return AM_OK;
+}
+
+am_status am__ns_upper(am_str enc, am_buf *out)
+{
+    am_buf_clear(out);
+    if (enc.len == 0)
+        return am_buf_append(out, "\xff", 1);
+    if (am_buf_append(out, enc.ptr, enc.len) != AM_OK)
+        return AM_ENOMEM;
+    assert(out->ptr[out->len - 1] == 0x1f);
+    out->ptr[out->len - 1] = 0x20;
+    return AM_OK;
+}
+
+am_status am__ns_decode(am_str enc, am__arena *ar, am_str **parts,
+                        size_t *count)
+{
+    size_t n = 0, k = 0;
+    for (size_t i = 0; i < enc.len; i++)
+        if (enc.ptr[i] == 0x1f)
+            n++;
+    am_str *p = am__arena_alloc(ar, (n > 0 ? n : 1) * sizeof *p);
+    char *bytes = am__arena_alloc(ar, enc.len + 1);
+    if (p == NULL || bytes == NULL)
+        return AM_ENOMEM;
+    size_t start = 0, o = 0;
+    for (size_t i = 0; i < enc.len; i++) {
+        unsigned char c = (unsigned char)enc.ptr[i];
+        if (c == 0x1f) {
+            p[k].ptr = bytes + start;
+            p[k].len = o - start;
+            k++;
+            bytes[o++] = '\0';
+            start = o;
+        } else if (c == 0x1e && i + 1 < enc.len) {
+            static const unsigned char un[] = { 0x00, 0x1e, 0x1f, 0xfe,
+                                                0xff };
+            unsigned idx = (unsigned)(enc.ptr[++i] - '0');
+            bytes[o++] = (char)(idx < 5 ? un[idx] : '?');
+        } else {
+            bytes[o++] = (char)c;
+        }
+    }
+    *parts = p;
+    *count = k;
+    return AM_OK;
+}
+
+static am_ns scoped(am_str parts[3], am_str kind, am_str id, am_str sub)
+{
+    size_t n = 0;
+    parts[n++] = kind;
+    if (id.ptr != NULL)
+        parts[n++] = id;
+    if (sub.len > 0)
+        parts[n++] = sub;
+    return (am_ns){ parts, n };
+}
+
+am_ns am_ns_user(am_str parts[3], am_str user_id, am_str sub)
+{
+    return scoped(parts, AM_STR("user"), user_id, sub);
+}
+
+am_ns am_ns_session(am_str parts[3], am_str session_id, am_str sub)
+{
+    return scoped(parts, AM_STR("session"), session_id, sub);
+}
+
+am_ns am_ns_global(am_str parts[3], am_str sub)
+{
+    return scoped(parts, AM_STR("global"), (am_str){ NULL, 0 }, sub);
+}
+
+/* ---- Open and close ---- */
+
+am_store_opts am_store_opts_default(void)
+{
+    am_store_opts o;
+    memset(&o, 0, sizeof o);
+    o.actor = "agentmem";
+    o.busy_timeout_ms = 5000;
+    return o;
+}
+
+static am_status migrate(am_store *s)
+{
+    am_status st;
+    sqlite3_stmt *q = NULL;
+    int version = 0, rc;
+
+    /* auto_vacuum must be chosen before the first table exists. */
+    st = am__store_exec(s, "PRAGMA auto_vacuum = INCREMENTAL");
+    if (st != AM_OK)
+        return st;
+    st = am__store_exec(s, "BEGIN IMMEDIATE");
+    if (st != AM_OK)
+        return st;
+    st = am__store_exec(s, "CREATE TABLE IF NOT EXISTS am_schema("
+                           "module TEXT PRIMARY KEY,"
+                           " version INTEGER NOT NULL)");
+    if (st != AM_OK)
+        goto out;
+    rc = sqlite3_prepare_v2(s->db, "SELECT version FROM am_schema"
+                                   " WHERE module = 'store'", -1, &q, NULL);
+    if (rc != SQLITE_OK) {
+        st = am__store_dberr(s, rc, "schema");
+        goto out;
+    }
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        version = sqlite3_column_int(q, 0);
+    else if (rc != SQLITE_DONE) {
+        st = am__store_dberr(s, rc, "schema");
+        goto out;
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (version > STORE_SCHEMA_VERSION) {
+        st = am__fail(&s->err, AM_EFORMAT,
+                      "schema: store version %d is newer than this "
+                      "library's %d", version, STORE_SCHEMA_VERSION);
+        goto out;
+    }
+    for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
+        st = am__store_exec(s, migrations[v]);
+        if (st != AM_OK)
+            goto out;
+    }
+    if (version < STORE_SCHEMA_VERSION) {
+        char sql[128];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO am_schema(module, version) VALUES ('store', %d)"
+                 " ON CONFLICT(module) DO UPDATE SET version = %d",
+                 STORE_SCHEMA_VERSION, STORE_SCHEMA_VERSION);
+        st = am__store_exec(s, sql);
+        if (st != AM_OK)
+            goto out;
+    }
+    st = am__store_exec(s, "COMMIT");
+out:
+    sqlite3_finalize(q);
+    if (st != AM_OK && !sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return st;
+}
+
+am_status am_store_open(const char *path, const am_store_opts *opts,
+                        am_store **out, am_error *err)
+{
+    am_store_opts o = opts != NULL ? *opts : am_store_opts_default();
+    am_store *s;
+    am_status st;
+    int rc, flags;
+
+    if (out == NULL || path == NULL)
+        return am__fail(err, AM_EINVAL, "store open: NULL path or out");
+    *out = NULL;
+    s = am__calloc(o.alloc, 1, sizeof *s);
+    if (s == NULL)
+        return am__fail(err, AM_ENOMEM, "store open: out of memory");
+    s->alloc = am__allocator(o.alloc);
+    s->clock = o.clock;
+    s->embedder = o.embedder;
+    s->busy_timeout_ms = o.busy_timeout_ms > 0 ? o.busy_timeout_ms : 5000;
+    snprintf(s->actor, sizeof s->actor, "%s",
+             o.actor != NULL ? o.actor : "agentmem");
+    s->vc.ns_pool.alloc = s->alloc;
+    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        am__free(s->alloc, s, sizeof *s);
+        return am__fail(err, AM_ENOMEM, "store open: cannot make a mutex");
+    }
+    flags = o.read_only ? SQLITE_OPEN_READONLY
+                        : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    flags |= SQLITE_OPEN_NOMUTEX; /* s->mu serializes the handle */
+    rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        st = am__fail(err, rc == SQLITE_NOMEM ? AM_ENOMEM : AM_EIO,
+                      "store open '%s': %s", path,
+                      s->db != NULL ? sqlite3_errmsg(s->db)
+                                    : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, s->busy_timeout_ms);
+    if (!o.read_only) {
+        st = am__store_exec(s, "PRAGMA journal_mode = WAL");
+        if (st == AM_OK)
+            st = am__store_exec(s, o.sync_full ? "PRAGMA synchronous = FULL"
+                                                : "PRAGMA synchronous = NORMAL");
+        if (st == AM_OK)
+            st = migrate(s);
+        if (st != AM_OK) {
+            am__error_copy(err, &s->err);
+            if (st == AM_EIO)
+                am__fail(err, AM_EIO, "store open '%s': %s", path,
+                         s->err.msg);
+            goto fail;
+        }
+    }
+    *out = s;
+    return AM_OK;
+fail:
+    sqlite3_close(s->db);
+    pthread_mutex_destroy(&s->mu);
+    am__free(s->alloc, s, sizeof *s);
+    return st;
+}
+
+void am_store_close(am_store *s)
+{
+    if (s == NULL)
+        return;
+    for (int i = 0; i < Q_COUNT_; i++)
+        sqlite3_finalize(s->stmts[i]);
+    am__vcache_free(s);
+    sqlite3_close(s->db);
+    pthread_mutex_destroy(&s->mu);
+    am__free(s->alloc, s, sizeof *s);
+}
+
+const am_error *am_store_last_error(const am_store *s)
+{
+    static const am_error none = { AM_EINVAL, "no store" };
+    return s != NULL ? &s->err : &none;
+}
+

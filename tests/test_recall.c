@@ -1,0 +1,299 @@
+/* test_recall.c -- conversation recall, the recall tool, the memory tool. */
+#include <stdlib.h>
+
+#include "agentmem/memtool.h"
+#include "agentmem/recall.h"
+#include "harness.h"
+
+typedef struct fixture {
+    test_clock tc;
+    am_clock clk;
+    am_store *s;
+    am_embedder *emb;
+    char *dir;
+} fixture;
+
+static void fx_open(fixture *f)
+{
+    char path[512];
+    memset(f, 0, sizeof *f);
+    f->tc.now_ms = 5000000;
+    f->clk = test_clock_make(&f->tc);
+    f->dir = test_tmpdir();
+    snprintf(path, sizeof path, "%s/r.db", f->dir);
+    am_store_opts o = am_store_opts_default();
+    o.clock = &f->clk;
+    CHECK_OK(am_embedder_hash_create(64, &f->emb, NULL));
+    o.embedder = f->emb;
+    CHECK_OK(am_store_open(path, &o, &f->s, NULL));
+}
+
+static void fx_close(fixture *f)
+{
+    am_store_close(f->s);
+    am_embedder_free(f->emb);
+    test_rmtree(f->dir);
+    free(f->dir);
+}
+
+static const char conv_alice[] =
+    "[{\"role\":\"user\",\"content\":\"The login fails with a 401\"},"
+    "{\"role\":\"assistant\",\"content\":\"Your auth token expired; "
+    "refresh it.\"},"
+    "{\"role\":\"user\",\"content\":\"That fixed the auth bug, thanks\"},"
+    "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\","
+    "\"text\":\"Glad it works.\"}]},"
+    "{\"role\":\"user\",\"content\":\"Now what about dinner recipes?\"},"
+    "{\"role\":\"assistant\",\"content\":\"Try a mushroom risotto.\"}]";
+
+static am_status fake_summary(void *ctx, am_str chunk, am_buf *out,
+                              am_error *err)
+{
+    int *calls = ctx;
+    (void)err;
+    (*calls)++;
+    return am_buf_appendf(out, "summary of %zu bytes", chunk.len);
+}
+
+AM_TEST(recall_indexes_chunks_and_searches_one_user_only)
+{
+    fixture f;
+    fx_open(&f);
+    am_buf out = AM_BUF_INIT;
+    size_t chunks = 0;
+    int calls = 0;
+    am_recall_opts o = am_recall_opts_default();
+    o.chunk_size = 2;
+    o.chunk_overlap = 1;
+    o.summarize = fake_summary;
+    o.summarize_ctx = &calls;
+    CHECK_OK(am_recall_index(f.s, AM_STR("alice"), AM_STR("s1"),
+                             am_str_c(conv_alice), &o, &chunks));
+    CHECK_EQ(chunks, 5);
+    CHECK_EQ(calls, 5);
+    CHECK_OK(am_recall_index(f.s, AM_STR("bob"), AM_STR("s9"),
+                             AM_STR("[{\"role\":\"user\",\"content\":"
+                                    "\"bob's secret auth token bug\"}]"),
+                             NULL, &chunks));
+    CHECK_EQ(chunks, 1);
+    CHECK_OK(am_recall_search(f.s, AM_STR("alice"), AM_STR("auth bug"), 3,
+                              &out));
+    CHECK(strstr(out.ptr, "\"session_id\":\"s1\"") != NULL);
+    CHECK(strstr(out.ptr, "auth") != NULL);
+    CHECK(strstr(out.ptr, "summary of") != NULL);
+    CHECK(strstr(out.ptr, "bob") == NULL);
+    /* Re-indexing replaces the old chunks. */
+    o.summarize = NULL;
+    o.chunk_size = 6;
+    o.chunk_overlap = 0;
+    CHECK_OK(am_recall_index(f.s, AM_STR("alice"), AM_STR("s1"),
+                             am_str_c(conv_alice), &o, &chunks));
+    CHECK_EQ(chunks, 1);
+    CHECK_OK(am_recall_search(f.s, AM_STR("alice"), AM_STR("risotto"), 10,
+                              &out));
+    CHECK(strstr(out.ptr, "\"first\":0,\"last\":5") != NULL ||
+          strstr(out.ptr, "\"last\":5") != NULL);
+    /* Bad input names the problem. */
+    CHECK_ST(am_recall_index(f.s, AM_STR("alice"), AM_STR("s2"),
+                             AM_STR("{\"role\":1}"), NULL, NULL),
+             AM_EFORMAT);
+    CHECK_ST(am_recall_index(f.s, AM_STR("alice"), AM_STR("s2"),
+                             AM_STR("[{\"role\":\"user\"},{\"x\":1}]"), NULL,
+                             NULL),
+             AM_EFORMAT);
+    CHECK(strstr(am_store_last_error(f.s)->msg, "message 0") != NULL);
+    o.chunk_overlap = 6;
+    CHECK_ST(am_recall_index(f.s, AM_STR("alice"), AM_STR("s2"),
+                             am_str_c(conv_alice), &o, NULL),
+             AM_EINVAL);
+    am_buf_free(&out);
+    fx_close(&f);
+}
+
+AM_TEST(recall_tool_definitions_and_calls)
+{
+    fixture f;
+    fx_open(&f);
+    am_buf out = AM_BUF_INIT;
+    CHECK_OK(am_recall_index(f.s, AM_STR("alice"), AM_STR("s1"),
+                             am_str_c(conv_alice), NULL, NULL));
+    CHECK_OK(am_recall_tool_def(AM_TOOL_OPENAI, &out));
+    CHECK(strstr(out.ptr, "\"type\":\"function\"") != NULL);
+    CHECK(strstr(out.ptr, "\"name\":\"recall_conversations\"") != NULL);
+    CHECK(strstr(out.ptr, "\"required\":[\"query\"]") != NULL);
+    CHECK_OK(am_recall_tool_def(AM_TOOL_ANTHROPIC, &out));
+    CHECK(strstr(out.ptr, "\"input_schema\"") != NULL);
+
+    CHECK_OK(am_recall_tool_call(
+        f.s, AM_STR("alice"), AM_TOOL_OPENAI,
+        AM_STR("{\"id\":\"call_1\",\"type\":\"function\",\"function\":{"
+               "\"name\":\"recall_conversations\",\"arguments\":"
+               "\"{\\\"query\\\":\\\"auth token\\\",\\\"limit\\\":2}\"}}"),
+        &out));
+    CHECK(strstr(out.ptr, "\"role\":\"tool\"") != NULL);
+    CHECK(strstr(out.ptr, "\"tool_call_id\":\"call_1\"") != NULL);
+    CHECK(strstr(out.ptr, "session s1") != NULL);
+
+    CHECK_OK(am_recall_tool_call(
+        f.s, AM_STR("bob"), AM_TOOL_ANTHROPIC,
+        AM_STR("{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":"
+               "\"recall_conversations\",\"input\":{\"query\":\"auth\"}}"),
+        &out));
+    CHECK(strstr(out.ptr, "\"tool_use_id\":\"toolu_1\"") != NULL);
+    CHECK(strstr(out.ptr, "No relevant past conversations") != NULL);
+
+    CHECK_OK(am_recall_tool_call(
+        f.s, AM_STR("alice"), AM_TOOL_ANTHROPIC,
+        AM_STR("{\"id\":\"toolu_2\",\"input\":{\"limit\":\"x\"}}"), &out));
+    CHECK(strstr(out.ptr, "\"is_error\":true") != NULL);
+    CHECK(strstr(out.ptr, "query") != NULL);
+    CHECK_ST(am_recall_tool_call(f.s, AM_STR("alice"), AM_TOOL_OPENAI,
+                                 AM_STR("{\"function\":{}}"), &out),
+             AM_EFORMAT);
+    am_buf_free(&out);
+    fx_close(&f);
+}
+
+static void mt(fixture *f, const char *user, const char *input,
+               const char *want_prefix, int want_error)
+{
+    am_buf out = AM_BUF_INIT;
+    int is_error = -1;
+    CHECK_OK(am_memtool_exec(f->s, am_str_c(user), am_str_c(input), &out,
+                             &is_error));
+    if (strncmp(out.ptr, want_prefix, strlen(want_prefix)) != 0) {
+        fprintf(stderr, "input %s\n got: %s\nwant: %s\n", input, out.ptr,
+                want_prefix);
+        CHECK(0);
+    }
+    CHECK_EQ(is_error, want_error);
+    am_buf_free(&out);
+}
+
+AM_TEST(memory_tool_commands_follow_the_documented_replies)
+{
+    fixture f;
+    fx_open(&f);
+    mt(&f, "u", "{\"command\":\"view\",\"path\":\"/memories\"}",
+       "Here're the files and directories up to 2 levels deep in /memories, "
+       "excluding hidden items and node_modules:\n0\t/memories", 0);
+    mt(&f, "u", "{\"command\":\"create\",\"path\":\"/memories/notes.txt\","
+                "\"file_text\":\"Hello World\\nThis is line two\\n\"}",
+       "File created successfully at: /memories/notes.txt", 0);
+    mt(&f, "u", "{\"command\":\"create\",\"path\":\"/memories/notes.txt\","
+                "\"file_text\":\"x\"}",
+       "Error: File /memories/notes.txt already exists", 1);
+    mt(&f, "u", "{\"command\":\"view\",\"path\":\"/memories/notes.txt\"}",
+       "Here's the content of /memories/notes.txt with line numbers:\n"
+       "     1\tHello World\n     2\tThis is line two", 0);
+    mt(&f, "u", "{\"command\":\"view\",\"path\":\"/memories/notes.txt\","
+                "\"view_range\":[2,-1]}",
+       "Here's the content of /memories/notes.txt with line numbers:\n"
+       "     2\tThis is line two", 0);
+    mt(&f, "u", "{\"command\":\"str_replace\",\"path\":"
+                "\"/memories/notes.txt\",\"old_str\":\"World\","
+                "\"new_str\":\"There\"}",
+       "The memory file has been edited.", 0);
+    mt(&f, "u", "{\"command\":\"str_replace\",\"path\":"
+                "\"/memories/notes.txt\",\"old_str\":\"absent\","
+                "\"new_str\":\"x\"}",
+       "No replacement was performed, old_str `absent` did not appear "
+       "verbatim in /memories/notes.txt.", 1);
+    mt(&f, "u", "{\"command\":\"str_replace\",\"path\":"
+                "\"/memories/notes.txt\",\"old_str\":\"i\","
+                "\"new_str\":\"x\"}",
+       "No replacement was performed. Multiple occurrences of old_str `i` "
+       "in lines: 2, 2, 2. Please ensure it is unique", 1);
+    mt(&f, "u", "{\"command\":\"insert\",\"path\":\"/memories/notes.txt\","
+                "\"insert_line\":1,\"insert_text\":\"inserted\\n\"}",
+       "The file /memories/notes.txt has been edited.", 0);
+    mt(&f, "u", "{\"command\":\"view\",\"path\":\"/memories/notes.txt\"}",
+       "Here's the content of /memories/notes.txt with line numbers:\n"
+       "     1\tHello There\n     2\tinserted\n     3\tThis is line two",
+       0);
+    mt(&f, "u", "{\"command\":\"insert\",\"path\":\"/memories/notes.txt\","
+                "\"insert_line\":99,\"insert_text\":\"x\"}",
+       "Error: Invalid `insert_line` parameter: 99. It should be within the "
+       "range of lines of the file: [0, 4]", 1);
+    mt(&f, "u", "{\"command\":\"create\",\"path\":\"/memories/a/b/c.md\","
+                "\"file_text\":\"deep\"}",
+       "File created successfully at: /memories/a/b/c.md", 0);
+    mt(&f, "u", "{\"command\":\"view\",\"path\":\"/memories\"}",
+       "Here're the files and directories up to 2 levels deep in /memories, "
+       "excluding hidden items and node_modules:\n", 0);
+    mt(&f, "u", "{\"command\":\"rename\",\"old_path\":\"/memories/a\","
+                "\"new_path\":\"/memories/z\"}",
+       "Successfully renamed /memories/a to /memories/z", 0);
+    mt(&f, "u", "{\"command\":\"view\",\"path\":\"/memories/z/b/c.md\"}",
+       "Here's the content of /memories/z/b/c.md with line numbers:\n"
+       "     1\tdeep", 0);
+    mt(&f, "u", "{\"command\":\"rename\",\"old_path\":\"/memories/z\","
+                "\"new_path\":\"/memories/notes.txt\"}",
+       "Error: The destination /memories/notes.txt already exists", 1);
+    mt(&f, "u", "{\"command\":\"delete\",\"path\":\"/memories/z\"}",
+       "Successfully deleted /memories/z", 0);
+    mt(&f, "u", "{\"command\":\"delete\",\"path\":\"/memories/z\"}",
+       "Error: The path /memories/z does not exist", 1);
+    mt(&f, "u", "{\"command\":\"delete\",\"path\":\"/memories\"}",
+       "Error: Cannot delete the /memories directory itself", 1);
+    /* Another user's tree is separate. */
+    mt(&f, "v", "{\"command\":\"view\",\"path\":\"/memories/notes.txt\"}",
+       "The path /memories/notes.txt does not exist. Please provide a valid "
+       "path.", 1);
+    mt(&f, "u", "{\"command\":\"frob\"}", "Error: unknown command frob", 1);
+    mt(&f, "u", "not json", "Error: the tool input must be a JSON object",
+       1);
+    fx_close(&f);
+}
+
+AM_TEST(memory_tool_confines_paths)
+{
+    fixture f;
+    fx_open(&f);
+    static const char *const bad[] = {
+        "/memories/../etc/passwd", "/etc/passwd", "memories/x",
+        "/memories_backup/x", "/memoriesx", "/memories/a/../../x",
+        "/memories/%2e%2e/x", "/memories/a\\\\..\\\\b", "/memories/a\\u0000b",
+        "/memories/\\u0001", "", "/Memories/x",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char in[300];
+        snprintf(in, sizeof in, "{\"command\":\"view\",\"path\":\"%s\"}",
+                 bad[i]);
+        am_buf out = AM_BUF_INIT;
+        int is_error = 0;
+        CHECK_OK(am_memtool_exec(f.s, AM_STR("u"), am_str_c(in), &out,
+                                 &is_error));
+        CHECK(is_error);
+        CHECK(strstr(out.ptr, "does not exist. Please provide a valid path.")
+              != NULL);
+        CHECK(strstr(out.ptr, "/tmp") == NULL);
+        am_buf_free(&out);
+    }
+    char longp[1200] = "{\"command\":\"create\",\"file_text\":\"x\","
+                       "\"path\":\"/memories/";
+    size_t n = strlen(longp);
+    memset(longp + n, 'a', 1100);
+    strcpy(longp + n + 1100, "\"}");
+    mt(&f, "u", longp, "The path /memories/aaaa", 1);
+    /* Normalization: "." and "//" collapse to the same file. */
+    mt(&f, "u", "{\"command\":\"create\",\"path\":\"/memories//./n.txt\","
+                "\"file_text\":\"x\"}",
+       "File created successfully at: /memories/n.txt", 0);
+    mt(&f, "u", "{\"command\":\"rename\",\"old_path\":\"/memories/n.txt\","
+                "\"new_path\":\"/memories/../n.txt\"}",
+       "The path /memories/../n.txt does not exist.", 1);
+    am_buf out = AM_BUF_INIT;
+    CHECK_OK(am_memtool_call(f.s, AM_STR("u"),
+                             AM_STR("{\"type\":\"tool_use\",\"id\":\"t1\","
+                                    "\"name\":\"memory\",\"input\":{"
+                                    "\"command\":\"view\",\"path\":"
+                                    "\"/memories/n.txt\"}}"),
+                             &out));
+    CHECK(strstr(out.ptr, "\"tool_use_id\":\"t1\"") != NULL);
+    CHECK(strstr(out.ptr, "is_error") == NULL);
+    CHECK_OK(am_memtool_def(&out));
+    CHECK_STR_EQ(out.ptr, "{\"type\":\"memory_20250818\",\"name\":\"memory\"}");
+    am_buf_free(&out);
+    fx_close(&f);
+}

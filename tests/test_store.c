@@ -1,0 +1,810 @@
+/* test_store.c -- items, namespaces, TTL, history, search, sessions. */
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agentmem/store.h"
+#include "harness.h"
+
+typedef struct fixture {
+    test_clock tc;
+    am_clock clk;
+    am_store *s;
+    am_embedder *emb;
+    char *dir;
+    char path[512];
+} fixture;
+
+static void fx_open(fixture *f, int with_embedder)
+{
+    am_error err;
+    memset(f, 0, sizeof *f);
+    f->tc.now_ms = 1000000;
+    f->clk = test_clock_make(&f->tc);
+    f->dir = test_tmpdir();
+    snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
+    am_store_opts o = am_store_opts_default();
+    o.clock = &f->clk;
+    if (with_embedder) {
+        CHECK_OK(am_embedder_hash_create(64, &f->emb, &err));
+        o.embedder = f->emb;
+    }
+    CHECK_OK_E(am_store_open(f->path, &o, &f->s, &err), &err);
+}
+
+static void fx_close(fixture *f)
+{
+    am_store_close(f->s);
+    am_embedder_free(f->emb);
+    test_rmtree(f->dir);
+    free(f->dir);
+}
+
+#define NS1(a) ((am_ns){ (const am_str[]){ AM_STR(a) }, 1 })
+#define NS2(a, b) ((am_ns){ (const am_str[]){ AM_STR(a), AM_STR(b) }, 2 })
+
+static am_status put(am_store *s, am_ns ns, const char *key,
+                     const char *value, int64_t ttl)
+{
+    am_item_in it = { 0 };
+    it.ns = ns;
+    it.key = am_str_c(key);
+    it.value = am_str_c(value);
+    it.ttl_ms = ttl;
+    return am_store_put(s, &it);
+}
+
+AM_TEST(put_get_roundtrip_and_update)
+{
+    fixture f;
+    fx_open(&f, 0);
+    am_buf out = AM_BUF_INIT;
+    CHECK_OK(put(f.s, NS2("user_123", "prefs"), "language",
+                 "{\"value\":\"Python\"}", 0));
+    CHECK_OK(am_store_get(f.s, NS2("user_123", "prefs"), AM_STR("language"),
+                          &out));
+    CHECK_STR_EQ(out.ptr, "{\"value\":\"Python\"}");
+    CHECK_OK(put(f.s, NS2("user_123", "prefs"), "language", "\"C\"", 0));
+    CHECK_OK(am_store_get(f.s, NS2("user_123", "prefs"), AM_STR("language"),
+                          &out));
+    CHECK_STR_EQ(out.ptr, "\"C\"");
+    CHECK_ST(am_store_get(f.s, NS1("user_123"), AM_STR("language"), &out),
+             AM_ENOTFOUND);
+    am_buf_free(&out);
+    fx_close(&f);
+}
+
+AM_TEST(bad_input_is_rejected_and_names_the_problem)
+{
+    fixture f;
+    fx_open(&f, 0);
+    am_buf out = AM_BUF_INIT;
+    CHECK_OK(put(f.s, NS1("a"), "keep", "1", 0));
+    CHECK_ST(put(f.s, NS1("a"), "k", "{not json", 0), AM_EFORMAT);
+    CHECK(strstr(am_store_last_error(f.s)->msg, "item 0: value") != NULL);
+    CHECK(strstr(am_store_last_error(f.s)->msg, "column") != NULL);
+    CHECK_ST(put(f.s, NS1("a"), "", "1", 0), AM_EINVAL);
+    CHECK(strstr(am_store_last_error(f.s)->msg, "empty key") != NULL);
+    CHECK_ST(put(f.s, (am_ns){ NULL, 0 }, "k", "1", 0), AM_EINVAL);
+    CHECK_ST(put(f.s, NS2("a", ""), "k", "1", 0), AM_EINVAL);
+    CHECK(strstr(am_store_last_error(f.s)->msg, "part 1") != NULL);
+    am_item_in it = { .ns = NS1("a"), .key = AM_STR("k"),
+                      .value = AM_STR("1"), .meta = AM_STR("[1]") };
+    CHECK_ST(am_store_put(f.s, &it), AM_EFORMAT);
+    CHECK(strstr(am_store_last_error(f.s)->msg, "meta") != NULL);
+    /* A batch with one bad item stores nothing and names the index. */
+    am_item_in batch[3] = {
+        { .ns = NS1("b"), .key = AM_STR("x"), .value = AM_STR("1") },
+        { .ns = NS1("b"), .key = AM_STR("y"), .value = AM_STR("2") },
+        { .ns = NS1("b"), .key = AM_STR("z"), .value = AM_STR("nope") },
+    };
+    CHECK_ST(am_store_put_many(f.s, batch, 3), AM_EFORMAT);
+    CHECK(strstr(am_store_last_error(f.s)->msg, "item 2") != NULL);
+    CHECK_ST(am_store_get(f.s, NS1("b"), AM_STR("x"), &out), AM_ENOTFOUND);
+    CHECK_OK(am_store_get(f.s, NS1("a"), AM_STR("keep"), &out));
+    CHECK_STR_EQ(out.ptr, "1");
+    CHECK_OK(am_store_put_many(f.s, batch, 2));
+    CHECK_OK(am_store_get(f.s, NS1("b"), AM_STR("y"), &out));
+    am_buf_free(&out);
+    fx_close(&f);
+}
+
+AM_TEST(expired_items_are_invisible_then_purged)
+{
+    fixture f;
+    fx_open(&f, 0);
+    am_buf out = AM_BUF_INIT;
+    am_results *r;
+    size_t n = 0;
+    CHECK_OK(put(f.s, NS1("t"), "short", "\"bye soon\"", 1000));
+    CHECK_OK(put(f.s, NS1("t"), "long", "\"stays\"", 0));
+    f.tc.now_ms += 999;
+    CHECK_OK(am_store_get(f.s, NS1("t"), AM_STR("short"), &out));
+    f.tc.now_ms += 1;
+    CHECK_ST(am_store_get(f.s, NS1("t"), AM_STR("short"), &out),
+             AM_ENOTFOUND);
+    CHECK_OK(am_store_list(f.s, NS1("t"), 0, 0, &r));
+    CHECK_EQ(r->count, 1);
+    am_results_free(r);
+    am_search q = { .ns = NS1("t"), .query = AM_STR("bye soon stays"),
+                    .mode = AM_SEARCH_TEXT };
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 1);
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "long");
+    am_results_free(r);
+    CHECK_OK(am_store_purge(f.s, 0, &n));
+    CHECK_EQ(n, 1);
+    CHECK_OK(am_store_vacuum(f.s, 0));
+    CHECK_OK(am_store_check(f.s));
+    am_buf_free(&out);
+    fx_close(&f);
+}
+
+AM_TEST(namespaces_cannot_be_crossed_by_crafted_parts)
+{
+    fixture f;
+    fx_open(&f, 1);
+    am_buf out = AM_BUF_INIT;
+    am_results *r;
+    /* Parts holding separators, escapes, quotes, LIKE wildcards, NUL. */
+    static const char nul_a[] = { 'u', 0, 'x' };
+    static const char nul_b[] = { 'u' };
+    am_str victims[] = { AM_STR("alice"), AM_STR("a%"), AM_STR("a_ice"),
+                         { nul_a, 3 }, AM_STR("q\"'"),
+                         AM_STR("x\x1f" "y"), AM_STR("x\x1e" "2y"),
+                         AM_STR("\xff\xfe") };
+    for (size_t i = 0; i < sizeof victims / sizeof victims[0]; i++) {
+        am_ns ns = { &victims[i], 1 };
+        CHECK_OK(put(f.s, ns, "secret", "\"victim secret words\"", 0));
+    }
+    am_str attackers[] = { AM_STR("a"), AM_STR("%"), AM_STR("_"),
+                           AM_STR("a_"), { nul_b, 1 }, AM_STR("x"),
+                           AM_STR("x\x1e"), AM_STR("\xff"), AM_STR("q\"") };
+    for (size_t i = 0; i < sizeof attackers / sizeof attackers[0]; i++) {
+        am_ns ns = { &attackers[i], 1 };
+        CHECK_ST(am_store_get(f.s, ns, AM_STR("secret"), &out),
+                 AM_ENOTFOUND);
+        CHECK_OK(am_store_list(f.s, ns, 0, 0, &r));
+        CHECK_EQ(r->count, 0);
+        am_results_free(r);
+        CHECK_OK(am_store_namespaces(f.s, ns, 0, 0, &r));
+        CHECK_EQ(r->count, 0);
+        am_results_free(r);
+        for (int mode = 0; mode < 3; mode++) {
+            am_search q = { .ns = ns, .query = AM_STR("victim secret"),
+                            .mode = (am_search_mode)mode };
+            CHECK_OK(am_store_search(f.s, &q, &r));
+            CHECK_EQ(r->count, 0);
+            am_results_free(r);
+        }
+        CHECK_ST(am_store_delete(f.s, ns, AM_STR("secret")), AM_ENOTFOUND);
+        size_t removed = 9;
+        CHECK_OK(am_store_delete_ns(f.s, ns, &removed));
+        CHECK_EQ(removed, 0);
+    }
+    /* Two-part namespace vs a one-part one holding the separator. */
+    CHECK_ST(am_store_get(f.s, NS2("x", "y"), AM_STR("secret"), &out),
+             AM_ENOTFOUND);
+    /* Each victim still reads back its own item, exactly once. */
+    for (size_t i = 0; i < sizeof victims / sizeof victims[0]; i++) {
+        am_ns ns = { &victims[i], 1 };
+        CHECK_OK(am_store_get(f.s, ns, AM_STR("secret"), &out));
+        CHECK_OK(am_store_list(f.s, ns, 0, 0, &r));
+        CHECK_EQ(r->count, 1);
+        CHECK_EQ(r->items[0].ns_count, 1);
+        CHECK_EQ(r->items[0].ns_parts[0].len, victims[i].len);
+        CHECK(memcmp(r->items[0].ns_parts[0].ptr, victims[i].ptr,
+                     victims[i].len) == 0);
+        am_results_free(r);
+    }
+    am_buf_free(&out);
+    fx_close(&f);
+}
+
+AM_TEST(scope_helpers_keep_users_sessions_and_global_apart)
+{
+    fixture f;
+    fx_open(&f, 0);
+    am_str p1[3], p2[3], p3[3];
+    am_buf out = AM_BUF_INIT;
+    am_ns u = am_ns_user(p1, AM_STR("42"), AM_STR("prefs"));
+    am_ns se = am_ns_session(p2, AM_STR("42"), AM_STR("prefs"));
+    am_ns g = am_ns_global(p3, AM_STR(""));
+    CHECK_EQ(u.count, 3);
+    CHECK_EQ(g.count, 1);
+    CHECK_OK(put(f.s, u, "k", "\"user\"", 0));
+    CHECK_OK(put(f.s, se, "k", "\"session\"", 0));
+    CHECK_OK(put(f.s, g, "k", "\"global\"", 0));
+    CHECK_OK(am_store_get(f.s, u, AM_STR("k"), &out));
+    CHECK_STR_EQ(out.ptr, "\"user\"");
+    CHECK_OK(am_store_get(f.s, se, AM_STR("k"), &out));
+    CHECK_STR_EQ(out.ptr, "\"session\"");
+    CHECK_OK(am_store_get(f.s, g, AM_STR("k"), &out));
+    CHECK_STR_EQ(out.ptr, "\"global\"");
+    am_buf_free(&out);
+    fx_close(&f);
+}
+
+AM_TEST(list_is_stable_with_limit_offset_and_namespaces_depth)
+{
+    fixture f;
+    fx_open(&f, 0);
+    am_results *r;
+    char key[16];
+    for (int i = 0; i < 25; i++) {
+        snprintf(key, sizeof key, "k%02d", i);
+        am_str parts[2] = { AM_STR("u1"), am_str_c(i % 2 ? "odd" : "even") };
+        CHECK_OK(put(f.s, (am_ns){ parts, 2 }, key, "1", 0));
+    }
+    CHECK_OK(put(f.s, NS1("u2"), "k", "1", 0));
+    CHECK_OK(am_store_list(f.s, NS1("u1"), 10, 0, &r));
+    CHECK_EQ(r->count, 10);
+    CHECK_MEM_EQ(r->items[0].ns_parts[1].ptr, r->items[0].ns_parts[1].len,
+                 "even");
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "k00");
+    am_results_free(r);
+    CHECK_OK(am_store_list(f.s, NS1("u1"), 10, 20, &r));
+    CHECK_EQ(r->count, 5);
+    CHECK_MEM_EQ(r->items[4].key.ptr, r->items[4].key.len, "k23");
+    am_results_free(r);
+    CHECK_OK(am_store_namespaces(f.s, (am_ns){ NULL, 0 }, 0, 0, &r));
+    CHECK_EQ(r->count, 3);
+    am_results_free(r);
+    CHECK_OK(am_store_namespaces(f.s, (am_ns){ NULL, 0 }, 1, 0, &r));
+    CHECK_EQ(r->count, 2);
+    CHECK_MEM_EQ(r->items[1].ns_parts[0].ptr, r->items[1].ns_parts[0].len,
+                 "u2");
+    am_results_free(r);
+    fx_close(&f);
+}
+
+AM_TEST(history_records_changes_and_undo_reverts)
+{
+    fixture f;
+    fx_open(&f, 0);
+    am_buf out = AM_BUF_INIT;
+    am_results *r;
+    CHECK_OK(put(f.s, NS1("h"), "k", "\"v1\"", 0));
+    f.tc.now_ms += 10;
+    CHECK_OK(put(f.s, NS1("h"), "k", "\"v2 mistake\"", 0));
+    CHECK_OK(am_store_undo(f.s, NS1("h"), AM_STR("k")));
+    CHECK_OK(am_store_get(f.s, NS1("h"), AM_STR("k"), &out));
+    CHECK_STR_EQ(out.ptr, "\"v1\"");
+    CHECK_OK(am_store_delete(f.s, NS1("h"), AM_STR("k")));
+    CHECK_ST(am_store_get(f.s, NS1("h"), AM_STR("k"), &out), AM_ENOTFOUND);
+    CHECK_ST(am_store_delete(f.s, NS1("h"), AM_STR("k")), AM_ENOTFOUND);
+    CHECK_OK(am_store_undo(f.s, NS1("h"), AM_STR("k")));
+    CHECK_OK(am_store_get(f.s, NS1("h"), AM_STR("k"), &out));
+    CHECK_STR_EQ(out.ptr, "\"v1\"");
+    CHECK_OK(am_store_history(f.s, NS1("h"), AM_STR("k"), &r));
+    CHECK_EQ(r->count, 5);
+    CHECK_MEM_EQ(r->items[0].event.ptr, r->items[0].event.len, "add");
+    CHECK_MEM_EQ(r->items[1].event.ptr, r->items[1].event.len, "update");
+    CHECK_MEM_EQ(r->items[1].old_value.ptr, r->items[1].old_value.len,
+                 "\"v1\"");
+    CHECK_MEM_EQ(r->items[1].value.ptr, r->items[1].value.len,
+                 "\"v2 mistake\"");
+    CHECK_EQ(r->items[1].at_ms, 1000010);
+    CHECK_MEM_EQ(r->items[2].actor.ptr, r->items[2].actor.len, "undo");
+    CHECK_MEM_EQ(r->items[3].event.ptr, r->items[3].event.len, "delete");
+    CHECK_MEM_EQ(r->items[4].event.ptr, r->items[4].event.len, "add");
+    am_results_free(r);
+    /* Retention of the history: keep the last two entries per item. */
+    size_t dropped = 0;
+    CHECK_ST(am_store_history_prune(f.s, 0, &dropped), AM_EINVAL);
+    CHECK_OK(am_store_history_prune(f.s, 2, &dropped));
+    CHECK_EQ(dropped, 3);
+    CHECK_OK(am_store_history(f.s, NS1("h"), AM_STR("k"), &r));
+    CHECK_EQ(r->count, 2);
+    CHECK_MEM_EQ(r->items[1].value.ptr, r->items[1].value.len, "\"v1\"");
+    am_results_free(r);
+    /* Purge removes soft-deleted items for good. */
+    CHECK_OK(am_store_delete(f.s, NS1("h"), AM_STR("k")));
+    size_t n = 0;
+    CHECK_OK(am_store_purge(f.s, INT64_MAX, &n));
+    CHECK_EQ(n, 1);
+    CHECK_ST(am_store_undo(f.s, NS1("h"), AM_STR("k")), AM_ENOTFOUND);
+    am_buf_free(&out);
+    fx_close(&f);
+}
+
+AM_TEST(fulltext_search_is_safe_for_any_query)
+{
+    fixture f;
+    fx_open(&f, 0);
+    am_results *r;
+    CHECK_OK(put(f.s, NS1("s"), "a", "\"I love running in the park\"", 0));
+    CHECK_OK(put(f.s, NS1("s"), "b", "\"Cats are independent animals\"", 0));
+    CHECK_OK(put(f.s, NS1("s"), "c", "{\"note\":\"the runner ran fast\"}",
+                 0));
+    const char *nasty[] = { "", "\"", "\"\"\"", "AND OR NOT", "NEAR(a b)",
+                            "*", "run*", "text:cats", "^cats", "-", "()",
+                            "'; DROP TABLE items; --", "%_%", "\x01\x02",
+                            "a\"b", "{}", "cats)" };
+    for (size_t i = 0; i < sizeof nasty / sizeof nasty[0]; i++) {
+        am_search q = { .query = am_str_c(nasty[i]),
+                        .mode = AM_SEARCH_TEXT };
+        CHECK_OK_E(am_store_search(f.s, &q, &r), am_store_last_error(f.s));
+        am_results_free(r);
+    }
+    am_search q = { .query = AM_STR("runs?"), .mode = AM_SEARCH_TEXT };
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 1); /* porter: runs -> run = running */
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "a");
+    CHECK(r->items[0].score > 0);
+    am_results_free(r);
+    q.query = AM_STR("text:cats");
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 1);
+    am_results_free(r);
+    fx_close(&f);
+}
+
+AM_TEST(fulltext_index_follows_updates_undo_and_deletes)
+{
+    fixture f;
+    fx_open(&f, 0);
+    am_results *r;
+    size_t n;
+    CHECK_OK(put(f.s, NS1("x"), "k", "\"apples and pears\"", 0));
+    CHECK_OK(put(f.s, NS1("x"), "k", "\"bananas only\"", 0));
+    am_search q = { .query = AM_STR("apples"), .mode = AM_SEARCH_TEXT };
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 0);
+    am_results_free(r);
+    CHECK_OK(am_store_undo(f.s, NS1("x"), AM_STR("k")));
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 1);
+    am_results_free(r);
+    CHECK_OK(am_store_check(f.s));
+    CHECK_OK(put(f.s, NS1("y"), "k", "\"apples again\"", 1000));
+    CHECK_OK(put(f.s, NS1("z"), "k", "\"apples thrice\"", 0));
+    CHECK_OK(am_store_delete(f.s, NS1("z"), AM_STR("k")));
+    f.tc.now_ms += 5000;
+    CHECK_OK(am_store_purge(f.s, INT64_MAX, &n));
+    CHECK_EQ(n, 2);
+    CHECK_OK(am_store_delete_ns(f.s, NS1("x"), &n));
+    CHECK_EQ(n, 1);
+    CHECK_OK(am_store_check(f.s));
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 0);
+    am_results_free(r);
+    fx_close(&f);
+}
+
+AM_TEST(vector_search_ranks_by_cosine_and_checks_dimensions)
+{
+    fixture f;
+    fx_open(&f, 0);
+    am_results *r;
+    float v[3][4] = { { 1, 0, 0, 0 }, { 0.7f, 0.7f, 0, 0 }, { 0, 0, 1, 0 } };
+    const char *keys[3] = { "x", "xy", "z" };
+    for (int i = 0; i < 3; i++) {
+        am_item_in it = { .ns = NS1("v"), .key = am_str_c(keys[i]),
+                          .value = AM_STR("1"), .vec = v[i], .dim = 4,
+                          .vec_model = "test" };
+        CHECK_OK(am_store_put(f.s, &it));
+    }
+    float bad[3] = { 1, 0, 0 };
+    am_item_in it = { .ns = NS1("v"), .key = AM_STR("bad"),
+                      .value = AM_STR("1"), .vec = bad, .dim = 3,
+                      .vec_model = "test" };
+    CHECK_ST(am_store_put(f.s, &it), AM_EINVAL);
+    it.dim = 4;
+    float four[4] = { 1, 0, 0, 0 };
+    it.vec = four;
+    it.vec_model = "other-model";
+    CHECK_ST(am_store_put(f.s, &it), AM_EINVAL);
+    CHECK(strstr(am_store_last_error(f.s)->msg, "other-model") != NULL);
+    float qv[4] = { 1, 0.1f, 0, 0 };
+    am_search q = { .ns = NS1("v"), .vec = qv, .dim = 4,
+                    .mode = AM_SEARCH_VECTOR };
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 3);
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "x");
+    CHECK_MEM_EQ(r->items[1].key.ptr, r->items[1].key.len, "xy");
+    CHECK(fabs(r->items[2].vec_score) < 1e-6);
+    CHECK(r->items[0].vec_score > 0.99);
+    am_results_free(r);
+    q.dim = 3;
+    CHECK_ST(am_store_search(f.s, &q, &r), AM_EINVAL);
+    /* A store whose embedder differs from the index's refuses to embed
+     * queries against it, even at the same dimension. */
+    {
+        am_embedder *e4;
+        am_store *s2;
+        am_store_opts o = am_store_opts_default();
+        CHECK_OK(am_embedder_hash_create(4, &e4, NULL));
+        o.embedder = e4;
+        CHECK_OK(am_store_open(f.path, &o, &s2, NULL));
+        am_search tq = { .ns = NS1("v"), .query = AM_STR("anything") };
+        CHECK_ST(am_store_search(s2, &tq, &r), AM_EINVAL);
+        CHECK(strstr(am_store_last_error(s2)->msg, "hash-ngram-v1/4") !=
+              NULL);
+        tq.mode = AM_SEARCH_TEXT;
+        CHECK_OK(am_store_search(s2, &tq, &r));
+        am_results_free(r);
+        am_store_close(s2);
+        am_embedder_free(e4);
+    }
+    /* Puts after the index is loaded update it in place. */
+    {
+        float nv[4] = { 0, 0, 0, 1 };
+        am_item_in add = { .ns = NS1("v"), .key = AM_STR("w"),
+                           .value = AM_STR("1"), .vec = nv, .dim = 4,
+                           .vec_model = "test" };
+        CHECK_OK(am_store_put(f.s, &add));
+        float wq[4] = { 0, 0, 0.1f, 1 };
+        am_search q2 = { .ns = NS1("v"), .vec = wq, .dim = 4,
+                         .mode = AM_SEARCH_VECTOR, .limit = 1 };
+        CHECK_OK(am_store_search(f.s, &q2, &r));
+        CHECK_EQ(r->count, 1);
+        CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "w");
+        am_results_free(r);
+        /* Re-put without a vector: it leaves the vector index. */
+        add.vec = NULL;
+        add.dim = 0;
+        CHECK_OK(am_store_put(f.s, &add));
+        CHECK_OK(am_store_search(f.s, &q2, &r));
+        CHECK_EQ(r->count, 1);
+        CHECK(r->items[0].key.ptr[0] != 'w');
+        am_results_free(r);
+        /* Moving it to the old direction again brings it back. */
+        add.vec = nv;
+        add.dim = 4;
+        CHECK_OK(am_store_put(f.s, &add));
+        CHECK_OK(am_store_search(f.s, &q2, &r));
+        CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "w");
+        am_results_free(r);
+        CHECK_OK(am_store_delete(f.s, NS1("v"), AM_STR("w")));
+    }
+    /* Another connection's write is seen (PRAGMA data_version). */
+    {
+        am_store *s2;
+        float ov[4] = { 0, 1, 0, 0 };
+        CHECK_OK(am_store_open(f.path, NULL, &s2, NULL));
+        am_item_in other = { .ns = NS1("v"), .key = AM_STR("other"),
+                             .value = AM_STR("1"), .vec = ov, .dim = 4,
+                             .vec_model = "test" };
+        CHECK_OK(am_store_put(s2, &other));
+        am_store_close(s2);
+        am_search q3 = { .ns = NS1("v"), .vec = ov, .dim = 4,
+                         .mode = AM_SEARCH_VECTOR, .limit = 1 };
+        CHECK_OK(am_store_search(f.s, &q3, &r));
+        CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "other");
+        am_results_free(r);
+        CHECK_OK(am_store_delete(f.s, NS1("v"), AM_STR("other")));
+    }
+    /* A deleted item leaves the vector index at once. */
+    CHECK_OK(am_store_delete(f.s, NS1("v"), AM_STR("x")));
+    q.dim = 4;
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 2);
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "xy");
+    am_results_free(r);
+    fx_close(&f);
+}
+
+AM_TEST(emptied_vector_index_accepts_another_embedder)
+{
+    fixture f;
+    fx_open(&f, 0);
+    float v4[4] = { 1, 0, 0, 0 }, v3[3] = { 0, 1, 0 };
+    am_item_in a = { .ns = NS1("m"), .key = AM_STR("a"), .value = AM_STR("1"),
+                     .vec = v4, .dim = 4, .vec_model = "one" };
+    am_item_in b = { .ns = NS1("n"), .key = AM_STR("b"), .value = AM_STR("1"),
+                     .vec = v3, .dim = 3, .vec_model = "two" };
+    CHECK_OK(am_store_put(f.s, &a));
+    CHECK_ST(am_store_put(f.s, &b), AM_EINVAL);
+    CHECK_OK(am_store_delete_ns(f.s, NS1("m"), NULL));
+    CHECK_OK(am_store_put(f.s, &b));
+    am_results *r;
+    am_search q = { .vec = v3, .dim = 3, .mode = AM_SEARCH_VECTOR };
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 1);
+    am_results_free(r);
+    fx_close(&f);
+}
+
+AM_TEST(hybrid_search_fuses_and_filters_on_metadata)
+{
+    fixture f;
+    fx_open(&f, 1);
+    am_results *r;
+    am_item_in items[4] = {
+        { .ns = NS2("u", "notes"), .key = AM_STR("1"),
+          .value = AM_STR("\"the auth bug was a stale token\""),
+          .meta = AM_STR("{\"topic\":\"bugs\",\"prio\":1}") },
+        { .ns = NS2("u", "notes"), .key = AM_STR("2"),
+          .value = AM_STR("\"lunch was pasta\""),
+          .meta = AM_STR("{\"topic\":\"food\"}") },
+        { .ns = NS2("u", "notes"), .key = AM_STR("3"),
+          .value = AM_STR("\"token refresh fixed the login bug\""),
+          .meta = AM_STR("{\"topic\":\"bugs\",\"prio\":2}") },
+        { .ns = NS2("v", "notes"), .key = AM_STR("4"),
+          .value = AM_STR("\"another user's auth bug\""),
+          .meta = AM_STR("{\"topic\":\"bugs\"}") },
+    };
+    CHECK_OK(am_store_put_many(f.s, items, 4));
+    am_search q = { .ns = NS1("u"), .query = AM_STR("auth bug") };
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK(r->count >= 2);
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "1");
+    CHECK(r->items[0].fts_score > 0 && r->items[0].vec_score > 0);
+    for (size_t i = 0; i < r->count; i++)
+        CHECK(r->items[i].key.ptr[0] != '4');
+    am_results_free(r);
+    q.filter = AM_STR("{\"prio\":2}");
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 1);
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "3");
+    am_results_free(r);
+    q.filter = AM_STR("[1]");
+    CHECK_ST(am_store_search(f.s, &q, &r), AM_EFORMAT);
+    q.filter = AM_STR("{\"topic\":\"food\"}");
+    q.mode = AM_SEARCH_VECTOR;
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 1);
+    am_results_free(r);
+    am_buf js = AM_BUF_INIT;
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_OK(am_results_to_json(r, 1, &js, NULL));
+    CHECK(strstr(js.ptr, "\"key\":\"2\"") != NULL);
+    CHECK(strstr(js.ptr, "\"namespace\":[\"u\",\"notes\"]") != NULL);
+    am_results_free(r);
+    am_buf_free(&js);
+    fx_close(&f);
+}
+
+AM_TEST(delete_namespace_and_reopen_keeps_data)
+{
+    fixture f;
+    fx_open(&f, 0);
+    am_buf out = AM_BUF_INIT;
+    size_t n = 0;
+    CHECK_OK(put(f.s, NS2("u", "a"), "k", "1", 0));
+    CHECK_OK(put(f.s, NS2("u", "b"), "k", "2", 0));
+    CHECK_OK(put(f.s, NS1("uu"), "k", "3", 0));
+    CHECK_OK(am_store_delete_ns(f.s, NS1("u"), &n));
+    CHECK_EQ(n, 2);
+    CHECK_ST(am_store_delete_ns(f.s, (am_ns){ NULL, 0 }, &n), AM_EINVAL);
+    am_store_close(f.s);
+    am_store_opts o = am_store_opts_default();
+    o.clock = &f.clk;
+    CHECK_OK(am_store_open(f.path, &o, &f.s, NULL));
+    CHECK_OK(am_store_get(f.s, NS1("uu"), AM_STR("k"), &out));
+    CHECK_STR_EQ(out.ptr, "3");
+    CHECK_ST(am_store_get(f.s, NS2("u", "a"), AM_STR("k"), &out),
+             AM_ENOTFOUND);
+    am_buf_free(&out);
+    fx_close(&f);
+}
+
+AM_TEST(open_rejects_garbage_and_newer_schema)
+{
+    char *dir = test_tmpdir();
+    char path[512];
+    am_error err;
+    am_store *s = NULL;
+    snprintf(path, sizeof path, "%s/garbage.db", dir);
+    FILE *fp = fopen(path, "wb");
+    for (int i = 0; i < 200; i++)
+        fputs("not a database at all ", fp);
+    fclose(fp);
+    CHECK_ST(am_store_open(path, NULL, &s, &err), AM_EIO);
+    CHECK(strstr(err.msg, "garbage.db") != NULL);
+    CHECK(s == NULL);
+    snprintf(path, sizeof path, "%s/new.db", dir);
+    CHECK_OK(am_store_open(path, NULL, &s, &err));
+    am_store_close(s);
+    /* Pretend a future version wrote the file. */
+    {
+        char cmd[700];
+        snprintf(cmd, sizeof cmd, "sqlite3 '%s' \"UPDATE am_schema SET "
+                 "version = 99 WHERE module = 'store'\" 2>/dev/null", path);
+        if (system(cmd) == 0) {
+            CHECK_ST(am_store_open(path, NULL, &s, &err), AM_EFORMAT);
+            CHECK(strstr(err.msg, "newer") != NULL);
+        }
+    }
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(sessions_add_get_pop_clear_list_prune)
+{
+    fixture f;
+    fx_open(&f, 0);
+    am_buf out = AM_BUF_INIT;
+    am_str msgs[3] = { AM_STR("{\"role\":\"user\",\"content\":\"hi\"}"),
+                       AM_STR("{\"role\":\"assistant\",\"content\":\"yo\"}"),
+                       AM_STR("{\"role\":\"user\",\"content\":\"bye\"}") };
+    CHECK_OK(am_session_add(f.s, AM_STR("bob"), AM_STR("t1"), msgs, 3));
+    CHECK_OK(am_session_get(f.s, AM_STR("t1"), 0, &out));
+    CHECK(strstr(out.ptr, "\"hi\"") != NULL && strstr(out.ptr, "bye"));
+    CHECK_OK(am_session_get(f.s, AM_STR("t1"), 1, &out));
+    CHECK_STR_EQ(out.ptr, "[{\"role\":\"user\",\"content\":\"bye\"}]");
+    CHECK_OK(am_session_pop(f.s, AM_STR("t1"), &out));
+    CHECK_STR_EQ(out.ptr, "{\"role\":\"user\",\"content\":\"bye\"}");
+    CHECK_OK(am_session_get(f.s, AM_STR("t1"), 0, &out));
+    CHECK(strstr(out.ptr, "bye") == NULL);
+    am_str bad = AM_STR("{oops");
+    CHECK_ST(am_session_add(f.s, AM_STR("bob"), AM_STR("t1"), &bad, 1),
+             AM_EFORMAT);
+    CHECK_ST(am_session_add(f.s, AM_STR("eve"), AM_STR("t1"), msgs, 1),
+             AM_EINVAL);
+    f.tc.now_ms += 5000;
+    CHECK_OK(am_session_add(f.s, AM_STR("bob"), AM_STR("t2"), msgs, 3));
+    CHECK_OK(am_session_list(f.s, AM_STR("bob"), &out));
+    CHECK(strstr(out.ptr, "\"session_id\":\"t2\"") < strstr(out.ptr, "t1"));
+    CHECK_OK(am_session_list(f.s, AM_STR("eve"), &out));
+    CHECK_STR_EQ(out.ptr, "[]");
+    size_t n = 0;
+    CHECK_OK(am_session_prune(f.s, 0, 1, &n));
+    CHECK_EQ(n, 3); /* t1: 2 -> 1, t2: 3 -> 1 */
+    CHECK_OK(am_session_prune(f.s, f.tc.now_ms - 1, 0, &n));
+    CHECK_EQ(n, 1);
+    CHECK_OK(am_session_get(f.s, AM_STR("t1"), 0, &out));
+    CHECK_STR_EQ(out.ptr, "[]");
+    CHECK_OK(am_session_clear(f.s, AM_STR("t2")));
+    CHECK_ST(am_session_clear(f.s, AM_STR("t2")), AM_ENOTFOUND);
+    CHECK_ST(am_session_pop(f.s, AM_STR("t2"), &out), AM_ENOTFOUND);
+    am_buf_free(&out);
+    fx_close(&f);
+}
+
+AM_TEST(hash_embedder_is_deterministic_and_similar_for_shared_words)
+{
+    am_embedder *e;
+    CHECK_OK(am_embedder_hash_create(128, &e, NULL));
+    CHECK_STR_EQ(e->id, "hash-ngram-v1/128");
+    am_str t[3] = { AM_STR("the login bug"), AM_STR("a login bugs"),
+                    AM_STR("pasta recipes") };
+    float v[3][128];
+    CHECK_OK(am_embedder_embed(e, t, 3, &v[0][0], NULL));
+    float ab = 0, ac = 0;
+    for (int i = 0; i < 128; i++) {
+        ab += v[0][i] * v[1][i];
+        ac += v[0][i] * v[2][i];
+    }
+    CHECK(ab > ac + 0.2f);
+    am_embedder_free(e);
+}
+
+AM_TEST(word_vectors_load_when_installed_and_reject_garbage)
+{
+    am_error err;
+    am_embedder *e = NULL;
+    char *dir = test_tmpdir(), path[512];
+    snprintf(path, sizeof path, "%s/bad.bin", dir);
+    FILE *fp = fopen(path, "wb");
+    fputs("AMWV\x01\0\0\0garbage-garbage-garbage", fp);
+    fclose(fp);
+    CHECK_ST(am_embedder_words_create(path, &e, &err), AM_EFORMAT);
+    CHECK_ST(am_embedder_words_create("/nonexistent/x.bin", &e, &err),
+             AM_ENOTFOUND);
+    test_rmtree(dir);
+    free(dir);
+    const char *src = getenv("AM_SOURCE_DIR");
+    snprintf(path, sizeof path, "%s/data/wordvec-sg100.bin",
+             src != NULL ? src : ".");
+    if (access(path, R_OK) != 0)
+        return; /* not installed: the hashed fallback is tested above */
+    CHECK_OK(am_embedder_words_create(path, &e, &err));
+    CHECK_EQ(e->dim, 100);
+    am_str t[3] = { AM_STR("my dog loves long walks"),
+                    AM_STR("the puppy enjoys walking"),
+                    AM_STR("quarterly tax revenue report") };
+    float v[3][100];
+    CHECK_OK(am_embedder_embed(e, t, 3, &v[0][0], NULL));
+    float ab = 0, ac = 0;
+    for (int i = 0; i < 100; i++) {
+        ab += v[0][i] * v[1][i];
+        ac += v[0][i] * v[2][i];
+    }
+    CHECK(ab > ac + 0.1f); /* synonyms, no shared words */
+    am_embedder_free(e);
+}
+
+/* ---- Durability: SIGKILL a writer mid-stream ---- */
+
+AM_TEST(acknowledged_writes_survive_sigkill)
+{
+    char *dir = test_tmpdir(), path[512], ack[512];
+    snprintf(path, sizeof path, "%s/kill.db", dir);
+    snprintf(ack, sizeof ack, "%s/acks", dir);
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        am_store *s;
+        close(fds[0]);
+        if (am_store_open(path, NULL, &s, NULL) != AM_OK)
+            _exit(3);
+        for (int i = 0;; i++) {
+            char key[32];
+            snprintf(key, sizeof key, "k%d", i);
+            am_item_in it = { .ns = NS1("kill"), .key = am_str_c(key),
+                              .value = AM_STR("\"payload payload\"") };
+            if (am_store_put(s, &it) != AM_OK)
+                _exit(4);
+            /* Acknowledge only after the put returned. */
+            if (write(fds[1], &i, sizeof i) != sizeof i)
+                _exit(5);
+        }
+    }
+    close(fds[1]);
+    int last = -1, got = 0, v;
+    while (got < 300 && read(fds[0], &v, sizeof v) == sizeof v) {
+        last = v;
+        got++;
+    }
+    kill(pid, SIGKILL);
+    /* Drain acknowledgements already in the pipe. */
+    while (read(fds[0], &v, sizeof v) == sizeof v)
+        last = v;
+    close(fds[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK(WIFSIGNALED(status));
+    CHECK(last >= 299);
+    am_store *s;
+    am_buf out = AM_BUF_INIT;
+    am_store_opts so = am_store_opts_default();
+    so.sync_full = 1;
+    CHECK_OK(am_store_open(path, &so, &s, NULL));
+    CHECK_OK(am_store_check(s));
+    for (int i = 0; i <= last; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "k%d", i);
+        CHECK_OK(am_store_get(s, NS1("kill"), am_str_c(key), &out));
+    }
+    am_buf_free(&out);
+    am_store_close(s);
+    test_rmtree(dir);
+    free(dir);
+}
+
+/* ---- OOM sweep over put + search ---- */
+
+static am_status oom_body(void *ctx, const am_allocator *alloc)
+{
+    const char *path = ctx;
+    am_store_opts o = am_store_opts_default();
+    am_store *s = NULL;
+    am_results *r = NULL;
+    o.alloc = alloc;
+    am_status st = am_store_open(path, &o, &s, NULL);
+    if (st != AM_OK)
+        return st;
+    am_item_in it = { .ns = NS2("o", "m"), .key = AM_STR("k"),
+                      .value = AM_STR("{\"t\":\"memory under pressure\"}"),
+                      .meta = AM_STR("{\"a\":1}") };
+    st = am_store_put(s, &it);
+    if (st == AM_OK) {
+        am_search q = { .ns = NS1("o"), .query = AM_STR("pressure"),
+                        .mode = AM_SEARCH_TEXT };
+        st = am_store_search(s, &q, &r);
+    }
+    if (st == AM_OK) {
+        am_results_free(r);
+        r = NULL;
+        st = am_store_list(s, NS1("o"), 0, 0, &r);
+    }
+    am_results_free(r);
+    am_store_close(s);
+    return st;
+}
+
+AM_TEST(oom_sweep_open_put_search)
+{
+    char *dir = test_tmpdir(), path[512];
+    snprintf(path, sizeof path, "%s/oom.db", dir);
+    long runs = test_oom_sweep(oom_body, path);
+    CHECK(runs > 5);
+    test_rmtree(dir);
+    free(dir);
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# test_store_cli.sh -- `agentmem store` and `agentmem recall` on a temp db.
+set -u
+cli=${AM_CLI:?AM_CLI must name the agentmem binary}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+db="$tmp/t.db"
+fails=0
+pass=0
+out="$tmp/out"
+err="$tmp/err"
+check() { # check NAME EXPECTED_STATUS CMD...
+    local name=$1 want=$2; shift 2
+    "$@" >"$out" 2>"$err"
+    local got=$?
+    if [ "$got" -ne "$want" ]; then
+        echo "FAIL $name: exit $got, expected $want"; cat "$err"
+        fails=$((fails + 1))
+    else
+        pass=$((pass + 1))
+    fi
+}
+has() { # has NAME FILE TEXT
+    if grep -qF -- "$3" "$2"; then pass=$((pass + 1)); else
+        echo "FAIL $1: '$3' not in:"; cat "$2"; fails=$((fails + 1)); fi
+}
+hasnt() {
+    if grep -qF -- "$3" "$2"; then echo "FAIL $1: '$3' found in:"; cat "$2";
+        fails=$((fails + 1)); else pass=$((pass + 1)); fi
+}
+S="$cli store --db $db --embedder hash"
+check put 0 $S put user_1/prefs language '{"value":"Python"}'
+check put2 0 $S put user_1/prefs editor '"vim is the editor"' --meta '{"kind":"tool"}'
+check put3 0 $S put user_2/prefs language '"Rust"'
+check get 0 $S get user_1/prefs language
+has get_value "$out" '{"value":"Python"}'
+check get_json 0 $S get user_1/prefs language --json
+has get_json "$out" '"namespace":["user_1","prefs"]'
+check get_missing 4 $S get user_1/prefs nope
+has missing_msg "$err" "no item"
+check put_bad_json 3 $S put user_1/prefs bad '{oops'
+has bad_json_msg "$err" "value"
+check put_ttl_bad 2 $S put user_1/prefs x 1 --ttl abc
+check ls 0 $S ls user_1
+has ls_editor "$out" "editor"
+hasnt ls_scoped "$out" "Rust"
+check ns 0 $S namespaces --depth 1 --json
+has ns_json "$out" '[{"namespace":["user_1"]},{"namespace":["user_2"]}]'
+check search 0 $S search 'editor?' --ns user_1 --json
+has search_hit "$out" '"key":"editor"'
+has search_score "$out" '"score"'
+check search_nasty 0 $S search '"AND( NEAR *' --mode text
+check search_filter 0 $S search vim --filter '{"kind":"tool"}' --json
+has filter_hit "$out" '"editor"'
+check search_badmode 2 $S search x --mode nope
+check del 0 $S del user_1/prefs editor
+check del_again 4 $S del user_1/prefs editor
+check undo 0 $S undo user_1/prefs editor
+check get_undone 0 $S get user_1/prefs editor
+check history 0 $S history user_1/prefs editor --json
+has history_events "$out" '"event":"delete"'
+check purge 0 $S purge
+check integrity 0 $S check
+check unknown_sub 2 $S frob
+cat >"$tmp/conv.json" <<'J'
+[{"role":"user","content":"my flight to Lisbon leaves on Friday"},
+ {"role":"assistant","content":"noted, Lisbon on Friday"},
+ {"role":"user","content":"also I need a vegetarian restaurant there"}]
+J
+R="$cli recall --db $db --embedder hash"
+check recall_index 0 $R index alice s1 "$tmp/conv.json" --chunk-size 2 --overlap 1
+has recall_chunks "$out" "indexed 2 chunks"
+check recall_search 0 $R search alice "Lisbon flight"
+has recall_hit "$out" '"session_id":"s1"'
+check recall_other_user 0 $R search bob "Lisbon flight"
+has recall_empty "$out" "[]"
+echo '[{"role":1}]' >"$tmp/bad.json"
+check recall_bad 3 $R index alice s2 "$tmp/bad.json"
+has recall_bad_msg "$err" "message 0"
+check memtool_create 0 $S memtool alice '{"command":"create","path":"/memories/a.md","file_text":"one\ntwo"}'
+has memtool_created "$out" "File created successfully at: /memories/a.md"
+check memtool_escape 0 $S memtool alice '{"command":"view","path":"/memories/../../etc/passwd"}' --json
+has memtool_confined "$out" '"is_error":true'
+hasnt memtool_nohost "$out" "$tmp"
+check memtool_view 0 $S memtool alice '{"command":"view","path":"/memories/a.md"}'
+has memtool_lines "$out" "     2	two"
+check tooldef 0 $R tool-def --format anthropic
+has tooldef_schema "$out" '"input_schema"'
+check tooldef_bad 2 $R tool-def --format xml
+check toolcall 0 $R tool-call alice '{"id":"c1","function":{"arguments":"{\"query\":\"Lisbon\"}"}}'
+has toolcall_result "$out" '"tool_call_id":"c1"'
+has toolcall_hit "$out" 'session s1'
+echo "$pass passed, $fails failed"
+[ "$fails" -eq 0 ]
