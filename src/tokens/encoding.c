@@ -508,7 +508,7 @@ static am_status find_rank_file(const char *name, const am_encoding_opts *o,
     const char *dirs[4];
     const char *what[4] = { "data_dir", "AGENTMEM_DATA_DIR", "AM_DATADIR",
                             "source tree" };
-    char tried[200] = "";
+    char tried[400] = "";
     size_t nd = 0, tl = 0;
 
     if (o->rank_file != NULL) {
@@ -530,8 +530,8 @@ static am_status find_rank_file(const char *name, const am_encoding_opts *o,
         if (file_exists(out))
             return AM_OK;
         if (tl < sizeof tried - 1)
-            tl += (size_t)snprintf(tried + tl, sizeof tried - tl, "%s%s",
-                                   tl ? ", " : "", what[nd]);
+            tl += (size_t)snprintf(tried + tl, sizeof tried - tl, "%s%s (%s)",
+                                   tl ? ", " : "", dirs[nd], what[nd]);
     }
     return am__fail(err, AM_ENOTFOUND,
                     "rank file %s.tiktoken not found (tried %s; run "
