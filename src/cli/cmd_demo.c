@@ -12,10 +12,18 @@
 
 int cmd_demo(int argc, char **argv)
 {
+    int rc;
+
     (void)argc;
     (void)argv;
     printf("agentmem %s demo\n", am_version());
+    demo_providers();
+    if ((rc = demo_msg()) != CLI_EXIT_OK)
+        return rc;
     if (demo_store() != 0)
+    if (demo_tiers() != CLI_EXIT_OK)
         return CLI_EXIT_FAIL;
+    demo_context();
+    demo_tokens();
     return CLI_EXIT_OK;
 }

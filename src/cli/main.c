@@ -13,7 +13,18 @@
 #include "commands.h"
 
 static const cli_command commands[] = {
+    { "conv", cmd_conv, 1,
+      "convert --from F --to F [--pretty] [--portable] [IN] [-o OUT] | "
+      "show [--format F] [IN] | stats [--format F] [IN]   "
+      "(F: agentmem, openai, anthropic; IN/OUT default to stdin/stdout)",
+      "convert, show and count conversations" },
     { "demo", cmd_demo, 0, "", "a short tour of agentmem on shipped data" },
+    { "embed", cmd_embed, 1,
+      "--model M [--base-url URL] [--api-key-env VAR] [--dim N] "
+      "[--batch N] [--timeout-ms N] [--retries N] TEXT...",
+      "embed texts over an OpenAI-compatible /embeddings endpoint" },
+    { "llm", cmd_llm, 1, LLM_CHAT_USAGE,
+      "chat with an OpenAI-compatible or Anthropic model over HTTP" },
     { "recall", cmd_recall, 1,
       "index USER SESSION FILE | search USER QUERY | tool-def | tool-call "
       "USER CALL [--format openai|anthropic] [--db F] [--json]",
@@ -24,6 +35,36 @@ static const cli_command commands[] = {
       "purge | check | memtool USER INPUT [--db F] [--json]",
       "the long-term store: items, namespaces, search" },
     { "version", cmd_version, 0, "", "print the library version" },
+    { "tokens", cmd_tokens, 1,
+      "count|encode|decode [--encoding E | --model M] [--jsonl] "
+      "[--messages] [--allow-special] [FILE...]",
+      "count, encode or decode tokens exactly (tiktoken-compatible)" },
+    { "models", cmd_models, 0, "[--file F] [--json] [MODEL]",
+      "list the model catalog or resolve one model" },
+    { "cost", cmd_cost, 0,
+      "--model M --input N --output N [--cached N] [--file F]",
+      "the price of an LLM call from the model catalog" },
+    { "tiers", cmd_tiers, 1,
+      "put|get|search|delete|archive|restore|stats|optimize|policies|moves"
+      " [ARGS] [--db FILE] [--now MS] [--capacity TIER=N]",
+      "hierarchical memory: tiers, index search, lifecycle, archive" },
+    { "trim", cmd_trim, 1,
+      "FILE [--format F] [--strategy last|first|tokens] [--max-messages N] "
+      "[--max-tokens N] [--model M] [--no-system] [--start-on-user] "
+      "[--end-on ROLE] [--partial] [--out FILE] [--out-format F]",
+      "trim a conversation to a budget, keeping tool-call groups whole" },
+    { "compress", cmd_compress, 1,
+      "FILE [--format F] [--config FILE] [--preset P] [--strategy S] "
+      "[--threshold N] [--short-term N] [--model M] [--now] [--out FILE] "
+      "[--out-format F] [--llm-model M [--llm-provider P] [--llm-base-url U] "
+      "[--llm-api-key-env VAR]]",
+      "run a conversation through the memory manager, print the context" },
+    { "replay", cmd_replay, 1,
+      "FILE [--format F] [--config FILE] [--preset P] [--strategy S] "
+      "[--threshold N] [--short-term N] [--model M] [--quiet] "
+      "[--llm-model M [--llm-provider P] [--llm-base-url U] "
+      "[--llm-api-key-env VAR]]",
+      "feed a conversation message by message; print the statistics" },
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

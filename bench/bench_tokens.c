@@ -1,0 +1,230 @@
+/* bench_tokens.c -- token counting speed, load time and memory.
+ *
+ * usage: bench_tokens CORPUS_DIR [SECONDS_PER_CASE]
+ *
+ * CORPUS_DIR holds prose.txt, code.txt, json.txt and multilingual.txt
+ * (bench/tokens_corpus.js writes them). For cl100k_base and o200k_base and
+ * each section, counts the tokens of the whole section repeatedly for about
+ * SECONDS_PER_CASE (default 0.5) of CPU time on 1 thread, then on 2
+ * threads sharing the one encoding, and prints
+ *   count/<encoding>/<section>/t<threads> <bytes> ns/op MB/s tokens
+ * Then the load time of o200k_base (best and median of 9 opens), the bytes
+ * it holds (a counting allocator) and the process's peak RSS, and the time
+ * to count a 1 MB single-letter word.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "agentmem/tokens.h"
+#include "core/core.h"
+
+static const char *sections[] = { "prose", "code", "json", "multilingual" };
+static const char *encodings[] = { "cl100k_base", "o200k_base" };
+
+typedef struct job {
+    const am_encoding *enc;
+    am_token_cache *cache; /* NULL, or this thread's cache */
+    am_str text;
+    double secs;
+    long reps;
+    size_t tokens;
+    int64_t cpu_ns; /* this thread's CPU time */
+} job;
+
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Count the text until the thread has used `secs` of CPU time: CPU time,
+ * not wall time, so that other load on the machine does not count. */
+static void *run_job(void *arg)
+{
+    job *j = arg;
+    int64_t c0 = thread_cpu_ns();
+    do {
+        size_t n = 0;
+        am_encode_opts o = { 0, NULL, 0, j->cache };
+        if (am_encoding_count(j->enc, j->text, &o, &n, NULL) != AM_OK) {
+            fprintf(stderr, "count failed\n");
+            exit(1);
+        }
+        j->tokens = n;
+        j->reps++;
+        j->cpu_ns = thread_cpu_ns() - c0;
+    } while (j->cpu_ns < (int64_t)(j->secs * 1e9));
+    return NULL;
+}
+
+static void bench_count(const am_encoding *enc, const char *sec, am_str text,
+                        double secs, int threads, bool cached)
+{
+    job jobs[2];
+    pthread_t tids[2];
+    int64_t t0 = am__mono_ns(), wall;
+    long reps = 0;
+    double cpu_mbs = 0;
+
+    for (int i = 0; i < threads; i++) {
+        memset(&jobs[i], 0, sizeof jobs[i]);
+        jobs[i].enc = enc;
+        jobs[i].text = text;
+        jobs[i].secs = secs;
+        if (cached && am_token_cache_create(enc, 0, NULL, &jobs[i].cache,
+                                            NULL) != AM_OK)
+            exit(1);
+        pthread_create(&tids[i], NULL, run_job, &jobs[i]);
+    }
+    for (int i = 0; i < threads; i++) {
+        pthread_join(tids[i], NULL);
+        am_token_cache_free(jobs[i].cache);
+        reps += jobs[i].reps;
+        cpu_mbs += (double)text.len * (double)jobs[i].reps /
+                   (double)jobs[i].cpu_ns * 1e3;
+    }
+    wall = am__mono_ns() - t0;
+    /* One thread: ns/op and MB/s from its CPU time. Two threads: MB/s is
+     * the sum of both threads' CPU-time rates (what the threads deliver
+     * when each has a core), and the wall-clock rate beside it (which
+     * depends on what else the machine runs). */
+    double ns = (double)jobs[0].cpu_ns / (double)jobs[0].reps;
+    if (threads == 1)
+        printf("%s/%s/%s/t1 %zu %.0f ns/op %.1f MB/s %zu tokens\n",
+               cached ? "countc" : "count", am_encoding_name(enc), sec,
+               text.len, ns,
+               (double)text.len / ns * 1e3, jobs[0].tokens);
+    else
+        printf("%s/%s/%s/t%d %zu %.0f ns/op %.1f MB/s (wall %.1f MB/s) "
+               "%zu tokens\n", cached ? "countc" : "count",
+               am_encoding_name(enc), sec, threads,
+               text.len, ns, cpu_mbs,
+               (double)text.len * (double)reps / (double)wall * 1e3,
+               jobs[0].tokens);
+}
+
+/* ---- A counting allocator for the memory figure ---- */
+
+static size_t live_bytes, peak_bytes;
+
+static void *c_alloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    live_bytes += n;
+    if (live_bytes > peak_bytes)
+        peak_bytes = live_bytes;
+    return malloc(n);
+}
+
+static void *c_realloc(void *ctx, void *p, size_t old, size_t n)
+{
+    (void)ctx;
+    live_bytes += n - old;
+    if (live_bytes > peak_bytes)
+        peak_bytes = live_bytes;
+    return realloc(p, n);
+}
+
+static void c_free(void *ctx, void *p, size_t n)
+{
+    (void)ctx;
+    live_bytes -= n;
+    free(p);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+    double secs = argc > 2 ? atof(argv[2]) : 0.5;
+    am_buf text[4] = { AM_BUF_INIT, AM_BUF_INIT, AM_BUF_INIT, AM_BUF_INIT };
+    am_error err;
+    char path[4096];
+
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_tokens CORPUS_DIR [SECONDS]\n");
+        return 2;
+    }
+    for (int s = 0; s < 4; s++) {
+        snprintf(path, sizeof path, "%s/%s.txt", argv[1], sections[s]);
+        if (am__read_file(path, &text[s], &err) != AM_OK) {
+            fprintf(stderr, "%s\n", err.msg);
+            return 1;
+        }
+    }
+    for (int e = 0; e < 2; e++) {
+        am_encoding *enc = NULL;
+        if (am_encoding_open(encodings[e], NULL, &enc, &err) != AM_OK) {
+            fprintf(stderr, "%s\n", err.msg);
+            return 1;
+        }
+        for (int t = 1; t <= 2; t++)
+            for (int s = 0; s < 4; s++)
+                bench_count(enc, sections[s], am_buf_str(&text[s]), secs, t,
+                            false);
+        /* With a cache kept across calls, as the JS peers keep theirs. */
+        for (int s = 0; s < 4; s++)
+            bench_count(enc, sections[s], am_buf_str(&text[s]), secs, 1,
+                        true);
+        am_encoding_free(enc);
+    }
+
+    /* Load time and memory of o200k_base. */
+    {
+        am_allocator ca = { c_alloc, c_realloc, c_free, NULL };
+        am_encoding_opts o = am_encoding_opts_default();
+        int64_t times[9];
+        size_t held = 0;
+        struct rusage ru;
+        o.alloc = &ca;
+        for (int i = 0; i < 9; i++) {
+            am_encoding *enc = NULL;
+            int64_t t0 = am__mono_ns();
+            if (am_encoding_open("o200k_base", &o, &enc, &err) != AM_OK) {
+                fprintf(stderr, "%s\n", err.msg);
+                return 1;
+            }
+            times[i] = am__mono_ns() - t0;
+            held = live_bytes;
+            am_encoding_free(enc);
+        }
+        qsort(times, 9, sizeof times[0], cmp_i64);
+        getrusage(RUSAGE_SELF, &ru);
+        printf("load/o200k_base 1 %.2f ms best %.2f ms median\n",
+               (double)times[0] / 1e6, (double)times[4] / 1e6);
+        printf("memory/o200k_base held %.1f MB, peak while loading %.1f MB, "
+               "process max RSS %.1f MB\n", (double)held / 1048576.0,
+               (double)peak_bytes / 1048576.0, (double)ru.ru_maxrss / 1024.0);
+    }
+
+    /* A 1 MB word. */
+    {
+        am_encoding *enc = NULL;
+        size_t n = 1 << 20, count = 0;
+        char *w = malloc(n);
+        int64_t t0;
+        memset(w, 'a', n);
+        if (w == NULL ||
+            am_encoding_open("o200k_base", NULL, &enc, &err) != AM_OK)
+            return 1;
+        t0 = am__mono_ns();
+        am_encoding_count(enc, (am_str){ w, n }, NULL, &count, NULL);
+        printf("longword/o200k_base/1MB-a 1 %.0f ns/op %zu tokens\n",
+               (double)(am__mono_ns() - t0), count);
+        free(w);
+        am_encoding_free(enc);
+    }
+    for (int s = 0; s < 4; s++)
+        am_buf_free(&text[s]);
+    return 0;
+}

@@ -1,0 +1,141 @@
+/* memconfig.h -- configuration of the memory manager (context window).
+ *
+ * One plain struct with defaults (the "balanced" preset), three named
+ * presets, a parser for `KEY=VALUE` config files such as
+ *
+ *     # .aloop/config
+ *     MEMORY_ENABLED=true
+ *     MEMORY_COMPRESSION_THRESHOLD=40000
+ *     MEMORY_COMPRESSION_STRATEGY=sliding_window
+ *
+ * and environment-variable overrides with the same names. Unknown keys and
+ * bad values are errors that name the line (or the variable). The struct
+ * owns no memory: string settings live in fixed arrays inside it, so it can
+ * be copied freely.
+ *
+ * Keys (all optional):
+ *   MEMORY_PRESET                   aggressive | balanced | conservative
+ *                                   (applied first, wherever it appears)
+ *   MEMORY_ENABLED                  true/false
+ *   MEMORY_MAX_CONTEXT_TOKENS       int > 0
+ *   MEMORY_COMPRESSION_THRESHOLD    int > 0 (tokens)
+ *   MEMORY_SHORT_TERM_SIZE          int >= 0 (recent messages kept verbatim)
+ *   MEMORY_COMPRESSION_RATIO        real in (0, 1]
+ *   MEMORY_COMPRESSION_STRATEGY     sliding_window | selective | deletion
+ *   MEMORY_PRESERVE_SYSTEM_PROMPTS  true/false
+ *   MEMORY_PRESERVE_TOOL_CALLS      true/false
+ *   MEMORY_IMPORTANCE_MARKERS       comma-separated words
+ *   MEMORY_TOOL_CLEAR_TRIGGER       int >= 0 (0: off) input tokens
+ *   MEMORY_TOOL_CLEAR_KEEP          int >= 0 most recent tool uses kept
+ *   MEMORY_TOOL_CLEAR_AT_LEAST      int >= 0 tokens cleared per pass
+ *   MEMORY_TOOL_CLEAR_EXCLUDE       comma-separated tool names
+ *   MEMORY_MODEL                    model name used for token counting
+ */
+#ifndef AGENTMEM_MEMCONFIG_H
+#define AGENTMEM_MEMCONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum am_compress_strategy {
+    AM_COMPRESS_SLIDING_WINDOW = 0, /* summarize all but the recent window */
+    AM_COMPRESS_SELECTIVE,          /* keep important ones, summarize rest */
+    AM_COMPRESS_DELETION            /* drop old messages, no summary */
+} am_compress_strategy;
+
+#define AM_MEMCFG_TEXT_MAX 512
+
+typedef struct am_memory_config {
+    bool enabled;
+    size_t max_context_tokens;
+    size_t compression_threshold;  /* compress when context tokens exceed */
+    size_t short_term_size;        /* recent messages kept verbatim */
+    double compression_ratio;      /* summary budget = ratio * old tokens */
+    am_compress_strategy strategy;
+    bool preserve_system;
+    bool preserve_tool_calls;      /* selective: keep tool calls+results */
+    /* Comma-separated, case-insensitive words marking a message important
+     * (selective keeps such messages verbatim). */
+    char importance_markers[AM_MEMCFG_TEXT_MAX];
+    /* Tool-result clearing (0 trigger: off). */
+    size_t tool_clear_trigger;
+    size_t tool_clear_keep;
+    size_t tool_clear_at_least;
+    char tool_clear_exclude[AM_MEMCFG_TEXT_MAX]; /* comma-separated names */
+    char model[128];               /* "" : estimate (4 chars per token) */
+} am_memory_config;
+
+/* The defaults: the "balanced" preset (threshold 40000, ratio 0.3, short
+ * term 20, sliding_window, max context 100000, preserve system and tool
+ * calls, markers "important,critical,remember,must,decision", clearing off).
+ * Thread safety: safe. */
+AM_API am_memory_config am_memory_config_default(void);
+
+/* Overwrite the preset fields (threshold, ratio, short-term size, strategy,
+ * enabled) of `cfg` with the named preset: "aggressive" (30000, 0.2, 10,
+ * sliding_window), "balanced" (40000, 0.3, 20, sliding_window) or
+ * "conservative" (60000, 0.5, 30, selective). Other fields are kept.
+ * Returns AM_OK or AM_EINVAL naming the unknown preset; `cfg` is unchanged
+ * on failure. Thread safety: per-handle (cfg). */
+AM_API am_status am_memory_config_preset(am_memory_config *cfg, am_str name,
+                                         am_error *err);
+
+/* Set one key (see the list above) from its text value. `where` prefixes
+ * error messages (e.g. "config line 3"); may be NULL. Returns AM_OK,
+ * AM_EINVAL (unknown key) or AM_EFORMAT (bad value); `cfg` is unchanged on
+ * failure. Thread safety: per-handle (cfg). */
+AM_API am_status am_memory_config_set(am_memory_config *cfg, am_str key,
+                                      am_str value, const char *where,
+                                      am_error *err);
+
+/* Parse config text: one KEY=VALUE per line; blank lines and lines whose
+ * first non-blank character is '#' are ignored; an optional leading
+ * "export " is allowed; the value may be wrapped in single or double
+ * quotes; spaces around key and value are trimmed. MEMORY_PRESET is applied
+ * before the other keys whatever its line. Settings are applied on top of
+ * `cfg`. Errors name the line: AM_EFORMAT ("line 4: expected KEY=VALUE",
+ * bad value) or AM_EINVAL (unknown key). `cfg` is unchanged on failure.
+ * Thread safety: per-handle (cfg). */
+AM_API am_status am_memory_config_parse(am_memory_config *cfg, am_str text,
+                                        am_error *err);
+
+/* Read and parse the file at `path` (as am_memory_config_parse; errors name
+ * the path and line). AM_ENOTFOUND when it does not exist, AM_EIO when
+ * it cannot be read. Thread safety:
+ * per-handle (cfg). */
+AM_API am_status am_memory_config_load(am_memory_config *cfg,
+                                       const char *path, am_error *err);
+
+/* Environment lookup: returns the value of `name` or NULL. */
+typedef const char *(*am_getenv_fn)(void *ctx, const char *name);
+
+/* Override `cfg` with every set environment variable named like a key
+ * above (MEMORY_PRESET first). `getenv_fn` NULL: the process environment.
+ * Errors name the variable; `cfg` is unchanged on failure.
+ * Thread safety: per-handle (cfg); the process environment must not change
+ * during the call. */
+AM_API am_status am_memory_config_apply_env(am_memory_config *cfg,
+                                            am_getenv_fn getenv_fn,
+                                            void *ctx, am_error *err);
+
+/* Write `cfg` as config-file text (every key, one per line) replacing the
+ * contents of `out`; parsing it back gives an equal config. AM_OK or
+ * AM_ENOMEM. Thread safety: safe. */
+AM_API am_status am_memory_config_format(const am_memory_config *cfg,
+                                         am_buf *out);
+
+/* "sliding_window", "selective" or "deletion" (static, never NULL).
+ * Thread safety: safe. */
+AM_API const char *am_compress_strategy_name(am_compress_strategy s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,347 @@
+/* react.h -- structured memory for a ReAct agent.
+ *
+ * A ReAct agent thinks, acts (calls a tool), observes the result, and
+ * repeats. am_react keeps what such an agent needs to remember about its
+ * run, as plain records rather than one growing prompt:
+ *
+ *   - the conversation (role + content + time);
+ *   - tool executions (tool, parameters JSON, success, result JSON or error
+ *     text, execution time, time stamp);
+ *   - the reasoning trace (THINK / ACT / OBSERVE steps);
+ *   - a context dictionary (string keys, JSON values);
+ *   - todos (id, content, status, priority);
+ *   - an optional domain record of the caller's own type, which travels
+ *     with export/import through serialize/deserialize callbacks.
+ *
+ * Queries return indices into the lists; records are read with the *_at
+ * accessors. Statistics follow the aitor seed's analyze_memory_usage.
+ * Hooks run after every successful update; a failing hook is counted and
+ * its message kept, and never undoes or fails the update.
+ *
+ *     am_react *m = NULL;
+ *     am_react_create(NULL, &m, NULL);
+ *     am_react_add_message(m, AM_STR("user"), AM_STR("What is 6*7?"));
+ *     am_react_add_step(m, AM_STEP_THINK, AM_STR("use the calculator"));
+ *     am_react_tool_exec e = { .tool = AM_STR("calculator"),
+ *         .params_json = AM_STR("{\"expression\":\"6 * 7\"}"),
+ *         .success = true, .result_json = AM_STR("{\"calculation\":42}"),
+ *         .duration_us = 150000 };
+ *     am_react_add_tool_exec(m, &e);
+ *     am_buf json = AM_BUF_INIT;
+ *     am_react_export(m, &json);       // lossless; am_react_import reads it
+ *     am_buf_free(&json);
+ *     am_react_free(m);
+ */
+#ifndef AGENTMEM_REACT_H
+#define AGENTMEM_REACT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "clock.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct am_react am_react;
+
+typedef struct am_react_opts {
+    const am_allocator *alloc; /* NULL: default */
+    const am_clock *clock;     /* NULL: system clock; time stamps */
+} am_react_opts;
+
+/* Options with defaults. Thread safety: safe. */
+AM_API am_react_opts am_react_opts_default(void);
+
+/* Create an empty memory. `opts` may be NULL; the allocator and clock are
+ * borrowed and must outlive the memory. AM_OK or AM_ENOMEM.
+ * Thread safety: safe. */
+AM_API am_status am_react_create(const am_react_opts *opts, am_react **out,
+                                 am_error *err);
+
+/* Free the memory, its records and its domain record (through the domain
+ * type's free callback). NULL: no-op. Thread safety: per-handle. */
+AM_API void am_react_free(am_react *m);
+
+/* Detail of the most recent failed call on `m`, owned by `m`, valid until
+ * the next call. Thread safety: per-handle. */
+AM_API const am_error *am_react_last_error(const am_react *m);
+
+/* ---- Conversation ---- */
+
+typedef struct am_react_message {
+    am_str role;     /* owned by the memory */
+    am_str content;  /* owned by the memory */
+    int64_t ts_ms;
+} am_react_message;
+
+/* Append a message; role and content are copied (UTF-8; role non-empty,
+ * at most 32 bytes). The time stamp comes from the clock. AM_OK, AM_EINVAL
+ * (empty role), AM_EFORMAT (bad UTF-8, naming the byte) or AM_ENOMEM; the
+ * memory is unchanged on failure. Thread safety: per-handle. */
+AM_API am_status am_react_add_message(am_react *m, am_str role,
+                                      am_str content);
+
+/* Number of messages. Thread safety: per-handle. */
+AM_API size_t am_react_message_count(const am_react *m);
+
+/* Message `i` (0 = oldest); the strings are owned by the memory and valid
+ * until the next modifying call. AM_OK or AM_ENOTFOUND (i out of range).
+ * Thread safety: per-handle. */
+AM_API am_status am_react_message_at(const am_react *m, size_t i,
+                                     am_react_message *out);
+
+/* Indices of the messages with `role`, oldest first, written to idx[0..cap);
+ * returns the total number of matches (which may exceed cap).
+ * Thread safety: per-handle. */
+AM_API size_t am_react_messages_by_role(const am_react *m, am_str role,
+                                        size_t *idx, size_t cap);
+
+/* ---- Tool executions ---- */
+
+typedef struct am_react_tool_exec {
+    am_str tool;         /* tool name, non-empty */
+    am_str params_json;  /* JSON value; empty means {} */
+    bool success;
+    am_str result_json;  /* JSON value; empty means null */
+    am_str error;        /* error text when !success (may be empty) */
+    int64_t duration_us; /* execution time, >= 0 */
+    int64_t ts_ms;       /* 0: now, from the clock */
+} am_react_tool_exec;
+
+/* Record one tool execution; every string is copied and each JSON field
+ * validated (errors name the field and byte). AM_OK, AM_EINVAL, AM_EFORMAT
+ * or AM_ENOMEM; unchanged on failure. Thread safety: per-handle. */
+AM_API am_status am_react_add_tool_exec(am_react *m,
+                                        const am_react_tool_exec *e);
+
+/* Number of tool executions. Thread safety: per-handle. */
+AM_API size_t am_react_tool_exec_count(const am_react *m);
+
+/* Execution `i`; strings owned by the memory, valid until the next
+ * modifying call. AM_OK or AM_ENOTFOUND. Thread safety: per-handle. */
+AM_API am_status am_react_tool_exec_at(const am_react *m, size_t i,
+                                       am_react_tool_exec *out);
+
+typedef enum am_react_outcome {
+    AM_REACT_ANY = 0,
+    AM_REACT_SUCCEEDED,
+    AM_REACT_FAILED
+} am_react_outcome;
+
+/* Indices of executions of `tool` (empty: any tool) with `outcome`, oldest
+ * first, into idx[0..cap); returns the total number of matches.
+ * Thread safety: per-handle. */
+AM_API size_t am_react_find_tool_execs(const am_react *m, am_str tool,
+                                       am_react_outcome outcome, size_t *idx,
+                                       size_t cap);
+
+/* ---- Reasoning trace ---- */
+
+typedef enum am_step_type {
+    AM_STEP_THINK = 0,
+    AM_STEP_ACT,
+    AM_STEP_OBSERVE
+} am_step_type;
+
+typedef struct am_react_step {
+    am_step_type type;
+    am_str content; /* owned by the memory */
+    int64_t ts_ms;
+} am_react_step;
+
+/* Append a reasoning step (content copied, UTF-8). AM_OK, AM_EINVAL (type
+ * out of range), AM_EFORMAT or AM_ENOMEM. Thread safety: per-handle. */
+AM_API am_status am_react_add_step(am_react *m, am_step_type type,
+                                   am_str content);
+
+/* Number of reasoning steps. Thread safety: per-handle. */
+AM_API size_t am_react_step_count(const am_react *m);
+
+/* Step `i`; content owned by the memory. AM_OK or AM_ENOTFOUND.
+ * Thread safety: per-handle. */
+AM_API am_status am_react_step_at(const am_react *m, size_t i,
+                                  am_react_step *out);
+
+/* Indices of the steps of `type` (-1: any), oldest first, considering only
+ * the last `recent` steps (0: all); returns the total number of matches.
+ * Thread safety: per-handle. */
+AM_API size_t am_react_find_steps(const am_react *m, int type, size_t recent,
+                                  size_t *idx, size_t cap);
+
+/* "THINK", "ACT" or "OBSERVE" (static). Thread safety: safe. */
+AM_API const char *am_step_type_name(am_step_type t);
+
+/* ---- Context dictionary ---- */
+
+/* Set `key` (non-empty UTF-8) to the JSON value `value_json` (validated,
+ * copied). AM_OK, AM_EINVAL, AM_EFORMAT or AM_ENOMEM.
+ * Thread safety: per-handle. */
+AM_API am_status am_react_context_set(am_react *m, am_str key,
+                                      am_str value_json);
+
+/* The value of `key` as compact JSON, replacing the contents of `out`.
+ * AM_OK, AM_ENOTFOUND or AM_ENOMEM. Thread safety: per-handle. */
+AM_API am_status am_react_context_get(am_react *m, am_str key, am_buf *out);
+
+/* Remove `key`. AM_OK or AM_ENOTFOUND. Thread safety: per-handle. */
+AM_API am_status am_react_context_remove(am_react *m, am_str key);
+
+/* ---- Todos ---- */
+
+typedef enum am_todo_status {
+    AM_TODO_PENDING = 0,
+    AM_TODO_IN_PROGRESS,
+    AM_TODO_DONE
+} am_todo_status;
+
+typedef struct am_react_todo {
+    am_str id;       /* non-empty */
+    am_str content;
+    am_todo_status status;
+    int priority;    /* higher is more urgent */
+} am_react_todo;
+
+/* Insert the todo, or replace the one with the same id (keeping its place).
+ * Strings copied. AM_OK, AM_EINVAL, AM_EFORMAT or AM_ENOMEM.
+ * Thread safety: per-handle. */
+AM_API am_status am_react_todo_put(am_react *m, const am_react_todo *t);
+
+/* Remove the todo `id`. AM_OK or AM_ENOTFOUND. Thread safety: per-handle. */
+AM_API am_status am_react_todo_remove(am_react *m, am_str id);
+
+/* Number of todos. Thread safety: per-handle. */
+AM_API size_t am_react_todo_count(const am_react *m);
+
+/* Todo `i` in insertion order; strings owned by the memory. AM_OK or
+ * AM_ENOTFOUND. Thread safety: per-handle. */
+AM_API am_status am_react_todo_at(const am_react *m, size_t i,
+                                  am_react_todo *out);
+
+/* "pending", "in_progress" or "done" (static). Thread safety: safe. */
+AM_API const char *am_todo_status_name(am_todo_status s);
+
+/* ---- Statistics (the seed's analyze_memory_usage) ---- */
+
+typedef struct am_react_stats {
+    size_t messages;
+    size_t user, assistant, system, tool;   /* messages by role */
+    double user_avg_len, assistant_avg_len, system_avg_len, tool_avg_len;
+    size_t tool_executions;
+    double tool_success_rate;               /* 0..1; 0 when none */
+    double avg_execution_us;
+    size_t steps, think_steps, act_steps, observe_steps;
+    size_t todos, todos_done;
+    double messages_kb, tools_kb, reasoning_kb, total_kb;
+} am_react_stats;
+
+/* Fill `out`. Average lengths are in bytes of content. Sizes count the
+ * bytes of message contents, of tool executions (names, params, results,
+ * errors) and of step contents. Thread safety: per-handle. */
+AM_API void am_react_stats_get(const am_react *m, am_react_stats *out);
+
+/* The statistics as JSON in the seed's shape ({"messages": {"total_messages",
+ * "by_role": {...}}, "tools": {..., "tool_usage": {name: count}},
+ * "reasoning": {"total_steps", "step_distribution"}, "memory_size": {...},
+ * "analysis_timestamp"}), replacing `out`. AM_OK or AM_ENOMEM.
+ * Thread safety: per-handle. */
+AM_API am_status am_react_stats_json(am_react *m, am_buf *out);
+
+/* ---- Pruning ---- */
+
+/* Keep the last `max_messages` messages plus every system message, then
+ * drop exact duplicates (same role and content; the first copy stays);
+ * keep the last `max_tool_execs` executions and the last `max_steps`
+ * steps. A limit of 0 leaves that list alone. Never allocates more than a
+ * scratch table; AM_OK or AM_ENOMEM (unchanged). Runs the hooks.
+ * Thread safety: per-handle. */
+AM_API am_status am_react_prune(am_react *m, size_t max_messages,
+                                size_t max_tool_execs, size_t max_steps);
+
+/* ---- Hooks ---- */
+
+typedef enum am_react_event {
+    AM_REACT_EV_MESSAGE = 0,
+    AM_REACT_EV_TOOL,
+    AM_REACT_EV_STEP,
+    AM_REACT_EV_CONTEXT,
+    AM_REACT_EV_TODO,
+    AM_REACT_EV_PRUNE,
+    AM_REACT_EV_IMPORT,
+    AM_REACT_EV_DOMAIN
+} am_react_event;
+
+/* Called after each successful update. Returning non-AM_OK (with detail in
+ * `err`) counts as a hook failure; the update stands. A hook must not
+ * modify the memory. */
+typedef am_status (*am_react_hook_fn)(void *ctx, const am_react *m,
+                                      am_react_event ev, am_error *err);
+
+/* Add a hook (at most 16). `ctx` is borrowed. AM_OK or AM_ELIMIT.
+ * Thread safety: per-handle. */
+AM_API am_status am_react_add_hook(am_react *m, am_react_hook_fn fn,
+                                   void *ctx);
+
+/* Number of hook failures so far, and the detail of the latest one (owned
+ * by `m`; code AM_OK when none). Thread safety: per-handle. */
+AM_API size_t am_react_hook_failures(const am_react *m);
+AM_API const am_error *am_react_hook_error(const am_react *m);
+
+/* ---- Domain memory ---- */
+
+typedef struct am_react_domain_type {
+    const char *name; /* stored in the export; must match on import */
+    /* Append the record as one JSON value to `out`. */
+    am_status (*serialize)(void *ctx, const void *record, am_buf *out,
+                           am_error *err);
+    /* Build a record from a JSON value; *record yours to keep. */
+    am_status (*deserialize)(void *ctx, am_str json, void **record,
+                             am_error *err);
+    void (*free)(void *ctx, void *record);
+    void *ctx;
+} am_react_domain_type;
+
+/* Set the domain type (borrowed; must outlive the memory). Frees any
+ * current record. AM_OK or AM_EINVAL (a callback missing).
+ * Thread safety: per-handle. */
+AM_API am_status am_react_set_domain_type(am_react *m,
+                                          const am_react_domain_type *t);
+
+/* Attach `record` (the memory takes it and frees it with the type's free
+ * callback, also on failure). AM_OK or AM_ESTATE (no domain type set).
+ * Thread safety: per-handle. */
+AM_API am_status am_react_set_domain(am_react *m, void *record);
+
+/* The attached record (owned by the memory) or NULL.
+ * Thread safety: per-handle. */
+AM_API void *am_react_domain(const am_react *m);
+
+/* Run the hooks for a change the caller made to the domain record in
+ * place. Thread safety: per-handle. */
+AM_API void am_react_domain_touched(am_react *m);
+
+/* ---- Export / import ---- */
+
+/* The whole memory as one JSON document (format version 1), replacing the
+ * contents of `out`. Lossless: importing it gives back the same records,
+ * times, context values, todos and domain record (through the domain
+ * type). AM_OK, AM_ENOMEM or the serialize callback's status.
+ * Thread safety: per-handle. */
+AM_API am_status am_react_export(am_react *m, am_buf *out);
+
+/* Replace the memory's contents with an export. The document is checked
+ * completely first; on any error (AM_EFORMAT naming the field and index,
+ * e.g. "tool_executions[2].success: expected a boolean"; AM_ESTATE when it
+ * holds a domain record of a type not set on `m`) the memory is unchanged.
+ * Hooks are kept. Runs the hooks. Thread safety: per-handle. */
+AM_API am_status am_react_import(am_react *m, am_str json);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,429 @@
+/* window.h -- the context window: trimming, summarization, and the memory
+ * manager that compresses a long conversation automatically.
+ *
+ * Everything here works on turn groups, never on lone messages: an
+ * assistant message with its tool calls (parallel calls included), every
+ * tool result answering them (in any order), and reasoning/thinking that
+ * precedes it are kept or dropped as one unit. A history produced here
+ * never begins with a tool result and never holds a tool result without
+ * its call, so it is always valid to send to a provider. Inputs are never
+ * modified; outputs are lists of message references (am_msg_list), cheap
+ * to build because frozen messages are shared, not copied.
+ *
+ * Three layers:
+ *
+ *   am_trim()        keep the last N / first N messages or a token budget;
+ *   am_summarize()   replace all but the last N with a summary, through a
+ *                    summarizer: the offline extractive one (default,
+ *                    deterministic, no network) or an LLM one;
+ *   am_memory        the manager: add messages one by one, get the context
+ *                    to send; past the configured threshold it compresses
+ *                    (sliding_window, selective or deletion, see
+ *                    memconfig.h), clears old tool results, and keeps
+ *                    statistics (struct, JSON, "Memory Statistics" text).
+ *
+ *     am_memory_opts o = am_memory_opts_default();
+ *     o.config.compression_threshold = 8000;
+ *     am_memory *mem = NULL;
+ *     am_memory_create(&o, &mem, NULL);
+ *     ... for each turn: am_memory_add(mem, msg, NULL);
+ *     am_msg_list ctx = AM_MSG_LIST_INIT;
+ *     am_memory_context(mem, &ctx);     // what to send to the model
+ *     am_msg_list_free(&ctx);
+ *     am_memory_free(mem);
+ */
+#ifndef AGENTMEM_WINDOW_H
+#define AGENTMEM_WINDOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "clock.h"
+#include "memconfig.h"
+#include "msg.h"
+#include "providers.h"
+#include "status.h"
+#include "tokens.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Counting ---- */
+
+/* How messages are counted. With a tokenizer (borrowed) a message costs
+ * 3 + tokens(role) + tokens(am_msg_text) (OpenAI's chat rule; exact for
+ * models with an encoding, estimated otherwise). With neither tokenizer
+ * nor callback it is 3 + ceil(bytes of role and text / 4). A callback,
+ * when set, wins over both. */
+typedef struct am_counter {
+    const am_tokenizer *tokenizer;
+    size_t (*count_msg)(void *ctx, const am_msg *msg);
+    void *ctx;
+} am_counter;
+
+/* Tokens of one message under `c` (NULL: the estimate). AM_OK or
+ * AM_ENOMEM. Thread safety: safe (with a thread-safe tokenizer). */
+AM_API am_status am_count_msg(const am_counter *c, const am_msg *msg,
+                              size_t *out, am_error *err);
+
+/* ---- Trimming ---- */
+
+typedef enum am_trim_strategy {
+    AM_TRIM_LAST = 0, /* keep the newest groups within the limits */
+    AM_TRIM_FIRST,    /* keep the oldest groups within the limits */
+    AM_TRIM_TOKENS    /* AM_TRIM_LAST with max_tokens required */
+} am_trim_strategy;
+
+typedef struct am_trim_opts {
+    am_trim_strategy strategy;
+    size_t max_messages;  /* 0: no message limit */
+    size_t max_tokens;    /* 0: no token limit (required for TOKENS) */
+    bool preserve_system; /* keep (and count) system messages; default on */
+    bool start_on_user;   /* the first non-system message must be user */
+    int end_on_role;      /* am_role the history must end on; -1: any */
+    /* Cut the boundary message to fit the token budget left, on a UTF-8
+     * boundary (the end of it for LAST, the start for FIRST). Only a plain
+     * text user/assistant message is ever cut; a group never is. */
+    bool allow_partial;
+    am_counter counter;
+    const am_allocator *alloc;
+} am_trim_opts;
+
+/* Defaults: LAST, no limits, preserve_system on, end_on_role -1.
+ * Thread safety: safe. */
+AM_API am_trim_opts am_trim_opts_default(void);
+
+typedef struct am_trim_result {
+    am_msg_list messages;  /* the trimmed history (yours: free the result) */
+    size_t *dropped;       /* indices of dropped input messages, ascending */
+    size_t dropped_count;
+    size_t dropped_cap;
+    size_t orphans;        /* tool results without a call (always dropped) */
+    size_t tokens_before;  /* all input messages */
+    size_t tokens_after;   /* the trimmed history */
+    size_t partial_index;  /* input index of the cut message, or SIZE_MAX */
+} am_trim_result;
+
+#define AM_TRIM_RESULT_INIT                                             \
+    { AM_MSG_LIST_INIT, NULL, 0, 0, 0, 0, 0, SIZE_MAX }
+
+/* Trim `count` messages (borrowed; never modified) into `res` (its previous
+ * contents are released first). AM_OK; AM_EINVAL (bad options: TOKENS
+ * without max_tokens, end_on_role out of range); AM_ENOMEM. On failure
+ * `res` is empty. Thread safety: safe (per-handle on `res`). */
+AM_API am_status am_trim(const am_msg *const *msgs, size_t count,
+                         const am_trim_opts *opts, am_trim_result *res,
+                         am_error *err);
+
+/* Release what `res` holds and reset it. NULL: no-op.
+ * Thread safety: per-handle (res). */
+AM_API void am_trim_result_free(am_trim_result *res);
+
+/* ---- Summarizers ---- */
+
+typedef struct am_summarizer am_summarizer;
+
+/* The summarizer interface. `summarize` writes a summary of `msgs` into
+ * `out` (replacing it) in at most `budget` tokens, merging `prev` (the
+ * previous running summary; may be empty) so that a running summary is
+ * updated from the new messages only. `input_limit` is the largest input
+ * (in tokens) the summarizer accepts per call (0: unlimited): callers
+ * split longer input into pieces. */
+typedef struct am_summarizer_vtable {
+    const char *name;
+    am_status (*summarize)(void *ctx, am_str prev, const am_msg *const *msgs,
+                           size_t count, size_t budget, am_buf *out,
+                           am_error *err);
+    void (*destroy)(void *ctx);
+    /* Optional: tokens the summarizer has spent so far (input + output of
+     * its LLM calls), for the manager's "compression cost". */
+    uint64_t (*tokens_spent)(void *ctx);
+} am_summarizer_vtable;
+
+/* Wrap a caller's implementation. `vt` is borrowed; `ctx` is destroyed
+ * with vt->destroy (if set) by am_summarizer_free. *out is yours. AM_OK,
+ * AM_EINVAL (no summarize callback) or AM_ENOMEM. Thread safety: safe. */
+AM_API am_status am_summarizer_create(const am_summarizer_vtable *vt,
+                                      void *ctx, size_t input_limit,
+                                      am_summarizer **out, am_error *err);
+
+/* The offline extractive summarizer: deterministic, no network. Keeps the
+ * sentences later turns are likely to need (names, numbers, dates,
+ * decisions, errors, questions, importance `markers` -- comma-separated,
+ * may be empty for the default list), one line per tool call and outcome,
+ * and a header with message and tool counts, within the budget. `counter`
+ * (copied; may be NULL) measures the budget. *out is yours
+ * (am_summarizer_free). Thread safety: safe (the summarizer too). */
+AM_API am_status am_summarizer_offline(const am_counter *counter,
+                                       am_str markers, am_summarizer **out,
+                                       am_error *err);
+
+/* The LLM summarizer: one chat call per piece through an am_llm client
+ * (providers.h; OpenAI-compatible or Anthropic), asking for a summary that
+ * merges the previous one with the new messages, capped at the budget
+ * (max_tokens). */
+typedef struct am_llm_summarizer_opts {
+    /* The summarizing model's context window in tokens; 0: from the model
+     * catalog (am_models_lookup of the client's model). Input is split so
+     * that no request exceeds it. */
+    size_t context_tokens;
+    const char *instructions; /* system prompt; NULL: the built-in one */
+    /* Called with each call's usage. */
+    void (*on_usage)(void *ctx, const am_llm_usage *usage);
+    void *usage_ctx;
+    /* When set (borrowed), each call is recorded there as a compression
+     * call of the client's model (reported usage, or counted when the
+     * reply had none). */
+    am_token_tracker *tracker;
+} am_llm_summarizer_opts;
+
+/* Create an LLM summarizer over `llm` (borrowed: it must outlive the
+ * summarizer). Errors of a call come back from am_summarize / the manager
+ * as the client's status (AM_EAUTH, AM_ENET, AM_EPROTO for a malformed or
+ * empty reply, ...), with the client's detail. Thread safety: as the
+ * client (safe). */
+AM_API am_status am_summarizer_llm(am_llm *llm,
+                                   const am_llm_summarizer_opts *opts,
+                                   am_summarizer **out, am_error *err);
+
+/* Free a summarizer. NULL: no-op. Thread safety: unsafe. */
+AM_API void am_summarizer_free(am_summarizer *s);
+
+/* "offline", "llm" or the vtable's name (static or owned by the vtable).
+ * Thread safety: safe. */
+AM_API const char *am_summarizer_name(const am_summarizer *s);
+
+/* Tokens spent so far (0 when the summarizer does not say).
+ * Thread safety: as the summarizer. */
+AM_API uint64_t am_summarizer_tokens_spent(const am_summarizer *s);
+
+/* Summarize through `s`, splitting input larger than its input_limit into
+ * pieces summarized in turn (each piece folded into the running summary),
+ * so that no call exceeds the limit; a single message larger than a piece
+ * is cut to fit. Thread safety: as the summarizer (offline: safe). */
+AM_API am_status am_summarizer_run(const am_summarizer *s, am_str prev,
+                                   const am_msg *const *msgs, size_t count,
+                                   size_t budget, am_buf *out,
+                                   am_error *err);
+
+/* ---- summarize(messages, keep_last) ---- */
+
+typedef struct am_summarize_opts {
+    size_t keep_last;       /* newest messages kept verbatim */
+    size_t budget;          /* summary tokens; 0: 30% of what it replaces,
+                               at least 64 */
+    bool preserve_system;   /* system messages kept, not summarized (on) */
+    am_str prev_summary;    /* running summary to merge (borrowed) */
+    am_counter counter;
+    const am_summarizer *summarizer; /* NULL: a built-in offline one */
+    const am_allocator *alloc;
+} am_summarize_opts;
+
+/* Defaults: keep_last 0, budget 0 (30%), preserve_system on, offline
+ * summarizer. Thread safety: safe. */
+AM_API am_summarize_opts am_summarize_opts_default(void);
+
+typedef struct am_summarize_result {
+    am_buf summary;          /* the summary text */
+    am_msg_list messages;    /* system msgs + summary message + kept ones */
+    size_t original_count;   /* input messages */
+    size_t summarized_count; /* messages folded into the summary */
+    size_t kept_count;       /* messages kept verbatim (not system) */
+    size_t tokens_before, tokens_after;
+} am_summarize_result;
+
+#define AM_SUMMARIZE_RESULT_INIT                                        \
+    { AM_BUF_INIT, AM_MSG_LIST_INIT, 0, 0, 0, 0, 0 }
+
+/* Replace all but the last `keep_last` messages with one summary message
+ * (role system, name "summary", text "[Compressed Summary] ..."). Exactly
+ * `keep_last` non-system messages are kept, except that a turn group is
+ * never split: when the boundary falls inside one, the whole group is
+ * kept (kept_count says how many). Nothing to summarize gives the input
+ * back unchanged. AM_OK, AM_EINVAL, AM_ENOMEM or the summarizer's status.
+ * Thread safety: as the summarizer; per-handle on `res`. */
+AM_API am_status am_summarize(const am_msg *const *msgs, size_t count,
+                              const am_summarize_opts *opts,
+                              am_summarize_result *res, am_error *err);
+
+/* Release what `res` holds and reset it. NULL: no-op.
+ * Thread safety: per-handle (res). */
+AM_API void am_summarize_result_free(am_summarize_result *res);
+
+/* ---- The summarization middleware ---- */
+
+typedef struct am_summary_mw am_summary_mw;
+
+typedef struct am_summary_mw_opts {
+    size_t trigger_tokens;   /* summarize above this many tokens (0: off) */
+    size_t trigger_messages; /* or above this many messages (0: off) */
+    size_t keep_last;        /* default 10 */
+    size_t budget;           /* summary budget (0: as am_summarize) */
+    am_counter counter;
+    const am_summarizer *summarizer; /* borrowed; NULL: offline */
+    const am_allocator *alloc;
+} am_summary_mw_opts;
+
+/* Defaults: no trigger (one must be set), keep_last 10, offline.
+ * Thread safety: safe. */
+AM_API am_summary_mw_opts am_summary_mw_opts_default(void);
+
+/* Create a middleware holding a running summary; *out is yours
+ * (am_summary_mw_free). The summarizer and allocator in `opts` are
+ * borrowed. AM_EINVAL when neither trigger is set, AM_ENOMEM.
+ * Thread safety: safe. */
+AM_API am_status am_summary_mw_create(const am_summary_mw_opts *opts,
+                                      am_summary_mw **out, am_error *err);
+
+/* Free the middleware and its running summary. NULL: no-op.
+ * Thread safety: unsafe (ends its life). */
+AM_API void am_summary_mw_free(am_summary_mw *mw);
+
+/* True when `msgs` crosses a trigger. Thread safety: per-handle. */
+AM_API bool am_summary_mw_should(am_summary_mw *mw,
+                                 const am_msg *const *msgs, size_t count);
+
+/* If a trigger is crossed, summarize (merging the running summary with
+ * only the newly evicted messages) into `res`; otherwise `res->messages`
+ * gets the input unchanged. The input must be the history *after* the
+ * previous call's output (its summary message is recognised and skipped).
+ * Thread safety: per-handle. */
+AM_API am_status am_summary_mw_process(am_summary_mw *mw,
+                                       const am_msg *const *msgs,
+                                       size_t count,
+                                       am_summarize_result *res,
+                                       am_error *err);
+
+/* The running summary (owned by mw, valid until the next process call).
+ * Thread safety: per-handle. */
+AM_API am_str am_summary_mw_summary(const am_summary_mw *mw);
+
+/* ---- The memory manager ---- */
+
+typedef struct am_memory am_memory;
+
+typedef struct am_memory_opts {
+    am_memory_config config;         /* am_memory_config_default() */
+    am_counter counter;              /* NULL members: the estimate */
+    const am_summarizer *summarizer; /* borrowed; NULL: offline */
+    const am_models *models;         /* catalog for prices; NULL: built-in */
+    /* When set (borrowed): usage passed to am_memory_add is recorded there
+     * for config.model, and every compression credits its savings. */
+    am_token_tracker *tracker;
+    const am_allocator *alloc;
+    const am_clock *clock;
+} am_memory_opts;
+
+/* Defaults: am_memory_config_default(), estimate counting, offline
+ * summarizer, built-in catalog, no tracker. Thread safety: safe. */
+AM_API am_memory_opts am_memory_opts_default(void);
+
+/* Token usage a provider reported for one call: `input` is what it billed
+ * for the context sent (the manager's context *before* this message),
+ * `output` what it generated (this message). Negative: unknown. */
+typedef struct am_memory_usage {
+    int64_t input_tokens;
+    int64_t output_tokens;
+    int64_t cached_input_tokens;
+} am_memory_usage;
+
+/* What the last compression did. */
+typedef struct am_compressed_memory {
+    am_str summary;                /* owned by the manager; "" if deletion */
+    size_t original_tokens;        /* of the messages compressed */
+    size_t compressed_tokens;      /* of the summary that replaced them */
+    double compression_ratio;      /* compressed / original */
+    size_t original_message_count; /* messages compressed */
+    am_compress_strategy strategy;
+} am_compressed_memory;
+
+typedef struct am_memory_stats {
+    size_t current_tokens;       /* the context as it stands (calibrated) */
+    size_t total_tokens;         /* every message ever added */
+    size_t messages;             /* messages in the context */
+    size_t messages_added;
+    size_t compressions;
+    size_t tokens_saved;         /* sum of original - compressed */
+    size_t compression_cost;     /* tokens the summarizer spent (LLM) */
+    int64_t net_savings;         /* saved - cost */
+    double savings_percentage;   /* net / (current + net) * 100 */
+    size_t tool_results_cleared;
+    size_t tool_tokens_cleared;
+    double calibration;          /* provider / local estimate, 1 if none */
+    int64_t input_tokens_reported, output_tokens_reported;
+    double total_cost;           /* USD, from reported usage and prices */
+} am_memory_stats;
+
+/* Create a manager; *out is yours (am_memory_free). The options are
+ * copied; the summarizer, tokenizer, catalog, tracker, allocator and
+ * clock they point to are borrowed for the manager's life. The config is
+ * checked (threshold <= max context, ratio in (0,1]): AM_EINVAL naming
+ * the field; AM_ENOMEM. Thread safety: safe. */
+AM_API am_status am_memory_create(const am_memory_opts *opts,
+                                  am_memory **out, am_error *err);
+
+/* Free the manager and drop its message references (messages handed out
+ * by am_memory_context stay valid). NULL: no-op. Thread safety: unsafe
+ * (ends its life). */
+AM_API void am_memory_free(am_memory *mem);
+
+/* Detail of the most recent failed call on `mem`, owned by `mem`, valid
+ * until the next call. Thread safety: per-handle. */
+AM_API const am_error *am_memory_last_error(const am_memory *mem);
+
+/* Add `msg` (shared by reference, frozen). `usage` (may be NULL) is what
+ * the provider reported for the call that produced it; it calibrates the
+ * estimate for the configured model so that compression triggers where
+ * the provider's count says. Past the threshold the manager compresses
+ * before returning (and, past the tool-clearing trigger, clears old tool
+ * results). AM_OK, AM_EINVAL (invalid message), AM_ENOMEM or the
+ * summarizer's status; on failure the manager is as before the call,
+ * except when memory runs out after a successful compression (then the
+ * message and the compression stay).
+ * Thread safety: per-handle. */
+AM_API am_status am_memory_add(am_memory *mem, const am_msg *msg,
+                               const am_memory_usage *usage);
+
+/* Append the context to send (system messages, the summary, the kept
+ * messages) to `out` as references. AM_OK or AM_ENOMEM.
+ * Thread safety: per-handle. */
+AM_API am_status am_memory_context(am_memory *mem, am_msg_list *out);
+
+/* Compress now, whatever the threshold. AM_OK (also when there is nothing
+ * old enough to compress). Thread safety: per-handle. */
+AM_API am_status am_memory_compress(am_memory *mem);
+
+/* True when the last am_memory_add compressed; the tokens it saved.
+ * Thread safety: per-handle. */
+AM_API bool am_memory_was_compressed_last(const am_memory *mem);
+AM_API int64_t am_memory_last_savings(const am_memory *mem);
+
+/* The last compression's record (false if none yet). Strings owned by the
+ * manager until the next add/compress. Thread safety: per-handle. */
+AM_API bool am_memory_compressed(const am_memory *mem,
+                                 am_compressed_memory *out);
+
+/* Fill `out` (zeros for a NULL manager). Thread safety: per-handle. */
+AM_API void am_memory_stats_get(const am_memory *mem, am_memory_stats *out);
+
+/* Statistics as a JSON object (the fields of am_memory_stats), replacing
+ * `out`. Thread safety: per-handle. */
+AM_API am_status am_memory_stats_json(const am_memory *mem, am_buf *out);
+
+/* The seed's block, replacing `out`:
+ *   --- Memory Statistics ---
+ *   Total tokens: 45,234
+ *   Compressions: 3
+ *   Net savings: 15,678 tokens (34.7%)
+ *   Total cost: $0.0234
+ * Thread safety: per-handle. */
+AM_API am_status am_memory_stats_text(const am_memory *mem, am_buf *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,448 @@
+/* cmd_context.c -- `agentmem trim`, `agentmem compress`, `agentmem replay`.
+ *
+ *   agentmem trim FILE [--format F] [--strategy last|first|tokens]
+ *                 [--max-messages N] [--max-tokens N] [--model M]
+ *                 [--no-system] [--start-on-user] [--end-on ROLE]
+ *                 [--partial] [--out FILE] [--out-format F]
+ *   agentmem compress FILE [--format F] [--config FILE] [--preset P]
+ *                 [--strategy S] [--threshold N] [--short-term N]
+ *                 [--model M] [--now] [--out FILE] [--out-format F]
+ *   agentmem replay FILE [--format F] [--config FILE] [--preset P]
+ *                 [--strategy S] [--threshold N] [--short-term N]
+ *                 [--model M] [--quiet]
+ *
+ * compress and replay summarize offline unless --llm-model M is given
+ * (with --llm-provider openai|anthropic, --llm-base-url URL and
+ * --llm-api-key-env VAR as for `agentmem llm chat`).
+ *
+ * FILE is a conversation in agentmem, OpenAI or Anthropic JSON ("-" for
+ * stdin). The result goes to stdout (or --out) in --out-format (default:
+ * the input format); a one-line report goes to stderr. Trimming for
+ * --out-format anthropic implies --start-on-user (Anthropic requires it).
+ * Memory settings are built as the library builds them: defaults, then
+ * --preset, then the --config file, then MEMORY_* environment variables,
+ * then the flags.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentmem/memconfig.h"
+#include "agentmem/msg.h"
+#include "agentmem/tokens.h"
+#include "agentmem/window.h"
+#include "cli.h"
+#include "commands.h"
+
+typedef struct common {
+    const char *file;
+    const char *out;
+    am_format in_fmt, out_fmt;
+    bool out_fmt_set;
+    const char *model;
+    am_tokenizer *tz;
+    am_msg_list msgs;
+} common;
+
+static bool parse_size_arg(const char *s, size_t *out)
+{
+    char *end = NULL;
+    unsigned long long v;
+    if (s == NULL || *s == '\0' || *s == '-')
+        return false;
+    v = strtoull(s, &end, 10);
+    if (*end != '\0')
+        return false;
+    *out = (size_t)v;
+    return true;
+}
+
+/* Options shared by the three commands; returns 1 when consumed, 0 when
+ * not ours, -1 (after printing) on a usage error. */
+static int common_opt(const char *cmd, common *c, int argc, char **argv,
+                      int *i)
+{
+    const char *v = NULL;
+    am_error err;
+    bool is_out = false;
+    if (cli_opt(argc, argv, i, "--format", &v) ||
+        (is_out = cli_opt(argc, argv, i, "--out-format", &v))) {
+        am_format f;
+        if (v == NULL || am_format_parse(am_str_c(v), &f, &err) != AM_OK) {
+            cli_usage(cmd, "bad format '%s' (agentmem, openai, anthropic)",
+                      v != NULL ? v : "");
+            return -1;
+        }
+        if (is_out) {
+            c->out_fmt = f;
+            c->out_fmt_set = true;
+        } else {
+            c->in_fmt = f;
+        }
+        return 1;
+    }
+    if (cli_opt(argc, argv, i, "--out", &v)) {
+        if (v == NULL) {
+            cli_usage(cmd, "--out needs a file");
+            return -1;
+        }
+        c->out = v;
+        return 1;
+    }
+    if (cli_opt(argc, argv, i, "--model", &v)) {
+        if (v == NULL) {
+            cli_usage(cmd, "--model needs a name");
+            return -1;
+        }
+        c->model = v;
+        return 1;
+    }
+    return 0;
+}
+
+static int load(const char *cmd, common *c)
+{
+    am_buf text = AM_BUF_INIT;
+    am_error err;
+    am_status st;
+
+    if (c->file == NULL)
+        return cli_usage(cmd, "expects a conversation FILE ('-': stdin)");
+    st = cli_read_input(c->file, &text, &err);
+    if (st != AM_OK)
+        return cli_fail(st, &err, c->file);
+    st = am_msgs_from_json(NULL, c->in_fmt, am_buf_str(&text), &c->msgs,
+                           &err);
+    am_buf_free(&text);
+    if (st != AM_OK)
+        return cli_fail(st, &err, c->file);
+    if (!c->out_fmt_set)
+        c->out_fmt = c->in_fmt;
+    if (c->model != NULL) {
+        st = am_tokenizer_open(am_str_c(c->model), NULL, &c->tz, &err);
+        if (st != AM_OK)
+            return cli_fail(st, &err, c->model);
+    }
+    return CLI_EXIT_OK;
+}
+
+static void common_free(common *c)
+{
+    am_msg_list_free(&c->msgs);
+    am_tokenizer_free(c->tz);
+}
+
+static int write_msgs(const common *c, const am_msg_list *l)
+{
+    am_buf out = AM_BUF_INIT;
+    am_error err;
+    am_status st = am_msgs_to_json((const am_msg *const *)l->items, l->count,
+                                   c->out_fmt, 0, &out, &err);
+    if (st == AM_OK && (out.len == 0 || out.ptr[out.len - 1] != '\n'))
+        st = am_buf_append(&out, "\n", 1);
+    if (st == AM_OK)
+        st = cli_write_output(c->out, out.ptr, out.len, &err);
+    am_buf_free(&out);
+    return st == AM_OK ? CLI_EXIT_OK : cli_fail(st, &err, "write");
+}
+
+/* ---- trim ---- */
+
+int cmd_trim(int argc, char **argv)
+{
+    common c;
+    am_trim_opts o = am_trim_opts_default();
+    am_trim_result r = AM_TRIM_RESULT_INIT;
+    am_error err;
+    int rc;
+
+    memset(&c, 0, sizeof c);
+    for (int i = 0; i < argc; i++) {
+        const char *v = NULL;
+        int k = common_opt("trim", &c, argc, argv, &i);
+        if (k < 0)
+            return CLI_EXIT_USAGE;
+        if (k > 0)
+            continue;
+        if (cli_opt(argc, argv, &i, "--strategy", &v)) {
+            if (v != NULL && strcmp(v, "last") == 0)
+                o.strategy = AM_TRIM_LAST;
+            else if (v != NULL && strcmp(v, "first") == 0)
+                o.strategy = AM_TRIM_FIRST;
+            else if (v != NULL && strcmp(v, "tokens") == 0)
+                o.strategy = AM_TRIM_TOKENS;
+            else
+                return cli_usage("trim", "--strategy: last, first or tokens");
+        } else if (cli_opt(argc, argv, &i, "--max-messages", &v)) {
+            if (!parse_size_arg(v, &o.max_messages))
+                return cli_usage("trim", "--max-messages: a number");
+        } else if (cli_opt(argc, argv, &i, "--max-tokens", &v)) {
+            if (!parse_size_arg(v, &o.max_tokens))
+                return cli_usage("trim", "--max-tokens: a number");
+        } else if (cli_opt(argc, argv, &i, "--end-on", &v)) {
+            am_role role;
+            if (v == NULL || am_role_parse(am_str_c(v), &role, &err) != AM_OK)
+                return cli_usage("trim", "--end-on: a role (user, ...)");
+            o.end_on_role = (int)role;
+        } else if (strcmp(argv[i], "--no-system") == 0) {
+            o.preserve_system = false;
+        } else if (strcmp(argv[i], "--start-on-user") == 0) {
+            o.start_on_user = true;
+        } else if (strcmp(argv[i], "--partial") == 0) {
+            o.allow_partial = true;
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            return cli_usage("trim", "unknown option '%s'", argv[i]);
+        } else if (c.file == NULL) {
+            c.file = argv[i];
+        } else {
+            return cli_usage("trim", "one FILE only");
+        }
+    }
+    rc = load("trim", &c);
+    if (rc != CLI_EXIT_OK) {
+        common_free(&c);
+        return rc;
+    }
+    /* Anthropic requires the first message to be a user turn. */
+    if (c.out_fmt == AM_FORMAT_ANTHROPIC)
+        o.start_on_user = true;
+    o.counter.tokenizer = c.tz;
+    am_status st = am_trim((const am_msg *const *)c.msgs.items, c.msgs.count,
+                           &o, &r, &err);
+    if (st != AM_OK) {
+        common_free(&c);
+        return cli_fail(st, &err, "trim");
+    }
+    rc = write_msgs(&c, &r.messages);
+    fprintf(stderr,
+            "trim: kept %zu of %zu messages, %zu -> %zu tokens, dropped %zu "
+            "(%zu orphan tool results)%s\n",
+            r.messages.count, c.msgs.count, r.tokens_before, r.tokens_after,
+            r.dropped_count, r.orphans,
+            r.partial_index != SIZE_MAX ? ", boundary message cut" : "");
+    am_trim_result_free(&r);
+    common_free(&c);
+    return rc;
+}
+
+/* ---- compress / replay ---- */
+
+typedef struct mem_cli {
+    common c;
+    am_memory_config cfg;
+    const char *config_file;
+    const char *preset;
+    const char *strategy;
+    size_t threshold, short_term;
+    bool now, quiet;
+    const char *llm_model, *llm_provider, *llm_base_url, *llm_key_env;
+} mem_cli;
+
+static int mem_args(const char *cmd, mem_cli *m, int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *v = NULL;
+        int k = common_opt(cmd, &m->c, argc, argv, &i);
+        if (k < 0)
+            return CLI_EXIT_USAGE;
+        if (k > 0)
+            continue;
+        if (cli_opt(argc, argv, &i, "--config", &v)) {
+            if (v == NULL)
+                return cli_usage(cmd, "--config needs a file");
+            m->config_file = v;
+        } else if (cli_opt(argc, argv, &i, "--preset", &v)) {
+            if (v == NULL)
+                return cli_usage(cmd, "--preset needs a name");
+            m->preset = v;
+        } else if (cli_opt(argc, argv, &i, "--strategy", &v)) {
+            if (v == NULL)
+                return cli_usage(cmd, "--strategy needs a name");
+            m->strategy = v;
+        } else if (cli_opt(argc, argv, &i, "--threshold", &v)) {
+            if (!parse_size_arg(v, &m->threshold) || m->threshold == 0)
+                return cli_usage(cmd, "--threshold: a positive number");
+        } else if (cli_opt(argc, argv, &i, "--short-term", &v)) {
+            if (!parse_size_arg(v, &m->short_term))
+                return cli_usage(cmd, "--short-term: a number");
+            m->short_term++; /* 0 means unset below */
+        } else if (cli_opt(argc, argv, &i, "--llm-model", &v)) {
+            if (v == NULL)
+                return cli_usage(cmd, "--llm-model needs a model name");
+            m->llm_model = v;
+        } else if (cli_opt(argc, argv, &i, "--llm-provider", &v)) {
+            if (v == NULL)
+                return cli_usage(cmd, "--llm-provider: openai or anthropic");
+            m->llm_provider = v;
+        } else if (cli_opt(argc, argv, &i, "--llm-base-url", &v)) {
+            if (v == NULL)
+                return cli_usage(cmd, "--llm-base-url needs a URL");
+            m->llm_base_url = v;
+        } else if (cli_opt(argc, argv, &i, "--llm-api-key-env", &v)) {
+            if (v == NULL)
+                return cli_usage(cmd, "--llm-api-key-env needs a name");
+            m->llm_key_env = v;
+        } else if (strcmp(argv[i], "--now") == 0) {
+            m->now = true;
+        } else if (strcmp(argv[i], "--quiet") == 0) {
+            m->quiet = true;
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            return cli_usage(cmd, "unknown option '%s'", argv[i]);
+        } else if (m->c.file == NULL) {
+            m->c.file = argv[i];
+        } else {
+            return cli_usage(cmd, "one FILE only");
+        }
+    }
+    return CLI_EXIT_OK;
+}
+
+/* defaults < preset < config file < environment < flags */
+static int mem_config(mem_cli *m)
+{
+    am_error err;
+    am_status st;
+    m->cfg = am_memory_config_default();
+    if (m->preset != NULL) {
+        st = am_memory_config_preset(&m->cfg, am_str_c(m->preset), &err);
+        if (st != AM_OK)
+            return cli_fail(st, &err, "--preset");
+    }
+    if (m->config_file != NULL) {
+        st = am_memory_config_load(&m->cfg, m->config_file, &err);
+        if (st != AM_OK)
+            return cli_fail(st, &err, "--config");
+    }
+    st = am_memory_config_apply_env(&m->cfg, NULL, NULL, &err);
+    if (st != AM_OK)
+        return cli_fail(st, &err, "environment");
+    if (m->strategy != NULL) {
+        st = am_memory_config_set(&m->cfg,
+                                  AM_STR("MEMORY_COMPRESSION_STRATEGY"),
+                                  am_str_c(m->strategy), "--strategy", &err);
+        if (st != AM_OK)
+            return cli_fail(st, &err, "--strategy");
+    }
+    if (m->threshold > 0) {
+        m->cfg.compression_threshold = m->threshold;
+        if (m->cfg.max_context_tokens < m->threshold)
+            m->cfg.max_context_tokens = m->threshold * 2;
+    }
+    if (m->short_term > 0)
+        m->cfg.short_term_size = m->short_term - 1;
+    if (m->c.model != NULL)
+        snprintf(m->cfg.model, sizeof m->cfg.model, "%s", m->c.model);
+    return CLI_EXIT_OK;
+}
+
+static int run_memory(const char *cmd, int argc, char **argv, bool replay)
+{
+    mem_cli m;
+    am_memory_opts o = am_memory_opts_default();
+    am_memory *mem = NULL;
+    am_llm *llm = NULL;
+    am_summarizer *sum = NULL;
+    am_msg_list ctx = AM_MSG_LIST_INIT;
+    am_buf text = AM_BUF_INIT;
+    am_error err;
+    am_status st;
+    int rc;
+
+    memset(&m, 0, sizeof m);
+    rc = mem_args(cmd, &m, argc, argv);
+    if (rc == CLI_EXIT_OK)
+        rc = mem_config(&m);
+    if (rc == CLI_EXIT_OK)
+        rc = load(cmd, &m.c);
+    if (rc != CLI_EXIT_OK)
+        goto out;
+    o.config = m.cfg;
+    o.counter.tokenizer = m.c.tz;
+    if (m.llm_model != NULL) {
+        /* Summarize with a chat model instead of the offline summarizer. */
+        am_llm_opts lo = am_llm_opts_default();
+        lo.model = m.llm_model;
+        lo.base_url = m.llm_base_url;
+        lo.api_key_env = m.llm_key_env;
+        if (m.llm_provider != NULL &&
+            am_llm_kind_parse(am_str_c(m.llm_provider), &lo.kind) != AM_OK) {
+            rc = cli_usage(cmd, "--llm-provider: openai or anthropic");
+            goto out;
+        }
+        st = am_llm_create(&lo, &llm, &err);
+        if (st == AM_OK)
+            st = am_summarizer_llm(llm, NULL, &sum, &err);
+        if (st != AM_OK) {
+            rc = cli_fail(st, &err, "--llm-model");
+            goto out;
+        }
+        o.summarizer = sum;
+    }
+    st = am_memory_create(&o, &mem, &err);
+    if (st != AM_OK) {
+        rc = cli_fail(st, &err, cmd);
+        goto out;
+    }
+    for (size_t i = 0; i < m.c.msgs.count; i++) {
+        st = am_memory_add(mem, m.c.msgs.items[i], NULL);
+        if (st != AM_OK) {
+            char where[64];
+            snprintf(where, sizeof where, "message %zu", i);
+            rc = cli_fail(st, am_memory_last_error(mem), where);
+            goto out;
+        }
+        if (replay && !m.quiet && am_memory_was_compressed_last(mem)) {
+            am_compressed_memory rec;
+            am_memory_stats s;
+            am_memory_compressed(mem, &rec);
+            am_memory_stats_get(mem, &s);
+            printf("[message %zu] %s: compressed %zu messages, %zu -> %zu "
+                   "tokens (ratio %.2f); context now %zu tokens\n",
+                   i + 1, am_compress_strategy_name(rec.strategy),
+                   rec.original_message_count, rec.original_tokens,
+                   rec.compressed_tokens, rec.compression_ratio,
+                   s.current_tokens);
+        }
+    }
+    if (m.now) {
+        st = am_memory_compress(mem);
+        if (st != AM_OK) {
+            rc = cli_fail(st, am_memory_last_error(mem), cmd);
+            goto out;
+        }
+    }
+    st = am_memory_context(mem, &ctx);
+    if (st != AM_OK) {
+        rc = cli_fail(st, am_memory_last_error(mem), cmd);
+        goto out;
+    }
+    if (!replay)
+        rc = write_msgs(&m.c, &ctx);
+    am_memory_stats_text(mem, &text);
+    if (replay) {
+        am_memory_stats s;
+        am_memory_stats_get(mem, &s);
+        printf("%sContext now: %zu messages, %zu tokens (from %zu messages)\n",
+               text.ptr, ctx.count, s.current_tokens, m.c.msgs.count);
+    } else {
+        fprintf(stderr, "%s", text.ptr);
+    }
+out:
+    am_buf_free(&text);
+    am_msg_list_free(&ctx);
+    am_memory_free(mem);
+    am_summarizer_free(sum);
+    am_llm_free(llm);
+    common_free(&m.c);
+    return rc;
+}
+
+int cmd_compress(int argc, char **argv)
+{
+    return run_memory("compress", argc, argv, false);
+}
+
+int cmd_replay(int argc, char **argv)
+{
+    return run_memory("replay", argc, argv, true);
+}

@@ -1,0 +1,318 @@
+/* cmd_llm.c -- `agentmem llm chat` and `agentmem embed`: the provider
+ * clients from the command line, for trying a base URL, a key or a model
+ * before wiring it into an application. Real HTTP, no fallbacks.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentmem/providers.h"
+#include "cli.h"
+#include "commands.h"
+
+/* Parse a non-negative integer option; false (and a usage error printed)
+ * when it is not one. */
+static bool parse_count(const char *cmd, const char *name, const char *v,
+                        long long max, long long *out)
+{
+    char *end;
+    long long n;
+    errno = 0;
+    n = strtoll(v, &end, 10);
+    if (errno != 0 || *end != '\0' || end == v || n < 0 || n > max) {
+        cli_usage(cmd, "%s expects an integer 0..%lld, not '%s'", name, max,
+                  v);
+        return false;
+    }
+    *out = n;
+    return true;
+}
+
+/* Options shared by both commands. Returns 1 when argv[*i] was one of
+ * them, 0 when not, -1 after a usage error. */
+static int http_opt(const char *cmd, int argc, char **argv, int *i,
+                    am_http_opts *h)
+{
+    const char *v = NULL;
+    long long n;
+    if (cli_opt(argc, argv, i, "--timeout-ms", &v)) {
+        if (v == NULL || !parse_count(cmd, "--timeout-ms", v, 86400000, &n))
+            return v == NULL ? (cli_usage(cmd, "--timeout-ms needs a value"),
+                                -1)
+                             : -1;
+        h->timeout_ms = n;
+        return 1;
+    }
+    if (cli_opt(argc, argv, i, "--retries", &v)) {
+        if (v == NULL || !parse_count(cmd, "--retries", v, 100, &n))
+            return v == NULL ? (cli_usage(cmd, "--retries needs a value"), -1)
+                             : -1;
+        h->max_retries = (int)n;
+        return 1;
+    }
+    return 0;
+}
+
+static void print_json_string(FILE *out, const char *s, size_t len)
+{
+    fputc('"', out);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", out);
+        else if (c == '\r')
+            fputs("\\r", out);
+        else if (c == '\t')
+            fputs("\\t", out);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+
+int cmd_llm(int argc, char **argv)
+{
+    am_llm_opts o = am_llm_opts_default();
+    am_llm_request req;
+    am_llm_result res;
+    am_llm_msg msg;
+    am_llm *llm = NULL;
+    am_buf text = AM_BUF_INIT, input = AM_BUF_INIT;
+    am_error err;
+    const char *prompt = NULL, *system = NULL, *messages = NULL;
+    bool json = false;
+    int rc;
+
+    if (strcmp(argv[0], "chat") != 0)
+        return cli_usage("llm", "unknown subcommand '%s'; usage: agentmem "
+                         "llm %s", argv[0], LLM_CHAT_USAGE);
+    memset(&req, 0, sizeof req);
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int h = http_opt("llm", argc, argv, &i, &o.http);
+        if (h < 0)
+            return CLI_EXIT_USAGE;
+        if (h > 0)
+            continue;
+        if (cli_opt(argc, argv, &i, "--provider", &v)) {
+            if (v == NULL || am_llm_kind_parse(am_str_c(v), &o.kind) != AM_OK)
+                return cli_usage("llm", "--provider must be openai or "
+                                 "anthropic, not '%s'", v ? v : "");
+        } else if (cli_opt(argc, argv, &i, "--base-url", &v)) {
+            o.base_url = v;
+        } else if (cli_opt(argc, argv, &i, "--model", &v)) {
+            o.model = v;
+        } else if (cli_opt(argc, argv, &i, "--api-key-env", &v)) {
+            o.api_key_env = v;
+        } else if (cli_opt(argc, argv, &i, "--system", &v)) {
+            system = v;
+        } else if (cli_opt(argc, argv, &i, "--messages", &v)) {
+            messages = v;
+        } else if (cli_opt(argc, argv, &i, "--max-tokens", &v)) {
+            long long n;
+            if (v == NULL || !parse_count("llm", "--max-tokens", v, 10000000,
+                                          &n))
+                return v == NULL ? cli_usage("llm", "--max-tokens needs a "
+                                             "value")
+                                 : CLI_EXIT_USAGE;
+            req.max_tokens = n;
+        } else if (cli_opt(argc, argv, &i, "--temperature", &v)) {
+            char *end;
+            if (v == NULL)
+                return cli_usage("llm", "--temperature needs a value");
+            req.temperature = strtod(v, &end);
+            if (*end != '\0' || end == v || !(req.temperature >= 0 &&
+                                              req.temperature <= 2))
+                return cli_usage("llm", "--temperature expects a number "
+                                 "0..2, not '%s'", v);
+            req.has_temperature = true;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if (strncmp(argv[i], "--", 2) == 0) {
+            return cli_usage("llm", "unknown option '%s'", argv[i]);
+        } else if (prompt == NULL) {
+            prompt = argv[i];
+        } else {
+            return cli_usage("llm", "one PROMPT only (quote it); got '%s' "
+                             "too", argv[i]);
+        }
+        if (v == NULL && strncmp(argv[i], "--", 2) == 0 &&
+            strcmp(argv[i], "--json") != 0)
+            return cli_usage("llm", "%s needs a value", argv[i]);
+    }
+    if (o.model == NULL)
+        return cli_usage("llm", "--model is required");
+    if (prompt == NULL && messages == NULL)
+        return cli_usage("llm", "a PROMPT (or - for stdin, or --messages "
+                         "FILE) is required");
+    if (prompt != NULL && messages != NULL)
+        return cli_usage("llm", "give a PROMPT or --messages FILE, not both");
+
+    if (messages != NULL) {
+        if (cli_read_input(messages, &input, &err) != AM_OK)
+            return cli_fail(err.code, &err, "reading --messages");
+        req.messages_json = am_buf_str(&input);
+    } else if (strcmp(prompt, "-") == 0) {
+        if (cli_read_input("-", &input, &err) != AM_OK)
+            return cli_fail(err.code, &err, "reading the prompt");
+        prompt = input.ptr != NULL ? input.ptr : "";
+    }
+    if (am_llm_create(&o, &llm, &err) != AM_OK) {
+        am_buf_free(&input);
+        return cli_fail(err.code, &err, "llm chat");
+    }
+    if (messages == NULL) {
+        msg.role = AM_STR("user");
+        msg.content = am_str_c(prompt);
+        req.msgs = &msg;
+        req.count = 1;
+    }
+    if (system != NULL)
+        req.system = am_str_c(system);
+    if (am_llm_chat(llm, &req, &text, &res) != AM_OK) {
+        rc = cli_fail(res.error.code, &res.error, "llm chat");
+    } else if (json) {
+        printf("{\"text\":");
+        print_json_string(stdout, text.ptr, text.len);
+        printf(",\"finish_reason\":");
+        print_json_string(stdout, res.finish_reason,
+                          strlen(res.finish_reason));
+        printf(",\"model\":");
+        print_json_string(stdout, res.model, strlen(res.model));
+        if (res.usage.reported)
+            printf(",\"usage\":{\"input_tokens\":%lld,\"output_tokens\":"
+                   "%lld,\"cached_tokens\":%lld}",
+                   (long long)res.usage.input_tokens,
+                   (long long)res.usage.output_tokens,
+                   (long long)res.usage.cached_tokens);
+        else
+            printf(",\"usage\":null");
+        printf(",\"attempts\":%d,\"elapsed_ms\":%lld}\n", res.attempts,
+               (long long)res.elapsed_ms);
+        rc = CLI_EXIT_OK;
+    } else {
+        fwrite(text.ptr, 1, text.len, stdout);
+        if (text.len == 0 || text.ptr[text.len - 1] != '\n')
+            putchar('\n');
+        if (res.usage.reported)
+            fprintf(stderr, "[%s %s] finish=%s input_tokens=%lld "
+                    "output_tokens=%lld cached_tokens=%lld attempts=%d "
+                    "%lld ms\n", am_llm_kind_name(o.kind),
+                    res.model[0] != '\0' ? res.model : o.model,
+                    res.finish_reason[0] != '\0' ? res.finish_reason : "?",
+                    (long long)res.usage.input_tokens,
+                    (long long)res.usage.output_tokens,
+                    (long long)res.usage.cached_tokens, res.attempts,
+                    (long long)res.elapsed_ms);
+        else
+            fprintf(stderr, "[%s %s] finish=%s usage not reported "
+                    "attempts=%d %lld ms\n", am_llm_kind_name(o.kind),
+                    o.model, res.finish_reason[0] ? res.finish_reason : "?",
+                    res.attempts, (long long)res.elapsed_ms);
+        rc = CLI_EXIT_OK;
+    }
+    am_llm_free(llm);
+    am_buf_free(&text);
+    am_buf_free(&input);
+    return rc;
+}
+
+int cmd_embed(int argc, char **argv)
+{
+    am_openai_embed_opts o = am_openai_embed_opts_default();
+    am_embedder *e = NULL;
+    am_error err;
+    am_str *texts = NULL;
+    float *vecs = NULL;
+    size_t n = 0;
+    int rc = CLI_EXIT_OK;
+
+    texts = calloc((size_t)argc, sizeof *texts);
+    if (texts == NULL)
+        return cli_fail(AM_ENOMEM, NULL, "embed");
+    for (int i = 0; i < argc; i++) {
+        const char *v = NULL;
+        long long num;
+        int h = http_opt("embed", argc, argv, &i, &o.http);
+        if (h < 0) {
+            rc = CLI_EXIT_USAGE;
+            goto out;
+        }
+        if (h > 0)
+            continue;
+        if (cli_opt(argc, argv, &i, "--base-url", &v)) {
+            o.base_url = v;
+        } else if (cli_opt(argc, argv, &i, "--model", &v)) {
+            o.model = v;
+        } else if (cli_opt(argc, argv, &i, "--api-key-env", &v)) {
+            o.api_key_env = v;
+        } else if (cli_opt(argc, argv, &i, "--dim", &v)) {
+            if (v != NULL && !parse_count("embed", "--dim", v, 65536, &num)) {
+                rc = CLI_EXIT_USAGE;
+                goto out;
+            }
+            o.dim = v != NULL ? (size_t)num : 0;
+        } else if (cli_opt(argc, argv, &i, "--batch", &v)) {
+            if (v != NULL && (!parse_count("embed", "--batch", v, 100000,
+                                           &num) || num == 0)) {
+                if (num == 0)
+                    cli_usage("embed", "--batch must be at least 1");
+                rc = CLI_EXIT_USAGE;
+                goto out;
+            }
+            o.max_batch = v != NULL ? (size_t)num : o.max_batch;
+        } else if (strncmp(argv[i], "--", 2) == 0) {
+            rc = cli_usage("embed", "unknown option '%s'", argv[i]);
+            goto out;
+        } else {
+            texts[n++] = am_str_c(argv[i]);
+            continue;
+        }
+        if (v == NULL) {
+            rc = cli_usage("embed", "%s needs a value", argv[i]);
+            goto out;
+        }
+    }
+    if (o.model == NULL) {
+        rc = cli_usage("embed", "--model is required");
+        goto out;
+    }
+    if (n == 0) {
+        rc = cli_usage("embed", "at least one TEXT is required");
+        goto out;
+    }
+    if (am_embedder_openai_create(&o, &e, &err) != AM_OK) {
+        rc = cli_fail(err.code, &err, "embed");
+        goto out;
+    }
+    vecs = calloc(n * e->dim, sizeof *vecs);
+    if (vecs == NULL) {
+        rc = cli_fail(AM_ENOMEM, NULL, "embed");
+        goto out;
+    }
+    if (am_embedder_embed(e, texts, n, vecs, &err) != AM_OK) {
+        rc = cli_fail(err.code, &err, "embed");
+        goto out;
+    }
+    printf("{\"embedder\":");
+    print_json_string(stdout, e->id, strlen(e->id));
+    printf(",\"dim\":%zu,\"vectors\":[", e->dim);
+    for (size_t i = 0; i < n; i++) {
+        printf(i > 0 ? ",\n[" : "\n[");
+        for (size_t j = 0; j < e->dim; j++)
+            printf(j > 0 ? ",%.9g" : "%.9g", (double)vecs[i * e->dim + j]);
+        putchar(']');
+    }
+    printf("]}\n");
+out:
+    am_embedder_free(e);
+    free(vecs);
+    free(texts);
+    return rc;
+}

@@ -1,0 +1,175 @@
+/* cmd_models.c -- `agentmem models` and `agentmem cost`.
+ *
+ *   agentmem models [--file F] [--json] [MODEL]
+ *       list the model catalog (built in, plus a user catalog file F), or
+ *       show what MODEL resolves to;
+ *   agentmem cost --model M --input N --output N [--cached N] [--file F]
+ *       the price of one call, from the catalog.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "agentmem/tokens.h"
+#include "cli.h"
+#include "commands.h"
+
+static void print_info(const am_model_info *m, bool json, bool first)
+{
+    if (json) {
+        /* jansson escapes whatever a user catalog put in the names. */
+        json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:f,s:f,s:f,s:b}", "name",
+                              m->name, "provider", m->provider,
+                              "context_window", (json_int_t)m->context_window,
+                              "max_output", (json_int_t)m->max_output,
+                              "input", m->input_per_mtok, "output",
+                              m->output_per_mtok, "cached_input",
+                              m->cached_input_per_mtok, "known", m->known);
+        char *text;
+        if (o == NULL)
+            return;
+        if (m->encoding != NULL)
+            json_object_set_new(o, "encoding", json_string(m->encoding));
+        else
+            json_object_set_new(o, "chars_per_token",
+                                json_real(m->chars_per_token));
+        text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                                 JSON_REAL_PRECISION(10));
+        if (text != NULL)
+            printf("%s%s", first ? "" : ",\n", text);
+        free(text);
+        json_decref(o);
+        return;
+    }
+    char tok[32];
+    if (m->encoding != NULL)
+        snprintf(tok, sizeof tok, "%s", m->encoding);
+    else
+        snprintf(tok, sizeof tok, "~%.1f chars/tok", m->chars_per_token);
+    printf("%-24s %-10s %-16s %9lld %8lld %8.3f %8.3f %8.3f\n", m->name,
+           m->provider, tok, (long long)m->context_window,
+           (long long)m->max_output, m->input_per_mtok, m->output_per_mtok,
+           m->cached_input_per_mtok);
+}
+
+static void print_header(void)
+{
+    printf("%-24s %-10s %-16s %9s %8s %8s %8s %8s\n", "model", "provider",
+           "tokenizer", "context", "max_out", "in/M$", "out/M$",
+           "cached/M$");
+}
+
+int cmd_models(int argc, char **argv)
+{
+    const char *file = NULL, *model = NULL, *v;
+    bool json = false;
+    am_models *models = NULL;
+    am_model_info info;
+    am_error err;
+    am_status st;
+
+    for (int i = 0; i < argc; i++) {
+        if (cli_opt(argc, argv, &i, "--file", &v)) {
+            if (v == NULL)
+                return cli_usage("models", "--file needs a value");
+            file = v;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if (argv[i][0] == '-') {
+            return cli_usage("models", "unknown option '%s'", argv[i]);
+        } else if (model == NULL) {
+            model = argv[i];
+        } else {
+            return cli_usage("models", "one MODEL at most");
+        }
+    }
+    st = am_models_create(file, NULL, &models, &err);
+    if (st != AM_OK)
+        return cli_fail(st, &err, "models");
+    if (model != NULL) {
+        bool known = am_models_lookup(models, am_str_c(model), &info);
+        if (!json) {
+            print_header();
+            print_info(&info, false, true);
+            if (!known)
+                printf("(unknown model '%s': catalog defaults, counts and "
+                       "cost are estimated)\n", model);
+        } else {
+            print_info(&info, true, true);
+            printf("\n");
+        }
+    } else {
+        size_t n = am_models_count(models);
+        if (json)
+            printf("[");
+        else
+            print_header();
+        for (size_t i = 0; i < n; i++)
+            if (am_models_at(models, i, &info))
+                print_info(&info, json, i == 0);
+        if (json)
+            printf("]\n");
+    }
+    am_models_free(models);
+    return CLI_EXIT_OK;
+}
+
+static bool parse_count(const char *s, long long *out)
+{
+    char *end;
+    errno = 0;
+    if (s == NULL || *s == '\0')
+        return false;
+    *out = strtoll(s, &end, 10);
+    return errno == 0 && *end == '\0' && *out >= 0;
+}
+
+int cmd_cost(int argc, char **argv)
+{
+    const char *file = NULL, *model = NULL, *v;
+    long long in = -1, out = 0, cached = 0;
+    am_models *models = NULL;
+    am_model_info info;
+    am_error err;
+    am_status st;
+    bool known;
+
+    for (int i = 0; i < argc; i++) {
+        if (cli_opt(argc, argv, &i, "--file", &v)) {
+            file = v;
+        } else if (cli_opt(argc, argv, &i, "--model", &v)) {
+            model = v;
+        } else if (cli_opt(argc, argv, &i, "--input", &v)) {
+            if (!parse_count(v, &in))
+                return cli_usage("cost", "--input needs a token count >= 0");
+        } else if (cli_opt(argc, argv, &i, "--output", &v)) {
+            if (!parse_count(v, &out))
+                return cli_usage("cost", "--output needs a token count >= 0");
+        } else if (cli_opt(argc, argv, &i, "--cached", &v)) {
+            if (!parse_count(v, &cached))
+                return cli_usage("cost", "--cached needs a token count >= 0");
+        } else {
+            return cli_usage("cost", "unknown argument '%s'", argv[i]);
+        }
+    }
+    if (model == NULL || in < 0)
+        return cli_usage("cost", "needs --model M and --input N");
+    if (cached > in)
+        return cli_usage("cost", "--cached %lld exceeds --input %lld",
+                         cached, in);
+    st = am_models_create(file, NULL, &models, &err);
+    if (st != AM_OK)
+        return cli_fail(st, &err, "cost");
+    known = am_models_lookup(models, am_str_c(model), &info);
+    printf("model %s (%s%s)\n", model, known ? "catalog entry " : "unknown, "
+           "defaults", known ? info.name : "");
+    printf("input %lld (cached %lld) x $%g/M, output %lld x $%g/M\n", in,
+           cached, info.input_per_mtok, out, info.output_per_mtok);
+    printf("cost $%.6f%s\n", am_model_cost(&info, in, cached, out),
+           known ? "" : " (estimated: unknown model)");
+    am_models_free(models);
+    return CLI_EXIT_OK;
+}

@@ -1,0 +1,420 @@
+/* cmd_tiers.c -- `agentmem tiers ...`: the hierarchical memory on a file.
+ *
+ *   agentmem tiers put ID [TEXT|--file F] [--importance X] [--tier T]
+ *                  [--type T] [--tag T]... [--extra JSON] [--json]
+ *   agentmem tiers get ID [--peek] [--meta]
+ *   agentmem tiers search [--type T] [--tag T]... [--min X] [--max X]
+ *                  [--recent-days N] [--tier T]... [--limit N] [--peek]
+ *   agentmem tiers delete|archive|restore ID...
+ *   agentmem tiers stats | optimize | policies | moves [--last N]
+ *
+ * Every subcommand takes --db FILE (default ./agentmem.db), --now MS (the
+ * time to act at, for scripts and tests) and --capacity TIER=N. The
+ * handle is closed (flushed) before the command exits.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentmem/tiers.h"
+#include "cli.h"
+#include "commands.h"
+
+#define MAX_TAGS 64
+
+typedef struct targs {
+    const char *db;
+    int64_t now;
+    bool has_now;
+    size_t capacity[AM_TIER_COUNT];
+    bool has_cap[AM_TIER_COUNT];
+    /* put */
+    const char *file;
+    double importance;
+    const char *tier;
+    unsigned tier_mask;
+    const char *type;
+    const char *tags[MAX_TAGS];
+    size_t ntags;
+    const char *extra;
+    bool json, peek, meta;
+    /* search */
+    double min, max;
+    int recent_days;
+    size_t limit, last;
+    /* positionals */
+    const char *pos[256];
+    int npos;
+} targs;
+
+static int64_t fixed_now(void *ctx)
+{
+    return *(int64_t *)ctx;
+}
+
+static bool parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtod(s, &end);
+    return errno == 0 && end != s && *end == '\0';
+}
+
+static bool parse_size(const char *s, size_t *out)
+{
+    char *end;
+    unsigned long long v;
+    errno = 0;
+    if (*s == '-')
+        return false;
+    v = strtoull(s, &end, 10);
+    *out = (size_t)v;
+    return errno == 0 && end != s && *end == '\0';
+}
+
+static int parse_args(const char *sub, int argc, char **argv, targs *a)
+{
+    memset(a, 0, sizeof *a);
+    a->db = "agentmem.db";
+    a->importance = 0.5;
+    a->min = 0.0;
+    a->max = 1.0;
+    for (int i = 0; i < argc; i++) {
+        const char *v = NULL;
+        if (cli_opt(argc, argv, &i, "--db", &v)) {
+            if (v == NULL)
+                return cli_usage("tiers", "--db needs a file");
+            a->db = v;
+        } else if (cli_opt(argc, argv, &i, "--now", &v)) {
+            char *end;
+            if (v == NULL)
+                return cli_usage("tiers", "--now needs milliseconds");
+            errno = 0;
+            a->now = strtoll(v, &end, 10);
+            if (errno != 0 || *end != '\0' || end == v)
+                return cli_usage("tiers", "--now: '%s' is not a number of "
+                                 "milliseconds", v);
+            a->has_now = true;
+        } else if (cli_opt(argc, argv, &i, "--capacity", &v)) {
+            const char *eq = v != NULL ? strchr(v, '=') : NULL;
+            am_tier tier;
+            size_t n;
+            if (eq == NULL ||
+                am_tier_parse((am_str){ v, (size_t)(eq - v) }, &tier) !=
+                    AM_OK ||
+                !parse_size(eq + 1, &n))
+                return cli_usage("tiers", "--capacity wants TIER=N, e.g. "
+                                 "working=100 (got '%s')", v ? v : "");
+            a->capacity[tier] = n;
+            a->has_cap[tier] = true;
+        } else if (cli_opt(argc, argv, &i, "--file", &v)) {
+            if (v == NULL)
+                return cli_usage("tiers", "--file needs a path ('-': stdin)");
+            a->file = v;
+        } else if (cli_opt(argc, argv, &i, "--importance", &v)) {
+            if (v == NULL || !parse_double(v, &a->importance))
+                return cli_usage("tiers", "--importance wants a number in "
+                                 "[0, 1] (got '%s')", v ? v : "");
+        } else if (cli_opt(argc, argv, &i, "--tier", &v)) {
+            am_tier tier;
+            if (v == NULL || am_tier_parse(am_str_c(v), &tier) != AM_OK)
+                return cli_usage("tiers", "--tier wants working, short_term, "
+                                 "long_term or archive (got '%s')",
+                                 v ? v : "");
+            a->tier = v;
+            a->tier_mask |= 1u << tier;
+        } else if (cli_opt(argc, argv, &i, "--type", &v)) {
+            if (v == NULL)
+                return cli_usage("tiers", "--type needs a value");
+            a->type = v;
+        } else if (cli_opt(argc, argv, &i, "--tag", &v)) {
+            if (v == NULL || a->ntags == MAX_TAGS)
+                return cli_usage("tiers", "--tag needs a value (at most %d)",
+                                 MAX_TAGS);
+            a->tags[a->ntags++] = v;
+        } else if (cli_opt(argc, argv, &i, "--extra", &v)) {
+            if (v == NULL)
+                return cli_usage("tiers", "--extra needs a JSON object");
+            a->extra = v;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            a->json = true;
+        } else if (strcmp(argv[i], "--peek") == 0) {
+            a->peek = true;
+        } else if (strcmp(argv[i], "--meta") == 0) {
+            a->meta = true;
+        } else if (cli_opt(argc, argv, &i, "--min", &v)) {
+            if (v == NULL || !parse_double(v, &a->min))
+                return cli_usage("tiers", "--min wants a number");
+        } else if (cli_opt(argc, argv, &i, "--max", &v)) {
+            if (v == NULL || !parse_double(v, &a->max))
+                return cli_usage("tiers", "--max wants a number");
+        } else if (cli_opt(argc, argv, &i, "--recent-days", &v)) {
+            size_t d;
+            if (v == NULL || !parse_size(v, &d) || d > 1000000)
+                return cli_usage("tiers", "--recent-days wants a whole "
+                                 "number of days");
+            a->recent_days = (int)d;
+        } else if (cli_opt(argc, argv, &i, "--limit", &v)) {
+            if (v == NULL || !parse_size(v, &a->limit))
+                return cli_usage("tiers", "--limit wants a whole number");
+        } else if (cli_opt(argc, argv, &i, "--last", &v)) {
+            if (v == NULL || !parse_size(v, &a->last))
+                return cli_usage("tiers", "--last wants a whole number");
+        } else if (argv[i][0] == '-' && argv[i][1] == '-') {
+            return cli_usage("tiers", "%s: unknown option '%s'", sub,
+                             argv[i]);
+        } else {
+            if (a->npos == 256)
+                return cli_usage("tiers", "too many arguments");
+            a->pos[a->npos++] = argv[i];
+        }
+    }
+    return CLI_EXIT_OK;
+}
+
+static int open_tiers(targs *a, am_clock *clk, am_tiers **t)
+{
+    am_tiers_opts o = am_tiers_opts_default();
+    am_error err;
+    am_status st;
+
+    if (a->has_now) {
+        clk->now_ms = fixed_now;
+        clk->ctx = &a->now;
+        o.clock = clk;
+    }
+    for (int i = 0; i < AM_TIER_COUNT; i++)
+        if (a->has_cap[i])
+            o.capacity[i] = a->capacity[i];
+    o.db_path = a->db;
+    st = am_tiers_open(&o, t, &err);
+    if (st != AM_OK)
+        return cli_fail(st, &err, a->db);
+    return CLI_EXIT_OK;
+}
+
+static int finish(am_tiers *t, int rc)
+{
+    am_error err;
+    am_status st = am_tiers_close(t, &err);
+
+    if (st != AM_OK && rc == CLI_EXIT_OK)
+        return cli_fail(st, &err, "close");
+    return rc;
+}
+
+static int do_put(am_tiers *t, const targs *a)
+{
+    am_tier_item_in in = am_tier_item_in_default();
+    am_str tags[MAX_TAGS];
+    am_buf text = AM_BUF_INIT;
+    am_error err;
+    am_status st;
+    int rc = CLI_EXIT_OK;
+
+    if (a->npos < 1 || a->npos > 2 || (a->npos == 2 && a->file != NULL))
+        return cli_usage("tiers", "put ID [TEXT | --file F]");
+    if (a->npos == 2) {
+        in.content = am_str_c(a->pos[1]);
+    } else {
+        st = cli_read_input(a->file, &text, &err);
+        if (st != AM_OK)
+            return cli_fail(st, &err, a->file ? a->file : "stdin");
+        in.content = am_buf_str(&text);
+    }
+    in.importance = a->importance;
+    if (a->tier != NULL)
+        am_tier_parse(am_str_c(a->tier), &in.tier);
+    if (a->type != NULL)
+        in.type = am_str_c(a->type);
+    for (size_t i = 0; i < a->ntags; i++)
+        tags[i] = am_str_c(a->tags[i]);
+    in.tags = tags;
+    in.tag_count = a->ntags;
+    if (a->extra != NULL)
+        in.extra = am_str_c(a->extra);
+    if (a->json)
+        in.flags |= AM_TIER_JSON;
+    st = am_tiers_store(t, am_str_c(a->pos[0]), &in);
+    if (st != AM_OK)
+        rc = cli_fail(st, am_tiers_last_error(t), "put");
+    am_buf_free(&text);
+    return rc;
+}
+
+static int do_get(am_tiers *t, const targs *a)
+{
+    am_buf out = AM_BUF_INIT;
+    am_status st;
+    am_error err;
+    int rc = CLI_EXIT_OK;
+
+    if (a->npos != 1)
+        return cli_usage("tiers", "get ID [--peek] [--meta]");
+    if (!a->peek) {
+        st = am_tiers_retrieve(t, am_str_c(a->pos[0]), &out, NULL);
+        if (st == AM_OK && a->meta) {
+            am_buf_clear(&out);
+            st = am_tiers_describe(t, am_str_c(a->pos[0]), &out);
+        }
+    } else if (a->meta) {
+        st = am_tiers_describe(t, am_str_c(a->pos[0]), &out);
+    } else {
+        st = am_tiers_peek(t, am_str_c(a->pos[0]), &out, NULL);
+    }
+    if (st != AM_OK) {
+        rc = cli_fail(st, am_tiers_last_error(t), "get");
+    } else {
+        if (a->meta)
+            am_buf_append(&out, "\n", 1);
+        st = cli_write_output(NULL, out.ptr, out.len, &err);
+        if (st != AM_OK)
+            rc = cli_fail(st, &err, "get");
+    }
+    am_buf_free(&out);
+    return rc;
+}
+
+static int do_search(am_tiers *t, const targs *a)
+{
+    am_tier_query q = am_tier_query_default();
+    am_tier_hits h = AM_TIER_HITS_INIT;
+    am_str tags[MAX_TAGS];
+    am_status st;
+
+    if (a->npos != 0)
+        return cli_usage("tiers", "search takes options only");
+    if (a->type != NULL)
+        q.type = am_str_c(a->type);
+    for (size_t i = 0; i < a->ntags; i++)
+        tags[i] = am_str_c(a->tags[i]);
+    q.tags = tags;
+    q.tag_count = a->ntags;
+    q.min_importance = a->min;
+    q.max_importance = a->max;
+    q.recent_days = a->recent_days;
+    if (a->tier_mask != 0)
+        q.tier_mask = a->tier_mask;
+    q.limit = a->limit;
+    q.flags = a->peek ? AM_TIER_PEEK : 0;
+    st = am_tiers_search(t, &q, &h);
+    if (st != AM_OK) {
+        am_tier_hits_free(&h);
+        return cli_fail(st, am_tiers_last_error(t), "search");
+    }
+    for (size_t i = 0; i < h.count; i++)
+        printf("%.*s\n", (int)h.ids[i].len, h.ids[i].ptr);
+    am_tier_hits_free(&h);
+    return CLI_EXIT_OK;
+}
+
+static int do_each(am_tiers *t, const targs *a, const char *sub,
+                   am_status (*fn)(am_tiers *, am_str))
+{
+    if (a->npos < 1)
+        return cli_usage("tiers", "%s ID...", sub);
+    for (int i = 0; i < a->npos; i++) {
+        am_status st = fn(t, am_str_c(a->pos[i]));
+        if (st != AM_OK)
+            return cli_fail(st, am_tiers_last_error(t), sub);
+    }
+    printf("%s: %d item%s\n", sub, a->npos, a->npos == 1 ? "" : "s");
+    return CLI_EXIT_OK;
+}
+
+static int do_stats(am_tiers *t)
+{
+    am_tier_stats s[AM_TIER_COUNT];
+    am_status st = am_tiers_stats(t, s);
+
+    if (st != AM_OK)
+        return cli_fail(st, am_tiers_last_error(t), "stats");
+    printf("%-11s %9s %9s %7s %8s %10s %12s %12s\n", "tier", "count",
+           "capacity", "util", "avg_imp", "avg_age_h", "content_B",
+           "stored_B");
+    for (int i = 0; i < AM_TIER_COUNT; i++) {
+        char cap[32];
+        if (s[i].capacity != 0)
+            snprintf(cap, sizeof cap, "%zu", s[i].capacity);
+        else
+            snprintf(cap, sizeof cap, "-");
+        printf("%-11s %9zu %9s %6.1f%% %8.3f %10.2f %12llu %12llu\n",
+               am_tier_name((am_tier)i), s[i].count, cap,
+               s[i].utilization * 100.0, s[i].avg_importance,
+               s[i].avg_age_hours, (unsigned long long)s[i].content_bytes,
+               (unsigned long long)s[i].stored_bytes);
+    }
+    return CLI_EXIT_OK;
+}
+
+static void print_move(void *ctx, const am_tier_move *m)
+{
+    (void)ctx;
+    printf("%lld %.*s %s -> %s (%s)\n", (long long)m->at_ms, (int)m->id.len,
+           m->id.ptr, am_tier_name(m->from), am_tier_name(m->to),
+           am_tier_reason_name(m->reason));
+}
+
+int cmd_tiers(int argc, char **argv)
+{
+    const char *sub = argv[0];
+    targs a;
+    am_clock clk;
+    am_tiers *t = NULL;
+    int rc;
+    am_status st;
+
+    rc = parse_args(sub, argc - 1, argv + 1, &a);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    if (strcmp(sub, "put") != 0 && strcmp(sub, "get") != 0 &&
+        strcmp(sub, "search") != 0 && strcmp(sub, "delete") != 0 &&
+        strcmp(sub, "archive") != 0 && strcmp(sub, "restore") != 0 &&
+        strcmp(sub, "stats") != 0 && strcmp(sub, "optimize") != 0 &&
+        strcmp(sub, "policies") != 0 && strcmp(sub, "moves") != 0)
+        return cli_usage("tiers", "unknown subcommand '%s' (put, get, "
+                         "search, delete, archive, restore, stats, "
+                         "optimize, policies, moves)", sub);
+    rc = open_tiers(&a, &clk, &t);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    if (strcmp(sub, "put") == 0) {
+        rc = do_put(t, &a);
+    } else if (strcmp(sub, "get") == 0) {
+        rc = do_get(t, &a);
+    } else if (strcmp(sub, "search") == 0) {
+        rc = do_search(t, &a);
+    } else if (strcmp(sub, "delete") == 0) {
+        rc = do_each(t, &a, "delete", am_tiers_delete);
+    } else if (strcmp(sub, "archive") == 0) {
+        rc = do_each(t, &a, "archive", am_tiers_archive);
+    } else if (strcmp(sub, "restore") == 0) {
+        rc = do_each(t, &a, "restore", am_tiers_restore);
+    } else if (strcmp(sub, "stats") == 0) {
+        rc = do_stats(t);
+    } else if (strcmp(sub, "optimize") == 0) {
+        size_t n = 0;
+        st = am_tiers_optimize(t, &n);
+        if (st != AM_OK)
+            rc = cli_fail(st, am_tiers_last_error(t), "optimize");
+        else
+            printf("optimize: demoted %zu item%s\n", n, n == 1 ? "" : "s");
+    } else if (strcmp(sub, "policies") == 0) {
+        am_tier_policy_count pc[16];
+        size_t n = 0;
+        st = am_tiers_apply_policies(t, pc, 16, &n);
+        if (st != AM_OK)
+            rc = cli_fail(st, am_tiers_last_error(t), "policies");
+        for (size_t i = 0; st == AM_OK && i < n && i < 16; i++)
+            printf("%s: %zu\n", pc[i].name, pc[i].acted);
+    } else {
+        uint64_t total = 0;
+        st = am_tiers_moves(t, a.last != 0 ? a.last : 20, print_move, NULL,
+                            &total);
+        if (st != AM_OK)
+            rc = cli_fail(st, am_tiers_last_error(t), "moves");
+        else
+            printf("(%llu moves in all)\n", (unsigned long long)total);
+    }
+    return finish(t, rc);
+}

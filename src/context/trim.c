@@ -1,0 +1,354 @@
+/* trim.c -- am_trim: the message-level front of the trimming algorithm.
+ *
+ * Builds one light view per message (role, tool-call ids, the id a result
+ * answers, token count), lets turns.c choose what to keep, and returns
+ * references to the kept messages. The only message ever created is the
+ * cut copy of a boundary message when allow_partial is on.
+ */
+#include <string.h>
+
+#include "agentmem/window.h"
+#include "context_int.h"
+#include "trim_int.h"
+#include "window_int.h"
+
+/* ---- Counting ---- */
+
+am_status am__count_msg_buf(const am_counter *c, const am_msg *m,
+                            am_buf *scratch, size_t *out, am_error *err)
+{
+    am_str role = am_str_c(am_role_name(am_msg_role(m)));
+    am_status st;
+
+    if (c != NULL && c->count_msg != NULL) {
+        *out = c->count_msg(c->ctx, m);
+        return AM_OK;
+    }
+    am_buf_clear(scratch);
+    st = am_msg_text(m, scratch);
+    if (st != AM_OK)
+        return am__fail(err, st, "count: out of memory");
+    if (c != NULL && c->tokenizer != NULL) {
+        size_t a = 0, b = 0;
+        st = am_tokenizer_count(c->tokenizer, am_buf_str(scratch), NULL, &a,
+                                err);
+        if (st == AM_OK)
+            st = am_tokenizer_count(c->tokenizer, role, NULL, &b, err);
+        if (st != AM_OK)
+            return st;
+        *out = 3 + a + b;
+        return AM_OK;
+    }
+    *out = 3 + (scratch->len + role.len + 3) / 4;
+    return AM_OK;
+}
+
+am_status am_count_msg(const am_counter *c, const am_msg *msg, size_t *out,
+                       am_error *err)
+{
+    am_buf b = AM_BUF_INIT;
+    am_status st;
+    if (msg == NULL || out == NULL)
+        return am__fail(err, AM_EINVAL, "count: NULL argument");
+    st = am__count_msg_buf(c, msg, &b, out, err);
+    am_buf_free(&b);
+    return st;
+}
+
+/* ---- Views ---- */
+
+void am__view_of(const am_msg *m, am__wview *v, am_str *ids, size_t *nids)
+{
+    size_t nparts = am_msg_part_count(m), ncalls = am_msg_tool_call_count(m);
+    bool only_thinking = nparts > 0;
+    am_content_kind kind = am_msg_content_kind(m);
+
+    memset(v, 0, sizeof *v);
+    switch (am_msg_role(m)) {
+    case AM_ROLE_SYSTEM: v->role = AM__W_SYSTEM; break;
+    case AM_ROLE_USER: v->role = AM__W_USER; break;
+    case AM_ROLE_ASSISTANT: v->role = AM__W_ASSISTANT; break;
+    case AM_ROLE_TOOL: v->role = AM__W_TOOL; break;
+    default: v->role = AM__W_OTHER; break;
+    }
+    v->call_ids = ids;
+    for (size_t i = 0; i < ncalls; i++)
+        ids[v->ncalls++] = am_msg_tool_call(m, i)->id;
+    for (size_t i = 0; i < nparts; i++) {
+        const am_part *p = am_msg_part(m, i);
+        switch (p->type) {
+        case AM_PART_TOOL_USE:
+            ids[v->ncalls++] = p->id;
+            only_thinking = false;
+            break;
+        case AM_PART_TOOL_RESULT:
+            /* Anthropic puts results in a user turn: such a turn belongs
+             * to the group of the call it answers. */
+            if (v->result_for.len == 0)
+                v->result_for = p->id;
+            if (v->role == AM__W_USER)
+                v->role = AM__W_TOOL;
+            only_thinking = false;
+            break;
+        case AM_PART_THINKING:
+        case AM_PART_REDACTED_THINKING:
+        case AM_PART_REASONING:
+            break;
+        default:
+            only_thinking = false;
+            break;
+        }
+    }
+    if (am_msg_role(m) == AM_ROLE_TOOL)
+        v->result_for = am_msg_tool_call_id(m);
+    v->reasoning_only = only_thinking && v->ncalls == 0 &&
+                        v->role == AM__W_ASSISTANT;
+    v->text_only = kind == AM_CONTENT_TEXT && v->ncalls == 0 &&
+                   (v->role == AM__W_USER || v->role == AM__W_ASSISTANT);
+    *nids = v->ncalls;
+}
+
+am_status am__views_build(const am_allocator *a, const am_msg *const *msgs,
+                          size_t count, const am_counter *c,
+                          am__views *out, am_error *err)
+{
+    size_t nids = 0, used = 0;
+    am_buf scratch = AM_BUF_INIT;
+    am_status st = AM_OK;
+
+    memset(out, 0, sizeof *out);
+    out->alloc = a;
+    for (size_t i = 0; i < count; i++) {
+        if (msgs[i] == NULL)
+            return am__fail(err, AM_EINVAL, "message %zu is NULL", i);
+        nids += am_msg_tool_call_count(msgs[i]);
+        for (size_t p = 0; p < am_msg_part_count(msgs[i]); p++)
+            nids += am_msg_part(msgs[i], p)->type == AM_PART_TOOL_USE;
+    }
+    out->v = am__alloc_array(a, count ? count : 1, sizeof *out->v);
+    out->ids = am__alloc_array(a, nids ? nids : 1, sizeof *out->ids);
+    out->n = count;
+    out->nids = nids;
+    if (out->v == NULL || out->ids == NULL) {
+        am__views_free(out);
+        return am__fail(err, AM_ENOMEM, "trim: out of memory");
+    }
+    scratch.alloc = a;
+    for (size_t i = 0; i < count; i++) {
+        size_t k = 0;
+        am__view_of(msgs[i], &out->v[i], out->ids + used, &k);
+        used += k;
+        st = am__count_msg_buf(c, msgs[i], &scratch, &out->v[i].tokens, err);
+        if (st != AM_OK)
+            break;
+        out->total += out->v[i].tokens;
+    }
+    am_buf_free(&scratch);
+    if (st != AM_OK)
+        am__views_free(out);
+    return st;
+}
+
+void am__views_free(am__views *v)
+{
+    if (v == NULL)
+        return;
+    am__free(v->alloc, v->v, (v->n ? v->n : 1) * sizeof *v->v);
+    am__free(v->alloc, v->ids, (v->nids ? v->nids : 1) * sizeof *v->ids);
+    memset(v, 0, sizeof *v);
+}
+
+/* ---- Cutting a boundary message ---- */
+
+static am_status make_cut(const am_msg *m, size_t len, bool keep_tail,
+                          const am_allocator *a, am_msg **out, am_error *err)
+{
+    am_str text = am_msg_content_text(m);
+    am_str part;
+    am_msg_opts mo = am_msg_opts_default();
+    am_status st;
+
+    if (keep_tail) {
+        size_t s = text.len - len;
+        while (s < text.len && ((unsigned char)text.ptr[s] & 0xC0) == 0x80)
+            s++;
+        part = (am_str){ text.ptr + s, text.len - s };
+    } else {
+        part = (am_str){ text.ptr, am__utf8_floor(text.ptr, len) };
+    }
+    mo.alloc = a;
+    st = am_msg_create_text(&mo, am_msg_role(m), part, out, err);
+    if (st == AM_OK)
+        st = am_msg_set_id(*out, am_msg_id(m), err);
+    if (st == AM_OK)
+        st = am_msg_set_created_ms(*out, am_msg_created_ms(m), err);
+    if (st == AM_OK && am_msg_name(m).len > 0)
+        st = am_msg_set_name(*out, am_msg_name(m), err);
+    if (st != AM_OK) {
+        am_msg_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+/* The longest cut of `m` whose count fits `budget`; *out NULL if none. */
+static am_status cut_to_fit(const am_msg *m, size_t budget, bool keep_tail,
+                            const am_counter *c, const am_allocator *a,
+                            am_msg **out, am_error *err)
+{
+    am_str text = am_msg_content_text(m);
+    size_t lo = 1, hi = text.len, best = 0;
+    am_buf scratch = AM_BUF_INIT;
+    am_status st = AM_OK;
+
+    *out = NULL;
+    scratch.alloc = a;
+    /* Binary search on the byte length; counts grow with length. */
+    while (lo <= hi) {
+        size_t mid = lo + (hi - lo) / 2, n = 0;
+        am_msg *probe = NULL;
+        st = make_cut(m, mid, keep_tail, a, &probe, err);
+        if (st == AM_OK)
+            st = am__count_msg_buf(c, probe, &scratch, &n, err);
+        am_msg_free(probe);
+        if (st != AM_OK)
+            goto out;
+        if (n <= budget) {
+            best = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    if (best > 0) {
+        st = make_cut(m, best, keep_tail, a, out, err);
+        if (st == AM_OK && am_msg_content_text(*out).len == 0) {
+            am_msg_free(*out);
+            *out = NULL;
+        }
+    }
+out:
+    am_buf_free(&scratch);
+    return st;
+}
+
+/* ---- am_trim ---- */
+
+am_trim_opts am_trim_opts_default(void)
+{
+    am_trim_opts o;
+    memset(&o, 0, sizeof o);
+    o.strategy = AM_TRIM_LAST;
+    o.preserve_system = true;
+    o.end_on_role = -1;
+    return o;
+}
+
+void am_trim_result_free(am_trim_result *res)
+{
+    if (res == NULL)
+        return;
+    am_msg_list_free(&res->messages);
+    am__free(res->messages.alloc, res->dropped,
+             res->dropped_cap * sizeof *res->dropped);
+    res->dropped = NULL;
+    res->dropped_count = res->dropped_cap = 0;
+    res->orphans = res->tokens_before = res->tokens_after = 0;
+    res->partial_index = SIZE_MAX;
+}
+
+am_status am_trim(const am_msg *const *msgs, size_t count,
+                  const am_trim_opts *opts, am_trim_result *res,
+                  am_error *err)
+{
+    am_trim_opts o = opts != NULL ? *opts : am_trim_opts_default();
+    am__views views;
+    am__wtrim_opts wo;
+    am__wtrim_out wr;
+    unsigned char *keep = NULL;
+    am_msg *cut = NULL;
+    am_status st;
+
+    if (res == NULL || (msgs == NULL && count > 0))
+        return am__fail(err, AM_EINVAL, "trim: NULL argument");
+    am_trim_result_free(res);
+    res->messages.alloc = o.alloc;
+    if (o.strategy == AM_TRIM_TOKENS && o.max_tokens == 0)
+        return am__fail(err, AM_EINVAL,
+                        "trim: strategy 'tokens' needs max_tokens > 0");
+    if ((int)o.strategy < AM_TRIM_LAST || o.strategy > AM_TRIM_TOKENS)
+        return am__fail(err, AM_EINVAL, "trim: unknown strategy %d",
+                        (int)o.strategy);
+    if (o.end_on_role < -1 || o.end_on_role >= AM_ROLE_COUNT)
+        return am__fail(err, AM_EINVAL, "trim: end_on_role %d out of range",
+                        o.end_on_role);
+    st = am__views_build(o.alloc, msgs, count, &o.counter, &views, err);
+    if (st != AM_OK)
+        return st;
+    keep = am__calloc(o.alloc, count ? count : 1, 1);
+    if (keep == NULL) {
+        st = am__fail(err, AM_ENOMEM, "trim: out of memory");
+        goto out;
+    }
+    memset(&wo, 0, sizeof wo);
+    wo.first = o.strategy == AM_TRIM_FIRST;
+    wo.max_messages = o.max_messages;
+    wo.max_tokens = o.max_tokens;
+    wo.preserve_system = o.preserve_system;
+    wo.start_on_user = o.start_on_user;
+    wo.end_on_role = o.end_on_role; /* am_role and AM__W_* agree */
+    wo.allow_partial = o.allow_partial;
+    wr.keep = keep;
+    st = am__wtrim(o.alloc, views.v, count, &wo, &wr, err);
+    if (st != AM_OK)
+        goto out;
+    if (wr.partial_index != SIZE_MAX) {
+        st = cut_to_fit(msgs[wr.partial_index], wr.partial_budget,
+                        !wo.first, &o.counter, o.alloc, &cut, err);
+        if (st != AM_OK)
+            goto out;
+        if (cut == NULL)
+            keep[wr.partial_index] = 0;
+    }
+    res->orphans = wr.orphans;
+    res->tokens_before = views.total;
+    for (size_t i = 0; i < count; i++) {
+        if (!keep[i]) {
+            st = am__grow(o.alloc, (void **)&res->dropped, &res->dropped_cap,
+                          res->dropped_count + 1, sizeof *res->dropped);
+            if (st != AM_OK)
+                goto nomem;
+            res->dropped[res->dropped_count++] = i;
+            continue;
+        }
+        if (i == wr.partial_index && cut != NULL) {
+            size_t n = 0;
+            am_buf scratch = AM_BUF_INIT;
+            scratch.alloc = o.alloc;
+            st = am__count_msg_buf(&o.counter, cut, &scratch, &n, err);
+            am_buf_free(&scratch);
+            if (st != AM_OK)
+                goto out;
+            st = am_msg_list_push(&res->messages, cut);
+            if (st != AM_OK)
+                goto nomem;
+            res->partial_index = i;
+            res->tokens_after += n;
+            continue;
+        }
+        st = am_msg_list_push(&res->messages, msgs[i]);
+        if (st != AM_OK)
+            goto nomem;
+        res->tokens_after += views.v[i].tokens;
+    }
+    goto out;
+nomem:
+    st = am__fail(err, AM_ENOMEM, "trim: out of memory");
+out:
+    am_msg_free(cut);
+    am__free(o.alloc, keep, count ? count : 1);
+    am__views_free(&views);
+    if (st != AM_OK)
+        am_trim_result_free(res);
+    return st;
+}

@@ -1,0 +1,48 @@
+/* window_int.h -- am_msg-level internals of the context-window module. */
+#ifndef AM_WINDOW_INT_H
+#define AM_WINDOW_INT_H
+
+#include "agentmem/window.h"
+#include "context_int.h"
+
+/* Count `m` under `c`, using `scratch` for its text (no allocation once
+ * the buffer is warm). */
+am_status am__count_msg_buf(const am_counter *c, const am_msg *m,
+                            am_buf *scratch, size_t *out, am_error *err);
+
+/* Views of a message list, with their tool-call id storage. */
+typedef struct am__views {
+    am__wview *v;
+    am_str *ids;
+    size_t n, nids;
+    size_t total; /* tokens of all messages */
+    const am_allocator *alloc;
+} am__views;
+
+/* Fill `v` from `m`; ids receives its call ids (room for every tool call
+ * and tool_use part), *nids how many. */
+void am__view_of(const am_msg *m, am__wview *v, am_str *ids, size_t *nids);
+
+am_status am__views_build(const am_allocator *a, const am_msg *const *msgs,
+                          size_t count, const am_counter *c,
+                          am__views *out, am_error *err);
+void am__views_free(am__views *v);
+
+/* Extractive summary of messages (the offline summarizer's body). */
+am_status am__xsum_msgs(const am_allocator *a, am_str prev,
+                        const am_msg *const *msgs, size_t count,
+                        size_t budget, am_str markers, const am_counter *c,
+                        am_buf *out, am_error *err);
+
+/* The summary message: system role, name "summary", text
+ * "[Compressed Summary] <summary>". *out yours. */
+am_status am__summary_msg(const am_allocator *a, am_str summary,
+                          am_msg **out, am_error *err);
+
+/* First index of the kept tail holding the last `keep_last` non-system
+ * messages, moved earlier so no turn group is split (group from
+ * am__wgroups). */
+size_t am__keep_boundary(const am__wview *v, const size_t *group, size_t n,
+                         size_t keep_last);
+
+#endif

@@ -1,0 +1,585 @@
+/* jscan.c -- a cursor JSON scanner with precise error positions.
+ *
+ * The conversation file of 100,000 messages must load in well under half
+ * a second, which a general DOM parser (allocate every node, then walk it)
+ * does not reach. This scanner reads the text in place: the message parser
+ * asks for "an object key", "a string", "any value", and gets views into
+ * the input. Escaped strings are the only copies. Positions are byte
+ * offsets; line and column are counted only when an error is reported.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "jscan.h"
+
+void am__js_init(am__js *js, am_str text, const char *what, am__arena *tmp,
+                 am_error *err)
+{
+    js->s = text.ptr != NULL ? text.ptr : "";
+    js->len = text.len;
+    js->pos = 0;
+    js->base = 0;
+    js->what = what;
+    js->err = err;
+    js->tmp = tmp;
+    js->depth = 0;
+}
+
+am_status am__js_fail(am__js *js, size_t pos, const char *fmt, ...)
+{
+    char detail[160];
+    va_list ap;
+    size_t line = 1, col = 1;
+
+    if (pos > js->len)
+        pos = js->len;
+    for (size_t i = 0; i < pos; i++) {
+        if (js->s[i] == '\n') {
+            line++;
+            col = 1;
+        } else if (((unsigned char)js->s[i] & 0xC0) != 0x80) {
+            col++;
+        }
+    }
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    return am__fail(js->err, AM_EFORMAT,
+                    "%s: %s at line %zu, column %zu (byte %zu)", js->what,
+                    detail, line, col, pos + js->base);
+}
+
+static inline void skip_ws(am__js *js)
+{
+    while (js->pos < js->len) {
+        char c = js->s[js->pos];
+        if (c != ' ' && c != '\n' && c != '\r' && c != '\t')
+            break;
+        js->pos++;
+    }
+}
+
+char am__js_peek(am__js *js)
+{
+    skip_ws(js);
+    return js->pos < js->len ? js->s[js->pos] : '\0';
+}
+
+static const char *describe(am__js *js)
+{
+    if (js->pos >= js->len)
+        return "unexpected end of input";
+    return "unexpected character";
+}
+
+am_status am__js_expect(am__js *js, char c)
+{
+    skip_ws(js);
+    if (js->pos < js->len && js->s[js->pos] == c) {
+        js->pos++;
+        return AM_OK;
+    }
+    return am__js_fail(js, js->pos, "%s, expected '%c'", describe(js), c);
+}
+
+bool am__js_accept(am__js *js, char c)
+{
+    skip_ws(js);
+    if (js->pos < js->len && js->s[js->pos] == c) {
+        js->pos++;
+        return true;
+    }
+    return false;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static bool hex4(const char *p, unsigned *out)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hexval(p[i]);
+        if (h < 0)
+            return false;
+        v = v << 4 | (unsigned)h;
+    }
+    *out = v;
+    return true;
+}
+
+/* Scan the string starting at the opening quote; on success js->pos is
+ * past the closing quote, *end the index of the closing quote, *escapes
+ * whether any backslash occurred. Validates escapes, control characters
+ * and UTF-8. */
+static am_status scan_string(am__js *js, size_t *start, size_t *end,
+                             bool *escapes)
+{
+    const char *s = js->s;
+    size_t i, n = js->len;
+    size_t run;
+
+    skip_ws(js);
+    if (js->pos >= n || s[js->pos] != '"')
+        return am__js_fail(js, js->pos, "%s, expected a string",
+                           describe(js));
+    i = js->pos + 1;
+    *start = i;
+    *escapes = false;
+    run = i;
+    for (;;) {
+        const char *q;
+        unsigned char c;
+        /* Jump to the next quote or backslash; control characters are
+         * checked over the run afterwards. */
+        q = memchr(s + i, '"', n - i);
+        {
+            const char *b = memchr(s + i, '\\', (q != NULL ? (size_t)(q - s)
+                                                          : n) - i);
+            if (b != NULL)
+                q = b;
+        }
+        if (q == NULL)
+            return am__js_fail(js, n, "unterminated string (opened at byte "
+                               "%zu)", *start - 1 + js->base);
+        for (size_t k = i; k < (size_t)(q - s); k++)
+            if ((unsigned char)s[k] < 0x20)
+                return am__js_fail(js, k, "control character U+%04X in "
+                                   "string", (unsigned)(unsigned char)s[k]);
+        i = (size_t)(q - s);
+        c = (unsigned char)s[i];
+        if (c == '"')
+            break;
+        /* Backslash. */
+        *escapes = true;
+        if (i + 1 >= n)
+            return am__js_fail(js, n, "unterminated string (opened at byte "
+                               "%zu)", *start - 1 + js->base);
+        switch (s[i + 1]) {
+        case '"': case '\\': case '/': case 'b': case 'f': case 'n':
+        case 'r': case 't':
+            i += 2;
+            break;
+        case 'u': {
+            unsigned u;
+            if (i + 6 > n || !hex4(s + i + 2, &u))
+                return am__js_fail(js, i, "bad \\u escape in string");
+            if (u >= 0xD800 && u <= 0xDBFF) {
+                unsigned lo;
+                if (i + 12 > n || s[i + 6] != '\\' || s[i + 7] != 'u' ||
+                    !hex4(s + i + 8, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+                    return am__js_fail(js, i, "unpaired surrogate escape "
+                                       "in string");
+                i += 12;
+            } else if (u >= 0xDC00 && u <= 0xDFFF) {
+                return am__js_fail(js, i, "unpaired surrogate escape in "
+                                   "string");
+            } else {
+                i += 6;
+            }
+            break;
+        }
+        default:
+            return am__js_fail(js, i, "bad escape '\\%c' in string",
+                               s[i + 1]);
+        }
+    }
+    {
+        size_t bad;
+        if (!am__utf8_valid(s + run, i - run, &bad))
+            return am__js_fail(js, run + bad, "invalid UTF-8 in string");
+    }
+    *end = i;
+    js->pos = i + 1;
+    return AM_OK;
+}
+
+static size_t put_utf8(char *o, unsigned cp)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | cp >> 6);
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | cp >> 12);
+        o[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | cp >> 18);
+    o[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+    o[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+am_status am__js_string(am__js *js, am_str *out)
+{
+    size_t start, end;
+    bool esc;
+    am_status st = scan_string(js, &start, &end, &esc);
+    char *o;
+    size_t k = 0;
+
+    if (st != AM_OK)
+        return st;
+    if (!esc) {
+        out->ptr = js->s + start;
+        out->len = end - start;
+        return AM_OK;
+    }
+    /* Decoded text is never longer than the escaped source. */
+    o = am__arena_alloc(js->tmp, end - start + 1);
+    if (o == NULL)
+        return am__fail(js->err, AM_ENOMEM, "%s: out of memory", js->what);
+    for (size_t i = start; i < end;) {
+        char c = js->s[i];
+        unsigned u = 0, lo = 0;
+        if (c != '\\') {
+            o[k++] = c;
+            i++;
+            continue;
+        }
+        switch (js->s[i + 1]) {
+        case 'b': o[k++] = '\b'; i += 2; break;
+        case 'f': o[k++] = '\f'; i += 2; break;
+        case 'n': o[k++] = '\n'; i += 2; break;
+        case 'r': o[k++] = '\r'; i += 2; break;
+        case 't': o[k++] = '\t'; i += 2; break;
+        case 'u':
+            hex4(js->s + i + 2, &u);
+            if (u >= 0xD800 && u <= 0xDBFF) {
+                hex4(js->s + i + 8, &lo);
+                u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+                i += 12;
+            } else {
+                i += 6;
+            }
+            k += put_utf8(o + k, u);
+            break;
+        default: /* '"', '\\', '/' */
+            o[k++] = js->s[i + 1];
+            i += 2;
+            break;
+        }
+    }
+    o[k] = '\0';
+    out->ptr = o;
+    out->len = k;
+    return AM_OK;
+}
+
+static am_status scan_number(am__js *js)
+{
+    const char *s = js->s;
+    size_t i = js->pos, n = js->len, d;
+
+    if (i < n && s[i] == '-')
+        i++;
+    if (i < n && s[i] == '0') {
+        i++;
+    } else {
+        d = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == d)
+            return am__js_fail(js, i, "bad number");
+    }
+    if (i < n && s[i] == '.') {
+        i++;
+        d = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == d)
+            return am__js_fail(js, i, "bad number: digits expected after "
+                               "'.'");
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        d = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == d)
+            return am__js_fail(js, i, "bad number: digits expected in "
+                               "exponent");
+    }
+    js->pos = i;
+    return AM_OK;
+}
+
+static am_status scan_word(am__js *js, const char *w)
+{
+    size_t wl = strlen(w);
+    if (js->len - js->pos >= wl && memcmp(js->s + js->pos, w, wl) == 0) {
+        js->pos += wl;
+        return AM_OK;
+    }
+    return am__js_fail(js, js->pos, "unexpected character, expected a "
+                       "value");
+}
+
+static am_status skip_value(am__js *js)
+{
+    am_status st = AM_OK;
+    char c = am__js_peek(js);
+    size_t a, b;
+    bool e;
+
+    switch (c) {
+    case '"':
+        return scan_string(js, &a, &b, &e);
+    case '{':
+    case '[':
+        if (++js->depth > AM__JS_MAX_DEPTH)
+            return am__js_fail(js, js->pos, "nesting deeper than %d",
+                               AM__JS_MAX_DEPTH);
+        js->pos++;
+        if (am__js_accept(js, c == '{' ? '}' : ']')) {
+            js->depth--;
+            return AM_OK;
+        }
+        for (;;) {
+            if (c == '{') {
+                if ((st = scan_string(js, &a, &b, &e)) != AM_OK ||
+                    (st = am__js_expect(js, ':')) != AM_OK)
+                    return st;
+            }
+            if ((st = skip_value(js)) != AM_OK)
+                return st;
+            if (am__js_accept(js, ','))
+                continue;
+            if (am__js_accept(js, c == '{' ? '}' : ']'))
+                break;
+            return am__js_fail(js, js->pos, "%s, expected ',' or '%c'",
+                               describe(js), c == '{' ? '}' : ']');
+        }
+        js->depth--;
+        return AM_OK;
+    case 't':
+        return scan_word(js, "true");
+    case 'f':
+        return scan_word(js, "false");
+    case 'n':
+        return scan_word(js, "null");
+    default:
+        if (c == '-' || (c >= '0' && c <= '9'))
+            return scan_number(js);
+        return am__js_fail(js, js->pos, "%s, expected a value",
+                           describe(js));
+    }
+}
+
+am_status am__js_value(am__js *js, am_str *span)
+{
+    size_t start;
+    am_status st;
+
+    skip_ws(js);
+    start = js->pos;
+    st = skip_value(js);
+    if (st != AM_OK)
+        return st;
+    span->ptr = js->s + start;
+    span->len = js->pos - start;
+    return AM_OK;
+}
+
+am_status am__js_int(am__js *js, int64_t *out)
+{
+    size_t start;
+    am_status st;
+    int64_t v = 0;
+    bool neg = false;
+    size_t i;
+
+    skip_ws(js);
+    start = js->pos;
+    if (js->pos >= js->len ||
+        (js->s[js->pos] != '-' &&
+         (js->s[js->pos] < '0' || js->s[js->pos] > '9')))
+        return am__js_fail(js, start, "%s, expected an integer",
+                           describe(js));
+    st = scan_number(js);
+    if (st != AM_OK)
+        return st;
+    i = start;
+    if (js->s[i] == '-') {
+        neg = true;
+        i++;
+    }
+    for (; i < js->pos; i++) {
+        char c = js->s[i];
+        if (c < '0' || c > '9')
+            return am__js_fail(js, start, "expected an integer");
+        if (v > (INT64_MAX - (c - '0')) / 10)
+            return am__js_fail(js, start, "integer out of range");
+        v = v * 10 + (c - '0');
+    }
+    *out = neg ? -v : v;
+    return AM_OK;
+}
+
+am_status am__js_bool(am__js *js, bool *out)
+{
+    char c = am__js_peek(js);
+    if (c == 't' && scan_word(js, "true") == AM_OK) {
+        *out = true;
+        return AM_OK;
+    }
+    if (c == 'f' && scan_word(js, "false") == AM_OK) {
+        *out = false;
+        return AM_OK;
+    }
+    return am__js_fail(js, js->pos, "expected true or false");
+}
+
+bool am__js_null(am__js *js)
+{
+    if (am__js_peek(js) == 'n' && js->len - js->pos >= 4 &&
+        memcmp(js->s + js->pos, "null", 4) == 0) {
+        js->pos += 4;
+        return true;
+    }
+    return false;
+}
+
+am_status am__js_end(am__js *js)
+{
+    skip_ws(js);
+    if (js->pos != js->len)
+        return am__js_fail(js, js->pos, "unexpected text after the JSON "
+                           "value");
+    return AM_OK;
+}
+
+am_status am__js_compact_span(am_str span, am__arena *ar, am_str *out)
+{
+    bool in_str = false, any = false;
+    char *o;
+    size_t k = 0;
+
+    for (size_t i = 0; i < span.len; i++) {
+        char c = span.ptr[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+            any = true;
+            break;
+        }
+    }
+    if (!any) {
+        *out = span;
+        return AM_OK;
+    }
+    o = am__arena_alloc(ar, span.len + 1);
+    if (o == NULL)
+        return AM_ENOMEM;
+    in_str = false;
+    for (size_t i = 0; i < span.len; i++) {
+        char c = span.ptr[i];
+        if (in_str) {
+            o[k++] = c;
+            if (c == '\\') {
+                o[k++] = span.ptr[++i];
+            } else if (c == '"') {
+                in_str = false;
+            }
+        } else if (c == '"') {
+            in_str = true;
+            o[k++] = c;
+        } else if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+            o[k++] = c;
+        }
+    }
+    o[k] = '\0';
+    out->ptr = o;
+    out->len = k;
+    return AM_OK;
+}
+
+am_status am__json_compact(am_str text, const char *what, am__arena *ar,
+                           am_str *out, am_error *err)
+{
+    am__js js;
+    am_str span;
+    am_status st;
+
+    am__js_init(&js, text, what, ar, err);
+    st = am__js_value(&js, &span);
+    if (st == AM_OK)
+        st = am__js_end(&js);
+    if (st != AM_OK)
+        return st;
+    if (am__js_compact_span(span, ar, out) != AM_OK)
+        return am__fail(err, AM_ENOMEM, "%s: out of memory", what);
+    return AM_OK;
+}
+
+am_status am__json_put_str(am_buf *out, am_str s)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i = 0, run = 0;
+    am_status st;
+
+    /* Worst case grows 6x (\u00XX); reserve the common case up front. */
+    st = am_buf_reserve(out, s.len + 2);
+    if (st != AM_OK)
+        return st;
+    out->ptr[out->len++] = '"';
+    while (i < s.len) {
+        unsigned char c = (unsigned char)s.ptr[i];
+        char esc[6];
+        size_t elen = 2;
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            i++;
+            continue;
+        }
+        if (i > run && (st = am_buf_append(out, s.ptr + run, i - run)) !=
+                           AM_OK)
+            return st;
+        esc[0] = '\\';
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            elen = 6;
+        }
+        if ((st = am_buf_append(out, esc, elen)) != AM_OK)
+            return st;
+        i++;
+        run = i;
+    }
+    if (i > run && (st = am_buf_append(out, s.ptr + run, i - run)) != AM_OK)
+        return st;
+    return am_buf_append(out, "\"", 1);
+}

@@ -1,0 +1,1080 @@
+/* msg.c -- am_msg: creation, setters, accessors, references, lists.
+ *
+ * A message owns its bytes through one arena. Built in one go
+ * (am__msg_build: a parse, a copy into a conversation), the arena's first
+ * block is sized to hold the struct and everything it points to, so the
+ * whole message is a single allocation freed with one call. Setters on a
+ * mutable message allocate from the same arena; a replaced string's old
+ * bytes stay until the message is freed, which is the price of never
+ * moving what an accessor handed out.
+ *
+ * Sharing is by reference count. The first reference taken freezes the
+ * message, so every reader of a shared message sees the same bytes forever.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "jscan.h"
+#include "msg_int.h"
+
+#define GROW_BLOCK 512
+
+/* The environment a message's setters check against. */
+#define ENV(m) (&(am__msg_env){ (m)->ar.alloc, NULL, NULL, (m)->max_bytes })
+
+static const char *const role_names[AM_ROLE_COUNT] = {
+    "system", "user", "assistant", "tool"
+};
+
+const char *am_role_name(am_role role)
+{
+    return (unsigned)role < AM_ROLE_COUNT ? role_names[role] : "?";
+}
+
+am_status am_role_parse(am_str name, am_role *out, am_error *err)
+{
+    for (int r = 0; r < AM_ROLE_COUNT; r++)
+        if (strlen(role_names[r]) == name.len &&
+            memcmp(role_names[r], name.ptr, name.len) == 0) {
+            *out = (am_role)r;
+            return AM_OK;
+        }
+    return am__fail(err, AM_EINVAL, "unknown role '%.*s' (expected system, "
+                    "user, assistant or tool)",
+                    (int)(name.len > 64 ? 64 : name.len),
+                    name.ptr != NULL ? name.ptr : "");
+}
+
+static const char *const part_names[AM_PART_TYPE_COUNT] = {
+    "text", "image", "tool_use", "tool_result", "thinking",
+    "redacted_thinking", "reasoning"
+};
+
+const char *am_part_type_name(am_part_type type)
+{
+    return (unsigned)type < AM_PART_TYPE_COUNT ? part_names[type] : "?";
+}
+
+const char *am_action_name(am_action action)
+{
+    switch (action) {
+    case AM_ACTION_CALL_TOOL:
+        return "call_tool";
+    case AM_ACTION_INVOKE_AGENT:
+        return "invoke_agent";
+    case AM_ACTION_FINAL_RESPONSE:
+        return "final_response";
+    default:
+        return "";
+    }
+}
+
+am_msg_opts am_msg_opts_default(void)
+{
+    am_msg_opts o;
+    memset(&o, 0, sizeof o);
+    o.max_bytes = AM_MSG_DEFAULT_MAX_BYTES;
+    return o;
+}
+
+/* ---- Ids ---- */
+
+/* splitmix64 per thread, seeded once from the system. Ids need
+ * uniqueness, not secrecy, and two getrandom(2) calls per message would
+ * cost more than everything else an append does. */
+static uint64_t fast_next(void *ctx)
+{
+    static _Thread_local uint64_t state;
+    uint64_t z;
+    (void)ctx;
+    if (state == 0)
+        state = am_rng_next(NULL) | 1;
+    z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static const am_rng fast_rng = { fast_next, NULL };
+
+void am__msg_new_id(const am__msg_env *env, char out[37])
+{
+    am_uuid7(env->clock, env->rng != NULL ? env->rng : &fast_rng, out);
+}
+
+static int64_t fixed_now(void *ctx)
+{
+    return *(const int64_t *)ctx;
+}
+
+int64_t am__msg_stamp(const am__msg_env *env, char out[37])
+{
+    /* One clock read for both the id and created_ms: they agree, and the
+     * append path pays for one clock_gettime instead of two. */
+    int64_t now = am_clock_now(env->clock);
+    am_clock fixed = { fixed_now, &now };
+    am_uuid7(&fixed, env->rng != NULL ? env->rng : &fast_rng, out);
+    return now;
+}
+
+size_t am__utf8_count(am_str s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s.len; i++)
+        n += ((unsigned char)s.ptr[i] & 0xC0) != 0x80;
+    return n;
+}
+
+am_status am__msg_check_str(const am__msg_env *env, am_str s,
+                            const char *field, am_error *err)
+{
+    size_t bad;
+    if (s.len != 0 && s.ptr == NULL)
+        return am__fail(err, AM_EINVAL, "%s: NULL pointer", field);
+    if (env->max_bytes != 0 && s.len > env->max_bytes)
+        return am__fail(err, AM_ELIMIT, "%s: %zu bytes is over the limit of "
+                        "%zu", field, s.len, env->max_bytes);
+    if (!am__utf8_valid(s.ptr, s.len, &bad))
+        return am__fail(err, AM_EFORMAT, "%s: invalid UTF-8 at byte %zu",
+                        field, bad);
+    return AM_OK;
+}
+
+/* ---- Building ---- */
+
+static size_t r16(size_t n)
+{
+    return (n + 15u) & ~(size_t)15u;
+}
+
+static size_t str_need(am_str s)
+{
+    return s.len != 0 ? r16(s.len + 1) : 0;
+}
+
+static am_str str_copy(am__arena *ar, am_str s, bool *oom)
+{
+    am_str r = { "", 0 };
+    char *p;
+    if (s.len == 0)
+        return r;
+    p = am__arena_strndup(ar, s.ptr, s.len);
+    if (p == NULL) {
+        *oom = true;
+        return r;
+    }
+    r.ptr = p;
+    r.len = s.len;
+    return r;
+}
+
+static size_t part_need(const am_part *p)
+{
+    return str_need(p->text) + str_need(p->id) + str_need(p->name) +
+           str_need(p->json) + str_need(p->url) + str_need(p->media_type) +
+           str_need(p->data) + str_need(p->signature);
+}
+
+static void part_copy(am__arena *ar, am_part *d, const am_part *s,
+                      bool *oom)
+{
+    d->type = s->type;
+    d->is_error = s->is_error;
+    d->text = str_copy(ar, s->text, oom);
+    d->id = str_copy(ar, s->id, oom);
+    d->name = str_copy(ar, s->name, oom);
+    d->json = str_copy(ar, s->json, oom);
+    d->url = str_copy(ar, s->url, oom);
+    d->media_type = str_copy(ar, s->media_type, oom);
+    d->data = str_copy(ar, s->data, oom);
+    d->signature = str_copy(ar, s->signature, oom);
+}
+
+static size_t fields_need(const am__msg_fields *f)
+{
+    size_t n = r16(sizeof(am_msg));
+    n += str_need(f->id) + str_need(f->name) + str_need(f->content) +
+         str_need(f->tool_call_id) + str_need(f->structured) +
+         str_need(f->thought) + str_need(f->action_input);
+    if (f->nparts != 0)
+        n += r16(f->nparts * sizeof(am_part));
+    for (size_t i = 0; i < f->nparts; i++)
+        n += part_need(&f->parts[i]);
+    if (f->ntcs != 0)
+        n += r16(f->ntcs * sizeof(am_tool_call));
+    for (size_t i = 0; i < f->ntcs; i++)
+        n += str_need(f->tcs[i].id) + str_need(f->tcs[i].type) +
+             str_need(f->tcs[i].name) + str_need(f->tcs[i].arguments);
+    if (f->nacs != 0)
+        n += r16(f->nacs * sizeof(am_agent_call));
+    for (size_t i = 0; i < f->nacs; i++)
+        n += str_need(f->acs[i].agent_name) + str_need(f->acs[i].request);
+    if (f->nimages != 0)
+        n += r16(f->nimages * sizeof(am_str));
+    for (size_t i = 0; i < f->nimages; i++)
+        n += str_need(f->images[i]);
+    return n;
+}
+
+/* Copy every string and array of `s` into `ar`, filling `d`. */
+static void fields_copy(am__arena *ar, am__msg_fields *d,
+                        const am__msg_fields *s, bool *oom)
+{
+    *d = *s;
+    d->id = str_copy(ar, s->id, oom);
+    d->name = str_copy(ar, s->name, oom);
+    d->content = str_copy(ar, s->content, oom);
+    d->tool_call_id = str_copy(ar, s->tool_call_id, oom);
+    d->structured = str_copy(ar, s->structured, oom);
+    d->thought = str_copy(ar, s->thought, oom);
+    d->action_input = str_copy(ar, s->action_input, oom);
+    d->parts = NULL;
+    d->tcs = NULL;
+    d->acs = NULL;
+    d->images = NULL;
+    if (*oom)
+        return;
+    if (s->nparts != 0) {
+        d->parts = am__arena_alloc(ar, s->nparts * sizeof(am_part));
+        if (d->parts == NULL) {
+            *oom = true;
+            return;
+        }
+        for (size_t i = 0; i < s->nparts; i++)
+            part_copy(ar, &d->parts[i], &s->parts[i], oom);
+    }
+    if (s->ntcs != 0) {
+        d->tcs = am__arena_alloc(ar, s->ntcs * sizeof(am_tool_call));
+        if (d->tcs == NULL) {
+            *oom = true;
+            return;
+        }
+        for (size_t i = 0; i < s->ntcs; i++) {
+            d->tcs[i].id = str_copy(ar, s->tcs[i].id, oom);
+            d->tcs[i].type = str_copy(ar, s->tcs[i].type, oom);
+            d->tcs[i].name = str_copy(ar, s->tcs[i].name, oom);
+            d->tcs[i].arguments = str_copy(ar, s->tcs[i].arguments, oom);
+        }
+    }
+    if (s->nacs != 0) {
+        d->acs = am__arena_alloc(ar, s->nacs * sizeof(am_agent_call));
+        if (d->acs == NULL) {
+            *oom = true;
+            return;
+        }
+        for (size_t i = 0; i < s->nacs; i++) {
+            d->acs[i].agent_name = str_copy(ar, s->acs[i].agent_name, oom);
+            d->acs[i].request = str_copy(ar, s->acs[i].request, oom);
+        }
+    }
+    if (s->nimages != 0) {
+        d->images = am__arena_alloc(ar, s->nimages * sizeof(am_str));
+        if (d->images == NULL) {
+            *oom = true;
+            return;
+        }
+        for (size_t i = 0; i < s->nimages; i++)
+            d->images[i] = str_copy(ar, s->images[i], oom);
+    }
+}
+
+/* Allocate a message struct inside a fresh arena whose first block holds
+ * `size` bytes, then let the struct own the arena. */
+static am_msg *msg_alloc(const am__msg_env *env, size_t size)
+{
+    am__arena ar;
+    am_msg *m;
+
+    am__arena_init(&ar, env->alloc, size);
+    m = am__arena_alloc(&ar, sizeof *m);
+    if (m == NULL)
+        return NULL;
+    memset(m, 0, sizeof *m);
+    atomic_init(&m->refs, 1);
+    atomic_init(&m->frozen, false);
+    m->max_bytes = env->max_bytes;
+    m->ar = ar;
+    m->ar.block_size = GROW_BLOCK; /* later setters grow in small steps */
+    return m;
+}
+
+am_status am__msg_build(const am__msg_fields *f, const am__msg_env *env,
+                        am_msg **out)
+{
+    bool oom = false;
+    am_msg *m = msg_alloc(env, fields_need(f));
+
+    if (m == NULL)
+        return AM_ENOMEM;
+    fields_copy(&m->ar, &m->f, f, &oom);
+    if (oom) {
+        am_msg_free(m);
+        return AM_ENOMEM;
+    }
+    m->cap_parts = f->nparts;
+    m->cap_tcs = f->ntcs;
+    m->cap_acs = f->nacs;
+    m->cap_images = f->nimages;
+    *out = m;
+    return AM_OK;
+}
+
+static am__msg_env env_from_opts(const am_msg_opts *opts)
+{
+    am__msg_env env;
+    am_msg_opts d = am_msg_opts_default();
+    if (opts == NULL)
+        opts = &d;
+    env.alloc = opts->alloc;
+    env.clock = opts->clock;
+    env.rng = opts->rng;
+    env.max_bytes = opts->max_bytes;
+    return env;
+}
+
+am_status am_msg_create(const am_msg_opts *opts, am_role role, am_msg **out,
+                        am_error *err)
+{
+    am__msg_env env = env_from_opts(opts);
+    am__msg_fields f;
+    char id[37];
+
+    if (out == NULL)
+        return am__fail(err, AM_EINVAL, "am_msg_create: NULL out");
+    *out = NULL;
+    if ((unsigned)role >= AM_ROLE_COUNT)
+        return am__fail(err, AM_EINVAL, "unknown role %d", (int)role);
+    memset(&f, 0, sizeof f);
+    f.role = role;
+    f.created_ms = am__msg_stamp(&env, id);
+    f.id.ptr = id;
+    f.id.len = 36;
+    if (am__msg_build(&f, &env, out) != AM_OK)
+        return am__fail(err, AM_ENOMEM, "out of memory creating a message");
+    return AM_OK;
+}
+
+am_status am_msg_create_text(const am_msg_opts *opts, am_role role,
+                             am_str text, am_msg **out, am_error *err)
+{
+    am__msg_env env = env_from_opts(opts);
+    am__msg_fields f;
+    char id[37];
+    am_status st;
+
+    if (out == NULL)
+        return am__fail(err, AM_EINVAL, "am_msg_create_text: NULL out");
+    *out = NULL;
+    if ((unsigned)role >= AM_ROLE_COUNT)
+        return am__fail(err, AM_EINVAL, "unknown role %d", (int)role);
+    st = am__msg_check_str(&env, text, "content", err);
+    if (st != AM_OK)
+        return st;
+    memset(&f, 0, sizeof f);
+    f.role = role;
+    f.kind = AM_CONTENT_TEXT;
+    f.content = text;
+    f.created_ms = am__msg_stamp(&env, id);
+    f.id.ptr = id;
+    f.id.len = 36;
+    if (am__msg_build(&f, &env, out) != AM_OK)
+        return am__fail(err, AM_ENOMEM, "out of memory creating a message");
+    return AM_OK;
+}
+
+am_msg *am_msg_ref(const am_msg *cmsg)
+{
+    am_msg *msg = (am_msg *)(uintptr_t)cmsg; /* refs are mutable state */
+    if (msg == NULL)
+        return NULL;
+    atomic_store_explicit(&msg->frozen, true, memory_order_release);
+    atomic_fetch_add_explicit(&msg->refs, 1, memory_order_relaxed);
+    return msg;
+}
+
+am_status am_msg_copy(const am_msg *msg, am_msg **out, am_error *err)
+{
+    if (msg == NULL || out == NULL)
+        return am__fail(err, AM_EINVAL, "am_msg_copy: NULL argument");
+    if (am__msg_build(&msg->f, ENV(msg), out) != AM_OK)
+        return am__fail(err, AM_ENOMEM, "out of memory copying a message");
+    return AM_OK;
+}
+
+void am_msg_free(am_msg *msg)
+{
+    am__arena ar;
+    if (msg == NULL)
+        return;
+    if (atomic_fetch_sub_explicit(&msg->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    ar = msg->ar; /* the struct lives in its own arena */
+    am__arena_free(&ar);
+}
+
+bool am_msg_is_frozen(const am_msg *msg)
+{
+    return msg != NULL &&
+           atomic_load_explicit(&msg->frozen, memory_order_acquire);
+}
+
+/* ---- Setters ---- */
+
+static am_status check_mutable(const am_msg *msg, am_error *err)
+{
+    if (msg == NULL)
+        return am__fail(err, AM_EINVAL, "NULL message");
+    if (am_msg_is_frozen(msg))
+        return am__fail(err, AM_ESTATE, "message %.*s is shared (frozen); "
+                        "am_msg_copy() it to edit", (int)msg->f.id.len,
+                        msg->f.id.ptr);
+    return AM_OK;
+}
+
+static am_status set_str(am_msg *msg, am_str *slot, am_str v,
+                         const char *field, am_error *err)
+{
+    am_status st = check_mutable(msg, err);
+    bool oom = false;
+    am_str c;
+
+    if (st == AM_OK)
+        st = am__msg_check_str(ENV(msg), v, field, err);
+    if (st != AM_OK)
+        return st;
+    c = str_copy(&msg->ar, v, &oom);
+    if (oom)
+        return am__fail(err, AM_ENOMEM, "out of memory setting %s", field);
+    *slot = c;
+    return AM_OK;
+}
+
+/* Validate and compact JSON text `v` into the message's arena. */
+static am_status json_copy(am_msg *msg, am_str v, const char *field,
+                           am_str *out, am_error *err)
+{
+    am_status st = am__msg_check_str(ENV(msg), v, field, err);
+    am_str c;
+    bool oom = false;
+
+    if (st != AM_OK)
+        return st;
+    st = am__json_compact(v, field, &msg->ar, &c, err);
+    if (st != AM_OK)
+        return st;
+    if (c.ptr == v.ptr) /* already compact: still a view of the input */
+        c = str_copy(&msg->ar, v, &oom);
+    if (oom)
+        return am__fail(err, AM_ENOMEM, "out of memory setting %s", field);
+    *out = c;
+    return AM_OK;
+}
+
+am_status am_msg_set_role(am_msg *msg, am_role role, am_error *err)
+{
+    am_status st = check_mutable(msg, err);
+    if (st != AM_OK)
+        return st;
+    if ((unsigned)role >= AM_ROLE_COUNT)
+        return am__fail(err, AM_EINVAL, "unknown role %d", (int)role);
+    msg->f.role = role;
+    return AM_OK;
+}
+
+am_status am_msg_set_id(am_msg *msg, am_str id, am_error *err)
+{
+    if (id.len == 0)
+        return am__fail(err, AM_EINVAL, "id: must not be empty");
+    return set_str(msg, &msg->f.id, id, "id", err);
+}
+
+am_status am_msg_set_name(am_msg *msg, am_str name, am_error *err)
+{
+    return set_str(msg, &msg->f.name, name, "name", err);
+}
+
+am_status am_msg_set_created_ms(am_msg *msg, int64_t ms, am_error *err)
+{
+    am_status st = check_mutable(msg, err);
+    if (st == AM_OK)
+        msg->f.created_ms = ms;
+    return st;
+}
+
+am_status am_msg_set_text(am_msg *msg, am_str text, am_error *err)
+{
+    am_status st = set_str(msg, &msg->f.content, text, "content", err);
+    if (st != AM_OK)
+        return st;
+    msg->f.kind = AM_CONTENT_TEXT;
+    msg->f.nparts = 0;
+    return AM_OK;
+}
+
+am_status am_msg_set_content_json(am_msg *msg, am_str json, am_error *err)
+{
+    am_status st = check_mutable(msg, err);
+    am_str c;
+
+    if (st != AM_OK)
+        return st;
+    if (json.len == 0 || json.ptr == NULL)
+        return am__fail(err, AM_EINVAL, "content: empty JSON");
+    st = json_copy(msg, json, "content", &c, err);
+    if (st != AM_OK)
+        return st;
+    if (c.ptr[0] != '{')
+        return am__fail(err, AM_EFORMAT, "content: structured content must "
+                        "be a JSON object");
+    msg->f.content = c;
+    msg->f.kind = AM_CONTENT_JSON;
+    msg->f.nparts = 0;
+    return AM_OK;
+}
+
+/* Grow a mutable array in the arena (the old copy is left behind). */
+static void *grow_array(am__arena *ar, void *old, size_t count, size_t need,
+                        size_t *cap, size_t elem)
+{
+    size_t ncap;
+    void *p;
+
+    if (need <= *cap)
+        return old;
+    ncap = *cap != 0 ? *cap * 2 : 4;
+    while (ncap < need)
+        ncap *= 2;
+    if (ncap > SIZE_MAX / elem)
+        return NULL;
+    p = am__arena_alloc(ar, ncap * elem);
+    if (p == NULL)
+        return NULL;
+    if (count != 0)
+        memcpy(p, old, count * elem);
+    *cap = ncap;
+    return p;
+}
+
+am_status am__msg_check_part(const am__msg_env *env, const am_part *p,
+                             am_error *err)
+{
+    static const char *const names[] = { "text", "id", "name", "json",
+                                         "url", "media_type", "data",
+                                         "signature" };
+    const am_str *fs[] = { &p->text, &p->id, &p->name, &p->json,
+                           &p->url, &p->media_type, &p->data,
+                           &p->signature };
+    char field[48];
+    am_status st;
+
+    if ((unsigned)p->type >= AM_PART_TYPE_COUNT)
+        return am__fail(err, AM_EINVAL, "part: unknown type %d",
+                        (int)p->type);
+    for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) {
+        snprintf(field, sizeof field, "%s part: %s",
+                 part_names[p->type], names[i]);
+        if ((st = am__msg_check_str(env, *fs[i], field, err)) != AM_OK)
+            return st;
+    }
+    {
+        /* Fields a type does not use must be empty, so that what goes in
+         * is exactly what comes back out of JSON and the wire formats. */
+        static const unsigned used[AM_PART_TYPE_COUNT] = {
+            [AM_PART_TEXT] = 1u << 0,
+            [AM_PART_IMAGE] = 1u << 4 | 1u << 5 | 1u << 6,
+            [AM_PART_TOOL_USE] = 1u << 1 | 1u << 2 | 1u << 3,
+            [AM_PART_TOOL_RESULT] = 1u << 0 | 1u << 1 | 1u << 3,
+            [AM_PART_THINKING] = 1u << 0 | 1u << 7,
+            [AM_PART_REDACTED_THINKING] = 1u << 6,
+            [AM_PART_REASONING] = 1u << 3,
+        };
+        for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++)
+            if (fs[i]->len != 0 && !(used[p->type] & 1u << i))
+                return am__fail(err, AM_EINVAL, "%s part: field '%s' is "
+                                "not used by this type",
+                                part_names[p->type], names[i]);
+        if (p->is_error && p->type != AM_PART_TOOL_RESULT)
+            return am__fail(err, AM_EINVAL, "%s part: is_error is only for "
+                            "tool_result", part_names[p->type]);
+    }
+    switch (p->type) {
+    case AM_PART_IMAGE:
+        if (p->url.len == 0 && p->data.len == 0)
+            return am__fail(err, AM_EINVAL, "image part: needs url or data");
+        break;
+    case AM_PART_TOOL_USE:
+        if (p->id.len == 0 || p->name.len == 0)
+            return am__fail(err, AM_EINVAL, "tool_use part: needs id and "
+                            "name");
+        break;
+    case AM_PART_TOOL_RESULT:
+        if (p->id.len == 0)
+            return am__fail(err, AM_EINVAL, "tool_result part: needs the "
+                            "tool_use id");
+        if (p->text.len != 0 && p->json.len != 0)
+            return am__fail(err, AM_EINVAL, "tool_result part: content is "
+                            "text or json, not both");
+        break;
+    case AM_PART_REASONING:
+        if (p->json.len == 0)
+            return am__fail(err, AM_EINVAL, "reasoning part: needs the item "
+                            "as json");
+        break;
+    default:
+        break;
+    }
+    return AM_OK;
+}
+
+am_status am_msg_add_part(am_msg *msg, const am_part *part, am_error *err)
+{
+    am_status st = check_mutable(msg, err);
+    am__arena *ar;
+    am_part np;
+    am_part *arr;
+    bool oom = false;
+    bool text_first;
+
+    if (st != AM_OK)
+        return st;
+    if (part == NULL)
+        return am__fail(err, AM_EINVAL, "NULL part");
+    if (msg->f.kind == AM_CONTENT_JSON)
+        return am__fail(err, AM_ESTATE, "content is JSON; parts cannot be "
+                        "added");
+    st = am__msg_check_part(ENV(msg), part, err);
+    if (st != AM_OK)
+        return st;
+    ar = &msg->ar;
+    np = *part;
+    if (part->json.len != 0) {
+        st = json_copy(msg, part->json, "part json", &np.json, err);
+        if (st != AM_OK)
+            return st;
+        if (part->type == AM_PART_TOOL_USE && np.json.ptr[0] != '{')
+            return am__fail(err, AM_EFORMAT, "tool_use part: input must be "
+                            "a JSON object");
+    }
+    text_first = msg->f.kind == AM_CONTENT_TEXT;
+    {
+        size_t cap = msg->cap_parts;
+        arr = grow_array(ar, msg->f.parts, msg->f.nparts,
+                         msg->f.nparts + (text_first ? 2 : 1), &cap,
+                         sizeof *arr);
+        if (arr == NULL)
+            return am__fail(err, AM_ENOMEM, "out of memory adding a part");
+        msg->cap_parts = cap;
+    }
+    {
+        am_part copy;
+        size_t n = msg->f.nparts;
+        part_copy(ar, &copy, &np, &oom);
+        if (oom)
+            return am__fail(err, AM_ENOMEM, "out of memory adding a part");
+        if (text_first) {
+            memset(&arr[n], 0, sizeof arr[n]);
+            arr[n].type = AM_PART_TEXT;
+            arr[n].text = msg->f.content;
+            n++;
+            msg->f.content.ptr = "";
+            msg->f.content.len = 0;
+        }
+        arr[n++] = copy;
+        msg->f.parts = arr;
+        msg->f.nparts = n;
+        msg->f.kind = AM_CONTENT_PARTS;
+    }
+    return AM_OK;
+}
+
+am_status am_msg_add_tool_call(am_msg *msg, const am_tool_call *tc,
+                               am_error *err)
+{
+    am_status st = check_mutable(msg, err);
+    am_tool_call c, *arr;
+    bool oom = false;
+    size_t cap;
+
+    if (st != AM_OK)
+        return st;
+    if (tc == NULL)
+        return am__fail(err, AM_EINVAL, "NULL tool call");
+    if ((st = am__msg_check_str(ENV(msg), tc->id, "tool_calls.id", err)) ||
+        (st = am__msg_check_str(ENV(msg), tc->type, "tool_calls.type",
+                                err)) ||
+        (st = am__msg_check_str(ENV(msg), tc->name, "tool_calls.name",
+                                err)) ||
+        (st = am__msg_check_str(ENV(msg), tc->arguments,
+                                "tool_calls.arguments", err)))
+        return st;
+    if (tc->id.len == 0 || tc->name.len == 0)
+        return am__fail(err, AM_EINVAL, "tool call: needs an id and a name");
+    cap = msg->cap_tcs;
+    arr = grow_array(&msg->ar, msg->f.tcs, msg->f.ntcs, msg->f.ntcs + 1, &cap,
+                     sizeof *arr);
+    if (arr == NULL)
+        return am__fail(err, AM_ENOMEM, "out of memory adding a tool call");
+    c.id = str_copy(&msg->ar, tc->id, &oom);
+    c.type = str_copy(&msg->ar, tc->type.len != 0 ? tc->type
+                                                   : AM_STR("function"),
+                      &oom);
+    c.name = str_copy(&msg->ar, tc->name, &oom);
+    c.arguments = str_copy(&msg->ar, tc->arguments, &oom);
+    if (oom)
+        return am__fail(err, AM_ENOMEM, "out of memory adding a tool call");
+    arr[msg->f.ntcs] = c;
+    msg->f.tcs = arr;
+    msg->f.ntcs++;
+    msg->cap_tcs = cap;
+    return AM_OK;
+}
+
+am_status am_msg_set_tool_call_id(am_msg *msg, am_str id, am_error *err)
+{
+    return set_str(msg, &msg->f.tool_call_id, id, "tool_call_id", err);
+}
+
+am_status am_msg_add_agent_call(am_msg *msg, const am_agent_call *call,
+                                am_error *err)
+{
+    am_status st = check_mutable(msg, err);
+    am_agent_call c, *arr;
+    bool oom = false;
+    size_t cap;
+
+    if (st != AM_OK)
+        return st;
+    if (call == NULL)
+        return am__fail(err, AM_EINVAL, "NULL agent call");
+    st = am__msg_check_str(ENV(msg), call->agent_name,
+                           "agent_calls.agent_name", err);
+    if (st != AM_OK)
+        return st;
+    if (call->agent_name.len == 0)
+        return am__fail(err, AM_EINVAL, "agent call: needs an agent_name");
+    if (call->request.len == 0)
+        return am__fail(err, AM_EINVAL, "agent call: needs a request (JSON)");
+    st = json_copy(msg, call->request, "agent_calls.request", &c.request,
+                   err);
+    if (st != AM_OK)
+        return st;
+    cap = msg->cap_acs;
+    arr = grow_array(&msg->ar, msg->f.acs, msg->f.nacs, msg->f.nacs + 1, &cap,
+                     sizeof *arr);
+    if (arr == NULL)
+        return am__fail(err, AM_ENOMEM, "out of memory adding an agent call");
+    c.agent_name = str_copy(&msg->ar, call->agent_name, &oom);
+    if (oom)
+        return am__fail(err, AM_ENOMEM, "out of memory adding an agent call");
+    arr[msg->f.nacs] = c;
+    msg->f.acs = arr;
+    msg->f.nacs++;
+    msg->cap_acs = cap;
+    return AM_OK;
+}
+
+am_status am_msg_set_structured_data(am_msg *msg, am_str json, am_error *err)
+{
+    am_status st = check_mutable(msg, err);
+    am_str c;
+
+    if (st != AM_OK)
+        return st;
+    if (json.len == 0) {
+        msg->f.structured.ptr = "";
+        msg->f.structured.len = 0;
+        return AM_OK;
+    }
+    st = json_copy(msg, json, "structured_data", &c, err);
+    if (st == AM_OK)
+        msg->f.structured = c;
+    return st;
+}
+
+am_status am_msg_add_image(am_msg *msg, am_str path_or_url, am_error *err)
+{
+    am_status st = check_mutable(msg, err);
+    am_str *arr, c;
+    bool oom = false;
+    size_t cap;
+
+    if (st == AM_OK)
+        st = am__msg_check_str(ENV(msg), path_or_url, "images", err);
+    if (st != AM_OK)
+        return st;
+    if (path_or_url.len == 0)
+        return am__fail(err, AM_EINVAL, "images: empty path or URL");
+    cap = msg->cap_images;
+    arr = grow_array(&msg->ar, msg->f.images, msg->f.nimages,
+                     msg->f.nimages + 1, &cap, sizeof *arr);
+    if (arr == NULL)
+        return am__fail(err, AM_ENOMEM, "out of memory adding an image");
+    c = str_copy(&msg->ar, path_or_url, &oom);
+    if (oom)
+        return am__fail(err, AM_ENOMEM, "out of memory adding an image");
+    arr[msg->f.nimages] = c;
+    msg->f.images = arr;
+    msg->f.nimages++;
+    msg->cap_images = cap;
+    return AM_OK;
+}
+
+am_status am_msg_set_agent_content(am_msg *msg, const am_agent_content *ac,
+                                   am_error *err)
+{
+    am_status st = check_mutable(msg, err);
+    am_str thought, input = { "", 0 };
+    bool oom = false;
+
+    if (st != AM_OK)
+        return st;
+    if (ac == NULL) {
+        msg->f.has_agent = false;
+        return AM_OK;
+    }
+    if ((unsigned)ac->next_action > AM_ACTION_FINAL_RESPONSE)
+        return am__fail(err, AM_EINVAL, "agent.next_action: unknown action "
+                        "%d", (int)ac->next_action);
+    st = am__msg_check_str(ENV(msg), ac->thought, "agent.thought", err);
+    if (st != AM_OK)
+        return st;
+    if (ac->action_input.len != 0) {
+        st = json_copy(msg, ac->action_input, "agent.action_input", &input,
+                       err);
+        if (st != AM_OK)
+            return st;
+    }
+    st = am__msg_agent_validate(ac->next_action, input, err);
+    if (st != AM_OK)
+        return st;
+    thought = str_copy(&msg->ar, ac->thought, &oom);
+    if (oom)
+        return am__fail(err, AM_ENOMEM, "out of memory");
+    msg->f.has_agent = true;
+    msg->f.thought = thought;
+    msg->f.action = ac->next_action;
+    msg->f.action_input = input;
+    return AM_OK;
+}
+
+/* Find top-level string field `key` of the compact JSON object `obj`. */
+static bool obj_has_string(am_str obj, const char *key)
+{
+    am__arena tmp;
+    am__js js;
+    bool found = false;
+
+    am__arena_init(&tmp, NULL, 256);
+    am__js_init(&js, obj, "action_input", &tmp, NULL);
+    if (am__js_expect(&js, '{') != AM_OK || am__js_accept(&js, '}'))
+        goto out;
+    for (;;) {
+        am_str k, v;
+        if (am__js_string(&js, &k) != AM_OK ||
+            am__js_expect(&js, ':') != AM_OK)
+            break;
+        if (k.len == strlen(key) && memcmp(k.ptr, key, k.len) == 0 &&
+            am__js_peek(&js) == '"') {
+            found = true;
+            break;
+        }
+        if (am__js_value(&js, &v) != AM_OK || !am__js_accept(&js, ','))
+            break;
+    }
+out:
+    am__arena_free(&tmp);
+    return found;
+}
+
+am_status am__msg_agent_validate(am_action action, am_str input,
+                                 am_error *err)
+{
+    if ((unsigned)action > AM_ACTION_FINAL_RESPONSE)
+        return am__fail(err, AM_EINVAL, "agent.next_action: unknown action "
+                        "%d", (int)action);
+    if (input.len != 0 && input.ptr[0] != '{')
+        return am__fail(err, AM_EINVAL, "agent.action_input: must be a JSON "
+                        "object");
+    if (input.len != 0 && action == AM_ACTION_NONE)
+        return am__fail(err, AM_EINVAL, "agent.next_action: required when "
+                        "action_input is given");
+    if (action == AM_ACTION_INVOKE_AGENT && !obj_has_string(input,
+                                                           "agent_name"))
+        return am__fail(err, AM_EINVAL, "agent.action_input: invoke_agent "
+                        "needs a string field 'agent_name'");
+    return AM_OK;
+}
+
+/* ---- Accessors ---- */
+
+static const am_str empty_str = { "", 0 };
+
+am_role am_msg_role(const am_msg *msg) { return msg->f.role; }
+am_str am_msg_id(const am_msg *msg) { return msg->f.id; }
+am_str am_msg_name(const am_msg *msg) { return msg->f.name; }
+int64_t am_msg_created_ms(const am_msg *msg) { return msg->f.created_ms; }
+am_content_kind am_msg_content_kind(const am_msg *msg) { return msg->f.kind; }
+
+am_str am_msg_content_text(const am_msg *msg)
+{
+    return msg->f.kind == AM_CONTENT_TEXT ? msg->f.content : empty_str;
+}
+
+am_str am_msg_content_json(const am_msg *msg)
+{
+    return msg->f.kind == AM_CONTENT_JSON ? msg->f.content : empty_str;
+}
+
+size_t am_msg_part_count(const am_msg *msg) { return msg->f.nparts; }
+
+const am_part *am_msg_part(const am_msg *msg, size_t i)
+{
+    return i < msg->f.nparts ? &msg->f.parts[i] : NULL;
+}
+
+size_t am_msg_tool_call_count(const am_msg *msg) { return msg->f.ntcs; }
+
+const am_tool_call *am_msg_tool_call(const am_msg *msg, size_t i)
+{
+    return i < msg->f.ntcs ? &msg->f.tcs[i] : NULL;
+}
+
+am_str am_msg_tool_call_id(const am_msg *msg) { return msg->f.tool_call_id; }
+size_t am_msg_agent_call_count(const am_msg *msg) { return msg->f.nacs; }
+
+const am_agent_call *am_msg_agent_call(const am_msg *msg, size_t i)
+{
+    return i < msg->f.nacs ? &msg->f.acs[i] : NULL;
+}
+
+am_str am_msg_structured_data(const am_msg *msg) { return msg->f.structured; }
+size_t am_msg_image_count(const am_msg *msg) { return msg->f.nimages; }
+
+am_str am_msg_image(const am_msg *msg, size_t i)
+{
+    return i < msg->f.nimages ? msg->f.images[i] : empty_str;
+}
+
+bool am_msg_agent_content(const am_msg *msg, am_agent_content *out)
+{
+    if (!msg->f.has_agent)
+        return false;
+    if (out != NULL) {
+        out->thought = msg->f.thought;
+        out->next_action = msg->f.action;
+        out->action_input = msg->f.action_input;
+    }
+    return true;
+}
+
+static am_status piece(am_buf *out, am_str s, bool *first)
+{
+    am_status st = AM_OK;
+    if (s.len == 0)
+        return AM_OK;
+    if (!*first)
+        st = am_buf_append(out, "\n", 1);
+    *first = false;
+    return st != AM_OK ? st : am_buf_append(out, s.ptr, s.len);
+}
+
+am_status am_msg_text(const am_msg *msg, am_buf *out)
+{
+    const am__msg_fields *f = &msg->f;
+    bool first = true;
+    am_status st = AM_OK;
+
+    if ((st = am_buf_reserve(out, 0)) != AM_OK)
+        return st;
+    if (f->kind == AM_CONTENT_TEXT || f->kind == AM_CONTENT_JSON)
+        st = piece(out, f->content, &first);
+    for (size_t i = 0; st == AM_OK && i < f->nparts; i++) {
+        const am_part *p = &f->parts[i];
+        switch (p->type) {
+        case AM_PART_TEXT:
+        case AM_PART_THINKING:
+            st = piece(out, p->text, &first);
+            break;
+        case AM_PART_TOOL_USE:
+            if ((st = piece(out, p->name, &first)) == AM_OK)
+                st = piece(out, p->json, &first);
+            break;
+        case AM_PART_TOOL_RESULT:
+            if ((st = piece(out, p->text, &first)) == AM_OK)
+                st = piece(out, p->json, &first);
+            break;
+        default:
+            break;
+        }
+    }
+    for (size_t i = 0; st == AM_OK && i < f->ntcs; i++) {
+        if ((st = piece(out, f->tcs[i].name, &first)) == AM_OK)
+            st = am_buf_appendf(out, "(%.*s)", (int)f->tcs[i].arguments.len,
+                                f->tcs[i].arguments.ptr);
+    }
+    for (size_t i = 0; st == AM_OK && i < f->nacs; i++) {
+        if ((st = piece(out, f->acs[i].agent_name, &first)) == AM_OK)
+            st = am_buf_appendf(out, ": %.*s", (int)f->acs[i].request.len,
+                                f->acs[i].request.ptr);
+    }
+    if (st == AM_OK)
+        st = piece(out, f->structured, &first);
+    if (st == AM_OK && f->has_agent) {
+        if ((st = piece(out, f->thought, &first)) == AM_OK)
+            st = piece(out, f->action_input, &first);
+    }
+    return st;
+}
+
+size_t am_msg_size(const am_msg *msg)
+{
+    return fields_need(&msg->f);
+}
+
+am_status am_msg_validate(const am_msg *msg, am_error *err)
+{
+    if (msg == NULL)
+        return am__fail(err, AM_EINVAL, "NULL message");
+    if ((unsigned)msg->f.role >= AM_ROLE_COUNT)
+        return am__fail(err, AM_EINVAL, "unknown role %d", (int)msg->f.role);
+    if (msg->f.role == AM_ROLE_TOOL && msg->f.tool_call_id.len == 0)
+        return am__fail(err, AM_EINVAL, "tool message %.*s has no "
+                        "tool_call_id", (int)msg->f.id.len, msg->f.id.ptr);
+    for (size_t i = 0; i < msg->f.ntcs; i++)
+        if (msg->f.tcs[i].id.len == 0 || msg->f.tcs[i].name.len == 0)
+            return am__fail(err, AM_EINVAL, "tool_calls[%zu]: needs an id "
+                            "and a name", i);
+    return AM_OK;
+}
+
+/* ---- Lists ---- */
+
+am_status am_msg_list_push(am_msg_list *list, const am_msg *msg)
+{
+    if (list == NULL || msg == NULL)
+        return AM_EINVAL;
+    if (am__grow(list->alloc, (void **)&list->items, &list->cap,
+                 list->count + 1, sizeof *list->items) != AM_OK)
+        return AM_ENOMEM;
+    list->items[list->count++] = am_msg_ref(msg);
+    return AM_OK;
+}
+
+void am_msg_list_clear(am_msg_list *list)
+{
+    if (list == NULL)
+        return;
+    for (size_t i = 0; i < list->count; i++)
+        am_msg_free(list->items[i]);
+    list->count = 0;
+}
+
+void am_msg_list_free(am_msg_list *list)
+{
+    if (list == NULL)
+        return;
+    am_msg_list_clear(list);
+    am__free(list->alloc, list->items, list->cap * sizeof *list->items);
+    list->items = NULL;
+    list->cap = 0;
+}

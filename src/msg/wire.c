@@ -1,0 +1,128 @@
+/* wire.c -- format names and the dispatch between agentmem's own JSON and
+ * the provider wire formats (wire_openai.c, wire_anthropic.c).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "jscan.h"
+#include "msg_int.h"
+#include "wire_int.h"
+
+static const char *const format_names[] = { "agentmem", "openai",
+                                            "anthropic" };
+
+const char *am_format_name(am_format fmt)
+{
+    return (unsigned)fmt < 3 ? format_names[fmt] : "?";
+}
+
+am_status am_format_parse(am_str name, am_format *out, am_error *err)
+{
+    for (int i = 0; i < 3; i++)
+        if (strlen(format_names[i]) == name.len &&
+            memcmp(format_names[i], name.ptr, name.len) == 0) {
+            *out = (am_format)i;
+            return AM_OK;
+        }
+    return am__fail(err, AM_EINVAL, "unknown format '%.*s' (expected "
+                    "agentmem, openai or anthropic)",
+                    (int)(name.len > 40 ? 40 : name.len),
+                    name.ptr != NULL ? name.ptr : "");
+}
+
+am_status am_msgs_to_json(const am_msg *const *msgs, size_t count,
+                          am_format fmt, unsigned flags, am_buf *out,
+                          am_error *err)
+{
+    am_status st;
+
+    if (out == NULL || (msgs == NULL && count != 0))
+        return am__fail(err, AM_EINVAL, "am_msgs_to_json: NULL argument");
+    am_buf_clear(out);
+    switch (fmt) {
+    case AM_FORMAT_AGENTMEM:
+        st = am__msgs_write_agentmem(msgs, count, flags, out);
+        if (st != AM_OK)
+            return am__fail(err, st, "out of memory writing JSON");
+        return AM_OK;
+    case AM_FORMAT_OPENAI:
+        return am__wire_openai_write(msgs, count, flags, out, err);
+    case AM_FORMAT_ANTHROPIC:
+        return am__wire_anthropic_write(msgs, count, flags, out, err);
+    default:
+        return am__fail(err, AM_EINVAL, "unknown format %d", (int)fmt);
+    }
+}
+
+am_status am_msgs_from_json(const am_msg_opts *opts, am_format fmt,
+                            am_str text, am_msg_list *out, am_error *err)
+{
+    am_msg_opts d = am_msg_opts_default();
+    am__msg_env env;
+
+    if (out == NULL)
+        return am__fail(err, AM_EINVAL, "am_msgs_from_json: NULL out");
+    if (opts == NULL)
+        opts = &d;
+    env.alloc = opts->alloc;
+    env.clock = opts->clock;
+    env.rng = opts->rng;
+    env.max_bytes = opts->max_bytes;
+    return am__msgs_parse(&env, fmt, text, out, err);
+}
+
+am_status am__msgs_parse(const am__msg_env *env, am_format fmt, am_str text,
+                         am_msg_list *out, am_error *err)
+{
+    switch (fmt) {
+    case AM_FORMAT_AGENTMEM:
+        return am__conv_parse(env, text, "agentmem JSON", out, err);
+    case AM_FORMAT_OPENAI:
+        return am__wire_openai_read(env, text, out, err);
+    case AM_FORMAT_ANTHROPIC:
+        return am__wire_anthropic_read(env, text, out, err);
+    default:
+        return am__fail(err, AM_EINVAL, "unknown format %d", (int)fmt);
+    }
+}
+
+/* ---- Helpers shared by the wire formats ---- */
+
+am_status am__idset_add(am__idset *s, am_str id)
+{
+    if (am__grow(s->alloc, (void **)&s->ids, &s->cap, s->count + 1,
+                 sizeof *s->ids) != AM_OK)
+        return AM_ENOMEM;
+    s->ids[s->count++] = id;
+    return AM_OK;
+}
+
+bool am__idset_has(const am__idset *s, am_str id)
+{
+    /* Conversations have few tool calls in flight; newest first. */
+    for (size_t i = s->count; i > 0; i--)
+        if (s->ids[i - 1].len == id.len &&
+            memcmp(s->ids[i - 1].ptr, id.ptr, id.len) == 0)
+            return true;
+    return false;
+}
+
+void am__idset_free(am__idset *s)
+{
+    am__free(s->alloc, s->ids, s->cap * sizeof *s->ids);
+    s->ids = NULL;
+    s->count = s->cap = 0;
+}
+
+am_status am__wire_fail(am_error *err, am_status code, const char *fmt_name,
+                        size_t index, const char *fmt, ...)
+{
+    char detail[200];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    return am__fail(err, code, "%s: message %zu: %s", fmt_name, index,
+                    detail);
+}

@@ -1,0 +1,66 @@
+/* wire_int.h -- the format readers and writers behind am_msgs_to_json and
+ * am_msgs_from_json (internal).
+ *
+ * Writers replace nothing: they append to `out` (already cleared). Readers
+ * append frozen messages to `out` and, on failure, leave it as it was.
+ */
+#ifndef AM_WIRE_INT_H
+#define AM_WIRE_INT_H
+
+#include <string.h>
+
+#include "jscan.h"
+#include "msg_int.h"
+
+/* Small writer helpers: append a literal, a string value, a raw span. */
+#define AM__PUT(out, lit) am_buf_append((out), lit, sizeof(lit) - 1)
+
+static inline am_status am__put_raw(am_buf *out, am_str s)
+{
+    return am_buf_append(out, s.ptr, s.len);
+}
+
+/* Append `key` (a literal like ",\"text\":") then `v` as a JSON string. */
+static inline am_status am__put_kstr(am_buf *out, const char *key, am_str v)
+{
+    am_status st = am_buf_append(out, key, strlen(key));
+    return st != AM_OK ? st : am__json_put_str(out, v);
+}
+
+/* A set of tool-call ids seen so far, to check that each tool result
+ * answers a call made earlier in the conversation. */
+typedef struct am__idset {
+    const am_allocator *alloc;
+    am_str *ids;
+    size_t count;
+    size_t cap;
+} am__idset;
+
+am_status am__idset_add(am__idset *s, am_str id);
+bool am__idset_has(const am__idset *s, am_str id);
+void am__idset_free(am__idset *s);
+
+/* Fail with "<fmt>: message <i>: ..." for writers. */
+am_status am__wire_fail(am_error *err, am_status code, const char *fmt_name,
+                        size_t index, const char *fmt, ...)
+    AM__PRINTF(5, 6);
+
+am_status am__msgs_write_agentmem(const am_msg *const *msgs, size_t count,
+                                  unsigned flags, am_buf *out);
+am_status am__msg_write(const am_msg *msg, am_buf *out);
+am_status am__json_pretty(am_str compact, am_buf *out);
+
+am_status am__msgs_parse(const am__msg_env *env, am_format fmt, am_str text,
+                         am_msg_list *out, am_error *err);
+
+am_status am__wire_openai_write(const am_msg *const *msgs, size_t count,
+                                unsigned flags, am_buf *out, am_error *err);
+am_status am__wire_openai_read(const am__msg_env *env, am_str text,
+                               am_msg_list *out, am_error *err);
+am_status am__wire_anthropic_write(const am_msg *const *msgs, size_t count,
+                                   unsigned flags, am_buf *out,
+                                   am_error *err);
+am_status am__wire_anthropic_read(const am__msg_env *env, am_str text,
+                                  am_msg_list *out, am_error *err);
+
+#endif

@@ -1,0 +1,513 @@
+/* tiers_db.c -- persistence of the tiers in SQLite.
+ *
+ * Tables (schema version 1, recorded in the shared am_schema table):
+ *
+ *   tier_items(pid INTEGER PRIMARY KEY, id TEXT UNIQUE, tier, created_ms,
+ *              accessed_ms, hit1_ms, hit2_ms, access_count, importance,
+ *              type, tags BLOB, extra, json, content_len)
+ *   tier_content(pid INTEGER PRIMARY KEY, data BLOB)   -- zstd if archived
+ *   tier_moves(seq INTEGER PRIMARY KEY, id, from_tier, to_tier, at_ms,
+ *              reason)
+ *
+ * Access statistics change far more often than content, so content sits
+ * in its own table: recording an access rewrites a short row only. Tags
+ * are stored as a blob of (length byte, bytes) pairs. The indexes are not
+ * stored: loading rebuilds them from the items, which costs less than
+ * reading them would. Loading scans both tables in pid order in lockstep.
+ *
+ * Writes are batched: mutating calls mark items dirty, and a flush writes
+ * every dirty item, deletion and logged move in one transaction (WAL,
+ * synchronous=NORMAL: a committed flush survives a crash of the process;
+ * after a power loss the last commits may be rolled back, never torn).
+ */
+#include <string.h>
+
+#include "tiers_int.h"
+
+#define SCHEMA_VERSION 1
+
+static am_status dbfail(am_tiers *t, const char *what)
+{
+    return am__fail(&t->err, AM_EIO, "database: %s: %s", what,
+                    t->db != NULL ? sqlite3_errmsg(t->db) : "not open");
+}
+
+static am_status exec(am_tiers *t, const char *sql)
+{
+    char *msg = NULL;
+
+    if (sqlite3_exec(t->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        am__fail(&t->err, AM_EIO, "database: %s", msg != NULL ? msg : "?");
+        sqlite3_free(msg);
+        return AM_EIO;
+    }
+    return AM_OK;
+}
+
+static am_status prep(am_tiers *t, const char *sql, sqlite3_stmt **st)
+{
+    if (sqlite3_prepare_v2(t->db, sql, -1, st, NULL) != SQLITE_OK)
+        return dbfail(t, "prepare");
+    return AM_OK;
+}
+
+static const char schema_v1[] =
+    "CREATE TABLE IF NOT EXISTS tier_items("
+    " pid INTEGER PRIMARY KEY,"
+    " id TEXT NOT NULL UNIQUE,"
+    " tier INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL,"
+    " accessed_ms INTEGER NOT NULL,"
+    " hit1_ms INTEGER,"
+    " hit2_ms INTEGER,"
+    " access_count INTEGER NOT NULL,"
+    " importance REAL NOT NULL,"
+    " type TEXT NOT NULL,"
+    " tags BLOB NOT NULL,"
+    " extra TEXT NOT NULL,"
+    " json INTEGER NOT NULL,"
+    " content_len INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS tier_content("
+    " pid INTEGER PRIMARY KEY,"
+    " data BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS tier_moves("
+    " seq INTEGER PRIMARY KEY,"
+    " id TEXT NOT NULL,"
+    " from_tier TEXT NOT NULL,"
+    " to_tier TEXT NOT NULL,"
+    " at_ms INTEGER NOT NULL,"
+    " reason TEXT NOT NULL);";
+
+static am_status migrate(am_tiers *t)
+{
+    sqlite3_stmt *q = NULL;
+    int version = 0;
+    am_status st;
+
+    st = exec(t, "BEGIN IMMEDIATE;"
+                 "CREATE TABLE IF NOT EXISTS am_schema("
+                 " module TEXT PRIMARY KEY, version INTEGER NOT NULL);");
+    if (st != AM_OK)
+        return st;
+    st = prep(t, "SELECT version FROM am_schema WHERE module = 'tiers'", &q);
+    if (st != AM_OK)
+        goto fail;
+    if (sqlite3_step(q) == SQLITE_ROW)
+        version = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    if (version > SCHEMA_VERSION) {
+        st = am__fail(&t->err, AM_EUNSUPPORTED, "database: the tiers schema "
+                      "is version %d; this build knows up to %d", version,
+                      SCHEMA_VERSION);
+        goto fail;
+    }
+    /* Migrations: one step per version, each inside this transaction. */
+    if (version < 1) {
+        st = exec(t, schema_v1);
+        if (st != AM_OK)
+            goto fail;
+    }
+    st = exec(t, "INSERT OR REPLACE INTO am_schema(module, version) "
+                 "VALUES('tiers', 1); COMMIT;");
+    if (st != AM_OK)
+        goto fail;
+    return AM_OK;
+fail:
+    sqlite3_exec(t->db, "ROLLBACK", NULL, NULL, NULL);
+    return st;
+}
+
+am_status am__tiers_db_open(am_tiers *t, const char *path)
+{
+    am_status st;
+
+    if (sqlite3_open_v2(path, &t->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                            SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        st = am__fail(&t->err, AM_EIO, "cannot open database '%s': %s", path,
+                      t->db != NULL ? sqlite3_errmsg(t->db) : "no memory");
+        sqlite3_close(t->db);
+        t->db = NULL;
+        return st;
+    }
+    sqlite3_busy_timeout(t->db, 5000);
+    /* The long-term store shares this file and wants incremental vacuum,
+     * which only takes effect before the first table exists: whichever
+     * module creates the file chooses the same. */
+    if ((st = exec(t, "PRAGMA auto_vacuum=INCREMENTAL;"
+                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                      "PRAGMA cache_size=-65536;"
+                      "PRAGMA mmap_size=2147418112;")) != AM_OK ||
+        (st = migrate(t)) != AM_OK)
+        return st;
+    if ((st = prep(t, "INSERT OR REPLACE INTO tier_items(pid, id, tier, "
+                      "created_ms, accessed_ms, hit1_ms, hit2_ms, "
+                      "access_count, importance, type, tags, extra, json, "
+                      "content_len) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                   &t->st_ins_item)) != AM_OK ||
+        (st = prep(t, "INSERT OR REPLACE INTO tier_content(pid, data) "
+                      "VALUES(?,?)", &t->st_ins_content)) != AM_OK ||
+        (st = prep(t, "UPDATE tier_items SET tier=?, accessed_ms=?, "
+                      "hit1_ms=?, hit2_ms=?, access_count=? WHERE pid=?",
+                   &t->st_upd_stats)) != AM_OK ||
+        (st = prep(t, "DELETE FROM tier_items WHERE pid=?",
+                   &t->st_del_item)) != AM_OK ||
+        (st = prep(t, "DELETE FROM tier_content WHERE pid=?",
+                   &t->st_del_content)) != AM_OK ||
+        (st = prep(t, "INSERT INTO tier_moves(id, from_tier, to_tier, at_ms, "
+                      "reason) VALUES(?,?,?,?,?)", &t->st_ins_move)) != AM_OK)
+        return st;
+    return AM_OK;
+}
+
+void am__tiers_db_close(am_tiers *t)
+{
+    sqlite3_finalize(t->st_ins_item);
+    sqlite3_finalize(t->st_ins_content);
+    sqlite3_finalize(t->st_upd_stats);
+    sqlite3_finalize(t->st_del_item);
+    sqlite3_finalize(t->st_del_content);
+    sqlite3_finalize(t->st_ins_move);
+    t->st_ins_item = t->st_ins_content = t->st_upd_stats = NULL;
+    t->st_del_item = t->st_del_content = t->st_ins_move = NULL;
+    if (t->db != NULL)
+        sqlite3_close(t->db);
+    t->db = NULL;
+}
+
+/* ---- Loading ---- */
+
+static void bind_time(sqlite3_stmt *s, int i, int64_t v)
+{
+    if (v == T_NONE)
+        sqlite3_bind_null(s, i);
+    else
+        sqlite3_bind_int64(s, i, v);
+}
+
+static int64_t col_time(sqlite3_stmt *s, int i)
+{
+    return sqlite3_column_type(s, i) == SQLITE_NULL
+               ? T_NONE
+               : sqlite3_column_int64(s, i);
+}
+
+static am_status load_row(am_tiers *t, sqlite3_stmt *qi, sqlite3_stmt *qc)
+{
+    int64_t pid = sqlite3_column_int64(qi, 0);
+    const char *id = (const char *)sqlite3_column_text(qi, 1);
+    size_t id_len = (size_t)sqlite3_column_bytes(qi, 1);
+    int tier = sqlite3_column_int(qi, 2);
+    const char *type = (const char *)sqlite3_column_text(qi, 9);
+    size_t type_len = (size_t)sqlite3_column_bytes(qi, 9);
+    const unsigned char *tags = sqlite3_column_blob(qi, 10);
+    size_t tags_len = (size_t)sqlite3_column_bytes(qi, 10);
+    const char *extra = (const char *)sqlite3_column_text(qi, 11);
+    size_t extra_len = (size_t)sqlite3_column_bytes(qi, 11);
+    int64_t clen = sqlite3_column_int64(qi, 13);
+    const void *data;
+    size_t data_len;
+    uint32_t tagids[255];
+    size_t ntags = 0;
+    titem rec;
+    uint32_t slot = 0;
+    am_status st;
+
+    if (sqlite3_column_int64(qc, 0) != pid)
+        return am__fail(&t->err, AM_EFORMAT, "database: item pid %lld has "
+                        "no content row", (long long)pid);
+    data = sqlite3_column_blob(qc, 1);
+    data_len = (size_t)sqlite3_column_bytes(qc, 1);
+    if (id == NULL || id_len == 0 || id_len > 65535 || tier < 0 ||
+        tier >= AM_TIER_COUNT || clen < 0 || clen >= UINT32_MAX ||
+        (tier != AM_TIER_ARCHIVE && (size_t)clen != data_len))
+        return am__fail(&t->err, AM_EFORMAT, "database: tier_items row pid "
+                        "%lld is malformed (id, tier or content_len)",
+                        (long long)pid);
+    memset(&rec, 0, sizeof rec);
+    rec.importance = sqlite3_column_double(qi, 8);
+    if (!(rec.importance >= 0.0 && rec.importance <= 1.0))
+        return am__fail(&t->err, AM_EFORMAT, "database: row pid %lld: "
+                        "importance %g outside [0, 1]", (long long)pid,
+                        rec.importance);
+    st = am__tdict_intern(t->alloc, &t->types, type != NULL ? type : "",
+                          type_len, &rec.type);
+    for (size_t off = 0; st == AM_OK && off < tags_len;) {
+        size_t n = tags[off];
+        if (off + 1 + n > tags_len || n == 0 || ntags == 255)
+            return am__fail(&t->err, AM_EFORMAT, "database: row pid %lld: "
+                            "malformed tags at byte %zu", (long long)pid,
+                            off);
+        st = am__tdict_intern(t->alloc, &t->tags,
+                              (const char *)tags + off + 1, n,
+                              &tagids[ntags++]);
+        off += 1 + n;
+    }
+    if (st != AM_OK)
+        return am__fail(&t->err, st, "no memory to load the tiers");
+    rec.pid = pid;
+    rec.created_ms = sqlite3_column_int64(qi, 3);
+    rec.accessed_ms = sqlite3_column_int64(qi, 4);
+    rec.hit1_ms = col_time(qi, 5);
+    rec.hit2_ms = col_time(qi, 6);
+    rec.access_count = (uint32_t)sqlite3_column_int64(qi, 7);
+    rec.ntags = (uint8_t)ntags;
+    rec.id_len = (uint16_t)id_len;
+    rec.extra_len = (uint32_t)extra_len;
+    rec.content_len = (uint32_t)clen;
+    rec.stored_len = (uint32_t)data_len;
+    rec.tier = (uint8_t)tier;
+    rec.flags = (uint8_t)(T_LIVE | (sqlite3_column_int(qi, 12) ? T_JSON : 0));
+    rec.blob = am__alloc(t->alloc, am__tiers_blob_len(&rec));
+    if (rec.blob == NULL)
+        return am__fail(&t->err, AM_ENOMEM, "no memory to load the tiers");
+    if (ntags > 0)
+        memcpy(rec.blob, tagids, 4 * ntags);
+    memcpy(rec.blob + 4 * ntags, id, id_len);
+    if (extra_len > 0)
+        memcpy(rec.blob + 4 * ntags + id_len, extra, extra_len);
+    if (data_len > 0)
+        memcpy(am__tiers_content(&rec), data, data_len);
+    /* Custom indexes are registered after open, so none exist here. */
+    st = am__tiers_insert_loaded(t, &rec, &slot);
+    if (st != AM_OK)
+        return am__fail(&t->err, st, "no memory to load the tiers");
+    return AM_OK;
+}
+
+static am_status load_moves(am_tiers *t)
+{
+    sqlite3_stmt *q = NULL;
+    am_status st;
+    int rc;
+
+    st = prep(t, "SELECT coalesce(max(seq), 0) FROM tier_moves", &q);
+    if (st != AM_OK)
+        return st;
+    if (sqlite3_step(q) == SQLITE_ROW)
+        t->moves_total = (uint64_t)sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    if (t->ring_cap == 0)
+        return AM_OK;
+    st = prep(t, "SELECT id, from_tier, to_tier, at_ms, reason FROM "
+                 "(SELECT * FROM tier_moves ORDER BY seq DESC LIMIT ?) "
+                 "ORDER BY seq", &q);
+    if (st != AM_OK)
+        return st;
+    sqlite3_bind_int64(q, 1, (sqlite3_int64)t->ring_cap);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        tmove *m = &t->ring[t->ring_len];
+        const char *id = (const char *)sqlite3_column_text(q, 0);
+        size_t len = (size_t)sqlite3_column_bytes(q, 0);
+        const char *r = (const char *)sqlite3_column_text(q, 4);
+        am_tier from = AM_TIER_WORKING, to = AM_TIER_WORKING;
+        am_tier_reason reason = AM_TIER_REASON_PROMOTION;
+        if (len > 65535 || id == NULL || r == NULL ||
+            am_tier_parse(am_str_c((const char *)sqlite3_column_text(q, 1)),
+                          &from) != AM_OK ||
+            am_tier_parse(am_str_c((const char *)sqlite3_column_text(q, 2)),
+                          &to) != AM_OK) {
+            st = am__fail(&t->err, AM_EFORMAT, "database: malformed "
+                          "tier_moves row");
+            break;
+        }
+        for (int k = 0; k <= AM_TIER_REASON_POLICY; k++)
+            if (strcmp(r, am_tier_reason_name((am_tier_reason)k)) == 0)
+                reason = (am_tier_reason)k;
+        m->id = am__strndup(t->alloc, id, len);
+        if (m->id == NULL) {
+            st = am__fail(&t->err, AM_ENOMEM, "no memory for the move log");
+            break;
+        }
+        m->id_len = (uint16_t)len;
+        m->from = (uint8_t)from;
+        m->to = (uint8_t)to;
+        m->reason = (uint8_t)reason;
+        m->at_ms = sqlite3_column_int64(q, 3);
+        t->ring_len++;
+    }
+    if (st == AM_OK && rc != SQLITE_DONE)
+        st = dbfail(t, "reading tier_moves");
+    sqlite3_finalize(q);
+    return st;
+}
+
+am_status am__tiers_db_load(am_tiers *t)
+{
+    sqlite3_stmt *qi = NULL, *qc = NULL;
+    am_status st = AM_OK;
+    int ri, rc;
+
+    st = exec(t, "BEGIN");
+    if (st != AM_OK)
+        return st;
+    if ((st = prep(t, "SELECT count(*) FROM tier_items", &qi)) != AM_OK)
+        goto out;
+    if (sqlite3_step(qi) == SQLITE_ROW &&
+        am__tiers_presize(t, (size_t)sqlite3_column_int64(qi, 0)) != AM_OK) {
+        st = am__fail(&t->err, AM_ENOMEM, "no memory to load %lld items",
+                      (long long)sqlite3_column_int64(qi, 0));
+        goto out;
+    }
+    sqlite3_finalize(qi);
+    qi = NULL;
+    if ((st = prep(t, "SELECT pid, id, tier, created_ms, accessed_ms, "
+                      "hit1_ms, hit2_ms, access_count, importance, type, "
+                      "tags, extra, json, content_len FROM tier_items "
+                      "ORDER BY pid", &qi)) != AM_OK ||
+        (st = prep(t, "SELECT pid, data FROM tier_content ORDER BY pid",
+                   &qc)) != AM_OK)
+        goto out;
+    for (;;) {
+        ri = sqlite3_step(qi);
+        if (ri != SQLITE_ROW)
+            break;
+        /* Content rows without an item (none are written) are skipped. */
+        do {
+            rc = sqlite3_step(qc);
+        } while (rc == SQLITE_ROW &&
+                 sqlite3_column_int64(qc, 0) < sqlite3_column_int64(qi, 0));
+        if (rc != SQLITE_ROW) {
+            st = rc == SQLITE_DONE
+                     ? am__fail(&t->err, AM_EFORMAT, "database: item pid "
+                                "%lld has no content row",
+                                (long long)sqlite3_column_int64(qi, 0))
+                     : dbfail(t, "reading tier_content");
+            goto out;
+        }
+        st = load_row(t, qi, qc);
+        if (st != AM_OK)
+            goto out;
+    }
+    if (ri != SQLITE_DONE) {
+        st = dbfail(t, "reading tier_items");
+        goto out;
+    }
+    st = load_moves(t);
+out:
+    sqlite3_finalize(qi);
+    sqlite3_finalize(qc);
+    sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL);
+    return st;
+}
+
+/* ---- Flushing ---- */
+
+static int step_reset(sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static am_status write_item(am_tiers *t, const titem *it)
+{
+    sqlite3_stmt *s;
+    const uint32_t *tags = am__tiers_tags(it);
+    const tkey *type = &t->types.keys[it->type];
+
+    if (it->flags & T_DIRTY_ALL) {
+        am_buf_clear(&t->keybuf);
+        for (size_t i = 0; i < it->ntags; i++) {
+            const tkey *k = &t->tags.keys[tags[i]];
+            unsigned char n = (unsigned char)k->len;
+            if (am_buf_append(&t->keybuf, &n, 1) != AM_OK ||
+                am_buf_append(&t->keybuf, k->s, k->len) != AM_OK)
+                return am__fail(&t->err, AM_ENOMEM, "no memory to flush");
+        }
+        s = t->st_ins_item;
+        sqlite3_bind_int64(s, 1, it->pid);
+        sqlite3_bind_text(s, 2, am__tiers_id(it), it->id_len, SQLITE_STATIC);
+        sqlite3_bind_int(s, 3, it->tier);
+        sqlite3_bind_int64(s, 4, it->created_ms);
+        sqlite3_bind_int64(s, 5, it->accessed_ms);
+        bind_time(s, 6, it->hit1_ms);
+        bind_time(s, 7, it->hit2_ms);
+        sqlite3_bind_int64(s, 8, it->access_count);
+        sqlite3_bind_double(s, 9, it->importance);
+        sqlite3_bind_text(s, 10, type->s, (int)type->len, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 11, t->keybuf.ptr != NULL ? t->keybuf.ptr : "",
+                          (int)t->keybuf.len, SQLITE_STATIC);
+        sqlite3_bind_text(s, 12, am__tiers_extra(it), (int)it->extra_len,
+                          SQLITE_STATIC);
+        sqlite3_bind_int(s, 13, (it->flags & T_JSON) ? 1 : 0);
+        sqlite3_bind_int64(s, 14, it->content_len);
+        if (step_reset(s) != SQLITE_OK)
+            return dbfail(t, "writing tier_items");
+        s = t->st_ins_content;
+        sqlite3_bind_int64(s, 1, it->pid);
+        sqlite3_bind_blob(s, 2, am__tiers_content(it), (int)it->stored_len,
+                          SQLITE_STATIC);
+        if (step_reset(s) != SQLITE_OK)
+            return dbfail(t, "writing tier_content");
+        return AM_OK;
+    }
+    s = t->st_upd_stats;
+    sqlite3_bind_int(s, 1, it->tier);
+    sqlite3_bind_int64(s, 2, it->accessed_ms);
+    bind_time(s, 3, it->hit1_ms);
+    bind_time(s, 4, it->hit2_ms);
+    sqlite3_bind_int64(s, 5, it->access_count);
+    sqlite3_bind_int64(s, 6, it->pid);
+    if (step_reset(s) != SQLITE_OK)
+        return dbfail(t, "updating tier_items");
+    return AM_OK;
+}
+
+am_status am__tiers_db_flush(am_tiers *t)
+{
+    am_status st;
+
+    if (t->db == NULL)
+        return AM_OK;
+    if (t->dirty.len == 0 && t->deleted_pids.len == 0 &&
+        t->npending_moves == 0)
+        return AM_OK;
+    st = exec(t, "BEGIN IMMEDIATE");
+    if (st != AM_OK)
+        return st;
+    for (size_t i = 0; i < t->deleted_pids.len && st == AM_OK; i++) {
+        sqlite3_bind_int64(t->st_del_item, 1, t->deleted_pids.v[i]);
+        sqlite3_bind_int64(t->st_del_content, 1, t->deleted_pids.v[i]);
+        if (step_reset(t->st_del_item) != SQLITE_OK ||
+            step_reset(t->st_del_content) != SQLITE_OK)
+            st = dbfail(t, "deleting");
+    }
+    for (size_t i = 0; i < t->dirty.len && st == AM_OK; i++) {
+        const titem *it = &t->items[t->dirty.v[i]];
+        if ((it->flags & T_LIVE) && (it->flags & T_DIRTY))
+            st = write_item(t, it);
+    }
+    for (size_t i = 0; i < t->npending_moves && st == AM_OK; i++) {
+        const tmove *m = &t->pending_moves[i];
+        sqlite3_stmt *s = t->st_ins_move;
+        const char *r = am_tier_reason_name((am_tier_reason)m->reason);
+        sqlite3_bind_text(s, 1, m->id, m->id_len, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, am_tier_name((am_tier)m->from), -1,
+                          SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, am_tier_name((am_tier)m->to), -1,
+                          SQLITE_STATIC);
+        sqlite3_bind_int64(s, 4, m->at_ms);
+        sqlite3_bind_text(s, 5, r, -1, SQLITE_STATIC);
+        if (step_reset(s) != SQLITE_OK)
+            st = dbfail(t, "writing tier_moves");
+    }
+    if (st == AM_OK)
+        st = exec(t, "COMMIT");
+    if (st != AM_OK) {
+        sqlite3_exec(t->db, "ROLLBACK", NULL, NULL, NULL);
+        return st;
+    }
+    for (size_t i = 0; i < t->dirty.len; i++)
+        t->items[t->dirty.v[i]].flags &= (uint8_t)~T_DIRTY;
+    t->dirty.len = 0;
+    t->deleted_pids.len = 0;
+    for (size_t i = 0; i < t->npending_moves; i++)
+        am__free(t->alloc, t->pending_moves[i].id,
+                 (size_t)t->pending_moves[i].id_len + 1);
+    t->npending_moves = 0;
+    t->last_flush_ns = am__mono_ns();
+    return AM_OK;
+}

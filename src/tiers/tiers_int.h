@@ -1,0 +1,248 @@
+/* tiers_int.h -- internals shared by the files of src/tiers/.
+ *
+ * Items are compact records in one array, addressed by a 32-bit slot.
+ * Strings of an item (tag ids, id, extra metadata, content) sit in one
+ * allocation, `blob`. An open-addressing table maps id -> slot; each tier
+ * keeps an array of its slots (an item knows its position, so moves are
+ * O(1)). Indexes are posting lists of slots that are never updated in
+ * place: a deleted item leaves a stale entry behind, searches skip dead
+ * slots, and a dead slot is only reused after every posting list has been
+ * purged of it (so a stale entry can never point at a new item).
+ */
+#ifndef AM_TIERS_INT_H
+#define AM_TIERS_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "agentmem/tiers.h"
+#include "core/core.h"
+
+#define T_LIVE 0x01u          /* slot holds an item */
+#define T_JSON 0x02u          /* content is JSON */
+#define T_DIRTY_STATS 0x04u   /* tier/access columns changed */
+#define T_DIRTY_ALL 0x08u     /* whole row (and content) changed */
+#define T_DIRTY (T_DIRTY_STATS | T_DIRTY_ALL)
+#define T_MOVING 0x10u        /* am__tiers_move in progress: not evictable */
+
+#define AM__TIERS_MAX_THREADS 8
+
+#define T_NONE INT64_MIN      /* no such access time */
+#define T_HOUR_MS 3600000LL
+#define T_DAY_MS 86400000LL
+
+typedef struct titem {
+    char *blob;            /* [u32 tags][id][extra][content] */
+    int64_t pid;           /* database row id */
+    int64_t created_ms;
+    int64_t accessed_ms;
+    int64_t hit1_ms;       /* last retrieve, or T_NONE */
+    int64_t hit2_ms;       /* the one before, or T_NONE */
+    double importance;
+    uint32_t content_len;  /* original length */
+    uint32_t stored_len;   /* bytes in blob (compressed when archived) */
+    uint32_t access_count;
+    uint32_t type;         /* id in the type dictionary */
+    uint32_t tier_pos;     /* position in members[tier] */
+    uint32_t extra_len;
+    uint16_t id_len;
+    uint8_t ntags;
+    uint8_t flags;
+    uint8_t tier;
+} titem;
+
+typedef struct tpost {
+    uint32_t *v;
+    size_t len, cap;
+} tpost;
+
+/* A dictionary of interned keys, each with a posting list. */
+typedef struct tkey {
+    const char *s;
+    uint32_t len;
+    uint32_t hash;
+    tpost post;
+} tkey;
+
+typedef struct tdict {
+    uint32_t *table;  /* key index + 1, 0 empty */
+    size_t tcap;      /* power of two */
+    tkey *keys;
+    size_t count, cap;
+    am__arena strings;
+} tdict;
+
+typedef struct tindex {
+    char *name;
+    am_tier_key_fn fn;
+    void *ctx;
+    tdict keys;
+    uint32_t *key_of;     /* per slot: key index + 1, 0 none */
+    size_t key_of_cap;
+} tindex;
+
+typedef struct tpolicy {
+    char *name;
+    am_tier_cond_fn cond;
+    am_tier_action_fn action;
+    am_tier_action builtin;
+    void *ctx;
+} tpolicy;
+
+typedef struct tmove {
+    char *id;
+    uint16_t id_len;
+    uint8_t from, to, reason;
+    int64_t at_ms;
+} tmove;
+
+typedef struct tvec32 {
+    uint32_t *v;
+    size_t len, cap;
+} tvec32;
+
+struct am_tiers {
+    pthread_mutex_t mu;
+    am_error err;
+    const am_allocator *alloc;
+    am_clock clock;
+    bool has_clock;
+    size_t capacity[AM_TIER_COUNT];
+    int64_t flush_interval_ms;
+    size_t flush_max_dirty;
+    int zstd_level;
+
+    /* Items. */
+    titem *items;
+    size_t nslots, slots_cap;  /* slots in use (high water), allocated */
+    tvec32 free_slots;         /* dead slots safe to reuse */
+    tvec32 pending_free;       /* dead slots still in posting lists */
+    size_t live;
+    uint64_t seed;
+    uint64_t *table;           /* (hash32 << 32) | (slot + 1); 0 empty */
+    size_t tcap;
+    tvec32 members[AM_TIER_COUNT];
+    int64_t next_pid;
+
+    /* Indexes. */
+    tdict types, tags, days;
+    tpost imp[11];
+    tindex *indexes;
+    size_t nindexes, indexes_cap;
+
+    /* Lifecycle. */
+    tpolicy *policies;
+    size_t npolicies, policies_cap;
+    void *zc, *zd;             /* ZSTD_CCtx, ZSTD_DCtx, made on first use */
+    void *zcw[AM__TIERS_MAX_THREADS]; /* contexts of archiving workers */
+    size_t threads;            /* archiving workers, 1..MAX */
+    const char *pre_frame;     /* set: am__tiers_compress installs this */
+    size_t pre_len;
+
+    /* Move log: ring in memory, pending rows for the database. */
+    tmove *ring;
+    size_t ring_cap, ring_len, ring_head;
+    tmove *pending_moves;
+    size_t npending_moves, pending_moves_cap;
+    uint64_t moves_total;
+
+    /* Persistence. */
+    sqlite3 *db;
+    sqlite3_stmt *st_ins_item, *st_ins_content, *st_upd_stats,
+        *st_del_item, *st_del_content, *st_ins_move;
+    tvec32 dirty;
+    struct { int64_t *v; size_t len, cap; } deleted_pids;
+    int64_t last_flush_ns;
+    int64_t load_day;          /* loading: last creation day seen */
+    uint32_t load_day_id;      /* its key index + 1, 0 none */
+
+    /* Scratch for am_tier_item views (reused, owned by the handle). */
+    am_str *view_tags;
+    size_t view_tags_cap;
+    am_buf scratch;
+    am_buf keybuf;
+};
+
+/* ---- tiers.c ---- */
+static inline const uint32_t *am__tiers_tags(const titem *it)
+{
+    return (const uint32_t *)(const void *)it->blob;
+}
+static inline const char *am__tiers_id(const titem *it)
+{
+    return it->blob + 4u * it->ntags;
+}
+static inline const char *am__tiers_extra(const titem *it)
+{
+    return am__tiers_id(it) + it->id_len;
+}
+static inline char *am__tiers_content(const titem *it)
+{
+    return it->blob + 4u * it->ntags + it->id_len + it->extra_len;
+}
+static inline size_t am__tiers_blob_len(const titem *it)
+{
+    return 4u * it->ntags + it->id_len + it->extra_len + it->stored_len;
+}
+
+int64_t am__tiers_now(const am_tiers *t);
+am_status am__tiers_vpush(am_tiers *t, tvec32 *v, uint32_t x);
+/* Room for `extra` more elements without storing any. */
+am_status am__tiers_vreserve(am_tiers *t, tvec32 *v, size_t extra);
+/* Link slot into members[tier] (reserved) / unlink it from its tier. */
+void am__tiers_member_add(am_tiers *t, uint32_t slot, am_tier tier);
+void am__tiers_member_del(am_tiers *t, uint32_t slot);
+void am__tiers_mark(am_tiers *t, uint32_t slot, unsigned what);
+long am__tiers_find(const am_tiers *t, const char *id, size_t len);
+/* Fill a view of slot (tags in the handle's scratch array). */
+am_status am__tiers_view(am_tiers *t, uint32_t slot, am_tier_item *v);
+/* Move slot one tier (to = tier +/- 1 or archive), making room first. */
+am_status am__tiers_move(am_tiers *t, uint32_t slot, am_tier to,
+                         am_tier_reason reason);
+am_status am__tiers_remove(am_tiers *t, uint32_t slot);
+void am__tiers_access(am_tiers *t, uint32_t slot, int64_t now);
+/* Record an access and apply the promotion rule. */
+am_status am__tiers_touch(am_tiers *t, uint32_t slot, int64_t now);
+am_status am__tiers_check_id(am_tiers *t, am_str id);
+am_status am__tiers_maybe_flush(am_tiers *t);
+am_status am__tiers_presize(am_tiers *t, size_t n);
+/* Insert a fully built record (loading): hash, tier, indexes. Owns
+ * rec->blob from the call on. */
+am_status am__tiers_insert_loaded(am_tiers *t, const titem *rec,
+                                  uint32_t *slot_out);
+
+/* ---- tiers_move.c ---- */
+bool am__tiers_is_full(const am_tiers *t, am_tier tier);
+/* Demote the lowest-scoring 10% (at least one; enough to fit) of `tier`. */
+am_status am__tiers_evict(am_tiers *t, am_tier tier);
+
+/* ---- tiers_index.c ---- */
+void am__tdict_free(const am_allocator *a, tdict *d);
+am_status am__tdict_intern(const am_allocator *a, tdict *d, const char *s,
+                           size_t len, uint32_t *id);
+long am__tdict_find(const tdict *d, const char *s, size_t len);
+am_status am__tpost_push(const am_allocator *a, tpost *p, uint32_t slot);
+/* Add slot to the built-in indexes (type is interned already). */
+am_status am__tiers_index_add(am_tiers *t, uint32_t slot);
+/* Add slot to every custom index. */
+am_status am__tiers_custom_add(am_tiers *t, uint32_t slot);
+void am__tiers_custom_drop(am_tiers *t, uint32_t slot);
+/* Remove dead slots from every posting list. */
+void am__tiers_purge_postings(am_tiers *t);
+void am__tiers_index_free(am_tiers *t);
+int64_t am__tiers_day(int64_t ms);
+
+/* ---- tiers_policy.c ---- */
+am_status am__tiers_compress(am_tiers *t, uint32_t slot);
+am_status am__tiers_decompress(am_tiers *t, const titem *it, am_buf *out);
+am_status am__tiers_uncompress_slot(am_tiers *t, uint32_t slot);
+am_status am__tiers_default_policies(am_tiers *t);
+void am__tiers_policy_free(am_tiers *t);
+
+/* ---- tiers_db.c ---- */
+am_status am__tiers_db_open(am_tiers *t, const char *path);
+am_status am__tiers_db_load(am_tiers *t);
+am_status am__tiers_db_flush(am_tiers *t);
+void am__tiers_db_close(am_tiers *t);
+
+#endif

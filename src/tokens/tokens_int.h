@@ -1,0 +1,42 @@
+/* tokens_int.h -- internals shared by the files of the tokens module. */
+#ifndef AM_TOKENS_INT_H
+#define AM_TOKENS_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agentmem/tokens.h"
+
+/* ---- Character classes (pretok.c) ---- */
+
+/* Class flags of a code point, as the tiktoken patterns see it. */
+enum {
+    AM__C_L = 1,   /* \p{L} */
+    AM__C_N = 2,   /* \p{N} */
+    AM__C_WS = 4,  /* \s, i.e. White_Space */
+    AM__C_UP = 8,  /* [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] (o200k) */
+    AM__C_LO = 16, /* [\p{Ll}\p{Lm}\p{Lo}\p{M}] (o200k) */
+    AM__C_M = 32,  /* \p{M} */
+    AM__C_NL = 64  /* \r or \n */
+};
+
+/* Decode the character at s[i] (i < len): its class flags, and its length
+ * in *clen. A byte that does not start valid UTF-8 is a character of its
+ * own with no class (a symbol). */
+unsigned am__ucd_class_at(const uint8_t *s, size_t len, size_t i,
+                          size_t *clen);
+/* Class flags of a code point (0 above U+10FFFF). */
+unsigned am__ucd_class(uint32_t cp);
+
+/* ---- Pre-tokenizers (pretok.c) ---- */
+
+typedef enum am__pat {
+    AM__PAT_R50K, /* r50k_base and p50k_base (GPT-2 pattern) */
+    AM__PAT_CL100K,
+    AM__PAT_O200K
+} am__pat;
+
+/* End (exclusive) of the pre-token that starts at s[i], i < len. */
+size_t am__pretok_next(am__pat pat, const uint8_t *s, size_t len, size_t i);
+
+#endif

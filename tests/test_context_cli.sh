@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# test_context_cli.sh -- `agentmem trim`, `compress` and `replay` on the
+# shipped agent session and on bad input.
+set -u
+cli=${AM_CLI:?AM_CLI must name the agentmem binary}
+src=${AM_SOURCE_DIR:?}
+session=$src/examples/context/agent_session.json
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+fail() { echo "FAIL $*"; fails=$((fails + 1)); }
+run() { # run WANT_STATUS CMD... ; output in $tmp/out, $tmp/err
+    local want=$1; shift
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local got=$?
+    [ "$got" -eq "$want" ] || { fail "exit $got, want $want: $*"; cat "$tmp/err"; }
+}
+
+# trim: the output is a valid conversation that reads back, within budget.
+run 0 "$cli" trim "$session" --strategy tokens --max-tokens 4000 --out "$tmp/t.json"
+grep -q "kept .* of 546 messages" "$tmp/err" || fail "trim report: $(cat "$tmp/err")"
+run 0 "$cli" trim "$tmp/t.json" --max-tokens 1000000
+grep -q "kept \([0-9]*\) of \1 messages" "$tmp/err" || fail "trim output did not read back whole"
+after=$(sed -n 's/.*-> \([0-9]*\) tokens.*/\1/p' "$tmp/err")
+[ "${after:-99999}" -le 4000 ] || fail "trim over budget: $after"
+# Never starts on a tool result (after the system prompt), in OpenAI form.
+run 0 "$cli" trim "$session" --max-messages 7 --out-format openai
+head -c 2000 "$tmp/out" | tr '\n' ' ' | grep -q '^\[{"role":"system"' || fail "trim openai output"
+run 2 "$cli" trim "$session" --strategy sideways
+run 4 "$cli" trim "$tmp/missing.json"
+printf '[{"role":"user","content":"hi"},{"role":"tool","content":"x"}]' >"$tmp/bad.json"
+run 3 "$cli" trim "$tmp/bad.json" --format openai
+grep -q "message 1" "$tmp/err" || fail "bad input error names the message: $(cat "$tmp/err")"
+
+# compress with a config file; a bad key names the line.
+printf '# test\nMEMORY_COMPRESSION_THRESHOLD=20000\nMEMORY_SHORT_TERM_SIZE=10\n' >"$tmp/cfg"
+run 0 "$cli" compress "$session" --config "$tmp/cfg" --strategy selective --out "$tmp/c.json"
+grep -q -- "--- Memory Statistics ---" "$tmp/err" || fail "compress stats"
+grep -q "Compressions: [1-9]" "$tmp/err" || fail "compress did not compress"
+run 0 "$cli" trim "$tmp/c.json"
+printf 'MEMORY_SHORT_TERM_SIZE=10\nMEMORY_COMPRESION_RATIO=0.2\n' >"$tmp/cfg2"
+run 3 "$cli" compress "$session" --config "$tmp/cfg2"
+grep -q "line 2" "$tmp/err" || fail "config error names the line: $(cat "$tmp/err")"
+MEMORY_COMPRESSION_STRATEGY=zip run 3 "$cli" compress "$session"
+grep -q "MEMORY_COMPRESSION_STRATEGY" "$tmp/err" || fail "env error names the variable"
+
+# replay prints each compression and the statistics block.
+run 0 "$cli" replay "$session" --preset aggressive
+grep -q "^\[message [0-9]*\] sliding_window: compressed" "$tmp/out" || fail "replay lines"
+grep -q "^Total tokens: [0-9,]*$" "$tmp/out" || fail "replay total tokens"
+grep -q "^Net savings: [0-9,]* tokens ([0-9.]*%)$" "$tmp/out" || fail "replay savings"
+grep -q '^Total cost: \$[0-9.]*$' "$tmp/out" || fail "replay cost"
+
+# compress with an LLM summarizer (a local OpenAI-compatible stub).
+if command -v python3 >/dev/null; then
+    python3 "$src/tests/mock_chat.py" "$tmp/port" &
+    mock=$!
+    for _ in $(seq 50); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+    port=$(cat "$tmp/port" 2>/dev/null)
+    run 0 "$cli" compress "$session" --threshold 20000 --llm-model gpt-4o-mini \
+        --llm-base-url "http://127.0.0.1:$port/v1"
+    grep -q '\[Compressed Summary\] LLM SUMMARY of' "$tmp/out" || fail "llm summary not used"
+    kill "$mock" 2>/dev/null; wait "$mock" 2>/dev/null
+fi
+
+[ "$fails" -eq 0 ] || exit 1
+echo "context cli: ok"

@@ -1,0 +1,302 @@
+/* test_conv.c -- conversations: cap, queries, replace, JSON, files. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "agentmem/conv.h"
+#include "harness.h"
+
+#define CHECK_CONTAINS(hay, needle)                                      \
+    do {                                                                \
+        if (strstr((hay), (needle)) == NULL) {                          \
+            print_error("%s:%d: \"%s\" does not contain \"%s\"\n",      \
+                        __FILE__, __LINE__, (hay), (needle));           \
+            fail();                                                     \
+        }                                                               \
+    } while (0)
+
+static am_conv *new_conv(size_t max, test_clock *tc, am_clock *clk)
+{
+    am_conv_opts o = am_conv_opts_default();
+    am_conv *c = NULL;
+    am_error err;
+    if (tc != NULL) {
+        *clk = test_clock_make(tc);
+        o.clock = clk;
+    }
+    o.max_messages = max;
+    CHECK_OK_E(am_conv_create(&o, &c, &err), &err);
+    return c;
+}
+
+static void check_text(am_conv *c, size_t i, const char *want)
+{
+    am_msg *m = NULL;
+    CHECK_OK(am_conv_get(c, i, &m));
+    CHECK_MEM_EQ(am_msg_content_text(m).ptr, am_msg_content_text(m).len,
+                 want);
+    am_msg_free(m);
+}
+
+AM_TEST(cap_drops_oldest_non_system_first)
+{
+    am_conv *c = new_conv(3, NULL, NULL);
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_SYSTEM, AM_STR("sys")));
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("u1")));
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_ASSISTANT, AM_STR("a1")));
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("u2")));
+    CHECK_EQ(am_conv_count(c), 3);
+    check_text(c, 0, "sys");
+    check_text(c, 1, "a1");
+    check_text(c, 2, "u2");
+    for (int i = 0; i < 100; i++)
+        CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("more")));
+    CHECK_EQ(am_conv_count(c), 3);
+    check_text(c, 0, "sys");
+    am_conv_free(c);
+}
+
+AM_TEST(cap_full_of_system_messages_refuses_another)
+{
+    am_conv *c = new_conv(2, NULL, NULL);
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_SYSTEM, AM_STR("s1")));
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_SYSTEM, AM_STR("s2")));
+    CHECK_ST(am_conv_add_text(c, AM_ROLE_SYSTEM, AM_STR("s3")), AM_ELIMIT);
+    CHECK_CONTAINS(am_conv_last_error(c)->msg, "max_messages");
+    /* A user message cannot get in either: nothing can be dropped. */
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("u")));
+    CHECK_EQ(am_conv_count(c), 2);
+    check_text(c, 1, "s2");
+    am_conv_free(c);
+}
+
+AM_TEST(recent_by_role_and_get_hand_out_references)
+{
+    am_conv *c = new_conv(0, NULL, NULL);
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_msg *m = NULL;
+
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("u1")));
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_ASSISTANT, AM_STR("a1")));
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("u2")));
+    CHECK_OK(am_conv_recent(c, 2, &l));
+    CHECK_EQ(l.count, 2);
+    CHECK_MEM_EQ(am_msg_content_text(l.items[0]).ptr, 2, "a1");
+    am_msg_list_clear(&l);
+    CHECK_OK(am_conv_recent(c, 10, &l));
+    CHECK_EQ(l.count, 3);
+    am_msg_list_clear(&l);
+    CHECK_OK(am_conv_by_role(c, AM_ROLE_USER, &l));
+    CHECK_EQ(l.count, 2);
+    CHECK_MEM_EQ(am_msg_content_text(l.items[1]).ptr, 2, "u2");
+    CHECK_ST(am_conv_get(c, 3, &m), AM_ENOTFOUND);
+    CHECK_CONTAINS(am_conv_last_error(c)->msg, "message 3");
+    /* References outlive a clear. */
+    CHECK_OK(am_conv_clear(c));
+    CHECK_EQ(am_conv_count(c), 0);
+    CHECK_MEM_EQ(am_msg_content_text(l.items[0]).ptr, 2, "u1");
+    am_msg_list_free(&l);
+    am_conv_free(c);
+}
+
+AM_TEST(add_copies_a_mutable_message_and_shares_a_frozen_one)
+{
+    am_conv *c = new_conv(0, NULL, NULL), *c2 = new_conv(0, NULL, NULL);
+    am_msg *m = NULL, *got = NULL;
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_error err;
+
+    CHECK_OK(am_msg_create_text(NULL, AM_ROLE_USER, AM_STR("v1"), &m, &err));
+    CHECK_OK(am_conv_add(c, m));
+    CHECK_OK(am_msg_set_text(m, AM_STR("v2"), &err)); /* still mine */
+    check_text(c, 0, "v1");
+    am_msg_free(m);
+    /* A new conversation from selected messages shares them. */
+    CHECK_OK(am_conv_all(c, &l));
+    CHECK_OK(am_conv_replace(c2, (const am_msg *const *)l.items, l.count));
+    CHECK_OK(am_conv_get(c2, 0, &got));
+    CHECK(got == l.items[0]);
+    am_msg_free(got);
+    am_msg_list_free(&l);
+    /* Invalid messages are refused and nothing changes. */
+    CHECK_OK(am_msg_create_text(NULL, AM_ROLE_TOOL, AM_STR("r"), &m, &err));
+    CHECK_ST(am_conv_add(c, m), AM_EINVAL);
+    CHECK_CONTAINS(am_conv_last_error(c)->msg, "tool_call_id");
+    CHECK_EQ(am_conv_count(c), 1);
+    am_msg_free(m);
+    CHECK_ST(am_conv_add_text(c, AM_ROLE_USER, (am_str){ "\xC0", 1 }),
+             AM_EFORMAT);
+    CHECK_CONTAINS(am_conv_last_error(c)->msg, "byte 0");
+    am_conv_free(c);
+    am_conv_free(c2);
+}
+
+AM_TEST(add_list_is_all_or_nothing)
+{
+    am_conv *c = new_conv(0, NULL, NULL);
+    am_msg *ms[3] = { NULL, NULL, NULL };
+    am_error err;
+
+    CHECK_OK(am_msg_create_text(NULL, AM_ROLE_USER, AM_STR("a"), &ms[0],
+                                &err));
+    CHECK_OK(am_msg_create_text(NULL, AM_ROLE_USER, AM_STR("b"), &ms[1],
+                                &err));
+    CHECK_OK(am_msg_create_text(NULL, AM_ROLE_TOOL, AM_STR("c"), &ms[2],
+                                &err));
+    CHECK_ST(am_conv_add_list(c, (const am_msg *const *)ms, 3), AM_EINVAL);
+    CHECK_CONTAINS(am_conv_last_error(c)->msg, "message 2");
+    CHECK_EQ(am_conv_count(c), 0);
+    CHECK_OK(am_conv_add_list(c, (const am_msg *const *)ms, 2));
+    CHECK_EQ(am_conv_count(c), 2);
+    for (int i = 0; i < 3; i++)
+        am_msg_free(ms[i]);
+    am_conv_free(c);
+}
+
+AM_TEST(stats_count_roles_lengths_and_bytes)
+{
+    am_conv *c = new_conv(0, NULL, NULL);
+    am_conv_stats s;
+
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("hello")));
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("caf\xC3\xA9")));
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_ASSISTANT, AM_STR("hi")));
+    CHECK_OK(am_conv_stats_get(c, &s));
+    CHECK_EQ(s.count, 3);
+    CHECK_EQ(s.by_role[AM_ROLE_USER], 2);
+    CHECK_EQ(s.chars_by_role[AM_ROLE_USER], 9);
+    CHECK_EQ(s.chars_by_role[AM_ROLE_ASSISTANT], 2);
+    CHECK_EQ(s.text_bytes, 12);
+    CHECK(s.bytes > 12);
+    am_conv_free(c);
+}
+
+AM_TEST(save_and_load_round_trip_in_every_format)
+{
+    test_clock tc = { .now_ms = 1000 };
+    am_clock clk;
+    am_conv *c = new_conv(0, &tc, &clk), *d = new_conv(0, NULL, NULL);
+    char *dir = test_tmpdir();
+    char path[4096];
+    am_buf a = AM_BUF_INIT, b = AM_BUF_INIT;
+
+    snprintf(path, sizeof path, "%s/conv.json", dir);
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_SYSTEM, AM_STR("be nice")));
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("line1\nline2 \"q\"")));
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_ASSISTANT, AM_STR("ok")));
+    for (int f = 0; f < 3; f++) {
+        CHECK_OK(am_conv_save(c, path, (am_format)f));
+        CHECK_OK_E(am_conv_load(d, path, (am_format)f),
+                   am_conv_last_error(d));
+        CHECK_EQ(am_conv_count(d), 3);
+        CHECK_OK(am_conv_to_json(c, (am_format)f, 0, &a));
+        CHECK_OK(am_conv_to_json(d, (am_format)f, 0, &b));
+        if (f == AM_FORMAT_AGENTMEM) /* ids and times too */
+            CHECK_MEM_EQ(b.ptr, b.len, a.ptr);
+        check_text(d, 1, "line1\nline2 \"q\"");
+    }
+    CHECK(access(path, F_OK) == 0);
+    am_buf_free(&a);
+    am_buf_free(&b);
+    am_conv_free(c);
+    am_conv_free(d);
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(corrupt_or_truncated_file_names_position_and_keeps_memory)
+{
+    am_conv *c = new_conv(0, NULL, NULL);
+    char *dir = test_tmpdir();
+    char path[4096];
+    am_buf text = AM_BUF_INIT;
+    FILE *fp;
+
+    snprintf(path, sizeof path, "%s/conv.json", dir);
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("one")));
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_ASSISTANT, AM_STR("two")));
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("three")));
+    CHECK_OK(am_conv_save(c, path, AM_FORMAT_AGENTMEM));
+    CHECK_OK(am_conv_to_json(c, AM_FORMAT_AGENTMEM, 0, &text));
+    /* Truncated in the middle of message 2 (line 4). */
+    fp = fopen(path, "wb");
+    fwrite(text.ptr, 1, text.len - 20, fp);
+    fclose(fp);
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("four")));
+    CHECK_ST(am_conv_load(c, path, AM_FORMAT_AGENTMEM), AM_EFORMAT);
+    CHECK_CONTAINS(am_conv_last_error(c)->msg, "line 4");
+    CHECK_CONTAINS(am_conv_last_error(c)->msg, "byte");
+    CHECK_EQ(am_conv_count(c), 4);
+    check_text(c, 3, "four");
+    /* A corrupt byte inside message 1. */
+    text.ptr[text.len / 2] = '\x01';
+    fp = fopen(path, "wb");
+    fwrite(text.ptr, 1, text.len, fp);
+    fclose(fp);
+    CHECK_ST(am_conv_load(c, path, AM_FORMAT_AGENTMEM), AM_EFORMAT);
+    CHECK_CONTAINS(am_conv_last_error(c)->msg, "line 3");
+    CHECK_EQ(am_conv_count(c), 4);
+    /* Missing file. */
+    snprintf(path, sizeof path, "%s/none.json", dir);
+    CHECK_ST(am_conv_load(c, path, AM_FORMAT_AGENTMEM), AM_ENOTFOUND);
+    CHECK_EQ(am_conv_count(c), 4);
+    CHECK_ST(am_conv_from_json(c, AM_FORMAT_AGENTMEM, AM_STR("")),
+             AM_EFORMAT);
+    CHECK_CONTAINS(am_conv_last_error(c)->msg, "empty input");
+    CHECK_ST(am_conv_from_json(c, AM_FORMAT_AGENTMEM,
+                               AM_STR("[{\"role\":\"user\"}]]")),
+             AM_EFORMAT);
+    CHECK_EQ(am_conv_count(c), 4);
+    am_buf_free(&text);
+    am_conv_free(c);
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(load_applies_the_cap)
+{
+    am_conv *c = new_conv(2, NULL, NULL);
+    CHECK_OK(am_conv_from_json(c, AM_FORMAT_AGENTMEM, AM_STR(
+        "[{\"role\":\"system\",\"content\":\"s\"},{\"role\":\"user\","
+        "\"content\":\"a\"},{\"role\":\"user\",\"content\":\"b\"}]")));
+    CHECK_EQ(am_conv_count(c), 2);
+    check_text(c, 0, "s");
+    check_text(c, 1, "b");
+    am_conv_free(c);
+}
+
+static am_status oom_conv_body(void *ctx, const am_allocator *alloc)
+{
+    am_conv_opts o = am_conv_opts_default();
+    am_conv *c = NULL;
+    am_buf b = AM_BUF_INIT;
+    am_status st;
+    (void)ctx;
+
+    o.alloc = alloc;
+    o.max_messages = 3;
+    b.alloc = alloc;
+    st = am_conv_create(&o, &c, NULL);
+    for (int i = 0; st == AM_OK && i < 5; i++)
+        st = am_conv_add_text(c, i ? AM_ROLE_USER : AM_ROLE_SYSTEM,
+                              AM_STR("text"));
+    if (st == AM_OK && am_conv_count(c) != 3)
+        st = AM_EFORMAT;
+    if (st == AM_OK) {
+        st = am_conv_from_json(c, AM_FORMAT_AGENTMEM, AM_STR(
+            "[{\"role\":\"user\",\"content\":\"x\\ty\"},{\"role\":"
+            "\"assistant\",\"content\":\"z\"}]"));
+        /* A failed load leaves the old contents, a good one the new. */
+        if (am_conv_count(c) != (st == AM_OK ? 2u : 3u))
+            st = AM_EFORMAT;
+    }
+    if (st == AM_OK)
+        st = am_conv_to_json(c, AM_FORMAT_ANTHROPIC, 0, &b);
+    am_buf_free(&b);
+    am_conv_free(c);
+    return st;
+}
+
+AM_TEST(conversation_survives_every_allocation_failure)
+{
+    CHECK(test_oom_sweep(oom_conv_body, NULL) > 5);
+}

@@ -1,0 +1,445 @@
+/* test_convmgr.c -- the multi-agent manager: policies and the persistent
+ * per-agent log with crash recovery. */
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agentmem/conv.h"
+#include "harness.h"
+
+#define CHECK_CONTAINS(hay, needle)                                      \
+    do {                                                                \
+        if (strstr((hay), (needle)) == NULL) {                          \
+            print_error("%s:%d: \"%s\" does not contain \"%s\"\n",      \
+                        __FILE__, __LINE__, (hay), (needle));           \
+            fail();                                                     \
+        }                                                               \
+    } while (0)
+
+static am_convmgr *open_mgr(const char *dir, am_retention def)
+{
+    am_convmgr_opts o = am_convmgr_opts_default();
+    am_convmgr *m = NULL;
+    am_error err;
+    o.dir = dir;
+    o.default_retention = def;
+    o.no_sync = true; /* the file contents are what is tested here */
+    CHECK_OK_E(am_convmgr_open(&o, &m, &err), &err);
+    return m;
+}
+
+static am_conv *agent(am_convmgr *m, const char *name)
+{
+    am_conv *c = NULL;
+    CHECK_OK_E(am_convmgr_get(m, am_str_c(name), &c),
+               am_convmgr_last_error(m));
+    return c;
+}
+
+static void check_last(am_conv *c, const char *want)
+{
+    am_msg *msg = NULL;
+    CHECK_OK(am_conv_get(c, am_conv_count(c) - 1, &msg));
+    CHECK_MEM_EQ(am_msg_content_text(msg).ptr, am_msg_content_text(msg).len,
+                 want);
+    am_msg_free(msg);
+}
+
+static char *log_file(const char *dir, const char *name)
+{
+    char *p = malloc(4096);
+    snprintf(p, 4096, "%s/%s.amlog", dir, name);
+    return p;
+}
+
+AM_TEST(get_creates_once_and_policies_clear_what_they_should)
+{
+    am_convmgr *m = open_mgr(NULL, AM_RETAIN_SESSION);
+    am_conv *a = agent(m, "Analyzer"), *b;
+    am_buf names = AM_BUF_INIT;
+    size_t n = 0;
+
+    CHECK(agent(m, "Analyzer") == a);
+    CHECK(am_convmgr_has(m, AM_STR("Analyzer")));
+    CHECK(!am_convmgr_has(m, AM_STR("Nobody")));
+    CHECK_OK(am_convmgr_set_retention(m, AM_STR("Worker"),
+                                      AM_RETAIN_SINGLE_RUN));
+    b = agent(m, "Worker");
+    CHECK_EQ(am_convmgr_retention(m, AM_STR("Worker")),
+             AM_RETAIN_SINGLE_RUN);
+    CHECK_OK(am_conv_add_text(a, AM_ROLE_USER, AM_STR("keep")));
+    CHECK_OK(am_conv_add_text(b, AM_ROLE_USER, AM_STR("drop")));
+    CHECK_OK(am_convmgr_end_run(m));
+    CHECK_EQ(am_conv_count(a), 1);
+    CHECK_EQ(am_conv_count(b), 0);
+    CHECK_OK(am_convmgr_agents(m, &names, &n));
+    CHECK_EQ(n, 2);
+    CHECK_STR_EQ(names.ptr, "Analyzer");
+    CHECK_STR_EQ(names.ptr + 9, "Worker");
+    CHECK_OK(am_conv_add_text(b, AM_ROLE_USER, AM_STR("x")));
+    CHECK_OK(am_convmgr_clear(m, AM_STR("Analyzer")));
+    CHECK_EQ(am_conv_count(a), 0);
+    CHECK_EQ(am_conv_count(b), 1);
+    CHECK_OK(am_convmgr_clear_all(m));
+    CHECK_EQ(am_conv_count(b), 0);
+    CHECK_ST(am_convmgr_clear(m, AM_STR("Nobody")), AM_ENOTFOUND);
+    CHECK_CONTAINS(am_convmgr_last_error(m)->msg, "Nobody");
+    /* Persistent needs a directory; bad names are refused. */
+    CHECK_ST(am_convmgr_set_retention(m, AM_STR("P"), AM_RETAIN_PERSISTENT),
+             AM_EINVAL);
+    CHECK_CONTAINS(am_convmgr_last_error(m)->msg, "directory");
+    CHECK_ST(am_convmgr_get(m, AM_STR(""), &a), AM_EINVAL);
+    am_buf_free(&names);
+    am_convmgr_close(m);
+}
+
+AM_TEST(max_messages_per_agent_applies)
+{
+    am_convmgr_opts o = am_convmgr_opts_default();
+    am_convmgr *m = NULL;
+    am_conv *c;
+    o.max_messages_per_agent = 2;
+    CHECK_OK(am_convmgr_open(&o, &m, NULL));
+    c = agent(m, "a");
+    for (int i = 0; i < 5; i++)
+        CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("m")));
+    CHECK_EQ(am_conv_count(c), 2);
+    am_convmgr_close(m);
+}
+
+AM_TEST(persistent_agent_is_restored_on_next_open)
+{
+    char *dir = test_tmpdir();
+    am_convmgr *m = open_mgr(dir, AM_RETAIN_SESSION);
+    am_conv *c;
+    am_msg *msg = NULL;
+    am_error err;
+    am_tool_call tc = { AM_STR("c1"), AM_STR("function"), AM_STR("f"),
+                        AM_STR("{}") };
+
+    CHECK_OK(am_convmgr_set_retention(m, AM_STR("Planner/Öne"),
+                                      AM_RETAIN_PERSISTENT));
+    c = agent(m, "Planner/Öne");
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_SYSTEM, AM_STR("sys")));
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("one")));
+    CHECK_OK(am_msg_create_text(NULL, AM_ROLE_ASSISTANT, AM_STR("calling"),
+                                &msg, &err));
+    CHECK_OK(am_msg_add_tool_call(msg, &tc, &err));
+    CHECK_OK(am_conv_add(c, msg));
+    am_msg_free(msg);
+    CHECK_OK(am_conv_add_text(agent(m, "Session"), AM_ROLE_USER,
+                              AM_STR("gone")));
+    am_convmgr_close(m);
+
+    m = open_mgr(dir, AM_RETAIN_SESSION);
+    CHECK(am_convmgr_has(m, AM_STR("Planner/Öne")));
+    CHECK(!am_convmgr_has(m, AM_STR("Session")));
+    CHECK_EQ(am_convmgr_retention(m, AM_STR("Planner/Öne")),
+             AM_RETAIN_PERSISTENT);
+    c = agent(m, "Planner/Öne");
+    CHECK_EQ(am_conv_count(c), 3);
+    CHECK_OK(am_conv_get(c, 2, &msg));
+    CHECK_EQ(am_msg_tool_call_count(msg), 1);
+    am_msg_free(msg);
+    /* Changes after a restore are logged too; clear is a change. */
+    CHECK_OK(am_conv_clear(c));
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("after clear")));
+    am_convmgr_close(m);
+    m = open_mgr(dir, AM_RETAIN_SESSION);
+    c = agent(m, "Planner/Öne");
+    CHECK_EQ(am_conv_count(c), 1);
+    check_last(c, "after clear");
+    /* Leaving persistence removes the log. */
+    CHECK_OK(am_convmgr_set_retention(m, AM_STR("Planner/Öne"),
+                                      AM_RETAIN_SESSION));
+    am_convmgr_close(m);
+    m = open_mgr(dir, AM_RETAIN_SESSION);
+    CHECK(!am_convmgr_has(m, AM_STR("Planner/Öne")));
+    am_convmgr_close(m);
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(appends_grow_the_log_without_rewriting_it)
+{
+    char *dir = test_tmpdir(), *path = log_file(dir, "A");
+    am_convmgr *m = open_mgr(dir, AM_RETAIN_PERSISTENT);
+    am_conv *c = agent(m, "A");
+    struct stat s0, s1;
+
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("first")));
+    CHECK_EQ(stat(path, &s0), 0);
+    for (int i = 0; i < 50; i++)
+        CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("more text")));
+    CHECK_EQ(stat(path, &s1), 0);
+    CHECK_EQ(s0.st_ino, s1.st_ino); /* same file: appended, not replaced */
+    CHECK(s1.st_size > s0.st_size + 50 * 60);
+    am_convmgr_close(m);
+    free(path);
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(torn_last_record_is_dropped_and_history_kept)
+{
+    char *dir = test_tmpdir(), *path = log_file(dir, "A");
+    am_convmgr *m = open_mgr(dir, AM_RETAIN_PERSISTENT);
+    am_conv *c = agent(m, "A");
+    struct stat st;
+    off_t good;
+
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("one")));
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("two")));
+    CHECK_EQ(stat(path, &st), 0);
+    good = st.st_size;
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("three")));
+    am_convmgr_close(m);
+    /* A crash in the middle of writing record "three". */
+    CHECK_EQ(stat(path, &st), 0);
+    CHECK_EQ(truncate(path, good + (st.st_size - good) / 2), 0);
+    m = open_mgr(dir, AM_RETAIN_PERSISTENT);
+    c = agent(m, "A");
+    CHECK_EQ(am_conv_count(c), 2);
+    check_last(c, "two");
+    CHECK_EQ(stat(path, &st), 0);
+    CHECK_EQ(st.st_size, good); /* truncated away */
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("three again")));
+    am_convmgr_close(m);
+    m = open_mgr(dir, AM_RETAIN_PERSISTENT);
+    c = agent(m, "A");
+    CHECK_EQ(am_conv_count(c), 3);
+    check_last(c, "three again");
+    am_convmgr_close(m);
+    free(path);
+    test_rmtree(dir);
+    free(dir);
+}
+
+static void flip_byte(const char *path, off_t at)
+{
+    FILE *fp = fopen(path, "r+b");
+    int ch;
+    CHECK(fp != NULL);
+    fseeko(fp, at, SEEK_SET);
+    ch = fgetc(fp);
+    fseeko(fp, at, SEEK_SET);
+    fputc(ch ^ 0x20, fp);
+    fclose(fp);
+}
+
+AM_TEST(corrupt_last_record_is_dropped_but_damage_before_it_is_an_error)
+{
+    char *dir = test_tmpdir(), *path = log_file(dir, "A");
+    am_convmgr *m = open_mgr(dir, AM_RETAIN_PERSISTENT);
+    am_convmgr_opts o = am_convmgr_opts_default();
+    am_conv *c = agent(m, "A");
+    struct stat st;
+    off_t mid, end;
+    am_error err;
+
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("one")));
+    CHECK_EQ(stat(path, &st), 0);
+    mid = st.st_size;
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("two")));
+    CHECK_EQ(stat(path, &st), 0);
+    end = st.st_size;
+    am_convmgr_close(m);
+    /* A flipped bit in the last record's payload: dropped. */
+    flip_byte(path, end - 5);
+    m = open_mgr(dir, AM_RETAIN_PERSISTENT);
+    c = agent(m, "A");
+    CHECK_EQ(am_conv_count(c), 1);
+    check_last(c, "one");
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("two")));
+    am_convmgr_close(m);
+    /* A flipped bit in an earlier record: refuse, name the offset. */
+    flip_byte(path, mid - 5);
+    o.dir = dir;
+    o.no_sync = true;
+    CHECK_ST(am_convmgr_open(&o, &m, &err), AM_EFORMAT);
+    CHECK_CONTAINS(err.msg, "corrupt record at byte");
+    CHECK_CONTAINS(err.msg, "refusing");
+    CHECK_EQ(stat(path, &st), 0);
+    CHECK(st.st_size > mid); /* nothing was cut */
+    free(path);
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(compaction_keeps_the_contents)
+{
+    char *dir = test_tmpdir(), *path = log_file(dir, "A");
+    am_convmgr_opts o = am_convmgr_opts_default();
+    am_convmgr *m = NULL;
+    am_conv *c;
+    struct stat st;
+    char text[600];
+
+    o.dir = dir;
+    o.no_sync = true;
+    o.default_retention = AM_RETAIN_PERSISTENT;
+    o.max_messages_per_agent = 10;
+    CHECK_OK(am_convmgr_open(&o, &m, NULL));
+    c = agent(m, "A");
+    memset(text, 'x', sizeof text - 1);
+    text[sizeof text - 1] = '\0';
+    for (int i = 0; i < 3000; i++) {
+        snprintf(text, 16, "msg %05d", i);
+        text[9] = 'x';
+        CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, am_str_c(text)));
+    }
+    CHECK_EQ(stat(path, &st), 0);
+    /* 3000 records of ~700 bytes would be 2 MB; compaction bounds it. */
+    CHECK(st.st_size < 1200 * 1024);
+    am_convmgr_close(m);
+    CHECK_OK(am_convmgr_open(&o, &m, NULL));
+    c = agent(m, "A");
+    CHECK_EQ(am_conv_count(c), 10);
+    {
+        am_msg *msg = NULL;
+        CHECK_OK(am_conv_get(c, 9, &msg));
+        CHECK(memcmp(am_msg_content_text(msg).ptr, "msg 02999", 9) == 0);
+        am_msg_free(msg);
+    }
+    am_convmgr_close(m);
+    free(path);
+    test_rmtree(dir);
+    free(dir);
+}
+
+static am_status oom_mgr_body(void *ctx, const am_allocator *alloc)
+{
+    am_convmgr_opts o = am_convmgr_opts_default();
+    am_convmgr *m = NULL;
+    am_conv *c = NULL;
+    am_status st;
+
+    /* Every run starts from the same files: one log for agent "A" with
+     * one message, so that restore is swept as well. */
+    test_rmtree(ctx);
+    {
+        am_convmgr_opts p = am_convmgr_opts_default();
+        p.dir = ctx;
+        p.no_sync = true;
+        p.default_retention = AM_RETAIN_PERSISTENT;
+        if (am_convmgr_open(&p, &m, NULL) != AM_OK ||
+            am_convmgr_get(m, AM_STR("A"), &c) != AM_OK ||
+            am_conv_add_text(c, AM_ROLE_USER, AM_STR("before")) != AM_OK)
+            return AM_EIO;
+        am_convmgr_close(m);
+        m = NULL;
+    }
+    o.dir = ctx;
+    o.alloc = alloc;
+    o.no_sync = true;
+    o.default_retention = AM_RETAIN_PERSISTENT;
+    st = am_convmgr_open(&o, &m, NULL);
+    if (st == AM_OK)
+        st = am_convmgr_get(m, AM_STR("A"), &c);
+    if (st == AM_OK)
+        st = am_convmgr_set_retention(m, AM_STR("B"), AM_RETAIN_SINGLE_RUN);
+    for (int i = 0; st == AM_OK && i < 3; i++)
+        st = am_conv_add_text(c, AM_ROLE_USER, AM_STR("hello"));
+    if (st == AM_OK)
+        st = am_convmgr_end_run(m);
+    if (st == AM_OK)
+        st = am_conv_clear(c);
+    am_convmgr_close(m);
+    return st;
+}
+
+AM_TEST(manager_survives_every_allocation_failure)
+{
+    char *dir = test_tmpdir();
+    CHECK(test_oom_sweep(oom_mgr_body, dir) > 10);
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(replace_on_a_persistent_agent_is_logged)
+{
+    char *dir = test_tmpdir();
+    am_convmgr *m = open_mgr(dir, AM_RETAIN_PERSISTENT);
+    am_conv *c = agent(m, "ctx");
+    am_msg_list l = AM_MSG_LIST_INIT;
+
+    for (int i = 0; i < 5; i++)
+        CHECK_OK(am_conv_add_text(c, i ? AM_ROLE_USER : AM_ROLE_SYSTEM,
+                                  AM_STR("turn")));
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_ASSISTANT, AM_STR("latest")));
+    /* A context manager keeps the system message and the last turn. */
+    CHECK_OK(am_conv_by_role(c, AM_ROLE_SYSTEM, &l));
+    CHECK_OK(am_conv_recent(c, 1, &l));
+    CHECK_OK(am_conv_replace(c, (const am_msg *const *)l.items, l.count));
+    CHECK_EQ(am_conv_count(c), 2);
+    am_msg_list_free(&l);
+    am_convmgr_close(m);
+    m = open_mgr(dir, AM_RETAIN_PERSISTENT);
+    c = agent(m, "ctx");
+    CHECK_EQ(am_conv_count(c), 2);
+    check_last(c, "latest");
+    am_convmgr_close(m);
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(a_second_manager_on_the_same_logs_is_refused)
+{
+    char *dir = test_tmpdir();
+    am_convmgr *m = open_mgr(dir, AM_RETAIN_PERSISTENT), *m2 = NULL;
+    am_convmgr_opts o = am_convmgr_opts_default();
+    am_error err;
+
+    CHECK_OK(am_conv_add_text(agent(m, "A"), AM_ROLE_USER, AM_STR("x")));
+    o.dir = dir;
+    o.no_sync = true;
+    CHECK_ST(am_convmgr_open(&o, &m2, &err), AM_EBUSY);
+    CHECK_CONTAINS(err.msg, "in use");
+    CHECK(m2 == NULL);
+    am_convmgr_close(m);
+    CHECK_OK(am_convmgr_open(&o, &m2, &err));
+    CHECK_EQ(am_conv_count(agent(m2, "A")), 1);
+    am_convmgr_close(m2);
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(a_crash_at_any_byte_of_the_last_record_keeps_the_rest)
+{
+    char *dir = test_tmpdir(), *path = log_file(dir, "A");
+    am_convmgr *m = open_mgr(dir, AM_RETAIN_PERSISTENT);
+    am_conv *c = agent(m, "A");
+    struct stat st;
+    off_t good, full;
+    am_buf copy = AM_BUF_INIT;
+    FILE *fp;
+
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("one")));
+    CHECK_EQ(stat(path, &st), 0);
+    good = st.st_size;
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("two")));
+    am_convmgr_close(m);
+    CHECK_EQ(stat(path, &st), 0);
+    full = st.st_size;
+    fp = fopen(path, "rb");
+    CHECK_OK(am_buf_reserve(&copy, (size_t)full));
+    CHECK_EQ(fread(copy.ptr, 1, (size_t)full, fp), (size_t)full);
+    fclose(fp);
+    /* Every cut inside the last record: header or payload. */
+    for (off_t cut = good + 1; cut < full; cut++) {
+        fp = fopen(path, "wb");
+        fwrite(copy.ptr, 1, (size_t)cut, fp);
+        fclose(fp);
+        m = open_mgr(dir, AM_RETAIN_PERSISTENT);
+        c = agent(m, "A");
+        CHECK_EQ(am_conv_count(c), 1);
+        check_last(c, "one");
+        am_convmgr_close(m);
+        CHECK_EQ(stat(path, &st), 0);
+        CHECK_EQ(st.st_size, good);
+    }
+    am_buf_free(&copy);
+    free(path);
+    test_rmtree(dir);
+    free(dir);
+}

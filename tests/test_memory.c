@@ -1,0 +1,467 @@
+/* test_memory.c -- the memory manager: strategies, calibration, tool
+ * clearing, statistics, failure atomicity. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "agentmem/window.h"
+#include "harness.h"
+
+static am_msg *text_msg(am_role role, const char *text)
+{
+    am_msg *m = NULL;
+    CHECK_OK(am_msg_create_text(NULL, role, am_str_c(text), &m, NULL));
+    return m;
+}
+
+static am_msg *call_msg(const char *id1, const char *id2, const char *tool)
+{
+    am_msg *m = NULL;
+    am_tool_call tc = { am_str_c(id1), AM_STR("function"), am_str_c(tool),
+                        AM_STR("{\"q\":\"status of the order\"}") };
+    CHECK_OK(am_msg_create(NULL, AM_ROLE_ASSISTANT, &m, NULL));
+    CHECK_OK(am_msg_add_tool_call(m, &tc, NULL));
+    if (id2 != NULL) {
+        tc.id = am_str_c(id2);
+        CHECK_OK(am_msg_add_tool_call(m, &tc, NULL));
+    }
+    return m;
+}
+
+static am_msg *result_msg(const char *id, const char *text)
+{
+    am_msg *m = text_msg(AM_ROLE_TOOL, text);
+    CHECK_OK(am_msg_set_tool_call_id(m, am_str_c(id), NULL));
+    return m;
+}
+
+static int compressed_adds; /* adds that reported a compression */
+
+static void add(am_memory *mem, am_msg *m)
+{
+    CHECK_OK_E(am_memory_add(mem, m, NULL), am_memory_last_error(mem));
+    am_msg_free(m);
+    if (am_memory_was_compressed_last(mem)) {
+        compressed_adds++;
+        CHECK(am_memory_last_savings(mem) > 0);
+    }
+}
+
+/* One agent turn: user asks, assistant calls two tools in parallel, the
+ * results come back in reverse order, the assistant answers. */
+static void turn(am_memory *mem, int i, bool fail)
+{
+    char a[32], b[32], text[512];
+    snprintf(a, sizeof a, "c%da", i);
+    snprintf(b, sizeof b, "c%db", i);
+    snprintf(text, sizeof text,
+             "Turn %d: please check order %d for customer Dana Smith and "
+             "tell me the delivery date, then summarize the shipping "
+             "options and their prices in a short table.", i, 1000 + i);
+    add(mem, text_msg(AM_ROLE_USER, text));
+    add(mem, call_msg(a, b, i % 2 ? "lookup_order" : "shipping"));
+    snprintf(text, sizeof text,
+             "{\"order\":%d,\"status\":\"shipped\",\"carrier\":\"DHL\","
+             "\"eta\":\"2025-06-%02d\",\"items\":[\"lamp\",\"desk\","
+             "\"chair\"],\"notes\":\"left warehouse in Hamburg\"}",
+             1000 + i, 1 + i % 28);
+    add(mem, result_msg(b, fail ? "error: upstream timeout" : text));
+    add(mem, result_msg(a, text));
+    snprintf(text, sizeof text,
+             "Order %d shipped with DHL and arrives on 2025-06-%02d. The "
+             "cheapest option is standard at 4.99 EUR.", 1000 + i,
+             1 + i % 28);
+    add(mem, text_msg(AM_ROLE_ASSISTANT, text));
+}
+
+static void check_sendable(const am_msg_list *l)
+{
+    bool started = false;
+    for (size_t i = 0; i < l->count; i++) {
+        const am_msg *m = l->items[i];
+        if (!started && am_msg_role(m) != AM_ROLE_SYSTEM) {
+            CHECK(am_msg_role(m) != AM_ROLE_TOOL);
+            started = true;
+        }
+        if (am_msg_role(m) == AM_ROLE_TOOL) {
+            am_str id = am_msg_tool_call_id(m);
+            bool found = false;
+            for (size_t j = 0; j < i && !found; j++)
+                for (size_t c = 0; c < am_msg_tool_call_count(l->items[j]);
+                     c++) {
+                    am_str cid = am_msg_tool_call(l->items[j], c)->id;
+                    found |= cid.len == id.len &&
+                             memcmp(cid.ptr, id.ptr, id.len) == 0;
+                }
+            CHECK(found);
+        }
+        for (size_t c = 0; c < am_msg_tool_call_count(m); c++) {
+            am_str cid = am_msg_tool_call(m, c)->id;
+            size_t answered = 0;
+            for (size_t j = i + 1; j < l->count; j++) {
+                am_str id = am_msg_tool_call_id(l->items[j]);
+                answered += am_msg_role(l->items[j]) == AM_ROLE_TOOL &&
+                            id.len == cid.len &&
+                            memcmp(id.ptr, cid.ptr, id.len) == 0;
+            }
+            CHECK_EQ(answered, 1);
+        }
+    }
+}
+
+static am_memory *new_mem(am_compress_strategy s, size_t threshold,
+                          size_t short_term)
+{
+    am_memory_opts o = am_memory_opts_default();
+    am_memory *mem = NULL;
+    o.config.compression_threshold = threshold;
+    o.config.short_term_size = short_term;
+    o.config.strategy = s;
+    CHECK_OK(am_memory_create(&o, &mem, NULL));
+    return mem;
+}
+
+static size_t context_tokens(am_memory *mem, am_msg_list *ctx)
+{
+    size_t total = 0;
+    am_msg_list_clear(ctx);
+    CHECK_OK(am_memory_context(mem, ctx));
+    for (size_t i = 0; i < ctx->count; i++) {
+        size_t n = 0;
+        CHECK_OK(am_count_msg(NULL, ctx->items[i], &n, NULL));
+        total += n;
+    }
+    return total;
+}
+
+AM_TEST(every_strategy_and_window_keeps_the_context_sendable)
+{
+    for (int s = AM_COMPRESS_SLIDING_WINDOW; s <= AM_COMPRESS_DELETION;
+         s++) {
+        /* Short-term sizes that cut inside the 4-message call group. */
+        for (size_t st = 0; st <= 7; st++) {
+            am_memory *mem = new_mem((am_compress_strategy)s, 900, st);
+            am_msg_list ctx = AM_MSG_LIST_INIT;
+            add(mem, text_msg(AM_ROLE_SYSTEM, "You are a support agent."));
+            for (int i = 0; i < 30; i++) {
+                turn(mem, i, i % 7 == 3);
+                am_msg_list_clear(&ctx);
+                CHECK_OK(am_memory_context(mem, &ctx));
+                check_sendable(&ctx);
+                CHECK_EQ(am_msg_role(ctx.items[0]), AM_ROLE_SYSTEM);
+            }
+            am_memory_stats stats;
+            am_memory_stats_get(mem, &stats);
+            CHECK(stats.compressions > 0);
+            CHECK(stats.current_tokens < 900 + 400);
+            CHECK_EQ(stats.current_tokens, context_tokens(mem, &ctx));
+            am_msg_list_free(&ctx);
+            am_memory_free(mem);
+        }
+    }
+}
+
+AM_TEST(sliding_window_summarizes_and_reports_savings)
+{
+    am_memory *mem = new_mem(AM_COMPRESS_SLIDING_WINDOW, 1500, 5);
+    am_msg_list ctx = AM_MSG_LIST_INIT;
+    am_compressed_memory rec;
+    am_memory_stats s;
+    add(mem, text_msg(AM_ROLE_SYSTEM, "You are a support agent."));
+    CHECK(!am_memory_compressed(mem, &rec));
+    compressed_adds = 0;
+    for (int i = 0; i < 40; i++)
+        turn(mem, i, false);
+    CHECK(compressed_adds > 0);
+    CHECK(am_memory_compressed(mem, &rec));
+    CHECK(rec.original_tokens > rec.compressed_tokens);
+    CHECK(rec.compression_ratio > 0 && rec.compression_ratio < 1);
+    CHECK(rec.original_message_count > 0);
+    CHECK(strstr(rec.summary.ptr, "Summary of") != NULL);
+    CHECK(strstr(rec.summary.ptr, "lookup_order") != NULL);
+    am_memory_stats_get(mem, &s);
+    CHECK(s.net_savings > 0);
+    CHECK(s.savings_percentage > 30.0);
+    CHECK_EQ(s.messages_added, 201);
+    CHECK_EQ(s.compressions, (size_t)compressed_adds);
+    CHECK_OK(am_memory_context(mem, &ctx));
+    /* system, summary, then the recent turn */
+    CHECK_EQ(am_msg_role(ctx.items[1]), AM_ROLE_SYSTEM);
+    CHECK(strncmp(am_msg_content_text(ctx.items[1]).ptr,
+                  "[Compressed Summary]", 20) == 0);
+    /* The summary holds the running count of everything folded in. */
+    char want[64];
+    snprintf(want, sizeof want, "Summary of %zu earlier messages",
+             s.messages_added - (ctx.count - 1));
+    CHECK(strstr(rec.summary.ptr, want) != NULL);
+    am_msg_list_free(&ctx);
+    am_memory_free(mem);
+}
+
+AM_TEST(selective_keeps_tool_groups_errors_and_marked_messages)
+{
+    am_memory *mem = new_mem(AM_COMPRESS_SELECTIVE, 2000, 5);
+    am_msg_list ctx = AM_MSG_LIST_INIT;
+    bool marked = false, err_kept = false;
+    add(mem, text_msg(AM_ROLE_SYSTEM, "You are a support agent."));
+    add(mem, text_msg(AM_ROLE_USER, "IMPORTANT: the customer is allergic "
+                                    "to latex; never ship latex gloves."));
+    for (int i = 0; i < 30; i++)
+        turn(mem, i, i == 25);
+    CHECK_OK(am_memory_context(mem, &ctx));
+    check_sendable(&ctx);
+    for (size_t i = 0; i < ctx.count; i++) {
+        am_str t = am_msg_content_text(ctx.items[i]);
+        if (t.len > 9 && memcmp(t.ptr, "IMPORTANT", 9) == 0)
+            marked = true;
+        if (strstr(t.ptr != NULL ? t.ptr : "", "upstream timeout") != NULL)
+            err_kept = true;
+    }
+    CHECK(marked || strstr(am_msg_content_text(ctx.items[1]).ptr,
+                           "latex") != NULL);
+    CHECK(err_kept);
+    am_memory_stats s;
+    am_memory_stats_get(mem, &s);
+    CHECK(s.compressions > 0);
+    am_msg_list_free(&ctx);
+    am_memory_free(mem);
+}
+
+AM_TEST(deletion_drops_old_messages_without_summary)
+{
+    am_memory *mem = new_mem(AM_COMPRESS_DELETION, 800, 5);
+    am_msg_list ctx = AM_MSG_LIST_INIT;
+    am_compressed_memory rec;
+    add(mem, text_msg(AM_ROLE_SYSTEM, "sys"));
+    for (int i = 0; i < 20; i++)
+        turn(mem, i, false);
+    CHECK_OK(am_memory_context(mem, &ctx));
+    check_sendable(&ctx);
+    for (size_t i = 1; i < ctx.count; i++)
+        CHECK(am_msg_role(ctx.items[i]) != AM_ROLE_SYSTEM);
+    CHECK(am_memory_compressed(mem, &rec));
+    CHECK_EQ(rec.compressed_tokens, 0);
+    CHECK_EQ(rec.summary.len, 0);
+    am_msg_list_free(&ctx);
+    am_memory_free(mem);
+}
+
+AM_TEST(provider_usage_calibrates_where_compression_triggers)
+{
+    am_memory *plain = new_mem(AM_COMPRESS_SLIDING_WINDOW, 3000, 4);
+    am_memory *cal = new_mem(AM_COMPRESS_SLIDING_WINDOW, 3000, 4);
+    am_memory_usage u = { 0, 0, 0 };
+    am_memory_stats s;
+    int first_plain = -1, first_cal = -1;
+    for (int i = 0; i < 70; i++) {
+        am_msg *m = text_msg(i % 2 ? AM_ROLE_ASSISTANT : AM_ROLE_USER,
+                             "The provider counts this sentence as about "
+                             "twice as many tokens as we estimate it.");
+        am_memory_stats_get(cal, &s);
+        /* The provider reports twice our count of the context sent. */
+        u.input_tokens = (int64_t)(2 * s.current_tokens / s.calibration);
+        u.output_tokens = 20;
+        CHECK_OK(am_memory_add(plain, m, NULL));
+        CHECK_OK(am_memory_add(cal, m, i % 2 && i > 1 ? &u : NULL));
+        am_msg_free(m);
+        if (first_plain < 0 && am_memory_was_compressed_last(plain))
+            first_plain = i;
+        if (first_cal < 0 && am_memory_was_compressed_last(cal))
+            first_cal = i;
+    }
+    am_memory_stats_get(cal, &s);
+    CHECK(s.calibration > 1.9 && s.calibration < 2.1);
+    CHECK(s.input_tokens_reported > 0);
+    CHECK(first_cal > 0);
+    CHECK(first_plain < 0 || first_cal < first_plain);
+    am_memory_free(plain);
+    am_memory_free(cal);
+}
+
+AM_TEST(tool_results_are_cleared_past_the_trigger_keeping_recent_and_excluded)
+{
+    am_memory_opts o = am_memory_opts_default();
+    am_memory *mem = NULL;
+    am_msg_list ctx = AM_MSG_LIST_INIT;
+    am_memory_stats s;
+    size_t placeholders = 0, kept_excluded = 0;
+    o.config.compression_threshold = 90000;
+    o.config.tool_clear_trigger = 1000;
+    o.config.tool_clear_keep = 4;
+    o.config.tool_clear_at_least = 50;
+    snprintf(o.config.tool_clear_exclude, sizeof o.config.tool_clear_exclude,
+             "shipping");
+    CHECK_OK(am_memory_create(&o, &mem, NULL));
+    for (int i = 0; i < 12; i++)
+        turn(mem, i, false);
+    CHECK_OK(am_memory_context(mem, &ctx));
+    check_sendable(&ctx);
+    for (size_t i = 0; i < ctx.count; i++) {
+        am_str t = am_msg_content_text(ctx.items[i]);
+        if (am_msg_role(ctx.items[i]) != AM_ROLE_TOOL)
+            continue;
+        if (strncmp(t.ptr, "[tool result cleared", 20) == 0)
+            placeholders++;
+        else if (i + 6 < ctx.count)
+            kept_excluded++; /* old but kept: must be an excluded tool */
+    }
+    am_memory_stats_get(mem, &s);
+    CHECK(placeholders > 0);
+    CHECK_EQ(s.tool_results_cleared, placeholders);
+    CHECK(s.tool_tokens_cleared > 0);
+    CHECK(kept_excluded > 0); /* "shipping" results are never cleared */
+    /* The four most recent results are intact. */
+    for (size_t i = ctx.count - 5; i < ctx.count; i++)
+        if (am_msg_role(ctx.items[i]) == AM_ROLE_TOOL)
+            CHECK(strncmp(am_msg_content_text(ctx.items[i]).ptr,
+                          "[tool result cleared", 20) != 0);
+    am_msg_list_free(&ctx);
+    am_memory_free(mem);
+}
+
+AM_TEST(stats_text_matches_the_seed_block)
+{
+    am_memory *mem = new_mem(AM_COMPRESS_SLIDING_WINDOW, 1500, 5);
+    am_buf b = AM_BUF_INIT;
+    am_memory_stats s;
+    for (int i = 0; i < 60; i++)
+        turn(mem, i, false);
+    CHECK_OK(am_memory_stats_text(mem, &b));
+    am_memory_stats_get(mem, &s);
+    CHECK(strncmp(b.ptr, "--- Memory Statistics ---\nTotal tokens: ",
+                  40) == 0);
+    CHECK(strstr(b.ptr, ",") != NULL); /* thousands separator */
+    char line[64];
+    snprintf(line, sizeof line, "Compressions: %zu\n", s.compressions);
+    CHECK(strstr(b.ptr, line) != NULL);
+    snprintf(line, sizeof line, "(%.1f%%)\nTotal cost: $",
+             s.savings_percentage);
+    CHECK(strstr(b.ptr, line) != NULL);
+    CHECK_OK(am_memory_stats_json(mem, &b));
+    CHECK(strstr(b.ptr, "\"compression_count\":") != NULL);
+    CHECK(strstr(b.ptr, "\"strategy\":\"sliding_window\"") != NULL);
+    am_buf_free(&b);
+    am_memory_free(mem);
+}
+
+AM_TEST(bad_config_and_bad_messages_are_refused)
+{
+    am_memory_opts o = am_memory_opts_default();
+    am_memory *mem = NULL;
+    am_error err;
+    am_msg *m = NULL;
+    o.config.compression_threshold = o.config.max_context_tokens + 1;
+    CHECK_ST(am_memory_create(&o, &mem, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "compression_threshold") != NULL);
+    o = am_memory_opts_default();
+    o.config.compression_ratio = 0;
+    CHECK_ST(am_memory_create(&o, &mem, &err), AM_EINVAL);
+    o = am_memory_opts_default();
+    CHECK_OK(am_memory_create(&o, &mem, &err));
+    /* A tool message without tool_call_id is invalid. */
+    CHECK_OK(am_msg_create_text(NULL, AM_ROLE_TOOL, AM_STR("x"), &m, NULL));
+    CHECK_ST(am_memory_add(mem, m, NULL), AM_EINVAL);
+    am_msg_free(m);
+    am_memory_stats s;
+    am_memory_stats_get(mem, &s);
+    CHECK_EQ(s.messages_added, 0);
+    am_memory_free(mem);
+}
+
+static am_status oom_body(void *ctx, const am_allocator *alloc)
+{
+    am_memory_opts o = am_memory_opts_default();
+    am_memory *mem = NULL;
+    am_msg_list msgs = AM_MSG_LIST_INIT;
+    am_status st;
+    (void)ctx;
+    o.alloc = alloc;
+    o.config.compression_threshold = 300;
+    o.config.short_term_size = 3;
+    st = am_memory_create(&o, &mem, NULL);
+    if (st != AM_OK)
+        return st;
+    for (int i = 0; i < 12 && st == AM_OK; i++) {
+        am_msg *m = text_msg(i % 2 ? AM_ROLE_ASSISTANT : AM_ROLE_USER,
+                             "Order 1234 ships on 2025-06-01 with DHL; the "
+                             "customer Dana Smith confirmed the address.");
+        size_t before = 0;
+        am_memory_stats s;
+        am_memory_stats_get(mem, &s);
+        before = s.messages_added;
+        st = am_memory_add(mem, m, NULL);
+        am_msg_free(m);
+        if (st != AM_OK) {
+            am_memory_stats_get(mem, &s);
+            CHECK_EQ(s.messages_added, before);
+        }
+    }
+    if (st == AM_OK)
+        st = am_memory_context(mem, &msgs);
+    am_msg_list_free(&msgs);
+    am_memory_free(mem);
+    return st;
+}
+
+AM_TEST(add_and_compress_survive_oom)
+{
+    CHECK(test_oom_sweep(oom_body, NULL) > 10);
+}
+
+AM_TEST(disabled_memory_never_compresses_and_stats_json_parses)
+{
+    am_memory_opts o = am_memory_opts_default();
+    am_memory *mem = NULL;
+    am_memory_stats s;
+    am_buf b = AM_BUF_INIT;
+    o.config.enabled = false;
+    o.config.compression_threshold = 100;
+    CHECK_OK(am_memory_create(&o, &mem, NULL));
+    for (int i = 0; i < 10; i++)
+        turn(mem, i, false);
+    am_memory_stats_get(mem, &s);
+    CHECK_EQ(s.compressions, 0);
+    CHECK_EQ(s.messages, 50);
+    CHECK_EQ(s.current_tokens, s.total_tokens);
+    CHECK_OK(am_memory_compress(mem)); /* explicit compression still works */
+    am_memory_stats_get(mem, &s);
+    CHECK_EQ(s.compressions, 1);
+    CHECK(s.current_tokens < s.total_tokens);
+    CHECK_OK(am_memory_stats_json(mem, &b));
+    {
+        json_error_t e;
+        json_t *v = json_loads(b.ptr, 0, &e);
+        CHECK(v != NULL);
+        CHECK_EQ(json_integer_value(json_object_get(v, "compression_count")),
+                 1);
+        json_decref(v);
+    }
+    am_buf_free(&b);
+    am_memory_free(mem);
+}
+
+AM_TEST(a_tool_result_without_its_call_is_never_sent)
+{
+    am_memory *mem = new_mem(AM_COMPRESS_SLIDING_WINDOW, 700, 3);
+    am_msg_list ctx = AM_MSG_LIST_INIT;
+    am_memory_stats s;
+    add(mem, text_msg(AM_ROLE_SYSTEM, "sys"));
+    add(mem, result_msg("ghost", "a result nobody asked for"));
+    add(mem, text_msg(AM_ROLE_USER, "hello"));
+    CHECK_OK(am_memory_context(mem, &ctx));
+    CHECK_EQ(ctx.count, 2);
+    CHECK_EQ(am_msg_role(ctx.items[1]), AM_ROLE_USER);
+    am_memory_stats_get(mem, &s);
+    CHECK_EQ(s.messages, 2);
+    CHECK_EQ(s.current_tokens, context_tokens(mem, &ctx));
+    /* It goes into the summary at the next compression. */
+    for (int i = 0; i < 10; i++)
+        turn(mem, i, false);
+    am_memory_stats_get(mem, &s);
+    CHECK(s.compressions > 0);
+    CHECK_EQ(s.current_tokens, context_tokens(mem, &ctx));
+    check_sendable(&ctx);
+    am_msg_list_free(&ctx);
+    am_memory_free(mem);
+}

@@ -1,0 +1,590 @@
+/* test_msg.c -- messages: fields, validation, JSON round trips, wire
+ * formats (OpenAI, Anthropic) and their errors. */
+#include <stdlib.h>
+
+#include "agentmem/msg.h"
+#include "harness.h"
+
+static am_msg_opts opts_with(test_clock *tc, am_clock *clk, test_rng *tr,
+                             am_rng *rng)
+{
+    am_msg_opts o = am_msg_opts_default();
+    *clk = test_clock_make(tc);
+    *rng = test_rng_make(tr);
+    o.clock = clk;
+    o.rng = rng;
+    return o;
+}
+
+static bool contains(const char *hay, const char *needle)
+{
+    return strstr(hay, needle) != NULL;
+}
+
+#define CHECK_CONTAINS(hay, needle)                                      \
+    do {                                                                \
+        if (!contains((hay), (needle))) {                               \
+            print_error("%s:%d: \"%s\" does not contain \"%s\"\n",      \
+                        __FILE__, __LINE__, (hay), (needle));           \
+            fail();                                                     \
+        }                                                               \
+    } while (0)
+
+/* ---- Fields ---- */
+
+AM_TEST(text_message_has_role_text_id_and_injected_time)
+{
+    test_clock tc = { .now_ms = 1700000000123 };
+    test_rng tr = { 1 };
+    am_clock clk;
+    am_rng rng;
+    am_msg_opts o = opts_with(&tc, &clk, &tr, &rng);
+    am_msg *a = NULL, *b = NULL;
+    am_error err;
+
+    CHECK_OK_E(am_msg_create_text(&o, AM_ROLE_USER, AM_STR("hello"), &a,
+                                  &err), &err);
+    tc.now_ms += 1;
+    CHECK_OK(am_msg_create_text(&o, AM_ROLE_USER, AM_STR("again"), &b,
+                                &err));
+    CHECK_EQ(am_msg_role(a), AM_ROLE_USER);
+    CHECK_EQ(am_msg_content_kind(a), AM_CONTENT_TEXT);
+    CHECK_MEM_EQ(am_msg_content_text(a).ptr, am_msg_content_text(a).len,
+                 "hello");
+    CHECK_EQ(am_msg_created_ms(a), 1700000000123);
+    CHECK_EQ(am_msg_id(a).len, 36);
+    CHECK_EQ(am_msg_id(a).ptr[14], '7'); /* UUID version 7 */
+    /* Later ids sort after earlier ones. */
+    CHECK(memcmp(am_msg_id(a).ptr, am_msg_id(b).ptr, 36) < 0);
+    am_msg_free(a);
+    am_msg_free(b);
+}
+
+AM_TEST(unknown_role_is_rejected_by_name)
+{
+    am_role r;
+    am_error err;
+    CHECK_ST(am_role_parse(AM_STR("moderator"), &r, &err), AM_EINVAL);
+    CHECK_CONTAINS(err.msg, "moderator");
+    CHECK_OK(am_role_parse(AM_STR("tool"), &r, &err));
+    CHECK_EQ(r, AM_ROLE_TOOL);
+}
+
+AM_TEST(invalid_utf8_names_the_byte_offset)
+{
+    am_msg *m = NULL;
+    am_error err;
+    const char bad[] = "ok \xC3\x28 rest";
+    CHECK_ST(am_msg_create_text(NULL, AM_ROLE_USER, (am_str){ bad, 9 }, &m,
+                                &err), AM_EFORMAT);
+    CHECK(m == NULL);
+    CHECK_CONTAINS(err.msg, "byte 3");
+    CHECK_OK(am_msg_create(NULL, AM_ROLE_USER, &m, &err));
+    CHECK_ST(am_msg_set_name(m, (am_str){ "\xFF", 1 }, &err), AM_EFORMAT);
+    CHECK_CONTAINS(err.msg, "name");
+    CHECK_EQ(am_msg_name(m).len, 0);
+    am_msg_free(m);
+}
+
+AM_TEST(oversize_text_is_a_limit_error)
+{
+    am_msg_opts o = am_msg_opts_default();
+    am_msg *m = NULL;
+    am_error err;
+    o.max_bytes = 8;
+    CHECK_ST(am_msg_create_text(&o, AM_ROLE_USER, AM_STR("123456789"), &m,
+                                &err), AM_ELIMIT);
+    CHECK_CONTAINS(err.msg, "limit of 8");
+    CHECK_OK(am_msg_create_text(&o, AM_ROLE_USER, AM_STR("12345678"), &m,
+                                &err));
+    am_msg_free(m);
+}
+
+AM_TEST(shared_message_is_frozen_and_copy_is_editable)
+{
+    am_msg *m = NULL, *r, *c = NULL;
+    am_error err;
+    CHECK_OK(am_msg_create_text(NULL, AM_ROLE_ASSISTANT, AM_STR("x"), &m,
+                                &err));
+    CHECK(!am_msg_is_frozen(m));
+    r = am_msg_ref(m);
+    CHECK(r == m);
+    CHECK(am_msg_is_frozen(m));
+    CHECK_ST(am_msg_set_text(m, AM_STR("y"), &err), AM_ESTATE);
+    CHECK_OK(am_msg_copy(m, &c, &err));
+    CHECK_OK(am_msg_set_text(c, AM_STR("y"), &err));
+    CHECK_MEM_EQ(am_msg_content_text(m).ptr, am_msg_content_text(m).len,
+                 "x");
+    CHECK_MEM_EQ(am_msg_id(c).ptr, am_msg_id(c).len,
+                 am_msg_id(m).ptr); /* NUL-terminated in memory */
+    am_msg_free(m);
+    am_msg_free(r);
+    am_msg_free(c);
+}
+
+AM_TEST(tool_message_needs_tool_call_id)
+{
+    am_msg *m = NULL;
+    am_error err;
+    CHECK_OK(am_msg_create_text(NULL, AM_ROLE_TOOL, AM_STR("42"), &m, &err));
+    CHECK_ST(am_msg_validate(m, &err), AM_EINVAL);
+    CHECK_CONTAINS(err.msg, "tool_call_id");
+    CHECK_OK(am_msg_set_tool_call_id(m, AM_STR("call_1"), &err));
+    CHECK_OK(am_msg_validate(m, &err));
+    am_msg_free(m);
+    CHECK_ST(am_msg_from_json(NULL, AM_STR("{\"role\":\"tool\",\"content\":"
+                                           "\"4\"}"), &m, &err), AM_EINVAL);
+    CHECK_CONTAINS(err.msg, "tool_call_id");
+}
+
+AM_TEST(agent_content_is_validated)
+{
+    am_msg *m = NULL;
+    am_error err;
+    am_agent_content ac = { AM_STR("I should ask"), AM_ACTION_INVOKE_AGENT,
+                            AM_STR("{\"task\":\"x\"}") };
+    am_agent_content got;
+
+    CHECK_OK(am_msg_create(NULL, AM_ROLE_ASSISTANT, &m, &err));
+    CHECK_ST(am_msg_set_agent_content(m, &ac, &err), AM_EINVAL);
+    CHECK_CONTAINS(err.msg, "agent_name");
+    ac.action_input = AM_STR("[1]");
+    CHECK_ST(am_msg_set_agent_content(m, &ac, &err), AM_EINVAL);
+    CHECK_CONTAINS(err.msg, "object");
+    ac.action_input = AM_STR("{ \"agent_name\" : \"DataAnalyzer\" }");
+    CHECK_OK_E(am_msg_set_agent_content(m, &ac, &err), &err);
+    CHECK(am_msg_agent_content(m, &got));
+    CHECK_EQ(got.next_action, AM_ACTION_INVOKE_AGENT);
+    CHECK_MEM_EQ(got.action_input.ptr, got.action_input.len,
+                 "{\"agent_name\":\"DataAnalyzer\"}");
+    am_msg_free(m);
+    CHECK_ST(am_msg_from_json(NULL, AM_STR(
+                 "{\"role\":\"assistant\",\"agent\":{\"next_action\":"
+                 "\"dance\"}}"), &m, &err), AM_EFORMAT);
+    CHECK_CONTAINS(err.msg, "dance");
+}
+
+AM_TEST(parts_check_their_fields)
+{
+    am_msg *m = NULL;
+    am_error err;
+    am_part p;
+
+    CHECK_OK(am_msg_create_text(NULL, AM_ROLE_ASSISTANT, AM_STR("first"),
+                                &m, &err));
+    memset(&p, 0, sizeof p);
+    p.type = AM_PART_TOOL_USE;
+    p.id = AM_STR("tu_1");
+    p.name = AM_STR("search");
+    p.json = AM_STR("[1,2]");
+    CHECK_ST(am_msg_add_part(m, &p, &err), AM_EFORMAT);
+    p.json = AM_STR("{\"q\": 1.50}");
+    p.text = AM_STR("stray");
+    CHECK_ST(am_msg_add_part(m, &p, &err), AM_EINVAL);
+    CHECK_CONTAINS(err.msg, "text");
+    p.text = AM_STR("");
+    CHECK_OK_E(am_msg_add_part(m, &p, &err), &err);
+    /* The text content became the first part; numbers keep spelling. */
+    CHECK_EQ(am_msg_content_kind(m), AM_CONTENT_PARTS);
+    CHECK_EQ(am_msg_part_count(m), 2);
+    CHECK_EQ(am_msg_part(m, 0)->type, AM_PART_TEXT);
+    CHECK_MEM_EQ(am_msg_part(m, 1)->json.ptr, am_msg_part(m, 1)->json.len,
+                 "{\"q\":1.50}");
+    CHECK(am_msg_part(m, 2) == NULL);
+    am_msg_free(m);
+}
+
+AM_TEST(plain_text_covers_content_tools_and_thought)
+{
+    am_msg *m = NULL;
+    am_error err;
+    am_buf b = AM_BUF_INIT;
+    am_tool_call tc = { AM_STR("c1"), AM_STR(""), AM_STR("search"),
+                        AM_STR("{\"q\":\"cats\"}") };
+    am_agent_content ac = { AM_STR("think"), AM_ACTION_CALL_TOOL,
+                            AM_STR("") };
+
+    CHECK_OK(am_msg_create_text(NULL, AM_ROLE_ASSISTANT, AM_STR("Looking"),
+                                &m, &err));
+    CHECK_OK(am_msg_add_tool_call(m, &tc, &err));
+    CHECK_OK(am_msg_set_agent_content(m, &ac, &err));
+    CHECK_OK(am_msg_text(m, &b));
+    CHECK_MEM_EQ(b.ptr, b.len, "Looking\nsearch({\"q\":\"cats\"})\nthink");
+    CHECK_MEM_EQ(am_msg_tool_call(m, 0)->type.ptr,
+                 am_msg_tool_call(m, 0)->type.len, "function");
+    am_buf_free(&b);
+    am_msg_free(m);
+}
+
+/* ---- JSON ---- */
+
+static const char full_json[] =
+    "{\"id\":\"m-1\",\"role\":\"assistant\",\"created_ms\":1700000000000,"
+    "\"name\":\"planner\",\"content\":[{\"type\":\"thinking\",\"thinking\":"
+    "\"hmm \\\"quoted\\\"\\n\",\"signature\":\"sig==\"},{\"type\":"
+    "\"redacted_thinking\",\"data\":\"RED\"},{\"type\":\"reasoning\","
+    "\"item\":{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":[],"
+    "\"encrypted_content\":\"gAAA\"}},{\"type\":\"text\",\"text\":"
+    "\"caf\xC3\xA9 \\u0001\"},{\"type\":\"image\",\"media_type\":"
+    "\"image/png\",\"data\":\"iVBOR\"},{\"type\":\"tool_use\",\"id\":\"tu\","
+    "\"name\":\"calc\",\"input\":{\"a\":1e3}}],\"tool_calls\":[{\"id\":"
+    "\"call_1\",\"type\":\"function\",\"name\":\"search\",\"arguments\":"
+    "\"{\\\"q\\\":\\\"AI\\\"}\"}],\"agent_calls\":[{\"agent_name\":"
+    "\"Analyzer\",\"request\":\"Process the data\"}],\"structured_data\":"
+    "{\"results\":[1,2,3],\"ok\":true,\"x\":null},\"images\":["
+    "\"path/to/a.jpg\",\"https://e.x/b.png\"],\"agent\":{\"thought\":"
+    "\"t\",\"next_action\":\"final_response\",\"action_input\":{\"answer\":"
+    "42}}}";
+
+AM_TEST(every_field_round_trips_through_json)
+{
+    am_msg *m = NULL, *m2 = NULL;
+    am_error err;
+    am_buf b = AM_BUF_INIT;
+
+    CHECK_OK_E(am_msg_from_json(NULL, AM_STR(full_json), &m, &err), &err);
+    CHECK_OK(am_msg_to_json(m, &b, &err));
+    CHECK_MEM_EQ(b.ptr, b.len, full_json);
+    CHECK_EQ(am_msg_part_count(m), 6);
+    CHECK_EQ(am_msg_part(m, 0)->type, AM_PART_THINKING);
+    CHECK_MEM_EQ(am_msg_part(m, 0)->text.ptr, am_msg_part(m, 0)->text.len,
+                 "hmm \"quoted\"\n");
+    CHECK_MEM_EQ(am_msg_part(m, 0)->signature.ptr,
+                 am_msg_part(m, 0)->signature.len, "sig==");
+    CHECK_EQ(am_msg_part(m, 2)->type, AM_PART_REASONING);
+    CHECK_EQ(am_msg_tool_call_count(m), 1);
+    CHECK_MEM_EQ(am_msg_tool_call(m, 0)->arguments.ptr,
+                 am_msg_tool_call(m, 0)->arguments.len, "{\"q\":\"AI\"}");
+    CHECK_EQ(am_msg_agent_call_count(m), 1);
+    CHECK_MEM_EQ(am_msg_agent_call(m, 0)->request.ptr,
+                 am_msg_agent_call(m, 0)->request.len, "\"Process the data\"");
+    CHECK_EQ(am_msg_image_count(m), 2);
+    CHECK_MEM_EQ(am_msg_image(m, 1).ptr, am_msg_image(m, 1).len,
+                 "https://e.x/b.png");
+    /* Copy keeps every field too. */
+    CHECK_OK(am_msg_copy(m, &m2, &err));
+    CHECK_OK(am_msg_to_json(m2, &b, &err));
+    CHECK_MEM_EQ(b.ptr, b.len, full_json);
+    am_buf_free(&b);
+    am_msg_free(m);
+    am_msg_free(m2);
+}
+
+AM_TEST(json_errors_name_field_and_position)
+{
+    am_msg *m = NULL;
+    am_error err;
+
+    CHECK_ST(am_msg_from_json(NULL, AM_STR("{\"role\":\"user\",\n"
+                                           "\"name\":7}"), &m, &err),
+             AM_EFORMAT);
+    CHECK_CONTAINS(err.msg, "field 'name' must be a string");
+    CHECK_CONTAINS(err.msg, "line 2, column 8");
+    CHECK_ST(am_msg_from_json(NULL, AM_STR("{\"role\":\"boss\"}"), &m,
+                              &err), AM_EFORMAT);
+    CHECK_CONTAINS(err.msg, "unknown role 'boss'");
+    CHECK_ST(am_msg_from_json(NULL, AM_STR("{\"role\":\"user\",\"content\":"
+                                           "\"a\xC0\xAF\"}"), &m, &err),
+             AM_EFORMAT);
+    CHECK_CONTAINS(err.msg, "invalid UTF-8");
+    CHECK_CONTAINS(err.msg, "byte 27");
+    CHECK_ST(am_msg_from_json(NULL, AM_STR("{\"role\":\"user\",\"content\":"
+                                           "\"abc"), &m, &err), AM_EFORMAT);
+    CHECK_CONTAINS(err.msg, "unterminated string");
+    CHECK_ST(am_msg_from_json(NULL, AM_STR("{\"role\":\"user\",\"colour\":"
+                                           "1}"), &m, &err), AM_EFORMAT);
+    CHECK_CONTAINS(err.msg, "unknown field 'colour'");
+    CHECK_ST(am_msg_from_json(NULL, AM_STR("{\"role\":\"user\",\"content\":"
+                                           "5}"), &m, &err), AM_EFORMAT);
+    CHECK_CONTAINS(err.msg, "content");
+    CHECK_ST(am_msg_from_json(NULL, AM_STR("{\"role\":\"user\"} x"), &m,
+                              &err), AM_EFORMAT);
+    CHECK(m == NULL);
+}
+
+AM_TEST(oversize_json_message_is_a_limit_error)
+{
+    am_msg_opts o = am_msg_opts_default();
+    am_msg *m = NULL;
+    am_error err;
+    o.max_bytes = 32;
+    CHECK_ST(am_msg_from_json(&o, AM_STR("{\"role\":\"user\",\"content\":"
+                                         "\"a long long long text\"}"), &m,
+                              &err), AM_ELIMIT);
+    CHECK_CONTAINS(err.msg, "limit of 32");
+}
+
+/* ---- Randomized round trips ---- */
+
+static void rand_str(test_rng *tr, char *buf, size_t cap, am_str *out)
+{
+    static const char *const pieces[] = {
+        "a", "Z", " ", "\"", "\\", "\n", "\t", "\x01", "\x1f", "/", "{",
+        "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "0", "x y", "\x7f",
+        "</script>"
+    };
+    size_t n = test_rng_u64(tr) % 12, len = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = pieces[test_rng_u64(tr) % (sizeof pieces /
+                                                   sizeof pieces[0])];
+        size_t pl = strlen(p);
+        if (len + pl >= cap)
+            break;
+        memcpy(buf + len, p, pl);
+        len += pl;
+    }
+    buf[len] = '\0';
+    out->ptr = buf;
+    out->len = len;
+}
+
+static void rand_json(test_rng *tr, char *buf, size_t cap, bool object,
+                      am_str *out)
+{
+    static const char *const vals[] = {
+        "1", "-0.5e+3", "true", "null", "\"s\\u00e9\"", "[1,[2,{}]]",
+        "{\"k\":[]}", "\"\"", "1.50"
+    };
+    size_t n = test_rng_u64(tr) % 4;
+    int len = snprintf(buf, cap, "%s", object ? "{" : "[");
+    for (size_t i = 0; i < n; i++)
+        len += snprintf(buf + len, cap - (size_t)len, "%s%s%s%zu\":%s",
+                        i ? "," : "", object ? "\"" : "",
+                        object ? "k" : "", i,
+                        vals[test_rng_u64(tr) % 9]);
+    if (!object) {
+        /* Arrays hold values only: rebuild without keys. */
+        len = snprintf(buf, cap, "[");
+        for (size_t i = 0; i < n; i++)
+            len += snprintf(buf + len, cap - (size_t)len, "%s%s",
+                            i ? "," : "", vals[test_rng_u64(tr) % 9]);
+    }
+    snprintf(buf + len, cap - (size_t)len, "%s", object ? "}" : "]");
+    out->ptr = buf;
+    out->len = strlen(buf);
+}
+
+static am_msg *random_msg(test_rng *tr, const am_msg_opts *o)
+{
+    char s1[256], s2[256], s3[256], s4[256];
+    am_str a, b, c, d;
+    am_msg *m = NULL;
+    am_error err;
+    am_role role = (am_role)(test_rng_u64(tr) % 4);
+    uint64_t bits = test_rng_u64(tr);
+
+    CHECK_OK(am_msg_create(o, role, &m, &err));
+    CHECK_OK(am_msg_set_created_ms(m, (int64_t)(test_rng_u64(tr) >> 20) -
+                                          ((int64_t)1 << 40), &err));
+    if (role == AM_ROLE_TOOL) {
+        rand_str(tr, s1, sizeof s1, &a);
+        CHECK_OK(am_msg_set_tool_call_id(m, a.len ? a : AM_STR("c"), &err));
+    }
+    if (bits & 1) {
+        rand_str(tr, s1, sizeof s1, &a);
+        CHECK_OK(am_msg_set_name(m, a, &err));
+    }
+    switch ((bits >> 1) % 4) {
+    case 1:
+        rand_str(tr, s1, sizeof s1, &a);
+        CHECK_OK(am_msg_set_text(m, a, &err));
+        break;
+    case 2:
+        rand_json(tr, s1, sizeof s1, true, &a);
+        CHECK_OK_E(am_msg_set_content_json(m, a, &err), &err);
+        break;
+    case 3: {
+        size_t n = 1 + test_rng_u64(tr) % 4;
+        for (size_t i = 0; i < n; i++) {
+            am_part p;
+            memset(&p, 0, sizeof p);
+            p.type = (am_part_type)(test_rng_u64(tr) % AM_PART_TYPE_COUNT);
+            rand_str(tr, s1, sizeof s1, &a);
+            rand_str(tr, s2, sizeof s2, &b);
+            rand_json(tr, s3, sizeof s3, true, &c);
+            rand_str(tr, s4, sizeof s4, &d);
+            switch (p.type) {
+            case AM_PART_TEXT: p.text = a; break;
+            case AM_PART_IMAGE:
+                if (test_rng_u64(tr) & 1) {
+                    p.url = a.len ? a : AM_STR("u");
+                } else {
+                    p.media_type = b;
+                    p.data = d.len ? d : AM_STR("d");
+                }
+                break;
+            case AM_PART_TOOL_USE:
+                p.id = a.len ? a : AM_STR("i");
+                p.name = b.len ? b : AM_STR("n");
+                p.json = c;
+                break;
+            case AM_PART_TOOL_RESULT:
+                p.id = a.len ? a : AM_STR("i");
+                if (test_rng_u64(tr) & 1)
+                    p.text = b;
+                else
+                    rand_json(tr, s3, sizeof s3, false, &p.json);
+                p.is_error = test_rng_u64(tr) & 1;
+                break;
+            case AM_PART_THINKING: p.text = a; p.signature = b; break;
+            case AM_PART_REDACTED_THINKING: p.data = a; break;
+            case AM_PART_REASONING: p.json = c; break;
+            }
+            CHECK_OK_E(am_msg_add_part(m, &p, &err), &err);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    if (bits & 32) {
+        am_tool_call tc;
+        rand_str(tr, s1, sizeof s1, &a);
+        rand_str(tr, s2, sizeof s2, &b);
+        rand_str(tr, s3, sizeof s3, &c);
+        tc.id = a.len ? a : AM_STR("id");
+        tc.type = AM_STR("function");
+        tc.name = b.len ? b : AM_STR("f");
+        tc.arguments = c; /* any text: models emit broken JSON too */
+        CHECK_OK(am_msg_add_tool_call(m, &tc, &err));
+    }
+    if (bits & 64) {
+        am_agent_call ac;
+        rand_str(tr, s1, sizeof s1, &a);
+        rand_json(tr, s2, sizeof s2, test_rng_u64(tr) & 1, &b);
+        ac.agent_name = a.len ? a : AM_STR("A");
+        ac.request = b;
+        CHECK_OK(am_msg_add_agent_call(m, &ac, &err));
+    }
+    if (bits & 128) {
+        rand_json(tr, s1, sizeof s1, test_rng_u64(tr) & 1, &a);
+        CHECK_OK(am_msg_set_structured_data(m, a, &err));
+    }
+    if (bits & 256) {
+        rand_str(tr, s1, sizeof s1, &a);
+        CHECK_OK(am_msg_add_image(m, a.len ? a : AM_STR("img.png"), &err));
+    }
+    if (bits & 512) {
+        am_agent_content ac;
+        rand_str(tr, s1, sizeof s1, &a);
+        ac.thought = a;
+        ac.next_action = (am_action)(test_rng_u64(tr) % 4);
+        ac.action_input = AM_STR("");
+        if (ac.next_action == AM_ACTION_INVOKE_AGENT)
+            ac.action_input = AM_STR("{\"agent_name\":\"B\",\"n\":[1]}");
+        else if (ac.next_action != AM_ACTION_NONE && (bits & 1024))
+            ac.action_input = AM_STR("{\"tool\":\"x\"}");
+        CHECK_OK_E(am_msg_set_agent_content(m, &ac, &err), &err);
+    }
+    return m;
+}
+
+static void check_same(const am_msg *a, const am_msg *b)
+{
+    am_agent_content x, y;
+    CHECK_EQ(am_msg_role(a), am_msg_role(b));
+    CHECK_EQ(am_msg_created_ms(a), am_msg_created_ms(b));
+    CHECK_EQ(am_msg_content_kind(a), am_msg_content_kind(b));
+    CHECK_EQ(am_msg_part_count(a), am_msg_part_count(b));
+    for (size_t i = 0; i < am_msg_part_count(a); i++) {
+        const am_part *p = am_msg_part(a, i), *q = am_msg_part(b, i);
+        CHECK_EQ(p->type, q->type);
+        CHECK_EQ(p->is_error, q->is_error);
+        CHECK_MEM_EQ(p->text.ptr, p->text.len, q->text.ptr);
+        CHECK_MEM_EQ(p->json.ptr, p->json.len, q->json.ptr);
+        CHECK_MEM_EQ(p->data.ptr, p->data.len, q->data.ptr);
+        CHECK_MEM_EQ(p->signature.ptr, p->signature.len, q->signature.ptr);
+    }
+    CHECK_EQ(am_msg_tool_call_count(a), am_msg_tool_call_count(b));
+    CHECK_EQ(am_msg_agent_call_count(a), am_msg_agent_call_count(b));
+    CHECK_EQ(am_msg_image_count(a), am_msg_image_count(b));
+    CHECK_EQ(am_msg_agent_content(a, &x), am_msg_agent_content(b, &y));
+}
+
+AM_TEST(randomized_messages_round_trip_losslessly)
+{
+    test_clock tc = { .now_ms = 1 };
+    test_rng tr = { 42 }, idr = { 7 };
+    am_clock clk;
+    am_rng rng;
+    am_msg_opts o = opts_with(&tc, &clk, &idr, &rng);
+    am_buf b1 = AM_BUF_INIT, b2 = AM_BUF_INIT;
+    am_error err;
+
+    for (int i = 0; i < 3000; i++) {
+        am_msg *m = random_msg(&tr, &o), *back = NULL;
+        /* Text content (NUL-terminated test strings) must survive. */
+        CHECK_OK(am_msg_to_json(m, &b1, &err));
+        CHECK_OK_E(am_msg_from_json(&o, am_buf_str(&b1), &back, &err), &err);
+        check_same(m, back);
+        CHECK_OK(am_msg_to_json(back, &b2, &err));
+        CHECK_MEM_EQ(b2.ptr, b2.len, b1.ptr);
+        am_msg_free(m);
+        am_msg_free(back);
+    }
+    am_buf_free(&b1);
+    am_buf_free(&b2);
+}
+
+AM_TEST(text_with_nul_round_trips)
+{
+    am_msg *m = NULL, *back = NULL;
+    am_buf b = AM_BUF_INIT;
+    am_error err;
+    CHECK_OK(am_msg_create_text(NULL, AM_ROLE_USER, (am_str){ "a\0b", 3 },
+                                &m, &err));
+    CHECK_OK(am_msg_to_json(m, &b, &err));
+    CHECK_CONTAINS(b.ptr, "\"a\\u0000b\"");
+    CHECK_OK(am_msg_from_json(NULL, am_buf_str(&b), &back, &err));
+    CHECK_EQ(am_msg_content_text(back).len, 3);
+    CHECK(memcmp(am_msg_content_text(back).ptr, "a\0b", 3) == 0);
+    am_buf_free(&b);
+    am_msg_free(m);
+    am_msg_free(back);
+}
+
+/* ---- OOM ---- */
+
+static am_status oom_parse_body(void *ctx, const am_allocator *alloc)
+{
+    am_msg_opts o = am_msg_opts_default();
+    am_msg *m = NULL;
+    am_buf b = AM_BUF_INIT;
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_error err;
+    am_status st;
+    char conv[sizeof full_json + 64];
+    (void)ctx;
+
+    o.alloc = alloc;
+    b.alloc = alloc;
+    l.alloc = alloc;
+    st = am_msg_from_json(&o, AM_STR(full_json), &m, &err);
+    if (st == AM_OK) {
+        st = am_msg_to_json(m, &b, &err);
+        if (st == AM_OK && strcmp(b.ptr, full_json) != 0)
+            st = AM_EFORMAT;
+    }
+    snprintf(conv, sizeof conv, "[%s,\n%s]", full_json,
+             "{\"role\":\"user\",\"content\":\"x\\ny\"}");
+    if (st == AM_OK)
+        st = am_msgs_from_json(&o, AM_FORMAT_AGENTMEM, am_str_c(conv), &l,
+                               &err);
+    if (st == AM_OK && l.count != 2)
+        st = AM_EFORMAT;
+    if (st == AM_OK)
+        st = am_msgs_to_json((const am_msg *const *)l.items, l.count,
+                             AM_FORMAT_ANTHROPIC, 0, &b, &err);
+    if (st == AM_OK)
+        st = am_msgs_to_json((const am_msg *const *)l.items + 1, 1,
+                             AM_FORMAT_OPENAI, 0, &b, &err);
+    am_msg_list_free(&l);
+    am_buf_free(&b);
+    am_msg_free(m);
+    return st;
+}
+
+AM_TEST(parse_and_write_survive_every_allocation_failure)
+{
+    CHECK(test_oom_sweep(oom_parse_body, NULL) > 5);
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# test_providers_cli.sh -- `agentmem llm chat` and `agentmem embed`:
+# argument errors and connection-refused errors. No network: the only
+# address used is 127.0.0.1 port 1, where nothing listens.
+set -u
+cli=${AM_CLI:?AM_CLI must name the agentmem binary}
+out=$(mktemp) err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+fails=0
+pass=0
+dead=http://127.0.0.1:1
+export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
+check() { # check NAME EXPECTED_STATUS EXPECTED_STDERR_TEXT CMD...
+    local name=$1 want=$2 text=$3; shift 3
+    "$@" >"$out" 2>"$err"
+    local got=$?
+    if [ "$got" -ne "$want" ]; then
+        echo "FAIL $name: exit $got, expected $want"; cat "$err"
+        fails=$((fails + 1))
+    elif [ -n "$text" ] && ! grep -qF -- "$text" "$err"; then
+        echo "FAIL $name: stderr lacks '$text':"; cat "$err"
+        fails=$((fails + 1))
+    else
+        pass=$((pass + 1))
+    fi
+}
+# Argument errors (exit 2, usage).
+check llm_no_args 2 "expects at least 1 argument" "$cli" llm
+check llm_bad_sub 2 "unknown subcommand 'talk'" "$cli" llm talk
+check llm_no_model 2 "--model is required" "$cli" llm chat hello
+check llm_model_no_value 2 "--model needs a value" "$cli" llm chat --model
+check llm_no_prompt 2 "a PROMPT" "$cli" llm chat --model m
+check llm_two_prompts 2 "one PROMPT only" "$cli" llm chat --model m a b
+check llm_bad_provider 2 "must be openai or anthropic, not 'gemini'" \
+    "$cli" llm chat --provider gemini --model m hi
+check llm_bad_temp 2 "--temperature expects a number 0..2" \
+    "$cli" llm chat --model m --temperature hot hi
+check llm_bad_max_tokens 2 "--max-tokens expects an integer" \
+    "$cli" llm chat --model m --max-tokens -5 hi
+check llm_bad_retries 2 "--retries expects an integer 0..100" \
+    "$cli" llm chat --model m --retries 1000 hi
+check llm_unknown_opt 2 "unknown option '--stream'" \
+    "$cli" llm chat --model m --stream hi
+check llm_prompt_and_messages 2 "not both" \
+    "$cli" llm chat --model m --messages x.json hi
+check llm_messages_missing 4 "cannot open 'no-such-file.json'" \
+    "$cli" llm chat --model m --messages no-such-file.json
+check llm_help 0 "" "$cli" llm --help
+grep -q "llm chat --model M" "$out" || { echo "FAIL llm help text"; fails=$((fails+1)); }
+check llm_bad_url 3 "must start with http:// or https://" \
+    "$cli" llm chat --model m --base-url ftp://x hi
+check embed_no_args 2 "expects at least 1 argument" "$cli" embed
+check embed_no_model 2 "--model is required" "$cli" embed hello
+check embed_no_text 2 "at least one TEXT" "$cli" embed --model m
+check embed_bad_batch 2 "--batch must be at least 1" \
+    "$cli" embed --model m --batch 0 x
+check embed_bad_dim 2 "--dim expects an integer" \
+    "$cli" embed --model m --dim x y
+check embed_unknown_opt 2 "unknown option '--fast'" \
+    "$cli" embed --model m --fast x
+
+# Connection refused: exit 5 (network), curl's message, the URL.
+check llm_refused 5 "Couldn't connect to server" \
+    "$cli" llm chat --model m --base-url $dead/v1 --retries 0 hi
+grep -qF "openai: cannot talk to $dead/v1/chat/completions" "$err" ||
+    { echo "FAIL llm_refused url"; cat "$err"; fails=$((fails+1)); }
+echo '[{"role":"user","content":"hi"}]' >"$out.msgs"
+check llm_messages_refused 5 "Couldn't connect to server" \
+    "$cli" llm chat --model m --base-url $dead/v1 --retries 0 \
+    --messages "$out.msgs"
+rm -f "$out.msgs"
+check anthropic_refused 5 "anthropic: cannot talk to $dead/v1/messages" \
+    "$cli" llm chat --provider anthropic --model m --base-url $dead \
+    --retries 0 hi
+check embed_refused 5 "embeddings: cannot talk to $dead/v1/embeddings" \
+    "$cli" embed --model m --base-url $dead/v1 --retries 0 a b
+check embed_refused_dim 5 "Couldn't connect to server" \
+    "$cli" embed --model m --dim 8 --base-url $dead/v1 --retries 0 a
+[ -s "$out" ] && { echo "FAIL refused wrote to stdout"; fails=$((fails+1)); }
+echo "$pass passed, $fails failed"
+[ "$fails" -eq 0 ]

@@ -1,0 +1,402 @@
+/* test_react.c -- ReAct agent memory: records, queries, stats, pruning,
+ * hooks, domain records and lossless export/import. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentmem/react.h"
+#include "harness.h"
+
+static am_react *new_mem(test_clock *tc, am_clock *clk)
+{
+    am_react_opts o = am_react_opts_default();
+    am_react *m = NULL;
+    *clk = test_clock_make(tc);
+    o.clock = clk;
+    CHECK_OK(am_react_create(&o, &m, NULL));
+    return m;
+}
+
+static void fill(am_react *m, test_clock *tc)
+{
+    am_react_tool_exec e;
+    CHECK_OK(am_react_add_message(m, AM_STR("system"), AM_STR("Be brief.")));
+    tc->now_ms += 10;
+    CHECK_OK(am_react_add_message(m, AM_STR("user"), AM_STR("What is 6*7?")));
+    CHECK_OK(am_react_add_step(m, AM_STEP_THINK, AM_STR("use calculator")));
+    CHECK_OK(am_react_add_step(m, AM_STEP_ACT, AM_STR("calculator(6*7)")));
+    memset(&e, 0, sizeof e);
+    e.tool = AM_STR("calculator");
+    e.params_json = AM_STR("{ \"expression\" : \"6 * 7\" }");
+    e.success = true;
+    e.result_json = AM_STR("{\"calculation\": 42}");
+    e.duration_us = 150000;
+    CHECK_OK(am_react_add_tool_exec(m, &e));
+    e.tool = AM_STR("search");
+    e.params_json = AM_STR("{\"q\":\"six times seven\"}");
+    e.success = false;
+    e.result_json = AM_STR("");
+    e.error = AM_STR("timeout after 30s");
+    e.duration_us = 30000000;
+    CHECK_OK(am_react_add_tool_exec(m, &e));
+    CHECK_OK(am_react_add_step(m, AM_STEP_OBSERVE, AM_STR("42")));
+    CHECK_OK(am_react_add_message(m, AM_STR("assistant"), AM_STR("42")));
+    CHECK_OK(am_react_context_set(m, AM_STR("user_id"), AM_STR("\"u-17\"")));
+    CHECK_OK(am_react_context_set(m, AM_STR("limits"),
+                                  AM_STR("{\"max\": 3, \"f\": 0.5}")));
+    am_react_todo t = { AM_STR("t1"), AM_STR("verify result"),
+                        AM_TODO_PENDING, 2 };
+    CHECK_OK(am_react_todo_put(m, &t));
+    t.id = AM_STR("t2");
+    t.content = AM_STR("report");
+    t.status = AM_TODO_DONE;
+    CHECK_OK(am_react_todo_put(m, &t));
+}
+
+AM_TEST(react_records_and_queries)
+{
+    test_clock tc = { 1700000000000 };
+    am_clock clk;
+    am_react *m = new_mem(&tc, &clk);
+    am_react_message msg;
+    am_react_tool_exec e;
+    size_t idx[8];
+    fill(m, &tc);
+
+    CHECK_EQ(am_react_message_count(m), 3);
+    CHECK_OK(am_react_message_at(m, 1, &msg));
+    CHECK_MEM_EQ(msg.content.ptr, msg.content.len, "What is 6*7?");
+    CHECK_EQ(msg.ts_ms, 1700000000010);
+    CHECK_ST(am_react_message_at(m, 3, &msg), AM_ENOTFOUND);
+    CHECK_EQ(am_react_messages_by_role(m, AM_STR("user"), idx, 8), 1);
+    CHECK_EQ(idx[0], 1);
+
+    CHECK_EQ(am_react_find_tool_execs(m, AM_STR(""), AM_REACT_FAILED, idx,
+                                      8), 1);
+    CHECK_EQ(idx[0], 1);
+    CHECK_EQ(am_react_find_tool_execs(m, AM_STR("calculator"),
+                                      AM_REACT_SUCCEEDED, idx, 8), 1);
+    CHECK_OK(am_react_tool_exec_at(m, 0, &e));
+    /* Params are stored in compact canonical form. */
+    CHECK_MEM_EQ(e.params_json.ptr, e.params_json.len,
+                 "{\"expression\":\"6 * 7\"}");
+    CHECK_OK(am_react_tool_exec_at(m, 1, &e));
+    CHECK_MEM_EQ(e.result_json.ptr, e.result_json.len, "null");
+    CHECK_MEM_EQ(e.error.ptr, e.error.len, "timeout after 30s");
+
+    CHECK_EQ(am_react_find_steps(m, AM_STEP_THINK, 0, idx, 8), 1);
+    CHECK_EQ(am_react_find_steps(m, -1, 2, idx, 8), 2);
+    CHECK_EQ(idx[0], 1);
+    CHECK_EQ(am_react_find_steps(m, AM_STEP_THINK, 2, idx, 8), 0);
+
+    am_buf b = AM_BUF_INIT;
+    CHECK_OK(am_react_context_get(m, AM_STR("limits"), &b));
+    CHECK_MEM_EQ(b.ptr, b.len, "{\"max\":3,\"f\":0.5}");
+    CHECK_ST(am_react_context_get(m, AM_STR("nope"), &b), AM_ENOTFOUND);
+    CHECK_OK(am_react_context_remove(m, AM_STR("limits")));
+    CHECK_ST(am_react_context_remove(m, AM_STR("limits")), AM_ENOTFOUND);
+    am_buf_free(&b);
+
+    am_react_todo t;
+    am_react_todo up = { AM_STR("t1"), AM_STR("verify twice"),
+                         AM_TODO_IN_PROGRESS, 5 };
+    CHECK_OK(am_react_todo_put(m, &up));
+    CHECK_EQ(am_react_todo_count(m), 2);
+    CHECK_OK(am_react_todo_at(m, 0, &t));
+    CHECK_MEM_EQ(t.content.ptr, t.content.len, "verify twice");
+    CHECK_EQ(t.priority, 5);
+    CHECK_OK(am_react_todo_remove(m, AM_STR("t1")));
+    CHECK_ST(am_react_todo_remove(m, AM_STR("t1")), AM_ENOTFOUND);
+    CHECK_EQ(am_react_todo_count(m), 1);
+    am_react_free(m);
+}
+
+AM_TEST(react_bad_input_is_refused_and_changes_nothing)
+{
+    test_clock tc = { 1000 };
+    am_clock clk;
+    am_react *m = new_mem(&tc, &clk);
+    am_react_tool_exec e;
+    fill(m, &tc);
+    CHECK_ST(am_react_add_message(m, AM_STR(""), AM_STR("x")), AM_EINVAL);
+    CHECK_ST(am_react_add_message(m, AM_STR("user"), AM_STR("bad \xff")),
+             AM_EFORMAT);
+    CHECK(strstr(am_react_last_error(m)->msg, "byte 4") != NULL);
+    memset(&e, 0, sizeof e);
+    e.tool = AM_STR("calc");
+    e.params_json = AM_STR("{\"a\":");
+    CHECK_ST(am_react_add_tool_exec(m, &e), AM_EFORMAT);
+    CHECK(strstr(am_react_last_error(m)->msg, "params") != NULL);
+    e.params_json = AM_STR("{}");
+    e.duration_us = -1;
+    CHECK_ST(am_react_add_tool_exec(m, &e), AM_EINVAL);
+    CHECK_ST(am_react_add_step(m, (am_step_type)7, AM_STR("x")), AM_EINVAL);
+    CHECK_ST(am_react_context_set(m, AM_STR("k"), AM_STR("{oops}")),
+             AM_EFORMAT);
+    am_react_todo t = { AM_STR(""), AM_STR("x"), AM_TODO_PENDING, 0 };
+    CHECK_ST(am_react_todo_put(m, &t), AM_EINVAL);
+    CHECK_EQ(am_react_message_count(m), 3);
+    CHECK_EQ(am_react_tool_exec_count(m), 2);
+    CHECK_EQ(am_react_step_count(m), 3);
+    CHECK_EQ(am_react_todo_count(m), 2);
+    am_react_free(m);
+}
+
+AM_TEST(react_stats_follow_analyze_memory_usage)
+{
+    test_clock tc = { 0 };
+    am_clock clk;
+    am_react *m = new_mem(&tc, &clk);
+    am_react_stats s;
+    am_buf b = AM_BUF_INIT;
+    fill(m, &tc);
+    am_react_stats_get(m, &s);
+    CHECK_EQ(s.messages, 3);
+    CHECK_EQ(s.user, 1);
+    CHECK_EQ(s.system, 1);
+    CHECK(s.user_avg_len > 11.9 && s.user_avg_len < 12.1);
+    CHECK_EQ(s.tool_executions, 2);
+    CHECK(s.tool_success_rate > 0.49 && s.tool_success_rate < 0.51);
+    CHECK(s.avg_execution_us > 15074999 && s.avg_execution_us < 15075001);
+    CHECK_EQ(s.think_steps, 1);
+    CHECK_EQ(s.observe_steps, 1);
+    CHECK_EQ(s.todos_done, 1);
+    CHECK(s.total_kb > 0);
+    CHECK_OK(am_react_stats_json(m, &b));
+    CHECK(strstr(b.ptr, "\"tool_usage\"") != NULL);
+    CHECK(strstr(b.ptr, "\"calculator\": 1") != NULL);
+    CHECK(strstr(b.ptr, "\"THINK\": 1") != NULL);
+    CHECK(strstr(b.ptr, "\"user_avg_length\": 12.0") != NULL);
+    CHECK(strstr(b.ptr, "\"analysis_timestamp\": \"1970-01-01T") != NULL);
+    am_buf_free(&b);
+    am_react_free(m);
+}
+
+AM_TEST(react_prune_keeps_system_last_n_and_drops_duplicates)
+{
+    test_clock tc = { 0 };
+    am_clock clk;
+    am_react *m = new_mem(&tc, &clk);
+    am_react_message msg;
+    CHECK_OK(am_react_add_message(m, AM_STR("system"), AM_STR("S")));
+    for (int i = 0; i < 10; i++) {
+        char t[16];
+        snprintf(t, sizeof t, "m%d", i);
+        CHECK_OK(am_react_add_message(m, AM_STR("user"), am_str_c(t)));
+    }
+    CHECK_OK(am_react_add_message(m, AM_STR("user"), AM_STR("m8")));
+    CHECK_OK(am_react_add_message(m, AM_STR("assistant"), AM_STR("m8")));
+    CHECK_OK(am_react_add_message(m, AM_STR("system"), AM_STR("S")));
+    for (int i = 0; i < 300; i++)
+        CHECK_OK(am_react_add_step(m, AM_STEP_THINK, AM_STR("t")));
+    CHECK_OK(am_react_prune(m, 5, 0, 200));
+    /* system, m8(user), m9, m8(assistant); the repeated m8/user and the
+     * repeated system message are duplicates. */
+    CHECK_EQ(am_react_message_count(m), 4);
+    CHECK_OK(am_react_message_at(m, 0, &msg));
+    CHECK_MEM_EQ(msg.content.ptr, msg.content.len, "S");
+    CHECK_OK(am_react_message_at(m, 1, &msg));
+    CHECK_MEM_EQ(msg.content.ptr, msg.content.len, "m8");
+    CHECK_OK(am_react_message_at(m, 3, &msg));
+    CHECK_MEM_EQ(msg.role.ptr, msg.role.len, "assistant");
+    CHECK_EQ(am_react_step_count(m), 200);
+    am_react_free(m);
+}
+
+typedef struct hook_log {
+    int calls;
+    int fail_every;
+} hook_log;
+
+static am_status log_hook(void *ctx, const am_react *m, am_react_event ev,
+                          am_error *err)
+{
+    hook_log *h = ctx;
+    (void)m;
+    (void)ev;
+    h->calls++;
+    if (h->fail_every > 0 && h->calls % h->fail_every == 0) {
+        snprintf(err->msg, sizeof err->msg, "disk full");
+        err->code = AM_EIO;
+        return AM_EIO;
+    }
+    return AM_OK;
+}
+
+AM_TEST(react_failing_hook_is_reported_and_never_breaks_the_update)
+{
+    test_clock tc = { 0 };
+    am_clock clk;
+    am_react *m = new_mem(&tc, &clk);
+    hook_log ok = { 0, 0 }, bad = { 0, 2 };
+    CHECK_OK(am_react_add_hook(m, log_hook, &ok));
+    CHECK_OK(am_react_add_hook(m, log_hook, &bad));
+    CHECK_OK(am_react_add_message(m, AM_STR("user"), AM_STR("a")));
+    CHECK_OK(am_react_add_message(m, AM_STR("user"), AM_STR("b")));
+    CHECK_OK(am_react_add_step(m, AM_STEP_ACT, AM_STR("c")));
+    CHECK_EQ(ok.calls, 3);
+    CHECK_EQ(am_react_hook_failures(m), 1);
+    CHECK(strstr(am_react_hook_error(m)->msg, "disk full") != NULL);
+    CHECK_EQ(am_react_message_count(m), 2);
+    /* A failed update does not run hooks. */
+    CHECK_ST(am_react_add_message(m, AM_STR(""), AM_STR("x")), AM_EINVAL);
+    CHECK_EQ(ok.calls, 3);
+    am_react_free(m);
+}
+
+/* The seed's customer-support domain record. */
+typedef struct support {
+    char customer[32];
+    int satisfaction;
+    int escalated;
+} support;
+
+static am_status sup_ser(void *ctx, const void *rec, am_buf *out,
+                         am_error *err)
+{
+    const support *s = rec;
+    (void)ctx;
+    (void)err;
+    return am_buf_appendf(out, "{\"customer\":\"%s\",\"satisfaction\":%d,"
+                               "\"escalated\":%s}", s->customer,
+                          s->satisfaction, s->escalated ? "true" : "false");
+}
+
+static am_status sup_de(void *ctx, am_str json, void **rec, am_error *err)
+{
+    support *s = calloc(1, sizeof *s);
+    char tmp[256];
+    char esc[8] = "";
+    (void)ctx;
+    if (s == NULL)
+        return AM_ENOMEM;
+    snprintf(tmp, sizeof tmp, "%.*s", (int)json.len, json.ptr);
+    if (sscanf(tmp, "{\"customer\":\"%31[^\"]\",\"satisfaction\":%d,"
+                    "\"escalated\":%7[a-z]}", s->customer,
+               &s->satisfaction, esc) != 3) {
+        free(s);
+        snprintf(err->msg, sizeof err->msg, "bad support record");
+        return AM_EFORMAT;
+    }
+    s->escalated = strcmp(esc, "true") == 0;
+    *rec = s;
+    return AM_OK;
+}
+
+static void sup_free(void *ctx, void *rec)
+{
+    (void)ctx;
+    free(rec);
+}
+
+static const am_react_domain_type support_type = { "support", sup_ser,
+                                                   sup_de, sup_free, NULL };
+
+AM_TEST(react_export_import_is_lossless_with_domain_record)
+{
+    test_clock tc = { 1700000000000 };
+    am_clock clk;
+    am_react *m = new_mem(&tc, &clk), *n = new_mem(&tc, &clk);
+    am_buf a = AM_BUF_INIT, b = AM_BUF_INIT;
+    support *s = calloc(1, sizeof *s);
+    snprintf(s->customer, sizeof s->customer, "cust-9");
+    s->satisfaction = 4;
+    s->escalated = 1;
+    fill(m, &tc);
+    CHECK_OK(am_react_add_message(m, AM_STR("user"),
+                                  AM_STR("unicode \xc3\xa9 \"q\" \n ok")));
+    CHECK_OK(am_react_set_domain_type(m, &support_type));
+    CHECK_OK(am_react_set_domain(m, s));
+    CHECK_OK(am_react_export(m, &a));
+
+    /* Without the domain type the import is refused and changes nothing. */
+    CHECK_OK(am_react_add_message(n, AM_STR("user"), AM_STR("keep me")));
+    CHECK_ST(am_react_import(n, am_buf_str(&a)), AM_ESTATE);
+    CHECK(strstr(am_react_last_error(n)->msg, "support") != NULL);
+    CHECK_EQ(am_react_message_count(n), 1);
+
+    CHECK_OK(am_react_set_domain_type(n, &support_type));
+    CHECK_OK_E(am_react_import(n, am_buf_str(&a)), am_react_last_error(n));
+    CHECK_OK(am_react_export(n, &b));
+    CHECK_EQ(a.len, b.len);
+    CHECK(memcmp(a.ptr, b.ptr, a.len) == 0);
+    const support *got = am_react_domain(n);
+    CHECK(got != NULL);
+    CHECK_STR_EQ(got->customer, "cust-9");
+    CHECK_EQ(got->escalated, 1);
+    CHECK_EQ(am_react_message_count(n), 4);
+    am_buf_free(&a);
+    am_buf_free(&b);
+    am_react_free(m);
+    am_react_free(n);
+}
+
+AM_TEST(react_import_errors_name_field_and_index)
+{
+    test_clock tc = { 0 };
+    am_clock clk;
+    am_react *m = new_mem(&tc, &clk);
+    static const struct { const char *doc; const char *want; } cases[] = {
+        { "[1]", "expected an object" },
+        { "{\"version\":2}", "version 2" },
+        { "{\"messages\":[]}", "version: missing" },
+        { "{\"version\":1,\"messages\":[{\"role\":\"user\","
+          "\"content\":\"a\"},{\"role\":3,\"content\":\"b\"}]}",
+          "messages[1].role: expected a string" },
+        { "{\"version\":1,\"tool_executions\":[{\"tool\":\"x\","
+          "\"success\":\"yes\"}]}",
+          "tool_executions[0].success: expected a boolean" },
+        { "{\"version\":1,\"reasoning\":[{\"type\":\"DREAM\","
+          "\"content\":\"\"}]}", "reasoning[0].type" },
+        { "{\"version\":1,\"todos\":[{\"id\":\"a\",\"content\":\"\","
+          "\"status\":\"done\"},{\"id\":\"a\",\"content\":\"\","
+          "\"status\":\"done\"}]}", "todos[1].id: duplicate" },
+        { "{\"version\":1,\"context\":[]}", "context: expected an object" },
+        { "{\"version\":1,", "line 1" },
+    };
+    fill(m, &tc);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        am_status st = am_react_import(m, am_str_c(cases[i].doc));
+        CHECK(st == AM_EFORMAT);
+        if (strstr(am_react_last_error(m)->msg, cases[i].want) == NULL) {
+            fprintf(stderr, "case %zu: got '%s'\n", i,
+                    am_react_last_error(m)->msg);
+            CHECK(false);
+        }
+        CHECK_EQ(am_react_message_count(m), 3);
+        CHECK_EQ(am_react_todo_count(m), 2);
+    }
+    am_react_free(m);
+}
+
+static am_status react_oom_body(void *ctx, const am_allocator *alloc)
+{
+    const am_buf *doc = ctx;
+    am_react_opts o = am_react_opts_default();
+    am_react *m = NULL;
+    am_status st;
+    o.alloc = alloc;
+    st = am_react_create(&o, &m, NULL);
+    if (st != AM_OK)
+        return st;
+    st = am_react_add_message(m, AM_STR("user"), AM_STR("before"));
+    if (st == AM_OK) {
+        st = am_react_import(m, am_buf_str(doc));
+        if (st != AM_OK)
+            CHECK_EQ(am_react_message_count(m), 1);
+    }
+    am_react_free(m);
+    return st;
+}
+
+AM_TEST(react_import_survives_oom)
+{
+    test_clock tc = { 0 };
+    am_clock clk;
+    am_react *m = new_mem(&tc, &clk);
+    am_buf doc = AM_BUF_INIT;
+    fill(m, &tc);
+    CHECK_OK(am_react_export(m, &doc));
+    CHECK(test_oom_sweep(react_oom_body, &doc) > 10);
+    am_buf_free(&doc);
+    am_react_free(m);
+}

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# test_tiers_cli.sh -- `agentmem tiers ...` on a database file.
+set -u
+cli=${AM_CLI:?AM_CLI must name the agentmem binary}
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+db="$dir/t.db"
+fails=0
+pass=0
+out="$dir/out"
+err="$dir/err"
+check() { # check NAME EXPECTED_STATUS CMD...
+    local name=$1 want=$2; shift 2
+    "$@" >"$out" 2>"$err"
+    local got=$?
+    if [ "$got" -ne "$want" ]; then
+        echo "FAIL $name: exit $got, expected $want"; cat "$err"
+        fails=$((fails + 1))
+    else
+        pass=$((pass + 1))
+    fi
+}
+expect() { # expect NAME PATTERN FILE
+    if grep -q -- "$2" "$3"; then pass=$((pass + 1)); else
+        echo "FAIL $1: '$2' not in:"; cat "$3"; fails=$((fails + 1)); fi
+}
+T0=1700000000000
+DAYMS=86400000
+t() { "$cli" tiers "$@" --db "$db"; }
+
+check put_a 0 t put a "alpha content" --type fact --tag x --tag y --importance 0.9 --now $T0
+check put_b 0 t put b "bravo" --type note --tag x --importance 0.2 --tier long_term --now $T0
+printf 'from\0stdin\n' > "$dir/bin"
+check put_file 0 t put c --file "$dir/bin" --importance 0.1 --now $T0
+check put_json 0 t put d '{"k":[1,2]}' --json --extra '{"src":"cli"}' --now $T0
+check get_a 0 t get a --now $T0
+expect get_a_content "alpha content" "$out"
+check get_meta 0 t get a --meta --peek --now $T0
+expect get_meta_count '"access_count":1' "$out"
+expect get_meta_tags '"tags":\["x","y"\]' "$out"
+check search_tag 0 t search --tag x --peek
+[ "$(wc -l < "$out")" -eq 2 ] && pass=$((pass+1)) || { echo "FAIL search_tag count"; cat "$out"; fails=$((fails+1)); }
+check search_type_tag 0 t search --tag x --type note --peek
+expect search_type_tag_b "^b$" "$out"
+check search_importance 0 t search --min 0.85 --peek
+expect search_importance_a "^a$" "$out"
+check stats 0 t stats --now $T0
+expect stats_working "^working .* 3 " "$out"
+expect stats_long "^long_term .* 1 " "$out"
+# Archive, byte-identical restore.
+check archive 0 t archive c --now $((T0 + 1000))
+check stats_arch 0 t stats
+expect stats_archive "^archive .* 1 " "$out"
+check restore 0 t restore c --now $((T0 + 2000))
+check get_c 0 t get c --peek
+cmp -s "$out" "$dir/bin" && pass=$((pass+1)) || { echo "FAIL restore not byte-identical"; fails=$((fails+1)); }
+check restore_again 1 t restore c
+expect restore_again_msg "not archived" "$err"
+check moves 0 t moves
+expect moves_archive "c working -> archive (archive)" "$out"
+expect moves_restore "c archive -> short_term (restore)" "$out"
+# Optimize after an idle day; policies after an idle month.
+check optimize 0 t optimize --now $((T0 + 2 * DAYMS))
+expect optimize_count "demoted 3 items" "$out"
+check policies 0 t policies --now $((T0 + 40 * DAYMS))
+expect policies_archive "archive_old_low_importance: 2" "$out"
+expect policies_refresh "refresh_important: 1" "$out"
+check policies_delete 0 t policies --now $((T0 + 400 * DAYMS))
+expect policies_deleted "delete_ancient_archives: 2" "$out"
+check get_deleted 4 t get b
+expect get_deleted_msg "no item 'b'" "$err"
+# Capacity from the command line: the 3rd item into a working tier of 2.
+check cap1 0 t put w1 one --capacity working=2 --now $T0
+check cap2 0 t put w2 two --capacity working=2 --now $((T0 + 1))
+check cap3 0 t put w3 three --capacity working=2 --importance 0.9 --now $((T0 + 2))
+check moves_cap 0 t moves --last 1
+expect moves_capacity "(capacity)" "$out"
+# Bad input.
+check bad_importance 3 t put z x --importance 7
+expect bad_importance_msg "importance 7" "$err"
+check bad_json 3 t put z '{oops' --json
+expect bad_json_msg "content" "$err"
+check bad_tier 2 t put z x --tier attic
+check bad_option 2 t stats --frobnicate
+check bad_sub 2 "$cli" tiers frobnicate
+check missing_id 2 t get
+check no_db_dir 5 "$cli" tiers stats --db "$dir/no/such/dir/x.db"
+check help 0 "$cli" tiers --help
+# One file shared with the long-term store (each module its own tables).
+shared="$dir/shared.db"
+check share_tiers 0 "$cli" tiers put s1 "tier side" --db "$shared"
+check share_store 0 "$cli" store put ns k '{"text":"store side"}' --db "$shared"
+check share_tiers_get 0 "$cli" tiers get s1 --peek --db "$shared"
+expect share_tiers_content "tier side" "$out"
+check share_store_get 0 "$cli" store get ns k --db "$shared"
+expect share_store_content "store side" "$out"
+if command -v sqlite3 >/dev/null; then
+    sqlite3 "$shared" "SELECT module || '=' || version FROM am_schema ORDER BY module" > "$out"
+    expect share_schema_store "^store=" "$out"
+    expect share_schema_tiers "^tiers=1$" "$out"
+fi
+echo "$pass passed, $fails failed"
+[ "$fails" -eq 0 ]

@@ -1,0 +1,755 @@
+/* test_window.c -- trimming, summarizing and the middleware on real
+ * messages: parallel tool calls, results out of order, cuts that land
+ * inside a group, for every strategy and compression path. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentmem/window.h"
+#include "harness.h"
+
+/* An agent history in OpenAI format:
+ *  0 system, 1 user, 2 assistant calls a+b+c (parallel), 3 result b,
+ *  4 result c, 5 result a (out of order), 6 assistant, 7 user,
+ *  8 assistant calls d, 9 result d, 10 assistant, 11 user (long text). */
+static const char *HISTORY =
+    "[{\"role\":\"system\",\"content\":\"You are a careful agent.\"},"
+    "{\"role\":\"user\",\"content\":\"Find flights from Oslo to Rome on "
+    "May 3 for Alice Berg.\"},"
+    "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":["
+    "{\"id\":\"a\",\"type\":\"function\",\"function\":{\"name\":\"search\","
+    "\"arguments\":\"{\\\"from\\\":\\\"OSL\\\"}\"}},"
+    "{\"id\":\"b\",\"type\":\"function\",\"function\":{\"name\":\"search\","
+    "\"arguments\":\"{\\\"to\\\":\\\"FCO\\\"}\"}},"
+    "{\"id\":\"c\",\"type\":\"function\",\"function\":{\"name\":\"prices\","
+    "\"arguments\":\"{}\"}}]},"
+    "{\"role\":\"tool\",\"tool_call_id\":\"b\",\"content\":\"3 flights to "
+    "FCO\"},"
+    "{\"role\":\"tool\",\"tool_call_id\":\"c\",\"content\":\"error: "
+    "price service timeout\"},"
+    "{\"role\":\"tool\",\"tool_call_id\":\"a\",\"content\":\"5 flights from "
+    "OSL\"},"
+    "{\"role\":\"assistant\",\"content\":\"SK4711 departs 09:40 and costs "
+    "212 EUR. We decided on SK4711.\"},"
+    "{\"role\":\"user\",\"content\":\"Book it please.\"},"
+    "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":["
+    "{\"id\":\"d\",\"type\":\"function\",\"function\":{\"name\":\"book\","
+    "\"arguments\":\"{\\\"flight\\\":\\\"SK4711\\\"}\"}}]},"
+    "{\"role\":\"tool\",\"tool_call_id\":\"d\",\"content\":\"booked, ref "
+    "QX7P2\"},"
+    "{\"role\":\"assistant\",\"content\":\"Booked: reference QX7P2.\"},"
+    "{\"role\":\"user\",\"content\":\"Thanks! \xc3\xa6\xc3\xb8\xc3\xa5 "
+    "Could you also check hotels near Termini for three nights, under 150 "
+    "EUR a night, with breakfast?\"}]";
+
+static void load(am_msg_list *l)
+{
+    am_error err;
+    CHECK_OK_E(am_msgs_from_json(NULL, AM_FORMAT_OPENAI, am_str_c(HISTORY),
+                                 l, &err), &err);
+    CHECK_EQ(l->count, 12);
+}
+
+static const am_msg *const *items(const am_msg_list *l)
+{
+    return (const am_msg *const *)l->items;
+}
+
+/* The index in `in` of each message of `out` ("-" for a new message). */
+static void shape(const am_msg_list *in, const am_msg_list *out, char *s)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < out->count; i++) {
+        int idx = -1;
+        for (size_t j = 0; j < in->count; j++)
+            if (in->items[j] == out->items[i])
+                idx = (int)j;
+        if (idx < 0)
+            k += (size_t)sprintf(s + k, "%s-", i ? "," : "");
+        else
+            k += (size_t)sprintf(s + k, "%s%d", i ? "," : "", idx);
+    }
+    s[k] = '\0';
+}
+
+/* A history is valid when it never starts (after system messages) with a
+ * tool result and every tool result follows its call, and every kept
+ * call's results are all there. */
+static void check_sendable(const am_msg_list *l)
+{
+    bool started = false;
+    for (size_t i = 0; i < l->count; i++) {
+        const am_msg *m = l->items[i];
+        if (!started && am_msg_role(m) != AM_ROLE_SYSTEM) {
+            CHECK(am_msg_role(m) != AM_ROLE_TOOL);
+            started = true;
+        }
+        if (am_msg_role(m) == AM_ROLE_TOOL) {
+            am_str id = am_msg_tool_call_id(m);
+            bool found = false;
+            for (size_t j = 0; j < i && !found; j++)
+                for (size_t c = 0; c < am_msg_tool_call_count(l->items[j]);
+                     c++) {
+                    am_str cid = am_msg_tool_call(l->items[j], c)->id;
+                    found |= cid.len == id.len &&
+                             memcmp(cid.ptr, id.ptr, id.len) == 0;
+                }
+            CHECK(found);
+        }
+        for (size_t c = 0; c < am_msg_tool_call_count(m); c++) {
+            am_str cid = am_msg_tool_call(m, c)->id;
+            bool answered = false;
+            for (size_t j = i + 1; j < l->count; j++) {
+                am_str id = am_msg_tool_call_id(l->items[j]);
+                answered |= am_msg_role(l->items[j]) == AM_ROLE_TOOL &&
+                            id.len == cid.len &&
+                            memcmp(id.ptr, cid.ptr, id.len) == 0;
+            }
+            CHECK(answered);
+        }
+    }
+}
+
+static size_t count_of(const am_msg *m)
+{
+    size_t n = 0;
+    CHECK_OK(am_count_msg(NULL, m, &n, NULL));
+    return n;
+}
+
+AM_TEST(trim_every_budget_gives_a_sendable_history)
+{
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_trim_result r = AM_TRIM_RESULT_INIT;
+    am_trim_opts o = am_trim_opts_default();
+    size_t total = 0;
+    load(&l);
+    for (size_t i = 0; i < l.count; i++)
+        total += count_of(l.items[i]);
+    for (int strat = AM_TRIM_LAST; strat <= AM_TRIM_TOKENS; strat++) {
+        for (size_t budget = 1; budget <= total + 2; budget++) {
+            o.strategy = (am_trim_strategy)strat;
+            o.max_tokens = budget;
+            o.max_messages = 0;
+            CHECK_OK(am_trim(items(&l), l.count, &o, &r, NULL));
+            check_sendable(&r.messages);
+            CHECK_EQ(r.tokens_before, total);
+            /* System messages are kept past the budget; otherwise fits. */
+            if (budget >= count_of(l.items[0]))
+                CHECK(r.tokens_after <= budget);
+            CHECK_EQ(r.messages.count + r.dropped_count, l.count);
+        }
+        for (size_t n = 1; n <= 13; n++) {
+            if (strat == AM_TRIM_TOKENS)
+                break;
+            o.strategy = (am_trim_strategy)strat;
+            o.max_tokens = 0;
+            o.max_messages = n;
+            CHECK_OK(am_trim(items(&l), l.count, &o, &r, NULL));
+            check_sendable(&r.messages);
+            CHECK(r.messages.count <= n || n == 0);
+        }
+    }
+    am_trim_result_free(&r);
+    am_msg_list_free(&l);
+}
+
+AM_TEST(trim_last_n_keeps_the_parallel_group_whole_or_not_at_all)
+{
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_trim_result r = AM_TRIM_RESULT_INIT;
+    am_trim_opts o = am_trim_opts_default();
+    char s[128];
+    load(&l);
+    o.max_messages = 8; /* system + 7: the cut lands inside 2..5 */
+    CHECK_OK(am_trim(items(&l), l.count, &o, &r, NULL));
+    shape(&l, &r.messages, s);
+    CHECK_STR_EQ(s, "0,6,7,8,9,10,11");
+    CHECK_EQ(r.dropped_count, 5);
+    CHECK_EQ(r.dropped[0], 1);
+    CHECK_EQ(r.dropped[4], 5);
+    o.max_messages = 12;
+    CHECK_OK(am_trim(items(&l), l.count, &o, &r, NULL));
+    shape(&l, &r.messages, s);
+    CHECK_STR_EQ(s, "0,1,2,3,4,5,6,7,8,9,10,11");
+    o.max_messages = 11;
+    o.start_on_user = true;
+    CHECK_OK(am_trim(items(&l), l.count, &o, &r, NULL));
+    shape(&l, &r.messages, s);
+    CHECK_STR_EQ(s, "0,7,8,9,10,11");
+    am_trim_result_free(&r);
+    am_msg_list_free(&l);
+}
+
+AM_TEST(trim_first_n_and_end_on_role)
+{
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_trim_result r = AM_TRIM_RESULT_INIT;
+    am_trim_opts o = am_trim_opts_default();
+    char s[128];
+    load(&l);
+    o.strategy = AM_TRIM_FIRST;
+    o.max_messages = 4;
+    CHECK_OK(am_trim(items(&l), l.count, &o, &r, NULL));
+    shape(&l, &r.messages, s);
+    CHECK_STR_EQ(s, "0,1");
+    o.max_messages = 9;
+    o.end_on_role = AM_ROLE_USER;
+    CHECK_OK(am_trim(items(&l), l.count, &o, &r, NULL));
+    shape(&l, &r.messages, s);
+    CHECK_STR_EQ(s, "0,1,2,3,4,5,6,7");
+    am_trim_result_free(&r);
+    am_msg_list_free(&l);
+}
+
+AM_TEST(trim_partial_cuts_on_a_utf8_boundary_and_keeps_input)
+{
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_trim_result r = AM_TRIM_RESULT_INIT;
+    am_trim_opts o = am_trim_opts_default();
+    size_t sys, last;
+    am_str before;
+    load(&l);
+    before = am_msg_content_text(l.items[11]);
+    sys = count_of(l.items[0]);
+    last = count_of(l.items[11]);
+    o.max_tokens = sys + last - 5;
+    o.allow_partial = true;
+    CHECK_OK(am_trim(items(&l), l.count, &o, &r, NULL));
+    CHECK_EQ(r.messages.count, 2);
+    CHECK_EQ(r.partial_index, 11);
+    am_str cut = am_msg_content_text(r.messages.items[1]);
+    CHECK(cut.len < before.len);
+    CHECK(cut.len > 0);
+    /* The tail of the text, starting on a character boundary. */
+    CHECK(memcmp(cut.ptr, before.ptr + before.len - cut.len, cut.len) == 0);
+    CHECK(((unsigned char)cut.ptr[0] & 0xC0) != 0x80);
+    CHECK(r.tokens_after <= o.max_tokens);
+    /* The input message is untouched. */
+    CHECK_EQ(am_msg_content_text(l.items[11]).len, before.len);
+    CHECK(am_msg_id(r.messages.items[1]).len == am_msg_id(l.items[11]).len);
+
+    /* FIRST keeps the head; a cut would land in the group 2..5: none. */
+    o.strategy = AM_TRIM_FIRST;
+    o.max_tokens = sys + count_of(l.items[1]) + 6;
+    CHECK_OK(am_trim(items(&l), l.count, &o, &r, NULL));
+    CHECK_EQ(r.messages.count, 2);
+    CHECK_EQ(r.partial_index, SIZE_MAX);
+    am_trim_result_free(&r);
+    am_msg_list_free(&l);
+}
+
+AM_TEST(trim_orphans_are_dropped_and_reported)
+{
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_trim_result r = AM_TRIM_RESULT_INIT;
+    am_trim_opts o = am_trim_opts_default();
+    am_error err;
+    CHECK_OK(am_msgs_from_json(
+        NULL, AM_FORMAT_AGENTMEM,
+        AM_STR("[{\"role\":\"tool\",\"tool_call_id\":\"zz\",\"content\":"
+               "\"stale\"},{\"role\":\"user\",\"content\":\"hi\"}]"),
+        &l, &err));
+    CHECK_OK(am_trim(items(&l), l.count, &o, &r, NULL));
+    CHECK_EQ(r.orphans, 1);
+    CHECK_EQ(r.messages.count, 1);
+    CHECK_EQ(am_msg_role(r.messages.items[0]), AM_ROLE_USER);
+    o.strategy = AM_TRIM_TOKENS;
+    CHECK_ST(am_trim(items(&l), l.count, &o, &r, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "max_tokens") != NULL);
+    o.strategy = AM_TRIM_LAST;
+    o.end_on_role = 9;
+    CHECK_ST(am_trim(items(&l), l.count, &o, &r, &err), AM_EINVAL);
+    am_trim_result_free(&r);
+    am_msg_list_free(&l);
+}
+
+/* ---- Summarize ---- */
+
+AM_TEST(summarize_keep_last_exact_and_never_splits_a_group)
+{
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_summarize_result r = AM_SUMMARIZE_RESULT_INIT;
+    am_summarize_opts o = am_summarize_opts_default();
+    char s[128];
+    load(&l);
+    o.keep_last = 3; /* 9,10,11 -- but 9 answers 8: the group 8..9 stays */
+    CHECK_OK(am_summarize(items(&l), l.count, &o, &r, NULL));
+    shape(&l, &r.messages, s);
+    CHECK_STR_EQ(s, "0,-,8,9,10,11");
+    CHECK_EQ(r.kept_count, 4);
+    CHECK_EQ(r.summarized_count, 7);
+    CHECK_EQ(r.original_count, 12);
+    check_sendable(&r.messages);
+    o.keep_last = 2; /* 10, 11: exact */
+    o.budget = 120;
+    CHECK_OK(am_summarize(items(&l), l.count, &o, &r, NULL));
+    shape(&l, &r.messages, s);
+    CHECK_STR_EQ(s, "0,-,10,11");
+    CHECK_EQ(r.kept_count, 2);
+    /* The summary kept the facts. */
+    am_str t = am_msg_content_text(r.messages.items[1]);
+    CHECK(strncmp(t.ptr, "[Compressed Summary] ", 21) == 0);
+    CHECK(strstr(r.summary.ptr, "SK4711") != NULL);
+    CHECK(strstr(r.summary.ptr, "QX7P2") != NULL);
+    CHECK(strstr(r.summary.ptr, "prices x1 (0 ok, 1 failed)") != NULL);
+    CHECK(strstr(r.summary.ptr, "Alice Berg") != NULL);
+    CHECK(r.tokens_after < r.tokens_before);
+    for (size_t keep = 0; keep <= 12; keep++) {
+        o.keep_last = keep;
+        CHECK_OK(am_summarize(items(&l), l.count, &o, &r, NULL));
+        check_sendable(&r.messages);
+        CHECK(r.kept_count >= (keep < 11 ? keep : 11));
+    }
+    am_summarize_result_free(&r);
+    am_msg_list_free(&l);
+}
+
+/* A summarizer that records the largest input it was given. */
+typedef struct probe {
+    size_t calls, max_bytes;
+} probe;
+
+static am_status probe_sum(void *ctx, am_str prev, const am_msg *const *msgs,
+                           size_t count, size_t budget, am_buf *out,
+                           am_error *err)
+{
+    probe *p = ctx;
+    am_buf t = AM_BUF_INIT;
+    size_t bytes = prev.len;
+    (void)budget;
+    (void)err;
+    for (size_t i = 0; i < count; i++) {
+        am_buf_clear(&t);
+        am_msg_text(msgs[i], &t);
+        bytes += t.len;
+    }
+    am_buf_free(&t);
+    p->calls++;
+    if (bytes > p->max_bytes)
+        p->max_bytes = bytes;
+    am_buf_clear(out);
+    return am_buf_appendf(out, "piece %zu", p->calls);
+}
+
+static const am_summarizer_vtable probe_vt = { "probe", probe_sum, NULL,
+                                               NULL };
+
+AM_TEST(summarizer_splits_long_input_into_pieces_under_its_limit)
+{
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_summarizer *s = NULL;
+    probe p = { 0, 0 };
+    am_buf out = AM_BUF_INIT;
+    char big[9000];
+    am_msg *m = NULL;
+    memset(big, 'x', sizeof big);
+    for (int i = 0; i < 40; i++) {
+        CHECK_OK(am_msg_create_text(NULL, AM_ROLE_USER,
+                                    (am_str){ big, 500 }, &m, NULL));
+        CHECK_OK(am_msg_list_push(&l, m));
+        am_msg_free(m);
+    }
+    /* One message larger than a whole piece. */
+    CHECK_OK(am_msg_create_text(NULL, AM_ROLE_USER,
+                                (am_str){ big, sizeof big }, &m, NULL));
+    CHECK_OK(am_msg_list_push(&l, m));
+    am_msg_free(m);
+    CHECK_OK(am_summarizer_create(&probe_vt, &p, 1000, &s, NULL));
+    CHECK_OK(am_summarizer_run(s, AM_STR(""), items(&l), l.count, 100, &out,
+                               NULL));
+    CHECK(p.calls > 5);
+    /* Never more than the limit (1000 tokens ~ 3000 bytes pessimistic). */
+    CHECK(p.max_bytes <= 3000);
+    CHECK(strncmp(out.ptr, "piece", 5) == 0);
+    am_buf_free(&out);
+    am_summarizer_free(s);
+    am_msg_list_free(&l);
+}
+
+AM_TEST(middleware_triggers_and_updates_running_summary_incrementally)
+{
+    am_msg_list l = AM_MSG_LIST_INIT, next = AM_MSG_LIST_INIT;
+    am_summary_mw *mw = NULL;
+    am_summary_mw_opts o = am_summary_mw_opts_default();
+    am_summarize_result r = AM_SUMMARIZE_RESULT_INIT;
+    am_error err;
+    load(&l);
+    CHECK_ST(am_summary_mw_create(&o, &mw, &err), AM_EINVAL);
+    o.trigger_messages = 8;
+    o.keep_last = 2;
+    o.budget = 300;
+    CHECK_OK(am_summary_mw_create(&o, &mw, NULL));
+    CHECK(!am_summary_mw_should(mw, items(&l), 8));
+    CHECK(am_summary_mw_should(mw, items(&l), 9));
+    CHECK_OK(am_summary_mw_process(mw, items(&l), 6, &r, NULL));
+    CHECK_EQ(r.messages.count, 6); /* under the trigger: unchanged */
+    CHECK_OK(am_summary_mw_process(mw, items(&l), l.count, &r, NULL));
+    CHECK_EQ(r.messages.count, 4);
+    CHECK(strstr(am_summary_mw_summary(mw).ptr,
+                 "Summary of 9 earlier messages") != NULL);
+    /* Continue from the output plus new turns: only the new evictions are
+     * summarized and merged; the counts add up. */
+    for (size_t i = 0; i < r.messages.count; i++)
+        CHECK_OK(am_msg_list_push(&next, r.messages.items[i]));
+    for (size_t i = 1; i < 8; i++)
+        CHECK_OK(am_msg_list_push(&next, l.items[i]));
+    CHECK_OK(am_summary_mw_process(mw, items(&next), next.count, &r, NULL));
+    CHECK(strstr(am_summary_mw_summary(mw).ptr,
+                 "Summary of 16 earlier messages") != NULL);
+    check_sendable(&r.messages);
+    am_summarize_result_free(&r);
+    am_summary_mw_free(mw);
+
+    /* The token trigger. */
+    o.trigger_messages = 0;
+    o.trigger_tokens = 100;
+    CHECK_OK(am_summary_mw_create(&o, &mw, NULL));
+    CHECK(!am_summary_mw_should(mw, items(&l), 3));
+    CHECK(am_summary_mw_should(mw, items(&l), l.count));
+    CHECK_OK(am_summary_mw_process(mw, items(&l), l.count, &r, NULL));
+    CHECK_EQ(r.kept_count, 2);
+    check_sendable(&r.messages);
+    am_summarize_result_free(&r);
+    am_summary_mw_free(mw);
+    am_msg_list_free(&next);
+    am_msg_list_free(&l);
+}
+
+/* An OpenAI-Responses-style reasoning item as its own message, before the
+ * assistant turn that calls tools: the three travel together. */
+AM_TEST(trim_keeps_reasoning_items_with_their_turn)
+{
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_trim_result r = AM_TRIM_RESULT_INIT;
+    am_trim_opts o = am_trim_opts_default();
+    am_msg *m = NULL;
+    am_part p;
+    am_tool_call tc = { AM_STR("r1"), AM_STR("function"), AM_STR("search"),
+                        AM_STR("{}") };
+    CHECK_OK(am_msg_create_text(NULL, AM_ROLE_USER, AM_STR("Find it."), &m,
+                                NULL));
+    CHECK_OK(am_msg_list_push(&l, m));
+    am_msg_free(m);
+    CHECK_OK(am_msg_create(NULL, AM_ROLE_ASSISTANT, &m, NULL));
+    memset(&p, 0, sizeof p);
+    p.type = AM_PART_REASONING;
+    p.json = AM_STR("{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":[]}");
+    CHECK_OK(am_msg_add_part(m, &p, NULL));
+    CHECK_OK(am_msg_list_push(&l, m));
+    am_msg_free(m);
+    CHECK_OK(am_msg_create(NULL, AM_ROLE_ASSISTANT, &m, NULL));
+    CHECK_OK(am_msg_add_tool_call(m, &tc, NULL));
+    CHECK_OK(am_msg_list_push(&l, m));
+    am_msg_free(m);
+    CHECK_OK(am_msg_create_text(NULL, AM_ROLE_TOOL, AM_STR("found"), &m,
+                                NULL));
+    CHECK_OK(am_msg_set_tool_call_id(m, AM_STR("r1"), NULL));
+    CHECK_OK(am_msg_list_push(&l, m));
+    am_msg_free(m);
+    for (size_t n = 1; n <= 4; n++) {
+        o.max_messages = n;
+        CHECK_OK(am_trim(items(&l), l.count, &o, &r, NULL));
+        /* 1-2: nothing fits (the group is 3 messages); 3: the group;
+         * 4: everything. */
+        CHECK_EQ(r.messages.count, n < 3 ? 0 : n);
+        if (n == 3)
+            CHECK(r.messages.items[0] == l.items[1]);
+    }
+    am_trim_result_free(&r);
+    am_msg_list_free(&l);
+}
+
+typedef struct oom_ctx {
+    am_msg_list *l;
+} oom_ctx;
+
+static am_status trim_oom(void *ctx, const am_allocator *alloc)
+{
+    oom_ctx *c = ctx;
+    am_trim_opts o = am_trim_opts_default();
+    am_trim_result r = AM_TRIM_RESULT_INIT;
+    am_status st;
+    o.alloc = alloc;
+    o.max_tokens = 120;
+    o.allow_partial = true;
+    st = am_trim(items(c->l), c->l->count, &o, &r, NULL);
+    am_trim_result_free(&r);
+    return st;
+}
+
+static am_status summarize_oom(void *ctx, const am_allocator *alloc)
+{
+    oom_ctx *c = ctx;
+    am_summarize_opts o = am_summarize_opts_default();
+    am_summarize_result r = AM_SUMMARIZE_RESULT_INIT;
+    am_status st;
+    o.alloc = alloc;
+    o.keep_last = 3;
+    st = am_summarize(items(c->l), c->l->count, &o, &r, NULL);
+    am_summarize_result_free(&r);
+    return st;
+}
+
+AM_TEST(trim_and_summarize_survive_oom)
+{
+    am_msg_list l = AM_MSG_LIST_INIT;
+    oom_ctx c = { &l };
+    load(&l);
+    CHECK(test_oom_sweep(trim_oom, &c) > 3);
+    CHECK(test_oom_sweep(summarize_oom, &c) > 3);
+    am_msg_list_free(&l);
+}
+
+AM_TEST(offline_summary_budget_is_counted_with_the_counters_tokenizer)
+{
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_tokenizer *tz = NULL;
+    am_summarize_opts o = am_summarize_opts_default();
+    am_summarize_result r = AM_SUMMARIZE_RESULT_INIT;
+    size_t n = 0;
+    if (am_tokenizer_open(AM_STR("gpt-4o"), NULL, &tz, NULL) != AM_OK) {
+        fprintf(stderr, "o200k rank file not installed: skipped\n");
+        return;
+    }
+    load(&l);
+    o.keep_last = 2;
+    o.counter.tokenizer = tz;
+    for (size_t budget = 90; budget <= 200; budget += 10) {
+        o.budget = budget;
+        CHECK_OK(am_summarize(items(&l), l.count, &o, &r, NULL));
+        CHECK_OK(am_tokenizer_count(tz, am_buf_str(&r.summary), NULL, &n,
+                                    NULL));
+        /* Lines are costed a little pessimistically; never over. */
+        if (n > budget)
+            fprintf(stderr, "budget %zu got %zu\n", budget, n);
+        CHECK(n <= budget);
+    }
+    am_summarize_result_free(&r);
+    am_tokenizer_free(tz);
+    am_msg_list_free(&l);
+}
+
+/* ---- Randomized histories: the invariants hold for every option ---- */
+
+static uint64_t prng(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Valid-looking agent traffic with noise: parallel calls, shuffled and
+ * late results, results for unknown ids, reused ids, system messages in
+ * the middle, reasoning-only turns, empty texts. */
+static void random_history(uint64_t *seed, am_msg_list *l)
+{
+    size_t n = 1 + prng(seed) % 40;
+    int next_id = 0;
+    char pending[8][16];
+    size_t npending = 0;
+    am_msg *m = NULL;
+    am_msg_list_clear(l);
+    for (size_t i = 0; i < n; i++) {
+        unsigned r = (unsigned)(prng(seed) % 100);
+        char text[64];
+        snprintf(text, sizeof text, "m%zu %.*s", i, (int)(prng(seed) % 40),
+                 "lorem ipsum dolor sit amet consectetur adipiscing");
+        if (r < 8) {
+            am_msg_create_text(NULL, AM_ROLE_SYSTEM, am_str_c(text), &m,
+                               NULL);
+        } else if (r < 35) {
+            am_msg_create_text(NULL, AM_ROLE_USER, am_str_c(text), &m, NULL);
+        } else if (r < 50) {
+            am_msg_create_text(NULL, AM_ROLE_ASSISTANT, am_str_c(text), &m,
+                               NULL);
+        } else if (r < 55) {
+            am_part p;
+            memset(&p, 0, sizeof p);
+            p.type = AM_PART_REASONING;
+            p.json = AM_STR("{\"type\":\"reasoning\",\"id\":\"rs\"}");
+            am_msg_create(NULL, AM_ROLE_ASSISTANT, &m, NULL);
+            am_msg_add_part(m, &p, NULL);
+        } else if (r < 72) {
+            size_t k = 1 + prng(seed) % 3;
+            am_msg_create(NULL, AM_ROLE_ASSISTANT, &m, NULL);
+            for (size_t c = 0; c < k && npending < 8; c++) {
+                am_tool_call tc = { { NULL, 0 }, AM_STR("function"),
+                                    AM_STR("f"), AM_STR("{}") };
+                /* Sometimes reuse an old id. */
+                int id = prng(seed) % 10 == 0 && next_id > 0
+                             ? (int)(prng(seed) % (uint64_t)next_id)
+                             : next_id++;
+                snprintf(pending[npending], 16, "id%d", id);
+                tc.id = am_str_c(pending[npending]);
+                am_msg_add_tool_call(m, &tc, NULL);
+                npending++;
+            }
+        } else {
+            char id[16];
+            if (npending > 0 && prng(seed) % 10 != 0) {
+                size_t k = prng(seed) % npending;
+                snprintf(id, sizeof id, "%s", pending[k]);
+                memmove(pending[k], pending[k + 1],
+                        (npending - k - 1) * sizeof pending[0]);
+                npending--;
+            } else {
+                snprintf(id, sizeof id, "ghost%d", (int)(prng(seed) % 5));
+            }
+            am_msg_create_text(NULL, AM_ROLE_TOOL, am_str_c(text), &m, NULL);
+            am_msg_set_tool_call_id(m, am_str_c(id), NULL);
+        }
+        am_msg_list_push(l, m);
+        am_msg_free(m);
+    }
+}
+
+/* Weaker than check_sendable: histories may contain calls that were never
+ * answered in the input, which no trimming can fix. What must hold: no
+ * orphan result, nothing before its call, no leading tool result, and a
+ * kept call keeps every result the input had for it. */
+static void check_invariants_x(const am_msg_list *in,
+                               const am_msg_list *out, bool by_id);
+
+static void check_invariants(const am_msg_list *in, const am_msg_list *out)
+{
+    check_invariants_x(in, out, false);
+}
+
+/* by_id: a result counts as kept when a tool message with its call id is
+ * there (the manager may swap it for a cleared placeholder). */
+static void check_invariants_x(const am_msg_list *in,
+                               const am_msg_list *out, bool by_id)
+{
+    bool started = false;
+    for (size_t i = 0; i < out->count; i++) {
+        const am_msg *m = out->items[i];
+        if (!started && am_msg_role(m) != AM_ROLE_SYSTEM) {
+            CHECK(am_msg_role(m) != AM_ROLE_TOOL);
+            started = true;
+        }
+        if (am_msg_role(m) == AM_ROLE_TOOL) {
+            am_str id = am_msg_tool_call_id(m);
+            bool found = false;
+            for (size_t j = 0; j < i && !found; j++)
+                for (size_t c = 0; c < am_msg_tool_call_count(out->items[j]);
+                     c++) {
+                    am_str x = am_msg_tool_call(out->items[j], c)->id;
+                    found |= x.len == id.len &&
+                             memcmp(x.ptr, id.ptr, id.len) == 0;
+                }
+            CHECK(found);
+        }
+    }
+    /* Results of kept calls (that follow the call in the input and that
+     * no later call with the same id claims) are kept. */
+    for (size_t i = 0; i < in->count; i++) {
+        const am_msg *call = in->items[i];
+        bool kept = false;
+        for (size_t k = 0; k < out->count && !kept; k++)
+            kept = out->items[k] == call;
+        if (!kept)
+            continue;
+        for (size_t c = 0; c < am_msg_tool_call_count(call); c++) {
+            am_str x = am_msg_tool_call(call, c)->id;
+            for (size_t j = i + 1; j < in->count; j++) {
+                const am_msg *r = in->items[j];
+                bool reclaimed = false;
+                for (size_t q = i + 1; q < j && !reclaimed; q++)
+                    for (size_t d = 0; d < am_msg_tool_call_count(in->items[q]);
+                         d++) {
+                        am_str y = am_msg_tool_call(in->items[q], d)->id;
+                        reclaimed |= y.len == x.len &&
+                                     memcmp(y.ptr, x.ptr, x.len) == 0;
+                    }
+                am_str id = am_msg_tool_call_id(r);
+                if (reclaimed || am_msg_role(r) != AM_ROLE_TOOL ||
+                    id.len != x.len || memcmp(id.ptr, x.ptr, x.len) != 0)
+                    continue;
+                bool rk = false;
+                for (size_t k = 0; k < out->count && !rk; k++) {
+                    am_str oid = am_msg_tool_call_id(out->items[k]);
+                    rk = out->items[k] == r ||
+                         (by_id && am_msg_role(out->items[k]) ==
+                                       AM_ROLE_TOOL &&
+                          oid.len == id.len &&
+                          memcmp(oid.ptr, id.ptr, id.len) == 0);
+                }
+                CHECK(rk);
+            }
+        }
+    }
+}
+
+AM_TEST(random_histories_keep_the_invariants_for_every_option)
+{
+    uint64_t seed = 42;
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_trim_result r = AM_TRIM_RESULT_INIT;
+    am_summarize_result sr = AM_SUMMARIZE_RESULT_INIT;
+    for (int iter = 0; iter < 400; iter++) {
+        am_trim_opts o = am_trim_opts_default();
+        am_summarize_opts so = am_summarize_opts_default();
+        random_history(&seed, &l);
+        o.strategy = (am_trim_strategy)(prng(&seed) % 3);
+        o.max_tokens = prng(&seed) % 300 + (o.strategy == AM_TRIM_TOKENS);
+        o.max_messages = prng(&seed) % 20;
+        o.preserve_system = prng(&seed) % 2;
+        o.start_on_user = prng(&seed) % 2;
+        o.end_on_role = (int)(prng(&seed) % 5) - 1;
+        o.allow_partial = prng(&seed) % 2;
+        CHECK_OK(am_trim(items(&l), l.count, &o, &r, NULL));
+        check_invariants(&l, &r.messages);
+        CHECK_EQ(r.messages.count + r.dropped_count, l.count);
+        if (o.max_messages > 0 && o.preserve_system) {
+            size_t sys = 0;
+            for (size_t i = 0; i < l.count; i++)
+                sys += am_msg_role(l.items[i]) == AM_ROLE_SYSTEM;
+            CHECK(r.messages.count <= (o.max_messages > sys ? o.max_messages
+                                                             : sys));
+        }
+        so.keep_last = prng(&seed) % 12;
+        so.budget = 64 + prng(&seed) % 200;
+        so.preserve_system = prng(&seed) % 2;
+        CHECK_OK(am_summarize(items(&l), l.count, &so, &sr, NULL));
+        check_invariants(&l, &sr.messages);
+        if (sr.summarized_count > 0)
+            CHECK(sr.kept_count >= so.keep_last ||
+                  sr.kept_count + sr.summarized_count <= l.count);
+    }
+    am_trim_result_free(&r);
+    am_summarize_result_free(&sr);
+    am_msg_list_free(&l);
+}
+
+AM_TEST(random_histories_through_the_manager_stay_sendable)
+{
+    uint64_t seed = 7;
+    am_msg_list l = AM_MSG_LIST_INIT, ctx = AM_MSG_LIST_INIT;
+    for (int iter = 0; iter < 150; iter++) {
+        am_memory_opts o = am_memory_opts_default();
+        am_memory *mem = NULL;
+        random_history(&seed, &l);
+        o.config.strategy = (am_compress_strategy)(prng(&seed) % 3);
+        o.config.compression_threshold = 40 + prng(&seed) % 200;
+        o.config.short_term_size = prng(&seed) % 8;
+        o.config.preserve_system = prng(&seed) % 2;
+        o.config.tool_clear_trigger = prng(&seed) % 2 ? 60 : 0;
+        o.config.tool_clear_keep = prng(&seed) % 3;
+        CHECK_OK(am_memory_create(&o, &mem, NULL));
+        for (size_t i = 0; i < l.count; i++) {
+            /* Tool results whose call was never made are invalid input
+             * for the message core; skip what am_msg_validate refuses. */
+            am_status st = am_memory_add(mem, l.items[i], NULL);
+            am_msg_list prefix = l; /* shallow: the first i+1 messages */
+            CHECK(st == AM_OK || st == AM_EINVAL);
+            prefix.count = i + 1;
+            am_msg_list_clear(&ctx);
+            CHECK_OK(am_memory_context(mem, &ctx));
+            check_invariants_x(&prefix, &ctx, true);
+        }
+        am_memory_free(mem);
+    }
+    am_msg_list_free(&ctx);
+    am_msg_list_free(&l);
+}
