@@ -145,25 +145,6 @@ int main(int argc, char **argv)
         nsparts[u][0] = parts[0];
         nsparts[u][1] = am_str_c(user[u]);
     }
-    uint64_t saved = rng;
-    double t0 = now_ms();
-    for (size_t done = 0; done < nitems; done += batch) {
-        size_t n = nitems - done < batch ? nitems - done : batch;
-        for (size_t i = 0; i < n; i++) {
-            size_t id = done + i;
-            char text[120];
-            make_text(text, sizeof text, 8);
-            snprintf(keys[i], 24, "k%zu", id);
-            snprintf(vals[i], 160, "{\"text\":\"%s\"}", text);
-            items[i] = (am_item_in){ .ns = { nsparts[id % 16], 2 },
-                                     .key = am_str_c(keys[i]),
-                                     .value = am_str_c(vals[i]) };
-        }
-        if (am_store_put_many(s, items, n) != AM_OK)
-            die("put", am_store_last_error(s)->msg);
-    }
-    double put_ms = now_ms() - t0;
-
     /* ---- raw: the same rows, plain SQLite ---- */
     sqlite3 *db;
     sqlite3_stmt *ins, *fins;
@@ -178,39 +159,59 @@ int main(int argc, char **argv)
                            "(?, ?, ?)", -1, &ins, NULL);
     sqlite3_prepare_v2(db, "INSERT INTO fts(rowid, text) VALUES (?, ?)", -1,
                        &fins, NULL);
-    rng = saved;
-    t0 = now_ms();
+
+    /* Batches alternate between agentmem and raw SQLite, on the same
+     * generated rows, so that both see the same machine load; only the
+     * writes are timed. */
+    char (*texts)[120] = calloc(batch, 120);
+    double put_ms = 0, raw_put_ms = 0;
     for (size_t done = 0; done < nitems; done += batch) {
         size_t n = nitems - done < batch ? nitems - done : batch;
+        for (size_t i = 0; i < n; i++) {
+            size_t id = done + i;
+            make_text(texts[i], 120, 8);
+            snprintf(keys[i], 24, "k%zu", id);
+            snprintf(vals[i], 160, "{\"text\":\"%s\"}", texts[i]);
+            items[i] = (am_item_in){ .ns = { nsparts[id % 16], 2 },
+                                     .key = am_str_c(keys[i]),
+                                     .value = am_str_c(vals[i]) };
+        }
+        double t0 = now_ms();
+        if (am_store_put_many(s, items, n) != AM_OK)
+            die("put", am_store_last_error(s)->msg);
+        put_ms += now_ms() - t0;
+        t0 = now_ms();
         sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
         for (size_t i = 0; i < n; i++) {
             size_t id = done + i;
-            char text[120], key[24], val[160];
-            make_text(text, sizeof text, 8);
-            snprintf(key, sizeof key, "k%zu", id);
-            snprintf(val, sizeof val, "{\"text\":\"%s\"}", text);
             sqlite3_bind_blob(ins, 1, user[id % 16], 6, SQLITE_STATIC);
-            sqlite3_bind_blob(ins, 2, key, (int)strlen(key), SQLITE_STATIC);
-            sqlite3_bind_text(ins, 3, val, -1, SQLITE_STATIC);
+            sqlite3_bind_blob(ins, 2, keys[i], (int)strlen(keys[i]),
+                              SQLITE_STATIC);
+            sqlite3_bind_text(ins, 3, vals[i], -1, SQLITE_STATIC);
             sqlite3_step(ins);
             sqlite3_reset(ins);
             sqlite3_bind_int64(fins, 1, sqlite3_last_insert_rowid(db));
-            sqlite3_bind_text(fins, 2, text, -1, SQLITE_STATIC);
+            sqlite3_bind_text(fins, 2, texts[i], -1, SQLITE_STATIC);
             sqlite3_step(fins);
             sqlite3_reset(fins);
         }
         sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+        raw_put_ms += now_ms() - t0;
     }
-    double raw_put_ms = now_ms() - t0;
+    free(texts);
     printf("name items ns/op items/s\n");
     printf("put_batched_ours %zu %.0f %.0f\n", nitems, put_ms * 1e6 / nitems,
            nitems / (put_ms / 1e3));
     printf("put_batched_raw %zu %.0f %.0f\n", nitems,
            raw_put_ms * 1e6 / nitems, nitems / (raw_put_ms / 1e3));
 
-    /* ---- get by key ---- */
+    /* ---- get by key (each key read by agentmem, then by raw SQLite) ---- */
     double *lat = malloc(sizeof(double) * ngets);
+    double *rlat = malloc(sizeof(double) * ngets);
     am_buf out = AM_BUF_INIT;
+    sqlite3_stmt *sel;
+    sqlite3_prepare_v2(db, "SELECT value FROM items WHERE ns = ? AND key = ?",
+                       -1, &sel, NULL);
     for (int i = 0; i < ngets; i++) {
         size_t id = next() % nitems;
         char key[24];
@@ -220,28 +221,19 @@ int main(int argc, char **argv)
                          &out) != AM_OK)
             die("get", am_store_last_error(s)->msg);
         lat[i] = (now_ms() - a) * 1e3;
-    }
-    double g50 = pct(lat, ngets, 0.5), g99 = pct(lat, ngets, 0.99);
-    sqlite3_stmt *sel;
-    sqlite3_prepare_v2(db, "SELECT value FROM items WHERE ns = ? AND key = ?",
-                       -1, &sel, NULL);
-    for (int i = 0; i < ngets; i++) {
-        size_t id = next() % nitems;
-        char key[24];
-        snprintf(key, sizeof key, "k%zu", id);
-        double a = now_ms();
+        a = now_ms();
         sqlite3_bind_blob(sel, 1, user[id % 16], 6, SQLITE_STATIC);
         sqlite3_bind_blob(sel, 2, key, (int)strlen(key), SQLITE_STATIC);
         if (sqlite3_step(sel) != SQLITE_ROW)
             die("raw get", "missing");
         sqlite3_column_text(sel, 0);
         sqlite3_reset(sel);
-        lat[i] = (now_ms() - a) * 1e3;
+        rlat[i] = (now_ms() - a) * 1e3;
     }
-    printf("get_p50_us_ours %d %.1f\n", ngets, g50);
-    printf("get_p99_us_ours %d %.1f\n", ngets, g99);
-    printf("get_p50_us_raw %d %.1f\n", ngets, pct(lat, ngets, 0.5));
-    printf("get_p99_us_raw %d %.1f\n", ngets, pct(lat, ngets, 0.99));
+    printf("get_p50_us_ours %d %.1f\n", ngets, pct(lat, ngets, 0.5));
+    printf("get_p99_us_ours %d %.1f\n", ngets, pct(lat, ngets, 0.99));
+    printf("get_p50_us_raw %d %.1f\n", ngets, pct(rlat, ngets, 0.5));
+    printf("get_p99_us_raw %d %.1f\n", ngets, pct(rlat, ngets, 0.99));
 
     /* ---- full-text search: 2 words, top 10, whole store ----
      * Two query sets: "common" words (frequency ranks 50-2049, each in
@@ -257,6 +249,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < nfts; i++)
             snprintf(qs[i], 40, "%s %s", words[base + next() % span],
                      words[base + next() % span]);
+        double *rl = rlat; /* ngets >= nfts */
         for (int i = 0; i < nfts; i++) {
             am_search q = { .query = am_str_c(qs[i]),
                             .mode = AM_SEARCH_TEXT, .limit = 10 };
@@ -266,20 +259,20 @@ int main(int argc, char **argv)
                 die("search", am_store_last_error(s)->msg);
             fl[i] = now_ms() - a;
             am_results_free(r);
-        }
-        double f50 = pct(fl, nfts, 0.5), f99 = pct(fl, nfts, 0.99);
-        for (int i = 0; i < nfts; i++) {
             char m[64];
             char *sp = strchr(qs[i], ' ');
             snprintf(m, sizeof m, "\"%.*s\" OR \"%s\"", (int)(sp - qs[i]),
                      qs[i], sp + 1);
-            double a = now_ms();
+            a = now_ms();
             sqlite3_bind_text(fq, 1, m, -1, SQLITE_STATIC);
             while (sqlite3_step(fq) == SQLITE_ROW)
                 ;
             sqlite3_reset(fq);
-            fl[i] = now_ms() - a;
+            rl[i] = now_ms() - a;
         }
+        double f50 = pct(fl, nfts, 0.5), f99 = pct(fl, nfts, 0.99);
+        for (int i = 0; i < nfts; i++)
+            fl[i] = rl[i];
         printf("fts_%s_p50_ms_ours %d %.3f\n", label, nfts, f50);
         printf("fts_%s_p99_ms_ours %d %.3f\n", label, nfts, f99);
         printf("fts_%s_p50_ms_raw %d %.3f\n", label, nfts,

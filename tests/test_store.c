@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "agentmem/store.h"
+#include "agentmem/tiers.h"
 #include "harness.h"
 
 typedef struct fixture {
@@ -609,6 +610,45 @@ AM_TEST(open_rejects_garbage_and_newer_schema)
             CHECK(strstr(err.msg, "newer") != NULL);
         }
     }
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(store_and_tiers_share_one_database_file)
+{
+    char *dir = test_tmpdir(), path[512];
+    am_buf out = AM_BUF_INIT;
+    snprintf(path, sizeof path, "%s/shared.db", dir);
+    for (int order = 0; order < 2; order++) {
+        /* Either module may create the file first. */
+        unlink(path);
+        am_tiers_opts to = am_tiers_opts_default();
+        to.db_path = path;
+        to.flush_interval_ms = 0;
+        am_tiers *t = NULL;
+        am_store *s = NULL;
+        if (order == 0)
+            CHECK_OK(am_store_open(path, NULL, &s, NULL));
+        CHECK_OK(am_tiers_open(&to, &t, NULL));
+        if (order == 1)
+            CHECK_OK(am_store_open(path, NULL, &s, NULL));
+        am_tier_item_in ti = am_tier_item_in_default();
+        ti.content = AM_STR("tier content");
+        CHECK_OK(am_tiers_store(t, AM_STR("t1"), &ti));
+        CHECK_OK(put(s, NS1("n"), "k", "\"store content\"", 0));
+        CHECK_OK(am_tiers_close(t, NULL));
+        am_store_close(s);
+        CHECK_OK(am_store_open(path, NULL, &s, NULL));
+        CHECK_OK(am_store_get(s, NS1("n"), AM_STR("k"), &out));
+        CHECK_STR_EQ(out.ptr, "\"store content\"");
+        CHECK_OK(am_store_check(s));
+        am_store_close(s);
+        CHECK_OK(am_tiers_open(&to, &t, NULL));
+        CHECK_OK(am_tiers_peek(t, AM_STR("t1"), &out, NULL));
+        CHECK_MEM_EQ(out.ptr, out.len, "tier content");
+        CHECK_OK(am_tiers_close(t, NULL));
+    }
+    am_buf_free(&out);
     test_rmtree(dir);
     free(dir);
 }

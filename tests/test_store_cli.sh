@@ -90,5 +90,17 @@ check tooldef_bad 2 $R tool-def --format xml
 check toolcall 0 $R tool-call alice '{"id":"c1","function":{"arguments":"{\"query\":\"Lisbon\"}"}}'
 has toolcall_result "$out" '"tool_call_id":"c1"'
 has toolcall_hit "$out" 'session s1'
+check export 0 $S export user_1
+has export_line "$out" '"namespace":["user_1","prefs"],"key":"editor"'
+cp "$out" "$tmp/export.jsonl"
+S2="$cli store --db $tmp/t2.db --embedder hash"
+check import 0 $S2 import "$tmp/export.jsonl"
+has import_count "$out" "imported 2"
+check import_get 0 $S2 get user_1/prefs language
+has import_value "$out" '{"value":"Python"}'
+printf '{"namespace":["z"],"key":"k","value":1}\n{bad\n' >"$tmp/bad.jsonl"
+check import_bad 3 $S2 import "$tmp/bad.jsonl"
+has import_bad_line "$err" "line 2"
+check import_bad_nothing 4 $S2 get z k
 echo "$pass passed, $fails failed"
 [ "$fails" -eq 0 ]

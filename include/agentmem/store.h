@@ -119,7 +119,8 @@ typedef struct am_item_in {
     am_str text;
     int64_t ttl_ms;     /* > 0: expires ttl_ms after the put; 0: never */
     /* Caller's own vector (dim floats, borrowed) and the id of what made
-     * it; NULL: the store's embedder embeds `text` (if there is one). */
+     * it (NULL: "caller"); vec NULL: the store's embedder embeds `text`
+     * (if there is one). */
     const float *vec;
     size_t dim;
     const char *vec_model;
@@ -135,7 +136,9 @@ typedef struct am_item_in {
 AM_API am_status am_store_put(am_store *s, const am_item_in *item);
 
 /* Put `count` items in one transaction: all or none. Errors name the
- * index of the failing item. Thread safety: safe. */
+ * index of the failing item. Values are parsed and embedded before the
+ * handle's lock is taken, so a slow embedder does not hold up other
+ * threads. Thread safety: safe. */
 AM_API am_status am_store_put_many(am_store *s, const am_item_in *items,
                                    size_t count);
 

@@ -104,6 +104,14 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
     return 0;
 }
 
+static am_str am__cli_json_str(const json_t *v)
+{
+    am_str r = { json_string_value(v), json_string_length(v) };
+    if (r.ptr == NULL)
+        r.ptr = "";
+    return r;
+}
+
 /* Split "a/b/c" into parts (borrowed from `s`). "" or "/" is the root. */
 static int split_ns(const char *s, am_str parts[MAX_PARTS], am_ns *ns)
 {
@@ -194,6 +202,119 @@ static int store_fail(am_store *s, am_status st, const char *what)
     return cli_fail(st, am_store_last_error(s), what);
 }
 
+/* `store import FILE`: JSON Lines of {"namespace": [...], "key", "value",
+ * "meta"?, "ttl_ms"? or "expires_ms"?} (export's format), put in batches
+ * of 1000, each batch one transaction. Errors name the line. */
+static int import_jsonl(am_store *s, const char *path, int json)
+{
+    am_buf in = AM_BUF_INIT;
+    am_error err = { AM_OK, "" };
+    am_status st = cli_read_input(path, &in, &err);
+    size_t line = 0, total = 0, n = 0;
+    enum { BATCH = 1000 };
+    static am_item_in items[BATCH];
+    static am_str parts[BATCH][AM_STORE_MAX_NS_PARTS];
+    json_t *docs[BATCH];
+    char *vals[BATCH], *metas[BATCH];
+    int rc = CLI_EXIT_OK;
+
+    if (st != AM_OK)
+        return cli_fail(st, &err, path);
+    const char *p = in.ptr != NULL ? in.ptr : "", *end = p + in.len;
+    while (p < end || n > 0) {
+        if (p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            const char *le = nl != NULL ? nl : end;
+            line++;
+            const char *ls = p;
+            p = nl != NULL ? nl + 1 : end;
+            while (ls < le && (*ls == ' ' || *ls == '\t' || *ls == '\r'))
+                ls++;
+            if (ls == le) {
+                if (n > 0 && p >= end)
+                    goto flush; /* trailing blank line: write the rest */
+                continue;
+            }
+            json_error_t jerr;
+            json_t *d = json_loadb(ls, (size_t)(le - ls), 0, &jerr);
+            if (d == NULL) {
+                fprintf(stderr, "agentmem: %s: line %zu: %s at column %d\n",
+                        path, line, jerr.text, jerr.column);
+                rc = CLI_EXIT_INPUT;
+                break;
+            }
+            json_t *nsv = json_object_get(d, "namespace");
+            json_t *key = json_object_get(d, "key");
+            json_t *val = json_object_get(d, "value");
+            if (!json_is_array(nsv) || !json_is_string(key) || val == NULL ||
+                json_array_size(nsv) > AM_STORE_MAX_NS_PARTS) {
+                fprintf(stderr, "agentmem: %s: line %zu: needs \"namespace\" "
+                        "(array of strings), \"key\" (string) and "
+                        "\"value\"\n", path, line);
+                json_decref(d);
+                rc = CLI_EXIT_INPUT;
+                break;
+            }
+            size_t k;
+            json_t *part;
+            json_array_foreach(nsv, k, part)
+                parts[n][k] = am__cli_json_str(part);
+            vals[n] = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
+            json_t *meta = json_object_get(d, "meta");
+            metas[n] = meta != NULL ? json_dumps(meta, JSON_COMPACT) : NULL;
+            json_t *ttl = json_object_get(d, "ttl_ms");
+            json_t *exp = json_object_get(d, "expires_ms");
+            int64_t ttl_ms = json_is_integer(ttl) ? json_integer_value(ttl)
+                                                  : 0;
+            if (json_is_integer(exp)) {
+                /* export writes the absolute expiry: keep it absolute */
+                ttl_ms = json_integer_value(exp) - am_clock_now(NULL);
+                if (ttl_ms <= 0) {
+                    free(vals[n]);
+                    free(metas[n]);
+                    json_decref(d);
+                    continue; /* already expired */
+                }
+            }
+            items[n] = (am_item_in){
+                .ns = { parts[n], json_array_size(nsv) },
+                .key = am__cli_json_str(key), .value = am_str_c(vals[n]),
+                .meta = am_str_c(metas[n]),
+                .ttl_ms = ttl_ms };
+            docs[n++] = d;
+            if (n < BATCH && p < end)
+                continue;
+        }
+    flush:
+        if (n == 0)
+            break;
+        st = am_store_put_many(s, items, n);
+        for (size_t i = 0; i < n; i++) {
+            free(vals[i]);
+            free(metas[i]);
+            json_decref(docs[i]);
+        }
+        if (st != AM_OK) {
+            fprintf(stderr, "agentmem: %s: batch ending at line %zu: %s\n",
+                    path, line, am_store_last_error(s)->msg);
+            rc = cli_exit_code(st);
+            n = 0;
+            break;
+        }
+        total += n;
+        n = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(vals[i]);
+        free(metas[i]);
+        json_decref(docs[i]);
+    }
+    am_buf_free(&in);
+    if (rc == CLI_EXIT_OK)
+        printf(json ? "{\"imported\":%zu}\n" : "imported %zu\n", total);
+    return rc;
+}
+
 int cmd_store(int argc, char **argv)
 {
     const char *sub;
@@ -215,6 +336,7 @@ int cmd_store(int argc, char **argv)
         { "put", 3 }, { "get", 2 }, { "del", 2 }, { "ls", 0 },
         { "namespaces", 0 }, { "search", 1 }, { "history", 2 },
         { "undo", 2 }, { "purge", 0 }, { "check", 0 }, { "memtool", 2 },
+        { "import", 1 }, { "export", 0 },
     };
     int known = -1;
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
@@ -223,12 +345,13 @@ int cmd_store(int argc, char **argv)
     if (known < 0)
         return cli_usage("store", "unknown subcommand '%s' (put, get, del, "
                          "ls, namespaces, search, history, undo, purge, "
-                         "check, memtool)", sub);
+                         "check, memtool, import, export)", sub);
     if (o.npos < subs[known].npos)
         return cli_usage("store", "%s needs %d argument%s", sub,
                          subs[known].npos, subs[known].npos == 1 ? "" : "s");
     const char *nsarg = subs[known].npos >= 2 || strcmp(sub, "ls") == 0 ||
-                                strcmp(sub, "namespaces") == 0
+                                strcmp(sub, "namespaces") == 0 ||
+                                strcmp(sub, "export") == 0
                             ? o.pos[0]
                             : o.ns;
     if (split_ns(nsarg, parts, &ns) != 0)
@@ -323,6 +446,29 @@ int cmd_store(int argc, char **argv)
         rc = st == AM_OK ? CLI_EXIT_OK : store_fail(s, st, "purge");
         if (st == AM_OK)
             printf(o.json ? "{\"purged\":%zu}\n" : "purged %zu\n", n);
+    } else if (strcmp(sub, "import") == 0) {
+        rc = import_jsonl(s, o.pos[0], o.json);
+    } else if (strcmp(sub, "export") == 0) {
+        /* JSON Lines, one item per line, in list order. */
+        size_t off = 0;
+        for (;;) {
+            st = am_store_list(s, ns, 1000, off, &r);
+            if (st != AM_OK) {
+                rc = store_fail(s, st, "export");
+                break;
+            }
+            for (size_t i = 0; i < r->count; i++) {
+                am_results one = { &r->items[i], 1, NULL };
+                if (am_results_to_json(&one, 0, &buf, &err) == AM_OK)
+                    printf("%.*s\n", (int)buf.len - 2, buf.ptr + 1);
+            }
+            size_t n = r->count;
+            am_results_free(r);
+            r = NULL;
+            if (n < 1000)
+                break;
+            off += n;
+        }
     } else if (strcmp(sub, "memtool") == 0) {
         /* store memtool USER '{"command":"view","path":"/memories"}' */
         int is_error = 0;

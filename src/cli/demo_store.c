@@ -12,8 +12,10 @@
 #include <unistd.h>
 
 #include "agentmem/memtool.h"
+#include "agentmem/msg.h"
 #include "agentmem/recall.h"
 #include "agentmem/store.h"
+#include "agentmem/window.h"
 #include "cli.h"
 #include "commands.h"
 
@@ -37,6 +39,54 @@ static void show(const char *label, const am_results *r)
                r->items[i].ns_parts[r->items[i].ns_count - 1].ptr,
                (int)r->items[i].key.len, r->items[i].key.ptr,
                (int)r->items[i].text.len, r->items[i].text.ptr);
+}
+
+/* Recall's summary callback backed by the context module's offline
+ * summarizer: the chunk's "role: content" lines become messages again. */
+static am_status summarize_chunk(void *ctx, am_str chunk, am_buf *summary,
+                                 am_error *err)
+{
+    const am_summarizer *sum = ctx;
+    am_msg *msgs[64];
+    size_t n = 0;
+    am_status st = AM_OK;
+    size_t i = 0;
+    while (i < chunk.len && n < 64 && st == AM_OK) {
+        size_t end = i;
+        while (end < chunk.len && chunk.ptr[end] != '\n')
+            end++;
+        const char *colon = memchr(chunk.ptr + i, ':', end - i);
+        am_role role = AM_ROLE_USER;
+        am_str text = { chunk.ptr + i, end - i };
+        if (colon != NULL &&
+            am_role_parse((am_str){ chunk.ptr + i,
+                                    (size_t)(colon - (chunk.ptr + i)) },
+                          &role, NULL) == AM_OK) {
+            text.ptr = colon + 1;
+            text.len = (size_t)(chunk.ptr + end - text.ptr);
+            while (text.len > 0 && text.ptr[0] == ' ') {
+                text.ptr++;
+                text.len--;
+            }
+        }
+        st = am_msg_create_text(NULL, role, text, &msgs[n], err);
+        if (st == AM_OK)
+            n++;
+        i = end + 1;
+    }
+    if (st == AM_OK) {
+        am_buf out = AM_BUF_INIT;
+        st = am_summarizer_run(sum, AM_STR(""),
+                               (const am_msg *const *)msgs, n, 60, &out,
+                               err);
+        if (st == AM_OK)
+            st = am_buf_append(summary, out.ptr != NULL ? out.ptr : "",
+                               out.len);
+        am_buf_free(&out);
+    }
+    for (size_t k = 0; k < n; k++)
+        am_msg_free(msgs[k]);
+    return st;
 }
 
 int demo_store(void)
@@ -124,11 +174,19 @@ int demo_store(void)
     if (st != AM_OK)
         goto fail;
     size_t chunks = 0;
+    am_summarizer *sum = NULL;
+    am_recall_opts ro = am_recall_opts_default();
+    if (am_summarizer_offline(NULL, AM_STR(""), &sum, NULL) == AM_OK) {
+        ro.summarize = summarize_chunk;
+        ro.summarize_ctx = sum;
+    }
     st = am_recall_index(s, AM_STR("user_123"), AM_STR("2024-05-02-outage"),
-                         am_buf_str(&file), NULL, &chunks);
+                         am_buf_str(&file), &ro, &chunks);
+    am_summarizer_free(sum);
     if (st != AM_OK)
         goto store_fail;
-    printf("  indexed the conversation as %zu chunks\n", chunks);
+    printf("  indexed the conversation as %zu chunks, each summarized by "
+           "the offline summarizer\n", chunks);
     st = am_recall_tool_call(
         s, AM_STR("user_123"), AM_TOOL_ANTHROPIC,
         AM_STR("{\"type\":\"tool_use\",\"id\":\"toolu_demo\",\"name\":"

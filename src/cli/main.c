@@ -32,7 +32,8 @@ static const cli_command commands[] = {
     { "store", cmd_store, 1,
       "put NS KEY JSON | get NS KEY | del NS KEY | ls [NS] | namespaces "
       "[NS] | search QUERY [--ns NS] [--mode M] | history|undo NS KEY | "
-      "purge | check | memtool USER INPUT [--db F] [--json]",
+      "purge | check | import FILE | export [NS] | memtool USER INPUT "
+      "[--db F] [--json]",
       "the long-term store: items, namespaces, search" },
     { "version", cmd_version, 0, "", "print the library version" },
     { "tokens", cmd_tokens, 1,

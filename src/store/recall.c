@@ -272,7 +272,7 @@ static am_status render(json_t *hits, am_buf *text)
                             json_string_value(json_object_get(h, "session_id")),
                             json_real_value(json_object_get(h, "score")));
         if (st == AM_OK && sum != NULL && sum[0] != '\0')
-            st = am_buf_appendf(text, "Summary: %s\n", sum);
+            st = am_buf_appendf(text, "Summary: %s\nExcerpt:\n", sum);
         if (st == AM_OK)
             st = am_buf_appendf(text, "%s", json_string_value(
                                                 json_object_get(h, "text")));

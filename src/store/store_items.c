@@ -569,7 +569,6 @@ static am_status soft_delete(am_store *s, sqlite3_stmt *f, int64_t now,
     am_status st = am__store_step_done(s, Q_ITEM_SOFTDEL, "delete");
     if (st == AM_OK)
         st = history_add(s, id, "delete", f, 1, 2, now, actor);
-    s->own_writes++;
     return st;
 }
 
@@ -591,14 +590,19 @@ am_status am_store_delete(am_store *s, am_ns ns, am_str key)
     if (st == AM_OK && !row_is_live(f, 3, 4, now))
         st = am__fail(&s->err, AM_ENOTFOUND, "delete: no live item '%.*s'",
                       (int)(key.len > 64 ? 64 : key.len), key.ptr);
-    if (st == AM_OK)
+    int64_t id = 0;
+    if (st == AM_OK) {
+        id = sqlite3_column_int64(f, 0);
         st = soft_delete(s, f, now, s->actor);
+    }
     if (f != NULL)
         sqlite3_reset(f);
     if (st == AM_OK)
         st = am__store_commit(s);
     if (st != AM_OK)
         am__store_rollback(s);
+    else /* committed: drop it from the vector cache in place */
+        am__vcache_apply(s, id, (am_str){ NULL, 0 }, 0, NULL, 0);
     am_buf_free(&enc);
     STORE_UNLOCK(s);
     return st;
@@ -640,6 +644,7 @@ am_status am_store_undo(am_store *s, am_ns ns, am_str key)
     if (strcmp(event, "add") == 0) {
         /* Undoing an add deletes the item. */
         st = soft_delete(s, f, now, "undo");
+        s->own_writes++; /* the vector cache reloads */
     } else {
         /* update or delete: restore the old value and metadata. The text
          * is re-derived from the value; the vector is dropped (re-put to

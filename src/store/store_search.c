@@ -408,7 +408,9 @@ static am_status text_cands(am_store *s, am_str query, am_str lo,
         am_buf_free(&fq);
         return AM_OK;
     }
-    int64_t lim = want * 4 < 64 ? 64 : (int64_t)want * 4;
+    /* Root search: FTS5 cuts at `lim`; dead rows are rare, so a small
+     * margin over `want` is enough (the loop deepens otherwise). */
+    int64_t lim = (int64_t)want + 8;
     for (;;) {
         int scoped = lo.len > 0;
         sqlite3_stmt *f = am__store_stmt(s, scoped ? Q_FTS : Q_FTS_TOP);
