@@ -1070,6 +1070,38 @@ AM_TEST(newer_schema_and_corrupt_archive_are_reported)
     free(dir);
 }
 
+AM_TEST(maintain_is_optimize_then_policies_then_flush)
+{
+    test_clock clk = { T0 };
+    char *dir = test_tmpdir();
+    char db[4200];
+    am_tiers *t;
+    am_tier_policy_count pc[4];
+    size_t demoted = 0, n = 0;
+    am_tier_item v;
+
+    snprintf(db, sizeof db, "%s/m.db", dir);
+    t = open_t(&clk, 100, 1000, 0, db);
+    CHECK_OK(put(t, "w", "x", 0.2, AM_TIER_WORKING));
+    CHECK_OK(put(t, "l", "x", 0.2, AM_TIER_LONG_TERM));
+    clk.now_ms += 32 * DAY;
+    CHECK_OK(am_tiers_maintain(t, &demoted, pc, 4, &n));
+    CHECK_EQ(demoted, 1);   /* w: working -> short-term */
+    CHECK_EQ(n, 3);
+    CHECK_EQ(pc[0].acted, 2); /* both idle 32 days, importance 0.2 */
+    CHECK_OK(am_tiers_peek(t, AM_STR("w"), NULL, &v));
+    CHECK_EQ(v.tier, AM_TIER_ARCHIVE);
+    /* Flushed: another connection sees both archived. */
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_items WHERE tier = 3"),
+             2);
+    am_tiers_close(t, NULL);
+    t = open_t(&clk, 100, 1000, 0, db);
+    CHECK_EQ(tier_of(t, "l"), AM_TIER_ARCHIVE);
+    am_tiers_close(t, NULL);
+    test_rmtree(dir);
+    free(dir);
+}
+
 /* ---- OOM ---- */
 
 static am_status oom_body(void *ctx, const am_allocator *a)

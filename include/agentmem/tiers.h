@@ -397,6 +397,17 @@ AM_API am_status am_tiers_apply_policies(am_tiers *t,
                                          am_tier_policy_count *out,
                                          size_t cap, size_t *count);
 
+/* ---- The seed's facade ---- */
+
+/* The "production memory system" optimize of the seed in one call:
+ * am_tiers_optimize, then am_tiers_apply_policies, then am_tiers_flush.
+ * *demoted, out/cap/count as for those calls (each may be NULL/0).
+ * Returns the first failure. Thread safety: safe (each step locks; other
+ * threads' calls may run between the steps). */
+AM_API am_status am_tiers_maintain(am_tiers *t, size_t *demoted,
+                                   am_tier_policy_count *out, size_t cap,
+                                   size_t *count);
+
 #ifdef __cplusplus
 }
 #endif
