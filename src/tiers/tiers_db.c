@@ -233,6 +233,9 @@ static am_status load_row(am_tiers *t, sqlite3_stmt *qi, sqlite3_stmt *qc)
                         rec.importance);
     st = am__tdict_intern(t->alloc, &t->types, type != NULL ? type : "",
                           type_len, &rec.type);
+    if (st == AM_OK && rec.type >= T_MAX_TYPES)
+        return am__fail(&t->err, AM_ELIMIT, "database: more than %u types",
+                        T_MAX_TYPES);
     for (size_t off = 0; st == AM_OK && off < tags_len;) {
         size_t n = tags[off];
         if (off + 1 + n > tags_len || n == 0 || ntags == 255)
