@@ -148,3 +148,88 @@ AM_TEST(mass_archive_on_worker_threads_is_byte_identical)
     am_buf_free(&out);
     am_tiers_close(t, NULL);
 }
+
+/* A large table loads on worker threads; the result must equal a serial
+ * load (same slots, indexes, search order and contents). */
+static void describe_all(am_tiers *t, am_buf *out)
+{
+    am_tier_hits h = AM_TIER_HITS_INIT;
+    am_tier_query q = am_tier_query_default();
+    am_buf c = AM_BUF_INIT;
+    am_str tag = AM_STR("t3");
+
+    q.flags = AM_TIER_PEEK;
+    CHECK_OK(am_tiers_search(t, &q, &h));
+    for (size_t i = 0; i < h.count; i += 97) {
+        CHECK_OK(am_tiers_describe(t, h.ids[i], out));
+        CHECK_OK(am_tiers_peek(t, h.ids[i], &c, NULL));
+        am_buf_append(out, c.ptr, c.len);
+    }
+    am_buf_appendf(out, "\n%zu items\n", h.count);
+    q.tags = &tag;
+    q.tag_count = 1;
+    q.type = AM_STR("type2");
+    q.min_importance = 0.35;
+    CHECK_OK(am_tiers_search(t, &q, &h));
+    for (size_t i = 0; i < h.count; i++)
+        am_buf_appendf(out, "%.*s ", (int)h.ids[i].len, h.ids[i].ptr);
+    am_tier_hits_free(&h);
+    am_buf_free(&c);
+}
+
+AM_TEST(parallel_load_equals_serial_load)
+{
+    test_clock clk = { 1700000000000LL };
+    am_clock c = test_clock_make(&clk);
+    am_tiers_opts o = am_tiers_opts_default();
+    am_tiers *t = NULL;
+    char *dir = test_tmpdir();
+    char db[4200], id[32], content[300];
+    am_buf a = AM_BUF_INIT, b = AM_BUF_INIT;
+    am_str tags[3] = { AM_STR("t1"), AM_STR("t2"), AM_STR("t3") };
+
+    snprintf(db, sizeof db, "%s/par.db", dir);
+    o.clock = &c;
+    o.db_path = db;
+    o.capacity[AM_TIER_WORKING] = 1000;
+    o.capacity[AM_TIER_SHORT_TERM] = 5000;
+    o.flush_max_dirty = 100000;
+    CHECK_OK(am_tiers_open(&o, &t, NULL));
+    for (int i = 0; i < 24000; i++) {
+        am_tier_item_in in = am_tier_item_in_default();
+        char type[16];
+        snprintf(id, sizeof id, "p%05d", i);
+        snprintf(type, sizeof type, "type%d", i % 5);
+        snprintf(content, sizeof content, "content of %d %0*d", i,
+                 i % 200, 7);
+        in.content = am_str_c(content);
+        in.type = am_str_c(type);
+        in.tags = &tags[i % 3];
+        in.tag_count = (size_t)(3 - i % 3);
+        in.importance = (i % 100) / 100.0;
+        in.tier = (am_tier)(i % 4);
+        CHECK_OK(am_tiers_store(t, am_str_c(id), &in));
+        clk.now_ms += 3600000;
+    }
+    for (int i = 0; i < 24000; i += 7) { /* holes in the pid range */
+        snprintf(id, sizeof id, "p%05d", i);
+        CHECK_OK(am_tiers_delete(t, am_str_c(id)));
+    }
+    CHECK_OK(am_tiers_close(t, NULL));
+
+    o.threads = 1;
+    CHECK_OK(am_tiers_open(&o, &t, NULL));
+    describe_all(t, &a);
+    am_tiers_close(t, NULL);
+    o.threads = 4;
+    CHECK_OK(am_tiers_open(&o, &t, NULL));
+    describe_all(t, &b);
+    CHECK_EQ(am_tiers_count(t), 24000 - 3429);
+    am_tiers_close(t, NULL);
+    CHECK_EQ(a.len, b.len);
+    CHECK(a.len > 1000 && memcmp(a.ptr, b.ptr, a.len) == 0);
+    am_buf_free(&a);
+    am_buf_free(&b);
+    test_rmtree(dir);
+    free(dir);
+}
