@@ -474,7 +474,7 @@ am_status am_tiers_open(const am_tiers_opts *opts, am_tiers **out,
     if (o.db_path != NULL) {
         st = am__tiers_db_open(t, o.db_path);
         if (st == AM_OK)
-            st = am__tiers_db_load(t, o.db_path);
+            st = am__tiers_db_load(t);
         if (st != AM_OK) {
             am__error_copy(err, &t->err);
             goto fail;

@@ -20,7 +20,6 @@
  * synchronous=NORMAL: a committed flush survives a crash of the process;
  * after a power loss the last commits may be rolled back, never torn).
  */
-#include <pthread.h>
 #include <string.h>
 
 #include "tiers_int.h"
@@ -194,13 +193,7 @@ static int64_t col_time(sqlite3_stmt *s, int i)
                : sqlite3_column_int64(s, i);
 }
 
-/* Build the record of the current row pair (qi: tier_items, qc: the
- * matching tier_content row) into *rec, its blob allocated. Type and tag
- * ids are interned into `types` and `tags`, which are the handle's own
- * dictionaries or a loading worker's private ones. */
-static am_status parse_row(const am_allocator *a, tdict *types, tdict *tags,
-                           sqlite3_stmt *qi, sqlite3_stmt *qc, titem *rec,
-                           am_error *err)
+static am_status load_row(am_tiers *t, sqlite3_stmt *qi, sqlite3_stmt *qc)
 {
     int64_t pid = sqlite3_column_int64(qi, 0);
     const char *id = (const char *)sqlite3_column_text(qi, 1);
@@ -208,7 +201,7 @@ static am_status parse_row(const am_allocator *a, tdict *types, tdict *tags,
     int tier = sqlite3_column_int(qi, 2);
     const char *type = (const char *)sqlite3_column_text(qi, 9);
     size_t type_len = (size_t)sqlite3_column_bytes(qi, 9);
-    const unsigned char *tagb = sqlite3_column_blob(qi, 10);
+    const unsigned char *tags = sqlite3_column_blob(qi, 10);
     size_t tags_len = (size_t)sqlite3_column_bytes(qi, 10);
     const char *extra = (const char *)sqlite3_column_text(qi, 11);
     size_t extra_len = (size_t)sqlite3_column_bytes(qi, 11);
@@ -217,265 +210,73 @@ static am_status parse_row(const am_allocator *a, tdict *types, tdict *tags,
     size_t data_len;
     uint32_t tagids[255];
     size_t ntags = 0;
+    titem rec;
+    uint32_t slot = 0;
     am_status st;
 
     if (sqlite3_column_int64(qc, 0) != pid)
-        return am__fail(err, AM_EFORMAT, "database: item pid %lld has "
+        return am__fail(&t->err, AM_EFORMAT, "database: item pid %lld has "
                         "no content row", (long long)pid);
     data = sqlite3_column_blob(qc, 1);
     data_len = (size_t)sqlite3_column_bytes(qc, 1);
     if (id == NULL || id_len == 0 || id_len > 65535 || tier < 0 ||
         tier >= AM_TIER_COUNT || clen < 0 || clen >= UINT32_MAX ||
         (tier != AM_TIER_ARCHIVE && (size_t)clen != data_len))
-        return am__fail(err, AM_EFORMAT, "database: tier_items row pid "
+        return am__fail(&t->err, AM_EFORMAT, "database: tier_items row pid "
                         "%lld is malformed (id, tier or content_len)",
                         (long long)pid);
-    memset(rec, 0, sizeof *rec);
-    rec->importance = sqlite3_column_double(qi, 8);
-    if (!(rec->importance >= 0.0 && rec->importance <= 1.0))
-        return am__fail(err, AM_EFORMAT, "database: row pid %lld: "
+    memset(&rec, 0, sizeof rec);
+    rec.importance = sqlite3_column_double(qi, 8);
+    if (!(rec.importance >= 0.0 && rec.importance <= 1.0))
+        return am__fail(&t->err, AM_EFORMAT, "database: row pid %lld: "
                         "importance %g outside [0, 1]", (long long)pid,
-                        rec->importance);
-    st = am__tdict_intern(a, types, type != NULL ? type : "", type_len,
-                          &rec->type);
+                        rec.importance);
+    st = am__tdict_intern(t->alloc, &t->types, type != NULL ? type : "",
+                          type_len, &rec.type);
+    if (st == AM_OK && rec.type >= T_MAX_TYPES)
+        return am__fail(&t->err, AM_ELIMIT, "database: more than %u types",
+                        T_MAX_TYPES);
     for (size_t off = 0; st == AM_OK && off < tags_len;) {
-        size_t n = tagb[off];
+        size_t n = tags[off];
         if (off + 1 + n > tags_len || n == 0 || ntags == 255)
-            return am__fail(err, AM_EFORMAT, "database: row pid %lld: "
+            return am__fail(&t->err, AM_EFORMAT, "database: row pid %lld: "
                             "malformed tags at byte %zu", (long long)pid,
                             off);
-        st = am__tdict_intern(a, tags, (const char *)tagb + off + 1, n,
+        st = am__tdict_intern(t->alloc, &t->tags,
+                              (const char *)tags + off + 1, n,
                               &tagids[ntags++]);
         off += 1 + n;
     }
     if (st != AM_OK)
-        return am__fail(err, st, "no memory to load the tiers");
-    rec->pid = pid;
-    rec->created_ms = sqlite3_column_int64(qi, 3);
-    rec->accessed_ms = sqlite3_column_int64(qi, 4);
-    rec->hit1_ms = col_time(qi, 5);
-    rec->hit2_ms = col_time(qi, 6);
-    rec->access_count = (uint32_t)sqlite3_column_int64(qi, 7);
-    rec->ntags = (uint8_t)ntags;
-    rec->id_len = (uint16_t)id_len;
-    rec->extra_len = (uint32_t)extra_len;
-    rec->content_len = (uint32_t)clen;
-    rec->stored_len = (uint32_t)data_len;
-    rec->tier = (uint8_t)tier;
-    rec->flags = (uint8_t)(T_LIVE | (sqlite3_column_int(qi, 12) ? T_JSON
-                                                                 : 0));
-    rec->blob = am__alloc(a, am__tiers_blob_len(rec));
-    if (rec->blob == NULL)
-        return am__fail(err, AM_ENOMEM, "no memory to load the tiers");
+        return am__fail(&t->err, st, "no memory to load the tiers");
+    rec.pid = pid;
+    rec.created_ms = sqlite3_column_int64(qi, 3);
+    rec.accessed_ms = sqlite3_column_int64(qi, 4);
+    rec.hit1_ms = col_time(qi, 5);
+    rec.hit2_ms = col_time(qi, 6);
+    rec.access_count = (uint32_t)sqlite3_column_int64(qi, 7);
+    rec.ntags = (uint8_t)ntags;
+    rec.id_len = (uint16_t)id_len;
+    rec.extra_len = (uint32_t)extra_len;
+    rec.content_len = (uint32_t)clen;
+    rec.stored_len = (uint32_t)data_len;
+    rec.tier = (uint8_t)tier;
+    rec.flags = (uint8_t)(T_LIVE | (sqlite3_column_int(qi, 12) ? T_JSON : 0));
+    rec.blob = am__alloc(t->alloc, am__tiers_blob_len(&rec));
+    if (rec.blob == NULL)
+        return am__fail(&t->err, AM_ENOMEM, "no memory to load the tiers");
     if (ntags > 0)
-        memcpy(rec->blob, tagids, 4 * ntags);
-    memcpy(rec->blob + 4 * ntags, id, id_len);
+        memcpy(rec.blob, tagids, 4 * ntags);
+    memcpy(rec.blob + 4 * ntags, id, id_len);
     if (extra_len > 0)
-        memcpy(rec->blob + 4 * ntags + id_len, extra, extra_len);
+        memcpy(rec.blob + 4 * ntags + id_len, extra, extra_len);
     if (data_len > 0)
-        memcpy(am__tiers_content(rec), data, data_len);
-    return AM_OK;
-}
-
-/* Step the two scans to the next item and its content row. Returns
- * SQLITE_ROW, SQLITE_DONE or an error (detail in err). */
-static int next_pair(sqlite3 *db, sqlite3_stmt *qi, sqlite3_stmt *qc,
-                     am_error *err)
-{
-    int ri = sqlite3_step(qi), rc;
-
-    if (ri != SQLITE_ROW) {
-        if (ri != SQLITE_DONE)
-            am__fail(err, AM_EIO, "database: reading tier_items: %s",
-                     sqlite3_errmsg(db));
-        return ri;
-    }
-    /* Content rows without an item (none are written) are skipped. */
-    do {
-        rc = sqlite3_step(qc);
-    } while (rc == SQLITE_ROW &&
-             sqlite3_column_int64(qc, 0) < sqlite3_column_int64(qi, 0));
-    if (rc == SQLITE_DONE) {
-        am__fail(err, AM_EFORMAT, "database: item pid %lld has no content "
-                 "row", (long long)sqlite3_column_int64(qi, 0));
-        return SQLITE_CORRUPT;
-    }
-    if (rc != SQLITE_ROW) {
-        am__fail(err, AM_EIO, "database: reading tier_content: %s",
-                 sqlite3_errmsg(db));
-        return rc;
-    }
-    return SQLITE_ROW;
-}
-
-static const char sql_items[] =
-    "SELECT pid, id, tier, created_ms, accessed_ms, hit1_ms, hit2_ms, "
-    "access_count, importance, type, tags, extra, json, content_len "
-    "FROM tier_items WHERE pid BETWEEN ?1 AND ?2 ORDER BY pid";
-static const char sql_content[] =
-    "SELECT pid, data FROM tier_content WHERE pid BETWEEN ?1 AND ?2 "
-    "ORDER BY pid";
-
-/* ---- Parallel loading ----
- *
- * With the default allocator and a large table, workers each open their
- * own connection and parse a range of pids into records (blobs with
- * content; types and tags interned into private dictionaries). The
- * calling thread then maps the private ids to the handle's and links the
- * records in pid order, so the result is the same as a serial load. The
- * expensive part -- reading a gigabyte out of SQLite and copying it into
- * a million allocations -- runs in parallel. */
-
-typedef struct lworker {
-    const char *path;
-    const am_allocator *alloc;
-    int64_t lo, hi;
-    titem *rows;
-    size_t n, cap;
-    tdict types, tags;
-    am_status st;
-    am_error err;
-} lworker;
-
-static void *load_work(void *arg)
-{
-    lworker *w = arg;
-    sqlite3 *db = NULL;
-    sqlite3_stmt *qi = NULL, *qc = NULL;
-    int rc;
-
-    if (sqlite3_open_v2(w->path, &db, SQLITE_OPEN_READONLY |
-                        SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        w->st = am__fail(&w->err, AM_EIO, "database: cannot open '%s' for "
-                         "loading: %s", w->path,
-                         db != NULL ? sqlite3_errmsg(db) : "no memory");
-        goto out;
-    }
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_exec(db, "PRAGMA mmap_size=2147418112; BEGIN", NULL, NULL, NULL);
-    if (sqlite3_prepare_v2(db, sql_items, -1, &qi, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, sql_content, -1, &qc, NULL) != SQLITE_OK) {
-        w->st = am__fail(&w->err, AM_EIO, "database: prepare: %s",
-                         sqlite3_errmsg(db));
-        goto out;
-    }
-    sqlite3_bind_int64(qi, 1, w->lo);
-    sqlite3_bind_int64(qi, 2, w->hi);
-    sqlite3_bind_int64(qc, 1, w->lo);
-    sqlite3_bind_int64(qc, 2, w->hi);
-    while ((rc = next_pair(db, qi, qc, &w->err)) == SQLITE_ROW) {
-        if (w->n == w->cap) {
-            void *p = w->rows;
-            if (am__grow(w->alloc, &p, &w->cap, w->n + 1, sizeof(titem)) !=
-                AM_OK) {
-                w->st = am__fail(&w->err, AM_ENOMEM, "no memory to load "
-                                 "the tiers");
-                goto out;
-            }
-            w->rows = p;
-        }
-        w->st = parse_row(w->alloc, &w->types, &w->tags, qi, qc,
-                          &w->rows[w->n], &w->err);
-        if (w->st != AM_OK)
-            goto out;
-        w->n++;
-    }
-    if (rc != SQLITE_DONE)
-        w->st = w->err.code != AM_OK ? w->err.code : AM_EIO;
-out:
-    sqlite3_finalize(qi);
-    sqlite3_finalize(qc);
-    if (db != NULL) {
-        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-        sqlite3_close(db);
-    }
-    return NULL;
-}
-
-/* Link worker w's records into the handle, translating its ids. */
-static am_status link_rows(am_tiers *t, lworker *w, size_t *done)
-{
-    uint32_t *tmap = NULL, *gmap = NULL;
-    am_status st = AM_OK;
-
-    tmap = am__alloc_array(t->alloc, w->types.count + 1, sizeof *tmap);
-    gmap = am__alloc_array(t->alloc, w->tags.count + 1, sizeof *gmap);
-    if (tmap == NULL || gmap == NULL)
-        st = AM_ENOMEM;
-    for (size_t i = 0; st == AM_OK && i < w->types.count; i++)
-        st = am__tdict_intern(t->alloc, &t->types, w->types.keys[i].s,
-                              w->types.keys[i].len, &tmap[i]);
-    for (size_t i = 0; st == AM_OK && i < w->tags.count; i++)
-        st = am__tdict_intern(t->alloc, &t->tags, w->tags.keys[i].s,
-                              w->tags.keys[i].len, &gmap[i]);
+        memcpy(am__tiers_content(&rec), data, data_len);
+    /* Custom indexes are registered after open, so none exist here. */
+    st = am__tiers_insert_loaded(t, &rec, &slot);
     if (st != AM_OK)
-        am__fail(&t->err, st, "no memory to load the tiers");
-    /* *done counts the rows whose blob is no longer ours to free. */
-    while (st == AM_OK && *done < w->n) {
-        titem *rec = &w->rows[*done];
-        uint32_t *ids = (uint32_t *)(void *)rec->blob;
-        uint32_t slot;
-        rec->type = tmap[rec->type];
-        if (rec->type >= T_MAX_TYPES) {
-            st = am__fail(&t->err, AM_ELIMIT, "database: more than %u "
-                          "types", T_MAX_TYPES);
-            break;
-        }
-        for (size_t k = 0; k < rec->ntags; k++)
-            ids[k] = gmap[ids[k]];
-        st = am__tiers_insert_loaded(t, rec, &slot); /* owns the blob */
-        (*done)++;
-        if (st != AM_OK)
-            am__fail(&t->err, st, "no memory to load the tiers");
-    }
-    am__free(t->alloc, tmap, (w->types.count + 1) * sizeof *tmap);
-    am__free(t->alloc, gmap, (w->tags.count + 1) * sizeof *gmap);
-    return st;
-}
-
-static am_status load_parallel(am_tiers *t, const char *path, int64_t lo,
-                               int64_t hi, size_t nw)
-{
-    lworker w[AM__TIERS_MAX_THREADS];
-    pthread_t th[AM__TIERS_MAX_THREADS];
-    bool started[AM__TIERS_MAX_THREADS];
-    int64_t span = (hi - lo) / (int64_t)nw + 1;
-    am_status st = AM_OK;
-
-    memset(w, 0, sizeof w);
-    memset(started, 0, sizeof started);
-    for (size_t k = 0; k < nw; k++) {
-        w[k].path = path;
-        w[k].alloc = t->alloc;
-        w[k].lo = lo + (int64_t)k * span;
-        w[k].hi = k + 1 == nw ? hi : lo + (int64_t)(k + 1) * span - 1;
-        am__arena_init(&w[k].types.strings, t->alloc, 4096);
-        am__arena_init(&w[k].tags.strings, t->alloc, 4096);
-    }
-    for (size_t k = 1; k < nw; k++)
-        started[k] = pthread_create(&th[k], NULL, load_work, &w[k]) == 0;
-    load_work(&w[0]);
-    for (size_t k = 1; k < nw; k++) {
-        if (started[k])
-            pthread_join(th[k], NULL);
-        else
-            load_work(&w[k]);
-    }
-    for (size_t k = 0; k < nw && st == AM_OK; k++)
-        if (w[k].st != AM_OK)
-            st = am__error_copy(&t->err, &w[k].err);
-    for (size_t k = 0; k < nw; k++) {
-        size_t done = 0;
-        if (st == AM_OK)
-            st = link_rows(t, &w[k], &done);
-        for (size_t i = done; i < w[k].n; i++)
-            am__free(t->alloc, w[k].rows[i].blob,
-                     am__tiers_blob_len(&w[k].rows[i]));
-        am__free(t->alloc, w[k].rows, w[k].cap * sizeof(titem));
-        am__tdict_free(t->alloc, &w[k].types);
-        am__tdict_free(t->alloc, &w[k].tags);
-    }
-    return st;
+        return am__fail(&t->err, st, "no memory to load the tiers");
+    return AM_OK;
 }
 
 static am_status load_moves(am_tiers *t)
@@ -535,68 +336,55 @@ static am_status load_moves(am_tiers *t)
     return st;
 }
 
-am_status am__tiers_db_load(am_tiers *t, const char *path)
+am_status am__tiers_db_load(am_tiers *t)
 {
     sqlite3_stmt *qi = NULL, *qc = NULL;
     am_status st = AM_OK;
-    int64_t count = 0, lo = 0, hi = -1;
-    int rc;
+    int ri, rc;
 
     st = exec(t, "BEGIN");
     if (st != AM_OK)
         return st;
-    if ((st = prep(t, "SELECT count(*), coalesce(min(pid), 0), "
-                      "coalesce(max(pid), -1) FROM tier_items", &qi)) !=
-        AM_OK)
+    if ((st = prep(t, "SELECT count(*) FROM tier_items", &qi)) != AM_OK)
         goto out;
-    if (sqlite3_step(qi) == SQLITE_ROW) {
-        count = sqlite3_column_int64(qi, 0);
-        lo = sqlite3_column_int64(qi, 1);
-        hi = sqlite3_column_int64(qi, 2);
+    if (sqlite3_step(qi) == SQLITE_ROW &&
+        am__tiers_presize(t, (size_t)sqlite3_column_int64(qi, 0)) != AM_OK) {
+        st = am__fail(&t->err, AM_ENOMEM, "no memory to load %lld items",
+                      (long long)sqlite3_column_int64(qi, 0));
+        goto out;
     }
     sqlite3_finalize(qi);
     qi = NULL;
-    if (am__tiers_presize(t, (size_t)count) != AM_OK) {
-        st = am__fail(&t->err, AM_ENOMEM, "no memory to load %lld items",
-                      (long long)count);
+    if ((st = prep(t, "SELECT pid, id, tier, created_ms, accessed_ms, "
+                      "hit1_ms, hit2_ms, access_count, importance, type, "
+                      "tags, extra, json, content_len FROM tier_items "
+                      "ORDER BY pid", &qi)) != AM_OK ||
+        (st = prep(t, "SELECT pid, data FROM tier_content ORDER BY pid",
+                   &qc)) != AM_OK)
         goto out;
-    }
-    /* Worker threads call the allocator, so only the default one (which
-     * is thread-safe) allows them; small tables are not worth it. */
-    if (t->alloc == NULL && t->threads > 1 && count >= 20000) {
-        st = load_parallel(t, path, lo, hi, t->threads);
-        if (st == AM_OK)
-            st = load_moves(t);
-        goto out;
-    }
-    if ((st = prep(t, sql_items, &qi)) != AM_OK ||
-        (st = prep(t, sql_content, &qc)) != AM_OK)
-        goto out;
-    sqlite3_bind_int64(qi, 1, lo);
-    sqlite3_bind_int64(qi, 2, hi);
-    sqlite3_bind_int64(qc, 1, lo);
-    sqlite3_bind_int64(qc, 2, hi);
-    while ((rc = next_pair(t->db, qi, qc, &t->err)) == SQLITE_ROW) {
-        titem rec;
-        uint32_t slot;
-        st = parse_row(t->alloc, &t->types, &t->tags, qi, qc, &rec,
-                       &t->err);
-        if (st == AM_OK && rec.type >= T_MAX_TYPES) {
-            am__free(t->alloc, rec.blob, am__tiers_blob_len(&rec));
-            st = am__fail(&t->err, AM_ELIMIT, "database: more than %u "
-                          "types", T_MAX_TYPES);
+    for (;;) {
+        ri = sqlite3_step(qi);
+        if (ri != SQLITE_ROW)
+            break;
+        /* Content rows without an item (none are written) are skipped. */
+        do {
+            rc = sqlite3_step(qc);
+        } while (rc == SQLITE_ROW &&
+                 sqlite3_column_int64(qc, 0) < sqlite3_column_int64(qi, 0));
+        if (rc != SQLITE_ROW) {
+            st = rc == SQLITE_DONE
+                     ? am__fail(&t->err, AM_EFORMAT, "database: item pid "
+                                "%lld has no content row",
+                                (long long)sqlite3_column_int64(qi, 0))
+                     : dbfail(t, "reading tier_content");
+            goto out;
         }
+        st = load_row(t, qi, qc);
         if (st != AM_OK)
             goto out;
-        /* Custom indexes are registered after open, so none exist here. */
-        st = am__tiers_insert_loaded(t, &rec, &slot);
-        if (st != AM_OK) {
-            am__fail(&t->err, st, "no memory to load the tiers");
-            goto out;
-        }
     }
-    if (rc != SQLITE_DONE) {
-        st = t->err.code != AM_OK ? t->err.code : AM_EIO;
+    if (ri != SQLITE_DONE) {
+        st = dbfail(t, "reading tier_items");
         goto out;
     }
     st = load_moves(t);

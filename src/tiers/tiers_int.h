@@ -261,7 +261,7 @@ void am__tiers_policy_free(am_tiers *t);
 
 /* ---- tiers_db.c ---- */
 am_status am__tiers_db_open(am_tiers *t, const char *path);
-am_status am__tiers_db_load(am_tiers *t, const char *path);
+am_status am__tiers_db_load(am_tiers *t);
 am_status am__tiers_db_flush(am_tiers *t);
 void am__tiers_db_close(am_tiers *t);
 
