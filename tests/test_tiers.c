@@ -1102,6 +1102,37 @@ AM_TEST(maintain_is_optimize_then_policies_then_flush)
     free(dir);
 }
 
+AM_TEST(a_locked_database_makes_flush_busy_and_keeps_the_changes)
+{
+    test_clock clk = { T0 };
+    char *dir = test_tmpdir();
+    char db[4200];
+    am_tiers *t;
+    sqlite3 *h;
+
+    am_tiers_opts o = am_tiers_opts_default();
+    am_clock c = test_clock_make(&clk);
+
+    snprintf(db, sizeof db, "%s/busy.db", dir);
+    o.clock = &c;
+    o.db_path = db;
+    o.flush_interval_ms = 3600000;
+    o.busy_timeout_ms = 20;
+    CHECK_OK(am_tiers_open(&o, &t, NULL));
+    CHECK_OK(put(t, "a", "x", 0.5, AM_TIER_WORKING));
+    CHECK_EQ(sqlite3_open(db, &h), SQLITE_OK);
+    CHECK_EQ(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    CHECK_ST(am_tiers_flush(t), AM_EBUSY);
+    CHECK(strstr(am_tiers_last_error(t)->msg, "locked") != NULL);
+    CHECK_EQ(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    CHECK_OK(am_tiers_flush(t));
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_items"), 1);
+    am_tiers_close(t, NULL);
+    test_rmtree(dir);
+    free(dir);
+}
+
 /* ---- OOM ---- */
 
 static am_status oom_body(void *ctx, const am_allocator *a)

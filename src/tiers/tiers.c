@@ -385,6 +385,7 @@ am_tiers_opts am_tiers_opts_default(void)
     o.capacity[AM_TIER_SHORT_TERM] = 1000;
     o.flush_interval_ms = 1000;
     o.flush_max_dirty = 10000;
+    o.busy_timeout_ms = 5000;
     o.zstd_level = -1;
     o.move_log_cap = 4096;
     o.default_policies = true;
@@ -433,6 +434,7 @@ am_status am_tiers_open(const am_tiers_opts *opts, am_tiers **out,
     t->flush_interval_ms = o.flush_interval_ms;
     t->flush_max_dirty = o.flush_max_dirty != 0 ? o.flush_max_dirty : 1;
     t->zstd_level = o.zstd_level;
+    t->busy_timeout_ms = o.busy_timeout_ms >= 0 ? o.busy_timeout_ms : 0;
     t->threads = o.threads;
     if (t->threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -111,6 +111,7 @@ struct am_tiers {
     int64_t flush_interval_ms;
     size_t flush_max_dirty;
     int zstd_level;
+    int busy_timeout_ms;
 
     /* Items. */
     titem *items;
