@@ -98,8 +98,8 @@ void am__tiers_mark(am_tiers *t, uint32_t slot, unsigned what)
     if (t->db == NULL)
         return;
     if ((it->flags & T_DIRTY) == 0) {
-        /* Reserved by every caller that can reach here with a clean item;
-         * if that ever failed we would still flush at close via a scan. */
+        /* Every caller reserved room for this push before its first
+         * change, so it cannot fail here. */
         if (am__tiers_vpush(t, &t->dirty, slot) != AM_OK)
             return;
     }
@@ -839,6 +839,13 @@ am_status am_tiers_store(am_tiers *t, am_str id, const am_tier_item_in *in)
             goto undo;
         }
         old = am__tiers_find(t, id.ptr, id.len);
+    }
+    /* Demotions above may have used the room reserved for the dirty
+     * list; take it again. */
+    if (t->db != NULL && am__tiers_vreserve(t, &t->dirty, 1) != AM_OK) {
+        st = am__fail(&t->err, AM_ENOMEM, "no memory to store '%.*s'",
+                      (int)id.len, id.ptr);
+        goto undo;
     }
     if (rec.tier == AM_TIER_ARCHIVE) {
         st = am__tiers_compress(t, slot);
