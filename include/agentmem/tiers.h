@@ -134,6 +134,7 @@ AM_API am_tiers_opts am_tiers_opts_default(void);
  *
  * Returns AM_OK and the handle in *out (yours: am_tiers_close), or
  * AM_EINVAL (bad option), AM_EIO (database cannot be opened or read),
+ * AM_EBUSY (another connection held it locked for busy_timeout_ms),
  * AM_EFORMAT (a stored row is malformed), AM_EUNSUPPORTED (the file's
  * tiers schema is newer than this build) or AM_ENOMEM; detail in `err`.
  * Thread safety: safe (the new handle is not shared yet). */
