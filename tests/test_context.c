@@ -224,12 +224,12 @@ AM_TEST(xsum_respects_budget_and_is_deterministic)
                           AM_STR(""), NULL, NULL, &b, NULL));
         CHECK_EQ(a.len, b.len);
         CHECK(memcmp(a.ptr, b.ptr, a.len) == 0);
-        /* The header alone may exceed a tiny budget; bullets never do. */
-        size_t header = 0;
-        const char *kp = strstr(a.ptr, "Key points:");
-        if (kp != NULL)
-            CHECK(am__count_estimate(NULL, a.ptr, a.len) <=
-                  budget + 8 + header);
+        /* The header alone may exceed a tiny budget; past it, the whole
+         * summary fits (counted with the same estimate). */
+        if (budget >= 60)
+            CHECK(am__count_estimate(NULL, a.ptr, a.len) <= budget);
+        if (budget >= 150)
+            CHECK(strstr(a.ptr, "Key points:") != NULL);
     }
     am_buf_free(&a);
     am_buf_free(&b);
@@ -513,4 +513,22 @@ AM_TEST(trim_partial_cuts_only_a_plain_boundary_message)
     run_trim(&h, o, got, &r);
     CHECK_STR_EQ(got, "100000000001");
     CHECK_EQ(r.partial_index, SIZE_MAX);
+}
+
+AM_TEST(config_text_values_reject_control_characters_and_compare_equal)
+{
+    am_memory_config c = am_memory_config_default(), d;
+    am_error err;
+    CHECK_ST(am_memory_config_set(&c, AM_STR("MEMORY_TOOL_CLEAR_EXCLUDE"),
+                                  AM_STR("a\nb"), "env", &err), AM_EFORMAT);
+    CHECK(strstr(err.msg, "byte 1") != NULL);
+    /* A long value then a short one: the struct equals a fresh short. */
+    CHECK_OK(am_memory_config_set(&c, AM_STR("MEMORY_TOOL_CLEAR_EXCLUDE"),
+                                  AM_STR("search,calculator"), NULL, &err));
+    CHECK_OK(am_memory_config_set(&c, AM_STR("MEMORY_TOOL_CLEAR_EXCLUDE"),
+                                  AM_STR("x"), NULL, &err));
+    d = am_memory_config_default();
+    CHECK_OK(am_memory_config_set(&d, AM_STR("MEMORY_TOOL_CLEAR_EXCLUDE"),
+                                  AM_STR("x"), NULL, &err));
+    CHECK(memcmp(&c, &d, sizeof c) == 0);
 }

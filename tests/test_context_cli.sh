@@ -51,5 +51,17 @@ grep -q "^Total tokens: [0-9,]*$" "$tmp/out" || fail "replay total tokens"
 grep -q "^Net savings: [0-9,]* tokens ([0-9.]*%)$" "$tmp/out" || fail "replay savings"
 grep -q '^Total cost: \$[0-9.]*$' "$tmp/out" || fail "replay cost"
 
+# compress with an LLM summarizer (a local OpenAI-compatible stub).
+if command -v python3 >/dev/null; then
+    python3 "$src/tests/mock_chat.py" "$tmp/port" &
+    mock=$!
+    for _ in $(seq 50); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+    port=$(cat "$tmp/port" 2>/dev/null)
+    run 0 "$cli" compress "$session" --threshold 20000 --llm-model gpt-4o-mini \
+        --llm-base-url "http://127.0.0.1:$port/v1"
+    grep -q '\[Compressed Summary\] LLM SUMMARY of' "$tmp/out" || fail "llm summary not used"
+    kill "$mock" 2>/dev/null; wait "$mock" 2>/dev/null
+fi
+
 [ "$fails" -eq 0 ] || exit 1
 echo "context cli: ok"

@@ -61,6 +61,15 @@ if grep -q reasoning_items "$tmp/out"; then echo "FAIL portable"; fails=$((fails
 check pretty 0 "$cli" conv convert --to openai --pretty "$ex/openai.json" --from openai
 expect pretty_indent "$tmp/out" '^  {'
 
+# Pretty output reads back to the same conversation, in every format.
+for f in agentmem openai anthropic; do
+    "$cli" conv convert --to $f --pretty "$ex/conversation.json" > "$tmp/p.json" 2>"$tmp/err" &&
+    "$cli" conv convert --from $f --to $f "$tmp/p.json" > "$tmp/q.json" 2>>"$tmp/err" &&
+    "$cli" conv convert --to $f "$ex/conversation.json" > "$tmp/r.json" 2>>"$tmp/err"
+    if cmp -s "$tmp/q.json" "$tmp/r.json"; then pass=$((pass + 1)); else
+        echo "FAIL pretty_$f"; cat "$tmp/err"; fails=$((fails + 1)); fi
+done
+
 # show and stats.
 check show 0 "$cli" conv show "$ex/conversation.json"
 expect show_call "$tmp/out" 'call call_lyon: search'

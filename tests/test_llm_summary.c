@@ -67,7 +67,7 @@ static void run_protocol(am_llm_kind kind, const char *path_part)
     mock_http *srv = mock_http_start(NULL);
     am_llm *llm;
     am_summarizer *s = NULL;
-    am_llm_summarizer_opts so = { 0, NULL, on_usage, NULL };
+    am_llm_summarizer_opts so = { 0, NULL, on_usage, NULL, NULL };
     usage_log log = { 0, 0, 0 };
     am_msg_list l = AM_MSG_LIST_INIT;
     am_summarize_opts o = am_summarize_opts_default();
@@ -182,7 +182,7 @@ AM_TEST(llm_summarizer_splits_input_larger_than_its_window)
 {
     mock_http *srv = mock_http_start(NULL);
     am_llm *llm = client(srv, AM_LLM_OPENAI, NULL);
-    am_llm_summarizer_opts so = { 700, NULL, NULL, NULL };
+    am_llm_summarizer_opts so = { 700, NULL, NULL, NULL, NULL };
     am_summarizer *s = NULL;
     am_msg_list l = AM_MSG_LIST_INIT;
     am_summarize_opts o = am_summarize_opts_default();
@@ -221,22 +221,81 @@ AM_TEST(manager_counts_llm_compression_cost)
     am_memory *mem = NULL;
     am_msg_list l = AM_MSG_LIST_INIT;
     am_memory_stats st;
+    am_token_tracker *tr = NULL;
+    am_tracker_stats ts;
+    am_llm_summarizer_opts so = { 0, NULL, NULL, NULL, NULL };
+    am_memory_usage u = { 900, 40, 0 };
 
-    CHECK_OK(am_summarizer_llm(llm, NULL, &s, NULL));
+    CHECK_OK(am_token_tracker_create(NULL, &tr, NULL));
+    so.tracker = tr;
+    CHECK_OK(am_summarizer_llm(llm, &so, &s, NULL));
     o.summarizer = s;
+    o.tracker = tr;
     o.config.compression_threshold = 600;
     o.config.short_term_size = 4;
+    snprintf(o.config.model, sizeof o.config.model, "gpt-4o-mini");
     CHECK_OK(am_memory_create(&o, &mem, NULL));
     history(&l, 40);
     for (size_t i = 0; i < l.count; i++)
-        CHECK_OK_E(am_memory_add(mem, l.items[i], NULL),
+        CHECK_OK_E(am_memory_add(mem, l.items[i], i == 3 ? &u : NULL),
                    am_memory_last_error(mem));
     am_memory_stats_get(mem, &st);
     CHECK(st.compressions > 0);
     CHECK(st.compression_cost > 0);
     CHECK_EQ(st.net_savings,
              (int64_t)st.tokens_saved - (int64_t)st.compression_cost);
+    CHECK(st.total_cost > 0); /* 900 in + 40 out at gpt-4o-mini prices */
+    /* The tracker saw the agent's call, every summarizer call (flagged as
+     * compression) and the savings the manager credited. */
+    am_token_tracker_stats(tr, &ts);
+    CHECK_EQ(ts.calls, 1 + (int64_t)mock_http_count(srv));
+    CHECK(ts.compression_tokens > 0);
+    CHECK_EQ(ts.compression_tokens, (int64_t)st.compression_cost);
+    CHECK(ts.tokens_saved > 0);
     am_memory_free(mem);
+    am_summarizer_free(s);
+    am_token_tracker_free(tr);
+    am_msg_list_free(&l);
+    am_llm_free(llm);
+    mock_http_stop(srv);
+}
+
+AM_TEST(llm_summarizer_retries_429_and_5xx_with_the_client_policy)
+{
+    mock_http *srv = mock_http_start(NULL);
+    am_llm_opts lo = am_llm_opts_default();
+    am_llm *llm = NULL;
+    am_summarizer *s = NULL;
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_summarize_opts o = am_summarize_opts_default();
+    am_summarize_result r = AM_SUMMARIZE_RESULT_INIT;
+    mock_reply busy, down;
+
+    lo.base_url = mock_http_url(srv);
+    lo.model = "gpt-4o-mini";
+    lo.http.max_retries = 2;
+    lo.http.sleep = no_sleep;
+    CHECK_OK(am_llm_create(&lo, &llm, NULL));
+    CHECK_OK(am_summarizer_llm(llm, NULL, &s, NULL));
+    memset(&busy, 0, sizeof busy);
+    busy.status = 429;
+    busy.body = "{\"error\":{\"message\":\"rate limited\",\"type\":"
+                "\"rate_limit_error\"}}";
+    busy.headers = "Retry-After: 1\r\n";
+    memset(&down, 0, sizeof down);
+    down.status = 502;
+    down.body = "bad gateway";
+    mock_http_push(srv, &busy);
+    mock_http_push(srv, &down);
+    history(&l, 6);
+    o.keep_last = 2;
+    o.budget = 80;
+    o.summarizer = s;
+    CHECK_OK(am_summarize((const am_msg *const *)l.items, l.count, &o, &r,
+                          NULL));
+    CHECK_EQ(mock_http_count(srv), 3); /* 429, 502, then the answer */
+    CHECK(strncmp(r.summary.ptr, "echo:", 5) == 0);
+    am_summarize_result_free(&r);
     am_summarizer_free(s);
     am_msg_list_free(&l);
     am_llm_free(llm);

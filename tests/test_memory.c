@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "agentmem/window.h"
 #include "harness.h"
 
@@ -333,7 +335,8 @@ AM_TEST(stats_text_matches_the_seed_block)
     char line[64];
     snprintf(line, sizeof line, "Compressions: %zu\n", s.compressions);
     CHECK(strstr(b.ptr, line) != NULL);
-    snprintf(line, sizeof line, "(%.1f%%)\nTotal cost: $", s.savings_percentage);
+    snprintf(line, sizeof line, "(%.1f%%)\nTotal cost: $",
+             s.savings_percentage);
     CHECK(strstr(b.ptr, line) != NULL);
     CHECK_OK(am_memory_stats_json(mem, &b));
     CHECK(strstr(b.ptr, "\"compression_count\":") != NULL);
@@ -404,4 +407,61 @@ static am_status oom_body(void *ctx, const am_allocator *alloc)
 AM_TEST(add_and_compress_survive_oom)
 {
     CHECK(test_oom_sweep(oom_body, NULL) > 10);
+}
+
+AM_TEST(disabled_memory_never_compresses_and_stats_json_parses)
+{
+    am_memory_opts o = am_memory_opts_default();
+    am_memory *mem = NULL;
+    am_memory_stats s;
+    am_buf b = AM_BUF_INIT;
+    o.config.enabled = false;
+    o.config.compression_threshold = 100;
+    CHECK_OK(am_memory_create(&o, &mem, NULL));
+    for (int i = 0; i < 10; i++)
+        turn(mem, i, false);
+    am_memory_stats_get(mem, &s);
+    CHECK_EQ(s.compressions, 0);
+    CHECK_EQ(s.messages, 50);
+    CHECK_EQ(s.current_tokens, s.total_tokens);
+    CHECK_OK(am_memory_compress(mem)); /* explicit compression still works */
+    am_memory_stats_get(mem, &s);
+    CHECK_EQ(s.compressions, 1);
+    CHECK(s.current_tokens < s.total_tokens);
+    CHECK_OK(am_memory_stats_json(mem, &b));
+    {
+        json_error_t e;
+        json_t *v = json_loads(b.ptr, 0, &e);
+        CHECK(v != NULL);
+        CHECK_EQ(json_integer_value(json_object_get(v, "compression_count")),
+                 1);
+        json_decref(v);
+    }
+    am_buf_free(&b);
+    am_memory_free(mem);
+}
+
+AM_TEST(a_tool_result_without_its_call_is_never_sent)
+{
+    am_memory *mem = new_mem(AM_COMPRESS_SLIDING_WINDOW, 700, 3);
+    am_msg_list ctx = AM_MSG_LIST_INIT;
+    am_memory_stats s;
+    add(mem, text_msg(AM_ROLE_SYSTEM, "sys"));
+    add(mem, result_msg("ghost", "a result nobody asked for"));
+    add(mem, text_msg(AM_ROLE_USER, "hello"));
+    CHECK_OK(am_memory_context(mem, &ctx));
+    CHECK_EQ(ctx.count, 2);
+    CHECK_EQ(am_msg_role(ctx.items[1]), AM_ROLE_USER);
+    am_memory_stats_get(mem, &s);
+    CHECK_EQ(s.messages, 2);
+    CHECK_EQ(s.current_tokens, context_tokens(mem, &ctx));
+    /* It goes into the summary at the next compression. */
+    for (int i = 0; i < 10; i++)
+        turn(mem, i, false);
+    am_memory_stats_get(mem, &s);
+    CHECK(s.compressions > 0);
+    CHECK_EQ(s.current_tokens, context_tokens(mem, &ctx));
+    check_sendable(&ctx);
+    am_msg_list_free(&ctx);
+    am_memory_free(mem);
 }

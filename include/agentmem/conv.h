@@ -84,7 +84,8 @@ AM_API am_conv_opts am_conv_options(const am_conv *conv);
 AM_API am_status am_conv_add(am_conv *conv, const am_msg *msg);
 
 /* Fast path: append a text message with a new id and the current time.
- * `text` is copied. AM_OK, AM_EINVAL (bad role), AM_EFORMAT (invalid
+ * `text` is copied. AM_OK, AM_EINVAL (bad role; also AM_ROLE_TOOL, which
+ * needs a tool_call_id: use am_msg_create), AM_EFORMAT (invalid
  * UTF-8, naming the byte offset), AM_ELIMIT, AM_ENOMEM, AM_EIO.
  * Thread safety: safe. */
 AM_API am_status am_conv_add_text(am_conv *conv, am_role role, am_str text);
@@ -203,7 +204,9 @@ AM_API am_convmgr_opts am_convmgr_opts_default(void);
 /* Open a manager. With opts->dir, every agent log found there is restored
  * (as PERSISTENT); a torn or corrupt last record of a log is dropped and
  * truncated away; corruption before the last record is AM_EFORMAT naming
- * the file and byte offset. *out is yours: am_convmgr_close().
+ * the file and byte offset. Each log is locked (flock) while the manager
+ * is open: a second manager on the same directory, in this process or
+ * another, gets AM_EBUSY. *out is yours: am_convmgr_close().
  * Thread safety: safe. */
 AM_API am_status am_convmgr_open(const am_convmgr_opts *opts,
                                  am_convmgr **out, am_error *err);

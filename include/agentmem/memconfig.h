@@ -46,7 +46,7 @@ extern "C" {
 
 typedef enum am_compress_strategy {
     AM_COMPRESS_SLIDING_WINDOW = 0, /* summarize all but the recent window */
-    AM_COMPRESS_SELECTIVE,          /* keep important messages, summarize rest */
+    AM_COMPRESS_SELECTIVE,          /* keep important ones, summarize rest */
     AM_COMPRESS_DELETION            /* drop old messages, no summary */
 } am_compress_strategy;
 

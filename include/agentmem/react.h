@@ -120,6 +120,7 @@ typedef struct am_react_tool_exec {
 AM_API am_status am_react_add_tool_exec(am_react *m,
                                         const am_react_tool_exec *e);
 
+/* Number of tool executions. Thread safety: per-handle. */
 AM_API size_t am_react_tool_exec_count(const am_react *m);
 
 /* Execution `i`; strings owned by the memory, valid until the next
@@ -159,6 +160,7 @@ typedef struct am_react_step {
 AM_API am_status am_react_add_step(am_react *m, am_step_type type,
                                    am_str content);
 
+/* Number of reasoning steps. Thread safety: per-handle. */
 AM_API size_t am_react_step_count(const am_react *m);
 
 /* Step `i`; content owned by the memory. AM_OK or AM_ENOTFOUND.
@@ -213,6 +215,7 @@ AM_API am_status am_react_todo_put(am_react *m, const am_react_todo *t);
 /* Remove the todo `id`. AM_OK or AM_ENOTFOUND. Thread safety: per-handle. */
 AM_API am_status am_react_todo_remove(am_react *m, am_str id);
 
+/* Number of todos. Thread safety: per-handle. */
 AM_API size_t am_react_todo_count(const am_react *m);
 
 /* Todo `i` in insertion order; strings owned by the memory. AM_OK or

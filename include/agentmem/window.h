@@ -93,7 +93,8 @@ typedef struct am_trim_opts {
     const am_allocator *alloc;
 } am_trim_opts;
 
-/* Defaults: LAST, no limits, preserve_system on, end_on_role -1. */
+/* Defaults: LAST, no limits, preserve_system on, end_on_role -1.
+ * Thread safety: safe. */
 AM_API am_trim_opts am_trim_opts_default(void);
 
 typedef struct am_trim_result {
@@ -118,7 +119,8 @@ AM_API am_status am_trim(const am_msg *const *msgs, size_t count,
                          const am_trim_opts *opts, am_trim_result *res,
                          am_error *err);
 
-/* Release what `res` holds and reset it. NULL: no-op. */
+/* Release what `res` holds and reset it. NULL: no-op.
+ * Thread safety: per-handle (res). */
 AM_API void am_trim_result_free(am_trim_result *res);
 
 /* ---- Summarizers ---- */
@@ -143,7 +145,8 @@ typedef struct am_summarizer_vtable {
 } am_summarizer_vtable;
 
 /* Wrap a caller's implementation. `vt` is borrowed; `ctx` is destroyed
- * with vt->destroy (if set) by am_summarizer_free. */
+ * with vt->destroy (if set) by am_summarizer_free. *out is yours. AM_OK,
+ * AM_EINVAL (no summarize callback) or AM_ENOMEM. Thread safety: safe. */
 AM_API am_status am_summarizer_create(const am_summarizer_vtable *vt,
                                       void *ctx, size_t input_limit,
                                       am_summarizer **out, am_error *err);
@@ -153,7 +156,8 @@ AM_API am_status am_summarizer_create(const am_summarizer_vtable *vt,
  * decisions, errors, questions, importance `markers` -- comma-separated,
  * may be empty for the default list), one line per tool call and outcome,
  * and a header with message and tool counts, within the budget. `counter`
- * (copied; may be NULL) measures the budget. */
+ * (copied; may be NULL) measures the budget. *out is yours
+ * (am_summarizer_free). Thread safety: safe (the summarizer too). */
 AM_API am_status am_summarizer_offline(const am_counter *counter,
                                        am_str markers, am_summarizer **out,
                                        am_error *err);
@@ -168,9 +172,13 @@ typedef struct am_llm_summarizer_opts {
      * that no request exceeds it. */
     size_t context_tokens;
     const char *instructions; /* system prompt; NULL: the built-in one */
-    /* Called with each call's usage (e.g. to feed a token tracker). */
+    /* Called with each call's usage. */
     void (*on_usage)(void *ctx, const am_llm_usage *usage);
     void *usage_ctx;
+    /* When set (borrowed), each call is recorded there as a compression
+     * call of the client's model (reported usage, or counted when the
+     * reply had none). */
+    am_token_tracker *tracker;
 } am_llm_summarizer_opts;
 
 /* Create an LLM summarizer over `llm` (borrowed: it must outlive the
@@ -185,10 +193,12 @@ AM_API am_status am_summarizer_llm(am_llm *llm,
 /* Free a summarizer. NULL: no-op. Thread safety: unsafe. */
 AM_API void am_summarizer_free(am_summarizer *s);
 
-/* "offline", "llm" or the vtable's name. */
+/* "offline", "llm" or the vtable's name (static or owned by the vtable).
+ * Thread safety: safe. */
 AM_API const char *am_summarizer_name(const am_summarizer *s);
 
-/* Tokens spent so far (0 when the summarizer does not say). */
+/* Tokens spent so far (0 when the summarizer does not say).
+ * Thread safety: as the summarizer. */
 AM_API uint64_t am_summarizer_tokens_spent(const am_summarizer *s);
 
 /* Summarize through `s`, splitting input larger than its input_limit into
@@ -213,6 +223,8 @@ typedef struct am_summarize_opts {
     const am_allocator *alloc;
 } am_summarize_opts;
 
+/* Defaults: keep_last 0, budget 0 (30%), preserve_system on, offline
+ * summarizer. Thread safety: safe. */
 AM_API am_summarize_opts am_summarize_opts_default(void);
 
 typedef struct am_summarize_result {
@@ -224,7 +236,8 @@ typedef struct am_summarize_result {
     size_t tokens_before, tokens_after;
 } am_summarize_result;
 
-#define AM_SUMMARIZE_RESULT_INIT { AM_BUF_INIT, AM_MSG_LIST_INIT, 0, 0, 0, 0, 0 }
+#define AM_SUMMARIZE_RESULT_INIT                                        \
+    { AM_BUF_INIT, AM_MSG_LIST_INIT, 0, 0, 0, 0, 0 }
 
 /* Replace all but the last `keep_last` messages with one summary message
  * (role system, name "summary", text "[Compressed Summary] ..."). Exactly
@@ -237,6 +250,8 @@ AM_API am_status am_summarize(const am_msg *const *msgs, size_t count,
                               const am_summarize_opts *opts,
                               am_summarize_result *res, am_error *err);
 
+/* Release what `res` holds and reset it. NULL: no-op.
+ * Thread safety: per-handle (res). */
 AM_API void am_summarize_result_free(am_summarize_result *res);
 
 /* ---- The summarization middleware ---- */
@@ -253,12 +268,19 @@ typedef struct am_summary_mw_opts {
     const am_allocator *alloc;
 } am_summary_mw_opts;
 
+/* Defaults: no trigger (one must be set), keep_last 10, offline.
+ * Thread safety: safe. */
 AM_API am_summary_mw_opts am_summary_mw_opts_default(void);
 
-/* Create a middleware holding a running summary. AM_EINVAL when neither
- * trigger is set. Thread safety: safe. */
+/* Create a middleware holding a running summary; *out is yours
+ * (am_summary_mw_free). The summarizer and allocator in `opts` are
+ * borrowed. AM_EINVAL when neither trigger is set, AM_ENOMEM.
+ * Thread safety: safe. */
 AM_API am_status am_summary_mw_create(const am_summary_mw_opts *opts,
                                       am_summary_mw **out, am_error *err);
+
+/* Free the middleware and its running summary. NULL: no-op.
+ * Thread safety: unsafe (ends its life). */
 AM_API void am_summary_mw_free(am_summary_mw *mw);
 
 /* True when `msgs` crosses a trigger. Thread safety: per-handle. */
@@ -276,7 +298,8 @@ AM_API am_status am_summary_mw_process(am_summary_mw *mw,
                                        am_summarize_result *res,
                                        am_error *err);
 
-/* The running summary (owned by mw). */
+/* The running summary (owned by mw, valid until the next process call).
+ * Thread safety: per-handle. */
 AM_API am_str am_summary_mw_summary(const am_summary_mw *mw);
 
 /* ---- The memory manager ---- */
@@ -288,10 +311,15 @@ typedef struct am_memory_opts {
     am_counter counter;              /* NULL members: the estimate */
     const am_summarizer *summarizer; /* borrowed; NULL: offline */
     const am_models *models;         /* catalog for prices; NULL: built-in */
+    /* When set (borrowed): usage passed to am_memory_add is recorded there
+     * for config.model, and every compression credits its savings. */
+    am_token_tracker *tracker;
     const am_allocator *alloc;
     const am_clock *clock;
 } am_memory_opts;
 
+/* Defaults: am_memory_config_default(), estimate counting, offline
+ * summarizer, built-in catalog, no tracker. Thread safety: safe. */
 AM_API am_memory_opts am_memory_opts_default(void);
 
 /* Token usage a provider reported for one call: `input` is what it billed
@@ -330,11 +358,21 @@ typedef struct am_memory_stats {
     double total_cost;           /* USD, from reported usage and prices */
 } am_memory_stats;
 
-/* Create a manager. The config is checked (threshold <= max context,
- * ratio in (0,1]): AM_EINVAL naming the field. Thread safety: safe. */
+/* Create a manager; *out is yours (am_memory_free). The options are
+ * copied; the summarizer, tokenizer, catalog, tracker, allocator and
+ * clock they point to are borrowed for the manager's life. The config is
+ * checked (threshold <= max context, ratio in (0,1]): AM_EINVAL naming
+ * the field; AM_ENOMEM. Thread safety: safe. */
 AM_API am_status am_memory_create(const am_memory_opts *opts,
                                   am_memory **out, am_error *err);
+
+/* Free the manager and drop its message references (messages handed out
+ * by am_memory_context stay valid). NULL: no-op. Thread safety: unsafe
+ * (ends its life). */
 AM_API void am_memory_free(am_memory *mem);
+
+/* Detail of the most recent failed call on `mem`, owned by `mem`, valid
+ * until the next call. Thread safety: per-handle. */
 AM_API const am_error *am_memory_last_error(const am_memory *mem);
 
 /* Add `msg` (shared by reference, frozen). `usage` (may be NULL) is what
@@ -343,7 +381,9 @@ AM_API const am_error *am_memory_last_error(const am_memory *mem);
  * the provider's count says. Past the threshold the manager compresses
  * before returning (and, past the tool-clearing trigger, clears old tool
  * results). AM_OK, AM_EINVAL (invalid message), AM_ENOMEM or the
- * summarizer's status; on failure the manager is as before the call.
+ * summarizer's status; on failure the manager is as before the call,
+ * except when memory runs out after a successful compression (then the
+ * message and the compression stay).
  * Thread safety: per-handle. */
 AM_API am_status am_memory_add(am_memory *mem, const am_msg *msg,
                                const am_memory_usage *usage);
@@ -367,6 +407,7 @@ AM_API int64_t am_memory_last_savings(const am_memory *mem);
 AM_API bool am_memory_compressed(const am_memory *mem,
                                  am_compressed_memory *out);
 
+/* Fill `out` (zeros for a NULL manager). Thread safety: per-handle. */
 AM_API void am_memory_stats_get(const am_memory *mem, am_memory_stats *out);
 
 /* Statistics as a JSON object (the fields of am_memory_stats), replacing

@@ -11,11 +11,17 @@
  *                 [--strategy S] [--threshold N] [--short-term N]
  *                 [--model M] [--quiet]
  *
+ * compress and replay summarize offline unless --llm-model M is given
+ * (with --llm-provider openai|anthropic, --llm-base-url URL and
+ * --llm-api-key-env VAR as for `agentmem llm chat`).
+ *
  * FILE is a conversation in agentmem, OpenAI or Anthropic JSON ("-" for
  * stdin). The result goes to stdout (or --out) in --out-format (default:
- * the input format); a one-line report goes to stderr. Memory settings are
- * built as the library builds them: defaults, then --preset, then the
- * --config file, then MEMORY_* environment variables, then the flags.
+ * the input format); a one-line report goes to stderr. Trimming for
+ * --out-format anthropic implies --start-on-user (Anthropic requires it).
+ * Memory settings are built as the library builds them: defaults, then
+ * --preset, then the --config file, then MEMORY_* environment variables,
+ * then the flags.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,6 +203,9 @@ int cmd_trim(int argc, char **argv)
         common_free(&c);
         return rc;
     }
+    /* Anthropic requires the first message to be a user turn. */
+    if (c.out_fmt == AM_FORMAT_ANTHROPIC)
+        o.start_on_user = true;
     o.counter.tokenizer = c.tz;
     am_status st = am_trim((const am_msg *const *)c.msgs.items, c.msgs.count,
                            &o, &r, &err);
@@ -226,6 +235,7 @@ typedef struct mem_cli {
     const char *strategy;
     size_t threshold, short_term;
     bool now, quiet;
+    const char *llm_model, *llm_provider, *llm_base_url, *llm_key_env;
 } mem_cli;
 
 static int mem_args(const char *cmd, mem_cli *m, int argc, char **argv)
@@ -256,6 +266,22 @@ static int mem_args(const char *cmd, mem_cli *m, int argc, char **argv)
             if (!parse_size_arg(v, &m->short_term))
                 return cli_usage(cmd, "--short-term: a number");
             m->short_term++; /* 0 means unset below */
+        } else if (cli_opt(argc, argv, &i, "--llm-model", &v)) {
+            if (v == NULL)
+                return cli_usage(cmd, "--llm-model needs a model name");
+            m->llm_model = v;
+        } else if (cli_opt(argc, argv, &i, "--llm-provider", &v)) {
+            if (v == NULL)
+                return cli_usage(cmd, "--llm-provider: openai or anthropic");
+            m->llm_provider = v;
+        } else if (cli_opt(argc, argv, &i, "--llm-base-url", &v)) {
+            if (v == NULL)
+                return cli_usage(cmd, "--llm-base-url needs a URL");
+            m->llm_base_url = v;
+        } else if (cli_opt(argc, argv, &i, "--llm-api-key-env", &v)) {
+            if (v == NULL)
+                return cli_usage(cmd, "--llm-api-key-env needs a name");
+            m->llm_key_env = v;
         } else if (strcmp(argv[i], "--now") == 0) {
             m->now = true;
         } else if (strcmp(argv[i], "--quiet") == 0) {
@@ -314,6 +340,8 @@ static int run_memory(const char *cmd, int argc, char **argv, bool replay)
     mem_cli m;
     am_memory_opts o = am_memory_opts_default();
     am_memory *mem = NULL;
+    am_llm *llm = NULL;
+    am_summarizer *sum = NULL;
     am_msg_list ctx = AM_MSG_LIST_INIT;
     am_buf text = AM_BUF_INIT;
     am_error err;
@@ -330,6 +358,26 @@ static int run_memory(const char *cmd, int argc, char **argv, bool replay)
         goto out;
     o.config = m.cfg;
     o.counter.tokenizer = m.c.tz;
+    if (m.llm_model != NULL) {
+        /* Summarize with a chat model instead of the offline summarizer. */
+        am_llm_opts lo = am_llm_opts_default();
+        lo.model = m.llm_model;
+        lo.base_url = m.llm_base_url;
+        lo.api_key_env = m.llm_key_env;
+        if (m.llm_provider != NULL &&
+            am_llm_kind_parse(am_str_c(m.llm_provider), &lo.kind) != AM_OK) {
+            rc = cli_usage(cmd, "--llm-provider: openai or anthropic");
+            goto out;
+        }
+        st = am_llm_create(&lo, &llm, &err);
+        if (st == AM_OK)
+            st = am_summarizer_llm(llm, NULL, &sum, &err);
+        if (st != AM_OK) {
+            rc = cli_fail(st, &err, "--llm-model");
+            goto out;
+        }
+        o.summarizer = sum;
+    }
     st = am_memory_create(&o, &mem, &err);
     if (st != AM_OK) {
         rc = cli_fail(st, &err, cmd);
@@ -383,6 +431,8 @@ out:
     am_buf_free(&text);
     am_msg_list_free(&ctx);
     am_memory_free(mem);
+    am_summarizer_free(sum);
+    am_llm_free(llm);
     common_free(&m.c);
     return rc;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "agentmem/memconfig.h"
+#include "agentmem/react.h"
 #include "agentmem/msg.h"
 #include "agentmem/window.h"
 #include "cli.h"
@@ -29,6 +30,75 @@ static am_status load_session(am_msg_list *l, am_error *err)
                                l, err);
     am_buf_free(&text);
     return st;
+}
+
+/* The same session as structured ReAct memory: messages, one ACT step
+ * and one tool execution per call (matched with its result), statistics,
+ * then pruning. */
+static void demo_react(const am_msg_list *l)
+{
+    am_react *m = NULL;
+    am_react_stats s;
+    am_buf text = AM_BUF_INIT;
+    size_t idx[64];
+
+    if (am_react_create(NULL, &m, NULL) != AM_OK)
+        return;
+    for (size_t i = 0; i < l->count; i++) {
+        const am_msg *x = l->items[i];
+        am_buf_clear(&text);
+        am_msg_text(x, &text);
+        am_react_add_message(m, am_str_c(am_role_name(am_msg_role(x))),
+                             am_buf_str(&text));
+        for (size_t c = 0; c < am_msg_tool_call_count(x); c++) {
+            const am_tool_call *tc = am_msg_tool_call(x, c);
+            am_react_add_step(m, AM_STEP_ACT, tc->name);
+            /* Find the result to record the execution. */
+            for (size_t j = i + 1; j < l->count; j++) {
+                am_str id = am_msg_tool_call_id(l->items[j]);
+                if (am_msg_role(l->items[j]) != AM_ROLE_TOOL ||
+                    id.len != tc->id.len ||
+                    memcmp(id.ptr, tc->id.ptr, id.len) != 0)
+                    continue;
+                am_str out = am_msg_content_text(l->items[j]);
+                bool ok = !(out.len >= 6 && memcmp(out.ptr, "error:", 6) == 0);
+                am_react_tool_exec e;
+                memset(&e, 0, sizeof e);
+                e.tool = tc->name;
+                e.params_json = tc->arguments;
+                e.success = ok;
+                e.error = ok ? (am_str){ "", 0 } : out;
+                e.duration_us = (int64_t)(am_msg_created_ms(l->items[j]) -
+                                          am_msg_created_ms(x)) * 1000;
+                e.ts_ms = am_msg_created_ms(l->items[j]);
+                am_react_add_tool_exec(m, &e);
+                am_react_add_step(m, AM_STEP_OBSERVE, am_str_c(ok ? "ok"
+                                                                  : "error"));
+                break;
+            }
+        }
+    }
+    am_react_stats_get(m, &s);
+    printf("\nReAct memory of the session: %zu messages, %zu tool "
+           "executions (success rate %.1f%%, mean %.1f s), %zu steps, "
+           "%.1f KB\n", s.messages, s.tool_executions,
+           100.0 * s.tool_success_rate, s.avg_execution_us / 1e6, s.steps,
+           s.total_kb);
+    size_t failed = am_react_find_tool_execs(m, AM_STR(""), AM_REACT_FAILED,
+                                             idx, 64);
+    if (failed > 0) {
+        am_react_tool_exec e;
+        am_react_tool_exec_at(m, idx[0], &e);
+        printf("  %zu failed executions, first: %.*s: %.60s...\n", failed,
+               (int)e.tool.len, e.tool.ptr, e.error.ptr);
+    }
+    am_react_prune(m, 50, 25, 200);
+    am_react_stats_get(m, &s);
+    printf("  pruned to the last 50 messages (system kept, duplicates "
+           "dropped), 25 executions, 200 steps: %zu / %zu / %zu, %.1f KB\n",
+           s.messages, s.tool_executions, s.steps, s.total_kb);
+    am_buf_free(&text);
+    am_react_free(m);
 }
 
 void demo_context(void)
@@ -110,6 +180,7 @@ void demo_context(void)
         }
         am_trim_result_free(&r);
     }
+    demo_react(&l);
     am_buf_free(&text);
     am_msg_list_free(&ctx);
     am_msg_list_free(&l);

@@ -25,6 +25,7 @@ typedef struct llm_ctx {
     char *instructions;
     void (*on_usage)(void *ctx, const am_llm_usage *usage);
     void *usage_ctx;
+    am_token_tracker *tracker;
     uint64_t spent;
 } llm_ctx;
 
@@ -77,6 +78,28 @@ static am_status llm_summarize(void *ctx, am_str prev,
                                    ? res.usage.output_tokens : 0);
         if (c->on_usage != NULL)
             c->on_usage(c->usage_ctx, &res.usage);
+    }
+    if (c->tracker != NULL && st == AM_OK) {
+        /* A tracker error must not fail the summary: it is bookkeeping. */
+        if (res.usage.reported) {
+            am_usage_record u;
+            memset(&u, 0, sizeof u);
+            u.model = am_str_c(am_llm_model(c->llm));
+            u.input_tokens = res.usage.input_tokens;
+            u.cached_input_tokens = res.usage.cached_tokens;
+            u.output_tokens = res.usage.output_tokens;
+            u.compression = true;
+            (void)am_token_tracker_record(c->tracker, &u);
+        } else {
+            am_usage_record u;
+            memset(&u, 0, sizeof u);
+            u.model = am_str_c(am_llm_model(c->llm));
+            u.input_tokens = (int64_t)(prompt.len / 4);
+            u.output_tokens = (int64_t)(text.len / 4);
+            u.estimated = true;
+            u.compression = true;
+            (void)am_token_tracker_record(c->tracker, &u);
+        }
     }
     if (st != AM_OK) {
         am__fail(err, st, "llm summarizer: %s",
@@ -147,6 +170,7 @@ am_status am_summarizer_llm(am_llm *llm, const am_llm_summarizer_opts *opts,
     if (opts != NULL) {
         c->on_usage = opts->on_usage;
         c->usage_ctx = opts->usage_ctx;
+        c->tracker = opts->tracker;
     }
     if (c->instructions == NULL) {
         am__free(NULL, c, sizeof *c);

@@ -287,11 +287,18 @@ am_status am_memory_config_set(am_memory_config *cfg, am_str key,
             return am__fail(err, AM_EFORMAT,
                             "%s: %s: value longer than %zu bytes", w,
                             kd->name, kd->cap - 1);
-        if (memchr(value.ptr, '\0', value.len) != NULL ||
-            !am__utf8_valid(value.ptr, value.len, NULL))
+        for (size_t i = 0; i < value.len; i++)
+            if ((unsigned char)value.ptr[i] < 0x20 ||
+                value.ptr[i] == 0x7f)
+                return am__fail(err, AM_EFORMAT,
+                                "%s: %s: control character at byte %zu", w,
+                                kd->name, i);
+        if (!am__utf8_valid(value.ptr, value.len, NULL))
             return am__fail(err, AM_EFORMAT,
                             "%s: %s: value is not valid UTF-8 text", w,
                             kd->name);
+        /* Clear the whole field so that equal settings compare equal. */
+        memset(dst, 0, kd->cap);
         memcpy(dst, value.ptr, value.len);
         dst[value.len] = '\0';
         break;

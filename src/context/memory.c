@@ -36,6 +36,9 @@ typedef struct entry {
     am_msg *msg;   /* one reference */
     size_t tokens; /* local count */
     bool cleared;  /* tool result replaced by a placeholder */
+    /* A tool result answering no call in the context: never sent, not
+     * counted in the context, folded into the next summary. */
+    bool orphan;
 } entry;
 
 struct am_memory {
@@ -52,6 +55,10 @@ struct am_memory {
     am_summarizer *own;     /* the offline summarizer when none given */
     am_model_info model;
     am_buf scratch;
+    /* Tool-call ids of the entries (borrowed from their frozen messages),
+     * open addressing; rebuilt whenever entries go away. */
+    am_str *ids;
+    size_t ids_n, ids_cap;
     /* Statistics. */
     size_t total_tokens, added, compressions, saved, cost_tokens;
     size_t tool_cleared, tool_tokens_cleared;
@@ -141,7 +148,110 @@ void am_memory_free(am_memory *m)
     am_buf_free(&m->summary);
     am_buf_free(&m->scratch);
     am_summarizer_free(m->own);
+    am__free(m->o.alloc, m->ids, m->ids_cap * sizeof *m->ids);
     am__free(m->o.alloc, m, sizeof *m);
+}
+
+/* ---- The set of call ids in the context ---- */
+
+static size_t id_slot(const am_memory *m, am_str id)
+{
+    size_t mask = m->ids_cap - 1;
+    size_t i = (size_t)am__hash64(id.ptr, id.len, 0x1d5) & mask;
+    while (m->ids[i].ptr != NULL &&
+           !(m->ids[i].len == id.len &&
+             memcmp(m->ids[i].ptr, id.ptr, id.len) == 0))
+        i = (i + 1) & mask;
+    return i;
+}
+
+static bool ids_has(const am_memory *m, am_str id)
+{
+    return m->ids_cap > 0 && m->ids[id_slot(m, id)].ptr != NULL;
+}
+
+/* Make room for `more` ids (rehashing); AM_ENOMEM leaves the set as is. */
+static am_status ids_reserve(am_memory *m, size_t more)
+{
+    size_t cap = m->ids_cap ? m->ids_cap : 16;
+    am_str *old = m->ids;
+    size_t old_cap = m->ids_cap;
+    while ((m->ids_n + more) * 2 > cap)
+        cap *= 2;
+    if (cap == m->ids_cap)
+        return AM_OK;
+    m->ids = am__calloc(m->o.alloc, cap, sizeof *m->ids);
+    if (m->ids == NULL) {
+        m->ids = old;
+        return AM_ENOMEM;
+    }
+    m->ids_cap = cap;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].ptr != NULL)
+            m->ids[id_slot(m, old[i])] = old[i];
+    am__free(m->o.alloc, old, old_cap * sizeof *old);
+    return AM_OK;
+}
+
+static void ids_add_msg(am_memory *m, const am_msg *x)
+{
+    /* Room was reserved by the caller. */
+    for (size_t c = 0; c < am_msg_tool_call_count(x); c++) {
+        am_str id = am_msg_tool_call(x, c)->id;
+        size_t k = id_slot(m, id);
+        if (m->ids[k].ptr == NULL) {
+            m->ids[k] = id.ptr != NULL ? id : (am_str){ "", 0 };
+            m->ids_n++;
+        }
+    }
+    for (size_t p = 0; p < am_msg_part_count(x); p++) {
+        const am_part *pt = am_msg_part(x, p);
+        if (pt->type != AM_PART_TOOL_USE)
+            continue;
+        size_t k = id_slot(m, pt->id);
+        if (m->ids[k].ptr == NULL) {
+            m->ids[k] = pt->id.ptr != NULL ? pt->id : (am_str){ "", 0 };
+            m->ids_n++;
+        }
+    }
+}
+
+/* The call id `x` answers, if it is a tool result (role tool, or a turn
+ * of tool_result parts). */
+static bool answered_id(const am_msg *x, am_str *id)
+{
+    if (am_msg_role(x) == AM_ROLE_TOOL) {
+        *id = am_msg_tool_call_id(x);
+        return true;
+    }
+    for (size_t p = 0; p < am_msg_part_count(x); p++) {
+        const am_part *pt = am_msg_part(x, p);
+        if (pt->type == AM_PART_TOOL_RESULT) {
+            *id = pt->id;
+            return true;
+        }
+    }
+    return false;
+}
+
+static size_t call_count(const am_msg *x)
+{
+    size_t n = am_msg_tool_call_count(x);
+    for (size_t p = 0; p < am_msg_part_count(x); p++)
+        n += am_msg_part(x, p)->type == AM_PART_TOOL_USE;
+    return n;
+}
+
+/* After entries went away: the set again holds exactly their ids. The
+ * table keeps its size, so this cannot fail. */
+static void ids_rebuild(am_memory *m)
+{
+    if (m->ids_cap == 0)
+        return;
+    memset(m->ids, 0, m->ids_cap * sizeof *m->ids);
+    m->ids_n = 0;
+    for (size_t i = 0; i < m->n; i++)
+        ids_add_msg(m, m->e[i].msg);
 }
 
 const am_error *am_memory_last_error(const am_memory *m)
@@ -387,10 +497,12 @@ static am_status compress(am_memory *m, bool *did)
             }
             gone++;
             gone_tokens += m->e[i].tokens;
-            m->context_tokens -= m->e[i].tokens;
+            if (!m->e[i].orphan)
+                m->context_tokens -= m->e[i].tokens;
             am_msg_free(m->e[i].msg);
         }
         m->n = w;
+        ids_rebuild(m);
         if (c->strategy != AM_COMPRESS_DELETION) {
             am_buf tmp = m->summary;
             m->summary = newsum;
@@ -422,6 +534,11 @@ static am_status compress(am_memory *m, bool *did)
         m->cost_tokens +=
             (size_t)(am_summarizer_tokens_spent(summarizer(m)) - spent0);
         m->compressed_last = true;
+        if (m->o.tracker != NULL && m->last_savings > 0)
+            (void)am_token_tracker_credit_savings(
+                m->o.tracker,
+                c->model[0] ? am_str_c(c->model) : AM_STR("unknown"),
+                m->last_savings);
         *did = true;
     }
 out:
@@ -450,6 +567,7 @@ static am_status enforce_max(am_memory *m)
         size_t last_group = m->n > 0 ? ev.group[m->n - 1] : 0;
         unsigned char *drop = am__calloc(m->o.alloc, m->n ? m->n : 1, 1);
         size_t tok = m->context_tokens, w = 0;
+        bool any = false;
         if (drop == NULL) {
             eviews_free(m, &ev);
             return am__fail(&m->err, AM_ENOMEM, "memory: out of memory");
@@ -461,14 +579,17 @@ static am_status enforce_max(am_memory *m)
             for (size_t i = g; i < m->n; i++)
                 if (ev.group[i] == g) {
                     drop[i] = 1;
-                    tok -= m->e[i].tokens;
+                    tok -= m->e[i].orphan ? 0 : m->e[i].tokens;
                 }
         }
         for (size_t i = 0; i < m->n; i++) {
-            if (ev.group[i] == SIZE_MAX)
-                drop[i] = 1, tok -= m->e[i].tokens;
+            if (ev.group[i] == SIZE_MAX && !drop[i]) {
+                drop[i] = 1;
+                tok -= m->e[i].orphan ? 0 : m->e[i].tokens;
+            }
             if (drop[i]) {
                 am_msg_free(m->e[i].msg);
+                any = true;
                 continue;
             }
             m->e[w++] = m->e[i];
@@ -477,6 +598,8 @@ static am_status enforce_max(am_memory *m)
         eviews_free(m, &ev);
         m->n = w;
         m->context_tokens = tok;
+        if (any)
+            ids_rebuild(m);
     }
     return AM_OK;
 }
@@ -542,7 +665,7 @@ static am_status clear_tools(am_memory *m)
         if (am_msg_role(x) != AM_ROLE_TOOL)
             continue;
         seen++;
-        if (m->e[i].cleared ||
+        if (m->e[i].cleared || m->e[i].orphan ||
             excluded(m, tool_of(m, i, am_msg_tool_call_id(x))))
             continue;
         snprintf(text, sizeof text, PLACEHOLDER_FMT, m->e[i].tokens);
@@ -631,12 +754,37 @@ am_status am_memory_add(am_memory *m, const am_msg *msg,
             &m->model, usage->input_tokens > 0 ? usage->input_tokens : 0,
             usage->cached_input_tokens > 0 ? usage->cached_input_tokens : 0,
             usage->output_tokens > 0 ? usage->output_tokens : 0);
+        if (m->o.tracker != NULL) {
+            am_usage_record u;
+            memset(&u, 0, sizeof u);
+            u.model = c->model[0] ? am_str_c(c->model) : AM_STR("unknown");
+            u.input_tokens = usage->input_tokens > 0 ? usage->input_tokens
+                                                     : 0;
+            u.cached_input_tokens = usage->cached_input_tokens > 0 &&
+                                            usage->cached_input_tokens <=
+                                                u.input_tokens
+                                        ? usage->cached_input_tokens
+                                        : 0;
+            u.output_tokens =
+                usage->output_tokens > 0 ? usage->output_tokens : 0;
+            (void)am_token_tracker_record(m->o.tracker, &u);
+        }
     }
-    m->e[m->n].msg = am_msg_ref(msg);
-    m->e[m->n].tokens = tokens;
-    m->e[m->n].cleared = false;
-    m->n++;
-    m->context_tokens += tokens;
+    {
+        am_str answers;
+        bool orphan;
+        if (ids_reserve(m, call_count(msg)) != AM_OK)
+            return am__fail(&m->err, AM_ENOMEM, "memory: out of memory");
+        orphan = answered_id(msg, &answers) && !ids_has(m, answers);
+        ids_add_msg(m, msg);
+        m->e[m->n].msg = am_msg_ref(msg);
+        m->e[m->n].tokens = tokens;
+        m->e[m->n].cleared = false;
+        m->e[m->n].orphan = orphan;
+        m->n++;
+        if (!orphan)
+            m->context_tokens += tokens;
+    }
     m->total_tokens += tokens;
     m->added++;
     m->compressed_last = false;
@@ -651,10 +799,12 @@ am_status am_memory_add(am_memory *m, const am_msg *msg,
             /* Undo the add; compression commits only on success. */
             if (!did) {
                 m->n--;
-                m->context_tokens -= tokens;
+                if (!m->e[m->n].orphan)
+                    m->context_tokens -= tokens;
                 m->total_tokens -= tokens;
                 m->added--;
                 am_msg_free(m->e[m->n].msg);
+                ids_rebuild(m);
             }
             return st;
         }
@@ -690,12 +840,14 @@ am_status am_memory_context(am_memory *m, am_msg_list *out)
         return AM_EINVAL;
     start = out->count;
     for (size_t i = 0; st == AM_OK && i < m->n; i++) {
+        if (m->e[i].orphan)
+            continue;
         if (!placed && m->summary_msg != NULL &&
             am_msg_role(m->e[i].msg) != AM_ROLE_SYSTEM) {
             st = am_msg_list_push(out, m->summary_msg);
             placed = true;
         }
-        if (st == AM_OK)
+        if (st == AM_OK && !m->e[i].orphan)
             st = am_msg_list_push(out, m->e[i].msg);
     }
     if (st == AM_OK && !placed && m->summary_msg != NULL)
@@ -736,7 +888,9 @@ void am_memory_stats_get(const am_memory *m, am_memory_stats *s)
         return;
     s->current_tokens = effective(m, m->context_tokens);
     s->total_tokens = m->total_tokens;
-    s->messages = m->n + (m->summary_msg != NULL);
+    s->messages = m->summary_msg != NULL;
+    for (size_t i = 0; i < m->n; i++)
+        s->messages += !m->e[i].orphan;
     s->messages_added = m->added;
     s->compressions = m->compressions;
     s->tokens_saved = m->saved + m->tool_tokens_cleared;

@@ -89,6 +89,19 @@ static am_str tool_name_for(const am_msg *const *msgs, size_t before,
     return (am_str){ "tool", 4 };
 }
 
+/* Text counting for the budget: the counter's tokenizer when it has one,
+ * else the estimate (a per-message callback cannot count bare text). */
+static size_t count_text(void *ctx, const char *s, size_t len)
+{
+    const am_counter *c = ctx;
+    size_t n = 0;
+    if (c != NULL && c->tokenizer != NULL &&
+        am_tokenizer_count(c->tokenizer, (am_str){ s, len }, NULL, &n,
+                           NULL) == AM_OK)
+        return n;
+    return (len + 3) / 4;
+}
+
 am_status am__xsum_msgs(const am_allocator *a, am_str prev,
                         const am_msg *const *msgs, size_t count,
                         size_t budget, am_str markers, const am_counter *c,
@@ -97,7 +110,6 @@ am_status am__xsum_msgs(const am_allocator *a, am_str prev,
     am__xitem *items = NULL;
     size_t n = 0, cap = 0;
     am_status st;
-    (void)c;
 
     for (size_t i = 0; i < count; i++) {
         const am_msg *m = msgs[i];
@@ -169,8 +181,8 @@ am_status am__xsum_msgs(const am_allocator *a, am_str prev,
         }
     }
     st = am__xsum(a, prev, items, n, budget,
-                  markers.len > 0 ? markers : AM_STR(DEFAULT_MARKERS), NULL,
-                  NULL, out, err);
+                  markers.len > 0 ? markers : AM_STR(DEFAULT_MARKERS),
+                  count_text, (void *)(uintptr_t)c, out, err);
     am__free(a, items, cap * sizeof *items);
     return st;
 nomem:

@@ -51,46 +51,78 @@ typedef struct tool_count {
 
 /* Keyword classes, looked up once per word by binary search (the table
  * is sorted), so scoring is linear in the sentence length. */
-enum { KW_DATE = 1, KW_DECISION = 2, KW_ERROR = 4 };
+enum { KW_DATE = 1, KW_DECISION = 2, KW_ERROR = 4, KW_EVENT = 16 };
 
 typedef struct kw {
     const char *w;
     int cls;
 } kw;
 
-static const kw keywords[] = {
-    { "agree", KW_DECISION }, { "agreed", KW_DECISION },
-    { "april", KW_DATE }, { "august", KW_DATE }, { "bug", KW_ERROR },
-    { "choose", KW_DECISION }, { "chose", KW_DECISION },
-    { "confirmed", KW_DECISION }, { "crash", KW_ERROR },
-    { "crashed", KW_ERROR }, { "deadline", KW_DATE },
-    { "december", KW_DATE }, { "decide", KW_DECISION },
-    { "decided", KW_DECISION }, { "decision", KW_DECISION },
-    { "denied", KW_ERROR }, { "error", KW_ERROR }, { "errors", KW_ERROR },
-    { "exception", KW_ERROR }, { "fail", KW_ERROR }, { "failed", KW_ERROR },
-    { "failure", KW_ERROR }, { "february", KW_DATE }, { "friday", KW_DATE },
-    { "going", KW_DECISION }, { "invalid", KW_ERROR },
-    { "january", KW_DATE }, { "july", KW_DATE }, { "june", KW_DATE },
-    { "march", KW_DATE }, { "may", KW_DATE }, { "monday", KW_DATE },
-    { "month", KW_DATE }, { "must", KW_DECISION }, { "need", KW_DECISION },
-    { "november", KW_DATE }, { "october", KW_DATE },
-    { "plan", KW_DECISION }, { "prefer", KW_DECISION },
+/* The keywords, bucketed by length (generated from one sorted list). */
+static const kw kw_len3[] = {
+    { "bug", KW_ERROR }, { "got", KW_EVENT }, { "may", KW_DATE },
+    { "met", KW_EVENT }, { "ran", KW_EVENT }, { "use", KW_DECISION },
+    { "won", KW_EVENT },
+};
+static const kw kw_len4[] = {
+    { "born", KW_EVENT }, { "fail", KW_ERROR }, { "gave", KW_EVENT },
+    { "july", KW_DATE }, { "june", KW_DATE }, { "lost", KW_EVENT },
+    { "made", KW_EVENT }, { "must", KW_DECISION }, { "need", KW_DECISION },
+    { "plan", KW_DECISION }, { "read", KW_EVENT }, { "took", KW_EVENT },
+    { "week", KW_DATE }, { "went", KW_EVENT }, { "will", KW_DECISION },
+    { "year", KW_DATE },
+};
+static const kw kw_len5[] = {
+    { "agree", KW_DECISION }, { "april", KW_DATE }, { "chose", KW_DECISION },
+    { "crash", KW_ERROR }, { "error", KW_ERROR }, { "going", KW_DECISION },
+    { "march", KW_DATE }, { "month", KW_DATE }, { "moved", KW_EVENT },
+    { "today", KW_DATE }, { "using", KW_DECISION }, { "wrote", KW_EVENT },
+};
+static const kw kw_len6[] = {
+    { "agreed", KW_DECISION }, { "august", KW_DATE }, { "bought", KW_EVENT },
+    { "choose", KW_DECISION }, { "decide", KW_DECISION },
+    { "denied", KW_ERROR }, { "errors", KW_ERROR }, { "failed", KW_ERROR },
+    { "friday", KW_DATE }, { "joined", KW_EVENT }, { "monday", KW_DATE },
+    { "prefer", KW_DECISION }, { "should", KW_DECISION },
+    { "signed", KW_EVENT }, { "sunday", KW_DATE }, { "switch", KW_DECISION },
+};
+static const kw kw_len7[] = {
+    { "adopted", KW_EVENT }, { "crashed", KW_ERROR },
+    { "decided", KW_DECISION }, { "failure", KW_ERROR },
+    { "invalid", KW_ERROR }, { "january", KW_DATE }, { "married", KW_EVENT },
+    { "october", KW_DATE }, { "painted", KW_EVENT },
     { "prefers", KW_DECISION }, { "refused", KW_ERROR },
-    { "saturday", KW_DATE }, { "september", KW_DATE },
-    { "should", KW_DECISION }, { "sunday", KW_DATE },
-    { "switch", KW_DECISION }, { "thursday", KW_DATE },
-    { "timeout", KW_ERROR }, { "today", KW_DATE }, { "tomorrow", KW_DATE },
-    { "traceback", KW_ERROR }, { "tuesday", KW_DATE },
-    { "use", KW_DECISION }, { "using", KW_DECISION },
-    { "wednesday", KW_DATE }, { "week", KW_DATE },
-    { "will", KW_DECISION }, { "year", KW_DATE },
+    { "started", KW_EVENT }, { "timeout", KW_ERROR }, { "tuesday", KW_DATE },
+    { "visited", KW_EVENT },
+};
+static const kw kw_len8[] = {
+    { "attended", KW_EVENT }, { "birthday", KW_EVENT },
+    { "deadline", KW_DATE }, { "december", KW_DATE },
+    { "decision", KW_DECISION }, { "february", KW_DATE },
+    { "finished", KW_EVENT }, { "november", KW_DATE },
+    { "saturday", KW_DATE }, { "thursday", KW_DATE }, { "tomorrow", KW_DATE },
+};
+static const kw kw_len9[] = {
+    { "confirmed", KW_DECISION }, { "exception", KW_ERROR },
+    { "graduated", KW_EVENT }, { "september", KW_DATE },
+    { "traceback", KW_ERROR }, { "wednesday", KW_DATE },
     { "yesterday", KW_DATE },
 };
+static const struct { const kw *k; size_t n; } kw_by_len[10] = {
+    { NULL, 0 },
+    { NULL, 0 },
+    { NULL, 0 },
+    { kw_len3, sizeof kw_len3 / sizeof kw_len3[0] },
+    { kw_len4, sizeof kw_len4 / sizeof kw_len4[0] },
+    { kw_len5, sizeof kw_len5 / sizeof kw_len5[0] },
+    { kw_len6, sizeof kw_len6 / sizeof kw_len6[0] },
+    { kw_len7, sizeof kw_len7 / sizeof kw_len7[0] },
+    { kw_len8, sizeof kw_len8 / sizeof kw_len8[0] },
+    { kw_len9, sizeof kw_len9 / sizeof kw_len9[0] },
+};
+#define KW_MAXLEN 9
 
-static int kw_cmp(const void *key, const void *elem)
-{
-    return strcmp(key, ((const kw *)elem)->w);
-}
+
 
 /* Importance markers, parsed once per summary. */
 #define MAX_MARKERS 16
@@ -117,27 +149,40 @@ static void markers_parse(am_str s, marker_set *out)
     }
 }
 
-/* Classes of the words in `s` (KW_* bits), plus 8 for a marker. */
+static bool is_alnum_ascii(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+/* Classes of the words in `s` (KW_* bits), plus 8 for a marker. Only
+ * words of 2 to 15 ASCII letters or digits can match; keywords are looked
+ * up in the bucket of their length. */
 static int word_classes(am_str s, const marker_set *mk)
 {
     int cls = 0;
     size_t i = 0;
     while (i < s.len) {
         char w[16];
-        size_t k = 0, j = i;
-        while (j < s.len && isalnum((unsigned char)s.ptr[j]))
+        size_t j = i;
+        while (j < s.len && is_alnum_ascii((unsigned char)s.ptr[j]))
             j++;
         if (j - i >= 2 && j - i < sizeof w) {
-            for (size_t t = i; t < j; t++)
-                w[k++] = (char)tolower((unsigned char)s.ptr[t]);
+            size_t k;
+            for (k = 0; k < j - i && k + 1 < sizeof w; k++) {
+                char c = s.ptr[i + k];
+                w[k] = (char)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
+            }
             w[k] = '\0';
-            const kw *hit = bsearch(w, keywords,
-                                    sizeof keywords / sizeof keywords[0],
-                                    sizeof keywords[0], kw_cmp);
-            if (hit != NULL)
-                cls |= hit->cls;
+            if (k <= KW_MAXLEN) {
+                const kw *t = kw_by_len[k].k;
+                for (size_t q = 0; q < kw_by_len[k].n; q++)
+                    if (t[q].w[0] == w[0] && memcmp(t[q].w, w, k) == 0) {
+                        cls |= t[q].cls;
+                        break;
+                    }
+            }
             for (size_t m = 0; mk != NULL && m < mk->n; m++)
-                if (strcmp(mk->w[m], w) == 0)
+                if (mk->w[m][0] == w[0] && strcmp(mk->w[m], w) == 0)
                     cls |= 8;
         }
         i = j + 1;
@@ -156,8 +201,6 @@ typedef struct xs {
     marker_set mk;
 } xs;
 
-/* ---- Scoring ---- */
-
 static int score_sentence(am_str s, const marker_set *mk, bool *question)
 {
     int score = 0, caps = 0, cls;
@@ -165,10 +208,10 @@ static int score_sentence(am_str s, const marker_set *mk, bool *question)
 
     for (size_t i = 0; i < s.len; i++) {
         unsigned char c = (unsigned char)s.ptr[i];
-        if (isdigit(c))
+        if (c >= '0' && c <= '9')
             digit = true;
         /* A capitalized word not at the start of the sentence: a name. */
-        if (i > 1 && isupper(c) && s.ptr[i - 1] == ' ' &&
+        if (i > 1 && c >= 'A' && c <= 'Z' && s.ptr[i - 1] == ' ' &&
             s.ptr[i - 2] != '.' && caps < 3)
             caps++;
     }
@@ -182,6 +225,8 @@ static int score_sentence(am_str s, const marker_set *mk, bool *question)
         score += 2;
     if (cls & KW_ERROR)
         score += 4;
+    if (cls & KW_EVENT)
+        score += 2;
     if (cls & 8)
         score += 3;
     *question = s.len > 0 && s.ptr[s.len - 1] == '?';
@@ -228,8 +273,8 @@ static am_status push(xs *x, const char *tag, size_t tag_len, am_str text,
         uint64_t h = 1469598103934665603ull;
         for (size_t i = 0; i < t.len; i++) {
             unsigned char c = (unsigned char)t.ptr[i];
-            if (isalnum(c) || c >= 0x80) {
-                h ^= (uint64_t)tolower(c);
+            if (is_alnum_ascii(c) || c >= 0x80) {
+                h ^= (uint64_t)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
                 h *= 1099511628211ull;
             }
         }
@@ -517,7 +562,9 @@ am_status am__xsum(const am_allocator *a, am_str prev_summary,
         if (st != AM_OK)
             goto nomem;
     }
-    used = count(cctx, res.ptr, res.len);
+    /* The header, and both section headings reserved up front. */
+    used = count(cctx, res.ptr, res.len) + count(cctx, "Key points:\n", 12) +
+           count(cctx, "Questions:\n", 11);
 
     /* Choose by score within the budget, skipping duplicates. */
     if (x.n > 0) {

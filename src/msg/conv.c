@@ -410,28 +410,6 @@ am_status am_conv_replace(am_conv *conv, const am_msg *const *msgs,
     return st;
 }
 
-am_status am__conv_install(am_conv *conv, am_msg **msgs, size_t count)
-{
-    am_msg **arr = NULL;
-    am_status st;
-
-    pthread_mutex_lock(&conv->mu);
-    if (count != 0) {
-        arr = am__alloc_array(conv->opts.alloc, count, sizeof *arr);
-        if (arr == NULL) {
-            st = am__fail(&conv->err, AM_ENOMEM, "out of memory");
-            goto out;
-        }
-        memcpy(arr, msgs, count * sizeof *arr);
-    }
-    st = replace_locked(conv, arr, count, false);
-    if (st != AM_OK)
-        am__free(conv->opts.alloc, arr, count * sizeof *arr);
-out:
-    pthread_mutex_unlock(&conv->mu);
-    return st;
-}
-
 /* ---- Reading ---- */
 
 size_t am_conv_count(const am_conv *conv)
@@ -493,11 +471,6 @@ am_status am_conv_all(am_conv *conv, am_msg_list *out)
     st = collect(conv, 0, -1, out);
     pthread_mutex_unlock(&conv->mu);
     return st;
-}
-
-am_status am__conv_snapshot(am_conv *conv, am_msg_list *out)
-{
-    return am_conv_all(conv, out);
 }
 
 am_status am_conv_recent(am_conv *conv, size_t n, am_msg_list *out)

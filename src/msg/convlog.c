@@ -30,8 +30,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,7 +47,9 @@
 enum { REC_AGENT = 1, REC_ADD = 2, REC_CLEAR = 3, REC_SNAPSHOT = 4 };
 
 struct am__convlog {
+    const am_allocator *alloc;
     char *path;
+    size_t path_len;
     int fd;
     bool sync;
     size_t size;          /* bytes in the file */
@@ -55,6 +57,15 @@ struct am__convlog {
     char *agent;
     size_t agent_len;
 };
+
+static void log_free(am__convlog *log)
+{
+    if (log->fd >= 0)
+        close(log->fd);
+    am__free(log->alloc, log->path, log->path_len + 1);
+    am__free(log->alloc, log->agent, log->agent_len + 1);
+    am__free(log->alloc, log, sizeof *log);
+}
 
 static void put32(unsigned char *p, uint32_t v)
 {
@@ -121,43 +132,51 @@ static am_status write_all(int fd, const char *p, size_t len)
     return AM_OK;
 }
 
-static am__convlog *log_new(const char *path, am_str agent, bool sync)
+static am__convlog *log_new(const am_allocator *a, const char *path,
+                            am_str agent, bool sync)
 {
-    am__convlog *log = calloc(1, sizeof *log);
+    am__convlog *log = am__calloc(a, 1, sizeof *log);
     if (log == NULL)
         return NULL;
-    log->path = strdup(path);
-    log->agent = malloc(agent.len + 1);
-    if (log->path == NULL || log->agent == NULL) {
-        free(log->path);
-        free(log->agent);
-        free(log);
-        return NULL;
-    }
-    memcpy(log->agent, agent.ptr, agent.len);
-    log->agent[agent.len] = '\0';
+    log->alloc = a;
+    log->path_len = strlen(path);
+    log->path = am__strndup(a, path, log->path_len);
+    log->agent = am__strndup(a, agent.ptr, agent.len);
     log->agent_len = agent.len;
     log->fd = -1;
     log->sync = sync;
+    if (log->path == NULL || log->agent == NULL) {
+        log_free(log);
+        return NULL;
+    }
     return log;
 }
 
-static void log_free(am__convlog *log)
+/* Open `path` for appending and take an exclusive lock: two managers
+ * writing one log (two processes, or two managers in one) would interleave
+ * their records, so the second is refused with AM_EBUSY. */
+static am_status lock_open(const char *path, int *fd, am_error *err)
 {
-    if (log->fd >= 0)
-        close(log->fd);
-    free(log->path);
-    free(log->agent);
-    free(log);
+    *fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (*fd < 0)
+        return am__fail(err, errno == ENOENT ? AM_ENOTFOUND : AM_EIO,
+                        "cannot open log '%s': %s", path, strerror(errno));
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(*fd);
+        *fd = -1;
+        if (e == EWOULDBLOCK)
+            return am__fail(err, AM_EBUSY, "log '%s' is in use by another "
+                            "manager", path);
+        return am__fail(err, AM_EIO, "cannot lock log '%s': %s", path,
+                        strerror(e));
+    }
+    return AM_OK;
 }
 
 static am_status open_append(am__convlog *log, am_error *err)
 {
-    log->fd = open(log->path, O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (log->fd < 0)
-        return am__fail(err, AM_EIO, "cannot open log '%s': %s", log->path,
-                        strerror(errno));
-    return AM_OK;
+    return lock_open(log->path, &log->fd, err);
 }
 
 /* Write a fresh file: magic, AGENT, SNAPSHOT; atomically replacing. */
@@ -188,16 +207,20 @@ static am_status write_fresh(am__convlog *log, am_msg *const *msgs,
     }
     am_buf_free(&text);
     /* Reopen even after a failed rewrite: the old file is still there. */
-    if (open_append(log, st == AM_OK ? err : NULL) != AM_OK && st == AM_OK)
-        st = AM_EIO;
+    {
+        am_error e2;
+        am_status st2 = open_append(log, &e2);
+        if (st2 != AM_OK && st == AM_OK)
+            st = am__error_copy(err, &e2);
+    }
     return st;
 }
 
-am_status am__convlog_create(const char *path, am_str agent,
-                             am_msg *const *msgs, size_t count, bool sync,
-                             am__convlog **out, am_error *err)
+am_status am__convlog_create(const am_allocator *alloc, const char *path,
+                             am_str agent, am_msg *const *msgs, size_t count,
+                             bool sync, am__convlog **out, am_error *err)
 {
-    am__convlog *log = log_new(path, agent, sync);
+    am__convlog *log = log_new(alloc, path, agent, sync);
     am_status st;
 
     *out = NULL;
@@ -221,6 +244,9 @@ am_status am__convlog_append(am__convlog *log, am__conv_op op,
     int type = op == AM__CONV_ADD ? REC_ADD
                : op == AM__CONV_CLEAR ? REC_CLEAR : REC_SNAPSHOT;
 
+    /* A failed re-lock after a compaction left no descriptor: retry. */
+    if (log->fd < 0 && (st = open_append(log, err)) != AM_OK)
+        return st;
     if (type == REC_CLEAR)
         st = frame(&rec, type, (am_str){ "", 0 });
     else
@@ -264,6 +290,12 @@ am_status am__convlog_compact(am__convlog *log, am_msg *const *msgs,
 size_t am__convlog_size(const am__convlog *log)
 {
     return log->size;
+}
+
+am_str am__convlog_agent(const am__convlog *log)
+{
+    am_str s = { log->agent, log->agent_len };
+    return s;
 }
 
 void am__convlog_close(am__convlog *log, bool unlink_file)
@@ -310,8 +342,8 @@ static am_status replay(am_conv *conv, int type, am_str payload,
 }
 
 am_status am__convlog_open(const char *path, am_conv *conv, bool sync,
-                           am__convlog **out, char **agent,
-                           size_t *dropped, am_error *err)
+                           am__convlog **out, size_t *dropped,
+                           am_error *err)
 {
     am_buf text = AM_BUF_INIT;
     am__convlog *log = NULL;
@@ -319,13 +351,18 @@ am_status am__convlog_open(const char *path, am_conv *conv, bool sync,
     size_t off = MAGIC_LEN, good = MAGIC_LEN;
     am_str name = { NULL, 0 };
     am_status st;
+    int fd = -1;
 
     *out = NULL;
-    *agent = NULL;
     *dropped = 0;
-    st = am__read_file(path, &text, err);
+    text.alloc = conv->opts.alloc;
+    /* Lock before reading: another manager may be appending. */
+    st = lock_open(path, &fd, err);
     if (st != AM_OK)
         return st;
+    st = am__read_file(path, &text, err);
+    if (st != AM_OK)
+        goto out;
     p = (const unsigned char *)text.ptr;
     if (text.len < MAGIC_LEN || memcmp(p, MAGIC, MAGIC_LEN) != 0) {
         st = am__fail(err, AM_EFORMAT, "log '%s': not an agentmem "
@@ -371,13 +408,13 @@ am_status am__convlog_open(const char *path, am_conv *conv, bool sync,
                       "%d", path, MAGIC_LEN);
         goto out;
     }
-    log = log_new(path, name, sync);
+    log = log_new(conv->opts.alloc, path, name, sync);
     if (log == NULL) {
         st = am__fail(err, AM_ENOMEM, "out of memory");
         goto out;
     }
     if (good < text.len) {
-        if (truncate(path, (off_t)good) != 0) {
+        if (ftruncate(fd, (off_t)good) != 0) {
             st = am__fail(err, AM_EIO, "log '%s': cannot drop the torn "
                           "record at byte %zu: %s", path, good,
                           strerror(errno));
@@ -387,18 +424,15 @@ am_status am__convlog_open(const char *path, am_conv *conv, bool sync,
     }
     log->size = good;
     log->snapshot_size = good;
-    if ((st = open_append(log, err)) != AM_OK)
-        goto out;
-    *agent = strdup(log->agent);
-    if (*agent == NULL) {
-        st = am__fail(err, AM_ENOMEM, "out of memory");
-        goto out;
-    }
+    log->fd = fd;
+    fd = -1;
     *out = log;
     log = NULL;
 out:
     if (log != NULL)
         log_free(log);
+    if (fd >= 0)
+        close(fd);
     am_buf_free(&text);
     return st;
 }

@@ -8,20 +8,22 @@
 
 typedef struct am__convlog am__convlog;
 
-/* Open the log at `path` and replay it into `conv` (which has no hook).
- * A torn or corrupt last record is dropped and truncated away (*dropped
- * set to its byte offset + 1, else 0); damage before the last record is
- * AM_EFORMAT naming the byte offset. *agent receives the agent name
- * recorded in the log (malloc'd, NUL-terminated; free()). */
+/* Open the log at `path` and replay it into `conv` (which has no hook;
+ * the log uses its allocator). A torn or corrupt last record is dropped
+ * and truncated away (*dropped set to its byte offset + 1, else 0); damage
+ * before the last record is AM_EFORMAT naming the byte offset. */
 am_status am__convlog_open(const char *path, am_conv *conv, bool sync,
-                           am__convlog **out, char **agent,
-                           size_t *dropped, am_error *err);
+                           am__convlog **out, size_t *dropped,
+                           am_error *err);
 
 /* Create (or replace) the log at `path` for `agent`, holding `count`
  * messages as its first snapshot. */
-am_status am__convlog_create(const char *path, am_str agent,
-                             am_msg *const *msgs, size_t count, bool sync,
-                             am__convlog **out, am_error *err);
+am_status am__convlog_create(const am_allocator *alloc, const char *path,
+                             am_str agent, am_msg *const *msgs, size_t count,
+                             bool sync, am__convlog **out, am_error *err);
+
+/* The agent name recorded in the log (owned by the log). */
+am_str am__convlog_agent(const am__convlog *log);
 
 /* Durably record one change (one framed record, one write, one fsync).
  * On failure the file is cut back to where it was. */

@@ -18,7 +18,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "convlog.h"
@@ -39,6 +38,7 @@ struct am_convmgr {
     pthread_mutex_t mu;
     am_convmgr_opts opts;
     char *dir;
+    size_t dir_len;
     slot **slots;
     size_t count;
     size_t cap;
@@ -81,11 +81,13 @@ am_convmgr_opts am_convmgr_opts_default(void)
 
 /* <dir>/<agent>.amlog with bytes outside [A-Za-z0-9_-] written as %XX, so
  * that any agent name (slashes, dots, UTF-8) maps to one safe file. */
-static char *log_path(const char *dir, am_str agent)
+static char *log_path(const am_allocator *a, const char *dir, am_str agent,
+                      size_t *size)
 {
     size_t dl = strlen(dir), n = dl + 1 + agent.len * 3 + sizeof LOG_EXT;
-    char *p = malloc(n), *o;
+    char *p = am__alloc(a, n), *o;
 
+    *size = n;
     if (p == NULL)
         return NULL;
     memcpy(p, dir, dl);
@@ -160,12 +162,29 @@ static size_t find(const am_convmgr *m, am_str name, bool *found)
 
 static void slot_free(slot *s)
 {
+    const am_allocator *a;
+
     if (s == NULL)
         return;
+    a = s->mgr->opts.alloc;
     am_conv_free(s->conv);
     am__convlog_close(s->log, false);
-    free(s->name);
-    free(s);
+    am__free(a, s->name, s->name_len + 1);
+    am__free(a, s, sizeof *s);
+}
+
+/* Rename a slot (restore learns the name from the log). */
+static am_status slot_rename(slot *s, am_str name)
+{
+    const am_allocator *a = s->mgr->opts.alloc;
+    char *n = am__strndup(a, name.ptr, name.len);
+
+    if (n == NULL)
+        return AM_ENOMEM;
+    am__free(a, s->name, s->name_len + 1);
+    s->name = n;
+    s->name_len = name.len;
+    return AM_OK;
 }
 
 /* Make a slot for `name` (not yet in the array). */
@@ -173,19 +192,20 @@ static am_status slot_new(am_convmgr *m, am_str name, am_retention ret,
                           slot **out, am_error *err)
 {
     am_conv_opts co = am_conv_opts_default();
-    slot *s = calloc(1, sizeof *s);
+    slot *s = am__calloc(m->opts.alloc, 1, sizeof *s);
     am_status st;
 
     *out = NULL;
-    if (s == NULL || (s->name = malloc(name.len + 1)) == NULL) {
-        free(s);
+    if (s == NULL)
+        return am__fail(err, AM_ENOMEM, "out of memory");
+    s->mgr = m;
+    s->ret = ret;
+    s->name = am__strndup(m->opts.alloc, name.ptr, name.len);
+    s->name_len = name.len;
+    if (s->name == NULL) {
+        slot_free(s);
         return am__fail(err, AM_ENOMEM, "out of memory");
     }
-    memcpy(s->name, name.ptr, name.len);
-    s->name[name.len] = '\0';
-    s->name_len = name.len;
-    s->ret = ret;
-    s->mgr = m;
     co.alloc = m->opts.alloc;
     co.clock = m->opts.clock;
     co.rng = m->opts.rng;
@@ -202,7 +222,7 @@ static am_status slot_new(am_convmgr *m, am_str name, am_retention ret,
 
 static am_status insert(am_convmgr *m, size_t at, slot *s, am_error *err)
 {
-    if (am__grow(NULL, (void **)&m->slots, &m->cap, m->count + 1,
+    if (am__grow(m->opts.alloc, (void **)&m->slots, &m->cap, m->count + 1,
                  sizeof *m->slots) != AM_OK)
         return am__fail(err, AM_ENOMEM, "out of memory");
     memmove(m->slots + at + 1, m->slots + at,
@@ -216,14 +236,17 @@ static am_status insert(am_convmgr *m, size_t at, slot *s, am_error *err)
  * conversation lock. */
 static am_status make_persistent(am_convmgr *m, slot *s, am_error *err)
 {
-    char *path = log_path(m->dir, (am_str){ s->name, s->name_len });
+    size_t psize;
+    char *path = log_path(m->opts.alloc, m->dir,
+                          (am_str){ s->name, s->name_len }, &psize);
     am_status st;
     am_conv *c = s->conv;
 
     if (path == NULL)
         return am__fail(err, AM_ENOMEM, "out of memory");
     pthread_mutex_lock(&c->mu);
-    st = am__convlog_create(path, (am_str){ s->name, s->name_len },
+    st = am__convlog_create(m->opts.alloc, path,
+                            (am_str){ s->name, s->name_len },
                             live(c), c->count,
                             !m->opts.no_sync, &s->log, err);
     if (st == AM_OK) {
@@ -231,7 +254,7 @@ static am_status make_persistent(am_convmgr *m, slot *s, am_error *err)
         c->hook_ctx = s;
     }
     pthread_mutex_unlock(&c->mu);
-    free(path);
+    am__free(m->opts.alloc, path, psize);
     return st;
 }
 
@@ -328,8 +351,8 @@ static am_status restore(am_convmgr *m, am_error *err)
         return am__fail(err, AM_EIO, "cannot open directory '%s': %s",
                         m->dir, strerror(errno));
     while (st == AM_OK && (e = readdir(d)) != NULL) {
-        size_t nl = strlen(e->d_name);
-        char *path, *agent = NULL;
+        size_t nl = strlen(e->d_name), psize = strlen(m->dir) + nl + 2;
+        char *path;
         size_t dropped;
         slot *s = NULL;
         am__convlog *log = NULL;
@@ -339,23 +362,24 @@ static am_status restore(am_convmgr *m, am_error *err)
         if (nl <= strlen(LOG_EXT) ||
             strcmp(e->d_name + nl - strlen(LOG_EXT), LOG_EXT) != 0)
             continue;
-        path = malloc(strlen(m->dir) + nl + 2);
+        path = am__alloc(m->opts.alloc, psize);
         if (path == NULL) {
             st = am__fail(err, AM_ENOMEM, "out of memory");
             break;
         }
-        sprintf(path, "%s/%s", m->dir, e->d_name);
+        snprintf(path, psize, "%s/%s", m->dir, e->d_name);
         /* The slot's conversation is filled by the replay (no hook yet). */
         st = slot_new(m, AM_STR("?"), AM_RETAIN_PERSISTENT, &s, err);
         if (st == AM_OK)
             st = am__convlog_open(path, s->conv, !m->opts.no_sync, &log,
-                                  &agent, &dropped, err);
-        free(path);
+                                  &dropped, err);
+        am__free(m->opts.alloc, path, psize);
         if (st == AM_OK) {
-            free(s->name);
-            s->name = agent;
-            s->name_len = strlen(agent);
             s->log = log;
+            if (slot_rename(s, am__convlog_agent(log)) != AM_OK)
+                st = am__fail(err, AM_ENOMEM, "out of memory");
+        }
+        if (st == AM_OK) {
             at = find(m, (am_str){ s->name, s->name_len }, &found);
             if (found)
                 st = am__fail(err, AM_EFORMAT, "two logs in '%s' for agent "
@@ -392,16 +416,17 @@ am_status am_convmgr_open(const am_convmgr_opts *opts, am_convmgr **out,
     if (opts->default_retention == AM_RETAIN_PERSISTENT && opts->dir == NULL)
         return am__fail(err, AM_EINVAL, "persistent retention needs a "
                         "directory (opts.dir)");
-    m = calloc(1, sizeof *m);
+    m = am__calloc(opts->alloc, 1, sizeof *m);
     if (m == NULL)
         return am__fail(err, AM_ENOMEM, "out of memory");
     if (pthread_mutex_init(&m->mu, NULL) != 0) {
-        free(m);
+        am__free(opts->alloc, m, sizeof *m);
         return am__fail(err, AM_ENOMEM, "cannot create a mutex");
     }
     m->opts = *opts;
     if (opts->dir != NULL) {
-        m->dir = strdup(opts->dir);
+        m->dir_len = strlen(opts->dir);
+        m->dir = am__strndup(opts->alloc, opts->dir, m->dir_len);
         if (m->dir == NULL) {
             am_convmgr_close(m);
             return am__fail(err, AM_ENOMEM, "out of memory");
@@ -423,10 +448,11 @@ void am_convmgr_close(am_convmgr *mgr)
         return;
     for (size_t i = 0; i < mgr->count; i++)
         slot_free(mgr->slots[i]);
-    free(mgr->slots);
-    free(mgr->dir);
+    am__free(mgr->opts.alloc, mgr->slots, mgr->cap * sizeof *mgr->slots);
+    if (mgr->dir != NULL)
+        am__free(mgr->opts.alloc, mgr->dir, mgr->dir_len + 1);
     pthread_mutex_destroy(&mgr->mu);
-    free(mgr);
+    am__free(mgr->opts.alloc, mgr, sizeof *mgr);
 }
 
 const am_error *am_convmgr_last_error(const am_convmgr *mgr)

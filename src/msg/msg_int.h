@@ -117,14 +117,6 @@ struct am_conv {
 /* Install (or remove, hook NULL) the change hook. Takes the lock. */
 void am__conv_set_hook(am_conv *conv, am__conv_hook hook, void *ctx);
 
-/* Replace the contents without calling the hook (restoring from a log);
- * `msgs` are frozen references that the conversation takes over on
- * success. */
-am_status am__conv_install(am_conv *conv, am_msg **msgs, size_t count);
-
-/* Snapshot under the lock: references to all messages into `out`. */
-am_status am__conv_snapshot(am_conv *conv, am_msg_list *out);
-
 /* Parse a conversation (agentmem format) from text, appending frozen
  * messages to `out`. The fast path behind am_conv_load. */
 am_status am__conv_parse(const am__msg_env *env, am_str text,

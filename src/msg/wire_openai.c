@@ -15,8 +15,10 @@
  *   calls, structured data, agent content) are not part of the format.
  *
  * A tool message must answer a tool call made by an earlier assistant
- * message, and tool_result parts cannot be expressed: both are errors
- * naming the message index.
+ * message, and tool_result parts cannot be expressed (except as the whole
+ * content of a tool message, which is how an Anthropic is_error result is
+ * kept: OpenAI gets its content, without the flag): both are errors naming
+ * the message index.
  */
 #include <stdio.h>
 #include <string.h>
@@ -199,7 +201,10 @@ static am_status write_msg(const am_msg *m, size_t i, unsigned flags,
                                  f->tool_call_id.ptr);
     }
     st = am_buf_appendf(out, "{\"role\":\"%s\"", am_role_name(f->role));
-    if (st == AM_OK && f->name.len != 0)
+    /* Chat Completions has no name on tool messages; portable output
+     * leaves it out, the default keeps it (other servers accept it). */
+    if (st == AM_OK && f->name.len != 0 &&
+        !(f->role == AM_ROLE_TOOL && (flags & AM_WIRE_PORTABLE)))
         st = am__put_kstr(out, ",\"name\":", f->name);
     if (st == AM_OK)
         st = put_content(m, i, out, err);
@@ -620,8 +625,9 @@ am_status am__wire_openai_read(const am__msg_env *env, am_str text,
         st = am__fail(err, AM_ENOMEM, "openai: out of memory");
         goto out;
     }
-    memcpy(out->items + out->count, got.items,
-           got.count * sizeof *got.items);
+    if (got.count != 0)
+        memcpy(out->items + out->count, got.items,
+               got.count * sizeof *got.items);
     out->count += got.count;
     got.count = 0;
 out:
