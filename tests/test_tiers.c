@@ -3,6 +3,7 @@
 #include <math.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "agentmem/tiers.h"
 #include "harness.h"
@@ -1070,7 +1071,72 @@ AM_TEST(newer_schema_and_corrupt_archive_are_reported)
     free(dir);
 }
 
+AM_TEST(maintain_is_optimize_then_policies_then_flush)
+{
+    test_clock clk = { T0 };
+    char *dir = test_tmpdir();
+    char db[4200];
+    am_tiers *t;
+    am_tier_policy_count pc[4];
+    size_t demoted = 0, n = 0;
+    am_tier_item v;
+
+    snprintf(db, sizeof db, "%s/m.db", dir);
+    t = open_t(&clk, 100, 1000, 0, db);
+    CHECK_OK(put(t, "w", "x", 0.2, AM_TIER_WORKING));
+    CHECK_OK(put(t, "l", "x", 0.2, AM_TIER_LONG_TERM));
+    clk.now_ms += 32 * DAY;
+    CHECK_OK(am_tiers_maintain(t, &demoted, pc, 4, &n));
+    CHECK_EQ(demoted, 1);   /* w: working -> short-term */
+    CHECK_EQ(n, 3);
+    CHECK_EQ(pc[0].acted, 2); /* both idle 32 days, importance 0.2 */
+    CHECK_OK(am_tiers_peek(t, AM_STR("w"), NULL, &v));
+    CHECK_EQ(v.tier, AM_TIER_ARCHIVE);
+    /* Flushed: another connection sees both archived. */
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_items WHERE tier = 3"),
+             2);
+    am_tiers_close(t, NULL);
+    t = open_t(&clk, 100, 1000, 0, db);
+    CHECK_EQ(tier_of(t, "l"), AM_TIER_ARCHIVE);
+    am_tiers_close(t, NULL);
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(a_locked_database_makes_flush_busy_and_keeps_the_changes)
+{
+    test_clock clk = { T0 };
+    char *dir = test_tmpdir();
+    char db[4200];
+    am_tiers *t;
+    sqlite3 *h;
+
+    am_tiers_opts o = am_tiers_opts_default();
+    am_clock c = test_clock_make(&clk);
+
+    snprintf(db, sizeof db, "%s/busy.db", dir);
+    o.clock = &c;
+    o.db_path = db;
+    o.flush_interval_ms = 3600000;
+    o.busy_timeout_ms = 20;
+    CHECK_OK(am_tiers_open(&o, &t, NULL));
+    CHECK_OK(put(t, "a", "x", 0.5, AM_TIER_WORKING));
+    CHECK_EQ(sqlite3_open(db, &h), SQLITE_OK);
+    CHECK_EQ(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    CHECK_ST(am_tiers_flush(t), AM_EBUSY);
+    CHECK(strstr(am_tiers_last_error(t)->msg, "locked") != NULL);
+    CHECK_EQ(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    CHECK_OK(am_tiers_flush(t));
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_items"), 1);
+    am_tiers_close(t, NULL);
+    test_rmtree(dir);
+    free(dir);
+}
+
 /* ---- OOM ---- */
+
+static const char *oom_db; /* NULL: memory only */
 
 static am_status oom_body(void *ctx, const am_allocator *a)
 {
@@ -1091,6 +1157,16 @@ static am_status oom_body(void *ctx, const am_allocator *a)
     o.capacity[AM_TIER_WORKING] = 4;
     o.capacity[AM_TIER_SHORT_TERM] = 4;
     o.move_log_cap = 8;
+    if (oom_db != NULL) {
+        char p[4300];
+        unlink(oom_db);
+        snprintf(p, sizeof p, "%s-wal", oom_db);
+        unlink(p);
+        snprintf(p, sizeof p, "%s-shm", oom_db);
+        unlink(p);
+        o.db_path = oom_db;
+        o.flush_interval_ms = 3600000; /* flushes at close only */
+    }
     st = am_tiers_open(&o, &t, NULL);
     if (st != AM_OK)
         return st;
@@ -1138,6 +1214,30 @@ static am_status oom_body(void *ctx, const am_allocator *a)
 AM_TEST(oom_sweep_over_store_search_archive_and_policies)
 {
     test_clock clk = { T0 };
-    long runs = test_oom_sweep(oom_body, &clk);
+    long runs;
+
+    oom_db = NULL;
+    runs = test_oom_sweep(oom_body, &clk);
     CHECK(runs > 50);
+}
+
+AM_TEST(oom_sweep_with_a_database)
+{
+    test_clock clk = { T0 };
+    char tmpl[] = "/dev/shm/amtest.XXXXXX";
+    char *dir, db[4200];
+    long runs;
+
+    /* Hundreds of runs each create and close a database: on tmpfs the
+     * fsyncs cost nothing, elsewhere they take seconds. */
+    dir = access("/dev/shm", W_OK) == 0 && mkdtemp(tmpl) != NULL
+              ? strdup(tmpl)
+              : test_tmpdir();
+    snprintf(db, sizeof db, "%s/oom.db", dir);
+    oom_db = db;
+    runs = test_oom_sweep(oom_body, &clk);
+    oom_db = NULL;
+    CHECK(runs > 50);
+    test_rmtree(dir);
+    free(dir);
 }

@@ -69,6 +69,9 @@ check policies_delete 0 t policies --now $((T0 + 400 * DAYMS))
 expect policies_deleted "delete_ancient_archives: 2" "$out"
 check get_deleted 4 t get b
 expect get_deleted_msg "no item 'b'" "$err"
+check maintain 0 t maintain --now $((T0 + 401 * DAYMS))
+expect maintain_optimize "optimize: demoted" "$out"
+expect maintain_policies "refresh_important: " "$out"
 # Capacity from the command line: the 3rd item into a working tier of 2.
 check cap1 0 t put w1 one --capacity working=2 --now $T0
 check cap2 0 t put w2 two --capacity working=2 --now $((T0 + 1))

@@ -109,6 +109,8 @@ typedef struct am_tiers_opts {
      * 10000 changes; flush_interval_ms = 0 writes through. */
     int64_t flush_interval_ms;
     size_t flush_max_dirty;
+    /* How long to wait for another connection's lock, default 5000 ms. */
+    int busy_timeout_ms;
     /* Archive compression level: -7..-1 (zstd's fast modes) or 1..19.
      * Default -1: on 1 KB texts about 22% less CPU than level 1 and faster
      * to decompress, for archives about 20% larger (2.2x vs 2.7x). */
@@ -126,12 +128,13 @@ typedef struct am_tiers_opts {
 AM_API am_tiers_opts am_tiers_opts_default(void);
 
 /* Open a memory system. With opts->db_path, the database is opened (WAL
- * journal, 5 s busy timeout), the tier_* tables are created or migrated
+ * journal, busy_timeout_ms), the tier_* tables are created or migrated
  * and every item, index and archived item is loaded. `opts` is copied
  * (the clock and allocator are borrowed until close); NULL: defaults.
  *
  * Returns AM_OK and the handle in *out (yours: am_tiers_close), or
  * AM_EINVAL (bad option), AM_EIO (database cannot be opened or read),
+ * AM_EBUSY (another connection held it locked for busy_timeout_ms),
  * AM_EFORMAT (a stored row is malformed), AM_EUNSUPPORTED (the file's
  * tiers schema is newer than this build) or AM_ENOMEM; detail in `err`.
  * Thread safety: safe (the new handle is not shared yet). */
@@ -150,8 +153,10 @@ AM_API am_status am_tiers_close(am_tiers *t, am_error *err);
 AM_API const am_error *am_tiers_last_error(const am_tiers *t);
 
 /* Write every pending change to the database in one transaction. Without
- * a database: AM_OK, nothing to do. AM_EIO on a database error (the
- * changes stay pending). Thread safety: safe. */
+ * a database: AM_OK, nothing to do. AM_EBUSY when another connection kept
+ * the database locked for busy_timeout_ms, AM_EIO on other database
+ * errors; either way the changes stay pending for the next flush.
+ * Thread safety: safe. */
 AM_API am_status am_tiers_flush(am_tiers *t);
 
 /* ---- Items ---- */
@@ -396,6 +401,17 @@ typedef struct am_tier_policy_count {
 AM_API am_status am_tiers_apply_policies(am_tiers *t,
                                          am_tier_policy_count *out,
                                          size_t cap, size_t *count);
+
+/* ---- The seed's facade ---- */
+
+/* The "production memory system" optimize of the seed in one call:
+ * am_tiers_optimize, then am_tiers_apply_policies, then am_tiers_flush.
+ * *demoted, out/cap/count as for those calls (each may be NULL/0).
+ * Returns the first failure. Thread safety: safe (each step locks; other
+ * threads' calls may run between the steps). */
+AM_API am_status am_tiers_maintain(am_tiers *t, size_t *demoted,
+                                   am_tier_policy_count *out, size_t cap,
+                                   size_t *count);
 
 #ifdef __cplusplus
 }

@@ -6,7 +6,7 @@
  *   agentmem tiers search [--type T] [--tag T]... [--min X] [--max X]
  *                  [--recent-days N] [--tier T]... [--limit N] [--peek]
  *   agentmem tiers delete|archive|restore ID...
- *   agentmem tiers stats | optimize | policies | moves [--last N]
+ *   agentmem tiers stats | optimize | policies | maintain | moves [--last N]
  *
  * Every subcommand takes --db FILE (default ./agentmem.db), --now MS (the
  * time to act at, for scripts and tests) and --capacity TIER=N. The
@@ -371,10 +371,11 @@ int cmd_tiers(int argc, char **argv)
         strcmp(sub, "search") != 0 && strcmp(sub, "delete") != 0 &&
         strcmp(sub, "archive") != 0 && strcmp(sub, "restore") != 0 &&
         strcmp(sub, "stats") != 0 && strcmp(sub, "optimize") != 0 &&
-        strcmp(sub, "policies") != 0 && strcmp(sub, "moves") != 0)
+        strcmp(sub, "policies") != 0 && strcmp(sub, "moves") != 0 &&
+        strcmp(sub, "maintain") != 0)
         return cli_usage("tiers", "unknown subcommand '%s' (put, get, "
                          "search, delete, archive, restore, stats, "
-                         "optimize, policies, moves)", sub);
+                         "optimize, policies, maintain, moves)", sub);
     rc = open_tiers(&a, &clk, &t);
     if (rc != CLI_EXIT_OK)
         return rc;
@@ -399,12 +400,20 @@ int cmd_tiers(int argc, char **argv)
             rc = cli_fail(st, am_tiers_last_error(t), "optimize");
         else
             printf("optimize: demoted %zu item%s\n", n, n == 1 ? "" : "s");
-    } else if (strcmp(sub, "policies") == 0) {
+    } else if (strcmp(sub, "policies") == 0 ||
+               strcmp(sub, "maintain") == 0) {
         am_tier_policy_count pc[16];
-        size_t n = 0;
-        st = am_tiers_apply_policies(t, pc, 16, &n);
+        size_t n = 0, demoted = 0;
+        if (strcmp(sub, "maintain") == 0) {
+            st = am_tiers_maintain(t, &demoted, pc, 16, &n);
+            if (st == AM_OK)
+                printf("optimize: demoted %zu item%s\n", demoted,
+                       demoted == 1 ? "" : "s");
+        } else {
+            st = am_tiers_apply_policies(t, pc, 16, &n);
+        }
         if (st != AM_OK)
-            rc = cli_fail(st, am_tiers_last_error(t), "policies");
+            rc = cli_fail(st, am_tiers_last_error(t), sub);
         for (size_t i = 0; st == AM_OK && i < n && i < 16; i++)
             printf("%s: %zu\n", pc[i].name, pc[i].acted);
     } else {

@@ -46,7 +46,8 @@ static const cli_command commands[] = {
       "--model M --input N --output N [--cached N] [--file F]",
       "the price of an LLM call from the model catalog" },
     { "tiers", cmd_tiers, 1,
-      "put|get|search|delete|archive|restore|stats|optimize|policies|moves"
+      "put|get|search|delete|archive|restore|stats|optimize|policies|"
+      "maintain|moves"
       " [ARGS] [--db FILE] [--now MS] [--capacity TIER=N]",
       "hierarchical memory: tiers, index search, lifecycle, archive" },
     { "trim", cmd_trim, 1,

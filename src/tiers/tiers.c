@@ -98,8 +98,8 @@ void am__tiers_mark(am_tiers *t, uint32_t slot, unsigned what)
     if (t->db == NULL)
         return;
     if ((it->flags & T_DIRTY) == 0) {
-        /* Reserved by every caller that can reach here with a clean item;
-         * if that ever failed we would still flush at close via a scan. */
+        /* Every caller reserved room for this push before its first
+         * change, so it cannot fail here. */
         if (am__tiers_vpush(t, &t->dirty, slot) != AM_OK)
             return;
     }
@@ -193,17 +193,37 @@ static void table_erase(am_tiers *t, uint32_t slot)
     t->table[i] = 0;
 }
 
+/* Grow the item array (and the parallel search keys) to hold `need`. */
+static am_status grow_items(am_tiers *t, size_t need)
+{
+    void *p = t->items;
+    uint32_t *k;
+
+    if (am__grow(t->alloc, &p, &t->slots_cap, need, sizeof(titem)) != AM_OK)
+        return AM_ENOMEM;
+    t->items = p;
+    if (t->skey_cap < t->slots_cap) {
+        k = am__realloc(t->alloc, t->skey, t->skey_cap * sizeof *k,
+                        t->slots_cap * sizeof *k);
+        if (k == NULL)
+            return AM_ENOMEM;
+        memset(k + t->skey_cap, 0,
+               (t->slots_cap - t->skey_cap) * sizeof *k);
+        t->skey = k;
+        t->skey_cap = t->slots_cap;
+    }
+    return AM_OK;
+}
+
 /* Size the item array and the id table for `n` items up front (loading),
  * so that a million-item load does not rehash or copy as it grows. */
 am_status am__tiers_presize(am_tiers *t, size_t n)
 {
-    void *p = t->items;
     size_t tcap = 64;
     uint64_t *nt;
 
-    if (am__grow(t->alloc, &p, &t->slots_cap, n, sizeof(titem)) != AM_OK)
+    if (grow_items(t, n) != AM_OK)
         return AM_ENOMEM;
-    t->items = p;
     while ((n + 1) * 10 > tcap * 7)
         tcap *= 2;
     if (tcap <= t->tcap)
@@ -226,7 +246,6 @@ am_status am__tiers_presize(am_tiers *t, size_t n)
 /* Reserve a slot for a new item without using it yet. */
 static am_status slot_reserve(am_tiers *t)
 {
-    void *p;
     am_status st;
 
     if (t->free_slots.len > 0)
@@ -244,11 +263,7 @@ static am_status slot_reserve(am_tiers *t)
     }
     if (t->nslots >= UINT32_MAX - 1)
         return AM_ELIMIT;
-    p = t->items;
-    st = am__grow(t->alloc, &p, &t->slots_cap, t->nslots + 1,
-                  sizeof(titem));
-    t->items = p;
-    return st;
+    return grow_items(t, t->nslots + 1);
 }
 
 static uint32_t slot_take(am_tiers *t)
@@ -268,6 +283,7 @@ void am__tiers_member_add(am_tiers *t, uint32_t slot, am_tier tier)
     t->items[slot].tier = (uint8_t)tier;
     t->items[slot].tier_pos = (uint32_t)m->len;
     m->v[m->len++] = slot;
+    t->skey[slot] = am__tiers_skey(&t->items[slot]);
 }
 
 void am__tiers_member_del(am_tiers *t, uint32_t slot)
@@ -299,6 +315,7 @@ am_status am__tiers_remove(am_tiers *t, uint32_t slot)
     }
     table_erase(t, slot);
     am__tiers_member_del(t, slot);
+    t->skey[slot] = 0;
     am__tiers_custom_drop(t, slot);
     am__free(t->alloc, it->blob, am__tiers_blob_len(it));
     it->blob = NULL;
@@ -368,6 +385,7 @@ am_tiers_opts am_tiers_opts_default(void)
     o.capacity[AM_TIER_SHORT_TERM] = 1000;
     o.flush_interval_ms = 1000;
     o.flush_max_dirty = 10000;
+    o.busy_timeout_ms = 5000;
     o.zstd_level = -1;
     o.move_log_cap = 4096;
     o.default_policies = true;
@@ -416,6 +434,7 @@ am_status am_tiers_open(const am_tiers_opts *opts, am_tiers **out,
     t->flush_interval_ms = o.flush_interval_ms;
     t->flush_max_dirty = o.flush_max_dirty != 0 ? o.flush_max_dirty : 1;
     t->zstd_level = o.zstd_level;
+    t->busy_timeout_ms = o.busy_timeout_ms >= 0 ? o.busy_timeout_ms : 0;
     t->threads = o.threads;
     if (t->threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -480,6 +499,7 @@ static void free_all(am_tiers *t)
         if (t->items[i].flags & T_LIVE)
             am__free(a, t->items[i].blob, am__tiers_blob_len(&t->items[i]));
     am__free(a, t->items, t->slots_cap * sizeof(titem));
+    am__free(a, t->skey, t->skey_cap * sizeof(uint32_t));
     am__free(a, t->table, t->tcap * sizeof(uint64_t));
     vfree(t, &t->free_slots);
     vfree(t, &t->pending_free);
@@ -674,6 +694,8 @@ static am_status build_record(am_tiers *t, am_str id,
                           &rec->type);
     if (st != AM_OK)
         return st;
+    if (rec->type >= T_MAX_TYPES)
+        return AM_ELIMIT; /* 33 million distinct types */
     for (size_t i = 0; i < in->tag_count; i++) {
         uint32_t tid;
         bool dup = false;
@@ -818,6 +840,13 @@ am_status am_tiers_store(am_tiers *t, am_str id, const am_tier_item_in *in)
         }
         old = am__tiers_find(t, id.ptr, id.len);
     }
+    /* Demotions above may have used the room reserved for the dirty
+     * list; take it again. */
+    if (t->db != NULL && am__tiers_vreserve(t, &t->dirty, 1) != AM_OK) {
+        st = am__fail(&t->err, AM_ENOMEM, "no memory to store '%.*s'",
+                      (int)id.len, id.ptr);
+        goto undo;
+    }
     if (rec.tier == AM_TIER_ARCHIVE) {
         st = am__tiers_compress(t, slot);
         if (st != AM_OK) {
@@ -860,13 +889,8 @@ am_status am__tiers_insert_loaded(am_tiers *t, const titem *rec,
     int64_t day = am__tiers_day(rec->created_ms);
     const uint32_t *tags = am__tiers_tags(rec);
     uint32_t slot;
-    void *p = t->items;
-    am_status st = AM_OK;
+    am_status st = grow_items(t, t->nslots + 1);
 
-    if (am__grow(t->alloc, &p, &t->slots_cap, t->nslots + 1,
-                 sizeof(titem)) != AM_OK)
-        st = AM_ENOMEM;
-    t->items = p;
     if (st == AM_OK)
         st = table_reserve(t);
     if (st == AM_OK)

@@ -35,11 +35,17 @@ static am_status dbfail(am_tiers *t, const char *what)
 static am_status exec(am_tiers *t, const char *sql)
 {
     char *msg = NULL;
+    int rc = sqlite3_exec(t->db, sql, NULL, NULL, &msg);
+    /* Another connection holding the write lock past the busy timeout
+     * is a lock we could not take, not an I/O failure. */
+    am_status st = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED
+                       ? AM_EBUSY
+                       : AM_EIO;
 
-    if (sqlite3_exec(t->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        am__fail(&t->err, AM_EIO, "database: %s", msg != NULL ? msg : "?");
+    if (rc != SQLITE_OK) {
+        am__fail(&t->err, st, "database: %s", msg != NULL ? msg : "?");
         sqlite3_free(msg);
-        return AM_EIO;
+        return st;
     }
     return AM_OK;
 }
@@ -131,7 +137,7 @@ am_status am__tiers_db_open(am_tiers *t, const char *path)
         t->db = NULL;
         return st;
     }
-    sqlite3_busy_timeout(t->db, 5000);
+    sqlite3_busy_timeout(t->db, t->busy_timeout_ms);
     /* The long-term store shares this file and wants incremental vacuum,
      * which only takes effect before the first table exists: whichever
      * module creates the file chooses the same. */
@@ -233,6 +239,9 @@ static am_status load_row(am_tiers *t, sqlite3_stmt *qi, sqlite3_stmt *qc)
                         rec.importance);
     st = am__tdict_intern(t->alloc, &t->types, type != NULL ? type : "",
                           type_len, &rec.type);
+    if (st == AM_OK && rec.type >= T_MAX_TYPES)
+        return am__fail(&t->err, AM_ELIMIT, "database: more than %u types",
+                        T_MAX_TYPES);
     for (size_t off = 0; st == AM_OK && off < tags_len;) {
         size_t n = tags[off];
         if (off + 1 + n > tags_len || n == 0 || ntags == 255)

@@ -344,25 +344,36 @@ typedef struct cquery {
     int64_t from, to;
     double lo, hi;
     unsigned mask;
+    unsigned bucket_ok;      /* bit b: bucket b can match */
+    unsigned bucket_full;    /* bit b: every value in bucket b matches */
+    bool tags_by_list;       /* the one tag is the candidate list */
     const tpost *lists[1100];
     size_t nlists;
 } cquery;
 
 static bool item_matches(const am_tiers *t, const cquery *c, uint32_t slot)
 {
-    const titem *it = &t->items[slot];
+    uint32_t k = t->skey[slot];
+    unsigned b = (k >> 3) & 15u;
+    const titem *it;
 
-    if (!(it->flags & T_LIVE))
+    /* Live, tier, type and importance bucket from the packed key. */
+    if (!(k & 1u) || !(c->mask & (1u << ((k >> 1) & 3u))) ||
+        (c->type >= 0 && (k >> 7) != (uint32_t)c->type) ||
+        !(c->bucket_ok & (1u << b)))
         return false;
-    if (!(c->mask & (1u << it->tier)))
+    if (c->ix != NULL &&
+        (slot >= c->ix->key_of_cap || c->ix->key_of[slot] != c->ix_key))
         return false;
-    if (c->type >= 0 && it->type != (uint32_t)c->type)
-        return false;
+    if ((c->bucket_full & (1u << b)) && c->from == INT64_MIN &&
+        c->to == INT64_MAX && (c->ntags == 0 || c->tags_by_list))
+        return true;
+    it = &t->items[slot];
     if (it->importance < c->lo || it->importance > c->hi)
         return false;
     if (it->created_ms < c->from || it->created_ms >= c->to)
         return false;
-    if (c->ntags > 0) {
+    if (c->ntags > 0 && !c->tags_by_list) {
         const uint32_t *tags = am__tiers_tags(it);
         for (size_t i = 0; i < c->ntags; i++) {
             bool found = false;
@@ -372,9 +383,6 @@ static bool item_matches(const am_tiers *t, const cquery *c, uint32_t slot)
                 return false;
         }
     }
-    if (c->ix != NULL &&
-        (slot >= c->ix->key_of_cap || c->ix->key_of[slot] != c->ix_key))
-        return false;
     return true;
 }
 
@@ -397,6 +405,9 @@ static bool plan(am_tiers *t, cquery *c, const am_tier_query *q,
             one = &t->tags.keys[c->tags[i]].post;
             best = one->len;
         }
+    /* Scanning the only tag's own list, every candidate has that tag. */
+    c->tags_by_list = c->ntags == 1 &&
+                      one == &t->tags.keys[c->tags[0]].post;
     if (c->ix != NULL && c->ix->keys.keys[c->ix_key - 1].post.len < best) {
         one = &c->ix->keys.keys[c->ix_key - 1].post;
         best = one->len;
@@ -413,6 +424,7 @@ static bool plan(am_tiers *t, cquery *c, const am_tier_query *q,
         if (sum < best) {
             best = sum;
             c->nlists = 0;
+            c->tags_by_list = false;
             for (int b = lo; b <= hi; b++)
                 c->lists[c->nlists++] = &t->imp[b];
         }
@@ -434,6 +446,7 @@ static bool plan(am_tiers *t, cquery *c, const am_tier_query *q,
         if (sum < best && n <= sizeof c->lists / sizeof c->lists[0]) {
             best = sum;
             c->nlists = 0;
+            c->tags_by_list = false;
             for (size_t i = 0; i < t->days.count; i++) {
                 int64_t d;
                 memcpy(&d, t->days.keys[i].s, sizeof d);
@@ -539,6 +552,15 @@ am_status am_tiers_search(am_tiers *t, const am_tier_query *q,
     }
     c->lo = q->min_importance;
     c->hi = q->max_importance;
+    /* Buckets strictly between the ends hold only matching values; the
+     * end buckets are checked exactly on the record (float rounding at a
+     * bucket edge goes either way). */
+    for (int b = bucket_of(c->lo); b <= bucket_of(c->hi); b++) {
+        c->bucket_ok |= 1u << b;
+        if ((b > bucket_of(c->lo) || c->lo <= 0.0) &&
+            (b < bucket_of(c->hi) || c->hi >= 1.0))
+            c->bucket_full |= 1u << b;
+    }
     c->from = q->created_from_ms;
     c->to = q->created_to_ms;
     if (q->recent_days > 0) {

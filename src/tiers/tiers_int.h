@@ -111,10 +111,16 @@ struct am_tiers {
     int64_t flush_interval_ms;
     size_t flush_max_dirty;
     int zstd_level;
+    int busy_timeout_ms;
 
     /* Items. */
     titem *items;
     size_t nslots, slots_cap;  /* slots in use (high water), allocated */
+    /* Per slot, what most searches test, packed so that checking a
+     * candidate rarely touches its record: bit 0 live, bits 1-2 tier,
+     * bits 3-6 importance bucket, bits 7-31 type id (am__tiers_skey). */
+    uint32_t *skey;
+    size_t skey_cap;
     tvec32 free_slots;         /* dead slots safe to reuse */
     tvec32 pending_free;       /* dead slots still in posting lists */
     size_t live;
@@ -183,6 +189,21 @@ static inline char *am__tiers_content(const titem *it)
 static inline size_t am__tiers_blob_len(const titem *it)
 {
     return 4u * it->ntags + it->id_len + it->extra_len + it->stored_len;
+}
+
+#define T_MAX_TYPES (1u << 25)
+
+static inline int am__tiers_bucket(double importance)
+{
+    int b = (int)(importance * 10.0);
+    return b < 0 ? 0 : b > 10 ? 10 : b;
+}
+
+static inline uint32_t am__tiers_skey(const titem *it)
+{
+    return 1u | ((uint32_t)it->tier << 1) |
+           ((uint32_t)am__tiers_bucket(it->importance) << 3) |
+           (it->type << 7);
 }
 
 int64_t am__tiers_now(const am_tiers *t);

@@ -517,3 +517,16 @@ am_status am_tiers_apply_policies(am_tiers *t, am_tier_policy_count *out,
     pthread_mutex_unlock(&t->mu);
     return st;
 }
+
+am_status am_tiers_maintain(am_tiers *t, size_t *demoted,
+                            am_tier_policy_count *out, size_t cap,
+                            size_t *count)
+{
+    am_status st = am_tiers_optimize(t, demoted);
+
+    if (st == AM_OK)
+        st = am_tiers_apply_policies(t, out, cap, count);
+    if (st == AM_OK)
+        st = am_tiers_flush(t);
+    return st;
+}
