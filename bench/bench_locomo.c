@@ -3,6 +3,11 @@
  *
  *   bench_locomo SPLIT.json RUNS.jsonl [--mode hybrid|text|vector]
  *                [--context N] [--no-date] [--embedder default|hash|none]
+ *                [--vec-context N] [--w-text W --w-vec W] [--prf DOCS TERMS]
+ *
+ * Default indexing: each turn's text is "date + turns i-2..i+2 of the same
+ * session + turn i again" for full text, and the turn alone (--vec-context
+ * 0; -1 embeds the indexed text) for its vector.
  *
  * Each conversation's turns become items of one namespace (the sample id),
  * keyed by dia_id, in conversation order, as an agent would store them.
@@ -25,6 +30,10 @@ typedef struct cfg {
     int date;        /* prefix the session date */
     const char *embedder;
     double w_text, w_vec;
+    int prf_docs, prf_terms;
+    int rrf_k;
+    int vec_ctx;     /* neighbours in the embedded text (-1: as indexed) */
+    const am_embedder *emb;
 } cfg;
 
 static int session_no(const char *key)
@@ -141,7 +150,30 @@ static int run_sample(am_store *s, json_t *sample, const cfg *c, FILE *out,
         items[i].value = am_str_c(values[i]);
         items[i].text = am_str_c(t);
     }
+    /* Optionally embed a narrower window than the indexed text. */
+    float *vecs = NULL;
+    if (c->vec_ctx >= 0 && c->emb != NULL) {
+        vecs = malloc(nt * c->emb->dim * sizeof(float));
+        for (size_t i = 0; i < nt; i++) {
+            char buf[8192];
+            size_t o = 0;
+            buf[0] = '\0';
+            for (int d = -c->vec_ctx; d <= c->vec_ctx; d++) {
+                long j = (long)i + d;
+                if (j >= 0 && (size_t)j < nt &&
+                    turns[j].session == turns[i].session && o < 6000)
+                    o += (size_t)snprintf(buf + o, sizeof buf - o, "%s\n",
+                                          turns[j].text);
+            }
+            am_str t = { buf, o };
+            am_embedder_embed(c->emb, &t, 1, vecs + i * c->emb->dim, NULL);
+            items[i].vec = vecs + i * c->emb->dim;
+            items[i].dim = c->emb->dim;
+            items[i].vec_model = c->emb->id;
+        }
+    }
     am_status st = am_store_put_many(s, items, nt);
+    free(vecs);
     if (st != AM_OK) {
         fprintf(stderr, "put %s: %s\n", sid, am_store_last_error(s)->msg);
         return 1;
@@ -162,6 +194,9 @@ static int run_sample(am_store *s, json_t *sample, const cfg *c, FILE *out,
         sq.limit = 20;
         sq.w_text = c->w_text;
         sq.w_vec = c->w_vec;
+        sq.prf_docs = c->prf_docs;
+        sq.prf_terms = c->prf_terms;
+        sq.rrf_k = c->rrf_k;
         struct timespec a, b;
         clock_gettime(CLOCK_MONOTONIC, &a);
         st = am_store_search(s, &sq, &r);
@@ -196,7 +231,7 @@ static int run_sample(am_store *s, json_t *sample, const cfg *c, FILE *out,
 
 int main(int argc, char **argv)
 {
-    cfg c = { AM_SEARCH_HYBRID, 2, 1, "default", 0, 0 };
+    cfg c = { AM_SEARCH_HYBRID, 2, 1, "default", 0, 0, 0, 0, 0, 0, NULL };
     if (argc < 3) {
         fprintf(stderr, "usage: bench_locomo SPLIT.json RUNS.jsonl "
                         "[--mode hybrid|text|vector] [--context N] "
@@ -215,6 +250,13 @@ int main(int argc, char **argv)
             c.w_text = atof(argv[++i]);
         } else if (strcmp(argv[i], "--w-vec") == 0 && i + 1 < argc) {
             c.w_vec = atof(argv[++i]);
+        } else if (strcmp(argv[i], "--prf") == 0 && i + 2 < argc) {
+            c.prf_docs = atoi(argv[++i]);
+            c.prf_terms = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--rrf-k") == 0 && i + 1 < argc) {
+            c.rrf_k = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--vec-context") == 0 && i + 1 < argc) {
+            c.vec_ctx = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--no-date") == 0) {
             c.date = 0;
         } else if (strcmp(argv[i], "--embedder") == 0 && i + 1 < argc) {
@@ -238,6 +280,7 @@ int main(int argc, char **argv)
         am_embedder_hash_create(256, &emb, &err);
     am_store_opts o = am_store_opts_default();
     o.embedder = emb;
+    c.emb = emb;
     am_store *s;
     if (am_store_open(":memory:", &o, &s, &err) != AM_OK) {
         fprintf(stderr, "open: %s\n", err.msg);

@@ -1,6 +1,7 @@
 /* bench_tiers.c -- hierarchical memory at a million items.
  *
- * usage: bench_tiers [ITEMS] [DB_DIR]     (defaults 1000000, /tmp)
+ * usage: bench_tiers [ITEMS] [DB_DIR] [ZSTD_LEVEL]
+ *        (defaults 1000000, /tmp, the library's default level)
  *
  * Phases, each printing `name items value unit` lines:
  *   1. memory only: store ITEMS items (64 B..2 KB of text-like content,
@@ -48,6 +49,14 @@ static int64_t mono_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t cpu_ns(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000 +
+           ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
 }
 
 static long rss_kb(void)
@@ -294,7 +303,7 @@ int main(int argc, char **argv)
     am_status st;
     uint64_t cbytes;
     long rss0, rss1;
-    int64_t t0, start = 1700000000000LL, end;
+    int64_t t0, c0, start = 1700000000000LL, end;
     char db[4096];
     am_tier_stats s[AM_TIER_COUNT];
     am_tier_policy_count pc[8];
@@ -302,7 +311,18 @@ int main(int argc, char **argv)
 
     for (int i = 0; i < 50; i++)
         snprintf(tagnames[i], sizeof tagnames[i], "tag%02d", i);
+    {
+        double la[3];
+        if (getloadavg(la, 3) == 3)
+            printf("# load average at start: %.2f %.2f %.2f (2 cores, "
+                   "shared)\n", la[0], la[1], la[2]);
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
     o.clock = &clk;
+    if (argc > 3)
+        o.zstd_level = atoi(argv[3]);
+    printf("# zstd level %d, %zu archiving threads requested (0: CPUs)\n",
+           o.zstd_level, o.threads);
     o.capacity[AM_TIER_WORKING] = 10000;
     o.capacity[AM_TIER_SHORT_TERM] = 100000;
     o.move_log_cap = 4096;
@@ -350,22 +370,30 @@ int main(int argc, char **argv)
     /* ---- 4. Optimize and policies ---- */
     fake_now = end + 2 * DAY;
     t0 = mono_ns();
+    c0 = cpu_ns();
     if ((st = am_tiers_optimize(t, &moved)) != AM_OK)
         die(t, st, "optimize");
-    printf("optimize %zu %.1f ms (%zu demoted)\n", n,
-           (double)(mono_ns() - t0) / 1e6, moved);
+    printf("optimize %zu %.1f ms wall, %.1f ms cpu (%zu demoted)\n", n,
+           (double)(mono_ns() - t0) / 1e6, (double)(cpu_ns() - c0) / 1e6,
+           moved);
     t0 = mono_ns();
     if ((st = am_tiers_optimize(t, &moved)) != AM_OK)
         die(t, st, "optimize");
     printf("optimize_again %zu %.1f ms (%zu demoted)\n", n,
            (double)(mono_ns() - t0) / 1e6, moved);
-    for (int round = 0; round < 2; round++) {
+    for (int round = 0; round < 3; round++) {
         size_t np = 0;
+        static const char *label[] = { "", "_again_same_time",
+                                       "_next_day" };
+        if (round == 2)
+            fake_now += DAY;
         t0 = mono_ns();
+        c0 = cpu_ns();
         if ((st = am_tiers_apply_policies(t, pc, 8, &np)) != AM_OK)
             die(t, st, "apply_policies");
-        printf("apply_policies%s %zu %.1f ms (", round ? "_again" : "", n,
-               (double)(mono_ns() - t0) / 1e6);
+        printf("apply_policies%s %zu %.1f ms wall, %.1f ms cpu (",
+               label[round], n, (double)(mono_ns() - t0) / 1e6,
+               (double)(cpu_ns() - c0) / 1e6);
         for (size_t i = 0; i < np; i++)
             printf("%s%s=%zu", i ? ", " : "", pc[i].name, pc[i].acted);
         printf(")\n");
@@ -402,10 +430,12 @@ int main(int argc, char **argv)
         die(NULL, st, "close");
     printf("close_flush %zu %.1f ms\n", n, (double)(mono_ns() - t0) / 1e6);
     t0 = mono_ns();
+    c0 = cpu_ns();
     if ((st = am_tiers_open(&o, &t, NULL)) != AM_OK)
         die(NULL, st, "reopen");
-    printf("reopen %zu %.1f ms (%zu items)\n", n,
-           (double)(mono_ns() - t0) / 1e6, am_tiers_count(t));
+    printf("reopen %zu %.1f ms wall, %.1f ms cpu (%zu items)\n", n,
+           (double)(mono_ns() - t0) / 1e6, (double)(cpu_ns() - c0) / 1e6,
+           am_tiers_count(t));
     retrieve_bench(t, n, "after_reopen_");
     am_tiers_close(t, NULL);
     raw_sqlite(db, n);

@@ -355,3 +355,91 @@ AM_TEST(manager_survives_every_allocation_failure)
     test_rmtree(dir);
     free(dir);
 }
+
+AM_TEST(replace_on_a_persistent_agent_is_logged)
+{
+    char *dir = test_tmpdir();
+    am_convmgr *m = open_mgr(dir, AM_RETAIN_PERSISTENT);
+    am_conv *c = agent(m, "ctx");
+    am_msg_list l = AM_MSG_LIST_INIT;
+
+    for (int i = 0; i < 5; i++)
+        CHECK_OK(am_conv_add_text(c, i ? AM_ROLE_USER : AM_ROLE_SYSTEM,
+                                  AM_STR("turn")));
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_ASSISTANT, AM_STR("latest")));
+    /* A context manager keeps the system message and the last turn. */
+    CHECK_OK(am_conv_by_role(c, AM_ROLE_SYSTEM, &l));
+    CHECK_OK(am_conv_recent(c, 1, &l));
+    CHECK_OK(am_conv_replace(c, (const am_msg *const *)l.items, l.count));
+    CHECK_EQ(am_conv_count(c), 2);
+    am_msg_list_free(&l);
+    am_convmgr_close(m);
+    m = open_mgr(dir, AM_RETAIN_PERSISTENT);
+    c = agent(m, "ctx");
+    CHECK_EQ(am_conv_count(c), 2);
+    check_last(c, "latest");
+    am_convmgr_close(m);
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(a_second_manager_on_the_same_logs_is_refused)
+{
+    char *dir = test_tmpdir();
+    am_convmgr *m = open_mgr(dir, AM_RETAIN_PERSISTENT), *m2 = NULL;
+    am_convmgr_opts o = am_convmgr_opts_default();
+    am_error err;
+
+    CHECK_OK(am_conv_add_text(agent(m, "A"), AM_ROLE_USER, AM_STR("x")));
+    o.dir = dir;
+    o.no_sync = true;
+    CHECK_ST(am_convmgr_open(&o, &m2, &err), AM_EBUSY);
+    CHECK_CONTAINS(err.msg, "in use");
+    CHECK(m2 == NULL);
+    am_convmgr_close(m);
+    CHECK_OK(am_convmgr_open(&o, &m2, &err));
+    CHECK_EQ(am_conv_count(agent(m2, "A")), 1);
+    am_convmgr_close(m2);
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(a_crash_at_any_byte_of_the_last_record_keeps_the_rest)
+{
+    char *dir = test_tmpdir(), *path = log_file(dir, "A");
+    am_convmgr *m = open_mgr(dir, AM_RETAIN_PERSISTENT);
+    am_conv *c = agent(m, "A");
+    struct stat st;
+    off_t good, full;
+    am_buf copy = AM_BUF_INIT;
+    FILE *fp;
+
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("one")));
+    CHECK_EQ(stat(path, &st), 0);
+    good = st.st_size;
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("two")));
+    am_convmgr_close(m);
+    CHECK_EQ(stat(path, &st), 0);
+    full = st.st_size;
+    fp = fopen(path, "rb");
+    CHECK_OK(am_buf_reserve(&copy, (size_t)full));
+    CHECK_EQ(fread(copy.ptr, 1, (size_t)full, fp), (size_t)full);
+    fclose(fp);
+    /* Every cut inside the last record: header or payload. */
+    for (off_t cut = good + 1; cut < full; cut++) {
+        fp = fopen(path, "wb");
+        fwrite(copy.ptr, 1, (size_t)cut, fp);
+        fclose(fp);
+        m = open_mgr(dir, AM_RETAIN_PERSISTENT);
+        c = agent(m, "A");
+        CHECK_EQ(am_conv_count(c), 1);
+        check_last(c, "one");
+        am_convmgr_close(m);
+        CHECK_EQ(stat(path, &st), 0);
+        CHECK_EQ(st.st_size, good);
+    }
+    am_buf_free(&copy);
+    free(path);
+    test_rmtree(dir);
+    free(dir);
+}

@@ -291,6 +291,15 @@ AM_TEST(history_records_changes_and_undo_reverts)
     CHECK_MEM_EQ(r->items[3].event.ptr, r->items[3].event.len, "delete");
     CHECK_MEM_EQ(r->items[4].event.ptr, r->items[4].event.len, "add");
     am_results_free(r);
+    /* Retention of the history: keep the last two entries per item. */
+    size_t dropped = 0;
+    CHECK_ST(am_store_history_prune(f.s, 0, &dropped), AM_EINVAL);
+    CHECK_OK(am_store_history_prune(f.s, 2, &dropped));
+    CHECK_EQ(dropped, 3);
+    CHECK_OK(am_store_history(f.s, NS1("h"), AM_STR("k"), &r));
+    CHECK_EQ(r->count, 2);
+    CHECK_MEM_EQ(r->items[1].value.ptr, r->items[1].value.len, "\"v1\"");
+    am_results_free(r);
     /* Purge removes soft-deleted items for good. */
     CHECK_OK(am_store_delete(f.s, NS1("h"), AM_STR("k")));
     size_t n = 0;
@@ -333,6 +342,38 @@ AM_TEST(fulltext_search_is_safe_for_any_query)
     fx_close(&f);
 }
 
+AM_TEST(fulltext_index_follows_updates_undo_and_deletes)
+{
+    fixture f;
+    fx_open(&f, 0);
+    am_results *r;
+    size_t n;
+    CHECK_OK(put(f.s, NS1("x"), "k", "\"apples and pears\"", 0));
+    CHECK_OK(put(f.s, NS1("x"), "k", "\"bananas only\"", 0));
+    am_search q = { .query = AM_STR("apples"), .mode = AM_SEARCH_TEXT };
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 0);
+    am_results_free(r);
+    CHECK_OK(am_store_undo(f.s, NS1("x"), AM_STR("k")));
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 1);
+    am_results_free(r);
+    CHECK_OK(am_store_check(f.s));
+    CHECK_OK(put(f.s, NS1("y"), "k", "\"apples again\"", 1000));
+    CHECK_OK(put(f.s, NS1("z"), "k", "\"apples thrice\"", 0));
+    CHECK_OK(am_store_delete(f.s, NS1("z"), AM_STR("k")));
+    f.tc.now_ms += 5000;
+    CHECK_OK(am_store_purge(f.s, INT64_MAX, &n));
+    CHECK_EQ(n, 2);
+    CHECK_OK(am_store_delete_ns(f.s, NS1("x"), &n));
+    CHECK_EQ(n, 1);
+    CHECK_OK(am_store_check(f.s));
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 0);
+    am_results_free(r);
+    fx_close(&f);
+}
+
 AM_TEST(vector_search_ranks_by_cosine_and_checks_dimensions)
 {
     fixture f;
@@ -369,12 +410,100 @@ AM_TEST(vector_search_ranks_by_cosine_and_checks_dimensions)
     am_results_free(r);
     q.dim = 3;
     CHECK_ST(am_store_search(f.s, &q, &r), AM_EINVAL);
+    /* A store whose embedder differs from the index's refuses to embed
+     * queries against it, even at the same dimension. */
+    {
+        am_embedder *e4;
+        am_store *s2;
+        am_store_opts o = am_store_opts_default();
+        CHECK_OK(am_embedder_hash_create(4, &e4, NULL));
+        o.embedder = e4;
+        CHECK_OK(am_store_open(f.path, &o, &s2, NULL));
+        am_search tq = { .ns = NS1("v"), .query = AM_STR("anything") };
+        CHECK_ST(am_store_search(s2, &tq, &r), AM_EINVAL);
+        CHECK(strstr(am_store_last_error(s2)->msg, "hash-ngram-v1/4") !=
+              NULL);
+        tq.mode = AM_SEARCH_TEXT;
+        CHECK_OK(am_store_search(s2, &tq, &r));
+        am_results_free(r);
+        am_store_close(s2);
+        am_embedder_free(e4);
+    }
+    /* Puts after the index is loaded update it in place. */
+    {
+        float nv[4] = { 0, 0, 0, 1 };
+        am_item_in add = { .ns = NS1("v"), .key = AM_STR("w"),
+                           .value = AM_STR("1"), .vec = nv, .dim = 4,
+                           .vec_model = "test" };
+        CHECK_OK(am_store_put(f.s, &add));
+        float wq[4] = { 0, 0, 0.1f, 1 };
+        am_search q2 = { .ns = NS1("v"), .vec = wq, .dim = 4,
+                         .mode = AM_SEARCH_VECTOR, .limit = 1 };
+        CHECK_OK(am_store_search(f.s, &q2, &r));
+        CHECK_EQ(r->count, 1);
+        CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "w");
+        am_results_free(r);
+        /* Re-put without a vector: it leaves the vector index. */
+        add.vec = NULL;
+        add.dim = 0;
+        CHECK_OK(am_store_put(f.s, &add));
+        CHECK_OK(am_store_search(f.s, &q2, &r));
+        CHECK_EQ(r->count, 1);
+        CHECK(r->items[0].key.ptr[0] != 'w');
+        am_results_free(r);
+        /* Moving it to the old direction again brings it back. */
+        add.vec = nv;
+        add.dim = 4;
+        CHECK_OK(am_store_put(f.s, &add));
+        CHECK_OK(am_store_search(f.s, &q2, &r));
+        CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "w");
+        am_results_free(r);
+        CHECK_OK(am_store_delete(f.s, NS1("v"), AM_STR("w")));
+    }
+    /* Another connection's write is seen (PRAGMA data_version). */
+    {
+        am_store *s2;
+        float ov[4] = { 0, 1, 0, 0 };
+        CHECK_OK(am_store_open(f.path, NULL, &s2, NULL));
+        am_item_in other = { .ns = NS1("v"), .key = AM_STR("other"),
+                             .value = AM_STR("1"), .vec = ov, .dim = 4,
+                             .vec_model = "test" };
+        CHECK_OK(am_store_put(s2, &other));
+        am_store_close(s2);
+        am_search q3 = { .ns = NS1("v"), .vec = ov, .dim = 4,
+                         .mode = AM_SEARCH_VECTOR, .limit = 1 };
+        CHECK_OK(am_store_search(f.s, &q3, &r));
+        CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "other");
+        am_results_free(r);
+        CHECK_OK(am_store_delete(f.s, NS1("v"), AM_STR("other")));
+    }
     /* A deleted item leaves the vector index at once. */
     CHECK_OK(am_store_delete(f.s, NS1("v"), AM_STR("x")));
     q.dim = 4;
     CHECK_OK(am_store_search(f.s, &q, &r));
     CHECK_EQ(r->count, 2);
     CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "xy");
+    am_results_free(r);
+    fx_close(&f);
+}
+
+AM_TEST(emptied_vector_index_accepts_another_embedder)
+{
+    fixture f;
+    fx_open(&f, 0);
+    float v4[4] = { 1, 0, 0, 0 }, v3[3] = { 0, 1, 0 };
+    am_item_in a = { .ns = NS1("m"), .key = AM_STR("a"), .value = AM_STR("1"),
+                     .vec = v4, .dim = 4, .vec_model = "one" };
+    am_item_in b = { .ns = NS1("n"), .key = AM_STR("b"), .value = AM_STR("1"),
+                     .vec = v3, .dim = 3, .vec_model = "two" };
+    CHECK_OK(am_store_put(f.s, &a));
+    CHECK_ST(am_store_put(f.s, &b), AM_EINVAL);
+    CHECK_OK(am_store_delete_ns(f.s, NS1("m"), NULL));
+    CHECK_OK(am_store_put(f.s, &b));
+    am_results *r;
+    am_search q = { .vec = v3, .dim = 3, .mode = AM_SEARCH_VECTOR };
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 1);
     am_results_free(r);
     fx_close(&f);
 }
@@ -624,7 +753,9 @@ AM_TEST(acknowledged_writes_survive_sigkill)
     CHECK(last >= 299);
     am_store *s;
     am_buf out = AM_BUF_INIT;
-    CHECK_OK(am_store_open(path, NULL, &s, NULL));
+    am_store_opts so = am_store_opts_default();
+    so.sync_full = 1;
+    CHECK_OK(am_store_open(path, &so, &s, NULL));
     CHECK_OK(am_store_check(s));
     for (int i = 0; i <= last; i++) {
         char key[32];

@@ -77,5 +77,18 @@ has recall_empty "$out" "[]"
 echo '[{"role":1}]' >"$tmp/bad.json"
 check recall_bad 3 $R index alice s2 "$tmp/bad.json"
 has recall_bad_msg "$err" "message 0"
+check memtool_create 0 $S memtool alice '{"command":"create","path":"/memories/a.md","file_text":"one\ntwo"}'
+has memtool_created "$out" "File created successfully at: /memories/a.md"
+check memtool_escape 0 $S memtool alice '{"command":"view","path":"/memories/../../etc/passwd"}' --json
+has memtool_confined "$out" '"is_error":true'
+hasnt memtool_nohost "$out" "$tmp"
+check memtool_view 0 $S memtool alice '{"command":"view","path":"/memories/a.md"}'
+has memtool_lines "$out" "     2	two"
+check tooldef 0 $R tool-def --format anthropic
+has tooldef_schema "$out" '"input_schema"'
+check tooldef_bad 2 $R tool-def --format xml
+check toolcall 0 $R tool-call alice '{"id":"c1","function":{"arguments":"{\"query\":\"Lisbon\"}"}}'
+has toolcall_result "$out" '"tool_call_id":"c1"'
+has toolcall_hit "$out" 'session s1'
 echo "$pass passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -138,3 +138,60 @@ AM_TEST(processes_write_one_file_concurrently)
     test_rmtree(dir);
     free(dir);
 }
+
+/* Threads embedding (outside the lock) while others search with vectors. */
+static void *embed_worker(void *arg)
+{
+    job *j = arg;
+    char tpart[16];
+    snprintf(tpart, sizeof tpart, "e%d", j->id);
+    am_str parts[2] = { AM_STR("emb"), am_str_c(tpart) };
+    for (int i = 0; i < 60; i++) {
+        char key[32], val[96];
+        snprintf(key, sizeof key, "k%d", i);
+        snprintf(val, sizeof val, "\"note %d of worker %d about gardens "
+                 "and rivers\"", i, j->id);
+        am_item_in it = { .ns = { parts, 2 }, .key = am_str_c(key),
+                          .value = am_str_c(val) };
+        if (am_store_put(j->s, &it) != AM_OK)
+            j->failures++;
+        am_results *r = NULL;
+        am_search q = { .query = AM_STR("river garden notes"), .limit = 3 };
+        if (am_store_search(j->s, &q, &r) != AM_OK || r->count == 0)
+            j->failures++;
+        am_results_free(r);
+    }
+    return NULL;
+}
+
+AM_TEST(threads_embed_and_hybrid_search_on_one_handle)
+{
+    char *dir = test_tmpdir(), path[512];
+    am_embedder *e;
+    am_store *s;
+    snprintf(path, sizeof path, "%s/emb.db", dir);
+    CHECK_OK(am_embedder_hash_create(64, &e, NULL));
+    am_store_opts o = am_store_opts_default();
+    o.embedder = e;
+    CHECK_OK(am_store_open(path, &o, &s, NULL));
+    pthread_t th[THREADS];
+    job jobs[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        jobs[i] = (job){ s, path, i, 0 };
+        CHECK_EQ(pthread_create(&th[i], NULL, embed_worker, &jobs[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_EQ(jobs[i].failures, 0);
+    }
+    am_search q = { .query = AM_STR("gardens"), .mode = AM_SEARCH_VECTOR,
+                    .limit = 1000 };
+    am_results *r;
+    CHECK_OK(am_store_search(s, &q, &r));
+    CHECK_EQ(r->count, THREADS * 60);
+    am_results_free(r);
+    am_store_close(s);
+    am_embedder_free(e);
+    test_rmtree(dir);
+    free(dir);
+}

@@ -767,6 +767,59 @@ AM_TEST(bad_input_is_refused_with_detail_and_loses_nothing)
     CHECK_OK(am_tiers_close(NULL, NULL));
 }
 
+static am_status key_fail_on_bad(void *ctx, const am_tier_item *it,
+                                  am_buf *key)
+{
+    (void)ctx;
+    if (it->content.ptr != NULL && it->content.len == 3 &&
+        memcmp(it->content.ptr, "bad", 3) == 0)
+        return AM_EFORMAT;
+    return am_buf_append(key, "k", 1);
+}
+
+AM_TEST(a_failing_extractor_rejects_the_store_and_keeps_the_old_item)
+{
+    test_clock clk = { T0 };
+    am_tiers *t = open_t(&clk, 100, 1000, 0, NULL);
+    am_buf out = AM_BUF_INIT;
+    am_tier_hits h = AM_TIER_HITS_INIT;
+    am_tier_query q = am_tier_query_default();
+    am_tier_policy p = { "noop", NULL, NULL, AM_TIER_ACT_NONE, NULL };
+
+    CHECK_OK(put(t, "x", "good", 0.5, AM_TIER_WORKING));
+    CHECK_OK(am_tiers_add_index(t, "k", key_fail_on_bad, NULL));
+    CHECK_ST(put(t, "x", "bad", 0.5, AM_TIER_WORKING), AM_EFORMAT);
+    CHECK(strstr(am_tiers_last_error(t)->msg, "index 'k'") != NULL);
+    CHECK_ST(put(t, "y", "bad", 0.5, AM_TIER_WORKING), AM_EFORMAT);
+    CHECK_OK(am_tiers_peek(t, AM_STR("x"), &out, NULL));
+    CHECK_MEM_EQ(out.ptr, out.len, "good");
+    CHECK_EQ(am_tiers_count(t), 1);
+    q.index = "k";
+    q.index_key = AM_STR("k");
+    q.flags = AM_TIER_PEEK;
+    CHECK_OK(am_tiers_search(t, &q, &h));
+    CHECK_EQ(h.count, 1);
+    /* More bad arguments. */
+    CHECK_ST(am_tiers_add_index(t, "", key_fail_on_bad, NULL), AM_EINVAL);
+    CHECK_ST(am_tiers_add_index(t, "z", NULL, NULL), AM_EINVAL);
+    q = am_tier_query_default();
+    q.tags = NULL;
+    q.tag_count = 2;
+    CHECK_ST(am_tiers_search(t, &q, &h), AM_EINVAL);
+    CHECK(strstr(am_tiers_last_error(t)->msg, "tags") != NULL);
+    q.tag_count = 0;
+    q.recent_days = -1;
+    CHECK_ST(am_tiers_search(t, &q, &h), AM_EINVAL);
+    p.condition = cond_type_scratch;
+    CHECK_ST(am_tiers_add_policy(t, &p), AM_EINVAL);
+    CHECK(strstr(am_tiers_last_error(t)->msg, "no action") != NULL);
+    CHECK_ST(am_tiers_retrieve(t, AM_STR(""), NULL, NULL), AM_EINVAL);
+    CHECK_ST(am_tiers_archive(t, AM_STR("nope")), AM_ENOTFOUND);
+    am_tier_hits_free(&h);
+    am_buf_free(&out);
+    am_tiers_close(t, NULL);
+}
+
 /* ---- Persistence ---- */
 
 static void dump_all(am_tiers *t, am_buf *out)
@@ -852,6 +905,73 @@ AM_TEST(reopen_restores_every_tier_index_archive_and_move)
     am_buf_free(&ma);
     am_tier_hits_free(&h1);
     am_tier_hits_free(&h2);
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(cascading_promotions_with_a_database_survive_reopen)
+{
+    test_clock clk = { T0 };
+    char *dir = test_tmpdir();
+    char db[4200], id[16];
+    am_tiers *t;
+    am_buf before = AM_BUF_INIT, after = AM_BUF_INIT;
+    am_tier_stats s[AM_TIER_COUNT];
+
+    snprintf(db, sizeof db, "%s/cascade.db", dir);
+    t = open_t(&clk, 2, 2, 2, db);
+    for (int i = 0; i < 40; i++) {
+        snprintf(id, sizeof id, "c%02d", i);
+        CHECK_OK(put(t, id, "cascading content", i % 4 ? 0.3 : 0.9,
+                     AM_TIER_WORKING));
+        clk.now_ms += 1000;
+    }
+    /* Each retrieve of an important item promotes it into a full tier,
+     * whose demotions cascade down through full tiers. */
+    for (int r = 0; r < 3; r++)
+        for (int i = 0; i < 40; i += 4) {
+            snprintf(id, sizeof id, "c%02d", i);
+            CHECK_OK(am_tiers_retrieve(t, am_str_c(id), NULL, NULL));
+            clk.now_ms += 1000;
+        }
+    CHECK_OK(am_tiers_stats(t, s));
+    CHECK(s[0].count <= 2 && s[1].count <= 2 && s[2].count <= 2);
+    CHECK_EQ(s[0].count + s[1].count + s[2].count + s[3].count, 40);
+    dump_all(t, &before);
+    CHECK_OK(am_tiers_close(t, NULL));
+    t = open_t(&clk, 2, 2, 2, db);
+    dump_all(t, &after);
+    CHECK_MEM_EQ(after.ptr, after.len, before.ptr);
+    am_tiers_close(t, NULL);
+    am_buf_free(&before);
+    am_buf_free(&after);
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(reopening_with_a_smaller_capacity_trims_on_the_next_store)
+{
+    test_clock clk = { T0 };
+    char *dir = test_tmpdir();
+    char db[4200], id[16];
+    am_tiers *t;
+    am_tier_stats s[AM_TIER_COUNT];
+
+    snprintf(db, sizeof db, "%s/trim.db", dir);
+    t = open_t(&clk, 0, 0, 0, db);
+    for (int i = 0; i < 50; i++) {
+        snprintf(id, sizeof id, "t%02d", i);
+        CHECK_OK(put(t, id, "x", 0.5, AM_TIER_WORKING));
+    }
+    CHECK_OK(am_tiers_close(t, NULL));
+    t = open_t(&clk, 10, 0, 0, db);
+    CHECK_OK(am_tiers_stats(t, s));
+    CHECK_EQ(s[AM_TIER_WORKING].count, 50); /* kept as stored */
+    CHECK_OK(put(t, "new", "x", 0.5, AM_TIER_WORKING));
+    CHECK_OK(am_tiers_stats(t, s));
+    CHECK_EQ(s[AM_TIER_WORKING].count, 10);
+    CHECK_EQ(s[AM_TIER_SHORT_TERM].count, 41);
+    am_tiers_close(t, NULL);
     test_rmtree(dir);
     free(dir);
 }
@@ -981,6 +1101,7 @@ static am_status oom_body(void *ctx, const am_allocator *a)
         in.tags = tags;
         in.tag_count = (size_t)(i % 3);
         in.type = am_str_c(i % 2 ? "a" : "b");
+        in.importance = i % 2 ? 0.1 : 0.5; /* half get archived */
         st = am_tiers_store(t, am_str_c(id), &in);
         if (st == AM_OK)
             CHECK_EQ(am_tiers_count(t), (size_t)i + 1);
@@ -1001,6 +1122,8 @@ static am_status oom_body(void *ctx, const am_allocator *a)
         clk->now_ms += 40 * DAY;
         st = am_tiers_apply_policies(t, pc, 4, NULL);
         clk->now_ms -= 40 * DAY;
+        if (st == AM_OK)
+            CHECK(pc[0].acted >= 8);
     }
     if (st == AM_OK)
         st = am_tiers_optimize(t, NULL);

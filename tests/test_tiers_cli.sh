@@ -86,5 +86,18 @@ check bad_sub 2 "$cli" tiers frobnicate
 check missing_id 2 t get
 check no_db_dir 5 "$cli" tiers stats --db "$dir/no/such/dir/x.db"
 check help 0 "$cli" tiers --help
+# One file shared with the long-term store (each module its own tables).
+shared="$dir/shared.db"
+check share_tiers 0 "$cli" tiers put s1 "tier side" --db "$shared"
+check share_store 0 "$cli" store put ns k '{"text":"store side"}' --db "$shared"
+check share_tiers_get 0 "$cli" tiers get s1 --peek --db "$shared"
+expect share_tiers_content "tier side" "$out"
+check share_store_get 0 "$cli" store get ns k --db "$shared"
+expect share_store_content "store side" "$out"
+if command -v sqlite3 >/dev/null; then
+    sqlite3 "$shared" "SELECT module || '=' || version FROM am_schema ORDER BY module" > "$out"
+    expect share_schema_store "^store=" "$out"
+    expect share_schema_tiers "^tiers=1$" "$out"
+fi
 echo "$pass passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -268,3 +268,28 @@ AM_TEST(format_names_parse_and_reject_unknown)
     CHECK_CONTAINS(err.msg, "gemini");
     CHECK_STR_EQ(am_format_name(AM_FORMAT_OPENAI), "openai");
 }
+
+AM_TEST(anthropic_puts_tool_results_first_in_a_merged_user_turn)
+{
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_buf b = AM_BUF_INIT;
+
+    load(AM_FORMAT_AGENTMEM,
+         "[{\"role\":\"user\",\"content\":\"q\"},"
+         "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"c1\","
+         "\"name\":\"f\",\"arguments\":\"{}\"}]},"
+         "{\"role\":\"user\",\"content\":\"hm\"},"
+         "{\"role\":\"tool\",\"name\":\"f\",\"tool_call_id\":\"c1\","
+         "\"content\":\"r\"}]", &l);
+    dump(&l, AM_FORMAT_ANTHROPIC, 0, &b);
+    CHECK_CONTAINS(b.ptr, "{\"role\":\"user\",\"content\":[{\"type\":"
+                   "\"tool_result\",\"tool_use_id\":\"c1\",\"content\":"
+                   "\"r\"},{\"type\":\"text\",\"text\":\"hm\"}]}");
+    /* Portable OpenAI output has no name on the tool message. */
+    dump(&l, AM_FORMAT_OPENAI, 0, &b);
+    CHECK_CONTAINS(b.ptr, "{\"role\":\"tool\",\"name\":\"f\"");
+    dump(&l, AM_FORMAT_OPENAI, AM_WIRE_PORTABLE, &b);
+    CHECK_CONTAINS(b.ptr, "{\"role\":\"tool\",\"content\":\"r\"");
+    am_msg_list_free(&l);
+    am_buf_free(&b);
+}

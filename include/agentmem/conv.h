@@ -204,7 +204,9 @@ AM_API am_convmgr_opts am_convmgr_opts_default(void);
 /* Open a manager. With opts->dir, every agent log found there is restored
  * (as PERSISTENT); a torn or corrupt last record of a log is dropped and
  * truncated away; corruption before the last record is AM_EFORMAT naming
- * the file and byte offset. *out is yours: am_convmgr_close().
+ * the file and byte offset. Each log is locked (flock) while the manager
+ * is open: a second manager on the same directory, in this process or
+ * another, gets AM_EBUSY. *out is yours: am_convmgr_close().
  * Thread safety: safe. */
 AM_API am_status am_convmgr_open(const am_convmgr_opts *opts,
                                  am_convmgr **out, am_error *err);

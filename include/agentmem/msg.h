@@ -346,7 +346,9 @@ AM_API am_status am_format_parse(am_str name, am_format *out,
                                       is the default; this indents fully) */
 #define AM_WIRE_PORTABLE (1u << 1) /* leave out what the target provider's
                                       API would reject: reasoning of the
-                                      other provider, agentmem extensions */
+                                      other provider, agentmem extensions
+                                      ("reasoning_items", a name on an
+                                      OpenAI tool message) */
 
 /* Serialize one message in agentmem JSON, replacing the contents of `out`.
  * AM_OK or AM_ENOMEM. Thread safety: as the accessors. */

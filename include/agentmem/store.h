@@ -79,6 +79,11 @@ typedef struct am_store_opts {
     const char *actor;           /* history actor, default "agentmem" */
     int busy_timeout_ms;         /* default 5000 */
     int read_only;               /* open read-only (no migration) */
+    /* 0 (default): synchronous=NORMAL -- a committed put survives a crash
+     * of the process (tested with SIGKILL), the last commits may be lost
+     * on power failure. 1: synchronous=FULL -- every commit is fsync'ed
+     * before the put returns (slower). */
+    int sync_full;
 } am_store_opts;
 
 /* Defaults as documented above. Thread safety: safe. */
@@ -232,6 +237,10 @@ typedef struct am_search {
     am_str filter;
     double w_text, w_vec; /* RRF weights; both 0: 1 and 0.2 */
     int rrf_k;            /* 0: 60 */
+    /* Pseudo-relevance feedback for the text part: expand the query with
+     * `prf_terms` (0: 5) words from the top `prf_docs` results and search
+     * again. 0: off. */
+    int prf_docs, prf_terms;
 } am_search;
 
 /* Search live items under `q->ns`. Results are best first; `score` is the
@@ -254,6 +263,12 @@ AM_API am_status am_store_delete_ns(am_store *s, am_ns ns, size_t *removed);
  * Thread safety: safe. */
 AM_API am_status am_store_purge(am_store *s, int64_t deleted_before,
                                 size_t *removed);
+
+/* Keep only the last `keep` history entries of every item (at least 1).
+ * *removed (may be NULL) gets the number of entries dropped.
+ * Thread safety: safe. */
+AM_API am_status am_store_history_prune(am_store *s, size_t keep,
+                                        size_t *removed);
 
 /* Give free pages back to the file system (incremental vacuum, or a full
  * VACUUM when `full`). Thread safety: safe. */

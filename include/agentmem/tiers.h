@@ -109,8 +109,16 @@ typedef struct am_tiers_opts {
      * 10000 changes; flush_interval_ms = 0 writes through. */
     int64_t flush_interval_ms;
     size_t flush_max_dirty;
-    int zstd_level;       /* archive compression level, default 3 */
+    /* Archive compression level: -7..-1 (zstd's fast modes) or 1..19.
+     * Default -1: on 1 KB texts about 22% less CPU than level 1 and faster
+     * to decompress, for archives about 20% larger (2.2x vs 2.7x). */
+    int zstd_level;
     size_t move_log_cap;  /* moves kept in memory, default 4096 */
+    /* Threads that compress when many items are archived at once
+     * (am_tiers_apply_policies); 0 (default): one per online CPU, at most
+     * 8. Only zstd runs on them; the allocator is called from the calling
+     * thread only. */
+    size_t threads;
     bool default_policies; /* register the seed's three policies (true) */
 } am_tiers_opts;
 

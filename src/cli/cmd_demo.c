@@ -24,5 +24,6 @@ int cmd_demo(int argc, char **argv)
     if (demo_tiers() != CLI_EXIT_OK)
         return CLI_EXIT_FAIL;
     demo_context();
+    demo_tokens();
     return CLI_EXIT_OK;
 }

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "agentmem/tokens.h"
 #include "cli.h"
 #include "commands.h"
@@ -18,17 +20,28 @@
 static void print_info(const am_model_info *m, bool json, bool first)
 {
     if (json) {
-        printf("%s{\"name\":\"%s\",\"provider\":\"%s\",", first ? "" : ",\n",
-               m->name, m->provider);
+        /* jansson escapes whatever a user catalog put in the names. */
+        json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:f,s:f,s:f,s:b}", "name",
+                              m->name, "provider", m->provider,
+                              "context_window", (json_int_t)m->context_window,
+                              "max_output", (json_int_t)m->max_output,
+                              "input", m->input_per_mtok, "output",
+                              m->output_per_mtok, "cached_input",
+                              m->cached_input_per_mtok, "known", m->known);
+        char *text;
+        if (o == NULL)
+            return;
         if (m->encoding != NULL)
-            printf("\"encoding\":\"%s\",", m->encoding);
+            json_object_set_new(o, "encoding", json_string(m->encoding));
         else
-            printf("\"chars_per_token\":%g,", m->chars_per_token);
-        printf("\"context_window\":%lld,\"max_output\":%lld,\"input\":%g,"
-               "\"output\":%g,\"cached_input\":%g,\"known\":%s}",
-               (long long)m->context_window, (long long)m->max_output,
-               m->input_per_mtok, m->output_per_mtok,
-               m->cached_input_per_mtok, m->known ? "true" : "false");
+            json_object_set_new(o, "chars_per_token",
+                                json_real(m->chars_per_token));
+        text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                                 JSON_REAL_PRECISION(10));
+        if (text != NULL)
+            printf("%s%s", first ? "" : ",\n", text);
+        free(text);
+        json_decref(o);
         return;
     }
     char tok[32];

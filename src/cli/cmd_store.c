@@ -6,10 +6,12 @@
  * (word vectors when installed, hashed n-grams otherwise) unless
  * --embedder none|hash|words says otherwise.
  */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "agentmem/memtool.h"
 #include "agentmem/recall.h"
 #include "agentmem/store.h"
 #include "cli.h"
@@ -20,7 +22,7 @@
 typedef struct opts {
     const char *db;
     const char *embedder;
-    const char *meta, *text, *filter, *mode, *ns;
+    const char *meta, *text, *filter, *mode, *ns, *format;
     long long ttl, limit, offset, depth, chunk, overlap;
     int json;
     const char *sub;
@@ -64,6 +66,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
             o->filter = v;
         } else if (cli_opt(argc, argv, &i, "--mode", &v)) {
             o->mode = v;
+        } else if (cli_opt(argc, argv, &i, "--format", &v)) {
+            o->format = v;
         } else if (cli_opt(argc, argv, &i, "--ns", &v)) {
             o->ns = v;
         } else if (cli_opt(argc, argv, &i, "--ttl", &v)) {
@@ -210,7 +214,7 @@ int cmd_store(int argc, char **argv)
     static const struct { const char *name; int npos; } subs[] = {
         { "put", 3 }, { "get", 2 }, { "del", 2 }, { "ls", 0 },
         { "namespaces", 0 }, { "search", 1 }, { "history", 2 },
-        { "undo", 2 }, { "purge", 0 }, { "check", 0 },
+        { "undo", 2 }, { "purge", 0 }, { "check", 0 }, { "memtool", 2 },
     };
     int known = -1;
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
@@ -219,7 +223,7 @@ int cmd_store(int argc, char **argv)
     if (known < 0)
         return cli_usage("store", "unknown subcommand '%s' (put, get, del, "
                          "ls, namespaces, search, history, undo, purge, "
-                         "check)", sub);
+                         "check, memtool)", sub);
     if (o.npos < subs[known].npos)
         return cli_usage("store", "%s needs %d argument%s", sub,
                          subs[known].npos, subs[known].npos == 1 ? "" : "s");
@@ -319,6 +323,23 @@ int cmd_store(int argc, char **argv)
         rc = st == AM_OK ? CLI_EXIT_OK : store_fail(s, st, "purge");
         if (st == AM_OK)
             printf(o.json ? "{\"purged\":%zu}\n" : "purged %zu\n", n);
+    } else if (strcmp(sub, "memtool") == 0) {
+        /* store memtool USER '{"command":"view","path":"/memories"}' */
+        int is_error = 0;
+        st = am_memtool_exec(s, am_str_c(o.pos[0]), am_str_c(o.pos[1]), &buf,
+                             &is_error);
+        if (st != AM_OK) {
+            rc = store_fail(s, st, "memtool");
+        } else if (o.json) {
+            json_t *j = json_pack("{s:s%,s:b}", "content", buf.ptr, buf.len,
+                                  "is_error", is_error);
+            char *d = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+            printf("%s\n", d != NULL ? d : "{}");
+            free(d);
+            json_decref(j);
+        } else {
+            printf("%s\n", buf.ptr);
+        }
     } else {
         st = am_store_check(s);
         rc = st == AM_OK ? CLI_EXIT_OK : store_fail(s, st, "check");
@@ -347,9 +368,38 @@ int cmd_recall(int argc, char **argv)
         return rc;
     sub = o.sub;
     int is_index = strcmp(sub, "index") == 0;
+    am_tool_format fmt = AM_TOOL_OPENAI;
+    if (o.format != NULL && strcmp(o.format, "anthropic") == 0)
+        fmt = AM_TOOL_ANTHROPIC;
+    else if (o.format != NULL && strcmp(o.format, "openai") != 0)
+        return cli_usage("recall", "--format must be openai or anthropic");
+    if (strcmp(sub, "tool-def") == 0) {
+        st = am_recall_tool_def(fmt, &buf);
+        if (st != AM_OK)
+            return cli_fail(st, NULL, "tool-def");
+        printf("%s\n", buf.ptr);
+        am_buf_free(&buf);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(sub, "tool-call") == 0) {
+        if (o.npos < 2)
+            return cli_usage("recall", "tool-call USER CALL_JSON");
+        st = open_store(&o, &s, &emb, &err);
+        if (st != AM_OK)
+            return cli_fail(st, &err, o.db);
+        st = am_recall_tool_call(s, am_str_c(o.pos[0]), fmt,
+                                 am_str_c(o.pos[1]), &buf);
+        rc = st == AM_OK ? CLI_EXIT_OK : store_fail(s, st, "tool-call");
+        if (st == AM_OK)
+            printf("%s\n", buf.ptr);
+        am_buf_free(&buf);
+        am_store_close(s);
+        am_embedder_free(emb);
+        return rc;
+    }
     if (!is_index && strcmp(sub, "search") != 0)
-        return cli_usage("recall", "unknown subcommand '%s' (index, search)",
-                         sub);
+        return cli_usage("recall", "unknown subcommand '%s' (index, search, "
+                         "tool-def, tool-call)", sub);
     if (o.npos < (is_index ? 3 : 2))
         return cli_usage("recall", is_index ? "index USER SESSION FILE"
                                             : "search USER QUERY");

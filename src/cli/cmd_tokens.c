@@ -291,6 +291,13 @@ int cmd_tokens(int argc, char **argv)
                            &topts, &c.tz, &c.err);
     if (st != AM_OK)
         return cli_fail(st, &c.err, "tokens");
+    /* Batches repeat their words: keep a piece cache across the lines. */
+    if (c.jsonl && am_tokenizer_encoding(c.tz) != NULL) {
+        st = am_token_cache_create(am_tokenizer_encoding(c.tz), 0, NULL,
+                                   &c.eopts.cache, &c.err);
+        if (st != AM_OK)
+            return cli_fail(st, &c.err, "tokens");
+    }
     if (nfiles == 0)
         st = do_input(&c, NULL);
     for (int i = 0; i < nfiles && st == AM_OK; i++)
@@ -300,6 +307,7 @@ int cmd_tokens(int argc, char **argv)
     free(c.ids);
     am_tokens_free(&c.toks);
     am_buf_free(&c.out);
+    am_token_cache_free(c.eopts.cache);
     am_tokenizer_free(c.tz);
     return rc;
 }

@@ -28,5 +28,6 @@ int cmd_recall(int argc, char **argv);
 int demo_store(void);
 int cmd_tiers(int argc, char **argv);
 int demo_tiers(void);
+int demo_tokens(void);
 
 #endif

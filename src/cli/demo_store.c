@@ -97,9 +97,9 @@ int demo_store(void)
 
     am_str user[1] = { AM_STR("user_123") };
     static const char *const queries[] = {
-        "what kind of dog does the user have",
-        "programming languages",
-        "upcoming travel",
+        "my dog",
+        "coding languages",
+        "upcoming travel plans",
     };
     for (size_t q = 0; q < 3; q++) {
         am_search sq;

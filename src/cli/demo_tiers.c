@@ -24,18 +24,31 @@ static int64_t demo_clock(void *ctx)
     return demo_now;
 }
 
+/* The examples ship in the source tree: try the working directory, then
+ * $AM_SOURCE_DIR, then the source directory the build was configured in
+ * (AM_SOURCE_DATADIR is <source>/data). */
 static FILE *open_examples(void)
 {
-    static const char *paths[] = {
-        "examples/tiers/memories.tsv",
-        AM_SOURCE_DATADIR "/../examples/tiers/memories.tsv",
-    };
-    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
-        FILE *f = fopen(paths[i], "r");
-        if (f != NULL)
+    static const char rel[] = "examples/tiers/memories.tsv";
+    char path[4096];
+    const char *env = getenv("AM_SOURCE_DIR");
+    FILE *f = fopen(rel, "r");
+    size_t n;
+
+    if (f != NULL)
+        return f;
+    if (env != NULL) {
+        snprintf(path, sizeof path, "%s/%s", env, rel);
+        if ((f = fopen(path, "r")) != NULL)
             return f;
     }
-    return NULL;
+    snprintf(path, sizeof path, "%s", AM_SOURCE_DATADIR);
+    n = strlen(path);
+    if (n >= 5 && strcmp(path + n - 5, "/data") == 0)
+        path[n - 5] = '\0';
+    n = strlen(path);
+    snprintf(path + n, sizeof path - n, "/%s", rel);
+    return fopen(path, "r");
 }
 
 static int load(am_tiers *t)

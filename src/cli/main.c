@@ -26,11 +26,13 @@ static const cli_command commands[] = {
     { "llm", cmd_llm, 1, LLM_CHAT_USAGE,
       "chat with an OpenAI-compatible or Anthropic model over HTTP" },
     { "recall", cmd_recall, 1,
-      "index USER SESSION FILE | search USER QUERY [--db F] [--json]",
+      "index USER SESSION FILE | search USER QUERY | tool-def | tool-call "
+      "USER CALL [--format openai|anthropic] [--db F] [--json]",
       "index past conversations and search them" },
     { "store", cmd_store, 1,
       "put NS KEY JSON | get NS KEY | del NS KEY | ls [NS] | namespaces "
-      "[NS] | search QUERY [--ns NS] [--mode M] [--db F] [--json]",
+      "[NS] | search QUERY [--ns NS] [--mode M] | history|undo NS KEY | "
+      "purge | check | memtool USER INPUT [--db F] [--json]",
       "the long-term store: items, namespaces, search" },
     { "version", cmd_version, 0, "", "print the library version" },
     { "tokens", cmd_tokens, 1,

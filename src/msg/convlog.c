@@ -31,6 +31,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -151,13 +152,31 @@ static am__convlog *log_new(const am_allocator *a, const char *path,
     return log;
 }
 
+/* Open `path` for appending and take an exclusive lock: two managers
+ * writing one log (two processes, or two managers in one) would interleave
+ * their records, so the second is refused with AM_EBUSY. */
+static am_status lock_open(const char *path, int *fd, am_error *err)
+{
+    *fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (*fd < 0)
+        return am__fail(err, errno == ENOENT ? AM_ENOTFOUND : AM_EIO,
+                        "cannot open log '%s': %s", path, strerror(errno));
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(*fd);
+        *fd = -1;
+        if (e == EWOULDBLOCK)
+            return am__fail(err, AM_EBUSY, "log '%s' is in use by another "
+                            "manager", path);
+        return am__fail(err, AM_EIO, "cannot lock log '%s': %s", path,
+                        strerror(e));
+    }
+    return AM_OK;
+}
+
 static am_status open_append(am__convlog *log, am_error *err)
 {
-    log->fd = open(log->path, O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (log->fd < 0)
-        return am__fail(err, AM_EIO, "cannot open log '%s': %s", log->path,
-                        strerror(errno));
-    return AM_OK;
+    return lock_open(log->path, &log->fd, err);
 }
 
 /* Write a fresh file: magic, AGENT, SNAPSHOT; atomically replacing. */
@@ -188,8 +207,12 @@ static am_status write_fresh(am__convlog *log, am_msg *const *msgs,
     }
     am_buf_free(&text);
     /* Reopen even after a failed rewrite: the old file is still there. */
-    if (open_append(log, st == AM_OK ? err : NULL) != AM_OK && st == AM_OK)
-        st = AM_EIO;
+    {
+        am_error e2;
+        am_status st2 = open_append(log, &e2);
+        if (st2 != AM_OK && st == AM_OK)
+            st = am__error_copy(err, &e2);
+    }
     return st;
 }
 
@@ -221,6 +244,9 @@ am_status am__convlog_append(am__convlog *log, am__conv_op op,
     int type = op == AM__CONV_ADD ? REC_ADD
                : op == AM__CONV_CLEAR ? REC_CLEAR : REC_SNAPSHOT;
 
+    /* A failed re-lock after a compaction left no descriptor: retry. */
+    if (log->fd < 0 && (st = open_append(log, err)) != AM_OK)
+        return st;
     if (type == REC_CLEAR)
         st = frame(&rec, type, (am_str){ "", 0 });
     else
@@ -325,13 +351,18 @@ am_status am__convlog_open(const char *path, am_conv *conv, bool sync,
     size_t off = MAGIC_LEN, good = MAGIC_LEN;
     am_str name = { NULL, 0 };
     am_status st;
+    int fd = -1;
 
     *out = NULL;
     *dropped = 0;
     text.alloc = conv->opts.alloc;
-    st = am__read_file(path, &text, err);
+    /* Lock before reading: another manager may be appending. */
+    st = lock_open(path, &fd, err);
     if (st != AM_OK)
         return st;
+    st = am__read_file(path, &text, err);
+    if (st != AM_OK)
+        goto out;
     p = (const unsigned char *)text.ptr;
     if (text.len < MAGIC_LEN || memcmp(p, MAGIC, MAGIC_LEN) != 0) {
         st = am__fail(err, AM_EFORMAT, "log '%s': not an agentmem "
@@ -383,7 +414,7 @@ am_status am__convlog_open(const char *path, am_conv *conv, bool sync,
         goto out;
     }
     if (good < text.len) {
-        if (truncate(path, (off_t)good) != 0) {
+        if (ftruncate(fd, (off_t)good) != 0) {
             st = am__fail(err, AM_EIO, "log '%s': cannot drop the torn "
                           "record at byte %zu: %s", path, good,
                           strerror(errno));
@@ -393,13 +424,15 @@ am_status am__convlog_open(const char *path, am_conv *conv, bool sync,
     }
     log->size = good;
     log->snapshot_size = good;
-    if ((st = open_append(log, err)) != AM_OK)
-        goto out;
+    log->fd = fd;
+    fd = -1;
     *out = log;
     log = NULL;
 out:
     if (log != NULL)
         log_free(log);
+    if (fd >= 0)
+        close(fd);
     am_buf_free(&text);
     return st;
 }

@@ -27,7 +27,8 @@
 /* ---- Writing ---- */
 
 typedef struct aw {
-    am_buf *out;       /* where blocks go: the current turn */
+    am_buf *out;       /* blocks of the current turn (but tool results) */
+    am_buf *results;   /* tool_result blocks of the current turn */
     am_buf *body;      /* finished turns */
     am_error *err;
     unsigned flags;
@@ -39,7 +40,8 @@ typedef struct aw {
 } aw;
 
 /* Close the current turn: a turn of one text block is written as a plain
- * string, anything else as the array of its blocks. */
+ * string, anything else as the array of its blocks, tool results first
+ * (the API wants them at the start of the user turn). */
 static am_status end_turn(aw *w)
 {
     am_status st;
@@ -54,6 +56,10 @@ static am_status end_turn(aw *w)
     else if (st == AM_OK) {
         st = AM__PUT(w->body, "[");
         if (st == AM_OK)
+            st = am__put_raw(w->body, am_buf_str(w->results));
+        if (st == AM_OK && w->results->len != 0 && w->out->len != 0)
+            st = AM__PUT(w->body, ",");
+        if (st == AM_OK)
             st = am__put_raw(w->body, am_buf_str(w->out));
         if (st == AM_OK)
             st = AM__PUT(w->body, "]");
@@ -61,23 +67,31 @@ static am_status end_turn(aw *w)
     if (st == AM_OK)
         st = AM__PUT(w->body, "}");
     am_buf_clear(w->out);
+    am_buf_clear(w->results);
     return st;
 }
 
-static am_status begin_block(aw *w, am_role role)
+/* Start a block of a `role` turn in buffer `into` (w->out or
+ * w->results): close the turn if the role changes, separate blocks. */
+static am_status begin_in(aw *w, am_role role, am_buf *into)
 {
     am_status st = AM_OK;
     int r = role == AM_ROLE_ASSISTANT ? 1 : 0;
 
     if (w->turn_role != r) {
-        st = end_turn(w);
+        st = end_turn(w); /* reads text_only of the turn it closes */
         w->turn_role = r;
         w->blocks = 0;
         w->text_only = false;
         return st;
     }
     w->text_only = false;
-    return AM__PUT(w->out, ",");
+    return into->len != 0 ? AM__PUT(into, ",") : AM_OK;
+}
+
+static am_status begin_block(aw *w, am_role role)
+{
+    return begin_in(w, role, w->out);
 }
 
 static am_status put_text_block(aw *w, am_role role, am_str text)
@@ -189,7 +203,8 @@ static am_status put_part(aw *w, const am_msg *m, size_t i,
                                  "assistant message made that call",
                                  (int)(p->id.len > 60 ? 60 : p->id.len),
                                  p->id.ptr);
-        if ((st = begin_block(w, AM_ROLE_USER)) == AM_OK)
+        out = w->results;
+        if ((st = begin_in(w, AM_ROLE_USER, out)) == AM_OK)
             st = am__put_kstr(out, "{\"type\":\"tool_result\","
                                    "\"tool_use_id\":", p->id);
         if (st == AM_OK) {
@@ -345,15 +360,17 @@ am_status am__wire_anthropic_write(const am_msg *const *msgs, size_t count,
                                    am_error *err)
 {
     am_buf body = AM_BUF_INIT, sys = AM_BUF_INIT, tmp = AM_BUF_INIT;
-    am_buf turn = AM_BUF_INIT;
+    am_buf turn = AM_BUF_INIT, results = AM_BUF_INIT;
     aw w;
     am_status st = AM_OK;
     size_t nsys = 0;
     const am_msg *only_sys = NULL;
 
     body.alloc = sys.alloc = tmp.alloc = turn.alloc = out->alloc;
+    results.alloc = out->alloc;
     memset(&w, 0, sizeof w);
     w.out = &turn;
+    w.results = &results;
     w.body = &body;
     w.err = err;
     w.flags = flags;
@@ -422,6 +439,7 @@ am_status am__wire_anthropic_write(const am_msg *const *msgs, size_t count,
     am__idset_free(&w.calls);
     am_buf_free(&body);
     am_buf_free(&turn);
+    am_buf_free(&results);
     am_buf_free(&sys);
     am_buf_free(&tmp);
     return st;

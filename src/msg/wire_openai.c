@@ -201,7 +201,10 @@ static am_status write_msg(const am_msg *m, size_t i, unsigned flags,
                                  f->tool_call_id.ptr);
     }
     st = am_buf_appendf(out, "{\"role\":\"%s\"", am_role_name(f->role));
-    if (st == AM_OK && f->name.len != 0)
+    /* Chat Completions has no name on tool messages; portable output
+     * leaves it out, the default keeps it (other servers accept it). */
+    if (st == AM_OK && f->name.len != 0 &&
+        !(f->role == AM_ROLE_TOOL && (flags & AM_WIRE_PORTABLE)))
         st = am__put_kstr(out, ",\"name\":", f->name);
     if (st == AM_OK)
         st = put_content(m, i, out, err);

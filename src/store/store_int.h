@@ -19,16 +19,19 @@ enum {
     Q_ITEM_FIND,
     Q_ITEM_INSERT,
     Q_FTS_ADD,
+    Q_FTS_DEL,
     Q_ITEM_UPDATE,
     Q_ITEM_SOFTDEL,
     Q_ITEM_GET,
     Q_ITEM_ROW,
     Q_HIST_ADD,
+    Q_HIST_FIRST,
     Q_HIST_LAST,
     Q_HIST_LIST,
     Q_LIST,
     Q_NS_LIST,
     Q_FTS,
+    Q_FTS_TOP,
     Q_VEC_LOAD,
     Q_SESS_FIND,
     Q_SESS_NEW,
@@ -75,6 +78,12 @@ sqlite3_stmt *am__store_stmt(am_store *s, int id);
 /* Record a SQLite failure in s->err ("<what>: <sqlite message>"). */
 am_status am__store_dberr(am_store *s, int rc, const char *what);
 am_status am__store_exec(am_store *s, const char *sql);
+/* Step cached statement `id` (bound by the caller) to completion. */
+am_status am__store_step_done(am_store *s, int id, const char *what);
+/* Bind `v` as a blob (blob != 0) or text; borrowed until the step. */
+void am__store_bind_str(sqlite3_stmt *q, int i, am_str v, int blob);
+/* The encoded range [lo, hi) of namespace prefix `ns` (root allowed). */
+am_status am__store_ns_range(am_store *s, am_ns ns, am_buf *lo, am_buf *hi);
 am_status am__store_begin(am_store *s);
 am_status am__store_commit(am_store *s);
 void am__store_rollback(am_store *s);
@@ -115,6 +124,11 @@ void am__rb_abort(am__rbuild *b);
 void am__vec_normalize(float *v, size_t dim);
 float am__vec_dot(const float *a, const float *b, size_t dim);
 void am__vcache_free(am_store *s);
+/* After a committed put of row `id`: set its vector (unit, `dim` floats)
+ * or, with vec NULL, drop it from the cache. Invalidates the cache when an
+ * in-place update is not possible. */
+void am__vcache_apply(am_store *s, int64_t id, am_str ns, int64_t expires,
+                      const float *vec, size_t dim);
 
 /* Lowercased word tokens of UTF-8 text: letters and digits of ASCII plus
  * every non-ASCII byte; calls fn(word, len, ctx) for each. */

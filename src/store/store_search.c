@@ -220,6 +220,52 @@ static am_status vcache_grow(am_store *s, size_t need)
     return AM_OK;
 }
 
+void am__vcache_apply(am_store *s, int64_t id, am_str ns, int64_t expires,
+                      const float *vec, size_t dim)
+{
+    am__vcache *c = &s->vc;
+    if (!c->valid || s->vc_writes != s->own_writes)
+        return; /* not loaded (or stale): the next search loads it */
+    /* ids are ascending: rows are appended with growing rowids. */
+    size_t lo = 0, hi = c->count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (c->ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    int found = lo < c->count && c->ids[lo] == id;
+    if (vec == NULL) {
+        if (found)
+            c->expires[lo] = 1; /* a tombstone: expired long ago */
+        return;
+    }
+    if (c->dim == 0 && c->count == 0)
+        c->dim = dim;
+    if (dim != c->dim || (!found && lo != c->count)) {
+        c->valid = 0; /* not an append: reload on the next search */
+        return;
+    }
+    if (!found) {
+        if (vcache_grow(s, c->count + 1) != AM_OK) {
+            c->valid = 0;
+            return;
+        }
+        c->ids[lo] = id;
+        c->count++;
+    }
+    size_t off = c->ns_pool.len;
+    if (am_buf_append(&c->ns_pool, ns.ptr, ns.len) != AM_OK) {
+        c->valid = 0;
+        return;
+    }
+    c->ns_off[lo] = off;
+    c->ns_len[lo] = ns.len;
+    c->expires[lo] = expires;
+    memcpy(c->vecs + lo * c->dim, vec, dim * sizeof(float));
+}
+
 /* Make the cache current. */
 static am_status vcache_load(am_store *s)
 {
@@ -345,7 +391,7 @@ static am_status cands_push(am_store *s, cands *c, int64_t id)
     return AM_OK;
 }
 
-static am_status text_cands(am_store *s, const am_search *q, am_str lo,
+static am_status text_cands(am_store *s, am_str query, am_str lo,
                             am_str hi, json_t *filter, size_t want,
                             int64_t now, cands *out)
 {
@@ -353,7 +399,7 @@ static am_status text_cands(am_store *s, const am_search *q, am_str lo,
     size_t terms = 0;
     am_status st;
     fq.alloc = s->alloc;
-    st = fts_query(q->query, &fq, &terms);
+    st = fts_query(query, &fq, &terms);
     if (st != AM_OK) {
         am_buf_free(&fq);
         return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
@@ -362,34 +408,52 @@ static am_status text_cands(am_store *s, const am_search *q, am_str lo,
         am_buf_free(&fq);
         return AM_OK;
     }
-    sqlite3_stmt *f = am__store_stmt(s, Q_FTS);
-    if (f == NULL) {
-        am_buf_free(&fq);
-        return s->err.code;
-    }
-    sqlite3_bind_int64(f, 1, now);
-    sqlite3_bind_text(f, 2, fq.ptr, (int)fq.len, SQLITE_STATIC);
-    sqlite3_bind_blob(f, 3, lo.ptr, (int)lo.len, SQLITE_STATIC);
-    sqlite3_bind_blob(f, 4, hi.ptr, (int)hi.len, SQLITE_STATIC);
-    int rc;
-    while (out->count < want && (rc = sqlite3_step(f)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(f, 0);
-        double sc = sqlite3_column_double(f, 1);
-        if (filter != NULL) {
-            /* The row was checked by the join; only meta remains. Read it
-             * with a separate statement (Q_ITEM_ROW is not in use). */
-            if (!qualifies(s, id, filter, now))
-                continue;
+    int64_t lim = want * 4 < 64 ? 64 : (int64_t)want * 4;
+    for (;;) {
+        int scoped = lo.len > 0;
+        sqlite3_stmt *f = am__store_stmt(s, scoped ? Q_FTS : Q_FTS_TOP);
+        size_t seen = 0;
+        int rc = SQLITE_DONE;
+        if (f == NULL) {
+            am_buf_free(&fq);
+            return s->err.code;
         }
-        st = cands_push(s, out, id);
-        if (st != AM_OK)
+        out->count = 0;
+        sqlite3_bind_int64(f, 1, now);
+        sqlite3_bind_text(f, 2, fq.ptr, (int)fq.len, SQLITE_STATIC);
+        sqlite3_bind_int64(f, 3, lim);
+        if (scoped) {
+            sqlite3_bind_blob(f, 4, lo.ptr, (int)lo.len, SQLITE_STATIC);
+            sqlite3_bind_blob(f, 5, hi.ptr, (int)hi.len, SQLITE_STATIC);
+            lim = -1; /* the join sees every match: one pass */
+        }
+        while (out->count < want && (rc = sqlite3_step(f)) == SQLITE_ROW) {
+            int64_t id = sqlite3_column_int64(f, 0);
+            double sc = sqlite3_column_double(f, 1);
+            const char *ns = sqlite3_column_blob(f, 2);
+            size_t nslen = (size_t)sqlite3_column_bytes(f, 2);
+            seen++;
+            /* Inside [lo, hi): the prefix range of the namespace. */
+            if (ns == NULL || !sqlite3_column_int(f, 3) || nslen < lo.len ||
+                memcmp(ns, lo.ptr, lo.len) != 0)
+                continue;
+            if (filter != NULL && !qualifies(s, id, filter, now))
+                continue;
+            st = cands_push(s, out, id);
+            if (st != AM_OK)
+                break;
+            out->v[out->count - 1].fts = sc;
+            out->v[out->count - 1].rank_fts = (int)out->count;
+        }
+        if (st == AM_OK && out->count < want && rc != SQLITE_DONE)
+            st = am__store_dberr(s, rc, "search");
+        sqlite3_reset(f);
+        /* Too few survived the cut and FTS5 had more: look deeper. */
+        if (st != AM_OK || out->count >= want || lim < 0 ||
+            (rc == SQLITE_DONE && seen < (size_t)lim))
             break;
-        out->v[out->count - 1].fts = sc;
-        out->v[out->count - 1].rank_fts = (int)out->count;
+        lim = lim > (1 << 20) ? -1 : lim * 8;
     }
-    if (st == AM_OK && out->count < want && rc != SQLITE_DONE)
-        st = am__store_dberr(s, rc, "search");
-    sqlite3_reset(f);
     am_buf_free(&fq);
     return st;
 }
@@ -501,10 +565,146 @@ static am_status vec_cands(am_store *s, const float *qv, am_str lo,
     return st;
 }
 
+/* ---- Pseudo-relevance feedback ---- */
+
+typedef struct fbterm {
+    char w[32];
+    size_t n;
+    double score;
+} fbterm;
+
+typedef struct fbctx {
+    fbterm *t;
+    size_t count, cap;
+    const am_str *query;
+} fbctx;
+
+static int in_query(const am_str *q, const char *w, size_t n)
+{
+    /* Is `w` one of the query's words (case-folded)? */
+    size_t i = 0;
+    while (i < q->len) {
+        while (i < q->len && !is_word_byte((unsigned char)q->ptr[i]))
+            i++;
+        size_t st = i;
+        while (i < q->len && is_word_byte((unsigned char)q->ptr[i]))
+            i++;
+        if (i - st == n) {
+            size_t k = 0;
+            while (k < n) {
+                unsigned char c = (unsigned char)q->ptr[st + k];
+                if ((char)(c >= 'A' && c <= 'Z' ? c + 32 : c) != w[k])
+                    break;
+                k++;
+            }
+            if (k == n)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static void fb_word(const char *w, size_t n, void *ctx)
+{
+    fbctx *c = ctx;
+    if (n < 3 || n >= sizeof c->t[0].w || is_stopword(w, n) ||
+        in_query(c->query, w, n))
+        return;
+    for (size_t i = 0; i < c->count; i++)
+        if (strlen(c->t[i].w) == n && memcmp(c->t[i].w, w, n) == 0) {
+            c->t[i].n++;
+            return;
+        }
+    if (c->count == c->cap)
+        return; /* enough distinct candidates */
+    memcpy(c->t[c->count].w, w, n);
+    c->t[c->count].w[n] = '\0';
+    c->t[c->count].n = 1;
+    c->count++;
+}
+
+static int fb_by_n(const void *a, const void *b)
+{
+    const fbterm *x = a, *y = b;
+    return x->n < y->n ? 1 : x->n > y->n ? -1 : 0;
+}
+
+static int fb_by_score(const void *a, const void *b)
+{
+    const fbterm *x = a, *y = b;
+    return x->score < y->score ? 1 : x->score > y->score ? -1 : 0;
+}
+
+/* Document frequency of `w`, counted up to `cap`. */
+static double doc_freq(am_store *s, const char *w, int64_t cap)
+{
+    sqlite3_stmt *q = NULL;
+    char m[48];
+    double df = (double)cap;
+    snprintf(m, sizeof m, "\"%.40s\"", w);
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM (SELECT 1 FROM"
+                           " items_fts WHERE items_fts MATCH ?1 LIMIT ?2)",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, m, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(q, 2, cap);
+        if (sqlite3_step(q) == SQLITE_ROW)
+            df = (double)sqlite3_column_int64(q, 0);
+    }
+    sqlite3_finalize(q);
+    return df;
+}
+
+/* Expand `query` with the `nterms` words that best characterize the top
+ * `ndocs` text results (term count in them times log inverse document
+ * frequency), appended to `out`. */
+static am_status prf_expand(am_store *s, am_str query, const cands *tc,
+                            size_t ndocs, size_t nterms, int64_t now,
+                            am_buf *out)
+{
+    fbterm terms[256];
+    fbctx c = { terms, 0, 256, &query };
+    am_status st = am_buf_append(out, query.ptr, query.len);
+    if (st != AM_OK)
+        return st;
+    for (size_t i = 0; i < tc->count && i < ndocs; i++) {
+        sqlite3_stmt *r = am__store_stmt(s, Q_ITEM_ROW);
+        if (r == NULL)
+            return s->err.code;
+        sqlite3_bind_int64(r, 1, now);
+        sqlite3_bind_int64(r, 2, tc->v[i].id);
+        if (sqlite3_step(r) == SQLITE_ROW)
+            am__words((const char *)sqlite3_column_text(r, 4),
+                      (size_t)sqlite3_column_bytes(r, 4), fb_word, &c);
+        sqlite3_reset(r);
+    }
+    if (c.count == 0)
+        return AM_OK;
+    /* Score the most frequent candidates by tf * idf. */
+    qsort(terms, c.count, sizeof *terms, fb_by_n);
+    size_t nc = c.count < 24 ? c.count : 24;
+    sqlite3_stmt *mx = NULL;
+    double total = 1000;
+    if (sqlite3_prepare_v2(s->db, "SELECT max(id) FROM items", -1, &mx,
+                           NULL) == SQLITE_OK &&
+        sqlite3_step(mx) == SQLITE_ROW)
+        total = (double)sqlite3_column_int64(mx, 0) + 1;
+    sqlite3_finalize(mx);
+    int64_t cap = (int64_t)(total / 10 > 50 ? total / 10 : 50);
+    for (size_t i = 0; i < nc; i++) {
+        double df = doc_freq(s, terms[i].w, cap);
+        terms[i].score = (double)terms[i].n * log((total + 1) / (df + 1));
+    }
+    qsort(terms, nc, sizeof *terms, fb_by_score);
+    for (size_t i = 0; i < nc && i < nterms && st == AM_OK; i++)
+        if (terms[i].score > 0)
+            st = am_buf_appendf(out, " %s", terms[i].w);
+    return st;
+}
+
 /* ---- Search ---- */
 
 static am_status search_locked(am_store *s, const am_search *q,
-                               am__rbuild *b)
+                               const float *qemb, am__rbuild *b)
 {
     am_status st;
     am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
@@ -565,14 +765,36 @@ static am_status search_locked(am_store *s, const am_search *q,
                               s->vc.dim);
                 goto out;
             }
+            if (s->vc.count > 0) {
+                /* Same dimension is not enough: the vectors must come
+                 * from the same embedder as the query's. */
+                char want[160];
+                snprintf(want, sizeof want, "%s/%zu", s->embedder->id, qdim);
+                sqlite3_stmt *m = am__store_stmt(s, Q_META_GET);
+                if (m == NULL) {
+                    st = s->err.code;
+                    goto out;
+                }
+                sqlite3_bind_text(m, 1, "vec_model", -1, SQLITE_STATIC);
+                if (sqlite3_step(m) == SQLITE_ROW &&
+                    strcmp((const char *)sqlite3_column_text(m, 0), want) !=
+                        0)
+                    st = am__fail(&s->err, AM_EINVAL,
+                                  "search: the index holds vectors of '%s', "
+                                  "the query would be embedded by '%s'",
+                                  (const char *)sqlite3_column_text(m, 0),
+                                  want);
+                sqlite3_reset(m);
+                if (st != AM_OK)
+                    goto out;
+            }
             qv = am__alloc_array(s->alloc, qdim, sizeof(float));
             if (qv == NULL) {
                 st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
                 goto out;
             }
-            st = am_embedder_embed(s->embedder, &q->query, 1, qv, &s->err);
-            if (st != AM_OK)
-                goto out;
+            /* Embedded before the lock was taken (am_store_search). */
+            memcpy(qv, qemb, qdim * sizeof(float));
         } else if (q->mode == AM_SEARCH_VECTOR) {
             st = am__fail(&s->err, AM_EINVAL,
                           "search: vector mode needs a query vector or an "
@@ -586,11 +808,27 @@ static am_status search_locked(am_store *s, const am_search *q,
     }
 
     if (use_text) {
-        st = text_cands(s, q, (am_str){ lo.ptr, lo.len },
+        st = text_cands(s, q->query, (am_str){ lo.ptr, lo.len },
                         (am_str){ hi.ptr, hi.len }, filter,
                         use_vec ? depth : limit, now, &tc);
         if (st != AM_OK)
             goto out;
+        if (q->prf_docs > 0 && tc.count > 0) {
+            am_buf xq = AM_BUF_INIT;
+            xq.alloc = s->alloc;
+            st = prf_expand(s, q->query, &tc, (size_t)q->prf_docs,
+                            q->prf_terms > 0 ? (size_t)q->prf_terms : 5,
+                            now, &xq);
+            if (st == AM_OK) {
+                tc.count = 0;
+                st = text_cands(s, am_buf_str(&xq), (am_str){ lo.ptr, lo.len },
+                                (am_str){ hi.ptr, hi.len }, filter,
+                                use_vec ? depth : limit, now, &tc);
+            }
+            am_buf_free(&xq);
+            if (st != AM_OK)
+                goto out;
+        }
     }
     if (use_vec && s->vc.count > 0) {
         st = vec_cands(s, qv, (am_str){ lo.ptr, lo.len }, filter,
@@ -678,28 +916,50 @@ out:
 am_status am_store_search(am_store *s, const am_search *q, am_results **out)
 {
     am__rbuild b;
-    am_status st;
+    am_status st = AM_OK;
+    am_error err;
+    float *qemb = NULL;
+    size_t edim = 0;
+
     if (s == NULL || out == NULL)
         return AM_EINVAL;
     *out = NULL;
+    am_error_clear(&err);
     if (q == NULL)
-        return am__fail(&s->err, AM_EINVAL, "search: NULL query");
-    if (q->mode > AM_SEARCH_VECTOR)
-        return am__fail(&s->err, AM_EINVAL, "search: unknown mode %d",
-                        (int)q->mode);
+        st = am__fail(&err, AM_EINVAL, "search: NULL query");
+    else if (q->mode > AM_SEARCH_VECTOR)
+        st = am__fail(&err, AM_EINVAL, "search: unknown mode %d",
+                      (int)q->mode);
+    /* Embed the query before taking the lock: an embedder may be slow (a
+     * network call) and must not hold up the other threads. */
+    if (st == AM_OK && q->mode != AM_SEARCH_TEXT && q->vec == NULL &&
+        s->embedder != NULL && q->query.len > 0) {
+        edim = s->embedder->dim;
+        qemb = am__alloc_array(s->alloc, edim, sizeof(float));
+        if (qemb == NULL)
+            st = am__fail(&err, AM_ENOMEM, "search: out of memory");
+        else
+            st = am_embedder_embed(s->embedder, &q->query, 1, qemb, &err);
+    }
     STORE_LOCK(s);
-    st = am__rb_init(&b, s->alloc);
-    if (st != AM_OK)
-        st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
-    else
-        st = search_locked(s, q, &b);
-    if (st == AM_OK) {
-        *out = am__rb_finish(&b);
-        if (*out == NULL)
+    if (st != AM_OK) {
+        am__error_copy(&s->err, &err);
+    } else {
+        st = am__rb_init(&b, s->alloc);
+        if (st != AM_OK)
             st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
-    } else if (b.r != NULL) {
-        am__rb_abort(&b);
+        else
+            st = search_locked(s, q, qemb, &b);
+        if (st == AM_OK) {
+            *out = am__rb_finish(&b);
+            if (*out == NULL)
+                st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        } else if (b.r != NULL) {
+            am__rb_abort(&b);
+        }
     }
     STORE_UNLOCK(s);
+    if (qemb != NULL)
+        am__free(s->alloc, qemb, edim * sizeof(float));
     return st;
 }

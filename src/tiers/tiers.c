@@ -1,4 +1,5 @@
-/* tiers.c -- the hierarchical memory handle: items, tiers, moves, stats.
+/* tiers.c -- the hierarchical memory handle: items, id table, store,
+ * retrieve, archive and restore (moves live in tiers_move.c).
  *
  * The hot path is retrieve: hash the id, probe an open-addressing table of
  * 64-bit entries (32 bits of hash beside the slot, so a probe rarely
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include <stdio.h>
+#include <unistd.h>
 
 #include "core/json_glue.h"
 #include "tiers_int.h"
@@ -65,7 +67,7 @@ int64_t am__tiers_now(const am_tiers *t)
     return am_clock_now(t->has_clock ? &t->clock : NULL);
 }
 
-static am_status vreserve(am_tiers *t, tvec32 *v, size_t extra)
+am_status am__tiers_vreserve(am_tiers *t, tvec32 *v, size_t extra)
 {
     void *p = v->v;
     am_status st = am__grow(t->alloc, &p, &v->cap, v->len + extra,
@@ -76,7 +78,7 @@ static am_status vreserve(am_tiers *t, tvec32 *v, size_t extra)
 
 am_status am__tiers_vpush(am_tiers *t, tvec32 *v, uint32_t x)
 {
-    am_status st = vreserve(t, v, 1);
+    am_status st = am__tiers_vreserve(t, v, 1);
     if (st == AM_OK)
         v->v[v->len++] = x;
     return st;
@@ -191,6 +193,34 @@ static void table_erase(am_tiers *t, uint32_t slot)
     t->table[i] = 0;
 }
 
+/* Size the item array and the id table for `n` items up front (loading),
+ * so that a million-item load does not rehash or copy as it grows. */
+am_status am__tiers_presize(am_tiers *t, size_t n)
+{
+    void *p = t->items;
+    size_t tcap = 64;
+    uint64_t *nt;
+
+    if (am__grow(t->alloc, &p, &t->slots_cap, n, sizeof(titem)) != AM_OK)
+        return AM_ENOMEM;
+    t->items = p;
+    while ((n + 1) * 10 > tcap * 7)
+        tcap *= 2;
+    if (tcap <= t->tcap)
+        return AM_OK;
+    nt = am__calloc(t->alloc, tcap, sizeof *nt);
+    if (nt == NULL)
+        return AM_ENOMEM;
+    for (size_t i = 0; i < t->tcap; i++)
+        if (t->table[i] != 0)
+            table_put(nt, tcap, (uint32_t)(t->table[i] >> 32),
+                      (uint32_t)t->table[i] - 1);
+    am__free(t->alloc, t->table, t->tcap * sizeof *t->table);
+    t->table = nt;
+    t->tcap = tcap;
+    return AM_OK;
+}
+
 /* ---- Slots ---- */
 
 /* Reserve a slot for a new item without using it yet. */
@@ -202,7 +232,7 @@ static am_status slot_reserve(am_tiers *t)
     if (t->free_slots.len > 0)
         return AM_OK;
     if (t->pending_free.len >= 4096 && t->pending_free.len >= t->live / 8) {
-        st = vreserve(t, &t->free_slots, t->pending_free.len);
+        st = am__tiers_vreserve(t, &t->free_slots, t->pending_free.len);
         if (st != AM_OK)
             return st;
         am__tiers_purge_postings(t);
@@ -231,7 +261,7 @@ static uint32_t slot_take(am_tiers *t)
 
 /* ---- Tier membership ---- */
 
-static void member_add(am_tiers *t, uint32_t slot, am_tier tier)
+void am__tiers_member_add(am_tiers *t, uint32_t slot, am_tier tier)
 {
     tvec32 *m = &t->members[tier];
 
@@ -240,7 +270,7 @@ static void member_add(am_tiers *t, uint32_t slot, am_tier tier)
     m->v[m->len++] = slot;
 }
 
-static void member_del(am_tiers *t, uint32_t slot)
+void am__tiers_member_del(am_tiers *t, uint32_t slot)
 {
     titem *it = &t->items[slot];
     tvec32 *m = &t->members[it->tier];
@@ -250,192 +280,13 @@ static void member_del(am_tiers *t, uint32_t slot)
     t->items[last].tier_pos = it->tier_pos;
 }
 
-/* ---- Scores and eviction ---- */
-
-static double score_of(const titem *it, int64_t now)
-{
-    double h = (double)(now - it->accessed_ms) / 3600000.0;
-    double freq = (double)it->access_count / (h > 1.0 ? h : 1.0);
-    double s = it->importance + 0.3 / (1.0 + h / 24.0);
-
-    s += freq * 0.2 < 0.3 ? freq * 0.2 : 0.3;
-    return s;
-}
-
-double am_tiers_retention_score(const am_tier_item *item, int64_t now_ms)
-{
-    titem it;
-
-    if (item == NULL)
-        return 0.0;
-    memset(&it, 0, sizeof it);
-    it.accessed_ms = item->accessed_ms;
-    it.access_count = item->access_count;
-    it.importance = item->importance;
-    return score_of(&it, now_ms);
-}
-
-typedef struct scored {
-    double score;
-    int64_t pid;
-    uint32_t slot;
-} scored;
-
-static int cmp_scored(const void *a, const void *b)
-{
-    const scored *x = a, *y = b;
-
-    if (x->score != y->score)
-        return x->score < y->score ? -1 : 1;
-    return x->pid < y->pid ? -1 : x->pid > y->pid;
-}
-
-/* Demote the lowest-scoring 10% (at least one) of `tier` one tier down. */
-static am_status evict(am_tiers *t, am_tier tier)
-{
-    tvec32 *m = &t->members[tier];
-    size_t n = m->len, k = t->capacity[tier] / 10;
-    int64_t now = am__tiers_now(t);
-    scored *sc;
-    am_status st = AM_OK;
-
-    if (tier == AM_TIER_ARCHIVE || n == 0)
-        return AM_OK;
-    if (k == 0)
-        k = 1;
-    if (k > n)
-        k = n;
-    sc = am__alloc_array(t->alloc, n, sizeof *sc);
-    if (sc == NULL)
-        return AM_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        const titem *it = &t->items[m->v[i]];
-        sc[i].score = score_of(it, now);
-        sc[i].pid = it->pid;
-        sc[i].slot = m->v[i];
-    }
-    qsort(sc, n, sizeof *sc, cmp_scored);
-    for (size_t i = 0; i < k && st == AM_OK; i++)
-        st = am__tiers_move(t, sc[i].slot, (am_tier)(tier + 1),
-                            AM_TIER_REASON_CAPACITY);
-    am__free(t->alloc, sc, n * sizeof *sc);
-    return st;
-}
-
-static bool is_full(const am_tiers *t, am_tier tier)
-{
-    return t->capacity[tier] != 0 &&
-           t->members[tier].len >= t->capacity[tier];
-}
-
-/* ---- Move log ---- */
-
-static void log_move(am_tiers *t, uint32_t slot, am_tier from, am_tier to,
-                     am_tier_reason reason, char *ring_id, char *db_id)
-{
-    const titem *it = &t->items[slot];
-    tmove mv;
-
-    mv.id = ring_id;
-    mv.id_len = it->id_len;
-    mv.from = (uint8_t)from;
-    mv.to = (uint8_t)to;
-    mv.reason = (uint8_t)reason;
-    mv.at_ms = am__tiers_now(t);
-    if (t->ring_cap != 0) {
-        size_t pos = (t->ring_head + t->ring_len) % t->ring_cap;
-        if (t->ring_len == t->ring_cap) {
-            pos = t->ring_head;
-            am__free(t->alloc, t->ring[pos].id,
-                     (size_t)t->ring[pos].id_len + 1);
-            t->ring_head = (t->ring_head + 1) % t->ring_cap;
-        } else {
-            t->ring_len++;
-        }
-        t->ring[pos] = mv;
-    }
-    if (db_id != NULL) {
-        mv.id = db_id;
-        t->pending_moves[t->npending_moves++] = mv;
-    }
-    t->moves_total++;
-}
-
-/* ---- Moving ---- */
-
-am_status am__tiers_move(am_tiers *t, uint32_t slot, am_tier to,
-                         am_tier_reason reason)
-{
-    titem *it = &t->items[slot];
-    am_tier from = (am_tier)it->tier;
-    char *ring_id = NULL, *db_id = NULL;
-    am_status st;
-    void *p;
-
-    if (to == from)
-        return AM_OK;
-    if (vreserve(t, &t->members[to], 1) != AM_OK ||
-        vreserve(t, &t->dirty, 1) != AM_OK)
-        return AM_ENOMEM;
-    if (t->ring_cap != 0) {
-        ring_id = am__strndup(t->alloc, am__tiers_id(it), it->id_len);
-        if (ring_id == NULL)
-            return AM_ENOMEM;
-    }
-    if (t->db != NULL) {
-        p = t->pending_moves;
-        st = am__grow(t->alloc, &p, &t->pending_moves_cap,
-                      t->npending_moves + 1, sizeof(tmove));
-        t->pending_moves = p;
-        if (st == AM_OK) {
-            db_id = am__strndup(t->alloc, am__tiers_id(it), it->id_len);
-            if (db_id == NULL)
-                st = AM_ENOMEM;
-        }
-        if (st != AM_OK)
-            goto fail;
-    }
-    /* Out of the old tier first, so that making room in the new one can
-     * never pick this item. */
-    member_del(t, slot);
-    if (is_full(t, to)) {
-        st = evict(t, to);
-        if (st != AM_OK) {
-            member_add(t, slot, from);
-            goto fail;
-        }
-        it = &t->items[slot];
-    }
-    if (to == AM_TIER_ARCHIVE)
-        st = am__tiers_compress(t, slot);
-    else if (from == AM_TIER_ARCHIVE)
-        st = am__tiers_uncompress_slot(t, slot);
-    else
-        st = AM_OK;
-    if (st != AM_OK) {
-        member_add(t, slot, from);
-        goto fail;
-    }
-    member_add(t, slot, to);
-    log_move(t, slot, from, to, reason, ring_id, db_id);
-    am__tiers_mark(t, slot, (to == AM_TIER_ARCHIVE ||
-                             from == AM_TIER_ARCHIVE)
-                                ? T_DIRTY_ALL
-                                : T_DIRTY_STATS);
-    return AM_OK;
-fail:
-    am__free(t->alloc, ring_id, (size_t)it->id_len + 1);
-    am__free(t->alloc, db_id, (size_t)it->id_len + 1);
-    return st;
-}
-
 /* ---- Removal ---- */
 
 am_status am__tiers_remove(am_tiers *t, uint32_t slot)
 {
     titem *it = &t->items[slot];
 
-    if (vreserve(t, &t->pending_free, 1) != AM_OK)
+    if (am__tiers_vreserve(t, &t->pending_free, 1) != AM_OK)
         return AM_ENOMEM;
     if (t->db != NULL) {
         void *p = t->deleted_pids.v;
@@ -447,7 +298,7 @@ am_status am__tiers_remove(am_tiers *t, uint32_t slot)
         t->deleted_pids.v[t->deleted_pids.len++] = it->pid;
     }
     table_erase(t, slot);
-    member_del(t, slot);
+    am__tiers_member_del(t, slot);
     am__tiers_custom_drop(t, slot);
     am__free(t->alloc, it->blob, am__tiers_blob_len(it));
     it->blob = NULL;
@@ -455,45 +306,6 @@ am_status am__tiers_remove(am_tiers *t, uint32_t slot)
     t->pending_free.v[t->pending_free.len++] = slot;
     t->live--;
     return AM_OK;
-}
-
-/* ---- Access ---- */
-
-void am__tiers_access(am_tiers *t, uint32_t slot, int64_t now)
-{
-    titem *it = &t->items[slot];
-
-    it->hit2_ms = it->hit1_ms;
-    it->hit1_ms = now;
-    it->accessed_ms = now;
-    if (it->access_count != UINT32_MAX)
-        it->access_count++;
-    am__tiers_mark(t, slot, T_DIRTY_STATS);
-}
-
-/* Record an access and apply the promotion rule. */
-static am_status touch(am_tiers *t, uint32_t slot, int64_t now)
-{
-    titem *it = &t->items[slot];
-    int recent = 1;
-
-    if (it->hit1_ms != T_NONE && now - it->hit1_ms < T_HOUR_MS)
-        recent++;
-    if (it->hit2_ms != T_NONE && now - it->hit2_ms < T_HOUR_MS)
-        recent++;
-    if (vreserve(t, &t->dirty, 1) != AM_OK)
-        return AM_ENOMEM;
-    am__tiers_access(t, slot, now);
-    if (it->tier != AM_TIER_WORKING &&
-        (recent >= 3 || it->importance > 0.8))
-        return am__tiers_move(t, slot, (am_tier)(it->tier - 1),
-                              AM_TIER_REASON_PROMOTION);
-    return AM_OK;
-}
-
-am_status am__tiers_access_public(am_tiers *t, uint32_t slot, int64_t now)
-{
-    return touch(t, slot, now);
 }
 
 /* ---- Views ---- */
@@ -556,7 +368,7 @@ am_tiers_opts am_tiers_opts_default(void)
     o.capacity[AM_TIER_SHORT_TERM] = 1000;
     o.flush_interval_ms = 1000;
     o.flush_max_dirty = 10000;
-    o.zstd_level = 3;
+    o.zstd_level = -1;
     o.move_log_cap = 4096;
     o.default_policies = true;
     return o;
@@ -581,9 +393,9 @@ am_status am_tiers_open(const am_tiers_opts *opts, am_tiers **out,
     if (o.flush_interval_ms < 0)
         return am__fail(err, AM_EINVAL, "flush_interval_ms %lld is negative",
                         (long long)o.flush_interval_ms);
-    if (o.zstd_level < 1 || o.zstd_level > 19)
-        return am__fail(err, AM_EINVAL, "zstd_level %d is outside 1..19",
-                        o.zstd_level);
+    if (o.zstd_level < -7 || o.zstd_level > 19 || o.zstd_level == 0)
+        return am__fail(err, AM_EINVAL, "zstd_level %d is outside -7..-1, "
+                        "1..19", o.zstd_level);
     for (int i = 0; i < AM_TIER_COUNT; i++)
         if (o.capacity[i] > UINT32_MAX)
             return am__fail(err, AM_EINVAL, "capacity[%s] is too large",
@@ -604,6 +416,13 @@ am_status am_tiers_open(const am_tiers_opts *opts, am_tiers **out,
     t->flush_interval_ms = o.flush_interval_ms;
     t->flush_max_dirty = o.flush_max_dirty != 0 ? o.flush_max_dirty : 1;
     t->zstd_level = o.zstd_level;
+    t->threads = o.threads;
+    if (t->threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        t->threads = n > 0 ? (size_t)n : 1;
+    }
+    if (t->threads > AM__TIERS_MAX_THREADS)
+        t->threads = AM__TIERS_MAX_THREADS;
     t->seed = 0x9e3779b97f4a7c15ull;
     t->next_pid = 1;
     t->scratch.alloc = o.alloc;
@@ -905,9 +724,9 @@ static am_status reserve_insert(am_tiers *t, const titem *rec)
 
     if ((st = slot_reserve(t)) != AM_OK ||
         (st = table_reserve(t)) != AM_OK ||
-        (st = vreserve(t, &t->members[rec->tier], 1)) != AM_OK ||
-        (st = vreserve(t, &t->dirty, 1)) != AM_OK ||
-        (st = vreserve(t, &t->pending_free, 2)) != AM_OK)
+        (st = am__tiers_vreserve(t, &t->members[rec->tier], 1)) != AM_OK ||
+        (st = am__tiers_vreserve(t, &t->dirty, 1)) != AM_OK ||
+        (st = am__tiers_vreserve(t, &t->pending_free, 2)) != AM_OK)
         return st;
     if (t->db != NULL) {
         void *p = t->deleted_pids.v;
@@ -990,8 +809,8 @@ am_status am_tiers_store(am_tiers *t, am_str id, const am_tier_item_in *in)
     old = am__tiers_find(t, id.ptr, id.len);
     /* Make room before the old item goes, so a failure loses nothing. */
     if ((old < 0 || t->items[old].tier != rec.tier) &&
-        is_full(t, (am_tier)rec.tier)) {
-        st = evict(t, (am_tier)rec.tier);
+        am__tiers_is_full(t, (am_tier)rec.tier)) {
+        st = am__tiers_evict(t, (am_tier)rec.tier);
         if (st != AM_OK) {
             am__fail(&t->err, st, "no memory to make room for '%.*s'",
                      (int)id.len, id.ptr);
@@ -1014,7 +833,7 @@ am_status am_tiers_store(am_tiers *t, am_str id, const am_tier_item_in *in)
     table_put(t->table, t->tcap,
               (uint32_t)hash_id(t, id.ptr, id.len), slot);
     t->live++;
-    member_add(t, slot, (am_tier)rec.tier);
+    am__tiers_member_add(t, slot, (am_tier)rec.tier);
     am__tiers_index_add(t, slot); /* reserved: cannot fail */
     am__tiers_mark(t, slot, T_DIRTY_ALL);
     st = am__tiers_maybe_flush(t);
@@ -1031,25 +850,59 @@ out:
     return st;
 }
 
+/* The loading path: no undo is needed (a failed load drops the handle),
+ * so this skips the reservations a store makes and remembers the last
+ * creation day, since rows arrive in creation order. Takes ownership of
+ * rec->blob, also on failure. */
 am_status am__tiers_insert_loaded(am_tiers *t, const titem *rec,
                                   uint32_t *slot_out)
 {
-    am_status st = reserve_insert(t, rec);
-    uint32_t slot = 0;
+    int64_t day = am__tiers_day(rec->created_ms);
+    const uint32_t *tags = am__tiers_tags(rec);
+    uint32_t slot;
+    void *p = t->items;
+    am_status st = AM_OK;
 
-    if (st != AM_OK)
+    if (am__grow(t->alloc, &p, &t->slots_cap, t->nslots + 1,
+                 sizeof(titem)) != AM_OK)
+        st = AM_ENOMEM;
+    t->items = p;
+    if (st == AM_OK)
+        st = table_reserve(t);
+    if (st == AM_OK)
+        st = am__tiers_vreserve(t, &t->members[rec->tier], 1);
+    if (st == AM_OK && (t->load_day_id == 0 || t->load_day != day)) {
+        uint32_t did;
+        st = am__tdict_intern(t->alloc, &t->days, (const char *)&day,
+                              sizeof day, &did);
+        t->load_day = day;
+        t->load_day_id = did + 1;
+    }
+    if (st != AM_OK) {
+        am__free(t->alloc, rec->blob, am__tiers_blob_len(rec));
         return st;
-    slot = slot_take(t);
+    }
+    slot = (uint32_t)t->nslots++;
     t->items[slot] = *rec;
     table_put(t->table, t->tcap,
               (uint32_t)hash_id(t, am__tiers_id(rec), rec->id_len), slot);
     t->live++;
-    member_add(t, slot, (am_tier)rec->tier);
-    am__tiers_index_add(t, slot);
+    am__tiers_member_add(t, slot, (am_tier)rec->tier);
     if (rec->pid >= t->next_pid)
         t->next_pid = rec->pid + 1;
     *slot_out = slot;
-    return AM_OK;
+    st = am__tpost_push(t->alloc, &t->types.keys[rec->type].post, slot);
+    if (st == AM_OK)
+        st = am__tpost_push(t->alloc, &t->days.keys[t->load_day_id - 1].post,
+                            slot);
+    if (st == AM_OK) {
+        int b = (int)(rec->importance * 10.0);
+        st = am__tpost_push(t->alloc, &t->imp[b < 0 ? 0 : b > 10 ? 10 : b],
+                            slot);
+    }
+    for (size_t i = 0; st == AM_OK && i < rec->ntags; i++)
+        st = am__tpost_push(t->alloc, &t->tags.keys[tags[i]].post, slot);
+    return st;
 }
 
 /* ---- Retrieve, peek, describe, delete ---- */
@@ -1110,7 +963,7 @@ am_status am_tiers_retrieve(am_tiers *t, am_str id, am_buf *content,
     pthread_mutex_lock(&t->mu);
     st = lookup(t, id, &slot);
     if (st == AM_OK) {
-        st = touch(t, slot, am__tiers_now(t));
+        st = am__tiers_touch(t, slot, am__tiers_now(t));
         if (st != AM_OK)
             am__fail(&t->err, st, "no memory to record the access");
     }
@@ -1167,13 +1020,18 @@ am_status am_tiers_describe(am_tiers *t, am_str id, am_buf *out)
     st = am_buf_append(out, "{\"id\":", 6);
     if (st == AM_OK)
         st = json_str(out, v.id.ptr, v.id.len);
-    if (st == AM_OK)
+    if (st == AM_OK) {
+        /* Shortest text that reads back as the same double. */
+        char imp[32];
+        snprintf(imp, sizeof imp, "%.15g", v.importance);
+        if (strtod(imp, NULL) != v.importance)
+            snprintf(imp, sizeof imp, "%.17g", v.importance);
         st = am_buf_appendf(out, ",\"tier\":\"%s\",\"created_ms\":%lld,"
                             "\"accessed_ms\":%lld,\"access_count\":%u,"
-                            "\"importance\":%.17g,\"type\":",
+                            "\"importance\":%s,\"type\":",
                             am_tier_name(v.tier), (long long)v.created_ms,
-                            (long long)v.accessed_ms, v.access_count,
-                            v.importance);
+                            (long long)v.accessed_ms, v.access_count, imp);
+    }
     if (st == AM_OK)
         st = json_str(out, v.type.ptr, v.type.len);
     if (st == AM_OK)
@@ -1280,130 +1138,4 @@ am_status am_tiers_restore(am_tiers *t, am_str id)
         st = am__tiers_maybe_flush(t);
     pthread_mutex_unlock(&t->mu);
     return st;
-}
-
-/* ---- Moves, optimize, stats ---- */
-
-am_status am_tiers_moves(am_tiers *t, size_t last_n, am_tier_move_fn fn,
-                         void *ctx, uint64_t *total)
-{
-    size_t start;
-
-    if (t == NULL || (fn == NULL && last_n > 0))
-        return AM_EINVAL;
-    pthread_mutex_lock(&t->mu);
-    if (last_n > t->ring_len)
-        last_n = t->ring_len;
-    start = t->ring_len - last_n;
-    for (size_t i = start; i < t->ring_len; i++) {
-        const tmove *m = &t->ring[(t->ring_head + i) % t->ring_cap];
-        am_tier_move mv;
-        mv.id.ptr = m->id;
-        mv.id.len = m->id_len;
-        mv.from = (am_tier)m->from;
-        mv.to = (am_tier)m->to;
-        mv.at_ms = m->at_ms;
-        mv.reason = (am_tier_reason)m->reason;
-        fn(ctx, &mv);
-    }
-    if (total != NULL)
-        *total = t->moves_total;
-    pthread_mutex_unlock(&t->mu);
-    return AM_OK;
-}
-
-am_status am_tiers_optimize(am_tiers *t, size_t *demoted)
-{
-    am_status st = AM_OK;
-    uint32_t *pick;
-    uint8_t *pick_tier;
-    size_t n = 0, cap, done = 0;
-    int64_t now;
-
-    if (t == NULL)
-        return AM_EINVAL;
-    pthread_mutex_lock(&t->mu);
-    now = am__tiers_now(t);
-    cap = t->members[AM_TIER_WORKING].len +
-          t->members[AM_TIER_SHORT_TERM].len;
-    /* Pick first, move after: an item demoted from working into short-term
-     * is not looked at again in the same pass. */
-    pick = am__alloc_array(t->alloc, cap, sizeof *pick);
-    pick_tier = am__alloc_array(t->alloc, cap, 1);
-    if (pick == NULL || pick_tier == NULL) {
-        am__free(t->alloc, pick, cap * sizeof *pick);
-        am__free(t->alloc, pick_tier, cap);
-        st = am__fail(&t->err, AM_ENOMEM, "no memory to optimize");
-        goto out;
-    }
-    for (int tier = AM_TIER_WORKING; tier <= AM_TIER_SHORT_TERM; tier++) {
-        const tvec32 *m = &t->members[tier];
-        for (size_t i = 0; i < m->len; i++) {
-            const titem *it = &t->items[m->v[i]];
-            if (now - it->accessed_ms > 24 * T_HOUR_MS &&
-                it->access_count < 2) {
-                pick_tier[n] = (uint8_t)tier;
-                pick[n++] = m->v[i];
-            }
-        }
-    }
-    for (size_t i = 0; i < n && st == AM_OK; i++) {
-        const titem *it = &t->items[pick[i]];
-        /* A capacity demotion made by an earlier move of this pass may
-         * have moved it already; it counts as its one move. */
-        if (it->tier > AM_TIER_SHORT_TERM ||
-            now - it->accessed_ms <= 24 * T_HOUR_MS)
-            continue;
-        if (pick_tier[i] != it->tier)
-            continue;
-        st = am__tiers_move(t, pick[i], (am_tier)(it->tier + 1),
-                            AM_TIER_REASON_IDLE);
-        if (st == AM_OK)
-            done++;
-        else
-            am__fail(&t->err, st, "no memory to demote (after %zu)", done);
-    }
-    am__free(t->alloc, pick, cap * sizeof *pick);
-    am__free(t->alloc, pick_tier, cap);
-    if (st == AM_OK)
-        st = am__tiers_maybe_flush(t);
-out:
-    if (demoted != NULL)
-        *demoted = done;
-    pthread_mutex_unlock(&t->mu);
-    return st;
-}
-
-am_status am_tiers_stats(am_tiers *t, am_tier_stats out[AM_TIER_COUNT])
-{
-    int64_t now;
-
-    if (t == NULL || out == NULL)
-        return AM_EINVAL;
-    pthread_mutex_lock(&t->mu);
-    now = am__tiers_now(t);
-    for (int tier = 0; tier < AM_TIER_COUNT; tier++) {
-        const tvec32 *m = &t->members[tier];
-        am_tier_stats *s = &out[tier];
-        double imp = 0.0, age = 0.0;
-        memset(s, 0, sizeof *s);
-        s->count = m->len;
-        s->capacity = t->capacity[tier];
-        s->utilization = s->capacity != 0
-                             ? (double)s->count / (double)s->capacity
-                             : 0.0;
-        for (size_t i = 0; i < m->len; i++) {
-            const titem *it = &t->items[m->v[i]];
-            imp += it->importance;
-            age += (double)(now - it->created_ms) / 3600000.0;
-            s->content_bytes += it->content_len;
-            s->stored_bytes += it->stored_len;
-        }
-        if (m->len > 0) {
-            s->avg_importance = imp / (double)m->len;
-            s->avg_age_hours = age / (double)m->len;
-        }
-    }
-    pthread_mutex_unlock(&t->mu);
-    return AM_OK;
 }

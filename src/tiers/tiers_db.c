@@ -132,8 +132,13 @@ am_status am__tiers_db_open(am_tiers *t, const char *path)
         return st;
     }
     sqlite3_busy_timeout(t->db, 5000);
-    if ((st = exec(t, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                      "PRAGMA cache_size=-65536;")) != AM_OK ||
+    /* The long-term store shares this file and wants incremental vacuum,
+     * which only takes effect before the first table exists: whichever
+     * module creates the file chooses the same. */
+    if ((st = exec(t, "PRAGMA auto_vacuum=INCREMENTAL;"
+                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                      "PRAGMA cache_size=-65536;"
+                      "PRAGMA mmap_size=2147418112;")) != AM_OK ||
         (st = migrate(t)) != AM_OK)
         return st;
     if ((st = prep(t, "INSERT OR REPLACE INTO tier_items(pid, id, tier, "
@@ -266,10 +271,8 @@ static am_status load_row(am_tiers *t, sqlite3_stmt *qi, sqlite3_stmt *qc)
         memcpy(am__tiers_content(&rec), data, data_len);
     /* Custom indexes are registered after open, so none exist here. */
     st = am__tiers_insert_loaded(t, &rec, &slot);
-    if (st != AM_OK) {
-        am__free(t->alloc, rec.blob, am__tiers_blob_len(&rec));
+    if (st != AM_OK)
         return am__fail(&t->err, st, "no memory to load the tiers");
-    }
     return AM_OK;
 }
 
@@ -339,6 +342,16 @@ am_status am__tiers_db_load(am_tiers *t)
     st = exec(t, "BEGIN");
     if (st != AM_OK)
         return st;
+    if ((st = prep(t, "SELECT count(*) FROM tier_items", &qi)) != AM_OK)
+        goto out;
+    if (sqlite3_step(qi) == SQLITE_ROW &&
+        am__tiers_presize(t, (size_t)sqlite3_column_int64(qi, 0)) != AM_OK) {
+        st = am__fail(&t->err, AM_ENOMEM, "no memory to load %lld items",
+                      (long long)sqlite3_column_int64(qi, 0));
+        goto out;
+    }
+    sqlite3_finalize(qi);
+    qi = NULL;
     if ((st = prep(t, "SELECT pid, id, tier, created_ms, accessed_ms, "
                       "hit1_ms, hit2_ms, access_count, importance, type, "
                       "tags, extra, json, content_len FROM tier_items "

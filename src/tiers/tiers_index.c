@@ -614,7 +614,7 @@ copy:
             out->count = nres;
             if (!(q->flags & AM_TIER_PEEK))
                 for (size_t i = 0; st == AM_OK && i < nres; i++)
-                    st = am__tiers_access_public(t, res[i], now);
+                    st = am__tiers_touch(t, res[i], now);
             if (st == AM_OK)
                 st = am__tiers_maybe_flush(t);
         } else {

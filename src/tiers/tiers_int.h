@@ -23,6 +23,9 @@
 #define T_DIRTY_STATS 0x04u   /* tier/access columns changed */
 #define T_DIRTY_ALL 0x08u     /* whole row (and content) changed */
 #define T_DIRTY (T_DIRTY_STATS | T_DIRTY_ALL)
+#define T_MOVING 0x10u        /* am__tiers_move in progress: not evictable */
+
+#define AM__TIERS_MAX_THREADS 8
 
 #define T_NONE INT64_MIN      /* no such access time */
 #define T_HOUR_MS 3600000LL
@@ -131,6 +134,10 @@ struct am_tiers {
     tpolicy *policies;
     size_t npolicies, policies_cap;
     void *zc, *zd;             /* ZSTD_CCtx, ZSTD_DCtx, made on first use */
+    void *zcw[AM__TIERS_MAX_THREADS]; /* contexts of archiving workers */
+    size_t threads;            /* archiving workers, 1..MAX */
+    const char *pre_frame;     /* set: am__tiers_compress installs this */
+    size_t pre_len;
 
     /* Move log: ring in memory, pending rows for the database. */
     tmove *ring;
@@ -146,6 +153,8 @@ struct am_tiers {
     tvec32 dirty;
     struct { int64_t *v; size_t len, cap; } deleted_pids;
     int64_t last_flush_ns;
+    int64_t load_day;          /* loading: last creation day seen */
+    uint32_t load_day_id;      /* its key index + 1, 0 none */
 
     /* Scratch for am_tier_item views (reused, owned by the handle). */
     am_str *view_tags;
@@ -178,6 +187,11 @@ static inline size_t am__tiers_blob_len(const titem *it)
 
 int64_t am__tiers_now(const am_tiers *t);
 am_status am__tiers_vpush(am_tiers *t, tvec32 *v, uint32_t x);
+/* Room for `extra` more elements without storing any. */
+am_status am__tiers_vreserve(am_tiers *t, tvec32 *v, size_t extra);
+/* Link slot into members[tier] (reserved) / unlink it from its tier. */
+void am__tiers_member_add(am_tiers *t, uint32_t slot, am_tier tier);
+void am__tiers_member_del(am_tiers *t, uint32_t slot);
 void am__tiers_mark(am_tiers *t, uint32_t slot, unsigned what);
 long am__tiers_find(const am_tiers *t, const char *id, size_t len);
 /* Fill a view of slot (tags in the handle's scratch array). */
@@ -188,12 +202,19 @@ am_status am__tiers_move(am_tiers *t, uint32_t slot, am_tier to,
 am_status am__tiers_remove(am_tiers *t, uint32_t slot);
 void am__tiers_access(am_tiers *t, uint32_t slot, int64_t now);
 /* Record an access and apply the promotion rule. */
-am_status am__tiers_access_public(am_tiers *t, uint32_t slot, int64_t now);
+am_status am__tiers_touch(am_tiers *t, uint32_t slot, int64_t now);
 am_status am__tiers_check_id(am_tiers *t, am_str id);
 am_status am__tiers_maybe_flush(am_tiers *t);
-/* Insert a fully built record (loading): hash, tier, indexes. */
+am_status am__tiers_presize(am_tiers *t, size_t n);
+/* Insert a fully built record (loading): hash, tier, indexes. Owns
+ * rec->blob from the call on. */
 am_status am__tiers_insert_loaded(am_tiers *t, const titem *rec,
                                   uint32_t *slot_out);
+
+/* ---- tiers_move.c ---- */
+bool am__tiers_is_full(const am_tiers *t, am_tier tier);
+/* Demote the lowest-scoring 10% (at least one; enough to fit) of `tier`. */
+am_status am__tiers_evict(am_tiers *t, am_tier tier);
 
 /* ---- tiers_index.c ---- */
 void am__tdict_free(const am_allocator *a, tdict *d);

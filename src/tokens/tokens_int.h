@@ -7,7 +7,7 @@
 
 #include "agentmem/tokens.h"
 
-/* ---- Character classes (ucd.c) ---- */
+/* ---- Character classes (pretok.c) ---- */
 
 /* Class flags of a code point, as the tiktoken patterns see it. */
 enum {

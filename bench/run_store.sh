@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# run_store.sh BUILD_DIR -- the long-term store's benchmarks: speed against
+# raw SQLite (bench_store, 1M items, a few minutes) and LoCoMo retrieval
+# quality on the dev split when the data set is present.
+set -eu
+build=${1:-build}
+here=$(cd "$(dirname "$0")/.." && pwd)
+"$build/bench_store" "${TMPDIR:-/tmp}" "${AM_BENCH_ITEMS:-1000000}" \
+    "${AM_BENCH_VECTORS:-100000}"
+split=${LOCOMO_SPLIT:-$here/../shared/data/locomo/locomo-dev.json}
+[ -f "$split" ] || split=/work/shared/data/locomo/locomo-dev.json
+if [ -f "$split" ]; then
+    BUILD=$build "$here/bench/locomo/run" "$split" "${TMPDIR:-/tmp}/agentmem-locomo-runs.jsonl"
+fi

@@ -1,0 +1,33 @@
+/* fuzz_memtool.c -- the memory tool's command parser and path confinement.
+ *
+ * Each input is one tool "input" object run against an in-memory store
+ * (files persist across inputs, so sequences of commands are explored).
+ * Rejecting input is fine; crashing, leaking or answering with a path
+ * outside /memories is not.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentmem/memtool.h"
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+    static am_store *s;
+    am_buf out = AM_BUF_INIT;
+    int is_error = 0;
+    if (s == NULL && am_store_open(":memory:", NULL, &s, NULL) != AM_OK)
+        abort();
+    am_status st = am_memtool_exec(s, AM_STR("fuzz"),
+                                   (am_str){ (const char *)data, size }, &out,
+                                   &is_error);
+    if (st != AM_OK && st != AM_ENOMEM && st != AM_EFORMAT)
+        abort();
+    /* Successful replies name only normalized paths under /memories. */
+    if (st == AM_OK && !is_error && out.ptr != NULL &&
+        (strstr(out.ptr, "/..") != NULL || strstr(out.ptr, "//") != NULL))
+        abort();
+    am_buf_free(&out);
+    return 0;
+}

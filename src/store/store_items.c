@@ -1,0 +1,1000 @@
+/* store_items.c -- put, get, delete, undo, lists and history of items.
+ *
+ * A put validates and embeds outside the handle's lock, then writes every
+ * item of the batch in one BEGIN IMMEDIATE transaction: a new key is one
+ * INSERT (ON CONFLICT DO NOTHING) plus its full-text row and first
+ * history entry; an existing key is read (its old value goes to the
+ * history) and updated. Reads check liveness (not deleted, not expired by
+ * the injected clock) in the statement itself.
+ */
+#include <assert.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json_glue.h"
+#include "store_int.h"
+
+
+/* ---- Put ---- */
+
+/* Append the string leaves of `v` to `out`, separated by spaces. */
+static am_status text_of(json_t *v, am_buf *out, int depth)
+{
+    am_status st = AM_OK;
+    if (depth > 64)
+        return AM_OK;
+    if (json_is_string(v)) {
+        if (out->len > 0)
+            st = am_buf_append(out, " ", 1);
+        if (st == AM_OK)
+            st = am_buf_append(out, json_string_value(v),
+                               json_string_length(v));
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x) {
+            st = text_of(x, out, depth + 1);
+            if (st != AM_OK)
+                break;
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) {
+            st = text_of(x, out, depth + 1);
+            if (st != AM_OK)
+                break;
+        }
+    }
+    return st;
+}
+
+/* Parse any JSON value (scalars too), with am__json_parse's messages. */
+static am_status parse_any(am_str text, const char *what, json_t **out,
+                           am_error *err)
+{
+    json_error_t jerr;
+    *out = json_loadb(text.ptr != NULL ? text.ptr : "", text.len,
+                      JSON_DECODE_ANY, &jerr);
+    if (*out != NULL)
+        return AM_OK;
+    if (strstr(jerr.text, "out of memory") != NULL)
+        return am__fail(err, AM_ENOMEM, "%s: out of memory", what);
+    return am__fail(err, AM_EFORMAT, "%s: %s at line %d, column %d (byte %d)",
+                    what, jerr.text, jerr.line, jerr.column, jerr.position);
+}
+
+/* One item, validated and prepared outside the transaction. */
+typedef struct prepared {
+    am_buf ns;
+    am_buf text;
+    am_str meta;
+    float *vec;        /* owned copy, unit length */
+    size_t dim;
+    const char *model;
+    int64_t id;        /* the row written (set by put_one) */
+} prepared;
+
+static void prepared_free(am_store *s, prepared *p)
+{
+    am_buf_free(&p->ns);
+    am_buf_free(&p->text);
+    if (p->vec != NULL)
+        am__free(s->alloc, p->vec, p->dim * sizeof(float));
+    p->vec = NULL;
+}
+
+/* Validate, derive the text and embed, touching nothing shared in `s`
+ * (only its allocator and embedder, which never change): callers run it
+ * without the store's lock, so a slow embedder does not block others.
+ * Errors go to `err`. */
+static am_status prepare_item(am_store *s, const am_item_in *it, size_t idx,
+                              prepared *p, am_error *err)
+{
+    am_status st;
+    json_t *v = NULL;
+    char where[48];
+
+    snprintf(where, sizeof where, "item %zu", idx);
+    memset(p, 0, sizeof *p);
+    p->ns.alloc = s->alloc;
+    p->text.alloc = s->alloc;
+    st = am__ns_encode(it->ns, 0, &p->ns, err);
+    if (st != AM_OK) {
+        char detail[sizeof err->msg];
+        memcpy(detail, err->msg, sizeof detail);
+        return am__fail(err, st, "%s: %s", where, detail);
+    }
+    if (it->key.len == 0 || it->key.ptr == NULL)
+        return am__fail(err, AM_EINVAL, "%s: empty key", where);
+    if (it->key.len > 4096)
+        return am__fail(err, AM_EINVAL, "%s: key is %zu bytes (at most "
+                        "4096)", where, it->key.len);
+    if (it->ttl_ms < 0)
+        return am__fail(err, AM_EINVAL, "%s: negative ttl_ms", where);
+    char what[64];
+    snprintf(what, sizeof what, "%s: value", where);
+    st = parse_any(it->value, what, &v, err);
+    if (st != AM_OK)
+        return st;
+    if (it->text.len > 0)
+        st = am_buf_append(&p->text, it->text.ptr, it->text.len);
+    else
+        st = text_of(v, &p->text, 0);
+    json_decref(v);
+    v = NULL;
+    if (st == AM_OK)
+        st = am_buf_reserve(&p->text, 0);
+    if (st != AM_OK)
+        return am__fail(err, AM_ENOMEM, "%s: out of memory", where);
+    p->text.ptr[p->text.len] = '\0';
+    if (!am__utf8_valid(p->text.ptr, p->text.len, NULL))
+        return am__fail(err, AM_EFORMAT, "%s: text is not UTF-8",
+                        where);
+    p->meta = it->meta.len > 0 ? it->meta : AM_STR("{}");
+    if (it->meta.len > 0) {
+        snprintf(what, sizeof what, "%s: meta", where);
+        st = am__json_parse(p->meta, what, &v, err);
+        if (st != AM_OK)
+            return st;
+        if (!json_is_object(v)) {
+            json_decref(v);
+            return am__fail(err, AM_EFORMAT, "%s: meta must be a JSON "
+                            "object", where);
+        }
+        json_decref(v);
+    }
+
+    if (it->vec != NULL) {
+        if (it->dim == 0)
+            return am__fail(err, AM_EINVAL, "%s: vector with dim 0",
+                            where);
+        p->dim = it->dim;
+        p->model = it->vec_model != NULL ? it->vec_model : "caller";
+        p->vec = am__alloc_array(s->alloc, p->dim, sizeof(float));
+        if (p->vec == NULL)
+            return am__fail(err, AM_ENOMEM, "%s: out of memory", where);
+        memcpy(p->vec, it->vec, p->dim * sizeof(float));
+    } else if (s->embedder != NULL && !it->no_embed && p->text.len > 0) {
+        am_str t = { p->text.ptr, p->text.len };
+        p->dim = s->embedder->dim;
+        p->model = s->embedder->id;
+        p->vec = am__alloc_array(s->alloc, p->dim, sizeof(float));
+        if (p->vec == NULL)
+            return am__fail(err, AM_ENOMEM, "%s: out of memory", where);
+        st = am_embedder_embed(s->embedder, &t, 1, p->vec, err);
+        if (st != AM_OK)
+            return st;
+    }
+    if (p->vec != NULL)
+        am__vec_normalize(p->vec, p->dim);
+    return AM_OK;
+}
+
+/* The vector model and dimension fixed by the first stored vector. */
+static am_status check_model(am_store *s, const prepared *p, size_t idx)
+{
+    sqlite3_stmt *q = am__store_stmt(s, Q_META_GET);
+    char want[160];
+    int rc;
+
+    if (q == NULL)
+        return s->err.code;
+    snprintf(want, sizeof want, "%s/%zu", p->model, p->dim);
+    sqlite3_bind_text(q, 1, "vec_model", -1, SQLITE_STATIC);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        const char *have = (const char *)sqlite3_column_text(q, 0);
+        if (have != NULL && strcmp(have, want) != 0) {
+            am_status st = am__fail(&s->err, AM_EINVAL,
+                                    "item %zu: vector from '%s' but this "
+                                    "store's index holds '%s'",
+                                    idx, want, have);
+            sqlite3_reset(q);
+            return st;
+        }
+        sqlite3_reset(q);
+        return AM_OK;
+    }
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE)
+        return am__store_dberr(s, rc, "vector model");
+    q = am__store_stmt(s, Q_META_SET);
+    if (q == NULL)
+        return s->err.code;
+    sqlite3_bind_text(q, 1, "vec_model", -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, want, -1, SQLITE_TRANSIENT);
+    return am__store_step_done(s, Q_META_SET, "vector model");
+}
+
+void am__store_bind_str(sqlite3_stmt *q, int i, am_str v, int blob)
+{
+    if (blob)
+        sqlite3_bind_blob(q, i, v.ptr != NULL ? v.ptr : "", (int)v.len,
+                          SQLITE_STATIC);
+    else
+        sqlite3_bind_text(q, i, v.ptr != NULL ? v.ptr : "", (int)v.len,
+                          SQLITE_STATIC);
+}
+
+static void bind_col_or_null(sqlite3_stmt *dst, int i, sqlite3_stmt *src,
+                             int col)
+{
+    if (sqlite3_column_type(src, col) == SQLITE_NULL)
+        sqlite3_bind_null(dst, i);
+    else
+        sqlite3_bind_text(dst, i,
+                          (const char *)sqlite3_column_text(src, col),
+                          sqlite3_column_bytes(src, col), SQLITE_TRANSIENT);
+}
+
+static am_status history_add(am_store *s, int64_t item_id, const char *event,
+                             sqlite3_stmt *old_row, int old_val_col,
+                             int old_meta_col, int64_t now, const char *actor)
+{
+    /* A new row's first entry needs no look-up of the last sequence. */
+    int q = old_row == NULL && strcmp(event, "add") == 0 ? Q_HIST_FIRST
+                                                         : Q_HIST_ADD;
+    sqlite3_stmt *h = am__store_stmt(s, q);
+    if (h == NULL)
+        return s->err.code;
+    sqlite3_bind_int64(h, 1, item_id);
+    sqlite3_bind_text(h, 2, event, -1, SQLITE_STATIC);
+    if (old_row != NULL) {
+        bind_col_or_null(h, 3, old_row, old_val_col);
+        bind_col_or_null(h, 5, old_row, old_meta_col);
+    }
+    sqlite3_bind_int64(h, 7, now);
+    sqlite3_bind_text(h, 8, actor, -1, SQLITE_STATIC);
+    return am__store_step_done(s, q, "history");
+}
+
+/* Replace row `id`'s entry in the full-text index: remove the old text
+ * (column `old_col` of `old_row`), add `text`. */
+static am_status fts_replace(am_store *s, int64_t id, sqlite3_stmt *old_row,
+                             int old_col, am_str text)
+{
+    sqlite3_stmt *d = am__store_stmt(s, Q_FTS_DEL);
+    if (d == NULL)
+        return s->err.code;
+    sqlite3_bind_int64(d, 1, id);
+    sqlite3_bind_text(d, 2, (const char *)sqlite3_column_text(old_row,
+                                                              old_col),
+                      sqlite3_column_bytes(old_row, old_col), SQLITE_STATIC);
+    am_status st = am__store_step_done(s, Q_FTS_DEL, "put: index");
+    if (st != AM_OK)
+        return st;
+    d = am__store_stmt(s, Q_FTS_ADD);
+    if (d == NULL)
+        return s->err.code;
+    sqlite3_bind_int64(d, 1, id);
+    sqlite3_bind_text(d, 2, text.ptr != NULL ? text.ptr : "", (int)text.len,
+                      SQLITE_STATIC);
+    return am__store_step_done(s, Q_FTS_ADD, "put: index");
+}
+
+static int row_is_live(sqlite3_stmt *q, int del_col, int exp_col, int64_t now)
+{
+    if (sqlite3_column_type(q, del_col) != SQLITE_NULL)
+        return 0;
+    return sqlite3_column_type(q, exp_col) == SQLITE_NULL ||
+           sqlite3_column_int64(q, exp_col) > now;
+}
+
+static void bind_item(sqlite3_stmt *w, const am_item_in *it,
+                      const prepared *p, int64_t now)
+{
+    if (it->ttl_ms > 0)
+        sqlite3_bind_int64(w, 7, now + it->ttl_ms);
+    if (p->vec != NULL) {
+        sqlite3_bind_text(w, 8, p->model, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(w, 9, p->vec, (int)(p->dim * sizeof(float)),
+                          SQLITE_STATIC);
+    }
+}
+
+/* Insert or update one item inside the caller's transaction. New keys
+ * take one statement (INSERT ... ON CONFLICT DO NOTHING); only an existing
+ * key pays for reading the old row, which the history keeps. The history
+ * stores old values only: an event's new value is the next event's old
+ * value, or the current row's. */
+static am_status put_one(am_store *s, const am_item_in *it, prepared *p,
+                         size_t idx, int64_t now)
+{
+    am_status st;
+    sqlite3_stmt *f, *w;
+    int rc, live;
+    int64_t id, created = now;
+    am_str enc = { p->ns.ptr, p->ns.len };
+
+    if (p->vec != NULL) {
+        st = check_model(s, p, idx);
+        if (st != AM_OK)
+            return st;
+    }
+    w = am__store_stmt(s, Q_ITEM_INSERT);
+    if (w == NULL)
+        return s->err.code;
+    am__store_bind_str(w, 1, enc, 1);
+    am__store_bind_str(w, 2, it->key, 1);
+    am__store_bind_str(w, 3, it->value, 0);
+    am__store_bind_str(w, 4, p->meta, 0);
+    sqlite3_bind_text(w, 5, p->text.ptr, (int)p->text.len, SQLITE_STATIC);
+    sqlite3_bind_int64(w, 6, now);
+    bind_item(w, it, p, now);
+    rc = sqlite3_step(w);
+    sqlite3_reset(w);
+    if (rc != SQLITE_DONE)
+        return am__store_dberr(s, rc, "put");
+    if (sqlite3_changes(s->db) == 1) {
+        id = p->id = sqlite3_last_insert_rowid(s->db);
+        w = am__store_stmt(s, Q_FTS_ADD);
+        if (w == NULL)
+            return s->err.code;
+        sqlite3_bind_int64(w, 1, id);
+        sqlite3_bind_text(w, 2, p->text.ptr, (int)p->text.len,
+                          SQLITE_STATIC);
+        st = am__store_step_done(s, Q_FTS_ADD, "put: index");
+        if (st != AM_OK)
+            return st;
+        return history_add(s, id, "add", NULL, 1, 2, now, s->actor);
+    }
+
+    /* The key exists (live, expired or soft-deleted): update it. */
+    f = am__store_stmt(s, Q_ITEM_FIND);
+    if (f == NULL)
+        return s->err.code;
+    am__store_bind_str(f, 1, enc, 1);
+    am__store_bind_str(f, 2, it->key, 1);
+    rc = sqlite3_step(f);
+    if (rc != SQLITE_ROW) {
+        st = am__store_dberr(s, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc,
+                             "put");
+        sqlite3_reset(f);
+        return st;
+    }
+    id = p->id = sqlite3_column_int64(f, 0);
+    live = row_is_live(f, 3, 4, now);
+    if (live)
+        created = sqlite3_column_int64(f, 5);
+    w = am__store_stmt(s, Q_ITEM_UPDATE);
+    if (w == NULL) {
+        sqlite3_reset(f);
+        return s->err.code;
+    }
+    sqlite3_bind_int64(w, 1, id);
+    am__store_bind_str(w, 2, it->value, 0);
+    am__store_bind_str(w, 3, p->meta, 0);
+    sqlite3_bind_text(w, 4, p->text.ptr, (int)p->text.len, SQLITE_STATIC);
+    sqlite3_bind_int64(w, 5, created);
+    sqlite3_bind_int64(w, 6, now);
+    bind_item(w, it, p, now);
+    rc = sqlite3_step(w);
+    sqlite3_reset(w);
+    if (rc != SQLITE_DONE) {
+        st = am__store_dberr(s, rc, "put");
+        sqlite3_reset(f);
+        return st;
+    }
+    /* `f` still holds the old row for the index and the history. */
+    st = fts_replace(s, id, f, 6, (am_str){ p->text.ptr, p->text.len });
+    if (st == AM_OK)
+        st = history_add(s, id, live ? "update" : "add", f, 1, 2, now,
+                         s->actor);
+    sqlite3_reset(f);
+    return st;
+}
+
+/* Write prepared items in one transaction (caller holds the lock). */
+static am_status put_many_locked(am_store *s, const am_item_in *items,
+                                 prepared *ps, size_t count, int64_t now)
+{
+    am_status st = am__store_begin(s);
+    for (size_t i = 0; i < count && st == AM_OK; i++)
+        st = put_one(s, &items[i], &ps[i], i, now);
+    if (st == AM_OK)
+        st = am__store_commit(s);
+    if (st != AM_OK)
+        am__store_rollback(s);
+    /* Committed: bring the in-memory vector index up to date in place
+     * (an item without a vector leaves it). */
+    for (size_t i = 0; st == AM_OK && i < count; i++)
+        am__vcache_apply(s, ps[i].id, (am_str){ ps[i].ns.ptr, ps[i].ns.len },
+                         items[i].ttl_ms > 0 ? now + items[i].ttl_ms : 0,
+                         ps[i].vec, ps[i].dim);
+    return st;
+}
+
+am_status am_store_put_many(am_store *s, const am_item_in *items,
+                            size_t count)
+{
+    am_status st = AM_OK;
+    prepared one, *ps = &one;
+    size_t done = 0;
+    am_error err;
+
+    if (s == NULL)
+        return AM_EINVAL;
+    am_error_clear(&err);
+    if (items == NULL && count > 0) {
+        st = am__fail(&err, AM_EINVAL, "put: NULL items");
+        goto out;
+    }
+    if (count == 0)
+        return AM_OK;
+    if (count > 1) {
+        ps = am__alloc_array(s->alloc, count, sizeof *ps);
+        if (ps == NULL) {
+            st = am__fail(&err, AM_ENOMEM, "put: out of memory");
+            goto out;
+        }
+    }
+    /* Parse and embed before taking the lock. */
+    for (; done < count; done++) {
+        st = prepare_item(s, &items[done], done, &ps[done], &err);
+        if (st != AM_OK) {
+            done++;
+            break;
+        }
+    }
+    STORE_LOCK(s);
+    if (st == AM_OK) {
+        int64_t now = am_clock_now(s->clock);
+        st = put_many_locked(s, items, ps, count, now);
+    } else {
+        am__error_copy(&s->err, &err);
+    }
+    STORE_UNLOCK(s);
+out:
+    if (st != AM_OK && done == 0 && err.code != AM_OK) {
+        STORE_LOCK(s);
+        am__error_copy(&s->err, &err);
+        STORE_UNLOCK(s);
+    }
+    for (size_t i = 0; i < done; i++)
+        prepared_free(s, &ps[i]);
+    if (ps != &one)
+        am__free(s->alloc, ps, count * sizeof *ps);
+    return st;
+}
+
+am_status am_store_put(am_store *s, const am_item_in *item)
+{
+    if (s == NULL)
+        return AM_EINVAL;
+    if (item == NULL) {
+        STORE_LOCK(s);
+        am__fail(&s->err, AM_EINVAL, "put: NULL item");
+        STORE_UNLOCK(s);
+        return AM_EINVAL;
+    }
+    return am_store_put_many(s, item, 1);
+}
+
+/* ---- Get, delete, undo ---- */
+
+static am_status key_ok(am_store *s, am_str key)
+{
+    if (key.len == 0 || key.ptr == NULL)
+        return am__fail(&s->err, AM_EINVAL, "empty key");
+    return AM_OK;
+}
+
+am_status am_store_get(am_store *s, am_ns ns, am_str key, am_buf *value)
+{
+    am_status st;
+    am_buf enc = AM_BUF_INIT;
+    sqlite3_stmt *q;
+    int rc;
+
+    if (s == NULL || value == NULL)
+        return AM_EINVAL;
+    STORE_LOCK(s);
+    enc.alloc = s->alloc;
+    st = am__ns_encode(ns, 0, &enc, &s->err);
+    if (st == AM_OK)
+        st = key_ok(s, key);
+    if (st != AM_OK)
+        goto out;
+    q = am__store_stmt(s, Q_ITEM_GET);
+    if (q == NULL) {
+        st = s->err.code;
+        goto out;
+    }
+    sqlite3_bind_int64(q, 1, am_clock_now(s->clock));
+    am__store_bind_str(q, 2, (am_str){ enc.ptr, enc.len }, 1);
+    am__store_bind_str(q, 3, key, 1);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        am_buf_clear(value);
+        st = am_buf_append(value, sqlite3_column_text(q, 0),
+                           (size_t)sqlite3_column_bytes(q, 0));
+        if (st == AM_OK)
+            st = am_buf_reserve(value, 0);
+        if (st != AM_OK)
+            st = am__fail(&s->err, AM_ENOMEM, "get: out of memory");
+        else
+            value->ptr[value->len] = '\0';
+    } else if (rc == SQLITE_DONE) {
+        st = am__fail(&s->err, AM_ENOTFOUND, "get: no item '%.*s'",
+                      (int)(key.len > 64 ? 64 : key.len), key.ptr);
+    } else {
+        st = am__store_dberr(s, rc, "get");
+    }
+    sqlite3_reset(q);
+out:
+    am_buf_free(&enc);
+    STORE_UNLOCK(s);
+    return st;
+}
+
+/* Find (ns, key) inside a transaction; leaves Q_ITEM_FIND on its row. */
+static am_status find_row(am_store *s, am_ns ns, am_str key, am_buf *enc,
+                          sqlite3_stmt **out)
+{
+    am_status st = am__ns_encode(ns, 0, enc, &s->err);
+    if (st == AM_OK)
+        st = key_ok(s, key);
+    if (st != AM_OK)
+        return st;
+    sqlite3_stmt *f = am__store_stmt(s, Q_ITEM_FIND);
+    if (f == NULL)
+        return s->err.code;
+    am__store_bind_str(f, 1, (am_str){ enc->ptr, enc->len }, 1);
+    am__store_bind_str(f, 2, key, 1);
+    int rc = sqlite3_step(f);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(f);
+        return am__fail(&s->err, AM_ENOTFOUND, "no item '%.*s'",
+                        (int)(key.len > 64 ? 64 : key.len), key.ptr);
+    }
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(f);
+        return am__store_dberr(s, rc, "find");
+    }
+    *out = f;
+    return AM_OK;
+}
+
+static am_status soft_delete(am_store *s, sqlite3_stmt *f, int64_t now,
+                             const char *actor)
+{
+    int64_t id = sqlite3_column_int64(f, 0);
+    sqlite3_stmt *d = am__store_stmt(s, Q_ITEM_SOFTDEL);
+    if (d == NULL)
+        return s->err.code;
+    sqlite3_bind_int64(d, 1, id);
+    sqlite3_bind_int64(d, 2, now);
+    am_status st = am__store_step_done(s, Q_ITEM_SOFTDEL, "delete");
+    if (st == AM_OK)
+        st = history_add(s, id, "delete", f, 1, 2, now, actor);
+    s->own_writes++;
+    return st;
+}
+
+am_status am_store_delete(am_store *s, am_ns ns, am_str key)
+{
+    am_status st;
+    am_buf enc = AM_BUF_INIT;
+    sqlite3_stmt *f = NULL;
+    int64_t now;
+
+    if (s == NULL)
+        return AM_EINVAL;
+    STORE_LOCK(s);
+    enc.alloc = s->alloc;
+    now = am_clock_now(s->clock);
+    st = am__store_begin(s);
+    if (st == AM_OK)
+        st = find_row(s, ns, key, &enc, &f);
+    if (st == AM_OK && !row_is_live(f, 3, 4, now))
+        st = am__fail(&s->err, AM_ENOTFOUND, "delete: no live item '%.*s'",
+                      (int)(key.len > 64 ? 64 : key.len), key.ptr);
+    if (st == AM_OK)
+        st = soft_delete(s, f, now, s->actor);
+    if (f != NULL)
+        sqlite3_reset(f);
+    if (st == AM_OK)
+        st = am__store_commit(s);
+    if (st != AM_OK)
+        am__store_rollback(s);
+    am_buf_free(&enc);
+    STORE_UNLOCK(s);
+    return st;
+}
+
+am_status am_store_undo(am_store *s, am_ns ns, am_str key)
+{
+    am_status st;
+    am_buf enc = AM_BUF_INIT;
+    sqlite3_stmt *f = NULL, *h = NULL;
+    int64_t now, id;
+    int rc;
+
+    if (s == NULL)
+        return AM_EINVAL;
+    STORE_LOCK(s);
+    enc.alloc = s->alloc;
+    now = am_clock_now(s->clock);
+    st = am__store_begin(s);
+    if (st == AM_OK)
+        st = find_row(s, ns, key, &enc, &f);
+    if (st != AM_OK)
+        goto out;
+    id = sqlite3_column_int64(f, 0);
+    h = am__store_stmt(s, Q_HIST_LAST);
+    if (h == NULL) {
+        st = s->err.code;
+        goto out;
+    }
+    sqlite3_bind_int64(h, 1, id);
+    rc = sqlite3_step(h);
+    if (rc != SQLITE_ROW) {
+        st = rc == SQLITE_DONE
+                 ? am__fail(&s->err, AM_ENOTFOUND, "undo: no history")
+                 : am__store_dberr(s, rc, "undo");
+        goto out;
+    }
+    const char *event = (const char *)sqlite3_column_text(h, 0);
+    if (strcmp(event, "add") == 0) {
+        /* Undoing an add deletes the item. */
+        st = soft_delete(s, f, now, "undo");
+    } else {
+        /* update or delete: restore the old value and metadata. The text
+         * is re-derived from the value; the vector is dropped (re-put to
+         * embed again) because the history keeps no vectors. */
+        am_item_in it;
+        prepared p;
+        memset(&it, 0, sizeof it);
+        it.ns = ns;
+        it.key = key;
+        it.value = (am_str){ (const char *)sqlite3_column_text(h, 1),
+                             (size_t)sqlite3_column_bytes(h, 1) };
+        it.meta = (am_str){ (const char *)sqlite3_column_text(h, 2),
+                            (size_t)sqlite3_column_bytes(h, 2) };
+        it.no_embed = s->embedder == NULL;
+        int was_live = row_is_live(f, 3, 4, now);
+        sqlite3_stmt *w;
+        st = prepare_item(s, &it, 0, &p, &s->err);
+        if (st != AM_OK) {
+            prepared_free(s, &p);
+            goto out;
+        }
+        w = am__store_stmt(s, Q_ITEM_UPDATE);
+        if (w == NULL) {
+            st = s->err.code;
+            prepared_free(s, &p);
+            goto out;
+        }
+        sqlite3_bind_int64(w, 1, id);
+        am__store_bind_str(w, 2, it.value, 0);
+        am__store_bind_str(w, 3, p.meta, 0);
+        sqlite3_bind_text(w, 4, p.text.ptr, (int)p.text.len, SQLITE_STATIC);
+        sqlite3_bind_int64(w, 5, sqlite3_column_int64(f, 5));
+        sqlite3_bind_int64(w, 6, now);
+        if (p.vec != NULL) {
+            sqlite3_bind_text(w, 8, p.model, -1, SQLITE_STATIC);
+            sqlite3_bind_blob(w, 9, p.vec, (int)(p.dim * sizeof(float)),
+                              SQLITE_STATIC);
+        }
+        rc = sqlite3_step(w);
+        sqlite3_reset(w);
+        s->own_writes++;
+        if (rc != SQLITE_DONE)
+            st = am__store_dberr(s, rc, "undo");
+        else
+            st = fts_replace(s, id, f, 6, (am_str){ p.text.ptr,
+                                                    p.text.len });
+        if (st == AM_OK)
+            st = history_add(s, id, was_live ? "update" : "add", f, 1, 2,
+                             now, "undo");
+        prepared_free(s, &p);
+    }
+out:
+    if (h != NULL)
+        sqlite3_reset(h);
+    if (f != NULL)
+        sqlite3_reset(f);
+    if (st == AM_OK)
+        st = am__store_commit(s);
+    if (st != AM_OK)
+        am__store_rollback(s);
+    am_buf_free(&enc);
+    STORE_UNLOCK(s);
+    return st;
+}
+
+/* ---- Reading lists ---- */
+
+am_status am_store_get_item(am_store *s, am_ns ns, am_str key,
+                            am_results **out)
+{
+    am_status st;
+    am_buf enc = AM_BUF_INIT;
+    am__rbuild b;
+    sqlite3_stmt *f = NULL, *q;
+    int rc;
+
+    if (s == NULL || out == NULL)
+        return AM_EINVAL;
+    *out = NULL;
+    STORE_LOCK(s);
+    enc.alloc = s->alloc;
+    st = am__rb_init(&b, s->alloc);
+    if (st != AM_OK) {
+        STORE_UNLOCK(s);
+        return am__fail(&s->err, st, "get: out of memory");
+    }
+    st = find_row(s, ns, key, &enc, &f);
+    if (st != AM_OK)
+        goto out;
+    int64_t id = sqlite3_column_int64(f, 0);
+    sqlite3_reset(f);
+    q = am__store_stmt(s, Q_ITEM_ROW);
+    if (q == NULL) {
+        st = s->err.code;
+        goto out;
+    }
+    sqlite3_bind_int64(q, 1, am_clock_now(s->clock));
+    sqlite3_bind_int64(q, 2, id);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        st = am__rb_add_row(&b, q, 0, NULL);
+    else if (rc == SQLITE_DONE)
+        st = am__fail(&s->err, AM_ENOTFOUND, "get: no live item");
+    else
+        st = am__store_dberr(s, rc, "get");
+    sqlite3_reset(q);
+    if (st == AM_ENOMEM)
+        am__fail(&s->err, st, "get: out of memory");
+out:
+    if (st == AM_OK)
+        *out = am__rb_finish(&b);
+    else
+        am__rb_abort(&b);
+    am_buf_free(&enc);
+    STORE_UNLOCK(s);
+    return st;
+}
+
+am_status am__store_ns_range(am_store *s, am_ns ns, am_buf *lo, am_buf *hi)
+{
+    am_status st = am__ns_encode(ns, 1, lo, &s->err);
+    if (st != AM_OK)
+        return st;
+    if (am__ns_upper((am_str){ lo->ptr, lo->len }, hi) != AM_OK)
+        return am__fail(&s->err, AM_ENOMEM, "namespace: out of memory");
+    return AM_OK;
+}
+
+am_status am_store_list(am_store *s, am_ns ns, size_t limit, size_t offset,
+                        am_results **out)
+{
+    am_status st;
+    am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
+    am__rbuild b;
+    sqlite3_stmt *q;
+    int rc;
+
+    if (s == NULL || out == NULL)
+        return AM_EINVAL;
+    *out = NULL;
+    STORE_LOCK(s);
+    lo.alloc = hi.alloc = s->alloc;
+    if (am__rb_init(&b, s->alloc) != AM_OK) {
+        STORE_UNLOCK(s);
+        return am__fail(&s->err, AM_ENOMEM, "list: out of memory");
+    }
+    st = am__store_ns_range(s, ns, &lo, &hi);
+    if (st != AM_OK)
+        goto out;
+    q = am__store_stmt(s, Q_LIST);
+    if (q == NULL) {
+        st = s->err.code;
+        goto out;
+    }
+    sqlite3_bind_int64(q, 1, am_clock_now(s->clock));
+    am__store_bind_str(q, 2, (am_str){ lo.ptr, lo.len }, 1);
+    am__store_bind_str(q, 3, (am_str){ hi.ptr, hi.len }, 1);
+    sqlite3_bind_int64(q, 4, limit == 0 ? 100 : (int64_t)(limit > INT64_MAX
+                                                     ? INT64_MAX : limit));
+    sqlite3_bind_int64(q, 5, (int64_t)(offset > INT64_MAX ? INT64_MAX
+                                                          : offset));
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        st = am__rb_add_row(&b, q, 0, NULL);
+        if (st != AM_OK) {
+            am__fail(&s->err, st, "list: out of memory");
+            break;
+        }
+    }
+    if (st == AM_OK && rc != SQLITE_DONE)
+        st = am__store_dberr(s, rc, "list");
+    sqlite3_reset(q);
+out:
+    if (st == AM_OK)
+        *out = am__rb_finish(&b);
+    else
+        am__rb_abort(&b);
+    am_buf_free(&lo);
+    am_buf_free(&hi);
+    STORE_UNLOCK(s);
+    return st;
+}
+
+am_status am_store_namespaces(am_store *s, am_ns prefix, size_t max_depth,
+                              size_t limit, am_results **out)
+{
+    am_status st;
+    am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT, prev = AM_BUF_INIT;
+    am__rbuild b;
+    sqlite3_stmt *q;
+    int rc, have_prev = 0;
+
+    if (s == NULL || out == NULL)
+        return AM_EINVAL;
+    *out = NULL;
+    if (limit == 0)
+        limit = 1000;
+    STORE_LOCK(s);
+    lo.alloc = hi.alloc = prev.alloc = s->alloc;
+    if (am__rb_init(&b, s->alloc) != AM_OK) {
+        STORE_UNLOCK(s);
+        return am__fail(&s->err, AM_ENOMEM, "namespaces: out of memory");
+    }
+    st = am__store_ns_range(s, prefix, &lo, &hi);
+    if (st != AM_OK)
+        goto out;
+    q = am__store_stmt(s, Q_NS_LIST);
+    if (q == NULL) {
+        st = s->err.code;
+        goto out;
+    }
+    sqlite3_bind_int64(q, 1, am_clock_now(s->clock));
+    am__store_bind_str(q, 2, (am_str){ lo.ptr, lo.len }, 1);
+    am__store_bind_str(q, 3, (am_str){ hi.ptr, hi.len }, 1);
+    while (b.r->count < limit && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *e = sqlite3_column_blob(q, 0);
+        size_t n = (size_t)sqlite3_column_bytes(q, 0), parts = 0, cut = n;
+        if (max_depth > 0)
+            for (size_t i = 0; i < n; i++)
+                if (e[i] == 0x1f && ++parts == max_depth) {
+                    cut = i + 1;
+                    break;
+                }
+        /* Sorted input: truncated duplicates are adjacent. */
+        if (have_prev && prev.len == cut && memcmp(prev.ptr, e, cut) == 0)
+            continue;
+        am_buf_clear(&prev);
+        if (am_buf_append(&prev, e, cut) != AM_OK) {
+            st = am__fail(&s->err, AM_ENOMEM, "namespaces: out of memory");
+            break;
+        }
+        have_prev = 1;
+        if (am__grow(s->alloc, (void **)&b.r->items, &b.cap,
+                     b.r->count + 1, sizeof(am_item)) != AM_OK) {
+            st = am__fail(&s->err, AM_ENOMEM, "namespaces: out of memory");
+            break;
+        }
+        am_item *it = &b.r->items[b.r->count];
+        memset(it, 0, sizeof *it);
+        if (am__ns_decode((am_str){ e, cut }, &b.ar, &it->ns_parts,
+                          &it->ns_count) != AM_OK) {
+            st = am__fail(&s->err, AM_ENOMEM, "namespaces: out of memory");
+            break;
+        }
+        it->key = it->value = it->meta = it->text = (am_str){ "", 0 };
+        it->event = it->old_value = it->actor = (am_str){ "", 0 };
+        b.r->count++;
+    }
+    if (st == AM_OK && b.r->count < limit && rc != SQLITE_DONE)
+        st = am__store_dberr(s, rc, "namespaces");
+    sqlite3_reset(q);
+out:
+    if (st == AM_OK)
+        *out = am__rb_finish(&b);
+    else
+        am__rb_abort(&b);
+    am_buf_free(&lo);
+    am_buf_free(&hi);
+    am_buf_free(&prev);
+    STORE_UNLOCK(s);
+    return st;
+}
+
+am_status am_store_history(am_store *s, am_ns ns, am_str key,
+                           am_results **out)
+{
+    am_status st;
+    am_buf enc = AM_BUF_INIT;
+    am__rbuild b;
+    sqlite3_stmt *f = NULL, *h;
+    int rc;
+
+    if (s == NULL || out == NULL)
+        return AM_EINVAL;
+    *out = NULL;
+    STORE_LOCK(s);
+    enc.alloc = s->alloc;
+    if (am__rb_init(&b, s->alloc) != AM_OK) {
+        STORE_UNLOCK(s);
+        return am__fail(&s->err, AM_ENOMEM, "history: out of memory");
+    }
+    st = find_row(s, ns, key, &enc, &f);
+    if (st != AM_OK)
+        goto out;
+    int64_t id = sqlite3_column_int64(f, 0);
+    am_str cur_value = am__rb_str(&b, sqlite3_column_text(f, 1),
+                                  (size_t)sqlite3_column_bytes(f, 1));
+    am_str cur_meta = am__rb_str(&b, sqlite3_column_text(f, 2),
+                                 (size_t)sqlite3_column_bytes(f, 2));
+    sqlite3_reset(f);
+    if (cur_value.ptr == NULL || cur_meta.ptr == NULL) {
+        st = am__fail(&s->err, AM_ENOMEM, "history: out of memory");
+        goto out;
+    }
+    h = am__store_stmt(s, Q_HIST_LIST);
+    if (h == NULL) {
+        st = s->err.code;
+        goto out;
+    }
+    sqlite3_bind_int64(h, 1, id);
+    while ((rc = sqlite3_step(h)) == SQLITE_ROW) {
+        if (am__grow(s->alloc, (void **)&b.r->items, &b.cap,
+                     b.r->count + 1, sizeof(am_item)) != AM_OK) {
+            st = AM_ENOMEM;
+            break;
+        }
+        am_item *it = &b.r->items[b.r->count];
+        memset(it, 0, sizeof *it);
+        it->event = am__rb_str(&b, sqlite3_column_text(h, 0),
+                               (size_t)sqlite3_column_bytes(h, 0));
+        it->old_value = am__rb_str(&b, sqlite3_column_text(h, 1),
+                                   (size_t)sqlite3_column_bytes(h, 1));
+        it->at_ms = sqlite3_column_int64(h, 2);
+        it->actor = am__rb_str(&b, sqlite3_column_text(h, 3),
+                               (size_t)sqlite3_column_bytes(h, 3));
+        /* Old meta for now; replaced by the new meta below. */
+        it->meta = am__rb_str(&b, sqlite3_column_text(h, 4),
+                              (size_t)sqlite3_column_bytes(h, 4));
+        it->key = am__rb_str(&b, key.ptr, key.len);
+        it->text = (am_str){ "", 0 };
+        if (it->event.ptr == NULL || it->old_value.ptr == NULL ||
+            it->actor.ptr == NULL || it->meta.ptr == NULL ||
+            it->key.ptr == NULL ||
+            am__ns_decode((am_str){ enc.ptr, enc.len }, &b.ar,
+                          &it->ns_parts, &it->ns_count) != AM_OK) {
+            st = AM_ENOMEM;
+            break;
+        }
+        b.r->count++;
+    }
+    /* An event's new value is the next event's old value, or the row's
+     * current value for the last one; a delete has none. */
+    for (size_t i = 0; st == AM_OK && i < b.r->count; i++) {
+        am_item *it = &b.r->items[i];
+        if (it->event.len == 6 && memcmp(it->event.ptr, "delete", 6) == 0) {
+            it->value = it->meta = (am_str){ "", 0 };
+        } else if (i + 1 < b.r->count) {
+            it->value = b.r->items[i + 1].old_value;
+            it->meta = b.r->items[i + 1].meta;
+        } else {
+            it->value = cur_value;
+            it->meta = cur_meta;
+        }
+    }
+    if (st == AM_ENOMEM)
+        am__fail(&s->err, st, "history: out of memory");
+    else if (rc != SQLITE_DONE)
+        st = am__store_dberr(s, rc, "history");
+    sqlite3_reset(h);
+out:
+    if (st == AM_OK)
+        *out = am__rb_finish(&b);
+    else
+        am__rb_abort(&b);
+    am_buf_free(&enc);
+    STORE_UNLOCK(s);
+    return st;
+}
+

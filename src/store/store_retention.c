@@ -1,0 +1,225 @@
+/* store_retention.c -- keeping the store bounded: delete a namespace,
+ * purge expired and soft-deleted items, prune histories, vacuum, check.
+ *
+ * Hard deletes remove the rows' full-text entries first (FTS5 'delete'
+ * with the old text: the index has external content), then the history,
+ * then the rows, all in one transaction.
+ */
+#include <string.h>
+
+#include "store_int.h"
+
+/* ---- Retention ---- */
+
+/* Run a write statement with bound blobs/ints in a transaction; count rows. */
+static am_status exec_prepared(am_store *s, const char *sql, am_str b1,
+                               am_str b2, int64_t i3, size_t *changed)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
+    if (rc != SQLITE_OK)
+        return am__store_dberr(s, rc, "prepare");
+    if (b1.ptr != NULL)
+        am__store_bind_str(q, 1, b1, 1);
+    if (b2.ptr != NULL)
+        am__store_bind_str(q, 2, b2, 1);
+    sqlite3_bind_int64(q, 3, i3);
+    rc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE)
+        return am__store_dberr(s, rc, "write");
+    if (changed != NULL)
+        *changed += (size_t)sqlite3_changes(s->db);
+    return AM_OK;
+}
+
+/* With no vector left, the index is no longer tied to an embedder: forget
+ * its model so that another embedder may start a new index. */
+static am_status release_vec_model(am_store *s)
+{
+    static const am_str none = { NULL, 0 };
+    return exec_prepared(s, "DELETE FROM store_meta WHERE k = 'vec_model'"
+                            " AND NOT EXISTS (SELECT 1 FROM items"
+                            " WHERE vec IS NOT NULL) AND ?3 = ?3",
+                         none, none, 0, NULL);
+}
+
+am_status am_store_delete_ns(am_store *s, am_ns ns, size_t *removed)
+{
+    am_status st;
+    am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
+    size_t n = 0;
+
+    if (s == NULL)
+        return AM_EINVAL;
+    STORE_LOCK(s);
+    lo.alloc = hi.alloc = s->alloc;
+    if (ns.count == 0) {
+        st = am__fail(&s->err, AM_EINVAL,
+                      "delete namespace: needs at least one part");
+        goto out;
+    }
+    st = am__store_ns_range(s, ns, &lo, &hi);
+    if (st == AM_OK)
+        st = am__store_begin(s);
+    if (st == AM_OK)
+        st = exec_prepared(s, "DELETE FROM item_history WHERE item_id IN"
+                              " (SELECT id FROM items WHERE ns >= ?1"
+                              " AND ns < ?2) AND ?3 = ?3",
+                           (am_str){ lo.ptr, lo.len },
+                           (am_str){ hi.ptr, hi.len }, 0, NULL);
+    if (st == AM_OK)
+        st = exec_prepared(s, "INSERT INTO items_fts(items_fts, rowid, text)"
+                              " SELECT 'delete', id, text FROM items"
+                              " WHERE ns >= ?1 AND ns < ?2 AND ?3 = ?3",
+                           (am_str){ lo.ptr, lo.len },
+                           (am_str){ hi.ptr, hi.len }, 0, NULL);
+    if (st == AM_OK)
+        st = exec_prepared(s, "DELETE FROM items WHERE ns >= ?1 AND ns < ?2"
+                              " AND ?3 = ?3",
+                           (am_str){ lo.ptr, lo.len },
+                           (am_str){ hi.ptr, hi.len }, 0, &n);
+    if (st == AM_OK)
+        st = release_vec_model(s);
+    if (st == AM_OK)
+        st = am__store_commit(s);
+    if (st != AM_OK)
+        am__store_rollback(s);
+    s->own_writes++;
+out:
+    if (removed != NULL)
+        *removed = st == AM_OK ? n : 0;
+    am_buf_free(&lo);
+    am_buf_free(&hi);
+    STORE_UNLOCK(s);
+    return st;
+}
+
+am_status am_store_purge(am_store *s, int64_t deleted_before,
+                         size_t *removed)
+{
+    am_status st;
+    size_t n = 0;
+    static const am_str none = { NULL, 0 };
+
+    if (s == NULL)
+        return AM_EINVAL;
+    STORE_LOCK(s);
+    int64_t now = am_clock_now(s->clock);
+    st = am__store_begin(s);
+    if (st == AM_OK)
+        st = exec_prepared(s, "DELETE FROM item_history WHERE item_id IN"
+                              " (SELECT id FROM items WHERE deleted_ms < ?3)",
+                           none, none, deleted_before, NULL);
+    if (st == AM_OK)
+        st = exec_prepared(s, "INSERT INTO items_fts(items_fts, rowid, text)"
+                              " SELECT 'delete', id, text FROM items"
+                              " WHERE deleted_ms < ?3",
+                           none, none, deleted_before, NULL);
+    if (st == AM_OK)
+        st = exec_prepared(s, "DELETE FROM items WHERE deleted_ms < ?3",
+                           none, none, deleted_before, &n);
+    if (st == AM_OK)
+        st = exec_prepared(s, "DELETE FROM item_history WHERE item_id IN"
+                              " (SELECT id FROM items"
+                              " WHERE expires_ms <= ?3)",
+                           none, none, now, NULL);
+    if (st == AM_OK)
+        st = exec_prepared(s, "INSERT INTO items_fts(items_fts, rowid, text)"
+                              " SELECT 'delete', id, text FROM items"
+                              " WHERE expires_ms <= ?3",
+                           none, none, now, NULL);
+    if (st == AM_OK)
+        st = exec_prepared(s, "DELETE FROM items WHERE expires_ms <= ?3",
+                           none, none, now, &n);
+    if (st == AM_OK)
+        st = release_vec_model(s);
+    if (st == AM_OK)
+        st = am__store_commit(s);
+    if (st != AM_OK)
+        am__store_rollback(s);
+    s->own_writes++;
+    if (removed != NULL)
+        *removed = st == AM_OK ? n : 0;
+    STORE_UNLOCK(s);
+    return st;
+}
+
+am_status am_store_history_prune(am_store *s, size_t keep, size_t *removed)
+{
+    am_status st;
+    size_t n = 0;
+    static const am_str none = { NULL, 0 };
+
+    if (s == NULL)
+        return AM_EINVAL;
+    STORE_LOCK(s);
+    if (keep == 0) {
+        st = am__fail(&s->err, AM_EINVAL, "history prune: keep must be >= 1"
+                      " (undo needs the last entry)");
+        goto out;
+    }
+    st = am__store_begin(s);
+    if (st == AM_OK)
+        st = exec_prepared(s, "DELETE FROM item_history WHERE (item_id, seq)"
+                              " IN (SELECT item_id, seq FROM (SELECT item_id,"
+                              " seq, row_number() OVER (PARTITION BY item_id"
+                              " ORDER BY seq DESC) AS rn FROM item_history)"
+                              " WHERE rn > ?3)",
+                           none, none, (int64_t)keep, &n);
+    if (st == AM_OK)
+        st = am__store_commit(s);
+    if (st != AM_OK)
+        am__store_rollback(s);
+out:
+    if (removed != NULL)
+        *removed = st == AM_OK ? n : 0;
+    STORE_UNLOCK(s);
+    return st;
+}
+
+am_status am_store_vacuum(am_store *s, int full)
+{
+    if (s == NULL)
+        return AM_EINVAL;
+    STORE_LOCK(s);
+    am_status st = am__store_exec(s, full ? "VACUUM"
+                                          : "PRAGMA incremental_vacuum");
+    if (st == AM_OK)
+        st = am__store_exec(s, "PRAGMA wal_checkpoint(TRUNCATE)");
+    STORE_UNLOCK(s);
+    return st;
+}
+
+am_status am_store_check(am_store *s)
+{
+    sqlite3_stmt *q = NULL;
+    am_status st = AM_OK;
+    if (s == NULL)
+        return AM_EINVAL;
+    STORE_LOCK(s);
+    int rc = sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &q,
+                                NULL);
+    if (rc != SQLITE_OK) {
+        st = am__store_dberr(s, rc, "integrity check");
+    } else {
+        rc = sqlite3_step(q);
+        const char *r = rc == SQLITE_ROW
+                            ? (const char *)sqlite3_column_text(q, 0)
+                            : NULL;
+        if (r == NULL || strcmp(r, "ok") != 0)
+            st = am__fail(&s->err, AM_EIO, "integrity check: %s",
+                          r != NULL ? r : sqlite3_errmsg(s->db));
+    }
+    sqlite3_finalize(q);
+    /* The full-text index must match the items' text exactly. */
+    if (st == AM_OK &&
+        am__store_exec(s, "INSERT INTO items_fts(items_fts, rank)"
+                          " VALUES ('integrity-check', 1)") != AM_OK) {
+        char detail[sizeof s->err.msg];
+        memcpy(detail, s->err.msg, sizeof detail);
+        st = am__fail(&s->err, AM_EIO, "full-text index: %s", detail);
+    }
+    STORE_UNLOCK(s);
+    return st;
+}

@@ -1,0 +1,370 @@
+/* tiers_move.c -- how items move: scores, capacity demotion, promotion,
+ * the move log, optimize and statistics.
+ *
+ * Every move goes through am__tiers_move, which makes room in the target
+ * tier first (demoting its lowest-scoring tenth, which may cascade), then
+ * reserves everything that can fail, and only then relinks the item and
+ * logs the move; archive moves compress, moves out of the archive
+ * decompress. The item being moved is flagged T_MOVING so the demotions
+ * it starts can never choose it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tiers_int.h"
+
+/* ---- Scores and eviction ---- */
+
+static double score_of(const titem *it, int64_t now)
+{
+    double h = (double)(now - it->accessed_ms) / 3600000.0;
+    double freq = (double)it->access_count / (h > 1.0 ? h : 1.0);
+    double s = it->importance + 0.3 / (1.0 + h / 24.0);
+
+    s += freq * 0.2 < 0.3 ? freq * 0.2 : 0.3;
+    return s;
+}
+
+double am_tiers_retention_score(const am_tier_item *item, int64_t now_ms)
+{
+    titem it;
+
+    if (item == NULL)
+        return 0.0;
+    memset(&it, 0, sizeof it);
+    it.accessed_ms = item->accessed_ms;
+    it.access_count = item->access_count;
+    it.importance = item->importance;
+    return score_of(&it, now_ms);
+}
+
+typedef struct scored {
+    double score;
+    int64_t pid;
+    uint32_t slot;
+} scored;
+
+static int cmp_scored(const void *a, const void *b)
+{
+    const scored *x = a, *y = b;
+
+    if (x->score != y->score)
+        return x->score < y->score ? -1 : 1;
+    return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/* Demote the lowest-scoring 10% (at least one) of `tier` one tier down. */
+am_status am__tiers_evict(am_tiers *t, am_tier tier)
+{
+    tvec32 *m = &t->members[tier];
+    size_t n = m->len, k = t->capacity[tier] / 10;
+    int64_t now = am__tiers_now(t);
+    scored *sc;
+    am_status st = AM_OK;
+
+    if (tier == AM_TIER_ARCHIVE || n == 0)
+        return AM_OK;
+    if (k == 0)
+        k = 1;
+    /* A tier over capacity (reopened with a smaller one) comes back
+     * within it in one go. */
+    if (n >= t->capacity[tier] && n - t->capacity[tier] + 1 > k)
+        k = n - t->capacity[tier] + 1;
+    if (k > n)
+        k = n;
+    sc = am__alloc_array(t->alloc, n, sizeof *sc);
+    if (sc == NULL)
+        return AM_ENOMEM;
+    {
+        size_t w = 0;
+        for (size_t i = 0; i < n; i++) {
+            const titem *it = &t->items[m->v[i]];
+            if (it->flags & T_MOVING)
+                continue; /* on its way out already */
+            sc[w].score = score_of(it, now);
+            sc[w].pid = it->pid;
+            sc[w].slot = m->v[i];
+            w++;
+        }
+        if (k > w)
+            k = w;
+        qsort(sc, w, sizeof *sc, cmp_scored);
+    }
+    for (size_t i = 0; i < k && st == AM_OK; i++)
+        st = am__tiers_move(t, sc[i].slot, (am_tier)(tier + 1),
+                            AM_TIER_REASON_CAPACITY);
+    am__free(t->alloc, sc, n * sizeof *sc);
+    return st;
+}
+
+bool am__tiers_is_full(const am_tiers *t, am_tier tier)
+{
+    return t->capacity[tier] != 0 &&
+           t->members[tier].len >= t->capacity[tier];
+}
+
+/* ---- Move log ---- */
+
+static void log_move(am_tiers *t, uint32_t slot, am_tier from, am_tier to,
+                     am_tier_reason reason, char *ring_id, char *db_id)
+{
+    const titem *it = &t->items[slot];
+    tmove mv;
+
+    mv.id = ring_id;
+    mv.id_len = it->id_len;
+    mv.from = (uint8_t)from;
+    mv.to = (uint8_t)to;
+    mv.reason = (uint8_t)reason;
+    mv.at_ms = am__tiers_now(t);
+    if (t->ring_cap != 0) {
+        size_t pos = (t->ring_head + t->ring_len) % t->ring_cap;
+        if (t->ring_len == t->ring_cap) {
+            pos = t->ring_head;
+            am__free(t->alloc, t->ring[pos].id,
+                     (size_t)t->ring[pos].id_len + 1);
+            t->ring_head = (t->ring_head + 1) % t->ring_cap;
+        } else {
+            t->ring_len++;
+        }
+        t->ring[pos] = mv;
+    }
+    if (db_id != NULL) {
+        mv.id = db_id;
+        t->pending_moves[t->npending_moves++] = mv;
+    }
+    t->moves_total++;
+}
+
+/* ---- Moving ---- */
+
+am_status am__tiers_move(am_tiers *t, uint32_t slot, am_tier to,
+                         am_tier_reason reason)
+{
+    titem *it = &t->items[slot];
+    am_tier from = (am_tier)it->tier;
+    char *ring_id = NULL, *db_id = NULL;
+    size_t id_len = it->id_len;
+    am_status st = AM_OK;
+    void *p;
+
+    if (to == from)
+        return AM_OK;
+    /* Make room first. The item is flagged so that the demotions this
+     * starts (which may cascade back into its own tier) never pick it. */
+    it->flags |= T_MOVING;
+    if (am__tiers_is_full(t, to)) {
+        st = am__tiers_evict(t, to);
+        if (st != AM_OK)
+            goto fail;
+    }
+    it = &t->items[slot];
+    /* Everything that can fail comes before the first change. */
+    if (am__tiers_vreserve(t, &t->members[to], 1) != AM_OK ||
+        am__tiers_vreserve(t, &t->dirty, 1) != AM_OK) {
+        st = AM_ENOMEM;
+        goto fail;
+    }
+    if (t->ring_cap != 0) {
+        ring_id = am__strndup(t->alloc, am__tiers_id(it), id_len);
+        if (ring_id == NULL) {
+            st = AM_ENOMEM;
+            goto fail;
+        }
+    }
+    if (t->db != NULL) {
+        p = t->pending_moves;
+        st = am__grow(t->alloc, &p, &t->pending_moves_cap,
+                      t->npending_moves + 1, sizeof(tmove));
+        t->pending_moves = p;
+        if (st == AM_OK) {
+            db_id = am__strndup(t->alloc, am__tiers_id(it), id_len);
+            if (db_id == NULL)
+                st = AM_ENOMEM;
+        }
+        if (st != AM_OK)
+            goto fail;
+    }
+    if (to == AM_TIER_ARCHIVE)
+        st = am__tiers_compress(t, slot);
+    else if (from == AM_TIER_ARCHIVE)
+        st = am__tiers_uncompress_slot(t, slot);
+    if (st != AM_OK)
+        goto fail;
+    it = &t->items[slot];
+    it->flags &= (uint8_t)~T_MOVING;
+    am__tiers_member_del(t, slot);
+    am__tiers_member_add(t, slot, to);
+    log_move(t, slot, from, to, reason, ring_id, db_id);
+    am__tiers_mark(t, slot, (to == AM_TIER_ARCHIVE ||
+                             from == AM_TIER_ARCHIVE)
+                                ? T_DIRTY_ALL
+                                : T_DIRTY_STATS);
+    return AM_OK;
+fail:
+    t->items[slot].flags &= (uint8_t)~T_MOVING;
+    am__free(t->alloc, ring_id, id_len + 1);
+    am__free(t->alloc, db_id, id_len + 1);
+    return st;
+}
+
+/* ---- Access ---- */
+
+void am__tiers_access(am_tiers *t, uint32_t slot, int64_t now)
+{
+    titem *it = &t->items[slot];
+
+    it->hit2_ms = it->hit1_ms;
+    it->hit1_ms = now;
+    it->accessed_ms = now;
+    if (it->access_count != UINT32_MAX)
+        it->access_count++;
+    am__tiers_mark(t, slot, T_DIRTY_STATS);
+}
+
+/* Record an access and apply the promotion rule. */
+am_status am__tiers_touch(am_tiers *t, uint32_t slot, int64_t now)
+{
+    titem *it = &t->items[slot];
+    int recent = 1;
+
+    if (it->hit1_ms != T_NONE && now - it->hit1_ms < T_HOUR_MS)
+        recent++;
+    if (it->hit2_ms != T_NONE && now - it->hit2_ms < T_HOUR_MS)
+        recent++;
+    if (am__tiers_vreserve(t, &t->dirty, 1) != AM_OK)
+        return AM_ENOMEM;
+    am__tiers_access(t, slot, now);
+    if (it->tier != AM_TIER_WORKING &&
+        (recent >= 3 || it->importance > 0.8))
+        return am__tiers_move(t, slot, (am_tier)(it->tier - 1),
+                              AM_TIER_REASON_PROMOTION);
+    return AM_OK;
+}
+
+
+/* ---- Moves, optimize, stats ---- */
+
+am_status am_tiers_moves(am_tiers *t, size_t last_n, am_tier_move_fn fn,
+                         void *ctx, uint64_t *total)
+{
+    size_t start;
+
+    if (t == NULL || (fn == NULL && last_n > 0))
+        return AM_EINVAL;
+    pthread_mutex_lock(&t->mu);
+    if (last_n > t->ring_len)
+        last_n = t->ring_len;
+    start = t->ring_len - last_n;
+    for (size_t i = start; i < t->ring_len; i++) {
+        const tmove *m = &t->ring[(t->ring_head + i) % t->ring_cap];
+        am_tier_move mv;
+        mv.id.ptr = m->id;
+        mv.id.len = m->id_len;
+        mv.from = (am_tier)m->from;
+        mv.to = (am_tier)m->to;
+        mv.at_ms = m->at_ms;
+        mv.reason = (am_tier_reason)m->reason;
+        fn(ctx, &mv);
+    }
+    if (total != NULL)
+        *total = t->moves_total;
+    pthread_mutex_unlock(&t->mu);
+    return AM_OK;
+}
+
+am_status am_tiers_optimize(am_tiers *t, size_t *demoted)
+{
+    am_status st = AM_OK;
+    uint32_t *pick;
+    uint8_t *pick_tier;
+    size_t n = 0, cap, done = 0;
+    int64_t now;
+
+    if (t == NULL)
+        return AM_EINVAL;
+    pthread_mutex_lock(&t->mu);
+    now = am__tiers_now(t);
+    cap = t->members[AM_TIER_WORKING].len +
+          t->members[AM_TIER_SHORT_TERM].len;
+    /* Pick first, move after: an item demoted from working into short-term
+     * is not looked at again in the same pass. */
+    pick = am__alloc_array(t->alloc, cap, sizeof *pick);
+    pick_tier = am__alloc_array(t->alloc, cap, 1);
+    if (pick == NULL || pick_tier == NULL) {
+        am__free(t->alloc, pick, cap * sizeof *pick);
+        am__free(t->alloc, pick_tier, cap);
+        st = am__fail(&t->err, AM_ENOMEM, "no memory to optimize");
+        goto out;
+    }
+    for (int tier = AM_TIER_WORKING; tier <= AM_TIER_SHORT_TERM; tier++) {
+        const tvec32 *m = &t->members[tier];
+        for (size_t i = 0; i < m->len; i++) {
+            const titem *it = &t->items[m->v[i]];
+            if (now - it->accessed_ms > 24 * T_HOUR_MS &&
+                it->access_count < 2) {
+                pick_tier[n] = (uint8_t)tier;
+                pick[n++] = m->v[i];
+            }
+        }
+    }
+    for (size_t i = 0; i < n && st == AM_OK; i++) {
+        const titem *it = &t->items[pick[i]];
+        /* A capacity demotion made by an earlier move of this pass may
+         * have moved it already; it counts as its one move. */
+        if (it->tier > AM_TIER_SHORT_TERM ||
+            now - it->accessed_ms <= 24 * T_HOUR_MS)
+            continue;
+        if (pick_tier[i] != it->tier)
+            continue;
+        st = am__tiers_move(t, pick[i], (am_tier)(it->tier + 1),
+                            AM_TIER_REASON_IDLE);
+        if (st == AM_OK)
+            done++;
+        else
+            am__fail(&t->err, st, "no memory to demote (after %zu)", done);
+    }
+    am__free(t->alloc, pick, cap * sizeof *pick);
+    am__free(t->alloc, pick_tier, cap);
+    if (st == AM_OK)
+        st = am__tiers_maybe_flush(t);
+out:
+    if (demoted != NULL)
+        *demoted = done;
+    pthread_mutex_unlock(&t->mu);
+    return st;
+}
+
+am_status am_tiers_stats(am_tiers *t, am_tier_stats out[AM_TIER_COUNT])
+{
+    int64_t now;
+
+    if (t == NULL || out == NULL)
+        return AM_EINVAL;
+    pthread_mutex_lock(&t->mu);
+    now = am__tiers_now(t);
+    for (int tier = 0; tier < AM_TIER_COUNT; tier++) {
+        const tvec32 *m = &t->members[tier];
+        am_tier_stats *s = &out[tier];
+        double imp = 0.0, age = 0.0;
+        memset(s, 0, sizeof *s);
+        s->count = m->len;
+        s->capacity = t->capacity[tier];
+        s->utilization = s->capacity != 0
+                             ? (double)s->count / (double)s->capacity
+                             : 0.0;
+        for (size_t i = 0; i < m->len; i++) {
+            const titem *it = &t->items[m->v[i]];
+            imp += it->importance;
+            age += (double)(now - it->created_ms) / 3600000.0;
+            s->content_bytes += it->content_len;
+            s->stored_bytes += it->stored_len;
+        }
+        if (m->len > 0) {
+            s->avg_importance = imp / (double)m->len;
+            s->avg_age_hours = age / (double)m->len;
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+    return AM_OK;
+}

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# test_tokens_cli.sh -- `agentmem tokens|models|cost`: output, batch mode,
+# and errors (message naming the problem, non-zero exit).
+set -u
+cli=${AM_CLI:?AM_CLI must name the agentmem binary}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+pass=0
+check() { # check NAME EXPECTED_STATUS CMD...
+    local name=$1 want=$2; shift 2
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local got=$?
+    if [ "$got" -ne "$want" ]; then
+        echo "FAIL $name: exit $got, expected $want"; cat "$tmp/err"
+        fails=$((fails + 1))
+    else
+        pass=$((pass + 1))
+    fi
+}
+expect_out() { # expect_out NAME EXPECTED_STDOUT
+    if [ "$(cat "$tmp/out")" != "$2" ]; then
+        echo "FAIL $1: got '$(head -c 300 "$tmp/out")', expected '$2'"
+        fails=$((fails + 1))
+    fi
+}
+expect_err() { # expect_err NAME PATTERN
+    if ! grep -q -- "$2" "$tmp/err"; then
+        echo "FAIL $1: stderr lacks '$2': $(cat "$tmp/err")"
+        fails=$((fails + 1))
+    fi
+}
+
+# count / encode / decode on stdin and files
+printf 'hello world' > "$tmp/hw.txt"
+check count_stdin 0 sh -c "printf 'hello world' | '$cli' tokens count --encoding cl100k_base"
+expect_out count_stdin "2"
+check encode_file 0 "$cli" tokens encode --encoding cl100k_base "$tmp/hw.txt"
+expect_out encode_file "[15339,1917]"
+check encode_o200k 0 "$cli" tokens encode --encoding o200k_base "$tmp/hw.txt"
+expect_out encode_o200k "[24912,2375]"
+check encode_model 0 "$cli" tokens encode --model gpt-4-0613 "$tmp/hw.txt"
+expect_out encode_model "[15339,1917]"
+printf '[24912,2375]' > "$tmp/ids.json"
+check decode 0 "$cli" tokens decode --encoding o200k_base "$tmp/ids.json"
+expect_out decode "hello world"
+check two_files 0 "$cli" tokens count "$tmp/hw.txt" "$tmp/hw.txt"
+expect_out two_files "$(printf '2\n2')"
+
+# special tokens: text by default, ids when allowed, error when disallowed
+printf 'a<|endoftext|>' > "$tmp/sp.txt"
+check special_text 0 "$cli" tokens encode --encoding cl100k_base "$tmp/sp.txt"
+expect_out special_text "[64,27,91,8862,728,428,91,29]"
+check special_allowed 0 "$cli" tokens encode --encoding cl100k_base --allow-special "$tmp/sp.txt"
+expect_out special_allowed "[64,100257]"
+check special_error 3 "$cli" tokens encode --encoding cl100k_base --disallow-special "$tmp/sp.txt"
+expect_err special_error "disallowed special token '<|endoftext|>' at byte 1"
+
+# --jsonl: strings and objects with "text", in order
+printf '"hello world"\n{"text": "hello"}\n""\n"a\\u00e9\\n"\n' > "$tmp/in.jsonl"
+check jsonl_encode 0 "$cli" tokens encode --jsonl --encoding o200k_base "$tmp/in.jsonl"
+expect_out jsonl_encode "$(printf '[24912,2375]\n[24912]\n[]\n[64,377,198]')"
+check jsonl_count 0 "$cli" tokens count --jsonl --encoding o200k_base "$tmp/in.jsonl"
+expect_out jsonl_count "$(printf '2\n1\n0\n3')"
+printf '"ok"\n{"txt": 1}\n' > "$tmp/bad.jsonl"
+check jsonl_bad_field 3 "$cli" tokens count --jsonl "$tmp/bad.jsonl"
+expect_err jsonl_bad_field "line 2"
+printf '"ok"\n"unterminated\n' > "$tmp/bad2.jsonl"
+check jsonl_bad_json 3 "$cli" tokens count --jsonl "$tmp/bad2.jsonl"
+expect_err jsonl_bad_json "line 2"
+
+# 100,000 lines in one process, in order (ids checked against tiktoken:
+# "line 0 of the batch" is 6 tokens in cl100k_base, "line 99999 ..." 7)
+awk 'BEGIN { for (i = 0; i < 100000; i++) printf "\"line %d of the batch\"\n", i }' > "$tmp/many.jsonl"
+check jsonl_many 0 "$cli" tokens count --jsonl --encoding cl100k_base "$tmp/many.jsonl"
+if [ "$(wc -l < "$tmp/out")" -ne 100000 ] || [ "$(sed -n 1p "$tmp/out")" != 6 ] ||
+   [ "$(sed -n 100000p "$tmp/out")" != 7 ]; then
+    echo "FAIL jsonl_many: $(wc -l < "$tmp/out") lines"; fails=$((fails + 1))
+fi
+
+# --messages
+printf '[{"role":"user","content":"hello world"}]' > "$tmp/msgs.json"
+check messages 0 "$cli" tokens count --model gpt-4o --messages "$tmp/msgs.json"
+expect_out messages "9"   # 3 + 1 (user) + 2 + 3
+printf '[{"content":"x"}]' > "$tmp/badmsgs.json"
+check messages_bad 3 "$cli" tokens count --model gpt-4o --messages "$tmp/badmsgs.json"
+expect_err messages_bad "message 0"
+
+# estimated models count, but cannot encode
+check claude_count 0 sh -c "printf 'abcdefg' | '$cli' tokens count --model claude-3-5-sonnet"
+expect_out claude_count "2"
+check claude_encode 1 sh -c "printf 'abc' | '$cli' tokens encode --model claude-3-5-sonnet"
+expect_err claude_encode "estimated"
+
+# usage errors and bad input
+check no_sub 2 "$cli" tokens
+check bad_sub 2 "$cli" tokens frob
+check bad_encoding 4 "$cli" tokens count --encoding nope_base "$tmp/hw.txt"
+expect_err bad_encoding "unknown encoding 'nope_base'"
+check both 2 "$cli" tokens count --encoding cl100k_base --model gpt-4o
+check missing_file 4 "$cli" tokens count /nonexistent/file.txt
+printf '[1,"x"]' > "$tmp/badids.json"
+check decode_bad 3 "$cli" tokens decode "$tmp/badids.json"
+expect_err decode_bad "element 1"
+printf '[4294967295]' > "$tmp/badids2.json"
+check decode_unknown 3 "$cli" tokens decode "$tmp/badids2.json"
+expect_err decode_unknown "ids\[0\]"
+
+# models and cost
+check models 0 "$cli" models
+grep -q "^gpt-4o " "$tmp/out" || { echo "FAIL models: no gpt-4o"; fails=$((fails + 1)); }
+grep -q "^claude-3-5-sonnet .*anthropic .*~3.5 chars/tok" "$tmp/out" || { echo "FAIL models: claude row"; fails=$((fails + 1)); }
+check models_one 0 "$cli" models gpt-4o-mini-2024-07-18
+grep -q "^gpt-4o-mini .*o200k_base" "$tmp/out" || { echo "FAIL models_one"; fails=$((fails + 1)); }
+check models_json 0 "$cli" models --json
+node -e 'JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"))' "$tmp/out" 2>/dev/null ||
+    python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/out" ||
+    { echo "FAIL models_json: not JSON"; fails=$((fails + 1)); }
+printf '{"models":[{"name":"acme-1","provider":"acme","chars_per_token":2,"context_window":1000,"input":10,"output":20}]}' > "$tmp/user.json"
+check models_user 0 "$cli" models --file "$tmp/user.json" acme-1
+grep -q "^acme-1 .*acme" "$tmp/out" || { echo "FAIL models_user"; fails=$((fails + 1)); }
+printf '{"models":[{"name":"x"}]}' > "$tmp/baduser.json"
+check models_baduser 3 "$cli" models --file "$tmp/baduser.json"
+expect_err models_baduser "models\[0\]"
+check cost 0 "$cli" cost --model gpt-4o-mini --input 12000 --cached 2000 --output 800
+grep -q '^cost \$0.002130$' "$tmp/out" || { echo "FAIL cost: $(cat "$tmp/out")"; fails=$((fails + 1)); }
+check cost_user 0 "$cli" cost --file "$tmp/user.json" --model acme-1 --input 1000000 --output 0
+grep -q '^cost \$10.000000$' "$tmp/out" || { echo "FAIL cost_user: $(cat "$tmp/out")"; fails=$((fails + 1)); }
+check cost_unknown 0 "$cli" cost --model mystery --input 10 --output 10
+grep -q "estimated" "$tmp/out" || { echo "FAIL cost_unknown"; fails=$((fails + 1)); }
+check cost_missing 2 "$cli" cost --model gpt-4o
+check cost_bad_number 2 "$cli" cost --model gpt-4o --input 12x --output 1
+check cost_cached_too_big 2 "$cli" cost --model gpt-4o --input 1 --cached 2 --output 1
+
+echo "$pass passed, $fails failed"
+[ "$fails" -eq 0 ]
