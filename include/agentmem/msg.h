@@ -316,6 +316,14 @@ typedef struct am_msg_list {
 
 #define AM_MSG_LIST_INIT { NULL, 0, 0, NULL }
 
+/* The items as the `const am_msg *const *` that am_msgs_to_json,
+ * am_conv_add_list and am_conv_replace take (borrowed from the list).
+ * Thread safety: per-handle. */
+static inline const am_msg *const *am_msg_list_items(const am_msg_list *l)
+{
+    return (const am_msg *const *)l->items;
+}
+
 /* Append a reference to `msg` (freezing it). AM_OK or AM_ENOMEM (list
  * unchanged). Thread safety: per-handle (the list). */
 AM_API am_status am_msg_list_push(am_msg_list *list, const am_msg *msg);

@@ -114,7 +114,7 @@ static int conv_convert(int argc, char **argv)
         return rc;
     if ((rc = read_conv(&a, &l, &bytes)) != 0)
         goto done;
-    st = am_msgs_to_json((const am_msg *const *)l.items, l.count, a.to,
+    st = am_msgs_to_json(am_msg_list_items(&l), l.count, a.to,
                          a.flags, &out, &err);
     if (st != AM_OK) {
         rc = cli_fail(st, &err, "convert");
@@ -219,7 +219,7 @@ static int conv_stats(int argc, char **argv)
     if (rc != 0)
         return rc;
     if ((rc = read_conv(&a, &l, &bytes)) == 0) {
-        am_msgs_stats((const am_msg *const *)l.items, l.count, &s);
+        am_msgs_stats(am_msg_list_items(&l), l.count, &s);
         printf("messages    %zu\n", s.count);
         printf("input size  %zu bytes (%s)\n", bytes, am_format_name(a.from));
         printf("memory      %zu bytes\n", s.bytes);
