@@ -187,3 +187,35 @@ AM_TEST(json_parse_error_names_line_and_column)
     CHECK_ST(am__json_req_str(v, "zz", "obj", &s, &err), AM_EFORMAT);
     json_decref(v);
 }
+
+static am_status dump_body(void *ctx, const am_allocator *alloc)
+{
+    json_t *v = ctx;
+    am_buf b = AM_BUF_INIT;
+    am_status st;
+    b.alloc = alloc;
+    st = am__json_dump(v, JSON_SORT_KEYS, &b, NULL);
+    if (st == AM_OK) {
+        /* A success must be the whole document, never a truncated one. */
+        char *want = json_dumps(v, JSON_SORT_KEYS);
+        assert_non_null(want);
+        assert_int_equal(b.len, strlen(want));
+        assert_memory_equal(b.ptr, want, b.len);
+        free(want);
+    } else {
+        assert_int_equal(b.len, 0);
+    }
+    am_buf_free(&b);
+    return st;
+}
+
+AM_TEST(json_dump_never_returns_a_truncated_document)
+{
+    /* jansson ignores a failing callback on some paths; the glue must not. */
+    json_t *v = json_pack("{s:[i,i,{s:s}],s:s,s:{s:i}}", "a", 1, 2, "x",
+                          "a long string value that needs its own growth",
+                          "b", "str", "c", "d", 4);
+    CHECK(v != NULL);
+    CHECK(test_oom_sweep(dump_body, v) > 1);
+    json_decref(v);
+}

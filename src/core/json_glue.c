@@ -23,18 +23,39 @@ am_status am__json_parse(am_str text, const char *what, json_t **out,
     return AM_OK;
 }
 
+/* jansson 2.14 ignores a callback's -1 on some paths (object keys among
+ * them) and still returns 0, so the failure is remembered here and checked
+ * after the dump instead of trusting its return value. */
+typedef struct dump_ctx {
+    am_buf *out;
+    bool failed;
+} dump_ctx;
+
 static int dump_cb(const char *buffer, size_t size, void *data)
 {
-    return am_buf_append(data, buffer, size) == AM_OK ? 0 : -1;
+    dump_ctx *dc = data;
+    if (dc->failed || am_buf_append(dc->out, buffer, size) != AM_OK) {
+        dc->failed = true;
+        return -1;
+    }
+    return 0;
 }
 
 am_status am__json_dump_append(const json_t *v, size_t flags, am_buf *out,
                                am_error *err)
 {
-    if (json_dump_callback(v, dump_cb, out, flags) != 0)
+    dump_ctx dc = { out, false };
+    size_t start = out->len;
+
+    if (json_dump_callback(v, dump_cb, &dc, flags) != 0 || dc.failed ||
+        am_buf_reserve(out, 0) != AM_OK) {
+        /* Drop the partial document so no caller can mistake it for a
+         * whole one. */
+        out->len = start;
+        if (out->ptr != NULL)
+            out->ptr[start] = '\0';
         return am__fail(err, AM_ENOMEM, "cannot serialize JSON");
-    if (am_buf_reserve(out, 0) != AM_OK) /* make sure there is a NUL */
-        return am__fail(err, AM_ENOMEM, "cannot serialize JSON");
+    }
     out->ptr[out->len] = '\0';
     return AM_OK;
 }
