@@ -300,3 +300,35 @@ AM_TEST(conversation_survives_every_allocation_failure)
 {
     CHECK(test_oom_sweep(oom_conv_body, NULL) > 5);
 }
+
+AM_TEST(failed_save_keeps_the_old_file_and_names_the_path)
+{
+    am_conv *c = new_conv(0, NULL, NULL), *d = new_conv(0, NULL, NULL);
+    char *dir = test_tmpdir();
+    char path[4096], bad[4200];
+
+    snprintf(path, sizeof path, "%s/conv.json", dir);
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("v1")));
+    CHECK_OK(am_conv_save(c, path, AM_FORMAT_AGENTMEM));
+    /* Not expressible in Anthropic: the file is left alone. */
+    {
+        am_msg *m = NULL;
+        am_error err;
+        CHECK_OK(am_msg_create_text(NULL, AM_ROLE_TOOL, AM_STR("r"), &m,
+                                    &err));
+        CHECK_OK(am_msg_set_tool_call_id(m, AM_STR("nope"), &err));
+        CHECK_OK(am_conv_add(c, m));
+        am_msg_free(m);
+    }
+    CHECK_ST(am_conv_save(c, path, AM_FORMAT_ANTHROPIC), AM_EINVAL);
+    CHECK_CONTAINS(am_conv_last_error(c)->msg, "message 1");
+    CHECK_OK(am_conv_load(d, path, AM_FORMAT_AGENTMEM));
+    CHECK_EQ(am_conv_count(d), 1);
+    snprintf(bad, sizeof bad, "%s/missing/dir/conv.json", dir);
+    CHECK_ST(am_conv_save(c, bad, AM_FORMAT_AGENTMEM), AM_EIO);
+    CHECK_CONTAINS(am_conv_last_error(c)->msg, "missing/dir");
+    am_conv_free(c);
+    am_conv_free(d);
+    test_rmtree(dir);
+    free(dir);
+}

@@ -588,3 +588,40 @@ AM_TEST(parse_and_write_survive_every_allocation_failure)
 {
     CHECK(test_oom_sweep(oom_parse_body, NULL) > 5);
 }
+
+AM_TEST(string_scanner_finds_every_special_byte_at_every_offset)
+{
+    /* Put a control byte, a bad UTF-8 byte, an escape or the closing quote
+     * at each offset of a long string, so that both the 8-byte fast path
+     * and the byte loop meet it. */
+    char doc[200], want[64];
+    am_msg *m = NULL;
+    am_error err;
+    for (int at = 0; at < 40; at++) {
+        int pre = snprintf(doc, sizeof doc, "{\"role\":\"user\",\"content\":\"");
+        memset(doc + pre, 'a', 60);
+        doc[pre + at] = '\x01';
+        memcpy(doc + pre + 60, "\"}", 3);
+        CHECK_ST(am_msg_from_json(NULL, am_str_c(doc), &m, &err),
+                 AM_EFORMAT);
+        snprintf(want, sizeof want, "(byte %d)", pre + at);
+        CHECK(strstr(err.msg, "control character U+0001") != NULL);
+        CHECK(strstr(err.msg, want) != NULL);
+        doc[pre + at] = '\xC3'; /* a lead byte followed by 'a' */
+        CHECK_ST(am_msg_from_json(NULL, am_str_c(doc), &m, &err),
+                 AM_EFORMAT);
+        CHECK(strstr(err.msg, "invalid UTF-8") != NULL);
+        CHECK(strstr(err.msg, want) != NULL);
+        doc[pre + at] = '\\';
+        doc[pre + at + 1] = 'n';
+        CHECK_OK_E(am_msg_from_json(NULL, am_str_c(doc), &m, &err), &err);
+        CHECK_EQ(am_msg_content_text(m).len, 59);
+        CHECK_EQ(am_msg_content_text(m).ptr[at], '\n');
+        am_msg_free(m);
+        doc[pre + at] = '"';
+        memcpy(doc + pre + at + 1, "}", 2);
+        CHECK_OK_E(am_msg_from_json(NULL, am_str_c(doc), &m, &err), &err);
+        CHECK_EQ(am_msg_content_text(m).len, (size_t)at);
+        am_msg_free(m);
+    }
+}

@@ -293,3 +293,16 @@ AM_TEST(anthropic_puts_tool_results_first_in_a_merged_user_turn)
     am_msg_list_free(&l);
     am_buf_free(&b);
 }
+
+AM_TEST(a_byte_order_mark_is_skipped_in_every_format)
+{
+    am_msg_list l = AM_MSG_LIST_INIT;
+    load(AM_FORMAT_AGENTMEM, "\xEF\xBB\xBF[{\"role\":\"user\",\"content\":"
+         "\"a\"}]", &l);
+    load(AM_FORMAT_OPENAI, "\xEF\xBB\xBF[{\"role\":\"user\",\"content\":"
+         "\"b\"}]", &l);
+    load(AM_FORMAT_ANTHROPIC, "\xEF\xBB\xBF{\"messages\":[{\"role\":"
+         "\"user\",\"content\":\"c\"}]}", &l);
+    CHECK_EQ(l.count, 3);
+    am_msg_list_free(&l);
+}

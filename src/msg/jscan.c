@@ -25,6 +25,12 @@ void am__js_init(am__js *js, am_str text, const char *what, am__arena *tmp,
     js->depth = 0;
 }
 
+void am__js_skip_bom(am__js *js)
+{
+    if (js->pos == 0 && js->len >= 3 && memcmp(js->s, "\xEF\xBB\xBF", 3) == 0)
+        js->pos = 3;
+}
+
 am_status am__js_fail(am__js *js, size_t pos, const char *fmt, ...)
 {
     char detail[160];
@@ -126,6 +132,7 @@ static am_status scan_string(am__js *js, size_t *start, size_t *end,
     const char *s = js->s;
     size_t i, n = js->len;
     size_t run;
+    bool high = false;
 
     skip_ws(js);
     if (js->pos >= n || s[js->pos] != '"')
@@ -136,28 +143,37 @@ static am_status scan_string(am__js *js, size_t *start, size_t *end,
     *escapes = false;
     run = i;
     for (;;) {
-        const char *q;
         unsigned char c;
-        /* Jump to the next quote or backslash; control characters are
-         * checked over the run afterwards. */
-        q = memchr(s + i, '"', n - i);
-        {
-            const char *b = memchr(s + i, '\\', (q != NULL ? (size_t)(q - s)
-                                                          : n) - i);
-            if (b != NULL)
-                q = b;
+        /* Eight plain bytes at a time: no quote, backslash, control or
+         * non-ASCII byte among them (the tests may report false
+         * positives, which the byte loop below sorts out, never false
+         * negatives). */
+        while (i + 8 <= n) {
+            const uint64_t ones = 0x0101010101010101ull;
+            const uint64_t highs = 0x8080808080808080ull;
+            uint64_t w, q, b;
+            memcpy(&w, s + i, 8);
+            q = w ^ (ones * '"');
+            b = w ^ (ones * '\\');
+            if ((((q - ones) & ~q) | ((b - ones) & ~b) |
+                 (w - ones * 0x20) | w) & highs)
+                break;
+            i += 8;
         }
-        if (q == NULL)
+        if (i >= n)
             return am__js_fail(js, n, "unterminated string (opened at byte "
                                "%zu)", *start - 1 + js->base);
-        for (size_t k = i; k < (size_t)(q - s); k++)
-            if ((unsigned char)s[k] < 0x20)
-                return am__js_fail(js, k, "control character U+%04X in "
-                                   "string", (unsigned)(unsigned char)s[k]);
-        i = (size_t)(q - s);
         c = (unsigned char)s[i];
         if (c == '"')
             break;
+        if (c < 0x20)
+            return am__js_fail(js, i, "control character U+%04X in "
+                               "string", (unsigned)c);
+        if (c != '\\') {
+            high |= c >= 0x80;
+            i++;
+            continue;
+        }
         /* Backslash. */
         *escapes = true;
         if (i + 1 >= n)
@@ -192,7 +208,7 @@ static am_status scan_string(am__js *js, size_t *start, size_t *end,
                                s[i + 1]);
         }
     }
-    {
+    if (high) {
         size_t bad;
         if (!am__utf8_valid(s + run, i - run, &bad))
             return am__js_fail(js, run + bad, "invalid UTF-8 in string");
@@ -547,9 +563,26 @@ am_status am__json_put_str(am_buf *out, am_str s)
         return st;
     out->ptr[out->len++] = '"';
     while (i < s.len) {
-        unsigned char c = (unsigned char)s.ptr[i];
+        unsigned char c;
         char esc[6];
         size_t elen = 2;
+        /* Eight bytes at a time while none needs escaping (the test may
+         * stop early on a false positive, never skip a real one). */
+        while (i + 8 <= s.len) {
+            const uint64_t ones = 0x0101010101010101ull;
+            const uint64_t highs = 0x8080808080808080ull;
+            uint64_t w, q, b;
+            memcpy(&w, s.ptr + i, 8);
+            q = w ^ (ones * '"');
+            b = w ^ (ones * '\\');
+            if ((((q - ones) & ~q) | ((b - ones) & ~b) |
+                 ((w - ones * 0x20) & ~w)) & highs)
+                break;
+            i += 8;
+        }
+        if (i >= s.len)
+            break;
+        c = (unsigned char)s.ptr[i];
         if (c >= 0x20 && c != '"' && c != '\\') {
             i++;
             continue;

@@ -28,6 +28,10 @@ typedef struct am__js {
 void am__js_init(am__js *js, am_str text, const char *what, am__arena *tmp,
                  am_error *err);
 
+/* Skip a UTF-8 byte order mark at the start of a document (editors on
+ * some systems write one); positions still count from the first byte. */
+void am__js_skip_bom(am__js *js);
+
 /* Record "<what>: <message> at line L, column C (byte B)" for position
  * `pos` and return AM_EFORMAT. */
 am_status am__js_fail(am__js *js, size_t pos, const char *fmt, ...)

@@ -96,10 +96,29 @@ am_status am__msg_write(const am_msg *msg, am_buf *out)
     am_status st;
 
     st = KEY_STR("{\"id\":", f->id);
-    if (st == AM_OK)
-        st = am_buf_appendf(out, ",\"role\":\"%s\",\"created_ms\":%lld",
-                            am_role_name(f->role),
-                            (long long)f->created_ms);
+    if (st == AM_OK) {
+        /* By hand rather than printf: this runs once per message saved. */
+        char tmp[64], digits[24];
+        const char *role = am_role_name(f->role);
+        size_t rl = strlen(role), k = 0, nd = 0;
+        uint64_t v = f->created_ms < 0 ? 0 - (uint64_t)f->created_ms
+                                       : (uint64_t)f->created_ms;
+        memcpy(tmp, ",\"role\":\"", 9);
+        k = 9;
+        memcpy(tmp + k, role, rl);
+        k += rl;
+        memcpy(tmp + k, "\",\"created_ms\":", 15);
+        k += 15;
+        if (f->created_ms < 0)
+            tmp[k++] = '-';
+        do {
+            digits[nd++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v != 0);
+        while (nd > 0)
+            tmp[k++] = digits[--nd];
+        st = am_buf_append(out, tmp, k);
+    }
     if (st == AM_OK && f->name.len != 0)
         st = KEY_STR(",\"name\":", f->name);
     if (st == AM_OK) {
@@ -781,6 +800,7 @@ am_status am__conv_parse(const am__msg_env *env, am_str text,
     r.env = env;
     r.index = 0;
     r.single = false;
+    am__js_skip_bom(&js);
     if (am__js_peek(&js) == '\0') {
         st = am__js_fail(&js, js.pos, "empty input, expected a JSON array "
                          "of messages");
@@ -805,7 +825,9 @@ am_status am__conv_parse(const am__msg_env *env, am_str text,
             }
             out->items[out->count++] = m;
             r.index++;
-            /* The scratch arena holds only the current message's tree. */
+            /* The scratch arena holds only the current message's tree.
+             * (Keeping it across 64 messages measured no faster and 1 MB
+             * bigger at peak.) */
             am__arena_free(&tmp);
             if (am__js_accept(&js, ','))
                 continue;

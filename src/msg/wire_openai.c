@@ -597,6 +597,7 @@ am_status am__wire_openai_read(const am__msg_env *env, am_str text,
     r.mo.max_bytes = env->max_bytes;
     r.index = 0;
     got.alloc = out->alloc;
+    am__js_skip_bom(&r.js);
     if ((st = am__jdom_parse(&r.js, &doc)) != AM_OK ||
         (st = am__js_end(&r.js)) != AM_OK)
         goto out;
