@@ -161,14 +161,18 @@ static inline bool same_bytes(const uint8_t *a, const uint8_t *b, size_t n)
 }
 
 /* The merge loop asks mostly about byte strings that are not tokens. A
- * 512 KB bit filter over the token hashes (one bit each, from hash bits
+ * 256 KB bit filter over the token hashes (one bit each, from hash bits
  * the table index does not use) answers most of those from the CPU cache
  * instead of the 8 MB table. */
-#define FILTER_BITS (1u << 22)
+#define FILTER_LOG2 21
+#define FILTER_BITS (1u << FILTER_LOG2)
+/* Word index from the top hash bits, bit index from the six below. */
+#define FILTER_WORD(h) ((h) >> (64 - (FILTER_LOG2 - 6)))
+#define FILTER_BIT(h) (((h) >> (58 - (FILTER_LOG2 - 6))) & 63)
 
 static inline bool filter_has(const uint64_t *f, uint64_t h)
 {
-    return (f[h >> 48] >> ((h >> 42) & 63)) & 1;
+    return (f[FILTER_WORD(h)] >> FILTER_BIT(h)) & 1;
 }
 
 /* The table probe proper, for a hash that passed the filter. */
@@ -461,7 +465,7 @@ static am_status parse_ranks(am_encoding *enc, const char *path,
         if (n == 0)
             continue;
         h = hash_bytes(enc->blob + o, n);
-        enc->filter[h >> 48] |= 1ull << ((h >> 42) & 63);
+        enc->filter[FILTER_WORD(h)] |= 1ull << FILTER_BIT(h);
     }
     /* Most lookups of the merge loop are for two bytes: give them a
      * direct table. */
@@ -906,23 +910,26 @@ static am_status merge_small(const am_encoding *enc, const uint8_t *p,
 
     for (;;) {
         /* The lowest rank, leftmost on ties. */
-        uint32_t best = NO_RANK;
-        size_t bi = 0;
-        for (size_t i = 0; i + 1 < parts; i++)
-            if (rank[i] < best) {
-                best = rank[i];
-                bi = i;
-            }
+        uint64_t key = UINT64_MAX;
+        uint32_t best;
+        size_t bi;
+        for (size_t i = 0; i + 1 < parts; i++) {
+            uint64_t c = ((uint64_t)rank[i] << 32) | i;
+            key = c < key ? c : key;
+        }
+        best = (uint32_t)(key >> 32);
         if (best == NO_RANK)
             break;
+        bi = (size_t)(uint32_t)key;
         /* Join parts bi and bi+1; the joined part is token `best`. */
-        memmove(&pos[bi + 1], &pos[bi + 2], (parts - bi - 1) * sizeof *pos);
-        memmove(&rank[bi + 1], &rank[bi + 2],
-                (parts - bi - 2) * sizeof *rank);
+        for (size_t i = bi + 1; i < parts; i++)
+            pos[i] = pos[i + 1];
+        for (size_t i = bi + 1; i + 1 < parts; i++)
+            rank[i] = rank[i + 1];
         tok[bi] = best;
         if (k->toks != NULL)
-            memmove(&tok[bi + 1], &tok[bi + 2],
-                    (parts - bi - 2) * sizeof *tok);
+            for (size_t i = bi + 1; i + 1 < parts; i++)
+                tok[i] = tok[i + 1];
         parts--;
         /* The two new candidate pairs; their table slots are fetched
          * together so that the two cache misses overlap. */
@@ -1106,7 +1113,7 @@ static am_status encode_piece(const am_encoding *enc, const uint8_t *p,
  * immutable and the cache free of locks. */
 #define PCACHE_SIZE 1024      /* entries on the stack */
 #define PCACHE_MIN_TEXT 1024  /* shorter texts skip the cache */
-#define PCACHE_BIG 32768      /* entries on the heap, for long texts */
+#define PCACHE_BIG 16384      /* entries on the heap, for long texts */
 #define PCACHE_BIG_TEXT (256 * 1024)
 #define PCACHE_MAX_PIECE 64
 
