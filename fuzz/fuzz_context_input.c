@@ -1,5 +1,6 @@
 /* fuzz_context_input.c -- the context module's parsers on arbitrary bytes:
- * memory config files (KEY=VALUE lines) and ReAct memory imports. A config
+ * memory config files (KEY=VALUE lines), ReAct memory imports and memory
+ * manager imports. A config
  * that parses must format and parse back to the same struct; an import
  * that succeeds must export -> import -> export to the same bytes.
  * Rejecting input is fine; crashing, leaking or drifting is not.
@@ -10,6 +11,7 @@
 
 #include "agentmem/memconfig.h"
 #include "agentmem/react.h"
+#include "agentmem/window.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -37,6 +39,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             am_react_export(n, &b) != AM_OK || a.len != b.len ||
             memcmp(a.ptr, b.ptr, a.len) != 0)
             abort();
+    }
+    {
+        am_memory *x = NULL, *y = NULL;
+        if (am_memory_create(NULL, &x, NULL) == AM_OK &&
+            am_memory_import(x, in) == AM_OK) {
+            if (am_memory_export(x, &a) != AM_OK ||
+                am_memory_create(NULL, &y, NULL) != AM_OK ||
+                am_memory_import(y, am_buf_str(&a)) != AM_OK ||
+                am_memory_export(y, &b) != AM_OK || a.len != b.len ||
+                memcmp(a.ptr, b.ptr, a.len) != 0)
+                abort();
+        }
+        am_memory_free(x);
+        am_memory_free(y);
     }
     am_react_free(m);
     am_react_free(n);

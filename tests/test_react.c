@@ -400,3 +400,48 @@ AM_TEST(react_import_survives_oom)
     am_buf_free(&doc);
     am_react_free(m);
 }
+
+static am_status export_oom_body(void *ctx, const am_allocator *alloc)
+{
+    am_react_opts o = am_react_opts_default();
+    am_react *m = NULL;
+    am_buf out = AM_BUF_INIT;
+    am_react_tool_exec e;
+    am_status st;
+    (void)ctx;
+    o.alloc = alloc;
+    out.alloc = alloc;
+    memset(&e, 0, sizeof e);
+    e.tool = AM_STR("calculator");
+    e.params_json = AM_STR("{\"expression\":\"6 * 7\",\"exact\":true}");
+    e.success = true;
+    e.result_json = AM_STR("{\"calculation\":42,\"steps\":[1,2,3]}");
+    st = am_react_create(&o, &m, NULL);
+    if (st == AM_OK)
+        st = am_react_add_message(m, AM_STR("user"),
+                                  AM_STR("What is six times seven?"));
+    if (st == AM_OK)
+        st = am_react_add_tool_exec(m, &e);
+    if (st == AM_OK)
+        st = am_react_export(m, &out);
+    if (st == AM_OK) {
+        /* Never a truncated document. */
+        am_react *n = NULL;
+        CHECK_OK(am_react_create(NULL, &n, NULL));
+        CHECK_OK(am_react_import(n, am_buf_str(&out)));
+        CHECK_EQ(am_react_tool_exec_count(n), 1);
+        am_react_tool_exec got;
+        CHECK_OK(am_react_tool_exec_at(n, 0, &got));
+        CHECK_MEM_EQ(got.result_json.ptr, got.result_json.len,
+                     "{\"calculation\":42,\"steps\":[1,2,3]}");
+        am_react_free(n);
+    }
+    am_buf_free(&out);
+    am_react_free(m);
+    return st;
+}
+
+AM_TEST(react_export_under_oom_fails_cleanly_or_round_trips)
+{
+    CHECK(test_oom_sweep(export_oom_body, NULL) > 5);
+}

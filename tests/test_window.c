@@ -753,3 +753,30 @@ AM_TEST(random_histories_through_the_manager_stay_sendable)
     am_msg_list_free(&ctx);
     am_msg_list_free(&l);
 }
+
+AM_TEST(bad_arguments_are_named)
+{
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_trim_result r = AM_TRIM_RESULT_INIT;
+    am_summarize_result sr = AM_SUMMARIZE_RESULT_INIT;
+    const am_msg *with_null[3];
+    am_error err;
+    load(&l);
+    with_null[0] = l.items[0];
+    with_null[1] = NULL;
+    with_null[2] = l.items[1];
+    CHECK_ST(am_trim(with_null, 3, NULL, &r, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "message 1") != NULL);
+    CHECK_ST(am_summarize(with_null, 3, NULL, &sr, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "message 1") != NULL);
+    CHECK_ST(am_trim(NULL, 2, NULL, &r, &err), AM_EINVAL);
+    CHECK_ST(am_trim(items(&l), l.count, NULL, NULL, &err), AM_EINVAL);
+    /* Nothing at all is fine. */
+    CHECK_OK(am_trim(NULL, 0, NULL, &r, &err));
+    CHECK_EQ(r.messages.count, 0);
+    CHECK_OK(am_summarize(NULL, 0, NULL, &sr, &err));
+    CHECK_EQ(sr.messages.count, 0);
+    am_trim_result_free(&r);
+    am_summarize_result_free(&sr);
+    am_msg_list_free(&l);
+}

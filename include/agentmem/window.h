@@ -414,6 +414,20 @@ AM_API void am_memory_stats_get(const am_memory *mem, am_memory_stats *out);
  * `out`. Thread safety: per-handle. */
 AM_API am_status am_memory_stats_json(const am_memory *mem, am_buf *out);
 
+/* Save the manager's state -- the messages of the context (as agentmem
+ * JSON, with their token counts and cleared/orphan flags), the running
+ * summary, the last compression record, the statistics and the
+ * calibration -- as one JSON document replacing `out`. AM_OK or
+ * AM_ENOMEM. Thread safety: per-handle. */
+AM_API am_status am_memory_export(const am_memory *mem, am_buf *out);
+
+/* Replace the manager's state with an export (the options and config stay
+ * the manager's own). The document is checked completely first: on error
+ * (AM_EFORMAT naming the field and index) the manager is unchanged.
+ * export -> import -> export gives the same bytes. Thread safety:
+ * per-handle. */
+AM_API am_status am_memory_import(am_memory *mem, am_str json);
+
 /* The seed's block, replacing `out`:
  *   --- Memory Statistics ---
  *   Total tokens: 45,234
