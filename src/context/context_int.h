@@ -21,12 +21,6 @@ typedef size_t (*am__count_fn)(void *ctx, const char *s, size_t len);
 /* The default estimate: one token per 4 bytes, rounded up. */
 size_t am__count_estimate(void *ctx, const char *s, size_t len);
 
-/* Serialize `v` into `out` (replacing it); AM_ENOMEM if any write failed,
- * never a truncated document (see cjson.c). */
-struct json_t;
-am_status am__ctx_json_dump(const struct json_t *v, size_t flags,
-                            am_buf *out, am_error *err);
-
 /* ---- Extractive summarizer ---- */
 
 typedef struct am__xitem {

@@ -1032,7 +1032,7 @@ am_status am_memory_export(const am_memory *m, am_buf *out)
         "calibration_ppm", (json_int_t)(m->calib * 1e6 + 0.5));
     if (root == NULL)
         goto nomem;
-    st = am__ctx_json_dump(root, JSON_COMPACT, out, NULL);
+    st = am__json_dump(root, JSON_COMPACT, out, NULL);
     goto out;
 nomem:
     st = AM_ENOMEM;

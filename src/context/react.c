@@ -155,7 +155,7 @@ static am_status json_canon(const am_allocator *a, am_str s,
     st = parse_any(s, what, &v, err);
     if (st != AM_OK)
         return st;
-    st = am__ctx_json_dump(v, JSON_FLAGS, &b, err);
+    st = am__json_dump(v, JSON_FLAGS, &b, err);
     json_decref(v);
     if (st != AM_OK) {
         am_buf_free(&b);
@@ -600,7 +600,7 @@ am_status am_react_context_get(am_react *m, am_str key, am_buf *out)
     if (v == NULL)
         return am__fail(&m->err, AM_ENOTFOUND, "context key '%.*s' not set",
                         (int)(key.len > 64 ? 64 : key.len), key.ptr);
-    return am__ctx_json_dump(v, JSON_FLAGS, out, &m->err);
+    return am__json_dump(v, JSON_FLAGS, out, &m->err);
 }
 
 am_status am_react_context_remove(am_react *m, am_str key)
@@ -887,7 +887,7 @@ am_status am_react_stats_json(am_react *m, am_buf *out)
         "analysis_timestamp", ts);
     if (root == NULL)
         goto nomem;
-    st = am__ctx_json_dump(root, JSON_INDENT(2), out, &m->err);
+    st = am__json_dump(root, JSON_INDENT(2), out, &m->err);
     goto out;
 nomem:
     st = am__fail(&m->err, AM_ENOMEM, "react: out of memory");
@@ -1142,7 +1142,7 @@ am_status am_react_export(am_react *m, am_buf *out)
                                           data)) != 0)
             goto nomem;
     }
-    st = am__ctx_json_dump(root, JSON_INDENT(1), out,
+    st = am__json_dump(root, JSON_INDENT(1), out,
                        &m->err);
     goto out;
 nomem:
