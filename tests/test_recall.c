@@ -55,6 +55,38 @@ static am_status fake_summary(void *ctx, am_str chunk, am_buf *out,
     return am_buf_appendf(out, "summary of %zu bytes", chunk.len);
 }
 
+static am_status failing_summary(void *ctx, am_str chunk, am_buf *out,
+                                 am_error *err)
+{
+    (void)ctx;
+    (void)chunk;
+    (void)out;
+    snprintf(err->msg, sizeof err->msg, "summarizer offline");
+    err->code = AM_ENET;
+    return AM_ENET;
+}
+
+AM_TEST(recall_reindex_failure_keeps_the_old_chunks)
+{
+    fixture f;
+    fx_open(&f);
+    am_buf out = AM_BUF_INIT;
+    size_t chunks = 0;
+    CHECK_OK(am_recall_index(f.s, AM_STR("alice"), AM_STR("s1"),
+                             am_str_c(conv_alice), NULL, &chunks));
+    am_recall_opts o = am_recall_opts_default();
+    o.summarize = failing_summary;
+    CHECK_ST(am_recall_index(f.s, AM_STR("alice"), AM_STR("s1"),
+                             AM_STR("[{\"role\":\"user\",\"content\":"
+                                    "\"new\"}]"), &o, NULL),
+             AM_ENET);
+    CHECK_OK(am_recall_search(f.s, AM_STR("alice"), AM_STR("risotto"), 5,
+                              &out));
+    CHECK(strstr(out.ptr, "risotto") != NULL);
+    am_buf_free(&out);
+    fx_close(&f);
+}
+
 AM_TEST(recall_indexes_chunks_and_searches_one_user_only)
 {
     fixture f;

@@ -91,7 +91,12 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
     }
     am_str parts[3] = { AM_STR("recall"), user_id, session_id };
     am_ns ns = { parts, 3 };
-    st = am_store_delete_ns(s, ns, NULL);
+    /* Build every chunk first (the summarizer may fail: then the old index
+     * stays), then replace the session's chunks with one batched put. */
+    am_buf values = AM_BUF_INIT, texts = AM_BUF_INIT;
+    size_t *voff = NULL, *toff = NULL, cap = 0;
+    am_item_in *items = NULL;
+    char (*keys)[32] = NULL;
     size_t step = o.chunk_size - o.chunk_overlap;
     for (size_t first = 0; st == AM_OK && first < n; first += step) {
         size_t last = first + o.chunk_size;
@@ -135,27 +140,64 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
         if (st == AM_OK)
             st = am_buf_append(&itext, text.ptr != NULL ? text.ptr : "",
                                text.len);
+        /* Keep chunk `made`: offsets into the two pools (+1 for the end). */
+        if (st == AM_OK && made + 2 > cap) {
+            size_t c1 = cap, c2 = cap;
+            if (am__grow(NULL, (void **)&voff, &c1, made + 2,
+                         sizeof *voff) != AM_OK ||
+                am__grow(NULL, (void **)&toff, &c2, made + 2,
+                         sizeof *toff) != AM_OK)
+                st = AM_ENOMEM;
+            else
+                cap = c1 < c2 ? c1 : c2;
+        }
+        if (st == AM_OK) {
+            voff[made] = values.len;
+            toff[made] = texts.len;
+            st = am_buf_append(&values, value.ptr, value.len);
+        }
+        if (st == AM_OK)
+            st = am_buf_append(&texts, itext.ptr != NULL ? itext.ptr : "",
+                               itext.len);
         if (st != AM_OK)
             break;
-        char key[32];
-        snprintf(key, sizeof key, "chunk-%06zu", made);
-        am_item_in it;
-        memset(&it, 0, sizeof it);
-        it.ns = ns;
-        it.key = am_str_c(key);
-        it.value = am_buf_str(&value);
-        it.meta = o.meta;
-        it.text = am_buf_str(&itext);
-        st = am_store_put(s, &it);
         made++;
+        voff[made] = values.len;
+        toff[made] = texts.len;
         if (last == n)
             break;
     }
+    if (st == AM_OK && made > 0) {
+        items = am__calloc(NULL, made, sizeof *items);
+        keys = am__calloc(NULL, made, sizeof *keys);
+        if (items == NULL || keys == NULL)
+            st = AM_ENOMEM;
+        for (size_t i = 0; st == AM_OK && i < made; i++) {
+            snprintf(keys[i], sizeof keys[i], "chunk-%06zu", i);
+            items[i].ns = ns;
+            items[i].key = am_str_c(keys[i]);
+            items[i].value = (am_str){ values.ptr + voff[i],
+                                       voff[i + 1] - voff[i] };
+            items[i].meta = o.meta;
+            items[i].text = (am_str){ texts.ptr + toff[i],
+                                      toff[i + 1] - toff[i] };
+        }
+    }
+    if (st == AM_OK)
+        st = am_store_delete_ns(s, ns, NULL);
+    if (st == AM_OK && made > 0)
+        st = am_store_put_many(s, items, made);
     json_decref(arr);
     am_buf_free(&text);
     am_buf_free(&summary);
     am_buf_free(&value);
     am_buf_free(&itext);
+    am_buf_free(&values);
+    am_buf_free(&texts);
+    am__free(NULL, voff, cap * sizeof *voff);
+    am__free(NULL, toff, cap * sizeof *toff);
+    am__free(NULL, items, made * sizeof *items);
+    am__free(NULL, keys, made * sizeof *keys);
     if (st == AM_ENOMEM)
         am__fail(&s->err, st, "recall index: out of memory");
     if (st == AM_OK && chunks != NULL)
