@@ -1,0 +1,679 @@
+/* rank_table.c -- loading an encoding: rank files, tables, binary cache.
+ *
+ * An encoding's rank table maps token bytes to a rank (which is also the
+ * id). It is read from a .tiktoken file (one "BASE64 RANK" per line) found
+ * on the documented search path, laid out once in a blob indexed by rank,
+ * and indexed by an open-addressing hash (bpe_int.h), a 2-byte direct
+ * table and a bit filter. The finished tables are cached in
+ * <rank file>.bin so that later opens skip the parse. Nothing changes
+ * after loading, so an encoding is shared by all threads without locks.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tokens/bpe_int.h"
+
+/* The encodings we know: pattern and special tokens (from tiktoken). */
+static const encoding_def defs[] = {
+    { "cl100k_base", AM__PAT_CL100K, 5,
+      { { "<|endoftext|>", 13, 100257 },
+        { "<|fim_prefix|>", 14, 100258 },
+        { "<|fim_middle|>", 14, 100259 },
+        { "<|fim_suffix|>", 14, 100260 },
+        { "<|endofprompt|>", 15, 100276 } } },
+    { "o200k_base", AM__PAT_O200K, 2,
+      { { "<|endoftext|>", 13, 199999 },
+        { "<|endofprompt|>", 15, 200018 } } },
+    { "p50k_base", AM__PAT_R50K, 1, { { "<|endoftext|>", 13, 50256 } } },
+    { "r50k_base", AM__PAT_R50K, 1, { { "<|endoftext|>", 13, 50256 } } },
+};
+
+/* ---- The slot table's memory ----
+ *
+ * Lookups hit the 8 MB slot table at random, so with 4 KB pages nearly
+ * every probe also misses the TLB. The table is therefore placed at a
+ * 2 MB boundary inside a slightly larger allocation and, where the kernel
+ * offers transparent huge pages on request, advised to use them. This is a
+ * hint only: without it everything works the same, a little slower. */
+#define HUGE_ALIGN ((size_t)2 << 20)
+
+static am_status slots_alloc(am_encoding *enc, size_t nslots)
+{
+    size_t bytes = nslots * sizeof(struct slot);
+    size_t raw_size = bytes >= HUGE_ALIGN ? bytes + HUGE_ALIGN : bytes;
+    uintptr_t at;
+    void *raw;
+
+    if (nslots > SIZE_MAX / sizeof(struct slot) / 2)
+        return AM_ENOMEM;
+    raw = am__alloc(enc->alloc, raw_size);
+    if (raw == NULL)
+        return AM_ENOMEM;
+    at = (uintptr_t)raw;
+    if (raw_size > bytes)
+        at = (at + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1);
+#ifdef MADV_HUGEPAGE
+    if (raw_size > bytes)
+        (void)madvise((void *)at, bytes, MADV_HUGEPAGE);
+#endif
+    memset((void *)at, 0, bytes);
+    enc->slots_raw = raw;
+    enc->slots_raw_size = raw_size;
+    enc->slots = (struct slot *)at;
+    enc->mask = nslots - 1;
+    return AM_OK;
+}
+
+static void slots_free(am_encoding *enc)
+{
+    if (enc->slots_raw != NULL)
+        am__free(enc->alloc, enc->slots_raw, enc->slots_raw_size);
+    enc->slots_raw = NULL;
+    enc->slots_raw_size = 0;
+    enc->slots = NULL;
+    enc->mask = 0;
+}
+
+/* ---- Loading ---- */
+
+static int b64_value(uint8_t c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+/* Decode base64 [p, p+n) into out; returns the length or -1. */
+static long b64_decode(const uint8_t *p, size_t n, uint8_t *out)
+{
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t pad = 0;
+
+    if (n == 0 || n % 4 != 0)
+        return -1;
+    while (pad < 2 && n > 0 && p[n - 1] == '=') {
+        n--;
+        pad++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int v = b64_value(p[i]);
+        if (v < 0)
+            return -1;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    return (long)o;
+}
+
+typedef struct line_rec {
+    uint32_t rank;
+    uint32_t boff; /* offset of the decoded bytes in the scratch blob */
+    uint32_t blen;
+} line_rec;
+
+static am_status parse_ranks(am_encoding *enc, const char *path,
+                             const uint8_t *text, size_t len, am_error *err)
+{
+    am_status st = AM_OK;
+    const am_allocator *a = enc->alloc;
+    size_t nlines = 0, cap = 0, line = 0, i = 0;
+    line_rec *recs = NULL;
+    uint8_t *scratch = NULL;
+    size_t scratch_len = 0;
+    uint32_t max_rank = 0;
+
+    /* Decoded bytes are never longer than the text. */
+    scratch = am__alloc(a, len + 1);
+    if (scratch == NULL)
+        return am__fail(err, AM_ENOMEM, "out of memory loading '%s'", path);
+
+    while (i < len) {
+        size_t start = i, sp, end;
+        uint64_t rank = 0;
+        long blen;
+
+        line++;
+        while (i < len && text[i] != '\n')
+            i++;
+        end = i;
+        if (i < len)
+            i++;
+        if (end > start && text[end - 1] == '\r')
+            end--;
+        if (end == start)
+            continue; /* blank lines (e.g. a trailing newline) */
+        for (sp = start; sp < end && text[sp] != ' '; sp++)
+            ;
+        if (sp == end || sp + 1 == end) {
+            st = am__fail(err, AM_EFORMAT, "%s:%zu: expected 'BASE64 RANK'",
+                          path, line);
+            goto out;
+        }
+        for (size_t k = sp + 1; k < end; k++) {
+            if (text[k] < '0' || text[k] > '9' || rank > 0xFFFFFFF0ull) {
+                st = am__fail(err, AM_EFORMAT, "%s:%zu: bad rank '%.*s'",
+                              path, line, (int)(end - sp - 1 > 20 ? 20 :
+                                                end - sp - 1),
+                              (const char *)text + sp + 1);
+                goto out;
+            }
+            rank = rank * 10 + (uint64_t)(text[k] - '0');
+        }
+        blen = b64_decode(text + start, sp - start, scratch + scratch_len);
+        if (blen <= 0) {
+            st = am__fail(err, AM_EFORMAT, "%s:%zu: bad base64 token",
+                          path, line);
+            goto out;
+        }
+        if (rank > 0x7FFFFFFF) {
+            st = am__fail(err, AM_EFORMAT, "%s:%zu: rank %llu too large",
+                          path, line, (unsigned long long)rank);
+            goto out;
+        }
+        if (nlines == cap) {
+            st = am__grow(a, (void **)&recs, &cap, nlines + 1,
+                          sizeof *recs);
+            if (st != AM_OK) {
+                am__fail(err, st, "out of memory loading '%s'", path);
+                goto out;
+            }
+        }
+        recs[nlines].rank = (uint32_t)rank;
+        recs[nlines].boff = (uint32_t)scratch_len;
+        recs[nlines].blen = (uint32_t)blen;
+        nlines++;
+        scratch_len += (size_t)blen;
+        if (rank > max_rank)
+            max_rank = (uint32_t)rank;
+    }
+    if (nlines == 0) {
+        st = am__fail(err, AM_EFORMAT, "%s: no tokens", path);
+        goto out;
+    }
+
+    /* Lay the tokens out by rank. */
+    enc->nranks = max_rank + 1;
+    enc->off = am__alloc_array(a, (size_t)enc->nranks + 1, sizeof(uint32_t));
+    enc->blob = am__alloc(a, scratch_len);
+    enc->blob_len = enc->blob != NULL ? scratch_len : 0;
+    for (size_t s = 16; s < (size_t)nlines * 2; s <<= 1)
+        enc->mask = s * 2 - 1;
+    if (enc->mask == 0)
+        enc->mask = 31;
+    if (slots_alloc(enc, enc->mask + 1) != AM_OK)
+        enc->mask = 0;
+    if (enc->off == NULL || enc->blob == NULL || enc->slots == NULL) {
+        st = am__fail(err, AM_ENOMEM, "out of memory loading '%s'", path);
+        goto out;
+    }
+    {
+        /* Counting sort by rank: lengths first, then prefix sums. */
+        uint32_t *len_by_rank = enc->off;
+        memset(len_by_rank, 0, ((size_t)enc->nranks + 1) * sizeof(uint32_t));
+        for (size_t k = 0; k < nlines; k++) {
+            if (len_by_rank[recs[k].rank + 1] != 0) {
+                st = am__fail(err, AM_EFORMAT, "%s: rank %u appears twice",
+                              path, recs[k].rank);
+                goto out;
+            }
+            len_by_rank[recs[k].rank + 1] = recs[k].blen;
+        }
+        for (size_t r = 1; r <= enc->nranks; r++)
+            enc->off[r] += enc->off[r - 1];
+        for (size_t k = 0; k < nlines; k++)
+            memcpy(enc->blob + enc->off[recs[k].rank],
+                   scratch + recs[k].boff, recs[k].blen);
+    }
+    for (size_t b = 0; b < 256; b++)
+        enc->byte_rank[b] = NO_RANK;
+    for (size_t k = 0; k < nlines; k++) {
+        uint32_t r = recs[k].rank;
+        const uint8_t *p = enc->blob + enc->off[r];
+        uint64_t h = hash_bytes(p, recs[k].blen);
+        size_t at = (size_t)h & enc->mask;
+
+        if (lookup(enc, p, recs[k].blen) != NO_RANK) {
+            st = am__fail(err, AM_EFORMAT,
+                          "%s: token of rank %u appears twice", path, r);
+            goto out;
+        }
+        while (enc->slots[at].len != 0)
+            at = (at + 1) & enc->mask;
+        enc->slots[at].head = load_head(p, recs[k].blen);
+        enc->slots[at].rank = r;
+        enc->slots[at].len = recs[k].blen;
+        if (recs[k].blen == 1)
+            enc->byte_rank[p[0]] = r;
+    }
+    for (size_t b = 0; b < 256; b++)
+        if (enc->byte_rank[b] == NO_RANK) {
+            st = am__fail(err, AM_EFORMAT, "%s: no token for byte 0x%02zx",
+                          path, b);
+            goto out;
+        }
+    enc->filter = am__calloc(a, FILTER_BITS / 64, sizeof(uint64_t));
+    if (enc->filter == NULL) {
+        st = am__fail(err, AM_ENOMEM, "out of memory loading '%s'", path);
+        goto out;
+    }
+    for (size_t r = 0; r < enc->nranks; r++) {
+        uint32_t o = enc->off[r], n = enc->off[r + 1] - o;
+        uint64_t h;
+        if (n == 0)
+            continue;
+        h = hash_bytes(enc->blob + o, n);
+        enc->filter[FILTER_WORD(h)] |= 1ull << FILTER_BIT(h);
+    }
+    /* Most lookups of the merge loop are for two bytes: give them a
+     * direct table. */
+    enc->pair_rank = am__alloc_array(a, 65536, sizeof(uint32_t));
+    if (enc->pair_rank == NULL) {
+        st = am__fail(err, AM_ENOMEM, "out of memory loading '%s'", path);
+        goto out;
+    }
+    for (size_t w = 0; w < 65536; w++) {
+        uint8_t two[2] = { (uint8_t)(w & 0xFF), (uint8_t)(w >> 8) };
+        enc->pair_rank[w] = lookup(enc, two, 2);
+    }
+
+out:
+    am__free(a, recs, cap * sizeof *recs);
+    am__free(a, scratch, len + 1);
+    return st;
+}
+
+am_encoding_opts am_encoding_opts_default(void)
+{
+    am_encoding_opts o;
+    memset(&o, 0, sizeof o);
+    return o;
+}
+
+static bool file_exists(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL)
+        return false;
+    fclose(fp);
+    return true;
+}
+
+/* Find <name>.tiktoken on the search path; writes the path to `out`. */
+static am_status find_rank_file(const char *name, const am_encoding_opts *o,
+                                char *out, size_t cap, am_error *err)
+{
+    const char *dirs[4];
+    const char *what[4] = { "data_dir", "AGENTMEM_DATA_DIR", "AM_DATADIR",
+                            "source tree" };
+    char tried[400] = "";
+    size_t nd = 0, tl = 0;
+
+    if (o->rank_file != NULL) {
+        if (strlen(o->rank_file) + 1 > cap)
+            return am__fail(err, AM_EINVAL, "rank file path too long");
+        memcpy(out, o->rank_file, strlen(o->rank_file) + 1);
+        return AM_OK;
+    }
+    dirs[0] = o->data_dir;
+    dirs[1] = getenv("AGENTMEM_DATA_DIR");
+    dirs[2] = AM_DATADIR;
+    dirs[3] = AM_SOURCE_DATADIR;
+    for (nd = 0; nd < 4; nd++) {
+        if (dirs[nd] == NULL || dirs[nd][0] == '\0')
+            continue;
+        if ((size_t)snprintf(out, cap, "%s/%s.tiktoken", dirs[nd], name) >=
+            cap)
+            continue;
+        if (file_exists(out))
+            return AM_OK;
+        if (tl < sizeof tried - 1)
+            tl += (size_t)snprintf(tried + tl, sizeof tried - tl, "%s%s (%s)",
+                                   tl ? ", " : "", dirs[nd], what[nd]);
+    }
+    return am__fail(err, AM_ENOTFOUND,
+                    "rank file %s.tiktoken not found (tried %s; run "
+                    "scripts/setup or set AGENTMEM_DATA_DIR)", name, tried);
+}
+
+
+/* ---- Binary cache of the tables ----
+ *
+ * Parsing a rank file (base64, hashing 200,000 tokens, building the
+ * filter) takes tens of milliseconds; reading the finished tables back
+ * takes a few. After a parse, open writes them next to the rank file as
+ * <rank file>.bin (if the directory is writable; failure is silent) and
+ * later opens read that instead. The cache records the rank file's size
+ * and modification time, the layout constants, and a hash of its payload;
+ * any mismatch or damage means "no cache": the rank file is parsed again
+ * and the cache rewritten. */
+
+#define CACHE_MAGIC "AMBPE\0\0\1"
+#define CACHE_VERSION 1u
+
+typedef struct cache_hdr {
+    char magic[8];
+    uint32_t version;
+    uint32_t endian;       /* 0x01020304 as written */
+    char name[16];
+    uint64_t src_size;
+    int64_t src_mtime_ns;
+    uint32_t nranks;
+    uint32_t slot_size;
+    uint64_t blob_len;
+    uint64_t mask;
+    uint64_t filter_bits;
+    uint64_t payload_hash; /* am__hash64 chain over the sections */
+} cache_hdr;
+
+typedef struct section {
+    void *ptr;
+    size_t len;
+} section;
+
+static size_t sections_of(am_encoding *enc, section sec[6])
+{
+    sec[0] = (section){ enc->byte_rank, sizeof enc->byte_rank };
+    sec[1] = (section){ enc->off, ((size_t)enc->nranks + 1) * 4 };
+    sec[2] = (section){ enc->blob, enc->blob_len };
+    sec[3] = (section){ enc->slots, (enc->mask + 1) * sizeof(slot) };
+    sec[4] = (section){ enc->filter, FILTER_BITS / 8 };
+    sec[5] = (section){ enc->pair_rank, 65536 * 4 };
+    return 6;
+}
+
+static uint64_t sections_hash(const section *sec, size_t n)
+{
+    uint64_t h = 0x6a09e667f3bcc908ull;
+    for (size_t i = 0; i < n; i++)
+        h = am__hash64(sec[i].ptr, sec[i].len, h);
+    return h;
+}
+
+static void cache_path(char *out, size_t cap, const char *rank_path)
+{
+    snprintf(out, cap, "%s.bin", rank_path);
+}
+
+/* Read the cache for `rank_path` into `enc` (which has alloc and def).
+ * Returns AM_OK, AM_ENOMEM, or AM_ENOTFOUND for "no usable cache" (then
+ * `enc` holds no tables). */
+static am_status cache_read(am_encoding *enc, const char *rank_path,
+                            const struct stat *src)
+{
+    char path[4200];
+    cache_hdr h;
+    section sec[6];
+    size_t nsec;
+    FILE *fp;
+    am_status st = AM_ENOTFOUND;
+    const am_allocator *a = enc->alloc;
+
+    cache_path(path, sizeof path, rank_path);
+    fp = fopen(path, "rb");
+    if (fp == NULL)
+        return AM_ENOTFOUND;
+    if (fread(&h, sizeof h, 1, fp) != 1 ||
+        memcmp(h.magic, CACHE_MAGIC, 8) != 0 ||
+        h.version != CACHE_VERSION || h.endian != 0x01020304u ||
+        strncmp(h.name, enc->def->name, sizeof h.name) != 0 ||
+        h.src_size != (uint64_t)src->st_size ||
+        h.src_mtime_ns != (int64_t)src->st_mtim.tv_sec * 1000000000 +
+                              src->st_mtim.tv_nsec ||
+        h.slot_size != sizeof(slot) || h.filter_bits != FILTER_BITS ||
+        h.nranks == 0 || h.nranks > (1u << 24) ||
+        h.blob_len > ((uint64_t)1 << 30) || h.mask > ((uint64_t)1 << 26) ||
+        ((h.mask + 1) & h.mask) != 0)
+        goto out;
+    enc->nranks = h.nranks;
+    enc->off = am__alloc_array(a, (size_t)h.nranks + 1, sizeof(uint32_t));
+    enc->blob = am__alloc(a, (size_t)h.blob_len);
+    enc->blob_len = enc->blob != NULL ? (size_t)h.blob_len : 0;
+    (void)slots_alloc(enc, (size_t)h.mask + 1);
+    enc->filter = am__alloc(a, FILTER_BITS / 8);
+    enc->pair_rank = am__alloc_array(a, 65536, sizeof(uint32_t));
+    if (enc->off == NULL || enc->blob == NULL || enc->slots == NULL ||
+        enc->filter == NULL || enc->pair_rank == NULL) {
+        st = AM_ENOMEM;
+        goto out;
+    }
+    nsec = sections_of(enc, sec);
+    for (size_t i = 0; i < nsec; i++)
+        if (fread(sec[i].ptr, 1, sec[i].len, fp) != sec[i].len)
+            goto out;
+    if (fgetc(fp) != EOF || sections_hash(sec, nsec) != h.payload_hash)
+        goto out;
+    /* The offsets must stay inside the blob for lookups to be safe. */
+    for (size_t r = 0; r < h.nranks; r++)
+        if (enc->off[r] > enc->off[r + 1])
+            goto out;
+    if (enc->off[h.nranks] != h.blob_len)
+        goto out;
+    st = AM_OK;
+
+out:
+    fclose(fp);
+    return st;
+}
+
+/* Write the cache; any failure just leaves no cache behind. */
+static void cache_write(am_encoding *enc, const char *rank_path,
+                        const struct stat *src)
+{
+    char path[4200], tmp[4300];
+    cache_hdr h;
+    section sec[6];
+    size_t nsec = sections_of(enc, sec);
+    FILE *fp;
+    bool ok;
+
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, CACHE_MAGIC, 8);
+    h.version = CACHE_VERSION;
+    h.endian = 0x01020304u;
+    snprintf(h.name, sizeof h.name, "%s", enc->def->name);
+    h.src_size = (uint64_t)src->st_size;
+    h.src_mtime_ns = (int64_t)src->st_mtim.tv_sec * 1000000000 +
+                     src->st_mtim.tv_nsec;
+    h.nranks = enc->nranks;
+    h.slot_size = sizeof(slot);
+    h.blob_len = enc->blob_len;
+    h.mask = enc->mask;
+    h.filter_bits = FILTER_BITS;
+    h.payload_hash = sections_hash(sec, nsec);
+
+    cache_path(path, sizeof path, rank_path);
+    /* Unique per process and per encoding being opened. */
+    snprintf(tmp, sizeof tmp, "%s.%ld.%p.tmp", path, (long)getpid(),
+             (void *)enc);
+    fp = fopen(tmp, "wb");
+    if (fp == NULL)
+        return;
+    ok = fwrite(&h, sizeof h, 1, fp) == 1;
+    for (size_t i = 0; i < nsec && ok; i++)
+        ok = fwrite(sec[i].ptr, 1, sec[i].len, fp) == sec[i].len;
+    ok = fclose(fp) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0)
+        unlink(tmp);
+}
+
+/* Drop whatever tables a failed cache read left. */
+static void drop_tables(am_encoding *enc)
+{
+    const am_allocator *a = enc->alloc;
+    if (enc->off != NULL)
+        am__free(a, enc->off, ((size_t)enc->nranks + 1) * sizeof(uint32_t));
+    am__free(a, enc->blob, enc->blob_len);
+    slots_free(enc);
+    if (enc->pair_rank != NULL)
+        am__free(a, enc->pair_rank, 65536 * sizeof(uint32_t));
+    if (enc->filter != NULL)
+        am__free(a, enc->filter, FILTER_BITS / 8);
+    enc->off = NULL;
+    enc->blob = NULL;
+    enc->blob_len = 0;
+    enc->pair_rank = NULL;
+    enc->filter = NULL;
+    enc->nranks = 0;
+}
+
+am_status am_encoding_open(const char *name, const am_encoding_opts *opts,
+                           am_encoding **out, am_error *err)
+{
+    am_status st = AM_OK;
+    am_encoding_opts o = opts != NULL ? *opts : am_encoding_opts_default();
+    const encoding_def *def = NULL;
+    am_encoding *enc = NULL;
+    am_buf text = AM_BUF_INIT;
+    char path[4096];
+    struct stat sb;
+    bool use_cache;
+
+    if (out == NULL || name == NULL)
+        return am__fail(err, AM_EINVAL, "am_encoding_open: NULL argument");
+    *out = NULL;
+    for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++)
+        if (strcmp(defs[i].name, name) == 0)
+            def = &defs[i];
+    if (def == NULL)
+        return am__fail(err, AM_ENOTFOUND,
+                        "unknown encoding '%s' (known: cl100k_base, "
+                        "o200k_base, p50k_base, r50k_base)", name);
+    st = find_rank_file(name, &o, path, sizeof path, err);
+    if (st != AM_OK)
+        return st;
+    enc = am__calloc(o.alloc, 1, sizeof *enc);
+    if (enc == NULL)
+        return am__fail(err, AM_ENOMEM, "out of memory opening '%s'", name);
+    enc->alloc = o.alloc;
+    enc->def = def;
+    use_cache = !(o.flags & AM_ENCODING_NO_CACHE) && stat(path, &sb) == 0;
+    if (use_cache) {
+        st = cache_read(enc, path, &sb);
+        if (st == AM_ENOMEM) {
+            am__fail(err, st, "out of memory opening '%s'", name);
+            goto fail;
+        }
+        if (st != AM_OK)
+            drop_tables(enc);
+    }
+    if (!use_cache || st != AM_OK) {
+        text.alloc = o.alloc;
+        st = am__read_file(path, &text, err);
+        if (st != AM_OK)
+            goto fail;
+        st = parse_ranks(enc, path, (const uint8_t *)text.ptr, text.len,
+                         err);
+        if (st != AM_OK)
+            goto fail;
+        if (use_cache)
+            cache_write(enc, path, &sb);
+    }
+    enc->vocab_size = enc->nranks;
+    for (size_t i = 0; i < def->nspecials; i++) {
+        if (def->specials[i].id < enc->nranks &&
+            enc->off[def->specials[i].id + 1] !=
+                enc->off[def->specials[i].id]) {
+            st = am__fail(err, AM_EFORMAT, "%s: special token id %u is an "
+                          "ordinary token: not a %s rank file", path,
+                          def->specials[i].id, name);
+            goto fail;
+        }
+        if (def->specials[i].id + 1 > enc->vocab_size)
+            enc->vocab_size = def->specials[i].id + 1;
+    }
+    am_buf_free(&text);
+    *out = enc;
+    return AM_OK;
+
+fail:
+    am_buf_free(&text);
+    am_encoding_free(enc);
+    return st;
+}
+
+void am_encoding_free(am_encoding *enc)
+{
+    if (enc == NULL)
+        return;
+    drop_tables(enc);
+    am__free(enc->alloc, enc, sizeof *enc);
+}
+
+const char *am_encoding_name(const am_encoding *enc)
+{
+    return enc != NULL ? enc->def->name : "";
+}
+
+size_t am_encoding_vocab_size(const am_encoding *enc)
+{
+    return enc != NULL ? enc->vocab_size : 0;
+}
+
+bool am_encoding_token_bytes(const am_encoding *enc, uint32_t id,
+                             am_str *bytes)
+{
+    if (enc == NULL || bytes == NULL)
+        return false;
+    if (id < enc->nranks && enc->off[id + 1] != enc->off[id]) {
+        bytes->ptr = (const char *)enc->blob + enc->off[id];
+        bytes->len = enc->off[id + 1] - enc->off[id];
+        return true;
+    }
+    for (size_t i = 0; i < enc->def->nspecials; i++)
+        if (enc->def->specials[i].id == id) {
+            bytes->ptr = enc->def->specials[i].text;
+            bytes->len = enc->def->specials[i].len;
+            return true;
+        }
+    return false;
+}
+
+bool am_encoding_special_id(const am_encoding *enc, am_str text,
+                            uint32_t *id)
+{
+    if (enc == NULL || text.ptr == NULL)
+        return false;
+    for (size_t i = 0; i < enc->def->nspecials; i++) {
+        const special *sp = &enc->def->specials[i];
+        if (sp->len == text.len && memcmp(sp->text, text.ptr, text.len) == 0) {
+            if (id != NULL)
+                *id = sp->id;
+            return true;
+        }
+    }
+    return false;
+}
+
+void am_tokens_free(am_tokens *toks)
+{
+    if (toks == NULL)
+        return;
+    am__free(toks->alloc, toks->ids, toks->cap * sizeof(uint32_t));
+    toks->ids = NULL;
+    toks->count = 0;
+    toks->cap = 0;
+}
+
+size_t am_tokens_approx(am_str text)
+{
+    return (text.len + 3) / 4;
+}
