@@ -17,13 +17,17 @@ int cmd_demo(int argc, char **argv)
     (void)argc;
     (void)argv;
     printf("agentmem %s demo\n", am_version());
-    demo_providers();
+    /* In the order a user meets the layers: messages, counting, the
+     * context window, long-term memory, tiers, then live providers. */
     if ((rc = demo_msg()) != CLI_EXIT_OK)
         return rc;
-    if (demo_store() != 0)
-    if (demo_tiers() != CLI_EXIT_OK)
-        return CLI_EXIT_FAIL;
+    if ((rc = demo_tokens()) != CLI_EXIT_OK)
+        return rc;
     demo_context();
-    demo_tokens();
+    if ((rc = demo_store()) != CLI_EXIT_OK)
+        return rc;
+    if ((rc = demo_tiers()) != CLI_EXIT_OK)
+        return rc;
+    demo_providers();
     return CLI_EXIT_OK;
 }

@@ -1,33 +1,43 @@
-/* commands.h -- the handlers listed in main.c's command table. */
+/* commands.h -- the handlers listed in main.c's command table, and the
+ * parts of `agentmem demo` (one demo_<module>.c per module). */
 #ifndef AM_CLI_COMMANDS_H
 #define AM_CLI_COMMANDS_H
 
+/* Messages and conversations: cmd_conv.c */
 int cmd_conv(int argc, char **argv);
-int cmd_demo(int argc, char **argv);
-int cmd_version(int argc, char **argv);
+/* Tokens, model catalog, cost: cmd_tokens.c */
 int cmd_tokens(int argc, char **argv);
-int cmd_trim(int argc, char **argv);     /* cmd_context.c */
-int cmd_compress(int argc, char **argv); /* cmd_context.c */
-int cmd_replay(int argc, char **argv);   /* cmd_context.c */
-void demo_context(void);                 /* demo_context.c */
-int cmd_llm(int argc, char **argv);   /* cmd_llm.c */
-int cmd_embed(int argc, char **argv); /* cmd_llm.c */
-void demo_providers(void);            /* demo_providers.c */
+int cmd_models(int argc, char **argv);
+int cmd_cost(int argc, char **argv);
+/* Context window: cmd_context.c */
+int cmd_trim(int argc, char **argv);
+int cmd_compress(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+/* Long-term store and recall: cmd_store.c */
+int cmd_store(int argc, char **argv);
+int cmd_recall(int argc, char **argv);
+/* Hierarchical tiers: cmd_tiers.c */
+int cmd_tiers(int argc, char **argv);
+/* Providers over HTTP: cmd_llm.c */
+int cmd_llm(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
 #define LLM_CHAT_USAGE                                                    \
     "chat --model M [--provider openai|anthropic] [--base-url URL] "      \
     "[--api-key-env VAR] [--system TEXT] [--max-tokens N] "               \
     "[--temperature T] [--timeout-ms N] [--retries N] [--json] "          \
     "PROMPT|-|--messages FILE"
+/* main.c and cmd_demo.c */
+int cmd_version(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 
-/* Parts of `agentmem demo`, one per module (demo_<module>.c). */
+/* Parts of `agentmem demo`. The int ones return a CLI exit status; the
+ * void ones print what failed and carry on, since their part is optional
+ * (no LLM configured) or purely illustrative. */
 int demo_msg(void);
-int cmd_models(int argc, char **argv);
-int cmd_cost(int argc, char **argv);
-int cmd_store(int argc, char **argv);
-int cmd_recall(int argc, char **argv);
-int demo_store(void);
-int cmd_tiers(int argc, char **argv);
-int demo_tiers(void);
 int demo_tokens(void);
+void demo_context(void);
+int demo_store(void);
+int demo_tiers(void);
+void demo_providers(void);
 
 #endif

@@ -13,29 +13,12 @@
 #include "commands.h"
 
 static const cli_command commands[] = {
+    { "demo", cmd_demo, 0, "", "a short tour of agentmem on shipped data" },
     { "conv", cmd_conv, 1,
       "convert --from F --to F [--pretty] [--portable] [IN] [-o OUT] | "
       "show [--format F] [IN] | stats [--format F] [IN]   "
       "(F: agentmem, openai, anthropic; IN/OUT default to stdin/stdout)",
       "convert, show and count conversations" },
-    { "demo", cmd_demo, 0, "", "a short tour of agentmem on shipped data" },
-    { "embed", cmd_embed, 1,
-      "--model M [--base-url URL] [--api-key-env VAR] [--dim N] "
-      "[--batch N] [--timeout-ms N] [--retries N] TEXT...",
-      "embed texts over an OpenAI-compatible /embeddings endpoint" },
-    { "llm", cmd_llm, 1, LLM_CHAT_USAGE,
-      "chat with an OpenAI-compatible or Anthropic model over HTTP" },
-    { "recall", cmd_recall, 1,
-      "index USER SESSION FILE | search USER QUERY | tool-def | tool-call "
-      "USER CALL [--format openai|anthropic] [--db F] [--json]",
-      "index past conversations and search them" },
-    { "store", cmd_store, 1,
-      "put NS KEY JSON | get NS KEY | del NS KEY | ls [NS] | namespaces "
-      "[NS] | search QUERY [--ns NS] [--mode M] | history|undo NS KEY | "
-      "purge | check | import FILE | export [NS] | memtool USER INPUT "
-      "[--db F] [--json]",
-      "the long-term store: items, namespaces, search" },
-    { "version", cmd_version, 0, "", "print the library version" },
     { "tokens", cmd_tokens, 1,
       "count|encode|decode [--encoding E | --model M] [--jsonl] "
       "[--messages] [--allow-special] [FILE...]",
@@ -45,11 +28,6 @@ static const cli_command commands[] = {
     { "cost", cmd_cost, 0,
       "--model M --input N --output N [--cached N] [--file F]",
       "the price of an LLM call from the model catalog" },
-    { "tiers", cmd_tiers, 1,
-      "put|get|search|delete|archive|restore|stats|optimize|policies|"
-      "maintain|moves"
-      " [ARGS] [--db FILE] [--now MS] [--capacity TIER=N]",
-      "hierarchical memory: tiers, index search, lifecycle, archive" },
     { "trim", cmd_trim, 1,
       "FILE [--format F] [--strategy last|first|tokens] [--max-messages N] "
       "[--max-tokens N] [--model M] [--no-system] [--start-on-user] "
@@ -67,6 +45,28 @@ static const cli_command commands[] = {
       "[--llm-model M [--llm-provider P] [--llm-base-url U] "
       "[--llm-api-key-env VAR]]",
       "feed a conversation message by message; print the statistics" },
+    { "store", cmd_store, 1,
+      "put NS KEY JSON | get NS KEY | del NS KEY | ls [NS] | namespaces "
+      "[NS] | search QUERY [--ns NS] [--mode M] | history|undo NS KEY | "
+      "purge | check | import FILE | export [NS] | memtool USER INPUT "
+      "[--db F] [--json]",
+      "the long-term store: items, namespaces, search" },
+    { "recall", cmd_recall, 1,
+      "index USER SESSION FILE | search USER QUERY | tool-def | tool-call "
+      "USER CALL [--format openai|anthropic] [--db F] [--json]",
+      "index past conversations and search them" },
+    { "tiers", cmd_tiers, 1,
+      "put|get|search|delete|archive|restore|stats|optimize|policies|"
+      "maintain|moves"
+      " [ARGS] [--db FILE] [--now MS] [--capacity TIER=N]",
+      "hierarchical memory: tiers, index search, lifecycle, archive" },
+    { "llm", cmd_llm, 1, LLM_CHAT_USAGE,
+      "chat with an OpenAI-compatible or Anthropic model over HTTP" },
+    { "embed", cmd_embed, 1,
+      "--model M [--base-url URL] [--api-key-env VAR] [--dim N] "
+      "[--batch N] [--timeout-ms N] [--retries N] TEXT...",
+      "embed texts over an OpenAI-compatible /embeddings endpoint" },
+    { "version", cmd_version, 0, "", "print the library version" },
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
