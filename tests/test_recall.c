@@ -4,6 +4,8 @@
 #include "agentmem/memtool.h"
 #include "agentmem/recall.h"
 #include "harness.h"
+#include "store/store_int.h"
+#include "store_target.h"
 
 typedef struct fixture {
     test_clock tc;
@@ -20,7 +22,7 @@ static void fx_open(fixture *f)
     f->tc.now_ms = 5000000;
     f->clk = test_clock_make(&f->tc);
     f->dir = test_tmpdir();
-    snprintf(path, sizeof path, "%s/r.db", f->dir);
+    test_store_target(f->dir, "r.db", path, sizeof path);
     am_store_opts o = am_store_opts_default();
     o.clock = &f->clk;
     CHECK_OK(am_embedder_hash_create(64, &f->emb, NULL));
@@ -64,6 +66,55 @@ static am_status failing_summary(void *ctx, am_str chunk, am_buf *out,
     snprintf(err->msg, sizeof err->msg, "summarizer offline");
     err->code = AM_ENET;
     return AM_ENET;
+}
+
+AM_TEST(store_write_is_all_or_nothing)
+{
+    /* The memory tool's rename (puts + deletes) and the recall re-index
+     * (clear + puts) run as one am__store_write: a failing part undoes
+     * the others. */
+    fixture f;
+    fx_open(&f);
+    am_buf out = AM_BUF_INIT;
+    am_str parts[] = { AM_STR("mem"), AM_STR("u") };
+    am_ns ns = { parts, 2 };
+    am_item_in it;
+    memset(&it, 0, sizeof it);
+    it.ns = ns;
+    it.key = AM_STR("/memories/a/old.txt");
+    it.value = AM_STR("\"old\"");
+    CHECK_OK(am_store_put(f.s, &it));
+    am_item_in moved = it;
+    moved.key = AM_STR("/memories/b/old.txt");
+    am_str dels[] = { AM_STR("/memories/a/old.txt"),
+                      AM_STR("/memories/a/missing.txt") };
+    am__write w;
+    memset(&w, 0, sizeof w);
+    w.puts = &moved;
+    w.nput = 1;
+    w.del_ns = ns;
+    w.dels = dels;
+    w.ndel = 2;
+    CHECK_ST(am__store_write(f.s, &w), AM_ENOTFOUND);
+    CHECK(strstr(am_store_last_error(f.s)->msg, "delete 1") != NULL);
+    CHECK_ST(am_store_get(f.s, ns, moved.key, &out), AM_ENOTFOUND);
+    CHECK_OK(am_store_get(f.s, ns, it.key, &out));
+    /* Without the missing key it all happens. */
+    w.ndel = 1;
+    CHECK_OK(am__store_write(f.s, &w));
+    CHECK_OK(am_store_get(f.s, ns, moved.key, &out));
+    CHECK_ST(am_store_get(f.s, ns, it.key, &out), AM_ENOTFOUND);
+    /* Clear + put: a bad item keeps the cleared namespace intact. */
+    am_item_in bad = it;
+    bad.value = AM_STR("{not json");
+    memset(&w, 0, sizeof w);
+    w.clear = ns;
+    w.puts = &bad;
+    w.nput = 1;
+    CHECK_ST(am__store_write(f.s, &w), AM_EFORMAT);
+    CHECK_OK(am_store_get(f.s, ns, moved.key, &out));
+    am_buf_free(&out);
+    fx_close(&f);
 }
 
 AM_TEST(recall_reindex_failure_keeps_the_old_chunks)

@@ -8,6 +8,7 @@
 #include "agentmem/store.h"
 #include "agentmem/tiers.h"
 #include "harness.h"
+#include "store_target.h"
 
 typedef struct fixture {
     test_clock tc;
@@ -25,7 +26,7 @@ static void fx_open(fixture *f, int with_embedder)
     f->tc.now_ms = 1000000;
     f->clk = test_clock_make(&f->tc);
     f->dir = test_tmpdir();
-    snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
+    test_store_target(f->dir, "t.db", f->path, sizeof f->path);
     am_store_opts o = am_store_opts_default();
     o.clock = &f->clk;
     if (with_embedder) {
@@ -581,6 +582,39 @@ AM_TEST(delete_namespace_and_reopen_keeps_data)
              AM_ENOTFOUND);
     am_buf_free(&out);
     fx_close(&f);
+}
+
+AM_TEST(open_picks_backend_from_target)
+{
+    char *dir = test_tmpdir();
+    char path[512], uri[600];
+    am_error err;
+    am_store *s = NULL;
+    am_buf out = AM_BUF_INIT;
+
+    /* PostgreSQL is a later backend: a clear refusal, no handle. */
+    CHECK_ST(am_store_open("postgresql://localhost/agentmem", NULL, &s, &err),
+             AM_EUNSUPPORTED);
+    CHECK(strstr(err.msg, "PostgreSQL") != NULL);
+    CHECK(s == NULL);
+    CHECK_ST(am_store_open("postgres://u@h/db", NULL, &s, &err),
+             AM_EUNSUPPORTED);
+    CHECK_ST(am_store_open("redis://h/0", NULL, &s, &err), AM_EUNSUPPORTED);
+    CHECK(strstr(err.msg, "redis://") != NULL);
+    CHECK(s == NULL);
+    /* "sqlite:<path>" and the bare path are the same SQLite file. */
+    snprintf(path, sizeof path, "%s/b.db", dir);
+    snprintf(uri, sizeof uri, "sqlite:%s", path);
+    CHECK_OK_E(am_store_open(uri, NULL, &s, &err), &err);
+    CHECK_OK(put(s, NS1("n"), "k", "\"v\"", 0));
+    am_store_close(s);
+    CHECK_OK(am_store_open(path, NULL, &s, &err));
+    CHECK_OK(am_store_get(s, NS1("n"), AM_STR("k"), &out));
+    CHECK_STR_EQ(out.ptr, "\"v\"");
+    am_store_close(s);
+    am_buf_free(&out);
+    test_rmtree(dir);
+    free(dir);
 }
 
 AM_TEST(open_rejects_garbage_and_newer_schema)

@@ -7,6 +7,7 @@
 
 #include "agentmem/store.h"
 #include "harness.h"
+#include "store_target.h"
 
 #define THREADS 4
 #define PER_THREAD 150
@@ -74,7 +75,7 @@ static void count_all(const char *path, size_t want)
 AM_TEST(threads_share_one_handle_without_losing_writes)
 {
     char *dir = test_tmpdir(), path[512];
-    snprintf(path, sizeof path, "%s/mt1.db", dir);
+    test_store_target(dir, "mt1.db", path, sizeof path);
     am_store *s;
     CHECK_OK(am_store_open(path, NULL, &s, NULL));
     pthread_t th[THREADS];
@@ -96,7 +97,7 @@ AM_TEST(threads_share_one_handle_without_losing_writes)
 AM_TEST(threads_with_own_handles_on_one_file)
 {
     char *dir = test_tmpdir(), path[512];
-    snprintf(path, sizeof path, "%s/mt2.db", dir);
+    test_store_target(dir, "mt2.db", path, sizeof path);
     am_store *s;
     CHECK_OK(am_store_open(path, NULL, &s, NULL)); /* create the schema */
     am_store_close(s);
@@ -169,7 +170,7 @@ AM_TEST(threads_embed_and_hybrid_search_on_one_handle)
     char *dir = test_tmpdir(), path[512];
     am_embedder *e;
     am_store *s;
-    snprintf(path, sizeof path, "%s/emb.db", dir);
+    test_store_target(dir, "emb.db", path, sizeof path);
     CHECK_OK(am_embedder_hash_create(64, &e, NULL));
     am_store_opts o = am_store_opts_default();
     o.embedder = e;

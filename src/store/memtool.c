@@ -654,17 +654,30 @@ static am_status cmd_delete(mctx *m, am_str raw, const char *path,
     if (plen == ROOT_LEN)
         return reply(m, 1, "Error: Cannot delete the %s directory itself",
                      ROOT);
+    am_str *keys = NULL;
     st = all_files(m, &r);
     if (st != AM_OK)
         return st;
+    if (r->count > 0 &&
+        (keys = am__calloc(NULL, r->count, sizeof *keys)) == NULL)
+        st = AM_ENOMEM;
     for (size_t i = 0; i < r->count && st == AM_OK; i++) {
         am_str k = r->items[i].key;
         if ((k.len == plen && memcmp(k.ptr, path, plen) == 0) ||
-            under(k, path, plen)) {
-            st = am_store_delete(m->s, m->ns, k);
-            gone++;
-        }
+            under(k, path, plen))
+            keys[gone++] = k;
     }
+    if (st == AM_OK && gone > 0) {
+        /* A directory goes as a whole or not at all. */
+        am__write w;
+        memset(&w, 0, sizeof w);
+        w.del_ns = m->ns;
+        w.dels = keys;
+        w.ndel = gone;
+        st = am__store_write(m->s, &w);
+    }
+    if (keys != NULL)
+        am__free(NULL, keys, r->count * sizeof *keys);
     am_results_free(r);
     if (st != AM_OK)
         return st;
@@ -683,6 +696,9 @@ static am_status cmd_rename(mctx *m, json_t *in)
     size_t olen, nlen;
     am_results *r = NULL;
     am_buf text = AM_BUF_INIT, key = AM_BUF_INIT;
+    am_item_in *puts = NULL;
+    am_str *olds = NULL;
+    size_t *koff = NULL;
     am_status st = get_str(m, in, "old_path", &ro, 1, &bad);
     if (st == AM_OK && !bad)
         st = get_str(m, in, "new_path", &rn, 1, &bad);
@@ -717,29 +733,49 @@ static am_status cmd_rename(mctx *m, json_t *in)
     if (st != AM_OK)
         goto out;
     size_t moved = 0;
+    /* Every file under the old path: new keys (in `key`, one after the
+     * other, offsets in `koff`) put and old keys deleted in one
+     * transaction, so a failure leaves the tree as it was. */
+    if (r->count > 0) {
+        puts = am__calloc(NULL, r->count, sizeof *puts);
+        olds = am__calloc(NULL, r->count, sizeof *olds);
+        koff = am__calloc(NULL, r->count + 1, sizeof *koff);
+        if (puts == NULL || olds == NULL || koff == NULL)
+            st = AM_ENOMEM;
+    }
+    am_buf_clear(&key);
     for (size_t i = 0; i < r->count && st == AM_OK; i++) {
         am_str k = r->items[i].key;
         int self = k.len == olen && memcmp(k.ptr, op, olen) == 0;
         if (!self && !under(k, op, olen))
             continue;
-        am_buf_clear(&key);
+        size_t start = key.len;
         st = am_buf_append(&key, np, nlen);
         if (st == AM_OK)
             st = am_buf_append(&key, k.ptr + olen, k.len - olen);
-        if (st == AM_OK && key.len > MAX_PATH)
+        if (st == AM_OK && key.len - start > MAX_PATH)
             st = AM_ELIMIT;
-        if (st == AM_OK) {
-            am_item_in it;
-            memset(&it, 0, sizeof it);
-            it.ns = m->ns;
-            it.key = am_buf_str(&key);
-            it.value = r->items[i].value;
-            it.text = r->items[i].text;
-            st = am_store_put(m->s, &it);
-        }
-        if (st == AM_OK)
-            st = am_store_delete(m->s, m->ns, k);
+        if (st != AM_OK)
+            break;
+        koff[moved] = start;
+        koff[moved + 1] = key.len;
+        puts[moved].ns = m->ns;
+        puts[moved].value = r->items[i].value;
+        puts[moved].text = r->items[i].text;
+        olds[moved] = k;
         moved++;
+    }
+    for (size_t i = 0; st == AM_OK && i < moved; i++)
+        puts[i].key = (am_str){ key.ptr + koff[i], koff[i + 1] - koff[i] };
+    if (st == AM_OK && moved > 0) {
+        am__write w;
+        memset(&w, 0, sizeof w);
+        w.puts = puts;
+        w.nput = moved;
+        w.del_ns = m->ns;
+        w.dels = olds;
+        w.ndel = moved;
+        st = am__store_write(m->s, &w);
     }
     if (st == AM_ELIMIT) {
         st = reply(m, 1, "Error: The destination %s would make a path "
@@ -755,6 +791,11 @@ static am_status cmd_rename(mctx *m, json_t *in)
     }
     st = reply(m, 0, "Successfully renamed %s to %s", op, np);
 out:
+    if (r != NULL) {
+        am__free(NULL, puts, r->count * sizeof *puts);
+        am__free(NULL, olds, r->count * sizeof *olds);
+        am__free(NULL, koff, (r->count + 1) * sizeof *koff);
+    }
     am_results_free(r);
     am_buf_free(&text);
     am_buf_free(&key);

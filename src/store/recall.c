@@ -183,10 +183,15 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
                                       toff[i + 1] - toff[i] };
         }
     }
-    if (st == AM_OK)
-        st = am_store_delete_ns(s, ns, NULL);
-    if (st == AM_OK && made > 0)
-        st = am_store_put_many(s, items, made);
+    if (st == AM_OK) {
+        /* The old chunks go and the new ones come in one transaction. */
+        am__write w;
+        memset(&w, 0, sizeof w);
+        w.clear = ns;
+        w.puts = items;
+        w.nput = made;
+        st = am__store_write(s, &w);
+    }
     json_decref(arr);
     am_buf_free(&text);
     am_buf_free(&summary);

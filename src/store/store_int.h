@@ -4,44 +4,10 @@
 
 #include <pthread.h>
 #include <stdio.h>
-#include <sqlite3.h>
 
 #include "agentmem/store.h"
+#include "backend.h"
 #include "core/core.h"
-
-/* Cached prepared statements, one per id, prepared on first use. */
-enum {
-    Q_BEGIN,
-    Q_COMMIT,
-    Q_ROLLBACK,
-    Q_META_GET,
-    Q_META_SET,
-    Q_ITEM_FIND,
-    Q_ITEM_INSERT,
-    Q_FTS_ADD,
-    Q_FTS_DEL,
-    Q_ITEM_UPDATE,
-    Q_ITEM_SOFTDEL,
-    Q_ITEM_GET,
-    Q_ITEM_ROW,
-    Q_HIST_ADD,
-    Q_HIST_FIRST,
-    Q_HIST_LAST,
-    Q_HIST_LIST,
-    Q_LIST,
-    Q_NS_LIST,
-    Q_FTS,
-    Q_FTS_TOP,
-    Q_VEC_LOAD,
-    Q_SESS_FIND,
-    Q_SESS_NEW,
-    Q_SESS_TOUCH,
-    Q_SESS_ITEM_ADD,
-    Q_SESS_ITEMS,
-    Q_SESS_LAST,
-    Q_SESS_ITEM_DEL,
-    Q_COUNT_
-};
 
 /* Vectors kept in memory for exact search; reloaded when the database
  * changed (PRAGMA data_version, or a write through this handle). */
@@ -59,34 +25,55 @@ typedef struct am__vcache {
 } am__vcache;
 
 struct am_store {
-    sqlite3 *db;
+    const am__store_backend *be;
+    void *impl;          /* the backend's state */
     pthread_mutex_t mu;
     const am_allocator *alloc;
     const am_clock *clock;
     const am_embedder *embedder;
     char actor[64];
     int busy_timeout_ms;
+    int sync_full;
     am_error err;
-    sqlite3_stmt *stmts[Q_COUNT_];
     am__vcache vc;
     int64_t own_writes; /* bumped by writes that touch vectors */
     int64_t vc_writes;
 };
 
-/* A statement reset and ready for binding, or NULL (detail in s->err). */
-sqlite3_stmt *am__store_stmt(am_store *s, int id);
-/* Record a SQLite failure in s->err ("<what>: <sqlite message>"). */
-am_status am__store_dberr(am_store *s, int rc, const char *what);
-am_status am__store_exec(am_store *s, const char *sql);
-/* Step cached statement `id` (bound by the caller) to completion. */
-am_status am__store_step_done(am_store *s, int id, const char *what);
-/* Bind `v` as a blob (blob != 0) or text; borrowed until the step. */
-void am__store_bind_str(sqlite3_stmt *q, int i, am_str v, int blob);
-/* The encoded range [lo, hi) of namespace prefix `ns` (root allowed). */
-am_status am__store_ns_range(am_store *s, am_ns ns, am_buf *lo, am_buf *hi);
-am_status am__store_begin(am_store *s);
-am_status am__store_commit(am_store *s);
-void am__store_rollback(am_store *s);
+/* One item, validated and prepared outside the lock (am__store_prepare). */
+struct am__prepared {
+    am_buf ns;         /* encoded namespace */
+    am_buf text;       /* indexed text, NUL-terminated */
+    am_str meta;       /* JSON object (borrowed from the item, or "{}") */
+    float *vec;        /* owned copy, unit length, or NULL */
+    size_t dim;
+    const char *model;
+    int64_t id;        /* the row written (set by the backend) */
+};
+
+/* One write transaction (am__store_write): first hard-delete everything
+ * under `clear` (when clear.count > 0), then put `puts`, then soft-delete
+ * the live keys `dels` of namespace `del_ns` (AM_ENOTFOUND if one is not
+ * live). All or nothing. */
+struct am__write {
+    am_ns clear;
+    const am_item_in *puts;
+    size_t nput;
+    am_ns del_ns;
+    const am_str *dels;
+    size_t ndel;
+};
+
+/* Validate, derive the text and embed item `idx` into `p` (free it with
+ * am__store_prepared_free even on failure), touching nothing shared in
+ * `s`: runs without the lock. Errors go to `err`. */
+am_status am__store_prepare(am_store *s, const am_item_in *it, size_t idx,
+                            am__prepared *p, am_error *err);
+void am__store_prepared_free(am_store *s, am__prepared *p);
+
+/* Run `w` as one transaction (prepares outside the lock). Errors are left
+ * in s->err. Used by put, the recall index and the memory tool. */
+am_status am__store_write(am_store *s, const am__write *w);
 
 /* Namespace encoding: each part escaped (0x00, 0x1e, 0x1f, 0xfe, 0xff
  * become 0x1e + '0'..'4') and terminated by 0x1f. The encoding of a prefix
@@ -103,18 +90,14 @@ am_status am__ns_decode(am_str enc, am__arena *ar, am_str **parts,
 
 /* ---- Results ---- */
 
-typedef struct am__rbuild {
+struct am__rbuild {
     am_results *r;
     am__arena ar;
     size_t cap;
     const am_allocator *alloc;
-} am__rbuild;
+};
 
 am_status am__rb_init(am__rbuild *b, const am_allocator *a);
-/* Append an item from a row of Q_ITEM_ROW shape starting at column `col`:
- * ns, key, value, meta, text, created, updated, expires. */
-am_status am__rb_add_row(am__rbuild *b, sqlite3_stmt *st, int col,
-                         am_item **out);
 am_str am__rb_str(am__rbuild *b, const void *p, size_t len);
 am_results *am__rb_finish(am__rbuild *b);
 void am__rb_abort(am__rbuild *b);

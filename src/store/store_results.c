@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/json_glue.h"
-#include "store_int.h"
+#include "store_sqlite.h"
 
 typedef struct rpriv {
     am__arena ar;

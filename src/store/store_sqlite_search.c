@@ -1,4 +1,4 @@
-/* store_search.c -- full-text, vector and hybrid search over items.
+/* store_sqlite_search.c -- full-text, vector and hybrid search over items.
  *
  * Full text: FTS5 with the porter tokenizer, ranked by BM25. The user's
  * query is never handed to FTS5 as syntax: we cut it into words ourselves
@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "core/json_glue.h"
-#include "store_int.h"
+#include "store_sqlite.h"
 
 /* ---- Words ---- */
 
@@ -174,7 +174,7 @@ static int64_t data_version(am_store *s)
 {
     sqlite3_stmt *q = NULL;
     int64_t v = -1;
-    if (sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1, &q, NULL) ==
+    if (sqlite3_prepare_v2(SQ(s)->db, "PRAGMA data_version", -1, &q, NULL) ==
             SQLITE_OK &&
         sqlite3_step(q) == SQLITE_ROW)
         v = sqlite3_column_int64(q, 0);
@@ -644,7 +644,7 @@ static double doc_freq(am_store *s, const char *w, int64_t cap)
     char m[48];
     double df = (double)cap;
     snprintf(m, sizeof m, "\"%.40s\"", w);
-    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM (SELECT 1 FROM"
+    if (sqlite3_prepare_v2(SQ(s)->db, "SELECT count(*) FROM (SELECT 1 FROM"
                            " items_fts WHERE items_fts MATCH ?1 LIMIT ?2)",
                            -1, &q, NULL) == SQLITE_OK) {
         sqlite3_bind_text(q, 1, m, -1, SQLITE_TRANSIENT);
@@ -686,7 +686,7 @@ static am_status prf_expand(am_store *s, am_str query, const cands *tc,
     size_t nc = c.count < 24 ? c.count : 24;
     sqlite3_stmt *mx = NULL;
     double total = 1000;
-    if (sqlite3_prepare_v2(s->db, "SELECT max(id) FROM items", -1, &mx,
+    if (sqlite3_prepare_v2(SQ(s)->db, "SELECT max(id) FROM items", -1, &mx,
                            NULL) == SQLITE_OK &&
         sqlite3_step(mx) == SQLITE_ROW)
         total = (double)sqlite3_column_int64(mx, 0) + 1;
@@ -705,8 +705,8 @@ static am_status prf_expand(am_store *s, am_str query, const cands *tc,
 
 /* ---- Search ---- */
 
-static am_status search_locked(am_store *s, const am_search *q,
-                               const float *qemb, am__rbuild *b)
+am_status am__sq_search(am_store *s, const am_search *q, const float *qemb,
+                        am__rbuild *b)
 {
     am_status st;
     am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
@@ -912,56 +912,5 @@ out:
     json_decref(filter);
     am_buf_free(&lo);
     am_buf_free(&hi);
-    return st;
-}
-
-am_status am_store_search(am_store *s, const am_search *q, am_results **out)
-{
-    am__rbuild b;
-    am_status st = AM_OK;
-    am_error err;
-    float *qemb = NULL;
-    size_t edim = 0;
-
-    if (s == NULL || out == NULL)
-        return AM_EINVAL;
-    *out = NULL;
-    am_error_clear(&err);
-    if (q == NULL)
-        st = am__fail(&err, AM_EINVAL, "search: NULL query");
-    else if (q->mode > AM_SEARCH_VECTOR)
-        st = am__fail(&err, AM_EINVAL, "search: unknown mode %d",
-                      (int)q->mode);
-    /* Embed the query before taking the lock: an embedder may be slow (a
-     * network call) and must not hold up the other threads. */
-    if (st == AM_OK && q->mode != AM_SEARCH_TEXT && q->vec == NULL &&
-        s->embedder != NULL && q->query.len > 0) {
-        edim = s->embedder->dim;
-        qemb = am__alloc_array(s->alloc, edim, sizeof(float));
-        if (qemb == NULL)
-            st = am__fail(&err, AM_ENOMEM, "search: out of memory");
-        else
-            st = am_embedder_embed(s->embedder, &q->query, 1, qemb, &err);
-    }
-    STORE_LOCK(s);
-    if (st != AM_OK) {
-        am__error_copy(&s->err, &err);
-    } else {
-        st = am__rb_init(&b, s->alloc);
-        if (st != AM_OK)
-            st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
-        else
-            st = search_locked(s, q, qemb, &b);
-        if (st == AM_OK) {
-            *out = am__rb_finish(&b);
-            if (*out == NULL)
-                st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
-        } else if (b.r != NULL) {
-            am__rb_abort(&b);
-        }
-    }
-    STORE_UNLOCK(s);
-    if (qemb != NULL)
-        am__free(s->alloc, qemb, edim * sizeof(float));
     return st;
 }

@@ -1,4 +1,4 @@
-/* session.c -- one persisted conversation thread per session id.
+/* store_sqlite_session.c -- one persisted conversation thread per session id.
  *
  * The shape agent SDKs use: get items (optionally the last N), add items,
  * pop the last, clear, list a user's sessions. Items are JSON documents
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "core/json_glue.h"
-#include "store_int.h"
+#include "store_sqlite.h"
 
 static am_status sess_find(am_store *s, am_str sid, int64_t *id,
                            am_buf *owner)
@@ -54,7 +54,7 @@ static am_status step1(am_store *s, sqlite3_stmt *q, const char *what)
     return rc == SQLITE_DONE ? AM_OK : am__store_dberr(s, rc, what);
 }
 
-am_status am_session_add(am_store *s, am_str user_id, am_str session_id,
+am_status am__sq_session_add(am_store *s, am_str user_id, am_str session_id,
                          const am_str *items, size_t count)
 {
     am_status st;
@@ -64,7 +64,6 @@ am_status am_session_add(am_store *s, am_str user_id, am_str session_id,
 
     if (s == NULL)
         return AM_EINVAL;
-    STORE_LOCK(s);
     owner.alloc = s->alloc;
     now = am_clock_now(s->clock);
     st = sid_ok(s, session_id);
@@ -105,7 +104,7 @@ am_status am_session_add(am_store *s, am_str user_id, am_str session_id,
                           (int)user_id.len, SQLITE_STATIC);
         sqlite3_bind_int64(q, 3, now);
         st = step1(s, q, "session add");
-        id = sqlite3_last_insert_rowid(s->db);
+        id = sqlite3_last_insert_rowid(SQ(s)->db);
     }
     for (size_t i = 0; st == AM_OK && i < count; i++) {
         q = am__store_stmt(s, Q_SESS_ITEM_ADD);
@@ -135,18 +134,16 @@ out:
     if (st != AM_OK)
         am__store_rollback(s);
     am_buf_free(&owner);
-    STORE_UNLOCK(s);
     return st;
 }
 
-am_status am_session_get(am_store *s, am_str session_id, size_t limit,
+am_status am__sq_session_get(am_store *s, am_str session_id, size_t limit,
                          am_buf *out)
 {
     am_status st;
     int64_t id = 0;
     if (s == NULL || out == NULL)
         return AM_EINVAL;
-    STORE_LOCK(s);
     am_buf_clear(out);
     st = sid_ok(s, session_id);
     if (st == AM_OK)
@@ -181,17 +178,15 @@ am_status am_session_get(am_store *s, am_str session_id, size_t limit,
 out:
     if (st == AM_ENOMEM)
         am__fail(&s->err, st, "session get: out of memory");
-    STORE_UNLOCK(s);
     return st;
 }
 
-am_status am_session_pop(am_store *s, am_str session_id, am_buf *out)
+am_status am__sq_session_pop(am_store *s, am_str session_id, am_buf *out)
 {
     am_status st;
     int64_t id = 0;
     if (s == NULL)
         return AM_EINVAL;
-    STORE_LOCK(s);
     st = sid_ok(s, session_id);
     if (st == AM_OK)
         st = am__store_begin(s);
@@ -238,7 +233,6 @@ am_status am_session_pop(am_store *s, am_str session_id, am_buf *out)
 out:
     if (st != AM_OK)
         am__store_rollback(s);
-    STORE_UNLOCK(s);
     return st;
 }
 
@@ -246,7 +240,7 @@ static am_status exec_id(am_store *s, const char *sql, int64_t a, int64_t b,
                          size_t *changed)
 {
     sqlite3_stmt *q = NULL;
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
+    int rc = sqlite3_prepare_v2(SQ(s)->db, sql, -1, &q, NULL);
     if (rc != SQLITE_OK)
         return am__store_dberr(s, rc, "prepare");
     sqlite3_bind_int64(q, 1, a);
@@ -256,17 +250,16 @@ static am_status exec_id(am_store *s, const char *sql, int64_t a, int64_t b,
     if (rc != SQLITE_DONE)
         return am__store_dberr(s, rc, "session");
     if (changed != NULL)
-        *changed += (size_t)sqlite3_changes(s->db);
+        *changed += (size_t)sqlite3_changes(SQ(s)->db);
     return AM_OK;
 }
 
-am_status am_session_clear(am_store *s, am_str session_id)
+am_status am__sq_session_clear(am_store *s, am_str session_id)
 {
     am_status st;
     int64_t id = 0;
     if (s == NULL)
         return AM_EINVAL;
-    STORE_LOCK(s);
     st = sid_ok(s, session_id);
     if (st == AM_OK)
         st = am__store_begin(s);
@@ -282,20 +275,18 @@ am_status am_session_clear(am_store *s, am_str session_id)
         st = am__store_commit(s);
     if (st != AM_OK)
         am__store_rollback(s);
-    STORE_UNLOCK(s);
     return st;
 }
 
-am_status am_session_list(am_store *s, am_str user_id, am_buf *out)
+am_status am__sq_session_list(am_store *s, am_str user_id, am_buf *out)
 {
     sqlite3_stmt *q = NULL;
     am_status st = AM_OK;
     json_t *arr = NULL;
     if (s == NULL || out == NULL)
         return AM_EINVAL;
-    STORE_LOCK(s);
     int rc = sqlite3_prepare_v2(
-        s->db,
+        SQ(s)->db,
         "SELECT s.session_id, (SELECT count(*) FROM session_items i"
         " WHERE i.sess = s.id), s.created_ms, s.updated_ms FROM sessions s"
         " WHERE s.user_id = ?1 ORDER BY s.updated_ms DESC, s.id DESC",
@@ -333,18 +324,16 @@ am_status am_session_list(am_store *s, am_str user_id, am_buf *out)
 out:
     json_decref(arr);
     sqlite3_finalize(q);
-    STORE_UNLOCK(s);
     return st;
 }
 
-am_status am_session_prune(am_store *s, int64_t older_than_ms,
+am_status am__sq_session_prune(am_store *s, int64_t older_than_ms,
                            size_t keep_last, size_t *removed)
 {
     am_status st;
     size_t n = 0;
     if (s == NULL)
         return AM_EINVAL;
-    STORE_LOCK(s);
     st = am__store_begin(s);
     if (st == AM_OK && older_than_ms > 0) {
         st = exec_id(s, "DELETE FROM session_items WHERE sess IN (SELECT id"
@@ -366,6 +355,5 @@ am_status am_session_prune(am_store *s, int64_t older_than_ms,
         am__store_rollback(s);
     if (removed != NULL)
         *removed = st == AM_OK ? n : 0;
-    STORE_UNLOCK(s);
     return st;
 }

@@ -1,4 +1,5 @@
-/* store.c -- namespaced JSON items in one SQLite file, with history.
+/* store_sqlite.c -- the SQLite backend: namespaced JSON items in one
+ * file, with history (see backend.h for the seam).
  *
  * One row per (namespace, key) in `items`; the namespace is encoded (see
  * store_int.h) so that a prefix is a byte range and no crafted part can
@@ -14,8 +15,9 @@
  * the writers; vectors live in the row as float32 blobs (store_search.c).
  *
  * This file holds the schema and its migrations, the cached statements,
- * the namespace encoding, the scope helpers and open/close; items are in
- * store_items.c, retention in store_retention.c.
+ * open/close and the operations table; items are in store_sqlite_items.c,
+ * retention in store_sqlite_retention.c, search in store_sqlite_search.c,
+ * sessions in store_sqlite_session.c.
  */
 #include <assert.h>
 #include <limits.h>
@@ -23,7 +25,7 @@
 #include <string.h>
 
 #include "core/json_glue.h"
-#include "store_int.h"
+#include "store_sqlite.h"
 
 /* ---- Schema ---- */
 
@@ -158,21 +160,21 @@ am_status am__store_dberr(am_store *s, int rc, const char *what)
     else if (base == SQLITE_NOMEM)
         code = AM_ENOMEM;
     return am__fail(&s->err, code, "%s: %s", what,
-                    s->db != NULL ? sqlite3_errmsg(s->db)
+                    SQ(s)->db != NULL ? sqlite3_errmsg(SQ(s)->db)
                                   : sqlite3_errstr(rc));
 }
 
 sqlite3_stmt *am__store_stmt(am_store *s, int id)
 {
-    sqlite3_stmt *st = s->stmts[id];
+    sqlite3_stmt *st = SQ(s)->stmts[id];
     if (st == NULL) {
-        int rc = sqlite3_prepare_v3(s->db, sql_text[id], -1,
+        int rc = sqlite3_prepare_v3(SQ(s)->db, sql_text[id], -1,
                                     SQLITE_PREPARE_PERSISTENT, &st, NULL);
         if (rc != SQLITE_OK) {
             am__store_dberr(s, rc, "prepare");
             return NULL;
         }
-        s->stmts[id] = st;
+        SQ(s)->stmts[id] = st;
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -182,7 +184,7 @@ sqlite3_stmt *am__store_stmt(am_store *s, int id)
 am_status am__store_exec(am_store *s, const char *sql)
 {
     char *msg = NULL;
-    int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+    int rc = sqlite3_exec(SQ(s)->db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
         am_status st = am__fail(&s->err,
                                 (rc & 0xff) == SQLITE_BUSY ? AM_EBUSY
@@ -196,7 +198,7 @@ am_status am__store_exec(am_store *s, const char *sql)
 
 am_status am__store_step_done(am_store *s, int id, const char *what)
 {
-    sqlite3_stmt *st = s->stmts[id];
+    sqlite3_stmt *st = SQ(s)->stmts[id];
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
@@ -220,147 +222,15 @@ am_status am__store_commit(am_store *s)
 
 void am__store_rollback(am_store *s)
 {
-    if (sqlite3_get_autocommit(s->db))
+    if (sqlite3_get_autocommit(SQ(s)->db))
         return;
     if (am__store_stmt(s, Q_ROLLBACK) != NULL) {
-        sqlite3_step(s->stmts[Q_ROLLBACK]);
-        sqlite3_reset(s->stmts[Q_ROLLBACK]);
+        sqlite3_step(SQ(s)->stmts[Q_ROLLBACK]);
+        sqlite3_reset(SQ(s)->stmts[Q_ROLLBACK]);
     }
-}
-
-/* ---- Namespaces ---- */
-
-am_status am__ns_encode(am_ns ns, int allow_root, am_buf *out, am_error *err)
-{
-    am_buf_clear(out);
-    if (ns.count == 0 && !allow_root)
-        return am__fail(err, AM_EINVAL, "namespace: needs at least one part");
-    if (ns.count > AM_STORE_MAX_NS_PARTS)
-        return am__fail(err, AM_EINVAL,
-                        "namespace: %zu parts (at most %d)", ns.count,
-                        AM_STORE_MAX_NS_PARTS);
-    if (ns.count > 0 && ns.parts == NULL)
-        return am__fail(err, AM_EINVAL, "namespace: NULL parts");
-    if (am_buf_reserve(out, 0) != AM_OK)
-        return am__fail(err, AM_ENOMEM, "namespace: out of memory");
-    out->ptr[0] = '\0';
-    for (size_t i = 0; i < ns.count; i++) {
-        am_str p = ns.parts[i];
-        if (p.len == 0 || p.ptr == NULL)
-            return am__fail(err, AM_EINVAL,
-                            "namespace: part %zu is empty", i);
-        if (p.len > AM_STORE_MAX_PART_LEN)
-            return am__fail(err, AM_EINVAL,
-                            "namespace: part %zu is %zu bytes (at most %d)",
-                            i, p.len, AM_STORE_MAX_PART_LEN);
-        if (am_buf_reserve(out, p.len * 2 + 1) != AM_OK)
-            return am__fail(err, AM_ENOMEM, "namespace: out of memory");
-        for (size_t j = 0; j < p.len; j++) {
-            unsigned char c = (unsigned char)p.ptr[j];
-            char esc = 0;
-            switch (c) {
-            case 0x00: esc = '0'; break;
-            case 0x1e: esc = '1'; break;
-            case 0x1f: esc = '2'; break;
-            case 0xfe: esc = '3'; break;
-            case 0xff: esc = '4'; break;
-            default: break;
-            }
-            if (esc != 0) {
-                out->ptr[out->len++] = 0x1e;
-                out->ptr[out->len++] = esc;
-            } else {
-                out->ptr[out->len++] = (char)c;
-            }
-        }
-        out->ptr[out->len++] = 0x1f;
-        out->ptr[out->len] = '\0';
-    }
-    return AM_OK;
-}
-
-am_status am__ns_upper(am_str enc, am_buf *out)
-{
-    am_buf_clear(out);
-    if (enc.len == 0)
-        return am_buf_append(out, "\xff", 1);
-    if (am_buf_append(out, enc.ptr, enc.len) != AM_OK)
-        return AM_ENOMEM;
-    assert(out->ptr[out->len - 1] == 0x1f);
-    out->ptr[out->len - 1] = 0x20;
-    return AM_OK;
-}
-
-am_status am__ns_decode(am_str enc, am__arena *ar, am_str **parts,
-                        size_t *count)
-{
-    size_t n = 0, k = 0;
-    for (size_t i = 0; i < enc.len; i++)
-        if (enc.ptr[i] == 0x1f)
-            n++;
-    am_str *p = am__arena_alloc(ar, (n > 0 ? n : 1) * sizeof *p);
-    char *bytes = am__arena_alloc(ar, enc.len + 1);
-    if (p == NULL || bytes == NULL)
-        return AM_ENOMEM;
-    size_t start = 0, o = 0;
-    for (size_t i = 0; i < enc.len; i++) {
-        unsigned char c = (unsigned char)enc.ptr[i];
-        if (c == 0x1f) {
-            p[k].ptr = bytes + start;
-            p[k].len = o - start;
-            k++;
-            bytes[o++] = '\0';
-            start = o;
-        } else if (c == 0x1e && i + 1 < enc.len) {
-            static const unsigned char un[] = { 0x00, 0x1e, 0x1f, 0xfe,
-                                                0xff };
-            unsigned idx = (unsigned)(enc.ptr[++i] - '0');
-            bytes[o++] = (char)(idx < 5 ? un[idx] : '?');
-        } else {
-            bytes[o++] = (char)c;
-        }
-    }
-    *parts = p;
-    *count = k;
-    return AM_OK;
-}
-
-static am_ns scoped(am_str parts[3], am_str kind, am_str id, am_str sub)
-{
-    size_t n = 0;
-    parts[n++] = kind;
-    if (id.ptr != NULL)
-        parts[n++] = id;
-    if (sub.len > 0)
-        parts[n++] = sub;
-    return (am_ns){ parts, n };
-}
-
-am_ns am_ns_user(am_str parts[3], am_str user_id, am_str sub)
-{
-    return scoped(parts, AM_STR("user"), user_id, sub);
-}
-
-am_ns am_ns_session(am_str parts[3], am_str session_id, am_str sub)
-{
-    return scoped(parts, AM_STR("session"), session_id, sub);
-}
-
-am_ns am_ns_global(am_str parts[3], am_str sub)
-{
-    return scoped(parts, AM_STR("global"), (am_str){ NULL, 0 }, sub);
 }
 
 /* ---- Open and close ---- */
-
-am_store_opts am_store_opts_default(void)
-{
-    am_store_opts o;
-    memset(&o, 0, sizeof o);
-    o.actor = "agentmem";
-    o.busy_timeout_ms = 5000;
-    return o;
-}
 
 static am_status migrate(am_store *s)
 {
@@ -380,7 +250,7 @@ static am_status migrate(am_store *s)
                            " version INTEGER NOT NULL)");
     if (st != AM_OK)
         goto out;
-    rc = sqlite3_prepare_v2(s->db, "SELECT version FROM am_schema"
+    rc = sqlite3_prepare_v2(SQ(s)->db, "SELECT version FROM am_schema"
                                    " WHERE module = 'store'", -1, &q, NULL);
     if (rc != SQLITE_OK) {
         st = am__store_dberr(s, rc, "schema");
@@ -419,88 +289,83 @@ static am_status migrate(am_store *s)
     st = am__store_exec(s, "COMMIT");
 out:
     sqlite3_finalize(q);
-    if (st != AM_OK && !sqlite3_get_autocommit(s->db))
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if (st != AM_OK && !sqlite3_get_autocommit(SQ(s)->db))
+        sqlite3_exec(SQ(s)->db, "ROLLBACK", NULL, NULL, NULL);
     return st;
 }
 
-am_status am_store_open(const char *path, const am_store_opts *opts,
-                        am_store **out, am_error *err)
+static am_status sq_open(am_store *s, const char *path,
+                         const am_store_opts *o, am_error *err)
 {
-    am_store_opts o = opts != NULL ? *opts : am_store_opts_default();
-    am_store *s;
+    am__sqlite *q;
     am_status st;
     int rc, flags;
 
-    if (out == NULL || path == NULL)
-        return am__fail(err, AM_EINVAL, "store open: NULL path or out");
-    *out = NULL;
-    s = am__calloc(o.alloc, 1, sizeof *s);
-    if (s == NULL)
+    q = am__calloc(s->alloc, 1, sizeof *q);
+    if (q == NULL)
         return am__fail(err, AM_ENOMEM, "store open: out of memory");
-    s->alloc = am__allocator(o.alloc);
-    s->clock = o.clock;
-    s->embedder = o.embedder;
-    s->busy_timeout_ms = o.busy_timeout_ms > 0 ? o.busy_timeout_ms : 5000;
-    snprintf(s->actor, sizeof s->actor, "%s",
-             o.actor != NULL ? o.actor : "agentmem");
-    s->vc.ns_pool.alloc = s->alloc;
-    if (pthread_mutex_init(&s->mu, NULL) != 0) {
-        am__free(s->alloc, s, sizeof *s);
-        return am__fail(err, AM_ENOMEM, "store open: cannot make a mutex");
-    }
-    flags = o.read_only ? SQLITE_OPEN_READONLY
-                        : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    s->impl = q;
+    flags = o->read_only ? SQLITE_OPEN_READONLY
+                         : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     flags |= SQLITE_OPEN_NOMUTEX; /* s->mu serializes the handle */
-    rc = sqlite3_open_v2(path, &s->db, flags, NULL);
-    if (rc != SQLITE_OK) {
-        st = am__fail(err, rc == SQLITE_NOMEM ? AM_ENOMEM : AM_EIO,
-                      "store open '%s': %s", path,
-                      s->db != NULL ? sqlite3_errmsg(s->db)
-                                    : sqlite3_errstr(rc));
-        goto fail;
+    rc = sqlite3_open_v2(path, &q->db, flags, NULL);
+    if (rc != SQLITE_OK)
+        return am__fail(err, rc == SQLITE_NOMEM ? AM_ENOMEM : AM_EIO,
+                        "store open '%s': %s", path,
+                        q->db != NULL ? sqlite3_errmsg(q->db)
+                                      : sqlite3_errstr(rc));
+    sqlite3_extended_result_codes(q->db, 1);
+    sqlite3_busy_timeout(q->db, s->busy_timeout_ms);
+    if (o->read_only)
+        return AM_OK;
+    st = am__store_exec(s, "PRAGMA journal_mode = WAL");
+    if (st == AM_OK)
+        st = am__store_exec(s, o->sync_full ? "PRAGMA synchronous = FULL"
+                                            : "PRAGMA synchronous = NORMAL");
+    if (st == AM_OK)
+        st = migrate(s);
+    if (st != AM_OK) {
+        am__error_copy(err, &s->err);
+        if (st == AM_EIO)
+            am__fail(err, AM_EIO, "store open '%s': %s", path, s->err.msg);
     }
-    sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, s->busy_timeout_ms);
-    if (!o.read_only) {
-        st = am__store_exec(s, "PRAGMA journal_mode = WAL");
-        if (st == AM_OK)
-            st = am__store_exec(s, o.sync_full ? "PRAGMA synchronous = FULL"
-                                                : "PRAGMA synchronous = NORMAL");
-        if (st == AM_OK)
-            st = migrate(s);
-        if (st != AM_OK) {
-            am__error_copy(err, &s->err);
-            if (st == AM_EIO)
-                am__fail(err, AM_EIO, "store open '%s': %s", path,
-                         s->err.msg);
-            goto fail;
-        }
-    }
-    *out = s;
-    return AM_OK;
-fail:
-    sqlite3_close(s->db);
-    pthread_mutex_destroy(&s->mu);
-    am__free(s->alloc, s, sizeof *s);
     return st;
 }
 
-void am_store_close(am_store *s)
+static void sq_close(am_store *s)
 {
-    if (s == NULL)
+    am__sqlite *q = SQ(s);
+    if (q == NULL)
         return;
     for (int i = 0; i < Q_COUNT_; i++)
-        sqlite3_finalize(s->stmts[i]);
-    am__vcache_free(s);
-    sqlite3_close(s->db);
-    pthread_mutex_destroy(&s->mu);
-    am__free(s->alloc, s, sizeof *s);
+        sqlite3_finalize(q->stmts[i]);
+    sqlite3_close(q->db);
+    am__free(s->alloc, q, sizeof *q);
+    s->impl = NULL;
 }
 
-const am_error *am_store_last_error(const am_store *s)
-{
-    static const am_error none = { AM_EINVAL, "no store" };
-    return s != NULL ? &s->err : &none;
-}
-
+const am__store_backend am__store_backend_sqlite = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .write = am__sq_write,
+    .get = am__sq_get,
+    .get_item = am__sq_get_item,
+    .del = am__sq_delete,
+    .undo = am__sq_undo,
+    .list = am__sq_list,
+    .namespaces = am__sq_namespaces,
+    .history = am__sq_history,
+    .search = am__sq_search,
+    .delete_ns = am__sq_delete_ns,
+    .purge = am__sq_purge,
+    .history_prune = am__sq_history_prune,
+    .vacuum = am__sq_vacuum,
+    .check = am__sq_check,
+    .session_add = am__sq_session_add,
+    .session_get = am__sq_session_get,
+    .session_pop = am__sq_session_pop,
+    .session_clear = am__sq_session_clear,
+    .session_list = am__sq_session_list,
+    .session_prune = am__sq_session_prune,
+};

@@ -1,4 +1,4 @@
-/* store_retention.c -- keeping the store bounded: delete a namespace,
+/* store_sqlite_retention.c -- keeping the store bounded: delete a namespace,
  * purge expired and soft-deleted items, prune histories, vacuum, check.
  *
  * Hard deletes remove the rows' full-text entries first (FTS5 'delete'
@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "store_int.h"
+#include "store_sqlite.h"
 
 /* ---- Retention ---- */
 
@@ -16,7 +16,7 @@ static am_status exec_prepared(am_store *s, const char *sql, am_str b1,
                                am_str b2, int64_t i3, size_t *changed)
 {
     sqlite3_stmt *q = NULL;
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
+    int rc = sqlite3_prepare_v2(SQ(s)->db, sql, -1, &q, NULL);
     if (rc != SQLITE_OK)
         return am__store_dberr(s, rc, "prepare");
     if (b1.ptr != NULL)
@@ -29,7 +29,7 @@ static am_status exec_prepared(am_store *s, const char *sql, am_str b1,
     if (rc != SQLITE_DONE)
         return am__store_dberr(s, rc, "write");
     if (changed != NULL)
-        *changed += (size_t)sqlite3_changes(s->db);
+        *changed += (size_t)sqlite3_changes(SQ(s)->db);
     return AM_OK;
 }
 
@@ -44,24 +44,14 @@ static am_status release_vec_model(am_store *s)
                          none, none, 0, NULL);
 }
 
-am_status am_store_delete_ns(am_store *s, am_ns ns, size_t *removed)
+am_status am__sq_clear_ns(am_store *s, am_ns ns, size_t *removed)
 {
-    am_status st;
     am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
     size_t n = 0;
+    am_status st;
 
-    if (s == NULL)
-        return AM_EINVAL;
-    STORE_LOCK(s);
     lo.alloc = hi.alloc = s->alloc;
-    if (ns.count == 0) {
-        st = am__fail(&s->err, AM_EINVAL,
-                      "delete namespace: needs at least one part");
-        goto out;
-    }
     st = am__store_ns_range(s, ns, &lo, &hi);
-    if (st == AM_OK)
-        st = am__store_begin(s);
     if (st == AM_OK)
         st = exec_prepared(s, "DELETE FROM item_history WHERE item_id IN"
                               " (SELECT id FROM items WHERE ns >= ?1"
@@ -81,6 +71,26 @@ am_status am_store_delete_ns(am_store *s, am_ns ns, size_t *removed)
                            (am_str){ hi.ptr, hi.len }, 0, &n);
     if (st == AM_OK)
         st = release_vec_model(s);
+    if (removed != NULL)
+        *removed = st == AM_OK ? n : 0;
+    am_buf_free(&lo);
+    am_buf_free(&hi);
+    return st;
+}
+
+am_status am__sq_delete_ns(am_store *s, am_ns ns, size_t *removed)
+{
+    am_status st;
+    size_t n = 0;
+
+    if (ns.count == 0) {
+        st = am__fail(&s->err, AM_EINVAL,
+                      "delete namespace: needs at least one part");
+        goto out;
+    }
+    st = am__store_begin(s);
+    if (st == AM_OK)
+        st = am__sq_clear_ns(s, ns, &n);
     if (st == AM_OK)
         st = am__store_commit(s);
     if (st != AM_OK)
@@ -89,13 +99,10 @@ am_status am_store_delete_ns(am_store *s, am_ns ns, size_t *removed)
 out:
     if (removed != NULL)
         *removed = st == AM_OK ? n : 0;
-    am_buf_free(&lo);
-    am_buf_free(&hi);
-    STORE_UNLOCK(s);
     return st;
 }
 
-am_status am_store_purge(am_store *s, int64_t deleted_before,
+am_status am__sq_purge(am_store *s, int64_t deleted_before,
                          size_t *removed)
 {
     am_status st;
@@ -104,7 +111,6 @@ am_status am_store_purge(am_store *s, int64_t deleted_before,
 
     if (s == NULL)
         return AM_EINVAL;
-    STORE_LOCK(s);
     int64_t now = am_clock_now(s->clock);
     st = am__store_begin(s);
     if (st == AM_OK)
@@ -141,11 +147,10 @@ am_status am_store_purge(am_store *s, int64_t deleted_before,
     s->own_writes++;
     if (removed != NULL)
         *removed = st == AM_OK ? n : 0;
-    STORE_UNLOCK(s);
     return st;
 }
 
-am_status am_store_history_prune(am_store *s, size_t keep, size_t *removed)
+am_status am__sq_history_prune(am_store *s, size_t keep, size_t *removed)
 {
     am_status st;
     size_t n = 0;
@@ -153,7 +158,6 @@ am_status am_store_history_prune(am_store *s, size_t keep, size_t *removed)
 
     if (s == NULL)
         return AM_EINVAL;
-    STORE_LOCK(s);
     if (keep == 0) {
         st = am__fail(&s->err, AM_EINVAL, "history prune: keep must be >= 1"
                       " (undo needs the last entry)");
@@ -174,31 +178,27 @@ am_status am_store_history_prune(am_store *s, size_t keep, size_t *removed)
 out:
     if (removed != NULL)
         *removed = st == AM_OK ? n : 0;
-    STORE_UNLOCK(s);
     return st;
 }
 
-am_status am_store_vacuum(am_store *s, int full)
+am_status am__sq_vacuum(am_store *s, int full)
 {
     if (s == NULL)
         return AM_EINVAL;
-    STORE_LOCK(s);
     am_status st = am__store_exec(s, full ? "VACUUM"
                                           : "PRAGMA incremental_vacuum");
     if (st == AM_OK)
         st = am__store_exec(s, "PRAGMA wal_checkpoint(TRUNCATE)");
-    STORE_UNLOCK(s);
     return st;
 }
 
-am_status am_store_check(am_store *s)
+am_status am__sq_check(am_store *s)
 {
     sqlite3_stmt *q = NULL;
     am_status st = AM_OK;
     if (s == NULL)
         return AM_EINVAL;
-    STORE_LOCK(s);
-    int rc = sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &q,
+    int rc = sqlite3_prepare_v2(SQ(s)->db, "PRAGMA integrity_check", -1, &q,
                                 NULL);
     if (rc != SQLITE_OK) {
         st = am__store_dberr(s, rc, "integrity check");
@@ -209,7 +209,7 @@ am_status am_store_check(am_store *s)
                             : NULL;
         if (r == NULL || strcmp(r, "ok") != 0)
             st = am__fail(&s->err, AM_EIO, "integrity check: %s",
-                          r != NULL ? r : sqlite3_errmsg(s->db));
+                          r != NULL ? r : sqlite3_errmsg(SQ(s)->db));
     }
     sqlite3_finalize(q);
     /* The full-text index must match the items' text exactly. */
@@ -220,6 +220,5 @@ am_status am_store_check(am_store *s)
         memcpy(detail, s->err.msg, sizeof detail);
         st = am__fail(&s->err, AM_EIO, "full-text index: %s", detail);
     }
-    STORE_UNLOCK(s);
     return st;
 }

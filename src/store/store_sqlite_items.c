@@ -1,4 +1,4 @@
-/* store_items.c -- put, get, delete, undo, lists and history of items.
+/* store_sqlite_items.c -- put, get, delete, undo, lists and history of items.
  *
  * A put validates and embeds outside the handle's lock, then writes every
  * item of the batch in one BEGIN IMMEDIATE transaction: a new key is one
@@ -13,167 +13,10 @@
 #include <string.h>
 
 #include "core/json_glue.h"
-#include "store_int.h"
+#include "store_sqlite.h"
 
 
-/* ---- Put ---- */
-
-/* Append the string leaves of `v` to `out`, separated by spaces. */
-static am_status text_of(json_t *v, am_buf *out, int depth)
-{
-    am_status st = AM_OK;
-    if (depth > 64)
-        return AM_OK;
-    if (json_is_string(v)) {
-        if (out->len > 0)
-            st = am_buf_append(out, " ", 1);
-        if (st == AM_OK)
-            st = am_buf_append(out, json_string_value(v),
-                               json_string_length(v));
-    } else if (json_is_object(v)) {
-        const char *k;
-        json_t *x;
-        json_object_foreach(v, k, x) {
-            st = text_of(x, out, depth + 1);
-            if (st != AM_OK)
-                break;
-        }
-    } else if (json_is_array(v)) {
-        size_t i;
-        json_t *x;
-        json_array_foreach(v, i, x) {
-            st = text_of(x, out, depth + 1);
-            if (st != AM_OK)
-                break;
-        }
-    }
-    return st;
-}
-
-/* Parse any JSON value (scalars too), with am__json_parse's messages. */
-static am_status parse_any(am_str text, const char *what, json_t **out,
-                           am_error *err)
-{
-    json_error_t jerr;
-    *out = json_loadb(text.ptr != NULL ? text.ptr : "", text.len,
-                      JSON_DECODE_ANY, &jerr);
-    if (*out != NULL)
-        return AM_OK;
-    if (strstr(jerr.text, "out of memory") != NULL)
-        return am__fail(err, AM_ENOMEM, "%s: out of memory", what);
-    return am__fail(err, AM_EFORMAT, "%s: %s at line %d, column %d (byte %d)",
-                    what, jerr.text, jerr.line, jerr.column, jerr.position);
-}
-
-/* One item, validated and prepared outside the transaction. */
-typedef struct prepared {
-    am_buf ns;
-    am_buf text;
-    am_str meta;
-    float *vec;        /* owned copy, unit length */
-    size_t dim;
-    const char *model;
-    int64_t id;        /* the row written (set by put_one) */
-} prepared;
-
-static void prepared_free(am_store *s, prepared *p)
-{
-    am_buf_free(&p->ns);
-    am_buf_free(&p->text);
-    if (p->vec != NULL)
-        am__free(s->alloc, p->vec, p->dim * sizeof(float));
-    p->vec = NULL;
-}
-
-/* Validate, derive the text and embed, touching nothing shared in `s`
- * (only its allocator and embedder, which never change): callers run it
- * without the store's lock, so a slow embedder does not block others.
- * Errors go to `err`. */
-static am_status prepare_item(am_store *s, const am_item_in *it, size_t idx,
-                              prepared *p, am_error *err)
-{
-    am_status st;
-    json_t *v = NULL;
-    char where[48];
-
-    snprintf(where, sizeof where, "item %zu", idx);
-    memset(p, 0, sizeof *p);
-    p->ns.alloc = s->alloc;
-    p->text.alloc = s->alloc;
-    st = am__ns_encode(it->ns, 0, &p->ns, err);
-    if (st != AM_OK) {
-        char detail[sizeof err->msg];
-        memcpy(detail, err->msg, sizeof detail);
-        return am__fail(err, st, "%s: %s", where, detail);
-    }
-    if (it->key.len == 0 || it->key.ptr == NULL)
-        return am__fail(err, AM_EINVAL, "%s: empty key", where);
-    if (it->key.len > 4096)
-        return am__fail(err, AM_EINVAL, "%s: key is %zu bytes (at most "
-                        "4096)", where, it->key.len);
-    if (it->ttl_ms < 0)
-        return am__fail(err, AM_EINVAL, "%s: negative ttl_ms", where);
-    char what[64];
-    snprintf(what, sizeof what, "%s: value", where);
-    st = parse_any(it->value, what, &v, err);
-    if (st != AM_OK)
-        return st;
-    if (it->text.len > 0)
-        st = am_buf_append(&p->text, it->text.ptr, it->text.len);
-    else
-        st = text_of(v, &p->text, 0);
-    json_decref(v);
-    v = NULL;
-    if (st == AM_OK)
-        st = am_buf_reserve(&p->text, 0);
-    if (st != AM_OK)
-        return am__fail(err, AM_ENOMEM, "%s: out of memory", where);
-    p->text.ptr[p->text.len] = '\0';
-    if (!am__utf8_valid(p->text.ptr, p->text.len, NULL))
-        return am__fail(err, AM_EFORMAT, "%s: text is not UTF-8",
-                        where);
-    p->meta = it->meta.len > 0 ? it->meta : AM_STR("{}");
-    if (it->meta.len > 0) {
-        snprintf(what, sizeof what, "%s: meta", where);
-        st = am__json_parse(p->meta, what, &v, err);
-        if (st != AM_OK)
-            return st;
-        if (!json_is_object(v)) {
-            json_decref(v);
-            return am__fail(err, AM_EFORMAT, "%s: meta must be a JSON "
-                            "object", where);
-        }
-        json_decref(v);
-    }
-
-    if (it->vec != NULL) {
-        if (it->dim == 0)
-            return am__fail(err, AM_EINVAL, "%s: vector with dim 0",
-                            where);
-        p->dim = it->dim;
-        p->model = it->vec_model != NULL ? it->vec_model : "caller";
-        p->vec = am__alloc_array(s->alloc, p->dim, sizeof(float));
-        if (p->vec == NULL)
-            return am__fail(err, AM_ENOMEM, "%s: out of memory", where);
-        memcpy(p->vec, it->vec, p->dim * sizeof(float));
-    } else if (s->embedder != NULL && !it->no_embed && p->text.len > 0) {
-        am_str t = { p->text.ptr, p->text.len };
-        p->dim = s->embedder->dim;
-        p->model = s->embedder->id;
-        p->vec = am__alloc_array(s->alloc, p->dim, sizeof(float));
-        if (p->vec == NULL)
-            return am__fail(err, AM_ENOMEM, "%s: out of memory", where);
-        st = am_embedder_embed(s->embedder, &t, 1, p->vec, err);
-        if (st != AM_OK)
-            return st;
-    }
-    if (p->vec != NULL)
-        am__vec_normalize(p->vec, p->dim);
-    return AM_OK;
-}
-
-/* The vector model and dimension fixed by the first stored vector. */
-static am_status check_model(am_store *s, const prepared *p, size_t idx)
+static am_status check_model(am_store *s, const am__prepared *p, size_t idx)
 {
     sqlite3_stmt *q = am__store_stmt(s, Q_META_GET);
     char want[160];
@@ -283,7 +126,7 @@ static int row_is_live(sqlite3_stmt *q, int del_col, int exp_col, int64_t now)
 }
 
 static void bind_item(sqlite3_stmt *w, const am_item_in *it,
-                      const prepared *p, int64_t now)
+                      const am__prepared *p, int64_t now)
 {
     if (it->ttl_ms > 0)
         sqlite3_bind_int64(w, 7, now + it->ttl_ms);
@@ -299,7 +142,7 @@ static void bind_item(sqlite3_stmt *w, const am_item_in *it,
  * key pays for reading the old row, which the history keeps. The history
  * stores old values only: an event's new value is the next event's old
  * value, or the current row's. */
-static am_status put_one(am_store *s, const am_item_in *it, prepared *p,
+static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
                          size_t idx, int64_t now)
 {
     am_status st;
@@ -327,8 +170,8 @@ static am_status put_one(am_store *s, const am_item_in *it, prepared *p,
     sqlite3_reset(w);
     if (rc != SQLITE_DONE)
         return am__store_dberr(s, rc, "put");
-    if (sqlite3_changes(s->db) == 1) {
-        id = p->id = sqlite3_last_insert_rowid(s->db);
+    if (sqlite3_changes(SQ(s)->db) == 1) {
+        id = p->id = sqlite3_last_insert_rowid(SQ(s)->db);
         w = am__store_stmt(s, Q_FTS_ADD);
         if (w == NULL)
             return s->err.code;
@@ -386,92 +229,6 @@ static am_status put_one(am_store *s, const am_item_in *it, prepared *p,
     return st;
 }
 
-/* Write prepared items in one transaction (caller holds the lock). */
-static am_status put_many_locked(am_store *s, const am_item_in *items,
-                                 prepared *ps, size_t count, int64_t now)
-{
-    am_status st = am__store_begin(s);
-    for (size_t i = 0; i < count && st == AM_OK; i++)
-        st = put_one(s, &items[i], &ps[i], i, now);
-    if (st == AM_OK)
-        st = am__store_commit(s);
-    if (st != AM_OK)
-        am__store_rollback(s);
-    /* Committed: bring the in-memory vector index up to date in place
-     * (an item without a vector leaves it). */
-    for (size_t i = 0; st == AM_OK && i < count; i++)
-        am__vcache_apply(s, ps[i].id, (am_str){ ps[i].ns.ptr, ps[i].ns.len },
-                         items[i].ttl_ms > 0 ? now + items[i].ttl_ms : 0,
-                         ps[i].vec, ps[i].dim);
-    return st;
-}
-
-am_status am_store_put_many(am_store *s, const am_item_in *items,
-                            size_t count)
-{
-    am_status st = AM_OK;
-    prepared one, *ps = &one;
-    size_t done = 0;
-    am_error err;
-
-    if (s == NULL)
-        return AM_EINVAL;
-    am_error_clear(&err);
-    if (items == NULL && count > 0) {
-        st = am__fail(&err, AM_EINVAL, "put: NULL items");
-        goto out;
-    }
-    if (count == 0)
-        return AM_OK;
-    if (count > 1) {
-        ps = am__alloc_array(s->alloc, count, sizeof *ps);
-        if (ps == NULL) {
-            st = am__fail(&err, AM_ENOMEM, "put: out of memory");
-            goto out;
-        }
-    }
-    /* Parse and embed before taking the lock. */
-    for (; done < count; done++) {
-        st = prepare_item(s, &items[done], done, &ps[done], &err);
-        if (st != AM_OK) {
-            done++;
-            break;
-        }
-    }
-    STORE_LOCK(s);
-    if (st == AM_OK) {
-        int64_t now = am_clock_now(s->clock);
-        st = put_many_locked(s, items, ps, count, now);
-    } else {
-        am__error_copy(&s->err, &err);
-    }
-    STORE_UNLOCK(s);
-out:
-    if (st != AM_OK && done == 0 && err.code != AM_OK) {
-        STORE_LOCK(s);
-        am__error_copy(&s->err, &err);
-        STORE_UNLOCK(s);
-    }
-    for (size_t i = 0; i < done; i++)
-        prepared_free(s, &ps[i]);
-    if (ps != &one)
-        am__free(s->alloc, ps, count * sizeof *ps);
-    return st;
-}
-
-am_status am_store_put(am_store *s, const am_item_in *item)
-{
-    if (s == NULL)
-        return AM_EINVAL;
-    if (item == NULL) {
-        STORE_LOCK(s);
-        am__fail(&s->err, AM_EINVAL, "put: NULL item");
-        STORE_UNLOCK(s);
-        return AM_EINVAL;
-    }
-    return am_store_put_many(s, item, 1);
-}
-
 /* ---- Get, delete, undo ---- */
 
 static am_status key_ok(am_store *s, am_str key)
@@ -481,7 +238,7 @@ static am_status key_ok(am_store *s, am_str key)
     return AM_OK;
 }
 
-am_status am_store_get(am_store *s, am_ns ns, am_str key, am_buf *value)
+am_status am__sq_get(am_store *s, am_ns ns, am_str key, am_buf *value)
 {
     am_status st;
     am_buf enc = AM_BUF_INIT;
@@ -490,7 +247,6 @@ am_status am_store_get(am_store *s, am_ns ns, am_str key, am_buf *value)
 
     if (s == NULL || value == NULL)
         return AM_EINVAL;
-    STORE_LOCK(s);
     enc.alloc = s->alloc;
     st = am__ns_encode(ns, 0, &enc, &s->err);
     if (st == AM_OK)
@@ -525,7 +281,6 @@ am_status am_store_get(am_store *s, am_ns ns, am_str key, am_buf *value)
     sqlite3_reset(q);
 out:
     am_buf_free(&enc);
-    STORE_UNLOCK(s);
     return st;
 }
 
@@ -572,7 +327,66 @@ static am_status soft_delete(am_store *s, sqlite3_stmt *f, int64_t now,
     return st;
 }
 
-am_status am_store_delete(am_store *s, am_ns ns, am_str key)
+/* One write transaction (backend.h): clear a prefix, put, soft-delete.
+ * Afterwards the in-memory vector index is patched in place (a clear
+ * makes the next search reload it). */
+am_status am__sq_write(am_store *s, const am__write *w, am__prepared *ps,
+                       int64_t now)
+{
+    am_buf enc = AM_BUF_INIT;
+    int64_t *gone = NULL;
+    size_t ngone = 0;
+    am_status st = am__store_begin(s);
+
+    enc.alloc = s->alloc;
+    if (st == AM_OK && w->ndel > 0) {
+        gone = am__alloc_array(s->alloc, w->ndel, sizeof *gone);
+        if (gone == NULL)
+            st = am__fail(&s->err, AM_ENOMEM, "write: out of memory");
+    }
+    if (st == AM_OK && w->clear.count > 0) {
+        st = am__sq_clear_ns(s, w->clear, NULL);
+        s->own_writes++;
+    }
+    for (size_t i = 0; i < w->nput && st == AM_OK; i++)
+        st = put_one(s, &w->puts[i], &ps[i], i, now);
+    for (size_t i = 0; i < w->ndel && st == AM_OK; i++) {
+        sqlite3_stmt *f = NULL;
+        am_str key = w->dels[i];
+        st = find_row(s, w->del_ns, key, &enc, &f);
+        if (st != AM_OK && st != AM_ENOMEM) {
+            char detail[sizeof s->err.msg];
+            memcpy(detail, s->err.msg, sizeof detail);
+            st = am__fail(&s->err, st, "delete %zu: %s", i, detail);
+        }
+        if (st == AM_OK && !row_is_live(f, 3, 4, now))
+            st = am__fail(&s->err, AM_ENOTFOUND,
+                          "delete %zu: no live item '%.*s'", i,
+                          (int)(key.len > 64 ? 64 : key.len), key.ptr);
+        if (st == AM_OK) {
+            gone[ngone++] = sqlite3_column_int64(f, 0);
+            st = soft_delete(s, f, now, s->actor);
+        }
+        if (f != NULL)
+            sqlite3_reset(f);
+    }
+    if (st == AM_OK)
+        st = am__store_commit(s);
+    if (st != AM_OK)
+        am__store_rollback(s);
+    for (size_t i = 0; st == AM_OK && i < w->nput; i++)
+        am__vcache_apply(s, ps[i].id, (am_str){ ps[i].ns.ptr, ps[i].ns.len },
+                         w->puts[i].ttl_ms > 0 ? now + w->puts[i].ttl_ms : 0,
+                         ps[i].vec, ps[i].dim);
+    for (size_t i = 0; st == AM_OK && i < ngone; i++)
+        am__vcache_apply(s, gone[i], (am_str){ NULL, 0 }, 0, NULL, 0);
+    if (gone != NULL)
+        am__free(s->alloc, gone, w->ndel * sizeof *gone);
+    am_buf_free(&enc);
+    return st;
+}
+
+am_status am__sq_delete(am_store *s, am_ns ns, am_str key)
 {
     am_status st;
     am_buf enc = AM_BUF_INIT;
@@ -581,7 +395,6 @@ am_status am_store_delete(am_store *s, am_ns ns, am_str key)
 
     if (s == NULL)
         return AM_EINVAL;
-    STORE_LOCK(s);
     enc.alloc = s->alloc;
     now = am_clock_now(s->clock);
     st = am__store_begin(s);
@@ -604,11 +417,10 @@ am_status am_store_delete(am_store *s, am_ns ns, am_str key)
     else /* committed: drop it from the vector cache in place */
         am__vcache_apply(s, id, (am_str){ NULL, 0 }, 0, NULL, 0);
     am_buf_free(&enc);
-    STORE_UNLOCK(s);
     return st;
 }
 
-am_status am_store_undo(am_store *s, am_ns ns, am_str key)
+am_status am__sq_undo(am_store *s, am_ns ns, am_str key)
 {
     am_status st;
     am_buf enc = AM_BUF_INIT;
@@ -618,7 +430,6 @@ am_status am_store_undo(am_store *s, am_ns ns, am_str key)
 
     if (s == NULL)
         return AM_EINVAL;
-    STORE_LOCK(s);
     enc.alloc = s->alloc;
     now = am_clock_now(s->clock);
     st = am__store_begin(s);
@@ -650,7 +461,7 @@ am_status am_store_undo(am_store *s, am_ns ns, am_str key)
          * is re-derived from the value; the vector is dropped (re-put to
          * embed again) because the history keeps no vectors. */
         am_item_in it;
-        prepared p;
+        am__prepared p;
         memset(&it, 0, sizeof it);
         it.ns = ns;
         it.key = key;
@@ -661,15 +472,15 @@ am_status am_store_undo(am_store *s, am_ns ns, am_str key)
         it.no_embed = s->embedder == NULL;
         int was_live = row_is_live(f, 3, 4, now);
         sqlite3_stmt *w;
-        st = prepare_item(s, &it, 0, &p, &s->err);
+        st = am__store_prepare(s, &it, 0, &p, &s->err);
         if (st != AM_OK) {
-            prepared_free(s, &p);
+            am__store_prepared_free(s, &p);
             goto out;
         }
         w = am__store_stmt(s, Q_ITEM_UPDATE);
         if (w == NULL) {
             st = s->err.code;
-            prepared_free(s, &p);
+            am__store_prepared_free(s, &p);
             goto out;
         }
         sqlite3_bind_int64(w, 1, id);
@@ -694,7 +505,7 @@ am_status am_store_undo(am_store *s, am_ns ns, am_str key)
         if (st == AM_OK)
             st = history_add(s, id, was_live ? "update" : "add", f, 1, 2,
                              now, "undo");
-        prepared_free(s, &p);
+        am__store_prepared_free(s, &p);
     }
 out:
     if (h != NULL)
@@ -706,13 +517,12 @@ out:
     if (st != AM_OK)
         am__store_rollback(s);
     am_buf_free(&enc);
-    STORE_UNLOCK(s);
     return st;
 }
 
 /* ---- Reading lists ---- */
 
-am_status am_store_get_item(am_store *s, am_ns ns, am_str key,
+am_status am__sq_get_item(am_store *s, am_ns ns, am_str key,
                             am_results **out)
 {
     am_status st;
@@ -724,11 +534,9 @@ am_status am_store_get_item(am_store *s, am_ns ns, am_str key,
     if (s == NULL || out == NULL)
         return AM_EINVAL;
     *out = NULL;
-    STORE_LOCK(s);
     enc.alloc = s->alloc;
     st = am__rb_init(&b, s->alloc);
     if (st != AM_OK) {
-        STORE_UNLOCK(s);
         return am__fail(&s->err, st, "get: out of memory");
     }
     st = find_row(s, ns, key, &enc, &f);
@@ -759,7 +567,6 @@ out:
     else
         am__rb_abort(&b);
     am_buf_free(&enc);
-    STORE_UNLOCK(s);
     return st;
 }
 
@@ -773,7 +580,7 @@ am_status am__store_ns_range(am_store *s, am_ns ns, am_buf *lo, am_buf *hi)
     return AM_OK;
 }
 
-am_status am_store_list(am_store *s, am_ns ns, size_t limit, size_t offset,
+am_status am__sq_list(am_store *s, am_ns ns, size_t limit, size_t offset,
                         am_results **out)
 {
     am_status st;
@@ -785,10 +592,8 @@ am_status am_store_list(am_store *s, am_ns ns, size_t limit, size_t offset,
     if (s == NULL || out == NULL)
         return AM_EINVAL;
     *out = NULL;
-    STORE_LOCK(s);
     lo.alloc = hi.alloc = s->alloc;
     if (am__rb_init(&b, s->alloc) != AM_OK) {
-        STORE_UNLOCK(s);
         return am__fail(&s->err, AM_ENOMEM, "list: out of memory");
     }
     st = am__store_ns_range(s, ns, &lo, &hi);
@@ -823,11 +628,10 @@ out:
         am__rb_abort(&b);
     am_buf_free(&lo);
     am_buf_free(&hi);
-    STORE_UNLOCK(s);
     return st;
 }
 
-am_status am_store_namespaces(am_store *s, am_ns prefix, size_t max_depth,
+am_status am__sq_namespaces(am_store *s, am_ns prefix, size_t max_depth,
                               size_t limit, am_results **out)
 {
     am_status st;
@@ -841,10 +645,8 @@ am_status am_store_namespaces(am_store *s, am_ns prefix, size_t max_depth,
     *out = NULL;
     if (limit == 0)
         limit = 1000;
-    STORE_LOCK(s);
     lo.alloc = hi.alloc = prev.alloc = s->alloc;
     if (am__rb_init(&b, s->alloc) != AM_OK) {
-        STORE_UNLOCK(s);
         return am__fail(&s->err, AM_ENOMEM, "namespaces: out of memory");
     }
     st = am__store_ns_range(s, prefix, &lo, &hi);
@@ -903,11 +705,10 @@ out:
     am_buf_free(&lo);
     am_buf_free(&hi);
     am_buf_free(&prev);
-    STORE_UNLOCK(s);
     return st;
 }
 
-am_status am_store_history(am_store *s, am_ns ns, am_str key,
+am_status am__sq_history(am_store *s, am_ns ns, am_str key,
                            am_results **out)
 {
     am_status st;
@@ -919,10 +720,8 @@ am_status am_store_history(am_store *s, am_ns ns, am_str key,
     if (s == NULL || out == NULL)
         return AM_EINVAL;
     *out = NULL;
-    STORE_LOCK(s);
     enc.alloc = s->alloc;
     if (am__rb_init(&b, s->alloc) != AM_OK) {
-        STORE_UNLOCK(s);
         return am__fail(&s->err, AM_ENOMEM, "history: out of memory");
     }
     st = find_row(s, ns, key, &enc, &f);
@@ -999,7 +798,6 @@ out:
     else
         am__rb_abort(&b);
     am_buf_free(&enc);
-    STORE_UNLOCK(s);
     return st;
 }
 

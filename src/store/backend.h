@@ -1,0 +1,84 @@
+/* backend.h -- the seam between the store's front end and its storage.
+ *
+ * The front end (store_api.c) owns everything that does not depend on
+ * where items live: argument checks, namespace encoding, JSON validation,
+ * text derivation and embedding (outside the lock), the handle's mutex,
+ * the error slot and the in-memory vector cache. A backend owns the
+ * durable state: schema, transactions, rows, history, the full-text index
+ * and sessions. am_store_open picks a backend from the target string:
+ *
+ *   "path/to/file.db", ":memory:", "sqlite:<path>"  -> SQLite (store_sqlite*.c)
+ *   "postgres://...", "postgresql://..."            -> PostgreSQL (not built
+ *                                                      yet: AM_EUNSUPPORTED)
+ *
+ * Contract for every operation below:
+ * - it is called with s->mu held (one call at a time per handle), after the
+ *   front end checked that s is not NULL;
+ * - it reports failures with am__fail(&s->err, ...) and returns the code;
+ * - a failing write changes nothing (one transaction per operation);
+ * - it must pass the same test suite (tests/test_store*.c, test_recall.c,
+ *   test_memory.c), which opens stores through one helper that can point
+ *   the suite at another backend (AM_TEST_STORE, see tests/test_store.c).
+ * The semantics of each operation are those of the public function of the
+ * same name in include/agentmem/store.h.
+ */
+#ifndef AM_STORE_BACKEND_H
+#define AM_STORE_BACKEND_H
+
+#include "agentmem/store.h"
+
+typedef struct am__prepared am__prepared;
+typedef struct am__write am__write;
+typedef struct am__rbuild am__rbuild;
+
+typedef struct am__store_backend {
+    const char *name;
+    /* Open or create the store at `target` (the part after any scheme the
+     * front end stripped) and migrate it; set s->impl. Errors go to `err`
+     * with the target named. */
+    am_status (*open)(am_store *s, const char *target,
+                      const am_store_opts *o, am_error *err);
+    /* Release s->impl (may be NULL after a failed open). */
+    void (*close)(am_store *s);
+
+    /* One write transaction: clear a namespace prefix, put prepared items,
+     * soft-delete live keys (see am__write). All or nothing. */
+    am_status (*write)(am_store *s, const am__write *w, am__prepared *ps,
+                       int64_t now);
+    am_status (*get)(am_store *s, am_ns ns, am_str key, am_buf *value);
+    am_status (*get_item)(am_store *s, am_ns ns, am_str key,
+                          am_results **out);
+    am_status (*del)(am_store *s, am_ns ns, am_str key);
+    am_status (*undo)(am_store *s, am_ns ns, am_str key);
+    am_status (*list)(am_store *s, am_ns ns, size_t limit, size_t offset,
+                      am_results **out);
+    am_status (*namespaces)(am_store *s, am_ns prefix, size_t max_depth,
+                            size_t limit, am_results **out);
+    am_status (*history)(am_store *s, am_ns ns, am_str key,
+                         am_results **out);
+    /* Search with the query's vector already embedded (`qemb`, the
+     * store's embedder dimension, or NULL); results go to `b`. */
+    am_status (*search)(am_store *s, const am_search *q, const float *qemb,
+                        am__rbuild *b);
+
+    am_status (*delete_ns)(am_store *s, am_ns ns, size_t *removed);
+    am_status (*purge)(am_store *s, int64_t deleted_before, size_t *removed);
+    am_status (*history_prune)(am_store *s, size_t keep, size_t *removed);
+    am_status (*vacuum)(am_store *s, int full);
+    am_status (*check)(am_store *s);
+
+    am_status (*session_add)(am_store *s, am_str user_id, am_str session_id,
+                             const am_str *items, size_t count);
+    am_status (*session_get)(am_store *s, am_str session_id, size_t limit,
+                             am_buf *out);
+    am_status (*session_pop)(am_store *s, am_str session_id, am_buf *out);
+    am_status (*session_clear)(am_store *s, am_str session_id);
+    am_status (*session_list)(am_store *s, am_str user_id, am_buf *out);
+    am_status (*session_prune)(am_store *s, int64_t older_than_ms,
+                               size_t keep_last, size_t *removed);
+} am__store_backend;
+
+/* The SQLite backend (store_sqlite.c and friends). */
+extern const am__store_backend am__store_backend_sqlite;
+
+#endif

@@ -1,0 +1,622 @@
+/* store_api.c -- the store's front end: the public functions.
+ *
+ * Everything here is independent of where items live: argument checks,
+ * namespace encoding, JSON validation, text derivation and embedding
+ * (done before the handle's lock is taken, so a slow embedder does not
+ * hold up other threads), the lock itself, and the choice of backend at
+ * open. Each public call then runs one backend operation (backend.h) with
+ * the lock held.
+ */
+#include <assert.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json_glue.h"
+#include "store_int.h"
+
+/* ---- Namespaces ---- */
+
+am_status am__ns_encode(am_ns ns, int allow_root, am_buf *out, am_error *err)
+{
+    am_buf_clear(out);
+    if (ns.count == 0 && !allow_root)
+        return am__fail(err, AM_EINVAL, "namespace: needs at least one part");
+    if (ns.count > AM_STORE_MAX_NS_PARTS)
+        return am__fail(err, AM_EINVAL,
+                        "namespace: %zu parts (at most %d)", ns.count,
+                        AM_STORE_MAX_NS_PARTS);
+    if (ns.count > 0 && ns.parts == NULL)
+        return am__fail(err, AM_EINVAL, "namespace: NULL parts");
+    if (am_buf_reserve(out, 0) != AM_OK)
+        return am__fail(err, AM_ENOMEM, "namespace: out of memory");
+    out->ptr[0] = '\0';
+    for (size_t i = 0; i < ns.count; i++) {
+        am_str p = ns.parts[i];
+        if (p.len == 0 || p.ptr == NULL)
+            return am__fail(err, AM_EINVAL,
+                            "namespace: part %zu is empty", i);
+        if (p.len > AM_STORE_MAX_PART_LEN)
+            return am__fail(err, AM_EINVAL,
+                            "namespace: part %zu is %zu bytes (at most %d)",
+                            i, p.len, AM_STORE_MAX_PART_LEN);
+        if (am_buf_reserve(out, p.len * 2 + 1) != AM_OK)
+            return am__fail(err, AM_ENOMEM, "namespace: out of memory");
+        for (size_t j = 0; j < p.len; j++) {
+            unsigned char c = (unsigned char)p.ptr[j];
+            char esc = 0;
+            switch (c) {
+            case 0x00: esc = '0'; break;
+            case 0x1e: esc = '1'; break;
+            case 0x1f: esc = '2'; break;
+            case 0xfe: esc = '3'; break;
+            case 0xff: esc = '4'; break;
+            default: break;
+            }
+            if (esc != 0) {
+                out->ptr[out->len++] = 0x1e;
+                out->ptr[out->len++] = esc;
+            } else {
+                out->ptr[out->len++] = (char)c;
+            }
+        }
+        out->ptr[out->len++] = 0x1f;
+        out->ptr[out->len] = '\0';
+    }
+    return AM_OK;
+}
+
+am_status am__ns_upper(am_str enc, am_buf *out)
+{
+    am_buf_clear(out);
+    if (enc.len == 0)
+        return am_buf_append(out, "\xff", 1);
+    if (am_buf_append(out, enc.ptr, enc.len) != AM_OK)
+        return AM_ENOMEM;
+    assert(out->ptr[out->len - 1] == 0x1f);
+    out->ptr[out->len - 1] = 0x20;
+    return AM_OK;
+}
+
+am_status am__ns_decode(am_str enc, am__arena *ar, am_str **parts,
+                        size_t *count)
+{
+    size_t n = 0, k = 0;
+    for (size_t i = 0; i < enc.len; i++)
+        if (enc.ptr[i] == 0x1f)
+            n++;
+    am_str *p = am__arena_alloc(ar, (n > 0 ? n : 1) * sizeof *p);
+    char *bytes = am__arena_alloc(ar, enc.len + 1);
+    if (p == NULL || bytes == NULL)
+        return AM_ENOMEM;
+    size_t start = 0, o = 0;
+    for (size_t i = 0; i < enc.len; i++) {
+        unsigned char c = (unsigned char)enc.ptr[i];
+        if (c == 0x1f) {
+            p[k].ptr = bytes + start;
+            p[k].len = o - start;
+            k++;
+            bytes[o++] = '\0';
+            start = o;
+        } else if (c == 0x1e && i + 1 < enc.len) {
+            static const unsigned char un[] = { 0x00, 0x1e, 0x1f, 0xfe,
+                                                0xff };
+            unsigned idx = (unsigned)(enc.ptr[++i] - '0');
+            bytes[o++] = (char)(idx < 5 ? un[idx] : '?');
+        } else {
+            bytes[o++] = (char)c;
+        }
+    }
+    *parts = p;
+    *count = k;
+    return AM_OK;
+}
+
+static am_ns scoped(am_str parts[3], am_str kind, am_str id, am_str sub)
+{
+    size_t n = 0;
+    parts[n++] = kind;
+    if (id.ptr != NULL)
+        parts[n++] = id;
+    if (sub.len > 0)
+        parts[n++] = sub;
+    return (am_ns){ parts, n };
+}
+
+am_ns am_ns_user(am_str parts[3], am_str user_id, am_str sub)
+{
+    return scoped(parts, AM_STR("user"), user_id, sub);
+}
+
+am_ns am_ns_session(am_str parts[3], am_str session_id, am_str sub)
+{
+    return scoped(parts, AM_STR("session"), session_id, sub);
+}
+
+am_ns am_ns_global(am_str parts[3], am_str sub)
+{
+    return scoped(parts, AM_STR("global"), (am_str){ NULL, 0 }, sub);
+}
+
+
+am_store_opts am_store_opts_default(void)
+{
+    am_store_opts o;
+    memset(&o, 0, sizeof o);
+    o.actor = "agentmem";
+    o.busy_timeout_ms = 5000;
+    return o;
+}
+
+
+
+/* ---- Open and close ---- */
+
+/* Pick the backend for `target` and the part of it the backend opens. */
+static am_status pick_backend(const char *target,
+                              const am__store_backend **be,
+                              const char **rest, am_error *err)
+{
+    static const char *const pg[] = { "postgres://", "postgresql://" };
+    for (size_t i = 0; i < sizeof pg / sizeof pg[0]; i++)
+        if (strncmp(target, pg[i], strlen(pg[i])) == 0)
+            return am__fail(err, AM_EUNSUPPORTED,
+                            "store open: the PostgreSQL backend is not "
+                            "built yet (target '%.40s...'); use a file "
+                            "path for the SQLite backend", target);
+    if (strncmp(target, "sqlite:", 7) == 0)
+        target += 7;
+    else if (strstr(target, "://") != NULL)
+        return am__fail(err, AM_EUNSUPPORTED,
+                        "store open: unknown backend scheme in '%.60s' "
+                        "(a file path, sqlite:<path> or postgresql://...)",
+                        target);
+    *be = &am__store_backend_sqlite;
+    *rest = target;
+    return AM_OK;
+}
+
+am_status am_store_open(const char *path, const am_store_opts *opts,
+                        am_store **out, am_error *err)
+{
+    am_store_opts o = opts != NULL ? *opts : am_store_opts_default();
+    const am__store_backend *be = NULL;
+    const char *target = NULL;
+    am_store *s;
+    am_status st;
+
+    if (out == NULL || path == NULL)
+        return am__fail(err, AM_EINVAL, "store open: NULL path or out");
+    *out = NULL;
+    st = pick_backend(path, &be, &target, err);
+    if (st != AM_OK)
+        return st;
+    s = am__calloc(o.alloc, 1, sizeof *s);
+    if (s == NULL)
+        return am__fail(err, AM_ENOMEM, "store open: out of memory");
+    s->be = be;
+    s->alloc = am__allocator(o.alloc);
+    s->clock = o.clock;
+    s->embedder = o.embedder;
+    s->busy_timeout_ms = o.busy_timeout_ms > 0 ? o.busy_timeout_ms : 5000;
+    s->sync_full = o.sync_full;
+    snprintf(s->actor, sizeof s->actor, "%s",
+             o.actor != NULL ? o.actor : "agentmem");
+    s->vc.ns_pool.alloc = s->alloc;
+    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        am__free(s->alloc, s, sizeof *s);
+        return am__fail(err, AM_ENOMEM, "store open: cannot make a mutex");
+    }
+    st = be->open(s, target, &o, err);
+    if (st != AM_OK) {
+        be->close(s);
+        pthread_mutex_destroy(&s->mu);
+        am__free(s->alloc, s, sizeof *s);
+        return st;
+    }
+    *out = s;
+    return AM_OK;
+}
+
+void am_store_close(am_store *s)
+{
+    if (s == NULL)
+        return;
+    s->be->close(s);
+    am__vcache_free(s);
+    pthread_mutex_destroy(&s->mu);
+    am__free(s->alloc, s, sizeof *s);
+}
+
+const am_error *am_store_last_error(const am_store *s)
+{
+    static const am_error none = { AM_EINVAL, "no store" };
+    return s != NULL ? &s->err : &none;
+}
+
+/* ---- Preparing items (no lock) ---- */
+
+/* Append the string leaves of `v` to `out`, separated by spaces. */
+static am_status text_of(json_t *v, am_buf *out, int depth)
+{
+    am_status st = AM_OK;
+    if (depth > 64)
+        return AM_OK;
+    if (json_is_string(v)) {
+        if (out->len > 0)
+            st = am_buf_append(out, " ", 1);
+        if (st == AM_OK)
+            st = am_buf_append(out, json_string_value(v),
+                               json_string_length(v));
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x) {
+            st = text_of(x, out, depth + 1);
+            if (st != AM_OK)
+                break;
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) {
+            st = text_of(x, out, depth + 1);
+            if (st != AM_OK)
+                break;
+        }
+    }
+    return st;
+}
+
+/* Parse any JSON value (scalars too), with am__json_parse's messages. */
+static am_status parse_any(am_str text, const char *what, json_t **out,
+                           am_error *err)
+{
+    json_error_t jerr;
+    *out = json_loadb(text.ptr != NULL ? text.ptr : "", text.len,
+                      JSON_DECODE_ANY, &jerr);
+    if (*out != NULL)
+        return AM_OK;
+    if (strstr(jerr.text, "out of memory") != NULL)
+        return am__fail(err, AM_ENOMEM, "%s: out of memory", what);
+    return am__fail(err, AM_EFORMAT, "%s: %s at line %d, column %d (byte %d)",
+                    what, jerr.text, jerr.line, jerr.column, jerr.position);
+}
+
+
+void am__store_prepared_free(am_store *s, am__prepared *p)
+{
+    am_buf_free(&p->ns);
+    am_buf_free(&p->text);
+    if (p->vec != NULL)
+        am__free(s->alloc, p->vec, p->dim * sizeof(float));
+    p->vec = NULL;
+}
+
+/* Validate, derive the text and embed, touching nothing shared in `s`
+ * (only its allocator and embedder, which never change): callers run it
+ * without the store's lock, so a slow embedder does not block others.
+ * Errors go to `err`. */
+am_status am__store_prepare(am_store *s, const am_item_in *it, size_t idx,
+                            am__prepared *p, am_error *err)
+{
+    am_status st;
+    json_t *v = NULL;
+    char where[48];
+
+    snprintf(where, sizeof where, "item %zu", idx);
+    memset(p, 0, sizeof *p);
+    p->ns.alloc = s->alloc;
+    p->text.alloc = s->alloc;
+    st = am__ns_encode(it->ns, 0, &p->ns, err);
+    if (st != AM_OK) {
+        char detail[sizeof err->msg];
+        memcpy(detail, err->msg, sizeof detail);
+        return am__fail(err, st, "%s: %s", where, detail);
+    }
+    if (it->key.len == 0 || it->key.ptr == NULL)
+        return am__fail(err, AM_EINVAL, "%s: empty key", where);
+    if (it->key.len > 4096)
+        return am__fail(err, AM_EINVAL, "%s: key is %zu bytes (at most "
+                        "4096)", where, it->key.len);
+    if (it->ttl_ms < 0)
+        return am__fail(err, AM_EINVAL, "%s: negative ttl_ms", where);
+    char what[64];
+    snprintf(what, sizeof what, "%s: value", where);
+    st = parse_any(it->value, what, &v, err);
+    if (st != AM_OK)
+        return st;
+    if (it->text.len > 0)
+        st = am_buf_append(&p->text, it->text.ptr, it->text.len);
+    else
+        st = text_of(v, &p->text, 0);
+    json_decref(v);
+    v = NULL;
+    if (st == AM_OK)
+        st = am_buf_reserve(&p->text, 0);
+    if (st != AM_OK)
+        return am__fail(err, AM_ENOMEM, "%s: out of memory", where);
+    p->text.ptr[p->text.len] = '\0';
+    if (!am__utf8_valid(p->text.ptr, p->text.len, NULL))
+        return am__fail(err, AM_EFORMAT, "%s: text is not UTF-8",
+                        where);
+    p->meta = it->meta.len > 0 ? it->meta : AM_STR("{}");
+    if (it->meta.len > 0) {
+        snprintf(what, sizeof what, "%s: meta", where);
+        st = am__json_parse(p->meta, what, &v, err);
+        if (st != AM_OK)
+            return st;
+        if (!json_is_object(v)) {
+            json_decref(v);
+            return am__fail(err, AM_EFORMAT, "%s: meta must be a JSON "
+                            "object", where);
+        }
+        json_decref(v);
+    }
+
+    if (it->vec != NULL) {
+        if (it->dim == 0)
+            return am__fail(err, AM_EINVAL, "%s: vector with dim 0",
+                            where);
+        p->dim = it->dim;
+        p->model = it->vec_model != NULL ? it->vec_model : "caller";
+        p->vec = am__alloc_array(s->alloc, p->dim, sizeof(float));
+        if (p->vec == NULL)
+            return am__fail(err, AM_ENOMEM, "%s: out of memory", where);
+        memcpy(p->vec, it->vec, p->dim * sizeof(float));
+    } else if (s->embedder != NULL && !it->no_embed && p->text.len > 0) {
+        am_str t = { p->text.ptr, p->text.len };
+        p->dim = s->embedder->dim;
+        p->model = s->embedder->id;
+        p->vec = am__alloc_array(s->alloc, p->dim, sizeof(float));
+        if (p->vec == NULL)
+            return am__fail(err, AM_ENOMEM, "%s: out of memory", where);
+        st = am_embedder_embed(s->embedder, &t, 1, p->vec, err);
+        if (st != AM_OK)
+            return st;
+    }
+    if (p->vec != NULL)
+        am__vec_normalize(p->vec, p->dim);
+    return AM_OK;
+}
+
+/* The vector model and dimension fixed by the first stored vector. */
+
+/* ---- Writes ---- */
+
+am_status am__store_write(am_store *s, const am__write *w)
+{
+    am_status st = AM_OK;
+    am__prepared one, *ps = &one;
+    size_t done = 0, count = w->nput;
+    am_error err;
+
+    am_error_clear(&err);
+    if (w->puts == NULL && count > 0) {
+        st = am__fail(&err, AM_EINVAL, "put: NULL items");
+        count = 0;
+    } else if (w->dels == NULL && w->ndel > 0) {
+        st = am__fail(&err, AM_EINVAL, "delete: NULL keys");
+        count = 0;
+    } else if (count > 1) {
+        ps = am__alloc_array(s->alloc, count, sizeof *ps);
+        if (ps == NULL) {
+            st = am__fail(&err, AM_ENOMEM, "put: out of memory");
+            count = 0;
+        }
+    }
+    /* Parse and embed before taking the lock. */
+    for (; st == AM_OK && done < count; done++) {
+        st = am__store_prepare(s, &w->puts[done], done, &ps[done], &err);
+        if (st != AM_OK) {
+            done++;
+            break;
+        }
+    }
+    STORE_LOCK(s);
+    if (st == AM_OK && (w->nput > 0 || w->ndel > 0 || w->clear.count > 0))
+        st = s->be->write(s, w, ps, am_clock_now(s->clock));
+    else if (st != AM_OK)
+        am__error_copy(&s->err, &err);
+    STORE_UNLOCK(s);
+    for (size_t i = 0; i < done; i++)
+        am__store_prepared_free(s, &ps[i]);
+    if (ps != &one)
+        am__free(s->alloc, ps, count * sizeof *ps);
+    return st;
+}
+
+am_status am_store_put_many(am_store *s, const am_item_in *items,
+                            size_t count)
+{
+    am__write w;
+    if (s == NULL)
+        return AM_EINVAL;
+    if (count == 0)
+        return AM_OK;
+    memset(&w, 0, sizeof w);
+    w.puts = items;
+    w.nput = count;
+    return am__store_write(s, &w);
+}
+
+am_status am_store_put(am_store *s, const am_item_in *item)
+{
+    if (s == NULL)
+        return AM_EINVAL;
+    if (item == NULL) {
+        STORE_LOCK(s);
+        am__fail(&s->err, AM_EINVAL, "put: NULL item");
+        STORE_UNLOCK(s);
+        return AM_EINVAL;
+    }
+    return am_store_put_many(s, item, 1);
+}
+
+/* ---- Everything else: one backend operation under the lock ---- */
+
+#define CALL(s, op, ...)                                                     \
+    do {                                                                     \
+        if ((s) == NULL)                                                     \
+            return AM_EINVAL;                                                \
+        STORE_LOCK(s);                                                       \
+        am_status st_ = (s)->be->op((s), __VA_ARGS__);                       \
+        STORE_UNLOCK(s);                                                     \
+        return st_;                                                          \
+    } while (0)
+
+am_status am_store_get(am_store *s, am_ns ns, am_str key, am_buf *value)
+{
+    CALL(s, get, ns, key, value);
+}
+
+am_status am_store_get_item(am_store *s, am_ns ns, am_str key,
+                            am_results **out)
+{
+    CALL(s, get_item, ns, key, out);
+}
+
+am_status am_store_delete(am_store *s, am_ns ns, am_str key)
+{
+    CALL(s, del, ns, key);
+}
+
+am_status am_store_undo(am_store *s, am_ns ns, am_str key)
+{
+    CALL(s, undo, ns, key);
+}
+
+am_status am_store_list(am_store *s, am_ns ns, size_t limit, size_t offset,
+                        am_results **out)
+{
+    CALL(s, list, ns, limit, offset, out);
+}
+
+am_status am_store_namespaces(am_store *s, am_ns prefix, size_t max_depth,
+                              size_t limit, am_results **out)
+{
+    CALL(s, namespaces, prefix, max_depth, limit, out);
+}
+
+am_status am_store_history(am_store *s, am_ns ns, am_str key,
+                           am_results **out)
+{
+    CALL(s, history, ns, key, out);
+}
+
+am_status am_store_delete_ns(am_store *s, am_ns ns, size_t *removed)
+{
+    CALL(s, delete_ns, ns, removed);
+}
+
+am_status am_store_purge(am_store *s, int64_t deleted_before,
+                         size_t *removed)
+{
+    CALL(s, purge, deleted_before, removed);
+}
+
+am_status am_store_history_prune(am_store *s, size_t keep, size_t *removed)
+{
+    CALL(s, history_prune, keep, removed);
+}
+
+am_status am_store_vacuum(am_store *s, int full)
+{
+    CALL(s, vacuum, full);
+}
+
+am_status am_store_check(am_store *s)
+{
+    if (s == NULL)
+        return AM_EINVAL;
+    STORE_LOCK(s);
+    am_status st = s->be->check(s);
+    STORE_UNLOCK(s);
+    return st;
+}
+
+am_status am_session_add(am_store *s, am_str user_id, am_str session_id,
+                         const am_str *items, size_t count)
+{
+    CALL(s, session_add, user_id, session_id, items, count);
+}
+
+am_status am_session_get(am_store *s, am_str session_id, size_t limit,
+                         am_buf *out)
+{
+    CALL(s, session_get, session_id, limit, out);
+}
+
+am_status am_session_pop(am_store *s, am_str session_id, am_buf *out)
+{
+    CALL(s, session_pop, session_id, out);
+}
+
+am_status am_session_clear(am_store *s, am_str session_id)
+{
+    CALL(s, session_clear, session_id);
+}
+
+am_status am_session_list(am_store *s, am_str user_id, am_buf *out)
+{
+    CALL(s, session_list, user_id, out);
+}
+
+am_status am_session_prune(am_store *s, int64_t older_than_ms,
+                           size_t keep_last, size_t *removed)
+{
+    CALL(s, session_prune, older_than_ms, keep_last, removed);
+}
+
+/* ---- Search ---- */
+
+am_status am_store_search(am_store *s, const am_search *q, am_results **out)
+{
+    am__rbuild b;
+    am_status st = AM_OK;
+    am_error err;
+    float *qemb = NULL;
+    size_t edim = 0;
+
+    if (s == NULL || out == NULL)
+        return AM_EINVAL;
+    *out = NULL;
+    am_error_clear(&err);
+    if (q == NULL)
+        st = am__fail(&err, AM_EINVAL, "search: NULL query");
+    else if (q->mode > AM_SEARCH_VECTOR)
+        st = am__fail(&err, AM_EINVAL, "search: unknown mode %d",
+                      (int)q->mode);
+    /* Embed the query before taking the lock: an embedder may be slow (a
+     * network call) and must not hold up the other threads. */
+    if (st == AM_OK && q->mode != AM_SEARCH_TEXT && q->vec == NULL &&
+        s->embedder != NULL && q->query.len > 0) {
+        edim = s->embedder->dim;
+        qemb = am__alloc_array(s->alloc, edim, sizeof(float));
+        if (qemb == NULL)
+            st = am__fail(&err, AM_ENOMEM, "search: out of memory");
+        else
+            st = am_embedder_embed(s->embedder, &q->query, 1, qemb, &err);
+    }
+    STORE_LOCK(s);
+    if (st != AM_OK) {
+        am__error_copy(&s->err, &err);
+    } else {
+        st = am__rb_init(&b, s->alloc);
+        if (st != AM_OK)
+            st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        else
+            st = s->be->search(s, q, qemb, &b);
+        if (st == AM_OK) {
+            *out = am__rb_finish(&b);
+            if (*out == NULL)
+                st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        } else if (b.r != NULL) {
+            am__rb_abort(&b);
+        }
+    }
+    STORE_UNLOCK(s);
+    if (qemb != NULL)
+        am__free(s->alloc, qemb, edim * sizeof(float));
+    return st;
+}

@@ -1,0 +1,103 @@
+/* store_sqlite.h -- internals of the SQLite backend (not installed). */
+#ifndef AM_STORE_SQLITE_H
+#define AM_STORE_SQLITE_H
+
+#include <sqlite3.h>
+
+#include "store_int.h"
+
+/* Cached prepared statements, one per id, prepared on first use. */
+enum {
+    Q_BEGIN,
+    Q_COMMIT,
+    Q_ROLLBACK,
+    Q_META_GET,
+    Q_META_SET,
+    Q_ITEM_FIND,
+    Q_ITEM_INSERT,
+    Q_FTS_ADD,
+    Q_FTS_DEL,
+    Q_ITEM_UPDATE,
+    Q_ITEM_SOFTDEL,
+    Q_ITEM_GET,
+    Q_ITEM_ROW,
+    Q_HIST_ADD,
+    Q_HIST_FIRST,
+    Q_HIST_LAST,
+    Q_HIST_LIST,
+    Q_LIST,
+    Q_NS_LIST,
+    Q_FTS,
+    Q_FTS_TOP,
+    Q_VEC_LOAD,
+    Q_SESS_FIND,
+    Q_SESS_NEW,
+    Q_SESS_TOUCH,
+    Q_SESS_ITEM_ADD,
+    Q_SESS_ITEMS,
+    Q_SESS_LAST,
+    Q_SESS_ITEM_DEL,
+    Q_COUNT_
+};
+
+/* The backend's state behind am_store.impl. */
+typedef struct am__sqlite {
+    sqlite3 *db;
+    sqlite3_stmt *stmts[Q_COUNT_];
+} am__sqlite;
+
+#define SQ(s) ((am__sqlite *)(s)->impl)
+
+/* A statement reset and ready for binding, or NULL (detail in s->err). */
+sqlite3_stmt *am__store_stmt(am_store *s, int id);
+/* Record a SQLite failure in s->err ("<what>: <sqlite message>"). */
+am_status am__store_dberr(am_store *s, int rc, const char *what);
+am_status am__store_exec(am_store *s, const char *sql);
+/* Step cached statement `id` (bound by the caller) to completion. */
+am_status am__store_step_done(am_store *s, int id, const char *what);
+/* Bind `v` as a blob (blob != 0) or text; borrowed until the step. */
+void am__store_bind_str(sqlite3_stmt *q, int i, am_str v, int blob);
+/* The encoded range [lo, hi) of namespace prefix `ns` (root allowed). */
+am_status am__store_ns_range(am_store *s, am_ns ns, am_buf *lo, am_buf *hi);
+am_status am__store_begin(am_store *s);
+am_status am__store_commit(am_store *s);
+void am__store_rollback(am_store *s);
+
+/* Append an item from a row of Q_ITEM_ROW shape starting at column `col`:
+ * ns, key, value, meta, text, created, updated, expires. */
+am_status am__rb_add_row(am__rbuild *b, sqlite3_stmt *st, int col,
+                         am_item **out);
+/* The backend's operations (see backend.h). */
+am_status am__sq_write(am_store *s, const am__write *w, am__prepared *ps,
+                       int64_t now);
+am_status am__sq_get(am_store *s, am_ns ns, am_str key, am_buf *value);
+am_status am__sq_get_item(am_store *s, am_ns ns, am_str key,
+                          am_results **out);
+am_status am__sq_delete(am_store *s, am_ns ns, am_str key);
+am_status am__sq_undo(am_store *s, am_ns ns, am_str key);
+am_status am__sq_list(am_store *s, am_ns ns, size_t limit, size_t offset,
+                      am_results **out);
+am_status am__sq_namespaces(am_store *s, am_ns prefix, size_t max_depth,
+                            size_t limit, am_results **out);
+am_status am__sq_history(am_store *s, am_ns ns, am_str key,
+                         am_results **out);
+am_status am__sq_search(am_store *s, const am_search *q, const float *qemb,
+                        am__rbuild *b);
+am_status am__sq_delete_ns(am_store *s, am_ns ns, size_t *removed);
+/* Hard-delete everything under `ns` inside the caller's transaction. */
+am_status am__sq_clear_ns(am_store *s, am_ns ns, size_t *removed);
+am_status am__sq_purge(am_store *s, int64_t deleted_before, size_t *removed);
+am_status am__sq_history_prune(am_store *s, size_t keep, size_t *removed);
+am_status am__sq_vacuum(am_store *s, int full);
+am_status am__sq_check(am_store *s);
+am_status am__sq_session_add(am_store *s, am_str user_id, am_str session_id,
+                             const am_str *items, size_t count);
+am_status am__sq_session_get(am_store *s, am_str session_id, size_t limit,
+                             am_buf *out);
+am_status am__sq_session_pop(am_store *s, am_str session_id, am_buf *out);
+am_status am__sq_session_clear(am_store *s, am_str session_id);
+am_status am__sq_session_list(am_store *s, am_str user_id, am_buf *out);
+am_status am__sq_session_prune(am_store *s, int64_t older_than_ms,
+                               size_t keep_last, size_t *removed);
+
+#endif
