@@ -29,7 +29,7 @@
 /* Pieces up to MID_PIECE bytes use the array scan; longer ones the heap
  * (in stack buffers up to SMALL_PIECE bytes, on the heap beyond). */
 #ifndef MID_PIECE
-#define MID_PIECE 32
+#define MID_PIECE 64
 #endif
 
 /* Where a piece's tokens go: appended to `toks` when it is not NULL, else
@@ -321,9 +321,10 @@ static am_status encode_piece(const am_encoding *enc, const uint8_t *p,
 #define PCACHE_SIZE 1024      /* entries on the stack */
 #define PCACHE_MIN_TEXT 1024  /* shorter texts skip the cache */
 #define PCACHE_BIG_TEXT (256 * 1024) /* from here on, a heap cache */
-#define PCACHE_BIG_MIN 16384  /* its entries: one per 16 bytes of text, */
-#define PCACHE_BIG_MAX 65536  /* a power of two between these two */
-#define PCACHE_MAX_PIECE 64
+#define PCACHE_BIG_MIN 16384  /* its entries: one per 32 bytes of text, */
+#define PCACHE_BIG_MAX 32768  /* a power of two between these two (a larger
+                               * cache costs more in L2 than it saves) */
+#define PCACHE_MAX_PIECE 255
 
 typedef struct pcache_entry {
     uint32_t at;     /* the piece is s[at, at + len) of this call's text */
@@ -489,7 +490,7 @@ static am_status encode_ordinary(const am_encoding *enc, const uint8_t *s,
      * without memory for a bigger one it simply uses the small one. */
     if (len >= PCACHE_BIG_TEXT) {
         pcache_entry *big;
-        while (big_n < PCACHE_BIG_MAX && big_n < len / 16)
+        while (big_n < PCACHE_BIG_MAX && big_n < len / 32)
             big_n <<= 1;
         big = am__calloc(enc->alloc, big_n, sizeof *big);
         if (big != NULL) {
