@@ -26,6 +26,12 @@
 
 /* ---- Byte-pair merging ---- */
 
+/* Pieces up to MID_PIECE bytes use the array scan; longer ones the heap
+ * (in stack buffers up to SMALL_PIECE bytes, on the heap beyond). */
+#ifndef MID_PIECE
+#define MID_PIECE 64
+#endif
+
 /* Where a piece's tokens go: appended to `toks` when it is not NULL, else
  * only counted. */
 typedef struct sink {
@@ -51,82 +57,107 @@ static inline am_status emit(sink *k, uint32_t id)
     return AM_OK;
 }
 
-/* tiktoken's merge loop for short pieces: pos[] holds part starts (plus
- * n), rank[i] the rank of joining parts i and i+1. */
+/* tiktoken's merge loop for short pieces, without moving anything: parts
+ * are a linked list over byte positions (next[], prev[]), and key[s] is
+ * (rank << 8 | s) for the pair starting at a live part start s, or
+ * KEY_NONE. The smallest key is the lowest rank, leftmost on ties --
+ * tiktoken's choice -- and is found with a vector minimum over all n
+ * positions (dead ones hold KEY_NONE), a handful of instructions for the
+ * typical piece of 5-30 bytes. Needs ranks below 2^23 (merge_large handles
+ * larger vocabularies) and n <= MID_PIECE < 256. */
+#define KEY_NONE INT32_MAX
+#define KEY_RANK_LIMIT (1u << 23)
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+static inline int32_t pair_key(uint32_t rank, size_t s)
+{
+    return rank == NO_RANK ? KEY_NONE : (int32_t)(rank << 8 | (uint32_t)s);
+}
+
 static am_status merge_small(const am_encoding *enc, const uint8_t *p,
                              size_t n, sink *k)
 {
-    uint32_t pos[SMALL_PIECE + 1];
-    uint32_t rank[SMALL_PIECE + 1];
-    uint32_t tok[SMALL_PIECE + 1]; /* the token each part is so far */
-    size_t parts = n; /* number of parts; pos[parts] == n */
+    union {
+        v4i v[(MID_PIECE + 3) / 4];
+        int32_t k[(MID_PIECE + 3) / 4 * 4];
+    } key;
+    uint8_t next[MID_PIECE + 1], prev[MID_PIECE + 1];
+    uint32_t tok[MID_PIECE]; /* the token each part is so far */
+    size_t nv = (n - 1 + 3) / 4; /* vectors holding the n - 1 pairs */
+    size_t parts = n;
 
-    for (size_t i = 0; i <= n; i++)
-        pos[i] = (uint32_t)i;
     for (size_t i = 0; i + 1 < n; i++)
-        rank[i] = enc->pair_rank[p[i] | (p[i + 1] << 8)];
-    rank[n - 1] = NO_RANK;
+        key.k[i] = pair_key(enc->pair_rank[p[i] | (p[i + 1] << 8)], i);
+    for (size_t i = n - 1; i < nv * 4; i++)
+        key.k[i] = KEY_NONE;
+    for (size_t i = 0; i <= n; i++) {
+        next[i] = (uint8_t)(i + 1);
+        prev[i] = (uint8_t)(i > 0 ? i - 1 : 0);
+    }
     if (k->toks != NULL)
         for (size_t i = 0; i < n; i++)
             tok[i] = enc->byte_rank[p[i]];
 
     for (;;) {
-        /* The lowest rank, leftmost on ties. */
-        uint64_t key = UINT64_MAX;
-        uint32_t best;
-        size_t bi;
-        for (size_t i = 0; i + 1 < parts; i++) {
-            uint64_t c = ((uint64_t)rank[i] << 32) | i;
-            key = c < key ? c : key;
+        v4i m = key.v[0];
+        int32_t best;
+        size_t s, mid, e;
+
+        for (size_t j = 1; j < nv; j++) {
+            v4i lt = key.v[j] < m;
+            m = (key.v[j] & lt) | (m & ~lt);
         }
-        best = (uint32_t)(key >> 32);
-        if (best == NO_RANK)
+        best = m[0] < m[1] ? m[0] : m[1];
+        best = m[2] < best ? m[2] : best;
+        best = m[3] < best ? m[3] : best;
+        if (best == KEY_NONE)
             break;
-        bi = (size_t)(uint32_t)key;
-        /* Join parts bi and bi+1; the joined part is token `best`. */
-        for (size_t i = bi + 1; i < parts; i++)
-            pos[i] = pos[i + 1];
-        for (size_t i = bi + 1; i + 1 < parts; i++)
-            rank[i] = rank[i + 1];
-        tok[bi] = best;
-        if (k->toks != NULL)
-            for (size_t i = bi + 1; i + 1 < parts; i++)
-                tok[i] = tok[i + 1];
+        /* Join part s with the next one; the joined part is token `rank`. */
+        s = (size_t)best & 0xff;
+        mid = next[s];
+        e = next[mid];
+        next[s] = (uint8_t)e;
+        if (e < n)
+            prev[e] = (uint8_t)s;
+        key.k[mid] = KEY_NONE;
+        tok[s] = (uint32_t)best >> 8;
         parts--;
         /* The two new candidate pairs; their table slots are fetched
          * together so that the two cache misses overlap. */
         {
-            size_t rn = bi + 1 < parts ? pos[bi + 2] - pos[bi] : 0;
-            size_t ln = bi > 0 ? pos[bi + 1] - pos[bi - 1] : 0;
+            size_t q = prev[s];
+            size_t rn = e < n ? next[e] - s : 0;
+            size_t ln = s > 0 ? e - q : 0;
             uint64_t rh = 0, lh = 0;
             bool rmay = false, lmay = false;
             if (rn > 2) {
-                rh = hash_bytes(p + pos[bi], rn);
+                rh = hash_bytes(p + s, rn);
                 rmay = filter_has(enc->filter, rh);
                 if (rmay)
                     __builtin_prefetch(&enc->slots[rh & enc->mask]);
             }
             if (ln > 2) {
-                lh = hash_bytes(p + pos[bi - 1], ln);
+                lh = hash_bytes(p + q, ln);
                 lmay = filter_has(enc->filter, lh);
                 if (lmay)
                     __builtin_prefetch(&enc->slots[lh & enc->mask]);
             }
-            rank[bi] = rn == 2 ? rank_of(enc, p + pos[bi], 2)
-                       : rmay  ? probe(enc, p + pos[bi], rn, rh)
-                               : NO_RANK;
-            if (bi > 0)
-                rank[bi - 1] = ln == 2 ? rank_of(enc, p + pos[bi - 1], 2)
-                               : lmay  ? probe(enc, p + pos[bi - 1], ln, lh)
-                                       : NO_RANK;
+            key.k[s] = e >= n ? KEY_NONE
+                       : pair_key(rn == 2   ? rank_of(enc, p + s, 2)
+                                  : rmay    ? probe(enc, p + s, rn, rh)
+                                            : NO_RANK, s);
+            if (s > 0)
+                key.k[q] = pair_key(ln == 2 ? rank_of(enc, p + q, 2)
+                                    : lmay  ? probe(enc, p + q, ln, lh)
+                                            : NO_RANK, q);
         }
     }
     if (k->toks == NULL) {
         k->count += parts;
         return AM_OK;
     }
-    for (size_t i = 0; i < parts; i++) {
-        am_status st = emit(k, tok[i]);
+    for (size_t s = 0; s < n; s = next[s]) {
+        am_status st = emit(k, tok[s]);
         if (st != AM_OK)
             return st;
     }
@@ -187,17 +218,29 @@ static am_status merge_large(const am_encoding *enc, const uint8_t *p,
     am_status st = AM_OK;
     uint32_t *next = NULL, *prev = NULL, *cur = NULL;
     heap h = { NULL, 0 };
+    /* Pieces up to SMALL_PIECE bytes work in stack buffers. */
+    uint32_t s_next[SMALL_PIECE + 1], s_prev[SMALL_PIECE + 1];
+    uint32_t s_cur[SMALL_PIECE + 1];
+    uint64_t s_heap[3 * SMALL_PIECE];
+    bool on_heap = n > SMALL_PIECE;
 
     if (n >= UINT32_MAX / 2)
         return AM_ENOMEM;
-    next = am__alloc_array(a, n + 1, sizeof *next);
-    prev = am__alloc_array(a, n + 1, sizeof *prev);
-    cur = am__alloc_array(a, n + 1, sizeof *cur);
-    /* At most n - 1 initial pairs plus two pushes per merge (n - 1). */
-    h.v = am__alloc_array(a, 3 * n, sizeof *h.v);
-    if (next == NULL || prev == NULL || cur == NULL || h.v == NULL) {
-        st = AM_ENOMEM;
-        goto out;
+    if (on_heap) {
+        next = am__alloc_array(a, n + 1, sizeof *next);
+        prev = am__alloc_array(a, n + 1, sizeof *prev);
+        cur = am__alloc_array(a, n + 1, sizeof *cur);
+        /* At most n - 1 initial pairs plus two pushes per merge (n - 1). */
+        h.v = am__alloc_array(a, 3 * n, sizeof *h.v);
+        if (next == NULL || prev == NULL || cur == NULL || h.v == NULL) {
+            st = AM_ENOMEM;
+            goto out;
+        }
+    } else {
+        next = s_next;
+        prev = s_prev;
+        cur = s_cur;
+        h.v = s_heap;
     }
     for (size_t i = 0; i <= n; i++) {
         next[i] = (uint32_t)i + 1;
@@ -243,6 +286,8 @@ static am_status merge_large(const am_encoding *enc, const uint8_t *p,
     }
 
 out:
+    if (!on_heap)
+        return st;
     am__free(a, next, (n + 1) * sizeof *next);
     am__free(a, prev, (n + 1) * sizeof *prev);
     am__free(a, cur, (n + 1) * sizeof *cur);
@@ -260,7 +305,7 @@ static am_status encode_piece(const am_encoding *enc, const uint8_t *p,
     r = lookup_h(enc, p, n, h);
     if (r != NO_RANK)
         return emit(k, r);
-    if (n <= SMALL_PIECE)
+    if (n <= MID_PIECE && enc->nranks <= KEY_RANK_LIMIT)
         return merge_small(enc, p, n, k);
     return merge_large(enc, p, n, k);
 }
@@ -275,9 +320,11 @@ static am_status encode_piece(const am_encoding *enc, const uint8_t *p,
  * immutable and the cache free of locks. */
 #define PCACHE_SIZE 1024      /* entries on the stack */
 #define PCACHE_MIN_TEXT 1024  /* shorter texts skip the cache */
-#define PCACHE_BIG 16384      /* entries on the heap, for long texts */
-#define PCACHE_BIG_TEXT (256 * 1024)
-#define PCACHE_MAX_PIECE 64
+#define PCACHE_BIG_TEXT (256 * 1024) /* from here on, a heap cache */
+#define PCACHE_BIG_MIN 16384  /* its entries: one per 32 bytes of text, */
+#define PCACHE_BIG_MAX 32768  /* a power of two between these two (a larger
+                               * cache costs more in L2 than it saves) */
+#define PCACHE_MAX_PIECE 255
 
 typedef struct pcache_entry {
     uint32_t at;     /* the piece is s[at, at + len) of this call's text */
@@ -429,7 +476,7 @@ static am_status encode_ordinary(const am_encoding *enc, const uint8_t *s,
     am__pat pat = enc->def->pat;
     pcache_entry small[PCACHE_SIZE];
     pcache_entry *cache = small;
-    size_t mask = PCACHE_SIZE - 1;
+    size_t mask = PCACHE_SIZE - 1, big_n = PCACHE_BIG_MIN;
     /* Entries hold 32-bit offsets: a larger text, or a larger output,
      * goes without the cache. */
     bool cached = len >= PCACHE_MIN_TEXT && len < UINT32_MAX &&
@@ -442,10 +489,13 @@ static am_status encode_ordinary(const am_encoding *enc, const uint8_t *s,
     /* A long text has more distinct words than the stack cache holds;
      * without memory for a bigger one it simply uses the small one. */
     if (len >= PCACHE_BIG_TEXT) {
-        pcache_entry *big = am__calloc(enc->alloc, PCACHE_BIG, sizeof *big);
+        pcache_entry *big;
+        while (big_n < PCACHE_BIG_MAX && big_n < len / 32)
+            big_n <<= 1;
+        big = am__calloc(enc->alloc, big_n, sizeof *big);
         if (big != NULL) {
             cache = big;
-            mask = PCACHE_BIG - 1;
+            mask = big_n - 1;
         }
     }
     if (cached && cache == small)
@@ -477,7 +527,7 @@ static am_status encode_ordinary(const am_encoding *enc, const uint8_t *s,
         }
     }
     if (cache != small)
-        am__free(enc->alloc, cache, PCACHE_BIG * sizeof *cache);
+        am__free(enc->alloc, cache, big_n * sizeof *cache);
     return st;
 }
 

@@ -328,19 +328,62 @@ static size_t o200k_word(const uint8_t *s, size_t len, size_t s0, int first)
     return j + contraction(s, len, j, 1);
 }
 
+/* Both alternatives at one start s0, in order: [UP]*[LO]+ (as in
+ * o200k_word with first = 1), else [UP]+[LO]* (first = 0), from a single
+ * scan of the UP run. Returns the end, or 0 when both fail. */
+static size_t o200k_words(const uint8_t *s, size_t len, size_t s0)
+{
+    size_t j = s0, n, last_lo = SIZE_MAX;
+    unsigned c;
+
+    while (j < len) {
+        c = ucd_class_at(s, len, j, &n);
+        if (!(c & AM__C_UP))
+            break;
+        if (c & AM__C_LO)
+            last_lo = j;
+        j += n;
+    }
+    if (cls(s, len, j, &n) & AM__C_LO)
+        j = run_end(s, len, j, AM__C_LO);
+    else if (last_lo != SIZE_MAX)
+        j = run_end(s, len, last_lo, AM__C_LO);
+    else if (j == s0)
+        return 0;
+    /* else [UP]+ took the run and [LO]* matches nothing: j stays. */
+    return j + contraction(s, len, j, 1);
+}
+
 static size_t o200k(const uint8_t *s, size_t len, size_t i)
 {
     size_t n0, n1, j;
-    unsigned c0 = cls(s, len, i, &n0), c1;
+    unsigned c0 = cls(s, len, i, &n0), c1 = 0;
     int prefix = !(c0 & (AM__C_L | AM__C_N | AM__C_NL)) && i + n0 < len;
+    /* A word alternative can only match from a start whose character is in
+     * UP or LO; when just one of the two starts (i + n0 with the prefix
+     * character, or i) qualifies, the four tries below reduce to the two
+     * alternatives at that start. */
+    int w0 = (c0 & (AM__C_UP | AM__C_LO)) != 0, w1 = 0;
 
-    /* Alternatives 1 and 2, each first with the optional prefix character
-     * taken, then without. */
-    for (int first = 1; first >= 0; first--) {
-        if (prefix && (j = o200k_word(s, len, i + n0, first)) != 0)
+    if (prefix) {
+        c1 = cls(s, len, i + n0, &n1);
+        w1 = (c1 & (AM__C_UP | AM__C_LO)) != 0;
+    }
+    if (w1 && !w0) {
+        if ((j = o200k_words(s, len, i + n0)) != 0)
             return j;
-        if ((j = o200k_word(s, len, i, first)) != 0)
+    } else if (w0 && !w1) {
+        if ((j = o200k_words(s, len, i)) != 0)
             return j;
+    } else if (w0 && w1) {
+        /* Alternatives 1 and 2, each first with the optional prefix
+         * character taken, then without. */
+        for (int first = 1; first >= 0; first--) {
+            if ((j = o200k_word(s, len, i + n0, first)) != 0)
+                return j;
+            if ((j = o200k_word(s, len, i, first)) != 0)
+                return j;
+        }
     }
     /* \p{N}{1,3} */
     if (c0 & AM__C_N) {
