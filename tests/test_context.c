@@ -145,6 +145,7 @@ AM_TEST(config_format_round_trips)
     c.strategy = AM_COMPRESS_DELETION;
     c.tool_clear_trigger = 9000;
     snprintf(c.tool_clear_exclude, sizeof c.tool_clear_exclude, "memory");
+    memset(c.model, 0, sizeof c.model);
     snprintf(c.model, sizeof c.model, "gpt-4o");
     CHECK_OK(am_memory_config_format(&c, &b));
     d = am_memory_config_default();

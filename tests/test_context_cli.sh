@@ -32,6 +32,27 @@ printf '[{"role":"user","content":"hi"},{"role":"tool","content":"x"}]' >"$tmp/b
 run 3 "$cli" trim "$tmp/bad.json" --format openai
 grep -q "message 1" "$tmp/err" || fail "bad input error names the message: $(cat "$tmp/err")"
 
+# Counting: exact for the default model, the estimate when asked, the
+# catalog's rule for a non-OpenAI model.
+run 0 "$cli" trim "$session" --strategy tokens --max-tokens 4000
+grep -q "tokens (exact, o200k_base)" "$tmp/err" || fail "trim counts exactly by default: $(cat "$tmp/err")"
+run 0 "$cli" trim "$session" --max-tokens 4000 --model estimate
+grep -q "tokens (estimate, 4 bytes per token)" "$tmp/err" || fail "trim --model estimate: $(cat "$tmp/err")"
+est_total=$(sed -n 's/.*messages, \([0-9]*\) -> .*/\1/p' "$tmp/err")
+run 0 "$cli" trim "$session" --max-tokens 4000 --model gpt-4-0613
+grep -q "tokens (exact, cl100k_base)" "$tmp/err" || fail "trim --model gpt-4: $(cat "$tmp/err")"
+run 0 "$cli" trim "$session" --max-tokens 4000 --model claude-3-5-sonnet
+grep -q "estimated for claude-3-5-sonnet, 3.5 characters per token" "$tmp/err" || fail "trim --model claude: $(cat "$tmp/err")"
+run 0 "$cli" trim "$session" --max-tokens 4000
+exact_total=$(sed -n 's/.*messages, \([0-9]*\) -> .*/\1/p' "$tmp/err")
+[ -n "$est_total" ] && [ -n "$exact_total" ] && [ "$est_total" != "$exact_total" ] || fail "exact and estimated totals: $exact_total vs $est_total"
+run 0 "$cli" compress "$session" --threshold 20000
+grep -q "^Counting: exact, o200k_base, model gpt-4o-mini$" "$tmp/err" || fail "compress counting: $(cat "$tmp/err")"
+MEMORY_MODEL=estimate run 0 "$cli" compress "$session" --threshold 20000
+grep -q "^Counting: estimate, 4 bytes per token, model estimate$" "$tmp/err" || fail "MEMORY_MODEL=estimate: $(cat "$tmp/err")"
+run 0 "$cli" replay "$session" --threshold 20000 --model gpt-4o --quiet
+grep -q "tokens (exact, o200k_base, model gpt-4o;" "$tmp/out" || fail "replay --model: $(cat "$tmp/out")"
+
 # compress with a config file; a bad key names the line.
 printf '# test\nMEMORY_COMPRESSION_THRESHOLD=20000\nMEMORY_SHORT_TERM_SIZE=10\n' >"$tmp/cfg"
 run 0 "$cli" compress "$session" --config "$tmp/cfg" --strategy selective --out "$tmp/c.json"

@@ -110,38 +110,71 @@ static void check_sendable(const am_msg_list *l)
     }
 }
 
-static am_memory *new_mem(am_compress_strategy s, size_t threshold,
-                          size_t short_term)
+/* An independent exact count for the default model. */
+static const am_tokenizer *default_tz(void)
+{
+    static am_tokenizer *tz;
+    if (tz == NULL)
+        CHECK_OK(am_tokenizer_open(AM_STR(AM_MEMORY_DEFAULT_MODEL), NULL,
+                                   &tz, NULL));
+    return tz;
+}
+
+static am_memory *new_mem_model(am_compress_strategy s, size_t threshold,
+                                size_t short_term, const char *model)
 {
     am_memory_opts o = am_memory_opts_default();
     am_memory *mem = NULL;
     o.config.compression_threshold = threshold;
     o.config.short_term_size = short_term;
     o.config.strategy = s;
+    if (model != NULL)
+        snprintf(o.config.model, sizeof o.config.model, "%s", model);
+    else
+        o.counter.tokenizer = default_tz(); /* shared: what it would open */
     CHECK_OK(am_memory_create(&o, &mem, NULL));
     return mem;
 }
 
-static size_t context_tokens(am_memory *mem, am_msg_list *ctx)
+/* The default config: counted exactly for AM_MEMORY_DEFAULT_MODEL. */
+static am_memory *new_mem(am_compress_strategy s, size_t threshold,
+                          size_t short_term)
 {
+    return new_mem_model(s, threshold, short_term, NULL);
+}
+
+static size_t context_tokens_with(am_memory *mem, am_msg_list *ctx,
+                                  const am_tokenizer *tz)
+{
+    am_counter c;
     size_t total = 0;
+    memset(&c, 0, sizeof c);
+    c.tokenizer = tz;
     am_msg_list_clear(ctx);
     CHECK_OK(am_memory_context(mem, ctx));
     for (size_t i = 0; i < ctx->count; i++) {
         size_t n = 0;
-        CHECK_OK(am_count_msg(NULL, ctx->items[i], &n, NULL));
+        CHECK_OK(am_count_msg(&c, ctx->items[i], &n, NULL));
         total += n;
     }
     return total;
 }
 
+static size_t context_tokens(am_memory *mem, am_msg_list *ctx)
+{
+    return context_tokens_with(mem, ctx, default_tz());
+}
+
 AM_TEST(every_strategy_and_window_keeps_the_context_sendable)
 {
+    /* Exact counting (the default) and the estimate, chosen explicitly. */
+    for (int est = 0; est < 2; est++)
     for (int s = AM_COMPRESS_SLIDING_WINDOW; s <= AM_COMPRESS_DELETION;
          s++) {
         /* Short-term sizes that cut inside the 4-message call group. */
         for (size_t st = 0; st <= 7; st++) {
-            am_memory *mem = new_mem((am_compress_strategy)s, 900, st);
+            am_memory *mem = new_mem_model((am_compress_strategy)s, 900, st,
+                                           est ? "estimate" : NULL);
             am_msg_list ctx = AM_MSG_LIST_INIT;
             add(mem, text_msg(AM_ROLE_SYSTEM, "You are a support agent."));
             for (int i = 0; i < 30; i++) {
@@ -155,7 +188,9 @@ AM_TEST(every_strategy_and_window_keeps_the_context_sendable)
             am_memory_stats_get(mem, &stats);
             CHECK(stats.compressions > 0);
             CHECK(stats.current_tokens < 900 + 400);
-            CHECK_EQ(stats.current_tokens, context_tokens(mem, &ctx));
+            CHECK_EQ(stats.current_tokens,
+                     context_tokens_with(mem, &ctx,
+                                         est ? NULL : default_tz()));
             am_msg_list_free(&ctx);
             am_memory_free(mem);
         }
@@ -249,8 +284,11 @@ AM_TEST(deletion_drops_old_messages_without_summary)
 
 AM_TEST(provider_usage_calibrates_where_compression_triggers)
 {
-    am_memory *plain = new_mem(AM_COMPRESS_SLIDING_WINDOW, 3000, 4);
-    am_memory *cal = new_mem(AM_COMPRESS_SLIDING_WINDOW, 3000, 4);
+    /* The estimate, chosen explicitly: calibration is what corrects it. */
+    am_memory *plain =
+        new_mem_model(AM_COMPRESS_SLIDING_WINDOW, 3000, 4, "estimate");
+    am_memory *cal =
+        new_mem_model(AM_COMPRESS_SLIDING_WINDOW, 3000, 4, "estimate");
     am_memory_usage u = { 0, 0, 0 };
     am_memory_stats s;
     int first_plain = -1, first_cal = -1;
@@ -586,4 +624,108 @@ AM_TEST(import_survives_oom)
     CHECK(test_oom_sweep(import_oom, &doc) > 3);
     am_buf_free(&doc);
     am_memory_free(a);
+}
+
+static size_t count_one(const am_tokenizer *tz, const am_msg *m)
+{
+    am_counter c;
+    size_t n = 0;
+    memset(&c, 0, sizeof c);
+    c.tokenizer = tz;
+    CHECK_OK(am_count_msg(tz != NULL ? &c : NULL, m, &n, NULL));
+    return n;
+}
+
+static size_t one_per_message(void *ctx, const am_msg *m)
+{
+    (void)ctx;
+    (void)m;
+    return 1;
+}
+
+AM_TEST(the_configured_model_decides_how_messages_are_counted)
+{
+    /* Text where the estimate and o200k disagree. */
+    static const char *const texts[] = {
+        "Order 1234 ships on 2025-06-01 with DHL to Dana Smith.",
+        "int main(void) { return printf(\"%d\\n\", 42) < 0; }",
+        "\xe6\x9d\xb1\xe4\xba\xac\xe3\x81\xa7\xe4\xbc\x9a\xe3\x81\x84\xe3\x81\xbe\xe3\x81\x97\xe3\x82\x87\xe3\x81\x86",
+    };
+    am_tokenizer *claude = NULL;
+    am_memory_config d = am_memory_config_default();
+    am_memory *exact = NULL;
+    am_memory *est =
+        new_mem_model(AM_COMPRESS_SLIDING_WINDOW, 90000, 10, "EsTiMaTe");
+    am_memory *empty = new_mem_model(AM_COMPRESS_SLIDING_WINDOW, 90000, 10,
+                                     "");
+    am_memory *cl = new_mem_model(AM_COMPRESS_SLIDING_WINDOW, 90000, 10,
+                                  "claude-3-5-sonnet");
+    am_memory *cb = NULL;
+    am_memory_opts o = am_memory_opts_default();
+    size_t want_exact = 0, want_est = 0, want_cl = 0;
+    am_memory_stats s;
+
+    CHECK_STR_EQ(d.model, AM_MEMORY_DEFAULT_MODEL);
+    CHECK_OK(am_tokenizer_open(AM_STR("claude-3-5-sonnet"), NULL, &claude,
+                               NULL));
+    CHECK(!am_tokenizer_is_exact(claude));
+    o.config.compression_threshold = 90000;
+    CHECK_OK(am_memory_create(&o, &exact, NULL)); /* opens gpt-4o-mini */
+    CHECK(am_tokenizer_is_exact(am_memory_tokenizer(exact)));
+    CHECK_STR_EQ(am_tokenizer_model_name(am_memory_tokenizer(exact)),
+                 AM_MEMORY_DEFAULT_MODEL);
+    CHECK(am_memory_tokenizer(est) == NULL);
+    o.counter.count_msg = one_per_message; /* a caller's counter wins */
+    CHECK_OK(am_memory_create(&o, &cb, NULL));
+    CHECK(am_memory_tokenizer(cb) == NULL);
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        am_msg *m = text_msg(AM_ROLE_USER, texts[i]);
+        add(exact, am_msg_ref(m));
+        add(est, am_msg_ref(m));
+        add(empty, am_msg_ref(m));
+        add(cl, am_msg_ref(m));
+        add(cb, am_msg_ref(m));
+        want_exact += count_one(default_tz(), m);
+        want_est += count_one(NULL, m);
+        want_cl += count_one(claude, m);
+        am_msg_free(m);
+    }
+    CHECK(want_exact != want_est);
+    CHECK(want_cl != want_est && want_cl != want_exact);
+    am_memory_stats_get(exact, &s);
+    CHECK_EQ(s.current_tokens, want_exact);
+    am_memory_stats_get(est, &s);
+    CHECK_EQ(s.current_tokens, want_est);
+    am_memory_stats_get(empty, &s);
+    CHECK_EQ(s.current_tokens, want_est);
+    am_memory_stats_get(cl, &s);
+    CHECK_EQ(s.current_tokens, want_cl);
+    am_memory_stats_get(cb, &s);
+    CHECK_EQ(s.current_tokens, 3);
+    am_tokenizer_free(claude);
+    am_memory_free(exact);
+    am_memory_free(est);
+    am_memory_free(empty);
+    am_memory_free(cl);
+    am_memory_free(cb);
+}
+
+AM_TEST(reported_usage_is_priced_for_the_default_model)
+{
+    am_memory *mem = new_mem(AM_COMPRESS_SLIDING_WINDOW, 90000, 10);
+    am_memory *est = new_mem_model(AM_COMPRESS_SLIDING_WINDOW, 90000, 10,
+                                   "estimate");
+    am_memory_usage u = { 1000000, 1000000, 0 };
+    am_memory_stats s;
+    am_msg *m = text_msg(AM_ROLE_ASSISTANT, "Done.");
+    CHECK_OK(am_memory_add(mem, m, &u));
+    CHECK_OK(am_memory_add(est, m, &u));
+    am_msg_free(m);
+    am_memory_stats_get(mem, &s);
+    /* gpt-4o-mini: $0.15 in + $0.60 out per million tokens. */
+    CHECK(s.total_cost > 0.7499 && s.total_cost < 0.7501);
+    am_memory_stats_get(est, &s);
+    CHECK(s.total_cost == 0.0);
+    am_memory_free(mem);
+    am_memory_free(est);
 }

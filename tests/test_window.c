@@ -726,9 +726,15 @@ AM_TEST(random_histories_through_the_manager_stay_sendable)
 {
     uint64_t seed = 7;
     am_msg_list l = AM_MSG_LIST_INIT, ctx = AM_MSG_LIST_INIT;
+    am_tokenizer *tz = NULL;
+    /* One exact tokenizer for the default model, shared by the 150
+     * managers (what the manager would open for itself each time). */
+    CHECK_OK(am_tokenizer_open(AM_STR(AM_MEMORY_DEFAULT_MODEL), NULL, &tz,
+                               NULL));
     for (int iter = 0; iter < 150; iter++) {
         am_memory_opts o = am_memory_opts_default();
         am_memory *mem = NULL;
+        o.counter.tokenizer = tz;
         random_history(&seed, &l);
         o.config.strategy = (am_compress_strategy)(prng(&seed) % 3);
         o.config.compression_threshold = 40 + prng(&seed) % 200;
@@ -750,6 +756,7 @@ AM_TEST(random_histories_through_the_manager_stay_sendable)
         }
         am_memory_free(mem);
     }
+    am_tokenizer_free(tz);
     am_msg_list_free(&ctx);
     am_msg_list_free(&l);
 }
@@ -778,5 +785,62 @@ AM_TEST(bad_arguments_are_named)
     CHECK_EQ(sr.messages.count, 0);
     am_trim_result_free(&r);
     am_summarize_result_free(&sr);
+    am_msg_list_free(&l);
+}
+
+AM_TEST(trim_summarize_and_middleware_count_for_a_named_model)
+{
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_tokenizer *tz = NULL;
+    am_counter c;
+    am_trim_opts o = am_trim_opts_default();
+    am_trim_result r = AM_TRIM_RESULT_INIT;
+    am_summarize_opts so = am_summarize_opts_default();
+    am_summarize_result sr = AM_SUMMARIZE_RESULT_INIT;
+    am_summary_mw_opts mo = am_summary_mw_opts_default();
+    am_summary_mw *mw = NULL;
+    size_t exact = 0, est = 0;
+
+    load(&l);
+    CHECK_OK(am_tokenizer_open(AM_STR("gpt-4o"), NULL, &tz, NULL));
+    memset(&c, 0, sizeof c);
+    c.tokenizer = tz;
+    for (size_t i = 0; i < l.count; i++) {
+        size_t n = 0;
+        CHECK_OK(am_count_msg(&c, l.items[i], &n, NULL));
+        exact += n;
+        CHECK_OK(am_count_msg(NULL, l.items[i], &n, NULL));
+        est += n;
+    }
+    CHECK(exact != est);
+    /* No model: the estimate; "estimate" too; a model: exact. */
+    CHECK_OK(am_trim(items(&l), l.count, &o, &r, NULL));
+    CHECK_EQ(r.tokens_before, est);
+    o.model = "estimate";
+    CHECK_OK(am_trim(items(&l), l.count, &o, &r, NULL));
+    CHECK_EQ(r.tokens_before, est);
+    o.model = "gpt-4o";
+    CHECK_OK(am_trim(items(&l), l.count, &o, &r, NULL));
+    CHECK_EQ(r.tokens_before, exact);
+    am_trim_result_free(&r);
+
+    so.keep_last = 2;
+    so.model = "gpt-4o-2024-08-06";
+    CHECK_OK(am_summarize(items(&l), l.count, &so, &sr, NULL));
+    CHECK_EQ(sr.tokens_before, exact);
+    am_summarize_result_free(&sr);
+
+    /* Exact counts cross a trigger set at the estimate; the estimate
+     * does not. */
+    CHECK(exact > est);
+    mo.trigger_tokens = est;
+    CHECK_OK(am_summary_mw_create(&mo, &mw, NULL));
+    CHECK(!am_summary_mw_should(mw, items(&l), l.count));
+    am_summary_mw_free(mw);
+    mo.model = "gpt-4o";
+    CHECK_OK(am_summary_mw_create(&mo, &mw, NULL));
+    CHECK(am_summary_mw_should(mw, items(&l), l.count));
+    am_summary_mw_free(mw);
+    am_tokenizer_free(tz);
     am_msg_list_free(&l);
 }

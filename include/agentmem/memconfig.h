@@ -29,7 +29,9 @@
  *   MEMORY_TOOL_CLEAR_KEEP          int >= 0 most recent tool uses kept
  *   MEMORY_TOOL_CLEAR_AT_LEAST      int >= 0 tokens cleared per pass
  *   MEMORY_TOOL_CLEAR_EXCLUDE       comma-separated tool names
- *   MEMORY_MODEL                    model name used for token counting
+ *   MEMORY_MODEL                    model counted for and priced (default
+ *                                   gpt-4o-mini); "estimate" or empty:
+ *                                   the 4-bytes-per-token estimate
  */
 #ifndef AGENTMEM_MEMCONFIG_H
 #define AGENTMEM_MEMCONFIG_H
@@ -52,6 +54,9 @@ typedef enum am_compress_strategy {
 
 #define AM_MEMCFG_TEXT_MAX 512
 
+/* The model of am_memory_config_default(): counted exactly (o200k_base). */
+#define AM_MEMORY_DEFAULT_MODEL "gpt-4o-mini"
+
 typedef struct am_memory_config {
     bool enabled;
     size_t max_context_tokens;
@@ -69,12 +74,18 @@ typedef struct am_memory_config {
     size_t tool_clear_keep;
     size_t tool_clear_at_least;
     char tool_clear_exclude[AM_MEMCFG_TEXT_MAX]; /* comma-separated names */
-    char model[128];               /* "" : estimate (4 chars per token) */
+    /* The model the context is sent to: the manager counts with its
+     * tokenizer (exact for OpenAI models, the catalog's rule for others)
+     * and prices reported usage with its catalog entry. "" or "estimate":
+     * count with the estimate (4 bytes per token), no price. */
+    char model[128];
 } am_memory_config;
 
 /* The defaults: the "balanced" preset (threshold 40000, ratio 0.3, short
  * term 20, sliding_window, max context 100000, preserve system and tool
- * calls, markers "important,critical,remember,must,decision", clearing off).
+ * calls, markers "important,critical,remember,must,decision", clearing off,
+ * model "gpt-4o-mini" so that counts are exact (o200k_base)). The presets
+ * leave the model as it is.
  * Thread safety: safe. */
 AM_API am_memory_config am_memory_config_default(void);
 

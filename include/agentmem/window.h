@@ -90,11 +90,17 @@ typedef struct am_trim_opts {
      * text user/assistant message is ever cut; a group never is. */
     bool allow_partial;
     am_counter counter;
+    /* With no tokenizer or callback in `counter`: count for this model
+     * (a tokenizer opened for the call: exact for OpenAI models, the
+     * catalog's rule for others). NULL, "" or "estimate": the estimate.
+     * Opening costs a few milliseconds; for repeated calls open one
+     * tokenizer (am_tokenizer_open) and pass it in `counter`. */
+    const char *model;
     const am_allocator *alloc;
 } am_trim_opts;
 
-/* Defaults: LAST, no limits, preserve_system on, end_on_role -1.
- * Thread safety: safe. */
+/* Defaults: LAST, no limits, preserve_system on, end_on_role -1, no
+ * model (the estimate). Thread safety: safe. */
 AM_API am_trim_opts am_trim_opts_default(void);
 
 typedef struct am_trim_result {
@@ -113,7 +119,8 @@ typedef struct am_trim_result {
 
 /* Trim `count` messages (borrowed; never modified) into `res` (its previous
  * contents are released first). AM_OK; AM_EINVAL (bad options: TOKENS
- * without max_tokens, end_on_role out of range); AM_ENOMEM. On failure
+ * without max_tokens, end_on_role out of range); the tokenizer's error
+ * for `model` (naming it); AM_ENOMEM. On failure
  * `res` is empty. Thread safety: safe (per-handle on `res`). */
 AM_API am_status am_trim(const am_msg *const *msgs, size_t count,
                          const am_trim_opts *opts, am_trim_result *res,
@@ -219,6 +226,9 @@ typedef struct am_summarize_opts {
     bool preserve_system;   /* system messages kept, not summarized (on) */
     am_str prev_summary;    /* running summary to merge (borrowed) */
     am_counter counter;
+    /* As am_trim_opts.model: count for this model when `counter` is
+     * empty; NULL, "" or "estimate": the estimate. */
+    const char *model;
     const am_summarizer *summarizer; /* NULL: a built-in offline one */
     const am_allocator *alloc;
 } am_summarize_opts;
@@ -264,6 +274,10 @@ typedef struct am_summary_mw_opts {
     size_t keep_last;        /* default 10 */
     size_t budget;           /* summary budget (0: as am_summarize) */
     am_counter counter;
+    /* With an empty `counter`: the middleware opens (and owns) a
+     * tokenizer for this model at create; NULL, "" or "estimate": the
+     * estimate. */
+    const char *model;
     const am_summarizer *summarizer; /* borrowed; NULL: offline */
     const am_allocator *alloc;
 } am_summary_mw_opts;
@@ -308,7 +322,14 @@ typedef struct am_memory am_memory;
 
 typedef struct am_memory_opts {
     am_memory_config config;         /* am_memory_config_default() */
-    am_counter counter;              /* NULL members: the estimate */
+    /* How messages are counted. With a tokenizer or a callback set, they
+     * count (config.model then only prices usage). With both NULL (the
+     * default) the manager opens and owns a tokenizer for config.model:
+     * exact for OpenAI models (their tiktoken encoding), the catalog's
+     * documented rule for others (e.g. 3.5 characters per token for
+     * Anthropic), and the 4-bytes estimate only when config.model is ""
+     * or "estimate". */
+    am_counter counter;
     const am_summarizer *summarizer; /* borrowed; NULL: offline */
     const am_models *models;         /* catalog for prices; NULL: built-in */
     /* When set (borrowed): usage passed to am_memory_add is recorded there
@@ -318,7 +339,8 @@ typedef struct am_memory_opts {
     const am_clock *clock;
 } am_memory_opts;
 
-/* Defaults: am_memory_config_default(), estimate counting, offline
+/* Defaults: am_memory_config_default() (model "gpt-4o-mini": exact
+ * o200k_base counting), no counter (the model's tokenizer), offline
  * summarizer, built-in catalog, no tracker. Thread safety: safe. */
 AM_API am_memory_opts am_memory_opts_default(void);
 
@@ -360,11 +382,23 @@ typedef struct am_memory_stats {
 
 /* Create a manager; *out is yours (am_memory_free). The options are
  * copied; the summarizer, tokenizer, catalog, tracker, allocator and
- * clock they point to are borrowed for the manager's life. The config is
- * checked (threshold <= max context, ratio in (0,1]): AM_EINVAL naming
- * the field; AM_ENOMEM. Thread safety: safe. */
+ * clock they point to are borrowed for the manager's life. Without a
+ * counter it opens (and owns, and frees) a tokenizer for config.model
+ * (am_tokenizer_open; the encoding's rank file is searched as tokens.h
+ * says). The config is checked (threshold <= max context, ratio in
+ * (0,1]): AM_EINVAL naming the field; a model whose rank file cannot be
+ * found is AM_ENOTFOUND ("memory: cannot count tokens for model 'M':
+ * rank file o200k_base.tiktoken not found (tried ...)"); AM_EIO /
+ * AM_EFORMAT for an unreadable or corrupt rank file; AM_ENOMEM.
+ * Thread safety: safe. */
 AM_API am_status am_memory_create(const am_memory_opts *opts,
                                   am_memory **out, am_error *err);
+
+/* The tokenizer the manager counts with (its own, opened for
+ * config.model, or the one in opts.counter), or NULL when it counts with
+ * the estimate or a callback. Owned by the manager (or borrowed from the
+ * caller); valid until am_memory_free. Thread safety: safe. */
+AM_API const am_tokenizer *am_memory_tokenizer(const am_memory *mem);
 
 /* Free the manager and drop its message references (messages handed out
  * by am_memory_context stay valid). NULL: no-op. Thread safety: unsafe

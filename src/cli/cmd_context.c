@@ -11,6 +11,11 @@
  *                 [--strategy S] [--threshold N] [--short-term N]
  *                 [--model M] [--quiet]
  *
+ * Tokens are counted for --model M (trim: default gpt-4o-mini; compress
+ * and replay: MEMORY_MODEL, default gpt-4o-mini): exact for OpenAI
+ * models, the catalog's rule for others; "--model estimate" counts 4
+ * bytes per token.
+ *
  * compress and replay summarize offline unless --llm-model M is given
  * (with --llm-provider openai|anthropic, --llm-base-url URL and
  * --llm-api-key-env VAR as for `agentmem llm chat`).
@@ -118,12 +123,40 @@ static int load(const char *cmd, common *c)
         return cli_fail(st, &err, c->file);
     if (!c->out_fmt_set)
         c->out_fmt = c->in_fmt;
-    if (c->model != NULL) {
-        st = am_tokenizer_open(am_str_c(c->model), NULL, &c->tz, &err);
-        if (st != AM_OK)
-            return cli_fail(st, &err, c->model);
-    }
     return CLI_EXIT_OK;
+}
+
+/* trim counts for --model (default AM_MEMORY_DEFAULT_MODEL); "estimate":
+ * 4 bytes per token. */
+static int open_counter(common *c)
+{
+    const char *model = c->model != NULL ? c->model
+                                         : AM_MEMORY_DEFAULT_MODEL;
+    am_error err;
+    am_status st;
+    if (strcmp(model, "estimate") == 0 || model[0] == '\0')
+        return CLI_EXIT_OK;
+    st = am_tokenizer_open(am_str_c(model), NULL, &c->tz, &err);
+    return st == AM_OK ? CLI_EXIT_OK : cli_fail(st, &err, "--model");
+}
+
+/* "exact, o200k_base", "estimated for claude-3-5-sonnet, 3.5 characters
+ * per token" or "estimate, 4 bytes per token". */
+static void counting(const am_tokenizer *tz, char *out, size_t cap)
+{
+    am_model_info mi;
+    if (tz == NULL) {
+        snprintf(out, cap, "estimate, 4 bytes per token");
+        return;
+    }
+    if (am_tokenizer_is_exact(tz)) {
+        snprintf(out, cap, "exact, %s",
+                 am_encoding_name(am_tokenizer_encoding(tz)));
+        return;
+    }
+    am_tokenizer_model(tz, &mi);
+    snprintf(out, cap, "estimated for %s, %.1f characters per token",
+             am_tokenizer_model_name(tz), mi.chars_per_token);
 }
 
 static void common_free(common *c)
@@ -199,6 +232,8 @@ int cmd_trim(int argc, char **argv)
         }
     }
     rc = load("trim", &c);
+    if (rc == CLI_EXIT_OK)
+        rc = open_counter(&c);
     if (rc != CLI_EXIT_OK) {
         common_free(&c);
         return rc;
@@ -214,12 +249,16 @@ int cmd_trim(int argc, char **argv)
         return cli_fail(st, &err, "trim");
     }
     rc = write_msgs(&c, &r.messages);
-    fprintf(stderr,
-            "trim: kept %zu of %zu messages, %zu -> %zu tokens, dropped %zu "
-            "(%zu orphan tool results)%s\n",
-            r.messages.count, c.msgs.count, r.tokens_before, r.tokens_after,
-            r.dropped_count, r.orphans,
-            r.partial_index != SIZE_MAX ? ", boundary message cut" : "");
+    {
+        char how[128];
+        counting(c.tz, how, sizeof how);
+        fprintf(stderr,
+                "trim: kept %zu of %zu messages, %zu -> %zu tokens (%s), "
+                "dropped %zu (%zu orphan tool results)%s\n",
+                r.messages.count, c.msgs.count, r.tokens_before,
+                r.tokens_after, how, r.dropped_count, r.orphans,
+                r.partial_index != SIZE_MAX ? ", boundary message cut" : "");
+    }
     am_trim_result_free(&r);
     common_free(&c);
     return rc;
@@ -356,8 +395,8 @@ static int run_memory(const char *cmd, int argc, char **argv, bool replay)
         rc = load(cmd, &m.c);
     if (rc != CLI_EXIT_OK)
         goto out;
+    /* The manager counts for cfg.model (MEMORY_MODEL or --model). */
     o.config = m.cfg;
-    o.counter.tokenizer = m.c.tz;
     if (m.llm_model != NULL) {
         /* Summarize with a chat model instead of the offline summarizer. */
         am_llm_opts lo = am_llm_opts_default();
@@ -419,13 +458,20 @@ static int run_memory(const char *cmd, int argc, char **argv, bool replay)
     if (!replay)
         rc = write_msgs(&m.c, &ctx);
     am_memory_stats_text(mem, &text);
-    if (replay) {
-        am_memory_stats s;
-        am_memory_stats_get(mem, &s);
-        printf("%sContext now: %zu messages, %zu tokens (from %zu messages)\n",
-               text.ptr, ctx.count, s.current_tokens, m.c.msgs.count);
-    } else {
-        fprintf(stderr, "%s", text.ptr);
+    {
+        char how[128];
+        counting(am_memory_tokenizer(mem), how, sizeof how);
+        if (replay) {
+            am_memory_stats s;
+            am_memory_stats_get(mem, &s);
+            printf("%sContext now: %zu messages, %zu tokens (%s, model "
+                   "%s; from %zu messages)\n",
+                   text.ptr, ctx.count, s.current_tokens, how,
+                   m.cfg.model[0] ? m.cfg.model : "none", m.c.msgs.count);
+        } else {
+            fprintf(stderr, "%sCounting: %s, model %s\n", text.ptr, how,
+                    m.cfg.model[0] ? m.cfg.model : "none");
+        }
     }
 out:
     am_buf_free(&text);

@@ -106,33 +106,80 @@ void demo_context(void)
     am_msg_list l = AM_MSG_LIST_INIT, ctx = AM_MSG_LIST_INIT;
     am_buf text = AM_BUF_INIT;
     am_error err;
+    am_tokenizer *tz = NULL;
+    am_counter counter;
+    am_model_info mi;
     size_t total = 0;
+    double full_cost = 0.0;
 
     printf("\n== Context window: compression of a long agent session ==\n");
     if (load_session(&l, &err) != AM_OK) {
         printf("  (cannot load %s: %s)\n", SESSION, err.msg);
         return;
     }
-    for (size_t i = 0; i < l.count; i++) {
-        size_t n = 0;
-        am_count_msg(NULL, l.items[i], &n, NULL);
-        total += n;
+    /* Count exactly for the model the session is sent to (the manager's
+     * default model), one tokenizer shared by every manager below. */
+    if (am_tokenizer_open(AM_STR(AM_MEMORY_DEFAULT_MODEL), NULL, &tz,
+                          &err) != AM_OK) {
+        printf("  (cannot count for %s: %s)\n", AM_MEMORY_DEFAULT_MODEL,
+               err.msg);
+        am_msg_list_free(&l);
+        return;
     }
-    printf("%s: %zu messages, %zu tokens (estimate)\n", SESSION, l.count,
-           total);
+    memset(&counter, 0, sizeof counter);
+    counter.tokenizer = tz;
+    am_tokenizer_model(tz, &mi);
+    {
+        /* Every assistant message is one LLM call whose input is the
+         * history before it: what the session costs uncompressed. */
+        size_t so_far = 0;
+        for (size_t i = 0; i < l.count; i++) {
+            size_t n = 0;
+            am_count_msg(&counter, l.items[i], &n, NULL);
+            if (am_msg_role(l.items[i]) == AM_ROLE_ASSISTANT)
+                full_cost += am_model_cost(&mi, (int64_t)so_far, 0,
+                                           (int64_t)n);
+            so_far += n;
+        }
+        total = so_far;
+    }
+    printf("%s: %zu messages, %zu tokens (exact, %s, model %s)\n", SESSION,
+           l.count, total, am_encoding_name(am_tokenizer_encoding(tz)),
+           AM_MEMORY_DEFAULT_MODEL);
+    printf("each assistant message is billed as one call whose input is the "
+           "context before it,\npriced from the catalog (%s: $%.2f in, "
+           "$%.2f out per million tokens);\nwithout compression the "
+           "session costs $%.4f\n", AM_MEMORY_DEFAULT_MODEL,
+           mi.input_per_mtok, mi.output_per_mtok, full_cost);
     for (int s = AM_COMPRESS_SLIDING_WINDOW; s <= AM_COMPRESS_DELETION; s++) {
         am_memory_opts o = am_memory_opts_default();
         am_memory *mem = NULL;
         size_t shown = 0;
         o.config.strategy = (am_compress_strategy)s;
         o.config.compression_threshold = 30000;
+        o.counter = counter; /* the shared tokenizer, for config.model */
         if (am_memory_create(&o, &mem, &err) != AM_OK)
             continue;
         printf("\nstrategy %s (threshold %zu tokens, short-term %zu):\n",
                am_compress_strategy_name(o.config.strategy),
                o.config.compression_threshold, o.config.short_term_size);
         for (size_t i = 0; i < l.count; i++) {
-            if (am_memory_add(mem, l.items[i], NULL) != AM_OK) {
+            am_memory_usage u = { -1, -1, -1 };
+            const am_memory_usage *up = NULL;
+            if (am_msg_role(l.items[i]) == AM_ROLE_ASSISTANT) {
+                /* The call that produced this message: its input is the
+                 * context the manager would have sent (counted here; a
+                 * provider would report it). */
+                am_memory_stats st;
+                size_t n = 0;
+                am_memory_stats_get(mem, &st);
+                am_count_msg(&counter, l.items[i], &n, NULL);
+                u.input_tokens = (int64_t)st.current_tokens;
+                u.output_tokens = (int64_t)n;
+                u.cached_input_tokens = 0;
+                up = &u;
+            }
+            if (am_memory_add(mem, l.items[i], up) != AM_OK) {
                 printf("  add failed: %s\n", am_memory_last_error(mem)->msg);
                 break;
             }
@@ -169,6 +216,7 @@ void demo_context(void)
         am_trim_result r = AM_TRIM_RESULT_INIT;
         o.strategy = AM_TRIM_TOKENS;
         o.max_tokens = 8000;
+        o.counter = counter;
         if (am_trim((const am_msg *const *)l.items, l.count, &o, &r, &err) ==
             AM_OK) {
             printf("\ntrim to %zu tokens: kept %zu of %zu messages (%zu "
@@ -181,6 +229,7 @@ void demo_context(void)
         am_trim_result_free(&r);
     }
     demo_react(&l);
+    am_tokenizer_free(tz);
     am_buf_free(&text);
     am_msg_list_free(&ctx);
     am_msg_list_free(&l);

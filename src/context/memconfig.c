@@ -132,6 +132,7 @@ am_memory_config am_memory_config_default(void)
     c.tool_clear_trigger = 0;
     c.tool_clear_keep = 3;
     c.tool_clear_at_least = 0;
+    snprintf(c.model, sizeof c.model, "%s", AM_MEMORY_DEFAULT_MODEL);
     return c;
 }
 

@@ -54,6 +54,7 @@ struct am_memory {
     double calib;
     size_t calib_samples;
     am_summarizer *own;     /* the offline summarizer when none given */
+    am_tokenizer *tz;       /* opened for config.model when no counter */
     am_model_info model;
     am_buf scratch;
     /* Tool-call ids of the entries (borrowed from their frozen messages),
@@ -124,11 +125,21 @@ am_status am_memory_create(const am_memory_opts *opts, am_memory **out,
     m->calib = 1.0;
     m->summary.alloc = o.alloc;
     m->scratch.alloc = o.alloc;
+    /* Count with the configured model unless the caller brought a
+     * counter: exact for models with an encoding, the catalog's rule for
+     * the others, the estimate for "" / "estimate". */
+    st = am__counter_for_model(&o.counter, c->model, o.models, o.alloc,
+                               "memory", &m->o.counter, &m->tz, err);
+    if (st != AM_OK) {
+        am__free(o.alloc, m, sizeof *m);
+        return st;
+    }
     if (o.summarizer == NULL) {
-        st = am_summarizer_offline(&o.counter,
+        st = am_summarizer_offline(&m->o.counter,
                                    am_str_c(c->importance_markers), &m->own,
                                    err);
         if (st != AM_OK) {
+            am_tokenizer_free(m->tz);
             am__free(o.alloc, m, sizeof *m);
             return st;
         }
@@ -136,6 +147,13 @@ am_status am_memory_create(const am_memory_opts *opts, am_memory **out,
     am_models_lookup(o.models, am_str_c(c->model), &m->model);
     *out = m;
     return AM_OK;
+}
+
+const am_tokenizer *am_memory_tokenizer(const am_memory *m)
+{
+    if (m == NULL || m->o.counter.count_msg != NULL)
+        return NULL;
+    return m->o.counter.tokenizer;
 }
 
 void am_memory_free(am_memory *m)
@@ -149,6 +167,7 @@ void am_memory_free(am_memory *m)
     am_buf_free(&m->summary);
     am_buf_free(&m->scratch);
     am_summarizer_free(m->own);
+    am_tokenizer_free(m->tz);
     am__free(m->o.alloc, m->ids, m->ids_cap * sizeof *m->ids);
     am__free(m->o.alloc, m, sizeof *m);
 }

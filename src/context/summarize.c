@@ -439,6 +439,7 @@ am_status am_summarize(const am_msg *const *msgs, size_t count,
     const am_msg **old = NULL;
     size_t nold = 0, old_tokens = 0, b;
     am_summarizer *own = NULL;
+    am_tokenizer *tz = NULL;
     const am_summarizer *s = o.summarizer;
     am_msg *summary_msg = NULL;
     am_status st;
@@ -449,9 +450,15 @@ am_status am_summarize(const am_msg *const *msgs, size_t count,
     res->messages.alloc = o.alloc;
     res->summary.alloc = o.alloc;
     res->original_count = count;
-    st = am__views_build(o.alloc, msgs, count, &o.counter, &views, err);
+    st = am__counter_for_model(&o.counter, o.model, NULL, o.alloc,
+                               "summarize", &o.counter, &tz, err);
     if (st != AM_OK)
         return st;
+    st = am__views_build(o.alloc, msgs, count, &o.counter, &views, err);
+    if (st != AM_OK) {
+        am_tokenizer_free(tz);
+        return st;
+    }
     group = am__alloc_array(o.alloc, count ? count : 1, sizeof *group);
     old = am__alloc_array(o.alloc, count ? count : 1, sizeof *old);
     if (group == NULL || old == NULL) {
@@ -536,6 +543,7 @@ am_status am_summarize(const am_msg *const *msgs, size_t count,
 out:
     am_msg_free(summary_msg);
     am_summarizer_free(own);
+    am_tokenizer_free(tz);
     am__free(o.alloc, group, (count ? count : 1) * sizeof *group);
     am__free(o.alloc, old, (count ? count : 1) * sizeof *old);
     am__views_free(&views);
@@ -548,6 +556,7 @@ out:
 
 struct am_summary_mw {
     am_summary_mw_opts o;
+    am_tokenizer *tz; /* opened for o.model when no counter was given */
     am_buf running;
 };
 
@@ -563,6 +572,7 @@ am_status am_summary_mw_create(const am_summary_mw_opts *opts,
                                am_summary_mw **out, am_error *err)
 {
     am_summary_mw *mw;
+    am_status st;
     if (opts == NULL || out == NULL)
         return am__fail(err, AM_EINVAL, "middleware: NULL argument");
     if (opts->trigger_tokens == 0 && opts->trigger_messages == 0)
@@ -574,6 +584,13 @@ am_status am_summary_mw_create(const am_summary_mw_opts *opts,
         return am__fail(err, AM_ENOMEM, "middleware: out of memory");
     mw->o = *opts;
     mw->running.alloc = opts->alloc;
+    st = am__counter_for_model(&opts->counter, opts->model, NULL,
+                               opts->alloc, "middleware", &mw->o.counter,
+                               &mw->tz, err);
+    if (st != AM_OK) {
+        am__free(opts->alloc, mw, sizeof *mw);
+        return st;
+    }
     *out = mw;
     return AM_OK;
 }
@@ -582,6 +599,7 @@ void am_summary_mw_free(am_summary_mw *mw)
 {
     if (mw == NULL)
         return;
+    am_tokenizer_free(mw->tz);
     am_buf_free(&mw->running);
     am__free(mw->o.alloc, mw, sizeof *mw);
 }

@@ -43,6 +43,54 @@ am_status am__count_msg_buf(const am_counter *c, const am_msg *m,
     return AM_OK;
 }
 
+bool am__model_is_estimate(const char *model)
+{
+    static const char est[] = "estimate";
+    size_t i;
+    if (model == NULL || model[0] == '\0')
+        return true;
+    for (i = 0; est[i] != '\0'; i++) {
+        char ch = model[i];
+        if (ch >= 'A' && ch <= 'Z')
+            ch = (char)(ch - 'A' + 'a');
+        if (ch != est[i])
+            return false;
+    }
+    return model[i] == '\0';
+}
+
+am_status am__counter_for_model(const am_counter *given, const char *model,
+                                const am_models *models,
+                                const am_allocator *a, const char *who,
+                                am_counter *out, am_tokenizer **own,
+                                am_error *err)
+{
+    am_tokenizer_opts to = am_tokenizer_opts_default();
+    am_error e;
+    am_status st;
+
+    *own = NULL;
+    if (given != NULL)
+        *out = *given;
+    else
+        memset(out, 0, sizeof *out);
+    if (out->tokenizer != NULL || out->count_msg != NULL ||
+        am__model_is_estimate(model))
+        return AM_OK;
+    to.models = models;
+    to.alloc = a;
+    am_error_clear(&e);
+    st = am_tokenizer_open(am_str_c(model), &to, own, &e);
+    if (st != AM_OK) {
+        *own = NULL;
+        return am__fail(err, st,
+                        "%s: cannot count tokens for model '%.100s': %s",
+                        who, model, e.msg);
+    }
+    out->tokenizer = *own;
+    return AM_OK;
+}
+
 am_status am_count_msg(const am_counter *c, const am_msg *msg, size_t *out,
                        am_error *err)
 {
@@ -267,6 +315,7 @@ am_status am_trim(const am_msg *const *msgs, size_t count,
     am__wtrim_out wr;
     unsigned char *keep = NULL;
     am_msg *cut = NULL;
+    am_tokenizer *tz = NULL;
     am_status st;
 
     if (res == NULL || (msgs == NULL && count > 0))
@@ -282,9 +331,15 @@ am_status am_trim(const am_msg *const *msgs, size_t count,
     if (o.end_on_role < -1 || o.end_on_role >= AM_ROLE_COUNT)
         return am__fail(err, AM_EINVAL, "trim: end_on_role %d out of range",
                         o.end_on_role);
-    st = am__views_build(o.alloc, msgs, count, &o.counter, &views, err);
+    st = am__counter_for_model(&o.counter, o.model, NULL, o.alloc, "trim",
+                               &o.counter, &tz, err);
     if (st != AM_OK)
         return st;
+    st = am__views_build(o.alloc, msgs, count, &o.counter, &views, err);
+    if (st != AM_OK) {
+        am_tokenizer_free(tz);
+        return st;
+    }
     keep = am__calloc(o.alloc, count ? count : 1, 1);
     if (keep == NULL) {
         st = am__fail(err, AM_ENOMEM, "trim: out of memory");
@@ -348,6 +403,7 @@ out:
     am_msg_free(cut);
     am__free(o.alloc, keep, count ? count : 1);
     am__views_free(&views);
+    am_tokenizer_free(tz);
     if (st != AM_OK)
         am_trim_result_free(res);
     return st;

@@ -10,6 +10,22 @@
 am_status am__count_msg_buf(const am_counter *c, const am_msg *m,
                             am_buf *scratch, size_t *out, am_error *err);
 
+/* True when `model` asks for the estimate: NULL, "" or "estimate"
+ * (any case). */
+bool am__model_is_estimate(const char *model);
+
+/* The counter to use: `given` when it has a tokenizer or a callback;
+ * otherwise, for a model that is not the estimate, a tokenizer opened for
+ * it (*own, yours: am_tokenizer_free) -- exact for models with an
+ * encoding, the catalog's rule for others; otherwise the estimate.
+ * `who` prefixes the error ("memory", "trim"), which names the model and
+ * the tokenizer's detail (e.g. the rank file not found). */
+am_status am__counter_for_model(const am_counter *given, const char *model,
+                                const am_models *models,
+                                const am_allocator *a, const char *who,
+                                am_counter *out, am_tokenizer **own,
+                                am_error *err);
+
 /* Views of a message list, with their tool-call id storage. */
 typedef struct am__views {
     am__wview *v;
