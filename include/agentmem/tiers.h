@@ -18,7 +18,9 @@
  *     importance under 0.3, delete archived items older than 365 days and
  *     refresh important items (> 0.8) untouched for 7 days.
  *
- * Archived content is compressed with zstd and comes back byte-identical.
+ * Archived content is compressed with zstd (when a policy run archives
+ * many items, in bounded steps after the run: see archive_step_bytes) and
+ * comes back byte-identical.
  * Every move between tiers is logged (item, from, to, time, reason).
  * Items are indexed by type, importance (buckets of 0.1), creation day,
  * tag and by custom keys that a callback extracts; am_tiers_search()
