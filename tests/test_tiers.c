@@ -1016,7 +1016,7 @@ AM_TEST(changes_are_durable_after_flush_and_write_through_when_asked)
     CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_items"), 0);
     CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_content"), 0);
     CHECK_EQ(count_rows(db, "SELECT version FROM am_schema WHERE "
-                            "module = 'tiers'"), 1);
+                            "module = 'tiers'"), 2);
 
     o.clock = &c;
     o.db_path = db;
@@ -1028,6 +1028,180 @@ AM_TEST(changes_are_durable_after_flush_and_write_through_when_asked)
     CHECK_EQ(count_rows(db, "SELECT tier FROM tier_items"), 3);
     CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_moves"), 1);
     am_tiers_close(t, NULL);
+    test_rmtree(dir);
+    free(dir);
+}
+
+static void count_move(void *ctx, const am_tier_move *m)
+{
+    (void)m;
+    (*(size_t *)ctx)++;
+}
+
+AM_TEST(the_move_log_table_keeps_the_last_n_rows_and_recent_days)
+{
+    test_clock clk = { T0 };
+    char *dir = test_tmpdir();
+    char db[4200];
+    am_tiers *t = NULL;
+    am_tiers_opts o = am_tiers_opts_default();
+    am_clock c = test_clock_make(&clk);
+    am_error err;
+    uint64_t total = 0;
+    size_t seen = 0;
+
+    snprintf(db, sizeof db, "%s/m.db", dir);
+    o.clock = &c;
+    o.db_path = db;
+    o.flush_interval_ms = 3600 * 1000;
+    o.flush_max_dirty = 1000000;
+    /* Bad retention options are refused, naming the field. */
+    o.move_log_keep = 0;
+    CHECK_ST(am_tiers_open(&o, &t, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "move_log_keep") != NULL);
+    o.move_log_keep = 5;
+    o.move_log_keep_days = -1;
+    CHECK_ST(am_tiers_open(&o, &t, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "move_log_keep_days") != NULL);
+    o.move_log_keep_days = 10;
+    CHECK_OK_E(am_tiers_open(&o, &t, &err), &err);
+
+    CHECK_OK(put(t, "a", "some content", 0.5, AM_TIER_LONG_TERM));
+    for (int i = 0; i < 6; i++) { /* 12 moves */
+        CHECK_OK(am_tiers_archive(t, AM_STR("a")));
+        CHECK_OK(am_tiers_restore(t, AM_STR("a")));
+    }
+    CHECK_OK(am_tiers_flush(t));
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_moves"), 5);
+    CHECK_EQ(count_rows(db, "SELECT max(seq) FROM tier_moves"), 12);
+    CHECK_EQ(count_rows(db, "SELECT min(seq) FROM tier_moves"), 8);
+    CHECK_OK(am_tiers_moves(t, 100, count_move, &seen, &total));
+    CHECK_EQ(total, 12);
+    CHECK_EQ(seen, 12); /* the in-memory ring is separate (move_log_cap) */
+
+    /* Eleven days later: optimize drops rows older than 10 days but
+     * keeps the newest, so the count of moves survives a reopen. */
+    clk.now_ms += 11 * DAY;
+    CHECK_OK(am_tiers_archive(t, AM_STR("a"))); /* pending, not flushed */
+    CHECK_OK(am_tiers_optimize(t, NULL));
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_moves"), 1);
+    CHECK_EQ(count_rows(db, "SELECT max(seq) FROM tier_moves"), 12);
+    CHECK_OK(am_tiers_close(t, NULL));
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_moves"), 2);
+    CHECK_OK_E(am_tiers_open(&o, &t, &err), &err);
+    CHECK_OK(am_tiers_moves(t, 0, NULL, NULL, &total));
+    CHECK_EQ(total, 13);
+    CHECK_EQ(tier_of(t, "a"), AM_TIER_ARCHIVE);
+    am_tiers_close(t, NULL);
+    test_rmtree(dir);
+    free(dir);
+}
+
+static void fill_text(char *buf, size_t n, int seed)
+{
+    static const char *w[] = { "memory ", "tier ", "archive ", "agent ",
+                               "policy ", "zstd ", "index " };
+    size_t off = 0;
+    uint32_t k = (uint32_t)seed;
+
+    while (off + 8 < n) {
+        const char *x;
+        k = k * 1103515245u + 12345u;
+        x = w[(k >> 16) % 7];
+        size_t l = strlen(x);
+        memcpy(buf + off, x, l);
+        off += l;
+    }
+    buf[off] = '\0';
+}
+
+AM_TEST(policy_archiving_compresses_in_bounded_steps_and_survives_reopen)
+{
+    test_clock clk = { T0 };
+    char *dir = test_tmpdir();
+    char db[4200], id[16];
+    static char text[6][2000];
+    am_tiers *t = NULL;
+    am_tiers_opts o = am_tiers_opts_default();
+    am_clock c = test_clock_make(&clk);
+    am_error err;
+    am_tier_policy_count pc[4];
+    am_tier_stats s[AM_TIER_COUNT];
+    am_buf out = AM_BUF_INIT;
+    size_t left = 99;
+
+    snprintf(db, sizeof db, "%s/z.db", dir);
+    o.clock = &c;
+    o.db_path = db;
+    o.flush_interval_ms = 3600 * 1000;
+    o.flush_max_dirty = 1000000;
+    o.archive_step_bytes = 1; /* one item per step */
+    CHECK_OK_E(am_tiers_open(&o, &t, &err), &err);
+    for (int i = 0; i < 6; i++) {
+        fill_text(text[i], sizeof text[i], i + 1);
+        snprintf(id, sizeof id, "i%d", i);
+        CHECK_OK(put(t, id, text[i], 0.1, AM_TIER_LONG_TERM));
+    }
+    clk.now_ms += 31 * DAY;
+    CHECK_OK(am_tiers_apply_policies(t, pc, 4, NULL));
+    CHECK_EQ(pc[0].acted, 6);
+    CHECK_OK(am_tiers_stats(t, s));
+    CHECK_EQ(s[AM_TIER_ARCHIVE].count, 6);
+    CHECK_EQ(s[AM_TIER_ARCHIVE].uncompressed, 5); /* one step done */
+    CHECK_EQ(s[AM_TIER_LONG_TERM].uncompressed, 0);
+    CHECK_OK(am_tiers_optimize(t, NULL)); /* one more step */
+    CHECK_OK(am_tiers_stats(t, s));
+    CHECK_EQ(s[AM_TIER_ARCHIVE].uncompressed, 4);
+    /* Raw or compressed, archived items read back the same. */
+    for (int i = 0; i < 6; i++) {
+        snprintf(id, sizeof id, "i%d", i);
+        CHECK_OK(am_tiers_peek(t, am_str_c(id), &out, NULL));
+        CHECK_EQ(out.len, strlen(text[i]));
+        CHECK(memcmp(out.ptr, text[i], out.len) == 0);
+    }
+    /* Restoring a raw item needs no decompression. */
+    CHECK_OK(am_tiers_restore(t, AM_STR("i5")));
+    CHECK_OK(am_tiers_peek(t, AM_STR("i5"), &out, NULL));
+    CHECK(out.len == strlen(text[5]) && memcmp(out.ptr, text[5], out.len) == 0);
+    CHECK_OK(am_tiers_archive(t, AM_STR("i5"))); /* compressed at once */
+    CHECK_OK(am_tiers_close(t, NULL));
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_items WHERE raw = 1"),
+             3);
+
+    CHECK_OK_E(am_tiers_open(&o, &t, &err), &err);
+    CHECK_OK(am_tiers_stats(t, s));
+    CHECK_EQ(s[AM_TIER_ARCHIVE].uncompressed, 3);
+    CHECK_OK(am_tiers_compact(t, 0, &left));
+    CHECK_EQ(left, 0);
+    CHECK_OK(am_tiers_stats(t, s));
+    CHECK_EQ(s[AM_TIER_ARCHIVE].uncompressed, 0);
+    CHECK(s[AM_TIER_ARCHIVE].stored_bytes <
+          s[AM_TIER_ARCHIVE].content_bytes / 2);
+    CHECK_OK(am_tiers_flush(t));
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_items WHERE raw = 1"),
+             0);
+    for (int i = 0; i < 6; i++) {
+        snprintf(id, sizeof id, "i%d", i);
+        CHECK_OK(am_tiers_retrieve(t, am_str_c(id), &out, NULL));
+        CHECK(out.len == strlen(text[i]) &&
+              memcmp(out.ptr, text[i], out.len) == 0);
+    }
+    CHECK_OK(am_tiers_close(t, NULL));
+    /* archive_step_bytes = 0: everything compressed within the call. */
+    o.archive_step_bytes = 0;
+    o.db_path = NULL;
+    CHECK_OK_E(am_tiers_open(&o, &t, &err), &err);
+    for (int i = 0; i < 6; i++) {
+        snprintf(id, sizeof id, "i%d", i);
+        CHECK_OK(put(t, id, text[i], 0.1, AM_TIER_LONG_TERM));
+    }
+    clk.now_ms += 31 * DAY;
+    CHECK_OK(am_tiers_apply_policies(t, pc, 4, NULL));
+    CHECK_OK(am_tiers_stats(t, s));
+    CHECK_EQ(s[AM_TIER_ARCHIVE].count, 6);
+    CHECK_EQ(s[AM_TIER_ARCHIVE].uncompressed, 0);
+    am_tiers_close(t, NULL);
+    am_buf_free(&out);
     test_rmtree(dir);
     free(dir);
 }
@@ -1157,6 +1331,8 @@ static am_status oom_body(void *ctx, const am_allocator *a)
     o.capacity[AM_TIER_WORKING] = 4;
     o.capacity[AM_TIER_SHORT_TERM] = 4;
     o.move_log_cap = 8;
+    o.move_log_keep = 6;       /* prunes at every flush */
+    o.archive_step_bytes = 16; /* leaves archived items raw */
     if (oom_db != NULL) {
         char p[4300];
         unlink(oom_db);

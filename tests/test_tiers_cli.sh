@@ -100,7 +100,7 @@ expect share_store_content "store side" "$out"
 if command -v sqlite3 >/dev/null; then
     sqlite3 "$shared" "SELECT module || '=' || version FROM am_schema ORDER BY module" > "$out"
     expect share_schema_store "^store=" "$out"
-    expect share_schema_tiers "^tiers=1$" "$out"
+    expect share_schema_tiers "^tiers=2$" "$out"
 fi
 echo "$pass passed, $fails failed"
 [ "$fails" -eq 0 ]

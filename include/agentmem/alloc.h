@@ -26,7 +26,8 @@ typedef struct am_allocator {
 } am_allocator;
 
 /* The malloc-based allocator used when an options struct leaves its
- * allocator NULL. Static object, never NULL. Thread safety: safe. */
+ * allocator NULL. Static object owned by the library, never NULL. No
+ * errors. Thread safety: safe (malloc is). */
 AM_API const am_allocator *am_allocator_default(void);
 
 #ifdef __cplusplus

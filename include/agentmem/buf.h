@@ -57,7 +57,8 @@ AM_API am_status am_buf_reserve(am_buf *buf, size_t extra);
  * Thread safety: per-handle. */
 AM_API am_status am_buf_append(am_buf *buf, const void *ptr, size_t len);
 
-/* Append printf-formatted text. AM_OK, AM_ENOMEM or AM_EINVAL (bad format).
+/* Append printf-formatted text (arguments read during the call). AM_OK,
+ * AM_ENOMEM or AM_EINVAL (bad format); on failure the buffer is unchanged.
  * Thread safety: per-handle. */
 AM_API am_status am_buf_appendf(am_buf *buf, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -65,14 +66,17 @@ AM_API am_status am_buf_appendf(am_buf *buf, const char *fmt, ...)
 #endif
     ;
 
-/* Set len to 0, keeping the memory for reuse. Thread safety: per-handle. */
+/* Set len to 0 (and *ptr to NUL), keeping the memory for reuse. NULL:
+ * no-op. No errors. Thread safety: per-handle. */
 AM_API void am_buf_clear(am_buf *buf);
 
 /* Release the memory and reset to AM_BUF_INIT (keeping `alloc`). NULL: no-op.
  * Thread safety: per-handle. */
 AM_API void am_buf_free(am_buf *buf);
 
-/* The buffer's contents as a borrowed am_str, valid until the next write. */
+/* The buffer's contents as a borrowed am_str (the buffer keeps owning the
+ * bytes), valid until the next write; "" when nothing was written. No
+ * errors. Thread safety: per-handle. */
 static inline am_str am_buf_str(const am_buf *buf)
 {
     am_str r;

@@ -26,25 +26,29 @@ typedef struct am_rng {
     void *ctx;
 } am_rng;
 
-/* The wall clock (CLOCK_REALTIME). Static, never NULL. Thread safety: safe. */
+/* The wall clock (CLOCK_REALTIME). Static object owned by the library,
+ * never NULL. No errors. Thread safety: safe. */
 AM_API const am_clock *am_clock_system(void);
 
-/* Read `clock`, or the system clock when `clock` is NULL.
+/* Read `clock` (borrowed for the call), or the system clock when `clock`
+ * is NULL: milliseconds since the epoch. No errors.
  * Thread safety: safe if the clock's callback is. */
 AM_API int64_t am_clock_now(const am_clock *clock);
 
 /* System randomness (getrandom(2), falling back to a time-seeded generator).
- * Static, never NULL. Thread safety: safe. */
+ * Static object owned by the library, never NULL. No errors.
+ * Thread safety: safe. */
 AM_API const am_rng *am_rng_system(void);
 
-/* 64 bits from `rng`, or from am_rng_system() when `rng` is NULL.
- * Thread safety: safe if the rng's callback is. */
+/* 64 bits from `rng` (borrowed for the call), or from am_rng_system() when
+ * `rng` is NULL. No errors. Thread safety: safe if the rng's callback is. */
 AM_API uint64_t am_rng_next(const am_rng *rng);
 
 /* Write a new UUIDv7 (RFC 9562: 48-bit millisecond time, then random bits)
- * as 36 lowercase characters plus a NUL into `out`. Ids made later sort
- * after earlier ones as strings; within one millisecond order is random.
- * NULL clock/rng: system. Thread safety: safe. */
+ * as 36 lowercase characters plus a NUL into `out` (yours, 37 bytes). Ids
+ * made later sort after earlier ones as strings; within one millisecond
+ * order is random. NULL clock/rng: system. No errors.
+ * Thread safety: safe if the clock's and rng's callbacks are. */
 AM_API void am_uuid7(const am_clock *clock, const am_rng *rng, char out[37]);
 
 #ifdef __cplusplus

@@ -52,7 +52,9 @@ typedef struct am_conv_opts {
     size_t max_msg_bytes;      /* per message on input; 0: no limit */
 } am_conv_opts;
 
-/* Defaults: unlimited messages, max_msg_bytes AM_MSG_DEFAULT_MAX_BYTES. */
+/* Defaults: unlimited messages, max_msg_bytes AM_MSG_DEFAULT_MAX_BYTES,
+ * NULL allocator/clock/rng. Returned by value; no errors.
+ * Thread safety: safe. */
 AM_API am_conv_opts am_conv_opts_default(void);
 
 /* Create an empty conversation. `opts` may be NULL; it is copied, the
@@ -70,8 +72,9 @@ AM_API void am_conv_free(am_conv *conv);
  * until the next call. Thread safety: see the top of this file. */
 AM_API const am_error *am_conv_last_error(const am_conv *conv);
 
-/* The options the conversation was created with (max_messages etc.).
- * Thread safety: safe. */
+/* The options the conversation was created with (max_messages etc.),
+ * by value (pointers in it are the borrowed ones given at create). No
+ * errors. Thread safety: safe. */
 AM_API am_conv_opts am_conv_options(const am_conv *conv);
 
 /* Append `msg`. A frozen message is shared (its reference count goes up); a
@@ -90,18 +93,22 @@ AM_API am_status am_conv_add(am_conv *conv, const am_msg *msg);
  * Thread safety: safe. */
 AM_API am_status am_conv_add_text(am_conv *conv, am_role role, am_str text);
 
-/* Append `count` messages, all or nothing. Thread safety: safe. */
+/* Append `count` messages (each shared or copied as in am_conv_add), all
+ * or nothing. Errors as am_conv_add, the detail naming the message index;
+ * on failure the conversation is unchanged. Thread safety: safe. */
 AM_API am_status am_conv_add_list(am_conv *conv, const am_msg *const *msgs,
                                   size_t count);
 
 /* Replace the whole contents with `count` messages (shared or copied as in
  * am_conv_add), all or nothing; the cap applies as if they were added in
  * order. This is how a context manager installs a compressed history.
- * Thread safety: safe. */
+ * AM_OK, AM_EINVAL (a message fails am_msg_validate; the detail names its
+ * index), AM_ELIMIT, AM_ENOMEM, AM_EIO (persistent log); on failure the
+ * conversation is unchanged. Thread safety: safe. */
 AM_API am_status am_conv_replace(am_conv *conv, const am_msg *const *msgs,
                                  size_t count);
 
-/* Number of messages. Thread safety: safe. */
+/* Number of messages (0 for NULL). No errors. Thread safety: safe. */
 AM_API size_t am_conv_count(const am_conv *conv);
 
 /* A reference to message `i` (0 = oldest) in *out: yours, am_msg_free().
@@ -113,11 +120,13 @@ AM_API am_status am_conv_get(am_conv *conv, size_t i, am_msg **out);
 AM_API am_status am_conv_all(am_conv *conv, am_msg_list *out);
 
 /* Append references to the `n` most recent messages (all if fewer), oldest
- * first. Thread safety: safe. */
+ * first; each reference in `out` is the list's (am_msg_list_free). AM_OK
+ * or AM_ENOMEM (`out` unchanged). Thread safety: safe. */
 AM_API am_status am_conv_recent(am_conv *conv, size_t n, am_msg_list *out);
 
-/* Append references to the messages with `role`, oldest first.
- * Thread safety: safe. */
+/* Append references to the messages with `role`, oldest first (held by
+ * `out`, as am_conv_recent). AM_OK, AM_EINVAL (role out of range) or
+ * AM_ENOMEM (`out` unchanged). Thread safety: safe. */
 AM_API am_status am_conv_by_role(am_conv *conv, am_role role,
                                   am_msg_list *out);
 
@@ -126,13 +135,19 @@ AM_API am_status am_conv_by_role(am_conv *conv, am_role role,
 AM_API am_status am_conv_clear(am_conv *conv);
 
 /* Serialize the conversation in format `fmt` (see am_msgs_to_json),
- * replacing `out`. Thread safety: safe. */
+ * replacing the contents of `out` (yours). AM_OK, AM_EINVAL (NULL
+ * argument, or the conversation cannot be expressed in `fmt`: the detail
+ * names the message index) or AM_ENOMEM. Thread safety: safe. */
 AM_API am_status am_conv_to_json(am_conv *conv, am_format fmt,
                                  unsigned flags, am_buf *out);
 
-/* Replace the contents with the conversation in `text` (format `fmt`). On
- * any error the contents are unchanged and the detail names the position
- * (message index and field, or line/column/byte). Thread safety: safe. */
+/* Replace the contents with the conversation in `text` (format `fmt`;
+ * `text` is borrowed for the call, messages are copied). On any error the
+ * contents are unchanged and the detail names the position (message index
+ * and field, or line/column/byte): AM_EFORMAT (malformed JSON, invalid
+ * UTF-8, wrong types), AM_EINVAL (a message breaks am_msg_validate),
+ * AM_ELIMIT (a message over max_msg_bytes), AM_ENOMEM, AM_EIO (persistent
+ * log). Thread safety: safe. */
 AM_API am_status am_conv_from_json(am_conv *conv, am_format fmt,
                                    am_str text);
 
@@ -159,12 +174,14 @@ typedef struct am_conv_stats {
     size_t tool_calls;                  /* tool calls in all messages */
 } am_conv_stats;
 
-/* Statistics of the conversation. Average length of a role is
- * chars_by_role[r] / by_role[r]. Thread safety: safe. */
+/* Fill *out with statistics of the conversation. Average length of a role
+ * is chars_by_role[r] / by_role[r]. AM_OK, AM_EINVAL (NULL argument) or
+ * AM_ENOMEM. Thread safety: safe. */
 AM_API am_status am_conv_stats_get(am_conv *conv, am_conv_stats *out);
 
-/* Statistics of a list of messages (same definitions). Thread safety:
- * safe for frozen messages. */
+/* Fill *out with statistics of a list of messages (same definitions;
+ * `msgs` borrowed for the call; no entry may be NULL). No errors.
+ * Thread safety: safe for frozen messages. */
 AM_API void am_msgs_stats(const am_msg *const *msgs, size_t count,
                           am_conv_stats *out);
 
@@ -176,9 +193,11 @@ typedef enum am_retention {
     AM_RETAIN_PERSISTENT = 2  /* logged under opts.dir, restored on open */
 } am_retention;
 
-/* "session", "single_run", "persistent"; "?" out of range. Static. */
+/* "session", "single_run", "persistent"; "?" out of range. Static text.
+ * Thread safety: safe. */
 AM_API const char *am_retention_name(am_retention r);
-/* Parse a retention name. AM_OK or AM_EINVAL naming it. */
+/* Parse a retention name (as am_retention_name spells it). AM_OK or
+ * AM_EINVAL naming it in `err`. Thread safety: safe. */
 AM_API am_status am_retention_parse(am_str name, am_retention *out,
                                     am_error *err);
 
@@ -198,15 +217,19 @@ typedef struct am_convmgr_opts {
 } am_convmgr_opts;
 
 /* Defaults: SESSION, 1000 messages per agent (the seed's default),
- * AM_MSG_DEFAULT_MAX_BYTES, no dir, fsync on. */
+ * AM_MSG_DEFAULT_MAX_BYTES, no dir, fsync on. Returned by value; no
+ * errors. Thread safety: safe. */
 AM_API am_convmgr_opts am_convmgr_opts_default(void);
 
-/* Open a manager. With opts->dir, every agent log found there is restored
- * (as PERSISTENT); a torn or corrupt last record of a log is dropped and
- * truncated away; corruption before the last record is AM_EFORMAT naming
- * the file and byte offset. Each log is locked (flock) while the manager
- * is open: a second manager on the same directory, in this process or
- * another, gets AM_EBUSY. *out is yours: am_convmgr_close().
+/* Open a manager. `opts` may be NULL (defaults); it is copied (dir too),
+ * the allocator/clock/rng are borrowed until close. With opts->dir, every
+ * agent log found there is restored (as PERSISTENT); a torn or corrupt
+ * last record of a log is dropped and truncated away; corruption before
+ * the last record is AM_EFORMAT naming the file and byte offset. Each log
+ * is locked (flock) while the manager is open: a second manager on the
+ * same directory, in this process or another, gets AM_EBUSY. Other
+ * errors: AM_EINVAL (NULL out), AM_EIO (directory or log unreadable),
+ * AM_ENOMEM. *out is yours: am_convmgr_close(); NULL on failure.
  * Thread safety: safe. */
 AM_API am_status am_convmgr_open(const am_convmgr_opts *opts,
                                  am_convmgr **out, am_error *err);
@@ -216,7 +239,9 @@ AM_API am_status am_convmgr_open(const am_convmgr_opts *opts,
  * be in flight, and no conversation it returned may be in use). */
 AM_API void am_convmgr_close(am_convmgr *mgr);
 
-/* Detail of the most recent failed manager call (as am_conv_last_error). */
+/* Detail of the most recent failed manager call, owned by `mgr` and valid
+ * until its next call (as am_conv_last_error). Thread safety: safe (the
+ * detail may be another thread's). */
 AM_API const am_error *am_convmgr_last_error(const am_convmgr *mgr);
 
 /* The conversation of `agent` (created empty with the default retention if
@@ -227,8 +252,8 @@ AM_API const am_error *am_convmgr_last_error(const am_convmgr *mgr);
 AM_API am_status am_convmgr_get(am_convmgr *mgr, am_str agent,
                                 am_conv **out);
 
-/* True when the manager has a conversation for `agent`. Thread safety:
- * safe. */
+/* True when the manager has a conversation for `agent` (`agent` borrowed
+ * for the call). No errors. Thread safety: safe. */
 AM_API bool am_convmgr_has(am_convmgr *mgr, am_str agent);
 
 /* Set the retention policy of `agent` (created if new). Becoming
@@ -238,23 +263,27 @@ AM_API bool am_convmgr_has(am_convmgr *mgr, am_str agent);
 AM_API am_status am_convmgr_set_retention(am_convmgr *mgr, am_str agent,
                                           am_retention r);
 
-/* The policy of `agent` (the default for unknown agents). Thread safety:
- * safe. */
+/* The policy of `agent` (the default for unknown agents). No errors.
+ * Thread safety: safe. */
 AM_API am_retention am_convmgr_retention(am_convmgr *mgr, am_str agent);
 
 /* Empty the conversation of `agent` (logged for PERSISTENT). AM_OK,
  * AM_ENOTFOUND, AM_EIO. Thread safety: safe. */
 AM_API am_status am_convmgr_clear(am_convmgr *mgr, am_str agent);
 
-/* Empty every conversation. Thread safety: safe. */
+/* Empty every conversation (logged for PERSISTENT agents). AM_OK or the
+ * first failure, AM_EIO when a log write failed (that conversation keeps
+ * its messages; every other one is still emptied).
+ * Thread safety: safe. */
 AM_API am_status am_convmgr_clear_all(am_convmgr *mgr);
 
-/* End of an agent run: empty every SINGLE_RUN conversation.
- * Thread safety: safe. */
+/* End of an agent run: empty every SINGLE_RUN conversation. AM_OK, or
+ * AM_EINVAL for a NULL manager. Thread safety: safe. */
 AM_API am_status am_convmgr_end_run(am_convmgr *mgr);
 
 /* Append the agent names, sorted, as NUL-separated strings to `out`
- * ("a\0b\0"), and their number to *count. Thread safety: safe. */
+ * (yours; "a\0b\0"), and their number to *count (may be NULL). AM_OK,
+ * AM_EINVAL (NULL mgr/out) or AM_ENOMEM. Thread safety: safe. */
 AM_API am_status am_convmgr_agents(am_convmgr *mgr, am_buf *out,
                                    size_t *count);
 

@@ -37,14 +37,19 @@ typedef struct am_embedder {
     void *ctx;
 } am_embedder;
 
-/* Embed with `e` (convenience wrapper that checks arguments). Returns
- * AM_EINVAL when e, texts or out is NULL with count > 0. Thread safety: as
- * the embedder's own `embed` (the built-in ones are safe). */
+/* Embed `count` texts with `e` (convenience wrapper that checks
+ * arguments): `texts` are borrowed for the call; `out` is yours and must
+ * hold count * e->dim floats. Returns AM_OK, AM_EINVAL when e, texts or out
+ * is NULL with count > 0, or the embedder's own status (e.g. AM_ENET,
+ * AM_EAUTH, AM_EPROTO for the HTTP client, AM_ENOMEM) with detail in `err`
+ * (may be NULL). Thread safety: as the embedder's own `embed` (the
+ * built-in ones are safe). */
 AM_API am_status am_embedder_embed(const am_embedder *e, const am_str *texts,
                                    size_t count, float *out, am_error *err);
 
-/* Destroy `e`'s context and free `e` itself if it was returned by one of
- * agentmem's am_embedder_*_create functions. NULL: no-op.
+/* Destroy `e`'s context (its `destroy` callback) and free `e` itself if it
+ * was returned by one of agentmem's am_embedder_*_create functions (a
+ * struct you filled yourself stays yours). NULL: no-op. No errors.
  * Thread safety: unsafe (no call may be in flight). */
 AM_API void am_embedder_free(am_embedder *e);
 

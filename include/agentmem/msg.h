@@ -150,7 +150,8 @@ typedef enum am_action {
     AM_ACTION_FINAL_RESPONSE = 3
 } am_action;
 
-/* "call_tool", "invoke_agent", "final_response" ("" for NONE). Static. */
+/* "call_tool", "invoke_agent", "final_response" ("" for NONE or out of
+ * range). Static text, never NULL. Thread safety: safe. */
 AM_API const char *am_action_name(am_action action);
 
 /* Validation (am_msg_set_agent_content): next_action must be one of the
@@ -176,7 +177,8 @@ typedef struct am_msg_opts {
 
 #define AM_MSG_DEFAULT_MAX_BYTES ((size_t)16 << 20)
 
-/* Defaults: all NULL, max_bytes = AM_MSG_DEFAULT_MAX_BYTES. */
+/* Defaults: all NULL, max_bytes = AM_MSG_DEFAULT_MAX_BYTES. Returned by
+ * value; no errors. Thread safety: safe. */
 AM_API am_msg_opts am_msg_opts_default(void);
 
 /* ---- Creating and freeing ---- */
@@ -191,26 +193,32 @@ typedef struct am_msg am_msg;
 AM_API am_status am_msg_create(const am_msg_opts *opts, am_role role,
                                am_msg **out, am_error *err);
 
-/* am_msg_create() plus am_msg_set_text(). Thread safety: safe. */
+/* am_msg_create() plus am_msg_set_text(): `text` is copied; *out is yours
+ * (am_msg_free). Errors as those two calls (AM_EFORMAT for invalid UTF-8
+ * naming the byte, AM_ELIMIT over max_bytes, AM_EINVAL, AM_ENOMEM); on
+ * failure *out is NULL. Thread safety: safe. */
 AM_API am_status am_msg_create_text(const am_msg_opts *opts, am_role role,
                                     am_str text, am_msg **out,
                                     am_error *err);
 
 /* Take one more reference to `msg` and freeze it (setters then return
  * AM_ESTATE). This is the "clone" of a message: O(1), no copy. Returns
- * `msg`. Thread safety: safe. */
+ * `msg`; the new reference is yours (am_msg_free). No errors.
+ * Thread safety: safe. */
 AM_API am_msg *am_msg_ref(const am_msg *msg);
 
 /* A mutable deep copy of `msg` (same id and time) using `msg`'s allocator.
- * *out is yours. AM_OK or AM_ENOMEM. Thread safety: safe on a frozen
- * message, per-handle on a mutable one. */
+ * *out is yours (am_msg_free). AM_OK, AM_EINVAL (NULL argument) or
+ * AM_ENOMEM. Thread safety: safe on a frozen message, per-handle on a
+ * mutable one. */
 AM_API am_status am_msg_copy(const am_msg *msg, am_msg **out, am_error *err);
 
 /* Drop one reference; the last one frees the message. NULL: no-op.
  * Thread safety: safe. */
 AM_API void am_msg_free(am_msg *msg);
 
-/* True once the message is frozen (shared). Thread safety: safe. */
+/* True once the message is frozen (shared); false for NULL. No errors.
+ * Thread safety: safe. */
 AM_API bool am_msg_is_frozen(const am_msg *msg);
 
 /* ---- Setters (mutable messages only) ----
@@ -220,9 +228,13 @@ AM_API bool am_msg_is_frozen(const am_msg *msg);
  * invalid JSON; AM_ELIMIT if a string exceeds max_bytes; AM_ENOMEM. On
  * failure the message is unchanged. Thread safety: per-handle. */
 
+/* Change the role; AM_EINVAL when `role` is not an am_role. */
 AM_API am_status am_msg_set_role(am_msg *msg, am_role role, am_error *err);
+/* Replace the id (any non-empty UTF-8; AM_EINVAL when empty). */
 AM_API am_status am_msg_set_id(am_msg *msg, am_str id, am_error *err);
+/* Set the participant name (empty clears it). */
 AM_API am_status am_msg_set_name(am_msg *msg, am_str name, am_error *err);
+/* Set the creation time (milliseconds since the epoch; any value). */
 AM_API am_status am_msg_set_created_ms(am_msg *msg, int64_t ms,
                                        am_error *err);
 /* Content becomes `text` (kind TEXT; replaces JSON content or parts). */
@@ -235,17 +247,23 @@ AM_API am_status am_msg_set_content_json(am_msg *msg, am_str json,
  * fields must parse; tool_use input must be an object. */
 AM_API am_status am_msg_add_part(am_msg *msg, const am_part *part,
                                  am_error *err);
+/* Append a tool call (id and name required, AM_EINVAL otherwise; type
+ * defaults to "function"; arguments is kept as the string given). */
 AM_API am_status am_msg_add_tool_call(am_msg *msg, const am_tool_call *tc,
                                       am_error *err);
+/* Set the id of the tool call this (tool) message answers; empty clears. */
 AM_API am_status am_msg_set_tool_call_id(am_msg *msg, am_str id,
                                          am_error *err);
-/* `call->request` must be JSON text. */
+/* Append a call to another agent: agent_name must not be empty and
+ * `call->request` must be JSON text (AM_EINVAL / AM_EFORMAT otherwise). */
 AM_API am_status am_msg_add_agent_call(am_msg *msg,
                                        const am_agent_call *call,
                                        am_error *err);
 /* `json` must be JSON text (any value; usually an object). Empty clears. */
 AM_API am_status am_msg_set_structured_data(am_msg *msg, am_str json,
                                             am_error *err);
+/* Append an image reference (a path or URL, not checked; AM_EINVAL when
+ * empty). */
 AM_API am_status am_msg_add_image(am_msg *msg, am_str path_or_url,
                                   am_error *err);
 /* Validated as am_agent_content describes (AM_EINVAL naming the field). */
@@ -259,25 +277,39 @@ AM_API am_status am_msg_set_agent_content(am_msg *msg,
  * arguments out of range give an empty value / NULL. Thread safety: safe
  * on a frozen message; per-handle on a mutable one. */
 
+/* The role. */
 AM_API am_role am_msg_role(const am_msg *msg);
+/* The id (never empty). */
 AM_API am_str am_msg_id(const am_msg *msg);
+/* The participant name, or empty. */
 AM_API am_str am_msg_name(const am_msg *msg);
+/* Creation time, milliseconds since the epoch. */
 AM_API int64_t am_msg_created_ms(const am_msg *msg);
+/* Which kind of content the message has (none, text, JSON, parts). */
 AM_API am_content_kind am_msg_content_kind(const am_msg *msg);
 /* The text when the kind is TEXT, else empty. */
 AM_API am_str am_msg_content_text(const am_msg *msg);
 /* The compact JSON object text when the kind is JSON, else empty. */
 AM_API am_str am_msg_content_json(const am_msg *msg);
+/* Number of content parts (0 unless the kind is PARTS), and part `i`
+ * (owned by the message; NULL when out of range). */
 AM_API size_t am_msg_part_count(const am_msg *msg);
 AM_API const am_part *am_msg_part(const am_msg *msg, size_t i);
+/* Number of tool calls, and call `i` (owned by the message; NULL when out
+ * of range). */
 AM_API size_t am_msg_tool_call_count(const am_msg *msg);
 AM_API const am_tool_call *am_msg_tool_call(const am_msg *msg, size_t i);
+/* The tool call this message answers, or empty. */
 AM_API am_str am_msg_tool_call_id(const am_msg *msg);
+/* Number of agent calls, and call `i` (owned by the message; NULL when
+ * out of range). */
 AM_API size_t am_msg_agent_call_count(const am_msg *msg);
 AM_API const am_agent_call *am_msg_agent_call(const am_msg *msg,
                                               size_t i);
 /* Structured data as compact JSON text, or empty. */
 AM_API am_str am_msg_structured_data(const am_msg *msg);
+/* Number of image references, and reference `i` (empty when out of
+ * range). */
 AM_API size_t am_msg_image_count(const am_msg *msg);
 AM_API am_str am_msg_image(const am_msg *msg, size_t i);
 /* True and *out filled (strings owned by the message) when the message
@@ -343,7 +375,8 @@ typedef enum am_format {
     AM_FORMAT_ANTHROPIC = 2  /* Messages request {"system","messages"} */
 } am_format;
 
-/* "agentmem", "openai", "anthropic". Static; "?" if out of range. */
+/* "agentmem", "openai", "anthropic". Static text; "?" if out of range.
+ * Thread safety: safe. */
 AM_API const char *am_format_name(am_format fmt);
 /* Parse a format name. AM_OK or AM_EINVAL naming it. Thread safety: safe. */
 AM_API am_status am_format_parse(am_str name, am_format *out,

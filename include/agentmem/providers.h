@@ -103,7 +103,8 @@ typedef struct am_http_opts {
     size_t header_count;
 } am_http_opts;
 
-/* The defaults above. Thread safety: safe. */
+/* The defaults above, by value (no pointers set). No errors.
+ * Thread safety: safe. */
 AM_API am_http_opts am_http_opts_default(void);
 
 /* ---- Chat ---- */
@@ -141,7 +142,8 @@ typedef struct am_llm_opts {
     const am_allocator *alloc;     /* NULL: default */
 } am_llm_opts;
 
-/* Defaults: kind AM_LLM_OPENAI, everything else as documented above.
+/* Defaults: kind AM_LLM_OPENAI, everything else as documented above (no
+ * model: set one before am_llm_create). By value; no errors.
  * Thread safety: safe. */
 AM_API am_llm_opts am_llm_opts_default(void);
 
@@ -245,20 +247,25 @@ AM_API void am_llm_free(am_llm *llm);
 AM_API am_status am_llm_chat(am_llm *llm, const am_llm_request *req,
                              am_buf *text, am_llm_result *res);
 
-/* Shorthand for am_llm_chat with only msgs/count set. Thread safety: safe. */
+/* Shorthand for am_llm_chat with only msgs/count set: `msgs` borrowed for
+ * the call, `text` and `res` as am_llm_chat, same errors.
+ * Thread safety: safe. */
 AM_API am_status am_llm_chat_msgs(am_llm *llm, const am_llm_msg *msgs,
                                   size_t count, am_buf *text,
                                   am_llm_result *res);
 
-/* "openai" or "anthropic". Static text. Thread safety: safe. */
+/* "openai" or "anthropic" ("unknown" out of range). Static text owned by
+ * the library; no errors. Thread safety: safe. */
 AM_API const char *am_llm_kind_name(am_llm_kind kind);
 
 /* Parse "openai" / "anthropic" (also "openai-compatible", "ollama",
- * "vllm", "llamacpp", "lmstudio" as OpenAI). AM_EINVAL for anything else.
+ * "vllm", "llamacpp", "lmstudio" as OpenAI) into *out; `name` borrowed for
+ * the call. AM_EINVAL for anything else (*out unchanged).
  * Thread safety: safe. */
 AM_API am_status am_llm_kind_parse(am_str name, am_llm_kind *out);
 
-/* The model this handle asks for (owned by llm). Thread safety: safe. */
+/* The model this handle asks for: owned by llm, valid until am_llm_free;
+ * no errors. Thread safety: safe. */
 AM_API const char *am_llm_model(const am_llm *llm);
 
 /* Detail of the most recent failed call on `llm`, owned by llm. With
@@ -289,7 +296,8 @@ typedef struct am_openai_embed_opts {
     const am_allocator *alloc; /* NULL: default */
 } am_openai_embed_opts;
 
-/* Defaults as documented above. Thread safety: safe. */
+/* Defaults as documented above, by value (no model: set one). No errors.
+ * Thread safety: safe. */
 AM_API am_openai_embed_opts am_openai_embed_opts_default(void);
 
 /* Create an embedder over an OpenAI-compatible /embeddings endpoint. Its

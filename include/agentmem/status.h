@@ -42,12 +42,13 @@ typedef struct am_error {
     char msg[256]; /* NUL-terminated English; "" when AM_OK */
 } am_error;
 
-/* A short static description of `st`, e.g. "malformed input". Never NULL;
- * an unknown code gives "unknown error". Thread safety: safe. */
+/* A short description of `st`, e.g. "malformed input": static text owned
+ * by the library, never NULL; an unknown code gives "unknown error". No
+ * errors. Thread safety: safe. */
 AM_API const char *am_status_str(am_status st);
 
-/* Reset `err` to AM_OK with an empty message. NULL: no-op.
- * Thread safety: per-handle. */
+/* Reset `err` (yours) to AM_OK with an empty message. NULL: no-op. No
+ * errors. Thread safety: per-handle. */
 AM_API void am_error_clear(am_error *err);
 
 #ifdef __cplusplus

@@ -18,7 +18,9 @@
  *     importance under 0.3, delete archived items older than 365 days and
  *     refresh important items (> 0.8) untouched for 7 days.
  *
- * Archived content is compressed with zstd and comes back byte-identical.
+ * Archived content is compressed with zstd (when a policy run archives
+ * many items, in bounded steps after the run: see archive_step_bytes) and
+ * comes back byte-identical.
  * Every move between tiers is logged (item, from, to, time, reason).
  * Items are indexed by type, importance (buckets of 0.1), creation day,
  * tag and by custom keys that a callback extracts; am_tiers_search()
@@ -116,6 +118,26 @@ typedef struct am_tiers_opts {
      * to decompress, for archives about 20% larger (2.2x vs 2.7x). */
     int zstd_level;
     size_t move_log_cap;  /* moves kept in memory, default 4096 */
+    /* Retention of the move log table tier_moves (the store must not grow
+     * without bound): at most move_log_keep rows (default 100,000; 0 is
+     * AM_EINVAL), pruned oldest first by every flush that writes moves;
+     * and, when move_log_keep_days > 0 (default 90), rows older than that
+     * many days are deleted by am_tiers_optimize (so by am_tiers_maintain).
+     * The newest row is always kept, so the move count survives. */
+    size_t move_log_keep;
+    int move_log_keep_days;
+    /* Deferred archive compression. am_tiers_apply_policies moves items
+     * to the archive at once but compresses their content afterwards,
+     * in steps: each apply_policies and optimize call (and
+     * am_tiers_compact) compresses at most archive_step_bytes of content
+     * (default 32 MiB, at least one item), oldest archived first, so that
+     * archiving a large share of a big memory does not stall one call.
+     * Until compressed, an archived item holds its raw content (in memory
+     * and in the database, marked as such); it reads back the same.
+     * 0: no deferral, every archived item is compressed before the call
+     * returns. am_tiers_archive and storing into the archive always
+     * compress at once. */
+    size_t archive_step_bytes;
     /* Threads that compress when many items are archived at once
      * (am_tiers_apply_policies); 0 (default): one per online CPU, at most
      * 8. Only zstd runs on them; the allocator is called from the calling
@@ -267,7 +289,9 @@ typedef struct am_tier_move {
 typedef void (*am_tier_move_fn)(void *ctx, const am_tier_move *move);
 
 /* Call `fn` for each of the last `last_n` moves kept in memory (at most
- * move_log_cap; every move is also in the table tier_moves), oldest first.
+ * move_log_cap; with a database every move is also written to the table
+ * tier_moves, which keeps the last move_log_keep / move_log_keep_days of
+ * them), oldest first.
  * Returns the number of moves ever logged in *total (may be NULL).
  * Thread safety: safe (fn runs with the handle locked). */
 AM_API am_status am_tiers_moves(am_tiers *t, size_t last_n,
@@ -288,6 +312,9 @@ typedef struct am_tier_stats {
     double avg_age_hours;  /* since creation; 0 when empty */
     uint64_t content_bytes; /* original content bytes */
     uint64_t stored_bytes;  /* bytes held (compressed in the archive) */
+    size_t uncompressed;    /* archive: items whose compression is still
+                             * deferred (see archive_step_bytes); 0 for
+                             * the other tiers */
 } am_tier_stats;
 
 /* Fill out[tier] for the four tiers. Thread safety: safe. */
@@ -401,6 +428,17 @@ typedef struct am_tier_policy_count {
 AM_API am_status am_tiers_apply_policies(am_tiers *t,
                                          am_tier_policy_count *out,
                                          size_t cap, size_t *count);
+
+/* Compress archived items whose compression was deferred (see
+ * archive_step_bytes), oldest first, until at least max_bytes of content
+ * were compressed (0: all of them). *left (may be NULL) gets the number of
+ * items still waiting. Compression runs on the archiving threads; the
+ * compressed frames replace the raw content in memory and, at the next
+ * flush, in the database. AM_OK, AM_ENOMEM, AM_EIO (zstd failed); on
+ * failure the items not yet done stay raw and readable.
+ * Thread safety: safe. */
+AM_API am_status am_tiers_compact(am_tiers *t, size_t max_bytes,
+                                  size_t *left);
 
 /* ---- The seed's facade ---- */
 

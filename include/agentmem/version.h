@@ -35,12 +35,12 @@
 extern "C" {
 #endif
 
-/* The version of the linked library as "major.minor.patch". Static string,
- * never NULL. Thread safety: safe. */
+/* The version of the linked library as "major.minor.patch". Static string
+ * owned by the library, never NULL. No errors. Thread safety: safe. */
 AM_API const char *am_version(void);
 
 /* The version of the linked library as AM_VERSION_NUMBER would spell it.
- * Thread safety: safe. */
+ * No errors. Thread safety: safe. */
 AM_API int am_version_number(void);
 
 #ifdef __cplusplus

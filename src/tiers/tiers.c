@@ -388,6 +388,9 @@ am_tiers_opts am_tiers_opts_default(void)
     o.busy_timeout_ms = 5000;
     o.zstd_level = -1;
     o.move_log_cap = 4096;
+    o.move_log_keep = 100000;
+    o.move_log_keep_days = 90;
+    o.archive_step_bytes = (size_t)32 << 20;
     o.default_policies = true;
     return o;
 }
@@ -414,6 +417,14 @@ am_status am_tiers_open(const am_tiers_opts *opts, am_tiers **out,
     if (o.zstd_level < -7 || o.zstd_level > 19 || o.zstd_level == 0)
         return am__fail(err, AM_EINVAL, "zstd_level %d is outside -7..-1, "
                         "1..19", o.zstd_level);
+    if (o.move_log_keep == 0)
+        return am__fail(err, AM_EINVAL, "move_log_keep must be at least 1 "
+                        "(the move log table keeps that many rows)");
+    if ((uint64_t)o.move_log_keep > (uint64_t)INT64_MAX)
+        return am__fail(err, AM_EINVAL, "move_log_keep is too large");
+    if (o.move_log_keep_days < 0)
+        return am__fail(err, AM_EINVAL, "move_log_keep_days %d is negative",
+                        o.move_log_keep_days);
     for (int i = 0; i < AM_TIER_COUNT; i++)
         if (o.capacity[i] > UINT32_MAX)
             return am__fail(err, AM_EINVAL, "capacity[%s] is too large",
@@ -434,6 +445,9 @@ am_status am_tiers_open(const am_tiers_opts *opts, am_tiers **out,
     t->flush_interval_ms = o.flush_interval_ms;
     t->flush_max_dirty = o.flush_max_dirty != 0 ? o.flush_max_dirty : 1;
     t->zstd_level = o.zstd_level;
+    t->archive_step = o.archive_step_bytes;
+    t->move_keep = o.move_log_keep;
+    t->move_keep_days = o.move_log_keep_days;
     t->busy_timeout_ms = o.busy_timeout_ms >= 0 ? o.busy_timeout_ms : 0;
     t->threads = o.threads;
     if (t->threads == 0) {
@@ -504,6 +518,7 @@ static void free_all(am_tiers *t)
     vfree(t, &t->free_slots);
     vfree(t, &t->pending_free);
     vfree(t, &t->dirty);
+    vfree(t, &t->raw_queue);
     for (int i = 0; i < AM_TIER_COUNT; i++)
         vfree(t, &t->members[i]);
     am__free(a, t->deleted_pids.v, t->deleted_pids.cap * sizeof(int64_t));

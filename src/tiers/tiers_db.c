@@ -1,13 +1,21 @@
 /* tiers_db.c -- persistence of the tiers in SQLite.
  *
- * Tables (schema version 1, recorded in the shared am_schema table):
+ * Tables (schema version 2, recorded in the shared am_schema table):
  *
  *   tier_items(pid INTEGER PRIMARY KEY, id TEXT UNIQUE, tier, created_ms,
  *              accessed_ms, hit1_ms, hit2_ms, access_count, importance,
- *              type, tags BLOB, extra, json, content_len)
+ *              type, tags BLOB, extra, json, content_len,
+ *              raw)                          -- version 2
  *   tier_content(pid INTEGER PRIMARY KEY, data BLOB)   -- zstd if archived
+ *                                                      -- and raw = 0
  *   tier_moves(seq INTEGER PRIMARY KEY, id, from_tier, to_tier, at_ms,
  *              reason)
+ *
+ * raw = 1 marks an archived item whose compression was deferred (its
+ * data is the content itself). tier_moves keeps the last move_log_keep
+ * rows (pruned by each flush that writes moves) and, with
+ * move_log_keep_days, none older than that (pruned by optimize); the
+ * newest row always stays, so max(seq) is the number of moves ever made.
  *
  * Access statistics change far more often than content, so content sits
  * in its own table: recording an access rewrites a short row only. Tags
@@ -24,7 +32,7 @@
 
 #include "tiers_int.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 static am_status dbfail(am_tiers *t, const char *what)
 {
@@ -113,8 +121,14 @@ static am_status migrate(am_tiers *t)
         if (st != AM_OK)
             goto fail;
     }
+    if (version < 2) {
+        st = exec(t, "ALTER TABLE tier_items ADD COLUMN raw INTEGER NOT NULL "
+                     "DEFAULT 0;");
+        if (st != AM_OK)
+            goto fail;
+    }
     st = exec(t, "INSERT OR REPLACE INTO am_schema(module, version) "
-                 "VALUES('tiers', 1); COMMIT;");
+                 "VALUES('tiers', 2); COMMIT;");
     if (st != AM_OK)
         goto fail;
     return AM_OK;
@@ -150,7 +164,8 @@ am_status am__tiers_db_open(am_tiers *t, const char *path)
     if ((st = prep(t, "INSERT OR REPLACE INTO tier_items(pid, id, tier, "
                       "created_ms, accessed_ms, hit1_ms, hit2_ms, "
                       "access_count, importance, type, tags, extra, json, "
-                      "content_len) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                      "content_len, raw) "
+                      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                    &t->st_ins_item)) != AM_OK ||
         (st = prep(t, "INSERT OR REPLACE INTO tier_content(pid, data) "
                       "VALUES(?,?)", &t->st_ins_content)) != AM_OK ||
@@ -162,7 +177,10 @@ am_status am__tiers_db_open(am_tiers *t, const char *path)
         (st = prep(t, "DELETE FROM tier_content WHERE pid=?",
                    &t->st_del_content)) != AM_OK ||
         (st = prep(t, "INSERT INTO tier_moves(id, from_tier, to_tier, at_ms, "
-                      "reason) VALUES(?,?,?,?,?)", &t->st_ins_move)) != AM_OK)
+                      "reason) VALUES(?,?,?,?,?)", &t->st_ins_move)) != AM_OK ||
+        (st = prep(t, "DELETE FROM tier_moves WHERE seq <= "
+                      "(SELECT max(seq) FROM tier_moves) - ?",
+                   &t->st_prune_moves)) != AM_OK)
         return st;
     return AM_OK;
 }
@@ -175,8 +193,10 @@ void am__tiers_db_close(am_tiers *t)
     sqlite3_finalize(t->st_del_item);
     sqlite3_finalize(t->st_del_content);
     sqlite3_finalize(t->st_ins_move);
+    sqlite3_finalize(t->st_prune_moves);
     t->st_ins_item = t->st_ins_content = t->st_upd_stats = NULL;
     t->st_del_item = t->st_del_content = t->st_ins_move = NULL;
+    t->st_prune_moves = NULL;
     if (t->db != NULL)
         sqlite3_close(t->db);
     t->db = NULL;
@@ -212,6 +232,7 @@ static am_status load_row(am_tiers *t, sqlite3_stmt *qi, sqlite3_stmt *qc)
     const char *extra = (const char *)sqlite3_column_text(qi, 11);
     size_t extra_len = (size_t)sqlite3_column_bytes(qi, 11);
     int64_t clen = sqlite3_column_int64(qi, 13);
+    bool raw = sqlite3_column_int(qi, 14) != 0;
     const void *data;
     size_t data_len;
     uint32_t tagids[255];
@@ -227,7 +248,7 @@ static am_status load_row(am_tiers *t, sqlite3_stmt *qi, sqlite3_stmt *qc)
     data_len = (size_t)sqlite3_column_bytes(qc, 1);
     if (id == NULL || id_len == 0 || id_len > 65535 || tier < 0 ||
         tier >= AM_TIER_COUNT || clen < 0 || clen >= UINT32_MAX ||
-        (tier != AM_TIER_ARCHIVE && (size_t)clen != data_len))
+        ((tier != AM_TIER_ARCHIVE || raw) && (size_t)clen != data_len))
         return am__fail(&t->err, AM_EFORMAT, "database: tier_items row pid "
                         "%lld is malformed (id, tier or content_len)",
                         (long long)pid);
@@ -267,7 +288,8 @@ static am_status load_row(am_tiers *t, sqlite3_stmt *qi, sqlite3_stmt *qc)
     rec.content_len = (uint32_t)clen;
     rec.stored_len = (uint32_t)data_len;
     rec.tier = (uint8_t)tier;
-    rec.flags = (uint8_t)(T_LIVE | (sqlite3_column_int(qi, 12) ? T_JSON : 0));
+    rec.flags = (uint8_t)(T_LIVE | (sqlite3_column_int(qi, 12) ? T_JSON : 0) |
+                          (raw && tier == AM_TIER_ARCHIVE ? T_RAW : 0));
     rec.blob = am__alloc(t->alloc, am__tiers_blob_len(&rec));
     if (rec.blob == NULL)
         return am__fail(&t->err, AM_ENOMEM, "no memory to load the tiers");
@@ -280,6 +302,8 @@ static am_status load_row(am_tiers *t, sqlite3_stmt *qi, sqlite3_stmt *qc)
         memcpy(am__tiers_content(&rec), data, data_len);
     /* Custom indexes are registered after open, so none exist here. */
     st = am__tiers_insert_loaded(t, &rec, &slot);
+    if (st == AM_OK && (rec.flags & T_RAW))
+        st = am__tiers_vpush(t, &t->raw_queue, slot); /* compress later */
     if (st != AM_OK)
         return am__fail(&t->err, st, "no memory to load the tiers");
     return AM_OK;
@@ -363,7 +387,7 @@ am_status am__tiers_db_load(am_tiers *t)
     qi = NULL;
     if ((st = prep(t, "SELECT pid, id, tier, created_ms, accessed_ms, "
                       "hit1_ms, hit2_ms, access_count, importance, type, "
-                      "tags, extra, json, content_len FROM tier_items "
+                      "tags, extra, json, content_len, raw FROM tier_items "
                       "ORDER BY pid", &qi)) != AM_OK ||
         (st = prep(t, "SELECT pid, data FROM tier_content ORDER BY pid",
                    &qc)) != AM_OK)
@@ -443,6 +467,7 @@ static am_status write_item(am_tiers *t, const titem *it)
                           SQLITE_STATIC);
         sqlite3_bind_int(s, 13, (it->flags & T_JSON) ? 1 : 0);
         sqlite3_bind_int64(s, 14, it->content_len);
+        sqlite3_bind_int(s, 15, (it->flags & T_RAW) ? 1 : 0);
         if (step_reset(s) != SQLITE_OK)
             return dbfail(t, "writing tier_items");
         s = t->st_ins_content;
@@ -503,6 +528,14 @@ am_status am__tiers_db_flush(am_tiers *t)
         if (step_reset(s) != SQLITE_OK)
             st = dbfail(t, "writing tier_moves");
     }
+    /* Retention by count: rowids are consecutive, so the newest
+     * move_keep rows are those above max(seq) - move_keep. */
+    if (st == AM_OK && t->npending_moves > 0) {
+        sqlite3_stmt *s = t->st_prune_moves;
+        sqlite3_bind_int64(s, 1, (sqlite3_int64)t->move_keep);
+        if (step_reset(s) != SQLITE_OK)
+            st = dbfail(t, "pruning tier_moves");
+    }
     if (st == AM_OK)
         st = exec(t, "COMMIT");
     if (st != AM_OK) {
@@ -518,5 +551,30 @@ am_status am__tiers_db_flush(am_tiers *t)
                  (size_t)t->pending_moves[i].id_len + 1);
     t->npending_moves = 0;
     t->last_flush_ns = am__mono_ns();
+    return AM_OK;
+}
+
+am_status am__tiers_db_prune_moves_age(am_tiers *t, int64_t now_ms)
+{
+    sqlite3_stmt *q = NULL;
+    am_status st;
+    int rc;
+
+    if (t->db == NULL || t->move_keep_days <= 0)
+        return AM_OK;
+    /* Pending moves are all newer than any row, so they need no flush
+     * first. The newest row stays: max(seq) counts every move made. */
+    st = prep(t, "DELETE FROM tier_moves WHERE at_ms < ? AND seq < "
+                 "(SELECT max(seq) FROM tier_moves)", &q);
+    if (st != AM_OK)
+        return st;
+    sqlite3_bind_int64(q, 1, now_ms - (int64_t)t->move_keep_days * T_DAY_MS);
+    rc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE)
+        return (rc & 0xff) == SQLITE_BUSY
+                   ? am__fail(&t->err, AM_EBUSY, "database: busy while "
+                              "pruning tier_moves")
+                   : dbfail(t, "pruning tier_moves");
     return AM_OK;
 }

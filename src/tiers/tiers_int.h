@@ -24,6 +24,7 @@
 #define T_DIRTY_ALL 0x08u     /* whole row (and content) changed */
 #define T_DIRTY (T_DIRTY_STATS | T_DIRTY_ALL)
 #define T_MOVING 0x10u        /* am__tiers_move in progress: not evictable */
+#define T_RAW 0x20u           /* archived, content not compressed yet */
 
 #define AM__TIERS_MAX_THREADS 8
 
@@ -142,8 +143,11 @@ struct am_tiers {
     void *zc, *zd;             /* ZSTD_CCtx, ZSTD_DCtx, made on first use */
     void *zcw[AM__TIERS_MAX_THREADS]; /* contexts of archiving workers */
     size_t threads;            /* archiving workers, 1..MAX */
-    const char *pre_frame;     /* set: am__tiers_compress installs this */
-    size_t pre_len;
+    bool defer_archive;        /* set: archive moves leave content raw */
+    size_t archive_step;       /* bytes compressed per step, 0: no defer */
+    tvec32 raw_queue;          /* T_RAW slots, oldest first (may be stale) */
+    size_t raw_head;           /* raw_queue entries before it are done */
+    size_t nraw;               /* live items with T_RAW */
 
     /* Move log: ring in memory, pending rows for the database. */
     tmove *ring;
@@ -151,11 +155,13 @@ struct am_tiers {
     tmove *pending_moves;
     size_t npending_moves, pending_moves_cap;
     uint64_t moves_total;
+    size_t move_keep;          /* rows kept in tier_moves */
+    int move_keep_days;        /* 0: no age limit */
 
     /* Persistence. */
     sqlite3 *db;
     sqlite3_stmt *st_ins_item, *st_ins_content, *st_upd_stats,
-        *st_del_item, *st_del_content, *st_ins_move;
+        *st_del_item, *st_del_content, *st_ins_move, *st_prune_moves;
     tvec32 dirty;
     struct { int64_t *v; size_t len, cap; } deleted_pids;
     int64_t last_flush_ns;
@@ -258,12 +264,16 @@ am_status am__tiers_compress(am_tiers *t, uint32_t slot);
 am_status am__tiers_decompress(am_tiers *t, const titem *it, am_buf *out);
 am_status am__tiers_uncompress_slot(am_tiers *t, uint32_t slot);
 am_status am__tiers_default_policies(am_tiers *t);
+/* Compress deferred archive items until max_bytes (0: all) are done. */
+am_status am__tiers_compact(am_tiers *t, size_t max_bytes);
 void am__tiers_policy_free(am_tiers *t);
 
 /* ---- tiers_db.c ---- */
 am_status am__tiers_db_open(am_tiers *t, const char *path);
 am_status am__tiers_db_load(am_tiers *t);
 am_status am__tiers_db_flush(am_tiers *t);
+/* Delete tier_moves rows older than move_keep_days (keeps the newest). */
+am_status am__tiers_db_prune_moves_age(am_tiers *t, int64_t now_ms);
 void am__tiers_db_close(am_tiers *t);
 
 #endif

@@ -161,7 +161,9 @@ am_status am__tiers_move(am_tiers *t, uint32_t slot, am_tier to,
     it = &t->items[slot];
     /* Everything that can fail comes before the first change. */
     if (am__tiers_vreserve(t, &t->members[to], 1) != AM_OK ||
-        am__tiers_vreserve(t, &t->dirty, 1) != AM_OK) {
+        am__tiers_vreserve(t, &t->dirty, 1) != AM_OK ||
+        (to == AM_TIER_ARCHIVE && t->defer_archive &&
+         am__tiers_vreserve(t, &t->raw_queue, 1) != AM_OK)) {
         st = AM_ENOMEM;
         goto fail;
     }
@@ -326,6 +328,12 @@ am_status am_tiers_optimize(am_tiers *t, size_t *demoted)
     }
     am__free(t->alloc, pick, cap * sizeof *pick);
     am__free(t->alloc, pick_tier, cap);
+    /* One bounded step of deferred archive compression, and the age
+     * retention of the move log table. */
+    if (st == AM_OK && t->archive_step != 0)
+        st = am__tiers_compact(t, t->archive_step);
+    if (st == AM_OK)
+        st = am__tiers_db_prune_moves_age(t, now);
     if (st == AM_OK)
         st = am__tiers_maybe_flush(t);
 out:
@@ -359,6 +367,8 @@ am_status am_tiers_stats(am_tiers *t, am_tier_stats out[AM_TIER_COUNT])
             age += (double)(now - it->created_ms) / 3600000.0;
             s->content_bytes += it->content_len;
             s->stored_bytes += it->stored_len;
+            if (it->flags & T_RAW)
+                s->uncompressed++;
         }
         if (m->len > 0) {
             s->avg_importance = imp / (double)m->len;

@@ -43,11 +43,12 @@ am_status am__tiers_compress(am_tiers *t, uint32_t slot)
     titem *it = &t->items[slot];
     size_t bound = ZSTD_compressBound(it->stored_len), n;
 
-    if (t->pre_frame != NULL) {
-        /* Compressed already by a parallel batch (apply_policies). */
-        const char *p = t->pre_frame;
-        t->pre_frame = NULL;
-        return install_frame(t, slot, p, t->pre_len);
+    if (t->defer_archive) {
+        /* A policy run: leave the content raw and queue it for
+         * am__tiers_compact (am__tiers_move reserved the queue entry). */
+        it->flags |= T_RAW;
+        t->raw_queue.v[t->raw_queue.len++] = slot;
+        return AM_OK;
     }
     if (t->zc == NULL) {
         t->zc = ZSTD_createCCtx();
@@ -67,15 +68,16 @@ am_status am__tiers_compress(am_tiers *t, uint32_t slot)
     return install_frame(t, slot, t->scratch.ptr, n);
 }
 
-/* ---- Parallel archiving ----
+/* ---- Deferred, parallel compression ----
  *
- * Archiving many items at once (a policy over a large memory) is
- * dominated by zstd. The frames are independent, so a batch is split
- * between worker threads, each with its own context, writing into its own
- * region of one output buffer; the items are only read meanwhile (the
- * calling thread holds the handle's lock and waits). Linking the frames in
- * (allocation, move log, dirty marks) stays on the calling thread, so a
- * user allocator need not be thread-safe. */
+ * A policy run moves items to the archive with their content raw (T_RAW)
+ * and queues them; am__tiers_compact compresses the queue in steps of a
+ * bounded number of bytes. The frames are independent, so a batch is
+ * split between worker threads, each with its own context, writing into
+ * its own region of one output buffer; the items are only read meanwhile
+ * (the calling thread holds the handle's lock and waits). Installing the
+ * frames (allocation, dirty marks) stays on the calling thread, so a user
+ * allocator need not be thread-safe. */
 
 #define ZBATCH 8192
 
@@ -116,32 +118,30 @@ static void *zwork(void *arg)
     return NULL;
 }
 
-/* Archive slots[0..n) (those still live and not archived), `*acted`
- * counting the ones moved. */
-static am_status archive_batch(am_tiers *t, const uint32_t *slots, size_t n,
-                               size_t *acted)
+static bool is_raw(const am_tiers *t, uint32_t slot)
 {
-    zjob *jobs = NULL;
+    const titem *it;
+
+    if (slot >= t->nslots)
+        return false;
+    it = &t->items[slot];
+    return (it->flags & T_LIVE) && (it->flags & T_RAW) &&
+           it->tier == AM_TIER_ARCHIVE;
+}
+
+/* Compress jobs[0..nj) in parallel and install the frames. Returns the
+ * number installed in *done (a prefix of jobs, in order). */
+static am_status compress_jobs(am_tiers *t, zjob *jobs, size_t nj,
+                               size_t *done)
+{
     zworker w[AM__TIERS_MAX_THREADS];
     pthread_t th[AM__TIERS_MAX_THREADS];
     bool started[AM__TIERS_MAX_THREADS];
-    size_t nj = 0, nw, total = 0;
+    size_t nw = t->threads, total = 0;
     char *out = NULL;
     am_status st = AM_OK;
 
-    jobs = am__alloc_array(t->alloc, n, sizeof *jobs);
-    if (jobs == NULL)
-        return am__fail(&t->err, AM_ENOMEM, "no memory to archive");
-    for (size_t i = 0; i < n; i++) {
-        const titem *it = &t->items[slots[i]];
-        if (!(it->flags & T_LIVE) || it->tier == AM_TIER_ARCHIVE)
-            continue;
-        jobs[nj].slot = slots[i];
-        jobs[nj].src = am__tiers_content(it);
-        jobs[nj].src_len = it->stored_len;
-        nj++;
-    }
-    nw = t->threads;
+    *done = 0;
     if (nj < 64 * nw)
         nw = 1;
     memset(w, 0, sizeof w);
@@ -167,12 +167,13 @@ static am_status archive_batch(am_tiers *t, const uint32_t *slots, size_t n,
     }
     for (size_t k = 0; k < nw; k++)
         total += w[k].cap;
+    if (am__tiers_vreserve(t, &t->dirty, nj) != AM_OK)
+        return am__fail(&t->err, AM_ENOMEM, "no memory to archive %zu "
+                        "items", nj);
     out = am__alloc(t->alloc, total);
-    if (out == NULL) {
-        st = am__fail(&t->err, AM_ENOMEM, "no memory to archive %zu items",
-                      nj);
-        goto done;
-    }
+    if (out == NULL)
+        return am__fail(&t->err, AM_ENOMEM, "no memory to archive %zu "
+                        "items", nj);
     for (size_t k = 0, off = 0; k < nw; k++) {
         w[k].out = out + off;
         off += w[k].cap;
@@ -204,17 +205,97 @@ static am_status archive_batch(am_tiers *t, const uint32_t *slots, size_t n,
     for (size_t k = 0; k < nw && st == AM_OK; k++)
         for (size_t i = 0; i < w[k].njobs && st == AM_OK; i++) {
             const zjob *j = &w[k].jobs[i];
-            t->pre_frame = w[k].out + j->off;
-            t->pre_len = j->len;
-            st = am__tiers_move(t, j->slot, AM_TIER_ARCHIVE,
-                                AM_TIER_REASON_ARCHIVE);
-            t->pre_frame = NULL;
-            if (st == AM_OK)
-                (*acted)++;
+            /* The same slot may be queued twice (archived, restored and
+             * archived again): the first install wins. */
+            if (is_raw(t, j->slot)) {
+                st = install_frame(t, j->slot, w[k].out + j->off, j->len);
+                if (st != AM_OK)
+                    break;
+                t->items[j->slot].flags &= (uint8_t)~T_RAW;
+                am__tiers_mark(t, j->slot, T_DIRTY_ALL);
+            }
+            (*done)++;
         }
 done:
     am__free(t->alloc, out, total);
-    am__free(t->alloc, jobs, n * sizeof *jobs);
+    return st;
+}
+
+am_status am__tiers_compact(am_tiers *t, size_t max_bytes)
+{
+    zjob *jobs = NULL;
+    size_t bytes = 0;
+    am_status st = AM_OK;
+
+    while (t->raw_head < t->raw_queue.len &&
+           (max_bytes == 0 || bytes < max_bytes) && st == AM_OK) {
+        size_t nj = 0, done = 0, h = t->raw_head;
+        if (jobs == NULL) {
+            jobs = am__alloc_array(t->alloc, ZBATCH, sizeof *jobs);
+            if (jobs == NULL)
+                return am__fail(&t->err, AM_ENOMEM, "no memory to "
+                                "compress the archive");
+        }
+        /* Collect a batch; stale entries are dropped on the way. */
+        while (h < t->raw_queue.len && nj < ZBATCH &&
+               (max_bytes == 0 || bytes < max_bytes)) {
+            uint32_t slot = t->raw_queue.v[h++];
+            const titem *it;
+            if (!is_raw(t, slot))
+                continue;
+            it = &t->items[slot];
+            jobs[nj].slot = slot;
+            jobs[nj].src = am__tiers_content(it);
+            jobs[nj].src_len = it->stored_len;
+            bytes += it->stored_len;
+            nj++;
+        }
+        st = compress_jobs(t, jobs, nj, &done);
+        (void)done;
+        /* On failure the queue is left as it was: entries installed
+         * already are no longer raw and are skipped next time. */
+        if (st == AM_OK)
+            t->raw_head = h;
+    }
+    am__free(t->alloc, jobs, ZBATCH * sizeof *jobs);
+    if (t->raw_head == t->raw_queue.len) {
+        t->raw_queue.len = 0;
+        t->raw_head = 0;
+    } else if (t->raw_head > t->raw_queue.len / 2) {
+        memmove(t->raw_queue.v, t->raw_queue.v + t->raw_head,
+                (t->raw_queue.len - t->raw_head) * sizeof(uint32_t));
+        t->raw_queue.len -= t->raw_head;
+        t->raw_head = 0;
+    }
+    return st;
+}
+
+static size_t count_raw(const am_tiers *t)
+{
+    const tvec32 *m = &t->members[AM_TIER_ARCHIVE];
+    size_t n = 0;
+
+    if (t->raw_head == t->raw_queue.len)
+        return 0;
+    for (size_t i = 0; i < m->len; i++)
+        if (t->items[m->v[i]].flags & T_RAW)
+            n++;
+    return n;
+}
+
+am_status am_tiers_compact(am_tiers *t, size_t max_bytes, size_t *left)
+{
+    am_status st;
+
+    if (t == NULL)
+        return AM_EINVAL;
+    pthread_mutex_lock(&t->mu);
+    st = am__tiers_compact(t, max_bytes);
+    if (left != NULL)
+        *left = count_raw(t);
+    if (st == AM_OK)
+        st = am__tiers_maybe_flush(t);
+    pthread_mutex_unlock(&t->mu);
     return st;
 }
 
@@ -250,6 +331,13 @@ am_status am__tiers_decompress(am_tiers *t, const titem *it, am_buf *out)
     if (am_buf_reserve(out, it->content_len) != AM_OK)
         return am__fail(&t->err, AM_ENOMEM, "no memory for %u bytes of "
                         "content", it->content_len);
+    if (it->flags & T_RAW) {
+        if (it->content_len > 0)
+            memcpy(out->ptr, am__tiers_content(it), it->content_len);
+        out->len = it->content_len;
+        out->ptr[out->len] = '\0';
+        return AM_OK;
+    }
     st = unzstd(t, it, out->ptr);
     if (st != AM_OK)
         return st;
@@ -262,9 +350,15 @@ am_status am__tiers_uncompress_slot(am_tiers *t, uint32_t slot)
 {
     titem *it = &t->items[slot];
     size_t prefix = am__tiers_blob_len(it) - it->stored_len;
-    char *nb = am__alloc(t->alloc, prefix + it->content_len);
+    char *nb;
     am_status st;
 
+    if (it->flags & T_RAW) {
+        /* Never compressed: nothing to undo (its queue entry goes stale). */
+        it->flags &= (uint8_t)~T_RAW;
+        return AM_OK;
+    }
+    nb = am__alloc(t->alloc, prefix + it->content_len);
     if (nb == NULL)
         return am__fail(&t->err, AM_ENOMEM, "no memory for %u bytes of "
                         "content", it->content_len);
@@ -457,6 +551,9 @@ am_status am_tiers_apply_policies(am_tiers *t, am_tier_policy_count *out,
         return am__fail(&t->err, AM_EINVAL, "out is NULL with cap %zu", cap);
     pthread_mutex_lock(&t->mu);
     now = am__tiers_now(t);
+    /* Archive actions leave the content raw; it is compressed below, at
+     * most archive_step bytes of it per call (all of it when 0). */
+    t->defer_archive = true;
     for (size_t i = 0; i < t->npolicies && i < cap; i++) {
         out[i].name = t->policies[i].name;
         out[i].acted = 0;
@@ -464,9 +561,6 @@ am_status am_tiers_apply_policies(am_tiers *t, am_tier_policy_count *out,
     for (size_t i = 0; i < t->npolicies && st == AM_OK; i++) {
         const tpolicy *p = &t->policies[i];
         size_t acted = 0;
-        /* Archive actions are collected and done in parallel batches. */
-        uint32_t *arch = NULL;
-        size_t narch = 0, arch_cap = 0;
         for (uint32_t s = 0; s < t->nslots && st == AM_OK; s++) {
             am_tier_item v;
             am_tier_action act;
@@ -480,38 +574,20 @@ am_status am_tiers_apply_policies(am_tiers *t, am_tier_policy_count *out,
                 continue;
             act = p->action != NULL ? p->action(p->ctx, &v, now)
                                     : p->builtin;
-            if (act == AM_TIER_ACT_ARCHIVE) {
-                void *pv = arch;
-                if (t->items[s].tier == AM_TIER_ARCHIVE)
-                    continue;
-                if (am__grow(t->alloc, &pv, &arch_cap, narch + 1,
-                             sizeof *arch) != AM_OK) {
-                    st = am__fail(&t->err, AM_ENOMEM, "no memory to "
-                                  "archive");
-                    break;
-                }
-                arch = pv;
-                arch[narch++] = s;
-                if (narch == ZBATCH) {
-                    st = archive_batch(t, arch, narch, &acted);
-                    narch = 0;
-                }
-                continue;
-            }
             st = perform(t, s, act, now, &done);
             if (done)
                 acted++;
         }
-        if (st == AM_OK && narch > 0)
-            st = archive_batch(t, arch, narch, &acted);
-        am__free(t->alloc, arch, arch_cap * sizeof *arch);
         if (st != AM_OK && t->err.code != st)
             am__fail(&t->err, st, "policy '%s' failed", p->name);
         if (i < cap)
             out[i].acted = acted;
     }
+    t->defer_archive = false;
     if (count != NULL)
         *count = t->npolicies;
+    if (st == AM_OK)
+        st = am__tiers_compact(t, t->archive_step);
     if (st == AM_OK)
         st = am__tiers_maybe_flush(t);
     pthread_mutex_unlock(&t->mu);
