@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "agentmem/memconfig.h"
+#include "agentmem/tokens.h"
 #include "context/context_int.h"
 #include "harness.h"
 
@@ -212,6 +213,51 @@ AM_TEST(xsum_keeps_names_numbers_decisions_errors_questions)
     /* A bare "ok." is not worth keeping. */
     CHECK(strstr(out.ptr, "] ok.") == NULL);
     am_buf_free(&out);
+}
+
+static size_t count_o200k(void *ctx, const char *s, size_t len)
+{
+    size_t n = 0;
+    CHECK_OK(am_tokenizer_count(ctx, (am_str){ s, len }, NULL, &n, NULL));
+    return n;
+}
+
+/* Counts every call, to see that the word bound saves counting. */
+static size_t counted_calls;
+static size_t count_o200k_calls(void *ctx, const char *s, size_t len)
+{
+    counted_calls++;
+    return count_o200k(ctx, s, len);
+}
+
+AM_TEST(xsum_word_bound_gives_the_same_bytes_with_less_counting)
+{
+    am_tokenizer *tz = NULL;
+    am_buf a = AM_BUF_INIT, b = AM_BUF_INIT;
+    size_t n = sizeof sample_items / sizeof sample_items[0];
+    size_t with = 0, without = 0;
+    CHECK_OK(am_tokenizer_open(AM_STR("gpt-4o"), NULL, &tz, NULL));
+    for (size_t budget = 20; budget < 300; budget += 3) {
+        counted_calls = 0;
+        CHECK_OK(am__xsum_ex(NULL, (am_str){ NULL, 0 }, sample_items, n,
+                             budget, AM_STR(""), count_o200k_calls, tz,
+                             false, &a, NULL));
+        without += counted_calls;
+        counted_calls = 0;
+        CHECK_OK(am__xsum_ex(NULL, (am_str){ NULL, 0 }, sample_items, n,
+                             budget, AM_STR(""), count_o200k_calls, tz,
+                             true, &b, NULL));
+        with += counted_calls;
+        CHECK_EQ(a.len, b.len);
+        CHECK(memcmp(a.ptr, b.ptr, a.len) == 0);
+        /* Exact: past the header, the summary fits the budget. */
+        if (budget >= 60)
+            CHECK(count_o200k(tz, b.ptr, b.len) <= budget);
+    }
+    CHECK(with < without);
+    am_buf_free(&a);
+    am_buf_free(&b);
+    am_tokenizer_free(tz);
 }
 
 AM_TEST(xsum_respects_budget_and_is_deterministic)

@@ -39,6 +39,7 @@ typedef struct sent {
     int score;
     size_t order;      /* position in the input */
     uint64_t hash;
+    size_t words;      /* space-separated words of text */
     bool question;
     bool chosen;
     bool owned_text;   /* text lives in `scratch` */
@@ -269,16 +270,26 @@ static am_status push(xs *x, const char *tag, size_t tag_len, am_str text,
     e->score = score_sentence(t, &x->mk, &q) + bonus;
     e->question = q;
     {
-        /* Duplicates are judged case-insensitively on letters and digits. */
+        /* Duplicates are judged case-insensitively on letters and digits;
+         * words (for the selection's lower bound) start after a space. */
         uint64_t h = 1469598103934665603ull;
+        bool space = true;
+        size_t words = 0;
         for (size_t i = 0; i < t.len; i++) {
             unsigned char c = (unsigned char)t.ptr[i];
             if (is_alnum_ascii(c) || c >= 0x80) {
                 h ^= (uint64_t)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
                 h *= 1099511628211ull;
+                words += space;
+                space = false;
+            } else {
+                bool sp = c == ' ' || (c >= '\t' && c <= '\r');
+                words += space && !sp;
+                space = sp;
             }
         }
         e->hash = h ^ (uint64_t)tag_len;
+        e->words = words;
     }
     return AM_OK;
 }
@@ -359,6 +370,8 @@ static am_status absorb_previous(xs *x, am_str prev, size_t *order)
         size_t tl = ln.len < sizeof tmp - 1 ? ln.len : sizeof tmp - 1;
 
         pos = end + 1;
+        if (ln.len > 2 && ln.ptr[0] == '-' && ln.ptr[1] == ' ')
+            goto bullet; /* most lines: no copy, no sscanf */
         memcpy(tmp, ln.ptr, tl);
         tmp[tl] = '\0';
         if (sscanf(tmp, "Summary of %lu earlier messages (%lu user, %lu "
@@ -397,6 +410,7 @@ static am_status absorb_previous(xs *x, am_str prev, size_t *order)
         if (strcmp(tmp, "Key points:") == 0 ||
             strcmp(tmp, "Questions:") == 0)
             continue;
+    bullet:
         if (ln.len > 2 && ln.ptr[0] == '-' && ln.ptr[1] == ' ') {
             /* "- [tag] text": keep the tag as it was. */
             am_str body = { ln.ptr + 2, ln.len - 2 };
@@ -438,11 +452,27 @@ static int by_score(const void *pa, const void *pb)
     return 0;
 }
 
-static size_t line_tokens(const sent *e, am__count_fn count, void *cctx)
+/* The tokens of the line as printed, "- [tag] text\n", rendered into
+ * `line`. Lines end with a newline, where every encoding's pre-tokenizer
+ * splits, so the exact count of the summary is the sum of its parts. */
+static am_status line_tokens(const sent *e, am__count_fn count, void *cctx,
+                             am_buf *line, size_t *out)
 {
-    /* "- [tag] text\n": the tag and brackets cost about as much as this. */
-    return count(cctx, e->text.ptr, e->text.len) +
-           count(cctx, e->tag, e->tag_len) + 3;
+    size_t len = e->tag_len + e->text.len + 6;
+    if (count == am__count_estimate) {
+        *out = am__count_estimate(NULL, NULL, len); /* no need to render */
+        return AM_OK;
+    }
+    am_buf_clear(line);
+    if (am_buf_reserve(line, len) != AM_OK)
+        return AM_ENOMEM;
+    (void)am_buf_append(line, "- [", 3);
+    (void)am_buf_append(line, e->tag, e->tag_len);
+    (void)am_buf_append(line, "] ", 2);
+    (void)am_buf_append(line, e->text.ptr, e->text.len);
+    (void)am_buf_append(line, "\n", 1);
+    *out = count(cctx, line->ptr, line->len);
+    return AM_OK;
 }
 
 am_status am__xsum(const am_allocator *a, am_str prev_summary,
@@ -450,11 +480,20 @@ am_status am__xsum(const am_allocator *a, am_str prev_summary,
                    am_str markers, am__count_fn count, void *cctx,
                    am_buf *out, am_error *err)
 {
+    return am__xsum_ex(a, prev_summary, items, n, budget, markers, count,
+                       cctx, false, out, err);
+}
+
+am_status am__xsum_ex(const am_allocator *a, am_str prev_summary,
+                      const am__xitem *items, size_t n, size_t budget,
+                      am_str markers, am__count_fn count, void *cctx,
+                      bool words_bound, am_buf *out, am_error *err)
+{
     xs x;
     am_status st = AM_OK;
     sent **order_by_score = NULL;
     size_t order = 0, used = 0;
-    am_buf res = AM_BUF_INIT;
+    am_buf res = AM_BUF_INIT, line = AM_BUF_INIT;
     size_t *offs = NULL; /* start of item i's tool line in scratch */
     uint64_t *seen = NULL;
     size_t seen_cap = 16;
@@ -464,6 +503,7 @@ am_status am__xsum(const am_allocator *a, am_str prev_summary,
     markers_parse(markers, &x.mk);
     x.scratch.alloc = a;
     res.alloc = a;
+    line.alloc = a;
     if (count == NULL)
         count = am__count_estimate;
     if (out == NULL || (items == NULL && n > 0))
@@ -595,7 +635,13 @@ am_status am__xsum(const am_allocator *a, am_str prev_summary,
                 }
             if (dup)
                 continue;
-            cost = line_tokens(e, count, cctx);
+            /* At least a token per word of the line ("-", "[tag]" and
+             * the text's): when even that does not fit, counting is not
+             * needed. */
+            if (words_bound && used + e->words + 2 > budget)
+                continue;
+            if (line_tokens(e, count, cctx, &line, &cost) != AM_OK)
+                goto nomem;
             if (used + cost > budget)
                 continue;
             e->chosen = true;
@@ -640,6 +686,7 @@ nomem:
     st = am__fail(err, AM_ENOMEM, "summarize: out of memory");
 out:
     am_buf_free(&res);
+    am_buf_free(&line);
     am__free(a, order_by_score, x.n * sizeof *order_by_score);
     am__free(a, seen, seen_cap * sizeof *seen);
     am__free(a, x.s, x.cap * sizeof *x.s);
