@@ -579,3 +579,36 @@ AM_TEST(config_text_values_reject_control_characters_and_compare_equal)
                                   AM_STR("x"), NULL, &err));
     CHECK(memcmp(&c, &d, sizeof c) == 0);
 }
+
+/* Dialogue: what a later question asks about is a speaker's own facts,
+ * not greetings under a date stamp, answered questions or guesses. */
+static const am__xitem dialogue_items[] = {
+    { "user", { "[1:56 pm on 8 May, 2023] Caroline: Hey Mel, long time!",
+                55 }, { NULL, 0 }, false, false, false, false },
+    { "user", { "Did you paint anything new?", 27 }, { NULL, 0 }, false,
+      false, false, false },
+    { "assistant", { "Melanie: That must have been so important to you.",
+                     50 }, { NULL, 0 }, false, false, false, false },
+    { "assistant", { "I joined a pottery class yesterday and made a bowl.",
+                     51 }, { NULL, 0 }, false, false, false, false },
+    { "user", { "Which glaze did you use for it?", 31 }, { NULL, 0 },
+      false, false, false, false },
+};
+
+AM_TEST(xsum_prefers_a_speakers_facts_in_dialogue)
+{
+    am_buf out = AM_BUF_INIT;
+    size_t n = sizeof dialogue_items / sizeof dialogue_items[0];
+    /* Room for the header and about two lines. */
+    CHECK_OK(am__xsum(NULL, (am_str){ NULL, 0 }, dialogue_items, n, 70,
+                      AM_STR("important,must"), NULL, NULL, &out, NULL));
+    CHECK(strstr(out.ptr, "pottery class yesterday") != NULL);
+    /* The last question is open: listed under Questions. */
+    CHECK(strstr(out.ptr, "Questions:\n- [user] Which glaze") != NULL);
+    /* The answered one is not an open question; the date-stamped
+     * greeting and the guess (markers or not) lose to the fact. */
+    CHECK(strstr(out.ptr, "Questions:\n- [user] Did you") == NULL);
+    CHECK(strstr(out.ptr, "Hey Mel") == NULL);
+    CHECK(strstr(out.ptr, "must have been") == NULL);
+    am_buf_free(&out);
+}

@@ -52,67 +52,82 @@ typedef struct tool_count {
 
 /* Keyword classes, looked up once per word by binary search (the table
  * is sorted), so scoring is linear in the sentence length. */
-enum { KW_DATE = 1, KW_DECISION = 2, KW_ERROR = 4, KW_EVENT = 16 };
+enum { KW_DATE = 1, KW_DECISION = 2, KW_ERROR = 4, KW_EVENT = 16,
+       KW_PREF = 32, KW_SELF = 64 };
 
 typedef struct kw {
     const char *w;
     int cls;
 } kw;
 
-/* The keywords, bucketed by length (generated from one sorted list). */
+/* The keywords, bucketed by length (generated from one sorted list).
+ * Dates and times, decisions, errors, events (things that happened:
+ * irregular past tenses; regular ones are found by their "-ed"), likes
+ * and dislikes, and first-person words (a speaker's own facts). */
+static const kw kw_len2[] = {
+    { "my", KW_SELF }, { "we", KW_SELF },
+};
 static const kw kw_len3[] = {
-    { "bug", KW_ERROR }, { "got", KW_EVENT }, { "may", KW_DATE },
-    { "met", KW_EVENT }, { "ran", KW_EVENT }, { "use", KW_DECISION },
-    { "won", KW_EVENT },
+    { "ago", KW_DATE }, { "ate", KW_EVENT }, { "bug", KW_ERROR },
+    { "got", KW_EVENT }, { "may", KW_DATE }, { "met", KW_EVENT },
+    { "our", KW_SELF }, { "ran", KW_EVENT }, { "saw", KW_EVENT },
+    { "use", KW_DECISION }, { "won", KW_EVENT },
 };
 static const kw kw_len4[] = {
-    { "born", KW_EVENT }, { "fail", KW_ERROR }, { "gave", KW_EVENT },
-    { "july", KW_DATE }, { "june", KW_DATE }, { "lost", KW_EVENT },
+    { "born", KW_EVENT }, { "drew", KW_EVENT }, { "fail", KW_ERROR },
+    { "flew", KW_EVENT }, { "gave", KW_EVENT }, { "hate", KW_PREF },
+    { "july", KW_DATE }, { "june", KW_DATE }, { "kept", KW_EVENT },
+    { "left", KW_EVENT }, { "lost", KW_EVENT }, { "love", KW_PREF },
     { "made", KW_EVENT }, { "must", KW_DECISION }, { "need", KW_DECISION },
-    { "plan", KW_DECISION }, { "read", KW_EVENT }, { "took", KW_EVENT },
-    { "week", KW_DATE }, { "went", KW_EVENT }, { "will", KW_DECISION },
-    { "year", KW_DATE },
+    { "plan", KW_DECISION }, { "read", KW_EVENT }, { "sold", KW_EVENT },
+    { "took", KW_EVENT }, { "week", KW_DATE }, { "went", KW_EVENT },
+    { "will", KW_DECISION }, { "year", KW_DATE },
 };
 static const kw kw_len5[] = {
-    { "agree", KW_DECISION }, { "april", KW_DATE }, { "chose", KW_DECISION },
-    { "crash", KW_ERROR }, { "error", KW_ERROR }, { "going", KW_DECISION },
-    { "march", KW_DATE }, { "month", KW_DATE }, { "moved", KW_EVENT },
-    { "today", KW_DATE }, { "using", KW_DECISION }, { "wrote", KW_EVENT },
+    { "agree", KW_DECISION }, { "april", KW_DATE }, { "began", KW_EVENT },
+    { "built", KW_EVENT }, { "chose", KW_DECISION }, { "crash", KW_ERROR },
+    { "drove", KW_EVENT }, { "enjoy", KW_PREF }, { "error", KW_ERROR },
+    { "found", KW_EVENT }, { "going", KW_DECISION }, { "hates", KW_PREF },
+    { "loves", KW_PREF }, { "march", KW_DATE }, { "month", KW_DATE },
+    { "today", KW_DATE }, { "using", KW_DECISION }, { "weeks", KW_DATE },
+    { "wrote", KW_EVENT }, { "years", KW_DATE },
 };
 static const kw kw_len6[] = {
     { "agreed", KW_DECISION }, { "august", KW_DATE }, { "bought", KW_EVENT },
     { "choose", KW_DECISION }, { "decide", KW_DECISION },
-    { "denied", KW_ERROR }, { "errors", KW_ERROR }, { "failed", KW_ERROR },
+    { "denied", KW_ERROR }, { "enjoys", KW_PREF }, { "errors", KW_ERROR },
     { "friday", KW_DATE }, { "joined", KW_EVENT }, { "monday", KW_DATE },
-    { "prefer", KW_DECISION }, { "should", KW_DECISION },
-    { "signed", KW_EVENT }, { "sunday", KW_DATE }, { "switch", KW_DECISION },
+    { "months", KW_DATE }, { "prefer", KW_DECISION },
+    { "should", KW_DECISION }, { "signed", KW_EVENT }, { "sunday", KW_DATE },
+    { "switch", KW_DECISION },
 };
 static const kw kw_len7[] = {
-    { "adopted", KW_EVENT }, { "crashed", KW_ERROR },
+    { "adopted", KW_EVENT }, { "brought", KW_EVENT }, { "crashed", KW_ERROR },
     { "decided", KW_DECISION }, { "failure", KW_ERROR },
     { "invalid", KW_ERROR }, { "january", KW_DATE }, { "married", KW_EVENT },
     { "october", KW_DATE }, { "painted", KW_EVENT },
     { "prefers", KW_DECISION }, { "refused", KW_ERROR },
-    { "started", KW_EVENT }, { "timeout", KW_ERROR }, { "tuesday", KW_DATE },
-    { "visited", KW_EVENT },
+    { "started", KW_EVENT }, { "taught", KW_EVENT }, { "timeout", KW_ERROR },
+    { "tuesday", KW_DATE }, { "visited", KW_EVENT }, { "weekend", KW_DATE },
 };
 static const kw kw_len8[] = {
     { "attended", KW_EVENT }, { "birthday", KW_EVENT },
     { "deadline", KW_DATE }, { "december", KW_DATE },
-    { "decision", KW_DECISION }, { "february", KW_DATE },
-    { "finished", KW_EVENT }, { "november", KW_DATE },
-    { "saturday", KW_DATE }, { "thursday", KW_DATE }, { "tomorrow", KW_DATE },
+    { "decision", KW_DECISION }, { "favorite", KW_PREF },
+    { "february", KW_DATE }, { "finished", KW_EVENT },
+    { "november", KW_DATE }, { "saturday", KW_DATE }, { "thursday", KW_DATE },
+    { "tomorrow", KW_DATE },
 };
 static const kw kw_len9[] = {
     { "confirmed", KW_DECISION }, { "exception", KW_ERROR },
-    { "graduated", KW_EVENT }, { "september", KW_DATE },
-    { "traceback", KW_ERROR }, { "wednesday", KW_DATE },
-    { "yesterday", KW_DATE },
+    { "favourite", KW_PREF }, { "graduated", KW_EVENT },
+    { "september", KW_DATE }, { "traceback", KW_ERROR },
+    { "wednesday", KW_DATE }, { "yesterday", KW_DATE },
 };
 static const struct { const kw *k; size_t n; } kw_by_len[10] = {
     { NULL, 0 },
     { NULL, 0 },
-    { NULL, 0 },
+    { kw_len2, sizeof kw_len2 / sizeof kw_len2[0] },
     { kw_len3, sizeof kw_len3 / sizeof kw_len3[0] },
     { kw_len4, sizeof kw_len4 / sizeof kw_len4[0] },
     { kw_len5, sizeof kw_len5 / sizeof kw_len5[0] },
@@ -155,6 +170,22 @@ static bool is_alnum_ascii(unsigned char c)
     return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
 }
 
+/* True when `s` holds `p` (lowercase ASCII) at byte `at`, any case. */
+static bool starts_ci(am_str s, size_t at, const char *p)
+{
+    size_t n = strlen(p);
+    if (at > s.len || s.len - at < n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s.ptr[at + i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c | 0x20);
+        if (c != p[i])
+            return false;
+    }
+    return true;
+}
+
 /* Classes of the words in `s` (KW_* bits), plus 8 for a marker. Only
  * words of 2 to 15 ASCII letters or digits can match; keywords are looked
  * up in the bucket of their length. */
@@ -174,6 +205,15 @@ static int word_classes(am_str s, const marker_set *mk)
                 w[k] = (char)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
             }
             w[k] = '\0';
+            /* "must have been", "must've", "must be": a guess, not an
+             * obligation -- neither a decision nor a marker. */
+            if (k == 4 && memcmp(w, "must", 4) == 0 &&
+                (starts_ci(s, j, " have") || starts_ci(s, j, "'ve") ||
+                 starts_ci(s, j, "\xe2\x80\x99ve") ||
+                 starts_ci(s, j, " be "))) {
+                i = j + 1;
+                continue;
+            }
             if (k <= KW_MAXLEN) {
                 const kw *t = kw_by_len[k].k;
                 for (size_t q = 0; q < kw_by_len[k].n; q++)
@@ -182,6 +222,10 @@ static int word_classes(am_str s, const marker_set *mk)
                         break;
                     }
             }
+            /* A regular past tense ("visited", not "need"/"indeed"). */
+            if (k >= 5 && w[k - 2] == 'e' && w[k - 1] == 'd' &&
+                w[k - 3] != 'e')
+                cls |= KW_EVENT;
             for (size_t m = 0; mk != NULL && m < mk->n; m++)
                 if (mk->w[m][0] == w[0] && strcmp(mk->w[m], w) == 0)
                     cls |= 8;
@@ -202,15 +246,57 @@ typedef struct xs {
     marker_set mk;
 } xs;
 
+/* The content of a sentence, without the labels a transcript puts in
+ * front of a turn: a leading "[...]" (a date or time stamp) and a
+ * speaker label "Name:" (one to three capitalized words). Scoring looks
+ * at the content only, so a stamp's digits or a speaker's name do not
+ * make "Hey Mel!" look like a fact. */
+static am_str content_of(am_str s)
+{
+    size_t i = 0;
+    if (s.len > 2 && s.ptr[0] == '[') {
+        const char *c = memchr(s.ptr, ']', s.len < 80 ? s.len : 80);
+        if (c != NULL) {
+            i = (size_t)(c - s.ptr) + 1;
+            while (i < s.len && s.ptr[i] == ' ')
+                i++;
+        }
+    }
+    {
+        size_t j = i, words = 0;
+        while (j < s.len && j - i < 48 && words < 3 && s.ptr[j] >= 'A' &&
+               s.ptr[j] <= 'Z') {
+            while (j < s.len && is_alnum_ascii((unsigned char)s.ptr[j]))
+                j++;
+            words++;
+            if (j + 1 < s.len && s.ptr[j] == ':' && s.ptr[j + 1] == ' ') {
+                i = j + 2;
+                break;
+            }
+            if (j < s.len && s.ptr[j] == ' ')
+                j++;
+            else
+                break;
+        }
+    }
+    return (am_str){ s.ptr + i, s.len - i };
+}
+
 static int score_sentence(am_str s, const marker_set *mk, bool *question)
 {
     int score = 0, caps = 0, cls;
-    bool digit = false;
+    bool digit = false, self = false;
 
+    s = content_of(s);
     for (size_t i = 0; i < s.len; i++) {
         unsigned char c = (unsigned char)s.ptr[i];
         if (c >= '0' && c <= '9')
             digit = true;
+        if (c == 'I' && (i == 0 || s.ptr[i - 1] == ' ') &&
+            (i + 1 == s.len || !is_alnum_ascii((unsigned char)s.ptr[i + 1]))) {
+            self = true; /* "I", "I'm", "I've": not a name */
+            continue;
+        }
         /* A capitalized word not at the start of the sentence: a name. */
         if (i > 1 && c >= 'A' && c <= 'Z' && s.ptr[i - 1] == ' ' &&
             s.ptr[i - 2] != '.' && caps < 3)
@@ -228,11 +314,20 @@ static int score_sentence(am_str s, const marker_set *mk, bool *question)
         score += 4;
     if (cls & KW_EVENT)
         score += 2;
-    if (cls & 8)
-        score += 3;
-    *question = s.len > 0 && s.ptr[s.len - 1] == '?';
-    if (*question)
+    if (cls & KW_PREF)
         score += 2;
+    /* A marker weighs like a date or an event: in conversation the
+     * default ones ("important", "remember", "must") are also ordinary
+     * words. */
+    if (cls & 8)
+        score += 2;
+    /* Someone's own facts ("I joined ...", "my sister ...") are what a
+     * conversation is later asked about. */
+    if (self || (cls & KW_SELF))
+        score += 1;
+    /* Questions are scored when the summary is assembled: an open one
+     * (nobody answered after it) counts, an answered one does not. */
+    *question = s.len > 0 && s.ptr[s.len - 1] == '?';
     if (s.len < 16)
         score -= 2;
     return score;
@@ -578,6 +673,31 @@ am_status am__xsum_ex(const am_allocator *a, am_str prev_summary,
             st = push_sentences(&x, role, strlen(role), it->text, 0, &order);
         if (st != AM_OK)
             goto nomem;
+    }
+
+    /* Questions: an open one (no other speaker after it) is worth
+     * keeping and listed under "Questions:"; an answered one is ordinary
+     * text (its answer holds the fact). */
+    {
+        const char *later = NULL;
+        size_t later_len = 0;
+        bool mixed = false;
+        for (size_t i = x.n; i-- > 0;) {
+            sent *e = &x.s[i];
+            bool same = later != NULL && e->tag_len == later_len &&
+                        memcmp(e->tag, later, later_len) == 0;
+            bool answered = later != NULL && (mixed || !same);
+            if (e->question && !answered)
+                e->score += 2;
+            else
+                e->question = false;
+            if (later == NULL) {
+                later = e->tag;
+                later_len = e->tag_len;
+            } else if (!same) {
+                mixed = true;
+            }
+        }
     }
 
     /* Header: always present, so counts survive every merge. */
