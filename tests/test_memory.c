@@ -729,3 +729,22 @@ AM_TEST(reported_usage_is_priced_for_the_default_model)
     am_memory_free(mem);
     am_memory_free(est);
 }
+
+AM_TEST(a_tokenizer_that_cannot_open_fails_create_naming_the_model)
+{
+    test_alloc ta;
+    am_allocator a;
+    am_memory_opts o = am_memory_opts_default();
+    am_memory *mem = NULL;
+    am_error err;
+    memset(&ta, 0, sizeof ta);
+    /* The first allocation is the manager, the second the tokenizer. */
+    ta.fail_at = 2;
+    a = test_alloc_make(&ta);
+    o.alloc = &a;
+    CHECK_ST(am_memory_create(&o, &mem, &err), AM_ENOMEM);
+    CHECK(mem == NULL);
+    CHECK(strstr(err.msg, "memory: cannot count tokens for model "
+                          "'gpt-4o-mini'") != NULL);
+    CHECK_EQ(ta.live_blocks, 0);
+}
