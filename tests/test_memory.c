@@ -748,3 +748,31 @@ AM_TEST(a_tokenizer_that_cannot_open_fails_create_naming_the_model)
                           "'gpt-4o-mini'") != NULL);
     CHECK_EQ(ta.live_blocks, 0);
 }
+
+AM_TEST(import_counts_with_the_importing_managers_model)
+{
+    am_memory *est = new_mem_model(AM_COMPRESS_SLIDING_WINDOW, 900, 3,
+                                   "estimate");
+    am_memory *exact = NULL;
+    am_memory_opts o = am_memory_opts_default();
+    am_msg_list ctx = AM_MSG_LIST_INIT;
+    am_memory_stats s1, s2;
+    am_buf doc = AM_BUF_INIT;
+    add(est, text_msg(AM_ROLE_SYSTEM, "You are a support agent."));
+    for (int i = 0; i < 12; i++)
+        turn(est, i, false);
+    CHECK_OK(am_memory_export(est, &doc));
+    o.config.compression_threshold = 900;
+    CHECK_OK(am_memory_create(&o, &exact, NULL)); /* gpt-4o-mini */
+    CHECK_OK(am_memory_import(exact, am_buf_str(&doc)));
+    am_memory_stats_get(est, &s1);
+    am_memory_stats_get(exact, &s2);
+    CHECK_EQ(s2.messages, s1.messages);
+    CHECK(s2.current_tokens != s1.current_tokens);
+    CHECK_EQ(s1.current_tokens, context_tokens_with(est, &ctx, NULL));
+    CHECK_EQ(s2.current_tokens, context_tokens(exact, &ctx));
+    am_msg_list_free(&ctx);
+    am_buf_free(&doc);
+    am_memory_free(est);
+    am_memory_free(exact);
+}

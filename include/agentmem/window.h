@@ -456,7 +456,9 @@ AM_API am_status am_memory_stats_json(const am_memory *mem, am_buf *out);
 AM_API am_status am_memory_export(const am_memory *mem, am_buf *out);
 
 /* Replace the manager's state with an export (the options and config stay
- * the manager's own). The document is checked completely first: on error
+ * the manager's own; the messages are counted again with the manager's
+ * counter, so a session exported by a manager that estimated, or counted
+ * for another model, is counted right after import). The document is checked completely first: on error
  * (AM_EFORMAT naming the field and index) the manager is unchanged.
  * export -> import -> export gives the same bytes. Thread safety:
  * per-handle. */
