@@ -649,7 +649,9 @@ AM_TEST(the_configured_model_decides_how_messages_are_counted)
     static const char *const texts[] = {
         "Order 1234 ships on 2025-06-01 with DHL to Dana Smith.",
         "int main(void) { return printf(\"%d\\n\", 42) < 0; }",
-        "\xe6\x9d\xb1\xe4\xba\xac\xe3\x81\xa7\xe4\xbc\x9a\xe3\x81\x84\xe3\x81\xbe\xe3\x81\x97\xe3\x82\x87\xe3\x81\x86",
+        /* "Let's meet in Tokyo" in Japanese. */
+        ("\xe6\x9d\xb1\xe4\xba\xac\xe3\x81\xa7\xe4\xbc\x9a"
+         "\xe3\x81\x84\xe3\x81\xbe\xe3\x81\x97\xe3\x82\x87\xe3\x81\x86"),
     };
     am_tokenizer *claude = NULL;
     am_memory_config d = am_memory_config_default();
