@@ -1,7 +1,7 @@
 /* bench_savings.c -- token savings of each strategy and preset, and how
  * many facts asked about later survive compression.
  *
- *   bench_savings LOCOMO.json AGENT_SESSION.json
+ *   bench_savings LOCOMO.json AGENT_SESSION.json [FIRST:LAST]
  *
  * LoCoMo: every conversation's turns are fed in order through am_memory
  * (speaker A as user, speaker B as assistant, "[session date] Name: text",
@@ -241,10 +241,24 @@ int main(int argc, char **argv)
     conv agent = { NULL, 0, NULL, 0 };
 
     if (argc < 3) {
-        fprintf(stderr, "usage: bench_savings LOCOMO.json SESSION.json\n");
+        fprintf(stderr, "usage: bench_savings LOCOMO.json SESSION.json "
+                        "[FIRST:LAST]\n");
         return 2;
     }
     load_locomo(argv[1], &lc, &nlc);
+    if (argc > 3) {
+        /* FIRST:LAST (0-based, inclusive): a subset of the conversations,
+         * e.g. to tune on some and check on the others. */
+        unsigned long first = 0, last = 0;
+        if (sscanf(argv[3], "%lu:%lu", &first, &last) != 2 ||
+            first > last || last >= nlc) {
+            fprintf(stderr, "bad range '%s' (FIRST:LAST, < %zu)\n",
+                    argv[3], nlc);
+            return 2;
+        }
+        lc += first;
+        nlc = last - first + 1;
+    }
     for (size_t i = 0; i < nlc; i++)
         turns += lc[i].n;
     {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "agentmem/memconfig.h"
+#include "agentmem/tokens.h"
 #include "context/context_int.h"
 #include "harness.h"
 
@@ -212,6 +213,51 @@ AM_TEST(xsum_keeps_names_numbers_decisions_errors_questions)
     /* A bare "ok." is not worth keeping. */
     CHECK(strstr(out.ptr, "] ok.") == NULL);
     am_buf_free(&out);
+}
+
+static size_t count_o200k(void *ctx, const char *s, size_t len)
+{
+    size_t n = 0;
+    CHECK_OK(am_tokenizer_count(ctx, (am_str){ s, len }, NULL, &n, NULL));
+    return n;
+}
+
+/* Counts every call, to see that the word bound saves counting. */
+static size_t counted_calls;
+static size_t count_o200k_calls(void *ctx, const char *s, size_t len)
+{
+    counted_calls++;
+    return count_o200k(ctx, s, len);
+}
+
+AM_TEST(xsum_word_bound_gives_the_same_bytes_with_less_counting)
+{
+    am_tokenizer *tz = NULL;
+    am_buf a = AM_BUF_INIT, b = AM_BUF_INIT;
+    size_t n = sizeof sample_items / sizeof sample_items[0];
+    size_t with = 0, without = 0;
+    CHECK_OK(am_tokenizer_open(AM_STR("gpt-4o"), NULL, &tz, NULL));
+    for (size_t budget = 20; budget < 300; budget += 3) {
+        counted_calls = 0;
+        CHECK_OK(am__xsum_ex(NULL, (am_str){ NULL, 0 }, sample_items, n,
+                             budget, AM_STR(""), count_o200k_calls, tz,
+                             false, &a, NULL));
+        without += counted_calls;
+        counted_calls = 0;
+        CHECK_OK(am__xsum_ex(NULL, (am_str){ NULL, 0 }, sample_items, n,
+                             budget, AM_STR(""), count_o200k_calls, tz,
+                             true, &b, NULL));
+        with += counted_calls;
+        CHECK_EQ(a.len, b.len);
+        CHECK(memcmp(a.ptr, b.ptr, a.len) == 0);
+        /* Exact: past the header, the summary fits the budget. */
+        if (budget >= 60)
+            CHECK(count_o200k(tz, b.ptr, b.len) <= budget);
+    }
+    CHECK(with < without);
+    am_buf_free(&a);
+    am_buf_free(&b);
+    am_tokenizer_free(tz);
 }
 
 AM_TEST(xsum_respects_budget_and_is_deterministic)
@@ -532,4 +578,37 @@ AM_TEST(config_text_values_reject_control_characters_and_compare_equal)
     CHECK_OK(am_memory_config_set(&d, AM_STR("MEMORY_TOOL_CLEAR_EXCLUDE"),
                                   AM_STR("x"), NULL, &err));
     CHECK(memcmp(&c, &d, sizeof c) == 0);
+}
+
+/* Dialogue: what a later question asks about is a speaker's own facts,
+ * not greetings under a date stamp, answered questions or guesses. */
+static const am__xitem dialogue_items[] = {
+    { "user", { "[1:56 pm on 8 May, 2023] Caroline: Hey Mel, long time!",
+                55 }, { NULL, 0 }, false, false, false, false },
+    { "user", { "Did you paint anything new?", 27 }, { NULL, 0 }, false,
+      false, false, false },
+    { "assistant", { "Melanie: That must have been so important to you.",
+                     50 }, { NULL, 0 }, false, false, false, false },
+    { "assistant", { "I joined a pottery class yesterday and made a bowl.",
+                     51 }, { NULL, 0 }, false, false, false, false },
+    { "user", { "Which glaze did you use for it?", 31 }, { NULL, 0 },
+      false, false, false, false },
+};
+
+AM_TEST(xsum_prefers_a_speakers_facts_in_dialogue)
+{
+    am_buf out = AM_BUF_INIT;
+    size_t n = sizeof dialogue_items / sizeof dialogue_items[0];
+    /* Room for the header and about two lines. */
+    CHECK_OK(am__xsum(NULL, (am_str){ NULL, 0 }, dialogue_items, n, 70,
+                      AM_STR("important,must"), NULL, NULL, &out, NULL));
+    CHECK(strstr(out.ptr, "pottery class yesterday") != NULL);
+    /* The last question is open: listed under Questions. */
+    CHECK(strstr(out.ptr, "Questions:\n- [user] Which glaze") != NULL);
+    /* The answered one is not an open question; the date-stamped
+     * greeting and the guess (markers or not) lose to the fact. */
+    CHECK(strstr(out.ptr, "Questions:\n- [user] Did you") == NULL);
+    CHECK(strstr(out.ptr, "Hey Mel") == NULL);
+    CHECK(strstr(out.ptr, "must have been") == NULL);
+    am_buf_free(&out);
 }

@@ -649,7 +649,9 @@ AM_TEST(the_configured_model_decides_how_messages_are_counted)
     static const char *const texts[] = {
         "Order 1234 ships on 2025-06-01 with DHL to Dana Smith.",
         "int main(void) { return printf(\"%d\\n\", 42) < 0; }",
-        "\xe6\x9d\xb1\xe4\xba\xac\xe3\x81\xa7\xe4\xbc\x9a\xe3\x81\x84\xe3\x81\xbe\xe3\x81\x97\xe3\x82\x87\xe3\x81\x86",
+        /* "Let's meet in Tokyo" in Japanese. */
+        ("\xe6\x9d\xb1\xe4\xba\xac\xe3\x81\xa7\xe4\xbc\x9a"
+         "\xe3\x81\x84\xe3\x81\xbe\xe3\x81\x97\xe3\x82\x87\xe3\x81\x86"),
     };
     am_tokenizer *claude = NULL;
     am_memory_config d = am_memory_config_default();
@@ -728,4 +730,51 @@ AM_TEST(reported_usage_is_priced_for_the_default_model)
     CHECK(s.total_cost == 0.0);
     am_memory_free(mem);
     am_memory_free(est);
+}
+
+AM_TEST(a_tokenizer_that_cannot_open_fails_create_naming_the_model)
+{
+    test_alloc ta;
+    am_allocator a;
+    am_memory_opts o = am_memory_opts_default();
+    am_memory *mem = NULL;
+    am_error err;
+    memset(&ta, 0, sizeof ta);
+    /* The first allocation is the manager, the second the tokenizer. */
+    ta.fail_at = 2;
+    a = test_alloc_make(&ta);
+    o.alloc = &a;
+    CHECK_ST(am_memory_create(&o, &mem, &err), AM_ENOMEM);
+    CHECK(mem == NULL);
+    CHECK(strstr(err.msg, "memory: cannot count tokens for model "
+                          "'gpt-4o-mini'") != NULL);
+    CHECK_EQ(ta.live_blocks, 0);
+}
+
+AM_TEST(import_counts_with_the_importing_managers_model)
+{
+    am_memory *est = new_mem_model(AM_COMPRESS_SLIDING_WINDOW, 900, 3,
+                                   "estimate");
+    am_memory *exact = NULL;
+    am_memory_opts o = am_memory_opts_default();
+    am_msg_list ctx = AM_MSG_LIST_INIT;
+    am_memory_stats s1, s2;
+    am_buf doc = AM_BUF_INIT;
+    add(est, text_msg(AM_ROLE_SYSTEM, "You are a support agent."));
+    for (int i = 0; i < 12; i++)
+        turn(est, i, false);
+    CHECK_OK(am_memory_export(est, &doc));
+    o.config.compression_threshold = 900;
+    CHECK_OK(am_memory_create(&o, &exact, NULL)); /* gpt-4o-mini */
+    CHECK_OK(am_memory_import(exact, am_buf_str(&doc)));
+    am_memory_stats_get(est, &s1);
+    am_memory_stats_get(exact, &s2);
+    CHECK_EQ(s2.messages, s1.messages);
+    CHECK(s2.current_tokens != s1.current_tokens);
+    CHECK_EQ(s1.current_tokens, context_tokens_with(est, &ctx, NULL));
+    CHECK_EQ(s2.current_tokens, context_tokens(exact, &ctx));
+    am_msg_list_free(&ctx);
+    am_buf_free(&doc);
+    am_memory_free(est);
+    am_memory_free(exact);
 }

@@ -234,7 +234,7 @@ typedef struct am_summarize_opts {
 } am_summarize_opts;
 
 /* Defaults: keep_last 0, budget 0 (30%), preserve_system on, offline
- * summarizer. Thread safety: safe. */
+ * summarizer, no model (the estimate). Thread safety: safe. */
 AM_API am_summarize_opts am_summarize_opts_default(void);
 
 typedef struct am_summarize_result {
@@ -282,8 +282,8 @@ typedef struct am_summary_mw_opts {
     const am_allocator *alloc;
 } am_summary_mw_opts;
 
-/* Defaults: no trigger (one must be set), keep_last 10, offline.
- * Thread safety: safe. */
+/* Defaults: no trigger (one must be set), keep_last 10, offline, no
+ * model (the estimate). Thread safety: safe. */
 AM_API am_summary_mw_opts am_summary_mw_opts_default(void);
 
 /* Create a middleware holding a running summary; *out is yours
@@ -456,8 +456,11 @@ AM_API am_status am_memory_stats_json(const am_memory *mem, am_buf *out);
 AM_API am_status am_memory_export(const am_memory *mem, am_buf *out);
 
 /* Replace the manager's state with an export (the options and config stay
- * the manager's own). The document is checked completely first: on error
- * (AM_EFORMAT naming the field and index) the manager is unchanged.
+ * the manager's own; the messages are counted again with the manager's
+ * counter, so a session exported by a manager that estimated, or counted
+ * for another model, is counted right after import). The document is
+ * checked completely first: on error (AM_EFORMAT naming the field and
+ * index) the manager is unchanged.
  * export -> import -> export gives the same bytes. Thread safety:
  * per-handle. */
 AM_API am_status am_memory_import(am_memory *mem, am_str json);

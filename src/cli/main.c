@@ -30,18 +30,19 @@ static const cli_command commands[] = {
       "the price of an LLM call from the model catalog" },
     { "trim", cmd_trim, 1,
       "FILE [--format F] [--strategy last|first|tokens] [--max-messages N] "
-      "[--max-tokens N] [--model M] [--no-system] [--start-on-user] "
+      "[--max-tokens N] [--model M|estimate] [--no-system] [--start-on-user] "
       "[--end-on ROLE] [--partial] [--out FILE] [--out-format F]",
       "trim a conversation to a budget, keeping tool-call groups whole" },
     { "compress", cmd_compress, 1,
       "FILE [--format F] [--config FILE] [--preset P] [--strategy S] "
-      "[--threshold N] [--short-term N] [--model M] [--now] [--out FILE] "
+      "[--threshold N] [--short-term N] [--model M|estimate] [--now] "
+      "[--out FILE] "
       "[--out-format F] [--llm-model M [--llm-provider P] [--llm-base-url U] "
       "[--llm-api-key-env VAR]]",
       "run a conversation through the memory manager, print the context" },
     { "replay", cmd_replay, 1,
       "FILE [--format F] [--config FILE] [--preset P] [--strategy S] "
-      "[--threshold N] [--short-term N] [--model M] [--quiet] "
+      "[--threshold N] [--short-term N] [--model M|estimate] [--quiet] "
       "[--llm-model M [--llm-provider P] [--llm-base-url U] "
       "[--llm-api-key-env VAR]]",
       "feed a conversation message by message; print the statistics" },

@@ -43,6 +43,16 @@ am_status am__xsum(const am_allocator *a, am_str prev_summary,
                    am_str markers, am__count_fn count, void *cctx,
                    am_buf *out, am_error *err);
 
+/* The same, where `count` is an exact BPE count (tiktoken-style
+ * pre-tokenization): then every space-separated word of a line costs at
+ * least one token, a lower bound that lets selection skip a sentence that
+ * cannot fit without counting it. The bytes are the same as am__xsum's
+ * whenever `words_bound` is a true lower bound of `count`. */
+am_status am__xsum_ex(const am_allocator *a, am_str prev_summary,
+                      const am__xitem *items, size_t n, size_t budget,
+                      am_str markers, am__count_fn count, void *cctx,
+                      bool words_bound, am_buf *out, am_error *err);
+
 /* ---- Trimming on views ---- */
 
 enum { AM__W_SYSTEM, AM__W_USER, AM__W_ASSISTANT, AM__W_TOOL, AM__W_OTHER };

@@ -1156,7 +1156,14 @@ am_status am_memory_import(am_memory *m, am_str json)
                           "booleans", ctx);
             goto out;
         }
-        e[i].tokens = (size_t)tok;
+        /* Counted again with this manager's counter: the document may
+         * come from a manager that counted for another model (or
+         * estimated); with the same counter the number is the same. */
+        (void)tok;
+        st = am__count_msg_buf(&m->o.counter, msgs.items[i], &m->scratch,
+                               &e[i].tokens, &m->err);
+        if (st != AM_OK)
+            goto out;
         e[i].cleared = json_is_true(json_object_get(f, "cleared"));
         e[i].orphan = json_is_true(json_object_get(f, "orphan"));
     }

@@ -180,9 +180,14 @@ am_status am__xsum_msgs(const am_allocator *a, am_str prev,
             items[n++] = it;
         }
     }
-    st = am__xsum(a, prev, items, n, budget,
-                  markers.len > 0 ? markers : AM_STR(DEFAULT_MARKERS),
-                  count_text, (void *)(uintptr_t)c, out, err);
+    /* An exact encoding pre-tokenizes at spaces: each word is a token at
+     * least (see am__xsum_ex). */
+    st = am__xsum_ex(a, prev, items, n, budget,
+                     markers.len > 0 ? markers : AM_STR(DEFAULT_MARKERS),
+                     count_text, (void *)(uintptr_t)c,
+                     c != NULL && c->tokenizer != NULL &&
+                         am_tokenizer_is_exact(c->tokenizer),
+                     out, err);
     am__free(a, items, cap * sizeof *items);
     return st;
 nomem:

@@ -39,6 +39,7 @@ typedef struct sent {
     int score;
     size_t order;      /* position in the input */
     uint64_t hash;
+    size_t words;      /* space-separated words of text */
     bool question;
     bool chosen;
     bool owned_text;   /* text lives in `scratch` */
@@ -51,67 +52,82 @@ typedef struct tool_count {
 
 /* Keyword classes, looked up once per word by binary search (the table
  * is sorted), so scoring is linear in the sentence length. */
-enum { KW_DATE = 1, KW_DECISION = 2, KW_ERROR = 4, KW_EVENT = 16 };
+enum { KW_DATE = 1, KW_DECISION = 2, KW_ERROR = 4, KW_EVENT = 16,
+       KW_PREF = 32, KW_SELF = 64 };
 
 typedef struct kw {
     const char *w;
     int cls;
 } kw;
 
-/* The keywords, bucketed by length (generated from one sorted list). */
+/* The keywords, bucketed by length (generated from one sorted list).
+ * Dates and times, decisions, errors, events (things that happened:
+ * irregular past tenses; regular ones are found by their "-ed"), likes
+ * and dislikes, and first-person words (a speaker's own facts). */
+static const kw kw_len2[] = {
+    { "my", KW_SELF }, { "we", KW_SELF },
+};
 static const kw kw_len3[] = {
-    { "bug", KW_ERROR }, { "got", KW_EVENT }, { "may", KW_DATE },
-    { "met", KW_EVENT }, { "ran", KW_EVENT }, { "use", KW_DECISION },
-    { "won", KW_EVENT },
+    { "ago", KW_DATE }, { "ate", KW_EVENT }, { "bug", KW_ERROR },
+    { "got", KW_EVENT }, { "may", KW_DATE }, { "met", KW_EVENT },
+    { "our", KW_SELF }, { "ran", KW_EVENT }, { "saw", KW_EVENT },
+    { "use", KW_DECISION }, { "won", KW_EVENT },
 };
 static const kw kw_len4[] = {
-    { "born", KW_EVENT }, { "fail", KW_ERROR }, { "gave", KW_EVENT },
-    { "july", KW_DATE }, { "june", KW_DATE }, { "lost", KW_EVENT },
+    { "born", KW_EVENT }, { "drew", KW_EVENT }, { "fail", KW_ERROR },
+    { "flew", KW_EVENT }, { "gave", KW_EVENT }, { "hate", KW_PREF },
+    { "july", KW_DATE }, { "june", KW_DATE }, { "kept", KW_EVENT },
+    { "left", KW_EVENT }, { "lost", KW_EVENT }, { "love", KW_PREF },
     { "made", KW_EVENT }, { "must", KW_DECISION }, { "need", KW_DECISION },
-    { "plan", KW_DECISION }, { "read", KW_EVENT }, { "took", KW_EVENT },
-    { "week", KW_DATE }, { "went", KW_EVENT }, { "will", KW_DECISION },
-    { "year", KW_DATE },
+    { "plan", KW_DECISION }, { "read", KW_EVENT }, { "sold", KW_EVENT },
+    { "took", KW_EVENT }, { "week", KW_DATE }, { "went", KW_EVENT },
+    { "will", KW_DECISION }, { "year", KW_DATE },
 };
 static const kw kw_len5[] = {
-    { "agree", KW_DECISION }, { "april", KW_DATE }, { "chose", KW_DECISION },
-    { "crash", KW_ERROR }, { "error", KW_ERROR }, { "going", KW_DECISION },
-    { "march", KW_DATE }, { "month", KW_DATE }, { "moved", KW_EVENT },
-    { "today", KW_DATE }, { "using", KW_DECISION }, { "wrote", KW_EVENT },
+    { "agree", KW_DECISION }, { "april", KW_DATE }, { "began", KW_EVENT },
+    { "built", KW_EVENT }, { "chose", KW_DECISION }, { "crash", KW_ERROR },
+    { "drove", KW_EVENT }, { "enjoy", KW_PREF }, { "error", KW_ERROR },
+    { "found", KW_EVENT }, { "going", KW_DECISION }, { "hates", KW_PREF },
+    { "loves", KW_PREF }, { "march", KW_DATE }, { "month", KW_DATE },
+    { "today", KW_DATE }, { "using", KW_DECISION }, { "weeks", KW_DATE },
+    { "wrote", KW_EVENT }, { "years", KW_DATE },
 };
 static const kw kw_len6[] = {
     { "agreed", KW_DECISION }, { "august", KW_DATE }, { "bought", KW_EVENT },
     { "choose", KW_DECISION }, { "decide", KW_DECISION },
-    { "denied", KW_ERROR }, { "errors", KW_ERROR }, { "failed", KW_ERROR },
+    { "denied", KW_ERROR }, { "enjoys", KW_PREF }, { "errors", KW_ERROR },
     { "friday", KW_DATE }, { "joined", KW_EVENT }, { "monday", KW_DATE },
-    { "prefer", KW_DECISION }, { "should", KW_DECISION },
-    { "signed", KW_EVENT }, { "sunday", KW_DATE }, { "switch", KW_DECISION },
+    { "months", KW_DATE }, { "prefer", KW_DECISION },
+    { "should", KW_DECISION }, { "signed", KW_EVENT }, { "sunday", KW_DATE },
+    { "switch", KW_DECISION },
 };
 static const kw kw_len7[] = {
-    { "adopted", KW_EVENT }, { "crashed", KW_ERROR },
+    { "adopted", KW_EVENT }, { "brought", KW_EVENT }, { "crashed", KW_ERROR },
     { "decided", KW_DECISION }, { "failure", KW_ERROR },
     { "invalid", KW_ERROR }, { "january", KW_DATE }, { "married", KW_EVENT },
     { "october", KW_DATE }, { "painted", KW_EVENT },
     { "prefers", KW_DECISION }, { "refused", KW_ERROR },
-    { "started", KW_EVENT }, { "timeout", KW_ERROR }, { "tuesday", KW_DATE },
-    { "visited", KW_EVENT },
+    { "started", KW_EVENT }, { "taught", KW_EVENT }, { "timeout", KW_ERROR },
+    { "tuesday", KW_DATE }, { "visited", KW_EVENT }, { "weekend", KW_DATE },
 };
 static const kw kw_len8[] = {
     { "attended", KW_EVENT }, { "birthday", KW_EVENT },
     { "deadline", KW_DATE }, { "december", KW_DATE },
-    { "decision", KW_DECISION }, { "february", KW_DATE },
-    { "finished", KW_EVENT }, { "november", KW_DATE },
-    { "saturday", KW_DATE }, { "thursday", KW_DATE }, { "tomorrow", KW_DATE },
+    { "decision", KW_DECISION }, { "favorite", KW_PREF },
+    { "february", KW_DATE }, { "finished", KW_EVENT },
+    { "november", KW_DATE }, { "saturday", KW_DATE }, { "thursday", KW_DATE },
+    { "tomorrow", KW_DATE },
 };
 static const kw kw_len9[] = {
     { "confirmed", KW_DECISION }, { "exception", KW_ERROR },
-    { "graduated", KW_EVENT }, { "september", KW_DATE },
-    { "traceback", KW_ERROR }, { "wednesday", KW_DATE },
-    { "yesterday", KW_DATE },
+    { "favourite", KW_PREF }, { "graduated", KW_EVENT },
+    { "september", KW_DATE }, { "traceback", KW_ERROR },
+    { "wednesday", KW_DATE }, { "yesterday", KW_DATE },
 };
 static const struct { const kw *k; size_t n; } kw_by_len[10] = {
     { NULL, 0 },
     { NULL, 0 },
-    { NULL, 0 },
+    { kw_len2, sizeof kw_len2 / sizeof kw_len2[0] },
     { kw_len3, sizeof kw_len3 / sizeof kw_len3[0] },
     { kw_len4, sizeof kw_len4 / sizeof kw_len4[0] },
     { kw_len5, sizeof kw_len5 / sizeof kw_len5[0] },
@@ -154,6 +170,22 @@ static bool is_alnum_ascii(unsigned char c)
     return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
 }
 
+/* True when `s` holds `p` (lowercase ASCII) at byte `at`, any case. */
+static bool starts_ci(am_str s, size_t at, const char *p)
+{
+    size_t n = strlen(p);
+    if (at > s.len || s.len - at < n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s.ptr[at + i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c | 0x20);
+        if (c != p[i])
+            return false;
+    }
+    return true;
+}
+
 /* Classes of the words in `s` (KW_* bits), plus 8 for a marker. Only
  * words of 2 to 15 ASCII letters or digits can match; keywords are looked
  * up in the bucket of their length. */
@@ -173,6 +205,15 @@ static int word_classes(am_str s, const marker_set *mk)
                 w[k] = (char)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
             }
             w[k] = '\0';
+            /* "must have been", "must've", "must be": a guess, not an
+             * obligation -- neither a decision nor a marker. */
+            if (k == 4 && memcmp(w, "must", 4) == 0 &&
+                (starts_ci(s, j, " have") || starts_ci(s, j, "'ve") ||
+                 starts_ci(s, j, "\xe2\x80\x99ve") ||
+                 starts_ci(s, j, " be "))) {
+                i = j + 1;
+                continue;
+            }
             if (k <= KW_MAXLEN) {
                 const kw *t = kw_by_len[k].k;
                 for (size_t q = 0; q < kw_by_len[k].n; q++)
@@ -181,6 +222,10 @@ static int word_classes(am_str s, const marker_set *mk)
                         break;
                     }
             }
+            /* A regular past tense ("visited", not "need"/"indeed"). */
+            if (k >= 5 && w[k - 2] == 'e' && w[k - 1] == 'd' &&
+                w[k - 3] != 'e')
+                cls |= KW_EVENT;
             for (size_t m = 0; mk != NULL && m < mk->n; m++)
                 if (mk->w[m][0] == w[0] && strcmp(mk->w[m], w) == 0)
                     cls |= 8;
@@ -201,15 +246,57 @@ typedef struct xs {
     marker_set mk;
 } xs;
 
+/* The content of a sentence, without the labels a transcript puts in
+ * front of a turn: a leading "[...]" (a date or time stamp) and a
+ * speaker label "Name:" (one to three capitalized words). Scoring looks
+ * at the content only, so a stamp's digits or a speaker's name do not
+ * make "Hey Mel!" look like a fact. */
+static am_str content_of(am_str s)
+{
+    size_t i = 0;
+    if (s.len > 2 && s.ptr[0] == '[') {
+        const char *c = memchr(s.ptr, ']', s.len < 80 ? s.len : 80);
+        if (c != NULL) {
+            i = (size_t)(c - s.ptr) + 1;
+            while (i < s.len && s.ptr[i] == ' ')
+                i++;
+        }
+    }
+    {
+        size_t j = i, words = 0;
+        while (j < s.len && j - i < 48 && words < 3 && s.ptr[j] >= 'A' &&
+               s.ptr[j] <= 'Z') {
+            while (j < s.len && is_alnum_ascii((unsigned char)s.ptr[j]))
+                j++;
+            words++;
+            if (j + 1 < s.len && s.ptr[j] == ':' && s.ptr[j + 1] == ' ') {
+                i = j + 2;
+                break;
+            }
+            if (j < s.len && s.ptr[j] == ' ')
+                j++;
+            else
+                break;
+        }
+    }
+    return (am_str){ s.ptr + i, s.len - i };
+}
+
 static int score_sentence(am_str s, const marker_set *mk, bool *question)
 {
     int score = 0, caps = 0, cls;
-    bool digit = false;
+    bool digit = false, self = false;
 
+    s = content_of(s);
     for (size_t i = 0; i < s.len; i++) {
         unsigned char c = (unsigned char)s.ptr[i];
         if (c >= '0' && c <= '9')
             digit = true;
+        if (c == 'I' && (i == 0 || s.ptr[i - 1] == ' ') &&
+            (i + 1 == s.len || !is_alnum_ascii((unsigned char)s.ptr[i + 1]))) {
+            self = true; /* "I", "I'm", "I've": not a name */
+            continue;
+        }
         /* A capitalized word not at the start of the sentence: a name. */
         if (i > 1 && c >= 'A' && c <= 'Z' && s.ptr[i - 1] == ' ' &&
             s.ptr[i - 2] != '.' && caps < 3)
@@ -227,11 +314,20 @@ static int score_sentence(am_str s, const marker_set *mk, bool *question)
         score += 4;
     if (cls & KW_EVENT)
         score += 2;
-    if (cls & 8)
-        score += 3;
-    *question = s.len > 0 && s.ptr[s.len - 1] == '?';
-    if (*question)
+    if (cls & KW_PREF)
         score += 2;
+    /* A marker weighs like a date or an event: in conversation the
+     * default ones ("important", "remember", "must") are also ordinary
+     * words. */
+    if (cls & 8)
+        score += 2;
+    /* Someone's own facts ("I joined ...", "my sister ...") are what a
+     * conversation is later asked about. */
+    if (self || (cls & KW_SELF))
+        score += 1;
+    /* Questions are scored when the summary is assembled: an open one
+     * (nobody answered after it) counts, an answered one does not. */
+    *question = s.len > 0 && s.ptr[s.len - 1] == '?';
     if (s.len < 16)
         score -= 2;
     return score;
@@ -269,16 +365,26 @@ static am_status push(xs *x, const char *tag, size_t tag_len, am_str text,
     e->score = score_sentence(t, &x->mk, &q) + bonus;
     e->question = q;
     {
-        /* Duplicates are judged case-insensitively on letters and digits. */
+        /* Duplicates are judged case-insensitively on letters and digits;
+         * words (for the selection's lower bound) start after a space. */
         uint64_t h = 1469598103934665603ull;
+        bool space = true;
+        size_t words = 0;
         for (size_t i = 0; i < t.len; i++) {
             unsigned char c = (unsigned char)t.ptr[i];
             if (is_alnum_ascii(c) || c >= 0x80) {
                 h ^= (uint64_t)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
                 h *= 1099511628211ull;
+                words += space;
+                space = false;
+            } else {
+                bool sp = c == ' ' || (c >= '\t' && c <= '\r');
+                words += space && !sp;
+                space = sp;
             }
         }
         e->hash = h ^ (uint64_t)tag_len;
+        e->words = words;
     }
     return AM_OK;
 }
@@ -359,6 +465,8 @@ static am_status absorb_previous(xs *x, am_str prev, size_t *order)
         size_t tl = ln.len < sizeof tmp - 1 ? ln.len : sizeof tmp - 1;
 
         pos = end + 1;
+        if (ln.len > 2 && ln.ptr[0] == '-' && ln.ptr[1] == ' ')
+            goto bullet; /* most lines: no copy, no sscanf */
         memcpy(tmp, ln.ptr, tl);
         tmp[tl] = '\0';
         if (sscanf(tmp, "Summary of %lu earlier messages (%lu user, %lu "
@@ -397,6 +505,7 @@ static am_status absorb_previous(xs *x, am_str prev, size_t *order)
         if (strcmp(tmp, "Key points:") == 0 ||
             strcmp(tmp, "Questions:") == 0)
             continue;
+    bullet:
         if (ln.len > 2 && ln.ptr[0] == '-' && ln.ptr[1] == ' ') {
             /* "- [tag] text": keep the tag as it was. */
             am_str body = { ln.ptr + 2, ln.len - 2 };
@@ -438,11 +547,27 @@ static int by_score(const void *pa, const void *pb)
     return 0;
 }
 
-static size_t line_tokens(const sent *e, am__count_fn count, void *cctx)
+/* The tokens of the line as printed, "- [tag] text\n", rendered into
+ * `line`. Lines end with a newline, where every encoding's pre-tokenizer
+ * splits, so the exact count of the summary is the sum of its parts. */
+static am_status line_tokens(const sent *e, am__count_fn count, void *cctx,
+                             am_buf *line, size_t *out)
 {
-    /* "- [tag] text\n": the tag and brackets cost about as much as this. */
-    return count(cctx, e->text.ptr, e->text.len) +
-           count(cctx, e->tag, e->tag_len) + 3;
+    size_t len = e->tag_len + e->text.len + 6;
+    if (count == am__count_estimate) {
+        *out = am__count_estimate(NULL, NULL, len); /* no need to render */
+        return AM_OK;
+    }
+    am_buf_clear(line);
+    if (am_buf_reserve(line, len) != AM_OK)
+        return AM_ENOMEM;
+    (void)am_buf_append(line, "- [", 3);
+    (void)am_buf_append(line, e->tag, e->tag_len);
+    (void)am_buf_append(line, "] ", 2);
+    (void)am_buf_append(line, e->text.ptr, e->text.len);
+    (void)am_buf_append(line, "\n", 1);
+    *out = count(cctx, line->ptr, line->len);
+    return AM_OK;
 }
 
 am_status am__xsum(const am_allocator *a, am_str prev_summary,
@@ -450,11 +575,20 @@ am_status am__xsum(const am_allocator *a, am_str prev_summary,
                    am_str markers, am__count_fn count, void *cctx,
                    am_buf *out, am_error *err)
 {
+    return am__xsum_ex(a, prev_summary, items, n, budget, markers, count,
+                       cctx, false, out, err);
+}
+
+am_status am__xsum_ex(const am_allocator *a, am_str prev_summary,
+                      const am__xitem *items, size_t n, size_t budget,
+                      am_str markers, am__count_fn count, void *cctx,
+                      bool words_bound, am_buf *out, am_error *err)
+{
     xs x;
     am_status st = AM_OK;
     sent **order_by_score = NULL;
     size_t order = 0, used = 0;
-    am_buf res = AM_BUF_INIT;
+    am_buf res = AM_BUF_INIT, line = AM_BUF_INIT;
     size_t *offs = NULL; /* start of item i's tool line in scratch */
     uint64_t *seen = NULL;
     size_t seen_cap = 16;
@@ -464,6 +598,7 @@ am_status am__xsum(const am_allocator *a, am_str prev_summary,
     markers_parse(markers, &x.mk);
     x.scratch.alloc = a;
     res.alloc = a;
+    line.alloc = a;
     if (count == NULL)
         count = am__count_estimate;
     if (out == NULL || (items == NULL && n > 0))
@@ -540,6 +675,31 @@ am_status am__xsum(const am_allocator *a, am_str prev_summary,
             goto nomem;
     }
 
+    /* Questions: an open one (no other speaker after it) is worth
+     * keeping and listed under "Questions:"; an answered one is ordinary
+     * text (its answer holds the fact). */
+    {
+        const char *later = NULL;
+        size_t later_len = 0;
+        bool mixed = false;
+        for (size_t i = x.n; i-- > 0;) {
+            sent *e = &x.s[i];
+            bool same = later != NULL && e->tag_len == later_len &&
+                        memcmp(e->tag, later, later_len) == 0;
+            bool answered = later != NULL && (mixed || !same);
+            if (e->question && !answered)
+                e->score += 2;
+            else
+                e->question = false;
+            if (later == NULL) {
+                later = e->tag;
+                later_len = e->tag_len;
+            } else if (!same) {
+                mixed = true;
+            }
+        }
+    }
+
     /* Header: always present, so counts survive every merge. */
     st = am_buf_appendf(&res,
                         "Summary of %zu earlier messages (%zu user, %zu "
@@ -595,7 +755,13 @@ am_status am__xsum(const am_allocator *a, am_str prev_summary,
                 }
             if (dup)
                 continue;
-            cost = line_tokens(e, count, cctx);
+            /* At least a token per word of the line ("-", "[tag]" and
+             * the text's): when even that does not fit, counting is not
+             * needed. */
+            if (words_bound && used + e->words + 2 > budget)
+                continue;
+            if (line_tokens(e, count, cctx, &line, &cost) != AM_OK)
+                goto nomem;
             if (used + cost > budget)
                 continue;
             e->chosen = true;
@@ -640,6 +806,7 @@ nomem:
     st = am__fail(err, AM_ENOMEM, "summarize: out of memory");
 out:
     am_buf_free(&res);
+    am_buf_free(&line);
     am__free(a, order_by_score, x.n * sizeof *order_by_score);
     am__free(a, seen, seen_cap * sizeof *seen);
     am__free(a, x.s, x.cap * sizeof *x.s);
