@@ -94,6 +94,9 @@ static int parse_args(const char *sub, int argc, char **argv, targs *a)
             if (errno != 0 || *end != '\0' || end == v)
                 return cli_usage("tiers", "--now: '%s' is not a number of "
                                  "milliseconds", v);
+            if (a->now < 0)
+                return cli_usage("tiers", "--now: '%s' is negative (want "
+                                 "milliseconds since 1970)", v);
             a->has_now = true;
         } else if (cli_opt(argc, argv, &i, "--capacity", &v)) {
             const char *eq = v != NULL ? strchr(v, '=') : NULL;
@@ -128,9 +131,11 @@ static int parse_args(const char *sub, int argc, char **argv, targs *a)
                 return cli_usage("tiers", "--type needs a value");
             a->type = v;
         } else if (cli_opt(argc, argv, &i, "--tag", &v)) {
-            if (v == NULL || a->ntags == MAX_TAGS)
-                return cli_usage("tiers", "--tag needs a value (at most %d)",
-                                 MAX_TAGS);
+            if (v == NULL)
+                return cli_usage("tiers", "--tag needs a value");
+            if (a->ntags == MAX_TAGS)
+                return cli_usage("tiers", "too many --tag options (tag %d: "
+                                 "at most %d)", MAX_TAGS + 1, MAX_TAGS);
             a->tags[a->ntags++] = v;
         } else if (cli_opt(argc, argv, &i, "--extra", &v)) {
             if (v == NULL)
