@@ -127,6 +127,25 @@ check too_many_tags 2 t put keep x "${tags[@]}"
 expect too_many_tags_msg "too many --tag options (tag 65: at most 64)" "$err"
 check empty_tag 3 t put keep x --tag ""
 expect empty_tag_msg "tag 0 is empty" "$err"
+# Deferred archive compression: one item per policy run, then compact.
+def="$dir/defer.db"
+for i in 1 2 3; do
+    check "defer_put$i" 0 "$cli" tiers put "d$i" "deferred content $i $i $i" --importance 0.1 --tier long_term --now $T0 --db "$def"
+done
+check defer_policies 0 "$cli" tiers policies --archive-step 1 --now $((T0 + 40 * DAYMS)) --db "$def"
+expect defer_policies_count "archive_old_low_importance: 3" "$out"
+check defer_stats 0 "$cli" tiers stats --db "$def"
+expect defer_stats_waiting "archive: 2 items not compressed yet" "$out"
+check defer_get 0 "$cli" tiers get d3 --peek --db "$def"
+expect defer_get_content "^deferred content 3 3 3$" "$out"
+check defer_compact 0 "$cli" tiers compact --db "$def"
+expect defer_compact_msg "compact: compressed 2 items, 0 left" "$out"
+check defer_stats2 0 "$cli" tiers stats --db "$def"
+grep -q "not compressed" "$out" && { echo "FAIL compact left items"; fails=$((fails+1)); } || pass=$((pass+1))
+check defer_get2 0 "$cli" tiers get d3 --peek --db "$def"
+expect defer_get2_content "^deferred content 3 3 3$" "$out"
+check bad_step 2 "$cli" tiers stats --archive-step -1 --db "$def"
+expect bad_step_msg "archive-step wants a whole number" "$err"
 # Not a database: refused, and the file is left alone.
 printf 'not a database at all' > "$dir/junk.db"
 check junk_db 5 "$cli" tiers put k v --db "$dir/junk.db"
