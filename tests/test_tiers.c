@@ -745,6 +745,26 @@ AM_TEST(bad_input_is_refused_with_detail_and_loses_nothing)
     CHECK_OK(am_tiers_peek(t, AM_STR("keep"), &out, NULL));
     CHECK_MEM_EQ(out.ptr, out.len, "precious");
     CHECK_EQ(am_tiers_count(t), 1);
+    /* Search ranges: out of [0, 1] and empty are told apart. */
+    {
+        am_tier_query q = am_tier_query_default();
+        am_tier_hits h = AM_TIER_HITS_INIT;
+        q.min_importance = 0.9;
+        q.max_importance = 0.1;
+        CHECK_ST(am_tiers_search(t, &q, &h), AM_EINVAL);
+        CHECK(strstr(am_tiers_last_error(t)->msg,
+                     "min_importance 0.9 > max_importance 0.1") != NULL);
+        q.min_importance = -1.0;
+        q.max_importance = 0.5;
+        CHECK_ST(am_tiers_search(t, &q, &h), AM_EINVAL);
+        CHECK(strstr(am_tiers_last_error(t)->msg, "not inside [0, 1]") !=
+              NULL);
+        q = am_tier_query_default();
+        q.recent_days = -2;
+        CHECK_ST(am_tiers_search(t, &q, &h), AM_EINVAL);
+        CHECK(strstr(am_tiers_last_error(t)->msg, "recent_days -2") != NULL);
+        am_tier_hits_free(&h);
+    }
     /* Options. */
     o.capacity[AM_TIER_ARCHIVE] = 5;
     CHECK_ST(am_tiers_open(&o, &t2, &err), AM_EINVAL);
@@ -752,6 +772,15 @@ AM_TEST(bad_input_is_refused_with_detail_and_loses_nothing)
     o = am_tiers_opts_default();
     o.zstd_level = 99;
     CHECK_ST(am_tiers_open(&o, &t2, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "zstd_level 99") != NULL);
+    o = am_tiers_opts_default();
+    o.flush_interval_ms = -1;
+    CHECK_ST(am_tiers_open(&o, &t2, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "flush_interval_ms -1") != NULL);
+    o = am_tiers_opts_default();
+    o.capacity[AM_TIER_WORKING] = (size_t)UINT32_MAX + 1;
+    CHECK_ST(am_tiers_open(&o, &t2, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "capacity[working]") != NULL);
     o = am_tiers_opts_default();
     o.db_path = "/nonexistent-dir/x.db";
     CHECK_ST(am_tiers_open(&o, &t2, &err), AM_EIO);
