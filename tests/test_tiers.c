@@ -1235,6 +1235,45 @@ AM_TEST(policy_archiving_compresses_in_bounded_steps_and_survives_reopen)
     free(dir);
 }
 
+AM_TEST(a_version_1_database_is_migrated_with_its_items)
+{
+    test_clock clk = { T0 };
+    char *dir = test_tmpdir();
+    char db[4200];
+    am_tiers *t;
+    sqlite3 *h;
+    am_buf out = AM_BUF_INIT;
+    am_tier_stats s[AM_TIER_COUNT];
+
+    snprintf(db, sizeof db, "%s/v1.db", dir);
+    t = open_t(&clk, 100, 1000, 0, db);
+    CHECK_OK(put(t, "w", "working item", 0.5, AM_TIER_WORKING));
+    CHECK_OK(put(t, "z", "archived item archived item", 0.5,
+                 AM_TIER_ARCHIVE));
+    CHECK_OK(am_tiers_close(t, NULL));
+    /* Make it what version 1 wrote: no raw column. */
+    CHECK_EQ(sqlite3_open(db, &h), SQLITE_OK);
+    CHECK_EQ(sqlite3_exec(h, "ALTER TABLE tier_items DROP COLUMN raw;"
+                             "UPDATE am_schema SET version = 1 WHERE "
+                             "module = 'tiers'", NULL, NULL, NULL),
+             SQLITE_OK);
+    sqlite3_close(h);
+    t = open_t(&clk, 100, 1000, 0, db);
+    CHECK_EQ(am_tiers_count(t), 2);
+    CHECK_OK(am_tiers_peek(t, AM_STR("z"), &out, NULL));
+    CHECK_MEM_EQ(out.ptr, out.len, "archived item archived item");
+    CHECK_OK(am_tiers_stats(t, s));
+    CHECK_EQ(s[AM_TIER_ARCHIVE].uncompressed, 0);
+    CHECK_OK(am_tiers_close(t, NULL));
+    CHECK_EQ(count_rows(db, "SELECT version FROM am_schema WHERE "
+                            "module = 'tiers'"), 2);
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_items WHERE raw = 0"),
+             2);
+    am_buf_free(&out);
+    test_rmtree(dir);
+    free(dir);
+}
+
 AM_TEST(newer_schema_and_corrupt_archive_are_reported)
 {
     test_clock clk = { T0 };
