@@ -103,6 +103,21 @@ check no_sub 2 "$cli" conv
 check bad_opt 2 "$cli" conv stats --colour "$ex/conversation.json"
 check wrong_format 3 "$cli" conv stats --format anthropic "$ex/openai.json"
 if [ -s "$tmp/out" ]; then echo "FAIL wrong_format wrote stdout"; fails=$((fails+1)); else pass=$((pass+1)); fi
+# Invalid UTF-8 names the byte; a directory is not a file; a failed
+# convert leaves an existing output file as it was.
+printf '[{"role":"user","content":"ok \xff\xfe"}]' > "$tmp/badutf.json"
+check bad_utf8 3 "$cli" conv convert --from openai --to anthropic "$tmp/badutf.json"
+expect bad_utf8_msg "$tmp/err" 'invalid UTF-8.*byte 3[0-9]'
+check dir_input 5 "$cli" conv show "$tmp"
+expect dir_input_msg "$tmp/err" 'Is a directory'
+printf '{"messages":5}' > "$tmp/wrongtype.json"
+check wrong_type 3 "$cli" conv convert --from openai --to agentmem "$tmp/wrongtype.json"
+printf 'keep me' > "$tmp/keep.json"
+check failed_convert_keeps_output 3 "$cli" conv convert --to openai "$tmp/trunc.json" -o "$tmp/keep.json"
+[ "$(cat "$tmp/keep.json")" = "keep me" ] && pass=$((pass+1)) || { echo "FAIL failed convert touched its output"; fails=$((fails+1)); }
+check no_out_dir 5 "$cli" conv convert --to openai "$ex/openai.json" --from openai -o "$tmp/no/such/dir/x.json"
+expect no_out_dir_msg "$tmp/err" 'No such file or directory'
+check missing_format_value 2 "$cli" conv show --format
 
 echo "$pass passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -266,6 +266,40 @@ AM_TEST(corrupt_last_record_is_dropped_but_damage_before_it_is_an_error)
     free(dir);
 }
 
+/* Regression (fuzz_convlog): a log whose agent record names an agent that
+ * am_convmgr_get would refuse (here "A\0\0", checksum valid) was restored,
+ * after which the agent could not be reached and its log was orphaned. */
+AM_TEST(a_log_with_an_unusable_agent_name_is_refused)
+{
+    static const unsigned char rec[] = { 0x03, 0x00, 0x00, 0x00, 0x1f, 0x8e,
+                                         0x6e, 0x5e, 0x01, 'A',  0x00, 0x00 };
+    char *dir = test_tmpdir(), *path = log_file(dir, "A");
+    am_convmgr_opts o = am_convmgr_opts_default();
+    am_convmgr *m = NULL;
+    am_error err;
+    FILE *fp = fopen(path, "wb");
+
+    CHECK(fp != NULL);
+    fwrite("AMCLOG1\n", 1, 8, fp);
+    fwrite(rec, 1, sizeof rec, fp);
+    fclose(fp);
+    o.dir = dir;
+    o.no_sync = true;
+    CHECK_ST(am_convmgr_open(&o, &m, &err), AM_EFORMAT);
+    CHECK(m == NULL);
+    CHECK_CONTAINS(err.msg, "A.amlog");
+    CHECK_CONTAINS(err.msg, "agent name in the record at byte 8 contains a "
+                            "NUL byte");
+    {
+        struct stat st;
+        CHECK_EQ(stat(path, &st), 0);
+        CHECK_EQ(st.st_size, 8 + (off_t)sizeof rec); /* left as it was */
+    }
+    free(path);
+    test_rmtree(dir);
+    free(dir);
+}
+
 AM_TEST(compaction_keeps_the_contents)
 {
     char *dir = test_tmpdir(), *path = log_file(dir, "A");

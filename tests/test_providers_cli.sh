@@ -58,6 +58,45 @@ check embed_bad_dim 2 "--dim expects an integer" \
     "$cli" embed --model m --dim x y
 check embed_unknown_opt 2 "unknown option '--fast'" \
     "$cli" embed --model m --fast x
+check embed_negative_batch 2 "--batch expects an integer 0..100000, not '-1'" \
+    "$cli" embed --model m --batch -1 x
+grep -c "batch" "$err" | grep -qx 1 ||
+    { echo "FAIL embed_negative_batch: more than one message"; cat "$err"; fails=$((fails+1)); }
+check embed_huge_dim 2 "--dim expects an integer 0..65536" \
+    "$cli" embed --model m --dim 99999999999999999999 x
+check embed_negative_timeout 2 "--timeout-ms expects an integer" \
+    "$cli" embed --model m --timeout-ms -1 x
+check llm_huge_timeout 2 "--timeout-ms expects an integer" \
+    "$cli" llm chat --model m --timeout-ms 99999999999999999999 hi
+check llm_negative_max_tokens 2 "--max-tokens expects an integer" \
+    "$cli" llm chat --model m --max-tokens -5 hi
+check llm_nan_temp 2 "--temperature expects a number 0..2, not 'nan'" \
+    "$cli" llm chat --model m --temperature nan hi
+check llm_empty_prompt 2 "the PROMPT is empty" "$cli" llm chat --model m ""
+check llm_empty_stdin 2 "the PROMPT is empty (read from stdin)" \
+    "$cli" llm chat --model m - </dev/null
+# Bad input is refused before any request (the URL is dead on purpose).
+check llm_bad_utf8 3 "message 0: content is not valid UTF-8 (byte 1)" \
+    "$cli" llm chat --model m --base-url http://127.0.0.1:9 --retries 0 \
+    "$(printf 'x\377')"
+check llm_bad_utf8_system 3 "system prompt is not valid UTF-8" \
+    "$cli" llm chat --model m --base-url http://127.0.0.1:9 --retries 0 \
+    --system "$(printf 'x\377')" hi
+printf '[{"role":"user","content":"hi"}' >"$out.trunc"
+check llm_messages_truncated 3 "$out.trunc: llm: messages_json:" \
+    "$cli" llm chat --model m --base-url http://127.0.0.1:9 --retries 0 \
+    --messages "$out.trunc"
+printf '{"role":"user"}' >"$out.trunc"
+check llm_messages_not_array 3 "must be a JSON array" \
+    "$cli" llm chat --model m --base-url http://127.0.0.1:9 --retries 0 \
+    --messages "$out.trunc"
+rm -f "$out.trunc"
+check embed_bad_utf8 3 "text 1 is not valid UTF-8 (byte 2)" \
+    "$cli" embed --model m --dim 4 --base-url http://127.0.0.1:9 \
+    --retries 0 ok "$(printf 'ab\377')"
+check embed_empty_text 3 "text 0 is empty" \
+    "$cli" embed --model m --dim 4 --base-url http://127.0.0.1:9 \
+    --retries 0 ""
 
 # Connection refused: exit 5 (network), curl's message, the URL.
 check llm_refused 5 "Couldn't connect to server" \

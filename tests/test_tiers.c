@@ -745,6 +745,26 @@ AM_TEST(bad_input_is_refused_with_detail_and_loses_nothing)
     CHECK_OK(am_tiers_peek(t, AM_STR("keep"), &out, NULL));
     CHECK_MEM_EQ(out.ptr, out.len, "precious");
     CHECK_EQ(am_tiers_count(t), 1);
+    /* Search ranges: out of [0, 1] and empty are told apart. */
+    {
+        am_tier_query q = am_tier_query_default();
+        am_tier_hits h = AM_TIER_HITS_INIT;
+        q.min_importance = 0.9;
+        q.max_importance = 0.1;
+        CHECK_ST(am_tiers_search(t, &q, &h), AM_EINVAL);
+        CHECK(strstr(am_tiers_last_error(t)->msg,
+                     "min_importance 0.9 > max_importance 0.1") != NULL);
+        q.min_importance = -1.0;
+        q.max_importance = 0.5;
+        CHECK_ST(am_tiers_search(t, &q, &h), AM_EINVAL);
+        CHECK(strstr(am_tiers_last_error(t)->msg, "not inside [0, 1]") !=
+              NULL);
+        q = am_tier_query_default();
+        q.recent_days = -2;
+        CHECK_ST(am_tiers_search(t, &q, &h), AM_EINVAL);
+        CHECK(strstr(am_tiers_last_error(t)->msg, "recent_days -2") != NULL);
+        am_tier_hits_free(&h);
+    }
     /* Options. */
     o.capacity[AM_TIER_ARCHIVE] = 5;
     CHECK_ST(am_tiers_open(&o, &t2, &err), AM_EINVAL);
@@ -752,6 +772,15 @@ AM_TEST(bad_input_is_refused_with_detail_and_loses_nothing)
     o = am_tiers_opts_default();
     o.zstd_level = 99;
     CHECK_ST(am_tiers_open(&o, &t2, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "zstd_level 99") != NULL);
+    o = am_tiers_opts_default();
+    o.flush_interval_ms = -1;
+    CHECK_ST(am_tiers_open(&o, &t2, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "flush_interval_ms -1") != NULL);
+    o = am_tiers_opts_default();
+    o.capacity[AM_TIER_WORKING] = (size_t)UINT32_MAX + 1;
+    CHECK_ST(am_tiers_open(&o, &t2, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "capacity[working]") != NULL);
     o = am_tiers_opts_default();
     o.db_path = "/nonexistent-dir/x.db";
     CHECK_ST(am_tiers_open(&o, &t2, &err), AM_EIO);
@@ -1201,6 +1230,45 @@ AM_TEST(policy_archiving_compresses_in_bounded_steps_and_survives_reopen)
     CHECK_EQ(s[AM_TIER_ARCHIVE].count, 6);
     CHECK_EQ(s[AM_TIER_ARCHIVE].uncompressed, 0);
     am_tiers_close(t, NULL);
+    am_buf_free(&out);
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(a_version_1_database_is_migrated_with_its_items)
+{
+    test_clock clk = { T0 };
+    char *dir = test_tmpdir();
+    char db[4200];
+    am_tiers *t;
+    sqlite3 *h;
+    am_buf out = AM_BUF_INIT;
+    am_tier_stats s[AM_TIER_COUNT];
+
+    snprintf(db, sizeof db, "%s/v1.db", dir);
+    t = open_t(&clk, 100, 1000, 0, db);
+    CHECK_OK(put(t, "w", "working item", 0.5, AM_TIER_WORKING));
+    CHECK_OK(put(t, "z", "archived item archived item", 0.5,
+                 AM_TIER_ARCHIVE));
+    CHECK_OK(am_tiers_close(t, NULL));
+    /* Make it what version 1 wrote: no raw column. */
+    CHECK_EQ(sqlite3_open(db, &h), SQLITE_OK);
+    CHECK_EQ(sqlite3_exec(h, "ALTER TABLE tier_items DROP COLUMN raw;"
+                             "UPDATE am_schema SET version = 1 WHERE "
+                             "module = 'tiers'", NULL, NULL, NULL),
+             SQLITE_OK);
+    sqlite3_close(h);
+    t = open_t(&clk, 100, 1000, 0, db);
+    CHECK_EQ(am_tiers_count(t), 2);
+    CHECK_OK(am_tiers_peek(t, AM_STR("z"), &out, NULL));
+    CHECK_MEM_EQ(out.ptr, out.len, "archived item archived item");
+    CHECK_OK(am_tiers_stats(t, s));
+    CHECK_EQ(s[AM_TIER_ARCHIVE].uncompressed, 0);
+    CHECK_OK(am_tiers_close(t, NULL));
+    CHECK_EQ(count_rows(db, "SELECT version FROM am_schema WHERE "
+                            "module = 'tiers'"), 2);
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_items WHERE raw = 0"),
+             2);
     am_buf_free(&out);
     test_rmtree(dir);
     free(dir);

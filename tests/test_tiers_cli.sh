@@ -89,6 +89,68 @@ check bad_sub 2 "$cli" tiers frobnicate
 check missing_id 2 t get
 check no_db_dir 5 "$cli" tiers stats --db "$dir/no/such/dir/x.db"
 check help 0 "$cli" tiers --help
+# Failed puts over an existing item leave the database as it was.
+check keep_put 0 t put keep "original content" --importance 0.4 --now $T0
+dump() { sqlite3 "$db" "SELECT id, tier, importance, access_count, hex(data) FROM tier_items JOIN tier_content USING(pid) ORDER BY id"; }
+if command -v sqlite3 >/dev/null; then dump > "$dir/before"; fi
+check keep_bad_json 3 t put keep '{"a":' --json --now $T0
+expect keep_bad_json_msg "content: .*byte" "$err"
+check keep_bad_importance 3 t put keep x --importance 1.5 --now $T0
+check keep_nan_importance 3 t put keep x --importance nan --now $T0
+check keep_bad_extra 3 t put keep x --extra '[1,2]' --now $T0
+expect keep_bad_extra_msg "extra must be a JSON object" "$err"
+check keep_bad_utf8_id 3 t put "$(printf 'keep\377')" x --now $T0
+expect keep_bad_utf8_id_msg "id is not valid UTF-8 (byte 4)" "$err"
+check keep_bad_utf8_json 3 t put keep "$(printf '"\377"')" --json --now $T0
+check keep_missing_file 4 t put keep --file "$dir/none.txt" --now $T0
+expect keep_missing_file_msg "cannot open .*none.txt" "$err"
+check keep_archive_capacity 3 t put keep x --capacity archive=5 --now $T0
+expect keep_archive_capacity_msg "capacity\[archive\] must be 0" "$err"
+check keep_negative_now 2 t put keep x --now -5
+expect keep_negative_now_msg "is negative" "$err"
+check keep_huge_now 2 t put keep x --now 99999999999999999999999
+check keep_huge_capacity 2 t put keep x --capacity working=99999999999999999999
+check keep_negative_capacity 2 t put keep x --capacity working=-1
+if command -v sqlite3 >/dev/null; then
+    dump > "$dir/after"
+    cmp -s "$dir/before" "$dir/after" && pass=$((pass+1)) || { echo "FAIL failed puts changed the database"; diff "$dir/before" "$dir/after"; fails=$((fails+1)); }
+fi
+check keep_get 0 t get keep --peek
+expect keep_get_content "^original content$" "$out"
+check search_empty_range 3 t search --min 0.9 --max 0.1
+expect search_empty_range_msg "min_importance 0.9 > max_importance 0.1" "$err"
+check search_negative_limit 2 t search --limit -1
+check search_huge_days 2 t search --recent-days 99999999999
+check moves_negative 2 t moves --last -3
+tags=(); for i in $(seq 1 65); do tags+=(--tag "t$i"); done
+check too_many_tags 2 t put keep x "${tags[@]}"
+expect too_many_tags_msg "too many --tag options (tag 65: at most 64)" "$err"
+check empty_tag 3 t put keep x --tag ""
+expect empty_tag_msg "tag 0 is empty" "$err"
+# Deferred archive compression: one item per policy run, then compact.
+def="$dir/defer.db"
+for i in 1 2 3; do
+    check "defer_put$i" 0 "$cli" tiers put "d$i" "deferred content $i $i $i" --importance 0.1 --tier long_term --now $T0 --db "$def"
+done
+check defer_policies 0 "$cli" tiers policies --archive-step 1 --now $((T0 + 40 * DAYMS)) --db "$def"
+expect defer_policies_count "archive_old_low_importance: 3" "$out"
+check defer_stats 0 "$cli" tiers stats --db "$def"
+expect defer_stats_waiting "archive: 2 items not compressed yet" "$out"
+check defer_get 0 "$cli" tiers get d3 --peek --db "$def"
+expect defer_get_content "^deferred content 3 3 3$" "$out"
+check defer_compact 0 "$cli" tiers compact --db "$def"
+expect defer_compact_msg "compact: compressed 2 items, 0 left" "$out"
+check defer_stats2 0 "$cli" tiers stats --db "$def"
+grep -q "not compressed" "$out" && { echo "FAIL compact left items"; fails=$((fails+1)); } || pass=$((pass+1))
+check defer_get2 0 "$cli" tiers get d3 --peek --db "$def"
+expect defer_get2_content "^deferred content 3 3 3$" "$out"
+check bad_step 2 "$cli" tiers stats --archive-step -1 --db "$def"
+expect bad_step_msg "archive-step wants a whole number" "$err"
+# Not a database: refused, and the file is left alone.
+printf 'not a database at all' > "$dir/junk.db"
+check junk_db 5 "$cli" tiers put k v --db "$dir/junk.db"
+expect junk_db_msg "not a database" "$err"
+[ "$(cat "$dir/junk.db")" = "not a database at all" ] && pass=$((pass+1)) || { echo "FAIL junk db was modified"; fails=$((fails+1)); }
 # One file shared with the long-term store (each module its own tables).
 shared="$dir/shared.db"
 check share_tiers 0 "$cli" tiers put s1 "tier side" --db "$shared"

@@ -300,8 +300,11 @@ AM_API am_status am_tiers_moves(am_tiers *t, size_t last_n,
 
 /* Demote every working and short-term item idle for more than 24 hours
  * with fewer than 2 accesses by one tier (each item moves at most once per
- * call). *demoted (may be NULL) gets the count. AM_OK or AM_ENOMEM.
- * Thread safety: safe. */
+ * call). *demoted (may be NULL) gets the count. Then, housekeeping: one
+ * bounded step of deferred archive compression (archive_step_bytes) and,
+ * with a database and move_log_keep_days, the deletion of older tier_moves
+ * rows. AM_OK, AM_ENOMEM, AM_EIO (zstd or database), AM_EBUSY (database
+ * locked past busy_timeout_ms). Thread safety: safe. */
 AM_API am_status am_tiers_optimize(am_tiers *t, size_t *demoted);
 
 typedef struct am_tier_stats {
@@ -424,7 +427,11 @@ typedef struct am_tier_policy_count {
  * policy is not seen by the later ones). out[i] gets policy i's count for
  * i < cap; *count (may be NULL) the number of policies. Defaults, in
  * order: "archive_old_low_importance", "delete_ancient_archives",
- * "refresh_important". AM_OK, AM_ENOMEM. Thread safety: safe. */
+ * "refresh_important". Items archived here are compressed afterwards, at
+ * most archive_step_bytes per call (see the option). AM_OK, AM_EINVAL
+ * (out NULL with cap > 0, or an action callback returned a value that is
+ * not an am_tier_action), AM_ENOMEM, AM_EIO (zstd or database).
+ * Thread safety: safe. */
 AM_API am_status am_tiers_apply_policies(am_tiers *t,
                                          am_tier_policy_count *out,
                                          size_t cap, size_t *count);

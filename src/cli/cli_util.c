@@ -71,9 +71,19 @@ am_status cli_read_input(const char *path, am_buf *out, am_error *err)
         while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
             if ((st = am_buf_append(out, chunk, n)) != AM_OK)
                 break;
-        if (st == AM_OK && ferror(fp)) {
+        if (st != AM_OK) {
+            snprintf(err->msg, sizeof err->msg, "out of memory reading '%s' "
+                     "(%zu bytes read)", path, out->len);
+        } else if (ferror(fp)) {
             st = AM_EIO;
-            snprintf(err->msg, sizeof err->msg, "cannot read '%s'", path);
+            snprintf(err->msg, sizeof err->msg, "cannot read '%s': %s", path,
+                     strerror(errno));
+        } else if (am_buf_reserve(out, 0) != AM_OK) {
+            st = AM_ENOMEM;
+            snprintf(err->msg, sizeof err->msg, "out of memory reading '%s'",
+                     path);
+        } else {
+            out->ptr[out->len] = '\0'; /* an empty file reads as "" */
         }
         fclose(fp);
         err->code = st;
@@ -86,9 +96,20 @@ am_status cli_read_input(const char *path, am_buf *out, am_error *err)
             snprintf(err->msg, sizeof err->msg, "out of memory reading stdin");
             return AM_ENOMEM;
         }
-    if (am_buf_reserve(out, 0) != AM_OK)
+    if (ferror(stdin)) {
+        err->code = AM_EIO;
+        snprintf(err->msg, sizeof err->msg, "cannot read stdin: %s",
+                 strerror(errno));
+        return AM_EIO;
+    }
+    if (am_buf_reserve(out, 0) != AM_OK) {
+        err->code = AM_ENOMEM;
+        snprintf(err->msg, sizeof err->msg, "out of memory reading stdin");
         return AM_ENOMEM;
+    }
     out->ptr[out->len] = '\0';
+    err->code = AM_OK;
+    err->msg[0] = '\0';
     return AM_OK;
 }
 

@@ -86,6 +86,7 @@ int cmd_llm(int argc, char **argv)
     am_buf text = AM_BUF_INIT, input = AM_BUF_INIT;
     am_error err;
     const char *prompt = NULL, *system = NULL, *messages = NULL;
+    bool from_stdin = false;
     bool json = false;
     int rc;
 
@@ -159,9 +160,15 @@ int cmd_llm(int argc, char **argv)
             return cli_fail(err.code, &err, "reading --messages");
         req.messages_json = am_buf_str(&input);
     } else if (strcmp(prompt, "-") == 0) {
+        from_stdin = true;
         if (cli_read_input("-", &input, &err) != AM_OK)
             return cli_fail(err.code, &err, "reading the prompt");
         prompt = input.ptr != NULL ? input.ptr : "";
+    }
+    if (messages == NULL && prompt[0] == '\0') {
+        am_buf_free(&input);
+        return cli_usage("llm", "the PROMPT is empty%s",
+                         from_stdin ? " (read from stdin)" : "");
     }
     if (am_llm_create(&o, &llm, &err) != AM_OK) {
         am_buf_free(&input);
@@ -176,7 +183,12 @@ int cmd_llm(int argc, char **argv)
     if (system != NULL)
         req.system = am_str_c(system);
     if (am_llm_chat(llm, &req, &text, &res) != AM_OK) {
-        rc = cli_fail(res.error.code, &res.error, "llm chat");
+        /* Problems in a --messages file are named with the file. */
+        rc = cli_fail(res.error.code, &res.error,
+                      messages != NULL && res.http_status == 0 &&
+                              res.error.code != AM_ENET
+                          ? messages
+                          : "llm chat");
     } else if (json) {
         printf("{\"text\":");
         print_json_string(stdout, text.ptr, text.len);
@@ -259,11 +271,13 @@ int cmd_embed(int argc, char **argv)
             }
             o.dim = v != NULL ? (size_t)num : 0;
         } else if (cli_opt(argc, argv, &i, "--batch", &v)) {
-            if (v != NULL && (!parse_count("embed", "--batch", v, 100000,
-                                           &num) || num == 0)) {
-                if (num == 0)
-                    cli_usage("embed", "--batch must be at least 1");
+            if (v != NULL && !parse_count("embed", "--batch", v, 100000,
+                                          &num)) {
                 rc = CLI_EXIT_USAGE;
+                goto out;
+            }
+            if (v != NULL && num == 0) {
+                rc = cli_usage("embed", "--batch must be at least 1");
                 goto out;
             }
             o.max_batch = v != NULL ? (size_t)num : o.max_batch;

@@ -6,11 +6,15 @@
  *   agentmem tiers search [--type T] [--tag T]... [--min X] [--max X]
  *                  [--recent-days N] [--tier T]... [--limit N] [--peek]
  *   agentmem tiers delete|archive|restore ID...
- *   agentmem tiers stats | optimize | policies | maintain | moves [--last N]
+ *   agentmem tiers stats | optimize | policies | maintain | compact
+ *                  | moves [--last N]
  *
  * Every subcommand takes --db FILE (default ./agentmem.db), --now MS (the
- * time to act at, for scripts and tests) and --capacity TIER=N. The
- * handle is closed (flushed) before the command exits.
+ * time to act at, for scripts and tests), --capacity TIER=N and
+ * --archive-step BYTES (archive compression deferred by a policy run is
+ * done this many bytes per call; 0: all at once). `compact` compresses
+ * everything still waiting. The handle is closed (flushed) before the
+ * command exits.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,6 +32,8 @@ typedef struct targs {
     bool has_now;
     size_t capacity[AM_TIER_COUNT];
     bool has_cap[AM_TIER_COUNT];
+    size_t archive_step;
+    bool has_step;
     /* put */
     const char *file;
     double importance;
@@ -94,6 +100,9 @@ static int parse_args(const char *sub, int argc, char **argv, targs *a)
             if (errno != 0 || *end != '\0' || end == v)
                 return cli_usage("tiers", "--now: '%s' is not a number of "
                                  "milliseconds", v);
+            if (a->now < 0)
+                return cli_usage("tiers", "--now: '%s' is negative (want "
+                                 "milliseconds since 1970)", v);
             a->has_now = true;
         } else if (cli_opt(argc, argv, &i, "--capacity", &v)) {
             const char *eq = v != NULL ? strchr(v, '=') : NULL;
@@ -107,6 +116,11 @@ static int parse_args(const char *sub, int argc, char **argv, targs *a)
                                  "working=100 (got '%s')", v ? v : "");
             a->capacity[tier] = n;
             a->has_cap[tier] = true;
+        } else if (cli_opt(argc, argv, &i, "--archive-step", &v)) {
+            if (v == NULL || !parse_size(v, &a->archive_step))
+                return cli_usage("tiers", "--archive-step wants a whole "
+                                 "number of bytes (got '%s')", v ? v : "");
+            a->has_step = true;
         } else if (cli_opt(argc, argv, &i, "--file", &v)) {
             if (v == NULL)
                 return cli_usage("tiers", "--file needs a path ('-': stdin)");
@@ -128,9 +142,11 @@ static int parse_args(const char *sub, int argc, char **argv, targs *a)
                 return cli_usage("tiers", "--type needs a value");
             a->type = v;
         } else if (cli_opt(argc, argv, &i, "--tag", &v)) {
-            if (v == NULL || a->ntags == MAX_TAGS)
-                return cli_usage("tiers", "--tag needs a value (at most %d)",
-                                 MAX_TAGS);
+            if (v == NULL)
+                return cli_usage("tiers", "--tag needs a value");
+            if (a->ntags == MAX_TAGS)
+                return cli_usage("tiers", "too many --tag options (tag %d: "
+                                 "at most %d)", MAX_TAGS + 1, MAX_TAGS);
             a->tags[a->ntags++] = v;
         } else if (cli_opt(argc, argv, &i, "--extra", &v)) {
             if (v == NULL)
@@ -186,6 +202,8 @@ static int open_tiers(targs *a, am_clock *clk, am_tiers **t)
     for (int i = 0; i < AM_TIER_COUNT; i++)
         if (a->has_cap[i])
             o.capacity[i] = a->capacity[i];
+    if (a->has_step)
+        o.archive_step_bytes = a->archive_step;
     o.db_path = a->db;
     st = am_tiers_open(&o, t, &err);
     if (st != AM_OK)
@@ -344,6 +362,10 @@ static int do_stats(am_tiers *t)
                s[i].avg_age_hours, (unsigned long long)s[i].content_bytes,
                (unsigned long long)s[i].stored_bytes);
     }
+    if (s[AM_TIER_ARCHIVE].uncompressed > 0)
+        printf("archive: %zu item%s not compressed yet (agentmem tiers "
+               "compact)\n", s[AM_TIER_ARCHIVE].uncompressed,
+               s[AM_TIER_ARCHIVE].uncompressed == 1 ? "" : "s");
     return CLI_EXIT_OK;
 }
 
@@ -372,10 +394,11 @@ int cmd_tiers(int argc, char **argv)
         strcmp(sub, "archive") != 0 && strcmp(sub, "restore") != 0 &&
         strcmp(sub, "stats") != 0 && strcmp(sub, "optimize") != 0 &&
         strcmp(sub, "policies") != 0 && strcmp(sub, "moves") != 0 &&
-        strcmp(sub, "maintain") != 0)
+        strcmp(sub, "maintain") != 0 && strcmp(sub, "compact") != 0)
         return cli_usage("tiers", "unknown subcommand '%s' (put, get, "
                          "search, delete, archive, restore, stats, "
-                         "optimize, policies, maintain, moves)", sub);
+                         "optimize, policies, maintain, compact, moves)",
+                         sub);
     rc = open_tiers(&a, &clk, &t);
     if (rc != CLI_EXIT_OK)
         return rc;
@@ -400,6 +423,19 @@ int cmd_tiers(int argc, char **argv)
             rc = cli_fail(st, am_tiers_last_error(t), "optimize");
         else
             printf("optimize: demoted %zu item%s\n", n, n == 1 ? "" : "s");
+    } else if (strcmp(sub, "compact") == 0) {
+        am_tier_stats s[AM_TIER_COUNT];
+        size_t left = 0;
+        st = am_tiers_stats(t, s);
+        if (st == AM_OK)
+            st = am_tiers_compact(t, 0, &left);
+        if (st != AM_OK)
+            rc = cli_fail(st, am_tiers_last_error(t), "compact");
+        else
+            printf("compact: compressed %zu item%s, %zu left\n",
+                   s[AM_TIER_ARCHIVE].uncompressed - left,
+                   s[AM_TIER_ARCHIVE].uncompressed - left == 1 ? "" : "s",
+                   left);
     } else if (strcmp(sub, "policies") == 0 ||
                strcmp(sub, "maintain") == 0) {
         am_tier_policy_count pc[16];

@@ -58,8 +58,9 @@ static const cli_command commands[] = {
       "index past conversations and search them" },
     { "tiers", cmd_tiers, 1,
       "put|get|search|delete|archive|restore|stats|optimize|policies|"
-      "maintain|moves"
-      " [ARGS] [--db FILE] [--now MS] [--capacity TIER=N]",
+      "maintain|compact|moves"
+      " [ARGS] [--db FILE] [--now MS] [--capacity TIER=N] "
+      "[--archive-step BYTES]",
       "hierarchical memory: tiers, index search, lifecycle, archive" },
     { "llm", cmd_llm, 1, LLM_CHAT_USAGE,
       "chat with an OpenAI-compatible or Anthropic model over HTTP" },

@@ -408,6 +408,23 @@ am_status am__convlog_open(const char *path, am_conv *conv, bool sync,
                       "%d", path, MAGIC_LEN);
         goto out;
     }
+    /* The name must be one am_convmgr_get would accept, or the agent
+     * could never be reached again (found by fuzz_convlog: a name with a
+     * NUL byte was restored but no call could name it). */
+    {
+        size_t bad = 0;
+        const char *why = name.len > 200 ? "is longer than 200 bytes"
+                          : memchr(name.ptr, '\0', name.len) != NULL
+                              ? "contains a NUL byte"
+                          : !am__utf8_valid(name.ptr, name.len, &bad)
+                              ? "is not valid UTF-8"
+                              : NULL;
+        if (why != NULL) {
+            st = am__fail(err, AM_EFORMAT, "log '%s': the agent name in the "
+                          "record at byte %d %s", path, MAGIC_LEN, why);
+            goto out;
+        }
+    }
     log = log_new(conv->opts.alloc, path, name, sync);
     if (log == NULL) {
         st = am__fail(err, AM_ENOMEM, "out of memory");

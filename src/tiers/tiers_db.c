@@ -170,14 +170,16 @@ am_status am__tiers_db_open(am_tiers *t, const char *path)
         (st = prep(t, "INSERT OR REPLACE INTO tier_content(pid, data) "
                       "VALUES(?,?)", &t->st_ins_content)) != AM_OK ||
         (st = prep(t, "UPDATE tier_items SET tier=?, accessed_ms=?, "
-                      "hit1_ms=?, hit2_ms=?, access_count=? WHERE pid=?",
+                      "hit1_ms=?, hit2_ms=?, access_count=?, raw=? "
+                      "WHERE pid=?",
                    &t->st_upd_stats)) != AM_OK ||
         (st = prep(t, "DELETE FROM tier_items WHERE pid=?",
                    &t->st_del_item)) != AM_OK ||
         (st = prep(t, "DELETE FROM tier_content WHERE pid=?",
                    &t->st_del_content)) != AM_OK ||
         (st = prep(t, "INSERT INTO tier_moves(id, from_tier, to_tier, at_ms, "
-                      "reason) VALUES(?,?,?,?,?)", &t->st_ins_move)) != AM_OK ||
+                      "reason, seq) VALUES(?,?,?,?,?,?)",
+                   &t->st_ins_move)) != AM_OK ||
         (st = prep(t, "DELETE FROM tier_moves WHERE seq <= "
                       "(SELECT max(seq) FROM tier_moves) - ?",
                    &t->st_prune_moves)) != AM_OK)
@@ -484,7 +486,8 @@ static am_status write_item(am_tiers *t, const titem *it)
     bind_time(s, 3, it->hit1_ms);
     bind_time(s, 4, it->hit2_ms);
     sqlite3_bind_int64(s, 5, it->access_count);
-    sqlite3_bind_int64(s, 6, it->pid);
+    sqlite3_bind_int(s, 6, (it->flags & T_RAW) ? 1 : 0);
+    sqlite3_bind_int64(s, 7, it->pid);
     if (step_reset(s) != SQLITE_OK)
         return dbfail(t, "updating tier_items");
     return AM_OK;
@@ -514,7 +517,13 @@ am_status am__tiers_db_flush(am_tiers *t)
         if ((it->flags & T_LIVE) && (it->flags & T_DIRTY))
             st = write_item(t, it);
     }
-    for (size_t i = 0; i < t->npending_moves && st == AM_OK; i++) {
+    /* Move i of the pending ones is move number moves_total - npending +
+     * i + 1 (its seq). Moves the retention would delete at once (all but
+     * the last move_keep) are not written at all. */
+    for (size_t i = t->npending_moves > t->move_keep
+                        ? t->npending_moves - t->move_keep
+                        : 0;
+         i < t->npending_moves && st == AM_OK; i++) {
         const tmove *m = &t->pending_moves[i];
         sqlite3_stmt *s = t->st_ins_move;
         const char *r = am_tier_reason_name((am_tier_reason)m->reason);
@@ -525,6 +534,8 @@ am_status am__tiers_db_flush(am_tiers *t)
                           SQLITE_STATIC);
         sqlite3_bind_int64(s, 4, m->at_ms);
         sqlite3_bind_text(s, 5, r, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 6, (sqlite3_int64)(t->moves_total -
+                                                 t->npending_moves + i + 1));
         if (step_reset(s) != SQLITE_OK)
             st = dbfail(t, "writing tier_moves");
     }

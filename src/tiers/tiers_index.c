@@ -486,10 +486,15 @@ am_status am_tiers_search(am_tiers *t, const am_tier_query *q,
     pthread_mutex_lock(&t->mu);
     out->count = 0;
     am_buf_clear(&out->text);
-    if (!(q->min_importance >= 0.0 && q->max_importance <= 1.0 &&
-          q->min_importance <= q->max_importance)) {
+    if (!(q->min_importance >= 0.0 && q->max_importance <= 1.0)) {
         st = am__fail(&t->err, AM_EINVAL, "importance range [%g, %g] is not "
                       "inside [0, 1]", q->min_importance, q->max_importance);
+        goto out;
+    }
+    if (!(q->min_importance <= q->max_importance)) {
+        st = am__fail(&t->err, AM_EINVAL, "importance range is empty: "
+                      "min_importance %g > max_importance %g",
+                      q->min_importance, q->max_importance);
         goto out;
     }
     if (q->created_from_ms > q->created_to_ms || q->recent_days < 0) {

@@ -146,6 +146,7 @@ am_status am__tiers_move(am_tiers *t, uint32_t slot, am_tier to,
     char *ring_id = NULL, *db_id = NULL;
     size_t id_len = it->id_len;
     am_status st = AM_OK;
+    bool was_raw, content_changed;
     void *p;
 
     if (to == from)
@@ -187,6 +188,7 @@ am_status am__tiers_move(am_tiers *t, uint32_t slot, am_tier to,
         if (st != AM_OK)
             goto fail;
     }
+    was_raw = (it->flags & T_RAW) != 0;
     if (to == AM_TIER_ARCHIVE)
         st = am__tiers_compress(t, slot);
     else if (from == AM_TIER_ARCHIVE)
@@ -194,14 +196,17 @@ am_status am__tiers_move(am_tiers *t, uint32_t slot, am_tier to,
     if (st != AM_OK)
         goto fail;
     it = &t->items[slot];
+    /* The content row changes only when the bytes did: an archive move
+     * that defers compression, or a raw item leaving the archive, keeps
+     * its content and rewrites the short row only (tier and raw flag). */
+    content_changed = to == AM_TIER_ARCHIVE ? !(it->flags & T_RAW)
+                      : from == AM_TIER_ARCHIVE ? !was_raw
+                                                : false;
     it->flags &= (uint8_t)~T_MOVING;
     am__tiers_member_del(t, slot);
     am__tiers_member_add(t, slot, to);
     log_move(t, slot, from, to, reason, ring_id, db_id);
-    am__tiers_mark(t, slot, (to == AM_TIER_ARCHIVE ||
-                             from == AM_TIER_ARCHIVE)
-                                ? T_DIRTY_ALL
-                                : T_DIRTY_STATS);
+    am__tiers_mark(t, slot, content_changed ? T_DIRTY_ALL : T_DIRTY_STATS);
     return AM_OK;
 fail:
     t->items[slot].flags &= (uint8_t)~T_MOVING;
