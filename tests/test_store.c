@@ -140,6 +140,54 @@ AM_TEST(values_are_checked_and_texted_like_jansson)
     fx_close(&f);
 }
 
+AM_TEST(search_keeps_rare_terms_when_frequent_ones_are_dropped)
+{
+    /* A query whose terms match more than 1,500 rows together is cut to
+     * its rarest terms (ranking them is the cost); the rare term must
+     * survive, so its rows are found. */
+    fixture f;
+    fx_open(&f, 0);
+    enum { N = 1700 };
+    am_item_in *items = calloc(N, sizeof *items);
+    char (*keys)[16] = calloc(N, 16);
+    const am_str pp[] = { AM_STR("p") };
+    CHECK(items != NULL && keys != NULL);
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], 16, "k%d", i);
+        items[i] = (am_item_in){ .ns = { pp, 1 }, .key = am_str_c(keys[i]),
+                                 .value = AM_STR("\"common filler\"") };
+    }
+    items[5].value = AM_STR("\"zebra common\"");
+    items[9].value = AM_STR("\"zebra alone\"");
+    CHECK_OK(am_store_put_many(f.s, items, N));
+    for (int mode = 0; mode < 2; mode++) {
+        am_search q = { .query = AM_STR("common zebra"),
+                        .mode = AM_SEARCH_TEXT, .limit = 5 };
+        if (mode == 1)
+            q.ns = (am_ns){ pp, 1 }; /* the namespaced path too */
+        am_results *r;
+        CHECK_OK_E(am_store_search(f.s, &q, &r), am_store_last_error(f.s));
+        CHECK(r->count >= 2);
+        int seen = 0;
+        for (size_t i = 0; i < 2 && i < r->count; i++)
+            seen += r->items[i].key.len == 2 &&
+                    (memcmp(r->items[i].key.ptr, "k5", 2) == 0 ||
+                     memcmp(r->items[i].key.ptr, "k9", 2) == 0);
+        CHECK(seen == 2);
+        am_results_free(r);
+    }
+    /* A frequent term alone is still searched. */
+    am_search q1 = { .query = AM_STR("filler"), .mode = AM_SEARCH_TEXT,
+                     .limit = 3 };
+    am_results *r1;
+    CHECK_OK(am_store_search(f.s, &q1, &r1));
+    CHECK(r1->count == 3);
+    am_results_free(r1);
+    free(items);
+    free(keys);
+    fx_close(&f);
+}
+
 AM_TEST(bad_input_is_rejected_and_names_the_problem)
 {
     fixture f;

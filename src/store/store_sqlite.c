@@ -135,6 +135,9 @@ static const char *const sql_text[Q_COUNT_] = {
                   " (SELECT rowid, rank FROM items_fts WHERE items_fts"
                   " MATCH ?2 ORDER BY rank LIMIT ?3) f"
                   " LEFT JOIN items i ON i.id = f.rowid ORDER BY f.rank",
+    /* Matching rows of one term, counted up to ?2 (no ranking: cheap). */
+    [Q_FTS_DF] = "SELECT count(*) FROM (SELECT 1 FROM items_fts"
+                 " WHERE items_fts MATCH ?1 LIMIT ?2)",
     [Q_VEC_LOAD] = "SELECT id, ns, expires_ms, vec, vec_model FROM items"
                    " WHERE vec IS NOT NULL AND deleted_ms IS NULL",
     [Q_SESS_FIND] = "SELECT id, user_id FROM sessions WHERE session_id = ?1",
