@@ -78,6 +78,116 @@ AM_TEST(put_get_roundtrip_and_update)
     fx_close(&f);
 }
 
+AM_TEST(values_are_checked_and_texted_like_jansson)
+{
+    /* Puts check values with a fast scanner and fall back to jansson for
+     * what it does not handle; both must accept the same documents and
+     * derive the same text (the string leaves joined by spaces). */
+    static const struct {
+        const char *value, *text; /* text NULL: rejected (AM_EFORMAT) */
+    } cases[] = {
+        { "{\"a\":\"x y\",\"b\":[\"z\",1,true,null,-0.5]}", "x y z" },
+        { " \"plain\" ", "plain" },
+        { "[\"\",\"a\",\"\"]", "a " },
+        { "{\"e\":\"t\\tq\\\"\\\\\\/n\\n\"}", "t\tq\"\\/n\n" },
+        { "{\"u\":\"caf\\u00e9 \\ud83d\\ude00\"}", "caf\xc3\xa9 \xf0\x9f\x98\x80" },
+        { "{\"k\":\"first\",\"k\":\"last\"}", "last" },
+        { "[1e3, 2E-2, 123456789012345678901]", NULL },
+        { "[1e3, 2E-2, 12345678901234567]", "" },
+        { "{\"\xc3\xa9\":\"\xe2\x82\xac\"}", "\xe2\x82\xac" },
+        { "\"\xc3\"", NULL },
+        { "\"a\x01\"", NULL },
+        { "[1,]", NULL },
+        { "{\"a\" 1}", NULL },
+        { "01", NULL },
+        { "-", NULL },
+        { "[1] x", NULL },
+        { "", NULL },
+        { "tru", NULL },
+        { "\"\\x\"", NULL },
+        { "{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"h\":8,"
+          "\"i\":9,\"j\":10,\"k\":11,\"l\":12,\"m\":13,\"n\":14,\"o\":15,"
+          "\"p\":16,\"q\":\"seventeen\"}", "seventeen" },
+    };
+    fixture f;
+    fx_open(&f, 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "c%zu", i);
+        am_item_in it = { .ns = NS1("j"), .key = am_str_c(key),
+                          .value = am_str_c(cases[i].value) };
+        am_status st = am_store_put(f.s, &it);
+        if (cases[i].text == NULL) {
+            CHECK_ST(st, AM_EFORMAT);
+            CHECK(strstr(am_store_last_error(f.s)->msg, "value") != NULL);
+            continue;
+        }
+        CHECK_OK_E(st, am_store_last_error(f.s));
+        am_results *r;
+        CHECK_OK(am_store_get_item(f.s, NS1("j"), am_str_c(key), &r));
+        CHECK_MEM_EQ(r->items[0].text.ptr, r->items[0].text.len,
+                     cases[i].text);
+        am_results_free(r);
+    }
+    /* meta: any JSON object, nothing else. */
+    am_item_in m = { .ns = NS1("j"), .key = AM_STR("m"),
+                     .value = AM_STR("1"), .meta = AM_STR(" {\"a\":[1]} ") };
+    CHECK_OK(am_store_put(f.s, &m));
+    m.meta = AM_STR("\"s\"");
+    CHECK_ST(am_store_put(f.s, &m), AM_EFORMAT);
+    m.meta = AM_STR("{\"a\":1e400}");
+    CHECK_ST(am_store_put(f.s, &m), AM_EFORMAT);
+    fx_close(&f);
+}
+
+AM_TEST(search_keeps_rare_terms_when_frequent_ones_are_dropped)
+{
+    /* A query whose terms match more than 1,500 rows together is cut to
+     * its rarest terms (ranking them is the cost); the rare term must
+     * survive, so its rows are found. */
+    fixture f;
+    fx_open(&f, 0);
+    enum { N = 1700 };
+    am_item_in *items = calloc(N, sizeof *items);
+    char (*keys)[16] = calloc(N, 16);
+    const am_str pp[] = { AM_STR("p") };
+    CHECK(items != NULL && keys != NULL);
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], 16, "k%d", i);
+        items[i] = (am_item_in){ .ns = { pp, 1 }, .key = am_str_c(keys[i]),
+                                 .value = AM_STR("\"common filler\"") };
+    }
+    items[5].value = AM_STR("\"zebra common\"");
+    items[9].value = AM_STR("\"zebra alone\"");
+    CHECK_OK(am_store_put_many(f.s, items, N));
+    for (int mode = 0; mode < 2; mode++) {
+        am_search q = { .query = AM_STR("common zebra"),
+                        .mode = AM_SEARCH_TEXT, .limit = 5 };
+        if (mode == 1)
+            q.ns = (am_ns){ pp, 1 }; /* the namespaced path too */
+        am_results *r;
+        CHECK_OK_E(am_store_search(f.s, &q, &r), am_store_last_error(f.s));
+        CHECK(r->count >= 2);
+        int seen = 0;
+        for (size_t i = 0; i < 2 && i < r->count; i++)
+            seen += r->items[i].key.len == 2 &&
+                    (memcmp(r->items[i].key.ptr, "k5", 2) == 0 ||
+                     memcmp(r->items[i].key.ptr, "k9", 2) == 0);
+        CHECK(seen == 2);
+        am_results_free(r);
+    }
+    /* A frequent term alone is still searched. */
+    am_search q1 = { .query = AM_STR("filler"), .mode = AM_SEARCH_TEXT,
+                     .limit = 3 };
+    am_results *r1;
+    CHECK_OK(am_store_search(f.s, &q1, &r1));
+    CHECK(r1->count == 3);
+    am_results_free(r1);
+    free(items);
+    free(keys);
+    fx_close(&f);
+}
+
 AM_TEST(bad_input_is_rejected_and_names_the_problem)
 {
     fixture f;

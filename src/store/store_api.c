@@ -297,6 +297,218 @@ void am__store_prepared_free(am_store *s, am__prepared *p)
  * (only its allocator and embedder, which never change): callers run it
  * without the store's lock, so a slow embedder does not block others.
  * Errors go to `err`. */
+/* ---- A fast JSON check for the common case ----
+ *
+ * Puts validate every value and derive its text from the string leaves.
+ * Building a jansson tree for that costs more than the SQLite insert of a
+ * small item, so values are first checked by this scanner, which accepts
+ * a strict subset of what jansson accepts (and derives the same text):
+ * anything it does not handle -- \u escapes, exponents, integers over 18
+ * digits, more than 16 keys in one object or a repeated key, nesting past
+ * 64 levels, or any error -- sends the value through jansson, which gives
+ * the answer and the error message. */
+
+typedef struct jscan {
+    const char *p, *end;
+    am_buf *out;   /* string leaves go here (NULL: validate only) */
+    int oom;
+} jscan;
+
+#define JS_MAX_KEYS 16
+#define JS_MAX_DEPTH 64
+
+static void js_ws(jscan *j)
+{
+    while (j->p < j->end &&
+           (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
+        j->p++;
+}
+
+/* A string at j->p (on its quote). `emit`: append its value to j->out.
+ * `raw`: the bytes between the quotes; `esc`: whether it had escapes. */
+static int js_string(jscan *j, int emit, am_str *raw, int *esc)
+{
+    const char *s = ++j->p;
+    int high = 0;
+    *esc = 0;
+    while (j->p < j->end && *j->p != '"') {
+        unsigned char c = (unsigned char)*j->p;
+        if (c < 0x20)
+            return 0;
+        if (c == '\\') {
+            if (j->p + 1 >= j->end || strchr("\"\\/bfnrt", j->p[1]) == NULL ||
+                j->p[1] == '\0')
+                return 0; /* \u and bad escapes: jansson's business */
+            *esc = 1;
+            j->p += 2;
+            continue;
+        }
+        high |= c >= 0x80;
+        j->p++;
+    }
+    if (j->p >= j->end)
+        return 0;
+    raw->ptr = s;
+    raw->len = (size_t)(j->p - s);
+    j->p++; /* closing quote */
+    if (high && !am__utf8_valid(raw->ptr, raw->len, NULL))
+        return 0;
+    if (!emit || j->out == NULL)
+        return 1;
+    am_buf *o = j->out;
+    if (o->len > 0 && am_buf_append(o, " ", 1) != AM_OK)
+        return j->oom = 1, 0;
+    if (!*esc) {
+        if (am_buf_append(o, raw->ptr, raw->len) != AM_OK)
+            return j->oom = 1, 0;
+        return 1;
+    }
+    if (am_buf_reserve(o, raw->len) != AM_OK)
+        return j->oom = 1, 0;
+    for (size_t i = 0; i < raw->len; i++) {
+        char c = raw->ptr[i];
+        if (c == '\\') {
+            switch (raw->ptr[++i]) {
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'n': c = '\n'; break;
+            case 'r': c = '\r'; break;
+            case 't': c = '\t'; break;
+            default: c = raw->ptr[i]; break; /* " \ / */
+            }
+        }
+        o->ptr[o->len++] = c;
+    }
+    return 1;
+}
+
+static int js_digits(jscan *j)
+{
+    const char *s = j->p;
+    while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
+        j->p++;
+    return (int)(j->p - s);
+}
+
+static int js_value(jscan *j, int depth)
+{
+    am_str raw;
+    int esc;
+
+    if (depth > JS_MAX_DEPTH || j->p >= j->end)
+        return 0;
+    switch (*j->p) {
+    case '"':
+        return js_string(j, 1, &raw, &esc);
+    case '{': {
+        am_str keys[JS_MAX_KEYS];
+        size_t n = 0;
+        j->p++;
+        js_ws(j);
+        if (j->p < j->end && *j->p == '}')
+            return j->p++, 1;
+        for (;;) {
+            if (j->p >= j->end || *j->p != '"' || n == JS_MAX_KEYS ||
+                !js_string(j, 0, &raw, &esc) || esc)
+                return 0;
+            for (size_t i = 0; i < n; i++)
+                if (keys[i].len == raw.len &&
+                    memcmp(keys[i].ptr, raw.ptr, raw.len) == 0)
+                    return 0; /* jansson keeps the last: let it */
+            keys[n++] = raw;
+            js_ws(j);
+            if (j->p >= j->end || *j->p != ':')
+                return 0;
+            j->p++;
+            js_ws(j);
+            if (!js_value(j, depth + 1))
+                return 0;
+            js_ws(j);
+            if (j->p < j->end && *j->p == ',') {
+                j->p++;
+                js_ws(j);
+                continue;
+            }
+            if (j->p < j->end && *j->p == '}')
+                return j->p++, 1;
+            return 0;
+        }
+    }
+    case '[':
+        j->p++;
+        js_ws(j);
+        if (j->p < j->end && *j->p == ']')
+            return j->p++, 1;
+        for (;;) {
+            if (!js_value(j, depth + 1))
+                return 0;
+            js_ws(j);
+            if (j->p < j->end && *j->p == ',') {
+                j->p++;
+                js_ws(j);
+                continue;
+            }
+            if (j->p < j->end && *j->p == ']')
+                return j->p++, 1;
+            return 0;
+        }
+    case 't':
+        if (j->end - j->p >= 4 && memcmp(j->p, "true", 4) == 0)
+            return j->p += 4, 1;
+        return 0;
+    case 'f':
+        if (j->end - j->p >= 5 && memcmp(j->p, "false", 5) == 0)
+            return j->p += 5, 1;
+        return 0;
+    case 'n':
+        if (j->end - j->p >= 4 && memcmp(j->p, "null", 4) == 0)
+            return j->p += 4, 1;
+        return 0;
+    default: {
+        int d;
+        if (*j->p == '-')
+            j->p++;
+        if (j->p < j->end && *j->p == '0') {
+            j->p++;
+            d = 1;
+        } else {
+            d = js_digits(j);
+            if (d == 0)
+                return 0;
+        }
+        if (d > 18)
+            return 0; /* jansson checks the integer range */
+        if (j->p < j->end && *j->p == '.') {
+            j->p++;
+            if (js_digits(j) == 0)
+                return 0;
+        }
+        if (j->p < j->end && (*j->p == 'e' || *j->p == 'E'))
+            return 0; /* exponents may overflow: jansson decides */
+        return 1;
+    }
+    }
+}
+
+/* 1 if `text` is a JSON value this scanner accepts (its string leaves
+ * appended to `out` unless NULL; *is_object tells the top-level kind),
+ * 0 if jansson must decide (out may then hold a partial text; j.oom set
+ * on allocation failure). */
+static int js_check(am_str text, am_buf *out, int *is_object, int *oom)
+{
+    jscan j = { text.ptr, text.ptr + text.len, out, 0 };
+    int ok;
+    *oom = 0;
+    if (text.ptr == NULL)
+        return 0;
+    js_ws(&j);
+    *is_object = j.p < j.end && *j.p == '{';
+    ok = js_value(&j, 0);
+    js_ws(&j);
+    *oom = j.oom;
+    return ok && j.p == j.end;
+}
+
 am_status am__store_prepare(am_store *s, const am_item_in *it, size_t idx,
                             am__prepared *p, am_error *err)
 {
@@ -322,16 +534,28 @@ am_status am__store_prepare(am_store *s, const am_item_in *it, size_t idx,
     if (it->ttl_ms < 0)
         return am__fail(err, AM_EINVAL, "%s: negative ttl_ms", where);
     char what[64];
-    snprintf(what, sizeof what, "%s: value", where);
-    st = parse_any(it->value, what, &v, err);
-    if (st != AM_OK)
-        return st;
-    if (it->text.len > 0)
-        st = am_buf_append(&p->text, it->text.ptr, it->text.len);
-    else
-        st = text_of(v, &p->text, 0);
-    json_decref(v);
-    v = NULL;
+    int is_obj, oom;
+    if (js_check(it->value, it->text.len > 0 ? NULL : &p->text, &is_obj,
+                 &oom)) {
+        st = it->text.len > 0
+                 ? am_buf_append(&p->text, it->text.ptr, it->text.len)
+                 : AM_OK;
+    } else if (oom) {
+        st = AM_ENOMEM;
+    } else {
+        /* Not the common case (or not JSON): jansson decides. */
+        am_buf_clear(&p->text);
+        snprintf(what, sizeof what, "%s: value", where);
+        st = parse_any(it->value, what, &v, err);
+        if (st != AM_OK)
+            return st;
+        if (it->text.len > 0)
+            st = am_buf_append(&p->text, it->text.ptr, it->text.len);
+        else
+            st = text_of(v, &p->text, 0);
+        json_decref(v);
+        v = NULL;
+    }
     if (st == AM_OK)
         st = am_buf_reserve(&p->text, 0);
     if (st != AM_OK)
@@ -341,7 +565,10 @@ am_status am__store_prepare(am_store *s, const am_item_in *it, size_t idx,
         return am__fail(err, AM_EFORMAT, "%s: text is not UTF-8",
                         where);
     p->meta = it->meta.len > 0 ? it->meta : AM_STR("{}");
-    if (it->meta.len > 0) {
+    if (it->meta.len > 0 && js_check(it->meta, NULL, &is_obj, &oom) &&
+        is_obj) {
+        /* a JSON object: fine */
+    } else if (it->meta.len > 0) {
         snprintf(what, sizeof what, "%s: meta", where);
         st = am__json_parse(p->meta, what, &v, err);
         if (st != AM_OK)

@@ -135,6 +135,9 @@ static const char *const sql_text[Q_COUNT_] = {
                   " (SELECT rowid, rank FROM items_fts WHERE items_fts"
                   " MATCH ?2 ORDER BY rank LIMIT ?3) f"
                   " LEFT JOIN items i ON i.id = f.rowid ORDER BY f.rank",
+    /* Matching rows of one term, counted up to ?2 (no ranking: cheap). */
+    [Q_FTS_DF] = "SELECT count(*) FROM (SELECT 1 FROM items_fts"
+                 " WHERE items_fts MATCH ?1 LIMIT ?2)",
     [Q_VEC_LOAD] = "SELECT id, ns, expires_ms, vec, vec_model FROM items"
                    " WHERE vec IS NOT NULL AND deleted_ms IS NULL",
     [Q_SESS_FIND] = "SELECT id, user_id FROM sessions WHERE session_id = ?1",
@@ -316,12 +319,24 @@ static am_status sq_open(am_store *s, const char *path,
                                       : sqlite3_errstr(rc));
     sqlite3_extended_result_codes(q->db, 1);
     sqlite3_busy_timeout(q->db, s->busy_timeout_ms);
+    /* A 32 MB page cache (SQLite's default is 2 MB): at a million items
+     * the key index and the full-text index's doc-size table no longer
+     * fit in 2 MB, and every put and every BM25 score paid for re-reading
+     * their pages. Measured in docs/BENCHMARKS.md (issue 5). */
+    st = am__store_exec(s, "PRAGMA cache_size = -32768");
+    if (st != AM_OK)
+        return am__fail(err, st, "store open '%s': %s", path, s->err.msg);
     if (o->read_only)
         return AM_OK;
     st = am__store_exec(s, "PRAGMA journal_mode = WAL");
     if (st == AM_OK)
         st = am__store_exec(s, o->sync_full ? "PRAGMA synchronous = FULL"
                                             : "PRAGMA synchronous = NORMAL");
+    /* Checkpoint the WAL every 8192 pages (32 MB) instead of 1000: index
+     * pages rewritten by many batches are copied back once, not per
+     * batch. */
+    if (st == AM_OK)
+        st = am__store_exec(s, "PRAGMA wal_autocheckpoint = 8192");
     if (st == AM_OK)
         st = migrate(s);
     if (st != AM_OK) {

@@ -29,6 +29,7 @@ enum {
     Q_NS_LIST,
     Q_FTS,
     Q_FTS_TOP,
+    Q_FTS_DF,
     Q_VEC_LOAD,
     Q_SESS_FIND,
     Q_SESS_NEW,

@@ -143,7 +143,7 @@ static void bind_item(sqlite3_stmt *w, const am_item_in *it,
  * stores old values only: an event's new value is the next event's old
  * value, or the current row's. */
 static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
-                         size_t idx, int64_t now)
+                         const am__prepared *prev, size_t idx, int64_t now)
 {
     am_status st;
     sqlite3_stmt *f, *w;
@@ -151,7 +151,9 @@ static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
     int64_t id, created = now;
     am_str enc = { p->ns.ptr, p->ns.len };
 
-    if (p->vec != NULL) {
+    if (p->vec != NULL && (prev == NULL || prev->dim != p->dim ||
+                           strcmp(prev->model, p->model) != 0)) {
+        /* Checked once per run of items from the same model. */
         st = check_model(s, p, idx);
         if (st != AM_OK)
             return st;
@@ -348,8 +350,12 @@ am_status am__sq_write(am_store *s, const am__write *w, am__prepared *ps,
         st = am__sq_clear_ns(s, w->clear, NULL);
         s->own_writes++;
     }
-    for (size_t i = 0; i < w->nput && st == AM_OK; i++)
-        st = put_one(s, &w->puts[i], &ps[i], i, now);
+    const am__prepared *checked = NULL; /* last item whose model passed */
+    for (size_t i = 0; i < w->nput && st == AM_OK; i++) {
+        st = put_one(s, &w->puts[i], &ps[i], checked, i, now);
+        if (ps[i].vec != NULL)
+            checked = &ps[i];
+    }
     for (size_t i = 0; i < w->ndel && st == AM_OK; i++) {
         sqlite3_stmt *f = NULL;
         am_str key = w->dels[i];

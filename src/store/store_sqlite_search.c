@@ -391,6 +391,88 @@ static am_status cands_push(am_store *s, cands *c, int64_t id)
     return AM_OK;
 }
 
+/* Ranking is what full-text search pays for: walking a term's doclist
+ * costs about a tenth of BM25-scoring the rows it matches (see
+ * docs/BENCHMARKS.md, issue 5). When the terms of a query match more than
+ * FTS_BUDGET rows together, the most frequent terms are dropped (rarest
+ * kept first, at least one kept) until the rest match at most FTS_BUDGET:
+ * like a stopword list computed from the index, and it only changes
+ * queries whose frequent terms carry little weight (low IDF). */
+#define FTS_BUDGET 1500
+
+typedef struct fterm {
+    const char *p;  /* the quoted term inside the query */
+    size_t n;
+    int64_t df;     /* matching rows, counted up to FTS_BUDGET + 1 */
+} fterm;
+
+static int fterm_by_df(const void *a, const void *b)
+{
+    const fterm *x = a, *y = b;
+    return x->df < y->df ? -1 : x->df > y->df;
+}
+
+static am_status prune_terms(am_store *s, am_buf *fq, size_t *terms)
+{
+    fterm t[64];
+    size_t n = 0;
+    int64_t total = 0;
+    am_buf out = AM_BUF_INIT;
+    am_status st = AM_OK;
+
+    if (*terms < 2 || *terms > 64)
+        return AM_OK;
+    for (const char *p = fq->ptr, *end = fq->ptr + fq->len; p < end;) {
+        const char *q = strstr(p, " OR ");
+        if (q == NULL)
+            q = end;
+        t[n].p = p;
+        t[n].n = (size_t)(q - p);
+        n++;
+        p = q < end ? q + 4 : end;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *c = am__store_stmt(s, Q_FTS_DF);
+        if (c == NULL)
+            return s->err.code;
+        sqlite3_bind_text(c, 1, t[i].p, (int)t[i].n, SQLITE_STATIC);
+        sqlite3_bind_int64(c, 2, FTS_BUDGET + 1);
+        int rc = sqlite3_step(c);
+        t[i].df = rc == SQLITE_ROW ? sqlite3_column_int64(c, 0) : 0;
+        sqlite3_reset(c);
+        if (rc != SQLITE_ROW)
+            return am__store_dberr(s, rc, "search");
+        total += t[i].df;
+    }
+    if (total <= FTS_BUDGET)
+        return AM_OK;
+    qsort(t, n, sizeof *t, fterm_by_df);
+    out.alloc = s->alloc;
+    total = 0;
+    size_t kept = 0;
+    for (size_t i = 0; i < n && st == AM_OK; i++) {
+        if (kept > 0 && total + t[i].df > FTS_BUDGET)
+            break;
+        total += t[i].df;
+        if (kept > 0)
+            st = am_buf_append(&out, " OR ", 4);
+        if (st == AM_OK)
+            st = am_buf_append(&out, t[i].p, t[i].n);
+        kept++;
+    }
+    if (st == AM_OK)
+        st = am_buf_reserve(&out, 0);
+    if (st != AM_OK) {
+        am_buf_free(&out);
+        return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+    }
+    out.ptr[out.len] = '\0';
+    am_buf_free(fq);
+    *fq = out;
+    *terms = kept;
+    return AM_OK;
+}
+
 static am_status text_cands(am_store *s, am_str query, am_str lo,
                             am_str hi, json_t *filter, size_t want,
                             int64_t now, cands *out)
@@ -407,6 +489,11 @@ static am_status text_cands(am_store *s, am_str query, am_str lo,
     if (terms == 0) {
         am_buf_free(&fq);
         return AM_OK;
+    }
+    st = prune_terms(s, &fq, &terms);
+    if (st != AM_OK) {
+        am_buf_free(&fq);
+        return st;
     }
     /* Root search: FTS5 cuts at `lim`; dead rows are rare, so a small
      * margin over `want` is enough (the loop deepens otherwise). */
