@@ -354,9 +354,44 @@ static size_t o200k_words(const uint8_t *s, size_t len, size_t s0)
     return j + contraction(s, len, j, 1);
 }
 
+/* The common case of o200k, an ASCII word with an optional ASCII prefix
+ * character, decided from ASCII bytes alone: [UP]*[LO]+ or [UP]+[LO]*
+ * over ASCII letters (no ASCII letter is in both sets, and ASCII has no
+ * marks, so only one start can match; see o200k_words). Returns 0 when a
+ * non-ASCII byte is reached where the answer depends on it, or when the
+ * piece is not such a word; o200k() then decides in general. */
+static inline size_t o200k_ascii_word(const uint8_t *s, size_t len,
+                                      size_t i)
+{
+    size_t j = i;
+    unsigned c0 = ascii_class[s[i]];
+
+    if (!(c0 & AM__C_L)) {
+        if ((c0 & (AM__C_N | AM__C_NL)) || i + 1 >= len ||
+            s[i + 1] >= 0x80 || !(ascii_class[s[i + 1]] & AM__C_L))
+            return 0;
+        j = i + 1;
+    }
+    while (j < len && s[j] < 0x80 && (ascii_class[s[j]] & AM__C_UP))
+        j++;
+    if (j < len && s[j] >= 0x80)
+        return 0;
+    if (j < len && (ascii_class[s[j]] & AM__C_LO)) {
+        while (j < len && s[j] < 0x80 && (ascii_class[s[j]] & AM__C_LO))
+            j++;
+        if (j < len && s[j] >= 0x80)
+            return 0;
+    }
+    return j + contraction(s, len, j, 1);
+}
+
 static size_t o200k(const uint8_t *s, size_t len, size_t i)
 {
     size_t n0, n1, j;
+
+    if (s[i] < 0x80 && (j = o200k_ascii_word(s, len, i)) != 0)
+        return j;
+
     unsigned c0 = cls(s, len, i, &n0), c1 = 0;
     int prefix = !(c0 & (AM__C_L | AM__C_N | AM__C_NL)) && i + n0 < len;
     /* A word alternative can only match from a start whose character is in
