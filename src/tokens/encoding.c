@@ -28,9 +28,7 @@
 
 /* Pieces up to MID_PIECE bytes use the array scan; longer ones the heap
  * (in stack buffers up to SMALL_PIECE bytes, on the heap beyond). */
-#ifndef MID_PIECE
 #define MID_PIECE 64
-#endif
 
 /* Where a piece's tokens go: appended to `toks` when it is not NULL, else
  * only counted. */
@@ -74,6 +72,23 @@ static inline int32_t pair_key(uint32_t rank, size_t s)
     return rank == NO_RANK ? KEY_NONE : (int32_t)(rank << 8 | (uint32_t)s);
 }
 
+/* next[] and prev[] of n single-byte parts (prev[0] is unused). */
+static const uint8_t seq_next[MID_PIECE + 1] = {
+#define S4(i) i + 1, i + 2, i + 3, i + 4
+    S4(0), S4(4), S4(8), S4(12), S4(16), S4(20), S4(24), S4(28), S4(32),
+    S4(36), S4(40), S4(44), S4(48), S4(52), S4(56), S4(60), 65
+#undef S4
+};
+static const uint8_t seq_prev[MID_PIECE + 1] = {
+#define S4(i) i - 1, i, i + 1, i + 2
+    0, 0, 1, 2, S4(4), S4(8), S4(12), S4(16), S4(20), S4(24), S4(28), S4(32),
+    S4(36), S4(40), S4(44), S4(48), S4(52), S4(56), S4(60), 63
+#undef S4
+};
+#if MID_PIECE != 64
+#error "seq_next and seq_prev are written out for MID_PIECE 64"
+#endif
+
 static am_status merge_small(const am_encoding *enc, const uint8_t *p,
                              size_t n, sink *k)
 {
@@ -90,10 +105,8 @@ static am_status merge_small(const am_encoding *enc, const uint8_t *p,
         key.k[i] = pair_key(enc->pair_rank[p[i] | (p[i + 1] << 8)], i);
     for (size_t i = n - 1; i < nv * 4; i++)
         key.k[i] = KEY_NONE;
-    for (size_t i = 0; i <= n; i++) {
-        next[i] = (uint8_t)(i + 1);
-        prev[i] = (uint8_t)(i > 0 ? i - 1 : 0);
-    }
+    memcpy(next, seq_next, sizeof next);
+    memcpy(prev, seq_prev, sizeof prev);
     if (k->toks != NULL)
         for (size_t i = 0; i < n; i++)
             tok[i] = enc->byte_rank[p[i]];
