@@ -516,12 +516,30 @@ static am_status encode_ordinary(const am_encoding *enc, const uint8_t *s,
     while (i < len) {
         size_t e = am__pretok_next(pat, s, len, i), n = e - i;
         const uint8_t *p = s + i;
-        uint64_t h = hash_bytes(p, n);
-        pcache_entry *ce = &cache[(h >> 40) & mask];
+        uint64_t h;
+        pcache_entry *ce;
         size_t count0 = k->count;
         size_t at0 = k->toks != NULL ? k->toks->count : 0;
 
         i = e;
+        if (n <= 2) {
+            /* One byte is its token; two bytes are one token or two, the
+             * direct tables say which, faster than the cache could. */
+            uint32_t r = n == 1 ? enc->byte_rank[p[0]]
+                                : enc->pair_rank[p[0] | (p[1] << 8)];
+            if (r != NO_RANK) {
+                st = emit(k, r);
+            } else {
+                st = emit(k, enc->byte_rank[p[0]]);
+                if (st == AM_OK)
+                    st = emit(k, enc->byte_rank[p[1]]);
+            }
+            if (st != AM_OK)
+                break;
+            continue;
+        }
+        h = hash_bytes(p, n);
+        ce = &cache[(h >> 40) & mask];
         if (cached && ce->len == n && same_bytes(s + ce->at, p, n)) {
             st = replay(k, ce);
             if (st != AM_OK)

@@ -248,7 +248,8 @@ static size_t whitespace(const uint8_t *s, size_t len, size_t i,
 
 /* ---- cl100k_base ---- */
 
-static size_t cl100k(const uint8_t *s, size_t len, size_t i)
+__attribute__((noinline)) static size_t cl100k_general(const uint8_t *s,
+                                                       size_t len, size_t i)
 {
     size_t n0, n1, k, j;
     unsigned c0 = cls(s, len, i, &n0), c1;
@@ -286,6 +287,31 @@ static size_t cl100k(const uint8_t *s, size_t len, size_t i)
         return j;
     }
     return whitespace(s, len, i, 1);
+}
+
+/* The common case of cl100k, [^\r\n\p{L}\p{N}]?\p{L}+ over ASCII: an
+ * optional ASCII prefix character (not an apostrophe, which may start a
+ * contraction first) and ASCII letters. Returns 0 when the piece is not
+ * such a word or a non-ASCII byte could continue it; cl100k_general then
+ * decides. */
+static inline size_t cl100k(const uint8_t *s, size_t len, size_t i)
+{
+    size_t j = i;
+    unsigned c0 = ascii_class[s[i] & 0x7F];
+
+    if (s[i] < 0x80 && s[i] != '\'') {
+        if (!(c0 & AM__C_L) && !(c0 & (AM__C_N | AM__C_NL)) &&
+            i + 1 < len && s[i + 1] < 0x80 &&
+            (ascii_class[s[i + 1]] & AM__C_L))
+            j = i + 1;
+        if (ascii_class[s[j]] & AM__C_L) {
+            while (j < len && s[j] < 0x80 && (ascii_class[s[j]] & AM__C_L))
+                j++;
+            if (j == len || s[j] < 0x80)
+                return j;
+        }
+    }
+    return cl100k_general(s, len, i);
 }
 
 /* ---- o200k_base ---- */
@@ -385,13 +411,12 @@ static inline size_t o200k_ascii_word(const uint8_t *s, size_t len,
     return j + contraction(s, len, j, 1);
 }
 
-static size_t o200k(const uint8_t *s, size_t len, size_t i)
+/* Everything but the ASCII-word fast path, out of line so that the fast
+ * path does not pay for this function's frame. */
+__attribute__((noinline)) static size_t o200k_general(const uint8_t *s,
+                                                      size_t len, size_t i)
 {
     size_t n0, n1, j;
-
-    if (s[i] < 0x80 && (j = o200k_ascii_word(s, len, i)) != 0)
-        return j;
-
     unsigned c0 = cls(s, len, i, &n0), c1 = 0;
     int prefix = !(c0 & (AM__C_L | AM__C_N | AM__C_NL)) && i + n0 < len;
     /* A word alternative can only match from a start whose character is in
@@ -441,6 +466,15 @@ static size_t o200k(const uint8_t *s, size_t len, size_t i)
         return j;
     }
     return whitespace(s, len, i, 1);
+}
+
+static inline size_t o200k(const uint8_t *s, size_t len, size_t i)
+{
+    size_t j;
+
+    if (s[i] < 0x80 && (j = o200k_ascii_word(s, len, i)) != 0)
+        return j;
+    return o200k_general(s, len, i);
 }
 
 /* ---- r50k_base, p50k_base ---- */
