@@ -10,12 +10,13 @@
  *     pair whose concatenation has the lowest rank, the leftmost on ties,
  *     until no adjacent pair is a token.
  *
- * Short pieces use tiktoken's own array scan, which is quadratic in the
- * piece length but fastest for the few bytes of a typical word. Pieces
- * longer than SMALL_PIECE use a binary heap of candidate pairs keyed by
- * (rank, position) over a linked list of parts, O(n log n), so a 1 MB word
- * takes a fraction of a second instead of hours. Both pick the same pair
- * at every step, so they produce the same ids. Repeated pieces are served
+ * Pieces up to MID_PIECE bytes use tiktoken's scan for the lowest pair,
+ * quadratic in the piece length but fastest for the few bytes of a typical
+ * word (done as a vector minimum over fixed positions, merge_small).
+ * Longer pieces use a binary heap of candidate pairs keyed by (rank,
+ * position) over a linked list of parts, O(n log n), so a 1 MB word takes
+ * a fraction of a second instead of hours. Both pick the same pair at
+ * every step, so they produce the same ids. Repeated pieces are served
  * from a per-call cache, or from a caller's am_token_cache.
  */
 #include <stdio.h>
@@ -141,27 +142,31 @@ static am_status merge_small(const am_encoding *enc, const uint8_t *p,
             size_t q = prev[s];
             size_t rn = e < n ? next[e] - s : 0;
             size_t ln = s > 0 ? e - q : 0;
-            uint64_t rh = 0, lh = 0;
+            uint64_t rh = 0, lh = 0, rhead = 0, lhead = 0;
             bool rmay = false, lmay = false;
             if (rn > 2) {
-                rh = hash_bytes(p + s, rn);
+                rhead = load_head(p + s, rn);
+                rh = rn <= 8 ? hash_head(rhead, rn) : hash_bytes(p + s, rn);
                 rmay = filter_has(enc->filter, rh);
                 if (rmay)
                     __builtin_prefetch(&enc->slots[rh & enc->mask]);
             }
             if (ln > 2) {
-                lh = hash_bytes(p + q, ln);
+                lhead = load_head(p + q, ln);
+                lh = ln <= 8 ? hash_head(lhead, ln) : hash_bytes(p + q, ln);
                 lmay = filter_has(enc->filter, lh);
                 if (lmay)
                     __builtin_prefetch(&enc->slots[lh & enc->mask]);
             }
             key.k[s] = e >= n ? KEY_NONE
-                       : pair_key(rn == 2   ? rank_of(enc, p + s, 2)
-                                  : rmay    ? probe(enc, p + s, rn, rh)
-                                            : NO_RANK, s);
+                       : pair_key(rn == 2 ? rank_of(enc, p + s, 2)
+                                  : rmay  ? probe_head(enc, p + s, rn, rh,
+                                                       rhead)
+                                          : NO_RANK, s);
             if (s > 0)
                 key.k[q] = pair_key(ln == 2 ? rank_of(enc, p + q, 2)
-                                    : lmay  ? probe(enc, p + q, ln, lh)
+                                    : lmay  ? probe_head(enc, p + q, ln, lh,
+                                                         lhead)
                                             : NO_RANK, q);
         }
     }

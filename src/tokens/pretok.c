@@ -42,8 +42,10 @@
 
 #include "am_ucd_tables.h"
 
-/* ASCII classes, filled from the generated tables plus \r\n. */
-static const uint8_t ascii_class[128] = {
+/* ASCII classes, filled from the generated tables plus \r\n. 256
+ * entries: bytes from 0x80 have class 0, so the ASCII fast paths stop at
+ * them without a separate test. */
+static const uint8_t ascii_class[256] = {
 #define W (AM__C_WS)
 #define NL (AM__C_WS | AM__C_NL)
 #define D (AM__C_N)
@@ -297,7 +299,7 @@ __attribute__((noinline)) static size_t cl100k_general(const uint8_t *s,
 static inline size_t cl100k(const uint8_t *s, size_t len, size_t i)
 {
     size_t j = i;
-    unsigned c0 = ascii_class[s[i] & 0x7F];
+    unsigned c0 = ascii_class[s[i]];
 
     if (s[i] < 0x80 && s[i] != '\'') {
         if (!(c0 & AM__C_L) && !(c0 & (AM__C_N | AM__C_NL)) &&
@@ -305,7 +307,7 @@ static inline size_t cl100k(const uint8_t *s, size_t len, size_t i)
             (ascii_class[s[i + 1]] & AM__C_L))
             j = i + 1;
         if (ascii_class[s[j]] & AM__C_L) {
-            while (j < len && s[j] < 0x80 && (ascii_class[s[j]] & AM__C_L))
+            while (j < len && (ascii_class[s[j]] & AM__C_L))
                 j++;
             if (j == len || s[j] < 0x80)
                 return j;
@@ -398,12 +400,12 @@ static inline size_t o200k_ascii_word(const uint8_t *s, size_t len,
             return 0;
         j = i + 1;
     }
-    while (j < len && s[j] < 0x80 && (ascii_class[s[j]] & AM__C_UP))
+    while (j < len && (ascii_class[s[j]] & AM__C_UP))
         j++;
     if (j < len && s[j] >= 0x80)
         return 0;
     if (j < len && (ascii_class[s[j]] & AM__C_LO)) {
-        while (j < len && s[j] < 0x80 && (ascii_class[s[j]] & AM__C_LO))
+        while (j < len && (ascii_class[s[j]] & AM__C_LO))
             j++;
         if (j < len && s[j] >= 0x80)
             return 0;
