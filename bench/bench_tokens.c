@@ -10,7 +10,9 @@
  *   count/<encoding>/<section>/t<threads> <bytes> ns/op MB/s tokens
  * Then the load time of o200k_base (best and median of 9 opens), the bytes
  * it holds (a counting allocator) and the process's peak RSS, and the time
- * to count a 1 MB single-letter word.
+ * to count a 1 MB single-letter word. Between them, for o200k_base, short
+ * messages (100, 300, 500 bytes of prose and multilingual text, one call
+ * each): short/<encoding>/<section>/<size>B msgs ns/msg MB/s tokens/msg.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -109,6 +111,39 @@ static void bench_count(const am_encoding *enc, const char *sec, am_str text,
                jobs[0].tokens);
 }
 
+/* Short messages, the way an agent's memory manager counts each message
+ * as it is added: the section cut into `size`-byte slices (each ending on
+ * a UTF-8 boundary), each counted by its own call, no cache kept across
+ * calls. Prints ns per message and MB/s, from CPU time. */
+static void bench_short(const am_encoding *enc, const char *sec, am_str text,
+                        size_t size, double secs)
+{
+    int64_t c0 = thread_cpu_ns(), cpu;
+    size_t msgs = 0, bytes = 0, tokens = 0, at = 0;
+
+    do {
+        for (int k = 0; k < 256; k++) {
+            size_t n = size, count = 0;
+            if (at + n > text.len)
+                at = 0;
+            while (n > 1 && at + n < text.len &&
+                   ((uint8_t)text.ptr[at + n] & 0xC0) == 0x80)
+                n--;
+            if (am_encoding_count(enc, (am_str){ text.ptr + at, n }, NULL,
+                                  &count, NULL) != AM_OK)
+                exit(1);
+            at += n;
+            msgs++;
+            bytes += n;
+            tokens += count;
+        }
+        cpu = thread_cpu_ns() - c0;
+    } while (cpu < (int64_t)(secs * 1e9));
+    printf("short/%s/%s/%zuB %zu %.0f ns/msg %.1f MB/s %.1f tokens/msg\n",
+           am_encoding_name(enc), sec, size, msgs, (double)cpu / msgs,
+           (double)bytes / (double)cpu * 1e3, (double)tokens / msgs);
+}
+
 /* ---- A counting allocator for the memory figure ---- */
 
 static size_t live_bytes, peak_bytes;
@@ -176,6 +211,11 @@ int main(int argc, char **argv)
         for (int s = 0; s < 4; s++)
             bench_count(enc, sections[s], am_buf_str(&text[s]), secs, 1,
                         true);
+        if (e == 1) /* o200k_base, which the context module uses */
+            for (int s = 0; s < 4; s += 3)
+                for (size_t size = 100; size <= 500; size += 200)
+                    bench_short(enc, sections[s], am_buf_str(&text[s]),
+                                size, secs / 2);
         am_encoding_free(enc);
     }
 

@@ -101,13 +101,19 @@ static inline uint64_t mix64(uint64_t x)
     return x;
 }
 
+/* hash_bytes of n <= 8 bytes whose load_head() is `head`. */
+static inline uint64_t hash_head(uint64_t head, size_t n)
+{
+    return mix64((head ^ (n << 59)) * 0x9E3779B97F4A7C15ull);
+}
+
 static inline uint64_t hash_bytes(const uint8_t *p, size_t n)
 {
     uint64_t h;
     size_t i;
 
     if (n <= 8)
-        return mix64((load_head(p, n) ^ (n << 59)) * 0x9E3779B97F4A7C15ull);
+        return hash_head(load_head(p, n), n);
     h = n * 0xff51afd7ed558ccdull;
     for (i = 0; i + 8 <= n; i += 8)
         h = (h ^ load64(p + i)) * 0x9E3779B97F4A7C15ull;
@@ -143,11 +149,11 @@ static inline bool filter_has(const uint64_t *f, uint64_t h)
     return (f[FILTER_WORD(h)] >> FILTER_BIT(h)) & 1;
 }
 
-/* The table probe proper, for a hash that passed the filter. */
-static inline uint32_t probe(const am_encoding *enc, const uint8_t *p,
-                             size_t n, uint64_t h)
+/* The table probe proper, for a hash that passed the filter, given the
+ * bytes' load_head(). */
+static inline uint32_t probe_head(const am_encoding *enc, const uint8_t *p,
+                                  size_t n, uint64_t h, uint64_t head)
 {
-    uint64_t head = load_head(p, n);
     size_t i = (size_t)h & enc->mask;
 
     for (;;) {
@@ -160,6 +166,12 @@ static inline uint32_t probe(const am_encoding *enc, const uint8_t *p,
             return NO_RANK;
         i = (i + 1) & enc->mask;
     }
+}
+
+static inline uint32_t probe(const am_encoding *enc, const uint8_t *p,
+                             size_t n, uint64_t h)
+{
+    return probe_head(enc, p, n, h, load_head(p, n));
 }
 
 static inline uint32_t lookup_h(const am_encoding *enc, const uint8_t *p,

@@ -10,12 +10,13 @@
  *     pair whose concatenation has the lowest rank, the leftmost on ties,
  *     until no adjacent pair is a token.
  *
- * Short pieces use tiktoken's own array scan, which is quadratic in the
- * piece length but fastest for the few bytes of a typical word. Pieces
- * longer than SMALL_PIECE use a binary heap of candidate pairs keyed by
- * (rank, position) over a linked list of parts, O(n log n), so a 1 MB word
- * takes a fraction of a second instead of hours. Both pick the same pair
- * at every step, so they produce the same ids. Repeated pieces are served
+ * Pieces up to MID_PIECE bytes use tiktoken's scan for the lowest pair,
+ * quadratic in the piece length but fastest for the few bytes of a typical
+ * word (done as a vector minimum over fixed positions, merge_small).
+ * Longer pieces use a binary heap of candidate pairs keyed by (rank,
+ * position) over a linked list of parts, O(n log n), so a 1 MB word takes
+ * a fraction of a second instead of hours. Both pick the same pair at
+ * every step, so they produce the same ids. Repeated pieces are served
  * from a per-call cache, or from a caller's am_token_cache.
  */
 #include <stdio.h>
@@ -28,9 +29,7 @@
 
 /* Pieces up to MID_PIECE bytes use the array scan; longer ones the heap
  * (in stack buffers up to SMALL_PIECE bytes, on the heap beyond). */
-#ifndef MID_PIECE
 #define MID_PIECE 64
-#endif
 
 /* Where a piece's tokens go: appended to `toks` when it is not NULL, else
  * only counted. */
@@ -74,6 +73,23 @@ static inline int32_t pair_key(uint32_t rank, size_t s)
     return rank == NO_RANK ? KEY_NONE : (int32_t)(rank << 8 | (uint32_t)s);
 }
 
+/* next[] and prev[] of n single-byte parts (prev[0] is unused). */
+static const uint8_t seq_next[MID_PIECE + 1] = {
+#define S4(i) i + 1, i + 2, i + 3, i + 4
+    S4(0), S4(4), S4(8), S4(12), S4(16), S4(20), S4(24), S4(28), S4(32),
+    S4(36), S4(40), S4(44), S4(48), S4(52), S4(56), S4(60), 65
+#undef S4
+};
+static const uint8_t seq_prev[MID_PIECE + 1] = {
+#define S4(i) i - 1, i, i + 1, i + 2
+    0, 0, 1, 2, S4(4), S4(8), S4(12), S4(16), S4(20), S4(24), S4(28), S4(32),
+    S4(36), S4(40), S4(44), S4(48), S4(52), S4(56), S4(60), 63
+#undef S4
+};
+#if MID_PIECE != 64
+#error "seq_next and seq_prev are written out for MID_PIECE 64"
+#endif
+
 static am_status merge_small(const am_encoding *enc, const uint8_t *p,
                              size_t n, sink *k)
 {
@@ -90,10 +106,8 @@ static am_status merge_small(const am_encoding *enc, const uint8_t *p,
         key.k[i] = pair_key(enc->pair_rank[p[i] | (p[i + 1] << 8)], i);
     for (size_t i = n - 1; i < nv * 4; i++)
         key.k[i] = KEY_NONE;
-    for (size_t i = 0; i <= n; i++) {
-        next[i] = (uint8_t)(i + 1);
-        prev[i] = (uint8_t)(i > 0 ? i - 1 : 0);
-    }
+    memcpy(next, seq_next, sizeof next);
+    memcpy(prev, seq_prev, sizeof prev);
     if (k->toks != NULL)
         for (size_t i = 0; i < n; i++)
             tok[i] = enc->byte_rank[p[i]];
@@ -128,27 +142,31 @@ static am_status merge_small(const am_encoding *enc, const uint8_t *p,
             size_t q = prev[s];
             size_t rn = e < n ? next[e] - s : 0;
             size_t ln = s > 0 ? e - q : 0;
-            uint64_t rh = 0, lh = 0;
+            uint64_t rh = 0, lh = 0, rhead = 0, lhead = 0;
             bool rmay = false, lmay = false;
             if (rn > 2) {
-                rh = hash_bytes(p + s, rn);
+                rhead = load_head(p + s, rn);
+                rh = rn <= 8 ? hash_head(rhead, rn) : hash_bytes(p + s, rn);
                 rmay = filter_has(enc->filter, rh);
                 if (rmay)
                     __builtin_prefetch(&enc->slots[rh & enc->mask]);
             }
             if (ln > 2) {
-                lh = hash_bytes(p + q, ln);
+                lhead = load_head(p + q, ln);
+                lh = ln <= 8 ? hash_head(lhead, ln) : hash_bytes(p + q, ln);
                 lmay = filter_has(enc->filter, lh);
                 if (lmay)
                     __builtin_prefetch(&enc->slots[lh & enc->mask]);
             }
             key.k[s] = e >= n ? KEY_NONE
-                       : pair_key(rn == 2   ? rank_of(enc, p + s, 2)
-                                  : rmay    ? probe(enc, p + s, rn, rh)
-                                            : NO_RANK, s);
+                       : pair_key(rn == 2 ? rank_of(enc, p + s, 2)
+                                  : rmay  ? probe_head(enc, p + s, rn, rh,
+                                                       rhead)
+                                          : NO_RANK, s);
             if (s > 0)
                 key.k[q] = pair_key(ln == 2 ? rank_of(enc, p + q, 2)
-                                    : lmay  ? probe(enc, p + q, ln, lh)
+                                    : lmay  ? probe_head(enc, p + q, ln, lh,
+                                                         lhead)
                                             : NO_RANK, q);
         }
     }
@@ -503,12 +521,30 @@ static am_status encode_ordinary(const am_encoding *enc, const uint8_t *s,
     while (i < len) {
         size_t e = am__pretok_next(pat, s, len, i), n = e - i;
         const uint8_t *p = s + i;
-        uint64_t h = hash_bytes(p, n);
-        pcache_entry *ce = &cache[(h >> 40) & mask];
+        uint64_t h;
+        pcache_entry *ce;
         size_t count0 = k->count;
         size_t at0 = k->toks != NULL ? k->toks->count : 0;
 
         i = e;
+        if (n <= 2) {
+            /* One byte is its token; two bytes are one token or two, the
+             * direct tables say which, faster than the cache could. */
+            uint32_t r = n == 1 ? enc->byte_rank[p[0]]
+                                : enc->pair_rank[p[0] | (p[1] << 8)];
+            if (r != NO_RANK) {
+                st = emit(k, r);
+            } else {
+                st = emit(k, enc->byte_rank[p[0]]);
+                if (st == AM_OK)
+                    st = emit(k, enc->byte_rank[p[1]]);
+            }
+            if (st != AM_OK)
+                break;
+            continue;
+        }
+        h = hash_bytes(p, n);
+        ce = &cache[(h >> 40) & mask];
         if (cached && ce->len == n && same_bytes(s + ce->at, p, n)) {
             st = replay(k, ce);
             if (st != AM_OK)

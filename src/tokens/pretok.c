@@ -42,8 +42,10 @@
 
 #include "am_ucd_tables.h"
 
-/* ASCII classes, filled from the generated tables plus \r\n. */
-static const uint8_t ascii_class[128] = {
+/* ASCII classes, filled from the generated tables plus \r\n. 256
+ * entries: bytes from 0x80 have class 0, so the ASCII fast paths stop at
+ * them without a separate test. */
+static const uint8_t ascii_class[256] = {
 #define W (AM__C_WS)
 #define NL (AM__C_WS | AM__C_NL)
 #define D (AM__C_N)
@@ -248,7 +250,8 @@ static size_t whitespace(const uint8_t *s, size_t len, size_t i,
 
 /* ---- cl100k_base ---- */
 
-static size_t cl100k(const uint8_t *s, size_t len, size_t i)
+__attribute__((noinline)) static size_t cl100k_general(const uint8_t *s,
+                                                       size_t len, size_t i)
 {
     size_t n0, n1, k, j;
     unsigned c0 = cls(s, len, i, &n0), c1;
@@ -286,6 +289,31 @@ static size_t cl100k(const uint8_t *s, size_t len, size_t i)
         return j;
     }
     return whitespace(s, len, i, 1);
+}
+
+/* The common case of cl100k, [^\r\n\p{L}\p{N}]?\p{L}+ over ASCII: an
+ * optional ASCII prefix character (not an apostrophe, which may start a
+ * contraction first) and ASCII letters. Returns 0 when the piece is not
+ * such a word or a non-ASCII byte could continue it; cl100k_general then
+ * decides. */
+static inline size_t cl100k(const uint8_t *s, size_t len, size_t i)
+{
+    size_t j = i;
+    unsigned c0 = ascii_class[s[i]];
+
+    if (s[i] < 0x80 && s[i] != '\'') {
+        if (!(c0 & AM__C_L) && !(c0 & (AM__C_N | AM__C_NL)) &&
+            i + 1 < len && s[i + 1] < 0x80 &&
+            (ascii_class[s[i + 1]] & AM__C_L))
+            j = i + 1;
+        if (ascii_class[s[j]] & AM__C_L) {
+            while (j < len && (ascii_class[s[j]] & AM__C_L))
+                j++;
+            if (j == len || s[j] < 0x80)
+                return j;
+        }
+    }
+    return cl100k_general(s, len, i);
 }
 
 /* ---- o200k_base ---- */
@@ -354,7 +382,41 @@ static size_t o200k_words(const uint8_t *s, size_t len, size_t s0)
     return j + contraction(s, len, j, 1);
 }
 
-static size_t o200k(const uint8_t *s, size_t len, size_t i)
+/* The common case of o200k, an ASCII word with an optional ASCII prefix
+ * character, decided from ASCII bytes alone: [UP]*[LO]+ or [UP]+[LO]*
+ * over ASCII letters (no ASCII letter is in both sets, and ASCII has no
+ * marks, so only one start can match; see o200k_words). Returns 0 when a
+ * non-ASCII byte is reached where the answer depends on it, or when the
+ * piece is not such a word; o200k() then decides in general. */
+static inline size_t o200k_ascii_word(const uint8_t *s, size_t len,
+                                      size_t i)
+{
+    size_t j = i;
+    unsigned c0 = ascii_class[s[i]];
+
+    if (!(c0 & AM__C_L)) {
+        if ((c0 & (AM__C_N | AM__C_NL)) || i + 1 >= len ||
+            s[i + 1] >= 0x80 || !(ascii_class[s[i + 1]] & AM__C_L))
+            return 0;
+        j = i + 1;
+    }
+    while (j < len && (ascii_class[s[j]] & AM__C_UP))
+        j++;
+    if (j < len && s[j] >= 0x80)
+        return 0;
+    if (j < len && (ascii_class[s[j]] & AM__C_LO)) {
+        while (j < len && (ascii_class[s[j]] & AM__C_LO))
+            j++;
+        if (j < len && s[j] >= 0x80)
+            return 0;
+    }
+    return j + contraction(s, len, j, 1);
+}
+
+/* Everything but the ASCII-word fast path, out of line so that the fast
+ * path does not pay for this function's frame. */
+__attribute__((noinline)) static size_t o200k_general(const uint8_t *s,
+                                                      size_t len, size_t i)
 {
     size_t n0, n1, j;
     unsigned c0 = cls(s, len, i, &n0), c1 = 0;
@@ -406,6 +468,15 @@ static size_t o200k(const uint8_t *s, size_t len, size_t i)
         return j;
     }
     return whitespace(s, len, i, 1);
+}
+
+static inline size_t o200k(const uint8_t *s, size_t len, size_t i)
+{
+    size_t j;
+
+    if (s[i] < 0x80 && (j = o200k_ascii_word(s, len, i)) != 0)
+        return j;
+    return o200k_general(s, len, i);
 }
 
 /* ---- r50k_base, p50k_base ---- */
