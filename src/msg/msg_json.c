@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "jscan.h"
+#include "core/jscan.h"
 #include "msg_int.h"
 #include "wire_int.h"
 

@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "jscan.h"
+#include "core/jscan.h"
 #include "msg_int.h"
 
 /* Small writer helpers: append a literal, a string value, a raw span. */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/json_glue.h"
+#include "core/jscan.h"
 #include "store_int.h"
 
 /* ---- Namespaces ---- */
@@ -308,73 +309,39 @@ void am__store_prepared_free(am_store *s, am__prepared *p)
  * 64 levels, or any error -- sends the value through jansson, which gives
  * the answer and the error message. */
 
-typedef struct jscan {
-    const char *p, *end;
+typedef struct vscan {
+    am__js js;     /* the shared scanner (core/jscan.h) */
     am_buf *out;   /* string leaves go here (NULL: validate only) */
     int oom;
-} jscan;
+} vscan;
 
 #define JS_MAX_KEYS 16
 #define JS_MAX_DEPTH 64
 
-static void js_ws(jscan *j)
+/* Append a string leaf's value (raw bytes between the quotes, escapes
+ * other than \u) to j->out, space-separated. 0 on OOM. */
+static int js_emit(vscan *j, am_str raw, bool esc)
 {
-    while (j->p < j->end &&
-           (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
-        j->p++;
-}
-
-/* A string at j->p (on its quote). `emit`: append its value to j->out.
- * `raw`: the bytes between the quotes; `esc`: whether it had escapes. */
-static int js_string(jscan *j, int emit, am_str *raw, int *esc)
-{
-    const char *s = ++j->p;
-    int high = 0;
-    *esc = 0;
-    while (j->p < j->end && *j->p != '"') {
-        unsigned char c = (unsigned char)*j->p;
-        if (c < 0x20)
-            return 0;
-        if (c == '\\') {
-            if (j->p + 1 >= j->end || strchr("\"\\/bfnrt", j->p[1]) == NULL ||
-                j->p[1] == '\0')
-                return 0; /* \u and bad escapes: jansson's business */
-            *esc = 1;
-            j->p += 2;
-            continue;
-        }
-        high |= c >= 0x80;
-        j->p++;
-    }
-    if (j->p >= j->end)
-        return 0;
-    raw->ptr = s;
-    raw->len = (size_t)(j->p - s);
-    j->p++; /* closing quote */
-    if (high && !am__utf8_valid(raw->ptr, raw->len, NULL))
-        return 0;
-    if (!emit || j->out == NULL)
-        return 1;
     am_buf *o = j->out;
     if (o->len > 0 && am_buf_append(o, " ", 1) != AM_OK)
         return j->oom = 1, 0;
-    if (!*esc) {
-        if (am_buf_append(o, raw->ptr, raw->len) != AM_OK)
+    if (!esc) {
+        if (am_buf_append(o, raw.ptr, raw.len) != AM_OK)
             return j->oom = 1, 0;
         return 1;
     }
-    if (am_buf_reserve(o, raw->len) != AM_OK)
+    if (am_buf_reserve(o, raw.len) != AM_OK)
         return j->oom = 1, 0;
-    for (size_t i = 0; i < raw->len; i++) {
-        char c = raw->ptr[i];
+    for (size_t i = 0; i < raw.len; i++) {
+        char c = raw.ptr[i];
         if (c == '\\') {
-            switch (raw->ptr[++i]) {
+            switch (raw.ptr[++i]) {
             case 'b': c = '\b'; break;
             case 'f': c = '\f'; break;
             case 'n': c = '\n'; break;
             case 'r': c = '\r'; break;
             case 't': c = '\t'; break;
-            default: c = raw->ptr[i]; break; /* " \ / */
+            default: c = raw.ptr[i]; break; /* " \ / */
             }
         }
         o->ptr[o->len++] = c;
@@ -382,33 +349,46 @@ static int js_string(jscan *j, int emit, am_str *raw, int *esc)
     return 1;
 }
 
-static int js_digits(jscan *j)
+/* A string (validated by the shared scanner); \u escapes are left to
+ * jansson. `emit`: append its value to j->out. */
+static int js_string(vscan *j, int emit, am_str *raw, bool *esc)
 {
-    const char *s = j->p;
-    while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-        j->p++;
-    return (int)(j->p - s);
+    if (am__js_string_raw(&j->js, raw, esc) != AM_OK)
+        return 0;
+    if (*esc) {
+        for (size_t i = 0; i + 1 < raw->len; i++) {
+            if (raw->ptr[i] == '\\') {
+                if (raw->ptr[i + 1] == 'u')
+                    return 0; /* \u: jansson's business */
+                i++;
+            }
+        }
+    }
+    if (!emit || j->out == NULL)
+        return 1;
+    return js_emit(j, *raw, *esc);
 }
 
-static int js_value(jscan *j, int depth)
+static int js_value(vscan *j, int depth)
 {
     am_str raw;
-    int esc;
+    bool esc;
+    char c;
 
-    if (depth > JS_MAX_DEPTH || j->p >= j->end)
+    if (depth > JS_MAX_DEPTH)
         return 0;
-    switch (*j->p) {
+    c = am__js_peek(&j->js);
+    switch (c) {
     case '"':
         return js_string(j, 1, &raw, &esc);
     case '{': {
         am_str keys[JS_MAX_KEYS];
         size_t n = 0;
-        j->p++;
-        js_ws(j);
-        if (j->p < j->end && *j->p == '}')
-            return j->p++, 1;
+        j->js.pos++;
+        if (am__js_accept(&j->js, '}'))
+            return 1;
         for (;;) {
-            if (j->p >= j->end || *j->p != '"' || n == JS_MAX_KEYS ||
+            if (am__js_peek(&j->js) != '"' || n == JS_MAX_KEYS ||
                 !js_string(j, 0, &raw, &esc) || esc)
                 return 0;
             for (size_t i = 0; i < n; i++)
@@ -416,74 +396,44 @@ static int js_value(jscan *j, int depth)
                     memcmp(keys[i].ptr, raw.ptr, raw.len) == 0)
                     return 0; /* jansson keeps the last: let it */
             keys[n++] = raw;
-            js_ws(j);
-            if (j->p >= j->end || *j->p != ':')
+            if (!am__js_accept(&j->js, ':') || !js_value(j, depth + 1))
                 return 0;
-            j->p++;
-            js_ws(j);
-            if (!js_value(j, depth + 1))
-                return 0;
-            js_ws(j);
-            if (j->p < j->end && *j->p == ',') {
-                j->p++;
-                js_ws(j);
+            if (am__js_accept(&j->js, ','))
                 continue;
-            }
-            if (j->p < j->end && *j->p == '}')
-                return j->p++, 1;
-            return 0;
+            return am__js_accept(&j->js, '}');
         }
     }
     case '[':
-        j->p++;
-        js_ws(j);
-        if (j->p < j->end && *j->p == ']')
-            return j->p++, 1;
+        j->js.pos++;
+        if (am__js_accept(&j->js, ']'))
+            return 1;
         for (;;) {
             if (!js_value(j, depth + 1))
                 return 0;
-            js_ws(j);
-            if (j->p < j->end && *j->p == ',') {
-                j->p++;
-                js_ws(j);
+            if (am__js_accept(&j->js, ','))
                 continue;
-            }
-            if (j->p < j->end && *j->p == ']')
-                return j->p++, 1;
-            return 0;
+            return am__js_accept(&j->js, ']');
         }
     case 't':
-        if (j->end - j->p >= 4 && memcmp(j->p, "true", 4) == 0)
-            return j->p += 4, 1;
-        return 0;
-    case 'f':
-        if (j->end - j->p >= 5 && memcmp(j->p, "false", 5) == 0)
-            return j->p += 5, 1;
-        return 0;
+    case 'f': {
+        bool b;
+        return am__js_bool(&j->js, &b) == AM_OK;
+    }
     case 'n':
-        if (j->end - j->p >= 4 && memcmp(j->p, "null", 4) == 0)
-            return j->p += 4, 1;
-        return 0;
+        return am__js_null(&j->js);
     default: {
-        int d;
-        if (*j->p == '-')
-            j->p++;
-        if (j->p < j->end && *j->p == '0') {
-            j->p++;
-            d = 1;
-        } else {
-            d = js_digits(j);
-            if (d == 0)
-                return 0;
-        }
+        size_t i = 0, d = 0;
+        if (am__js_number(&j->js, &raw) != AM_OK)
+            return 0;
+        if (raw.ptr[0] == '-')
+            i++;
+        while (i + d < raw.len && raw.ptr[i + d] >= '0' &&
+               raw.ptr[i + d] <= '9')
+            d++;
         if (d > 18)
             return 0; /* jansson checks the integer range */
-        if (j->p < j->end && *j->p == '.') {
-            j->p++;
-            if (js_digits(j) == 0)
-                return 0;
-        }
-        if (j->p < j->end && (*j->p == 'e' || *j->p == 'E'))
+        if (memchr(raw.ptr, 'e', raw.len) != NULL ||
+            memchr(raw.ptr, 'E', raw.len) != NULL)
             return 0; /* exponents may overflow: jansson decides */
         return 1;
     }
@@ -492,21 +442,25 @@ static int js_value(jscan *j, int depth)
 
 /* 1 if `text` is a JSON value this scanner accepts (its string leaves
  * appended to `out` unless NULL; *is_object tells the top-level kind),
- * 0 if jansson must decide (out may then hold a partial text; j.oom set
- * on allocation failure). */
+ * 0 if jansson must decide (out may then hold a partial text; *oom set
+ * on allocation failure). The shared scanner's error text is not used:
+ * jansson gives the message. */
 static int js_check(am_str text, am_buf *out, int *is_object, int *oom)
 {
-    jscan j = { text.ptr, text.ptr + text.len, out, 0 };
+    vscan j;
+    am_error scratch;
     int ok;
+
     *oom = 0;
     if (text.ptr == NULL)
         return 0;
-    js_ws(&j);
-    *is_object = j.p < j.end && *j.p == '{';
+    am__js_init(&j.js, text, "value", NULL, &scratch);
+    j.out = out;
+    j.oom = 0;
+    *is_object = am__js_peek(&j.js) == '{';
     ok = js_value(&j, 0);
-    js_ws(&j);
     *oom = j.oom;
-    return ok && j.p == j.end;
+    return ok && am__js_end(&j.js) == AM_OK;
 }
 
 am_status am__store_prepare(am_store *s, const am_item_in *it, size_t idx,

@@ -1,4 +1,8 @@
-/* jscan.h -- a small, fast JSON scanner for the conversation hot path.
+/* jscan.h -- the project's small, fast JSON scanner (core).
+ *
+ * Used by the conversation file (msg), the wire formats, the store's item
+ * value check and the embeddings-reply reader: before writing another
+ * JSON scanner, extend this one.
  *
  * Not a DOM: the caller walks the text with a cursor, asking for the next
  * token of the shape it expects. Strings without escapes come back as
@@ -49,6 +53,28 @@ bool am__js_accept(am__js *js, char c);
 /* A string: decoded into *out (a view into the input when it has no
  * escapes, else into js->tmp). Validates UTF-8 and escapes. */
 am_status am__js_string(am__js *js, am_str *out);
+
+/* A string, validated like am__js_string but not decoded: *raw is the
+ * bytes between the quotes (a view into the input), *escapes whether any
+ * backslash occurred. Never allocates. */
+am_status am__js_string_raw(am__js *js, am_str *raw, bool *escapes);
+
+/* A number (JSON syntax: sign, digits, fraction, exponent), validated and
+ * returned as its raw span; not converted. */
+am_status am__js_number(am__js *js, am_str *raw);
+
+/* A number's value, read in one pass (same syntax and messages as
+ * am__js_number). Up to 19 significant digits are scaled by an exact power
+ * of ten in long double; anything else takes a locale-independent strtod,
+ * so `value` is the correctly rounded double or one unit in the last
+ * place from it. `is_int`: no fraction, no exponent, at most 18 digits
+ * (then `int_value` is exact). */
+typedef struct am__jnum {
+    double value;
+    bool is_int;
+    int64_t int_value;
+} am__jnum;
+am_status am__js_number_value(am__js *js, am__jnum *out);
 
 /* Any value: validated, returned as the raw span of input. */
 am_status am__js_value(am__js *js, am_str *span);

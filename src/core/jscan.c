@@ -1,4 +1,4 @@
-/* jscan.c -- a cursor JSON scanner with precise error positions.
+/* jscan.c -- the shared cursor JSON scanner with precise error positions.
  *
  * The conversation file of 100,000 messages must load in well under half
  * a second, which a general DOM parser (allocate every node, then walk it)
@@ -8,6 +8,7 @@
  * offsets; line and column are counted only when an error is reported.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "jscan.h"
@@ -204,7 +205,7 @@ static am_status scan_string(am__js *js, size_t *start, size_t *end,
             break;
         }
         default:
-            return am__js_fail(js, i, "bad escape '\\%c' in string",
+            return am__js_fail(js, i, "invalid escape '\\%c' in string",
                                s[i + 1]);
         }
     }
@@ -335,6 +336,169 @@ static am_status scan_number(am__js *js)
                                "exponent");
     }
     js->pos = i;
+    return AM_OK;
+}
+
+am_status am__js_string_raw(am__js *js, am_str *raw, bool *escapes)
+{
+    size_t start, end;
+    am_status st = scan_string(js, &start, &end, escapes);
+    if (st != AM_OK)
+        return st;
+    raw->ptr = js->s + start;
+    raw->len = end - start;
+    return AM_OK;
+}
+
+am_status am__js_number(am__js *js, am_str *raw)
+{
+    size_t start;
+    char c = am__js_peek(js);
+    am_status st;
+
+    if (c != '-' && (c < '0' || c > '9'))
+        return am__js_fail(js, js->pos, "%s, expected a number",
+                           describe(js));
+    start = js->pos;
+    st = scan_number(js);
+    if (st != AM_OK)
+        return st;
+    raw->ptr = js->s + start;
+    raw->len = js->pos - start;
+    return AM_OK;
+}
+
+static const long double pow10_exact[28] = {
+    1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,
+    1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L,
+    1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L,
+};
+
+/* strtod for the rare number off the fast path. The digits are rewritten
+ * as an integer with an exponent ("0.00123" -> "123e-5"), so that the
+ * process's LC_NUMERIC decimal point never matters and nothing touches
+ * localeconv()'s shared buffer from several threads. At most 60
+ * significant digits are kept, far beyond double precision. */
+static double slow_strtod(const char *b, size_t len)
+{
+    char buf[96];
+    size_t o = 0;
+    const char *q = b, *qe = b + len;
+    bool point = false, nonzero = false, eneg = false;
+    long adj = 0, e = 0;
+
+    if (q < qe && *q == '-')
+        buf[o++] = *q++;
+    for (; q < qe && *q != 'e' && *q != 'E'; q++) {
+        if (*q == '.') {
+            point = true;
+            continue;
+        }
+        if (!nonzero && *q == '0') {
+            if (point)
+                adj--;
+            continue;
+        }
+        nonzero = true;
+        if (o < 61) {
+            buf[o++] = *q;
+            if (point)
+                adj--;
+        } else if (!point) {
+            adj++;
+        }
+    }
+    if (!nonzero)
+        buf[o++] = '0';
+    if (q < qe) { /* exponent */
+        q++;
+        if (q < qe && (*q == '+' || *q == '-'))
+            eneg = *q++ == '-';
+        for (; q < qe; q++)
+            if (e < 100000)
+                e = e * 10 + (*q - '0');
+    }
+    snprintf(buf + o, sizeof buf - o, "e%ld", (eneg ? -e : e) + adj);
+    return strtod(buf, NULL);
+}
+
+am_status am__js_number_value(am__js *js, am__jnum *out)
+{
+    const char *s = js->s;
+    size_t i, n = js->len, b;
+    bool neg = false, exact = true, is_int = true;
+    uint64_t mant = 0;
+    int sig = 0;          /* significant digits in mant */
+    long exp10 = 0, e = 0;
+    char c = am__js_peek(js);
+
+    if (c != '-' && (c < '0' || c > '9'))
+        return am__js_fail(js, js->pos, "%s, expected a number",
+                           describe(js));
+    i = b = js->pos;
+    if (s[i] == '-') {
+        neg = true;
+        i++;
+    }
+    if (i < n && s[i] == '0') {
+        i++;
+    } else if (i < n && s[i] >= '1' && s[i] <= '9') {
+        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+            if (sig < 19) {
+                mant = mant * 10 + (uint64_t)(s[i] - '0');
+                sig++;
+            } else {
+                exp10++;
+                exact = false;
+            }
+        }
+    } else {
+        return am__js_fail(js, i, "bad number");
+    }
+    if (i < n && s[i] == '.') {
+        is_int = false;
+        i++;
+        if (i >= n || s[i] < '0' || s[i] > '9')
+            return am__js_fail(js, i, "bad number: digits expected after "
+                               "'.'");
+        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+            if (mant == 0 && s[i] == '0') {
+                exp10--; /* leading zeros of 0.000123 */
+            } else if (sig < 19) {
+                mant = mant * 10 + (uint64_t)(s[i] - '0');
+                sig++;
+                exp10--;
+            } else {
+                exact = false;
+            }
+        }
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        bool eneg = false;
+        is_int = false;
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            eneg = s[i++] == '-';
+        if (i >= n || s[i] < '0' || s[i] > '9')
+            return am__js_fail(js, i, "bad number: digits expected in "
+                               "exponent");
+        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+            if (e < 100000)
+                e = e * 10 + (s[i] - '0');
+        exp10 += eneg ? -e : e;
+    }
+    js->pos = i;
+    out->is_int = is_int && exact && sig <= 18;
+    out->int_value = !out->is_int ? 0 : neg ? -(int64_t)mant : (int64_t)mant;
+    if (mant == 0) {
+        out->value = neg ? -0.0 : 0.0;
+    } else if (exp10 >= -27 && exp10 <= 27) {
+        long double v = (long double)mant;
+        v = exp10 >= 0 ? v * pow10_exact[exp10] : v / pow10_exact[-exp10];
+        out->value = (double)(neg ? -v : v);
+    } else {
+        out->value = slow_strtod(s + b, i - b);
+    }
     return AM_OK;
 }
 
