@@ -28,6 +28,7 @@
  * synchronous=NORMAL: a committed flush survives a crash of the process;
  * after a power loss the last commits may be rolled back, never torn).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "tiers_int.h"
@@ -137,6 +138,28 @@ fail:
     return st;
 }
 
+/* Moves are written MOVES_PER_INSERT rows per INSERT statement: a
+ * policy run logs hundreds of thousands, and one statement per row costs
+ * its fixed setup and teardown each time. */
+#define MOVES_PER_INSERT 64
+
+static am_status prep_moves_n(am_tiers *t)
+{
+    static const char head[] = "INSERT INTO tier_moves(id, from_tier, "
+                               "to_tier, at_ms, reason, seq) VALUES";
+    char sql[sizeof head + MOVES_PER_INSERT * 16];
+    size_t o = sizeof head - 1;
+
+    memcpy(sql, head, o);
+    for (int i = 0; i < MOVES_PER_INSERT; i++) {
+        memcpy(sql + o, i == 0 ? "(?,?,?,?,?,?)" : ",(?,?,?,?,?,?)",
+               i == 0 ? 13 : 14);
+        o += i == 0 ? 13 : 14;
+    }
+    sql[o] = '\0';
+    return prep(t, sql, &t->st_ins_moves_n);
+}
+
 am_status am__tiers_db_open(am_tiers *t, const char *path)
 {
     am_status st;
@@ -173,6 +196,8 @@ am_status am__tiers_db_open(am_tiers *t, const char *path)
                       "hit1_ms=?, hit2_ms=?, access_count=?, raw=? "
                       "WHERE pid=?",
                    &t->st_upd_stats)) != AM_OK ||
+        (st = prep(t, "UPDATE tier_content SET data=? WHERE pid=?",
+                   &t->st_upd_content)) != AM_OK ||
         (st = prep(t, "DELETE FROM tier_items WHERE pid=?",
                    &t->st_del_item)) != AM_OK ||
         (st = prep(t, "DELETE FROM tier_content WHERE pid=?",
@@ -180,6 +205,7 @@ am_status am__tiers_db_open(am_tiers *t, const char *path)
         (st = prep(t, "INSERT INTO tier_moves(id, from_tier, to_tier, at_ms, "
                       "reason, seq) VALUES(?,?,?,?,?,?)",
                    &t->st_ins_move)) != AM_OK ||
+        (st = prep_moves_n(t)) != AM_OK ||
         (st = prep(t, "DELETE FROM tier_moves WHERE seq <= "
                       "(SELECT max(seq) FROM tier_moves) - ?",
                    &t->st_prune_moves)) != AM_OK)
@@ -192,13 +218,16 @@ void am__tiers_db_close(am_tiers *t)
     sqlite3_finalize(t->st_ins_item);
     sqlite3_finalize(t->st_ins_content);
     sqlite3_finalize(t->st_upd_stats);
+    sqlite3_finalize(t->st_upd_content);
     sqlite3_finalize(t->st_del_item);
     sqlite3_finalize(t->st_del_content);
     sqlite3_finalize(t->st_ins_move);
+    sqlite3_finalize(t->st_ins_moves_n);
     sqlite3_finalize(t->st_prune_moves);
     t->st_ins_item = t->st_ins_content = t->st_upd_stats = NULL;
+    t->st_upd_content = NULL;
     t->st_del_item = t->st_del_content = t->st_ins_move = NULL;
-    t->st_prune_moves = NULL;
+    t->st_prune_moves = t->st_ins_moves_n = NULL;
     if (t->db != NULL)
         sqlite3_close(t->db);
     t->db = NULL;
@@ -429,11 +458,13 @@ out:
 
 /* ---- Flushing ---- */
 
+/* Every caller binds all parameters of its statement, so the bindings
+ * are not cleared (SQLITE_STATIC pointers are never read after reset
+ * because the next use rebinds them first). */
 static int step_reset(sqlite3_stmt *s)
 {
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -480,6 +511,16 @@ static am_status write_item(am_tiers *t, const titem *it)
             return dbfail(t, "writing tier_content");
         return AM_OK;
     }
+    if (it->flags & T_DIRTY_CONTENT) {
+        /* Compressed or decompressed: the bytes change, the short row
+         * only in its tier and raw columns (updated below). */
+        s = t->st_upd_content;
+        sqlite3_bind_blob(s, 1, am__tiers_content(it), (int)it->stored_len,
+                          SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, it->pid);
+        if (step_reset(s) != SQLITE_OK)
+            return dbfail(t, "updating tier_content");
+    }
     s = t->st_upd_stats;
     sqlite3_bind_int(s, 1, it->tier);
     sqlite3_bind_int64(s, 2, it->accessed_ms);
@@ -493,6 +534,41 @@ static am_status write_item(am_tiers *t, const titem *it)
     return AM_OK;
 }
 
+typedef struct {
+    int64_t pid;
+    uint32_t slot;
+} pidslot;
+
+static int pidslot_cmp(const void *a, const void *b)
+{
+    int64_t x = ((const pidslot *)a)->pid, y = ((const pidslot *)b)->pid;
+    return (x > y) - (x < y);
+}
+
+/* Orders the dirty slots by row id, so consecutive writes touch
+ * neighbouring B-tree pages (fewer distinct pages to copy into the WAL
+ * and a warm page cache). Without memory for the sort the order stays
+ * as it is: only speed depends on it. */
+static void sort_dirty(am_tiers *t)
+{
+    size_t n = t->dirty.len;
+    pidslot *v;
+
+    if (n < 2)
+        return;
+    v = am__alloc_array(t->alloc, n, sizeof *v);
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        v[i].pid = t->items[t->dirty.v[i]].pid;
+        v[i].slot = t->dirty.v[i];
+    }
+    qsort(v, n, sizeof *v, pidslot_cmp);
+    for (size_t i = 0; i < n; i++)
+        t->dirty.v[i] = v[i].slot;
+    am__free(t->alloc, v, n * sizeof *v);
+}
+
 am_status am__tiers_db_flush(am_tiers *t)
 {
     am_status st;
@@ -502,6 +578,7 @@ am_status am__tiers_db_flush(am_tiers *t)
     if (t->dirty.len == 0 && t->deleted_pids.len == 0 &&
         t->npending_moves == 0)
         return AM_OK;
+    sort_dirty(t);
     st = exec(t, "BEGIN IMMEDIATE");
     if (st != AM_OK)
         return st;
@@ -523,19 +600,26 @@ am_status am__tiers_db_flush(am_tiers *t)
     for (size_t i = t->npending_moves > t->move_keep
                         ? t->npending_moves - t->move_keep
                         : 0;
-         i < t->npending_moves && st == AM_OK; i++) {
-        const tmove *m = &t->pending_moves[i];
-        sqlite3_stmt *s = t->st_ins_move;
-        const char *r = am_tier_reason_name((am_tier_reason)m->reason);
-        sqlite3_bind_text(s, 1, m->id, m->id_len, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, am_tier_name((am_tier)m->from), -1,
-                          SQLITE_STATIC);
-        sqlite3_bind_text(s, 3, am_tier_name((am_tier)m->to), -1,
-                          SQLITE_STATIC);
-        sqlite3_bind_int64(s, 4, m->at_ms);
-        sqlite3_bind_text(s, 5, r, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 6, (sqlite3_int64)(t->moves_total -
-                                                 t->npending_moves + i + 1));
+         i < t->npending_moves && st == AM_OK;) {
+        size_t n = t->npending_moves - i >= MOVES_PER_INSERT
+                       ? MOVES_PER_INSERT
+                       : 1;
+        sqlite3_stmt *s = n > 1 ? t->st_ins_moves_n : t->st_ins_move;
+        for (size_t k = 0; k < n; k++, i++) {
+            const tmove *m = &t->pending_moves[i];
+            const char *r = am_tier_reason_name((am_tier_reason)m->reason);
+            int b = (int)k * 6;
+            sqlite3_bind_text(s, b + 1, m->id, m->id_len, SQLITE_STATIC);
+            sqlite3_bind_text(s, b + 2, am_tier_name((am_tier)m->from), -1,
+                              SQLITE_STATIC);
+            sqlite3_bind_text(s, b + 3, am_tier_name((am_tier)m->to), -1,
+                              SQLITE_STATIC);
+            sqlite3_bind_int64(s, b + 4, m->at_ms);
+            sqlite3_bind_text(s, b + 5, r, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(s, b + 6,
+                               (sqlite3_int64)(t->moves_total -
+                                               t->npending_moves + i + 1));
+        }
         if (step_reset(s) != SQLITE_OK)
             st = dbfail(t, "writing tier_moves");
     }

@@ -22,7 +22,8 @@
 #define T_JSON 0x02u          /* content is JSON */
 #define T_DIRTY_STATS 0x04u   /* tier/access columns changed */
 #define T_DIRTY_ALL 0x08u     /* whole row (and content) changed */
-#define T_DIRTY (T_DIRTY_STATS | T_DIRTY_ALL)
+#define T_DIRTY_CONTENT 0x40u /* content bytes and tier/access changed */
+#define T_DIRTY (T_DIRTY_STATS | T_DIRTY_ALL | T_DIRTY_CONTENT)
 #define T_MOVING 0x10u        /* am__tiers_move in progress: not evictable */
 #define T_RAW 0x20u           /* archived, content not compressed yet */
 
@@ -160,8 +161,9 @@ struct am_tiers {
 
     /* Persistence. */
     sqlite3 *db;
-    sqlite3_stmt *st_ins_item, *st_ins_content, *st_upd_stats,
-        *st_del_item, *st_del_content, *st_ins_move, *st_prune_moves;
+    sqlite3_stmt *st_ins_item, *st_ins_content, *st_upd_stats, *st_upd_content,
+        *st_del_item, *st_del_content, *st_ins_move, *st_ins_moves_n,
+        *st_prune_moves;
     tvec32 dirty;
     struct { int64_t *v; size_t len, cap; } deleted_pids;
     int64_t last_flush_ns;

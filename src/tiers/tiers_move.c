@@ -206,7 +206,8 @@ am_status am__tiers_move(am_tiers *t, uint32_t slot, am_tier to,
     am__tiers_member_del(t, slot);
     am__tiers_member_add(t, slot, to);
     log_move(t, slot, from, to, reason, ring_id, db_id);
-    am__tiers_mark(t, slot, content_changed ? T_DIRTY_ALL : T_DIRTY_STATS);
+    am__tiers_mark(t, slot,
+                  content_changed ? T_DIRTY_CONTENT : T_DIRTY_STATS);
     return AM_OK;
 fail:
     t->items[slot].flags &= (uint8_t)~T_MOVING;

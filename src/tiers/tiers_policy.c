@@ -212,7 +212,8 @@ static am_status compress_jobs(am_tiers *t, zjob *jobs, size_t nj,
                 if (st != AM_OK)
                     break;
                 t->items[j->slot].flags &= (uint8_t)~T_RAW;
-                am__tiers_mark(t, j->slot, T_DIRTY_ALL);
+                /* Only the bytes and the raw flag changed. */
+                am__tiers_mark(t, j->slot, T_DIRTY_CONTENT);
             }
             (*done)++;
         }
