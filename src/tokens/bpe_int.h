@@ -93,26 +93,6 @@ static inline uint64_t load_head(const uint8_t *p, size_t n)
            ((uint64_t)p[n - 1] << (8 * (n - 1)));
 }
 
-/* load_head(p, n) for n >= 1 when 8 bytes from p may be read (they need
- * not belong to the string): one load and a mask, no branch on n, which
- * varies unpredictably in the merge loop. Little-endian only; elsewhere it
- * is load_head. */
-static inline uint64_t load_head_wide(const uint8_t *p, size_t n)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    uint64_t mask = n >= 8 ? ~0ull : ~0ull >> (64 - 8 * n);
-    return load64(p) & mask;
-#else
-    return load_head(p, n);
-#endif
-}
-
-/* load_head(p, n) where `avail` bytes from p may be read (avail >= n). */
-static inline uint64_t load_head_in(const uint8_t *p, size_t n, size_t avail)
-{
-    return avail >= 8 ? load_head_wide(p, n) : load_head(p, n);
-}
-
 static inline uint64_t mix64(uint64_t x)
 {
     x ^= x >> 32;

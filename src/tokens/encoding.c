@@ -91,7 +91,7 @@ static const uint8_t seq_prev[MID_PIECE + 1] = {
 #endif
 
 static am_status merge_small(const am_encoding *enc, const uint8_t *p,
-                             size_t n, size_t avail, sink *k)
+                             size_t n, sink *k)
 {
     union {
         v4i v[(MID_PIECE + 3) / 4];
@@ -145,14 +145,14 @@ static am_status merge_small(const am_encoding *enc, const uint8_t *p,
             uint64_t rh = 0, lh = 0, rhead = 0, lhead = 0;
             bool rmay = false, lmay = false;
             if (rn > 2) {
-                rhead = load_head_in(p + s, rn, avail - s);
+                rhead = load_head(p + s, rn);
                 rh = rn <= 8 ? hash_head(rhead, rn) : hash_bytes(p + s, rn);
                 rmay = filter_has(enc->filter, rh);
                 if (rmay)
                     __builtin_prefetch(&enc->slots[rh & enc->mask]);
             }
             if (ln > 2) {
-                lhead = load_head_in(p + q, ln, avail - q);
+                lhead = load_head(p + q, ln);
                 lh = ln <= 8 ? hash_head(lhead, ln) : hash_bytes(p + q, ln);
                 lmay = filter_has(enc->filter, lh);
                 if (lmay)
@@ -313,22 +313,18 @@ out:
     return st;
 }
 
-/* Encodes the piece p[0, n) whose hash_bytes() is h and whose load_head()
- * is head; `avail` bytes from p may be read (avail >= n). */
 static am_status encode_piece(const am_encoding *enc, const uint8_t *p,
-                              size_t n, uint64_t h, uint64_t head,
-                              size_t avail, sink *k)
+                              size_t n, uint64_t h, sink *k)
 {
-    uint32_t r = NO_RANK;
+    uint32_t r;
 
     if (n == 1)
         return emit(k, enc->byte_rank[p[0]]);
-    if (enc->filter == NULL || filter_has(enc->filter, h))
-        r = probe_head(enc, p, n, h, head);
+    r = lookup_h(enc, p, n, h);
     if (r != NO_RANK)
         return emit(k, r);
     if (n <= MID_PIECE && enc->nranks <= KEY_RANK_LIMIT)
-        return merge_small(enc, p, n, avail, k);
+        return merge_small(enc, p, n, k);
     return merge_large(enc, p, n, k);
 }
 
@@ -476,7 +472,7 @@ static am_status encode_with_cache(const am_encoding *enc,
                 return st;
             continue;
         }
-        st = encode_piece(enc, p, n, h, load_head(p, n), n, k);
+        st = encode_piece(enc, p, n, h, k);
         if (st != AM_OK)
             return st;
         got = k->count - count0;
@@ -525,7 +521,7 @@ static am_status encode_ordinary(const am_encoding *enc, const uint8_t *s,
     while (i < len) {
         size_t e = am__pretok_next(pat, s, len, i), n = e - i;
         const uint8_t *p = s + i;
-        uint64_t h, head;
+        uint64_t h;
         pcache_entry *ce;
         size_t count0 = k->count;
         size_t at0 = k->toks != NULL ? k->toks->count : 0;
@@ -547,32 +543,15 @@ static am_status encode_ordinary(const am_encoding *enc, const uint8_t *s,
                 break;
             continue;
         }
-        /* Pieces of up to 8 bytes (most of them) are hashed and compared
-         * from one masked load each; ce->at < i, so 8 bytes from the
-         * cached copy may be read whenever they may from p. */
-        if (n <= 8 && len - (size_t)(p - s) >= 8) {
-            head = load_head_wide(p, n);
-            h = hash_head(head, n);
-            ce = &cache[(h >> 40) & mask];
-            if (cached && ce->len == n &&
-                load_head_wide(s + ce->at, n) == head) {
-                st = replay(k, ce);
-                if (st != AM_OK)
-                    break;
-                continue;
-            }
-        } else {
-            head = load_head(p, n);
-            h = hash_bytes(p, n);
-            ce = &cache[(h >> 40) & mask];
-            if (cached && ce->len == n && same_bytes(s + ce->at, p, n)) {
-                st = replay(k, ce);
-                if (st != AM_OK)
-                    break;
-                continue;
-            }
+        h = hash_bytes(p, n);
+        ce = &cache[(h >> 40) & mask];
+        if (cached && ce->len == n && same_bytes(s + ce->at, p, n)) {
+            st = replay(k, ce);
+            if (st != AM_OK)
+                break;
+            continue;
         }
-        st = encode_piece(enc, p, n, h, head, len - (size_t)(p - s), k);
+        st = encode_piece(enc, p, n, h, k);
         if (st != AM_OK)
             break;
         if (cached && n <= PCACHE_MAX_PIECE &&
