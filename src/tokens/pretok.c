@@ -291,29 +291,93 @@ __attribute__((noinline)) static size_t cl100k_general(const uint8_t *s,
     return whitespace(s, len, i, 1);
 }
 
-/* The common case of cl100k, [^\r\n\p{L}\p{N}]?\p{L}+ over ASCII: an
- * optional ASCII prefix character (not an apostrophe, which may start a
- * contraction first) and ASCII letters. Returns 0 when the piece is not
- * such a word or a non-ASCII byte could continue it; cl100k_general then
- * decides. */
+/* The ASCII end of  ?[^\s\p{L}\p{N}]+[\r\n]*  from k, the first character
+ * of the run, or 0 when a non-ASCII byte could continue the run. */
+static inline size_t cl100k_punct(const uint8_t *s, size_t len, size_t k)
+{
+    while (k < len && s[k] < 0x80 &&
+           !(ascii_class[s[k]] & (AM__C_WS | AM__C_L | AM__C_N)))
+        k++;
+    if (k < len && s[k] >= 0x80)
+        return 0;
+    while (k < len && (s[k] == '\r' || s[k] == '\n'))
+        k++;
+    return k;
+}
+
+/* The common cases of cl100k, decided inline; everything else goes to
+ * cl100k_general, which decides from i afresh:
+ * - [^\r\n\p{L}\p{N}]?\p{L}+ : an optional prefix character (not an
+ *   apostrophe, which may start a contraction first) and a run of letters
+ *   in any script. ASCII bytes are classified by the byte table, other
+ *   characters by ucd_class_at, each decoded once.
+ * - \p{N}{1,3} over ASCII digits, when no non-ASCII byte follows fewer
+ *   than three of them (it could be a number).
+ * - "\n" before an ASCII character that is not white space: \s*[\r\n]+
+ *   ends at the last newline of the white-space run, which is this one.
+ * - the symbol run  ?[^\s\p{L}\p{N}]+[\r\n]*  over ASCII, when the prefix
+ *   character is not followed by a letter (so the word alternative fails)
+ *   and the start is not white space other than a space before a symbol
+ *   (else the white-space alternatives decide). */
 static inline size_t cl100k(const uint8_t *s, size_t len, size_t i)
 {
-    size_t j = i;
-    unsigned c0 = ascii_class[s[i]];
+    size_t j = i, n = 1, k;
+    unsigned c, c0;
+    uint8_t b = s[i];
 
-    if (s[i] < 0x80 && s[i] != '\'') {
-        if (!(c0 & AM__C_L) && !(c0 & (AM__C_N | AM__C_NL)) &&
-            i + 1 < len && s[i + 1] < 0x80 &&
-            (ascii_class[s[i + 1]] & AM__C_L))
+    if (b == '\'')
+        return cl100k_general(s, len, i);
+    if (b < 0x80) {
+        c = ascii_class[b];
+        if (c & AM__C_N) {
             j = i + 1;
-        if (ascii_class[s[j]] & AM__C_L) {
-            while (j < len && (ascii_class[s[j]] & AM__C_L))
+            while (j < len && j < i + 3 && (unsigned)(s[j] - '0') < 10u)
                 j++;
-            if (j == len || s[j] < 0x80)
+            if (j == i + 3 || j == len || s[j] < 0x80)
                 return j;
+            return cl100k_general(s, len, i);
+        }
+        if (b == '\n' && (i + 1 == len || (s[i + 1] < 0x80 &&
+                                           !(ascii_class[s[i + 1]] &
+                                             AM__C_WS))))
+            return i + 1;
+    } else {
+        c = ucd_class_at(s, len, i, &n);
+    }
+    c0 = c;
+    if (!(c & AM__C_L)) {
+        /* The prefix character is taken when a letter follows it. */
+        if ((c & (AM__C_N | AM__C_NL)) || i + n >= len)
+            return cl100k_general(s, len, i);
+        j = i + n;
+        n = 1;
+        c = s[j] < 0x80 ? ascii_class[s[j]] : ucd_class_at(s, len, j, &n);
+        if (!(c & AM__C_L)) {
+            /* No word and no number here: a symbol run, if it starts
+             * at i (a symbol) or at i + 1 (a space, then a symbol). */
+            if (b < 0x80 && b != ' ' && !(c0 & AM__C_WS) &&
+                (k = cl100k_punct(s, len, i)) != 0)
+                return k;
+            if (b == ' ' && !(c & (AM__C_WS | AM__C_N)) &&
+                (k = cl100k_punct(s, len, i + 1)) != 0)
+                return k;
+            return cl100k_general(s, len, i);
         }
     }
-    return cl100k_general(s, len, i);
+    /* \p{L}+ from j, whose character is a letter. */
+    j += n;
+    while (j < len) {
+        if (s[j] < 0x80) {
+            if (!(ascii_class[s[j]] & AM__C_L))
+                break;
+            j++;
+            continue;
+        }
+        if (!(ucd_class_at(s, len, j, &n) & AM__C_L))
+            break;
+        j += n;
+    }
+    return j;
 }
 
 /* ---- o200k_base ---- */
