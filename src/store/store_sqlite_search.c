@@ -412,9 +412,11 @@ static int fterm_by_df(const void *a, const void *b)
     return x->df < y->df ? -1 : x->df > y->df;
 }
 
-static am_status prune_terms(am_store *s, am_buf *fq, size_t *terms)
+static am_status prune_terms(am_store *s, am_buf *fq, size_t *terms,
+                             const char *scope)
 {
     fterm t[64];
+    char one[160];
     size_t n = 0;
     int64_t total = 0;
     am_buf out = AM_BUF_INIT;
@@ -435,7 +437,14 @@ static am_status prune_terms(am_store *s, am_buf *fq, size_t *terms)
         sqlite3_stmt *c = am__store_stmt(s, Q_FTS_DF);
         if (c == NULL)
             return s->err.code;
-        sqlite3_bind_text(c, 1, t[i].p, (int)t[i].n, SQLITE_STATIC);
+        /* Counted in the text column and inside the scope only: the
+         * cap follows the namespace's data, not everyone's. Terms are
+         * at most 64 bytes + quotes (am__words). */
+        int len = snprintf(one, sizeof one, "text : %.*s%s", (int)t[i].n,
+                           t[i].p, scope);
+        if (len < 0 || (size_t)len >= sizeof one)
+            return am__fail(&s->err, AM_EINVAL, "search: term too long");
+        sqlite3_bind_text(c, 1, one, len, SQLITE_STATIC);
         sqlite3_bind_int64(c, 2, FTS_BUDGET + 1);
         int rc = sqlite3_step(c);
         t[i].df = rc == SQLITE_ROW ? sqlite3_column_int64(c, 0) : 0;
@@ -490,10 +499,31 @@ static am_status text_cands(am_store *s, am_str query, am_str lo,
         am_buf_free(&fq);
         return AM_OK;
     }
-    st = prune_terms(s, &fq, &terms);
+    /* A scoped search ANDs in the scope's namespace token (column
+     * fts_ns); user terms only match the text column. */
+    char scope[48] = "";
+    if (lo.len > 0) {
+        char tok[AM__NS_TOKEN_LEN + 1];
+        am__sq_ns_token(SQ(s), lo.ptr, lo.len, tok);
+        snprintf(scope, sizeof scope, " AND fts_ns : \"%s\"", tok);
+    }
+    st = prune_terms(s, &fq, &terms, scope);
     if (st != AM_OK) {
         am_buf_free(&fq);
         return st;
+    }
+    {
+        am_buf w = AM_BUF_INIT;
+        w.alloc = s->alloc;
+        st = am_buf_appendf(&w, "text : (%s)%s", fq.ptr, scope);
+        if (st == AM_OK)
+            st = am_buf_reserve(&w, 0);
+        am_buf_free(&fq);
+        fq = w;
+        if (st != AM_OK) {
+            am_buf_free(&fq);
+            return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        }
     }
     /* Root search: FTS5 cuts at `lim`; dead rows are rare, so a small
      * margin over `want` is enough (the loop deepens otherwise). */
@@ -730,7 +760,7 @@ static double doc_freq(am_store *s, const char *w, int64_t cap)
     sqlite3_stmt *q = NULL;
     char m[48];
     double df = (double)cap;
-    snprintf(m, sizeof m, "\"%.40s\"", w);
+    snprintf(m, sizeof m, "text : \"%.31s\"", w);
     if (sqlite3_prepare_v2(SQ(s)->db, "SELECT count(*) FROM (SELECT 1 FROM"
                            " items_fts WHERE items_fts MATCH ?1 LIMIT ?2)",
                            -1, &q, NULL) == SQLITE_OK) {
