@@ -84,7 +84,9 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     " SELECT id, text, am_ns_tokens(ns) AS fts_ns FROM items;"
     "CREATE VIRTUAL TABLE items_fts USING fts5(text, fts_ns,"
     " content='items_fts_src', content_rowid='id',"
-    " tokenize='porter unicode61 remove_diacritics 2');",
+    " tokenize='porter unicode61 remove_diacritics 2');"
+    /* ORDER BY rank: BM25 over the text column only. */
+    "INSERT INTO items_fts(items_fts, rank) VALUES ('rank', 'bm25(1.0, 0.0)');",
 };
 
 /* Item rows are read in one shape everywhere (see am__rb_add_row). */
@@ -136,19 +138,12 @@ static const char *const sql_text[Q_COUNT_] = {
                " AND " LIVE " ORDER BY ns, key LIMIT ?4 OFFSET ?5",
     [Q_NS_LIST] = "SELECT DISTINCT ns FROM items WHERE ns >= ?2 AND ns < ?3"
                   " AND " LIVE " ORDER BY ns",
-    /* Scoped search: the query ANDs in the scope's namespace token (see
-     * text_cands), so FTS5 only meets rows under the scope; the fts_ns
-     * column weighs 0 in BM25. The namespace range is checked again:
-     * a token collision can cost time, never return a foreign row. */
-    [Q_FTS] = "SELECT i.id, -bm25(items_fts, 1.0, 0.0), i.ns, 1"
-              " FROM items_fts JOIN items i ON i.id = items_fts.rowid"
-              " WHERE items_fts MATCH ?2 AND i.ns >= ?4 AND i.ns < ?5"
-              " AND i.deleted_ms IS NULL"
-              " AND (i.expires_ms IS NULL OR i.expires_ms > ?1)"
-              " AND ?3 = ?3 ORDER BY bm25(items_fts, 1.0, 0.0)",
-    /* Whole-store search: let FTS5 rank and cut (ORDER BY rank LIMIT);
-     * dead rows are dropped after, and the caller deepens the limit if
-     * too few remain. */
+    /* Let FTS5 rank and cut (ORDER BY rank LIMIT; rank is BM25 over the
+     * text column, see migration 2); dead rows and, in a scoped search,
+     * rows outside the namespace are dropped after (the query ANDs in the
+     * scope's namespace token, so only a token collision could bring
+     * one: it costs time, never returns a foreign row), and the caller
+     * deepens the limit if too few remain. */
     [Q_FTS_TOP] = "SELECT f.rowid, -f.rank, i.ns, i.deleted_ms IS NULL AND"
                   " (i.expires_ms IS NULL OR i.expires_ms > ?1) FROM"
                   " (SELECT rowid, rank FROM items_fts WHERE items_fts"

@@ -27,7 +27,6 @@ enum {
     Q_HIST_LIST,
     Q_LIST,
     Q_NS_LIST,
-    Q_FTS,
     Q_FTS_TOP,
     Q_FTS_DF,
     Q_VEC_LOAD,

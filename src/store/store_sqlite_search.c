@@ -483,7 +483,7 @@ static am_status prune_terms(am_store *s, am_buf *fq, size_t *terms,
 }
 
 static am_status text_cands(am_store *s, am_str query, am_str lo,
-                            am_str hi, json_t *filter, size_t want,
+                            json_t *filter, size_t want,
                             int64_t now, cands *out)
 {
     am_buf fq = AM_BUF_INIT;
@@ -525,12 +525,12 @@ static am_status text_cands(am_store *s, am_str query, am_str lo,
             return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
         }
     }
-    /* Root search: FTS5 cuts at `lim`; dead rows are rare, so a small
-     * margin over `want` is enough (the loop deepens otherwise). */
+    /* FTS5 ranks and cuts at `lim`; rows that are dead (or, after a
+     * token collision, outside the scope) are rare, so a small margin over
+     * `want` is enough (the loop deepens otherwise). */
     int64_t lim = (int64_t)want + 8;
     for (;;) {
-        int scoped = lo.len > 0;
-        sqlite3_stmt *f = am__store_stmt(s, scoped ? Q_FTS : Q_FTS_TOP);
+        sqlite3_stmt *f = am__store_stmt(s, Q_FTS_TOP);
         size_t seen = 0;
         int rc = SQLITE_DONE;
         if (f == NULL) {
@@ -541,18 +541,13 @@ static am_status text_cands(am_store *s, am_str query, am_str lo,
         sqlite3_bind_int64(f, 1, now);
         sqlite3_bind_text(f, 2, fq.ptr, (int)fq.len, SQLITE_STATIC);
         sqlite3_bind_int64(f, 3, lim);
-        if (scoped) {
-            sqlite3_bind_blob(f, 4, lo.ptr, (int)lo.len, SQLITE_STATIC);
-            sqlite3_bind_blob(f, 5, hi.ptr, (int)hi.len, SQLITE_STATIC);
-            lim = -1; /* the join sees every match: one pass */
-        }
         while (out->count < want && (rc = sqlite3_step(f)) == SQLITE_ROW) {
             int64_t id = sqlite3_column_int64(f, 0);
             double sc = sqlite3_column_double(f, 1);
             const char *ns = sqlite3_column_blob(f, 2);
             size_t nslen = (size_t)sqlite3_column_bytes(f, 2);
             seen++;
-            /* Inside [lo, hi): the prefix range of the namespace. */
+            /* Under the scope: its encoding is a byte prefix. */
             if (ns == NULL || !sqlite3_column_int(f, 3) || nslen < lo.len ||
                 memcmp(ns, lo.ptr, lo.len) != 0)
                 continue;
@@ -927,8 +922,7 @@ am_status am__sq_search(am_store *s, const am_search *q, const float *qemb,
     }
 
     if (use_text) {
-        st = text_cands(s, q->query, (am_str){ lo.ptr, lo.len },
-                        (am_str){ hi.ptr, hi.len }, filter,
+        st = text_cands(s, q->query, (am_str){ lo.ptr, lo.len }, filter,
                         use_vec ? depth : limit, now, &tc);
         if (st != AM_OK)
             goto out;
@@ -941,7 +935,7 @@ am_status am__sq_search(am_store *s, const am_search *q, const float *qemb,
             if (st == AM_OK) {
                 tc.count = 0;
                 st = text_cands(s, am_buf_str(&xq), (am_str){ lo.ptr, lo.len },
-                                (am_str){ hi.ptr, hi.len }, filter,
+                                filter,
                                 use_vec ? depth : limit, now, &tc);
             }
             am_buf_free(&xq);
