@@ -54,8 +54,8 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     " event TEXT NOT NULL, old_value TEXT, old_meta TEXT,"
     " at_ms INTEGER NOT NULL, actor TEXT NOT NULL,"
     " PRIMARY KEY(item_id, seq)) WITHOUT ROWID;"
-    "CREATE VIRTUAL TABLE items_fts USING fts5(text, content='items',"
-    " content_rowid='id', tokenize='porter unicode61 remove_diacritics 2');"
+    /* Version 1 created items_fts(text) here; a new database gets the
+     * version 2 index from migration 2 directly (IF EXISTS below). */
     /* The full-text index is kept in step by the code that writes items
      * (Q_FTS_ADD / Q_FTS_DEL, and 'delete' rows before hard deletes), not
      * by triggers: a trigger makes every write a statement transaction,
@@ -79,7 +79,7 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
      * random per-database salt. migrate() rebuilds the index after. */
     "INSERT OR IGNORE INTO store_meta(k, v)"
     " VALUES ('fts_ns_salt', printf('%lld', random()));"
-    "DROP TABLE items_fts;"
+    "DROP TABLE IF EXISTS items_fts;"
     "CREATE VIEW items_fts_src AS"
     " SELECT id, text, am_ns_tokens(ns) AS fts_ns FROM items;"
     "CREATE VIRTUAL TABLE items_fts USING fts5(text, fts_ns,"
@@ -149,6 +149,14 @@ static const char *const sql_text[Q_COUNT_] = {
                   " (SELECT rowid, rank FROM items_fts WHERE items_fts"
                   " MATCH ?2 ORDER BY rank LIMIT ?3) f"
                   " LEFT JOIN items i ON i.id = f.rowid ORDER BY f.rank",
+    /* Scoped search: ranked by am_bm25 with IDFs counted in the scope
+     * (?4), cut by LIMIT like Q_FTS_TOP. */
+    [Q_FTS_SCOPED] = "SELECT f.rowid, f.sc, i.ns, i.deleted_ms IS NULL AND"
+                     " (i.expires_ms IS NULL OR i.expires_ms > ?1) FROM"
+                     " (SELECT rowid, am_bm25(items_fts, ?4) AS sc"
+                     " FROM items_fts WHERE items_fts MATCH ?2"
+                     " ORDER BY sc DESC LIMIT ?3) f"
+                     " LEFT JOIN items i ON i.id = f.rowid ORDER BY f.sc DESC",
     /* Matching rows of one term, counted up to ?2 (no ranking: cheap). */
     [Q_FTS_DF] = "SELECT count(*) FROM (SELECT 1 FROM items_fts"
                  " WHERE items_fts MATCH ?1 LIMIT ?2)",
@@ -425,12 +433,24 @@ static am_status sq_open(am_store *s, const char *path,
         return am__fail(err, rc == SQLITE_NOMEM ? AM_ENOMEM : AM_EIO,
                         "store open '%s': %s", path, sqlite3_errmsg(q->db));
     if (o->read_only) {
+        st = am__sq_register_rank(q->db);
+        if (st != AM_OK)
+            return am__fail(err, st, "store open '%s': FTS5 ranking "
+                            "function", path);
         st = load_salt(s);
         if (st != AM_OK)
             am__error_copy(err, &s->err);
         return st;
     }
     st = am__store_exec(s, "PRAGMA journal_mode = WAL");
+    /* Switching the mode does not wait in the busy handler: while
+     * another process creates and migrates the file it answers BUSY at
+     * once. Retry for up to the busy timeout. */
+    for (int waited = 0; st == AM_EBUSY && waited < s->busy_timeout_ms;
+         waited += 5) {
+        sqlite3_sleep(5);
+        st = am__store_exec(s, "PRAGMA journal_mode = WAL");
+    }
     if (st == AM_OK)
         st = am__store_exec(s, o->sync_full ? "PRAGMA synchronous = FULL"
                                             : "PRAGMA synchronous = NORMAL");
@@ -443,6 +463,10 @@ static am_status sq_open(am_store *s, const char *path,
         st = migrate(s);
     if (st == AM_OK)
         st = load_salt(s);
+    /* After the journal mode and the migration: a statement here must
+     * not hold a read lock while another process sets up the file. */
+    if (st == AM_OK && am__sq_register_rank(q->db) != AM_OK)
+        st = am__fail(&s->err, AM_EIO, "FTS5 ranking function");
     if (st != AM_OK) {
         am__error_copy(err, &s->err);
         if (st == AM_EIO)

@@ -28,6 +28,7 @@ enum {
     Q_LIST,
     Q_NS_LIST,
     Q_FTS_TOP,
+    Q_FTS_SCOPED,
     Q_FTS_DF,
     Q_VEC_LOAD,
     Q_SESS_FIND,
@@ -46,6 +47,10 @@ typedef struct am__sqlite {
     sqlite3_stmt *stmts[Q_COUNT_];
     uint64_t ns_salt; /* keys the namespace tokens (store_meta) */
 } am__sqlite;
+
+/* Register the am_bm25 FTS5 ranking function on `db`
+ * (store_sqlite_search.c). */
+am_status am__sq_register_rank(sqlite3 *db);
 
 /* Length of a namespace token (digits). */
 #define AM__NS_TOKEN_LEN 20

@@ -413,7 +413,7 @@ static int fterm_by_df(const void *a, const void *b)
 }
 
 static am_status prune_terms(am_store *s, am_buf *fq, size_t *terms,
-                             const char *scope)
+                             const char *scope, double *dfs, int *have_dfs)
 {
     fterm t[64];
     char one[160];
@@ -422,7 +422,8 @@ static am_status prune_terms(am_store *s, am_buf *fq, size_t *terms,
     am_buf out = AM_BUF_INIT;
     am_status st = AM_OK;
 
-    if (*terms < 2 || *terms > 64)
+    *have_dfs = 0;
+    if (*terms > 64 || (*terms < 2 && scope[0] == '\0'))
         return AM_OK;
     for (const char *p = fq->ptr, *end = fq->ptr + fq->len; p < end;) {
         const char *q = strstr(p, " OR ");
@@ -452,7 +453,9 @@ static am_status prune_terms(am_store *s, am_buf *fq, size_t *terms,
         if (rc != SQLITE_ROW)
             return am__store_dberr(s, rc, "search");
         total += t[i].df;
+        dfs[i] = (double)t[i].df;
     }
+    *have_dfs = 1;
     if (total <= FTS_BUDGET)
         return AM_OK;
     qsort(t, n, sizeof *t, fterm_by_df);
@@ -463,6 +466,7 @@ static am_status prune_terms(am_store *s, am_buf *fq, size_t *terms,
         if (kept > 0 && total + t[i].df > FTS_BUDGET)
             break;
         total += t[i].df;
+        dfs[kept] = (double)t[i].df;
         if (kept > 0)
             st = am_buf_append(&out, " OR ", 4);
         if (st == AM_OK)
@@ -480,6 +484,111 @@ static am_status prune_terms(am_store *s, am_buf *fq, size_t *terms,
     *fq = out;
     *terms = kept;
     return AM_OK;
+}
+
+#define GLOBAL_DF_CAP 4096
+
+/* Rows whose text holds the quoted term [p, p + n), counted up to cap. */
+static am_status term_rows(am_store *s, const char *p, size_t n, int64_t cap,
+                           int64_t *out)
+{
+    char m[96];
+    snprintf(m, sizeof m, "text : %.*s", (int)(n < 80 ? n : 80), p);
+    sqlite3_stmt *c = am__store_stmt(s, Q_FTS_DF);
+    if (c == NULL)
+        return s->err.code;
+    sqlite3_bind_text(c, 1, m, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(c, 2, cap);
+    int rc = sqlite3_step(c);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(c, 0) : 0;
+    sqlite3_reset(c);
+    return rc == SQLITE_ROW ? AM_OK : am__store_dberr(s, rc, "search");
+}
+
+/* Rows under the scope (`scope`: the " AND fts_ns : ..." suffix). */
+static am_status scope_rows(am_store *s, const char *scope, int64_t *n)
+{
+    char m[64];
+    snprintf(m, sizeof m, "%s", scope + 5); /* drop " AND " */
+    sqlite3_stmt *c = am__store_stmt(s, Q_FTS_DF);
+    if (c == NULL)
+        return s->err.code;
+    sqlite3_bind_text(c, 1, m, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(c, 2, INT64_MAX);
+    int rc = sqlite3_step(c);
+    *n = rc == SQLITE_ROW ? sqlite3_column_int64(c, 0) : 0;
+    sqlite3_reset(c);
+    return rc == SQLITE_ROW ? AM_OK : am__store_dberr(s, rc, "search");
+}
+
+/* am_bm25(items_fts, counts BLOB): BM25 as FTS5's (k1 1.2, b 0.75) over
+ * the text column, with each phrase's document count given by the caller
+ * (doubles n, N per phrase in phrase order; N 0: the table's row count,
+ * N < 0: ignore the phrase) instead of counted by walking its whole
+ * doclist. Higher is better. */
+static void am_bm25_fn(const Fts5ExtensionApi *api, Fts5Context *fts,
+                       sqlite3_context *ctx, int nval, sqlite3_value **val)
+{
+    const double k1 = 1.2, b = 0.75;
+    double freq[66] = { 0 }, score = 0;
+    int nphrase = api->xPhraseCount(fts), ninst = 0, dl = 0;
+    sqlite3_int64 nrow = 0, total = 0;
+    const double *pr = nval > 0 ? sqlite3_value_blob(val[0]) : NULL;
+    int nidf = nval > 0 ? sqlite3_value_bytes(val[0]) /
+                              (int)(2 * sizeof(double))
+                        : 0;
+    if (pr == NULL || nphrase > nidf || nphrase > 66) {
+        sqlite3_result_error(ctx, "am_bm25: bad IDF argument", -1);
+        return;
+    }
+    int rc = api->xInstCount(fts, &ninst);
+    for (int i = 0; rc == SQLITE_OK && i < ninst; i++) {
+        int ph, col, off;
+        rc = api->xInst(fts, i, &ph, &col, &off);
+        if (rc == SQLITE_OK && col == 0)
+            freq[ph] += 1;
+    }
+    if (rc == SQLITE_OK)
+        rc = api->xColumnSize(fts, 0, &dl);
+    if (rc == SQLITE_OK)
+        rc = api->xRowCount(fts, &nrow);
+    if (rc == SQLITE_OK)
+        rc = api->xColumnTotalSize(fts, 0, &total);
+    if (rc != SQLITE_OK) {
+        sqlite3_result_error_code(ctx, rc);
+        return;
+    }
+    double avgdl = nrow > 0 && total > 0 ? (double)total / (double)nrow : 1;
+    for (int i = 0; i < nphrase; i++) {
+        if (freq[i] <= 0 || pr[2 * i + 1] < 0)
+            continue;
+        /* FTS5's IDF: N rows (0: the table's), n of them with the term. */
+        double N = pr[2 * i + 1] > 0 ? pr[2 * i + 1] : (double)nrow;
+        double n = pr[2 * i];
+        double idf = log((N - n + 0.5) / (n + 0.5));
+        if (idf <= 1e-6)
+            idf = 1e-6;
+        score += idf * (freq[i] * (k1 + 1)) /
+                 (freq[i] + k1 * (1 - b + b * (double)dl / avgdl));
+    }
+    sqlite3_result_double(ctx, score);
+}
+
+am_status am__sq_register_rank(sqlite3 *db)
+{
+    fts5_api *api = NULL;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_pointer(q, 1, (void *)&api, "fts5_api_ptr", NULL);
+        sqlite3_step(q);
+    }
+    sqlite3_finalize(q);
+    if (api == NULL || api->iVersion < 2)
+        return AM_EUNSUPPORTED;
+    return api->xCreateFunction(api, "am_bm25", NULL, am_bm25_fn, NULL) ==
+                   SQLITE_OK
+               ? AM_OK
+               : AM_EIO;
 }
 
 static am_status text_cands(am_store *s, am_str query, am_str lo,
@@ -507,11 +616,49 @@ static am_status text_cands(am_store *s, am_str query, am_str lo,
         am__sq_ns_token(SQ(s), lo.ptr, lo.len, tok);
         snprintf(scope, sizeof scope, " AND fts_ns : \"%s\"", tok);
     }
-    st = prune_terms(s, &fq, &terms, scope);
+    /* In a scoped search BM25's IDF comes from the counts within the
+     * scope (see am_bm25_fn): FTS5's own bm25() walks every query
+     * term's whole doclist to count it, which is as slow as the database
+     * is big. */
+    double idf[132];
+    int have_dfs = 0;
+    st = prune_terms(s, &fq, &terms, scope, idf, &have_dfs);
+    if (st == AM_OK && have_dfs && lo.len > 0) {
+        /* idf[] becomes pairs (n, N) per phrase for am_bm25_fn. A term's
+         * count over the whole table is used when it is small (cheap to
+         * count: at most GLOBAL_DF_CAP rows walked), as FTS5's bm25()
+         * would; a term more common than that gets the scope's count
+         * scaled to the table (N = 0 tells the function to use the
+         * table's row count). */
+        double pairs[132];
+        int64_t nrows = 0;
+        st = scope_rows(s, scope, &nrows);
+        size_t i = 0;
+        for (const char *p = fq.ptr, *end = fq.ptr + fq.len;
+             st == AM_OK && p < end && i < terms; i++) {
+            const char *e = strstr(p, " OR ");
+            if (e == NULL)
+                e = end;
+            int64_t g = 0;
+            st = term_rows(s, p, (size_t)(e - p), GLOBAL_DF_CAP + 1, &g);
+            if (g <= GLOBAL_DF_CAP) {
+                pairs[2 * i] = (double)g;
+                pairs[2 * i + 1] = 0;
+            } else {
+                pairs[2 * i] = idf[i];
+                pairs[2 * i + 1] = (double)(nrows > 0 ? nrows : 1);
+            }
+            p = e < end ? e + 4 : end;
+        }
+        pairs[2 * terms] = 0; /* the namespace token: weight 0 */
+        pairs[2 * terms + 1] = -1;
+        memcpy(idf, pairs, (2 * terms + 2) * sizeof *idf);
+    }
     if (st != AM_OK) {
         am_buf_free(&fq);
         return st;
     }
+    int own_rank = lo.len > 0 && have_dfs;
     {
         am_buf w = AM_BUF_INIT;
         w.alloc = s->alloc;
@@ -530,7 +677,8 @@ static am_status text_cands(am_store *s, am_str query, am_str lo,
      * `want` is enough (the loop deepens otherwise). */
     int64_t lim = (int64_t)want + 8;
     for (;;) {
-        sqlite3_stmt *f = am__store_stmt(s, Q_FTS_TOP);
+        sqlite3_stmt *f = am__store_stmt(s, own_rank ? Q_FTS_SCOPED
+                                                       : Q_FTS_TOP);
         size_t seen = 0;
         int rc = SQLITE_DONE;
         if (f == NULL) {
@@ -541,6 +689,9 @@ static am_status text_cands(am_store *s, am_str query, am_str lo,
         sqlite3_bind_int64(f, 1, now);
         sqlite3_bind_text(f, 2, fq.ptr, (int)fq.len, SQLITE_STATIC);
         sqlite3_bind_int64(f, 3, lim);
+        if (own_rank)
+            sqlite3_bind_blob(f, 4, idf, (int)((2 * terms + 2) * sizeof *idf),
+                              SQLITE_STATIC);
         while (out->count < want && (rc = sqlite3_step(f)) == SQLITE_ROW) {
             int64_t id = sqlite3_column_int64(f, 0);
             double sc = sqlite3_column_double(f, 1);
