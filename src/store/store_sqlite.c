@@ -29,7 +29,7 @@
 
 /* ---- Schema ---- */
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
     /* 1: items, history, full-text index, sessions. */
@@ -54,8 +54,8 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     " event TEXT NOT NULL, old_value TEXT, old_meta TEXT,"
     " at_ms INTEGER NOT NULL, actor TEXT NOT NULL,"
     " PRIMARY KEY(item_id, seq)) WITHOUT ROWID;"
-    "CREATE VIRTUAL TABLE items_fts USING fts5(text, content='items',"
-    " content_rowid='id', tokenize='porter unicode61 remove_diacritics 2');"
+    /* Version 1 created items_fts(text) here; a new database gets the
+     * version 2 index from migration 2 directly (IF EXISTS below). */
     /* The full-text index is kept in step by the code that writes items
      * (Q_FTS_ADD / Q_FTS_DEL, and 'delete' rows before hard deletes), not
      * by triggers: a trigger makes every write a statement transaction,
@@ -70,6 +70,23 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     " id INTEGER PRIMARY KEY, sess INTEGER NOT NULL, item TEXT NOT NULL,"
     " created_ms INTEGER NOT NULL);"
     "CREATE INDEX session_items_sess ON session_items(sess, id);",
+    /* 2: the full-text index gets a second column, fts_ns, holding one
+     * synthetic token per namespace prefix level of the row (see
+     * ns_tokens_fn); a scoped search ANDs the scope's token in with a
+     * column filter, so FTS5 intersects posting lists instead of ranking
+     * the whole database. The column is computed, not stored: the
+     * content table is a view over items. The tokens are keyed by a
+     * random per-database salt. migrate() rebuilds the index after. */
+    "INSERT OR IGNORE INTO store_meta(k, v)"
+    " VALUES ('fts_ns_salt', printf('%lld', random()));"
+    "DROP TABLE IF EXISTS items_fts;"
+    "CREATE VIEW items_fts_src AS"
+    " SELECT id, text, am_ns_tokens(ns) AS fts_ns FROM items;"
+    "CREATE VIRTUAL TABLE items_fts USING fts5(text, fts_ns,"
+    " content='items_fts_src', content_rowid='id',"
+    " tokenize='porter unicode61 remove_diacritics 2');"
+    /* ORDER BY rank: BM25 over the text column only. */
+    "INSERT INTO items_fts(items_fts, rank) VALUES ('rank', 'bm25(1.0, 0.0)');",
 };
 
 /* Item rows are read in one shape everywhere (see am__rb_add_row). */
@@ -90,9 +107,13 @@ static const char *const sql_text[Q_COUNT_] = {
                       " created_ms, updated_ms, expires_ms, vec_model, vec)"
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9)"
                       " ON CONFLICT(ns, key) DO NOTHING",
-    [Q_FTS_ADD] = "INSERT INTO items_fts(rowid, text) VALUES (?1, ?2)",
-    [Q_FTS_DEL] = "INSERT INTO items_fts(items_fts, rowid, text)"
-                  " VALUES ('delete', ?1, ?2)",
+    /* The row exists and its namespace never changes: the tokens are
+     * computed from it. */
+    [Q_FTS_ADD] = "INSERT INTO items_fts(rowid, text, fts_ns) VALUES (?1, ?2,"
+                  " am_ns_tokens((SELECT ns FROM items WHERE id = ?1)))",
+    [Q_FTS_DEL] = "INSERT INTO items_fts(items_fts, rowid, text, fts_ns)"
+                  " VALUES ('delete', ?1, ?2,"
+                  " am_ns_tokens((SELECT ns FROM items WHERE id = ?1)))",
     [Q_ITEM_UPDATE] = "UPDATE items SET value = ?2, meta = ?3, text = ?4,"
                       " created_ms = ?5, updated_ms = ?6, expires_ms = ?7,"
                       " vec_model = ?8, vec = ?9, deleted_ms = NULL"
@@ -117,24 +138,25 @@ static const char *const sql_text[Q_COUNT_] = {
                " AND " LIVE " ORDER BY ns, key LIMIT ?4 OFFSET ?5",
     [Q_NS_LIST] = "SELECT DISTINCT ns FROM items WHERE ns >= ?2 AND ns < ?3"
                   " AND " LIVE " ORDER BY ns",
-    /* The inner query lets FTS5 rank and cut (ORDER BY rank LIMIT);
-     * rows of other namespaces, dead rows and filtered ones are dropped
-     * after, and the caller deepens the limit if too few remain. */
-    /* Scoped search: join, then rank what is in the namespace. */
-    [Q_FTS] = "SELECT i.id, -bm25(items_fts), i.ns, 1 FROM items_fts"
-              " JOIN items i ON i.id = items_fts.rowid"
-              " WHERE items_fts MATCH ?2 AND i.ns >= ?4 AND i.ns < ?5"
-              " AND i.deleted_ms IS NULL"
-              " AND (i.expires_ms IS NULL OR i.expires_ms > ?1)"
-              " AND ?3 = ?3 ORDER BY bm25(items_fts)",
-    /* Whole-store search: let FTS5 rank and cut (ORDER BY rank LIMIT);
-     * dead rows are dropped after, and the caller deepens the limit if
-     * too few remain. */
+    /* Let FTS5 rank and cut (ORDER BY rank LIMIT; rank is BM25 over the
+     * text column, see migration 2); dead rows and, in a scoped search,
+     * rows outside the namespace are dropped after (the query ANDs in the
+     * scope's namespace token, so only a token collision could bring
+     * one: it costs time, never returns a foreign row), and the caller
+     * deepens the limit if too few remain. */
     [Q_FTS_TOP] = "SELECT f.rowid, -f.rank, i.ns, i.deleted_ms IS NULL AND"
                   " (i.expires_ms IS NULL OR i.expires_ms > ?1) FROM"
                   " (SELECT rowid, rank FROM items_fts WHERE items_fts"
                   " MATCH ?2 ORDER BY rank LIMIT ?3) f"
                   " LEFT JOIN items i ON i.id = f.rowid ORDER BY f.rank",
+    /* Scoped search: ranked by am_bm25 with IDFs counted in the scope
+     * (?4), cut by LIMIT like Q_FTS_TOP. */
+    [Q_FTS_SCOPED] = "SELECT f.rowid, f.sc, i.ns, i.deleted_ms IS NULL AND"
+                     " (i.expires_ms IS NULL OR i.expires_ms > ?1) FROM"
+                     " (SELECT rowid, am_bm25(items_fts, ?4) AS sc"
+                     " FROM items_fts WHERE items_fts MATCH ?2"
+                     " ORDER BY sc DESC LIMIT ?3) f"
+                     " LEFT JOIN items i ON i.id = f.rowid ORDER BY f.sc DESC",
     /* Matching rows of one term, counted up to ?2 (no ranking: cheap). */
     [Q_FTS_DF] = "SELECT count(*) FROM (SELECT 1 FROM items_fts"
                  " WHERE items_fts MATCH ?1 LIMIT ?2)",
@@ -233,6 +255,76 @@ void am__store_rollback(am_store *s)
     }
 }
 
+/* ---- Namespace tokens ---- */
+
+/* The token of the encoded namespace prefix [enc, enc + len): 20 decimal
+ * digits of a salted 64-bit hash. Digits only, so the porter stemmer
+ * leaves it alone; it is indexed in the fts_ns column only, and user
+ * terms are filtered to the text column, so no user text can produce or
+ * match it. */
+void am__sq_ns_token(const am__sqlite *q, const void *enc, size_t len,
+                     char out[AM__NS_TOKEN_LEN + 1])
+{
+    snprintf(out, AM__NS_TOKEN_LEN + 1, "%020llu",
+             (unsigned long long)am__hash64(enc, len, q->ns_salt));
+}
+
+/* am_ns_tokens(ns BLOB): the tokens of every prefix level of an encoded
+ * namespace (each part ends with 0x1f; escapes never produce 0x1f), space
+ * separated. */
+static void ns_tokens_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    const am__sqlite *q = sqlite3_user_data(ctx);
+    const unsigned char *ns = sqlite3_value_blob(argv[0]);
+    size_t len = (size_t)sqlite3_value_bytes(argv[0]), levels = 0, n = 0;
+    (void)argc;
+    for (size_t i = 0; i < len; i++)
+        levels += ns[i] == 0x1f;
+    if (levels == 0) {
+        sqlite3_result_text(ctx, "", 0, SQLITE_STATIC);
+        return;
+    }
+    char *out = sqlite3_malloc64(levels * (AM__NS_TOKEN_LEN + 1));
+    if (out == NULL) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (ns[i] != 0x1f)
+            continue;
+        char tok[AM__NS_TOKEN_LEN + 1];
+        am__sq_ns_token(q, ns, i + 1, tok);
+        if (n > 0)
+            out[n++] = ' ';
+        memcpy(out + n, tok, AM__NS_TOKEN_LEN);
+        n += AM__NS_TOKEN_LEN;
+    }
+    sqlite3_result_text(ctx, out, (int)n, sqlite3_free);
+}
+
+/* Read the per-database salt of the namespace tokens (0 before the
+ * version 2 migration ran). */
+static am_status load_salt(am_store *s)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(SQ(s)->db, "SELECT v FROM store_meta"
+                                " WHERE k = 'fts_ns_salt'", -1, &q, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            const char *v = (const char *)sqlite3_column_text(q, 0);
+            SQ(s)->ns_salt = v != NULL ? (uint64_t)strtoll(v, NULL, 10) : 0;
+            rc = SQLITE_OK;
+        } else if (rc == SQLITE_DONE) {
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_OK && rc != SQLITE_ERROR) /* ERROR: no table yet */
+        return am__store_dberr(s, rc, "schema");
+    return AM_OK;
+}
+
 /* ---- Open and close ---- */
 
 static am_status migrate(am_store *s)
@@ -276,6 +368,13 @@ static am_status migrate(am_store *s)
     }
     for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
         st = am__store_exec(s, migrations[v]);
+        if (st == AM_OK && v == 1) {
+            /* Index every row, with its namespace tokens, again. */
+            st = load_salt(s);
+            if (st == AM_OK)
+                st = am__store_exec(s, "INSERT INTO items_fts(items_fts)"
+                                       " VALUES ('rebuild')");
+        }
         if (st != AM_OK)
             goto out;
     }
@@ -326,9 +425,32 @@ static am_status sq_open(am_store *s, const char *path,
     st = am__store_exec(s, "PRAGMA cache_size = -32768");
     if (st != AM_OK)
         return am__fail(err, st, "store open '%s': %s", path, s->err.msg);
-    if (o->read_only)
-        return AM_OK;
+    rc = sqlite3_create_function(q->db, "am_ns_tokens", 1,
+                                 SQLITE_UTF8 | SQLITE_DETERMINISTIC |
+                                     SQLITE_INNOCUOUS,
+                                 q, ns_tokens_fn, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return am__fail(err, rc == SQLITE_NOMEM ? AM_ENOMEM : AM_EIO,
+                        "store open '%s': %s", path, sqlite3_errmsg(q->db));
+    if (o->read_only) {
+        st = am__sq_register_rank(q->db);
+        if (st != AM_OK)
+            return am__fail(err, st, "store open '%s': FTS5 ranking "
+                            "function", path);
+        st = load_salt(s);
+        if (st != AM_OK)
+            am__error_copy(err, &s->err);
+        return st;
+    }
     st = am__store_exec(s, "PRAGMA journal_mode = WAL");
+    /* Switching the mode does not wait in the busy handler: while
+     * another process creates and migrates the file it answers BUSY at
+     * once. Retry for up to the busy timeout. */
+    for (int waited = 0; st == AM_EBUSY && waited < s->busy_timeout_ms;
+         waited += 5) {
+        sqlite3_sleep(5);
+        st = am__store_exec(s, "PRAGMA journal_mode = WAL");
+    }
     if (st == AM_OK)
         st = am__store_exec(s, o->sync_full ? "PRAGMA synchronous = FULL"
                                             : "PRAGMA synchronous = NORMAL");
@@ -339,6 +461,12 @@ static am_status sq_open(am_store *s, const char *path,
         st = am__store_exec(s, "PRAGMA wal_autocheckpoint = 8192");
     if (st == AM_OK)
         st = migrate(s);
+    if (st == AM_OK)
+        st = load_salt(s);
+    /* After the journal mode and the migration: a statement here must
+     * not hold a read lock while another process sets up the file. */
+    if (st == AM_OK && am__sq_register_rank(q->db) != AM_OK)
+        st = am__fail(&s->err, AM_EIO, "FTS5 ranking function");
     if (st != AM_OK) {
         am__error_copy(err, &s->err);
         if (st == AM_EIO)

@@ -27,8 +27,8 @@ enum {
     Q_HIST_LIST,
     Q_LIST,
     Q_NS_LIST,
-    Q_FTS,
     Q_FTS_TOP,
+    Q_FTS_SCOPED,
     Q_FTS_DF,
     Q_VEC_LOAD,
     Q_SESS_FIND,
@@ -45,7 +45,19 @@ enum {
 typedef struct am__sqlite {
     sqlite3 *db;
     sqlite3_stmt *stmts[Q_COUNT_];
+    uint64_t ns_salt; /* keys the namespace tokens (store_meta) */
 } am__sqlite;
+
+/* Register the am_bm25 FTS5 ranking function on `db`
+ * (store_sqlite_search.c). */
+am_status am__sq_register_rank(sqlite3 *db);
+
+/* Length of a namespace token (digits). */
+#define AM__NS_TOKEN_LEN 20
+/* The full-text token of an encoded namespace prefix (see store_sqlite.c);
+ * `out` gets AM__NS_TOKEN_LEN digits and a NUL. */
+void am__sq_ns_token(const am__sqlite *q, const void *enc, size_t len,
+                     char out[AM__NS_TOKEN_LEN + 1]);
 
 #define SQ(s) ((am__sqlite *)(s)->impl)
 

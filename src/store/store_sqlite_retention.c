@@ -59,8 +59,9 @@ am_status am__sq_clear_ns(am_store *s, am_ns ns, size_t *removed)
                            (am_str){ lo.ptr, lo.len },
                            (am_str){ hi.ptr, hi.len }, 0, NULL);
     if (st == AM_OK)
-        st = exec_prepared(s, "INSERT INTO items_fts(items_fts, rowid, text)"
-                              " SELECT 'delete', id, text FROM items"
+        st = exec_prepared(s, "INSERT INTO items_fts(items_fts, rowid, text,"
+                              " fts_ns) SELECT 'delete', id, text,"
+                              " am_ns_tokens(ns) FROM items"
                               " WHERE ns >= ?1 AND ns < ?2 AND ?3 = ?3",
                            (am_str){ lo.ptr, lo.len },
                            (am_str){ hi.ptr, hi.len }, 0, NULL);
@@ -118,8 +119,9 @@ am_status am__sq_purge(am_store *s, int64_t deleted_before,
                               " (SELECT id FROM items WHERE deleted_ms < ?3)",
                            none, none, deleted_before, NULL);
     if (st == AM_OK)
-        st = exec_prepared(s, "INSERT INTO items_fts(items_fts, rowid, text)"
-                              " SELECT 'delete', id, text FROM items"
+        st = exec_prepared(s, "INSERT INTO items_fts(items_fts, rowid, text,"
+                              " fts_ns) SELECT 'delete', id, text,"
+                              " am_ns_tokens(ns) FROM items"
                               " WHERE deleted_ms < ?3",
                            none, none, deleted_before, NULL);
     if (st == AM_OK)
@@ -131,8 +133,9 @@ am_status am__sq_purge(am_store *s, int64_t deleted_before,
                               " WHERE expires_ms <= ?3)",
                            none, none, now, NULL);
     if (st == AM_OK)
-        st = exec_prepared(s, "INSERT INTO items_fts(items_fts, rowid, text)"
-                              " SELECT 'delete', id, text FROM items"
+        st = exec_prepared(s, "INSERT INTO items_fts(items_fts, rowid, text,"
+                              " fts_ns) SELECT 'delete', id, text,"
+                              " am_ns_tokens(ns) FROM items"
                               " WHERE expires_ms <= ?3",
                            none, none, now, NULL);
     if (st == AM_OK)

@@ -412,15 +412,18 @@ static int fterm_by_df(const void *a, const void *b)
     return x->df < y->df ? -1 : x->df > y->df;
 }
 
-static am_status prune_terms(am_store *s, am_buf *fq, size_t *terms)
+static am_status prune_terms(am_store *s, am_buf *fq, size_t *terms,
+                             const char *scope, double *dfs, int *have_dfs)
 {
     fterm t[64];
+    char one[160];
     size_t n = 0;
     int64_t total = 0;
     am_buf out = AM_BUF_INIT;
     am_status st = AM_OK;
 
-    if (*terms < 2 || *terms > 64)
+    *have_dfs = 0;
+    if (*terms > 64 || (*terms < 2 && scope[0] == '\0'))
         return AM_OK;
     for (const char *p = fq->ptr, *end = fq->ptr + fq->len; p < end;) {
         const char *q = strstr(p, " OR ");
@@ -435,7 +438,14 @@ static am_status prune_terms(am_store *s, am_buf *fq, size_t *terms)
         sqlite3_stmt *c = am__store_stmt(s, Q_FTS_DF);
         if (c == NULL)
             return s->err.code;
-        sqlite3_bind_text(c, 1, t[i].p, (int)t[i].n, SQLITE_STATIC);
+        /* Counted in the text column and inside the scope only: the
+         * cap follows the namespace's data, not everyone's. Terms are
+         * at most 64 bytes + quotes (am__words). */
+        int len = snprintf(one, sizeof one, "text : %.*s%s", (int)t[i].n,
+                           t[i].p, scope);
+        if (len < 0 || (size_t)len >= sizeof one)
+            return am__fail(&s->err, AM_EINVAL, "search: term too long");
+        sqlite3_bind_text(c, 1, one, len, SQLITE_STATIC);
         sqlite3_bind_int64(c, 2, FTS_BUDGET + 1);
         int rc = sqlite3_step(c);
         t[i].df = rc == SQLITE_ROW ? sqlite3_column_int64(c, 0) : 0;
@@ -443,7 +453,9 @@ static am_status prune_terms(am_store *s, am_buf *fq, size_t *terms)
         if (rc != SQLITE_ROW)
             return am__store_dberr(s, rc, "search");
         total += t[i].df;
+        dfs[i] = (double)t[i].df;
     }
+    *have_dfs = 1;
     if (total <= FTS_BUDGET)
         return AM_OK;
     qsort(t, n, sizeof *t, fterm_by_df);
@@ -454,6 +466,7 @@ static am_status prune_terms(am_store *s, am_buf *fq, size_t *terms)
         if (kept > 0 && total + t[i].df > FTS_BUDGET)
             break;
         total += t[i].df;
+        dfs[kept] = (double)t[i].df;
         if (kept > 0)
             st = am_buf_append(&out, " OR ", 4);
         if (st == AM_OK)
@@ -473,8 +486,113 @@ static am_status prune_terms(am_store *s, am_buf *fq, size_t *terms)
     return AM_OK;
 }
 
+#define GLOBAL_DF_CAP 4096
+
+/* Rows whose text holds the quoted term [p, p + n), counted up to cap. */
+static am_status term_rows(am_store *s, const char *p, size_t n, int64_t cap,
+                           int64_t *out)
+{
+    char m[96];
+    snprintf(m, sizeof m, "text : %.*s", (int)(n < 80 ? n : 80), p);
+    sqlite3_stmt *c = am__store_stmt(s, Q_FTS_DF);
+    if (c == NULL)
+        return s->err.code;
+    sqlite3_bind_text(c, 1, m, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(c, 2, cap);
+    int rc = sqlite3_step(c);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(c, 0) : 0;
+    sqlite3_reset(c);
+    return rc == SQLITE_ROW ? AM_OK : am__store_dberr(s, rc, "search");
+}
+
+/* Rows under the scope (`scope`: the " AND fts_ns : ..." suffix). */
+static am_status scope_rows(am_store *s, const char *scope, int64_t *n)
+{
+    char m[64];
+    snprintf(m, sizeof m, "%s", scope + 5); /* drop " AND " */
+    sqlite3_stmt *c = am__store_stmt(s, Q_FTS_DF);
+    if (c == NULL)
+        return s->err.code;
+    sqlite3_bind_text(c, 1, m, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(c, 2, INT64_MAX);
+    int rc = sqlite3_step(c);
+    *n = rc == SQLITE_ROW ? sqlite3_column_int64(c, 0) : 0;
+    sqlite3_reset(c);
+    return rc == SQLITE_ROW ? AM_OK : am__store_dberr(s, rc, "search");
+}
+
+/* am_bm25(items_fts, counts BLOB): BM25 as FTS5's (k1 1.2, b 0.75) over
+ * the text column, with each phrase's document count given by the caller
+ * (doubles n, N per phrase in phrase order; N 0: the table's row count,
+ * N < 0: ignore the phrase) instead of counted by walking its whole
+ * doclist. Higher is better. */
+static void am_bm25_fn(const Fts5ExtensionApi *api, Fts5Context *fts,
+                       sqlite3_context *ctx, int nval, sqlite3_value **val)
+{
+    const double k1 = 1.2, b = 0.75;
+    double freq[66] = { 0 }, score = 0;
+    int nphrase = api->xPhraseCount(fts), ninst = 0, dl = 0;
+    sqlite3_int64 nrow = 0, total = 0;
+    const double *pr = nval > 0 ? sqlite3_value_blob(val[0]) : NULL;
+    int nidf = nval > 0 ? sqlite3_value_bytes(val[0]) /
+                              (int)(2 * sizeof(double))
+                        : 0;
+    if (pr == NULL || nphrase > nidf || nphrase > 66) {
+        sqlite3_result_error(ctx, "am_bm25: bad IDF argument", -1);
+        return;
+    }
+    int rc = api->xInstCount(fts, &ninst);
+    for (int i = 0; rc == SQLITE_OK && i < ninst; i++) {
+        int ph, col, off;
+        rc = api->xInst(fts, i, &ph, &col, &off);
+        if (rc == SQLITE_OK && col == 0)
+            freq[ph] += 1;
+    }
+    if (rc == SQLITE_OK)
+        rc = api->xColumnSize(fts, 0, &dl);
+    if (rc == SQLITE_OK)
+        rc = api->xRowCount(fts, &nrow);
+    if (rc == SQLITE_OK)
+        rc = api->xColumnTotalSize(fts, 0, &total);
+    if (rc != SQLITE_OK) {
+        sqlite3_result_error_code(ctx, rc);
+        return;
+    }
+    double avgdl = nrow > 0 && total > 0 ? (double)total / (double)nrow : 1;
+    for (int i = 0; i < nphrase; i++) {
+        if (freq[i] <= 0 || pr[2 * i + 1] < 0)
+            continue;
+        /* FTS5's IDF: N rows (0: the table's), n of them with the term. */
+        double N = pr[2 * i + 1] > 0 ? pr[2 * i + 1] : (double)nrow;
+        double n = pr[2 * i];
+        double idf = log((N - n + 0.5) / (n + 0.5));
+        if (idf <= 1e-6)
+            idf = 1e-6;
+        score += idf * (freq[i] * (k1 + 1)) /
+                 (freq[i] + k1 * (1 - b + b * (double)dl / avgdl));
+    }
+    sqlite3_result_double(ctx, score);
+}
+
+am_status am__sq_register_rank(sqlite3 *db)
+{
+    fts5_api *api = NULL;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_pointer(q, 1, (void *)&api, "fts5_api_ptr", NULL);
+        sqlite3_step(q);
+    }
+    sqlite3_finalize(q);
+    if (api == NULL || api->iVersion < 2)
+        return AM_EUNSUPPORTED;
+    return api->xCreateFunction(api, "am_bm25", NULL, am_bm25_fn, NULL) ==
+                   SQLITE_OK
+               ? AM_OK
+               : AM_EIO;
+}
+
 static am_status text_cands(am_store *s, am_str query, am_str lo,
-                            am_str hi, json_t *filter, size_t want,
+                            json_t *filter, size_t want,
                             int64_t now, cands *out)
 {
     am_buf fq = AM_BUF_INIT;
@@ -490,17 +608,77 @@ static am_status text_cands(am_store *s, am_str query, am_str lo,
         am_buf_free(&fq);
         return AM_OK;
     }
-    st = prune_terms(s, &fq, &terms);
+    /* A scoped search ANDs in the scope's namespace token (column
+     * fts_ns); user terms only match the text column. */
+    char scope[48] = "";
+    if (lo.len > 0) {
+        char tok[AM__NS_TOKEN_LEN + 1];
+        am__sq_ns_token(SQ(s), lo.ptr, lo.len, tok);
+        snprintf(scope, sizeof scope, " AND fts_ns : \"%s\"", tok);
+    }
+    /* In a scoped search BM25's IDF comes from the counts within the
+     * scope (see am_bm25_fn): FTS5's own bm25() walks every query
+     * term's whole doclist to count it, which is as slow as the database
+     * is big. */
+    double idf[132];
+    int have_dfs = 0;
+    st = prune_terms(s, &fq, &terms, scope, idf, &have_dfs);
+    if (st == AM_OK && have_dfs && lo.len > 0) {
+        /* idf[] becomes pairs (n, N) per phrase for am_bm25_fn. A term's
+         * count over the whole table is used when it is small (cheap to
+         * count: at most GLOBAL_DF_CAP rows walked), as FTS5's bm25()
+         * would; a term more common than that gets the scope's count
+         * scaled to the table (N = 0 tells the function to use the
+         * table's row count). */
+        double pairs[132];
+        int64_t nrows = 0;
+        st = scope_rows(s, scope, &nrows);
+        size_t i = 0;
+        for (const char *p = fq.ptr, *end = fq.ptr + fq.len;
+             st == AM_OK && p < end && i < terms; i++) {
+            const char *e = strstr(p, " OR ");
+            if (e == NULL)
+                e = end;
+            int64_t g = 0;
+            st = term_rows(s, p, (size_t)(e - p), GLOBAL_DF_CAP + 1, &g);
+            if (g <= GLOBAL_DF_CAP) {
+                pairs[2 * i] = (double)g;
+                pairs[2 * i + 1] = 0;
+            } else {
+                pairs[2 * i] = idf[i];
+                pairs[2 * i + 1] = (double)(nrows > 0 ? nrows : 1);
+            }
+            p = e < end ? e + 4 : end;
+        }
+        pairs[2 * terms] = 0; /* the namespace token: weight 0 */
+        pairs[2 * terms + 1] = -1;
+        memcpy(idf, pairs, (2 * terms + 2) * sizeof *idf);
+    }
     if (st != AM_OK) {
         am_buf_free(&fq);
         return st;
     }
-    /* Root search: FTS5 cuts at `lim`; dead rows are rare, so a small
-     * margin over `want` is enough (the loop deepens otherwise). */
+    int own_rank = lo.len > 0 && have_dfs;
+    {
+        am_buf w = AM_BUF_INIT;
+        w.alloc = s->alloc;
+        st = am_buf_appendf(&w, "text : (%s)%s", fq.ptr, scope);
+        if (st == AM_OK)
+            st = am_buf_reserve(&w, 0);
+        am_buf_free(&fq);
+        fq = w;
+        if (st != AM_OK) {
+            am_buf_free(&fq);
+            return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        }
+    }
+    /* FTS5 ranks and cuts at `lim`; rows that are dead (or, after a
+     * token collision, outside the scope) are rare, so a small margin over
+     * `want` is enough (the loop deepens otherwise). */
     int64_t lim = (int64_t)want + 8;
     for (;;) {
-        int scoped = lo.len > 0;
-        sqlite3_stmt *f = am__store_stmt(s, scoped ? Q_FTS : Q_FTS_TOP);
+        sqlite3_stmt *f = am__store_stmt(s, own_rank ? Q_FTS_SCOPED
+                                                       : Q_FTS_TOP);
         size_t seen = 0;
         int rc = SQLITE_DONE;
         if (f == NULL) {
@@ -511,18 +689,16 @@ static am_status text_cands(am_store *s, am_str query, am_str lo,
         sqlite3_bind_int64(f, 1, now);
         sqlite3_bind_text(f, 2, fq.ptr, (int)fq.len, SQLITE_STATIC);
         sqlite3_bind_int64(f, 3, lim);
-        if (scoped) {
-            sqlite3_bind_blob(f, 4, lo.ptr, (int)lo.len, SQLITE_STATIC);
-            sqlite3_bind_blob(f, 5, hi.ptr, (int)hi.len, SQLITE_STATIC);
-            lim = -1; /* the join sees every match: one pass */
-        }
+        if (own_rank)
+            sqlite3_bind_blob(f, 4, idf, (int)((2 * terms + 2) * sizeof *idf),
+                              SQLITE_STATIC);
         while (out->count < want && (rc = sqlite3_step(f)) == SQLITE_ROW) {
             int64_t id = sqlite3_column_int64(f, 0);
             double sc = sqlite3_column_double(f, 1);
             const char *ns = sqlite3_column_blob(f, 2);
             size_t nslen = (size_t)sqlite3_column_bytes(f, 2);
             seen++;
-            /* Inside [lo, hi): the prefix range of the namespace. */
+            /* Under the scope: its encoding is a byte prefix. */
             if (ns == NULL || !sqlite3_column_int(f, 3) || nslen < lo.len ||
                 memcmp(ns, lo.ptr, lo.len) != 0)
                 continue;
@@ -730,7 +906,7 @@ static double doc_freq(am_store *s, const char *w, int64_t cap)
     sqlite3_stmt *q = NULL;
     char m[48];
     double df = (double)cap;
-    snprintf(m, sizeof m, "\"%.40s\"", w);
+    snprintf(m, sizeof m, "text : \"%.31s\"", w);
     if (sqlite3_prepare_v2(SQ(s)->db, "SELECT count(*) FROM (SELECT 1 FROM"
                            " items_fts WHERE items_fts MATCH ?1 LIMIT ?2)",
                            -1, &q, NULL) == SQLITE_OK) {
@@ -897,8 +1073,7 @@ am_status am__sq_search(am_store *s, const am_search *q, const float *qemb,
     }
 
     if (use_text) {
-        st = text_cands(s, q->query, (am_str){ lo.ptr, lo.len },
-                        (am_str){ hi.ptr, hi.len }, filter,
+        st = text_cands(s, q->query, (am_str){ lo.ptr, lo.len }, filter,
                         use_vec ? depth : limit, now, &tc);
         if (st != AM_OK)
             goto out;
@@ -911,7 +1086,7 @@ am_status am__sq_search(am_store *s, const am_search *q, const float *qemb,
             if (st == AM_OK) {
                 tc.count = 0;
                 st = text_cands(s, am_buf_str(&xq), (am_str){ lo.ptr, lo.len },
-                                (am_str){ hi.ptr, hi.len }, filter,
+                                filter,
                                 use_vec ? depth : limit, now, &tc);
             }
             am_buf_free(&xq);

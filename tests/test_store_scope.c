@@ -1,0 +1,254 @@
+/* test_store_scope.c -- scoped full-text search stays inside its
+ * namespace: FTS5 intersects with the scope's namespace token, the
+ * rare-term cap counts within the scope, namespace tokens cannot be forged,
+ * and the version 1 -> 2 migration re-indexes existing items. */
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentmem/store.h"
+#include "core/core.h"
+#include "harness.h"
+
+#define NS1(a) ((am_ns){ (const am_str[]){ AM_STR(a) }, 1 })
+#define NS2(a, b) ((am_ns){ (const am_str[]){ AM_STR(a), AM_STR(b) }, 2 })
+
+static am_results *text_search(am_store *s, am_ns ns, const char *query,
+                               size_t limit)
+{
+    am_results *r = NULL;
+    am_search q = { .ns = ns, .query = am_str_c(query),
+                    .mode = AM_SEARCH_TEXT, .limit = limit };
+    CHECK_OK(am_store_search(s, &q, &r));
+    return r;
+}
+
+static int all_in(const am_results *r, const char *part0)
+{
+    for (size_t i = 0; i < r->count; i++)
+        if (r->items[i].ns_count < 1 ||
+            r->items[i].ns_parts[0].len != strlen(part0) ||
+            memcmp(r->items[i].ns_parts[0].ptr, part0, strlen(part0)) != 0)
+            return 0;
+    return 1;
+}
+
+AM_TEST(scoped_search_ranks_only_the_namespace_and_caps_by_its_counts)
+{
+    char *dir = test_tmpdir(), path[512];
+    am_store *s = NULL;
+    snprintf(path, sizeof path, "%s/scope.db", dir);
+    CHECK_OK(am_store_open(path, NULL, &s, NULL));
+    /* 20,000 rows in A with "banana": globally the term matches far more
+     * than the 1,500-row budget. */
+    enum { NA = 20000, BATCH = 1000 };
+    am_item_in *its = calloc(BATCH, sizeof *its);
+    char (*keys)[16] = calloc(BATCH, sizeof *keys);
+    const am_str pa[1] = { AM_STR("A") };
+    for (int b = 0; b < NA / BATCH; b++) {
+        for (int i = 0; i < BATCH; i++) {
+            snprintf(keys[i], sizeof keys[i], "a%d", b * BATCH + i);
+            its[i] = (am_item_in){ .ns = { pa, 1 }, .key = am_str_c(keys[i]),
+                                   .value = AM_STR("\"banana bread\""),
+                                   .no_embed = 1 };
+        }
+        CHECK_OK(am_store_put_many(s, its, BATCH));
+    }
+    free(its);
+    free(keys);
+    static const char *const bk[] = { "b0", "b1", "b2", "b3", "b4" };
+    static const char *const bv[] = {
+        "\"apple banana tart\"", "\"banana\"", "\"apple\"",
+        "\"apple cherry plum pear fig kiwi lime\"", "\"banana pie\"" };
+    for (int i = 0; i < 5; i++) {
+        am_item_in it = { .ns = NS2("B", "notes"), .key = am_str_c(bk[i]),
+                          .value = am_str_c(bv[i]), .no_embed = 1 };
+        CHECK_OK(am_store_put(s, &it));
+    }
+    /* Globally "banana" (20,003 rows) is over the budget and would be
+     * dropped in favour of "apple" (3 rows); within B the two match 5
+     * rows, so both are kept and every B row comes back. */
+    am_results *r = text_search(s, NS1("B"), "apple banana", 10);
+    CHECK_EQ(r->count, 5);
+    CHECK(all_in(r, "B"));
+    /* BM25 as FTS5's: "apple" (3 rows in the table) weighs far more than
+     * "banana" (in 3 of B's 5 rows: IDF clamped near 0), so the shortest
+     * "apple" row comes first, then the one with both. */
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "b2");
+    CHECK_MEM_EQ(r->items[1].key.ptr, r->items[1].key.len, "b0");
+    for (size_t i = 1; i < r->count; i++)
+        CHECK(r->items[i - 1].fts_score >= r->items[i].fts_score);
+    am_results_free(r);
+    /* The deeper scope gives the same rows. */
+    r = text_search(s, NS2("B", "notes"), "banana", 10);
+    CHECK_EQ(r->count, 3);
+    CHECK(all_in(r, "B"));
+    am_results_free(r);
+    /* A-scoped: none of B's rows. */
+    r = text_search(s, NS1("A"), "apple", 10);
+    CHECK_EQ(r->count, 0);
+    am_results_free(r);
+    r = text_search(s, NS1("A"), "banana", 7);
+    CHECK_EQ(r->count, 7);
+    CHECK(all_in(r, "A"));
+    am_results_free(r);
+
+    /* Proportional to the namespace: a B-scoped search for a term A's
+     * 20,000 rows also hold must not pay for them (before the namespace
+     * tokens it scored all 20,003 matches, like the A-scoped search). */
+    int64_t t0 = am__mono_ns();
+    for (int i = 0; i < 20; i++)
+        am_results_free(text_search(s, NS1("B"), "banana", 10));
+    int64_t scoped = am__mono_ns() - t0;
+    t0 = am__mono_ns();
+    for (int i = 0; i < 20; i++)
+        am_results_free(text_search(s, NS1("A"), "banana bread", 10));
+    int64_t big = am__mono_ns() - t0;
+    /* Twenty B searches cost less than twenty over A's 20,000 matches. */
+    CHECK(scoped < big);
+    am_store_close(s);
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(namespace_tokens_cannot_be_forged_by_text_or_namespaces)
+{
+    char *dir = test_tmpdir(), path[512];
+    am_store *s = NULL;
+    snprintf(path, sizeof path, "%s/forge.db", dir);
+    CHECK_OK(am_store_open(path, NULL, &s, NULL));
+    am_item_in it = { .ns = NS1("victim"), .key = AM_STR("k"),
+                      .value = AM_STR("\"secret plans\""), .no_embed = 1 };
+    CHECK_OK(am_store_put(s, &it));
+    /* Compute the victim's token the way the store does (salt included),
+     * then put it as text, as namespace parts and as a query. */
+    sqlite3 *db = NULL;
+    char salt[32] = "";
+    CHECK_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+                 SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    CHECK_EQ(sqlite3_prepare_v2(db, "SELECT v FROM store_meta WHERE"
+                                    " k = 'fts_ns_salt'", -1, &q, NULL),
+                 SQLITE_OK);
+    CHECK_EQ(sqlite3_step(q), SQLITE_ROW);
+    snprintf(salt, sizeof salt, "%s", (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    const char enc[] = "victim\x1f";
+    char tok[32];
+    snprintf(tok, sizeof tok, "%020llu",
+             (unsigned long long)am__hash64(enc, sizeof enc - 1,
+                                            (uint64_t)strtoll(salt, NULL,
+                                                              10)));
+    char val[64];
+    snprintf(val, sizeof val, "\"secret %s\"", tok);
+    am_item_in ev = { .ns = NS1("evil"), .key = AM_STR("k"),
+                      .value = am_str_c(val), .no_embed = 1 };
+    CHECK_OK(am_store_put(s, &ev));
+    /* Parts that spell the victim's bytes, its token, separators. */
+    const char *parts[] = { tok, "victim\x1f", "victim", "\x1fvictim",
+                            "fts_ns", "fts_ns : x" };
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        am_str p[2] = { AM_STR("evil2"), am_str_c(parts[i]) };
+        am_item_in e2 = { .ns = { p, 2 }, .key = AM_STR("k"),
+                          .value = AM_STR("\"secret\""), .no_embed = 1 };
+        CHECK_OK(am_store_put(s, &e2));
+        am_str p1[1] = { am_str_c(parts[i]) };
+        am_item_in e3 = { .ns = { p1, 1 }, .key = AM_STR("k"),
+                          .value = AM_STR("\"secret\""), .no_embed = 1 };
+        CHECK_OK(am_store_put(s, &e3));
+    }
+    am_results *r = text_search(s, NS1("victim"), "secret", 50);
+    CHECK_EQ(r->count, 1);
+    CHECK(all_in(r, "victim"));
+    am_results_free(r);
+    /* The token as a query matches only the text that holds it. */
+    r = text_search(s, NS1("victim"), tok, 50);
+    CHECK_EQ(r->count, 0);
+    am_results_free(r);
+    r = text_search(s, (am_ns){ NULL, 0 }, tok, 50);
+    CHECK_EQ(r->count, 1);
+    CHECK(all_in(r, "evil"));
+    am_results_free(r);
+    /* The full-text index agrees with the rows. */
+    CHECK_OK(am_store_check(s));
+    am_store_close(s);
+    test_rmtree(dir);
+    free(dir);
+}
+
+/* The version 1 schema, as the previous library created it. */
+static const char v1_schema[] =
+    "PRAGMA auto_vacuum = INCREMENTAL;"
+    "CREATE TABLE am_schema(module TEXT PRIMARY KEY, version INTEGER NOT NULL);"
+    "INSERT INTO am_schema VALUES ('store', 1);"
+    "CREATE TABLE store_meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);"
+    "CREATE TABLE items("
+    " id INTEGER PRIMARY KEY, ns BLOB NOT NULL, key BLOB NOT NULL,"
+    " value TEXT NOT NULL, meta TEXT NOT NULL DEFAULT '{}',"
+    " text TEXT NOT NULL DEFAULT '',"
+    " created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
+    " expires_ms INTEGER, deleted_ms INTEGER,"
+    " vec_model TEXT, vec BLOB, UNIQUE(ns, key));"
+    "CREATE TABLE item_history("
+    " item_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " event TEXT NOT NULL, old_value TEXT, old_meta TEXT,"
+    " at_ms INTEGER NOT NULL, actor TEXT NOT NULL,"
+    " PRIMARY KEY(item_id, seq)) WITHOUT ROWID;"
+    "CREATE VIRTUAL TABLE items_fts USING fts5(text, content='items',"
+    " content_rowid='id', tokenize='porter unicode61 remove_diacritics 2');"
+    "CREATE TABLE sessions("
+    " id INTEGER PRIMARY KEY, session_id BLOB NOT NULL UNIQUE,"
+    " user_id BLOB NOT NULL, created_ms INTEGER NOT NULL,"
+    " updated_ms INTEGER NOT NULL);"
+    "CREATE TABLE session_items("
+    " id INTEGER PRIMARY KEY, sess INTEGER NOT NULL, item TEXT NOT NULL,"
+    " created_ms INTEGER NOT NULL);"
+    "INSERT INTO items(ns, key, value, text, created_ms, updated_ms)"
+    " VALUES (x'751f61311f', x'6b31', '\"red kite\"', 'red kite', 1, 1),"
+    " (x'751f61321f', x'6b32', '\"red fox\"', 'red fox', 1, 1),"
+    " (x'761f', x'6b33', '\"red sky\"', 'red sky', 1, 1);"
+    "INSERT INTO items_fts(items_fts) VALUES ('rebuild');";
+
+AM_TEST(migration_from_version_1_reindexes_items_with_namespace_tokens)
+{
+    char *dir = test_tmpdir(), path[512];
+    sqlite3 *db = NULL;
+    snprintf(path, sizeof path, "%s/v1.db", dir);
+    CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ(sqlite3_exec(db, v1_schema, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    am_store *s = NULL;
+    CHECK_OK(am_store_open(path, NULL, &s, NULL));
+    CHECK_OK(am_store_check(s));
+    /* ("u", "a1"), ("u", "a2"), ("v"). */
+    am_results *r = text_search(s, NS1("u"), "red", 10);
+    CHECK_EQ(r->count, 2);
+    CHECK(all_in(r, "u"));
+    am_results_free(r);
+    r = text_search(s, NS2("u", "a2"), "red", 10);
+    CHECK_EQ(r->count, 1);
+    am_results_free(r);
+    r = text_search(s, (am_ns){ NULL, 0 }, "red", 10);
+    CHECK_EQ(r->count, 3);
+    am_results_free(r);
+    /* Writes after the migration keep the index consistent. */
+    am_item_in it = { .ns = NS2("u", "a1"), .key = AM_STR("k1"),
+                      .value = AM_STR("\"blue kite\""), .no_embed = 1 };
+    CHECK_OK(am_store_put(s, &it));
+    CHECK_OK(am_store_delete(s, NS1("v"), AM_STR("k3")));
+    CHECK_OK(am_store_purge(s, INT64_MAX, NULL));
+    CHECK_OK(am_store_check(s));
+    r = text_search(s, NS1("u"), "red", 10);
+    CHECK_EQ(r->count, 1);
+    am_results_free(r);
+    am_store_close(s);
+    /* Reopening does not migrate again. */
+    CHECK_OK(am_store_open(path, NULL, &s, NULL));
+    r = text_search(s, NS1("u"), "kite", 10);
+    CHECK_EQ(r->count, 1);
+    am_results_free(r);
+    am_store_close(s);
+    test_rmtree(dir);
+    free(dir);
+}
