@@ -93,19 +93,9 @@ AM_TEST(scoped_search_ranks_only_the_namespace_and_caps_by_its_counts)
     CHECK(all_in(r, "A"));
     am_results_free(r);
 
-    /* Proportional to the namespace: a B-scoped search for a term A's
-     * 20,000 rows also hold must not pay for them (before the namespace
-     * tokens it scored all 20,003 matches, like the A-scoped search). */
-    int64_t t0 = am__mono_ns();
-    for (int i = 0; i < 20; i++)
-        am_results_free(text_search(s, NS1("B"), "banana", 10));
-    int64_t scoped = am__mono_ns() - t0;
-    t0 = am__mono_ns();
-    for (int i = 0; i < 20; i++)
-        am_results_free(text_search(s, NS1("A"), "banana bread", 10));
-    int64_t big = am__mono_ns() - t0;
-    /* Twenty B searches cost less than twenty over A's 20,000 matches. */
-    CHECK(scoped < big);
+    /* That a B-scoped search does not pay for A's 20,000 matches is a
+     * speed property: bench/bench_store_scope.c measures it (tests do not
+     * time things, so that a loaded machine cannot fail them). */
     am_store_close(s);
     test_rmtree(dir);
     free(dir);
