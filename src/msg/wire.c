@@ -126,3 +126,16 @@ am_status am__wire_fail(am_error *err, am_status code, const char *fmt_name,
     return am__fail(err, code, "%s: message %zu: %s", fmt_name, index,
                     detail);
 }
+
+/* The detail is formatted first because am__js_fail adds the position. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+am_status am__wire_read_fail(am__js *js, size_t pos, size_t index,
+                             const char *fmt, va_list ap)
+{
+    char detail[180];
+
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    return am__js_fail(js, pos, "message %zu: %s", index, detail);
+}
+#pragma GCC diagnostic pop

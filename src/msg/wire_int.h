@@ -7,6 +7,7 @@
 #ifndef AM_WIRE_INT_H
 #define AM_WIRE_INT_H
 
+#include <stdarg.h>
 #include <string.h>
 
 #include "core/jscan.h"
@@ -44,6 +45,11 @@ void am__idset_free(am__idset *s);
 am_status am__wire_fail(am_error *err, am_status code, const char *fmt_name,
                         size_t index, const char *fmt, ...)
     AM__PRINTF(5, 6);
+
+/* Fail with "message <i>: ..." at byte `pos` of the document being read,
+ * so the reader's error names both the message and the position. */
+am_status am__wire_read_fail(am__js *js, size_t pos, size_t index,
+                             const char *fmt, va_list ap);
 
 am_status am__msgs_write_agentmem(const am_msg *const *msgs, size_t count,
                                   unsigned flags, am_buf *out);

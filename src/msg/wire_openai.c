@@ -310,13 +310,13 @@ static am_status rfail(ord *r, const am__jnode *at, const char *fmt, ...)
 
 static am_status rfail(ord *r, const am__jnode *at, const char *fmt, ...)
 {
-    char detail[180];
     va_list ap;
+    am_status st;
 
     va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
+    st = am__wire_read_fail(&r->js, at->pos, r->index, fmt, ap);
     va_end(ap);
-    return am__js_fail(&r->js, at->pos, "message %zu: %s", r->index, detail);
+    return st;
 }
 
 /* A setter failed: prefix its detail with the message index. */
