@@ -273,10 +273,11 @@ static void raw_sqlite(const char *db, size_t n)
     if (sqlite3_open(db, &h) != SQLITE_OK)
         return;
     sqlite3_exec(h, "PRAGMA cache_size=-65536", NULL, NULL, NULL);
-    sqlite3_prepare_v2(h, "SELECT i.tier, i.accessed_ms, i.access_count, "
+    sqlite3_prepare_v2(h, "SELECT s.tier, s.accessed_ms, s.access_count, "
                           "i.importance, i.type, i.tags, c.data FROM "
-                          "tier_items i JOIN tier_content c ON c.pid = "
-                          "i.pid WHERE i.id = ?", -1, &s, NULL);
+                          "tier_items i JOIN tier_state s ON s.pid = i.pid "
+                          "JOIN tier_content c ON c.pid = i.pid "
+                          "WHERE i.id = ?", -1, &s, NULL);
     for (size_t r = 0; r < reps; r++) {
         int64_t t0;
         snprintf(id, sizeof id, "item-%07zu", (size_t)(rnd() % n));

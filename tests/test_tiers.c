@@ -1039,13 +1039,14 @@ AM_TEST(changes_are_durable_after_flush_and_write_through_when_asked)
     CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_items"), 1);
     CHECK_OK(am_tiers_retrieve(t, AM_STR("a"), NULL, NULL));
     CHECK_OK(am_tiers_flush(t));
-    CHECK_EQ(count_rows(db, "SELECT access_count FROM tier_items"), 1);
+    CHECK_EQ(count_rows(db, "SELECT access_count FROM tier_state"), 1);
     CHECK_OK(am_tiers_delete(t, AM_STR("a")));
     CHECK_OK(am_tiers_close(t, NULL));
     CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_items"), 0);
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_state"), 0);
     CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_content"), 0);
     CHECK_EQ(count_rows(db, "SELECT version FROM am_schema WHERE "
-                            "module = 'tiers'"), 2);
+                            "module = 'tiers'"), 3);
 
     o.clock = &c;
     o.db_path = db;
@@ -1054,7 +1055,7 @@ AM_TEST(changes_are_durable_after_flush_and_write_through_when_asked)
     CHECK_OK(put(t, "b", "y", 0.5, AM_TIER_WORKING));
     CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_items"), 1);
     CHECK_OK(am_tiers_archive(t, AM_STR("b")));
-    CHECK_EQ(count_rows(db, "SELECT tier FROM tier_items"), 3);
+    CHECK_EQ(count_rows(db, "SELECT tier FROM tier_state"), 3);
     CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_moves"), 1);
     am_tiers_close(t, NULL);
     test_rmtree(dir);
@@ -1258,7 +1259,7 @@ AM_TEST(policy_archiving_compresses_in_bounded_steps_and_survives_reopen)
     CHECK(out.len == strlen(text[5]) && memcmp(out.ptr, text[5], out.len) == 0);
     CHECK_OK(am_tiers_archive(t, AM_STR("i5"))); /* compressed at once */
     CHECK_OK(am_tiers_close(t, NULL));
-    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_items WHERE raw = 1"),
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_state WHERE raw = 1"),
              3);
 
     CHECK_OK_E(am_tiers_open(&o, &t, &err), &err);
@@ -1271,7 +1272,7 @@ AM_TEST(policy_archiving_compresses_in_bounded_steps_and_survives_reopen)
     CHECK(s[AM_TIER_ARCHIVE].stored_bytes <
           s[AM_TIER_ARCHIVE].content_bytes / 2);
     CHECK_OK(am_tiers_flush(t));
-    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_items WHERE raw = 1"),
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_state WHERE raw = 1"),
              0);
     for (int i = 0; i < 6; i++) {
         snprintf(id, sizeof id, "i%d", i);
@@ -1299,41 +1300,134 @@ AM_TEST(policy_archiving_compresses_in_bounded_steps_and_survives_reopen)
     free(dir);
 }
 
-AM_TEST(a_version_1_database_is_migrated_with_its_items)
+/* What versions 1 and 2 wrote (version 1 had no raw column): the tier
+ * and access columns sat in tier_items beside the metadata. Two items:
+ * "w" (working, 2 accesses, a tag) and "z" (archived raw in version 2,
+ * long-term in version 1, where raw archives did not exist). */
+static void write_old_database(const char *db, int version)
+{
+    sqlite3 *h;
+    char sql[2048];
+
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE am_schema(module TEXT PRIMARY KEY,"
+             " version INTEGER NOT NULL);"
+             "INSERT INTO am_schema VALUES('tiers', %d);"
+             "CREATE TABLE tier_items(pid INTEGER PRIMARY KEY,"
+             " id TEXT NOT NULL UNIQUE, tier INTEGER NOT NULL,"
+             " created_ms INTEGER NOT NULL, accessed_ms INTEGER NOT NULL,"
+             " hit1_ms INTEGER, hit2_ms INTEGER,"
+             " access_count INTEGER NOT NULL, importance REAL NOT NULL,"
+             " type TEXT NOT NULL, tags BLOB NOT NULL, extra TEXT NOT NULL,"
+             " json INTEGER NOT NULL, content_len INTEGER NOT NULL%s);"
+             "CREATE TABLE tier_content(pid INTEGER PRIMARY KEY,"
+             " data BLOB NOT NULL);"
+             "CREATE TABLE tier_moves(seq INTEGER PRIMARY KEY,"
+             " id TEXT NOT NULL, from_tier TEXT NOT NULL,"
+             " to_tier TEXT NOT NULL, at_ms INTEGER NOT NULL,"
+             " reason TEXT NOT NULL);"
+             "INSERT INTO tier_items VALUES(1, 'w', 0, %lld, %lld, %lld,"
+             " NULL, 2, 0.25, 'note', x'03666f6f', '', 0, 12%s);"
+             "INSERT INTO tier_items VALUES(2, 'z', %d, %lld, %lld, NULL,"
+             " NULL, 0, 0.75, '', x'', '{\"k\":1}', 0, 27%s);"
+             "INSERT INTO tier_content VALUES(1, 'working item');"
+             "INSERT INTO tier_content VALUES(2, 'archived item archived item');"
+             "INSERT INTO tier_moves VALUES(7, 'z', 'working', 'long_term',"
+             " %lld, 'demotion');",
+             version, version >= 2 ? ", raw INTEGER NOT NULL DEFAULT 0" : "",
+             (long long)T0, (long long)T0 + 5, (long long)T0 + 5,
+             version >= 2 ? ", 0" : "",
+             version >= 2 ? AM_TIER_ARCHIVE : AM_TIER_LONG_TERM,
+             (long long)T0, (long long)T0, version >= 2 ? ", 1" : "",
+             (long long)T0);
+    CHECK_EQ(sqlite3_open(db, &h), SQLITE_OK);
+    CHECK_EQ(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+}
+
+AM_TEST(version_1_and_2_databases_are_migrated_with_their_items)
+{
+    test_clock clk = { T0 };
+    char *dir = test_tmpdir();
+
+    for (int version = 1; version <= 2; version++) {
+        char db[4200];
+        am_tiers *t;
+        am_buf out = AM_BUF_INIT;
+        am_tier_item v;
+        am_tier_stats s[AM_TIER_COUNT];
+        uint64_t moves = 0;
+
+        snprintf(db, sizeof db, "%s/v%d.db", dir, version);
+        write_old_database(db, version);
+        t = open_t(&clk, 100, 1000, 0, db);
+        CHECK_EQ(am_tiers_count(t), 2);
+        CHECK_OK(am_tiers_peek(t, AM_STR("w"), &out, &v));
+        CHECK_MEM_EQ(out.ptr, out.len, "working item");
+        CHECK_EQ(v.tier, AM_TIER_WORKING);
+        CHECK_EQ(v.access_count, 2);
+        CHECK_EQ(v.accessed_ms, T0 + 5);
+        CHECK(v.importance == 0.25);
+        CHECK_EQ(v.tag_count, 1);
+        CHECK_MEM_EQ(v.tags[0].ptr, v.tags[0].len, "foo");
+        CHECK_MEM_EQ(v.type.ptr, v.type.len, "note");
+        CHECK_OK(am_tiers_peek(t, AM_STR("z"), &out, &v));
+        CHECK_MEM_EQ(out.ptr, out.len, "archived item archived item");
+        CHECK_MEM_EQ(v.extra.ptr, v.extra.len, "{\"k\":1}");
+        CHECK_EQ(v.tier, version >= 2 ? AM_TIER_ARCHIVE : AM_TIER_LONG_TERM);
+        CHECK_OK(am_tiers_stats(t, s));
+        CHECK_EQ(s[AM_TIER_ARCHIVE].uncompressed, version >= 2 ? 1 : 0);
+        am_tiers_moves(t, 0, NULL, NULL, &moves);
+        CHECK_EQ(moves, 7);
+        /* A change after the migration lands in the new tables. */
+        CHECK_OK(am_tiers_retrieve(t, AM_STR("w"), NULL, NULL));
+        CHECK_OK(am_tiers_close(t, NULL));
+        CHECK_EQ(count_rows(db, "SELECT version FROM am_schema WHERE "
+                                "module = 'tiers'"), 3);
+        CHECK_EQ(count_rows(db, "SELECT access_count FROM tier_state "
+                                "WHERE pid = 1"), 3);
+        CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_state WHERE "
+                                "raw = 1"), version >= 2 ? 1 : 0);
+        /* The moved columns are gone from tier_items. */
+        CHECK_EQ(count_rows(db, "SELECT tier FROM tier_items"), -1);
+        CHECK_EQ(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE "
+                                "name LIKE 'tier_items_v%'"), 0);
+        t = open_t(&clk, 100, 1000, 0, db);
+        CHECK_OK(am_tiers_peek(t, AM_STR("w"), NULL, &v));
+        CHECK_EQ(v.access_count, 3);
+        am_tiers_close(t, NULL);
+        am_buf_free(&out);
+    }
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(an_item_without_its_state_row_is_reported)
 {
     test_clock clk = { T0 };
     char *dir = test_tmpdir();
     char db[4200];
     am_tiers *t;
+    am_tiers_opts o = am_tiers_opts_default();
+    am_error err;
     sqlite3 *h;
-    am_buf out = AM_BUF_INIT;
-    am_tier_stats s[AM_TIER_COUNT];
 
-    snprintf(db, sizeof db, "%s/v1.db", dir);
+    snprintf(db, sizeof db, "%s/s.db", dir);
     t = open_t(&clk, 100, 1000, 0, db);
-    CHECK_OK(put(t, "w", "working item", 0.5, AM_TIER_WORKING));
-    CHECK_OK(put(t, "z", "archived item archived item", 0.5,
-                 AM_TIER_ARCHIVE));
+    CHECK_OK(put(t, "a", "x", 0.5, AM_TIER_WORKING));
+    CHECK_OK(put(t, "b", "y", 0.5, AM_TIER_WORKING));
     CHECK_OK(am_tiers_close(t, NULL));
-    /* Make it what version 1 wrote: no raw column. */
     CHECK_EQ(sqlite3_open(db, &h), SQLITE_OK);
-    CHECK_EQ(sqlite3_exec(h, "ALTER TABLE tier_items DROP COLUMN raw;"
-                             "UPDATE am_schema SET version = 1 WHERE "
-                             "module = 'tiers'", NULL, NULL, NULL),
-             SQLITE_OK);
+    CHECK_EQ(sqlite3_exec(h, "DELETE FROM tier_state WHERE pid = (SELECT "
+                          "pid FROM tier_items WHERE id = 'b')", NULL, NULL,
+                          NULL), SQLITE_OK);
     sqlite3_close(h);
-    t = open_t(&clk, 100, 1000, 0, db);
-    CHECK_EQ(am_tiers_count(t), 2);
-    CHECK_OK(am_tiers_peek(t, AM_STR("z"), &out, NULL));
-    CHECK_MEM_EQ(out.ptr, out.len, "archived item archived item");
-    CHECK_OK(am_tiers_stats(t, s));
-    CHECK_EQ(s[AM_TIER_ARCHIVE].uncompressed, 0);
-    CHECK_OK(am_tiers_close(t, NULL));
-    CHECK_EQ(count_rows(db, "SELECT version FROM am_schema WHERE "
-                            "module = 'tiers'"), 2);
-    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_items WHERE raw = 0"),
-             2);
-    am_buf_free(&out);
+    o.db_path = db;
+    CHECK_ST(am_tiers_open(&o, &t, &err), AM_EFORMAT);
+    CHECK(strstr(err.msg, "no tier_state row") != NULL);
+    /* Nothing was lost: the other rows are all still there. */
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_items"), 2);
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_content"), 2);
     test_rmtree(dir);
     free(dir);
 }
@@ -1399,7 +1493,7 @@ AM_TEST(maintain_is_optimize_then_policies_then_flush)
     CHECK_OK(am_tiers_peek(t, AM_STR("w"), NULL, &v));
     CHECK_EQ(v.tier, AM_TIER_ARCHIVE);
     /* Flushed: another connection sees both archived. */
-    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_items WHERE tier = 3"),
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_state WHERE tier = 3"),
              2);
     am_tiers_close(t, NULL);
     t = open_t(&clk, 100, 1000, 0, db);

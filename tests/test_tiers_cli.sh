@@ -91,7 +91,7 @@ check no_db_dir 5 "$cli" tiers stats --db "$dir/no/such/dir/x.db"
 check help 0 "$cli" tiers --help
 # Failed puts over an existing item leave the database as it was.
 check keep_put 0 t put keep "original content" --importance 0.4 --now $T0
-dump() { sqlite3 "$db" "SELECT id, tier, importance, access_count, hex(data) FROM tier_items JOIN tier_content USING(pid) ORDER BY id"; }
+dump() { sqlite3 "$db" "SELECT id, tier, importance, access_count, hex(data) FROM tier_items JOIN tier_state USING(pid) JOIN tier_content USING(pid) ORDER BY id"; }
 if command -v sqlite3 >/dev/null; then dump > "$dir/before"; fi
 check keep_bad_json 3 t put keep '{"a":' --json --now $T0
 expect keep_bad_json_msg "content: .*byte" "$err"
@@ -162,7 +162,7 @@ expect share_store_content "store side" "$out"
 if command -v sqlite3 >/dev/null; then
     sqlite3 "$shared" "SELECT module || '=' || version FROM am_schema ORDER BY module" > "$out"
     expect share_schema_store "^store=" "$out"
-    expect share_schema_tiers "^tiers=2$" "$out"
+    expect share_schema_tiers "^tiers=3$" "$out"
 fi
 echo "$pass passed, $fails failed"
 [ "$fails" -eq 0 ]

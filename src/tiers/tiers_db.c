@@ -1,27 +1,33 @@
 /* tiers_db.c -- persistence of the tiers in SQLite.
  *
- * Tables (schema version 2, recorded in the shared am_schema table):
+ * Tables (schema version 3, recorded in the shared am_schema table):
  *
- *   tier_items(pid INTEGER PRIMARY KEY, id TEXT UNIQUE, tier, created_ms,
- *              accessed_ms, hit1_ms, hit2_ms, access_count, importance,
- *              type, tags BLOB, extra, json, content_len,
- *              raw)                          -- version 2
+ *   tier_items(pid INTEGER PRIMARY KEY, id TEXT UNIQUE, created_ms,
+ *              importance, type, tags BLOB, extra, json, content_len)
+ *   tier_state(pid INTEGER PRIMARY KEY, tier, accessed_ms, hit1_ms,
+ *              hit2_ms, access_count, raw)
  *   tier_content(pid INTEGER PRIMARY KEY, data BLOB)   -- zstd if archived
  *                                                      -- and raw = 0
  *   tier_moves(seq INTEGER PRIMARY KEY, id, from_tier, to_tier, at_ms,
  *              reason)
  *
+ * An item is one row in each of the first three tables, under one pid.
  * raw = 1 marks an archived item whose compression was deferred (its
  * data is the content itself). tier_moves keeps the last move_log_keep
  * rows (pruned by each flush that writes moves) and, with
  * move_log_keep_days, none older than that (pruned by optimize); the
  * newest row always stays, so max(seq) is the number of moves ever made.
  *
- * Access statistics change far more often than content, so content sits
- * in its own table: recording an access rewrites a short row only. Tags
- * are stored as a blob of (length byte, bytes) pairs. The indexes are not
- * stored: loading rebuilds them from the items, which costs less than
- * reading them would. Loading scans both tables in pid order in lockstep.
+ * Why three tables: after an item is stored, only its tier and access
+ * statistics change, and a policy run or optimize changes them for a
+ * third of a million items at once. Those columns live in tier_state,
+ * about 30 bytes a row, so such a flush dirties (and copies into the WAL
+ * and back) a few thousand pages instead of every page of the wide
+ * metadata rows. Content, larger still, has its own table for the same
+ * reason. Tags are stored as a blob of (length byte, bytes) pairs. The
+ * indexes are not stored: loading rebuilds them from the items, which
+ * costs less than reading them would. Loading scans the three tables in
+ * pid order in lockstep.
  *
  * Writes are batched: mutating calls mark items dirty, and a flush writes
  * every dirty item, deletion and logged move in one transaction (WAL,
@@ -33,7 +39,7 @@
 
 #include "tiers_int.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 static am_status dbfail(am_tiers *t, const char *what)
 {
@@ -66,32 +72,52 @@ static am_status prep(am_tiers *t, const char *sql, sqlite3_stmt **st)
     return AM_OK;
 }
 
-static const char schema_v1[] =
-    "CREATE TABLE IF NOT EXISTS tier_items("
-    " pid INTEGER PRIMARY KEY,"
-    " id TEXT NOT NULL UNIQUE,"
-    " tier INTEGER NOT NULL,"
-    " created_ms INTEGER NOT NULL,"
-    " accessed_ms INTEGER NOT NULL,"
-    " hit1_ms INTEGER,"
-    " hit2_ms INTEGER,"
-    " access_count INTEGER NOT NULL,"
-    " importance REAL NOT NULL,"
-    " type TEXT NOT NULL,"
-    " tags BLOB NOT NULL,"
-    " extra TEXT NOT NULL,"
-    " json INTEGER NOT NULL,"
+#define STATE_COLUMNS                                                        \
+    " pid INTEGER PRIMARY KEY,"                                              \
+    " tier INTEGER NOT NULL,"                                                \
+    " accessed_ms INTEGER NOT NULL,"                                         \
+    " hit1_ms INTEGER,"                                                      \
+    " hit2_ms INTEGER,"                                                      \
+    " access_count INTEGER NOT NULL,"                                        \
+    " raw INTEGER NOT NULL);"
+#define ITEM_COLUMNS                                                         \
+    " pid INTEGER PRIMARY KEY,"                                              \
+    " id TEXT NOT NULL UNIQUE,"                                              \
+    " created_ms INTEGER NOT NULL,"                                          \
+    " importance REAL NOT NULL,"                                             \
+    " type TEXT NOT NULL,"                                                   \
+    " tags BLOB NOT NULL,"                                                   \
+    " extra TEXT NOT NULL,"                                                  \
+    " json INTEGER NOT NULL,"                                                \
     " content_len INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS tier_content("
+
+/* What a new database gets: the current schema in one step. */
+static const char schema_v3[] =
+    "CREATE TABLE tier_items(" ITEM_COLUMNS
+    "CREATE TABLE tier_state(" STATE_COLUMNS
+    "CREATE TABLE tier_content("
     " pid INTEGER PRIMARY KEY,"
     " data BLOB NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS tier_moves("
+    "CREATE TABLE tier_moves("
     " seq INTEGER PRIMARY KEY,"
     " id TEXT NOT NULL,"
     " from_tier TEXT NOT NULL,"
     " to_tier TEXT NOT NULL,"
     " at_ms INTEGER NOT NULL,"
     " reason TEXT NOT NULL);";
+
+/* Version 2 -> 3: the columns that change move out of tier_items into
+ * tier_state (see the top of the file). tier_items is rebuilt rather
+ * than altered (each DROP COLUMN would rewrite the table once). */
+static const char migrate_v3[] =
+    "ALTER TABLE tier_items RENAME TO tier_items_v2;"
+    "CREATE TABLE tier_state(" STATE_COLUMNS
+    "INSERT INTO tier_state SELECT pid, tier, accessed_ms, hit1_ms, hit2_ms,"
+    " access_count, raw FROM tier_items_v2;"
+    "CREATE TABLE tier_items(" ITEM_COLUMNS
+    "INSERT INTO tier_items SELECT pid, id, created_ms, importance, type,"
+    " tags, extra, json, content_len FROM tier_items_v2;"
+    "DROP TABLE tier_items_v2;";
 
 static am_status migrate(am_tiers *t)
 {
@@ -116,20 +142,26 @@ static am_status migrate(am_tiers *t)
                       SCHEMA_VERSION);
         goto fail;
     }
-    /* Migrations: one step per version, each inside this transaction. */
-    if (version < 1) {
-        st = exec(t, schema_v1);
+    /* A new database gets the current schema; an older one one step per
+     * version, all inside this transaction. */
+    if (version == 0) {
+        st = exec(t, schema_v3);
         if (st != AM_OK)
             goto fail;
     }
-    if (version < 2) {
+    if (version == 1) {
         st = exec(t, "ALTER TABLE tier_items ADD COLUMN raw INTEGER NOT NULL "
                      "DEFAULT 0;");
         if (st != AM_OK)
             goto fail;
     }
+    if (version == 1 || version == 2) {
+        st = exec(t, migrate_v3);
+        if (st != AM_OK)
+            goto fail;
+    }
     st = exec(t, "INSERT OR REPLACE INTO am_schema(module, version) "
-                 "VALUES('tiers', 2); COMMIT;");
+                 "VALUES('tiers', 3); COMMIT;");
     if (st != AM_OK)
         goto fail;
     return AM_OK;
@@ -184,15 +216,17 @@ am_status am__tiers_db_open(am_tiers *t, const char *path)
                       "PRAGMA mmap_size=2147418112;")) != AM_OK ||
         (st = migrate(t)) != AM_OK)
         return st;
-    if ((st = prep(t, "INSERT OR REPLACE INTO tier_items(pid, id, tier, "
-                      "created_ms, accessed_ms, hit1_ms, hit2_ms, "
-                      "access_count, importance, type, tags, extra, json, "
-                      "content_len, raw) "
-                      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    if ((st = prep(t, "INSERT OR REPLACE INTO tier_items(pid, id, "
+                      "created_ms, importance, type, tags, extra, json, "
+                      "content_len) VALUES(?,?,?,?,?,?,?,?,?)",
                    &t->st_ins_item)) != AM_OK ||
+        (st = prep(t, "INSERT OR REPLACE INTO tier_state(tier, accessed_ms, "
+                      "hit1_ms, hit2_ms, access_count, raw, pid) "
+                      "VALUES(?,?,?,?,?,?,?)",
+                   &t->st_ins_state)) != AM_OK ||
         (st = prep(t, "INSERT OR REPLACE INTO tier_content(pid, data) "
                       "VALUES(?,?)", &t->st_ins_content)) != AM_OK ||
-        (st = prep(t, "UPDATE tier_items SET tier=?, accessed_ms=?, "
+        (st = prep(t, "UPDATE tier_state SET tier=?, accessed_ms=?, "
                       "hit1_ms=?, hit2_ms=?, access_count=?, raw=? "
                       "WHERE pid=?",
                    &t->st_upd_stats)) != AM_OK ||
@@ -200,6 +234,8 @@ am_status am__tiers_db_open(am_tiers *t, const char *path)
                    &t->st_upd_content)) != AM_OK ||
         (st = prep(t, "DELETE FROM tier_items WHERE pid=?",
                    &t->st_del_item)) != AM_OK ||
+        (st = prep(t, "DELETE FROM tier_state WHERE pid=?",
+                   &t->st_del_state)) != AM_OK ||
         (st = prep(t, "DELETE FROM tier_content WHERE pid=?",
                    &t->st_del_content)) != AM_OK ||
         (st = prep(t, "INSERT INTO tier_moves(id, from_tier, to_tier, at_ms, "
@@ -216,17 +252,20 @@ am_status am__tiers_db_open(am_tiers *t, const char *path)
 void am__tiers_db_close(am_tiers *t)
 {
     sqlite3_finalize(t->st_ins_item);
+    sqlite3_finalize(t->st_ins_state);
     sqlite3_finalize(t->st_ins_content);
     sqlite3_finalize(t->st_upd_stats);
     sqlite3_finalize(t->st_upd_content);
     sqlite3_finalize(t->st_del_item);
+    sqlite3_finalize(t->st_del_state);
     sqlite3_finalize(t->st_del_content);
     sqlite3_finalize(t->st_ins_move);
     sqlite3_finalize(t->st_ins_moves_n);
     sqlite3_finalize(t->st_prune_moves);
-    t->st_ins_item = t->st_ins_content = t->st_upd_stats = NULL;
-    t->st_upd_content = NULL;
-    t->st_del_item = t->st_del_content = t->st_ins_move = NULL;
+    t->st_ins_item = t->st_ins_state = t->st_ins_content = NULL;
+    t->st_upd_stats = t->st_upd_content = NULL;
+    t->st_del_item = t->st_del_state = t->st_del_content = NULL;
+    t->st_ins_move = NULL;
     t->st_prune_moves = t->st_ins_moves_n = NULL;
     if (t->db != NULL)
         sqlite3_close(t->db);
@@ -250,20 +289,24 @@ static int64_t col_time(sqlite3_stmt *s, int i)
                : sqlite3_column_int64(s, i);
 }
 
-static am_status load_row(am_tiers *t, sqlite3_stmt *qi, sqlite3_stmt *qc)
+/* One item from the current rows of the three lockstep scans: qi over
+ * tier_items, qs over tier_state, qc over tier_content (see
+ * am__tiers_db_load for the columns). */
+static am_status load_row(am_tiers *t, sqlite3_stmt *qi, sqlite3_stmt *qs,
+                          sqlite3_stmt *qc)
 {
     int64_t pid = sqlite3_column_int64(qi, 0);
     const char *id = (const char *)sqlite3_column_text(qi, 1);
     size_t id_len = (size_t)sqlite3_column_bytes(qi, 1);
-    int tier = sqlite3_column_int(qi, 2);
-    const char *type = (const char *)sqlite3_column_text(qi, 9);
-    size_t type_len = (size_t)sqlite3_column_bytes(qi, 9);
-    const unsigned char *tags = sqlite3_column_blob(qi, 10);
-    size_t tags_len = (size_t)sqlite3_column_bytes(qi, 10);
-    const char *extra = (const char *)sqlite3_column_text(qi, 11);
-    size_t extra_len = (size_t)sqlite3_column_bytes(qi, 11);
-    int64_t clen = sqlite3_column_int64(qi, 13);
-    bool raw = sqlite3_column_int(qi, 14) != 0;
+    int tier = sqlite3_column_int(qs, 1);
+    const char *type = (const char *)sqlite3_column_text(qi, 4);
+    size_t type_len = (size_t)sqlite3_column_bytes(qi, 4);
+    const unsigned char *tags = sqlite3_column_blob(qi, 5);
+    size_t tags_len = (size_t)sqlite3_column_bytes(qi, 5);
+    const char *extra = (const char *)sqlite3_column_text(qi, 6);
+    size_t extra_len = (size_t)sqlite3_column_bytes(qi, 6);
+    int64_t clen = sqlite3_column_int64(qi, 8);
+    bool raw = sqlite3_column_int(qs, 6) != 0;
     const void *data;
     size_t data_len;
     uint32_t tagids[255];
@@ -272,9 +315,6 @@ static am_status load_row(am_tiers *t, sqlite3_stmt *qi, sqlite3_stmt *qc)
     uint32_t slot = 0;
     am_status st;
 
-    if (sqlite3_column_int64(qc, 0) != pid)
-        return am__fail(&t->err, AM_EFORMAT, "database: item pid %lld has "
-                        "no content row", (long long)pid);
     data = sqlite3_column_blob(qc, 1);
     data_len = (size_t)sqlite3_column_bytes(qc, 1);
     if (id == NULL || id_len == 0 || id_len > 65535 || tier < 0 ||
@@ -284,7 +324,7 @@ static am_status load_row(am_tiers *t, sqlite3_stmt *qi, sqlite3_stmt *qc)
                         "%lld is malformed (id, tier or content_len)",
                         (long long)pid);
     memset(&rec, 0, sizeof rec);
-    rec.importance = sqlite3_column_double(qi, 8);
+    rec.importance = sqlite3_column_double(qi, 3);
     if (!(rec.importance >= 0.0 && rec.importance <= 1.0))
         return am__fail(&t->err, AM_EFORMAT, "database: row pid %lld: "
                         "importance %g outside [0, 1]", (long long)pid,
@@ -308,18 +348,18 @@ static am_status load_row(am_tiers *t, sqlite3_stmt *qi, sqlite3_stmt *qc)
     if (st != AM_OK)
         return am__fail(&t->err, st, "no memory to load the tiers");
     rec.pid = pid;
-    rec.created_ms = sqlite3_column_int64(qi, 3);
-    rec.accessed_ms = sqlite3_column_int64(qi, 4);
-    rec.hit1_ms = col_time(qi, 5);
-    rec.hit2_ms = col_time(qi, 6);
-    rec.access_count = (uint32_t)sqlite3_column_int64(qi, 7);
+    rec.created_ms = sqlite3_column_int64(qi, 2);
+    rec.accessed_ms = sqlite3_column_int64(qs, 2);
+    rec.hit1_ms = col_time(qs, 3);
+    rec.hit2_ms = col_time(qs, 4);
+    rec.access_count = (uint32_t)sqlite3_column_int64(qs, 5);
     rec.ntags = (uint8_t)ntags;
     rec.id_len = (uint16_t)id_len;
     rec.extra_len = (uint32_t)extra_len;
     rec.content_len = (uint32_t)clen;
     rec.stored_len = (uint32_t)data_len;
     rec.tier = (uint8_t)tier;
-    rec.flags = (uint8_t)(T_LIVE | (sqlite3_column_int(qi, 12) ? T_JSON : 0) |
+    rec.flags = (uint8_t)(T_LIVE | (sqlite3_column_int(qi, 7) ? T_JSON : 0) |
                           (raw && tier == AM_TIER_ARCHIVE ? T_RAW : 0));
     rec.blob = am__alloc(t->alloc, am__tiers_blob_len(&rec));
     if (rec.blob == NULL)
@@ -397,11 +437,31 @@ static am_status load_moves(am_tiers *t)
     return st;
 }
 
+/* Advances q, a scan of `table` in pid order, to the row of item `pid`.
+ * Rows of pids without an item (none are written) are skipped; an item
+ * without its row is a malformed database. */
+static am_status seek_pid(am_tiers *t, sqlite3_stmt *q, int64_t pid,
+                          const char *table)
+{
+    int rc;
+
+    do {
+        rc = sqlite3_step(q);
+    } while (rc == SQLITE_ROW && sqlite3_column_int64(q, 0) < pid);
+    if (rc == SQLITE_ROW && sqlite3_column_int64(q, 0) == pid)
+        return AM_OK;
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        return am__fail(&t->err, AM_EFORMAT, "database: item pid %lld has "
+                        "no %s row", (long long)pid, table);
+    return am__fail(&t->err, AM_EIO, "database: reading %s: %s", table,
+                    sqlite3_errmsg(t->db));
+}
+
 am_status am__tiers_db_load(am_tiers *t)
 {
-    sqlite3_stmt *qi = NULL, *qc = NULL;
+    sqlite3_stmt *qi = NULL, *qs = NULL, *qc = NULL;
     am_status st = AM_OK;
-    int ri, rc;
+    int ri;
 
     st = exec(t, "BEGIN");
     if (st != AM_OK)
@@ -416,32 +476,21 @@ am_status am__tiers_db_load(am_tiers *t)
     }
     sqlite3_finalize(qi);
     qi = NULL;
-    if ((st = prep(t, "SELECT pid, id, tier, created_ms, accessed_ms, "
-                      "hit1_ms, hit2_ms, access_count, importance, type, "
-                      "tags, extra, json, content_len, raw FROM tier_items "
-                      "ORDER BY pid", &qi)) != AM_OK ||
+    /* Column numbers are load_row's. */
+    if ((st = prep(t, "SELECT pid, id, created_ms, importance, type, tags, "
+                      "extra, json, content_len FROM tier_items ORDER BY pid",
+                   &qi)) != AM_OK ||
+        (st = prep(t, "SELECT pid, tier, accessed_ms, hit1_ms, hit2_ms, "
+                      "access_count, raw FROM tier_state ORDER BY pid",
+                   &qs)) != AM_OK ||
         (st = prep(t, "SELECT pid, data FROM tier_content ORDER BY pid",
                    &qc)) != AM_OK)
         goto out;
-    for (;;) {
-        ri = sqlite3_step(qi);
-        if (ri != SQLITE_ROW)
-            break;
-        /* Content rows without an item (none are written) are skipped. */
-        do {
-            rc = sqlite3_step(qc);
-        } while (rc == SQLITE_ROW &&
-                 sqlite3_column_int64(qc, 0) < sqlite3_column_int64(qi, 0));
-        if (rc != SQLITE_ROW) {
-            st = rc == SQLITE_DONE
-                     ? am__fail(&t->err, AM_EFORMAT, "database: item pid "
-                                "%lld has no content row",
-                                (long long)sqlite3_column_int64(qi, 0))
-                     : dbfail(t, "reading tier_content");
-            goto out;
-        }
-        st = load_row(t, qi, qc);
-        if (st != AM_OK)
+    while ((ri = sqlite3_step(qi)) == SQLITE_ROW) {
+        int64_t pid = sqlite3_column_int64(qi, 0);
+        if ((st = seek_pid(t, qs, pid, "tier_state")) != AM_OK ||
+            (st = seek_pid(t, qc, pid, "tier_content")) != AM_OK ||
+            (st = load_row(t, qi, qs, qc)) != AM_OK)
             goto out;
     }
     if (ri != SQLITE_DONE) {
@@ -451,6 +500,7 @@ am_status am__tiers_db_load(am_tiers *t)
     st = load_moves(t);
 out:
     sqlite3_finalize(qi);
+    sqlite3_finalize(qs);
     sqlite3_finalize(qc);
     sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL);
     return st;
@@ -466,6 +516,21 @@ static int step_reset(sqlite3_stmt *s)
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Binds an item's tier_state columns to s, st_ins_state or st_upd_stats
+ * (both take tier, accessed_ms, hit1_ms, hit2_ms, access_count, raw,
+ * pid in that order), then runs it. */
+static int write_state(sqlite3_stmt *s, const titem *it)
+{
+    sqlite3_bind_int(s, 1, it->tier);
+    sqlite3_bind_int64(s, 2, it->accessed_ms);
+    bind_time(s, 3, it->hit1_ms);
+    bind_time(s, 4, it->hit2_ms);
+    sqlite3_bind_int64(s, 5, it->access_count);
+    sqlite3_bind_int(s, 6, (it->flags & T_RAW) ? 1 : 0);
+    sqlite3_bind_int64(s, 7, it->pid);
+    return step_reset(s);
 }
 
 static am_status write_item(am_tiers *t, const titem *it)
@@ -486,23 +551,19 @@ static am_status write_item(am_tiers *t, const titem *it)
         s = t->st_ins_item;
         sqlite3_bind_int64(s, 1, it->pid);
         sqlite3_bind_text(s, 2, am__tiers_id(it), it->id_len, SQLITE_STATIC);
-        sqlite3_bind_int(s, 3, it->tier);
-        sqlite3_bind_int64(s, 4, it->created_ms);
-        sqlite3_bind_int64(s, 5, it->accessed_ms);
-        bind_time(s, 6, it->hit1_ms);
-        bind_time(s, 7, it->hit2_ms);
-        sqlite3_bind_int64(s, 8, it->access_count);
-        sqlite3_bind_double(s, 9, it->importance);
-        sqlite3_bind_text(s, 10, type->s, (int)type->len, SQLITE_STATIC);
-        sqlite3_bind_blob(s, 11, t->keybuf.ptr != NULL ? t->keybuf.ptr : "",
+        sqlite3_bind_int64(s, 3, it->created_ms);
+        sqlite3_bind_double(s, 4, it->importance);
+        sqlite3_bind_text(s, 5, type->s, (int)type->len, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 6, t->keybuf.ptr != NULL ? t->keybuf.ptr : "",
                           (int)t->keybuf.len, SQLITE_STATIC);
-        sqlite3_bind_text(s, 12, am__tiers_extra(it), (int)it->extra_len,
+        sqlite3_bind_text(s, 7, am__tiers_extra(it), (int)it->extra_len,
                           SQLITE_STATIC);
-        sqlite3_bind_int(s, 13, (it->flags & T_JSON) ? 1 : 0);
-        sqlite3_bind_int64(s, 14, it->content_len);
-        sqlite3_bind_int(s, 15, (it->flags & T_RAW) ? 1 : 0);
+        sqlite3_bind_int(s, 8, (it->flags & T_JSON) ? 1 : 0);
+        sqlite3_bind_int64(s, 9, it->content_len);
         if (step_reset(s) != SQLITE_OK)
             return dbfail(t, "writing tier_items");
+        if (write_state(t->st_ins_state, it) != SQLITE_OK)
+            return dbfail(t, "writing tier_state");
         s = t->st_ins_content;
         sqlite3_bind_int64(s, 1, it->pid);
         sqlite3_bind_blob(s, 2, am__tiers_content(it), (int)it->stored_len,
@@ -512,8 +573,8 @@ static am_status write_item(am_tiers *t, const titem *it)
         return AM_OK;
     }
     if (it->flags & T_DIRTY_CONTENT) {
-        /* Compressed or decompressed: the bytes change, the short row
-         * only in its tier and raw columns (updated below). */
+        /* Compressed or decompressed: the bytes change, and the state
+         * row in its tier and raw columns (updated below). */
         s = t->st_upd_content;
         sqlite3_bind_blob(s, 1, am__tiers_content(it), (int)it->stored_len,
                           SQLITE_STATIC);
@@ -521,16 +582,8 @@ static am_status write_item(am_tiers *t, const titem *it)
         if (step_reset(s) != SQLITE_OK)
             return dbfail(t, "updating tier_content");
     }
-    s = t->st_upd_stats;
-    sqlite3_bind_int(s, 1, it->tier);
-    sqlite3_bind_int64(s, 2, it->accessed_ms);
-    bind_time(s, 3, it->hit1_ms);
-    bind_time(s, 4, it->hit2_ms);
-    sqlite3_bind_int64(s, 5, it->access_count);
-    sqlite3_bind_int(s, 6, (it->flags & T_RAW) ? 1 : 0);
-    sqlite3_bind_int64(s, 7, it->pid);
-    if (step_reset(s) != SQLITE_OK)
-        return dbfail(t, "updating tier_items");
+    if (write_state(t->st_upd_stats, it) != SQLITE_OK)
+        return dbfail(t, "updating tier_state");
     return AM_OK;
 }
 
@@ -584,8 +637,10 @@ am_status am__tiers_db_flush(am_tiers *t)
         return st;
     for (size_t i = 0; i < t->deleted_pids.len && st == AM_OK; i++) {
         sqlite3_bind_int64(t->st_del_item, 1, t->deleted_pids.v[i]);
+        sqlite3_bind_int64(t->st_del_state, 1, t->deleted_pids.v[i]);
         sqlite3_bind_int64(t->st_del_content, 1, t->deleted_pids.v[i]);
         if (step_reset(t->st_del_item) != SQLITE_OK ||
+            step_reset(t->st_del_state) != SQLITE_OK ||
             step_reset(t->st_del_content) != SQLITE_OK)
             st = dbfail(t, "deleting");
     }

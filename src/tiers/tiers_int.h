@@ -161,9 +161,9 @@ struct am_tiers {
 
     /* Persistence. */
     sqlite3 *db;
-    sqlite3_stmt *st_ins_item, *st_ins_content, *st_upd_stats, *st_upd_content,
-        *st_del_item, *st_del_content, *st_ins_move, *st_ins_moves_n,
-        *st_prune_moves;
+    sqlite3_stmt *st_ins_item, *st_ins_state, *st_ins_content, *st_upd_stats,
+        *st_upd_content, *st_del_item, *st_del_state, *st_del_content,
+        *st_ins_move, *st_ins_moves_n, *st_prune_moves;
     tvec32 dirty;
     struct { int64_t *v; size_t len, cap; } deleted_pids;
     int64_t last_flush_ns;
