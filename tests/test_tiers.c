@@ -1402,7 +1402,7 @@ AM_TEST(version_1_and_2_databases_are_migrated_with_their_items)
     free(dir);
 }
 
-AM_TEST(an_item_without_its_state_row_is_reported)
+AM_TEST(a_live_item_without_its_content_row_is_reported)
 {
     test_clock clk = { T0 };
     char *dir = test_tmpdir();
@@ -1418,16 +1418,97 @@ AM_TEST(an_item_without_its_state_row_is_reported)
     CHECK_OK(put(t, "b", "y", 0.5, AM_TIER_WORKING));
     CHECK_OK(am_tiers_close(t, NULL));
     CHECK_EQ(sqlite3_open(db, &h), SQLITE_OK);
-    CHECK_EQ(sqlite3_exec(h, "DELETE FROM tier_state WHERE pid = (SELECT "
+    CHECK_EQ(sqlite3_exec(h, "DELETE FROM tier_content WHERE pid = (SELECT "
                           "pid FROM tier_items WHERE id = 'b')", NULL, NULL,
                           NULL), SQLITE_OK);
     sqlite3_close(h);
     o.db_path = db;
     CHECK_ST(am_tiers_open(&o, &t, &err), AM_EFORMAT);
-    CHECK(strstr(err.msg, "no tier_state row") != NULL);
-    /* Nothing was lost: the other rows are all still there. */
+    CHECK(strstr(err.msg, "no tier_content row") != NULL);
+    /* Nothing else was touched. */
     CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_items"), 2);
-    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_content"), 2);
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_state"), 2);
+    test_rmtree(dir);
+    free(dir);
+}
+
+static am_tiers *open_batched(test_clock *clk, am_clock *c, const char *db)
+{
+    am_tiers_opts o = am_tiers_opts_default();
+    am_tiers *t = NULL;
+
+    *c = test_clock_make(clk);
+    o.clock = c;
+    o.db_path = db;
+    o.capacity[AM_TIER_WORKING] = 10000;
+    o.flush_interval_ms = 3600000;
+    o.flush_max_dirty = 100000;
+    CHECK_OK(am_tiers_open(&o, &t, NULL));
+    return t;
+}
+
+/* Deleting many items at once leaves most of their rows to later flushes
+ * (a bounded number per flush); the items are gone at once, also for a
+ * reopened handle, and new items never collide with rows left behind. */
+AM_TEST(rows_of_many_deleted_items_are_purged_by_later_flushes)
+{
+    test_clock clk = { T0 };
+    char *dir = test_tmpdir();
+    char db[4200], id[32], text[64];
+    am_tiers *t;
+    am_clock c;
+    am_buf out = AM_BUF_INIT;
+    int items, flushes = 0;
+
+    snprintf(db, sizeof db, "%s/p.db", dir);
+    t = open_batched(&clk, &c, db);
+    for (int i = 0; i < 3000; i++) {
+        snprintf(id, sizeof id, "i%d", i);
+        snprintf(text, sizeof text, "content of item %d", i);
+        CHECK_OK(put(t, id, text, 0.5, AM_TIER_WORKING));
+    }
+    CHECK_OK(am_tiers_flush(t));
+    for (int i = 500; i < 3000; i++) {
+        snprintf(id, sizeof id, "i%d", i);
+        CHECK_OK(am_tiers_delete(t, am_str_c(id)));
+    }
+    CHECK_OK(am_tiers_flush(t));
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_state"), 500);
+    items = count_rows(db, "SELECT count(*) FROM tier_items");
+    CHECK(items > 500 && items < 3000);
+    /* Replace a deleted id whose rows may still be there, then reopen. */
+    CHECK_OK(put(t, "i2999", "new content", 0.5, AM_TIER_WORKING));
+    CHECK_OK(am_tiers_close(t, NULL));
+    t = open_batched(&clk, &c, db);
+    CHECK_EQ(am_tiers_count(t), 501);
+    CHECK_ST(am_tiers_peek(t, AM_STR("i1000"), NULL, NULL), AM_ENOTFOUND);
+    CHECK_OK(am_tiers_peek(t, AM_STR("i2999"), &out, NULL));
+    CHECK_MEM_EQ(out.ptr, out.len, "new content");
+    /* New items after a reopen with rows left behind. */
+    for (int i = 0; i < 100; i++) {
+        snprintf(id, sizeof id, "n%d", i);
+        snprintf(text, sizeof text, "new item %d", i);
+        CHECK_OK(put(t, id, text, 0.5, AM_TIER_WORKING));
+    }
+    while (count_rows(db, "SELECT count(*) FROM tier_items") != 601 &&
+           flushes++ < 10)
+        CHECK_OK(am_tiers_flush(t));
+    CHECK(flushes < 10);
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_content"), 601);
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM tier_state"), 601);
+    CHECK_OK(am_tiers_close(t, NULL));
+    t = open_batched(&clk, &c, db);
+    CHECK_EQ(am_tiers_count(t), 601);
+    for (int i = 0; i < 100; i++) {
+        snprintf(id, sizeof id, "n%d", i);
+        snprintf(text, sizeof text, "new item %d", i);
+        CHECK_OK(am_tiers_peek(t, am_str_c(id), &out, NULL));
+        CHECK_MEM_EQ(out.ptr, out.len, text);
+    }
+    CHECK_OK(am_tiers_peek(t, AM_STR("i499"), &out, NULL));
+    CHECK_MEM_EQ(out.ptr, out.len, "content of item 499");
+    am_tiers_close(t, NULL);
+    am_buf_free(&out);
     test_rmtree(dir);
     free(dir);
 }

@@ -37,6 +37,11 @@
  *   or that flush_max_dirty changes are waiting. flush_interval_ms = 0
  *   writes through: every mutating call commits before it returns.
  *
+ * A deleted item is gone from the file with the flush that follows its
+ * deletion; when one flush carries many deletions (a policy run), the
+ * space of all but 1,024 of them is reclaimed by later flushes, 1,024
+ * per flush (the rows are found again after a restart).
+ *
  * Everything is kept in memory (archived content compressed), so that
  * retrieval costs a hash lookup and a copy. Time comes from the clock in
  * the options, so tests move time instead of sleeping.
@@ -132,6 +137,8 @@ typedef struct am_tiers_opts {
      * am_tiers_compact) compresses at most archive_step_bytes of content
      * (default 32 MiB, at least one item), oldest archived first, so that
      * archiving a large share of a big memory does not stall one call.
+     * With a database each item counts at least 4 KiB against the step,
+     * because the next flush rewrites a page for each compressed item.
      * Until compressed, an archived item holds its raw content (in memory
      * and in the database, marked as such); it reads back the same.
      * 0: no deferral, every archived item is compressed before the call

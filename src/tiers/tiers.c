@@ -522,6 +522,7 @@ static void free_all(am_tiers *t)
     for (int i = 0; i < AM_TIER_COUNT; i++)
         vfree(t, &t->members[i]);
     am__free(a, t->deleted_pids.v, t->deleted_pids.cap * sizeof(int64_t));
+    am__free(a, t->purge_pids.v, t->purge_pids.cap * sizeof(int64_t));
     am__tiers_index_free(t);
     am__tiers_policy_free(t);
     for (size_t i = 0; i < t->ring_len; i++) {

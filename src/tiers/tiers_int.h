@@ -166,6 +166,9 @@ struct am_tiers {
         *st_ins_move, *st_ins_moves_n, *st_prune_moves;
     tvec32 dirty;
     struct { int64_t *v; size_t len, cap; } deleted_pids;
+    /* Deleted items whose tier_items and tier_content rows are still in
+     * the database (their tier_state row is gone): see tiers_db.c. */
+    struct { int64_t *v; size_t len, cap; } purge_pids;
     int64_t last_flush_ns;
     int64_t load_day;          /* loading: last creation day seen */
     uint32_t load_day_id;      /* its key index + 1, 0 none */
