@@ -527,32 +527,25 @@ int cmd_recall(int argc, char **argv)
         am_buf_free(&buf);
         return CLI_EXIT_OK;
     }
-    if (strcmp(sub, "tool-call") == 0) {
-        if (o.npos < 2)
-            return cli_usage("recall", "tool-call USER CALL_JSON");
-        st = open_store(&o, &s, &emb, &err);
-        if (st != AM_OK)
-            return cli_fail(st, &err, o.db);
+    int is_call = strcmp(sub, "tool-call") == 0;
+    if (!is_index && !is_call && strcmp(sub, "search") != 0)
+        return cli_usage("recall", "unknown subcommand '%s' (index, search, "
+                         "tool-def, tool-call)", sub);
+    if (o.npos < (is_index ? 3 : 2))
+        return cli_usage("recall",
+                         is_index  ? "index USER SESSION FILE"
+                         : is_call ? "tool-call USER CALL_JSON"
+                                   : "search USER QUERY");
+    st = open_store(&o, &s, &emb, &err);
+    if (st != AM_OK)
+        return cli_fail(st, &err, o.db);
+    if (is_call) {
         st = am_recall_tool_call(s, am_str_c(o.pos[0]), fmt,
                                  am_str_c(o.pos[1]), &buf);
         rc = st == AM_OK ? CLI_EXIT_OK : store_fail(s, st, "tool-call");
         if (st == AM_OK)
             printf("%s\n", buf.ptr);
-        am_buf_free(&buf);
-        am_store_close(s);
-        am_embedder_free(emb);
-        return rc;
-    }
-    if (!is_index && strcmp(sub, "search") != 0)
-        return cli_usage("recall", "unknown subcommand '%s' (index, search, "
-                         "tool-def, tool-call)", sub);
-    if (o.npos < (is_index ? 3 : 2))
-        return cli_usage("recall", is_index ? "index USER SESSION FILE"
-                                            : "search USER QUERY");
-    st = open_store(&o, &s, &emb, &err);
-    if (st != AM_OK)
-        return cli_fail(st, &err, o.db);
-    if (is_index) {
+    } else if (is_index) {
         am_buf in = AM_BUF_INIT;
         am_recall_opts ro = am_recall_opts_default();
         size_t chunks = 0;

@@ -216,6 +216,19 @@ static size_t fields_need(const am__msg_fields *f)
     return n;
 }
 
+/* Room in `ar` for the `n` elements of one of the arrays of a message
+ * (NULL for none). On failure *oom is set. */
+static void *array_room(am__arena *ar, size_t n, size_t size, bool *oom)
+{
+    void *p;
+    if (n == 0)
+        return NULL;
+    p = am__arena_alloc(ar, n * size);
+    if (p == NULL)
+        *oom = true;
+    return p;
+}
+
 /* Copy every string and array of `s` into `ar`, filling `d`. */
 static void fields_copy(am__arena *ar, am__msg_fields *d,
                         const am__msg_fields *s, bool *oom)
@@ -234,48 +247,33 @@ static void fields_copy(am__arena *ar, am__msg_fields *d,
     d->images = NULL;
     if (*oom)
         return;
-    if (s->nparts != 0) {
-        d->parts = am__arena_alloc(ar, s->nparts * sizeof(am_part));
-        if (d->parts == NULL) {
-            *oom = true;
-            return;
-        }
-        for (size_t i = 0; i < s->nparts; i++)
-            part_copy(ar, &d->parts[i], &s->parts[i], oom);
+    /* The first failure ends the copy; the caller frees what was made. */
+    d->parts = array_room(ar, s->nparts, sizeof(am_part), oom);
+    if (*oom)
+        return;
+    for (size_t i = 0; i < s->nparts; i++)
+        part_copy(ar, &d->parts[i], &s->parts[i], oom);
+    d->tcs = array_room(ar, s->ntcs, sizeof(am_tool_call), oom);
+    if (*oom)
+        return;
+    for (size_t i = 0; i < s->ntcs; i++) {
+        d->tcs[i].id = str_copy(ar, s->tcs[i].id, oom);
+        d->tcs[i].type = str_copy(ar, s->tcs[i].type, oom);
+        d->tcs[i].name = str_copy(ar, s->tcs[i].name, oom);
+        d->tcs[i].arguments = str_copy(ar, s->tcs[i].arguments, oom);
     }
-    if (s->ntcs != 0) {
-        d->tcs = am__arena_alloc(ar, s->ntcs * sizeof(am_tool_call));
-        if (d->tcs == NULL) {
-            *oom = true;
-            return;
-        }
-        for (size_t i = 0; i < s->ntcs; i++) {
-            d->tcs[i].id = str_copy(ar, s->tcs[i].id, oom);
-            d->tcs[i].type = str_copy(ar, s->tcs[i].type, oom);
-            d->tcs[i].name = str_copy(ar, s->tcs[i].name, oom);
-            d->tcs[i].arguments = str_copy(ar, s->tcs[i].arguments, oom);
-        }
+    d->acs = array_room(ar, s->nacs, sizeof(am_agent_call), oom);
+    if (*oom)
+        return;
+    for (size_t i = 0; i < s->nacs; i++) {
+        d->acs[i].agent_name = str_copy(ar, s->acs[i].agent_name, oom);
+        d->acs[i].request = str_copy(ar, s->acs[i].request, oom);
     }
-    if (s->nacs != 0) {
-        d->acs = am__arena_alloc(ar, s->nacs * sizeof(am_agent_call));
-        if (d->acs == NULL) {
-            *oom = true;
-            return;
-        }
-        for (size_t i = 0; i < s->nacs; i++) {
-            d->acs[i].agent_name = str_copy(ar, s->acs[i].agent_name, oom);
-            d->acs[i].request = str_copy(ar, s->acs[i].request, oom);
-        }
-    }
-    if (s->nimages != 0) {
-        d->images = am__arena_alloc(ar, s->nimages * sizeof(am_str));
-        if (d->images == NULL) {
-            *oom = true;
-            return;
-        }
-        for (size_t i = 0; i < s->nimages; i++)
-            d->images[i] = str_copy(ar, s->images[i], oom);
-    }
+    d->images = array_room(ar, s->nimages, sizeof(am_str), oom);
+    if (*oom)
+        return;
+    for (size_t i = 0; i < s->nimages; i++)
+        d->images[i] = str_copy(ar, s->images[i], oom);
 }
 
 /* Allocate a message struct inside a fresh arena whose first block holds

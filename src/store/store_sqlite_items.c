@@ -528,6 +528,28 @@ out:
 
 /* ---- Reading lists ---- */
 
+/* The start of a call that hands back results: the arguments checked,
+ * *out cleared, `b` ready. `what` names the call in the error. */
+static am_status results_begin(am_store *s, am_results **out, am__rbuild *b,
+                               const char *what)
+{
+    if (s == NULL || out == NULL)
+        return AM_EINVAL;
+    *out = NULL;
+    if (am__rb_init(b, s->alloc) != AM_OK)
+        return am__fail(&s->err, AM_ENOMEM, "%s: out of memory", what);
+    return AM_OK;
+}
+
+/* The end: on success the results become the caller's, else they go. */
+static void results_end(am__rbuild *b, am_status st, am_results **out)
+{
+    if (st == AM_OK)
+        *out = am__rb_finish(b);
+    else
+        am__rb_abort(b);
+}
+
 am_status am__sq_get_item(am_store *s, am_ns ns, am_str key,
                             am_results **out)
 {
@@ -537,14 +559,10 @@ am_status am__sq_get_item(am_store *s, am_ns ns, am_str key,
     sqlite3_stmt *f = NULL, *q;
     int rc;
 
-    if (s == NULL || out == NULL)
-        return AM_EINVAL;
-    *out = NULL;
+    st = results_begin(s, out, &b, "get");
+    if (st != AM_OK)
+        return st;
     enc.alloc = s->alloc;
-    st = am__rb_init(&b, s->alloc);
-    if (st != AM_OK) {
-        return am__fail(&s->err, st, "get: out of memory");
-    }
     st = find_row(s, ns, key, &enc, &f);
     if (st != AM_OK)
         goto out;
@@ -568,10 +586,7 @@ am_status am__sq_get_item(am_store *s, am_ns ns, am_str key,
     if (st == AM_ENOMEM)
         am__fail(&s->err, st, "get: out of memory");
 out:
-    if (st == AM_OK)
-        *out = am__rb_finish(&b);
-    else
-        am__rb_abort(&b);
+    results_end(&b, st, out);
     am_buf_free(&enc);
     return st;
 }
@@ -595,13 +610,10 @@ am_status am__sq_list(am_store *s, am_ns ns, size_t limit, size_t offset,
     sqlite3_stmt *q;
     int rc;
 
-    if (s == NULL || out == NULL)
-        return AM_EINVAL;
-    *out = NULL;
+    st = results_begin(s, out, &b, "list");
+    if (st != AM_OK)
+        return st;
     lo.alloc = hi.alloc = s->alloc;
-    if (am__rb_init(&b, s->alloc) != AM_OK) {
-        return am__fail(&s->err, AM_ENOMEM, "list: out of memory");
-    }
     st = am__store_ns_range(s, ns, &lo, &hi);
     if (st != AM_OK)
         goto out;
@@ -628,10 +640,7 @@ am_status am__sq_list(am_store *s, am_ns ns, size_t limit, size_t offset,
         st = am__store_dberr(s, rc, "list");
     sqlite3_reset(q);
 out:
-    if (st == AM_OK)
-        *out = am__rb_finish(&b);
-    else
-        am__rb_abort(&b);
+    results_end(&b, st, out);
     am_buf_free(&lo);
     am_buf_free(&hi);
     return st;
@@ -646,15 +655,12 @@ am_status am__sq_namespaces(am_store *s, am_ns prefix, size_t max_depth,
     sqlite3_stmt *q;
     int rc, have_prev = 0;
 
-    if (s == NULL || out == NULL)
-        return AM_EINVAL;
-    *out = NULL;
+    st = results_begin(s, out, &b, "namespaces");
+    if (st != AM_OK)
+        return st;
     if (limit == 0)
         limit = 1000;
     lo.alloc = hi.alloc = prev.alloc = s->alloc;
-    if (am__rb_init(&b, s->alloc) != AM_OK) {
-        return am__fail(&s->err, AM_ENOMEM, "namespaces: out of memory");
-    }
     st = am__store_ns_range(s, prefix, &lo, &hi);
     if (st != AM_OK)
         goto out;
@@ -704,10 +710,7 @@ am_status am__sq_namespaces(am_store *s, am_ns prefix, size_t max_depth,
         st = am__store_dberr(s, rc, "namespaces");
     sqlite3_reset(q);
 out:
-    if (st == AM_OK)
-        *out = am__rb_finish(&b);
-    else
-        am__rb_abort(&b);
+    results_end(&b, st, out);
     am_buf_free(&lo);
     am_buf_free(&hi);
     am_buf_free(&prev);
@@ -723,13 +726,10 @@ am_status am__sq_history(am_store *s, am_ns ns, am_str key,
     sqlite3_stmt *f = NULL, *h;
     int rc;
 
-    if (s == NULL || out == NULL)
-        return AM_EINVAL;
-    *out = NULL;
+    st = results_begin(s, out, &b, "history");
+    if (st != AM_OK)
+        return st;
     enc.alloc = s->alloc;
-    if (am__rb_init(&b, s->alloc) != AM_OK) {
-        return am__fail(&s->err, AM_ENOMEM, "history: out of memory");
-    }
     st = find_row(s, ns, key, &enc, &f);
     if (st != AM_OK)
         goto out;
@@ -799,10 +799,7 @@ am_status am__sq_history(am_store *s, am_ns ns, am_str key,
         st = am__store_dberr(s, rc, "history");
     sqlite3_reset(h);
 out:
-    if (st == AM_OK)
-        *out = am__rb_finish(&b);
-    else
-        am__rb_abort(&b);
+    results_end(&b, st, out);
     am_buf_free(&enc);
     return st;
 }

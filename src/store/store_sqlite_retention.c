@@ -1,10 +1,11 @@
 /* store_sqlite_retention.c -- keeping the store bounded: delete a namespace,
  * purge expired and soft-deleted items, prune histories, vacuum, check.
  *
- * Hard deletes remove the rows' full-text entries first (FTS5 'delete'
- * with the old text: the index has external content), then the history,
- * then the rows, all in one transaction.
+ * Hard deletes (delete_items) remove the rows' history and full-text
+ * entries (FTS5 'delete' with the old text: the index has external
+ * content) before the rows, all in one transaction.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "store_sqlite.h"
@@ -44,6 +45,31 @@ static am_status release_vec_model(am_store *s)
                          none, none, 0, NULL);
 }
 
+/* Hard-delete the items matching `cond` (an SQL condition over items; ?1,
+ * ?2 and ?3 bound to b1, b2 and i3): their history, their full-text
+ * entries, then the rows. *n grows by the rows deleted. */
+static am_status delete_items(am_store *s, const char *cond, am_str b1,
+                              am_str b2, int64_t i3, size_t *n)
+{
+    char sql[256];
+    am_status st;
+
+    snprintf(sql, sizeof sql, "DELETE FROM item_history WHERE item_id IN"
+             " (SELECT id FROM items WHERE %s)", cond);
+    st = exec_prepared(s, sql, b1, b2, i3, NULL);
+    if (st == AM_OK) {
+        snprintf(sql, sizeof sql, "INSERT INTO items_fts(items_fts, rowid,"
+                 " text, fts_ns) SELECT 'delete', id, text,"
+                 " am_ns_tokens(ns) FROM items WHERE %s", cond);
+        st = exec_prepared(s, sql, b1, b2, i3, NULL);
+    }
+    if (st == AM_OK) {
+        snprintf(sql, sizeof sql, "DELETE FROM items WHERE %s", cond);
+        st = exec_prepared(s, sql, b1, b2, i3, n);
+    }
+    return st;
+}
+
 am_status am__sq_clear_ns(am_store *s, am_ns ns, size_t *removed)
 {
     am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
@@ -53,23 +79,9 @@ am_status am__sq_clear_ns(am_store *s, am_ns ns, size_t *removed)
     lo.alloc = hi.alloc = s->alloc;
     st = am__store_ns_range(s, ns, &lo, &hi);
     if (st == AM_OK)
-        st = exec_prepared(s, "DELETE FROM item_history WHERE item_id IN"
-                              " (SELECT id FROM items WHERE ns >= ?1"
-                              " AND ns < ?2) AND ?3 = ?3",
-                           (am_str){ lo.ptr, lo.len },
-                           (am_str){ hi.ptr, hi.len }, 0, NULL);
-    if (st == AM_OK)
-        st = exec_prepared(s, "INSERT INTO items_fts(items_fts, rowid, text,"
-                              " fts_ns) SELECT 'delete', id, text,"
-                              " am_ns_tokens(ns) FROM items"
-                              " WHERE ns >= ?1 AND ns < ?2 AND ?3 = ?3",
-                           (am_str){ lo.ptr, lo.len },
-                           (am_str){ hi.ptr, hi.len }, 0, NULL);
-    if (st == AM_OK)
-        st = exec_prepared(s, "DELETE FROM items WHERE ns >= ?1 AND ns < ?2"
-                              " AND ?3 = ?3",
-                           (am_str){ lo.ptr, lo.len },
-                           (am_str){ hi.ptr, hi.len }, 0, &n);
+        st = delete_items(s, "ns >= ?1 AND ns < ?2 AND ?3 = ?3",
+                          (am_str){ lo.ptr, lo.len },
+                          (am_str){ hi.ptr, hi.len }, 0, &n);
     if (st == AM_OK)
         st = release_vec_model(s);
     if (removed != NULL)
@@ -115,32 +127,10 @@ am_status am__sq_purge(am_store *s, int64_t deleted_before,
     int64_t now = am_clock_now(s->clock);
     st = am__store_begin(s);
     if (st == AM_OK)
-        st = exec_prepared(s, "DELETE FROM item_history WHERE item_id IN"
-                              " (SELECT id FROM items WHERE deleted_ms < ?3)",
-                           none, none, deleted_before, NULL);
+        st = delete_items(s, "deleted_ms < ?3", none, none, deleted_before,
+                          &n);
     if (st == AM_OK)
-        st = exec_prepared(s, "INSERT INTO items_fts(items_fts, rowid, text,"
-                              " fts_ns) SELECT 'delete', id, text,"
-                              " am_ns_tokens(ns) FROM items"
-                              " WHERE deleted_ms < ?3",
-                           none, none, deleted_before, NULL);
-    if (st == AM_OK)
-        st = exec_prepared(s, "DELETE FROM items WHERE deleted_ms < ?3",
-                           none, none, deleted_before, &n);
-    if (st == AM_OK)
-        st = exec_prepared(s, "DELETE FROM item_history WHERE item_id IN"
-                              " (SELECT id FROM items"
-                              " WHERE expires_ms <= ?3)",
-                           none, none, now, NULL);
-    if (st == AM_OK)
-        st = exec_prepared(s, "INSERT INTO items_fts(items_fts, rowid, text,"
-                              " fts_ns) SELECT 'delete', id, text,"
-                              " am_ns_tokens(ns) FROM items"
-                              " WHERE expires_ms <= ?3",
-                           none, none, now, NULL);
-    if (st == AM_OK)
-        st = exec_prepared(s, "DELETE FROM items WHERE expires_ms <= ?3",
-                           none, none, now, &n);
+        st = delete_items(s, "expires_ms <= ?3", none, none, now, &n);
     if (st == AM_OK)
         st = release_vec_model(s);
     if (st == AM_OK)

@@ -182,6 +182,18 @@ static int64_t data_version(am_store *s)
     return v;
 }
 
+/* Resize one of the cache's parallel arrays from `old` to `cap` elements
+ * of `size` bytes; false (the array unchanged) when memory runs out. */
+static bool array_resize(const am_allocator *a, void **p, size_t size,
+                         size_t old, size_t cap)
+{
+    void *q = am__realloc(a, *p, old * size, cap * size);
+    if (q == NULL)
+        return false;
+    *p = q;
+    return true;
+}
+
 static am_status vcache_grow(am_store *s, size_t need)
 {
     am__vcache *c = &s->vc;
@@ -190,32 +202,17 @@ static am_status vcache_grow(am_store *s, size_t need)
     size_t cap = c->cap > 0 ? c->cap * 2 : 1024;
     while (cap < need)
         cap *= 2;
-    int64_t *ids = am__realloc(s->alloc, c->ids, c->cap * sizeof *ids,
-                               cap * sizeof *ids);
-    if (ids == NULL)
+    if (!array_resize(s->alloc, (void **)&c->ids, sizeof *c->ids, c->cap,
+                      cap) ||
+        !array_resize(s->alloc, (void **)&c->expires, sizeof *c->expires,
+                      c->cap, cap) ||
+        !array_resize(s->alloc, (void **)&c->ns_off, sizeof *c->ns_off,
+                      c->cap, cap) ||
+        !array_resize(s->alloc, (void **)&c->ns_len, sizeof *c->ns_len,
+                      c->cap, cap) ||
+        !array_resize(s->alloc, (void **)&c->vecs, c->dim * sizeof(float),
+                      c->cap, cap))
         return AM_ENOMEM;
-    c->ids = ids;
-    int64_t *ex = am__realloc(s->alloc, c->expires, c->cap * sizeof *ex,
-                              cap * sizeof *ex);
-    if (ex == NULL)
-        return AM_ENOMEM;
-    c->expires = ex;
-    size_t *off = am__realloc(s->alloc, c->ns_off, c->cap * sizeof *off,
-                              cap * sizeof *off);
-    if (off == NULL)
-        return AM_ENOMEM;
-    c->ns_off = off;
-    size_t *nl = am__realloc(s->alloc, c->ns_len, c->cap * sizeof *nl,
-                             cap * sizeof *nl);
-    if (nl == NULL)
-        return AM_ENOMEM;
-    c->ns_len = nl;
-    float *v = am__realloc(s->alloc, c->vecs,
-                           c->cap * c->dim * sizeof(float),
-                           cap * c->dim * sizeof(float));
-    if (v == NULL)
-        return AM_ENOMEM;
-    c->vecs = v;
     c->cap = cap;
     return AM_OK;
 }
