@@ -606,21 +606,35 @@ static am_status append_text_blocks(const json_t *arr, am_buf *text,
     return AM_OK;
 }
 
+/* The reply's top-level array `name` into *out; a reply that is an error
+ * object is told apart from one that merely lacks the field. */
+static am_status top_array(const json_t *root, const char *name,
+                           am_llm_kind k, am_str body, json_t **out,
+                           am_error *err)
+{
+    json_t *arr = json_object_get(root, name);
+
+    if (arr == NULL) {
+        if (json_object_get(root, "error") != NULL)
+            return proto_error(err, k, body, "is an error object");
+        return proto_error(err, k, body, "lacks field '%s'", name);
+    }
+    if (!json_is_array(arr))
+        return proto_error(err, k, body, "field '%s' is not an array", name);
+    *out = arr;
+    return AM_OK;
+}
+
 static am_status parse_openai(const json_t *root, am_str body, am_buf *text,
                               am_llm_result *res, am_error *err)
 {
     const am_llm_kind k = AM_LLM_OPENAI;
-    json_t *choices = json_object_get(root, "choices");
+    json_t *choices = NULL;
     json_t *c0, *msg, *content, *fr, *usage;
+    am_status st = top_array(root, "choices", k, body, &choices, err);
 
-    if (choices == NULL) {
-        if (json_object_get(root, "error") != NULL)
-            return proto_error(err, k, body, "is an error object");
-        return proto_error(err, k, body, "lacks field '%s'", "choices");
-    }
-    if (!json_is_array(choices))
-        return proto_error(err, k, body, "field '%s' is not an array",
-                           "choices");
+    if (st != AM_OK)
+        return st;
     if (json_array_size(choices) == 0)
         return proto_error(err, k, body, "field '%s' is empty", "choices");
     c0 = json_array_get(choices, 0);
@@ -639,8 +653,8 @@ static am_status parse_openai(const json_t *root, am_str body, am_buf *text,
                           json_string_length(content)) != AM_OK)
             return am__fail(err, AM_ENOMEM, "llm: out of memory");
     } else if (json_is_array(content)) {
-        am_status st = append_text_blocks(content, text, k, body,
-                                          "choices[0].message.content", err);
+        st = append_text_blocks(content, text, k, body,
+                                "choices[0].message.content", err);
         if (st != AM_OK)
             return st;
     } else if (!((content == NULL || json_is_null(content)) &&
@@ -674,19 +688,13 @@ static am_status parse_anthropic(const json_t *root, am_str body,
                                  am_error *err)
 {
     const am_llm_kind k = AM_LLM_ANTHROPIC;
-    json_t *content = json_object_get(root, "content");
+    json_t *content = NULL;
     json_t *sr = json_object_get(root, "stop_reason");
     json_t *usage = json_object_get(root, "usage");
-    am_status st;
+    am_status st = top_array(root, "content", k, body, &content, err);
 
-    if (content == NULL) {
-        if (json_object_get(root, "error") != NULL)
-            return proto_error(err, k, body, "is an error object");
-        return proto_error(err, k, body, "lacks field '%s'", "content");
-    }
-    if (!json_is_array(content))
-        return proto_error(err, k, body, "field '%s' is not an array",
-                           "content");
+    if (st != AM_OK)
+        return st;
     st = append_text_blocks(content, text, k, body, "content", err);
     if (st != AM_OK)
         return st;
