@@ -7,6 +7,7 @@
 
 #include "agentmem/window.h"
 #include "harness.h"
+#include "history_checks.h"
 
 static am_msg *text_msg(am_role role, const char *text)
 {
@@ -75,39 +76,15 @@ static void turn(am_memory *mem, int i, bool fail)
     add(mem, text_msg(AM_ROLE_ASSISTANT, text));
 }
 
+/* Sendable, and every call answered exactly once. */
 static void check_sendable(const am_msg_list *l)
 {
-    bool started = false;
-    for (size_t i = 0; i < l->count; i++) {
-        const am_msg *m = l->items[i];
-        if (!started && am_msg_role(m) != AM_ROLE_SYSTEM) {
-            CHECK(am_msg_role(m) != AM_ROLE_TOOL);
-            started = true;
+    test_results_follow_calls(l);
+    for (size_t i = 0; i < l->count; i++)
+        for (size_t c = 0; c < am_msg_tool_call_count(l->items[i]); c++) {
+            am_str id = am_msg_tool_call(l->items[i], c)->id;
+            CHECK_EQ(test_answers_after(l, i, id), 1);
         }
-        if (am_msg_role(m) == AM_ROLE_TOOL) {
-            am_str id = am_msg_tool_call_id(m);
-            bool found = false;
-            for (size_t j = 0; j < i && !found; j++)
-                for (size_t c = 0; c < am_msg_tool_call_count(l->items[j]);
-                     c++) {
-                    am_str cid = am_msg_tool_call(l->items[j], c)->id;
-                    found |= cid.len == id.len &&
-                             memcmp(cid.ptr, id.ptr, id.len) == 0;
-                }
-            CHECK(found);
-        }
-        for (size_t c = 0; c < am_msg_tool_call_count(m); c++) {
-            am_str cid = am_msg_tool_call(m, c)->id;
-            size_t answered = 0;
-            for (size_t j = i + 1; j < l->count; j++) {
-                am_str id = am_msg_tool_call_id(l->items[j]);
-                answered += am_msg_role(l->items[j]) == AM_ROLE_TOOL &&
-                            id.len == cid.len &&
-                            memcmp(id.ptr, cid.ptr, id.len) == 0;
-            }
-            CHECK_EQ(answered, 1);
-        }
-    }
 }
 
 /* An independent exact count for the default model. */

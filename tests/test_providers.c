@@ -1038,6 +1038,16 @@ AM_TEST(embeddings_learn_dimension_from_a_probe)
     mock_http_stop(m);
 }
 
+/* Queue one 200 reply with `body` and embed `n` texts against it. */
+static am_status embed_with_reply(mock_http *m, am_embedder *e,
+                                  const char *body, const am_str *texts,
+                                  size_t n, float *out, am_error *err)
+{
+    mock_reply r = { .status = 200, .body = body };
+    mock_http_push(m, &r);
+    return am_embedder_embed(e, texts, n, out, err);
+}
+
 AM_TEST(embeddings_reject_wrong_dimension_and_bad_replies)
 {
     mock_http_opts mo = { .embed_dim = 4 };
@@ -1047,50 +1057,43 @@ AM_TEST(embeddings_reject_wrong_dimension_and_bad_replies)
     am_embedder *e = new_embedder(m, 8, 128, NULL, &sl, &err);
     am_str two[2] = { AM_STR("a"), AM_STR("b") };
     float out[16];
-    mock_reply r = { .status = 200 };
+    const char *body;
 
     CHECK(e != NULL);
     CHECK_ST(am_embedder_embed(e, two, 2, out, &err), AM_EPROTO);
     CHECK_HAS(err.msg, "dimension 4 for input");
     CHECK_HAS(err.msg, "expected 8");
 
-    r.body = "{\"data\":[{\"index\":0,\"embedding\":[1,2,3,4,5,6,7,8]}]}";
-    mock_http_push(m, &r);
-    CHECK_ST(am_embedder_embed(e, two, 2, out, &err), AM_EPROTO);
+    body = "{\"data\":[{\"index\":0,\"embedding\":[1,2,3,4,5,6,7,8]}]}";
+    CHECK_ST(embed_with_reply(m, e, body, two, 2, out, &err), AM_EPROTO);
     CHECK_HAS(err.msg, "1 vectors in 'data' for 2 inputs");
 
-    r.body = "{\"data\":[{\"index\":0,\"embedding\":[1,2,3,4,5,6,7,8]},"
-             "{\"index\":0,\"embedding\":[1,2,3,4,5,6,7,8]}]}";
-    mock_http_push(m, &r);
-    CHECK_ST(am_embedder_embed(e, two, 2, out, &err), AM_EPROTO);
+    body = "{\"data\":[{\"index\":0,\"embedding\":[1,2,3,4,5,6,7,8]},"
+           "{\"index\":0,\"embedding\":[1,2,3,4,5,6,7,8]}]}";
+    CHECK_ST(embed_with_reply(m, e, body, two, 2, out, &err), AM_EPROTO);
     CHECK_HAS(err.msg, "answers input 0 twice");
 
-    r.body = "{\"data\":[{\"index\":0,\"embedding\":[1,2,3,4,5,6,7,8]},"
-             "{\"index\":5,\"embedding\":[1,2,3,4,5,6,7,8]}]}";
-    mock_http_push(m, &r);
-    CHECK_ST(am_embedder_embed(e, two, 2, out, &err), AM_EPROTO);
+    body = "{\"data\":[{\"index\":0,\"embedding\":[1,2,3,4,5,6,7,8]},"
+           "{\"index\":5,\"embedding\":[1,2,3,4,5,6,7,8]}]}";
+    CHECK_ST(embed_with_reply(m, e, body, two, 2, out, &err), AM_EPROTO);
     CHECK_HAS(err.msg, "'data[1].index' is 5");
 
-    r.body = "{\"data\":[{\"index\":0,\"embedding\":[1,2,3,4,5,6,7,8]},"
-             "{\"index\":1,\"embedding\":[1,2,3,\"x\",5,6,7,8]}]}";
-    mock_http_push(m, &r);
-    CHECK_ST(am_embedder_embed(e, two, 2, out, &err), AM_EPROTO);
+    body = "{\"data\":[{\"index\":0,\"embedding\":[1,2,3,4,5,6,7,8]},"
+           "{\"index\":1,\"embedding\":[1,2,3,\"x\",5,6,7,8]}]}";
+    CHECK_ST(embed_with_reply(m, e, body, two, 2, out, &err), AM_EPROTO);
     CHECK_HAS(err.msg, "'data[1].embedding[3]' is not a number");
 
-    r.body = "{\"data\":[{\"index\":0,\"embedding\":\"AAAA\"},"
-             "{\"index\":1,\"embedding\":\"AAAA\"}]}";
-    mock_http_push(m, &r);
-    CHECK_ST(am_embedder_embed(e, two, 2, out, &err), AM_EPROTO);
+    body = "{\"data\":[{\"index\":0,\"embedding\":\"AAAA\"},"
+           "{\"index\":1,\"embedding\":\"AAAA\"}]}";
+    CHECK_ST(embed_with_reply(m, e, body, two, 2, out, &err), AM_EPROTO);
     CHECK_HAS(err.msg, "base64");
 
-    r.body = "{\"object\":\"list\"}";
-    mock_http_push(m, &r);
-    CHECK_ST(am_embedder_embed(e, two, 2, out, &err), AM_EPROTO);
+    body = "{\"object\":\"list\"}";
+    CHECK_ST(embed_with_reply(m, e, body, two, 2, out, &err), AM_EPROTO);
     CHECK_HAS(err.msg, "lacks field 'data'");
 
-    r.body = "not json";
-    mock_http_push(m, &r);
-    CHECK_ST(am_embedder_embed(e, two, 2, out, &err), AM_EPROTO);
+    body = "not json";
+    CHECK_ST(embed_with_reply(m, e, body, two, 2, out, &err), AM_EPROTO);
     CHECK_HAS(err.msg, "is not JSON");
     CHECK_HAS(err.msg, "not json");
     am_embedder_free(e);

@@ -6,6 +6,7 @@
 
 #include "agentmem/window.h"
 #include "harness.h"
+#include "history_checks.h"
 
 /* An agent history in OpenAI format:
  *  0 system, 1 user, 2 assistant calls a+b+c (parallel), 3 result b,
@@ -76,37 +77,12 @@ static void shape(const am_msg_list *in, const am_msg_list *out, char *s)
  * call's results are all there. */
 static void check_sendable(const am_msg_list *l)
 {
-    bool started = false;
-    for (size_t i = 0; i < l->count; i++) {
-        const am_msg *m = l->items[i];
-        if (!started && am_msg_role(m) != AM_ROLE_SYSTEM) {
-            CHECK(am_msg_role(m) != AM_ROLE_TOOL);
-            started = true;
+    test_results_follow_calls(l);
+    for (size_t i = 0; i < l->count; i++)
+        for (size_t c = 0; c < am_msg_tool_call_count(l->items[i]); c++) {
+            am_str id = am_msg_tool_call(l->items[i], c)->id;
+            CHECK(test_answers_after(l, i, id) > 0);
         }
-        if (am_msg_role(m) == AM_ROLE_TOOL) {
-            am_str id = am_msg_tool_call_id(m);
-            bool found = false;
-            for (size_t j = 0; j < i && !found; j++)
-                for (size_t c = 0; c < am_msg_tool_call_count(l->items[j]);
-                     c++) {
-                    am_str cid = am_msg_tool_call(l->items[j], c)->id;
-                    found |= cid.len == id.len &&
-                             memcmp(cid.ptr, id.ptr, id.len) == 0;
-                }
-            CHECK(found);
-        }
-        for (size_t c = 0; c < am_msg_tool_call_count(m); c++) {
-            am_str cid = am_msg_tool_call(m, c)->id;
-            bool answered = false;
-            for (size_t j = i + 1; j < l->count; j++) {
-                am_str id = am_msg_tool_call_id(l->items[j]);
-                answered |= am_msg_role(l->items[j]) == AM_ROLE_TOOL &&
-                            id.len == cid.len &&
-                            memcmp(id.ptr, cid.ptr, id.len) == 0;
-            }
-            CHECK(answered);
-        }
-    }
 }
 
 static size_t count_of(const am_msg *m)
@@ -621,26 +597,7 @@ static void check_invariants(const am_msg_list *in, const am_msg_list *out)
 static void check_invariants_x(const am_msg_list *in,
                                const am_msg_list *out, bool by_id)
 {
-    bool started = false;
-    for (size_t i = 0; i < out->count; i++) {
-        const am_msg *m = out->items[i];
-        if (!started && am_msg_role(m) != AM_ROLE_SYSTEM) {
-            CHECK(am_msg_role(m) != AM_ROLE_TOOL);
-            started = true;
-        }
-        if (am_msg_role(m) == AM_ROLE_TOOL) {
-            am_str id = am_msg_tool_call_id(m);
-            bool found = false;
-            for (size_t j = 0; j < i && !found; j++)
-                for (size_t c = 0; c < am_msg_tool_call_count(out->items[j]);
-                     c++) {
-                    am_str x = am_msg_tool_call(out->items[j], c)->id;
-                    found |= x.len == id.len &&
-                             memcmp(x.ptr, id.ptr, id.len) == 0;
-                }
-            CHECK(found);
-        }
-    }
+    test_results_follow_calls(out);
     /* Results of kept calls (that follow the call in the input and that
      * no later call with the same id claims) are kept. */
     for (size_t i = 0; i < in->count; i++) {
