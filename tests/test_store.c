@@ -973,14 +973,102 @@ static am_status oom_body(void *ctx, const am_allocator *alloc)
                         .mode = AM_SEARCH_TEXT };
         st = am_store_search(s, &q, &r);
     }
+    /* Every call that hands back results answers AM_OK with results or
+     * an error without: never AM_OK with none. */
+    if (st == AM_OK && r == NULL)
+        st = AM_EPROTO;
     if (st == AM_OK) {
         am_results_free(r);
         r = NULL;
         st = am_store_list(s, NS1("o"), 0, 0, &r);
+        if (st == AM_OK && r == NULL)
+            st = AM_EPROTO;
+    }
+    if (st == AM_OK) {
+        am_results_free(r);
+        r = NULL;
+        st = am_store_namespaces(s, NS1("o"), 0, 0, &r);
+        if (st == AM_OK && r == NULL)
+            st = AM_EPROTO;
+    }
+    if (st == AM_OK) {
+        am_results_free(r);
+        r = NULL;
+        st = am_store_history(s, NS2("o", "m"), AM_STR("k"), &r);
+        if (st == AM_OK && r == NULL)
+            st = AM_EPROTO;
+    }
+    /* Empty answers too (their results hold no arena block yet). */
+    if (st == AM_OK) {
+        am_results_free(r);
+        r = NULL;
+        st = am_store_list(s, NS1("empty"), 0, 0, &r);
+        if (st == AM_OK && r == NULL)
+            st = AM_EPROTO;
+    }
+    if (st == AM_OK) {
+        am_results_free(r);
+        r = NULL;
+        st = am_store_namespaces(s, NS1("empty"), 0, 0, &r);
+        if (st == AM_OK && r == NULL)
+            st = AM_EPROTO;
     }
     am_results_free(r);
     am_store_close(s);
     return st;
+}
+
+/* Loading the vector cache grows its arrays (1,024 entries, then 2,048):
+ * memory running out at any allocation of a vector search leaves no block
+ * behind and frees every block by the size it was allocated with (the
+ * sweep's allocator counts bytes). */
+static am_status oom_vec_body(void *ctx, const am_allocator *alloc)
+{
+    const char *path = ctx;
+    am_store_opts o = am_store_opts_default();
+    am_store *s = NULL;
+    am_results *r = NULL;
+    float qv[4] = { 1, 0.5f, 0, 0 };
+    o.alloc = alloc;
+    am_status st = am_store_open(path, &o, &s, NULL);
+    if (st != AM_OK)
+        return st;
+    am_search q = { .ns = NS1("v"), .vec = qv, .dim = 4,
+                    .mode = AM_SEARCH_VECTOR, .limit = 3 };
+    st = am_store_search(s, &q, &r);
+    if (st == AM_OK && (r == NULL || r->count != 3))
+        st = AM_EPROTO;
+    am_results_free(r);
+    am_store_close(s);
+    return st;
+}
+
+AM_TEST(oom_sweep_vector_cache_growth)
+{
+    char *dir = test_tmpdir(), path[512];
+    am_store *s;
+    static am_item_in items[1100];
+    static float vecs[1100][4];
+    static char keys[1100][16];
+    am_ns ns = NS1("v"); /* one compound literal for every item */
+
+    snprintf(path, sizeof path, "%s/vec.db", dir);
+    CHECK_OK(am_store_open(path, NULL, &s, NULL));
+    for (int i = 0; i < 1100; i++) {
+        vecs[i][0] = 1;
+        vecs[i][1] = (float)i / 1100;
+        vecs[i][2] = (float)(i % 7);
+        vecs[i][3] = 0.5f;
+        snprintf(keys[i], sizeof keys[i], "k%d", i);
+        items[i] = (am_item_in){ .ns = ns, .key = am_str_c(keys[i]),
+                                 .value = AM_STR("1"), .vec = vecs[i],
+                                 .dim = 4, .vec_model = "test" };
+    }
+    CHECK_OK_E(am_store_put_many(s, items, 1100), am_store_last_error(s));
+    am_store_close(s);
+    CHECK(test_oom_sweep(oom_vec_body, path) > 5);
+    test_rmtree(dir);
+    free(dir);
 }
 
 AM_TEST(oom_sweep_open_put_search)

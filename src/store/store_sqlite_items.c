@@ -541,13 +541,20 @@ static am_status results_begin(am_store *s, am_results **out, am__rbuild *b,
     return AM_OK;
 }
 
-/* The end: on success the results become the caller's, else they go. */
-static void results_end(am__rbuild *b, am_status st, am_results **out)
+/* The end: on success the results become the caller's, else they go.
+ * Finishing allocates too, so a success can still end in AM_ENOMEM;
+ * returns the call's status. */
+static am_status results_end(am_store *s, am__rbuild *b, am_status st,
+                             am_results **out, const char *what)
 {
-    if (st == AM_OK)
-        *out = am__rb_finish(b);
-    else
+    if (st != AM_OK) {
         am__rb_abort(b);
+        return st;
+    }
+    *out = am__rb_finish(b);
+    if (*out == NULL)
+        return am__fail(&s->err, AM_ENOMEM, "%s: out of memory", what);
+    return AM_OK;
 }
 
 am_status am__sq_get_item(am_store *s, am_ns ns, am_str key,
@@ -586,7 +593,7 @@ am_status am__sq_get_item(am_store *s, am_ns ns, am_str key,
     if (st == AM_ENOMEM)
         am__fail(&s->err, st, "get: out of memory");
 out:
-    results_end(&b, st, out);
+    st = results_end(s, &b, st, out, "get");
     am_buf_free(&enc);
     return st;
 }
@@ -640,7 +647,7 @@ am_status am__sq_list(am_store *s, am_ns ns, size_t limit, size_t offset,
         st = am__store_dberr(s, rc, "list");
     sqlite3_reset(q);
 out:
-    results_end(&b, st, out);
+    st = results_end(s, &b, st, out, "list");
     am_buf_free(&lo);
     am_buf_free(&hi);
     return st;
@@ -710,7 +717,7 @@ am_status am__sq_namespaces(am_store *s, am_ns prefix, size_t max_depth,
         st = am__store_dberr(s, rc, "namespaces");
     sqlite3_reset(q);
 out:
-    results_end(&b, st, out);
+    st = results_end(s, &b, st, out, "namespaces");
     am_buf_free(&lo);
     am_buf_free(&hi);
     am_buf_free(&prev);
@@ -799,7 +806,7 @@ am_status am__sq_history(am_store *s, am_ns ns, am_str key,
         st = am__store_dberr(s, rc, "history");
     sqlite3_reset(h);
 out:
-    results_end(&b, st, out);
+    st = results_end(s, &b, st, out, "history");
     am_buf_free(&enc);
     return st;
 }

@@ -182,18 +182,10 @@ static int64_t data_version(am_store *s)
     return v;
 }
 
-/* Resize one of the cache's parallel arrays from `old` to `cap` elements
- * of `size` bytes; false (the array unchanged) when memory runs out. */
-static bool array_resize(const am_allocator *a, void **p, size_t size,
-                         size_t old, size_t cap)
-{
-    void *q = am__realloc(a, *p, old * size, cap * size);
-    if (q == NULL)
-        return false;
-    *p = q;
-    return true;
-}
-
+/* Grows the cache's parallel arrays to hold `need` entries. All or
+ * nothing: the new arrays are allocated first and the old ones freed only
+ * when every allocation worked, so that on AM_ENOMEM every array still
+ * has c->cap entries (am__vcache_free frees them by that size). */
 static am_status vcache_grow(am_store *s, size_t need)
 {
     am__vcache *c = &s->vc;
@@ -202,17 +194,34 @@ static am_status vcache_grow(am_store *s, size_t need)
     size_t cap = c->cap > 0 ? c->cap * 2 : 1024;
     while (cap < need)
         cap *= 2;
-    if (!array_resize(s->alloc, (void **)&c->ids, sizeof *c->ids, c->cap,
-                      cap) ||
-        !array_resize(s->alloc, (void **)&c->expires, sizeof *c->expires,
-                      c->cap, cap) ||
-        !array_resize(s->alloc, (void **)&c->ns_off, sizeof *c->ns_off,
-                      c->cap, cap) ||
-        !array_resize(s->alloc, (void **)&c->ns_len, sizeof *c->ns_len,
-                      c->cap, cap) ||
-        !array_resize(s->alloc, (void **)&c->vecs, c->dim * sizeof(float),
-                      c->cap, cap))
+    void **arr[5] = { (void **)&c->ids, (void **)&c->expires,
+                      (void **)&c->ns_off, (void **)&c->ns_len,
+                      (void **)&c->vecs };
+    size_t size[5] = { sizeof *c->ids, sizeof *c->expires, sizeof *c->ns_off,
+                       sizeof *c->ns_len, c->dim * sizeof(float) };
+    void *fresh[5] = { NULL };
+    int k;
+    for (k = 0; k < 5; k++) {
+        if (size[k] == 0) /* no vectors yet: no dimension */
+            continue;
+        fresh[k] = am__alloc_array(s->alloc, cap, size[k]);
+        if (fresh[k] == NULL)
+            break;
+    }
+    if (k < 5) {
+        while (k-- > 0)
+            if (fresh[k] != NULL)
+                am__free(s->alloc, fresh[k], cap * size[k]);
         return AM_ENOMEM;
+    }
+    for (k = 0; k < 5; k++) {
+        if (*arr[k] != NULL) {
+            if (fresh[k] != NULL)
+                memcpy(fresh[k], *arr[k], c->count * size[k]);
+            am__free(s->alloc, *arr[k], c->cap * size[k]);
+        }
+        *arr[k] = fresh[k];
+    }
     c->cap = cap;
     return AM_OK;
 }
