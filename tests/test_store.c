@@ -954,6 +954,18 @@ AM_TEST(acknowledged_writes_survive_sigkill)
 
 /* ---- OOM sweep over put + search ---- */
 
+/* A call that hands back results answers AM_OK with results or an error
+ * without them, never AM_OK with none: takes the call's status and its
+ * results (freed here, *r reset), answers AM_EPROTO for that case. */
+static am_status answered(am_status st, am_results **r)
+{
+    if (st == AM_OK && *r == NULL)
+        st = AM_EPROTO;
+    am_results_free(*r);
+    *r = NULL;
+    return st;
+}
+
 static am_status oom_body(void *ctx, const am_allocator *alloc)
 {
     const char *path = ctx;
@@ -967,53 +979,24 @@ static am_status oom_body(void *ctx, const am_allocator *alloc)
     am_item_in it = { .ns = NS2("o", "m"), .key = AM_STR("k"),
                       .value = AM_STR("{\"t\":\"memory under pressure\"}"),
                       .meta = AM_STR("{\"a\":1}") };
+    am_search q = { .ns = NS1("o"), .query = AM_STR("pressure"),
+                    .mode = AM_SEARCH_TEXT };
     st = am_store_put(s, &it);
-    if (st == AM_OK) {
-        am_search q = { .ns = NS1("o"), .query = AM_STR("pressure"),
-                        .mode = AM_SEARCH_TEXT };
-        st = am_store_search(s, &q, &r);
-    }
-    /* Every call that hands back results answers AM_OK with results or
-     * an error without: never AM_OK with none. */
-    if (st == AM_OK && r == NULL)
-        st = AM_EPROTO;
-    if (st == AM_OK) {
-        am_results_free(r);
-        r = NULL;
-        st = am_store_list(s, NS1("o"), 0, 0, &r);
-        if (st == AM_OK && r == NULL)
-            st = AM_EPROTO;
-    }
-    if (st == AM_OK) {
-        am_results_free(r);
-        r = NULL;
-        st = am_store_namespaces(s, NS1("o"), 0, 0, &r);
-        if (st == AM_OK && r == NULL)
-            st = AM_EPROTO;
-    }
-    if (st == AM_OK) {
-        am_results_free(r);
-        r = NULL;
-        st = am_store_history(s, NS2("o", "m"), AM_STR("k"), &r);
-        if (st == AM_OK && r == NULL)
-            st = AM_EPROTO;
-    }
+    if (st == AM_OK)
+        st = answered(am_store_search(s, &q, &r), &r);
+    if (st == AM_OK)
+        st = answered(am_store_list(s, NS1("o"), 0, 0, &r), &r);
+    if (st == AM_OK)
+        st = answered(am_store_namespaces(s, NS1("o"), 0, 0, &r), &r);
+    if (st == AM_OK)
+        st = answered(am_store_history(s, NS2("o", "m"), AM_STR("k"),
+                                       &r), &r);
     /* Empty answers too (their results hold no arena block yet). */
-    if (st == AM_OK) {
-        am_results_free(r);
-        r = NULL;
-        st = am_store_list(s, NS1("empty"), 0, 0, &r);
-        if (st == AM_OK && r == NULL)
-            st = AM_EPROTO;
-    }
-    if (st == AM_OK) {
-        am_results_free(r);
-        r = NULL;
-        st = am_store_namespaces(s, NS1("empty"), 0, 0, &r);
-        if (st == AM_OK && r == NULL)
-            st = AM_EPROTO;
-    }
-    am_results_free(r);
+    if (st == AM_OK)
+        st = answered(am_store_list(s, NS1("empty"), 0, 0, &r), &r);
+    if (st == AM_OK)
+        st = answered(am_store_namespaces(s, NS1("empty"), 0, 0,
+                                          &r), &r);
     am_store_close(s);
     return st;
 }
