@@ -155,8 +155,8 @@ static inline v4i vput(v4i v, v4i idx, v4i at, v4i val)
 }
 
 /* merge_regs(nv) keeps 4 nv keys in nv vectors, for pieces of up to
- * 4 nv + 1 bytes; it is instantiated for 4, 8 and 16 vectors so that the
- * common short pieces do not scan the empty lanes of a long one. */
+ * 4 nv + 1 bytes; it is instantiated for 2, 4, 8 and 16 vectors so that
+ * the common short pieces do not scan the empty lanes of a long one. */
 #define REG_VECS_MAX 16
 
 static inline __attribute__((always_inline)) am_status
@@ -227,6 +227,12 @@ merge_regs(const am_encoding *enc, const uint8_t *p, size_t n, sink *k,
             return st;
     }
     return AM_OK;
+}
+
+static am_status merge_regs2(const am_encoding *enc, const uint8_t *p,
+                             size_t n, sink *k)
+{
+    return merge_regs(enc, p, n, k, 2);
 }
 
 static am_status merge_regs4(const am_encoding *enc, const uint8_t *p,
@@ -390,6 +396,8 @@ static am_status encode_piece(const am_encoding *enc, const uint8_t *p,
         return emit(k, r);
     if (n > MID_PIECE || enc->nranks > KEY_RANK_LIMIT)
         return merge_large(enc, p, n, k);
+    if (n <= 4 * 2 + 1)
+        return merge_regs2(enc, p, n, k);
     if (n <= 4 * 4 + 1)
         return merge_regs4(enc, p, n, k);
     if (n <= 4 * 8 + 1)
