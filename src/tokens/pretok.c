@@ -27,6 +27,7 @@
  * contractions has a non-ASCII fold.
  */
 #include <stdint.h>
+#include <string.h>
 
 #include "tokens/tokens_int.h"
 
@@ -291,6 +292,44 @@ __attribute__((noinline)) static size_t cl100k_general(const uint8_t *s,
     return whitespace(s, len, i, 1);
 }
 
+/* Where a run of ASCII letters ends, eight bytes at a time: the end of a
+ * word is different for every word, so a loop that tests one byte at a
+ * time mispredicts its exit once per word. Here the bytes of a 64-bit word
+ * are classified together (SWAR) and the first non-letter is found with
+ * one count of trailing zeros. Returns the index of the first byte from j
+ * that is not an ASCII letter (it may be a non-ASCII byte), or len. */
+static inline uint64_t swar_load(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static inline size_t ascii_letters_end(const uint8_t *s, size_t len,
+                                       size_t j)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ull, high = ones * 0x80;
+
+    while (len - j >= 8) {
+        /* A byte is a letter when it is below 0x80 and, with bit 5 set
+         * (lower case), in 'a'..'z'. On the low seven bits, adding 0x1F
+         * sets bit 7 from 0x61 up and adding 0x05 from 0x7B up, without
+         * carrying into the next byte. */
+        uint64_t w = swar_load(s + j);
+        uint64_t x = (w | ones * 0x20) & ~high;
+        uint64_t letter = (x + ones * 0x1F) & ~(x + ones * 0x05) & ~w & high;
+        uint64_t stop = ~letter & high;
+        if (stop != 0)
+            return j + ((size_t)__builtin_ctzll(stop) >> 3);
+        j += 8;
+    }
+#endif
+    while (j < len && (ascii_class[s[j]] & AM__C_L))
+        j++;
+    return j;
+}
+
 /* The ASCII end of  ?[^\s\p{L}\p{N}]+[\r\n]*  from k, the first character
  * of the run, or 0 when a non-ASCII byte could continue the run. */
 static inline size_t cl100k_punct(const uint8_t *s, size_t len, size_t k)
@@ -366,18 +405,13 @@ static inline size_t cl100k(const uint8_t *s, size_t len, size_t i)
     }
     /* \p{L}+ from j, whose character is a letter. */
     j += n;
-    while (j < len) {
-        if (s[j] < 0x80) {
-            if (!(ascii_class[s[j]] & AM__C_L))
-                break;
-            j++;
-            continue;
-        }
-        if (!(ucd_class_at(s, len, j, &n) & AM__C_L))
-            break;
+    for (;;) {
+        j = ascii_letters_end(s, len, j);
+        if (j >= len || s[j] < 0x80 ||
+            !(ucd_class_at(s, len, j, &n) & AM__C_L))
+            return j;
         j += n;
     }
-    return j;
 }
 
 /* ---- o200k_base ---- */
