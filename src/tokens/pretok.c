@@ -295,9 +295,12 @@ __attribute__((noinline)) static size_t cl100k_general(const uint8_t *s,
 /* Where a run of ASCII letters ends, eight bytes at a time: the end of a
  * word is different for every word, so a loop that tests one byte at a
  * time mispredicts its exit once per word. Here the bytes of a 64-bit word
- * are classified together (SWAR) and the first non-letter is found with
- * one count of trailing zeros. Returns the index of the first byte from j
- * that is not an ASCII letter (it may be a non-ASCII byte), or len. */
+ * are classified together (SWAR) and the first byte outside the run is
+ * found with one count of trailing zeros. ascii_run_end returns the index
+ * of the first byte from j that is not in lo..hi after or-ing `fold` into
+ * it (0x20 folds upper case to lower), or len; a byte from 0x80 up always
+ * ends the run. The classes it replaces are those of ascii_class: letters
+ * (fold 0x20, a..z), AM__C_UP (A..Z) and AM__C_LO (a..z). */
 static inline uint64_t swar_load(const uint8_t *p)
 {
     uint64_t w;
@@ -305,29 +308,36 @@ static inline uint64_t swar_load(const uint8_t *p)
     return w;
 }
 
-static inline size_t ascii_letters_end(const uint8_t *s, size_t len,
-                                       size_t j)
+static inline size_t ascii_run_end(const uint8_t *s, size_t len, size_t j,
+                                   uint8_t fold, uint8_t lo, uint8_t hi)
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     const uint64_t ones = 0x0101010101010101ull, high = ones * 0x80;
 
     while (len - j >= 8) {
-        /* A byte is a letter when it is below 0x80 and, with bit 5 set
-         * (lower case), in 'a'..'z'. On the low seven bits, adding 0x1F
-         * sets bit 7 from 0x61 up and adding 0x05 from 0x7B up, without
-         * carrying into the next byte. */
+        /* On the low seven bits of each byte, adding 0x80 - lo sets bit 7
+         * from lo up and adding 0x7F - hi from hi + 1 up, without carrying
+         * into the next byte; bytes with bit 7 set are out. */
         uint64_t w = swar_load(s + j);
-        uint64_t x = (w | ones * 0x20) & ~high;
-        uint64_t letter = (x + ones * 0x1F) & ~(x + ones * 0x05) & ~w & high;
-        uint64_t stop = ~letter & high;
+        uint64_t x = (w | ones * fold) & ~high;
+        uint64_t in = (x + ones * (uint8_t)(0x80 - lo)) &
+                      ~(x + ones * (uint8_t)(0x7F - hi)) & ~w & high;
+        uint64_t stop = ~in & high;
         if (stop != 0)
             return j + ((size_t)__builtin_ctzll(stop) >> 3);
         j += 8;
     }
 #endif
-    while (j < len && (ascii_class[s[j]] & AM__C_L))
+    while (j < len && (uint8_t)((s[j] | fold) - lo) <= (uint8_t)(hi - lo) &&
+           s[j] < 0x80)
         j++;
     return j;
+}
+
+static inline size_t ascii_letters_end(const uint8_t *s, size_t len,
+                                       size_t j)
+{
+    return ascii_run_end(s, len, j, 0x20, 'a', 'z');
 }
 
 /* The ASCII end of  ?[^\s\p{L}\p{N}]+[\r\n]*  from k, the first character
@@ -498,13 +508,11 @@ static inline size_t o200k_ascii_word(const uint8_t *s, size_t len,
             return 0;
         j = i + 1;
     }
-    while (j < len && (ascii_class[s[j]] & AM__C_UP))
-        j++;
+    j = ascii_run_end(s, len, j, 0, 'A', 'Z');
     if (j < len && s[j] >= 0x80)
         return 0;
     if (j < len && (ascii_class[s[j]] & AM__C_LO)) {
-        while (j < len && (ascii_class[s[j]] & AM__C_LO))
-            j++;
+        j = ascii_run_end(s, len, j, 0, 'a', 'z');
         if (j < len && s[j] >= 0x80)
             return 0;
     }
