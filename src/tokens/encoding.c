@@ -96,12 +96,10 @@ static const uint8_t seq_prev[MID_PIECE + 1] = {
  * together so that the two cache misses overlap, and before the filter
  * answers, so that the slot's miss overlaps the filter's. */
 static inline void new_keys(const am_encoding *enc, const uint8_t *p,
-                            size_t n, const uint8_t *next,
-                            const uint8_t *prev, size_t s, size_t e,
-                            int32_t *ks, int32_t *kq)
+                            size_t n, size_t q, size_t s, size_t e,
+                            size_t re, int32_t *ks, int32_t *kq)
 {
-    size_t q = prev[s];
-    size_t rn = e < n ? next[e] - s : 0;
+    size_t rn = e < n ? re - s : 0;
     size_t ln = s > 0 ? e - q : 0;
     uint64_t rh = 0, lh = 0, rhead = 0, lhead = 0;
     bool rmay = false, lmay = false;
@@ -181,6 +179,7 @@ merge_regs(const am_encoding *enc, const uint8_t *p, size_t n, sink *k,
     } init;
     v4i kv[REG_VECS_MAX];
     uint8_t next[MID_PIECE + 1], prev[MID_PIECE + 1];
+    uint8_t next2[MID_PIECE + 1]; /* next[next[s]], one load sooner */
     uint32_t tok[REG_VECS_MAX * 4 + 1];
     size_t parts = n;
     int32_t best;
@@ -200,6 +199,8 @@ merge_regs(const am_encoding *enc, const uint8_t *p, size_t n, sink *k,
         __builtin_prefetch(&enc->slots[h & enc->mask]);
     }
     memcpy(next, seq_next, sizeof next);
+    memcpy(next2, seq_next + 1, sizeof next2 - 1);
+    next2[MID_PIECE] = MID_PIECE + 2;
     memcpy(prev, seq_prev, sizeof prev);
     if (k->toks != NULL)
         for (size_t i = 0; i < n; i++)
@@ -208,14 +209,19 @@ merge_regs(const am_encoding *enc, const uint8_t *p, size_t n, sink *k,
     best = hmin(kv, nv);
     while (best != KEY_NONE) {
         int32_t ks, kq, other;
-        size_t s = (size_t)best & 0xff, mid = next[s], e = next[mid];
+        size_t s = (size_t)best & 0xff, mid = next[s], e = next2[s];
+        size_t q = prev[s], re = next2[mid];
         /* The lanes that change: mid (no longer a part), s and its left
          * neighbour (new keys); -1 when s has no left neighbour. */
         v4i vs = vsplat((int32_t)s), vm = vsplat((int32_t)mid);
         v4i vq = vsplat(s > 0 ? (int32_t)prev[s] : -1);
         v4i none = vsplat(KEY_NONE);
 
+        /* q is s itself when s is the first part (prev[0] is 0): q's
+         * entry first, so that s's wins. */
+        next2[q] = (uint8_t)e;
         next[s] = (uint8_t)e;
+        next2[s] = (uint8_t)re;
         if (e < n)
             prev[e] = (uint8_t)s;
         tok[s] = (uint32_t)best >> 8;
@@ -230,7 +236,7 @@ merge_regs(const am_encoding *enc, const uint8_t *p, size_t n, sink *k,
             kv[j] |= ((idx == vm) | (idx == vq) | (idx == vs)) & none;
         }
         other = hmin(kv, nv);
-        new_keys(enc, p, n, next, prev, s, e, &ks, &kq);
+        new_keys(enc, p, n, q, s, e, re, &ks, &kq);
         {
             v4i kqv = vsplat(kq), ksv = vsplat(ks);
             for (size_t j = 0; j < nv; j++) {
