@@ -27,6 +27,7 @@
  * contractions has a non-ASCII fold.
  */
 #include <stdint.h>
+#include <string.h>
 
 #include "tokens/tokens_int.h"
 
@@ -291,6 +292,54 @@ __attribute__((noinline)) static size_t cl100k_general(const uint8_t *s,
     return whitespace(s, len, i, 1);
 }
 
+/* Where a run of ASCII letters ends, eight bytes at a time: the end of a
+ * word is different for every word, so a loop that tests one byte at a
+ * time mispredicts its exit once per word. Here the bytes of a 64-bit word
+ * are classified together (SWAR) and the first byte outside the run is
+ * found with one count of trailing zeros. ascii_run_end returns the index
+ * of the first byte from j that is not in lo..hi after or-ing `fold` into
+ * it (0x20 folds upper case to lower), or len; a byte from 0x80 up always
+ * ends the run. The classes it replaces are those of ascii_class: letters
+ * (fold 0x20, a..z), AM__C_UP (A..Z) and AM__C_LO (a..z). */
+static inline uint64_t swar_load(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static inline size_t ascii_run_end(const uint8_t *s, size_t len, size_t j,
+                                   uint8_t fold, uint8_t lo, uint8_t hi)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ull, high = ones * 0x80;
+
+    while (len - j >= 8) {
+        /* On the low seven bits of each byte, adding 0x80 - lo sets bit 7
+         * from lo up and adding 0x7F - hi from hi + 1 up, without carrying
+         * into the next byte; bytes with bit 7 set are out. */
+        uint64_t w = swar_load(s + j);
+        uint64_t x = (w | ones * fold) & ~high;
+        uint64_t in = (x + ones * (uint8_t)(0x80 - lo)) &
+                      ~(x + ones * (uint8_t)(0x7F - hi)) & ~w & high;
+        uint64_t stop = ~in & high;
+        if (stop != 0)
+            return j + ((size_t)__builtin_ctzll(stop) >> 3);
+        j += 8;
+    }
+#endif
+    while (j < len && (uint8_t)((s[j] | fold) - lo) <= (uint8_t)(hi - lo) &&
+           s[j] < 0x80)
+        j++;
+    return j;
+}
+
+static inline size_t ascii_letters_end(const uint8_t *s, size_t len,
+                                       size_t j)
+{
+    return ascii_run_end(s, len, j, 0x20, 'a', 'z');
+}
+
 /* The ASCII end of  ?[^\s\p{L}\p{N}]+[\r\n]*  from k, the first character
  * of the run, or 0 when a non-ASCII byte could continue the run. */
 static inline size_t cl100k_punct(const uint8_t *s, size_t len, size_t k)
@@ -366,18 +415,13 @@ static inline size_t cl100k(const uint8_t *s, size_t len, size_t i)
     }
     /* \p{L}+ from j, whose character is a letter. */
     j += n;
-    while (j < len) {
-        if (s[j] < 0x80) {
-            if (!(ascii_class[s[j]] & AM__C_L))
-                break;
-            j++;
-            continue;
-        }
-        if (!(ucd_class_at(s, len, j, &n) & AM__C_L))
-            break;
+    for (;;) {
+        j = ascii_letters_end(s, len, j);
+        if (j >= len || s[j] < 0x80 ||
+            !(ucd_class_at(s, len, j, &n) & AM__C_L))
+            return j;
         j += n;
     }
-    return j;
 }
 
 /* ---- o200k_base ---- */
@@ -464,13 +508,11 @@ static inline size_t o200k_ascii_word(const uint8_t *s, size_t len,
             return 0;
         j = i + 1;
     }
-    while (j < len && (ascii_class[s[j]] & AM__C_UP))
-        j++;
+    j = ascii_run_end(s, len, j, 0, 'A', 'Z');
     if (j < len && s[j] >= 0x80)
         return 0;
     if (j < len && (ascii_class[s[j]] & AM__C_LO)) {
-        while (j < len && (ascii_class[s[j]] & AM__C_LO))
-            j++;
+        j = ascii_run_end(s, len, j, 0, 'a', 'z');
         if (j < len && s[j] >= 0x80)
             return 0;
     }
