@@ -755,3 +755,81 @@ AM_TEST(import_counts_with_the_importing_managers_model)
     am_memory_free(est);
     am_memory_free(exact);
 }
+
+/* am_memory_add promises that on failure the manager is as before the
+ * call. Each add (with the provider's usage) runs under the failing
+ * allocator; one that answers AM_ENOMEM is made again (the injected failure
+ * is spent) and must then work. The export at the end (messages, summary,
+ * statistics, calibration) must be that of a run where nothing failed. */
+typedef struct retry_ctx {
+    am_msg *msgs[12];
+    am_buf want;
+} retry_ctx;
+
+static am_status retry_body(void *ctx, const am_allocator *alloc)
+{
+    retry_ctx *rc = ctx;
+    test_clock tc = { 5000 };
+    am_clock clk = test_clock_make(&tc);
+    am_memory_opts o = am_memory_opts_default();
+    am_memory *mem = NULL;
+    am_token_tracker *tr = NULL;
+    am_buf out = AM_BUF_INIT, trj = AM_BUF_INIT;
+    am_status st;
+    CHECK_OK(am_token_tracker_create(NULL, &tr, NULL));
+    o.alloc = alloc;
+    o.clock = &clk;
+    o.tracker = tr;
+    o.config.compression_threshold = 300;
+    o.config.short_term_size = 3;
+    st = am_memory_create(&o, &mem, NULL);
+    if (st != AM_OK) {
+        am_token_tracker_free(tr);
+        return st;
+    }
+    for (int i = 0; i < 12 && st == AM_OK; i++) {
+        am_memory_usage u = { 100 + 40 * i, 30, 10 };
+        st = am_memory_add(mem, rc->msgs[i], &u);
+        if (st == AM_ENOMEM)
+            st = am_memory_add(mem, rc->msgs[i], &u);
+    }
+    if (st == AM_OK) {
+        st = am_memory_export(mem, &out);
+        if (st == AM_ENOMEM)
+            st = am_memory_export(mem, &out);
+    }
+    /* The tracker saw each add once. */
+    if (st == AM_OK)
+        st = am_token_tracker_stats_json(tr, &trj);
+    if (st == AM_OK)
+        st = am_buf_append(&out, trj.ptr, trj.len);
+    if (st == AM_OK && rc->want.len == 0) {
+        st = am_buf_append(&rc->want, out.ptr, out.len);
+    } else if (st == AM_OK &&
+               (out.len != rc->want.len ||
+                memcmp(out.ptr, rc->want.ptr, out.len) != 0)) {
+        fprintf(stderr, "state after a failed add differs:\n%s\n"
+                "--- want:\n%s\n", out.ptr, rc->want.ptr);
+        st = AM_EPROTO;
+    }
+    am_buf_free(&out);
+    am_buf_free(&trj);
+    am_memory_free(mem);
+    am_token_tracker_free(tr);
+    return st;
+}
+
+AM_TEST(failed_add_with_usage_changes_nothing)
+{
+    retry_ctx rc = { { NULL }, AM_BUF_INIT };
+    for (int i = 0; i < 12; i++)
+        rc.msgs[i] = text_msg(i % 2 ? AM_ROLE_ASSISTANT : AM_ROLE_USER,
+                              "Order 1234 ships on 2025-06-01 with DHL; the "
+                              "customer Dana Smith confirmed the address.");
+    CHECK_OK(retry_body(&rc, NULL));
+    CHECK(rc.want.len > 0);
+    CHECK(test_oom_sweep(retry_body, &rc) > 10);
+    am_buf_free(&rc.want);
+    for (int i = 0; i < 12; i++)
+        am_msg_free(rc.msgs[i]);
+}

@@ -222,6 +222,27 @@ const am_error *am_memory_last_error(const am_memory *m)
 
 /* ---- Adding ---- */
 
+/* Record the provider's usage of an add in the tracker (once the add is
+ * kept: a failed add records nothing). */
+static void record_usage(am_memory *m, const am_memory_usage *usage)
+{
+    const am_memory_config *c = &m->o.config;
+    am_usage_record u;
+
+    if (usage == NULL || m->o.tracker == NULL)
+        return;
+    memset(&u, 0, sizeof u);
+    u.model = c->model[0] ? am_str_c(c->model) : AM_STR("unknown");
+    u.input_tokens = usage->input_tokens > 0 ? usage->input_tokens : 0;
+    u.cached_input_tokens = usage->cached_input_tokens > 0 &&
+                                    usage->cached_input_tokens <=
+                                        u.input_tokens
+                                ? usage->cached_input_tokens
+                                : 0;
+    u.output_tokens = usage->output_tokens > 0 ? usage->output_tokens : 0;
+    (void)am_token_tracker_record(m->o.tracker, &u);
+}
+
 am_status am_memory_add(am_memory *m, const am_msg *msg,
                         const am_memory_usage *usage)
 {
@@ -229,6 +250,9 @@ am_status am_memory_add(am_memory *m, const am_msg *msg,
     size_t tokens = 0;
     bool did = false;
     am_status st;
+    double calib, cost;
+    size_t calib_samples;
+    int64_t in_reported, out_reported;
 
     if (m == NULL)
         return AM_EINVAL;
@@ -242,9 +266,17 @@ am_status am_memory_add(am_memory *m, const am_msg *msg,
     if (st != AM_OK)
         return st;
     if (am__grow(m->o.alloc, (void **)&m->e, &m->cap, m->n + 1,
-                 sizeof *m->e) != AM_OK)
+                 sizeof *m->e) != AM_OK ||
+        ids_reserve(m, am__memory_call_count(msg)) != AM_OK)
         return am__fail(&m->err, AM_ENOMEM, "memory: out of memory");
 
+    /* Nothing can fail from here until the compression; what the usage
+     * changes is kept to be put back if the add is undone. */
+    calib = m->calib;
+    calib_samples = m->calib_samples;
+    in_reported = m->in_reported;
+    out_reported = m->out_reported;
+    cost = m->cost;
     if (usage != NULL) {
         if (usage->input_tokens > 0 && m->context_tokens > 0) {
             double r = (double)usage->input_tokens /
@@ -261,28 +293,10 @@ am_status am_memory_add(am_memory *m, const am_msg *msg,
             &m->model, usage->input_tokens > 0 ? usage->input_tokens : 0,
             usage->cached_input_tokens > 0 ? usage->cached_input_tokens : 0,
             usage->output_tokens > 0 ? usage->output_tokens : 0);
-        if (m->o.tracker != NULL) {
-            am_usage_record u;
-            memset(&u, 0, sizeof u);
-            u.model = c->model[0] ? am_str_c(c->model) : AM_STR("unknown");
-            u.input_tokens = usage->input_tokens > 0 ? usage->input_tokens
-                                                     : 0;
-            u.cached_input_tokens = usage->cached_input_tokens > 0 &&
-                                            usage->cached_input_tokens <=
-                                                u.input_tokens
-                                        ? usage->cached_input_tokens
-                                        : 0;
-            u.output_tokens =
-                usage->output_tokens > 0 ? usage->output_tokens : 0;
-            (void)am_token_tracker_record(m->o.tracker, &u);
-        }
     }
     {
         am_str answers;
-        bool orphan;
-        if (ids_reserve(m, am__memory_call_count(msg)) != AM_OK)
-            return am__fail(&m->err, AM_ENOMEM, "memory: out of memory");
-        orphan = answered_id(msg, &answers) && !ids_has(m, answers);
+        bool orphan = answered_id(msg, &answers) && !ids_has(m, answers);
         ids_add_msg(m, msg);
         m->e[m->n].msg = am_msg_ref(msg);
         m->e[m->n].tokens = tokens;
@@ -313,10 +327,18 @@ am_status am_memory_add(am_memory *m, const am_msg *msg,
                 m->added--;
                 am_msg_free(m->e[m->n].msg);
                 am__memory_ids_rebuild(m);
+                m->calib = calib;
+                m->calib_samples = calib_samples;
+                m->in_reported = in_reported;
+                m->out_reported = out_reported;
+                m->cost = cost;
+                return st;
             }
+            record_usage(m, usage); /* the add and the compression stay */
             return st;
         }
     }
+    record_usage(m, usage);
     if (c->enabled && c->tool_clear_trigger > 0 &&
         am__memory_effective(m, m->context_tokens) > c->tool_clear_trigger) {
         st = am__memory_clear_tools(m);
