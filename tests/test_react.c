@@ -445,3 +445,90 @@ AM_TEST(react_export_under_oom_fails_cleanly_or_round_trips)
 {
     CHECK(test_oom_sweep(export_oom_body, NULL) > 5);
 }
+
+/* Every modifying call under the failing allocator; one that answers
+ * AM_ENOMEM is called again (the injected failure is spent) and must then
+ * work. If each failed call left the memory as it was, the export at the
+ * end is the same as that of a run where nothing failed. */
+typedef struct retry_ctx {
+    am_buf want;
+} retry_ctx;
+
+#define RETRY(call)                                                     \
+    do {                                                                \
+        if (st == AM_OK && (st = (call)) == AM_ENOMEM)                  \
+            st = (call);                                                \
+    } while (0)
+
+static am_status react_retry_body(void *ctx, const am_allocator *alloc)
+{
+    retry_ctx *rc = ctx;
+    test_clock tc = { 1000 };
+    am_clock clk = test_clock_make(&tc);
+    am_react_opts o = am_react_opts_default();
+    am_react *m = NULL;
+    am_buf out = AM_BUF_INIT, val = AM_BUF_INIT;
+    am_react_tool_exec e;
+    am_status st;
+    char text[32];
+    o.alloc = alloc;
+    o.clock = &clk;
+    memset(&e, 0, sizeof e);
+    e.tool = AM_STR("calculator");
+    e.params_json = AM_STR("{\"expression\":\"6 * 7\"}");
+    e.success = true;
+    e.result_json = AM_STR("{\"calculation\":42}");
+    st = am_react_create(&o, &m, NULL);
+    if (st != AM_OK)
+        return st;
+    RETRY(am_react_add_message(m, AM_STR("system"), AM_STR("be brief")));
+    for (int i = 0; i < 12 && st == AM_OK; i++) {
+        snprintf(text, sizeof text, "turn %d", i % 5);
+        RETRY(am_react_add_message(m, am_str_c(i % 2 ? "assistant" : "user"),
+                                   am_str_c(text)));
+        RETRY(am_react_add_step(m, (am_step_type)(i % 3), am_str_c(text)));
+        e.success = i % 3 != 0;
+        e.error = e.success ? AM_STR("") : AM_STR("division by zero");
+        RETRY(am_react_add_tool_exec(m, &e));
+        tc.now_ms += 10;
+    }
+    for (int i = 0; i < 6 && st == AM_OK; i++) {
+        am_react_todo td = { .content = AM_STR("do it"),
+                             .status = (am_todo_status)(i % 3),
+                             .priority = i };
+        snprintf(text, sizeof text, "todo%d", i % 4);
+        td.id = am_str_c(text);
+        RETRY(am_react_todo_put(m, &td));
+        snprintf(text, sizeof text, "key%d", i % 4);
+        RETRY(am_react_context_set(m, am_str_c(text),
+                                   AM_STR("{\"a\":[1,2,{\"b\":null}]}")));
+    }
+    RETRY(am_react_todo_remove(m, AM_STR("todo1")));
+    RETRY(am_react_context_remove(m, AM_STR("key2")));
+    RETRY(am_react_context_get(m, AM_STR("key1"), &val));
+    RETRY(am_react_stats_json(m, &val));
+    RETRY(am_react_prune(m, 6, 5, 4));
+    RETRY(am_react_export(m, &out));
+    if (st == AM_OK && rc->want.len == 0) {
+        st = am_buf_append(&rc->want, out.ptr, out.len);
+    } else if (st == AM_OK &&
+               (out.len != rc->want.len ||
+                memcmp(out.ptr, rc->want.ptr, out.len) != 0)) {
+        fprintf(stderr, "state after a failed call differs:\n%s\n"
+                "--- want:\n%s\n", out.ptr, rc->want.ptr);
+        st = AM_EPROTO;
+    }
+    am_buf_free(&out);
+    am_buf_free(&val);
+    am_react_free(m);
+    return st;
+}
+
+AM_TEST(react_failed_calls_change_nothing)
+{
+    retry_ctx rc = { AM_BUF_INIT };
+    CHECK_OK(react_retry_body(&rc, NULL));
+    CHECK(rc.want.len > 0);
+    CHECK(test_oom_sweep(react_retry_body, &rc) > 20);
+    am_buf_free(&rc.want);
+}

@@ -1063,3 +1063,109 @@ AM_TEST(oom_sweep_open_put_search)
     test_rmtree(dir);
     free(dir);
 }
+
+/* The rest of the entry points under the failing allocator: put_many with
+ * an embedder, get, get_item, update, delete, undo, results_to_json, hybrid
+ * search with a filter and feedback, sessions and retention. Every run
+ * answers AM_OK or AM_ENOMEM, every AM_OK carries its results, and no block
+ * is left behind (or freed by a wrong size). */
+static am_status oom_more_body(void *ctx, const am_allocator *alloc)
+{
+    const char *dir = ctx;
+    char path[512];
+    am_store_opts o = am_store_opts_default();
+    am_store *s = NULL;
+    am_results *r = NULL;
+    am_embedder *emb = NULL;
+    am_buf b = { 0 };
+    size_t removed = 0;
+    static int run;
+
+    snprintf(path, sizeof path, "%s/more%d.db", dir, run++);
+    am_status st = am_embedder_hash_create(16, &emb, NULL);
+    if (st != AM_OK)
+        return st;
+    o.alloc = alloc;
+    o.embedder = emb;
+    st = am_store_open(path, &o, &s, NULL);
+    if (st != AM_OK) {
+        am_embedder_free(emb);
+        unlink(path);
+        return st;
+    }
+    am_item_in its[3] = {
+        { .ns = NS2("u", "a"), .key = AM_STR("k1"),
+          .value = AM_STR("{\"t\":\"apples and pears\"}"),
+          .meta = AM_STR("{\"c\":1}") },
+        { .ns = NS2("u", "a"), .key = AM_STR("k2"),
+          .value = AM_STR("{\"t\":\"pears in the rain\"}"),
+          .meta = AM_STR("{\"c\":2}") },
+        { .ns = NS2("u", "b"), .key = AM_STR("k3"),
+          .value = AM_STR("\"apples again\"") },
+    };
+    am_item_in upd = its[0];
+    upd.value = AM_STR("{\"t\":\"apples only\"}");
+    am_search q = { .ns = NS1("u"), .query = AM_STR("apples pears"),
+                    .filter = AM_STR("{\"c\":1}"), .prf_docs = 2 };
+    am_search q2 = { .ns = NS1("u"), .query = AM_STR("apples") };
+    am_str sess[2] = { AM_STR("{\"role\":\"user\",\"content\":\"hi\"}"),
+                       AM_STR("{\"role\":\"assistant\",\"content\":\"yo\"}") };
+
+    st = am_store_put_many(s, its, 3);
+    if (st == AM_OK)
+        st = am_store_put(s, &upd);
+    if (st == AM_OK)
+        st = am_store_get(s, NS2("u", "a"), AM_STR("k1"), &b);
+    if (st == AM_OK)
+        st = answered(am_store_get_item(s, NS2("u", "a"), AM_STR("k2"),
+                                        &r), &r);
+    if (st == AM_OK)
+        st = am_store_search(s, &q, &r);
+    if (st == AM_OK && r == NULL)
+        st = AM_EPROTO;
+    if (st == AM_OK)
+        st = am_results_to_json(r, 1, &b, NULL);
+    am_results_free(r);
+    r = NULL;
+    if (st == AM_OK)
+        st = answered(am_store_search(s, &q2, &r), &r);
+    if (st == AM_OK)
+        st = am_store_delete(s, NS2("u", "a"), AM_STR("k2"));
+    if (st == AM_OK)
+        st = am_store_undo(s, NS2("u", "a"), AM_STR("k2"));
+    if (st == AM_OK)
+        st = am_store_undo(s, NS2("u", "a"), AM_STR("k1"));
+    if (st == AM_OK)
+        st = am_session_add(s, AM_STR("usr"), AM_STR("s1"), sess, 2);
+    if (st == AM_OK)
+        st = am_session_get(s, AM_STR("s1"), 0, &b);
+    if (st == AM_OK)
+        st = am_session_list(s, AM_STR("usr"), &b);
+    if (st == AM_OK)
+        st = am_session_pop(s, AM_STR("s1"), &b);
+    if (st == AM_OK)
+        st = am_session_prune(s, 0, 1, &removed);
+    if (st == AM_OK)
+        st = am_session_clear(s, AM_STR("s1"));
+    if (st == AM_OK)
+        st = am_store_history_prune(s, 1, &removed);
+    if (st == AM_OK)
+        st = am_store_delete(s, NS2("u", "b"), AM_STR("k3"));
+    if (st == AM_OK)
+        st = am_store_purge(s, INT64_MAX, &removed);
+    if (st == AM_OK)
+        st = am_store_delete_ns(s, NS1("u"), &removed);
+    am_buf_free(&b);
+    am_store_close(s);
+    am_embedder_free(emb);
+    unlink(path);
+    return st;
+}
+
+AM_TEST(oom_sweep_every_store_entry_point)
+{
+    char *dir = test_tmpdir();
+    CHECK(test_oom_sweep(oom_more_body, dir) > 20);
+    test_rmtree(dir);
+    free(dir);
+}

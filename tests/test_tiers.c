@@ -1737,3 +1737,174 @@ AM_TEST(oom_sweep_with_a_database)
     test_rmtree(dir);
     free(dir);
 }
+
+/* ---- OOM: a failed call changes nothing ---- */
+
+/* Each mutating call runs under the failing allocator; one that answers
+ * AM_ENOMEM is called again (the injected failure is spent) and must then
+ * succeed. If every failed call left the handle as it was, the final state
+ * -- counts, tier statistics, every item's description, search answers,
+ * the custom index -- is the same as a run where nothing failed. */
+typedef struct retry_ctx {
+    test_clock clk;
+    am_buf want; /* the fingerprint of the run without failures */
+} retry_ctx;
+
+#define RETRY(call)                                                     \
+    do {                                                                \
+        if (st == AM_OK && (st = (call)) == AM_ENOMEM)                  \
+            st = (call);                                                \
+    } while (0)
+
+static am_status fingerprint(am_tiers *t, am_buf *fp)
+{
+    am_tier_stats ts[AM_TIER_COUNT];
+    am_tier_hits h = AM_TIER_HITS_INIT;
+    am_tier_query q = am_tier_query_default();
+    am_str tag = AM_STR("t1");
+    char id[16];
+    am_status st;
+
+    am_buf_clear(fp);
+    st = am_tiers_stats(t, ts);
+    if (st == AM_OK)
+        st = am_buf_appendf(fp, "count %zu\n", am_tiers_count(t));
+    for (int i = 0; st == AM_OK && i < AM_TIER_COUNT; i++)
+        st = am_buf_appendf(fp, "tier %d: %zu\n", i, ts[i].count);
+    for (int i = 0; st == AM_OK && i < 16; i++) {
+        snprintf(id, sizeof id, "k%d", i);
+        st = am_tiers_describe(t, am_str_c(id), fp);
+        if (st == AM_ENOTFOUND)
+            st = am_buf_appendf(fp, "%s gone", id);
+        if (st == AM_OK)
+            st = am_buf_append(fp, "\n", 1);
+    }
+    q.flags = AM_TIER_PEEK;
+    q.tags = &tag;
+    q.tag_count = 1;
+    for (int pass = 0; pass < 2 && st == AM_OK; pass++) {
+        if (pass == 1) {
+            q.tags = NULL;
+            q.tag_count = 0;
+            q.index = "first_word";
+            q.index_key = AM_STR("beta");
+        }
+        st = am_tiers_search(t, &q, &h);
+        for (size_t i = 0; st == AM_OK && i < h.count; i++)
+            st = am_buf_appendf(fp, "hit %.*s\n", (int)h.ids[i].len,
+                                h.ids[i].ptr);
+    }
+    am_tier_hits_free(&h);
+    return st;
+}
+
+static bool older_than_a_week(void *ctx, const am_tier_item *it,
+                              int64_t now_ms)
+{
+    (void)ctx;
+    return now_ms - it->created_ms > 7 * DAY;
+}
+
+static am_status retry_body(void *ctx, const am_allocator *a)
+{
+    retry_ctx *rc = ctx;
+    test_clock clk = rc->clk;
+    am_clock c = test_clock_make(&clk);
+    am_tiers_opts o = am_tiers_opts_default();
+    am_tiers *t = NULL;
+    am_buf fp = AM_BUF_INIT, before = AM_BUF_INIT;
+    am_str tags[3] = { AM_STR("t1"), AM_STR("t2"), AM_STR("t3") };
+    am_tier_policy pol = { .name = "old_to_archive",
+                           .condition = older_than_a_week,
+                           .builtin = AM_TIER_ACT_ARCHIVE };
+    static const char *words[] = { "alpha", "beta", "gamma" };
+    char id[16], text[64];
+    am_status st;
+
+    o.alloc = a;
+    o.clock = &c;
+    o.capacity[AM_TIER_WORKING] = 4;
+    o.capacity[AM_TIER_SHORT_TERM] = 4;
+    o.move_log_cap = 8;
+    o.move_log_keep = 6;
+    o.archive_step_bytes = 16;
+    st = am_tiers_open(&o, &t, NULL);
+    if (st != AM_OK)
+        return st;
+    RETRY(am_tiers_add_index(t, "first_word", key_first_word, NULL));
+    for (int i = 0; i < 16 && st == AM_OK; i++) {
+        am_tier_item_in in = am_tier_item_in_default();
+        snprintf(id, sizeof id, "k%d", i);
+        snprintf(text, sizeof text, "%s item %d of sixteen",
+                 words[i % 3], i);
+        in.content = am_str_c(text);
+        in.tags = tags + i % 2;
+        in.tag_count = (size_t)(i % 3);
+        in.type = am_str_c(i % 2 ? "a" : "b");
+        in.importance = i % 2 ? 0.1 : 0.6;
+        in.extra = i % 4 ? AM_STR("") : AM_STR("{\"n\":1}");
+        RETRY(am_tiers_store(t, am_str_c(id), &in));
+        clk.now_ms += HOUR;
+    }
+    /* Replace an item (new tags, type and tier). */
+    if (st == AM_OK) {
+        am_tier_item_in in = am_tier_item_in_default();
+        in.content = AM_STR("beta replaced");
+        in.tags = tags + 2;
+        in.tag_count = 1;
+        in.type = AM_STR("c");
+        in.tier = AM_TIER_LONG_TERM;
+        RETRY(am_tiers_store(t, AM_STR("k5"), &in));
+    }
+    RETRY(am_tiers_archive(t, AM_STR("k2")));
+    RETRY(am_tiers_archive(t, AM_STR("k9")));
+    RETRY(am_tiers_restore(t, AM_STR("k2")));
+    RETRY(am_tiers_delete(t, AM_STR("k7")));
+    if (st == AM_OK) { /* the state before the policies */
+        st = fingerprint(t, &fp);
+        if (st == AM_ENOMEM)
+            st = fingerprint(t, &fp);
+        if (st == AM_OK)
+            st = am_buf_append(&before, fp.ptr, fp.len);
+    }
+    RETRY(am_tiers_add_policy(t, &pol));
+    if (st == AM_OK)
+        clk.now_ms += 10 * DAY;
+    RETRY(am_tiers_apply_policies(t, NULL, 0, NULL));
+    RETRY(am_tiers_optimize(t, NULL));
+    RETRY(am_tiers_compact(t, 0, NULL));
+    if (st == AM_OK) {
+        st = fingerprint(t, &fp);
+        if (st == AM_ENOMEM)
+            st = fingerprint(t, &fp);
+        if (st == AM_OK)
+            st = am_buf_append(&before, fp.ptr, fp.len);
+        if (st == AM_OK) {
+            am_buf tmp = fp;
+            fp = before;
+            before = tmp;
+        }
+    }
+    if (st == AM_OK && rc->want.len == 0) {
+        st = am_buf_append(&rc->want, fp.ptr, fp.len);
+    } else if (st == AM_OK &&
+               (fp.len != rc->want.len ||
+                memcmp(fp.ptr, rc->want.ptr, fp.len) != 0)) {
+        print_error("state after a failed call differs:\n%s\n--- want:\n"
+                    "%s\n", fp.ptr, rc->want.ptr);
+        st = AM_EPROTO;
+    }
+    am_buf_free(&fp);
+    am_buf_free(&before);
+    am_tiers_close(t, NULL);
+    return st;
+}
+
+AM_TEST(oom_failed_calls_change_nothing)
+{
+    retry_ctx rc = { { T0 }, AM_BUF_INIT };
+    CHECK_OK(retry_body(&rc, NULL)); /* the reference run */
+    CHECK(rc.want.len > 0);
+    CHECK(test_oom_sweep(retry_body, &rc) > 50);
+    am_buf_free(&rc.want);
+}

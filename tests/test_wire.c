@@ -306,3 +306,58 @@ AM_TEST(a_byte_order_mark_is_skipped_in_every_format)
     CHECK_EQ(l.count, 3);
     am_msg_list_free(&l);
 }
+
+/* Both wire formats, each direction, under the failing allocator: the
+ * agentmem conversation (thinking, tool call, tool result, image) written
+ * as OpenAI and Anthropic JSON and read back appending to a list that
+ * already holds one message. Every run answers AM_OK or AM_ENOMEM, leaves
+ * no block behind, and a failed read leaves the list as it was. */
+static am_status wire_oom_body(void *ctx, const am_allocator *alloc)
+{
+    static const am_format fmts[2] = { AM_FORMAT_OPENAI,
+                                       AM_FORMAT_ANTHROPIC };
+    am_msg_opts o = am_msg_opts_default();
+    am_msg_list src = AM_MSG_LIST_INIT, back = AM_MSG_LIST_INIT;
+    am_buf b = { 0 };
+    am_error err;
+    am_status st;
+    (void)ctx;
+    o.alloc = alloc;
+    src.alloc = alloc;
+    back.alloc = alloc;
+    b.alloc = alloc;
+    st = am_msgs_from_json(&o, AM_FORMAT_AGENTMEM, am_str_c(agent_conv),
+                           &src, &err);
+    if (st == AM_OK && src.count != 6)
+        st = AM_EFORMAT;
+    if (st == AM_OK)
+        st = am_msgs_from_json(&o, AM_FORMAT_AGENTMEM,
+                               AM_STR("[{\"role\":\"user\",\"content\":"
+                                      "\"first\"}]"),
+                               &back, &err);
+    for (int f = 0; f < 2 && st == AM_OK; f++) {
+        for (unsigned flags = 0; flags <= AM_WIRE_PORTABLE && st == AM_OK;
+             flags += AM_WIRE_PORTABLE) {
+            size_t before = back.count;
+            st = am_msgs_to_json(am_msg_list_items(&src), src.count, fmts[f],
+                                 flags, &b, &err);
+            if (st == AM_OK)
+                st = am_msgs_from_json(&o, fmts[f],
+                                       (am_str){ b.ptr, b.len }, &back,
+                                       &err);
+            if (st == AM_ENOMEM && back.count != before)
+                st = AM_EPROTO; /* the list changed on failure */
+            if (st == AM_OK && back.count <= before)
+                st = AM_EPROTO;
+        }
+    }
+    am_buf_free(&b);
+    am_msg_list_free(&src);
+    am_msg_list_free(&back);
+    return st;
+}
+
+AM_TEST(wire_formats_survive_every_allocation_failure)
+{
+    CHECK(test_oom_sweep(wire_oom_body, NULL) > 20);
+}
