@@ -801,3 +801,94 @@ AM_TEST(trim_summarize_and_middleware_count_for_a_named_model)
     am_tokenizer_free(tz);
     am_msg_list_free(&l);
 }
+
+/* The middleware under the failing allocator, the token trigger (counting
+ * allocates) and two rounds (the second merges into the running summary):
+ * round 1 gets the first `first` messages, round 2 its output plus
+ * messages [from, to). A call that answers AM_ENOMEM is made again (the
+ * injected failure is spent); the running summary and what each round
+ * answered must then be those of a run where nothing failed. */
+typedef struct mw_retry_ctx {
+    am_msg_list *l;
+    size_t first, from, to;
+    am_buf want;
+} mw_retry_ctx;
+
+static am_status mw_round(am_summary_mw *mw, const am_msg_list *in,
+                          am_summarize_result *r, am_buf *fp)
+{
+    am_status st = am_summary_mw_process(mw, items(in), in->count, r, NULL);
+    if (st == AM_ENOMEM) {
+        am_summarize_result_free(r);
+        st = am_summary_mw_process(mw, items(in), in->count, r, NULL);
+    }
+    if (st == AM_OK)
+        st = am_buf_appendf(fp, "in %zu out %zu summarized %zu kept %zu\n"
+                            "%s\n", in->count, r->messages.count,
+                            r->summarized_count, r->kept_count,
+                            am_summary_mw_summary(mw).ptr);
+    return st;
+}
+
+static am_status mw_retry_body(void *ctx, const am_allocator *alloc)
+{
+    mw_retry_ctx *c = ctx;
+    am_summary_mw_opts o = am_summary_mw_opts_default();
+    am_summary_mw *mw = NULL;
+    am_summarize_result r = AM_SUMMARIZE_RESULT_INIT;
+    am_msg_list next = AM_MSG_LIST_INIT;
+    am_buf fp = AM_BUF_INIT;
+    am_status st;
+
+    o.trigger_tokens = 60;
+    o.keep_last = 2;
+    o.budget = 300;
+    o.alloc = alloc;
+    st = am_summary_mw_create(&o, &mw, NULL);
+    if (st != AM_OK)
+        return st;
+    for (size_t i = 0; st == AM_OK && i < c->first; i++)
+        st = am_msg_list_push(&next, c->l->items[i]);
+    if (st == AM_OK)
+        st = mw_round(mw, &next, &r, &fp);
+    am_msg_list_clear(&next);
+    for (size_t i = 0; st == AM_OK && i < r.messages.count; i++)
+        st = am_msg_list_push(&next, r.messages.items[i]);
+    for (size_t i = c->from; st == AM_OK && i < c->to; i++)
+        st = am_msg_list_push(&next, c->l->items[i]);
+    if (st == AM_OK)
+        st = mw_round(mw, &next, &r, &fp);
+    if (st == AM_OK && c->want.len == 0) {
+        st = am_buf_append(&c->want, fp.ptr, fp.len);
+    } else if (st == AM_OK && (fp.len != c->want.len ||
+                               memcmp(fp.ptr, c->want.ptr, fp.len) != 0)) {
+        fprintf(stderr, "after a failed call:\n%s--- want:\n%s", fp.ptr,
+                c->want.ptr);
+        st = AM_EPROTO;
+    }
+    am_buf_free(&fp);
+    am_msg_list_free(&next);
+    am_summarize_result_free(&r);
+    am_summary_mw_free(mw);
+    return st;
+}
+
+static void mw_retry_sweep(am_msg_list *l, size_t first, size_t from,
+                           size_t to)
+{
+    mw_retry_ctx c = { l, first, from, to, AM_BUF_INIT };
+    CHECK_OK(mw_retry_body(&c, NULL));
+    CHECK(strstr(c.want.ptr, "summarized 0") == NULL);
+    CHECK(test_oom_sweep(mw_retry_body, &c) > 5);
+    am_buf_free(&c.want);
+}
+
+/* A count for the token trigger that runs out of memory is AM_ENOMEM, not
+ * AM_OK with the input passed through unsummarized. */
+AM_TEST(middleware_failed_trigger_count_is_an_error)
+{
+    am_msg_list l = AM_MSG_LIST_INIT;
+    load(&l);
+    mw_retry_sweep(&l, l.count, 1, 8);
+    am_msg_list_free(&l);
+}

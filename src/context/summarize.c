@@ -614,30 +614,43 @@ am_str am_summary_mw_summary(const am_summary_mw *mw)
     return mw != NULL ? am_buf_str(&mw->running) : (am_str){ "", 0 };
 }
 
-bool am_summary_mw_should(am_summary_mw *mw, const am_msg *const *msgs,
-                          size_t count)
+/* Whether `msgs` crosses a trigger, in *yes; a count that fails (out of
+ * memory, the counter's error) is that status, never a silent "no". */
+static am_status mw_trigger(am_summary_mw *mw, const am_msg *const *msgs,
+                            size_t count, bool *yes, am_error *err)
 {
     size_t total = 0;
     am_buf scratch = AM_BUF_INIT;
+    am_status st = AM_OK;
+
+    *yes = false;
+    if (mw->o.trigger_messages > 0 && count > mw->o.trigger_messages) {
+        *yes = true;
+        return AM_OK;
+    }
+    if (mw->o.trigger_tokens == 0)
+        return AM_OK;
+    scratch.alloc = mw->o.alloc;
+    for (size_t i = 0; i < count && !*yes; i++) {
+        size_t t = 0;
+        st = am__count_msg_buf(&mw->o.counter, msgs[i], &scratch, &t, err);
+        if (st != AM_OK)
+            break;
+        total += t;
+        *yes = total > mw->o.trigger_tokens;
+    }
+    am_buf_free(&scratch);
+    return st;
+}
+
+bool am_summary_mw_should(am_summary_mw *mw, const am_msg *const *msgs,
+                          size_t count)
+{
     bool yes = false;
 
     if (mw == NULL)
         return false;
-    if (mw->o.trigger_messages > 0 && count > mw->o.trigger_messages)
-        return true;
-    if (mw->o.trigger_tokens == 0)
-        return false;
-    scratch.alloc = mw->o.alloc;
-    for (size_t i = 0; i < count && !yes; i++) {
-        size_t t = 0;
-        if (am__count_msg_buf(&mw->o.counter, msgs[i], &scratch, &t, NULL) !=
-            AM_OK)
-            break;
-        total += t;
-        yes = total > mw->o.trigger_tokens;
-    }
-    am_buf_free(&scratch);
-    return yes;
+    return mw_trigger(mw, msgs, count, &yes, NULL) == AM_OK && yes;
 }
 
 am_status am_summary_mw_process(am_summary_mw *mw, const am_msg *const *msgs,
@@ -648,10 +661,14 @@ am_status am_summary_mw_process(am_summary_mw *mw, const am_msg *const *msgs,
     const am_msg **in = NULL;
     size_t n = 0;
     am_status st;
+    bool yes = false;
 
     if (mw == NULL || res == NULL || (msgs == NULL && count > 0))
         return am__fail(err, AM_EINVAL, "middleware: NULL argument");
-    if (!am_summary_mw_should(mw, msgs, count)) {
+    st = mw_trigger(mw, msgs, count, &yes, err);
+    if (st != AM_OK)
+        return st;
+    if (!yes) {
         am_summarize_result_free(res);
         res->original_count = count;
         res->kept_count = count;
