@@ -892,3 +892,14 @@ AM_TEST(middleware_failed_trigger_count_is_an_error)
     mw_retry_sweep(&l, l.count, 1, 8);
     am_msg_list_free(&l);
 }
+
+/* A short first summary (of the first 5 messages), then a longer one, so
+ * the running summary's buffer has to grow when it is replaced: memory
+ * running out there must not lose the running summary. */
+AM_TEST(middleware_failed_call_keeps_the_running_summary)
+{
+    am_msg_list l = AM_MSG_LIST_INIT;
+    load(&l);
+    mw_retry_sweep(&l, 5, 5, l.count);
+    am_msg_list_free(&l);
+}

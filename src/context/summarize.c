@@ -694,10 +694,18 @@ am_status am_summary_mw_process(am_summary_mw *mw, const am_msg *const *msgs,
     so.prev_summary = am_buf_str(&mw->running);
     st = am_summarize(in, n, &so, res, err);
     if (st == AM_OK && res->summarized_count > 0) {
-        am_buf_clear(&mw->running);
-        st = am_buf_append(&mw->running, res->summary.ptr, res->summary.len);
-        if (st != AM_OK)
+        /* Room first: running out of memory keeps the old summary. */
+        st = am_buf_reserve(&mw->running,
+                            res->summary.len > mw->running.len
+                                ? res->summary.len - mw->running.len
+                                : 0);
+        if (st != AM_OK) {
             st = am__fail(err, AM_ENOMEM, "middleware: out of memory");
+        } else {
+            am_buf_clear(&mw->running);
+            st = am_buf_append(&mw->running, res->summary.ptr,
+                               res->summary.len);
+        }
     }
     am__free(mw->o.alloc, in, (count ? count : 1) * sizeof *in);
     return st;
