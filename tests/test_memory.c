@@ -763,8 +763,22 @@ AM_TEST(import_counts_with_the_importing_managers_model)
  * statistics, calibration) must be that of a run where nothing failed. */
 typedef struct retry_ctx {
     am_msg *msgs[12];
+    bool clear_tools; /* no compression; tool results cleared instead */
     am_buf want;
 } retry_ctx;
+
+/* Blank the digits of every "created_ms" (the placeholders of cleared tool
+ * results are stamped with the system clock). */
+static void blank_created(am_buf *b)
+{
+    static const char key[] = "\"created_ms\":";
+    char *p = b->ptr;
+    while (p != NULL && (p = strstr(p, key)) != NULL) {
+        p += sizeof key - 1;
+        while (*p >= '0' && *p <= '9')
+            *p++ = '0';
+    }
+}
 
 static am_status retry_body(void *ctx, const am_allocator *alloc)
 {
@@ -782,6 +796,12 @@ static am_status retry_body(void *ctx, const am_allocator *alloc)
     o.tracker = tr;
     o.config.compression_threshold = 300;
     o.config.short_term_size = 3;
+    if (rc->clear_tools) {
+        o.config.compression_threshold = o.config.max_context_tokens;
+        o.config.tool_clear_trigger = 100;
+        o.config.tool_clear_keep = 1;
+        o.config.tool_clear_at_least = 1;
+    }
     st = am_memory_create(&o, &mem, NULL);
     if (st != AM_OK) {
         am_token_tracker_free(tr);
@@ -798,6 +818,8 @@ static am_status retry_body(void *ctx, const am_allocator *alloc)
         if (st == AM_ENOMEM)
             st = am_memory_export(mem, &out);
     }
+    if (st == AM_OK)
+        blank_created(&out);
     /* The tracker saw each add once. */
     if (st == AM_OK)
         st = am_token_tracker_stats_json(tr, &trj);
@@ -821,13 +843,36 @@ static am_status retry_body(void *ctx, const am_allocator *alloc)
 
 AM_TEST(failed_add_with_usage_changes_nothing)
 {
-    retry_ctx rc = { { NULL }, AM_BUF_INIT };
+    retry_ctx rc = { { NULL }, false, AM_BUF_INIT };
     for (int i = 0; i < 12; i++)
         rc.msgs[i] = text_msg(i % 2 ? AM_ROLE_ASSISTANT : AM_ROLE_USER,
                               "Order 1234 ships on 2025-06-01 with DHL; the "
                               "customer Dana Smith confirmed the address.");
     CHECK_OK(retry_body(&rc, NULL));
     CHECK(rc.want.len > 0);
+    CHECK(test_oom_sweep(retry_body, &rc) > 10);
+    am_buf_free(&rc.want);
+    for (int i = 0; i < 12; i++)
+        am_msg_free(rc.msgs[i]);
+}
+
+/* The same with tool results cleared past the trigger (no compression): a
+ * clearing pass that runs out of memory fails the add, which must then
+ * leave the manager as before the call, as the header promises. */
+AM_TEST(failed_tool_clearing_undoes_the_add)
+{
+    retry_ctx rc = { { NULL }, true, AM_BUF_INIT };
+    char id[16], text[160];
+    for (int i = 0; i < 12; i += 2) {
+        snprintf(id, sizeof id, "call%d", i);
+        rc.msgs[i] = call_msg(id, NULL, "lookup");
+        snprintf(text, sizeof text, "Result %d: order 1234 ships on "
+                 "2025-06-01 with DHL to Dana Smith, 12 Long Road, "
+                 "Springfield; tracking JD0141 pending.", i);
+        rc.msgs[i + 1] = result_msg(id, text);
+    }
+    CHECK_OK(retry_body(&rc, NULL));
+    CHECK(strstr(rc.want.ptr, "\"tool_results_cleared\":0") == NULL);
     CHECK(test_oom_sweep(retry_body, &rc) > 10);
     am_buf_free(&rc.want);
     for (int i = 0; i < 12; i++)

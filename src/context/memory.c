@@ -252,7 +252,8 @@ am_status am_memory_add(am_memory *m, const am_msg *msg,
     am_status st;
     double calib, cost;
     size_t calib_samples;
-    int64_t in_reported, out_reported;
+    int64_t in_reported, out_reported, last_savings;
+    bool compressed_last;
 
     if (m == NULL)
         return AM_EINVAL;
@@ -277,6 +278,8 @@ am_status am_memory_add(am_memory *m, const am_msg *msg,
     in_reported = m->in_reported;
     out_reported = m->out_reported;
     cost = m->cost;
+    compressed_last = m->compressed_last;
+    last_savings = m->last_savings;
     if (usage != NULL) {
         if (usage->input_tokens > 0 && m->context_tokens > 0) {
             double r = (double)usage->input_tokens /
@@ -317,35 +320,32 @@ am_status am_memory_add(am_memory *m, const am_msg *msg,
         st = am__memory_compress_once(m, &did);
         if (st == AM_OK)
             st = am__memory_enforce_max(m);
-        if (st != AM_OK) {
-            /* Undo the add; compression commits only on success. */
-            if (!did) {
-                m->n--;
-                if (!m->e[m->n].orphan)
-                    m->context_tokens -= tokens;
-                m->total_tokens -= tokens;
-                m->added--;
-                am_msg_free(m->e[m->n].msg);
-                am__memory_ids_rebuild(m);
-                m->calib = calib;
-                m->calib_samples = calib_samples;
-                m->in_reported = in_reported;
-                m->out_reported = out_reported;
-                m->cost = cost;
-                return st;
-            }
-            record_usage(m, usage); /* the add and the compression stay */
-            return st;
-        }
     }
-    record_usage(m, usage);
-    if (c->enabled && c->tool_clear_trigger > 0 &&
-        am__memory_effective(m, m->context_tokens) > c->tool_clear_trigger) {
+    /* The clearing pass changes nothing unless it succeeds. */
+    if (st == AM_OK && c->enabled && c->tool_clear_trigger > 0 &&
+        am__memory_effective(m, m->context_tokens) > c->tool_clear_trigger)
         st = am__memory_clear_tools(m);
-        if (st != AM_OK)
-            return st;
+    if (st != AM_OK && !did) {
+        /* Undo the add; compression commits only on success. */
+        m->n--;
+        if (!m->e[m->n].orphan)
+            m->context_tokens -= tokens;
+        m->total_tokens -= tokens;
+        m->added--;
+        am_msg_free(m->e[m->n].msg);
+        am__memory_ids_rebuild(m);
+        m->calib = calib;
+        m->calib_samples = calib_samples;
+        m->in_reported = in_reported;
+        m->out_reported = out_reported;
+        m->cost = cost;
+        m->compressed_last = compressed_last;
+        m->last_savings = last_savings;
+        return st;
     }
-    return AM_OK;
+    /* Kept (also when memory ran out after a successful compression). */
+    record_usage(m, usage);
+    return st;
 }
 
 am_status am_memory_compress(am_memory *m)
