@@ -332,3 +332,83 @@ AM_TEST(failed_save_keeps_the_old_file_and_names_the_path)
     test_rmtree(dir);
     free(dir);
 }
+
+/* Every modifying call under the failing allocator, with a cap so that
+ * adds drop old messages; one that answers AM_ENOMEM is made again (the
+ * injected failure is spent) and must then work. The conversation at the
+ * end must be that of a run where nothing failed. */
+typedef struct conv_retry_ctx {
+    am_msg *shared[3]; /* frozen, made once: same ids in every run */
+    am_buf want;
+} conv_retry_ctx;
+
+#define RETRY(call)                                                     \
+    do {                                                                \
+        if (st == AM_OK && (st = (call)) == AM_ENOMEM)                  \
+            st = (call);                                                \
+    } while (0)
+
+static am_status conv_retry_body(void *ctx, const am_allocator *alloc)
+{
+    conv_retry_ctx *rc = ctx;
+    am_conv_opts o = am_conv_opts_default();
+    am_conv *c = NULL;
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_buf b = AM_BUF_INIT;
+    am_status st;
+    const am_msg *const *sh = (const am_msg *const *)rc->shared;
+
+    o.alloc = alloc;
+    o.max_messages = 6;
+    st = am_conv_create(&o, &c, NULL);
+    if (st != AM_OK)
+        return st;
+    l.alloc = alloc;
+    RETRY(am_conv_add_list(c, sh, 3));
+    for (int i = 0; i < 3; i++)
+        RETRY(am_conv_add(c, rc->shared[i]));
+    RETRY(am_conv_from_json(c, AM_FORMAT_AGENTMEM, AM_STR(
+        "[{\"id\":\"a\",\"role\":\"system\",\"created_ms\":1,\"content\":"
+        "\"s\"},{\"id\":\"b\",\"role\":\"user\",\"created_ms\":2,"
+        "\"content\":\"x\\ty\"},{\"id\":\"c\",\"role\":\"assistant\","
+        "\"created_ms\":3,\"content\":\"z\"}]")));
+    RETRY(am_conv_add_list(c, sh, 3));
+    RETRY(am_conv_recent(c, 4, &l));
+    RETRY(am_conv_by_role(c, AM_ROLE_USER, &l));
+    RETRY(am_conv_replace(c, am_msg_list_items(&l), l.count));
+    RETRY(am_conv_add(c, rc->shared[1]));
+    RETRY(am_conv_to_json(c, AM_FORMAT_AGENTMEM, 0, &b));
+    if (st == AM_OK && rc->want.len == 0) {
+        st = am_buf_append(&rc->want, b.ptr, b.len);
+    } else if (st == AM_OK && (b.len != rc->want.len ||
+                               memcmp(b.ptr, rc->want.ptr, b.len) != 0)) {
+        fprintf(stderr, "after a failed call:\n%s\n--- want:\n%s\n", b.ptr,
+                rc->want.ptr);
+        st = AM_EPROTO;
+    }
+    am_buf_free(&b);
+    am_msg_list_free(&l);
+    am_conv_free(c);
+    return st;
+}
+
+AM_TEST(conversation_failed_calls_change_nothing)
+{
+    conv_retry_ctx rc = { { NULL }, AM_BUF_INIT };
+    am_msg_list l = AM_MSG_LIST_INIT;
+    CHECK_OK(am_msgs_from_json(NULL, AM_FORMAT_AGENTMEM, AM_STR(
+        "[{\"id\":\"u1\",\"role\":\"user\",\"created_ms\":5,\"content\":"
+        "\"one\"},{\"id\":\"a1\",\"role\":\"assistant\",\"created_ms\":6,"
+        "\"content\":\"two\",\"tool_calls\":[{\"id\":\"t\",\"type\":"
+        "\"function\",\"name\":\"f\",\"arguments\":\"{}\"}]},{\"id\":\"r1\","
+        "\"role\":\"tool\",\"created_ms\":7,\"content\":\"three\","
+        "\"tool_call_id\":\"t\"}]"), &l, NULL));
+    for (int i = 0; i < 3; i++)
+        rc.shared[i] = am_msg_ref(l.items[i]);
+    am_msg_list_free(&l);
+    CHECK_OK(conv_retry_body(&rc, NULL));
+    CHECK(test_oom_sweep(conv_retry_body, &rc) > 10);
+    am_buf_free(&rc.want);
+    for (int i = 0; i < 3; i++)
+        am_msg_free(rc.shared[i]);
+}

@@ -477,3 +477,109 @@ AM_TEST(a_crash_at_any_byte_of_the_last_record_keeps_the_rest)
     test_rmtree(dir);
     free(dir);
 }
+
+/* A persistent agent's log and its conversation stay in step when calls
+ * fail: every modifying call runs under the failing allocator, one that
+ * answers AM_ENOMEM is made again (the injected failure is spent) and must
+ * then work. Reopening the logs (default allocator) must then give the
+ * conversation of a run where nothing failed, and so must the handle. */
+typedef struct mgr_retry_ctx {
+    const char *dir;
+    am_msg *shared[4]; /* frozen, fixed ids */
+    am_buf want;
+} mgr_retry_ctx;
+
+#define RETRY(call)                                                     \
+    do {                                                                \
+        if (st == AM_OK && (st = (call)) == AM_ENOMEM)                  \
+            st = (call);                                                \
+    } while (0)
+
+static am_status mgr_dump(am_convmgr *m, am_buf *out)
+{
+    am_conv *c = NULL;
+    am_buf b = AM_BUF_INIT;
+    am_status st = am_convmgr_get(m, AM_STR("P"), &c);
+    if (st == AM_OK)
+        st = am_conv_to_json(c, AM_FORMAT_AGENTMEM, 0, &b);
+    if (st == AM_OK)
+        st = am_buf_append(out, b.ptr, b.len);
+    am_buf_free(&b);
+    return st;
+}
+
+static am_status mgr_retry_body(void *ctx, const am_allocator *alloc)
+{
+    mgr_retry_ctx *rc = ctx;
+    am_convmgr_opts o = am_convmgr_opts_default();
+    am_convmgr *m = NULL;
+    am_conv *c = NULL;
+    am_buf fp = AM_BUF_INIT;
+    const am_msg *const *sh = (const am_msg *const *)rc->shared;
+    am_status st;
+
+    test_rmtree(rc->dir);
+    o.dir = rc->dir;
+    o.alloc = alloc;
+    o.no_sync = true;
+    o.max_messages_per_agent = 5;
+    st = am_convmgr_open(&o, &m, NULL);
+    if (st != AM_OK)
+        return st;
+    RETRY(am_convmgr_get(m, AM_STR("P"), &c));
+    RETRY(am_conv_add_list(c, sh, 2));
+    RETRY(am_convmgr_set_retention(m, AM_STR("P"), AM_RETAIN_PERSISTENT));
+    for (int i = 0; i < 4; i++)
+        RETRY(am_conv_add(c, rc->shared[i]));
+    RETRY(am_conv_replace(c, sh + 1, 3));
+    RETRY(am_conv_add_list(c, sh, 4));
+    RETRY(am_convmgr_set_retention(m, AM_STR("Q"), AM_RETAIN_PERSISTENT));
+    RETRY(am_convmgr_clear(m, AM_STR("Q")));
+    if (st == AM_OK)
+        st = mgr_dump(m, &fp);
+    am_convmgr_close(m);
+    m = NULL;
+    if (st == AM_OK) {
+        o.alloc = NULL;
+        st = am_convmgr_open(&o, &m, NULL);
+        if (st == AM_OK)
+            st = am_buf_append(&fp, "\n--- reopened\n", 14);
+        if (st == AM_OK)
+            st = mgr_dump(m, &fp);
+        am_convmgr_close(m);
+    }
+    if (st == AM_OK && rc->want.len == 0) {
+        st = am_buf_append(&rc->want, fp.ptr, fp.len);
+    } else if (st == AM_OK && (fp.len != rc->want.len ||
+                               memcmp(fp.ptr, rc->want.ptr, fp.len) != 0)) {
+        fprintf(stderr, "after a failed call:\n%s\n--- want:\n%s\n", fp.ptr,
+                rc->want.ptr);
+        st = AM_EPROTO;
+    }
+    am_buf_free(&fp);
+    return st;
+}
+
+AM_TEST(persistent_log_and_memory_agree_after_failed_calls)
+{
+    char *dir = test_tmpdir();
+    mgr_retry_ctx rc = { dir, { NULL }, AM_BUF_INIT };
+    am_msg_list l = AM_MSG_LIST_INIT;
+    CHECK_OK(am_msgs_from_json(NULL, AM_FORMAT_AGENTMEM, AM_STR(
+        "[{\"id\":\"s\",\"role\":\"system\",\"created_ms\":4,\"content\":"
+        "\"sys\"},{\"id\":\"u1\",\"role\":\"user\",\"created_ms\":5,"
+        "\"content\":\"one\"},{\"id\":\"a1\",\"role\":\"assistant\","
+        "\"created_ms\":6,\"content\":\"two\"},{\"id\":\"u2\",\"role\":"
+        "\"user\",\"created_ms\":7,\"content\":\"three\"}]"), &l, NULL));
+    for (int i = 0; i < 4; i++)
+        rc.shared[i] = am_msg_ref(l.items[i]);
+    am_msg_list_free(&l);
+    CHECK_OK(mgr_retry_body(&rc, NULL));
+    CHECK(strstr(rc.want.ptr, "reopened") != NULL);
+    CHECK(test_oom_sweep(mgr_retry_body, &rc) > 10);
+    am_buf_free(&rc.want);
+    for (int i = 0; i < 4; i++)
+        am_msg_free(rc.shared[i]);
+    test_rmtree(dir);
+    free(dir);
+}

@@ -876,3 +876,86 @@ AM_TEST(token_cache_gives_identical_results_across_calls)
     am_encoding_free(cl);
     am_encoding_free(o2);
 }
+
+/* Encoding and counting under the failing allocator, on a text of more
+ * than 256 KB (a per-call piece cache), with long pieces (merge work
+ * space), special tokens allowed and a caller's token cache: a failed
+ * encode keeps the ids `out` held before, a good one appends exactly the
+ * ids of an encode without failures, and a count is always exact (without
+ * memory for its cache it counts without it). */
+typedef struct encode_ctx {
+    const am_encoding *enc;
+    am_str text;
+    am_tokens want;
+    size_t want_count;
+} encode_ctx;
+
+static am_status encode_body(void *ctx, const am_allocator *a)
+{
+    encode_ctx *c = ctx;
+    const am_str allowed = AM_STR("<|endoftext|>");
+    am_encode_opts eo = { AM_SPECIAL_ALLOW_ALL, &allowed, 1, NULL };
+    am_tokens toks = AM_TOKENS_INIT;
+    am_token_cache *tc = NULL;
+    size_t n = 0;
+    am_status st;
+
+    toks.alloc = a;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            st = am_token_cache_create(c->enc, 1024, a, &tc, NULL);
+            if (st != AM_OK)
+                break;
+            eo.cache = tc;
+        }
+        am_tokens_free(&toks); /* keeps alloc */
+        /* Ids held before the call. */
+        st = am_encoding_encode(c->enc, AM_STR("abc"), NULL, &toks, NULL);
+        if (st != AM_OK)
+            break;
+        size_t before = toks.count;
+        uint32_t first = toks.ids[0];
+        st = am_encoding_encode(c->enc, c->text, &eo, &toks, NULL);
+        if (st == AM_ENOMEM && (toks.count != before || toks.ids[0] != first))
+            st = AM_EPROTO; /* out changed on failure */
+        if (st == AM_OK &&
+            (toks.count - before != c->want.count ||
+             memcmp(toks.ids + before, c->want.ids,
+                    c->want.count * sizeof(uint32_t)) != 0))
+            st = AM_EPROTO;
+        if (st == AM_OK)
+            st = am_encoding_count(c->enc, c->text, &eo, &n, NULL);
+        if (st == AM_OK && n != c->want_count)
+            st = AM_EPROTO;
+        if (st != AM_OK)
+            break;
+    }
+    am_token_cache_free(tc);
+    am_tokens_free(&toks);
+    return st;
+}
+
+AM_TEST(encode_and_count_survive_every_allocation_failure)
+{
+    am_encoding *enc = open_enc("cl100k_base");
+    size_t len = 300 * 1024;
+    char *text = malloc(len + 1);
+    static const char words[] = "The quick brown fox <|endoftext|> jumps "
+                                "over 12345 lazy dogs, again and again. ";
+    for (size_t i = 0; i < len; i++)
+        text[i] = words[i % (sizeof words - 1)];
+    /* Two long pieces (merge work space). */
+    memset(text + 1000, 'q', 600);
+    memset(text + 200000, 'z', 900);
+    text[len] = '\0';
+    encode_ctx c = { enc, { text, len }, AM_TOKENS_INIT, 0 };
+    const am_str allowed = AM_STR("<|endoftext|>");
+    am_encode_opts eo = { AM_SPECIAL_ALLOW_ALL, &allowed, 1, NULL };
+    CHECK_OK(am_encoding_encode(enc, c.text, &eo, &c.want, NULL));
+    CHECK_OK(am_encoding_count(enc, c.text, &eo, &c.want_count, NULL));
+    CHECK_EQ(c.want.count, c.want_count);
+    CHECK(test_oom_sweep(encode_body, &c) > 5);
+    am_tokens_free(&c.want);
+    free(text);
+    am_encoding_free(enc);
+}
