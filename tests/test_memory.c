@@ -818,6 +818,24 @@ static am_status retry_body(void *ctx, const am_allocator *alloc)
         if (st == AM_ENOMEM)
             st = am_memory_export(mem, &out);
     }
+    /* Importing its own export changes nothing, whether it fails or not
+     * (export -> import -> export gives the same bytes). */
+    if (st == AM_OK) {
+        am_buf post = AM_BUF_INIT;
+        st = am_memory_import(mem, am_buf_str(&out));
+        if (st == AM_ENOMEM || st == AM_OK) {
+            st = am_memory_export(mem, &post);
+            if (st == AM_ENOMEM)
+                st = am_memory_export(mem, &post);
+        }
+        if (st == AM_OK && (post.len != out.len ||
+                            memcmp(post.ptr, out.ptr, out.len) != 0)) {
+            fprintf(stderr, "import changed the manager:\n%s\n--- "
+                    "before:\n%s\n", post.ptr, out.ptr);
+            st = AM_EPROTO;
+        }
+        am_buf_free(&post);
+    }
     if (st == AM_OK)
         blank_created(&out);
     /* The tracker saw each add once. */

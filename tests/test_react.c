@@ -451,6 +451,7 @@ AM_TEST(react_export_under_oom_fails_cleanly_or_round_trips)
  * work. If each failed call left the memory as it was, the export at the
  * end is the same as that of a run where nothing failed. */
 typedef struct retry_ctx {
+    const am_buf *doc; /* an export to import (NULL: none) */
     am_buf want;
 } retry_ctx;
 
@@ -508,6 +509,27 @@ static am_status react_retry_body(void *ctx, const am_allocator *alloc)
     RETRY(am_react_context_get(m, AM_STR("key1"), &val));
     RETRY(am_react_stats_json(m, &val));
     RETRY(am_react_prune(m, 6, 5, 4));
+    /* A failed import leaves everything as it was (the export says so);
+     * then the import is made again. */
+    if (st == AM_OK && rc->doc != NULL) {
+        am_buf pre = AM_BUF_INIT, post = AM_BUF_INIT;
+        RETRY(am_react_export(m, &pre));
+        if (st == AM_OK &&
+            (st = am_react_import(m, am_buf_str(rc->doc))) == AM_ENOMEM) {
+            st = am_react_export(m, &post); /* the failure is spent */
+            if (st == AM_OK && (pre.len != post.len ||
+                                memcmp(pre.ptr, post.ptr, pre.len) != 0)) {
+                fprintf(stderr, "a failed import changed the memory:\n%s\n"
+                        "--- before:\n%s\n", post.ptr, pre.ptr);
+                st = AM_EPROTO;
+            }
+            if (st == AM_OK)
+                st = am_react_import(m, am_buf_str(rc->doc));
+        }
+        am_buf_free(&pre);
+        am_buf_free(&post);
+        RETRY(am_react_add_message(m, AM_STR("user"), AM_STR("after")));
+    }
     RETRY(am_react_export(m, &out));
     if (st == AM_OK && rc->want.len == 0) {
         st = am_buf_append(&rc->want, out.ptr, out.len);
@@ -526,9 +548,23 @@ static am_status react_retry_body(void *ctx, const am_allocator *alloc)
 
 AM_TEST(react_failed_calls_change_nothing)
 {
-    retry_ctx rc = { AM_BUF_INIT };
+    retry_ctx rc = { NULL, AM_BUF_INIT };
+    test_clock tc = { 0 };
+    am_clock clk;
+    am_react *m = new_mem(&tc, &clk);
+    am_buf doc = AM_BUF_INIT;
     CHECK_OK(react_retry_body(&rc, NULL));
     CHECK(rc.want.len > 0);
     CHECK(test_oom_sweep(react_retry_body, &rc) > 20);
     am_buf_free(&rc.want);
+    /* With an import of another memory's export in the middle. */
+    fill(m, &tc);
+    CHECK_OK(am_react_export(m, &doc));
+    rc.doc = &doc;
+    rc.want = (am_buf)AM_BUF_INIT;
+    CHECK_OK(react_retry_body(&rc, NULL));
+    CHECK(test_oom_sweep(react_retry_body, &rc) > 20);
+    am_buf_free(&rc.want);
+    am_buf_free(&doc);
+    am_react_free(m);
 }

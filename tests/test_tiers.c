@@ -1747,7 +1747,8 @@ AM_TEST(oom_sweep_with_a_database)
  * the custom index -- is the same as a run where nothing failed. */
 typedef struct retry_ctx {
     test_clock clk;
-    am_buf want; /* the fingerprint of the run without failures */
+    const char *db; /* NULL: memory only */
+    am_buf want;    /* the fingerprint of the run without failures */
 } retry_ctx;
 
 #define RETRY(call)                                                     \
@@ -1828,6 +1829,16 @@ static am_status retry_body(void *ctx, const am_allocator *a)
     o.move_log_cap = 8;
     o.move_log_keep = 6;
     o.archive_step_bytes = 16;
+    if (rc->db != NULL) {
+        char p[4300];
+        unlink(rc->db);
+        snprintf(p, sizeof p, "%s-wal", rc->db);
+        unlink(p);
+        snprintf(p, sizeof p, "%s-shm", rc->db);
+        unlink(p);
+        o.db_path = rc->db;
+        o.flush_interval_ms = 3600000; /* flushes when told, and at close */
+    }
     st = am_tiers_open(&o, &t, NULL);
     if (st != AM_OK)
         return st;
@@ -1860,6 +1871,8 @@ static am_status retry_body(void *ctx, const am_allocator *a)
     RETRY(am_tiers_archive(t, AM_STR("k9")));
     RETRY(am_tiers_restore(t, AM_STR("k2")));
     RETRY(am_tiers_delete(t, AM_STR("k7")));
+    if (rc->db != NULL)
+        RETRY(am_tiers_flush(t));
     if (st == AM_OK) { /* the state before the policies */
         st = fingerprint(t, &fp);
         if (st == AM_ENOMEM)
@@ -1885,6 +1898,26 @@ static am_status retry_body(void *ctx, const am_allocator *a)
             before = tmp;
         }
     }
+    if (rc->db != NULL) {
+        /* What the database holds, read back without failures. */
+        RETRY(am_tiers_flush(t));
+        am_tiers_close(t, NULL);
+        t = NULL;
+        o.alloc = NULL;
+        if (st == AM_OK)
+            st = am_tiers_open(&o, &t, NULL);
+        if (st == AM_OK)
+            st = am_tiers_add_index(t, "first_word", key_first_word, NULL);
+        if (st == AM_OK)
+            st = am_buf_append(&fp, "--- reopened\n", 13);
+        if (st == AM_OK) {
+            am_buf tmp = AM_BUF_INIT;
+            st = fingerprint(t, &tmp);
+            if (st == AM_OK)
+                st = am_buf_append(&fp, tmp.ptr, tmp.len);
+            am_buf_free(&tmp);
+        }
+    }
     if (st == AM_OK && rc->want.len == 0) {
         st = am_buf_append(&rc->want, fp.ptr, fp.len);
     } else if (st == AM_OK &&
@@ -1902,9 +1935,28 @@ static am_status retry_body(void *ctx, const am_allocator *a)
 
 AM_TEST(oom_failed_calls_change_nothing)
 {
-    retry_ctx rc = { { T0 }, AM_BUF_INIT };
+    retry_ctx rc = { { T0 }, NULL, AM_BUF_INIT };
     CHECK_OK(retry_body(&rc, NULL)); /* the reference run */
     CHECK(rc.want.len > 0);
     CHECK(test_oom_sweep(retry_body, &rc) > 50);
     am_buf_free(&rc.want);
+}
+
+/* The same with a database, flushed (retried) before the policies and at
+ * the end, then reopened without failures: the database holds the same. */
+AM_TEST(oom_failed_calls_change_nothing_in_the_database)
+{
+    char tmpl[] = "/dev/shm/amtest.XXXXXX";
+    char *dir, db[4200];
+    dir = access("/dev/shm", W_OK) == 0 && mkdtemp(tmpl) != NULL
+              ? strdup(tmpl)
+              : test_tmpdir();
+    snprintf(db, sizeof db, "%s/retry.db", dir);
+    retry_ctx rc = { { T0 }, db, AM_BUF_INIT };
+    CHECK_OK(retry_body(&rc, NULL));
+    CHECK(strstr(rc.want.ptr, "reopened") != NULL);
+    CHECK(test_oom_sweep(retry_body, &rc) > 50);
+    am_buf_free(&rc.want);
+    test_rmtree(dir);
+    free(dir);
 }
