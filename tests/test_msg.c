@@ -625,3 +625,121 @@ AM_TEST(string_scanner_finds_every_special_byte_at_every_offset)
         am_msg_free(m);
     }
 }
+
+/* Setters promise that on failure the message is unchanged. Each runs
+ * under the failing allocator; on AM_ENOMEM the message's JSON must be
+ * what it was before the call, and the call is made again (the injected
+ * failure is spent). The final JSON must be that of a run where nothing
+ * failed. */
+typedef struct setter_ctx {
+    am_buf want;
+} setter_ctx;
+
+static am_status msg_json(const am_msg *m, am_buf *b)
+{
+    am_error err;
+    return am_msg_to_json(m, b, &err); /* default allocator */
+}
+
+#define SET(call)                                                       \
+    do {                                                                \
+        if (st == AM_OK) {                                              \
+            st = msg_json(m, &pre);                                     \
+            if (st == AM_OK && (st = (call)) == AM_ENOMEM) {            \
+                st = msg_json(m, &post);                                \
+                if (st == AM_OK &&                                      \
+                    (pre.len != post.len ||                             \
+                     memcmp(pre.ptr, post.ptr, pre.len) != 0)) {        \
+                    fprintf(stderr, "%s changed the message:\n%s\n"     \
+                            "--- before:\n%s\n", #call, post.ptr,       \
+                            pre.ptr);                                   \
+                    st = AM_EPROTO;                                     \
+                }                                                       \
+                if (st == AM_OK)                                        \
+                    st = (call);                                        \
+            }                                                           \
+        }                                                               \
+    } while (0)
+
+static am_status setter_body(void *ctx, const am_allocator *alloc)
+{
+    setter_ctx *c = ctx;
+    am_msg_opts o = am_msg_opts_default();
+    am_msg *m = NULL, *t = NULL;
+    am_buf pre = AM_BUF_INIT, post = AM_BUF_INIT, fin = AM_BUF_INIT;
+    am_error err;
+    am_status st;
+    am_tool_call tc = { AM_STR("call_1"), AM_STR("function"),
+                        AM_STR("lookup"), AM_STR("{\"q\":\"x\"}") };
+    am_agent_call ag = { AM_STR("planner"), AM_STR("{\"goal\":\"plan\"}") };
+    am_agent_content ac = { AM_STR("thinking it over"),
+                            AM_ACTION_CALL_TOOL, AM_STR("{\"a\":1}") };
+    am_part parts[3];
+
+    memset(parts, 0, sizeof parts);
+    parts[0].type = AM_PART_THINKING;
+    parts[0].text = AM_STR("hmm, long thought about the order");
+    parts[0].signature = AM_STR("sig");
+    parts[1].type = AM_PART_TOOL_USE;
+    parts[1].id = AM_STR("tu1");
+    parts[1].name = AM_STR("search");
+    parts[1].json = AM_STR("{\"q\":[1,2,3]}");
+    parts[2].type = AM_PART_IMAGE;
+    parts[2].media_type = AM_STR("image/png");
+    parts[2].data = AM_STR("AAAABBBB");
+    o.alloc = alloc;
+    st = am_msg_create(&o, AM_ROLE_USER, &m, &err);
+    if (st != AM_OK)
+        return st;
+    SET(am_msg_set_id(m, AM_STR("fixed-id"), &err));
+    SET(am_msg_set_created_ms(m, 42, &err));
+    SET(am_msg_set_name(m, AM_STR("dana"), &err));
+    SET(am_msg_set_text(m, AM_STR("first text"), &err));
+    SET(am_msg_set_content_json(m, AM_STR("{\"k\": [1, 2]}"), &err));
+    SET(am_msg_set_text(m, AM_STR("text again, a bit longer this time"),
+                        &err));
+    SET(am_msg_set_role(m, AM_ROLE_ASSISTANT, &err));
+    for (int i = 0; i < 3; i++)
+        SET(am_msg_add_part(m, &parts[i], &err));
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "call_%d", i);
+        tc.id = am_str_c(id);
+        SET(am_msg_add_tool_call(m, &tc, &err));
+        SET(am_msg_add_image(m, AM_STR("https://example.com/x.png"), &err));
+    }
+    SET(am_msg_add_agent_call(m, &ag, &err));
+    SET(am_msg_set_structured_data(m, AM_STR("{\"s\":true}"), &err));
+    SET(am_msg_set_agent_content(m, &ac, &err));
+    SET(am_msg_set_name(m, AM_STR("dana again"), &err));
+    if (st == AM_OK) {
+        st = am_msg_copy(m, &t, &err);
+        if (st == AM_ENOMEM)
+            st = am_msg_copy(m, &t, &err);
+    }
+    if (st == AM_OK)
+        st = msg_json(t, &fin);
+    if (st == AM_OK && c->want.len == 0) {
+        st = am_buf_append(&c->want, fin.ptr, fin.len);
+    } else if (st == AM_OK && (fin.len != c->want.len ||
+                               memcmp(fin.ptr, c->want.ptr, fin.len) != 0)) {
+        fprintf(stderr, "after failed setters:\n%s\n--- want:\n%s\n",
+                fin.ptr, c->want.ptr);
+        st = AM_EPROTO;
+    }
+    am_buf_free(&pre);
+    am_buf_free(&post);
+    am_buf_free(&fin);
+    am_msg_free(t);
+    am_msg_free(m);
+    return st;
+}
+
+AM_TEST(failed_setters_leave_the_message_unchanged)
+{
+    setter_ctx c = { AM_BUF_INIT };
+    CHECK_OK(setter_body(&c, NULL));
+    CHECK(c.want.len > 0);
+    CHECK(test_oom_sweep(setter_body, &c) > 5); /* arena blocks: few */
+    am_buf_free(&c.want);
+}

@@ -903,3 +903,63 @@ AM_TEST(middleware_failed_call_keeps_the_running_summary)
     mw_retry_sweep(&l, 5, 5, l.count);
     am_msg_list_free(&l);
 }
+
+/* am_trim promises an empty result on failure, whatever `res` held before
+ * (here the result of an earlier trim), and a good answer otherwise: under
+ * the failing allocator, every strategy with a partial cut either fails
+ * with `res` empty or gives what a trim without failures gives. */
+typedef struct trim_ctx {
+    am_msg_list *l;
+    am_trim_strategy strategy;
+    size_t want_count, want_dropped, want_tokens;
+} trim_ctx;
+
+static am_status trim_empty_body(void *ctx, const am_allocator *alloc)
+{
+    trim_ctx *c = ctx;
+    am_trim_opts o = am_trim_opts_default();
+    am_trim_result r = AM_TRIM_RESULT_INIT;
+    am_status st;
+
+    o.alloc = alloc;
+    o.strategy = c->strategy;
+    o.max_tokens = 120;
+    o.allow_partial = true;
+    /* The second trim releases what the first left in `r` (either may be
+     * the one that meets the injected failure). */
+    st = am_trim(items(c->l), c->l->count, &o, &r, NULL);
+    if (st == AM_OK)
+        st = am_trim(items(c->l), c->l->count, &o, &r, NULL);
+    if (st != AM_OK && (r.messages.count != 0 || r.dropped_count != 0 ||
+                        r.tokens_after != 0))
+        st = AM_EPROTO; /* not empty on failure */
+    if (st == AM_OK &&
+        (r.messages.count != c->want_count ||
+         r.dropped_count != c->want_dropped ||
+         r.tokens_after != c->want_tokens))
+        st = AM_EPROTO;
+    am_trim_result_free(&r);
+    return st;
+}
+
+AM_TEST(failed_trim_leaves_an_empty_result)
+{
+    am_msg_list l = AM_MSG_LIST_INIT;
+    load(&l);
+    for (int s = AM_TRIM_LAST; s <= AM_TRIM_TOKENS; s++) {
+        trim_ctx c = { &l, (am_trim_strategy)s, 0, 0, 0 };
+        am_trim_opts o = am_trim_opts_default();
+        am_trim_result r = AM_TRIM_RESULT_INIT;
+        o.strategy = c.strategy;
+        o.max_tokens = 120;
+        o.allow_partial = true;
+        CHECK_OK(am_trim(items(&l), l.count, &o, &r, NULL));
+        c.want_count = r.messages.count;
+        c.want_dropped = r.dropped_count;
+        c.want_tokens = r.tokens_after;
+        CHECK(c.want_dropped > 0);
+        am_trim_result_free(&r);
+        CHECK(test_oom_sweep(trim_empty_body, &c) > 3);
+    }
+    am_msg_list_free(&l);
+}
