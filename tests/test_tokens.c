@@ -959,3 +959,64 @@ AM_TEST(encode_and_count_survive_every_allocation_failure)
     free(text);
     am_encoding_free(enc);
 }
+
+/* The tracker under the failing allocator: records for more models than
+ * its first array holds, savings and the JSON statistics; a record that
+ * answers AM_ENOMEM is made again (the injected failure is spent). The
+ * statistics must then be those of a run where nothing failed: a failed
+ * record counts nothing. */
+typedef struct tracker_ctx {
+    am_buf want;
+} tracker_ctx;
+
+static am_status tracker_body(void *ctx, const am_allocator *a)
+{
+    tracker_ctx *c = ctx;
+    static const char *models[] = { "gpt-4o-mini", "gpt-4o", "o3-mini",
+                                    "claude-3-5-haiku-latest", "mystery-1",
+                                    "mystery-2", "gpt-4.1", "mystery-3",
+                                    "gpt-4o-mini", "mystery-9" };
+    am_tracker_opts o = am_tracker_opts_default();
+    am_token_tracker *t = NULL;
+    am_buf js = AM_BUF_INIT;
+    am_status st;
+
+    o.alloc = a;
+    o.budget_tokens = 1000;
+    st = am_token_tracker_create(&o, &t, NULL);
+    if (st != AM_OK)
+        return st;
+    for (size_t i = 0; st == AM_OK && i < 10; i++) {
+        am_usage_record u = { am_str_c(models[i]), 100 + (int64_t)i, 10,
+                              20, i % 2 == 0, i % 3 == 0 };
+        st = am_token_tracker_record(t, &u);
+        if (st == AM_ENOMEM)
+            st = am_token_tracker_record(t, &u);
+        if (st == AM_OK && i % 4 == 0)
+            st = am_token_tracker_credit_savings(t, am_str_c(models[i]), 50);
+    }
+    if (st == AM_OK) {
+        st = am_token_tracker_stats_json(t, &js);
+        if (st == AM_ENOMEM)
+            st = am_token_tracker_stats_json(t, &js);
+    }
+    if (st == AM_OK && c->want.len == 0) {
+        st = am_buf_append(&c->want, js.ptr, js.len);
+    } else if (st == AM_OK && (js.len != c->want.len ||
+                               memcmp(js.ptr, c->want.ptr, js.len) != 0)) {
+        fprintf(stderr, "after a failed record:\n%s\n--- want:\n%s\n",
+                js.ptr, c->want.ptr);
+        st = AM_EPROTO;
+    }
+    am_buf_free(&js);
+    am_token_tracker_free(t);
+    return st;
+}
+
+AM_TEST(tracker_failed_records_count_nothing)
+{
+    tracker_ctx c = { AM_BUF_INIT };
+    CHECK_OK(tracker_body(&c, NULL));
+    CHECK(test_oom_sweep(tracker_body, &c) > 3);
+    am_buf_free(&c.want);
+}
