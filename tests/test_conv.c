@@ -339,6 +339,7 @@ AM_TEST(failed_save_keeps_the_old_file_and_names_the_path)
  * end must be that of a run where nothing failed. */
 typedef struct conv_retry_ctx {
     am_msg *shared[3]; /* frozen, made once: same ids in every run */
+    const char *path;  /* a file to save to and load from */
     am_buf want;
 } conv_retry_ctx;
 
@@ -346,6 +347,31 @@ typedef struct conv_retry_ctx {
     do {                                                                \
         if (st == AM_OK && (st = (call)) == AM_ENOMEM)                  \
             st = (call);                                                \
+    } while (0)
+
+/* As RETRY, and a call answering AM_ENOMEM must have left the
+ * conversation as it was (its JSON, written with the default allocator). */
+#define KEEP(call)                                                      \
+    do {                                                                \
+        if (st == AM_OK) {                                              \
+            am_buf pre_ = AM_BUF_INIT, post_ = AM_BUF_INIT;             \
+            st = am_conv_to_json(c, AM_FORMAT_AGENTMEM, 0, &pre_);      \
+            if (st == AM_OK && (st = (call)) == AM_ENOMEM) {            \
+                st = am_conv_to_json(c, AM_FORMAT_AGENTMEM, 0, &post_); \
+                if (st == AM_OK &&                                      \
+                    (pre_.len != post_.len ||                           \
+                     memcmp(pre_.ptr, post_.ptr, pre_.len) != 0)) {     \
+                    fprintf(stderr, "%s changed the conversation:\n%s\n" \
+                            "--- before:\n%s\n", #call, post_.ptr,       \
+                            pre_.ptr);                                  \
+                    st = AM_EPROTO;                                     \
+                }                                                       \
+                if (st == AM_OK)                                        \
+                    st = (call);                                        \
+            }                                                           \
+            am_buf_free(&pre_);                                         \
+            am_buf_free(&post_);                                        \
+        }                                                               \
     } while (0)
 
 static am_status conv_retry_body(void *ctx, const am_allocator *alloc)
@@ -364,19 +390,24 @@ static am_status conv_retry_body(void *ctx, const am_allocator *alloc)
     if (st != AM_OK)
         return st;
     l.alloc = alloc;
-    RETRY(am_conv_add_list(c, sh, 3));
+    KEEP(am_conv_add_list(c, sh, 3));
     for (int i = 0; i < 3; i++)
-        RETRY(am_conv_add(c, rc->shared[i]));
-    RETRY(am_conv_from_json(c, AM_FORMAT_AGENTMEM, AM_STR(
+        KEEP(am_conv_add(c, rc->shared[i]));
+    KEEP(am_conv_from_json(c, AM_FORMAT_AGENTMEM, AM_STR(
         "[{\"id\":\"a\",\"role\":\"system\",\"created_ms\":1,\"content\":"
         "\"s\"},{\"id\":\"b\",\"role\":\"user\",\"created_ms\":2,"
         "\"content\":\"x\\ty\"},{\"id\":\"c\",\"role\":\"assistant\","
         "\"created_ms\":3,\"content\":\"z\"}]")));
-    RETRY(am_conv_add_list(c, sh, 3));
+    KEEP(am_conv_add_list(c, sh, 3));
     RETRY(am_conv_recent(c, 4, &l));
     RETRY(am_conv_by_role(c, AM_ROLE_USER, &l));
-    RETRY(am_conv_replace(c, am_msg_list_items(&l), l.count));
-    RETRY(am_conv_add(c, rc->shared[1]));
+    KEEP(am_conv_replace(c, am_msg_list_items(&l), l.count));
+    KEEP(am_conv_add(c, rc->shared[1]));
+    if (rc->path != NULL) {
+        RETRY(am_conv_save(c, rc->path, AM_FORMAT_AGENTMEM));
+        KEEP(am_conv_add_list(c, sh, 3));
+        KEEP(am_conv_load(c, rc->path, AM_FORMAT_AGENTMEM));
+    }
     RETRY(am_conv_to_json(c, AM_FORMAT_AGENTMEM, 0, &b));
     if (st == AM_OK && rc->want.len == 0) {
         st = am_buf_append(&rc->want, b.ptr, b.len);
@@ -394,8 +425,10 @@ static am_status conv_retry_body(void *ctx, const am_allocator *alloc)
 
 AM_TEST(conversation_failed_calls_change_nothing)
 {
-    conv_retry_ctx rc = { { NULL }, AM_BUF_INIT };
+    char *dir = test_tmpdir(), path[512];
+    conv_retry_ctx rc = { { NULL }, path, AM_BUF_INIT };
     am_msg_list l = AM_MSG_LIST_INIT;
+    snprintf(path, sizeof path, "%s/conv.json", dir);
     CHECK_OK(am_msgs_from_json(NULL, AM_FORMAT_AGENTMEM, AM_STR(
         "[{\"id\":\"u1\",\"role\":\"user\",\"created_ms\":5,\"content\":"
         "\"one\"},{\"id\":\"a1\",\"role\":\"assistant\",\"created_ms\":6,"
@@ -411,4 +444,6 @@ AM_TEST(conversation_failed_calls_change_nothing)
     am_buf_free(&rc.want);
     for (int i = 0; i < 3; i++)
         am_msg_free(rc.shared[i]);
+    test_rmtree(dir);
+    free(dir);
 }

@@ -813,6 +813,12 @@ static am_status retry_body(void *ctx, const am_allocator *alloc)
         if (st == AM_ENOMEM)
             st = am_memory_add(mem, rc->msgs[i], &u);
     }
+    /* Compressing now, whatever the threshold: commits only on success. */
+    if (st == AM_OK) {
+        st = am_memory_compress(mem);
+        if (st == AM_ENOMEM)
+            st = am_memory_compress(mem);
+    }
     if (st == AM_OK) {
         st = am_memory_export(mem, &out);
         if (st == AM_ENOMEM)
@@ -891,6 +897,7 @@ AM_TEST(failed_tool_clearing_undoes_the_add)
     }
     CHECK_OK(retry_body(&rc, NULL));
     CHECK(strstr(rc.want.ptr, "\"tool_results_cleared\":0") == NULL);
+    CHECK(strstr(rc.want.ptr, "\"summary\":\"\"") == NULL); /* compressed */
     CHECK(test_oom_sweep(retry_body, &rc) > 10);
     am_buf_free(&rc.want);
     for (int i = 0; i < 12; i++)

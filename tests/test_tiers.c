@@ -1865,7 +1865,24 @@ static am_status retry_body(void *ctx, const am_allocator *a)
         in.tag_count = 1;
         in.type = AM_STR("c");
         in.tier = AM_TIER_LONG_TERM;
-        RETRY(am_tiers_store(t, AM_STR("k5"), &in));
+        /* A failed replace leaves the old item (and everything else). */
+        st = fingerprint(t, &fp);
+        if (st == AM_ENOMEM)
+            st = fingerprint(t, &fp);
+        if (st == AM_OK &&
+            (st = am_tiers_store(t, AM_STR("k5"), &in)) == AM_ENOMEM) {
+            am_buf post = AM_BUF_INIT;
+            st = fingerprint(t, &post); /* the failure is spent */
+            if (st == AM_OK && (post.len != fp.len ||
+                                memcmp(post.ptr, fp.ptr, fp.len) != 0)) {
+                print_error("a failed replace changed the tiers:\n%s\n"
+                            "--- before:\n%s\n", post.ptr, fp.ptr);
+                st = AM_EPROTO;
+            }
+            am_buf_free(&post);
+            if (st == AM_OK)
+                st = am_tiers_store(t, AM_STR("k5"), &in);
+        }
     }
     RETRY(am_tiers_archive(t, AM_STR("k2")));
     RETRY(am_tiers_archive(t, AM_STR("k9")));
