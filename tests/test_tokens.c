@@ -1020,3 +1020,60 @@ AM_TEST(tracker_failed_records_count_nothing)
     CHECK(test_oom_sweep(tracker_body, &c) > 3);
     am_buf_free(&c.want);
 }
+
+/* Tokenizers under the failing allocator: an exact one sharing a
+ * pre-opened encoding, an exact one opening its own by name, and an
+ * estimating one; each counts and encodes messages, and every answer on
+ * AM_OK is the reference answer. */
+typedef struct tz_ctx {
+    am_encoding *enc;
+    size_t want[3];
+} tz_ctx;
+
+static am_status tz_body(void *ctx, const am_allocator *a)
+{
+    tz_ctx *c = ctx;
+    static const char *models[3] = { "gpt-4o-mini", "gpt-4",
+                                     "claude-3-5-haiku-latest" };
+    am_token_msg msgs[2] = {
+        { AM_STR("system"), AM_STR("Be brief. <|endoftext|>"),
+          AM_STR("") },
+        { AM_STR("user"), AM_STR("How many tokens is this, exactly?"),
+          AM_STR("dana") },
+    };
+    am_status st = AM_OK;
+
+    for (int i = 0; st == AM_OK && i < 3; i++) {
+        am_tokenizer_opts o = am_tokenizer_opts_default();
+        am_tokenizer *tz = NULL;
+        am_tokens toks = AM_TOKENS_INIT;
+        size_t n = 0;
+        o.alloc = a;
+        if (i == 0)
+            o.encoding = c->enc;
+        st = am_tokenizer_open(am_str_c(models[i]), &o, &tz, NULL);
+        if (st != AM_OK)
+            break;
+        st = am_tokenizer_count_messages(tz, msgs, 2, &n, NULL);
+        if (st == AM_OK && (c->want[i] == 0 ? (c->want[i] = n, false)
+                                            : n != c->want[i]))
+            st = AM_EPROTO;
+        toks.alloc = a;
+        if (st == AM_OK && am_tokenizer_is_exact(tz)) {
+            st = am_tokenizer_encode(tz, msgs[1].content, NULL, &toks, NULL);
+            if (st == AM_OK && toks.count == 0)
+                st = AM_EPROTO;
+        }
+        am_tokens_free(&toks);
+        am_tokenizer_free(tz);
+    }
+    return st;
+}
+
+AM_TEST(tokenizers_survive_every_allocation_failure)
+{
+    tz_ctx c = { open_enc("o200k_base"), { 0, 0, 0 } };
+    CHECK_OK(tz_body(&c, NULL)); /* the reference counts */
+    CHECK(test_oom_sweep(tz_body, &c) > 3);
+    am_encoding_free(c.enc);
+}
