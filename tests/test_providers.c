@@ -1659,3 +1659,92 @@ AM_TEST(quota_exhaustion_and_x_should_retry_decide_retries)
     am_llm_free(llm);
     mock_http_stop(m);
 }
+
+/* ---- OOM through the real HTTP path ---- */
+
+/* A long chat reply (the reply buffer grows many times). */
+static bool long_reply(void *ctx, const mock_request *req, mock_reply *out)
+{
+    static const char head[] =
+        "{\"id\":\"x\",\"object\":\"chat.completion\",\"model\":\"test-model\","
+        "\"choices\":[{\"index\":0,\"finish_reason\":\"stop\",\"message\":{"
+        "\"role\":\"assistant\",\"content\":\"";
+    static const char tail[] =
+        "\"}}],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":9}}";
+    size_t n = 40000;
+    char *b;
+    (void)ctx;
+    if (strstr(req->path, "/chat/completions") == NULL)
+        return false;
+    b = malloc(sizeof head + n + sizeof tail);
+    if (b == NULL)
+        return false;
+    memcpy(b, head, sizeof head - 1);
+    memset(b + sizeof head - 1, 'w', n);
+    memcpy(b + sizeof head - 1 + n, tail, sizeof tail);
+    out->status = 200;
+    out->body = b;
+    return true;
+}
+
+static am_status http_oom_body(void *ctx, const am_allocator *a)
+{
+    mock_http *m = ctx;
+    am_llm_opts o = am_llm_opts_default();
+    am_openai_embed_opts eo = am_openai_embed_opts_default();
+    am_llm *llm = NULL;
+    am_embedder *emb = NULL;
+    am_buf text = AM_BUF_INIT, raw = AM_BUF_INIT;
+    am_llm_result res;
+    am_llm_request req;
+    am_str texts[3] = { AM_STR("one"), AM_STR("two two"),
+                        AM_STR("three three three") };
+    float vec[3 * 8];
+    am_status st;
+
+    o.kind = AM_LLM_OPENAI;
+    o.base_url = url_with(m, "/v1");
+    o.model = "test-model";
+    o.api_key = "k";
+    o.http.max_retries = 0;
+    o.http.timeout_ms = 5000;
+    o.alloc = a;
+    text.alloc = a;
+    raw.alloc = a;
+    st = am_llm_create(&o, &llm, NULL);
+    if (st != AM_OK)
+        return st;
+    memset(&req, 0, sizeof req);
+    req.msgs = two_msgs;
+    req.count = 2;
+    req.raw_reply = &raw;
+    st = am_llm_chat(llm, &req, &text, &res);
+    if (st == AM_OK && text.len != 40000)
+        st = AM_EPROTO;
+    if (st != AM_OK && text.len != 0)
+        st = AM_EPROTO; /* text is emptied on failure */
+    am_llm_free(llm);
+    eo.base_url = url_with(m, "/v1");
+    eo.model = "test-embed";
+    eo.api_key = "k";
+    eo.dim = 8;
+    eo.max_batch = 2; /* two requests */
+    eo.alloc = a;
+    if (st == AM_OK)
+        st = am_embedder_openai_create(&eo, &emb, NULL);
+    if (st == AM_OK)
+        st = am_embedder_embed(emb, texts, 3, vec, NULL);
+    am_embedder_free(emb);
+    am_buf_free(&text);
+    am_buf_free(&raw);
+    return st;
+}
+
+AM_TEST(chat_and_embed_over_http_survive_every_allocation_failure)
+{
+    mock_http_opts mo = { .handler = long_reply };
+    mock_http *m = mock_http_start(&mo);
+    CHECK(m != NULL);
+    CHECK(test_oom_sweep(http_oom_body, m) > 10);
+    mock_http_stop(m);
+}
