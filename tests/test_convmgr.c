@@ -528,7 +528,19 @@ static am_status mgr_retry_body(void *ctx, const am_allocator *alloc)
         return st;
     RETRY(am_convmgr_get(m, AM_STR("P"), &c));
     RETRY(am_conv_add_list(c, sh, 2));
-    RETRY(am_convmgr_set_retention(m, AM_STR("P"), AM_RETAIN_PERSISTENT));
+    /* A failed switch to PERSISTENT keeps the old policy (a retry would
+     * hide a half-done switch). */
+    if (st == AM_OK && (st = am_convmgr_set_retention(
+                            m, AM_STR("P"), AM_RETAIN_PERSISTENT)) ==
+                           AM_ENOMEM) {
+        if (am_convmgr_retention(m, AM_STR("P")) != AM_RETAIN_SESSION) {
+            fprintf(stderr, "a failed set_retention changed the policy\n");
+            st = AM_EPROTO;
+        } else {
+            st = am_convmgr_set_retention(m, AM_STR("P"),
+                                          AM_RETAIN_PERSISTENT);
+        }
+    }
     for (int i = 0; i < 4; i++)
         RETRY(am_conv_add(c, rc->shared[i]));
     RETRY(am_conv_replace(c, sh + 1, 3));
