@@ -7,6 +7,7 @@
 
 #include "agentmem/store.h"
 #include "agentmem/tiers.h"
+#include "core/core.h"
 #include "harness.h"
 #include "store_target.h"
 
@@ -1166,6 +1167,102 @@ AM_TEST(oom_sweep_every_store_entry_point)
 {
     char *dir = test_tmpdir();
     CHECK(test_oom_sweep(oom_more_body, dir) > 20);
+    test_rmtree(dir);
+    free(dir);
+}
+
+/* A loaded vector cache that is full (1,024 entries) grows when a put adds
+ * one more vector: memory running out there or in the searches leaves the
+ * next search right (the new item is the best match) and no block behind. */
+static am_status oom_vec_apply_body(void *ctx, const am_allocator *alloc)
+{
+    const char *path = ctx;
+    am_store_opts o = am_store_opts_default();
+    am_store *s = NULL;
+    am_results *r = NULL;
+    float qv[4] = { 0, 0, 1, 0 };
+    am_status st;
+    o.alloc = alloc;
+    st = am_store_open(path, &o, &s, NULL);
+    if (st != AM_OK)
+        return st;
+    am_search q = { .ns = NS1("v"), .vec = qv, .dim = 4,
+                    .mode = AM_SEARCH_VECTOR, .limit = 2 };
+    am_item_in it = { .ns = NS1("v"), .key = AM_STR("new"),
+                      .value = AM_STR("2"), .vec = qv, .dim = 4,
+                      .vec_model = "test" };
+    st = am_store_search(s, &q, &r); /* loads the cache */
+    am_results_free(r);
+    r = NULL;
+    if (st == AM_OK)
+        st = am_store_put(s, &it);
+    if (st == AM_OK)
+        st = am_store_search(s, &q, &r);
+    if (st == AM_OK &&
+        (r == NULL || r->count != 2 || r->items[0].key.len != 3 ||
+         memcmp(r->items[0].key.ptr, "new", 3) != 0))
+        st = AM_EPROTO;
+    am_results_free(r);
+    am_store_close(s);
+    return st;
+}
+
+AM_TEST(oom_sweep_vector_cache_grows_on_put)
+{
+    char *dir = test_tmpdir(), path[512], base[512];
+    static am_item_in items[1024];
+    static float vecs[1024][4];
+    static char keys[1024][16];
+    am_ns ns = NS1("v");
+    am_store *s;
+
+    snprintf(base, sizeof base, "%s/base.db", dir);
+    CHECK_OK(am_store_open(base, NULL, &s, NULL));
+    for (int i = 0; i < 1024; i++) {
+        vecs[i][0] = 1;
+        vecs[i][1] = (float)i / 1024;
+        vecs[i][2] = 0.1f;
+        vecs[i][3] = 0.5f;
+        snprintf(keys[i], sizeof keys[i], "k%d", i);
+        items[i] = (am_item_in){ .ns = ns, .key = am_str_c(keys[i]),
+                                 .value = AM_STR("1"), .vec = vecs[i],
+                                 .dim = 4, .vec_model = "test" };
+    }
+    CHECK_OK_E(am_store_put_many(s, items, 1024), am_store_last_error(s));
+    am_store_close(s);
+    {
+        /* Everything is in the main file (no WAL left to copy). */
+        char wal[600];
+        snprintf(wal, sizeof wal, "%s-wal", base);
+        CHECK(access(wal, F_OK) != 0);
+    }
+    snprintf(path, sizeof path, "%s/run.db", dir);
+    /* Each run starts from a copy of the base file. */
+    for (long n = 1;; n++) {
+        test_alloc ta = { .fail_at = n };
+        am_allocator a = test_alloc_make(&ta);
+        am_buf b = AM_BUF_INIT;
+        am_status st;
+        char side[600];
+        snprintf(side, sizeof side, "%s-wal", path);
+        unlink(side);
+        snprintf(side, sizeof side, "%s-shm", path);
+        unlink(side);
+        CHECK_OK(am__read_file(base, &b, NULL));
+        CHECK_OK(am__write_file_atomic(path, b.ptr, b.len, NULL));
+        am_buf_free(&b);
+        st = oom_vec_apply_body(path, &a);
+        if (st != AM_OK && st != AM_ENOMEM)
+            fail_msg("run %ld returned %s", n, am_status_str(st));
+        if (ta.live_blocks != 0 || ta.live != 0)
+            fail_msg("run %ld leaked %ld blocks (%zu bytes)", n,
+                     ta.live_blocks, ta.live);
+        if (ta.failures == 0) {
+            CHECK_OK(st);
+            CHECK(n > 10);
+            break;
+        }
+    }
     test_rmtree(dir);
     free(dir);
 }
