@@ -587,3 +587,114 @@ AM_TEST(react_failed_calls_change_nothing)
     am_buf_free(&doc);
     am_react_free(m);
 }
+
+/* A domain record allocated with the sweep's allocator: a record the
+ * memory takes and fails to keep, or one an import builds and then drops,
+ * must be freed (the sweep counts live blocks). */
+typedef struct dom_rec {
+    int n;
+} dom_rec;
+
+static am_status dom_ser(void *ctx, const void *record, am_buf *out,
+                         am_error *err)
+{
+    (void)ctx;
+    (void)err;
+    return am_buf_appendf(out, "{\"n\":%d}", ((const dom_rec *)record)->n);
+}
+
+static am_status dom_de(void *ctx, am_str json, void **record, am_error *err)
+{
+    const am_allocator *a = *(const am_allocator *const *)ctx;
+    dom_rec *r;
+    int n = 0;
+    char text[64];
+    (void)err;
+    if (json.len >= sizeof text)
+        return AM_EFORMAT;
+    memcpy(text, json.ptr, json.len);
+    text[json.len] = '\0'; /* json need not end in a NUL */
+    if (sscanf(text, "{\"n\":%d}", &n) != 1)
+        return AM_EFORMAT;
+    r = a->alloc(a->ctx, sizeof *r);
+    if (r == NULL)
+        return AM_ENOMEM;
+    r->n = n;
+    *record = r;
+    return AM_OK;
+}
+
+static void dom_free(void *ctx, void *record)
+{
+    const am_allocator *a = *(const am_allocator *const *)ctx;
+    if (record != NULL)
+        a->free(a->ctx, record, sizeof(dom_rec));
+}
+
+static am_status domain_oom_body(void *ctx, const am_allocator *alloc)
+{
+    const am_allocator *cur = alloc;
+    am_react_domain_type dt = { "counter", dom_ser, dom_de, dom_free, &cur };
+    am_react_opts o = am_react_opts_default();
+    am_react *m = NULL, *n = NULL;
+    am_buf doc = AM_BUF_INIT, pre = AM_BUF_INIT, post = AM_BUF_INIT;
+    dom_rec *r;
+    am_status st;
+    (void)ctx;
+    o.alloc = alloc;
+    st = am_react_create(&o, &m, NULL);
+    if (st == AM_OK)
+        st = am_react_create(&o, &n, NULL);
+    if (st == AM_OK)
+        st = am_react_set_domain_type(m, &dt);
+    if (st == AM_OK)
+        st = am_react_set_domain_type(n, &dt);
+    if (st == AM_OK) {
+        r = alloc->alloc(alloc->ctx, sizeof *r);
+        if (r == NULL)
+            st = AM_ENOMEM;
+        else {
+            r->n = 41;
+            st = am_react_set_domain(m, r);
+        }
+    }
+    if (st == AM_OK)
+        st = am_react_add_message(m, AM_STR("user"), AM_STR("count"));
+    if (st == AM_OK)
+        st = am_react_export(m, &doc);
+    /* n holds its own record; a failed import keeps it. */
+    if (st == AM_OK) {
+        r = alloc->alloc(alloc->ctx, sizeof *r);
+        if (r == NULL)
+            st = AM_ENOMEM;
+        else {
+            r->n = 7;
+            st = am_react_set_domain(n, r);
+        }
+    }
+    if (st == AM_OK)
+        st = am_react_export(n, &pre);
+    if (st == AM_OK &&
+        (st = am_react_import(n, am_buf_str(&doc))) == AM_ENOMEM) {
+        st = am_react_export(n, &post);
+        if (st == AM_OK && (pre.len != post.len ||
+                            memcmp(pre.ptr, post.ptr, pre.len) != 0))
+            st = AM_EPROTO;
+        if (st == AM_OK)
+            st = AM_ENOMEM;
+    }
+    if (st == AM_OK &&
+        ((r = am_react_domain(n)) == NULL || r->n != 41))
+        st = AM_EPROTO;
+    am_buf_free(&doc);
+    am_buf_free(&pre);
+    am_buf_free(&post);
+    am_react_free(m);
+    am_react_free(n);
+    return st;
+}
+
+AM_TEST(react_domain_records_survive_oom)
+{
+    CHECK(test_oom_sweep(domain_oom_body, NULL) > 5);
+}
