@@ -30,10 +30,15 @@ static am_msg *call_msg(const char *id1, const char *id2, const char *tool)
     return m;
 }
 
+/* Tool results carry a fixed creation time, which their placeholders
+ * must keep (they stand for the same message). */
+#define RESULT_CREATED_MS 1700000000000LL
+
 static am_msg *result_msg(const char *id, const char *text)
 {
     am_msg *m = text_msg(AM_ROLE_TOOL, text);
     CHECK_OK(am_msg_set_tool_call_id(m, am_str_c(id), NULL));
+    CHECK_OK(am_msg_set_created_ms(m, RESULT_CREATED_MS, NULL));
     return m;
 }
 
@@ -316,6 +321,7 @@ AM_TEST(tool_results_are_cleared_past_the_trigger_keeping_recent_and_excluded)
         am_str t = am_msg_content_text(ctx.items[i]);
         if (am_msg_role(ctx.items[i]) != AM_ROLE_TOOL)
             continue;
+        CHECK_EQ(am_msg_created_ms(ctx.items[i]), RESULT_CREATED_MS);
         if (strncmp(t.ptr, "[tool result cleared", 20) == 0)
             placeholders++;
         else if (i + 6 < ctx.count)

@@ -451,6 +451,10 @@ am_status am__memory_clear_tools(am_memory *m)
                                          &m->err);
         if (st == AM_OK)
             st = am_msg_set_id(repl[i], am_msg_id(x), &m->err);
+        /* The placeholder stands for the same message: same time. */
+        if (st == AM_OK)
+            st = am_msg_set_created_ms(repl[i], am_msg_created_ms(x),
+                                       &m->err);
         if (st == AM_OK)
             st = am__count_msg_buf(&m->o.counter, repl[i], &m->scratch,
                                    &rtok[i], &m->err);
