@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "agentmem/store.h"
 #include "agentmem/tiers.h"
 #include "core/core.h"
@@ -666,6 +668,63 @@ AM_TEST(hybrid_search_fuses_and_filters_on_metadata)
     CHECK_OK(am_results_to_json(r, 1, &js, NULL));
     CHECK(strstr(js.ptr, "\"key\":\"2\"") != NULL);
     CHECK(strstr(js.ptr, "\"namespace\":[\"u\",\"notes\"]") != NULL);
+    am_results_free(r);
+    am_buf_free(&js);
+    fx_close(&f);
+}
+
+/* jansson allocates through its own hooks: fail its n-th allocation. */
+static long jansson_fail_at, jansson_calls;
+
+static void *failing_jansson_malloc(size_t n)
+{
+    return ++jansson_calls == jansson_fail_at ? NULL : malloc(n);
+}
+
+static size_t count_of(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(hay, needle); p != NULL;
+         p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* Whatever allocation of jansson fails, the JSON of a result list is
+ * complete or an error, never AM_OK with fields missing. */
+AM_TEST(results_json_is_complete_or_an_error_when_memory_runs_out)
+{
+    fixture f;
+    am_results *r = NULL;
+    am_buf js = AM_BUF_INIT;
+    am_status st;
+    long n;
+
+    fx_open(&f, 0);
+    for (int i = 0; i < 3; i++) {
+        char key[8];
+        snprintf(key, sizeof key, "k%d", i);
+        CHECK_OK(put(f.s, NS2("u", "notes"), key, "{\"text\":\"x\"}", 0));
+    }
+    CHECK_OK(am_store_list(f.s, NS1("u"), 0, 0, &r));
+    CHECK_EQ(r->count, 3);
+    for (n = 1;; n++) {
+        jansson_calls = 0;
+        jansson_fail_at = n;
+        json_set_alloc_funcs(failing_jansson_malloc, free);
+        st = am_results_to_json(r, 1, &js, NULL);
+        json_set_alloc_funcs(malloc, free);
+        if (st == AM_OK) {
+            CHECK_EQ(count_of(js.ptr, "\"updated_ms\":"), 3);
+            CHECK_EQ(count_of(js.ptr, "\"vec_score\":"), 3);
+            CHECK_EQ(count_of(js.ptr, "\"namespace\":[\"u\",\"notes\"]"), 3);
+        } else {
+            CHECK_EQ(st, AM_ENOMEM);
+        }
+        if (jansson_calls < n)
+            break; /* nothing failed: every allocation was tried */
+    }
+    CHECK(n > 10);
     am_results_free(r);
     am_buf_free(&js);
     fx_close(&f);

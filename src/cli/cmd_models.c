@@ -17,7 +17,9 @@
 #include "cli.h"
 #include "commands.h"
 
-static void print_info(const am_model_info *m, bool json, bool first)
+/* One catalog entry, as a table row or a JSON object; AM_ENOMEM when
+ * the JSON could not be built (nothing is printed then). */
+static am_status print_info(const am_model_info *m, bool json, bool first)
 {
     if (json) {
         /* jansson escapes whatever a user catalog put in the names. */
@@ -30,19 +32,21 @@ static void print_info(const am_model_info *m, bool json, bool first)
                               m->cached_input_per_mtok, "known", m->known);
         char *text;
         if (o == NULL)
-            return;
-        if (m->encoding != NULL)
-            json_object_set_new(o, "encoding", json_string(m->encoding));
+            return AM_ENOMEM;
+        if ((m->encoding != NULL
+                 ? json_object_set_new(o, "encoding",
+                                       json_string(m->encoding))
+                 : json_object_set_new(o, "chars_per_token",
+                                       json_real(m->chars_per_token))) != 0)
+            text = NULL;
         else
-            json_object_set_new(o, "chars_per_token",
-                                json_real(m->chars_per_token));
-        text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER |
-                                 JSON_REAL_PRECISION(10));
+            text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                                     JSON_REAL_PRECISION(10));
         if (text != NULL)
             printf("%s%s", first ? "" : ",\n", text);
         free(text);
         json_decref(o);
-        return;
+        return text != NULL ? AM_OK : AM_ENOMEM;
     }
     char tok[32];
     if (m->encoding != NULL)
@@ -53,6 +57,7 @@ static void print_info(const am_model_info *m, bool json, bool first)
            m->provider, tok, (long long)m->context_window,
            (long long)m->max_output, m->input_per_mtok, m->output_per_mtok,
            m->cached_input_per_mtok);
+    return AM_OK;
 }
 
 static void print_header(void)
@@ -93,12 +98,12 @@ int cmd_models(int argc, char **argv)
         bool known = am_models_lookup(models, am_str_c(model), &info);
         if (!json) {
             print_header();
-            print_info(&info, false, true);
+            st = print_info(&info, false, true);
             if (!known)
                 printf("(unknown model '%s': catalog defaults, counts and "
                        "cost are estimated)\n", model);
         } else {
-            print_info(&info, true, true);
+            st = print_info(&info, true, true);
             printf("\n");
         }
     } else {
@@ -107,13 +112,15 @@ int cmd_models(int argc, char **argv)
             printf("[");
         else
             print_header();
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n && st == AM_OK; i++)
             if (am_models_at(models, i, &info))
-                print_info(&info, json, i == 0);
+                st = print_info(&info, json, i == 0);
         if (json)
             printf("]\n");
     }
     am_models_free(models);
+    if (st != AM_OK)
+        return cli_fail(st, NULL, "models: out of memory");
     return CLI_EXIT_OK;
 }
 

@@ -236,8 +236,17 @@ static am_status search_json(am_store *s, am_str user_id, am_str query,
             json_decref(v);
             continue;
         }
-        json_object_set_new(v, "score", json_real(r->items[i].score));
-        json_array_append_new(arr, v);
+        /* -1 from jansson is out of memory: no half-filled answer. (A
+         * failed append frees v itself; a failed set does not.) */
+        if (json_object_set_new(v, "score", json_real(r->items[i].score)) !=
+            0) {
+            json_decref(v);
+            json_decref(arr);
+            arr = NULL;
+        } else if (json_array_append_new(arr, v) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
     }
     am_results_free(r);
     if (arr == NULL)
@@ -390,8 +399,11 @@ am_status am_recall_tool_call(am_store *s, am_str user_id,
         json_t *block = json_pack("{s:s,s:s,s:s%}", "type", "tool_result",
                                   "tool_use_id", id, "content", text.ptr,
                                   text.len);
-        if (block != NULL && error != NULL)
-            json_object_set_new(block, "is_error", json_true());
+        if (block != NULL && error != NULL &&
+            json_object_set_new(block, "is_error", json_true()) != 0) {
+            json_decref(block);
+            block = NULL;
+        }
         msg = block != NULL ? json_pack("{s:s,s:[o]}", "role", "user",
                                         "content", block)
                             : NULL;

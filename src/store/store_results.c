@@ -133,6 +133,7 @@ am_status am_results_to_json(const am_results *r, int with_scores,
     for (size_t i = 0; r != NULL && i < r->count && st == AM_OK; i++) {
         const am_item *it = &r->items[i];
         json_t *o = json_object(), *ns = json_array();
+        int bad = 0;
         if (o == NULL || ns == NULL) {
             json_decref(o);
             json_decref(ns);
@@ -140,35 +141,42 @@ am_status am_results_to_json(const am_results *r, int with_scores,
             break;
         }
         for (size_t k = 0; k < it->ns_count; k++)
-            json_array_append_new(ns, str_json(it->ns_parts[k]));
-        json_object_set_new(o, "namespace", ns);
+            bad |= json_array_append_new(ns, str_json(it->ns_parts[k]));
+        bad |= json_object_set_new(o, "namespace", ns);
         if (it->event.len > 0) {
-            json_object_set_new(o, "event", str_json(it->event));
-            json_object_set_new(o, "at_ms", json_integer(it->at_ms));
-            json_object_set_new(o, "actor", str_json(it->actor));
+            bad |= json_object_set_new(o, "event", str_json(it->event));
+            bad |= json_object_set_new(o, "at_ms", json_integer(it->at_ms));
+            bad |= json_object_set_new(o, "actor", str_json(it->actor));
             if (it->old_value.len > 0)
-                json_object_set_new(o, "old_value",
-                                    embed_json(it->old_value));
+                bad |= json_object_set_new(o, "old_value",
+                                           embed_json(it->old_value));
             if (it->value.len > 0)
-                json_object_set_new(o, "value", embed_json(it->value));
+                bad |= json_object_set_new(o, "value", embed_json(it->value));
         } else if (it->key.len > 0) {
-            json_object_set_new(o, "key", str_json(it->key));
-            json_object_set_new(o, "value", embed_json(it->value));
-            json_object_set_new(o, "meta", embed_json(it->meta));
-            json_object_set_new(o, "created_ms",
-                                json_integer(it->created_ms));
-            json_object_set_new(o, "updated_ms",
-                                json_integer(it->updated_ms));
+            bad |= json_object_set_new(o, "key", str_json(it->key));
+            bad |= json_object_set_new(o, "value", embed_json(it->value));
+            bad |= json_object_set_new(o, "meta", embed_json(it->meta));
+            bad |= json_object_set_new(o, "created_ms",
+                                       json_integer(it->created_ms));
+            bad |= json_object_set_new(o, "updated_ms",
+                                       json_integer(it->updated_ms));
             if (it->expires_ms > 0)
-                json_object_set_new(o, "expires_ms",
-                                    json_integer(it->expires_ms));
+                bad |= json_object_set_new(o, "expires_ms",
+                                           json_integer(it->expires_ms));
             if (with_scores) {
-                json_object_set_new(o, "score", json_real(it->score));
-                json_object_set_new(o, "fts_score",
-                                    json_real(it->fts_score));
-                json_object_set_new(o, "vec_score",
-                                    json_real(it->vec_score));
+                bad |= json_object_set_new(o, "score", json_real(it->score));
+                bad |= json_object_set_new(o, "fts_score",
+                                           json_real(it->fts_score));
+                bad |= json_object_set_new(o, "vec_score",
+                                           json_real(it->vec_score));
             }
+        }
+        /* jansson answers -1 when it runs out of memory (also when the
+         * value could not be made); an incomplete object is no answer. */
+        if (bad != 0) {
+            json_decref(o);
+            st = am__fail(err, AM_ENOMEM, "results: out of memory");
+            break;
         }
         if (json_array_append_new(arr, o) != 0)
             st = am__fail(err, AM_ENOMEM, "results: out of memory");
