@@ -310,29 +310,29 @@ static am_status view_dir(mctx *m, const char *dir, size_t dlen)
 }
 
 /* Split text into lines the way the reference tool does ("a\nb\n" is
- * ["a", "b", ""]). Returns offsets: line i is [starts[i], ends[i]). */
+ * ["a", "b", ""]): line i is [start, end) of the text. One array of
+ * spans, so a failed grow leaves one allocation of a known size. */
+typedef struct span {
+    size_t start, end;
+} span;
+
 typedef struct lines {
-    size_t *start, *end;
+    span *v;
     size_t count, cap;
 } lines;
 
+/* On failure *l holds what was split so far; lines_free releases it. */
 static am_status split_lines(const char *t, size_t len, lines *l)
 {
     size_t s = 0;
     memset(l, 0, sizeof *l);
     for (size_t i = 0; i <= len; i++) {
         if (i == len || t[i] == '\n') {
-            size_t cap = l->cap;
-            if (am__grow(NULL, (void **)&l->start, &cap, l->count + 1,
-                         sizeof(size_t)) != AM_OK)
+            if (am__grow(NULL, (void **)&l->v, &l->cap, l->count + 1,
+                         sizeof *l->v) != AM_OK)
                 return AM_ENOMEM;
-            cap = l->cap;
-            if (am__grow(NULL, (void **)&l->end, &cap, l->count + 1,
-                         sizeof(size_t)) != AM_OK)
-                return AM_ENOMEM;
-            l->cap = cap;
-            l->start[l->count] = s;
-            l->end[l->count] = i;
+            l->v[l->count].start = s;
+            l->v[l->count].end = i;
             l->count++;
             s = i + 1;
         }
@@ -342,8 +342,8 @@ static am_status split_lines(const char *t, size_t len, lines *l)
 
 static void lines_free(lines *l)
 {
-    am__free(NULL, l->start, l->cap * sizeof(size_t));
-    am__free(NULL, l->end, l->cap * sizeof(size_t));
+    am__free(NULL, l->v, l->cap * sizeof *l->v);
+    memset(l, 0, sizeof *l);
 }
 
 /* Append lines [from, to) (0-based) numbered "%6d\t". */
@@ -353,8 +353,8 @@ static am_status numbered(am_buf *b, const char *t, const lines *l,
     am_status st = AM_OK;
     for (size_t i = from; i < to && st == AM_OK; i++)
         st = am_buf_appendf(b, "%s%6zu\t%.*s", i > from ? "\n" : "", i + 1,
-                            (int)(l->end[i] - l->start[i]),
-                            t + l->start[i]);
+                            (int)(l->v[i].end - l->v[i].start),
+                            t + l->v[i].start);
     return st;
 }
 
@@ -381,6 +381,7 @@ static am_status cmd_view(mctx *m, json_t *in, am_str raw, const char *path,
         tlen--;
     st = split_lines(text.ptr != NULL ? text.ptr : "", tlen, &l);
     if (st != AM_OK) {
+        lines_free(&l);
         am_buf_free(&text);
         return am__fail(&m->s->err, AM_ENOMEM, "memory tool: out of memory");
     }
@@ -415,7 +416,7 @@ static am_status cmd_view(mctx *m, json_t *in, am_str raw, const char *path,
     /* Long files: cut the view at MAX_VIEW_CHARS and say so. */
     size_t cut = to;
     for (size_t i = from; i < to; i++)
-        if (l.end[i] - l.start[from] > MAX_VIEW_CHARS) {
+        if (l.v[i].end - l.v[from].start > MAX_VIEW_CHARS) {
             cut = i > from ? i : from + 1;
             break;
         }
@@ -618,7 +619,7 @@ static am_status cmd_insert(mctx *m, json_t *in, am_str raw,
     if (ins.len > 0 && ins.ptr[ins.len - 1] == '\n')
         ins.len--;
     /* Lines [0, at) then the new text then the rest, "\n"-joined. */
-    size_t split = at == 0 ? 0 : l.end[at - 1];
+    size_t split = at == 0 ? 0 : l.v[at - 1].end;
     st = am_buf_append(&nb, t, split);
     if (st == AM_OK && at > 0)
         st = am_buf_append(&nb, "\n", 1);
@@ -627,8 +628,8 @@ static am_status cmd_insert(mctx *m, json_t *in, am_str raw,
     if (st == AM_OK && (size_t)at < l.count) {
         st = am_buf_append(&nb, "\n", 1);
         if (st == AM_OK)
-            st = am_buf_append(&nb, t + l.start[at],
-                               text.len - l.start[at]);
+            st = am_buf_append(&nb, t + l.v[at].start,
+                               text.len - l.v[at].start);
     }
     if (st != AM_OK) {
         st = am__fail(&m->s->err, AM_ENOMEM, "memory tool: out of memory");

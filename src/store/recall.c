@@ -94,7 +94,12 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
     /* Build every chunk first (the summarizer may fail: then the old index
      * stays), then replace the session's chunks with one batched put. */
     am_buf values = AM_BUF_INIT, texts = AM_BUF_INIT;
-    size_t *voff = NULL, *toff = NULL, cap = 0;
+    /* Chunk i is values [off[i].v, off[i + 1].v) and texts likewise;
+     * one array, so a failed grow leaves one block of a known size. */
+    struct {
+        size_t v, t;
+    } *off = NULL;
+    size_t cap = 0;
     am_item_in *items = NULL;
     char (*keys)[32] = NULL;
     size_t step = o.chunk_size - o.chunk_overlap;
@@ -141,19 +146,13 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
             st = am_buf_append(&itext, text.ptr != NULL ? text.ptr : "",
                                text.len);
         /* Keep chunk `made`: offsets into the two pools (+1 for the end). */
-        if (st == AM_OK && made + 2 > cap) {
-            size_t c1 = cap, c2 = cap;
-            if (am__grow(NULL, (void **)&voff, &c1, made + 2,
-                         sizeof *voff) != AM_OK ||
-                am__grow(NULL, (void **)&toff, &c2, made + 2,
-                         sizeof *toff) != AM_OK)
-                st = AM_ENOMEM;
-            else
-                cap = c1 < c2 ? c1 : c2;
-        }
+        if (st == AM_OK &&
+            am__grow(NULL, (void **)&off, &cap, made + 2, sizeof *off) !=
+                AM_OK)
+            st = AM_ENOMEM; /* the message is set below */
         if (st == AM_OK) {
-            voff[made] = values.len;
-            toff[made] = texts.len;
+            off[made].v = values.len;
+            off[made].t = texts.len;
             st = am_buf_append(&values, value.ptr, value.len);
         }
         if (st == AM_OK)
@@ -162,8 +161,8 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
         if (st != AM_OK)
             break;
         made++;
-        voff[made] = values.len;
-        toff[made] = texts.len;
+        off[made].v = values.len;
+        off[made].t = texts.len;
         if (last == n)
             break;
     }
@@ -176,11 +175,11 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
             snprintf(keys[i], sizeof keys[i], "chunk-%06zu", i);
             items[i].ns = ns;
             items[i].key = am_str_c(keys[i]);
-            items[i].value = (am_str){ values.ptr + voff[i],
-                                       voff[i + 1] - voff[i] };
+            items[i].value = (am_str){ values.ptr + off[i].v,
+                                       off[i + 1].v - off[i].v };
             items[i].meta = o.meta;
-            items[i].text = (am_str){ texts.ptr + toff[i],
-                                      toff[i + 1] - toff[i] };
+            items[i].text = (am_str){ texts.ptr + off[i].t,
+                                      off[i + 1].t - off[i].t };
         }
     }
     if (st == AM_OK) {
@@ -199,8 +198,7 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
     am_buf_free(&itext);
     am_buf_free(&values);
     am_buf_free(&texts);
-    am__free(NULL, voff, cap * sizeof *voff);
-    am__free(NULL, toff, cap * sizeof *toff);
+    am__free(NULL, off, cap * sizeof *off);
     am__free(NULL, items, made * sizeof *items);
     am__free(NULL, keys, made * sizeof *keys);
     if (st == AM_ENOMEM)
