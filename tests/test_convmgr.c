@@ -595,3 +595,36 @@ AM_TEST(persistent_log_and_memory_agree_after_failed_calls)
     test_rmtree(dir);
     free(dir);
 }
+
+/* Listing the agents into a buffer that runs out of memory answers
+ * AM_ENOMEM with the buffer and the count as they were, or every name. */
+AM_TEST(agents_listing_is_all_or_nothing)
+{
+    am_convmgr *m = open_mgr(NULL, AM_RETAIN_SESSION);
+    char name[160];
+
+    for (int i = 0; i < 3; i++) {
+        memset(name, 'a' + i, 150); /* each name makes the buffer grow */
+        name[150] = '\0';
+        (void)agent(m, name);
+    }
+    for (long n = 1; n <= 6; n++) {
+        test_alloc ta = { .fail_at = n };
+        am_allocator a = test_alloc_make(&ta);
+        am_buf names = AM_BUF_INIT;
+        size_t count = 99;
+        am_status st;
+        names.alloc = &a;
+        st = am_convmgr_agents(m, &names, &count);
+        if (st == AM_OK) {
+            CHECK_EQ(count, 3);
+            CHECK_EQ(names.len, 3 * 151);
+        } else {
+            CHECK_EQ(st, AM_ENOMEM);
+            CHECK_EQ(names.len, 0);
+            CHECK_EQ(count, 99);
+        }
+        am_buf_free(&names);
+    }
+    am_convmgr_close(m);
+}

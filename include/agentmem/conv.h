@@ -283,7 +283,8 @@ AM_API am_status am_convmgr_end_run(am_convmgr *mgr);
 
 /* Append the agent names, sorted, as NUL-separated strings to `out`
  * (yours; "a\0b\0"), and their number to *count (may be NULL). AM_OK,
- * AM_EINVAL (NULL mgr/out) or AM_ENOMEM. Thread safety: safe. */
+ * AM_EINVAL (NULL mgr/out) or AM_ENOMEM (`out` and *count unchanged).
+ * Thread safety: safe. */
 AM_API am_status am_convmgr_agents(am_convmgr *mgr, am_buf *out,
                                    size_t *count);
 

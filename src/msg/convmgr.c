@@ -581,10 +581,18 @@ am_status am_convmgr_agents(am_convmgr *mgr, am_buf *out, size_t *count)
     if (mgr == NULL || out == NULL)
         return AM_EINVAL;
     pthread_mutex_lock(&mgr->mu);
+    /* Room for every name first: on failure `out` and *count are as they
+     * were, never half a list. */
+    {
+        size_t total = 0;
+        for (size_t i = 0; i < mgr->count; i++)
+            total += mgr->slots[i]->name_len + 1;
+        st = am_buf_reserve(out, total);
+    }
     for (size_t i = 0; st == AM_OK && i < mgr->count; i++)
         st = am_buf_append(out, mgr->slots[i]->name,
                            mgr->slots[i]->name_len + 1);
-    if (count != NULL)
+    if (st == AM_OK && count != NULL)
         *count = mgr->count;
     if (st != AM_OK)
         am__fail(&mgr->err, st, "out of memory");
