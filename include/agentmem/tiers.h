@@ -437,7 +437,10 @@ typedef struct am_tier_policy_count {
  * "refresh_important". Items archived here are compressed afterwards, at
  * most archive_step_bytes per call (see the option). AM_OK, AM_EINVAL
  * (out NULL with cap > 0, or an action callback returned a value that is
- * not an am_tier_action), AM_ENOMEM, AM_EIO (zstd or database).
+ * not an am_tier_action), AM_ENOMEM, AM_EIO (zstd or database). Unlike
+ * most calls, a failure does not undo the actions already taken: each
+ * action is complete (an item is moved, deleted or refreshed, or not),
+ * the others are left, and a later call takes them up.
  * Thread safety: safe. */
 AM_API am_status am_tiers_apply_policies(am_tiers *t,
                                          am_tier_policy_count *out,
