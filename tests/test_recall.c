@@ -1,5 +1,6 @@
 /* test_recall.c -- conversation recall, the recall tool, the memory tool. */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "agentmem/memtool.h"
 #include "agentmem/recall.h"
@@ -379,4 +380,56 @@ AM_TEST(memory_tool_confines_paths)
     CHECK_STR_EQ(out.ptr, "{\"type\":\"memory_20250818\",\"name\":\"memory\"}");
     am_buf_free(&out);
     fx_close(&f);
+}
+
+/* ---- Out of memory: recall allocates with the store's allocator ---- */
+
+static am_status oom_recall_body(void *ctx, const am_allocator *a)
+{
+    const char *path = ctx;
+    am_store_opts o = am_store_opts_default();
+    am_store *s = NULL;
+    am_buf out = AM_BUF_INIT;
+    size_t chunks = 0;
+    am_recall_opts ro = am_recall_opts_default();
+    am_status st;
+
+    unlink(path);
+    o.alloc = a;
+    st = am_store_open(path, &o, &s, NULL);
+    if (st != AM_OK)
+        return st;
+    ro.chunk_size = 2;
+    ro.chunk_overlap = 1;
+    st = am_recall_index(s, AM_STR("alice"), AM_STR("s1"),
+                         am_str_c(conv_alice), &ro, &chunks);
+    /* All or nothing: a failed index leaves no chunk behind. */
+    if (st == AM_OK && chunks != 5)
+        st = AM_EPROTO;
+    if (st == AM_OK)
+        st = am_recall_search(s, AM_STR("alice"), AM_STR("risotto"), 3,
+                              &out);
+    if (st == AM_OK && strstr(out.ptr, "risotto") == NULL)
+        st = AM_EPROTO;
+    if (st == AM_OK)
+        st = am_recall_tool_call(
+            s, AM_STR("alice"), AM_TOOL_ANTHROPIC,
+            AM_STR("{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":"
+                   "\"recall_conversations\",\"input\":{\"query\":"
+                   "\"auth\"}}"),
+            &out);
+    if (st == AM_OK && strstr(out.ptr, "toolu_1") == NULL)
+        st = AM_EPROTO;
+    am_buf_free(&out);
+    am_store_close(s);
+    return st;
+}
+
+AM_TEST(oom_sweep_recall_index_search_and_tool)
+{
+    char *dir = test_tmpdir(), path[512];
+    snprintf(path, sizeof path, "%s/oom.db", dir);
+    CHECK(test_oom_sweep(oom_recall_body, path) > 20);
+    test_rmtree(dir);
+    free(dir);
 }

@@ -59,6 +59,8 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
 
     if (s == NULL)
         return AM_EINVAL;
+    /* Everything is allocated with the store's allocator. */
+    text.alloc = summary.alloc = value.alloc = itext.alloc = s->alloc;
     if (chunks != NULL)
         *chunks = 0;
     if (user_id.len == 0 || session_id.len == 0)
@@ -94,6 +96,7 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
     /* Build every chunk first (the summarizer may fail: then the old index
      * stays), then replace the session's chunks with one batched put. */
     am_buf values = AM_BUF_INIT, texts = AM_BUF_INIT;
+    values.alloc = texts.alloc = s->alloc;
     /* Chunk i is values [off[i].v, off[i + 1].v) and texts likewise;
      * one array, so a failed grow leaves one block of a known size. */
     struct {
@@ -147,7 +150,7 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
                                text.len);
         /* Keep chunk `made`: offsets into the two pools (+1 for the end). */
         if (st == AM_OK &&
-            am__grow(NULL, (void **)&off, &cap, made + 2, sizeof *off) !=
+            am__grow(s->alloc, (void **)&off, &cap, made + 2, sizeof *off) !=
                 AM_OK)
             st = AM_ENOMEM; /* the message is set below */
         if (st == AM_OK) {
@@ -167,8 +170,8 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
             break;
     }
     if (st == AM_OK && made > 0) {
-        items = am__calloc(NULL, made, sizeof *items);
-        keys = am__calloc(NULL, made, sizeof *keys);
+        items = am__calloc(s->alloc, made, sizeof *items);
+        keys = am__calloc(s->alloc, made, sizeof *keys);
         if (items == NULL || keys == NULL)
             st = AM_ENOMEM;
         for (size_t i = 0; st == AM_OK && i < made; i++) {
@@ -198,9 +201,9 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
     am_buf_free(&itext);
     am_buf_free(&values);
     am_buf_free(&texts);
-    am__free(NULL, off, cap * sizeof *off);
-    am__free(NULL, items, made * sizeof *items);
-    am__free(NULL, keys, made * sizeof *keys);
+    am__free(s->alloc, off, cap * sizeof *off);
+    am__free(s->alloc, items, made * sizeof *items);
+    am__free(s->alloc, keys, made * sizeof *keys);
     if (st == AM_ENOMEM)
         am__fail(&s->err, st, "recall index: out of memory");
     if (st == AM_OK && chunks != NULL)
@@ -344,6 +347,7 @@ am_status am_recall_tool_call(am_store *s, am_str user_id,
 
     if (s == NULL || out == NULL)
         return AM_EINVAL;
+    text.alloc = s->alloc;
     if (fmt != AM_TOOL_OPENAI && fmt != AM_TOOL_ANTHROPIC)
         return am__fail(&s->err, AM_EINVAL, "recall tool: unknown format");
     st = am__json_parse(call, "recall tool call", &c, &s->err);
