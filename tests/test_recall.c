@@ -433,3 +433,57 @@ AM_TEST(oom_sweep_recall_index_search_and_tool)
     test_rmtree(dir);
     free(dir);
 }
+
+/* The memory tool allocates with the store's allocator too: with each
+ * allocation failing in turn, every command answers AM_OK or AM_ENOMEM
+ * and nothing leaks; the run where nothing failed checks the file. */
+static am_status oom_memtool_body(void *ctx, const am_allocator *a)
+{
+    static const char *const cmds[] = {
+        "{\"command\":\"create\",\"path\":\"/memories/n.txt\","
+        "\"file_text\":\"Hello World\\nline two\\n\"}",
+        "{\"command\":\"view\",\"path\":\"/memories/n.txt\"}",
+        "{\"command\":\"str_replace\",\"path\":\"/memories/n.txt\","
+        "\"old_str\":\"World\",\"new_str\":\"There\"}",
+        "{\"command\":\"insert\",\"path\":\"/memories/n.txt\","
+        "\"insert_line\":1,\"insert_text\":\"inserted\\n\"}",
+        "{\"command\":\"create\",\"path\":\"/memories/d/x.md\","
+        "\"file_text\":\"deep\"}",
+        "{\"command\":\"view\",\"path\":\"/memories\"}",
+        "{\"command\":\"rename\",\"old_path\":\"/memories/d\","
+        "\"new_path\":\"/memories/e\"}",
+        "{\"command\":\"delete\",\"path\":\"/memories/e\"}",
+        "{\"command\":\"view\",\"path\":\"/memories/n.txt\"}",
+    };
+    const char *path = ctx;
+    am_store_opts o = am_store_opts_default();
+    am_store *s = NULL;
+    am_buf out = AM_BUF_INIT;
+    am_status st;
+    int is_error = 0;
+
+    unlink(path);
+    o.alloc = a;
+    st = am_store_open(path, &o, &s, NULL);
+    for (size_t i = 0; st == AM_OK && i < sizeof cmds / sizeof *cmds; i++) {
+        st = am_memtool_exec(s, AM_STR("u"), am_str_c(cmds[i]), &out,
+                             &is_error);
+        if (st == AM_OK && is_error)
+            st = AM_EPROTO; /* every command here succeeds */
+    }
+    if (st == AM_OK && strstr(out.ptr, "     1\tHello There\n     2\t"
+                                       "inserted\n     3\tline two") == NULL)
+        st = AM_EPROTO;
+    am_buf_free(&out);
+    am_store_close(s);
+    return st;
+}
+
+AM_TEST(oom_sweep_memory_tool_commands)
+{
+    char *dir = test_tmpdir(), path[512];
+    snprintf(path, sizeof path, "%s/oom.db", dir);
+    CHECK(test_oom_sweep(oom_memtool_body, path) > 20);
+    test_rmtree(dir);
+    free(dir);
+}

@@ -29,6 +29,15 @@ typedef struct mctx {
     int is_error;
 } mctx;
 
+/* An empty buffer on the store's allocator (everything the tool owns
+ * is allocated with it). */
+static am_buf mbuf(const mctx *m)
+{
+    am_buf b = AM_BUF_INIT;
+    b.alloc = m->s->alloc;
+    return b;
+}
+
 /* ---- Paths ---- */
 
 /* Normalize `in` into `out` (NUL-terminated, at most MAX_PATH bytes).
@@ -133,7 +142,7 @@ static am_status no_path(mctx *m, am_str raw)
 /* Read file `path`: AM_OK with its text in `text`, AM_ENOTFOUND. */
 static am_status read_file(mctx *m, const char *path, am_buf *text)
 {
-    am_buf v = AM_BUF_INIT;
+    am_buf v = mbuf(m);
     am_status st = am_store_get(m->s, m->ns, am_str_c(path), &v);
     if (st == AM_OK) {
         json_t *j = json_loadb(v.ptr, v.len, JSON_DECODE_ANY, NULL);
@@ -159,7 +168,7 @@ static am_status read_file(mctx *m, const char *path, am_buf *text)
 static am_status write_file(mctx *m, const char *path, am_str text)
 {
     json_t *j = json_stringn(text.ptr != NULL ? text.ptr : "", text.len);
-    am_buf v = AM_BUF_INIT;
+    am_buf v = mbuf(m);
     am_status st;
     if (j == NULL)
         return am__fail(&m->s->err, AM_EFORMAT,
@@ -235,7 +244,7 @@ static am_status view_dir(mctx *m, const char *dir, size_t dlen)
     am_status st = all_files(m, &r);
     entry *e = NULL;
     size_t n = 0, cap = 0, total = 0;
-    am_buf text = AM_BUF_INIT;
+    am_buf text = mbuf(m);
     if (st != AM_OK)
         return st;
     /* Each file contributes itself (depth <= 2) and its directories. */
@@ -269,9 +278,9 @@ static am_status view_dir(mctx *m, const char *dir, size_t dlen)
                                memcmp(e[j2].path, k.ptr, plen) == 0))
                 j2++;
             if (j2 == n) {
-                if (am__grow(NULL, (void **)&e, &cap, n + 1,
+                if (am__grow(m->s->alloc, (void **)&e, &cap, n + 1,
                              sizeof *e) != AM_OK ||
-                    (e[n].path = am__strndup(NULL, k.ptr, plen)) == NULL) {
+                    (e[n].path = am__strndup(m->s->alloc, k.ptr, plen)) == NULL) {
                     st = am__fail(&m->s->err, AM_ENOMEM,
                                   "memory tool: out of memory");
                     break;
@@ -302,8 +311,8 @@ static am_status view_dir(mctx *m, const char *dir, size_t dlen)
                           "memory");
     }
     for (size_t i = 0; i < n; i++)
-        am__free(NULL, e[i].path, strlen(e[i].path) + 1);
-    am__free(NULL, e, cap * sizeof *e);
+        am__free(m->s->alloc, e[i].path, strlen(e[i].path) + 1);
+    am__free(m->s->alloc, e, cap * sizeof *e);
     am_buf_free(&text);
     am_results_free(r);
     return st;
@@ -319,16 +328,19 @@ typedef struct span {
 typedef struct lines {
     span *v;
     size_t count, cap;
+    const am_allocator *alloc;
 } lines;
 
 /* On failure *l holds what was split so far; lines_free releases it. */
-static am_status split_lines(const char *t, size_t len, lines *l)
+static am_status split_lines(const am_allocator *a, const char *t,
+                             size_t len, lines *l)
 {
     size_t s = 0;
     memset(l, 0, sizeof *l);
+    l->alloc = a;
     for (size_t i = 0; i <= len; i++) {
         if (i == len || t[i] == '\n') {
-            if (am__grow(NULL, (void **)&l->v, &l->cap, l->count + 1,
+            if (am__grow(l->alloc, (void **)&l->v, &l->cap, l->count + 1,
                          sizeof *l->v) != AM_OK)
                 return AM_ENOMEM;
             l->v[l->count].start = s;
@@ -342,7 +354,7 @@ static am_status split_lines(const char *t, size_t len, lines *l)
 
 static void lines_free(lines *l)
 {
-    am__free(NULL, l->v, l->cap * sizeof *l->v);
+    am__free(l->alloc, l->v, l->cap * sizeof *l->v);
     memset(l, 0, sizeof *l);
 }
 
@@ -361,7 +373,7 @@ static am_status numbered(am_buf *b, const char *t, const lines *l,
 static am_status cmd_view(mctx *m, json_t *in, am_str raw, const char *path,
                           size_t plen)
 {
-    am_buf text = AM_BUF_INIT, outb = AM_BUF_INIT;
+    am_buf text = mbuf(m), outb = mbuf(m);
     lines l;
     int dir;
     am_status st = read_file(m, path, &text);
@@ -379,7 +391,7 @@ static am_status cmd_view(mctx *m, json_t *in, am_str raw, const char *path,
     size_t tlen = text.len;
     if (tlen > 0 && text.ptr[tlen - 1] == '\n')
         tlen--;
-    st = split_lines(text.ptr != NULL ? text.ptr : "", tlen, &l);
+    st = split_lines(m->s->alloc, text.ptr != NULL ? text.ptr : "", tlen, &l);
     if (st != AM_OK) {
         lines_free(&l);
         am_buf_free(&text);
@@ -459,7 +471,7 @@ static am_status cmd_create(mctx *m, json_t *in, const char *path,
 {
     am_str text;
     int bad = 0, dir;
-    am_buf old = AM_BUF_INIT;
+    am_buf old = mbuf(m);
     am_status st = get_str(m, in, "file_text", &text, 1, &bad);
     if (st != AM_OK || bad)
         return st;
@@ -487,7 +499,7 @@ static am_status cmd_str_replace(mctx *m, json_t *in, am_str raw,
 {
     am_str olds, news;
     int bad = 0;
-    am_buf text = AM_BUF_INIT, nb = AM_BUF_INIT;
+    am_buf text = mbuf(m), nb = mbuf(m);
     lines l;
     char sh[200];
     am_status st = get_str(m, in, "old_str", &olds, 1, &bad);
@@ -519,7 +531,7 @@ static am_status cmd_str_replace(mctx *m, json_t *in, am_str raw,
     }
     if (hits > 1) {
         /* Name the lines of every occurrence. */
-        am_buf ln = AM_BUF_INIT;
+        am_buf ln = mbuf(m);
         size_t line = 1, k = 0;
         for (size_t i = 0; i + olds.len <= text.len && st == AM_OK; i++) {
             if (memcmp(t + i, olds.ptr, olds.len) == 0)
@@ -556,7 +568,7 @@ static am_status cmd_str_replace(mctx *m, json_t *in, am_str raw,
     for (size_t i = 0; i < first; i++)
         if (nb.ptr[i] == '\n')
             eline++;
-    if (split_lines(nb.ptr, nb.len, &l) != AM_OK) {
+    if (split_lines(m->s->alloc, nb.ptr, nb.len, &l) != AM_OK) {
         lines_free(&l);
         st = am__fail(&m->s->err, AM_ENOMEM, "memory tool: out of memory");
         goto out;
@@ -586,7 +598,7 @@ static am_status cmd_insert(mctx *m, json_t *in, am_str raw,
 {
     am_str ins;
     int bad = 0;
-    am_buf text = AM_BUF_INIT, nb = AM_BUF_INIT;
+    am_buf text = mbuf(m), nb = mbuf(m);
     lines l;
     char sh[200];
     json_t *lv = json_object_get(in, "insert_line");
@@ -604,7 +616,7 @@ static am_status cmd_insert(mctx *m, json_t *in, am_str raw,
     if (st != AM_OK)
         return st;
     const char *t = text.ptr != NULL ? text.ptr : "";
-    if (split_lines(t, text.len, &l) != AM_OK) {
+    if (split_lines(m->s->alloc, t, text.len, &l) != AM_OK) {
         lines_free(&l);
         am_buf_free(&text);
         return am__fail(&m->s->err, AM_ENOMEM, "memory tool: out of memory");
@@ -660,7 +672,7 @@ static am_status cmd_delete(mctx *m, am_str raw, const char *path,
     if (st != AM_OK)
         return st;
     if (r->count > 0 &&
-        (keys = am__calloc(NULL, r->count, sizeof *keys)) == NULL)
+        (keys = am__calloc(m->s->alloc, r->count, sizeof *keys)) == NULL)
         st = AM_ENOMEM;
     for (size_t i = 0; i < r->count && st == AM_OK; i++) {
         am_str k = r->items[i].key;
@@ -678,7 +690,7 @@ static am_status cmd_delete(mctx *m, am_str raw, const char *path,
         st = am__store_write(m->s, &w);
     }
     if (keys != NULL)
-        am__free(NULL, keys, r->count * sizeof *keys);
+        am__free(m->s->alloc, keys, r->count * sizeof *keys);
     am_results_free(r);
     if (st != AM_OK)
         return st;
@@ -696,7 +708,7 @@ static am_status cmd_rename(mctx *m, json_t *in)
     char op[MAX_PATH + 1], np[MAX_PATH + 1], sh[200];
     size_t olen, nlen;
     am_results *r = NULL;
-    am_buf text = AM_BUF_INIT, key = AM_BUF_INIT;
+    am_buf text = mbuf(m), key = mbuf(m);
     am_item_in *puts = NULL;
     am_str *olds = NULL;
     size_t *koff = NULL;
@@ -738,9 +750,9 @@ static am_status cmd_rename(mctx *m, json_t *in)
      * other, offsets in `koff`) put and old keys deleted in one
      * transaction, so a failure leaves the tree as it was. */
     if (r->count > 0) {
-        puts = am__calloc(NULL, r->count, sizeof *puts);
-        olds = am__calloc(NULL, r->count, sizeof *olds);
-        koff = am__calloc(NULL, r->count + 1, sizeof *koff);
+        puts = am__calloc(m->s->alloc, r->count, sizeof *puts);
+        olds = am__calloc(m->s->alloc, r->count, sizeof *olds);
+        koff = am__calloc(m->s->alloc, r->count + 1, sizeof *koff);
         if (puts == NULL || olds == NULL || koff == NULL)
             st = AM_ENOMEM;
     }
@@ -793,9 +805,9 @@ static am_status cmd_rename(mctx *m, json_t *in)
     st = reply(m, 0, "Successfully renamed %s to %s", op, np);
 out:
     if (r != NULL) {
-        am__free(NULL, puts, r->count * sizeof *puts);
-        am__free(NULL, olds, r->count * sizeof *olds);
-        am__free(NULL, koff, (r->count + 1) * sizeof *koff);
+        am__free(m->s->alloc, puts, r->count * sizeof *puts);
+        am__free(m->s->alloc, olds, r->count * sizeof *olds);
+        am__free(m->s->alloc, koff, (r->count + 1) * sizeof *koff);
     }
     am_results_free(r);
     am_buf_free(&text);
@@ -872,6 +884,7 @@ am_status am_memtool_call(am_store *s, am_str user_id, am_str call,
 
     if (s == NULL || out == NULL)
         return AM_EINVAL;
+    text.alloc = input.alloc = s->alloc;
     st = am__json_parse(call, "memory tool call", &c, &s->err);
     if (st != AM_OK)
         return st;
