@@ -228,8 +228,16 @@ static am_status search_json(am_store *s, am_str user_id, am_str query,
         return st;
     json_t *arr = json_array();
     for (size_t i = 0; arr != NULL && i < r->count; i++) {
-        json_t *v = json_loadb(r->items[i].value.ptr, r->items[i].value.len,
-                               0, NULL);
+        json_t *v = NULL;
+        am_error perr;
+        /* A value jansson cannot parse for want of memory is no reason to
+         * leave a hit out: that is AM_ENOMEM for the whole search. */
+        if (am__json_parse(r->items[i].value, "recall hit", &v, &perr) ==
+            AM_ENOMEM) {
+            json_decref(arr);
+            arr = NULL;
+            break;
+        }
         if (!json_is_object(v)) {
             json_decref(v);
             continue;
@@ -360,7 +368,10 @@ am_status am_recall_tool_call(am_store *s, am_str user_id,
         const char *a = json_string_value(json_object_get(fn, "arguments"));
         if (a == NULL)
             error = "Error: missing function.arguments";
-        else if ((args = json_loads(a, 0, NULL)) == NULL)
+        else if ((st = am__json_parse(am_str_c(a), "recall tool: arguments",
+                                      &args, &s->err)) == AM_ENOMEM)
+            goto out;
+        else if (st != AM_OK)
             error = "Error: the arguments are not valid JSON";
     } else {
         args = json_incref(json_object_get(c, "input"));
