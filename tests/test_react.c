@@ -756,7 +756,23 @@ AM_TEST(react_json_is_complete_or_an_error_when_jansson_runs_out)
      * "tool_executions" when growing its token buffer fails and still
      * succeed; no caller can detect that.) Then JSON values of tool calls
      * and context entries. */
-    for (int what = 0; what < 3; what++) {
+    /* A tool call whose params and result re-serialize to more than
+     * jansson's first buffer (16 bytes), keys and all. */
+    am_buf big = AM_BUF_INIT;
+    {
+        am_react *m3 = new_mem(&tc, &clk);
+        am_react_tool_exec e;
+        memset(&e, 0, sizeof e);
+        e.tool = AM_STR("calc");
+        e.params_json = AM_STR("{\"aa\":1,\"bb\":2,\"cc\":3,\"dd\":4,"
+                               "\"ee\":5,\"ff\":[6,7,8]}");
+        e.success = true;
+        e.result_json = AM_STR("{\"r1\":1,\"r2\":2,\"r3\":3,\"r4\":4}");
+        CHECK_OK(am_react_add_tool_exec(m3, &e));
+        CHECK_OK(am_react_export(m3, &big));
+        am_react_free(m3);
+    }
+    for (int what = 0; what < 4; what++) {
         for (n = 1;; n++) {
             am_react *m2 = new_mem(&tc, &clk);
             am_react_tool_exec e;
@@ -766,7 +782,8 @@ AM_TEST(react_json_is_complete_or_an_error_when_jansson_runs_out)
             e.success = true;
             e.result_json = AM_STR("{\"r\": 3}");
             jansson_fail_begin(n);
-            st = what == 0   ? am_react_import(m2, am_buf_str(&want_exp))
+            st = what == 3   ? am_react_import(m2, am_buf_str(&big))
+                 : what == 0 ? am_react_import(m2, am_buf_str(&want_exp))
                  : what == 1 ? am_react_context_set(m2, AM_STR("k"),
                                                     AM_STR("{\"a\": [1]}"))
                              : am_react_add_tool_exec(m2, &e);
@@ -784,6 +801,7 @@ AM_TEST(react_json_is_complete_or_an_error_when_jansson_runs_out)
         }
         CHECK(n > 1);
     }
+    am_buf_free(&big);
     am_buf_free(&want_exp);
     am_buf_free(&want_stats);
     am_buf_free(&got);
