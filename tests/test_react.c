@@ -807,3 +807,45 @@ AM_TEST(react_json_is_complete_or_an_error_when_jansson_runs_out)
     am_buf_free(&got);
     am_react_free(m);
 }
+
+/* The domain record is re-serialized for its type's deserializer: running
+ * out of memory there is AM_ENOMEM, never a record the type rejects. */
+AM_TEST(react_import_with_domain_is_whole_or_an_error_when_jansson_runs_out)
+{
+    test_clock tc = { 1700000000000 };
+    am_clock clk;
+    am_react *m = new_mem(&tc, &clk);
+    am_buf a = AM_BUF_INIT;
+    support *s = calloc(1, sizeof *s);
+    long n;
+    snprintf(s->customer, sizeof s->customer, "cust-9");
+    s->satisfaction = 4;
+    s->escalated = 1;
+    CHECK_OK(am_react_add_message(m, AM_STR("user"), AM_STR("hi")));
+    CHECK_OK(am_react_set_domain_type(m, &support_type));
+    CHECK_OK(am_react_set_domain(m, s));
+    CHECK_OK(am_react_export(m, &a));
+    for (n = 1;; n++) {
+        am_react *r = new_mem(&tc, &clk);
+        CHECK_OK(am_react_set_domain_type(r, &support_type));
+        jansson_fail_begin(n);
+        am_status st = am_react_import(r, am_buf_str(&a));
+        int all_tried = jansson_fail_end();
+        if (st != AM_OK && st != AM_ENOMEM)
+            fprintf(stderr, "n=%ld: %s\n", n, am_react_last_error(r)->msg);
+        if (st == AM_OK) {
+            const support *got = am_react_domain(r);
+            CHECK(got != NULL);
+            CHECK_STR_EQ(got->customer, "cust-9");
+            CHECK_EQ(got->satisfaction, 4);
+        } else {
+            CHECK_EQ(st, AM_ENOMEM);
+        }
+        am_react_free(r);
+        if (all_tried)
+            break;
+    }
+    CHECK(n > 5);
+    am_buf_free(&a);
+    am_react_free(m);
+}

@@ -327,7 +327,7 @@ static am_status import_doc(am_react *m, const json_t *root, lists *d,
         return st;
     if (v != NULL) {
         json_t *type, *data = json_object_get(v, "data");
-        char *text;
+        am_buf text = AM_BUF_INIT;
         am_error e;
         if ((st = field(v, "type", JSON_STRING, true, "domain", &type, err)))
             return st;
@@ -341,13 +341,15 @@ static am_status import_doc(am_react *m, const json_t *root, lists *d,
                             m->dtype ? "type '" : "no domain type",
                             m->dtype ? m->dtype->name : "",
                             m->dtype ? "'" : "");
-        text = json_dumps(data, AM__REACT_JSON_FLAGS);
-        if (text == NULL)
+        /* Not json_dumps (a truncated document when its own buffer fails
+         * on some paths): every append checked. */
+        text.alloc = m->alloc;
+        if (am__json_dump(data, AM__REACT_JSON_FLAGS, &text, err) != AM_OK)
             return am__fail(err, AM_ENOMEM, "react import: out of memory");
         am_error_clear(&e);
-        st = m->dtype->deserialize(m->dtype->ctx, am_str_c(text), &d->domain,
-                                   &e);
-        free(text);
+        st = m->dtype->deserialize(m->dtype->ctx, am_buf_str(&text),
+                                   &d->domain, &e);
+        am_buf_free(&text);
         if (st != AM_OK)
             return am__fail(err, st, "domain '%s': %s", m->dtype->name,
                             e.msg[0] ? e.msg : am_status_str(st));
