@@ -527,3 +527,37 @@ AM_TEST(recall_tool_replies_are_complete_or_an_error_when_jansson_runs_out)
                   "{\"id\":\"toolu_2\",\"input\":{\"limit\":\"x\"}}", NULL);
     fx_close(&f);
 }
+
+static am_status recall_search_alice(fixture *f, const char *in, am_buf *out)
+{
+    return am_recall_search(f->s, AM_STR("alice"), am_str_c(in), 3, out);
+}
+
+/* Indexing is AM_OK (the session findable) or AM_ENOMEM; a search lists
+ * every hit or fails. */
+AM_TEST(recall_index_and_search_are_whole_or_an_error_when_jansson_runs_out)
+{
+    static const char *const hits[] = { "\"session_id\":\"s1\"",
+                                        "\"summary\":", "\"first\":",
+                                        "\"last\":", "\"score\":", NULL };
+    fixture f;
+    long n;
+    fx_open(&f);
+    for (n = 1;; n++) {
+        jansson_fail_begin(n);
+        am_status st = am_recall_index(f.s, AM_STR("alice"), AM_STR("s1"),
+                                       am_str_c(conv_alice), NULL, NULL);
+        int all_tried = jansson_fail_end();
+        if (st != AM_OK && st != AM_ENOMEM)
+            fprintf(stderr, "n=%ld index: %s\n", n,
+                    am_store_last_error(f.s)->msg);
+        CHECK(st == AM_OK || st == AM_ENOMEM);
+        if (all_tried)
+            break;
+    }
+    CHECK(n > 2);
+    CHECK_OK(am_recall_index(f.s, AM_STR("alice"), AM_STR("s1"),
+                             am_str_c(conv_alice), NULL, NULL));
+    jansson_sweep(&f, recall_search_alice, "auth token", hits);
+    fx_close(&f);
+}

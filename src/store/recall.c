@@ -132,9 +132,17 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
                               summary.len, "first", (json_int_t)first,
                               "last", (json_int_t)(last - 1));
         if (v == NULL) {
-            st = am__fail(&s->err, AM_EFORMAT,
-                          "recall index: chunk %zu is not valid UTF-8",
-                          made);
+            /* json_pack fails on invalid UTF-8 and when jansson runs out
+             * of memory: tell them apart. */
+            if (am__utf8_valid(session_id.ptr, session_id.len, NULL) &&
+                am__utf8_valid(text.ptr, text.len, NULL) &&
+                am__utf8_valid(summary.ptr, summary.len, NULL))
+                st = am__fail(&s->err, AM_ENOMEM,
+                              "recall index: out of memory");
+            else
+                st = am__fail(&s->err, AM_EFORMAT,
+                              "recall index: chunk %zu is not valid UTF-8",
+                              made);
             break;
         }
         st = am__json_dump(v, JSON_COMPACT, &value, &s->err);
