@@ -561,3 +561,36 @@ AM_TEST(recall_index_and_search_are_whole_or_an_error_when_jansson_runs_out)
     jansson_sweep(&f, recall_search_alice, "auth token", hits);
     fx_close(&f);
 }
+
+/* Writing a file (create, str_replace, insert) is AM_OK or AM_ENOMEM,
+ * never "file text is not UTF-8" for valid text. */
+AM_TEST(memory_tool_writes_are_whole_or_an_error_when_jansson_runs_out)
+{
+    fixture f;
+    long n;
+    fx_open(&f);
+    for (n = 1;; n++) {
+        am_buf out = AM_BUF_INIT;
+        int is_error = -1;
+        char in[96];
+        /* A new short path each time (under 16 bytes with its quotes). */
+        snprintf(in, sizeof in, "{\"command\":\"create\",\"path\":"
+                 "\"/memories/%ld\",\"file_text\":\"abc\"}", n % 1000);
+        jansson_fail_begin(n);
+        am_status st = am_memtool_exec(f.s, AM_STR("u"), am_str_c(in), &out,
+                                       &is_error);
+        int all_tried = jansson_fail_end();
+        if (st != AM_OK && st != AM_ENOMEM)
+            fprintf(stderr, "n=%ld: %s\n", n, am_store_last_error(f.s)->msg);
+        if (st == AM_OK && is_error != 0)
+            fprintf(stderr, "n=%ld: %s\n", n, out.ptr);
+        CHECK(st == AM_OK || st == AM_ENOMEM);
+        if (st == AM_OK)
+            CHECK_EQ(is_error, 0);
+        am_buf_free(&out);
+        if (all_tried)
+            break;
+    }
+    CHECK(n > 2);
+    fx_close(&f);
+}

@@ -167,6 +167,10 @@ static am_status write_file(mctx *m, const char *path, am_str text)
     json_t *j = json_stringn(text.ptr != NULL ? text.ptr : "", text.len);
     am_buf v = AM_BUF_INIT;
     am_status st;
+    /* json_stringn fails on invalid UTF-8 and when jansson runs out of
+     * memory: tell them apart. */
+    if (j == NULL && am__utf8_valid(text.ptr, text.len, NULL))
+        return am__fail(&m->s->err, AM_ENOMEM, "memory tool: out of memory");
     if (j == NULL)
         return am__fail(&m->s->err, AM_EFORMAT,
                         "memory tool: file text is not UTF-8");
