@@ -1152,3 +1152,39 @@ AM_TEST(tokens_json_counts_are_exact_or_an_error_when_jansson_runs_out)
     CHECK(n > 5);
     am_tokenizer_free(tz);
 }
+
+/* The tracker's JSON: the unhooked document or AM_ENOMEM. */
+AM_TEST(tracker_stats_json_is_whole_or_an_error_when_jansson_runs_out)
+{
+    am_tracker_opts o = am_tracker_opts_default();
+    am_token_tracker *t = NULL;
+    am_usage_record u;
+    am_buf want = AM_BUF_INIT, got = AM_BUF_INIT;
+    long n;
+
+    CHECK_OK(am_token_tracker_create(&o, &t, NULL));
+    memset(&u, 0, sizeof u);
+    u.model = AM_STR("gpt-4o-mini");
+    u.input_tokens = 1200;
+    u.output_tokens = 80;
+    CHECK_OK(am_token_tracker_record(t, &u));
+    u.model = AM_STR("claude-3-opus");
+    CHECK_OK(am_token_tracker_record(t, &u));
+    CHECK_OK(am_token_tracker_stats_json(t, &want));
+    for (n = 1;; n++) {
+        am_buf_clear(&got);
+        jansson_fail_begin(n);
+        am_status st = am_token_tracker_stats_json(t, &got);
+        int all_tried = jansson_fail_end();
+        if (st == AM_OK)
+            CHECK_STR_EQ(got.ptr, want.ptr);
+        else
+            CHECK_EQ(st, AM_ENOMEM);
+        if (all_tried)
+            break;
+    }
+    CHECK(n > 10);
+    am_buf_free(&want);
+    am_buf_free(&got);
+    am_token_tracker_free(t);
+}
