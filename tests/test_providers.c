@@ -1822,3 +1822,28 @@ AM_TEST(wire_bodies_and_replies_are_whole_or_an_error_when_jansson_runs_out)
     am_buf_free(&gb);
     am_buf_free(&gt);
 }
+
+/* The embeddings request body: the unhooked body or AM_ENOMEM. */
+AM_TEST(embed_body_is_whole_or_an_error_when_jansson_runs_out)
+{
+    am_str texts[3] = { AM_STR("a"), AM_STR("bc"), AM_STR("") };
+    am_buf want = AM_BUF_INIT, got = AM_BUF_INIT;
+    am_error err;
+    long n;
+    CHECK_OK(am__embed_build_body("m", 2, texts, 3, &want, &err));
+    for (n = 1;; n++) {
+        am_buf_clear(&got);
+        jansson_fail_begin(n);
+        am_status st = am__embed_build_body("m", 2, texts, 3, &got, &err);
+        int all_tried = jansson_fail_end();
+        if (st == AM_OK)
+            CHECK_STR_EQ(got.ptr, want.ptr);
+        else
+            CHECK_EQ(st, AM_ENOMEM);
+        if (all_tried)
+            break;
+    }
+    CHECK(n > 5);
+    am_buf_free(&want);
+    am_buf_free(&got);
+}
