@@ -5,6 +5,7 @@
 #include "core/core.h"
 #include "core/json_glue.h"
 #include "harness.h"
+#include "jansson_fail.h"
 
 AM_TEST(status_text_is_static_and_never_null)
 {
@@ -218,4 +219,43 @@ AM_TEST(json_dump_never_returns_a_truncated_document)
     CHECK(v != NULL);
     CHECK(test_oom_sweep(dump_body, v) > 1);
     json_decref(v);
+}
+
+/* jansson hides running out of memory behind other messages; the glue
+ * answers AM_ENOMEM for valid JSON and still AM_EFORMAT for what jansson
+ * rejects on its own (number overflow, \u0000 without JSON_ALLOW_NUL, a
+ * scalar without JSON_DECODE_ANY, bad syntax). */
+AM_TEST(json_parse_tells_out_of_memory_from_invalid_json)
+{
+    static const char *const bad[] = { "[1e400]", "[99999999999999999999]",
+                                       "[1,]", "{\"a\"}", "3", "" };
+    json_t *v = NULL;
+    am_error err;
+    long n;
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECK_ST(am__json_parse(am_str_c(bad[i]), "t", &v, &err), AM_EFORMAT);
+        CHECK(v == NULL);
+    }
+    CHECK_ST(am__json_parse_flags(AM_STR("[\"a\\u0000\"]"), 0, "t", &v, &err),
+             AM_EFORMAT);
+    CHECK_OK(am__json_parse_flags(AM_STR("3"), JSON_DECODE_ANY, "t", &v,
+                                  &err));
+    json_decref(v);
+    for (n = 1;; n++) {
+        jansson_fail_begin(n);
+        am_status st = am__json_parse(
+            AM_STR("{\"a\":[1,2.5,{\"b\":null}],\"c\":\"d\\u00e9\"}"), "t", &v,
+            &err);
+        int all_tried = jansson_fail_end();
+        if (st == AM_OK) {
+            CHECK_EQ(json_object_size(v), 2);
+            json_decref(v);
+        } else {
+            CHECK_EQ(st, AM_ENOMEM);
+            CHECK_STR_EQ(err.msg, "t: out of memory");
+        }
+        if (all_tried)
+            break;
+    }
+    CHECK(n > 5);
 }

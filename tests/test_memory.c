@@ -7,6 +7,7 @@
 
 #include "agentmem/window.h"
 #include "harness.h"
+#include "jansson_fail.h"
 #include "history_checks.h"
 
 static am_msg *text_msg(am_role role, const char *text)
@@ -908,4 +909,71 @@ AM_TEST(failed_tool_clearing_undoes_the_add)
     am_buf_free(&rc.want);
     for (int i = 0; i < 12; i++)
         am_msg_free(rc.msgs[i]);
+}
+
+/* Every failing jansson allocation: export and stats are the unhooked
+ * bytes or AM_ENOMEM; import is whole (export again gives the document)
+ * or AM_ENOMEM with the manager unchanged -- up to the byte jansson 2.14
+ * itself may lose (see jansson_fail_same_or_byte_lost). */
+AM_TEST(memory_json_is_complete_or_an_error_when_jansson_runs_out)
+{
+    am_memory *a = new_mem(AM_COMPRESS_SLIDING_WINDOW, 100000, 4);
+    am_memory *b = new_mem(AM_COMPRESS_SLIDING_WINDOW, 100000, 4);
+    am_buf want = AM_BUF_INIT, stats = AM_BUF_INIT, got = AM_BUF_INIT;
+    am_buf before = AM_BUF_INIT;
+    am_status st;
+    long n;
+
+    add(a, text_msg(AM_ROLE_SYSTEM, "sys"));
+    add(a, text_msg(AM_ROLE_USER, "hi"));
+    add(a, text_msg(AM_ROLE_ASSISTANT, "hello"));
+    add(b, text_msg(AM_ROLE_USER, "old"));
+    CHECK_OK(am_memory_export(a, &want));
+    CHECK_OK(am_memory_stats_json(a, &stats));
+    for (int what = 0; what < 2; what++) {
+        for (n = 1;; n++) {
+            jansson_fail_begin(n);
+            st = what == 0 ? am_memory_export(a, &got)
+                           : am_memory_stats_json(a, &got);
+            int all_tried = jansson_fail_end();
+            const char *w = what ? stats.ptr : want.ptr;
+            if (st == AM_OK && !jansson_fail_same_or_byte_lost(got.ptr, w))
+                fprintf(stderr, "n=%ld what=%d:\n%s\n", n, what, got.ptr);
+            if (st == AM_OK)
+                CHECK(jansson_fail_same_or_byte_lost(got.ptr, w));
+            else
+                CHECK_EQ(st, AM_ENOMEM);
+            if (all_tried)
+                break;
+        }
+        CHECK(what == 1 || n > 3); /* stats_json needs no jansson */
+    }
+    CHECK_OK(am_memory_export(b, &before));
+    for (n = 1;; n++) {
+        jansson_fail_begin(n);
+        st = am_memory_import(b, am_buf_str(&want));
+        int all_tried = jansson_fail_end();
+        if (st != AM_OK && st != AM_ENOMEM)
+            fprintf(stderr, "n=%ld import: %s\n", n,
+                    am_memory_last_error(b)->msg);
+        CHECK_OK(am_memory_export(b, &got));
+        if (st == AM_OK) {
+            if (!jansson_fail_same_or_byte_lost(got.ptr, want.ptr))
+                fprintf(stderr, "n=%ld import:\n%s\n", n, got.ptr);
+            CHECK(jansson_fail_same_or_byte_lost(got.ptr, want.ptr));
+            CHECK_OK(am_memory_import(b, am_buf_str(&before)));
+        } else {
+            CHECK_EQ(st, AM_ENOMEM);
+            CHECK_STR_EQ(got.ptr, before.ptr);
+        }
+        if (all_tried)
+            break;
+    }
+    CHECK(n > 3);
+    am_buf_free(&want);
+    am_buf_free(&stats);
+    am_buf_free(&got);
+    am_buf_free(&before);
+    am_memory_free(a);
+    am_memory_free(b);
 }

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "harness.h"
+#include "jansson_fail.h"
 #include "mock_http.c"
 
 #include "agentmem/providers.h"
@@ -1747,4 +1748,102 @@ AM_TEST(chat_and_embed_over_http_survive_every_allocation_failure)
     CHECK(m != NULL);
     CHECK(test_oom_sweep(http_oom_body, m) > 10);
     mock_http_stop(m);
+}
+
+/* Every failing jansson allocation: a request body is the unhooked body
+ * or AM_ENOMEM, a reply's text the unhooked text or AM_ENOMEM (never
+ * "invalid"/EPROTO for valid JSON, never a field missing). Strings stay
+ * under 14 bytes (jansson 2.14 may drop a byte of a longer one while
+ * parsing and still succeed). */
+static am_status wire_once(am_llm_kind kind, int with_raw, am_buf *body,
+                           am_buf *text)
+{
+    am__llm_params p = { kind, "model", 0.5, 100, false };
+    am_llm_request req;
+    am_llm_result res;
+    am_error err;
+    am_status st;
+    const char *reply =
+        kind == AM_LLM_OPENAI
+            ? "{\"choices\":[{\"message\":{\"content\":\"summary\"},"
+              "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":3}}"
+            : "{\"content\":[{\"type\":\"text\",\"text\":\"sum\"},"
+              "{\"type\":\"text\",\"text\":\"mary\"}],\"stop_reason\":"
+              "\"end_turn\"}";
+
+    memset(&req, 0, sizeof req);
+    memset(&res, 0, sizeof res);
+    if (with_raw) {
+        req.messages_json = AM_STR("[{\"role\":\"system\",\"content\":\"s\"},"
+                                   "{\"role\":\"user\",\"content\":\"hi\"}]");
+    } else {
+        req.msgs = two_msgs;
+        req.count = 2;
+    }
+    req.system = AM_STR("sys");
+    req.extra_json = AM_STR("{\"top_p\":0.5,\"stop\":[\"x\",\"y\"]}");
+    am_buf_clear(body);
+    am_buf_clear(text);
+    st = am__llm_build_body(&p, &req, body, &err);
+    if (st == AM_OK)
+        st = am__llm_parse_reply(kind, am_str_c(reply), text, &res, &err);
+    if (st != AM_OK && st != AM_ENOMEM)
+        fprintf(stderr, "wire: %s\n", err.msg);
+    return st;
+}
+
+AM_TEST(wire_bodies_and_replies_are_whole_or_an_error_when_jansson_runs_out)
+{
+    am_buf wb = AM_BUF_INIT, wt = AM_BUF_INIT, gb = AM_BUF_INIT,
+           gt = AM_BUF_INIT;
+    for (int k = 0; k < 2; k++) {
+        am_llm_kind kind = k ? AM_LLM_ANTHROPIC : AM_LLM_OPENAI;
+        for (int raw = 0; raw < 2; raw++) {
+            long n;
+            CHECK_OK(wire_once(kind, raw, &wb, &wt));
+            for (n = 1;; n++) {
+                jansson_fail_begin(n);
+                am_status st = wire_once(kind, raw, &gb, &gt);
+                int all_tried = jansson_fail_end();
+                if (st == AM_OK) {
+                    CHECK_STR_EQ(gb.ptr, wb.ptr);
+                    CHECK_STR_EQ(gt.ptr, wt.ptr);
+                } else {
+                    CHECK_EQ(st, AM_ENOMEM);
+                }
+                if (all_tried)
+                    break;
+            }
+            CHECK(n > 5);
+        }
+    }
+    am_buf_free(&wb);
+    am_buf_free(&wt);
+    am_buf_free(&gb);
+    am_buf_free(&gt);
+}
+
+/* The embeddings request body: the unhooked body or AM_ENOMEM. */
+AM_TEST(embed_body_is_whole_or_an_error_when_jansson_runs_out)
+{
+    am_str texts[3] = { AM_STR("a"), AM_STR("bc"), AM_STR("") };
+    am_buf want = AM_BUF_INIT, got = AM_BUF_INIT;
+    am_error err;
+    long n;
+    CHECK_OK(am__embed_build_body("m", 2, texts, 3, &want, &err));
+    for (n = 1;; n++) {
+        am_buf_clear(&got);
+        jansson_fail_begin(n);
+        am_status st = am__embed_build_body("m", 2, texts, 3, &got, &err);
+        int all_tried = jansson_fail_end();
+        if (st == AM_OK)
+            CHECK_STR_EQ(got.ptr, want.ptr);
+        else
+            CHECK_EQ(st, AM_ENOMEM);
+        if (all_tried)
+            break;
+    }
+    CHECK(n > 5);
+    am_buf_free(&want);
+    am_buf_free(&got);
 }

@@ -5,6 +5,7 @@
 
 #include "agentmem/react.h"
 #include "harness.h"
+#include "jansson_fail.h"
 
 static am_react *new_mem(test_clock *tc, am_clock *clk)
 {
@@ -16,7 +17,7 @@ static am_react *new_mem(test_clock *tc, am_clock *clk)
     return m;
 }
 
-static void fill(am_react *m, test_clock *tc)
+static void fill_q(am_react *m, test_clock *tc, const char *params2)
 {
     am_react_tool_exec e;
     CHECK_OK(am_react_add_message(m, AM_STR("system"), AM_STR("Be brief.")));
@@ -32,7 +33,7 @@ static void fill(am_react *m, test_clock *tc)
     e.duration_us = 150000;
     CHECK_OK(am_react_add_tool_exec(m, &e));
     e.tool = AM_STR("search");
-    e.params_json = AM_STR("{\"q\":\"six times seven\"}");
+    e.params_json = am_str_c(params2);
     e.success = false;
     e.result_json = AM_STR("");
     e.error = AM_STR("timeout after 30s");
@@ -50,6 +51,11 @@ static void fill(am_react *m, test_clock *tc)
     t.content = AM_STR("report");
     t.status = AM_TODO_DONE;
     CHECK_OK(am_react_todo_put(m, &t));
+}
+
+static void fill(am_react *m, test_clock *tc)
+{
+    fill_q(m, tc, "{\"q\":\"six times seven\"}");
 }
 
 AM_TEST(react_records_and_queries)
@@ -697,4 +703,149 @@ static am_status domain_oom_body(void *ctx, const am_allocator *alloc)
 AM_TEST(react_domain_records_survive_oom)
 {
     CHECK(test_oom_sweep(domain_oom_body, NULL) > 5);
+}
+
+/* Every failing jansson allocation: AM_OK means the exact output of an
+ * unhooked run, anything else is AM_ENOMEM (never "invalid JSON"). */
+AM_TEST(react_json_is_complete_or_an_error_when_jansson_runs_out)
+{
+    test_clock tc = { 1700000000000 };
+    am_clock clk;
+    am_react *m = new_mem(&tc, &clk);
+    am_buf want_exp = AM_BUF_INIT, want_stats = AM_BUF_INIT;
+    am_buf got = AM_BUF_INIT;
+    am_status st;
+    long n;
+
+    /* JSON strings under 14 bytes: jansson 2.14 may drop a byte of a
+     * longer one when growing its token buffer fails, and still succeed
+     * (load.c lex_save ignores the error); no caller can detect that. */
+    fill_q(m, &tc, "{\"q\":\"6 x 7\"}");
+    CHECK_OK(am_react_export(m, &want_exp));
+    CHECK_OK(am_react_stats_json(m, &want_stats));
+    for (n = 1;; n++) {
+        jansson_fail_begin(n);
+        st = am_react_export(m, &got);
+        int all_tried = jansson_fail_end();
+        if (st == AM_OK && strcmp(got.ptr, want_exp.ptr) != 0)
+            fprintf(stderr, "n=%ld export:\n%s\n", n, got.ptr);
+        if (st == AM_OK)
+            CHECK_STR_EQ(got.ptr, want_exp.ptr);
+        else
+            CHECK_EQ(st, AM_ENOMEM);
+        if (all_tried)
+            break;
+    }
+    CHECK(n > 10);
+    for (n = 1;; n++) {
+        jansson_fail_begin(n);
+        st = am_react_stats_json(m, &got);
+        int all_tried = jansson_fail_end();
+        if (st == AM_OK && strcmp(got.ptr, want_stats.ptr) != 0)
+            fprintf(stderr, "n=%ld stats:\n%s\n", n, got.ptr);
+        if (st == AM_OK)
+            CHECK_STR_EQ(got.ptr, want_stats.ptr);
+        else
+            CHECK_EQ(st, AM_ENOMEM);
+        if (all_tried)
+            break;
+    }
+    CHECK(n > 10);
+    /* Import: AM_OK or AM_ENOMEM, never "invalid". (Not compared with the
+     * export: jansson 2.14 may drop a byte of a key such as
+     * "tool_executions" when growing its token buffer fails and still
+     * succeed; no caller can detect that.) Then JSON values of tool calls
+     * and context entries. */
+    /* A tool call whose params and result re-serialize to more than
+     * jansson's first buffer (16 bytes), keys and all. */
+    am_buf big = AM_BUF_INIT;
+    {
+        am_react *m3 = new_mem(&tc, &clk);
+        am_react_tool_exec e;
+        memset(&e, 0, sizeof e);
+        e.tool = AM_STR("calc");
+        e.params_json = AM_STR("{\"aa\":1,\"bb\":2,\"cc\":3,\"dd\":4,"
+                               "\"ee\":5,\"ff\":[6,7,8]}");
+        e.success = true;
+        e.result_json = AM_STR("{\"r1\":1,\"r2\":2,\"r3\":3,\"r4\":4}");
+        CHECK_OK(am_react_add_tool_exec(m3, &e));
+        CHECK_OK(am_react_export(m3, &big));
+        am_react_free(m3);
+    }
+    for (int what = 0; what < 4; what++) {
+        for (n = 1;; n++) {
+            am_react *m2 = new_mem(&tc, &clk);
+            am_react_tool_exec e;
+            memset(&e, 0, sizeof e);
+            e.tool = AM_STR("calc");
+            e.params_json = AM_STR("{ \"x\" : [1, 2] }");
+            e.success = true;
+            e.result_json = AM_STR("{\"r\": 3}");
+            jansson_fail_begin(n);
+            st = what == 3   ? am_react_import(m2, am_buf_str(&big))
+                 : what == 0 ? am_react_import(m2, am_buf_str(&want_exp))
+                 : what == 1 ? am_react_context_set(m2, AM_STR("k"),
+                                                    AM_STR("{\"a\": [1]}"))
+                             : am_react_add_tool_exec(m2, &e);
+            int all_tried = jansson_fail_end();
+            if (st != AM_OK && st != AM_ENOMEM)
+                fprintf(stderr, "n=%ld what=%d: %d %s\n", n, what, (int)st, am_react_last_error(m2)->msg);
+            CHECK(st == AM_OK || st == AM_ENOMEM);
+            if (st == AM_OK && what == 1) {
+                CHECK_OK(am_react_context_get(m2, AM_STR("k"), &got));
+                CHECK(strstr(got.ptr, "[") != NULL);
+            }
+            am_react_free(m2);
+            if (all_tried)
+                break;
+        }
+        CHECK(n > 1);
+    }
+    am_buf_free(&big);
+    am_buf_free(&want_exp);
+    am_buf_free(&want_stats);
+    am_buf_free(&got);
+    am_react_free(m);
+}
+
+/* The domain record is re-serialized for its type's deserializer: running
+ * out of memory there is AM_ENOMEM, never a record the type rejects. */
+AM_TEST(react_import_with_domain_is_whole_or_an_error_when_jansson_runs_out)
+{
+    test_clock tc = { 1700000000000 };
+    am_clock clk;
+    am_react *m = new_mem(&tc, &clk);
+    am_buf a = AM_BUF_INIT;
+    support *s = calloc(1, sizeof *s);
+    long n;
+    snprintf(s->customer, sizeof s->customer, "cust-9");
+    s->satisfaction = 4;
+    s->escalated = 1;
+    CHECK_OK(am_react_add_message(m, AM_STR("user"), AM_STR("hi")));
+    CHECK_OK(am_react_set_domain_type(m, &support_type));
+    CHECK_OK(am_react_set_domain(m, s));
+    CHECK_OK(am_react_export(m, &a));
+    for (n = 1;; n++) {
+        am_react *r = new_mem(&tc, &clk);
+        CHECK_OK(am_react_set_domain_type(r, &support_type));
+        jansson_fail_begin(n);
+        am_status st = am_react_import(r, am_buf_str(&a));
+        int all_tried = jansson_fail_end();
+        if (st != AM_OK && st != AM_ENOMEM)
+            fprintf(stderr, "n=%ld: %s\n", n, am_react_last_error(r)->msg);
+        if (st == AM_OK) {
+            const support *got = am_react_domain(r);
+            CHECK(got != NULL);
+            CHECK_STR_EQ(got->customer, "cust-9");
+            CHECK_EQ(got->satisfaction, 4);
+        } else {
+            CHECK_EQ(st, AM_ENOMEM);
+        }
+        am_react_free(r);
+        if (all_tried)
+            break;
+    }
+    CHECK(n > 5);
+    am_buf_free(&a);
+    am_react_free(m);
 }

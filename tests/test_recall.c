@@ -6,6 +6,7 @@
 #include "agentmem/recall.h"
 #include "harness.h"
 #include "store/store_int.h"
+#include "jansson_fail.h"
 #include "store_target.h"
 
 typedef struct fixture {
@@ -486,4 +487,217 @@ AM_TEST(oom_sweep_memory_tool_commands)
     CHECK(test_oom_sweep(oom_memtool_body, path) > 20);
     test_rmtree(dir);
     free(dir);
+}
+
+/* Sweep: fail jansson's n-th allocation during call(); AM_OK must give
+ * exactly the reply of an unhooked run, anything else must be AM_ENOMEM.
+ * With `needles`, AM_OK must instead give a reply containing each of
+ * them: for inputs with strings of 16 bytes or more, where jansson 2.14
+ * itself may drop a byte of a string when growing its token buffer fails
+ * (lex_save ignores the error) and still succeed, which no caller can
+ * detect; the reply must still be whole (no hit, field or flag missing). */
+typedef am_status (*jcall_fn)(fixture *f, const char *in, am_buf *out);
+
+static void jansson_sweep(fixture *f, jcall_fn call, const char *in,
+                          const char *const *needles)
+{
+    am_buf want = AM_BUF_INIT, got = AM_BUF_INIT;
+    am_status st;
+    long n;
+    CHECK_OK(call(f, in, &want));
+    for (size_t k = 0; needles != NULL && needles[k] != NULL; k++)
+        CHECK(strstr(want.ptr, needles[k]) != NULL);
+    for (n = 1;; n++) {
+        am_buf_clear(&got);
+        jansson_fail_begin(n);
+        st = call(f, in, &got);
+        int all_tried = jansson_fail_end();
+        if (st == AM_OK && needles == NULL) {
+            if (strcmp(got.ptr, want.ptr) != 0)
+                fprintf(stderr, "n=%ld input %s\n got: %s\nwant: %s\n", n,
+                        in, got.ptr, want.ptr);
+            CHECK_STR_EQ(got.ptr, want.ptr);
+        } else if (st == AM_OK) {
+            for (size_t k = 0; needles[k] != NULL; k++) {
+                if (strstr(got.ptr, needles[k]) == NULL)
+                    fprintf(stderr, "n=%ld input %s\n got: %s\nlacks: %s\n",
+                            n, in, got.ptr, needles[k]);
+                CHECK(strstr(got.ptr, needles[k]) != NULL);
+            }
+        } else {
+            if (st != AM_ENOMEM)
+                fprintf(stderr, "n=%ld input %s: status %d\n", n, in,
+                        (int)st);
+            CHECK_EQ(st, AM_ENOMEM);
+        }
+        if (all_tried)
+            break;
+    }
+    CHECK(n > 2);
+    am_buf_free(&want);
+    am_buf_free(&got);
+}
+
+static am_status memtool_call_u(fixture *f, const char *in, am_buf *out)
+{
+    return am_memtool_call(f->s, AM_STR("u"), am_str_c(in), out);
+}
+
+static am_status memtool_exec_u(fixture *f, const char *in, am_buf *out)
+{
+    int is_error = -1;
+    am_status st = am_memtool_exec(f->s, AM_STR("u"), am_str_c(in), out,
+                                   &is_error);
+    if (st == AM_OK && am_buf_append(out, is_error ? " E" : " ok", 2 +
+                                     (is_error ? 0 : 1)) != AM_OK)
+        st = AM_ENOMEM;
+    return st;
+}
+
+AM_TEST(memory_tool_replies_are_complete_or_an_error_when_jansson_runs_out)
+{
+    fixture f;
+    fx_open(&f);
+    am_buf out = AM_BUF_INIT;
+    /* Tokens of parsed input stay under 16 bytes: jansson 2.14 drops a
+     * byte of a longer one when growing its token buffer fails (lex_save
+     * ignores the error), which no caller can detect. */
+    CHECK_OK(am_memtool_exec(f.s, AM_STR("u"),
+                             AM_STR("{\"command\":\"create\",\"path\":"
+                                    "\"/memories/a\",\"file_text\":"
+                                    "\"one\\ntwo\\n\"}"),
+                             &out, NULL));
+    am_buf_free(&out);
+    jansson_sweep(&f, memtool_call_u,
+                  "{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"memory\","
+                  "\"input\":{\"command\":\"view\",\"path\":"
+                  "\"/memories/a\"}}", NULL);
+    jansson_sweep(&f, memtool_call_u,
+                  "{\"type\":\"tool_use\",\"id\":\"t2\",\"name\":\"memory\","
+                  "\"input\":{\"command\":\"view\",\"path\":"
+                  "\"/memories/b\"}}", NULL);
+    jansson_sweep(&f, memtool_exec_u,
+                  "{\"command\":\"view\",\"path\":\"/memories\"}", NULL);
+    jansson_sweep(&f, memtool_exec_u,
+                  "{\"command\":\"view\",\"path\":\"/memories/a\","
+                  "\"view_range\":[1,1]}", NULL);
+    jansson_sweep(&f, memtool_exec_u, "{\"command\":\"bogus\"}", NULL);
+    fx_close(&f);
+}
+
+static am_status recall_openai(fixture *f, const char *in, am_buf *out)
+{
+    return am_recall_tool_call(f->s, AM_STR("alice"), AM_TOOL_OPENAI,
+                               am_str_c(in), out);
+}
+
+static am_status recall_anthropic(fixture *f, const char *in, am_buf *out)
+{
+    return am_recall_tool_call(f->s, AM_STR("alice"), AM_TOOL_ANTHROPIC,
+                               am_str_c(in), out);
+}
+
+static am_status recall_def(fixture *f, const char *in, am_buf *out)
+{
+    (void)f;
+    return am_recall_tool_def(strcmp(in, "openai") == 0 ? AM_TOOL_OPENAI
+                                                        : AM_TOOL_ANTHROPIC,
+                              out);
+}
+
+AM_TEST(recall_tool_replies_are_complete_or_an_error_when_jansson_runs_out)
+{
+    static const char *const hit_openai[] = {
+        "\"tool_call_id\":\"call_1\"", "Found 1 relevant excerpt",
+        "[1] session s1", "user: The ", "assistant: Your ", NULL
+    };
+    static const char *const hit_anthropic[] = {
+        "\"tool_use_id\":\"toolu_1\"", "Found 1 relevant excerpt",
+        "[1] session s1", "user: The ", "assistant: Your ", NULL
+    };
+    fixture f;
+    fx_open(&f);
+    CHECK_OK(am_recall_index(f.s, AM_STR("alice"), AM_STR("s1"),
+                             am_str_c(conv_alice), NULL, NULL));
+    jansson_sweep(&f, recall_def, "openai", NULL);
+    jansson_sweep(&f, recall_def, "anthropic", NULL);
+    jansson_sweep(&f, recall_openai,
+                  "{\"id\":\"call_1\",\"type\":\"function\",\"function\":{"
+                  "\"name\":\"recall_conversations\",\"arguments\":"
+                  "\"{\\\"query\\\":\\\"auth token\\\",\\\"limit\\\":2}\"}}",
+                  hit_openai);
+    jansson_sweep(&f, recall_anthropic,
+                  "{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":"
+                  "\"recall_conversations\",\"input\":{\"query\":\"auth\"}}",
+                  hit_anthropic);
+    jansson_sweep(&f, recall_anthropic,
+                  "{\"id\":\"toolu_2\",\"input\":{\"limit\":\"x\"}}", NULL);
+    fx_close(&f);
+}
+
+static am_status recall_search_alice(fixture *f, const char *in, am_buf *out)
+{
+    return am_recall_search(f->s, AM_STR("alice"), am_str_c(in), 3, out);
+}
+
+/* Indexing is AM_OK (the session findable) or AM_ENOMEM; a search lists
+ * every hit or fails. */
+AM_TEST(recall_index_and_search_are_whole_or_an_error_when_jansson_runs_out)
+{
+    static const char *const hits[] = { "\"session_id\":\"s1\"",
+                                        "\"summary\":", "\"first\":",
+                                        "\"last\":", "\"score\":", NULL };
+    fixture f;
+    long n;
+    fx_open(&f);
+    for (n = 1;; n++) {
+        jansson_fail_begin(n);
+        am_status st = am_recall_index(f.s, AM_STR("alice"), AM_STR("s1"),
+                                       am_str_c(conv_alice), NULL, NULL);
+        int all_tried = jansson_fail_end();
+        if (st != AM_OK && st != AM_ENOMEM)
+            fprintf(stderr, "n=%ld index: %s\n", n,
+                    am_store_last_error(f.s)->msg);
+        CHECK(st == AM_OK || st == AM_ENOMEM);
+        if (all_tried)
+            break;
+    }
+    CHECK(n > 2);
+    CHECK_OK(am_recall_index(f.s, AM_STR("alice"), AM_STR("s1"),
+                             am_str_c(conv_alice), NULL, NULL));
+    jansson_sweep(&f, recall_search_alice, "auth token", hits);
+    fx_close(&f);
+}
+
+/* Writing a file (create, str_replace, insert) is AM_OK or AM_ENOMEM,
+ * never "file text is not UTF-8" for valid text. */
+AM_TEST(memory_tool_writes_are_whole_or_an_error_when_jansson_runs_out)
+{
+    fixture f;
+    long n;
+    fx_open(&f);
+    for (n = 1;; n++) {
+        am_buf out = AM_BUF_INIT;
+        int is_error = -1;
+        char in[96];
+        /* A new short path each time (under 16 bytes with its quotes). */
+        snprintf(in, sizeof in, "{\"command\":\"create\",\"path\":"
+                 "\"/memories/%ld\",\"file_text\":\"abc\"}", n % 1000);
+        jansson_fail_begin(n);
+        am_status st = am_memtool_exec(f.s, AM_STR("u"), am_str_c(in), &out,
+                                       &is_error);
+        int all_tried = jansson_fail_end();
+        if (st != AM_OK && st != AM_ENOMEM)
+            fprintf(stderr, "n=%ld: %s\n", n, am_store_last_error(f.s)->msg);
+        if (st == AM_OK && is_error != 0)
+            fprintf(stderr, "n=%ld: %s\n", n, out.ptr);
+        CHECK(st == AM_OK || st == AM_ENOMEM);
+        if (st == AM_OK)
+            CHECK_EQ(is_error, 0);
+        am_buf_free(&out);
+        if (all_tried)
+            break;
+    }
+    CHECK(n > 2);
+    fx_close(&f);
 }

@@ -10,6 +10,7 @@
 #include "agentmem/store.h"
 #include "agentmem/tiers.h"
 #include "core/core.h"
+#include "jansson_fail.h"
 #include "harness.h"
 #include "store_target.h"
 
@@ -718,6 +719,8 @@ AM_TEST(results_json_is_complete_or_an_error_when_memory_runs_out)
             CHECK_EQ(count_of(js.ptr, "\"updated_ms\":"), 3);
             CHECK_EQ(count_of(js.ptr, "\"vec_score\":"), 3);
             CHECK_EQ(count_of(js.ptr, "\"namespace\":[\"u\",\"notes\"]"), 3);
+            /* Stored JSON is embedded as JSON, not as a string. */
+            CHECK_EQ(count_of(js.ptr, "\"value\":{\"text\":\"x\"}"), 3);
         } else {
             CHECK_EQ(st, AM_ENOMEM);
         }
@@ -727,6 +730,74 @@ AM_TEST(results_json_is_complete_or_an_error_when_memory_runs_out)
     CHECK(n > 10);
     am_results_free(r);
     am_buf_free(&js);
+    fx_close(&f);
+}
+
+/* A metadata filter jansson cannot apply for want of memory is an error,
+ * not a hit left out; a value or item it cannot parse is AM_ENOMEM, not
+ * "invalid". */
+AM_TEST(search_filter_and_session_add_fail_whole_when_jansson_runs_out)
+{
+    fixture f;
+    am_results *r = NULL;
+    am_status st;
+    long n;
+    static const am_search_mode modes[] = { AM_SEARCH_TEXT, AM_SEARCH_VECTOR,
+                                            AM_SEARCH_HYBRID };
+
+    fx_open(&f, 1);
+    am_item_in items[] = {
+        { .ns = NS2("u", "notes"), .key = AM_STR("1"),
+          .value = AM_STR("\"auth bug one\""),
+          .meta = AM_STR("{\"topic\":\"bugs\",\"prio\":2}") },
+        { .ns = NS2("u", "notes"), .key = AM_STR("2"),
+          .value = AM_STR("\"auth bug two\""),
+          .meta = AM_STR("{\"topic\":\"bugs\",\"prio\":2}") },
+        { .ns = NS2("u", "notes"), .key = AM_STR("3"),
+          .value = AM_STR("\"auth bug three\""),
+          .meta = AM_STR("{\"topic\":\"food\"}") },
+    };
+    CHECK_OK(am_store_put_many(f.s, items, 3));
+    for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
+        am_search q = { .ns = NS1("u"), .query = AM_STR("auth bug"),
+                        .filter = AM_STR("{\"prio\":2}"), .mode = modes[m] };
+        for (n = 1;; n++) {
+            jansson_fail_begin(n);
+            st = am_store_search(f.s, &q, &r);
+            int all_tried = jansson_fail_end();
+            if (st == AM_OK) {
+                CHECK_EQ(r->count, 2);
+                am_results_free(r);
+                r = NULL;
+            } else {
+                CHECK_EQ(st, AM_ENOMEM);
+            }
+            if (all_tried)
+                break;
+        }
+        CHECK(n > 2);
+    }
+    /* Values jansson decides on (not the common case) and session items. */
+    const am_str sess[] = { AM_STR("{\"role\":\"user\",\"n\":1}"),
+                            AM_STR("[1,2,{\"a\":null}]") };
+    for (n = 1;; n++) {
+        char key[24];
+        snprintf(key, sizeof key, "v%ld", n);
+        am_item_in it = { .ns = NS1("w"), .key = am_str_c(key),
+                          .value = AM_STR(" [ 1 , {\"b\" : [true]} ] ") };
+        jansson_fail_begin(n);
+        st = am_store_put(f.s, &it);
+        am_status st2 = am_session_add(f.s, AM_STR("u"), AM_STR("s1"), sess,
+                                       2);
+        int all_tried = jansson_fail_end();
+        if (st2 != AM_OK && st2 != AM_ENOMEM)
+            fprintf(stderr, "n=%ld: %s\n", n, am_store_last_error(f.s)->msg);
+        CHECK(st == AM_OK || st == AM_ENOMEM);
+        CHECK(st2 == AM_OK || st2 == AM_ENOMEM);
+        if (all_tried)
+            break;
+    }
+    CHECK(n > 2);
     fx_close(&f);
 }
 

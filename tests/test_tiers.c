@@ -7,6 +7,7 @@
 
 #include "agentmem/tiers.h"
 #include "harness.h"
+#include "jansson_fail.h"
 
 #define HOUR 3600000LL
 #define DAY (24 * HOUR)
@@ -1976,4 +1977,63 @@ AM_TEST(oom_failed_calls_change_nothing_in_the_database)
     am_buf_free(&rc.want);
     test_rmtree(dir);
     free(dir);
+}
+
+/* Every failing jansson allocation: storing is AM_OK or AM_ENOMEM with
+ * nothing stored (never "invalid" for valid JSON), describing gives the
+ * unhooked document or AM_ENOMEM. */
+AM_TEST(tiers_json_paths_are_whole_or_an_error_when_jansson_runs_out)
+{
+    test_clock clk = { T0 };
+    am_tiers *t = open_t(&clk, 100, 1000, 0, NULL);
+    am_buf want = AM_BUF_INIT, got = AM_BUF_INIT;
+    am_str tags[] = { AM_STR("a"), AM_STR("b") };
+    am_tier_item_in in = am_tier_item_in_default();
+    am_status st;
+    long n;
+
+    in.content = AM_STR("{\"k\": [1, {\"j\": null}]}");
+    in.flags = AM_TIER_JSON;
+    in.type = AM_STR("fact");
+    in.tags = tags;
+    in.tag_count = 2;
+    in.extra = AM_STR("{\"src\":\"unit\",\"n\":[1,2]}");
+    CHECK_OK(am_tiers_store(t, AM_STR("x"), &in));
+    CHECK_OK(am_tiers_describe(t, AM_STR("x"), &want));
+    for (n = 1;; n++) {
+        char id[32];
+        size_t before = am_tiers_count(t);
+        snprintf(id, sizeof id, "y%ld", n);
+        jansson_fail_begin(n);
+        st = am_tiers_store(t, am_str_c(id), &in);
+        int all_tried = jansson_fail_end();
+        if (st != AM_OK && st != AM_ENOMEM)
+            fprintf(stderr, "n=%ld store: %s\n", n,
+                    am_tiers_last_error(t)->msg);
+        if (st == AM_OK) {
+            CHECK_EQ(am_tiers_count(t), before + 1);
+        } else {
+            CHECK_EQ(st, AM_ENOMEM);
+            CHECK_EQ(am_tiers_count(t), before);
+        }
+        if (all_tried)
+            break;
+    }
+    CHECK(n > 2);
+    for (n = 1;; n++) {
+        am_buf_clear(&got);
+        jansson_fail_begin(n);
+        st = am_tiers_describe(t, AM_STR("x"), &got);
+        int all_tried = jansson_fail_end();
+        if (st == AM_OK)
+            CHECK_STR_EQ(got.ptr, want.ptr);
+        else
+            CHECK_EQ(st, AM_ENOMEM);
+        if (all_tried)
+            break;
+    }
+    CHECK(n > 2);
+    am_buf_free(&want);
+    am_buf_free(&got);
+    CHECK_OK(am_tiers_close(t, NULL));
 }

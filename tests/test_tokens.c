@@ -18,6 +18,7 @@
 #include "agentmem/tokens.h"
 #include "core/core.h"
 #include "harness.h"
+#include "jansson_fail.h"
 #include "tokens/tokens_int.h"
 
 static am_encoding *open_enc(const char *name)
@@ -1076,4 +1077,114 @@ AM_TEST(tokenizers_survive_every_allocation_failure)
     CHECK_OK(tz_body(&c, NULL)); /* the reference counts */
     CHECK(test_oom_sweep(tz_body, &c) > 3);
     am_encoding_free(c.enc);
+}
+
+/* Every failing jansson allocation: a count is the unhooked count or
+ * AM_ENOMEM, never "invalid". Strings stay under 14 bytes (jansson 2.14
+ * may drop a byte of a longer one when growing its token buffer fails and
+ * still succeed, which no caller can detect). */
+AM_TEST(tokens_json_counts_are_exact_or_an_error_when_jansson_runs_out)
+{
+    am_tokenizer *tz = NULL;
+    am_models *m = NULL;
+    am_error err;
+    size_t want, got, nmodels;
+    long n;
+    static const char msgs[] =
+        "[{\"role\":\"system\",\"content\":\"be brief\"},"
+        "{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+        "\"text\":\"hi there\"}],\"name\":\"bob\"},"
+        "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{"
+        "\"id\":\"c1\",\"function\":{\"name\":\"calc\","
+        "\"arguments\":\"{}\"}}]}]";
+    static const char tools[] =
+        "[{\"type\":\"function\",\"function\":{\"name\":\"calc\","
+        "\"description\":\"adds\",\"parameters\":{\"type\":\"object\","
+        "\"properties\":{\"a\":{\"type\":\"number\"}}}}}]";
+
+    CHECK_OK_E(am_tokenizer_open(AM_STR("claude-3-opus"), NULL, &tz, &err),
+               &err);
+    for (int what = 0; what < 2; what++) {
+        am_str doc = what == 0 ? AM_STR(msgs) : AM_STR(tools);
+        CHECK_OK_E(what == 0
+                       ? am_tokenizer_count_messages_json(tz, doc, &want, &err)
+                       : am_tokenizer_count_tools_json(tz, doc, &want, &err),
+                   &err);
+        for (n = 1;; n++) {
+            got = 0;
+            jansson_fail_begin(n);
+            am_status st =
+                what == 0 ? am_tokenizer_count_messages_json(tz, doc, &got,
+                                                             &err)
+                          : am_tokenizer_count_tools_json(tz, doc, &got,
+                                                          &err);
+            int all_tried = jansson_fail_end();
+            if (st != AM_OK && st != AM_ENOMEM)
+                fprintf(stderr, "n=%ld what=%d: %s\n", n, what, err.msg);
+            if (st == AM_OK)
+                CHECK_EQ(got, want);
+            else
+                CHECK_EQ(st, AM_ENOMEM);
+            if (all_tried)
+                break;
+        }
+        CHECK(n > 5);
+    }
+    /* The built-in catalog: whole or AM_ENOMEM. */
+    CHECK_OK(am_models_create(NULL, NULL, &m, &err));
+    nmodels = am_models_count(m);
+    am_models_free(m);
+    for (n = 1;; n++) {
+        m = NULL;
+        jansson_fail_begin(n);
+        am_status st = am_models_create(NULL, NULL, &m, &err);
+        int all_tried = jansson_fail_end();
+        if (st != AM_OK && st != AM_ENOMEM)
+            fprintf(stderr, "n=%ld models: %s\n", n, err.msg);
+        if (st == AM_OK)
+            CHECK_EQ(am_models_count(m), nmodels);
+        else
+            CHECK_EQ(st, AM_ENOMEM);
+        am_models_free(m);
+        if (all_tried)
+            break;
+    }
+    CHECK(n > 5);
+    am_tokenizer_free(tz);
+}
+
+/* The tracker's JSON: the unhooked document or AM_ENOMEM. */
+AM_TEST(tracker_stats_json_is_whole_or_an_error_when_jansson_runs_out)
+{
+    am_tracker_opts o = am_tracker_opts_default();
+    am_token_tracker *t = NULL;
+    am_usage_record u;
+    am_buf want = AM_BUF_INIT, got = AM_BUF_INIT;
+    long n;
+
+    CHECK_OK(am_token_tracker_create(&o, &t, NULL));
+    memset(&u, 0, sizeof u);
+    u.model = AM_STR("gpt-4o-mini");
+    u.input_tokens = 1200;
+    u.output_tokens = 80;
+    CHECK_OK(am_token_tracker_record(t, &u));
+    u.model = AM_STR("claude-3-opus");
+    CHECK_OK(am_token_tracker_record(t, &u));
+    CHECK_OK(am_token_tracker_stats_json(t, &want));
+    for (n = 1;; n++) {
+        am_buf_clear(&got);
+        jansson_fail_begin(n);
+        am_status st = am_token_tracker_stats_json(t, &got);
+        int all_tried = jansson_fail_end();
+        if (st == AM_OK)
+            CHECK_STR_EQ(got.ptr, want.ptr);
+        else
+            CHECK_EQ(st, AM_ENOMEM);
+        if (all_tried)
+            break;
+    }
+    CHECK(n > 10);
+    am_buf_free(&want);
+    am_buf_free(&got);
+    am_token_tracker_free(t);
 }

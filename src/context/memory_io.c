@@ -229,17 +229,20 @@ am_status am_memory_import(am_memory *m, am_str json)
                       "and last_compression are required");
         goto out;
     }
-    /* Messages through the message core's own reader. (json_dumps, not
-     * a callback into our buffer: a failing callback can leave jansson's
-     * output truncated without an error.) */
+    /* Messages through the message core's own reader. Not json_dumps:
+     * it writes through a callback into jansson's own buffer, and jansson
+     * 2.14 ignores that callback's failure on some paths (object keys),
+     * so running out of memory there gave a document with keys missing.
+     * am__json_dump checks every append itself. */
     {
-        char *t = json_dumps(json_object_get(root, "messages"),
-                             JSON_COMPACT);
-        if (t == NULL)
-            goto nomem;
-        st = am_msgs_from_json(NULL, AM_FORMAT_AGENTMEM, am_str_c(t), &msgs,
-                               &m->err);
-        free(t);
+        am_buf t = AM_BUF_INIT;
+        t.alloc = m->o.alloc;
+        st = am__json_dump(json_object_get(root, "messages"), JSON_COMPACT,
+                           &t, &m->err);
+        if (st == AM_OK)
+            st = am_msgs_from_json(NULL, AM_FORMAT_AGENTMEM, am_buf_str(&t),
+                                   &msgs, &m->err);
+        am_buf_free(&t);
     }
     if (st != AM_OK) {
         if (st != AM_ENOMEM)

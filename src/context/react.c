@@ -56,16 +56,10 @@ am_status am__react_check_text(am_error *err, am_str s, const char *what)
 am_status am__react_parse_any(am_str text, const char *what, json_t **out,
                               am_error *err)
 {
-    json_error_t jerr;
-    json_t *v = json_loadb(text.ptr != NULL ? text.ptr : "", text.len,
-                           JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-    *out = v;
-    if (v != NULL)
-        return AM_OK;
-    if (strstr(jerr.text, "out of memory") != NULL)
-        return am__fail(err, AM_ENOMEM, "%s: out of memory", what);
-    return am__fail(err, AM_EFORMAT, "%s: %s at line %d, column %d (byte %d)",
-                    what, jerr.text, jerr.line, jerr.column, jerr.position);
+    /* jansson hides running out of memory behind other messages; the glue
+     * tells it from invalid JSON. */
+    return am__json_parse_flags(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, what,
+                                out, err);
 }
 
 /* Validate `s` as one JSON value and store its compact form. */

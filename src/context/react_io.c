@@ -194,7 +194,7 @@ static am_status import_doc(am_react *m, const json_t *root, lists *d,
     json_array_foreach(arr, i, it) {
         json_t *tool, *params, *succ, *result, *error, *dur, *ts;
         am_react_tool_exec e;
-        char *ptext = NULL, *rtext = NULL;
+        am_buf ptext = AM_BUF_INIT, rtext = AM_BUF_INIT;
         snprintf(ctx, sizeof ctx, "tool_executions[%zu]", i);
         if (!json_is_object(it))
             return am__fail(err, AM_EFORMAT, "%s: expected an object", ctx);
@@ -214,23 +214,30 @@ static am_status import_doc(am_react *m, const json_t *root, lists *d,
         e.error = error ? am__json_str(error) : (am_str){ "", 0 };
         e.duration_us = dur ? json_integer_value(dur) : 0;
         e.ts_ms = ts ? json_integer_value(ts) : 0;
-        ptext = params ? json_dumps(params, AM__REACT_JSON_FLAGS) : NULL;
-        rtext = result ? json_dumps(result, AM__REACT_JSON_FLAGS) : NULL;
-        if ((params && !ptext) || (result && !rtext)) {
-            free(ptext);
-            free(rtext);
+        /* Not json_dumps: jansson 2.14 ignores its own buffer's failure
+         * on some paths (object keys) and answers a truncated document.
+         * am__json_dump checks every append. */
+        ptext.alloc = a;
+        rtext.alloc = a;
+        st = params ? am__json_dump(params, AM__REACT_JSON_FLAGS, &ptext, err)
+                    : AM_OK;
+        if (st == AM_OK && result)
+            st = am__json_dump(result, AM__REACT_JSON_FLAGS, &rtext, err);
+        if (st != AM_OK) {
+            am_buf_free(&ptext);
+            am_buf_free(&rtext);
             return am__fail(err, AM_ENOMEM, "react import: out of memory");
         }
-        e.params_json = am_str_c(ptext ? ptext : "{}");
-        e.result_json = am_str_c(rtext ? rtext : "null");
+        e.params_json = params ? am_buf_str(&ptext) : AM_STR("{}");
+        e.result_json = result ? am_buf_str(&rtext) : AM_STR("null");
         if (am__grow(a, (void **)&d->tools, &d->captools, d->ntools + 1,
                      sizeof *d->tools) != AM_OK)
             st = am__fail(err, AM_ENOMEM, "react import: out of memory");
         else
             st = am__react_build_tool(a, &e, 0, &d->tools[d->ntools], ctx,
                                       err);
-        free(ptext);
-        free(rtext);
+        am_buf_free(&ptext);
+        am_buf_free(&rtext);
         if (st != AM_OK)
             return st;
         /* An import keeps ts 0 as 0 (build_tool would stamp "now"). */
@@ -320,7 +327,7 @@ static am_status import_doc(am_react *m, const json_t *root, lists *d,
         return st;
     if (v != NULL) {
         json_t *type, *data = json_object_get(v, "data");
-        char *text;
+        am_buf text = AM_BUF_INIT;
         am_error e;
         if ((st = field(v, "type", JSON_STRING, true, "domain", &type, err)))
             return st;
@@ -334,13 +341,15 @@ static am_status import_doc(am_react *m, const json_t *root, lists *d,
                             m->dtype ? "type '" : "no domain type",
                             m->dtype ? m->dtype->name : "",
                             m->dtype ? "'" : "");
-        text = json_dumps(data, AM__REACT_JSON_FLAGS);
-        if (text == NULL)
+        /* Not json_dumps (a truncated document when its own buffer fails
+         * on some paths): every append checked. */
+        text.alloc = m->alloc;
+        if (am__json_dump(data, AM__REACT_JSON_FLAGS, &text, err) != AM_OK)
             return am__fail(err, AM_ENOMEM, "react import: out of memory");
         am_error_clear(&e);
-        st = m->dtype->deserialize(m->dtype->ctx, am_str_c(text), &d->domain,
-                                   &e);
-        free(text);
+        st = m->dtype->deserialize(m->dtype->ctx, am_buf_str(&text),
+                                   &d->domain, &e);
+        am_buf_free(&text);
         if (st != AM_OK)
             return am__fail(err, st, "domain '%s': %s", m->dtype->name,
                             e.msg[0] ? e.msg : am_status_str(st));

@@ -2,18 +2,51 @@
 #include <string.h>
 
 #include "json_glue.h"
+#include "jscan.h"
+
+/* jansson 2.14 rarely says "out of memory" when an allocation fails while
+ * parsing: the error comes back with an empty message or disguised as a
+ * syntax error ("invalid token", "string or '}' expected"). So a failure
+ * on text that the project's scanner (which validates without allocating)
+ * accepts as one JSON array or object was out of memory. Number overflow
+ * and \u0000 without JSON_ALLOW_NUL are what jansson rejects and the
+ * scanner does not. */
+static bool oom_in_jansson(am_str text, size_t flags,
+                           const json_error_t *jerr)
+{
+    am__js js;
+    am_str span;
+    char c;
+
+    if (strstr(jerr->text, "out of memory") != NULL)
+        return true;
+    if (json_error_code(jerr) == json_error_numeric_overflow ||
+        json_error_code(jerr) == json_error_null_character)
+        return false;
+    am__js_init(&js, text, "", NULL, NULL);
+    c = am__js_peek(&js);
+    return ((flags & JSON_DECODE_ANY) != 0 || c == '{' || c == '[') &&
+           am__js_value(&js, &span) == AM_OK &&
+           am__js_end(&js) == AM_OK;
+}
 
 am_status am__json_parse(am_str text, const char *what, json_t **out,
                          am_error *err)
+{
+    return am__json_parse_flags(text, JSON_ALLOW_NUL, what, out, err);
+}
+
+am_status am__json_parse_flags(am_str text, size_t flags, const char *what,
+                               json_t **out, am_error *err)
 {
     json_error_t jerr;
     json_t *v;
 
     *out = NULL;
     v = json_loadb(text.ptr != NULL ? text.ptr : "", text.len,
-                   JSON_ALLOW_NUL, &jerr);
+                   flags, &jerr);
     if (v == NULL) {
-        if (strstr(jerr.text, "out of memory") != NULL)
+        if (oom_in_jansson(text, flags, &jerr))
             return am__fail(err, AM_ENOMEM, "%s: out of memory", what);
         return am__fail(err, AM_EFORMAT,
                         "%s: %s at line %d, column %d (byte %d)", what,

@@ -16,6 +16,11 @@
  * AM_EFORMAT with "<what>: <reason> at line L, column C (byte B)". */
 am_status am__json_parse(am_str text, const char *what, json_t **out,
                          am_error *err);
+/* Like am__json_parse with jansson decode `flags` (e.g. JSON_DECODE_ANY |
+ * JSON_ALLOW_NUL). Both answer AM_ENOMEM, never AM_EFORMAT, when jansson
+ * failed on valid JSON (it runs out of memory under other messages). */
+am_status am__json_parse_flags(am_str text, size_t flags, const char *what,
+                               json_t **out, am_error *err);
 /* Serialize `v` (jansson dump flags) replacing the contents of `out`. */
 am_status am__json_dump(const json_t *v, size_t flags, am_buf *out,
                         am_error *err);

@@ -52,10 +52,13 @@ am_status am__embed_build_body(const char *model, size_t dim_to_send,
     json_t *root = json_object();
     json_t *input = json_array();
 
-    if (root == NULL || input == NULL ||
-        json_object_set_new(root, "input", input) != 0) {
-        if (root == NULL || json_object_get(root, "input") != input)
-            json_decref(input);
+    if (root == NULL || input == NULL) {
+        json_decref(input);
+        st = am__fail(err, AM_ENOMEM, "embeddings: out of memory");
+        goto out;
+    }
+    /* A failed json_object_set_new releases input itself. */
+    if (json_object_set_new(root, "input", input) != 0) {
         st = am__fail(err, AM_ENOMEM, "embeddings: out of memory");
         goto out;
     }

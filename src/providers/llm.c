@@ -451,8 +451,13 @@ am_status am__llm_build_body(const am__llm_params *p,
         st = am__fail(err, AM_ENOMEM, "llm: out of memory");
         goto out;
     }
-    if (set_new(root, "model", json_string(p->model)) != 0 ||
-        json_object_set_new(root, "messages", msgs) != 0) {
+    if (set_new(root, "model", json_string(p->model)) != 0) {
+        json_decref(msgs); /* not in root yet */
+        st = am__fail(err, AM_ENOMEM, "llm: out of memory");
+        goto out;
+    }
+    /* A failed json_object_set_new releases msgs itself. */
+    if (json_object_set_new(root, "messages", msgs) != 0) {
         st = am__fail(err, AM_ENOMEM, "llm: out of memory");
         goto out;
     }

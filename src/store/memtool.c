@@ -145,9 +145,15 @@ static am_status read_file(mctx *m, const char *path, am_buf *text)
     am_buf v = mbuf(m);
     am_status st = am_store_get(m->s, m->ns, am_str_c(path), &v);
     if (st == AM_OK) {
-        json_t *j = json_loadb(v.ptr, v.len, JSON_DECODE_ANY, NULL);
+        json_t *j = NULL;
+        am_error perr;
         am_buf_clear(text);
-        if (json_is_string(j))
+        /* A value jansson could not parse for want of memory must not be
+         * shown as the file's text in its JSON form. */
+        if (am__json_parse_flags(am_buf_str(&v), JSON_DECODE_ANY,
+                                 "memory tool: file", &j, &perr) == AM_ENOMEM)
+            st = AM_ENOMEM;
+        else if (json_is_string(j))
             st = am_buf_append(text, json_string_value(j),
                                json_string_length(j));
         else
@@ -170,6 +176,10 @@ static am_status write_file(mctx *m, const char *path, am_str text)
     json_t *j = json_stringn(text.ptr != NULL ? text.ptr : "", text.len);
     am_buf v = mbuf(m);
     am_status st;
+    /* json_stringn fails on invalid UTF-8 and when jansson runs out of
+     * memory: tell them apart. */
+    if (j == NULL && am__utf8_valid(text.ptr, text.len, NULL))
+        return am__fail(&m->s->err, AM_ENOMEM, "memory tool: out of memory");
     if (j == NULL)
         return am__fail(&m->s->err, AM_EFORMAT,
                         "memory tool: file text is not UTF-8");
@@ -253,8 +263,16 @@ static am_status view_dir(mctx *m, const char *dir, size_t dlen)
         if (!under(k, dir, dlen))
             continue;
         size_t fsize = 0;
-        json_t *j = json_loadb(r->items[i].value.ptr, r->items[i].value.len,
-                               JSON_DECODE_ANY, NULL);
+        json_t *j = NULL;
+        am_error perr;
+        /* Out of memory in jansson is no file of size 0. */
+        if (am__json_parse_flags(r->items[i].value, JSON_DECODE_ANY,
+                                 "memory tool: file", &j,
+                                 &perr) == AM_ENOMEM) {
+            st = am__fail(&m->s->err, AM_ENOMEM,
+                          "memory tool: out of memory");
+            break;
+        }
         fsize = json_is_string(j) ? json_string_length(j) : 0;
         json_decref(j);
         total += fsize;
@@ -836,8 +854,14 @@ am_status am_memtool_exec(am_store *s, am_str user_id, am_str input,
     m.parts[1] = user_id;
     m.ns = (am_ns){ m.parts, 2 };
     m.out = out;
-    in = json_loadb(input.ptr != NULL ? input.ptr : "", input.len,
-                    JSON_ALLOW_NUL, NULL);
+    {
+        am_error perr;
+        /* Invalid input is the model's mistake, answered in the reply;
+         * jansson running out of memory is an error of the call. */
+        if (am__json_parse(input, "memory tool: input", &in, &perr) ==
+            AM_ENOMEM)
+            return am__fail(&s->err, AM_ENOMEM, "memory tool: out of memory");
+    }
     const char *cmd = json_string_value(json_object_get(in, "command"));
     json_t *pv = json_object_get(in, "path");
     if (!json_is_object(in)) {
@@ -906,8 +930,11 @@ am_status am_memtool_call(am_store *s, am_str user_id, am_str call,
     res = json_pack("{s:s,s:s,s:s%}", "type", "tool_result", "tool_use_id",
                     id, "content", text.ptr != NULL ? text.ptr : "",
                     text.len);
-    if (res != NULL && is_error)
-        json_object_set_new(res, "is_error", json_true());
+    if (res != NULL && is_error &&
+        json_object_set_new(res, "is_error", json_true()) != 0) {
+        json_decref(res);
+        res = NULL;
+    }
     if (res == NULL) {
         st = am__fail(&s->err, AM_ENOMEM, "memory tool: out of memory");
         goto out;

@@ -135,9 +135,17 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
                               summary.len, "first", (json_int_t)first,
                               "last", (json_int_t)(last - 1));
         if (v == NULL) {
-            st = am__fail(&s->err, AM_EFORMAT,
-                          "recall index: chunk %zu is not valid UTF-8",
-                          made);
+            /* json_pack fails on invalid UTF-8 and when jansson runs out
+             * of memory: tell them apart. */
+            if (am__utf8_valid(session_id.ptr, session_id.len, NULL) &&
+                am__utf8_valid(text.ptr, text.len, NULL) &&
+                am__utf8_valid(summary.ptr, summary.len, NULL))
+                st = am__fail(&s->err, AM_ENOMEM,
+                              "recall index: out of memory");
+            else
+                st = am__fail(&s->err, AM_EFORMAT,
+                              "recall index: chunk %zu is not valid UTF-8",
+                              made);
             break;
         }
         st = am__json_dump(v, JSON_COMPACT, &value, &s->err);
@@ -231,14 +239,23 @@ static am_status search_json(am_store *s, am_str user_id, am_str query,
         return st;
     json_t *arr = json_array();
     for (size_t i = 0; arr != NULL && i < r->count; i++) {
-        json_t *v = json_loadb(r->items[i].value.ptr, r->items[i].value.len,
-                               0, NULL);
+        json_t *v = NULL;
+        am_error perr;
+        /* A value jansson cannot parse for want of memory is no reason to
+         * leave a hit out: that is AM_ENOMEM for the whole search. */
+        if (am__json_parse(r->items[i].value, "recall hit", &v, &perr) ==
+            AM_ENOMEM) {
+            json_decref(arr);
+            arr = NULL;
+            break;
+        }
         if (!json_is_object(v)) {
             json_decref(v);
             continue;
         }
         /* -1 from jansson is out of memory: no half-filled answer. (A
-         * failed append frees v itself; a failed set does not.) */
+         * failed append frees v; a failed set frees only the value it was
+         * given, not the object v.) */
         if (json_object_set_new(v, "score", json_real(r->items[i].score)) !=
             0) {
             json_decref(v);
@@ -364,7 +381,10 @@ am_status am_recall_tool_call(am_store *s, am_str user_id,
         const char *a = json_string_value(json_object_get(fn, "arguments"));
         if (a == NULL)
             error = "Error: missing function.arguments";
-        else if ((args = json_loads(a, 0, NULL)) == NULL)
+        else if ((st = am__json_parse(am_str_c(a), "recall tool: arguments",
+                                      &args, &s->err)) == AM_ENOMEM)
+            goto out;
+        else if (st != AM_OK)
             error = "Error: the arguments are not valid JSON";
     } else {
         args = json_incref(json_object_get(c, "input"));

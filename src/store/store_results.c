@@ -116,10 +116,16 @@ static json_t *str_json(am_str s)
     return json_stringn_nocheck(s.ptr, s.len);
 }
 
-/* Embed a stored JSON document, or fall back to its text. */
+/* Embed a stored JSON document, or fall back to its text. NULL when
+ * jansson ran out of memory (then the text is no fallback). */
 static json_t *embed_json(am_str s)
 {
-    json_t *v = json_loadb(s.ptr, s.len, JSON_DECODE_ANY, NULL);
+    json_t *v = NULL;
+    am_error perr;
+    am_status st = am__json_parse_flags(s, JSON_DECODE_ANY, "value", &v,
+                                        &perr);
+    if (st == AM_ENOMEM)
+        return NULL;
     return v != NULL ? v : str_json(s);
 }
 

@@ -351,12 +351,17 @@ static int by_score_desc(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id ? 1 : 0;
 }
 
-/* Does the item's meta satisfy the filter object? */
+/* Does the item's meta satisfy the filter object? -1: jansson ran out of
+ * memory parsing it (no answer, not "no"). */
 static int meta_matches(json_t *filter, const char *meta, size_t len)
 {
     if (filter == NULL)
         return 1;
-    json_t *m = json_loadb(meta, len, 0, NULL);
+    json_t *m = NULL;
+    am_error perr;
+    am_str text = { meta, len };
+    if (am__json_parse_flags(text, 0, "meta", &m, &perr) == AM_ENOMEM)
+        return -1;
     int ok = m != NULL;
     const char *k;
     json_t *want;
@@ -370,7 +375,8 @@ static int meta_matches(json_t *filter, const char *meta, size_t len)
     return ok;
 }
 
-/* Check an item id against filters; returns 1 when it qualifies. */
+/* Check an item id against filters; returns 1 when it qualifies, -1
+ * when jansson ran out of memory deciding. */
 static int qualifies(am_store *s, int64_t id, json_t *filter,
                      int64_t now)
 {
@@ -379,9 +385,11 @@ static int qualifies(am_store *s, int64_t id, json_t *filter,
         return 0;
     sqlite3_bind_int64(q, 1, now);
     sqlite3_bind_int64(q, 2, id);
-    int ok = sqlite3_step(q) == SQLITE_ROW &&
-             meta_matches(filter, (const char *)sqlite3_column_text(q, 3),
-                          (size_t)sqlite3_column_bytes(q, 3));
+    int ok = sqlite3_step(q) == SQLITE_ROW
+                 ? meta_matches(filter,
+                                (const char *)sqlite3_column_text(q, 3),
+                                (size_t)sqlite3_column_bytes(q, 3))
+                 : 0;
     sqlite3_reset(q);
     return ok;
 }
@@ -708,7 +716,12 @@ static am_status text_cands(am_store *s, am_str query, am_str lo,
             if (ns == NULL || !sqlite3_column_int(f, 3) || nslen < lo.len ||
                 memcmp(ns, lo.ptr, lo.len) != 0)
                 continue;
-            if (filter != NULL && !qualifies(s, id, filter, now))
+            int ok = filter != NULL ? qualifies(s, id, filter, now) : 1;
+            if (ok < 0) {
+                st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+                break;
+            }
+            if (!ok)
                 continue;
             st = cands_push(s, out, id);
             if (st != AM_OK)
@@ -819,7 +832,12 @@ static am_status vec_cands(am_store *s, const float *qv, am_str lo,
         out->count = 0;
         for (size_t i = 0; i < n && out->count < want; i++) {
             int64_t id = c->ids[h[i].idx];
-            if (!qualifies(s, id, filter, now))
+            int ok = qualifies(s, id, filter, now);
+            if (ok < 0) {
+                st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+                break;
+            }
+            if (!ok)
                 continue;
             st = cands_push(s, out, id);
             if (st != AM_OK)

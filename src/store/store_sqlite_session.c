@@ -73,13 +73,9 @@ am_status am__sq_session_add(am_store *s, am_str user_id, am_str session_id,
         json_t *v = NULL;
         char what[48];
         snprintf(what, sizeof what, "session item %zu", i);
-        json_error_t jerr;
-        v = json_loadb(items[i].ptr != NULL ? items[i].ptr : "",
-                       items[i].len, JSON_DECODE_ANY, &jerr);
-        if (v == NULL)
-            st = am__fail(&s->err, AM_EFORMAT,
-                          "%s: %s at line %d, column %d (byte %d)", what,
-                          jerr.text, jerr.line, jerr.column, jerr.position);
+        /* AM_ENOMEM when jansson ran out of memory on a valid item. */
+        st = am__json_parse_flags(items[i], JSON_DECODE_ANY, what, &v,
+                                  &s->err);
         json_decref(v);
     }
     if (st == AM_OK)
