@@ -238,6 +238,14 @@ AM_TEST(json_parse_tells_out_of_memory_from_invalid_json)
     }
     CHECK_ST(am__json_parse_flags(AM_STR("[\"a\\u0000\"]"), 0, "t", &v, &err),
              AM_EFORMAT);
+    /* Nested past jansson's depth limit (2048): invalid, not memory. */
+    {
+        static char deep[2 * 3000 + 1];
+        memset(deep, '[', 3000);
+        memset(deep + 3000, ']', 3000);
+        CHECK_ST(am__json_parse(am_str_c(deep), "t", &v, &err), AM_EFORMAT);
+        CHECK(v == NULL);
+    }
     CHECK_OK(am__json_parse_flags(AM_STR("3"), JSON_DECODE_ANY, "t", &v,
                                   &err));
     json_decref(v);

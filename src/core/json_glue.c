@@ -10,7 +10,8 @@
  * on text that the project's scanner (which validates without allocating)
  * accepts as one JSON array or object was out of memory. Number overflow
  * and \u0000 without JSON_ALLOW_NUL are what jansson rejects and the
- * scanner does not. */
+ * scanner does not, and so are nesting past jansson's depth limit and
+ * invalid UTF-8 (excluded by their error codes). */
 static bool oom_in_jansson(am_str text, size_t flags,
                            const json_error_t *jerr)
 {
@@ -21,7 +22,9 @@ static bool oom_in_jansson(am_str text, size_t flags,
     if (strstr(jerr->text, "out of memory") != NULL)
         return true;
     if (json_error_code(jerr) == json_error_numeric_overflow ||
-        json_error_code(jerr) == json_error_null_character)
+        json_error_code(jerr) == json_error_null_character ||
+        json_error_code(jerr) == json_error_stack_overflow ||
+        json_error_code(jerr) == json_error_invalid_utf8)
         return false;
     am__js_init(&js, text, "", NULL, NULL);
     c = am__js_peek(&js);
