@@ -45,6 +45,10 @@ am_status am__json_parse_flags(am_str text, size_t flags, const char *what,
     json_error_t jerr;
     json_t *v;
 
+    /* jansson does not always fill in the error: when its very first
+     * allocation fails it returns NULL with the error code byte never
+     * written, so a stack-garbage code must not decide the answer. */
+    memset(&jerr, 0, sizeof jerr);
     *out = NULL;
     v = json_loadb(text.ptr != NULL ? text.ptr : "", text.len,
                    flags, &jerr);
