@@ -674,23 +674,6 @@ AM_TEST(hybrid_search_fuses_and_filters_on_metadata)
     fx_close(&f);
 }
 
-/* jansson allocates through its own hooks: fail its n-th allocation. */
-static long jansson_fail_at, jansson_calls;
-
-static void *failing_jansson_malloc(size_t n)
-{
-    return ++jansson_calls == jansson_fail_at ? NULL : malloc(n);
-}
-
-static size_t count_of(const char *hay, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = strstr(hay, needle); p != NULL;
-         p = strstr(p + 1, needle))
-        n++;
-    return n;
-}
-
 /* Whatever allocation of jansson fails, the JSON of a result list is
  * complete or an error, never AM_OK with fields missing. */
 AM_TEST(results_json_is_complete_or_an_error_when_memory_runs_out)
@@ -710,22 +693,20 @@ AM_TEST(results_json_is_complete_or_an_error_when_memory_runs_out)
     CHECK_OK(am_store_list(f.s, NS1("u"), 0, 0, &r));
     CHECK_EQ(r->count, 3);
     for (n = 1;; n++) {
-        jansson_calls = 0;
-        jansson_fail_at = n;
-        json_set_alloc_funcs(failing_jansson_malloc, free);
+        jansson_fail_begin(n);
         st = am_results_to_json(r, 1, &js, NULL);
-        json_set_alloc_funcs(malloc, free);
+        int all_tried = jansson_fail_end();
         if (st == AM_OK) {
-            CHECK_EQ(count_of(js.ptr, "\"updated_ms\":"), 3);
-            CHECK_EQ(count_of(js.ptr, "\"vec_score\":"), 3);
-            CHECK_EQ(count_of(js.ptr, "\"namespace\":[\"u\",\"notes\"]"), 3);
+            CHECK_EQ(jansson_fail_count(js.ptr, "\"updated_ms\":"), 3);
+            CHECK_EQ(jansson_fail_count(js.ptr, "\"vec_score\":"), 3);
+            CHECK_EQ(jansson_fail_count(js.ptr, "\"namespace\":[\"u\",\"notes\"]"), 3);
             /* Stored JSON is embedded as JSON, not as a string. */
-            CHECK_EQ(count_of(js.ptr, "\"value\":{\"text\":\"x\"}"), 3);
+            CHECK_EQ(jansson_fail_count(js.ptr, "\"value\":{\"text\":\"x\"}"), 3);
         } else {
             CHECK_EQ(st, AM_ENOMEM);
         }
-        if (jansson_calls < n)
-            break; /* nothing failed: every allocation was tried */
+        if (all_tried)
+            break;
     }
     CHECK(n > 10);
     am_results_free(r);

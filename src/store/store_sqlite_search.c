@@ -502,16 +502,14 @@ static am_status prune_terms(am_store *s, am_buf *fq, size_t *terms,
 
 #define GLOBAL_DF_CAP 4096
 
-/* Rows whose text holds the quoted term [p, p + n), counted up to cap. */
-static am_status term_rows(am_store *s, const char *p, size_t n, int64_t cap,
-                           int64_t *out)
+/* Rows of the full-text index matching `match`, counted up to cap. */
+static am_status fts_rows(am_store *s, const char *match, int64_t cap,
+                          int64_t *out)
 {
-    char m[96];
-    snprintf(m, sizeof m, "text : %.*s", (int)(n < 80 ? n : 80), p);
     sqlite3_stmt *c = am__store_stmt(s, Q_FTS_DF);
     if (c == NULL)
         return s->err.code;
-    sqlite3_bind_text(c, 1, m, -1, SQLITE_STATIC);
+    sqlite3_bind_text(c, 1, match, -1, SQLITE_STATIC);
     sqlite3_bind_int64(c, 2, cap);
     int rc = sqlite3_step(c);
     *out = rc == SQLITE_ROW ? sqlite3_column_int64(c, 0) : 0;
@@ -519,20 +517,19 @@ static am_status term_rows(am_store *s, const char *p, size_t n, int64_t cap,
     return rc == SQLITE_ROW ? AM_OK : am__store_dberr(s, rc, "search");
 }
 
+/* Rows whose text holds the quoted term [p, p + n), counted up to cap. */
+static am_status term_rows(am_store *s, const char *p, size_t n, int64_t cap,
+                           int64_t *out)
+{
+    char m[96];
+    snprintf(m, sizeof m, "text : %.*s", (int)(n < 80 ? n : 80), p);
+    return fts_rows(s, m, cap, out);
+}
+
 /* Rows under the scope (`scope`: the " AND fts_ns : ..." suffix). */
 static am_status scope_rows(am_store *s, const char *scope, int64_t *n)
 {
-    char m[64];
-    snprintf(m, sizeof m, "%s", scope + 5); /* drop " AND " */
-    sqlite3_stmt *c = am__store_stmt(s, Q_FTS_DF);
-    if (c == NULL)
-        return s->err.code;
-    sqlite3_bind_text(c, 1, m, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(c, 2, INT64_MAX);
-    int rc = sqlite3_step(c);
-    *n = rc == SQLITE_ROW ? sqlite3_column_int64(c, 0) : 0;
-    sqlite3_reset(c);
-    return rc == SQLITE_ROW ? AM_OK : am__store_dberr(s, rc, "search");
+    return fts_rows(s, scope + 5 /* drop " AND " */, INT64_MAX, n);
 }
 
 /* am_bm25(items_fts, counts BLOB): BM25 as FTS5's (k1 1.2, b 0.75) over
