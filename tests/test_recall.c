@@ -195,6 +195,94 @@ AM_TEST(recall_indexes_chunks_and_searches_one_user_only)
     fx_close(&f);
 }
 
+AM_TEST(recall_defaults_follow_the_seed_and_hits_carry_metadata)
+{
+    fixture f;
+    fx_open(&f);
+    am_buf out = AM_BUF_INIT;
+    am_recall_opts o = am_recall_opts_default();
+    CHECK_EQ(o.chunk_size, 10);
+    CHECK_EQ(o.chunk_overlap, 2);
+    o.meta = AM_STR("{\"topic\":\"authentication\",\"date\":"
+                    "\"2025-01-15\"}");
+    CHECK_OK(am_recall_index(f.s, AM_STR("alice"), AM_STR("s1"),
+                             am_str_c(conv_alice), &o, NULL));
+    CHECK_OK(am_recall_index(f.s, AM_STR("alice"), AM_STR("s2"),
+                             AM_STR("[{\"role\":\"user\",\"content\":"
+                                    "\"risotto again\"}]"),
+                             NULL, NULL));
+    CHECK_OK(am_recall_search(f.s, AM_STR("alice"), AM_STR("auth token"), 1,
+                              &out));
+    CHECK(strstr(out.ptr, "\"metadata\":{\"topic\":\"authentication\","
+                          "\"date\":\"2025-01-15\"}") != NULL);
+    CHECK_OK(am_recall_search(f.s, AM_STR("alice"), AM_STR("risotto again"),
+                              5, &out));
+    CHECK(strstr(out.ptr, "\"metadata\":{}") != NULL);
+    /* The model reads the metadata too. */
+    CHECK_OK(am_recall_tool_call(
+        f.s, AM_STR("alice"), AM_TOOL_ANTHROPIC,
+        AM_STR("{\"id\":\"t\",\"input\":{\"query\":\"auth token\","
+               "\"limit\":1}}"),
+        &out));
+    CHECK(strstr(out.ptr, "Metadata: {") != NULL);
+    am_buf_free(&out);
+    fx_close(&f);
+}
+
+AM_TEST(recall_tool_name_description_and_limit_are_options)
+{
+    fixture f;
+    fx_open(&f);
+    am_buf out = AM_BUF_INIT;
+    am_recall_opts ro = am_recall_opts_default();
+    ro.chunk_size = 1;
+    ro.chunk_overlap = 0;
+    CHECK_OK(am_recall_index(f.s, AM_STR("alice"), AM_STR("s1"),
+                             am_str_c(conv_alice), &ro, NULL));
+    am_recall_tool_opts to = am_recall_tool_opts_default();
+    CHECK_EQ(to.limit, 5);
+    to.name = AM_STR("recall_past_conversations");
+    to.description = AM_STR("Search through past conversations.");
+    to.limit = 3;
+    CHECK_OK(am_recall_tool_def_v2(AM_TOOL_OPENAI, &to, &out, NULL));
+    CHECK(strstr(out.ptr, "\"name\":\"recall_past_conversations\"") !=
+          NULL);
+    CHECK(strstr(out.ptr, "Search through past conversations.") != NULL);
+    CHECK(strstr(out.ptr, "(default 3)") != NULL);
+    CHECK_OK(am_recall_tool_def_v2(AM_TOOL_ANTHROPIC, &to, &out, NULL));
+    CHECK(strstr(out.ptr, "\"name\":\"recall_past_conversations\"") !=
+          NULL);
+    /* No limit from the model: the tool's default of 3 excerpts, where
+     * the built-in default would give 5. */
+    CHECK_OK(am_recall_tool_call_v2(
+        f.s, AM_STR("alice"), AM_TOOL_ANTHROPIC, &to,
+        AM_STR("{\"id\":\"t1\",\"name\":\"recall_past_conversations\","
+               "\"input\":{\"query\":\"auth token login risotto\"}}"),
+        &out));
+    CHECK(strstr(out.ptr, "Found 3 relevant excerpts") != NULL);
+    CHECK_OK(am_recall_tool_call(
+        f.s, AM_STR("alice"), AM_TOOL_ANTHROPIC,
+        AM_STR("{\"id\":\"t1\",\"input\":{\"query\":"
+               "\"auth token login risotto\"}}"),
+        &out));
+    CHECK(strstr(out.ptr, "Found 5 relevant excerpts") != NULL);
+    /* Bad options name the problem. */
+    to.name = AM_STR("has space");
+    CHECK_ST(am_recall_tool_def_v2(AM_TOOL_OPENAI, &to, &out, NULL), AM_EINVAL);
+    CHECK_ST(am_recall_tool_call_v2(f.s, AM_STR("alice"), AM_TOOL_OPENAI,
+                                    &to, AM_STR("{\"id\":\"c\"}"), &out),
+             AM_EINVAL);
+    CHECK(strstr(am_store_last_error(f.s)->msg, "name byte 3") != NULL);
+    to = am_recall_tool_opts_default();
+    to.limit = 21;
+    CHECK_ST(am_recall_tool_def_v2(AM_TOOL_OPENAI, &to, &out, NULL), AM_EINVAL);
+    to.limit = 0; /* the default */
+    to.description = AM_STR("\xff");
+    CHECK_ST(am_recall_tool_def_v2(AM_TOOL_OPENAI, &to, &out, NULL), AM_EINVAL);
+    am_buf_free(&out);
+    fx_close(&f);
+}
+
 AM_TEST(recall_tool_definitions_and_calls)
 {
     fixture f;
@@ -526,8 +614,8 @@ static void jansson_sweep(fixture *f, jcall_fn call, const char *in,
             }
         } else {
             if (st != AM_ENOMEM)
-                fprintf(stderr, "n=%ld input %s: status %d\n", n, in,
-                        (int)st);
+                fprintf(stderr, "n=%ld input %s: status %d (%s)\n", n, in,
+                        (int)st, am_store_last_error(f->s)->msg);
             CHECK_EQ(st, AM_ENOMEM);
         }
         if (all_tried)

@@ -87,6 +87,10 @@ has memtool_lines "$out" "     2	two"
 check tooldef 0 $R tool-def --format anthropic
 has tooldef_schema "$out" '"input_schema"'
 check tooldef_bad 2 $R tool-def --format xml
+check tooldef_named 0 $R tool-def --name recall_past --description "Past talks." --limit 3
+has tooldef_name "$out" '"name":"recall_past"'
+has tooldef_limit "$out" '(default 3)'
+check tooldef_badname 3 $R tool-def --name "a b"
 check toolcall 0 $R tool-call alice '{"id":"c1","function":{"arguments":"{\"query\":\"Lisbon\"}"}}'
 has toolcall_result "$out" '"tool_call_id":"c1"'
 has toolcall_hit "$out" 'session s1'

@@ -27,7 +27,7 @@ typedef am_status (*am_recall_summarize_fn)(void *ctx, am_str chunk_text,
                                             am_buf *summary, am_error *err);
 
 typedef struct am_recall_opts {
-    size_t chunk_size;     /* messages per chunk, default 6 */
+    size_t chunk_size;     /* messages per chunk, default 10 (the seed's) */
     size_t chunk_overlap;  /* messages shared by neighbours, default 2 */
     am_recall_summarize_fn summarize; /* NULL: no summaries */
     void *summarize_ctx;
@@ -51,8 +51,10 @@ AM_API am_status am_recall_index(am_store *s, am_str user_id,
 
 /* Search `user_id`'s indexed conversations with the store's default
  * (hybrid) search and write a JSON array of {"session_id", "text",
- * "summary", "first", "last", "score"} (best first, at most `limit`, 0:
- * 5) into `out` (replacing it). Thread safety: safe. */
+ * "summary", "first", "last", "metadata", "score"} (best first, at most
+ * `limit`, 0: 5) into `out` (replacing it). "metadata" is the object the
+ * chunk was indexed with (am_recall_opts.meta), {} when none. Thread
+ * safety: safe. */
 AM_API am_status am_recall_search(am_store *s, am_str user_id, am_str query,
                                   size_t limit, am_buf *out);
 
@@ -61,9 +63,31 @@ typedef enum am_tool_format {
     AM_TOOL_ANTHROPIC     /* {"name","description","input_schema"} */
 } am_tool_format;
 
-/* The recall tool's definition ("recall_conversations", parameters
- * `query` (required) and `limit`) as JSON into `out` (replacing it).
- * Thread safety: safe. */
+/* How the recall tool presents itself, as the seed's
+ * create_memory_tool(name=..., description=..., limit=...). */
+typedef struct am_recall_tool_opts {
+    am_str name;         /* default "recall_conversations"; 1..64 of
+                            [A-Za-z0-9_-] (what OpenAI and Anthropic take) */
+    am_str description;  /* default: a sentence telling the model when to
+                            use it; UTF-8 */
+    size_t limit;        /* excerpts when the model gives no limit: 1..20,
+                            default 5 */
+} am_recall_tool_opts;   /* the strings are borrowed for each call */
+
+/* Defaults as documented above. Thread safety: safe. */
+AM_API am_recall_tool_opts am_recall_tool_opts_default(void);
+
+/* The recall tool's definition (opts' name and description, parameters
+ * `query` (required) and `limit`, whose description states opts' default)
+ * as JSON into `out` (replacing it). NULL opts, an empty name or
+ * description and limit 0 mean the defaults. AM_EINVAL: a name outside
+ * [A-Za-z0-9_-]{1,64}, a description that is not UTF-8, a limit above 20.
+ * Detail goes to `err` (may be NULL). Thread safety: safe. */
+AM_API am_status am_recall_tool_def_v2(am_tool_format fmt,
+                                       const am_recall_tool_opts *opts,
+                                       am_buf *out, am_error *err);
+
+/* am_recall_tool_def_v2 with the default options. Thread safety: safe. */
 AM_API am_status am_recall_tool_def(am_tool_format fmt, am_buf *out);
 
 /* Execute the model's tool call and write the tool-result message into
@@ -75,7 +99,16 @@ AM_API am_status am_recall_tool_def(am_tool_format fmt, am_buf *out);
  * "content", "is_error"?}]}. Bad arguments from the model (missing query,
  * wrong types) become an error result the model can read (AM_OK
  * returned); a call that is not JSON or lacks its id is AM_EFORMAT.
- * Searches only `user_id`'s conversations. Thread safety: safe. */
+ * Searches only `user_id`'s conversations, returning opts' limit of
+ * excerpts when the model gives none. The call's tool name is not
+ * checked (routing calls to tools is the caller's job); bad opts are
+ * AM_EINVAL as for am_recall_tool_def_v2. Thread safety: safe. */
+AM_API am_status am_recall_tool_call_v2(am_store *s, am_str user_id,
+                                        am_tool_format fmt,
+                                        const am_recall_tool_opts *opts,
+                                        am_str call, am_buf *out);
+
+/* am_recall_tool_call_v2 with the default options. Thread safety: safe. */
 AM_API am_status am_recall_tool_call(am_store *s, am_str user_id,
                                      am_tool_format fmt, am_str call,
                                      am_buf *out);

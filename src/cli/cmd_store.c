@@ -23,6 +23,7 @@ typedef struct opts {
     const char *db;
     const char *embedder;
     const char *meta, *text, *filter, *mode, *ns, *format;
+    const char *name, *description; /* the recall tool's */
     long long ttl, limit, offset, depth, chunk, overlap;
     int json;
     const char *sub;
@@ -68,6 +69,10 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
             o->mode = v;
         } else if (cli_opt(argc, argv, &i, "--format", &v)) {
             o->format = v;
+        } else if (cli_opt(argc, argv, &i, "--name", &v)) {
+            o->name = v;
+        } else if (cli_opt(argc, argv, &i, "--description", &v)) {
+            o->description = v;
         } else if (cli_opt(argc, argv, &i, "--ns", &v)) {
             o->ns = v;
         } else if (cli_opt(argc, argv, &i, "--ttl", &v)) {
@@ -519,10 +524,17 @@ int cmd_recall(int argc, char **argv)
         fmt = AM_TOOL_ANTHROPIC;
     else if (o.format != NULL && strcmp(o.format, "openai") != 0)
         return cli_usage("recall", "--format must be openai or anthropic");
+    am_recall_tool_opts to = am_recall_tool_opts_default();
+    if (o.name != NULL)
+        to.name = am_str_c(o.name);
+    if (o.description != NULL)
+        to.description = am_str_c(o.description);
+    if (o.limit > 0)
+        to.limit = (size_t)o.limit;
     if (strcmp(sub, "tool-def") == 0) {
-        st = am_recall_tool_def(fmt, &buf);
+        st = am_recall_tool_def_v2(fmt, &to, &buf, &err);
         if (st != AM_OK)
-            return cli_fail(st, NULL, "tool-def");
+            return cli_fail(st, &err, "tool-def");
         printf("%s\n", buf.ptr);
         am_buf_free(&buf);
         return CLI_EXIT_OK;
@@ -540,8 +552,8 @@ int cmd_recall(int argc, char **argv)
     if (st != AM_OK)
         return cli_fail(st, &err, o.db);
     if (is_call) {
-        st = am_recall_tool_call(s, am_str_c(o.pos[0]), fmt,
-                                 am_str_c(o.pos[1]), &buf);
+        st = am_recall_tool_call_v2(s, am_str_c(o.pos[0]), fmt, &to,
+                                    am_str_c(o.pos[1]), &buf);
         rc = st == AM_OK ? CLI_EXIT_OK : store_fail(s, st, "tool-call");
         if (st == AM_OK)
             printf("%s\n", buf.ptr);

@@ -54,7 +54,8 @@ static const cli_command commands[] = {
       "the long-term store: items, namespaces, search" },
     { "recall", cmd_recall, 1,
       "index USER SESSION FILE | search USER QUERY | tool-def | tool-call "
-      "USER CALL [--format openai|anthropic] [--db F] [--json]",
+      "USER CALL [--format openai|anthropic] [--name N] [--description D] "
+      "[--limit N] [--db F] [--json]",
       "index past conversations and search them" },
     { "tiers", cmd_tiers, 1,
       "put|get|search|delete|archive|restore|stats|optimize|policies|"

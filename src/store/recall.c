@@ -17,7 +17,9 @@ am_recall_opts am_recall_opts_default(void)
 {
     am_recall_opts o;
     memset(&o, 0, sizeof o);
-    o.chunk_size = 6;
+    /* The seed's defaults (ConversationMemory: 10 messages, 2 shared).
+     * No measurement here argues for another size. */
+    o.chunk_size = 10;
     o.chunk_overlap = 2;
     return o;
 }
@@ -67,7 +69,7 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
         return am__fail(&s->err, AM_EINVAL,
                         "recall index: empty user or session id");
     if (o.chunk_size == 0)
-        o.chunk_size = 6;
+        o.chunk_size = 10;
     if (o.chunk_overlap >= o.chunk_size)
         return am__fail(&s->err, AM_EINVAL,
                         "recall index: chunk_overlap %zu must be below "
@@ -253,6 +255,28 @@ static am_status search_json(am_store *s, am_str user_id, am_str query,
             json_decref(v);
             continue;
         }
+        /* The chunk's metadata (the index call's `meta`), {} when none. */
+        json_t *meta = NULL;
+        st = r->items[i].meta.len > 0
+                 ? am__json_parse(r->items[i].meta, "recall hit metadata",
+                                  &meta, &perr)
+                 : AM_OK;
+        if (st == AM_ENOMEM) {
+            json_decref(v);
+            json_decref(arr);
+            arr = NULL;
+            break;
+        }
+        if (!json_is_object(meta)) {
+            json_decref(meta);
+            meta = json_object();
+        }
+        if (meta == NULL || json_object_set_new(v, "metadata", meta) != 0) {
+            json_decref(v);
+            json_decref(arr);
+            arr = NULL;
+            break;
+        }
         /* -1 from jansson is out of memory: no half-filled answer. (A
          * failed append frees v; a failed set frees only the value it was
          * given, not the object v.) */
@@ -293,37 +317,101 @@ am_status am_recall_search(am_store *s, am_str user_id, am_str query,
     "Search the user's past conversations with you. Use it when the user " \
     "refers to something discussed before, or when earlier context would " \
     "help. Returns the most relevant conversation excerpts."
+#define TOOL_LIMIT 5
+#define TOOL_MAX_LIMIT 20
 
-static json_t *tool_params(void)
+am_recall_tool_opts am_recall_tool_opts_default(void)
 {
+    am_recall_tool_opts o;
+    o.name = AM_STR(TOOL_NAME);
+    o.description = AM_STR(TOOL_DESC);
+    o.limit = TOOL_LIMIT;
+    return o;
+}
+
+/* Fill the defaults into `o` and check it. OpenAI and Anthropic both
+ * accept tool names of 1..64 letters, digits, '_' and '-'. */
+static am_status tool_opts(const am_recall_tool_opts *in,
+                           am_recall_tool_opts *o, am_error *err)
+{
+    *o = in != NULL ? *in : am_recall_tool_opts_default();
+    if (o->name.len == 0)
+        o->name = AM_STR(TOOL_NAME);
+    if (o->description.len == 0)
+        o->description = AM_STR(TOOL_DESC);
+    if (o->limit == 0)
+        o->limit = TOOL_LIMIT;
+    if (o->name.len > 64)
+        return am__fail(err, AM_EINVAL,
+                        "recall tool: name is %zu bytes (at most 64)",
+                        o->name.len);
+    for (size_t i = 0; i < o->name.len; i++) {
+        char c = o->name.ptr[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return am__fail(err, AM_EINVAL,
+                            "recall tool: name byte %zu is not a letter, "
+                            "digit, '_' or '-'", i);
+    }
+    if (!am__utf8_valid(o->description.ptr, o->description.len, NULL))
+        return am__fail(err, AM_EINVAL,
+                        "recall tool: description is not valid UTF-8");
+    if (o->limit > TOOL_MAX_LIMIT)
+        return am__fail(err, AM_EINVAL,
+                        "recall tool: limit %zu is above the maximum %d",
+                        o->limit, TOOL_MAX_LIMIT);
+    return AM_OK;
+}
+
+static json_t *tool_params(size_t limit)
+{
+    char desc[64];
+    snprintf(desc, sizeof desc, "How many excerpts to return (default %zu)",
+             limit);
     return json_pack("{s:s,s:{s:{s:s,s:s},s:{s:s,s:s,s:i,s:i}},s:[s]}",
                      "type", "object", "properties", "query", "type",
                      "string", "description",
                      "What to look for, in natural language", "limit",
-                     "type", "integer", "description",
-                     "How many excerpts to return (default 5)", "minimum", 1,
-                     "maximum", 20, "required", "query");
+                     "type", "integer", "description", desc, "minimum", 1,
+                     "maximum", TOOL_MAX_LIMIT, "required", "query");
+}
+
+am_status am_recall_tool_def_v2(am_tool_format fmt,
+                                const am_recall_tool_opts *opts,
+                                am_buf *out, am_error *err)
+{
+    am_recall_tool_opts o;
+    json_t *def;
+    am_status st;
+    if (out == NULL)
+        return am__fail(err, AM_EINVAL, "recall tool: NULL output buffer");
+    st = tool_opts(opts, &o, err);
+    if (st != AM_OK)
+        return st;
+    if (fmt == AM_TOOL_OPENAI)
+        def = json_pack("{s:s,s:{s:s%,s:s%,s:o}}", "type", "function",
+                        "function", "name", o.name.ptr, o.name.len,
+                        "description", o.description.ptr,
+                        o.description.len, "parameters",
+                        tool_params(o.limit));
+    else if (fmt == AM_TOOL_ANTHROPIC)
+        def = json_pack("{s:s%,s:s%,s:o}", "name", o.name.ptr, o.name.len,
+                        "description", o.description.ptr,
+                        o.description.len, "input_schema",
+                        tool_params(o.limit));
+    else
+        return am__fail(err, AM_EINVAL, "recall tool: unknown format %d",
+                        (int)fmt);
+    if (def == NULL)
+        return am__fail(err, AM_ENOMEM, "recall tool: out of memory");
+    st = am__json_dump(def, JSON_COMPACT, out, err);
+    json_decref(def);
+    return st;
 }
 
 am_status am_recall_tool_def(am_tool_format fmt, am_buf *out)
 {
-    json_t *def;
-    if (out == NULL)
-        return AM_EINVAL;
-    if (fmt == AM_TOOL_OPENAI)
-        def = json_pack("{s:s,s:{s:s,s:s,s:o}}", "type", "function",
-                        "function", "name", TOOL_NAME, "description",
-                        TOOL_DESC, "parameters", tool_params());
-    else if (fmt == AM_TOOL_ANTHROPIC)
-        def = json_pack("{s:s,s:s,s:o}", "name", TOOL_NAME, "description",
-                        TOOL_DESC, "input_schema", tool_params());
-    else
-        return AM_EINVAL;
-    if (def == NULL)
-        return AM_ENOMEM;
-    am_status st = am__json_dump(def, JSON_COMPACT, out, NULL);
-    json_decref(def);
-    return st;
+    return am_recall_tool_def_v2(fmt, NULL, out, NULL);
 }
 
 /* The result text the model reads. */
@@ -345,6 +433,13 @@ static am_status render(json_t *hits, am_buf *text)
         st = am_buf_appendf(text, "\n\n[%zu] session %s (score %.3f)\n", i + 1,
                             json_string_value(json_object_get(h, "session_id")),
                             json_real_value(json_object_get(h, "score")));
+        json_t *meta = json_object_get(h, "metadata");
+        if (st == AM_OK && json_object_size(meta) > 0)
+            st = am_buf_append(text, "Metadata: ", 10);
+        if (st == AM_OK && json_object_size(meta) > 0)
+            st = am__json_dump_append(meta, JSON_COMPACT, text, NULL);
+        if (st == AM_OK && json_object_size(meta) > 0)
+            st = am_buf_append(text, "\n", 1);
         if (st == AM_OK && sum != NULL && sum[0] != '\0')
             st = am_buf_appendf(text, "Summary: %s\nExcerpt:\n", sum);
         if (st == AM_OK)
@@ -357,9 +452,18 @@ static am_status render(json_t *hits, am_buf *text)
 am_status am_recall_tool_call(am_store *s, am_str user_id,
                               am_tool_format fmt, am_str call, am_buf *out)
 {
+    return am_recall_tool_call_v2(s, user_id, fmt, NULL, call, out);
+}
+
+am_status am_recall_tool_call_v2(am_store *s, am_str user_id,
+                                 am_tool_format fmt,
+                                 const am_recall_tool_opts *opts,
+                                 am_str call, am_buf *out)
+{
     json_t *c = NULL, *args = NULL, *hits = NULL, *msg = NULL;
     am_buf text = AM_BUF_INIT;
     const char *id = NULL, *error = NULL;
+    am_recall_tool_opts o;
     am_status st;
 
     if (s == NULL || out == NULL)
@@ -367,6 +471,9 @@ am_status am_recall_tool_call(am_store *s, am_str user_id,
     text.alloc = s->alloc;
     if (fmt != AM_TOOL_OPENAI && fmt != AM_TOOL_ANTHROPIC)
         return am__fail(&s->err, AM_EINVAL, "recall tool: unknown format");
+    st = tool_opts(opts, &o, &s->err);
+    if (st != AM_OK)
+        return st;
     st = am__json_parse(call, "recall tool call", &c, &s->err);
     if (st != AM_OK)
         return st;
@@ -398,11 +505,12 @@ am_status am_recall_tool_call(am_store *s, am_str user_id,
     if (error == NULL && lv != NULL && !json_is_integer(lv))
         error = "Error: 'limit' must be an integer";
     if (error == NULL) {
-        json_int_t lim = lv != NULL ? json_integer_value(lv) : 5;
+        json_int_t lim = lv != NULL ? json_integer_value(lv)
+                                    : (json_int_t)o.limit;
         if (lim < 1)
             lim = 1;
-        if (lim > 20)
-            lim = 20;
+        if (lim > TOOL_MAX_LIMIT)
+            lim = TOOL_MAX_LIMIT;
         st = search_json(s, user_id, am__json_str(qv), (size_t)lim, &hits);
         if (st != AM_OK)
             goto out;
