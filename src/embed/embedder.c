@@ -1,7 +1,7 @@
 /* embedder.c -- the thin, shared part of the embedder interface.
  *
- * Concrete embedders live with what they need (HTTP in providers/, word
- * vectors in store/); each allocates its am_embedder with am__alloc(NULL)
+ * Concrete embedders: the HTTP client in providers/, the offline word
+ * vector and hashed n-gram embedders beside this file; each allocates its am_embedder with am__alloc(NULL)
  * and sets `destroy`, so one am_embedder_free serves them all.
  */
 #include "agentmem/embed.h"

@@ -8,6 +8,7 @@
 #include "agentmem/store.h"
 #include "backend.h"
 #include "core/core.h"
+#include "embed/embed_int.h"
 
 /* Vectors kept in memory for exact search; reloaded when the database
  * changed (PRAGMA data_version, or a write through this handle). */
@@ -104,19 +105,12 @@ void am__rb_abort(am__rbuild *b);
 
 /* ---- Vectors ---- */
 
-void am__vec_normalize(float *v, size_t dim);
-float am__vec_dot(const float *a, const float *b, size_t dim);
 void am__vcache_free(am_store *s);
 /* After a committed put of row `id`: set its vector (unit, `dim` floats)
  * or, with vec NULL, drop it from the cache. Invalidates the cache when an
  * in-place update is not possible. */
 void am__vcache_apply(am_store *s, int64_t id, am_str ns, int64_t expires,
                       const float *vec, size_t dim);
-
-/* Lowercased word tokens of UTF-8 text: letters and digits of ASCII plus
- * every non-ASCII byte; calls fn(word, len, ctx) for each. */
-void am__words(const char *s, size_t len,
-               void (*fn)(const char *w, size_t n, void *ctx), void *ctx);
 
 /* Locking: every public entry point holds s->mu for its duration. */
 #define STORE_LOCK(s) pthread_mutex_lock(&(s)->mu)

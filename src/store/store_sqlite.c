@@ -16,7 +16,8 @@
  *
  * This file holds the schema and its migrations, the cached statements,
  * open/close and the operations table; items are in store_sqlite_items.c,
- * retention in store_sqlite_retention.c, search in store_sqlite_search.c,
+ * retention in store_sqlite_retention.c, search in store_sqlite_search.c
+ * (and _text, _bm25, _vec),
  * sessions in store_sqlite_session.c.
  */
 #include <assert.h>

@@ -49,7 +49,7 @@ typedef struct am__sqlite {
 } am__sqlite;
 
 /* Register the am_bm25 FTS5 ranking function on `db`
- * (store_sqlite_search.c). */
+ * (store_sqlite_bm25.c). */
 am_status am__sq_register_rank(sqlite3 *db);
 
 /* Length of a namespace token (digits). */

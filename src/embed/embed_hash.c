@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "store_int.h"
+#include "embed_int.h"
 
 typedef struct hash_emb {
     size_t dim;

@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store_int.h"
+#include "embed_int.h"
 
 typedef struct words_emb {
     const unsigned char *map;

@@ -1,0 +1,77 @@
+/* store_sqlite_bm25.c -- am_bm25, the FTS5 ranking function of scoped
+ * full-text search (BM25 with document counts given by the caller).
+ */
+#include <math.h>
+
+#include "store_sqlite_search.h"
+
+
+/* am_bm25(items_fts, counts BLOB): BM25 as FTS5's (k1 1.2, b 0.75) over
+ * the text column, with each phrase's document count given by the caller
+ * (doubles n, N per phrase in phrase order; N 0: the table's row count,
+ * N < 0: ignore the phrase) instead of counted by walking its whole
+ * doclist. Higher is better. */
+static void am_bm25_fn(const Fts5ExtensionApi *api, Fts5Context *fts,
+                       sqlite3_context *ctx, int nval, sqlite3_value **val)
+{
+    const double k1 = 1.2, b = 0.75;
+    double freq[AM__FTS_MAX_PHRASES] = { 0 }, score = 0;
+    int nphrase = api->xPhraseCount(fts), ninst = 0, dl = 0;
+    sqlite3_int64 nrow = 0, total = 0;
+    const double *pr = nval > 0 ? sqlite3_value_blob(val[0]) : NULL;
+    int nidf = nval > 0 ? sqlite3_value_bytes(val[0]) /
+                              (int)(2 * sizeof(double))
+                        : 0;
+    if (pr == NULL || nphrase > nidf || nphrase > AM__FTS_MAX_PHRASES) {
+        sqlite3_result_error(ctx, "am_bm25: bad IDF argument", -1);
+        return;
+    }
+    int rc = api->xInstCount(fts, &ninst);
+    for (int i = 0; rc == SQLITE_OK && i < ninst; i++) {
+        int ph, col, off;
+        rc = api->xInst(fts, i, &ph, &col, &off);
+        if (rc == SQLITE_OK && col == 0)
+            freq[ph] += 1;
+    }
+    if (rc == SQLITE_OK)
+        rc = api->xColumnSize(fts, 0, &dl);
+    if (rc == SQLITE_OK)
+        rc = api->xRowCount(fts, &nrow);
+    if (rc == SQLITE_OK)
+        rc = api->xColumnTotalSize(fts, 0, &total);
+    if (rc != SQLITE_OK) {
+        sqlite3_result_error_code(ctx, rc);
+        return;
+    }
+    double avgdl = nrow > 0 && total > 0 ? (double)total / (double)nrow : 1;
+    for (int i = 0; i < nphrase; i++) {
+        if (freq[i] <= 0 || pr[2 * i + 1] < 0)
+            continue;
+        /* FTS5's IDF: N rows (0: the table's), n of them with the term. */
+        double N = pr[2 * i + 1] > 0 ? pr[2 * i + 1] : (double)nrow;
+        double n = pr[2 * i];
+        double idf = log((N - n + 0.5) / (n + 0.5));
+        if (idf <= 1e-6)
+            idf = 1e-6;
+        score += idf * (freq[i] * (k1 + 1)) /
+                 (freq[i] + k1 * (1 - b + b * (double)dl / avgdl));
+    }
+    sqlite3_result_double(ctx, score);
+}
+
+am_status am__sq_register_rank(sqlite3 *db)
+{
+    fts5_api *api = NULL;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_pointer(q, 1, (void *)&api, "fts5_api_ptr", NULL);
+        sqlite3_step(q);
+    }
+    sqlite3_finalize(q);
+    if (api == NULL || api->iVersion < 2)
+        return AM_EUNSUPPORTED;
+    return api->xCreateFunction(api, "am_bm25", NULL, am_bm25_fn, NULL) ==
+                   SQLITE_OK
+               ? AM_OK
+               : AM_EIO;
+}

@@ -1,0 +1,445 @@
+/* store_sqlite_text.c -- full-text candidates for search: the FTS5 query
+ * built from the user's words, the pruning of frequent terms, the counts
+ * BM25 is given in a scoped search, and pseudo-relevance feedback.
+ *
+ * The user's query is never handed to FTS5 as syntax: we cut it into words
+ * ourselves (am__words) and send each as a double-quoted string, OR-ed
+ * together, so quotes, operators (AND, NEAR, *, ^, :) and punctuation are
+ * just text.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_sqlite_search.h"
+
+/* ---- The query ---- */
+
+
+/* Words too common to help BM25 and costly to look up. */
+static const char *const stopwords[] = {
+    "a", "about", "an", "and", "are", "as", "at", "be", "by", "did", "do",
+    "does", "for", "from", "had", "has", "have", "he", "her", "his", "how",
+    "i", "in", "is", "it", "its", "me", "my", "of", "on", "or", "she",
+    "that", "the", "their", "them", "they", "this", "to", "was", "we",
+    "were", "what", "when", "where", "which", "who", "whom", "why", "will",
+    "with", "you", "your",
+};
+
+static int is_stopword(const char *w, size_t n)
+{
+    size_t lo = 0, hi = sizeof stopwords / sizeof stopwords[0];
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strncmp(stopwords[mid], w, n);
+        if (c == 0 && stopwords[mid][n] != '\0')
+            c = 1;
+        if (c == 0)
+            return 1;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+typedef struct qbuild {
+    am_buf *out;
+    int skip_stop;
+    size_t terms;
+    am_status st;
+} qbuild;
+
+static void add_term(const char *w, size_t n, void *ctx)
+{
+    qbuild *q = ctx;
+    if (q->st != AM_OK || (q->skip_stop && is_stopword(w, n)))
+        return;
+    if (q->terms > 0)
+        q->st = am_buf_append(q->out, " OR ", 4);
+    /* Words hold no '"' (see am__word_byte), so quoting is enough. */
+    if (q->st == AM_OK)
+        q->st = am_buf_appendf(q->out, "\"%.*s\"", (int)n, w);
+    q->terms++;
+}
+
+/* Build the FTS5 query for `text`; *terms gets the term count (0: the
+ * query matches nothing). */
+static am_status fts_query(am_str text, am_buf *out, size_t *terms)
+{
+    qbuild q = { out, 1, 0, AM_OK };
+    am_buf_clear(out);
+    am__words(text.ptr, text.len, add_term, &q);
+    if (q.st == AM_OK && q.terms == 0) {
+        /* Only stopwords: search them after all. */
+        q.skip_stop = 0;
+        am__words(text.ptr, text.len, add_term, &q);
+    }
+    *terms = q.terms;
+    if (q.st == AM_OK)
+        q.st = am_buf_reserve(out, 0);
+    return q.st;
+}
+
+
+#define GLOBAL_DF_CAP 4096
+
+/* Rows of the full-text index matching `match`, counted up to cap. */
+static am_status fts_rows(am_store *s, const char *match, int64_t cap,
+                          int64_t *out)
+{
+    sqlite3_stmt *c = am__store_stmt(s, Q_FTS_DF);
+    if (c == NULL)
+        return s->err.code;
+    sqlite3_bind_text(c, 1, match, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(c, 2, cap);
+    int rc = sqlite3_step(c);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(c, 0) : 0;
+    sqlite3_reset(c);
+    return rc == SQLITE_ROW ? AM_OK : am__store_dberr(s, rc, "search");
+}
+
+/* Ranking is what full-text search pays for: walking a term's doclist
+ * costs about a tenth of BM25-scoring the rows it matches (see
+ * docs/BENCHMARKS.md, issue 5). When the terms of a query match more than
+ * FTS_BUDGET rows together, the most frequent terms are dropped (rarest
+ * kept first, at least one kept) until the rest match at most FTS_BUDGET:
+ * like a stopword list computed from the index, and it only changes
+ * queries whose frequent terms carry little weight (low IDF). */
+#define FTS_BUDGET 1500
+
+typedef struct fterm {
+    const char *p;  /* the quoted term inside the query */
+    size_t n;
+    int64_t df;     /* matching rows, counted up to FTS_BUDGET + 1 */
+} fterm;
+
+static int fterm_by_df(const void *a, const void *b)
+{
+    const fterm *x = a, *y = b;
+    return x->df < y->df ? -1 : x->df > y->df;
+}
+
+static am_status prune_terms(am_store *s, am_buf *fq, size_t *terms,
+                             const char *scope, double *dfs, int *have_dfs)
+{
+    fterm t[AM__FTS_MAX_TERMS];
+    char one[160];
+    size_t n = 0;
+    int64_t total = 0;
+    am_buf out = AM_BUF_INIT;
+    am_status st = AM_OK;
+
+    *have_dfs = 0;
+    if (*terms > AM__FTS_MAX_TERMS || (*terms < 2 && scope[0] == '\0'))
+        return AM_OK;
+    for (const char *p = fq->ptr, *end = fq->ptr + fq->len; p < end;) {
+        const char *q = strstr(p, " OR ");
+        if (q == NULL)
+            q = end;
+        t[n].p = p;
+        t[n].n = (size_t)(q - p);
+        n++;
+        p = q < end ? q + 4 : end;
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* Counted in the text column and inside the scope only: the
+         * cap follows the namespace's data, not everyone's. Terms are
+         * at most AM__WORD_MAX bytes + quotes (am__words). */
+        int len = snprintf(one, sizeof one, "text : %.*s%s", (int)t[i].n,
+                           t[i].p, scope);
+        if (len < 0 || (size_t)len >= sizeof one)
+            return am__fail(&s->err, AM_EINVAL, "search: term too long");
+        am_status rst = fts_rows(s, one, FTS_BUDGET + 1, &t[i].df);
+        if (rst != AM_OK)
+            return rst;
+        total += t[i].df;
+        dfs[i] = (double)t[i].df;
+    }
+    *have_dfs = 1;
+    if (total <= FTS_BUDGET)
+        return AM_OK;
+    qsort(t, n, sizeof *t, fterm_by_df);
+    out.alloc = s->alloc;
+    total = 0;
+    size_t kept = 0;
+    for (size_t i = 0; i < n && st == AM_OK; i++) {
+        if (kept > 0 && total + t[i].df > FTS_BUDGET)
+            break;
+        total += t[i].df;
+        dfs[kept] = (double)t[i].df;
+        if (kept > 0)
+            st = am_buf_append(&out, " OR ", 4);
+        if (st == AM_OK)
+            st = am_buf_append(&out, t[i].p, t[i].n);
+        kept++;
+    }
+    if (st == AM_OK)
+        st = am_buf_reserve(&out, 0);
+    if (st != AM_OK) {
+        am_buf_free(&out);
+        return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+    }
+    out.ptr[out.len] = '\0';
+    am_buf_free(fq);
+    *fq = out;
+    *terms = kept;
+    return AM_OK;
+}
+
+/* Rows whose text holds the quoted term [p, p + n), counted up to cap. */
+static am_status term_rows(am_store *s, const char *p, size_t n, int64_t cap,
+                           int64_t *out)
+{
+    char m[96];
+    snprintf(m, sizeof m, "text : %.*s", (int)(n < 80 ? n : 80), p);
+    return fts_rows(s, m, cap, out);
+}
+
+/* Rows under the scope (`scope`: the " AND fts_ns : ..." suffix). */
+static am_status scope_rows(am_store *s, const char *scope, int64_t *n)
+{
+    return fts_rows(s, scope + 5 /* drop " AND " */, INT64_MAX, n);
+}
+
+am_status am__sq_text_cands(am_store *s, am_str query, am_str lo,
+                            json_t *filter, size_t want,
+                            int64_t now, am__cands *out)
+{
+    am_buf fq = AM_BUF_INIT;
+    size_t terms = 0;
+    am_status st;
+    fq.alloc = s->alloc;
+    st = fts_query(query, &fq, &terms);
+    if (st != AM_OK) {
+        am_buf_free(&fq);
+        return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+    }
+    if (terms == 0) {
+        am_buf_free(&fq);
+        return AM_OK;
+    }
+    /* A scoped search ANDs in the scope's namespace token (column
+     * fts_ns); user terms only match the text column. */
+    char scope[48] = "";
+    if (lo.len > 0) {
+        char tok[AM__NS_TOKEN_LEN + 1];
+        am__sq_ns_token(SQ(s), lo.ptr, lo.len, tok);
+        snprintf(scope, sizeof scope, " AND fts_ns : \"%s\"", tok);
+    }
+    /* In a scoped search BM25's IDF comes from the counts within the
+     * scope (see am_bm25_fn): FTS5's own bm25() walks every query
+     * term's whole doclist to count it, which is as slow as the database
+     * is big. */
+    double idf[2 * AM__FTS_MAX_PHRASES];
+    int have_dfs = 0;
+    st = prune_terms(s, &fq, &terms, scope, idf, &have_dfs);
+    if (st == AM_OK && have_dfs && lo.len > 0) {
+        /* idf[] becomes pairs (n, N) per phrase for am_bm25_fn. A term's
+         * count over the whole table is used when it is small (cheap to
+         * count: at most GLOBAL_DF_CAP rows walked), as FTS5's bm25()
+         * would; a term more common than that gets the scope's count
+         * scaled to the table (N = 0 tells the function to use the
+         * table's row count). */
+        double pairs[2 * AM__FTS_MAX_PHRASES];
+        int64_t nrows = 0;
+        st = scope_rows(s, scope, &nrows);
+        size_t i = 0;
+        for (const char *p = fq.ptr, *end = fq.ptr + fq.len;
+             st == AM_OK && p < end && i < terms; i++) {
+            const char *e = strstr(p, " OR ");
+            if (e == NULL)
+                e = end;
+            int64_t g = 0;
+            st = term_rows(s, p, (size_t)(e - p), GLOBAL_DF_CAP + 1, &g);
+            if (g <= GLOBAL_DF_CAP) {
+                pairs[2 * i] = (double)g;
+                pairs[2 * i + 1] = 0;
+            } else {
+                pairs[2 * i] = idf[i];
+                pairs[2 * i + 1] = (double)(nrows > 0 ? nrows : 1);
+            }
+            p = e < end ? e + 4 : end;
+        }
+        pairs[2 * terms] = 0; /* the namespace token: weight 0 */
+        pairs[2 * terms + 1] = -1;
+        memcpy(idf, pairs, (2 * terms + 2) * sizeof *idf);
+    }
+    if (st != AM_OK) {
+        am_buf_free(&fq);
+        return st;
+    }
+    int own_rank = lo.len > 0 && have_dfs;
+    {
+        am_buf w = AM_BUF_INIT;
+        w.alloc = s->alloc;
+        st = am_buf_appendf(&w, "text : (%s)%s", fq.ptr, scope);
+        if (st == AM_OK)
+            st = am_buf_reserve(&w, 0);
+        am_buf_free(&fq);
+        fq = w;
+        if (st != AM_OK) {
+            am_buf_free(&fq);
+            return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        }
+    }
+    /* FTS5 ranks and cuts at `lim`; rows that are dead (or, after a
+     * token collision, outside the scope) are rare, so a small margin over
+     * `want` is enough (the loop deepens otherwise). */
+    int64_t lim = (int64_t)want + 8;
+    for (;;) {
+        sqlite3_stmt *f = am__store_stmt(s, own_rank ? Q_FTS_SCOPED
+                                                       : Q_FTS_TOP);
+        size_t seen = 0;
+        int rc = SQLITE_DONE;
+        if (f == NULL) {
+            am_buf_free(&fq);
+            return s->err.code;
+        }
+        out->count = 0;
+        sqlite3_bind_int64(f, 1, now);
+        sqlite3_bind_text(f, 2, fq.ptr, (int)fq.len, SQLITE_STATIC);
+        sqlite3_bind_int64(f, 3, lim);
+        if (own_rank)
+            sqlite3_bind_blob(f, 4, idf, (int)((2 * terms + 2) * sizeof *idf),
+                              SQLITE_STATIC);
+        while (out->count < want && (rc = sqlite3_step(f)) == SQLITE_ROW) {
+            int64_t id = sqlite3_column_int64(f, 0);
+            double sc = sqlite3_column_double(f, 1);
+            const char *ns = sqlite3_column_blob(f, 2);
+            size_t nslen = (size_t)sqlite3_column_bytes(f, 2);
+            seen++;
+            /* Under the scope: its encoding is a byte prefix. */
+            if (ns == NULL || !sqlite3_column_int(f, 3) || nslen < lo.len ||
+                memcmp(ns, lo.ptr, lo.len) != 0)
+                continue;
+            int ok = filter != NULL ? am__sq_qualifies(s, id, filter, now) : 1;
+            if (ok < 0) {
+                st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+                break;
+            }
+            if (!ok)
+                continue;
+            st = am__sq_cands_push(s, out, id);
+            if (st != AM_OK)
+                break;
+            out->v[out->count - 1].fts = sc;
+            out->v[out->count - 1].rank_fts = (int)out->count;
+        }
+        if (st == AM_OK && out->count < want && rc != SQLITE_DONE)
+            st = am__store_dberr(s, rc, "search");
+        sqlite3_reset(f);
+        /* Too few survived the cut and FTS5 had more: look deeper. */
+        if (st != AM_OK || out->count >= want || lim < 0 ||
+            (rc == SQLITE_DONE && seen < (size_t)lim))
+            break;
+        lim = lim > (1 << 20) ? -1 : lim * 8;
+    }
+    am_buf_free(&fq);
+    return st;
+}
+
+/* ---- Pseudo-relevance feedback ---- */
+
+typedef struct fbterm {
+    char w[32];
+    size_t n;
+    double score;
+} fbterm;
+
+typedef struct fbctx {
+    fbterm *t;
+    size_t count, cap;
+    const am_str *query;
+} fbctx;
+
+static void fb_word(const char *w, size_t n, void *ctx)
+{
+    fbctx *c = ctx;
+    if (n < 3 || n >= sizeof c->t[0].w || is_stopword(w, n) ||
+        am__words_contain(*c->query, w, n))
+        return;
+    for (size_t i = 0; i < c->count; i++)
+        if (strlen(c->t[i].w) == n && memcmp(c->t[i].w, w, n) == 0) {
+            c->t[i].n++;
+            return;
+        }
+    if (c->count == c->cap)
+        return; /* enough distinct candidates */
+    memcpy(c->t[c->count].w, w, n);
+    c->t[c->count].w[n] = '\0';
+    c->t[c->count].n = 1;
+    c->count++;
+}
+
+static int fb_by_n(const void *a, const void *b)
+{
+    const fbterm *x = a, *y = b;
+    return x->n < y->n ? 1 : x->n > y->n ? -1 : 0;
+}
+
+static int fb_by_score(const void *a, const void *b)
+{
+    const fbterm *x = a, *y = b;
+    return x->score < y->score ? 1 : x->score > y->score ? -1 : 0;
+}
+
+/* Document frequency of `w`, counted up to `cap` (`cap` when it cannot be
+ * counted: the word then weighs little, and feedback is only a hint). */
+static double doc_freq(am_store *s, const char *w, int64_t cap)
+{
+    char m[48];
+    int64_t df = cap;
+    snprintf(m, sizeof m, "text : \"%.31s\"", w);
+    if (fts_rows(s, m, cap, &df) != AM_OK)
+        df = cap;
+    return (double)df;
+}
+
+/* Expand `query` with the `nterms` words that best characterize the top
+ * `ndocs` text results (term count in them times log inverse document
+ * frequency), appended to `out`. */
+am_status am__sq_prf_expand(am_store *s, am_str query, const am__cands *tc,
+                            size_t ndocs, size_t nterms, int64_t now,
+                            am_buf *out)
+{
+    fbterm terms[256];
+    fbctx c = { terms, 0, 256, &query };
+    am_status st = am_buf_append(out, query.ptr, query.len);
+    if (st != AM_OK)
+        return st;
+    for (size_t i = 0; i < tc->count && i < ndocs; i++) {
+        sqlite3_stmt *r = am__store_stmt(s, Q_ITEM_ROW);
+        if (r == NULL)
+            return s->err.code;
+        sqlite3_bind_int64(r, 1, now);
+        sqlite3_bind_int64(r, 2, tc->v[i].id);
+        if (sqlite3_step(r) == SQLITE_ROW)
+            am__words((const char *)sqlite3_column_text(r, 4),
+                      (size_t)sqlite3_column_bytes(r, 4), fb_word, &c);
+        sqlite3_reset(r);
+    }
+    if (c.count == 0)
+        return AM_OK;
+    /* Score the most frequent candidates by tf * idf. */
+    qsort(terms, c.count, sizeof *terms, fb_by_n);
+    size_t nc = c.count < 24 ? c.count : 24;
+    sqlite3_stmt *mx = NULL;
+    double total = 1000;
+    if (sqlite3_prepare_v2(SQ(s)->db, "SELECT max(id) FROM items", -1, &mx,
+                           NULL) == SQLITE_OK &&
+        sqlite3_step(mx) == SQLITE_ROW)
+        total = (double)sqlite3_column_int64(mx, 0) + 1;
+    sqlite3_finalize(mx);
+    int64_t cap = (int64_t)(total / 10 > 50 ? total / 10 : 50);
+    for (size_t i = 0; i < nc; i++) {
+        double df = doc_freq(s, terms[i].w, cap);
+        terms[i].score = (double)terms[i].n * log((total + 1) / (df + 1));
+    }
+    qsort(terms, nc, sizeof *terms, fb_by_score);
+    for (size_t i = 0; i < nc && i < nterms && st == AM_OK; i++)
+        if (terms[i].score > 0)
+            st = am_buf_appendf(out, " %s", terms[i].w);
+    return st;
+}
