@@ -13,6 +13,7 @@
 #include "alloc.h"
 #include "clock.h"
 #include "buf.h"
+#include "data.h"
 #include "embed.h"
 #include "msg.h"
 #include "conv.h"

@@ -70,9 +70,9 @@ AM_API am_status am_embedder_hash_create(size_t dim, am_embedder **out,
 AM_API am_status am_embedder_words_create(const char *path,
                                           am_embedder **out, am_error *err);
 
-/* The default offline embedder: the word vectors when installed (looked
- * for in $AGENTMEM_DATA, the source tree's data/ and the installed data
- * directory), else the hashed embedder. Thread safety: safe. */
+/* The default offline embedder: the word vectors when installed
+ * (wordvec-sg100.bin, found through the search order of every data file,
+ * see data.h), else the hashed embedder. Thread safety: safe. */
 AM_API am_status am_embedder_default_create(am_embedder **out,
                                             am_error *err);
 

@@ -28,13 +28,9 @@
  *         printf("%zu tokens\n", n);                       // 2
  *     am_encoding_free(enc);
  *
- * Rank files are found through this search path, first hit wins:
- *   1. am_encoding_opts.rank_file (an explicit file), else
- *      am_encoding_opts.data_dir/<name>.tiktoken;
- *   2. $AGENTMEM_DATA_DIR/<name>.tiktoken;
- *   3. the install prefix: <prefix>/share/agentmem/<name>.tiktoken;
- *   4. the source tree's data/ (for builds that were not installed).
- * scripts/setup (scripts/setup.d/tokens.sh) fetches the files into data/.
+ * Rank files: am_encoding_opts.rank_file when set (an explicit file), else
+ * <name>.tiktoken found through the search order of every data file
+ * (data.h), with am_encoding_opts.data_dir tried first.
  */
 #ifndef AGENTMEM_TOKENS_H
 #define AGENTMEM_TOKENS_H

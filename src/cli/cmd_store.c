@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agentmem/data.h"
 #include "agentmem/memtool.h"
 #include "agentmem/recall.h"
 #include "agentmem/store.h"
@@ -151,11 +152,10 @@ static am_status open_store(const opts *o, am_store **s, am_embedder **emb,
     else if (strcmp(o->embedder, "hash") == 0)
         st = am_embedder_hash_create(256, emb, err);
     else if (strcmp(o->embedder, "words") == 0) {
-        const char *dir = getenv("AGENTMEM_DATA");
         char path[4096];
-        snprintf(path, sizeof path, "%s/wordvec-sg100.bin",
-                 dir != NULL ? dir : AM_SOURCE_DATADIR);
-        st = am_embedder_words_create(path, emb, err);
+        st = am_data_find(NULL, "wordvec-sg100.bin", path, sizeof path, err);
+        if (st == AM_OK)
+            st = am_embedder_words_create(path, emb, err);
     } else if (strcmp(o->embedder, "none") != 0) {
         snprintf(err->msg, sizeof err->msg,
                  "--embedder must be default, words, hash or none");

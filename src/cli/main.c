@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agentmem/data.h"
 #include "agentmem/version.h"
 #include "cli.h"
 #include "commands.h"
@@ -69,7 +70,8 @@ static const cli_command commands[] = {
       "--model M [--base-url URL] [--api-key-env VAR] [--dim N] "
       "[--batch N] [--timeout-ms N] [--retries N] TEXT...",
       "embed texts over an OpenAI-compatible /embeddings endpoint" },
-    { "version", cmd_version, 0, "", "print the library version" },
+    { "version", cmd_version, 0, "[--verbose]",
+      "print the library version (--verbose: where each data file is)" },
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -87,11 +89,26 @@ static void print_help(FILE *out)
                  "  --version  print the version\n");
 }
 
+/* `version --verbose` also says where each data file was found, so that a
+ * user (and tests/test_install.sh) can see which install is in use. */
 int cmd_version(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    static const char *const files[] = {
+        "cl100k_base.tiktoken", "o200k_base.tiktoken", "p50k_base.tiktoken",
+        "r50k_base.tiktoken", "wordvec-sg100.bin"
+    };
+    char path[4096];
+    am_error err;
+
     printf("agentmem %s\n", am_version());
+    if (argc < 1 || strcmp(argv[0], "--verbose") != 0)
+        return CLI_EXIT_OK;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if (am_data_find(NULL, files[i], path, sizeof path, &err) == AM_OK)
+            printf("%-22s %s\n", files[i], path);
+        else
+            printf("%-22s %s\n", files[i], err.msg);
+    }
     return CLI_EXIT_OK;
 }
 

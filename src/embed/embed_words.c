@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agentmem/data.h"
 #include "embed_int.h"
 
 typedef struct words_emb {
@@ -192,17 +193,10 @@ am_status am_embedder_words_create(const char *path, am_embedder **out,
 
 am_status am_embedder_default_create(am_embedder **out, am_error *err)
 {
-    const char *dirs[3] = { getenv("AGENTMEM_DATA"), AM_SOURCE_DATADIR,
-                            AM_DATADIR };
     char path[4096];
-    for (int i = 0; i < 3; i++) {
-        if (dirs[i] == NULL || dirs[i][0] == '\0')
-            continue;
-        snprintf(path, sizeof path, "%s/wordvec-sg100.bin", dirs[i]);
-        if (access(path, R_OK) != 0)
-            continue;
-        if (am_embedder_words_create(path, out, NULL) == AM_OK)
-            return AM_OK;
-    }
+    if (am_data_find(NULL, "wordvec-sg100.bin", path, sizeof path, NULL) ==
+            AM_OK &&
+        am_embedder_words_create(path, out, NULL) == AM_OK)
+        return AM_OK;
     return am_embedder_hash_create(256, out, err);
 }

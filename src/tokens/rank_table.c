@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agentmem/data.h"
 #include "tokens/bpe_int.h"
 
 /* The encodings we know: pattern and special tokens (from tiktoken). */
@@ -308,24 +309,12 @@ am_encoding_opts am_encoding_opts_default(void)
     return o;
 }
 
-static bool file_exists(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL)
-        return false;
-    fclose(fp);
-    return true;
-}
-
-/* Find <name>.tiktoken on the search path; writes the path to `out`. */
+/* Find <name>.tiktoken: the explicit file, else the one search order of
+ * data files (data.h) with data_dir first. Writes the path to `out`. */
 static am_status find_rank_file(const char *name, const am_encoding_opts *o,
                                 char *out, size_t cap, am_error *err)
 {
-    const char *dirs[4];
-    const char *what[4] = { "data_dir", "AGENTMEM_DATA_DIR", "AM_DATADIR",
-                            "source tree" };
-    char tried[400] = "";
-    size_t nd = 0, tl = 0;
+    char file[128];
 
     if (o->rank_file != NULL) {
         if (strlen(o->rank_file) + 1 > cap)
@@ -333,25 +322,10 @@ static am_status find_rank_file(const char *name, const am_encoding_opts *o,
         memcpy(out, o->rank_file, strlen(o->rank_file) + 1);
         return AM_OK;
     }
-    dirs[0] = o->data_dir;
-    dirs[1] = getenv("AGENTMEM_DATA_DIR");
-    dirs[2] = AM_DATADIR;
-    dirs[3] = AM_SOURCE_DATADIR;
-    for (nd = 0; nd < 4; nd++) {
-        if (dirs[nd] == NULL || dirs[nd][0] == '\0')
-            continue;
-        if ((size_t)snprintf(out, cap, "%s/%s.tiktoken", dirs[nd], name) >=
-            cap)
-            continue;
-        if (file_exists(out))
-            return AM_OK;
-        if (tl < sizeof tried - 1)
-            tl += (size_t)snprintf(tried + tl, sizeof tried - tl, "%s%s (%s)",
-                                   tl ? ", " : "", dirs[nd], what[nd]);
-    }
-    return am__fail(err, AM_ENOTFOUND,
-                    "rank file %s.tiktoken not found (tried %s; run "
-                    "scripts/setup or set AGENTMEM_DATA_DIR)", name, tried);
+    if ((size_t)snprintf(file, sizeof file, "%s.tiktoken", name) >=
+        sizeof file)
+        return am__fail(err, AM_EINVAL, "encoding name too long");
+    return am_data_find(o->data_dir, file, out, cap, err);
 }
 
 
