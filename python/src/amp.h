@@ -1,0 +1,84 @@
+/* amp.h -- what the files of the _agentmem extension module share.
+ *
+ * The extension is a thin layer: Python objects in, libagentmem calls, Python
+ * objects out. Conventions: a function returning int gives 0 on success and
+ * -1 with a Python exception set; a function returning PyObject * gives a
+ * new reference or NULL with an exception set. C statuses become
+ * agentmem.Error subclasses carrying the C message (amp_raise).
+ */
+#ifndef AMP_H
+#define AMP_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <agentmem/agentmem.h>
+
+/* ---- errors (module.c) ---- */
+
+/* Raise the agentmem.Error subclass for `st` with message `msg` (NULL or
+ * "": the status's description). Always returns NULL. */
+PyObject *amp_raise(am_status st, const char *msg);
+/* The same with an am_error's code and message. */
+PyObject *amp_raise_err(const am_error *err);
+
+/* The package data directory holding the rank files (set by the package
+ * at import), or NULL: the library's own search path. */
+const char *amp_data_dir(void);
+
+/* ---- argument helpers (module.c) ---- */
+
+/* `o` as borrowed UTF-8: a str (strict: lone surrogates are a ValueError)
+ * or bytes that are valid UTF-8. `what` names the argument in errors.
+ * The bytes live as long as `o`. */
+int amp_utf8(PyObject *o, const char *what, am_str *out);
+/* `o` as a count: an int >= 0 that fits; None gives `dflt`. Negative or
+ * huge values are a ValueError naming `what`, other types a TypeError. */
+int amp_size(PyObject *o, const char *what, size_t dflt, size_t *out);
+/* A new str from UTF-8 bytes (invalid bytes replaced). */
+PyObject *amp_pystr(am_str s);
+/* Interned names used for attribute and key lookups. */
+extern PyObject *amp_k_role, *amp_k_content, *amp_k_name, *amp_k_type,
+    *amp_k_tool_calls, *amp_k_tool_call_id, *amp_k_id, *amp_k_function,
+    *amp_k_arguments, *amp_k_args, *amp_k_text, *amp_k_image_url,
+    *amp_k_url, *amp_k_images, *amp_k_structured_data, *amp_k_agent_calls,
+    *amp_k_agent_name, *amp_k_request, *amp_k_input, *amp_k_tool_use_id,
+    *amp_k_is_error, *amp_k_to_dict;
+/* json.dumps(o, ensure_ascii=False) as a new str, or NULL. */
+PyObject *amp_json_dumps(PyObject *o);
+/* json.loads(text) as a new object, or NULL. */
+PyObject *amp_json_loads(am_str text);
+
+/* ---- tokens.c ---- */
+
+/* The shared tokenizer for `model` (opened once and cached for the life
+ * of the module; NULL model: o200k_base). Borrowed; NULL with an
+ * exception set. Call with the GIL held. */
+const am_tokenizer *amp_tokenizer(PyObject *model);
+int amp_tokens_init(PyObject *module);
+
+/* ---- convert.c ---- */
+
+/* Convert one message -- an OpenAI-style dict, an agentmem Message, or a
+ * LangChain-style object (duck-typed on .type/.content) -- into a new
+ * am_msg (yours). `index` is used in error messages. */
+int amp_msg_from_py(PyObject *o, Py_ssize_t index, am_msg **out);
+
+/* An array of converted messages, all freed by amp_msgs_free. */
+typedef struct amp_msgs {
+    am_msg **items;
+    size_t count;
+} amp_msgs;
+
+/* Convert every item of the sequence `seq` (`what` names the argument). */
+int amp_msgs_from_py(PyObject *seq, const char *what, amp_msgs *out);
+void amp_msgs_free(amp_msgs *m);
+/* An OpenAI-style dict for `msg` (role, content text, name,
+ * tool_call_id, tool_calls). */
+PyObject *amp_msg_to_dict(const am_msg *msg);
+
+/* ---- window.c, store.c ---- */
+int amp_window_init(PyObject *module);
+int amp_store_init(PyObject *module);
+
+#endif
