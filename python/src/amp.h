@@ -43,7 +43,7 @@ extern PyObject *amp_k_role, *amp_k_content, *amp_k_name, *amp_k_type,
     *amp_k_arguments, *amp_k_args, *amp_k_text, *amp_k_image_url,
     *amp_k_url, *amp_k_images, *amp_k_structured_data, *amp_k_agent_calls,
     *amp_k_agent_name, *amp_k_request, *amp_k_input, *amp_k_tool_use_id,
-    *amp_k_is_error, *amp_k_to_dict;
+    *amp_k_is_error, *amp_k_to_dict, *amp_k_message_id, *amp_k_created_ms;
 /* json.dumps(o, ensure_ascii=False) as a new str, or NULL. */
 PyObject *amp_json_dumps(PyObject *o);
 /* json.loads(text) as a new object, or NULL. */
@@ -79,6 +79,7 @@ PyObject *amp_msg_to_dict(const am_msg *msg);
 
 /* ---- window.c, store.c ---- */
 int amp_window_init(PyObject *module);
+int amp_wire_init(PyObject *module);
 int amp_store_init(PyObject *module);
 
 #endif

@@ -425,6 +425,27 @@ int amp_msg_from_py(PyObject *o, Py_ssize_t idx, am_msg **out)
         if (field(o, is_dict, key, &v) < 0)                             \
             goto out;                                                   \
     } while (0)
+    /* The id: agentmem dicts carry "id", Message objects .message_id. */
+    FIELD(is_dict ? amp_k_id : amp_k_message_id);
+    if (v && PyUnicode_Check(v)) {
+        am_str s;
+        if (str_of(v, idx, is_dict ? "id" : "message_id", &s) < 0)
+            goto out;
+        if (s.len && am_msg_set_id(msg, s, &err) != AM_OK) {
+            fail_c(idx, ".id", &err);
+            goto out;
+        }
+    }
+    FIELD(amp_k_created_ms);
+    if (v && PyLong_Check(v)) {
+        long long ms = PyLong_AsLongLong(v);
+        if (ms == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            fail(PyExc_ValueError, idx, ".created_ms", "out of range");
+            goto out;
+        }
+        am_msg_set_created_ms(msg, (int64_t)ms, &err);
+    }
     FIELD(amp_k_content);
     if (v && set_content(msg, v, idx) < 0)
         goto out;

@@ -14,7 +14,7 @@ PyObject *amp_k_role, *amp_k_content, *amp_k_name, *amp_k_type,
     *amp_k_arguments, *amp_k_args, *amp_k_text, *amp_k_image_url, *amp_k_url,
     *amp_k_images, *amp_k_structured_data, *amp_k_agent_calls,
     *amp_k_agent_name, *amp_k_request, *amp_k_input, *amp_k_tool_use_id,
-    *amp_k_is_error, *amp_k_to_dict;
+    *amp_k_is_error, *amp_k_to_dict, *amp_k_message_id, *amp_k_created_ms;
 
 /* Class name, extra builtin base (besides agentmem.Error), docstring. The
  * builtin bases let callers catch e.g. ValueError for bad input. */
@@ -248,6 +248,8 @@ static int intern_keys(void)
     K(amp_k_tool_use_id, "tool_use_id");
     K(amp_k_is_error, "is_error");
     K(amp_k_to_dict, "to_dict");
+    K(amp_k_message_id, "message_id");
+    K(amp_k_created_ms, "created_ms");
 #undef K
     return 0;
 }
@@ -302,7 +304,8 @@ PyMODINIT_FUNC PyInit__agentmem(void)
     if (!json_dumps || !json_loads || intern_keys() < 0 ||
         add_errors(m) < 0 ||
         PyModule_AddStringConstant(m, "library_version", am_version()) < 0 ||
-        amp_tokens_init(m) < 0 || amp_window_init(m) < 0)
+        amp_tokens_init(m) < 0 || amp_window_init(m) < 0 ||
+        amp_wire_init(m) < 0 || amp_store_init(m) < 0)
         goto fail;
     return m;
 fail:
