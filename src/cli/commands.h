@@ -26,6 +26,8 @@ int cmd_embed(int argc, char **argv);
     "[--api-key-env VAR] [--system TEXT] [--max-tokens N] "               \
     "[--temperature T] [--timeout-ms N] [--retries N] [--json] "          \
     "PROMPT|-|--messages FILE"
+/* HTTP API and MCP server: cmd_serve.c (the server is src/server) */
+int cmd_serve(int argc, char **argv);
 /* main.c and cmd_demo.c */
 int cmd_version(int argc, char **argv);
 int cmd_demo(int argc, char **argv);

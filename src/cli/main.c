@@ -70,6 +70,10 @@ static const cli_command commands[] = {
       "--model M [--base-url URL] [--api-key-env VAR] [--dim N] "
       "[--batch N] [--timeout-ms N] [--retries N] TEXT...",
       "embed texts over an OpenAI-compatible /embeddings endpoint" },
+    { "serve", cmd_serve, 0,
+      "--db FILE|URL [--listen HOST:PORT] [--keys FILE] [--threads N] "
+      "[--max-conns N] [--max-body BYTES] [--max-depth N] [--timeout S]",
+      "serve the HTTP API (and MCP at /mcp) in the foreground" },
     { "version", cmd_version, 0, "[--verbose]",
       "print the library version (--verbose: where each data file is)" },
 };

@@ -1,0 +1,80 @@
+/* cmd_serve.c -- `agentmem serve` (HTTP API, MCP at /mcp) and `agentmem
+ * mcp` (MCP over stdio).
+ *
+ *   agentmem serve --db FILE|URL [--listen HOST:PORT] [--keys FILE]
+ *                  [--threads N] [--max-conns N] [--max-body BYTES]
+ *                  [--max-depth N] [--timeout S]
+ *
+ * The options only fill srv_opts; the server itself lives in src/server.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "server.h"
+
+static bool number(const char *v, unsigned long long max,
+                   unsigned long long *out)
+{
+    char *end = NULL;
+    if (v == NULL || *v == '\0' || *v == '-')
+        return false;
+    *out = strtoull(v, &end, 10);
+    return *end == '\0' && *out <= max;
+}
+
+static int parse(const char *cmd, int argc, char **argv, srv_opts *o,
+                 bool http)
+{
+    memset(o, 0, sizeof *o);
+    for (int i = 0; i < argc; i++) {
+        const char *v = NULL;
+        unsigned long long n;
+        if (cli_opt(argc, argv, &i, "--db", &v)) {
+            if (v == NULL)
+                return cli_usage(cmd, "--db needs a file or URL");
+            o->db = v;
+        } else if (http && cli_opt(argc, argv, &i, "--listen", &v)) {
+            if (v == NULL)
+                return cli_usage(cmd, "--listen needs HOST:PORT");
+            o->listen = v;
+        } else if (http && cli_opt(argc, argv, &i, "--keys", &v)) {
+            if (v == NULL)
+                return cli_usage(cmd, "--keys needs a file");
+            o->keys_file = v;
+        } else if (http && cli_opt(argc, argv, &i, "--threads", &v)) {
+            if (!number(v, 256, &n) || n == 0)
+                return cli_usage(cmd, "--threads: 1 to 256");
+            o->threads = (unsigned)n;
+        } else if (http && cli_opt(argc, argv, &i, "--max-conns", &v)) {
+            if (!number(v, 100000, &n) || n == 0)
+                return cli_usage(cmd, "--max-conns: 1 to 100000");
+            o->max_conns = (unsigned)n;
+        } else if (cli_opt(argc, argv, &i, "--max-body", &v)) {
+            if (!number(v, (unsigned long long)1 << 30, &n) || n < 64)
+                return cli_usage(cmd, "--max-body: 64 bytes to 1 GiB");
+            o->max_body = (size_t)n;
+        } else if (cli_opt(argc, argv, &i, "--max-depth", &v)) {
+            if (!number(v, 1000, &n) || n == 0)
+                return cli_usage(cmd, "--max-depth: 1 to 1000");
+            o->max_depth = (size_t)n;
+        } else if (http && cli_opt(argc, argv, &i, "--timeout", &v)) {
+            if (!number(v, 3600, &n) || n == 0)
+                return cli_usage(cmd, "--timeout: 1 to 3600 seconds");
+            o->timeout_s = (unsigned)n;
+        } else {
+            return cli_usage(cmd, "unknown argument '%s'", argv[i]);
+        }
+    }
+    if (o->db == NULL)
+        return cli_usage(cmd, "--db FILE|URL is required");
+    return CLI_EXIT_OK;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    srv_opts o;
+    int rc = parse("serve", argc, argv, &o, true);
+    return rc != CLI_EXIT_OK ? rc : srv_serve(&o);
+}

@@ -1,0 +1,106 @@
+/* srv_ctx.c -- what the server opens at start and closes at exit, and its
+ * log line.
+ *
+ * The HTTP server and MCP over stdio share this: one store handle (the
+ * store is internally locked and safe to share between worker threads), the
+ * default offline embedder so that hybrid search works without a provider,
+ * a tokenizer cache and the keys.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server.h"
+#include "srv_int.h"
+
+bool srv_ctx_open(srv_ctx *ctx, const srv_opts *o)
+{
+    am_store_opts so = am_store_opts_default();
+    am_error err;
+    am_status st;
+
+    memset(ctx, 0, sizeof *ctx);
+    memset(&err, 0, sizeof err);
+    ctx->max_body = o->max_body != 0 ? o->max_body : (size_t)1 << 20;
+    ctx->max_depth = o->max_depth != 0 ? o->max_depth : 32;
+    if (o->db == NULL || o->db[0] == '\0') {
+        fprintf(stderr, "agentmem: --db FILE|URL is required\n");
+        return false;
+    }
+    if (o->keys_file != NULL &&
+        srv_keys_load(o->keys_file, &ctx->keys, &err) != AM_OK) {
+        fprintf(stderr, "agentmem: --keys: %s\n", err.msg);
+        return false;
+    }
+    st = am_embedder_default_create(&ctx->embedder, &err);
+    if (st != AM_OK) {
+        fprintf(stderr, "agentmem: embedder: %s\n", err.msg);
+        goto fail;
+    }
+    so.embedder = ctx->embedder;
+    so.actor = "agentmem-server";
+    st = am_store_open(o->db, &so, &ctx->store, &err);
+    if (st != AM_OK) {
+        fprintf(stderr, "agentmem: --db %s: %s\n", o->db, err.msg);
+        goto fail;
+    }
+    if (srv_tz_cache_create(&ctx->tokenizers) != AM_OK) {
+        fprintf(stderr, "agentmem: out of memory\n");
+        goto fail;
+    }
+    return true;
+fail:
+    srv_ctx_close(ctx);
+    return false;
+}
+
+void srv_ctx_close(srv_ctx *ctx)
+{
+    am_store_close(ctx->store);
+    am_embedder_free(ctx->embedder);
+    srv_tz_cache_free(ctx->tokenizers);
+    srv_keys_free(ctx->keys);
+    memset(ctx, 0, sizeof *ctx);
+}
+
+void srv_log(const char *event, json_t *fields)
+{
+    struct timespec ts;
+    struct tm tm;
+    char when[40];
+    json_t *line = json_object();
+    char *text;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    {
+        char base[24];
+        strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(when, sizeof when, "%s.%03dZ", base,
+                 (int)(ts.tv_nsec / 1000000));
+    }
+    if (line == NULL) {
+        json_decref(fields);
+        return;
+    }
+    json_object_set_new(line, "ts", json_string(when));
+    json_object_set_new(line, "event", json_string(event));
+    if (fields != NULL)
+        json_object_update(line, fields);
+    json_decref(fields);
+    text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(line);
+    if (text == NULL)
+        return;
+    /* One write per line keeps lines from several threads whole. */
+    {
+        size_t n = strlen(text);
+        text[n] = '\n';
+        ssize_t w = write(STDERR_FILENO, text, n + 1);
+        (void)w;
+        text[n] = '\0';
+    }
+    free(text);
+}

@@ -1,0 +1,412 @@
+/* srv_http.c -- `agentmem serve`: libmicrohttpd glue, auth, limits, logs
+ * and a clean shutdown.
+ *
+ * libmicrohttpd runs a fixed pool of worker threads (epoll), each serving
+ * its share of the connections; a handler runs on the worker that read the
+ * request, so the pool bounds the work in progress. Open connections are
+ * counted: past --max-conns a request is answered 503 at once (and the
+ * connection closed) rather than queued without bound, and past twice that
+ * libmicrohttpd refuses connections outright.
+ *
+ * Shutdown: SIGTERM or SIGINT stops the listener (quiesce), waits up to ten
+ * seconds for requests already started to be answered, then stops the
+ * workers and closes the database, so an acknowledged write is committed
+ * and nothing is cut off mid-reply.
+ *
+ * One JSON log line per request goes to stderr from the completion
+ * callback: method, route (the table's path, never the raw URL), status,
+ * latency, tenant. The API key is never logged.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "server.h"
+#include "srv_int.h"
+
+typedef struct http_srv {
+    srv_ctx ctx;
+    atomic_uint conns;       /* open connections */
+    atomic_uint inflight;    /* requests started, not yet completed */
+    unsigned max_conns;
+} http_srv;
+
+/* One request's state, from its headers to its completion. */
+typedef struct req {
+    struct timespec t0;
+    char *body;
+    size_t len, cap;
+    bool too_large;
+    int status;
+    char method[8];
+    const char *route;       /* static: a table path, "/mcp" or "-" */
+    char tenant[64];
+} req;
+
+static const srv_tenant open_tenant = { "", true };
+
+static json_int_t us_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (json_int_t)(t.tv_sec - t0->tv_sec) * 1000000 +
+           (t.tv_nsec - t0->tv_nsec) / 1000;
+}
+
+/* ---- Replies ---- */
+
+static enum MHD_Result send_json(struct MHD_Connection *con, req *rq,
+                                 int status, json_t *body,
+                                 const char *extra_name,
+                                 const char *extra_value)
+{
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    if (body != NULL && text == NULL) {
+        static const char oom[] =
+            "{\"error\":{\"code\":\"unavailable\",\"message\":\"out of "
+            "memory\"}}";
+        status = 503;
+        resp = MHD_create_response_from_buffer(sizeof oom - 1, (void *)(uintptr_t)oom,
+                                               MHD_RESPMEM_PERSISTENT);
+    } else if (text != NULL) {
+        resp = MHD_create_response_from_buffer(strlen(text), text,
+                                               MHD_RESPMEM_MUST_FREE);
+    } else {
+        resp = MHD_create_response_from_buffer(0, NULL,
+                                               MHD_RESPMEM_PERSISTENT);
+    }
+    if (resp == NULL) {
+        free(text);
+        return MHD_NO;
+    }
+    if (body != NULL || text != NULL)
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+    if (extra_name != NULL)
+        MHD_add_response_header(resp, extra_name, extra_value);
+    rq->status = status;
+    ret = MHD_queue_response(con, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *con, req *rq,
+                                  int status, const char *msg,
+                                  const char *extra_name,
+                                  const char *extra_value)
+{
+    srv_call c = { 0 };
+    enum MHD_Result ret;
+    srv_fail(&c, status, NULL, "%s", msg);
+    ret = send_json(con, rq, status, c.reply, extra_name, extra_value);
+    json_decref(c.reply);
+    return ret;
+}
+
+/* ---- Auth ---- */
+
+/* The caller's tenant, or NULL after queuing a 401. */
+static const srv_tenant *authenticate(http_srv *s, struct MHD_Connection *con,
+                                      req *rq, enum MHD_Result *ret)
+{
+    const char *auth, *key = NULL;
+    const srv_tenant *t;
+
+    if (s->ctx.keys == NULL)
+        return &open_tenant;
+    auth = MHD_lookup_connection_value(con, MHD_HEADER_KIND,
+                                       MHD_HTTP_HEADER_AUTHORIZATION);
+    if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0)
+        key = auth + 7;
+    if (key == NULL)
+        key = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "X-API-Key");
+    t = key != NULL ? srv_keys_find(s->ctx.keys, key, strlen(key)) : NULL;
+    if (t == NULL) {
+        *ret = send_error(con, rq, 401, key == NULL ? "an API key is "
+                          "required (Authorization: Bearer KEY)" :
+                          "unknown API key", "WWW-Authenticate",
+                          "Bearer realm=\"agentmem\"");
+        return NULL;
+    }
+    snprintf(rq->tenant, sizeof rq->tenant, "%s", t->name);
+    return t;
+}
+
+/* ---- Dispatch ---- */
+
+static enum MHD_Result run_route(http_srv *s, struct MHD_Connection *con,
+                                 req *rq, const srv_route *r,
+                                 const srv_tenant *t)
+{
+    srv_call c = { 0 };
+    enum MHD_Result ret;
+
+    c.ctx = &s->ctx;
+    c.tenant = t;
+    c.status = 200;
+    if (r->writes && !srv_need_write(&c))
+        goto reply;
+    if (r->needs_body) {
+        c.body = srv_parse_body(&c, rq->body, rq->len);
+        if (c.body == NULL)
+            goto reply;
+    }
+    r->run(&c);
+reply:
+    ret = send_json(con, rq, c.status, c.reply, NULL, NULL);
+    json_decref(c.reply);
+    json_decref(c.body);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *con,
+                                  const char *url, const char *method,
+                                  const char *version,
+                                  const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    http_srv *s = cls;
+    req *rq = *con_cls;
+    const srv_route *r;
+    const srv_tenant *t;
+    bool known;
+    enum MHD_Result ret = MHD_YES;
+
+    if (rq == NULL) {
+        const char *cl;
+        rq = calloc(1, sizeof *rq);
+        if (rq == NULL)
+            return MHD_NO;
+        clock_gettime(CLOCK_MONOTONIC, &rq->t0);
+        rq->route = "-";
+        snprintf(rq->method, sizeof rq->method, "%s", method);
+        rq->status = 500;
+        atomic_fetch_add(&s->inflight, 1);
+        *con_cls = rq;
+        cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND,
+                                         MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl != NULL && strtoull(cl, NULL, 10) > s->ctx.max_body)
+            rq->too_large = true;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        /* Past the limit the rest is read and dropped: the client gets
+         * its 413 once it has sent everything. */
+        if (!rq->too_large && rq->len + *upload_data_size > s->ctx.max_body)
+            rq->too_large = true;
+        if (!rq->too_large) {
+            if (rq->len + *upload_data_size > rq->cap) {
+                size_t cap = rq->cap ? rq->cap * 2 : 4096;
+                char *grown;
+                while (cap < rq->len + *upload_data_size)
+                    cap *= 2;
+                if (cap > s->ctx.max_body)
+                    cap = s->ctx.max_body;
+                grown = realloc(rq->body, cap);
+                if (grown == NULL)
+                    return MHD_NO;
+                rq->body = grown;
+                rq->cap = cap;
+            }
+            memcpy(rq->body + rq->len, upload_data, *upload_data_size);
+            rq->len += *upload_data_size;
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+
+    /* The whole request is in. */
+    r = srv_route_find(method, url, &known);
+    if (r != NULL)
+        rq->route = r->path;
+    if (atomic_load(&s->conns) > s->max_conns)
+        return send_error(con, rq, 503, "server overloaded; retry later",
+                          "Retry-After", "1");
+    if (rq->too_large) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "request body exceeds %zu bytes",
+                 s->ctx.max_body);
+        return send_error(con, rq, 413, msg, NULL, NULL);
+    }
+    if (r == NULL) {
+        if (known)
+            return send_error(con, rq, 405, "method not allowed on this "
+                              "route", "Allow", strcmp(method, "GET") == 0 ?
+                              "POST" : "GET");
+        return send_error(con, rq, 404, "no such route", NULL, NULL);
+    }
+    if (r->run == srv_r_healthz)
+        t = &open_tenant;   /* probes carry no key */
+    else if ((t = authenticate(s, con, rq, &ret)) == NULL)
+        return ret;
+    return run_route(s, con, rq, r, t);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *con,
+                         void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    http_srv *s = cls;
+    req *rq = *con_cls;
+    const union MHD_ConnectionInfo *ci;
+    const char *method = "?";
+
+    if (rq == NULL)
+        return;
+    ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    (void)ci;
+    {
+        const char *m = MHD_lookup_connection_value(con, MHD_HEADER_KIND,
+                                                    ":method");
+        if (m != NULL)
+            method = m;
+    }
+    (void)method;
+    srv_log("request", json_pack("{s:s, s:s, s:i, s:I, s:s, s:I, s:b}",
+                                 "method", rq->method, "route", rq->route,
+                                 "status", rq->status,
+                                 "us", us_since(&rq->t0),
+                                 "tenant", rq->tenant,
+                                 "bytes_in", (json_int_t)rq->len,
+                                 "completed",
+                                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK));
+    free(rq->body);
+    free(rq);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->inflight, 1);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *con,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    http_srv *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add(&s->conns, 1);
+    else
+        atomic_fetch_sub(&s->conns, 1);
+}
+
+/* ---- Start and stop ---- */
+
+static bool parse_listen(const char *spec, struct sockaddr_in *sa)
+{
+    char host[64];
+    const char *colon = strrchr(spec, ':');
+    char *end = NULL;
+    unsigned long port;
+
+    if (colon == NULL || (size_t)(colon - spec) >= sizeof host)
+        return false;
+    memcpy(host, spec, (size_t)(colon - spec));
+    host[colon - spec] = '\0';
+    port = strtoul(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || port > 65535)
+        return false;
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    if (strcmp(host, "localhost") == 0)
+        strcpy(host, "127.0.0.1");
+    return inet_pton(AF_INET, host, &sa->sin_addr) == 1;
+}
+
+int srv_serve(const srv_opts *o)
+{
+    static http_srv s;     /* one server per process: the signal's target */
+    struct sockaddr_in sa;
+    const char *listen_spec = o->listen != NULL ? o->listen :
+                              "127.0.0.1:8080";
+    unsigned threads = o->threads != 0 ? o->threads : 4;
+    struct MHD_Daemon *d;
+    const union MHD_DaemonInfo *di;
+    sigset_t sigs;
+    int sig = 0;
+    char url[96], addr[INET_ADDRSTRLEN];
+    bool loopback;
+
+    if (!parse_listen(listen_spec, &sa)) {
+        fprintf(stderr, "agentmem serve: --listen '%s': expected "
+                "IPV4:PORT, e.g. 127.0.0.1:8080\n", listen_spec);
+        return 2;
+    }
+    loopback = (ntohl(sa.sin_addr.s_addr) >> 24) == 127;
+    if (o->keys_file == NULL && !loopback) {
+        fprintf(stderr, "agentmem serve: without --keys the server listens "
+                "on loopback only (127.0.0.0/8); give --keys FILE to listen "
+                "on %s\n", listen_spec);
+        return 2;
+    }
+    memset(&s, 0, sizeof s);
+    s.max_conns = o->max_conns != 0 ? o->max_conns : 256;
+    if (!srv_ctx_open(&s.ctx, o))
+        return 1;
+
+    /* Workers inherit this mask: only the main thread takes the signals. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+            MHD_USE_ERROR_LOG,
+        0, NULL, NULL, on_request, &s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_LIMIT, s.max_conns * 2 + threads,
+        MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(o->timeout_s != 0 ? o->timeout_s : 30),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, &s,
+        MHD_OPTION_END);
+    if (d == NULL) {
+        fprintf(stderr, "agentmem serve: cannot listen on %s: %s\n",
+                listen_spec, strerror(errno));
+        srv_ctx_close(&s.ctx);
+        return 1;
+    }
+    di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof addr);
+    snprintf(url, sizeof url, "http://%s:%u", addr,
+             di != NULL ? (unsigned)di->port : ntohs(sa.sin_port));
+    /* A database URL may carry a password: log its scheme only. */
+    srv_log("listening", json_pack("{s:s, s:s, s:i, s:s}", "url", url,
+                                   "db", strstr(o->db, "://") != NULL ?
+                                   "(database URL)" : o->db,
+                                   "threads", (int)threads,
+                                   "auth", s.ctx.keys != NULL ?
+                                   "api keys" : "none: loopback only"));
+
+    while (sigwait(&sigs, &sig) != 0 || (sig != SIGTERM && sig != SIGINT))
+        ;
+    srv_log("stopping", json_pack("{s:s, s:i}", "signal",
+                                  sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                                  "in_flight",
+                                  (int)atomic_load(&s.inflight)));
+    {
+        MHD_socket ls = MHD_quiesce_daemon(d);
+        struct timespec nap = { 0, 10 * 1000 * 1000 };
+        if (ls != MHD_INVALID_SOCKET)
+            close(ls);
+        for (int i = 0; i < 1000 && atomic_load(&s.inflight) > 0; i++)
+            nanosleep(&nap, NULL);
+    }
+    MHD_stop_daemon(d);
+    srv_ctx_close(&s.ctx);
+    srv_log("stopped", NULL);
+    return 0;
+}

@@ -1,0 +1,180 @@
+/* srv_int.h -- what the HTTP server's and the MCP server's files share.
+ *
+ * The server is a front door like the CLI: it uses the public headers only.
+ * One srv_ctx holds the open store and everything shared by the worker
+ * threads; one srv_call is one request (a route or an MCP tool call): the
+ * parsed JSON body, the caller's tenant, and the reply being built.
+ *
+ * Tenancy is enforced here, not by clients. A tenant (from --keys) is a
+ * name; every namespace a tenant names gets the tenant as an extra first
+ * part, and every user, session or conversation id gets "<tenant>:" in
+ * front, so no spelling of a namespace or id reaches another tenant's data.
+ * Tenant names are [A-Za-z0-9_.-]+, which keeps "<tenant>:" unambiguous, and
+ * never "recall" or "memtool", the first parts the library itself uses.
+ */
+#ifndef AM_SRV_INT_H
+#define AM_SRV_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "agentmem/recall.h"
+#include "agentmem/store.h"
+#include "agentmem/tokens.h"
+
+/* ---- Keys and tenants (srv_keys.c) ---- */
+
+typedef struct srv_tenant {
+    const char *name;   /* "" when the server runs without --keys */
+    bool can_write;
+} srv_tenant;
+
+typedef struct srv_keys srv_keys;
+
+/* Load a key file: one "KEY TENANT rw|ro" per line, '#' comments. Errors
+ * name the line. */
+am_status srv_keys_load(const char *path, srv_keys **out, am_error *err);
+void srv_keys_free(srv_keys *keys);
+/* The tenant of `key` (compared in constant time against every key), or
+ * NULL. */
+const srv_tenant *srv_keys_find(const srv_keys *keys, const char *key,
+                                size_t key_len);
+
+/* ---- Shared state ---- */
+
+typedef struct srv_tz_cache srv_tz_cache;
+
+typedef struct srv_ctx {
+    am_store *store;
+    am_embedder *embedder;
+    srv_keys *keys;              /* NULL: open (loopback only) */
+    srv_tz_cache *tokenizers;
+    size_t max_body;             /* bytes */
+    size_t max_depth;            /* JSON nesting */
+} srv_ctx;
+
+/* Open the store at `db` (with the default embedder), the tokenizer cache
+ * and, when `keys_file` is set, the keys. Errors are printed to stderr. */
+struct srv_opts;
+bool srv_ctx_open(srv_ctx *ctx, const struct srv_opts *o);
+void srv_ctx_close(srv_ctx *ctx);
+
+/* One JSON line on stderr (written with one write()): {"ts": ..., "event":
+ * `event`, ...the members of `fields`}; steals `fields`. */
+void srv_log(const char *event, json_t *fields);
+
+/* Tokenizer for `model` ("" or NULL: the default model), cached; owned by
+ * the cache. Errors go to `err`. */
+const am_tokenizer *srv_tokenizer(srv_ctx *ctx, const char *model,
+                                  am_error *err);
+am_status srv_tz_cache_create(srv_tz_cache **out);
+void srv_tz_cache_free(srv_tz_cache *c);
+
+/* ---- One call ---- */
+
+typedef struct srv_call {
+    srv_ctx *ctx;
+    const srv_tenant *tenant;
+    json_t *body;       /* the request's JSON (borrowed), NULL: none */
+    int status;         /* HTTP status of the reply */
+    json_t *reply;      /* yours once set; NULL: empty */
+} srv_call;
+
+/* Set an error reply {"error":{"code","message","field"?}}; returns false so
+ * that handlers can `return srv_fail(...)`. `field` may be NULL. */
+bool srv_fail(srv_call *c, int status, const char *field, const char *fmt,
+              ...) __attribute__((format(printf, 4, 5)));
+/* Reply for a library failure: status mapped from `st`, the message from
+ * `err` (or the store's last error when `err` is NULL). */
+bool srv_fail_status(srv_call *c, am_status st, const am_error *err,
+                     const char *what);
+/* Set a 200 reply (steals `reply`); NULL reply is out of memory. */
+bool srv_ok(srv_call *c, json_t *reply);
+int srv_http_status(am_status st);
+
+/* Fields of c->body. Each names the field in its error and returns false
+ * after setting the reply. `required` false leaves *out as it was when the
+ * field is absent or null. */
+bool srv_str(srv_call *c, const char *field, bool required, am_str *out);
+bool srv_size(srv_call *c, const char *field, size_t max, size_t *out);
+bool srv_int64(srv_call *c, const char *field, int64_t *out);
+bool srv_bool(srv_call *c, const char *field, bool *out);
+/* Any JSON value, serialized compactly (yours: free()). */
+bool srv_json_text(srv_call *c, const char *field, bool required,
+                   char **out);
+/* A JSON object member as compact text, or NULL when absent. */
+bool srv_object_text(srv_call *c, const char *field, char **out);
+
+/* A namespace from `field` (array of strings), with the tenant as first
+ * part. `parts` has room for AM_STORE_MAX_NS_PARTS. `min` is the least
+ * number of parts the caller must give. */
+bool srv_ns(srv_call *c, const char *field, size_t min, am_str *parts,
+            am_ns *out);
+/* An id (user, session, conversation) in tenant space: "<tenant>:<id>"
+ * under --keys, else the id itself. `buf` is yours (free()). `may_be_empty`
+ * allows "" (e.g. the user of a session). */
+bool srv_id(srv_call *c, const char *field, bool may_be_empty, char **buf,
+            am_str *out);
+/* Drop the tenant from a result list's namespaces (JSON from
+ * am_results_to_json); steals `arr`. */
+json_t *srv_strip_ns(const srv_call *c, json_t *arr);
+/* Drop "<tenant>:" from an id. */
+const char *srv_strip_id(const srv_call *c, const char *id);
+
+/* A result list as JSON with the tenant stripped, or NULL (reply set). */
+json_t *srv_results_json(srv_call *c, const am_results *r, bool scores);
+
+/* Require write rights; false with 403 otherwise. */
+bool srv_need_write(srv_call *c);
+
+/* ---- Routes (srv_routes*.c) ---- */
+
+typedef bool (*srv_handler)(srv_call *c);
+
+typedef struct srv_route {
+    const char *method;   /* "GET", "POST" */
+    const char *path;
+    srv_handler run;
+    bool writes;          /* needs write rights */
+    bool needs_body;      /* a JSON object body is required */
+    const char *summary;
+} srv_route;
+
+/* All routes (NULL-terminated path), and lookup. */
+extern const srv_route srv_routes[];
+const srv_route *srv_route_find(const char *method, const char *path,
+                                bool *path_known);
+
+bool srv_r_put(srv_call *c);
+bool srv_r_get(srv_call *c);
+bool srv_r_delete(srv_call *c);
+bool srv_r_list(srv_call *c);
+bool srv_r_namespaces(srv_call *c);
+bool srv_r_history(srv_call *c);
+bool srv_r_undo(srv_call *c);
+bool srv_r_search(srv_call *c);
+bool srv_r_session_add(srv_call *c);
+bool srv_r_session_get(srv_call *c);
+bool srv_r_session_pop(srv_call *c);
+bool srv_r_session_clear(srv_call *c);
+bool srv_r_session_list(srv_call *c);
+bool srv_r_tokens_count(srv_call *c);
+bool srv_r_trim(srv_call *c);
+bool srv_r_convert(srv_call *c);
+bool srv_r_price(srv_call *c);
+bool srv_r_recall_index(srv_call *c);
+bool srv_r_recall_search(srv_call *c);
+bool srv_r_recall_tool(srv_call *c);
+bool srv_r_memtool(srv_call *c);
+bool srv_r_healthz(srv_call *c);
+
+/* ---- JSON bodies (srv_json.c) ---- */
+
+/* Parse a request body: at most ctx->max_depth nesting, an object at the
+ * top. NULL with an error reply set. */
+json_t *srv_parse_body(srv_call *c, const char *data, size_t len);
+
+#endif

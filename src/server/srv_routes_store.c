@@ -1,0 +1,275 @@
+/* srv_routes_store.c -- the store's items, namespaces, history, undo and
+ * search over HTTP.
+ *
+ * Each handler reads its fields from the JSON body (namespaces as arrays of
+ * strings, since a part may hold any byte, '/' included), calls the public
+ * store API once, and answers JSON. Namespaces go through srv_ns, which
+ * puts the caller's tenant in front: that one function is what keeps
+ * tenants apart on these routes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "srv_int.h"
+
+/* A vector field: an array of numbers, into a malloc'ed float array. */
+static bool vector_of(srv_call *c, const char *field, float **vec,
+                      size_t *dim)
+{
+    json_t *v = json_object_get(c->body, field);
+    size_t i;
+    json_t *x;
+
+    *vec = NULL;
+    *dim = 0;
+    if (v == NULL || json_is_null(v))
+        return true;
+    if (!json_is_array(v) || json_array_size(v) == 0 ||
+        json_array_size(v) > 65536)
+        return srv_fail(c, 400, field, "field '%s' must be an array of 1 "
+                        "to 65536 numbers", field);
+    *vec = malloc(json_array_size(v) * sizeof **vec);
+    if (*vec == NULL)
+        return srv_fail(c, 503, field, "out of memory");
+    json_array_foreach(v, i, x) {
+        if (!json_is_number(x)) {
+            free(*vec);
+            *vec = NULL;
+            return srv_fail(c, 400, field, "field '%s': element %zu is not "
+                            "a number", field, i);
+        }
+        (*vec)[i] = (float)json_number_value(x);
+    }
+    *dim = json_array_size(v);
+    return true;
+}
+
+bool srv_r_put(srv_call *c)
+{
+    am_str parts[AM_STORE_MAX_NS_PARTS];
+    am_item_in it;
+    char *value = NULL, *meta = NULL;
+    float *vec = NULL;
+    bool ok = false;
+    am_status st;
+
+    memset(&it, 0, sizeof it);
+    if (!srv_ns(c, "ns", 1, parts, &it.ns) ||
+        !srv_str(c, "key", true, &it.key) ||
+        !srv_json_text(c, "value", true, &value) ||
+        !srv_object_text(c, "meta", &meta) ||
+        !srv_str(c, "text", false, &it.text) ||
+        !srv_int64(c, "ttl_ms", &it.ttl_ms) ||
+        !vector_of(c, "vector", &vec, &it.dim))
+        goto out;
+    it.value = am_str_c(value);
+    if (meta != NULL)
+        it.meta = am_str_c(meta);
+    it.vec = vec;
+    st = am_store_put(c->ctx->store, &it);
+    if (st != AM_OK) {
+        srv_fail_status(c, st, NULL, "put");
+        goto out;
+    }
+    ok = srv_ok(c, json_pack("{s:b}", "ok", 1));
+out:
+    free(value);
+    free(meta);
+    free(vec);
+    return ok;
+}
+
+bool srv_r_get(srv_call *c)
+{
+    am_str parts[AM_STORE_MAX_NS_PARTS], key = { 0 };
+    am_ns ns;
+    am_results *r = NULL;
+    json_t *arr;
+    am_status st;
+
+    if (!srv_ns(c, "ns", 1, parts, &ns) || !srv_str(c, "key", true, &key))
+        return false;
+    st = am_store_get_item(c->ctx->store, ns, key, &r);
+    if (st != AM_OK)
+        return srv_fail_status(c, st, NULL, "get");
+    arr = srv_results_json(c, r, false);
+    am_results_free(r);
+    if (arr == NULL)
+        return false;
+    {
+        bool ok = srv_ok(c, json_incref(json_array_get(arr, 0)));
+        json_decref(arr);
+        return ok;
+    }
+}
+
+bool srv_r_delete(srv_call *c)
+{
+    am_str parts[AM_STORE_MAX_NS_PARTS], key = { 0 };
+    am_ns ns;
+    am_status st;
+
+    if (!srv_ns(c, "ns", 1, parts, &ns) || !srv_str(c, "key", true, &key))
+        return false;
+    st = am_store_delete(c->ctx->store, ns, key);
+    if (st != AM_OK)
+        return srv_fail_status(c, st, NULL, "delete");
+    return srv_ok(c, json_pack("{s:b}", "ok", 1));
+}
+
+bool srv_r_undo(srv_call *c)
+{
+    am_str parts[AM_STORE_MAX_NS_PARTS], key = { 0 };
+    am_ns ns;
+    am_status st;
+
+    if (!srv_ns(c, "ns", 1, parts, &ns) || !srv_str(c, "key", true, &key))
+        return false;
+    st = am_store_undo(c->ctx->store, ns, key);
+    if (st != AM_OK)
+        return srv_fail_status(c, st, NULL, "undo");
+    return srv_ok(c, json_pack("{s:b}", "ok", 1));
+}
+
+bool srv_r_history(srv_call *c)
+{
+    am_str parts[AM_STORE_MAX_NS_PARTS], key = { 0 };
+    am_ns ns;
+    am_results *r = NULL;
+    json_t *arr;
+    am_status st;
+
+    if (!srv_ns(c, "ns", 1, parts, &ns) || !srv_str(c, "key", true, &key))
+        return false;
+    st = am_store_history(c->ctx->store, ns, key, &r);
+    if (st != AM_OK)
+        return srv_fail_status(c, st, NULL, "history");
+    arr = srv_results_json(c, r, false);
+    am_results_free(r);
+    return arr != NULL && srv_ok(c, json_pack("{s:o}", "history", arr));
+}
+
+bool srv_r_list(srv_call *c)
+{
+    am_str parts[AM_STORE_MAX_NS_PARTS];
+    am_ns ns;
+    size_t limit = 100, offset = 0;
+    am_results *r = NULL;
+    json_t *arr, *reply;
+    am_status st;
+
+    if (!srv_ns(c, "ns", 0, parts, &ns) ||
+        !srv_size(c, "limit", 1000, &limit) ||
+        !srv_size(c, "offset", (size_t)1 << 40, &offset))
+        return false;
+    if (limit == 0)
+        limit = 100;
+    /* One more than asked tells whether a next page exists. */
+    st = am_store_list(c->ctx->store, ns, limit + 1, offset, &r);
+    if (st != AM_OK)
+        return srv_fail_status(c, st, NULL, "list");
+    arr = srv_results_json(c, r, false);
+    am_results_free(r);
+    if (arr == NULL)
+        return false;
+    reply = json_object();
+    if (reply != NULL && json_array_size(arr) > limit) {
+        json_array_remove(arr, limit);
+        json_object_set_new(reply, "next_offset",
+                            json_integer((json_int_t)(offset + limit)));
+    }
+    if (reply != NULL)
+        json_object_set_new(reply, "items", arr);
+    else
+        json_decref(arr);
+    return srv_ok(c, reply);
+}
+
+bool srv_r_namespaces(srv_call *c)
+{
+    am_str parts[AM_STORE_MAX_NS_PARTS];
+    am_ns ns;
+    size_t depth = 0, limit = 1000;
+    am_results *r = NULL;
+    json_t *arr, *out;
+    size_t i;
+    json_t *it;
+    am_status st;
+
+    if (!srv_ns(c, "prefix", 0, parts, &ns) ||
+        !srv_size(c, "max_depth", AM_STORE_MAX_NS_PARTS, &depth) ||
+        !srv_size(c, "limit", 10000, &limit))
+        return false;
+    /* The tenant's own part does not count towards the client's depth. */
+    if (depth > 0 && c->tenant->name[0] != '\0')
+        depth++;
+    st = am_store_namespaces(c->ctx->store, ns, depth, limit, &r);
+    if (st != AM_OK)
+        return srv_fail_status(c, st, NULL, "namespaces");
+    arr = srv_results_json(c, r, false);
+    am_results_free(r);
+    if (arr == NULL)
+        return false;
+    out = json_array();
+    json_array_foreach(arr, i, it)
+        json_array_append(out, json_object_get(it, "namespace"));
+    json_decref(arr);
+    return srv_ok(c, json_pack("{s:o}", "namespaces", out));
+}
+
+static bool mode_of(srv_call *c, am_search_mode *mode)
+{
+    am_str m = { 0 };
+    if (!srv_str(c, "mode", false, &m))
+        return false;
+    if (m.ptr == NULL || (m.len == 6 && memcmp(m.ptr, "hybrid", 6) == 0))
+        *mode = AM_SEARCH_HYBRID;
+    else if (m.len == 4 && memcmp(m.ptr, "text", 4) == 0)
+        *mode = AM_SEARCH_TEXT;
+    else if (m.len == 6 && memcmp(m.ptr, "vector", 6) == 0)
+        *mode = AM_SEARCH_VECTOR;
+    else
+        return srv_fail(c, 400, "mode", "field 'mode' must be \"hybrid\", "
+                        "\"text\" or \"vector\"");
+    return true;
+}
+
+bool srv_r_search(srv_call *c)
+{
+    am_str parts[AM_STORE_MAX_NS_PARTS];
+    am_search q;
+    char *filter = NULL;
+    float *vec = NULL;
+    am_results *r = NULL;
+    json_t *arr;
+    bool ok = false;
+    am_status st;
+
+    memset(&q, 0, sizeof q);
+    if (!srv_ns(c, "ns", 0, parts, &q.ns) ||
+        !srv_str(c, "query", false, &q.query) ||
+        !mode_of(c, &q.mode) ||
+        !srv_size(c, "limit", 1000, &q.limit) ||
+        !srv_object_text(c, "filter", &filter) ||
+        !vector_of(c, "vector", &vec, &q.dim))
+        goto out;
+    if (q.query.ptr == NULL && vec == NULL) {
+        srv_fail(c, 400, "query", "field 'query' (or 'vector') is required");
+        goto out;
+    }
+    if (filter != NULL)
+        q.filter = am_str_c(filter);
+    q.vec = vec;
+    st = am_store_search(c->ctx->store, &q, &r);
+    if (st != AM_OK) {
+        srv_fail_status(c, st, NULL, "search");
+        goto out;
+    }
+    arr = srv_results_json(c, r, true);
+    am_results_free(r);
+    ok = arr != NULL && srv_ok(c, json_pack("{s:o}", "results", arr));
+out:
+    free(filter);
+    free(vec);
+    return ok;
+}

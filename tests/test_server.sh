@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# test_server.sh -- `agentmem serve` on a free loopback port, driven with
+# curl: every route, bad input (each error names its field), the body size
+# and nesting limits, 404/405, 503 past --max-conns, one log line per
+# request, SIGTERM finishing a request in flight, and kill -9 under load
+# losing no acknowledged write.
+set -u
+cli=${AM_CLI:?AM_CLI must name the agentmem binary}
+src=${AM_SOURCE_DIR:?}
+. "$src/tests/server_lib.sh"
+
+start_server "$tmp/t.db"
+U=$url
+
+# ---- Items ----
+req put POST /v1/items/put '{"ns":["u1","prefs"],"key":"lang","value":{"value":"Python"},"meta":{"kind":"pref"}}' 200
+req put2 POST /v1/items/put '{"ns":["u1","prefs"],"key":"editor","value":"vim and emacs","ttl_ms":3600000}' 200
+req put_other POST /v1/items/put '{"ns":["u2","notes"],"key":"k/../x","value":"a note about rust"}' 200
+req get POST /v1/items/get '{"ns":["u1","prefs"],"key":"lang"}' 200
+jcheck get_value '.value.value' '"Python"'
+jcheck get_ns '.namespace' '["u1","prefs"]'
+jcheck get_meta '.meta.kind' '"pref"'
+req get_slash_key POST /v1/items/get '{"ns":["u2","notes"],"key":"k/../x"}' 200
+req get_missing POST /v1/items/get '{"ns":["u1","prefs"],"key":"nope"}' 404
+jcheck missing_code '.error.code' '"not_found"'
+req list POST /v1/items/list '{"ns":["u1"]}' 200
+jcheck list_count '.items|length' 2
+req list_page POST /v1/items/list '{"limit":1}' 200
+jcheck list_page_len '.items|length' 1
+jcheck list_next '.next_offset' 1
+req list_page2 POST /v1/items/list '{"limit":2,"offset":2}' 200
+jcheck list_last '.next_offset' null
+req namespaces POST /v1/namespaces '{}' 200
+jcheck ns_list '.namespaces' '[["u1","prefs"],["u2","notes"]]'
+req namespaces_depth POST /v1/namespaces '{"max_depth":1}' 200
+jcheck ns_depth '.namespaces' '[["u1"],["u2"]]'
+req delete POST /v1/items/delete '{"ns":["u1","prefs"],"key":"lang"}' 200
+req get_deleted POST /v1/items/get '{"ns":["u1","prefs"],"key":"lang"}' 404
+req delete_again POST /v1/items/delete '{"ns":["u1","prefs"],"key":"lang"}' 404
+req undo POST /v1/items/undo '{"ns":["u1","prefs"],"key":"lang"}' 200
+req get_undone POST /v1/items/get '{"ns":["u1","prefs"],"key":"lang"}' 200
+req history POST /v1/items/history '{"ns":["u1","prefs"],"key":"lang"}' 200
+jcheck history_events '[.history[].event]' '["add","delete","add"]'
+req undo_none POST /v1/items/undo '{"ns":["u9"],"key":"none"}' 404
+
+# ---- Search ----
+req search POST /v1/search '{"query":"python"}' 200
+jcheck search_top '.results[0].key' '"lang"'
+req search_text POST /v1/search '{"query":"rust","mode":"text"}' 200
+jcheck search_text_hit '[.results[].key]' '["k/../x"]'
+req search_scope POST /v1/search '{"ns":["u1"],"query":"rust","mode":"text"}' 200
+jcheck search_scope_none '.results|length' 0
+req search_vector POST /v1/search '{"query":"emacs editor","mode":"vector","limit":1}' 200
+jcheck search_vector_one '.results|length' 1
+req search_filter POST /v1/search '{"query":"python vim","filter":{"kind":"pref"}}' 200
+jcheck search_filter_only '[.results[].key]' '["lang"]'
+req search_mode_bad POST /v1/search '{"query":"x","mode":"fuzzy"}' 400
+jcheck search_mode_field '.error.field' '"mode"'
+req search_filter_bad POST /v1/search '{"query":"x","filter":[1]}' 400
+jcheck search_filter_field '.error.field' '"filter"'
+req search_no_query POST /v1/search '{}' 400
+jcheck search_query_field '.error.field' '"query"'
+
+# ---- Sessions ----
+req sess_add POST /v1/sessions/add '{"session_id":"s1","user_id":"u1","items":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}' 200
+req sess_get POST /v1/sessions/get '{"session_id":"s1"}' 200
+jcheck sess_items '.items|length' 2
+req sess_get_last POST /v1/sessions/get '{"session_id":"s1","limit":1}' 200
+jcheck sess_last '.items[0].content' '"hello"'
+req sess_list POST /v1/sessions/list '{"user_id":"u1"}' 200
+jcheck sess_list_id '.sessions[0].session_id' '"s1"'
+req sess_pop POST /v1/sessions/pop '{"session_id":"s1"}' 200
+jcheck sess_pop_item '.item.role' '"assistant"'
+req sess_other_user POST /v1/sessions/add '{"session_id":"s1","user_id":"u2","items":[1]}' 400
+req sess_clear POST /v1/sessions/clear '{"session_id":"s1"}' 200
+req sess_clear_again POST /v1/sessions/clear '{"session_id":"s1"}' 404
+req sess_items_bad POST /v1/sessions/add '{"session_id":"s2","items":{}}' 400
+jcheck sess_items_field '.error.field' '"items"'
+
+# ---- Recall and memory tool ----
+req recall_index POST /v1/recall/index '{"user_id":"u1","session_id":"c1","messages":[{"role":"user","content":"my dog is called Rex"},{"role":"assistant","content":"a fine name"}]}' 200
+jcheck recall_chunks '.chunks' 1
+req recall_search POST /v1/recall/search '{"user_id":"u1","query":"dog"}' 200
+jcheck recall_hit '.results[0].session_id' '"c1"'
+req recall_other POST /v1/recall/search '{"user_id":"u2","query":"dog"}' 200
+jcheck recall_other_none '.results|length' 0
+req recall_tool POST /v1/recall/tool '{"user_id":"u1","format":"openai","call":{"id":"call_1","type":"function","function":{"name":"recall_conversations","arguments":"{\"query\":\"dog\"}"}}}' 200
+jcheck recall_tool_role '.result.role' '"tool"'
+req recall_tool_fmt POST /v1/recall/tool '{"user_id":"u1","format":"xml","call":{}}' 400
+jcheck recall_tool_field '.error.field' '"format"'
+req recall_bad_msgs POST /v1/recall/index '{"user_id":"u1","session_id":"c2","messages":"nope"}' 400
+req mem_create POST /v1/memtool '{"user_id":"u1","input":{"command":"create","path":"/memories/notes.md","file_text":"likes tea"}}' 200
+jcheck mem_create_ok '.is_error' false
+req mem_view POST /v1/memtool '{"user_id":"u1","input":{"command":"view","path":"/memories/notes.md"}}' 200
+jcontains mem_view_text '.content' 'likes tea'
+req mem_escape POST /v1/memtool '{"user_id":"u1","input":{"command":"view","path":"/memories/../etc/passwd"}}' 200
+jcheck mem_escape_err '.is_error' true
+req mem_bad POST /v1/memtool '{"user_id":"u1","input":"view"}' 400
+jcheck mem_bad_field '.error.field' '"input"'
+
+# ---- Stateless context operations ----
+req count_text POST /v1/tokens/count '{"model":"gpt-4o","text":"hello world"}' 200
+jcheck count_text_n '.tokens' 2
+jcheck count_exact '.exact' true
+req count_msgs POST /v1/tokens/count '{"model":"gpt-4o","messages":[{"role":"user","content":"hello world"}]}' 200
+jcheck count_msgs_n '.tokens' 9
+req count_both POST /v1/tokens/count '{"text":"a","messages":[]}' 400
+req count_bad_msgs POST /v1/tokens/count '{"messages":[{"content":1}]}' 400
+jcheck count_bad_field '.error.field' '"messages"'
+req trim POST /v1/context/trim '{"max_messages":2,"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hello"},{"role":"assistant","content":"yo"}]}' 200
+jcheck trim_kept '[.messages[].role]' '["system","assistant"]'
+req trim_bad POST /v1/context/trim '{"strategy":"middle","messages":[]}' 400
+jcheck trim_bad_field '.error.field' '"strategy"'
+req convert POST /v1/context/convert '{"to":"anthropic","messages":[{"role":"system","content":"be nice"},{"role":"user","content":"hello"}]}' 200
+jcheck convert_system '.messages.system' '"be nice"'
+req convert_no_to POST /v1/context/convert '{"messages":[]}' 400
+jcheck convert_field '.error.field' '"to"'
+req price POST /v1/price '{"model":"gpt-4o","input_tokens":1000000,"output_tokens":0}' 200
+jcheck price_known '.known' true
+req price_bad POST /v1/price '{"model":"gpt-4o","input_tokens":-1}' 400
+jcheck price_field '.error.field' '"input_tokens"'
+
+# ---- Bad input and protocol errors ----
+req no_body POST /v1/items/put '' 400
+req not_json POST /v1/items/put '{"ns":["a"],' 400
+jcontains not_json_msg '.error.message' 'not valid JSON'
+req not_object POST /v1/items/put '[1,2]' 400
+req ns_string POST /v1/items/put '{"ns":"u1","key":"k","value":1}' 400
+jcheck ns_string_field '.error.field' '"ns"'
+req ns_part POST /v1/items/put '{"ns":["u1",7],"key":"k","value":1}' 400
+jcontains ns_part_msg '.error.message' 'part 1'
+req ns_empty POST /v1/items/put '{"ns":[],"key":"k","value":1}' 400
+req key_missing POST /v1/items/put '{"ns":["u1"],"value":1}' 400
+jcheck key_field '.error.field' '"key"'
+req value_missing POST /v1/items/put '{"ns":["u1"],"key":"k"}' 400
+jcheck value_field '.error.field' '"value"'
+req meta_bad POST /v1/items/put '{"ns":["u1"],"key":"k","value":1,"meta":[1]}' 400
+jcheck meta_field '.error.field' '"meta"'
+req ttl_bad POST /v1/items/put '{"ns":["u1"],"key":"k","value":1,"ttl_ms":"soon"}' 400
+jcheck ttl_field '.error.field' '"ttl_ms"'
+req vec_bad POST /v1/items/put '{"ns":["u1"],"key":"k","value":1,"vector":["x"]}' 400
+jcheck vec_field '.error.field' '"vector"'
+req dup_member POST /v1/items/put '{"ns":["u1"],"ns":["u2"],"key":"k","value":1}' 400
+req limit_bad POST /v1/items/list '{"limit":100000}' 400
+jcheck limit_field '.error.field' '"limit"'
+deep=$(printf '[%.0s' $(seq 40))$(printf ']%.0s' $(seq 40))
+req too_deep POST /v1/items/put "{\"ns\":[\"u1\"],\"key\":\"k\",\"value\":$deep}" 400
+jcontains too_deep_msg '.error.message' 'nests deeper'
+big=$(head -c 1100000 /dev/zero | tr '\0' 'a')
+printf '{"ns":["u1"],"key":"big","value":"%s"}' "$big" >"$tmp/big.json"
+req_file too_large POST /v1/items/put "$tmp/big.json" 413
+req wrong_method GET /v1/items/put '' 405
+req unknown_route POST /v1/nope '{}' 404
+req healthz GET /healthz '' 200
+jcheck healthz_ok '.status' '"ok"'
+
+# ---- One structured log line per request ----
+nreq=$(grep -c '"event":"request"' "$log")
+if [ "$nreq" -eq "$requests" ]; then pass=$((pass + 1)); else
+    echo "FAIL log_lines: $nreq request lines for $requests requests"
+    fails=$((fails + 1)); fi
+if grep '"event":"request"' "$log" |
+   jq -e 'select((.method|type) != "string" or (.route|type) != "string" or (.status|type) != "number" or (.us|type) != "number" or (.tenant|type) != "string")' >/dev/null; then
+    echo "FAIL log_fields: a request line lacks a field"; fails=$((fails + 1))
+else pass=$((pass + 1)); fi
+grep -q '"route":"/v1/items/put","status":413' "$log" && pass=$((pass + 1)) ||
+    { echo "FAIL log_413"; fails=$((fails + 1)); }
+
+# ---- SIGTERM finishes a request in flight, then closes the database ----
+big=$(head -c 400000 /dev/zero | tr '\0' 'b')
+printf '{"ns":["slow"],"key":"upload","value":"%s"}' "$big" >"$tmp/slow.json"
+curl -s -o "$tmp/slow.out" -w '%{http_code}' --limit-rate 200k \
+    -XPOST --data-binary @"$tmp/slow.json" "$U/v1/items/put" >"$tmp/slow.code" &
+curl_pid=$!
+sleep 0.7
+kill -TERM "$server_pid"
+wait "$curl_pid"
+wait "$server_pid"; rc=$?
+expect_eq sigterm_exit "$rc" 0
+expect_eq inflight_answered "$(cat "$tmp/slow.code")" 200
+grep -q '"event":"stopped"' "$log" && pass=$((pass + 1)) ||
+    { echo "FAIL stopped_logged"; fails=$((fails + 1)); }
+"$cli" store check --db "$tmp/t.db" >/dev/null 2>&1 &&
+    pass=$((pass + 1)) || { echo "FAIL db_check"; fails=$((fails + 1)); }
+"$cli" store get slow upload --db "$tmp/t.db" >/dev/null 2>&1 &&
+    pass=$((pass + 1)) || { echo "FAIL inflight_committed"; fails=$((fails + 1)); }
+
+# ---- 503 past --max-conns ----
+start_server "$tmp/t.db" --max-conns 2
+exec 3<>"/dev/tcp/127.0.0.1/$port" 4<>"/dev/tcp/127.0.0.1/$port" \
+     5<>"/dev/tcp/127.0.0.1/$port"
+sleep 0.2
+req overloaded GET /healthz '' 503
+jcheck overloaded_code '.error.code' '"unavailable"'
+exec 3>&- 4>&- 5>&-
+sleep 0.2
+req recovered GET /healthz '' 200
+stop_server
+
+# ---- Without --keys: loopback only ----
+"$cli" serve --db "$tmp/t.db" --listen 0.0.0.0:0 >"$tmp/pub.out" 2>&1
+expect_eq public_refused $? 2
+grep -q 'loopback only' "$tmp/pub.out" && pass=$((pass + 1)) ||
+    { echo "FAIL public_message"; cat "$tmp/pub.out"; fails=$((fails + 1)); }
+
+# ---- kill -9 under load loses no acknowledged write ----
+start_server "$tmp/k.db"
+node "$src/tests/server_writer.js" "$url" "$tmp/acked" 8 &
+writer_pid=$!
+sleep 2
+kill -9 "$server_pid"
+wait "$writer_pid" 2>/dev/null
+acked=$(wc -l <"$tmp/acked")
+"$cli" store export load --db "$tmp/k.db" |
+    jq -r '"\(.namespace|join("/")) \(.key)"' | sort >"$tmp/stored"
+missing=$(sort "$tmp/acked" | comm -23 - "$tmp/stored" | wc -l)
+echo "kill -9 under load: $acked acknowledged writes, $missing missing"
+if [ "$acked" -gt 20 ] && [ "$missing" -eq 0 ]; then pass=$((pass + 1)); else
+    echo "FAIL kill9: $missing of $acked acknowledged writes missing"
+    fails=$((fails + 1)); fi
+
+finish
