@@ -167,12 +167,12 @@ grep -q '"route":"/v1/items/put","status":413' "$log" && pass=$((pass + 1)) ||
     { echo "FAIL log_413"; fails=$((fails + 1)); }
 
 # ---- SIGTERM finishes a request in flight, then closes the database ----
-big=$(head -c 400000 /dev/zero | tr '\0' 'b')
+big=$(head -c 500000 /dev/zero | tr '\0' 'b')
 printf '{"ns":["slow"],"key":"upload","value":"%s"}' "$big" >"$tmp/slow.json"
-curl -s -o "$tmp/slow.out" -w '%{http_code}' --limit-rate 200k \
+curl -s -o "$tmp/slow.out" -w '%{http_code}' --limit-rate 100k \
     -XPOST --data-binary @"$tmp/slow.json" "$U/v1/items/put" >"$tmp/slow.code" &
 curl_pid=$!
-sleep 0.7
+sleep 1.5
 kill -TERM "$server_pid"
 wait "$curl_pid"
 wait "$server_pid"; rc=$?
@@ -189,11 +189,18 @@ grep -q '"event":"stopped"' "$log" && pass=$((pass + 1)) ||
 start_server "$tmp/t.db" --max-conns 2
 exec 3<>"/dev/tcp/127.0.0.1/$port" 4<>"/dev/tcp/127.0.0.1/$port" \
      5<>"/dev/tcp/127.0.0.1/$port"
-sleep 0.2
+# The server counts a connection once it accepted it: poll briefly.
+for _ in $(seq 50); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/healthz")" = 503 ] && break
+    sleep 0.1
+done
 req overloaded GET /healthz '' 503
 jcheck overloaded_code '.error.code' '"unavailable"'
 exec 3>&- 4>&- 5>&-
-sleep 0.2
+for _ in $(seq 50); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/healthz")" = 200 ] && break
+    sleep 0.1
+done
 req recovered GET /healthz '' 200
 stop_server
 
@@ -207,10 +214,14 @@ grep -q 'loopback only' "$tmp/pub.out" && pass=$((pass + 1)) ||
 start_server "$tmp/k.db"
 node "$src/tests/server_writer.js" "$url" "$tmp/acked" 8 &
 writer_pid=$!
-sleep 2
+# Kill once the writers are well under way (node may start slowly).
+for _ in $(seq 300); do
+    [ "$(cat "$tmp/acked" 2>/dev/null | wc -l)" -ge 200 ] && break
+    sleep 0.1
+done
 kill -9 "$server_pid"
 wait "$writer_pid" 2>/dev/null
-acked=$(wc -l <"$tmp/acked")
+acked=$(cat "$tmp/acked" 2>/dev/null | wc -l)
 "$cli" store export load --db "$tmp/k.db" |
     jq -r '"\(.namespace|join("/")) \(.key)"' | sort >"$tmp/stored"
 missing=$(sort "$tmp/acked" | comm -23 - "$tmp/stored" | wc -l)
