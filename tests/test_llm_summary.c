@@ -106,6 +106,10 @@ static void run_protocol(am_llm_kind kind, const char *path_part)
     CHECK(log.input > 0);
     CHECK_EQ(am_summarizer_tokens_spent(s),
              (uint64_t)(log.input + log.output));
+    /* Priced for the client's model, gpt-4o-mini ($0.15 / $0.60). */
+    double usd = ((double)log.input * 0.15 + (double)log.output * 0.60) / 1e6;
+    CHECK(am_summarizer_cost_spent(s) > usd - 1e-12 &&
+          am_summarizer_cost_spent(s) < usd + 1e-12);
     am_summarize_result_free(&r);
     am_msg_list_free(&l);
     am_summarizer_free(s);

@@ -710,10 +710,101 @@ AM_TEST(reported_usage_is_priced_for_the_default_model)
     am_memory_stats_get(mem, &s);
     /* gpt-4o-mini: $0.15 in + $0.60 out per million tokens. */
     CHECK(s.total_cost > 0.7499 && s.total_cost < 0.7501);
+    CHECK(!s.cost_estimated);
     am_memory_stats_get(est, &s);
-    CHECK(s.total_cost == 0.0);
+    /* Not in the catalog: the seed's default price, marked estimated. */
+    CHECK(s.total_cost > 2.7399 && s.total_cost < 2.7401);
+    CHECK(s.cost_estimated);
+    am_buf b = AM_BUF_INIT;
+    CHECK_OK(am_memory_stats_json(est, &b));
+    CHECK(strstr(b.ptr, "\"cost_estimated\":true,\"priced_as\":"
+                        "\"default\"") != NULL);
+    CHECK(strstr(b.ptr, "\"model\":\"estimate\"") != NULL);
+    CHECK_OK(am_memory_stats_text(est, &b));
+    CHECK(strstr(b.ptr, "Total cost: $2.7400 (estimated: model 'estimate' "
+                        "is not in the catalog; priced at the default "
+                        "$0.55/$2.19 per million tokens)") != NULL);
+    am_buf_free(&b);
     am_memory_free(mem);
     am_memory_free(est);
+}
+
+/* A summarizer whose every call costs one cent (and 100 tokens). */
+static uint64_t cent_calls;
+static am_status cent_summarize(void *ctx, am_str prev,
+                                const am_msg *const *msgs, size_t count,
+                                size_t budget, am_buf *out, am_error *err)
+{
+    (void)ctx;
+    (void)prev;
+    (void)msgs;
+    (void)budget;
+    (void)err;
+    cent_calls++;
+    am_buf_clear(out);
+    return am_buf_appendf(out, "%zu messages about orders.", count);
+}
+static uint64_t cent_tokens(void *ctx)
+{
+    (void)ctx;
+    return cent_calls * 100;
+}
+static double cent_cost(void *ctx)
+{
+    (void)ctx;
+    return (double)cent_calls * 0.01;
+}
+
+AM_TEST(total_cost_includes_compression_calls_and_net_cost_is_reported)
+{
+    static const am_summarizer_vtable vt = { "cent", cent_summarize, NULL,
+                                             cent_tokens, cent_cost };
+    am_summarizer *sum = NULL;
+    am_memory *mem = NULL;
+    am_memory_stats s;
+    am_buf b = AM_BUF_INIT;
+    cent_calls = 0;
+    CHECK_OK(am_summarizer_create(&vt, NULL, 0, &sum, NULL));
+    am_memory_opts o = am_memory_opts_default();
+    o.config.compression_threshold = 1500;
+    o.config.short_term_size = 5;
+    o.counter.tokenizer = default_tz();
+    o.summarizer = sum;
+    CHECK_OK(am_memory_create(&o, &mem, NULL));
+    for (int i = 0; i < 30; i++)
+        turn(mem, i, false);
+    am_memory_usage u = { 1000000, 0, 0 };
+    am_msg *m = text_msg(AM_ROLE_ASSISTANT, "Done.");
+    CHECK_OK(am_memory_add(mem, m, &u));
+    am_msg_free(m);
+    am_memory_stats_get(mem, &s);
+    CHECK(cent_calls > 0);
+    CHECK_EQ(s.compression_cost, (size_t)(cent_calls * 100));
+    CHECK(s.compression_cost_usd > 0.01 * (double)cent_calls - 1e-9 &&
+          s.compression_cost_usd < 0.01 * (double)cent_calls + 1e-9);
+    /* gpt-4o-mini input: $0.15 per million for the reported call, plus
+     * the compression calls' own cost. */
+    CHECK(s.total_cost > 0.15 + s.compression_cost_usd - 1e-9 &&
+          s.total_cost < 0.15 + s.compression_cost_usd + 1e-9);
+    double saved_usd = (double)s.tokens_saved * 0.15 / 1e6;
+    CHECK(s.net_cost > saved_usd - s.compression_cost_usd - 1e-9 &&
+          s.net_cost < saved_usd - s.compression_cost_usd + 1e-9);
+    CHECK_OK(am_memory_stats_json(mem, &b));
+    CHECK(strstr(b.ptr, "\"net_cost\":") != NULL);
+    CHECK(strstr(b.ptr, "\"cost_estimated\":false") != NULL);
+    /* Export and import keep the compression calls' cost. */
+    am_memory *back = NULL;
+    CHECK_OK(am_memory_export(mem, &b));
+    o.summarizer = NULL;
+    CHECK_OK(am_memory_create(&o, &back, NULL));
+    CHECK_OK(am_memory_import(back, am_buf_str(&b)));
+    am_memory_stats s2;
+    am_memory_stats_get(back, &s2);
+    CHECK(s2.total_cost == s.total_cost);
+    am_buf_free(&b);
+    am_memory_free(back);
+    am_memory_free(mem);
+    am_summarizer_free(sum);
 }
 
 AM_TEST(a_tokenizer_that_cannot_open_fails_create_naming_the_model)

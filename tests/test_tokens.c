@@ -523,6 +523,7 @@ AM_TEST(catalog_resolves_exact_names_prefixes_and_unknowns)
     CHECK(!am_models_lookup(m, AM_STR("my-local-model"), &info));
     CHECK(!info.known);
     CHECK_EQ(info.context_window, 8192);
+    CHECK(info.input_per_mtok == 0.55 && info.output_per_mtok == 2.19);
     /* NULL: the built-in catalog. */
     CHECK(am_models_lookup(NULL, AM_STR("o3-mini"), &info));
     CHECK_STR_EQ(info.name, "o3-mini");
@@ -813,12 +814,17 @@ AM_TEST(tracker_sums_usage_cost_savings_and_reports_the_budget_once)
     am_token_tracker_stats(t, &s);
     CHECK_EQ(s.unknown_model_calls, 1);
     CHECK_EQ(s.estimated_calls, 2);
+    /* 2 tokens in, 1 out at the default $0.55 / $2.19 per million. */
+    CHECK(s.estimated_cost > (2 * 0.55 + 2.19) / 1e6 - 1e-12 &&
+          s.estimated_cost < (2 * 0.55 + 2.19) / 1e6 + 1e-12);
 
     CHECK_OK(am_token_tracker_stats_json(t, &json));
     CHECK(strstr(json.ptr, "\"calls\":5") != NULL);
     CHECK(strstr(json.ptr, "\"over_budget\":true") != NULL);
     CHECK(strstr(json.ptr, "\"model\":\"gpt-4o-mini\"") != NULL);
-    CHECK(strstr(json.ptr, "\"known\":false") != NULL);
+    CHECK(strstr(json.ptr, "\"known\":false,\"priced_as\":\"default\"") !=
+          NULL);
+    CHECK(strstr(json.ptr, "\"estimated_cost\":") != NULL);
     CHECK(strstr(json.ptr, "\"model\":\"mystery-1\"") != NULL);
 
     am_token_tracker_reset(t);

@@ -308,7 +308,7 @@ static am_status probe_sum(void *ctx, am_str prev, const am_msg *const *msgs,
 }
 
 static const am_summarizer_vtable probe_vt = { "probe", probe_sum, NULL,
-                                               NULL };
+                                               NULL, NULL };
 
 AM_TEST(summarizer_splits_long_input_into_pieces_under_its_limit)
 {

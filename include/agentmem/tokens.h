@@ -253,8 +253,10 @@ AM_API void am_models_free(am_models *models);
 /* Look up `model`: an exact entry name wins, else the longest entry marked
  * "prefix" that the name starts with (so "gpt-4o-mini-2024-07-18" finds
  * "gpt-4o-mini"). An unknown model gets the catalog's documented defaults
- * (estimated at 4 characters per token, 8192-token window, no price)
- * with known = false, and the call returns false. A NULL `models` uses a
+ * (estimated at 4 characters per token, 8192-token window, priced at the
+ * seed's default of $0.55 input / $2.19 output per million tokens, so a
+ * cost is an estimate rather than zero) with known = false, and the call
+ * returns false. A NULL `models` uses a
  * built-in catalog parsed on first use. Thread safety: safe. */
 AM_API bool am_models_lookup(const am_models *models, am_str model,
                              am_model_info *out);
@@ -411,6 +413,10 @@ typedef struct am_tracker_stats {
     double budget;              /* 0: none */
     int64_t budget_tokens;      /* 0: none */
     bool over_budget;           /* cost > budget or total > budget_tokens */
+    /* The part of `cost` priced at the catalog's default because the model
+     * was unknown: an estimate. The JSON names each such model (its row in
+     * "models" has "known":false and "priced_as":"default"). */
+    double estimated_cost;
 } am_tracker_stats;
 
 /* Called once, from inside the am_token_tracker_record call that first
@@ -450,8 +456,8 @@ AM_API am_status am_token_tracker_create(const am_tracker_opts *opts,
 AM_API void am_token_tracker_free(am_token_tracker *t);
 
 /* Record one call. The cost is priced from the catalog entry of the model
- * (an unknown model costs the catalog defaults and counts in
- * unknown_model_calls). Errors: AM_EINVAL (negative counts, cached >
+ * (an unknown model costs the catalog defaults, counts in
+ * unknown_model_calls and adds to estimated_cost). Errors: AM_EINVAL (negative counts, cached >
  * input, empty model name; the tracker is unchanged), AM_ENOMEM.
  * Thread safety: safe (an internal mutex). */
 AM_API am_status am_token_tracker_record(am_token_tracker *t,

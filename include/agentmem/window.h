@@ -149,6 +149,10 @@ typedef struct am_summarizer_vtable {
     /* Optional: tokens the summarizer has spent so far (input + output of
      * its LLM calls), for the manager's "compression cost". */
     uint64_t (*tokens_spent)(void *ctx);
+    /* Optional: USD its calls have cost so far, for the manager's
+     * total_cost (the LLM summarizer prices its client's model from the
+     * built-in catalog). */
+    double (*cost_spent)(void *ctx);
 } am_summarizer_vtable;
 
 /* Wrap a caller's implementation. `vt` is borrowed; `ctx` is destroyed
@@ -207,6 +211,10 @@ AM_API const char *am_summarizer_name(const am_summarizer *s);
 /* Tokens spent so far (0 when the summarizer does not say).
  * Thread safety: as the summarizer. */
 AM_API uint64_t am_summarizer_tokens_spent(const am_summarizer *s);
+
+/* USD spent so far (0 when the summarizer does not say).
+ * Thread safety: as the summarizer. */
+AM_API double am_summarizer_cost_spent(const am_summarizer *s);
 
 /* Summarize through `s`, splitting input larger than its input_limit into
  * pieces summarized in turn (each piece folded into the running summary),
@@ -377,7 +385,18 @@ typedef struct am_memory_stats {
     size_t tool_tokens_cleared;
     double calibration;          /* provider / local estimate, 1 if none */
     int64_t input_tokens_reported, output_tokens_reported;
-    double total_cost;           /* USD, from reported usage and prices */
+    /* USD: the usage reported with am_memory_add priced for config.model,
+     * plus what the compression calls themselves cost
+     * (am_summarizer_cost_spent). */
+    double total_cost;
+    double compression_cost_usd; /* the compression calls' part of it */
+    /* What the net savings are worth: tokens_saved at config.model's
+     * input price, minus compression_cost_usd (the seed's net_cost). */
+    double net_cost;
+    /* config.model is not in the catalog: prices are the catalog default
+     * ($0.55 / $2.19 per million), so the figures are estimates. The JSON
+     * and text say so and name the model. */
+    bool cost_estimated;
 } am_memory_stats;
 
 /* Create a manager; *out is yours (am_memory_free). The options are
@@ -444,8 +463,10 @@ AM_API bool am_memory_compressed(const am_memory *mem,
 /* Fill `out` (zeros for a NULL manager). Thread safety: per-handle. */
 AM_API void am_memory_stats_get(const am_memory *mem, am_memory_stats *out);
 
-/* Statistics as a JSON object (the fields of am_memory_stats), replacing
- * `out`. Thread safety: per-handle. */
+/* Statistics as a JSON object (the fields of am_memory_stats, the seed's
+ * compression_count, "priced_as" ("catalog" or "default") and the "model"
+ * priced), replacing `out`. AM_ENOMEM, or AM_EFORMAT when config.model is
+ * not UTF-8. Thread safety: per-handle. */
 AM_API am_status am_memory_stats_json(const am_memory *mem, am_buf *out);
 
 /* Save the manager's state -- the messages of the context (as agentmem

@@ -27,6 +27,8 @@ typedef struct llm_ctx {
     void *usage_ctx;
     am_token_tracker *tracker;
     uint64_t spent;
+    am_model_info model; /* the client's model, for pricing */
+    double cost;         /* USD spent, reported usage or estimated */
 } llm_ctx;
 
 static am_status llm_summarize(void *ctx, am_str prev,
@@ -76,8 +78,16 @@ static am_status llm_summarize(void *ctx, am_str prev,
                                    ? res.usage.input_tokens : 0) +
                     (uint64_t)(res.usage.output_tokens > 0
                                    ? res.usage.output_tokens : 0);
+        c->cost += am_model_cost(
+            &c->model, res.usage.input_tokens > 0 ? res.usage.input_tokens : 0,
+            res.usage.cached_tokens > 0 ? res.usage.cached_tokens : 0,
+            res.usage.output_tokens > 0 ? res.usage.output_tokens : 0);
         if (c->on_usage != NULL)
             c->on_usage(c->usage_ctx, &res.usage);
+    } else if (st == AM_OK) {
+        /* No usage in the reply: the tracker's 4-bytes-per-token guess. */
+        c->cost += am_model_cost(&c->model, (int64_t)(prompt.len / 4), 0,
+                                 (int64_t)(text.len / 4));
     }
     if (c->tracker != NULL && st == AM_OK) {
         /* A tracker error must not fail the summary: it is bookkeeping. */
@@ -139,8 +149,14 @@ static uint64_t llm_spent(void *ctx)
     return ((llm_ctx *)ctx)->spent;
 }
 
+static double llm_cost(void *ctx)
+{
+    return ((llm_ctx *)ctx)->cost;
+}
+
 static const am_summarizer_vtable llm_vt = { "llm", llm_summarize,
-                                             llm_destroy, llm_spent };
+                                             llm_destroy, llm_spent,
+                                             llm_cost };
 
 am_status am_summarizer_llm(am_llm *llm, const am_llm_summarizer_opts *opts,
                             am_summarizer **out, am_error *err)
@@ -161,6 +177,7 @@ am_status am_summarizer_llm(am_llm *llm, const am_llm_summarizer_opts *opts,
     if (c == NULL)
         return am__fail(err, AM_ENOMEM, "llm summarizer: out of memory");
     c->llm = llm;
+    am_models_lookup(NULL, am_str_c(am_llm_model(llm)), &c->model);
     {
         const char *ins = opts != NULL && opts->instructions != NULL
                               ? opts->instructions

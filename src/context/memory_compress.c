@@ -165,6 +165,7 @@ am_status am__memory_compress_once(am_memory *m, bool *did)
     am_msg *newmsg = NULL;
     size_t newtok = 0;
     uint64_t spent0;
+    double usd0;
     size_t n0 = m->n;
     am_status st;
 
@@ -236,6 +237,7 @@ am_status am__memory_compress_once(am_memory *m, bool *did)
         goto out; /* nothing old enough */
 
     spent0 = am_summarizer_tokens_spent(summarizer(m));
+    usd0 = am_summarizer_cost_spent(summarizer(m));
     if (c->strategy != AM_COMPRESS_DELETION) {
         /* The budget: ratio of what is folded in (old messages and the
          * previous summary), never more than a quarter of the threshold. */
@@ -306,6 +308,7 @@ am_status am__memory_compress_once(am_memory *m, bool *did)
             m->saved += (size_t)m->last_savings;
         m->cost_tokens +=
             (size_t)(am_summarizer_tokens_spent(summarizer(m)) - spent0);
+        m->compress_usd += am_summarizer_cost_spent(summarizer(m)) - usd0;
         m->compressed_last = true;
         if (m->o.tracker != NULL && m->last_savings > 0)
             (void)am_token_tracker_credit_savings(

@@ -49,6 +49,7 @@ struct am_memory {
     size_t tool_cleared, tool_tokens_cleared;
     int64_t in_reported, out_reported;
     double cost;
+    double compress_usd; /* what the summarizer's calls cost */
     bool compressed_last;
     int64_t last_savings;
     bool have_record;

@@ -41,17 +41,28 @@ void am_memory_stats_get(const am_memory *m, am_memory_stats *s)
     s->calibration = m->calib;
     s->input_tokens_reported = m->in_reported;
     s->output_tokens_reported = m->out_reported;
-    s->total_cost = m->cost;
+    s->compression_cost_usd = m->compress_usd;
+    s->total_cost = m->cost + m->compress_usd;
+    s->net_cost = am_model_cost(&m->model, (int64_t)s->tokens_saved, 0, 0) -
+                  m->compress_usd;
+    s->cost_estimated = !m->model.known;
+}
+
+/* The model a cost estimate fell back from, for the JSON and the text. */
+static const char *model_name(const am_memory *m)
+{
+    return m->o.config.model[0] != '\0' ? m->o.config.model : "estimate";
 }
 
 am_status am_memory_stats_json(const am_memory *m, am_buf *out)
 {
     am_memory_stats s;
+    am_status st;
     if (m == NULL || out == NULL)
         return AM_EINVAL;
     am_memory_stats_get(m, &s);
     am_buf_clear(out);
-    return am_buf_appendf(
+    st = am_buf_appendf(
         out,
         "{\"current_tokens\":%zu,\"total_tokens\":%zu,\"messages\":%zu,"
         "\"messages_added\":%zu,\"compression_count\":%zu,"
@@ -60,14 +71,33 @@ am_status am_memory_stats_json(const am_memory *m, am_buf *out)
         "\"tool_results_cleared\":%zu,\"tool_tokens_cleared\":%zu,"
         "\"calibration\":%.4f,\"input_tokens_reported\":%lld,"
         "\"output_tokens_reported\":%lld,\"total_cost\":%.6f,"
-        "\"strategy\":\"%s\"}",
+        "\"compression_cost_usd\":%.6f,\"net_cost\":%.6f,"
+        "\"cost_estimated\":%s,\"priced_as\":\"%s\","
+        "\"strategy\":\"%s\",\"model\":",
         s.current_tokens, s.total_tokens, s.messages, s.messages_added,
         s.compressions, s.tokens_saved, s.compression_cost,
         (long long)s.net_savings, s.savings_percentage,
         s.tool_results_cleared, s.tool_tokens_cleared, s.calibration,
         (long long)s.input_tokens_reported,
         (long long)s.output_tokens_reported, s.total_cost,
+        s.compression_cost_usd, s.net_cost,
+        s.cost_estimated ? "true" : "false",
+        s.cost_estimated ? "default" : "catalog",
         am_compress_strategy_name(m->o.config.strategy));
+    /* The model name is the caller's text: escaped by jansson. */
+    json_t *name = st == AM_OK ? json_string(model_name(m)) : NULL;
+    if (st == AM_OK && name == NULL)
+        st = am__utf8_valid(model_name(m), strlen(model_name(m)), NULL)
+                 ? AM_ENOMEM
+                 : AM_EFORMAT; /* config.model is not UTF-8 */
+    if (st == AM_OK)
+        st = am__json_dump_append(name, JSON_ENCODE_ANY, out, NULL);
+    json_decref(name);
+    if (st == AM_OK)
+        st = am_buf_append(out, "}", 1);
+    if (st != AM_OK)
+        am_buf_clear(out);
+    return st;
 }
 
 /* 45234 -> "45,234" */
@@ -101,9 +131,15 @@ am_status am_memory_stats_text(const am_memory *m, am_buf *out)
                           "Total tokens: %s\n"
                           "Compressions: %zu\n"
                           "Net savings: %s tokens (%.1f%%)\n"
-                          "Total cost: $%.4f\n",
+                          "Total cost: $%.4f%s%s%s\n",
                           total, s.compressions, net, s.savings_percentage,
-                          s.total_cost);
+                          s.total_cost,
+                          s.cost_estimated ? " (estimated: model '" : "",
+                          s.cost_estimated ? model_name(m) : "",
+                          s.cost_estimated
+                              ? "' is not in the catalog; priced at the "
+                                "default $0.55/$2.19 per million tokens)"
+                              : "");
 }
 
 /* ---- Persistence ---- */
@@ -151,7 +187,7 @@ am_status am_memory_export(const am_memory *m, am_buf *out)
         goto nomem;
     root = json_pack(
         "{s:i,s:s%,s:O,s:O,s:O,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-        "s:f,s:I,s:I},s:b,s:I}",
+        "s:f,s:f,s:I,s:I},s:b,s:I}",
         "version", 1, "summary", m->summary.ptr != NULL ? m->summary.ptr : "",
         m->summary.len, "messages", arr, "entries", flags, "last_compression",
         rec, "stats", "total_tokens", (json_int_t)m->total_tokens, "added",
@@ -161,7 +197,8 @@ am_status am_memory_export(const am_memory *m, am_buf *out)
         (json_int_t)m->tool_cleared, "tool_tokens_cleared",
         (json_int_t)m->tool_tokens_cleared, "input_reported",
         (json_int_t)m->in_reported, "output_reported",
-        (json_int_t)m->out_reported, "cost", m->cost, "calib_samples",
+        (json_int_t)m->out_reported, "cost", m->cost, "compress_usd",
+        m->compress_usd, "calib_samples",
         (json_int_t)m->calib_samples, "last_savings",
         (json_int_t)m->last_savings, "compressed_last", m->compressed_last,
         "calibration_ppm", (json_int_t)(m->calib * 1e6 + 0.5));
@@ -393,6 +430,9 @@ am_status am_memory_import(am_memory *m, am_str json)
         m->calib_samples = (size_t)x[9];
         m->calib = (double)x[10] / 1e6;
         m->cost = json_number_value(json_object_get(stats, "cost"));
+        /* Absent in documents written before compression was priced. */
+        m->compress_usd =
+            json_number_value(json_object_get(stats, "compress_usd"));
         m->last_savings =
             json_integer_value(json_object_get(stats, "last_savings"));
         m->compressed_last =

@@ -65,6 +65,13 @@ uint64_t am_summarizer_tokens_spent(const am_summarizer *s)
     return s->vt->tokens_spent(s->ctx);
 }
 
+double am_summarizer_cost_spent(const am_summarizer *s)
+{
+    if (s == NULL || s->vt->cost_spent == NULL)
+        return 0;
+    return s->vt->cost_spent(s->ctx);
+}
+
 /* ---- Offline: messages to extractive items ---- */
 
 /* The name of the tool whose call `id` is, searching back from `before`. */
@@ -216,7 +223,7 @@ static void offline_destroy(void *ctx)
 
 static const am_summarizer_vtable offline_vt = { "offline",
                                                  offline_summarize,
-                                                 offline_destroy, NULL };
+                                                 offline_destroy, NULL, NULL };
 
 am_status am_summarizer_offline(const am_counter *counter, am_str markers,
                                 am_summarizer **out, am_error *err)

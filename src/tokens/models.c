@@ -35,7 +35,7 @@ struct am_models {
 };
 
 static const am_model_info fallback_defaults = {
-    "default", "unknown", NULL, 4.0, 8192, 4096, 0, 0, 0, false
+    "default", "unknown", NULL, 4.0, 8192, 4096, 0.55, 2.19, 0, false
 };
 
 /* Parse the fields of one entry (or of "defaults") from `obj`. */

@@ -177,8 +177,10 @@ am_status am_token_tracker_record(am_token_tracker *t,
         t->st.estimated_calls++;
     else
         t->st.reported_calls++;
-    if (!known)
+    if (!known) {
         t->st.unknown_model_calls++;
+        t->st.estimated_cost += cost;
+    }
     t->st.input_tokens += u->input_tokens;
     t->st.cached_input_tokens += u->cached_input_tokens;
     t->st.output_tokens += u->output_tokens;
@@ -283,12 +285,15 @@ am_status am_token_tracker_stats_json(am_token_tracker *t, am_buf *out)
         st = AM_ENOMEM;
     for (size_t i = 0; i < t->count && st == AM_OK; i++) {
         const per_model *m = &t->models[i];
-        json_t *row = json_pack("{s:s%,s:I,s:I,s:I,s:f,s:b}", "model",
+        /* An unknown model's row says its price is the catalog default,
+         * so the figure reads as the estimate it is. */
+        json_t *row = json_pack("{s:s%,s:I,s:I,s:I,s:f,s:b,s:s}", "model",
                                 m->name, m->name_len, "calls",
                                 (json_int_t)m->calls, "input_tokens",
                                 (json_int_t)m->input_tokens, "output_tokens",
                                 (json_int_t)m->output_tokens, "cost",
-                                m->cost, "known", m->known);
+                                m->cost, "known", m->known, "priced_as",
+                                m->known ? "catalog" : "default");
         if (row == NULL || json_array_append_new(models, row) != 0)
             st = AM_ENOMEM;
     }
@@ -309,6 +314,7 @@ am_status am_token_tracker_stats_json(am_token_tracker *t, am_buf *out)
     I("output_tokens", s.output_tokens);
     I("total_tokens", s.total_tokens);
     R("cost", s.cost);
+    R("estimated_cost", s.estimated_cost);
     I("tokens_saved", s.tokens_saved);
     R("savings", s.savings);
     I("compression_tokens", s.compression_tokens);
