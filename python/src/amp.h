@@ -77,9 +77,19 @@ void amp_msgs_free(amp_msgs *m);
  * tool_call_id, tool_calls). */
 PyObject *amp_msg_to_dict(const am_msg *msg);
 
+/* ---- pool.c ---- */
+
+/* Message options whose allocator keeps freed small blocks for reuse
+ * (see pool.c). Static; call once with the GIL held before threads use
+ * it (module init does). */
+const am_msg_opts *amp_msg_opts(void);
+/* The pooling allocator itself (thread-safe). */
+const am_allocator *amp_pool(void);
+
 /* ---- window.c, store.c ---- */
 int amp_window_init(PyObject *module);
 int amp_wire_init(PyObject *module);
+int amp_tiers_init(PyObject *module);
 int amp_store_init(PyObject *module);
 
 #endif

@@ -60,6 +60,16 @@ static int fail_c(Py_ssize_t idx, const char *where, const am_error *err)
 static int str_of(PyObject *v, Py_ssize_t idx, const char *fieldname,
                   am_str *out)
 {
+    if (PyUnicode_Check(v)) { /* the fast path: no error text to build */
+        Py_ssize_t n;
+        const char *p = PyUnicode_AsUTF8AndSize(v, &n);
+        if (p) {
+            out->ptr = p;
+            out->len = (size_t)n;
+            return 0;
+        }
+        PyErr_Clear();
+    }
     char what[96];
     snprintf(what, sizeof what, "messages[%zd].%s", idx, fieldname);
     return amp_utf8(v, what, out);
@@ -415,16 +425,38 @@ int amp_msg_from_py(PyObject *o, Py_ssize_t idx, am_msg **out)
     am_role role;
     if (parse_role(role_o, idx, &role) < 0)
         goto out;
-    if (am_msg_create(NULL, role, &msg, &err) != AM_OK) {
-        fail_c(idx, "", &err);
-        goto out;
-    }
 #define FIELD(key)                                                      \
     do {                                                                \
         Py_CLEAR(v);                                                    \
         if (field(o, is_dict, key, &v) < 0)                             \
             goto out;                                                   \
     } while (0)
+    /* Text content (the common case) is built in one exact-size
+     * allocation; other content is set after creation. */
+    FIELD(amp_k_content);
+    PyObject *content = v;
+    v = NULL;
+    if (content && (PyUnicode_Check(content) || PyBytes_Check(content))) {
+        am_str text;
+        if (str_of(content, idx, "content", &text) < 0) {
+            Py_DECREF(content);
+            goto out;
+        }
+        if (am_msg_create_text(amp_msg_opts(), role, text, &msg, &err) != AM_OK) {
+            Py_DECREF(content);
+            fail_c(idx, ".content", &err);
+            goto out;
+        }
+    } else {
+        if (am_msg_create(amp_msg_opts(), role, &msg, &err) != AM_OK ||
+            (content && set_content(msg, content, idx) < 0)) {
+            Py_XDECREF(content);
+            if (!PyErr_Occurred())
+                fail_c(idx, "", &err);
+            goto out;
+        }
+    }
+    Py_XDECREF(content);
     /* The id: agentmem dicts carry "id", Message objects .message_id. */
     FIELD(is_dict ? amp_k_id : amp_k_message_id);
     if (v && PyUnicode_Check(v)) {
@@ -446,9 +478,6 @@ int amp_msg_from_py(PyObject *o, Py_ssize_t idx, am_msg **out)
         }
         am_msg_set_created_ms(msg, (int64_t)ms, &err);
     }
-    FIELD(amp_k_content);
-    if (v && set_content(msg, v, idx) < 0)
-        goto out;
     FIELD(amp_k_name);
     if (v) {
         am_str s;

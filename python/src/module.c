@@ -301,11 +301,13 @@ PyMODINIT_FUNC PyInit__agentmem(void)
     json_dumps = PyObject_GetAttrString(json, "dumps");
     json_loads = PyObject_GetAttrString(json, "loads");
     Py_DECREF(json);
+    amp_msg_opts(); /* initialize before any thread can race on it */
     if (!json_dumps || !json_loads || intern_keys() < 0 ||
         add_errors(m) < 0 ||
         PyModule_AddStringConstant(m, "library_version", am_version()) < 0 ||
         amp_tokens_init(m) < 0 || amp_window_init(m) < 0 ||
-        amp_wire_init(m) < 0 || amp_store_init(m) < 0)
+        amp_wire_init(m) < 0 || amp_store_init(m) < 0 ||
+        amp_tiers_init(m) < 0)
         goto fail;
     return m;
 fail:

@@ -215,6 +215,7 @@ static PyObject *py_trim(PyObject *self, PyObject *args, PyObject *kw)
     o.preserve_system = preserve;
     o.start_on_user = start_user;
     o.allow_partial = partial;
+    o.alloc = amp_pool();
 
     PyObject *fast = PySequence_Fast(seq, "messages must be a sequence");
     if (!fast)

@@ -1,0 +1,155 @@
+"""The Python package's speed, against the C library and against the seed's
+own pure-Python tier manager.
+
+    bench_python.py WORKDIR [inputs-only]
+
+With "inputs-only", writes WORKDIR/text.txt (about 1 MB) and
+WORKDIR/conv.json (10,000 OpenAI-style messages) for bench_py_peer (the C
+side); without, benchmarks on those files and prints `name value unit`
+lines:
+
+  py_count_short         ns per agentmem.context.count_tokens("hello world")
+  py_count_1mb           ms to count the 1 MB text
+  py_trim_10k            ms per trim_messages(10,000 dicts, token, 8000)
+  tiers_* / seed_tiers_* store throughput and retrieve p50/p99 of 100,000
+                         items through agentmem.tiers and through the seed's
+                         HierarchicalMemoryManager (extracted from
+                         ../shared/seeds/003_* at run time; skipped with a
+                         message when the seeds are not there).
+"""
+import glob
+import json
+import os
+import random
+import re
+import sys
+import time
+
+from agentmem.context import count_tokens, trim_messages
+from agentmem.tiers import HierarchicalMemoryManager
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+SEEDS = os.path.join(os.path.dirname(REPO), "shared", "seeds")
+
+
+def make_inputs(work):
+    words = ("agent memory context window token tool call result user "
+             "assistant summary store search vector Hamburg invoice 2024 "
+             "refund shipping warehouse — naïve café 東京 🚀").split()
+    rnd = random.Random(7)
+    text = []
+    size = 0
+    while size < 1 << 20:
+        w = rnd.choice(words)
+        text.append(w)
+        size += len(w.encode()) + 1
+    with open(os.path.join(work, "text.txt"), "w", encoding="utf-8") as f:
+        f.write(" ".join(text))
+    msgs = [{"role": "system", "content": "You are a support agent."}]
+    i = 0
+    while len(msgs) < 10000:
+        msgs.append({"role": "user", "content": " ".join(
+            rnd.choice(words) for _ in range(rnd.randint(5, 40)))})
+        if i % 3 == 0:
+            msgs.append({"role": "assistant", "content": None, "tool_calls": [
+                {"id": "call_%d" % i, "type": "function",
+                 "function": {"name": "lookup", "arguments": '{"id": %d}' % i}}]})
+            msgs.append({"role": "tool", "tool_call_id": "call_%d" % i,
+                         "content": " ".join(rnd.choice(words) for _ in range(20))})
+        msgs.append({"role": "assistant", "content": " ".join(
+            rnd.choice(words) for _ in range(rnd.randint(10, 60)))})
+        i += 1
+    msgs = msgs[:10000]
+    if msgs[-1]["role"] == "assistant" and msgs[-1].get("tool_calls"):
+        msgs.pop()
+    with open(os.path.join(work, "conv.json"), "w", encoding="utf-8") as f:
+        json.dump(msgs, f)
+
+
+def best_of(fn, reps):
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def bench_tokens(work):
+    count_tokens("warm up")
+    n = 2000000
+    t = time.perf_counter()
+    for _ in range(n):
+        count_tokens("hello world")
+    print("py_count_short %.1f ns" % ((time.perf_counter() - t) / n * 1e9))
+    with open(os.path.join(work, "text.txt"), encoding="utf-8") as f:
+        text = f.read()
+    tokens = count_tokens(text)
+    dt = best_of(lambda: count_tokens(text), 5)
+    print("py_count_1mb %.2f ms (%d bytes, %d tokens)"
+          % (dt * 1e3, len(text.encode()), tokens))
+
+
+def bench_trim(work):
+    with open(os.path.join(work, "conv.json"), encoding="utf-8") as f:
+        msgs = json.load(f)
+    kept = trim_messages(msgs, strategy="token", max_tokens=8000)
+    dt = best_of(lambda: trim_messages(msgs, strategy="token", max_tokens=8000), 20)
+    print("py_trim_10k %.3f ms (%d messages -> %d)" % (dt * 1e3, len(msgs), len(kept)))
+
+
+def seed_manager():
+    files = glob.glob(os.path.join(SEEDS, "003_*.txt"))
+    if not files:
+        return None
+    with open(files[0], encoding="utf-8") as f:
+        code = re.findall(r"```python\n(.*?)```", f.read(), re.S)[0]
+    ns = {"__name__": "seed003"}
+    exec(compile(code, files[0], "exec"), ns)
+    return ns["HierarchicalMemoryManager"]
+
+
+def pct(sorted_ns, p):
+    return sorted_ns[min(len(sorted_ns) - 1, int(len(sorted_ns) * p))]
+
+
+def bench_tiers(name, mgr, n=100000):
+    ids = ["item_%d" % i for i in range(n)]
+    contents = ["memory %d: the user asked about order %d" % (i, i * 7) for i in range(n)]
+    t = time.perf_counter()
+    for i in range(n):
+        mgr.store(ids[i], contents[i], 0.5)
+    dt = time.perf_counter() - t
+    print("%s_store %.0f items/s" % (name, n / dt))
+    order = list(range(n))
+    random.Random(1).shuffle(order)
+    clock = time.perf_counter_ns
+    lat = []
+    retrieve = mgr.retrieve
+    for i in order:
+        a = clock()
+        retrieve(ids[i])
+        lat.append(clock() - a)
+    lat.sort()
+    print("%s_retrieve_p50 %d ns" % (name, pct(lat, 0.50)))
+    print("%s_retrieve_p99 %d ns" % (name, pct(lat, 0.99)))
+
+
+def main():
+    work = sys.argv[1]
+    if len(sys.argv) > 2:
+        make_inputs(work)
+        return  # inputs only (the C peer runs next on the same files)
+    bench_tokens(work)
+    bench_trim(work)
+    bench_tiers("tiers", HierarchicalMemoryManager())
+    Seed = seed_manager()
+    if Seed is None:
+        print("seed_tiers skipped: ../shared/seeds/003_* not found")
+    else:
+        bench_tiers("seed_tiers", Seed())
+
+
+if __name__ == "__main__":
+    main()
