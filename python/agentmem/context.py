@@ -52,7 +52,8 @@ def count_tokens(messages: Union[str, Sequence[MessageLike]],
     return _agentmem.count_tokens(messages, model)
 
 
-# The C function itself: no Python frame between the caller and C.
+# The C function itself (same docstring): no Python frame between the
+# caller and C. The definition above is its signature for type checkers.
 count_tokens = _agentmem.count_tokens  # type: ignore[assignment]  # noqa: F811
 
 

@@ -224,12 +224,25 @@ static PyObject *py_encode(PyObject *self, PyObject *args, PyObject *kw)
 
 static PyMethodDef methods[] = {
     {"count_tokens", (PyCFunction)(void (*)(void))py_count_tokens,
-     METH_FASTCALL | METH_KEYWORDS, NULL},
-    {"count_tokens_approximate", py_count_tokens_approximate, METH_O, NULL},
-    {"get_context_limit", py_get_context_limit, METH_O, NULL},
-    {"model_info", py_model_info, METH_O, NULL},
+     METH_FASTCALL | METH_KEYWORDS,
+     "count_tokens(messages_or_text, model=None) -> int\n\n"
+     "Exact token count of a text, or of a message list, for model "
+     "(default gpt-4o): OpenAI models with their tiktoken encoding, others "
+     "by the catalog's rule. A message costs 3 + tokens(role) + "
+     "tokens(text), the measure trim_messages uses. TypeError/ValueError "
+     "for bad input; agentmem.Error subclasses from the C library. "
+     "Thread-safe; the GIL is released for large input."},
+    {"count_tokens_approximate", py_count_tokens_approximate, METH_O,
+     "count_tokens_approximate(messages_or_text) -> int\n\n"
+     "About one token per 4 bytes (ceil); a message adds 3. Thread-safe."},
+    {"get_context_limit", py_get_context_limit, METH_O,
+     "get_context_limit(model) -> int: the model's context window from the "
+     "built-in catalog (exact name, else longest prefix, else the default)."},
+    {"model_info", py_model_info, METH_O,
+     "model_info(model) -> dict: the model's catalog entry."},
     {"encode", (PyCFunction)(void (*)(void))py_encode,
-     METH_VARARGS | METH_KEYWORDS, NULL},
+     METH_VARARGS | METH_KEYWORDS,
+     "encode(text, model=None) -> list[int]: token ids (tiktoken's)."},
     {NULL, NULL, 0, NULL}};
 
 int amp_tokens_init(PyObject *module)
