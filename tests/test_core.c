@@ -267,3 +267,47 @@ AM_TEST(json_parse_tells_out_of_memory_from_invalid_json)
     }
     CHECK(n > 5);
 }
+
+/* ---- Checked numbers ---- */
+
+AM_TEST(parse_i64_refuses_what_does_not_fit_instead_of_clamping)
+{
+    int64_t v = 7;
+
+    CHECK_OK(am__parse_i64(AM_STR("9223372036854775807"), 0, INT64_MAX, &v));
+    CHECK(v == INT64_MAX);
+    CHECK_OK(am__parse_i64(AM_STR("-9223372036854775808"), INT64_MIN, 0, &v));
+    CHECK(v == INT64_MIN);
+    v = 7;
+    CHECK_ST(am__parse_i64(AM_STR("9223372036854775808"), 0, INT64_MAX, &v),
+             AM_ELIMIT);
+    CHECK_ST(am__parse_i64(AM_STR("99999999999999999999"), 0, INT64_MAX, &v),
+             AM_ELIMIT);
+    CHECK_ST(am__parse_i64(AM_STR("18446744073709551615"), 0, INT64_MAX, &v),
+             AM_ELIMIT);
+    CHECK_ST(am__parse_i64(AM_STR("-1"), 0, 10, &v), AM_ELIMIT);
+    CHECK_ST(am__parse_i64(AM_STR("11"), 0, 10, &v), AM_ELIMIT);
+    CHECK_ST(am__parse_i64(AM_STR("99999999999999999999x"), 0, 10, &v),
+             AM_EFORMAT);
+    CHECK_ST(am__parse_i64(AM_STR(""), 0, 10, &v), AM_EFORMAT);
+    CHECK_ST(am__parse_i64(AM_STR("-"), 0, 10, &v), AM_EFORMAT);
+    CHECK_ST(am__parse_i64(AM_STR(" 1"), 0, 10, &v), AM_EFORMAT);
+    CHECK_ST(am__parse_i64(AM_STR("1e3"), 0, 10000, &v), AM_EFORMAT);
+    CHECK(v == 7); /* untouched by every failure */
+}
+
+AM_TEST(time_arithmetic_and_double_conversion_saturate)
+{
+    CHECK(am__add_sat(INT64_MAX - 5, 10) == INT64_MAX);
+    CHECK(am__add_sat(1700000000000LL, INT64_MAX) == INT64_MAX);
+    CHECK(am__add_sat(INT64_MIN + 5, -10) == INT64_MIN);
+    CHECK(am__add_sat(3, 4) == 7);
+    CHECK(am__sub_sat(1700000000000LL, INT64_MIN) == INT64_MAX);
+    CHECK(am__sub_sat(INT64_MIN, 1) == INT64_MIN);
+    CHECK(am__sub_sat(10, 4) == 6);
+    CHECK(am__i64_clamp(1e300, 0, INT64_MAX) == INT64_MAX);
+    CHECK(am__i64_clamp(9.3e18, 0, INT64_MAX) == INT64_MAX);
+    CHECK(am__i64_clamp(-1e300, 0, INT64_MAX) == 0);
+    CHECK(am__i64_clamp(0.0 / 0.0, 0, INT64_MAX) == 0);
+    CHECK(am__i64_clamp(42.9, 0, INT64_MAX) == 42);
+}

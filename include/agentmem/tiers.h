@@ -158,7 +158,14 @@ AM_API am_tiers_opts am_tiers_opts_default(void);
 
 /* Open a memory system. With opts->db_path, the database is opened (WAL
  * journal, busy_timeout_ms), the tier_* tables are created or migrated
- * and every item, index and archived item is loaded. `opts` is copied
+ * and every item, index and archived item is loaded.
+ *
+ * Several handles and processes may share one database file. Row ids and
+ * move numbers are taken from the database when a flush writes them, so
+ * no writer overwrites another's items; of two stores of one id, the later
+ * flush wins. A handle sees other connections' writes at its next call
+ * once flush_interval_ms has passed since it last looked (at every call
+ * when writing through): it flushes its own changes, then reloads. `opts` is copied
  * (the clock and allocator are borrowed until close); NULL: defaults.
  *
  * Returns AM_OK and the handle in *out (yours: am_tiers_close), or

@@ -37,6 +37,38 @@ am_status am__failv(am_error *err, am_status code, const char *fmt,
 /* Copy `src` into `dst` (either may be NULL); returns src->code. */
 am_status am__error_copy(am_error *dst, const am_error *src);
 
+/* ---- Checked numbers ----
+ *
+ * Times are int64 milliseconds, and a time plus a duration taken from a
+ * user (a TTL, a window) must never wrap into the past: it saturates.
+ * Numbers read from text (flags, files, rows, replies) are parsed with a
+ * range, and a number too large is an error, never a wrapped value. */
+
+/* a + b and a - b, saturated to [INT64_MIN, INT64_MAX]. */
+static inline int64_t am__add_sat(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+static inline int64_t am__sub_sat(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_sub_overflow(a, b, &r))
+        return b < 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+/* x rounded toward zero and clamped to [lo, hi]; NaN gives lo. A plain
+ * cast of a double outside int64's range is undefined (1e300 became
+ * INT64_MIN on x86). */
+int64_t am__i64_clamp(double x, int64_t lo, int64_t hi);
+/* Parse the decimal integer `s` (an optional '-', then digits; nothing
+ * else) into *out if it lies in [min, max]. AM_EFORMAT when `s` is not a
+ * number, AM_ELIMIT when it is one outside the range (however many digits
+ * it has). *out is untouched on failure. */
+am_status am__parse_i64(am_str s, int64_t min, int64_t max, int64_t *out);
+
 /* ---- Allocation ---- */
 
 const am_allocator *am__allocator(const am_allocator *a); /* NULL: default */

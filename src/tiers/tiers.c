@@ -304,7 +304,9 @@ am_status am__tiers_remove(am_tiers *t, uint32_t slot)
 
     if (am__tiers_vreserve(t, &t->pending_free, 1) != AM_OK)
         return AM_ENOMEM;
-    if (t->db != NULL) {
+    /* An item never written has no rows to delete (and its tentative
+     * pid may be another process's row). */
+    if (t->db != NULL && !(it->flags & T_NEW)) {
         void *p = t->deleted_pids.v;
         am_status st = am__grow(t->alloc, &p, &t->deleted_pids.cap,
                                 t->deleted_pids.len + 1, sizeof(int64_t));
@@ -572,10 +574,145 @@ am_status am__tiers_maybe_flush(am_tiers *t)
     if (t->flush_interval_ms != 0 && t->dirty.len < t->flush_max_dirty &&
         t->deleted_pids.len < t->flush_max_dirty) {
         now = am__mono_ns();
-        if (now - t->last_flush_ns < t->flush_interval_ms * 1000000)
+        if ((now - t->last_flush_ns) / 1000000 < t->flush_interval_ms)
             return AM_OK;
     }
     return am__tiers_db_flush(t);
+}
+
+/* ---- Other writers ---- */
+
+/* A handle made only to load the database into (see reload). */
+static am_status fresh_handle(const am_tiers *t, am_tiers **out)
+{
+    am_tiers *f = am__calloc(t->alloc, 1, sizeof *f);
+    uint32_t id;
+
+    *out = NULL;
+    if (f == NULL)
+        return AM_ENOMEM;
+    if (pthread_mutex_init(&f->mu, NULL) != 0) {
+        am__free(t->alloc, f, sizeof *f);
+        return AM_ENOMEM;
+    }
+    f->alloc = t->alloc;
+    f->seed = t->seed;
+    f->next_pid = 1;
+    f->scratch.alloc = t->alloc;
+    f->keybuf.alloc = t->alloc;
+    am__arena_init(&f->types.strings, t->alloc, 4096);
+    am__arena_init(&f->tags.strings, t->alloc, 4096);
+    am__arena_init(&f->days.strings, t->alloc, 4096);
+    *out = f;
+    f->ring_cap = t->ring_cap;
+    if (f->ring_cap != 0) {
+        f->ring = am__calloc(t->alloc, f->ring_cap, sizeof(tmove));
+        if (f->ring == NULL)
+            return AM_ENOMEM;
+    }
+    return am__tdict_intern(t->alloc, &f->types, "unknown", 7, &id);
+}
+
+/* Trade every item-related field of t for f's: the items, their id table,
+ * tier lists and built-in indexes, the archive queue and the move log. */
+static void swap_items(am_tiers *t, am_tiers *f)
+{
+#define SWAPT(type, field)                                                   \
+    do {                                                                     \
+        type tmp_ = t->field;                                                \
+        t->field = f->field;                                                 \
+        f->field = tmp_;                                                     \
+    } while (0)
+    SWAPT(titem *, items);
+    SWAPT(size_t, nslots);
+    SWAPT(size_t, slots_cap);
+    SWAPT(uint32_t *, skey);
+    SWAPT(size_t, skey_cap);
+    SWAPT(tvec32, free_slots);
+    SWAPT(tvec32, pending_free);
+    SWAPT(size_t, live);
+    SWAPT(uint64_t *, table);
+    SWAPT(size_t, tcap);
+    for (int i = 0; i < AM_TIER_COUNT; i++)
+        SWAPT(tvec32, members[i]);
+    SWAPT(int64_t, next_pid);
+    SWAPT(tdict, types);
+    SWAPT(tdict, tags);
+    SWAPT(tdict, days);
+    for (int i = 0; i <= 10; i++)
+        SWAPT(tpost, imp[i]);
+    SWAPT(tvec32, raw_queue);
+    SWAPT(size_t, raw_head);
+    SWAPT(size_t, nraw);
+    SWAPT(tmove *, ring);
+    SWAPT(size_t, ring_len);
+    SWAPT(size_t, ring_head);
+    SWAPT(uint64_t, moves_total);
+    SWAPT(tvec32, dirty);
+#undef SWAPT
+    /* The purge queue is the database's state, which f just read. */
+    {
+        int64_t *v = t->purge_pids.v;
+        size_t len = t->purge_pids.len, cap = t->purge_pids.cap;
+        t->purge_pids.v = f->purge_pids.v;
+        t->purge_pids.len = f->purge_pids.len;
+        t->purge_pids.cap = f->purge_pids.cap;
+        f->purge_pids.v = v;
+        f->purge_pids.len = len;
+        f->purge_pids.cap = cap;
+    }
+}
+/* Replace the items with what the database holds now. Only called with
+ * nothing pending (right after a flush). All or nothing: on failure the
+ * handle keeps its items. */
+static am_status reload(am_tiers *t)
+{
+    am_tiers *f = NULL;
+    am_status st = fresh_handle(t, &f);
+
+    if (st != AM_OK) {
+        st = am__fail(&t->err, st, "no memory to reload the tiers");
+        goto out;
+    }
+    f->db = t->db;
+    st = am__tiers_db_load(f);
+    f->db = NULL;
+    if (st != AM_OK) {
+        am__error_copy(&t->err, &f->err);
+        goto out;
+    }
+    swap_items(t, f);
+    st = am__tiers_custom_rebuild(t);
+    if (st != AM_OK)
+        am__fail(&t->err, st, "no memory to rebuild the custom indexes");
+out:
+    if (f != NULL)
+        free_all(f);
+    return st;
+}
+
+am_status am__tiers_sync(am_tiers *t)
+{
+    int64_t now, v = 0;
+    am_status st;
+
+    if (t->db == NULL)
+        return AM_OK;
+    now = am__mono_ns();
+    if (t->flush_interval_ms != 0 &&
+        (now - t->last_sync_ns) / 1000000 < t->flush_interval_ms)
+        return AM_OK;
+    t->last_sync_ns = now;
+    st = am__tiers_db_version(t, &v);
+    if (st != AM_OK || v == t->db_version)
+        return st;
+    /* Our own pending changes go first, so the reload reads them back. */
+    st = am__tiers_db_flush(t);
+    if (st == AM_OK)
+        st = reload(t);
+    if (st == AM_OK)
+        t->db_version = v;
+    return st;
 }
 
 am_status am_tiers_flush(am_tiers *t)
@@ -812,7 +949,9 @@ am_status am_tiers_store(am_tiers *t, am_str id, const am_tier_item_in *in)
         return t != NULL ? am__fail(&t->err, AM_EINVAL, "item is NULL")
                          : AM_EINVAL;
     pthread_mutex_lock(&t->mu);
-    st = check_input(t, id, in);
+    st = am__tiers_sync(t);
+    if (st == AM_OK)
+        st = check_input(t, id, in);
     if (st != AM_OK)
         goto out;
     now = am__tiers_now(t);
@@ -834,7 +973,9 @@ am_status am_tiers_store(am_tiers *t, am_str id, const am_tier_item_in *in)
      * goes to pending_free (reserved), never straight back to the free
      * list, since a custom posting list may already hold it. */
     slot = slot_take(t);
-    rec.pid = t->next_pid;
+    rec.pid = t->next_pid; /* tentative: the flush takes the real one */
+    if (t->db != NULL)
+        rec.flags |= T_NEW;
     t->items[slot] = rec;
     t->items[slot].flags &= (uint8_t)~T_LIVE;
     st = am__tiers_custom_add(t, slot);
@@ -952,6 +1093,8 @@ static am_status lookup(am_tiers *t, am_str id, uint32_t *slot)
     long s;
     am_status st = am__tiers_check_id(t, id);
 
+    if (st == AM_OK)
+        st = am__tiers_sync(t);
     if (st != AM_OK)
         return st;
     s = am__tiers_find(t, id.ptr, id.len);
@@ -1126,6 +1269,7 @@ size_t am_tiers_count(am_tiers *t)
     if (t == NULL)
         return 0;
     pthread_mutex_lock(&t->mu);
+    (void)am__tiers_sync(t); /* on failure: the count as last loaded */
     n = t->live;
     pthread_mutex_unlock(&t->mu);
     return n;

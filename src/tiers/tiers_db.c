@@ -29,6 +29,13 @@
  * costs less than reading them would. Loading scans the three tables in
  * pid order in lockstep.
  *
+ * Several connections may write one file. A new item's pid and a move's
+ * seq are taken inside the flush's write transaction (one more than the
+ * largest in any table), never from a counter of the handle: two handles
+ * counting on their own handed out the same numbers, and the later flush
+ * replaced the other's rows. PRAGMA data_version tells a handle that
+ * another connection wrote, and am__tiers_sync reloads.
+ *
  * Writes are batched: mutating calls mark items dirty, and a flush writes
  * every dirty item, deletion and logged move in one transaction (WAL,
  * synchronous=NORMAL: a committed flush survives a crash of the process;
@@ -244,9 +251,46 @@ am_status am__tiers_db_open(am_tiers *t, const char *path)
         (st = prep_moves_n(t)) != AM_OK ||
         (st = prep(t, "DELETE FROM tier_moves WHERE seq <= "
                       "(SELECT max(seq) FROM tier_moves) - ?",
-                   &t->st_prune_moves)) != AM_OK)
+                   &t->st_prune_moves)) != AM_OK ||
+        (st = prep(t, "PRAGMA data_version", &t->st_data_version)) != AM_OK ||
+        /* A pid is free when no table holds it: a deleted item's rows
+         * can outlive its tier_items row (tiers_db.c's purge queue, or
+         * another process replacing the id). */
+        (st = prep(t, "SELECT max(coalesce((SELECT max(pid) FROM "
+                      "tier_items), 0), coalesce((SELECT max(pid) FROM "
+                      "tier_state), 0), coalesce((SELECT max(pid) FROM "
+                      "tier_content), 0))", &t->st_max_pid)) != AM_OK ||
+        (st = prep(t, "SELECT coalesce(max(seq), 0) FROM tier_moves",
+                   &t->st_max_seq)) != AM_OK)
         return st;
-    return AM_OK;
+    return am__tiers_db_version(t, &t->db_version);
+}
+
+am_status am__tiers_db_version(am_tiers *t, int64_t *out)
+{
+    int rc = sqlite3_step(t->st_data_version);
+
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(t->st_data_version, 0);
+    sqlite3_reset(t->st_data_version);
+    return rc == SQLITE_ROW ? AM_OK : dbfail(t, "reading data_version");
+}
+
+/* The one-integer result of q (max pid, max seq) into *out. */
+static am_status query_max(am_tiers *t, sqlite3_stmt *q, const char *what,
+                           int64_t *out)
+{
+    int rc = sqlite3_step(q);
+
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    if (rc == SQLITE_ROW && *out >= 0 && *out < INT64_MAX / 2)
+        return AM_OK;
+    return rc == SQLITE_ROW
+               ? am__fail(&t->err, AM_EFORMAT, "database: %s %lld is out of "
+                          "range", what, (long long)*out)
+               : dbfail(t, what);
 }
 
 void am__tiers_db_close(am_tiers *t)
@@ -262,6 +306,10 @@ void am__tiers_db_close(am_tiers *t)
     sqlite3_finalize(t->st_ins_move);
     sqlite3_finalize(t->st_ins_moves_n);
     sqlite3_finalize(t->st_prune_moves);
+    sqlite3_finalize(t->st_data_version);
+    sqlite3_finalize(t->st_max_pid);
+    sqlite3_finalize(t->st_max_seq);
+    t->st_data_version = t->st_max_pid = t->st_max_seq = NULL;
     t->st_ins_item = t->st_ins_state = t->st_ins_content = NULL;
     t->st_upd_stats = t->st_upd_content = NULL;
     t->st_del_item = t->st_del_state = t->st_del_content = NULL;
@@ -681,6 +729,32 @@ static void sort_dirty(am_tiers *t)
     am__free(t->alloc, v, n * sizeof *v);
 }
 
+/* Gives each new item among the dirty ones (in creation order, as
+ * sort_dirty left them) the next pid no table holds. Inside the flush's
+ * transaction; if it rolls back, the items stay T_NEW and the next flush
+ * assigns again. */
+static am_status assign_pids(am_tiers *t)
+{
+    int64_t pid = 0;
+    bool any = false;
+    am_status st = AM_OK;
+
+    for (size_t i = 0; i < t->dirty.len && !any; i++)
+        any = (t->items[t->dirty.v[i]].flags & (T_LIVE | T_NEW)) ==
+              (T_LIVE | T_NEW);
+    if (!any)
+        return AM_OK;
+    st = query_max(t, t->st_max_pid, "reading max(pid)", &pid);
+    for (size_t i = 0; i < t->dirty.len && st == AM_OK; i++) {
+        titem *it = &t->items[t->dirty.v[i]];
+        if ((it->flags & (T_LIVE | T_NEW)) == (T_LIVE | T_NEW))
+            it->pid = ++pid;
+    }
+    if (st == AM_OK && pid >= t->next_pid)
+        t->next_pid = pid + 1;
+    return st;
+}
+
 /* Deletes the tier_items and tier_content rows of a deleted item. */
 static am_status purge_rows(am_tiers *t, int64_t pid)
 {
@@ -726,8 +800,9 @@ static am_status delete_rows(am_tiers *t, size_t *old, size_t *new_)
 
 am_status am__tiers_db_flush(am_tiers *t)
 {
-    am_status st;
+    am_status st = AM_OK;
     size_t purged_old = 0, purged_new = 0;
+    int64_t seq0 = 0;
 
     if (t->db == NULL)
         return AM_OK;
@@ -748,14 +823,23 @@ am_status am__tiers_db_flush(am_tiers *t)
     st = exec(t, "BEGIN IMMEDIATE");
     if (st != AM_OK)
         return st;
-    st = delete_rows(t, &purged_old, &purged_new);
+    /* Several processes may write one file: row ids and move numbers are
+     * taken from the database under its write lock, never from a count
+     * this handle kept since it loaded (two handles would hand out the
+     * same numbers and overwrite each other's rows). */
+    if (t->npending_moves > 0)
+        st = query_max(t, t->st_max_seq, "reading max(seq)", &seq0);
+    if (st == AM_OK)
+        st = assign_pids(t);
+    if (st == AM_OK)
+        st = delete_rows(t, &purged_old, &purged_new);
     for (size_t i = 0; i < t->dirty.len && st == AM_OK; i++) {
         const titem *it = &t->items[t->dirty.v[i]];
         if ((it->flags & T_LIVE) && (it->flags & T_DIRTY))
             st = write_item(t, it);
     }
-    /* Move i of the pending ones is move number moves_total - npending +
-     * i + 1 (its seq). Moves the retention would delete at once (all but
+    /* Move i of the pending ones is move number seq0 + i + 1 (its seq),
+     * seq0 being the last number the database handed out. Moves the retention would delete at once (all but
      * the last move_keep) are not written at all. */
     for (size_t i = t->npending_moves > t->move_keep
                         ? t->npending_moves - t->move_keep
@@ -776,9 +860,7 @@ am_status am__tiers_db_flush(am_tiers *t)
                               SQLITE_STATIC);
             sqlite3_bind_int64(s, b + 4, m->at_ms);
             sqlite3_bind_text(s, b + 5, r, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(s, b + 6,
-                               (sqlite3_int64)(t->moves_total -
-                                               t->npending_moves + i + 1));
+            sqlite3_bind_int64(s, b + 6, seq0 + (int64_t)i + 1);
         }
         if (step_reset(s) != SQLITE_OK)
             st = dbfail(t, "writing tier_moves");
@@ -798,7 +880,9 @@ am_status am__tiers_db_flush(am_tiers *t)
         return st;
     }
     for (size_t i = 0; i < t->dirty.len; i++)
-        t->items[t->dirty.v[i]].flags &= (uint8_t)~T_DIRTY;
+        t->items[t->dirty.v[i]].flags &= (uint8_t)~(T_DIRTY | T_NEW);
+    if (t->npending_moves > 0)
+        t->moves_total = (uint64_t)seq0 + t->npending_moves;
     t->dirty.len = 0;
     t->purge_pids.len -= purged_old;
     if (t->deleted_pids.len > purged_new)
@@ -829,7 +913,8 @@ am_status am__tiers_db_prune_moves_age(am_tiers *t, int64_t now_ms)
                  "(SELECT max(seq) FROM tier_moves)", &q);
     if (st != AM_OK)
         return st;
-    sqlite3_bind_int64(q, 1, now_ms - (int64_t)t->move_keep_days * T_DAY_MS);
+    sqlite3_bind_int64(q, 1, am__sub_sat(now_ms, (int64_t)t->move_keep_days *
+                                                  T_DAY_MS));
     rc = sqlite3_step(q);
     sqlite3_finalize(q);
     if (rc != SQLITE_DONE)

@@ -198,6 +198,24 @@ am_status am__tiers_custom_add(am_tiers *t, uint32_t slot)
     return st;
 }
 
+am_status am__tiers_custom_rebuild(am_tiers *t)
+{
+    am_status st = AM_OK;
+
+    for (size_t i = 0; i < t->nindexes; i++) {
+        tindex *ix = &t->indexes[i];
+        am__tdict_free(t->alloc, &ix->keys);
+        memset(&ix->keys, 0, sizeof ix->keys);
+        am__arena_init(&ix->keys.strings, t->alloc, 4096);
+        if (ix->key_of != NULL)
+            memset(ix->key_of, 0, ix->key_of_cap * sizeof(uint32_t));
+        for (uint32_t s = 0; st == AM_OK && s < t->nslots; s++)
+            if (t->items[s].flags & T_LIVE)
+                st = custom_one(t, ix, s);
+    }
+    return st;
+}
+
 void am__tiers_custom_drop(am_tiers *t, uint32_t slot)
 {
     for (size_t i = 0; i < t->nindexes; i++)
@@ -486,6 +504,9 @@ am_status am_tiers_search(am_tiers *t, const am_tier_query *q,
     pthread_mutex_lock(&t->mu);
     out->count = 0;
     am_buf_clear(&out->text);
+    st = am__tiers_sync(t);
+    if (st != AM_OK)
+        goto out;
     if (!(q->min_importance >= 0.0 && q->max_importance <= 1.0)) {
         st = am__fail(&t->err, AM_EINVAL, "importance range [%g, %g] is not "
                       "inside [0, 1]", q->min_importance, q->max_importance);
@@ -569,7 +590,7 @@ am_status am_tiers_search(am_tiers *t, const am_tier_query *q,
     c->from = q->created_from_ms;
     c->to = q->created_to_ms;
     if (q->recent_days > 0) {
-        int64_t cut = am__tiers_day(now - (int64_t)q->recent_days * T_DAY_MS)
+        int64_t cut = am__tiers_day(am__sub_sat(now, (int64_t)q->recent_days * T_DAY_MS))
                       * T_DAY_MS;
         if (cut > c->from)
             c->from = cut;

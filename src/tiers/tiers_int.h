@@ -26,6 +26,9 @@
 #define T_DIRTY (T_DIRTY_STATS | T_DIRTY_ALL | T_DIRTY_CONTENT)
 #define T_MOVING 0x10u        /* am__tiers_move in progress: not evictable */
 #define T_RAW 0x20u           /* archived, content not compressed yet */
+/* Not in the database yet: its pid is tentative, and the flush that
+ * writes it takes a pid from the database (see tiers_db.c). */
+#define T_NEW 0x80u
 
 #define AM__TIERS_MAX_THREADS 8
 
@@ -163,7 +166,12 @@ struct am_tiers {
     sqlite3 *db;
     sqlite3_stmt *st_ins_item, *st_ins_state, *st_ins_content, *st_upd_stats,
         *st_upd_content, *st_del_item, *st_del_state, *st_del_content,
-        *st_ins_move, *st_ins_moves_n, *st_prune_moves;
+        *st_ins_move, *st_ins_moves_n, *st_prune_moves, *st_data_version,
+        *st_max_pid, *st_max_seq;
+    /* PRAGMA data_version as of the last load: when it moves, another
+     * connection wrote (see am__tiers_sync). */
+    int64_t db_version;
+    int64_t last_sync_ns;
     tvec32 dirty;
     struct { int64_t *v; size_t len, cap; } deleted_pids;
     /* Deleted items whose tier_items and tier_content rows are still in
@@ -237,6 +245,11 @@ void am__tiers_access(am_tiers *t, uint32_t slot, int64_t now);
 am_status am__tiers_touch(am_tiers *t, uint32_t slot, int64_t now);
 am_status am__tiers_check_id(am_tiers *t, am_str id);
 am_status am__tiers_maybe_flush(am_tiers *t);
+/* See other connections' writes: at most once per flush interval (every
+ * call when writing through), when the database changed since the last
+ * load, flush and reload. Called first by every public call that reads
+ * or changes items. */
+am_status am__tiers_sync(am_tiers *t);
 am_status am__tiers_presize(am_tiers *t, size_t n);
 /* Insert a fully built record (loading): hash, tier, indexes. Owns
  * rec->blob from the call on. */
@@ -259,6 +272,8 @@ am_status am__tiers_index_add(am_tiers *t, uint32_t slot);
 /* Add slot to every custom index. */
 am_status am__tiers_custom_add(am_tiers *t, uint32_t slot);
 void am__tiers_custom_drop(am_tiers *t, uint32_t slot);
+/* Rebuild every custom index over the live items (after a reload). */
+am_status am__tiers_custom_rebuild(am_tiers *t);
 /* Remove dead slots from every posting list. */
 void am__tiers_purge_postings(am_tiers *t);
 void am__tiers_index_free(am_tiers *t);
@@ -279,6 +294,8 @@ am_status am__tiers_db_load(am_tiers *t);
 am_status am__tiers_db_flush(am_tiers *t);
 /* Delete tier_moves rows older than move_keep_days (keeps the newest). */
 am_status am__tiers_db_prune_moves_age(am_tiers *t, int64_t now_ms);
+/* PRAGMA data_version of the connection into *out. */
+am_status am__tiers_db_version(am_tiers *t, int64_t *out);
 void am__tiers_db_close(am_tiers *t);
 
 #endif

@@ -17,7 +17,8 @@
 
 static double score_of(const titem *it, int64_t now)
 {
-    double h = (double)(now - it->accessed_ms) / 3600000.0;
+    /* Times come from rows and clocks: a difference saturates. */
+    double h = (double)am__sub_sat(now, it->accessed_ms) / 3600000.0;
     double freq = (double)it->access_count / (h > 1.0 ? h : 1.0);
     double s = it->importance + 0.3 / (1.0 + h / 24.0);
 
@@ -236,9 +237,9 @@ am_status am__tiers_touch(am_tiers *t, uint32_t slot, int64_t now)
     titem *it = &t->items[slot];
     int recent = 1;
 
-    if (it->hit1_ms != T_NONE && now - it->hit1_ms < T_HOUR_MS)
+    if (it->hit1_ms != T_NONE && am__sub_sat(now, it->hit1_ms) < T_HOUR_MS)
         recent++;
-    if (it->hit2_ms != T_NONE && now - it->hit2_ms < T_HOUR_MS)
+    if (it->hit2_ms != T_NONE && am__sub_sat(now, it->hit2_ms) < T_HOUR_MS)
         recent++;
     if (am__tiers_vreserve(t, &t->dirty, 1) != AM_OK)
         return AM_ENOMEM;
@@ -292,6 +293,11 @@ am_status am_tiers_optimize(am_tiers *t, size_t *demoted)
     if (t == NULL)
         return AM_EINVAL;
     pthread_mutex_lock(&t->mu);
+    st = am__tiers_sync(t);
+    if (st != AM_OK) {
+        pthread_mutex_unlock(&t->mu);
+        return st;
+    }
     now = am__tiers_now(t);
     cap = t->members[AM_TIER_WORKING].len +
           t->members[AM_TIER_SHORT_TERM].len;
@@ -309,7 +315,7 @@ am_status am_tiers_optimize(am_tiers *t, size_t *demoted)
         const tvec32 *m = &t->members[tier];
         for (size_t i = 0; i < m->len; i++) {
             const titem *it = &t->items[m->v[i]];
-            if (now - it->accessed_ms > 24 * T_HOUR_MS &&
+            if (am__sub_sat(now, it->accessed_ms) > 24 * T_HOUR_MS &&
                 it->access_count < 2) {
                 pick_tier[n] = (uint8_t)tier;
                 pick[n++] = m->v[i];
@@ -321,7 +327,7 @@ am_status am_tiers_optimize(am_tiers *t, size_t *demoted)
         /* A capacity demotion made by an earlier move of this pass may
          * have moved it already; it counts as its one move. */
         if (it->tier > AM_TIER_SHORT_TERM ||
-            now - it->accessed_ms <= 24 * T_HOUR_MS)
+            am__sub_sat(now, it->accessed_ms) <= 24 * T_HOUR_MS)
             continue;
         if (pick_tier[i] != it->tier)
             continue;
@@ -356,6 +362,10 @@ am_status am_tiers_stats(am_tiers *t, am_tier_stats out[AM_TIER_COUNT])
     if (t == NULL || out == NULL)
         return AM_EINVAL;
     pthread_mutex_lock(&t->mu);
+    if (am__tiers_sync(t) != AM_OK) {
+        pthread_mutex_unlock(&t->mu);
+        return t->err.code;
+    }
     now = am__tiers_now(t);
     for (int tier = 0; tier < AM_TIER_COUNT; tier++) {
         const tvec32 *m = &t->members[tier];
@@ -370,7 +380,7 @@ am_status am_tiers_stats(am_tiers *t, am_tier_stats out[AM_TIER_COUNT])
         for (size_t i = 0; i < m->len; i++) {
             const titem *it = &t->items[m->v[i]];
             imp += it->importance;
-            age += (double)(now - it->created_ms) / 3600000.0;
+            age += (double)am__sub_sat(now, it->created_ms) / 3600000.0;
             s->content_bytes += it->content_len;
             s->stored_bytes += it->stored_len;
             if (it->flags & T_RAW)

@@ -392,7 +392,7 @@ am_status am__tiers_uncompress_slot(am_tiers *t, uint32_t slot)
 
 static int64_t days_since(int64_t now, int64_t then)
 {
-    return am__tiers_day(now - then); /* floor, like timedelta.days */
+    return am__tiers_day(am__sub_sat(now, then)); /* floor, like timedelta.days */
 }
 
 static bool cond_archive_old(void *ctx, const am_tier_item *it, int64_t now)
@@ -564,6 +564,11 @@ am_status am_tiers_apply_policies(am_tiers *t, am_tier_policy_count *out,
     if (out == NULL && cap > 0)
         return am__fail(&t->err, AM_EINVAL, "out is NULL with cap %zu", cap);
     pthread_mutex_lock(&t->mu);
+    st = am__tiers_sync(t);
+    if (st != AM_OK) {
+        pthread_mutex_unlock(&t->mu);
+        return st;
+    }
     now = am__tiers_now(t);
     /* Archive actions leave the content raw; it is compressed below, at
      * most archive_step bytes of it per call (all of it when 0). */
