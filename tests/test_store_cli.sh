@@ -106,5 +106,20 @@ printf '{"namespace":["z"],"key":"k","value":1}\n{bad\n' >"$tmp/bad.jsonl"
 check import_bad 3 $S2 import "$tmp/bad.jsonl"
 has import_bad_line "$err" "line 2"
 check import_bad_nothing 4 $S2 get z k
+# Numbers: too large is refused, never wrapped; a huge TTL saturates
+# (the item does not expire at once, the old value stays until then).
+check ttl_erange 2 $S put ov k '"old"' --ttl 99999999999999999999
+has ttl_erange_msg "$err" "too large"
+check ttl_max 0 $S put ov k '"kept"' --ttl 9223372036854775807
+check ttl_max_get 0 $S get ov k
+has ttl_max_value "$out" '"kept"'
+check limit_erange 2 $S search kept --limit 18446744073709551615
+check limit_max 0 $S search kept --limit 9223372036854775807
+# A result that cannot reach stdout is a failure, not an empty backup.
+if [ -w /dev/full ]; then
+    check export_full 5 sh -c "$S export > /dev/full"
+    has export_full_msg "$err" "standard output"
+    check get_full 5 sh -c "$S get ov k > /dev/full"
+fi
 echo "$pass passed, $fails failed"
 [ "$fails" -eq 0 ]

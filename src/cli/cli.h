@@ -55,6 +55,24 @@ am_status cli_read_input(const char *path, am_buf *out, am_error *err);
 am_status cli_write_output(const char *path, const char *data, size_t len,
                            am_error *err);
 
+/* Parse `v`, the value of option `name` of command `cmd`, as a decimal
+ * integer in [min, max] into *out. Returns true, or false after printing
+ * a usage error that says whether `v` is missing, not a number, or out
+ * of range (a number too large for any integer type included: strtoll's
+ * ERANGE is never taken for its clamped value). */
+bool cli_parse_ll(const char *cmd, const char *name, const char *v,
+                  long long min, long long max, long long *out);
+/* The same for a count (size_t) in [0, max]. */
+bool cli_parse_size(const char *cmd, const char *name, const char *v,
+                    size_t max, size_t *out);
+
+/* Close standard output, where commands write their results, and return
+ * `rc`, or CLI_EXIT_IO after printing why when anything written to it
+ * was lost (a full disk, /dev/full, a closed pipe): a backup written to
+ * stdout that silently is not one must not exit 0. main() calls it once
+ * for every command. */
+int cli_close_stdout(int rc);
+
 /* Option parsing helper: if argv[*i] is `name`, take its value from
  * argv[*i+1] (advancing *i) or from "name=value". Returns true when it
  * matched; *value is NULL if the value was missing. */

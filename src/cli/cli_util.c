@@ -1,5 +1,7 @@
 /* cli_util.c -- input, output, option and error helpers for commands. */
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,12 +119,13 @@ am_status cli_write_output(const char *path, const char *data, size_t len,
                            am_error *err)
 {
     if (is_stdio(path)) {
-        if (len != 0 && fwrite(data, 1, len, stdout) != len) {
+        if ((len != 0 && fwrite(data, 1, len, stdout) != len) ||
+            fflush(stdout) != 0) {
             err->code = AM_EIO;
-            snprintf(err->msg, sizeof err->msg, "cannot write to stdout");
+            snprintf(err->msg, sizeof err->msg, "cannot write to standard "
+                     "output: %s", strerror(errno));
             return AM_EIO;
         }
-        fflush(stdout);
         return AM_OK;
     }
     {
@@ -163,6 +166,69 @@ am_status cli_write_output(const char *path, const char *data, size_t len,
         err->code = st;
         return st;
     }
+}
+
+bool cli_parse_ll(const char *cmd, const char *name, const char *v,
+                  long long min, long long max, long long *out)
+{
+    char *end = NULL;
+    long long n;
+
+    if (v == NULL) {
+        cli_usage(cmd, "%s needs a value", name);
+        return false;
+    }
+    errno = 0;
+    /* strtoll skips leading spaces and takes '+': a flag value may not. */
+    n = (*v == '-' || isdigit((unsigned char)*v)) ? strtoll(v, &end, 10) : 0;
+    if (end == NULL || end == v || *end != '\0') {
+        cli_usage(cmd, "%s: '%s' is not an integer", name, v);
+        return false;
+    }
+    if (errno == ERANGE || n > max) {
+        cli_usage(cmd, "%s: '%s' is too large (at most %lld)", name, v, max);
+        return false;
+    }
+    if (n < min) {
+        cli_usage(cmd, "%s: '%s' is too small (at least %lld)", name, v, min);
+        return false;
+    }
+    *out = n;
+    return true;
+}
+
+bool cli_parse_size(const char *cmd, const char *name, const char *v,
+                    size_t max, size_t *out)
+{
+    long long n;
+
+    if (max > (size_t)LLONG_MAX)
+        max = (size_t)LLONG_MAX;
+    if (!cli_parse_ll(cmd, name, v, 0, (long long)max, &n))
+        return false;
+    *out = (size_t)n;
+    return true;
+}
+
+int cli_close_stdout(int rc)
+{
+    int bad = ferror(stdout);
+    int e = 0;
+
+    if (fflush(stdout) != 0) {
+        bad = 1;
+        e = errno;
+    }
+    if (fclose(stdout) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (!bad)
+        return rc;
+    fprintf(stderr, "agentmem: cannot write the result to standard "
+                    "output%s%s\n", e != 0 ? ": " : "",
+            e != 0 ? strerror(e) : "");
+    return rc != CLI_EXIT_OK ? rc : CLI_EXIT_IO;
 }
 
 bool cli_opt(int argc, char **argv, int *i, const char *name,

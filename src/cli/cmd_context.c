@@ -28,6 +28,8 @@
  * --preset, then the --config file, then MEMORY_* environment variables,
  * then the flags.
  */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,8 +57,9 @@ static bool parse_size_arg(const char *s, size_t *out)
     unsigned long long v;
     if (s == NULL || *s == '\0' || *s == '-')
         return false;
+    errno = 0;
     v = strtoull(s, &end, 10);
-    if (*end != '\0')
+    if (*end != '\0' || errno == ERANGE || v > SIZE_MAX)
         return false;
     *out = (size_t)v;
     return true;

@@ -7,6 +7,7 @@
  * --embedder none|hash|words says otherwise.
  */
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,14 +36,8 @@ typedef struct opts {
 static int parse_num(const char *cmd, const char *name, const char *v,
                      long long *out)
 {
-    char *end = NULL;
-    if (v == NULL)
-        return cli_usage(cmd, "%s needs a value", name);
-    *out = strtoll(v, &end, 10);
-    if (end == v || *end != '\0' || *out < 0)
-        return cli_usage(cmd, "%s: '%s' is not a non-negative number", name,
-                         v);
-    return 0;
+    return cli_parse_ll(cmd, name, v, 0, LLONG_MAX, out) ? 0
+                                                         : CLI_EXIT_USAGE;
 }
 
 static int parse_opts(const char *cmd, int argc, char **argv, opts *o)

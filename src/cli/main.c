@@ -127,10 +127,10 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         print_help(stdout);
-        return CLI_EXIT_OK;
+        return cli_close_stdout(CLI_EXIT_OK);
     }
     if (strcmp(argv[1], "--version") == 0)
-        return cmd_version(0, NULL);
+        return cli_close_stdout(cmd_version(0, NULL));
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
             cmd = &commands[i];
@@ -143,11 +143,12 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             printf("usage: agentmem %s %s\n%s\n", cmd->name, cmd->usage,
                    cmd->summary);
-            return CLI_EXIT_OK;
+            return cli_close_stdout(CLI_EXIT_OK);
         }
     if (argc - 2 < cmd->min_args)
         return cli_usage(cmd->name, "expects at least %d argument%s: %s",
                          cmd->min_args, cmd->min_args == 1 ? "" : "s",
                          cmd->usage);
-    return cmd->run(argc - 2, argv + 2);
+    /* Every command's result is checked for having reached stdout. */
+    return cli_close_stdout(cmd->run(argc - 2, argv + 2));
 }

@@ -569,7 +569,7 @@ static int64_t int_field(const json_t *obj, const char *key)
     if (json_is_integer(v) && json_integer_value(v) >= 0)
         return json_integer_value(v);
     if (json_is_real(v) && json_real_value(v) >= 0)
-        return (int64_t)json_real_value(v);
+        return am__i64_clamp(json_real_value(v), 0, INT64_MAX);
     return 0;
 }
 

@@ -667,16 +667,25 @@ am_status am_store_undo(am_store *s, am_ns ns, am_str key)
     CALL(s, undo, ns, key);
 }
 
+/* Counts from callers reach SQL as int64 and are multiplied (a search
+ * looks at 4x limit candidates): a count past this means "all", which
+ * no store can hold anyway, and nothing downstream wraps. */
+#define MAX_COUNT ((size_t)(INT64_MAX / 8))
+static size_t count_cap(size_t n)
+{
+    return n > MAX_COUNT ? MAX_COUNT : n;
+}
+
 am_status am_store_list(am_store *s, am_ns ns, size_t limit, size_t offset,
                         am_results **out)
 {
-    CALL(s, list, ns, limit, offset, out);
+    CALL(s, list, ns, count_cap(limit), count_cap(offset), out);
 }
 
 am_status am_store_namespaces(am_store *s, am_ns prefix, size_t max_depth,
                               size_t limit, am_results **out)
 {
-    CALL(s, namespaces, prefix, max_depth, limit, out);
+    CALL(s, namespaces, prefix, count_cap(max_depth), count_cap(limit), out);
 }
 
 am_status am_store_history(am_store *s, am_ns ns, am_str key,
@@ -725,7 +734,7 @@ am_status am_session_add(am_store *s, am_str user_id, am_str session_id,
 am_status am_session_get(am_store *s, am_str session_id, size_t limit,
                          am_buf *out)
 {
-    CALL(s, session_get, session_id, limit, out);
+    CALL(s, session_get, session_id, count_cap(limit), out);
 }
 
 am_status am_session_pop(am_store *s, am_str session_id, am_buf *out)
@@ -786,8 +795,11 @@ am_status am_store_search(am_store *s, const am_search *q, am_results **out)
         st = am__rb_init(&b, s->alloc);
         if (st != AM_OK)
             st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
-        else
-            st = s->be->search(s, q, qemb, &b);
+        else {
+            am_search capped = *q;
+            capped.limit = count_cap(q->limit);
+            st = s->be->search(s, &capped, qemb, &b);
+        }
         if (st == AM_OK) {
             *out = am__rb_finish(&b);
             if (*out == NULL)

@@ -129,7 +129,7 @@ static void bind_item(sqlite3_stmt *w, const am_item_in *it,
                       const am__prepared *p, int64_t now)
 {
     if (it->ttl_ms > 0)
-        sqlite3_bind_int64(w, 7, now + it->ttl_ms);
+        sqlite3_bind_int64(w, 7, am__add_sat(now, it->ttl_ms));
     if (p->vec != NULL) {
         sqlite3_bind_text(w, 8, p->model, -1, SQLITE_STATIC);
         sqlite3_bind_blob(w, 9, p->vec, (int)(p->dim * sizeof(float)),
@@ -382,7 +382,9 @@ am_status am__sq_write(am_store *s, const am__write *w, am__prepared *ps,
         am__store_rollback(s);
     for (size_t i = 0; st == AM_OK && i < w->nput; i++)
         am__vcache_apply(s, ps[i].id, (am_str){ ps[i].ns.ptr, ps[i].ns.len },
-                         w->puts[i].ttl_ms > 0 ? now + w->puts[i].ttl_ms : 0,
+                         w->puts[i].ttl_ms > 0
+                             ? am__add_sat(now, w->puts[i].ttl_ms)
+                             : 0,
                          ps[i].vec, ps[i].dim);
     for (size_t i = 0; st == AM_OK && i < ngone; i++)
         am__vcache_apply(s, gone[i], (am_str){ NULL, 0 }, 0, NULL, 0);
