@@ -4,6 +4,11 @@
  *   bench_locomo SPLIT.json RUNS.jsonl [--mode hybrid|text|vector]
  *                [--context N] [--no-date] [--embedder default|hash|none]
  *                [--vec-context N] [--w-text W --w-vec W] [--prf DOCS TERMS]
+ *                [--vec-floor C] [--min-score S] [--foreign] [--scores FILE]
+ *
+ * --foreign also asks every question of the next conversation's memory
+ * (where nothing is relevant) and prints how many still got an answer;
+ * --scores writes every result with its score, as JSON lines.
  *
  * Default indexing: each turn's text is "date + turns i-2..i+2 of the same
  * session + turn i again" for full text, and the turn alone (--vec-context
@@ -31,9 +36,12 @@ typedef struct cfg {
     const char *embedder;
     double w_text, w_vec;
     int prf_docs, prf_terms;
-    int rrf_k;
+    double vec_floor;
     int vec_ctx;     /* neighbours in the embedded text (-1: as indexed) */
     const am_embedder *emb;
+    double min_score; /* search's min_score */
+    int foreign;      /* also ask each question of another conversation */
+    FILE *scores;     /* every result with its score, as JSON lines */
 } cfg;
 
 static int session_no(const char *key)
@@ -72,6 +80,71 @@ static char *turn_text(json_t *t)
 static int cmp_int(const void *a, const void *b)
 {
     return *(const int *)a - *(const int *)b;
+}
+
+/* Ask every question of `sample` against the memory of conversation
+ * `target` (its own, or another's for the relevance check). */
+static int query_sample(am_store *s, json_t *sample, const char *target,
+                        const cfg *c, FILE *out, size_t *nq,
+                        double *search_ms, size_t *answered)
+{
+    const char *sid = json_string_value(json_object_get(sample, "sample_id"));
+    json_t *qa = json_object_get(sample, "qa");
+    am_str part = am_str_c(target);
+    am_ns nsp = { &part, 1 };
+    am_status st;
+    size_t qi;
+    json_t *q;
+    json_array_foreach(qa, qi, q) {
+        const char *question = json_string_value(json_object_get(q,
+                                                                 "question"));
+        am_search sq;
+        am_results *r = NULL;
+        memset(&sq, 0, sizeof sq);
+        sq.ns = nsp;
+        sq.query = am_str_c(question);
+        sq.mode = c->mode;
+        sq.limit = 20;
+        sq.w_text = c->w_text;
+        sq.w_vec = c->w_vec;
+        sq.prf_docs = c->prf_docs;
+        sq.prf_terms = c->prf_terms;
+        sq.vec_floor = c->vec_floor;
+        sq.min_score = c->min_score;
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        st = am_store_search(s, &sq, &r);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        *search_ms += (double)(b.tv_sec - a.tv_sec) * 1e3 +
+                      (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+        if (st != AM_OK) {
+            fprintf(stderr, "search %s #%zu: %s\n", sid, qi,
+                    am_store_last_error(s)->msg);
+            return 1;
+        }
+        if (out != NULL) {
+            fprintf(out, "{\"conv\":\"%s\",\"qa_index\":%zu,\"ranked\":[",
+                    sid, qi);
+            for (size_t k = 0; k < r->count; k++)
+                fprintf(out, "%s\"%.*s\"", k ? "," : "",
+                        (int)r->items[k].key.len, r->items[k].key.ptr);
+            fprintf(out, "]}\n");
+        }
+        if (c->scores != NULL) {
+            fprintf(c->scores, "{\"conv\":\"%s\",\"target\":\"%s\","
+                    "\"qa_index\":%zu,\"ranked\":[", sid, target, qi);
+            for (size_t k = 0; k < r->count; k++)
+                fprintf(c->scores, "%s[\"%.*s\",%.5f]", k ? "," : "",
+                        (int)r->items[k].key.len, r->items[k].key.ptr,
+                        r->items[k].score);
+            fprintf(c->scores, "]}\n");
+        }
+        if (r->count > 0)
+            (*answered)++;
+        am_results_free(r);
+        (*nq)++;
+    }
+    return 0;
 }
 
 static int run_sample(am_store *s, json_t *sample, const cfg *c, FILE *out,
@@ -179,44 +252,9 @@ static int run_sample(am_store *s, json_t *sample, const cfg *c, FILE *out,
         return 1;
     }
 
-    json_t *qa = json_object_get(sample, "qa");
-    size_t qi;
-    json_t *q;
-    json_array_foreach(qa, qi, q) {
-        const char *question = json_string_value(json_object_get(q,
-                                                                 "question"));
-        am_search sq;
-        am_results *r = NULL;
-        memset(&sq, 0, sizeof sq);
-        sq.ns = nsp;
-        sq.query = am_str_c(question);
-        sq.mode = c->mode;
-        sq.limit = 20;
-        sq.w_text = c->w_text;
-        sq.w_vec = c->w_vec;
-        sq.prf_docs = c->prf_docs;
-        sq.prf_terms = c->prf_terms;
-        sq.rrf_k = c->rrf_k;
-        struct timespec a, b;
-        clock_gettime(CLOCK_MONOTONIC, &a);
-        st = am_store_search(s, &sq, &r);
-        clock_gettime(CLOCK_MONOTONIC, &b);
-        *search_ms += (double)(b.tv_sec - a.tv_sec) * 1e3 +
-                      (double)(b.tv_nsec - a.tv_nsec) / 1e6;
-        if (st != AM_OK) {
-            fprintf(stderr, "search %s #%zu: %s\n", sid, qi,
-                    am_store_last_error(s)->msg);
-            return 1;
-        }
-        fprintf(out, "{\"conv\":\"%s\",\"qa_index\":%zu,\"ranked\":[", sid,
-                qi);
-        for (size_t k = 0; k < r->count; k++)
-            fprintf(out, "%s\"%.*s\"", k ? "," : "", (int)r->items[k].key.len,
-                    r->items[k].key.ptr);
-        fprintf(out, "]}\n");
-        am_results_free(r);
-        (*nq)++;
-    }
+    size_t answered = 0;
+    if (query_sample(s, sample, sid, c, out, nq, search_ms, &answered) != 0)
+        return 1;
     for (size_t i = 0; i < nt; i++) {
         free(turns[i].text);
         free(texts[i]);
@@ -231,7 +269,8 @@ static int run_sample(am_store *s, json_t *sample, const cfg *c, FILE *out,
 
 int main(int argc, char **argv)
 {
-    cfg c = { AM_SEARCH_HYBRID, 2, 1, "default", 0, 0, 0, 0, 0, 0, NULL };
+    cfg c = { AM_SEARCH_HYBRID, 2, 1, "default", 0, 0, 0, 0, 0, 0, NULL, 0, 0,
+              NULL };
     if (argc < 3) {
         fprintf(stderr, "usage: bench_locomo SPLIT.json RUNS.jsonl "
                         "[--mode hybrid|text|vector] [--context N] "
@@ -253,10 +292,20 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--prf") == 0 && i + 2 < argc) {
             c.prf_docs = atoi(argv[++i]);
             c.prf_terms = atoi(argv[++i]);
-        } else if (strcmp(argv[i], "--rrf-k") == 0 && i + 1 < argc) {
-            c.rrf_k = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--vec-floor") == 0 && i + 1 < argc) {
+            c.vec_floor = atof(argv[++i]);
         } else if (strcmp(argv[i], "--vec-context") == 0 && i + 1 < argc) {
             c.vec_ctx = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--min-score") == 0 && i + 1 < argc) {
+            c.min_score = atof(argv[++i]);
+        } else if (strcmp(argv[i], "--foreign") == 0) {
+            c.foreign = 1;
+        } else if (strcmp(argv[i], "--scores") == 0 && i + 1 < argc) {
+            c.scores = fopen(argv[++i], "w");
+            if (c.scores == NULL) {
+                perror(argv[i]);
+                return 2;
+            }
         } else if (strcmp(argv[i], "--no-date") == 0) {
             c.date = 0;
         } else if (strcmp(argv[i], "--embedder") == 0 && i + 1 < argc) {
@@ -299,6 +348,25 @@ int main(int argc, char **argv)
             return 1;
     }
     fclose(out);
+    if (c.foreign) {
+        /* Every question against the next conversation's memory, where
+         * nothing is relevant: how many still get an answer? */
+        size_t n = json_array_size(split), fq = 0, fa = 0;
+        double fms = 0;
+        for (i = 0; i < n && n > 1; i++) {
+            json_t *other = json_array_get(split, (i + 1) % n);
+            const char *tid = json_string_value(json_object_get(other,
+                                                                "sample_id"));
+            if (query_sample(s, json_array_get(split, i), tid, &c, NULL, &fq,
+                             &fms, &fa) != 0)
+                return 1;
+        }
+        fprintf(stderr, "bench_locomo: foreign questions answered: %zu of "
+                "%zu (%.1f%%) at min_score %.3f\n", fa, fq,
+                fq ? 100.0 * (double)fa / (double)fq : 0, c.min_score);
+    }
+    if (c.scores != NULL)
+        fclose(c.scores);
     fprintf(stderr, "bench_locomo: %zu questions, embedder %s, mode %s, "
             "context %d, date %d, search mean %.2f ms\n", nq,
             emb != NULL ? emb->id : "none",

@@ -170,8 +170,9 @@ typedef struct am_item {
     am_str text;        /* the indexed text */
     int64_t created_ms, updated_ms;
     int64_t expires_ms; /* 0: never */
-    double score;       /* search: higher is better; 0 otherwise */
-    double fts_score;   /* -bm25 (higher is better), 0 if not matched */
+    double score;       /* search: relevance in [0, 1], see am_search;
+                           0 otherwise */
+    double fts_score;   /* text relevance in [0, 1], 0 if not matched */
     double vec_score;   /* cosine similarity, 0 if not compared */
     /* History entries only: */
     am_str event;       /* "add", "update", "delete" */
@@ -222,7 +223,7 @@ AM_API am_status am_store_history(am_store *s, am_ns ns, am_str key,
 /* ---- Search ---- */
 
 typedef enum am_search_mode {
-    AM_SEARCH_HYBRID = 0, /* full-text and vector fused by RRF (default);
+    AM_SEARCH_HYBRID = 0, /* full-text and vector, weighted (default);
                              full-text only when no vectors are possible */
     AM_SEARCH_TEXT,       /* FTS5 BM25 */
     AM_SEARCH_VECTOR      /* exact cosine */
@@ -238,16 +239,42 @@ typedef struct am_search {
     /* Equality filters on top-level metadata fields: a JSON object, each
      * member must be equal in the item's meta. Empty: none. */
     am_str filter;
-    double w_text, w_vec; /* RRF weights; both 0: 1 and 0.2 */
-    int rrf_k;            /* 0: 60 */
+    double w_text, w_vec; /* hybrid weights; both 0: 1 and 0.2 */
+    /* Cosine at which vector similarity starts to count (0: the default,
+     * AM_SEARCH_VEC_FLOOR, measured for the default embedder; set it for
+     * another embedder, whose unrelated texts score differently). */
+    double vec_floor;
     /* Pseudo-relevance feedback for the text part: expand the query with
      * `prf_terms` (0: 5) words from the top `prf_docs` results and search
      * again. 0: off. */
     int prf_docs, prf_terms;
+    /* Drop results whose `score` is below this (0: keep every result). */
+    double min_score;
 } am_search;
 
-/* Search live items under `q->ns`. Results are best first; `score` is the
- * fused (or single) score, `fts_score` / `vec_score` the parts. An empty
+/* Cosine similarity below which two texts count as unrelated, for the
+ * default embedder (static word vectors). */
+#define AM_SEARCH_VEC_FLOOR 0.65
+/* A `min_score` that keeps what is relevant and drops what is not: on
+ * the LoCoMo dev split with the default embedder, at 0.25, 93.7% of the
+ * evidence found in the top 10 still comes back, while 86.9% of questions
+ * asked of an unrelated conversation's memory return nothing
+ * (bench/locomo/relevance, docs/BENCHMARKS.md). */
+#define AM_SEARCH_MIN_SCORE 0.25
+
+/* Search live items under `q->ns`. Results are best first by `score`, a
+ * relevance in [0, 1] that means the same in every mode:
+ * - text: the share of the query's weight the item matches, BM25 with
+ *   each word weighted by its rarity in the searched namespace (a word
+ *   the namespace has never seen weighs the most) and its frequency
+ *   saturated, so 1 is every word matched many times; a query of more
+ *   than 64 words is ranked by FTS5's bm25 squashed by x / (1 + x);
+ * - vector: the cosine c rescaled from [vec_floor, 1] to [0, 1] (0 below);
+ * - hybrid: the weighted mean of both (an item found by one signal is
+ *   still scored on the other).
+ * `fts_score` is the text part, `vec_score` the raw cosine. With
+ * `min_score` > 0 results scoring below it are dropped, so a search can
+ * answer "nothing relevant" (AM_SEARCH_MIN_SCORE is a measured default). An empty
  * or punctuation-only query matches nothing in text mode. Errors:
  * AM_EINVAL (dimension mismatch, vector mode with no vector and no
  * embedder), AM_EFORMAT (filter not a JSON object). Thread safety: safe. */

@@ -801,6 +801,10 @@ am_status am_store_search(am_store *s, const am_search *q, am_results **out)
             st = s->be->search(s, &capped, qemb, &b);
         }
         if (st == AM_OK) {
+            /* Best first: what falls below the threshold is a tail. */
+            while (b.r->count > 0 &&
+                   b.r->items[b.r->count - 1].score < q->min_score)
+                b.r->count--;
             *out = am__rb_finish(&b);
             if (*out == NULL)
                 st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");

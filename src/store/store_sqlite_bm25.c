@@ -44,8 +44,9 @@ static void am_bm25_fn(const Fts5ExtensionApi *api, Fts5Context *fts,
         return;
     }
     double avgdl = nrow > 0 && total > 0 ? (double)total / (double)nrow : 1;
+    double best = 0; /* the most this query can score: see below */
     for (int i = 0; i < nphrase; i++) {
-        if (freq[i] <= 0 || pr[2 * i + 1] < 0)
+        if (pr[2 * i + 1] < 0)
             continue;
         /* FTS5's IDF: N rows (0: the table's), n of them with the term. */
         double N = pr[2 * i + 1] > 0 ? pr[2 * i + 1] : (double)nrow;
@@ -53,10 +54,17 @@ static void am_bm25_fn(const Fts5ExtensionApi *api, Fts5Context *fts,
         double idf = log((N - n + 0.5) / (n + 0.5));
         if (idf <= 1e-6)
             idf = 1e-6;
-        score += idf * (freq[i] * (k1 + 1)) /
-                 (freq[i] + k1 * (1 - b + b * (double)dl / avgdl));
+        best += idf * (k1 + 1);
+        if (freq[i] > 0)
+            score += idf * (freq[i] * (k1 + 1)) /
+                     (freq[i] + k1 * (1 - b + b * (double)dl / avgdl));
     }
-    sqlite3_result_double(ctx, score);
+    /* Each term's part is below idf * (k1 + 1), whatever its frequency
+     * and the row's length, so score / best is in [0, 1): the share of
+     * the query's weight (its rare words weigh most, words the scope has
+     * never seen the most of all) that this row matches. Dividing by a
+     * per-query constant keeps BM25's order. */
+    sqlite3_result_double(ctx, best > 0 ? score / best : 0);
 }
 
 am_status am__sq_register_rank(sqlite3 *db)

@@ -156,21 +156,23 @@ static am_status query_vector(am_store *s, const am_search *q,
 /* ---- Fusion ---- */
 
 /* The text candidates `tc`, then the vector candidates `vc` not among
- * them, into `all`, scored and sorted best first: reciprocal rank fusion
- * when both lists have some (`fused`), else the one list's own scores. */
+ * them, into `all`, scored on the one [0, 1] scale of am_item.score and
+ * sorted best first. With both signals in use (`fused`) the score is
+ * their weighted mean; text candidates carry their cosine too (see
+ * am__sq_vec_cands), so every candidate is scored on both. */
 static am_status fuse(am_store *s, const am_search *q, const am__cands *tc,
                       const am__cands *vc, int fused, am__cands *all)
 {
     am_status st;
     double wt = q->w_text, wv = q->w_vec;
-    if (wt == 0 && wv == 0) {
+    if (wt <= 0 && wv <= 0) {
         /* Measured on LoCoMo dev (docs/BENCHMARKS.md): static word vectors
-         * are a weaker signal than BM25, so they get a fifth of its vote;
-         * equal weights cost 6 points of R@10. */
+         * are a weaker signal than BM25, so they get a fifth of its vote. */
         wt = 1;
         wv = 0.2;
     }
-    double k = q->rrf_k > 0 ? q->rrf_k : 60;
+    double floor = q->vec_floor > 0 && q->vec_floor < 1 ? q->vec_floor
+                                                         : AM_SEARCH_VEC_FLOOR;
     for (size_t i = 0; i < tc->count; i++) {
         st = am__sq_cands_push(s, all, tc->v[i].id);
         if (st != AM_OK)
@@ -189,14 +191,19 @@ static am_status fuse(am_store *s, const am_search *q, const am__cands *tc,
         }
         all->v[j].vec = vc->v[i].vec;
         all->v[j].rank_vec = vc->v[i].rank_vec;
+        all->v[j].has_vec = vc->v[i].has_vec;
     }
     for (size_t i = 0; i < all->count; i++) {
         am__cand *c = &all->v[i];
-        if (!fused)
-            c->score = c->rank_fts > 0 ? c->fts : c->vec;
+        /* A cosine at or below the floor is what unrelated texts score
+         * with the default embedder: no similarity. */
+        double sv = c->has_vec ? (c->vec - floor) / (1 - floor) : 0;
+        sv = sv < 0 ? 0 : sv > 1 ? 1 : sv;
+        double sf = c->rank_fts > 0 ? c->fts : 0;
+        if (fused)
+            c->score = (wt * sf + wv * sv) / (wt + wv);
         else
-            c->score = (c->rank_fts > 0 ? wt / (k + c->rank_fts) : 0) +
-                       (c->rank_vec > 0 ? wv / (k + c->rank_vec) : 0);
+            c->score = c->rank_fts > 0 ? sf : sv;
     }
     if (all->count > 0)
         qsort(all->v, all->count, sizeof(am__cand), by_score_desc);
@@ -306,12 +313,14 @@ am_status am__sq_search(am_store *s, const am_search *q, const float *qemb,
     }
     if (use_vec && s->vc.count > 0) {
         st = am__sq_vec_cands(s, qv, (am_str){ lo.ptr, lo.len }, filter,
-                              use_text ? depth : limit, now, &vc);
+                              use_text ? depth : limit, now,
+                              use_text ? &tc : NULL, &vc);
         if (st != AM_OK)
             goto out;
     }
-    st = fuse(s, q, &tc, &vc, tc.count > 0 && use_vec && vc.count > 0,
-              &all);
+    /* Both signals in use: every candidate is scored on both, even when
+     * one of them found nothing (it then adds nothing to the score). */
+    st = fuse(s, q, &tc, &vc, use_text && use_vec && s->vc.count > 0, &all);
     if (st == AM_OK)
         st = emit(s, &all, limit, now, b);
 out:

@@ -26,6 +26,7 @@ typedef struct am__cand {
     int64_t id;
     double fts, vec;        /* raw scores */
     int rank_fts, rank_vec; /* 1-based, 0: absent */
+    int has_vec;            /* `vec` is known (the item has a vector) */
     double score;
 } am__cand;
 
@@ -59,9 +60,10 @@ am_status am__sq_prf_expand(am_store *s, am_str query, const am__cands *tc,
 am_status am__sq_vcache_load(am_store *s);
 
 /* The best `want` qualifying vectors by cosine with the unit vector `qv`
- * (dimension s->vc.dim) into `out`. */
+ * (dimension s->vc.dim) into `out`; the cosine of each of `known` (may
+ * be NULL) that has a vector goes into its `vec` (and `has_vec`). */
 am_status am__sq_vec_cands(am_store *s, const float *qv, am_str lo,
                            json_t *filter, size_t want, int64_t now,
-                           am__cands *out);
+                           am__cands *known, am__cands *out);
 
 #endif

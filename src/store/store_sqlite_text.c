@@ -83,8 +83,6 @@ static am_status fts_query(am_str text, am_buf *out, size_t *terms)
 }
 
 
-#define GLOBAL_DF_CAP 4096
-
 /* Rows of the full-text index matching `match`, counted up to cap. */
 static am_status fts_rows(am_store *s, const char *match, int64_t cap,
                           int64_t *out)
@@ -228,23 +226,30 @@ am_status am__sq_text_cands(am_store *s, am_str query, am_str lo,
         am__sq_ns_token(SQ(s), lo.ptr, lo.len, tok);
         snprintf(scope, sizeof scope, " AND fts_ns : \"%s\"", tok);
     }
-    /* In a scoped search BM25's IDF comes from the counts within the
-     * scope (see am_bm25_fn): FTS5's own bm25() walks every query
-     * term's whole doclist to count it, which is as slow as the database
-     * is big. */
+    /* IDF comes from the counts within the scope (see am_bm25_fn): the
+     * score then says how much of the query this namespace's memory
+     * matches, and a word the scope has never seen (a name from someone
+     * else's memory) weighs the most, whatever other namespaces hold.
+     * Measured on LoCoMo dev (docs/BENCHMARKS.md): table-wide counts gave
+     * the same ranking but told "nothing relevant here" far worse. It is
+     * also cheaper: FTS5's own bm25() walks every query term's whole
+     * doclist to count it, which is as slow as the database is big. */
     double idf[2 * AM__FTS_MAX_PHRASES];
     int have_dfs = 0;
     st = prune_terms(s, &fq, &terms, scope, idf, &have_dfs);
-    if (st == AM_OK && have_dfs && lo.len > 0) {
-        /* idf[] becomes pairs (n, N) per phrase for am_bm25_fn. A term's
-         * count over the whole table is used when it is small (cheap to
-         * count: at most GLOBAL_DF_CAP rows walked), as FTS5's bm25()
-         * would; a term more common than that gets the scope's count
-         * scaled to the table (N = 0 tells the function to use the
-         * table's row count). */
+    /* Every query of at most AM__FTS_MAX_TERMS terms is ranked by am_bm25,
+     * whose score is on the [0, 1] scale of am_item.fts_score. */
+    int own_rank = terms <= AM__FTS_MAX_TERMS && (lo.len == 0 || have_dfs);
+    if (st == AM_OK && own_rank) {
+        /* idf[] becomes pairs (n, N) per phrase for am_bm25_fn: in a
+         * scoped search the term's count in the scope (counted up to
+         * FTS_BUDGET + 1 by prune_terms) and the scope's row count; in an
+         * unscoped one the term's exact count and N = 0 (the table's row
+         * count), as FTS5's bm25() would. */
         double pairs[2 * AM__FTS_MAX_PHRASES];
         int64_t nrows = 0;
-        st = scope_rows(s, scope, &nrows);
+        if (lo.len > 0)
+            st = scope_rows(s, scope, &nrows);
         size_t i = 0;
         for (const char *p = fq.ptr, *end = fq.ptr + fq.len;
              st == AM_OK && p < end && i < terms; i++) {
@@ -252,17 +257,18 @@ am_status am__sq_text_cands(am_store *s, am_str query, am_str lo,
             if (e == NULL)
                 e = end;
             int64_t g = 0;
-            st = term_rows(s, p, (size_t)(e - p), GLOBAL_DF_CAP + 1, &g);
-            if (g <= GLOBAL_DF_CAP) {
-                pairs[2 * i] = (double)g;
-                pairs[2 * i + 1] = 0;
-            } else {
+            if (lo.len > 0) {
                 pairs[2 * i] = idf[i];
                 pairs[2 * i + 1] = (double)(nrows > 0 ? nrows : 1);
+            } else {
+                st = term_rows(s, p, (size_t)(e - p), INT64_MAX, &g);
+                pairs[2 * i] = (double)g;
+                pairs[2 * i + 1] = 0;
             }
             p = e < end ? e + 4 : end;
         }
-        pairs[2 * terms] = 0; /* the namespace token: weight 0 */
+        /* The namespace token: weight 0 (unscoped: no such phrase). */
+        pairs[2 * terms] = 0;
         pairs[2 * terms + 1] = -1;
         memcpy(idf, pairs, (2 * terms + 2) * sizeof *idf);
     }
@@ -270,7 +276,6 @@ am_status am__sq_text_cands(am_store *s, am_str query, am_str lo,
         am_buf_free(&fq);
         return st;
     }
-    int own_rank = lo.len > 0 && have_dfs;
     {
         am_buf w = AM_BUF_INIT;
         w.alloc = s->alloc;
@@ -324,7 +329,9 @@ am_status am__sq_text_cands(am_store *s, am_str query, am_str lo,
             st = am__sq_cands_push(s, out, id);
             if (st != AM_OK)
                 break;
-            out->v[out->count - 1].fts = sc;
+            /* FTS5's own bm25() (a query of more words than am_bm25
+             * takes) is unbounded: squashed into [0, 1). */
+            out->v[out->count - 1].fts = own_rank ? sc : sc / (1 + sc);
             out->v[out->count - 1].rank_fts = (int)out->count;
         }
         if (st == AM_OK && out->count < want && rc != SQLITE_DONE)

@@ -222,9 +222,46 @@ static int hent_desc(const void *a, const void *b)
 /* Top `want` qualifying vectors by cosine with the unit vector `qv`. The
  * scan keeps only the best K in a heap (no sort of everything); K starts
  * a little above `want` and grows when filters reject too many. */
+static int idpos_by_id(const void *a, const void *b)
+{
+    const int64_t *x = a, *y = b;
+    return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+/* Set known->v[i].vec to the cosine of each candidate that has a vector
+ * (scores `sc`, one per cache row). */
+static am_status fill_known(am_store *s, const float *sc, am__cands *known)
+{
+    am__vcache *c = &s->vc;
+    size_t n = known->count;
+    int64_t *pos = am__alloc_array(s->alloc, n > 0 ? n : 1,
+                                   2 * sizeof(int64_t));
+    if (pos == NULL)
+        return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        pos[2 * i] = known->v[i].id;
+        pos[2 * i + 1] = (int64_t)i;
+        known->v[i].has_vec = 0;
+    }
+    qsort(pos, n, 2 * sizeof(int64_t), idpos_by_id);
+    for (size_t i = 0; i < c->count && n > 0; i++) {
+        if (sc[i] == -INFINITY)
+            continue;
+        int64_t key[2] = { c->ids[i], 0 };
+        const int64_t *hit = bsearch(key, pos, n, 2 * sizeof(int64_t),
+                                     idpos_by_id);
+        if (hit != NULL) {
+            known->v[hit[1]].vec = sc[i];
+            known->v[hit[1]].has_vec = 1;
+        }
+    }
+    am__free(s->alloc, pos, (n > 0 ? n : 1) * 2 * sizeof(int64_t));
+    return AM_OK;
+}
+
 am_status am__sq_vec_cands(am_store *s, const float *qv, am_str lo,
                            json_t *filter, size_t want, int64_t now,
-                           am__cands *out)
+                           am__cands *known, am__cands *out)
 {
     am__vcache *c = &s->vc;
     am_status st = AM_OK;
@@ -245,6 +282,14 @@ am_status am__sq_vec_cands(am_store *s, const float *qv, am_str lo,
         }
         sc[i] = am__vec_dot(qv, c->vecs + i * c->dim, c->dim);
         eligible++;
+    }
+    if (known != NULL && known->count > 0) {
+        st = fill_known(s, sc, known);
+        if (st != AM_OK) {
+            am__free(s->alloc, sc,
+                     (c->count > 0 ? c->count : 1) * sizeof(float));
+            return st;
+        }
     }
     for (;;) {
         size_t n = 0;
@@ -290,6 +335,7 @@ am_status am__sq_vec_cands(am_store *s, const float *qv, am_str lo,
             if (st != AM_OK)
                 break;
             out->v[out->count - 1].vec = h[i].score;
+            out->v[out->count - 1].has_vec = 1;
             out->v[out->count - 1].rank_vec = (int)out->count;
         }
         if (st != AM_OK || out->count >= want || k >= eligible)
