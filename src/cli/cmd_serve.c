@@ -5,6 +5,8 @@
  *                  [--threads N] [--max-conns N] [--max-body BYTES]
  *                  [--max-depth N] [--timeout S]
  *
+ *   agentmem mcp --db FILE|URL [--max-body BYTES] [--max-depth N]
+ *
  * The options only fill srv_opts; the server itself lives in src/server.
  */
 #include <stdlib.h>
@@ -77,4 +79,11 @@ int cmd_serve(int argc, char **argv)
     srv_opts o;
     int rc = parse("serve", argc, argv, &o, true);
     return rc != CLI_EXIT_OK ? rc : srv_serve(&o);
+}
+
+int cmd_mcp(int argc, char **argv)
+{
+    srv_opts o;
+    int rc = parse("mcp", argc, argv, &o, false);
+    return rc != CLI_EXIT_OK ? rc : srv_mcp_stdio(&o);
 }

@@ -28,6 +28,7 @@ int cmd_embed(int argc, char **argv);
     "PROMPT|-|--messages FILE"
 /* HTTP API and MCP server: cmd_serve.c (the server is src/server) */
 int cmd_serve(int argc, char **argv);
+int cmd_mcp(int argc, char **argv);
 /* main.c and cmd_demo.c */
 int cmd_version(int argc, char **argv);
 int cmd_demo(int argc, char **argv);

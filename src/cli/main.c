@@ -74,6 +74,8 @@ static const cli_command commands[] = {
       "--db FILE|URL [--listen HOST:PORT] [--keys FILE] [--threads N] "
       "[--max-conns N] [--max-body BYTES] [--max-depth N] [--timeout S]",
       "serve the HTTP API (and MCP at /mcp) in the foreground" },
+    { "mcp", cmd_mcp, 0, "--db FILE|URL [--max-body BYTES] [--max-depth N]",
+      "serve MCP (Model Context Protocol) over stdin/stdout" },
     { "version", cmd_version, 0, "[--verbose]",
       "print the library version (--verbose: where each data file is)" },
 };

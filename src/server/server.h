@@ -25,4 +25,8 @@ typedef struct srv_opts {
  * requests in flight, close the database and return 0. */
 int srv_serve(const srv_opts *opts);
 
+/* Serve MCP over stdin/stdout (newline-delimited JSON-RPC) until end of
+ * input, then close the database and return 0. Logs go to stderr. */
+int srv_mcp_stdio(const srv_opts *opts);
+
 #endif

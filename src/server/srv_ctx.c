@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "server.h"
-#include "srv_int.h"
+#include "srv_mcp.h"
 
 bool srv_ctx_open(srv_ctx *ctx, const srv_opts *o)
 {
@@ -46,7 +46,8 @@ bool srv_ctx_open(srv_ctx *ctx, const srv_opts *o)
         fprintf(stderr, "agentmem: --db %s: %s\n", o->db, err.msg);
         goto fail;
     }
-    if (srv_tz_cache_create(&ctx->tokenizers) != AM_OK) {
+    if (srv_tz_cache_create(&ctx->tokenizers) != AM_OK ||
+        srv_mcp_sessions_create(&ctx->sessions) != AM_OK) {
         fprintf(stderr, "agentmem: out of memory\n");
         goto fail;
     }
@@ -61,6 +62,7 @@ void srv_ctx_close(srv_ctx *ctx)
     am_store_close(ctx->store);
     am_embedder_free(ctx->embedder);
     srv_tz_cache_free(ctx->tokenizers);
+    srv_mcp_sessions_free(ctx->sessions);
     srv_keys_free(ctx->keys);
     memset(ctx, 0, sizeof *ctx);
 }

@@ -32,6 +32,7 @@
 
 #include "server.h"
 #include "srv_int.h"
+#include "srv_mcp.h"
 
 typedef struct http_srv {
     srv_ctx ctx;
@@ -230,6 +231,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con,
     r = srv_route_find(method, url, &known);
     if (r != NULL)
         rq->route = r->path;
+    else if (strcmp(url, "/mcp") == 0)
+        rq->route = "/mcp";
     if (atomic_load(&s->conns) > s->max_conns)
         return send_error(con, rq, 503, "server overloaded; retry later",
                           "Retry-After", "1");
@@ -238,6 +241,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con,
         snprintf(msg, sizeof msg, "request body exceeds %zu bytes",
                  s->ctx.max_body);
         return send_error(con, rq, 413, msg, NULL, NULL);
+    }
+    if (strcmp(url, "/mcp") == 0) {
+        if ((t = authenticate(s, con, rq, &ret)) == NULL)
+            return ret;
+        return srv_mcp_http(&s->ctx, t, con, method, rq->body, rq->len,
+                            &rq->status);
     }
     if (r == NULL) {
         if (known)

@@ -46,12 +46,14 @@ const srv_tenant *srv_keys_find(const srv_keys *keys, const char *key,
 /* ---- Shared state ---- */
 
 typedef struct srv_tz_cache srv_tz_cache;
+typedef struct srv_mcp_sessions srv_mcp_sessions;
 
 typedef struct srv_ctx {
     am_store *store;
     am_embedder *embedder;
     srv_keys *keys;              /* NULL: open (loopback only) */
     srv_tz_cache *tokenizers;
+    srv_mcp_sessions *sessions;  /* MCP over HTTP (srv_mcp_http.c) */
     size_t max_body;             /* bytes */
     size_t max_depth;            /* JSON nesting */
 } srv_ctx;
@@ -172,6 +174,10 @@ bool srv_r_memtool(srv_call *c);
 bool srv_r_healthz(srv_call *c);
 
 /* ---- JSON bodies (srv_json.c) ---- */
+
+/* Nesting depth of the JSON text (strings skipped), counted up to just
+ * past `limit`. */
+size_t srv_json_depth(const char *data, size_t len, size_t limit);
 
 /* Parse a request body: at most ctx->max_depth nesting, an object at the
  * top. NULL with an error reply set. */

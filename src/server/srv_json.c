@@ -104,9 +104,7 @@ bool srv_need_write(srv_call *c)
 
 /* ---- Bodies ---- */
 
-/* Deepest nesting of arrays and objects in `data`, skipping strings; stops
- * counting past `limit`. */
-static size_t depth_of(const char *data, size_t len, size_t limit)
+size_t srv_json_depth(const char *data, size_t len, size_t limit)
 {
     size_t depth = 0, max = 0;
     bool in_str = false;
@@ -140,7 +138,7 @@ json_t *srv_parse_body(srv_call *c, const char *data, size_t len)
         srv_fail(c, 400, NULL, "a JSON object body is required");
         return NULL;
     }
-    if (depth_of(data, len, c->ctx->max_depth) > c->ctx->max_depth) {
+    if (srv_json_depth(data, len, c->ctx->max_depth) > c->ctx->max_depth) {
         srv_fail(c, 400, NULL, "body nests deeper than %zu levels",
                  c->ctx->max_depth);
         return NULL;

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# test_mcp.sh -- MCP with the official TypeScript SDK client (installed by
+# scripts/setup.d/server.sh): `agentmem mcp` over stdio, `agentmem serve`'s
+# /mcp over streamable HTTP with two tenants' keys, two processes with 20
+# concurrent writers each; plus the transport's HTTP-level answers (session
+# header required, GET 405, bad Origin 403, unknown session 404).
+set -u
+cli=${AM_CLI:?AM_CLI must name the agentmem binary}
+src=${AM_SOURCE_DIR:?}
+modules="$src/build-npm/server/node_modules"
+if [ ! -f "$modules/@modelcontextprotocol/sdk/package.json" ]; then
+    echo "skip: the MCP SDK is not installed (run scripts/setup)"
+    exit 77
+fi
+. "$src/tests/server_lib.sh"
+
+KA=mcp-key-aaaaaaaaaaaaaaaaaaaa
+KB=mcp-key-bbbbbbbbbbbbbbbbbbbb
+printf '%s acme rw\n%s bob rw\n' "$KA" "$KB" >"$tmp/keys"
+start_server "$tmp/http.db" --keys "$tmp/keys"
+
+NODE_PATH="$modules" node "$src/tests/mcp_client.js" "$cli" "$tmp" "$url" \
+    "$KA" "$KB"
+expect_eq sdk_client $? 0
+
+# ---- The transport, by hand ----
+A="Authorization: Bearer $KA"
+J="Accept: application/json, text/event-stream"
+init='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'
+curl -s -D "$tmp/h" -o "$tmp/body" -XPOST -H "$A" -H "$J" --data "$init" "$url/mcp"
+sid=$(grep -i '^mcp-session-id:' "$tmp/h" | tr -d '\r' | cut -d' ' -f2)
+expect_eq session_id_len "${#sid}" 32
+jcheck negotiated '.result.protocolVersion' '"2025-06-18"'
+req no_session POST /mcp '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' 400 "$A" "$J"
+req bad_session POST /mcp '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' 404 "$A" "$J" "Mcp-Session-Id: 0123456789abcdef0123456789abcdef"
+req other_tenant POST /mcp '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' 404 "Authorization: Bearer $KB" "$J" "Mcp-Session-Id: $sid"
+req no_key POST /mcp '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' 401 "$J" "Mcp-Session-Id: $sid"
+req list POST /mcp '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' 200 "$A" "$J" "Mcp-Session-Id: $sid"
+jcheck list_tools '.result.tools|length' 8
+req notification POST /mcp '{"jsonrpc":"2.0","method":"notifications/initialized"}' 202 "$A" "$J" "Mcp-Session-Id: $sid"
+req bad_version POST /mcp '{"jsonrpc":"2.0","id":3,"method":"ping"}' 400 "$A" "$J" "Mcp-Session-Id: $sid" "MCP-Protocol-Version: 1999-01-01"
+req not_json POST /mcp '{"jsonrpc":' 400 "$A" "$J" "Mcp-Session-Id: $sid"
+jcheck parse_error '.error.code' -32700
+req no_method POST /mcp '{"jsonrpc":"2.0","id":4,"method":"nope"}' 200 "$A" "$J" "Mcp-Session-Id: $sid"
+jcheck method_not_found '.error.code' -32601
+req get_stream GET /mcp '' 405 "$A" "Mcp-Session-Id: $sid"
+req end_session DELETE /mcp '' 200 "$A" "Mcp-Session-Id: $sid"
+req ended POST /mcp '{"jsonrpc":"2.0","id":5,"method":"ping"}' 404 "$A" "$J" "Mcp-Session-Id: $sid"
+stop_server
+
+# Without keys (loopback): a foreign Origin is refused (DNS rebinding).
+start_server "$tmp/open.db"
+req foreign_origin POST /mcp "$init" 403 "$J" "Origin: http://evil.example"
+req local_origin POST /mcp "$init" 200 "$J" "Origin: http://localhost:3000"
+
+# stdio: a line that is not JSON gets a parse error, the next still works.
+printf '%s\n' 'not json' '{"jsonrpc":"2.0","id":7,"method":"ping"}' |
+    "$cli" mcp --db "$tmp/s.db" 2>/dev/null >"$tmp/stdio.out"
+expect_eq stdio_lines "$(wc -l <"$tmp/stdio.out")" 2
+expect_eq stdio_parse "$(head -1 "$tmp/stdio.out" | jq -c .error.code)" -32700
+expect_eq stdio_ping "$(tail -1 "$tmp/stdio.out" | jq -c .result)" '{}'
+
+finish
