@@ -51,6 +51,17 @@ bool srv_ctx_open(srv_ctx *ctx, const srv_opts *o)
         fprintf(stderr, "agentmem: out of memory\n");
         goto fail;
     }
+    {
+        char missing[128] = "";
+        json_t *doc = srv_openapi_build(missing, sizeof missing);
+        ctx->openapi = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+        json_decref(doc);
+        if (ctx->openapi == NULL) {
+            fprintf(stderr, "agentmem: no OpenAPI schema for route %s\n",
+                    missing[0] ? missing : "(out of memory)");
+            goto fail;
+        }
+    }
     return true;
 fail:
     srv_ctx_close(ctx);
@@ -63,6 +74,7 @@ void srv_ctx_close(srv_ctx *ctx)
     am_embedder_free(ctx->embedder);
     srv_tz_cache_free(ctx->tokenizers);
     srv_mcp_sessions_free(ctx->sessions);
+    free(ctx->openapi);
     srv_keys_free(ctx->keys);
     memset(ctx, 0, sizeof *ctx);
 }

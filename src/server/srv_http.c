@@ -248,6 +248,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con,
         return srv_mcp_http(&s->ctx, t, con, method, rq->body, rq->len,
                             &rq->status);
     }
+    if (r == NULL && strcmp(url, "/openapi.json") == 0 &&
+        strcmp(method, "GET") == 0) {
+        struct MHD_Response *resp = MHD_create_response_from_buffer(
+            strlen(s->ctx.openapi), s->ctx.openapi, MHD_RESPMEM_PERSISTENT);
+        rq->route = "/openapi.json";
+        if (resp == NULL)
+            return MHD_NO;
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        rq->status = 200;
+        ret = MHD_queue_response(con, MHD_HTTP_OK, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
     if (r == NULL) {
         if (known)
             return send_error(con, rq, 405, "method not allowed on this "

@@ -54,6 +54,7 @@ typedef struct srv_ctx {
     srv_keys *keys;              /* NULL: open (loopback only) */
     srv_tz_cache *tokenizers;
     srv_mcp_sessions *sessions;  /* MCP over HTTP (srv_mcp_http.c) */
+    char *openapi;               /* the /openapi.json document */
     size_t max_body;             /* bytes */
     size_t max_depth;            /* JSON nesting */
 } srv_ctx;
@@ -172,6 +173,10 @@ bool srv_r_recall_search(srv_call *c);
 bool srv_r_recall_tool(srv_call *c);
 bool srv_r_memtool(srv_call *c);
 bool srv_r_healthz(srv_call *c);
+
+/* The OpenAPI 3.1 document of every route (srv_openapi.c), or NULL with
+ * the path of the route lacking a valid schema row in `missing`. */
+json_t *srv_openapi_build(char *missing, size_t cap);
 
 /* ---- JSON bodies (srv_json.c) ---- */
 
