@@ -220,11 +220,54 @@ AM_TEST(recall_defaults_follow_the_seed_and_hits_carry_metadata)
     CHECK(strstr(out.ptr, "\"metadata\":{}") != NULL);
     /* The model reads the metadata too. */
     CHECK_OK(am_recall_tool_call(
-        f.s, AM_STR("alice"), AM_TOOL_ANTHROPIC,
+        f.s, AM_STR("alice"), AM_TOOL_ANTHROPIC, NULL,
         AM_STR("{\"id\":\"t\",\"input\":{\"query\":\"auth token\","
                "\"limit\":1}}"),
         &out));
     CHECK(strstr(out.ptr, "Metadata: {") != NULL);
+    am_buf_free(&out);
+    fx_close(&f);
+}
+
+AM_TEST(recall_tool_says_when_nothing_is_relevant)
+{
+    fixture f;
+    fx_open(&f);
+    am_buf out = AM_BUF_INIT;
+    am_recall_opts ro = am_recall_opts_default();
+    ro.chunk_size = 2;
+    ro.chunk_overlap = 0;
+    CHECK_OK(am_recall_index(f.s, AM_STR("alice"), AM_STR("s1"),
+                             am_str_c(conv_alice), &ro, NULL));
+    am_recall_tool_opts to = am_recall_tool_opts_default();
+    CHECK(to.min_score == AM_SEARCH_MIN_SCORE);
+    /* Related: the excerpt comes back, scored at least min_score. */
+    CHECK_OK(am_recall_tool_call(
+        f.s, AM_STR("alice"), AM_TOOL_OPENAI, NULL,
+        AM_STR("{\"id\":\"c1\",\"function\":{\"arguments\":"
+               "\"{\\\"query\\\":\\\"mushroom risotto recipe\\\"}\"}}"),
+        &out));
+    CHECK(strstr(out.ptr, "risotto") != NULL);
+    CHECK(strstr(out.ptr, "Found ") != NULL);
+    /* Unrelated: no excerpt at the default threshold, every chunk (here
+     * all 3) without one. */
+    const char *call =
+        "{\"id\":\"c2\",\"function\":{\"arguments\":"
+        "\"{\\\"query\\\":\\\"volcano eruption in Iceland\\\"}\"}}";
+    CHECK_OK(am_recall_tool_call(f.s, AM_STR("alice"), AM_TOOL_OPENAI, NULL,
+                                 am_str_c(call), &out));
+    CHECK(strstr(out.ptr, "No relevant past conversations found.") != NULL);
+    CHECK(strstr(out.ptr, "risotto") == NULL);
+    to.min_score = -1;
+    CHECK_OK(am_recall_tool_call(f.s, AM_STR("alice"), AM_TOOL_OPENAI, &to,
+                                 am_str_c(call), &out));
+    CHECK(strstr(out.ptr, "Found 3 relevant excerpts") != NULL);
+    /* A threshold above the scale names the problem. */
+    to.min_score = 1.5;
+    CHECK_ST(am_recall_tool_call(f.s, AM_STR("alice"), AM_TOOL_OPENAI, &to,
+                                 am_str_c(call), &out),
+             AM_EINVAL);
+    CHECK(strstr(am_store_last_error(f.s)->msg, "min_score") != NULL);
     am_buf_free(&out);
     fx_close(&f);
 }
@@ -244,41 +287,45 @@ AM_TEST(recall_tool_name_description_and_limit_are_options)
     to.name = AM_STR("recall_past_conversations");
     to.description = AM_STR("Search through past conversations.");
     to.limit = 3;
-    CHECK_OK(am_recall_tool_def_v2(AM_TOOL_OPENAI, &to, &out, NULL));
+    CHECK_OK(am_recall_tool_def(AM_TOOL_OPENAI, &to, &out, NULL));
     CHECK(strstr(out.ptr, "\"name\":\"recall_past_conversations\"") !=
           NULL);
     CHECK(strstr(out.ptr, "Search through past conversations.") != NULL);
     CHECK(strstr(out.ptr, "(default 3)") != NULL);
-    CHECK_OK(am_recall_tool_def_v2(AM_TOOL_ANTHROPIC, &to, &out, NULL));
+    CHECK_OK(am_recall_tool_def(AM_TOOL_ANTHROPIC, &to, &out, NULL));
     CHECK(strstr(out.ptr, "\"name\":\"recall_past_conversations\"") !=
           NULL);
     /* No limit from the model: the tool's default of 3 excerpts, where
-     * the built-in default would give 5. */
-    CHECK_OK(am_recall_tool_call_v2(
+     * the built-in default would give 5 (every excerpt shown, however
+     * weak: this is about the limit, not the threshold). */
+    to.min_score = -1;
+    CHECK_OK(am_recall_tool_call(
         f.s, AM_STR("alice"), AM_TOOL_ANTHROPIC, &to,
         AM_STR("{\"id\":\"t1\",\"name\":\"recall_past_conversations\","
                "\"input\":{\"query\":\"auth token login risotto\"}}"),
         &out));
     CHECK(strstr(out.ptr, "Found 3 relevant excerpts") != NULL);
+    am_recall_tool_opts all = am_recall_tool_opts_default();
+    all.min_score = -1;
     CHECK_OK(am_recall_tool_call(
-        f.s, AM_STR("alice"), AM_TOOL_ANTHROPIC,
+        f.s, AM_STR("alice"), AM_TOOL_ANTHROPIC, &all,
         AM_STR("{\"id\":\"t1\",\"input\":{\"query\":"
                "\"auth token login risotto\"}}"),
         &out));
     CHECK(strstr(out.ptr, "Found 5 relevant excerpts") != NULL);
     /* Bad options name the problem. */
     to.name = AM_STR("has space");
-    CHECK_ST(am_recall_tool_def_v2(AM_TOOL_OPENAI, &to, &out, NULL), AM_EINVAL);
-    CHECK_ST(am_recall_tool_call_v2(f.s, AM_STR("alice"), AM_TOOL_OPENAI,
+    CHECK_ST(am_recall_tool_def(AM_TOOL_OPENAI, &to, &out, NULL), AM_EINVAL);
+    CHECK_ST(am_recall_tool_call(f.s, AM_STR("alice"), AM_TOOL_OPENAI,
                                     &to, AM_STR("{\"id\":\"c\"}"), &out),
              AM_EINVAL);
     CHECK(strstr(am_store_last_error(f.s)->msg, "name byte 3") != NULL);
     to = am_recall_tool_opts_default();
     to.limit = 21;
-    CHECK_ST(am_recall_tool_def_v2(AM_TOOL_OPENAI, &to, &out, NULL), AM_EINVAL);
+    CHECK_ST(am_recall_tool_def(AM_TOOL_OPENAI, &to, &out, NULL), AM_EINVAL);
     to.limit = 0; /* the default */
     to.description = AM_STR("\xff");
-    CHECK_ST(am_recall_tool_def_v2(AM_TOOL_OPENAI, &to, &out, NULL), AM_EINVAL);
+    CHECK_ST(am_recall_tool_def(AM_TOOL_OPENAI, &to, &out, NULL), AM_EINVAL);
     am_buf_free(&out);
     fx_close(&f);
 }
@@ -290,15 +337,15 @@ AM_TEST(recall_tool_definitions_and_calls)
     am_buf out = AM_BUF_INIT;
     CHECK_OK(am_recall_index(f.s, AM_STR("alice"), AM_STR("s1"),
                              am_str_c(conv_alice), NULL, NULL));
-    CHECK_OK(am_recall_tool_def(AM_TOOL_OPENAI, &out));
+    CHECK_OK(am_recall_tool_def(AM_TOOL_OPENAI, NULL, &out, NULL));
     CHECK(strstr(out.ptr, "\"type\":\"function\"") != NULL);
     CHECK(strstr(out.ptr, "\"name\":\"recall_conversations\"") != NULL);
     CHECK(strstr(out.ptr, "\"required\":[\"query\"]") != NULL);
-    CHECK_OK(am_recall_tool_def(AM_TOOL_ANTHROPIC, &out));
+    CHECK_OK(am_recall_tool_def(AM_TOOL_ANTHROPIC, NULL, &out, NULL));
     CHECK(strstr(out.ptr, "\"input_schema\"") != NULL);
 
     CHECK_OK(am_recall_tool_call(
-        f.s, AM_STR("alice"), AM_TOOL_OPENAI,
+        f.s, AM_STR("alice"), AM_TOOL_OPENAI, NULL,
         AM_STR("{\"id\":\"call_1\",\"type\":\"function\",\"function\":{"
                "\"name\":\"recall_conversations\",\"arguments\":"
                "\"{\\\"query\\\":\\\"auth token\\\",\\\"limit\\\":2}\"}}"),
@@ -308,7 +355,7 @@ AM_TEST(recall_tool_definitions_and_calls)
     CHECK(strstr(out.ptr, "session s1") != NULL);
 
     CHECK_OK(am_recall_tool_call(
-        f.s, AM_STR("bob"), AM_TOOL_ANTHROPIC,
+        f.s, AM_STR("bob"), AM_TOOL_ANTHROPIC, NULL,
         AM_STR("{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":"
                "\"recall_conversations\",\"input\":{\"query\":\"auth\"}}"),
         &out));
@@ -316,11 +363,11 @@ AM_TEST(recall_tool_definitions_and_calls)
     CHECK(strstr(out.ptr, "No relevant past conversations") != NULL);
 
     CHECK_OK(am_recall_tool_call(
-        f.s, AM_STR("alice"), AM_TOOL_ANTHROPIC,
+        f.s, AM_STR("alice"), AM_TOOL_ANTHROPIC, NULL,
         AM_STR("{\"id\":\"toolu_2\",\"input\":{\"limit\":\"x\"}}"), &out));
     CHECK(strstr(out.ptr, "\"is_error\":true") != NULL);
     CHECK(strstr(out.ptr, "query") != NULL);
-    CHECK_ST(am_recall_tool_call(f.s, AM_STR("alice"), AM_TOOL_OPENAI,
+    CHECK_ST(am_recall_tool_call(f.s, AM_STR("alice"), AM_TOOL_OPENAI, NULL,
                                  AM_STR("{\"function\":{}}"), &out),
              AM_EFORMAT);
     am_buf_free(&out);
@@ -502,7 +549,7 @@ static am_status oom_recall_body(void *ctx, const am_allocator *a)
         st = AM_EPROTO;
     if (st == AM_OK)
         st = am_recall_tool_call(
-            s, AM_STR("alice"), AM_TOOL_ANTHROPIC,
+            s, AM_STR("alice"), AM_TOOL_ANTHROPIC, NULL,
             AM_STR("{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":"
                    "\"recall_conversations\",\"input\":{\"query\":"
                    "\"auth\"}}"),
@@ -675,13 +722,13 @@ AM_TEST(memory_tool_replies_are_complete_or_an_error_when_jansson_runs_out)
 
 static am_status recall_openai(fixture *f, const char *in, am_buf *out)
 {
-    return am_recall_tool_call(f->s, AM_STR("alice"), AM_TOOL_OPENAI,
+    return am_recall_tool_call(f->s, AM_STR("alice"), AM_TOOL_OPENAI, NULL,
                                am_str_c(in), out);
 }
 
 static am_status recall_anthropic(fixture *f, const char *in, am_buf *out)
 {
-    return am_recall_tool_call(f->s, AM_STR("alice"), AM_TOOL_ANTHROPIC,
+    return am_recall_tool_call(f->s, AM_STR("alice"), AM_TOOL_ANTHROPIC, NULL,
                                am_str_c(in), out);
 }
 
@@ -689,8 +736,8 @@ static am_status recall_def(fixture *f, const char *in, am_buf *out)
 {
     (void)f;
     return am_recall_tool_def(strcmp(in, "openai") == 0 ? AM_TOOL_OPENAI
-                                                        : AM_TOOL_ANTHROPIC,
-                              out);
+                                                        : AM_TOOL_ANTHROPIC, NULL,
+                              out, NULL);
 }
 
 AM_TEST(recall_tool_replies_are_complete_or_an_error_when_jansson_runs_out)

@@ -63,8 +63,9 @@ typedef enum am_tool_format {
     AM_TOOL_ANTHROPIC     /* {"name","description","input_schema"} */
 } am_tool_format;
 
-/* How the recall tool presents itself, as the seed's
- * create_memory_tool(name=..., description=..., limit=...). */
+/* How the recall tool presents itself and what it returns, as
+ * create_memory_tool(name=..., description=..., limit=...) in Python agent
+ * frameworks. */
 typedef struct am_recall_tool_opts {
     am_str name;         /* default "recall_conversations"; 1..64 of
                             [A-Za-z0-9_-] (what OpenAI and Anthropic take) */
@@ -72,6 +73,10 @@ typedef struct am_recall_tool_opts {
                             use it; UTF-8 */
     size_t limit;        /* excerpts when the model gives no limit: 1..20,
                             default 5 */
+    double min_score;    /* excerpts scoring below it (am_search.min_score,
+                            scores in [0, 1]) are not shown; 0: the default,
+                            AM_SEARCH_MIN_SCORE; negative: show every
+                            excerpt */
 } am_recall_tool_opts;   /* the strings are borrowed for each call */
 
 /* Defaults as documented above. Thread safety: safe. */
@@ -80,15 +85,13 @@ AM_API am_recall_tool_opts am_recall_tool_opts_default(void);
 /* The recall tool's definition (opts' name and description, parameters
  * `query` (required) and `limit`, whose description states opts' default)
  * as JSON into `out` (replacing it). NULL opts, an empty name or
- * description and limit 0 mean the defaults. AM_EINVAL: a name outside
- * [A-Za-z0-9_-]{1,64}, a description that is not UTF-8, a limit above 20.
- * Detail goes to `err` (may be NULL). Thread safety: safe. */
-AM_API am_status am_recall_tool_def_v2(am_tool_format fmt,
-                                       const am_recall_tool_opts *opts,
-                                       am_buf *out, am_error *err);
-
-/* am_recall_tool_def_v2 with the default options. Thread safety: safe. */
-AM_API am_status am_recall_tool_def(am_tool_format fmt, am_buf *out);
+ * description, limit 0 and min_score 0 mean the defaults. AM_EINVAL: a
+ * name outside [A-Za-z0-9_-]{1,64}, a description that is not UTF-8, a
+ * limit above 20, a min_score above 1. Detail goes to `err` (may be
+ * NULL). Thread safety: safe. */
+AM_API am_status am_recall_tool_def(am_tool_format fmt,
+                                    const am_recall_tool_opts *opts,
+                                    am_buf *out, am_error *err);
 
 /* Execute the model's tool call and write the tool-result message into
  * `out` (replacing it). OpenAI: the call is a tool_calls entry
@@ -100,18 +103,16 @@ AM_API am_status am_recall_tool_def(am_tool_format fmt, am_buf *out);
  * wrong types) become an error result the model can read (AM_OK
  * returned); a call that is not JSON or lacks its id is AM_EFORMAT.
  * Searches only `user_id`'s conversations, returning opts' limit of
- * excerpts when the model gives none. The call's tool name is not
- * checked (routing calls to tools is the caller's job); bad opts are
- * AM_EINVAL as for am_recall_tool_def_v2. Thread safety: safe. */
-AM_API am_status am_recall_tool_call_v2(am_store *s, am_str user_id,
-                                        am_tool_format fmt,
-                                        const am_recall_tool_opts *opts,
-                                        am_str call, am_buf *out);
-
-/* am_recall_tool_call_v2 with the default options. Thread safety: safe. */
+ * excerpts when the model gives none, and only those scoring at least
+ * opts' min_score: when none does, the result says "No relevant past
+ * conversations found." (not an error). NULL opts: the defaults. The
+ * call's tool name is not checked (routing calls to tools is the caller's
+ * job); bad opts are AM_EINVAL as for am_recall_tool_def. Thread safety:
+ * safe. */
 AM_API am_status am_recall_tool_call(am_store *s, am_str user_id,
-                                     am_tool_format fmt, am_str call,
-                                     am_buf *out);
+                                     am_tool_format fmt,
+                                     const am_recall_tool_opts *opts,
+                                     am_str call, am_buf *out);
 
 #ifdef __cplusplus
 }

@@ -568,7 +568,7 @@ static PyObject *py_recall_tool_def(PyObject *mod, PyObject *args,
         return NULL;
     am_buf out = AM_BUF_INIT;
     am_error err = {0};
-    am_status st = am_recall_tool_def_v2(fmt, &o, &out, &err);
+    am_status st = am_recall_tool_def(fmt, &o, &out, &err);
     PyObject *r = st == AM_OK ? amp_json_loads(am_buf_str(&out))
                               : amp_raise_err(&err);
     am_buf_free(&out);
@@ -596,7 +596,7 @@ static PyObject *store_recall_tool_call(StoreObject *self, PyObject *args,
     am_buf out = AM_BUF_INIT;
     am_status st;
     Py_BEGIN_ALLOW_THREADS
-    st = am_recall_tool_call_v2(self->s, user, fmt, &o, call, &out);
+    st = am_recall_tool_call(self->s, user, fmt, &o, call, &out);
     Py_END_ALLOW_THREADS
     if (st != AM_OK) {
         am_buf_free(&out);

@@ -527,7 +527,7 @@ int cmd_recall(int argc, char **argv)
     if (o.limit > 0)
         to.limit = (size_t)o.limit;
     if (strcmp(sub, "tool-def") == 0) {
-        st = am_recall_tool_def_v2(fmt, &to, &buf, &err);
+        st = am_recall_tool_def(fmt, &to, &buf, &err);
         if (st != AM_OK)
             return cli_fail(st, &err, "tool-def");
         printf("%s\n", buf.ptr);
@@ -547,7 +547,7 @@ int cmd_recall(int argc, char **argv)
     if (st != AM_OK)
         return cli_fail(st, &err, o.db);
     if (is_call) {
-        st = am_recall_tool_call_v2(s, am_str_c(o.pos[0]), fmt, &to,
+        st = am_recall_tool_call(s, am_str_c(o.pos[0]), fmt, &to,
                                     am_str_c(o.pos[1]), &buf);
         rc = st == AM_OK ? CLI_EXIT_OK : store_fail(s, st, "tool-call");
         if (st == AM_OK)

@@ -188,7 +188,7 @@ int demo_store(void)
     printf("  indexed the conversation as %zu chunks, each summarized by "
            "the offline summarizer\n", chunks);
     st = am_recall_tool_call(
-        s, AM_STR("user_123"), AM_TOOL_ANTHROPIC,
+        s, AM_STR("user_123"), AM_TOOL_ANTHROPIC, NULL,
         AM_STR("{\"type\":\"tool_use\",\"id\":\"toolu_demo\",\"name\":"
                "\"recall_conversations\",\"input\":{\"query\":\"how did we "
                "fix the login problem\",\"limit\":1}}"),

@@ -241,7 +241,7 @@ bool srv_r_recall_tool(srv_call *c)
                  "\"anthropic\"");
         goto out;
     }
-    st = am_recall_tool_call(c->ctx->store, uid, tf, am_str_c(call), &out);
+    st = am_recall_tool_call(c->ctx->store, uid, tf, NULL, am_str_c(call), &out);
     if (st != AM_OK)
         srv_fail_status(c, st, NULL, "recall tool");
     else if ((v = loads(c, &out)) != NULL)

@@ -222,7 +222,7 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
 }
 
 static am_status search_json(am_store *s, am_str user_id, am_str query,
-                             size_t limit, json_t **out)
+                             size_t limit, double min_score, json_t **out)
 {
     am_str parts[2] = { AM_STR("recall"), user_id };
     am_search q;
@@ -236,6 +236,7 @@ static am_status search_json(am_store *s, am_str user_id, am_str query,
     q.ns = (am_ns){ parts, 2 };
     q.query = query;
     q.limit = limit > 0 ? limit : 5;
+    q.min_score = min_score;
     st = am_store_search(s, &q, &r);
     if (st != AM_OK)
         return st;
@@ -303,7 +304,7 @@ am_status am_recall_search(am_store *s, am_str user_id, am_str query,
     json_t *arr;
     if (s == NULL || out == NULL)
         return AM_EINVAL;
-    am_status st = search_json(s, user_id, query, limit, &arr);
+    am_status st = search_json(s, user_id, query, limit, 0, &arr);
     if (st == AM_OK)
         st = am__json_dump(arr, JSON_COMPACT, out, &s->err);
     json_decref(arr);
@@ -326,6 +327,7 @@ am_recall_tool_opts am_recall_tool_opts_default(void)
     o.name = AM_STR(TOOL_NAME);
     o.description = AM_STR(TOOL_DESC);
     o.limit = TOOL_LIMIT;
+    o.min_score = AM_SEARCH_MIN_SCORE;
     return o;
 }
 
@@ -341,6 +343,14 @@ static am_status tool_opts(const am_recall_tool_opts *in,
         o->description = AM_STR(TOOL_DESC);
     if (o->limit == 0)
         o->limit = TOOL_LIMIT;
+    if (o->min_score == 0)
+        o->min_score = AM_SEARCH_MIN_SCORE;
+    else if (o->min_score < 0)
+        o->min_score = 0;
+    if (!(o->min_score <= 1)) /* also NaN */
+        return am__fail(err, AM_EINVAL,
+                        "recall tool: min_score %g is above 1 (scores are "
+                        "in [0, 1])", o->min_score);
     if (o->name.len > 64)
         return am__fail(err, AM_EINVAL,
                         "recall tool: name is %zu bytes (at most 64)",
@@ -376,9 +386,9 @@ static json_t *tool_params(size_t limit)
                      "maximum", TOOL_MAX_LIMIT, "required", "query");
 }
 
-am_status am_recall_tool_def_v2(am_tool_format fmt,
-                                const am_recall_tool_opts *opts,
-                                am_buf *out, am_error *err)
+am_status am_recall_tool_def(am_tool_format fmt,
+                             const am_recall_tool_opts *opts, am_buf *out,
+                             am_error *err)
 {
     am_recall_tool_opts o;
     json_t *def;
@@ -409,11 +419,6 @@ am_status am_recall_tool_def_v2(am_tool_format fmt,
     return st;
 }
 
-am_status am_recall_tool_def(am_tool_format fmt, am_buf *out)
-{
-    return am_recall_tool_def_v2(fmt, NULL, out, NULL);
-}
-
 /* The result text the model reads. */
 static am_status render(json_t *hits, am_buf *text)
 {
@@ -421,9 +426,12 @@ static am_status render(json_t *hits, am_buf *text)
     json_t *h;
     am_status st;
     am_buf_clear(text);
-    if (n == 0)
-        return am_buf_append(text, "No relevant past conversations found.",
-                             37);
+    if (n == 0) {
+        /* Nothing scored min_score: say so rather than fill the model's
+         * context with excerpts that have nothing to do with the query. */
+        static const char none[] = "No relevant past conversations found.";
+        return am_buf_append(text, none, sizeof none - 1);
+    }
     st = am_buf_appendf(text, "Found %zu relevant excerpt%s from past "
                               "conversations:", n, n == 1 ? "" : "s");
     json_array_foreach(hits, i, h) {
@@ -450,15 +458,9 @@ static am_status render(json_t *hits, am_buf *text)
 }
 
 am_status am_recall_tool_call(am_store *s, am_str user_id,
-                              am_tool_format fmt, am_str call, am_buf *out)
-{
-    return am_recall_tool_call_v2(s, user_id, fmt, NULL, call, out);
-}
-
-am_status am_recall_tool_call_v2(am_store *s, am_str user_id,
-                                 am_tool_format fmt,
-                                 const am_recall_tool_opts *opts,
-                                 am_str call, am_buf *out)
+                              am_tool_format fmt,
+                              const am_recall_tool_opts *opts, am_str call,
+                              am_buf *out)
 {
     json_t *c = NULL, *args = NULL, *hits = NULL, *msg = NULL;
     am_buf text = AM_BUF_INIT;
@@ -511,7 +513,8 @@ am_status am_recall_tool_call_v2(am_store *s, am_str user_id,
             lim = 1;
         if (lim > TOOL_MAX_LIMIT)
             lim = TOOL_MAX_LIMIT;
-        st = search_json(s, user_id, am__json_str(qv), (size_t)lim, &hits);
+        st = search_json(s, user_id, am__json_str(qv), (size_t)lim,
+                         o.min_score, &hits);
         if (st != AM_OK)
             goto out;
         st = render(hits, &text);
