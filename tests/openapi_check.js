@@ -88,6 +88,10 @@ async function main() {
         call: { type: 'tool_use', id: 't', name: 'recall_conversations', input: { query: 'hello' } } }, 200);
     await call('/v1/memtool', { user_id: 'u', input: { command: 'create', path: '/memories/a', file_text: 'x' } }, 200);
     await call('/v1/memtool', { user_id: 'u', input: { command: 'view', path: '/etc' } }, 200);
+    await call('/v1/memory/add', { conversation_id: 'c', messages: msgs }, 200);
+    await call('/v1/memory/add', { conversation_id: 'c', messages: [{ content: 'x' }] }, 400);
+    await call('/v1/memory/context', { conversation_id: 'c', format: 'anthropic' }, 200);
+    await call('/v1/memory/stats', { conversation_id: 'c' }, 200);
     await call('/v1/tokens/count', { model: 'gpt-4o', text: 'hello' }, 200);
     await call('/v1/tokens/count', { messages: msgs }, 200);
     await call('/v1/context/trim', { messages: msgs, max_messages: 2 }, 200);

@@ -120,6 +120,22 @@ jcheck price_known '.known' true
 req price_bad POST /v1/price '{"model":"gpt-4o","input_tokens":-1}' 400
 jcheck price_field '.error.field' '"input_tokens"'
 
+# ---- The memory manager, one per conversation ----
+req mm_add POST /v1/memory/add '{"conversation_id":"conv1","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"my name is Ada"}]}' 200
+jcheck mm_added '.added' 2
+req mm_add2 POST /v1/memory/add '{"conversation_id":"conv1","messages":[{"role":"assistant","content":"hello Ada"}]}' 200
+jcheck mm_count '.stats.messages' 3
+req mm_ctx POST /v1/memory/context '{"conversation_id":"conv1"}' 200
+jcheck mm_ctx_roles '[.messages[].role]' '["system","user","assistant"]'
+req mm_ctx_anthropic POST /v1/memory/context '{"conversation_id":"conv1","format":"anthropic"}' 200
+jcheck mm_ctx_system '.messages.system' '"be brief"'
+req mm_other POST /v1/memory/stats '{"conversation_id":"conv2"}' 200
+jcheck mm_other_empty '.stats.messages' 0
+req mm_bad POST /v1/memory/add '{"conversation_id":"conv1","messages":[{"content":"x"}]}' 400
+jcheck mm_bad_field '.error.field' '"messages"'
+req mm_no_id POST /v1/memory/context '{}' 400
+jcheck mm_no_id_field '.error.field' '"conversation_id"'
+
 # ---- Bad input and protocol errors ----
 req no_body POST /v1/items/put '' 400
 req not_json POST /v1/items/put '{"ns":["a"],' 400
@@ -184,6 +200,14 @@ grep -q '"event":"stopped"' "$log" && pass=$((pass + 1)) ||
     pass=$((pass + 1)) || { echo "FAIL db_check"; fails=$((fails + 1)); }
 "$cli" store get slow upload --db "$tmp/t.db" >/dev/null 2>&1 &&
     pass=$((pass + 1)) || { echo "FAIL inflight_committed"; fails=$((fails + 1)); }
+
+# ---- A restart loses no conversation of the memory manager ----
+start_server "$tmp/t.db"
+req mm_restart POST /v1/memory/context '{"conversation_id":"conv1"}' 200
+jcheck mm_restart_msgs '[.messages[].content]' '["be brief","my name is Ada","hello Ada"]'
+req mm_restart_add POST /v1/memory/add '{"conversation_id":"conv1","messages":[{"role":"user","content":"and yours?"}]}' 200
+jcheck mm_restart_total '.stats.messages_added' 4
+stop_server
 
 # ---- 503 past --max-conns ----
 start_server "$tmp/t.db" --max-conns 2

@@ -39,6 +39,7 @@ req a_sess POST /v1/sessions/add '{"session_id":"s1","user_id":"u","items":["SEC
 req a_recall POST /v1/recall/index '{"user_id":"u","session_id":"c1","messages":[{"role":"user","content":"SECRET-A recall about dogs"},{"role":"assistant","content":"ok"}]}' 200 "$A"
 req a_mem POST /v1/memtool '{"user_id":"u","input":{"command":"create","path":"/memories/f.md","file_text":"SECRET-A file"}}' 200 "$A"
 jcheck a_mem_ok '.is_error' false
+req a_memmgr POST /v1/memory/add '{"conversation_id":"u","messages":[{"role":"user","content":"SECRET-A conversation"}]}' 200 "$A"
 req a_get POST /v1/items/get '{"ns":["x"],"key":"k"}' 200 "$A"
 jcheck a_get_ns '.namespace' '["x"]'
 req a_list POST /v1/items/list '{}' 200 "$A"
@@ -48,8 +49,8 @@ jcheck a_list_ns '[.items[].namespace]' '[["x"],["x","deep"]]'
 req r_get POST /v1/items/get '{"ns":["x"],"key":"k"}' 200 "$R"
 for route in /v1/items/put /v1/items/delete /v1/items/undo \
              /v1/sessions/add /v1/sessions/pop /v1/sessions/clear \
-             /v1/recall/index; do
-    req "ro$route" POST "$route" '{"ns":["x"],"key":"k","value":1,"session_id":"s1","user_id":"u","items":[1],"messages":[]}' 403 "$R"
+             /v1/recall/index /v1/memory/add; do
+    req "ro$route" POST "$route" '{"ns":["x"],"key":"k","value":1,"session_id":"s1","user_id":"u","items":[1],"messages":[],"conversation_id":"u"}' 403 "$R"
     jcheck "ro_code$route" '.error.code' '"forbidden"'
 done
 req ro_mem_write POST /v1/memtool '{"user_id":"u","input":{"command":"delete","path":"/memories/f.md"}}' 403 "$R"
@@ -65,7 +66,7 @@ for ns in '["x"]' '["acme","x"]' '["acme"]' '["x","deep"]' '["acme:x"]' \
 done
 for id in u acme:u 'acme\u0000u' ../acme/u 'bob:acme:u' ':u' 'acme'; do
     for sid in s1 acme:s1 'acme\u0000s1' c1; do
-        bodies+=("{\"user_id\":\"$id\",\"session_id\":\"$sid\",\"query\":\"SECRET dogs\",\"limit\":1,\"call\":{\"id\":\"t1\",\"type\":\"function\",\"function\":{\"name\":\"recall_conversations\",\"arguments\":\"{\\\"query\\\":\\\"dogs\\\"}\"}}}")
+        bodies+=("{\"user_id\":\"$id\",\"conversation_id\":\"$id\",\"messages\":[{\"role\":\"user\",\"content\":\"B-WAS-HERE\"}],\"session_id\":\"$sid\",\"query\":\"SECRET dogs\",\"limit\":1,\"call\":{\"id\":\"t1\",\"type\":\"function\",\"function\":{\"name\":\"recall_conversations\",\"arguments\":\"{\\\"query\\\":\\\"dogs\\\"}\"}}}")
     done
     for path in /memories/f.md /memories /memories/../memories/f.md /memories/acme/f.md '/memories/u/f.md'; do
         bodies+=("{\"user_id\":\"$id\",\"input\":{\"command\":\"view\",\"path\":\"$path\"}}")
@@ -77,7 +78,8 @@ routes=$(jq -r '.paths|keys[]' <<'EOF'
 "/v1/recall/search":0,"/v1/recall/tool":0,"/v1/memtool":0,
 "/v1/items/put":0,"/v1/items/delete":0,"/v1/items/undo":0,
 "/v1/sessions/add":0,"/v1/sessions/pop":0,"/v1/sessions/clear":0,
-"/v1/recall/index":0}}
+"/v1/recall/index":0,"/v1/memory/add":0,"/v1/memory/context":0,
+"/v1/memory/stats":0}}
 EOF
 )
 # One curl process sends them all (a config file with one block per call).
@@ -104,7 +106,7 @@ done
 echo "tenant B made $ncalls calls on ${#bodies[@]} crafted bodies"
 expect_eq never_crossed "$crossed" 0
 # Every route of the table was tried (the table and this list agree).
-expect_eq all_routes "$(echo "$routes" | wc -l)" 17
+expect_eq all_routes "$(echo "$routes" | wc -l)" 20
 
 # ---- A's data is exactly as A left it ----
 req a_get_after POST /v1/items/get '{"ns":["x"],"key":"k"}' 200 "$A"
@@ -121,6 +123,8 @@ req a_recall_after POST /v1/recall/search '{"user_id":"u","query":"dogs"}' 200 "
 jcheck a_recall_hit '.results[0].session_id' '"c1"'
 req a_mem_after POST /v1/memtool '{"user_id":"u","input":{"command":"view","path":"/memories/f.md"}}' 200 "$A"
 jcontains a_mem_file '.content' 'SECRET-A file'
+req a_memmgr_after POST /v1/memory/context '{"conversation_id":"u"}' 200 "$A"
+jcheck a_memmgr_msgs '[.messages[].content]' '["SECRET-A conversation"]'
 # B's own writes landed in B's space only.
 req b_list POST /v1/items/list '{}' 200 "$B"
 if grep -q 'SECRET-A' "$tmp/body"; then echo "FAIL b_list"; fails=$((fails + 1)); else pass=$((pass + 1)); fi

@@ -23,6 +23,8 @@ bool srv_ctx_open(srv_ctx *ctx, const srv_opts *o)
 
     memset(ctx, 0, sizeof *ctx);
     memset(&err, 0, sizeof err);
+    for (size_t i = 0; i < SRV_CONV_LOCKS; i++)
+        pthread_mutex_init(&ctx->conv_locks[i], NULL);
     ctx->max_body = o->max_body != 0 ? o->max_body : (size_t)1 << 20;
     ctx->max_depth = o->max_depth != 0 ? o->max_depth : 32;
     if (o->db == NULL || o->db[0] == '\0') {

@@ -10,7 +10,8 @@
  * part, and every user, session or conversation id gets "<tenant>:" in
  * front, so no spelling of a namespace or id reaches another tenant's data.
  * Tenant names are [A-Za-z0-9_.-]+, which keeps "<tenant>:" unambiguous, and
- * never "recall" or "memtool", the first parts the library itself uses.
+ * never "recall", "memtool" or "memmgr", the first parts the library and
+ * the memory manager routes use.
  */
 #ifndef AM_SRV_INT_H
 #define AM_SRV_INT_H
@@ -48,6 +49,8 @@ const srv_tenant *srv_keys_find(const srv_keys *keys, const char *key,
 typedef struct srv_tz_cache srv_tz_cache;
 typedef struct srv_mcp_sessions srv_mcp_sessions;
 
+#define SRV_CONV_LOCKS 64
+
 typedef struct srv_ctx {
     am_store *store;
     am_embedder *embedder;
@@ -55,6 +58,9 @@ typedef struct srv_ctx {
     srv_tz_cache *tokenizers;
     srv_mcp_sessions *sessions;  /* MCP over HTTP (srv_mcp_http.c) */
     char *openapi;               /* the /openapi.json document */
+    /* Serialize requests on one conversation of the memory manager
+     * (srv_routes_memory.c): the id's hash picks the lock. */
+    pthread_mutex_t conv_locks[SRV_CONV_LOCKS];
     size_t max_body;             /* bytes */
     size_t max_depth;            /* JSON nesting */
 } srv_ctx;
@@ -173,6 +179,9 @@ bool srv_r_recall_search(srv_call *c);
 bool srv_r_recall_tool(srv_call *c);
 bool srv_r_memtool(srv_call *c);
 bool srv_r_healthz(srv_call *c);
+bool srv_r_memory_add(srv_call *c);
+bool srv_r_memory_context(srv_call *c);
+bool srv_r_memory_stats(srv_call *c);
 
 /* The OpenAPI 3.1 document of every route (srv_openapi.c), or NULL with
  * the path of the route lacking a valid schema row in `missing`. */

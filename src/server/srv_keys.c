@@ -41,7 +41,8 @@ static bool tenant_name_ok(const char *s)
             return false;
     }
     /* The library's own first namespace parts. */
-    return strcmp(s, "recall") != 0 && strcmp(s, "memtool") != 0;
+    return strcmp(s, "recall") != 0 && strcmp(s, "memtool") != 0 &&
+           strcmp(s, "memmgr") != 0;
 }
 
 static am_status fail(am_error *err, am_status st, const char *what,
@@ -103,7 +104,7 @@ am_status srv_keys_load(const char *path, srv_keys **out, am_error *err)
         }
         if (!tenant_name_ok(tenant)) {
             st = fail(err, AM_EFORMAT, "a tenant is 1 to 63 of "
-                      "[A-Za-z0-9_.-], not 'recall' or 'memtool'", path,
+                      "[A-Za-z0-9_.-], not 'recall', 'memtool' or 'memmgr'", path,
                       lineno);
             goto out;
         }

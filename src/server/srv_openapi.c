@@ -47,7 +47,16 @@ static const char components[] = S({
             "at_ms": {"type": "integer"}, "actor": {"type": "string"},
             "value": {}, "old_value": {}}},
     "Messages": {"description": "a conversation: an OpenAI messages array, an Anthropic request object {system, messages} or agentmem JSON, as 'format' says"},
-    "Format": {"enum": ["openai", "anthropic", "agentmem"]}
+    "Format": {"enum": ["openai", "anthropic", "agentmem"]},
+    "MemoryStats": {"type": "object", "description": "the memory manager's statistics (am_memory_stats_json)",
+        "required": ["current_tokens", "total_tokens", "messages",
+                     "compression_count", "tokens_saved", "model"],
+        "properties": {"current_tokens": {"type": "integer"},
+            "total_tokens": {"type": "integer"},
+            "messages": {"type": "integer"},
+            "compression_count": {"type": "integer"},
+            "tokens_saved": {"type": "integer"},
+            "model": {"type": "string"}}}
 });
 
 /* ---- Per route: request and 200-response schemas ---- */
@@ -173,6 +182,29 @@ static const api_row rows[] = {
       S({"type": "object", "additionalProperties": false,
       "required": ["content", "is_error"], "properties": {
       "content": {"type": "string"}, "is_error": {"type": "boolean"}}}) },
+    { "/v1/memory/add", S({"type": "object",
+      "required": ["conversation_id", "messages"], "properties": {
+      "conversation_id": {"type": "string", "minLength": 1},
+      "messages": {"$ref": "#/components/schemas/Messages"},
+      "format": {"$ref": "#/components/schemas/Format"}}}),
+      S({"type": "object", "additionalProperties": false,
+      "required": ["added", "compressions", "stats"], "properties": {
+      "added": {"type": "integer"}, "compressions": {"type": "integer"},
+      "stats": {"$ref": "#/components/schemas/MemoryStats"}}}) },
+    { "/v1/memory/context", S({"type": "object",
+      "required": ["conversation_id"], "properties": {
+      "conversation_id": {"type": "string", "minLength": 1},
+      "format": {"$ref": "#/components/schemas/Format"}}}),
+      S({"type": "object", "additionalProperties": false,
+      "required": ["messages", "stats"], "properties": {
+      "messages": {"$ref": "#/components/schemas/Messages"},
+      "stats": {"$ref": "#/components/schemas/MemoryStats"}}}) },
+    { "/v1/memory/stats", S({"type": "object",
+      "required": ["conversation_id"], "properties": {
+      "conversation_id": {"type": "string", "minLength": 1}}}),
+      S({"type": "object", "additionalProperties": false,
+      "required": ["stats"], "properties": {
+      "stats": {"$ref": "#/components/schemas/MemoryStats"}}}) },
     { "/v1/tokens/count", S({"type": "object", "properties": {
       "model": {"type": "string"}, "text": {"type": "string"},
       "messages": {"$ref": "#/components/schemas/Messages"}},

@@ -48,6 +48,13 @@ const srv_route srv_routes[] = {
       "execute a model's recall tool call (OpenAI or Anthropic format)" },
     { "POST", "/v1/memtool", srv_r_memtool, false, true,
       "execute one file-style memory tool command" },
+    /* The memory manager, one per conversation, persisted */
+    { "POST", "/v1/memory/add", srv_r_memory_add, true, true,
+      "add messages to a conversation's memory manager" },
+    { "POST", "/v1/memory/context", srv_r_memory_context, false, true,
+      "the context to send for a conversation, with statistics" },
+    { "POST", "/v1/memory/stats", srv_r_memory_stats, false, true,
+      "a conversation's memory statistics" },
     /* Stateless context operations */
     { "POST", "/v1/tokens/count", srv_r_tokens_count, false, true,
       "count the tokens of a text or a conversation for a model" },
