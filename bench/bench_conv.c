@@ -107,7 +107,7 @@ static int build(am_conv *c, long n)
             am_tool_call tc = { AM_STR("call_abc123"), AM_STR("function"),
                                 AM_STR("search"),
                                 AM_STR("{\"query\":\"agent memory\","
-                                       "\"limit\":10}") };
+                                       "\"limit\":10}"), AM_STR("") };
             st = am_msg_add_tool_call(m, &tc, &e);
         }
         if (st == AM_OK) {

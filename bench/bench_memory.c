@@ -68,7 +68,7 @@ static void build(am_msg_list *l, size_t n)
         for (int c = 0; c < ncalls; c++) {
             am_tool_call tc = { { NULL, 0 }, AM_STR("function"),
                                 AM_STR("get_order"),
-                                AM_STR("{\"order\":42}") };
+                                AM_STR("{\"order\":42}"), AM_STR("") };
             snprintf(ids[c], sizeof ids[c], "call_%d", ++call);
             tc.id = am_str_c(ids[c]);
             am_msg_add_tool_call(m, &tc, NULL);

@@ -115,7 +115,7 @@ AM_TEST(persistent_agent_is_restored_on_next_open)
     am_msg *msg = NULL;
     am_error err;
     am_tool_call tc = { AM_STR("c1"), AM_STR("function"), AM_STR("f"),
-                        AM_STR("{}") };
+                        AM_STR("{}"), AM_STR("") };
 
     CHECK_OK(am_convmgr_set_retention(m, AM_STR("Planner/Öne"),
                                       AM_RETAIN_PERSISTENT));

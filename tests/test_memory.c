@@ -21,7 +21,7 @@ static am_msg *call_msg(const char *id1, const char *id2, const char *tool)
 {
     am_msg *m = NULL;
     am_tool_call tc = { am_str_c(id1), AM_STR("function"), am_str_c(tool),
-                        AM_STR("{\"q\":\"status of the order\"}") };
+                        AM_STR("{\"q\":\"status of the order\"}"), AM_STR("") };
     CHECK_OK(am_msg_create(NULL, AM_ROLE_ASSISTANT, &m, NULL));
     CHECK_OK(am_msg_add_tool_call(m, &tc, NULL));
     if (id2 != NULL) {

@@ -200,7 +200,7 @@ AM_TEST(plain_text_covers_content_tools_and_thought)
     am_error err;
     am_buf b = AM_BUF_INIT;
     am_tool_call tc = { AM_STR("c1"), AM_STR(""), AM_STR("search"),
-                        AM_STR("{\"q\":\"cats\"}") };
+                        AM_STR("{\"q\":\"cats\"}"), AM_STR("") };
     am_agent_content ac = { AM_STR("think"), AM_ACTION_CALL_TOOL,
                             AM_STR("") };
 
@@ -670,7 +670,7 @@ static am_status setter_body(void *ctx, const am_allocator *alloc)
     am_error err;
     am_status st;
     am_tool_call tc = { AM_STR("call_1"), AM_STR("function"),
-                        AM_STR("lookup"), AM_STR("{\"q\":\"x\"}") };
+                        AM_STR("lookup"), AM_STR("{\"q\":\"x\"}"), AM_STR("") };
     am_agent_call ag = { AM_STR("planner"), AM_STR("{\"goal\":\"plan\"}") };
     am_agent_content ac = { AM_STR("thinking it over"),
                             AM_ACTION_CALL_TOOL, AM_STR("{\"a\":1}") };

@@ -401,7 +401,7 @@ AM_TEST(trim_keeps_reasoning_items_with_their_turn)
     am_msg *m = NULL;
     am_part p;
     am_tool_call tc = { AM_STR("r1"), AM_STR("function"), AM_STR("search"),
-                        AM_STR("{}") };
+                        AM_STR("{}"), AM_STR("") };
     CHECK_OK(am_msg_create_text(NULL, AM_ROLE_USER, AM_STR("Find it."), &m,
                                 NULL));
     CHECK_OK(am_msg_list_push(&l, m));
@@ -551,7 +551,7 @@ static void random_history(uint64_t *seed, am_msg_list *l)
             am_msg_create(NULL, AM_ROLE_ASSISTANT, &m, NULL);
             for (size_t c = 0; c < k && npending < 8; c++) {
                 am_tool_call tc = { { NULL, 0 }, AM_STR("function"),
-                                    AM_STR("f"), AM_STR("{}") };
+                                    AM_STR("f"), AM_STR("{}"), AM_STR("") };
                 /* Sometimes reuse an old id. */
                 int id = prng(seed) % 10 == 0 && next_id > 0
                              ? (int)(prng(seed) % (uint64_t)next_id)

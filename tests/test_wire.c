@@ -43,6 +43,68 @@ static void dump(const am_msg_list *l, am_format fmt, unsigned flags,
                                fmt, flags, b, &err), &err);
 }
 
+AM_TEST(tool_call_id_and_call_id_stay_distinct_through_every_format)
+{
+    static const am_format fmts[] = { AM_FORMAT_AGENTMEM, AM_FORMAT_OPENAI,
+                                       AM_FORMAT_ANTHROPIC };
+    am_msg *m = NULL, *u = NULL, *r = NULL;
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_buf b = AM_BUF_INIT;
+    am_error err;
+    /* The Responses API's shape: item id fc_..., call id call_... */
+    am_tool_call tc = { AM_STR("fc_1"), AM_STR("function"), AM_STR("search"),
+                        AM_STR("{\"q\":1}"), AM_STR("call_1") };
+    CHECK_OK(am_msg_create_text(NULL, AM_ROLE_USER, AM_STR("find"), &u,
+                                NULL));
+    CHECK_OK(am_msg_create(NULL, AM_ROLE_ASSISTANT, &m, NULL));
+    CHECK_OK(am_msg_add_tool_call(m, &tc, NULL));
+    CHECK_OK(am_msg_create_text(NULL, AM_ROLE_TOOL, AM_STR("found"), &r,
+                                NULL));
+    CHECK_OK(am_msg_set_tool_call_id(r, AM_STR("fc_1"), NULL));
+    const am_msg *const three[] = { u, m, r };
+    for (size_t i = 0; i < 3; i++) {
+        CHECK_OK_E(am_msgs_to_json(three, 3, fmts[i], 0, &b, &err), &err);
+        CHECK_CONTAINS(b.ptr, "\"call_id\":\"call_1\"");
+        am_msg_list_clear(&l);
+        load(fmts[i], b.ptr, &l);
+        const am_tool_call *back = NULL;
+        for (size_t k = 0; k < l.count; k++)
+            if (am_msg_tool_call_count(l.items[k]) == 1)
+                back = am_msg_tool_call(l.items[k], 0);
+        CHECK(back != NULL);
+        CHECK_STR_EQ(back->id.ptr, "fc_1");
+        CHECK_EQ(back->call_id.len, 6);
+        CHECK(memcmp(back->call_id.ptr, "call_1", 6) == 0);
+        /* PORTABLE leaves the extension out for the provider's API. */
+        if (fmts[i] != AM_FORMAT_AGENTMEM) {
+            CHECK_OK(am_msgs_to_json(three, 3, fmts[i], AM_WIRE_PORTABLE, &b,
+                                     NULL));
+            CHECK(strstr(b.ptr, "call_id\":\"call_1") == NULL);
+        }
+    }
+    /* Without a call id nothing extra is written. */
+    am_msg_list_clear(&l);
+    load(AM_FORMAT_AGENTMEM, agent_conv, &l);
+    CHECK_EQ(am_msg_tool_call(l.items[2], 0)->call_id.len, 0);
+    dump(&l, AM_FORMAT_AGENTMEM, 0, &b);
+    CHECK(strstr(b.ptr, "\"call_id\"") == NULL);
+    /* A call id that is not a string is named. */
+    am_msg_list_clear(&l);
+    CHECK_ST(am_msgs_from_json(NULL, AM_FORMAT_OPENAI,
+                               AM_STR("[{\"role\":\"assistant\","
+                                      "\"tool_calls\":[{\"id\":\"a\","
+                                      "\"call_id\":1,\"function\":{"
+                                      "\"name\":\"f\"}}]}]"),
+                               &l, &err),
+             AM_EFORMAT);
+    CHECK_CONTAINS(err.msg, "call_id");
+    am_msg_list_free(&l);
+    am_buf_free(&b);
+    am_msg_free(u);
+    am_msg_free(m);
+    am_msg_free(r);
+}
+
 AM_TEST(openai_messages_carry_tools_names_images_and_reasoning)
 {
     am_msg_list l = AM_MSG_LIST_INIT, back = AM_MSG_LIST_INIT;

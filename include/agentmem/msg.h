@@ -127,12 +127,21 @@ typedef struct am_part {
 /* A tool call requested by an assistant message (OpenAI's shape).
  * `arguments` is a JSON string as the model produced it (not validated as
  * JSON, since models sometimes emit broken JSON and the caller may want to
- * see it). `type` is usually "function". */
+ * see it). `type` is usually "function".
+ *
+ * `call_id` is the OpenAI Responses API's name for the id a function's
+ * output must answer ("call_..."), distinct from the item's `id`
+ * ("fc_..."); the seed's ToolCallMsg carries both. Empty when the
+ * provider has only one id. It round-trips through every format: the
+ * agentmem JSON always, and the OpenAI and Anthropic formats as an
+ * agentmem extension field "call_id" on the tool call (left out with
+ * AM_WIRE_PORTABLE, since those APIs reject unknown fields). */
 typedef struct am_tool_call {
     am_str id;
     am_str type;
     am_str name;
     am_str arguments;
+    am_str call_id;
 } am_tool_call;
 
 /* A request to another agent. `request` is JSON text (a string request is

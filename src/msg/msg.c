@@ -204,7 +204,8 @@ static size_t fields_need(const am__msg_fields *f)
         n += r16(f->ntcs * sizeof(am_tool_call));
     for (size_t i = 0; i < f->ntcs; i++)
         n += str_need(f->tcs[i].id) + str_need(f->tcs[i].type) +
-             str_need(f->tcs[i].name) + str_need(f->tcs[i].arguments);
+             str_need(f->tcs[i].name) + str_need(f->tcs[i].arguments) +
+             str_need(f->tcs[i].call_id);
     if (f->nacs != 0)
         n += r16(f->nacs * sizeof(am_agent_call));
     for (size_t i = 0; i < f->nacs; i++)
@@ -261,6 +262,7 @@ static void fields_copy(am__arena *ar, am__msg_fields *d,
         d->tcs[i].type = str_copy(ar, s->tcs[i].type, oom);
         d->tcs[i].name = str_copy(ar, s->tcs[i].name, oom);
         d->tcs[i].arguments = str_copy(ar, s->tcs[i].arguments, oom);
+        d->tcs[i].call_id = str_copy(ar, s->tcs[i].call_id, oom);
     }
     d->acs = array_room(ar, s->nacs, sizeof(am_agent_call), oom);
     if (*oom)
@@ -703,7 +705,9 @@ am_status am_msg_add_tool_call(am_msg *msg, const am_tool_call *tc,
         (st = am__msg_check_str(ENV(msg), tc->name, "tool_calls.name",
                                 err)) ||
         (st = am__msg_check_str(ENV(msg), tc->arguments,
-                                "tool_calls.arguments", err)))
+                                "tool_calls.arguments", err)) ||
+        (st = am__msg_check_str(ENV(msg), tc->call_id, "tool_calls.call_id",
+                                err)))
         return st;
     if (tc->id.len == 0 || tc->name.len == 0)
         return am__fail(err, AM_EINVAL, "tool call: needs an id and a name");
@@ -718,6 +722,7 @@ am_status am_msg_add_tool_call(am_msg *msg, const am_tool_call *tc,
                       &oom);
     c.name = str_copy(&msg->ar, tc->name, &oom);
     c.arguments = str_copy(&msg->ar, tc->arguments, &oom);
+    c.call_id = str_copy(&msg->ar, tc->call_id, &oom);
     if (oom)
         return am__fail(err, AM_ENOMEM, "out of memory adding a tool call");
     arr[msg->f.ntcs] = c;

@@ -154,6 +154,8 @@ am_status am__msg_write(const am_msg *msg, am_buf *out)
             if (st == AM_OK) st = KEY_STR(",\"type\":", t->type);
             if (st == AM_OK) st = KEY_STR(",\"name\":", t->name);
             if (st == AM_OK) st = KEY_STR(",\"arguments\":", t->arguments);
+            if (st == AM_OK && t->call_id.len != 0)
+                st = KEY_STR(",\"call_id\":", t->call_id);
             if (st == AM_OK) st = PUT("}");
         }
         if (st == AM_OK)
@@ -527,7 +529,7 @@ static am_status read_tool_calls(rd *r, const am__jnode *v,
                                  am__msg_fields *f)
 {
     static const char *const keys[] = { "id", "type", "name", "arguments",
-                                        NULL };
+                                        "call_id", NULL };
     am_status st;
     size_t i = 0;
 
@@ -548,7 +550,9 @@ static am_status read_tool_calls(rd *r, const am__jnode *v,
             (st = get_str(r, am__jobj_get(x, "name"), "tool_calls.name",
                           &t->name)) != AM_OK ||
             (st = get_str(r, am__jobj_get(x, "arguments"),
-                          "tool_calls.arguments", &t->arguments)) != AM_OK)
+                          "tool_calls.arguments", &t->arguments)) != AM_OK ||
+            (st = get_str(r, am__jobj_get(x, "call_id"),
+                          "tool_calls.call_id", &t->call_id)) != AM_OK)
             return st;
         if (t->id.len == 0 || t->name.len == 0)
             return rfail(r, x, "tool_calls[%zu]: needs an id and a name",

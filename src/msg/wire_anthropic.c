@@ -340,6 +340,10 @@ static am_status write_msg(aw *w, const am_msg *m, size_t i)
         if ((st = begin_block(w, f->role)) == AM_OK)
             st = am__put_kstr(w->out, "{\"type\":\"tool_use\",\"id\":",
                               t->id);
+        /* An agentmem extension, as in the OpenAI writer. */
+        if (st == AM_OK && t->call_id.len != 0 &&
+            !(w->flags & AM_WIRE_PORTABLE))
+            st = am__put_kstr(w->out, ",\"call_id\":", t->call_id);
         if (st == AM_OK)
             st = am__put_kstr(w->out, ",\"name\":", t->name);
         if (st == AM_OK)
@@ -697,6 +701,7 @@ static am_status read_turn(ard *r, const am__jnode *v)
             tc.type = AM_STR("function");
             tc.name = sget(b, "name");
             tc.arguments = args;
+            tc.call_id = sget(b, "call_id");
             st = am_msg_add_tool_call(m, &tc, &e);
             am__arena_free(&tmp);
             if (st != AM_OK) {

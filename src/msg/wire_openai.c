@@ -149,9 +149,12 @@ static am_status put_content(const am_msg *m, size_t i, am_buf *out,
 }
 
 static am_status put_tool_call(am_buf *out, am_str id, am_str type,
-                               am_str name, am_str args)
+                               am_str name, am_str args, am_str call_id)
 {
     am_status st = am__put_kstr(out, "{\"id\":", id);
+    /* An agentmem extension (empty when PORTABLE: see am_tool_call). */
+    if (st == AM_OK && call_id.len != 0)
+        st = am__put_kstr(out, ",\"call_id\":", call_id);
     if (st == AM_OK)
         st = am__put_kstr(out, ",\"type\":",
                           type.len != 0 ? type : AM_STR("function"));
@@ -229,7 +232,8 @@ static am_status write_msg(const am_msg *m, size_t i, unsigned flags,
             if (st == AM_OK)
                 st = put_tool_call(out, p->id, AM_STR("function"), p->name,
                                    p->json.len != 0 ? p->json
-                                                    : AM_STR("{}"));
+                                                    : AM_STR("{}"),
+                                   AM_STR(""));
             if (st == AM_OK)
                 st = am__idset_add(calls, p->id);
         }
@@ -238,7 +242,10 @@ static am_status write_msg(const am_msg *m, size_t i, unsigned flags,
             first = false;
             if (st == AM_OK)
                 st = put_tool_call(out, f->tcs[k].id, f->tcs[k].type,
-                                   f->tcs[k].name, f->tcs[k].arguments);
+                                   f->tcs[k].name, f->tcs[k].arguments,
+                                   (flags & AM_WIRE_PORTABLE)
+                                       ? AM_STR("")
+                                       : f->tcs[k].call_id);
             if (st == AM_OK)
                 st = am__idset_add(calls, f->tcs[k].id);
         }
@@ -460,6 +467,7 @@ static am_status read_tool_calls(ord *r, const am__jnode *arr, am_msg *m)
         return st;
     for (const am__jnode *it = arr->first; it != NULL; it = it->next, k++) {
         const am__jnode *id = am__jobj_get(it, "id"),
+                        *cid = am__jobj_get(it, "call_id"),
                         *ty = am__jobj_get(it, "type"),
                         *fn = am__jobj_get(it, "function"), *nm, *ar;
         am_tool_call tc;
@@ -475,6 +483,9 @@ static am_status read_tool_calls(ord *r, const am__jnode *arr, am_msg *m)
         if (ar != NULL && ar->type != AM__J_STR && ar->type != AM__J_NULL)
             return rfail(r, ar, "tool_calls[%zu].function.arguments must "
                          "be a string (JSON text)", k);
+        if (cid != NULL && cid->type != AM__J_STR)
+            return rfail(r, cid, "tool_calls[%zu].call_id must be a string",
+                         k);
         memset(&tc, 0, sizeof tc);
         tc.id = id->str;
         tc.type = ty != NULL && ty->type == AM__J_STR ? ty->str
@@ -482,6 +493,8 @@ static am_status read_tool_calls(ord *r, const am__jnode *arr, am_msg *m)
         tc.name = nm->str;
         if (ar != NULL && ar->type == AM__J_STR)
             tc.arguments = ar->str;
+        if (cid != NULL)
+            tc.call_id = cid->str;
         if ((st = am_msg_add_tool_call(m, &tc, &e)) != AM_OK)
             return sfail(r, st, &e);
     }
