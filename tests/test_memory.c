@@ -246,6 +246,71 @@ AM_TEST(selective_keeps_tool_groups_errors_and_marked_messages)
     am_memory_free(mem);
 }
 
+/* The seed's CustomCompressor: keep what says "CRITICAL:", and let
+ * nothing else that says "IMPORTANT" count. */
+static int critical_only(void *ctx, const am_msg *msg)
+{
+    int *calls = ctx;
+    am_str t = am_msg_content_text(msg);
+    (*calls)++;
+    if (t.ptr != NULL && strstr(t.ptr, "CRITICAL:") != NULL)
+        return 1;
+    if (t.ptr != NULL && strstr(t.ptr, "IMPORTANT") != NULL)
+        return -1;
+    return 0;
+}
+
+static bool context_has(am_memory *mem, const char *prefix)
+{
+    am_msg_list ctx = AM_MSG_LIST_INIT;
+    bool found = false;
+    CHECK_OK(am_memory_context(mem, &ctx));
+    for (size_t i = 0; i < ctx.count; i++) {
+        am_str t = am_msg_content_text(ctx.items[i]);
+        if (t.len >= strlen(prefix) &&
+            memcmp(t.ptr, prefix, strlen(prefix)) == 0)
+            found = true;
+    }
+    am_msg_list_free(&ctx);
+    return found;
+}
+
+AM_TEST(a_preservation_callback_keeps_and_releases_messages)
+{
+    for (int with = 0; with < 2; with++) {
+        int calls = 0;
+        am_memory_opts o = am_memory_opts_default();
+        am_memory *mem = NULL;
+        o.config.compression_threshold = 2000;
+        o.config.short_term_size = 5;
+        o.config.strategy = AM_COMPRESS_SELECTIVE;
+        snprintf(o.config.importance_markers,
+                 sizeof o.config.importance_markers, "important");
+        o.counter.tokenizer = default_tz();
+        if (with) {
+            o.should_preserve = critical_only;
+            o.should_preserve_ctx = &calls;
+        }
+        CHECK_OK(am_memory_create(&o, &mem, NULL));
+        add(mem, text_msg(AM_ROLE_SYSTEM, "You are a support agent."));
+        add(mem, text_msg(AM_ROLE_USER, "CRITICAL: ship to the new address "
+                                        "in Porto from now on."));
+        add(mem, text_msg(AM_ROLE_USER, "IMPORTANT: the customer is "
+                                        "allergic to latex."));
+        for (int i = 0; i < 30; i++)
+            turn(mem, i, false);
+        am_memory_stats s;
+        am_memory_stats_get(mem, &s);
+        CHECK(s.compressions > 0);
+        /* The marker word keeps IMPORTANT unless the callback says no;
+         * only the callback keeps CRITICAL. */
+        CHECK_EQ(context_has(mem, "CRITICAL:"), with == 1);
+        CHECK_EQ(context_has(mem, "IMPORTANT:"), with == 0);
+        CHECK_EQ(calls > 0, with == 1);
+        am_memory_free(mem);
+    }
+}
+
 AM_TEST(deletion_drops_old_messages_without_summary)
 {
     am_memory *mem = new_mem(AM_COMPRESS_DELETION, 800, 5);

@@ -345,6 +345,16 @@ typedef struct am_memory_opts {
     am_token_tracker *tracker;
     const am_allocator *alloc;
     const am_clock *clock;
+    /* Optional: the seed's _should_preserve, beside the marker words. The
+     * selective strategy asks it about each message old enough to be
+     * compressed: > 0 keeps the message (with its tool-call group, as a
+     * marker word would), 0 leaves it to the built-in rules (errors,
+     * importance_markers), < 0 lets it be compressed even if a rule would
+     * keep it. Called on the thread of am_memory_add, inside the manager's
+     * work on that call; it must not call the manager. `msg` is borrowed
+     * for the call. */
+    int (*should_preserve)(void *ctx, const am_msg *msg);
+    void *should_preserve_ctx;
 } am_memory_opts;
 
 /* Defaults: am_memory_config_default() (model "gpt-4o-mini": exact

@@ -114,6 +114,11 @@ static bool is_important(am_memory *m, const am_msg *msg)
     const char *mk = m->o.config.importance_markers;
     am_str t;
 
+    if (m->o.should_preserve != NULL) {
+        int says = m->o.should_preserve(m->o.should_preserve_ctx, msg);
+        if (says != 0)
+            return says > 0;
+    }
     am_buf_clear(&m->scratch);
     if (am_msg_text(msg, &m->scratch) != AM_OK)
         return true; /* when in doubt, keep */
