@@ -101,6 +101,7 @@ static void build(am_msg_list *l)
             tc.type = AM_STR("function");
             tc.name = c % 2 ? AM_STR("get_shipping") : AM_STR("get_order");
             tc.arguments = am_str_c(args);
+            tc.call_id = AM_STR("");
             am_msg_add_tool_call(m, &tc, NULL);
         }
         push(l, m);

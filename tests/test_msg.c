@@ -446,6 +446,7 @@ static am_msg *random_msg(test_rng *tr, const am_msg_opts *o)
         tc.type = AM_STR("function");
         tc.name = b.len ? b : AM_STR("f");
         tc.arguments = c; /* any text: models emit broken JSON too */
+        tc.call_id = c.len % 2 ? a : AM_STR("");
         CHECK_OK(am_msg_add_tool_call(m, &tc, &err));
     }
     if (bits & 64) {
