@@ -208,6 +208,54 @@ AM_TEST(react_prune_keeps_system_last_n_and_drops_duplicates)
     am_react_free(m);
 }
 
+AM_TEST(react_prunes_itself_at_1_2_times_the_limit)
+{
+    test_clock tc = { 0 };
+    am_clock clk = test_clock_make(&tc);
+    am_react_opts o = am_react_opts_default();
+    am_react *m = NULL;
+    am_react_message msg;
+    o.clock = &clk;
+    o.max_messages = 10;
+    o.max_tool_execs = 5;
+    o.max_steps = 20;
+    CHECK_OK(am_react_create(&o, &m, NULL));
+    CHECK_OK(am_react_add_message(m, AM_STR("system"), AM_STR("S")));
+    for (int i = 0; i < 11; i++) {
+        char t[16];
+        snprintf(t, sizeof t, "m%d", i);
+        CHECK_OK(am_react_add_message(m, AM_STR("user"), am_str_c(t)));
+    }
+    /* 12 messages = 1.2 x 10: pruned back to the system message plus the
+     * last 10 (the system message is not counted twice). */
+    CHECK_EQ(am_react_message_count(m), 11);
+    CHECK_OK(am_react_message_at(m, 0, &msg));
+    CHECK_MEM_EQ(msg.role.ptr, msg.role.len, "system");
+    CHECK_OK(am_react_message_at(m, 1, &msg));
+    CHECK_MEM_EQ(msg.content.ptr, msg.content.len, "m1");
+    /* A repeat takes it to 12 again: system + the last 10 (m2..m10 and the
+     * repeat), and the repeat is a duplicate of m10. */
+    CHECK_OK(am_react_add_message(m, AM_STR("user"), AM_STR("m10")));
+    CHECK_EQ(am_react_message_count(m), 10);
+    CHECK_OK(am_react_message_at(m, 1, &msg));
+    CHECK_MEM_EQ(msg.content.ptr, msg.content.len, "m2");
+    /* Below the slack nothing happens. */
+    CHECK_OK(am_react_add_message(m, AM_STR("user"), AM_STR("m11")));
+    CHECK_EQ(am_react_message_count(m), 11);
+    for (int i = 0; i < 6; i++) {
+        am_react_tool_exec e;
+        memset(&e, 0, sizeof e);
+        e.tool = AM_STR("search");
+        e.success = true;
+        CHECK_OK(am_react_add_tool_exec(m, &e));
+    }
+    CHECK_EQ(am_react_tool_exec_count(m), 5);
+    for (int i = 0; i < 24; i++)
+        CHECK_OK(am_react_add_step(m, AM_STEP_THINK, AM_STR("t")));
+    CHECK_EQ(am_react_step_count(m), 20);
+    am_react_free(m);
+}
+
 typedef struct hook_log {
     int calls;
     int fail_every;

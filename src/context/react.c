@@ -156,7 +156,8 @@ void am__react_run_hooks(am_react *m, am_react_event ev)
 
 am_react_opts am_react_opts_default(void)
 {
-    am_react_opts o = { NULL, NULL };
+    am_react_opts o;
+    memset(&o, 0, sizeof o);
     return o;
 }
 
@@ -174,6 +175,9 @@ am_status am_react_create(const am_react_opts *opts, am_react **out,
         return am__fail(err, AM_ENOMEM, "react: out of memory");
     m->alloc = o.alloc;
     m->clock = o.clock;
+    m->max_msgs = o.max_messages;
+    m->max_tools = o.max_tool_execs;
+    m->max_steps = o.max_steps;
     m->d.context = json_object();
     if (m->d.context == NULL) {
         am__free(o.alloc, m, sizeof *m);
@@ -194,6 +198,25 @@ void am_react_free(am_react *m)
 const am_error *am_react_last_error(const am_react *m)
 {
     return m != NULL ? &m->err : NULL;
+}
+
+/* ---- Automatic pruning ---- */
+
+/* `n` has reached 1.2 times `limit`: limit + ceil(limit / 5). */
+static bool over_slack(size_t n, size_t limit)
+{
+    return limit > 0 && n >= limit + (limit + 4) / 5;
+}
+
+/* After an add: prune back to the limits once a list reaches its slack.
+ * A prune that runs out of memory changes nothing; the add stands and the
+ * next add tries again. */
+static void auto_prune(am_react *m)
+{
+    if (over_slack(m->d.nmsgs, m->max_msgs) ||
+        over_slack(m->d.ntools, m->max_tools) ||
+        over_slack(m->d.nsteps, m->max_steps))
+        (void)am_react_prune(m, m->max_msgs, m->max_tools, m->max_steps);
 }
 
 /* ---- Messages ---- */
@@ -242,6 +265,7 @@ am_status am_react_add_message(am_react *m, am_str role, am_str content)
         return st;
     m->d.msgs[m->d.nmsgs++] = rec;
     am__react_run_hooks(m, AM_REACT_EV_MESSAGE);
+    auto_prune(m);
     return AM_OK;
 }
 
@@ -341,6 +365,7 @@ am_status am_react_add_tool_exec(am_react *m, const am_react_tool_exec *e)
         return st;
     m->d.tools[m->d.ntools++] = rec;
     am__react_run_hooks(m, AM_REACT_EV_TOOL);
+    auto_prune(m);
     return AM_OK;
 }
 
@@ -432,6 +457,7 @@ am_status am_react_add_step(am_react *m, am_step_type type, am_str content)
     rec.ts = am_clock_now(m->clock);
     m->d.steps[m->d.nsteps++] = rec;
     am__react_run_hooks(m, AM_REACT_EV_STEP);
+    auto_prune(m);
     return AM_OK;
 }
 

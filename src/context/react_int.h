@@ -78,6 +78,7 @@ struct am_react {
     size_t hook_failures;
     am_error hook_err;
     const am_react_domain_type *dtype;
+    size_t max_msgs, max_tools, max_steps; /* automatic pruning; 0: off */
 };
 
 /* ---- Strings (react.c) ---- */
