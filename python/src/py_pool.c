@@ -1,4 +1,4 @@
-/* pool.c -- the allocator for the messages the extension converts.
+/* py_pool.c -- the allocator for the messages the extension converts.
  *
  * A trim of 10,000 dicts creates and frees 10,000 small messages per call.
  * With malloc, glibc hands the freed heap top back to the kernel after each
@@ -9,7 +9,7 @@
  * larger than 4 KiB go straight to malloc. Thread-safe (one mutex; held
  * for a list push or pop only).
  */
-#include "amp.h"
+#include "py_amp.h"
 
 #include <pthread.h>
 #include <stdlib.h>

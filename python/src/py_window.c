@@ -1,8 +1,8 @@
-/* window.c -- the context window from Python: trim, summarize and the
+/* py_window.c -- the context window from Python: trim, summarize and the
  * summarization middleware (window.h), with summarizers that are the
  * offline one, a Python callable (called from C with the GIL taken back)
  * or an OpenAI-compatible server (am_llm). */
-#include "amp.h"
+#include "py_amp.h"
 
 #include <string.h>
 

@@ -1,8 +1,8 @@
-/* tokens.c -- token counting from Python: count_tokens (exact, a text or a
+/* py_tokens.c -- token counting from Python: count_tokens (exact, a text or a
  * message list), count_tokens_approximate, get_context_limit, model_info,
  * and the module's cache of shared tokenizers (one per model name; an
  * am_tokenizer is immutable, so every thread may use it at once). */
-#include "amp.h"
+#include "py_amp.h"
 
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* convert.c -- Python messages to am_msg and back.
+/* py_convert.c -- Python messages to am_msg and back.
  *
  * Three shapes are accepted, all duck-typed so that no framework needs to
  * be installed: OpenAI-style dicts ({"role", "content", "name",
@@ -6,7 +6,7 @@
  * (attributes role, content, name, tool_calls, tool_call_id, agent_calls,
  * structured_data, images), and LangChain-style message objects (.type of
  * "human"/"ai"/"system"/"tool", .content, .tool_calls with "args"). */
-#include "amp.h"
+#include "py_amp.h"
 
 #include <stdio.h>
 #include <string.h>

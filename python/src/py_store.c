@@ -1,10 +1,10 @@
-/* store.c -- the long-term store (store.h) and conversation recall
+/* py_store.c -- the long-term store (store.h) and conversation recall
  * (recall.h) from Python: a _Store type over one am_store handle.
  *
  * am_store is thread-safe, so every call releases the GIL. close() may race
  * with calls from other threads: a read-write lock lets calls run together
  * and makes close wait until none is in flight. */
-#include "amp.h"
+#include "py_amp.h"
 
 #include <pthread.h>
 #include <string.h>

@@ -1,7 +1,7 @@
-/* wire.c -- messages to and from JSON text in agentmem's own format and
+/* py_wire.c -- messages to and from JSON text in agentmem's own format and
  * the OpenAI and Anthropic wire formats (am_msgs_to_json /
  * am_msgs_from_json), for agentmem.conversation. */
-#include "amp.h"
+#include "py_amp.h"
 
 #include <string.h>
 

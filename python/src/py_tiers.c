@@ -1,4 +1,4 @@
-/* tiers.c -- hierarchical memory tiers (tiers.h) from Python: a _Tiers
+/* py_tiers.c -- hierarchical memory tiers (tiers.h) from Python: a _Tiers
  * type over one am_tiers handle and a compact _TierItem record.
  *
  * store/retrieve are hash-table operations in C, so they keep the GIL (a
@@ -8,7 +8,7 @@
  * enums only when asked. Content that is a str is stored as its UTF-8
  * bytes; anything else as JSON (AM_TIER_JSON) and decoded on the way back.
  */
-#include "amp.h"
+#include "py_amp.h"
 
 #include <string.h>
 

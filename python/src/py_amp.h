@@ -1,4 +1,4 @@
-/* amp.h -- what the files of the _agentmem extension module share.
+/* py_amp.h -- what the files of the _agentmem extension module share.
  *
  * The extension is a thin layer: Python objects in, libagentmem calls, Python
  * objects out. Conventions: a function returning int gives 0 on success and
@@ -49,7 +49,7 @@ PyObject *amp_json_dumps(PyObject *o);
 /* json.loads(text) as a new object, or NULL. */
 PyObject *amp_json_loads(am_str text);
 
-/* ---- tokens.c ---- */
+/* ---- py_tokens.c ---- */
 
 /* The shared tokenizer for `model` (opened once and cached for the life
  * of the module; NULL model: o200k_base). Borrowed; NULL with an
@@ -57,7 +57,7 @@ PyObject *amp_json_loads(am_str text);
 const am_tokenizer *amp_tokenizer(PyObject *model);
 int amp_tokens_init(PyObject *module);
 
-/* ---- convert.c ---- */
+/* ---- py_convert.c ---- */
 
 /* Convert one message -- an OpenAI-style dict, an agentmem Message, or a
  * LangChain-style object (duck-typed on .type/.content) -- into a new
@@ -77,16 +77,16 @@ void amp_msgs_free(amp_msgs *m);
  * tool_call_id, tool_calls). */
 PyObject *amp_msg_to_dict(const am_msg *msg);
 
-/* ---- pool.c ---- */
+/* ---- py_pool.c ---- */
 
 /* Message options whose allocator keeps freed small blocks for reuse
- * (see pool.c). Static; call once with the GIL held before threads use
+ * (see py_pool.c). Static; call once with the GIL held before threads use
  * it (module init does). */
 const am_msg_opts *amp_msg_opts(void);
 /* The pooling allocator itself (thread-safe). */
 const am_allocator *amp_pool(void);
 
-/* ---- window.c, store.c ---- */
+/* ---- py_window.c, store.c ---- */
 int amp_window_init(PyObject *module);
 int amp_wire_init(PyObject *module);
 int amp_tiers_init(PyObject *module);

@@ -1,6 +1,6 @@
-/* module.c -- the _agentmem module: its exception classes, the data
+/* py_module.c -- the _agentmem module: its exception classes, the data
  * directory, the argument helpers every other file uses, and init. */
-#include "amp.h"
+#include "py_amp.h"
 
 #include <string.h>
 
