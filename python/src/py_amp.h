@@ -14,7 +14,7 @@
 
 #include <agentmem/agentmem.h>
 
-/* ---- errors (module.c) ---- */
+/* ---- errors (py_module.c) ---- */
 
 /* Raise the agentmem.Error subclass for `st` with message `msg` (NULL or
  * "": the status's description). Always returns NULL. */
@@ -26,7 +26,7 @@ PyObject *amp_raise_err(const am_error *err);
  * at import), or NULL: the library's own search path. */
 const char *amp_data_dir(void);
 
-/* ---- argument helpers (module.c) ---- */
+/* ---- argument helpers (py_module.c) ---- */
 
 /* `o` as borrowed UTF-8: a str (strict: lone surrogates are a ValueError)
  * or bytes that are valid UTF-8. `what` names the argument in errors.
@@ -86,7 +86,7 @@ const am_msg_opts *amp_msg_opts(void);
 /* The pooling allocator itself (thread-safe). */
 const am_allocator *amp_pool(void);
 
-/* ---- py_window.c, store.c ---- */
+/* ---- py_window.c, py_store.c, py_wire.c, py_tiers.c ---- */
 int amp_window_init(PyObject *module);
 int amp_wire_init(PyObject *module);
 int amp_tiers_init(PyObject *module);
