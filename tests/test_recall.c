@@ -836,3 +836,61 @@ AM_TEST(memory_tool_writes_are_whole_or_an_error_when_jansson_runs_out)
     CHECK(n > 2);
     fx_close(&f);
 }
+
+/* Whole-directory operations cover every file, however many: the tool
+ * read at most 10,000 files, so renaming or deleting a directory of
+ * 10,050 left 50 behind, and a directory whose files sorted after the
+ * first 10,000 did not exist for view. */
+static size_t count_under(fixture *f, const char *user, const char *prefix)
+{
+    am_str parts[2] = { AM_STR("memtool"), am_str_c(user) };
+    am_results *r = NULL;
+    size_t n = 0;
+
+    CHECK_OK(am_store_list(f->s, (am_ns){ parts, 2 }, SIZE_MAX, 0, &r));
+    for (size_t i = 0; i < r->count; i++)
+        n += r->items[i].key.len >= strlen(prefix) &&
+             memcmp(r->items[i].key.ptr, prefix, strlen(prefix)) == 0;
+    am_results_free(r);
+    return n;
+}
+
+AM_TEST(memtool_directory_operations_cover_more_than_10000_files)
+{
+    enum { N = 10050 };
+    fixture f;
+    am_str parts[2] = { AM_STR("memtool"), AM_STR("u") };
+    am_item_in *items = calloc(N + 1, sizeof *items);
+    char (*keys)[40] = calloc(N + 1, sizeof *keys);
+
+    fx_open(&f);
+    CHECK(items != NULL && keys != NULL);
+    for (size_t i = 0; i <= N; i++) {
+        if (i < N)
+            snprintf(keys[i], sizeof keys[i], "/memories/big/f%05zu", i);
+        else /* sorts after every file of big */
+            snprintf(keys[i], sizeof keys[i], "/memories/zz/last");
+        items[i].ns = (am_ns){ parts, 2 };
+        items[i].key = am_str_c(keys[i]);
+        items[i].value = AM_STR("\"x\"");
+        items[i].no_embed = 1;
+    }
+    CHECK_OK(am_store_put_many(f.s, items, N + 1));
+    mt(&f, "u", "{\"command\":\"view\",\"path\":\"/memories/zz\"}",
+       "Here're the files and directories up to 2 levels deep in "
+       "/memories/zz", 0);
+    mt(&f, "u", "{\"command\":\"rename\",\"old_path\":\"/memories/big\","
+                "\"new_path\":\"/memories/moved\"}",
+       "Successfully renamed", 0);
+    CHECK_EQ(count_under(&f, "u", "/memories/big/"), 0);
+    CHECK_EQ(count_under(&f, "u", "/memories/moved/"), N);
+    mt(&f, "u", "{\"command\":\"view\",\"path\":\"/memories/moved/f10049\"}",
+       "Here's the content of /memories/moved/f10049", 0);
+    mt(&f, "u", "{\"command\":\"delete\",\"path\":\"/memories/moved\"}",
+       "Successfully deleted", 0);
+    CHECK_EQ(count_under(&f, "u", "/memories/moved/"), 0);
+    CHECK_EQ(count_under(&f, "u", "/memories/zz/"), 1);
+    free(items);
+    free(keys);
+    fx_close(&f);
+}

@@ -3,8 +3,9 @@
  * Each file is one item: namespace ("memtool", user), key = normalized
  * path, value = the text as a JSON string. Directories exist implicitly,
  * as the prefixes of file paths, plus /memories itself, which always
- * exists. A directory view walks the user's files (a user's tree is
- * small: we read at most MAX_FILES of them).
+ * exists. A directory view, rename or delete walks every file of the
+ * user: reading only the first N files once made a rename of a larger
+ * directory leave files behind while it reported success.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -18,7 +19,6 @@
 #define ROOT_LEN 9
 #define MAX_PATH 1024
 #define MAX_NAME 255
-#define MAX_FILES 10000
 #define MAX_VIEW_CHARS 16000
 
 typedef struct mctx {
@@ -198,10 +198,10 @@ static am_status write_file(mctx *m, const char *path, am_str text)
     return st;
 }
 
-/* All files of the user (yours). */
+/* All files of the user, every one of them (yours). */
 static am_status all_files(mctx *m, am_results **out)
 {
-    return am_store_list(m->s, m->ns, MAX_FILES, 0, out);
+    return am_store_list(m->s, m->ns, SIZE_MAX, 0, out);
 }
 
 /* Is `key` inside directory `dir` (strictly)? */
