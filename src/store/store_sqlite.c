@@ -303,26 +303,58 @@ static void ns_tokens_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_text(ctx, out, (int)n, sqlite3_free);
 }
 
+/* The store's schema version in am_schema (0: none yet). */
+static int schema_version(am_store *s)
+{
+    sqlite3_stmt *q = NULL;
+    int v = 0;
+
+    if (sqlite3_prepare_v2(SQ(s)->db, "SELECT version FROM am_schema"
+                           " WHERE module = 'store'", -1, &q, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    return v;
+}
+
 /* Read the per-database salt of the namespace tokens (0 before the
- * version 2 migration ran). */
+ * version 2 migration ran). From version 2 on the row is part of the
+ * store: without it (or with a value that is not a number) every scoped
+ * text search would silently find nothing, so the store refuses to open
+ * and says what is missing. */
 static am_status load_salt(am_store *s)
 {
     sqlite3_stmt *q = NULL;
+    int64_t salt = 0;
+    am_status bad = AM_OK;
     int rc = sqlite3_prepare_v2(SQ(s)->db, "SELECT v FROM store_meta"
                                 " WHERE k = 'fts_ns_salt'", -1, &q, NULL);
     if (rc == SQLITE_OK) {
         rc = sqlite3_step(q);
         if (rc == SQLITE_ROW) {
             const char *v = (const char *)sqlite3_column_text(q, 0);
-            SQ(s)->ns_salt = v != NULL ? (uint64_t)strtoll(v, NULL, 10) : 0;
+            bad = v != NULL ? am__parse_i64(am_str_c(v), INT64_MIN,
+                                            INT64_MAX, &salt)
+                            : AM_EFORMAT;
             rc = SQLITE_OK;
         } else if (rc == SQLITE_DONE) {
+            if (schema_version(s) >= 2)
+                bad = AM_ENOTFOUND;
             rc = SQLITE_OK;
         }
     }
     sqlite3_finalize(q);
     if (rc != SQLITE_OK && rc != SQLITE_ERROR) /* ERROR: no table yet */
         return am__store_dberr(s, rc, "schema");
+    if (bad != AM_OK)
+        return am__fail(&s->err, AM_EFORMAT, "store metadata: the row "
+                        "'fts_ns_salt' of table store_meta is %s (the file "
+                        "was changed outside agentmem); without it scoped "
+                        "text search cannot find anything, so the store "
+                        "will not open. Restore the file from a backup",
+                        bad == AM_ENOTFOUND ? "missing" : "not a number");
+    SQ(s)->ns_salt = (uint64_t)salt;
     return AM_OK;
 }
 
