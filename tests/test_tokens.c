@@ -245,6 +245,27 @@ AM_TEST(missing_and_corrupt_rank_files_are_clear_errors)
     CHECK(strstr(err.msg, "no token for byte") != NULL);
     free(p);
 
+    /* Ranks are dense: a deleted line is a gap, named. */
+    p = write_tmp(dir, "gap.tiktoken", "IQ== 0\nIg== 2\nIw== 3\n");
+    o.rank_file = p;
+    CHECK_ST(am_encoding_open("r50k_base", &o, &enc, &err), AM_EFORMAT);
+    CHECK(strstr(err.msg, "rank 1 is missing") != NULL);
+    free(p);
+    /* One huge rank is refused before anything is sized by it. */
+    p = write_tmp(dir, "huge.tiktoken", "IQ== 2147483647\n");
+    o.rank_file = p;
+    CHECK_ST(am_encoding_open("r50k_base", &o, &enc, &err), AM_EFORMAT);
+    CHECK(strstr(err.msg, "rank 0 is missing") != NULL);
+    free(p);
+    /* A file that never ends fails fast instead of hanging. */
+    if (access("/dev/zero", R_OK) == 0) {
+        o.rank_file = "/dev/zero";
+        o.flags = AM_ENCODING_NO_CACHE;
+        CHECK_ST(am_encoding_open("r50k_base", &o, &enc, &err), AM_ELIMIT);
+        CHECK(strstr(err.msg, "larger than") != NULL);
+        o.flags = 0;
+    }
+
     o.rank_file = NULL;
     o.data_dir = dir; /* empty dir: falls through to the rest of the path */
     CHECK_OK(am_encoding_open("r50k_base", &o, &enc, &err));
@@ -381,6 +402,64 @@ AM_TEST(binary_cache_is_written_used_and_rebuilt_when_damaged)
     CHECK(truncate(bin, full / 3) == 0);
     check_counts(rank, 0);
     CHECK_EQ(file_size(bin), full);
+
+    /* A cache whose payload hash matches but whose tables point outside
+     * themselves (anyone can recompute the hash): refused, parsed again.
+     * Header fields at their offsets in cache_hdr: nranks at 48, mask at
+     * 64, payload hash at 80; the payload starts at 88 with the 256
+     * byte ranks. */
+    {
+        unsigned char *b = malloc((size_t)full);
+        uint32_t bad = 0x7fffffff;
+        uint64_t h = 0x6a09e667f3bcc908ull;
+        fp = fopen(bin, "r+b");
+        CHECK(fp != NULL && b != NULL);
+        CHECK_EQ(fread(b, 1, (size_t)full, fp), (size_t)full);
+        memcpy(b + 88 + 4 * 'a', &bad, 4);
+        {
+            uint32_t nranks;
+            uint64_t blob_len, mask;
+            size_t at = 88, lens[6], slots;
+            memcpy(&nranks, b + 48, 4);
+            memcpy(&blob_len, b + 56, 8);
+            memcpy(&mask, b + 64, 8);
+            /* Every occupied slot (head u64, rank u32, len u32) names a
+             * rank far past the end. */
+            slots = 88 + 1024 + ((size_t)nranks + 1) * 4 + (size_t)blob_len;
+            for (size_t i = 0; i <= mask; i++)
+                if (memcmp(b + slots + 16 * i + 12, "\0\0\0\0", 4) != 0)
+                    memcpy(b + slots + 16 * i + 8, &bad, 4);
+            lens[0] = 1024;
+            lens[1] = ((size_t)nranks + 1) * 4;
+            lens[2] = (size_t)blob_len;
+            lens[3] = (size_t)(mask + 1) * 16;
+            lens[4] = (size_t)full - 88 - lens[0] - lens[1] - lens[2] -
+                      lens[3] - 65536 * 4;
+            lens[5] = 65536 * 4;
+            for (int i = 0; i < 6; i++) {
+                h = am__hash64(b + at, lens[i], h);
+                at += lens[i];
+            }
+            CHECK_EQ(at, (size_t)full);
+        }
+        memcpy(b + 80, &h, 8);
+        fseek(fp, 0, SEEK_SET);
+        CHECK_EQ(fwrite(b, 1, (size_t)full, fp), (size_t)full);
+        fclose(fp);
+        check_counts(rank, 0);
+        /* Refused: parsed again and rewritten (not merely used). */
+        fp = fopen(bin, "rb");
+        CHECK(fp != NULL);
+        {
+            unsigned char *now = malloc((size_t)full);
+            CHECK(now != NULL);
+            CHECK_EQ(fread(now, 1, (size_t)full, fp), (size_t)full);
+            CHECK(memcmp(now, b, (size_t)full) != 0);
+            free(now);
+        }
+        fclose(fp);
+        free(b);
+    }
 
     /* A rank file that changed (size differs) makes the cache stale. */
     fp = fopen(rank, "ab");

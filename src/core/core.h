@@ -115,6 +115,14 @@ uint64_t am__hash64(const void *p, size_t len, uint64_t seed);
 
 /* Read the whole file into `out` (replacing its contents). */
 am_status am__read_file(const char *path, am_buf *out, am_error *err);
+/* am__read_file with a size limit: AM_ELIMIT ("larger than N bytes")
+ * as soon as more than `max` bytes arrive, so that a file that never ends
+ * (/dev/zero, a FIFO) or is far too large for its purpose fails fast
+ * instead of hanging or exhausting memory. am__read_file's limit is
+ * AM__READ_FILE_MAX. */
+#define AM__READ_FILE_MAX ((size_t)1 << 30)
+am_status am__read_file_max(const char *path, size_t max, am_buf *out,
+                            am_error *err);
 /* Write `len` bytes to `path` atomically: path.tmp, fsync, rename, fsync of
  * the directory. On failure the old file is untouched and the temporary is
  * unlinked. */

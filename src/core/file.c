@@ -18,6 +18,12 @@
 
 am_status am__read_file(const char *path, am_buf *out, am_error *err)
 {
+    return am__read_file_max(path, AM__READ_FILE_MAX, out, err);
+}
+
+am_status am__read_file_max(const char *path, size_t max, am_buf *out,
+                            am_error *err)
+{
     int fd;
     struct stat stt;
     size_t want;
@@ -35,6 +41,11 @@ am_status am__read_file(const char *path, am_buf *out, am_error *err)
         goto out;
     }
     am_buf_clear(out);
+    if (stt.st_size > 0 && (uint64_t)stt.st_size > max) {
+        st = am__fail(err, AM_ELIMIT, "'%s' is larger than %zu bytes (%lld)",
+                      path, max, (long long)stt.st_size);
+        goto out;
+    }
     want = stt.st_size > 0 ? (size_t)stt.st_size : 4096;
     if (am_buf_reserve(out, want) != AM_OK) {
         st = am__fail(err, AM_ENOMEM, "no memory to read '%s' (%zu bytes)",
@@ -59,6 +70,11 @@ am_status am__read_file(const char *path, am_buf *out, am_error *err)
         if (n == 0)
             break;
         out->len += (size_t)n;
+        if (out->len > max) {
+            st = am__fail(err, AM_ELIMIT, "'%s' is larger than %zu bytes",
+                          path, max);
+            goto out;
+        }
     }
     out->ptr[out->len] = '\0';
 out:

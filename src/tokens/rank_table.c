@@ -131,6 +131,45 @@ typedef struct line_rec {
     uint32_t blen;
 } line_rec;
 
+/* Is `r` the id of one of the encoding's special tokens? Their ids may
+ * sit inside the ordinary ranks, as a gap (p50k_base's <|endoftext|> is
+ * 50256, between ordinary ranks). */
+static bool is_special_id(const encoding_def *def, size_t r)
+{
+    for (size_t i = 0; i < def->nspecials; i++)
+        if (def->specials[i].id == r)
+            return true;
+    return false;
+}
+
+static am_status gap_at(const char *path, size_t r, size_t n, am_error *err)
+{
+    return am__fail(err, AM_EFORMAT, "%s: rank %zu is missing (ranks must "
+                    "run from 0 without gaps but for special tokens; %zu "
+                    "lines)", path, r, n);
+}
+
+/* The ranks of `recs` leave a gap that no special token explains: name
+ * the first missing rank (without sizing anything by the largest). */
+static am_status missing_rank(const am_encoding *enc, const char *path,
+                              const line_rec *recs, size_t n, am_error *err)
+{
+    size_t span = n + enc->def->nspecials;
+    uint64_t *seen = am__calloc(enc->alloc, span / 64 + 1, sizeof *seen);
+    size_t r = 0;
+
+    if (seen == NULL)
+        return am__fail(err, AM_ENOMEM, "out of memory loading '%s'", path);
+    for (size_t k = 0; k < n; k++)
+        if (recs[k].rank < span)
+            seen[recs[k].rank / 64] |= 1ull << (recs[k].rank % 64);
+    while (r < span && ((seen[r / 64] >> (r % 64) & 1) ||
+                        is_special_id(enc->def, r)))
+        r++;
+    am__free(enc->alloc, seen, (span / 64 + 1) * sizeof *seen);
+    return gap_at(path, r, n, err);
+}
+
 static am_status parse_ranks(am_encoding *enc, const char *path,
                              const uint8_t *text, size_t len, am_error *err)
 {
@@ -210,6 +249,13 @@ static am_status parse_ranks(am_encoding *enc, const char *path,
         st = am__fail(err, AM_EFORMAT, "%s: no tokens", path);
         goto out;
     }
+    /* Ranks are token ids: they must be 0..n-1, each once. Checked before
+     * anything is sized by the largest rank (one line of rank 2^31 - 1
+     * asked for gigabytes). */
+    if ((size_t)max_rank + 1 > nlines + enc->def->nspecials) {
+        st = missing_rank(enc, path, recs, nlines, err);
+        goto out;
+    }
 
     /* Lay the tokens out by rank. */
     enc->nranks = max_rank + 1;
@@ -238,6 +284,11 @@ static am_status parse_ranks(am_encoding *enc, const char *path,
             }
             len_by_rank[recs[k].rank + 1] = recs[k].blen;
         }
+        for (size_t r = 0; r < enc->nranks; r++)
+            if (len_by_rank[r + 1] == 0 && !is_special_id(enc->def, r)) {
+                st = gap_at(path, r, nlines, err);
+                goto out;
+            }
         for (size_t r = 1; r <= enc->nranks; r++)
             enc->off[r] += enc->off[r - 1];
         for (size_t k = 0; k < nlines; k++)
@@ -340,6 +391,8 @@ static am_status find_rank_file(const char *name, const am_encoding_opts *o,
  * any mismatch or damage means "no cache": the rank file is parsed again
  * and the cache rewritten. */
 
+#define RANK_FILE_MAX ((size_t)64 << 20)
+
 #define CACHE_MAGIC "AMBPE\0\0\1"
 #define CACHE_VERSION 1u
 
@@ -385,6 +438,40 @@ static uint64_t sections_hash(const section *sec, size_t n)
 static void cache_path(char *out, size_t cap, const char *rank_path)
 {
     snprintf(out, cap, "%s.bin", rank_path);
+}
+
+/* Are the tables read from a cache safe to use: offsets rise (strictly
+ * but at special ids: ranks are dense) and end at the blob's end, every occupied slot names a
+ * rank whose bytes have the slot's length, at least one slot is empty (a
+ * probe stops), and the byte and pair tables name ranks that exist. */
+static bool cache_consistent(const am_encoding *enc)
+{
+    size_t used = 0;
+
+    if (enc->off[0] != 0 || enc->off[enc->nranks] != enc->blob_len)
+        return false;
+    for (size_t r = 0; r < enc->nranks; r++)
+        if (enc->off[r] > enc->off[r + 1] ||
+            (enc->off[r] == enc->off[r + 1] && !is_special_id(enc->def, r)))
+            return false;
+    for (size_t i = 0; i <= enc->mask; i++) {
+        const slot *sl = &enc->slots[i];
+        if (sl->len == 0)
+            continue;
+        if (sl->rank >= enc->nranks ||
+            enc->off[sl->rank + 1] - enc->off[sl->rank] != sl->len)
+            return false;
+        used++;
+    }
+    if (used > enc->mask)
+        return false;
+    for (size_t b = 0; b < 256; b++)
+        if (enc->byte_rank[b] >= enc->nranks)
+            return false;
+    for (size_t w = 0; w < 65536; w++)
+        if (enc->pair_rank[w] != NO_RANK && enc->pair_rank[w] >= enc->nranks)
+            return false;
+    return true;
 }
 
 /* Read the cache for `rank_path` into `enc` (which has alloc and def).
@@ -435,11 +522,9 @@ static am_status cache_read(am_encoding *enc, const char *rank_path,
             goto out;
     if (fgetc(fp) != EOF || sections_hash(sec, nsec) != h.payload_hash)
         goto out;
-    /* The offsets must stay inside the blob for lookups to be safe. */
-    for (size_t r = 0; r < h.nranks; r++)
-        if (enc->off[r] > enc->off[r + 1])
-            goto out;
-    if (enc->off[h.nranks] != h.blob_len)
+    /* The payload hash only catches accidents (anyone can recompute it):
+     * check every index a lookup follows before trusting the tables. */
+    if (!cache_consistent(enc))
         goto out;
     st = AM_OK;
 
@@ -551,7 +636,9 @@ am_status am_encoding_open(const char *name, const am_encoding_opts *opts,
     }
     if (!use_cache || st != AM_OK) {
         text.alloc = o.alloc;
-        st = am__read_file(path, &text, err);
+        /* The largest rank file (o200k_base) is 3.6 MB: a limit keeps a
+         * wrong path (/dev/zero, a disk image) from reading forever. */
+        st = am__read_file_max(path, RANK_FILE_MAX, &text, err);
         if (st != AM_OK)
             goto fail;
         st = parse_ranks(enc, path, (const uint8_t *)text.ptr, text.len,
