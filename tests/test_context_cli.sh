@@ -26,6 +26,19 @@ after=$(sed -n 's/.*-> \([0-9]*\) tokens.*/\1/p' "$tmp/err")
 # Never starts on a tool result (after the system prompt), in OpenAI form.
 run 0 "$cli" trim "$session" --max-messages 7 --out-format openai
 head -c 2000 "$tmp/out" | tr '\n' ' ' | grep -q '^\[{"role":"system"' || fail "trim openai output"
+# --out never follows a link planted where a fixed temporary name used to
+# be, and leaves no temporary behind.
+echo "precious" > "$tmp/victim"
+ln -s "$tmp/victim" "$tmp/o.json.tmp"
+run 0 "$cli" trim "$session" --max-messages 5 --out "$tmp/o.json"
+[ "$(cat "$tmp/victim")" = "precious" ] || fail "--out followed a symlink"
+head -c 1 "$tmp/o.json" | grep -q '\[' || fail "--out wrote no conversation"
+[ -z "$(ls "$tmp" | grep '^o\.json\..*\.tmp$')" ] || fail "--out left a temporary"
+# Two writers of one output both succeed, and the file is one of theirs.
+"$cli" trim "$session" --max-messages 5 --out "$tmp/two.json" 2>/dev/null &
+"$cli" trim "$session" --max-messages 9 --out "$tmp/two.json" 2>/dev/null || fail "second writer"
+wait $! || fail "first writer"
+run 0 "$cli" trim "$tmp/two.json" --max-messages 100
 run 2 "$cli" trim "$session" --strategy sideways
 run 4 "$cli" trim "$tmp/missing.json"
 printf '[{"role":"user","content":"hi"},{"role":"tool","content":"x"}]' >"$tmp/bad.json"

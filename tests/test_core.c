@@ -1,6 +1,7 @@
 /* test_core.c -- status texts, buffers, allocation, UTF-8, ids, files. */
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/core.h"
 #include "core/json_glue.h"
@@ -310,4 +311,31 @@ AM_TEST(time_arithmetic_and_double_conversion_saturate)
     CHECK(am__i64_clamp(-1e300, 0, INT64_MAX) == 0);
     CHECK(am__i64_clamp(0.0 / 0.0, 0, INT64_MAX) == 0);
     CHECK(am__i64_clamp(42.9, 0, INT64_MAX) == 42);
+}
+
+/* The temporary file of an atomic write has a fresh name: a link planted
+ * at the old fixed name ("path.tmp") is never followed. */
+AM_TEST(atomic_write_never_follows_a_planted_link)
+{
+    char *dir = test_tmpdir();
+    char path[600], link_at[620], victim[620];
+    am_buf got = AM_BUF_INIT;
+    FILE *fp;
+
+    snprintf(path, sizeof path, "%s/f.json", dir);
+    snprintf(link_at, sizeof link_at, "%s.tmp", path);
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    fp = fopen(victim, "w");
+    CHECK(fp != NULL);
+    fputs("precious", fp);
+    fclose(fp);
+    CHECK_EQ(symlink(victim, link_at), 0);
+    CHECK_OK(am__write_file_atomic(path, "new", 3, NULL));
+    CHECK_OK(am__read_file(victim, &got, NULL));
+    CHECK_MEM_EQ(got.ptr, got.len, "precious");
+    CHECK_OK(am__read_file(path, &got, NULL));
+    CHECK_MEM_EQ(got.ptr, got.len, "new");
+    am_buf_free(&got);
+    test_rmtree(dir);
+    free(dir);
 }

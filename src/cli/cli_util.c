@@ -1,10 +1,12 @@
 /* cli_util.c -- input, output, option and error helpers for commands. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -129,20 +131,35 @@ am_status cli_write_output(const char *path, const char *data, size_t len,
         return AM_OK;
     }
     {
-        /* Atomic replace, so that a failed run never leaves half a file. */
+        /* Atomic replace, so that a failed run never leaves half a file.
+         * The temporary file beside it has a unique name and is created
+         * with O_EXCL: a fixed "FILE.tmp" followed a symlink planted
+         * there, and two writers of one output wrote into each other. */
         size_t plen = strlen(path);
-        char *tmp = malloc(plen + 5);
-        FILE *fp;
+        char *tmp = malloc(plen + 48);
+        FILE *fp = NULL;
+        int fd = -1;
         am_status st = AM_OK;
         if (tmp == NULL)
             return AM_ENOMEM;
-        memcpy(tmp, path, plen);
-        memcpy(tmp + plen, ".tmp", 5);
-        fp = fopen(tmp, "wb");
+        for (unsigned n = 0; fd < 0 && n < 100; n++) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            snprintf(tmp, plen + 48, "%s.%ld.%u.%lx.tmp", path,
+                     (long)getpid(), n, (unsigned long)ts.tv_nsec);
+            fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+                               O_CLOEXEC, 0666);
+            if (fd < 0 && errno != EEXIST)
+                break;
+        }
+        if (fd >= 0 && (fp = fdopen(fd, "wb")) == NULL) {
+            close(fd);
+            unlink(tmp);
+        }
         if (fp == NULL) {
             st = AM_EIO;
-            snprintf(err->msg, sizeof err->msg, "cannot create '%s': %s", tmp,
-                     strerror(errno));
+            snprintf(err->msg, sizeof err->msg, "cannot create a temporary "
+                     "file beside '%s': %s", path, strerror(errno));
         } else {
             if (fwrite(data, 1, len, fp) != len || fflush(fp) != 0 ||
                 fsync(fileno(fp)) != 0) {

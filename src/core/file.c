@@ -1,8 +1,11 @@
 /* file.c -- whole-file reads and crash-safe atomic writes.
  *
- * An atomic save writes path.tmp, fsyncs it, renames it over path and fsyncs
- * the directory, so that after a crash the file is either the old or the new
- * version, never a torn mix.
+ * An atomic save writes a new temporary file beside path, fsyncs it,
+ * renames it over path and fsyncs the directory, so that after a crash the
+ * file is either the old or the new version, never a torn mix. The
+ * temporary's name is unique and it is created with O_EXCL: a fixed
+ * "path.tmp" followed a symlink planted there (overwriting its target),
+ * and two writers of one path wrote into each other's temporary.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -113,15 +116,25 @@ am_status am__write_file_atomic(const char *path, const void *data,
     if (path == NULL || (data == NULL && len != 0))
         return am__fail(err, AM_EINVAL, "write_file: NULL argument");
     plen = strlen(path);
-    tmp = malloc(plen + 5);
+    tmp = malloc(plen + 48);
     if (tmp == NULL)
         return am__fail(err, AM_ENOMEM, "no memory");
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* mkstemp's idea, but with open()'s mode and umask (mkstemp makes
+     * every file 0600): a new name until one is free, never an existing
+     * file or link. */
+    for (int tries = 0;; tries++) {
+        static unsigned long counter;
+        unsigned long n = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+        snprintf(tmp, plen + 48, "%s.%ld.%lu.%llx.tmp", path, (long)getpid(),
+                 n, (unsigned long long)am__mono_ns() & 0xffffffull);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  0644);
+        if (fd >= 0 || errno != EEXIST || tries == 100)
+            break;
+    }
     if (fd < 0) {
-        st = am__fail(err, AM_EIO, "cannot create '%s': %s", tmp,
-                      strerror(errno));
+        st = am__fail(err, AM_EIO, "cannot create a temporary file beside "
+                      "'%s': %s", path, strerror(errno));
         free(tmp);
         return st;
     }
