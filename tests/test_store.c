@@ -814,13 +814,16 @@ AM_TEST(open_picks_backend_from_target)
     am_store *s = NULL;
     am_buf out = AM_BUF_INIT;
 
-    /* PostgreSQL is a later backend: a clear refusal, no handle. */
-    CHECK_ST(am_store_open("postgresql://localhost/agentmem", NULL, &s, &err),
-             AM_EUNSUPPORTED);
-    CHECK(strstr(err.msg, "PostgreSQL") != NULL);
+    /* PostgreSQL URIs go to the PostgreSQL backend: a server that is not
+     * there is a clear error naming the target, never the password. */
+    CHECK_ST(am_store_open("postgresql://u:s3cret@127.0.0.1:1/agentmem",
+                           NULL, &s, &err), AM_EIO);
+    CHECK(strstr(err.msg, "postgresql://u@127.0.0.1:1/agentmem") != NULL);
+    CHECK(strstr(err.msg, "s3cret") == NULL);
     CHECK(s == NULL);
-    CHECK_ST(am_store_open("postgres://u@h/db", NULL, &s, &err),
-             AM_EUNSUPPORTED);
+    CHECK_ST(am_store_open("postgres://u:s3cret@127.0.0.1:1/db?sslmode=disable",
+                           NULL, &s, &err), AM_EIO);
+    CHECK(strstr(err.msg, "s3cret") == NULL);
     CHECK_ST(am_store_open("redis://h/0", NULL, &s, &err), AM_EUNSUPPORTED);
     CHECK(strstr(err.msg, "redis://") != NULL);
     CHECK(s == NULL);

@@ -89,11 +89,18 @@ typedef struct am_store_opts {
 /* Defaults as documented above. Thread safety: safe. */
 AM_API am_store_opts am_store_opts_default(void);
 
-/* Open (creating if needed) the store in `path` (":memory:" works for a
- * private in-memory database), migrate its schema, and return the handle
- * in `*out` (yours: am_store_close). Errors: AM_EINVAL (NULL path/out),
- * AM_EIO (cannot open, not a database), AM_EFORMAT (schema newer than this
- * library), AM_ENOMEM. Thread safety: safe. */
+/* Open (creating if needed) the store at `path`, migrate its schema, and
+ * return the handle in `*out` (yours: am_store_close). `path` is a SQLite
+ * file (":memory:" works for a private in-memory database; "sqlite:<path>"
+ * too), or a PostgreSQL URI "postgresql://user@host:port/db[/schema]" (or
+ * "postgres://"; the tables live in the PostgreSQL schema named by the
+ * optional last path part or "?schema=", default "agentmem", created on
+ * first use). NULL or "": the URI in the environment variable
+ * DATABASE_URL. Errors name the target (never its password): AM_EINVAL
+ * (NULL out, no target), AM_EIO (cannot open or connect, not a database),
+ * AM_EAUTH (the server refused the credentials), AM_EFORMAT (schema newer
+ * than this library), AM_EUNSUPPORTED (unknown scheme), AM_ENOMEM. Thread
+ * safety: safe. */
 AM_API am_status am_store_open(const char *path, const am_store_opts *opts,
                                am_store **out, am_error *err);
 

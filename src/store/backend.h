@@ -8,8 +8,8 @@
  * and sessions. am_store_open picks a backend from the target string:
  *
  *   "path/to/file.db", ":memory:", "sqlite:<path>"  -> SQLite (store_sqlite*.c)
- *   "postgres://...", "postgresql://..."            -> PostgreSQL (not built
- *                                                      yet: AM_EUNSUPPORTED)
+ *   "postgres://...", "postgresql://..."            -> PostgreSQL (store_pg*.c)
+ *   NULL or ""                                      -> $DATABASE_URL
  *
  * Contract for every operation below:
  * - it is called with s->mu held (one call at a time per handle), after the
@@ -80,5 +80,7 @@ typedef struct am__store_backend {
 
 /* The SQLite backend (store_sqlite.c and friends). */
 extern const am__store_backend am__store_backend_sqlite;
+/* The PostgreSQL backend (store_pg*.c). */
+extern const am__store_backend am__store_backend_pg;
 
 #endif

@@ -153,18 +153,19 @@ am_store_opts am_store_opts_default(void)
 
 /* ---- Open and close ---- */
 
-/* Pick the backend for `target` and the part of it the backend opens. */
+/* Pick the backend for `target` and the part of it the backend opens
+ * (PostgreSQL gets the whole URI). */
 static am_status pick_backend(const char *target,
                               const am__store_backend **be,
                               const char **rest, am_error *err)
 {
     static const char *const pg[] = { "postgres://", "postgresql://" };
     for (size_t i = 0; i < sizeof pg / sizeof pg[0]; i++)
-        if (strncmp(target, pg[i], strlen(pg[i])) == 0)
-            return am__fail(err, AM_EUNSUPPORTED,
-                            "store open: the PostgreSQL backend is not "
-                            "built yet (target '%.40s...'); use a file "
-                            "path for the SQLite backend", target);
+        if (strncmp(target, pg[i], strlen(pg[i])) == 0) {
+            *be = &am__store_backend_pg;
+            *rest = target;
+            return AM_OK;
+        }
     if (strncmp(target, "sqlite:", 7) == 0)
         target += 7;
     else if (strstr(target, "://") != NULL)
@@ -186,8 +187,15 @@ am_status am_store_open(const char *path, const am_store_opts *opts,
     am_store *s;
     am_status st;
 
-    if (out == NULL || path == NULL)
-        return am__fail(err, AM_EINVAL, "store open: NULL path or out");
+    if (out == NULL)
+        return am__fail(err, AM_EINVAL, "store open: NULL out");
+    if (path == NULL || path[0] == '\0') {
+        /* No target: the DATABASE_URL convention of hosted PostgreSQL. */
+        path = getenv("DATABASE_URL");
+        if (path == NULL || path[0] == '\0')
+            return am__fail(err, AM_EINVAL, "store open: no target given "
+                            "and DATABASE_URL is not set");
+    }
     *out = NULL;
     st = pick_backend(path, &be, &target, err);
     if (st != AM_OK)

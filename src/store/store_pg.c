@@ -1,0 +1,667 @@
+/* store_pg.c -- the PostgreSQL backend: the connection, its errors, the
+ * schema and its migrations, open/close and the operations table.
+ *
+ * A target is a libpq URI, "postgresql://user@host:port/db", optionally
+ * followed by "/<schema>" or "?schema=<name>" naming the PostgreSQL schema
+ * that holds the store's tables (default "agentmem"); several stores can
+ * share one database in several schemas. Messages name the target without
+ * its password.
+ *
+ * One connection per handle; the handle's mutex serializes it. When the
+ * server goes away, the statement running fails with a clear error (a
+ * transaction in flight is lost as a whole: nothing half-written) and the
+ * next call reconnects. Statements that are safe to repeat (reads, BEGIN)
+ * are retried once on a fresh connection, so the first call after a
+ * server restart does not fail needlessly.
+ *
+ * Items are in store_pg_items.c, retention and sessions in
+ * store_pg_more.c, search in store_pg_search.c.
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_pg.h"
+
+/* ---- Parameters and result columns ---- */
+
+void am__pgp_int(am__pgp *p, int64_t v)
+{
+    uint64_t u = (uint64_t)v;
+    char *b = p->ib[p->n];
+    for (int i = 7; i >= 0; i--) {
+        b[i] = (char)(u & 0xff);
+        u >>= 8;
+    }
+    p->v[p->n] = b;
+    p->len[p->n] = 8;
+    p->fmt[p->n] = 1;
+    p->n++;
+}
+
+void am__pgp_float8(am__pgp *p, double v)
+{
+    int64_t i;
+    memcpy(&i, &v, sizeof i);
+    am__pgp_int(p, i);
+}
+
+void am__pgp_bytes(am__pgp *p, const void *ptr, size_t len)
+{
+    p->v[p->n] = ptr != NULL ? ptr : "";
+    p->len[p->n] = (int)len;
+    p->fmt[p->n] = 1;
+    p->n++;
+}
+
+void am__pgp_textfmt(am__pgp *p, const char *v)
+{
+    p->v[p->n] = v;
+    p->len[p->n] = 0;
+    p->fmt[p->n] = 0;
+    p->n++;
+}
+
+void am__pgp_str(am__pgp *p, am_str v)
+{
+    am__pgp_bytes(p, v.ptr, v.len);
+}
+
+void am__pgp_null(am__pgp *p)
+{
+    p->v[p->n] = NULL;
+    p->len[p->n] = 0;
+    p->fmt[p->n] = 1;
+    p->n++;
+}
+
+int64_t am__pg_int(const PGresult *r, int row, int col)
+{
+    const unsigned char *b = (const unsigned char *)PQgetvalue(r, row, col);
+    int len = PQgetlength(r, row, col);
+    uint64_t u = 0;
+    if (PQgetisnull(r, row, col))
+        return 0;
+    for (int i = 0; i < len; i++)
+        u = (u << 8) | b[i];
+    if (len == 4)
+        return (int32_t)(uint32_t)u;
+    if (len == 1)
+        return (int64_t)u;
+    return (int64_t)u;
+}
+
+double am__pg_float8(const PGresult *r, int row, int col)
+{
+    int64_t i = am__pg_int(r, row, col);
+    double d;
+    memcpy(&d, &i, sizeof d);
+    return d;
+}
+
+am_str am__pg_str(const PGresult *r, int row, int col)
+{
+    return (am_str){ PQgetvalue(r, row, col),
+                     (size_t)PQgetlength(r, row, col) };
+}
+
+int am__pg_isnull(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col);
+}
+
+am_status am__pg_text(am_str in, am_buf *out)
+{
+    am_buf_clear(out);
+    if (am_buf_append(out, in.ptr != NULL ? in.ptr : "", in.len) != AM_OK ||
+        am_buf_reserve(out, 0) != AM_OK)
+        return AM_ENOMEM;
+    for (size_t i = 0; i < out->len; i++)
+        if (out->ptr[i] == '\0')
+            out->ptr[i] = ' ';
+    out->ptr[out->len] = '\0';
+    return AM_OK;
+}
+
+am_status am__pg_rb_add_row(am__rbuild *b, const PGresult *r, int row,
+                            int col, am_item **out)
+{
+    if (am__grow(b->alloc, (void **)&b->r->items, &b->cap, b->r->count + 1,
+                 sizeof(am_item)) != AM_OK)
+        return AM_ENOMEM;
+    am_item *it = &b->r->items[b->r->count];
+    memset(it, 0, sizeof *it);
+    if (am__ns_decode(am__pg_str(r, row, col), &b->ar, &it->ns_parts,
+                      &it->ns_count) != AM_OK)
+        return AM_ENOMEM;
+    am_str v;
+    v = am__pg_str(r, row, col + 1);
+    it->key = am__rb_str(b, v.ptr, v.len);
+    v = am__pg_str(r, row, col + 2);
+    it->value = am__rb_str(b, v.ptr, v.len);
+    v = am__pg_str(r, row, col + 3);
+    it->meta = am__rb_str(b, v.ptr, v.len);
+    v = am__pg_str(r, row, col + 4);
+    it->text = am__rb_str(b, v.ptr, v.len);
+    it->event = it->old_value = it->actor = (am_str){ "", 0 };
+    if (it->key.ptr == NULL || it->value.ptr == NULL ||
+        it->meta.ptr == NULL || it->text.ptr == NULL)
+        return AM_ENOMEM;
+    it->created_ms = am__pg_int(r, row, col + 5);
+    it->updated_ms = am__pg_int(r, row, col + 6);
+    it->expires_ms = am__pg_int(r, row, col + 7);
+    b->r->count++;
+    if (out != NULL)
+        *out = it;
+    return AM_OK;
+}
+
+/* ---- Errors and statements ---- */
+
+/* The server's message on one line, without the trailing newline. */
+static void one_line(const char *in, char *out, size_t n)
+{
+    size_t o = 0;
+    for (const char *p = in != NULL ? in : ""; *p != '\0' && o + 2 < n;
+         p++) {
+        if (*p == '\n') {
+            if (p[1] == '\0')
+                break;
+            out[o++] = ';';
+            out[o++] = ' ';
+        } else {
+            out[o++] = *p;
+        }
+    }
+    out[o] = '\0';
+}
+
+static am_status code_of(const PGresult *r, PGconn *c)
+{
+    const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE)
+                                  : NULL;
+    if (PQstatus(c) == CONNECTION_BAD || state == NULL)
+        return AM_EIO;
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+        strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0)
+        return AM_EBUSY;
+    if (strcmp(state, "53200") == 0)
+        return AM_ENOMEM;
+    return AM_EIO;
+}
+
+static am_status fail_result(am_store *s, const PGresult *r,
+                             const char *what)
+{
+    am__pg *g = PG(s);
+    char msg[200];
+    const char *m = r != NULL ? PQresultErrorMessage(r) : NULL;
+    if (m == NULL || m[0] == '\0')
+        m = PQerrorMessage(g->conn);
+    one_line(m, msg, sizeof msg);
+    if (PQstatus(g->conn) == CONNECTION_BAD)
+        return am__fail(&s->err, AM_EIO, "%s on %s: connection lost: %s",
+                        what, g->display, msg);
+    return am__fail(&s->err, code_of(r, g->conn), "%s on %s: %s", what,
+                    g->display, msg);
+}
+
+/* A connection that answers, re-made if the server went away (never in
+ * the middle of a transaction: that one is lost and fails). */
+static am_status ensure_conn(am_store *s, const char *what)
+{
+    am__pg *g = PG(s);
+    if (PQstatus(g->conn) == CONNECTION_OK)
+        return AM_OK;
+    if (g->in_tx)
+        return fail_result(s, NULL, what);
+    PQreset(g->conn);
+    if (PQstatus(g->conn) != CONNECTION_OK) {
+        char msg[200];
+        one_line(PQerrorMessage(g->conn), msg, sizeof msg);
+        return am__fail(&s->err, AM_EIO, "%s on %s: not connected (%s)",
+                        what, g->display, msg);
+    }
+    return AM_OK;
+}
+
+PGresult *am__pg_exec(am_store *s, const char *what, const char *sql,
+                      const am__pgp *p, int flags)
+{
+    am__pg *g = PG(s);
+    for (int attempt = 0;; attempt++) {
+        if (ensure_conn(s, what) != AM_OK)
+            return NULL;
+        PGresult *r = PQexecParams(g->conn, sql, p != NULL ? p->n : 0, NULL,
+                                   p != NULL ? p->v : NULL,
+                                   p != NULL ? p->len : NULL,
+                                   p != NULL ? p->fmt : NULL, 1);
+        ExecStatusType es = r != NULL ? PQresultStatus(r)
+                                      : PGRES_FATAL_ERROR;
+        if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK)
+            return r;
+        if (PQstatus(g->conn) == CONNECTION_BAD && !g->in_tx &&
+            (flags & AM__PG_RETRY) && attempt == 0) {
+            PQclear(r);
+            continue;
+        }
+        fail_result(s, r, what);
+        PQclear(r);
+        return NULL;
+    }
+}
+
+am_status am__pg_run(am_store *s, const char *what, const char *sql,
+                     const am__pgp *p, size_t *changed)
+{
+    PGresult *r = am__pg_exec(s, what, sql, p, 0);
+    if (r == NULL)
+        return s->err.code;
+    if (changed != NULL)
+        *changed += (size_t)strtoull(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return AM_OK;
+}
+
+am_status am__pg_begin(am_store *s)
+{
+    /* READ COMMITTED: every read-modify-write locks its row first (SELECT
+     * ... FOR UPDATE, INSERT ... ON CONFLICT), so no update is lost and
+     * no transaction has to be retried. */
+    PGresult *r = am__pg_exec(s, "begin transaction", "BEGIN", NULL,
+                              AM__PG_RETRY);
+    if (r == NULL)
+        return s->err.code;
+    PQclear(r);
+    PG(s)->in_tx = 1;
+    return AM_OK;
+}
+
+am_status am__pg_commit(am_store *s)
+{
+    PGresult *r = am__pg_exec(s, "commit", "COMMIT", NULL, 0);
+    PG(s)->in_tx = 0;
+    if (r == NULL)
+        return s->err.code;
+    PQclear(r);
+    return AM_OK;
+}
+
+void am__pg_rollback(am_store *s)
+{
+    am__pg *g = PG(s);
+    if (g->conn != NULL && PQstatus(g->conn) == CONNECTION_OK &&
+        PQtransactionStatus(g->conn) != PQTRANS_IDLE)
+        PQclear(PQexec(g->conn, "ROLLBACK"));
+    g->in_tx = 0;
+}
+
+/* ---- The target ---- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode [p, p + n) into out (at most cap - 1 bytes + NUL);
+ * -1 if it does not fit or holds a NUL. */
+static int pct_decode(const char *p, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 &&
+            hexval(p[i + 2]) >= 0) {
+            c = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+            i += 2;
+        }
+        if (c == '\0' || o + 1 >= cap)
+            return -1;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return (int)o;
+}
+
+/* Split `target` into what libpq connects to (g->conninfo), the display
+ * form and the schema. */
+static am_status parse_target(am_store *s, const char *target, am_error *err)
+{
+    am__pg *g = PG(s);
+    const char *sep = strstr(target, "://");
+    const char *auth = sep + 3;
+    size_t alen = strcspn(auth, "/?");
+    const char *path = auth + alen, *query = strchr(path, '?');
+    size_t plen = query != NULL ? (size_t)(query - path) : strlen(path);
+    const char *db = path, *schema = NULL;
+    size_t dblen = 0, slen = 0;
+    am_buf ci = AM_BUF_INIT, disp = AM_BUF_INIT;
+    am_status st = AM_OK;
+
+    ci.alloc = disp.alloc = s->alloc;
+    snprintf(g->schema, sizeof g->schema, "agentmem");
+    if (plen > 0) { /* "/db" or "/db/schema" */
+        db = path + 1;
+        dblen = strcspn(db, "/");
+        if (dblen > plen - 1)
+            dblen = plen - 1;
+        if (1 + dblen < plen) {
+            schema = db + dblen + 1;
+            slen = plen - 2 - dblen;
+        }
+    }
+    /* The display form: scheme, host and database, no password. */
+    const char *at = memchr(auth, '@', alen);
+    st = am_buf_append(&disp, target, (size_t)(auth - target));
+    if (st == AM_OK && at != NULL) {
+        const char *colon = memchr(auth, ':', (size_t)(at - auth));
+        size_t ulen = (size_t)((colon != NULL ? colon : at) - auth);
+        st = am_buf_append(&disp, auth, ulen);
+        if (st == AM_OK)
+            st = am_buf_append(&disp, "@", 1);
+        if (st == AM_OK)
+            st = am_buf_append(&disp, at + 1,
+                               (size_t)(auth + alen - at - 1));
+    } else if (st == AM_OK) {
+        st = am_buf_append(&disp, auth, alen);
+    }
+    if (st == AM_OK && dblen > 0)
+        st = am_buf_appendf(&disp, "/%.*s", (int)dblen, db);
+    /* What libpq gets: everything but our own path part and parameter. */
+    if (st == AM_OK)
+        st = am_buf_append(&ci, target, (size_t)(auth + alen - target));
+    if (st == AM_OK && dblen > 0)
+        st = am_buf_appendf(&ci, "/%.*s", (int)dblen, db);
+    if (st == AM_OK && query != NULL) {
+        const char *q = query + 1;
+        int first = 1;
+        while (st == AM_OK && *q != '\0') {
+            size_t n = strcspn(q, "&");
+            if (n > 7 && strncmp(q, "schema=", 7) == 0) {
+                schema = q + 7;
+                slen = n - 7;
+            } else if (n > 0) {
+                st = am_buf_appendf(&ci, "%c%.*s", first ? '?' : '&', (int)n,
+                                    q);
+                first = 0;
+            }
+            q += n;
+            if (*q == '&')
+                q++;
+        }
+    }
+    if (st == AM_OK)
+        st = am_buf_reserve(&ci, 0);
+    if (st == AM_OK)
+        st = am_buf_reserve(&disp, 0);
+    if (st != AM_OK) {
+        st = am__fail(err, AM_ENOMEM, "store open: out of memory");
+        goto out;
+    }
+    snprintf(g->display, sizeof g->display, "'%.*s'", (int)disp.len,
+             disp.ptr);
+    if (schema != NULL &&
+        pct_decode(schema, slen, g->schema, sizeof g->schema) <= 0) {
+        st = am__fail(err, AM_EINVAL, "store open %s: schema name must be "
+                      "1 to %zu bytes, no NUL", g->display,
+                      sizeof g->schema - 1);
+        goto out;
+    }
+    g->conninfo = am__strndup(s->alloc, ci.ptr, ci.len);
+    if (g->conninfo == NULL)
+        st = am__fail(err, AM_ENOMEM, "store open: out of memory");
+out:
+    am_buf_free(&ci);
+    am_buf_free(&disp);
+    return st;
+}
+
+/* ---- Schema ---- */
+
+#define PG_SCHEMA_VERSION 1
+
+static const char *const migrations[PG_SCHEMA_VERSION] = {
+    /* 1: items, history, sessions. `chg` is the change sequence the
+     * vector caches follow: the id of the transaction that last wrote the
+     * row (see store_pg_search.c). `tsv` is the English full-text vector
+     * of `text`, `doc_len` its word count for BM25. */
+    "CREATE TABLE store_meta(k text PRIMARY KEY, v text NOT NULL);"
+    "INSERT INTO store_meta(k, v) VALUES ('vec_epoch', '0');"
+    "CREATE TABLE items("
+    " id bigserial PRIMARY KEY, ns bytea NOT NULL, key bytea NOT NULL,"
+    " value text NOT NULL, meta text NOT NULL DEFAULT '{}',"
+    " text text NOT NULL DEFAULT '', tsv tsvector NOT NULL,"
+    " doc_len bigint NOT NULL,"
+    " created_ms bigint NOT NULL, updated_ms bigint NOT NULL,"
+    " expires_ms bigint, deleted_ms bigint,"
+    " vec_model text, vec bytea,"
+    " chg xid8 NOT NULL DEFAULT pg_current_xact_id(),"
+    " UNIQUE(ns, key));"
+    "CREATE INDEX items_tsv ON items USING gin(tsv);"
+    "CREATE INDEX items_chg ON items(chg);"
+    "CREATE INDEX items_expires ON items(expires_ms)"
+    " WHERE expires_ms IS NOT NULL;"
+    "CREATE INDEX items_deleted ON items(deleted_ms)"
+    " WHERE deleted_ms IS NOT NULL;"
+    "CREATE TABLE item_history("
+    " item_id bigint NOT NULL, seq bigint NOT NULL,"
+    " event text NOT NULL, old_value text, old_meta text,"
+    " at_ms bigint NOT NULL, actor text NOT NULL,"
+    " PRIMARY KEY(item_id, seq));"
+    "CREATE TABLE sessions("
+    " id bigserial PRIMARY KEY, session_id bytea NOT NULL UNIQUE,"
+    " user_id bytea NOT NULL, created_ms bigint NOT NULL,"
+    " updated_ms bigint NOT NULL);"
+    "CREATE INDEX sessions_user ON sessions(user_id, updated_ms);"
+    "CREATE TABLE session_items("
+    " id bigserial PRIMARY KEY, sess bigint NOT NULL, item text NOT NULL,"
+    " created_ms bigint NOT NULL);"
+    "CREATE INDEX session_items_sess ON session_items(sess, id);",
+};
+
+/* Create or upgrade the schema in one transaction, under an advisory
+ * lock keyed by the schema's name: two instances starting together
+ * migrate one after the other, and the second finds nothing to do. */
+static am_status migrate(am_store *s, int read_only)
+{
+    am__pg *g = PG(s);
+    am__pgp p = { .n = 0 };
+    PGresult *r;
+    int version = 0;
+    am_status st;
+    char sql[256];
+
+    if (read_only) {
+        r = am__pg_exec(s, "schema", "SELECT version FROM am_schema"
+                        " WHERE module = 'store'", NULL, 0);
+        if (r == NULL)
+            return s->err.code;
+        version = PQntuples(r) > 0 ? (int)am__pg_int(r, 0, 0) : 0;
+        PQclear(r);
+        if (version != PG_SCHEMA_VERSION)
+            return am__fail(&s->err, AM_EFORMAT, "schema on %s: store "
+                            "version %d, this library's %d (read-only: "
+                            "cannot migrate)", g->display, version,
+                            PG_SCHEMA_VERSION);
+        return AM_OK;
+    }
+    st = am__pg_begin(s);
+    if (st != AM_OK)
+        return st;
+    am__pgp_bytes(&p, g->schema, strlen(g->schema));
+    r = am__pg_exec(s, "schema lock", "SELECT pg_advisory_xact_lock("
+                    "hashtextextended('agentmem schema ' ||"
+                    " convert_from($1, 'UTF8'), 0))", &p, 0);
+    if (r == NULL)
+        goto fail;
+    PQclear(r);
+    char *ident = PQescapeIdentifier(g->conn, g->schema, strlen(g->schema));
+    if (ident == NULL) {
+        am__fail(&s->err, AM_ENOMEM, "schema on %s: out of memory",
+                 g->display);
+        goto fail;
+    }
+    snprintf(sql, sizeof sql, "CREATE SCHEMA IF NOT EXISTS %s", ident);
+    PQfreemem(ident);
+    if (am__pg_run(s, "schema", sql, NULL, NULL) != AM_OK ||
+        am__pg_run(s, "schema", "CREATE TABLE IF NOT EXISTS am_schema("
+                   "module text PRIMARY KEY, version integer NOT NULL)",
+                   NULL, NULL) != AM_OK)
+        goto fail;
+    r = am__pg_exec(s, "schema", "SELECT version::bigint FROM am_schema"
+                    " WHERE module = 'store'", NULL, 0);
+    if (r == NULL)
+        goto fail;
+    version = PQntuples(r) > 0 ? (int)am__pg_int(r, 0, 0) : 0;
+    PQclear(r);
+    if (version > PG_SCHEMA_VERSION) {
+        am__fail(&s->err, AM_EFORMAT, "schema on %s: store version %d is "
+                 "newer than this library's %d", g->display, version,
+                 PG_SCHEMA_VERSION);
+        goto fail;
+    }
+    for (int v = version; v < PG_SCHEMA_VERSION; v++) {
+        /* Several statements: the simple query protocol. */
+        r = PQexec(g->conn, migrations[v]);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            fail_result(s, r, "schema migration");
+            PQclear(r);
+            goto fail;
+        }
+        PQclear(r);
+    }
+    if (version < PG_SCHEMA_VERSION) {
+        snprintf(sql, sizeof sql, "INSERT INTO am_schema(module, version)"
+                 " VALUES ('store', %d) ON CONFLICT(module) DO UPDATE SET"
+                 " version = %d", PG_SCHEMA_VERSION, PG_SCHEMA_VERSION);
+        if (am__pg_run(s, "schema", sql, NULL, NULL) != AM_OK)
+            goto fail;
+    }
+    return am__pg_commit(s);
+fail:
+    am__pg_rollback(s);
+    return s->err.code;
+}
+
+/* ---- Open and close ---- */
+
+/* `-c search_path="schema"` in libpq's options syntax (spaces and
+ * backslashes escaped by a backslash): kept across PQreset. */
+static am_status search_path_option(am_store *s, am_buf *out, int read_only)
+{
+    am__pg *g = PG(s);
+    am_status st = am_buf_append(out, "-c search_path=\"", 16);
+    for (const char *p = g->schema; st == AM_OK && *p != '\0'; p++) {
+        if (*p == '"')
+            st = am_buf_append(out, "\"\"", 2);
+        else if (*p == ' ' || *p == '\\')
+            st = am_buf_appendf(out, "\\%c", *p);
+        else
+            st = am_buf_append(out, p, 1);
+    }
+    if (st == AM_OK)
+        st = am_buf_append(out, "\" -c client_min_messages=warning", 33);
+    if (st == AM_OK && read_only)
+        st = am_buf_append(out, " -c default_transaction_read_only=on", 36);
+    if (st == AM_OK)
+        st = am_buf_reserve(out, 0);
+    if (st == AM_OK)
+        out->ptr[out->len] = '\0';
+    return st;
+}
+
+static am_status pg_open(am_store *s, const char *target,
+                         const am_store_opts *o, am_error *err)
+{
+    am__pg *g;
+    am_status st;
+    am_buf opt = AM_BUF_INIT;
+
+    g = am__calloc(s->alloc, 1, sizeof *g);
+    if (g == NULL)
+        return am__fail(err, AM_ENOMEM, "store open: out of memory");
+    s->impl = g;
+    st = parse_target(s, target, err);
+    if (st != AM_OK)
+        return st;
+    opt.alloc = s->alloc;
+    if (search_path_option(s, &opt, o->read_only) != AM_OK) {
+        am_buf_free(&opt);
+        return am__fail(err, AM_ENOMEM, "store open: out of memory");
+    }
+    const char *const keys[] = { "dbname", "options", "client_encoding",
+                                 "application_name", NULL };
+    const char *const vals[] = { g->conninfo, opt.ptr, "UTF8", "agentmem",
+                                 NULL };
+    g->conn = PQconnectdbParams(keys, vals, 1);
+    am_buf_free(&opt);
+    if (g->conn == NULL)
+        return am__fail(err, AM_ENOMEM, "store open %s: out of memory",
+                        g->display);
+    if (PQstatus(g->conn) != CONNECTION_OK) {
+        char msg[240];
+        const char *m = PQerrorMessage(g->conn);
+        one_line(m, msg, sizeof msg);
+        return am__fail(err, strstr(m, "authentication failed") != NULL
+                                 ? AM_EAUTH
+                                 : AM_EIO,
+                        "store open %s: cannot connect: %s", g->display,
+                        msg);
+    }
+    if (PQserverVersion(g->conn) < 130000)
+        return am__fail(err, AM_EUNSUPPORTED, "store open %s: PostgreSQL "
+                        "%d.%d is too old (13 or later)", g->display,
+                        PQserverVersion(g->conn) / 10000,
+                        PQserverVersion(g->conn) % 10000);
+    st = migrate(s, o->read_only);
+    if (st != AM_OK) {
+        am__error_copy(err, &s->err);
+        return st;
+    }
+    return AM_OK;
+}
+
+static void pg_close(am_store *s)
+{
+    am__pg *g = PG(s);
+    if (g == NULL)
+        return;
+    if (g->conn != NULL)
+        PQfinish(g->conn);
+    if (g->conninfo != NULL)
+        am__free(s->alloc, g->conninfo, strlen(g->conninfo) + 1);
+    am__free(s->alloc, g, sizeof *g);
+    s->impl = NULL;
+}
+
+const am__store_backend am__store_backend_pg = {
+    .name = "postgresql",
+    .open = pg_open,
+    .close = pg_close,
+    .write = am__pg_write,
+    .get = am__pg_get,
+    .get_item = am__pg_get_item,
+    .del = am__pg_delete,
+    .undo = am__pg_undo,
+    .list = am__pg_list,
+    .namespaces = am__pg_namespaces,
+    .history = am__pg_history,
+    .search = am__pg_search,
+    .delete_ns = am__pg_delete_ns,
+    .purge = am__pg_purge,
+    .history_prune = am__pg_history_prune,
+    .vacuum = am__pg_vacuum,
+    .check = am__pg_check,
+    .session_add = am__pg_session_add,
+    .session_get = am__pg_session_get,
+    .session_pop = am__pg_session_pop,
+    .session_clear = am__pg_session_clear,
+    .session_list = am__pg_session_list,
+    .session_prune = am__pg_session_prune,
+};

@@ -1,0 +1,125 @@
+/* store_pg.h -- internals of the PostgreSQL backend (not installed).
+ *
+ * The backend keeps one libpq connection per handle (the handle's mutex
+ * serializes it), its tables in one PostgreSQL schema, and speaks to the
+ * server with parameterized statements only (binary parameters and
+ * results), so no byte of a key, namespace or query is ever SQL syntax.
+ * See docs/internals/postgres.md for the schema and the design.
+ */
+#ifndef AM_STORE_PG_H
+#define AM_STORE_PG_H
+
+#include <libpq-fe.h>
+
+#include "store_int.h"
+
+/* The backend's state behind am_store.impl. */
+typedef struct am__pg {
+    PGconn *conn;
+    char *conninfo;      /* what libpq gets (may hold a password) */
+    char display[256];   /* the target for messages: never the password */
+    char schema[64];     /* our PostgreSQL schema */
+    int in_tx;           /* inside BEGIN ... COMMIT */
+    /* BM25 statistics (rows, average length), refreshed now and then. */
+    double n_rows, avgdl;
+    int64_t stats_writes;
+    double stats_at;     /* monotonic seconds */
+    /* The vector cache's view of the database: the oldest transaction
+     * that may still commit a change it has not seen, and the epoch of
+     * hard deletes. */
+    int64_t vc_xmin;
+    int64_t vc_epoch;
+} am__pg;
+
+#define PG(s) ((am__pg *)(s)->impl)
+
+/* Parameters of one statement, sent in binary. */
+#define AM__PG_MAXP 16
+typedef struct am__pgp {
+    const char *v[AM__PG_MAXP];
+    int len[AM__PG_MAXP];
+    int fmt[AM__PG_MAXP];
+    char ib[AM__PG_MAXP][8];
+    int n;
+} am__pgp;
+
+void am__pgp_int(am__pgp *p, int64_t v);
+void am__pgp_bytes(am__pgp *p, const void *ptr, size_t len); /* bytea, text */
+void am__pgp_str(am__pgp *p, am_str v);
+void am__pgp_null(am__pgp *p);
+void am__pgp_float8(am__pgp *p, double v);
+/* A parameter in PostgreSQL's text format (arrays, xid8): NUL-terminated,
+ * borrowed until the statement ran. */
+void am__pgp_textfmt(am__pgp *p, const char *v);
+
+/* Flags of am__pg_exec. */
+#define AM__PG_RETRY 1 /* safe to run again after a reconnect (a read or
+                        * BEGIN outside a transaction) */
+
+/* Run `sql` with `p` (may be NULL); binary results. Returns the result on
+ * success (free with PQclear) or NULL with s->err set to "<what> on
+ * <target>: <server message>". Reconnects first when the connection was
+ * lost and no transaction is open. */
+PGresult *am__pg_exec(am_store *s, const char *what, const char *sql,
+                      const am__pgp *p, int flags);
+/* am__pg_exec for statements whose rows are not needed; *changed (may be
+ * NULL) grows by the rows affected. */
+am_status am__pg_run(am_store *s, const char *what, const char *sql,
+                     const am__pgp *p, size_t *changed);
+am_status am__pg_begin(am_store *s);
+am_status am__pg_commit(am_store *s);
+void am__pg_rollback(am_store *s);
+
+/* Binary result columns. */
+int64_t am__pg_int(const PGresult *r, int row, int col);
+double am__pg_float8(const PGresult *r, int row, int col);
+am_str am__pg_str(const PGresult *r, int row, int col);
+int am__pg_isnull(const PGresult *r, int row, int col);
+
+/* Append an item from a row holding ns, key, value, meta, text, created,
+ * updated, expires from column `col`. */
+am_status am__pg_rb_add_row(am__rbuild *b, const PGresult *r, int row,
+                            int col, am_item **out);
+
+/* Bytes that PostgreSQL's text type cannot hold (NUL) replaced by spaces,
+ * into `out`. */
+am_status am__pg_text(am_str in, am_buf *out);
+
+/* Item rows are read in one shape everywhere (see am__pg_rb_add_row). */
+#define AM__PG_ROW "ns, key, value, meta, text, created_ms, updated_ms, " \
+                   "coalesce(expires_ms, 0)"
+
+/* The backend's operations (see backend.h). */
+am_status am__pg_write(am_store *s, const am__write *w, am__prepared *ps,
+                       int64_t now);
+am_status am__pg_get(am_store *s, am_ns ns, am_str key, am_buf *value);
+am_status am__pg_get_item(am_store *s, am_ns ns, am_str key,
+                          am_results **out);
+am_status am__pg_delete(am_store *s, am_ns ns, am_str key);
+am_status am__pg_undo(am_store *s, am_ns ns, am_str key);
+am_status am__pg_list(am_store *s, am_ns ns, size_t limit, size_t offset,
+                      am_results **out);
+am_status am__pg_namespaces(am_store *s, am_ns prefix, size_t max_depth,
+                            size_t limit, am_results **out);
+am_status am__pg_history(am_store *s, am_ns ns, am_str key,
+                         am_results **out);
+am_status am__pg_search(am_store *s, const am_search *q, const float *qemb,
+                        am__rbuild *b);
+am_status am__pg_delete_ns(am_store *s, am_ns ns, size_t *removed);
+/* Hard-delete everything under `ns` inside the caller's transaction. */
+am_status am__pg_clear_ns(am_store *s, am_ns ns, size_t *removed);
+am_status am__pg_purge(am_store *s, int64_t deleted_before, size_t *removed);
+am_status am__pg_history_prune(am_store *s, size_t keep, size_t *removed);
+am_status am__pg_vacuum(am_store *s, int full);
+am_status am__pg_check(am_store *s);
+am_status am__pg_session_add(am_store *s, am_str user_id, am_str session_id,
+                             const am_str *items, size_t count);
+am_status am__pg_session_get(am_store *s, am_str session_id, size_t limit,
+                             am_buf *out);
+am_status am__pg_session_pop(am_store *s, am_str session_id, am_buf *out);
+am_status am__pg_session_clear(am_store *s, am_str session_id);
+am_status am__pg_session_list(am_store *s, am_str user_id, am_buf *out);
+am_status am__pg_session_prune(am_store *s, int64_t older_than_ms,
+                               size_t keep_last, size_t *removed);
+
+#endif

@@ -1,0 +1,712 @@
+/* store_pg_items.c -- put, get, delete, undo, lists and history of items
+ * on PostgreSQL.
+ *
+ * Same semantics as the SQLite backend (store_sqlite_items.c). Writes run
+ * in one READ COMMITTED transaction each; a put of a new key is one
+ * INSERT ... ON CONFLICT DO NOTHING (which waits for a concurrent insert
+ * of the same key to finish), and every change of an existing row first
+ * takes the row's lock (SELECT ... FOR UPDATE). So concurrent writers of
+ * one key queue on its row: each reads the value the previous one
+ * committed, the last commit wins, and the history gets one entry per
+ * write, numbered in commit order.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_pg.h"
+
+#define LIVE(n) "deleted_ms IS NULL AND (expires_ms IS NULL OR expires_ms > $" n ")"
+
+static void count_word(const char *w, size_t n, void *ctx)
+{
+    (void)w;
+    (void)n;
+    (*(int64_t *)ctx)++;
+}
+
+/* Words of the indexed text: BM25's document length. */
+static int64_t doc_len(am_str text)
+{
+    int64_t n = 0;
+    am__words(text.ptr, text.len, count_word, &n);
+    return n;
+}
+
+static am_status check_model(am_store *s, const am__prepared *p, size_t idx)
+{
+    char want[160];
+    am__pgp q = { .n = 0 };
+    snprintf(want, sizeof want, "%s/%zu", p->model, p->dim);
+    am__pgp_bytes(&q, want, strlen(want));
+    PGresult *r = am__pg_exec(s, "vector model",
+                              "WITH ins AS (INSERT INTO store_meta(k, v)"
+                              " VALUES ('vec_model', $1) ON CONFLICT (k) DO"
+                              " NOTHING RETURNING v) SELECT v FROM ins UNION"
+                              " ALL SELECT v FROM store_meta WHERE k ="
+                              " 'vec_model'",
+                              &q, 0);
+    if (r == NULL)
+        return s->err.code;
+    am_status st = AM_OK;
+    if (PQntuples(r) > 0) {
+        am_str have = am__pg_str(r, 0, 0);
+        if (have.len != strlen(want) || memcmp(have.ptr, want, have.len))
+            st = am__fail(&s->err, AM_EINVAL, "item %zu: vector from '%s' "
+                          "but this store's index holds '%.*s'", idx, want,
+                          (int)have.len, have.ptr);
+    }
+    PQclear(r);
+    return st;
+}
+
+static am_status history_add(am_store *s, int64_t id, const char *event,
+                             const PGresult *old, int64_t now,
+                             const char *actor)
+{
+    am__pgp p = { .n = 0 };
+    am__pgp_int(&p, id);
+    am__pgp_bytes(&p, event, strlen(event));
+    if (old != NULL && !am__pg_isnull(old, 0, 1))
+        am__pgp_str(&p, am__pg_str(old, 0, 1));
+    else
+        am__pgp_null(&p);
+    if (old != NULL && !am__pg_isnull(old, 0, 2))
+        am__pgp_str(&p, am__pg_str(old, 0, 2));
+    else
+        am__pgp_null(&p);
+    am__pgp_int(&p, now);
+    am__pgp_bytes(&p, actor, strlen(actor));
+    if (old == NULL)
+        return am__pg_run(s, "history", "INSERT INTO item_history(item_id,"
+                          " seq, event, old_value, old_meta, at_ms, actor)"
+                          " VALUES ($1, 1, $2, $3, $4, $5, $6)", &p, NULL);
+    return am__pg_run(s, "history", "INSERT INTO item_history(item_id, seq,"
+                      " event, old_value, old_meta, at_ms, actor) VALUES"
+                      " ($1, coalesce((SELECT max(seq) FROM item_history"
+                      " WHERE item_id = $1), 0) + 1, $2, $3, $4, $5, $6)",
+                      &p, NULL);
+}
+
+static int row_is_live(const PGresult *r, int del_col, int exp_col,
+                       int64_t now)
+{
+    if (!am__pg_isnull(r, 0, del_col))
+        return 0;
+    return am__pg_isnull(r, 0, exp_col) || am__pg_int(r, 0, exp_col) > now;
+}
+
+/* The row of (ns, key), locked for this transaction: id, value, meta,
+ * deleted_ms, expires_ms, created_ms. NULL and AM_ENOTFOUND (in *st)
+ * when there is none. */
+static PGresult *lock_row(am_store *s, am_str enc, am_str key, am_status *st)
+{
+    am__pgp p = { .n = 0 };
+    am__pgp_str(&p, enc);
+    am__pgp_str(&p, key);
+    PGresult *r = am__pg_exec(s, "find", "SELECT id, value, meta, deleted_ms,"
+                              " expires_ms, created_ms FROM items WHERE"
+                              " ns = $1 AND key = $2 FOR UPDATE", &p, 0);
+    if (r == NULL) {
+        *st = s->err.code;
+        return NULL;
+    }
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        *st = am__fail(&s->err, AM_ENOTFOUND, "no item '%.*s'",
+                       (int)(key.len > 64 ? 64 : key.len), key.ptr);
+        return NULL;
+    }
+    *st = AM_OK;
+    return r;
+}
+
+/* Parameters of a row's content: value, meta, text, tsv text, doc_len,
+ * expires, vec_model, vec (8 in all). */
+static void bind_content(am__pgp *p, am_str value, am_str meta,
+                         const am_buf *text, int64_t expires,
+                         const am__prepared *pr)
+{
+    am__pgp_str(p, value);
+    am__pgp_str(p, meta);
+    am__pgp_bytes(p, text->ptr, text->len);
+    am__pgp_int(p, doc_len((am_str){ text->ptr, text->len }));
+    if (expires > 0)
+        am__pgp_int(p, expires);
+    else
+        am__pgp_null(p);
+    if (pr->vec != NULL) {
+        am__pgp_bytes(p, pr->model, strlen(pr->model));
+        am__pgp_bytes(p, pr->vec, pr->dim * sizeof(float));
+    } else {
+        am__pgp_null(p);
+        am__pgp_null(p);
+    }
+}
+
+/* Rewrite row `id` (locked) with new content. */
+static am_status update_row(am_store *s, int64_t id, am_str value,
+                            am_str meta, const am_buf *text, int64_t created,
+                            int64_t now, int64_t expires,
+                            const am__prepared *pr)
+{
+    am__pgp p = { .n = 0 };
+    am__pgp_int(&p, id);
+    bind_content(&p, value, meta, text, expires, pr);
+    am__pgp_int(&p, created);
+    am__pgp_int(&p, now);
+    return am__pg_run(s, "put", "UPDATE items SET value = $2, meta = $3,"
+                      " text = $4, tsv = to_tsvector('english', $4),"
+                      " doc_len = $5, expires_ms = $6, vec_model = $7,"
+                      " vec = $8, created_ms = $9, updated_ms = $10,"
+                      " deleted_ms = NULL, chg = pg_current_xact_id()"
+                      " WHERE id = $1", &p, NULL);
+}
+
+static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
+                         const am__prepared *prev, size_t idx, int64_t now,
+                         am_buf *text)
+{
+    am_status st;
+    am_str enc = { p->ns.ptr, p->ns.len };
+    int64_t expires = it->ttl_ms > 0 ? now + it->ttl_ms : 0;
+    am__pgp q = { .n = 0 };
+
+    if (p->vec != NULL && (prev == NULL || prev->dim != p->dim ||
+                           strcmp(prev->model, p->model) != 0)) {
+        st = check_model(s, p, idx);
+        if (st != AM_OK)
+            return st;
+    }
+    if (am__pg_text((am_str){ p->text.ptr, p->text.len }, text) != AM_OK)
+        return am__fail(&s->err, AM_ENOMEM, "put: out of memory");
+    am__pgp_str(&q, enc);
+    am__pgp_str(&q, it->key);
+    bind_content(&q, it->value, p->meta, text, expires, p);
+    am__pgp_int(&q, now);
+    PGresult *r = am__pg_exec(s, "put", "INSERT INTO items(ns, key, value,"
+                              " meta, text, tsv, doc_len, expires_ms,"
+                              " vec_model, vec, created_ms, updated_ms)"
+                              " VALUES ($1, $2, $3, $4, $5,"
+                              " to_tsvector('english', $5), $6, $7, $8, $9,"
+                              " $10, $10) ON CONFLICT (ns, key) DO NOTHING"
+                              " RETURNING id", &q, 0);
+    if (r == NULL)
+        return s->err.code;
+    if (PQntuples(r) == 1) {
+        p->id = am__pg_int(r, 0, 0);
+        PQclear(r);
+        return history_add(s, p->id, "add", NULL, now, s->actor);
+    }
+    PQclear(r);
+    /* The key exists (live, expired or soft-deleted): update it. */
+    r = lock_row(s, enc, it->key, &st);
+    if (r == NULL)
+        return st;
+    p->id = am__pg_int(r, 0, 0);
+    int live = row_is_live(r, 3, 4, now);
+    st = update_row(s, p->id, it->value, p->meta, text,
+                    live ? am__pg_int(r, 0, 5) : now, now, expires, p);
+    if (st == AM_OK)
+        st = history_add(s, p->id, live ? "update" : "add", r, now,
+                         s->actor);
+    PQclear(r);
+    return st;
+}
+
+static am_status key_ok(am_store *s, am_str key)
+{
+    if (key.len == 0 || key.ptr == NULL)
+        return am__fail(&s->err, AM_EINVAL, "empty key");
+    return AM_OK;
+}
+
+static am_status soft_delete(am_store *s, const PGresult *row, int64_t now,
+                             const char *actor)
+{
+    am__pgp p = { .n = 0 };
+    int64_t id = am__pg_int(row, 0, 0);
+    am__pgp_int(&p, id);
+    am__pgp_int(&p, now);
+    am_status st = am__pg_run(s, "delete", "UPDATE items SET deleted_ms ="
+                              " $2, chg = pg_current_xact_id() WHERE id = $1",
+                              &p, NULL);
+    if (st == AM_OK)
+        st = history_add(s, id, "delete", row, now, actor);
+    return st;
+}
+
+/* Find the live row of (ns, key) for a delete, locked. */
+static PGresult *live_row(am_store *s, am_ns ns, am_str key, am_buf *enc,
+                          int64_t now, const char *what, am_status *st)
+{
+    PGresult *r;
+    *st = am__ns_encode(ns, 0, enc, &s->err);
+    if (*st == AM_OK)
+        *st = key_ok(s, key);
+    if (*st != AM_OK)
+        return NULL;
+    r = lock_row(s, (am_str){ enc->ptr, enc->len }, key, st);
+    if (r != NULL && !row_is_live(r, 3, 4, now)) {
+        PQclear(r);
+        r = NULL;
+        *st = am__fail(&s->err, AM_ENOTFOUND, "%s: no live item '%.*s'",
+                       what, (int)(key.len > 64 ? 64 : key.len), key.ptr);
+    }
+    return r;
+}
+
+am_status am__pg_write(am_store *s, const am__write *w, am__prepared *ps,
+                       int64_t now)
+{
+    am_buf enc = AM_BUF_INIT, text = AM_BUF_INIT;
+    am_status st = am__pg_begin(s);
+    const am__prepared *checked = NULL;
+
+    enc.alloc = text.alloc = s->alloc;
+    if (st == AM_OK && w->clear.count > 0)
+        st = am__pg_clear_ns(s, w->clear, NULL);
+    for (size_t i = 0; i < w->nput && st == AM_OK; i++) {
+        st = put_one(s, &w->puts[i], &ps[i], checked, i, now, &text);
+        if (ps[i].vec != NULL)
+            checked = &ps[i];
+    }
+    for (size_t i = 0; i < w->ndel && st == AM_OK; i++) {
+        PGresult *r = live_row(s, w->del_ns, w->dels[i], &enc, now, "delete",
+                               &st);
+        if (r == NULL && st != AM_ENOMEM) {
+            char detail[sizeof s->err.msg];
+            memcpy(detail, s->err.msg, sizeof detail);
+            st = am__fail(&s->err, st, "delete %zu: %s", i, detail);
+        }
+        if (r != NULL) {
+            st = soft_delete(s, r, now, s->actor);
+            PQclear(r);
+        }
+    }
+    if (st == AM_OK)
+        st = am__pg_commit(s);
+    if (st != AM_OK)
+        am__pg_rollback(s);
+    else
+        s->own_writes++;
+    am_buf_free(&enc);
+    am_buf_free(&text);
+    return st;
+}
+
+am_status am__pg_get(am_store *s, am_ns ns, am_str key, am_buf *value)
+{
+    am_status st;
+    am_buf enc = AM_BUF_INIT;
+    am__pgp p = { .n = 0 };
+
+    if (value == NULL)
+        return AM_EINVAL;
+    enc.alloc = s->alloc;
+    st = am__ns_encode(ns, 0, &enc, &s->err);
+    if (st == AM_OK)
+        st = key_ok(s, key);
+    if (st != AM_OK)
+        goto out;
+    am__pgp_bytes(&p, enc.ptr, enc.len);
+    am__pgp_str(&p, key);
+    am__pgp_int(&p, am_clock_now(s->clock));
+    PGresult *r = am__pg_exec(s, "get", "SELECT value FROM items WHERE ns ="
+                              " $1 AND key = $2 AND " LIVE("3"), &p,
+                              AM__PG_RETRY);
+    if (r == NULL) {
+        st = s->err.code;
+        goto out;
+    }
+    if (PQntuples(r) == 0) {
+        st = am__fail(&s->err, AM_ENOTFOUND, "get: no item '%.*s'",
+                      (int)(key.len > 64 ? 64 : key.len), key.ptr);
+    } else {
+        am_str v = am__pg_str(r, 0, 0);
+        am_buf_clear(value);
+        st = am_buf_append(value, v.ptr, v.len);
+        if (st == AM_OK)
+            st = am_buf_reserve(value, 0);
+        if (st != AM_OK)
+            st = am__fail(&s->err, AM_ENOMEM, "get: out of memory");
+        else
+            value->ptr[value->len] = '\0';
+    }
+    PQclear(r);
+out:
+    am_buf_free(&enc);
+    return st;
+}
+
+am_status am__pg_delete(am_store *s, am_ns ns, am_str key)
+{
+    am__write w;
+    memset(&w, 0, sizeof w);
+    w.del_ns = ns;
+    w.dels = &key;
+    w.ndel = 1;
+    am_status st = am__pg_write(s, &w, NULL, am_clock_now(s->clock));
+    if (st != AM_OK && strncmp(s->err.msg, "delete 0: ", 10) == 0) {
+        char detail[sizeof s->err.msg];
+        memcpy(detail, s->err.msg + 10, sizeof detail - 10);
+        am__fail(&s->err, st, "%s", detail);
+    }
+    return st;
+}
+
+am_status am__pg_undo(am_store *s, am_ns ns, am_str key)
+{
+    am_status st;
+    am_buf enc = AM_BUF_INIT, text = AM_BUF_INIT;
+    PGresult *f = NULL, *h = NULL;
+    int64_t now = am_clock_now(s->clock), id;
+    am__pgp p = { .n = 0 };
+
+    enc.alloc = text.alloc = s->alloc;
+    st = am__ns_encode(ns, 0, &enc, &s->err);
+    if (st == AM_OK)
+        st = key_ok(s, key);
+    if (st == AM_OK)
+        st = am__pg_begin(s);
+    if (st != AM_OK)
+        goto done;
+    f = lock_row(s, (am_str){ enc.ptr, enc.len }, key, &st);
+    if (f == NULL)
+        goto out;
+    id = am__pg_int(f, 0, 0);
+    am__pgp_int(&p, id);
+    h = am__pg_exec(s, "undo", "SELECT event, old_value, old_meta FROM"
+                    " item_history WHERE item_id = $1 ORDER BY seq DESC"
+                    " LIMIT 1", &p, 0);
+    if (h == NULL) {
+        st = s->err.code;
+        goto out;
+    }
+    if (PQntuples(h) == 0) {
+        st = am__fail(&s->err, AM_ENOTFOUND, "undo: no history");
+        goto out;
+    }
+    am_str event = am__pg_str(h, 0, 0);
+    if (event.len == 3 && memcmp(event.ptr, "add", 3) == 0) {
+        /* Undoing an add deletes the item. */
+        st = soft_delete(s, f, now, "undo");
+    } else {
+        /* update or delete: restore the old value and metadata; the text
+         * is derived again, the vector dropped unless the store's
+         * embedder makes a new one (the history keeps no vectors). */
+        am_item_in it;
+        am__prepared pr;
+        memset(&it, 0, sizeof it);
+        it.ns = ns;
+        it.key = key;
+        it.value = am__pg_str(h, 0, 1);
+        it.meta = am__pg_str(h, 0, 2);
+        it.no_embed = s->embedder == NULL;
+        int was_live = row_is_live(f, 3, 4, now);
+        st = am__store_prepare(s, &it, 0, &pr, &s->err);
+        if (st == AM_OK &&
+            am__pg_text((am_str){ pr.text.ptr, pr.text.len }, &text) !=
+                AM_OK)
+            st = am__fail(&s->err, AM_ENOMEM, "undo: out of memory");
+        if (st == AM_OK)
+            st = update_row(s, id, it.value, pr.meta, &text,
+                            am__pg_int(f, 0, 5), now, 0, &pr);
+        if (st == AM_OK)
+            st = history_add(s, id, was_live ? "update" : "add", f, now,
+                             "undo");
+        am__store_prepared_free(s, &pr);
+    }
+out:
+    if (st == AM_OK)
+        st = am__pg_commit(s);
+    if (st != AM_OK)
+        am__pg_rollback(s);
+    else
+        s->own_writes++;
+done:
+    PQclear(h);
+    PQclear(f);
+    am_buf_free(&enc);
+    am_buf_free(&text);
+    return st;
+}
+
+/* ---- Reading lists ---- */
+
+static am_status results_begin(am_store *s, am_results **out, am__rbuild *b,
+                               const char *what)
+{
+    if (out == NULL)
+        return AM_EINVAL;
+    *out = NULL;
+    if (am__rb_init(b, s->alloc) != AM_OK)
+        return am__fail(&s->err, AM_ENOMEM, "%s: out of memory", what);
+    return AM_OK;
+}
+
+static am_status results_end(am_store *s, am__rbuild *b, am_status st,
+                             am_results **out, const char *what)
+{
+    if (st != AM_OK) {
+        am__rb_abort(b);
+        return st;
+    }
+    *out = am__rb_finish(b);
+    if (*out == NULL)
+        return am__fail(&s->err, AM_ENOMEM, "%s: out of memory", what);
+    return AM_OK;
+}
+
+am_status am__pg_get_item(am_store *s, am_ns ns, am_str key,
+                          am_results **out)
+{
+    am_status st;
+    am_buf enc = AM_BUF_INIT;
+    am__rbuild b;
+    am__pgp p = { .n = 0 };
+
+    st = results_begin(s, out, &b, "get");
+    if (st != AM_OK)
+        return st;
+    enc.alloc = s->alloc;
+    st = am__ns_encode(ns, 0, &enc, &s->err);
+    if (st == AM_OK)
+        st = key_ok(s, key);
+    if (st != AM_OK)
+        goto out;
+    am__pgp_bytes(&p, enc.ptr, enc.len);
+    am__pgp_str(&p, key);
+    am__pgp_int(&p, am_clock_now(s->clock));
+    PGresult *r = am__pg_exec(s, "get", "SELECT " AM__PG_ROW ", "
+                              LIVE("3") " FROM items WHERE ns = $1 AND"
+                              " key = $2", &p, AM__PG_RETRY);
+    if (r == NULL) {
+        st = s->err.code;
+        goto out;
+    }
+    if (PQntuples(r) == 0)
+        st = am__fail(&s->err, AM_ENOTFOUND, "no item '%.*s'",
+                      (int)(key.len > 64 ? 64 : key.len), key.ptr);
+    else if (!am__pg_int(r, 0, 8))
+        st = am__fail(&s->err, AM_ENOTFOUND, "get: no live item");
+    else if (am__pg_rb_add_row(&b, r, 0, 0, NULL) != AM_OK)
+        st = am__fail(&s->err, AM_ENOMEM, "get: out of memory");
+    PQclear(r);
+out:
+    st = results_end(s, &b, st, out, "get");
+    am_buf_free(&enc);
+    return st;
+}
+
+/* The encoded range [lo, hi) of namespace prefix `ns` (root allowed). */
+static am_status ns_range(am_store *s, am_ns ns, am_buf *lo, am_buf *hi)
+{
+    am_status st = am__ns_encode(ns, 1, lo, &s->err);
+    if (st != AM_OK)
+        return st;
+    if (am__ns_upper((am_str){ lo->ptr, lo->len }, hi) != AM_OK)
+        return am__fail(&s->err, AM_ENOMEM, "namespace: out of memory");
+    return AM_OK;
+}
+
+am_status am__pg_list(am_store *s, am_ns ns, size_t limit, size_t offset,
+                      am_results **out)
+{
+    am_status st;
+    am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
+    am__rbuild b;
+    am__pgp p = { .n = 0 };
+
+    st = results_begin(s, out, &b, "list");
+    if (st != AM_OK)
+        return st;
+    lo.alloc = hi.alloc = s->alloc;
+    st = ns_range(s, ns, &lo, &hi);
+    if (st != AM_OK)
+        goto out;
+    am__pgp_bytes(&p, lo.ptr, lo.len);
+    am__pgp_bytes(&p, hi.ptr, hi.len);
+    am__pgp_int(&p, am_clock_now(s->clock));
+    am__pgp_int(&p, limit == 0 ? 100
+                               : (int64_t)(limit > INT64_MAX ? INT64_MAX
+                                                             : limit));
+    am__pgp_int(&p, (int64_t)(offset > INT64_MAX ? INT64_MAX : offset));
+    PGresult *r = am__pg_exec(s, "list", "SELECT " AM__PG_ROW " FROM items"
+                              " WHERE ns >= $1 AND ns < $2 AND " LIVE("3")
+                              " ORDER BY ns, key LIMIT $4 OFFSET $5", &p,
+                              AM__PG_RETRY);
+    if (r == NULL) {
+        st = s->err.code;
+        goto out;
+    }
+    for (int i = 0; i < PQntuples(r) && st == AM_OK; i++)
+        if (am__pg_rb_add_row(&b, r, i, 0, NULL) != AM_OK)
+            st = am__fail(&s->err, AM_ENOMEM, "list: out of memory");
+    PQclear(r);
+out:
+    st = results_end(s, &b, st, out, "list");
+    am_buf_free(&lo);
+    am_buf_free(&hi);
+    return st;
+}
+
+am_status am__pg_namespaces(am_store *s, am_ns prefix, size_t max_depth,
+                            size_t limit, am_results **out)
+{
+    am_status st;
+    am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
+    am__rbuild b;
+    am__pgp p = { .n = 0 };
+    am_str prev = { NULL, 0 };
+
+    st = results_begin(s, out, &b, "namespaces");
+    if (st != AM_OK)
+        return st;
+    if (limit == 0)
+        limit = 1000;
+    lo.alloc = hi.alloc = s->alloc;
+    st = ns_range(s, prefix, &lo, &hi);
+    if (st != AM_OK)
+        goto out;
+    am__pgp_bytes(&p, lo.ptr, lo.len);
+    am__pgp_bytes(&p, hi.ptr, hi.len);
+    am__pgp_int(&p, am_clock_now(s->clock));
+    PGresult *r = am__pg_exec(s, "namespaces", "SELECT DISTINCT ns FROM"
+                              " items WHERE ns >= $1 AND ns < $2 AND "
+                              LIVE("3") " ORDER BY ns", &p, AM__PG_RETRY);
+    if (r == NULL) {
+        st = s->err.code;
+        goto out;
+    }
+    for (int row = 0; row < PQntuples(r) && b.r->count < limit; row++) {
+        am_str e = am__pg_str(r, row, 0);
+        size_t parts = 0, cut = e.len;
+        if (max_depth > 0)
+            for (size_t i = 0; i < e.len; i++)
+                if (e.ptr[i] == 0x1f && ++parts == max_depth) {
+                    cut = i + 1;
+                    break;
+                }
+        /* Sorted input: truncated duplicates are adjacent. */
+        if (prev.ptr != NULL && prev.len == cut &&
+            memcmp(prev.ptr, e.ptr, cut) == 0)
+            continue;
+        prev = (am_str){ e.ptr, cut };
+        if (am__grow(s->alloc, (void **)&b.r->items, &b.cap,
+                     b.r->count + 1, sizeof(am_item)) != AM_OK) {
+            st = am__fail(&s->err, AM_ENOMEM, "namespaces: out of memory");
+            break;
+        }
+        am_item *it = &b.r->items[b.r->count];
+        memset(it, 0, sizeof *it);
+        if (am__ns_decode(prev, &b.ar, &it->ns_parts, &it->ns_count) !=
+            AM_OK) {
+            st = am__fail(&s->err, AM_ENOMEM, "namespaces: out of memory");
+            break;
+        }
+        it->key = it->value = it->meta = it->text = (am_str){ "", 0 };
+        it->event = it->old_value = it->actor = (am_str){ "", 0 };
+        b.r->count++;
+    }
+    PQclear(r);
+out:
+    st = results_end(s, &b, st, out, "namespaces");
+    am_buf_free(&lo);
+    am_buf_free(&hi);
+    return st;
+}
+
+am_status am__pg_history(am_store *s, am_ns ns, am_str key,
+                         am_results **out)
+{
+    am_status st;
+    am_buf enc = AM_BUF_INIT;
+    am__rbuild b;
+    am__pgp p = { .n = 0 };
+    PGresult *r = NULL;
+
+    st = results_begin(s, out, &b, "history");
+    if (st != AM_OK)
+        return st;
+    enc.alloc = s->alloc;
+    st = am__ns_encode(ns, 0, &enc, &s->err);
+    if (st == AM_OK)
+        st = key_ok(s, key);
+    if (st != AM_OK)
+        goto out;
+    am__pgp_bytes(&p, enc.ptr, enc.len);
+    am__pgp_str(&p, key);
+    /* One statement: the row and its history in one snapshot. Row 0
+     * carries the current value and meta (event NULL). */
+    r = am__pg_exec(s, "history", "WITH i AS (SELECT id, value, meta FROM"
+                    " items WHERE ns = $1 AND key = $2)"
+                    " SELECT NULL::text, value, 0::bigint, NULL::text, meta,"
+                    " 0::bigint FROM i UNION ALL"
+                    " SELECT h.event, h.old_value, h.at_ms, h.actor,"
+                    " h.old_meta, h.seq FROM item_history h, i"
+                    " WHERE h.item_id = i.id ORDER BY 6", &p, AM__PG_RETRY);
+    if (r == NULL) {
+        st = s->err.code;
+        goto out;
+    }
+    if (PQntuples(r) == 0) {
+        st = am__fail(&s->err, AM_ENOTFOUND, "no item '%.*s'",
+                      (int)(key.len > 64 ? 64 : key.len), key.ptr);
+        goto out;
+    }
+    am_str v = am__pg_str(r, 0, 1), m = am__pg_str(r, 0, 4);
+    am_str cur_value = am__rb_str(&b, v.ptr, v.len);
+    am_str cur_meta = am__rb_str(&b, m.ptr, m.len);
+    if (cur_value.ptr == NULL || cur_meta.ptr == NULL)
+        st = AM_ENOMEM;
+    for (int row = 1; st == AM_OK && row < PQntuples(r); row++) {
+        if (am__grow(s->alloc, (void **)&b.r->items, &b.cap,
+                     b.r->count + 1, sizeof(am_item)) != AM_OK) {
+            st = AM_ENOMEM;
+            break;
+        }
+        am_item *it = &b.r->items[b.r->count];
+        memset(it, 0, sizeof *it);
+        v = am__pg_str(r, row, 0);
+        it->event = am__rb_str(&b, v.ptr, v.len);
+        v = am__pg_str(r, row, 1);
+        it->old_value = am__rb_str(&b, v.ptr, v.len);
+        it->at_ms = am__pg_int(r, row, 2);
+        v = am__pg_str(r, row, 3);
+        it->actor = am__rb_str(&b, v.ptr, v.len);
+        v = am__pg_str(r, row, 4);
+        it->meta = am__rb_str(&b, v.ptr, v.len);
+        it->key = am__rb_str(&b, key.ptr, key.len);
+        it->text = (am_str){ "", 0 };
+        if (it->event.ptr == NULL || it->old_value.ptr == NULL ||
+            it->actor.ptr == NULL || it->meta.ptr == NULL ||
+            it->key.ptr == NULL ||
+            am__ns_decode((am_str){ enc.ptr, enc.len }, &b.ar,
+                          &it->ns_parts, &it->ns_count) != AM_OK) {
+            st = AM_ENOMEM;
+            break;
+        }
+        b.r->count++;
+    }
+    /* An event's new value is the next event's old value, or the row's
+     * current value for the last one; a delete has none. */
+    for (size_t i = 0; st == AM_OK && i < b.r->count; i++) {
+        am_item *it = &b.r->items[i];
+        if (it->event.len == 6 && memcmp(it->event.ptr, "delete", 6) == 0) {
+            it->value = it->meta = (am_str){ "", 0 };
+        } else if (i + 1 < b.r->count) {
+            it->value = b.r->items[i + 1].old_value;
+            it->meta = b.r->items[i + 1].meta;
+        } else {
+            it->value = cur_value;
+            it->meta = cur_meta;
+        }
+    }
+    if (st == AM_ENOMEM)
+        am__fail(&s->err, st, "history: out of memory");
+out:
+    PQclear(r);
+    st = results_end(s, &b, st, out, "history");
+    am_buf_free(&enc);
+    return st;
+}

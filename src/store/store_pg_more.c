@@ -1,0 +1,475 @@
+/* store_pg_more.c -- retention (delete a namespace, purge, prune
+ * histories, vacuum, check) and sessions on PostgreSQL.
+ *
+ * Same semantics as store_sqlite_retention.c and store_sqlite_session.c.
+ * A hard delete bumps the store's `vec_epoch`, which tells every handle's
+ * vector cache to reload (rows that are gone cannot announce themselves
+ * through the change sequence). Session writes lock the session's row
+ * first, so items added by several instances to one session keep one
+ * order and a pop takes exactly one item.
+ */
+#include <string.h>
+
+#include "core/json_glue.h"
+#include "store_pg.h"
+
+/* ---- Retention ---- */
+
+/* Hard-delete the items matching `cond` (SQL over items, parameters
+ * $1..$n of `p`) and their history; *n grows by the rows deleted. */
+static am_status delete_items(am_store *s, const char *cond,
+                              const am__pgp *p, size_t *n)
+{
+    char sql[256];
+    size_t gone = 0;
+    snprintf(sql, sizeof sql, "DELETE FROM item_history WHERE item_id IN"
+             " (SELECT id FROM items WHERE %s)", cond);
+    am_status st = am__pg_run(s, "delete", sql, p, NULL);
+    if (st == AM_OK) {
+        snprintf(sql, sizeof sql, "DELETE FROM items WHERE %s", cond);
+        st = am__pg_run(s, "delete", sql, p, &gone);
+    }
+    if (st == AM_OK && gone > 0)
+        st = am__pg_run(s, "delete", "UPDATE store_meta SET v ="
+                        " (v::bigint + 1)::text WHERE k = 'vec_epoch'",
+                        NULL, NULL);
+    if (n != NULL)
+        *n += gone;
+    return st;
+}
+
+/* With no vector left, the index is no longer tied to an embedder. */
+static am_status release_vec_model(am_store *s)
+{
+    return am__pg_run(s, "delete", "DELETE FROM store_meta WHERE k ="
+                      " 'vec_model' AND NOT EXISTS (SELECT 1 FROM items"
+                      " WHERE vec IS NOT NULL)", NULL, NULL);
+}
+
+am_status am__pg_clear_ns(am_store *s, am_ns ns, size_t *removed)
+{
+    am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
+    size_t n = 0;
+    am__pgp p = { .n = 0 };
+    am_status st;
+
+    lo.alloc = hi.alloc = s->alloc;
+    st = am__ns_encode(ns, 1, &lo, &s->err);
+    if (st == AM_OK &&
+        am__ns_upper((am_str){ lo.ptr, lo.len }, &hi) != AM_OK)
+        st = am__fail(&s->err, AM_ENOMEM, "namespace: out of memory");
+    if (st == AM_OK) {
+        am__pgp_bytes(&p, lo.ptr, lo.len);
+        am__pgp_bytes(&p, hi.ptr, hi.len);
+        st = delete_items(s, "ns >= $1 AND ns < $2", &p, &n);
+    }
+    if (st == AM_OK)
+        st = release_vec_model(s);
+    if (removed != NULL)
+        *removed = st == AM_OK ? n : 0;
+    am_buf_free(&lo);
+    am_buf_free(&hi);
+    return st;
+}
+
+am_status am__pg_delete_ns(am_store *s, am_ns ns, size_t *removed)
+{
+    am_status st;
+    size_t n = 0;
+
+    if (ns.count == 0) {
+        st = am__fail(&s->err, AM_EINVAL,
+                      "delete namespace: needs at least one part");
+        goto out;
+    }
+    st = am__pg_begin(s);
+    if (st == AM_OK)
+        st = am__pg_clear_ns(s, ns, &n);
+    if (st == AM_OK)
+        st = am__pg_commit(s);
+    if (st != AM_OK)
+        am__pg_rollback(s);
+    s->own_writes++;
+out:
+    if (removed != NULL)
+        *removed = st == AM_OK ? n : 0;
+    return st;
+}
+
+am_status am__pg_purge(am_store *s, int64_t deleted_before, size_t *removed)
+{
+    am_status st;
+    size_t n = 0;
+    am__pgp a = { .n = 0 }, b = { .n = 0 };
+
+    am__pgp_int(&a, deleted_before);
+    am__pgp_int(&b, am_clock_now(s->clock));
+    st = am__pg_begin(s);
+    if (st == AM_OK)
+        st = delete_items(s, "deleted_ms < $1", &a, &n);
+    if (st == AM_OK)
+        st = delete_items(s, "expires_ms <= $1", &b, &n);
+    if (st == AM_OK)
+        st = release_vec_model(s);
+    if (st == AM_OK)
+        st = am__pg_commit(s);
+    if (st != AM_OK)
+        am__pg_rollback(s);
+    s->own_writes++;
+    if (removed != NULL)
+        *removed = st == AM_OK ? n : 0;
+    return st;
+}
+
+am_status am__pg_history_prune(am_store *s, size_t keep, size_t *removed)
+{
+    am_status st;
+    size_t n = 0;
+    am__pgp p = { .n = 0 };
+
+    if (keep == 0) {
+        st = am__fail(&s->err, AM_EINVAL, "history prune: keep must be >= 1"
+                      " (undo needs the last entry)");
+        goto out;
+    }
+    am__pgp_int(&p, (int64_t)(keep > INT64_MAX ? INT64_MAX : keep));
+    st = am__pg_begin(s);
+    if (st == AM_OK)
+        st = am__pg_run(s, "history prune", "DELETE FROM item_history WHERE"
+                        " (item_id, seq) IN (SELECT item_id, seq FROM"
+                        " (SELECT item_id, seq, row_number() OVER (PARTITION"
+                        " BY item_id ORDER BY seq DESC) AS rn FROM"
+                        " item_history) h WHERE rn > $1)", &p, &n);
+    if (st == AM_OK)
+        st = am__pg_commit(s);
+    if (st != AM_OK)
+        am__pg_rollback(s);
+out:
+    if (removed != NULL)
+        *removed = st == AM_OK ? n : 0;
+    return st;
+}
+
+am_status am__pg_vacuum(am_store *s, int full)
+{
+    static const char *const tables[] = { "items", "item_history",
+                                          "sessions", "session_items" };
+    char sql[64];
+    am_status st = AM_OK;
+    for (size_t i = 0; st == AM_OK && i < 4; i++) {
+        snprintf(sql, sizeof sql, "VACUUM %s%s", full ? "FULL ANALYZE "
+                                                      : "ANALYZE ",
+                 tables[i]);
+        st = am__pg_run(s, "vacuum", sql, NULL, NULL);
+    }
+    return st;
+}
+
+am_status am__pg_check(am_store *s)
+{
+    /* What the server does not check itself: the full-text vectors match
+     * the items' text, and no history or session item is orphaned. */
+    static const struct {
+        const char *what, *sql;
+    } checks[] = {
+        { "full-text index: items whose index differs from their text",
+          "SELECT count(*) FROM items"
+          " WHERE tsv <> to_tsvector('english', text)" },
+        { "history: entries of items that do not exist",
+          "SELECT count(*) FROM item_history h WHERE NOT EXISTS"
+          " (SELECT 1 FROM items i WHERE i.id = h.item_id)" },
+        { "sessions: items of sessions that do not exist",
+          "SELECT count(*) FROM session_items t WHERE NOT EXISTS"
+          " (SELECT 1 FROM sessions x WHERE x.id = t.sess)" },
+    };
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        PGresult *r = am__pg_exec(s, "integrity check", checks[i].sql, NULL,
+                                  AM__PG_RETRY);
+        if (r == NULL)
+            return s->err.code;
+        long long bad = (long long)am__pg_int(r, 0, 0);
+        PQclear(r);
+        if (bad != 0)
+            return am__fail(&s->err, AM_EIO, "integrity check on %s: %s "
+                            "(%lld)", PG(s)->display, checks[i].what, bad);
+    }
+    return AM_OK;
+}
+
+/* ---- Sessions ---- */
+
+static am_status sid_ok(am_store *s, am_str sid)
+{
+    if (sid.ptr == NULL || sid.len == 0)
+        return am__fail(&s->err, AM_EINVAL, "session: empty session id");
+    if (sid.len > 1024)
+        return am__fail(&s->err, AM_EINVAL, "session: id too long");
+    return AM_OK;
+}
+
+/* The session's id (locked for the transaction when `lock`). */
+static am_status sess_find(am_store *s, am_str sid, int lock, int64_t *id,
+                           PGresult **row)
+{
+    am__pgp p = { .n = 0 };
+    am__pgp_str(&p, sid);
+    PGresult *r = am__pg_exec(s, "session",
+                              lock ? "SELECT id, user_id FROM sessions"
+                                     " WHERE session_id = $1 FOR UPDATE"
+                                   : "SELECT id, user_id FROM sessions"
+                                     " WHERE session_id = $1",
+                              &p, lock ? 0 : AM__PG_RETRY);
+    if (r == NULL)
+        return s->err.code;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return am__fail(&s->err, AM_ENOTFOUND, "no session '%.*s'",
+                        (int)(sid.len > 64 ? 64 : sid.len), sid.ptr);
+    }
+    *id = am__pg_int(r, 0, 0);
+    if (row != NULL)
+        *row = r;
+    else
+        PQclear(r);
+    return AM_OK;
+}
+
+am_status am__pg_session_add(am_store *s, am_str user_id, am_str session_id,
+                             const am_str *items, size_t count)
+{
+    am_status st;
+    int64_t id = 0, now = am_clock_now(s->clock);
+    PGresult *row = NULL;
+    am__pgp p = { .n = 0 };
+
+    st = sid_ok(s, session_id);
+    if (st == AM_OK && items == NULL && count > 0)
+        st = am__fail(&s->err, AM_EINVAL, "session add: NULL items");
+    for (size_t i = 0; st == AM_OK && i < count; i++) {
+        json_t *v = NULL;
+        char what[48];
+        snprintf(what, sizeof what, "session item %zu", i);
+        st = am__json_parse_flags(items[i], JSON_DECODE_ANY, what, &v,
+                                  &s->err);
+        json_decref(v);
+    }
+    if (st == AM_OK)
+        st = am__pg_begin(s);
+    if (st != AM_OK)
+        return st;
+    am__pgp_str(&p, session_id);
+    am__pgp_bytes(&p, user_id.ptr, user_id.len);
+    am__pgp_int(&p, now);
+    st = am__pg_run(s, "session add", "INSERT INTO sessions(session_id,"
+                    " user_id, created_ms, updated_ms) VALUES ($1, $2, $3,"
+                    " $3) ON CONFLICT (session_id) DO NOTHING", &p, NULL);
+    if (st == AM_OK)
+        st = sess_find(s, session_id, 1, &id, &row);
+    if (st == AM_OK) {
+        am_str owner = am__pg_str(row, 0, 1);
+        if (owner.len != user_id.len ||
+            (owner.len > 0 && memcmp(owner.ptr, user_id.ptr, owner.len)))
+            st = am__fail(&s->err, AM_EINVAL,
+                          "session add: session belongs to another user");
+    }
+    for (size_t i = 0; st == AM_OK && i < count; i++) {
+        am__pgp q = { .n = 0 };
+        am__pgp_int(&q, id);
+        am__pgp_str(&q, items[i]);
+        am__pgp_int(&q, now);
+        st = am__pg_run(s, "session add", "INSERT INTO session_items(sess,"
+                        " item, created_ms) VALUES ($1, $2, $3)", &q, NULL);
+    }
+    if (st == AM_OK) {
+        am__pgp q = { .n = 0 };
+        am__pgp_int(&q, id);
+        am__pgp_int(&q, now);
+        st = am__pg_run(s, "session add", "UPDATE sessions SET updated_ms ="
+                        " $2 WHERE id = $1", &q, NULL);
+    }
+    if (st == AM_OK)
+        st = am__pg_commit(s);
+    if (st != AM_OK)
+        am__pg_rollback(s);
+    PQclear(row);
+    return st;
+}
+
+am_status am__pg_session_get(am_store *s, am_str session_id, size_t limit,
+                             am_buf *out)
+{
+    am_status st;
+    am__pgp p = { .n = 0 };
+    if (out == NULL)
+        return AM_EINVAL;
+    am_buf_clear(out);
+    st = sid_ok(s, session_id);
+    if (st != AM_OK)
+        return st;
+    am__pgp_str(&p, session_id);
+    if (limit > 0)
+        am__pgp_int(&p, (int64_t)(limit > INT64_MAX ? INT64_MAX : limit));
+    else
+        am__pgp_null(&p);
+    PGresult *r = am__pg_exec(s, "session get", "SELECT item FROM (SELECT"
+                              " t.id, t.item FROM session_items t JOIN"
+                              " sessions x ON x.id = t.sess WHERE"
+                              " x.session_id = $1 ORDER BY t.id DESC LIMIT"
+                              " $2::bigint) y ORDER BY id", &p, AM__PG_RETRY);
+    if (r == NULL)
+        return s->err.code;
+    st = am_buf_append(out, "[", 1);
+    for (int i = 0; st == AM_OK && i < PQntuples(r); i++) {
+        am_str v = am__pg_str(r, i, 0);
+        if (i > 0)
+            st = am_buf_append(out, ",", 1);
+        if (st == AM_OK)
+            st = am_buf_append(out, v.ptr, v.len);
+    }
+    if (st == AM_OK)
+        st = am_buf_append(out, "]", 1);
+    PQclear(r);
+    if (st != AM_OK)
+        return am__fail(&s->err, st, "session get: out of memory");
+    return AM_OK;
+}
+
+am_status am__pg_session_pop(am_store *s, am_str session_id, am_buf *out)
+{
+    am_status st;
+    int64_t id = 0;
+    am__pgp p = { .n = 0 };
+    PGresult *r = NULL;
+
+    st = sid_ok(s, session_id);
+    if (st == AM_OK)
+        st = am__pg_begin(s);
+    if (st != AM_OK)
+        return st;
+    st = sess_find(s, session_id, 1, &id, NULL);
+    if (st != AM_OK)
+        goto out;
+    am__pgp_int(&p, id);
+    r = am__pg_exec(s, "session pop", "DELETE FROM session_items WHERE id ="
+                    " (SELECT id FROM session_items WHERE sess = $1 ORDER BY"
+                    " id DESC LIMIT 1) RETURNING item", &p, 0);
+    if (r == NULL) {
+        st = s->err.code;
+        goto out;
+    }
+    if (PQntuples(r) == 0) {
+        st = am__fail(&s->err, AM_ENOTFOUND, "session pop: empty");
+        goto out;
+    }
+    if (out != NULL) {
+        am_str v = am__pg_str(r, 0, 0);
+        am_buf_clear(out);
+        st = am_buf_append(out, v.ptr, v.len);
+        if (st == AM_OK)
+            st = am_buf_reserve(out, 0);
+        if (st != AM_OK)
+            st = am__fail(&s->err, AM_ENOMEM, "session pop: out of memory");
+    }
+    if (st == AM_OK)
+        st = am__pg_commit(s);
+out:
+    if (st != AM_OK)
+        am__pg_rollback(s);
+    PQclear(r);
+    return st;
+}
+
+am_status am__pg_session_clear(am_store *s, am_str session_id)
+{
+    am_status st;
+    int64_t id = 0;
+    am__pgp p = { .n = 0 };
+
+    st = sid_ok(s, session_id);
+    if (st == AM_OK)
+        st = am__pg_begin(s);
+    if (st != AM_OK)
+        return st;
+    st = sess_find(s, session_id, 1, &id, NULL);
+    am__pgp_int(&p, id);
+    if (st == AM_OK)
+        st = am__pg_run(s, "session clear", "DELETE FROM session_items"
+                        " WHERE sess = $1", &p, NULL);
+    if (st == AM_OK)
+        st = am__pg_run(s, "session clear", "DELETE FROM sessions WHERE"
+                        " id = $1", &p, NULL);
+    if (st == AM_OK)
+        st = am__pg_commit(s);
+    if (st != AM_OK)
+        am__pg_rollback(s);
+    return st;
+}
+
+am_status am__pg_session_list(am_store *s, am_str user_id, am_buf *out)
+{
+    am_status st = AM_OK;
+    json_t *arr = NULL;
+    am__pgp p = { .n = 0 };
+    if (out == NULL)
+        return AM_EINVAL;
+    am__pgp_bytes(&p, user_id.ptr, user_id.len);
+    PGresult *r = am__pg_exec(s, "session list", "SELECT x.session_id,"
+                              " (SELECT count(*) FROM session_items t WHERE"
+                              " t.sess = x.id), x.created_ms, x.updated_ms"
+                              " FROM sessions x WHERE x.user_id = $1"
+                              " ORDER BY x.updated_ms DESC, x.id DESC", &p,
+                              AM__PG_RETRY);
+    if (r == NULL)
+        return s->err.code;
+    arr = json_array();
+    if (arr == NULL)
+        st = am__fail(&s->err, AM_ENOMEM, "session list: out of memory");
+    for (int i = 0; st == AM_OK && i < PQntuples(r); i++) {
+        am_str sid = am__pg_str(r, i, 0);
+        json_t *o = json_pack("{s:s%,s:I,s:I,s:I}", "session_id", sid.ptr,
+                              sid.len, "items",
+                              (json_int_t)am__pg_int(r, i, 1), "created_ms",
+                              (json_int_t)am__pg_int(r, i, 2), "updated_ms",
+                              (json_int_t)am__pg_int(r, i, 3));
+        if (o == NULL || json_array_append_new(arr, o) != 0)
+            st = am__fail(&s->err, AM_ENOMEM, "session list: out of memory");
+    }
+    if (st == AM_OK)
+        st = am__json_dump(arr, JSON_COMPACT, out, &s->err);
+    json_decref(arr);
+    PQclear(r);
+    return st;
+}
+
+am_status am__pg_session_prune(am_store *s, int64_t older_than_ms,
+                               size_t keep_last, size_t *removed)
+{
+    am_status st;
+    size_t n = 0;
+    am__pgp a = { .n = 0 }, b = { .n = 0 };
+
+    am__pgp_int(&a, older_than_ms);
+    am__pgp_int(&b, (int64_t)(keep_last > INT64_MAX ? INT64_MAX
+                                                    : keep_last));
+    st = am__pg_begin(s);
+    if (st == AM_OK && older_than_ms > 0) {
+        st = am__pg_run(s, "session prune", "DELETE FROM session_items"
+                        " WHERE sess IN (SELECT id FROM sessions WHERE"
+                        " updated_ms < $1)", &a, &n);
+        if (st == AM_OK)
+            st = am__pg_run(s, "session prune", "DELETE FROM sessions WHERE"
+                            " updated_ms < $1", &a, NULL);
+    }
+    if (st == AM_OK && keep_last > 0)
+        st = am__pg_run(s, "session prune", "DELETE FROM session_items WHERE"
+                        " id IN (SELECT id FROM (SELECT id, row_number()"
+                        " OVER (PARTITION BY sess ORDER BY id DESC) AS rn"
+                        " FROM session_items) t WHERE rn > $1)", &b, &n);
+    if (st == AM_OK)
+        st = am__pg_commit(s);
+    if (st != AM_OK)
+        am__pg_rollback(s);
+    if (removed != NULL)
+        *removed = st == AM_OK ? n : 0;
+    return st;
+}

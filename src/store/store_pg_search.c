@@ -1,0 +1,935 @@
+/* store_pg_search.c -- full-text, vector and hybrid search on PostgreSQL.
+ *
+ * Full text: the items' English tsvector (GIN index) finds the rows;
+ * ranking is BM25 (k1 1.2, b 0.75, FTS5's IDF) computed by the server
+ * from the term frequencies in the tsvector, the document lengths in
+ * `doc_len` and document frequencies counted per query, so the default
+ * hybrid search ranks as on SQLite. PostgreSQL's own ts_rank is not used:
+ * it has no IDF. The user's query is never tsquery syntax: the server
+ * cuts it into lexemes (to_tsvector) and we quote each one.
+ *
+ * Vectors: exact cosine over the front end's in-memory cache (am__vcache),
+ * kept coherent across instances by a change sequence. Every write stamps
+ * its rows with its transaction id (`chg`, xid8). A load remembers the
+ * xmin of its snapshot (no transaction older than it can still commit);
+ * the next load reads only rows with chg >= that xmin, so an item
+ * committed by another instance is seen by the next search here, and the
+ * catch-up costs the rows changed, not the table. Hard deletes bump
+ * `vec_epoch`, which makes every cache reload in full.
+ *
+ * Hybrid: reciprocal rank fusion as on SQLite (store_sqlite_search.c).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/json_glue.h"
+#include "store_pg.h"
+
+/* ---- The vector cache ---- */
+
+static am_status vc_grow(am_store *s, size_t need)
+{
+    am__vcache *c = &s->vc;
+    if (need <= c->cap)
+        return AM_OK;
+    size_t cap = c->cap > 0 ? c->cap * 2 : 1024;
+    while (cap < need)
+        cap *= 2;
+    void **arr[5] = { (void **)&c->ids, (void **)&c->expires,
+                      (void **)&c->ns_off, (void **)&c->ns_len,
+                      (void **)&c->vecs };
+    size_t size[5] = { sizeof *c->ids, sizeof *c->expires, sizeof *c->ns_off,
+                       sizeof *c->ns_len, c->dim * sizeof(float) };
+    void *fresh[5] = { NULL };
+    int k;
+    for (k = 0; k < 5; k++) {
+        fresh[k] = am__alloc_array(s->alloc, cap, size[k]);
+        if (fresh[k] == NULL)
+            break;
+    }
+    if (k < 5) {
+        while (k-- > 0)
+            am__free(s->alloc, fresh[k], cap * size[k]);
+        return AM_ENOMEM;
+    }
+    for (k = 0; k < 5; k++) {
+        if (*arr[k] != NULL) {
+            memcpy(fresh[k], *arr[k], c->count * size[k]);
+            am__free(s->alloc, *arr[k], c->cap * size[k]);
+        }
+        *arr[k] = fresh[k];
+    }
+    c->cap = cap;
+    return AM_OK;
+}
+
+/* Set row `id`'s entry (vec NULL: the row has no live vector any more).
+ * Keeps ids sorted; rows of other instances may arrive out of order. */
+static am_status vc_set(am_store *s, int64_t id, am_str ns, int64_t expires,
+                        const void *vec, size_t bytes)
+{
+    am__vcache *c = &s->vc;
+    size_t lo = 0, hi = c->count, dim = bytes / sizeof(float);
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (c->ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    int found = lo < c->count && c->ids[lo] == id;
+    if (vec == NULL || dim == 0) {
+        if (found)
+            c->expires[lo] = 1; /* a tombstone: expired long ago */
+        return AM_OK;
+    }
+    if (c->dim == 0)
+        c->dim = dim;
+    if (dim != c->dim)
+        return am__fail(&s->err, AM_EFORMAT, "vector index: item %lld has "
+                        "%zu dimensions, others %zu", (long long)id, dim,
+                        c->dim);
+    if (!found) {
+        if (vc_grow(s, c->count + 1) != AM_OK)
+            return am__fail(&s->err, AM_ENOMEM,
+                            "vector index: out of memory");
+        size_t tail = c->count - lo;
+        if (tail > 0) {
+            memmove(c->ids + lo + 1, c->ids + lo, tail * sizeof *c->ids);
+            memmove(c->expires + lo + 1, c->expires + lo,
+                    tail * sizeof *c->expires);
+            memmove(c->ns_off + lo + 1, c->ns_off + lo,
+                    tail * sizeof *c->ns_off);
+            memmove(c->ns_len + lo + 1, c->ns_len + lo,
+                    tail * sizeof *c->ns_len);
+            memmove(c->vecs + (lo + 1) * c->dim, c->vecs + lo * c->dim,
+                    tail * c->dim * sizeof(float));
+        }
+        c->ids[lo] = id;
+        c->count++;
+    }
+    /* A namespace never changes for a row id: reuse its bytes. */
+    if (!found) {
+        c->ns_off[lo] = c->ns_pool.len;
+        c->ns_len[lo] = ns.len;
+        if (am_buf_append(&c->ns_pool, ns.ptr, ns.len) != AM_OK) {
+            c->valid = 0;
+            return am__fail(&s->err, AM_ENOMEM,
+                            "vector index: out of memory");
+        }
+    }
+    c->expires[lo] = expires;
+    memcpy(c->vecs + lo * c->dim, vec, bytes);
+    return AM_OK;
+}
+
+/* Bring the cache up to date: in full the first time (or after a hard
+ * delete anywhere), else only the rows changed since the last load. */
+static am_status vcache_load(am_store *s)
+{
+    am__pg *g = PG(s);
+    am__vcache *c = &s->vc;
+    am_status st = AM_OK;
+    PGresult *r = NULL;
+    char xmin[32];
+    int64_t snap_xmin = 0, epoch = 0;
+
+    r = am__pg_exec(s, "vector index", "BEGIN ISOLATION LEVEL REPEATABLE"
+                    " READ READ ONLY", NULL, AM__PG_RETRY);
+    if (r == NULL)
+        return s->err.code;
+    PQclear(r);
+    g->in_tx = 1;
+    r = am__pg_exec(s, "vector index", "SELECT pg_snapshot_xmin("
+                    "pg_current_snapshot())::text::bigint, (SELECT v::bigint"
+                    " FROM store_meta WHERE k = 'vec_epoch')", NULL, 0);
+    if (r == NULL) {
+        st = s->err.code;
+        goto out;
+    }
+    snap_xmin = am__pg_int(r, 0, 0);
+    epoch = am__pg_int(r, 0, 1);
+    PQclear(r);
+    int full = !c->valid || epoch != g->vc_epoch;
+    if (full) {
+        am__vcache_free(s);
+        r = am__pg_exec(s, "vector index", "SELECT id, ns, coalesce("
+                        "expires_ms, 0), vec FROM items WHERE vec IS NOT"
+                        " NULL AND deleted_ms IS NULL ORDER BY id", NULL, 0);
+    } else {
+        am__pgp p = { .n = 0 };
+        snprintf(xmin, sizeof xmin, "%lld", (long long)g->vc_xmin);
+        am__pgp_textfmt(&p, xmin);
+        r = am__pg_exec(s, "vector index", "SELECT id, ns, coalesce("
+                        "expires_ms, 0), CASE WHEN deleted_ms IS NULL THEN"
+                        " vec END FROM items WHERE chg >= $1::xid8 ORDER BY"
+                        " id", &p, 0);
+    }
+    if (r == NULL) {
+        st = s->err.code;
+        goto out;
+    }
+    for (int i = 0; st == AM_OK && i < PQntuples(r); i++) {
+        am_str v = am__pg_str(r, i, 3);
+        st = vc_set(s, am__pg_int(r, i, 0), am__pg_str(r, i, 1),
+                    am__pg_int(r, i, 2),
+                    am__pg_isnull(r, i, 3) ? NULL : v.ptr, v.len);
+    }
+    PQclear(r);
+    r = NULL;
+out:
+    if (st == AM_OK)
+        st = am__pg_commit(s);
+    else
+        am__pg_rollback(s);
+    if (st != AM_OK) {
+        am__vcache_free(s);
+        return st;
+    }
+    c->valid = 1;
+    g->vc_xmin = snap_xmin;
+    g->vc_epoch = epoch;
+    return AM_OK;
+}
+
+/* ---- Candidates ---- */
+
+typedef struct cand {
+    int64_t id;
+    double fts, vec;
+    int rank_fts, rank_vec;
+    double score;
+} cand;
+
+typedef struct cands {
+    cand *v;
+    size_t count, cap;
+} cands;
+
+static int by_score_desc(const void *a, const void *b)
+{
+    const cand *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score < y->score ? 1 : -1;
+    return x->id < y->id ? -1 : x->id > y->id ? 1 : 0;
+}
+
+static am_status cands_push(am_store *s, cands *c, int64_t id)
+{
+    if (am__grow(s->alloc, (void **)&c->v, &c->cap, c->count + 1,
+                 sizeof(cand)) != AM_OK)
+        return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+    memset(&c->v[c->count], 0, sizeof(cand));
+    c->v[c->count].id = id;
+    c->count++;
+    return AM_OK;
+}
+
+/* Does the item's meta hold every key of the filter object with an equal
+ * value? -1: out of memory. */
+static int meta_matches(json_t *filter, am_str meta)
+{
+    if (filter == NULL)
+        return 1;
+    json_t *m = NULL;
+    am_error perr;
+    if (am__json_parse_flags(meta, 0, "meta", &m, &perr) == AM_ENOMEM)
+        return -1;
+    int ok = m != NULL;
+    const char *k;
+    json_t *want;
+    json_object_foreach(filter, k, want) {
+        if (!ok)
+            break;
+        json_t *have = json_object_get(m, k);
+        ok = have != NULL && json_equal(have, want);
+    }
+    json_decref(m);
+    return ok;
+}
+
+/* "{1,2,3}": ids as a bigint[] literal. */
+static am_status id_array(const int64_t *ids, size_t n, am_buf *out)
+{
+    am_status st = am_buf_append(out, "{", 1);
+    for (size_t i = 0; st == AM_OK && i < n; i++)
+        st = am_buf_appendf(out, i > 0 ? ",%lld" : "%lld",
+                            (long long)ids[i]);
+    if (st == AM_OK)
+        st = am_buf_append(out, "}", 1);
+    if (st == AM_OK)
+        st = am_buf_reserve(out, 0);
+    if (st == AM_OK)
+        out->ptr[out->len] = '\0';
+    return st;
+}
+
+/* ok[i] = 1 when row ids[i] is live and its meta passes `filter` (one
+ * round trip for all of them). */
+static am_status qualify(am_store *s, const int64_t *ids, size_t n,
+                         json_t *filter, int64_t now, int *ok)
+{
+    am_buf arr = AM_BUF_INIT;
+    am__pgp p = { .n = 0 };
+    am_status st;
+    arr.alloc = s->alloc;
+    memset(ok, 0, n * sizeof *ok);
+    if (n == 0)
+        return AM_OK;
+    if (id_array(ids, n, &arr) != AM_OK) {
+        am_buf_free(&arr);
+        return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+    }
+    am__pgp_textfmt(&p, arr.ptr);
+    am__pgp_int(&p, now);
+    PGresult *r = am__pg_exec(s, "search", "SELECT id, meta FROM items WHERE"
+                              " id = ANY($1::bigint[]) AND deleted_ms IS NULL"
+                              " AND (expires_ms IS NULL OR expires_ms > $2)",
+                              &p, AM__PG_RETRY);
+    am_buf_free(&arr);
+    if (r == NULL)
+        return s->err.code;
+    st = AM_OK;
+    for (int row = 0; st == AM_OK && row < PQntuples(r); row++) {
+        int64_t id = am__pg_int(r, row, 0);
+        int m = meta_matches(filter, am__pg_str(r, row, 1));
+        if (m < 0)
+            st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        for (size_t i = 0; i < n; i++)
+            if (ids[i] == id)
+                ok[i] = m > 0;
+    }
+    PQclear(r);
+    return st;
+}
+
+/* ---- Full text ---- */
+
+/* BM25 statistics: rows and average document length, counted at most
+ * every few seconds (and after this handle's own writes): they move
+ * slowly and counting a big table is not free. */
+static am_status bm25_stats(am_store *s)
+{
+    am__pg *g = PG(s);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    if (g->stats_at > 0 && g->stats_writes == s->own_writes &&
+        now - g->stats_at < 10)
+        return AM_OK;
+    PGresult *r = am__pg_exec(s, "search", "SELECT count(*), coalesce("
+                              "avg(doc_len), 0)::float8 FROM items", NULL,
+                              AM__PG_RETRY);
+    if (r == NULL)
+        return s->err.code;
+    g->n_rows = (double)am__pg_int(r, 0, 0);
+    g->avgdl = am__pg_float8(r, 0, 1);
+    PQclear(r);
+    g->stats_at = now;
+    g->stats_writes = s->own_writes;
+    return AM_OK;
+}
+
+/* Append `lex` as a quoted tsquery lexeme, itself quoted as an array
+ * element: "'it''s'" in {...}. */
+static am_status append_lexeme(am_buf *out, am_str lex, int in_array)
+{
+    am_status st = am_buf_append(out, in_array ? "\"'" : "'",
+                                 in_array ? 2 : 1);
+    for (size_t i = 0; st == AM_OK && i < lex.len; i++) {
+        char c = lex.ptr[i];
+        if (c == '\'')
+            st = am_buf_append(out, "''", 2);
+        else if (c == '\\')
+            st = am_buf_append(out, in_array ? "\\\\\\\\" : "\\\\",
+                               in_array ? 4 : 2);
+        else if (c == '"' && in_array)
+            st = am_buf_append(out, "\\\"", 2);
+        else
+            st = am_buf_append(out, &c, 1);
+    }
+    if (st == AM_OK)
+        st = am_buf_append(out, in_array ? "'\"" : "'", in_array ? 2 : 1);
+    return st;
+}
+
+#define FTS_BUDGET 1500
+#define GLOBAL_DF_CAP 4096
+#define MAX_TERMS 64
+
+typedef struct term {
+    am_str lex;
+    int64_t df_scope, df; /* counted up to FTS_BUDGET + 1, GLOBAL_DF_CAP + 1 */
+} term;
+
+static int term_by_df(const void *a, const void *b)
+{
+    const term *x = a, *y = b;
+    return x->df_scope < y->df_scope ? -1 : x->df_scope > y->df_scope;
+}
+
+static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
+                            json_t *filter, size_t want, int64_t now,
+                            cands *out)
+{
+    am__pg *g = PG(s);
+    am_status st;
+    am__pgp p = { .n = 0 };
+    PGresult *lx = NULL, *r = NULL;
+    am_buf qtext = AM_BUF_INIT, arr = AM_BUF_INIT, tsq = AM_BUF_INIT,
+           lexs = AM_BUF_INIT, idfs = AM_BUF_INIT;
+    term t[MAX_TERMS];
+    size_t n = 0;
+
+    qtext.alloc = arr.alloc = tsq.alloc = lexs.alloc = idfs.alloc = s->alloc;
+    if (am__pg_text(query, &qtext) != AM_OK)
+        return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+    /* The query's lexemes, as the items' text was cut. */
+    am__pgp_bytes(&p, qtext.ptr, qtext.len);
+    lx = am__pg_exec(s, "search", "SELECT lexeme FROM unnest(to_tsvector("
+                     "'english', $1)) ORDER BY lexeme", &p, AM__PG_RETRY);
+    if (lx == NULL) {
+        st = s->err.code;
+        goto out;
+    }
+    for (int i = 0; i < PQntuples(lx) && n < MAX_TERMS; i++)
+        t[n++].lex = am__pg_str(lx, i, 0);
+    if (n == 0) {
+        st = AM_OK;
+        goto out;
+    }
+    st = bm25_stats(s);
+    if (st != AM_OK)
+        goto out;
+    /* Document frequencies, in the scope (for the budget below) and in
+     * the whole table (for the IDF, as FTS5's BM25 counts them). */
+    st = am_buf_append(&arr, "{", 1);
+    for (size_t i = 0; st == AM_OK && i < n; i++) {
+        if (i > 0)
+            st = am_buf_append(&arr, ",", 1);
+        if (st == AM_OK)
+            st = append_lexeme(&arr, t[i].lex, 1);
+    }
+    if (st == AM_OK)
+        st = am_buf_append(&arr, "}", 1);
+    if (st == AM_OK)
+        st = am_buf_reserve(&arr, 0);
+    if (st != AM_OK) {
+        st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        goto out;
+    }
+    arr.ptr[arr.len] = '\0';
+    p.n = 0;
+    am__pgp_textfmt(&p, arr.ptr);
+    am__pgp_str(&p, lo);
+    am__pgp_str(&p, hi);
+    r = am__pg_exec(s, "search", "SELECT (SELECT count(*) FROM (SELECT 1"
+                    " FROM items WHERE tsv @@ q AND ns >= $2 AND ns < $3"
+                    " LIMIT 1501) a), (SELECT count(*) FROM (SELECT 1 FROM"
+                    " items WHERE tsv @@ q LIMIT 4097) b) FROM unnest("
+                    "$1::tsquery[]) WITH ORDINALITY AS x(q, n) ORDER BY n",
+                    &p, AM__PG_RETRY);
+    if (r == NULL) {
+        st = s->err.code;
+        goto out;
+    }
+    for (size_t i = 0; i < n && i < (size_t)PQntuples(r); i++) {
+        t[i].df_scope = am__pg_int(r, (int)i, 0);
+        t[i].df = am__pg_int(r, (int)i, 1);
+    }
+    PQclear(r);
+    r = NULL;
+    /* Terms matching more than FTS_BUDGET rows together: drop the most
+     * frequent ones (the rarest always stays), as on SQLite. */
+    int64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += t[i].df_scope;
+    if (total > FTS_BUDGET) {
+        qsort(t, n, sizeof *t, term_by_df);
+        size_t kept = 0;
+        total = 0;
+        while (kept < n &&
+               (kept == 0 || total + t[kept].df_scope <= FTS_BUDGET))
+            total += t[kept++].df_scope;
+        n = kept;
+    }
+    /* The tsquery, the lexemes and their IDFs. */
+    st = AM_OK;
+    st = am_buf_append(&lexs, "{", 1);
+    if (st == AM_OK)
+        st = am_buf_append(&idfs, "{", 1);
+    for (size_t i = 0; st == AM_OK && i < n; i++) {
+        double df = (double)t[i].df;
+        if (t[i].df > GLOBAL_DF_CAP) {
+            /* A common term: count it exactly. */
+            am__pgp c = { .n = 0 };
+            am_buf one = AM_BUF_INIT;
+            one.alloc = s->alloc;
+            st = append_lexeme(&one, t[i].lex, 0);
+            if (st == AM_OK)
+                st = am_buf_reserve(&one, 0);
+            if (st != AM_OK) {
+                am_buf_free(&one);
+                break;
+            }
+            one.ptr[one.len] = '\0';
+            am__pgp_textfmt(&c, one.ptr);
+            r = am__pg_exec(s, "search", "SELECT count(*) FROM items WHERE"
+                            " tsv @@ $1::tsquery", &c, AM__PG_RETRY);
+            am_buf_free(&one);
+            if (r == NULL) {
+                st = s->err.code;
+                goto out;
+            }
+            df = (double)am__pg_int(r, 0, 0);
+            PQclear(r);
+            r = NULL;
+        }
+        double N = g->n_rows > df ? g->n_rows : df;
+        double idf = log((N - df + 0.5) / (df + 0.5));
+        if (idf <= 1e-6)
+            idf = 1e-6;
+        if (i > 0) {
+            st = am_buf_append(&tsq, " | ", 3);
+            if (st == AM_OK)
+                st = am_buf_append(&lexs, ",", 1);
+            if (st == AM_OK)
+                st = am_buf_append(&idfs, ",", 1);
+        }
+        if (st == AM_OK)
+            st = append_lexeme(&tsq, t[i].lex, 0);
+        if (st == AM_OK) {
+            /* The lexeme as a text[] element: quoted, \ and " escaped. */
+            st = am_buf_append(&lexs, "\"", 1);
+            for (size_t k = 0; st == AM_OK && k < t[i].lex.len; k++) {
+                char ch = t[i].lex.ptr[k];
+                if (ch == '"' || ch == '\\')
+                    st = am_buf_append(&lexs, "\\", 1);
+                if (st == AM_OK)
+                    st = am_buf_append(&lexs, &ch, 1);
+            }
+            if (st == AM_OK)
+                st = am_buf_append(&lexs, "\"", 1);
+        }
+        if (st == AM_OK)
+            st = am_buf_appendf(&idfs, "%.17g", idf);
+    }
+    if (st == AM_OK)
+        st = am_buf_append(&lexs, "}", 1);
+    if (st == AM_OK)
+        st = am_buf_append(&idfs, "}", 1);
+    if (st == AM_OK)
+        st = am_buf_reserve(&tsq, 0);
+    if (st == AM_OK)
+        st = am_buf_reserve(&lexs, 0);
+    if (st == AM_OK)
+        st = am_buf_reserve(&idfs, 0);
+    if (st != AM_OK) {
+        st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        goto out;
+    }
+    tsq.ptr[tsq.len] = lexs.ptr[lexs.len] = idfs.ptr[idfs.len] = '\0';
+
+    /* Rank in the server, cut at `lim`; the metadata filter is checked
+     * here, and the cut deepened when it rejected too many. */
+    int64_t lim = (int64_t)want + 8;
+    char avg[40];
+    snprintf(avg, sizeof avg, "%.17g", g->avgdl > 0 ? g->avgdl : 1.0);
+    for (;;) {
+        p.n = 0;
+        am__pgp_textfmt(&p, tsq.ptr);
+        am__pgp_str(&p, lo);
+        am__pgp_str(&p, hi);
+        am__pgp_int(&p, now);
+        am__pgp_textfmt(&p, lexs.ptr);
+        am__pgp_textfmt(&p, idfs.ptr);
+        am__pgp_textfmt(&p, avg);
+        am__pgp_int(&p, lim);
+        r = am__pg_exec(s, "search", "SELECT i.id, sum(t.idf * (c.tf * 2.2)"
+                        " / (c.tf + 1.2 * (0.25 + 0.75 * i.doc_len /"
+                        " $7::float8)))::float8 AS sc, i.meta FROM items i"
+                        " CROSS JOIN LATERAL unnest(i.tsv) u"
+                        " JOIN unnest($5::text[], $6::float8[]) t(lex, idf)"
+                        " ON t.lex = u.lexeme"
+                        " CROSS JOIN LATERAL (SELECT coalesce(array_length("
+                        "u.positions, 1), 1)::float8 AS tf) c"
+                        " WHERE i.tsv @@ $1::tsquery AND i.ns >= $2 AND"
+                        " i.ns < $3 AND i.deleted_ms IS NULL AND"
+                        " (i.expires_ms IS NULL OR i.expires_ms > $4)"
+                        " GROUP BY i.id ORDER BY sc DESC, i.id LIMIT $8",
+                        &p, AM__PG_RETRY);
+        if (r == NULL) {
+            st = s->err.code;
+            goto out;
+        }
+        out->count = 0;
+        int rows = PQntuples(r);
+        for (int i = 0; st == AM_OK && i < rows && out->count < want; i++) {
+            int ok = meta_matches(filter, am__pg_str(r, i, 2));
+            if (ok < 0)
+                st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+            if (ok <= 0)
+                continue;
+            st = cands_push(s, out, am__pg_int(r, i, 0));
+            if (st == AM_OK) {
+                out->v[out->count - 1].fts = am__pg_float8(r, i, 1);
+                out->v[out->count - 1].rank_fts = (int)out->count;
+            }
+        }
+        PQclear(r);
+        r = NULL;
+        if (st != AM_OK || out->count >= want || rows < lim ||
+            lim > (1 << 20))
+            break;
+        lim *= 8;
+    }
+out:
+    PQclear(lx);
+    PQclear(r);
+    am_buf_free(&qtext);
+    am_buf_free(&arr);
+    am_buf_free(&tsq);
+    am_buf_free(&lexs);
+    am_buf_free(&idfs);
+    return st;
+}
+
+/* ---- Vectors ---- */
+
+typedef struct hent {
+    float score;
+    uint32_t idx;
+} hent;
+
+static void heap_sift_down(hent *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && h[l].score < h[m].score)
+            m = l;
+        if (r < n && h[r].score < h[m].score)
+            m = r;
+        if (m == i)
+            return;
+        hent t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static int hent_desc(const void *a, const void *b)
+{
+    float x = ((const hent *)a)->score, y = ((const hent *)b)->score;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Top `want` qualifying vectors by cosine with the unit vector `qv`: a
+ * heap of the best K (K grows when rows fail the live/filter check). */
+static am_status vec_cands(am_store *s, const float *qv, am_str lo,
+                           json_t *filter, size_t want, int64_t now,
+                           cands *out)
+{
+    am__vcache *c = &s->vc;
+    am_status st = AM_OK;
+    float *sc = NULL;
+    hent *h = NULL;
+    int64_t *ids = NULL;
+    int *ok = NULL;
+    size_t eligible = 0, k = want + 16, hcap = 0;
+
+    sc = am__alloc_array(s->alloc, c->count > 0 ? c->count : 1,
+                         sizeof(float));
+    if (sc == NULL)
+        return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+    for (size_t i = 0; i < c->count; i++) {
+        if (c->ns_len[i] < lo.len ||
+            memcmp(c->ns_pool.ptr + c->ns_off[i], lo.ptr, lo.len) != 0 ||
+            (c->expires[i] != 0 && c->expires[i] <= now)) {
+            sc[i] = -INFINITY;
+            continue;
+        }
+        sc[i] = am__vec_dot(qv, c->vecs + i * c->dim, c->dim);
+        eligible++;
+    }
+    for (;;) {
+        size_t n = 0;
+        if (k > eligible)
+            k = eligible;
+        if (k > hcap) {
+            am__free(s->alloc, h, hcap * sizeof *h);
+            am__free(s->alloc, ids, hcap * sizeof *ids);
+            am__free(s->alloc, ok, hcap * sizeof *ok);
+            h = am__alloc_array(s->alloc, k, sizeof *h);
+            ids = am__alloc_array(s->alloc, k, sizeof *ids);
+            ok = am__alloc_array(s->alloc, k, sizeof *ok);
+            hcap = k;
+            if (h == NULL || ids == NULL || ok == NULL) {
+                st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+                break;
+            }
+        }
+        for (size_t i = 0; i < c->count && k > 0; i++) {
+            if (sc[i] == -INFINITY)
+                continue;
+            if (n < k) {
+                h[n].score = sc[i];
+                h[n].idx = (uint32_t)i;
+                if (++n == k)
+                    for (size_t j = k / 2 + 1; j-- > 0;)
+                        heap_sift_down(h, k, j);
+            } else if (sc[i] > h[0].score) {
+                h[0].score = sc[i];
+                h[0].idx = (uint32_t)i;
+                heap_sift_down(h, k, 0);
+            }
+        }
+        if (n > 1)
+            qsort(h, n, sizeof *h, hent_desc);
+        for (size_t i = 0; i < n; i++)
+            ids[i] = c->ids[h[i].idx];
+        st = qualify(s, ids, n, filter, now, ok);
+        if (st != AM_OK)
+            break;
+        out->count = 0;
+        for (size_t i = 0; i < n && out->count < want; i++) {
+            if (!ok[i])
+                continue;
+            st = cands_push(s, out, ids[i]);
+            if (st != AM_OK)
+                break;
+            out->v[out->count - 1].vec = h[i].score;
+            out->v[out->count - 1].rank_vec = (int)out->count;
+        }
+        if (st != AM_OK || out->count >= want || k >= eligible)
+            break;
+        k *= 4;
+    }
+    am__free(s->alloc, sc, (c->count > 0 ? c->count : 1) * sizeof(float));
+    am__free(s->alloc, h, hcap * sizeof *h);
+    am__free(s->alloc, ids, hcap * sizeof *ids);
+    am__free(s->alloc, ok, hcap * sizeof *ok);
+    return st;
+}
+
+/* The query's unit vector into *qv (NULL when there is none). */
+static am_status query_vector(am_store *s, const am_search *q,
+                              const float *qemb, float **qv, size_t *qdim)
+{
+    *qv = NULL;
+    *qdim = 0;
+    if (q->vec != NULL) {
+        *qdim = q->dim;
+        if (s->vc.count > 0 && q->dim != s->vc.dim)
+            return am__fail(&s->err, AM_EINVAL, "search: query vector has "
+                            "%zu dimensions, the index %zu", q->dim,
+                            s->vc.dim);
+        *qv = am__alloc_array(s->alloc, q->dim > 0 ? q->dim : 1,
+                              sizeof(float));
+        if (*qv == NULL)
+            return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        memcpy(*qv, q->vec, q->dim * sizeof(float));
+    } else if (s->embedder != NULL && q->query.len > 0) {
+        *qdim = s->embedder->dim;
+        if (s->vc.count > 0 && *qdim != s->vc.dim)
+            return am__fail(&s->err, AM_EINVAL, "search: embedder '%s' makes "
+                            "%zu dimensions, the index holds %zu",
+                            s->embedder->id, *qdim, s->vc.dim);
+        if (s->vc.count > 0) {
+            /* The vectors must come from the query's embedder. */
+            char want[160];
+            snprintf(want, sizeof want, "%s/%zu", s->embedder->id, *qdim);
+            PGresult *r = am__pg_exec(s, "search", "SELECT v FROM store_meta"
+                                      " WHERE k = 'vec_model'", NULL,
+                                      AM__PG_RETRY);
+            if (r == NULL)
+                return s->err.code;
+            am_status st = AM_OK;
+            if (PQntuples(r) > 0) {
+                am_str have = am__pg_str(r, 0, 0);
+                if (have.len != strlen(want) ||
+                    memcmp(have.ptr, want, have.len) != 0)
+                    st = am__fail(&s->err, AM_EINVAL, "search: the index "
+                                  "holds vectors of '%.*s', the query would "
+                                  "be embedded by '%s'", (int)have.len,
+                                  have.ptr, want);
+            }
+            PQclear(r);
+            if (st != AM_OK)
+                return st;
+        }
+        *qv = am__alloc_array(s->alloc, *qdim, sizeof(float));
+        if (*qv == NULL)
+            return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        memcpy(*qv, qemb, *qdim * sizeof(float));
+    } else if (q->mode == AM_SEARCH_VECTOR) {
+        return am__fail(&s->err, AM_EINVAL, "search: vector mode needs a "
+                        "query vector or an embedder");
+    }
+    if (*qv != NULL)
+        am__vec_normalize(*qv, *qdim);
+    return AM_OK;
+}
+
+/* Append the live rows of the best candidates, in their order. */
+static am_status emit(am_store *s, const cands *all, size_t limit,
+                      int64_t now, am__rbuild *b)
+{
+    size_t n = all->count < limit ? all->count : limit;
+    am_status st = AM_OK;
+    while (n > 0 && b->r->count < limit) {
+        am_buf arr = AM_BUF_INIT;
+        am__pgp p = { .n = 0 };
+        int64_t ids[256];
+        size_t m = n < 256 ? n : 256, base = all->count - n;
+        for (size_t i = 0; i < m; i++)
+            ids[i] = all->v[base + i].id;
+        arr.alloc = s->alloc;
+        if (id_array(ids, m, &arr) != AM_OK) {
+            am_buf_free(&arr);
+            return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        }
+        am__pgp_textfmt(&p, arr.ptr);
+        am__pgp_int(&p, now);
+        PGresult *r = am__pg_exec(s, "search", "SELECT id, " AM__PG_ROW
+                                  " FROM items WHERE id = ANY($1::bigint[])"
+                                  " AND deleted_ms IS NULL AND (expires_ms"
+                                  " IS NULL OR expires_ms > $2)", &p,
+                                  AM__PG_RETRY);
+        am_buf_free(&arr);
+        if (r == NULL)
+            return s->err.code;
+        for (size_t i = 0; st == AM_OK && i < m && b->r->count < limit;
+             i++) {
+            for (int row = 0; row < PQntuples(r); row++) {
+                if (am__pg_int(r, row, 0) != ids[i])
+                    continue;
+                am_item *it;
+                if (am__pg_rb_add_row(b, r, row, 1, &it) != AM_OK) {
+                    st = am__fail(&s->err, AM_ENOMEM,
+                                  "search: out of memory");
+                    break;
+                }
+                it->score = all->v[base + i].score;
+                it->fts_score = all->v[base + i].fts;
+                it->vec_score = all->v[base + i].vec;
+                break;
+            }
+        }
+        PQclear(r);
+        if (st != AM_OK)
+            return st;
+        n -= m;
+    }
+    return AM_OK;
+}
+
+am_status am__pg_search(am_store *s, const am_search *q, const float *qemb,
+                        am__rbuild *b)
+{
+    am_status st;
+    am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
+    json_t *filter = NULL;
+    float *qv = NULL;
+    size_t qdim = 0;
+    cands tc = { NULL, 0, 0 }, vc = { NULL, 0, 0 }, all = { NULL, 0, 0 };
+    int64_t now = am_clock_now(s->clock);
+    size_t limit = q->limit > 0 ? q->limit : 10;
+    size_t depth = limit * 4 < 100 ? 100 : limit * 4;
+    int use_text = q->mode != AM_SEARCH_VECTOR;
+    int use_vec = q->mode != AM_SEARCH_TEXT;
+
+    lo.alloc = hi.alloc = s->alloc;
+    st = am__ns_encode(q->ns, 1, &lo, &s->err);
+    if (st != AM_OK)
+        goto out;
+    if (am__ns_upper((am_str){ lo.ptr, lo.len }, &hi) != AM_OK) {
+        st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        goto out;
+    }
+    if (q->filter.len > 0) {
+        st = am__json_parse(q->filter, "search filter", &filter, &s->err);
+        if (st != AM_OK)
+            goto out;
+        if (!json_is_object(filter)) {
+            st = am__fail(&s->err, AM_EFORMAT,
+                          "search filter: must be a JSON object");
+            goto out;
+        }
+    }
+    if (use_vec) {
+        st = vcache_load(s);
+        if (st == AM_OK)
+            st = query_vector(s, q, qemb, &qv, &qdim);
+        if (st != AM_OK)
+            goto out;
+        use_vec = qv != NULL;
+    }
+    if (use_text) {
+        st = text_cands(s, q->query, (am_str){ lo.ptr, lo.len },
+                        (am_str){ hi.ptr, hi.len }, filter,
+                        use_vec ? depth : limit, now, &tc);
+        if (st != AM_OK)
+            goto out;
+    }
+    if (use_vec && s->vc.count > 0) {
+        st = vec_cands(s, qv, (am_str){ lo.ptr, lo.len }, filter,
+                       use_text ? depth : limit, now, &vc);
+        if (st != AM_OK)
+            goto out;
+    }
+
+    /* Fuse: RRF over both lists (a single list keeps its own order), with
+     * the SQLite backend's weights. */
+    double wt = q->w_text, wv = q->w_vec;
+    if (wt == 0 && wv == 0) {
+        wt = 1;
+        wv = 0.2;
+    }
+    double k = q->rrf_k > 0 ? q->rrf_k : 60;
+    for (size_t i = 0; i < tc.count; i++) {
+        st = cands_push(s, &all, tc.v[i].id);
+        if (st != AM_OK)
+            goto out;
+        all.v[all.count - 1] = tc.v[i];
+    }
+    for (size_t i = 0; i < vc.count; i++) {
+        size_t j = 0;
+        while (j < tc.count && all.v[j].id != vc.v[i].id)
+            j++;
+        if (j == tc.count) {
+            st = cands_push(s, &all, vc.v[i].id);
+            if (st != AM_OK)
+                goto out;
+            j = all.count - 1;
+        }
+        all.v[j].vec = vc.v[i].vec;
+        all.v[j].rank_vec = vc.v[i].rank_vec;
+    }
+    int fused = tc.count > 0 && use_vec && vc.count > 0;
+    for (size_t i = 0; i < all.count; i++) {
+        cand *c = &all.v[i];
+        if (!fused)
+            c->score = c->rank_fts > 0 ? c->fts : c->vec;
+        else
+            c->score = (c->rank_fts > 0 ? wt / (k + c->rank_fts) : 0) +
+                       (c->rank_vec > 0 ? wv / (k + c->rank_vec) : 0);
+    }
+    if (all.count > 0)
+        qsort(all.v, all.count, sizeof(cand), by_score_desc);
+    if (all.count > limit)
+        all.count = limit;
+    st = emit(s, &all, limit, now, b);
+out:
+    am__free(s->alloc, tc.v, tc.cap * sizeof(cand));
+    am__free(s->alloc, vc.v, vc.cap * sizeof(cand));
+    am__free(s->alloc, all.v, all.cap * sizeof(cand));
+    if (qv != NULL)
+        am__free(s->alloc, qv, (qdim > 0 ? qdim : 1) * sizeof(float));
+    json_decref(filter);
+    am_buf_free(&lo);
+    am_buf_free(&hi);
+    return st;
+}
