@@ -12,7 +12,7 @@ awk -v dir="$tmp" '
     on       { print > out }
 ' "$src/README.md"
 pass=0 fail=0
-deps=$(pkg-config --libs sqlite3 jansson libcurl libzstd libutf8proc)
+deps=$(pkg-config --libs sqlite3 jansson libcurl libzstd libutf8proc libpq)
 for f in "$tmp"/example*.c; do
     [ -e "$f" ] || continue
     if cc -std=c11 -Wall -Werror -Wno-unused-variable -I"$src/include" "$f" \
