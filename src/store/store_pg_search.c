@@ -275,9 +275,9 @@ static am_status qualify(am_store *s, const int64_t *ids, size_t n,
     am__pgp p = { .n = 0 };
     am_status st;
     arr.alloc = s->alloc;
-    memset(ok, 0, n * sizeof *ok);
     if (n == 0)
         return AM_OK;
+    memset(ok, 0, n * sizeof *ok);
     if (id_array(ids, n, &arr) != AM_OK) {
         am_buf_free(&arr);
         return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
