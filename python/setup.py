@@ -22,7 +22,7 @@ from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-DEPS = ["sqlite3", "jansson", "libcurl", "libzstd", "libutf8proc"]
+DEPS = ["sqlite3", "jansson", "libcurl", "libzstd", "libutf8proc", "libpq"]
 # Rank files the tokenizers need; copied next to the package.
 DATA_PATTERNS = ["*.tiktoken"]
 
