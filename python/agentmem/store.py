@@ -6,9 +6,8 @@ recall (``ai_infra.llm.tools.custom.ConversationMemory``,
 Both sit on one libagentmem store (SQLite: ``":memory:"`` or a file).
 Search is hybrid: BM25 full text fused with vector similarity from the
 offline embedder (word vectors when installed, else hashed n-grams), with no
-network. ``MemoryStore.postgres(url)`` asks the C library for its PostgreSQL
-backend and raises :class:`agentmem.UnsupportedError` with the library's
-message when this build has none.
+network. ``MemoryStore.postgres(url)`` opens the C library's PostgreSQL
+backend (several processes and machines share one store).
 
 Thread safety: a store may be shared by any number of threads (calls run
 without the GIL; ``close()`` waits for calls in flight). Close it with
@@ -78,7 +77,7 @@ class MemoryStore:
 
     ``MemoryStore()`` keeps everything in memory; ``MemoryStore.sqlite(path)``
     in a SQLite file (WAL, safe for several processes);
-    ``MemoryStore.postgres(url)`` in PostgreSQL when the library has it.
+    ``MemoryStore.postgres(url)`` in PostgreSQL.
     Embeddings come from libagentmem's offline embedder
     (``embedder="default"``: word vectors when installed, else hashed
     n-grams; ``"hash"``; or ``"none"``); ``embedding_provider`` other than
@@ -108,9 +107,10 @@ class MemoryStore:
 
     @classmethod
     def postgres(cls, url: str, **kw: Any) -> "MemoryStore":
-        """A store in PostgreSQL at ``url`` (postgresql://...). Raises
-        :class:`agentmem.UnsupportedError` when libagentmem was built
-        without the PostgreSQL backend."""
+        """A store in PostgreSQL at ``url`` (postgresql://user@host/db,
+        optionally /schema). Raises :class:`agentmem.StorageError` naming
+        the target (never its password) when the server cannot be
+        reached."""
         if not isinstance(url, str) or not url.startswith(("postgres://", "postgresql://")):
             raise ValueError("url must start with postgres:// or postgresql://")
         return cls(path=url, **kw)
@@ -248,8 +248,7 @@ class ConversationMemory:
     overlapping by ``chunk_overlap``; with ``include_summary`` each chunk
     gets a summary (the offline extractive summarizer, or ``summarizer``:
     a callable chunk_text -> str). ``backend``: "memory" (default),
-    "sqlite" (``path``) or "postgres" (``connection_string``; raises
-    :class:`agentmem.UnsupportedError` without the backend), or pass an
+    "sqlite" (``path``) or "postgres" (``connection_string``), or pass an
     existing ``store``. One user's search never sees another user's chunks.
     """
 

@@ -80,10 +80,11 @@ def test_sqlite_persists(tmp_path):
         assert s.get(("a",), "k").value == [1, 2, 3]
 
 
-def test_postgres_is_a_clear_unsupported_error():
-    with pytest.raises(agentmem.UnsupportedError) as ei:
-        MemoryStore.postgres("postgresql://db.example/agents")
-    assert "PostgreSQL" in str(ei.value)
+def test_postgres_unreachable_is_a_clear_error():
+    with pytest.raises(agentmem.StorageError) as ei:
+        MemoryStore.postgres("postgresql://u:s3cret@127.0.0.1:1/agents")
+    assert "postgresql://u@127.0.0.1:1/agents" in str(ei.value)
+    assert "s3cret" not in str(ei.value)
     with pytest.raises(ValueError):
         MemoryStore.postgres("mysql://x")
 
