@@ -17,7 +17,8 @@
  * catch-up costs the rows changed, not the table. Hard deletes bump
  * `vec_epoch`, which makes every cache reload in full.
  *
- * Hybrid: reciprocal rank fusion as on SQLite (store_sqlite_search.c).
+ * Hybrid: the weighted mean of both relevances, as on SQLite
+ * (store_sqlite_search.c).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -200,6 +201,7 @@ typedef struct cand {
     int64_t id;
     double fts, vec;
     int rank_fts, rank_vec;
+    int has_vec; /* `vec` is known (the item has a vector) */
     double score;
 } cand;
 
@@ -356,12 +358,13 @@ static am_status append_lexeme(am_buf *out, am_str lex, int in_array)
 }
 
 #define FTS_BUDGET 1500
-#define GLOBAL_DF_CAP 4096
 #define MAX_TERMS 64
 
 typedef struct term {
     am_str lex;
-    int64_t df_scope, df; /* counted up to FTS_BUDGET + 1, GLOBAL_DF_CAP + 1 */
+    /* Rows holding the term in the scope (counted up to FTS_BUDGET + 1
+     * when scoped, exactly when not). */
+    int64_t df_scope;
 } term;
 
 static int term_by_df(const void *a, const void *b)
@@ -425,19 +428,27 @@ static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
     am__pgp_textfmt(&p, arr.ptr);
     am__pgp_str(&p, lo);
     am__pgp_str(&p, hi);
-    r = am__pg_exec(s, "search", "SELECT (SELECT count(*) FROM (SELECT 1"
-                    " FROM items WHERE tsv @@ q AND ns >= $2 AND ns < $3"
-                    " LIMIT 1501) a), (SELECT count(*) FROM (SELECT 1 FROM"
-                    " items WHERE tsv @@ q LIMIT 4097) b) FROM unnest("
-                    "$1::tsquery[]) WITH ORDINALITY AS x(q, n) ORDER BY n",
+    /* Scoped: each term's rows in the scope (counted up to the budget)
+     * and the scope's rows; unscoped: exact counts over the table. */
+    r = am__pg_exec(s, "search", lo.len > 0
+                    ? "SELECT (SELECT count(*) FROM (SELECT 1 FROM items"
+                      " WHERE tsv @@ q AND ns >= $2 AND ns < $3 LIMIT 1501)"
+                      " a), (SELECT count(*) FROM items WHERE ns >= $2 AND"
+                      " ns < $3) FROM unnest($1::tsquery[]) WITH ORDINALITY"
+                      " AS x(q, n) ORDER BY n"
+                    : "SELECT (SELECT count(*) FROM items WHERE tsv @@ q"
+                      " AND ns >= $2 AND ns < $3), 0::bigint FROM unnest("
+                      "$1::tsquery[]) WITH ORDINALITY AS x(q, n) ORDER BY n",
                     &p, AM__PG_RETRY);
     if (r == NULL) {
         st = s->err.code;
         goto out;
     }
+    double scope_rows = g->n_rows;
     for (size_t i = 0; i < n && i < (size_t)PQntuples(r); i++) {
         t[i].df_scope = am__pg_int(r, (int)i, 0);
-        t[i].df = am__pg_int(r, (int)i, 1);
+        if (lo.len > 0)
+            scope_rows = (double)am__pg_int(r, (int)i, 1);
     }
     PQclear(r);
     r = NULL;
@@ -460,37 +471,16 @@ static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
     st = am_buf_append(&lexs, "{", 1);
     if (st == AM_OK)
         st = am_buf_append(&idfs, "{", 1);
+    double best = 0; /* the most this query can score */
     for (size_t i = 0; st == AM_OK && i < n; i++) {
-        double df = (double)t[i].df;
-        if (t[i].df > GLOBAL_DF_CAP) {
-            /* A common term: count it exactly. */
-            am__pgp c = { .n = 0 };
-            am_buf one = AM_BUF_INIT;
-            one.alloc = s->alloc;
-            st = append_lexeme(&one, t[i].lex, 0);
-            if (st == AM_OK)
-                st = am_buf_reserve(&one, 0);
-            if (st != AM_OK) {
-                am_buf_free(&one);
-                break;
-            }
-            one.ptr[one.len] = '\0';
-            am__pgp_textfmt(&c, one.ptr);
-            r = am__pg_exec(s, "search", "SELECT count(*) FROM items WHERE"
-                            " tsv @@ $1::tsquery", &c, AM__PG_RETRY);
-            am_buf_free(&one);
-            if (r == NULL) {
-                st = s->err.code;
-                goto out;
-            }
-            df = (double)am__pg_int(r, 0, 0);
-            PQclear(r);
-            r = NULL;
-        }
-        double N = g->n_rows > df ? g->n_rows : df;
+        /* FTS5's IDF, with the counts of the searched namespace (see
+         * store_sqlite_text.c: a word the scope never saw weighs most). */
+        double df = (double)t[i].df_scope;
+        double N = scope_rows > df ? scope_rows : df;
         double idf = log((N - df + 0.5) / (df + 0.5));
         if (idf <= 1e-6)
             idf = 1e-6;
+        best += idf * 2.2;
         if (i > 0) {
             st = am_buf_append(&tsq, " | ", 3);
             if (st == AM_OK)
@@ -568,13 +558,16 @@ static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
         int rows = PQntuples(r);
         for (int i = 0; st == AM_OK && i < rows && out->count < want; i++) {
             int ok = meta_matches(filter, am__pg_str(r, i, 2));
+            /* Divided by the most the query can score: in [0, 1), BM25's
+             * order (am_item.fts_score). */
             if (ok < 0)
                 st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
             if (ok <= 0)
                 continue;
             st = cands_push(s, out, am__pg_int(r, i, 0));
             if (st == AM_OK) {
-                out->v[out->count - 1].fts = am__pg_float8(r, i, 1);
+                out->v[out->count - 1].fts =
+                    best > 0 ? am__pg_float8(r, i, 1) / best : 0;
                 out->v[out->count - 1].rank_fts = (int)out->count;
             }
         }
@@ -628,9 +621,49 @@ static int hent_desc(const void *a, const void *b)
 
 /* Top `want` qualifying vectors by cosine with the unit vector `qv`: a
  * heap of the best K (K grows when rows fail the live/filter check). */
+static int idpos_by_id(const void *a, const void *b)
+{
+    const int64_t *x = a, *y = b;
+    return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+/* Set known->v[i].vec to the cosine of each candidate that has a vector
+ * (scores `sc`, one per cache row). */
+static am_status fill_known(am_store *s, const float *sc, cands *known)
+{
+    am__vcache *c = &s->vc;
+    size_t n = known->count;
+    int64_t *pos = am__alloc_array(s->alloc, n > 0 ? n : 1,
+                                   2 * sizeof(int64_t));
+    if (pos == NULL)
+        return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        pos[2 * i] = known->v[i].id;
+        pos[2 * i + 1] = (int64_t)i;
+        known->v[i].has_vec = 0;
+    }
+    qsort(pos, n, 2 * sizeof(int64_t), idpos_by_id);
+    for (size_t i = 0; i < c->count && n > 0; i++) {
+        if (sc[i] == -INFINITY)
+            continue;
+        int64_t key[2] = { c->ids[i], 0 };
+        const int64_t *hit = bsearch(key, pos, n, 2 * sizeof(int64_t),
+                                     idpos_by_id);
+        if (hit != NULL) {
+            known->v[hit[1]].vec = sc[i];
+            known->v[hit[1]].has_vec = 1;
+        }
+    }
+    am__free(s->alloc, pos, (n > 0 ? n : 1) * 2 * sizeof(int64_t));
+    return AM_OK;
+}
+
+/* ... and the cosine of each of `known` (may be NULL) that has a vector
+ * goes into its `vec` (and `has_vec`), so hybrid scores every candidate
+ * on both signals. */
 static am_status vec_cands(am_store *s, const float *qv, am_str lo,
                            json_t *filter, size_t want, int64_t now,
-                           cands *out)
+                           cands *known, cands *out)
 {
     am__vcache *c = &s->vc;
     am_status st = AM_OK;
@@ -653,6 +686,14 @@ static am_status vec_cands(am_store *s, const float *qv, am_str lo,
         }
         sc[i] = am__vec_dot(qv, c->vecs + i * c->dim, c->dim);
         eligible++;
+    }
+    if (known != NULL && known->count > 0) {
+        st = fill_known(s, sc, known);
+        if (st != AM_OK) {
+            am__free(s->alloc, sc,
+                     (c->count > 0 ? c->count : 1) * sizeof(float));
+            return st;
+        }
     }
     for (;;) {
         size_t n = 0;
@@ -701,6 +742,7 @@ static am_status vec_cands(am_store *s, const float *qv, am_str lo,
             if (st != AM_OK)
                 break;
             out->v[out->count - 1].vec = h[i].score;
+            out->v[out->count - 1].has_vec = 1;
             out->v[out->count - 1].rank_vec = (int)out->count;
         }
         if (st != AM_OK || out->count >= want || k >= eligible)
@@ -876,19 +918,22 @@ am_status am__pg_search(am_store *s, const am_search *q, const float *qemb,
     }
     if (use_vec && s->vc.count > 0) {
         st = vec_cands(s, qv, (am_str){ lo.ptr, lo.len }, filter,
-                       use_text ? depth : limit, now, &vc);
+                       use_text ? depth : limit, now, use_text ? &tc : NULL,
+                       &vc);
         if (st != AM_OK)
             goto out;
     }
 
-    /* Fuse: RRF over both lists (a single list keeps its own order), with
-     * the SQLite backend's weights. */
+    /* Fuse as on SQLite (store_sqlite_search.c): one [0, 1] scale, the
+     * weighted mean of text relevance and the cosine rescaled from the
+     * floor, every candidate scored on both signals when both are used. */
     double wt = q->w_text, wv = q->w_vec;
-    if (wt == 0 && wv == 0) {
+    if (wt <= 0 && wv <= 0) {
         wt = 1;
         wv = 0.2;
     }
-    double k = q->rrf_k > 0 ? q->rrf_k : 60;
+    double floor = q->vec_floor > 0 && q->vec_floor < 1 ? q->vec_floor
+                                                         : AM_SEARCH_VEC_FLOOR;
     for (size_t i = 0; i < tc.count; i++) {
         st = cands_push(s, &all, tc.v[i].id);
         if (st != AM_OK)
@@ -907,15 +952,18 @@ am_status am__pg_search(am_store *s, const am_search *q, const float *qemb,
         }
         all.v[j].vec = vc.v[i].vec;
         all.v[j].rank_vec = vc.v[i].rank_vec;
+        all.v[j].has_vec = vc.v[i].has_vec;
     }
-    int fused = tc.count > 0 && use_vec && vc.count > 0;
+    int fused = use_text && use_vec && s->vc.count > 0;
     for (size_t i = 0; i < all.count; i++) {
         cand *c = &all.v[i];
-        if (!fused)
-            c->score = c->rank_fts > 0 ? c->fts : c->vec;
+        double sv = c->has_vec ? (c->vec - floor) / (1 - floor) : 0;
+        sv = sv < 0 ? 0 : sv > 1 ? 1 : sv;
+        double sf = c->rank_fts > 0 ? c->fts : 0;
+        if (fused)
+            c->score = (wt * sf + wv * sv) / (wt + wv);
         else
-            c->score = (c->rank_fts > 0 ? wt / (k + c->rank_fts) : 0) +
-                       (c->rank_vec > 0 ? wv / (k + c->rank_vec) : 0);
+            c->score = c->rank_fts > 0 ? sf : sv;
     }
     if (all.count > 0)
         qsort(all.v, all.count, sizeof(cand), by_score_desc);
