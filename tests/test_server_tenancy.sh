@@ -72,16 +72,10 @@ for id in u acme:u 'acme\u0000u' ../acme/u 'bob:acme:u' ':u' 'acme'; do
         bodies+=("{\"user_id\":\"$id\",\"input\":{\"command\":\"view\",\"path\":\"$path\"}}")
     done
 done
-routes=$(jq -r '.paths|keys[]' <<'EOF'
-{"paths":{"/v1/items/get":0,"/v1/items/list":0,"/v1/items/history":0,
-"/v1/namespaces":0,"/v1/search":0,"/v1/sessions/get":0,"/v1/sessions/list":0,
-"/v1/recall/search":0,"/v1/recall/tool":0,"/v1/memtool":0,
-"/v1/items/put":0,"/v1/items/delete":0,"/v1/items/undo":0,
-"/v1/sessions/add":0,"/v1/sessions/pop":0,"/v1/sessions/clear":0,
-"/v1/recall/index":0,"/v1/memory/add":0,"/v1/memory/context":0,
-"/v1/memory/stats":0}}
-EOF
-)
+# Every POST route the server documents (its OpenAPI document is built from
+# the route table), so a route added later is tried too.
+routes=$(curl -s "$url/openapi.json" |
+    jq -r '.paths | to_entries[] | select(.value.post and (.key | startswith("/v1/"))) | .key')
 # One curl process sends them all (a config file with one block per call).
 ncalls=0
 mkdir "$tmp/calls"
@@ -105,8 +99,9 @@ for f in $(grep -l 'SECRET-A' "$tmp/calls/"*.out | head -5); do
 done
 echo "tenant B made $ncalls calls on ${#bodies[@]} crafted bodies"
 expect_eq never_crossed "$crossed" 0
-# Every route of the table was tried (the table and this list agree).
-expect_eq all_routes "$(echo "$routes" | wc -l)" 20
+# At least the 24 routes of this writing were tried.
+[ "$(echo "$routes" | wc -l)" -ge 24 ] && pass=$((pass + 1)) ||
+    { echo "FAIL all_routes: $(echo "$routes" | wc -l) routes"; fails=$((fails + 1)); }
 
 # ---- A's data is exactly as A left it ----
 req a_get_after POST /v1/items/get '{"ns":["x"],"key":"k"}' 200 "$A"
