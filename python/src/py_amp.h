@@ -90,6 +90,7 @@ const am_allocator *amp_pool(void);
 int amp_window_init(PyObject *module);
 int amp_wire_init(PyObject *module);
 int amp_tiers_init(PyObject *module);
+int amp_memory_init(PyObject *module);
 int amp_store_init(PyObject *module);
 
 #endif

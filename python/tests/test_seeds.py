@@ -22,6 +22,7 @@ IMPORT_MAP = {
     "ai_infra.llm.memory": ["agentmem.context", "agentmem.store"],
     "ai_infra.llm.tools.custom": ["agentmem.store"],
     "langchain_core.messages": ["agentmem.messages"],
+    "memory": ["agentmem.compression"],
 }
 
 # (document prefix, block numbers that run, extra import lines). The extra
@@ -32,6 +33,7 @@ RUNNABLE = {
              "from typing import Any, Dict, List, Optional",
              "from src.agents.memory import ConversationMemory, Message, "
              "MemoryManager, MessageContent, ToolCallMsg, AgentCallMsg"]),
+    "002": ([1], []),
     "001": ([2, 3, 5, 6, 8, 11],
             ["from ai_infra.llm.tools.custom import ConversationMemory"]),
 }

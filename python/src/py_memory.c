@@ -1,0 +1,242 @@
+/* py_memory.c -- the compressing memory manager (window.h's am_memory)
+ * from Python: a _Memory type for agentmem.compression.
+ *
+ * am_memory is per-handle, so a lock serializes the calls on one object;
+ * adds (which may compress, possibly through an LLM) run without the GIL.
+ * The summarizer is the offline one or an OpenAI-compatible server. */
+#include "py_amp.h"
+
+#include <string.h>
+
+typedef struct {
+    PyObject_HEAD
+    am_memory *mem;
+    am_llm *llm;
+    am_summarizer *sum;
+    PyThread_type_lock lock;
+} MemObject;
+
+static void mem_dealloc(MemObject *self)
+{
+    am_memory_free(self->mem);
+    am_summarizer_free(self->sum);
+    am_llm_free(self->llm);
+    if (self->lock)
+        PyThread_free_lock(self->lock);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* _Memory(settings: dict of MEMORY_* key -> str, base_url=None,
+ *         llm_model=None, api_key=None) */
+static int mem_init(MemObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"settings", "base_url", "llm_model", "api_key",
+                             NULL};
+    PyObject *settings;
+    const char *base_url = NULL, *llm_model = NULL, *api_key = NULL;
+    if (self->mem) {
+        PyErr_SetString(PyExc_RuntimeError, "already initialized");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|zzz", kwlist,
+                                     &PyDict_Type, &settings, &base_url,
+                                     &llm_model, &api_key))
+        return -1;
+    am_memory_opts o = am_memory_opts_default();
+    am_error err = {0};
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(settings, &pos, &k, &v)) {
+        am_str ks, vs;
+        if (amp_utf8(k, "setting name", &ks) < 0 ||
+            amp_utf8(v, "setting value", &vs) < 0)
+            return -1;
+        if (am_memory_config_set(&o.config, ks, vs, "MemoryConfig", &err) !=
+            AM_OK) {
+            amp_raise_err(&err);
+            return -1;
+        }
+    }
+    /* Count with the module's shared tokenizer (it knows the package's
+     * data directory); "" or "estimate" counts with the estimate. */
+    if (o.config.model[0] && strcmp(o.config.model, "estimate") != 0) {
+        PyObject *m = PyUnicode_FromString(o.config.model);
+        if (!m)
+            return -1;
+        o.counter.tokenizer = amp_tokenizer(m);
+        Py_DECREF(m);
+        if (!o.counter.tokenizer)
+            return -1;
+    }
+    if (base_url) {
+        am_llm_opts lo = am_llm_opts_default();
+        lo.base_url = base_url;
+        lo.model = llm_model ? llm_model : "gpt-4o-mini";
+        lo.api_key = api_key;
+        am_llm_summarizer_opts so = {0};
+        if (am_llm_create(&lo, &self->llm, &err) != AM_OK ||
+            am_summarizer_llm(self->llm, &so, &self->sum, &err) != AM_OK) {
+            amp_raise_err(&err);
+            return -1;
+        }
+        o.summarizer = self->sum;
+    }
+    o.alloc = NULL;
+    self->lock = PyThread_allocate_lock();
+    if (!self->lock) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (am_memory_create(&o, &self->mem, &err) != AM_OK) {
+        amp_raise_err(&err);
+        return -1;
+    }
+    return 0;
+}
+
+static int mem_enter(MemObject *self)
+{
+    if (!self->mem) {
+        PyErr_SetString(PyExc_RuntimeError, "not initialized");
+        return -1;
+    }
+    if (!PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) {
+        Py_BEGIN_ALLOW_THREADS
+        PyThread_acquire_lock(self->lock, WAIT_LOCK);
+        Py_END_ALLOW_THREADS
+    }
+    return 0;
+}
+
+static PyObject *mem_fail(MemObject *self, am_status st)
+{
+    am_error e = *am_memory_last_error(self->mem);
+    if (e.code == AM_OK)
+        e.code = st;
+    PyThread_release_lock(self->lock);
+    return amp_raise_err(&e);
+}
+
+/* add(message, input_tokens=-1, output_tokens=-1) -> bool (compressed) */
+static PyObject *mem_add(MemObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"message", "input_tokens", "output_tokens",
+                             NULL};
+    PyObject *m_o;
+    long long in = -1, out = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|LL", kwlist, &m_o, &in,
+                                     &out))
+        return NULL;
+    am_msg *msg;
+    if (amp_msg_from_py(m_o, 0, &msg) < 0)
+        return NULL;
+    if (mem_enter(self) < 0) {
+        am_msg_free(msg);
+        return NULL;
+    }
+    am_memory_usage u = {in, out, -1};
+    am_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = am_memory_add(self->mem, msg, (in >= 0 || out >= 0) ? &u : NULL);
+    Py_END_ALLOW_THREADS
+    am_msg_free(msg);
+    if (st != AM_OK)
+        return mem_fail(self, st);
+    bool c = am_memory_was_compressed_last(self->mem);
+    PyThread_release_lock(self->lock);
+    return PyBool_FromLong(c);
+}
+
+static PyObject *mem_context(MemObject *self, PyObject *unused)
+{
+    if (mem_enter(self) < 0)
+        return NULL;
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_status st = am_memory_context(self->mem, &l);
+    if (st != AM_OK) {
+        am_msg_list_free(&l);
+        return mem_fail(self, st);
+    }
+    PyThread_release_lock(self->lock);
+    PyObject *list = PyList_New((Py_ssize_t)l.count);
+    for (size_t i = 0; list && i < l.count; i++) {
+        PyObject *d = amp_msg_to_dict(l.items[i]);
+        if (!d) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, d);
+    }
+    am_msg_list_free(&l);
+    return list;
+}
+
+static PyObject *mem_compress(MemObject *self, PyObject *unused)
+{
+    if (mem_enter(self) < 0)
+        return NULL;
+    am_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = am_memory_compress(self->mem);
+    Py_END_ALLOW_THREADS
+    if (st != AM_OK)
+        return mem_fail(self, st);
+    PyThread_release_lock(self->lock);
+    Py_RETURN_NONE;
+}
+
+/* stats() -> dict (am_memory_stats_json); stats_text() -> str */
+static PyObject *mem_stats_as(MemObject *self, int text)
+{
+    if (mem_enter(self) < 0)
+        return NULL;
+    am_buf b = AM_BUF_INIT;
+    am_status st = text ? am_memory_stats_text(self->mem, &b)
+                        : am_memory_stats_json(self->mem, &b);
+    if (st != AM_OK) {
+        am_buf_free(&b);
+        return mem_fail(self, st);
+    }
+    PyThread_release_lock(self->lock);
+    PyObject *r = text ? amp_pystr(am_buf_str(&b))
+                       : amp_json_loads(am_buf_str(&b));
+    am_buf_free(&b);
+    return r;
+}
+
+static PyObject *mem_stats(MemObject *self, PyObject *u)
+{
+    return mem_stats_as(self, 0);
+}
+
+static PyObject *mem_stats_text(MemObject *self, PyObject *u)
+{
+    return mem_stats_as(self, 1);
+}
+
+static PyMethodDef mem_methods[] = {
+    {"add", (PyCFunction)(void (*)(void))mem_add,
+     METH_VARARGS | METH_KEYWORDS, NULL},
+    {"context", (PyCFunction)mem_context, METH_NOARGS, NULL},
+    {"compress", (PyCFunction)mem_compress, METH_NOARGS, NULL},
+    {"stats", (PyCFunction)mem_stats, METH_NOARGS, NULL},
+    {"stats_text", (PyCFunction)mem_stats_text, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject MemType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "agentmem._agentmem._Memory",
+    .tp_basicsize = sizeof(MemObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "One am_memory manager (calls serialized by a lock).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)mem_init,
+    .tp_dealloc = (destructor)mem_dealloc,
+    .tp_methods = mem_methods,
+};
+
+int amp_memory_init(PyObject *module)
+{
+    if (PyType_Ready(&MemType) < 0)
+        return -1;
+    return PyModule_AddObjectRef(module, "_Memory", (PyObject *)&MemType);
+}
