@@ -51,7 +51,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
         int rc = 0;
         if (cli_opt(argc, argv, &i, "--db", &v)) {
             if ((o->db = v) == NULL)
-                return cli_usage(cmd, "--db needs a file");
+                return cli_usage(cmd, "--db needs a file or a "
+                                 "postgresql:// URI");
         } else if (cli_opt(argc, argv, &i, "--embedder", &v)) {
             if ((o->embedder = v) == NULL)
                 return cli_usage(cmd, "--embedder needs a value");
@@ -135,6 +136,14 @@ static int split_ns(const char *s, am_str parts[MAX_PARTS], am_ns *ns)
     ns->parts = parts;
     ns->count = n;
     return 0;
+}
+
+
+/* The context of an open error: a URI may hold a password, and the
+ * library's message names the target without it. */
+static const char *db_context(const char *db)
+{
+    return strstr(db, "://") != NULL ? "store" : db;
 }
 
 static am_status open_store(const opts *o, am_store **s, am_embedder **emb,
@@ -359,7 +368,7 @@ int cmd_store(int argc, char **argv)
                          MAX_PARTS);
     st = open_store(&o, &s, &emb, &err);
     if (st != AM_OK)
-        return cli_fail(st, &err, o.db);
+        return cli_fail(st, &err, db_context(o.db));
 
     if (strcmp(sub, "put") == 0) {
         am_buf in = AM_BUF_INIT;
@@ -545,7 +554,7 @@ int cmd_recall(int argc, char **argv)
                                    : "search USER QUERY");
     st = open_store(&o, &s, &emb, &err);
     if (st != AM_OK)
-        return cli_fail(st, &err, o.db);
+        return cli_fail(st, &err, db_context(o.db));
     if (is_call) {
         st = am_recall_tool_call(s, am_str_c(o.pos[0]), fmt, &to,
                                     am_str_c(o.pos[1]), &buf);

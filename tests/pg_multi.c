@@ -1,0 +1,206 @@
+/* pg_multi.c -- what only the PostgreSQL backend has: several processes
+ * on one store, vector caches kept coherent between handles, a server
+ * restart in the middle of a run, and connection errors that name the
+ * target. Runs under tests/pg_run.sh (AM_TEST_STORE is the server). */
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agentmem/store.h"
+#include "harness.h"
+
+#define NS1(a) ((am_ns){ (const am_str[]){ AM_STR(a) }, 1 })
+
+static const char *server(void)
+{
+    const char *t = getenv("AM_TEST_STORE");
+    if (t == NULL || strncmp(t, "postgresql://", 13) != 0) {
+        fprintf(stderr, "pg_multi: run me under tests/pg_run.sh\n");
+        exit(1);
+    }
+    return t;
+}
+
+static void target(char *buf, size_t n, const char *schema)
+{
+    snprintf(buf, n, "%s/%s", server(), schema);
+}
+
+static am_status put_vec(am_store *s, const char *key, float x, float y)
+{
+    float v[2] = { x, y };
+    am_item_in it = { .ns = NS1("v"), .key = am_str_c(key),
+                      .value = AM_STR("1"), .vec = v, .dim = 2,
+                      .vec_model = "test" };
+    return am_store_put(s, &it);
+}
+
+AM_TEST(errors_name_the_target_never_the_password)
+{
+    char t[512];
+    am_store *s = NULL;
+    am_error err;
+    const char *host = strstr(server(), "://") + 3;
+
+    /* A database that does not exist. */
+    snprintf(t, sizeof t, "postgresql://%.*s/nosuchdb",
+             (int)(strchr(host, '/') - host), host);
+    CHECK_ST(am_store_open(t, NULL, &s, &err), AM_EIO);
+    CHECK(strstr(err.msg, "nosuchdb") != NULL);
+    CHECK(s == NULL);
+    /* A password in the URI never shows. */
+    snprintf(t, sizeof t, "postgresql://nobody:hunter2@%.*s/amtest",
+             (int)(strchr(host, '/') - host) - 9, host + 9);
+    CHECK(am_store_open(t, NULL, &s, &err) != AM_OK);
+    CHECK(strstr(err.msg, "hunter2") == NULL);
+    CHECK(strstr(err.msg, "nobody@") != NULL);
+    /* A schema name too long for PostgreSQL. */
+    snprintf(t, sizeof t, "%s/%0100d", server(), 7);
+    CHECK_ST(am_store_open(t, NULL, &s, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "schema") != NULL);
+}
+
+AM_TEST(schemas_keep_stores_apart)
+{
+    char a[512], b[512];
+    am_store *sa, *sb;
+    am_buf out = AM_BUF_INIT;
+    target(a, sizeof a, "apart_a");
+    snprintf(b, sizeof b, "%s?schema=apart_b", server());
+    CHECK_OK(am_store_open(a, NULL, &sa, NULL));
+    CHECK_OK(am_store_open(b, NULL, &sb, NULL));
+    am_item_in it = { .ns = NS1("n"), .key = AM_STR("k"),
+                      .value = AM_STR("\"a\"") };
+    CHECK_OK(am_store_put(sa, &it));
+    CHECK_ST(am_store_get(sb, NS1("n"), AM_STR("k"), &out), AM_ENOTFOUND);
+    CHECK_OK(am_store_get(sa, NS1("n"), AM_STR("k"), &out));
+    CHECK_STR_EQ(out.ptr, "\"a\"");
+    am_store_close(sa);
+    am_store_close(sb);
+    am_buf_free(&out);
+}
+
+AM_TEST(vector_caches_follow_other_handles)
+{
+    char t[512];
+    am_store *a, *b;
+    am_results *r;
+    target(t, sizeof t, "coherence");
+    CHECK_OK(am_store_open(t, NULL, &a, NULL));
+    CHECK_OK(am_store_open(t, NULL, &b, NULL));
+    CHECK_OK(put_vec(a, "x", 1, 0));
+    float q[2] = { 0, 1 };
+    am_search s = { .ns = NS1("v"), .vec = q, .dim = 2,
+                    .mode = AM_SEARCH_VECTOR, .limit = 1 };
+    CHECK_OK(am_store_search(b, &s, &r)); /* b's cache: x only */
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "x");
+    am_results_free(r);
+    /* Written by a, found by b's very next search. */
+    CHECK_OK(put_vec(a, "y", 0, 1));
+    CHECK_OK(am_store_search(b, &s, &r));
+    CHECK_EQ(r->count, 1);
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "y");
+    am_results_free(r);
+    /* Deleted by a: gone from b's results. */
+    CHECK_OK(am_store_delete(a, NS1("v"), AM_STR("y")));
+    CHECK_OK(am_store_search(b, &s, &r));
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "x");
+    am_results_free(r);
+    /* Purged (a hard delete): b reloads and still answers. */
+    size_t n = 0;
+    CHECK_OK(am_store_purge(a, INT64_MAX, &n));
+    CHECK_EQ(n, 1);
+    CHECK_OK(am_store_search(b, &s, &r));
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "x");
+    am_results_free(r);
+    am_store_close(a);
+    am_store_close(b);
+}
+
+#define PROCS 4
+#define PUTS 250
+
+AM_TEST(processes_writing_one_key_lose_nothing)
+{
+    char t[512];
+    am_store *s;
+    am_results *r;
+    target(t, sizeof t, "procs");
+    CHECK_OK(am_store_open(t, NULL, &s, NULL)); /* the schema */
+    am_store_close(s);
+    pid_t kids[PROCS];
+    for (int p = 0; p < PROCS; p++) {
+        kids[p] = fork();
+        if (kids[p] == 0) {
+            am_store *c;
+            int bad = am_store_open(t, NULL, &c, NULL) != AM_OK;
+            for (int i = 0; !bad && i < PUTS; i++) {
+                char v[32], k[32];
+                snprintf(v, sizeof v, "\"p%d-%d\"", p, i);
+                snprintf(k, sizeof k, "own-%d-%d", p, i);
+                am_item_in one = { .ns = NS1("c"), .key = AM_STR("shared"),
+                                   .value = am_str_c(v) };
+                am_item_in mine = { .ns = NS1("c"), .key = am_str_c(k),
+                                    .value = am_str_c(v) };
+                bad = am_store_put(c, &one) != AM_OK ||
+                      am_store_put(c, &mine) != AM_OK;
+                if (!bad && i % 5 == 4)
+                    bad = am_store_delete(c, NS1("c"), am_str_c(k)) !=
+                          AM_OK;
+            }
+            am_store_close(c);
+            _exit(bad);
+        }
+    }
+    for (int p = 0; p < PROCS; p++) {
+        int ws = 0;
+        CHECK(waitpid(kids[p], &ws, 0) == kids[p]);
+        CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+    }
+    /* Every put to the shared key is one history entry, and the value is
+     * the last one of some process. */
+    CHECK_OK(am_store_open(t, NULL, &s, NULL));
+    CHECK_OK(am_store_history(s, NS1("c"), AM_STR("shared"), &r));
+    CHECK_EQ(r->count, PROCS * PUTS);
+    size_t adds = 0;
+    for (size_t i = 0; i < r->count; i++)
+        adds += r->items[i].event.len == 3;
+    CHECK_EQ(adds, 1);
+    am_results_free(r);
+    am_buf out = AM_BUF_INIT;
+    CHECK_OK(am_store_get(s, NS1("c"), AM_STR("shared"), &out));
+    CHECK(strstr(out.ptr, "-249\"") != NULL);
+    /* Own keys: 4/5 of them live, as the replay says. */
+    CHECK_OK(am_store_list(s, NS1("c"), 10000, 0, &r));
+    CHECK_EQ(r->count, 1 + PROCS * PUTS * 4 / 5);
+    am_results_free(r);
+    am_buf_free(&out);
+    am_store_close(s);
+}
+
+AM_TEST(server_restart_fails_clearly_then_recovers)
+{
+    char t[512], cmd[1024];
+    am_store *s;
+    am_buf out = AM_BUF_INIT;
+    const char *run = getenv("AM_TEST_PG_RUN");
+    CHECK(run != NULL);
+    target(t, sizeof t, "restart");
+    CHECK_OK(am_store_open(t, NULL, &s, NULL));
+    am_item_in it = { .ns = NS1("r"), .key = AM_STR("k"),
+                      .value = AM_STR("\"acked\"") };
+    CHECK_OK(am_store_put(s, &it));
+    snprintf(cmd, sizeof cmd, "bash '%s' --ctl stop", run);
+    CHECK_EQ(system(cmd), 0);
+    CHECK_ST(am_store_get(s, NS1("r"), AM_STR("k"), &out), AM_EIO);
+    CHECK(strstr(am_store_last_error(s)->msg, "postgresql://") != NULL);
+    CHECK(am_store_put(s, &it) == AM_EIO);
+    snprintf(cmd, sizeof cmd, "bash '%s' --ctl start", run);
+    CHECK_EQ(system(cmd), 0);
+    CHECK_OK(am_store_get(s, NS1("r"), AM_STR("k"), &out));
+    CHECK_STR_EQ(out.ptr, "\"acked\"");
+    it.value = AM_STR("\"after\"");
+    CHECK_OK(am_store_put(s, &it));
+    am_store_close(s);
+    am_buf_free(&out);
+}
