@@ -234,6 +234,14 @@ expect_eq public_refused $? 2
 grep -q 'loopback only' "$tmp/pub.out" && pass=$((pass + 1)) ||
     { echo "FAIL public_message"; cat "$tmp/pub.out"; fails=$((fails + 1)); }
 
+# ---- A database URL's password is never printed ----
+"$cli" serve --db 'postgres://u:hunter2secret@127.0.0.1:1/x' \
+    --listen 127.0.0.1:0 >"$tmp/pg.out" 2>&1
+expect_eq pg_unreachable_exit $? 1
+if grep -q hunter2secret "$tmp/pg.out"; then
+    echo "FAIL pg_password_printed: $(cat "$tmp/pg.out")"; fails=$((fails + 1))
+else pass=$((pass + 1)); fi
+
 # ---- kill -9 under load loses no acknowledged write ----
 start_server "$tmp/k.db"
 node "$src/tests/server_writer.js" "$url" "$tmp/acked" 8 &

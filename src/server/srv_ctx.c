@@ -45,7 +45,12 @@ bool srv_ctx_open(srv_ctx *ctx, const srv_opts *o)
     so.actor = "agentmem-server";
     st = am_store_open(o->db, &so, &ctx->store, &err);
     if (st != AM_OK) {
-        fprintf(stderr, "agentmem: --db %s: %s\n", o->db, err.msg);
+        /* A database URL may carry a password: the library's message
+         * names the target without it, so print only that. */
+        if (strstr(o->db, "://") != NULL)
+            fprintf(stderr, "agentmem: --db: %s\n", err.msg);
+        else
+            fprintf(stderr, "agentmem: --db %s: %s\n", o->db, err.msg);
         goto fail;
     }
     if (srv_tz_cache_create(&ctx->tokenizers) != AM_OK ||
