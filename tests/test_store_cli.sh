@@ -106,6 +106,27 @@ printf '{"namespace":["z"],"key":"k","value":1}\n{bad\n' >"$tmp/bad.jsonl"
 check import_bad 3 $S2 import "$tmp/bad.jsonl"
 has import_bad_line "$err" "line 2"
 check import_bad_nothing 4 $S2 get z k
+# Import: a field of the wrong type is an error naming line and field,
+# and a bad line anywhere imports nothing (all lines are checked first).
+S3="$cli store --db $tmp/t3.db --embedder hash"
+imp_bad() { # imp_bad NAME LINE_JSON EXPECTED_TEXT
+    { for i in $(seq 1 1200); do
+          printf '{"namespace":["many"],"key":"k%d","value":%d}\n' "$i" "$i"
+      done; printf '%s\n' "$2"; } >"$tmp/imp.jsonl"
+    check "import_$1" 3 $S3 import "$tmp/imp.jsonl"
+    has "import_$1_line" "$err" "line 1201"
+    has "import_$1_msg" "$err" "$3"
+    check "import_$1_nothing" 4 $S3 get many k1
+}
+imp_bad ttl_str '{"namespace":["a"],"key":"k","value":1,"ttl_ms":"100"}' '"ttl_ms" must be a non-negative integer'
+imp_bad meta_str '{"namespace":["a"],"key":"k","value":1,"meta":"str"}' '"meta" must be an object, not a string'
+imp_bad ns_num '{"namespace":["a",7],"key":"k","value":1}' '"namespace" part 2 must be a string, not an integer'
+imp_bad exp_real '{"namespace":["a"],"key":"k","value":1,"expires_ms":1.5}' '"expires_ms" must be an integer'
+imp_bad syntax '{"namespace":["a"],' 'nothing was imported'
+printf '{"namespace":["a"],"key":"far","value":1,"expires_ms":-9223372036854775808}\n{"namespace":["a"],"key":"late","value":2,"expires_ms":9223372036854775807}\n' >"$tmp/imp.jsonl"
+check import_extreme_expiry 0 $S3 import "$tmp/imp.jsonl"
+check import_far_past_gone 4 $S3 get a far
+check import_far_future_kept 0 $S3 get a late
 # Numbers: too large is refused, never wrapped; a huge TTL saturates
 # (the item does not expire at once, the old value stays until then).
 check ttl_erange 2 $S put ov k '"old"' --ttl 99999999999999999999

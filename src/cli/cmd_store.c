@@ -211,9 +211,120 @@ static int store_fail(am_store *s, am_status st, const char *what)
     return cli_fail(st, am_store_last_error(s), what);
 }
 
+/* The name of a JSON value's type, for error messages. */
+static const char *json_type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+/* One import line's fields, type by type. Prints "FILE: line N: field
+ * ..." and returns false on the first wrong one: a field of the wrong
+ * type was once read as absent ("ttl_ms":"100" imported with no expiry,
+ * "meta":"str" became {}). */
+static bool import_line_ok(const char *path, size_t line, json_t *d)
+{
+    json_t *nsv = json_object_get(d, "namespace");
+    json_t *key = json_object_get(d, "key");
+    json_t *meta = json_object_get(d, "meta");
+    json_t *ttl = json_object_get(d, "ttl_ms");
+    json_t *exp = json_object_get(d, "expires_ms");
+    const char *why = NULL;
+    char buf[160];
+    size_t k;
+    json_t *part;
+
+    if (!json_is_object(d))
+        why = "the line must be a JSON object";
+    else if (!json_is_array(nsv))
+        why = "\"namespace\" must be an array of strings";
+    else if (json_array_size(nsv) == 0 ||
+             json_array_size(nsv) > AM_STORE_MAX_NS_PARTS) {
+        snprintf(buf, sizeof buf, "\"namespace\" must have 1..%d parts, "
+                 "not %zu", AM_STORE_MAX_NS_PARTS, json_array_size(nsv));
+        why = buf;
+    } else if (!json_is_string(key))
+        why = "\"key\" must be a string";
+    else if (json_object_get(d, "value") == NULL)
+        why = "\"value\" is missing";
+    else if (meta != NULL && !json_is_object(meta) && !json_is_null(meta)) {
+        snprintf(buf, sizeof buf, "\"meta\" must be an object, not %s",
+                 json_type_name(meta));
+        why = buf;
+    } else if (ttl != NULL && (!json_is_integer(ttl) ||
+                               json_integer_value(ttl) < 0)) {
+        snprintf(buf, sizeof buf, "\"ttl_ms\" must be a non-negative "
+                 "integer (milliseconds), not %s", json_is_integer(ttl)
+                 ? "a negative one" : json_type_name(ttl));
+        why = buf;
+    } else if (exp != NULL && !json_is_integer(exp)) {
+        snprintf(buf, sizeof buf, "\"expires_ms\" must be an integer "
+                 "(milliseconds since 1970), not %s", json_type_name(exp));
+        why = buf;
+    }
+    if (why == NULL && json_is_array(nsv))
+        json_array_foreach(nsv, k, part)
+            if (!json_is_string(part)) {
+                snprintf(buf, sizeof buf, "\"namespace\" part %zu must be "
+                         "a string, not %s", k + 1, json_type_name(part));
+                why = buf;
+                break;
+            }
+    if (why == NULL)
+        return true;
+    fprintf(stderr, "agentmem: %s: line %zu: %s; nothing was imported\n",
+            path, line, why);
+    return false;
+}
+
+/* Check every line before the first write, so that a bad line anywhere
+ * imports nothing (a bad line 1,201 of 1,500 once left the first 1,000
+ * committed without a word). */
+static bool import_check_all(const char *path, const char *p,
+                             const char *end)
+{
+    size_t line = 0;
+
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl != NULL ? nl : end, *ls = p;
+        json_error_t jerr;
+        json_t *d;
+        bool ok;
+        line++;
+        p = nl != NULL ? nl + 1 : end;
+        while (ls < le && (*ls == ' ' || *ls == '\t' || *ls == '\r'))
+            ls++;
+        if (ls == le)
+            continue;
+        d = json_loadb(ls, (size_t)(le - ls), 0, &jerr);
+        if (d == NULL) {
+            fprintf(stderr, "agentmem: %s: line %zu: %s at column %d; "
+                    "nothing was imported\n", path, line, jerr.text,
+                    jerr.column);
+            return false;
+        }
+        ok = import_line_ok(path, line, d);
+        json_decref(d);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 /* `store import FILE`: JSON Lines of {"namespace": [...], "key", "value",
- * "meta"?, "ttl_ms"? or "expires_ms"?} (export's format), put in batches
- * of 1000, each batch one transaction. Errors name the line. */
+ * "meta"?, "ttl_ms"? or "expires_ms"?} (export's format). Every line is
+ * checked first (a bad one imports nothing), then put in batches of 1000,
+ * each batch one transaction; should the database fail part way, the
+ * message says how many lines were committed. Errors name the line. */
 static int import_jsonl(am_store *s, const char *path, int json)
 {
     am_buf in = AM_BUF_INIT;
@@ -230,6 +341,10 @@ static int import_jsonl(am_store *s, const char *path, int json)
     if (st != AM_OK)
         return cli_fail(st, &err, path);
     const char *p = in.ptr != NULL ? in.ptr : "", *end = p + in.len;
+    if (!import_check_all(path, p, end)) {
+        am_buf_free(&in);
+        return CLI_EXIT_INPUT;
+    }
     while (p < end || n > 0) {
         if (p < end) {
             const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -270,14 +385,18 @@ static int import_jsonl(am_store *s, const char *path, int json)
                 parts[n][k] = am__cli_json_str(part);
             vals[n] = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
             json_t *meta = json_object_get(d, "meta");
-            metas[n] = meta != NULL ? json_dumps(meta, JSON_COMPACT) : NULL;
+            metas[n] = json_is_object(meta) ? json_dumps(meta, JSON_COMPACT)
+                                            : NULL;
             json_t *ttl = json_object_get(d, "ttl_ms");
             json_t *exp = json_object_get(d, "expires_ms");
             int64_t ttl_ms = json_is_integer(ttl) ? json_integer_value(ttl)
                                                   : 0;
             if (json_is_integer(exp)) {
-                /* export writes the absolute expiry: keep it absolute */
-                ttl_ms = json_integer_value(exp) - am_clock_now(NULL);
+                /* export writes the absolute expiry: keep it absolute
+                 * (saturating: a far past or future never wraps). */
+                if (__builtin_sub_overflow(json_integer_value(exp),
+                                           am_clock_now(NULL), &ttl_ms))
+                    ttl_ms = json_integer_value(exp) < 0 ? -1 : INT64_MAX;
                 if (ttl_ms <= 0) {
                     free(vals[n]);
                     free(metas[n]);
@@ -304,8 +423,10 @@ static int import_jsonl(am_store *s, const char *path, int json)
             json_decref(docs[i]);
         }
         if (st != AM_OK) {
-            fprintf(stderr, "agentmem: %s: batch ending at line %zu: %s\n",
-                    path, line, am_store_last_error(s)->msg);
+            fprintf(stderr, "agentmem: %s: batch ending at line %zu: %s; "
+                    "%zu items before it were committed, this batch and "
+                    "the lines after it were not\n", path, line,
+                    am_store_last_error(s)->msg, total);
             rc = cli_exit_code(st);
             n = 0;
             break;
