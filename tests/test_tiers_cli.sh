@@ -151,6 +151,16 @@ printf 'not a database at all' > "$dir/junk.db"
 check junk_db 5 "$cli" tiers put k v --db "$dir/junk.db"
 expect junk_db_msg "not a database" "$err"
 [ "$(cat "$dir/junk.db")" = "not a database at all" ] && pass=$((pass+1)) || { echo "FAIL junk db was modified"; fails=$((fails+1)); }
+# cleanup_old_items: by creation age, in every tier.
+cdb="$dir/cleanup.db"
+check cleanup_put_old 0 "$cli" tiers put old1 "old" --db "$cdb" --now $T0
+check cleanup_put_new 0 "$cli" tiers put new1 "new" --db "$cdb" --now $((T0 + 20 * 86400000))
+check cleanup_run 0 "$cli" tiers cleanup 30 --db "$cdb" --now $((T0 + 40 * 86400000))
+expect cleanup_count "deleted 1 item older than 30 days" "$out"
+check cleanup_gone 4 "$cli" tiers get old1 --db "$cdb"
+check cleanup_kept 0 "$cli" tiers get new1 --peek --db "$cdb"
+check cleanup_bad 2 "$cli" tiers cleanup -3 --db "$cdb"
+
 # One file shared with the long-term store (each module its own tables).
 shared="$dir/shared.db"
 check share_tiers 0 "$cli" tiers put s1 "tier side" --db "$shared"

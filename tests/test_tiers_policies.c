@@ -47,6 +47,53 @@ AM_TEST(default_policies_archive_delete_and_refresh)
 }
 
 
+AM_TEST(an_item_archived_in_a_run_is_not_deleted_in_that_run)
+{
+    test_clock clk = { T0 };
+    am_tiers *t = open_t(&clk, 100, 1000, 0, NULL);
+    am_tier_policy_count pc[8];
+    size_t n = 0;
+
+    /* Idle, unimportant and old: both default conditions hold at once
+     * once it is archived. */
+    CHECK_OK(put(t, "low", "low importance", 0.2, AM_TIER_LONG_TERM));
+    clk.now_ms = T0 + 400 * DAY;
+    CHECK_OK(am_tiers_apply_policies(t, pc, 8, &n));
+    CHECK_EQ(pc[0].acted, 1);
+    CHECK_EQ(pc[1].acted, 0);
+    CHECK_EQ(tier_of(t, "low"), AM_TIER_ARCHIVE);
+    /* Restorable until a later run deletes it. */
+    CHECK_OK(am_tiers_restore(t, AM_STR("low")));
+    CHECK_OK(am_tiers_archive(t, AM_STR("low")));
+    CHECK_OK(am_tiers_apply_policies(t, pc, 8, &n));
+    CHECK_EQ(pc[1].acted, 1);
+    CHECK_ST(am_tiers_peek(t, AM_STR("low"), NULL, NULL), AM_ENOTFOUND);
+    am_tiers_close(t, NULL);
+}
+
+AM_TEST(cleanup_old_items_deletes_by_age_in_every_tier)
+{
+    test_clock clk = { T0 };
+    am_tiers *t = open_t(&clk, 100, 1000, 0, NULL);
+    size_t n = 99;
+
+    CHECK_OK(put(t, "old_w", "old working", 0.9, AM_TIER_WORKING));
+    CHECK_OK(put(t, "old_a", "old archived", 0.9, AM_TIER_ARCHIVE));
+    clk.now_ms = T0 + 20 * DAY;
+    CHECK_OK(put(t, "new", "new", 0.9, AM_TIER_LONG_TERM));
+    clk.now_ms = T0 + 40 * DAY;
+    CHECK_OK(am_tiers_cleanup_old_items(t, 30, &n));
+    CHECK_EQ(n, 2);
+    CHECK_ST(am_tiers_peek(t, AM_STR("old_w"), NULL, NULL), AM_ENOTFOUND);
+    CHECK_ST(am_tiers_peek(t, AM_STR("old_a"), NULL, NULL), AM_ENOTFOUND);
+    CHECK_OK(am_tiers_peek(t, AM_STR("new"), NULL, NULL));
+    CHECK_OK(am_tiers_cleanup_old_items(t, 30, &n));
+    CHECK_EQ(n, 0);
+    CHECK_ST(am_tiers_cleanup_old_items(t, -1, &n), AM_EINVAL);
+    CHECK(strstr(am_tiers_last_error(t)->msg, "days -1") != NULL);
+    am_tiers_close(t, NULL);
+}
+
 static am_tier_action act_demote_unless_tagged(void *ctx,
                                                const am_tier_item *it,
                                                int64_t now)

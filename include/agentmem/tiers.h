@@ -438,7 +438,13 @@ typedef struct am_tier_policy_count {
 } am_tier_policy_count;
 
 /* Apply every policy in order over every item (an item deleted by one
- * policy is not seen by the later ones). out[i] gets policy i's count for
+ * policy is not seen by the later ones). An item moved into the archive
+ * during a run (ARCHIVE, or DEMOTE from long-term) is not deleted by a
+ * DELETE policy of the same run: archived items stay restorable
+ * (am_tiers_restore) until a later run in which a DELETE policy's
+ * condition holds for them -- with the defaults, the first run after
+ * their creation is more than 365 days old -- or until am_tiers_delete or
+ * am_tiers_cleanup_old_items removes them. out[i] gets policy i's count for
  * i < cap; *count (may be NULL) the number of policies. Defaults, in
  * order: "archive_old_low_importance", "delete_ancient_archives",
  * "refresh_important". Items archived here are compressed afterwards, at
@@ -452,6 +458,15 @@ typedef struct am_tier_policy_count {
 AM_API am_status am_tiers_apply_policies(am_tiers *t,
                                          am_tier_policy_count *out,
                                          size_t cap, size_t *count);
+
+/* The seed's cleanup_old_items(days): delete every item, in any tier
+ * (the archive included), created more than `days` days before now (the
+ * handle's clock). *deleted (may be NULL) gets the count. AM_OK,
+ * AM_EINVAL (days outside 0..1000000), AM_ENOMEM, AM_EIO (database); as
+ * for policies, deletions already done stay done on failure.
+ * Thread safety: safe. */
+AM_API am_status am_tiers_cleanup_old_items(am_tiers *t, int64_t days,
+                                            size_t *deleted);
 
 /* Compress archived items whose compression was deferred (see
  * archive_step_bytes), oldest first, until at least max_bytes of content

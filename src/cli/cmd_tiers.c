@@ -394,11 +394,22 @@ int cmd_tiers(int argc, char **argv)
         strcmp(sub, "archive") != 0 && strcmp(sub, "restore") != 0 &&
         strcmp(sub, "stats") != 0 && strcmp(sub, "optimize") != 0 &&
         strcmp(sub, "policies") != 0 && strcmp(sub, "moves") != 0 &&
-        strcmp(sub, "maintain") != 0 && strcmp(sub, "compact") != 0)
+        strcmp(sub, "maintain") != 0 && strcmp(sub, "compact") != 0 &&
+        strcmp(sub, "cleanup") != 0)
         return cli_usage("tiers", "unknown subcommand '%s' (put, get, "
                          "search, delete, archive, restore, stats, "
-                         "optimize, policies, maintain, compact, moves)",
-                         sub);
+                         "optimize, policies, maintain, compact, cleanup, "
+                         "moves)", sub);
+    long long days = 0;
+    if (strcmp(sub, "cleanup") == 0) {
+        char *end = NULL;
+        if (a.npos != 1)
+            return cli_usage("tiers", "cleanup DAYS");
+        days = strtoll(a.pos[0], &end, 10);
+        if (end == a.pos[0] || *end != '\0' || days < 0)
+            return cli_usage("tiers", "cleanup: DAYS '%s' is not a "
+                             "non-negative number", a.pos[0]);
+    }
     rc = open_tiers(&a, &clk, &t);
     if (rc != CLI_EXIT_OK)
         return rc;
@@ -423,6 +434,14 @@ int cmd_tiers(int argc, char **argv)
             rc = cli_fail(st, am_tiers_last_error(t), "optimize");
         else
             printf("optimize: demoted %zu item%s\n", n, n == 1 ? "" : "s");
+    } else if (strcmp(sub, "cleanup") == 0) {
+        size_t n = 0;
+        st = am_tiers_cleanup_old_items(t, (int64_t)days, &n);
+        if (st != AM_OK)
+            rc = cli_fail(st, am_tiers_last_error(t), "cleanup");
+        else
+            printf("cleanup: deleted %zu item%s older than %lld days\n", n,
+                   n == 1 ? "" : "s", days);
     } else if (strcmp(sub, "compact") == 0) {
         am_tier_stats s[AM_TIER_COUNT];
         size_t left = 0;

@@ -60,7 +60,7 @@ static const cli_command commands[] = {
       "index past conversations and search them" },
     { "tiers", cmd_tiers, 1,
       "put|get|search|delete|archive|restore|stats|optimize|policies|"
-      "maintain|compact|moves"
+      "maintain|compact|cleanup DAYS|moves"
       " [ARGS] [--db FILE] [--now MS] [--capacity TIER=N] "
       "[--archive-step BYTES]",
       "hierarchical memory: tiers, index search, lifecycle, archive" },

@@ -570,6 +570,15 @@ am_status am_tiers_apply_policies(am_tiers *t, am_tier_policy_count *out,
         return st;
     }
     now = am__tiers_now(t);
+    /* Items moved into the archive by this run: no DELETE of the same run
+     * touches them, so an item is always restorable for at least one run
+     * after it was archived (the seed deletes in the same pass). */
+    unsigned char *fresh = am__calloc(t->alloc, t->nslots ? t->nslots : 1, 1);
+    if (fresh == NULL) {
+        pthread_mutex_unlock(&t->mu);
+        return am__fail(&t->err, AM_ENOMEM, "policies: out of memory");
+    }
+    size_t nfresh = t->nslots ? t->nslots : 1;
     /* Archive actions leave the content raw; it is compressed below, at
      * most archive_step bytes of it per call (all of it when 0). */
     t->defer_archive = true;
@@ -593,9 +602,15 @@ am_status am_tiers_apply_policies(am_tiers *t, am_tier_policy_count *out,
                 continue;
             act = p->action != NULL ? p->action(p->ctx, &v, now)
                                     : p->builtin;
+            if (act == AM_TIER_ACT_DELETE && fresh[s])
+                continue;
+            bool was_archived = t->items[s].tier == AM_TIER_ARCHIVE;
             st = perform(t, s, act, now, &done);
             if (done)
                 acted++;
+            if (done && act != AM_TIER_ACT_DELETE && !was_archived &&
+                t->items[s].tier == AM_TIER_ARCHIVE)
+                fresh[s] = 1;
         }
         if (st != AM_OK && t->err.code != st)
             am__fail(&t->err, st, "policy '%s' failed", p->name);
@@ -603,6 +618,7 @@ am_status am_tiers_apply_policies(am_tiers *t, am_tier_policy_count *out,
             out[i].acted = acted;
     }
     t->defer_archive = false;
+    am__free(t->alloc, fresh, nfresh);
     if (count != NULL)
         *count = t->npolicies;
     if (st == AM_OK)
@@ -610,6 +626,40 @@ am_status am_tiers_apply_policies(am_tiers *t, am_tier_policy_count *out,
     if (st == AM_OK)
         st = am__tiers_maybe_flush(t);
     pthread_mutex_unlock(&t->mu);
+    return st;
+}
+
+am_status am_tiers_cleanup_old_items(am_tiers *t, int64_t days,
+                                     size_t *deleted)
+{
+    am_status st = AM_OK;
+    size_t n = 0;
+    int64_t cutoff;
+
+    if (deleted != NULL)
+        *deleted = 0;
+    if (t == NULL)
+        return AM_EINVAL;
+    if (days < 0 || days > 1000000)
+        return am__fail(&t->err, AM_EINVAL,
+                        "cleanup_old_items: days %lld is not in 0..1000000",
+                        (long long)days);
+    pthread_mutex_lock(&t->mu);
+    st = am__tiers_sync(t);
+    cutoff = am__tiers_now(t) - days * 86400000LL;
+    for (uint32_t s = 0; s < t->nslots && st == AM_OK; s++) {
+        bool done;
+        if (!(t->items[s].flags & T_LIVE) || t->items[s].created_ms >= cutoff)
+            continue;
+        st = perform(t, s, AM_TIER_ACT_DELETE, cutoff, &done);
+        if (done)
+            n++;
+    }
+    if (st == AM_OK)
+        st = am__tiers_maybe_flush(t);
+    pthread_mutex_unlock(&t->mu);
+    if (deleted != NULL)
+        *deleted = n;
     return st;
 }
 
