@@ -22,6 +22,7 @@
 #include "memconfig.h"
 #include "window.h"
 #include "react.h"
+#include "sessions.h"
 #include "providers.h"
 #include "store.h"
 #include "recall.h"
