@@ -201,7 +201,8 @@ am_status am_sessions_list(am_sessions *ss, am_buf *out)
     }
     closedir(d);
     if (st == AM_OK) {
-        qsort(ids, n, sizeof *ids, cmp_str);
+        if (n > 1)
+            qsort(ids, n, sizeof *ids, cmp_str);
         am_buf_clear(out);
         st = am_buf_append(out, "[", 1);
         /* Ids hold only [A-Za-z0-9_.-]: no JSON escaping needed. */
