@@ -2,7 +2,7 @@
  * under session ids in a directory of files.
  *
  * Each session is one file, <dir>/<id>.json, holding am_react_export's
- * document. A save writes a unique temporary file (mkstemp), fsyncs it and
+ * document. A save writes a unique temporary file (O_EXCL), fsyncs it and
  * renames it over the old one, then fsyncs the directory: after a crash a
  * session is its old or its new version, never a torn mix, and two
  * processes saving the same id leave one whole document.
