@@ -9,7 +9,7 @@ AM_TEST(store_then_retrieve_returns_content_and_counts_access)
     test_clock clk = { T0 };
     am_tiers *t = open_t(&clk, 100, 1000, 0, NULL);
     am_buf out = AM_BUF_INIT;
-    am_tier_item v;
+    am_tier_item v = AM_TIER_ITEM_INIT;
     am_str tags[] = { AM_STR("a"), AM_STR("b"), AM_STR("a") };
     am_tier_item_in in = am_tier_item_in_default();
 
@@ -39,6 +39,7 @@ AM_TEST(store_then_retrieve_returns_content_and_counts_access)
     CHECK(strstr(am_tiers_last_error(t)->msg, "nope") != NULL);
     am_buf_free(&out);
     CHECK_OK(am_tiers_close(t, NULL));
+    am_tier_item_free(&v);
 }
 
 AM_TEST(storing_an_existing_id_replaces_it)
@@ -146,7 +147,7 @@ AM_TEST(recency_and_frequency_count_in_the_retention_score)
     test_clock clk = { T0 };
     am_tiers *t = open_t(&clk, 10, 1000, 0, NULL);
     char id[16];
-    am_tier_item v;
+    am_tier_item v = AM_TIER_ITEM_INIT;
 
     for (int i = 0; i < 10; i++) {
         snprintf(id, sizeof id, "i%d", i);
@@ -165,6 +166,7 @@ AM_TEST(recency_and_frequency_count_in_the_retention_score)
     CHECK_OK(put(t, "new", "c", 0.5, AM_TIER_WORKING));
     CHECK_EQ(tier_of(t, "i7"), AM_TIER_SHORT_TERM);
     am_tiers_close(t, NULL);
+    am_tier_item_free(&v);
 }
 
 AM_TEST(demotion_cascades_into_full_lower_tiers)
@@ -331,7 +333,7 @@ AM_TEST(archive_and_restore_are_byte_identical)
     char *bin = malloc(n);
     am_tier_item_in in = am_tier_item_in_default();
     am_buf out = AM_BUF_INIT;
-    am_tier_item v;
+    am_tier_item v = AM_TIER_ITEM_INIT;
     am_tier_stats s[AM_TIER_COUNT];
 
     for (size_t i = 0; i < n; i++) /* half random, half repetitive */
@@ -368,5 +370,6 @@ AM_TEST(archive_and_restore_are_byte_identical)
     am_buf_free(&out);
     free(bin);
     am_tiers_close(t, NULL);
+    am_tier_item_free(&v);
 }
 

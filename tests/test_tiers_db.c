@@ -492,7 +492,7 @@ AM_TEST(version_1_and_2_databases_are_migrated_with_their_items)
         char db[4200];
         am_tiers *t;
         am_buf out = AM_BUF_INIT;
-        am_tier_item v;
+        am_tier_item v = AM_TIER_ITEM_INIT;
         am_tier_stats s[AM_TIER_COUNT];
         uint64_t moves = 0;
 
@@ -535,6 +535,7 @@ AM_TEST(version_1_and_2_databases_are_migrated_with_their_items)
         CHECK_EQ(v.access_count, 3);
         am_tiers_close(t, NULL);
         am_buf_free(&out);
+        am_tier_item_free(&v);
     }
     test_rmtree(dir);
     free(dir);
@@ -698,7 +699,7 @@ AM_TEST(maintain_is_optimize_then_policies_then_flush)
     am_tiers *t;
     am_tier_policy_count pc[4];
     size_t demoted = 0, n = 0;
-    am_tier_item v;
+    am_tier_item v = AM_TIER_ITEM_INIT;
 
     snprintf(db, sizeof db, "%s/m.db", dir);
     t = open_t(&clk, 100, 1000, 0, db);
@@ -720,6 +721,7 @@ AM_TEST(maintain_is_optimize_then_policies_then_flush)
     am_tiers_close(t, NULL);
     test_rmtree(dir);
     free(dir);
+    am_tier_item_free(&v);
 }
 
 AM_TEST(a_locked_database_makes_flush_busy_and_keeps_the_changes)

@@ -91,7 +91,7 @@ AM_TEST(search_results_count_as_accesses_unless_peek)
     am_tiers *t = search_fixture(&clk, NULL);
     am_tier_hits h = AM_TIER_HITS_INIT;
     am_tier_query q = am_tier_query_default();
-    am_tier_item v;
+    am_tier_item v = AM_TIER_ITEM_INIT;
 
     q.type = AM_STR("fact");
     q.limit = 2;
@@ -104,6 +104,7 @@ AM_TEST(search_results_count_as_accesses_unless_peek)
     CHECK_EQ(v.access_count, 1);
     am_tier_hits_free(&h);
     am_tiers_close(t, NULL);
+    am_tier_item_free(&v);
 }
 
 AM_TEST(deleted_items_leave_the_indexes_even_after_slot_reuse)

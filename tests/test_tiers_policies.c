@@ -10,7 +10,7 @@ AM_TEST(default_policies_archive_delete_and_refresh)
     am_tiers *t = open_t(&clk, 100, 1000, 0, NULL);
     am_tier_policy_count pc[8];
     size_t n = 0;
-    am_tier_item v;
+    am_tier_item v = AM_TIER_ITEM_INIT;
 
     CHECK_OK(put(t, "low", "low importance", 0.2, AM_TIER_LONG_TERM));
     CHECK_OK(put(t, "mid", "mid importance", 0.5, AM_TIER_LONG_TERM));
@@ -44,6 +44,7 @@ AM_TEST(default_policies_archive_delete_and_refresh)
     CHECK_ST(am_tiers_peek(t, AM_STR("low"), NULL, NULL), AM_ENOTFOUND);
     CHECK_EQ(am_tiers_count(t), 2);
     am_tiers_close(t, NULL);
+    am_tier_item_free(&v);
 }
 
 

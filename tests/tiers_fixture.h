@@ -51,10 +51,13 @@ static inline am_status put(am_tiers *t, const char *id, const char *content,
 
 static inline am_tier tier_of(am_tiers *t, const char *id)
 {
-    am_tier_item v;
+    am_tier_item v = AM_TIER_ITEM_INIT;
+    am_tier tier;
     CHECK_OK_E(am_tiers_peek(t, am_str_c(id), NULL, &v),
                am_tiers_last_error(t));
-    return v.tier;
+    tier = v.tier;
+    am_tier_item_free(&v);
+    return tier;
 }
 
 static inline bool cond_type_scratch(void *ctx, const am_tier_item *it, int64_t now)

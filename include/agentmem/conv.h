@@ -10,9 +10,8 @@
  * Thread safety: every am_conv_* call is *safe*: each conversation has its
  * own mutex, and each call is atomic with respect to the others (a reader
  * sees the conversation before or after an add, never in between). The
- * last-error detail is shared by all threads using the handle: if threads
- * share a conversation, the detail may be another thread's failure; the
- * am_status you got back is always your own.
+ * last-error detail is kept per thread: am_conv_last_error() shows the
+ * calling thread's own latest failure, never another thread's.
  *
  * Files. am_conv_save() writes the whole conversation atomically (temp
  * file, fsync, rename) in any of the three formats; am_conv_load() reads one
@@ -68,8 +67,10 @@ AM_API am_status am_conv_create(const am_conv_opts *opts, am_conv **out,
  * valid). NULL: no-op. Thread safety: unsafe (no call may be in flight). */
 AM_API void am_conv_free(am_conv *conv);
 
-/* Detail of the most recent failed call on `conv`, owned by `conv`, valid
- * until the next call. Thread safety: see the top of this file. */
+/* Detail of this thread's most recent failed call on `conv` (code AM_OK
+ * and "" when none), owned by `conv` and valid until this thread's next
+ * call on it: other threads' failures never change it. NULL `conv`: a
+ * static AM_EINVAL detail. Thread safety: safe. */
 AM_API const am_error *am_conv_last_error(const am_conv *conv);
 
 /* The options the conversation was created with (max_messages etc.),
@@ -239,9 +240,9 @@ AM_API am_status am_convmgr_open(const am_convmgr_opts *opts,
  * be in flight, and no conversation it returned may be in use). */
 AM_API void am_convmgr_close(am_convmgr *mgr);
 
-/* Detail of the most recent failed manager call, owned by `mgr` and valid
- * until its next call (as am_conv_last_error). Thread safety: safe (the
- * detail may be another thread's). */
+/* Detail of this thread's most recent failed call on `mgr`, as
+ * am_conv_last_error (per thread; NULL `mgr`: a static AM_EINVAL detail).
+ * Thread safety: safe. */
 AM_API const am_error *am_convmgr_last_error(const am_convmgr *mgr);
 
 /* The conversation of `agent` (created empty with the default retention if

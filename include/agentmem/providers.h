@@ -268,9 +268,10 @@ AM_API am_status am_llm_kind_parse(am_str name, am_llm_kind *out);
  * no errors. Thread safety: safe. */
 AM_API const char *am_llm_model(const am_llm *llm);
 
-/* Detail of the most recent failed call on `llm`, owned by llm. With
- * several threads it may be another thread's; each call's own detail is in
- * its am_llm_result. Thread safety: safe to call, see above. */
+/* Detail of this thread's most recent failed call on `llm` (code AM_OK
+ * and "" when none), owned by llm and valid until this thread's next call
+ * on it; each call's own detail is also in its am_llm_result. NULL `llm`:
+ * a static AM_EINVAL detail. Thread safety: safe. */
 AM_API const am_error *am_llm_last_error(const am_llm *llm);
 
 /* ---- Embeddings ---- */

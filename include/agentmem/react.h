@@ -75,11 +75,14 @@ AM_API am_status am_react_create(const am_react_opts *opts, am_react **out,
                                  am_error *err);
 
 /* Free the memory, its records and its domain record (through the domain
- * type's free callback). NULL: no-op. Thread safety: per-handle. */
+ * type's free callback). NULL: no-op. Thread safety: unsafe (ends its
+ * life: no other call may be in flight). */
 AM_API void am_react_free(am_react *m);
 
-/* Detail of the most recent failed call on `m`, owned by `m`, valid until
- * the next call. Thread safety: per-handle. */
+/* Detail of this thread's most recent failed call on `m` (code AM_OK and
+ * "" when none), owned by `m` and valid until this thread's next call on
+ * it: other threads' failures never change it. NULL `m`: a static
+ * AM_EINVAL detail. Thread safety: safe. */
 AM_API const am_error *am_react_last_error(const am_react *m);
 
 /* ---- Conversation ---- */
@@ -93,22 +96,24 @@ typedef struct am_react_message {
 /* Append a message; role and content are copied (UTF-8; role non-empty,
  * at most 32 bytes). The time stamp comes from the clock. AM_OK, AM_EINVAL
  * (empty role), AM_EFORMAT (bad UTF-8, naming the byte) or AM_ENOMEM; the
- * memory is unchanged on failure. Thread safety: per-handle. */
+ * memory is unchanged on failure. Thread safety: safe. */
 AM_API am_status am_react_add_message(am_react *m, am_str role,
                                       am_str content);
 
-/* Number of messages. Thread safety: per-handle. */
+/* Number of messages. Thread safety: safe. */
 AM_API size_t am_react_message_count(const am_react *m);
 
 /* Message `i` (0 = oldest); the strings are owned by the memory and valid
  * until the next modifying call. AM_OK or AM_ENOTFOUND (i out of range).
- * Thread safety: per-handle. */
+ * Thread safety: safe to call; the strings are borrowed from the
+ * memory, so read them only while no other thread modifies it (a copy:
+ * am_react_export). */
 AM_API am_status am_react_message_at(const am_react *m, size_t i,
                                      am_react_message *out);
 
 /* Indices of the messages with `role`, oldest first, written to idx[0..cap);
  * returns the total number of matches (which may exceed cap).
- * Thread safety: per-handle. */
+ * Thread safety: safe. */
 AM_API size_t am_react_messages_by_role(const am_react *m, am_str role,
                                         size_t *idx, size_t cap);
 
@@ -126,15 +131,17 @@ typedef struct am_react_tool_exec {
 
 /* Record one tool execution; every string is copied and each JSON field
  * validated (errors name the field and byte). AM_OK, AM_EINVAL, AM_EFORMAT
- * or AM_ENOMEM; unchanged on failure. Thread safety: per-handle. */
+ * or AM_ENOMEM; unchanged on failure. Thread safety: safe. */
 AM_API am_status am_react_add_tool_exec(am_react *m,
                                         const am_react_tool_exec *e);
 
-/* Number of tool executions. Thread safety: per-handle. */
+/* Number of tool executions. Thread safety: safe. */
 AM_API size_t am_react_tool_exec_count(const am_react *m);
 
 /* Execution `i`; strings owned by the memory, valid until the next
- * modifying call. AM_OK or AM_ENOTFOUND. Thread safety: per-handle. */
+ * modifying call. AM_OK or AM_ENOTFOUND. Thread safety: safe to call; the strings are borrowed from the
+ * memory, so read them only while no other thread modifies it (a copy:
+ * am_react_export). */
 AM_API am_status am_react_tool_exec_at(const am_react *m, size_t i,
                                        am_react_tool_exec *out);
 
@@ -146,7 +153,7 @@ typedef enum am_react_outcome {
 
 /* Indices of executions of `tool` (empty: any tool) with `outcome`, oldest
  * first, into idx[0..cap); returns the total number of matches.
- * Thread safety: per-handle. */
+ * Thread safety: safe. */
 AM_API size_t am_react_find_tool_execs(const am_react *m, am_str tool,
                                        am_react_outcome outcome, size_t *idx,
                                        size_t cap);
@@ -166,21 +173,23 @@ typedef struct am_react_step {
 } am_react_step;
 
 /* Append a reasoning step (content copied, UTF-8). AM_OK, AM_EINVAL (type
- * out of range), AM_EFORMAT or AM_ENOMEM. Thread safety: per-handle. */
+ * out of range), AM_EFORMAT or AM_ENOMEM. Thread safety: safe. */
 AM_API am_status am_react_add_step(am_react *m, am_step_type type,
                                    am_str content);
 
-/* Number of reasoning steps. Thread safety: per-handle. */
+/* Number of reasoning steps. Thread safety: safe. */
 AM_API size_t am_react_step_count(const am_react *m);
 
 /* Step `i`; content owned by the memory. AM_OK or AM_ENOTFOUND.
- * Thread safety: per-handle. */
+ * Thread safety: safe to call; the strings are borrowed from the
+ * memory, so read them only while no other thread modifies it (a copy:
+ * am_react_export). */
 AM_API am_status am_react_step_at(const am_react *m, size_t i,
                                   am_react_step *out);
 
 /* Indices of the steps of `type` (-1: any), oldest first, considering only
  * the last `recent` steps (0: all); returns the total number of matches.
- * Thread safety: per-handle. */
+ * Thread safety: safe. */
 AM_API size_t am_react_find_steps(const am_react *m, int type, size_t recent,
                                   size_t *idx, size_t cap);
 
@@ -191,15 +200,15 @@ AM_API const char *am_step_type_name(am_step_type t);
 
 /* Set `key` (non-empty UTF-8) to the JSON value `value_json` (validated,
  * copied). AM_OK, AM_EINVAL, AM_EFORMAT or AM_ENOMEM.
- * Thread safety: per-handle. */
+ * Thread safety: safe. */
 AM_API am_status am_react_context_set(am_react *m, am_str key,
                                       am_str value_json);
 
 /* The value of `key` as compact JSON, replacing the contents of `out`.
- * AM_OK, AM_ENOTFOUND or AM_ENOMEM. Thread safety: per-handle. */
+ * AM_OK, AM_ENOTFOUND or AM_ENOMEM. Thread safety: safe. */
 AM_API am_status am_react_context_get(am_react *m, am_str key, am_buf *out);
 
-/* Remove `key`. AM_OK or AM_ENOTFOUND. Thread safety: per-handle. */
+/* Remove `key`. AM_OK or AM_ENOTFOUND. Thread safety: safe. */
 AM_API am_status am_react_context_remove(am_react *m, am_str key);
 
 /* ---- Todos ---- */
@@ -219,17 +228,19 @@ typedef struct am_react_todo {
 
 /* Insert the todo, or replace the one with the same id (keeping its place).
  * Strings copied. AM_OK, AM_EINVAL, AM_EFORMAT or AM_ENOMEM.
- * Thread safety: per-handle. */
+ * Thread safety: safe. */
 AM_API am_status am_react_todo_put(am_react *m, const am_react_todo *t);
 
-/* Remove the todo `id`. AM_OK or AM_ENOTFOUND. Thread safety: per-handle. */
+/* Remove the todo `id`. AM_OK or AM_ENOTFOUND. Thread safety: safe. */
 AM_API am_status am_react_todo_remove(am_react *m, am_str id);
 
-/* Number of todos. Thread safety: per-handle. */
+/* Number of todos. Thread safety: safe. */
 AM_API size_t am_react_todo_count(const am_react *m);
 
 /* Todo `i` in insertion order; strings owned by the memory. AM_OK or
- * AM_ENOTFOUND. Thread safety: per-handle. */
+ * AM_ENOTFOUND. Thread safety: safe to call; the strings are borrowed from the
+ * memory, so read them only while no other thread modifies it (a copy:
+ * am_react_export). */
 AM_API am_status am_react_todo_at(const am_react *m, size_t i,
                                   am_react_todo *out);
 
@@ -252,14 +263,14 @@ typedef struct am_react_stats {
 
 /* Fill `out`. Average lengths are in bytes of content. Sizes count the
  * bytes of message contents, of tool executions (names, params, results,
- * errors) and of step contents. Thread safety: per-handle. */
+ * errors) and of step contents. Thread safety: safe. */
 AM_API void am_react_stats_get(const am_react *m, am_react_stats *out);
 
 /* The statistics as JSON in the seed's shape ({"messages": {"total_messages",
  * "by_role": {...}}, "tools": {..., "tool_usage": {name: count}},
  * "reasoning": {"total_steps", "step_distribution"}, "memory_size": {...},
  * "analysis_timestamp"}), replacing `out`. AM_OK or AM_ENOMEM.
- * Thread safety: per-handle. */
+ * Thread safety: safe. */
 AM_API am_status am_react_stats_json(am_react *m, am_buf *out);
 
 /* ---- Pruning ---- */
@@ -269,7 +280,7 @@ AM_API am_status am_react_stats_json(am_react *m, am_buf *out);
  * keep the last `max_tool_execs` executions and the last `max_steps`
  * steps. A limit of 0 leaves that list alone. Never allocates more than a
  * scratch table; AM_OK or AM_ENOMEM (unchanged). Runs the hooks.
- * Thread safety: per-handle. */
+ * Thread safety: safe. */
 AM_API am_status am_react_prune(am_react *m, size_t max_messages,
                                 size_t max_tool_execs, size_t max_steps);
 
@@ -286,19 +297,22 @@ typedef enum am_react_event {
     AM_REACT_EV_DOMAIN
 } am_react_event;
 
-/* Called after each successful update. Returning non-AM_OK (with detail in
- * `err`) counts as a hook failure; the update stands. A hook must not
- * modify the memory. */
+/* Called after each successful update, on the thread that made it, with
+ * the memory locked (other threads wait; this thread may read the memory
+ * through the API). Returning non-AM_OK (with detail in `err`) counts as
+ * a hook failure; the update stands. A hook must not modify the memory. */
 typedef am_status (*am_react_hook_fn)(void *ctx, const am_react *m,
                                       am_react_event ev, am_error *err);
 
 /* Add a hook (at most 16). `ctx` is borrowed. AM_OK or AM_ELIMIT.
- * Thread safety: per-handle. */
+ * Thread safety: safe. */
 AM_API am_status am_react_add_hook(am_react *m, am_react_hook_fn fn,
                                    void *ctx);
 
 /* Number of hook failures so far, and the detail of the latest one (owned
- * by `m`; code AM_OK when none). Thread safety: per-handle. */
+ * by `m`; code AM_OK when none). Thread safety: safe to call; the detail
+ * is rewritten by any thread's next hook failure, so read it while no
+ * other thread modifies the memory. */
 AM_API size_t am_react_hook_failures(const am_react *m);
 AM_API const am_error *am_react_hook_error(const am_react *m);
 
@@ -318,21 +332,22 @@ typedef struct am_react_domain_type {
 
 /* Set the domain type (borrowed; must outlive the memory). Frees any
  * current record. AM_OK or AM_EINVAL (a callback missing).
- * Thread safety: per-handle. */
+ * Thread safety: safe. */
 AM_API am_status am_react_set_domain_type(am_react *m,
                                           const am_react_domain_type *t);
 
 /* Attach `record` (the memory takes it and frees it with the type's free
  * callback, also on failure). AM_OK or AM_ESTATE (no domain type set).
- * Thread safety: per-handle. */
+ * Thread safety: safe. */
 AM_API am_status am_react_set_domain(am_react *m, void *record);
 
-/* The attached record (owned by the memory) or NULL.
- * Thread safety: per-handle. */
+/* The attached record (owned by the memory) or NULL. Thread safety: safe
+ * to call; the record itself is yours to guard: change it in place only
+ * while no other thread uses it, then call am_react_domain_touched. */
 AM_API void *am_react_domain(const am_react *m);
 
 /* Run the hooks for a change the caller made to the domain record in
- * place. Thread safety: per-handle. */
+ * place. Thread safety: safe. */
 AM_API void am_react_domain_touched(am_react *m);
 
 /* ---- Export / import ---- */
@@ -341,14 +356,14 @@ AM_API void am_react_domain_touched(am_react *m);
  * contents of `out`. Lossless: importing it gives back the same records,
  * times, context values, todos and domain record (through the domain
  * type). AM_OK, AM_ENOMEM or the serialize callback's status.
- * Thread safety: per-handle. */
+ * Thread safety: safe. */
 AM_API am_status am_react_export(am_react *m, am_buf *out);
 
 /* Replace the memory's contents with an export. The document is checked
  * completely first; on any error (AM_EFORMAT naming the field and index,
  * e.g. "tool_executions[2].success: expected a boolean"; AM_ESTATE when it
  * holds a domain record of a type not set on `m`) the memory is unchanged.
- * Hooks are kept. Runs the hooks. Thread safety: per-handle. */
+ * Hooks are kept. Runs the hooks. Thread safety: safe. */
 AM_API am_status am_react_import(am_react *m, am_str json);
 
 #ifdef __cplusplus

@@ -108,9 +108,10 @@ AM_API am_status am_store_open(const char *path, const am_store_opts *opts,
  * Thread safety: unsafe (no call may be in flight). */
 AM_API void am_store_close(am_store *s);
 
-/* Detail of the most recent failed call on `s`; owned by the store, valid
- * until the next call. Threads sharing `s` may see another thread's
- * detail. Thread safety: safe. */
+/* Detail of this thread's most recent failed call on `s` (code AM_OK and
+ * "" when none); owned by the store and valid until this thread's next
+ * call on `s`: other threads' failures never change it. NULL `s`: a
+ * static AM_EINVAL detail. Thread safety: safe. */
 AM_API const am_error *am_store_last_error(const am_store *s);
 
 /* ---- Items ---- */

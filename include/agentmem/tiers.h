@@ -183,9 +183,10 @@ AM_API am_status am_tiers_open(const am_tiers_opts *opts, am_tiers **out,
  * Thread safety: unsafe (no other call may be in flight). */
 AM_API am_status am_tiers_close(am_tiers *t, am_error *err);
 
-/* Detail of the most recent failed call on `t`, owned by `t` and valid
- * until the next call on it (possibly another thread's).
- * Thread safety: safe. */
+/* Detail of this thread's most recent failed call on `t` (code AM_OK and
+ * "" when none), owned by `t` and valid until this thread's next call on
+ * it: other threads' failures never change it. NULL `t`: a static
+ * AM_EINVAL detail. Thread safety: safe. */
 AM_API const am_error *am_tiers_last_error(const am_tiers *t);
 
 /* Write every pending change to the database in one transaction. Without
@@ -215,8 +216,17 @@ typedef struct am_tier_item_in {
  * no tags, no extra metadata. Thread safety: safe. */
 AM_API am_tier_item_in am_tier_item_in_default(void);
 
-/* What the library reports about an item. Strings are owned by the
- * handle: valid until the next call on the handle. */
+/* What the library reports about an item.
+ *
+ * Filled by am_tiers_retrieve / am_tiers_peek, it is a copy: the strings
+ * point into `text` and `tag_store` (or into the content buffer you
+ * passed), which are yours. Start from AM_TIER_ITEM_INIT, reuse it across
+ * calls, and free it with am_tier_item_free; other threads' calls on the
+ * handle never touch it.
+ *
+ * Passed to a callback (index key, policy condition and action), it is a
+ * view: the strings are owned by the handle, valid during the callback,
+ * and the storage fields are empty. */
 typedef struct am_tier_item {
     am_str id;
     am_str content;       /* ptr NULL for archived items (compressed) */
@@ -231,7 +241,17 @@ typedef struct am_tier_item {
     const am_str *tags;
     size_t tag_count;
     am_str extra;         /* "" when none */
+    /* Storage of a copy (see above); never set these yourself. */
+    am_buf text;
+    am_str *tag_store;
+    size_t tag_cap;
 } am_tier_item;
+#define AM_TIER_ITEM_INIT { { NULL, 0 }, { NULL, 0 }, 0, AM_TIER_WORKING, \
+    0, 0, 0, 0, 0.0, { NULL, 0 }, NULL, 0, { NULL, 0 }, AM_BUF_INIT, NULL, 0 }
+
+/* Release the storage of a copied item and reset it to AM_TIER_ITEM_INIT.
+ * NULL: no-op. Thread safety: per-handle (per item). */
+AM_API void am_tier_item_free(am_tier_item *item);
 
 /* Store `in` under `id` (1..65535 bytes of UTF-8 without NUL; copied) in
  * in->tier. If the tier is full, its lowest-scoring 10% (at least one
@@ -247,8 +267,11 @@ AM_API am_status am_tiers_store(am_tiers *t, am_str id,
 /* Retrieve `id`: record the access (time, count) and promote the item one
  * tier when the rule in the file comment holds. The content (decompressed
  * for archived items, byte-identical) replaces the contents of `content`
- * (may be NULL); `info` (may be NULL) describes the item after the access,
- * with info->content pointing at the handle's copy.
+ * (may be NULL); `info` (may be NULL; initialized with AM_TIER_ITEM_INIT
+ * or used before) gets a copy of the item after the access, with
+ * info->content pointing into `content` when given, else into info's own
+ * storage (NULL for an archived item). Everything both hold is yours:
+ * another thread's call cannot change or free it.
  *
  * Returns AM_OK, AM_ENOTFOUND, AM_EINVAL or AM_ENOMEM.
  * Thread safety: safe. */

@@ -434,8 +434,10 @@ AM_API const am_tokenizer *am_memory_tokenizer(const am_memory *mem);
  * (ends its life). */
 AM_API void am_memory_free(am_memory *mem);
 
-/* Detail of the most recent failed call on `mem`, owned by `mem`, valid
- * until the next call. Thread safety: per-handle. */
+/* Detail of this thread's most recent failed call on `mem` (code AM_OK
+ * and "" when none), owned by `mem` and valid until this thread's next
+ * call on it: other threads' failures never change it. NULL `mem`: a
+ * static AM_EINVAL detail. Thread safety: safe. */
 AM_API const am_error *am_memory_last_error(const am_memory *mem);
 
 /* Add `msg` (shared by reference, frozen). `usage` (may be NULL) is what
@@ -447,43 +449,45 @@ AM_API const am_error *am_memory_last_error(const am_memory *mem);
  * summarizer's status; on failure the manager is as before the call,
  * except when memory runs out after a successful compression (then the
  * message and the compression stay).
- * Thread safety: per-handle. */
+ * Thread safety: safe. */
 AM_API am_status am_memory_add(am_memory *mem, const am_msg *msg,
                                const am_memory_usage *usage);
 
 /* Append the context to send (system messages, the summary, the kept
  * messages) to `out` as references. AM_OK or AM_ENOMEM.
- * Thread safety: per-handle. */
+ * Thread safety: safe. */
 AM_API am_status am_memory_context(am_memory *mem, am_msg_list *out);
 
 /* Compress now, whatever the threshold. AM_OK (also when there is nothing
- * old enough to compress). Thread safety: per-handle. */
+ * old enough to compress). Thread safety: safe. */
 AM_API am_status am_memory_compress(am_memory *mem);
 
 /* True when the last am_memory_add compressed; the tokens it saved.
- * Thread safety: per-handle. */
+ * Thread safety: safe. */
 AM_API bool am_memory_was_compressed_last(const am_memory *mem);
 AM_API int64_t am_memory_last_savings(const am_memory *mem);
 
 /* The last compression's record (false if none yet). Strings owned by the
- * manager until the next add/compress. Thread safety: per-handle. */
+ * manager until the next add/compress. Thread safety: safe to call; the
+ * strings are borrowed, so read them only while no other thread adds or
+ * compresses (a copy: am_memory_export). */
 AM_API bool am_memory_compressed(const am_memory *mem,
                                  am_compressed_memory *out);
 
-/* Fill `out` (zeros for a NULL manager). Thread safety: per-handle. */
+/* Fill `out` (zeros for a NULL manager). Thread safety: safe. */
 AM_API void am_memory_stats_get(const am_memory *mem, am_memory_stats *out);
 
 /* Statistics as a JSON object (the fields of am_memory_stats, the seed's
  * compression_count, "priced_as" ("catalog" or "default") and the "model"
  * priced), replacing `out`. AM_ENOMEM, or AM_EFORMAT when config.model is
- * not UTF-8. Thread safety: per-handle. */
+ * not UTF-8. Thread safety: safe. */
 AM_API am_status am_memory_stats_json(const am_memory *mem, am_buf *out);
 
 /* Save the manager's state -- the messages of the context (as agentmem
  * JSON, with their token counts and cleared/orphan flags), the running
  * summary, the last compression record, the statistics and the
  * calibration -- as one JSON document replacing `out`. AM_OK or
- * AM_ENOMEM. Thread safety: per-handle. */
+ * AM_ENOMEM. Thread safety: safe. */
 AM_API am_status am_memory_export(const am_memory *mem, am_buf *out);
 
 /* Replace the manager's state with an export (the options and config stay
@@ -502,7 +506,7 @@ AM_API am_status am_memory_import(am_memory *mem, am_str json);
  *   Compressions: 3
  *   Net savings: 15,678 tokens (34.7%)
  *   Total cost: $0.0234
- * Thread safety: per-handle. */
+ * Thread safety: safe. */
 AM_API am_status am_memory_stats_text(const am_memory *mem, am_buf *out);
 
 #ifdef __cplusplus

@@ -62,6 +62,15 @@ am_status am_memory_create(const am_memory_opts *opts, am_memory **out,
     m = am__calloc(o.alloc, 1, sizeof *m);
     if (m == NULL)
         return am__fail(err, AM_ENOMEM, "memory: out of memory");
+    if (am__errtab_init(&m->errs, o.alloc) != AM_OK) {
+        am__free(o.alloc, m, sizeof *m);
+        return am__fail(err, AM_ENOMEM, "memory: cannot make a mutex");
+    }
+    if (am__mutex_init_recursive(&m->mu) != AM_OK) {
+        am__errtab_free(&m->errs);
+        am__free(o.alloc, m, sizeof *m);
+        return am__fail(err, AM_ENOMEM, "memory: cannot make a mutex");
+    }
     m->o = o;
     m->calib = 1.0;
     m->summary.alloc = o.alloc;
@@ -72,6 +81,8 @@ am_status am_memory_create(const am_memory_opts *opts, am_memory **out,
     st = am__counter_for_model(&o.counter, c->model, o.models, o.alloc,
                                "memory", &m->o.counter, &m->tz, err);
     if (st != AM_OK) {
+        pthread_mutex_destroy(&m->mu);
+        am__errtab_free(&m->errs);
         am__free(o.alloc, m, sizeof *m);
         return st;
     }
@@ -81,6 +92,8 @@ am_status am_memory_create(const am_memory_opts *opts, am_memory **out,
                                    err);
         if (st != AM_OK) {
             am_tokenizer_free(m->tz);
+            pthread_mutex_destroy(&m->mu);
+            am__errtab_free(&m->errs);
             am__free(o.alloc, m, sizeof *m);
             return st;
         }
@@ -90,11 +103,23 @@ am_status am_memory_create(const am_memory_opts *opts, am_memory **out,
     return AM_OK;
 }
 
-const am_tokenizer *am_memory_tokenizer(const am_memory *m)
+static const am_tokenizer *am_memory_tokenizer_locked(const am_memory *m)
 {
     if (m == NULL || m->o.counter.count_msg != NULL)
         return NULL;
     return m->o.counter.tokenizer;
+}
+
+const am_tokenizer *am_memory_tokenizer(const am_memory *m)
+{
+    const am_tokenizer * r;
+
+    if (m == NULL)
+        return am_memory_tokenizer_locked(m);
+    AM__MEMORY_LOCK(m);
+    r = am_memory_tokenizer_locked(m);
+    AM__MEMORY_UNLOCK(m);
+    return r;
 }
 
 void am_memory_free(am_memory *m)
@@ -110,6 +135,8 @@ void am_memory_free(am_memory *m)
     am_summarizer_free(m->own);
     am_tokenizer_free(m->tz);
     am__free(m->o.alloc, m->ids, m->ids_cap * sizeof *m->ids);
+    pthread_mutex_destroy(&m->mu);
+    am__errtab_free(&m->errs);
     am__free(m->o.alloc, m, sizeof *m);
 }
 
@@ -217,7 +244,7 @@ void am__memory_ids_rebuild(am_memory *m)
 
 const am_error *am_memory_last_error(const am_memory *m)
 {
-    return m != NULL ? &m->err : NULL;
+    return m != NULL ? am__errtab_last(&m->errs) : am__errtab_null_handle();
 }
 
 /* ---- Adding ---- */
@@ -243,7 +270,7 @@ static void record_usage(am_memory *m, const am_memory_usage *usage)
     (void)am_token_tracker_record(m->o.tracker, &u);
 }
 
-am_status am_memory_add(am_memory *m, const am_msg *msg,
+static am_status am_memory_add_locked(am_memory *m, const am_msg *msg,
                         const am_memory_usage *usage)
 {
     const am_memory_config *c;
@@ -258,18 +285,18 @@ am_status am_memory_add(am_memory *m, const am_msg *msg,
     if (m == NULL)
         return AM_EINVAL;
     if (msg == NULL)
-        return am__fail(&m->err, AM_EINVAL, "memory: message is NULL");
+        return am__fail(&AM__ERR(m), AM_EINVAL, "memory: message is NULL");
     c = &m->o.config;
-    st = am_msg_validate(msg, &m->err);
+    st = am_msg_validate(msg, &AM__ERR(m));
     if (st != AM_OK)
         return st;
-    st = am__count_msg_buf(&m->o.counter, msg, &m->scratch, &tokens, &m->err);
+    st = am__count_msg_buf(&m->o.counter, msg, &m->scratch, &tokens, &AM__ERR(m));
     if (st != AM_OK)
         return st;
     if (am__grow(m->o.alloc, (void **)&m->e, &m->cap, m->n + 1,
                  sizeof *m->e) != AM_OK ||
         ids_reserve(m, am__memory_call_count(msg)) != AM_OK)
-        return am__fail(&m->err, AM_ENOMEM, "memory: out of memory");
+        return am__fail(&AM__ERR(m), AM_ENOMEM, "memory: out of memory");
 
     /* Nothing can fail from here until the compression; what the usage
      * changes is kept to be put back if the add is undone. */
@@ -348,7 +375,20 @@ am_status am_memory_add(am_memory *m, const am_msg *msg,
     return st;
 }
 
-am_status am_memory_compress(am_memory *m)
+am_status am_memory_add(am_memory *m, const am_msg *msg,
+                        const am_memory_usage *usage)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_memory_add_locked(m, msg, usage);
+    AM__MEMORY_LOCK(m);
+    r = am_memory_add_locked(m, msg, usage);
+    AM__MEMORY_UNLOCK(m);
+    return r;
+}
+
+static am_status am_memory_compress_locked(am_memory *m)
 {
     bool did = false;
     am_status st;
@@ -360,7 +400,19 @@ am_status am_memory_compress(am_memory *m)
     return st;
 }
 
-am_status am_memory_context(am_memory *m, am_msg_list *out)
+am_status am_memory_compress(am_memory *m)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_memory_compress_locked(m);
+    AM__MEMORY_LOCK(m);
+    r = am_memory_compress_locked(m);
+    AM__MEMORY_UNLOCK(m);
+    return r;
+}
+
+static am_status am_memory_context_locked(am_memory *m, am_msg_list *out)
 {
     size_t start;
     bool placed = false;
@@ -385,26 +437,69 @@ am_status am_memory_context(am_memory *m, am_msg_list *out)
     if (st != AM_OK) {
         while (out->count > start)
             am_msg_free(out->items[--out->count]);
-        return am__fail(&m->err, AM_ENOMEM, "memory: out of memory");
+        return am__fail(&AM__ERR(m), AM_ENOMEM, "memory: out of memory");
     }
     return AM_OK;
 }
 
-bool am_memory_was_compressed_last(const am_memory *m)
+am_status am_memory_context(am_memory *m, am_msg_list *out)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_memory_context_locked(m, out);
+    AM__MEMORY_LOCK(m);
+    r = am_memory_context_locked(m, out);
+    AM__MEMORY_UNLOCK(m);
+    return r;
+}
+
+static bool am_memory_was_compressed_last_locked(const am_memory *m)
 {
     return m != NULL && m->compressed_last;
 }
 
-int64_t am_memory_last_savings(const am_memory *m)
+bool am_memory_was_compressed_last(const am_memory *m)
 {
-    return m != NULL ? m->last_savings : 0;
+    bool r;
+
+    if (m == NULL)
+        return am_memory_was_compressed_last_locked(m);
+    AM__MEMORY_LOCK(m);
+    r = am_memory_was_compressed_last_locked(m);
+    AM__MEMORY_UNLOCK(m);
+    return r;
 }
 
-bool am_memory_compressed(const am_memory *m, am_compressed_memory *out)
+int64_t am_memory_last_savings(const am_memory *m)
+{
+    int64_t r;
+
+    if (m == NULL)
+        return 0;
+    AM__MEMORY_LOCK(m);
+    r = m->last_savings;
+    AM__MEMORY_UNLOCK(m);
+    return r;
+}
+
+static bool am_memory_compressed_locked(const am_memory *m, am_compressed_memory *out)
 {
     if (m == NULL || out == NULL || !m->have_record)
         return false;
     *out = m->rec;
     out->summary = am_buf_str(&m->summary);
     return true;
+}
+
+bool am_memory_compressed(const am_memory *m, am_compressed_memory *out)
+{
+    bool r;
+
+    if (m == NULL)
+        return am_memory_compressed_locked(m, out);
+    AM__MEMORY_LOCK(m);
+    r = am_memory_compressed_locked(m, out);
+    AM__MEMORY_UNLOCK(m);
+    return r;
 }

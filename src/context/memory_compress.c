@@ -68,7 +68,7 @@ static am_status eviews_build(am_memory *m, eviews *ev)
     ev->group = am__alloc_array(m->o.alloc, n, sizeof *ev->group);
     if (ev->v == NULL || ev->ids == NULL || ev->group == NULL) {
         eviews_free(m, ev);
-        return am__fail(&m->err, AM_ENOMEM, "memory: out of memory");
+        return am__fail(&AM__ERR(m), AM_ENOMEM, "memory: out of memory");
     }
     for (size_t i = 0; i < m->n; i++) {
         size_t k = 0;
@@ -76,7 +76,7 @@ static am_status eviews_build(am_memory *m, eviews *ev)
         ev->v[i].tokens = m->e[i].tokens;
         used += k;
     }
-    if (am__wgroups(m->o.alloc, ev->v, m->n, ev->group, &m->err) != AM_OK) {
+    if (am__wgroups(m->o.alloc, ev->v, m->n, ev->group, &AM__ERR(m)) != AM_OK) {
         eviews_free(m, ev);
         return AM_ENOMEM;
     }
@@ -184,7 +184,7 @@ am_status am__memory_compress_once(am_memory *m, bool *did)
     old = am__alloc_array(m->o.alloc, m->n, sizeof *old);
     newsum.alloc = m->o.alloc;
     if (fate == NULL || old == NULL) {
-        st = am__fail(&m->err, AM_ENOMEM, "memory: out of memory");
+        st = am__fail(&AM__ERR(m), AM_ENOMEM, "memory: out of memory");
         goto out;
     }
     b = am__keep_boundary(ev.v, ev.group, m->n, keep_last);
@@ -254,15 +254,15 @@ am_status am__memory_compress_once(am_memory *m, bool *did)
         if (budget < 64)
             budget = 64;
         st = am_summarizer_run(summarizer(m), am_buf_str(&m->summary), old,
-                               nold, budget, &newsum, &m->err);
+                               nold, budget, &newsum, &AM__ERR(m));
         if (st != AM_OK)
             goto out;
         st = am__summary_msg(m->o.alloc, am_buf_str(&newsum), &newmsg,
-                             &m->err);
+                             &AM__ERR(m));
         if (st != AM_OK)
             goto out;
         st = am__count_msg_buf(&m->o.counter, newmsg, &m->scratch, &newtok,
-                               &m->err);
+                               &AM__ERR(m));
         if (st != AM_OK)
             goto out;
     }
@@ -351,7 +351,7 @@ am_status am__memory_enforce_max(am_memory *m)
         bool any = false;
         if (drop == NULL) {
             eviews_free(m, &ev);
-            return am__fail(&m->err, AM_ENOMEM, "memory: out of memory");
+            return am__fail(&AM__ERR(m), AM_ENOMEM, "memory: out of memory");
         }
         for (size_t g = 0;
              g < m->n && am__memory_effective(m, tok) > limit; g++) {
@@ -436,7 +436,7 @@ am_status am__memory_clear_tools(am_memory *m)
     repl = am__calloc(m->o.alloc, m->n, sizeof *repl);
     rtok = am__calloc(m->o.alloc, m->n, sizeof *rtok);
     if (repl == NULL || rtok == NULL) {
-        st = am__fail(&m->err, AM_ENOMEM, "memory: out of memory");
+        st = am__fail(&AM__ERR(m), AM_ENOMEM, "memory: out of memory");
         goto out;
     }
     /* Build every placeholder first; swap them in only if the pass clears
@@ -453,19 +453,19 @@ am_status am__memory_clear_tools(am_memory *m)
         snprintf(text, sizeof text, PLACEHOLDER_FMT, m->e[i].tokens);
         mo.alloc = m->o.alloc;
         st = am_msg_create_text(&mo, AM_ROLE_TOOL, am_str_c(text), &repl[i],
-                                &m->err);
+                                &AM__ERR(m));
         if (st == AM_OK)
             st = am_msg_set_tool_call_id(repl[i], am_msg_tool_call_id(x),
-                                         &m->err);
+                                         &AM__ERR(m));
         if (st == AM_OK)
-            st = am_msg_set_id(repl[i], am_msg_id(x), &m->err);
+            st = am_msg_set_id(repl[i], am_msg_id(x), &AM__ERR(m));
         /* The placeholder stands for the same message: same time. */
         if (st == AM_OK)
             st = am_msg_set_created_ms(repl[i], am_msg_created_ms(x),
-                                       &m->err);
+                                       &AM__ERR(m));
         if (st == AM_OK)
             st = am__count_msg_buf(&m->o.counter, repl[i], &m->scratch,
-                                   &rtok[i], &m->err);
+                                   &rtok[i], &AM__ERR(m));
         if (st != AM_OK)
             goto out;
         if (rtok[i] >= m->e[i].tokens) {

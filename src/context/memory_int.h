@@ -12,9 +12,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "agentmem/window.h"
 #include "core/core.h"
+#include "core/errtab.h"
+
+/* Lock a (possibly const) handle: the mutex is not part of its value. */
+#define AM__MEMORY_LOCK(m) pthread_mutex_lock(&((am_memory *)(uintptr_t)(m))->mu)
+#define AM__MEMORY_UNLOCK(m) pthread_mutex_unlock(&((am_memory *)(uintptr_t)(m))->mu)
 
 typedef struct entry {
     am_msg *msg;   /* one reference */
@@ -27,7 +33,10 @@ typedef struct entry {
 
 struct am_memory {
     am_memory_opts o;
-    am_error err;
+    am__errtab errs;    /* error detail per thread (core/errtab.h) */
+    /* Held by every public call (recursive: the summarizer runs under it
+     * and may call back into the manager). */
+    pthread_mutex_t mu;
     entry *e;
     size_t n, cap;
     am_buf summary;         /* running summary ("" none) */

@@ -17,7 +17,7 @@
 
 /* ---- Statistics ---- */
 
-void am_memory_stats_get(const am_memory *m, am_memory_stats *s)
+static void am_memory_stats_get_locked(const am_memory *m, am_memory_stats *s)
 {
     memset(s, 0, sizeof *s);
     if (m == NULL)
@@ -54,7 +54,18 @@ static const char *model_name(const am_memory *m)
     return m->o.config.model[0] != '\0' ? m->o.config.model : "estimate";
 }
 
-am_status am_memory_stats_json(const am_memory *m, am_buf *out)
+void am_memory_stats_get(const am_memory *m, am_memory_stats *s)
+{
+    if (m == NULL) {
+        am_memory_stats_get_locked(m, s);
+        return;
+    }
+    AM__MEMORY_LOCK(m);
+    am_memory_stats_get_locked(m, s);
+    AM__MEMORY_UNLOCK(m);
+}
+
+static am_status am_memory_stats_json_locked(const am_memory *m, am_buf *out)
 {
     am_memory_stats s;
     am_status st;
@@ -100,6 +111,18 @@ am_status am_memory_stats_json(const am_memory *m, am_buf *out)
     return st;
 }
 
+am_status am_memory_stats_json(const am_memory *m, am_buf *out)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_memory_stats_json_locked(m, out);
+    AM__MEMORY_LOCK(m);
+    r = am_memory_stats_json_locked(m, out);
+    AM__MEMORY_UNLOCK(m);
+    return r;
+}
+
 /* 45234 -> "45,234" */
 static void thousands(char *out, size_t cap, long long v)
 {
@@ -116,7 +139,7 @@ static void thousands(char *out, size_t cap, long long v)
     out[k] = '\0';
 }
 
-am_status am_memory_stats_text(const am_memory *m, am_buf *out)
+static am_status am_memory_stats_text_locked(const am_memory *m, am_buf *out)
 {
     am_memory_stats s;
     char total[40], net[40];
@@ -142,9 +165,21 @@ am_status am_memory_stats_text(const am_memory *m, am_buf *out)
                               : "");
 }
 
+am_status am_memory_stats_text(const am_memory *m, am_buf *out)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_memory_stats_text_locked(m, out);
+    AM__MEMORY_LOCK(m);
+    r = am_memory_stats_text_locked(m, out);
+    AM__MEMORY_UNLOCK(m);
+    return r;
+}
+
 /* ---- Persistence ---- */
 
-am_status am_memory_export(const am_memory *m, am_buf *out)
+static am_status am_memory_export_locked(const am_memory *m, am_buf *out)
 {
     am_buf msgs = AM_BUF_INIT;
     json_t *root = NULL, *arr = NULL, *flags = NULL, *rec = NULL;
@@ -218,6 +253,18 @@ out:
     return st;
 }
 
+am_status am_memory_export(const am_memory *m, am_buf *out)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_memory_export_locked(m, out);
+    AM__MEMORY_LOCK(m);
+    r = am_memory_export_locked(m, out);
+    AM__MEMORY_UNLOCK(m);
+    return r;
+}
+
 static am_status get_int(const json_t *obj, const char *key, const char *ctx,
                          int64_t *out, am_error *err)
 {
@@ -230,7 +277,7 @@ static am_status get_int(const json_t *obj, const char *key, const char *ctx,
     return AM_OK;
 }
 
-am_status am_memory_import(am_memory *m, am_str json)
+static am_status am_memory_import_locked(am_memory *m, am_str json)
 {
     json_t *root = NULL, *v, *entries, *stats, *rec;
     am_msg_list msgs = AM_MSG_LIST_INIT;
@@ -245,12 +292,12 @@ am_status am_memory_import(am_memory *m, am_str json)
         return AM_EINVAL;
     summary.alloc = m->o.alloc;
     msgs.alloc = m->o.alloc;
-    st = am__json_parse(json, "memory import", &root, &m->err);
+    st = am__json_parse(json, "memory import", &root, &AM__ERR(m));
     if (st != AM_OK)
         return st;
     if (!json_is_object(root) ||
         json_integer_value(json_object_get(root, "version")) != 1) {
-        st = am__fail(&m->err, AM_EFORMAT,
+        st = am__fail(&AM__ERR(m), AM_EFORMAT,
                       "memory import: expected an object with version 1");
         goto out;
     }
@@ -261,7 +308,7 @@ am_status am_memory_import(am_memory *m, am_str json)
     if (!json_is_string(v) || !json_is_array(entries) ||
         !json_is_object(stats) || rec == NULL ||
         !json_is_array(json_object_get(root, "messages"))) {
-        st = am__fail(&m->err, AM_EFORMAT,
+        st = am__fail(&AM__ERR(m), AM_EFORMAT,
                       "memory import: summary, messages, entries, stats "
                       "and last_compression are required");
         goto out;
@@ -275,21 +322,21 @@ am_status am_memory_import(am_memory *m, am_str json)
         am_buf t = AM_BUF_INIT;
         t.alloc = m->o.alloc;
         st = am__json_dump(json_object_get(root, "messages"), JSON_COMPACT,
-                           &t, &m->err);
+                           &t, &AM__ERR(m));
         if (st == AM_OK)
             st = am_msgs_from_json(NULL, AM_FORMAT_AGENTMEM, am_buf_str(&t),
-                                   &msgs, &m->err);
+                                   &msgs, &AM__ERR(m));
         am_buf_free(&t);
     }
     if (st != AM_OK) {
         if (st != AM_ENOMEM)
-            st = am__fail(&m->err, AM_EFORMAT, "memory import: messages: %s",
-                          m->err.msg);
+            st = am__fail(&AM__ERR(m), AM_EFORMAT, "memory import: messages: %s",
+                          AM__ERR(m).msg);
         goto out;
     }
     n = msgs.count;
     if (json_array_size(entries) != n) {
-        st = am__fail(&m->err, AM_EFORMAT,
+        st = am__fail(&AM__ERR(m), AM_EFORMAT,
                       "memory import: entries: %zu for %zu messages",
                       json_array_size(entries), n);
         goto out;
@@ -302,12 +349,12 @@ am_status am_memory_import(am_memory *m, am_str json)
         char ctx[32];
         int64_t tok = 0;
         snprintf(ctx, sizeof ctx, "entries[%zu]", i);
-        st = get_int(f, "tokens", ctx, &tok, &m->err);
+        st = get_int(f, "tokens", ctx, &tok, &AM__ERR(m));
         if (st != AM_OK)
             goto out;
         if (!json_is_boolean(json_object_get(f, "cleared")) ||
             !json_is_boolean(json_object_get(f, "orphan"))) {
-            st = am__fail(&m->err, AM_EFORMAT,
+            st = am__fail(&AM__ERR(m), AM_EFORMAT,
                           "memory import: %s: cleared and orphan must be "
                           "booleans", ctx);
             goto out;
@@ -317,7 +364,7 @@ am_status am_memory_import(am_memory *m, am_str json)
          * estimated); with the same counter the number is the same. */
         (void)tok;
         st = am__count_msg_buf(&m->o.counter, msgs.items[i], &m->scratch,
-                               &e[i].tokens, &m->err);
+                               &e[i].tokens, &AM__ERR(m));
         if (st != AM_OK)
             goto out;
         e[i].cleared = json_is_true(json_object_get(f, "cleared"));
@@ -330,18 +377,18 @@ am_status am_memory_import(am_memory *m, am_str json)
             "output_reported", "calib_samples"
         };
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
-            st = get_int(stats, keys[k], "stats", &x[k], &m->err);
+            st = get_int(stats, keys[k], "stats", &x[k], &AM__ERR(m));
             if (st != AM_OK)
                 goto out;
         }
-        st = get_int(root, "calibration_ppm", "document", &x[10], &m->err);
+        st = get_int(root, "calibration_ppm", "document", &x[10], &AM__ERR(m));
         if (st != AM_OK)
             goto out;
         if (!json_is_number(json_object_get(stats, "cost")) ||
             !json_is_integer(json_object_get(stats, "last_savings")) ||
             !json_is_boolean(json_object_get(root, "compressed_last")) ||
             x[10] == 0) {
-            st = am__fail(&m->err, AM_EFORMAT,
+            st = am__fail(&AM__ERR(m), AM_EFORMAT,
                           "memory import: stats: bad cost, last_savings, "
                           "compressed_last or calibration");
             goto out;
@@ -351,18 +398,18 @@ am_status am_memory_import(am_memory *m, am_str json)
         int64_t r[3];
         const char *sn;
         if ((st = get_int(rec, "original_tokens", "last_compression", &r[0],
-                          &m->err)) ||
+                          &AM__ERR(m))) ||
             (st = get_int(rec, "compressed_tokens", "last_compression",
-                          &r[1], &m->err)) ||
+                          &r[1], &AM__ERR(m))) ||
             (st = get_int(rec, "message_count", "last_compression", &r[2],
-                          &m->err)))
+                          &AM__ERR(m))))
             goto out;
         sn = json_string_value(json_object_get(rec, "strategy"));
         if (sn == NULL ||
             am_memory_config_set(&(am_memory_config){ 0 },
                                  AM_STR("MEMORY_COMPRESSION_STRATEGY"),
                                  am_str_c(sn), NULL, NULL) != AM_OK) {
-            st = am__fail(&m->err, AM_EFORMAT,
+            st = am__fail(&AM__ERR(m), AM_EFORMAT,
                           "memory import: last_compression.strategy");
             goto out;
         }
@@ -372,10 +419,10 @@ am_status am_memory_import(am_memory *m, am_str json)
         goto nomem;
     if (summary.len > 0) {
         st = am__summary_msg(m->o.alloc, am_buf_str(&summary), &summary_msg,
-                             &m->err);
+                             &AM__ERR(m));
         if (st == AM_OK)
             st = am__count_msg_buf(&m->o.counter, summary_msg, &m->scratch,
-                                   &summary_tokens, &m->err);
+                                   &summary_tokens, &AM__ERR(m));
         if (st != AM_OK)
             goto out;
     }
@@ -461,7 +508,7 @@ am_status am_memory_import(am_memory *m, am_str json)
     }
     goto out;
 nomem:
-    st = am__fail(&m->err, AM_ENOMEM, "memory import: out of memory");
+    st = am__fail(&AM__ERR(m), AM_ENOMEM, "memory import: out of memory");
 out:
     am__free(m->o.alloc, e, (n ? n : 1) * sizeof *e);
     am_msg_free(summary_msg);
@@ -469,4 +516,16 @@ out:
     am_msg_list_free(&msgs);
     json_decref(root);
     return st;
+}
+
+am_status am_memory_import(am_memory *m, am_str json)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_memory_import_locked(m, json);
+    AM__MEMORY_LOCK(m);
+    r = am_memory_import_locked(m, json);
+    AM__MEMORY_UNLOCK(m);
+    return r;
 }

@@ -175,11 +175,22 @@ am_status am_react_create(const am_react_opts *opts, am_react **out,
         return am__fail(err, AM_ENOMEM, "react: out of memory");
     m->alloc = o.alloc;
     m->clock = o.clock;
+    if (am__errtab_init(&m->errs, o.alloc) != AM_OK) {
+        am__free(o.alloc, m, sizeof *m);
+        return am__fail(err, AM_ENOMEM, "react: cannot make a mutex");
+    }
+    if (am__mutex_init_recursive(&m->mu) != AM_OK) {
+        am__errtab_free(&m->errs);
+        am__free(o.alloc, m, sizeof *m);
+        return am__fail(err, AM_ENOMEM, "react: cannot make a mutex");
+    }
     m->max_msgs = o.max_messages;
     m->max_tools = o.max_tool_execs;
     m->max_steps = o.max_steps;
     m->d.context = json_object();
     if (m->d.context == NULL) {
+        pthread_mutex_destroy(&m->mu);
+        am__errtab_free(&m->errs);
         am__free(o.alloc, m, sizeof *m);
         return am__fail(err, AM_ENOMEM, "react: out of memory");
     }
@@ -192,12 +203,14 @@ void am_react_free(am_react *m)
     if (m == NULL)
         return;
     am__react_lists_free(m->alloc, &m->d, m->dtype);
+    pthread_mutex_destroy(&m->mu);
+    am__errtab_free(&m->errs);
     am__free(m->alloc, m, sizeof *m);
 }
 
 const am_error *am_react_last_error(const am_react *m)
 {
-    return m != NULL ? &m->err : NULL;
+    return m != NULL ? am__errtab_last(&m->errs) : am__errtab_null_handle();
 }
 
 /* ---- Automatic pruning ---- */
@@ -249,7 +262,7 @@ am_status am__react_build_msg(const am_allocator *a, am_str role,
     return AM_OK;
 }
 
-am_status am_react_add_message(am_react *m, am_str role, am_str content)
+static am_status am_react_add_message_locked(am_react *m, am_str role, am_str content)
 {
     rmsg rec;
     am_status st;
@@ -258,9 +271,9 @@ am_status am_react_add_message(am_react *m, am_str role, am_str content)
         return AM_EINVAL;
     if (am__grow(m->alloc, (void **)&m->d.msgs, &m->d.capmsgs,
                  m->d.nmsgs + 1, sizeof *m->d.msgs) != AM_OK)
-        return am__fail(&m->err, AM_ENOMEM, "react: out of memory");
+        return am__fail(&AM__ERR(m), AM_ENOMEM, "react: out of memory");
     st = am__react_build_msg(m->alloc, role, content, am_clock_now(m->clock),
-                             &rec, "message", &m->err);
+                             &rec, "message", &AM__ERR(m));
     if (st != AM_OK)
         return st;
     m->d.msgs[m->d.nmsgs++] = rec;
@@ -269,12 +282,36 @@ am_status am_react_add_message(am_react *m, am_str role, am_str content)
     return AM_OK;
 }
 
-size_t am_react_message_count(const am_react *m)
+am_status am_react_add_message(am_react *m, am_str role, am_str content)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_react_add_message_locked(m, role, content);
+    AM__REACT_LOCK(m);
+    r = am_react_add_message_locked(m, role, content);
+    AM__REACT_UNLOCK(m);
+    return r;
+}
+
+static size_t am_react_message_count_locked(const am_react *m)
 {
     return m != NULL ? m->d.nmsgs : 0;
 }
 
-am_status am_react_message_at(const am_react *m, size_t i,
+size_t am_react_message_count(const am_react *m)
+{
+    size_t r;
+
+    if (m == NULL)
+        return am_react_message_count_locked(m);
+    AM__REACT_LOCK(m);
+    r = am_react_message_count_locked(m);
+    AM__REACT_UNLOCK(m);
+    return r;
+}
+
+static am_status am_react_message_at_locked(const am_react *m, size_t i,
                               am_react_message *out)
 {
     if (m == NULL || out == NULL)
@@ -287,7 +324,20 @@ am_status am_react_message_at(const am_react *m, size_t i,
     return AM_OK;
 }
 
-size_t am_react_messages_by_role(const am_react *m, am_str role,
+am_status am_react_message_at(const am_react *m, size_t i,
+                              am_react_message *out)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_react_message_at_locked(m, i, out);
+    AM__REACT_LOCK(m);
+    r = am_react_message_at_locked(m, i, out);
+    AM__REACT_UNLOCK(m);
+    return r;
+}
+
+static size_t am_react_messages_by_role_locked(const am_react *m, am_str role,
                                  size_t *idx, size_t cap)
 {
     size_t k = 0;
@@ -300,6 +350,19 @@ size_t am_react_messages_by_role(const am_react *m, am_str role,
             k++;
         }
     return k;
+}
+
+size_t am_react_messages_by_role(const am_react *m, am_str role,
+                                 size_t *idx, size_t cap)
+{
+    size_t r;
+
+    if (m == NULL)
+        return am_react_messages_by_role_locked(m, role, idx, cap);
+    AM__REACT_LOCK(m);
+    r = am_react_messages_by_role_locked(m, role, idx, cap);
+    AM__REACT_UNLOCK(m);
+    return r;
 }
 
 /* ---- Tool executions ---- */
@@ -347,7 +410,7 @@ fail:
     return st;
 }
 
-am_status am_react_add_tool_exec(am_react *m, const am_react_tool_exec *e)
+static am_status am_react_add_tool_exec_locked(am_react *m, const am_react_tool_exec *e)
 {
     rtool rec;
     am_status st;
@@ -355,12 +418,12 @@ am_status am_react_add_tool_exec(am_react *m, const am_react_tool_exec *e)
     if (m == NULL)
         return AM_EINVAL;
     if (e == NULL)
-        return am__fail(&m->err, AM_EINVAL, "tool execution: NULL");
+        return am__fail(&AM__ERR(m), AM_EINVAL, "tool execution: NULL");
     if (am__grow(m->alloc, (void **)&m->d.tools, &m->d.captools,
                  m->d.ntools + 1, sizeof *m->d.tools) != AM_OK)
-        return am__fail(&m->err, AM_ENOMEM, "react: out of memory");
+        return am__fail(&AM__ERR(m), AM_ENOMEM, "react: out of memory");
     st = am__react_build_tool(m->alloc, e, am_clock_now(m->clock), &rec,
-                              "tool execution", &m->err);
+                              "tool execution", &AM__ERR(m));
     if (st != AM_OK)
         return st;
     m->d.tools[m->d.ntools++] = rec;
@@ -369,12 +432,36 @@ am_status am_react_add_tool_exec(am_react *m, const am_react_tool_exec *e)
     return AM_OK;
 }
 
-size_t am_react_tool_exec_count(const am_react *m)
+am_status am_react_add_tool_exec(am_react *m, const am_react_tool_exec *e)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_react_add_tool_exec_locked(m, e);
+    AM__REACT_LOCK(m);
+    r = am_react_add_tool_exec_locked(m, e);
+    AM__REACT_UNLOCK(m);
+    return r;
+}
+
+static size_t am_react_tool_exec_count_locked(const am_react *m)
 {
     return m != NULL ? m->d.ntools : 0;
 }
 
-am_status am_react_tool_exec_at(const am_react *m, size_t i,
+size_t am_react_tool_exec_count(const am_react *m)
+{
+    size_t r;
+
+    if (m == NULL)
+        return am_react_tool_exec_count_locked(m);
+    AM__REACT_LOCK(m);
+    r = am_react_tool_exec_count_locked(m);
+    AM__REACT_UNLOCK(m);
+    return r;
+}
+
+static am_status am_react_tool_exec_at_locked(const am_react *m, size_t i,
                                 am_react_tool_exec *out)
 {
     const rtool *t;
@@ -393,7 +480,20 @@ am_status am_react_tool_exec_at(const am_react *m, size_t i,
     return AM_OK;
 }
 
-size_t am_react_find_tool_execs(const am_react *m, am_str tool,
+am_status am_react_tool_exec_at(const am_react *m, size_t i,
+                                am_react_tool_exec *out)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_react_tool_exec_at_locked(m, i, out);
+    AM__REACT_LOCK(m);
+    r = am_react_tool_exec_at_locked(m, i, out);
+    AM__REACT_UNLOCK(m);
+    return r;
+}
+
+static size_t am_react_find_tool_execs_locked(const am_react *m, am_str tool,
                                 am_react_outcome outcome, size_t *idx,
                                 size_t cap)
 {
@@ -412,6 +512,20 @@ size_t am_react_find_tool_execs(const am_react *m, am_str tool,
         k++;
     }
     return k;
+}
+
+size_t am_react_find_tool_execs(const am_react *m, am_str tool,
+                                am_react_outcome outcome, size_t *idx,
+                                size_t cap)
+{
+    size_t r;
+
+    if (m == NULL)
+        return am_react_find_tool_execs_locked(m, tool, outcome, idx, cap);
+    AM__REACT_LOCK(m);
+    r = am_react_find_tool_execs_locked(m, tool, outcome, idx, cap);
+    AM__REACT_UNLOCK(m);
+    return r;
 }
 
 /* ---- Steps ---- */
@@ -436,7 +550,7 @@ int am__react_step_type_parse(am_str s)
     return -1;
 }
 
-am_status am_react_add_step(am_react *m, am_step_type type, am_str content)
+static am_status am_react_add_step_locked(am_react *m, am_step_type type, am_str content)
 {
     rstep rec;
     am_status st;
@@ -444,15 +558,15 @@ am_status am_react_add_step(am_react *m, am_step_type type, am_str content)
     if (m == NULL)
         return AM_EINVAL;
     if ((int)type < AM_STEP_THINK || (int)type > AM_STEP_OBSERVE)
-        return am__fail(&m->err, AM_EINVAL, "step: type %d out of range",
+        return am__fail(&AM__ERR(m), AM_EINVAL, "step: type %d out of range",
                         (int)type);
-    st = am__react_check_text(&m->err, content, "step.content");
+    st = am__react_check_text(&AM__ERR(m), content, "step.content");
     if (st != AM_OK)
         return st;
     if (am__grow(m->alloc, (void **)&m->d.steps, &m->d.capsteps,
                  m->d.nsteps + 1, sizeof *m->d.steps) != AM_OK ||
         am__react_ostr_set(m->alloc, &rec.content, content) != AM_OK)
-        return am__fail(&m->err, AM_ENOMEM, "react: out of memory");
+        return am__fail(&AM__ERR(m), AM_ENOMEM, "react: out of memory");
     rec.type = type;
     rec.ts = am_clock_now(m->clock);
     m->d.steps[m->d.nsteps++] = rec;
@@ -461,12 +575,36 @@ am_status am_react_add_step(am_react *m, am_step_type type, am_str content)
     return AM_OK;
 }
 
-size_t am_react_step_count(const am_react *m)
+am_status am_react_add_step(am_react *m, am_step_type type, am_str content)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_react_add_step_locked(m, type, content);
+    AM__REACT_LOCK(m);
+    r = am_react_add_step_locked(m, type, content);
+    AM__REACT_UNLOCK(m);
+    return r;
+}
+
+static size_t am_react_step_count_locked(const am_react *m)
 {
     return m != NULL ? m->d.nsteps : 0;
 }
 
-am_status am_react_step_at(const am_react *m, size_t i, am_react_step *out)
+size_t am_react_step_count(const am_react *m)
+{
+    size_t r;
+
+    if (m == NULL)
+        return am_react_step_count_locked(m);
+    AM__REACT_LOCK(m);
+    r = am_react_step_count_locked(m);
+    AM__REACT_UNLOCK(m);
+    return r;
+}
+
+static am_status am_react_step_at_locked(const am_react *m, size_t i, am_react_step *out)
 {
     if (m == NULL || out == NULL)
         return AM_EINVAL;
@@ -478,7 +616,19 @@ am_status am_react_step_at(const am_react *m, size_t i, am_react_step *out)
     return AM_OK;
 }
 
-size_t am_react_find_steps(const am_react *m, int type, size_t recent,
+am_status am_react_step_at(const am_react *m, size_t i, am_react_step *out)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_react_step_at_locked(m, i, out);
+    AM__REACT_LOCK(m);
+    r = am_react_step_at_locked(m, i, out);
+    AM__REACT_UNLOCK(m);
+    return r;
+}
+
+static size_t am_react_find_steps_locked(const am_react *m, int type, size_t recent,
                            size_t *idx, size_t cap)
 {
     size_t k = 0, from = 0;
@@ -496,23 +646,36 @@ size_t am_react_find_steps(const am_react *m, int type, size_t recent,
     return k;
 }
 
+size_t am_react_find_steps(const am_react *m, int type, size_t recent,
+                           size_t *idx, size_t cap)
+{
+    size_t r;
+
+    if (m == NULL)
+        return am_react_find_steps_locked(m, type, recent, idx, cap);
+    AM__REACT_LOCK(m);
+    r = am_react_find_steps_locked(m, type, recent, idx, cap);
+    AM__REACT_UNLOCK(m);
+    return r;
+}
+
 /* ---- Context ---- */
 
 static am_status key_cstr(am_react *m, am_str key, char **out)
 {
-    am_status st = am__react_check_text(&m->err, key, "context key");
+    am_status st = am__react_check_text(&AM__ERR(m), key, "context key");
     if (st != AM_OK)
         return st;
     if (key.len == 0 || memchr(key.ptr, '\0', key.len) != NULL)
-        return am__fail(&m->err, AM_EINVAL,
+        return am__fail(&AM__ERR(m), AM_EINVAL,
                         "context key: must be non-empty, without NUL");
     *out = am__strndup(m->alloc, key.ptr, key.len);
     if (*out == NULL)
-        return am__fail(&m->err, AM_ENOMEM, "react: out of memory");
+        return am__fail(&AM__ERR(m), AM_ENOMEM, "react: out of memory");
     return AM_OK;
 }
 
-am_status am_react_context_set(am_react *m, am_str key, am_str value_json)
+static am_status am_react_context_set_locked(am_react *m, am_str key, am_str value_json)
 {
     char *k = NULL;
     json_t *v = NULL;
@@ -523,16 +686,28 @@ am_status am_react_context_set(am_react *m, am_str key, am_str value_json)
     st = key_cstr(m, key, &k);
     if (st != AM_OK)
         return st;
-    st = am__react_parse_any(value_json, "context value", &v, &m->err);
+    st = am__react_parse_any(value_json, "context value", &v, &AM__ERR(m));
     if (st == AM_OK && json_object_set_new(m->d.context, k, v) != 0)
-        st = am__fail(&m->err, AM_ENOMEM, "react: out of memory");
+        st = am__fail(&AM__ERR(m), AM_ENOMEM, "react: out of memory");
     am__free(m->alloc, k, key.len + 1);
     if (st == AM_OK)
         am__react_run_hooks(m, AM_REACT_EV_CONTEXT);
     return st;
 }
 
-am_status am_react_context_get(am_react *m, am_str key, am_buf *out)
+am_status am_react_context_set(am_react *m, am_str key, am_str value_json)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_react_context_set_locked(m, key, value_json);
+    AM__REACT_LOCK(m);
+    r = am_react_context_set_locked(m, key, value_json);
+    AM__REACT_UNLOCK(m);
+    return r;
+}
+
+static am_status am_react_context_get_locked(am_react *m, am_str key, am_buf *out)
 {
     char *k = NULL;
     json_t *v;
@@ -546,12 +721,24 @@ am_status am_react_context_get(am_react *m, am_str key, am_buf *out)
     v = json_object_get(m->d.context, k);
     am__free(m->alloc, k, key.len + 1);
     if (v == NULL)
-        return am__fail(&m->err, AM_ENOTFOUND, "context key '%.*s' not set",
+        return am__fail(&AM__ERR(m), AM_ENOTFOUND, "context key '%.*s' not set",
                         (int)(key.len > 64 ? 64 : key.len), key.ptr);
-    return am__json_dump(v, AM__REACT_JSON_FLAGS, out, &m->err);
+    return am__json_dump(v, AM__REACT_JSON_FLAGS, out, &AM__ERR(m));
 }
 
-am_status am_react_context_remove(am_react *m, am_str key)
+am_status am_react_context_get(am_react *m, am_str key, am_buf *out)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_react_context_get_locked(m, key, out);
+    AM__REACT_LOCK(m);
+    r = am_react_context_get_locked(m, key, out);
+    AM__REACT_UNLOCK(m);
+    return r;
+}
+
+static am_status am_react_context_remove_locked(am_react *m, am_str key)
 {
     char *k = NULL;
     am_status st;
@@ -565,20 +752,32 @@ am_status am_react_context_remove(am_react *m, am_str key)
     rc = json_object_del(m->d.context, k);
     am__free(m->alloc, k, key.len + 1);
     if (rc != 0)
-        return am__fail(&m->err, AM_ENOTFOUND, "context key '%.*s' not set",
+        return am__fail(&AM__ERR(m), AM_ENOTFOUND, "context key '%.*s' not set",
                         (int)(key.len > 64 ? 64 : key.len), key.ptr);
     am__react_run_hooks(m, AM_REACT_EV_CONTEXT);
     return AM_OK;
 }
 
+am_status am_react_context_remove(am_react *m, am_str key)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_react_context_remove_locked(m, key);
+    AM__REACT_LOCK(m);
+    r = am_react_context_remove_locked(m, key);
+    AM__REACT_UNLOCK(m);
+    return r;
+}
+
 /* ---- Hooks ---- */
 
-am_status am_react_add_hook(am_react *m, am_react_hook_fn fn, void *ctx)
+static am_status am_react_add_hook_locked(am_react *m, am_react_hook_fn fn, void *ctx)
 {
     if (m == NULL || fn == NULL)
         return AM_EINVAL;
     if (m->nhooks == AM__REACT_MAX_HOOKS)
-        return am__fail(&m->err, AM_ELIMIT, "react: at most %d hooks",
+        return am__fail(&AM__ERR(m), AM_ELIMIT, "react: at most %d hooks",
                         AM__REACT_MAX_HOOKS);
     m->hooks[m->nhooks].fn = fn;
     m->hooks[m->nhooks].ctx = ctx;
@@ -586,25 +785,61 @@ am_status am_react_add_hook(am_react *m, am_react_hook_fn fn, void *ctx)
     return AM_OK;
 }
 
-size_t am_react_hook_failures(const am_react *m)
+am_status am_react_add_hook(am_react *m, am_react_hook_fn fn, void *ctx)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_react_add_hook_locked(m, fn, ctx);
+    AM__REACT_LOCK(m);
+    r = am_react_add_hook_locked(m, fn, ctx);
+    AM__REACT_UNLOCK(m);
+    return r;
+}
+
+static size_t am_react_hook_failures_locked(const am_react *m)
 {
     return m != NULL ? m->hook_failures : 0;
 }
 
-const am_error *am_react_hook_error(const am_react *m)
+size_t am_react_hook_failures(const am_react *m)
+{
+    size_t r;
+
+    if (m == NULL)
+        return am_react_hook_failures_locked(m);
+    AM__REACT_LOCK(m);
+    r = am_react_hook_failures_locked(m);
+    AM__REACT_UNLOCK(m);
+    return r;
+}
+
+static const am_error *am_react_hook_error_locked(const am_react *m)
 {
     return m != NULL ? &m->hook_err : NULL;
 }
 
+const am_error *am_react_hook_error(const am_react *m)
+{
+    const am_error * r;
+
+    if (m == NULL)
+        return am_react_hook_error_locked(m);
+    AM__REACT_LOCK(m);
+    r = am_react_hook_error_locked(m);
+    AM__REACT_UNLOCK(m);
+    return r;
+}
+
 /* ---- Domain ---- */
 
-am_status am_react_set_domain_type(am_react *m, const am_react_domain_type *t)
+static am_status am_react_set_domain_type_locked(am_react *m, const am_react_domain_type *t)
 {
     if (m == NULL)
         return AM_EINVAL;
     if (t != NULL && (t->name == NULL || t->serialize == NULL ||
                       t->deserialize == NULL || t->free == NULL))
-        return am__fail(&m->err, AM_EINVAL,
+        return am__fail(&AM__ERR(m), AM_EINVAL,
                         "domain type: name and callbacks are required");
     if (m->d.domain != NULL && m->dtype != NULL)
         m->dtype->free(m->dtype->ctx, m->d.domain);
@@ -613,12 +848,24 @@ am_status am_react_set_domain_type(am_react *m, const am_react_domain_type *t)
     return AM_OK;
 }
 
-am_status am_react_set_domain(am_react *m, void *record)
+am_status am_react_set_domain_type(am_react *m, const am_react_domain_type *t)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_react_set_domain_type_locked(m, t);
+    AM__REACT_LOCK(m);
+    r = am_react_set_domain_type_locked(m, t);
+    AM__REACT_UNLOCK(m);
+    return r;
+}
+
+static am_status am_react_set_domain_locked(am_react *m, void *record)
 {
     if (m == NULL)
         return AM_EINVAL;
     if (m->dtype == NULL)
-        return am__fail(&m->err, AM_ESTATE,
+        return am__fail(&AM__ERR(m), AM_ESTATE,
                         "domain record set before a domain type");
     if (m->d.domain != NULL && m->d.domain != record)
         m->dtype->free(m->dtype->ctx, m->d.domain);
@@ -627,13 +874,48 @@ am_status am_react_set_domain(am_react *m, void *record)
     return AM_OK;
 }
 
-void *am_react_domain(const am_react *m)
+am_status am_react_set_domain(am_react *m, void *record)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_react_set_domain_locked(m, record);
+    AM__REACT_LOCK(m);
+    r = am_react_set_domain_locked(m, record);
+    AM__REACT_UNLOCK(m);
+    return r;
+}
+
+static void *am_react_domain_locked(const am_react *m)
 {
     return m != NULL ? m->d.domain : NULL;
 }
 
-void am_react_domain_touched(am_react *m)
+void *am_react_domain(const am_react *m)
+{
+    void * r;
+
+    if (m == NULL)
+        return am_react_domain_locked(m);
+    AM__REACT_LOCK(m);
+    r = am_react_domain_locked(m);
+    AM__REACT_UNLOCK(m);
+    return r;
+}
+
+static void am_react_domain_touched_locked(am_react *m)
 {
     if (m != NULL)
         am__react_run_hooks(m, AM_REACT_EV_DOMAIN);
+}
+
+void am_react_domain_touched(am_react *m)
+{
+    if (m == NULL) {
+        am_react_domain_touched_locked(m);
+        return;
+    }
+    AM__REACT_LOCK(m);
+    am_react_domain_touched_locked(m);
+    AM__REACT_UNLOCK(m);
 }

@@ -12,13 +12,18 @@
 #define AM_REACT_INT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "agentmem/react.h"
 #include "core/core.h"
+#include "core/errtab.h"
 #include "core/json_glue.h"
 
 #define AM__REACT_MAX_HOOKS 16
+/* Lock a (possibly const) handle: the mutex is not part of its value. */
+#define AM__REACT_LOCK(m) pthread_mutex_lock(&((am_react *)(uintptr_t)(m))->mu)
+#define AM__REACT_UNLOCK(m) pthread_mutex_unlock(&((am_react *)(uintptr_t)(m))->mu)
 #define AM__REACT_JSON_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY)
 
 /* A string the handle owns: `len` bytes plus a NUL, or p NULL for none. */
@@ -71,7 +76,10 @@ typedef struct hook {
 struct am_react {
     const am_allocator *alloc;
     const am_clock *clock;
-    am_error err;
+    am__errtab errs;    /* error detail per thread (core/errtab.h) */
+    /* Held by every public call (recursive: hooks and domain callbacks
+     * run under it and may call back into the memory). */
+    pthread_mutex_t mu;
     lists d;
     hook hooks[AM__REACT_MAX_HOOKS];
     size_t nhooks;

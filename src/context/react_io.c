@@ -24,7 +24,7 @@ static json_t *load_canon(const ostr *o)
     return json_loadb(o->p, o->len, JSON_DECODE_ANY, NULL);
 }
 
-am_status am_react_export(am_react *m, am_buf *out)
+static am_status am_react_export_locked(am_react *m, am_buf *out)
 {
     json_t *root = NULL, *arr;
     am_buf dom = AM_BUF_INIT;
@@ -94,12 +94,12 @@ am_status am_react_export(am_react *m, am_buf *out)
         am_error e;
         st = m->dtype->serialize(m->dtype->ctx, m->d.domain, &dom, &e);
         if (st != AM_OK) {
-            am__fail(&m->err, st, "domain '%s': serialize failed: %s",
+            am__fail(&AM__ERR(m), st, "domain '%s': serialize failed: %s",
                      m->dtype->name, e.msg);
             goto out;
         }
         st = am__react_parse_any(am_buf_str(&dom), "domain record", &data,
-                                 &m->err);
+                                 &AM__ERR(m));
         if (st != AM_OK)
             goto out;
         if (json_object_set_new(root, "domain",
@@ -109,14 +109,26 @@ am_status am_react_export(am_react *m, am_buf *out)
             goto nomem;
     }
     st = am__json_dump(root, JSON_INDENT(1), out,
-                       &m->err);
+                       &AM__ERR(m));
     goto out;
 nomem:
-    st = am__fail(&m->err, AM_ENOMEM, "react export: out of memory");
+    st = am__fail(&AM__ERR(m), AM_ENOMEM, "react export: out of memory");
 out:
     json_decref(root);
     am_buf_free(&dom);
     return st;
+}
+
+am_status am_react_export(am_react *m, am_buf *out)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_react_export_locked(m, out);
+    AM__REACT_LOCK(m);
+    r = am_react_export_locked(m, out);
+    AM__REACT_UNLOCK(m);
+    return r;
 }
 
 /* ---- Import ---- */
@@ -357,7 +369,7 @@ static am_status import_doc(am_react *m, const json_t *root, lists *d,
     return AM_OK;
 }
 
-am_status am_react_import(am_react *m, am_str json)
+static am_status am_react_import_locked(am_react *m, am_str json)
 {
     json_t *root = NULL;
     lists fresh;
@@ -366,10 +378,10 @@ am_status am_react_import(am_react *m, am_str json)
     if (m == NULL)
         return AM_EINVAL;
     memset(&fresh, 0, sizeof fresh);
-    st = am__json_parse(json, "react import", &root, &m->err);
+    st = am__json_parse(json, "react import", &root, &AM__ERR(m));
     if (st != AM_OK)
         return st;
-    st = import_doc(m, root, &fresh, &m->err);
+    st = import_doc(m, root, &fresh, &AM__ERR(m));
     json_decref(root);
     if (st != AM_OK) {
         am__react_lists_free(m->alloc, &fresh, m->dtype);
@@ -379,4 +391,16 @@ am_status am_react_import(am_react *m, am_str json)
     m->d = fresh;
     am__react_run_hooks(m, AM_REACT_EV_IMPORT);
     return AM_OK;
+}
+
+am_status am_react_import(am_react *m, am_str json)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_react_import_locked(m, json);
+    AM__REACT_LOCK(m);
+    r = am_react_import_locked(m, json);
+    AM__REACT_UNLOCK(m);
+    return r;
 }

@@ -18,7 +18,7 @@ static size_t tool_bytes(const rtool *t)
     return t->tool.len + t->params.len + t->result.len + t->error.len;
 }
 
-void am_react_stats_get(const am_react *m, am_react_stats *s)
+static void am_react_stats_get_locked(const am_react *m, am_react_stats *s)
 {
     size_t ulen = 0, alen = 0, slen = 0, tlen = 0, ok = 0, mb = 0, tb = 0,
            rb = 0;
@@ -74,7 +74,18 @@ void am_react_stats_get(const am_react *m, am_react_stats *s)
     s->total_kb = s->messages_kb + s->tools_kb + s->reasoning_kb;
 }
 
-am_status am_react_stats_json(am_react *m, am_buf *out)
+void am_react_stats_get(const am_react *m, am_react_stats *s)
+{
+    if (m == NULL) {
+        am_react_stats_get_locked(m, s);
+        return;
+    }
+    AM__REACT_LOCK(m);
+    am_react_stats_get_locked(m, s);
+    AM__REACT_UNLOCK(m);
+}
+
+static am_status am_react_stats_json_locked(am_react *m, am_buf *out)
 {
     am_react_stats s;
     json_t *root = NULL, *usage = NULL, *by_role = NULL, *dist = NULL;
@@ -153,10 +164,10 @@ am_status am_react_stats_json(am_react *m, am_buf *out)
         "analysis_timestamp", ts);
     if (root == NULL)
         goto nomem;
-    st = am__json_dump(root, JSON_INDENT(2), out, &m->err);
+    st = am__json_dump(root, JSON_INDENT(2), out, &AM__ERR(m));
     goto out;
 nomem:
-    st = am__fail(&m->err, AM_ENOMEM, "react: out of memory");
+    st = am__fail(&AM__ERR(m), AM_ENOMEM, "react: out of memory");
 out:
     json_decref(root);
     json_decref(usage);
@@ -165,9 +176,21 @@ out:
     return st;
 }
 
+am_status am_react_stats_json(am_react *m, am_buf *out)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_react_stats_json_locked(m, out);
+    AM__REACT_LOCK(m);
+    r = am_react_stats_json_locked(m, out);
+    AM__REACT_UNLOCK(m);
+    return r;
+}
+
 /* ---- Pruning ---- */
 
-am_status am_react_prune(am_react *m, size_t max_messages,
+static am_status am_react_prune_locked(am_react *m, size_t max_messages,
                          size_t max_tool_execs, size_t max_steps)
 {
     lists *d;
@@ -188,7 +211,7 @@ am_status am_react_prune(am_react *m, size_t max_messages,
         if (keep == NULL || seen == NULL) {
             am__free(m->alloc, keep, d->nmsgs);
             am__free(m->alloc, seen, seen_cap * sizeof *seen);
-            return am__fail(&m->err, AM_ENOMEM, "react: out of memory");
+            return am__fail(&AM__ERR(m), AM_ENOMEM, "react: out of memory");
         }
         /* System messages (anywhere) plus the last N, in their order;
          * then exact duplicates of (role, content) go, first copy stays.
@@ -246,4 +269,17 @@ am_status am_react_prune(am_react *m, size_t max_messages,
     }
     am__react_run_hooks(m, AM_REACT_EV_PRUNE);
     return AM_OK;
+}
+
+am_status am_react_prune(am_react *m, size_t max_messages,
+                         size_t max_tool_execs, size_t max_steps)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_react_prune_locked(m, max_messages, max_tool_execs, max_steps);
+    AM__REACT_LOCK(m);
+    r = am_react_prune_locked(m, max_messages, max_tool_execs, max_steps);
+    AM__REACT_UNLOCK(m);
+    return r;
 }

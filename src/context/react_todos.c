@@ -69,7 +69,7 @@ size_t am__react_todo_find(const lists *d, am_str id)
     return SIZE_MAX;
 }
 
-am_status am_react_todo_put(am_react *m, const am_react_todo *t)
+static am_status am_react_todo_put_locked(am_react *m, const am_react_todo *t)
 {
     rtodo rec;
     size_t at;
@@ -78,11 +78,11 @@ am_status am_react_todo_put(am_react *m, const am_react_todo *t)
     if (m == NULL)
         return AM_EINVAL;
     if (t == NULL)
-        return am__fail(&m->err, AM_EINVAL, "todo: NULL");
+        return am__fail(&AM__ERR(m), AM_EINVAL, "todo: NULL");
     if (am__grow(m->alloc, (void **)&m->d.todos, &m->d.captodos,
                  m->d.ntodos + 1, sizeof *m->d.todos) != AM_OK)
-        return am__fail(&m->err, AM_ENOMEM, "react: out of memory");
-    st = am__react_build_todo(m->alloc, t, &rec, "todo", &m->err);
+        return am__fail(&AM__ERR(m), AM_ENOMEM, "react: out of memory");
+    st = am__react_build_todo(m->alloc, t, &rec, "todo", &AM__ERR(m));
     if (st != AM_OK)
         return st;
     at = am__react_todo_find(&m->d, t->id);
@@ -96,14 +96,26 @@ am_status am_react_todo_put(am_react *m, const am_react_todo *t)
     return AM_OK;
 }
 
-am_status am_react_todo_remove(am_react *m, am_str id)
+am_status am_react_todo_put(am_react *m, const am_react_todo *t)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_react_todo_put_locked(m, t);
+    AM__REACT_LOCK(m);
+    r = am_react_todo_put_locked(m, t);
+    AM__REACT_UNLOCK(m);
+    return r;
+}
+
+static am_status am_react_todo_remove_locked(am_react *m, am_str id)
 {
     size_t at;
     if (m == NULL)
         return AM_EINVAL;
     at = am__react_todo_find(&m->d, id);
     if (at == SIZE_MAX)
-        return am__fail(&m->err, AM_ENOTFOUND, "todo '%.*s' not found",
+        return am__fail(&AM__ERR(m), AM_ENOTFOUND, "todo '%.*s' not found",
                         (int)(id.len > 64 ? 64 : id.len), id.ptr);
     am__react_todo_free(m->alloc, &m->d.todos[at]);
     memmove(&m->d.todos[at], &m->d.todos[at + 1],
@@ -113,12 +125,36 @@ am_status am_react_todo_remove(am_react *m, am_str id)
     return AM_OK;
 }
 
-size_t am_react_todo_count(const am_react *m)
+am_status am_react_todo_remove(am_react *m, am_str id)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_react_todo_remove_locked(m, id);
+    AM__REACT_LOCK(m);
+    r = am_react_todo_remove_locked(m, id);
+    AM__REACT_UNLOCK(m);
+    return r;
+}
+
+static size_t am_react_todo_count_locked(const am_react *m)
 {
     return m != NULL ? m->d.ntodos : 0;
 }
 
-am_status am_react_todo_at(const am_react *m, size_t i, am_react_todo *out)
+size_t am_react_todo_count(const am_react *m)
+{
+    size_t r;
+
+    if (m == NULL)
+        return am_react_todo_count_locked(m);
+    AM__REACT_LOCK(m);
+    r = am_react_todo_count_locked(m);
+    AM__REACT_UNLOCK(m);
+    return r;
+}
+
+static am_status am_react_todo_at_locked(const am_react *m, size_t i, am_react_todo *out)
 {
     if (m == NULL || out == NULL)
         return AM_EINVAL;
@@ -129,4 +165,16 @@ am_status am_react_todo_at(const am_react *m, size_t i, am_react_todo *out)
     out->status = m->d.todos[i].status;
     out->priority = m->d.todos[i].priority;
     return AM_OK;
+}
+
+am_status am_react_todo_at(const am_react *m, size_t i, am_react_todo *out)
+{
+    am_status r;
+
+    if (m == NULL)
+        return am_react_todo_at_locked(m, i, out);
+    AM__REACT_LOCK(m);
+    r = am_react_todo_at_locked(m, i, out);
+    AM__REACT_UNLOCK(m);
+    return r;
 }

@@ -37,7 +37,12 @@ am_status am_conv_create(const am_conv_opts *opts, am_conv **out,
     if (c == NULL)
         return am__fail(err, AM_ENOMEM, "out of memory creating a "
                         "conversation");
+    if (am__errtab_init(&c->errs, opts->alloc) != AM_OK) {
+        am__free(opts->alloc, c, sizeof *c);
+        return am__fail(err, AM_ENOMEM, "cannot create a mutex");
+    }
     if (pthread_mutex_init(&c->mu, NULL) != 0) {
+        am__errtab_free(&c->errs);
         am__free(opts->alloc, c, sizeof *c);
         return am__fail(err, AM_ENOMEM, "cannot create a mutex");
     }
@@ -65,12 +70,14 @@ void am_conv_free(am_conv *conv)
     release_all(conv);
     am__free(conv->opts.alloc, conv->items, conv->cap * sizeof *conv->items);
     pthread_mutex_destroy(&conv->mu);
+    am__errtab_free(&conv->errs);
     am__free(conv->opts.alloc, conv, sizeof *conv);
 }
 
 const am_error *am_conv_last_error(const am_conv *conv)
 {
-    return &conv->err;
+    return conv != NULL ? am__errtab_last(&conv->errs)
+                        : am__errtab_null_handle();
 }
 
 am_conv_opts am_conv_options(const am_conv *conv)
@@ -92,12 +99,12 @@ void am__conv_set_hook(am_conv *conv, am__conv_hook hook, void *ctx)
  * already frozen, else a compact copy (frozen). */
 static am_status adopt(am_conv *c, const am_msg *msg, am_msg **out)
 {
-    am_status st = am_msg_validate(msg, &c->err);
+    am_status st = am_msg_validate(msg, &AM__ERR(c));
 
     if (st != AM_OK)
         return st;
     if (c->env.max_bytes != 0 && am_msg_size(msg) > c->env.max_bytes)
-        return am__fail(&c->err, AM_ELIMIT, "message %.*s: %zu bytes is "
+        return am__fail(&AM__ERR(c), AM_ELIMIT, "message %.*s: %zu bytes is "
                         "over the limit of %zu", (int)msg->f.id.len,
                         msg->f.id.ptr, am_msg_size(msg), c->env.max_bytes);
     if (am_msg_is_frozen(msg)) {
@@ -105,7 +112,7 @@ static am_status adopt(am_conv *c, const am_msg *msg, am_msg **out)
         return AM_OK;
     }
     if (am__msg_build(&msg->f, &c->env, out) != AM_OK)
-        return am__fail(&c->err, AM_ENOMEM, "out of memory adding a "
+        return am__fail(&AM__ERR(c), AM_ENOMEM, "out of memory adding a "
                         "message");
     atomic_store_explicit(&(*out)->frozen, true, memory_order_release);
     return AM_OK;
@@ -123,7 +130,7 @@ static am_status room_for_one(am_conv *c)
     }
     if (am__grow(c->opts.alloc, (void **)&c->items, &c->cap,
                  c->start + c->count + 1, sizeof *c->items) != AM_OK)
-        return am__fail(&c->err, AM_ENOMEM, "out of memory growing the "
+        return am__fail(&AM__ERR(c), AM_ENOMEM, "out of memory growing the "
                         "conversation");
     return AM_OK;
 }
@@ -172,13 +179,13 @@ static am_status add_locked(am_conv *c, am_msg *m)
     am_status st;
 
     if (cap_blocks(c, m))
-        return am__fail(&c->err, AM_ELIMIT, "conversation holds "
+        return am__fail(&AM__ERR(c), AM_ELIMIT, "conversation holds "
                         "max_messages (%zu) system messages; none can be "
                         "dropped", c->opts.max_messages);
     if ((st = room_for_one(c)) != AM_OK)
         return st;
     if (c->hook != NULL &&
-        (st = c->hook(c->hook_ctx, AM__CONV_ADD, &m, 1, &c->err)) != AM_OK)
+        (st = c->hook(c->hook_ctx, AM__CONV_ADD, &m, 1, &AM__ERR(c))) != AM_OK)
         return st;
     push(c, m);
     return AM_OK;
@@ -215,7 +222,7 @@ am_status am_conv_add_text(am_conv *conv, am_role role, am_str text)
     memset(&f, 0, sizeof f);
     if ((unsigned)role >= AM_ROLE_COUNT || role == AM_ROLE_TOOL) {
         pthread_mutex_lock(&conv->mu);
-        st = am__fail(&conv->err, AM_EINVAL, role == AM_ROLE_TOOL
+        st = am__fail(&AM__ERR(conv), AM_EINVAL, role == AM_ROLE_TOOL
                       ? "a tool message needs a tool_call_id; build it "
                         "with am_msg_create"
                       : "unknown role %d", (int)role);
@@ -227,7 +234,7 @@ am_status am_conv_add_text(am_conv *conv, am_role role, am_str text)
         st = am__msg_check_str(&conv->env, text, "content", &e);
         if (st != AM_OK) {
             pthread_mutex_lock(&conv->mu);
-            am__error_copy(&conv->err, &e);
+            am__error_copy(&AM__ERR(conv), &e);
             pthread_mutex_unlock(&conv->mu);
             return st;
         }
@@ -241,7 +248,7 @@ am_status am_conv_add_text(am_conv *conv, am_role role, am_str text)
     st = am__msg_build(&f, &conv->env, &m);
     pthread_mutex_lock(&conv->mu);
     if (st != AM_OK) {
-        st = am__fail(&conv->err, AM_ENOMEM, "out of memory adding a "
+        st = am__fail(&AM__ERR(conv), AM_ENOMEM, "out of memory adding a "
                       "message");
     } else {
         atomic_store_explicit(&m->frozen, true, memory_order_release);
@@ -265,16 +272,16 @@ static am_status adopt_all(am_conv *c, const am_msg *const *msgs,
     if (count == 0)
         return AM_OK;
     if (msgs == NULL)
-        return am__fail(&c->err, AM_EINVAL, "NULL message array");
+        return am__fail(&AM__ERR(c), AM_EINVAL, "NULL message array");
     arr = am__alloc_array(c->opts.alloc, count, sizeof *arr);
     if (arr == NULL)
-        return am__fail(&c->err, AM_ENOMEM, "out of memory");
+        return am__fail(&AM__ERR(c), AM_ENOMEM, "out of memory");
     for (i = 0; i < count; i++) {
         st = adopt(c, msgs[i], &arr[i]);
         if (st != AM_OK) {
-            char detail[sizeof c->err.msg];
-            memcpy(detail, c->err.msg, sizeof detail);
-            am__fail(&c->err, st, "message %zu: %s", i, detail);
+            char detail[sizeof AM__ERR(c).msg];
+            memcpy(detail, AM__ERR(c).msg, sizeof detail);
+            am__fail(&AM__ERR(c), st, "message %zu: %s", i, detail);
             break;
         }
     }
@@ -311,20 +318,20 @@ am_status am_conv_add_list(am_conv *conv, const am_msg *const *msgs,
     }
     if (am__grow(conv->opts.alloc, (void **)&conv->items, &conv->cap, need,
                  sizeof *conv->items) != AM_OK) {
-        st = am__fail(&conv->err, AM_ENOMEM, "out of memory growing the "
+        st = am__fail(&AM__ERR(conv), AM_ENOMEM, "out of memory growing the "
                       "conversation");
         goto out;
     }
     for (size_t i = 0; i < count; i++)
         if (cap_blocks(conv, arr[i])) {
-            st = am__fail(&conv->err, AM_ELIMIT, "message %zu: "
+            st = am__fail(&AM__ERR(conv), AM_ELIMIT, "message %zu: "
                           "max_messages (%zu) system messages; none can be "
                           "dropped", i, conv->opts.max_messages);
             goto out;
         }
     if (conv->hook != NULL &&
         (st = conv->hook(conv->hook_ctx, AM__CONV_ADD, arr, count,
-                         &conv->err)) != AM_OK)
+                         &AM__ERR(conv))) != AM_OK)
         goto out;
     for (size_t i = 0; i < count; i++) {
         /* push() drops at most one per add, so the room stays enough. */
@@ -373,14 +380,14 @@ static am_status replace_locked(am_conv *c, am_msg **arr, size_t count,
             for (size_t k = 0; k < count; k++)
                 nsys += arr[k]->f.role == AM_ROLE_SYSTEM;
             if (nsys > c->opts.max_messages)
-                return am__fail(&c->err, AM_ELIMIT, "%zu system messages "
+                return am__fail(&AM__ERR(c), AM_ELIMIT, "%zu system messages "
                                 "exceed max_messages (%zu)", nsys,
                                 c->opts.max_messages);
             break;
         }
     if (call_hook && c->hook != NULL &&
         (st = c->hook(c->hook_ctx, AM__CONV_REPLACE, arr, count,
-                      &c->err)) != AM_OK)
+                      &AM__ERR(c))) != AM_OK)
         return st;
     /* The array `arr` becomes the item array itself (push() writes each
      * element back in place or before it, never past it). */
@@ -431,7 +438,7 @@ am_status am_conv_get(am_conv *conv, size_t i, am_msg **out)
     pthread_mutex_lock(&conv->mu);
     if (i >= conv->count) {
         *out = NULL;
-        st = am__fail(&conv->err, AM_ENOTFOUND, "message %zu: the "
+        st = am__fail(&AM__ERR(conv), AM_ENOTFOUND, "message %zu: the "
                       "conversation has %zu", i, conv->count);
     } else {
         *out = am_msg_ref(conv->items[conv->start + i]);
@@ -451,7 +458,7 @@ static am_status collect(am_conv *c, size_t from, int role,
         n += role < 0 || (int)c->items[c->start + i]->f.role == role;
     if (am__grow(out->alloc, (void **)&out->items, &out->cap,
                  out->count + n, sizeof *out->items) != AM_OK)
-        return am__fail(&c->err, AM_ENOMEM, "out of memory listing "
+        return am__fail(&AM__ERR(c), AM_ENOMEM, "out of memory listing "
                         "messages");
     for (size_t i = from; i < c->count; i++) {
         am_msg *m = c->items[c->start + i];
@@ -491,7 +498,7 @@ am_status am_conv_by_role(am_conv *conv, am_role role, am_msg_list *out)
         return AM_EINVAL;
     pthread_mutex_lock(&conv->mu);
     if ((unsigned)role >= AM_ROLE_COUNT)
-        st = am__fail(&conv->err, AM_EINVAL, "unknown role %d", (int)role);
+        st = am__fail(&AM__ERR(conv), AM_EINVAL, "unknown role %d", (int)role);
     else
         st = collect(conv, 0, (int)role, out);
     pthread_mutex_unlock(&conv->mu);
@@ -505,7 +512,7 @@ am_status am_conv_clear(am_conv *conv)
         return AM_EINVAL;
     pthread_mutex_lock(&conv->mu);
     if (conv->hook != NULL)
-        st = conv->hook(conv->hook_ctx, AM__CONV_CLEAR, NULL, 0, &conv->err);
+        st = conv->hook(conv->hook_ctx, AM__CONV_CLEAR, NULL, 0, &AM__ERR(conv));
     if (st == AM_OK)
         release_all(conv);
     pthread_mutex_unlock(&conv->mu);

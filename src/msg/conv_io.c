@@ -21,7 +21,7 @@ static am_status snapshot(am_conv *conv, am_msg_list *all)
 static am_status set_err(am_conv *conv, const am_error *e)
 {
     pthread_mutex_lock(&conv->mu);
-    am__error_copy(&conv->err, e);
+    am__error_copy(&AM__ERR(conv), e);
     pthread_mutex_unlock(&conv->mu);
     return e->code;
 }

@@ -42,7 +42,7 @@ struct am_convmgr {
     slot **slots;
     size_t count;
     size_t cap;
-    am_error err;
+    am__errtab errs;    /* error detail per thread (core/errtab.h) */
 };
 
 static const char *const retention_names[] = { "session", "single_run",
@@ -269,19 +269,19 @@ static bool valid_name(am_convmgr *m, am_str agent)
 {
     size_t bad;
     if (agent.len == 0 || agent.ptr == NULL) {
-        am__fail(&m->err, AM_EINVAL, "agent name is empty");
+        am__fail(&AM__ERR(m), AM_EINVAL, "agent name is empty");
         return false;
     }
     if (agent.len > 200) {
-        am__fail(&m->err, AM_EINVAL, "agent name longer than 200 bytes");
+        am__fail(&AM__ERR(m), AM_EINVAL, "agent name longer than 200 bytes");
         return false;
     }
     if (memchr(agent.ptr, '\0', agent.len) != NULL) {
-        am__fail(&m->err, AM_EINVAL, "agent name contains a NUL byte");
+        am__fail(&AM__ERR(m), AM_EINVAL, "agent name contains a NUL byte");
         return false;
     }
     if (!am__utf8_valid(agent.ptr, agent.len, &bad)) {
-        am__fail(&m->err, AM_EINVAL, "agent name: invalid UTF-8 at byte "
+        am__fail(&AM__ERR(m), AM_EINVAL, "agent name: invalid UTF-8 at byte "
                  "%zu", bad);
         return false;
     }
@@ -305,14 +305,14 @@ static am_status get_slot(am_convmgr *m, am_str agent, int ret,
     want = ret >= 0 ? (am_retention)ret : m->opts.default_retention;
     if (want == AM_RETAIN_PERSISTENT && m->dir == NULL &&
         (!found || ret >= 0))
-        return am__fail(&m->err, AM_EINVAL, "agent '%.*s': persistent "
+        return am__fail(&AM__ERR(m), AM_EINVAL, "agent '%.*s': persistent "
                         "retention needs a directory (opts.dir)",
                         (int)agent.len, agent.ptr);
     if (found) {
         s = m->slots[at];
         if (ret >= 0 && s->ret != want) {
             if (want == AM_RETAIN_PERSISTENT) {
-                if ((st = make_persistent(m, s, &m->err)) != AM_OK)
+                if ((st = make_persistent(m, s, &AM__ERR(m))) != AM_OK)
                     return st;
             } else if (s->ret == AM_RETAIN_PERSISTENT) {
                 stop_persistent(s);
@@ -322,14 +322,14 @@ static am_status get_slot(am_convmgr *m, am_str agent, int ret,
         *out = s;
         return AM_OK;
     }
-    if ((st = slot_new(m, agent, want, &s, &m->err)) != AM_OK)
+    if ((st = slot_new(m, agent, want, &s, &AM__ERR(m))) != AM_OK)
         return st;
     if (want == AM_RETAIN_PERSISTENT &&
-        (st = make_persistent(m, s, &m->err)) != AM_OK) {
+        (st = make_persistent(m, s, &AM__ERR(m))) != AM_OK) {
         slot_free(s);
         return st;
     }
-    if ((st = insert(m, at, s, &m->err)) != AM_OK) {
+    if ((st = insert(m, at, s, &AM__ERR(m))) != AM_OK) {
         if (s->log != NULL)
             stop_persistent(s);
         slot_free(s);
@@ -419,7 +419,12 @@ am_status am_convmgr_open(const am_convmgr_opts *opts, am_convmgr **out,
     m = am__calloc(opts->alloc, 1, sizeof *m);
     if (m == NULL)
         return am__fail(err, AM_ENOMEM, "out of memory");
+    if (am__errtab_init(&m->errs, opts->alloc) != AM_OK) {
+        am__free(opts->alloc, m, sizeof *m);
+        return am__fail(err, AM_ENOMEM, "cannot create a mutex");
+    }
     if (pthread_mutex_init(&m->mu, NULL) != 0) {
+        am__errtab_free(&m->errs);
         am__free(opts->alloc, m, sizeof *m);
         return am__fail(err, AM_ENOMEM, "cannot create a mutex");
     }
@@ -452,12 +457,14 @@ void am_convmgr_close(am_convmgr *mgr)
     if (mgr->dir != NULL)
         am__free(mgr->opts.alloc, mgr->dir, mgr->dir_len + 1);
     pthread_mutex_destroy(&mgr->mu);
+    am__errtab_free(&mgr->errs);
     am__free(mgr->opts.alloc, mgr, sizeof *mgr);
 }
 
 const am_error *am_convmgr_last_error(const am_convmgr *mgr)
 {
-    return &mgr->err;
+    return mgr != NULL ? am__errtab_last(&mgr->errs)
+                       : am__errtab_null_handle();
 }
 
 am_status am_convmgr_get(am_convmgr *mgr, am_str agent, am_conv **out)
@@ -493,7 +500,7 @@ am_status am_convmgr_set_retention(am_convmgr *mgr, am_str agent,
         return AM_EINVAL;
     pthread_mutex_lock(&mgr->mu);
     if ((unsigned)r > AM_RETAIN_PERSISTENT)
-        st = am__fail(&mgr->err, AM_EINVAL, "unknown retention %d", (int)r);
+        st = am__fail(&AM__ERR(mgr), AM_EINVAL, "unknown retention %d", (int)r);
     else
         st = get_slot(mgr, agent, (int)r, &s);
     pthread_mutex_unlock(&mgr->mu);
@@ -517,7 +524,7 @@ static am_status clear_slot(am_convmgr *m, slot *s)
 {
     am_status st = am_conv_clear(s->conv);
     if (st != AM_OK)
-        am__fail(&m->err, st, "agent '%s': %s", s->name,
+        am__fail(&AM__ERR(m), st, "agent '%s': %s", s->name,
                  am_conv_last_error(s->conv)->msg);
     return st;
 }
@@ -533,7 +540,7 @@ am_status am_convmgr_clear(am_convmgr *mgr, am_str agent)
     pthread_mutex_lock(&mgr->mu);
     at = find(mgr, agent, &found);
     if (!found)
-        st = am__fail(&mgr->err, AM_ENOTFOUND, "no agent '%.*s'",
+        st = am__fail(&AM__ERR(mgr), AM_ENOTFOUND, "no agent '%.*s'",
                       (int)(agent.len > 100 ? 100 : agent.len), agent.ptr);
     else
         st = clear_slot(mgr, mgr->slots[at]);
@@ -595,7 +602,7 @@ am_status am_convmgr_agents(am_convmgr *mgr, am_buf *out, size_t *count)
     if (st == AM_OK && count != NULL)
         *count = mgr->count;
     if (st != AM_OK)
-        am__fail(&mgr->err, st, "out of memory");
+        am__fail(&AM__ERR(mgr), st, "out of memory");
     pthread_mutex_unlock(&mgr->mu);
     return st;
 }

@@ -15,6 +15,7 @@
 #include "agentmem/conv.h"
 #include "agentmem/msg.h"
 #include "core/core.h"
+#include "core/errtab.h"
 
 typedef struct am__msg_fields {
     am_role role;
@@ -109,7 +110,7 @@ struct am_conv {
     size_t start;
     size_t count;
     size_t cap;
-    am_error err;
+    am__errtab errs;    /* error detail per thread (core/errtab.h) */
     am__conv_hook hook;
     void *hook_ctx;
 };

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/errtab.h"
 #include "core/json_glue.h"
 #include "providers_int.h"
 
@@ -32,8 +33,7 @@ struct am_llm {
     int64_t max_tokens;
     bool max_completion_tokens;
     am__http http;
-    pthread_mutex_t err_lock;
-    am_error err;
+    am__errtab errs;    /* error detail per thread (core/errtab.h) */
 };
 
 static const char *kind_default_url(am_llm_kind kind)
@@ -221,11 +221,11 @@ am_status am_llm_create(const am_llm_opts *opts, am_llm **out,
         if (llm->version_header == NULL)
             goto fail_oom;
     }
-    if (pthread_mutex_init(&llm->err_lock, NULL) != 0)
+    if (am__errtab_init(&llm->errs, a) != AM_OK)
         goto fail_oom;
     st = am__http_init(&llm->http, &o.http, a, err);
     if (st != AM_OK) {
-        pthread_mutex_destroy(&llm->err_lock);
+        am__errtab_free(&llm->errs);
         goto fail;
     }
     *out = llm;
@@ -250,7 +250,7 @@ void am_llm_free(am_llm *llm)
         return;
     a = llm->alloc;
     am__http_destroy(&llm->http);
-    pthread_mutex_destroy(&llm->err_lock);
+    am__errtab_free(&llm->errs);
     free_str(a, llm->base_url);
     free_str(a, llm->model);
     free_str(a, llm->url);
@@ -266,8 +266,8 @@ const char *am_llm_model(const am_llm *llm)
 
 const am_error *am_llm_last_error(const am_llm *llm)
 {
-    static const am_error no_llm = { AM_EINVAL, "llm: NULL handle" };
-    return llm != NULL ? &llm->err : &no_llm;
+    return llm != NULL ? am__errtab_last(&llm->errs)
+                       : am__errtab_null_handle();
 }
 
 /* ---- Request body ---- */
@@ -819,9 +819,7 @@ out:
     res->elapsed_ms = (am__mono_ns() - t0) / 1000000;
     if (st != AM_OK) {
         am_buf_clear(text);
-        pthread_mutex_lock(&llm->err_lock);
-        am__error_copy(&llm->err, &res->error);
-        pthread_mutex_unlock(&llm->err_lock);
+        am__error_copy(&AM__ERR(llm), &res->error);
     } else {
         am_error_clear(&res->error);
     }

@@ -14,7 +14,7 @@
  * Contract for every operation below:
  * - it is called with s->mu held (one call at a time per handle), after the
  *   front end checked that s is not NULL;
- * - it reports failures with am__fail(&s->err, ...) and returns the code;
+ * - it reports failures with am__fail(&AM__ERR(s), ...) and returns the code;
  * - a failing write changes nothing (one transaction per operation);
  * - it must pass the same test suite (tests/test_store*.c, test_recall.c,
  *   test_memory.c), which opens stores through one helper that can point

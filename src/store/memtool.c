@@ -120,7 +120,7 @@ static am_status reply(mctx *m, int is_error, const char *fmt, ...)
     if (n < 0)
         return AM_EINVAL;
     if (am_buf_reserve(m->out, (size_t)n) != AM_OK)
-        return am__fail(&m->s->err, AM_ENOMEM, "memory tool: out of memory");
+        return am__fail(&AM__ERR(m->s), AM_ENOMEM, "memory tool: out of memory");
     va_start(ap, fmt);
     vsnprintf(m->out->ptr, (size_t)n + 1, fmt, ap);
     va_end(ap);
@@ -163,7 +163,7 @@ static am_status read_file(mctx *m, const char *path, am_buf *text)
         if (st == AM_OK)
             text->ptr[text->len] = '\0';
         else
-            st = am__fail(&m->s->err, AM_ENOMEM, "memory tool: out of "
+            st = am__fail(&AM__ERR(m->s), AM_ENOMEM, "memory tool: out of "
                           "memory");
         json_decref(j);
     }
@@ -179,11 +179,11 @@ static am_status write_file(mctx *m, const char *path, am_str text)
     /* json_stringn fails on invalid UTF-8 and when jansson runs out of
      * memory: tell them apart. */
     if (j == NULL && am__utf8_valid(text.ptr, text.len, NULL))
-        return am__fail(&m->s->err, AM_ENOMEM, "memory tool: out of memory");
+        return am__fail(&AM__ERR(m->s), AM_ENOMEM, "memory tool: out of memory");
     if (j == NULL)
-        return am__fail(&m->s->err, AM_EFORMAT,
+        return am__fail(&AM__ERR(m->s), AM_EFORMAT,
                         "memory tool: file text is not UTF-8");
-    st = am__json_dump(j, JSON_ENCODE_ANY | JSON_COMPACT, &v, &m->s->err);
+    st = am__json_dump(j, JSON_ENCODE_ANY | JSON_COMPACT, &v, &AM__ERR(m->s));
     json_decref(j);
     if (st == AM_OK) {
         am_item_in it;
@@ -269,7 +269,7 @@ static am_status view_dir(mctx *m, const char *dir, size_t dlen)
         if (am__json_parse_flags(r->items[i].value, JSON_DECODE_ANY,
                                  "memory tool: file", &j,
                                  &perr) == AM_ENOMEM) {
-            st = am__fail(&m->s->err, AM_ENOMEM,
+            st = am__fail(&AM__ERR(m->s), AM_ENOMEM,
                           "memory tool: out of memory");
             break;
         }
@@ -299,7 +299,7 @@ static am_status view_dir(mctx *m, const char *dir, size_t dlen)
                 if (am__grow(m->s->alloc, (void **)&e, &cap, n + 1,
                              sizeof *e) != AM_OK ||
                     (e[n].path = am__strndup(m->s->alloc, k.ptr, plen)) == NULL) {
-                    st = am__fail(&m->s->err, AM_ENOMEM,
+                    st = am__fail(&AM__ERR(m->s), AM_ENOMEM,
                                   "memory tool: out of memory");
                     break;
                 }
@@ -325,7 +325,7 @@ static am_status view_dir(mctx *m, const char *dir, size_t dlen)
         if (st == AM_OK)
             st = reply(m, 0, "%s", text.ptr);
         else
-            st = am__fail(&m->s->err, AM_ENOMEM, "memory tool: out of "
+            st = am__fail(&AM__ERR(m->s), AM_ENOMEM, "memory tool: out of "
                           "memory");
     }
     for (size_t i = 0; i < n; i++)
@@ -413,7 +413,7 @@ static am_status cmd_view(mctx *m, json_t *in, am_str raw, const char *path,
     if (st != AM_OK) {
         lines_free(&l);
         am_buf_free(&text);
-        return am__fail(&m->s->err, AM_ENOMEM, "memory tool: out of memory");
+        return am__fail(&AM__ERR(m->s), AM_ENOMEM, "memory tool: out of memory");
     }
     size_t from = 0, to = l.count;
     if (l.count > 999999) {
@@ -459,7 +459,7 @@ static am_status cmd_view(mctx *m, json_t *in, am_str raw, const char *path,
     if (st == AM_OK)
         st = reply(m, 0, "%s", outb.ptr);
     else
-        st = am__fail(&m->s->err, AM_ENOMEM, "memory tool: out of memory");
+        st = am__fail(&AM__ERR(m->s), AM_ENOMEM, "memory tool: out of memory");
 out:
     lines_free(&l);
     am_buf_free(&text);
@@ -574,7 +574,7 @@ static am_status cmd_str_replace(mctx *m, json_t *in, am_str raw,
     if (st == AM_OK)
         st = am_buf_reserve(&nb, 0);
     if (st != AM_OK) {
-        st = am__fail(&m->s->err, AM_ENOMEM, "memory tool: out of memory");
+        st = am__fail(&AM__ERR(m->s), AM_ENOMEM, "memory tool: out of memory");
         goto out;
     }
     nb.ptr[nb.len] = '\0';
@@ -588,7 +588,7 @@ static am_status cmd_str_replace(mctx *m, json_t *in, am_str raw,
             eline++;
     if (split_lines(m->s->alloc, nb.ptr, nb.len, &l) != AM_OK) {
         lines_free(&l);
-        st = am__fail(&m->s->err, AM_ENOMEM, "memory tool: out of memory");
+        st = am__fail(&AM__ERR(m->s), AM_ENOMEM, "memory tool: out of memory");
         goto out;
     }
     size_t from = eline > 4 ? eline - 4 : 0, nl = 0;
@@ -637,7 +637,7 @@ static am_status cmd_insert(mctx *m, json_t *in, am_str raw,
     if (split_lines(m->s->alloc, t, text.len, &l) != AM_OK) {
         lines_free(&l);
         am_buf_free(&text);
-        return am__fail(&m->s->err, AM_ENOMEM, "memory tool: out of memory");
+        return am__fail(&AM__ERR(m->s), AM_ENOMEM, "memory tool: out of memory");
     }
     json_int_t at = json_integer_value(lv);
     if (at < 0 || (size_t)at > l.count) {
@@ -662,7 +662,7 @@ static am_status cmd_insert(mctx *m, json_t *in, am_str raw,
                                text.len - l.v[at].start);
     }
     if (st != AM_OK) {
-        st = am__fail(&m->s->err, AM_ENOMEM, "memory tool: out of memory");
+        st = am__fail(&AM__ERR(m->s), AM_ENOMEM, "memory tool: out of memory");
         goto out;
     }
     st = write_file(m, path, am_buf_str(&nb));
@@ -847,7 +847,7 @@ am_status am_memtool_exec(am_store *s, am_str user_id, am_str input,
     if (is_error != NULL)
         *is_error = 0;
     if (user_id.len == 0)
-        return am__fail(&s->err, AM_EINVAL, "memory tool: empty user id");
+        return am__fail(&AM__ERR(s), AM_EINVAL, "memory tool: empty user id");
     memset(&m, 0, sizeof m);
     m.s = s;
     m.parts[0] = AM_STR("memtool");
@@ -860,7 +860,7 @@ am_status am_memtool_exec(am_store *s, am_str user_id, am_str input,
          * jansson running out of memory is an error of the call. */
         if (am__json_parse(input, "memory tool: input", &in, &perr) ==
             AM_ENOMEM)
-            return am__fail(&s->err, AM_ENOMEM, "memory tool: out of memory");
+            return am__fail(&AM__ERR(s), AM_ENOMEM, "memory tool: out of memory");
     }
     const char *cmd = json_string_value(json_object_get(in, "command"));
     json_t *pv = json_object_get(in, "path");
@@ -909,19 +909,19 @@ am_status am_memtool_call(am_store *s, am_str user_id, am_str call,
     if (s == NULL || out == NULL)
         return AM_EINVAL;
     text.alloc = input.alloc = s->alloc;
-    st = am__json_parse(call, "memory tool call", &c, &s->err);
+    st = am__json_parse(call, "memory tool call", &c, &AM__ERR(s));
     if (st != AM_OK)
         return st;
     const char *id = json_string_value(json_object_get(c, "id"));
     if (id == NULL) {
-        st = am__fail(&s->err, AM_EFORMAT,
+        st = am__fail(&AM__ERR(s), AM_EFORMAT,
                       "memory tool call: field 'id' must be a string");
         goto out;
     }
     json_t *in = json_object_get(c, "input");
     if (in != NULL)
         st = am__json_dump(in, JSON_COMPACT | JSON_ENCODE_ANY, &input,
-                           &s->err);
+                           &AM__ERR(s));
     if (st == AM_OK)
         st = am_memtool_exec(s, user_id, am_buf_str(&input), &text,
                              &is_error);
@@ -936,10 +936,10 @@ am_status am_memtool_call(am_store *s, am_str user_id, am_str call,
         res = NULL;
     }
     if (res == NULL) {
-        st = am__fail(&s->err, AM_ENOMEM, "memory tool: out of memory");
+        st = am__fail(&AM__ERR(s), AM_ENOMEM, "memory tool: out of memory");
         goto out;
     }
-    st = am__json_dump(res, JSON_COMPACT, out, &s->err);
+    st = am__json_dump(res, JSON_COMPACT, out, &AM__ERR(s));
 out:
     json_decref(c);
     json_decref(res);

@@ -66,20 +66,20 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
     if (chunks != NULL)
         *chunks = 0;
     if (user_id.len == 0 || session_id.len == 0)
-        return am__fail(&s->err, AM_EINVAL,
+        return am__fail(&AM__ERR(s), AM_EINVAL,
                         "recall index: empty user or session id");
     if (o.chunk_size == 0)
         o.chunk_size = 10;
     if (o.chunk_overlap >= o.chunk_size)
-        return am__fail(&s->err, AM_EINVAL,
+        return am__fail(&AM__ERR(s), AM_EINVAL,
                         "recall index: chunk_overlap %zu must be below "
                         "chunk_size %zu", o.chunk_overlap, o.chunk_size);
-    st = am__json_parse(messages, "recall index: messages", &arr, &s->err);
+    st = am__json_parse(messages, "recall index: messages", &arr, &AM__ERR(s));
     if (st != AM_OK)
         return st;
     if (!json_is_array(arr)) {
         json_decref(arr);
-        return am__fail(&s->err, AM_EFORMAT,
+        return am__fail(&AM__ERR(s), AM_EFORMAT,
                         "recall index: messages must be a JSON array");
     }
     n = json_array_size(arr);
@@ -88,7 +88,7 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
         if (!json_is_string(json_object_get(m, "role")) ||
             json_object_get(m, "content") == NULL) {
             json_decref(arr);
-            return am__fail(&s->err, AM_EFORMAT,
+            return am__fail(&AM__ERR(s), AM_EFORMAT,
                             "recall index: message %zu needs a string "
                             "'role' and a 'content'", i);
         }
@@ -126,7 +126,7 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
         }
         if (st == AM_OK && o.summarize != NULL)
             st = o.summarize(o.summarize_ctx, am_buf_str(&text), &summary,
-                             &s->err);
+                             &AM__ERR(s));
         if (st != AM_OK)
             break;
         json_t *v = json_pack("{s:s%,s:s%,s:s%,s:I,s:I}", "session_id",
@@ -142,15 +142,15 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
             if (am__utf8_valid(session_id.ptr, session_id.len, NULL) &&
                 am__utf8_valid(text.ptr, text.len, NULL) &&
                 am__utf8_valid(summary.ptr, summary.len, NULL))
-                st = am__fail(&s->err, AM_ENOMEM,
+                st = am__fail(&AM__ERR(s), AM_ENOMEM,
                               "recall index: out of memory");
             else
-                st = am__fail(&s->err, AM_EFORMAT,
+                st = am__fail(&AM__ERR(s), AM_EFORMAT,
                               "recall index: chunk %zu is not valid UTF-8",
                               made);
             break;
         }
-        st = am__json_dump(v, JSON_COMPACT, &value, &s->err);
+        st = am__json_dump(v, JSON_COMPACT, &value, &AM__ERR(s));
         json_decref(v);
         am_buf_clear(&itext);
         if (st == AM_OK && summary.len > 0)
@@ -215,7 +215,7 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
     am__free(s->alloc, items, made * sizeof *items);
     am__free(s->alloc, keys, made * sizeof *keys);
     if (st == AM_ENOMEM)
-        am__fail(&s->err, st, "recall index: out of memory");
+        am__fail(&AM__ERR(s), st, "recall index: out of memory");
     if (st == AM_OK && chunks != NULL)
         *chunks = made;
     return st;
@@ -231,7 +231,7 @@ static am_status search_json(am_store *s, am_str user_id, am_str query,
 
     *out = NULL;
     if (user_id.len == 0)
-        return am__fail(&s->err, AM_EINVAL, "recall search: empty user id");
+        return am__fail(&AM__ERR(s), AM_EINVAL, "recall search: empty user id");
     memset(&q, 0, sizeof q);
     q.ns = (am_ns){ parts, 2 };
     q.query = query;
@@ -293,7 +293,7 @@ static am_status search_json(am_store *s, am_str user_id, am_str query,
     }
     am_results_free(r);
     if (arr == NULL)
-        return am__fail(&s->err, AM_ENOMEM, "recall search: out of memory");
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "recall search: out of memory");
     *out = arr;
     return AM_OK;
 }
@@ -306,7 +306,7 @@ am_status am_recall_search(am_store *s, am_str user_id, am_str query,
         return AM_EINVAL;
     am_status st = search_json(s, user_id, query, limit, 0, &arr);
     if (st == AM_OK)
-        st = am__json_dump(arr, JSON_COMPACT, out, &s->err);
+        st = am__json_dump(arr, JSON_COMPACT, out, &AM__ERR(s));
     json_decref(arr);
     return st;
 }
@@ -472,16 +472,16 @@ am_status am_recall_tool_call(am_store *s, am_str user_id,
         return AM_EINVAL;
     text.alloc = s->alloc;
     if (fmt != AM_TOOL_OPENAI && fmt != AM_TOOL_ANTHROPIC)
-        return am__fail(&s->err, AM_EINVAL, "recall tool: unknown format");
-    st = tool_opts(opts, &o, &s->err);
+        return am__fail(&AM__ERR(s), AM_EINVAL, "recall tool: unknown format");
+    st = tool_opts(opts, &o, &AM__ERR(s));
     if (st != AM_OK)
         return st;
-    st = am__json_parse(call, "recall tool call", &c, &s->err);
+    st = am__json_parse(call, "recall tool call", &c, &AM__ERR(s));
     if (st != AM_OK)
         return st;
     id = json_string_value(json_object_get(c, "id"));
     if (id == NULL) {
-        st = am__fail(&s->err, AM_EFORMAT,
+        st = am__fail(&AM__ERR(s), AM_EFORMAT,
                       "recall tool call: field 'id' must be a string");
         goto out;
     }
@@ -491,7 +491,7 @@ am_status am_recall_tool_call(am_store *s, am_str user_id,
         if (a == NULL)
             error = "Error: missing function.arguments";
         else if ((st = am__json_parse(am_str_c(a), "recall tool: arguments",
-                                      &args, &s->err)) == AM_ENOMEM)
+                                      &args, &AM__ERR(s))) == AM_ENOMEM)
             goto out;
         else if (st != AM_OK)
             error = "Error: the arguments are not valid JSON";
@@ -542,10 +542,10 @@ am_status am_recall_tool_call(am_store *s, am_str user_id,
                             : NULL;
     }
     if (msg == NULL) {
-        st = am__fail(&s->err, AM_ENOMEM, "recall tool: out of memory");
+        st = am__fail(&AM__ERR(s), AM_ENOMEM, "recall tool: out of memory");
         goto out;
     }
-    st = am__json_dump(msg, JSON_COMPACT, out, &s->err);
+    st = am__json_dump(msg, JSON_COMPACT, out, &AM__ERR(s));
 out:
     json_decref(c);
     json_decref(args);

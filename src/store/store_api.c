@@ -212,7 +212,12 @@ am_status am_store_open(const char *path, const am_store_opts *opts,
     snprintf(s->actor, sizeof s->actor, "%s",
              o.actor != NULL ? o.actor : "agentmem");
     s->vc.ns_pool.alloc = s->alloc;
+    if (am__errtab_init(&s->errs, s->alloc) != AM_OK) {
+        am__free(s->alloc, s, sizeof *s);
+        return am__fail(err, AM_ENOMEM, "store open: cannot make a mutex");
+    }
     if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        am__errtab_free(&s->errs);
         am__free(s->alloc, s, sizeof *s);
         return am__fail(err, AM_ENOMEM, "store open: cannot make a mutex");
     }
@@ -220,6 +225,7 @@ am_status am_store_open(const char *path, const am_store_opts *opts,
     if (st != AM_OK) {
         be->close(s);
         pthread_mutex_destroy(&s->mu);
+        am__errtab_free(&s->errs);
         am__free(s->alloc, s, sizeof *s);
         return st;
     }
@@ -234,13 +240,13 @@ void am_store_close(am_store *s)
     s->be->close(s);
     am__vcache_free(s);
     pthread_mutex_destroy(&s->mu);
+    am__errtab_free(&s->errs);
     am__free(s->alloc, s, sizeof *s);
 }
 
 const am_error *am_store_last_error(const am_store *s)
 {
-    static const am_error none = { AM_EINVAL, "no store" };
-    return s != NULL ? &s->err : &none;
+    return s != NULL ? am__errtab_last(&s->errs) : am__errtab_null_handle();
 }
 
 /* ---- Preparing items (no lock) ---- */
@@ -606,7 +612,7 @@ am_status am__store_write(am_store *s, const am__write *w)
     if (st == AM_OK && (w->nput > 0 || w->ndel > 0 || w->clear.count > 0))
         st = s->be->write(s, w, ps, am_clock_now(s->clock));
     else if (st != AM_OK)
-        am__error_copy(&s->err, &err);
+        am__error_copy(&AM__ERR(s), &err);
     STORE_UNLOCK(s);
     for (size_t i = 0; i < done; i++)
         am__store_prepared_free(s, &ps[i]);
@@ -635,7 +641,7 @@ am_status am_store_put(am_store *s, const am_item_in *item)
         return AM_EINVAL;
     if (item == NULL) {
         STORE_LOCK(s);
-        am__fail(&s->err, AM_EINVAL, "put: NULL item");
+        am__fail(&AM__ERR(s), AM_EINVAL, "put: NULL item");
         STORE_UNLOCK(s);
         return AM_EINVAL;
     }
@@ -798,11 +804,11 @@ am_status am_store_search(am_store *s, const am_search *q, am_results **out)
     }
     STORE_LOCK(s);
     if (st != AM_OK) {
-        am__error_copy(&s->err, &err);
+        am__error_copy(&AM__ERR(s), &err);
     } else {
         st = am__rb_init(&b, s->alloc);
         if (st != AM_OK)
-            st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+            st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
         else {
             am_search capped = *q;
             capped.limit = count_cap(q->limit);
@@ -815,7 +821,7 @@ am_status am_store_search(am_store *s, const am_search *q, am_results **out)
                 b.r->count--;
             *out = am__rb_finish(&b);
             if (*out == NULL)
-                st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+                st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
         } else if (b.r != NULL) {
             am__rb_abort(&b);
         }

@@ -9,6 +9,7 @@
 #include "backend.h"
 #include "core/core.h"
 #include "embed/embed_int.h"
+#include "core/errtab.h"
 
 /* Vectors kept in memory for exact search; reloaded when the database
  * changed (PRAGMA data_version, or a write through this handle). */
@@ -35,7 +36,7 @@ struct am_store {
     char actor[64];
     int busy_timeout_ms;
     int sync_full;
-    am_error err;
+    am__errtab errs;    /* error detail per thread (core/errtab.h) */
     am__vcache vc;
     int64_t own_writes; /* bumped by writes that touch vectors */
     int64_t vc_writes;
@@ -73,7 +74,7 @@ am_status am__store_prepare(am_store *s, const am_item_in *it, size_t idx,
 void am__store_prepared_free(am_store *s, am__prepared *p);
 
 /* Run `w` as one transaction (prepares outside the lock). Errors are left
- * in s->err. Used by put, the recall index and the memory tool. */
+ * in AM__ERR(s). Used by put, the recall index and the memory tool. */
 am_status am__store_write(am_store *s, const am__write *w);
 
 /* Namespace encoding: each part escaped (0x00, 0x1e, 0x1f, 0xfe, 0xff

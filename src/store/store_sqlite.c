@@ -185,7 +185,7 @@ am_status am__store_dberr(am_store *s, int rc, const char *what)
         code = AM_EBUSY;
     else if (base == SQLITE_NOMEM)
         code = AM_ENOMEM;
-    return am__fail(&s->err, code, "%s: %s", what,
+    return am__fail(&AM__ERR(s), code, "%s: %s", what,
                     SQ(s)->db != NULL ? sqlite3_errmsg(SQ(s)->db)
                                   : sqlite3_errstr(rc));
 }
@@ -212,7 +212,7 @@ am_status am__store_exec(am_store *s, const char *sql)
     char *msg = NULL;
     int rc = sqlite3_exec(SQ(s)->db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
-        am_status st = am__fail(&s->err,
+        am_status st = am__fail(&AM__ERR(s),
                                 (rc & 0xff) == SQLITE_BUSY ? AM_EBUSY
                                                            : AM_EIO,
                                 "database: %s", msg != NULL ? msg : "?");
@@ -235,14 +235,14 @@ am_status am__store_step_done(am_store *s, int id, const char *what)
 am_status am__store_begin(am_store *s)
 {
     if (am__store_stmt(s, Q_BEGIN) == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     return am__store_step_done(s, Q_BEGIN, "begin transaction");
 }
 
 am_status am__store_commit(am_store *s)
 {
     if (am__store_stmt(s, Q_COMMIT) == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     return am__store_step_done(s, Q_COMMIT, "commit");
 }
 
@@ -348,7 +348,7 @@ static am_status load_salt(am_store *s)
     if (rc != SQLITE_OK && rc != SQLITE_ERROR) /* ERROR: no table yet */
         return am__store_dberr(s, rc, "schema");
     if (bad != AM_OK)
-        return am__fail(&s->err, AM_EFORMAT, "store metadata: the row "
+        return am__fail(&AM__ERR(s), AM_EFORMAT, "store metadata: the row "
                         "'fts_ns_salt' of table store_meta is %s (the file "
                         "was changed outside agentmem); without it scoped "
                         "text search cannot find anything, so the store "
@@ -394,7 +394,7 @@ static am_status migrate(am_store *s)
     sqlite3_finalize(q);
     q = NULL;
     if (version > STORE_SCHEMA_VERSION) {
-        st = am__fail(&s->err, AM_EFORMAT,
+        st = am__fail(&AM__ERR(s), AM_EFORMAT,
                       "schema: store version %d is newer than this "
                       "library's %d", version, STORE_SCHEMA_VERSION);
         goto out;
@@ -457,7 +457,7 @@ static am_status sq_open(am_store *s, const char *path,
      * their pages. Measured in docs/BENCHMARKS.md (issue 5). */
     st = am__store_exec(s, "PRAGMA cache_size = -32768");
     if (st != AM_OK)
-        return am__fail(err, st, "store open '%s': %s", path, s->err.msg);
+        return am__fail(err, st, "store open '%s': %s", path, AM__ERR(s).msg);
     rc = sqlite3_create_function(q->db, "am_ns_tokens", 1,
                                  SQLITE_UTF8 | SQLITE_DETERMINISTIC |
                                      SQLITE_INNOCUOUS,
@@ -472,7 +472,7 @@ static am_status sq_open(am_store *s, const char *path,
                             "function", path);
         st = load_salt(s);
         if (st != AM_OK)
-            am__error_copy(err, &s->err);
+            am__error_copy(err, &AM__ERR(s));
         return st;
     }
     st = am__store_exec(s, "PRAGMA journal_mode = WAL");
@@ -499,11 +499,11 @@ static am_status sq_open(am_store *s, const char *path,
     /* After the journal mode and the migration: a statement here must
      * not hold a read lock while another process sets up the file. */
     if (st == AM_OK && am__sq_register_rank(q->db) != AM_OK)
-        st = am__fail(&s->err, AM_EIO, "FTS5 ranking function");
+        st = am__fail(&AM__ERR(s), AM_EIO, "FTS5 ranking function");
     if (st != AM_OK) {
-        am__error_copy(err, &s->err);
+        am__error_copy(err, &AM__ERR(s));
         if (st == AM_EIO)
-            am__fail(err, AM_EIO, "store open '%s': %s", path, s->err.msg);
+            am__fail(err, AM_EIO, "store open '%s': %s", path, AM__ERR(s).msg);
     }
     return st;
 }

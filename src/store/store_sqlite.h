@@ -61,9 +61,9 @@ void am__sq_ns_token(const am__sqlite *q, const void *enc, size_t len,
 
 #define SQ(s) ((am__sqlite *)(s)->impl)
 
-/* A statement reset and ready for binding, or NULL (detail in s->err). */
+/* A statement reset and ready for binding, or NULL (detail in AM__ERR(s)). */
 sqlite3_stmt *am__store_stmt(am_store *s, int id);
-/* Record a SQLite failure in s->err ("<what>: <sqlite message>"). */
+/* Record a SQLite failure in AM__ERR(s) ("<what>: <sqlite message>"). */
 am_status am__store_dberr(am_store *s, int rc, const char *what);
 am_status am__store_exec(am_store *s, const char *sql);
 /* Step cached statement `id` (bound by the caller) to completion. */

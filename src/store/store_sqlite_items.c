@@ -23,14 +23,14 @@ static am_status check_model(am_store *s, const am__prepared *p, size_t idx)
     int rc;
 
     if (q == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     snprintf(want, sizeof want, "%s/%zu", p->model, p->dim);
     sqlite3_bind_text(q, 1, "vec_model", -1, SQLITE_STATIC);
     rc = sqlite3_step(q);
     if (rc == SQLITE_ROW) {
         const char *have = (const char *)sqlite3_column_text(q, 0);
         if (have != NULL && strcmp(have, want) != 0) {
-            am_status st = am__fail(&s->err, AM_EINVAL,
+            am_status st = am__fail(&AM__ERR(s), AM_EINVAL,
                                     "item %zu: vector from '%s' but this "
                                     "store's index holds '%s'",
                                     idx, want, have);
@@ -45,7 +45,7 @@ static am_status check_model(am_store *s, const am__prepared *p, size_t idx)
         return am__store_dberr(s, rc, "vector model");
     q = am__store_stmt(s, Q_META_SET);
     if (q == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     sqlite3_bind_text(q, 1, "vec_model", -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, want, -1, SQLITE_TRANSIENT);
     return am__store_step_done(s, Q_META_SET, "vector model");
@@ -81,7 +81,7 @@ static am_status history_add(am_store *s, int64_t item_id, const char *event,
                                                          : Q_HIST_ADD;
     sqlite3_stmt *h = am__store_stmt(s, q);
     if (h == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     sqlite3_bind_int64(h, 1, item_id);
     sqlite3_bind_text(h, 2, event, -1, SQLITE_STATIC);
     if (old_row != NULL) {
@@ -100,7 +100,7 @@ static am_status fts_replace(am_store *s, int64_t id, sqlite3_stmt *old_row,
 {
     sqlite3_stmt *d = am__store_stmt(s, Q_FTS_DEL);
     if (d == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     sqlite3_bind_int64(d, 1, id);
     sqlite3_bind_text(d, 2, (const char *)sqlite3_column_text(old_row,
                                                               old_col),
@@ -110,7 +110,7 @@ static am_status fts_replace(am_store *s, int64_t id, sqlite3_stmt *old_row,
         return st;
     d = am__store_stmt(s, Q_FTS_ADD);
     if (d == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     sqlite3_bind_int64(d, 1, id);
     sqlite3_bind_text(d, 2, text.ptr != NULL ? text.ptr : "", (int)text.len,
                       SQLITE_STATIC);
@@ -160,7 +160,7 @@ static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
     }
     w = am__store_stmt(s, Q_ITEM_INSERT);
     if (w == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     am__store_bind_str(w, 1, enc, 1);
     am__store_bind_str(w, 2, it->key, 1);
     am__store_bind_str(w, 3, it->value, 0);
@@ -176,7 +176,7 @@ static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
         id = p->id = sqlite3_last_insert_rowid(SQ(s)->db);
         w = am__store_stmt(s, Q_FTS_ADD);
         if (w == NULL)
-            return s->err.code;
+            return AM__ERR(s).code;
         sqlite3_bind_int64(w, 1, id);
         sqlite3_bind_text(w, 2, p->text.ptr, (int)p->text.len,
                           SQLITE_STATIC);
@@ -189,7 +189,7 @@ static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
     /* The key exists (live, expired or soft-deleted): update it. */
     f = am__store_stmt(s, Q_ITEM_FIND);
     if (f == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     am__store_bind_str(f, 1, enc, 1);
     am__store_bind_str(f, 2, it->key, 1);
     rc = sqlite3_step(f);
@@ -206,7 +206,7 @@ static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
     w = am__store_stmt(s, Q_ITEM_UPDATE);
     if (w == NULL) {
         sqlite3_reset(f);
-        return s->err.code;
+        return AM__ERR(s).code;
     }
     sqlite3_bind_int64(w, 1, id);
     am__store_bind_str(w, 2, it->value, 0);
@@ -236,7 +236,7 @@ static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
 static am_status key_ok(am_store *s, am_str key)
 {
     if (key.len == 0 || key.ptr == NULL)
-        return am__fail(&s->err, AM_EINVAL, "empty key");
+        return am__fail(&AM__ERR(s), AM_EINVAL, "empty key");
     return AM_OK;
 }
 
@@ -250,14 +250,14 @@ am_status am__sq_get(am_store *s, am_ns ns, am_str key, am_buf *value)
     if (s == NULL || value == NULL)
         return AM_EINVAL;
     enc.alloc = s->alloc;
-    st = am__ns_encode(ns, 0, &enc, &s->err);
+    st = am__ns_encode(ns, 0, &enc, &AM__ERR(s));
     if (st == AM_OK)
         st = key_ok(s, key);
     if (st != AM_OK)
         goto out;
     q = am__store_stmt(s, Q_ITEM_GET);
     if (q == NULL) {
-        st = s->err.code;
+        st = AM__ERR(s).code;
         goto out;
     }
     sqlite3_bind_int64(q, 1, am_clock_now(s->clock));
@@ -271,11 +271,11 @@ am_status am__sq_get(am_store *s, am_ns ns, am_str key, am_buf *value)
         if (st == AM_OK)
             st = am_buf_reserve(value, 0);
         if (st != AM_OK)
-            st = am__fail(&s->err, AM_ENOMEM, "get: out of memory");
+            st = am__fail(&AM__ERR(s), AM_ENOMEM, "get: out of memory");
         else
             value->ptr[value->len] = '\0';
     } else if (rc == SQLITE_DONE) {
-        st = am__fail(&s->err, AM_ENOTFOUND, "get: no item '%.*s'",
+        st = am__fail(&AM__ERR(s), AM_ENOTFOUND, "get: no item '%.*s'",
                       (int)(key.len > 64 ? 64 : key.len), key.ptr);
     } else {
         st = am__store_dberr(s, rc, "get");
@@ -290,20 +290,20 @@ out:
 static am_status find_row(am_store *s, am_ns ns, am_str key, am_buf *enc,
                           sqlite3_stmt **out)
 {
-    am_status st = am__ns_encode(ns, 0, enc, &s->err);
+    am_status st = am__ns_encode(ns, 0, enc, &AM__ERR(s));
     if (st == AM_OK)
         st = key_ok(s, key);
     if (st != AM_OK)
         return st;
     sqlite3_stmt *f = am__store_stmt(s, Q_ITEM_FIND);
     if (f == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     am__store_bind_str(f, 1, (am_str){ enc->ptr, enc->len }, 1);
     am__store_bind_str(f, 2, key, 1);
     int rc = sqlite3_step(f);
     if (rc == SQLITE_DONE) {
         sqlite3_reset(f);
-        return am__fail(&s->err, AM_ENOTFOUND, "no item '%.*s'",
+        return am__fail(&AM__ERR(s), AM_ENOTFOUND, "no item '%.*s'",
                         (int)(key.len > 64 ? 64 : key.len), key.ptr);
     }
     if (rc != SQLITE_ROW) {
@@ -320,7 +320,7 @@ static am_status soft_delete(am_store *s, sqlite3_stmt *f, int64_t now,
     int64_t id = sqlite3_column_int64(f, 0);
     sqlite3_stmt *d = am__store_stmt(s, Q_ITEM_SOFTDEL);
     if (d == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     sqlite3_bind_int64(d, 1, id);
     sqlite3_bind_int64(d, 2, now);
     am_status st = am__store_step_done(s, Q_ITEM_SOFTDEL, "delete");
@@ -344,7 +344,7 @@ am_status am__sq_write(am_store *s, const am__write *w, am__prepared *ps,
     if (st == AM_OK && w->ndel > 0) {
         gone = am__alloc_array(s->alloc, w->ndel, sizeof *gone);
         if (gone == NULL)
-            st = am__fail(&s->err, AM_ENOMEM, "write: out of memory");
+            st = am__fail(&AM__ERR(s), AM_ENOMEM, "write: out of memory");
     }
     if (st == AM_OK && w->clear.count > 0) {
         st = am__sq_clear_ns(s, w->clear, NULL);
@@ -361,12 +361,12 @@ am_status am__sq_write(am_store *s, const am__write *w, am__prepared *ps,
         am_str key = w->dels[i];
         st = find_row(s, w->del_ns, key, &enc, &f);
         if (st != AM_OK && st != AM_ENOMEM) {
-            char detail[sizeof s->err.msg];
-            memcpy(detail, s->err.msg, sizeof detail);
-            st = am__fail(&s->err, st, "delete %zu: %s", i, detail);
+            char detail[sizeof AM__ERR(s).msg];
+            memcpy(detail, AM__ERR(s).msg, sizeof detail);
+            st = am__fail(&AM__ERR(s), st, "delete %zu: %s", i, detail);
         }
         if (st == AM_OK && !row_is_live(f, 3, 4, now))
-            st = am__fail(&s->err, AM_ENOTFOUND,
+            st = am__fail(&AM__ERR(s), AM_ENOTFOUND,
                           "delete %zu: no live item '%.*s'", i,
                           (int)(key.len > 64 ? 64 : key.len), key.ptr);
         if (st == AM_OK) {
@@ -409,7 +409,7 @@ am_status am__sq_delete(am_store *s, am_ns ns, am_str key)
     if (st == AM_OK)
         st = find_row(s, ns, key, &enc, &f);
     if (st == AM_OK && !row_is_live(f, 3, 4, now))
-        st = am__fail(&s->err, AM_ENOTFOUND, "delete: no live item '%.*s'",
+        st = am__fail(&AM__ERR(s), AM_ENOTFOUND, "delete: no live item '%.*s'",
                       (int)(key.len > 64 ? 64 : key.len), key.ptr);
     int64_t id = 0;
     if (st == AM_OK) {
@@ -448,14 +448,14 @@ am_status am__sq_undo(am_store *s, am_ns ns, am_str key)
     id = sqlite3_column_int64(f, 0);
     h = am__store_stmt(s, Q_HIST_LAST);
     if (h == NULL) {
-        st = s->err.code;
+        st = AM__ERR(s).code;
         goto out;
     }
     sqlite3_bind_int64(h, 1, id);
     rc = sqlite3_step(h);
     if (rc != SQLITE_ROW) {
         st = rc == SQLITE_DONE
-                 ? am__fail(&s->err, AM_ENOTFOUND, "undo: no history")
+                 ? am__fail(&AM__ERR(s), AM_ENOTFOUND, "undo: no history")
                  : am__store_dberr(s, rc, "undo");
         goto out;
     }
@@ -480,14 +480,14 @@ am_status am__sq_undo(am_store *s, am_ns ns, am_str key)
         it.no_embed = s->embedder == NULL;
         int was_live = row_is_live(f, 3, 4, now);
         sqlite3_stmt *w;
-        st = am__store_prepare(s, &it, 0, &p, &s->err);
+        st = am__store_prepare(s, &it, 0, &p, &AM__ERR(s));
         if (st != AM_OK) {
             am__store_prepared_free(s, &p);
             goto out;
         }
         w = am__store_stmt(s, Q_ITEM_UPDATE);
         if (w == NULL) {
-            st = s->err.code;
+            st = AM__ERR(s).code;
             am__store_prepared_free(s, &p);
             goto out;
         }
@@ -539,7 +539,7 @@ static am_status results_begin(am_store *s, am_results **out, am__rbuild *b,
         return AM_EINVAL;
     *out = NULL;
     if (am__rb_init(b, s->alloc) != AM_OK)
-        return am__fail(&s->err, AM_ENOMEM, "%s: out of memory", what);
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "%s: out of memory", what);
     return AM_OK;
 }
 
@@ -555,7 +555,7 @@ static am_status results_end(am_store *s, am__rbuild *b, am_status st,
     }
     *out = am__rb_finish(b);
     if (*out == NULL)
-        return am__fail(&s->err, AM_ENOMEM, "%s: out of memory", what);
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "%s: out of memory", what);
     return AM_OK;
 }
 
@@ -579,7 +579,7 @@ am_status am__sq_get_item(am_store *s, am_ns ns, am_str key,
     sqlite3_reset(f);
     q = am__store_stmt(s, Q_ITEM_ROW);
     if (q == NULL) {
-        st = s->err.code;
+        st = AM__ERR(s).code;
         goto out;
     }
     sqlite3_bind_int64(q, 1, am_clock_now(s->clock));
@@ -588,12 +588,12 @@ am_status am__sq_get_item(am_store *s, am_ns ns, am_str key,
     if (rc == SQLITE_ROW)
         st = am__rb_add_row(&b, q, 0, NULL);
     else if (rc == SQLITE_DONE)
-        st = am__fail(&s->err, AM_ENOTFOUND, "get: no live item");
+        st = am__fail(&AM__ERR(s), AM_ENOTFOUND, "get: no live item");
     else
         st = am__store_dberr(s, rc, "get");
     sqlite3_reset(q);
     if (st == AM_ENOMEM)
-        am__fail(&s->err, st, "get: out of memory");
+        am__fail(&AM__ERR(s), st, "get: out of memory");
 out:
     st = results_end(s, &b, st, out, "get");
     am_buf_free(&enc);
@@ -602,11 +602,11 @@ out:
 
 am_status am__store_ns_range(am_store *s, am_ns ns, am_buf *lo, am_buf *hi)
 {
-    am_status st = am__ns_encode(ns, 1, lo, &s->err);
+    am_status st = am__ns_encode(ns, 1, lo, &AM__ERR(s));
     if (st != AM_OK)
         return st;
     if (am__ns_upper((am_str){ lo->ptr, lo->len }, hi) != AM_OK)
-        return am__fail(&s->err, AM_ENOMEM, "namespace: out of memory");
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "namespace: out of memory");
     return AM_OK;
 }
 
@@ -628,7 +628,7 @@ am_status am__sq_list(am_store *s, am_ns ns, size_t limit, size_t offset,
         goto out;
     q = am__store_stmt(s, Q_LIST);
     if (q == NULL) {
-        st = s->err.code;
+        st = AM__ERR(s).code;
         goto out;
     }
     sqlite3_bind_int64(q, 1, am_clock_now(s->clock));
@@ -641,7 +641,7 @@ am_status am__sq_list(am_store *s, am_ns ns, size_t limit, size_t offset,
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         st = am__rb_add_row(&b, q, 0, NULL);
         if (st != AM_OK) {
-            am__fail(&s->err, st, "list: out of memory");
+            am__fail(&AM__ERR(s), st, "list: out of memory");
             break;
         }
     }
@@ -675,7 +675,7 @@ am_status am__sq_namespaces(am_store *s, am_ns prefix, size_t max_depth,
         goto out;
     q = am__store_stmt(s, Q_NS_LIST);
     if (q == NULL) {
-        st = s->err.code;
+        st = AM__ERR(s).code;
         goto out;
     }
     sqlite3_bind_int64(q, 1, am_clock_now(s->clock));
@@ -695,20 +695,20 @@ am_status am__sq_namespaces(am_store *s, am_ns prefix, size_t max_depth,
             continue;
         am_buf_clear(&prev);
         if (am_buf_append(&prev, e, cut) != AM_OK) {
-            st = am__fail(&s->err, AM_ENOMEM, "namespaces: out of memory");
+            st = am__fail(&AM__ERR(s), AM_ENOMEM, "namespaces: out of memory");
             break;
         }
         have_prev = 1;
         if (am__grow(s->alloc, (void **)&b.r->items, &b.cap,
                      b.r->count + 1, sizeof(am_item)) != AM_OK) {
-            st = am__fail(&s->err, AM_ENOMEM, "namespaces: out of memory");
+            st = am__fail(&AM__ERR(s), AM_ENOMEM, "namespaces: out of memory");
             break;
         }
         am_item *it = &b.r->items[b.r->count];
         memset(it, 0, sizeof *it);
         if (am__ns_decode((am_str){ e, cut }, &b.ar, &it->ns_parts,
                           &it->ns_count) != AM_OK) {
-            st = am__fail(&s->err, AM_ENOMEM, "namespaces: out of memory");
+            st = am__fail(&AM__ERR(s), AM_ENOMEM, "namespaces: out of memory");
             break;
         }
         it->key = it->value = it->meta = it->text = (am_str){ "", 0 };
@@ -749,12 +749,12 @@ am_status am__sq_history(am_store *s, am_ns ns, am_str key,
                                  (size_t)sqlite3_column_bytes(f, 2));
     sqlite3_reset(f);
     if (cur_value.ptr == NULL || cur_meta.ptr == NULL) {
-        st = am__fail(&s->err, AM_ENOMEM, "history: out of memory");
+        st = am__fail(&AM__ERR(s), AM_ENOMEM, "history: out of memory");
         goto out;
     }
     h = am__store_stmt(s, Q_HIST_LIST);
     if (h == NULL) {
-        st = s->err.code;
+        st = AM__ERR(s).code;
         goto out;
     }
     sqlite3_bind_int64(h, 1, id);
@@ -803,7 +803,7 @@ am_status am__sq_history(am_store *s, am_ns ns, am_str key,
         }
     }
     if (st == AM_ENOMEM)
-        am__fail(&s->err, st, "history: out of memory");
+        am__fail(&AM__ERR(s), st, "history: out of memory");
     else if (rc != SQLITE_DONE)
         st = am__store_dberr(s, rc, "history");
     sqlite3_reset(h);

@@ -97,7 +97,7 @@ am_status am__sq_delete_ns(am_store *s, am_ns ns, size_t *removed)
     size_t n = 0;
 
     if (ns.count == 0) {
-        st = am__fail(&s->err, AM_EINVAL,
+        st = am__fail(&AM__ERR(s), AM_EINVAL,
                       "delete namespace: needs at least one part");
         goto out;
     }
@@ -152,7 +152,7 @@ am_status am__sq_history_prune(am_store *s, size_t keep, size_t *removed)
     if (s == NULL)
         return AM_EINVAL;
     if (keep == 0) {
-        st = am__fail(&s->err, AM_EINVAL, "history prune: keep must be >= 1"
+        st = am__fail(&AM__ERR(s), AM_EINVAL, "history prune: keep must be >= 1"
                       " (undo needs the last entry)");
         goto out;
     }
@@ -201,7 +201,7 @@ am_status am__sq_check(am_store *s)
                             ? (const char *)sqlite3_column_text(q, 0)
                             : NULL;
         if (r == NULL || strcmp(r, "ok") != 0)
-            st = am__fail(&s->err, AM_EIO, "integrity check: %s",
+            st = am__fail(&AM__ERR(s), AM_EIO, "integrity check: %s",
                           r != NULL ? r : sqlite3_errmsg(SQ(s)->db));
     }
     sqlite3_finalize(q);
@@ -209,9 +209,9 @@ am_status am__sq_check(am_store *s)
     if (st == AM_OK &&
         am__store_exec(s, "INSERT INTO items_fts(items_fts, rank)"
                           " VALUES ('integrity-check', 1)") != AM_OK) {
-        char detail[sizeof s->err.msg];
-        memcpy(detail, s->err.msg, sizeof detail);
-        st = am__fail(&s->err, AM_EIO, "full-text index: %s", detail);
+        char detail[sizeof AM__ERR(s).msg];
+        memcpy(detail, AM__ERR(s).msg, sizeof detail);
+        st = am__fail(&AM__ERR(s), AM_EIO, "full-text index: %s", detail);
     }
     return st;
 }

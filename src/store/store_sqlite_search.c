@@ -75,7 +75,7 @@ am_status am__sq_cands_push(am_store *s, am__cands *c, int64_t id)
 {
     if (am__grow(s->alloc, (void **)&c->v, &c->cap, c->count + 1,
                  sizeof(am__cand)) != AM_OK)
-        return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
     memset(&c->v[c->count], 0, sizeof(am__cand));
     c->v[c->count].id = id;
     c->count++;
@@ -95,11 +95,11 @@ static am_status check_vec_model(am_store *s, const am_embedder *e,
     snprintf(want, sizeof want, "%s/%zu", e->id, qdim);
     sqlite3_stmt *m = am__store_stmt(s, Q_META_GET);
     if (m == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     sqlite3_bind_text(m, 1, "vec_model", -1, SQLITE_STATIC);
     if (sqlite3_step(m) == SQLITE_ROW &&
         strcmp((const char *)sqlite3_column_text(m, 0), want) != 0)
-        st = am__fail(&s->err, AM_EINVAL,
+        st = am__fail(&AM__ERR(s), AM_EINVAL,
                       "search: the index holds vectors of '%s', "
                       "the query would be embedded by '%s'",
                       (const char *)sqlite3_column_text(m, 0), want);
@@ -119,18 +119,18 @@ static am_status query_vector(am_store *s, const am_search *q,
     if (q->vec != NULL) {
         *qdim = q->dim;
         if (s->vc.count > 0 && *qdim != s->vc.dim)
-            return am__fail(&s->err, AM_EINVAL,
+            return am__fail(&AM__ERR(s), AM_EINVAL,
                             "search: query vector has %zu dimensions, "
                             "the index %zu", *qdim, s->vc.dim);
         *qv = am__alloc_array(s->alloc, *qdim > 0 ? *qdim : 1,
                               sizeof(float));
         if (*qv == NULL)
-            return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+            return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
         memcpy(*qv, q->vec, *qdim * sizeof(float));
     } else if (s->embedder != NULL && q->query.len > 0) {
         *qdim = s->embedder->dim;
         if (s->vc.count > 0 && *qdim != s->vc.dim)
-            return am__fail(&s->err, AM_EINVAL,
+            return am__fail(&AM__ERR(s), AM_EINVAL,
                             "search: embedder '%s' makes %zu dimensions, "
                             "the index holds %zu", s->embedder->id, *qdim,
                             s->vc.dim);
@@ -141,10 +141,10 @@ static am_status query_vector(am_store *s, const am_search *q,
         }
         *qv = am__alloc_array(s->alloc, *qdim, sizeof(float));
         if (*qv == NULL)
-            return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+            return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
         memcpy(*qv, qemb, *qdim * sizeof(float));
     } else if (q->mode == AM_SEARCH_VECTOR) {
-        return am__fail(&s->err, AM_EINVAL,
+        return am__fail(&AM__ERR(s), AM_EINVAL,
                         "search: vector mode needs a query vector or an "
                         "embedder");
     }
@@ -218,7 +218,7 @@ static am_status emit(am_store *s, const am__cands *all, size_t limit,
     for (size_t i = 0; i < all->count && b->r->count < limit; i++) {
         sqlite3_stmt *r = am__store_stmt(s, Q_ITEM_ROW);
         if (r == NULL)
-            return s->err.code;
+            return AM__ERR(s).code;
         sqlite3_bind_int64(r, 1, now);
         sqlite3_bind_int64(r, 2, all->v[i].id);
         int rc = sqlite3_step(r);
@@ -227,7 +227,7 @@ static am_status emit(am_store *s, const am__cands *all, size_t limit,
             am_status st = am__rb_add_row(b, r, 0, &it);
             if (st != AM_OK) {
                 sqlite3_reset(r);
-                return am__fail(&s->err, st, "search: out of memory");
+                return am__fail(&AM__ERR(s), st, "search: out of memory");
             }
             it->score = all->v[i].score;
             it->fts_score = all->v[i].fts;
@@ -279,19 +279,19 @@ am_status am__sq_search(am_store *s, const am_search *q, const float *qemb,
     int use_vec = q->mode != AM_SEARCH_TEXT;
 
     lo.alloc = hi.alloc = s->alloc;
-    st = am__ns_encode(q->ns, 1, &lo, &s->err);
+    st = am__ns_encode(q->ns, 1, &lo, &AM__ERR(s));
     if (st != AM_OK)
         goto out;
     if (am__ns_upper((am_str){ lo.ptr, lo.len }, &hi) != AM_OK) {
-        st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
         goto out;
     }
     if (q->filter.len > 0) {
-        st = am__json_parse(q->filter, "search filter", &filter, &s->err);
+        st = am__json_parse(q->filter, "search filter", &filter, &AM__ERR(s));
         if (st != AM_OK)
             goto out;
         if (!json_is_object(filter)) {
-            st = am__fail(&s->err, AM_EFORMAT,
+            st = am__fail(&AM__ERR(s), AM_EFORMAT,
                           "search filter: must be a JSON object");
             goto out;
         }

@@ -35,7 +35,7 @@ typedef struct am__cands {
     size_t count, cap;
 } am__cands;
 
-/* Append a zeroed candidate for item `id` (AM_ENOMEM in s->err). */
+/* Append a zeroed candidate for item `id` (AM_ENOMEM in AM__ERR(s)). */
 am_status am__sq_cands_push(am_store *s, am__cands *c, int64_t id);
 
 /* Is item `id` live at `now` and does its meta match `filter` (NULL: any)?

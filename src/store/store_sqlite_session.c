@@ -15,7 +15,7 @@ static am_status sess_find(am_store *s, am_str sid, int64_t *id,
 {
     sqlite3_stmt *q = am__store_stmt(s, Q_SESS_FIND);
     if (q == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     sqlite3_bind_blob(q, 1, sid.ptr, (int)sid.len, SQLITE_STATIC);
     int rc = sqlite3_step(q);
     am_status st = AM_OK;
@@ -26,10 +26,10 @@ static am_status sess_find(am_store *s, am_str sid, int64_t *id,
             st = am_buf_append(owner, sqlite3_column_blob(q, 1),
                                (size_t)sqlite3_column_bytes(q, 1));
             if (st != AM_OK)
-                st = am__fail(&s->err, AM_ENOMEM, "session: out of memory");
+                st = am__fail(&AM__ERR(s), AM_ENOMEM, "session: out of memory");
         }
     } else if (rc == SQLITE_DONE) {
-        st = am__fail(&s->err, AM_ENOTFOUND, "no session '%.*s'",
+        st = am__fail(&AM__ERR(s), AM_ENOTFOUND, "no session '%.*s'",
                       (int)(sid.len > 64 ? 64 : sid.len), sid.ptr);
     } else {
         st = am__store_dberr(s, rc, "session");
@@ -41,9 +41,9 @@ static am_status sess_find(am_store *s, am_str sid, int64_t *id,
 static am_status sid_ok(am_store *s, am_str sid)
 {
     if (sid.ptr == NULL || sid.len == 0)
-        return am__fail(&s->err, AM_EINVAL, "session: empty session id");
+        return am__fail(&AM__ERR(s), AM_EINVAL, "session: empty session id");
     if (sid.len > 1024)
-        return am__fail(&s->err, AM_EINVAL, "session: id too long");
+        return am__fail(&AM__ERR(s), AM_EINVAL, "session: id too long");
     return AM_OK;
 }
 
@@ -68,14 +68,14 @@ am_status am__sq_session_add(am_store *s, am_str user_id, am_str session_id,
     now = am_clock_now(s->clock);
     st = sid_ok(s, session_id);
     if (st == AM_OK && items == NULL && count > 0)
-        st = am__fail(&s->err, AM_EINVAL, "session add: NULL items");
+        st = am__fail(&AM__ERR(s), AM_EINVAL, "session add: NULL items");
     for (size_t i = 0; st == AM_OK && i < count; i++) {
         json_t *v = NULL;
         char what[48];
         snprintf(what, sizeof what, "session item %zu", i);
         /* AM_ENOMEM when jansson ran out of memory on a valid item. */
         st = am__json_parse_flags(items[i], JSON_DECODE_ANY, what, &v,
-                                  &s->err);
+                                  &AM__ERR(s));
         json_decref(v);
     }
     if (st == AM_OK)
@@ -86,12 +86,12 @@ am_status am__sq_session_add(am_store *s, am_str user_id, am_str session_id,
     if (st == AM_OK) {
         if (owner.len != user_id.len ||
             (owner.len > 0 && memcmp(owner.ptr, user_id.ptr, owner.len)))
-            st = am__fail(&s->err, AM_EINVAL,
+            st = am__fail(&AM__ERR(s), AM_EINVAL,
                           "session add: session belongs to another user");
     } else if (st == AM_ENOTFOUND) {
         q = am__store_stmt(s, Q_SESS_NEW);
         if (q == NULL) {
-            st = s->err.code;
+            st = AM__ERR(s).code;
             goto out;
         }
         sqlite3_bind_blob(q, 1, session_id.ptr, (int)session_id.len,
@@ -105,7 +105,7 @@ am_status am__sq_session_add(am_store *s, am_str user_id, am_str session_id,
     for (size_t i = 0; st == AM_OK && i < count; i++) {
         q = am__store_stmt(s, Q_SESS_ITEM_ADD);
         if (q == NULL) {
-            st = s->err.code;
+            st = AM__ERR(s).code;
             break;
         }
         sqlite3_bind_int64(q, 1, id);
@@ -117,7 +117,7 @@ am_status am__sq_session_add(am_store *s, am_str user_id, am_str session_id,
     if (st == AM_OK) {
         q = am__store_stmt(s, Q_SESS_TOUCH);
         if (q == NULL)
-            st = s->err.code;
+            st = AM__ERR(s).code;
         else {
             sqlite3_bind_int64(q, 1, id);
             sqlite3_bind_int64(q, 2, now);
@@ -152,7 +152,7 @@ am_status am__sq_session_get(am_store *s, am_str session_id, size_t limit,
         goto out;
     sqlite3_stmt *q = am__store_stmt(s, Q_SESS_ITEMS);
     if (q == NULL) {
-        st = s->err.code;
+        st = AM__ERR(s).code;
         goto out;
     }
     sqlite3_bind_int64(q, 1, id);
@@ -173,7 +173,7 @@ am_status am__sq_session_get(am_store *s, am_str session_id, size_t limit,
     sqlite3_reset(q);
 out:
     if (st == AM_ENOMEM)
-        am__fail(&s->err, st, "session get: out of memory");
+        am__fail(&AM__ERR(s), st, "session get: out of memory");
     return st;
 }
 
@@ -192,14 +192,14 @@ am_status am__sq_session_pop(am_store *s, am_str session_id, am_buf *out)
         goto out;
     sqlite3_stmt *q = am__store_stmt(s, Q_SESS_LAST);
     if (q == NULL) {
-        st = s->err.code;
+        st = AM__ERR(s).code;
         goto out;
     }
     sqlite3_bind_int64(q, 1, id);
     int rc = sqlite3_step(q);
     if (rc != SQLITE_ROW) {
         st = rc == SQLITE_DONE
-                 ? am__fail(&s->err, AM_ENOTFOUND, "session pop: empty")
+                 ? am__fail(&AM__ERR(s), AM_ENOTFOUND, "session pop: empty")
                  : am__store_dberr(s, rc, "session pop");
         sqlite3_reset(q);
         goto out;
@@ -212,14 +212,14 @@ am_status am__sq_session_pop(am_store *s, am_str session_id, am_buf *out)
         if (st == AM_OK)
             st = am_buf_reserve(out, 0);
         if (st != AM_OK)
-            st = am__fail(&s->err, AM_ENOMEM, "session pop: out of memory");
+            st = am__fail(&AM__ERR(s), AM_ENOMEM, "session pop: out of memory");
     }
     sqlite3_reset(q);
     if (st != AM_OK)
         goto out;
     q = am__store_stmt(s, Q_SESS_ITEM_DEL);
     if (q == NULL) {
-        st = s->err.code;
+        st = AM__ERR(s).code;
         goto out;
     }
     sqlite3_bind_int64(q, 1, item);
@@ -295,7 +295,7 @@ am_status am__sq_session_list(am_store *s, am_str user_id, am_buf *out)
                       (int)user_id.len, SQLITE_STATIC);
     arr = json_array();
     if (arr == NULL) {
-        st = am__fail(&s->err, AM_ENOMEM, "session list: out of memory");
+        st = am__fail(&AM__ERR(s), AM_ENOMEM, "session list: out of memory");
         goto out;
     }
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -308,7 +308,7 @@ am_status am__sq_session_list(am_store *s, am_str user_id, am_buf *out)
                               "updated_ms",
                               (json_int_t)sqlite3_column_int64(q, 3));
         if (o == NULL || json_array_append_new(arr, o) != 0) {
-            st = am__fail(&s->err, AM_ENOMEM, "session list: out of memory");
+            st = am__fail(&AM__ERR(s), AM_ENOMEM, "session list: out of memory");
             goto out;
         }
     }
@@ -316,7 +316,7 @@ am_status am__sq_session_list(am_store *s, am_str user_id, am_buf *out)
         st = am__store_dberr(s, rc, "session list");
         goto out;
     }
-    st = am__json_dump(arr, JSON_COMPACT, out, &s->err);
+    st = am__json_dump(arr, JSON_COMPACT, out, &AM__ERR(s));
 out:
     json_decref(arr);
     sqlite3_finalize(q);

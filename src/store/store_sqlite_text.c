@@ -89,7 +89,7 @@ static am_status fts_rows(am_store *s, const char *match, int64_t cap,
 {
     sqlite3_stmt *c = am__store_stmt(s, Q_FTS_DF);
     if (c == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     sqlite3_bind_text(c, 1, match, -1, SQLITE_STATIC);
     sqlite3_bind_int64(c, 2, cap);
     int rc = sqlite3_step(c);
@@ -148,7 +148,7 @@ static am_status prune_terms(am_store *s, am_buf *fq, size_t *terms,
         int len = snprintf(one, sizeof one, "text : %.*s%s", (int)t[i].n,
                            t[i].p, scope);
         if (len < 0 || (size_t)len >= sizeof one)
-            return am__fail(&s->err, AM_EINVAL, "search: term too long");
+            return am__fail(&AM__ERR(s), AM_EINVAL, "search: term too long");
         am_status rst = fts_rows(s, one, FTS_BUDGET + 1, &t[i].df);
         if (rst != AM_OK)
             return rst;
@@ -177,7 +177,7 @@ static am_status prune_terms(am_store *s, am_buf *fq, size_t *terms,
         st = am_buf_reserve(&out, 0);
     if (st != AM_OK) {
         am_buf_free(&out);
-        return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
     }
     out.ptr[out.len] = '\0';
     am_buf_free(fq);
@@ -212,7 +212,7 @@ am_status am__sq_text_cands(am_store *s, am_str query, am_str lo,
     st = fts_query(query, &fq, &terms);
     if (st != AM_OK) {
         am_buf_free(&fq);
-        return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
     }
     if (terms == 0) {
         am_buf_free(&fq);
@@ -286,7 +286,7 @@ am_status am__sq_text_cands(am_store *s, am_str query, am_str lo,
         fq = w;
         if (st != AM_OK) {
             am_buf_free(&fq);
-            return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+            return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
         }
     }
     /* FTS5 ranks and cuts at `lim`; rows that are dead (or, after a
@@ -300,7 +300,7 @@ am_status am__sq_text_cands(am_store *s, am_str query, am_str lo,
         int rc = SQLITE_DONE;
         if (f == NULL) {
             am_buf_free(&fq);
-            return s->err.code;
+            return AM__ERR(s).code;
         }
         out->count = 0;
         sqlite3_bind_int64(f, 1, now);
@@ -321,7 +321,7 @@ am_status am__sq_text_cands(am_store *s, am_str query, am_str lo,
                 continue;
             int ok = filter != NULL ? am__sq_qualifies(s, id, filter, now) : 1;
             if (ok < 0) {
-                st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+                st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
                 break;
             }
             if (!ok)
@@ -419,7 +419,7 @@ am_status am__sq_prf_expand(am_store *s, am_str query, const am__cands *tc,
     for (size_t i = 0; i < tc->count && i < ndocs; i++) {
         sqlite3_stmt *r = am__store_stmt(s, Q_ITEM_ROW);
         if (r == NULL)
-            return s->err.code;
+            return AM__ERR(s).code;
         sqlite3_bind_int64(r, 1, now);
         sqlite3_bind_int64(r, 2, tc->v[i].id);
         if (sqlite3_step(r) == SQLITE_ROW)

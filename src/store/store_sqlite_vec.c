@@ -140,7 +140,7 @@ am_status am__sq_vcache_load(am_store *s)
     am__vcache_free(s);
     sqlite3_stmt *q = am__store_stmt(s, Q_VEC_LOAD);
     if (q == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     am_status st = AM_OK;
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -151,14 +151,14 @@ am_status am__sq_vcache_load(am_store *s)
         if (c->dim == 0)
             c->dim = dim;
         if (dim != c->dim) {
-            st = am__fail(&s->err, AM_EFORMAT,
+            st = am__fail(&AM__ERR(s), AM_EFORMAT,
                           "vector index: item %lld has %zu dimensions, "
                           "others %zu", (long long)sqlite3_column_int64(q, 0),
                           dim, c->dim);
             break;
         }
         if (vcache_grow(s, c->count + 1) != AM_OK) {
-            st = am__fail(&s->err, AM_ENOMEM, "vector index: out of memory");
+            st = am__fail(&AM__ERR(s), AM_ENOMEM, "vector index: out of memory");
             break;
         }
         size_t i = c->count;
@@ -168,7 +168,7 @@ am_status am__sq_vcache_load(am_store *s)
         c->ns_len[i] = (size_t)sqlite3_column_bytes(q, 1);
         if (am_buf_append(&c->ns_pool, sqlite3_column_blob(q, 1),
                           c->ns_len[i]) != AM_OK) {
-            st = am__fail(&s->err, AM_ENOMEM, "vector index: out of memory");
+            st = am__fail(&AM__ERR(s), AM_ENOMEM, "vector index: out of memory");
             break;
         }
         memcpy(c->vecs + i * c->dim, sqlite3_column_blob(q, 3), bytes);
@@ -237,7 +237,7 @@ static am_status fill_known(am_store *s, const float *sc, am__cands *known)
     int64_t *pos = am__alloc_array(s->alloc, n > 0 ? n : 1,
                                    2 * sizeof(int64_t));
     if (pos == NULL)
-        return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
     for (size_t i = 0; i < n; i++) {
         pos[2 * i] = known->v[i].id;
         pos[2 * i + 1] = (int64_t)i;
@@ -272,7 +272,7 @@ am_status am__sq_vec_cands(am_store *s, const float *qv, am_str lo,
     sc = am__alloc_array(s->alloc, c->count > 0 ? c->count : 1,
                          sizeof(float));
     if (sc == NULL)
-        return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
     for (size_t i = 0; i < c->count; i++) {
         if ((c->ns_len[i] < lo.len ||
              memcmp(c->ns_pool.ptr + c->ns_off[i], lo.ptr, lo.len) != 0) ||
@@ -300,7 +300,7 @@ am_status am__sq_vec_cands(am_store *s, const float *qv, am_str lo,
             h = am__alloc_array(s->alloc, k, sizeof *h);
             hcap = h != NULL ? k : 0;
             if (h == NULL) {
-                st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+                st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
                 break;
             }
         }
@@ -326,7 +326,7 @@ am_status am__sq_vec_cands(am_store *s, const float *qv, am_str lo,
             int64_t id = c->ids[h[i].idx];
             int ok = am__sq_qualifies(s, id, filter, now);
             if (ok < 0) {
-                st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+                st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
                 break;
             }
             if (!ok)

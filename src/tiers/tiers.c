@@ -368,6 +368,9 @@ static am_status view_rec(am_tiers *t, const titem *it, am_tier_item *v)
     v->tag_count = it->ntags;
     v->extra.ptr = am__tiers_extra(it);
     v->extra.len = it->extra_len;
+    v->text = (am_buf)AM_BUF_INIT;  /* a view owns no storage */
+    v->tag_store = NULL;
+    v->tag_cap = 0;
     return AM_OK;
 }
 
@@ -434,7 +437,12 @@ am_status am_tiers_open(const am_tiers_opts *opts, am_tiers **out,
     t = am__calloc(o.alloc, 1, sizeof *t);
     if (t == NULL)
         return am__fail(err, AM_ENOMEM, "no memory for the tiers handle");
+    if (am__errtab_init(&t->errs, o.alloc) != AM_OK) {
+        am__free(o.alloc, t, sizeof *t);
+        return am__fail(err, AM_ENOMEM, "cannot create the handle's mutex");
+    }
     if (pthread_mutex_init(&t->mu, NULL) != 0) {
+        am__errtab_free(&t->errs);
         am__free(o.alloc, t, sizeof *t);
         return am__fail(err, AM_ENOMEM, "cannot create the handle's mutex");
     }
@@ -494,7 +502,7 @@ am_status am_tiers_open(const am_tiers_opts *opts, am_tiers **out,
         if (st == AM_OK)
             st = am__tiers_db_load(t);
         if (st != AM_OK) {
-            am__error_copy(err, &t->err);
+            am__error_copy(err, &AM__ERR(t));
             goto fail;
         }
     }
@@ -540,6 +548,7 @@ static void free_all(am_tiers *t)
     am_buf_free(&t->scratch);
     am_buf_free(&t->keybuf);
     pthread_mutex_destroy(&t->mu);
+    am__errtab_free(&t->errs);
     am__free(a, t, sizeof *t);
 }
 
@@ -552,7 +561,7 @@ am_status am_tiers_close(am_tiers *t, am_error *err)
     if (t->db != NULL) {
         st = am__tiers_db_flush(t);
         if (st != AM_OK)
-            am__error_copy(err, &t->err);
+            am__error_copy(err, &AM__ERR(t));
     }
     free_all(t);
     return st;
@@ -560,7 +569,7 @@ am_status am_tiers_close(am_tiers *t, am_error *err)
 
 const am_error *am_tiers_last_error(const am_tiers *t)
 {
-    return t != NULL ? &t->err : NULL;
+    return t != NULL ? am__errtab_last(&t->errs) : am__errtab_null_handle();
 }
 
 am_status am__tiers_maybe_flush(am_tiers *t)
@@ -591,7 +600,12 @@ static am_status fresh_handle(const am_tiers *t, am_tiers **out)
     *out = NULL;
     if (f == NULL)
         return AM_ENOMEM;
+    if (am__errtab_init(&f->errs, t->alloc) != AM_OK) {
+        am__free(t->alloc, f, sizeof *f);
+        return AM_ENOMEM;
+    }
     if (pthread_mutex_init(&f->mu, NULL) != 0) {
+        am__errtab_free(&f->errs);
         am__free(t->alloc, f, sizeof *f);
         return AM_ENOMEM;
     }
@@ -671,20 +685,20 @@ static am_status reload(am_tiers *t)
     am_status st = fresh_handle(t, &f);
 
     if (st != AM_OK) {
-        st = am__fail(&t->err, st, "no memory to reload the tiers");
+        st = am__fail(&AM__ERR(t), st, "no memory to reload the tiers");
         goto out;
     }
     f->db = t->db;
     st = am__tiers_db_load(f);
     f->db = NULL;
     if (st != AM_OK) {
-        am__error_copy(&t->err, &f->err);
+        am__error_copy(&AM__ERR(t), &AM__ERR(f));
         goto out;
     }
     swap_items(t, f);
     st = am__tiers_custom_rebuild(t);
     if (st != AM_OK)
-        am__fail(&t->err, st, "no memory to rebuild the custom indexes");
+        am__fail(&AM__ERR(t), st, "no memory to rebuild the custom indexes");
 out:
     if (f != NULL)
         free_all(f);
@@ -746,16 +760,16 @@ static am_status check_text(am_tiers *t, am_str s, const char *what,
     size_t bad;
 
     if (s.len > 0 && s.ptr == NULL)
-        return am__fail(&t->err, AM_EINVAL, "%s: NULL pointer with length "
+        return am__fail(&AM__ERR(t), AM_EINVAL, "%s: NULL pointer with length "
                         "%zu", what, s.len);
     if (s.len > max)
-        return am__fail(&t->err, AM_EINVAL, "%s is %zu bytes, the limit is "
+        return am__fail(&AM__ERR(t), AM_EINVAL, "%s is %zu bytes, the limit is "
                         "%zu", what, s.len, max);
     if (!am__utf8_valid(s.ptr, s.len, &bad))
-        return am__fail(&t->err, AM_EINVAL, "%s is not valid UTF-8 (byte "
+        return am__fail(&AM__ERR(t), AM_EINVAL, "%s is not valid UTF-8 (byte "
                         "%zu)", what, bad);
     if (s.len > 0 && memchr(s.ptr, '\0', s.len) != NULL)
-        return am__fail(&t->err, AM_EINVAL, "%s contains a NUL byte (byte "
+        return am__fail(&AM__ERR(t), AM_EINVAL, "%s contains a NUL byte (byte "
                         "%zu)", what,
                         (size_t)((const char *)memchr(s.ptr, '\0', s.len) -
                                  s.ptr));
@@ -765,7 +779,7 @@ static am_status check_text(am_tiers *t, am_str s, const char *what,
 am_status am__tiers_check_id(am_tiers *t, am_str id)
 {
     if (id.len == 0)
-        return am__fail(&t->err, AM_EINVAL, "id is empty");
+        return am__fail(&AM__ERR(t), AM_EINVAL, "id is empty");
     return check_text(t, id, "id", 65535);
 }
 
@@ -777,33 +791,33 @@ static am_status check_input(am_tiers *t, am_str id,
     if (st != AM_OK)
         return st;
     if (!(in->importance >= 0.0 && in->importance <= 1.0))
-        return am__fail(&t->err, AM_EINVAL, "importance %g is outside "
+        return am__fail(&AM__ERR(t), AM_EINVAL, "importance %g is outside "
                         "[0, 1]", in->importance);
     if ((unsigned)in->tier >= AM_TIER_COUNT)
-        return am__fail(&t->err, AM_EINVAL, "tier %d is not a tier",
+        return am__fail(&AM__ERR(t), AM_EINVAL, "tier %d is not a tier",
                         (int)in->tier);
     if (in->content.len > 0 && in->content.ptr == NULL)
-        return am__fail(&t->err, AM_EINVAL, "content: NULL pointer with "
+        return am__fail(&AM__ERR(t), AM_EINVAL, "content: NULL pointer with "
                         "length %zu", in->content.len);
     if (in->content.len >= UINT32_MAX)
-        return am__fail(&t->err, AM_EINVAL, "content is %zu bytes, the "
+        return am__fail(&AM__ERR(t), AM_EINVAL, "content is %zu bytes, the "
                         "limit is 4 GiB - 1", in->content.len);
     if (in->flags & ~AM_TIER_JSON)
-        return am__fail(&t->err, AM_EINVAL, "unknown flags 0x%x",
+        return am__fail(&AM__ERR(t), AM_EINVAL, "unknown flags 0x%x",
                         in->flags);
     if ((st = check_text(t, in->type, "type", 255)) != AM_OK)
         return st;
     if (in->tag_count > 255)
-        return am__fail(&t->err, AM_EINVAL, "%zu tags, the limit is 255",
+        return am__fail(&AM__ERR(t), AM_EINVAL, "%zu tags, the limit is 255",
                         in->tag_count);
     if (in->tag_count > 0 && in->tags == NULL)
-        return am__fail(&t->err, AM_EINVAL, "tags is NULL with tag_count "
+        return am__fail(&AM__ERR(t), AM_EINVAL, "tags is NULL with tag_count "
                         "%zu", in->tag_count);
     for (size_t i = 0; i < in->tag_count; i++) {
         char what[32];
         snprintf(what, sizeof what, "tag %zu", i);
         if (in->tags[i].len == 0)
-            return am__fail(&t->err, AM_EINVAL, "tag %zu is empty", i);
+            return am__fail(&AM__ERR(t), AM_EINVAL, "tag %zu is empty", i);
         if ((st = check_text(t, in->tags[i], what, 255)) != AM_OK)
             return st;
     }
@@ -817,7 +831,7 @@ static am_status check_input(am_tiers *t, am_str id,
             st = am__fail(&e, AM_EINVAL, "extra must be a JSON object");
         json_decref(v);
         if (st != AM_OK)
-            return am__fail(&t->err, st == AM_ENOMEM ? AM_ENOMEM : AM_EINVAL,
+            return am__fail(&AM__ERR(t), st == AM_ENOMEM ? AM_ENOMEM : AM_EINVAL,
                             "%s", e.msg);
     }
     if (in->flags & AM_TIER_JSON) {
@@ -826,7 +840,7 @@ static am_status check_input(am_tiers *t, am_str id,
         st = am__json_parse(in->content, "content", &v, &e);
         json_decref(v);
         if (st != AM_OK)
-            return am__fail(&t->err, st == AM_ENOMEM ? AM_ENOMEM : AM_EINVAL,
+            return am__fail(&AM__ERR(t), st == AM_ENOMEM ? AM_ENOMEM : AM_EINVAL,
                             "%s", e.msg);
     }
     return AM_OK;
@@ -946,7 +960,7 @@ am_status am_tiers_store(am_tiers *t, am_str id, const am_tier_item_in *in)
     int64_t now;
 
     if (t == NULL || in == NULL)
-        return t != NULL ? am__fail(&t->err, AM_EINVAL, "item is NULL")
+        return t != NULL ? am__fail(&AM__ERR(t), AM_EINVAL, "item is NULL")
                          : AM_EINVAL;
     pthread_mutex_lock(&t->mu);
     st = am__tiers_sync(t);
@@ -957,14 +971,14 @@ am_status am_tiers_store(am_tiers *t, am_str id, const am_tier_item_in *in)
     now = am__tiers_now(t);
     st = build_record(t, id, in, now, &rec);
     if (st != AM_OK) {
-        am__fail(&t->err, st, "no memory to store '%.*s'", (int)id.len,
+        am__fail(&AM__ERR(t), st, "no memory to store '%.*s'", (int)id.len,
                  id.ptr);
         goto out;
     }
     st = reserve_insert(t, &rec);
     if (st != AM_OK) {
         am__free(t->alloc, rec.blob, am__tiers_blob_len(&rec));
-        am__fail(&t->err, st, "no memory to store '%.*s'", (int)id.len,
+        am__fail(&AM__ERR(t), st, "no memory to store '%.*s'", (int)id.len,
                  id.ptr);
         goto out;
     }
@@ -980,8 +994,8 @@ am_status am_tiers_store(am_tiers *t, am_str id, const am_tier_item_in *in)
     t->items[slot].flags &= (uint8_t)~T_LIVE;
     st = am__tiers_custom_add(t, slot);
     if (st != AM_OK) {
-        if (t->err.code != st)
-            am__fail(&t->err, st, "custom index failed for '%.*s'",
+        if (AM__ERR(t).code != st)
+            am__fail(&AM__ERR(t), st, "custom index failed for '%.*s'",
                      (int)id.len, id.ptr);
         goto undo;
     }
@@ -991,7 +1005,7 @@ am_status am_tiers_store(am_tiers *t, am_str id, const am_tier_item_in *in)
         am__tiers_is_full(t, (am_tier)rec.tier)) {
         st = am__tiers_evict(t, (am_tier)rec.tier);
         if (st != AM_OK) {
-            am__fail(&t->err, st, "no memory to make room for '%.*s'",
+            am__fail(&AM__ERR(t), st, "no memory to make room for '%.*s'",
                      (int)id.len, id.ptr);
             goto undo;
         }
@@ -1000,14 +1014,14 @@ am_status am_tiers_store(am_tiers *t, am_str id, const am_tier_item_in *in)
     /* Demotions above may have used the room reserved for the dirty
      * list; take it again. */
     if (t->db != NULL && am__tiers_vreserve(t, &t->dirty, 1) != AM_OK) {
-        st = am__fail(&t->err, AM_ENOMEM, "no memory to store '%.*s'",
+        st = am__fail(&AM__ERR(t), AM_ENOMEM, "no memory to store '%.*s'",
                       (int)id.len, id.ptr);
         goto undo;
     }
     if (rec.tier == AM_TIER_ARCHIVE) {
         st = am__tiers_compress(t, slot);
         if (st != AM_OK) {
-            am__fail(&t->err, st, "cannot compress '%.*s' for the archive",
+            am__fail(&AM__ERR(t), st, "cannot compress '%.*s' for the archive",
                      (int)id.len, id.ptr);
             goto undo;
         }
@@ -1099,9 +1113,98 @@ static am_status lookup(am_tiers *t, am_str id, uint32_t *slot)
         return st;
     s = am__tiers_find(t, id.ptr, id.len);
     if (s < 0)
-        return am__fail(&t->err, AM_ENOTFOUND, "no item '%.*s'",
+        return am__fail(&AM__ERR(t), AM_ENOTFOUND, "no item '%.*s'",
                         (int)(id.len > 200 ? 200 : id.len), id.ptr);
     *slot = (uint32_t)s;
+    return AM_OK;
+}
+
+/* ---- Copies for the caller ---- */
+
+void am_tier_item_free(am_tier_item *item)
+{
+    const am_allocator *a;
+
+    if (item == NULL)
+        return;
+    a = item->text.alloc;
+    am__free(a, item->tag_store, item->tag_cap * sizeof(am_str));
+    am_buf_free(&item->text);
+    *item = (am_tier_item)AM_TIER_ITEM_INIT;
+    item->text.alloc = a;
+}
+
+/* Fill `info` with a copy of `it` (caller holds t->mu): the strings go
+ * into info's own storage, so nothing in it points into the handle once
+ * the lock is released; the content points into `content` when the
+ * caller asked for it (already filled). On failure `info` keeps its
+ * storage (freeable) and its other fields are unspecified. */
+static am_status copy_out(am_tiers *t, const titem *it, const am_buf *content,
+                          am_tier_item *info)
+{
+    am_tier_item v;
+    am_buf *text = &info->text;
+    bool own_content = content == NULL && it->tier != AM_TIER_ARCHIVE;
+    size_t total;
+    am_status st;
+    char *p;
+
+    if (text->ptr == NULL && text->alloc == NULL)
+        text->alloc = t->alloc;
+    st = view_rec(t, it, &v);
+    if (st != AM_OK)
+        return am__fail(&AM__ERR(t), st, "no memory to describe an item");
+    if (v.tag_count > info->tag_cap) {
+        void *q = info->tag_store;
+        st = am__grow(text->alloc, &q, &info->tag_cap, v.tag_count,
+                      sizeof(am_str));
+        if (st != AM_OK)
+            return am__fail(&AM__ERR(t), st, "no memory to copy %zu tags",
+                            v.tag_count);
+        info->tag_store = q;
+    }
+    /* One reservation, so the pointers below stay put while we copy.
+     * Sizes are bounded (ids 64 KiB, 255 tags of 255 bytes, content and
+     * extra under 4 GiB each), so the sum cannot wrap. */
+    total = v.id.len + v.type.len + v.extra.len +
+            (own_content ? v.content.len : 0);
+    for (size_t i = 0; i < v.tag_count; i++)
+        total += v.tags[i].len;
+    am_buf_clear(text);
+    if (am_buf_reserve(text, total) != AM_OK)
+        return am__fail(&AM__ERR(t), AM_ENOMEM,
+                        "no memory to copy an item out (%zu bytes)", total);
+    p = text->ptr;
+#define COPY(dst, src) \
+    do { \
+        if ((src).len > 0) \
+            memcpy(p, (src).ptr, (src).len); \
+        (dst) = (am_str){ p, (src).len }; \
+        p += (src).len; \
+    } while (0)
+    COPY(info->id, v.id);
+    COPY(info->type, v.type);
+    COPY(info->extra, v.extra);
+    for (size_t i = 0; i < v.tag_count; i++)
+        COPY(info->tag_store[i], v.tags[i]);
+    if (content != NULL)
+        info->content = (am_str){ content->ptr, content->len };
+    else if (own_content)
+        COPY(info->content, v.content);
+    else
+        info->content = (am_str){ NULL, 0 };
+#undef COPY
+    text->len = (size_t)(p - text->ptr);
+    text->ptr[text->len] = '\0';
+    info->tags = v.tag_count > 0 ? info->tag_store : NULL;
+    info->tag_count = v.tag_count;
+    info->content_len = v.content_len;
+    info->tier = v.tier;
+    info->flags = v.flags;
+    info->created_ms = v.created_ms;
+    info->accessed_ms = v.accessed_ms;
+    info->access_count = v.access_count;
+    info->importance = v.importance;
     return AM_OK;
 }
 
@@ -1119,19 +1222,14 @@ static am_status read_out(am_tiers *t, uint32_t slot, am_buf *content,
             st = am_buf_append(content, am__tiers_content(it),
                                it->stored_len);
             if (st != AM_OK)
-                am__fail(&t->err, st, "no memory for %u bytes of content",
+                am__fail(&AM__ERR(t), st, "no memory for %u bytes of content",
                          it->stored_len);
         }
         if (st != AM_OK)
             return st;
     }
-    if (info != NULL) {
-        st = view_rec(t, it, info);
-        if (st == AM_OK && content != NULL && it->tier == AM_TIER_ARCHIVE) {
-            info->content.ptr = content->ptr;
-            info->content.len = content->len;
-        }
-    }
+    if (info != NULL)
+        st = copy_out(t, it, content, info);
     return st;
 }
 
@@ -1148,7 +1246,7 @@ am_status am_tiers_retrieve(am_tiers *t, am_str id, am_buf *content,
     if (st == AM_OK) {
         st = am__tiers_touch(t, slot, am__tiers_now(t));
         if (st != AM_OK)
-            am__fail(&t->err, st, "no memory to record the access");
+            am__fail(&AM__ERR(t), st, "no memory to record the access");
     }
     if (st == AM_OK)
         st = read_out(t, slot, content, info);
@@ -1236,7 +1334,7 @@ am_status am_tiers_describe(am_tiers *t, am_str id, am_buf *out)
                             t->items[slot].stored_len,
                             (v.flags & AM_TIER_JSON) ? "true" : "false");
     if (st != AM_OK)
-        am__fail(&t->err, st, "no memory to describe the item");
+        am__fail(&AM__ERR(t), st, "no memory to describe the item");
 out:
     pthread_mutex_unlock(&t->mu);
     return st;
@@ -1254,7 +1352,7 @@ am_status am_tiers_delete(am_tiers *t, am_str id)
     if (st == AM_OK) {
         st = am__tiers_remove(t, slot);
         if (st != AM_OK)
-            am__fail(&t->err, st, "no memory to delete the item");
+            am__fail(&AM__ERR(t), st, "no memory to delete the item");
     }
     if (st == AM_OK)
         st = am__tiers_maybe_flush(t);
@@ -1288,8 +1386,8 @@ am_status am_tiers_archive(am_tiers *t, am_str id)
     st = lookup(t, id, &slot);
     if (st == AM_OK && t->items[slot].tier != AM_TIER_ARCHIVE) {
         st = am__tiers_move(t, slot, AM_TIER_ARCHIVE, AM_TIER_REASON_ARCHIVE);
-        if (st != AM_OK && t->err.code != st)
-            am__fail(&t->err, st, "cannot archive '%.*s'", (int)id.len,
+        if (st != AM_OK && AM__ERR(t).code != st)
+            am__fail(&AM__ERR(t), st, "cannot archive '%.*s'", (int)id.len,
                      id.ptr);
     }
     if (st == AM_OK)
@@ -1308,14 +1406,14 @@ am_status am_tiers_restore(am_tiers *t, am_str id)
     pthread_mutex_lock(&t->mu);
     st = lookup(t, id, &slot);
     if (st == AM_OK && t->items[slot].tier != AM_TIER_ARCHIVE)
-        st = am__fail(&t->err, AM_ESTATE, "'%.*s' is not archived (it is "
+        st = am__fail(&AM__ERR(t), AM_ESTATE, "'%.*s' is not archived (it is "
                       "in %s)", (int)id.len, id.ptr,
                       am_tier_name((am_tier)t->items[slot].tier));
     if (st == AM_OK) {
         st = am__tiers_move(t, slot, AM_TIER_SHORT_TERM,
                             AM_TIER_REASON_RESTORE);
-        if (st != AM_OK && t->err.code != st)
-            am__fail(&t->err, st, "cannot restore '%.*s'", (int)id.len,
+        if (st != AM_OK && AM__ERR(t).code != st)
+            am__fail(&AM__ERR(t), st, "cannot restore '%.*s'", (int)id.len,
                      id.ptr);
     }
     if (st == AM_OK)

@@ -50,7 +50,7 @@
 
 static am_status dbfail(am_tiers *t, const char *what)
 {
-    return am__fail(&t->err, AM_EIO, "database: %s: %s", what,
+    return am__fail(&AM__ERR(t), AM_EIO, "database: %s: %s", what,
                     t->db != NULL ? sqlite3_errmsg(t->db) : "not open");
 }
 
@@ -65,7 +65,7 @@ static am_status exec(am_tiers *t, const char *sql)
                        : AM_EIO;
 
     if (rc != SQLITE_OK) {
-        am__fail(&t->err, st, "database: %s", msg != NULL ? msg : "?");
+        am__fail(&AM__ERR(t), st, "database: %s", msg != NULL ? msg : "?");
         sqlite3_free(msg);
         return st;
     }
@@ -144,7 +144,7 @@ static am_status migrate(am_tiers *t)
         version = sqlite3_column_int(q, 0);
     sqlite3_finalize(q);
     if (version > SCHEMA_VERSION) {
-        st = am__fail(&t->err, AM_EUNSUPPORTED, "database: the tiers schema "
+        st = am__fail(&AM__ERR(t), AM_EUNSUPPORTED, "database: the tiers schema "
                       "is version %d; this build knows up to %d", version,
                       SCHEMA_VERSION);
         goto fail;
@@ -207,7 +207,7 @@ am_status am__tiers_db_open(am_tiers *t, const char *path)
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                             SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
-        st = am__fail(&t->err, AM_EIO, "cannot open database '%s': %s", path,
+        st = am__fail(&AM__ERR(t), AM_EIO, "cannot open database '%s': %s", path,
                       t->db != NULL ? sqlite3_errmsg(t->db) : "no memory");
         sqlite3_close(t->db);
         t->db = NULL;
@@ -288,7 +288,7 @@ static am_status query_max(am_tiers *t, sqlite3_stmt *q, const char *what,
     if (rc == SQLITE_ROW && *out >= 0 && *out < INT64_MAX / 2)
         return AM_OK;
     return rc == SQLITE_ROW
-               ? am__fail(&t->err, AM_EFORMAT, "database: %s %lld is out of "
+               ? am__fail(&AM__ERR(t), AM_EFORMAT, "database: %s %lld is out of "
                           "range", what, (long long)*out)
                : dbfail(t, what);
 }
@@ -368,24 +368,24 @@ static am_status load_row(am_tiers *t, sqlite3_stmt *qi, sqlite3_stmt *qs,
     if (id == NULL || id_len == 0 || id_len > 65535 || tier < 0 ||
         tier >= AM_TIER_COUNT || clen < 0 || clen >= UINT32_MAX ||
         ((tier != AM_TIER_ARCHIVE || raw) && (size_t)clen != data_len))
-        return am__fail(&t->err, AM_EFORMAT, "database: tier_items row pid "
+        return am__fail(&AM__ERR(t), AM_EFORMAT, "database: tier_items row pid "
                         "%lld is malformed (id, tier or content_len)",
                         (long long)pid);
     memset(&rec, 0, sizeof rec);
     rec.importance = sqlite3_column_double(qi, 3);
     if (!(rec.importance >= 0.0 && rec.importance <= 1.0))
-        return am__fail(&t->err, AM_EFORMAT, "database: row pid %lld: "
+        return am__fail(&AM__ERR(t), AM_EFORMAT, "database: row pid %lld: "
                         "importance %g outside [0, 1]", (long long)pid,
                         rec.importance);
     st = am__tdict_intern(t->alloc, &t->types, type != NULL ? type : "",
                           type_len, &rec.type);
     if (st == AM_OK && rec.type >= T_MAX_TYPES)
-        return am__fail(&t->err, AM_ELIMIT, "database: more than %u types",
+        return am__fail(&AM__ERR(t), AM_ELIMIT, "database: more than %u types",
                         T_MAX_TYPES);
     for (size_t off = 0; st == AM_OK && off < tags_len;) {
         size_t n = tags[off];
         if (off + 1 + n > tags_len || n == 0 || ntags == 255)
-            return am__fail(&t->err, AM_EFORMAT, "database: row pid %lld: "
+            return am__fail(&AM__ERR(t), AM_EFORMAT, "database: row pid %lld: "
                             "malformed tags at byte %zu", (long long)pid,
                             off);
         st = am__tdict_intern(t->alloc, &t->tags,
@@ -394,7 +394,7 @@ static am_status load_row(am_tiers *t, sqlite3_stmt *qi, sqlite3_stmt *qs,
         off += 1 + n;
     }
     if (st != AM_OK)
-        return am__fail(&t->err, st, "no memory to load the tiers");
+        return am__fail(&AM__ERR(t), st, "no memory to load the tiers");
     rec.pid = pid;
     rec.created_ms = sqlite3_column_int64(qi, 2);
     rec.accessed_ms = sqlite3_column_int64(qs, 2);
@@ -411,7 +411,7 @@ static am_status load_row(am_tiers *t, sqlite3_stmt *qi, sqlite3_stmt *qs,
                           (raw && tier == AM_TIER_ARCHIVE ? T_RAW : 0));
     rec.blob = am__alloc(t->alloc, am__tiers_blob_len(&rec));
     if (rec.blob == NULL)
-        return am__fail(&t->err, AM_ENOMEM, "no memory to load the tiers");
+        return am__fail(&AM__ERR(t), AM_ENOMEM, "no memory to load the tiers");
     if (ntags > 0)
         memcpy(rec.blob, tagids, 4 * ntags);
     memcpy(rec.blob + 4 * ntags, id, id_len);
@@ -424,7 +424,7 @@ static am_status load_row(am_tiers *t, sqlite3_stmt *qi, sqlite3_stmt *qs,
     if (st == AM_OK && (rec.flags & T_RAW))
         st = am__tiers_vpush(t, &t->raw_queue, slot); /* compress later */
     if (st != AM_OK)
-        return am__fail(&t->err, st, "no memory to load the tiers");
+        return am__fail(&AM__ERR(t), st, "no memory to load the tiers");
     return AM_OK;
 }
 
@@ -460,7 +460,7 @@ static am_status load_moves(am_tiers *t)
                           &from) != AM_OK ||
             am_tier_parse(am_str_c((const char *)sqlite3_column_text(q, 2)),
                           &to) != AM_OK) {
-            st = am__fail(&t->err, AM_EFORMAT, "database: malformed "
+            st = am__fail(&AM__ERR(t), AM_EFORMAT, "database: malformed "
                           "tier_moves row");
             break;
         }
@@ -469,7 +469,7 @@ static am_status load_moves(am_tiers *t)
                 reason = (am_tier_reason)k;
         m->id = am__strndup(t->alloc, id, len);
         if (m->id == NULL) {
-            st = am__fail(&t->err, AM_ENOMEM, "no memory for the move log");
+            st = am__fail(&AM__ERR(t), AM_ENOMEM, "no memory for the move log");
             break;
         }
         m->id_len = (uint16_t)len;
@@ -493,7 +493,7 @@ static am_status queue_purge(am_tiers *t, int64_t pid)
 
     if (am__grow(t->alloc, &p, &t->purge_pids.cap, t->purge_pids.len + 1,
                  sizeof(int64_t)) != AM_OK)
-        return am__fail(&t->err, AM_ENOMEM, "no memory to load the tiers");
+        return am__fail(&AM__ERR(t), AM_ENOMEM, "no memory to load the tiers");
     t->purge_pids.v = p;
     t->purge_pids.v[t->purge_pids.len++] = pid;
     if (pid >= t->next_pid)
@@ -519,7 +519,7 @@ static am_status scan_next(am_tiers *t, scan *s)
     }
     s->pid = INT64_MAX;
     return rc == SQLITE_DONE ? AM_OK
-                             : am__fail(&t->err, AM_EIO, "database: reading "
+                             : am__fail(&AM__ERR(t), AM_EIO, "database: reading "
                                         "%s: %s", s->table,
                                         sqlite3_errmsg(t->db));
 }
@@ -557,7 +557,7 @@ static am_status load_rows(am_tiers *t, scan *si, scan *ss, scan *sc)
             (st = scan_to(t, sc, pid, &has_content)) != AM_OK)
             return st;
         if (has_state && !has_content)
-            return am__fail(&t->err, AM_EFORMAT, "database: item pid %lld "
+            return am__fail(&AM__ERR(t), AM_EFORMAT, "database: item pid %lld "
                             "has no tier_content row", (long long)pid);
         st = has_state ? load_row(t, si->q, ss->q, sc->q)
                        : queue_purge(t, pid);
@@ -587,7 +587,7 @@ am_status am__tiers_db_load(am_tiers *t)
         goto out;
     if (sqlite3_step(q) == SQLITE_ROW &&
         am__tiers_presize(t, (size_t)sqlite3_column_int64(q, 0)) != AM_OK) {
-        st = am__fail(&t->err, AM_ENOMEM, "no memory to load %lld items",
+        st = am__fail(&AM__ERR(t), AM_ENOMEM, "no memory to load %lld items",
                       (long long)sqlite3_column_int64(q, 0));
         goto out;
     }
@@ -653,7 +653,7 @@ static am_status write_item(am_tiers *t, const titem *it)
             unsigned char n = (unsigned char)k->len;
             if (am_buf_append(&t->keybuf, &n, 1) != AM_OK ||
                 am_buf_append(&t->keybuf, k->s, k->len) != AM_OK)
-                return am__fail(&t->err, AM_ENOMEM, "no memory to flush");
+                return am__fail(&AM__ERR(t), AM_ENOMEM, "no memory to flush");
         }
         s = t->st_ins_item;
         sqlite3_bind_int64(s, 1, it->pid);
@@ -816,7 +816,7 @@ am_status am__tiers_db_flush(am_tiers *t)
         if (am__grow(t->alloc, &p, &t->purge_pids.cap,
                      t->purge_pids.len + t->deleted_pids.len,
                      sizeof(int64_t)) != AM_OK)
-            return am__fail(&t->err, AM_ENOMEM, "no memory to flush");
+            return am__fail(&AM__ERR(t), AM_ENOMEM, "no memory to flush");
         t->purge_pids.v = p;
     }
     sort_dirty(t);
@@ -919,7 +919,7 @@ am_status am__tiers_db_prune_moves_age(am_tiers *t, int64_t now_ms)
     sqlite3_finalize(q);
     if (rc != SQLITE_DONE)
         return (rc & 0xff) == SQLITE_BUSY
-                   ? am__fail(&t->err, AM_EBUSY, "database: busy while "
+                   ? am__fail(&AM__ERR(t), AM_EBUSY, "database: busy while "
                               "pruning tier_moves")
                    : dbfail(t, "pruning tier_moves");
     return AM_OK;

@@ -173,12 +173,12 @@ static am_status custom_one(am_tiers *t, tindex *ix, uint32_t slot)
     am_buf_clear(&t->keybuf);
     st = ix->fn(ix->ctx, &v, &t->keybuf);
     if (st != AM_OK)
-        return am__fail(&t->err, st, "index '%s': extractor failed for "
+        return am__fail(&AM__ERR(t), st, "index '%s': extractor failed for "
                         "'%.*s'", ix->name, (int)v.id.len, v.id.ptr);
     if (t->keybuf.len == 0)
         return AM_OK;
     if (t->keybuf.len > UINT32_MAX)
-        return am__fail(&t->err, AM_EINVAL, "index '%s': key too long",
+        return am__fail(&AM__ERR(t), AM_EINVAL, "index '%s': key too long",
                         ix->name);
     st = am__tdict_intern(t->alloc, &ix->keys, t->keybuf.ptr,
                           t->keybuf.len, &kid);
@@ -243,20 +243,20 @@ am_status am_tiers_add_index(am_tiers *t, const char *name,
     pthread_mutex_lock(&t->mu);
     nlen = name != NULL ? strlen(name) : 0;
     if (nlen == 0 || nlen > 64 || fn == NULL) {
-        st = am__fail(&t->err, AM_EINVAL, "index: %s",
+        st = am__fail(&AM__ERR(t), AM_EINVAL, "index: %s",
                       fn == NULL ? "extractor is NULL"
                                  : "name must be 1..64 bytes");
         goto out;
     }
     for (size_t i = 0; i < t->nindexes; i++)
         if (strcmp(t->indexes[i].name, name) == 0) {
-            st = am__fail(&t->err, AM_EEXIST, "index '%s' exists", name);
+            st = am__fail(&AM__ERR(t), AM_EEXIST, "index '%s' exists", name);
             goto out;
         }
     p = t->indexes;
     if (am__grow(t->alloc, &p, &t->indexes_cap, t->nindexes + 1,
                  sizeof(tindex)) != AM_OK) {
-        st = am__fail(&t->err, AM_ENOMEM, "no memory for index '%s'", name);
+        st = am__fail(&AM__ERR(t), AM_ENOMEM, "no memory for index '%s'", name);
         goto out;
     }
     t->indexes = p;
@@ -266,15 +266,15 @@ am_status am_tiers_add_index(am_tiers *t, const char *name,
     ix.ctx = ctx;
     ix.name = am__strndup(t->alloc, name, nlen);
     if (ix.name == NULL) {
-        st = am__fail(&t->err, AM_ENOMEM, "no memory for index '%s'", name);
+        st = am__fail(&AM__ERR(t), AM_ENOMEM, "no memory for index '%s'", name);
         goto out;
     }
     /* Build over every live item in slot order (creation order). */
     for (uint32_t s = 0; st == AM_OK && s < t->nslots; s++)
         if (t->items[s].flags & T_LIVE) {
             st = custom_one(t, &ix, s);
-            if (st == AM_ENOMEM && t->err.code != AM_ENOMEM)
-                am__fail(&t->err, st, "no memory for index '%s'", name);
+            if (st == AM_ENOMEM && AM__ERR(t).code != AM_ENOMEM)
+                am__fail(&AM__ERR(t), st, "no memory for index '%s'", name);
         }
     if (st != AM_OK) {
         free_index(t, &ix);
@@ -498,7 +498,7 @@ am_status am_tiers_search(am_tiers *t, const am_tier_query *q,
     int64_t now;
 
     if (t == NULL || q == NULL || out == NULL)
-        return t != NULL ? am__fail(&t->err, AM_EINVAL, "search: NULL "
+        return t != NULL ? am__fail(&AM__ERR(t), AM_EINVAL, "search: NULL "
                                     "argument")
                          : AM_EINVAL;
     pthread_mutex_lock(&t->mu);
@@ -508,36 +508,36 @@ am_status am_tiers_search(am_tiers *t, const am_tier_query *q,
     if (st != AM_OK)
         goto out;
     if (!(q->min_importance >= 0.0 && q->max_importance <= 1.0)) {
-        st = am__fail(&t->err, AM_EINVAL, "importance range [%g, %g] is not "
+        st = am__fail(&AM__ERR(t), AM_EINVAL, "importance range [%g, %g] is not "
                       "inside [0, 1]", q->min_importance, q->max_importance);
         goto out;
     }
     if (!(q->min_importance <= q->max_importance)) {
-        st = am__fail(&t->err, AM_EINVAL, "importance range is empty: "
+        st = am__fail(&AM__ERR(t), AM_EINVAL, "importance range is empty: "
                       "min_importance %g > max_importance %g",
                       q->min_importance, q->max_importance);
         goto out;
     }
     if (q->created_from_ms > q->created_to_ms || q->recent_days < 0) {
-        st = am__fail(&t->err, AM_EINVAL, "creation window is empty or "
+        st = am__fail(&AM__ERR(t), AM_EINVAL, "creation window is empty or "
                       "negative (from %lld, to %lld, recent_days %d)",
                       (long long)q->created_from_ms,
                       (long long)q->created_to_ms, q->recent_days);
         goto out;
     }
     if (q->tag_count > 64 || (q->tag_count > 0 && q->tags == NULL)) {
-        st = am__fail(&t->err, AM_EINVAL, "tags: %zu tags (at most 64, "
+        st = am__fail(&AM__ERR(t), AM_EINVAL, "tags: %zu tags (at most 64, "
                       "non-NULL)", q->tag_count);
         goto out;
     }
     if (q->flags & ~AM_TIER_PEEK) {
-        st = am__fail(&t->err, AM_EINVAL, "unknown search flags 0x%x",
+        st = am__fail(&AM__ERR(t), AM_EINVAL, "unknown search flags 0x%x",
                       q->flags);
         goto out;
     }
     c = am__calloc(t->alloc, 1, sizeof *c);
     if (c == NULL) {
-        st = am__fail(&t->err, AM_ENOMEM, "no memory to search");
+        st = am__fail(&AM__ERR(t), AM_ENOMEM, "no memory to search");
         goto out;
     }
     now = am__tiers_now(t);
@@ -561,7 +561,7 @@ am_status am_tiers_search(am_tiers *t, const am_tier_query *q,
             if (strcmp(t->indexes[i].name, q->index) == 0)
                 c->ix = &t->indexes[i];
         if (c->ix == NULL) {
-            st = am__fail(&t->err, AM_EINVAL, "no custom index '%s'",
+            st = am__fail(&AM__ERR(t), AM_EINVAL, "no custom index '%s'",
                           q->index);
             goto copy;
         }
@@ -608,7 +608,7 @@ am_status am_tiers_search(am_tiers *t, const am_tier_query *q,
                 void *p_ = res;                                          \
                 if (am__grow(t->alloc, &p_, &res_cap, nres + 1,          \
                              sizeof *res) != AM_OK) {                    \
-                    st = am__fail(&t->err, AM_ENOMEM, "no memory for "   \
+                    st = am__fail(&AM__ERR(t), AM_ENOMEM, "no memory for "   \
                                   "search results");                     \
                     goto copy;                                           \
                 }                                                        \
@@ -646,13 +646,13 @@ copy:
             }
         }
         if (offs == NULL || nres > out->cap) {
-            st = am__fail(&t->err, AM_ENOMEM, "no memory for search results");
+            st = am__fail(&AM__ERR(t), AM_ENOMEM, "no memory for search results");
         }
         for (size_t i = 0; st == AM_OK && i < nres; i++) {
             const titem *it = &t->items[res[i]];
             st = hits_add(out, i, am__tiers_id(it), it->id_len, &offs[i]);
             if (st != AM_OK)
-                am__fail(&t->err, st, "no memory for search results");
+                am__fail(&AM__ERR(t), st, "no memory for search results");
         }
         if (st == AM_OK) {
             for (size_t i = 0; i < nres; i++) {

@@ -17,6 +17,7 @@
 
 #include "agentmem/tiers.h"
 #include "core/core.h"
+#include "core/errtab.h"
 
 #define T_LIVE 0x01u          /* slot holds an item */
 #define T_JSON 0x02u          /* content is JSON */
@@ -108,7 +109,7 @@ typedef struct tvec32 {
 
 struct am_tiers {
     pthread_mutex_t mu;
-    am_error err;
+    am__errtab errs;    /* error detail per thread (core/errtab.h) */
     const am_allocator *alloc;
     am_clock clock;
     bool has_clock;

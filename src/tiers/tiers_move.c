@@ -308,7 +308,7 @@ am_status am_tiers_optimize(am_tiers *t, size_t *demoted)
     if (pick == NULL || pick_tier == NULL) {
         am__free(t->alloc, pick, cap * sizeof *pick);
         am__free(t->alloc, pick_tier, cap);
-        st = am__fail(&t->err, AM_ENOMEM, "no memory to optimize");
+        st = am__fail(&AM__ERR(t), AM_ENOMEM, "no memory to optimize");
         goto out;
     }
     for (int tier = AM_TIER_WORKING; tier <= AM_TIER_SHORT_TERM; tier++) {
@@ -336,7 +336,7 @@ am_status am_tiers_optimize(am_tiers *t, size_t *demoted)
         if (st == AM_OK)
             done++;
         else
-            am__fail(&t->err, st, "no memory to demote (after %zu)", done);
+            am__fail(&AM__ERR(t), st, "no memory to demote (after %zu)", done);
     }
     am__free(t->alloc, pick, cap * sizeof *pick);
     am__free(t->alloc, pick_tier, cap);
@@ -364,7 +364,7 @@ am_status am_tiers_stats(am_tiers *t, am_tier_stats out[AM_TIER_COUNT])
     pthread_mutex_lock(&t->mu);
     if (am__tiers_sync(t) != AM_OK) {
         pthread_mutex_unlock(&t->mu);
-        return t->err.code;
+        return AM__ERR(t).code;
     }
     now = am__tiers_now(t);
     for (int tier = 0; tier < AM_TIER_COUNT; tier++) {

@@ -25,10 +25,10 @@ static am_status install_frame(am_tiers *t, uint32_t slot, const char *data,
     char *nb;
 
     if (n >= UINT32_MAX)
-        return am__fail(&t->err, AM_ELIMIT, "compressed content too large");
+        return am__fail(&AM__ERR(t), AM_ELIMIT, "compressed content too large");
     nb = am__alloc(t->alloc, prefix + n);
     if (nb == NULL)
-        return am__fail(&t->err, AM_ENOMEM, "no memory for %zu compressed "
+        return am__fail(&AM__ERR(t), AM_ENOMEM, "no memory for %zu compressed "
                         "bytes", n);
     memcpy(nb, it->blob, prefix);
     memcpy(nb + prefix, data, n);
@@ -53,18 +53,18 @@ am_status am__tiers_compress(am_tiers *t, uint32_t slot)
     if (t->zc == NULL) {
         t->zc = ZSTD_createCCtx();
         if (t->zc == NULL)
-            return am__fail(&t->err, AM_ENOMEM, "cannot create a zstd "
+            return am__fail(&AM__ERR(t), AM_ENOMEM, "cannot create a zstd "
                             "compression context");
     }
     am_buf_clear(&t->scratch);
     if (am_buf_reserve(&t->scratch, bound) != AM_OK)
-        return am__fail(&t->err, AM_ENOMEM, "no memory to compress %u "
+        return am__fail(&AM__ERR(t), AM_ENOMEM, "no memory to compress %u "
                         "bytes", it->stored_len);
     n = ZSTD_compressCCtx(t->zc, t->scratch.ptr, bound,
                           am__tiers_content(it), it->stored_len,
                           t->zstd_level);
     if (ZSTD_isError(n))
-        return am__fail(&t->err, AM_EIO, "zstd: %s", ZSTD_getErrorName(n));
+        return am__fail(&AM__ERR(t), AM_EIO, "zstd: %s", ZSTD_getErrorName(n));
     return install_frame(t, slot, t->scratch.ptr, n);
 }
 
@@ -168,11 +168,11 @@ static am_status compress_jobs(am_tiers *t, zjob *jobs, size_t nj,
     for (size_t k = 0; k < nw; k++)
         total += w[k].cap;
     if (am__tiers_vreserve(t, &t->dirty, nj) != AM_OK)
-        return am__fail(&t->err, AM_ENOMEM, "no memory to archive %zu "
+        return am__fail(&AM__ERR(t), AM_ENOMEM, "no memory to archive %zu "
                         "items", nj);
     out = am__alloc(t->alloc, total);
     if (out == NULL)
-        return am__fail(&t->err, AM_ENOMEM, "no memory to archive %zu "
+        return am__fail(&AM__ERR(t), AM_ENOMEM, "no memory to archive %zu "
                         "items", nj);
     for (size_t k = 0, off = 0; k < nw; k++) {
         w[k].out = out + off;
@@ -182,7 +182,7 @@ static am_status compress_jobs(am_tiers *t, zjob *jobs, size_t nj,
             t->zcw[k] = ZSTD_createCCtx();
         w[k].cctx = t->zcw[k];
         if (w[k].cctx == NULL) {
-            st = am__fail(&t->err, AM_ENOMEM, "cannot create a zstd "
+            st = am__fail(&AM__ERR(t), AM_ENOMEM, "cannot create a zstd "
                           "compression context");
             goto done;
         }
@@ -198,7 +198,7 @@ static am_status compress_jobs(am_tiers *t, zjob *jobs, size_t nj,
     }
     for (size_t k = 0; k < nw; k++)
         if (w[k].error != 0) {
-            st = am__fail(&t->err, AM_EIO, "zstd: %s",
+            st = am__fail(&AM__ERR(t), AM_EIO, "zstd: %s",
                           ZSTD_getErrorName(w[k].error));
             goto done;
         }
@@ -247,7 +247,7 @@ am_status am__tiers_compact(am_tiers *t, size_t max_bytes)
         if (jobs == NULL) {
             jobs = am__alloc_array(t->alloc, ZBATCH, sizeof *jobs);
             if (jobs == NULL)
-                return am__fail(&t->err, AM_ENOMEM, "no memory to "
+                return am__fail(&AM__ERR(t), AM_ENOMEM, "no memory to "
                                 "compress the archive");
         }
         /* Collect a batch; stale entries are dropped on the way. */
@@ -321,17 +321,17 @@ static am_status unzstd(am_tiers *t, const titem *it, char *dst)
     if (t->zd == NULL) {
         t->zd = ZSTD_createDCtx();
         if (t->zd == NULL)
-            return am__fail(&t->err, AM_ENOMEM, "cannot create a zstd "
+            return am__fail(&AM__ERR(t), AM_ENOMEM, "cannot create a zstd "
                             "decompression context");
     }
     n = ZSTD_decompressDCtx(t->zd, dst, it->content_len,
                             am__tiers_content(it), it->stored_len);
     if (ZSTD_isError(n))
-        return am__fail(&t->err, AM_EFORMAT, "archived content of '%.*s' "
+        return am__fail(&AM__ERR(t), AM_EFORMAT, "archived content of '%.*s' "
                         "is corrupt: %s", (int)it->id_len, am__tiers_id(it),
                         ZSTD_getErrorName(n));
     if (n != it->content_len)
-        return am__fail(&t->err, AM_EFORMAT, "archived content of '%.*s' "
+        return am__fail(&AM__ERR(t), AM_EFORMAT, "archived content of '%.*s' "
                         "has %zu bytes, expected %u", (int)it->id_len,
                         am__tiers_id(it), n, it->content_len);
     return AM_OK;
@@ -343,7 +343,7 @@ am_status am__tiers_decompress(am_tiers *t, const titem *it, am_buf *out)
 
     am_buf_clear(out);
     if (am_buf_reserve(out, it->content_len) != AM_OK)
-        return am__fail(&t->err, AM_ENOMEM, "no memory for %u bytes of "
+        return am__fail(&AM__ERR(t), AM_ENOMEM, "no memory for %u bytes of "
                         "content", it->content_len);
     if (it->flags & T_RAW) {
         if (it->content_len > 0)
@@ -374,7 +374,7 @@ am_status am__tiers_uncompress_slot(am_tiers *t, uint32_t slot)
     }
     nb = am__alloc(t->alloc, prefix + it->content_len);
     if (nb == NULL)
-        return am__fail(&t->err, AM_ENOMEM, "no memory for %u bytes of "
+        return am__fail(&AM__ERR(t), AM_ENOMEM, "no memory for %u bytes of "
                         "content", it->content_len);
     st = unzstd(t, it, nb + prefix);
     if (st != AM_OK) {
@@ -422,28 +422,28 @@ static am_status add_policy(am_tiers *t, const am_tier_policy *p)
     void *v;
 
     if (nlen == 0 || nlen > 64)
-        return am__fail(&t->err, AM_EINVAL, "policy name must be 1..64 "
+        return am__fail(&AM__ERR(t), AM_EINVAL, "policy name must be 1..64 "
                         "bytes");
     if (p->condition == NULL)
-        return am__fail(&t->err, AM_EINVAL, "policy '%s': condition is "
+        return am__fail(&AM__ERR(t), AM_EINVAL, "policy '%s': condition is "
                         "NULL", p->name);
     if (p->action == NULL &&
         ((unsigned)p->builtin > AM_TIER_ACT_PROMOTE ||
          p->builtin == AM_TIER_ACT_NONE))
-        return am__fail(&t->err, AM_EINVAL, "policy '%s': no action (set "
+        return am__fail(&AM__ERR(t), AM_EINVAL, "policy '%s': no action (set "
                         "action or a builtin other than NONE)", p->name);
     for (size_t i = 0; i < t->npolicies; i++)
         if (strcmp(t->policies[i].name, p->name) == 0)
-            return am__fail(&t->err, AM_EEXIST, "policy '%s' exists",
+            return am__fail(&AM__ERR(t), AM_EEXIST, "policy '%s' exists",
                             p->name);
     v = t->policies;
     if (am__grow(t->alloc, &v, &t->policies_cap, t->npolicies + 1,
                  sizeof(tpolicy)) != AM_OK)
-        return am__fail(&t->err, AM_ENOMEM, "no memory for a policy");
+        return am__fail(&AM__ERR(t), AM_ENOMEM, "no memory for a policy");
     t->policies = v;
     np.name = am__strndup(t->alloc, p->name, nlen);
     if (np.name == NULL)
-        return am__fail(&t->err, AM_ENOMEM, "no memory for a policy");
+        return am__fail(&AM__ERR(t), AM_ENOMEM, "no memory for a policy");
     np.cond = p->condition;
     np.action = p->action;
     np.builtin = p->builtin;
@@ -491,7 +491,7 @@ am_status am_tiers_add_policy(am_tiers *t, const am_tier_policy *p)
     if (t == NULL)
         return AM_EINVAL;
     if (p == NULL)
-        return am__fail(&t->err, AM_EINVAL, "policy is NULL");
+        return am__fail(&AM__ERR(t), AM_EINVAL, "policy is NULL");
     pthread_mutex_lock(&t->mu);
     st = add_policy(t, p);
     pthread_mutex_unlock(&t->mu);
@@ -547,7 +547,7 @@ static am_status perform(am_tiers *t, uint32_t slot, am_tier_action act,
         }
         break;
     default:
-        st = am__fail(&t->err, AM_EINVAL, "policy action %d is not an "
+        st = am__fail(&AM__ERR(t), AM_EINVAL, "policy action %d is not an "
                       "action", (int)act);
     }
     return st;
@@ -562,7 +562,7 @@ am_status am_tiers_apply_policies(am_tiers *t, am_tier_policy_count *out,
     if (t == NULL)
         return AM_EINVAL;
     if (out == NULL && cap > 0)
-        return am__fail(&t->err, AM_EINVAL, "out is NULL with cap %zu", cap);
+        return am__fail(&AM__ERR(t), AM_EINVAL, "out is NULL with cap %zu", cap);
     pthread_mutex_lock(&t->mu);
     st = am__tiers_sync(t);
     if (st != AM_OK) {
@@ -612,8 +612,8 @@ am_status am_tiers_apply_policies(am_tiers *t, am_tier_policy_count *out,
                 t->items[s].tier == AM_TIER_ARCHIVE)
                 fresh[s] = 1;
         }
-        if (st != AM_OK && t->err.code != st)
-            am__fail(&t->err, st, "policy '%s' failed", p->name);
+        if (st != AM_OK && AM__ERR(t).code != st)
+            am__fail(&AM__ERR(t), st, "policy '%s' failed", p->name);
         if (i < cap)
             out[i].acted = acted;
     }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "core/errtab.h"
 #include "core/json_glue.h"
 #include "tokens/tokens_int.h"
 
@@ -237,7 +238,7 @@ void am_models_free(am_models *m)
 
 const am_error *am_models_last_error(const am_models *m)
 {
-    return m != NULL ? &m->err : NULL;
+    return m != NULL ? &m->err : am__errtab_null_handle();
 }
 
 /* ---- The built-in catalog ---- */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "core/errtab.h"
 #include "core/json_glue.h"
 #include "tokens/tokens_int.h"
 
@@ -89,7 +90,7 @@ void am_token_tracker_free(am_token_tracker *t)
 
 const am_error *am_token_tracker_last_error(const am_token_tracker *t)
 {
-    return t != NULL ? &t->err : NULL;
+    return t != NULL ? &t->err : am__errtab_null_handle();
 }
 
 /* The per-model row for `name`, created if needed (NULL on OOM). */

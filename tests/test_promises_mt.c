@@ -1,0 +1,309 @@
+/* test_promises_mt.c -- the thread-safety promises of the headers, held
+ * under ThreadSanitizer (`make tsan`).
+ *
+ * Each test shares one handle between THREADS threads that make calls
+ * which fail on purpose, with a failure that names something only that
+ * thread used (a key, an index, a byte position). After each failure the
+ * thread reads am_x_last_error() and must find its own detail: the
+ * promise is that a thread's detail stays put until its next call on the
+ * handle, whatever the others do. Results that outlive the handle's lock
+ * (a tiers item's tags and strings) are copies the caller owns, checked
+ * after other threads have reallocated the handle's buffers.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agentmem/conv.h"
+#include "agentmem/react.h"
+#include "agentmem/store.h"
+#include "agentmem/tiers.h"
+#include "agentmem/window.h"
+#include "harness.h"
+
+#define THREADS 4
+#define ROUNDS 300
+
+typedef struct job {
+    void *h;        /* the shared handle */
+    int id;
+    int failures;
+} job;
+
+/* Run `fn` on THREADS threads sharing `h`; the summed failure count. */
+static int run_threads(void *(*fn)(void *), void *h)
+{
+    pthread_t th[THREADS];
+    job jobs[THREADS];
+    int failures = 0;
+
+    for (int i = 0; i < THREADS; i++) {
+        jobs[i] = (job){ h, i, 0 };
+        CHECK_EQ(pthread_create(&th[i], NULL, fn, &jobs[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        failures += jobs[i].failures;
+    }
+    return failures;
+}
+
+/* The thread's own detail must name `want` (and keep naming it). */
+static void expect_detail(job *j, const am_error *e, am_status code,
+                          const char *want)
+{
+    if (e == NULL || e->code != code || strstr(e->msg, want) == NULL) {
+        j->failures++;
+        fprintf(stderr, "thread %d: wanted '%s' (%s), got '%s' (%s)\n",
+                j->id, want, am_status_str(code),
+                e != NULL ? e->msg : "(NULL)",
+                e != NULL ? am_status_str(e->code) : "-");
+    }
+}
+
+/* ---- Store ---- */
+
+static void *store_worker(void *arg)
+{
+    job *j = arg;
+    am_store *s = j->h;
+    am_str part = AM_STR("mt");
+    am_ns ns = { &part, 1 };
+    am_buf v = AM_BUF_INIT;
+    char key[48];
+
+    for (int i = 0; i < ROUNDS; i++) {
+        am_item_in it = { 0 };
+        snprintf(key, sizeof key, "have-%d-%d", j->id, i);
+        it.ns = ns;
+        it.key = am_str_c(key);
+        it.value = AM_STR("{\"n\":1}");
+        if (am_store_put(s, &it) != AM_OK)
+            j->failures++;
+        snprintf(key, sizeof key, "missing-%d-%d", j->id, i);
+        if (am_store_get(s, ns, am_str_c(key), &v) != AM_ENOTFOUND)
+            j->failures++;
+        const am_error *e = am_store_last_error(s);
+        /* A success by this thread does not erase its last failure. */
+        snprintf(key, sizeof key, "have-%d-%d", j->id, i);
+        if (am_store_get(s, ns, am_str_c(key), &v) != AM_OK)
+            j->failures++;
+        snprintf(key, sizeof key, "missing-%d-%d", j->id, i);
+        expect_detail(j, e, AM_ENOTFOUND, key);
+    }
+    am_buf_free(&v);
+    return NULL;
+}
+
+AM_TEST(store_errors_are_per_thread)
+{
+    am_store *s = NULL;
+
+    CHECK_OK(am_store_open(":memory:", NULL, &s, NULL));
+    CHECK_EQ(run_threads(store_worker, s), 0);
+    am_store_close(s);
+    CHECK_EQ(am_store_last_error(NULL)->code, AM_EINVAL);
+}
+
+/* ---- Tiers ---- */
+
+static void *tiers_worker(void *arg)
+{
+    job *j = arg;
+    am_tiers *t = j->h;
+    am_tier_item info = AM_TIER_ITEM_INIT;
+    am_str many[40];
+    char names[40][16], id[48];
+
+    for (int k = 0; k < 40; k++) {
+        snprintf(names[k], sizeof names[k], "t%d-%d", j->id, k);
+        many[k] = am_str_c(names[k]);
+    }
+    for (int i = 0; i < ROUNDS; i++) {
+        /* Items with more and more tags: the handle's own tag scratch
+         * grows under the other threads' feet. */
+        am_tier_item_in in = am_tier_item_in_default();
+        snprintf(id, sizeof id, "mine-%d-%d", j->id, i);
+        in.content = AM_STR("payload");
+        in.tags = many;
+        in.tag_count = 1 + (size_t)(i % 40);
+        if (am_tiers_store(t, am_str_c(id), &in) != AM_OK)
+            j->failures++;
+        if (am_tiers_retrieve(t, AM_STR("shared"), NULL, &info) != AM_OK)
+            j->failures++;
+        /* Other threads call in between; our copy must not change. */
+        am_tiers_peek(t, am_str_c(id), NULL, NULL);
+        if (info.tag_count != 3 ||
+            info.tags[0].len != 5 || memcmp(info.tags[0].ptr, "alpha", 5) ||
+            info.tags[2].len != 5 || memcmp(info.tags[2].ptr, "gamma", 5) ||
+            info.id.len != 6 || memcmp(info.id.ptr, "shared", 6) ||
+            info.content.len != 4 || memcmp(info.content.ptr, "body", 4))
+            j->failures++;
+        snprintf(id, sizeof id, "absent-%d-%d", j->id, i);
+        if (am_tiers_retrieve(t, am_str_c(id), NULL, NULL) != AM_ENOTFOUND)
+            j->failures++;
+        const am_error *e = am_tiers_last_error(t);
+        am_tiers_count(t);
+        expect_detail(j, e, AM_ENOTFOUND, id);
+    }
+    am_tier_item_free(&info);
+    return NULL;
+}
+
+AM_TEST(tiers_items_are_copies_and_errors_are_per_thread)
+{
+    am_tiers_opts o = am_tiers_opts_default();
+    am_tier_item_in in = am_tier_item_in_default();
+    am_str tags[] = { AM_STR("alpha"), AM_STR("beta"), AM_STR("gamma") };
+    am_tier_item keep = AM_TIER_ITEM_INIT;
+    am_tiers *t = NULL;
+
+    CHECK_OK(am_tiers_open(&o, &t, NULL));
+    in.content = AM_STR("body");
+    in.tags = tags;
+    in.tag_count = 3;
+    in.importance = 1.0;
+    CHECK_OK(am_tiers_store(t, AM_STR("shared"), &in));
+    CHECK_EQ(run_threads(tiers_worker, t), 0);
+    /* A copy outlives even the handle. */
+    CHECK_OK(am_tiers_peek(t, AM_STR("shared"), NULL, &keep));
+    CHECK_OK(am_tiers_close(t, NULL));
+    CHECK_MEM_EQ(keep.tags[1].ptr, keep.tags[1].len, "beta");
+    CHECK_MEM_EQ(keep.content.ptr, keep.content.len, "body");
+    am_tier_item_free(&keep);
+    CHECK_EQ(am_tiers_last_error(NULL)->code, AM_EINVAL);
+}
+
+/* ---- Conversations ---- */
+
+static void *conv_worker(void *arg)
+{
+    job *j = arg;
+    am_conv *c = j->h;
+    am_msg *m = NULL;
+    char want[48];
+
+    for (int i = 0; i < ROUNDS; i++) {
+        size_t at = 1000000u + (size_t)j->id * 10000u + (size_t)i;
+        if (am_conv_add_text(c, AM_ROLE_USER, AM_STR("hi")) != AM_OK)
+            j->failures++;
+        if (am_conv_get(c, at, &m) != AM_ENOTFOUND)
+            j->failures++;
+        const am_error *e = am_conv_last_error(c);
+        am_conv_count(c);
+        snprintf(want, sizeof want, "message %zu", at);
+        expect_detail(j, e, AM_ENOTFOUND, want);
+    }
+    return NULL;
+}
+
+AM_TEST(conv_errors_are_per_thread)
+{
+    am_conv *c = NULL;
+
+    CHECK_OK(am_conv_create(NULL, &c, NULL));
+    CHECK_EQ(run_threads(conv_worker, c), 0);
+    CHECK_EQ(am_conv_count(c), (size_t)THREADS * ROUNDS);
+    am_conv_free(c);
+    CHECK_EQ(am_conv_last_error(NULL)->code, AM_EINVAL);
+    CHECK_EQ(am_convmgr_last_error(NULL)->code, AM_EINVAL);
+}
+
+/* ---- ReAct memory ---- */
+
+static void *react_worker(void *arg)
+{
+    job *j = arg;
+    am_react *m = j->h;
+    am_buf out = AM_BUF_INIT;
+    char key[48];
+
+    for (int i = 0; i < ROUNDS; i++) {
+        snprintf(key, sizeof key, "k%d", j->id);
+        if (am_react_add_message(m, AM_STR("user"), AM_STR("hello")) !=
+                AM_OK ||
+            am_react_add_step(m, AM_STEP_THINK, AM_STR("hmm")) != AM_OK ||
+            am_react_context_set(m, am_str_c(key), AM_STR("1")) != AM_OK)
+            j->failures++;
+        am_react_message_count(m);
+        if (i % 50 == 0 && (am_react_export(m, &out) != AM_OK ||
+                            am_react_stats_json(m, &out) != AM_OK))
+            j->failures++;
+        snprintf(key, sizeof key, "unset-%d-%d", j->id, i);
+        if (am_react_context_get(m, am_str_c(key), &out) != AM_ENOTFOUND)
+            j->failures++;
+        const am_error *e = am_react_last_error(m);
+        am_react_step_count(m);
+        expect_detail(j, e, AM_ENOTFOUND, key);
+    }
+    am_buf_free(&out);
+    return NULL;
+}
+
+AM_TEST(react_memory_is_shared_between_threads)
+{
+    am_react *m = NULL;
+
+    CHECK_OK(am_react_create(NULL, &m, NULL));
+    CHECK_EQ(run_threads(react_worker, m), 0);
+    CHECK_EQ(am_react_message_count(m), (size_t)THREADS * ROUNDS);
+    CHECK_EQ(am_react_step_count(m), (size_t)THREADS * ROUNDS);
+    am_react_free(m);
+    CHECK_EQ(am_react_last_error(NULL)->code, AM_EINVAL);
+}
+
+/* ---- Memory manager ---- */
+
+static void *memory_worker(void *arg)
+{
+    job *j = arg;
+    am_memory *mem = j->h;
+    am_buf out = AM_BUF_INIT;
+    char bad[64], want[32];
+
+    for (int i = 0; i < ROUNDS / 3; i++) {
+        am_msg *msg = NULL;
+        am_msg_list ctx = AM_MSG_LIST_INIT;
+        am_memory_stats st;
+        if (am_msg_create_text(NULL, i % 2 ? AM_ROLE_ASSISTANT : AM_ROLE_USER,
+                               AM_STR("a few words of conversation"), &msg,
+                               NULL) != AM_OK ||
+            am_memory_add(mem, msg, NULL) != AM_OK ||
+            am_memory_context(mem, &ctx) != AM_OK)
+            j->failures++;
+        am_memory_stats_get(mem, &st);
+        if (i % 20 == 0 && am_memory_export(mem, &out) != AM_OK)
+            j->failures++;
+        am_msg_free(msg);
+        am_msg_list_free(&ctx);
+        /* An import that fails at a column only this thread uses. */
+        int pad = 10 + j->id * 7;
+        snprintf(bad, sizeof bad, "%*s{", pad, "");
+        if (am_memory_import(mem, am_str_c(bad)) == AM_OK)
+            j->failures++;
+        const am_error *e = am_memory_last_error(mem);
+        am_memory_compress(mem);
+        snprintf(want, sizeof want, "column %d", pad + 1);
+        if (e == NULL || strstr(e->msg, want) == NULL) {
+            j->failures++;
+            fprintf(stderr, "thread %d: wanted '%s', got '%s'\n", j->id,
+                    want, e != NULL ? e->msg : "(NULL)");
+        }
+    }
+    am_buf_free(&out);
+    return NULL;
+}
+
+AM_TEST(memory_manager_is_shared_between_threads)
+{
+    am_memory_opts o = am_memory_opts_default();
+    am_memory *mem = NULL;
+
+    o.config.max_context_tokens = 400;
+    o.config.compression_threshold = 300;
+    CHECK_OK(am_memory_create(&o, &mem, NULL));
+    CHECK_EQ(run_threads(memory_worker, mem), 0);
+    am_memory_free(mem);
+    CHECK_EQ(am_memory_last_error(NULL)->code, AM_EINVAL);
+}
+
