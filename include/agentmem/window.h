@@ -496,8 +496,7 @@ AM_API am_status am_memory_export(const am_memory *mem, am_buf *out);
  * for another model, is counted right after import). The document is
  * checked completely first: on error (AM_EFORMAT naming the field and
  * index) the manager is unchanged.
- * export -> import -> export gives the same bytes. Thread safety:
- * per-handle. */
+ * export -> import -> export gives the same bytes. Thread safety: safe. */
 AM_API am_status am_memory_import(am_memory *mem, am_str json);
 
 /* The seed's block, replacing `out`:
