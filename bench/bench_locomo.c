@@ -3,6 +3,8 @@
  *
  *   bench_locomo SPLIT.json RUNS.jsonl [--mode hybrid|text|vector]
  *                [--context N] [--no-date] [--embedder default|hash|none]
+ *                [--db TARGET]  (a store target, e.g. postgresql://...; the
+ *                                default is a private SQLite :memory:)
  *                [--vec-context N] [--w-text W --w-vec W] [--prf DOCS TERMS]
  *                [--vec-floor C] [--min-score S] [--foreign] [--scores FILE]
  *
@@ -271,6 +273,7 @@ int main(int argc, char **argv)
 {
     cfg c = { AM_SEARCH_HYBRID, 2, 1, "default", 0, 0, 0, 0, 0, 0, NULL, 0, 0,
               NULL };
+    const char *db = ":memory:";
     if (argc < 3) {
         fprintf(stderr, "usage: bench_locomo SPLIT.json RUNS.jsonl "
                         "[--mode hybrid|text|vector] [--context N] "
@@ -308,6 +311,8 @@ int main(int argc, char **argv)
             }
         } else if (strcmp(argv[i], "--no-date") == 0) {
             c.date = 0;
+        } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+            db = argv[++i];
         } else if (strcmp(argv[i], "--embedder") == 0 && i + 1 < argc) {
             c.embedder = argv[++i];
         } else {
@@ -331,7 +336,7 @@ int main(int argc, char **argv)
     o.embedder = emb;
     c.emb = emb;
     am_store *s;
-    if (am_store_open(":memory:", &o, &s, &err) != AM_OK) {
+    if (am_store_open(db, &o, &s, &err) != AM_OK) {
         fprintf(stderr, "open: %s\n", err.msg);
         return 1;
     }
