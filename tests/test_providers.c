@@ -919,3 +919,23 @@ AM_TEST(wire_bodies_and_replies_are_whole_or_an_error_when_jansson_runs_out)
 }
 
 /* The embeddings request body: the unhooked body or AM_ENOMEM. */
+
+/* A token count written as a huge double is clamped, never cast: 1e300
+ * became -2^63 (undefined behaviour, and a negative bill). */
+AM_TEST(reply_usage_as_huge_doubles_is_clamped)
+{
+    static const char reply[] =
+        "{\"choices\":[{\"message\":{\"role\":\"assistant\","
+        "\"content\":\"hi\"},\"finish_reason\":\"stop\"}],"
+        "\"usage\":{\"prompt_tokens\":12.0,\"completion_tokens\":1e300}}";
+    am_buf text = AM_BUF_INIT;
+    am_llm_result res;
+    am_error err;
+
+    memset(&res, 0, sizeof res);
+    CHECK_OK_E(am__llm_parse_reply(AM_LLM_OPENAI, am_str_c(reply), &text,
+                                   &res, &err), &err);
+    CHECK(res.usage.input_tokens == 12);
+    CHECK(res.usage.output_tokens == INT64_MAX);
+    am_buf_free(&text);
+}
