@@ -200,9 +200,9 @@ static am_status fail_result(am_store *s, const PGresult *r,
         m = PQerrorMessage(g->conn);
     one_line(m, msg, sizeof msg);
     if (PQstatus(g->conn) == CONNECTION_BAD)
-        return am__fail(&s->err, AM_EIO, "%s on %s: connection lost: %s",
+        return am__fail(&AM__ERR(s), AM_EIO, "%s on %s: connection lost: %s",
                         what, g->display, msg);
-    return am__fail(&s->err, code_of(r, g->conn), "%s on %s: %s", what,
+    return am__fail(&AM__ERR(s), code_of(r, g->conn), "%s on %s: %s", what,
                     g->display, msg);
 }
 
@@ -219,7 +219,7 @@ static am_status ensure_conn(am_store *s, const char *what)
     if (PQstatus(g->conn) != CONNECTION_OK) {
         char msg[200];
         one_line(PQerrorMessage(g->conn), msg, sizeof msg);
-        return am__fail(&s->err, AM_EIO, "%s on %s: not connected (%s)",
+        return am__fail(&AM__ERR(s), AM_EIO, "%s on %s: not connected (%s)",
                         what, g->display, msg);
     }
     return AM_OK;
@@ -256,7 +256,7 @@ am_status am__pg_run(am_store *s, const char *what, const char *sql,
 {
     PGresult *r = am__pg_exec(s, what, sql, p, 0);
     if (r == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     if (changed != NULL)
         *changed += (size_t)strtoull(PQcmdTuples(r), NULL, 10);
     PQclear(r);
@@ -271,7 +271,7 @@ am_status am__pg_begin(am_store *s)
     PGresult *r = am__pg_exec(s, "begin transaction", "BEGIN", NULL,
                               AM__PG_RETRY);
     if (r == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     PQclear(r);
     PG(s)->in_tx = 1;
     return AM_OK;
@@ -282,7 +282,7 @@ am_status am__pg_commit(am_store *s)
     PGresult *r = am__pg_exec(s, "commit", "COMMIT", NULL, 0);
     PG(s)->in_tx = 0;
     if (r == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     PQclear(r);
     return AM_OK;
 }
@@ -481,11 +481,11 @@ static am_status migrate(am_store *s, int read_only)
         r = am__pg_exec(s, "schema", "SELECT version FROM am_schema"
                         " WHERE module = 'store'", NULL, 0);
         if (r == NULL)
-            return s->err.code;
+            return AM__ERR(s).code;
         version = PQntuples(r) > 0 ? (int)am__pg_int(r, 0, 0) : 0;
         PQclear(r);
         if (version != PG_SCHEMA_VERSION)
-            return am__fail(&s->err, AM_EFORMAT, "schema on %s: store "
+            return am__fail(&AM__ERR(s), AM_EFORMAT, "schema on %s: store "
                             "version %d, this library's %d (read-only: "
                             "cannot migrate)", g->display, version,
                             PG_SCHEMA_VERSION);
@@ -503,7 +503,7 @@ static am_status migrate(am_store *s, int read_only)
     PQclear(r);
     char *ident = PQescapeIdentifier(g->conn, g->schema, strlen(g->schema));
     if (ident == NULL) {
-        am__fail(&s->err, AM_ENOMEM, "schema on %s: out of memory",
+        am__fail(&AM__ERR(s), AM_ENOMEM, "schema on %s: out of memory",
                  g->display);
         goto fail;
     }
@@ -521,7 +521,7 @@ static am_status migrate(am_store *s, int read_only)
     version = PQntuples(r) > 0 ? (int)am__pg_int(r, 0, 0) : 0;
     PQclear(r);
     if (version > PG_SCHEMA_VERSION) {
-        am__fail(&s->err, AM_EFORMAT, "schema on %s: store version %d is "
+        am__fail(&AM__ERR(s), AM_EFORMAT, "schema on %s: store version %d is "
                  "newer than this library's %d", g->display, version,
                  PG_SCHEMA_VERSION);
         goto fail;
@@ -546,7 +546,7 @@ static am_status migrate(am_store *s, int read_only)
     return am__pg_commit(s);
 fail:
     am__pg_rollback(s);
-    return s->err.code;
+    return AM__ERR(s).code;
 }
 
 /* ---- Open and close ---- */
@@ -621,7 +621,7 @@ static am_status pg_open(am_store *s, const char *target,
                         PQserverVersion(g->conn) % 10000);
     st = migrate(s, o->read_only);
     if (st != AM_OK) {
-        am__error_copy(err, &s->err);
+        am__error_copy(err, &AM__ERR(s));
         return st;
     }
     return AM_OK;

@@ -57,7 +57,7 @@ void am__pgp_textfmt(am__pgp *p, const char *v);
                         * BEGIN outside a transaction) */
 
 /* Run `sql` with `p` (may be NULL); binary results. Returns the result on
- * success (free with PQclear) or NULL with s->err set to "<what> on
+ * success (free with PQclear) or NULL with AM__ERR(s) set to "<what> on
  * <target>: <server message>". Reconnects first when the connection was
  * lost and no transaction is open. */
 PGresult *am__pg_exec(am_store *s, const char *what, const char *sql,

@@ -46,12 +46,12 @@ static am_status check_model(am_store *s, const am__prepared *p, size_t idx)
                               " 'vec_model'",
                               &q, 0);
     if (r == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     am_status st = AM_OK;
     if (PQntuples(r) > 0) {
         am_str have = am__pg_str(r, 0, 0);
         if (have.len != strlen(want) || memcmp(have.ptr, want, have.len))
-            st = am__fail(&s->err, AM_EINVAL, "item %zu: vector from '%s' "
+            st = am__fail(&AM__ERR(s), AM_EINVAL, "item %zu: vector from '%s' "
                           "but this store's index holds '%.*s'", idx, want,
                           (int)have.len, have.ptr);
     }
@@ -107,12 +107,12 @@ static PGresult *lock_row(am_store *s, am_str enc, am_str key, am_status *st)
                               " expires_ms, created_ms FROM items WHERE"
                               " ns = $1 AND key = $2 FOR UPDATE", &p, 0);
     if (r == NULL) {
-        *st = s->err.code;
+        *st = AM__ERR(s).code;
         return NULL;
     }
     if (PQntuples(r) == 0) {
         PQclear(r);
-        *st = am__fail(&s->err, AM_ENOTFOUND, "no item '%.*s'",
+        *st = am__fail(&AM__ERR(s), AM_ENOTFOUND, "no item '%.*s'",
                        (int)(key.len > 64 ? 64 : key.len), key.ptr);
         return NULL;
     }
@@ -178,7 +178,7 @@ static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
             return st;
     }
     if (am__pg_text((am_str){ p->text.ptr, p->text.len }, text) != AM_OK)
-        return am__fail(&s->err, AM_ENOMEM, "put: out of memory");
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "put: out of memory");
     am__pgp_str(&q, enc);
     am__pgp_str(&q, it->key);
     bind_content(&q, it->value, p->meta, text, expires, p);
@@ -191,7 +191,7 @@ static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
                               " $10, $10) ON CONFLICT (ns, key) DO NOTHING"
                               " RETURNING id", &q, 0);
     if (r == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     if (PQntuples(r) == 1) {
         p->id = am__pg_int(r, 0, 0);
         PQclear(r);
@@ -216,7 +216,7 @@ static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
 static am_status key_ok(am_store *s, am_str key)
 {
     if (key.len == 0 || key.ptr == NULL)
-        return am__fail(&s->err, AM_EINVAL, "empty key");
+        return am__fail(&AM__ERR(s), AM_EINVAL, "empty key");
     return AM_OK;
 }
 
@@ -240,7 +240,7 @@ static PGresult *live_row(am_store *s, am_ns ns, am_str key, am_buf *enc,
                           int64_t now, const char *what, am_status *st)
 {
     PGresult *r;
-    *st = am__ns_encode(ns, 0, enc, &s->err);
+    *st = am__ns_encode(ns, 0, enc, &AM__ERR(s));
     if (*st == AM_OK)
         *st = key_ok(s, key);
     if (*st != AM_OK)
@@ -249,7 +249,7 @@ static PGresult *live_row(am_store *s, am_ns ns, am_str key, am_buf *enc,
     if (r != NULL && !row_is_live(r, 3, 4, now)) {
         PQclear(r);
         r = NULL;
-        *st = am__fail(&s->err, AM_ENOTFOUND, "%s: no live item '%.*s'",
+        *st = am__fail(&AM__ERR(s), AM_ENOTFOUND, "%s: no live item '%.*s'",
                        what, (int)(key.len > 64 ? 64 : key.len), key.ptr);
     }
     return r;
@@ -274,9 +274,9 @@ am_status am__pg_write(am_store *s, const am__write *w, am__prepared *ps,
         PGresult *r = live_row(s, w->del_ns, w->dels[i], &enc, now, "delete",
                                &st);
         if (r == NULL && st != AM_ENOMEM) {
-            char detail[sizeof s->err.msg];
-            memcpy(detail, s->err.msg, sizeof detail);
-            st = am__fail(&s->err, st, "delete %zu: %s", i, detail);
+            char detail[sizeof AM__ERR(s).msg];
+            memcpy(detail, AM__ERR(s).msg, sizeof detail);
+            st = am__fail(&AM__ERR(s), st, "delete %zu: %s", i, detail);
         }
         if (r != NULL) {
             st = soft_delete(s, r, now, s->actor);
@@ -303,7 +303,7 @@ am_status am__pg_get(am_store *s, am_ns ns, am_str key, am_buf *value)
     if (value == NULL)
         return AM_EINVAL;
     enc.alloc = s->alloc;
-    st = am__ns_encode(ns, 0, &enc, &s->err);
+    st = am__ns_encode(ns, 0, &enc, &AM__ERR(s));
     if (st == AM_OK)
         st = key_ok(s, key);
     if (st != AM_OK)
@@ -315,11 +315,11 @@ am_status am__pg_get(am_store *s, am_ns ns, am_str key, am_buf *value)
                               " $1 AND key = $2 AND " LIVE("3"), &p,
                               AM__PG_RETRY);
     if (r == NULL) {
-        st = s->err.code;
+        st = AM__ERR(s).code;
         goto out;
     }
     if (PQntuples(r) == 0) {
-        st = am__fail(&s->err, AM_ENOTFOUND, "get: no item '%.*s'",
+        st = am__fail(&AM__ERR(s), AM_ENOTFOUND, "get: no item '%.*s'",
                       (int)(key.len > 64 ? 64 : key.len), key.ptr);
     } else {
         am_str v = am__pg_str(r, 0, 0);
@@ -328,7 +328,7 @@ am_status am__pg_get(am_store *s, am_ns ns, am_str key, am_buf *value)
         if (st == AM_OK)
             st = am_buf_reserve(value, 0);
         if (st != AM_OK)
-            st = am__fail(&s->err, AM_ENOMEM, "get: out of memory");
+            st = am__fail(&AM__ERR(s), AM_ENOMEM, "get: out of memory");
         else
             value->ptr[value->len] = '\0';
     }
@@ -346,10 +346,10 @@ am_status am__pg_delete(am_store *s, am_ns ns, am_str key)
     w.dels = &key;
     w.ndel = 1;
     am_status st = am__pg_write(s, &w, NULL, am_clock_now(s->clock));
-    if (st != AM_OK && strncmp(s->err.msg, "delete 0: ", 10) == 0) {
-        char detail[sizeof s->err.msg];
-        memcpy(detail, s->err.msg + 10, sizeof detail - 10);
-        am__fail(&s->err, st, "%s", detail);
+    if (st != AM_OK && strncmp(AM__ERR(s).msg, "delete 0: ", 10) == 0) {
+        char detail[sizeof AM__ERR(s).msg];
+        memcpy(detail, AM__ERR(s).msg + 10, sizeof detail - 10);
+        am__fail(&AM__ERR(s), st, "%s", detail);
     }
     return st;
 }
@@ -363,7 +363,7 @@ am_status am__pg_undo(am_store *s, am_ns ns, am_str key)
     am__pgp p = { .n = 0 };
 
     enc.alloc = text.alloc = s->alloc;
-    st = am__ns_encode(ns, 0, &enc, &s->err);
+    st = am__ns_encode(ns, 0, &enc, &AM__ERR(s));
     if (st == AM_OK)
         st = key_ok(s, key);
     if (st == AM_OK)
@@ -379,11 +379,11 @@ am_status am__pg_undo(am_store *s, am_ns ns, am_str key)
                     " item_history WHERE item_id = $1 ORDER BY seq DESC"
                     " LIMIT 1", &p, 0);
     if (h == NULL) {
-        st = s->err.code;
+        st = AM__ERR(s).code;
         goto out;
     }
     if (PQntuples(h) == 0) {
-        st = am__fail(&s->err, AM_ENOTFOUND, "undo: no history");
+        st = am__fail(&AM__ERR(s), AM_ENOTFOUND, "undo: no history");
         goto out;
     }
     am_str event = am__pg_str(h, 0, 0);
@@ -403,11 +403,11 @@ am_status am__pg_undo(am_store *s, am_ns ns, am_str key)
         it.meta = am__pg_str(h, 0, 2);
         it.no_embed = s->embedder == NULL;
         int was_live = row_is_live(f, 3, 4, now);
-        st = am__store_prepare(s, &it, 0, &pr, &s->err);
+        st = am__store_prepare(s, &it, 0, &pr, &AM__ERR(s));
         if (st == AM_OK &&
             am__pg_text((am_str){ pr.text.ptr, pr.text.len }, &text) !=
                 AM_OK)
-            st = am__fail(&s->err, AM_ENOMEM, "undo: out of memory");
+            st = am__fail(&AM__ERR(s), AM_ENOMEM, "undo: out of memory");
         if (st == AM_OK)
             st = update_row(s, id, it.value, pr.meta, &text,
                             am__pg_int(f, 0, 5), now, 0, &pr);
@@ -440,7 +440,7 @@ static am_status results_begin(am_store *s, am_results **out, am__rbuild *b,
         return AM_EINVAL;
     *out = NULL;
     if (am__rb_init(b, s->alloc) != AM_OK)
-        return am__fail(&s->err, AM_ENOMEM, "%s: out of memory", what);
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "%s: out of memory", what);
     return AM_OK;
 }
 
@@ -453,7 +453,7 @@ static am_status results_end(am_store *s, am__rbuild *b, am_status st,
     }
     *out = am__rb_finish(b);
     if (*out == NULL)
-        return am__fail(&s->err, AM_ENOMEM, "%s: out of memory", what);
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "%s: out of memory", what);
     return AM_OK;
 }
 
@@ -469,7 +469,7 @@ am_status am__pg_get_item(am_store *s, am_ns ns, am_str key,
     if (st != AM_OK)
         return st;
     enc.alloc = s->alloc;
-    st = am__ns_encode(ns, 0, &enc, &s->err);
+    st = am__ns_encode(ns, 0, &enc, &AM__ERR(s));
     if (st == AM_OK)
         st = key_ok(s, key);
     if (st != AM_OK)
@@ -481,16 +481,16 @@ am_status am__pg_get_item(am_store *s, am_ns ns, am_str key,
                               LIVE("3") " FROM items WHERE ns = $1 AND"
                               " key = $2", &p, AM__PG_RETRY);
     if (r == NULL) {
-        st = s->err.code;
+        st = AM__ERR(s).code;
         goto out;
     }
     if (PQntuples(r) == 0)
-        st = am__fail(&s->err, AM_ENOTFOUND, "no item '%.*s'",
+        st = am__fail(&AM__ERR(s), AM_ENOTFOUND, "no item '%.*s'",
                       (int)(key.len > 64 ? 64 : key.len), key.ptr);
     else if (!am__pg_int(r, 0, 8))
-        st = am__fail(&s->err, AM_ENOTFOUND, "get: no live item");
+        st = am__fail(&AM__ERR(s), AM_ENOTFOUND, "get: no live item");
     else if (am__pg_rb_add_row(&b, r, 0, 0, NULL) != AM_OK)
-        st = am__fail(&s->err, AM_ENOMEM, "get: out of memory");
+        st = am__fail(&AM__ERR(s), AM_ENOMEM, "get: out of memory");
     PQclear(r);
 out:
     st = results_end(s, &b, st, out, "get");
@@ -501,11 +501,11 @@ out:
 /* The encoded range [lo, hi) of namespace prefix `ns` (root allowed). */
 static am_status ns_range(am_store *s, am_ns ns, am_buf *lo, am_buf *hi)
 {
-    am_status st = am__ns_encode(ns, 1, lo, &s->err);
+    am_status st = am__ns_encode(ns, 1, lo, &AM__ERR(s));
     if (st != AM_OK)
         return st;
     if (am__ns_upper((am_str){ lo->ptr, lo->len }, hi) != AM_OK)
-        return am__fail(&s->err, AM_ENOMEM, "namespace: out of memory");
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "namespace: out of memory");
     return AM_OK;
 }
 
@@ -536,12 +536,12 @@ am_status am__pg_list(am_store *s, am_ns ns, size_t limit, size_t offset,
                               " ORDER BY ns, key LIMIT $4 OFFSET $5", &p,
                               AM__PG_RETRY);
     if (r == NULL) {
-        st = s->err.code;
+        st = AM__ERR(s).code;
         goto out;
     }
     for (int i = 0; i < PQntuples(r) && st == AM_OK; i++)
         if (am__pg_rb_add_row(&b, r, i, 0, NULL) != AM_OK)
-            st = am__fail(&s->err, AM_ENOMEM, "list: out of memory");
+            st = am__fail(&AM__ERR(s), AM_ENOMEM, "list: out of memory");
     PQclear(r);
 out:
     st = results_end(s, &b, st, out, "list");
@@ -575,7 +575,7 @@ am_status am__pg_namespaces(am_store *s, am_ns prefix, size_t max_depth,
                               " items WHERE ns >= $1 AND ns < $2 AND "
                               LIVE("3") " ORDER BY ns", &p, AM__PG_RETRY);
     if (r == NULL) {
-        st = s->err.code;
+        st = AM__ERR(s).code;
         goto out;
     }
     for (int row = 0; row < PQntuples(r) && b.r->count < limit; row++) {
@@ -594,14 +594,14 @@ am_status am__pg_namespaces(am_store *s, am_ns prefix, size_t max_depth,
         prev = (am_str){ e.ptr, cut };
         if (am__grow(s->alloc, (void **)&b.r->items, &b.cap,
                      b.r->count + 1, sizeof(am_item)) != AM_OK) {
-            st = am__fail(&s->err, AM_ENOMEM, "namespaces: out of memory");
+            st = am__fail(&AM__ERR(s), AM_ENOMEM, "namespaces: out of memory");
             break;
         }
         am_item *it = &b.r->items[b.r->count];
         memset(it, 0, sizeof *it);
         if (am__ns_decode(prev, &b.ar, &it->ns_parts, &it->ns_count) !=
             AM_OK) {
-            st = am__fail(&s->err, AM_ENOMEM, "namespaces: out of memory");
+            st = am__fail(&AM__ERR(s), AM_ENOMEM, "namespaces: out of memory");
             break;
         }
         it->key = it->value = it->meta = it->text = (am_str){ "", 0 };
@@ -629,7 +629,7 @@ am_status am__pg_history(am_store *s, am_ns ns, am_str key,
     if (st != AM_OK)
         return st;
     enc.alloc = s->alloc;
-    st = am__ns_encode(ns, 0, &enc, &s->err);
+    st = am__ns_encode(ns, 0, &enc, &AM__ERR(s));
     if (st == AM_OK)
         st = key_ok(s, key);
     if (st != AM_OK)
@@ -646,11 +646,11 @@ am_status am__pg_history(am_store *s, am_ns ns, am_str key,
                     " h.old_meta, h.seq FROM item_history h, i"
                     " WHERE h.item_id = i.id ORDER BY 6", &p, AM__PG_RETRY);
     if (r == NULL) {
-        st = s->err.code;
+        st = AM__ERR(s).code;
         goto out;
     }
     if (PQntuples(r) == 0) {
-        st = am__fail(&s->err, AM_ENOTFOUND, "no item '%.*s'",
+        st = am__fail(&AM__ERR(s), AM_ENOTFOUND, "no item '%.*s'",
                       (int)(key.len > 64 ? 64 : key.len), key.ptr);
         goto out;
     }
@@ -703,7 +703,7 @@ am_status am__pg_history(am_store *s, am_ns ns, am_str key,
         }
     }
     if (st == AM_ENOMEM)
-        am__fail(&s->err, st, "history: out of memory");
+        am__fail(&AM__ERR(s), st, "history: out of memory");
 out:
     PQclear(r);
     st = results_end(s, &b, st, out, "history");

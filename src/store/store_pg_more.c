@@ -54,10 +54,10 @@ am_status am__pg_clear_ns(am_store *s, am_ns ns, size_t *removed)
     am_status st;
 
     lo.alloc = hi.alloc = s->alloc;
-    st = am__ns_encode(ns, 1, &lo, &s->err);
+    st = am__ns_encode(ns, 1, &lo, &AM__ERR(s));
     if (st == AM_OK &&
         am__ns_upper((am_str){ lo.ptr, lo.len }, &hi) != AM_OK)
-        st = am__fail(&s->err, AM_ENOMEM, "namespace: out of memory");
+        st = am__fail(&AM__ERR(s), AM_ENOMEM, "namespace: out of memory");
     if (st == AM_OK) {
         am__pgp_bytes(&p, lo.ptr, lo.len);
         am__pgp_bytes(&p, hi.ptr, hi.len);
@@ -78,7 +78,7 @@ am_status am__pg_delete_ns(am_store *s, am_ns ns, size_t *removed)
     size_t n = 0;
 
     if (ns.count == 0) {
-        st = am__fail(&s->err, AM_EINVAL,
+        st = am__fail(&AM__ERR(s), AM_EINVAL,
                       "delete namespace: needs at least one part");
         goto out;
     }
@@ -128,7 +128,7 @@ am_status am__pg_history_prune(am_store *s, size_t keep, size_t *removed)
     am__pgp p = { .n = 0 };
 
     if (keep == 0) {
-        st = am__fail(&s->err, AM_EINVAL, "history prune: keep must be >= 1"
+        st = am__fail(&AM__ERR(s), AM_EINVAL, "history prune: keep must be >= 1"
                       " (undo needs the last entry)");
         goto out;
     }
@@ -186,11 +186,11 @@ am_status am__pg_check(am_store *s)
         PGresult *r = am__pg_exec(s, "integrity check", checks[i].sql, NULL,
                                   AM__PG_RETRY);
         if (r == NULL)
-            return s->err.code;
+            return AM__ERR(s).code;
         long long bad = (long long)am__pg_int(r, 0, 0);
         PQclear(r);
         if (bad != 0)
-            return am__fail(&s->err, AM_EIO, "integrity check on %s: %s "
+            return am__fail(&AM__ERR(s), AM_EIO, "integrity check on %s: %s "
                             "(%lld)", PG(s)->display, checks[i].what, bad);
     }
     return AM_OK;
@@ -201,9 +201,9 @@ am_status am__pg_check(am_store *s)
 static am_status sid_ok(am_store *s, am_str sid)
 {
     if (sid.ptr == NULL || sid.len == 0)
-        return am__fail(&s->err, AM_EINVAL, "session: empty session id");
+        return am__fail(&AM__ERR(s), AM_EINVAL, "session: empty session id");
     if (sid.len > 1024)
-        return am__fail(&s->err, AM_EINVAL, "session: id too long");
+        return am__fail(&AM__ERR(s), AM_EINVAL, "session: id too long");
     return AM_OK;
 }
 
@@ -220,10 +220,10 @@ static am_status sess_find(am_store *s, am_str sid, int lock, int64_t *id,
                                      " WHERE session_id = $1",
                               &p, lock ? 0 : AM__PG_RETRY);
     if (r == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     if (PQntuples(r) == 0) {
         PQclear(r);
-        return am__fail(&s->err, AM_ENOTFOUND, "no session '%.*s'",
+        return am__fail(&AM__ERR(s), AM_ENOTFOUND, "no session '%.*s'",
                         (int)(sid.len > 64 ? 64 : sid.len), sid.ptr);
     }
     *id = am__pg_int(r, 0, 0);
@@ -244,13 +244,13 @@ am_status am__pg_session_add(am_store *s, am_str user_id, am_str session_id,
 
     st = sid_ok(s, session_id);
     if (st == AM_OK && items == NULL && count > 0)
-        st = am__fail(&s->err, AM_EINVAL, "session add: NULL items");
+        st = am__fail(&AM__ERR(s), AM_EINVAL, "session add: NULL items");
     for (size_t i = 0; st == AM_OK && i < count; i++) {
         json_t *v = NULL;
         char what[48];
         snprintf(what, sizeof what, "session item %zu", i);
         st = am__json_parse_flags(items[i], JSON_DECODE_ANY, what, &v,
-                                  &s->err);
+                                  &AM__ERR(s));
         json_decref(v);
     }
     if (st == AM_OK)
@@ -269,7 +269,7 @@ am_status am__pg_session_add(am_store *s, am_str user_id, am_str session_id,
         am_str owner = am__pg_str(row, 0, 1);
         if (owner.len != user_id.len ||
             (owner.len > 0 && memcmp(owner.ptr, user_id.ptr, owner.len)))
-            st = am__fail(&s->err, AM_EINVAL,
+            st = am__fail(&AM__ERR(s), AM_EINVAL,
                           "session add: session belongs to another user");
     }
     for (size_t i = 0; st == AM_OK && i < count; i++) {
@@ -317,7 +317,7 @@ am_status am__pg_session_get(am_store *s, am_str session_id, size_t limit,
                               " x.session_id = $1 ORDER BY t.id DESC LIMIT"
                               " $2::bigint) y ORDER BY id", &p, AM__PG_RETRY);
     if (r == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     st = am_buf_append(out, "[", 1);
     for (int i = 0; st == AM_OK && i < PQntuples(r); i++) {
         am_str v = am__pg_str(r, i, 0);
@@ -330,7 +330,7 @@ am_status am__pg_session_get(am_store *s, am_str session_id, size_t limit,
         st = am_buf_append(out, "]", 1);
     PQclear(r);
     if (st != AM_OK)
-        return am__fail(&s->err, st, "session get: out of memory");
+        return am__fail(&AM__ERR(s), st, "session get: out of memory");
     return AM_OK;
 }
 
@@ -354,11 +354,11 @@ am_status am__pg_session_pop(am_store *s, am_str session_id, am_buf *out)
                     " (SELECT id FROM session_items WHERE sess = $1 ORDER BY"
                     " id DESC LIMIT 1) RETURNING item", &p, 0);
     if (r == NULL) {
-        st = s->err.code;
+        st = AM__ERR(s).code;
         goto out;
     }
     if (PQntuples(r) == 0) {
-        st = am__fail(&s->err, AM_ENOTFOUND, "session pop: empty");
+        st = am__fail(&AM__ERR(s), AM_ENOTFOUND, "session pop: empty");
         goto out;
     }
     if (out != NULL) {
@@ -368,7 +368,7 @@ am_status am__pg_session_pop(am_store *s, am_str session_id, am_buf *out)
         if (st == AM_OK)
             st = am_buf_reserve(out, 0);
         if (st != AM_OK)
-            st = am__fail(&s->err, AM_ENOMEM, "session pop: out of memory");
+            st = am__fail(&AM__ERR(s), AM_ENOMEM, "session pop: out of memory");
     }
     if (st == AM_OK)
         st = am__pg_commit(s);
@@ -420,10 +420,10 @@ am_status am__pg_session_list(am_store *s, am_str user_id, am_buf *out)
                               " ORDER BY x.updated_ms DESC, x.id DESC", &p,
                               AM__PG_RETRY);
     if (r == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     arr = json_array();
     if (arr == NULL)
-        st = am__fail(&s->err, AM_ENOMEM, "session list: out of memory");
+        st = am__fail(&AM__ERR(s), AM_ENOMEM, "session list: out of memory");
     for (int i = 0; st == AM_OK && i < PQntuples(r); i++) {
         am_str sid = am__pg_str(r, i, 0);
         json_t *o = json_pack("{s:s%,s:I,s:I,s:I}", "session_id", sid.ptr,
@@ -432,10 +432,10 @@ am_status am__pg_session_list(am_store *s, am_str user_id, am_buf *out)
                               (json_int_t)am__pg_int(r, i, 2), "updated_ms",
                               (json_int_t)am__pg_int(r, i, 3));
         if (o == NULL || json_array_append_new(arr, o) != 0)
-            st = am__fail(&s->err, AM_ENOMEM, "session list: out of memory");
+            st = am__fail(&AM__ERR(s), AM_ENOMEM, "session list: out of memory");
     }
     if (st == AM_OK)
-        st = am__json_dump(arr, JSON_COMPACT, out, &s->err);
+        st = am__json_dump(arr, JSON_COMPACT, out, &AM__ERR(s));
     json_decref(arr);
     PQclear(r);
     return st;

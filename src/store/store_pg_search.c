@@ -89,12 +89,12 @@ static am_status vc_set(am_store *s, int64_t id, am_str ns, int64_t expires,
     if (c->dim == 0)
         c->dim = dim;
     if (dim != c->dim)
-        return am__fail(&s->err, AM_EFORMAT, "vector index: item %lld has "
+        return am__fail(&AM__ERR(s), AM_EFORMAT, "vector index: item %lld has "
                         "%zu dimensions, others %zu", (long long)id, dim,
                         c->dim);
     if (!found) {
         if (vc_grow(s, c->count + 1) != AM_OK)
-            return am__fail(&s->err, AM_ENOMEM,
+            return am__fail(&AM__ERR(s), AM_ENOMEM,
                             "vector index: out of memory");
         size_t tail = c->count - lo;
         if (tail > 0) {
@@ -117,7 +117,7 @@ static am_status vc_set(am_store *s, int64_t id, am_str ns, int64_t expires,
         c->ns_len[lo] = ns.len;
         if (am_buf_append(&c->ns_pool, ns.ptr, ns.len) != AM_OK) {
             c->valid = 0;
-            return am__fail(&s->err, AM_ENOMEM,
+            return am__fail(&AM__ERR(s), AM_ENOMEM,
                             "vector index: out of memory");
         }
     }
@@ -140,14 +140,14 @@ static am_status vcache_load(am_store *s)
     r = am__pg_exec(s, "vector index", "BEGIN ISOLATION LEVEL REPEATABLE"
                     " READ READ ONLY", NULL, AM__PG_RETRY);
     if (r == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     PQclear(r);
     g->in_tx = 1;
     r = am__pg_exec(s, "vector index", "SELECT pg_snapshot_xmin("
                     "pg_current_snapshot())::text::bigint, (SELECT v::bigint"
                     " FROM store_meta WHERE k = 'vec_epoch')", NULL, 0);
     if (r == NULL) {
-        st = s->err.code;
+        st = AM__ERR(s).code;
         goto out;
     }
     snap_xmin = am__pg_int(r, 0, 0);
@@ -169,7 +169,7 @@ static am_status vcache_load(am_store *s)
                         " id", &p, 0);
     }
     if (r == NULL) {
-        st = s->err.code;
+        st = AM__ERR(s).code;
         goto out;
     }
     for (int i = 0; st == AM_OK && i < PQntuples(r); i++) {
@@ -222,7 +222,7 @@ static am_status cands_push(am_store *s, cands *c, int64_t id)
 {
     if (am__grow(s->alloc, (void **)&c->v, &c->cap, c->count + 1,
                  sizeof(cand)) != AM_OK)
-        return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
     memset(&c->v[c->count], 0, sizeof(cand));
     c->v[c->count].id = id;
     c->count++;
@@ -282,7 +282,7 @@ static am_status qualify(am_store *s, const int64_t *ids, size_t n,
     memset(ok, 0, n * sizeof *ok);
     if (id_array(ids, n, &arr) != AM_OK) {
         am_buf_free(&arr);
-        return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
     }
     am__pgp_textfmt(&p, arr.ptr);
     am__pgp_int(&p, now);
@@ -292,13 +292,13 @@ static am_status qualify(am_store *s, const int64_t *ids, size_t n,
                               &p, AM__PG_RETRY);
     am_buf_free(&arr);
     if (r == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     st = AM_OK;
     for (int row = 0; st == AM_OK && row < PQntuples(r); row++) {
         int64_t id = am__pg_int(r, row, 0);
         int m = meta_matches(filter, am__pg_str(r, row, 1));
         if (m < 0)
-            st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+            st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
         for (size_t i = 0; i < n; i++)
             if (ids[i] == id)
                 ok[i] = m > 0;
@@ -325,7 +325,7 @@ static am_status bm25_stats(am_store *s)
                               "avg(doc_len), 0)::float8 FROM items", NULL,
                               AM__PG_RETRY);
     if (r == NULL)
-        return s->err.code;
+        return AM__ERR(s).code;
     g->n_rows = (double)am__pg_int(r, 0, 0);
     g->avgdl = am__pg_float8(r, 0, 1);
     PQclear(r);
@@ -388,13 +388,13 @@ static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
 
     qtext.alloc = arr.alloc = tsq.alloc = lexs.alloc = idfs.alloc = s->alloc;
     if (am__pg_text(query, &qtext) != AM_OK)
-        return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
     /* The query's lexemes, as the items' text was cut. */
     am__pgp_bytes(&p, qtext.ptr, qtext.len);
     lx = am__pg_exec(s, "search", "SELECT lexeme FROM unnest(to_tsvector("
                      "'english', $1)) ORDER BY lexeme", &p, AM__PG_RETRY);
     if (lx == NULL) {
-        st = s->err.code;
+        st = AM__ERR(s).code;
         goto out;
     }
     for (int i = 0; i < PQntuples(lx) && n < MAX_TERMS; i++)
@@ -420,7 +420,7 @@ static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
     if (st == AM_OK)
         st = am_buf_reserve(&arr, 0);
     if (st != AM_OK) {
-        st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
         goto out;
     }
     arr.ptr[arr.len] = '\0';
@@ -441,7 +441,7 @@ static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
                       "$1::tsquery[]) WITH ORDINALITY AS x(q, n) ORDER BY n",
                     &p, AM__PG_RETRY);
     if (r == NULL) {
-        st = s->err.code;
+        st = AM__ERR(s).code;
         goto out;
     }
     double scope_rows = g->n_rows;
@@ -517,7 +517,7 @@ static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
     if (st == AM_OK)
         st = am_buf_reserve(&idfs, 0);
     if (st != AM_OK) {
-        st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
         goto out;
     }
     tsq.ptr[tsq.len] = lexs.ptr[lexs.len] = idfs.ptr[idfs.len] = '\0';
@@ -551,7 +551,7 @@ static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
                         " GROUP BY i.id ORDER BY sc DESC, i.id LIMIT $8",
                         &p, AM__PG_RETRY);
         if (r == NULL) {
-            st = s->err.code;
+            st = AM__ERR(s).code;
             goto out;
         }
         out->count = 0;
@@ -561,7 +561,7 @@ static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
             /* Divided by the most the query can score: in [0, 1), BM25's
              * order (am_item.fts_score). */
             if (ok < 0)
-                st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+                st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
             if (ok <= 0)
                 continue;
             st = cands_push(s, out, am__pg_int(r, i, 0));
@@ -636,7 +636,7 @@ static am_status fill_known(am_store *s, const float *sc, cands *known)
     int64_t *pos = am__alloc_array(s->alloc, n > 0 ? n : 1,
                                    2 * sizeof(int64_t));
     if (pos == NULL)
-        return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
     for (size_t i = 0; i < n; i++) {
         pos[2 * i] = known->v[i].id;
         pos[2 * i + 1] = (int64_t)i;
@@ -676,7 +676,7 @@ static am_status vec_cands(am_store *s, const float *qv, am_str lo,
     sc = am__alloc_array(s->alloc, c->count > 0 ? c->count : 1,
                          sizeof(float));
     if (sc == NULL)
-        return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
     for (size_t i = 0; i < c->count; i++) {
         if (c->ns_len[i] < lo.len ||
             memcmp(c->ns_pool.ptr + c->ns_off[i], lo.ptr, lo.len) != 0 ||
@@ -708,7 +708,7 @@ static am_status vec_cands(am_store *s, const float *qv, am_str lo,
             ok = am__alloc_array(s->alloc, k, sizeof *ok);
             hcap = k;
             if (h == NULL || ids == NULL || ok == NULL) {
-                st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+                st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
                 break;
             }
         }
@@ -765,18 +765,18 @@ static am_status query_vector(am_store *s, const am_search *q,
     if (q->vec != NULL) {
         *qdim = q->dim;
         if (s->vc.count > 0 && q->dim != s->vc.dim)
-            return am__fail(&s->err, AM_EINVAL, "search: query vector has "
+            return am__fail(&AM__ERR(s), AM_EINVAL, "search: query vector has "
                             "%zu dimensions, the index %zu", q->dim,
                             s->vc.dim);
         *qv = am__alloc_array(s->alloc, q->dim > 0 ? q->dim : 1,
                               sizeof(float));
         if (*qv == NULL)
-            return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+            return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
         memcpy(*qv, q->vec, q->dim * sizeof(float));
     } else if (s->embedder != NULL && q->query.len > 0) {
         *qdim = s->embedder->dim;
         if (s->vc.count > 0 && *qdim != s->vc.dim)
-            return am__fail(&s->err, AM_EINVAL, "search: embedder '%s' makes "
+            return am__fail(&AM__ERR(s), AM_EINVAL, "search: embedder '%s' makes "
                             "%zu dimensions, the index holds %zu",
                             s->embedder->id, *qdim, s->vc.dim);
         if (s->vc.count > 0) {
@@ -787,13 +787,13 @@ static am_status query_vector(am_store *s, const am_search *q,
                                       " WHERE k = 'vec_model'", NULL,
                                       AM__PG_RETRY);
             if (r == NULL)
-                return s->err.code;
+                return AM__ERR(s).code;
             am_status st = AM_OK;
             if (PQntuples(r) > 0) {
                 am_str have = am__pg_str(r, 0, 0);
                 if (have.len != strlen(want) ||
                     memcmp(have.ptr, want, have.len) != 0)
-                    st = am__fail(&s->err, AM_EINVAL, "search: the index "
+                    st = am__fail(&AM__ERR(s), AM_EINVAL, "search: the index "
                                   "holds vectors of '%.*s', the query would "
                                   "be embedded by '%s'", (int)have.len,
                                   have.ptr, want);
@@ -804,10 +804,10 @@ static am_status query_vector(am_store *s, const am_search *q,
         }
         *qv = am__alloc_array(s->alloc, *qdim, sizeof(float));
         if (*qv == NULL)
-            return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+            return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
         memcpy(*qv, qemb, *qdim * sizeof(float));
     } else if (q->mode == AM_SEARCH_VECTOR) {
-        return am__fail(&s->err, AM_EINVAL, "search: vector mode needs a "
+        return am__fail(&AM__ERR(s), AM_EINVAL, "search: vector mode needs a "
                         "query vector or an embedder");
     }
     if (*qv != NULL)
@@ -831,7 +831,7 @@ static am_status emit(am_store *s, const cands *all, size_t limit,
         arr.alloc = s->alloc;
         if (id_array(ids, m, &arr) != AM_OK) {
             am_buf_free(&arr);
-            return am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+            return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
         }
         am__pgp_textfmt(&p, arr.ptr);
         am__pgp_int(&p, now);
@@ -842,7 +842,7 @@ static am_status emit(am_store *s, const cands *all, size_t limit,
                                   AM__PG_RETRY);
         am_buf_free(&arr);
         if (r == NULL)
-            return s->err.code;
+            return AM__ERR(s).code;
         for (size_t i = 0; st == AM_OK && i < m && b->r->count < limit;
              i++) {
             for (int row = 0; row < PQntuples(r); row++) {
@@ -850,7 +850,7 @@ static am_status emit(am_store *s, const cands *all, size_t limit,
                     continue;
                 am_item *it;
                 if (am__pg_rb_add_row(b, r, row, 1, &it) != AM_OK) {
-                    st = am__fail(&s->err, AM_ENOMEM,
+                    st = am__fail(&AM__ERR(s), AM_ENOMEM,
                                   "search: out of memory");
                     break;
                 }
@@ -884,19 +884,19 @@ am_status am__pg_search(am_store *s, const am_search *q, const float *qemb,
     int use_vec = q->mode != AM_SEARCH_TEXT;
 
     lo.alloc = hi.alloc = s->alloc;
-    st = am__ns_encode(q->ns, 1, &lo, &s->err);
+    st = am__ns_encode(q->ns, 1, &lo, &AM__ERR(s));
     if (st != AM_OK)
         goto out;
     if (am__ns_upper((am_str){ lo.ptr, lo.len }, &hi) != AM_OK) {
-        st = am__fail(&s->err, AM_ENOMEM, "search: out of memory");
+        st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
         goto out;
     }
     if (q->filter.len > 0) {
-        st = am__json_parse(q->filter, "search filter", &filter, &s->err);
+        st = am__json_parse(q->filter, "search filter", &filter, &AM__ERR(s));
         if (st != AM_OK)
             goto out;
         if (!json_is_object(filter)) {
-            st = am__fail(&s->err, AM_EFORMAT,
+            st = am__fail(&AM__ERR(s), AM_EFORMAT,
                           "search filter: must be a JSON object");
             goto out;
         }

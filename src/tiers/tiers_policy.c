@@ -576,7 +576,7 @@ am_status am_tiers_apply_policies(am_tiers *t, am_tier_policy_count *out,
     unsigned char *fresh = am__calloc(t->alloc, t->nslots ? t->nslots : 1, 1);
     if (fresh == NULL) {
         pthread_mutex_unlock(&t->mu);
-        return am__fail(&t->err, AM_ENOMEM, "policies: out of memory");
+        return am__fail(&AM__ERR(t), AM_ENOMEM, "policies: out of memory");
     }
     size_t nfresh = t->nslots ? t->nslots : 1;
     /* Archive actions leave the content raw; it is compressed below, at
@@ -641,7 +641,7 @@ am_status am_tiers_cleanup_old_items(am_tiers *t, int64_t days,
     if (t == NULL)
         return AM_EINVAL;
     if (days < 0 || days > 1000000)
-        return am__fail(&t->err, AM_EINVAL,
+        return am__fail(&AM__ERR(t), AM_EINVAL,
                         "cleanup_old_items: days %lld is not in 0..1000000",
                         (long long)days);
     pthread_mutex_lock(&t->mu);
