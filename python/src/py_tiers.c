@@ -315,11 +315,15 @@ static PyObject *tiers_store(TiersObject *self, PyObject *const *args,
     Py_XDECREF(json);
     if (st != AM_OK)
         return raise_tiers(self, st);
-    am_tier_item info;
+    am_tier_item info = AM_TIER_ITEM_INIT;
     st = am_tiers_peek(self->t, id, NULL, &info);
-    if (st != AM_OK)
+    if (st != AM_OK) {
+        am_tier_item_free(&info);
         return raise_tiers(self, st);
-    return item_new(&info, args[0], content);
+    }
+    PyObject *r = item_new(&info, args[0], content);
+    am_tier_item_free(&info);
+    return r;
 }
 
 /* Shared by retrieve and peek: None when absent. */
@@ -328,27 +332,36 @@ static PyObject *get_item(TiersObject *self, PyObject *id_o, int record)
     am_str id;
     if (tiers_ready(self) < 0 || amp_utf8(id_o, "item_id", &id) < 0)
         return NULL;
-    am_tier_item info;
+    am_tier_item info = AM_TIER_ITEM_INIT;
+    PyObject *r;
     am_status st = record ? am_tiers_retrieve(self->t, id, NULL, &info)
                           : am_tiers_peek(self->t, id, NULL, &info);
-    if (st == AM_ENOTFOUND)
+    if (st == AM_ENOTFOUND) {
+        am_tier_item_free(&info);
         Py_RETURN_NONE;
-    if (st != AM_OK)
+    }
+    if (st != AM_OK) {
+        am_tier_item_free(&info);
         return raise_tiers(self, st);
+    }
     if (!info.content.ptr && info.content_len) {
         /* Archived: the record does not carry the content; decompress. */
         am_buf b = AM_BUF_INIT;
         st = am_tiers_peek(self->t, id, &b, &info);
         if (st != AM_OK) {
             am_buf_free(&b);
+            am_tier_item_free(&info);
             return raise_tiers(self, st);
         }
         info.content = am_buf_str(&b);
-        PyObject *r = item_new(&info, id_o, NULL);
+        r = item_new(&info, id_o, NULL);
         am_buf_free(&b);
+        am_tier_item_free(&info);
         return r;
     }
-    return item_new(&info, id_o, NULL);
+    r = item_new(&info, id_o, NULL);
+    am_tier_item_free(&info);
+    return r;
 }
 
 static PyObject *tiers_retrieve(TiersObject *self, PyObject *id)
