@@ -168,7 +168,7 @@ AM_TEST(a_handle_sees_another_handles_writes)
     am_tiers *a, *b;
     am_tier_item_in in = am_tier_item_in_default();
     am_buf out = AM_BUF_INIT;
-    am_tier_item v;
+    am_tier_item v = AM_TIER_ITEM_INIT;
     am_tier_query q = am_tier_query_default();
     am_tier_hits hits = AM_TIER_HITS_INIT;
 
@@ -202,6 +202,7 @@ AM_TEST(a_handle_sees_another_handles_writes)
     CHECK_EQ(hits.count, 2);
     am_tier_hits_free(&hits);
     am_buf_free(&out);
+    am_tier_item_free(&v);
     CHECK_OK(am_tiers_close(a, NULL));
     CHECK_OK(am_tiers_close(b, NULL));
     test_rmtree(dir);
