@@ -155,7 +155,7 @@ int main(int argc, char **argv)
         run("memory_add_exact_" AM_MEMORY_DEFAULT_MODEL, &l, NULL);
         /* The tokenizer's share: counting each message once, exactly, as
          * the manager does when it is added. */
-        if (am_tokenizer_open(AM_STR(AM_MEMORY_DEFAULT_MODEL), NULL, &tz,
+        if (am_tokenizer_create(AM_STR(AM_MEMORY_DEFAULT_MODEL), NULL, &tz,
                               NULL) == AM_OK) {
             am_counter c;
             int64_t t0;

@@ -39,7 +39,7 @@ int main(int argc, char **argv)
             snprintf(keys[i], sizeof keys[i], "a%zu", d + i);
             its[i] = (am_item_in){ .ns = { pa, 1 }, .key = am_str_c(keys[i]),
                                    .value = AM_STR("\"banana bread apple\""),
-                                   .no_embed = 1 };
+                                   .no_embed = true };
         }
         if (am_store_put_many(s, its, n) != AM_OK)
             return 1;
@@ -53,7 +53,7 @@ int main(int argc, char **argv)
         char k[8];
         snprintf(k, sizeof k, "b%d", i);
         am_item_in it = { .ns = { pb, 2 }, .key = am_str_c(k),
-                          .value = am_str_c(bv[i]), .no_embed = 1 };
+                          .value = am_str_c(bv[i]), .no_embed = true };
         if (am_store_put(s, &it) != AM_OK)
             return 1;
     }

@@ -79,7 +79,7 @@ static void bench_count(const am_encoding *enc, const char *sec, am_str text,
         jobs[i].enc = enc;
         jobs[i].text = text;
         jobs[i].secs = secs;
-        if (cached && am_token_cache_create(enc, 0, NULL, &jobs[i].cache,
+        if (cached && am_token_cache_create(enc, NULL, &jobs[i].cache,
                                             NULL) != AM_OK)
             exit(1);
         pthread_create(&tids[i], NULL, run_job, &jobs[i]);
@@ -199,7 +199,7 @@ int main(int argc, char **argv)
     }
     for (int e = 0; e < 2; e++) {
         am_encoding *enc = NULL;
-        if (am_encoding_open(encodings[e], NULL, &enc, &err) != AM_OK) {
+        if (am_encoding_create(encodings[e], NULL, &enc, &err) != AM_OK) {
             fprintf(stderr, "%s\n", err.msg);
             return 1;
         }
@@ -230,7 +230,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < 9; i++) {
             am_encoding *enc = NULL;
             int64_t t0 = am__mono_ns();
-            if (am_encoding_open("o200k_base", &o, &enc, &err) != AM_OK) {
+            if (am_encoding_create("o200k_base", &o, &enc, &err) != AM_OK) {
                 fprintf(stderr, "%s\n", err.msg);
                 return 1;
             }
@@ -255,7 +255,7 @@ int main(int argc, char **argv)
         int64_t t0;
         memset(w, 'a', n);
         if (w == NULL ||
-            am_encoding_open("o200k_base", NULL, &enc, &err) != AM_OK)
+            am_encoding_create("o200k_base", NULL, &enc, &err) != AM_OK)
             return 1;
         t0 = am__mono_ns();
         am_encoding_count(enc, (am_str){ w, n }, NULL, &count, NULL);

@@ -30,10 +30,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t n = 0;
 
         if (encs[e] == NULL) {
-            if (am_encoding_open(names[e], NULL, &encs[e], NULL) != AM_OK)
+            if (am_encoding_create(names[e], NULL, &encs[e], NULL) != AM_OK)
                 abort();
-            if (am_token_cache_create(encs[e], 4096, NULL, &caches[e],
-                                      NULL) != AM_OK)
+            am_token_cache_opts co = am_token_cache_opts_default();
+            co.entries = 4096;
+            if (am_token_cache_create(encs[e], &co, &caches[e], NULL) !=
+                AM_OK)
                 abort();
         }
         if (am_encoding_encode(encs[e], text, NULL, &a, NULL) != AM_OK ||

@@ -236,7 +236,7 @@ AM_TEST(xsum_word_bound_gives_the_same_bytes_with_less_counting)
     am_buf a = AM_BUF_INIT, b = AM_BUF_INIT;
     size_t n = sizeof sample_items / sizeof sample_items[0];
     size_t with = 0, without = 0;
-    CHECK_OK(am_tokenizer_open(AM_STR("gpt-4o"), NULL, &tz, NULL));
+    CHECK_OK(am_tokenizer_create(AM_STR("gpt-4o"), NULL, &tz, NULL));
     for (size_t budget = 20; budget < 300; budget += 3) {
         counted_calls = 0;
         CHECK_OK(am__xsum_ex(NULL, (am_str){ NULL, 0 }, sample_items, n,

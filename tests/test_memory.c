@@ -98,7 +98,7 @@ static const am_tokenizer *default_tz(void)
 {
     static am_tokenizer *tz;
     if (tz == NULL)
-        CHECK_OK(am_tokenizer_open(AM_STR(AM_MEMORY_DEFAULT_MODEL), NULL,
+        CHECK_OK(am_tokenizer_create(AM_STR(AM_MEMORY_DEFAULT_MODEL), NULL,
                                    &tz, NULL));
     return tz;
 }
@@ -717,7 +717,7 @@ AM_TEST(the_configured_model_decides_how_messages_are_counted)
     am_memory_stats s;
 
     CHECK_STR_EQ(d.model, AM_MEMORY_DEFAULT_MODEL);
-    CHECK_OK(am_tokenizer_open(AM_STR("claude-3-5-sonnet"), NULL, &claude,
+    CHECK_OK(am_tokenizer_create(AM_STR("claude-3-5-sonnet"), NULL, &claude,
                                NULL));
     CHECK(!am_tokenizer_is_exact(claude));
     o.config.compression_threshold = 90000;

@@ -744,3 +744,12 @@ AM_TEST(failed_setters_leave_the_message_unchanged)
     CHECK(test_oom_sweep(setter_body, &c) > 5); /* arena blocks: few */
     am_buf_free(&c.want);
 }
+
+AM_TEST(enum_names_out_of_range_are_a_question_mark)
+{
+    CHECK_STR_EQ(am_role_name((am_role)99), "?");
+    CHECK_STR_EQ(am_part_type_name((am_part_type)99), "?");
+    CHECK_STR_EQ(am_action_name(AM_ACTION_NONE), "");
+    CHECK_STR_EQ(am_action_name((am_action)99), "?");
+    CHECK_STR_EQ(am_action_name(AM_ACTION_CALL_TOOL), "call_tool");
+}

@@ -789,11 +789,11 @@ AM_TEST(create_rejects_bad_options_by_name)
     am_llm_free(NULL);
 
     am_llm_kind k;
-    CHECK_OK(am_llm_kind_parse(AM_STR("ollama"), &k));
+    CHECK_OK(am_llm_kind_parse(AM_STR("ollama"), &k, NULL));
     CHECK_EQ(k, AM_LLM_OPENAI);
-    CHECK_OK(am_llm_kind_parse(AM_STR("anthropic"), &k));
+    CHECK_OK(am_llm_kind_parse(AM_STR("anthropic"), &k, NULL));
     CHECK_EQ(k, AM_LLM_ANTHROPIC);
-    CHECK_ST(am_llm_kind_parse(AM_STR("gemini"), &k), AM_EINVAL);
+    CHECK_ST(am_llm_kind_parse(AM_STR("gemini"), &k, NULL), AM_EINVAL);
 }
 
 /* ---- Chat: OOM ---- */
@@ -938,4 +938,14 @@ AM_TEST(reply_usage_as_huge_doubles_is_clamped)
     CHECK(res.usage.input_tokens == 12);
     CHECK(res.usage.output_tokens == INT64_MAX);
     am_buf_free(&text);
+}
+
+AM_TEST(llm_kind_parse_names_the_unknown_kind)
+{
+    am_llm_kind k = AM_LLM_ANTHROPIC;
+    am_error err;
+    CHECK_ST(am_llm_kind_parse(AM_STR("gemini"), &k, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "'gemini'") != NULL);
+    CHECK_EQ(k, AM_LLM_ANTHROPIC);
+    CHECK_STR_EQ(am_llm_kind_name((am_llm_kind)7), "?");
 }

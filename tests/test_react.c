@@ -897,3 +897,10 @@ AM_TEST(react_import_with_domain_is_whole_or_an_error_when_jansson_runs_out)
     am_buf_free(&a);
     am_react_free(m);
 }
+
+AM_TEST(enum_names_out_of_range_are_a_question_mark)
+{
+    CHECK_STR_EQ(am_step_type_name((am_step_type)99), "?");
+    CHECK_STR_EQ(am_todo_status_name((am_todo_status)99), "?");
+    CHECK_STR_EQ(am_todo_status_name(AM_TODO_DONE), "done");
+}

@@ -234,9 +234,9 @@ AM_TEST(bad_input_is_refused_with_detail_and_loses_nothing)
     CHECK(t2 == NULL);
     {
         am_tier name;
-        CHECK_OK(am_tier_parse(AM_STR("long-term"), &name));
+        CHECK_OK(am_tier_parse(AM_STR("long-term"), &name, NULL));
         CHECK_EQ(name, AM_TIER_LONG_TERM);
-        CHECK_ST(am_tier_parse(AM_STR("attic"), &name), AM_EINVAL);
+        CHECK_ST(am_tier_parse(AM_STR("attic"), &name, NULL), AM_EINVAL);
     }
     am_buf_free(&out);
     am_tiers_close(t, NULL);
@@ -296,3 +296,16 @@ AM_TEST(a_failing_extractor_rejects_the_store_and_keeps_the_old_item)
     am_tiers_close(t, NULL);
 }
 
+
+AM_TEST(tier_parse_names_the_unknown_tier_and_names_use_one_rule)
+{
+    am_tier t = AM_TIER_WORKING;
+    am_error err;
+    CHECK_ST(am_tier_parse(AM_STR("attic"), &t, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "'attic'") != NULL);
+    CHECK_EQ(t, AM_TIER_WORKING);
+    CHECK_OK(am_tier_parse(AM_STR("short_term"), &t, &err));
+    CHECK_EQ(t, AM_TIER_SHORT_TERM);
+    CHECK_STR_EQ(am_tier_name((am_tier)99), "?");
+    CHECK_STR_EQ(am_tier_reason_name((am_tier_reason)99), "?");
+}

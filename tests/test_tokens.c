@@ -25,7 +25,7 @@ static am_encoding *open_enc(const char *name)
 {
     am_encoding *enc = NULL;
     am_error err;
-    CHECK_OK_E(am_encoding_open(name, NULL, &enc, &err), &err);
+    CHECK_OK_E(am_encoding_create(name, NULL, &enc, &err), &err);
     return enc;
 }
 
@@ -214,34 +214,34 @@ AM_TEST(missing_and_corrupt_rank_files_are_clear_errors)
     am_error err;
     char *p;
 
-    CHECK_ST(am_encoding_open("nope_base", NULL, &enc, &err), AM_ENOTFOUND);
+    CHECK_ST(am_encoding_create("nope_base", NULL, &enc, &err), AM_ENOTFOUND);
     CHECK(strstr(err.msg, "nope_base") != NULL);
 
     o.rank_file = "/nonexistent/cl100k_base.tiktoken";
-    CHECK_ST(am_encoding_open("cl100k_base", &o, &enc, &err), AM_ENOTFOUND);
+    CHECK_ST(am_encoding_create("cl100k_base", &o, &enc, &err), AM_ENOTFOUND);
     CHECK(strstr(err.msg, "/nonexistent/cl100k_base.tiktoken") != NULL);
 
     p = write_tmp(dir, "bad1.tiktoken", "IQ== 0\nIg== 1\n!!!! 2\n");
     o.rank_file = p;
-    CHECK_ST(am_encoding_open("r50k_base", &o, &enc, &err), AM_EFORMAT);
+    CHECK_ST(am_encoding_create("r50k_base", &o, &enc, &err), AM_EFORMAT);
     CHECK(strstr(err.msg, "bad1.tiktoken:3") != NULL);
     free(p);
 
     p = write_tmp(dir, "bad2.tiktoken", "IQ== 0\nIg== x1\n");
     o.rank_file = p;
-    CHECK_ST(am_encoding_open("r50k_base", &o, &enc, &err), AM_EFORMAT);
+    CHECK_ST(am_encoding_create("r50k_base", &o, &enc, &err), AM_EFORMAT);
     CHECK(strstr(err.msg, "bad2.tiktoken:2") != NULL);
     free(p);
 
     p = write_tmp(dir, "bad3.tiktoken", "IQ== 0\nIQ== 1\n");
     o.rank_file = p;
-    CHECK_ST(am_encoding_open("r50k_base", &o, &enc, &err), AM_EFORMAT);
+    CHECK_ST(am_encoding_create("r50k_base", &o, &enc, &err), AM_EFORMAT);
     CHECK(strstr(err.msg, "twice") != NULL);
     free(p);
 
     p = write_tmp(dir, "bad4.tiktoken", "IQ== 0\n");
     o.rank_file = p;
-    CHECK_ST(am_encoding_open("r50k_base", &o, &enc, &err), AM_EFORMAT);
+    CHECK_ST(am_encoding_create("r50k_base", &o, &enc, &err), AM_EFORMAT);
     CHECK(strstr(err.msg, "no token for byte") != NULL);
     free(p);
 
@@ -268,7 +268,7 @@ AM_TEST(missing_and_corrupt_rank_files_are_clear_errors)
 
     o.rank_file = NULL;
     o.data_dir = dir; /* empty dir: falls through to the rest of the path */
-    CHECK_OK(am_encoding_open("r50k_base", &o, &enc, &err));
+    CHECK_OK(am_encoding_create("r50k_base", &o, &enc, &err));
     am_encoding_free(enc);
     CHECK(enc != NULL);
     test_rmtree(dir);
@@ -287,7 +287,7 @@ AM_TEST(data_dir_env_is_on_the_search_path)
     /* The env dir wins over the install and source dirs, so its (broken)
      * file is the one read. */
     setenv("AGENTMEM_DATA_DIR", dir, 1);
-    CHECK_ST(am_encoding_open("p50k_base", NULL, &enc, &err), AM_EFORMAT);
+    CHECK_ST(am_encoding_create("p50k_base", NULL, &enc, &err), AM_EFORMAT);
     CHECK(strstr(err.msg, p) != NULL);
     if (saved != NULL)
         setenv("AGENTMEM_DATA_DIR", saved, 1);
@@ -314,7 +314,7 @@ static am_status open_body(void *ctx, const am_allocator *a)
 
     o.alloc = a;
     o.flags = ((open_ctx *)ctx)->flags;
-    st = am_encoding_open("r50k_base", &o, &enc, NULL);
+    st = am_encoding_create("r50k_base", &o, &enc, NULL);
     if (st != AM_OK)
         return st;
     /* A long piece allocates merge work space. */
@@ -365,7 +365,7 @@ static void check_counts(const char *rank, unsigned flags)
     am_error err;
     o.rank_file = rank;
     o.flags = flags;
-    CHECK_OK_E(am_encoding_open("r50k_base", &o, &enc, &err), &err);
+    CHECK_OK_E(am_encoding_create("r50k_base", &o, &enc, &err), &err);
     CHECK_EQ(count_of(enc, "hello world, this is r50k_base"), 10);
     CHECK_EQ(am_encoding_vocab_size(enc), 50257);
     am_encoding_free(enc);
@@ -557,7 +557,7 @@ AM_TEST(bad_arguments_are_rejected)
     size_t n;
     am_error err;
 
-    CHECK_ST(am_encoding_open(NULL, NULL, NULL, &err), AM_EINVAL);
+    CHECK_ST(am_encoding_create(NULL, NULL, NULL, &err), AM_EINVAL);
     CHECK_ST(am_encoding_count(enc, (am_str){ NULL, 3 }, NULL, &n, &err),
              AM_EINVAL);
     CHECK_ST(am_encoding_count(NULL, AM_STR("x"), NULL, &n, &err),
@@ -581,7 +581,7 @@ AM_TEST(catalog_resolves_exact_names_prefixes_and_unknowns)
     am_model_info info;
     am_error err;
 
-    CHECK_OK_E(am_models_create(NULL, NULL, &m, &err), &err);
+    CHECK_OK_E(am_models_create(NULL, &m, &err), &err);
     CHECK(am_models_count(m) > 40);
     CHECK(am_models_lookup(m, AM_STR("gpt-4o"), &info));
     CHECK_STR_EQ(info.encoding, "o200k_base");
@@ -630,7 +630,7 @@ AM_TEST(user_catalog_overrides_and_bad_files_name_the_problem)
     am_error err;
     size_t before;
 
-    CHECK_OK_E(am_models_create(good, NULL, &m, &err), &err);
+    CHECK_OK_E(am_models_create(&(am_models_opts){ good, NULL }, &m, &err), &err);
     CHECK(am_models_lookup(m, AM_STR("gpt-4o"), &info));
     CHECK_EQ(info.context_window, 1000);
     CHECK(am_models_lookup(m, AM_STR("acme-7b"), &info));
@@ -646,7 +646,7 @@ AM_TEST(user_catalog_overrides_and_bad_files_name_the_problem)
     CHECK(strstr(am_models_last_error(m)->msg, "zz_base") != NULL);
     CHECK_ST(am_models_load_file(m, "/nonexistent.json"), AM_ENOTFOUND);
     am_models_free(m);
-    CHECK_ST(am_models_create(bad, NULL, &m, &err), AM_EFORMAT);
+    CHECK_ST(am_models_create(&(am_models_opts){ bad, NULL }, &m, &err), AM_EFORMAT);
     CHECK(m == NULL);
     free(good);
     free(bad);
@@ -668,7 +668,7 @@ static am_status catalog_body(void *ctx, const am_allocator *a)
 {
     am_models *m = NULL;
     am_model_info info;
-    am_status st = am_models_create(NULL, a, &m, NULL);
+    am_status st = am_models_create(&(am_models_opts){ NULL, a }, &m, NULL);
     (void)ctx;
     if (st != AM_OK)
         return st;
@@ -694,7 +694,7 @@ AM_TEST(tokenizer_is_exact_for_openai_and_estimates_others)
     am_error err;
     size_t n = 0;
 
-    CHECK_OK_E(am_tokenizer_open(AM_STR("gpt-4o-2024-08-06"), NULL, &gpt,
+    CHECK_OK_E(am_tokenizer_create(AM_STR("gpt-4o-2024-08-06"), NULL, &gpt,
                                  &err), &err);
     CHECK(am_tokenizer_is_exact(gpt));
     CHECK_STR_EQ(am_encoding_name(am_tokenizer_encoding(gpt)), "o200k_base");
@@ -704,11 +704,11 @@ AM_TEST(tokenizer_is_exact_for_openai_and_estimates_others)
 
     /* Share gpt's table with a second tokenizer of the same encoding. */
     o.encoding = am_tokenizer_encoding(gpt);
-    CHECK_OK(am_tokenizer_open(AM_STR("o4-mini"), &o, &forced, NULL));
+    CHECK_OK(am_tokenizer_create(AM_STR("o4-mini"), &o, &forced, NULL));
     CHECK(am_tokenizer_encoding(forced) == am_tokenizer_encoding(gpt));
     am_tokenizer_free(forced);
 
-    CHECK_OK(am_tokenizer_open(AM_STR("claude-sonnet-4-20250514"), NULL,
+    CHECK_OK(am_tokenizer_create(AM_STR("claude-sonnet-4-20250514"), NULL,
                                &claude, NULL));
     CHECK(!am_tokenizer_is_exact(claude));
     /* 7 characters / 3.5 = 2; 8 characters -> 3 (rounded up). */
@@ -721,19 +721,19 @@ AM_TEST(tokenizer_is_exact_for_openai_and_estimates_others)
              AM_EUNSUPPORTED);
     CHECK(strstr(err.msg, "estimated") != NULL);
 
-    CHECK_OK(am_tokenizer_open(AM_STR("whatever-7b"), NULL, &unknown, NULL));
+    CHECK_OK(am_tokenizer_create(AM_STR("whatever-7b"), NULL, &unknown, NULL));
     am_tokenizer_model(unknown, &info);
     CHECK(!info.known);
     CHECK(!am_tokenizer_is_exact(unknown));
 
     o = am_tokenizer_opts_default();
     o.encoding_name = "cl100k_base";
-    CHECK_OK(am_tokenizer_open(AM_STR("claude-3-haiku"), &o, &forced, NULL));
+    CHECK_OK(am_tokenizer_create(AM_STR("claude-3-haiku"), &o, &forced, NULL));
     CHECK(am_tokenizer_is_exact(forced));
     am_tokenizer_free(forced);
 
     o.encoding_name = "bogus";
-    CHECK_ST(am_tokenizer_open(AM_STR(""), &o, &forced, &err), AM_ENOTFOUND);
+    CHECK_ST(am_tokenizer_create(AM_STR(""), &o, &forced, &err), AM_ENOTFOUND);
     CHECK(forced == NULL);
 
     am_tokens_free(&toks);
@@ -759,7 +759,7 @@ AM_TEST(messages_are_counted_the_way_openai_bills_them)
     size_t want = 0, got = 0, n;
     am_error err;
 
-    CHECK_OK(am_tokenizer_open(AM_STR("gpt-4o"), NULL, &tz, NULL));
+    CHECK_OK(am_tokenizer_create(AM_STR("gpt-4o"), NULL, &tz, NULL));
     for (int i = 0; i < 3; i++) {
         want += 3;
         CHECK_OK(am_tokenizer_count(tz, msgs[i].role, NULL, &n, NULL));
@@ -887,7 +887,7 @@ AM_TEST(tracker_sums_usage_cost_savings_and_reports_the_budget_once)
     CHECK_EQ(s2.calls, s.calls);
 
     /* Unknown models are priced with defaults and flagged. */
-    CHECK_OK(am_tokenizer_open(AM_STR("mystery-1"), NULL, &tz, NULL));
+    CHECK_OK(am_tokenizer_create(AM_STR("mystery-1"), NULL, &tz, NULL));
     CHECK_OK(am_token_tracker_record_text(t, tz, AM_STR("12345678"),
                                           AM_STR("1234")));
     am_token_tracker_stats(t, &s);
@@ -936,7 +936,7 @@ AM_TEST(token_cache_gives_identical_results_across_calls)
     am_error err;
     size_t n1, n2;
 
-    CHECK_OK(am_token_cache_create(cl, 0, NULL, &cache, NULL));
+    CHECK_OK(am_token_cache_create(cl, NULL, &cache, NULL));
     o.cache = cache;
     for (int round = 0; round < 3; round++)
         for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
@@ -954,7 +954,7 @@ AM_TEST(token_cache_gives_identical_results_across_calls)
     /* A cache belongs to one encoding. */
     CHECK_ST(am_encoding_count(o2, AM_STR("x"), &o, &n1, &err), AM_EINVAL);
     CHECK(strstr(err.msg, "another encoding") != NULL);
-    CHECK_ST(am_token_cache_create(NULL, 0, NULL, &cache, &err), AM_EINVAL);
+    CHECK_ST(am_token_cache_create(NULL, NULL, &cache, &err), AM_EINVAL);
     am_token_cache_free(o.cache);
     am_token_cache_free(NULL);
     am_tokens_free(&a);
@@ -989,7 +989,8 @@ static am_status encode_body(void *ctx, const am_allocator *a)
     toks.alloc = a;
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1) {
-            st = am_token_cache_create(c->enc, 1024, a, &tc, NULL);
+            st = am_token_cache_create(c->enc, &(am_token_cache_opts){ 1024, a }, &tc,
+                                       NULL);
             if (st != AM_OK)
                 break;
             eo.cache = tc;
@@ -1137,7 +1138,7 @@ static am_status tz_body(void *ctx, const am_allocator *a)
         o.alloc = a;
         if (i == 0)
             o.encoding = c->enc;
-        st = am_tokenizer_open(am_str_c(models[i]), &o, &tz, NULL);
+        st = am_tokenizer_create(am_str_c(models[i]), &o, &tz, NULL);
         if (st != AM_OK)
             break;
         st = am_tokenizer_count_messages(tz, msgs, 2, &n, NULL);
@@ -1187,7 +1188,7 @@ AM_TEST(tokens_json_counts_are_exact_or_an_error_when_jansson_runs_out)
         "\"description\":\"adds\",\"parameters\":{\"type\":\"object\","
         "\"properties\":{\"a\":{\"type\":\"number\"}}}}}]";
 
-    CHECK_OK_E(am_tokenizer_open(AM_STR("claude-3-opus"), NULL, &tz, &err),
+    CHECK_OK_E(am_tokenizer_create(AM_STR("claude-3-opus"), NULL, &tz, &err),
                &err);
     for (int what = 0; what < 2; what++) {
         am_str doc = what == 0 ? AM_STR(msgs) : AM_STR(tools);
@@ -1216,13 +1217,13 @@ AM_TEST(tokens_json_counts_are_exact_or_an_error_when_jansson_runs_out)
         CHECK(n > 5);
     }
     /* The built-in catalog: whole or AM_ENOMEM. */
-    CHECK_OK(am_models_create(NULL, NULL, &m, &err));
+    CHECK_OK(am_models_create(NULL, &m, &err));
     nmodels = am_models_count(m);
     am_models_free(m);
     for (n = 1;; n++) {
         m = NULL;
         jansson_fail_begin(n);
-        am_status st = am_models_create(NULL, NULL, &m, &err);
+        am_status st = am_models_create(NULL, &m, &err);
         int all_tried = jansson_fail_end();
         if (st != AM_OK && st != AM_ENOMEM)
             fprintf(stderr, "n=%ld models: %s\n", n, err.msg);
@@ -1272,4 +1273,21 @@ AM_TEST(tracker_stats_json_is_whole_or_an_error_when_jansson_runs_out)
     am_buf_free(&want);
     am_buf_free(&got);
     am_token_tracker_free(t);
+}
+
+AM_TEST(models_and_token_cache_take_their_allocator_through_options)
+{
+    am_models_opts mo = am_models_opts_default();
+    am_token_cache_opts co = am_token_cache_opts_default();
+    am_models *m = NULL;
+    am_error err;
+    CHECK(mo.user_file == NULL && mo.alloc == NULL);
+    CHECK(co.entries == 0 && co.alloc == NULL);
+    CHECK_OK_E(am_models_create(&mo, &m, &err), &err);
+    CHECK(am_models_count(m) > 0);
+    am_models_free(m);
+    CHECK_ST(am_models_create(NULL, NULL, &err), AM_EINVAL);
+    co.entries = ((size_t)1 << 24) + 1;
+    am_token_cache *c = NULL;
+    CHECK_ST(am_token_cache_create(NULL, &co, &c, &err), AM_EINVAL);
 }

@@ -71,7 +71,7 @@ AM_TEST(threads_share_one_tokenizer_and_tracker)
         big[i] = i % 1000 < 600 ? (char)('a' + i % 7) : (char)(" x,"[i % 3]);
     big[300 * 1024] = '\0';
     texts[4] = big;
-    CHECK_OK(am_tokenizer_open(AM_STR("gpt-4o"), NULL, &tz, NULL));
+    CHECK_OK(am_tokenizer_create(AM_STR("gpt-4o"), NULL, &tz, NULL));
     CHECK_OK(am_token_tracker_create(NULL, &tracker, NULL));
     for (int t = 0; t < NTHREADS; t++) {
         w[t].tz = tz;

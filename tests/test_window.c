@@ -483,7 +483,7 @@ AM_TEST(offline_summary_budget_is_counted_with_the_counters_tokenizer)
     am_summarize_opts o = am_summarize_opts_default();
     am_summarize_result r = AM_SUMMARIZE_RESULT_INIT;
     size_t n = 0;
-    if (am_tokenizer_open(AM_STR("gpt-4o"), NULL, &tz, NULL) != AM_OK) {
+    if (am_tokenizer_create(AM_STR("gpt-4o"), NULL, &tz, NULL) != AM_OK) {
         fprintf(stderr, "o200k rank file not installed: skipped\n");
         return;
     }
@@ -686,7 +686,7 @@ AM_TEST(random_histories_through_the_manager_stay_sendable)
     am_tokenizer *tz = NULL;
     /* One exact tokenizer for the default model, shared by the 150
      * managers (what the manager would open for itself each time). */
-    CHECK_OK(am_tokenizer_open(AM_STR(AM_MEMORY_DEFAULT_MODEL), NULL, &tz,
+    CHECK_OK(am_tokenizer_create(AM_STR(AM_MEMORY_DEFAULT_MODEL), NULL, &tz,
                                NULL));
     for (int iter = 0; iter < 150; iter++) {
         am_memory_opts o = am_memory_opts_default();
@@ -759,7 +759,7 @@ AM_TEST(trim_summarize_and_middleware_count_for_a_named_model)
     size_t exact = 0, est = 0;
 
     load(&l);
-    CHECK_OK(am_tokenizer_open(AM_STR("gpt-4o"), NULL, &tz, NULL));
+    CHECK_OK(am_tokenizer_create(AM_STR("gpt-4o"), NULL, &tz, NULL));
     memset(&c, 0, sizeof c);
     c.tokenizer = tz;
     for (size_t i = 0; i < l.count; i++) {

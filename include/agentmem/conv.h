@@ -217,7 +217,7 @@ typedef struct am_convmgr_opts {
                           a crash may then lose recent records */
 } am_convmgr_opts;
 
-/* Defaults: SESSION, 1000 messages per agent (the seed's default),
+/* Defaults: SESSION, 1000 messages per agent,
  * AM_MSG_DEFAULT_MAX_BYTES, no dir, fsync on. Returned by value; no
  * errors. Thread safety: safe. */
 AM_API am_convmgr_opts am_convmgr_opts_default(void);

@@ -142,8 +142,8 @@ AM_API am_status am_memory_config_apply_env(am_memory_config *cfg,
 AM_API am_status am_memory_config_format(const am_memory_config *cfg,
                                          am_buf *out);
 
-/* "sliding_window", "selective" or "deletion" (static, never NULL).
- * Thread safety: safe. */
+/* "sliding_window", "selective" or "deletion"; "?" out of range (static,
+ * never NULL). Thread safety: safe. */
 AM_API const char *am_compress_strategy_name(am_compress_strategy s);
 
 #ifdef __cplusplus

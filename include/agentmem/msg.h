@@ -159,8 +159,8 @@ typedef enum am_action {
     AM_ACTION_FINAL_RESPONSE = 3
 } am_action;
 
-/* "call_tool", "invoke_agent", "final_response" ("" for NONE or out of
- * range). Static text, never NULL. Thread safety: safe. */
+/* "call_tool", "invoke_agent", "final_response"; "" for NONE, "?" out of
+ * range. Static text, never NULL. Thread safety: safe. */
 AM_API const char *am_action_name(am_action action);
 
 /* Validation (am_msg_set_agent_content): next_action must be one of the

@@ -254,15 +254,16 @@ AM_API am_status am_llm_chat_msgs(am_llm *llm, const am_llm_msg *msgs,
                                   size_t count, am_buf *text,
                                   am_llm_result *res);
 
-/* "openai" or "anthropic" ("unknown" out of range). Static text owned by
+/* "openai" or "anthropic" ("?" out of range). Static text owned by
  * the library; no errors. Thread safety: safe. */
 AM_API const char *am_llm_kind_name(am_llm_kind kind);
 
 /* Parse "openai" / "anthropic" (also "openai-compatible", "ollama",
  * "vllm", "llamacpp", "lmstudio" as OpenAI) into *out; `name` borrowed for
- * the call. AM_EINVAL for anything else (*out unchanged).
- * Thread safety: safe. */
-AM_API am_status am_llm_kind_parse(am_str name, am_llm_kind *out);
+ * the call. AM_EINVAL naming it in `err` (may be NULL) for anything else
+ * (*out unchanged). Thread safety: safe. */
+AM_API am_status am_llm_kind_parse(am_str name, am_llm_kind *out,
+                                   am_error *err);
 
 /* The model this handle asks for: owned by llm, valid until am_llm_free;
  * no errors. Thread safety: safe. */

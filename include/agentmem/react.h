@@ -14,7 +14,8 @@
  *     with export/import through serialize/deserialize callbacks.
  *
  * Queries return indices into the lists; records are read with the *_at
- * accessors. Statistics follow the aitor seed's analyze_memory_usage.
+ * accessors. Statistics count messages by role, tool executions, steps,
+ * todos and their sizes.
  * Hooks run after every successful update; a failing hook is counted and
  * its message kept, and never undoes or fails the update.
  *
@@ -193,7 +194,8 @@ AM_API am_status am_react_step_at(const am_react *m, size_t i,
 AM_API size_t am_react_find_steps(const am_react *m, int type, size_t recent,
                                   size_t *idx, size_t cap);
 
-/* "THINK", "ACT" or "OBSERVE" (static). Thread safety: safe. */
+/* "THINK", "ACT" or "OBSERVE"; "?" out of range (static).
+ * Thread safety: safe. */
 AM_API const char *am_step_type_name(am_step_type t);
 
 /* ---- Context dictionary ---- */
@@ -244,10 +246,11 @@ AM_API size_t am_react_todo_count(const am_react *m);
 AM_API am_status am_react_todo_at(const am_react *m, size_t i,
                                   am_react_todo *out);
 
-/* "pending", "in_progress" or "done" (static). Thread safety: safe. */
+/* "pending", "in_progress" or "done"; "?" out of range (static).
+ * Thread safety: safe. */
 AM_API const char *am_todo_status_name(am_todo_status s);
 
-/* ---- Statistics (the seed's analyze_memory_usage) ---- */
+/* ---- Statistics ---- */
 
 typedef struct am_react_stats {
     size_t messages;
@@ -266,7 +269,7 @@ typedef struct am_react_stats {
  * errors) and of step contents. Thread safety: safe. */
 AM_API void am_react_stats_get(const am_react *m, am_react_stats *out);
 
-/* The statistics as JSON in the seed's shape ({"messages": {"total_messages",
+/* The statistics as JSON ({"messages": {"total_messages",
  * "by_role": {...}}, "tools": {..., "tool_usage": {name: count}},
  * "reasoning": {"total_steps", "step_distribution"}, "memory_size": {...},
  * "analysis_timestamp"}), replacing `out`. AM_OK or AM_ENOMEM.

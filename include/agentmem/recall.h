@@ -27,7 +27,7 @@ typedef am_status (*am_recall_summarize_fn)(void *ctx, am_str chunk_text,
                                             am_buf *summary, am_error *err);
 
 typedef struct am_recall_opts {
-    size_t chunk_size;     /* messages per chunk, default 10 (the seed's) */
+    size_t chunk_size;     /* messages per chunk, default 10 */
     size_t chunk_overlap;  /* messages shared by neighbours, default 2 */
     am_recall_summarize_fn summarize; /* NULL: no summaries */
     void *summarize_ctx;

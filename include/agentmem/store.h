@@ -35,6 +35,7 @@
 #ifndef AGENTMEM_STORE_H
 #define AGENTMEM_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -78,12 +79,12 @@ typedef struct am_store_opts {
     const am_embedder *embedder;
     const char *actor;           /* history actor, default "agentmem" */
     int busy_timeout_ms;         /* default 5000 */
-    int read_only;               /* open read-only (no migration) */
-    /* 0 (default): synchronous=NORMAL -- a committed put survives a crash
+    bool read_only;              /* open read-only (no migration) */
+    /* false (default): synchronous=NORMAL -- a committed put survives a crash
      * of the process (tested with SIGKILL), the last commits may be lost
-     * on power failure. 1: synchronous=FULL -- every commit is fsync'ed
+     * on power failure. true: synchronous=FULL -- every commit is fsync'ed
      * before the put returns (slower). */
-    int sync_full;
+    bool sync_full;
 } am_store_opts;
 
 /* Defaults as documented above. Thread safety: safe. */
@@ -132,7 +133,7 @@ typedef struct am_item_in {
     const float *vec;
     size_t dim;
     const char *vec_model;
-    int no_embed;       /* 1: store no vector even with an embedder */
+    bool no_embed;      /* true: store no vector even with an embedder */
 } am_item_in;
 
 /* Insert or replace the item at (ns, key) and record the change in the
@@ -189,10 +190,17 @@ typedef struct am_item {
     int64_t at_ms;
 } am_item;
 
+/* A result list: `count` items, read-only, all owned by the list (one
+ * block freed by am_results_free). It stays a visible struct rather than
+ * an opaque handle with accessors on purpose: callers walk `items` as a
+ * plain array (the CLI, the recall tool, bindings that map the struct),
+ * and an accessor per field of am_item would add a call per field for
+ * nothing a reader could get wrong. `priv_` is the library's: never read
+ * or change it; its meaning may change in any release. */
 typedef struct am_results {
     am_item *items;
     size_t count;
-    void *priv_;        /* the memory behind it all */
+    void *priv_;        /* private: the memory behind it all */
 } am_results;
 
 /* Free a result list. NULL: no-op. Thread safety: per-handle. */
@@ -201,7 +209,7 @@ AM_API void am_results_free(am_results *r);
 /* Write a result list as a JSON array of objects (namespace as an array,
  * value and meta embedded as JSON, scores when `with_scores`) into `out`
  * (replacing its contents). Thread safety: safe. */
-AM_API am_status am_results_to_json(const am_results *r, int with_scores,
+AM_API am_status am_results_to_json(const am_results *r, bool with_scores,
                                     am_buf *out, am_error *err);
 
 /* The live item at (ns, key) as a one-item list (yours). AM_ENOTFOUND.
@@ -310,7 +318,7 @@ AM_API am_status am_store_history_prune(am_store *s, size_t keep,
 
 /* Give free pages back to the file system (incremental vacuum, or a full
  * VACUUM when `full`). Thread safety: safe. */
-AM_API am_status am_store_vacuum(am_store *s, int full);
+AM_API am_status am_store_vacuum(am_store *s, bool full);
 
 /* Run SQLite's integrity check; AM_OK only if it answers "ok".
  * Thread safety: safe. */

@@ -82,9 +82,9 @@ typedef enum am_tier {
 AM_API const char *am_tier_name(am_tier tier);
 
 /* Parse a tier name (as am_tier_name spells it; "short-term" and
- * "long-term" are accepted too). AM_EINVAL when unknown.
- * Thread safety: safe. */
-AM_API am_status am_tier_parse(am_str name, am_tier *out);
+ * "long-term" are accepted too). AM_EINVAL naming it in `err` (may be
+ * NULL) when unknown. Thread safety: safe. */
+AM_API am_status am_tier_parse(am_str name, am_tier *out, am_error *err);
 
 /* Why an item moved. */
 typedef enum am_tier_reason {
@@ -105,7 +105,7 @@ AM_API const char *am_tier_reason_name(am_tier_reason reason);
 typedef struct am_tiers_opts {
     const am_allocator *alloc; /* NULL: malloc */
     const am_clock *clock;     /* NULL: system clock; borrowed until close */
-    /* Items per tier; 0 means unbounded. Defaults (the seed's): working
+    /* Items per tier; 0 means unbounded. Defaults: working
      * 100, short-term 1000, long-term 0, archive 0. The archive is always
      * unbounded (a non-zero archive capacity is AM_EINVAL). */
     size_t capacity[AM_TIER_COUNT];
@@ -150,7 +150,10 @@ typedef struct am_tiers_opts {
      * 8. Only zstd runs on them; the allocator is called from the calling
      * thread only. */
     size_t threads;
-    bool default_policies; /* register the seed's three policies (true) */
+    /* Register the three default policies (true):
+     * archive_old_low_importance, delete_ancient_archives and
+     * refresh_important (see am_tiers_apply_policies). */
+    bool default_policies;
 } am_tiers_opts;
 
 /* The defaults listed above. Thread safety: safe. */
@@ -308,7 +311,7 @@ AM_API am_status am_tiers_restore(am_tiers *t, am_str id);
 /* Number of items in all tiers. Thread safety: safe. */
 AM_API size_t am_tiers_count(am_tiers *t);
 
-/* The seed's retention score of `item` at `now_ms`: importance
+/* The retention score of `item` at `now_ms`: importance
  * + 0.3 / (1 + h / 24) + min(0.2 * access_count / max(1, h), 0.3), where
  * h is hours since the last access. Thread safety: safe. */
 AM_API double am_tiers_retention_score(const am_tier_item *item,
@@ -391,7 +394,7 @@ typedef struct am_tier_query {
     int64_t created_from_ms; /* inclusive; default INT64_MIN */
     int64_t created_to_ms;   /* exclusive; default INT64_MAX */
     /* Items created on a UTC day >= the day of (now - recent_days days),
-     * like the seed's find_recent; 0: off. */
+     * (whole days, not a sliding window); 0: off. */
     int recent_days;
     const char *index;       /* custom index name, NULL: none */
     am_str index_key;        /* key in that index */
@@ -502,9 +505,9 @@ AM_API am_status am_tiers_cleanup_old_items(am_tiers *t, int64_t days,
 AM_API am_status am_tiers_compact(am_tiers *t, size_t max_bytes,
                                   size_t *left);
 
-/* ---- The seed's facade ---- */
+/* ---- Maintenance in one call ---- */
 
-/* The "production memory system" optimize of the seed in one call:
+/* Periodic maintenance in one call:
  * am_tiers_optimize, then am_tiers_apply_policies, then am_tiers_flush.
  * *demoted, out/cap/count as for those calls (each may be NULL/0).
  * Returns the first failure. Thread safety: safe (each step locks; other

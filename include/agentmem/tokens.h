@@ -22,7 +22,7 @@
  *
  *     am_encoding *enc = NULL;
  *     size_t n = 0;
- *     if (am_encoding_open("o200k_base", NULL, &enc, &err) == AM_OK &&
+ *     if (am_encoding_create("o200k_base", NULL, &enc, &err) == AM_OK &&
  *         am_encoding_count(enc, AM_STR("hello world"), NULL, &n, &err)
  *             == AM_OK)
  *         printf("%zu tokens\n", n);                       // 2
@@ -92,7 +92,7 @@ typedef struct am_encoding_opts {
 /* Defaults: search path only, default allocator. Thread safety: safe. */
 AM_API am_encoding_opts am_encoding_opts_default(void);
 
-/* Open encoding `name` ("cl100k_base", "o200k_base", "p50k_base" or
+/* Create encoding `name` ("cl100k_base", "o200k_base", "p50k_base" or
  * "r50k_base"): read its rank file (see the search path above) and build
  * the lookup tables. `opts` may be NULL. The result is yours (free it with
  * am_encoding_free) and immutable: every function taking a const
@@ -102,9 +102,9 @@ AM_API am_encoding_opts am_encoding_opts_default(void);
  * or no rank file anywhere on the search path; the message lists the places
  * tried), AM_EIO (unreadable file), AM_EFORMAT (corrupt rank file: the
  * message names the file and line), AM_ENOMEM. Thread safety: safe. */
-AM_API am_status am_encoding_open(const char *name,
-                                  const am_encoding_opts *opts,
-                                  am_encoding **out, am_error *err);
+AM_API am_status am_encoding_create(const char *name,
+                                    const am_encoding_opts *opts,
+                                    am_encoding **out, am_error *err);
 
 /* Free an encoding. NULL: no-op. No other thread may still use it.
  * Thread safety: unsafe (ends the encoding's life). */
@@ -143,17 +143,24 @@ typedef struct am_encode_opts {
     am_token_cache *cache;
 } am_encode_opts;
 
+typedef struct am_token_cache_opts {
+    size_t entries;            /* about this many (0: 65536; 48 bytes each) */
+    const am_allocator *alloc; /* NULL: am_allocator_default() */
+} am_token_cache_opts;
+
+/* Defaults: 65536 entries, default allocator. Thread safety: safe. */
+AM_API am_token_cache_opts am_token_cache_opts_default(void);
+
 /* Create a cache of recently encoded pieces for `enc` (borrowed: keep it
- * alive while the cache lives), with about `entries` entries (0: 65536;
- * 48 bytes each). Passing it in am_encode_opts.cache makes repeated words
+ * alive while the cache lives), sized and allocated as `opts` says (NULL:
+ * defaults). Passing it in am_encode_opts.cache makes repeated words
  * across calls cost a table lookup instead of a merge; results are
  * identical with or without it (a hit compares the piece's bytes). Yours:
  * am_token_cache_free. Errors: AM_EINVAL, AM_ENOMEM.
  * Thread safety: per-handle (one cache per thread; the encoding stays
  * shared). */
 AM_API am_status am_token_cache_create(const am_encoding *enc,
-                                       size_t entries,
-                                       const am_allocator *alloc,
+                                       const am_token_cache_opts *opts,
                                        am_token_cache **out, am_error *err);
 
 /* NULL: no-op. Thread safety: unsafe (ends its life). */
@@ -231,14 +238,23 @@ typedef struct am_model_info {
 
 typedef struct am_models am_models;
 
+typedef struct am_models_opts {
+    /* A JSON file of entries in the format of models.json, loaded after
+     * the built-in ones (its entries win over built-in entries of the same
+     * name); NULL: built-in entries only. */
+    const char *user_file;
+    const am_allocator *alloc; /* NULL: am_allocator_default() */
+} am_models_opts;
+
+/* Defaults: no user file, default allocator. Thread safety: safe. */
+AM_API am_models_opts am_models_opts_default(void);
+
 /* Create a catalog holding the built-in entries (src/tokens/models.json,
- * compiled into the library) and, when `user_file` is not NULL, the
- * entries of that JSON file in the same format (they win over built-in
- * entries of the same name). The result is yours: am_models_free.
- * Errors: AM_EIO, AM_EFORMAT (naming the file, entry index and field),
- * AM_ENOMEM. Thread safety: safe. */
-AM_API am_status am_models_create(const char *user_file,
-                                  const am_allocator *alloc,
+ * compiled into the library) and those of opts->user_file (`opts` NULL:
+ * defaults). The result is yours: am_models_free.
+ * Errors: AM_EINVAL (NULL out), AM_EIO, AM_EFORMAT (naming the file, entry
+ * index and field), AM_ENOMEM. Thread safety: safe. */
+AM_API am_status am_models_create(const am_models_opts *opts,
                                   am_models **out, am_error *err);
 
 /* Add the entries of JSON file `path` (same format as models.json: an
@@ -301,10 +317,10 @@ AM_API am_tokenizer_opts am_tokenizer_opts_default(void);
  * estimation rule. An empty model name with no encoding_name means
  * o200k_base. An unknown model gets the catalog defaults (estimated).
  * The result is yours (am_tokenizer_free) and immutable: share it
- * between threads. Errors as am_encoding_open. Thread safety: safe. */
-AM_API am_status am_tokenizer_open(am_str model,
-                                   const am_tokenizer_opts *opts,
-                                   am_tokenizer **out, am_error *err);
+ * between threads. Errors as am_encoding_create. Thread safety: safe. */
+AM_API am_status am_tokenizer_create(am_str model,
+                                     const am_tokenizer_opts *opts,
+                                     am_tokenizer **out, am_error *err);
 
 /* Free a tokenizer (not a borrowed encoding). NULL: no-op.
  * Thread safety: unsafe (ends its life). */

@@ -94,7 +94,7 @@ typedef struct am_trim_opts {
      * (a tokenizer opened for the call: exact for OpenAI models, the
      * catalog's rule for others). NULL, "" or "estimate": the estimate.
      * Opening costs a few milliseconds; for repeated calls open one
-     * tokenizer (am_tokenizer_open) and pass it in `counter`. */
+     * tokenizer (am_tokenizer_create) and pass it in `counter`. */
     const char *model;
     const am_allocator *alloc;
 } am_trim_opts;
@@ -413,7 +413,7 @@ typedef struct am_memory_stats {
  * copied; the summarizer, tokenizer, catalog, tracker, allocator and
  * clock they point to are borrowed for the manager's life. Without a
  * counter it opens (and owns, and frees) a tokenizer for config.model
- * (am_tokenizer_open; the encoding's rank file is searched as tokens.h
+ * (am_tokenizer_create; the encoding's rank file is searched as tokens.h
  * says). The config is checked (threshold <= max context, ratio in
  * (0,1]): AM_EINVAL naming the field; a model whose rank file cannot be
  * found is AM_ENOTFOUND ("memory: cannot count tokens for model 'M':
@@ -499,7 +499,7 @@ AM_API am_status am_memory_export(const am_memory *mem, am_buf *out);
  * export -> import -> export gives the same bytes. Thread safety: safe. */
 AM_API am_status am_memory_import(am_memory *mem, am_str json);
 
-/* The seed's block, replacing `out`:
+/* A human-readable statistics block, replacing `out`:
  *   --- Memory Statistics ---
  *   Total tokens: 45,234
  *   Compressions: 3

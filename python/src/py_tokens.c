@@ -46,7 +46,7 @@ const am_tokenizer *amp_tokenizer(PyObject *model)
     am_status st;
     /* Opening reads a rank file: let other threads run meanwhile. */
     Py_BEGIN_ALLOW_THREADS
-    st = am_tokenizer_open(name, &o, &tz, &err);
+    st = am_tokenizer_create(name, &o, &tz, &err);
     Py_END_ALLOW_THREADS
     if (st != AM_OK)
         return amp_raise_err(&err), NULL;

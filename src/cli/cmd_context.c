@@ -139,7 +139,7 @@ static int open_counter(common *c)
     am_status st;
     if (strcmp(model, "estimate") == 0 || model[0] == '\0')
         return CLI_EXIT_OK;
-    st = am_tokenizer_open(am_str_c(model), NULL, &c->tz, &err);
+    st = am_tokenizer_create(am_str_c(model), NULL, &c->tz, &err);
     return st == AM_OK ? CLI_EXIT_OK : cli_fail(st, &err, "--model");
 }
 
@@ -407,7 +407,8 @@ static int run_memory(const char *cmd, int argc, char **argv, bool replay)
         lo.base_url = m.llm_base_url;
         lo.api_key_env = m.llm_key_env;
         if (m.llm_provider != NULL &&
-            am_llm_kind_parse(am_str_c(m.llm_provider), &lo.kind) != AM_OK) {
+            am_llm_kind_parse(am_str_c(m.llm_provider), &lo.kind, NULL) !=
+                AM_OK) {
             rc = cli_usage(cmd, "--llm-provider: openai or anthropic");
             goto out;
         }

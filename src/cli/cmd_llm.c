@@ -102,7 +102,8 @@ int cmd_llm(int argc, char **argv)
         if (h > 0)
             continue;
         if (cli_opt(argc, argv, &i, "--provider", &v)) {
-            if (v == NULL || am_llm_kind_parse(am_str_c(v), &o.kind) != AM_OK)
+            if (v == NULL ||
+                am_llm_kind_parse(am_str_c(v), &o.kind, NULL) != AM_OK)
                 return cli_usage("llm", "--provider must be openai or "
                                  "anthropic, not '%s'", v ? v : "");
         } else if (cli_opt(argc, argv, &i, "--base-url", &v)) {

@@ -91,7 +91,7 @@ int cmd_models(int argc, char **argv)
             return cli_usage("models", "one MODEL at most");
         }
     }
-    st = am_models_create(file, NULL, &models, &err);
+    st = am_models_create(&(am_models_opts){ file, NULL }, &models, &err);
     if (st != AM_OK)
         return cli_fail(st, &err, "models");
     if (model != NULL) {
@@ -167,7 +167,7 @@ int cmd_cost(int argc, char **argv)
     if (cached > in)
         return cli_usage("cost", "--cached %lld exceeds --input %lld",
                          cached, in);
-    st = am_models_create(file, NULL, &models, &err);
+    st = am_models_create(&(am_models_opts){ file, NULL }, &models, &err);
     if (st != AM_OK)
         return cli_fail(st, &err, "cost");
     known = am_models_lookup(models, am_str_c(model), &info);

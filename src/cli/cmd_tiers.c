@@ -109,7 +109,7 @@ static int parse_args(const char *sub, int argc, char **argv, targs *a)
             am_tier tier;
             size_t n;
             if (eq == NULL ||
-                am_tier_parse((am_str){ v, (size_t)(eq - v) }, &tier) !=
+                am_tier_parse((am_str){ v, (size_t)(eq - v) }, &tier, NULL) !=
                     AM_OK ||
                 !parse_size(eq + 1, &n))
                 return cli_usage("tiers", "--capacity wants TIER=N, e.g. "
@@ -131,7 +131,7 @@ static int parse_args(const char *sub, int argc, char **argv, targs *a)
                                  "[0, 1] (got '%s')", v ? v : "");
         } else if (cli_opt(argc, argv, &i, "--tier", &v)) {
             am_tier tier;
-            if (v == NULL || am_tier_parse(am_str_c(v), &tier) != AM_OK)
+            if (v == NULL || am_tier_parse(am_str_c(v), &tier, NULL) != AM_OK)
                 return cli_usage("tiers", "--tier wants working, short_term, "
                                  "long_term or archive (got '%s')",
                                  v ? v : "");
@@ -242,7 +242,7 @@ static int do_put(am_tiers *t, const targs *a)
     }
     in.importance = a->importance;
     if (a->tier != NULL)
-        am_tier_parse(am_str_c(a->tier), &in.tier);
+        am_tier_parse(am_str_c(a->tier), &in.tier, NULL);
     if (a->type != NULL)
         in.type = am_str_c(a->type);
     for (size_t i = 0; i < a->ntags; i++)

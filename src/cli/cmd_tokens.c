@@ -286,14 +286,14 @@ int cmd_tokens(int argc, char **argv)
     if (c.messages && c.mode != MODE_COUNT)
         return cli_usage("tokens", "--messages works with 'count' only");
     topts.encoding_name = encoding;
-    st = am_tokenizer_open(model != NULL ? am_str_c(model)
+    st = am_tokenizer_create(model != NULL ? am_str_c(model)
                                          : am_str_c(NULL),
                            &topts, &c.tz, &c.err);
     if (st != AM_OK)
         return cli_fail(st, &c.err, "tokens");
     /* Batches repeat their words: keep a piece cache across the lines. */
     if (c.jsonl && am_tokenizer_encoding(c.tz) != NULL) {
-        st = am_token_cache_create(am_tokenizer_encoding(c.tz), 0, NULL,
+        st = am_token_cache_create(am_tokenizer_encoding(c.tz), NULL,
                                    &c.eopts.cache, &c.err);
         if (st != AM_OK)
             return cli_fail(st, &c.err, "tokens");

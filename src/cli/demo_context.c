@@ -119,7 +119,7 @@ void demo_context(void)
     }
     /* Count exactly for the model the session is sent to (the manager's
      * default model), one tokenizer shared by every manager below. */
-    if (am_tokenizer_open(AM_STR(AM_MEMORY_DEFAULT_MODEL), NULL, &tz,
+    if (am_tokenizer_create(AM_STR(AM_MEMORY_DEFAULT_MODEL), NULL, &tz,
                           &err) != AM_OK) {
         printf("  (cannot count for %s: %s)\n", AM_MEMORY_DEFAULT_MODEL,
                err.msg);

@@ -26,7 +26,8 @@ void demo_providers(void)
     bool live = base != NULL && model != NULL;
 
     printf("\n== providers: LLM chat and embeddings over HTTP ==\n");
-    if (kind != NULL && am_llm_kind_parse(am_str_c(kind), &o.kind) != AM_OK)
+    if (kind != NULL &&
+        am_llm_kind_parse(am_str_c(kind), &o.kind, NULL) != AM_OK)
         printf("AGENTMEM_LLM_PROVIDER='%s' is not openai or anthropic; "
                "using openai\n", kind);
     if (live) {

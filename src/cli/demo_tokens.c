@@ -36,10 +36,10 @@ int demo_tokens(void)
 
     printf("\n== tokens: exact counts (tiktoken-compatible, Unicode %s) ==\n",
            am_tokens_unicode_version());
-    if (am_tokenizer_open(AM_STR(""), &(am_tokenizer_opts){
+    if (am_tokenizer_create(AM_STR(""), &(am_tokenizer_opts){
                               .encoding_name = "cl100k_base" },
                           &cl, &err) != AM_OK ||
-        am_tokenizer_open(AM_STR(""), NULL, &o2, &err) != AM_OK) {
+        am_tokenizer_create(AM_STR(""), NULL, &o2, &err) != AM_OK) {
         printf("  (skipped: %s)\n", err.msg);
         rc = 0;
         goto out;
@@ -77,7 +77,7 @@ int demo_tokens(void)
         am_model_info info;
         size_t n = 0;
         am_usage_record u;
-        if (am_tokenizer_open(am_str_c(models[i]), NULL, &tz, &err) != AM_OK ||
+        if (am_tokenizer_create(am_str_c(models[i]), NULL, &tz, &err) != AM_OK ||
             am_tokenizer_count_messages_json(tz, am_buf_str(&conv), &n,
                                              &err) != AM_OK) {
             am_tokenizer_free(tz);

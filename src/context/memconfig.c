@@ -165,7 +165,7 @@ const char *am_compress_strategy_name(am_compress_strategy s)
     case AM_COMPRESS_SELECTIVE: return "selective";
     case AM_COMPRESS_DELETION: return "deletion";
     }
-    return "unknown";
+    return "?";
 }
 
 /* ---- The key table ---- */

@@ -537,7 +537,7 @@ const char *am_step_type_name(am_step_type t)
     case AM_STEP_ACT: return "ACT";
     case AM_STEP_OBSERVE: return "OBSERVE";
     }
-    return "UNKNOWN";
+    return "?";
 }
 
 int am__react_step_type_parse(am_str s)

@@ -18,7 +18,7 @@ const char *am_todo_status_name(am_todo_status s)
     case AM_TODO_IN_PROGRESS: return "in_progress";
     case AM_TODO_DONE: return "done";
     }
-    return "unknown";
+    return "?";
 }
 
 int am__react_todo_status_parse(am_str s)

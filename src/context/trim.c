@@ -80,7 +80,7 @@ am_status am__counter_for_model(const am_counter *given, const char *model,
     to.models = models;
     to.alloc = a;
     am_error_clear(&e);
-    st = am_tokenizer_open(am_str_c(model), &to, own, &e);
+    st = am_tokenizer_create(am_str_c(model), &to, own, &e);
     if (st != AM_OK) {
         *own = NULL;
         return am__fail(err, st,

@@ -64,9 +64,10 @@ const char *am_action_name(am_action action)
         return "invoke_agent";
     case AM_ACTION_FINAL_RESPONSE:
         return "final_response";
-    default:
+    case AM_ACTION_NONE:
         return "";
     }
+    return "?";
 }
 
 am_msg_opts am_msg_opts_default(void)

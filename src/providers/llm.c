@@ -50,7 +50,7 @@ const char *am_llm_kind_name(am_llm_kind kind)
     case AM_LLM_ANTHROPIC:
         return "anthropic";
     }
-    return "unknown";
+    return "?";
 }
 
 static bool str_eq(am_str s, const char *c)
@@ -58,7 +58,7 @@ static bool str_eq(am_str s, const char *c)
     return s.len == strlen(c) && memcmp(s.ptr, c, s.len) == 0;
 }
 
-am_status am_llm_kind_parse(am_str name, am_llm_kind *out)
+am_status am_llm_kind_parse(am_str name, am_llm_kind *out, am_error *err)
 {
     static const char *const openai[] = { "openai", "openai-compatible",
                                           "ollama", "vllm", "llamacpp",
@@ -72,7 +72,11 @@ am_status am_llm_kind_parse(am_str name, am_llm_kind *out)
         *out = AM_LLM_ANTHROPIC;
         return AM_OK;
     }
-    return AM_EINVAL;
+    return am__fail(err, AM_EINVAL, "unknown provider kind '%.*s' (expected "
+                    "openai, anthropic, openai-compatible, ollama, vllm, "
+                    "llamacpp, llama.cpp or lmstudio)",
+                    (int)(name.len > 64 ? 64 : name.len),
+                    name.ptr != NULL ? name.ptr : "");
 }
 
 am_llm_opts am_llm_opts_default(void)

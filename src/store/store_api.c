@@ -724,7 +724,7 @@ am_status am_store_history_prune(am_store *s, size_t keep, size_t *removed)
     CALL(s, history_prune, keep, removed);
 }
 
-am_status am_store_vacuum(am_store *s, int full)
+am_status am_store_vacuum(am_store *s, bool full)
 {
     CALL(s, vacuum, full);
 }

@@ -129,7 +129,7 @@ static json_t *embed_json(am_str s)
     return v != NULL ? v : str_json(s);
 }
 
-am_status am_results_to_json(const am_results *r, int with_scores,
+am_status am_results_to_json(const am_results *r, bool with_scores,
                              am_buf *out, am_error *err)
 {
     json_t *arr = json_array();

@@ -30,14 +30,14 @@ const char *am_tier_name(am_tier tier)
     return (unsigned)tier < AM_TIER_COUNT ? tier_names[tier] : "?";
 }
 
-am_status am_tier_parse(am_str name, am_tier *out)
+am_status am_tier_parse(am_str name, am_tier *out, am_error *err)
 {
     static const char *const alt[AM_TIER_COUNT] = {
         "working", "short-term", "long-term", "archive"
     };
 
     if (out == NULL)
-        return AM_EINVAL;
+        return am__fail(err, AM_EINVAL, "tier: NULL out");
     for (int i = 0; i < AM_TIER_COUNT; i++) {
         if ((name.len == strlen(tier_names[i]) &&
              memcmp(name.ptr, tier_names[i], name.len) == 0) ||
@@ -47,7 +47,10 @@ am_status am_tier_parse(am_str name, am_tier *out)
             return AM_OK;
         }
     }
-    return AM_EINVAL;
+    return am__fail(err, AM_EINVAL, "unknown tier '%.*s' (expected working, "
+                    "short_term, long_term or archive)",
+                    (int)(name.len > 64 ? 64 : name.len),
+                    name.ptr != NULL ? name.ptr : "");
 }
 
 const char *am_tier_reason_name(am_tier_reason reason)

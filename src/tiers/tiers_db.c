@@ -457,9 +457,9 @@ static am_status load_moves(am_tiers *t)
         am_tier_reason reason = AM_TIER_REASON_PROMOTION;
         if (len > 65535 || id == NULL || r == NULL ||
             am_tier_parse(am_str_c((const char *)sqlite3_column_text(q, 1)),
-                          &from) != AM_OK ||
+                          &from, NULL) != AM_OK ||
             am_tier_parse(am_str_c((const char *)sqlite3_column_text(q, 2)),
-                          &to) != AM_OK) {
+                          &to, NULL) != AM_OK) {
             st = am__fail(&AM__ERR(t), AM_EFORMAT, "database: malformed "
                           "tier_moves row");
             break;

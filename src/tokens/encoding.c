@@ -507,10 +507,20 @@ struct am_token_cache {
     size_t mask;
 };
 
-am_status am_token_cache_create(const am_encoding *enc, size_t entries,
-                                const am_allocator *alloc,
+am_token_cache_opts am_token_cache_opts_default(void)
+{
+    am_token_cache_opts o = { 0, NULL };
+    return o;
+}
+
+am_status am_token_cache_create(const am_encoding *enc,
+                                const am_token_cache_opts *opts,
                                 am_token_cache **out, am_error *err)
 {
+    am_token_cache_opts o = opts != NULL ? *opts
+                                         : am_token_cache_opts_default();
+    size_t entries = o.entries;
+    const am_allocator *alloc = o.alloc;
     am_token_cache *c;
     size_t n = 1024;
 

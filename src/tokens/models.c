@@ -179,9 +179,18 @@ out:
     return st;
 }
 
-am_status am_models_create(const char *user_file, const am_allocator *alloc,
-                           am_models **out, am_error *err)
+am_models_opts am_models_opts_default(void)
 {
+    am_models_opts o = { NULL, NULL };
+    return o;
+}
+
+am_status am_models_create(const am_models_opts *opts, am_models **out,
+                           am_error *err)
+{
+    am_models_opts o = opts != NULL ? *opts : am_models_opts_default();
+    const char *user_file = o.user_file;
+    const am_allocator *alloc = o.alloc;
     am_status st;
     am_models *m;
 
@@ -248,7 +257,7 @@ static am_models *builtin;
 
 static void builtin_init(void)
 {
-    if (am_models_create(NULL, NULL, &builtin, NULL) != AM_OK)
+    if (am_models_create(NULL, &builtin, NULL) != AM_OK)
         builtin = NULL;
 }
 

@@ -594,7 +594,7 @@ static void drop_tables(am_encoding *enc)
     enc->nranks = 0;
 }
 
-am_status am_encoding_open(const char *name, const am_encoding_opts *opts,
+am_status am_encoding_create(const char *name, const am_encoding_opts *opts,
                            am_encoding **out, am_error *err)
 {
     am_status st = AM_OK;
@@ -607,7 +607,7 @@ am_status am_encoding_open(const char *name, const am_encoding_opts *opts,
     bool use_cache;
 
     if (out == NULL || name == NULL)
-        return am__fail(err, AM_EINVAL, "am_encoding_open: NULL argument");
+        return am__fail(err, AM_EINVAL, "am_encoding_create: NULL argument");
     *out = NULL;
     for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++)
         if (strcmp(defs[i].name, name) == 0)

@@ -48,7 +48,7 @@ static void copy_cstr(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
-am_status am_tokenizer_open(am_str model, const am_tokenizer_opts *opts,
+am_status am_tokenizer_create(am_str model, const am_tokenizer_opts *opts,
                             am_tokenizer **out, am_error *err)
 {
     am_tokenizer_opts o = opts != NULL ? *opts : am_tokenizer_opts_default();
@@ -57,7 +57,7 @@ am_status am_tokenizer_open(am_str model, const am_tokenizer_opts *opts,
     const char *encname;
 
     if (out == NULL)
-        return am__fail(err, AM_EINVAL, "am_tokenizer_open: NULL out");
+        return am__fail(err, AM_EINVAL, "am_tokenizer_create: NULL out");
     *out = NULL;
     if (model.ptr == NULL)
         model.len = 0;
@@ -102,7 +102,7 @@ am_status am_tokenizer_open(am_str model, const am_tokenizer_opts *opts,
             am_encoding_opts eo = am_encoding_opts_default();
             eo.data_dir = o.data_dir;
             eo.alloc = o.alloc;
-            st = am_encoding_open(encname, &eo, &tz->owned, err);
+            st = am_encoding_create(encname, &eo, &tz->owned, err);
             if (st != AM_OK) {
                 am__free(o.alloc, tz, sizeof *tz);
                 return st;
