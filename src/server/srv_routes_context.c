@@ -65,7 +65,7 @@ const am_tokenizer *srv_tokenizer(srv_ctx *ctx, const char *model,
     /* Opening under the lock keeps two threads from opening one model
      * twice; it happens once per model. */
     if (tz == NULL && c->count < TZ_CACHE_MAX &&
-        am_tokenizer_open(am_str_c(model), NULL, &tz, err) == AM_OK) {
+        am_tokenizer_create(am_str_c(model), NULL, &tz, err) == AM_OK) {
         c->names[c->count] = strdup(model);
         if (c->names[c->count] == NULL) {
             am_tokenizer_free(tz);
