@@ -236,7 +236,7 @@ static int tier_of(PyObject *o, am_tier *out)
     am_str name;
     if (amp_utf8(o, "tier", &name) < 0)
         return -1;
-    if (am_tier_parse(name, out) != AM_OK) {
+    if (am_tier_parse(name, out, NULL) != AM_OK) {
         PyErr_Format(PyExc_ValueError,
                      "tier must be working, short_term, long_term or "
                      "archive, not '%.*s'", (int)(name.len > 40 ? 40 : name.len),
