@@ -270,7 +270,7 @@ AM_API void am_models_free(am_models *models);
  * "prefix" that the name starts with (so "gpt-4o-mini-2024-07-18" finds
  * "gpt-4o-mini"). An unknown model gets the catalog's documented defaults
  * (estimated at 4 characters per token, 8192-token window, priced at the
- * seed's default of $0.55 input / $2.19 output per million tokens, so a
+ * default of $0.55 input / $2.19 output per million tokens, so a
  * cost is an estimate rather than zero) with known = false, and the call
  * returns false. A NULL `models` uses a
  * built-in catalog parsed on first use. Thread safety: safe. */

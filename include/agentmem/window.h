@@ -401,7 +401,7 @@ typedef struct am_memory_stats {
     double total_cost;
     double compression_cost_usd; /* the compression calls' part of it */
     /* What the net savings are worth: tokens_saved at config.model's
-     * input price, minus compression_cost_usd (the seed's net_cost). */
+     * input price, minus compression_cost_usd. */
     double net_cost;
     /* config.model is not in the catalog: prices are the catalog default
      * ($0.55 / $2.19 per million), so the figures are estimates. The JSON
@@ -477,7 +477,7 @@ AM_API bool am_memory_compressed(const am_memory *mem,
 /* Fill `out` (zeros for a NULL manager). Thread safety: safe. */
 AM_API void am_memory_stats_get(const am_memory *mem, am_memory_stats *out);
 
-/* Statistics as a JSON object (the fields of am_memory_stats, the seed's
+/* Statistics as a JSON object (the fields of am_memory_stats,
  * compression_count, "priced_as" ("catalog" or "default") and the "model"
  * priced), replacing `out`. AM_ENOMEM, or AM_EFORMAT when config.model is
  * not UTF-8. Thread safety: safe. */
