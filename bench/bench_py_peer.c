@@ -56,7 +56,7 @@ int main(int argc, char **argv)
     }
     am_error err = {0};
     am_tokenizer *tz = NULL;
-    if (am_tokenizer_open((am_str){"gpt-4o", 6}, NULL, &tz, &err) != AM_OK) {
+    if (am_tokenizer_create((am_str){"gpt-4o", 6}, NULL, &tz, &err) != AM_OK) {
         fprintf(stderr, "tokenizer: %s\n", err.msg);
         return 1;
     }

@@ -1,5 +1,5 @@
 /* fuzz_rank_file.c -- libFuzzer target for tiktoken rank files and their
- * binary cache (am_encoding_open with opts.rank_file).
+ * binary cache (am_encoding_create with opts.rank_file).
  *
  * The input is a rank file for r50k_base (256 single bytes at least are
  * required, so most inputs are refused; the seed corpus in
@@ -58,14 +58,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     fclose(fp);
     o.rank_file = path;
-    if (am_encoding_open("r50k_base", &o, &a, NULL) == AM_OK) {
+    if (am_encoding_create("r50k_base", &o, &a, NULL) == AM_OK) {
         am_tokens ref = AM_TOKENS_INIT;
         am_str s = { text, sizeof text - 1 };
         if (am_encoding_encode(a, s, NULL, &ref, NULL) != AM_OK)
             abort();
         check(a, NULL);
         /* Second open reads the cache the first one wrote. */
-        if (am_encoding_open("r50k_base", &o, &b, NULL) != AM_OK)
+        if (am_encoding_create("r50k_base", &o, &b, NULL) != AM_OK)
             abort();
         check(b, &ref);
         am_tokens_free(&ref);

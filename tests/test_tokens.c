@@ -248,20 +248,20 @@ AM_TEST(missing_and_corrupt_rank_files_are_clear_errors)
     /* Ranks are dense: a deleted line is a gap, named. */
     p = write_tmp(dir, "gap.tiktoken", "IQ== 0\nIg== 2\nIw== 3\n");
     o.rank_file = p;
-    CHECK_ST(am_encoding_open("r50k_base", &o, &enc, &err), AM_EFORMAT);
+    CHECK_ST(am_encoding_create("r50k_base", &o, &enc, &err), AM_EFORMAT);
     CHECK(strstr(err.msg, "rank 1 is missing") != NULL);
     free(p);
     /* One huge rank is refused before anything is sized by it. */
     p = write_tmp(dir, "huge.tiktoken", "IQ== 2147483647\n");
     o.rank_file = p;
-    CHECK_ST(am_encoding_open("r50k_base", &o, &enc, &err), AM_EFORMAT);
+    CHECK_ST(am_encoding_create("r50k_base", &o, &enc, &err), AM_EFORMAT);
     CHECK(strstr(err.msg, "rank 0 is missing") != NULL);
     free(p);
     /* A file that never ends fails fast instead of hanging. */
     if (access("/dev/zero", R_OK) == 0) {
         o.rank_file = "/dev/zero";
         o.flags = AM_ENCODING_NO_CACHE;
-        CHECK_ST(am_encoding_open("r50k_base", &o, &enc, &err), AM_ELIMIT);
+        CHECK_ST(am_encoding_create("r50k_base", &o, &enc, &err), AM_ELIMIT);
         CHECK(strstr(err.msg, "larger than") != NULL);
         o.flags = 0;
     }
