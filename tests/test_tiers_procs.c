@@ -201,6 +201,7 @@ AM_TEST(a_handle_sees_another_handles_writes)
     CHECK_OK(am_tiers_search(a, &q, &hits));
     CHECK_EQ(hits.count, 2);
     am_tier_hits_free(&hits);
+    am_tier_item_free(&v);
     am_buf_free(&out);
     am_tier_item_free(&v);
     CHECK_OK(am_tiers_close(a, NULL));
