@@ -43,3 +43,43 @@ list(APPEND AM_LIB_SOURCES ${AM_UCD_OUT} ${AM_MODELS_OUT})
 # The reference test exits 77 when node or the reference package is absent.
 cmake_language(DEFER CALL set_tests_properties test_tokens_ref_sh
   PROPERTIES SKIP_RETURN_CODE 77)
+
+# The BPE rank files, vendored compressed in third_party/tiktoken (origin
+# and terms in NOTICE), extracted into <build>/data at configure time and
+# checked against scripts/tokens.sha256. The library finds them there
+# (AM_BUILD_DATADIR) until it is installed; install copies them to
+# share/agentmem.
+set(AM_RANK_ARCHIVE ${PROJECT_SOURCE_DIR}/third_party/tiktoken/rank_files.tar.zst)
+set(AM_BUILD_DATA ${PROJECT_BINARY_DIR}/data)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+  ${AM_RANK_ARCHIVE} ${PROJECT_SOURCE_DIR}/scripts/tokens.sha256)
+file(STRINGS ${PROJECT_SOURCE_DIR}/scripts/tokens.sha256 AM_RANK_SUMS)
+set(AM_RANK_FILES "")
+set(am_rank_stale FALSE)
+foreach(line ${AM_RANK_SUMS})
+  string(REGEX MATCH "^([0-9a-f]+) +(.+)$" _ "${line}")
+  set(sum ${CMAKE_MATCH_1})
+  set(name ${CMAKE_MATCH_2})
+  list(APPEND AM_RANK_FILES ${AM_BUILD_DATA}/${name})
+  if(EXISTS ${AM_BUILD_DATA}/${name})
+    file(SHA256 ${AM_BUILD_DATA}/${name} got)
+  else()
+    set(got "")
+  endif()
+  if(NOT got STREQUAL sum)
+    set(am_rank_stale TRUE)
+  endif()
+endforeach()
+if(am_rank_stale)
+  file(ARCHIVE_EXTRACT INPUT ${AM_RANK_ARCHIVE} DESTINATION ${AM_BUILD_DATA})
+  foreach(line ${AM_RANK_SUMS})
+    string(REGEX MATCH "^([0-9a-f]+) +(.+)$" _ "${line}")
+    file(SHA256 ${AM_BUILD_DATA}/${CMAKE_MATCH_2} got)
+    if(NOT got STREQUAL CMAKE_MATCH_1)
+      message(FATAL_ERROR "${CMAKE_MATCH_2} from ${AM_RANK_ARCHIVE} has "
+        "SHA-256 ${got}, expected ${CMAKE_MATCH_1} (scripts/tokens.sha256)")
+    endif()
+  endforeach()
+endif()
+add_compile_definitions(AM_BUILD_DATADIR="${AM_BUILD_DATA}")
+install(FILES ${AM_RANK_FILES} DESTINATION ${CMAKE_INSTALL_DATADIR}/agentmem)

@@ -110,8 +110,10 @@ CM
 cmake_consumer "$tmp/prefix" "$tmp/cmk-build"
 
 # Move the whole install, as if unpacked somewhere else: the CLI finds its
-# data next to itself, not where the build was configured, and nothing
-# refers to the build tree (which a user deletes after installing).
+# data next to itself, not where the build was configured. (The build and
+# source trees stay on the search path after it, for builds that are never
+# installed; ctest runs from the build tree, so this test cannot delete it,
+# and instead checks that every data file resolves inside the moved prefix.)
 mv "$tmp/prefix" "$tmp/moved"
 cli="$tmp/moved/bin/agentmem"
 ver=$(env -u AGENTMEM_DATA_DIR "$cli" version --verbose) || bad "moved CLI: version"
@@ -128,11 +130,6 @@ n=$(printf "hello world" | env -u AGENTMEM_DATA_DIR "$cli" tokens count --encodi
 (cd "$tmp" && env -u AGENTMEM_DATA_DIR "$cli" store put --db "$tmp/s.db" notes k1 '{"text":"the cat sat on the mat"}' >/dev/null &&
     env -u AGENTMEM_DATA_DIR "$cli" store search --db "$tmp/s.db" cat | grep -q k1) && ok ||
     bad "moved CLI: store put/search"
-# (Debug information names the build tree; the program's own data must not.)
-for f in "$cli" "$tmp/moved/lib/libagentmem.so"; do
-    if objcopy -O binary --only-section=.rodata "$f" "$tmp/rodata" &&
-       ! grep -qaF "$bin" "$tmp/rodata"; then ok; else bad "$f names the build tree $bin"; fi
-done
 # Consumers of the moved prefix work too (pkg-config and CMake).
 export PKG_CONFIG_PATH=$tmp/moved/lib/pkgconfig
 if cc -std=c11 $(pkg-config --cflags agentmem) "$tmp/prog.c" -o "$tmp/prog_moved" \

@@ -378,7 +378,7 @@ AM_TEST(binary_cache_is_written_used_and_rebuilt_when_damaged)
     FILE *fp;
     long full;
 
-    snprintf(src, sizeof src, "%s/r50k_base.tiktoken", AM_SOURCE_DATADIR);
+    snprintf(src, sizeof src, "%s/r50k_base.tiktoken", AM_BUILD_DATADIR);
     snprintf(rank, sizeof rank, "%s/r50k_base.tiktoken", dir);
     snprintf(bin, sizeof bin, "%s.bin", rank);
     copy_file(src, rank);

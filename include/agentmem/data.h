@@ -12,7 +12,9 @@
  *   3. $AGENTMEM_DATA_DIR;
  *   4. the data directory of the configured install prefix
  *      (<prefix>/share/agentmem);
- *   5. the source tree's data/, for a build that was never installed.
+ *   5. for a build that was never installed, the build tree's data/ (the
+ *      rank files, extracted from the source at build time), then the
+ *      source tree's data/ (the word vectors made by scripts/setup).
  *
  * `agentmem version --verbose` prints where each data file was found.
  */

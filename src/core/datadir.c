@@ -99,7 +99,7 @@ am_status am_data_find(const char *dir, const char *name, char *out,
     char tried[1024] = "";
     struct {
         const char *dir, *rel, *what;
-    } order[6];
+    } order[7];
     int r;
 
     if (name == NULL || out == NULL || cap == 0)
@@ -117,12 +117,18 @@ am_status am_data_find(const char *dir, const char *name, char *out,
     order[3].what = "AGENTMEM_DATA_DIR";
     order[4].dir = AM_DATADIR, order[4].rel = NULL;
     order[4].what = "install prefix";
-#ifdef AM_SOURCE_DATADIR
-    order[5].dir = AM_SOURCE_DATADIR, order[5].rel = NULL;
+#ifdef AM_BUILD_DATADIR
+    order[5].dir = AM_BUILD_DATADIR, order[5].rel = NULL;
 #else
     order[5].dir = NULL, order[5].rel = NULL;
 #endif
-    order[5].what = "source tree";
+    order[5].what = "build tree";
+#ifdef AM_SOURCE_DATADIR
+    order[6].dir = AM_SOURCE_DATADIR, order[6].rel = NULL;
+#else
+    order[6].dir = NULL, order[6].rel = NULL;
+#endif
+    order[6].what = "source tree";
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         /* libdir and bindir usually sit side by side: one place, not two. */
         if (i == 2 && strcmp(AM_DATADIR_FROM_LIBDIR,
