@@ -67,16 +67,21 @@ class BuildPy(build_py):
         dest = os.path.join(self.build_lib, "agentmem", "data")
         os.makedirs(dest, exist_ok=True)
         found = []
+        # The rank files are extracted by the C build into <build>/data;
+        # optional data (word vectors) is in the repository's data/.
+        dirs = [os.path.join(_library_build_dir(), "data"),
+                os.path.join(REPO, "data")]
         for pattern in DATA_PATTERNS:
-            for src in glob.glob(os.path.join(REPO, "data", pattern)):
+            for src in [p for d in dirs
+                        for p in glob.glob(os.path.join(d, pattern))]:
                 found.append(src)
                 target = os.path.join(dest, os.path.basename(src))
                 if (not os.path.exists(target) or
                         os.path.getmtime(target) < os.path.getmtime(src)):
                     shutil.copy2(src, target)
         if not found:
-            sys.exit("setup.py: no rank files in %s/data; run scripts/setup"
-                     % REPO)
+            sys.exit("setup.py: no rank files in %s; build the C library "
+                     "first (it extracts them)" % " or ".join(dirs))
 
 
 ext = Extension(
