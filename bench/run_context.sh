@@ -14,11 +14,12 @@ cmake --build "$build" --target bench_memory bench_savings >/dev/null
 "$build/bench_memory" 2000
 locomo=${LOCOMO:-}
 for c in "$root/../shared/data/locomo/locomo-dev.json" \
-         "/work/shared/data/locomo/locomo-dev.json" "$root/data/locomo/locomo-dev.json"; do
+         "$root/data/locomo/locomo-dev.json"; do
     [ -z "$locomo" ] && [ -f "$c" ] && locomo=$c
 done
 if [ -n "$locomo" ]; then
     "$build/bench_savings" "$locomo" "$root/examples/context/agent_session.json"
 else
-    echo "bench_savings: LoCoMo data not found (set LOCOMO=path), skipped"
+    echo "bench_savings: LoCoMo data not found in ../shared/data/locomo/" \
+         "next to the repository (or set LOCOMO=path), skipped"
 fi

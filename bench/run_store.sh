@@ -8,7 +8,10 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 "$build/bench_store" "${TMPDIR:-/tmp}" "${AM_BENCH_ITEMS:-1000000}" \
     "${AM_BENCH_VECTORS:-100000}"
 split=${LOCOMO_SPLIT:-$here/../shared/data/locomo/locomo-dev.json}
-[ -f "$split" ] || split=/work/shared/data/locomo/locomo-dev.json
 if [ -f "$split" ]; then
     BUILD=$build "$here/bench/locomo/run" "$split" "${TMPDIR:-/tmp}/agentmem-locomo-runs.jsonl"
+else
+    echo "run_store.sh: LoCoMo split $split not found (put the data set in" \
+         "../shared/data/locomo/ next to the repository, or set" \
+         "LOCOMO_SPLIT); retrieval quality skipped" >&2
 fi

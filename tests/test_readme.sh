@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# test_readme.sh -- every C example in README.md compiles and links against
-# the library as built, so the tour a user copies from keeps working.
+# test_readme.sh -- README.md runs as written: every C example compiles and
+# links against the library as built, and every shell block runs, in order,
+# from a copy of the repository's tracked files (what a fresh clone has) with
+# this build as its build/ directory, so the tour a user copies from keeps
+# working. Two kinds of shell block are not run, and say so themselves: the
+# one holding `make run` / `make test` (this test is part of `make test`), and
+# blocks whose first line is "# needs network" (a model server and its key).
 set -u
 src=${AM_SOURCE_DIR:?}
 bin=${AM_BINARY_DIR:?}
@@ -24,5 +29,37 @@ for f in "$tmp"/example*.c; do
         fail=$((fail + 1))
     fi
 done
+
+# ---- Shell blocks ----
+clone="$tmp/clone"
+mkdir -p "$clone" "$tmp/home"
+if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
+    # Tracked files only, with their times (so make sees the build as fresh).
+    (cd "$src" && git ls-files -z | tar --null -T - -cf -) | tar -xf - -C "$clone"
+else
+    (cd "$src" && tar --exclude='./build*' --exclude=./data -cf - .) | tar -xf - -C "$clone"
+fi
+ln -s "$bin" "$clone/build"
+awk '
+    /^```sh$/ { n++; on = 1; first = 1; skip = 0; start = NR; body = ""; next }
+    /^```/ && on {
+        on = 0
+        if (body ~ /(^|\n)make (run|test)/ || skip) { skip = 0; next }
+        printf "echo \"== README shell block %d (line %d)\"\n%s", n, start, body
+        next
+    }
+    on && first { first = 0; if ($0 ~ /^# needs network/) skip = 1 }
+    on { body = body $0 "\n" }
+' "$src/README.md" > "$tmp/blocks.sh"
+nblocks=$(grep -c '^echo "== README shell block' "$tmp/blocks.sh")
+if (cd "$clone" && HOME="$tmp/home" AGENTMEM_DATA_DIR= \
+        bash -e "$tmp/blocks.sh") >"$tmp/blocks.log" 2>&1; then
+    pass=$((pass + nblocks))
+else
+    echo "FAIL: a README shell block fails as written:"
+    tail -25 "$tmp/blocks.log"
+    fail=$((fail + 1))
+fi
+[ "$nblocks" -ge 5 ] || { echo "FAIL: only $nblocks shell blocks found"; fail=$((fail + 1)); }
 echo "$pass passed, $fail failed"
 [ "$pass" -gt 0 ] && [ "$fail" -eq 0 ]
