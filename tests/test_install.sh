@@ -17,6 +17,9 @@ pc=$(find "$tmp/prefix" -name agentmem.pc | head -1)
 [ -n "$pc" ] && ok || bad "agentmem.pc not installed"
 [ -f "$tmp/prefix/include/agentmem/conv.h" ] && ok || bad "conv.h not installed"
 [ -x "$tmp/prefix/bin/agentmem" ] && ok || bad "agentmem CLI not installed"
+[ -s "$tmp/prefix/share/man/man1/agentmem.1" ] && ok || bad "agentmem.1 not installed"
+[ -s "$tmp/prefix/share/bash-completion/completions/agentmem" ] && ok ||
+    bad "bash completion not installed"
 for f in LICENSE NOTICE; do
     cmp -s "$tmp/prefix/share/doc/agentmem/$f" "${AM_SOURCE_DIR:?}/$f" && ok || bad "$f not installed"
 done

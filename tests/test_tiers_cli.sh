@@ -32,7 +32,7 @@ check put_a 0 t put a "alpha content" --type fact --tag x --tag y --importance 0
 check put_b 0 t put b "bravo" --type note --tag x --importance 0.2 --tier long_term --now $T0
 printf 'from\0stdin\n' > "$dir/bin"
 check put_file 0 t put c --file "$dir/bin" --importance 0.1 --now $T0
-check put_json 0 t put d '{"k":[1,2]}' --json --extra '{"src":"cli"}' --now $T0
+check put_json 0 t put d '{"k":[1,2]}' --json-content --extra '{"src":"cli"}' --now $T0
 check get_a 0 t get a --now $T0
 expect get_a_content "alpha content" "$out"
 check get_meta 0 t get a --meta --peek --now $T0
@@ -81,7 +81,7 @@ expect moves_capacity "(capacity)" "$out"
 # Bad input.
 check bad_importance 3 t put z x --importance 7
 expect bad_importance_msg "importance 7" "$err"
-check bad_json 3 t put z '{oops' --json
+check bad_json 3 t put z '{oops' --json-content
 expect bad_json_msg "content" "$err"
 check bad_tier 2 t put z x --tier attic
 check bad_option 2 t stats --frobnicate
@@ -93,7 +93,7 @@ check help 0 "$cli" tiers --help
 check keep_put 0 t put keep "original content" --importance 0.4 --now $T0
 dump() { sqlite3 "$db" "SELECT id, tier, importance, access_count, hex(data) FROM tier_items JOIN tier_state USING(pid) JOIN tier_content USING(pid) ORDER BY id"; }
 if command -v sqlite3 >/dev/null; then dump > "$dir/before"; fi
-check keep_bad_json 3 t put keep '{"a":' --json --now $T0
+check keep_bad_json 3 t put keep '{"a":' --json-content --now $T0
 expect keep_bad_json_msg "content: .*byte" "$err"
 check keep_bad_importance 3 t put keep x --importance 1.5 --now $T0
 check keep_nan_importance 3 t put keep x --importance nan --now $T0
@@ -101,7 +101,7 @@ check keep_bad_extra 3 t put keep x --extra '[1,2]' --now $T0
 expect keep_bad_extra_msg "extra must be a JSON object" "$err"
 check keep_bad_utf8_id 3 t put "$(printf 'keep\377')" x --now $T0
 expect keep_bad_utf8_id_msg "id is not valid UTF-8 (byte 4)" "$err"
-check keep_bad_utf8_json 3 t put keep "$(printf '"\377"')" --json --now $T0
+check keep_bad_utf8_json 3 t put keep "$(printf '"\377"')" --json-content --now $T0
 check keep_missing_file 4 t put keep --file "$dir/none.txt" --now $T0
 expect keep_missing_file_msg "cannot open .*none.txt" "$err"
 check keep_archive_capacity 3 t put keep x --capacity archive=5 --now $T0

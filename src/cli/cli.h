@@ -9,6 +9,8 @@
 #define AM_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "agentmem/buf.h"
@@ -18,13 +20,68 @@
  * argument) and returns the process exit status. */
 typedef int (*cli_handler)(int argc, char **argv);
 
+/* One subcommand of a command group: a row of the group's table. `run`
+ * gets the group's own context (its parsed options and open handles). */
+typedef struct cli_sub {
+    const char *name;
+    int (*run)(void *ctx);
+    int min_args;        /* positional arguments after the name */
+    const char *usage;   /* those arguments, e.g. "NS KEY JSON" */
+    const char *summary; /* one line of what it does */
+} cli_sub;
+
+/* One option of a command group: one line of --help and of the manual.
+ * `help` names the unit of any number. */
+typedef struct cli_flag {
+    const char *name; /* "--ttl" */
+    const char *arg;  /* "DURATION", or NULL for a switch */
+    const char *help;
+} cli_flag;
+
+/* A command group's table: its subcommands, its options and examples
+ * (full command lines, NULL-terminated). Dispatch, the argument check,
+ * `agentmem CMD --help`, agentmem(1) and the bash completion read it. */
+typedef struct cli_group {
+    const cli_sub *subs;
+    size_t nsubs;
+    const cli_flag *flags;
+    size_t nflags;
+    const char *const *examples;
+} cli_group;
+
+#define CLI_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
 typedef struct cli_command {
     const char *name;
     cli_handler run;
     int min_args;
     const char *usage;   /* one line of arguments, e.g. "convert --from F" */
     const char *summary; /* one line of what it does */
+    const cli_group *group; /* NULL: a single command described by usage */
 } cli_command;
+
+/* The row of `g` named `name`, or NULL. */
+const cli_sub *cli_sub_find(const cli_group *g, const char *name);
+
+/* Look `name` up in `g` and check it got `nargs` >= its min_args: sets
+ * *out and returns CLI_EXIT_OK, or prints a usage error naming the known
+ * subcommands (or the expected arguments) and returns CLI_EXIT_USAGE. */
+int cli_sub_check(const char *cmd, const cli_group *g, const char *name,
+                  int nargs, const cli_sub **out);
+
+/* `agentmem CMD --help` of a group: usage of every subcommand, every
+ * option on one line, examples. */
+void cli_group_help(FILE *out, const char *cmd, const char *summary,
+                    const cli_group *g);
+
+/* agentmem(1) in roff, and a bash completion script, from the table. */
+void cli_man(FILE *out, const cli_command *cmds, size_t n);
+void cli_completion_bash(FILE *out, const cli_command *cmds, size_t n);
+
+/* A duration flag: "30s", "2h", "7d", "1w", "500ms" or a bare number of
+ * milliseconds, into *ms. Overflow and unknown units are usage errors
+ * naming `flag`. */
+int cli_parse_duration(const char *flag, const char *v, int64_t *ms);
 
 /* Exit statuses: 0 ok, 1 generic failure, 2 usage, then one per class. */
 enum {

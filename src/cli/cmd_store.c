@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agentmem/data.h"
 #include "agentmem/memtool.h"
@@ -73,7 +74,9 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
         } else if (cli_opt(argc, argv, &i, "--ns", &v)) {
             o->ns = v;
         } else if (cli_opt(argc, argv, &i, "--ttl", &v)) {
-            rc = parse_num(cmd, "--ttl", v, &o->ttl);
+            int64_t ms = 0;
+            rc = cli_parse_duration("--ttl", v, &ms);
+            o->ttl = ms;
         } else if (cli_opt(argc, argv, &i, "--limit", &v)) {
             rc = parse_num(cmd, "--limit", v, &o->limit);
         } else if (cli_opt(argc, argv, &i, "--offset", &v)) {
@@ -171,10 +174,16 @@ static am_status open_store(const opts *o, am_store **s, am_embedder **emb,
     am_store_opts so = am_store_opts_default();
     so.embedder = *emb;
     so.actor = "cli";
+    /* A database appearing silently in the working directory surprises:
+     * say so the first time (on stderr, so scripts' output is unchanged). */
+    bool is_new = access(o->db, F_OK) != 0;
     st = am_store_open(o->db, &so, s, err);
     if (st != AM_OK) {
         am_embedder_free(*emb);
         *emb = NULL;
+    } else if (is_new) {
+        fprintf(stderr, "agentmem: created a new store %s (choose another "
+                        "with --db FILE)\n", o->db);
     }
     return st;
 }
@@ -445,187 +454,293 @@ static int import_jsonl(am_store *s, const char *path, int json)
     return rc;
 }
 
+/* What every store subcommand works on: the parsed options, the open
+ * store, the namespace argument, and results and a buffer freed after. */
+typedef struct store_run {
+    opts *o;
+    am_store *s;
+    am_ns ns;
+    am_results *r;
+    am_buf buf;
+} store_run;
+
+static int st_put(void *ctx)
+{
+    store_run *x = ctx;
+    am_buf in = AM_BUF_INIT;
+    am_error err = { AM_OK, "" };
+    am_str value = am_str_c(x->o->pos[2]);
+    am_status st;
+    if (strcmp(x->o->pos[2], "-") == 0) {
+        st = cli_read_input("-", &in, &err);
+        if (st != AM_OK)
+            return cli_fail(st, &err, "stdin");
+        value = am_buf_str(&in);
+    }
+    am_item_in it = { .ns = x->ns, .key = am_str_c(x->o->pos[1]),
+                      .value = value, .meta = am_str_c(x->o->meta),
+                      .text = am_str_c(x->o->text), .ttl_ms = x->o->ttl };
+    st = am_store_put(x->s, &it);
+    am_buf_free(&in);
+    if (st != AM_OK)
+        return store_fail(x->s, st, "put");
+    if (x->o->json)
+        printf("{\"ok\":true}\n");
+    return CLI_EXIT_OK;
+}
+
+static int st_get(void *ctx)
+{
+    store_run *x = ctx;
+    am_status st = am_store_get_item(x->s, x->ns, am_str_c(x->o->pos[1]),
+                                     &x->r);
+    if (st != AM_OK)
+        return store_fail(x->s, st, "get");
+    if (x->o->json)
+        return print_results(x->r, 1, 0);
+    printf("%.*s\n", (int)x->r->items[0].value.len, x->r->items[0].value.ptr);
+    return CLI_EXIT_OK;
+}
+
+static int st_del(void *ctx)
+{
+    store_run *x = ctx;
+    am_status st = am_store_delete(x->s, x->ns, am_str_c(x->o->pos[1]));
+    return st == AM_OK ? CLI_EXIT_OK : store_fail(x->s, st, "del");
+}
+
+static int st_ls(void *ctx)
+{
+    store_run *x = ctx;
+    am_status st = am_store_list(x->s, x->ns,
+                                 x->o->limit > 0 ? (size_t)x->o->limit : 100,
+                                 (size_t)x->o->offset, &x->r);
+    return st == AM_OK ? print_results(x->r, x->o->json, 0)
+                       : store_fail(x->s, st, "ls");
+}
+
+static int st_namespaces(void *ctx)
+{
+    store_run *x = ctx;
+    am_status st = am_store_namespaces(
+        x->s, x->ns, (size_t)x->o->depth,
+        x->o->limit > 0 ? (size_t)x->o->limit : 0, &x->r);
+    return st == AM_OK ? print_results(x->r, x->o->json, 0)
+                       : store_fail(x->s, st, "namespaces");
+}
+
+static int st_search(void *ctx)
+{
+    store_run *x = ctx;
+    const char *mode = x->o->mode;
+    am_search q;
+    am_status st;
+    memset(&q, 0, sizeof q);
+    q.ns = x->ns;
+    q.query = am_str_c(x->o->pos[0]);
+    q.limit = x->o->limit > 0 ? (size_t)x->o->limit : 10;
+    q.filter = am_str_c(x->o->filter);
+    if (mode == NULL || strcmp(mode, "hybrid") == 0)
+        q.mode = AM_SEARCH_HYBRID;
+    else if (strcmp(mode, "text") == 0)
+        q.mode = AM_SEARCH_TEXT;
+    else if (strcmp(mode, "vector") == 0)
+        q.mode = AM_SEARCH_VECTOR;
+    else
+        return cli_usage("store", "--mode must be hybrid, text or vector");
+    st = am_store_search(x->s, &q, &x->r);
+    return st == AM_OK ? print_results(x->r, x->o->json, 1)
+                       : store_fail(x->s, st, "search");
+}
+
+static int st_history(void *ctx)
+{
+    store_run *x = ctx;
+    am_status st = am_store_history(x->s, x->ns, am_str_c(x->o->pos[1]),
+                                    &x->r);
+    if (st != AM_OK)
+        return store_fail(x->s, st, "history");
+    if (x->o->json)
+        return print_results(x->r, 1, 0);
+    for (size_t i = 0; i < x->r->count; i++) {
+        const am_item *it = &x->r->items[i];
+        printf("%lld\t%.*s\t%.*s\t%.*s\n", (long long)it->at_ms,
+               (int)it->event.len, it->event.ptr, (int)it->actor.len,
+               it->actor.ptr, (int)it->value.len, it->value.ptr);
+    }
+    return CLI_EXIT_OK;
+}
+
+static int st_undo(void *ctx)
+{
+    store_run *x = ctx;
+    am_status st = am_store_undo(x->s, x->ns, am_str_c(x->o->pos[1]));
+    return st == AM_OK ? CLI_EXIT_OK : store_fail(x->s, st, "undo");
+}
+
+static int st_purge(void *ctx)
+{
+    store_run *x = ctx;
+    size_t n = 0;
+    am_status st = am_store_purge(x->s, INT64_MAX, &n);
+    if (st == AM_OK)
+        st = am_store_vacuum(x->s, 0);
+    if (st != AM_OK)
+        return store_fail(x->s, st, "purge");
+    printf(x->o->json ? "{\"purged\":%zu}\n" : "purged %zu\n", n);
+    return CLI_EXIT_OK;
+}
+
+static int st_import(void *ctx)
+{
+    store_run *x = ctx;
+    return import_jsonl(x->s, x->o->pos[0], x->o->json);
+}
+
+/* JSON Lines, one item per line, in list order. */
+static int st_export(void *ctx)
+{
+    store_run *x = ctx;
+    am_error err = { AM_OK, "" };
+    size_t off = 0;
+    for (;;) {
+        am_status st = am_store_list(x->s, x->ns, 1000, off, &x->r);
+        if (st != AM_OK)
+            return store_fail(x->s, st, "export");
+        for (size_t i = 0; i < x->r->count; i++) {
+            am_results one = { &x->r->items[i], 1, NULL };
+            if (am_results_to_json(&one, 0, &x->buf, &err) == AM_OK)
+                printf("%.*s\n", (int)x->buf.len - 2, x->buf.ptr + 1);
+        }
+        size_t n = x->r->count;
+        am_results_free(x->r);
+        x->r = NULL;
+        if (n < 1000)
+            return CLI_EXIT_OK;
+        off += n;
+    }
+}
+
+/* store memtool USER '{"command":"view","path":"/memories"}' */
+static int st_memtool(void *ctx)
+{
+    store_run *x = ctx;
+    int is_error = 0;
+    am_status st = am_memtool_exec(x->s, am_str_c(x->o->pos[0]),
+                                   am_str_c(x->o->pos[1]), &x->buf,
+                                   &is_error);
+    if (st != AM_OK)
+        return store_fail(x->s, st, "memtool");
+    if (x->o->json) {
+        json_t *j = json_pack("{s:s%,s:b}", "content", x->buf.ptr,
+                              x->buf.len, "is_error", is_error);
+        char *d = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+        printf("%s\n", d != NULL ? d : "{}");
+        free(d);
+        json_decref(j);
+    } else {
+        printf("%s\n", x->buf.ptr);
+    }
+    return CLI_EXIT_OK;
+}
+
+static int st_check(void *ctx)
+{
+    store_run *x = ctx;
+    am_status st = am_store_check(x->s);
+    if (st != AM_OK)
+        return store_fail(x->s, st, "check");
+    printf(x->o->json ? "{\"ok\":true}\n" : "ok\n");
+    return CLI_EXIT_OK;
+}
+
+/* A usage starting with "NS" or "[NS]" takes the namespace as its first
+ * argument; the others take it from --ns. */
+static const cli_sub store_subs[] = {
+    { "put", st_put, 3, "NS KEY JSON|-",
+      "store a JSON value under NS/KEY ('-': read it from stdin)" },
+    { "get", st_get, 2, "NS KEY", "print the value of NS/KEY" },
+    { "del", st_del, 2, "NS KEY", "delete NS/KEY" },
+    { "ls", st_ls, 0, "[NS]", "list the items of a namespace" },
+    { "namespaces", st_namespaces, 0, "[NS]",
+      "list the namespaces under NS" },
+    { "search", st_search, 1, "QUERY", "search items (text, vector, hybrid)" },
+    { "history", st_history, 2, "NS KEY",
+      "every version of NS/KEY: time, event, actor, value" },
+    { "undo", st_undo, 2, "NS KEY", "restore the previous version of NS/KEY" },
+    { "purge", st_purge, 0, "", "delete expired items and reclaim space" },
+    { "check", st_check, 0, "", "check the database's integrity" },
+    { "import", st_import, 1, "FILE",
+      "add items from JSON Lines (export's format; '-': stdin)" },
+    { "export", st_export, 0, "[NS]", "print items as JSON Lines" },
+    { "memtool", st_memtool, 2, "USER INPUT_JSON",
+      "run one command of the Anthropic memory tool for USER" },
+};
+
+static const cli_flag store_flags[] = {
+    { "--db", "FILE", "the database file (default ./agentmem.db)" },
+    { "--embedder", "E",
+      "default (word vectors), words, hash or none (default: default)" },
+    { "--ns", "NS", "search: the namespace to search under (a/b/c)" },
+    { "--mode", "M", "search: hybrid (default), text or vector" },
+    { "--filter", "JSON", "search: only items whose value matches, e.g. "
+                          "'{\"lang\":\"fr\"}'" },
+    { "--limit", "N", "search, ls, namespaces: at most N results" },
+    { "--offset", "N", "ls: skip the first N items" },
+    { "--depth", "N", "namespaces: cut namespaces to N parts (0: whole)" },
+    { "--ttl", "DURATION", "put: expire after 30s, 2h, 7d, 1w, 500ms or a "
+                           "bare number of milliseconds" },
+    { "--meta", "JSON", "put: a JSON object stored beside the value" },
+    { "--text", "TEXT", "put: the text to index (default: the value's)" },
+    { "--json", NULL, "print the result as JSON" },
+};
+
+static const char *const store_examples[] = {
+    "agentmem store put user_123/prefs language '{\"value\":\"Python\"}' "
+    "--ttl 7d",
+    "agentmem store get user_123/prefs language",
+    "agentmem store search 'which language?' --ns user_123 --limit 5 --json",
+    "agentmem store export user_123 > mem.jsonl",
+    NULL
+};
+
+const cli_group store_group = { store_subs, CLI_COUNT(store_subs),
+                                store_flags, CLI_COUNT(store_flags),
+                                store_examples };
+
 int cmd_store(int argc, char **argv)
 {
-    const char *sub;
+    const cli_sub *sub = NULL;
     opts o;
-    am_store *s = NULL;
     am_embedder *emb = NULL;
     am_error err = { AM_OK, "" };
     am_str parts[MAX_PARTS];
-    am_ns ns = { parts, 0 };
-    am_results *r = NULL;
-    am_buf buf = AM_BUF_INIT;
+    store_run x;
     am_status st;
     int rc = parse_opts("store", argc, argv, &o);
     if (rc != 0)
         return rc;
-    sub = o.sub;
-
-    static const struct { const char *name; int npos; } subs[] = {
-        { "put", 3 }, { "get", 2 }, { "del", 2 }, { "ls", 0 },
-        { "namespaces", 0 }, { "search", 1 }, { "history", 2 },
-        { "undo", 2 }, { "purge", 0 }, { "check", 0 }, { "memtool", 2 },
-        { "import", 1 }, { "export", 0 },
-    };
-    int known = -1;
-    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
-        if (strcmp(sub, subs[i].name) == 0)
-            known = (int)i;
-    if (known < 0)
-        return cli_usage("store", "unknown subcommand '%s' (put, get, del, "
-                         "ls, namespaces, search, history, undo, purge, "
-                         "check, memtool, import, export)", sub);
-    if (o.npos < subs[known].npos)
-        return cli_usage("store", "%s needs %d argument%s", sub,
-                         subs[known].npos, subs[known].npos == 1 ? "" : "s");
-    const char *nsarg = subs[known].npos >= 2 || strcmp(sub, "ls") == 0 ||
-                                strcmp(sub, "namespaces") == 0 ||
-                                strcmp(sub, "export") == 0
+    rc = cli_sub_check("store", &store_group, o.sub, o.npos, &sub);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    memset(&x, 0, sizeof x);
+    x.o = &o;
+    x.ns.parts = parts;
+    x.buf = (am_buf)AM_BUF_INIT;
+    const char *nsarg = strncmp(sub->usage, "NS", 2) == 0 ||
+                                strncmp(sub->usage, "[NS]", 4) == 0
                             ? o.pos[0]
                             : o.ns;
-    if (split_ns(nsarg, parts, &ns) != 0)
+    if (split_ns(nsarg, parts, &x.ns) != 0)
         return cli_usage("store", "namespace has more than %d parts",
                          MAX_PARTS);
-    st = open_store(&o, &s, &emb, &err);
+    st = open_store(&o, &x.s, &emb, &err);
     if (st != AM_OK)
         return cli_fail(st, &err, db_context(o.db));
-
-    if (strcmp(sub, "put") == 0) {
-        am_buf in = AM_BUF_INIT;
-        am_str value = am_str_c(o.pos[2]);
-        if (strcmp(o.pos[2], "-") == 0) {
-            st = cli_read_input("-", &in, &err);
-            if (st != AM_OK) {
-                rc = cli_fail(st, &err, "stdin");
-                goto out;
-            }
-            value = am_buf_str(&in);
-        }
-        am_item_in it = { .ns = ns, .key = am_str_c(o.pos[1]),
-                          .value = value, .meta = am_str_c(o.meta),
-                          .text = am_str_c(o.text), .ttl_ms = o.ttl };
-        st = am_store_put(s, &it);
-        am_buf_free(&in);
-        rc = st == AM_OK ? CLI_EXIT_OK : store_fail(s, st, "put");
-        if (st == AM_OK && o.json)
-            printf("{\"ok\":true}\n");
-    } else if (strcmp(sub, "get") == 0) {
-        st = am_store_get_item(s, ns, am_str_c(o.pos[1]), &r);
-        if (st != AM_OK)
-            rc = store_fail(s, st, "get");
-        else if (o.json)
-            rc = print_results(r, 1, 0);
-        else
-            printf("%.*s\n", (int)r->items[0].value.len,
-                   r->items[0].value.ptr);
-    } else if (strcmp(sub, "del") == 0) {
-        st = am_store_delete(s, ns, am_str_c(o.pos[1]));
-        rc = st == AM_OK ? CLI_EXIT_OK : store_fail(s, st, "del");
-    } else if (strcmp(sub, "ls") == 0) {
-        st = am_store_list(s, ns, o.limit > 0 ? (size_t)o.limit : 100,
-                           (size_t)o.offset, &r);
-        rc = st == AM_OK ? print_results(r, o.json, 0)
-                         : store_fail(s, st, "ls");
-    } else if (strcmp(sub, "namespaces") == 0) {
-        st = am_store_namespaces(s, ns, (size_t)o.depth,
-                                 o.limit > 0 ? (size_t)o.limit : 0, &r);
-        rc = st == AM_OK ? print_results(r, o.json, 0)
-                         : store_fail(s, st, "namespaces");
-    } else if (strcmp(sub, "search") == 0) {
-        am_search q;
-        memset(&q, 0, sizeof q);
-        q.ns = ns;
-        q.query = am_str_c(o.pos[0]);
-        q.limit = o.limit > 0 ? (size_t)o.limit : 10;
-        q.filter = am_str_c(o.filter);
-        if (o.mode == NULL || strcmp(o.mode, "hybrid") == 0)
-            q.mode = AM_SEARCH_HYBRID;
-        else if (strcmp(o.mode, "text") == 0)
-            q.mode = AM_SEARCH_TEXT;
-        else if (strcmp(o.mode, "vector") == 0)
-            q.mode = AM_SEARCH_VECTOR;
-        else {
-            rc = cli_usage("store", "--mode must be hybrid, text or vector");
-            goto out;
-        }
-        st = am_store_search(s, &q, &r);
-        rc = st == AM_OK ? print_results(r, o.json, 1)
-                         : store_fail(s, st, "search");
-    } else if (strcmp(sub, "history") == 0) {
-        st = am_store_history(s, ns, am_str_c(o.pos[1]), &r);
-        if (st != AM_OK)
-            rc = store_fail(s, st, "history");
-        else if (o.json)
-            rc = print_results(r, 1, 0);
-        else
-            for (size_t i = 0; i < r->count; i++)
-                printf("%lld\t%.*s\t%.*s\t%.*s\n",
-                       (long long)r->items[i].at_ms,
-                       (int)r->items[i].event.len, r->items[i].event.ptr,
-                       (int)r->items[i].actor.len, r->items[i].actor.ptr,
-                       (int)r->items[i].value.len, r->items[i].value.ptr);
-    } else if (strcmp(sub, "undo") == 0) {
-        st = am_store_undo(s, ns, am_str_c(o.pos[1]));
-        rc = st == AM_OK ? CLI_EXIT_OK : store_fail(s, st, "undo");
-    } else if (strcmp(sub, "purge") == 0) {
-        size_t n = 0;
-        st = am_store_purge(s, INT64_MAX, &n);
-        if (st == AM_OK)
-            st = am_store_vacuum(s, 0);
-        rc = st == AM_OK ? CLI_EXIT_OK : store_fail(s, st, "purge");
-        if (st == AM_OK)
-            printf(o.json ? "{\"purged\":%zu}\n" : "purged %zu\n", n);
-    } else if (strcmp(sub, "import") == 0) {
-        rc = import_jsonl(s, o.pos[0], o.json);
-    } else if (strcmp(sub, "export") == 0) {
-        /* JSON Lines, one item per line, in list order. */
-        size_t off = 0;
-        for (;;) {
-            st = am_store_list(s, ns, 1000, off, &r);
-            if (st != AM_OK) {
-                rc = store_fail(s, st, "export");
-                break;
-            }
-            for (size_t i = 0; i < r->count; i++) {
-                am_results one = { &r->items[i], 1, NULL };
-                if (am_results_to_json(&one, 0, &buf, &err) == AM_OK)
-                    printf("%.*s\n", (int)buf.len - 2, buf.ptr + 1);
-            }
-            size_t n = r->count;
-            am_results_free(r);
-            r = NULL;
-            if (n < 1000)
-                break;
-            off += n;
-        }
-    } else if (strcmp(sub, "memtool") == 0) {
-        /* store memtool USER '{"command":"view","path":"/memories"}' */
-        int is_error = 0;
-        st = am_memtool_exec(s, am_str_c(o.pos[0]), am_str_c(o.pos[1]), &buf,
-                             &is_error);
-        if (st != AM_OK) {
-            rc = store_fail(s, st, "memtool");
-        } else if (o.json) {
-            json_t *j = json_pack("{s:s%,s:b}", "content", buf.ptr, buf.len,
-                                  "is_error", is_error);
-            char *d = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-            printf("%s\n", d != NULL ? d : "{}");
-            free(d);
-            json_decref(j);
-        } else {
-            printf("%s\n", buf.ptr);
-        }
-    } else {
-        st = am_store_check(s);
-        rc = st == AM_OK ? CLI_EXIT_OK : store_fail(s, st, "check");
-        if (st == AM_OK)
-            printf("ok\n");
-    }
-out:
-    am_results_free(r);
-    am_buf_free(&buf);
-    am_store_close(s);
+    rc = sub->run(&x);
+    am_results_free(x.r);
+    am_buf_free(&x.buf);
+    am_store_close(x.s);
     am_embedder_free(emb);
     return rc;
 }

@@ -1,7 +1,7 @@
 /* cmd_tiers.c -- `agentmem tiers ...`: the hierarchical memory on a file.
  *
  *   agentmem tiers put ID [TEXT|--file F] [--importance X] [--tier T]
- *                  [--type T] [--tag T]... [--extra JSON] [--json]
+ *                  [--type T] [--tag T]... [--extra JSON] [--json-content]
  *   agentmem tiers get ID [--peek] [--meta]
  *   agentmem tiers search [--type T] [--tag T]... [--min X] [--max X]
  *                  [--recent-days N] [--tier T]... [--limit N] [--peek]
@@ -152,7 +152,7 @@ static int parse_args(const char *sub, int argc, char **argv, targs *a)
             if (v == NULL)
                 return cli_usage("tiers", "--extra needs a JSON object");
             a->extra = v;
-        } else if (strcmp(argv[i], "--json") == 0) {
+        } else if (strcmp(argv[i], "--json-content") == 0) {
             a->json = true;
         } else if (strcmp(argv[i], "--peek") == 0) {
             a->peek = true;
@@ -239,6 +239,12 @@ static int do_put(am_tiers *t, const targs *a)
         if (st != AM_OK)
             return cli_fail(st, &err, a->file ? a->file : "stdin");
         in.content = am_buf_str(&text);
+    }
+    /* An empty item is almost always a forgotten argument. */
+    if (in.content.len == 0) {
+        am_buf_free(&text);
+        return cli_usage("tiers", "put %s: the item's text is empty (give "
+                         "TEXT, --file F, or pipe it on stdin)", a->pos[0]);
     }
     in.importance = a->importance;
     if (a->tier != NULL)
@@ -377,108 +383,209 @@ static void print_move(void *ctx, const am_tier_move *m)
            am_tier_reason_name(m->reason));
 }
 
+/* What every tiers subcommand works on. */
+typedef struct tiers_run {
+    am_tiers *t;
+    const targs *a;
+    const char *sub;
+} tiers_run;
+
+static int tr_put(void *ctx)
+{
+    tiers_run *x = ctx;
+    return do_put(x->t, x->a);
+}
+
+static int tr_get(void *ctx)
+{
+    tiers_run *x = ctx;
+    return do_get(x->t, x->a);
+}
+
+static int tr_search(void *ctx)
+{
+    tiers_run *x = ctx;
+    return do_search(x->t, x->a);
+}
+
+static int tr_delete(void *ctx)
+{
+    tiers_run *x = ctx;
+    return do_each(x->t, x->a, "delete", am_tiers_delete);
+}
+
+static int tr_archive(void *ctx)
+{
+    tiers_run *x = ctx;
+    return do_each(x->t, x->a, "archive", am_tiers_archive);
+}
+
+static int tr_restore(void *ctx)
+{
+    tiers_run *x = ctx;
+    return do_each(x->t, x->a, "restore", am_tiers_restore);
+}
+
+static int tr_stats(void *ctx)
+{
+    tiers_run *x = ctx;
+    return do_stats(x->t);
+}
+
+static int tr_optimize(void *ctx)
+{
+    tiers_run *x = ctx;
+    size_t n = 0;
+    am_status st = am_tiers_optimize(x->t, &n);
+    if (st != AM_OK)
+        return cli_fail(st, am_tiers_last_error(x->t), "optimize");
+    printf("optimize: demoted %zu item%s\n", n, n == 1 ? "" : "s");
+    return CLI_EXIT_OK;
+}
+
+static int tr_compact(void *ctx)
+{
+    tiers_run *x = ctx;
+    am_tier_stats s[AM_TIER_COUNT];
+    size_t left = 0;
+    am_status st = am_tiers_stats(x->t, s);
+    if (st == AM_OK)
+        st = am_tiers_compact(x->t, 0, &left);
+    if (st != AM_OK)
+        return cli_fail(st, am_tiers_last_error(x->t), "compact");
+    printf("compact: compressed %zu item%s, %zu left\n",
+           s[AM_TIER_ARCHIVE].uncompressed - left,
+           s[AM_TIER_ARCHIVE].uncompressed - left == 1 ? "" : "s", left);
+    return CLI_EXIT_OK;
+}
+
+/* policies: run the lifecycle policies; maintain: optimize, then them. */
+static int tr_policies(void *ctx)
+{
+    tiers_run *x = ctx;
+    am_tier_policy_count pc[16];
+    size_t n = 0, demoted = 0;
+    am_status st;
+    if (strcmp(x->sub, "maintain") == 0) {
+        st = am_tiers_maintain(x->t, &demoted, pc, 16, &n);
+        if (st == AM_OK)
+            printf("optimize: demoted %zu item%s\n", demoted,
+                   demoted == 1 ? "" : "s");
+    } else {
+        st = am_tiers_apply_policies(x->t, pc, 16, &n);
+    }
+    if (st != AM_OK)
+        return cli_fail(st, am_tiers_last_error(x->t), x->sub);
+    for (size_t i = 0; i < n && i < 16; i++)
+        printf("%s: %zu\n", pc[i].name, pc[i].acted);
+    return CLI_EXIT_OK;
+}
+
+/* cleanup DAYS: delete every item older than DAYS days. */
+static int tr_cleanup(void *ctx)
+{
+    tiers_run *x = ctx;
+    const char *arg = x->a->pos[0];
+    char *end = NULL;
+    long long days = strtoll(arg, &end, 10);
+    size_t n = 0;
+    am_status st;
+    if (end == arg || *end != '\0' || days < 0)
+        return cli_usage("tiers", "cleanup: DAYS '%s' is not a non-negative "
+                         "number", arg);
+    st = am_tiers_cleanup_old_items(x->t, (int64_t)days, &n);
+    if (st != AM_OK)
+        return cli_fail(st, am_tiers_last_error(x->t), "cleanup");
+    printf("cleanup: deleted %zu item%s older than %lld days\n", n,
+           n == 1 ? "" : "s", days);
+    return CLI_EXIT_OK;
+}
+
+static int tr_moves(void *ctx)
+{
+    tiers_run *x = ctx;
+    uint64_t total = 0;
+    am_status st = am_tiers_moves(x->t, x->a->last != 0 ? x->a->last : 20,
+                                  print_move, NULL, &total);
+    if (st != AM_OK)
+        return cli_fail(st, am_tiers_last_error(x->t), "moves");
+    printf("(%llu moves in all)\n", (unsigned long long)total);
+    return CLI_EXIT_OK;
+}
+
+static const cli_sub tiers_subs[] = {
+    { "put", tr_put, 1, "ID [TEXT]",
+      "store an item (text from TEXT, --file F or stdin; never empty)" },
+    { "get", tr_get, 1, "ID", "print an item (a retrieve: may promote it)" },
+    { "search", tr_search, 0, "", "ids of the items matching the filters" },
+    { "delete", tr_delete, 1, "ID...", "delete items" },
+    { "archive", tr_archive, 1, "ID...", "move items to the archive tier" },
+    { "restore", tr_restore, 1, "ID...", "bring archived items back" },
+    { "stats", tr_stats, 0, "", "count, capacity and usage of every tier" },
+    { "optimize", tr_optimize, 0, "", "demote items not used for a day" },
+    { "policies", tr_policies, 0, "", "run the lifecycle policies" },
+    { "maintain", tr_policies, 0, "", "optimize, then run the policies" },
+    { "compact", tr_compact, 0, "",
+      "compress archive items a policy run deferred" },
+    { "cleanup", tr_cleanup, 1, "DAYS",
+      "delete every item older than DAYS days" },
+    { "moves", tr_moves, 0, "", "the latest moves: time, item, from, to, why" },
+};
+
+static const cli_flag tiers_flags[] = {
+    { "--db", "FILE", "the database file (default ./agentmem.db)" },
+    { "--now", "MS", "act at this time, milliseconds since 1970 (scripts, "
+                     "tests)" },
+    { "--capacity", "TIER=N", "items a tier holds, e.g. working=100" },
+    { "--archive-step", "BYTES", "archive bytes compressed per call by a "
+                                 "policy run (0: all at once)" },
+    { "--file", "F", "put: read the item's text from F ('-': stdin)" },
+    { "--json-content", NULL, "put: the text is JSON (checked, kept as is)" },
+    { "--importance", "X", "put: importance in [0, 1] (default 0.5)" },
+    { "--tier", "T", "put: the tier to store in; search: only this tier "
+                     "(repeatable): working, short_term, long_term, archive" },
+    { "--type", "T", "put: the item's type; search: only this type" },
+    { "--tag", "T", "put: a tag; search: items with this tag (repeatable)" },
+    { "--extra", "JSON", "put: a JSON object kept with the item" },
+    { "--peek", NULL, "get, search: read without counting an access" },
+    { "--meta", NULL, "get: print the item's metadata as JSON" },
+    { "--min", "X", "search: lowest importance (default 0)" },
+    { "--max", "X", "search: highest importance (default 1)" },
+    { "--recent-days", "N", "search: accessed in the last N days" },
+    { "--limit", "N", "search: at most N ids" },
+    { "--last", "N", "moves: the last N moves (default 20)" },
+};
+
+static const char *const tiers_examples[] = {
+    "agentmem tiers put note-1 \"Deploy is on Friday\" --type event --tag "
+    "ops --importance 0.7",
+    "agentmem tiers search --tag ops --min 0.5",
+    "agentmem tiers moves --last 10",
+    NULL
+};
+
+const cli_group tiers_group = { tiers_subs, CLI_COUNT(tiers_subs),
+                                tiers_flags, CLI_COUNT(tiers_flags),
+                                tiers_examples };
+
 int cmd_tiers(int argc, char **argv)
 {
-    const char *sub = argv[0];
+    const cli_sub *sub = NULL;
     targs a;
     am_clock clk;
-    am_tiers *t = NULL;
+    tiers_run x;
     int rc;
-    am_status st;
 
-    rc = parse_args(sub, argc - 1, argv + 1, &a);
+    rc = parse_args(argv[0], argc - 1, argv + 1, &a);
     if (rc != CLI_EXIT_OK)
         return rc;
-    if (strcmp(sub, "put") != 0 && strcmp(sub, "get") != 0 &&
-        strcmp(sub, "search") != 0 && strcmp(sub, "delete") != 0 &&
-        strcmp(sub, "archive") != 0 && strcmp(sub, "restore") != 0 &&
-        strcmp(sub, "stats") != 0 && strcmp(sub, "optimize") != 0 &&
-        strcmp(sub, "policies") != 0 && strcmp(sub, "moves") != 0 &&
-        strcmp(sub, "maintain") != 0 && strcmp(sub, "compact") != 0 &&
-        strcmp(sub, "cleanup") != 0)
-        return cli_usage("tiers", "unknown subcommand '%s' (put, get, "
-                         "search, delete, archive, restore, stats, "
-                         "optimize, policies, maintain, compact, cleanup, "
-                         "moves)", sub);
-    long long days = 0;
-    if (strcmp(sub, "cleanup") == 0) {
-        char *end = NULL;
-        if (a.npos != 1)
-            return cli_usage("tiers", "cleanup DAYS");
-        days = strtoll(a.pos[0], &end, 10);
-        if (end == a.pos[0] || *end != '\0' || days < 0)
-            return cli_usage("tiers", "cleanup: DAYS '%s' is not a "
-                             "non-negative number", a.pos[0]);
-    }
-    rc = open_tiers(&a, &clk, &t);
+    rc = cli_sub_check("tiers", &tiers_group, argv[0], a.npos, &sub);
     if (rc != CLI_EXIT_OK)
         return rc;
-    if (strcmp(sub, "put") == 0) {
-        rc = do_put(t, &a);
-    } else if (strcmp(sub, "get") == 0) {
-        rc = do_get(t, &a);
-    } else if (strcmp(sub, "search") == 0) {
-        rc = do_search(t, &a);
-    } else if (strcmp(sub, "delete") == 0) {
-        rc = do_each(t, &a, "delete", am_tiers_delete);
-    } else if (strcmp(sub, "archive") == 0) {
-        rc = do_each(t, &a, "archive", am_tiers_archive);
-    } else if (strcmp(sub, "restore") == 0) {
-        rc = do_each(t, &a, "restore", am_tiers_restore);
-    } else if (strcmp(sub, "stats") == 0) {
-        rc = do_stats(t);
-    } else if (strcmp(sub, "optimize") == 0) {
-        size_t n = 0;
-        st = am_tiers_optimize(t, &n);
-        if (st != AM_OK)
-            rc = cli_fail(st, am_tiers_last_error(t), "optimize");
-        else
-            printf("optimize: demoted %zu item%s\n", n, n == 1 ? "" : "s");
-    } else if (strcmp(sub, "cleanup") == 0) {
-        size_t n = 0;
-        st = am_tiers_cleanup_old_items(t, (int64_t)days, &n);
-        if (st != AM_OK)
-            rc = cli_fail(st, am_tiers_last_error(t), "cleanup");
-        else
-            printf("cleanup: deleted %zu item%s older than %lld days\n", n,
-                   n == 1 ? "" : "s", days);
-    } else if (strcmp(sub, "compact") == 0) {
-        am_tier_stats s[AM_TIER_COUNT];
-        size_t left = 0;
-        st = am_tiers_stats(t, s);
-        if (st == AM_OK)
-            st = am_tiers_compact(t, 0, &left);
-        if (st != AM_OK)
-            rc = cli_fail(st, am_tiers_last_error(t), "compact");
-        else
-            printf("compact: compressed %zu item%s, %zu left\n",
-                   s[AM_TIER_ARCHIVE].uncompressed - left,
-                   s[AM_TIER_ARCHIVE].uncompressed - left == 1 ? "" : "s",
-                   left);
-    } else if (strcmp(sub, "policies") == 0 ||
-               strcmp(sub, "maintain") == 0) {
-        am_tier_policy_count pc[16];
-        size_t n = 0, demoted = 0;
-        if (strcmp(sub, "maintain") == 0) {
-            st = am_tiers_maintain(t, &demoted, pc, 16, &n);
-            if (st == AM_OK)
-                printf("optimize: demoted %zu item%s\n", demoted,
-                       demoted == 1 ? "" : "s");
-        } else {
-            st = am_tiers_apply_policies(t, pc, 16, &n);
-        }
-        if (st != AM_OK)
-            rc = cli_fail(st, am_tiers_last_error(t), sub);
-        for (size_t i = 0; st == AM_OK && i < n && i < 16; i++)
-            printf("%s: %zu\n", pc[i].name, pc[i].acted);
-    } else {
-        uint64_t total = 0;
-        st = am_tiers_moves(t, a.last != 0 ? a.last : 20, print_move, NULL,
-                            &total);
-        if (st != AM_OK)
-            rc = cli_fail(st, am_tiers_last_error(t), "moves");
-        else
-            printf("(%llu moves in all)\n", (unsigned long long)total);
-    }
-    return finish(t, rc);
+    x.sub = sub->name;
+    x.a = &a;
+    rc = open_tiers(&a, &clk, &x.t);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    return finish(x.t, sub->run(&x));
 }

@@ -15,9 +15,11 @@ int cmd_compress(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 /* Long-term store and recall: cmd_store.c */
 int cmd_store(int argc, char **argv);
+extern const struct cli_group store_group;
 int cmd_recall(int argc, char **argv);
 /* Hierarchical tiers: cmd_tiers.c */
 int cmd_tiers(int argc, char **argv);
+extern const struct cli_group tiers_group;
 /* Providers over HTTP: cmd_llm.c */
 int cmd_llm(int argc, char **argv);
 int cmd_embed(int argc, char **argv);

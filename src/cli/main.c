@@ -1,9 +1,12 @@
 /* main.c -- the agentmem command-line tool: dispatch over one table.
  *
  * Every command is a row of `commands`: its name, handler, minimum argument
- * count, usage line and summary. `agentmem --help`, `agentmem CMD --help`
- * and the argument-count check all read this table, so a new command is one
- * row plus its cmd_<name>.c file.
+ * count, usage line, summary and, for a command with subcommands, its
+ * group table (cli_group: one {name, handler, min_args, usage, summary} row
+ * per subcommand, one line per option, examples). `agentmem --help`,
+ * `agentmem CMD --help`, the argument checks, the manual page (`help --man`)
+ * and the bash completion (`help --completion`) all read these tables, so
+ * a new command is one row plus its cmd_<name>.c file.
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +16,10 @@
 #include "cli.h"
 #include "commands.h"
 
+/* A row whose command has no subcommand table ends at its summary: its
+ * group is NULL. (The pragma lets such rows stay five fields long.) */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const cli_command commands[] = {
     { "demo", cmd_demo, 0, "", "a short tour of agentmem on shipped data" },
     { "conv", cmd_conv, 1,
@@ -47,23 +54,16 @@ static const cli_command commands[] = {
       "[--llm-model M [--llm-provider P] [--llm-base-url U] "
       "[--llm-api-key-env VAR]]",
       "feed a conversation message by message; print the statistics" },
-    { "store", cmd_store, 1,
-      "put NS KEY JSON | get NS KEY | del NS KEY | ls [NS] | namespaces "
-      "[NS] | search QUERY [--ns NS] [--mode M] | history|undo NS KEY | "
-      "purge | check | import FILE | export [NS] | memtool USER INPUT "
-      "[--db F] [--json]",
-      "the long-term store: items, namespaces, search" },
+    { "store", cmd_store, 1, "SUBCOMMAND [ARGS] [OPTIONS]",
+      "the long-term store: items, namespaces, search", &store_group },
     { "recall", cmd_recall, 1,
       "index USER SESSION FILE | search USER QUERY | tool-def | tool-call "
       "USER CALL [--format openai|anthropic] [--name N] [--description D] "
       "[--limit N] [--db F] [--json]",
       "index past conversations and search them" },
-    { "tiers", cmd_tiers, 1,
-      "put|get|search|delete|archive|restore|stats|optimize|policies|"
-      "maintain|compact|cleanup DAYS|moves"
-      " [ARGS] [--db FILE] [--now MS] [--capacity TIER=N] "
-      "[--archive-step BYTES]",
-      "hierarchical memory: tiers, index search, lifecycle, archive" },
+    { "tiers", cmd_tiers, 1, "SUBCOMMAND [ARGS] [OPTIONS]",
+      "hierarchical memory: tiers, index search, lifecycle, archive",
+      &tiers_group },
     { "llm", cmd_llm, 1, LLM_CHAT_USAGE,
       "chat with an OpenAI-compatible or Anthropic model over HTTP" },
     { "embed", cmd_embed, 1,
@@ -79,6 +79,7 @@ static const cli_command commands[] = {
     { "version", cmd_version, 0, "[--verbose]",
       "print the library version (--verbose: where each data file is)" },
 };
+#pragma GCC diagnostic pop
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -92,7 +93,9 @@ static void print_help(FILE *out)
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\noptions:\n  --help     this text\n"
-                 "  --version  print the version\n");
+                 "  --version  print the version\n\n"
+                 "'agentmem help --man' prints the manual page agentmem(1), "
+                 "'agentmem help --completion' a bash completion script.\n");
 }
 
 /* `version --verbose` also says where each data file was found, so that a
@@ -126,6 +129,16 @@ int main(int argc, char **argv)
         print_help(stderr);
         return CLI_EXIT_USAGE;
     }
+    if (strcmp(argv[1], "help") == 0 && argc > 2 &&
+        strcmp(argv[2], "--man") == 0) {
+        cli_man(stdout, commands, NCOMMANDS);
+        return cli_close_stdout(CLI_EXIT_OK);
+    }
+    if (strcmp(argv[1], "help") == 0 && argc > 2 &&
+        strcmp(argv[2], "--completion") == 0) {
+        cli_completion_bash(stdout, commands, NCOMMANDS);
+        return cli_close_stdout(CLI_EXIT_OK);
+    }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         print_help(stdout);
@@ -143,8 +156,11 @@ int main(int argc, char **argv)
     }
     for (int i = 2; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: agentmem %s %s\n%s\n", cmd->name, cmd->usage,
-                   cmd->summary);
+            if (cmd->group != NULL)
+                cli_group_help(stdout, cmd->name, cmd->summary, cmd->group);
+            else
+                printf("usage: agentmem %s %s\n%s\n", cmd->name, cmd->usage,
+                       cmd->summary);
             return cli_close_stdout(CLI_EXIT_OK);
         }
     if (argc - 2 < cmd->min_args)
