@@ -93,7 +93,7 @@ check ttl_ms 0 "$cli" store put ns k2 '{"v":2}' --ttl 1500 --db "$db" --embedder
 check ttl_bad_unit 2 "$cli" store put ns k '{"v":1}' --ttl 5x --db "$db"
 has ttl_bad_unit_msg "$err" "unknown unit 'x'"
 check ttl_huge 2 "$cli" store put ns k '{"v":1}' --ttl 99999999999w --db "$db"
-has ttl_huge_msg "$err" "too long"
+has ttl_huge_msg "$err" "too large"
 check ttl_negative 2 "$cli" store put ns k '{"v":1}' --ttl -5s --db "$db"
 has ttl_negative_msg "$err" "not a duration"
 

@@ -79,9 +79,10 @@ void cli_man(FILE *out, const cli_command *cmds, size_t n);
 void cli_completion_bash(FILE *out, const cli_command *cmds, size_t n);
 
 /* A duration flag: "30s", "2h", "7d", "1w", "500ms" or a bare number of
- * milliseconds, into *ms. Overflow and unknown units are usage errors
- * naming `flag`. */
-int cli_parse_duration(const char *flag, const char *v, int64_t *ms);
+ * milliseconds, into *ms. Overflow and unknown units are usage errors of
+ * `cmd` naming `flag`. */
+int cli_parse_duration(const char *cmd, const char *flag, const char *v,
+                       int64_t *ms);
 
 /* Exit statuses: 0 ok, 1 generic failure, 2 usage, then one per class. */
 enum {

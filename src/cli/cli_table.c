@@ -182,7 +182,8 @@ void cli_completion_bash(FILE *out, const cli_command *cmds, size_t n)
           "complete -F _agentmem agentmem\n", out);
 }
 
-int cli_parse_duration(const char *flag, const char *v, int64_t *ms)
+int cli_parse_duration(const char *cmd, const char *flag, const char *v,
+                       int64_t *ms)
 {
     static const struct { const char *unit; int64_t ms; } units[] = {
         { "", 1 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
@@ -192,21 +193,23 @@ int cli_parse_duration(const char *flag, const char *v, int64_t *ms)
     long long n;
 
     if (v == NULL || *v == '\0')
-        return cli_usage(flag, "needs a duration, e.g. 30s, 2h, 7d or a "
-                         "number of milliseconds");
+        return cli_usage(cmd, "%s needs a duration, e.g. 30s, 2h, 7d or a "
+                         "number of milliseconds", flag);
     errno = 0;
     n = strtoll(v, &end, 10);
     if (end == v || n < 0 || *v == '-' || *v == '+')
-        return cli_usage(flag, "'%s' is not a duration (a positive number "
-                         "with a unit: ms, s, m, h, d, w; none: ms)", v);
+        return cli_usage(cmd, "%s: '%s' is not a duration (a positive "
+                         "number with a unit: ms, s, m, h, d, w; none: ms)",
+                         flag, v);
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (strcmp(end, units[i].unit) != 0)
             continue;
         if (errno == ERANGE || n > INT64_MAX / units[i].ms)
-            return cli_usage(flag, "'%s' is too long a duration", v);
+            return cli_usage(cmd, "%s: '%s' is too large a duration", flag,
+                             v);
         *ms = (int64_t)n * units[i].ms;
         return CLI_EXIT_OK;
     }
-    return cli_usage(flag, "'%s': unknown unit '%s' (ms, s, m, h, d or w)",
-                     v, end);
+    return cli_usage(cmd, "%s: '%s': unknown unit '%s' (ms, s, m, h, d or w)",
+                     flag, v, end);
 }

@@ -75,7 +75,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
             o->ns = v;
         } else if (cli_opt(argc, argv, &i, "--ttl", &v)) {
             int64_t ms = 0;
-            rc = cli_parse_duration("--ttl", v, &ms);
+            rc = cli_parse_duration(cmd, "--ttl", v, &ms);
             o->ttl = ms;
         } else if (cli_opt(argc, argv, &i, "--limit", &v)) {
             rc = parse_num(cmd, "--limit", v, &o->limit);
