@@ -5,7 +5,8 @@
 # this build as its build/ directory, so the tour a user copies from keeps
 # working. Two kinds of shell block are not run, and say so themselves: the
 # one holding `make run` / `make test` (this test is part of `make test`), and
-# blocks whose first line is "# needs network" (a model server and its key).
+# blocks whose first line is "# needs network" (a model server and its key)
+# or "# a long-running server" (it would not return; test_server*.sh cover it).
 set -u
 src=${AM_SOURCE_DIR:?}
 bin=${AM_BINARY_DIR:?}
@@ -51,7 +52,7 @@ awk '
         printf "echo \"== README shell block %d (line %d)\"\n%s", n, start, body
         next
     }
-    on && first { first = 0; if ($0 ~ /^# needs network/) skip = 1 }
+    on && first { first = 0; if ($0 ~ /^# (needs network|a long-running server)/) skip = 1 }
     on { body = body $0 "\n" }
 ' "$src/README.md" > "$tmp/blocks.sh"
 nblocks=$(grep -c '^echo "== README shell block' "$tmp/blocks.sh")
