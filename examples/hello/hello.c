@@ -23,7 +23,7 @@ int main(void)
         am_conv_to_json(conv, AM_FORMAT_ANTHROPIC, 0, &out) != AM_OK)
         goto out;
     printf("%s\n", out.ptr);
-    if (am_encoding_open("o200k_base", NULL, &enc, &err) != AM_OK ||
+    if (am_encoding_create("o200k_base", NULL, &enc, &err) != AM_OK ||
         am_encoding_count(enc, am_buf_str(&out), NULL, &n, &err) != AM_OK) {
         fprintf(stderr, "hello: %s\n", err.msg);
         goto out;
