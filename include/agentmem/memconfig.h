@@ -3,7 +3,7 @@
  * One plain struct with defaults (the "balanced" preset), three named
  * presets, a parser for `KEY=VALUE` config files such as
  *
- *     # .aloop/config
+ *     # memory.conf (see examples/context/memory.conf)
  *     MEMORY_ENABLED=true
  *     MEMORY_COMPRESSION_THRESHOLD=40000
  *     MEMORY_COMPRESSION_STRATEGY=sliding_window

@@ -131,7 +131,7 @@ typedef struct am_part {
  *
  * `call_id` is the OpenAI Responses API's name for the id a function's
  * output must answer ("call_..."), distinct from the item's `id`
- * ("fc_..."); the seed's ToolCallMsg carries both. Empty when the
+ * ("fc_..."); Python frameworks' ToolCallMsg carries both. Empty when the
  * provider has only one id. It round-trips through every format: the
  * agentmem JSON always, and the OpenAI and Anthropic formats as an
  * agentmem extension field "call_id" on the tool call (left out with

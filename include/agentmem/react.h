@@ -54,13 +54,13 @@ typedef struct am_react am_react;
 typedef struct am_react_opts {
     const am_allocator *alloc; /* NULL: default */
     const am_clock *clock;     /* NULL: system clock; time stamps */
-    /* Automatic pruning (the seed's ManagedReactAgent): when an add takes
+    /* Automatic pruning: when an add takes
      * a list to 1.2 times its limit, the memory runs am_react_prune with
      * these limits, so it shrinks back to the limit (keeping system
      * messages, dropping duplicates) and the caller never has to. The
      * slack keeps pruning to one pass per 20% of growth. 0: no limit for
-     * that list (the default; the seed uses 100 messages, 50 tool
-     * executions, 200 steps). */
+     * that list (the default; 100 messages, 50 tool executions and 200
+     * steps are common choices). */
     size_t max_messages;
     size_t max_tool_execs;
     size_t max_steps;

@@ -1,4 +1,4 @@
-/* sessions.h -- the seed's SessionManager: agents' ReAct memories saved
+/* sessions.h -- a session manager: agents' ReAct memories saved
  * under session ids in a directory of files.
  *
  * Each session is one file, <dir>/<id>.json, holding am_react_export's

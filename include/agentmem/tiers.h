@@ -485,7 +485,8 @@ AM_API am_status am_tiers_apply_policies(am_tiers *t,
                                          am_tier_policy_count *out,
                                          size_t cap, size_t *count);
 
-/* The seed's cleanup_old_items(days): delete every item, in any tier
+/* Age-based cleanup (cleanup_old_items(days) in Python tier managers):
+ * delete every item, in any tier
  * (the archive included), created more than `days` days before now (the
  * handle's clock). *deleted (may be NULL) gets the count. AM_OK,
  * AM_EINVAL (days outside 0..1000000), AM_ENOMEM, AM_EIO (database); as

@@ -345,7 +345,8 @@ typedef struct am_memory_opts {
     am_token_tracker *tracker;
     const am_allocator *alloc;
     const am_clock *clock;
-    /* Optional: the seed's _should_preserve, beside the marker words. The
+    /* Optional: a preservation predicate (a compressor's _should_preserve
+     * override in Python frameworks), beside the marker words. The
      * selective strategy asks it about each message old enough to be
      * compressed: > 0 keeps the message (with its tool-call group, as a
      * marker word would), 0 leaves it to the built-in rules (errors,
