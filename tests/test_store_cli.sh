@@ -53,6 +53,12 @@ check search_nasty 0 $S search '"AND( NEAR *' --mode text
 check search_filter 0 $S search vim --filter '{"kind":"tool"}' --json
 has filter_hit "$out" '"editor"'
 check search_badmode 2 $S search x --mode nope
+check search_minscore_none 0 $S search 'zeppelin airship' --ns user_1 --min-score 0.25 --json
+has search_minscore_empty "$out" "[]"
+check search_minscore_hit 0 $S search 'editor?' --ns user_1 --min-score 0.01 --json
+has search_minscore_keeps "$out" '"key":"editor"'
+check search_minscore_bad 2 $S search x --min-score 2
+has search_minscore_msg "$err" "0 to 1"
 check del 0 $S del user_1/prefs editor
 check del_again 4 $S del user_1/prefs editor
 check undo 0 $S undo user_1/prefs editor

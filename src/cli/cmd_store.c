@@ -28,6 +28,8 @@ typedef struct opts {
     const char *meta, *text, *filter, *mode, *ns, *format;
     const char *name, *description; /* the recall tool's */
     long long ttl, limit, offset, depth, chunk, overlap;
+    double min_score; /* --min-score, when have_min_score */
+    int have_min_score;
     int json;
     const char *sub;
     const char *pos[5];
@@ -87,6 +89,14 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
             rc = parse_num(cmd, "--chunk-size", v, &o->chunk);
         } else if (cli_opt(argc, argv, &i, "--overlap", &v)) {
             rc = parse_num(cmd, "--overlap", v, &o->overlap);
+        } else if (cli_opt(argc, argv, &i, "--min-score", &v)) {
+            char *end = NULL;
+            o->min_score = v != NULL ? strtod(v, &end) : 0;
+            if (v == NULL || end == v || *end != '\0' ||
+                !(o->min_score >= 0 && o->min_score <= 1))
+                return cli_usage(cmd, "--min-score needs a number from 0 to "
+                                 "1 (scores are relevance in [0, 1])");
+            o->have_min_score = 1;
         } else if (strcmp(argv[i], "--json") == 0) {
             o->json = 1;
         } else if (argv[i][0] == '-' && argv[i][1] == '-') {
@@ -540,6 +550,7 @@ static int st_search(void *ctx)
     q.query = am_str_c(x->o->pos[0]);
     q.limit = x->o->limit > 0 ? (size_t)x->o->limit : 10;
     q.filter = am_str_c(x->o->filter);
+    q.min_score = x->o->min_score;
     if (mode == NULL || strcmp(mode, "hybrid") == 0)
         q.mode = AM_SEARCH_HYBRID;
     else if (strcmp(mode, "text") == 0)
@@ -686,6 +697,9 @@ static const cli_flag store_flags[] = {
     { "--filter", "JSON", "search: only items whose value matches, e.g. "
                           "'{\"lang\":\"fr\"}'" },
     { "--limit", "N", "search, ls, namespaces: at most N results" },
+    { "--min-score", "S", "search: drop results scoring below S (scores "
+                          "are relevance in [0, 1]; 0.25 is a measured "
+                          "default for 'nothing relevant')" },
     { "--offset", "N", "ls: skip the first N items" },
     { "--depth", "N", "namespaces: cut namespaces to N parts (0: whole)" },
     { "--ttl", "DURATION", "put: expire after 30s, 2h, 7d, 1w, 500ms or a "
@@ -771,6 +785,8 @@ int cmd_recall(int argc, char **argv)
         to.description = am_str_c(o.description);
     if (o.limit > 0)
         to.limit = (size_t)o.limit;
+    if (o.have_min_score) /* 0: every excerpt (the library's 0: default) */
+        to.min_score = o.min_score > 0 ? o.min_score : -1;
     if (strcmp(sub, "tool-def") == 0) {
         st = am_recall_tool_def(fmt, &to, &buf, &err);
         if (st != AM_OK)

@@ -59,7 +59,7 @@ static const cli_command commands[] = {
     { "recall", cmd_recall, 1,
       "index USER SESSION FILE | search USER QUERY | tool-def | tool-call "
       "USER CALL [--format openai|anthropic] [--name N] [--description D] "
-      "[--limit N] [--db F] [--json]",
+      "[--limit N] [--min-score S] [--db F] [--json]",
       "index past conversations and search them" },
     { "tiers", cmd_tiers, 1, "SUBCOMMAND [ARGS] [OPTIONS]",
       "hierarchical memory: tiers, index search, lifecycle, archive",
