@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "core/json_glue.h"
+#include "rank.h"
 #include "store_pg.h"
 
 /* ---- The vector cache ---- */
@@ -197,38 +198,6 @@ out:
 
 /* ---- Candidates ---- */
 
-typedef struct cand {
-    int64_t id;
-    double fts, vec;
-    int rank_fts, rank_vec;
-    int has_vec; /* `vec` is known (the item has a vector) */
-    double score;
-} cand;
-
-typedef struct cands {
-    cand *v;
-    size_t count, cap;
-} cands;
-
-static int by_score_desc(const void *a, const void *b)
-{
-    const cand *x = a, *y = b;
-    if (x->score != y->score)
-        return x->score < y->score ? 1 : -1;
-    return x->id < y->id ? -1 : x->id > y->id ? 1 : 0;
-}
-
-static am_status cands_push(am_store *s, cands *c, int64_t id)
-{
-    if (am__grow(s->alloc, (void **)&c->v, &c->cap, c->count + 1,
-                 sizeof(cand)) != AM_OK)
-        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
-    memset(&c->v[c->count], 0, sizeof(cand));
-    c->v[c->count].id = id;
-    c->count++;
-    return AM_OK;
-}
-
 /* Does the item's meta hold every key of the filter object with an equal
  * value? -1: out of memory. */
 static int meta_matches(json_t *filter, am_str meta)
@@ -375,7 +344,7 @@ static int term_by_df(const void *a, const void *b)
 
 static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
                             json_t *filter, size_t want, int64_t now,
-                            cands *out)
+                            am__cands *out)
 {
     am__pg *g = PG(s);
     am_status st;
@@ -564,7 +533,7 @@ static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
                 st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
             if (ok <= 0)
                 continue;
-            st = cands_push(s, out, am__pg_int(r, i, 0));
+            st = am__cands_push(s, out, am__pg_int(r, i, 0));
             if (st == AM_OK) {
                 out->v[out->count - 1].fts =
                     best > 0 ? am__pg_float8(r, i, 1) / best : 0;
@@ -591,144 +560,40 @@ out:
 
 /* ---- Vectors ---- */
 
-typedef struct hent {
-    float score;
-    uint32_t idx;
-} hent;
-
-static void heap_sift_down(hent *h, size_t n, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && h[l].score < h[m].score)
-            m = l;
-        if (r < n && h[r].score < h[m].score)
-            m = r;
-        if (m == i)
-            return;
-        hent t = h[i];
-        h[i] = h[m];
-        h[m] = t;
-        i = m;
-    }
-}
-
-static int hent_desc(const void *a, const void *b)
-{
-    float x = ((const hent *)a)->score, y = ((const hent *)b)->score;
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
-/* Top `want` qualifying vectors by cosine with the unit vector `qv`: a
- * heap of the best K (K grows when rows fail the live/filter check). */
-static int idpos_by_id(const void *a, const void *b)
-{
-    const int64_t *x = a, *y = b;
-    return x[0] < y[0] ? -1 : x[0] > y[0];
-}
-
-/* Set known->v[i].vec to the cosine of each candidate that has a vector
- * (scores `sc`, one per cache row). */
-static am_status fill_known(am_store *s, const float *sc, cands *known)
-{
-    am__vcache *c = &s->vc;
-    size_t n = known->count;
-    int64_t *pos = am__alloc_array(s->alloc, n > 0 ? n : 1,
-                                   2 * sizeof(int64_t));
-    if (pos == NULL)
-        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
-    for (size_t i = 0; i < n; i++) {
-        pos[2 * i] = known->v[i].id;
-        pos[2 * i + 1] = (int64_t)i;
-        known->v[i].has_vec = 0;
-    }
-    qsort(pos, n, 2 * sizeof(int64_t), idpos_by_id);
-    for (size_t i = 0; i < c->count && n > 0; i++) {
-        if (sc[i] == -INFINITY)
-            continue;
-        int64_t key[2] = { c->ids[i], 0 };
-        const int64_t *hit = bsearch(key, pos, n, 2 * sizeof(int64_t),
-                                     idpos_by_id);
-        if (hit != NULL) {
-            known->v[hit[1]].vec = sc[i];
-            known->v[hit[1]].has_vec = 1;
-        }
-    }
-    am__free(s->alloc, pos, (n > 0 ? n : 1) * 2 * sizeof(int64_t));
-    return AM_OK;
-}
-
-/* ... and the cosine of each of `known` (may be NULL) that has a vector
- * goes into its `vec` (and `has_vec`), so hybrid scores every candidate
- * on both signals. */
+/* Top `want` qualifying vectors by cosine with the unit vector `qv` (the
+ * scan and the heap are rank.c's), checked for liveness and the filter in
+ * one query per round; K grows when rows fail the check. The cosine of
+ * each of `known` (may be NULL) that has a vector goes into its `vec`. */
 static am_status vec_cands(am_store *s, const float *qv, am_str lo,
                            json_t *filter, size_t want, int64_t now,
-                           cands *known, cands *out)
+                           am__cands *known, am__cands *out)
 {
     am__vcache *c = &s->vc;
-    am_status st = AM_OK;
+    am__vhit *h = NULL;
     float *sc = NULL;
-    hent *h = NULL;
     int64_t *ids = NULL;
     int *ok = NULL;
-    size_t eligible = 0, k = want + 16, hcap = 0;
-
-    sc = am__alloc_array(s->alloc, c->count > 0 ? c->count : 1,
-                         sizeof(float));
-    if (sc == NULL)
-        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
-    for (size_t i = 0; i < c->count; i++) {
-        if (c->ns_len[i] < lo.len ||
-            memcmp(c->ns_pool.ptr + c->ns_off[i], lo.ptr, lo.len) != 0 ||
-            (c->expires[i] != 0 && c->expires[i] <= now)) {
-            sc[i] = -INFINITY;
-            continue;
-        }
-        sc[i] = am__vec_dot(qv, c->vecs + i * c->dim, c->dim);
-        eligible++;
-    }
-    if (known != NULL && known->count > 0) {
-        st = fill_known(s, sc, known);
-        if (st != AM_OK) {
-            am__free(s->alloc, sc,
-                     (c->count > 0 ? c->count : 1) * sizeof(float));
-            return st;
-        }
-    }
+    size_t eligible = 0, k = want + 16, hcap = 0, icap = 0;
+    am_status st = am__vec_scores(s, qv, lo, now, known, &sc, &eligible);
+    if (st != AM_OK)
+        return st;
     for (;;) {
         size_t n = 0;
         if (k > eligible)
             k = eligible;
-        if (k > hcap) {
-            am__free(s->alloc, h, hcap * sizeof *h);
-            am__free(s->alloc, ids, hcap * sizeof *ids);
-            am__free(s->alloc, ok, hcap * sizeof *ok);
-            h = am__alloc_array(s->alloc, k, sizeof *h);
-            ids = am__alloc_array(s->alloc, k, sizeof *ids);
-            ok = am__alloc_array(s->alloc, k, sizeof *ok);
-            hcap = k;
-            if (h == NULL || ids == NULL || ok == NULL) {
-                st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
-                break;
-            }
+        st = am__vec_top(s, sc, k, &h, &hcap, &n);
+        if (st == AM_OK && hcap > icap) {
+            am__free(s->alloc, ids, icap * sizeof *ids);
+            am__free(s->alloc, ok, icap * sizeof *ok);
+            ids = am__alloc_array(s->alloc, hcap, sizeof *ids);
+            ok = am__alloc_array(s->alloc, hcap, sizeof *ok);
+            icap = hcap;
+            if (ids == NULL || ok == NULL)
+                st = am__fail(&AM__ERR(s), AM_ENOMEM,
+                              "search: out of memory");
         }
-        for (size_t i = 0; i < c->count && k > 0; i++) {
-            if (sc[i] == -INFINITY)
-                continue;
-            if (n < k) {
-                h[n].score = sc[i];
-                h[n].idx = (uint32_t)i;
-                if (++n == k)
-                    for (size_t j = k / 2 + 1; j-- > 0;)
-                        heap_sift_down(h, k, j);
-            } else if (sc[i] > h[0].score) {
-                h[0].score = sc[i];
-                h[0].idx = (uint32_t)i;
-                heap_sift_down(h, k, 0);
-            }
-        }
-        if (n > 1)
-            qsort(h, n, sizeof *h, hent_desc);
+        if (st != AM_OK)
+            break;
         for (size_t i = 0; i < n; i++)
             ids[i] = c->ids[h[i].idx];
         st = qualify(s, ids, n, filter, now, ok);
@@ -738,7 +603,7 @@ static am_status vec_cands(am_store *s, const float *qv, am_str lo,
         for (size_t i = 0; i < n && out->count < want; i++) {
             if (!ok[i])
                 continue;
-            st = cands_push(s, out, ids[i]);
+            st = am__cands_push(s, out, ids[i]);
             if (st != AM_OK)
                 break;
             out->v[out->count - 1].vec = h[i].score;
@@ -749,10 +614,10 @@ static am_status vec_cands(am_store *s, const float *qv, am_str lo,
             break;
         k *= 4;
     }
-    am__free(s->alloc, sc, (c->count > 0 ? c->count : 1) * sizeof(float));
+    am__vec_scores_free(s, sc);
     am__free(s->alloc, h, hcap * sizeof *h);
-    am__free(s->alloc, ids, hcap * sizeof *ids);
-    am__free(s->alloc, ok, hcap * sizeof *ok);
+    am__free(s->alloc, ids, icap * sizeof *ids);
+    am__free(s->alloc, ok, icap * sizeof *ok);
     return st;
 }
 
@@ -816,7 +681,7 @@ static am_status query_vector(am_store *s, const am_search *q,
 }
 
 /* Append the live rows of the best candidates, in their order. */
-static am_status emit(am_store *s, const cands *all, size_t limit,
+static am_status emit(am_store *s, const am__cands *all, size_t limit,
                       int64_t now, am__rbuild *b)
 {
     size_t n = all->count < limit ? all->count : limit;
@@ -876,7 +741,7 @@ am_status am__pg_search(am_store *s, const am_search *q, const float *qemb,
     json_t *filter = NULL;
     float *qv = NULL;
     size_t qdim = 0;
-    cands tc = { NULL, 0, 0 }, vc = { NULL, 0, 0 }, all = { NULL, 0, 0 };
+    am__cands tc = { NULL, 0, 0 }, vc = { NULL, 0, 0 }, all = { NULL, 0, 0 };
     int64_t now = am_clock_now(s->clock);
     size_t limit = q->limit > 0 ? q->limit : 10;
     size_t depth = limit * 4 < 100 ? 100 : limit * 4;
@@ -924,56 +789,17 @@ am_status am__pg_search(am_store *s, const am_search *q, const float *qemb,
             goto out;
     }
 
-    /* Fuse as on SQLite (store_sqlite_search.c): one [0, 1] scale, the
-     * weighted mean of text relevance and the cosine rescaled from the
-     * floor, every candidate scored on both signals when both are used. */
-    double wt = q->w_text, wv = q->w_vec;
-    if (wt <= 0 && wv <= 0) {
-        wt = 1;
-        wv = 0.2;
-    }
-    double floor = q->vec_floor > 0 && q->vec_floor < 1 ? q->vec_floor
-                                                         : AM_SEARCH_VEC_FLOOR;
-    for (size_t i = 0; i < tc.count; i++) {
-        st = cands_push(s, &all, tc.v[i].id);
-        if (st != AM_OK)
-            goto out;
-        all.v[all.count - 1] = tc.v[i];
-    }
-    for (size_t i = 0; i < vc.count; i++) {
-        size_t j = 0;
-        while (j < tc.count && all.v[j].id != vc.v[i].id)
-            j++;
-        if (j == tc.count) {
-            st = cands_push(s, &all, vc.v[i].id);
-            if (st != AM_OK)
-                goto out;
-            j = all.count - 1;
-        }
-        all.v[j].vec = vc.v[i].vec;
-        all.v[j].rank_vec = vc.v[i].rank_vec;
-        all.v[j].has_vec = vc.v[i].has_vec;
-    }
-    int fused = use_text && use_vec && s->vc.count > 0;
-    for (size_t i = 0; i < all.count; i++) {
-        cand *c = &all.v[i];
-        double sv = c->has_vec ? (c->vec - floor) / (1 - floor) : 0;
-        sv = sv < 0 ? 0 : sv > 1 ? 1 : sv;
-        double sf = c->rank_fts > 0 ? c->fts : 0;
-        if (fused)
-            c->score = (wt * sf + wv * sv) / (wt + wv);
-        else
-            c->score = c->rank_fts > 0 ? sf : sv;
-    }
-    if (all.count > 0)
-        qsort(all.v, all.count, sizeof(cand), by_score_desc);
+    st = am__fuse(s, q, &tc, &vc, use_text && use_vec && s->vc.count > 0,
+                  &all);
+    if (st != AM_OK)
+        goto out;
     if (all.count > limit)
         all.count = limit;
     st = emit(s, &all, limit, now, b);
 out:
-    am__free(s->alloc, tc.v, tc.cap * sizeof(cand));
-    am__free(s->alloc, vc.v, vc.cap * sizeof(cand));
-    am__free(s->alloc, all.v, all.cap * sizeof(cand));
+    am__cands_free(s, &tc);
+    am__cands_free(s, &vc);
+    am__cands_free(s, &all);
     if (qv != NULL)
         am__free(s->alloc, qv, (qdim > 0 ? qdim : 1) * sizeof(float));
     json_decref(filter);

@@ -20,14 +20,6 @@
 
 /* ---- Candidates ---- */
 
-static int by_score_desc(const void *a, const void *b)
-{
-    const am__cand *x = a, *y = b;
-    if (x->score != y->score)
-        return x->score < y->score ? 1 : -1;
-    return x->id < y->id ? -1 : x->id > y->id ? 1 : 0;
-}
-
 /* Does the item's meta satisfy the filter object? -1: jansson ran out of
  * memory parsing it (no answer, not "no"). */
 static int meta_matches(json_t *filter, const char *meta, size_t len)
@@ -69,17 +61,6 @@ int am__sq_qualifies(am_store *s, int64_t id, json_t *filter,
                  : 0;
     sqlite3_reset(q);
     return ok;
-}
-
-am_status am__sq_cands_push(am_store *s, am__cands *c, int64_t id)
-{
-    if (am__grow(s->alloc, (void **)&c->v, &c->cap, c->count + 1,
-                 sizeof(am__cand)) != AM_OK)
-        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
-    memset(&c->v[c->count], 0, sizeof(am__cand));
-    c->v[c->count].id = id;
-    c->count++;
-    return AM_OK;
 }
 
 /* ---- The query vector ---- */
@@ -150,63 +131,6 @@ static am_status query_vector(am_store *s, const am_search *q,
     }
     if (*qv != NULL)
         am__vec_normalize(*qv, *qdim);
-    return AM_OK;
-}
-
-/* ---- Fusion ---- */
-
-/* The text candidates `tc`, then the vector candidates `vc` not among
- * them, into `all`, scored on the one [0, 1] scale of am_item.score and
- * sorted best first. With both signals in use (`fused`) the score is
- * their weighted mean; text candidates carry their cosine too (see
- * am__sq_vec_cands), so every candidate is scored on both. */
-static am_status fuse(am_store *s, const am_search *q, const am__cands *tc,
-                      const am__cands *vc, int fused, am__cands *all)
-{
-    am_status st;
-    double wt = q->w_text, wv = q->w_vec;
-    if (wt <= 0 && wv <= 0) {
-        /* Measured on LoCoMo dev (docs/BENCHMARKS.md): static word vectors
-         * are a weaker signal than BM25, so they get a fifth of its vote. */
-        wt = 1;
-        wv = 0.2;
-    }
-    double floor = q->vec_floor > 0 && q->vec_floor < 1 ? q->vec_floor
-                                                         : AM_SEARCH_VEC_FLOOR;
-    for (size_t i = 0; i < tc->count; i++) {
-        st = am__sq_cands_push(s, all, tc->v[i].id);
-        if (st != AM_OK)
-            return st;
-        all->v[all->count - 1] = tc->v[i];
-    }
-    for (size_t i = 0; i < vc->count; i++) {
-        size_t j = 0;
-        while (j < tc->count && all->v[j].id != vc->v[i].id)
-            j++;
-        if (j == tc->count) {
-            st = am__sq_cands_push(s, all, vc->v[i].id);
-            if (st != AM_OK)
-                return st;
-            j = all->count - 1;
-        }
-        all->v[j].vec = vc->v[i].vec;
-        all->v[j].rank_vec = vc->v[i].rank_vec;
-        all->v[j].has_vec = vc->v[i].has_vec;
-    }
-    for (size_t i = 0; i < all->count; i++) {
-        am__cand *c = &all->v[i];
-        /* A cosine at or below the floor is what unrelated texts score
-         * with the default embedder: no similarity. */
-        double sv = c->has_vec ? (c->vec - floor) / (1 - floor) : 0;
-        sv = sv < 0 ? 0 : sv > 1 ? 1 : sv;
-        double sf = c->rank_fts > 0 ? c->fts : 0;
-        if (fused)
-            c->score = (wt * sf + wv * sv) / (wt + wv);
-        else
-            c->score = c->rank_fts > 0 ? sf : sv;
-    }
-    if (all->count > 0)
-        qsort(all->v, all->count, sizeof(am__cand), by_score_desc);
     return AM_OK;
 }
 
@@ -320,13 +244,13 @@ am_status am__sq_search(am_store *s, const am_search *q, const float *qemb,
     }
     /* Both signals in use: every candidate is scored on both, even when
      * one of them found nothing (it then adds nothing to the score). */
-    st = fuse(s, q, &tc, &vc, use_text && use_vec && s->vc.count > 0, &all);
+    st = am__fuse(s, q, &tc, &vc, use_text && use_vec && s->vc.count > 0, &all);
     if (st == AM_OK)
         st = emit(s, &all, limit, now, b);
 out:
-    am__free(s->alloc, tc.v, tc.cap * sizeof(am__cand));
-    am__free(s->alloc, vc.v, vc.cap * sizeof(am__cand));
-    am__free(s->alloc, all.v, all.cap * sizeof(am__cand));
+    am__cands_free(s, &tc);
+    am__cands_free(s, &vc);
+    am__cands_free(s, &all);
     if (qv != NULL)
         am__free(s->alloc, qv, (qdim > 0 ? qdim : 1) * sizeof(float));
     json_decref(filter);

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "rank.h"
 #include "store_sqlite.h"
 
 /* The most query terms a scoped full-text search counts and ranks itself
@@ -21,22 +22,6 @@
 #define AM__FTS_MAX_TERMS 64
 #define AM__FTS_MAX_PHRASES (AM__FTS_MAX_TERMS + 2)
 
-/* One candidate item of a search, from text, vectors or both. */
-typedef struct am__cand {
-    int64_t id;
-    double fts, vec;        /* raw scores */
-    int rank_fts, rank_vec; /* 1-based, 0: absent */
-    int has_vec;            /* `vec` is known (the item has a vector) */
-    double score;
-} am__cand;
-
-typedef struct am__cands {
-    am__cand *v;
-    size_t count, cap;
-} am__cands;
-
-/* Append a zeroed candidate for item `id` (AM_ENOMEM in AM__ERR(s)). */
-am_status am__sq_cands_push(am_store *s, am__cands *c, int64_t id);
 
 /* Is item `id` live at `now` and does its meta match `filter` (NULL: any)?
  * 1 yes, 0 no, -1 jansson ran out of memory deciding. */

@@ -326,7 +326,7 @@ am_status am__sq_text_cands(am_store *s, am_str query, am_str lo,
             }
             if (!ok)
                 continue;
-            st = am__sq_cands_push(s, out, id);
+            st = am__cands_push(s, out, id);
             if (st != AM_OK)
                 break;
             /* FTS5's own bm25() (a query of more words than am_bm25

@@ -189,138 +189,27 @@ am_status am__sq_vcache_load(am_store *s)
 
 /* ---- Candidates ---- */
 
-/* Top `want` qualifying vectors by cosine with the unit vector `qv`. */
-/* A min-heap of (score, index) holding the best `cap` scores seen. */
-typedef struct hent {
-    float score;
-    uint32_t idx;
-} hent;
-
-static void heap_sift_down(hent *h, size_t n, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && h[l].score < h[m].score)
-            m = l;
-        if (r < n && h[r].score < h[m].score)
-            m = r;
-        if (m == i)
-            return;
-        hent t = h[i];
-        h[i] = h[m];
-        h[m] = t;
-        i = m;
-    }
-}
-
-static int hent_desc(const void *a, const void *b)
-{
-    float x = ((const hent *)a)->score, y = ((const hent *)b)->score;
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
-/* Top `want` qualifying vectors by cosine with the unit vector `qv`. The
- * scan keeps only the best K in a heap (no sort of everything); K starts
- * a little above `want` and grows when filters reject too many. */
-static int idpos_by_id(const void *a, const void *b)
-{
-    const int64_t *x = a, *y = b;
-    return x[0] < y[0] ? -1 : x[0] > y[0];
-}
-
-/* Set known->v[i].vec to the cosine of each candidate that has a vector
- * (scores `sc`, one per cache row). */
-static am_status fill_known(am_store *s, const float *sc, am__cands *known)
-{
-    am__vcache *c = &s->vc;
-    size_t n = known->count;
-    int64_t *pos = am__alloc_array(s->alloc, n > 0 ? n : 1,
-                                   2 * sizeof(int64_t));
-    if (pos == NULL)
-        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
-    for (size_t i = 0; i < n; i++) {
-        pos[2 * i] = known->v[i].id;
-        pos[2 * i + 1] = (int64_t)i;
-        known->v[i].has_vec = 0;
-    }
-    qsort(pos, n, 2 * sizeof(int64_t), idpos_by_id);
-    for (size_t i = 0; i < c->count && n > 0; i++) {
-        if (sc[i] == -INFINITY)
-            continue;
-        int64_t key[2] = { c->ids[i], 0 };
-        const int64_t *hit = bsearch(key, pos, n, 2 * sizeof(int64_t),
-                                     idpos_by_id);
-        if (hit != NULL) {
-            known->v[hit[1]].vec = sc[i];
-            known->v[hit[1]].has_vec = 1;
-        }
-    }
-    am__free(s->alloc, pos, (n > 0 ? n : 1) * 2 * sizeof(int64_t));
-    return AM_OK;
-}
-
+/* Top `want` qualifying vectors by cosine with the unit vector `qv` (the
+ * scan and the heap are rank.c's); K starts a little above `want` and
+ * grows when filters reject too many. */
 am_status am__sq_vec_cands(am_store *s, const float *qv, am_str lo,
                            json_t *filter, size_t want, int64_t now,
                            am__cands *known, am__cands *out)
 {
     am__vcache *c = &s->vc;
-    am_status st = AM_OK;
+    am__vhit *h = NULL;
     float *sc = NULL;
-    hent *h = NULL;
     size_t eligible = 0, k = want + 16, hcap = 0;
-
-    sc = am__alloc_array(s->alloc, c->count > 0 ? c->count : 1,
-                         sizeof(float));
-    if (sc == NULL)
-        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
-    for (size_t i = 0; i < c->count; i++) {
-        if ((c->ns_len[i] < lo.len ||
-             memcmp(c->ns_pool.ptr + c->ns_off[i], lo.ptr, lo.len) != 0) ||
-            (c->expires[i] != 0 && c->expires[i] <= now)) {
-            sc[i] = -INFINITY;
-            continue;
-        }
-        sc[i] = am__vec_dot(qv, c->vecs + i * c->dim, c->dim);
-        eligible++;
-    }
-    if (known != NULL && known->count > 0) {
-        st = fill_known(s, sc, known);
-        if (st != AM_OK) {
-            am__free(s->alloc, sc,
-                     (c->count > 0 ? c->count : 1) * sizeof(float));
-            return st;
-        }
-    }
+    am_status st = am__vec_scores(s, qv, lo, now, known, &sc, &eligible);
+    if (st != AM_OK)
+        return st;
     for (;;) {
         size_t n = 0;
         if (k > eligible)
             k = eligible;
-        if (k > hcap) {
-            am__free(s->alloc, h, hcap * sizeof *h);
-            h = am__alloc_array(s->alloc, k, sizeof *h);
-            hcap = h != NULL ? k : 0;
-            if (h == NULL) {
-                st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
-                break;
-            }
-        }
-        for (size_t i = 0; i < c->count && k > 0; i++) {
-            if (sc[i] == -INFINITY)
-                continue;
-            if (n < k) {
-                h[n].score = sc[i];
-                h[n].idx = (uint32_t)i;
-                if (++n == k)
-                    for (size_t j = k / 2 + 1; j-- > 0;)
-                        heap_sift_down(h, k, j);
-            } else if (sc[i] > h[0].score) {
-                h[0].score = sc[i];
-                h[0].idx = (uint32_t)i;
-                heap_sift_down(h, k, 0);
-            }
-        }
-        if (n > 1)
-            qsort(h, n, sizeof *h, hent_desc);
+        st = am__vec_top(s, sc, k, &h, &hcap, &n);
+        if (st != AM_OK)
+            break;
         out->count = 0;
         for (size_t i = 0; i < n && out->count < want; i++) {
             int64_t id = c->ids[h[i].idx];
@@ -331,7 +220,7 @@ am_status am__sq_vec_cands(am_store *s, const float *qv, am_str lo,
             }
             if (!ok)
                 continue;
-            st = am__sq_cands_push(s, out, id);
+            st = am__cands_push(s, out, id);
             if (st != AM_OK)
                 break;
             out->v[out->count - 1].vec = h[i].score;
@@ -342,7 +231,7 @@ am_status am__sq_vec_cands(am_store *s, const float *qv, am_str lo,
             break;
         k *= 4; /* filters rejected too many: look deeper */
     }
-    am__free(s->alloc, sc, (c->count > 0 ? c->count : 1) * sizeof(float));
+    am__vec_scores_free(s, sc);
     am__free(s->alloc, h, hcap * sizeof *h);
     return st;
 }

@@ -1,0 +1,221 @@
+/* rank.c -- search ranking shared by every backend: candidates, the exact
+ * scan of the vector cache and fusion (see rank.h).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "embed/embed_int.h"
+#include "rank.h"
+
+am_status am__cands_push(am_store *s, am__cands *c, int64_t id)
+{
+    if (am__grow(s->alloc, (void **)&c->v, &c->cap, c->count + 1,
+                 sizeof(am__cand)) != AM_OK)
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+    memset(&c->v[c->count], 0, sizeof(am__cand));
+    c->v[c->count].id = id;
+    c->count++;
+    return AM_OK;
+}
+
+void am__cands_free(am_store *s, am__cands *c)
+{
+    am__free(s->alloc, c->v, c->cap * sizeof(am__cand));
+    c->v = NULL;
+    c->count = c->cap = 0;
+}
+
+/* ---- Vectors ---- */
+
+static int idpos_by_id(const void *a, const void *b)
+{
+    const int64_t *x = a, *y = b;
+    return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+/* Set known->v[i].vec to the cosine of each candidate that has a vector
+ * (scores `sc`, one per cache row): the candidates sorted by id, one
+ * binary search per scored row. */
+static am_status fill_known(am_store *s, const float *sc, am__cands *known)
+{
+    am__vcache *c = &s->vc;
+    size_t n = known->count;
+    int64_t *pos = am__alloc_array(s->alloc, n > 0 ? n : 1,
+                                   2 * sizeof(int64_t));
+    if (pos == NULL)
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        pos[2 * i] = known->v[i].id;
+        pos[2 * i + 1] = (int64_t)i;
+        known->v[i].has_vec = 0;
+    }
+    qsort(pos, n, 2 * sizeof(int64_t), idpos_by_id);
+    for (size_t i = 0; i < c->count && n > 0; i++) {
+        if (sc[i] == -INFINITY)
+            continue;
+        int64_t key[2] = { c->ids[i], 0 };
+        const int64_t *hit = bsearch(key, pos, n, 2 * sizeof(int64_t),
+                                     idpos_by_id);
+        if (hit != NULL) {
+            known->v[hit[1]].vec = sc[i];
+            known->v[hit[1]].has_vec = 1;
+        }
+    }
+    am__free(s->alloc, pos, (n > 0 ? n : 1) * 2 * sizeof(int64_t));
+    return AM_OK;
+}
+
+am_status am__vec_scores(am_store *s, const float *qv, am_str lo,
+                         int64_t now, am__cands *known, float **out,
+                         size_t *eligible)
+{
+    am__vcache *c = &s->vc;
+    float *sc = am__alloc_array(s->alloc, c->count > 0 ? c->count : 1,
+                                sizeof(float));
+    *out = NULL;
+    *eligible = 0;
+    if (sc == NULL)
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+    for (size_t i = 0; i < c->count; i++) {
+        if (c->ns_len[i] < lo.len ||
+            memcmp(c->ns_pool.ptr + c->ns_off[i], lo.ptr, lo.len) != 0 ||
+            (c->expires[i] != 0 && c->expires[i] <= now)) {
+            sc[i] = -INFINITY;
+            continue;
+        }
+        sc[i] = am__vec_dot(qv, c->vecs + i * c->dim, c->dim);
+        (*eligible)++;
+    }
+    if (known != NULL && known->count > 0) {
+        am_status st = fill_known(s, sc, known);
+        if (st != AM_OK) {
+            am__vec_scores_free(s, sc);
+            return st;
+        }
+    }
+    *out = sc;
+    return AM_OK;
+}
+
+void am__vec_scores_free(am_store *s, float *sc)
+{
+    am__free(s->alloc, sc, (s->vc.count > 0 ? s->vc.count : 1) *
+                               sizeof(float));
+}
+
+static void heap_sift_down(am__vhit *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && h[l].score < h[m].score)
+            m = l;
+        if (r < n && h[r].score < h[m].score)
+            m = r;
+        if (m == i)
+            return;
+        am__vhit t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static int vhit_desc(const void *a, const void *b)
+{
+    float x = ((const am__vhit *)a)->score, y = ((const am__vhit *)b)->score;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+am_status am__vec_top(am_store *s, const float *sc, size_t k, am__vhit **h,
+                      size_t *hcap, size_t *n)
+{
+    const am__vcache *c = &s->vc;
+    *n = 0;
+    if (k > *hcap) {
+        am__free(s->alloc, *h, *hcap * sizeof **h);
+        *h = am__alloc_array(s->alloc, k, sizeof **h);
+        *hcap = *h != NULL ? k : 0;
+        if (*h == NULL)
+            return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+    }
+    am__vhit *hp = *h;
+    for (size_t i = 0; i < c->count && k > 0; i++) {
+        if (sc[i] == -INFINITY)
+            continue;
+        if (*n < k) {
+            hp[*n].score = sc[i];
+            hp[*n].idx = (uint32_t)i;
+            if (++*n == k)
+                for (size_t j = k / 2 + 1; j-- > 0;)
+                    heap_sift_down(hp, k, j);
+        } else if (sc[i] > hp[0].score) {
+            hp[0].score = sc[i];
+            hp[0].idx = (uint32_t)i;
+            heap_sift_down(hp, k, 0);
+        }
+    }
+    if (*n > 1)
+        qsort(hp, *n, sizeof *hp, vhit_desc);
+    return AM_OK;
+}
+
+/* ---- Fusion ---- */
+
+static int by_score_desc(const void *a, const void *b)
+{
+    const am__cand *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score < y->score ? 1 : -1;
+    return x->id < y->id ? -1 : x->id > y->id ? 1 : 0;
+}
+
+am_status am__fuse(am_store *s, const am_search *q, const am__cands *tc,
+                   const am__cands *vc, int fused, am__cands *all)
+{
+    am_status st;
+    double wt = q->w_text, wv = q->w_vec;
+    if (wt <= 0 && wv <= 0) {
+        /* Measured on LoCoMo dev (docs/BENCHMARKS.md): static word vectors
+         * are a weaker signal than BM25, so they get a fifth of its vote. */
+        wt = 1;
+        wv = 0.2;
+    }
+    double floor = q->vec_floor > 0 && q->vec_floor < 1 ? q->vec_floor
+                                                         : AM_SEARCH_VEC_FLOOR;
+    for (size_t i = 0; i < tc->count; i++) {
+        st = am__cands_push(s, all, tc->v[i].id);
+        if (st != AM_OK)
+            return st;
+        all->v[all->count - 1] = tc->v[i];
+    }
+    for (size_t i = 0; i < vc->count; i++) {
+        size_t j = 0;
+        while (j < tc->count && all->v[j].id != vc->v[i].id)
+            j++;
+        if (j == tc->count) {
+            st = am__cands_push(s, all, vc->v[i].id);
+            if (st != AM_OK)
+                return st;
+            j = all->count - 1;
+        }
+        all->v[j].vec = vc->v[i].vec;
+        all->v[j].rank_vec = vc->v[i].rank_vec;
+        all->v[j].has_vec = vc->v[i].has_vec;
+    }
+    for (size_t i = 0; i < all->count; i++) {
+        am__cand *c = &all->v[i];
+        /* A cosine at or below the floor is what unrelated texts score
+         * with the default embedder: no similarity. */
+        double sv = c->has_vec ? (c->vec - floor) / (1 - floor) : 0;
+        sv = sv < 0 ? 0 : sv > 1 ? 1 : sv;
+        double sf = c->rank_fts > 0 ? c->fts : 0;
+        if (fused)
+            c->score = (wt * sf + wv * sv) / (wt + wv);
+        else
+            c->score = c->rank_fts > 0 ? sf : sv;
+    }
+    if (all->count > 0)
+        qsort(all->v, all->count, sizeof(am__cand), by_score_desc);
+    return AM_OK;
+}

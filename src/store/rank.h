@@ -1,0 +1,64 @@
+/* rank.h -- search ranking shared by every backend (not installed): the
+ * candidate list that text and vector search fill, the exact scan of the
+ * front end's vector cache (s->vc), and the fusion onto the one [0, 1]
+ * score scale of am_store_search. A backend finds text candidates and
+ * decides which rows qualify (live, filter); everything else is here, so
+ * every backend ranks the same way.
+ */
+#ifndef AM_STORE_RANK_H
+#define AM_STORE_RANK_H
+
+#include <stdint.h>
+
+#include "store_int.h"
+
+/* One candidate item of a search, from text, vectors or both. */
+typedef struct am__cand {
+    int64_t id;
+    double fts, vec;        /* text relevance in [0, 1]; raw cosine */
+    int rank_fts, rank_vec; /* 1-based, 0: absent */
+    int has_vec;            /* `vec` is known (the item has a vector) */
+    double score;
+} am__cand;
+
+typedef struct am__cands {
+    am__cand *v;
+    size_t count, cap;
+} am__cands;
+
+/* Append a zeroed candidate for item `id` (AM_ENOMEM in s's error). */
+am_status am__cands_push(am_store *s, am__cands *c, int64_t id);
+void am__cands_free(am_store *s, am__cands *c);
+
+/* One cache row and its cosine with the query. */
+typedef struct am__vhit {
+    float score;
+    uint32_t idx; /* row of s->vc */
+} am__vhit;
+
+/* The cosine of the unit vector `qv` with every row of s->vc under the
+ * encoded namespace prefix `lo` and live at `now`, into *sc (one per row,
+ * -INFINITY for the others; free with am__vec_scores_free); *eligible gets
+ * how many rows were scored. The cosine of each of `known` (may be NULL)
+ * that has a vector goes into its `vec` and `has_vec`, so hybrid search
+ * scores every candidate on both signals. */
+am_status am__vec_scores(am_store *s, const float *qv, am_str lo,
+                         int64_t now, am__cands *known, float **sc,
+                         size_t *eligible);
+void am__vec_scores_free(am_store *s, float *sc);
+
+/* The best `k` scored rows of `sc`, best first, into *h (grown as needed;
+ * *hcap its capacity, free with am__free(alloc, *h, *hcap * sizeof **h)),
+ * *n their count. A heap of K (no sort of everything). */
+am_status am__vec_top(am_store *s, const float *sc, size_t k, am__vhit **h,
+                      size_t *hcap, size_t *n);
+
+/* The text candidates `tc`, then the vector candidates `vc` not among
+ * them, into `all`, scored on the [0, 1] scale of am_item.score and sorted
+ * best first (ties by id). With both signals in use (`fused`) the score
+ * is their weighted mean (q's weights, default 1 and 0.2) with the cosine
+ * rescaled from q's floor; else the one signal's score. */
+am_status am__fuse(am_store *s, const am_search *q, const am__cands *tc,
+                   const am__cands *vc, int fused, am__cands *all);
+
+#endif
