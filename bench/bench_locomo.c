@@ -7,10 +7,17 @@
  *                                default is a private SQLite :memory:)
  *                [--vec-context N] [--w-text W --w-vec W] [--prf DOCS TERMS]
  *                [--vec-floor C] [--min-score S] [--foreign] [--scores FILE]
+ *                [--depth N] [--no-boost] [--boost W]
  *
  * --foreign also asks every question of the next conversation's memory
  * (where nothing is relevant) and prints how many still got an answer;
  * --scores writes every result with its score, as JSON lines.
+ *
+ * Each turn's speaker goes into its metadata ({"speaker": ...}) and the
+ * default search names it as the entity boost field (am_search.boost_field),
+ * so a question that names a speaker ranks that speaker's turns higher;
+ * --no-boost turns that off, --boost W sets its weight; --depth N asks
+ * for N results per question (20).
  *
  * Default indexing: each turn's text is "date + turns i-2..i+2 of the same
  * session + turn i again" for full text, and the turn alone (--vec-context
@@ -44,6 +51,9 @@ typedef struct cfg {
     double min_score; /* search's min_score */
     int foreign;      /* also ask each question of another conversation */
     FILE *scores;     /* every result with its score, as JSON lines */
+    size_t depth;     /* results asked per question (20) */
+    int boost;        /* speaker as the entity boost field */
+    double boost_w;   /* its weight (0: AM_SEARCH_BOOST) */
 } cfg;
 
 static int session_no(const char *key)
@@ -60,6 +70,7 @@ typedef struct turn {
     const char *id;
     char *text;        /* "Speaker: text [shares caption]" */
     const char *date;
+    const char *speaker;
     int session;
 } turn;
 
@@ -106,13 +117,17 @@ static int query_sample(am_store *s, json_t *sample, const char *target,
         sq.ns = nsp;
         sq.query = am_str_c(question);
         sq.mode = c->mode;
-        sq.limit = 20;
+        sq.limit = c->depth;
         sq.w_text = c->w_text;
         sq.w_vec = c->w_vec;
         sq.prf_docs = c->prf_docs;
         sq.prf_terms = c->prf_terms;
         sq.vec_floor = c->vec_floor;
         sq.min_score = c->min_score;
+        if (c->boost) {
+            sq.boost_field = am_str_c("speaker");
+            sq.boost = c->boost_w;
+        }
         struct timespec a, b;
         clock_gettime(CLOCK_MONOTONIC, &a);
         st = am_store_search(s, &sq, &r);
@@ -182,6 +197,8 @@ static int run_sample(am_store *s, json_t *sample, const cfg *c, FILE *out,
             turns[nt].id = json_string_value(json_object_get(t, "dia_id"));
             turns[nt].text = turn_text(t);
             turns[nt].date = date != NULL ? date : "";
+            turns[nt].speaker = json_string_value(json_object_get(t,
+                                                                  "speaker"));
             turns[nt].session = sessions[i];
             nt++;
         }
@@ -194,6 +211,7 @@ static int run_sample(am_store *s, json_t *sample, const cfg *c, FILE *out,
     am_item_in *items = calloc(nt, sizeof *items);
     char **texts = calloc(nt, sizeof *texts);
     char **values = calloc(nt, sizeof *values);
+    char **metas = calloc(nt, sizeof *metas);
     for (size_t i = 0; i < nt; i++) {
         size_t len = 64 + strlen(turns[i].date);
         for (int d = -c->context; d <= c->context; d++) {
@@ -220,6 +238,12 @@ static int run_sample(am_store *s, json_t *sample, const cfg *c, FILE *out,
                                 turns[i].date);
         values[i] = json_dumps(val, JSON_COMPACT);
         json_decref(val);
+        /* Who said it: the entity boost field of the default search. */
+        json_t *meta = json_pack("{s:s}", "speaker",
+                                 turns[i].speaker ? turns[i].speaker : "");
+        metas[i] = json_dumps(meta, JSON_COMPACT);
+        json_decref(meta);
+        items[i].meta = am_str_c(metas[i]);
         items[i].ns = nsp;
         items[i].key = am_str_c(turns[i].id);
         items[i].value = am_str_c(values[i]);
@@ -261,18 +285,20 @@ static int run_sample(am_store *s, json_t *sample, const cfg *c, FILE *out,
         free(turns[i].text);
         free(texts[i]);
         free(values[i]);
+        free(metas[i]);
     }
     free(turns);
     free(items);
     free(texts);
     free(values);
+    free(metas);
     return 0;
 }
 
 int main(int argc, char **argv)
 {
     cfg c = { AM_SEARCH_HYBRID, 2, 1, "default", 0, 0, 0, 0, 0, 0, NULL, 0, 0,
-              NULL };
+              NULL, 20, 1, 0 };
     const char *db = ":memory:";
     if (argc < 3) {
         fprintf(stderr, "usage: bench_locomo SPLIT.json RUNS.jsonl "
@@ -309,6 +335,12 @@ int main(int argc, char **argv)
                 perror(argv[i]);
                 return 2;
             }
+        } else if (strcmp(argv[i], "--depth") == 0 && i + 1 < argc) {
+            c.depth = (size_t)atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--no-boost") == 0) {
+            c.boost = 0;
+        } else if (strcmp(argv[i], "--boost") == 0 && i + 1 < argc) {
+            c.boost_w = atof(argv[++i]);
         } else if (strcmp(argv[i], "--no-date") == 0) {
             c.date = 0;
         } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {

@@ -3,6 +3,7 @@
  * relevant": a question about someone a namespace has never heard of
  * returns nothing at AM_SEARCH_MIN_SCORE, while the same question asked
  * of the memory that holds the answer still finds it. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,6 +144,148 @@ AM_TEST(min_score_answers_nothing_relevant_for_a_foreign_question)
     am_results_free(r);
     r = search(s, NS1("jon"), q, AM_SEARCH_TEXT, AM_SEARCH_MIN_SCORE);
     CHECK_EQ(r->count, 0);
+    am_results_free(r);
+    am_store_close(s);
+    test_rmtree(dir);
+    free(dir);
+}
+
+/* ---- Entity boost (am_search.boost_field) ---- */
+
+static const struct { const char *speaker, *text; } talk[] = {
+    { "Melanie", "I painted the sunset over the lake with my kids" },
+    { "Caroline", "Melanie showed me her painting of the sunset" },
+    { "Carol", "a sunset painting class starts next week" },
+};
+
+/* Each talk line with its speaker in meta: as "speaker", or with `list`
+ * in a "people" array beside other entries. */
+static am_store *open_talk(char **dir, int list)
+{
+    char path[512];
+    am_store *s = NULL;
+    *dir = test_tmpdir();
+    CHECK_OK(am_store_open(test_store_target(*dir, "boost.db", path,
+                                             sizeof path),
+                           NULL, &s, NULL));
+    for (size_t i = 0; i < sizeof talk / sizeof talk[0]; i++) {
+        char key[8], meta[128];
+        snprintf(key, sizeof key, "t%zu", i);
+        if (list)
+            snprintf(meta, sizeof meta, "{\"people\":[42,\"%s\",\"Gina\"]}",
+                     talk[i].speaker);
+        else
+            snprintf(meta, sizeof meta, "{\"speaker\":\"%s\"}",
+                     talk[i].speaker);
+        am_item_in it = { .ns = NS1("talk"), .key = am_str_c(key),
+                          .value = AM_STR("{}"), .meta = am_str_c(meta),
+                          .text = am_str_c(talk[i].text) };
+        CHECK_OK(am_store_put(s, &it));
+    }
+    return s;
+}
+
+static am_results *boosted(am_store *s, const char *query, const char *field,
+                           double boost)
+{
+    am_results *r = NULL;
+    am_search q = { .ns = NS1("talk"), .query = am_str_c(query),
+                    .mode = AM_SEARCH_TEXT, .limit = 10,
+                    .boost_field = am_str_c(field), .boost = boost };
+    CHECK_OK(am_store_search(s, &q, &r));
+    return r;
+}
+
+static double score_of(const am_results *r, const char *key)
+{
+    for (size_t i = 0; i < r->count; i++)
+        if (r->items[i].key.len == strlen(key) &&
+            memcmp(r->items[i].key.ptr, key, strlen(key)) == 0)
+            return r->items[i].score;
+    return -1;
+}
+
+AM_TEST(boost_raises_only_the_items_whose_field_the_query_names)
+{
+    char *dir;
+    am_store *s = open_talk(&dir, 0);
+    const char *q = "What sunset did Melanie paint?";
+    am_results *plain = boosted(s, q, "", 0);
+    am_results *def = boosted(s, q, "speaker", 0);
+    am_results *full = boosted(s, q, "speaker", 1);
+    CHECK_EQ(plain->count, 3);
+    CHECK_EQ(def->count, 3);
+    for (size_t i = 0; i < 3; i++) {
+        char key[8];
+        snprintf(key, sizeof key, "t%zu", i);
+        double s0 = score_of(plain, key);
+        CHECK(s0 > 0 && s0 < 1);
+        if (i == 0) {
+            /* Melanie's own turn: s + boost (1 - s), default boost. */
+            CHECK(fabs(score_of(def, key) -
+                       (s0 + AM_SEARCH_BOOST * (1 - s0))) < 1e-9);
+            CHECK(fabs(score_of(full, key) - 1) < 1e-9);
+        } else {
+            /* Caroline's turn names Melanie but is not hers; "Carol" is
+             * not a whole word of the query: both unchanged. */
+            CHECK(fabs(score_of(def, key) - s0) < 1e-12);
+            CHECK(fabs(score_of(full, key) - s0) < 1e-12);
+        }
+    }
+    /* At full weight Melanie's turn comes first. */
+    CHECK_MEM_EQ(full->items[0].key.ptr, full->items[0].key.len, "t0");
+    am_results_free(plain);
+    am_results_free(def);
+    am_results_free(full);
+    /* Case is ignored; a name followed by "'s" is still the name. */
+    am_results *r = boosted(s, "melanie's sunset painting", "speaker", 1);
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "t0");
+    CHECK(fabs(r->items[0].score - 1) < 1e-9);
+    am_results_free(r);
+    /* A field no item has changes nothing. */
+    plain = boosted(s, q, "", 0);
+    r = boosted(s, q, "author", 1);
+    for (size_t i = 0; i < r->count; i++)
+        CHECK(fabs(r->items[i].score - plain->items[i].score) < 1e-12);
+    am_results_free(plain);
+    am_results_free(r);
+    am_store_close(s);
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(boost_field_may_hold_a_list_of_names)
+{
+    char *dir;
+    am_store *s = open_talk(&dir, 1);
+    am_results *r = boosted(s, "sunset painting by carol", "people", 1);
+    /* Only t2's list names Carol. */
+    CHECK(r->count == 3);
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "t2");
+    CHECK(fabs(r->items[0].score - 1) < 1e-9);
+    CHECK(r->items[1].score < 1);
+    am_results_free(r);
+    am_store_close(s);
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(boost_outside_zero_one_is_refused)
+{
+    char *dir;
+    am_store *s = open_talk(&dir, 0);
+    static const double bad[] = { -0.1, 1.5, NAN };
+    for (size_t i = 0; i < 3; i++) {
+        am_results *r = NULL;
+        am_search q = { .ns = NS1("talk"), .query = AM_STR("sunset"),
+                        .boost_field = AM_STR("speaker"), .boost = bad[i] };
+        CHECK_EQ(am_store_search(s, &q, &r), AM_EINVAL);
+        CHECK(r == NULL);
+        CHECK(strstr(am_store_last_error(s)->msg, "boost") != NULL);
+    }
+    /* Nothing stored was touched. */
+    am_results *r = boosted(s, "sunset", "speaker", 0);
+    CHECK_EQ(r->count, 3);
     am_results_free(r);
     am_store_close(s);
     test_rmtree(dir);

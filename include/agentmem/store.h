@@ -266,6 +266,16 @@ typedef struct am_search {
     int prf_docs, prf_terms;
     /* Drop results whose `score` is below this (0: keep every result). */
     double min_score;
+    /* Entity boost: the name of a top-level metadata field that says who
+     * or what an item is about, e.g. "speaker" for conversation turns.
+     * A result whose field holds a string (or an array with a string)
+     * that the query names as a whole word, ASCII case ignored, has its
+     * score s raised to s + boost * (1 - s): "What did Caroline paint?"
+     * ranks Caroline's own turns above turns that only mention her. An
+     * item that matches nothing of the query (s = 0) is not raised.
+     * Empty: off. */
+    am_str boost_field;
+    double boost;         /* in [0, 1]; 0: AM_SEARCH_BOOST */
 } am_search;
 
 /* Cosine similarity below which two texts count as unrelated, for the
@@ -277,6 +287,10 @@ typedef struct am_search {
  * asked of an unrelated conversation's memory return nothing
  * (bench/locomo/relevance, docs/BENCHMARKS.md). */
 #define AM_SEARCH_MIN_SCORE 0.25
+/* The entity boost's default weight: on the LoCoMo dev split, with each
+ * turn's speaker as the boost field, it takes recall@10 from 76.3 to 79.0
+ * and no category of questions lower (docs/BENCHMARKS.md). */
+#define AM_SEARCH_BOOST 0.1
 
 /* Search live items under `q->ns`. Results are best first by `score`, a
  * relevance in [0, 1] that means the same in every mode:

@@ -1,10 +1,13 @@
 /* rank.c -- search ranking shared by every backend: candidates, the exact
  * scan of the vector cache and fusion (see rank.h).
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "core/json_glue.h"
 #include "embed/embed_int.h"
 #include "rank.h"
 
@@ -218,4 +221,79 @@ am_status am__fuse(am_store *s, const am_search *q, const am__cands *tc,
     if (all->count > 0)
         qsort(all->v, all->count, sizeof(am__cand), by_score_desc);
     return AM_OK;
+}
+
+/* ---- Entity boost ---- */
+
+/* A byte that continues a word: ASCII letters and digits, '_', and every
+ * byte of a multi-byte UTF-8 character (so "Zoë" is not matched inside
+ * "Zoëlle"). */
+static int word_byte(unsigned char c)
+{
+    return isalnum(c) || c == '_' || c >= 0x80;
+}
+
+/* Does `query` contain `name` as a whole word, ASCII case ignored? */
+static int query_names(am_str query, const char *name, size_t n)
+{
+    if (n == 0 || n > query.len)
+        return 0;
+    for (size_t i = 0; i + n <= query.len; i++) {
+        if (i > 0 && word_byte((unsigned char)query.ptr[i - 1]) &&
+            word_byte((unsigned char)name[0]))
+            continue;
+        if (i + n < query.len && word_byte((unsigned char)query.ptr[i + n]) &&
+            word_byte((unsigned char)name[n - 1]))
+            continue;
+        if (strncasecmp(query.ptr + i, name, n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int am__boost_named(const am_search *q, const char *meta, size_t len)
+{
+    json_t *m = NULL, *f;
+    am_error perr;
+    int hit = 0;
+    if (q->boost_field.len == 0 || meta == NULL || len == 0)
+        return 0;
+    if (am__json_parse_flags((am_str){ meta, len }, 0, "meta", &m, &perr) ==
+        AM_ENOMEM)
+        return -1;
+    f = json_is_object(m) ? json_object_getn(m, q->boost_field.ptr,
+                                             q->boost_field.len)
+                          : NULL;
+    if (json_is_string(f)) {
+        hit = query_names(q->query, json_string_value(f),
+                          json_string_length(f));
+    } else if (json_is_array(f)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(f, i, e) {
+            if (json_is_string(e) &&
+                query_names(q->query, json_string_value(e),
+                            json_string_length(e))) {
+                hit = 1;
+                break;
+            }
+        }
+    }
+    json_decref(m);
+    return hit;
+}
+
+void am__boost_apply(const am_search *q, am__cands *all, const int *named)
+{
+    double b = q->boost > 0 ? q->boost : AM_SEARCH_BOOST;
+    for (size_t i = 0; i < all->count; i++) {
+        am__cand *c = &all->v[i];
+        /* score + b (1 - score): stays in [0, 1] and keeps the order of
+         * the items it raises; an item that matches nothing of the query
+         * is not raised by a name alone. */
+        if (named[i] > 0 && c->score > 0)
+            c->score += b * (1 - c->score);
+    }
+    if (all->count > 0)
+        qsort(all->v, all->count, sizeof(am__cand), by_score_desc);
 }

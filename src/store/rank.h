@@ -61,4 +61,14 @@ am_status am__vec_top(am_store *s, const float *sc, size_t k, am__vhit **h,
 am_status am__fuse(am_store *s, const am_search *q, const am__cands *tc,
                    const am__cands *vc, int fused, am__cands *all);
 
+/* Entity boost (am_search.boost_field): 1 when the JSON object `meta`
+ * holds at q->boost_field a string, or an array with a string, that
+ * q->query contains as a whole word (ASCII case ignored); 0 when not or
+ * when the field is off; -1 when jansson ran out of memory deciding. */
+int am__boost_named(const am_search *q, const char *meta, size_t len);
+
+/* Raise the score of every candidate whose `named[i]` is 1 (the verdict
+ * of am__boost_named for all->v[i]) by q's boost, and sort `all` again. */
+void am__boost_apply(const am_search *q, am__cands *all, const int *named);
+
 #endif

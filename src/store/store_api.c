@@ -791,6 +791,9 @@ am_status am_store_search(am_store *s, const am_search *q, am_results **out)
     else if (q->mode > AM_SEARCH_VECTOR)
         st = am__fail(&err, AM_EINVAL, "search: unknown mode %d",
                       (int)q->mode);
+    else if (!(q->boost >= 0 && q->boost <= 1)) /* also NaN */
+        st = am__fail(&err, AM_EINVAL, "search: boost %g is outside [0, 1]",
+                      q->boost);
     /* Embed the query before taking the lock: an embedder may be slow (a
      * network call) and must not hold up the other threads. */
     if (st == AM_OK && q->mode != AM_SEARCH_TEXT && q->vec == NULL &&

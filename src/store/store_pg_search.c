@@ -733,6 +733,63 @@ static am_status emit(am_store *s, const am__cands *all, size_t limit,
     return AM_OK;
 }
 
+/* The entity boost (am_search.boost_field) over every candidate: their
+ * metadata is read in batches of 256 ids and checked for a name the query
+ * mentions. */
+static am_status boost(am_store *s, const am_search *q, am__cands *all)
+{
+    if (q->boost_field.len == 0 || all->count == 0)
+        return AM_OK;
+    int *named = am__alloc_array(s->alloc, all->count, sizeof(int));
+    if (named == NULL)
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+    am_status st = AM_OK;
+    for (size_t base = 0; st == AM_OK && base < all->count; base += 256) {
+        am_buf arr = AM_BUF_INIT;
+        am__pgp p = { .n = 0 };
+        int64_t ids[256];
+        size_t m = all->count - base < 256 ? all->count - base : 256;
+        for (size_t i = 0; i < m; i++) {
+            ids[i] = all->v[base + i].id;
+            named[base + i] = 0;
+        }
+        arr.alloc = s->alloc;
+        if (id_array(ids, m, &arr) != AM_OK) {
+            am_buf_free(&arr);
+            st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+            break;
+        }
+        am__pgp_textfmt(&p, arr.ptr);
+        PGresult *r = am__pg_exec(s, "search", "SELECT id, meta FROM items"
+                                  " WHERE id = ANY($1::bigint[])", &p,
+                                  AM__PG_RETRY);
+        am_buf_free(&arr);
+        if (r == NULL) {
+            st = AM__ERR(s).code;
+            break;
+        }
+        for (int row = 0; st == AM_OK && row < PQntuples(r); row++) {
+            int64_t id = am__pg_int(r, row, 0);
+            for (size_t i = 0; i < m; i++) {
+                if (ids[i] != id)
+                    continue;
+                named[base + i] = am__boost_named(q, PQgetvalue(r, row, 1),
+                                                  (size_t)PQgetlength(r, row,
+                                                                      1));
+                if (named[base + i] < 0)
+                    st = am__fail(&AM__ERR(s), AM_ENOMEM,
+                                  "search: out of memory");
+                break;
+            }
+        }
+        PQclear(r);
+    }
+    if (st == AM_OK)
+        am__boost_apply(q, all, named);
+    am__free(s->alloc, named, all->count * sizeof(int));
+    return st;
+}
+
 am_status am__pg_search(am_store *s, const am_search *q, const float *qemb,
                         am__rbuild *b)
 {
@@ -791,6 +848,8 @@ am_status am__pg_search(am_store *s, const am_search *q, const float *qemb,
 
     st = am__fuse(s, q, &tc, &vc, use_text && use_vec && s->vc.count > 0,
                   &all);
+    if (st == AM_OK)
+        st = boost(s, q, &all);
     if (st != AM_OK)
         goto out;
     if (all.count > limit)

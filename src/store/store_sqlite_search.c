@@ -164,6 +164,40 @@ static am_status emit(am_store *s, const am__cands *all, size_t limit,
 
 /* ---- Search ---- */
 
+/* The entity boost (am_search.boost_field) over every candidate: each
+ * one's metadata is read and checked for a name the query mentions. */
+static am_status boost(am_store *s, const am_search *q, int64_t now,
+                       am__cands *all)
+{
+    if (q->boost_field.len == 0 || all->count == 0)
+        return AM_OK;
+    int *named = am__alloc_array(s->alloc, all->count, sizeof(int));
+    if (named == NULL)
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+    am_status st = AM_OK;
+    for (size_t i = 0; st == AM_OK && i < all->count; i++) {
+        sqlite3_stmt *r = am__store_stmt(s, Q_ITEM_ROW);
+        if (r == NULL) {
+            st = AM__ERR(s).code;
+            break;
+        }
+        sqlite3_bind_int64(r, 1, now);
+        sqlite3_bind_int64(r, 2, all->v[i].id);
+        named[i] = sqlite3_step(r) == SQLITE_ROW
+                       ? am__boost_named(q,
+                                         (const char *)sqlite3_column_text(r, 3),
+                                         (size_t)sqlite3_column_bytes(r, 3))
+                       : 0;
+        sqlite3_reset(r);
+        if (named[i] < 0)
+            st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+    }
+    if (st == AM_OK)
+        am__boost_apply(q, all, named);
+    am__free(s->alloc, named, all->count * sizeof(int));
+    return st;
+}
+
 /* Text candidates for `query`, then, with pseudo-relevance feedback
  * asked for, again for the query expanded from the first ones. */
 static am_status text_search(am_store *s, const am_search *q, am_str lo,
@@ -245,6 +279,8 @@ am_status am__sq_search(am_store *s, const am_search *q, const float *qemb,
     /* Both signals in use: every candidate is scored on both, even when
      * one of them found nothing (it then adds nothing to the score). */
     st = am__fuse(s, q, &tc, &vc, use_text && use_vec && s->vc.count > 0, &all);
+    if (st == AM_OK)
+        st = boost(s, q, now, &all);
     if (st == AM_OK)
         st = emit(s, &all, limit, now, b);
 out:
