@@ -76,10 +76,14 @@ J
 R="$cli recall --db $db --embedder hash"
 check recall_index 0 $R index alice s1 "$tmp/conv.json" --chunk-size 2 --overlap 1
 has recall_chunks "$out" "indexed 2 chunks"
-check recall_search 0 $R search alice "Lisbon flight"
+check recall_search 0 $R search alice "Lisbon flight" --json
 has recall_hit "$out" '"session_id":"s1"'
-check recall_other_user 0 $R search bob "Lisbon flight"
+check recall_search_text 0 $R search alice "Lisbon flight"
+has recall_hit_text "$out" "session s1, messages"
+check recall_other_user 0 $R search bob "Lisbon flight" --json
 has recall_empty "$out" "[]"
+check recall_other_user_text 0 $R search bob "Lisbon flight"
+has recall_empty_text "$out" "no matching conversations"
 echo '[{"role":1}]' >"$tmp/bad.json"
 check recall_bad 3 $R index alice s2 "$tmp/bad.json"
 has recall_bad_msg "$err" "message 0"

@@ -131,6 +131,21 @@ bool cli_parse_size(const char *cmd, const char *name, const char *v,
  * for every command. */
 int cli_close_stdout(int rc);
 
+/* ---- --json (cli_json.c) ---- */
+
+struct json_t;
+
+/* Print `v` as one line of compact JSON (keys in the order they were set)
+ * on stdout, for a command's --json, and release it (json_decref): `v` is
+ * yours to give. NULL `v` (a json_pack that ran out of memory) prints an
+ * error naming `context`. Returns the exit status. */
+int cli_print_json(struct json_t *v, const char *context);
+
+/* Parse `text` (a JSON value the library produced, e.g. a conversation or
+ * stats) to embed it in a --json result; yours (json_decref). NULL when it
+ * does not parse or memory ran out. */
+struct json_t *cli_json_parse(am_str text);
+
 /* Option parsing helper: if argv[*i] is `name`, take its value from
  * argv[*i+1] (advancing *i) or from "name=value". Returns true when it
  * matched; *value is NULL if the value was missing. */

@@ -27,12 +27,19 @@
  * Memory settings are built as the library builds them: defaults, then
  * --preset, then the --config file, then MEMORY_* environment variables,
  * then the flags.
+ *
+ * --json (all three) prints one JSON object on stdout instead of the
+ * conversation and the report (docs/cli-json.md): the report's figures,
+ * and the resulting conversation under "conversation" unless --out sent it
+ * to a file.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "agentmem/memconfig.h"
 #include "agentmem/msg.h"
@@ -46,6 +53,7 @@ typedef struct common {
     const char *out;
     am_format in_fmt, out_fmt;
     bool out_fmt_set;
+    bool json;
     const char *model;
     am_tokenizer *tz;
     am_msg_list msgs;
@@ -103,6 +111,10 @@ static int common_opt(const char *cmd, common *c, int argc, char **argv,
             return -1;
         }
         c->model = v;
+        return 1;
+    }
+    if (strcmp(argv[*i], "--json") == 0) {
+        c->json = true;
         return 1;
     }
     return 0;
@@ -182,6 +194,58 @@ static int write_msgs(const common *c, const am_msg_list *l)
     return st == AM_OK ? CLI_EXIT_OK : cli_fail(st, &err, "write");
 }
 
+/* --json: add what every command's object shares and print it. The
+ * conversation `l` (NULL: none, as for replay) goes, in --out-format,
+ * under "conversation", or to --out, which is then named under "out".
+ * Takes `o` (NULL: it could not be built). Returns the exit status. */
+static int json_finish(const common *c, json_t *o, const am_msg_list *l,
+                       const char *how, const char *cmd)
+{
+    am_buf text = AM_BUF_INIT;
+    am_error err;
+    am_status st;
+    json_t *conv = NULL;
+    int rc = CLI_EXIT_OK;
+
+    if (l != NULL && c->out != NULL) {
+        rc = write_msgs(c, l);
+        conv = json_string(c->out);
+    } else if (l != NULL) {
+        st = am_msgs_to_json((const am_msg *const *)l->items, l->count,
+                             c->out_fmt, 0, &text, &err);
+        if (st != AM_OK)
+            rc = cli_fail(st, &err, cmd);
+        else
+            conv = cli_json_parse(am_buf_str(&text));
+    }
+    am_buf_free(&text);
+    if (rc == CLI_EXIT_OK && o != NULL) {
+        /* A json_object_set_new takes its value even when it fails. */
+        bool ok = json_object_set_new(o, "counting", json_string(how)) == 0;
+        if (l != NULL) {
+            ok = json_object_set_new(o, "format", json_string(am_format_name(
+                                                      c->out_fmt))) == 0 &&
+                 ok;
+            ok = json_object_set_new(o, c->out != NULL ? "out"
+                                                       : "conversation",
+                                     conv) == 0 &&
+                 ok;
+            conv = NULL;
+        }
+        if (ok) {
+            rc = cli_print_json(o, cmd);
+            o = NULL;
+        } else {
+            rc = cli_fail(AM_ENOMEM, NULL, cmd);
+        }
+    } else if (rc == CLI_EXIT_OK) {
+        rc = cli_fail(AM_ENOMEM, NULL, cmd);
+    }
+    json_decref(conv);
+    json_decref(o);
+    return rc;
+}
+
 /* ---- trim ---- */
 
 int cmd_trim(int argc, char **argv)
@@ -251,10 +315,30 @@ int cmd_trim(int argc, char **argv)
         common_free(&c);
         return cli_fail(st, &err, "trim");
     }
-    rc = write_msgs(&c, &r.messages);
     {
         char how[128];
         counting(c.tz, how, sizeof how);
+        if (c.json) {
+            /* {"kept", "total", "tokens_before", "tokens_after", "dropped",
+             * "orphans", "partial", "counting", "format", "conversation" |
+             * "out"} */
+            rc = json_finish(&c, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:b}",
+                                           "kept",
+                                           (json_int_t)r.messages.count,
+                                           "total", (json_int_t)c.msgs.count,
+                                           "tokens_before",
+                                           (json_int_t)r.tokens_before,
+                                           "tokens_after",
+                                           (json_int_t)r.tokens_after,
+                                           "dropped",
+                                           (json_int_t)r.dropped_count,
+                                           "orphans", (json_int_t)r.orphans,
+                                           "partial",
+                                           r.partial_index != SIZE_MAX),
+                             &r.messages, how, "trim");
+            goto trimmed;
+        }
+        rc = write_msgs(&c, &r.messages);
         fprintf(stderr,
                 "trim: kept %zu of %zu messages, %zu -> %zu tokens (%s), "
                 "dropped %zu (%zu orphan tool results)%s\n",
@@ -262,6 +346,7 @@ int cmd_trim(int argc, char **argv)
                 r.tokens_after, how, r.dropped_count, r.orphans,
                 r.partial_index != SIZE_MAX ? ", boundary message cut" : "");
     }
+trimmed:
     am_trim_result_free(&r);
     common_free(&c);
     return rc;
@@ -377,6 +462,68 @@ static int mem_config(mem_cli *m)
     return CLI_EXIT_OK;
 }
 
+/* One compression replay saw, as a line or (--json) an object. */
+static void replay_event(const mem_cli *m, am_memory *mem, size_t i,
+                         json_t *events)
+{
+    am_compressed_memory rec;
+    am_memory_stats s;
+
+    am_memory_compressed(mem, &rec);
+    am_memory_stats_get(mem, &s);
+    if (events != NULL) {
+        json_array_append_new(
+            events, json_pack("{s:I,s:s,s:I,s:I,s:I,s:f,s:I}", "message",
+                              (json_int_t)(i + 1), "strategy",
+                              am_compress_strategy_name(rec.strategy),
+                              "messages",
+                              (json_int_t)rec.original_message_count,
+                              "tokens_before", (json_int_t)rec.original_tokens,
+                              "tokens_after",
+                              (json_int_t)rec.compressed_tokens, "ratio",
+                              rec.compression_ratio, "context_tokens",
+                              (json_int_t)s.current_tokens));
+        return;
+    }
+    if (!m->quiet)
+        printf("[message %zu] %s: compressed %zu messages, %zu -> %zu "
+               "tokens (ratio %.2f); context now %zu tokens\n",
+               i + 1, am_compress_strategy_name(rec.strategy),
+               rec.original_message_count, rec.original_tokens,
+               rec.compressed_tokens, rec.compression_ratio,
+               s.current_tokens);
+}
+
+/* --json of compress and replay: {"stats": am_memory_stats_json (which
+ * names the model), replay: "input_messages", "messages", "tokens",
+ * "compressions": [...]} then json_finish's members. Takes `events`. */
+static int memory_json(const mem_cli *m, am_memory *mem,
+                       const am_msg_list *ctx, json_t *events,
+                       const char *how, bool replay)
+{
+    am_buf text = AM_BUF_INIT;
+    json_t *o = NULL;
+    am_memory_stats s;
+
+    am_memory_stats_get(mem, &s);
+    if (am_memory_stats_json(mem, &text) == AM_OK)
+        o = json_pack("{s:o}", "stats", cli_json_parse(am_buf_str(&text)));
+    am_buf_free(&text);
+    if (o != NULL && replay &&
+        json_object_update_new(o, json_pack(
+                                      "{s:I,s:I,s:I,s:O}", "input_messages",
+                                      (json_int_t)m->c.msgs.count,
+                                      "messages", (json_int_t)ctx->count,
+                                      "tokens", (json_int_t)s.current_tokens,
+                                      "compressions", events)) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    json_decref(events);
+    return json_finish(&m->c, o, replay ? NULL : ctx, how,
+                       replay ? "replay" : "compress");
+}
+
 static int run_memory(const char *cmd, int argc, char **argv, bool replay)
 {
     mem_cli m;
@@ -386,12 +533,16 @@ static int run_memory(const char *cmd, int argc, char **argv, bool replay)
     am_summarizer *sum = NULL;
     am_msg_list ctx = AM_MSG_LIST_INIT;
     am_buf text = AM_BUF_INIT;
+    json_t *events = NULL; /* replay --json: the compressions */
     am_error err;
     am_status st;
     int rc;
 
     memset(&m, 0, sizeof m);
     rc = mem_args(cmd, &m, argc, argv);
+    if (rc == CLI_EXIT_OK && replay && m.c.json &&
+        (events = json_array()) == NULL)
+        rc = cli_fail(AM_ENOMEM, NULL, cmd);
     if (rc == CLI_EXIT_OK)
         rc = mem_config(&m);
     if (rc == CLI_EXIT_OK)
@@ -434,18 +585,8 @@ static int run_memory(const char *cmd, int argc, char **argv, bool replay)
             rc = cli_fail(st, am_memory_last_error(mem), where);
             goto out;
         }
-        if (replay && !m.quiet && am_memory_was_compressed_last(mem)) {
-            am_compressed_memory rec;
-            am_memory_stats s;
-            am_memory_compressed(mem, &rec);
-            am_memory_stats_get(mem, &s);
-            printf("[message %zu] %s: compressed %zu messages, %zu -> %zu "
-                   "tokens (ratio %.2f); context now %zu tokens\n",
-                   i + 1, am_compress_strategy_name(rec.strategy),
-                   rec.original_message_count, rec.original_tokens,
-                   rec.compressed_tokens, rec.compression_ratio,
-                   s.current_tokens);
-        }
+        if (replay && am_memory_was_compressed_last(mem))
+            replay_event(&m, mem, i, events);
     }
     if (m.now) {
         st = am_memory_compress(mem);
@@ -459,12 +600,17 @@ static int run_memory(const char *cmd, int argc, char **argv, bool replay)
         rc = cli_fail(st, am_memory_last_error(mem), cmd);
         goto out;
     }
-    if (!replay)
-        rc = write_msgs(&m.c, &ctx);
-    am_memory_stats_text(mem, &text);
     {
         char how[128];
         counting(am_memory_tokenizer(mem), how, sizeof how);
+        if (m.c.json) {
+            rc = memory_json(&m, mem, &ctx, events, how, replay);
+            events = NULL;
+            goto out;
+        }
+        if (!replay)
+            rc = write_msgs(&m.c, &ctx);
+        am_memory_stats_text(mem, &text);
         if (replay) {
             am_memory_stats s;
             am_memory_stats_get(mem, &s);
@@ -478,6 +624,7 @@ static int run_memory(const char *cmd, int argc, char **argv, bool replay)
         }
     }
 out:
+    json_decref(events);
     am_buf_free(&text);
     am_msg_list_free(&ctx);
     am_memory_free(mem);

@@ -1,16 +1,20 @@
 /* cmd_conv.c -- `agentmem conv ...`: convert, show and count conversations.
  *
  *   agentmem conv convert --from F --to F [--pretty] [--portable] [IN] [-o OUT]
- *   agentmem conv show [--format F] [IN]
- *   agentmem conv stats [--format F] [IN]
+ *   agentmem conv show [--format F] [--json] [IN]
+ *   agentmem conv stats [--format F] [--json] [IN]
  *
  * F is agentmem, openai or anthropic. IN defaults to stdin and OUT to
  * stdout, so conversions compose in pipes. `--format F` sets the input
  * format (and, for convert, the output format too unless --to is given).
+ * --json prints the result as one JSON value (docs/cli-json.md): `show`
+ * the conversation in agentmem JSON, `stats` an object of the counts.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "agentmem/conv.h"
 #include "cli.h"
@@ -22,6 +26,7 @@ typedef struct conv_args {
     am_format from;
     am_format to;
     bool to_set;
+    bool json;
     unsigned flags;
 } conv_args;
 
@@ -66,6 +71,8 @@ static int parse_args(const char *cmd, int argc, char **argv, bool convert,
             a->flags |= AM_JSON_PRETTY;
         } else if (convert && strcmp(argv[i], "--portable") == 0) {
             a->flags |= AM_WIRE_PORTABLE;
+        } else if (!convert && strcmp(argv[i], "--json") == 0) {
+            a->json = true;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             return cli_usage(cmd, "unknown option '%s'", argv[i]);
         } else if (a->in == NULL) {
@@ -198,7 +205,16 @@ static int conv_show(int argc, char **argv)
 
     if (rc != 0)
         return rc;
-    if ((rc = read_conv(&a, &l, &bytes)) == 0) {
+    if ((rc = read_conv(&a, &l, &bytes)) == 0 && a.json) {
+        am_error err;
+        am_status st = am_msgs_to_json(am_msg_list_items(&l), l.count,
+                                       AM_FORMAT_AGENTMEM, 0, &text, &err);
+        if (st != AM_OK)
+            rc = cli_fail(st, &err, "conv show");
+        else /* on one line, as every --json result */
+            rc = cli_print_json(cli_json_parse(am_buf_str(&text)),
+                                "conv show");
+    } else if (rc == 0) {
         for (size_t i = 0; i < l.count; i++)
             show_msg(i, l.items[i], &text);
         printf("%zu message%s\n", l.count, l.count == 1 ? "" : "s");
@@ -206,6 +222,42 @@ static int conv_show(int argc, char **argv)
     am_buf_free(&text);
     am_msg_list_free(&l);
     return rc;
+}
+
+/* {"messages", "input_bytes", "format", "memory_bytes", "text_bytes",
+ * "tool_calls", "roles": {ROLE: {"count", "avg_chars"}}} */
+static int print_stats_json(const am_conv_stats *s, size_t bytes,
+                            am_format from)
+{
+    json_t *roles = json_object();
+    json_t *o = json_pack("{s:I,s:I,s:s,s:I,s:I,s:I}",
+                          "messages", (json_int_t)s->count,
+                          "input_bytes", (json_int_t)bytes,
+                          "format", am_format_name(from),
+                          "memory_bytes", (json_int_t)s->bytes,
+                          "text_bytes", (json_int_t)s->text_bytes,
+                          "tool_calls", (json_int_t)s->tool_calls);
+
+    for (int r = 0; r < AM_ROLE_COUNT && roles != NULL; r++) {
+        double avg = s->by_role[r] != 0 ? (double)s->chars_by_role[r] /
+                                              (double)s->by_role[r]
+                                        : 0.0;
+        if (json_object_set_new(roles, am_role_name((am_role)r),
+                                json_pack("{s:I,s:f}", "count",
+                                          (json_int_t)s->by_role[r],
+                                          "avg_chars", avg)) != 0) {
+            json_decref(roles);
+            roles = NULL;
+        }
+    }
+    /* set_new takes `roles` even when it fails; a NULL makes it fail. */
+    if (o != NULL && json_object_set_new(o, "roles", roles) != 0) {
+        json_decref(o);
+        o = NULL;
+    } else if (o == NULL) {
+        json_decref(roles);
+    }
+    return cli_print_json(o, "conv stats");
 }
 
 static int conv_stats(int argc, char **argv)
@@ -218,7 +270,10 @@ static int conv_stats(int argc, char **argv)
 
     if (rc != 0)
         return rc;
-    if ((rc = read_conv(&a, &l, &bytes)) == 0) {
+    if ((rc = read_conv(&a, &l, &bytes)) == 0 && a.json) {
+        am_msgs_stats(am_msg_list_items(&l), l.count, &s);
+        rc = print_stats_json(&s, bytes, a.from);
+    } else if (rc == 0) {
         am_msgs_stats(am_msg_list_items(&l), l.count, &s);
         printf("messages    %zu\n", s.count);
         printf("input size  %zu bytes (%s)\n", bytes, am_format_name(a.from));

@@ -4,7 +4,9 @@
  *       list the model catalog (built in, plus a user catalog file F), or
  *       show what MODEL resolves to;
  *   agentmem cost --model M --input N --output N [--cached N] [--file F]
- *       the price of one call, from the catalog.
+ *                 [--json]
+ *       the price of one call, from the catalog (--json: one object,
+ *       docs/cli-json.md).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -138,6 +140,8 @@ int cmd_cost(int argc, char **argv)
 {
     const char *file = NULL, *model = NULL, *v;
     long long in = -1, out = 0, cached = 0;
+    bool json = false;
+    double usd;
     am_models *models = NULL;
     am_model_info info;
     am_error err;
@@ -158,6 +162,8 @@ int cmd_cost(int argc, char **argv)
         } else if (cli_opt(argc, argv, &i, "--cached", &v)) {
             if (!parse_count(v, &cached))
                 return cli_usage("cost", "--cached needs a token count >= 0");
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
         } else {
             return cli_usage("cost", "unknown argument '%s'", argv[i]);
         }
@@ -171,12 +177,30 @@ int cmd_cost(int argc, char **argv)
     if (st != AM_OK)
         return cli_fail(st, &err, "cost");
     known = am_models_lookup(models, am_str_c(model), &info);
+    usd = am_model_cost(&info, in, cached, out);
+    if (json) {
+        /* "catalog_entry" is null for an unknown model: then the prices
+         * are the catalog's defaults and "estimated" is true. */
+        json_t *o = json_pack("{s:s,s:s?,s:b,s:I,s:I,s:I,s:f,s:f,s:f,s:f}",
+                              "model", model,
+                              "catalog_entry", known ? info.name : NULL,
+                              "estimated", !known,
+                              "input_tokens", (json_int_t)in,
+                              "cached_tokens", (json_int_t)cached,
+                              "output_tokens", (json_int_t)out,
+                              "input_per_mtok", info.input_per_mtok,
+                              "cached_input_per_mtok",
+                              info.cached_input_per_mtok,
+                              "output_per_mtok", info.output_per_mtok,
+                              "cost_usd", usd);
+        am_models_free(models);
+        return cli_print_json(o, "cost");
+    }
     printf("model %s (%s%s)\n", model, known ? "catalog entry " : "unknown, "
            "defaults", known ? info.name : "");
     printf("input %lld (cached %lld) x $%g/M, output %lld x $%g/M\n", in,
            cached, info.input_per_mtok, out, info.output_per_mtok);
-    printf("cost $%.6f%s\n", am_model_cost(&info, in, cached, out),
-           known ? "" : " (estimated: unknown model)");
+    printf("cost $%.6f%s\n", usd, known ? "" : " (estimated: unknown model)");
     am_models_free(models);
     return CLI_EXIT_OK;
 }

@@ -759,6 +759,49 @@ int cmd_store(int argc, char **argv)
     return rc;
 }
 
+/* recall search without --json: each excerpt as a heading (rank, score,
+ * session, message range) and its lines indented, then its summary and
+ * metadata when it has them. `hits` is am_recall_search's array. */
+static int print_excerpts(am_str hits)
+{
+    json_t *arr = json_loadb(hits.ptr, hits.len, 0, NULL);
+    json_t *h;
+    size_t i;
+
+    if (!json_is_array(arr)) {
+        json_decref(arr);
+        return cli_fail(AM_EFORMAT, NULL, "recall search: unreadable result");
+    }
+    json_array_foreach(arr, i, h) {
+        const char *text = json_string_value(json_object_get(h, "text"));
+        const char *sum = json_string_value(json_object_get(h, "summary"));
+        json_t *meta = json_object_get(h, "metadata");
+
+        printf("[%zu] score %.4f  session %s, messages %lld-%lld\n", i + 1,
+               json_number_value(json_object_get(h, "score")),
+               json_string_value(json_object_get(h, "session_id")),
+               (long long)json_integer_value(json_object_get(h, "first")),
+               (long long)json_integer_value(json_object_get(h, "last")));
+        for (const char *p = text; p != NULL && *p != '\0';) {
+            const char *nl = strchr(p, '\n');
+            int n = nl != NULL ? (int)(nl - p) : (int)strlen(p);
+            printf("    %.*s\n", n, p);
+            p = nl != NULL ? nl + 1 : NULL;
+        }
+        if (sum != NULL && *sum != '\0')
+            printf("    summary: %s\n", sum);
+        if (json_object_size(meta) > 0) {
+            char *d = json_dumps(meta, JSON_COMPACT);
+            printf("    metadata: %s\n", d != NULL ? d : "?");
+            free(d);
+        }
+    }
+    if (json_array_size(arr) == 0)
+        printf("no matching conversations\n");
+    json_decref(arr);
+    return CLI_EXIT_OK;
+}
+
 int cmd_recall(int argc, char **argv)
 {
     const char *sub;
@@ -838,8 +881,10 @@ int cmd_recall(int argc, char **argv)
         st = am_recall_search(s, am_str_c(o.pos[0]), am_str_c(o.pos[1]),
                               o.limit > 0 ? (size_t)o.limit : 5, &buf);
         rc = st == AM_OK ? CLI_EXIT_OK : store_fail(s, st, "search");
-        if (st == AM_OK)
+        if (st == AM_OK && o.json)
             printf("%s\n", buf.ptr);
+        else if (st == AM_OK)
+            rc = print_excerpts(am_buf_str(&buf));
     }
     am_buf_free(&buf);
     am_store_close(s);

@@ -14,11 +14,14 @@
  * --archive-step BYTES (archive compression deferred by a policy run is
  * done this many bytes per call; 0: all at once). `compact` compresses
  * everything still waiting. The handle is closed (flushed) before the
- * command exits.
+ * command exits. --json prints every subcommand's result as one JSON
+ * object on one line (docs/cli-json.md).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "agentmem/tiers.h"
 #include "cli.h"
@@ -44,6 +47,7 @@ typedef struct targs {
     size_t ntags;
     const char *extra;
     bool json, peek, meta;
+    bool out_json; /* --json: print the result as JSON */
     /* search */
     double min, max;
     int recent_days;
@@ -154,6 +158,8 @@ static int parse_args(const char *sub, int argc, char **argv, targs *a)
             a->extra = v;
         } else if (strcmp(argv[i], "--json-content") == 0) {
             a->json = true;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            a->out_json = true;
         } else if (strcmp(argv[i], "--peek") == 0) {
             a->peek = true;
         } else if (strcmp(argv[i], "--meta") == 0) {
@@ -262,6 +268,9 @@ static int do_put(am_tiers *t, const targs *a)
     st = am_tiers_store(t, am_str_c(a->pos[0]), &in);
     if (st != AM_OK)
         rc = cli_fail(st, am_tiers_last_error(t), "put");
+    else if (a->out_json)
+        rc = cli_print_json(json_pack("{s:b,s:s}", "ok", 1, "id", a->pos[0]),
+                            "put");
     am_buf_free(&text);
     return rc;
 }
@@ -288,6 +297,14 @@ static int do_get(am_tiers *t, const targs *a)
     }
     if (st != AM_OK) {
         rc = cli_fail(st, am_tiers_last_error(t), "get");
+    } else if (a->out_json) {
+        /* {"id", "content"} or, with --meta, {"id", "meta": {...}} */
+        json_t *v = a->meta ? cli_json_parse(am_buf_str(&out))
+                            : json_stringn(out.ptr != NULL ? out.ptr : "",
+                                           out.len);
+        rc = cli_print_json(json_pack("{s:s,s:o}", "id", a->pos[0],
+                                      a->meta ? "meta" : "content", v),
+                            "get");
     } else {
         if (a->meta)
             am_buf_append(&out, "\n", 1);
@@ -326,6 +343,17 @@ static int do_search(am_tiers *t, const targs *a)
         am_tier_hits_free(&h);
         return cli_fail(st, am_tiers_last_error(t), "search");
     }
+    if (a->out_json) { /* {"ids": [...]} */
+        json_t *ids = json_array();
+        for (size_t i = 0; ids != NULL && i < h.count; i++)
+            if (json_array_append_new(ids, json_stringn(h.ids[i].ptr,
+                                                        h.ids[i].len)) != 0) {
+                json_decref(ids);
+                ids = NULL;
+            }
+        am_tier_hits_free(&h);
+        return cli_print_json(json_pack("{s:o}", "ids", ids), "search");
+    }
     for (size_t i = 0; i < h.count; i++)
         printf("%.*s\n", (int)h.ids[i].len, h.ids[i].ptr);
     am_tier_hits_free(&h);
@@ -342,17 +370,52 @@ static int do_each(am_tiers *t, const targs *a, const char *sub,
         if (st != AM_OK)
             return cli_fail(st, am_tiers_last_error(t), sub);
     }
+    if (a->out_json) /* {"done": "delete", "items": N} */
+        return cli_print_json(json_pack("{s:s,s:i}", "done", sub, "items",
+                                        a->npos), sub);
     printf("%s: %d item%s\n", sub, a->npos, a->npos == 1 ? "" : "s");
     return CLI_EXIT_OK;
 }
 
-static int do_stats(am_tiers *t)
+/* {"tiers": [{"tier", "count", "capacity" (null: unbounded),
+ * "utilization" (0..1), "avg_importance", "avg_age_hours",
+ * "content_bytes", "stored_bytes"}], "archive_uncompressed"} */
+static int stats_json(const am_tier_stats *s)
+{
+    json_t *tiers = json_array();
+
+    for (int i = 0; tiers != NULL && i < AM_TIER_COUNT; i++) {
+        json_t *row = json_pack(
+            "{s:s,s:I,s:o,s:f,s:f,s:f,s:I,s:I}", "tier",
+            am_tier_name((am_tier)i), "count", (json_int_t)s[i].count,
+            "capacity", s[i].capacity != 0
+                            ? json_integer((json_int_t)s[i].capacity)
+                            : json_null(),
+            "utilization", s[i].utilization, "avg_importance",
+            s[i].avg_importance, "avg_age_hours", s[i].avg_age_hours,
+            "content_bytes", (json_int_t)s[i].content_bytes, "stored_bytes",
+            (json_int_t)s[i].stored_bytes);
+        if (json_array_append_new(tiers, row) != 0) {
+            json_decref(tiers);
+            tiers = NULL;
+        }
+    }
+    return cli_print_json(json_pack("{s:o,s:I}", "tiers", tiers,
+                                    "archive_uncompressed",
+                                    (json_int_t)s[AM_TIER_ARCHIVE]
+                                        .uncompressed),
+                          "stats");
+}
+
+static int do_stats(am_tiers *t, bool json)
 {
     am_tier_stats s[AM_TIER_COUNT];
     am_status st = am_tiers_stats(t, s);
 
     if (st != AM_OK)
         return cli_fail(st, am_tiers_last_error(t), "stats");
+    if (json)
+        return stats_json(s);
     printf("%-11s %9s %9s %7s %8s %10s %12s %12s\n", "tier", "count",
            "capacity", "util", "avg_imp", "avg_age_h", "content_B",
            "stored_B");
@@ -375,9 +438,18 @@ static int do_stats(am_tiers *t)
     return CLI_EXIT_OK;
 }
 
+/* moves: a line each, or (ctx: a JSON array) an object each. */
 static void print_move(void *ctx, const am_tier_move *m)
 {
-    (void)ctx;
+    if (ctx != NULL) {
+        json_array_append_new(
+            ctx, json_pack("{s:I,s:s%,s:s,s:s,s:s}", "at_ms",
+                           (json_int_t)m->at_ms, "id", m->id.ptr, m->id.len,
+                           "from", am_tier_name(m->from), "to",
+                           am_tier_name(m->to), "reason",
+                           am_tier_reason_name(m->reason)));
+        return;
+    }
     printf("%lld %.*s %s -> %s (%s)\n", (long long)m->at_ms, (int)m->id.len,
            m->id.ptr, am_tier_name(m->from), am_tier_name(m->to),
            am_tier_reason_name(m->reason));
@@ -429,7 +501,7 @@ static int tr_restore(void *ctx)
 static int tr_stats(void *ctx)
 {
     tiers_run *x = ctx;
-    return do_stats(x->t);
+    return do_stats(x->t, x->a->out_json);
 }
 
 static int tr_optimize(void *ctx)
@@ -439,6 +511,9 @@ static int tr_optimize(void *ctx)
     am_status st = am_tiers_optimize(x->t, &n);
     if (st != AM_OK)
         return cli_fail(st, am_tiers_last_error(x->t), "optimize");
+    if (x->a->out_json)
+        return cli_print_json(json_pack("{s:I}", "demoted", (json_int_t)n),
+                              "optimize");
     printf("optimize: demoted %zu item%s\n", n, n == 1 ? "" : "s");
     return CLI_EXIT_OK;
 }
@@ -453,6 +528,12 @@ static int tr_compact(void *ctx)
         st = am_tiers_compact(x->t, 0, &left);
     if (st != AM_OK)
         return cli_fail(st, am_tiers_last_error(x->t), "compact");
+    if (x->a->out_json)
+        return cli_print_json(
+            json_pack("{s:I,s:I}", "compressed",
+                      (json_int_t)(s[AM_TIER_ARCHIVE].uncompressed - left),
+                      "left", (json_int_t)left),
+            "compact");
     printf("compact: compressed %zu item%s, %zu left\n",
            s[AM_TIER_ARCHIVE].uncompressed - left,
            s[AM_TIER_ARCHIVE].uncompressed - left == 1 ? "" : "s", left);
@@ -466,9 +547,10 @@ static int tr_policies(void *ctx)
     am_tier_policy_count pc[16];
     size_t n = 0, demoted = 0;
     am_status st;
-    if (strcmp(x->sub, "maintain") == 0) {
+    bool maintain = strcmp(x->sub, "maintain") == 0;
+    if (maintain) {
         st = am_tiers_maintain(x->t, &demoted, pc, 16, &n);
-        if (st == AM_OK)
+        if (st == AM_OK && !x->a->out_json)
             printf("optimize: demoted %zu item%s\n", demoted,
                    demoted == 1 ? "" : "s");
     } else {
@@ -476,6 +558,26 @@ static int tr_policies(void *ctx)
     }
     if (st != AM_OK)
         return cli_fail(st, am_tiers_last_error(x->t), x->sub);
+    if (x->a->out_json) {
+        /* {["demoted" (maintain),] "policies": {NAME: items acted on}} */
+        json_t *o = maintain ? json_pack("{s:I}", "demoted",
+                                         (json_int_t)demoted)
+                             : json_object();
+        json_t *p = json_object();
+        for (size_t i = 0; p != NULL && i < n && i < 16; i++)
+            if (json_object_set_new(p, pc[i].name,
+                                    json_integer((json_int_t)pc[i].acted))) {
+                json_decref(p);
+                p = NULL;
+            }
+        if (o != NULL && json_object_set_new(o, "policies", p) != 0) {
+            json_decref(o);
+            o = NULL;
+        } else if (o == NULL) {
+            json_decref(p);
+        }
+        return cli_print_json(o, x->sub);
+    }
     for (size_t i = 0; i < n && i < 16; i++)
         printf("%s: %zu\n", pc[i].name, pc[i].acted);
     return CLI_EXIT_OK;
@@ -496,6 +598,10 @@ static int tr_cleanup(void *ctx)
     st = am_tiers_cleanup_old_items(x->t, (int64_t)days, &n);
     if (st != AM_OK)
         return cli_fail(st, am_tiers_last_error(x->t), "cleanup");
+    if (x->a->out_json)
+        return cli_print_json(json_pack("{s:I,s:I}", "deleted", (json_int_t)n,
+                                        "days", (json_int_t)days),
+                              "cleanup");
     printf("cleanup: deleted %zu item%s older than %lld days\n", n,
            n == 1 ? "" : "s", days);
     return CLI_EXIT_OK;
@@ -505,10 +611,21 @@ static int tr_moves(void *ctx)
 {
     tiers_run *x = ctx;
     uint64_t total = 0;
-    am_status st = am_tiers_moves(x->t, x->a->last != 0 ? x->a->last : 20,
-                                  print_move, NULL, &total);
-    if (st != AM_OK)
+    json_t *moves = x->a->out_json ? json_array() : NULL;
+    am_status st;
+    if (x->a->out_json && moves == NULL)
+        return cli_fail(AM_ENOMEM, NULL, "moves");
+    st = am_tiers_moves(x->t, x->a->last != 0 ? x->a->last : 20, print_move,
+                        moves, &total);
+    if (st != AM_OK) {
+        json_decref(moves);
         return cli_fail(st, am_tiers_last_error(x->t), "moves");
+    }
+    if (moves != NULL) /* {"moves": [{"at_ms", "id", "from", "to",
+                          "reason"}], "total"} */
+        return cli_print_json(json_pack("{s:o,s:I}", "moves", moves,
+                                        "total", (json_int_t)total),
+                              "moves");
     printf("(%llu moves in all)\n", (unsigned long long)total);
     return CLI_EXIT_OK;
 }
@@ -554,6 +671,8 @@ static const cli_flag tiers_flags[] = {
     { "--recent-days", "N", "search: accessed in the last N days" },
     { "--limit", "N", "search: at most N ids" },
     { "--last", "N", "moves: the last N moves (default 20)" },
+    { "--json", NULL, "print the result as one JSON object (the shapes: "
+                      "docs/cli-json.md)" },
 };
 
 static const char *const tiers_examples[] = {

@@ -13,6 +13,12 @@
  * line is that text's count or id array, in order, so one process can
  * handle a million texts. --messages counts a JSON message list the way the
  * provider bills it. The default encoding is o200k_base.
+ *
+ * --json prints one JSON object for the whole run instead
+ * (docs/cli-json.md): {"model", "encoding", "exact", "inputs": [{"file",
+ * "tokens"[, "ids" | "text"]}], "total"}; "file" is "-" for stdin. With
+ * --jsonl the output already is one JSON value per line, so --json is
+ * refused there.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +43,56 @@ typedef struct tok_cli {
     size_t ids_count, ids_cap;
     am_buf out;
     am_error err;
+    bool json;
+    json_t *inputs;   /* --json: one object per input */
+    const char *cur;  /* --json: the input being read, "-": stdin */
+    size_t total;     /* --json: tokens over every input */
 } tok_cli;
+
+/* --json: record the input just processed, with its count and, for
+ * encode, its ids or, for decode, its text (the bytes in c->out). */
+static am_status add_json_input(tok_cli *c, size_t n)
+{
+    json_t *o = json_pack("{s:s,s:I}", "file", c->cur, "tokens",
+                          (json_int_t)n);
+    json_t *extra = NULL;
+
+    if (o == NULL)
+        return AM_ENOMEM;
+    if (c->mode == MODE_ENCODE) {
+        extra = json_array();
+        for (size_t i = 0; extra != NULL && i < c->toks.count; i++)
+            if (json_array_append_new(extra,
+                                      json_integer(c->toks.ids[i])) != 0) {
+                json_decref(extra);
+                extra = NULL;
+            }
+    } else if (c->mode == MODE_DECODE) {
+        extra = json_stringn(c->out.ptr != NULL ? c->out.ptr : "",
+                             c->out.len);
+        if (extra == NULL) {
+            json_decref(o);
+            c->err.code = AM_EFORMAT;
+            snprintf(c->err.msg, sizeof c->err.msg,
+                     "%s: the decoded bytes are not UTF-8, which JSON "
+                     "cannot hold (drop --json to get the raw bytes)",
+                     c->cur);
+            return AM_EFORMAT;
+        }
+        am_buf_clear(&c->out);
+    }
+    /* The _new calls take their value even when they fail. */
+    if (c->mode != MODE_COUNT &&
+        json_object_set_new(o, c->mode == MODE_ENCODE ? "ids" : "text",
+                            extra) != 0) {
+        json_decref(o);
+        return AM_ENOMEM;
+    }
+    if (json_array_append_new(c->inputs, o) != 0)
+        return AM_ENOMEM;
+    c->total += n;
+    return AM_OK;
+}
 
 /* Append the ids as a JSON array and a newline to `out`. */
 static am_status append_ids(am_buf *out, const am_tokens *t)
@@ -91,13 +146,15 @@ static am_status do_text(tok_cli *c, am_str text)
     if (c->mode == MODE_COUNT) {
         st = am_tokenizer_count(c->tz, text, &c->eopts, &n, &c->err);
         if (st == AM_OK)
-            st = am_buf_appendf(&c->out, "%zu\n", n);
+            st = c->json ? add_json_input(c, n)
+                         : am_buf_appendf(&c->out, "%zu\n", n);
         return st;
     }
     c->toks.count = 0;
     st = am_tokenizer_encode(c->tz, text, &c->eopts, &c->toks, &c->err);
     if (st == AM_OK)
-        st = append_ids(&c->out, &c->toks);
+        st = c->json ? add_json_input(c, c->toks.count)
+                     : append_ids(&c->out, &c->toks);
     return st;
 }
 
@@ -108,7 +165,8 @@ static am_status do_messages(tok_cli *c, am_str json)
 
     st = am_tokenizer_count_messages_json(c->tz, json, &n, &c->err);
     if (st == AM_OK)
-        st = am_buf_appendf(&c->out, "%zu\n", n);
+        st = c->json ? add_json_input(c, n)
+                     : am_buf_appendf(&c->out, "%zu\n", n);
     return st;
 }
 
@@ -153,6 +211,8 @@ static am_status do_decode(tok_cli *c, am_str json, const char *what)
     if (st == AM_OK)
         st = am_tokenizer_decode(c->tz, c->ids, c->ids_count, &c->out,
                                  &c->err);
+    if (st == AM_OK && c->json)
+        st = add_json_input(c, c->ids_count);
     return st;
 }
 
@@ -221,6 +281,7 @@ static am_status do_input(tok_cli *c, const char *path)
     am_status st = cli_read_input(path, &in, &c->err);
     am_str text = am_buf_str(&in);
 
+    c->cur = path != NULL ? path : "-";
     if (st == AM_OK) {
         if (c->jsonl)
             st = do_jsonl(c, text);
@@ -235,6 +296,22 @@ static am_status do_input(tok_cli *c, const char *path)
         st = flush_out(c, true);
     am_buf_free(&in);
     return st;
+}
+
+/* --json: {"model", "encoding", "exact", "inputs", "total"}; "model" is
+ * null without --model, "encoding" null for a model counted by the
+ * catalog's estimate. */
+static int print_json(tok_cli *c, const char *model)
+{
+    const am_encoding *enc = am_tokenizer_encoding(c->tz);
+    json_t *o = json_pack("{s:s?,s:s?,s:b,s:O,s:I}",
+                          "model", model,
+                          "encoding", enc != NULL ? am_encoding_name(enc)
+                                                  : NULL,
+                          "exact", am_tokenizer_is_exact(c->tz),
+                          "inputs", c->inputs,
+                          "total", (json_int_t)c->total);
+    return cli_print_json(o, "tokens");
 }
 
 int cmd_tokens(int argc, char **argv)
@@ -269,6 +346,8 @@ int cmd_tokens(int argc, char **argv)
             c.jsonl = true;
         } else if (strcmp(argv[i], "--messages") == 0) {
             c.messages = true;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            c.json = true;
         } else if (strcmp(argv[i], "--allow-special") == 0) {
             c.eopts.flags |= AM_SPECIAL_ALLOW_ALL;
         } else if (strcmp(argv[i], "--disallow-special") == 0) {
@@ -285,6 +364,11 @@ int cmd_tokens(int argc, char **argv)
         return cli_usage("tokens", "give --encoding or --model, not both");
     if (c.messages && c.mode != MODE_COUNT)
         return cli_usage("tokens", "--messages works with 'count' only");
+    if (c.json && c.jsonl)
+        return cli_usage("tokens", "--jsonl already prints one JSON value "
+                         "per line: give --json or --jsonl, not both");
+    if (c.json && (c.inputs = json_array()) == NULL)
+        return cli_fail(AM_ENOMEM, NULL, "tokens");
     topts.encoding_name = encoding;
     st = am_tokenizer_create(model != NULL ? am_str_c(model)
                                          : am_str_c(NULL),
@@ -304,6 +388,9 @@ int cmd_tokens(int argc, char **argv)
         st = do_input(&c, files[i]);
     if (st != AM_OK)
         rc = cli_fail(st, &c.err, "tokens");
+    else if (c.json)
+        rc = print_json(&c, model);
+    json_decref(c.inputs);
     free(c.ids);
     am_tokens_free(&c.toks);
     am_buf_free(&c.out);

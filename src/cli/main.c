@@ -24,33 +24,34 @@ static const cli_command commands[] = {
     { "demo", cmd_demo, 0, "", "a short tour of agentmem on shipped data" },
     { "conv", cmd_conv, 1,
       "convert --from F --to F [--pretty] [--portable] [IN] [-o OUT] | "
-      "show [--format F] [IN] | stats [--format F] [IN]   "
+      "show [--format F] [--json] [IN] | stats [--format F] [--json] [IN]   "
       "(F: agentmem, openai, anthropic; IN/OUT default to stdin/stdout)",
       "convert, show and count conversations" },
     { "tokens", cmd_tokens, 1,
       "count|encode|decode [--encoding E | --model M] [--jsonl] "
-      "[--messages] [--allow-special] [FILE...]",
+      "[--messages] [--allow-special] [--json] [FILE...]",
       "count, encode or decode tokens exactly (tiktoken-compatible)" },
     { "models", cmd_models, 0, "[--file F] [--json] [MODEL]",
       "list the model catalog or resolve one model" },
     { "cost", cmd_cost, 0,
-      "--model M --input N --output N [--cached N] [--file F]",
+      "--model M --input N --output N [--cached N] [--file F] [--json]",
       "the price of an LLM call from the model catalog" },
     { "trim", cmd_trim, 1,
       "FILE [--format F] [--strategy last|first|tokens] [--max-messages N] "
       "[--max-tokens N] [--model M|estimate] [--no-system] [--start-on-user] "
-      "[--end-on ROLE] [--partial] [--out FILE] [--out-format F]",
+      "[--end-on ROLE] [--partial] [--out FILE] [--out-format F] [--json]",
       "trim a conversation to a budget, keeping tool-call groups whole" },
     { "compress", cmd_compress, 1,
       "FILE [--format F] [--config FILE] [--preset P] [--strategy S] "
       "[--threshold N] [--short-term N] [--model M|estimate] [--now] "
-      "[--out FILE] "
-      "[--out-format F] [--llm-model M [--llm-provider P] [--llm-base-url U] "
+      "[--out FILE] [--out-format F] [--json] "
+      "[--llm-model M [--llm-provider P] [--llm-base-url U] "
       "[--llm-api-key-env VAR]]",
       "run a conversation through the memory manager, print the context" },
     { "replay", cmd_replay, 1,
       "FILE [--format F] [--config FILE] [--preset P] [--strategy S] "
       "[--threshold N] [--short-term N] [--model M|estimate] [--quiet] "
+      "[--json] "
       "[--llm-model M [--llm-provider P] [--llm-base-url U] "
       "[--llm-api-key-env VAR]]",
       "feed a conversation message by message; print the statistics" },
