@@ -338,6 +338,53 @@ AM_API am_status am_store_vacuum(am_store *s, bool full);
  * Thread safety: safe. */
 AM_API am_status am_store_check(am_store *s);
 
+/* ---- Export and import: JSON Lines ----
+ *
+ * One item per line, the object am_results_to_json writes for it:
+ *   {"namespace":["user_1","prefs"],"key":"lang","value":"Python",
+ *    "meta":{},"created_ms":...,"updated_ms":...,"expires_ms":...}
+ * expires_ms only when the item expires. Vectors are not exported: import
+ * embeds the items again with the importing store's embedder. */
+
+/* Where am_store_export writes: called once per line, with the line and
+ * its '\n' in `line` (borrowed for the call). Return AM_OK to go on; any
+ * other status stops the export, which returns it. */
+typedef am_status (*am_store_sink)(void *ctx, am_str line);
+
+/* Write every live item under the namespace prefix `ns` (the root: all)
+ * to `sink`, ordered by namespace then key. *exported (may be NULL) gets
+ * the number of lines written, also on failure (a partial export is
+ * then `*exported` whole lines). Items are read in pages of 1000, each
+ * its own read: an export taken while other handles or processes write
+ * is not one snapshot (an item written meanwhile may or may not appear).
+ * `sink` is called without the store's lock held, so it may use the
+ * store. Errors: AM_EINVAL (NULL sink, bad namespace), the sink's status,
+ * the store's read errors (AM_EIO...), AM_ENOMEM. Thread safety: safe. */
+AM_API am_status am_store_export(am_store *s, am_ns ns, am_store_sink sink,
+                                 void *ctx, size_t *exported);
+
+/* Import `jsonl` (export's format; copied, need not be NUL-terminated)
+ * into the store, all or nothing: every line is checked first, then every
+ * item is put in one transaction, so on any failure nothing was imported.
+ * Each line needs "namespace" (1..AM_STORE_MAX_NS_PARTS non-empty
+ * strings), "key" (non-empty string) and "value" (any JSON); it may have
+ * "meta" (object or null), "text" (string: the text to index), and either
+ * "ttl_ms" (integer >= 0, from now; 0: never) or "expires_ms" (integer,
+ * absolute: an item already expired is skipped and counted in *expired).
+ * "created_ms" and "updated_ms" (integers) are accepted and ignored: the
+ * import is a new write, timed by the store's clock. Any other field is
+ * an error, so a misspelt one is not silently dropped. Blank lines are
+ * skipped. A later line for the same (namespace, key) replaces an earlier
+ * one. *imported and *expired (either may be NULL) are 0 on failure.
+ * Errors, with the message naming the line and field ("line 12: \"ttl_ms\"
+ * must be an integer (milliseconds), not a string; nothing was
+ * imported"): AM_EFORMAT (not JSON, wrong type, unknown field, value or
+ * meta the store refuses), AM_EINVAL (key or namespace the store refuses,
+ * vector dimension mismatch), AM_EIO, AM_EBUSY, AM_ENOMEM.
+ * Thread safety: safe. */
+AM_API am_status am_store_import(am_store *s, am_str jsonl, size_t *imported,
+                                 size_t *expired);
+
 /* ---- Sessions: one conversation thread per session id ---- */
 
 /* Append `count` items (each a JSON document, typically a message) to

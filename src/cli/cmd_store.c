@@ -119,14 +119,6 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
     return 0;
 }
 
-static am_str am__cli_json_str(const json_t *v)
-{
-    am_str r = { json_string_value(v), json_string_length(v) };
-    if (r.ptr == NULL)
-        r.ptr = "";
-    return r;
-}
-
 /* Split "a/b/c" into parts (borrowed from `s`). "" or "/" is the root. */
 static int split_ns(const char *s, am_str parts[MAX_PARTS], am_ns *ns)
 {
@@ -230,238 +222,30 @@ static int store_fail(am_store *s, am_status st, const char *what)
     return cli_fail(st, am_store_last_error(s), what);
 }
 
-/* The name of a JSON value's type, for error messages. */
-static const char *json_type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
-    }
-}
-
-/* One import line's fields, type by type. Prints "FILE: line N: field
- * ..." and returns false on the first wrong one: a field of the wrong
- * type was once read as absent ("ttl_ms":"100" imported with no expiry,
- * "meta":"str" became {}). */
-static bool import_line_ok(const char *path, size_t line, json_t *d)
-{
-    json_t *nsv = json_object_get(d, "namespace");
-    json_t *key = json_object_get(d, "key");
-    json_t *meta = json_object_get(d, "meta");
-    json_t *ttl = json_object_get(d, "ttl_ms");
-    json_t *exp = json_object_get(d, "expires_ms");
-    const char *why = NULL;
-    char buf[160];
-    size_t k;
-    json_t *part;
-
-    if (!json_is_object(d))
-        why = "the line must be a JSON object";
-    else if (!json_is_array(nsv))
-        why = "\"namespace\" must be an array of strings";
-    else if (json_array_size(nsv) == 0 ||
-             json_array_size(nsv) > AM_STORE_MAX_NS_PARTS) {
-        snprintf(buf, sizeof buf, "\"namespace\" must have 1..%d parts, "
-                 "not %zu", AM_STORE_MAX_NS_PARTS, json_array_size(nsv));
-        why = buf;
-    } else if (!json_is_string(key))
-        why = "\"key\" must be a string";
-    else if (json_object_get(d, "value") == NULL)
-        why = "\"value\" is missing";
-    else if (meta != NULL && !json_is_object(meta) && !json_is_null(meta)) {
-        snprintf(buf, sizeof buf, "\"meta\" must be an object, not %s",
-                 json_type_name(meta));
-        why = buf;
-    } else if (ttl != NULL && (!json_is_integer(ttl) ||
-                               json_integer_value(ttl) < 0)) {
-        snprintf(buf, sizeof buf, "\"ttl_ms\" must be a non-negative "
-                 "integer (milliseconds), not %s", json_is_integer(ttl)
-                 ? "a negative one" : json_type_name(ttl));
-        why = buf;
-    } else if (exp != NULL && !json_is_integer(exp)) {
-        snprintf(buf, sizeof buf, "\"expires_ms\" must be an integer "
-                 "(milliseconds since 1970), not %s", json_type_name(exp));
-        why = buf;
-    }
-    if (why == NULL && json_is_array(nsv))
-        json_array_foreach(nsv, k, part)
-            if (!json_is_string(part)) {
-                snprintf(buf, sizeof buf, "\"namespace\" part %zu must be "
-                         "a string, not %s", k + 1, json_type_name(part));
-                why = buf;
-                break;
-            }
-    if (why == NULL)
-        return true;
-    fprintf(stderr, "agentmem: %s: line %zu: %s; nothing was imported\n",
-            path, line, why);
-    return false;
-}
-
-/* Check every line before the first write, so that a bad line anywhere
- * imports nothing (a bad line 1,201 of 1,500 once left the first 1,000
- * committed without a word). */
-static bool import_check_all(const char *path, const char *p,
-                             const char *end)
-{
-    size_t line = 0;
-
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *le = nl != NULL ? nl : end, *ls = p;
-        json_error_t jerr;
-        json_t *d;
-        bool ok;
-        line++;
-        p = nl != NULL ? nl + 1 : end;
-        while (ls < le && (*ls == ' ' || *ls == '\t' || *ls == '\r'))
-            ls++;
-        if (ls == le)
-            continue;
-        d = json_loadb(ls, (size_t)(le - ls), 0, &jerr);
-        if (d == NULL) {
-            fprintf(stderr, "agentmem: %s: line %zu: %s at column %d; "
-                    "nothing was imported\n", path, line, jerr.text,
-                    jerr.column);
-            return false;
-        }
-        ok = import_line_ok(path, line, d);
-        json_decref(d);
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
-/* `store import FILE`: JSON Lines of {"namespace": [...], "key", "value",
- * "meta"?, "ttl_ms"? or "expires_ms"?} (export's format). Every line is
- * checked first (a bad one imports nothing), then put in batches of 1000,
- * each batch one transaction; should the database fail part way, the
- * message says how many lines were committed. Errors name the line. */
+/* `store import FILE`: JSON Lines in export's format, all or nothing
+ * (am_store_import checks every line, then writes them in one
+ * transaction; its errors name the line and field). */
 static int import_jsonl(am_store *s, const char *path, int json)
 {
     am_buf in = AM_BUF_INIT;
     am_error err = { AM_OK, "" };
+    size_t imported = 0, expired = 0;
     am_status st = cli_read_input(path, &in, &err);
-    size_t line = 0, total = 0, n = 0;
-    enum { BATCH = 1000 };
-    static am_item_in items[BATCH];
-    static am_str parts[BATCH][AM_STORE_MAX_NS_PARTS];
-    json_t *docs[BATCH];
-    char *vals[BATCH], *metas[BATCH];
-    int rc = CLI_EXIT_OK;
 
     if (st != AM_OK)
         return cli_fail(st, &err, path);
-    const char *p = in.ptr != NULL ? in.ptr : "", *end = p + in.len;
-    if (!import_check_all(path, p, end)) {
-        am_buf_free(&in);
-        return CLI_EXIT_INPUT;
-    }
-    while (p < end || n > 0) {
-        if (p < end) {
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
-            const char *le = nl != NULL ? nl : end;
-            line++;
-            const char *ls = p;
-            p = nl != NULL ? nl + 1 : end;
-            while (ls < le && (*ls == ' ' || *ls == '\t' || *ls == '\r'))
-                ls++;
-            if (ls == le) {
-                if (n > 0 && p >= end)
-                    goto flush; /* trailing blank line: write the rest */
-                continue;
-            }
-            json_error_t jerr;
-            json_t *d = json_loadb(ls, (size_t)(le - ls), 0, &jerr);
-            if (d == NULL) {
-                fprintf(stderr, "agentmem: %s: line %zu: %s at column %d\n",
-                        path, line, jerr.text, jerr.column);
-                rc = CLI_EXIT_INPUT;
-                break;
-            }
-            json_t *nsv = json_object_get(d, "namespace");
-            json_t *key = json_object_get(d, "key");
-            json_t *val = json_object_get(d, "value");
-            if (!json_is_array(nsv) || !json_is_string(key) || val == NULL ||
-                json_array_size(nsv) > AM_STORE_MAX_NS_PARTS) {
-                fprintf(stderr, "agentmem: %s: line %zu: needs \"namespace\" "
-                        "(array of strings), \"key\" (string) and "
-                        "\"value\"\n", path, line);
-                json_decref(d);
-                rc = CLI_EXIT_INPUT;
-                break;
-            }
-            size_t k;
-            json_t *part;
-            json_array_foreach(nsv, k, part)
-                parts[n][k] = am__cli_json_str(part);
-            vals[n] = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
-            json_t *meta = json_object_get(d, "meta");
-            metas[n] = json_is_object(meta) ? json_dumps(meta, JSON_COMPACT)
-                                            : NULL;
-            json_t *ttl = json_object_get(d, "ttl_ms");
-            json_t *exp = json_object_get(d, "expires_ms");
-            int64_t ttl_ms = json_is_integer(ttl) ? json_integer_value(ttl)
-                                                  : 0;
-            if (json_is_integer(exp)) {
-                /* export writes the absolute expiry: keep it absolute
-                 * (saturating: a far past or future never wraps). */
-                if (__builtin_sub_overflow(json_integer_value(exp),
-                                           am_clock_now(NULL), &ttl_ms))
-                    ttl_ms = json_integer_value(exp) < 0 ? -1 : INT64_MAX;
-                if (ttl_ms <= 0) {
-                    free(vals[n]);
-                    free(metas[n]);
-                    json_decref(d);
-                    continue; /* already expired */
-                }
-            }
-            items[n] = (am_item_in){
-                .ns = { parts[n], json_array_size(nsv) },
-                .key = am__cli_json_str(key), .value = am_str_c(vals[n]),
-                .meta = am_str_c(metas[n]),
-                .ttl_ms = ttl_ms };
-            docs[n++] = d;
-            if (n < BATCH && p < end)
-                continue;
-        }
-    flush:
-        if (n == 0)
-            break;
-        st = am_store_put_many(s, items, n);
-        for (size_t i = 0; i < n; i++) {
-            free(vals[i]);
-            free(metas[i]);
-            json_decref(docs[i]);
-        }
-        if (st != AM_OK) {
-            fprintf(stderr, "agentmem: %s: batch ending at line %zu: %s; "
-                    "%zu items before it were committed, this batch and "
-                    "the lines after it were not\n", path, line,
-                    am_store_last_error(s)->msg, total);
-            rc = cli_exit_code(st);
-            n = 0;
-            break;
-        }
-        total += n;
-        n = 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        free(vals[i]);
-        free(metas[i]);
-        json_decref(docs[i]);
-    }
+    st = am_store_import(s, am_buf_str(&in), &imported, &expired);
     am_buf_free(&in);
-    if (rc == CLI_EXIT_OK)
-        printf(json ? "{\"imported\":%zu}\n" : "imported %zu\n", total);
-    return rc;
+    if (st != AM_OK)
+        return cli_fail(st, am_store_last_error(s), path);
+    if (json)
+        printf("{\"imported\":%zu,\"expired\":%zu}\n", imported, expired);
+    else if (expired > 0)
+        printf("imported %zu (%zu already expired, skipped)\n", imported,
+               expired);
+    else
+        printf("imported %zu\n", imported);
+    return CLI_EXIT_OK;
 }
 
 /* What every store subcommand works on: the parsed options, the open
@@ -608,28 +392,24 @@ static int st_import(void *ctx)
     return import_jsonl(x->s, x->o->pos[0], x->o->json);
 }
 
+/* Export's sink: a line that does not reach stdout stops the export
+ * (a backup to a full disk must fail, not end early with exit 0). */
+static am_status export_line(void *ctx, am_str line)
+{
+    (void)ctx;
+    if (fwrite(line.ptr, 1, line.len, stdout) != line.len)
+        return AM_EIO;
+    return AM_OK;
+}
+
 /* JSON Lines, one item per line, in list order. */
 static int st_export(void *ctx)
 {
     store_run *x = ctx;
-    am_error err = { AM_OK, "" };
-    size_t off = 0;
-    for (;;) {
-        am_status st = am_store_list(x->s, x->ns, 1000, off, &x->r);
-        if (st != AM_OK)
-            return store_fail(x->s, st, "export");
-        for (size_t i = 0; i < x->r->count; i++) {
-            am_results one = { &x->r->items[i], 1, NULL };
-            if (am_results_to_json(&one, 0, &x->buf, &err) == AM_OK)
-                printf("%.*s\n", (int)x->buf.len - 2, x->buf.ptr + 1);
-        }
-        size_t n = x->r->count;
-        am_results_free(x->r);
-        x->r = NULL;
-        if (n < 1000)
-            return CLI_EXIT_OK;
-        off += n;
-    }
+    am_status st = am_store_export(x->s, x->ns, export_line, NULL, NULL);
+    if (st == AM_EIO && ferror(stdout))
+        return CLI_EXIT_IO; /* cli_close_stdout says what and why */
+    return st == AM_OK ? CLI_EXIT_OK : store_fail(x->s, st, "export");
 }
 
 /* store memtool USER '{"command":"view","path":"/memories"}' */
