@@ -35,17 +35,41 @@ test: setup build
 test-fast: build
 	cd $(BUILD) && ctest $(CTEST_ARGS) -j $(JOBS)
 
+# The server's shell tests (HTTP, MCP, OpenAPI, tenancy) start the
+# sanitized `agentmem` as a server, an MCP stdio server and a CLI, often in
+# the background where a report on stderr would go unseen (a server killed
+# by the test, a stdio server whose stderr the MCP client drops). So every
+# process writes its report into <build>/sanitizer-logs, and any file there
+# fails the run. TSan takes the two with concurrent clients (the worker
+# pool, 20 concurrent MCP writers in two processes): the other two are
+# sequential curl and add nothing under TSan.
+SERVER_SH_ASAN = ^test_(server|server_openapi|server_tenancy|mcp)_sh$$
+SERVER_SH_TSAN = ^test_(server|mcp)_sh$$
+# $(call san_run,BUILD_DIR,TEST_REGEX,ENV...)
+define san_run
+	logs=$(abspath $(1))/sanitizer-logs; rm -rf "$$logs" && mkdir -p "$$logs" && \
+	cd $(1) && $(3) ctest $(CTEST_ARGS) -j $(JOBS) -R '$(2)'; rc=$$?; \
+	if [ -n "$$(ls "$$logs")" ]; then cat "$$logs"/*; \
+	    echo "sanitizer reports above (from $$logs)"; exit 1; fi; exit $$rc
+endef
+
 asan:
 	CC=clang cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DAM_SANITIZE=address,undefined
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    ctest $(CTEST_ARGS) -j $(JOBS) -E '_sh$$'
+	$(call san_run,$(BUILD_ASAN),$(SERVER_SH_ASAN),\
+	    ASAN_OPTIONS=detect_leaks=1:log_path=$$logs/asan \
+	    UBSAN_OPTIONS=print_stacktrace=1:log_path=$$logs/ubsan)
 
-# Tests whose name ends in _mt share handles between threads.
+# Tests whose name ends in _mt share handles between threads; the server's
+# tests with concurrent clients drive its worker pool.
 tsan:
 	CC=clang cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug -DAM_SANITIZE=thread
 	cmake --build $(BUILD_TSAN) -j $(JOBS)
 	cd $(BUILD_TSAN) && TSAN_OPTIONS=halt_on_error=1 ctest $(CTEST_ARGS) -j $(JOBS) -R '_mt$$'
+	$(call san_run,$(BUILD_TSAN),$(SERVER_SH_TSAN),\
+	    TSAN_OPTIONS=halt_on_error=1:log_path=$$logs/tsan)
 
 bench: setup build
 	cmake --build $(BUILD) -j $(JOBS) --target benches

@@ -21,7 +21,9 @@ function eq(a, b, what) { assert.deepStrictEqual(a, b, what); checks++; }
 async function stdioClient(db) {
     const c = new Client({ name: 'agentmem-test', version: '1.0.0' });
     await c.connect(new StdioClientTransport({
-        command: cli, args: ['mcp', '--db', db], stderr: 'ignore' }));
+        command: cli, args: ['mcp', '--db', db], stderr: 'ignore',
+        // The whole environment, so that sanitizer options reach the server.
+        env: { ...process.env } }));
     return c;
 }
 
