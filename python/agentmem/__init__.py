@@ -6,6 +6,9 @@ The package speaks the APIs of the five memory chapters agentmem implements
 - :mod:`agentmem.context`       trim_messages, count_tokens, summarization (001)
 - :mod:`agentmem.conversation`  Message, ConversationMemory, MemoryManager (004)
 - :mod:`agentmem.store`         MemoryStore, conversation recall (001)
+- :mod:`agentmem.compression`   MemoryManager with compression (002)
+- :mod:`agentmem.tiers`         HierarchicalMemoryManager (003)
+- :mod:`agentmem.react`         ReactMemory, SessionManager, hooks (000)
 
 Everything runs in libagentmem (C, linked into the ``_agentmem`` extension).
 

@@ -86,11 +86,12 @@ const am_msg_opts *amp_msg_opts(void);
 /* The pooling allocator itself (thread-safe). */
 const am_allocator *amp_pool(void);
 
-/* ---- py_window.c, py_store.c, py_wire.c, py_tiers.c ---- */
+/* ---- py_window.c, py_store.c, py_wire.c, py_tiers.c, py_react.c ---- */
 int amp_window_init(PyObject *module);
 int amp_wire_init(PyObject *module);
 int amp_tiers_init(PyObject *module);
 int amp_memory_init(PyObject *module);
+int amp_react_init(PyObject *module);
 int amp_store_init(PyObject *module);
 
 #endif

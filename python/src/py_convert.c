@@ -101,10 +101,12 @@ static int parse_role(PyObject *v, Py_ssize_t idx, am_role *role)
             return 0;
         }
     }
+    /* PyErr_Format has no %.*s: cut the role with snprintf. */
+    char got[64];
+    snprintf(got, sizeof got, "%.*s", (int)(s.len > 60 ? 60 : s.len), s.ptr);
     PyErr_Format(PyExc_ValueError,
-                 "messages[%zd].role: unknown role '%.*s' (expected system, "
-                 "user, assistant or tool)", idx, (int)(s.len > 60 ? 60 : s.len),
-                 s.ptr);
+                 "messages[%zd].role: unknown role '%s' (expected system, "
+                 "user, assistant or tool)", idx, got);
     return -1;
 }
 

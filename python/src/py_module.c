@@ -307,7 +307,8 @@ PyMODINIT_FUNC PyInit__agentmem(void)
         PyModule_AddStringConstant(m, "library_version", am_version()) < 0 ||
         amp_tokens_init(m) < 0 || amp_window_init(m) < 0 ||
         amp_wire_init(m) < 0 || amp_store_init(m) < 0 ||
-        amp_tiers_init(m) < 0 || amp_memory_init(m) < 0)
+        amp_tiers_init(m) < 0 || amp_memory_init(m) < 0 ||
+        amp_react_init(m) < 0)
         goto fail;
     return m;
 fail:

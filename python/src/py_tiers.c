@@ -239,8 +239,7 @@ static int tier_of(PyObject *o, am_tier *out)
     if (am_tier_parse(name, out, NULL) != AM_OK) {
         PyErr_Format(PyExc_ValueError,
                      "tier must be working, short_term, long_term or "
-                     "archive, not '%.*s'", (int)(name.len > 40 ? 40 : name.len),
-                     name.ptr);
+                     "archive, not %.40R", o);
         return -1;
     }
     return 0;

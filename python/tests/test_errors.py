@@ -74,3 +74,12 @@ def test_counts_must_be_sane_ints():
         trim_messages(msgs, strategy="middle")
     with pytest.raises(ValueError, match="max_tokens"):
         trim_messages(msgs, strategy="token")
+
+
+def test_choice_errors_quote_the_bad_value():
+    # PyErr_Format has no %.*s: these messages once printed '%.*s'.
+    from agentmem.tiers import HierarchicalMemoryManager
+    with pytest.raises(ValueError, match=r"unknown role 'robot'"):
+        trim_messages([{"role": "robot", "content": "x"}], max_messages=1)
+    with pytest.raises(ValueError, match=r"archive, not 'attic'"):
+        HierarchicalMemoryManager().store("x", "y", tier="attic")
