@@ -59,6 +59,16 @@ check search_minscore_hit 0 $S search 'editor?' --ns user_1 --min-score 0.01 --j
 has search_minscore_keeps "$out" '"key":"editor"'
 check search_minscore_bad 2 $S search x --min-score 2
 has search_minscore_msg "$err" "0 to 1"
+# Entity boost: the speaker the query names comes first at full weight.
+check put_mel 0 $S put talk a '"x"' --text 'I painted the sunset' --meta '{"speaker":"Melanie"}'
+check put_car 0 $S put talk b '"x"' --text 'Melanie painted the sunset with a friend' --meta '{"speaker":"Caroline"}'
+check search_boost 0 $S search 'what sunset did Caroline paint' --ns talk --boost-field speaker --boost 1 --json
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r[0]["key"]=="b" and abs(r[0]["score"]-1)<1e-9 else 1)' "$out" \
+    && pass=$((pass + 1)) || { echo "FAIL search_boost_first"; cat "$out"; fails=$((fails + 1)); }
+check search_boost_bad 2 $S search x --boost-field speaker --boost 3
+has search_boost_msg "$err" "--boost needs a number"
+check search_boost_nofield 2 $S search x --boost 0.5
+has search_boost_nofield_msg "$err" "--boost-field"
 check del 0 $S del user_1/prefs editor
 check del_again 4 $S del user_1/prefs editor
 check undo 0 $S undo user_1/prefs editor

@@ -30,6 +30,8 @@ typedef struct opts {
     long long ttl, limit, offset, depth, chunk, overlap;
     double min_score; /* --min-score, when have_min_score */
     int have_min_score;
+    const char *boost_field; /* --boost-field */
+    double boost;            /* --boost (0: the library's default) */
     int json;
     const char *sub;
     const char *pos[5];
@@ -97,6 +99,17 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
                 return cli_usage(cmd, "--min-score needs a number from 0 to "
                                  "1 (scores are relevance in [0, 1])");
             o->have_min_score = 1;
+        } else if (cli_opt(argc, argv, &i, "--boost-field", &v)) {
+            if ((o->boost_field = v) == NULL || v[0] == '\0')
+                return cli_usage(cmd, "--boost-field needs a metadata field "
+                                 "name, e.g. speaker");
+        } else if (cli_opt(argc, argv, &i, "--boost", &v)) {
+            char *end = NULL;
+            o->boost = v != NULL ? strtod(v, &end) : 0;
+            if (v == NULL || end == v || *end != '\0' ||
+                !(o->boost > 0 && o->boost <= 1))
+                return cli_usage(cmd, "--boost needs a number above 0, at "
+                                 "most 1");
         } else if (strcmp(argv[i], "--json") == 0) {
             o->json = 1;
         } else if (argv[i][0] == '-' && argv[i][1] == '-') {
@@ -335,6 +348,10 @@ static int st_search(void *ctx)
     q.limit = x->o->limit > 0 ? (size_t)x->o->limit : 10;
     q.filter = am_str_c(x->o->filter);
     q.min_score = x->o->min_score;
+    q.boost_field = am_str_c(x->o->boost_field);
+    q.boost = x->o->boost;
+    if (x->o->boost > 0 && x->o->boost_field == NULL)
+        return cli_usage("store", "--boost needs --boost-field");
     if (mode == NULL || strcmp(mode, "hybrid") == 0)
         q.mode = AM_SEARCH_HYBRID;
     else if (strcmp(mode, "text") == 0)
@@ -480,6 +497,10 @@ static const cli_flag store_flags[] = {
     { "--min-score", "S", "search: drop results scoring below S (scores "
                           "are relevance in [0, 1]; 0.25 is a measured "
                           "default for 'nothing relevant')" },
+    { "--boost-field", "FIELD", "search: raise results whose metadata FIELD "
+                                "(e.g. speaker) the query names" },
+    { "--boost", "W", "search: how much --boost-field raises a score s, to "
+                      "s + W(1 - s) (default 0.1)" },
     { "--offset", "N", "ls: skip the first N items" },
     { "--depth", "N", "namespaces: cut namespaces to N parts (0: whole)" },
     { "--ttl", "DURATION", "put: expire after 30s, 2h, 7d, 1w, 500ms or a "
