@@ -92,10 +92,26 @@ if command -v python3 >/dev/null; then
     for _ in $(seq 50); do [ -s "$tmp/port" ] && break; sleep 0.1; done
     port=$(cat "$tmp/port" 2>/dev/null)
     run 0 "$cli" compress "$session" --threshold 20000 --llm-model gpt-4o-mini \
-        --llm-base-url "http://127.0.0.1:$port/v1"
+        --base-url "http://127.0.0.1:$port/v1"
     grep -q '\[Compressed Summary\] LLM SUMMARY of' "$tmp/out" || fail "llm summary not used"
     kill "$mock" 2>/dev/null; wait "$mock" 2>/dev/null
 fi
+
+# One spelling per flag: the old ones are refused, naming the new one.
+run 2 "$cli" compress "$session" --now
+grep -q "'--now' is now '--force'" "$tmp/err" || fail "compress --now: $(cat "$tmp/err")"
+run 2 "$cli" replay "$session" --llm-base-url=http://x
+grep -q "'--llm-base-url=http://x' is now '--base-url'" "$tmp/err" || fail "replay --llm-base-url: $(cat "$tmp/err")"
+run 2 "$cli" compress "$session" --llm-api-key-env K
+grep -q "is now '--api-key-env'" "$tmp/err" || fail "--llm-api-key-env: $(cat "$tmp/err")"
+run 2 "$cli" replay "$session" --force
+grep -q "unknown option '--force'" "$tmp/err" || fail "replay --force: $(cat "$tmp/err")"
+# --force compresses at the end even under the threshold.
+run 0 "$cli" compress "$src/examples/msg/conversation.json" --short-term 2 --json
+before=$(jq .stats.compression_count "$tmp/out")
+run 0 "$cli" compress "$src/examples/msg/conversation.json" --short-term 2 --json --force
+after=$(jq .stats.compression_count "$tmp/out")
+[ "$before" = 0 ] && [ "$after" -ge 1 ] || fail "--force: compressions $before -> $after"
 
 [ "$fails" -eq 0 ] || exit 1
 echo "context cli: ok"

@@ -32,7 +32,7 @@ expect() { # expect NAME FILE PATTERN: grep -q PATTERN in FILE
 check to_openai 0 "$cli" conv convert --from agentmem --to openai "$ex/conversation.json"
 expect to_openai_tool "$tmp/out" '"tool_calls":\[{"id":"call_lyon","type":"function","function":{"name":"search"'
 expect to_openai_result "$tmp/out" '{"role":"tool","name":"search","content":"Lyon'
-check to_anthropic 0 "$cli" conv convert --to anthropic "$ex/conversation.json" -o "$tmp/a.json"
+check to_anthropic 0 "$cli" conv convert --to anthropic "$ex/conversation.json" --out "$tmp/a.json"
 expect anthropic_system "$tmp/a.json" '^{"system":"You are a research assistant'
 expect anthropic_tool_use "$tmp/a.json" '"type":"tool_use","id":"call_lyon","name":"search","input":{"query":"population of Lyon 2024"}'
 expect anthropic_thinking "$tmp/a.json" '"signature":"EqQBCkYIARgCKkB0ZXN0LXNpZ25hdHVyZQ=="'
@@ -46,14 +46,14 @@ expect pipe_tool "$tmp/out" '"role":"tool"'
 expect pipe_lines "$tmp/out" '^{"id":'
 
 # Lossless agentmem round trip through a file.
-check roundtrip_a 0 "$cli" conv convert --format agentmem "$ex/conversation.json" -o "$tmp/c1.json"
-check roundtrip_b 0 "$cli" conv convert --format agentmem "$tmp/c1.json" -o "$tmp/c2.json"
+check roundtrip_a 0 "$cli" conv convert --format agentmem "$ex/conversation.json" --out "$tmp/c1.json"
+check roundtrip_b 0 "$cli" conv convert --format agentmem "$tmp/c1.json" --out "$tmp/c2.json"
 if cmp -s "$tmp/c1.json" "$tmp/c2.json"; then pass=$((pass + 1)); else
     echo "FAIL roundtrip: files differ"; fails=$((fails + 1)); fi
 expect roundtrip_agent "$tmp/c2.json" '"next_action":"invoke_agent","action_input":{"agent_name":"FactChecker"}'
 
 # Anthropic thinking survives anthropic -> openai -> anthropic.
-check thinking_a 0 "$cli" conv convert --from anthropic --to openai "$ex/anthropic.json" -o "$tmp/o.json"
+check thinking_a 0 "$cli" conv convert --from anthropic --to openai "$ex/anthropic.json" --out "$tmp/o.json"
 check thinking_b 0 "$cli" conv convert --from openai --to anthropic "$tmp/o.json"
 expect thinking_kept "$tmp/out" '"redacted_thinking","data":"EmwKAhgBEgy3va3pzix/LafPsn4aDFIT"'
 check portable 0 "$cli" conv convert --from anthropic --to openai --portable "$ex/anthropic.json"
@@ -113,11 +113,18 @@ expect dir_input_msg "$tmp/err" 'Is a directory'
 printf '{"messages":5}' > "$tmp/wrongtype.json"
 check wrong_type 3 "$cli" conv convert --from openai --to agentmem "$tmp/wrongtype.json"
 printf 'keep me' > "$tmp/keep.json"
-check failed_convert_keeps_output 3 "$cli" conv convert --to openai "$tmp/trunc.json" -o "$tmp/keep.json"
+check failed_convert_keeps_output 3 "$cli" conv convert --to openai "$tmp/trunc.json" --out "$tmp/keep.json"
 [ "$(cat "$tmp/keep.json")" = "keep me" ] && pass=$((pass+1)) || { echo "FAIL failed convert touched its output"; fails=$((fails+1)); }
-check no_out_dir 5 "$cli" conv convert --to openai "$ex/openai.json" --from openai -o "$tmp/no/such/dir/x.json"
+check no_out_dir 5 "$cli" conv convert --to openai "$ex/openai.json" --from openai --out "$tmp/no/such/dir/x.json"
 expect no_out_dir_msg "$tmp/err" 'No such file or directory'
 check missing_format_value 2 "$cli" conv show --format
+
+# One spelling for the output file: --out; the old ones name it.
+check old_o 2 "$cli" conv convert --to openai "$ex/conversation.json" -o "$tmp/x.json"
+grep -q "'-o' is now '--out FILE'" "$tmp/err" && pass=$((pass + 1)) || { echo "FAIL old_o: $(cat "$tmp/err")"; fails=$((fails + 1)); }
+check old_output 2 "$cli" conv convert --to openai "$ex/conversation.json" --output="$tmp/x.json"
+grep -q "is now '--out FILE'" "$tmp/err" && pass=$((pass + 1)) || { echo "FAIL old_output: $(cat "$tmp/err")"; fails=$((fails + 1)); }
+[ ! -e "$tmp/x.json" ] && pass=$((pass + 1)) || { echo "FAIL old spelling wrote a file"; fails=$((fails + 1)); }
 
 echo "$pass passed, $fails failed"
 [ "$fails" -eq 0 ]

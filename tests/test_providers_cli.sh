@@ -64,10 +64,16 @@ grep -c "batch" "$err" | grep -qx 1 ||
     { echo "FAIL embed_negative_batch: more than one message"; cat "$err"; fails=$((fails+1)); }
 check embed_huge_dim 2 "--dim expects an integer 0..65536" \
     "$cli" embed --model m --dim 99999999999999999999 x
-check embed_negative_timeout 2 "--timeout-ms expects an integer" \
-    "$cli" embed --model m --timeout-ms -1 x
-check llm_huge_timeout 2 "--timeout-ms expects an integer" \
-    "$cli" llm chat --model m --timeout-ms 99999999999999999999 hi
+check embed_negative_timeout 2 "--timeout: '-1' is not a duration" \
+    "$cli" embed --model m --timeout -1 x
+check llm_huge_timeout 2 "--timeout: '99999999999999999999' is too large" \
+    "$cli" llm chat --model m --timeout 99999999999999999999 hi
+check llm_day_timeout 2 "--timeout: '2d' is more than a day" \
+    "$cli" llm chat --model m --timeout 2d hi
+check llm_old_timeout 2 "'--timeout-ms' is now '--timeout DURATION'" \
+    "$cli" llm chat --model m --timeout-ms 500 hi
+check serve_bare_timeout 2 "--timeout: '30' is outside 1s to 1h" \
+    "$cli" serve --db "$out.db" --timeout 30
 check llm_negative_max_tokens 2 "--max-tokens expects an integer" \
     "$cli" llm chat --model m --max-tokens -5 hi
 check llm_nan_temp 2 "--temperature expects a number 0..2, not 'nan'" \

@@ -6,7 +6,7 @@
  *                 [--partial] [--out FILE] [--out-format F]
  *   agentmem compress FILE [--format F] [--config FILE] [--preset P]
  *                 [--strategy S] [--threshold N] [--short-term N]
- *                 [--model M] [--now] [--out FILE] [--out-format F]
+ *                 [--model M] [--force] [--out FILE] [--out-format F]
  *   agentmem replay FILE [--format F] [--config FILE] [--preset P]
  *                 [--strategy S] [--threshold N] [--short-term N]
  *                 [--model M] [--quiet]
@@ -17,8 +17,10 @@
  * bytes per token.
  *
  * compress and replay summarize offline unless --llm-model M is given
- * (with --llm-provider openai|anthropic, --llm-base-url URL and
- * --llm-api-key-env VAR as for `agentmem llm chat`).
+ * (with --provider openai|anthropic, --base-url URL and --api-key-env VAR,
+ * spelled as for `agentmem llm chat`; --model is the model whose tokens
+ * are counted). compress --force compresses once more at the end, even
+ * under the threshold.
  *
  * FILE is a conversation in agentmem, OpenAI or Anthropic JSON ("-" for
  * stdin). The result goes to stdout (or --out) in --out-format (default:
@@ -361,11 +363,31 @@ typedef struct mem_cli {
     const char *preset;
     const char *strategy;
     size_t threshold, short_term;
-    bool now, quiet;
+    bool force, quiet;
     const char *llm_model, *llm_provider, *llm_base_url, *llm_key_env;
 } mem_cli;
 
-static int mem_args(const char *cmd, mem_cli *m, int argc, char **argv)
+/* The spellings compress and replay used before the CLI had one grammar:
+ * the new one, for an error that says what to type, or NULL. */
+static const char *renamed(const char *arg)
+{
+    static const char *const pairs[][2] = {
+        { "--now", "--force" }, /* tiers' --now MS is a time */
+        { "--llm-provider", "--provider" },
+        { "--llm-base-url", "--base-url" },
+        { "--llm-api-key-env", "--api-key-env" },
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        size_t n = strlen(pairs[i][0]);
+        if (strncmp(arg, pairs[i][0], n) == 0 &&
+            (arg[n] == '\0' || arg[n] == '='))
+            return pairs[i][1];
+    }
+    return NULL;
+}
+
+static int mem_args(const char *cmd, bool replay, mem_cli *m, int argc,
+                    char **argv)
 {
     for (int i = 0; i < argc; i++) {
         const char *v = NULL;
@@ -397,20 +419,24 @@ static int mem_args(const char *cmd, mem_cli *m, int argc, char **argv)
             if (v == NULL)
                 return cli_usage(cmd, "--llm-model needs a model name");
             m->llm_model = v;
-        } else if (cli_opt(argc, argv, &i, "--llm-provider", &v)) {
+        } else if (cli_opt(argc, argv, &i, "--provider", &v)) {
             if (v == NULL)
-                return cli_usage(cmd, "--llm-provider: openai or anthropic");
+                return cli_usage(cmd, "--provider: openai or anthropic");
             m->llm_provider = v;
-        } else if (cli_opt(argc, argv, &i, "--llm-base-url", &v)) {
+        } else if (cli_opt(argc, argv, &i, "--base-url", &v)) {
             if (v == NULL)
-                return cli_usage(cmd, "--llm-base-url needs a URL");
+                return cli_usage(cmd, "--base-url needs a URL");
             m->llm_base_url = v;
-        } else if (cli_opt(argc, argv, &i, "--llm-api-key-env", &v)) {
+        } else if (cli_opt(argc, argv, &i, "--api-key-env", &v)) {
             if (v == NULL)
-                return cli_usage(cmd, "--llm-api-key-env needs a name");
+                return cli_usage(cmd, "--api-key-env needs the name of an "
+                                 "environment variable");
             m->llm_key_env = v;
-        } else if (strcmp(argv[i], "--now") == 0) {
-            m->now = true;
+        } else if (!replay && strcmp(argv[i], "--force") == 0) {
+            m->force = true;
+        } else if ((v = renamed(argv[i])) != NULL) {
+            return cli_usage(cmd, "'%s' is now '%s' (one spelling for every "
+                             "command)", argv[i], v);
         } else if (strcmp(argv[i], "--quiet") == 0) {
             m->quiet = true;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
@@ -539,7 +565,7 @@ static int run_memory(const char *cmd, int argc, char **argv, bool replay)
     int rc;
 
     memset(&m, 0, sizeof m);
-    rc = mem_args(cmd, &m, argc, argv);
+    rc = mem_args(cmd, replay, &m, argc, argv);
     if (rc == CLI_EXIT_OK && replay && m.c.json &&
         (events = json_array()) == NULL)
         rc = cli_fail(AM_ENOMEM, NULL, cmd);
@@ -560,7 +586,7 @@ static int run_memory(const char *cmd, int argc, char **argv, bool replay)
         if (m.llm_provider != NULL &&
             am_llm_kind_parse(am_str_c(m.llm_provider), &lo.kind, NULL) !=
                 AM_OK) {
-            rc = cli_usage(cmd, "--llm-provider: openai or anthropic");
+            rc = cli_usage(cmd, "--provider: openai or anthropic");
             goto out;
         }
         st = am_llm_create(&lo, &llm, &err);
@@ -588,7 +614,7 @@ static int run_memory(const char *cmd, int argc, char **argv, bool replay)
         if (replay && am_memory_was_compressed_last(mem))
             replay_event(&m, mem, i, events);
     }
-    if (m.now) {
+    if (m.force) {
         st = am_memory_compress(mem);
         if (st != AM_OK) {
             rc = cli_fail(st, am_memory_last_error(mem), cmd);

@@ -1,6 +1,7 @@
 /* cmd_conv.c -- `agentmem conv ...`: convert, show and count conversations.
  *
- *   agentmem conv convert --from F --to F [--pretty] [--portable] [IN] [-o OUT]
+ *   agentmem conv convert --from F --to F [--pretty] [--portable] [IN]
+ *                         [--out OUT]
  *   agentmem conv show [--format F] [--json] [IN]
  *   agentmem conv stats [--format F] [--json] [IN]
  *
@@ -62,11 +63,17 @@ static int parse_args(const char *cmd, int argc, char **argv, bool convert,
             if ((rc = parse_format(cmd, v, &a->to)) != 0)
                 return rc;
             a->to_set = true;
-        } else if (convert && (cli_opt(argc, argv, &i, "-o", &v) ||
-                               cli_opt(argc, argv, &i, "--output", &v))) {
+        } else if (convert && cli_opt(argc, argv, &i, "--out", &v)) {
             if (v == NULL)
-                return cli_usage(cmd, "missing file after -o");
+                return cli_usage(cmd, "--out needs a file ('-': stdout)");
             a->out = v;
+        } else if (strcmp(argv[i], "-o") == 0 ||
+                   strcmp(argv[i], "--output") == 0 ||
+                   strncmp(argv[i], "--output=", 9) == 0) {
+            /* The old spellings: every command names its output file
+             * --out, so say which one to use rather than "unknown". */
+            return cli_usage(cmd, "'%s' is now '--out FILE' (one spelling "
+                             "for every command)", argv[i]);
         } else if (convert && strcmp(argv[i], "--pretty") == 0) {
             a->flags |= AM_JSON_PRETTY;
         } else if (convert && strcmp(argv[i], "--portable") == 0) {

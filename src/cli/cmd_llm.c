@@ -36,13 +36,21 @@ static int http_opt(const char *cmd, int argc, char **argv, int *i,
 {
     const char *v = NULL;
     long long n;
-    if (cli_opt(argc, argv, i, "--timeout-ms", &v)) {
-        if (v == NULL || !parse_count(cmd, "--timeout-ms", v, 86400000, &n))
-            return v == NULL ? (cli_usage(cmd, "--timeout-ms needs a value"),
-                                -1)
-                             : -1;
-        h->timeout_ms = n;
+    if (cli_opt(argc, argv, i, "--timeout", &v)) {
+        int64_t ms = 0;
+        if (cli_parse_duration(cmd, "--timeout", v, &ms) != CLI_EXIT_OK)
+            return -1;
+        if (ms > 86400000) {
+            cli_usage(cmd, "--timeout: '%s' is more than a day", v);
+            return -1;
+        }
+        h->timeout_ms = ms;
         return 1;
+    }
+    if (strncmp(argv[*i], "--timeout-ms", 12) == 0) {
+        cli_usage(cmd, "'%s' is now '--timeout DURATION' (30s, 500ms; a "
+                  "bare number is milliseconds, as before)", argv[*i]);
+        return -1;
     }
     if (cli_opt(argc, argv, i, "--retries", &v)) {
         if (v == NULL || !parse_count(cmd, "--retries", v, 100, &n))

@@ -3,7 +3,7 @@
  *
  *   agentmem serve --db FILE|URL [--listen HOST:PORT] [--keys FILE]
  *                  [--threads N] [--max-conns N] [--max-body BYTES]
- *                  [--max-depth N] [--timeout S]
+ *                  [--max-depth N] [--timeout DURATION]
  *
  *   agentmem mcp --db FILE|URL [--max-body BYTES] [--max-depth N]
  *
@@ -62,9 +62,19 @@ static int parse(const char *cmd, int argc, char **argv, srv_opts *o,
                 return cli_usage(cmd, "--max-depth: 1 to 1000");
             o->max_depth = (size_t)n;
         } else if (http && cli_opt(argc, argv, &i, "--timeout", &v)) {
-            if (!number(v, 3600, &n) || n == 0)
-                return cli_usage(cmd, "--timeout: 1 to 3600 seconds");
-            o->timeout_s = (unsigned)n;
+            /* A duration as everywhere (30s, 2m). It used to be a bare
+             * number of seconds: such a number now reads as milliseconds,
+             * which is under the minimum, so the error below catches old
+             * command lines instead of shortening their timeout. */
+            int64_t ms = 0;
+            int rc = cli_parse_duration(cmd, "--timeout", v, &ms);
+            if (rc != CLI_EXIT_OK)
+                return rc;
+            if (ms < 1000 || ms > 3600000)
+                return cli_usage(cmd, "--timeout: '%s' is outside 1s to 1h "
+                                 "(a bare number is milliseconds: write "
+                                 "30s)", v);
+            o->timeout_s = (unsigned)(ms / 1000);
         } else {
             return cli_usage(cmd, "unknown argument '%s'", argv[i]);
         }

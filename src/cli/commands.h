@@ -26,7 +26,7 @@ int cmd_embed(int argc, char **argv);
 #define LLM_CHAT_USAGE                                                    \
     "chat --model M [--provider openai|anthropic] [--base-url URL] "      \
     "[--api-key-env VAR] [--system TEXT] [--max-tokens N] "               \
-    "[--temperature T] [--timeout-ms N] [--retries N] [--json] "          \
+    "[--temperature T] [--timeout DURATION] [--retries N] [--json] "    \
     "PROMPT|-|--messages FILE"
 /* HTTP API and MCP server: cmd_serve.c (the server is src/server) */
 int cmd_serve(int argc, char **argv);

@@ -23,7 +23,7 @@
 static const cli_command commands[] = {
     { "demo", cmd_demo, 0, "", "a short tour of agentmem on shipped data" },
     { "conv", cmd_conv, 1,
-      "convert --from F --to F [--pretty] [--portable] [IN] [-o OUT] | "
+      "convert --from F --to F [--pretty] [--portable] [IN] [--out OUT] | "
       "show [--format F] [--json] [IN] | stats [--format F] [--json] [IN]   "
       "(F: agentmem, openai, anthropic; IN/OUT default to stdin/stdout)",
       "convert, show and count conversations" },
@@ -43,17 +43,17 @@ static const cli_command commands[] = {
       "trim a conversation to a budget, keeping tool-call groups whole" },
     { "compress", cmd_compress, 1,
       "FILE [--format F] [--config FILE] [--preset P] [--strategy S] "
-      "[--threshold N] [--short-term N] [--model M|estimate] [--now] "
+      "[--threshold N] [--short-term N] [--model M|estimate] [--force] "
       "[--out FILE] [--out-format F] [--json] "
-      "[--llm-model M [--llm-provider P] [--llm-base-url U] "
-      "[--llm-api-key-env VAR]]",
+      "[--llm-model M [--provider P] [--base-url U] "
+      "[--api-key-env VAR]]",
       "run a conversation through the memory manager, print the context" },
     { "replay", cmd_replay, 1,
       "FILE [--format F] [--config FILE] [--preset P] [--strategy S] "
       "[--threshold N] [--short-term N] [--model M|estimate] [--quiet] "
       "[--json] "
-      "[--llm-model M [--llm-provider P] [--llm-base-url U] "
-      "[--llm-api-key-env VAR]]",
+      "[--llm-model M [--provider P] [--base-url U] "
+      "[--api-key-env VAR]]",
       "feed a conversation message by message; print the statistics" },
     { "store", cmd_store, 1, "SUBCOMMAND [ARGS] [OPTIONS]",
       "the long-term store: items, namespaces, search", &store_group },
@@ -69,11 +69,11 @@ static const cli_command commands[] = {
       "chat with an OpenAI-compatible or Anthropic model over HTTP" },
     { "embed", cmd_embed, 1,
       "--model M [--base-url URL] [--api-key-env VAR] [--dim N] "
-      "[--batch N] [--timeout-ms N] [--retries N] TEXT...",
+      "[--batch N] [--timeout DURATION] [--retries N] TEXT...",
       "embed texts over an OpenAI-compatible /embeddings endpoint" },
     { "serve", cmd_serve, 0,
       "--db FILE|URL [--listen HOST:PORT] [--keys FILE] [--threads N] "
-      "[--max-conns N] [--max-body BYTES] [--max-depth N] [--timeout S]",
+      "[--max-conns N] [--max-body BYTES] [--max-depth N] [--timeout DURATION]",
       "serve the HTTP API (and MCP at /mcp) in the foreground" },
     { "mcp", cmd_mcp, 0, "--db FILE|URL [--max-body BYTES] [--max-depth N]",
       "serve MCP (Model Context Protocol) over stdin/stdout" },
