@@ -86,6 +86,40 @@ const am_msg_opts *amp_msg_opts(void);
 /* The pooling allocator itself (thread-safe). */
 const am_allocator *amp_pool(void);
 
+/* ---- summarizers (py_window.c) ---- */
+
+/* A Python callable summarizer: fn(previous_summary, messages, budget)
+ * -> str, where messages are OpenAI-style dicts. An exception it raises is
+ * kept here and re-raised when the C call returns (amp_summ_raise). */
+typedef struct amp_pysum {
+    PyObject *fn;
+    PyObject *exc, *exc_val, *exc_tb; /* what it raised (PyErr_Fetch) */
+} amp_pysum;
+
+/* What a summarizing object owns: the summarizer and what backs it. */
+typedef struct amp_summ {
+    am_summarizer *s; /* NULL: the built-in offline one */
+    am_llm *llm;
+    amp_pysum py;
+} amp_summ;
+
+/* Set up `sm` from a callable `fn`, or a base URL (+ model, key), or
+ * neither (s stays NULL: offline). */
+int amp_summ_init(amp_summ *sm, PyObject *fn, const char *base_url,
+                  const char *llm_model, const char *api_key,
+                  size_t context_tokens);
+void amp_summ_free(amp_summ *sm);
+/* Raise the Python summarizer's own exception if it raised one, else
+ * `err`. Always returns NULL. */
+PyObject *amp_summ_raise(amp_summ *sm, const am_error *err);
+
+/* ---- py_tracker.c ---- */
+
+/* The am_token_tracker of a _Tracker (borrowed), or NULL with a
+ * TypeError. */
+am_token_tracker *amp_tracker_of(PyObject *o);
+int amp_tracker_init(PyObject *module);
+
 /* ---- py_window.c, py_store.c, py_wire.c, py_tiers.c, py_react.c ---- */
 int amp_window_init(PyObject *module);
 int amp_wire_init(PyObject *module);

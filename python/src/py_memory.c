@@ -3,7 +3,11 @@
  *
  * am_memory is per-handle, so a lock serializes the calls on one object;
  * adds (which may compress, possibly through an LLM) run without the GIL.
- * The summarizer is the offline one or an OpenAI-compatible server. */
+ * The summarizer is the offline one, a Python callable or an
+ * OpenAI-compatible server (py_window.c's amp_summ). A Python
+ * preservation predicate (a WorkingMemoryCompressor's _should_preserve)
+ * is called from C during compression with the GIL taken back; what it
+ * or the summarizer raises is re-raised when the C call returns. */
 #include "py_amp.h"
 
 #include <string.h>
@@ -11,37 +15,95 @@
 typedef struct {
     PyObject_HEAD
     am_memory *mem;
-    am_llm *llm;
-    am_summarizer *sum;
+    amp_summ sm;
     PyThread_type_lock lock;
+    PyObject *preserve;  /* callable(message dict) -> True/False/None */
+    PyObject *tracker;   /* a _Tracker, kept alive while mem uses it */
+    /* What `preserve` raised (PyErr_Fetch), re-raised after the call. */
+    PyObject *exc, *exc_val, *exc_tb;
 } MemObject;
+
+static int mem_traverse(MemObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->sm.py.fn);
+    Py_VISIT(self->preserve);
+    Py_VISIT(self->tracker);
+    return 0;
+}
+
+/* Break cycles (a predicate that is a bound method of the object holding
+ * this manager): the C manager keeps calling, so the callbacks check for
+ * NULL. */
+static int mem_clear(MemObject *self)
+{
+    Py_CLEAR(self->preserve);
+    return 0;
+}
 
 static void mem_dealloc(MemObject *self)
 {
+    PyObject_GC_UnTrack(self);
     am_memory_free(self->mem);
-    am_summarizer_free(self->sum);
-    am_llm_free(self->llm);
+    amp_summ_free(&self->sm);
+    Py_CLEAR(self->preserve);
+    Py_CLEAR(self->tracker);
+    Py_CLEAR(self->exc);
+    Py_CLEAR(self->exc_val);
+    Py_CLEAR(self->exc_tb);
     if (self->lock)
         PyThread_free_lock(self->lock);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/* The C predicate: 1 keep, -1 let it be compressed, 0 the built-in rules.
+ * An exception keeps the message (the safe answer) and is re-raised. */
+static int preserve_tramp(void *ctx, const am_msg *msg)
+{
+    MemObject *self = ctx;
+    int keep = 0;
+    PyGILState_STATE g = PyGILState_Ensure();
+    if (self->preserve && !self->exc) {
+        PyObject *d = amp_msg_to_dict(msg);
+        PyObject *r = d ? PyObject_CallOneArg(self->preserve, d) : NULL;
+        Py_XDECREF(d);
+        if (r && r != Py_None) {
+            int t = PyObject_IsTrue(r);
+            keep = t > 0 ? 1 : t == 0 ? -1 : 1;
+        }
+        Py_XDECREF(r);
+        if (PyErr_Occurred()) {
+            PyErr_Fetch(&self->exc, &self->exc_val, &self->exc_tb);
+            keep = 1;
+        }
+    }
+    PyGILState_Release(g);
+    return keep;
+}
+
 /* _Memory(settings: dict of MEMORY_* key -> str, base_url=None,
- *         llm_model=None, api_key=None) */
+ *         llm_model=None, api_key=None, summarizer=None,
+ *         should_preserve=None, tracker=None) */
 static int mem_init(MemObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"settings", "base_url", "llm_model", "api_key",
+                             "summarizer", "should_preserve", "tracker",
                              NULL};
-    PyObject *settings;
+    PyObject *settings, *fn = Py_None, *pres = Py_None, *trk = Py_None;
     const char *base_url = NULL, *llm_model = NULL, *api_key = NULL;
     if (self->mem) {
         PyErr_SetString(PyExc_RuntimeError, "already initialized");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|zzz", kwlist,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|zzzOOO", kwlist,
                                      &PyDict_Type, &settings, &base_url,
-                                     &llm_model, &api_key))
+                                     &llm_model, &api_key, &fn, &pres, &trk))
         return -1;
+    if (pres != Py_None && !PyCallable_Check(pres)) {
+        PyErr_Format(PyExc_TypeError,
+                     "should_preserve must be callable, not %.80s",
+                     Py_TYPE(pres)->tp_name);
+        return -1;
+    }
     am_memory_opts o = am_memory_opts_default();
     am_error err = {0};
     PyObject *k, *v;
@@ -68,18 +130,19 @@ static int mem_init(MemObject *self, PyObject *args, PyObject *kw)
         if (!o.counter.tokenizer)
             return -1;
     }
-    if (base_url) {
-        am_llm_opts lo = am_llm_opts_default();
-        lo.base_url = base_url;
-        lo.model = llm_model ? llm_model : "gpt-4o-mini";
-        lo.api_key = api_key;
-        am_llm_summarizer_opts so = {0};
-        if (am_llm_create(&lo, &self->llm, &err) != AM_OK ||
-            am_summarizer_llm(self->llm, &so, &self->sum, &err) != AM_OK) {
-            amp_raise_err(&err);
+    if (amp_summ_init(&self->sm, fn, base_url, llm_model, api_key, 0) < 0)
+        return -1;
+    o.summarizer = self->sm.s; /* NULL: the offline one */
+    if (trk != Py_None) {
+        o.tracker = amp_tracker_of(trk);
+        if (!o.tracker)
             return -1;
-        }
-        o.summarizer = self->sum;
+        self->tracker = Py_NewRef(trk);
+    }
+    if (pres != Py_None) {
+        self->preserve = Py_NewRef(pres);
+        o.should_preserve = preserve_tramp;
+        o.should_preserve_ctx = self;
     }
     o.alloc = NULL;
     self->lock = PyThread_allocate_lock();
@@ -114,7 +177,20 @@ static PyObject *mem_fail(MemObject *self, am_status st)
     if (e.code == AM_OK)
         e.code = st;
     PyThread_release_lock(self->lock);
-    return amp_raise_err(&e);
+    Py_CLEAR(self->exc); /* the summarizer's own exception wins */
+    Py_CLEAR(self->exc_val);
+    Py_CLEAR(self->exc_tb);
+    return amp_summ_raise(&self->sm, &e);
+}
+
+/* After a successful call: re-raise what the predicate raised. */
+static int mem_pending(MemObject *self)
+{
+    if (!self->exc)
+        return 0;
+    PyErr_Restore(self->exc, self->exc_val, self->exc_tb);
+    self->exc = self->exc_val = self->exc_tb = NULL;
+    return -1;
 }
 
 /* add(message, input_tokens=-1, output_tokens=-1) -> bool (compressed) */
@@ -144,6 +220,8 @@ static PyObject *mem_add(MemObject *self, PyObject *args, PyObject *kw)
         return mem_fail(self, st);
     bool c = am_memory_was_compressed_last(self->mem);
     PyThread_release_lock(self->lock);
+    if (mem_pending(self) < 0)
+        return NULL;
     return PyBool_FromLong(c);
 }
 
@@ -182,7 +260,39 @@ static PyObject *mem_compress(MemObject *self, PyObject *unused)
     if (st != AM_OK)
         return mem_fail(self, st);
     PyThread_release_lock(self->lock);
+    if (mem_pending(self) < 0)
+        return NULL;
     Py_RETURN_NONE;
+}
+
+/* compressed() -> dict of the last compression (summary, original_tokens,
+ * compressed_tokens, compression_ratio, original_message_count, strategy)
+ * or None before the first. */
+static PyObject *mem_compressed(MemObject *self, PyObject *unused)
+{
+    if (mem_enter(self) < 0)
+        return NULL;
+    am_compressed_memory cm;
+    PyObject *r;
+    if (!am_memory_compressed(self->mem, &cm)) {
+        r = Py_NewRef(Py_None);
+    } else {
+        PyObject *sum = amp_pystr(cm.summary);
+        r = sum ? Py_BuildValue("{s:O,s:n,s:n,s:d,s:n,s:s}", "summary", sum,
+                                "original_tokens",
+                                (Py_ssize_t)cm.original_tokens,
+                                "compressed_tokens",
+                                (Py_ssize_t)cm.compressed_tokens,
+                                "compression_ratio", cm.compression_ratio,
+                                "original_message_count",
+                                (Py_ssize_t)cm.original_message_count,
+                                "strategy",
+                                am_compress_strategy_name(cm.strategy))
+                : NULL;
+        Py_XDECREF(sum);
+    }
+    PyThread_release_lock(self->lock);
+    return r;
 }
 
 /* stats() -> dict (am_memory_stats_json); stats_text() -> str */
@@ -219,6 +329,7 @@ static PyMethodDef mem_methods[] = {
      METH_VARARGS | METH_KEYWORDS, NULL},
     {"context", (PyCFunction)mem_context, METH_NOARGS, NULL},
     {"compress", (PyCFunction)mem_compress, METH_NOARGS, NULL},
+    {"compressed", (PyCFunction)mem_compressed, METH_NOARGS, NULL},
     {"stats", (PyCFunction)mem_stats, METH_NOARGS, NULL},
     {"stats_text", (PyCFunction)mem_stats_text, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL}};
@@ -226,8 +337,10 @@ static PyMethodDef mem_methods[] = {
 static PyTypeObject MemType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "agentmem._agentmem._Memory",
     .tp_basicsize = sizeof(MemObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "One am_memory manager (calls serialized by a lock).",
+    .tp_traverse = (traverseproc)mem_traverse,
+    .tp_clear = (inquiry)mem_clear,
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)mem_init,
     .tp_dealloc = (destructor)mem_dealloc,

@@ -8,19 +8,11 @@
 
 /* ---- Summarizers ---- */
 
-/* A Python callable summarizer: fn(previous_summary, messages, budget)
- * -> str, where messages are OpenAI-style dicts. An exception it raises is
- * kept here and re-raised when the C call returns. */
-typedef struct pysum {
-    PyObject *fn;
-    PyObject *exc, *exc_val, *exc_tb; /* what it raised (PyErr_Fetch) */
-} pysum;
-
 static am_status pysum_run(void *ctx, am_str prev,
                            const am_msg *const *msgs, size_t count,
                            size_t budget, am_buf *out, am_error *err)
 {
-    pysum *ps = ctx;
+    amp_pysum *ps = ctx;
     am_status st = AM_ECANCELED;
     PyGILState_STATE g = PyGILState_Ensure();
     PyObject *list = PyList_New((Py_ssize_t)count), *r = NULL;
@@ -71,14 +63,7 @@ static am_status pysum_run(void *ctx, am_str prev,
 static const am_summarizer_vtable pysum_vt = {"python", pysum_run, NULL,
                                               NULL};
 
-/* What a summarizing call owns: the summarizer and what backs it. */
-typedef struct summ {
-    am_summarizer *s; /* NULL: the built-in offline one */
-    am_llm *llm;
-    pysum py;
-} summ;
-
-static void summ_free(summ *sm)
+void amp_summ_free(amp_summ *sm)
 {
     am_summarizer_free(sm->s);
     am_llm_free(sm->llm);
@@ -91,7 +76,7 @@ static void summ_free(summ *sm)
 
 /* Set up `sm` from the arguments: a callable, or a base URL (+ model, key),
  * or neither (offline). */
-static int summ_init(summ *sm, PyObject *fn, const char *base_url,
+int amp_summ_init(amp_summ *sm, PyObject *fn, const char *base_url,
                      const char *llm_model, const char *api_key,
                      size_t context_tokens)
 {
@@ -105,7 +90,7 @@ static int summ_init(summ *sm, PyObject *fn, const char *base_url,
         sm->py.fn = Py_NewRef(fn);
         if (am_summarizer_create(&pysum_vt, &sm->py, context_tokens, &sm->s,
                                  &err) != AM_OK) {
-            summ_free(sm);
+            amp_summ_free(sm);
             amp_raise_err(&err);
             return -1;
         }
@@ -123,7 +108,7 @@ static int summ_init(summ *sm, PyObject *fn, const char *base_url,
         am_llm_summarizer_opts so = {0};
         so.context_tokens = context_tokens;
         if (am_summarizer_llm(sm->llm, &so, &sm->s, &err) != AM_OK) {
-            summ_free(sm);
+            amp_summ_free(sm);
             amp_raise_err(&err);
             return -1;
         }
@@ -133,7 +118,7 @@ static int summ_init(summ *sm, PyObject *fn, const char *base_url,
 
 /* Raise what a summarizing call failed with: the Python summarizer's own
  * exception when it raised one, else the C error. */
-static PyObject *summ_raise(summ *sm, const am_error *err)
+PyObject *amp_summ_raise(amp_summ *sm, const am_error *err)
 {
     if (sm->py.exc) {
         PyErr_Restore(sm->py.exc, sm->py.exc_val, sm->py.exc_tb);
@@ -351,19 +336,19 @@ static PyObject *py_summarize(PyObject *self, PyObject *args, PyObject *kw)
         amp_utf8(prev_o, "prev_summary", &o.prev_summary) < 0)
         return NULL;
     o.preserve_system = preserve;
-    summ sm;
-    if (summ_init(&sm, fn, base_url, llm_model, api_key, ctx_tokens) < 0)
+    amp_summ sm;
+    if (amp_summ_init(&sm, fn, base_url, llm_model, api_key, ctx_tokens) < 0)
         return NULL;
     o.summarizer = sm.s;
     PyObject *fast = PySequence_Fast(seq, "messages must be a sequence");
     if (!fast) {
-        summ_free(&sm);
+        amp_summ_free(&sm);
         return NULL;
     }
     amp_msgs m;
     if (amp_msgs_from_py(fast, "messages", &m) < 0) {
         Py_DECREF(fast);
-        summ_free(&sm);
+        amp_summ_free(&sm);
         return NULL;
     }
     am_summarize_result res = AM_SUMMARIZE_RESULT_INIT;
@@ -374,11 +359,11 @@ static PyObject *py_summarize(PyObject *self, PyObject *args, PyObject *kw)
                       &err);
     Py_END_ALLOW_THREADS
     PyObject *out = st == AM_OK ? summary_result(fast, &m, &res)
-                                : summ_raise(&sm, &err);
+                                : amp_summ_raise(&sm, &err);
     am_summarize_result_free(&res);
     amp_msgs_free(&m);
     Py_DECREF(fast);
-    summ_free(&sm);
+    amp_summ_free(&sm);
     return out;
 }
 
@@ -387,14 +372,14 @@ static PyObject *py_summarize(PyObject *self, PyObject *args, PyObject *kw)
 typedef struct {
     PyObject_HEAD
     am_summary_mw *mw;
-    summ sm;
+    amp_summ sm;
     PyThread_type_lock lock; /* the middleware is per-handle in C */
 } MwObject;
 
 static void mw_dealloc(MwObject *self)
 {
     am_summary_mw_free(self->mw);
-    summ_free(&self->sm);
+    amp_summ_free(&self->sm);
     if (self->lock)
         PyThread_free_lock(self->lock);
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -428,7 +413,7 @@ static int mw_init(MwObject *self, PyObject *args, PyObject *kw)
                         "set trigger_tokens or trigger_messages (> 0)");
         return -1;
     }
-    if (summ_init(&self->sm, fn, base_url, llm_model, api_key, 0) < 0)
+    if (amp_summ_init(&self->sm, fn, base_url, llm_model, api_key, 0) < 0)
         return -1;
     o.summarizer = self->sm.s;
     self->lock = PyThread_allocate_lock();
@@ -501,7 +486,7 @@ static PyObject *mw_process(MwObject *self, PyObject *seq)
     Py_END_ALLOW_THREADS
     PyThread_release_lock(self->lock);
     PyObject *out = st == AM_OK ? summary_result(fast, &m, &res)
-                                : summ_raise(&self->sm, &err);
+                                : amp_summ_raise(&self->sm, &err);
     am_summarize_result_free(&res);
     amp_msgs_free(&m);
     Py_DECREF(fast);

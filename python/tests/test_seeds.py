@@ -46,7 +46,12 @@ RUNNABLE = {
              "from typing import Any, Dict, List, Optional",
              "from src.agents.memory import ConversationMemory, Message, "
              "MemoryManager, MessageContent, ToolCallMsg, AgentCallMsg"]),
-    "002": ([1], []),
+    # 002's TokenTracker sample counts a `message` it never defines: the
+    # preamble gives it one.
+    "002": ([1, 3, 12],
+            ["from agentmem.compression import LLMMessage",
+             "message = LLMMessage(role='user', content='Search for Python "
+             "tutorials and summarize the official one')"]),
     "001": ([2, 3, 5, 6, 8, 11],
             ["from ai_infra.llm.tools.custom import ConversationMemory"]),
 }
@@ -196,7 +201,33 @@ def _check_000_9(ns, tmp):
     assert ours["tools"] == s["tools"]
 
 
-CHECKS = {("000", 3): _check_000_3, ("000", 4): _check_000_4,
+def _check_002_3(ns, tmp):
+    assert ns["tokens"] > 0
+    assert ns["cost"] == 0.0  # nothing added to the running totals yet
+
+
+def _check_002_12(ns, tmp):
+    from agentmem.compression import (CompressionStrategy, MemoryConfig,
+                                      WorkingMemoryCompressor)
+    called = []
+
+    class Spy(ns["CustomCompressor"]):
+        def _should_preserve(self, message):
+            called.append(message.role)
+            return super()._should_preserve(message)
+    msgs = [{"role": "user", "content": "step %d of the task" % i}
+            for i in range(12)]
+    msgs[3]["content"] = "CRITICAL: never delete the backups"
+    cfg = MemoryConfig(compression_strategy=CompressionStrategy.SELECTIVE)
+    r = Spy(None, cfg).compress_sync(msgs)
+    assert called, "the C code never asked _should_preserve"
+    assert any("CRITICAL:" in (m.content or "")
+               for m in r.preserved_messages)
+    assert issubclass(ns["CustomCompressor"], WorkingMemoryCompressor)
+
+
+CHECKS = {("002", 3): _check_002_3, ("002", 12): _check_002_12,
+          ("000", 3): _check_000_3, ("000", 4): _check_000_4,
           ("000", 5): _check_000_5, ("000", 7): _check_000_7,
           ("000", 9): _check_000_9,
           ("004", 9): _check_004_9, ("004", 29): _check_004_29,
