@@ -78,7 +78,11 @@ typedef struct am_store_opts {
      * automatic embedding. Borrowed: keep it alive until close. */
     const am_embedder *embedder;
     const char *actor;           /* history actor, default "agentmem" */
-    int busy_timeout_ms;         /* default 5000 */
+    /* How long a call waits for another connection's lock before it
+     * fails with AM_EBUSY, in ms; 0 does not wait; negative is AM_EINVAL.
+     * Default 5000. The same meaning as am_tiers_opts.busy_timeout_ms.
+     * SQLite only (PostgreSQL waits for its own locks). */
+    int busy_timeout_ms;
     bool read_only;              /* open read-only (no migration) */
     /* false (default): synchronous=NORMAL -- a committed put survives a crash
      * of the process (tested with SIGKILL), the last commits may be lost
@@ -99,8 +103,11 @@ AM_API am_store_opts am_store_opts_default(void);
  * first use). NULL or "": the URI in the environment variable
  * DATABASE_URL. Errors name the target (never its password): AM_EINVAL
  * (NULL out, no target), AM_EIO (cannot open or connect, not a database),
- * AM_EAUTH (the server refused the credentials), AM_EFORMAT (schema newer
- * than this library), AM_EUNSUPPORTED (unknown scheme), AM_ENOMEM. Thread
+ * AM_EAUTH (the server refused the credentials), AM_EBUSY (another
+ * connection held the file locked for busy_timeout_ms), AM_EFORMAT (the
+ * store's metadata is damaged), AM_EUNSUPPORTED (unknown scheme, or the
+ * file's store schema is newer than this library -- as for the tiers),
+ * AM_EINVAL also for a negative busy_timeout_ms, AM_ENOMEM. Thread
  * safety: safe. */
 AM_API am_status am_store_open(const char *path, const am_store_opts *opts,
                                am_store **out, am_error *err);

@@ -197,6 +197,10 @@ am_status am_store_open(const char *path, const am_store_opts *opts,
                             "and DATABASE_URL is not set");
     }
     *out = NULL;
+    if (o.busy_timeout_ms < 0)
+        return am__fail(err, AM_EINVAL, "store open: busy_timeout_ms %d is "
+                        "negative (0 does not wait for a lock)",
+                        o.busy_timeout_ms);
     st = pick_backend(path, &be, &target, err);
     if (st != AM_OK)
         return st;
@@ -207,7 +211,7 @@ am_status am_store_open(const char *path, const am_store_opts *opts,
     s->alloc = am__allocator(o.alloc);
     s->clock = o.clock;
     s->embedder = o.embedder;
-    s->busy_timeout_ms = o.busy_timeout_ms > 0 ? o.busy_timeout_ms : 5000;
+    s->busy_timeout_ms = o.busy_timeout_ms;
     s->sync_full = o.sync_full;
     snprintf(s->actor, sizeof s->actor, "%s",
              o.actor != NULL ? o.actor : "agentmem");

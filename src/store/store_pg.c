@@ -521,8 +521,8 @@ static am_status migrate(am_store *s, int read_only)
     version = PQntuples(r) > 0 ? (int)am__pg_int(r, 0, 0) : 0;
     PQclear(r);
     if (version > PG_SCHEMA_VERSION) {
-        am__fail(&AM__ERR(s), AM_EFORMAT, "schema on %s: store version %d is "
-                 "newer than this library's %d", g->display, version,
+        am__fail(&AM__ERR(s), AM_EUNSUPPORTED, "schema on %s: store version "
+                 "%d is newer than this library's %d", g->display, version,
                  PG_SCHEMA_VERSION);
         goto fail;
     }

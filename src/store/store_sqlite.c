@@ -96,9 +96,6 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 #define LIVE "deleted_ms IS NULL AND (expires_ms IS NULL OR expires_ms > ?1)"
 
 static const char *const sql_text[Q_COUNT_] = {
-    [Q_BEGIN] = "BEGIN IMMEDIATE",
-    [Q_COMMIT] = "COMMIT",
-    [Q_ROLLBACK] = "ROLLBACK",
     [Q_META_GET] = "SELECT v FROM store_meta WHERE k = ?1",
     [Q_META_SET] = "INSERT INTO store_meta(k, v) VALUES (?1, ?2)"
                    " ON CONFLICT(k) DO UPDATE SET v = excluded.v",
@@ -177,83 +174,58 @@ static const char *const sql_text[Q_COUNT_] = {
     [Q_SESS_ITEM_DEL] = "DELETE FROM session_items WHERE id = ?1",
 };
 
-am_status am__store_dberr(am_store *s, int rc, const char *what)
+/* The store's calls into the SQLite layer (src/db). The layer reports
+ * into a local am_error that is copied into the calling thread's slot
+ * only on failure: finding the slot takes the error table's lock, which
+ * a successful get should not pay. */
+
+am_status am__store_dberr(am_store *s, int rc, const char *what,
+                          sqlite3_stmt *q)
 {
-    int base = rc & 0xff;
-    am_status code = AM_EIO;
-    if (base == SQLITE_BUSY || base == SQLITE_LOCKED)
-        code = AM_EBUSY;
-    else if (base == SQLITE_NOMEM)
-        code = AM_ENOMEM;
-    return am__fail(&AM__ERR(s), code, "%s: %s", what,
-                    SQ(s)->db != NULL ? sqlite3_errmsg(SQ(s)->db)
-                                  : sqlite3_errstr(rc));
+    return am__sqldb_fail(SQ(s)->db, &AM__ERR(s), rc, what, q);
 }
 
 sqlite3_stmt *am__store_stmt(am_store *s, int id)
 {
-    sqlite3_stmt *st = SQ(s)->stmts[id];
-    if (st == NULL) {
-        int rc = sqlite3_prepare_v3(SQ(s)->db, sql_text[id], -1,
-                                    SQLITE_PREPARE_PERSISTENT, &st, NULL);
-        if (rc != SQLITE_OK) {
-            am__store_dberr(s, rc, "prepare");
-            return NULL;
-        }
-        SQ(s)->stmts[id] = st;
-    }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return st;
+    am_error e;
+    sqlite3_stmt *q = am__sqldb_stmt(SQ(s)->db, (size_t)id, &e);
+    if (q == NULL)
+        am__error_copy(&AM__ERR(s), &e);
+    return q;
 }
 
 am_status am__store_exec(am_store *s, const char *sql)
 {
-    char *msg = NULL;
-    int rc = sqlite3_exec(SQ(s)->db, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK) {
-        am_status st = am__fail(&AM__ERR(s),
-                                (rc & 0xff) == SQLITE_BUSY ? AM_EBUSY
-                                                           : AM_EIO,
-                                "database: %s", msg != NULL ? msg : "?");
-        sqlite3_free(msg);
-        return st;
-    }
-    return AM_OK;
+    am_error e;
+    am_status st = am__sqldb_exec(SQ(s)->db, sql, &e);
+    return st == AM_OK ? AM_OK : am__error_copy(&AM__ERR(s), &e);
 }
 
 am_status am__store_step_done(am_store *s, int id, const char *what)
 {
-    sqlite3_stmt *st = SQ(s)->stmts[id];
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return am__store_dberr(s, rc, what);
-    return AM_OK;
+    am_error e;
+    am_status st = am__sqldb_step_done(SQ(s)->db, SQ(s)->db->stmts[id],
+                                       what, &e);
+    return st == AM_OK ? AM_OK : am__error_copy(&AM__ERR(s), &e);
 }
 
 am_status am__store_begin(am_store *s)
 {
-    if (am__store_stmt(s, Q_BEGIN) == NULL)
-        return AM__ERR(s).code;
-    return am__store_step_done(s, Q_BEGIN, "begin transaction");
+    am_error e;
+    am_status st = am__sqldb_begin(SQ(s)->db, &e);
+    return st == AM_OK ? AM_OK : am__error_copy(&AM__ERR(s), &e);
 }
 
 am_status am__store_commit(am_store *s)
 {
-    if (am__store_stmt(s, Q_COMMIT) == NULL)
-        return AM__ERR(s).code;
-    return am__store_step_done(s, Q_COMMIT, "commit");
+    am_error e;
+    am_status st = am__sqldb_commit(SQ(s)->db, &e);
+    return st == AM_OK ? AM_OK : am__error_copy(&AM__ERR(s), &e);
 }
 
 void am__store_rollback(am_store *s)
 {
-    if (sqlite3_get_autocommit(SQ(s)->db))
-        return;
-    if (am__store_stmt(s, Q_ROLLBACK) != NULL) {
-        sqlite3_step(SQ(s)->stmts[Q_ROLLBACK]);
-        sqlite3_reset(SQ(s)->stmts[Q_ROLLBACK]);
-    }
+    am__sqldb_rollback(SQ(s)->db);
 }
 
 /* ---- Namespace tokens ---- */
@@ -303,21 +275,6 @@ static void ns_tokens_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_text(ctx, out, (int)n, sqlite3_free);
 }
 
-/* The store's schema version in am_schema (0: none yet). */
-static int schema_version(am_store *s)
-{
-    sqlite3_stmt *q = NULL;
-    int v = 0;
-
-    if (sqlite3_prepare_v2(SQ(s)->db, "SELECT version FROM am_schema"
-                           " WHERE module = 'store'", -1, &q, NULL) ==
-            SQLITE_OK &&
-        sqlite3_step(q) == SQLITE_ROW)
-        v = sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
-    return v;
-}
-
 /* Read the per-database salt of the namespace tokens (0 before the
  * version 2 migration ran). From version 2 on the row is part of the
  * store: without it (or with a value that is not a number) every scoped
@@ -328,7 +285,8 @@ static am_status load_salt(am_store *s)
     sqlite3_stmt *q = NULL;
     int64_t salt = 0;
     am_status bad = AM_OK;
-    int rc = sqlite3_prepare_v2(SQ(s)->db, "SELECT v FROM store_meta"
+    int version = 0;
+    int rc = sqlite3_prepare_v2(SQ(s)->db->conn, "SELECT v FROM store_meta"
                                 " WHERE k = 'fts_ns_salt'", -1, &q, NULL);
     if (rc == SQLITE_OK) {
         rc = sqlite3_step(q);
@@ -339,14 +297,20 @@ static am_status load_salt(am_store *s)
                             : AM_EFORMAT;
             rc = SQLITE_OK;
         } else if (rc == SQLITE_DONE) {
-            if (schema_version(s) >= 2)
+            am_error e;
+            if (am__sqldb_schema_version(SQ(s)->db, "store", &version,
+                                         &e) == AM_OK &&
+                version >= 2)
                 bad = AM_ENOTFOUND;
             rc = SQLITE_OK;
         }
     }
+    if (rc != SQLITE_OK && rc != SQLITE_ERROR) { /* ERROR: no table yet */
+        am_status st = am__store_dberr(s, rc, "schema", q);
+        sqlite3_finalize(q);
+        return st;
+    }
     sqlite3_finalize(q);
-    if (rc != SQLITE_OK && rc != SQLITE_ERROR) /* ERROR: no table yet */
-        return am__store_dberr(s, rc, "schema");
     if (bad != AM_OK)
         return am__fail(&AM__ERR(s), AM_EFORMAT, "store metadata: the row "
                         "'fts_ns_salt' of table store_meta is %s (the file "
@@ -360,113 +324,73 @@ static am_status load_salt(am_store *s)
 
 /* ---- Open and close ---- */
 
-static am_status migrate(am_store *s)
+/* After migration step 2 (the namespace tokens): index every row, with
+ * its tokens, again. */
+static am_status after_step(void *ctx, int reached, am_error *err)
 {
-    am_status st;
-    sqlite3_stmt *q = NULL;
-    int version = 0, rc;
+    am_store *s = ctx;
+    am_status st = AM_OK;
 
-    /* auto_vacuum must be chosen before the first table exists. */
-    st = am__store_exec(s, "PRAGMA auto_vacuum = INCREMENTAL");
+    if (reached != 2)
+        return AM_OK;
+    st = load_salt(s);
+    if (st == AM_OK)
+        st = am__store_exec(s, "INSERT INTO items_fts(items_fts)"
+                               " VALUES ('rebuild')");
     if (st != AM_OK)
-        return st;
-    st = am__store_exec(s, "BEGIN IMMEDIATE");
-    if (st != AM_OK)
-        return st;
-    st = am__store_exec(s, "CREATE TABLE IF NOT EXISTS am_schema("
-                           "module TEXT PRIMARY KEY,"
-                           " version INTEGER NOT NULL)");
-    if (st != AM_OK)
-        goto out;
-    rc = sqlite3_prepare_v2(SQ(s)->db, "SELECT version FROM am_schema"
-                                   " WHERE module = 'store'", -1, &q, NULL);
-    if (rc != SQLITE_OK) {
-        st = am__store_dberr(s, rc, "schema");
-        goto out;
-    }
-    rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW)
-        version = sqlite3_column_int(q, 0);
-    else if (rc != SQLITE_DONE) {
-        st = am__store_dberr(s, rc, "schema");
-        goto out;
-    }
-    sqlite3_finalize(q);
-    q = NULL;
-    if (version > STORE_SCHEMA_VERSION) {
-        st = am__fail(&AM__ERR(s), AM_EFORMAT,
-                      "schema: store version %d is newer than this "
-                      "library's %d", version, STORE_SCHEMA_VERSION);
-        goto out;
-    }
-    for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
-        st = am__store_exec(s, migrations[v]);
-        if (st == AM_OK && v == 1) {
-            /* Index every row, with its namespace tokens, again. */
-            st = load_salt(s);
-            if (st == AM_OK)
-                st = am__store_exec(s, "INSERT INTO items_fts(items_fts)"
-                                       " VALUES ('rebuild')");
-        }
-        if (st != AM_OK)
-            goto out;
-    }
-    if (version < STORE_SCHEMA_VERSION) {
-        char sql[128];
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO am_schema(module, version) VALUES ('store', %d)"
-                 " ON CONFLICT(module) DO UPDATE SET version = %d",
-                 STORE_SCHEMA_VERSION, STORE_SCHEMA_VERSION);
-        st = am__store_exec(s, sql);
-        if (st != AM_OK)
-            goto out;
-    }
-    st = am__store_exec(s, "COMMIT");
-out:
-    sqlite3_finalize(q);
-    if (st != AM_OK && !sqlite3_get_autocommit(SQ(s)->db))
-        sqlite3_exec(SQ(s)->db, "ROLLBACK", NULL, NULL, NULL);
+        am__error_copy(err, &AM__ERR(s));
     return st;
 }
 
+/* The store's settings on top of the layer's: a 32 MB page cache
+ * (SQLite's default is 2 MB: at a million items the key index and the
+ * full-text index's doc-size table no longer fit in 2 MB, and every put
+ * and every BM25 score paid for re-reading their pages; measured in
+ * docs/BENCHMARKS.md, issue 5), and a WAL checkpoint every 8192 pages
+ * (32 MB) instead of 1000, so that index pages rewritten by many batches
+ * are copied back once, not per batch. */
 static am_status sq_open(am_store *s, const char *path,
                          const am_store_opts *o, am_error *err)
 {
+    am__sqldb_opts dbo = {
+        .module = "store",
+        .sql = sql_text,
+        .nsql = Q_COUNT_,
+        .busy_timeout_ms = s->busy_timeout_ms,
+        .read_only = o->read_only,
+        .sync_full = o->sync_full,
+        .cache_kib = 32768,
+        .wal_autocheckpoint = 8192,
+    };
+    const am__sqldb_schema schema = {
+        .module = "store",
+        .version = STORE_SCHEMA_VERSION,
+        .steps = migrations,
+        .after = after_step,
+        .ctx = s,
+    };
     am__sqlite *q;
+    am_error e;
     am_status st;
-    int rc, flags;
+    int rc;
 
     q = am__calloc(s->alloc, 1, sizeof *q);
     if (q == NULL)
         return am__fail(err, AM_ENOMEM, "store open: out of memory");
     s->impl = q;
-    flags = o->read_only ? SQLITE_OPEN_READONLY
-                         : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    flags |= SQLITE_OPEN_NOMUTEX; /* s->mu serializes the handle */
-    rc = sqlite3_open_v2(path, &q->db, flags, NULL);
-    if (rc != SQLITE_OK)
-        return am__fail(err, rc == SQLITE_NOMEM ? AM_ENOMEM : AM_EIO,
-                        "store open '%s': %s", path,
-                        q->db != NULL ? sqlite3_errmsg(q->db)
-                                      : sqlite3_errstr(rc));
-    sqlite3_extended_result_codes(q->db, 1);
-    sqlite3_busy_timeout(q->db, s->busy_timeout_ms);
-    /* A 32 MB page cache (SQLite's default is 2 MB): at a million items
-     * the key index and the full-text index's doc-size table no longer
-     * fit in 2 MB, and every put and every BM25 score paid for re-reading
-     * their pages. Measured in docs/BENCHMARKS.md (issue 5). */
-    st = am__store_exec(s, "PRAGMA cache_size = -32768");
+    st = am__sqldb_open(path, &dbo, s->alloc, &q->db, err);
     if (st != AM_OK)
-        return am__fail(err, st, "store open '%s': %s", path, AM__ERR(s).msg);
-    rc = sqlite3_create_function(q->db, "am_ns_tokens", 1,
+        return st;
+    rc = sqlite3_create_function(q->db->conn, "am_ns_tokens", 1,
                                  SQLITE_UTF8 | SQLITE_DETERMINISTIC |
                                      SQLITE_INNOCUOUS,
                                  q, ns_tokens_fn, NULL, NULL);
     if (rc != SQLITE_OK)
         return am__fail(err, rc == SQLITE_NOMEM ? AM_ENOMEM : AM_EIO,
-                        "store open '%s': %s", path, sqlite3_errmsg(q->db));
+                        "store open '%s': %s", path,
+                        sqlite3_errmsg(q->db->conn));
     if (o->read_only) {
-        st = am__sq_register_rank(q->db);
+        st = am__sq_register_rank(q->db->conn);
         if (st != AM_OK)
             return am__fail(err, st, "store open '%s': FTS5 ranking "
                             "function", path);
@@ -475,30 +399,13 @@ static am_status sq_open(am_store *s, const char *path,
             am__error_copy(err, &AM__ERR(s));
         return st;
     }
-    st = am__store_exec(s, "PRAGMA journal_mode = WAL");
-    /* Switching the mode does not wait in the busy handler: while
-     * another process creates and migrates the file it answers BUSY at
-     * once. Retry for up to the busy timeout. */
-    for (int waited = 0; st == AM_EBUSY && waited < s->busy_timeout_ms;
-         waited += 5) {
-        sqlite3_sleep(5);
-        st = am__store_exec(s, "PRAGMA journal_mode = WAL");
-    }
-    if (st == AM_OK)
-        st = am__store_exec(s, o->sync_full ? "PRAGMA synchronous = FULL"
-                                            : "PRAGMA synchronous = NORMAL");
-    /* Checkpoint the WAL every 8192 pages (32 MB) instead of 1000: index
-     * pages rewritten by many batches are copied back once, not per
-     * batch. */
-    if (st == AM_OK)
-        st = am__store_exec(s, "PRAGMA wal_autocheckpoint = 8192");
-    if (st == AM_OK)
-        st = migrate(s);
-    if (st == AM_OK)
-        st = load_salt(s);
+    st = am__sqldb_migrate(q->db, &schema, &e);
+    if (st != AM_OK)
+        return am__fail(err, st, "store open '%s': %s", path, e.msg);
+    st = load_salt(s);
     /* After the journal mode and the migration: a statement here must
      * not hold a read lock while another process sets up the file. */
-    if (st == AM_OK && am__sq_register_rank(q->db) != AM_OK)
+    if (st == AM_OK && am__sq_register_rank(q->db->conn) != AM_OK)
         st = am__fail(&AM__ERR(s), AM_EIO, "FTS5 ranking function");
     if (st != AM_OK) {
         am__error_copy(err, &AM__ERR(s));
@@ -513,9 +420,7 @@ static void sq_close(am_store *s)
     am__sqlite *q = SQ(s);
     if (q == NULL)
         return;
-    for (int i = 0; i < Q_COUNT_; i++)
-        sqlite3_finalize(q->stmts[i]);
-    sqlite3_close(q->db);
+    am__sqldb_close(q->db);
     am__free(s->alloc, q, sizeof *q);
     s->impl = NULL;
 }

@@ -4,13 +4,12 @@
 
 #include <sqlite3.h>
 
+#include "db/sqlite_db.h"
 #include "store_int.h"
 
-/* Cached prepared statements, one per id, prepared on first use. */
+/* The backend's statements (sql_text in store_sqlite.c), cached by the
+ * SQLite layer (src/db) and prepared on first use. */
 enum {
-    Q_BEGIN,
-    Q_COMMIT,
-    Q_ROLLBACK,
     Q_META_GET,
     Q_META_SET,
     Q_ITEM_FIND,
@@ -43,8 +42,7 @@ enum {
 
 /* The backend's state behind am_store.impl. */
 typedef struct am__sqlite {
-    sqlite3 *db;
-    sqlite3_stmt *stmts[Q_COUNT_];
+    am__sqldb *db;     /* the connection and its statement cache */
     uint64_t ns_salt; /* keys the namespace tokens (store_meta) */
 } am__sqlite;
 
@@ -63,8 +61,10 @@ void am__sq_ns_token(const am__sqlite *q, const void *enc, size_t len,
 
 /* A statement reset and ready for binding, or NULL (detail in AM__ERR(s)). */
 sqlite3_stmt *am__store_stmt(am_store *s, int id);
-/* Record a SQLite failure in AM__ERR(s) ("<what>: <sqlite message>"). */
-am_status am__store_dberr(am_store *s, int rc, const char *what);
+/* Record a SQLite failure in AM__ERR(s) ("<what>: <sqlite message> (SQL:
+ * ...)"), `q` being the statement that failed (NULL: none to name). */
+am_status am__store_dberr(am_store *s, int rc, const char *what,
+                          sqlite3_stmt *q);
 am_status am__store_exec(am_store *s, const char *sql);
 /* Step cached statement `id` (bound by the caller) to completion. */
 am_status am__store_step_done(am_store *s, int id, const char *what);

@@ -42,7 +42,7 @@ static am_status check_model(am_store *s, const am__prepared *p, size_t idx)
     }
     sqlite3_reset(q);
     if (rc != SQLITE_DONE)
-        return am__store_dberr(s, rc, "vector model");
+        return am__store_dberr(s, rc, "vector model", q);
     q = am__store_stmt(s, Q_META_SET);
     if (q == NULL)
         return AM__ERR(s).code;
@@ -171,9 +171,9 @@ static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
     rc = sqlite3_step(w);
     sqlite3_reset(w);
     if (rc != SQLITE_DONE)
-        return am__store_dberr(s, rc, "put");
-    if (sqlite3_changes(SQ(s)->db) == 1) {
-        id = p->id = sqlite3_last_insert_rowid(SQ(s)->db);
+        return am__store_dberr(s, rc, "put", w);
+    if (sqlite3_changes(SQ(s)->db->conn) == 1) {
+        id = p->id = sqlite3_last_insert_rowid(SQ(s)->db->conn);
         w = am__store_stmt(s, Q_FTS_ADD);
         if (w == NULL)
             return AM__ERR(s).code;
@@ -195,7 +195,7 @@ static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
     rc = sqlite3_step(f);
     if (rc != SQLITE_ROW) {
         st = am__store_dberr(s, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc,
-                             "put");
+                             "put", f);
         sqlite3_reset(f);
         return st;
     }
@@ -218,7 +218,7 @@ static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
     rc = sqlite3_step(w);
     sqlite3_reset(w);
     if (rc != SQLITE_DONE) {
-        st = am__store_dberr(s, rc, "put");
+        st = am__store_dberr(s, rc, "put", w);
         sqlite3_reset(f);
         return st;
     }
@@ -278,7 +278,7 @@ am_status am__sq_get(am_store *s, am_ns ns, am_str key, am_buf *value)
         st = am__fail(&AM__ERR(s), AM_ENOTFOUND, "get: no item '%.*s'",
                       (int)(key.len > 64 ? 64 : key.len), key.ptr);
     } else {
-        st = am__store_dberr(s, rc, "get");
+        st = am__store_dberr(s, rc, "get", q);
     }
     sqlite3_reset(q);
 out:
@@ -308,7 +308,7 @@ static am_status find_row(am_store *s, am_ns ns, am_str key, am_buf *enc,
     }
     if (rc != SQLITE_ROW) {
         sqlite3_reset(f);
-        return am__store_dberr(s, rc, "find");
+        return am__store_dberr(s, rc, "find", f);
     }
     *out = f;
     return AM_OK;
@@ -456,7 +456,7 @@ am_status am__sq_undo(am_store *s, am_ns ns, am_str key)
     if (rc != SQLITE_ROW) {
         st = rc == SQLITE_DONE
                  ? am__fail(&AM__ERR(s), AM_ENOTFOUND, "undo: no history")
-                 : am__store_dberr(s, rc, "undo");
+                 : am__store_dberr(s, rc, "undo", h);
         goto out;
     }
     const char *event = (const char *)sqlite3_column_text(h, 0);
@@ -506,7 +506,7 @@ am_status am__sq_undo(am_store *s, am_ns ns, am_str key)
         sqlite3_reset(w);
         s->own_writes++;
         if (rc != SQLITE_DONE)
-            st = am__store_dberr(s, rc, "undo");
+            st = am__store_dberr(s, rc, "undo", w);
         else
             st = fts_replace(s, id, f, 6, (am_str){ p.text.ptr,
                                                     p.text.len });
@@ -590,7 +590,7 @@ am_status am__sq_get_item(am_store *s, am_ns ns, am_str key,
     else if (rc == SQLITE_DONE)
         st = am__fail(&AM__ERR(s), AM_ENOTFOUND, "get: no live item");
     else
-        st = am__store_dberr(s, rc, "get");
+        st = am__store_dberr(s, rc, "get", q);
     sqlite3_reset(q);
     if (st == AM_ENOMEM)
         am__fail(&AM__ERR(s), st, "get: out of memory");
@@ -646,7 +646,7 @@ am_status am__sq_list(am_store *s, am_ns ns, size_t limit, size_t offset,
         }
     }
     if (st == AM_OK && rc != SQLITE_DONE)
-        st = am__store_dberr(s, rc, "list");
+        st = am__store_dberr(s, rc, "list", q);
     sqlite3_reset(q);
 out:
     st = results_end(s, &b, st, out, "list");
@@ -716,7 +716,7 @@ am_status am__sq_namespaces(am_store *s, am_ns prefix, size_t max_depth,
         b.r->count++;
     }
     if (st == AM_OK && b.r->count < limit && rc != SQLITE_DONE)
-        st = am__store_dberr(s, rc, "namespaces");
+        st = am__store_dberr(s, rc, "namespaces", q);
     sqlite3_reset(q);
 out:
     st = results_end(s, &b, st, out, "namespaces");
@@ -805,7 +805,7 @@ am_status am__sq_history(am_store *s, am_ns ns, am_str key,
     if (st == AM_ENOMEM)
         am__fail(&AM__ERR(s), st, "history: out of memory");
     else if (rc != SQLITE_DONE)
-        st = am__store_dberr(s, rc, "history");
+        st = am__store_dberr(s, rc, "history", h);
     sqlite3_reset(h);
 out:
     st = results_end(s, &b, st, out, "history");

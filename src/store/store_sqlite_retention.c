@@ -17,20 +17,24 @@ static am_status exec_prepared(am_store *s, const char *sql, am_str b1,
                                am_str b2, int64_t i3, size_t *changed)
 {
     sqlite3_stmt *q = NULL;
-    int rc = sqlite3_prepare_v2(SQ(s)->db, sql, -1, &q, NULL);
+    int rc = sqlite3_prepare_v2(SQ(s)->db->conn, sql, -1, &q, NULL);
     if (rc != SQLITE_OK)
-        return am__store_dberr(s, rc, "prepare");
+        return am__sqldb_fail_sql(SQ(s)->db, &AM__ERR(s), rc, "prepare",
+                                  sql);
     if (b1.ptr != NULL)
         am__store_bind_str(q, 1, b1, 1);
     if (b2.ptr != NULL)
         am__store_bind_str(q, 2, b2, 1);
     sqlite3_bind_int64(q, 3, i3);
     rc = sqlite3_step(q);
+    if (rc != SQLITE_DONE) {
+        am_status st = am__store_dberr(s, rc, "write", q);
+        sqlite3_finalize(q);
+        return st;
+    }
     sqlite3_finalize(q);
-    if (rc != SQLITE_DONE)
-        return am__store_dberr(s, rc, "write");
     if (changed != NULL)
-        *changed += (size_t)sqlite3_changes(SQ(s)->db);
+        *changed += (size_t)sqlite3_changes(SQ(s)->db->conn);
     return AM_OK;
 }
 
@@ -191,10 +195,11 @@ am_status am__sq_check(am_store *s)
     am_status st = AM_OK;
     if (s == NULL)
         return AM_EINVAL;
-    int rc = sqlite3_prepare_v2(SQ(s)->db, "PRAGMA integrity_check", -1, &q,
-                                NULL);
+    int rc = sqlite3_prepare_v2(SQ(s)->db->conn, "PRAGMA integrity_check",
+                                -1, &q, NULL);
     if (rc != SQLITE_OK) {
-        st = am__store_dberr(s, rc, "integrity check");
+        st = am__sqldb_fail_sql(SQ(s)->db, &AM__ERR(s), rc, "integrity check",
+                                "PRAGMA integrity_check");
     } else {
         rc = sqlite3_step(q);
         const char *r = rc == SQLITE_ROW
@@ -202,7 +207,7 @@ am_status am__sq_check(am_store *s)
                             : NULL;
         if (r == NULL || strcmp(r, "ok") != 0)
             st = am__fail(&AM__ERR(s), AM_EIO, "integrity check: %s",
-                          r != NULL ? r : sqlite3_errmsg(SQ(s)->db));
+                          r != NULL ? r : sqlite3_errmsg(SQ(s)->db->conn));
     }
     sqlite3_finalize(q);
     /* The full-text index must match the items' text exactly. */

@@ -32,7 +32,7 @@ static am_status sess_find(am_store *s, am_str sid, int64_t *id,
         st = am__fail(&AM__ERR(s), AM_ENOTFOUND, "no session '%.*s'",
                       (int)(sid.len > 64 ? 64 : sid.len), sid.ptr);
     } else {
-        st = am__store_dberr(s, rc, "session");
+        st = am__store_dberr(s, rc, "session", q);
     }
     sqlite3_reset(q);
     return st;
@@ -51,7 +51,7 @@ static am_status step1(am_store *s, sqlite3_stmt *q, const char *what)
 {
     int rc = sqlite3_step(q);
     sqlite3_reset(q);
-    return rc == SQLITE_DONE ? AM_OK : am__store_dberr(s, rc, what);
+    return rc == SQLITE_DONE ? AM_OK : am__store_dberr(s, rc, what, q);
 }
 
 am_status am__sq_session_add(am_store *s, am_str user_id, am_str session_id,
@@ -100,7 +100,7 @@ am_status am__sq_session_add(am_store *s, am_str user_id, am_str session_id,
                           (int)user_id.len, SQLITE_STATIC);
         sqlite3_bind_int64(q, 3, now);
         st = step1(s, q, "session add");
-        id = sqlite3_last_insert_rowid(SQ(s)->db);
+        id = sqlite3_last_insert_rowid(SQ(s)->db->conn);
     }
     for (size_t i = 0; st == AM_OK && i < count; i++) {
         q = am__store_stmt(s, Q_SESS_ITEM_ADD);
@@ -167,7 +167,7 @@ am_status am__sq_session_get(am_store *s, am_str session_id, size_t limit,
                                (size_t)sqlite3_column_bytes(q, 0));
     }
     if (st == AM_OK && rc != SQLITE_DONE)
-        st = am__store_dberr(s, rc, "session get");
+        st = am__store_dberr(s, rc, "session get", q);
     else if (st == AM_OK)
         st = am_buf_append(out, "]", 1);
     sqlite3_reset(q);
@@ -200,7 +200,7 @@ am_status am__sq_session_pop(am_store *s, am_str session_id, am_buf *out)
     if (rc != SQLITE_ROW) {
         st = rc == SQLITE_DONE
                  ? am__fail(&AM__ERR(s), AM_ENOTFOUND, "session pop: empty")
-                 : am__store_dberr(s, rc, "session pop");
+                 : am__store_dberr(s, rc, "session pop", q);
         sqlite3_reset(q);
         goto out;
     }
@@ -236,17 +236,21 @@ static am_status exec_id(am_store *s, const char *sql, int64_t a, int64_t b,
                          size_t *changed)
 {
     sqlite3_stmt *q = NULL;
-    int rc = sqlite3_prepare_v2(SQ(s)->db, sql, -1, &q, NULL);
+    int rc = sqlite3_prepare_v2(SQ(s)->db->conn, sql, -1, &q, NULL);
     if (rc != SQLITE_OK)
-        return am__store_dberr(s, rc, "prepare");
+        return am__sqldb_fail_sql(SQ(s)->db, &AM__ERR(s), rc, "prepare",
+                                  sql);
     sqlite3_bind_int64(q, 1, a);
     sqlite3_bind_int64(q, 2, b);
     rc = sqlite3_step(q);
+    if (rc != SQLITE_DONE) {
+        am_status st = am__store_dberr(s, rc, "session", q);
+        sqlite3_finalize(q);
+        return st;
+    }
     sqlite3_finalize(q);
-    if (rc != SQLITE_DONE)
-        return am__store_dberr(s, rc, "session");
     if (changed != NULL)
-        *changed += (size_t)sqlite3_changes(SQ(s)->db);
+        *changed += (size_t)sqlite3_changes(SQ(s)->db->conn);
     return AM_OK;
 }
 
@@ -282,13 +286,14 @@ am_status am__sq_session_list(am_store *s, am_str user_id, am_buf *out)
     if (s == NULL || out == NULL)
         return AM_EINVAL;
     int rc = sqlite3_prepare_v2(
-        SQ(s)->db,
+        SQ(s)->db->conn,
         "SELECT s.session_id, (SELECT count(*) FROM session_items i"
         " WHERE i.sess = s.id), s.created_ms, s.updated_ms FROM sessions s"
         " WHERE s.user_id = ?1 ORDER BY s.updated_ms DESC, s.id DESC",
         -1, &q, NULL);
     if (rc != SQLITE_OK) {
-        st = am__store_dberr(s, rc, "session list");
+        st = am__sqldb_fail_sql(SQ(s)->db, &AM__ERR(s), rc, "session list",
+                                "SELECT s.session_id, ... FROM sessions s");
         goto out;
     }
     sqlite3_bind_blob(q, 1, user_id.ptr != NULL ? user_id.ptr : "",
@@ -313,7 +318,7 @@ am_status am__sq_session_list(am_store *s, am_str user_id, am_buf *out)
         }
     }
     if (rc != SQLITE_DONE) {
-        st = am__store_dberr(s, rc, "session list");
+        st = am__store_dberr(s, rc, "session list", q);
         goto out;
     }
     st = am__json_dump(arr, JSON_COMPACT, out, &AM__ERR(s));

@@ -95,7 +95,7 @@ static am_status fts_rows(am_store *s, const char *match, int64_t cap,
     int rc = sqlite3_step(c);
     *out = rc == SQLITE_ROW ? sqlite3_column_int64(c, 0) : 0;
     sqlite3_reset(c);
-    return rc == SQLITE_ROW ? AM_OK : am__store_dberr(s, rc, "search");
+    return rc == SQLITE_ROW ? AM_OK : am__store_dberr(s, rc, "search", c);
 }
 
 /* Ranking is what full-text search pays for: walking a term's doclist
@@ -335,7 +335,7 @@ am_status am__sq_text_cands(am_store *s, am_str query, am_str lo,
             out->v[out->count - 1].rank_fts = (int)out->count;
         }
         if (st == AM_OK && out->count < want && rc != SQLITE_DONE)
-            st = am__store_dberr(s, rc, "search");
+            st = am__store_dberr(s, rc, "search", f);
         sqlite3_reset(f);
         /* Too few survived the cut and FTS5 had more: look deeper. */
         if (st != AM_OK || out->count >= want || lim < 0 ||
@@ -434,8 +434,8 @@ am_status am__sq_prf_expand(am_store *s, am_str query, const am__cands *tc,
     size_t nc = c.count < 24 ? c.count : 24;
     sqlite3_stmt *mx = NULL;
     double total = 1000;
-    if (sqlite3_prepare_v2(SQ(s)->db, "SELECT max(id) FROM items", -1, &mx,
-                           NULL) == SQLITE_OK &&
+    if (sqlite3_prepare_v2(SQ(s)->db->conn, "SELECT max(id) FROM items", -1,
+                           &mx, NULL) == SQLITE_OK &&
         sqlite3_step(mx) == SQLITE_ROW)
         total = (double)sqlite3_column_int64(mx, 0) + 1;
     sqlite3_finalize(mx);

@@ -32,8 +32,8 @@ static int64_t data_version(am_store *s)
 {
     sqlite3_stmt *q = NULL;
     int64_t v = -1;
-    if (sqlite3_prepare_v2(SQ(s)->db, "PRAGMA data_version", -1, &q, NULL) ==
-            SQLITE_OK &&
+    if (sqlite3_prepare_v2(SQ(s)->db->conn, "PRAGMA data_version", -1, &q,
+                           NULL) == SQLITE_OK &&
         sqlite3_step(q) == SQLITE_ROW)
         v = sqlite3_column_int64(q, 0);
     sqlite3_finalize(q);
@@ -175,7 +175,7 @@ am_status am__sq_vcache_load(am_store *s)
         c->count++;
     }
     if (st == AM_OK && rc != SQLITE_DONE)
-        st = am__store_dberr(s, rc, "vector index");
+        st = am__store_dberr(s, rc, "vector index", q);
     sqlite3_reset(q);
     if (st != AM_OK) {
         am__vcache_free(s);
