@@ -116,7 +116,9 @@ typedef struct am_tiers_opts {
      * 10000 changes; flush_interval_ms = 0 writes through. */
     int64_t flush_interval_ms;
     size_t flush_max_dirty;
-    /* How long to wait for another connection's lock, default 5000 ms. */
+    /* How long a call waits for another connection's lock before it
+     * fails with AM_EBUSY, in ms; 0 does not wait; negative is AM_EINVAL.
+     * Default 5000. The same meaning as am_store_opts.busy_timeout_ms. */
     int busy_timeout_ms;
     /* Archive compression level: -7..-1 (zstd's fast modes) or 1..19.
      * Default -1: on 1 KB texts about 22% less CPU than level 1 and faster
@@ -175,7 +177,8 @@ AM_API am_tiers_opts am_tiers_opts_default(void);
  * AM_EINVAL (bad option), AM_EIO (database cannot be opened or read),
  * AM_EBUSY (another connection held it locked for busy_timeout_ms),
  * AM_EFORMAT (a stored row is malformed), AM_EUNSUPPORTED (the file's
- * tiers schema is newer than this build) or AM_ENOMEM; detail in `err`.
+ * tiers schema is newer than this library -- as for the store) or
+ * AM_ENOMEM; detail in `err`.
  * Thread safety: safe (the new handle is not shared yet). */
 AM_API am_status am_tiers_open(const am_tiers_opts *opts, am_tiers **out,
                                am_error *err);

@@ -430,6 +430,9 @@ am_status am_tiers_open(const am_tiers_opts *opts, am_tiers **out,
                         "(the move log table keeps that many rows)");
     if ((uint64_t)o.move_log_keep > (uint64_t)INT64_MAX)
         return am__fail(err, AM_EINVAL, "move_log_keep is too large");
+    if (o.busy_timeout_ms < 0)
+        return am__fail(err, AM_EINVAL, "busy_timeout_ms %d is negative (0 "
+                        "does not wait for a lock)", o.busy_timeout_ms);
     if (o.move_log_keep_days < 0)
         return am__fail(err, AM_EINVAL, "move_log_keep_days %d is negative",
                         o.move_log_keep_days);
@@ -461,7 +464,7 @@ am_status am_tiers_open(const am_tiers_opts *opts, am_tiers **out,
     t->archive_step = o.archive_step_bytes;
     t->move_keep = o.move_log_keep;
     t->move_keep_days = o.move_log_keep_days;
-    t->busy_timeout_ms = o.busy_timeout_ms >= 0 ? o.busy_timeout_ms : 0;
+    t->busy_timeout_ms = o.busy_timeout_ms;
     t->threads = o.threads;
     if (t->threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);

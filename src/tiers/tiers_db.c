@@ -41,42 +41,54 @@
  * synchronous=NORMAL: a committed flush survives a crash of the process;
  * after a power loss the last commits may be rolled back, never torn).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/sqlite_db.h"
 #include "tiers_int.h"
 
 #define SCHEMA_VERSION 3
 
-static am_status dbfail(am_tiers *t, const char *what)
+/* Calls into the SQLite layer (src/db) report into a local am_error that
+ * is copied into the calling thread's slot only on failure (finding the
+ * slot takes the error table's lock). */
+
+/* Record the connection's last failure, naming `q` when given. */
+static am_status dbfail(am_tiers *t, const char *what, sqlite3_stmt *q)
 {
-    return am__fail(&AM__ERR(t), AM_EIO, "database: %s: %s", what,
-                    t->db != NULL ? sqlite3_errmsg(t->db) : "not open");
+    int rc = sqlite3_extended_errcode(t->db->conn);
+    return am__sqldb_fail(t->db, &AM__ERR(t), rc != SQLITE_OK ? rc
+                                                              : SQLITE_ERROR,
+                          what, q);
 }
 
 static am_status exec(am_tiers *t, const char *sql)
 {
-    char *msg = NULL;
-    int rc = sqlite3_exec(t->db, sql, NULL, NULL, &msg);
-    /* Another connection holding the write lock past the busy timeout
-     * is a lock we could not take, not an I/O failure. */
-    am_status st = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED
-                       ? AM_EBUSY
-                       : AM_EIO;
-
-    if (rc != SQLITE_OK) {
-        am__fail(&AM__ERR(t), st, "database: %s", msg != NULL ? msg : "?");
-        sqlite3_free(msg);
-        return st;
-    }
-    return AM_OK;
+    am_error e;
+    am_status st = am__sqldb_exec(t->db, sql, &e);
+    return st == AM_OK ? AM_OK : am__error_copy(&AM__ERR(t), &e);
 }
 
-static am_status prep(am_tiers *t, const char *sql, sqlite3_stmt **st)
+static am_status begin(am_tiers *t)
 {
-    if (sqlite3_prepare_v2(t->db, sql, -1, st, NULL) != SQLITE_OK)
-        return dbfail(t, "prepare");
-    return AM_OK;
+    am_error e;
+    am_status st = am__sqldb_begin(t->db, &e);
+    return st == AM_OK ? AM_OK : am__error_copy(&AM__ERR(t), &e);
+}
+
+static am_status commit(am_tiers *t)
+{
+    am_error e;
+    am_status st = am__sqldb_commit(t->db, &e);
+    return st == AM_OK ? AM_OK : am__error_copy(&AM__ERR(t), &e);
+}
+
+static am_status prep(am_tiers *t, const char *sql, sqlite3_stmt **q)
+{
+    am_error e;
+    am_status st = am__sqldb_prepare(t->db, sql, q, &e);
+    return st == AM_OK ? AM_OK : am__error_copy(&AM__ERR(t), &e);
 }
 
 #define STATE_COLUMNS                                                        \
@@ -126,154 +138,103 @@ static const char migrate_v3[] =
     " tags, extra, json, content_len FROM tier_items_v2;"
     "DROP TABLE tier_items_v2;";
 
-static am_status migrate(am_tiers *t)
-{
-    sqlite3_stmt *q = NULL;
-    int version = 0;
-    am_status st;
-
-    st = exec(t, "BEGIN IMMEDIATE;"
-                 "CREATE TABLE IF NOT EXISTS am_schema("
-                 " module TEXT PRIMARY KEY, version INTEGER NOT NULL);");
-    if (st != AM_OK)
-        return st;
-    st = prep(t, "SELECT version FROM am_schema WHERE module = 'tiers'", &q);
-    if (st != AM_OK)
-        goto fail;
-    if (sqlite3_step(q) == SQLITE_ROW)
-        version = sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
-    if (version > SCHEMA_VERSION) {
-        st = am__fail(&AM__ERR(t), AM_EUNSUPPORTED, "database: the tiers schema "
-                      "is version %d; this build knows up to %d", version,
-                      SCHEMA_VERSION);
-        goto fail;
-    }
-    /* A new database gets the current schema; an older one one step per
-     * version, all inside this transaction. */
-    if (version == 0) {
-        st = exec(t, schema_v3);
-        if (st != AM_OK)
-            goto fail;
-    }
-    if (version == 1) {
-        st = exec(t, "ALTER TABLE tier_items ADD COLUMN raw INTEGER NOT NULL "
-                     "DEFAULT 0;");
-        if (st != AM_OK)
-            goto fail;
-    }
-    if (version == 1 || version == 2) {
-        st = exec(t, migrate_v3);
-        if (st != AM_OK)
-            goto fail;
-    }
-    st = exec(t, "INSERT OR REPLACE INTO am_schema(module, version) "
-                 "VALUES('tiers', 3); COMMIT;");
-    if (st != AM_OK)
-        goto fail;
-    return AM_OK;
-fail:
-    sqlite3_exec(t->db, "ROLLBACK", NULL, NULL, NULL);
-    return st;
-}
+/* steps[v] takes version v to v + 1; a new database gets schema_v3. */
+static const char *const schema_steps[SCHEMA_VERSION] = {
+    NULL,
+    "ALTER TABLE tier_items ADD COLUMN raw INTEGER NOT NULL DEFAULT 0;",
+    migrate_v3,
+};
 
 /* Moves are written MOVES_PER_INSERT rows per INSERT statement: a
  * policy run logs hundreds of thousands, and one statement per row costs
  * its fixed setup and teardown each time. */
 #define MOVES_PER_INSERT 64
+#define MOVE_ROW ",(?,?,?,?,?,?)"
+#define MOVE_ROWS4 MOVE_ROW MOVE_ROW MOVE_ROW MOVE_ROW
+#define MOVE_ROWS16 MOVE_ROWS4 MOVE_ROWS4 MOVE_ROWS4 MOVE_ROWS4
+#define MOVE_ROWS63 MOVE_ROWS16 MOVE_ROWS16 MOVE_ROWS16 MOVE_ROWS4 \
+                    MOVE_ROWS4 MOVE_ROWS4 MOVE_ROW MOVE_ROW MOVE_ROW
 
-static am_status prep_moves_n(am_tiers *t)
-{
-    static const char head[] = "INSERT INTO tier_moves(id, from_tier, "
-                               "to_tier, at_ms, reason, seq) VALUES";
-    char sql[sizeof head + MOVES_PER_INSERT * 16];
-    size_t o = sizeof head - 1;
+/* The statements of the tiers, by the TQ_* ids of tiers_int.h; all are
+ * prepared when the database opens (TQ(t, id) is then never NULL). */
+static const char *const tiers_sql[TQ_COUNT_] = {
+    [TQ_INS_ITEM] = "INSERT OR REPLACE INTO tier_items(pid, id, created_ms,"
+                    " importance, type, tags, extra, json, content_len)"
+                    " VALUES(?,?,?,?,?,?,?,?,?)",
+    [TQ_INS_STATE] = "INSERT OR REPLACE INTO tier_state(tier, accessed_ms,"
+                     " hit1_ms, hit2_ms, access_count, raw, pid)"
+                     " VALUES(?,?,?,?,?,?,?)",
+    [TQ_INS_CONTENT] = "INSERT OR REPLACE INTO tier_content(pid, data)"
+                       " VALUES(?,?)",
+    [TQ_UPD_STATS] = "UPDATE tier_state SET tier=?, accessed_ms=?,"
+                     " hit1_ms=?, hit2_ms=?, access_count=?, raw=?"
+                     " WHERE pid=?",
+    [TQ_UPD_CONTENT] = "UPDATE tier_content SET data=? WHERE pid=?",
+    [TQ_DEL_ITEM] = "DELETE FROM tier_items WHERE pid=?",
+    [TQ_DEL_STATE] = "DELETE FROM tier_state WHERE pid=?",
+    [TQ_DEL_CONTENT] = "DELETE FROM tier_content WHERE pid=?",
+    [TQ_INS_MOVE] = "INSERT INTO tier_moves(id, from_tier, to_tier, at_ms,"
+                    " reason, seq) VALUES(?,?,?,?,?,?)",
+    [TQ_INS_MOVES_N] = "INSERT INTO tier_moves(id, from_tier, to_tier,"
+                       " at_ms, reason, seq) VALUES(?,?,?,?,?,?)"
+                       MOVE_ROWS63,
+    [TQ_PRUNE_MOVES] = "DELETE FROM tier_moves WHERE seq <="
+                       " (SELECT max(seq) FROM tier_moves) - ?",
+    [TQ_DATA_VERSION] = "PRAGMA data_version",
+    /* A pid is free when no table holds it: a deleted item's rows can
+     * outlive its tier_items row (tiers_db.c's purge queue, or another
+     * process replacing the id). */
+    [TQ_MAX_PID] = "SELECT max(coalesce((SELECT max(pid) FROM tier_items),"
+                   " 0), coalesce((SELECT max(pid) FROM tier_state), 0),"
+                   " coalesce((SELECT max(pid) FROM tier_content), 0))",
+    [TQ_MAX_SEQ] = "SELECT coalesce(max(seq), 0) FROM tier_moves",
+};
 
-    memcpy(sql, head, o);
-    for (int i = 0; i < MOVES_PER_INSERT; i++) {
-        memcpy(sql + o, i == 0 ? "(?,?,?,?,?,?)" : ",(?,?,?,?,?,?)",
-               i == 0 ? 13 : 14);
-        o += i == 0 ? 13 : 14;
-    }
-    sql[o] = '\0';
-    return prep(t, sql, &t->st_ins_moves_n);
-}
-
+/* The long-term store may share the file: the SQLite layer gives both the
+ * same journal, vacuum mode and lock waiting. The tiers add a 64 MB page
+ * cache and memory-mapped reads for loading a million items. */
 am_status am__tiers_db_open(am_tiers *t, const char *path)
 {
+    const am__sqldb_opts o = {
+        .module = "tiers",
+        .sql = tiers_sql,
+        .nsql = TQ_COUNT_,
+        .busy_timeout_ms = t->busy_timeout_ms,
+        .cache_kib = 65536,
+        .mmap_bytes = 2147418112,
+    };
+    const am__sqldb_schema schema = {
+        .module = "tiers",
+        .version = SCHEMA_VERSION,
+        .steps = schema_steps,
+        .fresh = schema_v3,
+    };
+    am_error e;
     am_status st;
 
-    if (sqlite3_open_v2(path, &t->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                            SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
-        st = am__fail(&AM__ERR(t), AM_EIO, "cannot open database '%s': %s", path,
-                      t->db != NULL ? sqlite3_errmsg(t->db) : "no memory");
-        sqlite3_close(t->db);
-        t->db = NULL;
-        return st;
-    }
-    sqlite3_busy_timeout(t->db, t->busy_timeout_ms);
-    /* The long-term store shares this file and wants incremental vacuum,
-     * which only takes effect before the first table exists: whichever
-     * module creates the file chooses the same. */
-    if ((st = exec(t, "PRAGMA auto_vacuum=INCREMENTAL;"
-                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                      "PRAGMA cache_size=-65536;"
-                      "PRAGMA mmap_size=2147418112;")) != AM_OK ||
-        (st = migrate(t)) != AM_OK)
-        return st;
-    if ((st = prep(t, "INSERT OR REPLACE INTO tier_items(pid, id, "
-                      "created_ms, importance, type, tags, extra, json, "
-                      "content_len) VALUES(?,?,?,?,?,?,?,?,?)",
-                   &t->st_ins_item)) != AM_OK ||
-        (st = prep(t, "INSERT OR REPLACE INTO tier_state(tier, accessed_ms, "
-                      "hit1_ms, hit2_ms, access_count, raw, pid) "
-                      "VALUES(?,?,?,?,?,?,?)",
-                   &t->st_ins_state)) != AM_OK ||
-        (st = prep(t, "INSERT OR REPLACE INTO tier_content(pid, data) "
-                      "VALUES(?,?)", &t->st_ins_content)) != AM_OK ||
-        (st = prep(t, "UPDATE tier_state SET tier=?, accessed_ms=?, "
-                      "hit1_ms=?, hit2_ms=?, access_count=?, raw=? "
-                      "WHERE pid=?",
-                   &t->st_upd_stats)) != AM_OK ||
-        (st = prep(t, "UPDATE tier_content SET data=? WHERE pid=?",
-                   &t->st_upd_content)) != AM_OK ||
-        (st = prep(t, "DELETE FROM tier_items WHERE pid=?",
-                   &t->st_del_item)) != AM_OK ||
-        (st = prep(t, "DELETE FROM tier_state WHERE pid=?",
-                   &t->st_del_state)) != AM_OK ||
-        (st = prep(t, "DELETE FROM tier_content WHERE pid=?",
-                   &t->st_del_content)) != AM_OK ||
-        (st = prep(t, "INSERT INTO tier_moves(id, from_tier, to_tier, at_ms, "
-                      "reason, seq) VALUES(?,?,?,?,?,?)",
-                   &t->st_ins_move)) != AM_OK ||
-        (st = prep_moves_n(t)) != AM_OK ||
-        (st = prep(t, "DELETE FROM tier_moves WHERE seq <= "
-                      "(SELECT max(seq) FROM tier_moves) - ?",
-                   &t->st_prune_moves)) != AM_OK ||
-        (st = prep(t, "PRAGMA data_version", &t->st_data_version)) != AM_OK ||
-        /* A pid is free when no table holds it: a deleted item's rows
-         * can outlive its tier_items row (tiers_db.c's purge queue, or
-         * another process replacing the id). */
-        (st = prep(t, "SELECT max(coalesce((SELECT max(pid) FROM "
-                      "tier_items), 0), coalesce((SELECT max(pid) FROM "
-                      "tier_state), 0), coalesce((SELECT max(pid) FROM "
-                      "tier_content), 0))", &t->st_max_pid)) != AM_OK ||
-        (st = prep(t, "SELECT coalesce(max(seq), 0) FROM tier_moves",
-                   &t->st_max_seq)) != AM_OK)
-        return st;
+    st = am__sqldb_open(path, &o, t->alloc, &t->db, &e);
+    if (st == AM_OK)
+        st = am__sqldb_migrate(t->db, &schema, &e);
+    for (size_t i = 0; i < TQ_COUNT_ && st == AM_OK; i++)
+        if (am__sqldb_stmt(t->db, i, &e) == NULL)
+            st = e.code;
+    if (st != AM_OK)
+        return am__error_copy(&AM__ERR(t), &e);
     return am__tiers_db_version(t, &t->db_version);
 }
 
 am_status am__tiers_db_version(am_tiers *t, int64_t *out)
 {
-    int rc = sqlite3_step(t->st_data_version);
+    sqlite3_stmt *q = TQ(t, TQ_DATA_VERSION);
+    int rc = sqlite3_step(q);
+    am_status st = AM_OK;
 
     if (rc == SQLITE_ROW)
-        *out = sqlite3_column_int64(t->st_data_version, 0);
-    sqlite3_reset(t->st_data_version);
-    return rc == SQLITE_ROW ? AM_OK : dbfail(t, "reading data_version");
+        *out = sqlite3_column_int64(q, 0);
+    else
+        st = dbfail(t, "reading data_version", q);
+    sqlite3_reset(q);
+    return st;
 }
 
 /* The one-integer result of q (max pid, max seq) into *out. */
@@ -281,42 +242,22 @@ static am_status query_max(am_tiers *t, sqlite3_stmt *q, const char *what,
                            int64_t *out)
 {
     int rc = sqlite3_step(q);
+    am_status st = AM_OK;
 
     if (rc == SQLITE_ROW)
         *out = sqlite3_column_int64(q, 0);
+    else
+        st = dbfail(t, what, q);
     sqlite3_reset(q);
-    if (rc == SQLITE_ROW && *out >= 0 && *out < INT64_MAX / 2)
-        return AM_OK;
-    return rc == SQLITE_ROW
-               ? am__fail(&AM__ERR(t), AM_EFORMAT, "database: %s %lld is out of "
-                          "range", what, (long long)*out)
-               : dbfail(t, what);
+    if (st != AM_OK || (*out >= 0 && *out < INT64_MAX / 2))
+        return st;
+    return am__fail(&AM__ERR(t), AM_EFORMAT, "database: %s %lld is out of "
+                    "range", what, (long long)*out);
 }
 
 void am__tiers_db_close(am_tiers *t)
 {
-    sqlite3_finalize(t->st_ins_item);
-    sqlite3_finalize(t->st_ins_state);
-    sqlite3_finalize(t->st_ins_content);
-    sqlite3_finalize(t->st_upd_stats);
-    sqlite3_finalize(t->st_upd_content);
-    sqlite3_finalize(t->st_del_item);
-    sqlite3_finalize(t->st_del_state);
-    sqlite3_finalize(t->st_del_content);
-    sqlite3_finalize(t->st_ins_move);
-    sqlite3_finalize(t->st_ins_moves_n);
-    sqlite3_finalize(t->st_prune_moves);
-    sqlite3_finalize(t->st_data_version);
-    sqlite3_finalize(t->st_max_pid);
-    sqlite3_finalize(t->st_max_seq);
-    t->st_data_version = t->st_max_pid = t->st_max_seq = NULL;
-    t->st_ins_item = t->st_ins_state = t->st_ins_content = NULL;
-    t->st_upd_stats = t->st_upd_content = NULL;
-    t->st_del_item = t->st_del_state = t->st_del_content = NULL;
-    t->st_ins_move = NULL;
-    t->st_prune_moves = t->st_ins_moves_n = NULL;
-    if (t->db != NULL)
-        sqlite3_close(t->db);
+    am__sqldb_close(t->db);
     t->db = NULL;
 }
 
@@ -480,7 +421,7 @@ static am_status load_moves(am_tiers *t)
         t->ring_len++;
     }
     if (st == AM_OK && rc != SQLITE_DONE)
-        st = dbfail(t, "reading tier_moves");
+        st = dbfail(t, "reading tier_moves", q);
     sqlite3_finalize(q);
     return st;
 }
@@ -518,10 +459,11 @@ static am_status scan_next(am_tiers *t, scan *s)
         return AM_OK;
     }
     s->pid = INT64_MAX;
-    return rc == SQLITE_DONE ? AM_OK
-                             : am__fail(&AM__ERR(t), AM_EIO, "database: reading "
-                                        "%s: %s", s->table,
-                                        sqlite3_errmsg(t->db));
+    if (rc == SQLITE_DONE)
+        return AM_OK;
+    char what[48];
+    snprintf(what, sizeof what, "database: reading %s", s->table);
+    return am__sqldb_fail(t->db, &AM__ERR(t), rc, what, s->q);
 }
 
 /* Moves s to its first row at or after `pid`. The rows passed over have
@@ -609,7 +551,7 @@ out:
     sqlite3_finalize(si.q);
     sqlite3_finalize(ss.q);
     sqlite3_finalize(sc.q);
-    sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL);
+    sqlite3_exec(t->db->conn, "COMMIT", NULL, NULL, NULL);
     return st;
 }
 
@@ -655,7 +597,7 @@ static am_status write_item(am_tiers *t, const titem *it)
                 am_buf_append(&t->keybuf, k->s, k->len) != AM_OK)
                 return am__fail(&AM__ERR(t), AM_ENOMEM, "no memory to flush");
         }
-        s = t->st_ins_item;
+        s = TQ(t, TQ_INS_ITEM);
         sqlite3_bind_int64(s, 1, it->pid);
         sqlite3_bind_text(s, 2, am__tiers_id(it), it->id_len, SQLITE_STATIC);
         sqlite3_bind_int64(s, 3, it->created_ms);
@@ -668,29 +610,29 @@ static am_status write_item(am_tiers *t, const titem *it)
         sqlite3_bind_int(s, 8, (it->flags & T_JSON) ? 1 : 0);
         sqlite3_bind_int64(s, 9, it->content_len);
         if (step_reset(s) != SQLITE_OK)
-            return dbfail(t, "writing tier_items");
-        if (write_state(t->st_ins_state, it) != SQLITE_OK)
-            return dbfail(t, "writing tier_state");
-        s = t->st_ins_content;
+            return dbfail(t, "writing tier_items", s);
+        if (write_state(TQ(t, TQ_INS_STATE), it) != SQLITE_OK)
+            return dbfail(t, "writing tier_state", TQ(t, TQ_INS_STATE));
+        s = TQ(t, TQ_INS_CONTENT);
         sqlite3_bind_int64(s, 1, it->pid);
         sqlite3_bind_blob(s, 2, am__tiers_content(it), (int)it->stored_len,
                           SQLITE_STATIC);
         if (step_reset(s) != SQLITE_OK)
-            return dbfail(t, "writing tier_content");
+            return dbfail(t, "writing tier_content", s);
         return AM_OK;
     }
     if (it->flags & T_DIRTY_CONTENT) {
         /* Compressed or decompressed: the bytes change, and the state
          * row in its tier and raw columns (updated below). */
-        s = t->st_upd_content;
+        s = TQ(t, TQ_UPD_CONTENT);
         sqlite3_bind_blob(s, 1, am__tiers_content(it), (int)it->stored_len,
                           SQLITE_STATIC);
         sqlite3_bind_int64(s, 2, it->pid);
         if (step_reset(s) != SQLITE_OK)
-            return dbfail(t, "updating tier_content");
+            return dbfail(t, "updating tier_content", s);
     }
-    if (write_state(t->st_upd_stats, it) != SQLITE_OK)
-        return dbfail(t, "updating tier_state");
+    if (write_state(TQ(t, TQ_UPD_STATS), it) != SQLITE_OK)
+        return dbfail(t, "updating tier_state", TQ(t, TQ_UPD_STATS));
     return AM_OK;
 }
 
@@ -744,7 +686,7 @@ static am_status assign_pids(am_tiers *t)
               (T_LIVE | T_NEW);
     if (!any)
         return AM_OK;
-    st = query_max(t, t->st_max_pid, "reading max(pid)", &pid);
+    st = query_max(t, TQ(t, TQ_MAX_PID), "reading max(pid)", &pid);
     for (size_t i = 0; i < t->dirty.len && st == AM_OK; i++) {
         titem *it = &t->items[t->dirty.v[i]];
         if ((it->flags & (T_LIVE | T_NEW)) == (T_LIVE | T_NEW))
@@ -758,11 +700,12 @@ static am_status assign_pids(am_tiers *t)
 /* Deletes the tier_items and tier_content rows of a deleted item. */
 static am_status purge_rows(am_tiers *t, int64_t pid)
 {
-    sqlite3_bind_int64(t->st_del_item, 1, pid);
-    sqlite3_bind_int64(t->st_del_content, 1, pid);
-    if (step_reset(t->st_del_item) != SQLITE_OK ||
-        step_reset(t->st_del_content) != SQLITE_OK)
-        return dbfail(t, "deleting");
+    sqlite3_bind_int64(TQ(t, TQ_DEL_ITEM), 1, pid);
+    sqlite3_bind_int64(TQ(t, TQ_DEL_CONTENT), 1, pid);
+    if (step_reset(TQ(t, TQ_DEL_ITEM)) != SQLITE_OK)
+        return dbfail(t, "deleting", TQ(t, TQ_DEL_ITEM));
+    if (step_reset(TQ(t, TQ_DEL_CONTENT)) != SQLITE_OK)
+        return dbfail(t, "deleting", TQ(t, TQ_DEL_CONTENT));
     return AM_OK;
 }
 
@@ -784,9 +727,9 @@ static am_status delete_rows(am_tiers *t, size_t *old, size_t *new_)
 
     *old = *new_ = 0;
     for (size_t i = 0; i < t->deleted_pids.len && st == AM_OK; i++) {
-        sqlite3_bind_int64(t->st_del_state, 1, t->deleted_pids.v[i]);
-        if (step_reset(t->st_del_state) != SQLITE_OK)
-            st = dbfail(t, "deleting");
+        sqlite3_bind_int64(TQ(t, TQ_DEL_STATE), 1, t->deleted_pids.v[i]);
+        if (step_reset(TQ(t, TQ_DEL_STATE)) != SQLITE_OK)
+            st = dbfail(t, "deleting", TQ(t, TQ_DEL_STATE));
     }
     /* The queue is worked from its end (any order will do). */
     for (; *old < t->purge_pids.len && *old < budget && st == AM_OK; (*old)++)
@@ -820,7 +763,7 @@ am_status am__tiers_db_flush(am_tiers *t)
         t->purge_pids.v = p;
     }
     sort_dirty(t);
-    st = exec(t, "BEGIN IMMEDIATE");
+    st = begin(t);
     if (st != AM_OK)
         return st;
     /* Several processes may write one file: row ids and move numbers are
@@ -828,7 +771,7 @@ am_status am__tiers_db_flush(am_tiers *t)
      * this handle kept since it loaded (two handles would hand out the
      * same numbers and overwrite each other's rows). */
     if (t->npending_moves > 0)
-        st = query_max(t, t->st_max_seq, "reading max(seq)", &seq0);
+        st = query_max(t, TQ(t, TQ_MAX_SEQ), "reading max(seq)", &seq0);
     if (st == AM_OK)
         st = assign_pids(t);
     if (st == AM_OK)
@@ -848,7 +791,7 @@ am_status am__tiers_db_flush(am_tiers *t)
         size_t n = t->npending_moves - i >= MOVES_PER_INSERT
                        ? MOVES_PER_INSERT
                        : 1;
-        sqlite3_stmt *s = n > 1 ? t->st_ins_moves_n : t->st_ins_move;
+        sqlite3_stmt *s = n > 1 ? TQ(t, TQ_INS_MOVES_N) : TQ(t, TQ_INS_MOVE);
         for (size_t k = 0; k < n; k++, i++) {
             const tmove *m = &t->pending_moves[i];
             const char *r = am_tier_reason_name((am_tier_reason)m->reason);
@@ -863,20 +806,20 @@ am_status am__tiers_db_flush(am_tiers *t)
             sqlite3_bind_int64(s, b + 6, seq0 + (int64_t)i + 1);
         }
         if (step_reset(s) != SQLITE_OK)
-            st = dbfail(t, "writing tier_moves");
+            st = dbfail(t, "writing tier_moves", s);
     }
     /* Retention by count: rowids are consecutive, so the newest
      * move_keep rows are those above max(seq) - move_keep. */
     if (st == AM_OK && t->npending_moves > 0) {
-        sqlite3_stmt *s = t->st_prune_moves;
+        sqlite3_stmt *s = TQ(t, TQ_PRUNE_MOVES);
         sqlite3_bind_int64(s, 1, (sqlite3_int64)t->move_keep);
         if (step_reset(s) != SQLITE_OK)
-            st = dbfail(t, "pruning tier_moves");
+            st = dbfail(t, "pruning tier_moves", s);
     }
     if (st == AM_OK)
-        st = exec(t, "COMMIT");
+        st = commit(t);
     if (st != AM_OK) {
-        sqlite3_exec(t->db, "ROLLBACK", NULL, NULL, NULL);
+        am__sqldb_rollback(t->db);
         return st;
     }
     for (size_t i = 0; i < t->dirty.len; i++)
@@ -916,11 +859,7 @@ am_status am__tiers_db_prune_moves_age(am_tiers *t, int64_t now_ms)
     sqlite3_bind_int64(q, 1, am__sub_sat(now_ms, (int64_t)t->move_keep_days *
                                                   T_DAY_MS));
     rc = sqlite3_step(q);
+    st = rc == SQLITE_DONE ? AM_OK : dbfail(t, "pruning tier_moves", q);
     sqlite3_finalize(q);
-    if (rc != SQLITE_DONE)
-        return (rc & 0xff) == SQLITE_BUSY
-                   ? am__fail(&AM__ERR(t), AM_EBUSY, "database: busy while "
-                              "pruning tier_moves")
-                   : dbfail(t, "pruning tier_moves");
-    return AM_OK;
+    return st;
 }

@@ -18,6 +18,7 @@
 #include "agentmem/tiers.h"
 #include "core/core.h"
 #include "core/errtab.h"
+#include "db/sqlite_db.h"
 
 #define T_LIVE 0x01u          /* slot holds an item */
 #define T_JSON 0x02u          /* content is JSON */
@@ -164,11 +165,7 @@ struct am_tiers {
     int move_keep_days;        /* 0: no age limit */
 
     /* Persistence. */
-    sqlite3 *db;
-    sqlite3_stmt *st_ins_item, *st_ins_state, *st_ins_content, *st_upd_stats,
-        *st_upd_content, *st_del_item, *st_del_state, *st_del_content,
-        *st_ins_move, *st_ins_moves_n, *st_prune_moves, *st_data_version,
-        *st_max_pid, *st_max_seq;
+    am__sqldb *db;    /* NULL: memory only; statements by TQ_* id */
     /* PRAGMA data_version as of the last load: when it moves, another
      * connection wrote (see am__tiers_sync). */
     int64_t db_version;
@@ -290,6 +287,28 @@ am_status am__tiers_compact(am_tiers *t, size_t max_bytes);
 void am__tiers_policy_free(am_tiers *t);
 
 /* ---- tiers_db.c ---- */
+
+/* The tiers' statements (tiers_sql in tiers_db.c), prepared when the
+ * database opens and cached by the SQLite layer. */
+enum {
+    TQ_INS_ITEM,
+    TQ_INS_STATE,
+    TQ_INS_CONTENT,
+    TQ_UPD_STATS,
+    TQ_UPD_CONTENT,
+    TQ_DEL_ITEM,
+    TQ_DEL_STATE,
+    TQ_DEL_CONTENT,
+    TQ_INS_MOVE,
+    TQ_INS_MOVES_N,
+    TQ_PRUNE_MOVES,
+    TQ_DATA_VERSION,
+    TQ_MAX_PID,
+    TQ_MAX_SEQ,
+    TQ_COUNT_
+};
+#define TQ(t, id) ((t)->db->stmts[(id)])
+
 am_status am__tiers_db_open(am_tiers *t, const char *path);
 am_status am__tiers_db_load(am_tiers *t);
 am_status am__tiers_db_flush(am_tiers *t);
