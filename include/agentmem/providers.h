@@ -24,6 +24,7 @@
  *   AM_ENET      connection refused, DNS, reset, connection closed mid-reply
  *                or 5xx after all retries (curl's message is included)
  *   AM_ETIMEOUT  connect or total timeout of the last attempt
+ *   AM_ECANCELED the request's should_stop hook asked to stop
  *   AM_EPROTO    a 2xx reply that is not JSON or lacks a field we need (the
  *                message names the field and quotes a short excerpt)
  *
@@ -180,6 +181,13 @@ typedef struct am_llm_request {
      * body (replaced) on success, for callers that need more than the text
      * (tool calls, logprobs). Caller-owned. */
     am_buf *raw_reply;
+    /* Optional stop hook, polled on the calling thread before each attempt
+     * and during the transfer (libcurl's progress callback: at least about
+     * once a second, more often while data flows). Returning true aborts
+     * the call with AM_ECANCELED. Lets another thread cancel a blocking
+     * call (am_llm_chat_submit in async.h uses it). NULL: none. */
+    bool (*should_stop)(void *ctx);
+    void *stop_ctx;          /* borrowed, passed to should_stop */
 } am_llm_request;
 
 typedef enum am_llm_finish {

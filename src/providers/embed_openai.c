@@ -149,6 +149,8 @@ static am_status embed_batch(openai_embed *e, const am_str *texts,
     call.model = e->model;
     call.key_source = e->key_source;
     call.key_missing = e->key_missing;
+    call.stop = NULL;
+    call.stop_ctx = NULL;
     st = am__http_post(&e->http, &call, &reply, &oc, err);
     if (st != AM_OK)
         goto out;

@@ -409,6 +409,16 @@ static bool curl_retryable(CURLcode rc)
 
 /* ---- One attempt ---- */
 
+static am_status cancelled(const am__http_call *call, int attempts,
+                           am_error *err)
+{
+    if (attempts == 0)
+        return am__fail(err, AM_ECANCELED, "%s: call to %s cancelled before "
+                        "it was sent", call->provider, call->url);
+    return am__fail(err, AM_ECANCELED, "%s: call to %s cancelled (attempt "
+                    "%d)", call->provider, call->url, attempts);
+}
+
 typedef struct attempt {
     am__http *h;
     am_buf *body;
@@ -416,7 +426,19 @@ typedef struct attempt {
     bool oom;
     int64_t retry_after_ms; /* -1: none */
     int should_retry;       /* x-should-retry: -1 absent, 0 false, 1 true */
+    const am__http_call *call; /* for its stop hook */
 } attempt;
+
+/* libcurl's progress callback: a non-zero return aborts the transfer with
+ * CURLE_ABORTED_BY_CALLBACK. It runs at least about once a second even
+ * while nothing arrives, which bounds how long a cancel waits. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow)
+{
+    const attempt *a = ud;
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return a->call->stop(a->call->stop_ctx) ? 1 : 0;
+}
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 {
@@ -501,6 +523,8 @@ static am_status transport_error(const am__http_call *call, CURLcode rc,
         return am__fail(err, AM_ELIMIT, "%s: reply from %s is larger than "
                         "max_response_bytes (%zu)", call->provider,
                         call->url, a->h->opts.max_response_bytes);
+    if (rc == CURLE_ABORTED_BY_CALLBACK)
+        return cancelled(call, attempts, err);
     if (a->oom || rc == CURLE_OUT_OF_MEMORY)
         return am__fail(err, AM_ENOMEM, "%s: out of memory reading the "
                         "reply", call->provider);
@@ -556,7 +580,7 @@ am_status am__http_post(am__http *h, const am__http_call *call,
     }
 
     for (;;) {
-        attempt a = { h, reply, false, false, -1, -1 };
+        attempt a = { h, reply, false, false, -1, -1, call };
         CURLcode rc;
         int64_t delay;
 
@@ -570,6 +594,10 @@ am_status am__http_post(am__http *h, const am__http_call *call,
                 left = 1;
             if (attempt_timeout == 0 || left < attempt_timeout)
                 attempt_timeout = (long)left;
+        }
+        if (call->stop != NULL && call->stop(call->stop_ctx)) {
+            st = cancelled(call, attempts, err);
+            break;
         }
         attempts++;
         am_buf_clear(reply);
@@ -594,6 +622,11 @@ am_status am__http_post(am__http *h, const am__http_call *call,
         curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
         curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+        /* Pooled handles are reused: set the progress hook either way. */
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, call->stop == NULL ? 1L : 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION,
+                         call->stop == NULL ? NULL : on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, &a);
 
         rc = curl_easy_perform(c);
         if (rc == CURLE_OK)

@@ -806,6 +806,8 @@ am_status am_llm_chat(am_llm *llm, const am_llm_request *req, am_buf *text,
     call.model = llm->model;
     call.key_source = llm->key_source;
     call.key_missing = llm->key_missing;
+    call.stop = req->should_stop;
+    call.stop_ctx = req->stop_ctx;
     st = am__http_post(&llm->http, &call, &reply, &oc, &res->error);
     res->http_status = oc.http_status;
     res->attempts = oc.attempts;

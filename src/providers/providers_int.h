@@ -44,6 +44,10 @@ typedef struct am__http_call {
     const char *model;          /* for the 404 message */
     const char *key_source;     /* "$OPENAI_API_KEY", "the api_key option" */
     bool key_missing;           /* no key was sent */
+    /* NULL, or polled during each transfer (libcurl's progress callback)
+     * and before each attempt: true aborts with AM_ECANCELED. */
+    bool (*stop)(void *ctx);
+    void *stop_ctx;
 } am__http_call;
 
 typedef struct am__http_outcome {
