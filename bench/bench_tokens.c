@@ -1,15 +1,22 @@
 /* bench_tokens.c -- token counting speed, load time and memory.
  *
- * usage: bench_tokens CORPUS_DIR [SECONDS_PER_CASE]
+ * usage: bench_tokens CORPUS_DIR [SECONDS_PER_CASE [KINDS]]
  *
- * CORPUS_DIR holds prose.txt, code.txt, json.txt and multilingual.txt
- * (bench/tokens_corpus.js writes them). For cl100k_base and o200k_base and
- * each section, counts the tokens of the whole section repeatedly for about
- * SECONDS_PER_CASE (default 0.5) of CPU time on 1 thread, then on 2
- * threads sharing the one encoding, and prints
+ * CORPUS_DIR holds prose.txt, code.txt, js.txt, json.txt, multilingual.txt
+ * and emoji.txt (bench/tokens_corpus.js writes them). For cl100k_base and
+ * o200k_base and each section, counts the tokens of the whole section
+ * repeatedly for about SECONDS_PER_CASE (default 0.5) of CPU time on 1
+ * thread, then on 2 threads sharing the one encoding, and prints
  *   count/<encoding>/<section>/t<threads> <bytes> ns/op MB/s tokens
- * Then the load time of o200k_base (best and median of 9 opens), the bytes
- * it holds (a counting allocator) and the process's peak RSS, and the time
+ * Then message-sized calls: the section cut into pieces of about 1,000
+ * bytes at line ends (msg_end(); bench/tokens_peers.js cuts the same way),
+ * one count call per piece, no cache kept across calls, 1 thread:
+ *   msg/<encoding>/<section>/t1 <bytes> ns/op MB/s tokens
+ * (ns/op for the whole section, tokens summed over its pieces).
+ * KINDS (default all) limits the run to the kinds of case it names, any of
+ * whole, t2, cache, msg, short and load, e.g. "msg" for quick A/B runs.
+ * Then the load time of each encoding (best and median of 9 opens), the
+ * bytes it holds (a counting allocator) and the process's peak RSS, and the time
  * to count a 1 MB single-letter word. Between them, for o200k_base, short
  * messages (100, 300, 500 bytes of prose and multilingual text, one call
  * each): short/<encoding>/<section>/<size>B msgs ns/msg MB/s tokens/msg.
@@ -25,7 +32,9 @@
 #include "agentmem/tokens.h"
 #include "core/core.h"
 
-static const char *sections[] = { "prose", "code", "json", "multilingual" };
+static const char *sections[] = { "prose", "code", "js", "json",
+                                  "multilingual", "emoji" };
+#define NSECTIONS (sizeof sections / sizeof sections[0])
 static const char *encodings[] = { "cl100k_base", "o200k_base" };
 
 typedef struct job {
@@ -144,6 +153,54 @@ static void bench_short(const am_encoding *enc, const char *sec, am_str text,
            (double)bytes / (double)cpu * 1e3, (double)tokens / msgs);
 }
 
+/* The end of the message-sized piece that starts at s[at]: after the last
+ * newline in [at + 500, at + 1000), else after the first one in
+ * [at + 1000, at + 1500), else at at + 1000 moved back to a UTF-8
+ * character boundary. The whole rest when it is 1,000 bytes or less. */
+static size_t msg_end(const char *s, size_t len, size_t at)
+{
+    size_t end;
+
+    if (len - at <= 1000)
+        return len;
+    for (end = at + 1000; end > at + 500; end--)
+        if (s[end - 1] == '\n')
+            return end;
+    for (end = at + 1000; end < at + 1500 && end < len; end++)
+        if (s[end] == '\n')
+            return end + 1;
+    end = at + 1000;
+    while (end > at + 1 && ((uint8_t)s[end] & 0xC0) == 0x80)
+        end--;
+    return end;
+}
+
+/* Message-sized calls over the whole section, no cache across calls. */
+static void bench_msg(const am_encoding *enc, const char *sec, am_str text,
+                      double secs)
+{
+    int64_t c0 = thread_cpu_ns(), cpu;
+    size_t tokens = 0;
+    long reps = 0;
+
+    do {
+        tokens = 0;
+        for (size_t at = 0, end; at < text.len; at = end) {
+            size_t n = 0;
+            end = msg_end(text.ptr, text.len, at);
+            if (am_encoding_count(enc, (am_str){ text.ptr + at, end - at },
+                                  NULL, &n, NULL) != AM_OK)
+                exit(1);
+            tokens += n;
+        }
+        reps++;
+        cpu = thread_cpu_ns() - c0;
+    } while (cpu < (int64_t)(secs * 1e9));
+    printf("msg/%s/%s/t1 %zu %.0f ns/op %.1f MB/s %zu tokens\n",
+           am_encoding_name(enc), sec, text.len, (double)cpu / reps,
+           (double)text.len * reps / (double)cpu * 1e3, tokens);
+}
+
 /* ---- A counting allocator for the memory figure ---- */
 
 static size_t live_bytes, peak_bytes;
@@ -182,7 +239,9 @@ static int cmp_i64(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     double secs = argc > 2 ? atof(argv[2]) : 0.5;
-    am_buf text[4] = { AM_BUF_INIT, AM_BUF_INIT, AM_BUF_INIT, AM_BUF_INIT };
+    const char *kinds = argc > 3 ? argv[3]
+                                 : "whole,t2,cache,msg,short,load";
+    am_buf text[NSECTIONS];
     am_error err;
     char path[4096];
 
@@ -190,7 +249,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_tokens CORPUS_DIR [SECONDS]\n");
         return 2;
     }
-    for (int s = 0; s < 4; s++) {
+    for (size_t s = 0; s < NSECTIONS; s++)
+        text[s] = (am_buf)AM_BUF_INIT;
+    for (size_t s = 0; s < NSECTIONS; s++) {
         snprintf(path, sizeof path, "%s/%s.txt", argv[1], sections[s]);
         if (am__read_file(path, &text[s], &err) != AM_OK) {
             fprintf(stderr, "%s\n", err.msg);
@@ -204,33 +265,40 @@ int main(int argc, char **argv)
             return 1;
         }
         for (int t = 1; t <= 2; t++)
-            for (int s = 0; s < 4; s++)
-                bench_count(enc, sections[s], am_buf_str(&text[s]), secs, t,
-                            false);
+            for (size_t s = 0; s < NSECTIONS; s++)
+                if (strstr(kinds, t == 1 ? "whole" : "t2") != NULL)
+                    bench_count(enc, sections[s], am_buf_str(&text[s]),
+                                secs, t, false);
         /* With a cache kept across calls, as the JS peers keep theirs. */
-        for (int s = 0; s < 4; s++)
-            bench_count(enc, sections[s], am_buf_str(&text[s]), secs, 1,
-                        true);
-        if (e == 1) /* o200k_base, which the context module uses */
-            for (int s = 0; s < 4; s += 3)
+        for (size_t s = 0; s < NSECTIONS; s++)
+            if (strstr(kinds, "cache") != NULL)
+                bench_count(enc, sections[s], am_buf_str(&text[s]), secs, 1,
+                            true);
+        for (size_t s = 0; s < NSECTIONS; s++)
+            if (strstr(kinds, "msg") != NULL)
+                bench_msg(enc, sections[s], am_buf_str(&text[s]), secs);
+        if (e == 1 && strstr(kinds, "short") != NULL)
+            /* o200k_base, which the context module uses */
+            for (size_t s = 0; s < NSECTIONS; s += 4) /* prose, multi. */
                 for (size_t size = 100; size <= 500; size += 200)
                     bench_short(enc, sections[s], am_buf_str(&text[s]),
                                 size, secs / 2);
         am_encoding_free(enc);
     }
 
-    /* Load time and memory of o200k_base. */
-    {
+    /* Load time and memory of each encoding. */
+    for (int e = 0; e < 2 && strstr(kinds, "load") != NULL; e++) {
         am_allocator ca = { c_alloc, c_realloc, c_free, NULL };
         am_encoding_opts o = am_encoding_opts_default();
         int64_t times[9];
         size_t held = 0;
         struct rusage ru;
         o.alloc = &ca;
+        peak_bytes = live_bytes;
         for (int i = 0; i < 9; i++) {
             am_encoding *enc = NULL;
             int64_t t0 = am__mono_ns();
-            if (am_encoding_create("o200k_base", &o, &enc, &err) != AM_OK) {
+            if (am_encoding_create(encodings[e], &o, &enc, &err) != AM_OK) {
                 fprintf(stderr, "%s\n", err.msg);
                 return 1;
             }
@@ -240,15 +308,16 @@ int main(int argc, char **argv)
         }
         qsort(times, 9, sizeof times[0], cmp_i64);
         getrusage(RUSAGE_SELF, &ru);
-        printf("load/o200k_base 1 %.2f ms best %.2f ms median\n",
+        printf("load/%s 1 %.2f ms best %.2f ms median\n", encodings[e],
                (double)times[0] / 1e6, (double)times[4] / 1e6);
-        printf("memory/o200k_base held %.1f MB, peak while loading %.1f MB, "
-               "process max RSS %.1f MB\n", (double)held / 1048576.0,
-               (double)peak_bytes / 1048576.0, (double)ru.ru_maxrss / 1024.0);
+        printf("memory/%s held %.1f MB, peak while loading %.1f MB, "
+               "process max RSS %.1f MB\n", encodings[e],
+               (double)held / 1048576.0, (double)peak_bytes / 1048576.0,
+               (double)ru.ru_maxrss / 1024.0);
     }
 
     /* A 1 MB word. */
-    {
+    if (strstr(kinds, "load") != NULL) {
         am_encoding *enc = NULL;
         size_t n = 1 << 20, count = 0;
         char *w = malloc(n);
@@ -264,7 +333,7 @@ int main(int argc, char **argv)
         free(w);
         am_encoding_free(enc);
     }
-    for (int s = 0; s < 4; s++)
+    for (size_t s = 0; s < NSECTIONS; s++)
         am_buf_free(&text[s]);
     return 0;
 }

@@ -3,14 +3,19 @@
 //
 // usage: node bench/tokens_corpus.js OUTDIR [MB_PER_SECTION]
 //
-// Writes OUTDIR/{prose,code,json,multilingual}.txt, each about
+// Writes OUTDIR/{prose,code,js,json,multilingual,emoji}.txt, each about
 // MB_PER_SECTION (default 1) megabytes, from text found on the machine:
 //   prose         /usr/share/common-licenses, package READMEs and copyright
 //   code          C headers under /usr/include and this repository's src/
+//   js            JavaScript of this repository's bench/ and tests/, then
+//                 node's own (/usr/share/nodejs, /usr/lib/node_modules)
 //   json          JSON documents built from the prose (objects, arrays,
 //                 numbers, escapes) -- deterministic
 //   multilingual  man pages in other languages (/usr/share/man/<lang>) and
 //                 locale sources, round robin over languages
+//   emoji         the prose sentences with emoji between words (single
+//                 code points, variation selectors, skin tones, ZWJ
+//                 families and professions, flags, keycaps) -- deterministic
 // Deterministic for a given machine.
 'use strict';
 const fs = require('fs');
@@ -70,6 +75,11 @@ const prose = fill([].concat(
 const code = fill([].concat(
     walk(path.join(__dirname, '..', 'src'), (p) => /\.[ch]$/.test(p) && !/ucd_tables/.test(p), [], 1000),
     walk('/usr/include', (p) => p.endsWith('.h'), [], 20000)));
+const js = fill([].concat(
+    walk(path.join(__dirname, '..', 'bench'), (p) => /\.js$/.test(p) && !/node_modules/.test(p), [], 1000),
+    walk(path.join(__dirname, '..', 'tests'), (p) => /\.js$/.test(p), [], 1000),
+    walk('/usr/share/nodejs', (p) => /\.[cm]?js$/.test(p), [], 20000),
+    walk('/usr/lib/node_modules', (p) => /\.[cm]?js$/.test(p), [], 20000)));
 
 // JSON: records built from prose sentences.
 let seed = 42;
@@ -104,7 +114,35 @@ const multiFiles = [];
 for (let k = 0; k < 400; k++) for (const l of langs) if (k < l.length) multiFiles.push(l[k]);
 const multi = fill(multiFiles);
 
-for (const [name, text] of [['prose', prose], ['code', code], ['json', json], ['multilingual', multi]]) {
+// Emoji: the prose sentences with emoji sequences between words.
+const emojis = [
+    '\u{1F600}', '\u{1F680}', '\u{2705}', '\u{1F525}', '\u{1F389}', '\u{1F914}',
+    '\u{2764}\u{FE0F}', '\u{2B50}', '\u{1F44D}\u{1F3FD}', '\u{1F44B}\u{1F3FB}',
+    '\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}\u{200D}\u{1F466}',
+    '\u{1F9D1}\u{200D}\u{1F4BB}', '\u{1F469}\u{1F3FE}\u{200D}\u{1F52C}',
+    '\u{1F3F3}\u{FE0F}\u{200D}\u{1F308}', '\u{1F1FA}\u{1F1F8}', '\u{1F1EF}\u{1F1F5}',
+    '\u{1F1E9}\u{1F1EA}', '1\u{FE0F}\u{20E3}', '\u{1F4AF}', '\u{1F602}\u{1F602}\u{1F602}',
+    '\u{1F64F}', '\u{1F440}', '\u{2728}', '\u{1F9E0}', '\u{1F4A1}', '\u{26A0}\u{FE0F}',
+];
+let emoji = '';
+for (let i = 0; Buffer.byteLength(emoji) < target; i++) {
+    const words = sentences[i % sentences.length].split(' ');
+    const out = [];
+    for (const w of words) {
+        out.push(w);
+        if (rnd() < 0.25) out.push(emojis[Math.floor(rnd() * emojis.length)]);
+    }
+    emoji += out.join(' ') + (i % 3 === 2 ? '\n' : ' ');
+}
+{
+    const b = Buffer.from(emoji);
+    let n = Math.min(b.length, target);
+    while (n > 0 && (b[n] & 0xc0) === 0x80) n--;
+    emoji = b.subarray(0, n).toString('utf8');
+}
+
+for (const [name, text] of [['prose', prose], ['code', code], ['js', js], ['json', json],
+                            ['multilingual', multi], ['emoji', emoji]]) {
     fs.writeFileSync(path.join(outdir, name + '.txt'), text);
     console.error(`corpus ${name}: ${Buffer.byteLength(text)} bytes`);
 }
