@@ -283,10 +283,33 @@ int am__boost_named(const am_search *q, const char *meta, size_t len)
     return hit;
 }
 
-void am__boost_apply(const am_search *q, am__cands *all, const int *named)
+static double boost_weight(const am_search *q)
 {
-    double b = q->boost > 0 ? q->boost : AM_SEARCH_BOOST;
-    for (size_t i = 0; i < all->count; i++) {
+    return q->boost > 0 ? q->boost : AM_SEARCH_BOOST;
+}
+
+size_t am__boost_span(const am_search *q, const am__cands *all, size_t limit)
+{
+    if (q->boost_field.len == 0)
+        return 0;
+    if (limit == 0 || all->count <= limit)
+        return all->count;
+    /* Boosting only raises scores, so the limit-th best score after it is
+     * at least the limit-th best before it; a candidate that cannot
+     * reach that even raised cannot make the results, and neither can any
+     * after it (`all` is sorted, and s + b (1 - s) grows with s). */
+    double b = boost_weight(q), bar = all->v[limit - 1].score;
+    size_t n = limit;
+    while (n < all->count && all->v[n].score + b * (1 - all->v[n].score) >= bar)
+        n++;
+    return n;
+}
+
+void am__boost_apply(const am_search *q, am__cands *all, const int *named,
+                     size_t span)
+{
+    double b = boost_weight(q);
+    for (size_t i = 0; i < span; i++) {
         am__cand *c = &all->v[i];
         /* score + b (1 - score): stays in [0, 1] and keeps the order of
          * the items it raises; an item that matches nothing of the query

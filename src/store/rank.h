@@ -67,8 +67,16 @@ am_status am__fuse(am_store *s, const am_search *q, const am__cands *tc,
  * when the field is off; -1 when jansson ran out of memory deciding. */
 int am__boost_named(const am_search *q, const char *meta, size_t len);
 
-/* Raise the score of every candidate whose `named[i]` is 1 (the verdict
- * of am__boost_named for all->v[i]) by q's boost, and sort `all` again. */
-void am__boost_apply(const am_search *q, am__cands *all, const int *named);
+/* How many of the best candidates of the sorted `all` the boost must look
+ * at for the best `limit` results to come out right: those whose raised
+ * score could still reach the limit-th best score (0 with the boost
+ * off). The others are not read at all. */
+size_t am__boost_span(const am_search *q, const am__cands *all, size_t limit);
+
+/* Raise the score of each of the first `span` candidates whose
+ * `named[i]` is 1 (the verdict of am__boost_named for all->v[i]) by q's
+ * boost, and sort `all` again. */
+void am__boost_apply(const am_search *q, am__cands *all, const int *named,
+                     size_t span);
 
 #endif

@@ -736,19 +736,21 @@ static am_status emit(am_store *s, const am__cands *all, size_t limit,
 /* The entity boost (am_search.boost_field) over every candidate: their
  * metadata is read in batches of 256 ids and checked for a name the query
  * mentions. */
-static am_status boost(am_store *s, const am_search *q, am__cands *all)
+static am_status boost(am_store *s, const am_search *q, size_t limit,
+                       am__cands *all)
 {
-    if (q->boost_field.len == 0 || all->count == 0)
+    size_t span = am__boost_span(q, all, limit);
+    if (span == 0)
         return AM_OK;
-    int *named = am__alloc_array(s->alloc, all->count, sizeof(int));
+    int *named = am__alloc_array(s->alloc, span, sizeof(int));
     if (named == NULL)
         return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
     am_status st = AM_OK;
-    for (size_t base = 0; st == AM_OK && base < all->count; base += 256) {
+    for (size_t base = 0; st == AM_OK && base < span; base += 256) {
         am_buf arr = AM_BUF_INIT;
         am__pgp p = { .n = 0 };
         int64_t ids[256];
-        size_t m = all->count - base < 256 ? all->count - base : 256;
+        size_t m = span - base < 256 ? span - base : 256;
         for (size_t i = 0; i < m; i++) {
             ids[i] = all->v[base + i].id;
             named[base + i] = 0;
@@ -785,8 +787,8 @@ static am_status boost(am_store *s, const am_search *q, am__cands *all)
         PQclear(r);
     }
     if (st == AM_OK)
-        am__boost_apply(q, all, named);
-    am__free(s->alloc, named, all->count * sizeof(int));
+        am__boost_apply(q, all, named, span);
+    am__free(s->alloc, named, span * sizeof(int));
     return st;
 }
 
@@ -849,7 +851,7 @@ am_status am__pg_search(am_store *s, const am_search *q, const float *qemb,
     st = am__fuse(s, q, &tc, &vc, use_text && use_vec && s->vc.count > 0,
                   &all);
     if (st == AM_OK)
-        st = boost(s, q, &all);
+        st = boost(s, q, limit, &all);
     if (st != AM_OK)
         goto out;
     if (all.count > limit)

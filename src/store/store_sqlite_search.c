@@ -167,15 +167,16 @@ static am_status emit(am_store *s, const am__cands *all, size_t limit,
 /* The entity boost (am_search.boost_field) over every candidate: each
  * one's metadata is read and checked for a name the query mentions. */
 static am_status boost(am_store *s, const am_search *q, int64_t now,
-                       am__cands *all)
+                       size_t limit, am__cands *all)
 {
-    if (q->boost_field.len == 0 || all->count == 0)
+    size_t span = am__boost_span(q, all, limit);
+    if (span == 0)
         return AM_OK;
-    int *named = am__alloc_array(s->alloc, all->count, sizeof(int));
+    int *named = am__alloc_array(s->alloc, span, sizeof(int));
     if (named == NULL)
         return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
     am_status st = AM_OK;
-    for (size_t i = 0; st == AM_OK && i < all->count; i++) {
+    for (size_t i = 0; st == AM_OK && i < span; i++) {
         sqlite3_stmt *r = am__store_stmt(s, Q_ITEM_ROW);
         if (r == NULL) {
             st = AM__ERR(s).code;
@@ -193,8 +194,8 @@ static am_status boost(am_store *s, const am_search *q, int64_t now,
             st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
     }
     if (st == AM_OK)
-        am__boost_apply(q, all, named);
-    am__free(s->alloc, named, all->count * sizeof(int));
+        am__boost_apply(q, all, named, span);
+    am__free(s->alloc, named, span * sizeof(int));
     return st;
 }
 
@@ -280,7 +281,7 @@ am_status am__sq_search(am_store *s, const am_search *q, const float *qemb,
      * one of them found nothing (it then adds nothing to the score). */
     st = am__fuse(s, q, &tc, &vc, use_text && use_vec && s->vc.count > 0, &all);
     if (st == AM_OK)
-        st = boost(s, q, now, &all);
+        st = boost(s, q, now, limit, &all);
     if (st == AM_OK)
         st = emit(s, &all, limit, now, b);
 out:
