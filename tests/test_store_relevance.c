@@ -254,6 +254,32 @@ AM_TEST(boost_raises_only_the_items_whose_field_the_query_names)
     free(dir);
 }
 
+AM_TEST(boost_reaches_past_the_limit)
+{
+    char *dir;
+    am_store *s = open_talk(&dir, 0);
+    /* Unboosted, Caroline's turn is not first (it is longer and says
+     * "painted", not "painting"); with limit 1 the boost must still look
+     * past the first candidate to bring hers up. */
+    const char *q = "sunset painting of Caroline";
+    am_results *plain = boosted(s, q, "", 0);
+    CHECK(plain->count == 3);
+    CHECK(!(plain->items[0].key.len == 2 &&
+            memcmp(plain->items[0].key.ptr, "t1", 2) == 0));
+    am_results_free(plain);
+    am_results *r = NULL;
+    am_search sq = { .ns = NS1("talk"), .query = am_str_c(q),
+                     .mode = AM_SEARCH_TEXT, .limit = 1,
+                     .boost_field = AM_STR("speaker"), .boost = 1 };
+    CHECK_OK(am_store_search(s, &sq, &r));
+    CHECK_EQ(r->count, 1);
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "t1");
+    am_results_free(r);
+    am_store_close(s);
+    test_rmtree(dir);
+    free(dir);
+}
+
 AM_TEST(boost_field_may_hold_a_list_of_names)
 {
     char *dir;

@@ -236,6 +236,9 @@ am_status am__sq_search(am_store *s, const am_search *q, const float *qemb,
     size_t depth = limit * 4 < 100 ? 100 : limit * 4;
     int use_text = q->mode != AM_SEARCH_VECTOR;
     int use_vec = q->mode != AM_SEARCH_TEXT;
+    /* The boost can lift a candidate from below the limit: look deeper,
+     * as when two signals are fused. */
+    int boosting = q->boost_field.len > 0;
 
     lo.alloc = hi.alloc = s->alloc;
     st = am__ns_encode(q->ns, 1, &lo, &AM__ERR(s));
@@ -266,13 +269,13 @@ am_status am__sq_search(am_store *s, const am_search *q, const float *qemb,
     }
     if (use_text) {
         st = text_search(s, q, (am_str){ lo.ptr, lo.len }, filter,
-                         use_vec ? depth : limit, now, &tc);
+                         use_vec || boosting ? depth : limit, now, &tc);
         if (st != AM_OK)
             goto out;
     }
     if (use_vec && s->vc.count > 0) {
         st = am__sq_vec_cands(s, qv, (am_str){ lo.ptr, lo.len }, filter,
-                              use_text ? depth : limit, now,
+                              use_text || boosting ? depth : limit, now,
                               use_text ? &tc : NULL, &vc);
         if (st != AM_OK)
             goto out;
