@@ -94,6 +94,22 @@ check recall_other_user 0 $R search bob "Lisbon flight" --json
 has recall_empty "$out" "[]"
 check recall_other_user_text 0 $R search bob "Lisbon flight"
 has recall_empty_text "$out" "no matching conversations"
+# recall index --format: an Anthropic request body (an object) is read
+# through the converters; without --format the error says to give one.
+anth="$AM_SOURCE_DIR/examples/msg/anthropic.json"
+check recall_anthropic_raw 3 $R index carol s9 "$anth"
+has recall_anthropic_hint "$err" "give --format openai, anthropic or agentmem"
+check recall_anthropic 0 $R index carol s9 "$anth" --format anthropic --json
+has recall_anthropic_chunks "$out" '{"chunks":1}'
+check recall_anthropic_hit 0 $R search carol "17 * 23" --json
+has recall_anthropic_text "$out" '17 × 23 = 391'
+check recall_agentmem 0 $R index carol s10 "$AM_SOURCE_DIR/examples/msg/conversation.json" --format agentmem
+check recall_bad_format 2 $R index carol s11 "$anth" --format klingon
+has recall_bad_format_msg "$err" "index: --format: unknown format 'klingon'"
+check recall_tool_format 2 $R tool-def --format agentmem
+has recall_tool_format_msg "$err" "tool-def: --format must be openai or anthropic"
+check recall_unknown_sub 2 $R fly
+has recall_unknown_sub_msg "$err" "unknown subcommand 'fly' (index, search, tool-def, tool-call)"
 echo '[{"role":1}]' >"$tmp/bad.json"
 check recall_bad 3 $R index alice s2 "$tmp/bad.json"
 has recall_bad_msg "$err" "message 0"

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agentmem/conv.h"
 #include "agentmem/data.h"
 #include "agentmem/memtool.h"
 #include "agentmem/recall.h"
@@ -603,92 +604,208 @@ static int print_excerpts(am_str hits)
     return CLI_EXIT_OK;
 }
 
+/* What every recall subcommand works on. */
+typedef struct recall_run {
+    const opts *o;
+    am_store *s;             /* NULL for tool-def, which needs no store */
+    am_recall_tool_opts to;
+    am_tool_format fmt;      /* tool-def, tool-call: --format */
+    am_buf buf;
+} recall_run;
+
+/* index --format F: the conversation through the converters (so an
+ * Anthropic request body, an object, works), handed to the indexer as
+ * the OpenAI array of {role, content} it reads. Without --format the
+ * file goes to the indexer as it is. */
+static am_status index_input(am_format f, am_str text, am_buf *out,
+                             am_error *err)
+{
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_status st = am_msgs_from_json(NULL, f, text, &l, err);
+
+    if (st == AM_OK)
+        st = am_msgs_to_json(am_msg_list_items(&l), l.count,
+                             AM_FORMAT_OPENAI, 0, out, err);
+    am_msg_list_free(&l);
+    return st;
+}
+
+static int rc_index(void *ctx)
+{
+    recall_run *x = ctx;
+    const opts *o = x->o;
+    am_buf in = AM_BUF_INIT;
+    am_recall_opts ro = am_recall_opts_default();
+    am_error err = { AM_OK, "" };
+    size_t chunks = 0;
+    am_format f = AM_FORMAT_AGENTMEM;
+    am_status st;
+    int rc = CLI_EXIT_OK;
+
+    if (o->format != NULL &&
+        am_format_parse(am_str_c(o->format), &f, &err) != AM_OK)
+        return cli_usage("recall", "index: --format: %s", err.msg);
+    if (o->chunk > 0)
+        ro.chunk_size = (size_t)o->chunk;
+    if (o->overlap > 0 || o->chunk > 0)
+        ro.chunk_overlap = (size_t)o->overlap;
+    ro.meta = am_str_c(o->meta);
+    st = cli_read_input(o->pos[2], &in, &err);
+    if (st == AM_OK && o->format != NULL)
+        st = index_input(f, am_buf_str(&in), &x->buf, &err);
+    if (st != AM_OK) {
+        am_buf_free(&in);
+        return cli_fail(st, &err, o->pos[2]);
+    }
+    st = am_recall_index(x->s, am_str_c(o->pos[0]), am_str_c(o->pos[1]),
+                         o->format != NULL ? am_buf_str(&x->buf)
+                                           : am_buf_str(&in),
+                         &ro, &chunks);
+    am_buf_free(&in);
+    if (st != AM_OK) {
+        rc = store_fail(x->s, st, o->pos[2]);
+        if (o->format == NULL && st == AM_EFORMAT)
+            fprintf(stderr, "(a conversation in another format: give "
+                            "--format openai, anthropic or agentmem)\n");
+        return rc;
+    }
+    printf(o->json ? "{\"chunks\":%zu}\n" : "indexed %zu chunks\n", chunks);
+    return CLI_EXIT_OK;
+}
+
+static int rc_search(void *ctx)
+{
+    recall_run *x = ctx;
+    am_status st = am_recall_search(x->s, am_str_c(x->o->pos[0]),
+                                    am_str_c(x->o->pos[1]),
+                                    x->o->limit > 0 ? (size_t)x->o->limit
+                                                    : 5,
+                                    &x->buf);
+    if (st != AM_OK)
+        return store_fail(x->s, st, "search");
+    if (!x->o->json)
+        return print_excerpts(am_buf_str(&x->buf));
+    printf("%s\n", x->buf.ptr);
+    return CLI_EXIT_OK;
+}
+
+static int rc_tool_def(void *ctx)
+{
+    recall_run *x = ctx;
+    am_error err;
+    am_status st = am_recall_tool_def(x->fmt, &x->to, &x->buf, &err);
+    if (st != AM_OK)
+        return cli_fail(st, &err, "tool-def");
+    printf("%s\n", x->buf.ptr);
+    return CLI_EXIT_OK;
+}
+
+static int rc_tool_call(void *ctx)
+{
+    recall_run *x = ctx;
+    am_status st = am_recall_tool_call(x->s, am_str_c(x->o->pos[0]), x->fmt,
+                                       &x->to, am_str_c(x->o->pos[1]),
+                                       &x->buf);
+    if (st != AM_OK)
+        return store_fail(x->s, st, "tool-call");
+    printf("%s\n", x->buf.ptr);
+    return CLI_EXIT_OK;
+}
+
+static const cli_sub recall_subs[] = {
+    { "index", rc_index, 3, "USER SESSION FILE",
+      "index a conversation ('-': stdin) for USER's searches, replacing "
+      "an earlier index of SESSION" },
+    { "search", rc_search, 2, "USER QUERY",
+      "search USER's indexed conversations, best excerpt first" },
+    { "tool-def", rc_tool_def, 0, "",
+      "the recall tool's definition for a model (JSON)" },
+    { "tool-call", rc_tool_call, 2, "USER CALL_JSON",
+      "answer a model's recall tool call for USER with the tool-result "
+      "message (JSON)" },
+};
+
+static const cli_flag recall_flags[] = {
+    { "--db", "FILE", "the database file (default ./agentmem.db)" },
+    { "--embedder", "E",
+      "default (word vectors), words, hash or none (default: default)" },
+    { "--format", "F", "index: the conversation's format, agentmem, openai "
+                       "or anthropic (default: an array of {role, "
+                       "content}); tool-def, tool-call: openai (default) "
+                       "or anthropic" },
+    { "--chunk-size", "N", "index: messages per chunk (default 10)" },
+    { "--overlap", "N", "index: messages shared by neighbouring chunks "
+                        "(default 2)" },
+    { "--meta", "JSON", "index: an object stored with every chunk, "
+                        "returned as each hit's metadata" },
+    { "--limit", "N", "search: at most N excerpts (default 5); tool-def, "
+                      "tool-call: the tool's default limit" },
+    { "--min-score", "S", "tool-def, tool-call: hide excerpts scoring "
+                          "below S, in [0, 1] (0: show every excerpt)" },
+    { "--name", "N", "tool-def, tool-call: the tool's name" },
+    { "--description", "D", "tool-def, tool-call: the tool's description" },
+    { "--json", NULL, "index, search: print the result as JSON "
+                      "(docs/cli-json.md)" },
+};
+
+static const char *const recall_examples[] = {
+    "agentmem recall index user_123 thread-1 "
+    "examples/store/conversation.json",
+    "agentmem recall index user_123 thread-2 examples/msg/anthropic.json "
+    "--format anthropic",
+    "agentmem recall search user_123 'how did we fix the login bug'",
+    "agentmem recall tool-def --format anthropic --limit 3",
+    NULL
+};
+
+const cli_group recall_group = { recall_subs, CLI_COUNT(recall_subs),
+                                 recall_flags, CLI_COUNT(recall_flags),
+                                 recall_examples };
+
 int cmd_recall(int argc, char **argv)
 {
-    const char *sub;
+    const cli_sub *sub = NULL;
     opts o;
-    am_store *s = NULL;
     am_embedder *emb = NULL;
     am_error err = { AM_OK, "" };
-    am_buf buf = AM_BUF_INIT;
+    recall_run x;
     am_status st;
     int rc = parse_opts("recall", argc, argv, &o);
+
     if (rc != 0)
         return rc;
-    sub = o.sub;
-    int is_index = strcmp(sub, "index") == 0;
-    am_tool_format fmt = AM_TOOL_OPENAI;
-    if (o.format != NULL && strcmp(o.format, "anthropic") == 0)
-        fmt = AM_TOOL_ANTHROPIC;
-    else if (o.format != NULL && strcmp(o.format, "openai") != 0)
-        return cli_usage("recall", "--format must be openai or anthropic");
-    am_recall_tool_opts to = am_recall_tool_opts_default();
+    rc = cli_sub_check("recall", &recall_group, o.sub, o.npos, &sub);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    memset(&x, 0, sizeof x);
+    x.o = &o;
+    x.buf = (am_buf)AM_BUF_INIT;
+    x.fmt = AM_TOOL_OPENAI;
+    if (sub->run != rc_index && o.format != NULL) {
+        if (strcmp(o.format, "anthropic") == 0)
+            x.fmt = AM_TOOL_ANTHROPIC;
+        else if (strcmp(o.format, "openai") != 0)
+            return cli_usage("recall", "%s: --format must be openai or "
+                             "anthropic (the tool's format), not '%s'",
+                             sub->name, o.format);
+    }
+    x.to = am_recall_tool_opts_default();
     if (o.name != NULL)
-        to.name = am_str_c(o.name);
+        x.to.name = am_str_c(o.name);
     if (o.description != NULL)
-        to.description = am_str_c(o.description);
+        x.to.description = am_str_c(o.description);
     if (o.limit > 0)
-        to.limit = (size_t)o.limit;
+        x.to.limit = (size_t)o.limit;
     if (o.have_min_score) /* 0: every excerpt (the library's 0: default) */
-        to.min_score = o.min_score > 0 ? o.min_score : -1;
-    if (strcmp(sub, "tool-def") == 0) {
-        st = am_recall_tool_def(fmt, &to, &buf, &err);
+        x.to.min_score = o.min_score > 0 ? o.min_score : -1;
+    if (sub->run != rc_tool_def) {
+        st = open_store(&o, &x.s, &emb, &err);
         if (st != AM_OK)
-            return cli_fail(st, &err, "tool-def");
-        printf("%s\n", buf.ptr);
-        am_buf_free(&buf);
-        return CLI_EXIT_OK;
+            return cli_fail(st, &err, db_context(o.db));
     }
-    int is_call = strcmp(sub, "tool-call") == 0;
-    if (!is_index && !is_call && strcmp(sub, "search") != 0)
-        return cli_usage("recall", "unknown subcommand '%s' (index, search, "
-                         "tool-def, tool-call)", sub);
-    if (o.npos < (is_index ? 3 : 2))
-        return cli_usage("recall",
-                         is_index  ? "index USER SESSION FILE"
-                         : is_call ? "tool-call USER CALL_JSON"
-                                   : "search USER QUERY");
-    st = open_store(&o, &s, &emb, &err);
-    if (st != AM_OK)
-        return cli_fail(st, &err, db_context(o.db));
-    if (is_call) {
-        st = am_recall_tool_call(s, am_str_c(o.pos[0]), fmt, &to,
-                                    am_str_c(o.pos[1]), &buf);
-        rc = st == AM_OK ? CLI_EXIT_OK : store_fail(s, st, "tool-call");
-        if (st == AM_OK)
-            printf("%s\n", buf.ptr);
-    } else if (is_index) {
-        am_buf in = AM_BUF_INIT;
-        am_recall_opts ro = am_recall_opts_default();
-        size_t chunks = 0;
-        if (o.chunk > 0)
-            ro.chunk_size = (size_t)o.chunk;
-        if (o.overlap > 0 || o.chunk > 0)
-            ro.chunk_overlap = (size_t)o.overlap;
-        ro.meta = am_str_c(o.meta);
-        st = cli_read_input(o.pos[2], &in, &err);
-        if (st != AM_OK) {
-            rc = cli_fail(st, &err, o.pos[2]);
-        } else {
-            st = am_recall_index(s, am_str_c(o.pos[0]), am_str_c(o.pos[1]),
-                                 am_buf_str(&in), &ro, &chunks);
-            rc = st == AM_OK ? CLI_EXIT_OK : store_fail(s, st, o.pos[2]);
-            if (st == AM_OK)
-                printf(o.json ? "{\"chunks\":%zu}\n"
-                              : "indexed %zu chunks\n", chunks);
-        }
-        am_buf_free(&in);
-    } else {
-        st = am_recall_search(s, am_str_c(o.pos[0]), am_str_c(o.pos[1]),
-                              o.limit > 0 ? (size_t)o.limit : 5, &buf);
-        rc = st == AM_OK ? CLI_EXIT_OK : store_fail(s, st, "search");
-        if (st == AM_OK && o.json)
-            printf("%s\n", buf.ptr);
-        else if (st == AM_OK)
-            rc = print_excerpts(am_buf_str(&buf));
-    }
-    am_buf_free(&buf);
-    am_store_close(s);
+    rc = sub->run(&x);
+    am_buf_free(&x.buf);
+    am_store_close(x.s);
     am_embedder_free(emb);
     return rc;
 }

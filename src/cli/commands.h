@@ -17,6 +17,7 @@ int cmd_replay(int argc, char **argv);
 int cmd_store(int argc, char **argv);
 extern const struct cli_group store_group;
 int cmd_recall(int argc, char **argv);
+extern const struct cli_group recall_group;
 /* Hierarchical tiers: cmd_tiers.c */
 int cmd_tiers(int argc, char **argv);
 extern const struct cli_group tiers_group;

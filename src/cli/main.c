@@ -57,11 +57,8 @@ static const cli_command commands[] = {
       "feed a conversation message by message; print the statistics" },
     { "store", cmd_store, 1, "SUBCOMMAND [ARGS] [OPTIONS]",
       "the long-term store: items, namespaces, search", &store_group },
-    { "recall", cmd_recall, 1,
-      "index USER SESSION FILE | search USER QUERY | tool-def | tool-call "
-      "USER CALL [--format openai|anthropic] [--name N] [--description D] "
-      "[--limit N] [--min-score S] [--db F] [--json]",
-      "index past conversations and search them" },
+    { "recall", cmd_recall, 1, "SUBCOMMAND [ARGS] [OPTIONS]",
+      "index past conversations and search them", &recall_group },
     { "tiers", cmd_tiers, 1, "SUBCOMMAND [ARGS] [OPTIONS]",
       "hierarchical memory: tiers, index search, lifecycle, archive",
       &tiers_group },
