@@ -1,9 +1,12 @@
 /* py_tiers.c -- hierarchical memory tiers (tiers.h) from Python: a _Tiers
- * type over one am_tiers handle and a compact _TierItem record.
+ * type over one am_tiers handle and a compact _TierItem record, with
+ * search, custom indexes and lifecycle policies whose callbacks are
+ * Python callables.
  *
  * store/retrieve are hash-table operations in C, so they keep the GIL (a
- * release would cost more than the call); the slow calls (open, close,
- * flush, optimize) release it. A _TierItem holds the raw C values; the
+ * release would cost more than the call) until a Python callback is
+ * registered (see pycb below); the slow calls (open, close, flush,
+ * optimize, apply_policies) release it. A _TierItem holds the raw C values; the
  * Python subclass agentmem.tiers.MemoryItem turns them into datetimes and
  * enums only when asked. Content that is a str is stored as its UTF-8
  * bytes; anything else as JSON (AM_TIER_JSON) and decoded on the way back.
@@ -139,10 +142,20 @@ static PyObject *item_new(const am_tier_item *info, PyObject *id,
 
 /* ---- _Tiers ---- */
 
+struct pycb;
+
 typedef struct {
     PyObject_HEAD
     am_tiers *t;
+    /* Python callbacks (custom indexes, policies), kept until close. */
+    struct pycb *cbs;
+    int has_cb;
+    /* What a callback raised (PyErr_Fetch), re-raised after the call. */
+    PyObject *exc, *exc_val, *exc_tb;
 } TiersObject;
+
+static void cb_free_all(TiersObject *self);
+static int cb_raised(TiersObject *self);
 
 static int tiers_ready(TiersObject *self)
 {
@@ -220,14 +233,24 @@ static PyObject *tiers_close(TiersObject *self, PyObject *unused)
     Py_BEGIN_ALLOW_THREADS
     st = am_tiers_close(t, &err);
     Py_END_ALLOW_THREADS
+    cb_free_all(self);
     if (st != AM_OK)
         return amp_raise_err(&err);
     Py_RETURN_NONE;
 }
 
+static int tiers_traverse(TiersObject *self, visitproc visit, void *arg);
+static int tiers_clear(TiersObject *self);
+
 static void tiers_dealloc(TiersObject *self)
 {
+    PyObject_GC_UnTrack(self);
     am_tiers_close(self->t, NULL);
+    self->t = NULL;
+    cb_free_all(self); /* the handle used them until close */
+    Py_CLEAR(self->exc);
+    Py_CLEAR(self->exc_val);
+    Py_CLEAR(self->exc_tb);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -310,12 +333,29 @@ static PyObject *tiers_store(TiersObject *self, PyObject *const *args,
         }
         in.flags = AM_TIER_JSON;
     }
-    am_status st = am_tiers_store(self->t, id, &in);
+    am_status st;
+    if (self->has_cb) {
+        /* A key extractor may run: never wait for the mutex with the GIL
+         * (see pycb). */
+        Py_BEGIN_ALLOW_THREADS
+        st = am_tiers_store(self->t, id, &in);
+        Py_END_ALLOW_THREADS
+    } else {
+        st = am_tiers_store(self->t, id, &in);
+    }
     Py_XDECREF(json);
+    if (cb_raised(self) < 0)
+        return NULL;
     if (st != AM_OK)
         return raise_tiers(self, st);
     am_tier_item info = AM_TIER_ITEM_INIT;
-    st = am_tiers_peek(self->t, id, NULL, &info);
+    if (self->has_cb) {
+        Py_BEGIN_ALLOW_THREADS
+        st = am_tiers_peek(self->t, id, NULL, &info);
+        Py_END_ALLOW_THREADS
+    } else {
+        st = am_tiers_peek(self->t, id, NULL, &info);
+    }
     if (st != AM_OK) {
         am_tier_item_free(&info);
         return raise_tiers(self, st);
@@ -333,8 +373,20 @@ static PyObject *get_item(TiersObject *self, PyObject *id_o, int record)
         return NULL;
     am_tier_item info = AM_TIER_ITEM_INIT;
     PyObject *r;
-    am_status st = record ? am_tiers_retrieve(self->t, id, NULL, &info)
-                          : am_tiers_peek(self->t, id, NULL, &info);
+    am_status st;
+    if (self->has_cb) {
+        Py_BEGIN_ALLOW_THREADS
+        st = record ? am_tiers_retrieve(self->t, id, NULL, &info)
+                    : am_tiers_peek(self->t, id, NULL, &info);
+        Py_END_ALLOW_THREADS
+    } else {
+        st = record ? am_tiers_retrieve(self->t, id, NULL, &info)
+                    : am_tiers_peek(self->t, id, NULL, &info);
+    }
+    if (cb_raised(self) < 0) {
+        am_tier_item_free(&info);
+        return NULL;
+    }
     if (st == AM_ENOTFOUND) {
         am_tier_item_free(&info);
         Py_RETURN_NONE;
@@ -346,7 +398,9 @@ static PyObject *get_item(TiersObject *self, PyObject *id_o, int record)
     if (!info.content.ptr && info.content_len) {
         /* Archived: the record does not carry the content; decompress. */
         am_buf b = AM_BUF_INIT;
+        Py_BEGIN_ALLOW_THREADS
         st = am_tiers_peek(self->t, id, &b, &info);
+        Py_END_ALLOW_THREADS
         if (st != AM_OK) {
             am_buf_free(&b);
             am_tier_item_free(&info);
@@ -384,6 +438,8 @@ static PyObject *id_call(TiersObject *self, PyObject *id_o,
     Py_BEGIN_ALLOW_THREADS
     st = fn(self->t, id);
     Py_END_ALLOW_THREADS
+    if (cb_raised(self) < 0)
+        return NULL;
     if (st == AM_ENOTFOUND && missing_ok)
         Py_RETURN_FALSE;
     if (st != AM_OK)
@@ -413,6 +469,8 @@ static PyObject *tiers_optimize(TiersObject *self, PyObject *unused)
     Py_BEGIN_ALLOW_THREADS
     st = am_tiers_optimize(self->t, &demoted);
     Py_END_ALLOW_THREADS
+    if (cb_raised(self) < 0)
+        return NULL;
     if (st != AM_OK)
         return raise_tiers(self, st);
     return PyLong_FromSize_t(demoted);
@@ -465,6 +523,435 @@ static PyObject *tiers_stats(TiersObject *self, PyObject *unused)
     return d;
 }
 
+/* ---- Search, custom indexes, policies (Python callbacks) ---- */
+
+/* A Python callback the C handle calls: a custom index's key extractor
+ * or a policy's condition/action. The C code calls it with the handle's
+ * mutex held; it takes the GIL back. Once the first is registered the
+ * calls that may run one (store, search, apply_policies) release the GIL
+ * first, so that no thread ever waits for the mutex while holding the
+ * GIL (a callback that let the GIL go would deadlock against it). An
+ * exception is kept and re-raised when the C call returns. */
+typedef struct pycb {
+    TiersObject *owner;
+    PyObject *fn;       /* key extractor or condition */
+    PyObject *action;   /* policy: a Python action (NULL: builtin) */
+    PyObject *pending;  /* policy with a Python action: the matched items */
+    PyObject *name;     /* policy name (str), NULL for an index */
+    struct pycb *next;
+} pycb;
+
+static void keep_exc(TiersObject *self)
+{
+    if (!self->exc)
+        PyErr_Fetch(&self->exc, &self->exc_val, &self->exc_tb);
+    else
+        PyErr_Clear();
+}
+
+/* Re-raise what a callback raised during the last C call (-1), or 0. */
+static int cb_raised(TiersObject *self)
+{
+    if (!self->exc)
+        return 0;
+    PyErr_Restore(self->exc, self->exc_val, self->exc_tb);
+    self->exc = self->exc_val = self->exc_tb = NULL;
+    return -1;
+}
+
+/* A MemoryItem for a callback's view (content NULL when archived: None). */
+static PyObject *view_item(const am_tier_item *v)
+{
+    if (!v->content.ptr) {
+        am_tier_item copy = *v;
+        copy.content = (am_str){"null", 4};
+        copy.flags |= AM_TIER_JSON;
+        return item_new(&copy, NULL, NULL);
+    }
+    return item_new(v, NULL, NULL);
+}
+
+static am_status key_tramp(void *ctx, const am_tier_item *item, am_buf *key)
+{
+    pycb *cb = ctx;
+    am_status st = AM_OK;
+    PyGILState_STATE g = PyGILState_Ensure();
+    if (!cb->fn) { /* cleared by the GC: index nothing */
+        PyGILState_Release(g);
+        return AM_OK;
+    }
+    PyObject *it = view_item(item);
+    PyObject *r = it ? PyObject_CallOneArg(cb->fn, it) : NULL;
+    Py_XDECREF(it);
+    if (r && r != Py_None) {
+        PyObject *s = PyUnicode_Check(r) ? Py_NewRef(r) : PyObject_Str(r);
+        Py_ssize_t n;
+        const char *p = s ? PyUnicode_AsUTF8AndSize(s, &n) : NULL;
+        if (p && am_buf_append(key, p, (size_t)n) != AM_OK)
+            PyErr_NoMemory();
+        Py_XDECREF(s);
+    }
+    Py_XDECREF(r);
+    if (PyErr_Occurred()) {
+        keep_exc(cb->owner);
+        st = AM_ECANCELED;
+    }
+    PyGILState_Release(g);
+    return st;
+}
+
+static bool cond_tramp(void *ctx, const am_tier_item *item, int64_t now_ms)
+{
+    pycb *cb = ctx;
+    bool yes = false;
+    PyGILState_STATE g = PyGILState_Ensure();
+    if (cb->fn && !cb->owner->exc) { /* after a failure, match nothing */
+        PyObject *it = view_item(item);
+        PyObject *r = it ? PyObject_CallOneArg(cb->fn, it) : NULL;
+        int t = r ? PyObject_IsTrue(r) : -1;
+        Py_XDECREF(r);
+        if (t > 0 && cb->action && cb->pending) {
+            /* A Python action runs after the C pass (it may call the
+             * handle); the match is counted now. */
+            if (PyList_Append(cb->pending, it) < 0)
+                t = -1;
+        }
+        Py_XDECREF(it);
+        if (t < 0)
+            keep_exc(cb->owner);
+        yes = t > 0;
+    }
+    PyGILState_Release(g);
+    return yes;
+}
+
+static am_tier_action none_action(void *ctx, const am_tier_item *item,
+                                  int64_t now_ms)
+{
+    return AM_TIER_ACT_NONE;
+}
+
+static pycb *cb_new(TiersObject *self, PyObject *fn, PyObject *action)
+{
+    pycb *cb = PyMem_Calloc(1, sizeof *cb);
+    if (!cb) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    cb->owner = self;
+    cb->fn = Py_NewRef(fn);
+    cb->action = Py_XNewRef(action);
+    if (action && !(cb->pending = PyList_New(0))) {
+        Py_DECREF(cb->fn);
+        Py_DECREF(cb->action);
+        PyMem_Free(cb);
+        return NULL;
+    }
+    return cb;
+}
+
+static void cb_free_all(TiersObject *self)
+{
+    while (self->cbs) {
+        pycb *n = self->cbs->next;
+        Py_XDECREF(self->cbs->fn);
+        Py_XDECREF(self->cbs->action);
+        Py_XDECREF(self->cbs->pending);
+        Py_XDECREF(self->cbs->name);
+        PyMem_Free(self->cbs);
+        self->cbs = n;
+    }
+}
+
+/* add_index(name, key_fn): key_fn(item) -> str key, or None (not
+ * indexed). */
+static PyObject *tiers_add_index(TiersObject *self, PyObject *args)
+{
+    const char *name;
+    PyObject *fn;
+    if (!PyArg_ParseTuple(args, "sO:add_index", &name, &fn) ||
+        tiers_ready(self) < 0)
+        return NULL;
+    if (!PyCallable_Check(fn))
+        return PyErr_Format(PyExc_TypeError,
+                            "key_extractor must be callable, not %.80s",
+                            Py_TYPE(fn)->tp_name);
+    pycb *cb = cb_new(self, fn, NULL);
+    if (!cb)
+        return NULL;
+    self->has_cb = 1; /* before the GIL goes: see pycb */
+    am_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = am_tiers_add_index(self->t, name, key_tramp, cb);
+    Py_END_ALLOW_THREADS
+    /* The handle keeps cb until close, even when this failed. */
+    cb->next = self->cbs;
+    self->cbs = cb;
+    if (cb_raised(self) < 0)
+        return NULL;
+    if (st != AM_OK)
+        return raise_tiers(self, st);
+    Py_RETURN_NONE;
+}
+
+static const struct {
+    const char *name;
+    am_tier_action act;
+} actions[] = {{"archive", AM_TIER_ACT_ARCHIVE}, {"delete", AM_TIER_ACT_DELETE},
+               {"refresh", AM_TIER_ACT_REFRESH}, {"demote", AM_TIER_ACT_DEMOTE},
+               {"promote", AM_TIER_ACT_PROMOTE}};
+
+/* add_policy(name, condition, action): action is "archive", "delete",
+ * "refresh", "demote", "promote", or a callable(item) run after the C
+ * pass for every match. */
+static PyObject *tiers_add_policy(TiersObject *self, PyObject *args)
+{
+    const char *name;
+    PyObject *cond, *act;
+    if (!PyArg_ParseTuple(args, "sOO:add_policy", &name, &cond, &act) ||
+        tiers_ready(self) < 0)
+        return NULL;
+    if (!PyCallable_Check(cond))
+        return PyErr_Format(PyExc_TypeError,
+                            "condition must be callable, not %.80s",
+                            Py_TYPE(cond)->tp_name);
+    am_tier_policy p = {0};
+    p.name = name;
+    p.condition = cond_tramp;
+    if (PyUnicode_Check(act)) {
+        const char *a = PyUnicode_AsUTF8(act);
+        if (!a)
+            return NULL;
+        for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
+            if (!strcmp(a, actions[i].name))
+                p.builtin = actions[i].act;
+        if (p.builtin == AM_TIER_ACT_NONE)
+            return PyErr_Format(PyExc_ValueError,
+                                "action must be archive, delete, refresh, "
+                                "demote, promote or a callable, not %R", act);
+        act = NULL;
+    } else if (PyCallable_Check(act)) {
+        p.action = none_action;
+    } else {
+        return PyErr_Format(PyExc_TypeError,
+                            "action must be a str or callable, not %.80s",
+                            Py_TYPE(act)->tp_name);
+    }
+    pycb *cb = cb_new(self, cond, act);
+    if (!cb)
+        return NULL;
+    if (!(cb->name = PyUnicode_FromString(name))) {
+        Py_DECREF(cb->fn);
+        Py_XDECREF(cb->action);
+        Py_XDECREF(cb->pending);
+        PyMem_Free(cb);
+        return NULL;
+    }
+    p.ctx = cb;
+    self->has_cb = 1;
+    am_status st = am_tiers_add_policy(self->t, &p);
+    cb->next = self->cbs;
+    self->cbs = cb;
+    if (st != AM_OK)
+        return raise_tiers(self, st);
+    Py_RETURN_NONE;
+}
+
+/* apply_policies() -> {name: count}; Python actions run afterwards. */
+static PyObject *tiers_apply_policies(TiersObject *self, PyObject *unused)
+{
+    if (tiers_ready(self) < 0)
+        return NULL;
+    am_tier_policy_count counts[64];
+    size_t n = 0;
+    am_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = am_tiers_apply_policies(self->t, counts, 64, &n);
+    Py_END_ALLOW_THREADS
+    /* Collect the pending Python actions whatever happened, so that a
+     * failed run does not leave them for the next one. */
+    PyObject *todo = PyList_New(0);
+    for (pycb *cb = self->cbs; todo && cb; cb = cb->next) {
+        if (!cb->pending || !PyList_GET_SIZE(cb->pending))
+            continue;
+        PyObject *pair = Py_BuildValue("(OOO)", cb->action, cb->pending,
+                                       cb->name);
+        if (!pair || PyList_Append(todo, pair) < 0)
+            Py_CLEAR(todo);
+        Py_XDECREF(pair);
+        Py_SETREF(cb->pending, PyList_New(0));
+        if (!cb->pending)
+            Py_CLEAR(todo);
+    }
+    if (!todo || cb_raised(self) < 0) {
+        Py_XDECREF(todo);
+        return NULL;
+    }
+    if (st != AM_OK) {
+        Py_DECREF(todo);
+        return raise_tiers(self, st);
+    }
+    PyObject *d = PyDict_New();
+    for (size_t i = 0; d && i < n && i < 64; i++) {
+        PyObject *c = PyLong_FromSize_t(counts[i].acted);
+        if (!c || PyDict_SetItemString(d, counts[i].name, c) < 0)
+            Py_CLEAR(d);
+        Py_XDECREF(c);
+    }
+    /* Oldest registered first: the list is newest first. A policy with
+     * a Python action counts its matches (C counted none: its action
+     * there is "nothing"). */
+    for (Py_ssize_t i = PyList_GET_SIZE(todo) - 1; d && i >= 0; i--) {
+        PyObject *pair = PyList_GET_ITEM(todo, i);
+        PyObject *fn = PyTuple_GET_ITEM(pair, 0),
+                 *items = PyTuple_GET_ITEM(pair, 1);
+        PyObject *c = PyLong_FromSsize_t(PyList_GET_SIZE(items));
+        if (!c || PyDict_SetItem(d, PyTuple_GET_ITEM(pair, 2), c) < 0)
+            Py_CLEAR(d);
+        Py_XDECREF(c);
+        for (Py_ssize_t j = 0; d && j < PyList_GET_SIZE(items); j++) {
+            PyObject *r = PyObject_CallOneArg(fn, PyList_GET_ITEM(items, j));
+            if (!r)
+                Py_CLEAR(d);
+            Py_XDECREF(r);
+        }
+    }
+    Py_DECREF(todo);
+    return d;
+}
+
+/* search(type, tags, min_importance, max_importance, created_from_ms,
+ *        created_to_ms, recent_days, index, index_key, tiers, limit,
+ *        peek) -> [ids], all keyword arguments. */
+static PyObject *tiers_search(TiersObject *self, PyObject *args,
+                              PyObject *kw)
+{
+    static char *kwlist[] = {"type", "tags", "min_importance",
+                             "max_importance", "created_from_ms",
+                             "created_to_ms", "recent_days", "index",
+                             "index_key", "tiers", "limit", "peek", NULL};
+    PyObject *type = Py_None, *tags = Py_None, *mn = Py_None, *mx = Py_None,
+             *from = Py_None, *to = Py_None, *recent = Py_None,
+             *index = Py_None, *ikey = Py_None, *tiers = Py_None,
+             *limit = Py_None;
+    int peek = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|$OOOOOOOOOOOp", kwlist,
+                                     &type, &tags, &mn, &mx, &from, &to,
+                                     &recent, &index, &ikey, &tiers, &limit,
+                                     &peek) ||
+        tiers_ready(self) < 0)
+        return NULL;
+    am_tier_query q = am_tier_query_default();
+    am_str tagv[64];
+    if (type != Py_None && amp_utf8(type, "type", &q.type) < 0)
+        return NULL;
+    if (tags != Py_None) {
+        if (!PyList_Check(tags) && !PyTuple_Check(tags))
+            return PyErr_Format(PyExc_TypeError,
+                                "tags must be a list of str, not %.80s",
+                                Py_TYPE(tags)->tp_name);
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(tags);
+        if (n > 64)
+            return PyErr_Format(PyExc_ValueError, "at most 64 tags");
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (amp_utf8(PySequence_Fast_ITEMS(tags)[i], "tags", &tagv[i]) <
+                0)
+                return NULL;
+        q.tags = tagv;
+        q.tag_count = (size_t)n;
+    }
+    if (mn != Py_None && ((q.min_importance = PyFloat_AsDouble(mn)) == -1.0 &&
+                          PyErr_Occurred()))
+        return NULL;
+    if (mx != Py_None && ((q.max_importance = PyFloat_AsDouble(mx)) == -1.0 &&
+                          PyErr_Occurred()))
+        return NULL;
+    if (from != Py_None &&
+        ((q.created_from_ms = PyLong_AsLongLong(from)) == -1 &&
+         PyErr_Occurred()))
+        return NULL;
+    if (to != Py_None && ((q.created_to_ms = PyLong_AsLongLong(to)) == -1 &&
+                          PyErr_Occurred()))
+        return NULL;
+    size_t rd = 0, lim = 0;
+    if (amp_size(recent, "days", 0, &rd) < 0 ||
+        amp_size(limit, "limit", 0, &lim) < 0)
+        return NULL;
+    if (rd > 1000000)
+        return PyErr_Format(PyExc_ValueError, "days must be <= 1000000");
+    q.recent_days = (int)rd;
+    q.limit = lim;
+    if (index != Py_None) {
+        q.index = PyUnicode_Check(index) ? PyUnicode_AsUTF8(index) : NULL;
+        if (!q.index)
+            return PyErr_Occurred()
+                       ? NULL
+                       : PyErr_Format(PyExc_TypeError,
+                                      "index name must be str");
+        if (amp_utf8(ikey == Py_None ? index : ikey, "key", &q.index_key) < 0)
+            return NULL;
+    }
+    if (tiers != Py_None) {
+        PyObject *fast = PySequence_Fast(tiers, "tiers must be a list");
+        if (!fast)
+            return NULL;
+        q.tier_mask = 0;
+        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(fast); i++) {
+            am_tier t;
+            if (tier_of(PySequence_Fast_ITEMS(fast)[i], &t) < 0) {
+                Py_DECREF(fast);
+                return NULL;
+            }
+            q.tier_mask |= 1u << t;
+        }
+        Py_DECREF(fast);
+    }
+    if (peek)
+        q.flags |= AM_TIER_PEEK;
+    am_tier_hits hits = AM_TIER_HITS_INIT;
+    am_status st;
+    if (self->has_cb) {
+        Py_BEGIN_ALLOW_THREADS
+        st = am_tiers_search(self->t, &q, &hits);
+        Py_END_ALLOW_THREADS
+    } else {
+        st = am_tiers_search(self->t, &q, &hits);
+    }
+    if (st != AM_OK) {
+        am_tier_hits_free(&hits);
+        return raise_tiers(self, st);
+    }
+    PyObject *list = PyList_New((Py_ssize_t)hits.count);
+    for (size_t i = 0; list && i < hits.count; i++) {
+        PyObject *s = amp_pystr(hits.ids[i]);
+        if (!s) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, s);
+    }
+    am_tier_hits_free(&hits);
+    return list;
+}
+
+/* cleanup_old_items(days) -> deleted count */
+static PyObject *tiers_cleanup(TiersObject *self, PyObject *arg)
+{
+    size_t days, deleted = 0;
+    if (tiers_ready(self) < 0 || amp_size(arg, "days", 0, &days) < 0)
+        return NULL;
+    if (days > 1000000)
+        return PyErr_Format(PyExc_ValueError,
+                            "days must be between 0 and 1000000");
+    am_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = am_tiers_cleanup_old_items(self->t, (int64_t)days, &deleted);
+    Py_END_ALLOW_THREADS
+    if (st != AM_OK)
+        return raise_tiers(self, st);
+    return PyLong_FromSize_t(deleted);
+}
+
 static PyObject *py_set_item_class(PyObject *mod, PyObject *cls)
 {
     if (!PyType_Check(cls) ||
@@ -487,13 +974,51 @@ static PyMethodDef tiers_methods[] = {
     {"count", (PyCFunction)tiers_count, METH_NOARGS, NULL},
     {"stats", (PyCFunction)tiers_stats, METH_NOARGS, NULL},
     {"close", (PyCFunction)tiers_close, METH_NOARGS, NULL},
+    {"search", (PyCFunction)(void (*)(void))tiers_search,
+     METH_VARARGS | METH_KEYWORDS,
+     "search(*, type, tags, min_importance, max_importance, "
+     "created_from_ms, created_to_ms, recent_days, index, index_key, tiers, "
+     "limit, peek) -> [ids]"},
+    {"add_index", (PyCFunction)tiers_add_index, METH_VARARGS,
+     "add_index(name, key_fn)"},
+    {"add_policy", (PyCFunction)tiers_add_policy, METH_VARARGS,
+     "add_policy(name, condition, action)"},
+    {"apply_policies", (PyCFunction)tiers_apply_policies, METH_NOARGS,
+     "apply_policies() -> {name: count}"},
+    {"cleanup_old_items", (PyCFunction)tiers_cleanup, METH_O,
+     "cleanup_old_items(days) -> deleted"},
     {NULL, NULL, 0, NULL}};
+
+static int tiers_traverse(TiersObject *self, visitproc visit, void *arg)
+{
+    for (pycb *cb = self->cbs; cb; cb = cb->next) {
+        Py_VISIT(cb->fn);
+        Py_VISIT(cb->action);
+        Py_VISIT(cb->pending);
+    }
+    return 0;
+}
+
+/* Break cycles through callbacks; the handle keeps calling them until
+ * close, so the trampolines treat a cleared one as "no key" / "no
+ * match". */
+static int tiers_clear(TiersObject *self)
+{
+    for (pycb *cb = self->cbs; cb; cb = cb->next) {
+        Py_CLEAR(cb->fn);
+        Py_CLEAR(cb->action);
+        Py_CLEAR(cb->pending);
+    }
+    return 0;
+}
 
 static PyTypeObject TiersType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "agentmem._agentmem._Tiers",
     .tp_basicsize = sizeof(TiersObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "One am_tiers handle (thread-safe).",
+    .tp_traverse = (traverseproc)tiers_traverse,
+    .tp_clear = (inquiry)tiers_clear,
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)tiers_init,
     .tp_dealloc = (destructor)tiers_dealloc,
