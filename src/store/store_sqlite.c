@@ -105,13 +105,14 @@ static const char *const sql_text[Q_COUNT_] = {
                       " created_ms, updated_ms, expires_ms, vec_model, vec)"
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9)"
                       " ON CONFLICT(ns, key) DO NOTHING",
-    /* The row exists and its namespace never changes: the tokens are
-     * computed from it. */
+    /* ?3 is the row's encoded namespace, which the writer has at hand
+     * (it just wrote or found the row by it; a row's namespace never
+     * changes). Looking it up by id instead cost a B-tree search per
+     * put. */
     [Q_FTS_ADD] = "INSERT INTO items_fts(rowid, text, fts_ns) VALUES (?1, ?2,"
-                  " am_ns_tokens((SELECT ns FROM items WHERE id = ?1)))",
+                  " am_ns_tokens(?3))",
     [Q_FTS_DEL] = "INSERT INTO items_fts(items_fts, rowid, text, fts_ns)"
-                  " VALUES ('delete', ?1, ?2,"
-                  " am_ns_tokens((SELECT ns FROM items WHERE id = ?1)))",
+                  " VALUES ('delete', ?1, ?2, am_ns_tokens(?3))",
     [Q_ITEM_UPDATE] = "UPDATE items SET value = ?2, meta = ?3, text = ?4,"
                       " created_ms = ?5, updated_ms = ?6, expires_ms = ?7,"
                       " vec_model = ?8, vec = ?9, deleted_ms = NULL"
@@ -378,6 +379,7 @@ static am_status sq_open(am_store *s, const char *path,
     if (q == NULL)
         return am__fail(err, AM_ENOMEM, "store open: out of memory");
     s->impl = q;
+    q->get_ns.alloc = s->alloc;
     st = am__sqldb_open(path, &dbo, s->alloc, &q->db, err);
     if (st != AM_OK)
         return st;
@@ -421,6 +423,7 @@ static void sq_close(am_store *s)
     if (q == NULL)
         return;
     am__sqldb_close(q->db);
+    am_buf_free(&q->get_ns);
     am__free(s->alloc, q, sizeof *q);
     s->impl = NULL;
 }

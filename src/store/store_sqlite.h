@@ -43,6 +43,7 @@ enum {
 /* The backend's state behind am_store.impl. */
 typedef struct am__sqlite {
     am__sqldb *db;     /* the connection and its statement cache */
+    am_buf get_ns;     /* am__sq_get's encoded namespace, reused */
     uint64_t ns_salt; /* keys the namespace tokens (store_meta) */
 } am__sqlite;
 

@@ -94,14 +94,16 @@ static am_status history_add(am_store *s, int64_t item_id, const char *event,
 }
 
 /* Replace row `id`'s entry in the full-text index: remove the old text
- * (column `old_col` of `old_row`), add `text`. */
-static am_status fts_replace(am_store *s, int64_t id, sqlite3_stmt *old_row,
-                             int old_col, am_str text)
+ * (column `old_col` of `old_row`), add `text`. `enc` is the row's encoded
+ * namespace. */
+static am_status fts_replace(am_store *s, int64_t id, am_str enc,
+                             sqlite3_stmt *old_row, int old_col, am_str text)
 {
     sqlite3_stmt *d = am__store_stmt(s, Q_FTS_DEL);
     if (d == NULL)
         return AM__ERR(s).code;
     sqlite3_bind_int64(d, 1, id);
+    am__store_bind_str(d, 3, enc, 1);
     sqlite3_bind_text(d, 2, (const char *)sqlite3_column_text(old_row,
                                                               old_col),
                       sqlite3_column_bytes(old_row, old_col), SQLITE_STATIC);
@@ -114,6 +116,7 @@ static am_status fts_replace(am_store *s, int64_t id, sqlite3_stmt *old_row,
     sqlite3_bind_int64(d, 1, id);
     sqlite3_bind_text(d, 2, text.ptr != NULL ? text.ptr : "", (int)text.len,
                       SQLITE_STATIC);
+    am__store_bind_str(d, 3, enc, 1);
     return am__store_step_done(s, Q_FTS_ADD, "put: index");
 }
 
@@ -180,6 +183,7 @@ static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
         sqlite3_bind_int64(w, 1, id);
         sqlite3_bind_text(w, 2, p->text.ptr, (int)p->text.len,
                           SQLITE_STATIC);
+        am__store_bind_str(w, 3, enc, 1);
         st = am__store_step_done(s, Q_FTS_ADD, "put: index");
         if (st != AM_OK)
             return st;
@@ -223,7 +227,8 @@ static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
         return st;
     }
     /* `f` still holds the old row for the index and the history. */
-    st = fts_replace(s, id, f, 6, (am_str){ p->text.ptr, p->text.len });
+    st = fts_replace(s, id, enc, f, 6,
+                     (am_str){ p->text.ptr, p->text.len });
     if (st == AM_OK)
         st = history_add(s, id, live ? "update" : "add", f, 1, 2, now,
                          s->actor);
@@ -240,28 +245,33 @@ static am_status key_ok(am_store *s, am_str key)
     return AM_OK;
 }
 
+/* The hot read. Its fixed cost over a raw prepared SELECT is kept small:
+ * the namespace is encoded into a buffer the handle keeps (the store's
+ * lock serializes backend calls), not a fresh allocation per get, and the
+ * calling thread's error slot -- found under the error table's lock -- is
+ * only looked up on failure. */
 am_status am__sq_get(am_store *s, am_ns ns, am_str key, am_buf *value)
 {
     am_status st;
-    am_buf enc = AM_BUF_INIT;
+    am_buf *enc;
+    am_error e;
     sqlite3_stmt *q;
     int rc;
 
     if (s == NULL || value == NULL)
         return AM_EINVAL;
-    enc.alloc = s->alloc;
-    st = am__ns_encode(ns, 0, &enc, &AM__ERR(s));
-    if (st == AM_OK)
-        st = key_ok(s, key);
+    enc = &SQ(s)->get_ns;
+    st = am__ns_encode(ns, 0, enc, &e);
     if (st != AM_OK)
-        goto out;
+        return am__error_copy(&AM__ERR(s), &e);
+    st = key_ok(s, key);
+    if (st != AM_OK)
+        return st;
     q = am__store_stmt(s, Q_ITEM_GET);
-    if (q == NULL) {
-        st = AM__ERR(s).code;
-        goto out;
-    }
+    if (q == NULL)
+        return AM__ERR(s).code;
     sqlite3_bind_int64(q, 1, am_clock_now(s->clock));
-    am__store_bind_str(q, 2, (am_str){ enc.ptr, enc.len }, 1);
+    am__store_bind_str(q, 2, (am_str){ enc->ptr, enc->len }, 1);
     am__store_bind_str(q, 3, key, 1);
     rc = sqlite3_step(q);
     if (rc == SQLITE_ROW) {
@@ -281,8 +291,6 @@ am_status am__sq_get(am_store *s, am_ns ns, am_str key, am_buf *value)
         st = am__store_dberr(s, rc, "get", q);
     }
     sqlite3_reset(q);
-out:
-    am_buf_free(&enc);
     return st;
 }
 
@@ -508,8 +516,8 @@ am_status am__sq_undo(am_store *s, am_ns ns, am_str key)
         if (rc != SQLITE_DONE)
             st = am__store_dberr(s, rc, "undo", w);
         else
-            st = fts_replace(s, id, f, 6, (am_str){ p.text.ptr,
-                                                    p.text.len });
+            st = fts_replace(s, id, (am_str){ p.ns.ptr, p.ns.len }, f, 6,
+                             (am_str){ p.text.ptr, p.text.len });
         if (st == AM_OK)
             st = history_add(s, id, was_live ? "update" : "add", f, 1, 2,
                              now, "undo");
