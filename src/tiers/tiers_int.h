@@ -186,7 +186,7 @@ struct am_tiers {
     am_buf keybuf;
 };
 
-/* ---- tiers.c ---- */
+/* ---- tiers.c, tiers_table.c, tiers_item.c ---- */
 static inline const uint32_t *am__tiers_tags(const titem *it)
 {
     return (const uint32_t *)(const void *)it->blob;

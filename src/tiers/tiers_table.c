@@ -1,0 +1,596 @@
+/* tiers_table.c -- where the tiers' items live: the slot array, the id
+ * table, tier membership, and storing and removing an item.
+ *
+ * The hot path is the id look-up: hash the id, probe an open-addressing
+ * table of 64-bit entries (32 bits of hash beside the slot, so a probe
+ * rarely touches an item that is not the one wanted). Everything that can
+ * allocate in a store is reserved before the first change, so that a
+ * failed call leaves the handle as it was (capacity demotions it already
+ * made stay made: each of them is a complete, logged move).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json_glue.h"
+#include "tiers_int.h"
+
+/* ---- Id table ---- */
+
+static inline uint64_t hash_id(const am_tiers *t, const char *id, size_t len)
+{
+    return am__hash64(id, len, t->seed);
+}
+
+long am__tiers_find(const am_tiers *t, const char *id, size_t len)
+{
+    uint32_t h32;
+    size_t mask, i;
+
+    if (t->tcap == 0)
+        return -1;
+    h32 = (uint32_t)hash_id(t, id, len);
+    mask = t->tcap - 1;
+    for (i = h32 & mask;; i = (i + 1) & mask) {
+        uint64_t e = t->table[i];
+        if (e == 0)
+            return -1;
+        if ((uint32_t)(e >> 32) == h32) {
+            uint32_t slot = (uint32_t)e - 1;
+            const titem *it = &t->items[slot];
+            if (it->id_len == len && memcmp(am__tiers_id(it), id, len) == 0)
+                return (long)slot;
+        }
+    }
+}
+
+static void table_put(uint64_t *table, size_t tcap, uint32_t h32,
+                      uint32_t slot)
+{
+    size_t mask = tcap - 1, i;
+
+    for (i = h32 & mask; table[i] != 0; i = (i + 1) & mask)
+        ;
+    table[i] = ((uint64_t)h32 << 32) | (uint64_t)(slot + 1);
+}
+
+/* Make room for one more id at a load factor of at most 0.7. */
+static am_status table_reserve(am_tiers *t)
+{
+    size_t ncap;
+    uint64_t *nt;
+
+    if ((t->live + 1) * 10 <= t->tcap * 7)
+        return AM_OK;
+    ncap = t->tcap != 0 ? t->tcap * 2 : 64;
+    nt = am__calloc(t->alloc, ncap, sizeof *nt);
+    if (nt == NULL)
+        return AM_ENOMEM;
+    for (size_t i = 0; i < t->tcap; i++)
+        if (t->table[i] != 0)
+            table_put(nt, ncap, (uint32_t)(t->table[i] >> 32),
+                      (uint32_t)t->table[i] - 1);
+    am__free(t->alloc, t->table, t->tcap * sizeof *t->table);
+    t->table = nt;
+    t->tcap = ncap;
+    return AM_OK;
+}
+
+/* Linear probing with backward-shift deletion: no tombstones, so probe
+ * lengths stay short however many items come and go. */
+static void table_erase(am_tiers *t, uint32_t slot)
+{
+    const titem *it = &t->items[slot];
+    uint32_t h32 = (uint32_t)hash_id(t, am__tiers_id(it), it->id_len);
+    size_t mask = t->tcap - 1, i, j;
+
+    for (i = h32 & mask; (uint32_t)t->table[i] != slot + 1;
+         i = (i + 1) & mask)
+        ;
+    j = i;
+    for (;;) {
+        size_t k;
+        j = (j + 1) & mask;
+        if (t->table[j] == 0)
+            break;
+        k = (uint32_t)(t->table[j] >> 32) & mask;
+        if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
+            t->table[i] = t->table[j];
+            i = j;
+        }
+    }
+    t->table[i] = 0;
+}
+
+/* Grow the item array (and the parallel search keys) to hold `need`. */
+static am_status grow_items(am_tiers *t, size_t need)
+{
+    void *p = t->items;
+    uint32_t *k;
+
+    if (am__grow(t->alloc, &p, &t->slots_cap, need, sizeof(titem)) != AM_OK)
+        return AM_ENOMEM;
+    t->items = p;
+    if (t->skey_cap < t->slots_cap) {
+        k = am__realloc(t->alloc, t->skey, t->skey_cap * sizeof *k,
+                        t->slots_cap * sizeof *k);
+        if (k == NULL)
+            return AM_ENOMEM;
+        memset(k + t->skey_cap, 0,
+               (t->slots_cap - t->skey_cap) * sizeof *k);
+        t->skey = k;
+        t->skey_cap = t->slots_cap;
+    }
+    return AM_OK;
+}
+
+/* Size the item array and the id table for `n` items up front (loading),
+ * so that a million-item load does not rehash or copy as it grows. */
+am_status am__tiers_presize(am_tiers *t, size_t n)
+{
+    size_t tcap = 64;
+    uint64_t *nt;
+
+    if (grow_items(t, n) != AM_OK)
+        return AM_ENOMEM;
+    while ((n + 1) * 10 > tcap * 7)
+        tcap *= 2;
+    if (tcap <= t->tcap)
+        return AM_OK;
+    nt = am__calloc(t->alloc, tcap, sizeof *nt);
+    if (nt == NULL)
+        return AM_ENOMEM;
+    for (size_t i = 0; i < t->tcap; i++)
+        if (t->table[i] != 0)
+            table_put(nt, tcap, (uint32_t)(t->table[i] >> 32),
+                      (uint32_t)t->table[i] - 1);
+    am__free(t->alloc, t->table, t->tcap * sizeof *t->table);
+    t->table = nt;
+    t->tcap = tcap;
+    return AM_OK;
+}
+
+/* ---- Slots ---- */
+
+/* Reserve a slot for a new item without using it yet. */
+static am_status slot_reserve(am_tiers *t)
+{
+    am_status st;
+
+    if (t->free_slots.len > 0)
+        return AM_OK;
+    if (t->pending_free.len >= 4096 && t->pending_free.len >= t->live / 8) {
+        st = am__tiers_vreserve(t, &t->free_slots, t->pending_free.len);
+        if (st != AM_OK)
+            return st;
+        am__tiers_purge_postings(t);
+        memcpy(t->free_slots.v, t->pending_free.v,
+               t->pending_free.len * sizeof(uint32_t));
+        t->free_slots.len = t->pending_free.len;
+        t->pending_free.len = 0;
+        return AM_OK;
+    }
+    if (t->nslots >= UINT32_MAX - 1)
+        return AM_ELIMIT;
+    return grow_items(t, t->nslots + 1);
+}
+
+static uint32_t slot_take(am_tiers *t)
+{
+    if (t->free_slots.len > 0)
+        return t->free_slots.v[--t->free_slots.len];
+    memset(&t->items[t->nslots], 0, sizeof(titem));
+    return (uint32_t)t->nslots++;
+}
+
+/* ---- Tier membership ---- */
+
+void am__tiers_member_add(am_tiers *t, uint32_t slot, am_tier tier)
+{
+    tvec32 *m = &t->members[tier];
+
+    t->items[slot].tier = (uint8_t)tier;
+    t->items[slot].tier_pos = (uint32_t)m->len;
+    m->v[m->len++] = slot;
+    t->skey[slot] = am__tiers_skey(&t->items[slot]);
+}
+
+void am__tiers_member_del(am_tiers *t, uint32_t slot)
+{
+    titem *it = &t->items[slot];
+    tvec32 *m = &t->members[it->tier];
+    uint32_t last = m->v[--m->len];
+
+    m->v[it->tier_pos] = last;
+    t->items[last].tier_pos = it->tier_pos;
+}
+
+/* ---- Removal ---- */
+
+am_status am__tiers_remove(am_tiers *t, uint32_t slot)
+{
+    titem *it = &t->items[slot];
+
+    if (am__tiers_vreserve(t, &t->pending_free, 1) != AM_OK)
+        return AM_ENOMEM;
+    /* An item never written has no rows to delete (and its tentative
+     * pid may be another process's row). */
+    if (t->db != NULL && !(it->flags & T_NEW)) {
+        void *p = t->deleted_pids.v;
+        am_status st = am__grow(t->alloc, &p, &t->deleted_pids.cap,
+                                t->deleted_pids.len + 1, sizeof(int64_t));
+        t->deleted_pids.v = p;
+        if (st != AM_OK)
+            return st;
+        t->deleted_pids.v[t->deleted_pids.len++] = it->pid;
+    }
+    table_erase(t, slot);
+    am__tiers_member_del(t, slot);
+    t->skey[slot] = 0;
+    am__tiers_custom_drop(t, slot);
+    am__free(t->alloc, it->blob, am__tiers_blob_len(it));
+    it->blob = NULL;
+    it->flags = 0;
+    t->pending_free.v[t->pending_free.len++] = slot;
+    t->live--;
+    return AM_OK;
+}
+
+/* ---- Store ---- */
+
+am_tier_item_in am_tier_item_in_default(void)
+{
+    am_tier_item_in in;
+
+    memset(&in, 0, sizeof in);
+    in.importance = 0.5;
+    in.tier = AM_TIER_WORKING;
+    in.type = AM_STR("unknown");
+    return in;
+}
+
+static am_status check_text(am_tiers *t, am_str s, const char *what,
+                            size_t max)
+{
+    size_t bad;
+
+    if (s.len > 0 && s.ptr == NULL)
+        return am__fail(&AM__ERR(t), AM_EINVAL, "%s: NULL pointer with length "
+                        "%zu", what, s.len);
+    if (s.len > max)
+        return am__fail(&AM__ERR(t), AM_EINVAL, "%s is %zu bytes, the limit is "
+                        "%zu", what, s.len, max);
+    if (!am__utf8_valid(s.ptr, s.len, &bad))
+        return am__fail(&AM__ERR(t), AM_EINVAL, "%s is not valid UTF-8 (byte "
+                        "%zu)", what, bad);
+    if (s.len > 0 && memchr(s.ptr, '\0', s.len) != NULL)
+        return am__fail(&AM__ERR(t), AM_EINVAL, "%s contains a NUL byte (byte "
+                        "%zu)", what,
+                        (size_t)((const char *)memchr(s.ptr, '\0', s.len) -
+                                 s.ptr));
+    return AM_OK;
+}
+
+am_status am__tiers_check_id(am_tiers *t, am_str id)
+{
+    if (id.len == 0)
+        return am__fail(&AM__ERR(t), AM_EINVAL, "id is empty");
+    return check_text(t, id, "id", 65535);
+}
+
+static am_status check_input(am_tiers *t, am_str id,
+                             const am_tier_item_in *in)
+{
+    am_status st = am__tiers_check_id(t, id);
+
+    if (st != AM_OK)
+        return st;
+    if (!(in->importance >= 0.0 && in->importance <= 1.0))
+        return am__fail(&AM__ERR(t), AM_EINVAL, "importance %g is outside "
+                        "[0, 1]", in->importance);
+    if ((unsigned)in->tier >= AM_TIER_COUNT)
+        return am__fail(&AM__ERR(t), AM_EINVAL, "tier %d is not a tier",
+                        (int)in->tier);
+    if (in->content.len > 0 && in->content.ptr == NULL)
+        return am__fail(&AM__ERR(t), AM_EINVAL, "content: NULL pointer with "
+                        "length %zu", in->content.len);
+    if (in->content.len >= UINT32_MAX)
+        return am__fail(&AM__ERR(t), AM_EINVAL, "content is %zu bytes, the "
+                        "limit is 4 GiB - 1", in->content.len);
+    if (in->flags & ~AM_TIER_JSON)
+        return am__fail(&AM__ERR(t), AM_EINVAL, "unknown flags 0x%x",
+                        in->flags);
+    if ((st = check_text(t, in->type, "type", 255)) != AM_OK)
+        return st;
+    if (in->tag_count > 255)
+        return am__fail(&AM__ERR(t), AM_EINVAL, "%zu tags, the limit is 255",
+                        in->tag_count);
+    if (in->tag_count > 0 && in->tags == NULL)
+        return am__fail(&AM__ERR(t), AM_EINVAL, "tags is NULL with tag_count "
+                        "%zu", in->tag_count);
+    for (size_t i = 0; i < in->tag_count; i++) {
+        char what[32];
+        snprintf(what, sizeof what, "tag %zu", i);
+        if (in->tags[i].len == 0)
+            return am__fail(&AM__ERR(t), AM_EINVAL, "tag %zu is empty", i);
+        if ((st = check_text(t, in->tags[i], what, 255)) != AM_OK)
+            return st;
+    }
+    if ((st = check_text(t, in->extra, "extra", 1u << 20)) != AM_OK)
+        return st;
+    if (in->extra.len > 0) {
+        json_t *v = NULL;
+        am_error e;
+        st = am__json_parse(in->extra, "extra", &v, &e);
+        if (st == AM_OK && !json_is_object(v))
+            st = am__fail(&e, AM_EINVAL, "extra must be a JSON object");
+        json_decref(v);
+        if (st != AM_OK)
+            return am__fail(&AM__ERR(t), st == AM_ENOMEM ? AM_ENOMEM : AM_EINVAL,
+                            "%s", e.msg);
+    }
+    if (in->flags & AM_TIER_JSON) {
+        json_t *v = NULL;
+        am_error e;
+        st = am__json_parse(in->content, "content", &v, &e);
+        json_decref(v);
+        if (st != AM_OK)
+            return am__fail(&AM__ERR(t), st == AM_ENOMEM ? AM_ENOMEM : AM_EINVAL,
+                            "%s", e.msg);
+    }
+    return AM_OK;
+}
+
+/* Build the record for a new item in `rec` (blob allocated). */
+static am_status build_record(am_tiers *t, am_str id,
+                              const am_tier_item_in *in, int64_t now,
+                              titem *rec)
+{
+    uint32_t tagids[255];
+    size_t ntags = 0, blen;
+    am_status st;
+    am_str type = in->type.len > 0 ? in->type : AM_STR("unknown");
+
+    memset(rec, 0, sizeof *rec);
+    st = am__tdict_intern(t->alloc, &t->types, type.ptr, type.len,
+                          &rec->type);
+    if (st != AM_OK)
+        return st;
+    if (rec->type >= T_MAX_TYPES)
+        return AM_ELIMIT; /* 33 million distinct types */
+    for (size_t i = 0; i < in->tag_count; i++) {
+        uint32_t tid;
+        bool dup = false;
+        st = am__tdict_intern(t->alloc, &t->tags, in->tags[i].ptr,
+                              in->tags[i].len, &tid);
+        if (st != AM_OK)
+            return st;
+        for (size_t j = 0; j < ntags; j++)
+            dup = dup || tagids[j] == tid;
+        if (!dup)
+            tagids[ntags++] = tid;
+    }
+    rec->ntags = (uint8_t)ntags;
+    rec->id_len = (uint16_t)id.len;
+    rec->extra_len = (uint32_t)in->extra.len;
+    rec->content_len = (uint32_t)in->content.len;
+    rec->stored_len = (uint32_t)in->content.len;
+    blen = am__tiers_blob_len(rec);
+    rec->blob = am__alloc(t->alloc, blen);
+    if (rec->blob == NULL)
+        return AM_ENOMEM;
+    if (ntags > 0)
+        memcpy(rec->blob, tagids, 4 * ntags);
+    memcpy(rec->blob + 4 * ntags, id.ptr, id.len);
+    if (in->extra.len > 0)
+        memcpy(rec->blob + 4 * ntags + id.len, in->extra.ptr, in->extra.len);
+    if (in->content.len > 0)
+        memcpy(am__tiers_content(rec), in->content.ptr, in->content.len);
+    rec->created_ms = now;
+    rec->accessed_ms = now;
+    rec->hit1_ms = T_NONE;
+    rec->hit2_ms = T_NONE;
+    rec->importance = in->importance;
+    rec->flags = (uint8_t)(T_LIVE | ((in->flags & AM_TIER_JSON) ? T_JSON : 0));
+    rec->tier = (uint8_t)in->tier;
+    return AM_OK;
+}
+
+/* Reserve room in every structure an insert touches, so that linking the
+ * item in cannot fail. */
+static am_status reserve_insert(am_tiers *t, const titem *rec)
+{
+    am_status st;
+    const uint32_t *tags = am__tiers_tags(rec);
+    uint32_t did;
+    int64_t day = am__tiers_day(rec->created_ms);
+    int b = (int)(rec->importance * 10.0);
+
+    if ((st = slot_reserve(t)) != AM_OK ||
+        (st = table_reserve(t)) != AM_OK ||
+        (st = am__tiers_vreserve(t, &t->members[rec->tier], 1)) != AM_OK ||
+        (st = am__tiers_vreserve(t, &t->dirty, 1)) != AM_OK ||
+        (st = am__tiers_vreserve(t, &t->pending_free, 2)) != AM_OK)
+        return st;
+    if (t->db != NULL) {
+        void *p = t->deleted_pids.v;
+        st = am__grow(t->alloc, &p, &t->deleted_pids.cap,
+                      t->deleted_pids.len + 1, sizeof(int64_t));
+        t->deleted_pids.v = p;
+        if (st != AM_OK)
+            return st;
+    }
+    if ((st = am__tdict_intern(t->alloc, &t->days, (const char *)&day,
+                               sizeof day, &did)) != AM_OK)
+        return st;
+    b = b < 0 ? 0 : b > 10 ? 10 : b;
+    /* A push that succeeds now and is rolled back would leave a stale
+     * entry; instead grow each list by one without adding. */
+    {
+        tpost *lists[3 + 255];
+        size_t n = 0;
+        lists[n++] = &t->types.keys[rec->type].post;
+        lists[n++] = &t->days.keys[did].post;
+        lists[n++] = &t->imp[b];
+        for (size_t i = 0; i < rec->ntags; i++)
+            lists[n++] = &t->tags.keys[tags[i]].post;
+        for (size_t i = 0; i < n; i++) {
+            void *p = lists[i]->v;
+            st = am__grow(t->alloc, &p, &lists[i]->cap, lists[i]->len + 1,
+                          sizeof(uint32_t));
+            lists[i]->v = p;
+            if (st != AM_OK)
+                return st;
+        }
+    }
+    return AM_OK;
+}
+
+am_status am_tiers_store(am_tiers *t, am_str id, const am_tier_item_in *in)
+{
+    am_status st;
+    titem rec;
+    long old;
+    uint32_t slot = 0;
+    int64_t now;
+
+    if (t == NULL || in == NULL)
+        return t != NULL ? am__fail(&AM__ERR(t), AM_EINVAL, "item is NULL")
+                         : AM_EINVAL;
+    pthread_mutex_lock(&t->mu);
+    st = am__tiers_sync(t);
+    if (st == AM_OK)
+        st = check_input(t, id, in);
+    if (st != AM_OK)
+        goto out;
+    now = am__tiers_now(t);
+    st = build_record(t, id, in, now, &rec);
+    if (st != AM_OK) {
+        am__fail(&AM__ERR(t), st, "no memory to store '%.*s'", (int)id.len,
+                 id.ptr);
+        goto out;
+    }
+    st = reserve_insert(t, &rec);
+    if (st != AM_OK) {
+        am__free(t->alloc, rec.blob, am__tiers_blob_len(&rec));
+        am__fail(&AM__ERR(t), st, "no memory to store '%.*s'", (int)id.len,
+                 id.ptr);
+        goto out;
+    }
+    /* The new item gets its slot first (nothing points at it yet), so the
+     * custom extractors can see it. On any failure from here on the slot
+     * goes to pending_free (reserved), never straight back to the free
+     * list, since a custom posting list may already hold it. */
+    slot = slot_take(t);
+    rec.pid = t->next_pid; /* tentative: the flush takes the real one */
+    if (t->db != NULL)
+        rec.flags |= T_NEW;
+    t->items[slot] = rec;
+    t->items[slot].flags &= (uint8_t)~T_LIVE;
+    st = am__tiers_custom_add(t, slot);
+    if (st != AM_OK) {
+        if (AM__ERR(t).code != st)
+            am__fail(&AM__ERR(t), st, "custom index failed for '%.*s'",
+                     (int)id.len, id.ptr);
+        goto undo;
+    }
+    old = am__tiers_find(t, id.ptr, id.len);
+    /* Make room before the old item goes, so a failure loses nothing. */
+    if ((old < 0 || t->items[old].tier != rec.tier) &&
+        am__tiers_is_full(t, (am_tier)rec.tier)) {
+        st = am__tiers_evict(t, (am_tier)rec.tier);
+        if (st != AM_OK) {
+            am__fail(&AM__ERR(t), st, "no memory to make room for '%.*s'",
+                     (int)id.len, id.ptr);
+            goto undo;
+        }
+        old = am__tiers_find(t, id.ptr, id.len);
+    }
+    /* Demotions above may have used the room reserved for the dirty
+     * list; take it again. */
+    if (t->db != NULL && am__tiers_vreserve(t, &t->dirty, 1) != AM_OK) {
+        st = am__fail(&AM__ERR(t), AM_ENOMEM, "no memory to store '%.*s'",
+                      (int)id.len, id.ptr);
+        goto undo;
+    }
+    if (rec.tier == AM_TIER_ARCHIVE) {
+        st = am__tiers_compress(t, slot);
+        if (st != AM_OK) {
+            am__fail(&AM__ERR(t), st, "cannot compress '%.*s' for the archive",
+                     (int)id.len, id.ptr);
+            goto undo;
+        }
+    }
+    if (old >= 0)
+        am__tiers_remove(t, (uint32_t)old); /* reserved: cannot fail */
+    t->next_pid++;
+    t->items[slot].flags |= T_LIVE;
+    table_put(t->table, t->tcap,
+              (uint32_t)hash_id(t, id.ptr, id.len), slot);
+    t->live++;
+    am__tiers_member_add(t, slot, (am_tier)rec.tier);
+    am__tiers_index_add(t, slot); /* reserved: cannot fail */
+    am__tiers_mark(t, slot, T_DIRTY_ALL);
+    st = am__tiers_maybe_flush(t);
+    goto out;
+undo:
+    am__tiers_custom_drop(t, slot);
+    am__free(t->alloc, t->items[slot].blob,
+             am__tiers_blob_len(&t->items[slot]));
+    t->items[slot].blob = NULL;
+    t->items[slot].flags = 0;
+    t->pending_free.v[t->pending_free.len++] = slot;
+out:
+    pthread_mutex_unlock(&t->mu);
+    return st;
+}
+
+/* The loading path: no undo is needed (a failed load drops the handle),
+ * so this skips the reservations a store makes and remembers the last
+ * creation day, since rows arrive in creation order. Takes ownership of
+ * rec->blob, also on failure. */
+am_status am__tiers_insert_loaded(am_tiers *t, const titem *rec,
+                                  uint32_t *slot_out)
+{
+    int64_t day = am__tiers_day(rec->created_ms);
+    const uint32_t *tags = am__tiers_tags(rec);
+    uint32_t slot;
+    am_status st = grow_items(t, t->nslots + 1);
+
+    if (st == AM_OK)
+        st = table_reserve(t);
+    if (st == AM_OK)
+        st = am__tiers_vreserve(t, &t->members[rec->tier], 1);
+    if (st == AM_OK && (t->load_day_id == 0 || t->load_day != day)) {
+        uint32_t did;
+        st = am__tdict_intern(t->alloc, &t->days, (const char *)&day,
+                              sizeof day, &did);
+        t->load_day = day;
+        t->load_day_id = did + 1;
+    }
+    if (st != AM_OK) {
+        am__free(t->alloc, rec->blob, am__tiers_blob_len(rec));
+        return st;
+    }
+    slot = (uint32_t)t->nslots++;
+    t->items[slot] = *rec;
+    table_put(t->table, t->tcap,
+              (uint32_t)hash_id(t, am__tiers_id(rec), rec->id_len), slot);
+    t->live++;
+    am__tiers_member_add(t, slot, (am_tier)rec->tier);
+    if (rec->pid >= t->next_pid)
+        t->next_pid = rec->pid + 1;
+    *slot_out = slot;
+    st = am__tpost_push(t->alloc, &t->types.keys[rec->type].post, slot);
+    if (st == AM_OK)
+        st = am__tpost_push(t->alloc, &t->days.keys[t->load_day_id - 1].post,
+                            slot);
+    if (st == AM_OK) {
+        int b = (int)(rec->importance * 10.0);
+        st = am__tpost_push(t->alloc, &t->imp[b < 0 ? 0 : b > 10 ? 10 : b],
+                            slot);
+    }
+    for (size_t i = 0; st == AM_OK && i < rec->ntags; i++)
+        st = am__tpost_push(t->alloc, &t->tags.keys[tags[i]].post, slot);
+    return st;
+}
