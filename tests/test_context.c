@@ -137,6 +137,150 @@ AM_TEST(config_environment_overrides_file)
     CHECK_EQ(c.short_term_size, 30);
 }
 
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+AM_TEST(config_is_found_from_the_variable_then_the_project_then_the_user)
+{
+    char *dir = test_tmpdir();
+    char proj[256], home[256], xdg[256], p[600], found[1024];
+    const char *env[] = { "HOME", home, NULL, NULL, NULL, NULL };
+    am_memory_config_resolve_opts o;
+    am_error err;
+
+    snprintf(proj, sizeof proj, "%s/proj", dir);
+    snprintf(home, sizeof home, "%s/home", dir);
+    snprintf(xdg, sizeof xdg, "%s/xdg", dir);
+    memset(&o, 0, sizeof o);
+    o.getenv_fn = fake_env;
+    o.getenv_ctx = env;
+    o.cwd = proj;
+
+    /* Nothing anywhere: no file, and that is not an error. */
+    CHECK_OK_E(am_memory_config_find(&o, found, sizeof found, &err), &err);
+    CHECK_STR_EQ(found, "");
+
+    /* The user's directory: ~/.config/agentmem/config ... */
+    snprintf(p, sizeof p, "%s/.config/agentmem", home);
+    CHECK_OK(am__mkdir_p(p, NULL));
+    snprintf(p, sizeof p, "%s/.config/agentmem/config", home);
+    write_text(p, "MEMORY_SHORT_TERM_SIZE=7\n");
+    CHECK_OK_E(am_memory_config_find(&o, found, sizeof found, &err), &err);
+    CHECK_STR_EQ(found, p);
+    /* ... or $XDG_CONFIG_HOME/agentmem/config when that is set. */
+    env[2] = "XDG_CONFIG_HOME";
+    env[3] = xdg;
+    CHECK_OK(am_memory_config_find(&o, found, sizeof found, &err));
+    CHECK_STR_EQ(found, "");
+    snprintf(p, sizeof p, "%s/agentmem", xdg);
+    CHECK_OK(am__mkdir_p(p, NULL));
+    snprintf(p, sizeof p, "%s/agentmem/config", xdg);
+    write_text(p, "MEMORY_SHORT_TERM_SIZE=8\n");
+    CHECK_OK(am_memory_config_find(&o, found, sizeof found, &err));
+    CHECK_STR_EQ(found, p);
+
+    /* The project's ./.agentmem/config shadows the user's. */
+    snprintf(p, sizeof p, "%s/.agentmem", proj);
+    CHECK_OK(am__mkdir_p(p, NULL));
+    snprintf(p, sizeof p, "%s/.agentmem/config", proj);
+    write_text(p, "MEMORY_SHORT_TERM_SIZE=9\n");
+    CHECK_OK(am_memory_config_find(&o, found, sizeof found, &err));
+    CHECK_STR_EQ(found, p);
+
+    /* $AGENTMEM_CONFIG wins over both; naming no file is an error. */
+    env[0] = "AGENTMEM_CONFIG";
+    snprintf(home, sizeof home, "%s/xdg/agentmem/config", dir);
+    CHECK_OK(am_memory_config_find(&o, found, sizeof found, &err));
+    CHECK_STR_EQ(found, home);
+    snprintf(home, sizeof home, "%s/missing.conf", dir);
+    CHECK_ST(am_memory_config_find(&o, found, sizeof found, &err),
+             AM_ENOTFOUND);
+    CHECK(strstr(err.msg, "$AGENTMEM_CONFIG names") != NULL);
+    CHECK(strstr(err.msg, "missing.conf") != NULL);
+    /* A buffer too small for the path is refused, not cut. */
+    snprintf(home, sizeof home, "%s/xdg/agentmem/config", dir);
+    CHECK_ST(am_memory_config_find(&o, found, 8, &err), AM_ELIMIT);
+    test_rmtree(dir);
+}
+
+AM_TEST(config_resolve_records_where_each_value_came_from)
+{
+    char *dir = test_tmpdir();
+    char path[512], want[600];
+    const char *env[] = { "MEMORY_COMPRESSION_RATIO", "0.4",
+                          "AGENTMEM_CONFIG", path, NULL, NULL };
+    am_memory_config_resolve_opts o;
+    am_memory_config c = am_memory_config_default(), before;
+    am_memory_config_origins org;
+    am_buf shown = AM_BUF_INIT;
+    am_error err;
+
+    snprintf(path, sizeof path, "%s/memory.conf", dir);
+    write_text(path, "# team settings\nMEMORY_PRESET=conservative\n"
+                     "MEMORY_MODEL=gpt-4o\nMEMORY_SHORT_TERM_SIZE=12\n");
+    memset(&o, 0, sizeof o);
+    o.getenv_fn = fake_env;
+    o.getenv_ctx = env;
+    o.preset = "aggressive";
+    CHECK_OK_E(am_memory_config_resolve(&c, &o, &org, &err), &err);
+    CHECK_STR_EQ(org.file, path);
+    /* preset < file: the file's preset replaces the caller's. */
+    CHECK_EQ(c.strategy, AM_COMPRESS_SELECTIVE);
+    snprintf(want, sizeof want, "%s:2 (MEMORY_PRESET=conservative)", path);
+    CHECK_STR_EQ(am_memory_config_origin_of(
+                     &org, AM_STR("MEMORY_COMPRESSION_STRATEGY")), want);
+    /* A key in the file after the preset wins over the preset. */
+    CHECK_EQ(c.short_term_size, 12);
+    snprintf(want, sizeof want, "%s:4", path);
+    CHECK_STR_EQ(am_memory_config_origin_of(
+                     &org, AM_STR("MEMORY_SHORT_TERM_SIZE")), want);
+    CHECK_STR_EQ(c.model, "gpt-4o");
+    /* file < environment. */
+    CHECK(c.compression_ratio == 0.4);
+    CHECK_STR_EQ(am_memory_config_origin_of(
+                     &org, AM_STR("MEMORY_COMPRESSION_RATIO")),
+                 "$MEMORY_COMPRESSION_RATIO");
+    CHECK_STR_EQ(am_memory_config_origin_of(
+                     &org, AM_STR("MEMORY_TOOL_CLEAR_KEEP")), "default");
+    CHECK_STR_EQ(am_memory_config_origin_of(&org, AM_STR("NOPE")), "?");
+
+    /* The caller's own flags are noted under their name. */
+    CHECK_OK(am_memory_config_origins_note(
+        &org, AM_STR("MEMORY_MODEL"), "--model", &err));
+    CHECK_STR_EQ(am_memory_config_origin_of(&org, AM_STR("MEMORY_MODEL")),
+                 "--model");
+    CHECK_ST(am_memory_config_origins_note(&org, AM_STR("MEMORY_PRESET"),
+                                           "--preset", &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "not a setting") != NULL);
+
+    CHECK_OK(am_memory_config_show(&c, &org, &shown));
+    snprintf(want, sizeof want, "# file: %s\n", path);
+    CHECK(strncmp(shown.ptr, want, strlen(want)) == 0);
+    CHECK(strstr(shown.ptr, "MEMORY_COMPRESSION_RATIO=0.4 ") != NULL);
+    CHECK(strstr(shown.ptr, "# $MEMORY_COMPRESSION_RATIO\n") != NULL);
+    CHECK(strstr(shown.ptr, "MEMORY_MODEL=\"gpt-4o\"") != NULL);
+
+    /* A bad line names the file and line; nothing changes. */
+    write_text(path, "MEMORY_SHORT_TERM_SIZE=7\nMEMORY_NOPE=1\n");
+    before = c;
+    CHECK_ST(am_memory_config_resolve(&c, &o, &org, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, path) != NULL);
+    CHECK(strstr(err.msg, "line 2") != NULL);
+    CHECK(memcmp(&c, &before, sizeof c) == 0);
+    CHECK_STR_EQ(am_memory_config_origin_of(&org, AM_STR("MEMORY_MODEL")),
+                 "--model");
+    /* An explicit file that is missing is an error, not the defaults. */
+    o.file = "/nonexistent/agentmem.conf";
+    CHECK_ST(am_memory_config_resolve(&c, &o, &org, &err), AM_ENOTFOUND);
+    am_buf_free(&shown);
+    test_rmtree(dir);
+}
+
 AM_TEST(config_format_round_trips)
 {
     am_memory_config c = am_memory_config_default(), d;

@@ -78,6 +78,32 @@ grep -q "line 2" "$tmp/err" || fail "config error names the line: $(cat "$tmp/er
 MEMORY_COMPRESSION_STRATEGY=zip run 3 "$cli" compress "$session"
 grep -q "MEMORY_COMPRESSION_STRATEGY" "$tmp/err" || fail "env error names the variable"
 
+# The config file is found without naming it ($AGENTMEM_CONFIG, then
+# ./.agentmem/config, then the user's directory), and `config show` says
+# where every value came from.
+mkdir -p "$tmp/proj/.agentmem" "$tmp/home/.config/agentmem"
+printf 'MEMORY_PRESET=aggressive\nMEMORY_MODEL=gpt-4o\n' >"$tmp/proj/.agentmem/config"
+printf 'MEMORY_SHORT_TERM_SIZE=7\n' >"$tmp/home/.config/agentmem/config"
+inproj() { (cd "$tmp/proj" && env -u XDG_CONFIG_HOME -u AGENTMEM_CONFIG HOME="$tmp/home" "$@"); }
+MEMORY_COMPRESSION_RATIO=0.4 inproj "$cli" config show >"$tmp/out" 2>"$tmp/err" || fail "config show: $(cat "$tmp/err")"
+grep -q '^# file: \.agentmem/config$' "$tmp/out" || fail "config show file: $(cat "$tmp/out")"
+grep -q '^MEMORY_COMPRESSION_THRESHOLD=30000 *# \.agentmem/config:1 (MEMORY_PRESET=aggressive)$' "$tmp/out" || fail "config show preset source: $(cat "$tmp/out")"
+grep -q '^MEMORY_MODEL="gpt-4o" *# \.agentmem/config:2$' "$tmp/out" || fail "config show file source"
+grep -q '^MEMORY_COMPRESSION_RATIO=0.4 *# \$MEMORY_COMPRESSION_RATIO$' "$tmp/out" || fail "config show env source"
+grep -q '^MEMORY_TOOL_CLEAR_KEEP=3 *# default$' "$tmp/out" || fail "config show default"
+inproj "$cli" config show --json >"$tmp/out" 2>"$tmp/err" || fail "config show --json"
+[ "$(jq -r '.settings[] | select(.key == "MEMORY_MODEL") | .source' "$tmp/out")" = ".agentmem/config:2" ] || fail "config show --json: $(cat "$tmp/out")"
+# Without the project's file, the user's is read.
+(cd "$tmp" && env -u XDG_CONFIG_HOME -u AGENTMEM_CONFIG HOME="$tmp/home" "$cli" config show --json) >"$tmp/out" || fail "user config"
+[ "$(jq -r .file "$tmp/out")" = "$tmp/home/.config/agentmem/config" ] || fail "user config file: $(cat "$tmp/out")"
+# compress reads the file it finds: a bad key there is reported with its place.
+printf 'MEMORY_NOPE=1\n' >"$tmp/proj/.agentmem/config"
+run 3 inproj "$cli" compress "$session"
+grep -q '\.agentmem/config: config line 1: unknown key' "$tmp/err" || fail "compress did not read the found config: $(cat "$tmp/err")"
+AGENTMEM_CONFIG="$tmp/none.conf" run 4 "$cli" config show
+grep -q 'AGENTMEM_CONFIG names .*none.conf' "$tmp/err" || fail "missing AGENTMEM_CONFIG: $(cat "$tmp/err")"
+run 2 "$cli" config list
+
 # replay prints each compression and the statistics block.
 run 0 "$cli" replay "$session" --preset aggressive
 grep -q "^\[message [0-9]*\] sliding_window: compressed" "$tmp/out" || fail "replay lines"

@@ -142,6 +142,107 @@ AM_API am_status am_memory_config_apply_env(am_memory_config *cfg,
 AM_API am_status am_memory_config_format(const am_memory_config *cfg,
                                          am_buf *out);
 
+/* ---- Finding the config file, and where each value came from ----
+ *
+ * Without a file named on the command line, the config file is looked up
+ * in this order, and the first that exists is used (only one file is
+ * read):
+ *
+ *   1. $AGENTMEM_CONFIG      (set but naming no file: an error, not a
+ *                             silent fall-through)
+ *   2. ./.agentmem/config    (relative to the working directory)
+ *   3. $XDG_CONFIG_HOME/agentmem/config, or when XDG_CONFIG_HOME is unset
+ *      or empty, $HOME/.config/agentmem/config
+ *
+ * The effective value of each key is then, from lowest to highest:
+ * default < preset < config file < MEMORY_* environment variable < what
+ * the caller sets itself (a command-line flag). am_memory_config_origins
+ * records, for every key, which of these supplied its value. */
+
+/* Settings a config can hold (the keys above except MEMORY_PRESET). */
+#define AM_MEMCFG_NKEYS 14
+#define AM_MEMCFG_SOURCE_MAX 320
+
+typedef struct am_memory_config_origin {
+    const char *key;     /* "MEMORY_MODEL"...: static, never NULL */
+    /* Where the value came from: "default", "preset aggressive",
+     * "/home/u/.config/agentmem/config:3",
+     * "/path/config:2 (MEMORY_PRESET=aggressive)", "$MEMORY_MODEL",
+     * "$MEMORY_PRESET=conservative", or the caller's own label (e.g.
+     * "--strategy"). NUL-terminated, cut to fit. */
+    char source[AM_MEMCFG_SOURCE_MAX];
+} am_memory_config_origin;
+
+/* Plain data, no pointers to free: copy it freely. */
+typedef struct am_memory_config_origins {
+    am_memory_config_origin keys[AM_MEMCFG_NKEYS]; /* in the order above */
+    char file[4096];     /* the config file read; "" when none */
+} am_memory_config_origins;
+
+/* Every key from "default", no file. NULL: no-op. Thread safety: safe. */
+AM_API void am_memory_config_origins_init(am_memory_config_origins *o);
+
+/* Record that `key` now comes from `source` (copied; cut to fit), for
+ * values a caller sets after am_memory_config_resolve. AM_EINVAL naming
+ * the key when it is not one of the keys above (MEMORY_PRESET included:
+ * record the keys it set). Thread safety: per-handle (o). */
+AM_API am_status am_memory_config_origins_note(am_memory_config_origins *o,
+                                               am_str key,
+                                               const char *source,
+                                               am_error *err);
+
+/* The source of `key` (static "?" when unknown or `o` is NULL); owned by
+ * `o`. Thread safety: safe. */
+AM_API const char *am_memory_config_origin_of(
+    const am_memory_config_origins *o, am_str key);
+
+typedef struct am_memory_config_resolve_opts {
+    /* A file named by the caller (e.g. --config): read instead of the
+     * lookup; a missing one is an error. NULL: the lookup above. */
+    const char *file;
+    /* A preset applied before the file, e.g. from --preset. NULL: none. */
+    const char *preset;
+    /* Environment lookup for AGENTMEM_CONFIG, XDG_CONFIG_HOME, HOME and
+     * the MEMORY_* keys. NULL: the process environment. */
+    am_getenv_fn getenv_fn;
+    void *getenv_ctx;
+    /* Directory that holds .agentmem/config. NULL: the working
+     * directory. */
+    const char *cwd;
+    bool skip_env;       /* true: no MEMORY_* overrides */
+} am_memory_config_resolve_opts;
+
+/* Find the config file as described above: on AM_OK `path` holds it, or
+ * "" when none of the places has one. AM_ENOTFOUND when $AGENTMEM_CONFIG
+ * names a file that does not exist, AM_ELIMIT when a path does not fit
+ * in `cap`, AM_EINVAL for NULL `path`; the message names the place.
+ * `opts` may be NULL (only getenv_fn, getenv_ctx and cwd are read).
+ * Thread safety: safe (the environment must not change meanwhile). */
+AM_API am_status am_memory_config_find(
+    const am_memory_config_resolve_opts *opts, char *path, size_t cap,
+    am_error *err);
+
+/* Build the effective configuration into *cfg: the defaults, then
+ * opts->preset, then the file (opts->file or the lookup), then the
+ * MEMORY_* environment variables, recording in `origins` (may be NULL)
+ * where each value came from. Errors are those of am_memory_config_find,
+ * am_memory_config_load (AM_ENOTFOUND for a named file that is missing,
+ * AM_EFORMAT/AM_EINVAL naming the path and line) and
+ * am_memory_config_apply_env (naming the variable); on failure *cfg and
+ * *origins are unchanged. Thread safety: per-handle (cfg, origins). */
+AM_API am_status am_memory_config_resolve(
+    am_memory_config *cfg, const am_memory_config_resolve_opts *opts,
+    am_memory_config_origins *origins, am_error *err);
+
+/* Write `cfg` as a table for people: one "KEY=value" per key (as
+ * am_memory_config_format) followed by "  # source" from `o`, after a
+ * first line naming the file read ("# file: PATH" or "# file: none").
+ * Replaces `out`. AM_OK, AM_EINVAL (NULL) or AM_ENOMEM.
+ * Thread safety: safe. */
+AM_API am_status am_memory_config_show(const am_memory_config *cfg,
+                                       const am_memory_config_origins *o,
+                                       am_buf *out);
+
 /* "sliding_window", "selective" or "deletion"; "?" out of range (static,
  * never NULL). Thread safety: safe. */
 AM_API const char *am_compress_strategy_name(am_compress_strategy s);

@@ -450,25 +450,23 @@ static int mem_args(const char *cmd, bool replay, mem_cli *m, int argc,
     return CLI_EXIT_OK;
 }
 
-/* defaults < preset < config file < environment < flags */
+/* defaults < preset < config file (--config, or the one found as
+ * memconfig.h says: $AGENTMEM_CONFIG, ./.agentmem/config, the user's
+ * config directory) < environment < flags. `agentmem config show` prints
+ * the same resolution. */
 static int mem_config(mem_cli *m)
 {
+    am_memory_config_resolve_opts ro;
     am_error err;
     am_status st;
-    m->cfg = am_memory_config_default();
-    if (m->preset != NULL) {
-        st = am_memory_config_preset(&m->cfg, am_str_c(m->preset), &err);
-        if (st != AM_OK)
-            return cli_fail(st, &err, "--preset");
-    }
-    if (m->config_file != NULL) {
-        st = am_memory_config_load(&m->cfg, m->config_file, &err);
-        if (st != AM_OK)
-            return cli_fail(st, &err, "--config");
-    }
-    st = am_memory_config_apply_env(&m->cfg, NULL, NULL, &err);
+
+    memset(&ro, 0, sizeof ro);
+    ro.file = m->config_file;
+    ro.preset = m->preset;
+    st = am_memory_config_resolve(&m->cfg, &ro, NULL, &err);
     if (st != AM_OK)
-        return cli_fail(st, &err, "environment");
+        return cli_fail(st, &err, m->config_file != NULL ? "--config"
+                                                         : "config");
     if (m->strategy != NULL) {
         st = am_memory_config_set(&m->cfg,
                                   AM_STR("MEMORY_COMPRESSION_STRATEGY"),

@@ -34,6 +34,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_mcp(int argc, char **argv);
 /* main.c and cmd_demo.c */
 int cmd_version(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 
 /* Parts of `agentmem demo`. The int ones return a CLI exit status; the

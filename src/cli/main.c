@@ -74,6 +74,9 @@ static const cli_command commands[] = {
       "serve the HTTP API (and MCP at /mcp) in the foreground" },
     { "mcp", cmd_mcp, 0, "--db FILE|URL [--max-body BYTES] [--max-depth N]",
       "serve MCP (Model Context Protocol) over stdin/stdout" },
+    { "config", cmd_config, 1, "show [--config FILE] [--preset P] [--json]",
+      "the effective memory configuration and where each value came "
+      "from" },
     { "version", cmd_version, 0, "[--verbose]",
       "print the library version (--verbose: where each data file is)" },
 };

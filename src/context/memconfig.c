@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,6 +323,78 @@ static am_status check_consistent(const am_memory_config *c,
     return AM_OK;
 }
 
+/* ---- Where values come from ---- */
+
+/* Records, while a layer is applied, which keys it set. `prefix` is the
+ * file path (sources "path:LINE") or NULL for the environment (sources
+ * "$KEY"). NULL tracker: nothing recorded. */
+typedef struct tracker {
+    am_memory_config_origins *o;
+    const char *prefix;
+} tracker;
+
+/* Keys a preset sets (am_memory_config_preset). */
+static const char *const preset_keys[] = {
+    "MEMORY_ENABLED", "MEMORY_COMPRESSION_THRESHOLD",
+    "MEMORY_COMPRESSION_RATIO", "MEMORY_SHORT_TERM_SIZE",
+    "MEMORY_COMPRESSION_STRATEGY",
+};
+
+/* keys[0] is MEMORY_PRESET: origins index i is keys[i + 1]. */
+static am_memory_config_origin *origin_slot(am_memory_config_origins *o,
+                                            am_str key)
+{
+    for (size_t i = 1; i < NKEYS; i++)
+        if (strlen(keys[i].name) == key.len &&
+            memcmp(keys[i].name, key.ptr, key.len) == 0)
+            return &o->keys[i - 1];
+    return NULL;
+}
+
+static void source_set(am_memory_config_origins *o, const char *key,
+                       const char *fmt, ...) AM__PRINTF(3, 4);
+static void source_set(am_memory_config_origins *o, const char *key,
+                       const char *fmt, ...)
+{
+    am_memory_config_origin *slot = origin_slot(o, am_str_c(key));
+    va_list ap;
+    if (slot == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(slot->source, sizeof slot->source, fmt, ap);
+    va_end(ap);
+}
+
+/* Key `key` was set to `value` by this layer (line `lineno`, 0: env). */
+static void track(const tracker *t, am_str key, am_str value, size_t lineno)
+{
+    char where[AM_MEMCFG_SOURCE_MAX];
+    bool is_preset = key.len == 13 &&
+                     memcmp(key.ptr, "MEMORY_PRESET", 13) == 0;
+
+    if (t == NULL || t->o == NULL)
+        return;
+    if (t->prefix != NULL)
+        snprintf(where, sizeof where, "%s:%zu", t->prefix, lineno);
+    else
+        snprintf(where, sizeof where, "$%.*s", (int)key.len, key.ptr);
+    if (!is_preset) {
+        am_memory_config_origin *slot = origin_slot(t->o, key);
+        if (slot != NULL)
+            snprintf(slot->source, sizeof slot->source, "%s", where);
+        return;
+    }
+    for (size_t i = 0; i < sizeof preset_keys / sizeof preset_keys[0]; i++) {
+        if (t->prefix != NULL)
+            source_set(t->o, preset_keys[i], "%s (MEMORY_PRESET=%.*s)",
+                       where, (int)(value.len > 40 ? 40 : value.len),
+                       value.ptr);
+        else
+            source_set(t->o, preset_keys[i], "$MEMORY_PRESET=%.*s",
+                       (int)(value.len > 40 ? 40 : value.len), value.ptr);
+    }
+}
+
 /* ---- Files ---- */
 
 typedef struct line {
@@ -371,8 +444,8 @@ static am_status split_line(am_str raw, size_t lineno, line *out,
     return AM_OK;
 }
 
-am_status am_memory_config_parse(am_memory_config *cfg, am_str text,
-                                 am_error *err)
+static am_status parse_tracked(am_memory_config *cfg, am_str text,
+                               const tracker *t, am_error *err)
 {
     am_memory_config c;
     char where[48];
@@ -409,6 +482,7 @@ am_status am_memory_config_parse(am_memory_config *cfg, am_str text,
             st = am_memory_config_set(&c, ln.key, ln.value, where, err);
             if (st != AM_OK)
                 return st;
+            track(t, trim(ln.key), trim(ln.value), lineno);
         }
     }
     st = check_consistent(&c, "config", err);
@@ -418,8 +492,14 @@ am_status am_memory_config_parse(am_memory_config *cfg, am_str text,
     return AM_OK;
 }
 
-am_status am_memory_config_load(am_memory_config *cfg, const char *path,
-                                am_error *err)
+am_status am_memory_config_parse(am_memory_config *cfg, am_str text,
+                                 am_error *err)
+{
+    return parse_tracked(cfg, text, NULL, err);
+}
+
+static am_status load_tracked(am_memory_config *cfg, const char *path,
+                              const tracker *t, am_error *err)
 {
     am_buf text = AM_BUF_INIT;
     am_error e;
@@ -430,12 +510,18 @@ am_status am_memory_config_load(am_memory_config *cfg, const char *path,
     st = am__read_file(path, &text, err);
     if (st != AM_OK)
         goto out;
-    st = am_memory_config_parse(cfg, am_buf_str(&text), &e);
+    st = parse_tracked(cfg, am_buf_str(&text), t, &e);
     if (st != AM_OK)
         am__fail(err, st, "%s: %s", path, e.msg);
 out:
     am_buf_free(&text);
     return st;
+}
+
+am_status am_memory_config_load(am_memory_config *cfg, const char *path,
+                                am_error *err)
+{
+    return load_tracked(cfg, path, NULL, err);
 }
 
 static const char *sys_getenv(void *ctx, const char *name)
@@ -444,9 +530,8 @@ static const char *sys_getenv(void *ctx, const char *name)
     return getenv(name);
 }
 
-am_status am_memory_config_apply_env(am_memory_config *cfg,
-                                     am_getenv_fn getenv_fn, void *ctx,
-                                     am_error *err)
+static am_status env_tracked(am_memory_config *cfg, am_getenv_fn getenv_fn,
+                             void *ctx, const tracker *t, am_error *err)
 {
     am_memory_config c;
     char where[64];
@@ -467,6 +552,7 @@ am_status am_memory_config_apply_env(am_memory_config *cfg,
                                   where, err);
         if (st != AM_OK)
             return st;
+        track(t, am_str_c(keys[i].name), trim(am_str_c(v)), 0);
     }
     if (check_consistent(&c, "environment", err) != AM_OK)
         return AM_EFORMAT;
@@ -474,12 +560,25 @@ am_status am_memory_config_apply_env(am_memory_config *cfg,
     return AM_OK;
 }
 
+am_status am_memory_config_apply_env(am_memory_config *cfg,
+                                     am_getenv_fn getenv_fn, void *ctx,
+                                     am_error *err)
+{
+    return env_tracked(cfg, getenv_fn, ctx, NULL, err);
+}
+
 am_status am_memory_config_format(const am_memory_config *cfg, am_buf *out)
 {
     am_status st;
+    char ratio[32];
 
     if (cfg == NULL || out == NULL)
         return AM_EINVAL;
+    /* The shortest text that reads back exactly: 0.4, not
+     * 0.40000000000000002 (15 digits always do for a short decimal). */
+    snprintf(ratio, sizeof ratio, "%.15g", cfg->compression_ratio);
+    if (strtod(ratio, NULL) != cfg->compression_ratio)
+        snprintf(ratio, sizeof ratio, "%.17g", cfg->compression_ratio);
     am_buf_clear(out);
     st = am_buf_appendf(
         out,
@@ -487,7 +586,7 @@ am_status am_memory_config_format(const am_memory_config *cfg, am_buf *out)
         "MEMORY_MAX_CONTEXT_TOKENS=%zu\n"
         "MEMORY_COMPRESSION_THRESHOLD=%zu\n"
         "MEMORY_SHORT_TERM_SIZE=%zu\n"
-        "MEMORY_COMPRESSION_RATIO=%.17g\n"
+        "MEMORY_COMPRESSION_RATIO=%s\n"
         "MEMORY_COMPRESSION_STRATEGY=%s\n"
         "MEMORY_PRESERVE_SYSTEM_PROMPTS=%s\n"
         "MEMORY_PRESERVE_TOOL_CALLS=%s\n"
@@ -499,10 +598,148 @@ am_status am_memory_config_format(const am_memory_config *cfg, am_buf *out)
         "MEMORY_MODEL=\"%s\"\n",
         cfg->enabled ? "true" : "false", cfg->max_context_tokens,
         cfg->compression_threshold, cfg->short_term_size,
-        cfg->compression_ratio, am_compress_strategy_name(cfg->strategy),
+        ratio, am_compress_strategy_name(cfg->strategy),
         cfg->preserve_system ? "true" : "false",
         cfg->preserve_tool_calls ? "true" : "false", cfg->importance_markers,
         cfg->tool_clear_trigger, cfg->tool_clear_keep,
         cfg->tool_clear_at_least, cfg->tool_clear_exclude, cfg->model);
+    return st;
+}
+
+/* ---- Origins, resolution, show ---- */
+
+void am_memory_config_origins_init(am_memory_config_origins *o)
+{
+    if (o == NULL)
+        return;
+    memset(o, 0, sizeof *o);
+    for (size_t i = 1; i < NKEYS; i++) {
+        o->keys[i - 1].key = keys[i].name;
+        snprintf(o->keys[i - 1].source, sizeof o->keys[i - 1].source, "%s",
+                 "default");
+    }
+}
+
+am_status am_memory_config_origins_note(am_memory_config_origins *o,
+                                        am_str key, const char *source,
+                                        am_error *err)
+{
+    am_memory_config_origin *slot;
+
+    if (o == NULL || source == NULL || (key.ptr == NULL && key.len > 0))
+        return am__fail(err, AM_EINVAL, "memory config origins: NULL "
+                        "argument");
+    slot = origin_slot(o, trim(key));
+    if (slot == NULL)
+        return am__fail(err, AM_EINVAL, "memory config origins: '%.*s' is "
+                        "not a setting (MEMORY_PRESET: note the keys it "
+                        "set)", SHOWN(key));
+    snprintf(slot->source, sizeof slot->source, "%s", source);
+    return AM_OK;
+}
+
+const char *am_memory_config_origin_of(const am_memory_config_origins *o,
+                                       am_str key)
+{
+    if (o == NULL || (key.ptr == NULL && key.len > 0))
+        return "?";
+    key = trim(key);
+    for (size_t i = 0; i < AM_MEMCFG_NKEYS; i++)
+        if (o->keys[i].key != NULL && strlen(o->keys[i].key) == key.len &&
+            memcmp(o->keys[i].key, key.ptr, key.len) == 0)
+            return o->keys[i].source;
+    return "?";
+}
+
+am_status am_memory_config_resolve(am_memory_config *cfg,
+                                   const am_memory_config_resolve_opts *opts,
+                                   am_memory_config_origins *origins,
+                                   am_error *err)
+{
+    am_memory_config_resolve_opts o;
+    am_memory_config c = am_memory_config_default();
+    am_memory_config_origins org;
+    char found[sizeof org.file];
+    const char *file;
+    tracker t;
+    am_status st;
+
+    if (cfg == NULL)
+        return am__fail(err, AM_EINVAL, "memory config: cfg is NULL");
+    if (opts != NULL)
+        o = *opts;
+    else
+        memset(&o, 0, sizeof o);
+    am_memory_config_origins_init(&org);
+    if (o.preset != NULL) {
+        st = am_memory_config_preset(&c, am_str_c(o.preset), err);
+        if (st != AM_OK)
+            return st;
+        for (size_t i = 0; i < sizeof preset_keys / sizeof preset_keys[0];
+             i++)
+            source_set(&org, preset_keys[i], "preset %s", o.preset);
+    }
+    file = o.file;
+    if (file == NULL) {
+        st = am_memory_config_find(&o, found, sizeof found, err);
+        if (st != AM_OK)
+            return st;
+        file = found[0] != '\0' ? found : NULL;
+    }
+    if (file != NULL) {
+        if (strlen(file) >= sizeof org.file)
+            return am__fail(err, AM_ELIMIT, "memory config: the path of the "
+                            "config file is longer than %zu bytes",
+                            sizeof org.file - 1);
+        snprintf(org.file, sizeof org.file, "%s", file);
+        t.o = &org;
+        t.prefix = org.file;
+        st = load_tracked(&c, file, &t, err);
+        if (st != AM_OK)
+            return st;
+    }
+    if (!o.skip_env) {
+        t.o = &org;
+        t.prefix = NULL;
+        st = env_tracked(&c, o.getenv_fn, o.getenv_ctx, &t, err);
+        if (st != AM_OK)
+            return st;
+    }
+    *cfg = c;
+    if (origins != NULL)
+        *origins = org;
+    return AM_OK;
+}
+
+am_status am_memory_config_show(const am_memory_config *cfg,
+                                const am_memory_config_origins *o,
+                                am_buf *out)
+{
+    am_buf text = AM_BUF_INIT;
+    am_status st;
+    size_t pos = 0;
+
+    if (cfg == NULL || o == NULL || out == NULL)
+        return AM_EINVAL;
+    st = am_memory_config_format(cfg, &text);
+    if (st != AM_OK)
+        goto out;
+    am_buf_clear(out);
+    st = am_buf_appendf(out, "# file: %s\n",
+                        o->file[0] != '\0' ? o->file : "none");
+    /* One line per key, in the table's order (format writes them so). */
+    while (st == AM_OK && pos < text.len) {
+        const char *nl = memchr(text.ptr + pos, '\n', text.len - pos);
+        size_t end = nl != NULL ? (size_t)(nl - text.ptr) : text.len;
+        am_str ln = { text.ptr + pos, end - pos };
+        const char *eq = memchr(ln.ptr, '=', ln.len);
+        am_str key = { ln.ptr, eq != NULL ? (size_t)(eq - ln.ptr) : 0 };
+
+        st = am_buf_appendf(out, "%-46.*s  # %s\n", (int)ln.len, ln.ptr,
+                            am_memory_config_origin_of(o, key));
+        pos = end + 1;
+    }
+out:
+    am_buf_free(&text);
     return st;
 }
