@@ -575,6 +575,85 @@ AM_TEST(bad_arguments_are_rejected)
 
 /* ---- Model catalog ---- */
 
+/* Every figure says where it comes from; the ones compared with the
+ * provider's page say when. gpt-4 is 8,192 tokens (the 128,000 some
+ * tables give is gpt-4-turbo's). */
+AM_TEST(catalog_records_the_source_and_check_date_of_its_figures)
+{
+    am_models *m = NULL;
+    am_model_info info;
+    am_error err;
+    char *dir = test_tmpdir();
+    char path[512];
+    FILE *f;
+    size_t checked = 0, sourced = 0;
+
+    CHECK_OK_E(am_models_create(NULL, &m, &err), &err);
+    CHECK(am_models_lookup(m, AM_STR("gpt-4-0613"), &info));
+    CHECK_EQ(info.context_window, 8192);
+    CHECK(info.input_per_mtok == 30.0 && info.output_per_mtok == 60.0);
+    CHECK_STR_EQ(info.limits_source,
+                 "https://developers.openai.com/api/docs/models/gpt-4");
+    CHECK_STR_EQ(info.limits_checked, "2026-12-06");
+    CHECK_STR_EQ(info.price_checked, "2026-12-06");
+    CHECK(am_models_lookup(m, AM_STR("gpt-4-turbo"), &info));
+    CHECK_EQ(info.context_window, 128000);
+    /* Prices compared with Anthropic's pricing page; limits not yet. */
+    CHECK(am_models_lookup(m, AM_STR("claude-3-5-haiku-20241022"), &info));
+    CHECK(info.input_per_mtok == 0.8 && info.cached_input_per_mtok == 0.08);
+    CHECK(strstr(info.price_source, "docs.anthropic.com") != NULL);
+    CHECK_STR_EQ(info.price_checked, "2026-12-06");
+    CHECK(info.limits_source != NULL && info.limits_checked == NULL);
+    /* Self-hosted weights have no price page. */
+    CHECK(am_models_lookup(m, AM_STR("llama-3.3-70b"), &info));
+    CHECK(info.price_source == NULL && info.price_checked == NULL);
+    /* Unknown models carry no provenance at all. */
+    CHECK(!am_models_lookup(m, AM_STR("my-local-model"), &info));
+    CHECK(info.price_source == NULL && info.limits_checked == NULL);
+    for (size_t i = 0; am_models_at(m, i, &info); i++) {
+        if (strcmp(info.provider, "openai") == 0 ||
+            strcmp(info.provider, "anthropic") == 0 ||
+            strcmp(info.provider, "google") == 0)
+            sourced += info.price_source != NULL;
+        checked += info.price_checked != NULL;
+        /* A date never comes without its source. */
+        CHECK(info.price_checked == NULL || info.price_source != NULL);
+        CHECK(info.limits_checked == NULL || info.limits_source != NULL);
+    }
+    CHECK_EQ(sourced, 49);  /* every hosted model of the three */
+    CHECK_EQ(checked, 9);   /* gpt-4 and eight Claude entries */
+
+    /* A user file: a date that is not YYYY-MM-DD is refused, naming the
+     * entry; so is a date without its source; a good one is kept. */
+    snprintf(path, sizeof path, "%s/models.json", dir);
+    f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs("{\"models\": [{\"name\": \"mine\", \"chars_per_token\": 4,"
+          " \"price_source\": \"https://example.org/p\","
+          " \"price_checked\": \"Aug 2025\"}]}", f);
+    fclose(f);
+    CHECK_ST(am_models_load_file(m, path), AM_EFORMAT);
+    CHECK(strstr(am_models_last_error(m)->msg, "models[0]") != NULL);
+    CHECK(strstr(am_models_last_error(m)->msg, "YYYY-MM-DD") != NULL);
+    f = fopen(path, "w");
+    fputs("{\"models\": [{\"name\": \"mine\", \"chars_per_token\": 4,"
+          " \"limits_checked\": \"2026-01-31\"}]}", f);
+    fclose(f);
+    CHECK_ST(am_models_load_file(m, path), AM_EFORMAT);
+    CHECK(strstr(am_models_last_error(m)->msg, "limits_source") != NULL);
+    f = fopen(path, "w");
+    fputs("{\"models\": [{\"name\": \"mine\", \"chars_per_token\": 4,"
+          " \"price_source\": \"https://example.org/p\","
+          " \"price_checked\": \"2026-01-31\"}]}", f);
+    fclose(f);
+    CHECK_OK(am_models_load_file(m, path));
+    CHECK(am_models_lookup(m, AM_STR("mine"), &info));
+    CHECK_STR_EQ(info.price_checked, "2026-01-31");
+    CHECK(info.limits_source == NULL);
+    am_models_free(m);
+    test_rmtree(dir);
+}
+
 AM_TEST(catalog_resolves_exact_names_prefixes_and_unknowns)
 {
     am_models *m = NULL;

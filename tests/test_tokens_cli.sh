@@ -112,6 +112,9 @@ grep -q "^gpt-4o " "$tmp/out" || { echo "FAIL models: no gpt-4o"; fails=$((fails
 grep -q "^claude-3-5-sonnet .*anthropic .*~3.5 chars/tok" "$tmp/out" || { echo "FAIL models: claude row"; fails=$((fails + 1)); }
 check models_one 0 "$cli" models gpt-4o-mini-2024-07-18
 grep -q "^gpt-4o-mini .*o200k_base" "$tmp/out" || { echo "FAIL models_one"; fails=$((fails + 1)); }
+grep -q "^prices: not yet checked against https://developers.openai.com/api/docs/pricing (approximate)$" "$tmp/out" || { echo "FAIL models_one provenance: $(cat "$tmp/out")"; fails=$((fails + 1)); }
+check models_gpt4 0 "$cli" models gpt-4
+grep -q "^gpt-4 .* 8192 " "$tmp/out" && grep -q "^limits: checked 2026-12-06 against https://developers.openai.com/api/docs/models/gpt-4$" "$tmp/out" || { echo "FAIL models gpt-4: $(cat "$tmp/out")"; fails=$((fails + 1)); }
 check models_json 0 "$cli" models --json
 node -e 'JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"))' "$tmp/out" 2>/dev/null ||
     python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/out" ||

@@ -234,6 +234,19 @@ typedef struct am_model_info {
     double output_per_mtok;
     double cached_input_per_mtok;
     bool known;             /* false: unknown model, catalog defaults */
+    /* Where the figures come from and when they were last compared with
+     * that source ("YYYY-MM-DD"), separately for the prices and for the
+     * limits (context_window, max_output), since one provider page often
+     * has only one of them. A source without a date names the page to
+     * check against, but the figure has not been compared with it: treat
+     * it as approximate. NULL: no source recorded (self-hosted models, user
+     * entries without one). A catalog file may set these four fields per
+     * entry; a date that is not YYYY-MM-DD, or a date without its source,
+     * is AM_EFORMAT naming the entry. */
+    const char *price_source;
+    const char *price_checked;
+    const char *limits_source;
+    const char *limits_checked;
 } am_model_info;
 
 typedef struct am_models am_models;

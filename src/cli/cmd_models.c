@@ -35,11 +35,18 @@ static am_status print_info(const am_model_info *m, bool json, bool first)
         char *text;
         if (o == NULL)
             return AM_ENOMEM;
+        /* Provenance: null where nothing is recorded. */
+        json_t *prov = json_pack("{s:s?,s:s?,s:s?,s:s?}", "price_source",
+                                 m->price_source, "price_checked",
+                                 m->price_checked, "limits_source",
+                                 m->limits_source, "limits_checked",
+                                 m->limits_checked);
         if ((m->encoding != NULL
                  ? json_object_set_new(o, "encoding",
                                        json_string(m->encoding))
                  : json_object_set_new(o, "chars_per_token",
-                                       json_real(m->chars_per_token))) != 0)
+                                       json_real(m->chars_per_token))) != 0 ||
+            prov == NULL || json_object_update(o, prov) != 0)
             text = NULL;
         else
             text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER |
@@ -47,6 +54,7 @@ static am_status print_info(const am_model_info *m, bool json, bool first)
         if (text != NULL)
             printf("%s%s", first ? "" : ",\n", text);
         free(text);
+        json_decref(prov);
         json_decref(o);
         return text != NULL ? AM_OK : AM_ENOMEM;
     }
@@ -60,6 +68,26 @@ static am_status print_info(const am_model_info *m, bool json, bool first)
            (long long)m->max_output, m->input_per_mtok, m->output_per_mtok,
            m->cached_input_per_mtok);
     return AM_OK;
+}
+
+/* Where the prices and limits come from, and whether anyone checked. */
+static void print_provenance(const am_model_info *m)
+{
+    const char *what[2] = { "prices", "limits" };
+    const char *src[2] = { m->price_source, m->limits_source };
+    const char *when[2] = { m->price_checked, m->limits_checked };
+
+    for (int i = 0; i < 2; i++) {
+        if (src[i] == NULL)
+            printf("%s: no published source recorded (approximate)\n",
+                   what[i]);
+        else if (when[i] == NULL)
+            printf("%s: not yet checked against %s (approximate)\n",
+                   what[i], src[i]);
+        else
+            printf("%s: checked %s against %s\n", what[i], when[i],
+                   src[i]);
+    }
 }
 
 static void print_header(void)
@@ -104,6 +132,8 @@ int cmd_models(int argc, char **argv)
             if (!known)
                 printf("(unknown model '%s': catalog defaults, counts and "
                        "cost are estimated)\n", model);
+            else
+                print_provenance(&info);
         } else {
             st = print_info(&info, true, true);
             printf("\n");

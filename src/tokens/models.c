@@ -36,8 +36,24 @@ struct am_models {
 };
 
 static const am_model_info fallback_defaults = {
-    "default", "unknown", NULL, 4.0, 8192, 4096, 0.55, 2.19, 0, false
+    "default", "unknown", NULL, 4.0, 8192, 4096, 0.55, 2.19, 0, false,
+    NULL, NULL, NULL, NULL
 };
+
+/* A check date is "YYYY-MM-DD", so that dates sort and compare as text. */
+static bool is_date(const char *s)
+{
+    static const char shape[] = "dddd-dd-dd";
+    for (size_t i = 0; i < sizeof shape - 1; i++) {
+        if (s[i] == '\0')
+            return false;
+        if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != '-')
+            return false;
+    }
+    return s[sizeof shape - 1] == '\0' && !(s[5] == '0' && s[6] == '0') &&
+           (s[5] < '1' || (s[5] == '1' && s[6] <= '2')) &&
+           !(s[8] == '0' && s[9] == '0') && s[8] <= '3';
+}
 
 /* Parse the fields of one entry (or of "defaults") from `obj`. */
 static am_status parse_info(am_models *m, const json_t *obj, const char *ctx,
@@ -63,7 +79,26 @@ static am_status parse_info(am_models *m, const json_t *obj, const char *ctx,
     STR_FIELD("name", info->name);
     STR_FIELD("provider", info->provider);
     STR_FIELD("encoding", info->encoding);
+    STR_FIELD("price_source", info->price_source);
+    STR_FIELD("price_checked", info->price_checked);
+    STR_FIELD("limits_source", info->limits_source);
+    STR_FIELD("limits_checked", info->limits_checked);
 #undef STR_FIELD
+    if (info->price_checked != NULL && !is_date(info->price_checked))
+        return am__fail(err, AM_EFORMAT, "%s: field 'price_checked' must be "
+                        "a date YYYY-MM-DD, got '%s'", ctx,
+                        info->price_checked);
+    if (info->limits_checked != NULL && !is_date(info->limits_checked))
+        return am__fail(err, AM_EFORMAT, "%s: field 'limits_checked' must "
+                        "be a date YYYY-MM-DD, got '%s'", ctx,
+                        info->limits_checked);
+    if ((info->price_checked != NULL && info->price_source == NULL) ||
+        (info->limits_checked != NULL && info->limits_source == NULL))
+        return am__fail(err, AM_EFORMAT, "%s: a check date needs its source "
+                        "('%s_source')", ctx,
+                        info->price_checked != NULL &&
+                                info->price_source == NULL ? "price"
+                                                           : "limits");
 #define REAL_FIELD(key, dst)                                                \
     st = am__json_opt_real(obj, key, ctx, &(dst), err);                     \
     if (st != AM_OK)                                                        \
