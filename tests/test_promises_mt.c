@@ -219,6 +219,14 @@ static void *react_worker(void *arg)
     char key[48];
 
     for (int i = 0; i < ROUNDS; i++) {
+        /* Typed slots: each thread its own, the type held every time. */
+        snprintf(key, sizeof key, "slot%d", j->id);
+        if ((i == 0 && am_react_slot_define(m, am_str_c(key), AM_SLOT_ARRAY,
+                                            AM_STR("[]")) != AM_OK) ||
+            am_react_slot_set(m, am_str_c(key), AM_STR("[1,2]")) != AM_OK ||
+            am_react_slot_set(m, am_str_c(key), AM_STR("{}")) != AM_EINVAL)
+            j->failures++;
+        expect_detail(j, am_react_last_error(m), AM_EINVAL, key);
         snprintf(key, sizeof key, "k%d", j->id);
         if (am_react_add_message(m, AM_STR("user"), AM_STR("hello")) !=
                 AM_OK ||
@@ -248,6 +256,12 @@ AM_TEST(react_memory_is_shared_between_threads)
     CHECK_EQ(run_threads(react_worker, m), 0);
     CHECK_EQ(am_react_message_count(m), (size_t)THREADS * ROUNDS);
     CHECK_EQ(am_react_step_count(m), (size_t)THREADS * ROUNDS);
+    {
+        am_buf names = AM_BUF_INIT;
+        CHECK_OK(am_react_slot_names(m, &names));
+        CHECK_EQ(strncmp(names.ptr, "[\"slot0\",\"slot1\",", 17), 0);
+        am_buf_free(&names);
+    }
     am_react_free(m);
     CHECK_EQ(am_react_last_error(NULL)->code, AM_EINVAL);
 }

@@ -345,6 +345,112 @@ static void sup_free(void *ctx, void *rec)
 static const am_react_domain_type support_type = { "support", sup_ser,
                                                    sup_de, sup_free, NULL };
 
+static am_status count_slot_events(void *ctx, const am_react *m,
+                                   am_react_event ev, am_error *err)
+{
+    (void)m, (void)err;
+    if (ev == AM_REACT_EV_SLOT)
+        ++*(int *)ctx;
+    return AM_OK;
+}
+
+AM_TEST(typed_slots_keep_their_type_and_travel_in_export)
+{
+    test_clock tc = { .now_ms = 1000 };
+    am_clock clk;
+    am_react *m = new_mem(&tc, &clk), *back = NULL;
+    am_buf out = AM_BUF_INIT, doc = AM_BUF_INIT;
+    am_slot_type t = AM_SLOT_ANY;
+    int events = 0;
+
+    CHECK_OK(am_react_add_hook(m, count_slot_events, &events));
+    CHECK_OK(am_react_slot_define(m, AM_STR("visited"), AM_SLOT_ARRAY,
+                                  AM_STR("[ \"a\" ]")));
+    CHECK_OK(am_react_slot_define(m, AM_STR("prefs"), AM_SLOT_OBJECT,
+                                  AM_STR("{\"lang\": \"en\"}")));
+    CHECK_OK(am_react_slot_define(m, AM_STR("count"), AM_SLOT_INTEGER,
+                                  AM_STR("0")));
+    CHECK_OK(am_react_slot_get(m, AM_STR("visited"), &out, &t));
+    CHECK_MEM_EQ(out.ptr, out.len, "[\"a\"]");
+    CHECK_EQ(t, AM_SLOT_ARRAY);
+    CHECK_OK(am_react_slot_set(m, AM_STR("visited"), AM_STR("[\"a\",\"b\"]")));
+    CHECK_OK(am_react_slot_get(m, AM_STR("visited"), &out, NULL));
+    CHECK_MEM_EQ(out.ptr, out.len, "[\"a\",\"b\"]");
+
+    /* The type holds: a value of another type is refused, naming the slot
+     * and both types, and the slot keeps its value. */
+    CHECK_ST(am_react_slot_set(m, AM_STR("count"), AM_STR("1.5")), AM_EINVAL);
+    CHECK(strstr(am_react_last_error(m)->msg,
+                 "slot 'count' is of type integer; the value is number"));
+    CHECK_ST(am_react_slot_set(m, AM_STR("prefs"), AM_STR("[]")), AM_EINVAL);
+    CHECK_ST(am_react_slot_set(m, AM_STR("prefs"), AM_STR("{oops")),
+             AM_EFORMAT);
+    CHECK_OK(am_react_slot_get(m, AM_STR("prefs"), &out, NULL));
+    CHECK_MEM_EQ(out.ptr, out.len, "{\"lang\":\"en\"}");
+    /* Defining again: same type sets, another type is AM_EEXIST. */
+    CHECK_OK(am_react_slot_define(m, AM_STR("count"), AM_SLOT_INTEGER,
+                                  AM_STR("7")));
+    CHECK_ST(am_react_slot_define(m, AM_STR("count"), AM_SLOT_STRING,
+                                  AM_STR("\"7\"")), AM_EEXIST);
+    CHECK(strstr(am_react_last_error(m)->msg, "exists with type integer"));
+    CHECK_ST(am_react_slot_set(m, AM_STR("nope"), AM_STR("1")),
+             AM_ENOTFOUND);
+    CHECK(strstr(am_react_last_error(m)->msg, "no slot 'nope'"));
+    CHECK_ST(am_react_slot_define(m, AM_STR(""), AM_SLOT_ANY, AM_STR("1")),
+             AM_EINVAL);
+    CHECK_ST(am_react_slot_define(m, AM_STR("x"), (am_slot_type)42,
+                                  AM_STR("1")), AM_EINVAL);
+    CHECK_EQ(events, 5); /* three defines, one set, one redefine */
+    CHECK_OK(am_react_slot_names(m, &out));
+    CHECK_MEM_EQ(out.ptr, out.len, "[\"count\",\"prefs\",\"visited\"]");
+
+    /* Export and import keep every slot with its type. */
+    CHECK_OK(am_react_export(m, &doc));
+    CHECK_OK(am_react_create(NULL, &back, NULL));
+    CHECK_OK(am_react_import(back, am_buf_str(&doc)));
+    CHECK_OK(am_react_slot_get(back, AM_STR("count"), &out, &t));
+    CHECK_MEM_EQ(out.ptr, out.len, "7");
+    CHECK_EQ(t, AM_SLOT_INTEGER);
+    CHECK_ST(am_react_slot_set(back, AM_STR("count"), AM_STR("\"x\"")),
+             AM_EINVAL);
+    /* An import whose slot value breaks its type is refused whole. */
+    {
+        json_t *d = json_loads(doc.ptr, 0, NULL);
+        json_t *count = json_object_get(json_object_get(d, "slots"),
+                                        "count");
+        char *txt;
+
+        CHECK(count != NULL);
+        json_object_set_new(count, "value", json_string("seven"));
+        txt = json_dumps(d, 0);
+        CHECK_ST(am_react_import(back, am_str_c(txt)), AM_EFORMAT);
+        CHECK(strstr(am_react_last_error(back)->msg,
+                     "slots.count.value: the slot is of type integer; the "
+                     "value is string") != NULL);
+        free(txt);
+        json_object_set_new(count, "value", json_integer(1));
+        json_object_set_new(count, "type", json_string("decimal"));
+        txt = json_dumps(d, 0);
+        CHECK_ST(am_react_import(back, am_str_c(txt)), AM_EFORMAT);
+        CHECK(strstr(am_react_last_error(back)->msg,
+                     "unknown type 'decimal'") != NULL);
+        free(txt);
+        json_decref(d);
+    }
+    CHECK_OK(am_react_slot_get(back, AM_STR("visited"), &out, NULL));
+
+    CHECK_OK(am_react_slot_remove(m, AM_STR("visited")));
+    CHECK_ST(am_react_slot_remove(m, AM_STR("visited")), AM_ENOTFOUND);
+    CHECK_ST(am_react_slot_get(m, AM_STR("visited"), &out, NULL),
+             AM_ENOTFOUND);
+    CHECK_STR_EQ(am_slot_type_name(AM_SLOT_BOOL), "bool");
+    CHECK_STR_EQ(am_slot_type_name((am_slot_type)99), "?");
+    am_buf_free(&out);
+    am_buf_free(&doc);
+    am_react_free(back);
+    am_react_free(m);
+}
+
 AM_TEST(react_export_import_is_lossless_with_domain_record)
 {
     test_clock tc = { 1700000000000 };

@@ -297,7 +297,8 @@ typedef enum am_react_event {
     AM_REACT_EV_TODO,
     AM_REACT_EV_PRUNE,
     AM_REACT_EV_IMPORT,
-    AM_REACT_EV_DOMAIN
+    AM_REACT_EV_DOMAIN,
+    AM_REACT_EV_SLOT         /* a slot was defined, set or removed */
 } am_react_event;
 
 /* Called after each successful update, on the thread that made it, with
@@ -318,6 +319,64 @@ AM_API am_status am_react_add_hook(am_react *m, am_react_hook_fn fn,
  * other thread modifies the memory. */
 AM_API size_t am_react_hook_failures(const am_react *m);
 AM_API const am_error *am_react_hook_error(const am_react *m);
+
+/* ---- Typed slots ----
+ *
+ * Named values with a declared type, beside the context dictionary (whose
+ * values may be anything) and the one domain record: e.g. a "visited"
+ * slot of type array, a "preferences" slot of type object. A slot is
+ * defined once with its type and first value; every later set must give a
+ * value of that type, so code reading the slot can rely on its shape.
+ * Values are JSON, stored in compact canonical form and copied out.
+ * Slots travel in am_react_export/am_react_import ("slots": {name:
+ * {"type", "value"}}), and an import checks each value against its type.
+ * Every call holds the memory's lock (thread safety: safe); define, set
+ * and remove run the hooks with AM_REACT_EV_SLOT. */
+
+typedef enum am_slot_type {
+    AM_SLOT_ANY = 0, /* any JSON value */
+    AM_SLOT_OBJECT,
+    AM_SLOT_ARRAY,
+    AM_SLOT_STRING,
+    AM_SLOT_NUMBER,  /* integer or real */
+    AM_SLOT_INTEGER,
+    AM_SLOT_BOOL
+} am_slot_type;
+
+/* "any", "object", "array", "string", "number", "integer", "bool"; "?"
+ * out of range. Static text. Thread safety: safe. */
+AM_API const char *am_slot_type_name(am_slot_type t);
+
+/* Define slot `name` (non-empty UTF-8, no NUL; copied) of type `type`
+ * holding `value_json` (copied). Returns AM_OK; AM_EEXIST when the slot
+ * exists (defining it again with the same type just sets the value);
+ * AM_EINVAL for a bad name or type; AM_EFORMAT for text that is not JSON;
+ * AM_EINVAL naming the slot and both types when the value does not have
+ * the type; AM_ENOMEM. On failure the memory is unchanged.
+ * Thread safety: safe. */
+AM_API am_status am_react_slot_define(am_react *m, am_str name,
+                                      am_slot_type type, am_str value_json);
+
+/* Replace the value of slot `name` with `value_json` (copied).
+ * AM_ENOTFOUND when no such slot is defined, AM_EFORMAT for text that is
+ * not JSON, AM_EINVAL naming the slot, its type and the value's when the
+ * types differ, AM_ENOMEM; the slot is unchanged on failure.
+ * Thread safety: safe. */
+AM_API am_status am_react_slot_set(am_react *m, am_str name,
+                                   am_str value_json);
+
+/* Copy slot `name`'s value into `out` as compact JSON (replaced) and its
+ * type into *type (may be NULL). AM_ENOTFOUND, AM_EINVAL, AM_ENOMEM.
+ * Thread safety: safe. */
+AM_API am_status am_react_slot_get(am_react *m, am_str name, am_buf *out,
+                                   am_slot_type *type);
+
+/* Remove slot `name`. AM_OK or AM_ENOTFOUND. Thread safety: safe. */
+AM_API am_status am_react_slot_remove(am_react *m, am_str name);
+
+/* The names of every slot, sorted, as a JSON array of strings in `out`
+ * (replaced). AM_OK, AM_EINVAL or AM_ENOMEM. Thread safety: safe. */
+AM_API am_status am_react_slot_names(am_react *m, am_buf *out);
 
 /* ---- Domain memory ---- */
 

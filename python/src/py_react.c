@@ -132,7 +132,7 @@ static am_status exc_to_err(am_status code, am_error *err)
 
 static const char *const event_names[] = {
     "message", "tool", "step", "context", "todo", "prune", "import",
-    "domain"};
+    "domain", "slot"};
 
 /* The C hook: call the Python callable as fn(memory, event). A Python
  * exception becomes a hook failure carrying its text (the update stands,

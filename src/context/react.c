@@ -130,6 +130,8 @@ void am__react_lists_free(const am_allocator *a, lists *d,
     am__free(a, d->todos, d->captodos * sizeof *d->todos);
     if (d->context != NULL)
         json_decref(d->context);
+    if (d->slots != NULL)
+        json_decref(d->slots);
     if (d->domain != NULL && dt != NULL)
         dt->free(dt->ctx, d->domain);
     memset(d, 0, sizeof *d);

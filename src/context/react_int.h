@@ -65,6 +65,9 @@ typedef struct lists {
     rtodo *todos;
     size_t ntodos, captodos;
     json_t *context;
+    /* Typed slots: name -> {"type": name, "value": JSON}; NULL until the
+     * first is defined (react_slots.c). */
+    json_t *slots;
     void *domain;
 } lists;
 
@@ -113,6 +116,14 @@ am_status am__react_check_text(am_error *err, am_str s, const char *what);
  * often bare strings or numbers. *out yours (json_decref). */
 am_status am__react_parse_any(am_str text, const char *what, json_t **out,
                               am_error *err);
+
+/* ---- Typed slots (react_slots.c) ---- */
+
+/* Check a "slots" object of an import document (`v`, may be NULL) and
+ * copy it into *out (NULL when empty). Errors name the slot: AM_EFORMAT
+ * for an unknown type or a value of the wrong type. */
+am_status am__react_slots_import(const json_t *v, json_t **out,
+                                 am_error *err);
 
 /* ---- Records (react.c, react_todos.c) ---- */
 

@@ -77,6 +77,9 @@ static am_status am_react_export_locked(am_react *m, am_buf *out)
     }
     if (json_object_set(root, "context", m->d.context) != 0)
         goto nomem;
+    if (m->d.slots != NULL && json_object_size(m->d.slots) > 0 &&
+        json_object_set(root, "slots", m->d.slots) != 0)
+        goto nomem;
     if ((arr = json_array()) == NULL ||
         json_object_set_new(root, "todos", arr) != 0)
         goto nomem;
@@ -295,6 +298,12 @@ static am_status import_doc(am_react *m, const json_t *root, lists *d,
     d->context = v != NULL ? json_deep_copy(v) : json_object();
     if (d->context == NULL)
         return am__fail(err, AM_ENOMEM, "react import: out of memory");
+    st = field(root, "slots", JSON_OBJECT, false, "react import", &v, err);
+    if (st != AM_OK)
+        return st;
+    st = am__react_slots_import(v, &d->slots, err);
+    if (st != AM_OK)
+        return st;
 
     st = field(root, "todos", JSON_ARRAY, false, "react import", &arr, err);
     if (st != AM_OK)
