@@ -206,6 +206,7 @@ AM_TEST(config_is_found_from_the_variable_then_the_project_then_the_user)
     snprintf(home, sizeof home, "%s/xdg/agentmem/config", dir);
     CHECK_ST(am_memory_config_find(&o, found, 8, &err), AM_ELIMIT);
     test_rmtree(dir);
+    free(dir);
 }
 
 AM_TEST(config_resolve_records_where_each_value_came_from)
@@ -279,6 +280,7 @@ AM_TEST(config_resolve_records_where_each_value_came_from)
     CHECK_ST(am_memory_config_resolve(&c, &o, &org, &err), AM_ENOTFOUND);
     am_buf_free(&shown);
     test_rmtree(dir);
+    free(dir);
 }
 
 AM_TEST(config_format_round_trips)

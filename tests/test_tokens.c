@@ -652,6 +652,7 @@ AM_TEST(catalog_records_the_source_and_check_date_of_its_figures)
     CHECK(info.limits_source == NULL);
     am_models_free(m);
     test_rmtree(dir);
+    free(dir);
 }
 
 AM_TEST(catalog_resolves_exact_names_prefixes_and_unknowns)
