@@ -259,8 +259,23 @@ typedef struct am_search {
     size_t dim;
     am_search_mode mode;
     size_t limit;         /* 0: 10 */
-    /* Equality filters on top-level metadata fields: a JSON object, each
-     * member must be equal in the item's meta. Empty: none. */
+    /* Metadata filter (borrowed for the call): a JSON object over the
+     * top-level fields of each item's meta. Empty or {}: none.
+     *   {"f": v}                 f equals v (a string, number, boolean
+     *                            or null; 1 equals 1.0, never true)
+     *   {"f": {"$eq": v}}        likewise; "$ne": not equal, or no f
+     *   "$gt" "$gte" "$lt" "$lte": v a number (compared with numbers) or
+     *                            a string (with strings, by bytes)
+     *   "$in": [v, ...]          equal to one of them; "$nin": to none,
+     *                            or no f
+     *   "$contains": v           f is an array holding v, or (v a
+     *                            string) a string holding it
+     *   "$exists": true/false    f is present (a null counts)
+     *   {"$and": [F, ...]}, {"$or": [F, ...]}, {"$not": F}
+     * Several members, and several operators on one field, all hold. The
+     * filter is part of the backend's query, so `limit` results come
+     * back whenever that many items match it. A field of another type
+     * than the operand never matches (except for $ne/$nin). */
     am_str filter;
     double w_text, w_vec; /* hybrid weights; both 0: 1 and 0.2 */
     /* Cosine at which vector similarity starts to count (0: the default,
@@ -314,7 +329,11 @@ typedef struct am_search {
  * answer "nothing relevant" (AM_SEARCH_MIN_SCORE is a measured default). An empty
  * or punctuation-only query matches nothing in text mode. Errors:
  * AM_EINVAL (dimension mismatch, vector mode with no vector and no
- * embedder), AM_EFORMAT (filter not a JSON object). Thread safety: safe. */
+ * embedder), AM_EFORMAT (a filter that is not JSON or breaks the rules
+ * of am_search.filter: the message names the operator or field and where
+ * it is, e.g. "unknown operator '$regex' at '$or[1].age.$regex'"; at most
+ * 1000 conditions and values, nested at most 32 deep). Thread safety:
+ * safe. */
 AM_API am_status am_store_search(am_store *s, const am_search *q,
                                  am_results **out);
 

@@ -492,8 +492,9 @@ static const cli_flag store_flags[] = {
       "default (word vectors), words, hash or none (default: default)" },
     { "--ns", "NS", "search: the namespace to search under (a/b/c)" },
     { "--mode", "M", "search: hybrid (default), text or vector" },
-    { "--filter", "JSON", "search: only items whose value matches, e.g. "
-                          "'{\"lang\":\"fr\"}'" },
+    { "--filter", "JSON", "search: only items whose meta matches, e.g. "
+                          "'{\"lang\":\"fr\"}' or '{\"prio\":"
+                          "{\"$gte\":2}}' (operators: store.h)" },
     { "--limit", "N", "search, ls, namespaces: at most N results" },
     { "--min-score", "S", "search: drop results scoring below S (scores "
                           "are relevance in [0, 1]; 0.25 is a measured "

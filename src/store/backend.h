@@ -30,6 +30,7 @@
 typedef struct am__prepared am__prepared;
 typedef struct am__write am__write;
 typedef struct am__rbuild am__rbuild;
+typedef struct am__filter am__filter;
 
 typedef struct am__store_backend {
     const char *name;
@@ -57,8 +58,11 @@ typedef struct am__store_backend {
     am_status (*history)(am_store *s, am_ns ns, am_str key,
                          am_results **out);
     /* Search with the query's vector already embedded (`qemb`, the
-     * store's embedder dimension, or NULL); results go to `b`. */
-    am_status (*search)(am_store *s, const am_search *q, const float *qemb,
+     * store's embedder dimension, or NULL) and its metadata filter parsed
+     * (`filter`, filter.h; NULL: none), which the backend applies in its
+     * queries before any LIMIT; results go to `b`. */
+    am_status (*search)(am_store *s, const am_search *q,
+                        const am__filter *filter, const float *qemb,
                         am__rbuild *b);
 
     am_status (*delete_ns)(am_store *s, am_ns ns, size_t *removed);

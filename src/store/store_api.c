@@ -14,6 +14,7 @@
 
 #include "core/json_glue.h"
 #include "core/jscan.h"
+#include "filter.h"
 #include "store_int.h"
 
 /* ---- Namespaces ---- */
@@ -785,6 +786,7 @@ am_status am_store_search(am_store *s, const am_search *q, am_results **out)
     am_error err;
     float *qemb = NULL;
     size_t edim = 0;
+    am__filter *filter = NULL;
 
     if (s == NULL || out == NULL)
         return AM_EINVAL;
@@ -798,6 +800,10 @@ am_status am_store_search(am_store *s, const am_search *q, am_results **out)
     else if (!(q->boost >= 0 && q->boost <= 1)) /* also NaN */
         st = am__fail(&err, AM_EINVAL, "search: boost %g is outside [0, 1]",
                       q->boost);
+    /* One parser for every backend (filter.c); each compiles the tree
+     * into its own SQL. */
+    if (st == AM_OK)
+        st = am__filter_parse(s->alloc, q->filter, &filter, &err);
     /* Embed the query before taking the lock: an embedder may be slow (a
      * network call) and must not hold up the other threads. */
     if (st == AM_OK && q->mode != AM_SEARCH_TEXT && q->vec == NULL &&
@@ -819,7 +825,7 @@ am_status am_store_search(am_store *s, const am_search *q, am_results **out)
         else {
             am_search capped = *q;
             capped.limit = count_cap(q->limit);
-            st = s->be->search(s, &capped, qemb, &b);
+            st = s->be->search(s, &capped, filter, qemb, &b);
         }
         if (st == AM_OK) {
             /* Best first: what falls below the threshold is a tail. */
@@ -834,6 +840,7 @@ am_status am_store_search(am_store *s, const am_search *q, am_results **out)
         }
     }
     STORE_UNLOCK(s);
+    am__filter_free(filter);
     if (qemb != NULL)
         am__free(s->alloc, qemb, edim * sizeof(float));
     return st;

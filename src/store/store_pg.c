@@ -424,7 +424,7 @@ out:
 
 /* ---- Schema ---- */
 
-#define PG_SCHEMA_VERSION 1
+#define PG_SCHEMA_VERSION 2
 
 static const char *const migrations[PG_SCHEMA_VERSION] = {
     /* 1: items, history, sessions. `chg` is the change sequence the
@@ -463,6 +463,12 @@ static const char *const migrations[PG_SCHEMA_VERSION] = {
     " id bigserial PRIMARY KEY, sess bigint NOT NULL, item text NOT NULL,"
     " created_ms bigint NOT NULL);"
     "CREATE INDEX session_items_sess ON session_items(sess, id);",
+    /* 2: meta as jsonb for search filters (store_pg_filter.c), with a GIN
+     * index for their equalities (jsonb containment). A generated column,
+     * so `meta` keeps the caller's exact text (jsonb reorders keys). */
+    "ALTER TABLE items ADD COLUMN metaj jsonb"
+    " GENERATED ALWAYS AS (meta::jsonb) STORED;"
+    "CREATE INDEX items_metaj ON items USING gin(metaj jsonb_path_ops);",
 };
 
 /* Create or upgrade the schema in one transaction, under an advisory

@@ -103,8 +103,17 @@ am_status am__pg_namespaces(am_store *s, am_ns prefix, size_t max_depth,
                             size_t limit, am_results **out);
 am_status am__pg_history(am_store *s, am_ns ns, am_str key,
                          am_results **out);
-am_status am__pg_search(am_store *s, const am_search *q, const float *qemb,
+am_status am__pg_search(am_store *s, const am_search *q,
+                        const am__filter *filter, const float *qemb,
                         am__rbuild *b);
+/* Append the condition for the search filter `f` over the jsonb column
+ * `col` to `sql`, its field names and values into the text[] literal
+ * `arr` that the statement binds as parameter $param (both NUL-terminated
+ * after; `arr` is left empty, and must not be bound, when the condition
+ * refers to nothing). AM_ENOMEM. */
+am_status am__pg_filter_sql(am_store *s, const am__filter *f,
+                            const char *col, int param, am_buf *sql,
+                            am_buf *arr);
 am_status am__pg_delete_ns(am_store *s, am_ns ns, size_t *removed);
 /* Hard-delete everything under `ns` inside the caller's transaction. */
 am_status am__pg_clear_ns(am_store *s, am_ns ns, size_t *removed);

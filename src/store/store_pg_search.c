@@ -25,7 +25,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/json_glue.h"
+#include "filter.h"
 #include "rank.h"
 #include "store_pg.h"
 
@@ -198,29 +198,6 @@ out:
 
 /* ---- Candidates ---- */
 
-/* Does the item's meta hold every key of the filter object with an equal
- * value? -1: out of memory. */
-static int meta_matches(json_t *filter, am_str meta)
-{
-    if (filter == NULL)
-        return 1;
-    json_t *m = NULL;
-    am_error perr;
-    if (am__json_parse_flags(meta, 0, "meta", &m, &perr) == AM_ENOMEM)
-        return -1;
-    int ok = m != NULL;
-    const char *k;
-    json_t *want;
-    json_object_foreach(filter, k, want) {
-        if (!ok)
-            break;
-        json_t *have = json_object_get(m, k);
-        ok = have != NULL && json_equal(have, want);
-    }
-    json_decref(m);
-    return ok;
-}
-
 /* "{1,2,3}": ids as a bigint[] literal. */
 static am_status id_array(const int64_t *ids, size_t n, am_buf *out)
 {
@@ -237,42 +214,65 @@ static am_status id_array(const int64_t *ids, size_t n, am_buf *out)
     return st;
 }
 
-/* ok[i] = 1 when row ids[i] is live and its meta passes `filter` (one
- * round trip for all of them). */
-static am_status qualify(am_store *s, const int64_t *ids, size_t n,
-                         json_t *filter, int64_t now, int *ok)
+/* " AND <filter>" over `col` with its values in parameter $param, into
+ * `sql` and `arr` (both empty without a filter). */
+static am_status filter_sql(am_store *s, const am__filter *f,
+                            const char *col, int param, am_buf *sql,
+                            am_buf *arr)
 {
-    am_buf arr = AM_BUF_INIT;
+    if (f == NULL)
+        return AM_OK;
+    if (am_buf_append(sql, " AND ", 5) != AM_OK)
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+    return am__pg_filter_sql(s, f, col, param, sql, arr);
+}
+
+/* ok[i] = 1 when row ids[i] is live and its meta passes `filter` (one
+ * round trip for all of them, the filter evaluated by the server). */
+static am_status qualify(am_store *s, const int64_t *ids, size_t n,
+                         const am__filter *filter, int64_t now, int *ok)
+{
+    am_buf arr = AM_BUF_INIT, sql = AM_BUF_INIT, fsql = AM_BUF_INIT,
+           farr = AM_BUF_INIT;
     am__pgp p = { .n = 0 };
     am_status st;
-    arr.alloc = s->alloc;
+    PGresult *r = NULL;
+    arr.alloc = sql.alloc = fsql.alloc = farr.alloc = s->alloc;
     if (n == 0)
         return AM_OK;
     memset(ok, 0, n * sizeof *ok);
-    if (id_array(ids, n, &arr) != AM_OK) {
-        am_buf_free(&arr);
-        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+    st = filter_sql(s, filter, "metaj", 3, &fsql, &farr);
+    if (st != AM_OK)
+        goto out;
+    if (id_array(ids, n, &arr) != AM_OK ||
+        am_buf_appendf(&sql, "SELECT id FROM items WHERE id = ANY("
+                       "$1::bigint[]) AND deleted_ms IS NULL AND (expires_ms"
+                       " IS NULL OR expires_ms > $2)%s",
+                       fsql.len > 0 ? fsql.ptr : "") != AM_OK) {
+        st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+        goto out;
     }
     am__pgp_textfmt(&p, arr.ptr);
     am__pgp_int(&p, now);
-    PGresult *r = am__pg_exec(s, "search", "SELECT id, meta FROM items WHERE"
-                              " id = ANY($1::bigint[]) AND deleted_ms IS NULL"
-                              " AND (expires_ms IS NULL OR expires_ms > $2)",
-                              &p, AM__PG_RETRY);
-    am_buf_free(&arr);
-    if (r == NULL)
-        return AM__ERR(s).code;
-    st = AM_OK;
-    for (int row = 0; st == AM_OK && row < PQntuples(r); row++) {
+    if (farr.len > 0)
+        am__pgp_textfmt(&p, farr.ptr);
+    r = am__pg_exec(s, "search", sql.ptr, &p, AM__PG_RETRY);
+    if (r == NULL) {
+        st = AM__ERR(s).code;
+        goto out;
+    }
+    for (int row = 0; row < PQntuples(r); row++) {
         int64_t id = am__pg_int(r, row, 0);
-        int m = meta_matches(filter, am__pg_str(r, row, 1));
-        if (m < 0)
-            st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
         for (size_t i = 0; i < n; i++)
             if (ids[i] == id)
-                ok[i] = m > 0;
+                ok[i] = 1;
     }
+out:
     PQclear(r);
+    am_buf_free(&arr);
+    am_buf_free(&sql);
+    am_buf_free(&fsql);
+    am_buf_free(&farr);
     return st;
 }
 
@@ -343,7 +343,7 @@ static int term_by_df(const void *a, const void *b)
 }
 
 static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
-                            json_t *filter, size_t want, int64_t now,
+                            const am__filter *filter, size_t want, int64_t now,
                             am__cands *out)
 {
     am__pg *g = PG(s);
@@ -351,11 +351,13 @@ static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
     am__pgp p = { .n = 0 };
     PGresult *lx = NULL, *r = NULL;
     am_buf qtext = AM_BUF_INIT, arr = AM_BUF_INIT, tsq = AM_BUF_INIT,
-           lexs = AM_BUF_INIT, idfs = AM_BUF_INIT;
+           lexs = AM_BUF_INIT, idfs = AM_BUF_INIT, sql = AM_BUF_INIT,
+           fsql = AM_BUF_INIT, farr = AM_BUF_INIT;
     term t[MAX_TERMS];
     size_t n = 0;
 
     qtext.alloc = arr.alloc = tsq.alloc = lexs.alloc = idfs.alloc = s->alloc;
+    sql.alloc = fsql.alloc = farr.alloc = s->alloc;
     if (am__pg_text(query, &qtext) != AM_OK)
         return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
     /* The query's lexemes, as the items' text was cut. */
@@ -491,11 +493,29 @@ static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
     }
     tsq.ptr[tsq.len] = lexs.ptr[lexs.len] = idfs.ptr[idfs.len] = '\0';
 
-    /* Rank in the server, cut at `lim`; the metadata filter is checked
-     * here, and the cut deepened when it rejected too many. */
+    /* Rank in the server, cut at `lim`. The metadata filter is part of
+     * the WHERE clause, so the LIMIT counts only rows that pass it. */
     int64_t lim = (int64_t)want + 8;
     char avg[40];
     snprintf(avg, sizeof avg, "%.17g", g->avgdl > 0 ? g->avgdl : 1.0);
+    st = filter_sql(s, filter, "i.metaj", 9, &fsql, &farr);
+    if (st == AM_OK &&
+        am_buf_appendf(&sql, "SELECT i.id, sum(t.idf * (c.tf * 2.2)"
+                       " / (c.tf + 1.2 * (0.25 + 0.75 * i.doc_len /"
+                       " $7::float8)))::float8 AS sc FROM items i"
+                       " CROSS JOIN LATERAL unnest(i.tsv) u"
+                       " JOIN unnest($5::text[], $6::float8[]) t(lex, idf)"
+                       " ON t.lex = u.lexeme"
+                       " CROSS JOIN LATERAL (SELECT coalesce(array_length("
+                       "u.positions, 1), 1)::float8 AS tf) c"
+                       " WHERE i.tsv @@ $1::tsquery AND i.ns >= $2 AND"
+                       " i.ns < $3 AND i.deleted_ms IS NULL AND"
+                       " (i.expires_ms IS NULL OR i.expires_ms > $4)%s"
+                       " GROUP BY i.id ORDER BY sc DESC, i.id LIMIT $8",
+                       fsql.len > 0 ? fsql.ptr : "") != AM_OK)
+        st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+    if (st != AM_OK)
+        goto out;
     for (;;) {
         p.n = 0;
         am__pgp_textfmt(&p, tsq.ptr);
@@ -506,19 +526,9 @@ static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
         am__pgp_textfmt(&p, idfs.ptr);
         am__pgp_textfmt(&p, avg);
         am__pgp_int(&p, lim);
-        r = am__pg_exec(s, "search", "SELECT i.id, sum(t.idf * (c.tf * 2.2)"
-                        " / (c.tf + 1.2 * (0.25 + 0.75 * i.doc_len /"
-                        " $7::float8)))::float8 AS sc, i.meta FROM items i"
-                        " CROSS JOIN LATERAL unnest(i.tsv) u"
-                        " JOIN unnest($5::text[], $6::float8[]) t(lex, idf)"
-                        " ON t.lex = u.lexeme"
-                        " CROSS JOIN LATERAL (SELECT coalesce(array_length("
-                        "u.positions, 1), 1)::float8 AS tf) c"
-                        " WHERE i.tsv @@ $1::tsquery AND i.ns >= $2 AND"
-                        " i.ns < $3 AND i.deleted_ms IS NULL AND"
-                        " (i.expires_ms IS NULL OR i.expires_ms > $4)"
-                        " GROUP BY i.id ORDER BY sc DESC, i.id LIMIT $8",
-                        &p, AM__PG_RETRY);
+        if (farr.len > 0)
+            am__pgp_textfmt(&p, farr.ptr);
+        r = am__pg_exec(s, "search", sql.ptr, &p, AM__PG_RETRY);
         if (r == NULL) {
             st = AM__ERR(s).code;
             goto out;
@@ -526,13 +536,8 @@ static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
         out->count = 0;
         int rows = PQntuples(r);
         for (int i = 0; st == AM_OK && i < rows && out->count < want; i++) {
-            int ok = meta_matches(filter, am__pg_str(r, i, 2));
             /* Divided by the most the query can score: in [0, 1), BM25's
              * order (am_item.fts_score). */
-            if (ok < 0)
-                st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
-            if (ok <= 0)
-                continue;
             st = am__cands_push(s, out, am__pg_int(r, i, 0));
             if (st == AM_OK) {
                 out->v[out->count - 1].fts =
@@ -555,6 +560,9 @@ out:
     am_buf_free(&tsq);
     am_buf_free(&lexs);
     am_buf_free(&idfs);
+    am_buf_free(&sql);
+    am_buf_free(&fsql);
+    am_buf_free(&farr);
     return st;
 }
 
@@ -565,7 +573,7 @@ out:
  * one query per round; K grows when rows fail the check. The cosine of
  * each of `known` (may be NULL) that has a vector goes into its `vec`. */
 static am_status vec_cands(am_store *s, const float *qv, am_str lo,
-                           json_t *filter, size_t want, int64_t now,
+                           const am__filter *filter, size_t want, int64_t now,
                            am__cands *known, am__cands *out)
 {
     am__vcache *c = &s->vc;
@@ -792,12 +800,12 @@ static am_status boost(am_store *s, const am_search *q, size_t limit,
     return st;
 }
 
-am_status am__pg_search(am_store *s, const am_search *q, const float *qemb,
+am_status am__pg_search(am_store *s, const am_search *q,
+                        const am__filter *filter, const float *qemb,
                         am__rbuild *b)
 {
     am_status st;
     am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
-    json_t *filter = NULL;
     float *qv = NULL;
     size_t qdim = 0;
     am__cands tc = { NULL, 0, 0 }, vc = { NULL, 0, 0 }, all = { NULL, 0, 0 };
@@ -817,16 +825,6 @@ am_status am__pg_search(am_store *s, const am_search *q, const float *qemb,
     if (am__ns_upper((am_str){ lo.ptr, lo.len }, &hi) != AM_OK) {
         st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
         goto out;
-    }
-    if (q->filter.len > 0) {
-        st = am__json_parse(q->filter, "search filter", &filter, &AM__ERR(s));
-        if (st != AM_OK)
-            goto out;
-        if (!json_is_object(filter)) {
-            st = am__fail(&AM__ERR(s), AM_EFORMAT,
-                          "search filter: must be a JSON object");
-            goto out;
-        }
     }
     if (use_vec) {
         st = vcache_load(s);
@@ -867,7 +865,6 @@ out:
     am__cands_free(s, &all);
     if (qv != NULL)
         am__free(s->alloc, qv, (qdim > 0 ? qdim : 1) * sizeof(float));
-    json_decref(filter);
     am_buf_free(&lo);
     am_buf_free(&hi);
     return st;

@@ -95,7 +95,8 @@ am_status am__sq_namespaces(am_store *s, am_ns prefix, size_t max_depth,
                             size_t limit, am_results **out);
 am_status am__sq_history(am_store *s, am_ns ns, am_str key,
                          am_results **out);
-am_status am__sq_search(am_store *s, const am_search *q, const float *qemb,
+am_status am__sq_search(am_store *s, const am_search *q,
+                        const am__filter *filter, const float *qemb,
                         am__rbuild *b);
 am_status am__sq_delete_ns(am_store *s, am_ns ns, size_t *removed);
 /* Hard-delete everything under `ns` inside the caller's transaction. */

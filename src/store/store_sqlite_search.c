@@ -9,56 +9,76 @@
  * w_vec / (k + rank_vec), over the top candidates of each.
  *
  * Candidates are checked against the live row (namespace range, not
- * deleted, not expired) and the metadata filter before they are ranked.
+ * deleted, not expired) and the metadata filter before they are ranked:
+ * the filter is compiled into the SQL (store_sqlite_filter.c), so the
+ * full-text LIMIT counts only rows that pass it.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/json_glue.h"
 #include "store_sqlite_search.h"
 
 /* ---- Candidates ---- */
 
-/* Does the item's meta satisfy the filter object? -1: jansson ran out of
- * memory parsing it (no answer, not "no"). */
-static int meta_matches(json_t *filter, const char *meta, size_t len)
+/* The filter, compiled once per search. */
+am_status am__sqflt_init(am_store *s, const am__filter *f, am__sqflt *out)
 {
-    if (filter == NULL)
-        return 1;
-    json_t *m = NULL;
-    am_error perr;
-    am_str text = { meta, len };
-    if (am__json_parse_flags(text, 0, "meta", &m, &perr) == AM_ENOMEM)
-        return -1;
-    int ok = m != NULL;
-    const char *k;
-    json_t *want;
-    json_object_foreach(filter, k, want) {
-        if (!ok)
-            break;
-        json_t *have = json_object_get(m, k);
-        ok = have != NULL && json_equal(have, want);
-    }
-    json_decref(m);
-    return ok;
+    memset(out, 0, sizeof *out);
+    out->where.alloc = s->alloc;
+    if (f == NULL)
+        return AM_OK;
+    if (am_buf_append(&out->where, " AND ", 5) != AM_OK)
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+    return am__sq_filter_sql(s, f, "i.meta", AM__SQ_FILTER_P, &out->where,
+                             &out->binds);
 }
 
-/* Check an item id against filters; returns 1 when it qualifies, -1
- * when jansson ran out of memory deciding. */
-int am__sq_qualifies(am_store *s, int64_t id, json_t *filter,
-                     int64_t now)
+void am__sqflt_free(am_store *s, am__sqflt *f)
 {
-    sqlite3_stmt *q = am__store_stmt(s, Q_ITEM_ROW);
+    sqlite3_finalize(f->check);
+    f->check = NULL;
+    am__sqf_free(s, &f->binds);
+    am_buf_free(&f->where);
+}
+
+int am__sq_qualifies(am_store *s, int64_t id, am__sqflt *f, int64_t now)
+{
+    sqlite3_stmt *q;
+    if (f == NULL || f->where.len == 0) {
+        q = am__store_stmt(s, Q_ITEM_ROW);
+    } else {
+        if (f->check == NULL) {
+            am_buf sql = AM_BUF_INIT;
+            sql.alloc = s->alloc;
+            am_status st = am_buf_appendf(&sql, "SELECT 1 FROM items i WHERE"
+                                          " i.id = ?2 AND i.deleted_ms IS"
+                                          " NULL AND (i.expires_ms IS NULL"
+                                          " OR i.expires_ms > ?1)%s",
+                                          f->where.ptr);
+            int rc = st == AM_OK
+                         ? sqlite3_prepare_v2(SQ(s)->db->conn, sql.ptr,
+                                              (int)sql.len, &f->check, NULL)
+                         : SQLITE_NOMEM;
+            am_buf_free(&sql);
+            if (rc != SQLITE_OK) {
+                am__store_dberr(s, rc, "search filter", NULL);
+                return -1;
+            }
+            am__sq_filter_bind(f->check, &f->binds);
+        }
+        q = f->check;
+    }
     if (q == NULL)
-        return 0;
+        return -1;
     sqlite3_bind_int64(q, 1, now);
     sqlite3_bind_int64(q, 2, id);
-    int ok = sqlite3_step(q) == SQLITE_ROW
-                 ? meta_matches(filter,
-                                (const char *)sqlite3_column_text(q, 3),
-                                (size_t)sqlite3_column_bytes(q, 3))
-                 : 0;
+    int rc = sqlite3_step(q);
+    int ok = rc == SQLITE_ROW ? 1 : 0;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        am__store_dberr(s, rc, "search filter", q);
+        ok = -1;
+    }
     sqlite3_reset(q);
     return ok;
 }
@@ -202,7 +222,7 @@ static am_status boost(am_store *s, const am_search *q, int64_t now,
 /* Text candidates for `query`, then, with pseudo-relevance feedback
  * asked for, again for the query expanded from the first ones. */
 static am_status text_search(am_store *s, const am_search *q, am_str lo,
-                             json_t *filter, size_t want, int64_t now,
+                             am__sqflt *filter, size_t want, int64_t now,
                              am__cands *tc)
 {
     am_status st = am__sq_text_cands(s, q->query, lo, filter, want, now, tc);
@@ -222,12 +242,13 @@ static am_status text_search(am_store *s, const am_search *q, am_str lo,
     return st;
 }
 
-am_status am__sq_search(am_store *s, const am_search *q, const float *qemb,
+am_status am__sq_search(am_store *s, const am_search *q,
+                        const am__filter *flt, const float *qemb,
                         am__rbuild *b)
 {
     am_status st;
     am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
-    json_t *filter = NULL;
+    am__sqflt filter_, *filter = &filter_;
     float *qv = NULL;
     size_t qdim = 0;
     am__cands tc = { NULL, 0, 0 }, vc = { NULL, 0, 0 }, all = { NULL, 0, 0 };
@@ -241,22 +262,14 @@ am_status am__sq_search(am_store *s, const am_search *q, const float *qemb,
     int boosting = q->boost_field.len > 0;
 
     lo.alloc = hi.alloc = s->alloc;
-    st = am__ns_encode(q->ns, 1, &lo, &AM__ERR(s));
+    st = am__sqflt_init(s, flt, filter);
+    if (st == AM_OK)
+        st = am__ns_encode(q->ns, 1, &lo, &AM__ERR(s));
     if (st != AM_OK)
         goto out;
     if (am__ns_upper((am_str){ lo.ptr, lo.len }, &hi) != AM_OK) {
         st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
         goto out;
-    }
-    if (q->filter.len > 0) {
-        st = am__json_parse(q->filter, "search filter", &filter, &AM__ERR(s));
-        if (st != AM_OK)
-            goto out;
-        if (!json_is_object(filter)) {
-            st = am__fail(&AM__ERR(s), AM_EFORMAT,
-                          "search filter: must be a JSON object");
-            goto out;
-        }
     }
     if (use_vec) {
         st = am__sq_vcache_load(s);
@@ -293,7 +306,7 @@ out:
     am__cands_free(s, &all);
     if (qv != NULL)
         am__free(s->alloc, qv, (qdim > 0 ? qdim : 1) * sizeof(float));
-    json_decref(filter);
+    am__sqflt_free(s, filter);
     am_buf_free(&lo);
     am_buf_free(&hi);
     return st;

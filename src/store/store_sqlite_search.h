@@ -5,13 +5,13 @@
  *   store_sqlite_text.c    full-text candidates, term pruning, feedback
  *   store_sqlite_bm25.c    am_bm25, the ranking function of scoped search
  *   store_sqlite_vec.c     the in-memory vector cache, vector candidates
- *   store_sqlite_search.c  filters, fusion and the search entry point
+ *   store_sqlite_filter.c  the metadata filter (filter.h) as SQL
+ *   store_sqlite_search.c  candidate checks and the search entry point
  */
 #ifndef AM_STORE_SQLITE_SEARCH_H
 #define AM_STORE_SQLITE_SEARCH_H
 
-#include <jansson.h>
-
+#include "filter.h"
 #include "rank.h"
 #include "store_sqlite.h"
 
@@ -23,14 +23,44 @@
 #define AM__FTS_MAX_PHRASES (AM__FTS_MAX_TERMS + 2)
 
 
-/* Is item `id` live at `now` and does its meta match `filter` (NULL: any)?
- * 1 yes, 0 no, -1 jansson ran out of memory deciding. */
-int am__sq_qualifies(am_store *s, int64_t id, json_t *filter, int64_t now);
+/* The values a compiled filter binds, in placeholder order from `first`. */
+typedef struct am__sqf {
+    const am__fval **vals;
+    size_t n, cap;
+    int first;
+} am__sqf;
+
+/* Append the SQLite condition for `f` over the meta JSON column `col` to
+ * `sql` (NUL-terminated after), with placeholders ?first, ?first+1, ...
+ * whose values `out` lists (free with am__sqf_free). AM_ENOMEM. */
+am_status am__sq_filter_sql(am_store *s, const am__filter *f,
+                            const char *col, int first, am_buf *sql,
+                            am__sqf *out);
+/* Bind the values of `f` into `q` (strings borrowed from the filter). */
+void am__sq_filter_bind(sqlite3_stmt *q, const am__sqf *f);
+void am__sqf_free(am_store *s, am__sqf *f);
+
+/* A search's filter, compiled once: " AND (<condition>)" over i.meta with
+ * placeholders from AM__SQ_FILTER_P, and the statement that checks one
+ * item (prepared on first use). `where` is empty without a filter. */
+#define AM__SQ_FILTER_P 5
+typedef struct am__sqflt {
+    am_buf where;
+    am__sqf binds;
+    sqlite3_stmt *check;
+} am__sqflt;
+
+am_status am__sqflt_init(am_store *s, const am__filter *f, am__sqflt *out);
+void am__sqflt_free(am_store *s, am__sqflt *f);
+
+/* Is item `id` live at `now` and does its meta pass `f`? 1 yes, 0 no, -1
+ * error (in AM__ERR(s)). */
+int am__sq_qualifies(am_store *s, int64_t id, am__sqflt *f, int64_t now);
 
 /* The best `want` live items under the encoded namespace prefix `lo`
  * matching the words of `query`, by BM25, into `out` (emptied first). */
 am_status am__sq_text_cands(am_store *s, am_str query, am_str lo,
-                            json_t *filter, size_t want, int64_t now,
+                            am__sqflt *filter, size_t want, int64_t now,
                             am__cands *out);
 
 /* `query` followed by the `nterms` words that best characterize the first
@@ -48,7 +78,7 @@ am_status am__sq_vcache_load(am_store *s);
  * (dimension s->vc.dim) into `out`; the cosine of each of `known` (may
  * be NULL) that has a vector goes into its `vec` (and `has_vec`). */
 am_status am__sq_vec_cands(am_store *s, const float *qv, am_str lo,
-                           json_t *filter, size_t want, int64_t now,
+                           am__sqflt *filter, size_t want, int64_t now,
                            am__cands *known, am__cands *out);
 
 #endif

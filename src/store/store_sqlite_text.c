@@ -202,7 +202,7 @@ static am_status scope_rows(am_store *s, const char *scope, int64_t *n)
 }
 
 am_status am__sq_text_cands(am_store *s, am_str query, am_str lo,
-                            json_t *filter, size_t want,
+                            am__sqflt *filter, size_t want,
                             int64_t now, am__cands *out)
 {
     am_buf fq = AM_BUF_INIT;
@@ -293,9 +293,37 @@ am_status am__sq_text_cands(am_store *s, am_str query, am_str lo,
      * token collision, outside the scope) are rare, so a small margin over
      * `want` is enough (the loop deepens otherwise). */
     int64_t lim = (int64_t)want + 8;
+    /* A filter is part of the statement, so the LIMIT counts only rows
+     * that pass it: a filtered search still returns `want` rows when
+     * that many match, however rare they are among the text's hits. */
+    sqlite3_stmt *dyn = NULL;
+    if (filter != NULL && filter->where.len > 0) {
+        am_buf sql = AM_BUF_INIT;
+        sql.alloc = s->alloc;
+        st = am_buf_appendf(&sql, "SELECT items_fts.rowid, %s, i.ns,"
+                            " i.deleted_ms IS NULL AND (i.expires_ms IS NULL"
+                            " OR i.expires_ms > ?1) FROM items_fts JOIN"
+                            " items i ON i.id = items_fts.rowid WHERE"
+                            " items_fts MATCH ?2%s ORDER BY %s LIMIT ?3",
+                            own_rank ? "am_bm25(items_fts, ?4) AS sc"
+                                     : "-items_fts.rank",
+                            filter->where.ptr,
+                            own_rank ? "sc DESC" : "items_fts.rank");
+        int rc = st == AM_OK ? sqlite3_prepare_v2(SQ(s)->db->conn, sql.ptr,
+                                                  (int)sql.len, &dyn, NULL)
+                             : SQLITE_NOMEM;
+        am_buf_free(&sql);
+        if (rc != SQLITE_OK) {
+            am_buf_free(&fq);
+            return am__store_dberr(s, rc, "search", NULL);
+        }
+        am__sq_filter_bind(dyn, &filter->binds);
+    }
     for (;;) {
-        sqlite3_stmt *f = am__store_stmt(s, own_rank ? Q_FTS_SCOPED
-                                                       : Q_FTS_TOP);
+        sqlite3_stmt *f = dyn != NULL ? dyn
+                                      : am__store_stmt(s, own_rank
+                                                              ? Q_FTS_SCOPED
+                                                              : Q_FTS_TOP);
         size_t seen = 0;
         int rc = SQLITE_DONE;
         if (f == NULL) {
@@ -319,13 +347,6 @@ am_status am__sq_text_cands(am_store *s, am_str query, am_str lo,
             if (ns == NULL || !sqlite3_column_int(f, 3) || nslen < lo.len ||
                 memcmp(ns, lo.ptr, lo.len) != 0)
                 continue;
-            int ok = filter != NULL ? am__sq_qualifies(s, id, filter, now) : 1;
-            if (ok < 0) {
-                st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
-                break;
-            }
-            if (!ok)
-                continue;
             st = am__cands_push(s, out, id);
             if (st != AM_OK)
                 break;
@@ -343,6 +364,7 @@ am_status am__sq_text_cands(am_store *s, am_str query, am_str lo,
             break;
         lim = lim > (1 << 20) ? -1 : lim * 8;
     }
+    sqlite3_finalize(dyn);
     am_buf_free(&fq);
     return st;
 }

@@ -193,7 +193,7 @@ am_status am__sq_vcache_load(am_store *s)
  * scan and the heap are rank.c's); K starts a little above `want` and
  * grows when filters reject too many. */
 am_status am__sq_vec_cands(am_store *s, const float *qv, am_str lo,
-                           json_t *filter, size_t want, int64_t now,
+                           am__sqflt *filter, size_t want, int64_t now,
                            am__cands *known, am__cands *out)
 {
     am__vcache *c = &s->vc;
@@ -215,7 +215,7 @@ am_status am__sq_vec_cands(am_store *s, const float *qv, am_str lo,
             int64_t id = c->ids[h[i].idx];
             int ok = am__sq_qualifies(s, id, filter, now);
             if (ok < 0) {
-                st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+                st = AM__ERR(s).code;
                 break;
             }
             if (!ok)

@@ -1,0 +1,415 @@
+/* filter.c -- parse the metadata filter of a search into a tree.
+ *
+ * One parser for every backend: the front end reads the JSON once, checks
+ * every operator and value, and hands the tree to the backend, which turns
+ * it into SQL (so a filtered search is cut by LIMIT after the filter, not
+ * before). Errors name the operator or field and where it sits in the
+ * filter, as a path: "$or[1].age.$gt".
+ *
+ * Implicit equality with an array or an object is refused rather than
+ * guessed at: SQLite and PostgreSQL disagree on what equal JSON documents
+ * are (key order, number spelling), and $contains says what is usually
+ * meant ("tags holds x").
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json_glue.h"
+#include "filter.h"
+
+typedef struct parser {
+    am__arena *ar;
+    am_error *err;
+    size_t nodes;
+    char path[160];
+} parser;
+
+static const struct {
+    const char *name;
+    am__fop op;
+} ops[] = {
+    { "$and", AM__F_AND }, { "$or", AM__F_OR }, { "$not", AM__F_NOT },
+    { "$eq", AM__F_EQ }, { "$ne", AM__F_NE }, { "$gt", AM__F_GT },
+    { "$gte", AM__F_GTE }, { "$lt", AM__F_LT }, { "$lte", AM__F_LTE },
+    { "$in", AM__F_IN }, { "$nin", AM__F_NIN },
+    { "$contains", AM__F_CONTAINS }, { "$exists", AM__F_EXISTS },
+};
+
+const char *am__fop_name(am__fop op)
+{
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (ops[i].op == op)
+            return ops[i].name;
+    return "?";
+}
+
+static int find_op(const char *name, am__fop *op)
+{
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (strcmp(ops[i].name, name) == 0) {
+            *op = ops[i].op;
+            return 1;
+        }
+    return 0;
+}
+
+/* ---- The path in messages ---- */
+
+/* Append ".name" (or "name" at the root) or "[i]" to the path; returns
+ * the old length to restore. A path too long for the buffer ends in
+ * "...": messages stay readable, and the start locates the problem. */
+static size_t path_push(parser *p, const char *name, long idx)
+{
+    size_t old = strlen(p->path), room = sizeof p->path - old;
+    int n = name != NULL
+                ? snprintf(p->path + old, room, "%s%s", old > 0 ? "." : "",
+                           name)
+                : snprintf(p->path + old, room, "[%ld]", idx);
+    if (n < 0 || (size_t)n >= room)
+        memcpy(p->path + sizeof p->path - 4, "...", 4);
+    return old;
+}
+
+static void path_pop(parser *p, size_t old)
+{
+    p->path[old] = '\0';
+}
+
+static am_status fail(parser *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static am_status fail(parser *p, const char *fmt, ...)
+{
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return am__fail(p->err, AM_EFORMAT, "search filter: %s at '%s'", msg,
+                    p->path[0] != '\0' ? p->path : "$");
+}
+
+static const char *json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+/* ---- Nodes ---- */
+
+static am__fnode *new_nodes(parser *p, size_t n)
+{
+    if (p->nodes + n > AM__FILTER_MAX_NODES) {
+        fail(p, "more than %d conditions and values",
+             AM__FILTER_MAX_NODES);
+        return NULL;
+    }
+    p->nodes += n;
+    am__fnode *v = am__arena_alloc(p->ar, (n > 0 ? n : 1) * sizeof *v);
+    if (v == NULL) {
+        am__fail(p->err, AM_ENOMEM, "search filter: out of memory");
+        return NULL;
+    }
+    memset(v, 0, (n > 0 ? n : 1) * sizeof *v);
+    return v;
+}
+
+/* Copy the scalar `v` into `out`; `op` names the operator for messages. */
+static am_status scalar(parser *p, const json_t *v, const char *op,
+                        am__fval *out)
+{
+    memset(out, 0, sizeof *out);
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        out->kind = AM__FV_STR;
+        out->s.len = json_string_length(v);
+        out->s.ptr = am__arena_strndup(p->ar, json_string_value(v),
+                                       out->s.len);
+        if (out->s.ptr == NULL)
+            return am__fail(p->err, AM_ENOMEM, "search filter: out of memory");
+        break;
+    case JSON_INTEGER:
+        out->kind = AM__FV_INT;
+        out->i = json_integer_value(v);
+        break;
+    case JSON_REAL:
+        out->kind = AM__FV_REAL;
+        out->d = json_real_value(v);
+        break;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        out->kind = AM__FV_BOOL;
+        out->b = json_is_true(v);
+        break;
+    case JSON_NULL:
+        out->kind = AM__FV_NULL;
+        break;
+    default:
+        return fail(p, "%s compares with a string, number, boolean or "
+                    "null, not %s", op, json_kind(v));
+    }
+    char *js = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    if (js == NULL)
+        return am__fail(p->err, AM_ENOMEM, "search filter: out of memory");
+    out->json.len = strlen(js);
+    out->json.ptr = am__arena_strndup(p->ar, js, out->json.len);
+    free(js);
+    if (out->json.ptr == NULL)
+        return am__fail(p->err, AM_ENOMEM, "search filter: out of memory");
+    return AM_OK;
+}
+
+/* The condition `op` on `field` with the operand `v`, into `n`. */
+static am_status comparison(parser *p, am_str field, am__fop op,
+                            const json_t *v, am__fnode *n)
+{
+    const char *name = am__fop_name(op);
+    am__fval *vals;
+    n->op = op;
+    n->field = field;
+    if (op == AM__F_IN || op == AM__F_NIN) {
+        if (!json_is_array(v)) {
+            return fail(p, "%s takes an array, not %s", name,
+                        json_kind(v));
+        }
+        size_t count = json_array_size(v);
+        if (new_nodes(p, count) == NULL) /* counts toward the limit */
+            return p->err->code;
+        vals = am__arena_alloc(p->ar, (count > 0 ? count : 1) * sizeof *vals);
+        if (vals == NULL)
+            return am__fail(p->err, AM_ENOMEM, "search filter: out of memory");
+        for (size_t i = 0; i < count; i++) {
+            size_t old = path_push(p, NULL, (long)i);
+            am_status st = scalar(p, json_array_get(v, i), name, &vals[i]);
+            path_pop(p, old);
+            if (st != AM_OK)
+                return st;
+        }
+        n->vals = vals;
+        n->nval = count;
+        return AM_OK;
+    }
+    vals = am__arena_alloc(p->ar, sizeof *vals);
+    if (vals == NULL)
+        return am__fail(p->err, AM_ENOMEM, "search filter: out of memory");
+    n->vals = vals;
+    n->nval = 1;
+    if (op == AM__F_EXISTS) {
+        if (!json_is_boolean(v))
+            return fail(p, "$exists takes true or false, not %s",
+                        json_kind(v));
+        return scalar(p, v, name, vals);
+    }
+    am_status st = scalar(p, v, name, vals);
+    if (st == AM_OK && op >= AM__F_GT && op <= AM__F_LTE &&
+        vals->kind != AM__FV_INT && vals->kind != AM__FV_REAL &&
+        vals->kind != AM__FV_STR) {
+        return fail(p, "%s compares with a number or a string, not %s",
+                    name, json_kind(v));
+    }
+    return st;
+}
+
+static am_status object(parser *p, json_t *obj, size_t depth,
+                        am__fnode *n);
+
+/* A field's condition: a scalar (equality) or an operator object. */
+static am_status field_cond(parser *p, const char *key, json_t *v,
+                            am__fnode *n)
+{
+    am_str field = { key, strlen(key) };
+    if (field.len == 0)
+        return fail(p, "a field name is empty");
+    /* SQLite's JSON paths quote a key in '"' with no escape: a field
+     * holding one could not be named there. */
+    for (size_t i = 0; i < field.len; i++)
+        if (key[i] == '"' || key[i] == '\\' || (unsigned char)key[i] < 0x20)
+            return fail(p, "a field name may not hold '\"', '\\' or "
+                        "control characters");
+    field.ptr = am__arena_strndup(p->ar, key, field.len);
+    if (field.ptr == NULL)
+        return am__fail(p->err, AM_ENOMEM, "search filter: out of memory");
+    if (!json_is_object(v)) {
+        if (json_is_array(v))
+            return fail(p, "a field compares with a string, number, "
+                        "boolean or null, not an array (use $contains or "
+                        "$in)");
+        return comparison(p, field, AM__F_EQ, v, n);
+    }
+    size_t count = json_object_size(v);
+    if (count == 0)
+        return fail(p, "an operator object is empty");
+    const char *k;
+    json_t *operand;
+    am__fnode *kids = count > 1 ? new_nodes(p, count) : n;
+    if (kids == NULL)
+        return p->err->code;
+    size_t i = 0;
+    json_object_foreach(v, k, operand) {
+        am__fop op;
+        size_t old = path_push(p, k, 0);
+        am_status st = AM_OK;
+        if (k[0] != '$')
+            st = fail(p, "a field compares with a string, number, "
+                      "boolean or null, not an object (operators start with "
+                      "'$')");
+        else if (!find_op(k, &op))
+            st = fail(p, "unknown operator '%s'", k);
+        else if (op == AM__F_AND || op == AM__F_OR || op == AM__F_NOT)
+            st = fail(p, "'%s' combines filters, it does not apply to a "
+                      "field", k);
+        else
+            st = comparison(p, field, op, operand, &kids[i++]);
+        path_pop(p, old);
+        if (st != AM_OK)
+            return st;
+    }
+    if (count > 1) {
+        n->op = AM__F_AND;
+        n->kids = kids;
+        n->nkid = count;
+    }
+    return AM_OK;
+}
+
+/* $and / $or: a non-empty array of filter objects. */
+static am_status combine(parser *p, am__fop op, json_t *v,
+                         size_t depth, am__fnode *n)
+{
+    const char *name = am__fop_name(op);
+    if (!json_is_array(v) || json_array_size(v) == 0) {
+        return fail(p, "%s takes a non-empty array of filters, not %s",
+                    name, json_is_array(v) ? "an empty one" : json_kind(v));
+    }
+    size_t count = json_array_size(v);
+    am__fnode *kids = new_nodes(p, count);
+    if (kids == NULL)
+        return p->err->code;
+    for (size_t i = 0; i < count; i++) {
+        size_t old = path_push(p, NULL, (long)i);
+        am_status st = object(p, json_array_get(v, i), depth + 1, &kids[i]);
+        path_pop(p, old);
+        if (st != AM_OK)
+            return st;
+    }
+    n->op = op;
+    n->kids = kids;
+    n->nkid = count;
+    return AM_OK;
+}
+
+/* A filter object: every member holds. */
+static am_status object(parser *p, json_t *obj, size_t depth,
+                        am__fnode *n)
+{
+    if (!json_is_object(obj))
+        return fail(p, "expected a filter object, not %s", json_kind(obj));
+    if (depth > AM__FILTER_MAX_DEPTH) {
+        return fail(p, "nested more than %d levels deep",
+                    AM__FILTER_MAX_DEPTH);
+    }
+    size_t count = json_object_size(obj);
+    if (count == 0) {
+        n->op = AM__F_AND; /* no condition: true */
+        n->nkid = 0;
+        return AM_OK;
+    }
+    am__fnode *kids = count > 1 ? new_nodes(p, count) : n;
+    if (kids == NULL)
+        return p->err->code;
+    const char *k;
+    json_t *v;
+    size_t i = 0;
+    json_object_foreach(obj, k, v) {
+        am__fnode *kid = &kids[i++];
+        size_t old = path_push(p, k, 0);
+        am__fop op;
+        am_status st;
+        if (k[0] != '$') {
+            st = field_cond(p, k, v, kid);
+        } else if (!find_op(k, &op)) {
+            st = fail(p, "unknown operator '%s'", k);
+        } else if (op == AM__F_AND || op == AM__F_OR) {
+            st = combine(p, op, v, depth, kid);
+        } else if (op == AM__F_NOT) {
+            am__fnode *inner = new_nodes(p, 1);
+            st = inner == NULL ? p->err->code
+                               : object(p, v, depth + 1, inner);
+            kid->op = AM__F_NOT;
+            kid->kids = inner;
+            kid->nkid = 1;
+        } else {
+            st = fail(p, "'%s' applies to a field: write "
+                      "{\"field\": {\"%s\": ...}}", k, k);
+        }
+        path_pop(p, old);
+        if (st != AM_OK)
+            return st;
+    }
+    if (count > 1) {
+        n->op = AM__F_AND;
+        n->kids = kids;
+        n->nkid = count;
+    }
+    return AM_OK;
+}
+
+/* ---- Entry points ---- */
+
+am_status am__filter_parse(const am_allocator *a, am_str text,
+                           am__filter **out, am_error *err)
+{
+    json_t *j = NULL;
+    am__filter *f = NULL;
+    am_status st;
+    *out = NULL;
+    if (text.len == 0)
+        return AM_OK;
+    st = am__json_parse(text, "search filter", &j, err);
+    if (st != AM_OK)
+        return st;
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return am__fail(err, AM_EFORMAT,
+                        "search filter: must be a JSON object");
+    }
+    if (json_object_size(j) == 0) {
+        json_decref(j);
+        return AM_OK;
+    }
+    f = am__alloc(a, sizeof *f);
+    if (f == NULL) {
+        json_decref(j);
+        return am__fail(err, AM_ENOMEM, "search filter: out of memory");
+    }
+    am__arena_init(&f->ar, a, 1024);
+    parser p = { &f->ar, err, 0, "" };
+    am__fnode *root = new_nodes(&p, 1);
+    st = root == NULL ? err->code : object(&p, j, 1, root);
+    json_decref(j);
+    if (st != AM_OK) {
+        am__filter_free(f);
+        return st;
+    }
+    f->root = root;
+    *out = f;
+    return AM_OK;
+}
+
+void am__filter_free(am__filter *f)
+{
+    if (f == NULL)
+        return;
+    const am_allocator *a = f->ar.alloc;
+    am__arena_free(&f->ar);
+    am__free(a, f, sizeof *f);
+}
