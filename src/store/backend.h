@@ -64,6 +64,10 @@ typedef struct am__store_backend {
     am_status (*search)(am_store *s, const am_search *q,
                         const am__filter *filter, const float *qemb,
                         am__rbuild *b);
+    /* The embedder of the stored vectors, "<id>/<dim>" as recorded by the
+     * first put with a vector, into `out` (replacing it; empty: none yet).
+     * Used by the front end's query-vector check (rank.c). */
+    am_status (*vec_model)(am_store *s, am_buf *out);
 
     am_status (*delete_ns)(am_store *s, am_ns ns, size_t *removed);
     am_status (*purge)(am_store *s, int64_t deleted_before, size_t *removed);

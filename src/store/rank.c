@@ -3,6 +3,7 @@
  */
 #include <ctype.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -27,6 +28,71 @@ void am__cands_free(am_store *s, am__cands *c)
     am__free(s->alloc, c->v, c->cap * sizeof(am__cand));
     c->v = NULL;
     c->count = c->cap = 0;
+}
+
+/* ---- The query vector ---- */
+
+/* AM_EINVAL unless the index's vectors came from the embedder `e` (the
+ * same dimension is not enough: the vectors must come from the same
+ * embedder as the query's). */
+static am_status check_vec_model(am_store *s, const am_embedder *e,
+                                 size_t qdim)
+{
+    char want[160];
+    am_buf have = AM_BUF_INIT;
+    have.alloc = s->alloc;
+    snprintf(want, sizeof want, "%s/%zu", e->id, qdim);
+    am_status st = s->be->vec_model(s, &have);
+    if (st == AM_OK && have.len > 0 &&
+        (have.len != strlen(want) || memcmp(have.ptr, want, have.len) != 0))
+        st = am__fail(&AM__ERR(s), AM_EINVAL,
+                      "search: the index holds vectors of '%.*s', "
+                      "the query would be embedded by '%s'", (int)have.len,
+                      have.ptr, want);
+    am_buf_free(&have);
+    return st;
+}
+
+am_status am__query_vector(am_store *s, const am_search *q,
+                           const float *qemb, float **qv, size_t *qdim)
+{
+    *qv = NULL;
+    *qdim = 0;
+    if (q->vec != NULL) {
+        *qdim = q->dim;
+        if (s->vc.count > 0 && *qdim != s->vc.dim)
+            return am__fail(&AM__ERR(s), AM_EINVAL,
+                            "search: query vector has %zu dimensions, "
+                            "the index %zu", *qdim, s->vc.dim);
+        *qv = am__alloc_array(s->alloc, *qdim > 0 ? *qdim : 1,
+                              sizeof(float));
+        if (*qv == NULL)
+            return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+        memcpy(*qv, q->vec, *qdim * sizeof(float));
+    } else if (s->embedder != NULL && q->query.len > 0) {
+        *qdim = s->embedder->dim;
+        if (s->vc.count > 0 && *qdim != s->vc.dim)
+            return am__fail(&AM__ERR(s), AM_EINVAL,
+                            "search: embedder '%s' makes %zu dimensions, "
+                            "the index holds %zu", s->embedder->id, *qdim,
+                            s->vc.dim);
+        if (s->vc.count > 0) {
+            am_status st = check_vec_model(s, s->embedder, *qdim);
+            if (st != AM_OK)
+                return st;
+        }
+        *qv = am__alloc_array(s->alloc, *qdim, sizeof(float));
+        if (*qv == NULL)
+            return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+        memcpy(*qv, qemb, *qdim * sizeof(float));
+    } else if (q->mode == AM_SEARCH_VECTOR) {
+        return am__fail(&AM__ERR(s), AM_EINVAL,
+                        "search: vector mode needs a query vector or an "
+                        "embedder");
+    }
+    if (*qv != NULL)
+        am__vec_normalize(*qv, *qdim);
+    return AM_OK;
 }
 
 /* ---- Vectors ---- */

@@ -30,6 +30,15 @@ typedef struct am__cands {
 am_status am__cands_push(am_store *s, am__cands *c, int64_t id);
 void am__cands_free(am_store *s, am__cands *c);
 
+/* The unit query vector of `q` into *qv (*qdim floats, yours, freed with
+ * max(*qdim, 1) floats; NULL when the search has none): the caller's
+ * vector, or `qemb`, the query embedded by the store's embedder before the
+ * lock was taken (am_store_search), checked against the index's dimension
+ * and embedder (s->be->vec_model). Needs a current vector cache.
+ * AM_EINVAL naming the mismatch, AM_ENOMEM. */
+am_status am__query_vector(am_store *s, const am_search *q,
+                           const float *qemb, float **qv, size_t *qdim);
+
 /* One cache row and its cosine with the query. */
 typedef struct am__vhit {
     float score;

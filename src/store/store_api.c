@@ -686,6 +686,16 @@ am_status am_store_undo(am_store *s, am_ns ns, am_str key)
     CALL(s, undo, ns, key);
 }
 
+am_status am__store_ns_range(am_store *s, am_ns ns, am_buf *lo, am_buf *hi)
+{
+    am_status st = am__ns_encode(ns, 1, lo, &AM__ERR(s));
+    if (st != AM_OK)
+        return st;
+    if (am__ns_upper((am_str){ lo->ptr, lo->len }, hi) != AM_OK)
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "namespace: out of memory");
+    return AM_OK;
+}
+
 /* Counts from callers reach SQL as int64 and are multiplied (a search
  * looks at 4x limit candidates): a count past this means "all", which
  * no store can hold anyway, and nothing downstream wraps. */

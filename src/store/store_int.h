@@ -86,6 +86,9 @@ am_status am__ns_encode(am_ns ns, int allow_root, am_buf *out,
                         am_error *err);
 /* Upper bound of the prefix range of an encoded namespace into `out`. */
 am_status am__ns_upper(am_str enc, am_buf *out);
+/* The encoded range [lo, hi) of namespace prefix `ns` (root allowed), for
+ * every backend; errors in AM__ERR(s). */
+am_status am__store_ns_range(am_store *s, am_ns ns, am_buf *lo, am_buf *hi);
 /* Decode into parts allocated from `ar`. */
 am_status am__ns_decode(am_str enc, am__arena *ar, am_str **parts,
                         size_t *count);
@@ -112,6 +115,13 @@ void am__vcache_free(am_store *s);
  * in-place update is not possible. */
 void am__vcache_apply(am_store *s, int64_t id, am_str ns, int64_t expires,
                       const float *vec, size_t dim);
+/* Set row `id`'s entry from a backend's load: `bytes` of float32 unit
+ * vector at `vec`, namespace `ns` (copied), expiry (0: never); vec NULL
+ * or empty: the row has no live vector any more (a tombstone if cached).
+ * AM_EFORMAT (a dimension other than the cache's), AM_ENOMEM (the cache
+ * is then marked invalid). In vcache.c with free and apply. */
+am_status am__vcache_set(am_store *s, int64_t id, am_str ns, int64_t expires,
+                         const void *vec, size_t bytes);
 
 /* Locking: every public entry point holds s->mu for its duration. */
 #define STORE_LOCK(s) pthread_mutex_lock(&(s)->mu)

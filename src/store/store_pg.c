@@ -659,6 +659,7 @@ const am__store_backend am__store_backend_pg = {
     .namespaces = am__pg_namespaces,
     .history = am__pg_history,
     .search = am__pg_search,
+    .vec_model = am__pg_vec_model,
     .delete_ns = am__pg_delete_ns,
     .purge = am__pg_purge,
     .history_prune = am__pg_history_prune,

@@ -106,6 +106,7 @@ am_status am__pg_history(am_store *s, am_ns ns, am_str key,
 am_status am__pg_search(am_store *s, const am_search *q,
                         const am__filter *filter, const float *qemb,
                         am__rbuild *b);
+am_status am__pg_vec_model(am_store *s, am_buf *out);
 /* Append the condition for the search filter `f` over the jsonb column
  * `col` to `sql`, its field names and values into the text[] literal
  * `arr` that the statement binds as parameter $param (both NUL-terminated

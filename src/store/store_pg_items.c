@@ -498,17 +498,6 @@ out:
     return st;
 }
 
-/* The encoded range [lo, hi) of namespace prefix `ns` (root allowed). */
-static am_status ns_range(am_store *s, am_ns ns, am_buf *lo, am_buf *hi)
-{
-    am_status st = am__ns_encode(ns, 1, lo, &AM__ERR(s));
-    if (st != AM_OK)
-        return st;
-    if (am__ns_upper((am_str){ lo->ptr, lo->len }, hi) != AM_OK)
-        return am__fail(&AM__ERR(s), AM_ENOMEM, "namespace: out of memory");
-    return AM_OK;
-}
-
 am_status am__pg_list(am_store *s, am_ns ns, size_t limit, size_t offset,
                       am_results **out)
 {
@@ -521,7 +510,7 @@ am_status am__pg_list(am_store *s, am_ns ns, size_t limit, size_t offset,
     if (st != AM_OK)
         return st;
     lo.alloc = hi.alloc = s->alloc;
-    st = ns_range(s, ns, &lo, &hi);
+    st = am__store_ns_range(s, ns, &lo, &hi);
     if (st != AM_OK)
         goto out;
     am__pgp_bytes(&p, lo.ptr, lo.len);
@@ -565,7 +554,7 @@ am_status am__pg_namespaces(am_store *s, am_ns prefix, size_t max_depth,
     if (limit == 0)
         limit = 1000;
     lo.alloc = hi.alloc = s->alloc;
-    st = ns_range(s, prefix, &lo, &hi);
+    st = am__store_ns_range(s, prefix, &lo, &hi);
     if (st != AM_OK)
         goto out;
     am__pgp_bytes(&p, lo.ptr, lo.len);

@@ -54,10 +54,7 @@ am_status am__pg_clear_ns(am_store *s, am_ns ns, size_t *removed)
     am_status st;
 
     lo.alloc = hi.alloc = s->alloc;
-    st = am__ns_encode(ns, 1, &lo, &AM__ERR(s));
-    if (st == AM_OK &&
-        am__ns_upper((am_str){ lo.ptr, lo.len }, &hi) != AM_OK)
-        st = am__fail(&AM__ERR(s), AM_ENOMEM, "namespace: out of memory");
+    st = am__store_ns_range(s, ns, &lo, &hi);
     if (st == AM_OK) {
         am__pgp_bytes(&p, lo.ptr, lo.len);
         am__pgp_bytes(&p, hi.ptr, hi.len);

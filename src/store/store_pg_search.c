@@ -31,102 +31,6 @@
 
 /* ---- The vector cache ---- */
 
-static am_status vc_grow(am_store *s, size_t need)
-{
-    am__vcache *c = &s->vc;
-    if (need <= c->cap)
-        return AM_OK;
-    size_t cap = c->cap > 0 ? c->cap * 2 : 1024;
-    while (cap < need)
-        cap *= 2;
-    void **arr[5] = { (void **)&c->ids, (void **)&c->expires,
-                      (void **)&c->ns_off, (void **)&c->ns_len,
-                      (void **)&c->vecs };
-    size_t size[5] = { sizeof *c->ids, sizeof *c->expires, sizeof *c->ns_off,
-                       sizeof *c->ns_len, c->dim * sizeof(float) };
-    void *fresh[5] = { NULL };
-    int k;
-    for (k = 0; k < 5; k++) {
-        fresh[k] = am__alloc_array(s->alloc, cap, size[k]);
-        if (fresh[k] == NULL)
-            break;
-    }
-    if (k < 5) {
-        while (k-- > 0)
-            am__free(s->alloc, fresh[k], cap * size[k]);
-        return AM_ENOMEM;
-    }
-    for (k = 0; k < 5; k++) {
-        if (*arr[k] != NULL) {
-            memcpy(fresh[k], *arr[k], c->count * size[k]);
-            am__free(s->alloc, *arr[k], c->cap * size[k]);
-        }
-        *arr[k] = fresh[k];
-    }
-    c->cap = cap;
-    return AM_OK;
-}
-
-/* Set row `id`'s entry (vec NULL: the row has no live vector any more).
- * Keeps ids sorted; rows of other instances may arrive out of order. */
-static am_status vc_set(am_store *s, int64_t id, am_str ns, int64_t expires,
-                        const void *vec, size_t bytes)
-{
-    am__vcache *c = &s->vc;
-    size_t lo = 0, hi = c->count, dim = bytes / sizeof(float);
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (c->ids[mid] < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    int found = lo < c->count && c->ids[lo] == id;
-    if (vec == NULL || dim == 0) {
-        if (found)
-            c->expires[lo] = 1; /* a tombstone: expired long ago */
-        return AM_OK;
-    }
-    if (c->dim == 0)
-        c->dim = dim;
-    if (dim != c->dim)
-        return am__fail(&AM__ERR(s), AM_EFORMAT, "vector index: item %lld has "
-                        "%zu dimensions, others %zu", (long long)id, dim,
-                        c->dim);
-    if (!found) {
-        if (vc_grow(s, c->count + 1) != AM_OK)
-            return am__fail(&AM__ERR(s), AM_ENOMEM,
-                            "vector index: out of memory");
-        size_t tail = c->count - lo;
-        if (tail > 0) {
-            memmove(c->ids + lo + 1, c->ids + lo, tail * sizeof *c->ids);
-            memmove(c->expires + lo + 1, c->expires + lo,
-                    tail * sizeof *c->expires);
-            memmove(c->ns_off + lo + 1, c->ns_off + lo,
-                    tail * sizeof *c->ns_off);
-            memmove(c->ns_len + lo + 1, c->ns_len + lo,
-                    tail * sizeof *c->ns_len);
-            memmove(c->vecs + (lo + 1) * c->dim, c->vecs + lo * c->dim,
-                    tail * c->dim * sizeof(float));
-        }
-        c->ids[lo] = id;
-        c->count++;
-    }
-    /* A namespace never changes for a row id: reuse its bytes. */
-    if (!found) {
-        c->ns_off[lo] = c->ns_pool.len;
-        c->ns_len[lo] = ns.len;
-        if (am_buf_append(&c->ns_pool, ns.ptr, ns.len) != AM_OK) {
-            c->valid = 0;
-            return am__fail(&AM__ERR(s), AM_ENOMEM,
-                            "vector index: out of memory");
-        }
-    }
-    c->expires[lo] = expires;
-    memcpy(c->vecs + lo * c->dim, vec, bytes);
-    return AM_OK;
-}
-
 /* Bring the cache up to date: in full the first time (or after a hard
  * delete anywhere), else only the rows changed since the last load. */
 static am_status vcache_load(am_store *s)
@@ -175,7 +79,7 @@ static am_status vcache_load(am_store *s)
     }
     for (int i = 0; st == AM_OK && i < PQntuples(r); i++) {
         am_str v = am__pg_str(r, i, 3);
-        st = vc_set(s, am__pg_int(r, i, 0), am__pg_str(r, i, 1),
+        st = am__vcache_set(s, am__pg_int(r, i, 0), am__pg_str(r, i, 1),
                     am__pg_int(r, i, 2),
                     am__pg_isnull(r, i, 3) ? NULL : v.ptr, v.len);
     }
@@ -629,63 +533,21 @@ static am_status vec_cands(am_store *s, const float *qv, am_str lo,
     return st;
 }
 
-/* The query's unit vector into *qv (NULL when there is none). */
-static am_status query_vector(am_store *s, const am_search *q,
-                              const float *qemb, float **qv, size_t *qdim)
+am_status am__pg_vec_model(am_store *s, am_buf *out)
 {
-    *qv = NULL;
-    *qdim = 0;
-    if (q->vec != NULL) {
-        *qdim = q->dim;
-        if (s->vc.count > 0 && q->dim != s->vc.dim)
-            return am__fail(&AM__ERR(s), AM_EINVAL, "search: query vector has "
-                            "%zu dimensions, the index %zu", q->dim,
-                            s->vc.dim);
-        *qv = am__alloc_array(s->alloc, q->dim > 0 ? q->dim : 1,
-                              sizeof(float));
-        if (*qv == NULL)
-            return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
-        memcpy(*qv, q->vec, q->dim * sizeof(float));
-    } else if (s->embedder != NULL && q->query.len > 0) {
-        *qdim = s->embedder->dim;
-        if (s->vc.count > 0 && *qdim != s->vc.dim)
-            return am__fail(&AM__ERR(s), AM_EINVAL, "search: embedder '%s' makes "
-                            "%zu dimensions, the index holds %zu",
-                            s->embedder->id, *qdim, s->vc.dim);
-        if (s->vc.count > 0) {
-            /* The vectors must come from the query's embedder. */
-            char want[160];
-            snprintf(want, sizeof want, "%s/%zu", s->embedder->id, *qdim);
-            PGresult *r = am__pg_exec(s, "search", "SELECT v FROM store_meta"
-                                      " WHERE k = 'vec_model'", NULL,
-                                      AM__PG_RETRY);
-            if (r == NULL)
-                return AM__ERR(s).code;
-            am_status st = AM_OK;
-            if (PQntuples(r) > 0) {
-                am_str have = am__pg_str(r, 0, 0);
-                if (have.len != strlen(want) ||
-                    memcmp(have.ptr, want, have.len) != 0)
-                    st = am__fail(&AM__ERR(s), AM_EINVAL, "search: the index "
-                                  "holds vectors of '%.*s', the query would "
-                                  "be embedded by '%s'", (int)have.len,
-                                  have.ptr, want);
-            }
-            PQclear(r);
-            if (st != AM_OK)
-                return st;
-        }
-        *qv = am__alloc_array(s->alloc, *qdim, sizeof(float));
-        if (*qv == NULL)
-            return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
-        memcpy(*qv, qemb, *qdim * sizeof(float));
-    } else if (q->mode == AM_SEARCH_VECTOR) {
-        return am__fail(&AM__ERR(s), AM_EINVAL, "search: vector mode needs a "
-                        "query vector or an embedder");
+    PGresult *r = am__pg_exec(s, "search", "SELECT v FROM store_meta WHERE"
+                              " k = 'vec_model'", NULL, AM__PG_RETRY);
+    if (r == NULL)
+        return AM__ERR(s).code;
+    am_status st = AM_OK;
+    am_buf_clear(out);
+    if (PQntuples(r) > 0) {
+        am_str v = am__pg_str(r, 0, 0);
+        st = am_buf_append(out, v.ptr, v.len);
     }
-    if (*qv != NULL)
-        am__vec_normalize(*qv, *qdim);
-    return AM_OK;
+    PQclear(r);
+    return st == AM_OK ? AM_OK
+                       : am__fail(&AM__ERR(s), st, "search: out of memory");
 }
 
 /* Append the live rows of the best candidates, in their order. */
@@ -819,17 +681,13 @@ am_status am__pg_search(am_store *s, const am_search *q,
     int boosting = q->boost_field.len > 0;
 
     lo.alloc = hi.alloc = s->alloc;
-    st = am__ns_encode(q->ns, 1, &lo, &AM__ERR(s));
+    st = am__store_ns_range(s, q->ns, &lo, &hi);
     if (st != AM_OK)
         goto out;
-    if (am__ns_upper((am_str){ lo.ptr, lo.len }, &hi) != AM_OK) {
-        st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
-        goto out;
-    }
     if (use_vec) {
         st = vcache_load(s);
         if (st == AM_OK)
-            st = query_vector(s, q, qemb, &qv, &qdim);
+            st = am__query_vector(s, q, qemb, &qv, &qdim);
         if (st != AM_OK)
             goto out;
         use_vec = qv != NULL;

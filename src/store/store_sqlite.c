@@ -441,6 +441,7 @@ const am__store_backend am__store_backend_sqlite = {
     .namespaces = am__sq_namespaces,
     .history = am__sq_history,
     .search = am__sq_search,
+    .vec_model = am__sq_vec_model,
     .delete_ns = am__sq_delete_ns,
     .purge = am__sq_purge,
     .history_prune = am__sq_history_prune,

@@ -71,8 +71,6 @@ am_status am__store_exec(am_store *s, const char *sql);
 am_status am__store_step_done(am_store *s, int id, const char *what);
 /* Bind `v` as a blob (blob != 0) or text; borrowed until the step. */
 void am__store_bind_str(sqlite3_stmt *q, int i, am_str v, int blob);
-/* The encoded range [lo, hi) of namespace prefix `ns` (root allowed). */
-am_status am__store_ns_range(am_store *s, am_ns ns, am_buf *lo, am_buf *hi);
 am_status am__store_begin(am_store *s);
 am_status am__store_commit(am_store *s);
 void am__store_rollback(am_store *s);
@@ -98,6 +96,7 @@ am_status am__sq_history(am_store *s, am_ns ns, am_str key,
 am_status am__sq_search(am_store *s, const am_search *q,
                         const am__filter *filter, const float *qemb,
                         am__rbuild *b);
+am_status am__sq_vec_model(am_store *s, am_buf *out);
 am_status am__sq_delete_ns(am_store *s, am_ns ns, size_t *removed);
 /* Hard-delete everything under `ns` inside the caller's transaction. */
 am_status am__sq_clear_ns(am_store *s, am_ns ns, size_t *removed);

@@ -608,16 +608,6 @@ out:
     return st;
 }
 
-am_status am__store_ns_range(am_store *s, am_ns ns, am_buf *lo, am_buf *hi)
-{
-    am_status st = am__ns_encode(ns, 1, lo, &AM__ERR(s));
-    if (st != AM_OK)
-        return st;
-    if (am__ns_upper((am_str){ lo->ptr, lo->len }, hi) != AM_OK)
-        return am__fail(&AM__ERR(s), AM_ENOMEM, "namespace: out of memory");
-    return AM_OK;
-}
-
 am_status am__sq_list(am_store *s, am_ns ns, size_t limit, size_t offset,
                         am_results **out)
 {

@@ -83,75 +83,24 @@ int am__sq_qualifies(am_store *s, int64_t id, am__sqflt *f, int64_t now)
     return ok;
 }
 
-/* ---- The query vector ---- */
-
-/* AM_EINVAL unless the index's vectors came from the embedder `e` (the
- * same dimension is not enough: the vectors must come from the same
- * embedder as the query's). */
-static am_status check_vec_model(am_store *s, const am_embedder *e,
-                                 size_t qdim)
+am_status am__sq_vec_model(am_store *s, am_buf *out)
 {
-    char want[160];
-    am_status st = AM_OK;
-    snprintf(want, sizeof want, "%s/%zu", e->id, qdim);
     sqlite3_stmt *m = am__store_stmt(s, Q_META_GET);
     if (m == NULL)
         return AM__ERR(s).code;
+    am_status st = AM_OK;
+    am_buf_clear(out);
     sqlite3_bind_text(m, 1, "vec_model", -1, SQLITE_STATIC);
-    if (sqlite3_step(m) == SQLITE_ROW &&
-        strcmp((const char *)sqlite3_column_text(m, 0), want) != 0)
-        st = am__fail(&AM__ERR(s), AM_EINVAL,
-                      "search: the index holds vectors of '%s', "
-                      "the query would be embedded by '%s'",
-                      (const char *)sqlite3_column_text(m, 0), want);
+    int rc = sqlite3_step(m);
+    if (rc == SQLITE_ROW)
+        st = am_buf_append(out, sqlite3_column_text(m, 0),
+                           (size_t)sqlite3_column_bytes(m, 0));
+    else if (rc != SQLITE_DONE)
+        st = am__store_dberr(s, rc, "search", m);
     sqlite3_reset(m);
+    if (st == AM_ENOMEM)
+        st = am__fail(&AM__ERR(s), st, "search: out of memory");
     return st;
-}
-
-/* The unit query vector of `q` into *qv (*qdim floats, yours, freed with
- * max(*qdim, 1) floats; NULL when the search has none): the caller's
- * vector, or `qemb`, the query embedded by the store's embedder before the
- * lock was taken (am_store_search). Needs a current vector cache. */
-static am_status query_vector(am_store *s, const am_search *q,
-                              const float *qemb, float **qv, size_t *qdim)
-{
-    *qv = NULL;
-    *qdim = 0;
-    if (q->vec != NULL) {
-        *qdim = q->dim;
-        if (s->vc.count > 0 && *qdim != s->vc.dim)
-            return am__fail(&AM__ERR(s), AM_EINVAL,
-                            "search: query vector has %zu dimensions, "
-                            "the index %zu", *qdim, s->vc.dim);
-        *qv = am__alloc_array(s->alloc, *qdim > 0 ? *qdim : 1,
-                              sizeof(float));
-        if (*qv == NULL)
-            return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
-        memcpy(*qv, q->vec, *qdim * sizeof(float));
-    } else if (s->embedder != NULL && q->query.len > 0) {
-        *qdim = s->embedder->dim;
-        if (s->vc.count > 0 && *qdim != s->vc.dim)
-            return am__fail(&AM__ERR(s), AM_EINVAL,
-                            "search: embedder '%s' makes %zu dimensions, "
-                            "the index holds %zu", s->embedder->id, *qdim,
-                            s->vc.dim);
-        if (s->vc.count > 0) {
-            am_status st = check_vec_model(s, s->embedder, *qdim);
-            if (st != AM_OK)
-                return st;
-        }
-        *qv = am__alloc_array(s->alloc, *qdim, sizeof(float));
-        if (*qv == NULL)
-            return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
-        memcpy(*qv, qemb, *qdim * sizeof(float));
-    } else if (q->mode == AM_SEARCH_VECTOR) {
-        return am__fail(&AM__ERR(s), AM_EINVAL,
-                        "search: vector mode needs a query vector or an "
-                        "embedder");
-    }
-    if (*qv != NULL)
-        am__vec_normalize(*qv, *qdim);
-    return AM_OK;
 }
 
 /* The first `limit` of the ranked candidates that are still live, as
@@ -264,17 +213,13 @@ am_status am__sq_search(am_store *s, const am_search *q,
     lo.alloc = hi.alloc = s->alloc;
     st = am__sqflt_init(s, flt, filter);
     if (st == AM_OK)
-        st = am__ns_encode(q->ns, 1, &lo, &AM__ERR(s));
+        st = am__store_ns_range(s, q->ns, &lo, &hi);
     if (st != AM_OK)
         goto out;
-    if (am__ns_upper((am_str){ lo.ptr, lo.len }, &hi) != AM_OK) {
-        st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
-        goto out;
-    }
     if (use_vec) {
         st = am__sq_vcache_load(s);
         if (st == AM_OK)
-            st = query_vector(s, q, qemb, &qv, &qdim);
+            st = am__query_vector(s, q, qemb, &qv, &qdim);
         if (st != AM_OK)
             goto out;
         if (qv == NULL)

@@ -1,0 +1,175 @@
+/* vcache.c -- the front end's in-memory vector cache (am__vcache), the
+ * same for every backend: parallel arrays sorted by row id, grown all or
+ * nothing, set row by row by a backend's loader (am__vcache_set) and
+ * patched after this handle's own writes (am__vcache_apply). How a
+ * backend knows the cache is stale is its own business (SQLite: PRAGMA
+ * data_version; PostgreSQL: a change sequence, store_pg_search.c); the
+ * scan over it is rank.c's.
+ */
+#include <string.h>
+
+#include "store_int.h"
+
+void am__vcache_free(am_store *s)
+{
+    am__vcache *c = &s->vc;
+    am__free(s->alloc, c->ids, c->cap * sizeof *c->ids);
+    am__free(s->alloc, c->expires, c->cap * sizeof *c->expires);
+    am__free(s->alloc, c->ns_off, c->cap * sizeof *c->ns_off);
+    am__free(s->alloc, c->ns_len, c->cap * sizeof *c->ns_len);
+    if (c->vecs != NULL)
+        am__free(s->alloc, c->vecs, c->cap * c->dim * sizeof(float));
+    am_buf_free(&c->ns_pool);
+    memset(c, 0, sizeof *c);
+    c->ns_pool.alloc = s->alloc;
+}
+
+/* Grows the cache's parallel arrays to hold `need` entries. All or
+ * nothing: the new arrays are allocated first and the old ones freed only
+ * when every allocation worked, so that on AM_ENOMEM every array still
+ * has c->cap entries (am__vcache_free frees them by that size). */
+static am_status vcache_grow(am_store *s, size_t need)
+{
+    am__vcache *c = &s->vc;
+    if (need <= c->cap)
+        return AM_OK;
+    size_t cap = c->cap > 0 ? c->cap * 2 : 1024;
+    while (cap < need)
+        cap *= 2;
+    void **arr[5] = { (void **)&c->ids, (void **)&c->expires,
+                      (void **)&c->ns_off, (void **)&c->ns_len,
+                      (void **)&c->vecs };
+    size_t size[5] = { sizeof *c->ids, sizeof *c->expires, sizeof *c->ns_off,
+                       sizeof *c->ns_len, c->dim * sizeof(float) };
+    void *fresh[5] = { NULL };
+    int k;
+    for (k = 0; k < 5; k++) {
+        if (size[k] == 0) /* no vectors yet: no dimension */
+            continue;
+        fresh[k] = am__alloc_array(s->alloc, cap, size[k]);
+        if (fresh[k] == NULL)
+            break;
+    }
+    if (k < 5) {
+        while (k-- > 0)
+            if (fresh[k] != NULL)
+                am__free(s->alloc, fresh[k], cap * size[k]);
+        return AM_ENOMEM;
+    }
+    for (k = 0; k < 5; k++) {
+        if (*arr[k] != NULL) {
+            if (fresh[k] != NULL)
+                memcpy(fresh[k], *arr[k], c->count * size[k]);
+            am__free(s->alloc, *arr[k], c->cap * size[k]);
+        }
+        *arr[k] = fresh[k];
+    }
+    c->cap = cap;
+    return AM_OK;
+}
+
+void am__vcache_apply(am_store *s, int64_t id, am_str ns, int64_t expires,
+                      const float *vec, size_t dim)
+{
+    am__vcache *c = &s->vc;
+    if (!c->valid || s->vc_writes != s->own_writes)
+        return; /* not loaded (or stale): the next search loads it */
+    /* ids are ascending: rows are appended with growing rowids. */
+    size_t lo = 0, hi = c->count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (c->ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    int found = lo < c->count && c->ids[lo] == id;
+    if (vec == NULL) {
+        if (found)
+            c->expires[lo] = 1; /* a tombstone: expired long ago */
+        return;
+    }
+    if (c->dim == 0 && c->count == 0)
+        c->dim = dim;
+    if (dim != c->dim || (!found && lo != c->count)) {
+        c->valid = 0; /* not an append: reload on the next search */
+        return;
+    }
+    if (!found) {
+        if (vcache_grow(s, c->count + 1) != AM_OK) {
+            c->valid = 0;
+            return;
+        }
+        c->ids[lo] = id;
+        c->count++;
+    }
+    size_t off = c->ns_pool.len;
+    if (am_buf_append(&c->ns_pool, ns.ptr, ns.len) != AM_OK) {
+        c->valid = 0;
+        return;
+    }
+    c->ns_off[lo] = off;
+    c->ns_len[lo] = ns.len;
+    c->expires[lo] = expires;
+    memcpy(c->vecs + lo * c->dim, vec, dim * sizeof(float));
+}
+
+/* Rows of other instances (or of a load without ORDER BY) may arrive out
+ * of order: ids stay sorted, a new id in the middle moves the tail. */
+am_status am__vcache_set(am_store *s, int64_t id, am_str ns, int64_t expires,
+                         const void *vec, size_t bytes)
+{
+    am__vcache *c = &s->vc;
+    size_t lo = 0, hi = c->count, dim = bytes / sizeof(float);
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (c->ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    int found = lo < c->count && c->ids[lo] == id;
+    if (vec == NULL || dim == 0) {
+        if (found)
+            c->expires[lo] = 1; /* a tombstone: expired long ago */
+        return AM_OK;
+    }
+    if (c->dim == 0)
+        c->dim = dim;
+    if (dim != c->dim)
+        return am__fail(&AM__ERR(s), AM_EFORMAT, "vector index: item %lld has "
+                        "%zu dimensions, others %zu", (long long)id, dim,
+                        c->dim);
+    if (!found) {
+        if (vcache_grow(s, c->count + 1) != AM_OK)
+            return am__fail(&AM__ERR(s), AM_ENOMEM,
+                            "vector index: out of memory");
+        size_t tail = c->count - lo;
+        if (tail > 0) {
+            memmove(c->ids + lo + 1, c->ids + lo, tail * sizeof *c->ids);
+            memmove(c->expires + lo + 1, c->expires + lo,
+                    tail * sizeof *c->expires);
+            memmove(c->ns_off + lo + 1, c->ns_off + lo,
+                    tail * sizeof *c->ns_off);
+            memmove(c->ns_len + lo + 1, c->ns_len + lo,
+                    tail * sizeof *c->ns_len);
+            memmove(c->vecs + (lo + 1) * c->dim, c->vecs + lo * c->dim,
+                    tail * c->dim * sizeof(float));
+        }
+        c->ids[lo] = id;
+        c->count++;
+    }
+    /* A namespace never changes for a row id: reuse its bytes. */
+    if (!found) {
+        c->ns_off[lo] = c->ns_pool.len;
+        c->ns_len[lo] = ns.len;
+        if (am_buf_append(&c->ns_pool, ns.ptr, ns.len) != AM_OK) {
+            c->valid = 0;
+            return am__fail(&AM__ERR(s), AM_ENOMEM,
+                            "vector index: out of memory");
+        }
+    }
+    c->expires[lo] = expires;
+    memcpy(c->vecs + lo * c->dim, vec, dim * sizeof(float));
+    return AM_OK;
+}
