@@ -1,0 +1,458 @@
+/* bench_pg.c -- speed of the PostgreSQL backend against plain libpq and
+ * against the SQLite backend.
+ *
+ *   bench_pg URL [ITEMS] [CATCHUP] [DIR]
+ *       URL      a PostgreSQL database (postgresql://...); bench/run_pg.sh
+ *                starts a throwaway server (tests/pg_run.sh) and passes it
+ *       ITEMS    items loaded (default 100000)
+ *       CATCHUP  items another instance writes before the cache catch-up
+ *                is timed (default 10000)
+ *       DIR      where the SQLite database goes (default /tmp)
+ *
+ * Items are 8-word Zipf texts over a 5,000-word vocabulary with a 128-d
+ * unit vector each (the same data for every side, vectors given with the
+ * item, so no embedder runs). For each operation three figures: the
+ * PostgreSQL backend ("ours"), plain libpq with hand-written SQL on a
+ * table of the same shape ("libpq": COPY in batches; a prepared point
+ * SELECT; a tsvector @@ query ranked by ts_rank LIMIT 10; the changed
+ * rows fetched by id), and the SQLite backend. Hybrid search has no libpq
+ * column: plain PostgreSQL 15 has no vector search (no pgvector in
+ * Debian 12), which is why the store ranks vectors in the client.
+ * Fixed seeds; `name items value unit` lines.
+ */
+#include <libpq-fe.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agentmem/store.h"
+
+#define DIM 128
+#define BATCH 1000
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t next(void)
+{
+    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static double unit(void)
+{
+    return (double)(next() >> 11) / 9007199254740992.0;
+}
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+#define VOCAB 5000
+static char words[VOCAB][16];
+static double zipf_cdf[VOCAB];
+
+static void make_vocab(void)
+{
+    static const char syl[][4] = { "ka", "lo", "mi", "ne", "ru", "ta", "shi",
+                                   "po", "va", "de", "zu", "fe" };
+    double h = 0;
+    for (int i = 0; i < VOCAB; i++) {
+        int x = i + 12;
+        char *p = words[i];
+        while (x > 0) {
+            p += sprintf(p, "%s", syl[x % 12]);
+            x /= 12;
+        }
+        h += 1.0 / (i + 1);
+        zipf_cdf[i] = h;
+    }
+    for (int i = 0; i < VOCAB; i++)
+        zipf_cdf[i] /= h;
+}
+
+static const char *zipf_word(void)
+{
+    double u = unit();
+    int lo = 0, hi = VOCAB - 1;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (zipf_cdf[mid] < u)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return words[lo];
+}
+
+static void make_vec(float *v)
+{
+    double n = 0;
+    for (int i = 0; i < DIM; i++) {
+        v[i] = (float)(unit() * 2 - 1);
+        n += (double)v[i] * v[i];
+    }
+    for (int i = 0; i < DIM; i++)
+        v[i] = (float)(v[i] / sqrt(n));
+}
+
+/* The data: item i has key k<i>, text texts[i], vector vecs + i * DIM. */
+static char (*texts)[128];
+static char (*vals)[160];
+static char (*keys)[24];
+static float *vecs;
+
+static void make_items(size_t n)
+{
+    texts = calloc(n, sizeof *texts);
+    vals = calloc(n, sizeof *vals);
+    keys = calloc(n, sizeof *keys);
+    vecs = calloc(n * DIM, sizeof(float));
+    if (texts == NULL || vals == NULL || keys == NULL || vecs == NULL) {
+        fprintf(stderr, "bench_pg: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t o = 0;
+        for (int w = 0; w < 8; w++)
+            o += (size_t)snprintf(texts[i] + o, sizeof texts[i] - o, "%s%s",
+                                  w ? " " : "", zipf_word());
+        snprintf(vals[i], sizeof vals[i], "\"%s\"", texts[i]);
+        snprintf(keys[i], sizeof keys[i], "k%zu", i);
+        make_vec(vecs + i * DIM);
+    }
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, size_t n, double p)
+{
+    qsort(v, n, sizeof *v, cmp_d);
+    return v[(size_t)(p * (double)(n - 1))];
+}
+
+static void die(const char *what, const char *msg)
+{
+    fprintf(stderr, "bench_pg: %s: %s\n", what, msg);
+    exit(1);
+}
+
+static const am_str ns_part[] = { { "bench", 5 } };
+static const am_ns NS = { ns_part, 1 };
+
+/* ---- agentmem (either backend) ---- */
+
+static double put_all(am_store *s, size_t from, size_t to)
+{
+    am_item_in in[BATCH];
+    double t0 = now_ms();
+    for (size_t i = from; i < to; i += BATCH) {
+        size_t m = to - i < BATCH ? to - i : BATCH;
+        for (size_t j = 0; j < m; j++)
+            in[j] = (am_item_in){ .ns = NS, .key = am_str_c(keys[i + j]),
+                                  .value = am_str_c(vals[i + j]),
+                                  .vec = vecs + (i + j) * DIM, .dim = DIM };
+        if (am_store_put_many(s, in, m) != AM_OK)
+            die("put", am_store_last_error(s)->msg);
+    }
+    return now_ms() - t0;
+}
+
+static void get_lat(am_store *s, size_t n, int count, double *lat)
+{
+    am_buf out = AM_BUF_INIT;
+    for (int i = 0; i < count; i++) {
+        size_t k = (size_t)(next() % n);
+        double t0 = now_ms();
+        if (am_store_get(s, NS, am_str_c(keys[k]), &out) != AM_OK)
+            die("get", am_store_last_error(s)->msg);
+        lat[i] = now_ms() - t0;
+    }
+    am_buf_free(&out);
+}
+
+static void search_lat(am_store *s, char (*qs)[64], int count,
+                       am_search_mode mode, double *lat)
+{
+    float qv[DIM];
+    for (int i = 0; i < count; i++) {
+        am_results *r = NULL;
+        make_vec(qv);
+        am_search q = { .ns = NS, .query = am_str_c(qs[i]), .mode = mode,
+                        .limit = 10 };
+        if (mode != AM_SEARCH_TEXT) {
+            q.vec = qv;
+            q.dim = DIM;
+        }
+        double t0 = now_ms();
+        if (am_store_search(s, &q, &r) != AM_OK)
+            die("search", am_store_last_error(s)->msg);
+        lat[i] = now_ms() - t0;
+        am_results_free(r);
+    }
+}
+
+/* ---- Plain libpq ---- */
+
+static void run(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+        PQresultStatus(r) != PGRES_TUPLES_OK)
+        die(sql, PQerrorMessage(c));
+    PQclear(r);
+}
+
+static void raw_schema(PGconn *c)
+{
+    run(c, "DROP SCHEMA IF EXISTS bench_raw CASCADE");
+    run(c, "CREATE SCHEMA bench_raw");
+    run(c, "CREATE TABLE bench_raw.items(id bigserial PRIMARY KEY,"
+           " ns bytea NOT NULL, key bytea NOT NULL, value text NOT NULL,"
+           " text text NOT NULL, tsv tsvector GENERATED ALWAYS AS"
+           " (to_tsvector('english', text)) STORED, vec bytea,"
+           " UNIQUE(ns, key))");
+    run(c, "CREATE INDEX ON bench_raw.items USING gin(tsv)");
+}
+
+/* COPY rows [from, to) in batches of BATCH, one transaction each. */
+static double raw_put(PGconn *c, size_t from, size_t to)
+{
+    static char line[128 + 160 + 2 * DIM * 4 + 64];
+    double t0 = now_ms();
+    for (size_t i = from; i < to; i += BATCH) {
+        size_t m = to - i < BATCH ? to - i : BATCH;
+        run(c, "BEGIN");
+        PGresult *cr = PQexec(c, "COPY bench_raw.items(ns, key, value,"
+                              " text, vec) FROM STDIN");
+        if (PQresultStatus(cr) != PGRES_COPY_IN)
+            die("COPY", PQerrorMessage(c));
+        PQclear(cr);
+        for (size_t j = i; j < i + m; j++) {
+            /* Texts and values hold no tab, newline or backslash. */
+            int o = snprintf(line, sizeof line, "\\\\x62656e6368\t%s\t%s\t%s\t"
+                             "\\\\x", keys[j], vals[j], texts[j]);
+            const unsigned char *b = (const unsigned char *)(vecs + j * DIM);
+            for (size_t k = 0; k < DIM * sizeof(float); k++)
+                o += snprintf(line + o, sizeof line - (size_t)o, "%02x", b[k]);
+            line[o++] = '\n';
+            if (PQputCopyData(c, line, o) != 1)
+                die("COPY", PQerrorMessage(c));
+        }
+        if (PQputCopyEnd(c, NULL) != 1)
+            die("COPY end", PQerrorMessage(c));
+        PGresult *r;
+        while ((r = PQgetResult(c)) != NULL) {
+            if (PQresultStatus(r) != PGRES_COMMAND_OK)
+                die("COPY", PQerrorMessage(c));
+            PQclear(r);
+        }
+        run(c, "COMMIT");
+    }
+    return now_ms() - t0;
+}
+
+static void raw_get_lat(PGconn *c, size_t n, int count, double *lat)
+{
+    PGresult *r = PQprepare(c, "get", "SELECT value FROM bench_raw.items"
+                            " WHERE ns = $1::bytea AND key = $2::bytea", 2,
+                            NULL);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        die("prepare", PQerrorMessage(c));
+    PQclear(r);
+    for (int i = 0; i < count; i++) {
+        size_t k = (size_t)(next() % n);
+        const char *v[2] = { "bench", keys[k] };
+        int len[2] = { 5, (int)strlen(keys[k]) }, fmt[2] = { 1, 1 };
+        double t0 = now_ms();
+        r = PQexecPrepared(c, "get", 2, v, len, fmt, 1);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+            die("get", PQerrorMessage(c));
+        PQclear(r);
+        lat[i] = now_ms() - t0;
+    }
+}
+
+static void raw_fts_lat(PGconn *c, char (*qs)[64], int count, double *lat)
+{
+    static int prepared;
+    PGresult *r;
+    if (!prepared) {
+        /* The words OR-ed, as the store asks (any word matches). */
+        r = PQprepare(c, "fts", "SELECT id, ts_rank(tsv, q) AS rk FROM"
+                      " bench_raw.items, to_tsquery('english', replace("
+                      "plainto_tsquery('english', $1)::text, '&', '|')) q"
+                      " WHERE tsv @@ q ORDER BY rk DESC LIMIT 10", 1, NULL);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            die("prepare", PQerrorMessage(c));
+        PQclear(r);
+        prepared = 1;
+    }
+    for (int i = 0; i < count; i++) {
+        const char *v[1] = { qs[i] };
+        double t0 = now_ms();
+        r = PQexecPrepared(c, "fts", 1, v, NULL, NULL, 1);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+            die("fts", PQerrorMessage(c));
+        PQclear(r);
+        lat[i] = now_ms() - t0;
+    }
+}
+
+/* Fetch the rows with id > `after` (what a cache catching up reads). */
+static double raw_catchup(PGconn *c, long long after, int *rows)
+{
+    char arg[32];
+    snprintf(arg, sizeof arg, "%lld", after);
+    const char *v[1] = { arg };
+    double t0 = now_ms();
+    PGresult *r = PQexecParams(c, "SELECT id, ns, vec FROM bench_raw.items"
+                               " WHERE id > $1::bigint", 1, NULL, v, NULL,
+                               NULL, 1);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        die("catch-up", PQerrorMessage(c));
+    *rows = PQntuples(r);
+    PQclear(r);
+    return now_ms() - t0;
+}
+
+/* ---- Main ---- */
+
+static void line3(const char *name, size_t n, double ours, double raw,
+                  double lite, const char *unit_)
+{
+    printf("%-18s %7zu  ours %9.3f  libpq ", name, n, ours);
+    if (raw > 0)
+        printf("%9.3f", raw);
+    else
+        printf("%9s", "n/a");
+    printf("  sqlite %9.3f  %s", lite, unit_);
+    if (raw > 0)
+        printf("  (ours/libpq %.2fx)", ours / raw);
+    printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_pg URL [ITEMS] [CATCHUP] [DIR]\n");
+        return 2;
+    }
+    const char *url = argv[1];
+    size_t n = argc > 2 ? (size_t)atol(argv[2]) : 100000;
+    size_t nc = argc > 3 ? (size_t)atol(argv[3]) : 10000;
+    const char *dir = argc > 4 ? argv[4] : "/tmp";
+    enum { NGET = 5000, NQ = 200 };
+    static double a[NGET], b[NGET], l[NGET];
+    static char rare[NQ][64], common[NQ][64];
+    char lite_path[512];
+    am_error err;
+    am_store *pg = NULL, *pg2 = NULL, *lite = NULL;
+
+    make_vocab();
+    make_items(n + nc);
+    /* Rare: two words from the tail of the Zipf curve (a few dozen rows
+     * each at 100,000 items); common: two of the ten most frequent. */
+    for (int i = 0; i < NQ; i++) {
+        snprintf(rare[i], sizeof rare[i], "%s %s",
+                 words[3000 + next() % 2000], words[3000 + next() % 2000]);
+        snprintf(common[i], sizeof common[i], "%s %s", words[next() % 10],
+                 words[next() % 10]);
+    }
+    snprintf(lite_path, sizeof lite_path, "%s/bench_pg_sqlite.db", dir);
+    unlink(lite_path);
+
+    PGconn *c = PQconnectdb(url);
+    if (PQstatus(c) != CONNECTION_OK)
+        die("connect", PQerrorMessage(c));
+    run(c, "SET client_min_messages = warning");
+    run(c, "DROP SCHEMA IF EXISTS agentmem CASCADE");
+    raw_schema(c);
+    am_store_opts o = am_store_opts_default();
+    if (am_store_open(url, &o, &pg, &err) != AM_OK)
+        die("open", err.msg);
+    if (am_store_open(lite_path, &o, &lite, &err) != AM_OK)
+        die("open", err.msg);
+
+    printf("# bench_pg: %zu items (8 words, %d-d vectors), batches of %d\n",
+           n, DIM, BATCH);
+    double tp = put_all(pg, 0, n), tr = raw_put(c, 0, n),
+           tl = put_all(lite, 0, n);
+    run(c, "ANALYZE bench_raw.items");
+    line3("put", n, n / tp * 1e3, n / tr * 1e3, n / tl * 1e3, "items/s");
+
+    get_lat(pg, n, NGET, a);
+    raw_get_lat(c, n, NGET, b);
+    get_lat(lite, n, NGET, l);
+    line3("get p50", n, pct(a, NGET, .5) * 1e3, pct(b, NGET, .5) * 1e3,
+          pct(l, NGET, .5) * 1e3, "us");
+    line3("get p99", n, pct(a, NGET, .99) * 1e3, pct(b, NGET, .99) * 1e3,
+          pct(l, NGET, .99) * 1e3, "us");
+
+    search_lat(pg, rare, NQ, AM_SEARCH_TEXT, a);
+    raw_fts_lat(c, rare, NQ, b);
+    search_lat(lite, rare, NQ, AM_SEARCH_TEXT, l);
+    line3("fts rare p50", n, pct(a, NQ, .5), pct(b, NQ, .5), pct(l, NQ, .5),
+          "ms");
+    search_lat(pg, common, NQ, AM_SEARCH_TEXT, a);
+    raw_fts_lat(c, common, NQ, b);
+    search_lat(lite, common, NQ, AM_SEARCH_TEXT, l);
+    line3("fts common p50", n, pct(a, NQ, .5), pct(b, NQ, .5),
+          pct(l, NQ, .5), "ms");
+
+    search_lat(pg, rare, NQ, AM_SEARCH_HYBRID, a);
+    search_lat(lite, rare, NQ, AM_SEARCH_HYBRID, l);
+    line3("hybrid rare p50", n, pct(a, NQ, .5), 0, pct(l, NQ, .5), "ms");
+    search_lat(pg, common, NQ, AM_SEARCH_HYBRID, a);
+    search_lat(lite, common, NQ, AM_SEARCH_HYBRID, l);
+    line3("hybrid common p50", n, pct(a, NQ, .5), 0, pct(l, NQ, .5), "ms");
+
+    /* Cache catch-up: instance B has a warm cache; instance A writes `nc`
+     * items; B's next vector search pays for reading them. Reported: that
+     * search minus B's steady vector search. */
+    if (am_store_open(url, &o, &pg2, &err) != AM_OK)
+        die("open", err.msg);
+    search_lat(pg2, rare, 20, AM_SEARCH_VECTOR, a); /* loads in full */
+    search_lat(pg2, rare, 20, AM_SEARCH_VECTOR, a);
+    double steady = pct(a, 20, .5);
+    put_all(pg, n, n + nc);
+    search_lat(pg2, rare, 1, AM_SEARCH_VECTOR, b);
+    double cu = b[0] - steady;
+    /* SQLite: another connection's write makes the cache reload in full
+     * (PRAGMA data_version); the same measure with two handles. */
+    am_store *lite2 = NULL;
+    if (am_store_open(lite_path, &o, &lite2, &err) != AM_OK)
+        die("open", err.msg);
+    search_lat(lite2, rare, 20, AM_SEARCH_VECTOR, l);
+    search_lat(lite2, rare, 20, AM_SEARCH_VECTOR, l);
+    double lsteady = pct(l, 20, .5);
+    put_all(lite, n, n + nc);
+    search_lat(lite2, rare, 1, AM_SEARCH_VECTOR, l);
+    double lcu = l[0] - lsteady;
+    raw_put(c, n, n + nc);
+    int rows = 0;
+    double rcu = raw_catchup(c, (long long)n, &rows);
+    if ((size_t)rows != nc)
+        die("catch-up", "libpq read another number of rows");
+    line3("cache catch-up", nc, cu, rcu, lcu, "ms");
+    printf("# vector search p50 (warm, %zu items): ours %.3f ms, sqlite "
+           "%.3f ms\n", n + nc, steady, lsteady);
+
+    am_store_close(lite2);
+    am_store_close(pg2);
+    am_store_close(pg);
+    am_store_close(lite);
+    PQfinish(c);
+    unlink(lite_path);
+    return 0;
+}

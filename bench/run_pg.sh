@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# run_pg.sh BUILD_DIR -- the PostgreSQL backend against plain libpq and the
+# SQLite backend (bench_pg), on a throwaway server that tests/pg_run.sh
+# starts on a Unix socket (fsync off: a test cluster) and removes after.
+# AM_BENCH_PG_ITEMS (default 100000) and AM_BENCH_PG_CATCHUP (10000) size
+# it; 1,000,000 items take about ten times as long.
+set -eu
+build=$(cd "${1:-build}" && pwd)
+here=$(cd "$(dirname "$0")/.." && pwd)
+bash "$here/tests/pg_run.sh" sh -c \
+    '"$0" "$AM_TEST_STORE" "$1" "$2" "${TMPDIR:-/tmp}"' \
+    "$build/bench_pg" "${AM_BENCH_PG_ITEMS:-100000}" \
+    "${AM_BENCH_PG_CATCHUP:-10000}"
