@@ -62,12 +62,13 @@ asan:
 	    ASAN_OPTIONS=detect_leaks=1:log_path=$$logs/asan \
 	    UBSAN_OPTIONS=print_stacktrace=1:log_path=$$logs/ubsan)
 
-# Tests whose name ends in _mt share handles between threads; the server's
-# tests with concurrent clients drive its worker pool.
+# Tests whose name ends in _mt share handles between threads (_mt_pg: the
+# same on PostgreSQL, whose connection the handle's lock serializes); the
+# server's tests with concurrent clients drive its worker pool.
 tsan:
 	CC=clang cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug -DAM_SANITIZE=thread
 	cmake --build $(BUILD_TSAN) -j $(JOBS)
-	cd $(BUILD_TSAN) && TSAN_OPTIONS=halt_on_error=1 ctest $(CTEST_ARGS) -j $(JOBS) -R '_mt$$'
+	cd $(BUILD_TSAN) && TSAN_OPTIONS=halt_on_error=1 ctest $(CTEST_ARGS) -j $(JOBS) -R '_mt$$|_mt_pg$$'
 	$(call san_run,$(BUILD_TSAN),$(SERVER_SH_TSAN),\
 	    TSAN_OPTIONS=halt_on_error=1:log_path=$$logs/tsan)
 
