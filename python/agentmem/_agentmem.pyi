@@ -32,7 +32,8 @@ def encode(text: str, model: Optional[str] = ...) -> List[int]: ...
 def trim(messages: Sequence[Any], strategy: str = ..., max_messages: Optional[int] = ...,
          max_tokens: Optional[int] = ..., preserve_system: bool = ...,
          model: Optional[str] = ..., start_on_user: bool = ...,
-         end_on_role: Optional[str] = ..., allow_partial: bool = ...) -> Dict[str, Any]: ...
+         end_on_role: Optional[str] = ..., allow_partial: bool = ...,
+         lazy: bool = ...) -> Dict[str, Any]: ...
 def summarize(messages: Sequence[Any], keep_last: Optional[int] = ..., budget: Optional[int] = ...,
               preserve_system: bool = ..., model: Optional[str] = ...,
               prev_summary: Optional[str] = ..., summarizer: Optional[Callable[[str, list, int], str]] = ...,

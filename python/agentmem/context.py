@@ -141,11 +141,15 @@ def trim_messages(messages: Sequence[MessageLike], strategy: str = "last",
     is cut to fit the budget left (a copy; the input is never modified).
 
     Returns a new list of the caller's own message objects. Raises
-    TypeError/ValueError for bad input. Thread-safe (GIL released).
+    TypeError/ValueError for bad input -- for messages the trim drops
+    anyway (older than what fits), only a bad type or role: their other
+    fields are not converted. Thread-safe (GIL released).
     """
+    # lazy: only the messages the trim can keep are converted (see
+    # py_window.c); the others are checked for their role only.
     r = _agentmem.trim(messages, strategy, max_messages, max_tokens,
                        preserve_system, model, start_on_user, end_on_role,
-                       allow_partial)
+                       allow_partial, True)
     kept = r["messages"]
     if r["partial_index"] is not None:
         cut = messages[r["partial_index"]]

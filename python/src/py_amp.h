@@ -64,6 +64,10 @@ int amp_tokens_init(PyObject *module);
  * am_msg (yours). `index` is used in error messages. */
 int amp_msg_from_py(PyObject *o, Py_ssize_t index, am_msg **out);
 
+/* Only the role of message `o` (the checks of amp_msg_from_py on its
+ * type and role; nothing else is read). */
+int amp_msg_role_of(PyObject *o, Py_ssize_t index, am_role *out);
+
 /* An array of converted messages, all freed by amp_msgs_free. */
 typedef struct amp_msgs {
     am_msg **items;

@@ -400,6 +400,31 @@ static int add_image(am_msg *msg, PyObject *v, Py_ssize_t idx, Py_ssize_t j)
     return 0;
 }
 
+int amp_msg_role_of(PyObject *o, Py_ssize_t idx, am_role *out)
+{
+    if (o == Py_None)
+        return fail(PyExc_TypeError, idx, "", "a message cannot be None");
+    int is_dict = PyDict_Check(o);
+    if (!is_dict && (PyUnicode_Check(o) || PyBytes_Check(o) ||
+                     PyLong_Check(o) || PyFloat_Check(o) ||
+                     PyList_Check(o) || PyTuple_Check(o)))
+        return fail(PyExc_TypeError, idx, "",
+                    "a message must be a dict or a message object "
+                    "(with .role or .type, and .content)");
+    PyObject *role_o = NULL;
+    if (field(o, is_dict, amp_k_role, &role_o) < 0)
+        return -1;
+    if (!role_o && !is_dict && field(o, 0, amp_k_type, &role_o) < 0)
+        return -1;
+    if (!role_o)
+        return fail(PyExc_ValueError, idx, "",
+                    is_dict ? "the message has no 'role'"
+                            : "the message has no .role or .type");
+    int rc = parse_role(role_o, idx, out);
+    Py_DECREF(role_o);
+    return rc;
+}
+
 int amp_msg_from_py(PyObject *o, Py_ssize_t idx, am_msg **out)
 {
     *out = NULL;
