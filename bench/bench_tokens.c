@@ -13,8 +13,13 @@
  * one count call per piece, no cache kept across calls, 1 thread:
  *   msg/<encoding>/<section>/t1 <bytes> ns/op MB/s tokens
  * (ns/op for the whole section, tokens summed over its pieces).
+ * Then batches: the message-sized pieces of every section (one text each)
+ * counted by one am_encoding_count_batch call on 1 and on 2 threads,
+ * best wall time of the repetitions, and the process's CPU time:
+ *   batch/<encoding>/all/t<threads> <bytes> ns/op MB/s (wall) ... speed-up
  * KINDS (default all) limits the run to the kinds of case it names, any of
- * whole, t2, cache, msg, short and load, e.g. "msg" for quick A/B runs.
+ * whole, t2, cache, msg, batch, short and load, e.g. "msg" for quick A/B
+ * runs.
  * Then the load time of each encoding (best and median of 9 opens), the
  * bytes it holds (a counting allocator) and the process's peak RSS, and the time
  * to count a 1 MB single-letter word. Between them, for o200k_base, short
@@ -201,6 +206,69 @@ static void bench_msg(const am_encoding *enc, const char *sec, am_str text,
            (double)text.len * reps / (double)cpu * 1e3, tokens);
 }
 
+static int64_t process_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The message-sized pieces of all sections as one batch, on 1 and 2
+ * threads. Wall time is what a batch is for; best of the repetitions,
+ * since other load on the machine only ever adds to it. */
+static void bench_batch(const am_encoding *enc, const am_buf *text,
+                        size_t nsec, double secs)
+{
+    am_str *t = NULL;
+    size_t *counts = NULL, n = 0, cap = 0, bytes = 0;
+    double wall1 = 0;
+
+    for (size_t s = 0; s < nsec; s++)
+        for (size_t at = 0, end; at < text[s].len; at = end) {
+            end = msg_end(text[s].ptr, text[s].len, at);
+            if (n == cap) {
+                cap = cap ? 2 * cap : 1024;
+                t = realloc(t, cap * sizeof *t);
+                if (t == NULL)
+                    exit(1);
+            }
+            t[n++] = (am_str){ text[s].ptr + at, end - at };
+            bytes += end - at;
+        }
+    counts = malloc(n * sizeof *counts);
+    if (counts == NULL)
+        exit(1);
+    for (size_t threads = 1; threads <= 2; threads++) {
+        int64_t best = INT64_MAX, cpu0 = process_cpu_ns(), cpu;
+        int64_t w0 = am__mono_ns();
+        long reps = 0;
+        size_t tokens = 0;
+        do {
+            int64_t a = am__mono_ns(), b;
+            if (am_encoding_count_batch(enc, t, n, NULL, threads, counts,
+                                        NULL) != AM_OK)
+                exit(1);
+            b = am__mono_ns() - a;
+            if (b < best)
+                best = b;
+            reps++;
+        } while (am__mono_ns() - w0 < (int64_t)(secs * 1e9 * threads));
+        cpu = process_cpu_ns() - cpu0;
+        for (size_t i = 0; i < n; i++)
+            tokens += counts[i];
+        if (threads == 1)
+            wall1 = (double)best;
+        printf("batch/%s/all/t%zu %zu %.0f ns/op %.1f MB/s (best wall of "
+               "%ld) %.1f MB/s (CPU) %zu texts %zu tokens speed-up %.2fx\n",
+               am_encoding_name(enc), threads, bytes, (double)best,
+               (double)bytes / (double)best * 1e3, reps,
+               (double)bytes * reps / (double)cpu * 1e3, n, tokens,
+               wall1 / (double)best);
+    }
+    free(counts);
+    free(t);
+}
+
 /* ---- A counting allocator for the memory figure ---- */
 
 static size_t live_bytes, peak_bytes;
@@ -240,7 +308,7 @@ int main(int argc, char **argv)
 {
     double secs = argc > 2 ? atof(argv[2]) : 0.5;
     const char *kinds = argc > 3 ? argv[3]
-                                 : "whole,t2,cache,msg,short,load";
+                                 : "whole,t2,cache,msg,batch,short,load";
     am_buf text[NSECTIONS];
     am_error err;
     char path[4096];
@@ -277,6 +345,8 @@ int main(int argc, char **argv)
         for (size_t s = 0; s < NSECTIONS; s++)
             if (strstr(kinds, "msg") != NULL)
                 bench_msg(enc, sections[s], am_buf_str(&text[s]), secs);
+        if (strstr(kinds, "batch") != NULL)
+            bench_batch(enc, text, NSECTIONS, secs);
         if (e == 1 && strstr(kinds, "short") != NULL)
             /* o200k_base, which the context module uses */
             for (size_t s = 0; s < NSECTIONS; s += 4) /* prose, multi. */

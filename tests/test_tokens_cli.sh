@@ -77,6 +77,37 @@ if [ "$(wc -l < "$tmp/out")" -ne 100000 ] || [ "$(sed -n 1p "$tmp/out")" != 6 ] 
    [ "$(sed -n 100000p "$tmp/out")" != 7 ]; then
     echo "FAIL jsonl_many: $(wc -l < "$tmp/out") lines"; fails=$((fails + 1))
 fi
+cp "$tmp/out" "$tmp/many.out"
+check jsonl_many_one_thread 0 "$cli" tokens count --jsonl --encoding cl100k_base --threads 1 "$tmp/many.jsonl"
+if ! cmp -s "$tmp/out" "$tmp/many.out"; then
+    echo "FAIL jsonl_many_one_thread: differs"; fails=$((fails + 1))
+fi
+
+# batches: several files and --jsonl lines give the same output on any
+# number of threads; a failing line is named; the files before one that
+# cannot be read are answered
+printf 'Привет, мир! 中文 😀 don'"'"'t' > "$tmp/ml.txt"
+for n in 1 2 5; do
+    check files_threads_$n 0 "$cli" tokens count --threads $n "$tmp/hw.txt" "$tmp/ml.txt" "$tmp/hw.txt"
+    expect_out files_threads_$n "$(printf '2\n8\n2')"
+    check files_encode_threads_$n 0 "$cli" tokens encode --encoding o200k_base --threads $n "$tmp/ml.txt" "$tmp/hw.txt"
+    expect_out files_encode_threads_$n "$(printf '[23881,131903,11,37934,0,83711,88038,4128]\n[24912,2375]')"
+    check jsonl_threads_$n 0 "$cli" tokens count --jsonl --encoding cl100k_base --threads $n "$tmp/many.jsonl"
+    if ! cmp -s "$tmp/out" "$tmp/many.out"; then
+        echo "FAIL jsonl_threads_$n: differs from one thread"; fails=$((fails + 1))
+    fi
+done
+check files_json 0 "$cli" tokens count --json --threads 2 "$tmp/hw.txt" "$tmp/ml.txt"
+if ! grep -q '"total":10' "$tmp/out"; then
+    echo "FAIL files_json: $(cat "$tmp/out")"; fails=$((fails + 1))
+fi
+printf '"a"\n"b <|endoftext|>"\n"c"\n' > "$tmp/sp.jsonl"
+check jsonl_special 3 "$cli" tokens count --jsonl --disallow-special --threads 2 "$tmp/sp.jsonl"
+expect_err jsonl_special "line 2: disallowed special token"
+check files_missing 4 "$cli" tokens count --threads 2 "$tmp/hw.txt" /nonexistent/file.txt
+expect_out files_missing "2"
+check threads_bad 2 "$cli" tokens count --threads many "$tmp/hw.txt"
+check threads_big 2 "$cli" tokens count --threads 257 "$tmp/hw.txt"
 
 # --messages
 printf '[{"role":"user","content":"hello world"}]' > "$tmp/msgs.json"

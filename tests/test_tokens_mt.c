@@ -99,3 +99,142 @@ AM_TEST(threads_share_one_tokenizer_and_tracker)
     am_tokenizer_free(tz);
     free(big);
 }
+
+/* ---- Batches: am_encoding_count_batch / am_encoding_encode_batch ---- */
+
+#define NBATCH 400
+
+/* NBATCH texts of uneven size and script, from the texts above. */
+static void batch_texts(am_str *t, char **owned)
+{
+    for (size_t i = 0; i < NBATCH; i++) {
+        const char *s = texts[i % NTEXTS];
+        size_t rep = 1 + i % 13, n = strlen(s);
+        char *p;
+        if (i % NTEXTS == 4) { /* the long text once, else a short one */
+            t[i] = i == 4 ? am_str_c(s) : AM_STR("");
+            owned[i] = NULL;
+            continue;
+        }
+        p = malloc(n * rep + 1);
+        for (size_t r = 0; r < rep; r++)
+            memcpy(p + r * n, s, n);
+        p[n * rep] = '\0';
+        owned[i] = p;
+        t[i] = (am_str){ p, n * rep };
+    }
+}
+
+AM_TEST(batch_matches_one_call_per_text_on_any_thread_count)
+{
+    am_encoding *enc = NULL;
+    am_str t[NBATCH];
+    char *owned[NBATCH];
+    size_t want[NBATCH], got[NBATCH];
+    am_tokens wantv[NBATCH], gotv[NBATCH];
+    char *big = malloc(300 * 1024 + 1);
+    const size_t threads[] = { 0, 1, 2, 3, 8 };
+
+    for (size_t i = 0; i < 300 * 1024; i++)
+        big[i] = i % 1000 < 600 ? (char)('a' + i % 7) : (char)(" x,"[i % 3]);
+    big[300 * 1024] = '\0';
+    texts[4] = big;
+    batch_texts(t, owned);
+    CHECK_OK(am_encoding_create("o200k_base", NULL, &enc, NULL));
+    for (size_t i = 0; i < NBATCH; i++) {
+        am_tokens init = AM_TOKENS_INIT;
+        wantv[i] = init;
+        CHECK_OK(am_encoding_count(enc, t[i], NULL, &want[i], NULL));
+        CHECK_OK(am_encoding_encode(enc, t[i], NULL, &wantv[i], NULL));
+    }
+    for (size_t k = 0; k < sizeof threads / sizeof threads[0]; k++) {
+        am_token_cache *cache = NULL;
+        am_encode_opts o = { 0, NULL, 0, NULL };
+        /* Every other round with a cache: the caller's, and one per
+         * extra thread made by the batch. */
+        if (k % 2 == 1) {
+            CHECK_OK(am_token_cache_create(enc, NULL, &cache, NULL));
+            o.cache = cache;
+        }
+        memset(got, 0xff, sizeof got);
+        CHECK_OK(am_encoding_count_batch(enc, t, NBATCH, &o, threads[k],
+                                         got, NULL));
+        for (size_t i = 0; i < NBATCH; i++)
+            CHECK_EQ(got[i], want[i]);
+        for (size_t i = 0; i < NBATCH; i++) {
+            am_tokens init = AM_TOKENS_INIT;
+            gotv[i] = init;
+        }
+        /* Appends, after what each array already holds. */
+        CHECK_OK(am_encoding_encode(enc, AM_STR("x"), NULL, &gotv[7],
+                                    NULL));
+        CHECK_OK(am_encoding_encode_batch(enc, t, NBATCH, &o, threads[k],
+                                          gotv, NULL));
+        for (size_t i = 0; i < NBATCH; i++) {
+            size_t skip = i == 7 ? 1 : 0;
+            CHECK_EQ(gotv[i].count, wantv[i].count + skip);
+            if (wantv[i].count > 0) /* an empty text has no array */
+                CHECK_EQ(memcmp(gotv[i].ids + skip, wantv[i].ids,
+                                wantv[i].count * sizeof(uint32_t)), 0);
+            am_tokens_free(&gotv[i]);
+        }
+        am_token_cache_free(cache);
+    }
+    for (size_t i = 0; i < NBATCH; i++) {
+        am_tokens_free(&wantv[i]);
+        free(owned[i]);
+    }
+    am_encoding_free(enc);
+    texts[4] = "";
+    free(big);
+}
+
+AM_TEST(batch_failure_names_the_lowest_failing_text_and_rolls_back)
+{
+    am_encoding *enc = NULL;
+    am_str t[64];
+    size_t counts[64];
+    am_tokens outs[64];
+    am_error err;
+    am_encode_opts o = { AM_SPECIAL_DISALLOWED_ERROR, NULL, 0, NULL };
+
+    CHECK_OK(am_encoding_create("cl100k_base", NULL, &enc, NULL));
+    for (size_t i = 0; i < 64; i++) {
+        am_tokens init = AM_TOKENS_INIT;
+        outs[i] = init;
+        t[i] = i == 21 || i == 50 ? AM_STR("a <|endoftext|> b")
+                                  : AM_STR("hello world");
+        CHECK_OK(am_encoding_encode(enc, AM_STR("x"), NULL, &outs[i],
+                                    NULL));
+    }
+    CHECK_ST(am_encoding_count_batch(enc, t, 64, &o, 2, counts, &err),
+             AM_EINVAL);
+    CHECK_EQ(err.code, AM_EINVAL);
+    CHECK_EQ(strncmp(err.msg, "texts[21]: disallowed special token", 35), 0);
+    CHECK_EQ(counts[0], 2);
+    CHECK_EQ(counts[21], 0);
+    CHECK_ST(am_encoding_encode_batch(enc, t, 64, &o, 2, outs, &err),
+             AM_EINVAL);
+    CHECK_EQ(strncmp(err.msg, "texts[21]: ", 11), 0);
+    for (size_t i = 0; i < 64; i++) {
+        CHECK_EQ(outs[i].count, 1); /* as it was */
+        am_tokens_free(&outs[i]);
+    }
+    /* Bad arguments. */
+    CHECK_ST(am_encoding_count_batch(NULL, t, 64, NULL, 2, counts, &err),
+             AM_EINVAL);
+    CHECK_ST(am_encoding_count_batch(enc, NULL, 1, NULL, 2, counts, &err),
+             AM_EINVAL);
+    CHECK_ST(am_encoding_count_batch(enc, t, 64, NULL, 2, NULL, &err),
+             AM_EINVAL);
+    CHECK_ST(am_encoding_count_batch(enc, t, 64, NULL, 100000, counts, &err),
+             AM_EINVAL);
+    CHECK_EQ(strncmp(err.msg, "100000 threads is too many", 26), 0);
+    t[3] = (am_str){ NULL, 5 };
+    CHECK_ST(am_encoding_count_batch(enc, t, 64, NULL, 2, counts, &err),
+             AM_EINVAL);
+    CHECK_STR_EQ(err.msg, "texts[3].ptr is NULL");
+    /* Nothing to do is fine. */
+    CHECK_OK(am_encoding_count_batch(enc, NULL, 0, NULL, 2, counts, NULL));
+    am_encoding_free(enc);
+}

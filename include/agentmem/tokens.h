@@ -188,6 +188,48 @@ AM_API am_status am_encoding_count(const am_encoding *enc, am_str text,
                                    const am_encode_opts *opts,
                                    size_t *count, am_error *err);
 
+/* ==== Batches ==== */
+
+/* Count the tokens of texts[0..count) into counts[0..count), exactly as
+ * am_encoding_count would one text at a time with the same `opts` (may be
+ * NULL), on `threads` threads: the calling thread and threads - 1 that the
+ * call starts and joins before it returns (0: one per online CPU; at most
+ * 256; never more than there are texts). Threads claim blocks of
+ * consecutive texts as they become free, so uneven texts balance out; a
+ * text is never split, so one huge text runs on one thread. With
+ * opts->cache, the calling thread uses that cache and every other thread a
+ * cache of the same size that lives for the call (results are the same
+ * with or without). A thread that cannot be started is not an error: the
+ * others do its share.
+ *
+ * The texts are borrowed for the call. Errors: AM_EINVAL (NULL argument,
+ * too many threads, a text with a NULL ptr and a nonzero len, the cache of
+ * another encoding, or what am_encoding_count refuses for some text: the
+ * message names the lowest failing index, e.g. "texts[21]: disallowed
+ * special token ..."), AM_ENOMEM. Every text is tried even after one
+ * fails; counts[i] is 0 for a text that failed and its count otherwise.
+ * Thread safety: safe (enc); the encoding's allocator must be thread-safe
+ * when threads > 1 (pieces over 256 bytes and texts of 256 KB or more
+ * allocate work space). */
+AM_API am_status am_encoding_count_batch(const am_encoding *enc,
+                                         const am_str *texts, size_t count,
+                                         const am_encode_opts *opts,
+                                         size_t threads, size_t *counts,
+                                         am_error *err);
+
+/* Encode texts[0..count) and append the ids of texts[i] to outs[i] (count
+ * distinct arrays, caller-owned), exactly as am_encoding_encode would one
+ * text at a time; threads, balancing, caches and errors as for
+ * am_encoding_count_batch. On failure every outs[i] keeps its old count
+ * (its capacity may have grown). The arrays' allocators must be
+ * thread-safe when threads > 1. Thread safety: safe (enc); per-handle
+ * (outs). */
+AM_API am_status am_encoding_encode_batch(const am_encoding *enc,
+                                          const am_str *texts, size_t count,
+                                          const am_encode_opts *opts,
+                                          size_t threads, am_tokens *outs,
+                                          am_error *err);
+
 /* Append the bytes of tokens `ids[0..count)` to `out`. The bytes of one
  * token may be part of a UTF-8 character, so the result is only valid UTF-8
  * when the ids are a whole encoding. Errors: AM_EINVAL (NULL argument, or

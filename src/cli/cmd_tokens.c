@@ -1,9 +1,10 @@
 /* cmd_tokens.c -- `agentmem tokens count|encode|decode`.
  *
  *   agentmem tokens count  [--encoding E | --model M] [--messages]
- *                          [--jsonl] [--allow-special] [FILE...]
+ *                          [--jsonl] [--allow-special] [--threads N]
+ *                          [FILE...]
  *   agentmem tokens encode [--encoding E | --model M] [--jsonl]
- *                          [--allow-special] [FILE...]
+ *                          [--allow-special] [--threads N] [FILE...]
  *   agentmem tokens decode [--encoding E | --model M] [FILE...]
  *
  * Without FILE the input is stdin. `count` prints a number per file (or
@@ -36,6 +37,7 @@ typedef struct tok_cli {
     mode mode;
     bool jsonl;
     bool messages;
+    size_t threads; /* for batches; 0: one per CPU */
     am_encode_opts eopts;
     am_tokenizer *tz;
     am_tokens toks;
@@ -50,8 +52,8 @@ typedef struct tok_cli {
 } tok_cli;
 
 /* --json: record the input just processed, with its count and, for
- * encode, its ids or, for decode, its text (the bytes in c->out). */
-static am_status add_json_input(tok_cli *c, size_t n)
+ * encode, its ids `t` or, for decode, its text (the bytes in c->out). */
+static am_status add_json_input(tok_cli *c, size_t n, const am_tokens *t)
 {
     json_t *o = json_pack("{s:s,s:I}", "file", c->cur, "tokens",
                           (json_int_t)n);
@@ -61,9 +63,9 @@ static am_status add_json_input(tok_cli *c, size_t n)
         return AM_ENOMEM;
     if (c->mode == MODE_ENCODE) {
         extra = json_array();
-        for (size_t i = 0; extra != NULL && i < c->toks.count; i++)
+        for (size_t i = 0; extra != NULL && i < t->count; i++)
             if (json_array_append_new(extra,
-                                      json_integer(c->toks.ids[i])) != 0) {
+                                      json_integer(t->ids[i])) != 0) {
                 json_decref(extra);
                 extra = NULL;
             }
@@ -146,14 +148,14 @@ static am_status do_text(tok_cli *c, am_str text)
     if (c->mode == MODE_COUNT) {
         st = am_tokenizer_count(c->tz, text, &c->eopts, &n, &c->err);
         if (st == AM_OK)
-            st = c->json ? add_json_input(c, n)
+            st = c->json ? add_json_input(c, n, NULL)
                          : am_buf_appendf(&c->out, "%zu\n", n);
         return st;
     }
     c->toks.count = 0;
     st = am_tokenizer_encode(c->tz, text, &c->eopts, &c->toks, &c->err);
     if (st == AM_OK)
-        st = c->json ? add_json_input(c, c->toks.count)
+        st = c->json ? add_json_input(c, c->toks.count, &c->toks)
                      : append_ids(&c->out, &c->toks);
     return st;
 }
@@ -165,7 +167,7 @@ static am_status do_messages(tok_cli *c, am_str json)
 
     st = am_tokenizer_count_messages_json(c->tz, json, &n, &c->err);
     if (st == AM_OK)
-        st = c->json ? add_json_input(c, n)
+        st = c->json ? add_json_input(c, n, NULL)
                      : am_buf_appendf(&c->out, "%zu\n", n);
     return st;
 }
@@ -212,12 +214,119 @@ static am_status do_decode(tok_cli *c, am_str json, const char *what)
         st = am_tokenizer_decode(c->tz, c->ids, c->ids_count, &c->out,
                                  &c->err);
     if (st == AM_OK && c->json)
-        st = add_json_input(c, c->ids_count);
+        st = add_json_input(c, c->ids_count, NULL);
     return st;
 }
 
-/* --jsonl: one text per line. */
-static am_status do_jsonl(tok_cli *c, am_str in)
+/* ---- Batches (an exact encoding, count or encode) ---- */
+
+/* Texts parsed from up to this many lines go to one batch call. */
+#define BATCH_TEXTS 16384
+
+typedef struct batch_buf {
+    am_str texts[BATCH_TEXTS];
+    size_t lines[BATCH_TEXTS]; /* input line of each text (0: a file) */
+    const char *files[BATCH_TEXTS]; /* the file of each text, for --json */
+    json_t *vals[BATCH_TEXTS]; /* what owns each text (NULL: a file) */
+    size_t counts[BATCH_TEXTS];
+    am_tokens outs[BATCH_TEXTS];
+    size_t n;
+} batch_buf;
+
+static bool batched(const tok_cli *c)
+{
+    return am_tokenizer_encoding(c->tz) != NULL && !c->messages &&
+           c->mode != MODE_DECODE;
+}
+
+/* Prefix the error detail with the input line it is about. */
+static void at_line(tok_cli *c, size_t line)
+{
+    char tmp[sizeof c->err.msg + 32];
+
+    if (c->err.msg[0] == '\0' || line == 0)
+        return;
+    snprintf(tmp, sizeof tmp, "line %zu: %s", line, c->err.msg);
+    memcpy(c->err.msg, tmp, sizeof c->err.msg - 1);
+    c->err.msg[sizeof c->err.msg - 1] = '\0';
+}
+
+/* Count or encode the pending texts in one batch call and append their
+ * result lines in order. Empties the batch either way. */
+static am_status run_batch(tok_cli *c, batch_buf *b)
+{
+    const am_encoding *enc = am_tokenizer_encoding(c->tz);
+    am_status st;
+    size_t i;
+
+    if (b->n == 0)
+        return AM_OK;
+    if (c->mode == MODE_COUNT) {
+        st = am_encoding_count_batch(enc, b->texts, b->n, &c->eopts,
+                                     c->threads, b->counts, NULL);
+    } else {
+        for (i = 0; i < b->n; i++)
+            b->outs[i].count = 0;
+        st = am_encoding_encode_batch(enc, b->texts, b->n, &c->eopts,
+                                      c->threads, b->outs, NULL);
+    }
+    if (st != AM_OK) {
+        /* Redo one by one: the output stops at the failing text and the
+         * error names its line. */
+        for (i = 0, st = AM_OK; i < b->n && st == AM_OK; i++) {
+            c->cur = b->files[i];
+            st = do_text(c, b->texts[i]);
+            if (st != AM_OK)
+                at_line(c, b->lines[i]);
+            else
+                st = flush_out(c, false);
+        }
+    } else {
+        for (i = 0; i < b->n && st == AM_OK; i++) {
+            c->cur = b->files[i];
+            if (c->json)
+                st = add_json_input(c, c->mode == MODE_COUNT
+                                           ? b->counts[i] : b->outs[i].count,
+                                    &b->outs[i]);
+            else if (c->mode == MODE_COUNT)
+                st = am_buf_appendf(&c->out, "%zu\n", b->counts[i]);
+            else
+                st = append_ids(&c->out, &b->outs[i]);
+            if (st == AM_OK)
+                st = flush_out(c, false);
+        }
+    }
+    for (i = 0; i < b->n; i++)
+        json_decref(b->vals[i]);
+    b->n = 0;
+    return st;
+}
+
+static void batch_free(batch_buf *b)
+{
+    if (b == NULL)
+        return;
+    for (size_t i = 0; i < b->n; i++)
+        json_decref(b->vals[i]);
+    for (size_t i = 0; i < BATCH_TEXTS; i++)
+        am_tokens_free(&b->outs[i]);
+    free(b);
+}
+
+static batch_buf *batch_new(tok_cli *c)
+{
+    batch_buf *b = calloc(1, sizeof *b);
+
+    if (b == NULL) {
+        c->err.code = AM_ENOMEM;
+        snprintf(c->err.msg, sizeof c->err.msg, "out of memory");
+    }
+    return b;
+}
+
+/* --jsonl: one text per line. With `b` (see batched()) the texts are
+ * collected and handled BATCH_TEXTS at a time. */
+static am_status do_jsonl(tok_cli *c, am_str in, batch_buf *b)
 {
     size_t pos = 0, line = 0;
     am_status st = AM_OK;
@@ -237,6 +346,11 @@ static am_status do_jsonl(tok_cli *c, am_str in)
             continue;
         v = json_loadb(p, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
         if (v == NULL) {
+            /* The lines before it are answered first, as without
+             * batches. */
+            st = b != NULL ? run_batch(c, b) : AM_OK;
+            if (st != AM_OK)
+                return st;
             c->err.code = AM_EFORMAT;
             snprintf(c->err.msg, sizeof c->err.msg,
                      "line %zu: %s (column %d)", line, jerr.text,
@@ -249,33 +363,43 @@ static am_status do_jsonl(tok_cli *c, am_str in)
         } else if (c->mode == MODE_DECODE) {
             st = do_decode(c, (am_str){ p, n }, "input line");
         } else if (t == NULL || !json_is_string(t)) {
-            c->err.code = AM_EFORMAT;
-            snprintf(c->err.msg, sizeof c->err.msg,
-                     "line %zu: expected a JSON string or an object with a "
-                     "string \"text\"", line);
-            st = AM_EFORMAT;
+            st = b != NULL ? run_batch(c, b) : AM_OK;
+            if (st == AM_OK) {
+                c->err.code = AM_EFORMAT;
+                snprintf(c->err.msg, sizeof c->err.msg,
+                         "line %zu: expected a JSON string or an object "
+                         "with a string \"text\"", line);
+                st = AM_EFORMAT;
+            }
+            json_decref(v);
+            return st;
+        } else if (b != NULL) {
+            /* `v` owns the text until the batch has run. */
+            b->texts[b->n] = (am_str){ json_string_value(t),
+                                       json_string_length(t) };
+            b->lines[b->n] = line;
+            b->files[b->n] = c->cur;
+            b->vals[b->n++] = v;
+            if (b->n == BATCH_TEXTS && (st = run_batch(c, b)) != AM_OK)
+                return st;
+            continue;
         } else {
             st = do_text(c, (am_str){ json_string_value(t),
                                       json_string_length(t) });
         }
         json_decref(v);
         if (st != AM_OK) {
-            if (c->err.msg[0] != '\0') {
-                char tmp[sizeof c->err.msg + 32];
-                snprintf(tmp, sizeof tmp, "line %zu: %s", line, c->err.msg);
-                memcpy(c->err.msg, tmp, sizeof c->err.msg - 1);
-                c->err.msg[sizeof c->err.msg - 1] = '\0';
-            }
+            at_line(c, line);
             return st;
         }
         st = flush_out(c, false);
         if (st != AM_OK)
             return st;
     }
-    return AM_OK;
+    return b != NULL ? run_batch(c, b) : AM_OK;
 }
 
-static am_status do_input(tok_cli *c, const char *path)
+static am_status do_input(tok_cli *c, const char *path, batch_buf *b)
 {
     am_buf in = AM_BUF_INIT;
     am_status st = cli_read_input(path, &in, &c->err);
@@ -284,7 +408,7 @@ static am_status do_input(tok_cli *c, const char *path)
     c->cur = path != NULL ? path : "-";
     if (st == AM_OK) {
         if (c->jsonl)
-            st = do_jsonl(c, text);
+            st = do_jsonl(c, text, b);
         else if (c->mode == MODE_DECODE)
             st = do_decode(c, text, path != NULL ? path : "stdin");
         else if (c->messages)
@@ -295,6 +419,47 @@ static am_status do_input(tok_cli *c, const char *path)
     if (st == AM_OK)
         st = flush_out(c, true);
     am_buf_free(&in);
+    return st;
+}
+
+/* Several files, without --jsonl: read them all, then one batch. A file
+ * that cannot be read stops the run after the ones before it are
+ * answered, as without batches. */
+static am_status do_files(tok_cli *c, const char **files, int nfiles,
+                          batch_buf *b)
+{
+    am_buf in[256];
+    am_status st = AM_OK;
+    int k;
+
+    for (k = 0; k < nfiles; k++)
+        in[k] = (am_buf)AM_BUF_INIT;
+    for (k = 0; k < nfiles && st == AM_OK; k++) {
+        st = cli_read_input(files[k], &in[k], &c->err);
+        if (st != AM_OK)
+            break;
+        b->texts[b->n] = am_buf_str(&in[k]);
+        b->lines[b->n] = 0;
+        b->files[b->n] = files[k];
+        b->vals[b->n++] = NULL;
+    }
+    if (st == AM_OK) {
+        st = run_batch(c, b);
+    } else {
+        am_error read_err = c->err;
+        am_status read_st = st;
+        st = run_batch(c, b);
+        if (st == AM_OK)
+            st = flush_out(c, true);
+        if (st == AM_OK) {
+            c->err = read_err;
+            st = read_st;
+        }
+    }
+    if (st == AM_OK)
+        st = flush_out(c, true);
+    for (k = 0; k < nfiles; k++)
+        am_buf_free(&in[k]);
     return st;
 }
 
@@ -321,6 +486,7 @@ int cmd_tokens(int argc, char **argv)
     const char *files[256];
     int nfiles = 0, rc = CLI_EXIT_OK;
     am_tokenizer_opts topts = am_tokenizer_opts_default();
+    batch_buf *batch = NULL;
     am_status st = AM_OK;
 
     memset(&c, 0, sizeof c);
@@ -348,6 +514,9 @@ int cmd_tokens(int argc, char **argv)
             c.messages = true;
         } else if (strcmp(argv[i], "--json") == 0) {
             c.json = true;
+        } else if (cli_opt(argc, argv, &i, "--threads", &v)) {
+            if (!cli_parse_size("tokens", "--threads", v, 256, &c.threads))
+                return CLI_EXIT_USAGE;
         } else if (strcmp(argv[i], "--allow-special") == 0) {
             c.eopts.flags |= AM_SPECIAL_ALLOW_ALL;
         } else if (strcmp(argv[i], "--disallow-special") == 0) {
@@ -382,10 +551,19 @@ int cmd_tokens(int argc, char **argv)
         if (st != AM_OK)
             return cli_fail(st, &c.err, "tokens");
     }
-    if (nfiles == 0)
-        st = do_input(&c, NULL);
-    for (int i = 0; i < nfiles && st == AM_OK; i++)
-        st = do_input(&c, files[i]);
+    /* An exact encoding counts or encodes several files, or the lines of
+     * --jsonl, in batches on c.threads threads. */
+    if (batched(&c) && (c.jsonl || nfiles > 1) &&
+        (batch = batch_new(&c)) == NULL)
+        st = AM_ENOMEM;
+    else if (batch != NULL && !c.jsonl)
+        st = do_files(&c, files, nfiles, batch);
+    else if (nfiles == 0)
+        st = do_input(&c, NULL, batch);
+    for (int i = 0; i < nfiles && st == AM_OK && (c.jsonl || batch == NULL);
+         i++)
+        st = do_input(&c, files[i], batch);
+    batch_free(batch);
     if (st != AM_OK)
         rc = cli_fail(st, &c.err, "tokens");
     else if (c.json)

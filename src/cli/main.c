@@ -29,7 +29,7 @@ static const cli_command commands[] = {
       "convert, show and count conversations" },
     { "tokens", cmd_tokens, 1,
       "count|encode|decode [--encoding E | --model M] [--jsonl] "
-      "[--messages] [--allow-special] [--json] [FILE...]",
+      "[--messages] [--allow-special] [--threads N] [--json] [FILE...]",
       "count, encode or decode tokens exactly (tiktoken-compatible)" },
     { "models", cmd_models, 0, "[--file F] [--json] [MODEL]",
       "list the model catalog or resolve one model" },

@@ -572,6 +572,16 @@ void am_token_cache_free(am_token_cache *c)
     am__free(c->alloc, c, sizeof *c);
 }
 
+const am_encoding *am__token_cache_encoding(const am_token_cache *c)
+{
+    return c->enc;
+}
+
+size_t am__token_cache_entries(const am_token_cache *c)
+{
+    return c->mask + 1;
+}
+
 static am_status encode_with_cache(const am_encoding *enc,
                                    am_token_cache *c, const uint8_t *s,
                                    size_t len, sink *k)

@@ -39,4 +39,10 @@ typedef enum am__pat {
 /* End (exclusive) of the pre-token that starts at s[i], i < len. */
 size_t am__pretok_next(am__pat pat, const uint8_t *s, size_t len, size_t i);
 
+/* ---- Token caches (encoding.c), for batches (batch.c) ---- */
+
+/* The encoding a cache belongs to, and its number of entries. */
+const am_encoding *am__token_cache_encoding(const am_token_cache *c);
+size_t am__token_cache_entries(const am_token_cache *c);
+
 #endif

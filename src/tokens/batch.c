@@ -1,0 +1,218 @@
+/* batch.c -- count or encode many texts on several threads.
+ *
+ * A batch is fork-join. The calling thread and threads - 1 workers it
+ * starts claim blocks of consecutive texts from one atomic cursor until
+ * none are left, so a thread that drew slow text (multilingual, long
+ * merges) simply claims fewer blocks, and nobody waits for a fixed share.
+ * The encoding is immutable and shared without locks; what a thread owns
+ * is its token cache (when the caller passed one) and the results of the
+ * texts it claimed. A text is never split: a batch of one huge text runs
+ * on one thread.
+ *
+ * A failure does not stop the others: every text is tried, and the lowest
+ * failing index is reported, so the error does not depend on timing.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tokens/bpe_int.h"
+
+/* More threads than this is a caller bug, not a machine. */
+#define BATCH_MAX_THREADS 256
+/* Blocks: about 16 per thread, so the last ones even out the threads'
+ * finishing times, and at most this many texts, so a block of small texts
+ * costs one atomic add, not one per text. */
+#define BATCH_BLOCKS_PER_THREAD 16
+#define BATCH_MAX_BLOCK 256
+
+typedef struct batch {
+    const am_encoding *enc;
+    const am_str *texts;
+    size_t count;
+    size_t block;
+    size_t *counts;     /* count mode */
+    am_tokens *outs;    /* encode mode */
+    atomic_size_t next; /* the first text nobody has claimed */
+    pthread_mutex_t lock;
+    size_t fail_at;     /* lowest failing index (SIZE_MAX: none), lock */
+    am_status fail_st;  /* its status, under lock */
+    am_error fail_err;  /* its detail, under lock */
+} batch;
+
+typedef struct worker {
+    batch *b;
+    am_encode_opts opts; /* the caller's, with this thread's cache */
+    am_token_cache *own; /* a cache this worker made, or NULL */
+} worker;
+
+static void record_failure(batch *b, size_t i, am_status st,
+                           const am_error *e)
+{
+    pthread_mutex_lock(&b->lock);
+    if (i < b->fail_at) {
+        b->fail_at = i;
+        b->fail_st = st;
+        b->fail_err = *e;
+    }
+    pthread_mutex_unlock(&b->lock);
+}
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    batch *b = w->b;
+
+    for (;;) {
+        size_t at = atomic_fetch_add_explicit(&b->next, b->block,
+                                              memory_order_relaxed);
+        size_t end;
+
+        if (at >= b->count)
+            break;
+        end = b->count - at < b->block ? b->count : at + b->block;
+        for (size_t i = at; i < end; i++) {
+            am_error e; /* filled by a failing call */
+            am_status st;
+            if (b->counts != NULL)
+                st = am_encoding_count(b->enc, b->texts[i], &w->opts,
+                                       &b->counts[i], &e);
+            else
+                st = am_encoding_encode(b->enc, b->texts[i], &w->opts,
+                                        &b->outs[i], &e);
+            if (st != AM_OK)
+                record_failure(b, i, st, &e);
+        }
+    }
+    return NULL;
+}
+
+static size_t online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (size_t)n : 1;
+}
+
+/* Count (counts != NULL) or encode (outs != NULL) every text. */
+static am_status run_batch(const am_encoding *enc, const am_str *texts,
+                           size_t count, const am_encode_opts *opts,
+                           size_t threads, size_t *counts, am_tokens *outs,
+                           am_error *err)
+{
+    am_encode_opts o = { 0 };
+    worker w[BATCH_MAX_THREADS];
+    pthread_t tid[BATCH_MAX_THREADS];
+    bool started[BATCH_MAX_THREADS];
+    size_t *base = NULL; /* encode: each output's count on entry */
+    size_t cache_entries = 0;
+    batch b;
+    am_status st = AM_OK;
+
+    if (opts != NULL)
+        o = *opts;
+    if (threads == 0)
+        threads = online_cpus();
+    if (threads > BATCH_MAX_THREADS)
+        return am__fail(err, AM_EINVAL, "%zu threads is too many (at most "
+                        "%d)", threads, BATCH_MAX_THREADS);
+    if (o.cache != NULL) {
+        if (am__token_cache_encoding(o.cache) != enc)
+            return am__fail(err, AM_EINVAL, "the token cache belongs to "
+                            "another encoding");
+        cache_entries = am__token_cache_entries(o.cache);
+    }
+    for (size_t i = 0; i < count; i++)
+        if (texts[i].ptr == NULL && texts[i].len > 0)
+            return am__fail(err, AM_EINVAL, "texts[%zu].ptr is NULL", i);
+    if (count == 0)
+        return AM_OK;
+    if (outs != NULL) {
+        base = am__alloc_array(enc->alloc, count, sizeof *base);
+        if (base == NULL)
+            return am__fail(err, AM_ENOMEM, "out of memory for a batch of "
+                            "%zu texts", count);
+        for (size_t i = 0; i < count; i++)
+            base[i] = outs[i].count;
+    }
+
+    memset(&b, 0, sizeof b);
+    b.enc = enc;
+    b.texts = texts;
+    b.count = count;
+    b.counts = counts;
+    b.outs = outs;
+    b.fail_at = SIZE_MAX;
+    atomic_init(&b.next, 0);
+    pthread_mutex_init(&b.lock, NULL);
+    /* No more threads than blocks of at least one text. */
+    if (threads > count)
+        threads = count;
+    b.block = count / (threads * BATCH_BLOCKS_PER_THREAD);
+    if (b.block < 1)
+        b.block = 1;
+    if (b.block > BATCH_MAX_BLOCK)
+        b.block = BATCH_MAX_BLOCK;
+
+    for (size_t k = 0; k < threads; k++) {
+        w[k].b = &b;
+        w[k].opts = o;
+        w[k].own = NULL;
+        started[k] = false;
+        if (k > 0 && cache_entries > 0) {
+            /* Without memory for its own cache a worker counts without
+             * one; the results are the same. */
+            am_token_cache_opts co = am_token_cache_opts_default();
+            co.entries = cache_entries;
+            if (am_token_cache_create(enc, &co, &w[k].own, NULL) != AM_OK)
+                w[k].own = NULL;
+            w[k].opts.cache = w[k].own;
+        }
+    }
+    /* A worker that cannot be started is not an error: the cursor hands
+     * its share to the others. */
+    for (size_t k = 1; k < threads; k++)
+        started[k] = pthread_create(&tid[k], NULL, work, &w[k]) == 0;
+    work(&w[0]);
+    for (size_t k = 1; k < threads; k++) {
+        if (started[k])
+            pthread_join(tid[k], NULL);
+        am_token_cache_free(w[k].own);
+    }
+    pthread_mutex_destroy(&b.lock);
+
+    if (b.fail_at != SIZE_MAX) {
+        st = am__fail(err, b.fail_st, "texts[%zu]: %s", b.fail_at,
+                      b.fail_err.msg);
+        if (outs != NULL)
+            for (size_t i = 0; i < count; i++)
+                outs[i].count = base[i];
+    }
+    if (base != NULL)
+        am__free(enc->alloc, base, count * sizeof *base);
+    return st;
+}
+
+am_status am_encoding_count_batch(const am_encoding *enc,
+                                  const am_str *texts, size_t count,
+                                  const am_encode_opts *opts, size_t threads,
+                                  size_t *counts, am_error *err)
+{
+    if (enc == NULL || counts == NULL || (texts == NULL && count > 0))
+        return am__fail(err, AM_EINVAL, "am_encoding_count_batch: NULL "
+                        "argument");
+    return run_batch(enc, texts, count, opts, threads, counts, NULL, err);
+}
+
+am_status am_encoding_encode_batch(const am_encoding *enc,
+                                   const am_str *texts, size_t count,
+                                   const am_encode_opts *opts,
+                                   size_t threads, am_tokens *outs,
+                                   am_error *err)
+{
+    if (enc == NULL || outs == NULL || (texts == NULL && count > 0))
+        return am__fail(err, AM_EINVAL, "am_encoding_encode_batch: NULL "
+                        "argument");
+    return run_batch(enc, texts, count, opts, threads, NULL, outs, err);
+}
