@@ -1,8 +1,10 @@
 /* test_core.c -- status texts, buffers, allocation, UTF-8, ids, files. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agentmem/tokens.h"
 #include "core/core.h"
 #include "core/json_glue.h"
 #include "harness.h"
@@ -338,4 +340,24 @@ AM_TEST(atomic_write_never_follows_a_planted_link)
     am_buf_free(&got);
     test_rmtree(dir);
     free(dir);
+}
+
+AM_TEST(text_helpers_count_characters_lower_ascii_and_estimate_tokens)
+{
+    /* "añ€😀" plus a stray continuation byte and a stray lead byte. */
+    static const char s[] = "a\xc3\xb1\xe2\x82\xac\xf0\x9f\x98\x80\x80\xc3";
+    CHECK_EQ(am__utf8_count(s, sizeof s - 1), 5);
+    CHECK_EQ(am__utf8_count("", 0), 0);
+    CHECK_EQ(am__ascii_lower('A'), 'a');
+    CHECK_EQ(am__ascii_lower('Z'), 'z');
+    CHECK_EQ(am__ascii_lower('a'), 'a');
+    CHECK_EQ(am__ascii_lower('@'), '@');
+    CHECK_EQ(am__ascii_lower(0xC3), 0xC3); /* UTF-8 bytes are left alone */
+    CHECK_EQ(am__tokens_estimate(0), 0);
+    CHECK_EQ(am__tokens_estimate(1), 1);
+    CHECK_EQ(am__tokens_estimate(4), 1);
+    CHECK_EQ(am__tokens_estimate(5), 2);
+    /* No overflow at the top of the range, unlike (len + 3) / 4. */
+    CHECK(am__tokens_estimate(SIZE_MAX) == SIZE_MAX / 4 + 1);
+    CHECK_EQ(am_tokens_approx(AM_STR("hello world!")), 3);
 }

@@ -24,7 +24,8 @@ static bool str_eq_ci(am_str a, const char *b)
     if (a.len != n)
         return false;
     for (size_t i = 0; i < n; i++)
-        if (tolower((unsigned char)a.ptr[i]) != tolower((unsigned char)b[i]))
+        if (am__ascii_lower((unsigned char)a.ptr[i]) !=
+            am__ascii_lower((unsigned char)b[i]))
             return false;
     return true;
 }

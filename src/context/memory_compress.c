@@ -92,12 +92,8 @@ static bool contains_ci(am_str hay, const char *w, size_t wl)
     for (size_t i = 0; i + wl <= hay.len; i++) {
         size_t j = 0;
         while (j < wl) {
-            char a = hay.ptr[i + j], b = w[j];
-            if (a >= 'A' && a <= 'Z')
-                a = (char)(a - 'A' + 'a');
-            if (b >= 'A' && b <= 'Z')
-                b = (char)(b - 'A' + 'a');
-            if (a != b)
+            if (am__ascii_lower((unsigned char)hay.ptr[i + j]) !=
+                am__ascii_lower((unsigned char)w[j]))
                 break;
             j++;
         }

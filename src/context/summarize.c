@@ -106,7 +106,7 @@ static size_t count_text(void *ctx, const char *s, size_t len)
         am_tokenizer_count(c->tokenizer, (am_str){ s, len }, NULL, &n,
                            NULL) == AM_OK)
         return n;
-    return (len + 3) / 4;
+    return am__tokens_estimate(len);
 }
 
 am_status am__xsum_msgs(const am_allocator *a, am_str prev,

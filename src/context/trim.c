@@ -36,10 +36,11 @@ am_status am__count_msg_buf(const am_counter *c, const am_msg *m,
             st = am_tokenizer_count(c->tokenizer, role, NULL, &b, err);
         if (st != AM_OK)
             return st;
-        *out = 3 + a + b;
+        *out = AM__TOKENS_PER_MESSAGE + a + b;
         return AM_OK;
     }
-    *out = 3 + (scratch->len + role.len + 3) / 4;
+    *out = AM__TOKENS_PER_MESSAGE +
+           am__tokens_estimate(scratch->len + role.len);
     return AM_OK;
 }
 
@@ -50,10 +51,7 @@ bool am__model_is_estimate(const char *model)
     if (model == NULL || model[0] == '\0')
         return true;
     for (i = 0; est[i] != '\0'; i++) {
-        char ch = model[i];
-        if (ch >= 'A' && ch <= 'Z')
-            ch = (char)(ch - 'A' + 'a');
-        if (ch != est[i])
+        if (am__ascii_lower((unsigned char)model[i]) != (unsigned char)est[i])
             return false;
     }
     return model[i] == '\0';

@@ -29,7 +29,7 @@ size_t am__count_estimate(void *ctx, const char *s, size_t len)
 {
     (void)ctx;
     (void)s;
-    return (len + 3) / 4;
+    return am__tokens_estimate(len);
 }
 
 typedef struct sent {
@@ -157,7 +157,8 @@ static void markers_parse(am_str s, marker_set *out)
             j++;
         for (size_t t = i; t < j && k + 1 < sizeof out->w[0]; t++)
             if (isalnum((unsigned char)s.ptr[t]))
-                out->w[out->n][k++] = (char)tolower((unsigned char)s.ptr[t]);
+                out->w[out->n][k++] =
+                    (char)am__ascii_lower((unsigned char)s.ptr[t]);
         out->w[out->n][k] = '\0';
         if (k > 0)
             out->n++;

@@ -106,6 +106,31 @@ void am__arena_free(am__arena *ar); /* frees every block; reusable after */
 bool am__utf8_valid(const char *s, size_t len, size_t *bad_offset);
 /* The largest n <= len such that s[0..n) ends on a character boundary. */
 size_t am__utf8_floor(const char *s, size_t len);
+/* Characters in `s`: its UTF-8 lead bytes (a stray continuation byte is
+ * not counted, a stray lead byte counts as one). Never fails. */
+size_t am__utf8_count(const char *s, size_t len);
+
+/* ---- Text ---- */
+
+/* ASCII lower-casing, byte by byte: every other byte (UTF-8 included) is
+ * returned unchanged, so it is safe on any text and needs no locale. */
+static inline unsigned char am__ascii_lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+/* The token estimate used wherever no tokenizer is given: one token per
+ * AM__BYTES_PER_TOKEN bytes, rounded up (the usual rule of thumb for
+ * English under the GPT encodings; am_tokens_approx is the public face). */
+#define AM__BYTES_PER_TOKEN 4
+static inline size_t am__tokens_estimate(size_t len)
+{
+    return len / AM__BYTES_PER_TOKEN + (len % AM__BYTES_PER_TOKEN != 0);
+}
+
+/* Tokens the chat format adds around every message (OpenAI's counting
+ * rule for its chat models: <|start|>role ... <|end|>). */
+#define AM__TOKENS_PER_MESSAGE 3
 
 /* ---- Hashing ---- */
 

@@ -65,6 +65,14 @@ bad:
     return false;
 }
 
+size_t am__utf8_count(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return n;
+}
+
 size_t am__utf8_floor(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;

@@ -14,8 +14,7 @@ void am__words(const char *s, size_t len,
         size_t n = 0, start = i;
         while (i < len && am__word_byte((unsigned char)s[i])) {
             if (n < sizeof w) {
-                unsigned char c = (unsigned char)s[i];
-                w[n++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+                w[n++] = (char)am__ascii_lower((unsigned char)s[i]);
             }
             i++;
         }
@@ -40,8 +39,8 @@ int am__words_contain(am_str text, const char *w, size_t n)
         if (i - st == n) {
             size_t k = 0;
             while (k < n) {
-                unsigned char c = (unsigned char)text.ptr[st + k];
-                if ((char)(c >= 'A' && c <= 'Z' ? c + 32 : c) != w[k])
+                if ((char)am__ascii_lower(
+                        (unsigned char)text.ptr[st + k]) != w[k])
                     break;
                 k++;
             }

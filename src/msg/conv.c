@@ -538,10 +538,11 @@ void am_msgs_stats(const am_msg *const *msgs, size_t count,
         if (m->f.kind == AM_CONTENT_TEXT && m->f.nparts == 0 &&
             m->f.ntcs == 0 && m->f.nacs == 0 && m->f.structured.len == 0 &&
             !m->f.has_agent) {
-            out->chars_by_role[r] += am__utf8_count(m->f.content);
+            out->chars_by_role[r] +=
+                am__utf8_count(m->f.content.ptr, m->f.content.len);
             out->text_bytes += m->f.content.len;
         } else if (am_msg_text(m, &text) == AM_OK) {
-            out->chars_by_role[r] += am__utf8_count(am_buf_str(&text));
+            out->chars_by_role[r] += am__utf8_count(text.ptr, text.len);
             out->text_bytes += text.len;
         }
     }

@@ -118,14 +118,6 @@ int64_t am__msg_stamp(const am__msg_env *env, char out[37])
     return now;
 }
 
-size_t am__utf8_count(am_str s)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < s.len; i++)
-        n += ((unsigned char)s.ptr[i] & 0xC0) != 0x80;
-    return n;
-}
-
 am_status am__msg_check_str(const am__msg_env *env, am_str s,
                             const char *field, am_error *err)
 {

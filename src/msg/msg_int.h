@@ -83,9 +83,6 @@ am_status am__msg_check_part(const am__msg_env *env, const am_part *p,
 am_status am__msg_agent_validate(am_action action, am_str input,
                                  am_error *err);
 
-/* Number of UTF-8 code points in `s`. */
-size_t am__utf8_count(am_str s);
-
 /* ---- Conversations ---- */
 
 /* A change about to be made to a conversation, offered to its hook (the

@@ -212,7 +212,7 @@ static json_t *page(tool_run *r, const char *key, json_t *items,
             break;
         if (tz == NULL || am_tokenizer_count(tz, am_str_c(text), NULL,
                                              &tokens, &err) != AM_OK)
-            tokens = (strlen(text) + 3) / 4;
+            tokens = am_tokens_approx(am_str_c(text));
         free(text);
         if (max_tokens == 0 || tokens <= max_tokens || n == 0)
             break;

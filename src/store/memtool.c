@@ -54,8 +54,10 @@ static int norm_path(am_str in, char out[MAX_PATH + 1], size_t *len)
         if (c < 0x20 || c == 0x7f || c == '\\')
             return 0;
         if (c == '%' && i + 2 < in.len) {
-            char h[3] = { (char)tolower((unsigned char)in.ptr[i + 1]),
-                          (char)tolower((unsigned char)in.ptr[i + 2]), 0 };
+            unsigned char h1 = (unsigned char)in.ptr[i + 1],
+                          h2 = (unsigned char)in.ptr[i + 2];
+            char h[3] = { (char)am__ascii_lower(h1), (char)am__ascii_lower(h2),
+                          0 };
             if (strcmp(h, "2e") == 0 || strcmp(h, "2f") == 0 ||
                 strcmp(h, "5c") == 0 || strcmp(h, "00") == 0)
                 return 0;

@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/core.h"
 #include "tokens/tokens_int.h"
 
 /* ---- Character classes ----
@@ -187,11 +188,6 @@ static size_t run_end_not(const uint8_t *s, size_t len, size_t i,
     return i;
 }
 
-static inline int lower(uint8_t c)
-{
-    return c >= 'A' && c <= 'Z' ? c + 32 : c;
-}
-
 /* Length of a contraction 's 't 're 've 'm 'll 'd starting at the
  * apostrophe s[i], or 0. Case-insensitive when `fold` (with U+017F for s). */
 static size_t contraction(const uint8_t *s, size_t len, size_t i, int fold)
@@ -200,14 +196,14 @@ static size_t contraction(const uint8_t *s, size_t len, size_t i, int fold)
 
     if (i >= len || s[i] != '\'' || i + 1 >= len)
         return 0;
-    a = fold ? lower(s[i + 1]) : s[i + 1];
+    a = fold ? am__ascii_lower(s[i + 1]) : s[i + 1];
     if (a == 's' || a == 't' || a == 'm' || a == 'd')
         return 2;
     if (fold && s[i + 1] == 0xC5 && i + 2 < len && s[i + 2] == 0xBF)
         return 3; /* 'ſ */
     if (i + 2 >= len)
         return 0;
-    b = fold ? lower(s[i + 2]) : s[i + 2];
+    b = fold ? am__ascii_lower(s[i + 2]) : s[i + 2];
     if ((a == 'r' || a == 'v') && b == 'e')
         return 3;
     if (a == 'l' && b == 'l')

@@ -736,5 +736,5 @@ void am_tokens_free(am_tokens *toks)
 
 size_t am_tokens_approx(am_str text)
 {
-    return (text.len + 3) / 4;
+    return am__tokens_estimate(text.len);
 }

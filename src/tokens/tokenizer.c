@@ -13,7 +13,8 @@
 #include "core/json_glue.h"
 #include "tokens/tokens_int.h"
 
-#define TOKENS_PER_MESSAGE 3
+/* The chat format's fixed costs (OpenAI's counting rule);
+ * AM__TOKENS_PER_MESSAGE is in core.h, trim.c counts with it too. */
 #define TOKENS_PER_NAME 1
 #define REPLY_PRIMING 3
 #define TOKENS_PER_TOOL_CALL 3
@@ -148,20 +149,11 @@ const am_encoding *am_tokenizer_encoding(const am_tokenizer *tz)
     return tz != NULL ? tz->enc : NULL;
 }
 
-/* Characters (UTF-8 lead bytes; stray bytes count as one each). */
-static size_t utf8_chars(am_str s)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < s.len; i++)
-        n += ((unsigned char)s.ptr[i] & 0xC0) != 0x80;
-    return n;
-}
-
 static size_t estimate(const am_tokenizer *tz, am_str text)
 {
     double cpt = tz->info.chars_per_token > 0 ? tz->info.chars_per_token
                                               : 4.0;
-    return (size_t)ceil((double)utf8_chars(text) / cpt);
+    return (size_t)ceil((double)am__utf8_count(text.ptr, text.len) / cpt);
 }
 
 am_status am_tokenizer_count(const am_tokenizer *tz, am_str text,
@@ -224,7 +216,7 @@ am_status am_tokenizer_count_messages(const am_tokenizer *tz,
         return am__fail(err, AM_EINVAL, "am_tokenizer_count_messages: NULL "
                         "argument");
     for (size_t i = 0; i < count && st == AM_OK; i++) {
-        n += TOKENS_PER_MESSAGE;
+        n += AM__TOKENS_PER_MESSAGE;
         st = add_text(tz, msgs[i].role, &n, err);
         if (st == AM_OK)
             st = add_text(tz, msgs[i].content, &n, err);
@@ -311,7 +303,7 @@ am_status am_tokenizer_count_messages_json(const am_tokenizer *tz,
             st = am__json_opt_str(m, "name", ctx, &name, err);
         if (st != AM_OK)
             goto out;
-        n += TOKENS_PER_MESSAGE;
+        n += AM__TOKENS_PER_MESSAGE;
         st = add_text(tz, role, &n, err);
         if (st == AM_OK)
             st = add_content(tz, json_object_get(m, "content"), i, &n, err);
