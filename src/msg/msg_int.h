@@ -69,6 +69,16 @@ void am__msg_new_id(const am__msg_env *env, char out[37]);
  * (for created_ms) returned. */
 int64_t am__msg_stamp(const am__msg_env *env, char out[37]);
 
+/* The environment a message's setters check against. */
+#define AM__MSG_ENV(m)                                                       \
+    (&(am__msg_env){ (m)->ar.alloc, NULL, NULL, (m)->max_bytes })
+
+/* Copy `s` (a part) into `ar`; on failure set *oom and return "" (the
+ * caller checks *oom once after a series of copies). */
+am_str am__msg_str_copy(am__arena *ar, am_str s, bool *oom);
+void am__msg_part_copy(am__arena *ar, am_part *d, const am_part *s,
+                       bool *oom);
+
 /* Check `s` is valid UTF-8 and within env->max_bytes; `field` names it. */
 am_status am__msg_check_str(const am__msg_env *env, am_str s,
                             const char *field, am_error *err);
