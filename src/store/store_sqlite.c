@@ -96,6 +96,8 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 #define LIVE "deleted_ms IS NULL AND (expires_ms IS NULL OR expires_ms > ?1)"
 
 static const char *const sql_text[Q_COUNT_] = {
+    /* Deferred: a read snapshot, taken by the first SELECT. */
+    [Q_READ_BEGIN] = "BEGIN",
     [Q_META_GET] = "SELECT v FROM store_meta WHERE k = ?1",
     [Q_META_SET] = "INSERT INTO store_meta(k, v) VALUES (?1, ?2)"
                    " ON CONFLICT(k) DO UPDATE SET v = excluded.v",
@@ -215,6 +217,31 @@ am_status am__store_begin(am_store *s)
     am_error e;
     am_status st = am__sqldb_begin(SQ(s)->db, &e);
     return st == AM_OK ? AM_OK : am__error_copy(&AM__ERR(s), &e);
+}
+
+am_status am__store_read_begin(am_store *s, int *began)
+{
+    *began = 0;
+    if (!sqlite3_get_autocommit(SQ(s)->db->conn))
+        return AM_OK;   /* already inside a transaction: read in it */
+    if (am__store_stmt(s, Q_READ_BEGIN) == NULL)
+        return AM__ERR(s).code;
+    am_status st = am__store_step_done(s, Q_READ_BEGIN,
+                                       "begin read transaction");
+    *began = st == AM_OK;
+    return st;
+}
+
+void am__store_read_end(am_store *s, int began)
+{
+    am_error e;
+    if (!began || sqlite3_get_autocommit(SQ(s)->db->conn))
+        return;
+    /* A read transaction has nothing to commit; COMMIT only releases the
+     * snapshot. Should it fail, ROLLBACK does the same, so that the next
+     * write does not find a transaction still open. */
+    if (am__sqldb_commit(SQ(s)->db, &e) != AM_OK)
+        am__sqldb_rollback(SQ(s)->db);
 }
 
 am_status am__store_commit(am_store *s)

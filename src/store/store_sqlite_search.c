@@ -209,11 +209,17 @@ am_status am__sq_search(am_store *s, const am_search *q,
     /* The boost can lift a candidate from below the limit: look deeper,
      * as when two signals are fused. */
     int boosting = q->boost_field.len > 0;
+    int began = 0;
 
     lo.alloc = hi.alloc = s->alloc;
     st = am__sqflt_init(s, flt, filter);
     if (st == AM_OK)
         st = am__store_ns_range(s, q->ns, &lo, &hi);
+    /* One snapshot for the whole search: the candidates, the vector
+     * cache's catch-up and the rows come from one state of the file, and
+     * the dozens of statements share one set of lock calls. */
+    if (st == AM_OK)
+        st = am__store_read_begin(s, &began);
     if (st != AM_OK)
         goto out;
     if (use_vec) {
@@ -246,6 +252,7 @@ am_status am__sq_search(am_store *s, const am_search *q,
     if (st == AM_OK)
         st = emit(s, &all, limit, now, b);
 out:
+    am__store_read_end(s, began);
     am__cands_free(s, &tc);
     am__cands_free(s, &vc);
     am__cands_free(s, &all);
