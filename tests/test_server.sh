@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # test_server.sh -- `agentmem serve` on a free loopback port, driven with
 # curl: every route, bad input (each error names its field), the body size
-# and nesting limits, 404/405, 503 past --max-conns, one log line per
-# request, SIGTERM finishing a request in flight, and kill -9 under load
-# losing no acknowledged write.
+# and nesting limits, 404/405, concurrent puts committed together with an
+# answer each, 503 past --max-conns, one log line per request, SIGTERM
+# finishing a request in flight, and kill -9 under load losing no
+# acknowledged write.
 set -u
 cli=${AM_CLI:?AM_CLI must name the agentmem binary}
 src=${AM_SOURCE_DIR:?}
@@ -208,6 +209,24 @@ jcheck mm_restart_msgs '[.messages[].content]' '["be brief","my name is Ada","he
 req mm_restart_add POST /v1/memory/add '{"conversation_id":"conv1","messages":[{"role":"user","content":"and yours?"}]}' 200
 jcheck mm_restart_total '.stats.messages_added' 4
 stop_server
+
+# ---- Concurrent puts commit together, each with its own answer ----
+start_server "$tmp/batch.db"
+node "$src/tests/server_puts.js" "$url" 20 30 >"$tmp/puts.json"
+expect_eq batch_ok "$(jq .ok "$tmp/puts.json")" 600
+expect_eq batch_other "$(jq -c .other "$tmp/puts.json")" '[]'
+expect_eq batch_bad_status "$(jq -c '[.bad[].status]|unique' "$tmp/puts.json")" '[400]'
+expect_eq batch_bad_count "$(jq '.bad|length' "$tmp/puts.json")" 4
+expect_eq batch_bad_message "$(jq -r '.bad[0].message' "$tmp/puts.json")" \
+    'item 0: key is 5000 bytes (at most 4096)'
+stop_server
+expect_eq batch_stored "$("$cli" store export batch --db "$tmp/batch.db" | wc -l)" 600
+# Fewer transactions than puts: requests that arrived together were
+# committed together (a put per transaction would make them equal).
+jq -e 'select(.event == "stopped") | .batched_puts == 604 and
+       .put_transactions < .batched_puts' "$log" >/dev/null &&
+    pass=$((pass + 1)) || { echo "FAIL batch_grouped: $(grep stopped "$log")"
+                            fails=$((fails + 1)); }
 
 # ---- 503 past --max-conns ----
 start_server "$tmp/t.db" --max-conns 2

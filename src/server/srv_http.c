@@ -8,6 +8,10 @@
  * connection closed) rather than queued without bound, and past twice that
  * libmicrohttpd refuses connections outright.
  *
+ * Puts are committed in groups (srv_batch.c): the connection is suspended
+ * while the writer thread stores its item together with the others that
+ * arrived meanwhile, and resumed to answer once that transaction committed.
+ *
  * Shutdown: SIGTERM or SIGINT stops the listener (quiesce), waits up to ten
  * seconds for requests already started to be answered, then stops the
  * workers and closes the database, so an acknowledged write is committed
@@ -36,6 +40,7 @@
 
 typedef struct http_srv {
     srv_ctx ctx;
+    srv_batcher *batcher;    /* group commit of puts (srv_batch.c) */
     atomic_uint conns;       /* open connections */
     atomic_uint inflight;    /* requests started, not yet completed */
     unsigned max_conns;
@@ -51,6 +56,13 @@ typedef struct req {
     char method[8];
     const char *route;       /* static: a table path, "/mcp" or "-" */
     char tenant[64];
+    /* A route's call, kept here because a put outlives the handler: its
+     * connection is suspended while the batcher commits (`waiting`). */
+    srv_call call;
+    srv_put put;
+    srv_put_job job;
+    bool waiting;
+    struct MHD_Connection *con;
 } req;
 
 static const srv_tenant open_tenant = { "", true };
@@ -65,8 +77,10 @@ static json_int_t us_since(const struct timespec *t0)
 
 /* ---- Replies ---- */
 
+/* Send `body`, or when it is NULL the JSON text `raw` (copied; NULL or
+ * empty: an empty body). */
 static enum MHD_Result send_json(struct MHD_Connection *con, req *rq,
-                                 int status, json_t *body,
+                                 int status, json_t *body, const am_buf *raw,
                                  const char *extra_name,
                                  const char *extra_value)
 {
@@ -74,6 +88,17 @@ static enum MHD_Result send_json(struct MHD_Connection *con, req *rq,
     struct MHD_Response *resp;
     enum MHD_Result ret;
 
+    if (body == NULL && raw != NULL && raw->len > 0) {
+        resp = MHD_create_response_from_buffer(raw->len, raw->ptr,
+                                               MHD_RESPMEM_MUST_COPY);
+        if (resp == NULL)
+            return MHD_NO;
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        rq->status = status;
+        ret = MHD_queue_response(con, (unsigned)status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
     if (body != NULL && text == NULL) {
         static const char oom[] =
             "{\"error\":{\"code\":\"unavailable\",\"message\":\"out of "
@@ -110,7 +135,8 @@ static enum MHD_Result send_error(struct MHD_Connection *con, req *rq,
     srv_call c = { 0 };
     enum MHD_Result ret;
     srv_fail(&c, status, NULL, "%s", msg);
-    ret = send_json(con, rq, status, c.reply, extra_name, extra_value);
+    ret = send_json(con, rq, status, c.reply, NULL, extra_name,
+                    extra_value);
     json_decref(c.reply);
     return ret;
 }
@@ -146,29 +172,68 @@ static const srv_tenant *authenticate(http_srv *s, struct MHD_Connection *con,
 
 /* ---- Dispatch ---- */
 
+/* Answer the route's call and release what it held. */
+static enum MHD_Result finish_call(struct MHD_Connection *con, req *rq)
+{
+    srv_call *c = &rq->call;
+    enum MHD_Result ret = send_json(con, rq, c->status, c->reply, &c->text,
+                                    NULL, NULL);
+    json_decref(c->reply);
+    c->reply = NULL;
+    am_buf_free(&c->text);
+    json_decref(c->body);
+    c->body = NULL;
+    srv_put_free(&rq->put);
+    return ret;
+}
+
+/* The batcher committed this request's put (on its thread). */
+static void put_done(void *arg)
+{
+    req *rq = arg;
+    MHD_resume_connection(rq->con);
+}
+
 static enum MHD_Result run_route(http_srv *s, struct MHD_Connection *con,
                                  req *rq, const srv_route *r,
                                  const srv_tenant *t)
 {
-    srv_call c = { 0 };
-    enum MHD_Result ret;
+    srv_call *c = &rq->call;
 
-    c.ctx = &s->ctx;
-    c.tenant = t;
-    c.status = 200;
-    if (r->writes && !srv_need_write(&c))
+    c->ctx = &s->ctx;
+    c->tenant = t;
+    c->status = 200;
+    c->text_ok = true;
+    if (r->writes && !srv_need_write(c))
         goto reply;
     if (r->needs_body) {
-        c.body = srv_parse_body(&c, rq->body, rq->len);
-        if (c.body == NULL)
+        c->body = srv_parse_body(c, rq->body, rq->len);
+        if (c->body == NULL)
             goto reply;
     }
-    r->run(&c);
+    if (r->run == srv_r_put && s->batcher != NULL) {
+        if (!srv_put_read(c, &rq->put))
+            goto reply;
+        rq->job.item = rq->put.it;
+        rq->job.done = put_done;
+        rq->job.arg = rq;
+        rq->con = con;
+        rq->waiting = true;
+        /* Suspend before queuing: the writer may resume at once. On
+         * resumption on_request is called again and answers. */
+        MHD_suspend_connection(con);
+        if (!srv_batcher_submit(s->batcher, &rq->job)) {
+            /* Shutting down: store it here. */
+            rq->job.st = am_store_put(s->ctx.store, &rq->put.it);
+            if (rq->job.st != AM_OK)
+                rq->job.err = *am_store_last_error(s->ctx.store);
+            MHD_resume_connection(con);
+        }
+        return MHD_YES;
+    }
+    r->run(c);
 reply:
-    ret = send_json(con, rq, c.status, c.reply, NULL, NULL);
-    json_decref(c.reply);
-    json_decref(c.body);
-    return ret;
+    return finish_call(con, rq);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *con,
@@ -200,6 +265,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con,
         if (cl != NULL && strtoull(cl, NULL, 10) > s->ctx.max_body)
             rq->too_large = true;
         return MHD_YES;
+    }
+    if (rq->waiting) {
+        /* Resumed: the batcher has committed (or refused) the put. */
+        rq->waiting = false;
+        srv_put_reply(&rq->call, rq->job.st, &rq->job.err);
+        return finish_call(con, rq);
     }
     if (*upload_data_size > 0) {
         /* Past the limit the rest is read and dropped: the client gets
@@ -280,28 +351,16 @@ static void on_completed(void *cls, struct MHD_Connection *con,
 {
     http_srv *s = cls;
     req *rq = *con_cls;
-    const union MHD_ConnectionInfo *ci;
-    const char *method = "?";
 
     if (rq == NULL)
         return;
-    ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
-    (void)ci;
-    {
-        const char *m = MHD_lookup_connection_value(con, MHD_HEADER_KIND,
-                                                    ":method");
-        if (m != NULL)
-            method = m;
-    }
-    (void)method;
-    srv_log("request", json_pack("{s:s, s:s, s:i, s:I, s:s, s:I, s:b}",
-                                 "method", rq->method, "route", rq->route,
-                                 "status", rq->status,
-                                 "us", us_since(&rq->t0),
-                                 "tenant", rq->tenant,
-                                 "bytes_in", (json_int_t)rq->len,
-                                 "completed",
-                                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK));
+    srv_log_request(rq->method, rq->route, rq->status,
+                    (long long)us_since(&rq->t0), rq->tenant, rq->len,
+                    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+    json_decref(rq->call.reply);
+    am_buf_free(&rq->call.text);
+    json_decref(rq->call.body);
+    srv_put_free(&rq->put);
     free(rq->body);
     free(rq);
     *con_cls = NULL;
@@ -354,6 +413,7 @@ int srv_serve(const srv_opts *o)
     const union MHD_DaemonInfo *di;
     sigset_t sigs;
     int sig = 0;
+    MHD_socket ls;
     char url[96], addr[INET_ADDRSTRLEN];
     bool loopback;
 
@@ -373,6 +433,11 @@ int srv_serve(const srv_opts *o)
     s.max_conns = o->max_conns != 0 ? o->max_conns : 256;
     if (!srv_ctx_open(&s.ctx, o))
         return 1;
+    if (srv_batcher_start(s.ctx.store, 256, &s.batcher) != AM_OK) {
+        fprintf(stderr, "agentmem serve: cannot start the writer thread\n");
+        srv_ctx_close(&s.ctx);
+        return 1;
+    }
 
     /* Workers inherit this mask: only the main thread takes the signals. */
     sigemptyset(&sigs);
@@ -383,7 +448,7 @@ int srv_serve(const srv_opts *o)
 
     d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-            MHD_USE_ERROR_LOG,
+            MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
         0, NULL, NULL, on_request, &s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_THREAD_POOL_SIZE, threads,
@@ -398,6 +463,7 @@ int srv_serve(const srv_opts *o)
     if (d == NULL) {
         fprintf(stderr, "agentmem serve: cannot listen on %s: %s\n",
                 listen_spec, strerror(errno));
+        srv_batcher_free(s.batcher);
         srv_ctx_close(&s.ctx);
         return 1;
     }
@@ -419,16 +485,31 @@ int srv_serve(const srv_opts *o)
                                   sig == SIGTERM ? "SIGTERM" : "SIGINT",
                                   "in_flight",
                                   (int)atomic_load(&s.inflight)));
+    /* The listening socket MHD hands back is ours to close, but only
+     * after MHD_stop_daemon: a worker thread may still be taking it out
+     * of its epoll set (TSan caught the close racing that epoll_ctl). */
+    ls = MHD_quiesce_daemon(d);
     {
-        MHD_socket ls = MHD_quiesce_daemon(d);
         struct timespec nap = { 0, 10 * 1000 * 1000 };
-        if (ls != MHD_INVALID_SOCKET)
-            close(ls);
         for (int i = 0; i < 1000 && atomic_load(&s.inflight) > 0; i++)
             nanosleep(&nap, NULL);
     }
+    /* Commit and answer queued puts while the daemon still runs (they
+     * are in flight, so normally none is left); later puts on open
+     * connections are stored by their own thread. */
+    srv_batcher_stop(s.batcher);
     MHD_stop_daemon(d);
-    srv_ctx_close(&s.ctx);
-    srv_log("stopped", NULL);
+    if (ls != MHD_INVALID_SOCKET)
+        close(ls);
+    {
+        size_t puts, batches, retried;
+        srv_batcher_stats(s.batcher, &puts, &batches, &retried);
+        srv_batcher_free(s.batcher);
+        srv_ctx_close(&s.ctx);
+        srv_log("stopped", json_pack("{s:I, s:I, s:I}", "batched_puts",
+                                     (json_int_t)puts, "put_transactions",
+                                     (json_int_t)batches, "puts_retried_alone",
+                                     (json_int_t)retried));
+    }
     return 0;
 }

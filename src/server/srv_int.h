@@ -74,6 +74,12 @@ void srv_ctx_close(srv_ctx *ctx);
 /* One JSON line on stderr (written with one write()): {"ts": ..., "event":
  * `event`, ...the members of `fields`}; steals `fields`. */
 void srv_log(const char *event, json_t *fields);
+/* The per-request line of srv_log's form: {"ts", "event":"request",
+ * "method", "route", "status", "us", "tenant", "bytes_in", "completed"}.
+ * Characters outside HTTP tokens in the strings are logged as '?'. */
+void srv_log_request(const char *method, const char *route, int status,
+                     long long us, const char *tenant, size_t bytes_in,
+                     bool completed);
 
 /* Tokenizer for `model` ("" or NULL: the default model), cached; owned by
  * the cache. Errors go to `err`. */
@@ -90,6 +96,13 @@ typedef struct srv_call {
     json_t *body;       /* the request's JSON (borrowed), NULL: none */
     int status;         /* HTTP status of the reply */
     json_t *reply;      /* yours once set; NULL: empty */
+    /* The HTTP front door sets text_ok: a handler may then answer with
+     * JSON text it already has (`text`, malloc'ed, yours) instead of a
+     * tree, so a result list the library wrote as JSON is not parsed and
+     * written again. `reply` wins when both are set; srv_fail empties
+     * `text`. Free it with am_buf_free. */
+    bool text_ok;
+    am_buf text;
 } srv_call;
 
 /* Set an error reply {"error":{"code","message","field"?}}; returns false so
@@ -135,9 +148,73 @@ const char *srv_strip_id(const srv_call *c, const char *id);
 
 /* A result list as JSON with the tenant stripped, or NULL (reply set). */
 json_t *srv_results_json(srv_call *c, const am_results *r, bool scores);
+/* The same list as JSON text "<pre>[...]<post>" in `out` (replacing its
+ * contents), written by am_results_to_json from a copy of the items whose
+ * namespaces skip the tenant. `pre`/`post` wrap it (NULL: nothing); with
+ * `unwrap` the array's brackets are left out (a one-item list becomes the
+ * bare object). False with an error reply set. */
+bool srv_results_text(srv_call *c, const am_results *r, bool scores,
+                      const char *pre, const char *post, bool unwrap,
+                      am_buf *out);
+/* Answer 200 with `buf`'s text (moved into c->text: `buf` is left
+ * empty). */
+bool srv_ok_text(srv_call *c, am_buf *buf);
 
 /* Require write rights; false with 403 otherwise. */
 bool srv_need_write(srv_call *c);
+
+/* ---- Puts: reading one, and committing many together ---- */
+
+/* One put request's fields (srv_routes_store.c): `it` borrows from the
+ * request body and from the buffers here. */
+typedef struct srv_put {
+    am_str parts[AM_STORE_MAX_NS_PARTS];
+    am_item_in it;
+    char *value, *meta;   /* yours: free() */
+    float *vec;
+} srv_put;
+
+/* Read c->body into `p` (free it with srv_put_free either way); false with
+ * the error reply set (each error names its field). */
+bool srv_put_read(srv_call *c, srv_put *p);
+void srv_put_free(srv_put *p);
+/* The reply to a put that ended with `st` (`err`: its detail, or NULL for
+ * the store's last error on this thread). */
+bool srv_put_reply(srv_call *c, am_status st, const am_error *err);
+
+/* Group commit (srv_batch.c). A job is one request's item; the writer
+ * thread stores queued jobs with one transaction, sets `st` and `err`,
+ * and then calls done(arg) on its own thread. */
+typedef struct srv_put_job {
+    am_item_in item;            /* borrowed until done() */
+    am_status st;
+    am_error err;               /* detail when st != AM_OK */
+    void (*done)(void *arg);
+    void *arg;
+    struct srv_put_job *next;   /* the batcher's */
+} srv_put_job;
+
+typedef struct srv_batcher srv_batcher;
+
+/* Start the writer thread over `store` (borrowed; close it only after
+ * srv_batcher_stop), at most `max_batch` items per transaction. AM_EINVAL
+ * or AM_ENOMEM. */
+am_status srv_batcher_start(am_store *store, size_t max_batch,
+                            srv_batcher **out);
+/* Queue `job` (borrowed until its done()). False once the batcher is
+ * stopping: the caller stores the item itself. Thread safety: safe. */
+bool srv_batcher_submit(srv_batcher *b, srv_put_job *job);
+/* Commit everything queued, call its done()s and stop the thread; from
+ * then on submit refuses. The batcher stays valid for late submitters.
+ * NULL: no-op. */
+void srv_batcher_stop(srv_batcher *b);
+/* After srv_batcher_stop: items stored, transactions used, and items
+ * stored again one at a time after their batch failed. */
+void srv_batcher_stats(const srv_batcher *b, size_t *puts, size_t *batches,
+                       size_t *retried);
+/* Stop (if not yet) and free. Call only when no thread can submit any
+ * more. NULL: no-op. */
+void srv_batcher_free(srv_batcher *b);
 
 /* ---- Routes (srv_routes*.c) ---- */
 

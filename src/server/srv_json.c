@@ -59,6 +59,7 @@ bool srv_fail(srv_call *c, int status, const char *field, const char *fmt,
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     json_decref(c->reply);
+    c->text.len = 0;
     err = json_pack("{s:s, s:s}", "code", code_for(status), "message", msg);
     if (err != NULL && field != NULL)
         json_object_set_new(err, "field", json_string(field));
@@ -355,4 +356,71 @@ json_t *srv_results_json(srv_call *c, const am_results *r, bool scores)
 out:
     am_buf_free(&text);
     return arr;
+}
+
+bool srv_results_text(srv_call *c, const am_results *r, bool scores,
+                      const char *pre, const char *post, bool unwrap,
+                      am_buf *out)
+{
+    am_results view = { NULL, 0, NULL };
+    am_buf arr = AM_BUF_INIT;
+    am_error err;
+    am_status st = AM_OK;
+    bool ok = false;
+
+    memset(&err, 0, sizeof err);
+    view.count = r != NULL ? r->count : 0;
+    view.priv_ = r != NULL ? r->priv_ : NULL;
+    if (view.count > 0) {
+        /* Shallow copies: the strings stay the list's. */
+        view.items = malloc(view.count * sizeof *view.items);
+        if (view.items == NULL)
+            return srv_fail(c, 503, NULL, "out of memory writing results");
+        memcpy(view.items, r->items, view.count * sizeof *view.items);
+        for (size_t i = 0; has_tenant(c) && i < view.count; i++) {
+            if (view.items[i].ns_count > 0) {
+                view.items[i].ns_parts++;
+                view.items[i].ns_count--;
+            }
+        }
+    }
+    st = am_results_to_json(&view, scores, &arr, &err);
+    free(view.items);
+    if (st != AM_OK) {
+        srv_fail_status(c, st, &err, "results");
+        goto out;
+    }
+    /* am_results_to_json writes one compact array: "[" items "]". */
+    if (arr.len < 2 || arr.ptr[0] != '[' || arr.ptr[arr.len - 1] != ']') {
+        srv_fail(c, 500, NULL, "results: unexpected JSON from the library");
+        goto out;
+    }
+    out->len = 0;
+    if (pre != NULL)
+        st = am_buf_append(out, pre, strlen(pre));
+    if (st == AM_OK)
+        st = unwrap ? am_buf_append(out, arr.ptr + 1, arr.len - 2)
+                    : am_buf_append(out, arr.ptr, arr.len);
+    if (st == AM_OK && post != NULL)
+        st = am_buf_append(out, post, strlen(post));
+    if (st != AM_OK) {
+        srv_fail(c, 503, NULL, "out of memory writing results");
+        goto out;
+    }
+    ok = true;
+out:
+    am_buf_free(&arr);
+    return ok;
+}
+
+bool srv_ok_text(srv_call *c, am_buf *buf)
+{
+    am_buf old = c->text;
+    json_decref(c->reply);
+    c->reply = NULL;
+    c->text = *buf;
+    *buf = old;
+    am_buf_free(buf);
+    c->status = 200;
+    return true;
 }

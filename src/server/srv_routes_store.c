@@ -44,38 +44,45 @@ static bool vector_of(srv_call *c, const char *field, float **vec,
     return true;
 }
 
+bool srv_put_read(srv_call *c, srv_put *p)
+{
+    memset(p, 0, sizeof *p);
+    if (!srv_ns(c, "ns", 1, p->parts, &p->it.ns) ||
+        !srv_str(c, "key", true, &p->it.key) ||
+        !srv_json_text(c, "value", true, &p->value) ||
+        !srv_object_text(c, "meta", &p->meta) ||
+        !srv_str(c, "text", false, &p->it.text) ||
+        !srv_int64(c, "ttl_ms", &p->it.ttl_ms) ||
+        !vector_of(c, "vector", &p->vec, &p->it.dim))
+        return false;
+    p->it.value = am_str_c(p->value);
+    if (p->meta != NULL)
+        p->it.meta = am_str_c(p->meta);
+    p->it.vec = p->vec;
+    return true;
+}
+
+void srv_put_free(srv_put *p)
+{
+    free(p->value);
+    free(p->meta);
+    free(p->vec);
+    memset(p, 0, sizeof *p);
+}
+
+bool srv_put_reply(srv_call *c, am_status st, const am_error *err)
+{
+    if (st != AM_OK)
+        return srv_fail_status(c, st, err, "put");
+    return srv_ok(c, json_pack("{s:b}", "ok", 1));
+}
+
 bool srv_r_put(srv_call *c)
 {
-    am_str parts[AM_STORE_MAX_NS_PARTS];
-    am_item_in it;
-    char *value = NULL, *meta = NULL;
-    float *vec = NULL;
-    bool ok = false;
-    am_status st;
-
-    memset(&it, 0, sizeof it);
-    if (!srv_ns(c, "ns", 1, parts, &it.ns) ||
-        !srv_str(c, "key", true, &it.key) ||
-        !srv_json_text(c, "value", true, &value) ||
-        !srv_object_text(c, "meta", &meta) ||
-        !srv_str(c, "text", false, &it.text) ||
-        !srv_int64(c, "ttl_ms", &it.ttl_ms) ||
-        !vector_of(c, "vector", &vec, &it.dim))
-        goto out;
-    it.value = am_str_c(value);
-    if (meta != NULL)
-        it.meta = am_str_c(meta);
-    it.vec = vec;
-    st = am_store_put(c->ctx->store, &it);
-    if (st != AM_OK) {
-        srv_fail_status(c, st, NULL, "put");
-        goto out;
-    }
-    ok = srv_ok(c, json_pack("{s:b}", "ok", 1));
-out:
-    free(value);
-    free(meta);
-    free(vec);
+    srv_put p;
+    bool ok = srv_put_read(c, &p) &&
+              srv_put_reply(c, am_store_put(c->ctx->store, &p.it), NULL);
+    srv_put_free(&p);
     return ok;
 }
 
@@ -92,6 +99,15 @@ bool srv_r_get(srv_call *c)
     st = am_store_get_item(c->ctx->store, ns, key, &r);
     if (st != AM_OK)
         return srv_fail_status(c, st, NULL, "get");
+    if (c->text_ok) {
+        /* The one item's object, as the library wrote it. */
+        am_buf text = AM_BUF_INIT;
+        bool ok = srv_results_text(c, r, false, NULL, NULL, true, &text) &&
+                  srv_ok_text(c, &text);
+        am_buf_free(&text);
+        am_results_free(r);
+        return ok;
+    }
     arr = srv_results_json(c, r, false);
     am_results_free(r);
     if (arr == NULL)
@@ -263,6 +279,14 @@ bool srv_r_search(srv_call *c)
     st = am_store_search(c->ctx->store, &q, &r);
     if (st != AM_OK) {
         srv_fail_status(c, st, NULL, "search");
+        goto out;
+    }
+    if (c->text_ok) {
+        am_buf text = AM_BUF_INIT;
+        ok = srv_results_text(c, r, true, "{\"results\":", "}", false,
+                              &text) && srv_ok_text(c, &text);
+        am_buf_free(&text);
+        am_results_free(r);
         goto out;
     }
     arr = srv_results_json(c, r, true);
