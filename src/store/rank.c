@@ -354,7 +354,9 @@ static double boost_weight(const am_search *q)
     return q->boost > 0 ? q->boost : AM_SEARCH_BOOST;
 }
 
-size_t am__boost_span(const am_search *q, const am__cands *all, size_t limit)
+/* How many of the best candidates the boost must read (see am__boost). */
+static size_t boost_span(const am_search *q, const am__cands *all,
+                         size_t limit)
 {
     if (q->boost_field.len == 0)
         return 0;
@@ -371,18 +373,32 @@ size_t am__boost_span(const am_search *q, const am__cands *all, size_t limit)
     return n;
 }
 
-void am__boost_apply(const am_search *q, am__cands *all, const int *named,
-                     size_t span)
+am_status am__boost(am_store *s, const am_search *q, size_t limit,
+                    am__cands *all, am__boost_read_fn read, void *ctx)
 {
-    double b = boost_weight(q);
-    for (size_t i = 0; i < span; i++) {
-        am__cand *c = &all->v[i];
-        /* score + b (1 - score): stays in [0, 1] and keeps the order of
-         * the items it raises; an item that matches nothing of the query
-         * is not raised by a name alone. */
-        if (named[i] > 0 && c->score > 0)
-            c->score += b * (1 - c->score);
-    }
-    if (all->count > 0)
+    size_t span = boost_span(q, all, limit);
+    if (span == 0)
+        return AM_OK;
+    int *named = am__alloc_array(s->alloc, span, sizeof(int));
+    if (named == NULL)
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+    memset(named, 0, span * sizeof(int));
+    am_status st = read(s, q, all, span, named, ctx);
+    for (size_t i = 0; st == AM_OK && i < span; i++)
+        if (named[i] < 0)
+            st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+    if (st == AM_OK) {
+        double b = boost_weight(q);
+        for (size_t i = 0; i < span; i++) {
+            am__cand *c = &all->v[i];
+            /* score + b (1 - score): stays in [0, 1] and keeps the order
+             * of the items it raises; an item that matches nothing of the
+             * query is not raised by a name alone. */
+            if (named[i] > 0 && c->score > 0)
+                c->score += b * (1 - c->score);
+        }
         qsort(all->v, all->count, sizeof(am__cand), by_score_desc);
+    }
+    am__free(s->alloc, named, span * sizeof(int));
+    return st;
 }

@@ -76,16 +76,20 @@ am_status am__fuse(am_store *s, const am_search *q, const am__cands *tc,
  * when the field is off; -1 when jansson ran out of memory deciding. */
 int am__boost_named(const am_search *q, const char *meta, size_t len);
 
-/* How many of the best candidates of the sorted `all` the boost must look
- * at for the best `limit` results to come out right: those whose raised
- * score could still reach the limit-th best score (0 with the boost
- * off). The others are not read at all. */
-size_t am__boost_span(const am_search *q, const am__cands *all, size_t limit);
+/* A backend's reader for the boost: for each of the first `span`
+ * candidates of `all`, set named[i] to am__boost_named's verdict on the
+ * item's metadata (left 0 for an item no longer there). */
+typedef am_status (*am__boost_read_fn)(am_store *s, const am_search *q,
+                                       const am__cands *all, size_t span,
+                                       int *named, void *ctx);
 
-/* Raise the score of each of the first `span` candidates whose
- * `named[i]` is 1 (the verdict of am__boost_named for all->v[i]) by q's
- * boost, and sort `all` again. */
-void am__boost_apply(const am_search *q, am__cands *all, const int *named,
-                     size_t span);
+/* The entity boost (am_search.boost_field) on the sorted candidates
+ * `all`: `read` reports which of the best candidates the query names --
+ * only those whose raised score could still reach the limit-th best
+ * score; the others cannot make the results and are not read. Those
+ * named are raised by q's boost and `all` is sorted again. No-op with
+ * the boost off. Errors: AM_ENOMEM, or `read`'s. */
+am_status am__boost(am_store *s, const am_search *q, size_t limit,
+                    am__cands *all, am__boost_read_fn read, void *ctx);
 
 #endif

@@ -603,63 +603,46 @@ static am_status emit(am_store *s, const am__cands *all, size_t limit,
     return AM_OK;
 }
 
-/* The entity boost (am_search.boost_field) over every candidate: their
- * metadata is read in batches of 256 ids and checked for a name the query
- * mentions. */
-static am_status boost(am_store *s, const am_search *q, size_t limit,
-                       am__cands *all)
+/* The entity boost's reader: the candidates' metadata in batches of 256
+ * ids, one query each. */
+static am_status boost_read(am_store *s, const am_search *q,
+                            const am__cands *all, size_t span, int *named,
+                            void *ctx)
 {
-    size_t span = am__boost_span(q, all, limit);
-    if (span == 0)
-        return AM_OK;
-    int *named = am__alloc_array(s->alloc, span, sizeof(int));
-    if (named == NULL)
-        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
-    am_status st = AM_OK;
-    for (size_t base = 0; st == AM_OK && base < span; base += 256) {
+    (void)ctx;
+    for (size_t base = 0; base < span; base += 256) {
         am_buf arr = AM_BUF_INIT;
         am__pgp p = { .n = 0 };
         int64_t ids[256];
         size_t m = span - base < 256 ? span - base : 256;
-        for (size_t i = 0; i < m; i++) {
+        for (size_t i = 0; i < m; i++)
             ids[i] = all->v[base + i].id;
-            named[base + i] = 0;
-        }
         arr.alloc = s->alloc;
         if (id_array(ids, m, &arr) != AM_OK) {
             am_buf_free(&arr);
-            st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
-            break;
+            return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
         }
         am__pgp_textfmt(&p, arr.ptr);
         PGresult *r = am__pg_exec(s, "search", "SELECT id, meta FROM items"
                                   " WHERE id = ANY($1::bigint[])", &p,
                                   AM__PG_RETRY);
         am_buf_free(&arr);
-        if (r == NULL) {
-            st = AM__ERR(s).code;
-            break;
-        }
-        for (int row = 0; st == AM_OK && row < PQntuples(r); row++) {
+        if (r == NULL)
+            return AM__ERR(s).code;
+        for (int row = 0; row < PQntuples(r); row++) {
             int64_t id = am__pg_int(r, row, 0);
             for (size_t i = 0; i < m; i++) {
-                if (ids[i] != id)
-                    continue;
-                named[base + i] = am__boost_named(q, PQgetvalue(r, row, 1),
-                                                  (size_t)PQgetlength(r, row,
-                                                                      1));
-                if (named[base + i] < 0)
-                    st = am__fail(&AM__ERR(s), AM_ENOMEM,
-                                  "search: out of memory");
-                break;
+                if (ids[i] == id) {
+                    named[base + i] = am__boost_named(
+                        q, PQgetvalue(r, row, 1),
+                        (size_t)PQgetlength(r, row, 1));
+                    break;
+                }
             }
         }
         PQclear(r);
     }
-    if (st == AM_OK)
-        am__boost_apply(q, all, named, span);
-    am__free(s->alloc, named, span * sizeof(int));
-    return st;
+    return AM_OK;
 }
 
 am_status am__pg_search(am_store *s, const am_search *q,
@@ -711,7 +694,7 @@ am_status am__pg_search(am_store *s, const am_search *q,
     st = am__fuse(s, q, &tc, &vc, use_text && use_vec && s->vc.count > 0,
                   &all);
     if (st == AM_OK)
-        st = boost(s, q, limit, &all);
+        st = am__boost(s, q, limit, &all, boost_read, NULL);
     if (st != AM_OK)
         goto out;
     if (all.count > limit)

@@ -133,39 +133,28 @@ static am_status emit(am_store *s, const am__cands *all, size_t limit,
 
 /* ---- Search ---- */
 
-/* The entity boost (am_search.boost_field) over every candidate: each
- * one's metadata is read and checked for a name the query mentions. */
-static am_status boost(am_store *s, const am_search *q, int64_t now,
-                       size_t limit, am__cands *all)
+/* The entity boost's reader: each candidate's metadata, one row at a
+ * time (a point lookup by rowid). */
+static am_status boost_read(am_store *s, const am_search *q,
+                            const am__cands *all, size_t span, int *named,
+                            void *ctx)
 {
-    size_t span = am__boost_span(q, all, limit);
-    if (span == 0)
-        return AM_OK;
-    int *named = am__alloc_array(s->alloc, span, sizeof(int));
-    if (named == NULL)
-        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
-    am_status st = AM_OK;
-    for (size_t i = 0; st == AM_OK && i < span; i++) {
+    int64_t now = *(const int64_t *)ctx;
+    for (size_t i = 0; i < span; i++) {
         sqlite3_stmt *r = am__store_stmt(s, Q_ITEM_ROW);
-        if (r == NULL) {
-            st = AM__ERR(s).code;
-            break;
-        }
+        if (r == NULL)
+            return AM__ERR(s).code;
         sqlite3_bind_int64(r, 1, now);
         sqlite3_bind_int64(r, 2, all->v[i].id);
-        named[i] = sqlite3_step(r) == SQLITE_ROW
-                       ? am__boost_named(q,
-                                         (const char *)sqlite3_column_text(r, 3),
-                                         (size_t)sqlite3_column_bytes(r, 3))
-                       : 0;
+        if (sqlite3_step(r) == SQLITE_ROW)
+            named[i] = am__boost_named(q,
+                                       (const char *)sqlite3_column_text(r, 3),
+                                       (size_t)sqlite3_column_bytes(r, 3));
         sqlite3_reset(r);
         if (named[i] < 0)
-            st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+            break;
     }
-    if (st == AM_OK)
-        am__boost_apply(q, all, named, span);
-    am__free(s->alloc, named, span * sizeof(int));
-    return st;
+    return AM_OK;
 }
 
 /* Text candidates for `query`, then, with pseudo-relevance feedback
@@ -248,7 +237,7 @@ am_status am__sq_search(am_store *s, const am_search *q,
      * one of them found nothing (it then adds nothing to the score). */
     st = am__fuse(s, q, &tc, &vc, use_text && use_vec && s->vc.count > 0, &all);
     if (st == AM_OK)
-        st = boost(s, q, now, limit, &all);
+        st = am__boost(s, q, limit, &all, boost_read, &now);
     if (st == AM_OK)
         st = emit(s, &all, limit, now, b);
 out:
