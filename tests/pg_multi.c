@@ -178,6 +178,181 @@ AM_TEST(processes_writing_one_key_lose_nothing)
     am_store_close(s);
 }
 
+/* ---- 4 processes x 1,000 mixed operations, checked against a replay ----
+ *
+ * Each process runs a fixed pseudo-random sequence over its own 50 keys
+ * (puts, deletes, text searches) and the one shared key. Its own keys are
+ * written by nobody else, so the process knows what a search must find
+ * at every step (read-your-writes across the handle's connection); the
+ * parent replays every sequence and checks the final counts, values,
+ * histories and searches. */
+#define MIX_OPS 1000
+#define MIX_KEYS 50
+
+typedef struct mix_state {
+    int live[MIX_KEYS];
+    int events[MIX_KEYS]; /* history entries: puts and deletes */
+    int last[MIX_KEYS];   /* op index of the last put */
+    int shared;           /* puts to the shared key */
+} mix_state;
+
+static uint64_t mix_next(uint64_t *r)
+{
+    uint64_t z = (*r += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Word for key j of process p: a token no other key's text holds, ending
+ * in 'x' so that English stemming leaves it whole ("...as" and "...ae"
+ * would both become "...a"). */
+static void mix_word(char *w, size_t n, int p, int j)
+{
+    snprintf(w, n, "tok%cq%c%cx", 'a' + p, 'a' + j / 26, 'a' + j % 26);
+}
+
+/* Run (c != NULL) or only replay (c NULL) process p's sequence. Returns
+ * the number of failed operations or wrong search answers. */
+static int mix_run(am_store *c, int p, mix_state *st)
+{
+    uint64_t r = 1000 + (uint64_t)p;
+    int bad = 0;
+    memset(st, 0, sizeof *st);
+    for (int i = 0; i < MIX_OPS; i++) {
+        int op = (int)(mix_next(&r) % 10);
+        int j = (int)(mix_next(&r) % MIX_KEYS);
+        char k[16], w[16], v[64];
+        snprintf(k, sizeof k, "k%d-%d", p, j);
+        mix_word(w, sizeof w, p, j);
+        if (op < 5 || (op < 7 && !st->live[j])) {
+            snprintf(v, sizeof v, "\"%s op%d\"", w, i);
+            am_item_in it = { .ns = NS1("mix"), .key = am_str_c(k),
+                              .value = am_str_c(v) };
+            if (c != NULL && am_store_put(c, &it) != AM_OK) {
+                bad++;
+                fprintf(stderr, "p%d op %d put: %s\n", p, i,
+                        am_store_last_error(c)->msg);
+            }
+            st->live[j] = 1;
+            st->events[j]++;
+            st->last[j] = i;
+        } else if (op < 7) {
+            if (c != NULL &&
+                am_store_delete(c, NS1("mix"), am_str_c(k)) != AM_OK) {
+                bad++;
+                fprintf(stderr, "p%d op %d delete: %s\n", p, i,
+                        am_store_last_error(c)->msg);
+            }
+            st->live[j] = 0;
+            st->events[j]++;
+        } else if (op < 8) {
+            snprintf(v, sizeof v, "\"shared p%d op%d\"", p, i);
+            am_item_in it = { .ns = NS1("mix"), .key = AM_STR("shared"),
+                              .value = am_str_c(v) };
+            if (c != NULL && am_store_put(c, &it) != AM_OK) {
+                bad++;
+                fprintf(stderr, "p%d op %d shared put: %s\n", p, i,
+                        am_store_last_error(c)->msg);
+            }
+            st->shared++;
+        } else if (c != NULL) {
+            am_results *res = NULL;
+            am_search q = { .ns = NS1("mix"), .query = am_str_c(w),
+                            .mode = AM_SEARCH_TEXT, .limit = 5 };
+            if (am_store_search(c, &q, &res) != AM_OK) {
+                bad++;
+                fprintf(stderr, "p%d op %d search: %s\n", p, i,
+                        am_store_last_error(c)->msg);
+                continue;
+            }
+            int found = res->count == 1 &&
+                        res->items[0].key.len == strlen(k) &&
+                        memcmp(res->items[0].key.ptr, k, strlen(k)) == 0;
+            if (found != st->live[j] || res->count > (size_t)st->live[j]) {
+                bad++;
+                fprintf(stderr, "p%d op %d search '%s': %zu results, "
+                        "want %d\n", p, i, w, res->count, st->live[j]);
+            }
+            am_results_free(res);
+        }
+    }
+    return bad;
+}
+
+AM_TEST(four_processes_of_mixed_operations_match_a_replay)
+{
+    enum { P = 4 };
+    char t[512];
+    am_store *s;
+    am_results *r;
+    mix_state st[P];
+    target(t, sizeof t, "mix");
+    CHECK_OK(am_store_open(t, NULL, &s, NULL)); /* the schema */
+    am_store_close(s);
+    pid_t kids[P];
+    for (int p = 0; p < P; p++) {
+        kids[p] = fork();
+        if (kids[p] == 0) {
+            am_store *c;
+            mix_state mine;
+            int bad = am_store_open(t, NULL, &c, NULL) != AM_OK;
+            if (!bad)
+                bad = mix_run(c, p, &mine);
+            if (bad)
+                fprintf(stderr, "process %d: %d operations failed or "
+                        "searched wrong\n", p, bad);
+            am_store_close(c);
+            _exit(bad != 0);
+        }
+    }
+    for (int p = 0; p < P; p++) {
+        int ws = 0;
+        CHECK(waitpid(kids[p], &ws, 0) == kids[p]);
+        CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+    }
+    CHECK_OK(am_store_open(t, NULL, &s, NULL));
+    size_t live = 0;
+    int shared = 0;
+    am_buf out = AM_BUF_INIT;
+    for (int p = 0; p < P; p++) {
+        CHECK_EQ(mix_run(NULL, p, &st[p]), 0);
+        shared += st[p].shared;
+        for (int j = 0; j < MIX_KEYS; j++) {
+            char k[16], w[16], want[64];
+            snprintf(k, sizeof k, "k%d-%d", p, j);
+            mix_word(w, sizeof w, p, j);
+            live += (size_t)st[p].live[j];
+            am_status gs = am_store_get(s, NS1("mix"), am_str_c(k), &out);
+            if (st[p].live[j]) {
+                CHECK_OK(gs);
+                snprintf(want, sizeof want, "\"%s op%d\"", w, st[p].last[j]);
+                CHECK_STR_EQ(out.ptr, want);
+            } else {
+                CHECK_EQ(gs, AM_ENOTFOUND);
+            }
+            if (st[p].events[j] > 0) {
+                CHECK_OK(am_store_history(s, NS1("mix"), am_str_c(k), &r));
+                CHECK_EQ(r->count, (size_t)st[p].events[j]);
+                am_results_free(r);
+            }
+            am_search q = { .ns = NS1("mix"), .query = am_str_c(w),
+                            .mode = AM_SEARCH_TEXT, .limit = 5 };
+            CHECK_OK(am_store_search(s, &q, &r));
+            CHECK_EQ(r->count, (size_t)st[p].live[j]);
+            am_results_free(r);
+        }
+    }
+    CHECK_OK(am_store_list(s, NS1("mix"), 10000, 0, &r));
+    CHECK_EQ(r->count, live + (shared > 0));
+    am_results_free(r);
+    CHECK_OK(am_store_history(s, NS1("mix"), AM_STR("shared"), &r));
+    CHECK_EQ(r->count, (size_t)shared);
+    am_results_free(r);
+    am_buf_free(&out);
+    am_store_close(s);
+}
+
 AM_TEST(server_restart_fails_clearly_then_recovers)
 {
     char t[512], cmd[1024];
