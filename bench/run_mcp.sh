@@ -3,9 +3,10 @@
 # server (@modelcontextprotocol/server-memory), driven by the official SDK
 # client with the same workload (bench/mcp_bench.js). Both over stdio.
 #
-#   BENCH_MCP_STORE   memories stored (default 2000; the issue asks 10,000,
-#                     which the reference server, rewriting its whole file on
-#                     every write, takes too long for on a shared 2-core box)
+#   BENCH_MCP_STORE   memories stored (default 10000, the issue's size;
+#                     the reference server rewrites its whole file on
+#                     every write, so its store phase grows quadratically:
+#                     about 8 minutes on a shared 2-core machine)
 #   BENCH_MCP_SEARCH  searches (default 1000)
 set -eu
 build=${1:-build}
@@ -16,4 +17,4 @@ modules="$here/../build-npm/server/node_modules"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 NODE_PATH="$modules" node "$here/mcp_bench.js" "$(cd "$build" && pwd)/agentmem" \
-    "${BENCH_MCP_STORE:-2000}" "${BENCH_MCP_SEARCH:-1000}" "$tmp"
+    "${BENCH_MCP_STORE:-10000}" "${BENCH_MCP_SEARCH:-1000}" "$tmp"
