@@ -46,7 +46,9 @@ check llm_prompt_and_messages 2 "not both" \
 check llm_messages_missing 4 "cannot open 'no-such-file.json'" \
     "$cli" llm chat --model m --messages no-such-file.json
 check llm_help 0 "" "$cli" llm --help
-grep -q "llm chat --model M" "$out" || { echo "FAIL llm help text"; fails=$((fails+1)); }
+for w in "agentmem llm chat PROMPT" "--model M" "--api-key-env VAR" "--timeout DURATION"; do
+    grep -qF -- "$w" "$out" || { echo "FAIL llm help text lacks '$w'"; fails=$((fails+1)); }
+done
 check llm_bad_url 3 "must start with http:// or https://" \
     "$cli" llm chat --model m --base-url ftp://x hi
 check embed_no_args 2 "expects at least 1 argument" "$cli" embed

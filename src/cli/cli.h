@@ -38,9 +38,11 @@ typedef struct cli_flag {
     const char *help;
 } cli_flag;
 
-/* A command group's table: its subcommands, its options and examples
- * (full command lines, NULL-terminated). Dispatch, the argument check,
- * `agentmem CMD --help`, agentmem(1) and the bash completion read it. */
+/* A command's table: its subcommands, its options and examples (full
+ * command lines, NULL-terminated). Dispatch, the argument check,
+ * `agentmem CMD --help`, agentmem(1) and the bash completion read it. A
+ * command without subcommands (trim, cost, ...) has nsubs 0: its
+ * arguments are the cli_command's usage line, its options the table's. */
 typedef struct cli_group {
     const cli_sub *subs;
     size_t nsubs;
@@ -69,10 +71,10 @@ const cli_sub *cli_sub_find(const cli_group *g, const char *name);
 int cli_sub_check(const char *cmd, const cli_group *g, const char *name,
                   int nargs, const cli_sub **out);
 
-/* `agentmem CMD --help` of a group: usage of every subcommand, every
- * option on one line, examples. */
-void cli_group_help(FILE *out, const char *cmd, const char *summary,
-                    const cli_group *g);
+/* `agentmem CMD --help`: the usage of every subcommand (or, without
+ * subcommands, the command's usage line), every option on one line,
+ * examples. */
+void cli_group_help(FILE *out, const cli_command *cmd);
 
 /* agentmem(1) in roff, and a bash completion script, from the table. */
 void cli_man(FILE *out, const cli_command *cmds, size_t n);

@@ -45,10 +45,14 @@ int cli_sub_check(const char *cmd, const cli_group *g, const char *name,
     return CLI_EXIT_OK;
 }
 
-void cli_group_help(FILE *out, const char *cmd, const char *summary,
-                    const cli_group *g)
+void cli_group_help(FILE *out, const cli_command *c)
 {
-    fprintf(out, "agentmem %s -- %s\n\nusage:\n", cmd, summary);
+    const char *cmd = c->name;
+    const cli_group *g = c->group;
+
+    fprintf(out, "agentmem %s -- %s\n\nusage:\n", cmd, c->summary);
+    if (g->nsubs == 0)
+        fprintf(out, "  agentmem %s %s\n", cmd, c->usage);
     for (size_t i = 0; i < g->nsubs; i++)
         fprintf(out, "  agentmem %s %s%s%s\n      %s\n", cmd, g->subs[i].name,
                 g->subs[i].usage[0] ? " " : "", g->subs[i].usage,
@@ -103,14 +107,15 @@ void cli_man(FILE *out, const cli_command *cmds, size_t n)
         fputs("\n", out);
         roff(out, cmds[i].summary);
         fputs(".\n", out);
-        if (g == NULL) {
+        if (g == NULL || g->nsubs == 0) {
             fputs(".TP\n.B agentmem ", out);
             roff(out, cmds[i].name);
             fputs(" ", out);
             roff(out, cmds[i].usage);
             fputs("\n", out);
-            continue;
         }
+        if (g == NULL)
+            continue;
         for (size_t k = 0; k < g->nsubs; k++) {
             fputs(".TP\n.B agentmem ", out);
             roff(out, cmds[i].name);
@@ -166,8 +171,11 @@ void cli_completion_bash(FILE *out, const cli_command *cmds, size_t n)
         const cli_group *g = cmds[i].group;
         if (g == NULL)
             continue;
-        fprintf(out, "        %s)\n            if [ \"$COMP_CWORD\" -eq 2 ]; "
-                     "then words=\"", cmds[i].name);
+        /* The subcommand comes first; a command without any takes its
+         * options anywhere. */
+        fprintf(out, "        %s)\n            if [ \"$COMP_CWORD\" -eq 2 ] "
+                     "&& [ %zu -gt 0 ]; then words=\"", cmds[i].name,
+                g->nsubs);
         for (size_t k = 0; k < g->nsubs; k++)
             fprintf(out, "%s%s", k ? " " : "", g->subs[k].name);
         fputs("\"; else words=\"", out);

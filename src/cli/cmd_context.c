@@ -667,3 +667,91 @@ int cmd_replay(int argc, char **argv)
 {
     return run_memory("replay", argc, argv, true);
 }
+
+/* ---- The option tables (agentmem CMD --help, agentmem(1), completion) */
+
+#define IO_FLAGS                                                            \
+    { "--format", "F", "the input's format: agentmem (default), openai or "\
+                       "anthropic" },                                       \
+    { "--model", "M", "count tokens as model M (default gpt-4o-mini; "     \
+                      "'estimate': 4 bytes per token)" },                   \
+    { "--json", NULL, "print the result as one JSON object "               \
+                      "(docs/cli-json.md)" }
+
+#define OUT_FLAGS                                                           \
+    { "--out", "FILE", "write the conversation to FILE (default stdout)" },\
+    { "--out-format", "F", "the output's format (default: the input's)" }
+
+static const cli_flag trim_flags[] = {
+    IO_FLAGS,
+    OUT_FLAGS,
+    { "--strategy", "S", "last (keep the newest, default), first (keep "
+                         "the oldest) or tokens (last, with --max-tokens "
+                         "required)" },
+    { "--max-messages", "N", "keep at most N messages" },
+    { "--max-tokens", "N", "keep at most N tokens" },
+    { "--no-system", NULL, "let the system prompt be dropped too" },
+    { "--start-on-user", NULL, "start the result on a user message "
+                               "(implied by --out-format anthropic)" },
+    { "--end-on", "ROLE", "end the result on a message of ROLE" },
+    { "--partial", NULL, "cut the boundary message instead of dropping "
+                         "it" },
+};
+
+#define MEMORY_FLAGS                                                        \
+    { "--config", "FILE", "memory settings, KEY=VALUE lines "              \
+                          "(include/agentmem/memconfig.h)" },              \
+    { "--preset", "P", "aggressive, balanced (default) or conservative" }, \
+    { "--strategy", "S", "sliding_window, selective or deletion" },        \
+    { "--threshold", "N", "compress when the context exceeds N tokens" },  \
+    { "--short-term", "N", "recent messages always kept verbatim" },       \
+    { "--llm-model", "M", "summarize with chat model M (default: the "     \
+                          "offline summarizer)" },                          \
+    { "--provider", "P", "--llm-model's provider: openai or anthropic" },  \
+    { "--base-url", "URL", "--llm-model's API base URL" },                 \
+    { "--api-key-env", "VAR", "--llm-model's key is in environment "       \
+                              "variable VAR" }
+
+static const cli_flag compress_flags[] = {
+    IO_FLAGS,
+    OUT_FLAGS,
+    MEMORY_FLAGS,
+    { "--force", NULL, "compress once more at the end, even under the "
+                       "threshold" },
+};
+
+static const cli_flag replay_flags[] = {
+    IO_FLAGS,
+    MEMORY_FLAGS,
+    { "--quiet", NULL, "print only the statistics, not each compression" },
+};
+
+static const char *const trim_examples[] = {
+    "agentmem trim examples/msg/conversation.json --max-tokens 150 "
+    "--out-format openai",
+    "agentmem trim examples/msg/openai.json --format openai --max-messages "
+    "3 --json",
+    NULL
+};
+
+static const char *const compress_examples[] = {
+    "agentmem compress examples/context/agent_session.json --threshold "
+    "4000 > context.json",
+    "agentmem compress examples/msg/conversation.json --short-term 2 "
+    "--force --json",
+    NULL
+};
+
+static const char *const replay_examples[] = {
+    "agentmem replay examples/context/agent_session.json --preset "
+    "aggressive",
+    NULL
+};
+
+const cli_group trim_group = { NULL, 0, trim_flags, CLI_COUNT(trim_flags),
+                               trim_examples };
+const cli_group compress_group = { NULL, 0, compress_flags,
+                                   CLI_COUNT(compress_flags),
+                                   compress_examples };
+const cli_group replay_group = { NULL, 0, replay_flags,
+                                 CLI_COUNT(replay_flags), replay_examples };

@@ -299,14 +299,72 @@ static int conv_stats(int argc, char **argv)
     return rc;
 }
 
+/* ---- The command table ---- */
+
+/* A subcommand's arguments: argv after its name. */
+typedef struct conv_run {
+    int argc;
+    char **argv;
+} conv_run;
+
+static int cv_convert(void *ctx)
+{
+    conv_run *x = ctx;
+    return conv_convert(x->argc, x->argv);
+}
+
+static int cv_show(void *ctx)
+{
+    conv_run *x = ctx;
+    return conv_show(x->argc, x->argv);
+}
+
+static int cv_stats(void *ctx)
+{
+    conv_run *x = ctx;
+    return conv_stats(x->argc, x->argv);
+}
+
+static const cli_sub conv_subs[] = {
+    { "convert", cv_convert, 0, "[IN]",
+      "convert a conversation between formats (IN: a file, default stdin)" },
+    { "show", cv_show, 0, "[IN]", "print a conversation for reading" },
+    { "stats", cv_stats, 0, "[IN]",
+      "count messages, bytes, tool calls and characters per role" },
+};
+
+static const cli_flag conv_flags[] = {
+    { "--format", "F", "the input format: agentmem (default), openai or "
+                       "anthropic; convert: the output format too, unless "
+                       "--to" },
+    { "--from", "F", "convert: the input format" },
+    { "--to", "F", "convert: the output format" },
+    { "--out", "FILE", "convert: write to FILE (replaced atomically; "
+                       "default stdout)" },
+    { "--pretty", NULL, "convert: indent the JSON" },
+    { "--portable", NULL, "convert: leave out what the target provider's "
+                          "API would reject (the other provider's "
+                          "reasoning, agentmem extensions)" },
+    { "--json", NULL, "show, stats: print the result as JSON "
+                      "(docs/cli-json.md)" },
+};
+
+static const char *const conv_examples[] = {
+    "agentmem conv convert --from openai --to anthropic "
+    "examples/msg/openai.json --out claude.json",
+    "agentmem conv stats --format anthropic claude.json --json",
+    "agentmem conv show examples/msg/conversation.json",
+    NULL
+};
+
+const cli_group conv_group = { conv_subs, CLI_COUNT(conv_subs), conv_flags,
+                               CLI_COUNT(conv_flags), conv_examples };
+
 int cmd_conv(int argc, char **argv)
 {
-    if (strcmp(argv[0], "convert") == 0)
-        return conv_convert(argc - 1, argv + 1);
-    if (strcmp(argv[0], "show") == 0)
-        return conv_show(argc - 1, argv + 1);
-    if (strcmp(argv[0], "stats") == 0)
-        return conv_stats(argc - 1, argv + 1);
-    return cli_usage("conv", "unknown subcommand '%s' (expected convert, "
-                     "show or stats)", argv[0]);
+    const cli_sub *sub = NULL;
+    conv_run x = { argc - 1, argv + 1 };
+    int rc = cli_sub_check("conv", &conv_group, argv[0], argc - 1, &sub);
+
+    return rc != CLI_EXIT_OK ? rc : sub->run(&x);
 }

@@ -84,7 +84,8 @@ static void print_json_string(FILE *out, const char *s, size_t len)
 }
 
 
-int cmd_llm(int argc, char **argv)
+/* `llm chat`; argv[0] is "chat". */
+static int llm_chat(int argc, char **argv)
 {
     am_llm_opts o = am_llm_opts_default();
     am_llm_request req;
@@ -98,9 +99,6 @@ int cmd_llm(int argc, char **argv)
     bool json = false;
     int rc;
 
-    if (strcmp(argv[0], "chat") != 0)
-        return cli_usage("llm", "unknown subcommand '%s'; usage: agentmem "
-                         "llm %s", argv[0], LLM_CHAT_USAGE);
     memset(&req, 0, sizeof req);
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
@@ -242,6 +240,80 @@ int cmd_llm(int argc, char **argv)
     am_buf_free(&text);
     am_buf_free(&input);
     return rc;
+}
+
+/* ---- The command tables ---- */
+
+typedef struct llm_run {
+    int argc;
+    char **argv;
+} llm_run;
+
+static int lr_chat(void *ctx)
+{
+    llm_run *x = ctx;
+    return llm_chat(x->argc, x->argv);
+}
+
+static const cli_sub llm_subs[] = {
+    { "chat", lr_chat, 0, "PROMPT|-|--messages FILE",
+      "send one chat request and print the reply (usage on stderr)" },
+};
+
+/* The options both commands share come first in both tables. */
+#define HTTP_FLAGS                                                          \
+    { "--model", "M", "the provider's model name (required)" },            \
+    { "--base-url", "URL", "the API's base URL (default: the provider's)" },\
+    { "--api-key-env", "VAR", "read the API key from environment variable " \
+                              "VAR (default OPENAI_API_KEY or "            \
+                              "ANTHROPIC_API_KEY)" },                      \
+    { "--timeout", "DURATION", "give up on a request after 30s, 500ms, 2m " \
+                               "(a bare number: milliseconds)" },          \
+    { "--retries", "N", "retries after a failed try, 0..100 (default 3)" }
+
+static const cli_flag llm_flags[] = {
+    HTTP_FLAGS,
+    { "--provider", "P", "openai (default; any OpenAI-compatible API) or "
+                         "anthropic" },
+    { "--system", "TEXT", "the system prompt" },
+    { "--messages", "FILE", "send the conversation in FILE (OpenAI JSON) "
+                            "instead of a PROMPT" },
+    { "--max-tokens", "N", "at most N tokens in the reply" },
+    { "--temperature", "T", "sampling temperature, 0..2" },
+    { "--json", NULL, "print the reply, finish reason and usage as JSON" },
+};
+
+static const char *const llm_examples[] = {
+    "agentmem llm chat --model gpt-4o-mini 'Say hi in French'",
+    "agentmem llm chat --provider anthropic --model claude-3-5-haiku-latest "
+    "--messages examples/providers/history.json --json",
+    NULL
+};
+
+const cli_group llm_group = { llm_subs, CLI_COUNT(llm_subs), llm_flags,
+                              CLI_COUNT(llm_flags), llm_examples };
+
+static const cli_flag embed_flags[] = {
+    HTTP_FLAGS,
+    { "--dim", "N", "ask for N dimensions (models that support it)" },
+    { "--batch", "N", "at most N texts per request, 1..100000 (default 128)" },
+};
+
+static const char *const embed_examples[] = {
+    "agentmem embed --model text-embedding-3-small 'hello' 'world'",
+    NULL
+};
+
+const cli_group embed_group = { NULL, 0, embed_flags, CLI_COUNT(embed_flags),
+                                embed_examples };
+
+int cmd_llm(int argc, char **argv)
+{
+    const cli_sub *sub = NULL;
+    llm_run x = { argc, argv };
+    int rc = cli_sub_check("llm", &llm_group, argv[0], argc - 1, &sub);
+
+    return rc != CLI_EXIT_OK ? rc : sub->run(&x);
 }
 
 int cmd_embed(int argc, char **argv)

@@ -234,3 +234,36 @@ int cmd_cost(int argc, char **argv)
     am_models_free(models);
     return CLI_EXIT_OK;
 }
+
+/* ---- The option tables (agentmem CMD --help, agentmem(1), completion) */
+
+static const cli_flag models_flags[] = {
+    { "--file", "F", "add the models of catalog file F to the built-in "
+                     "ones" },
+    { "--json", NULL, "print the entries as JSON (docs/cli-json.md)" },
+};
+
+static const char *const models_examples[] = {
+    "agentmem models", "agentmem models --json claude-3-5-sonnet", NULL
+};
+
+static const cli_flag cost_flags[] = {
+    { "--model", "M", "the model priced (required)" },
+    { "--input", "N", "input tokens (required)" },
+    { "--cached", "N", "of which cached input tokens (default 0)" },
+    { "--output", "N", "output tokens (default 0)" },
+    { "--file", "F", "add the models of catalog file F to the built-in "
+                     "ones" },
+    { "--json", NULL, "print the result as JSON (docs/cli-json.md)" },
+};
+
+static const char *const cost_examples[] = {
+    "agentmem cost --model gpt-4o-mini --input 12000 --cached 2000 "
+    "--output 800",
+    NULL
+};
+
+const cli_group models_group = { NULL, 0, models_flags,
+                                 CLI_COUNT(models_flags), models_examples };
+const cli_group cost_group = { NULL, 0, cost_flags, CLI_COUNT(cost_flags),
+                               cost_examples };

@@ -479,7 +479,85 @@ static int print_json(tok_cli *c, const char *model)
     return cli_print_json(o, "tokens");
 }
 
+/* ---- The command table ---- */
+
+/* The subcommands differ only in their mode; run_tokens does the work. */
+typedef struct tok_run {
+    int argc;
+    char **argv;
+} tok_run;
+
+static int run_tokens(mode m, int argc, char **argv);
+
+static int tk_count(void *ctx)
+{
+    tok_run *x = ctx;
+    return run_tokens(MODE_COUNT, x->argc, x->argv);
+}
+
+static int tk_encode(void *ctx)
+{
+    tok_run *x = ctx;
+    return run_tokens(MODE_ENCODE, x->argc, x->argv);
+}
+
+static int tk_decode(void *ctx)
+{
+    tok_run *x = ctx;
+    return run_tokens(MODE_DECODE, x->argc, x->argv);
+}
+
+static const cli_sub tokens_subs[] = {
+    { "count", tk_count, 0, "[FILE...]",
+      "the number of tokens of each FILE (default stdin)" },
+    { "encode", tk_encode, 0, "[FILE...]",
+      "the token ids of each FILE, as a JSON array" },
+    { "decode", tk_decode, 0, "[FILE...]",
+      "the bytes of a JSON array of token ids" },
+};
+
+static const cli_flag tokens_flags[] = {
+    { "--encoding", "E", "o200k_base (default), cl100k_base, p50k_base or "
+                         "r50k_base" },
+    { "--model", "M", "count as model M does (its encoding, or the "
+                      "catalog's estimate for a model without one)" },
+    { "--jsonl", NULL, "every input line is one text (a JSON string or an "
+                       "object with \"text\"); one result line each" },
+    { "--messages", NULL, "count: the input is a JSON message list, "
+                          "counted as the provider bills it" },
+    { "--allow-special", NULL, "encode special tokens such as "
+                               "<|endoftext|> as themselves" },
+    { "--disallow-special", NULL, "fail on special-token text instead of "
+                                  "encoding it as plain text" },
+    { "--threads", "N", "--jsonl: threads for the batches, 0..256 (0: one "
+                        "per CPU)" },
+    { "--json", NULL, "print one JSON object for the whole run "
+                      "(docs/cli-json.md)" },
+};
+
+static const char *const tokens_examples[] = {
+    "echo 'hello world' | agentmem tokens count --model gpt-4o",
+    "agentmem tokens count --messages --json examples/msg/openai.json",
+    "agentmem tokens encode --encoding cl100k_base --jsonl "
+    "examples/tokens/texts.jsonl",
+    NULL
+};
+
+const cli_group tokens_group = { tokens_subs, CLI_COUNT(tokens_subs),
+                                 tokens_flags, CLI_COUNT(tokens_flags),
+                                 tokens_examples };
+
 int cmd_tokens(int argc, char **argv)
+{
+    const cli_sub *sub = NULL;
+    tok_run x = { argc, argv };
+    int rc = cli_sub_check("tokens", &tokens_group, argv[0], argc - 1, &sub);
+
+    return rc != CLI_EXIT_OK ? rc : sub->run(&x);
+}
+
+/* argv[0] is the subcommand's name, as the loop below expects. */
+static int run_tokens(mode m, int argc, char **argv)
 {
     tok_cli c;
     const char *encoding = NULL, *model = NULL, *v = NULL;
@@ -490,15 +568,7 @@ int cmd_tokens(int argc, char **argv)
     am_status st = AM_OK;
 
     memset(&c, 0, sizeof c);
-    if (strcmp(argv[0], "count") == 0)
-        c.mode = MODE_COUNT;
-    else if (strcmp(argv[0], "encode") == 0)
-        c.mode = MODE_ENCODE;
-    else if (strcmp(argv[0], "decode") == 0)
-        c.mode = MODE_DECODE;
-    else
-        return cli_usage("tokens", "unknown subcommand '%s' (count, encode "
-                         "or decode)", argv[0]);
+    c.mode = m;
     for (int i = 1; i < argc; i++) {
         if (cli_opt(argc, argv, &i, "--encoding", &v)) {
             if (v == NULL)

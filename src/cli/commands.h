@@ -5,14 +5,18 @@
 
 /* Messages and conversations: cmd_conv.c */
 int cmd_conv(int argc, char **argv);
+extern const struct cli_group conv_group;
 /* Tokens, model catalog, cost: cmd_tokens.c */
 int cmd_tokens(int argc, char **argv);
+extern const struct cli_group tokens_group;
 int cmd_models(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
+extern const struct cli_group models_group, cost_group;
 /* Context window: cmd_context.c */
 int cmd_trim(int argc, char **argv);
 int cmd_compress(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+extern const struct cli_group trim_group, compress_group, replay_group;
 /* Long-term store and recall: cmd_store.c */
 int cmd_store(int argc, char **argv);
 extern const struct cli_group store_group;
@@ -23,12 +27,9 @@ int cmd_tiers(int argc, char **argv);
 extern const struct cli_group tiers_group;
 /* Providers over HTTP: cmd_llm.c */
 int cmd_llm(int argc, char **argv);
+extern const struct cli_group llm_group;
 int cmd_embed(int argc, char **argv);
-#define LLM_CHAT_USAGE                                                    \
-    "chat --model M [--provider openai|anthropic] [--base-url URL] "      \
-    "[--api-key-env VAR] [--system TEXT] [--max-tokens N] "               \
-    "[--temperature T] [--timeout DURATION] [--retries N] [--json] "    \
-    "PROMPT|-|--messages FILE"
+extern const struct cli_group embed_group;
 /* HTTP API and MCP server: cmd_serve.c (the server is src/server) */
 int cmd_serve(int argc, char **argv);
 int cmd_mcp(int argc, char **argv);

@@ -22,39 +22,24 @@
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const cli_command commands[] = {
     { "demo", cmd_demo, 0, "", "a short tour of agentmem on shipped data" },
-    { "conv", cmd_conv, 1,
-      "convert --from F --to F [--pretty] [--portable] [IN] [--out OUT] | "
-      "show [--format F] [--json] [IN] | stats [--format F] [--json] [IN]   "
-      "(F: agentmem, openai, anthropic; IN/OUT default to stdin/stdout)",
-      "convert, show and count conversations" },
-    { "tokens", cmd_tokens, 1,
-      "count|encode|decode [--encoding E | --model M] [--jsonl] "
-      "[--messages] [--allow-special] [--threads N] [--json] [FILE...]",
-      "count, encode or decode tokens exactly (tiktoken-compatible)" },
-    { "models", cmd_models, 0, "[--file F] [--json] [MODEL]",
-      "list the model catalog or resolve one model" },
-    { "cost", cmd_cost, 0,
-      "--model M --input N --output N [--cached N] [--file F] [--json]",
-      "the price of an LLM call from the model catalog" },
-    { "trim", cmd_trim, 1,
-      "FILE [--format F] [--strategy last|first|tokens] [--max-messages N] "
-      "[--max-tokens N] [--model M|estimate] [--no-system] [--start-on-user] "
-      "[--end-on ROLE] [--partial] [--out FILE] [--out-format F] [--json]",
-      "trim a conversation to a budget, keeping tool-call groups whole" },
-    { "compress", cmd_compress, 1,
-      "FILE [--format F] [--config FILE] [--preset P] [--strategy S] "
-      "[--threshold N] [--short-term N] [--model M|estimate] [--force] "
-      "[--out FILE] [--out-format F] [--json] "
-      "[--llm-model M [--provider P] [--base-url U] "
-      "[--api-key-env VAR]]",
-      "run a conversation through the memory manager, print the context" },
-    { "replay", cmd_replay, 1,
-      "FILE [--format F] [--config FILE] [--preset P] [--strategy S] "
-      "[--threshold N] [--short-term N] [--model M|estimate] [--quiet] "
-      "[--json] "
-      "[--llm-model M [--provider P] [--base-url U] "
-      "[--api-key-env VAR]]",
-      "feed a conversation message by message; print the statistics" },
+    { "conv", cmd_conv, 1, "SUBCOMMAND [IN] [OPTIONS]",
+      "convert, show and count conversations", &conv_group },
+    { "tokens", cmd_tokens, 1, "SUBCOMMAND [FILE...] [OPTIONS]",
+      "count, encode or decode tokens exactly (tiktoken-compatible)",
+      &tokens_group },
+    { "models", cmd_models, 0, "[MODEL] [OPTIONS]",
+      "list the model catalog or resolve one model", &models_group },
+    { "cost", cmd_cost, 0, "--model M --input N [OPTIONS]",
+      "the price of an LLM call from the model catalog", &cost_group },
+    { "trim", cmd_trim, 1, "FILE [OPTIONS]",
+      "trim a conversation to a budget, keeping tool-call groups whole",
+      &trim_group },
+    { "compress", cmd_compress, 1, "FILE [OPTIONS]",
+      "run a conversation through the memory manager, print the context",
+      &compress_group },
+    { "replay", cmd_replay, 1, "FILE [OPTIONS]",
+      "feed a conversation message by message; print the statistics",
+      &replay_group },
     { "store", cmd_store, 1, "SUBCOMMAND [ARGS] [OPTIONS]",
       "the long-term store: items, namespaces, search", &store_group },
     { "recall", cmd_recall, 1, "SUBCOMMAND [ARGS] [OPTIONS]",
@@ -62,12 +47,12 @@ static const cli_command commands[] = {
     { "tiers", cmd_tiers, 1, "SUBCOMMAND [ARGS] [OPTIONS]",
       "hierarchical memory: tiers, index search, lifecycle, archive",
       &tiers_group },
-    { "llm", cmd_llm, 1, LLM_CHAT_USAGE,
-      "chat with an OpenAI-compatible or Anthropic model over HTTP" },
-    { "embed", cmd_embed, 1,
-      "--model M [--base-url URL] [--api-key-env VAR] [--dim N] "
-      "[--batch N] [--timeout DURATION] [--retries N] TEXT...",
-      "embed texts over an OpenAI-compatible /embeddings endpoint" },
+    { "llm", cmd_llm, 1, "SUBCOMMAND [ARGS] [OPTIONS]",
+      "chat with an OpenAI-compatible or Anthropic model over HTTP",
+      &llm_group },
+    { "embed", cmd_embed, 1, "--model M [OPTIONS] TEXT...",
+      "embed texts over an OpenAI-compatible /embeddings endpoint",
+      &embed_group },
     { "serve", cmd_serve, 0,
       "--db FILE|URL [--listen HOST:PORT] [--keys FILE] [--threads N] "
       "[--max-conns N] [--max-body BYTES] [--max-depth N] [--timeout DURATION]",
@@ -158,7 +143,7 @@ int main(int argc, char **argv)
     for (int i = 2; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             if (cmd->group != NULL)
-                cli_group_help(stdout, cmd->name, cmd->summary, cmd->group);
+                cli_group_help(stdout, cmd);
             else
                 printf("usage: agentmem %s %s\n%s\n", cmd->name, cmd->usage,
                        cmd->summary);
