@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# test_readme.sh -- README.md runs as written: every C example compiles and
+# test_readme.sh -- README.md and the task guides (docs/guides/*.md) run as
+# written: every C example of the README compiles and
 # links against the library as built, and every shell block runs, in order,
 # from a copy of the repository's tracked files (what a fresh clone has) with
 # this build as its build/ directory, so the tour a user copies from keeps
@@ -65,5 +66,20 @@ else
     fail=$((fail + 1))
 fi
 [ "$nblocks" -ge 5 ] || { echo "FAIL: only $nblocks shell blocks found"; fail=$((fail + 1)); }
+
+# ---- Task guides: each guide's shell blocks, in order, the same way ----
+for guide in "$src"/docs/guides/*.md; do
+    [ -e "$guide" ] || continue
+    awk '/^```sh$/ { on = 1; next } /^```/ { on = 0; next } on' "$guide" \
+        >"$tmp/guide.sh"
+    if (cd "$clone" && HOME="$tmp/home" AGENTMEM_DATA_DIR= \
+            bash -e "$tmp/guide.sh") >"$tmp/guide.log" 2>&1; then
+        pass=$((pass + 1))
+    else
+        echo "FAIL: a shell block of docs/guides/$(basename "$guide") fails:"
+        tail -25 "$tmp/guide.log"
+        fail=$((fail + 1))
+    fi
+done
 echo "$pass passed, $fail failed"
 [ "$pass" -gt 0 ] && [ "$fail" -eq 0 ]
