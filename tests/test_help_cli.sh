@@ -132,9 +132,10 @@ drift cmd_context.c trim compress replay
 drift cmd_llm.c llm embed
 drift cmd_store.c store recall
 drift cmd_tiers.c tiers
+drift cmd_serve.c serve mcp
 # Each command's --help has its options and an example, and the manual
 # and the completion carry them.
-for c in conv tokens models cost trim compress replay llm embed recall; do
+for c in conv tokens models cost trim compress replay llm embed recall serve mcp; do
     check "help_$c" 0 "$cli" $c --help
     has "help_${c}_options" "$out" "options:"
     has "help_${c}_examples" "$out" "examples:"

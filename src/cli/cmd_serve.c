@@ -97,3 +97,40 @@ int cmd_mcp(int argc, char **argv)
     int rc = parse("mcp", argc, argv, &o, false);
     return rc != CLI_EXIT_OK ? rc : srv_mcp_stdio(&o);
 }
+
+/* ---- The option tables (agentmem CMD --help, agentmem(1), completion) */
+
+#define STORE_FLAGS                                                         \
+    { "--db", "FILE|URL", "the store: a SQLite file or a postgresql:// "   \
+                          "URI (required)" },                               \
+    { "--max-body", "BYTES", "largest request body, 64 B to 1 GiB "        \
+                             "(default 1 MiB)" },                          \
+    { "--max-depth", "N", "deepest JSON nesting accepted, 1..1000 "        \
+                          "(default 32)" }
+
+static const cli_flag serve_flags[] = {
+    STORE_FLAGS,
+    { "--listen", "HOST:PORT", "where to listen (default 127.0.0.1:8080)" },
+    { "--keys", "FILE", "API keys, lines of 'KEY TENANT rw|ro' (without: "
+                        "no auth, loopback only)" },
+    { "--threads", "N", "worker threads, 1..256 (default 4)" },
+    { "--max-conns", "N", "open connections before 503, 1..100000 "
+                          "(default 256)" },
+    { "--timeout", "DURATION", "close idle connections after 30s, 2m; 1s "
+                               "to 1h (default 30s)" },
+};
+
+static const char *const serve_examples[] = {
+    "agentmem serve --db memory.db --listen 127.0.0.1:8080", NULL
+};
+
+static const cli_flag mcp_flags[] = { STORE_FLAGS };
+
+static const char *const mcp_examples[] = {
+    "agentmem mcp --db memory.db", NULL
+};
+
+const cli_group serve_group = { NULL, 0, serve_flags, CLI_COUNT(serve_flags),
+                                serve_examples };
+const cli_group mcp_group = { NULL, 0, mcp_flags, CLI_COUNT(mcp_flags),
+                              mcp_examples };

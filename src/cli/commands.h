@@ -33,6 +33,7 @@ extern const struct cli_group embed_group;
 /* HTTP API and MCP server: cmd_serve.c (the server is src/server) */
 int cmd_serve(int argc, char **argv);
 int cmd_mcp(int argc, char **argv);
+extern const struct cli_group serve_group, mcp_group;
 /* main.c and cmd_demo.c */
 int cmd_version(int argc, char **argv);
 int cmd_config(int argc, char **argv);
