@@ -59,7 +59,7 @@ typedef enum am_compress_strategy {
 
 typedef struct am_memory_config {
     bool enabled;
-    size_t max_context_tokens;
+    size_t max_context_tokens;     /* a cap: see am_memory_add */
     size_t compression_threshold;  /* compress when context tokens exceed */
     size_t short_term_size;        /* recent messages kept verbatim */
     double compression_ratio;      /* summary budget = ratio * old tokens */

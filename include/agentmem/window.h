@@ -446,16 +446,29 @@ AM_API const am_error *am_memory_last_error(const am_memory *mem);
  * estimate for the configured model so that compression triggers where
  * the provider's count says. Past the threshold the manager compresses
  * before returning (and, past the tool-clearing trigger, clears old tool
- * results). AM_OK, AM_EINVAL (invalid message), AM_ENOMEM or the
+ * results).
+ *
+ * config.max_context_tokens is a cap, whether compression is enabled or
+ * not: past it the oldest whole turn groups go (never system messages,
+ * the last group, or the group of the newest user turn), then the largest
+ * plain-text messages (any role, the new one too) are cut in the middle,
+ * head and tail kept around the marker "[... N tokens cut to fit the
+ * context budget ...]" (N: what the whole message counted). A message
+ * made of parts (Anthropic blocks) is never cut: when what must stay
+ * cannot fit, the add fails with AM_ELIMIT naming both figures.
+ *
+ * AM_OK, AM_EINVAL (invalid message), AM_ELIMIT, AM_ENOMEM or the
  * summarizer's status; on failure the manager is as before the call,
- * except when memory runs out after a successful compression (then the
+ * except when the failure comes after a successful compression (then the
  * message and the compression stay).
  * Thread safety: safe. */
 AM_API am_status am_memory_add(am_memory *mem, const am_msg *msg,
                                const am_memory_usage *usage);
 
 /* Append the context to send (system messages, the summary, the kept
- * messages) to `out` as references. AM_OK or AM_ENOMEM.
+ * messages) to `out` as references. Its messages count (under the
+ * manager's counter and calibration) at most config.max_context_tokens
+ * in all (see am_memory_add). AM_OK or AM_ENOMEM.
  * Thread safety: safe. */
 AM_API am_status am_memory_context(am_memory *mem, am_msg_list *out);
 

@@ -343,11 +343,11 @@ static am_status am_memory_add_locked(am_memory *m, const am_msg *msg,
 
     if (c->enabled &&
         am__memory_effective(m, m->context_tokens) >
-            c->compression_threshold) {
+            c->compression_threshold)
         st = am__memory_compress_once(m, &did);
-        if (st == AM_OK)
-            st = am__memory_enforce_max(m);
-    }
+    /* The cap holds whether compression is on or not. */
+    if (st == AM_OK)
+        st = am__memory_enforce_max(m);
     /* The clearing pass changes nothing unless it succeeds. */
     if (st == AM_OK && c->enabled && c->tool_clear_trigger > 0 &&
         am__memory_effective(m, m->context_tokens) > c->tool_clear_trigger)

@@ -15,8 +15,9 @@
  *   deletion        drops the old part.
  *
  * Everything that can fail (views, the summary, its count) happens before
- * the entries change. Past max_context_tokens the oldest whole groups go;
- * past tool_clear_trigger old tool results become short placeholders.
+ * the entries change. Past max_context_tokens (a cap, see the banner
+ * below) the oldest whole groups go and oversized messages are cut; past
+ * tool_clear_trigger old tool results become short placeholders.
  */
 #include <stdio.h>
 #include <string.h>
@@ -327,59 +328,149 @@ out:
     return st;
 }
 
-/* Past max_context_tokens even after compressing: drop the oldest
- * non-system groups (never the last one). */
+/* ---- The hard cap: max_context_tokens ----
+ *
+ * The context sent must never exceed max_context_tokens (one tool result
+ * of ~7,000 tokens in a 4,000-token budget once sent 8,924 tokens, and
+ * the current user turn had been evicted to make room). Past the cap:
+ *   1. the oldest whole groups go, except system messages, the last group
+ *      and the group of the newest user turn (the question being answered
+ *      is never evicted);
+ *   2. if that is not enough, the largest messages that are plain text
+ *      are cut in the middle, head and tail kept around a visible marker,
+ *      until the context fits (no message is cut below CUT_FLOOR tokens
+ *      unless it must);
+ *   3. if even that cannot fit (system prompts and the kept turns need
+ *      more than the cap), AM_ELIMIT names both figures.
+ * Everything is planned first and committed at the end, so a failure
+ * changes nothing. */
+
+#define CUT_FLOOR 64
+
+/* Raw tokens that count as `eff` effective tokens at most (the inverse of
+ * am__memory_effective, rounded down). */
+static size_t raw_for(const am_memory *m, size_t eff)
+{
+    double r = (double)eff / (m->calib > 0 ? m->calib : 1.0);
+    return r < 0 ? 0 : (size_t)r;
+}
+
 am_status am__memory_enforce_max(am_memory *m)
 {
     eviews ev;
-    am_status st;
+    am_status st = AM_OK;
     size_t limit = m->o.config.max_context_tokens;
+    size_t n = m->n, tok = m->context_tokens, w = 0;
+    unsigned char *drop = NULL;
+    am_msg **cut = NULL;
+    size_t *cut_tok = NULL;
+    size_t last_group = 0, user_group = SIZE_MAX;
+    bool any = false;
 
     if (am__memory_effective(m, m->context_tokens) <= limit)
         return AM_OK;
     st = eviews_build(m, &ev);
     if (st != AM_OK)
         return st;
-    {
-        size_t last_group = m->n > 0 ? ev.group[m->n - 1] : 0;
-        unsigned char *drop = am__calloc(m->o.alloc, m->n ? m->n : 1, 1);
-        size_t tok = m->context_tokens, w = 0;
-        bool any = false;
-        if (drop == NULL) {
-            eviews_free(m, &ev);
-            return am__fail(&AM__ERR(m), AM_ENOMEM, "memory: out of memory");
+    drop = am__calloc(m->o.alloc, n ? n : 1, 1);
+    cut = am__calloc(m->o.alloc, n ? n : 1, sizeof *cut);
+    cut_tok = am__calloc(m->o.alloc, n ? n : 1, sizeof *cut_tok);
+    if (drop == NULL || cut == NULL || cut_tok == NULL) {
+        st = am__fail(&AM__ERR(m), AM_ENOMEM, "memory: out of memory");
+        goto out;
+    }
+    if (n > 0)
+        last_group = ev.group[n - 1];
+    for (size_t i = n; i-- > 0;)
+        if (ev.v[i].role == AM__W_USER && ev.group[i] != SIZE_MAX) {
+            user_group = ev.group[i];
+            break;
         }
-        for (size_t g = 0;
-             g < m->n && am__memory_effective(m, tok) > limit; g++) {
-            if (ev.group[g] != g || g == last_group ||
-                ev.v[g].role == AM__W_SYSTEM)
-                continue;
-            for (size_t i = g; i < m->n; i++)
-                if (ev.group[i] == g) {
-                    drop[i] = 1;
-                    tok -= m->e[i].orphan ? 0 : m->e[i].tokens;
-                }
+    /* Orphans are never sent (and not counted): they go now. */
+    for (size_t i = 0; i < n; i++)
+        if (ev.group[i] == SIZE_MAX) {
+            drop[i] = 1;
+            tok -= m->e[i].orphan ? 0 : m->e[i].tokens;
         }
-        for (size_t i = 0; i < m->n; i++) {
-            if (ev.group[i] == SIZE_MAX && !drop[i]) {
+    /* 1. Oldest whole groups. */
+    for (size_t g = 0; g < n && am__memory_effective(m, tok) > limit; g++) {
+        if (ev.group[g] != g || g == last_group || g == user_group ||
+            ev.v[g].role == AM__W_SYSTEM)
+            continue;
+        for (size_t i = g; i < n; i++)
+            if (ev.group[i] == g) {
                 drop[i] = 1;
                 tok -= m->e[i].orphan ? 0 : m->e[i].tokens;
             }
-            if (drop[i]) {
-                am_msg_free(m->e[i].msg);
-                any = true;
-                continue;
-            }
-            m->e[w++] = m->e[i];
-        }
-        am__free(m->o.alloc, drop, m->n ? m->n : 1);
-        eviews_free(m, &ev);
-        m->n = w;
-        m->context_tokens = tok;
-        if (any)
-            am__memory_ids_rebuild(m);
     }
-    return AM_OK;
+    /* 2. Cut the largest plain-text messages, each once. */
+    while (am__memory_effective(m, tok) > limit) {
+        size_t best = SIZE_MAX, excess, target, got = 0;
+        am_msg *c = NULL;
+        for (size_t i = 0; i < n; i++)
+            if (!drop[i] && cut[i] == NULL && !m->e[i].orphan &&
+                m->e[i].tokens > CUT_FLOOR &&
+                am__cut_middle_possible(m->e[i].msg) &&
+                (best == SIZE_MAX || m->e[i].tokens > m->e[best].tokens))
+                best = i;
+        if (best == SIZE_MAX)
+            break;
+        excess = tok - raw_for(m, limit);
+        target = m->e[best].tokens > excess + CUT_FLOOR
+                     ? m->e[best].tokens - excess
+                     : CUT_FLOOR;
+        st = am__cut_middle(m->e[best].msg, target, &m->o.counter,
+                            m->o.alloc, &c, &got, &AM__ERR(m));
+        if (st != AM_OK)
+            goto out;
+        if (c == NULL || got >= m->e[best].tokens) {
+            /* Not even the marker fits: leave it whole, try the next. */
+            am_msg_free(c);
+            c = NULL;
+            cut_tok[best] = m->e[best].tokens;
+            cut[best] = am_msg_ref(m->e[best].msg);
+            continue;
+        }
+        tok -= m->e[best].tokens - got;
+        cut[best] = c;
+        cut_tok[best] = got;
+    }
+    /* 3. What must stay does not fit. */
+    if (am__memory_effective(m, tok) > limit) {
+        st = am__fail(&AM__ERR(m), AM_ELIMIT, "memory: the system messages, "
+                      "the summary and the newest turn need %zu tokens even "
+                      "cut; max_context_tokens is %zu",
+                      am__memory_effective(m, tok), limit);
+        goto out;
+    }
+    /* Commit. */
+    for (size_t i = 0; i < n; i++) {
+        if (drop[i]) {
+            am_msg_free(m->e[i].msg);
+            any = true;
+            continue;
+        }
+        if (cut[i] != NULL) {
+            am_msg_free(m->e[i].msg);
+            m->e[i].msg = cut[i];
+            m->e[i].tokens = cut_tok[i];
+            cut[i] = NULL;
+        }
+        m->e[w++] = m->e[i];
+    }
+    m->n = w;
+    m->context_tokens = tok;
+    if (any)
+        am__memory_ids_rebuild(m);
+out:
+    if (cut != NULL)
+        for (size_t i = 0; i < n; i++)
+            am_msg_free(cut[i]);
+    am__free(m->o.alloc, cut, (n ? n : 1) * sizeof *cut);
+    am__free(m->o.alloc, cut_tok, (n ? n : 1) * sizeof *cut_tok);
+    am__free(m->o.alloc, drop, n ? n : 1);
+    eviews_free(m, &ev);
+    return st;
 }
 
 /* ---- Tool-result clearing ---- */

@@ -91,8 +91,10 @@ void am__memory_set_summary_msg(am_memory *m, am_msg *msg, size_t tokens);
  * whether anything changed; on failure nothing did. */
 am_status am__memory_compress_once(am_memory *m, bool *did);
 
-/* Past max_context_tokens even after compressing: drop the oldest
- * non-system groups (never the last one). */
+/* Past max_context_tokens: drop the oldest groups (never system
+ * messages, the last group or the newest user turn's), then cut the
+ * largest plain-text messages; AM_ELIMIT (nothing changed) when what
+ * must stay cannot fit. */
 am_status am__memory_enforce_max(am_memory *m);
 
 /* Replace old tool results by placeholders, all at once and only when

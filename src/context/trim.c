@@ -278,6 +278,111 @@ out:
     return st;
 }
 
+/* ---- Cutting the middle out of a message ---- */
+
+/* The marker left where text was cut out; %zu is the tokens removed. */
+#define CUT_MARKER "\n[... %zu tokens cut to fit the context budget ...]\n"
+
+/* `m` with its text cut to the first `head` and last `tail` bytes (on
+ * UTF-8 boundaries) around the marker, keeping role, id, name, time, the
+ * call id it answers and its tool calls. */
+static am_status make_middle_cut(const am_msg *m, size_t head, size_t tail,
+                                 size_t removed, const am_allocator *a,
+                                 am_msg **out, am_error *err)
+{
+    am_str text = am_msg_content_text(m);
+    am_msg_opts mo = am_msg_opts_default();
+    am_buf b = AM_BUF_INIT;
+    size_t h = am__utf8_floor(text.ptr, head), t0 = text.len - tail;
+    am_status st;
+
+    while (t0 < text.len && ((unsigned char)text.ptr[t0] & 0xC0) == 0x80)
+        t0++;
+    b.alloc = a;
+    st = am_buf_append(&b, text.ptr, h);
+    if (st == AM_OK)
+        st = am_buf_appendf(&b, CUT_MARKER, removed);
+    if (st == AM_OK)
+        st = am_buf_append(&b, text.ptr + t0, text.len - t0);
+    if (st != AM_OK) {
+        am_buf_free(&b);
+        return am__fail(err, AM_ENOMEM, "cut: out of memory");
+    }
+    mo.alloc = a;
+    st = am_msg_create_text(&mo, am_msg_role(m), am_buf_str(&b), out, err);
+    am_buf_free(&b);
+    if (st == AM_OK)
+        st = am_msg_set_id(*out, am_msg_id(m), err);
+    if (st == AM_OK)
+        st = am_msg_set_created_ms(*out, am_msg_created_ms(m), err);
+    if (st == AM_OK && am_msg_name(m).len > 0)
+        st = am_msg_set_name(*out, am_msg_name(m), err);
+    if (st == AM_OK && am_msg_tool_call_id(m).len > 0)
+        st = am_msg_set_tool_call_id(*out, am_msg_tool_call_id(m), err);
+    for (size_t i = 0; st == AM_OK && i < am_msg_tool_call_count(m); i++)
+        st = am_msg_add_tool_call(*out, am_msg_tool_call(m, i), err);
+    if (st != AM_OK) {
+        am_msg_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+bool am__cut_middle_possible(const am_msg *m)
+{
+    return am_msg_content_kind(m) == AM_CONTENT_TEXT &&
+           am_msg_part_count(m) == 0 && am_msg_content_text(m).len > 0;
+}
+
+am_status am__cut_middle(const am_msg *m, size_t budget, const am_counter *c,
+                         const am_allocator *a, am_msg **out, size_t *tokens,
+                         am_error *err)
+{
+    am_str text = am_msg_content_text(m);
+    size_t lo = 0, hi = text.len, best = SIZE_MAX, whole = 0, n = 0;
+    am_buf scratch = AM_BUF_INIT;
+    am_status st;
+
+    *out = NULL;
+    if (!am__cut_middle_possible(m))
+        return AM_OK;
+    scratch.alloc = a;
+    st = am__count_msg_buf(c, m, &scratch, &whole, err);
+    /* Binary search on the bytes kept (half from each end); counts grow
+     * with length. The marker states what the whole message counted. */
+    while (st == AM_OK && lo <= hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        am_msg *probe = NULL;
+        st = make_middle_cut(m, mid / 2 + mid % 2, mid / 2, whole, a, &probe,
+                             err);
+        if (st == AM_OK)
+            st = am__count_msg_buf(c, probe, &scratch, &n, err);
+        am_msg_free(probe);
+        if (st != AM_OK)
+            break;
+        if (n <= budget) {
+            best = mid;
+            lo = mid + 1;
+        } else if (mid == 0) {
+            break;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    if (st == AM_OK && best != SIZE_MAX && best < text.len) {
+        st = make_middle_cut(m, best / 2 + best % 2, best / 2, whole, a, out,
+                             err);
+        if (st == AM_OK)
+            st = am__count_msg_buf(c, *out, &scratch, tokens, err);
+        if (st != AM_OK) {
+            am_msg_free(*out);
+            *out = NULL;
+        }
+    }
+    am_buf_free(&scratch);
+    return st;
+}
+
 /* ---- am_trim ---- */
 
 am_trim_opts am_trim_opts_default(void)

@@ -26,6 +26,21 @@ am_status am__counter_for_model(const am_counter *given, const char *model,
                                 am_counter *out, am_tokenizer **own,
                                 am_error *err);
 
+/* Whether am__cut_middle can cut `m`: plain text content (any role), no
+ * parts. */
+bool am__cut_middle_possible(const am_msg *m);
+
+/* `m` with the middle of its text replaced by a visible marker
+ * ("[... N tokens cut to fit the context budget ...]", N what the whole
+ * message counted), head and tail kept, as long as its count under `c`
+ * fits `budget`; role, id, name, time, answered call id and tool calls
+ * are kept. *out (yours) is NULL when `m` cannot be cut (see
+ * am__cut_middle_possible) or not even the marker alone fits; *tokens
+ * gets the count of *out. */
+am_status am__cut_middle(const am_msg *m, size_t budget, const am_counter *c,
+                         const am_allocator *a, am_msg **out, size_t *tokens,
+                         am_error *err);
+
 /* Views of a message list, with their tool-call id storage. */
 typedef struct am__views {
     am__wview *v;
