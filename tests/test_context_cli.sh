@@ -23,6 +23,13 @@ run 0 "$cli" trim "$tmp/t.json" --max-tokens 1000000
 grep -q "kept \([0-9]*\) of \1 messages" "$tmp/err" || fail "trim output did not read back whole"
 after=$(sed -n 's/.*-> \([0-9]*\) tokens.*/\1/p' "$tmp/err")
 [ "${after:-99999}" -le 4000 ] || fail "trim over budget: $after"
+# One count: what trim reports is what `tokens count --messages` bills for
+# the same messages (tool calls and names included).
+run 0 "$cli" trim "$session" --max-tokens 8000 --model gpt-4o --out-format openai --out "$tmp/b.json"
+trimmed=$(sed -n 's/.*-> \([0-9]*\) tokens.*/\1/p' "$tmp/err")
+run 0 "$cli" tokens count --messages --model gpt-4o "$tmp/b.json"
+[ "$(cat "$tmp/out")" = "$trimmed" ] || fail "trim says $trimmed tokens, tokens count says $(cat "$tmp/out")"
+[ "${trimmed:-99999}" -le 8000 ] || fail "trim over budget: $trimmed"
 # Never starts on a tool result (after the system prompt), in OpenAI form.
 run 0 "$cli" trim "$session" --max-messages 7 --out-format openai
 head -c 2000 "$tmp/out" | tr '\n' ' ' | grep -q '^\[{"role":"system"' || fail "trim openai output"

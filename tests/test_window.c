@@ -108,9 +108,10 @@ AM_TEST(trim_every_budget_gives_a_sendable_history)
             o.max_messages = 0;
             CHECK_OK(am_trim(items(&l), l.count, &o, &r, NULL));
             check_sendable(&r.messages);
-            CHECK_EQ(r.tokens_before, total);
+            /* The list's count: its messages plus 3 (reply priming). */
+            CHECK_EQ(r.tokens_before, total + 3);
             /* System messages are kept past the budget; otherwise fits. */
-            if (budget >= count_of(l.items[0]))
+            if (budget >= count_of(l.items[0]) + 3)
                 CHECK(r.tokens_after <= budget);
             CHECK_EQ(r.messages.count + r.dropped_count, l.count);
         }
@@ -771,20 +772,21 @@ AM_TEST(trim_summarize_and_middleware_count_for_a_named_model)
     }
     CHECK(exact != est);
     /* No model: the estimate; "estimate" too; a model: exact. */
+    /* A list counts its messages plus 3 (reply priming). */
     CHECK_OK(am_trim(items(&l), l.count, &o, &r, NULL));
-    CHECK_EQ(r.tokens_before, est);
+    CHECK_EQ(r.tokens_before, est + 3);
     o.model = "estimate";
     CHECK_OK(am_trim(items(&l), l.count, &o, &r, NULL));
-    CHECK_EQ(r.tokens_before, est);
+    CHECK_EQ(r.tokens_before, est + 3);
     o.model = "gpt-4o";
     CHECK_OK(am_trim(items(&l), l.count, &o, &r, NULL));
-    CHECK_EQ(r.tokens_before, exact);
+    CHECK_EQ(r.tokens_before, exact + 3);
     am_trim_result_free(&r);
 
     so.keep_last = 2;
     so.model = "gpt-4o-2024-08-06";
     CHECK_OK(am_summarize(items(&l), l.count, &so, &sr, NULL));
-    CHECK_EQ(sr.tokens_before, exact);
+    CHECK_EQ(sr.tokens_before, exact + 3);
     am_summarize_result_free(&sr);
 
     /* Exact counts cross a trigger set at the estimate; the estimate
@@ -962,4 +964,72 @@ AM_TEST(failed_trim_leaves_an_empty_result)
         CHECK(test_oom_sweep(trim_empty_body, &c) > 3);
     }
     am_msg_list_free(&l);
+}
+
+/* ---- One count for a message list ---- */
+
+/* trim once reported 7,924 tokens for a result that `tokens count
+ * --messages` counted as 7,984. The count of a list (trim's figures,
+ * am_count_msgs) equals the billed count of the same messages in OpenAI
+ * JSON (am_tokenizer_count_messages_json), with tool calls, names and
+ * images. */
+AM_TEST(trim_figure_equals_the_billed_count)
+{
+    static const char *const convs[] = {
+        "[{\"role\":\"system\",\"content\":\"You are terse.\"},"
+        "{\"role\":\"user\",\"name\":\"dana_s\",\"content\":\"What is the "
+        "weather in Lisbon and in Porto?\"},"
+        "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":["
+        "{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":"
+        "\"weather\",\"arguments\":\"{\\\"city\\\":\\\"Lisbon\\\"}\"}},"
+        "{\"id\":\"c2\",\"type\":\"function\",\"function\":{\"name\":"
+        "\"weather\",\"arguments\":\"{\\\"city\\\":\\\"Porto\\\"}\"}}]},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"21C "
+        "sunny\"},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"c2\",\"content\":\"17C, "
+        "rain later\"},"
+        "{\"role\":\"assistant\",\"name\":\"helper\",\"content\":\"Lisbon: "
+        "21C and sunny. Porto: 17C, rain later.\"}]",
+        "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
+        "\"What is in this picture?\"},{\"type\":\"image_url\","
+        "\"image_url\":{\"url\":\"https://example.com/cat.png\"}},"
+        "{\"type\":\"text\",\"text\":\"Answer in one word.\"}]},"
+        "{\"role\":\"assistant\",\"content\":\"Cat.\"}]",
+        "[]",
+    };
+    am_tokenizer *tz = NULL;
+    CHECK_OK(am_tokenizer_create(AM_STR("gpt-4o"), NULL, &tz, NULL));
+    for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++) {
+        am_msg_list l = AM_MSG_LIST_INIT;
+        am_trim_result r = AM_TRIM_RESULT_INIT;
+        am_trim_opts o = am_trim_opts_default();
+        am_counter c = { tz, NULL, NULL };
+        am_error err;
+        size_t billed = 0, listed = 0;
+
+        CHECK_OK_E(am_msgs_from_json(NULL, AM_FORMAT_OPENAI,
+                                     am_str_c(convs[i]), &l, &err), &err);
+        CHECK_OK(am_tokenizer_count_messages_json(tz, am_str_c(convs[i]),
+                                                  &billed, NULL));
+        CHECK_OK(am_count_msgs(&c, items(&l), l.count, &listed, NULL));
+        CHECK_EQ(listed, l.count > 0 ? billed : 0);
+        o.counter = c;
+        CHECK_OK(am_trim(items(&l), l.count, &o, &r, NULL));
+        CHECK_EQ(r.tokens_before, listed);
+        CHECK_EQ(r.tokens_after, listed);
+        /* A budget is on the same count: the whole list fits exactly
+         * its own figure, and one token less drops something. */
+        if (l.count > 2) {
+            o.max_tokens = listed;
+            CHECK_OK(am_trim(items(&l), l.count, &o, &r, NULL));
+            CHECK_EQ(r.dropped_count, 0);
+            o.max_tokens = listed - 1;
+            CHECK_OK(am_trim(items(&l), l.count, &o, &r, NULL));
+            CHECK(r.dropped_count > 0);
+            CHECK(r.tokens_after <= listed - 1);
+        }
+        am_trim_result_free(&r);
+        am_msg_list_free(&l);
+    }
+    am_tokenizer_free(tz);
 }

@@ -65,10 +65,24 @@ typedef struct am_counter {
     void *ctx;
 } am_counter;
 
-/* Tokens of one message under `c` (NULL: the estimate). AM_OK or
- * AM_ENOMEM. Thread safety: safe (with a thread-safe tokenizer). */
+/* Tokens of one message under `c` (NULL: the estimate), by the rule
+ * OpenAI bills chat input with (the rule of
+ * am_tokenizer_count_messages_json, tokens.h): 3, the role, each text
+ * piece of the content (images count 0), 1 + the name when there is one,
+ * and 3 + name + arguments per tool call. AM_OK or AM_ENOMEM.
+ * Thread safety: safe (with a thread-safe tokenizer). */
 AM_API am_status am_count_msg(const am_counter *c, const am_msg *msg,
                               size_t *out, am_error *err);
+
+/* Tokens of a message list: the sum of am_count_msg plus 3 for the reply
+ * priming (0 for an empty list, and no priming with a `count_msg`
+ * callback, whose rule is the caller's). This is the one count of a list
+ * used everywhere: am_trim's and am_summarize's tokens_before/after, and
+ * it equals am_tokenizer_count_messages_json on the same messages in
+ * OpenAI JSON. AM_OK, AM_EINVAL (NULL), AM_ENOMEM.
+ * Thread safety: safe (with a thread-safe tokenizer). */
+AM_API am_status am_count_msgs(const am_counter *c, const am_msg *const *msgs,
+                               size_t count, size_t *out, am_error *err);
 
 /* ---- Trimming ---- */
 
@@ -81,7 +95,8 @@ typedef enum am_trim_strategy {
 typedef struct am_trim_opts {
     am_trim_strategy strategy;
     size_t max_messages;  /* 0: no message limit */
-    size_t max_tokens;    /* 0: no token limit (required for TOKENS) */
+    size_t max_tokens;    /* limit on am_count_msgs of the result; 0: no
+                             token limit (required for TOKENS) */
     bool preserve_system; /* keep (and count) system messages; default on */
     bool start_on_user;   /* the first non-system message must be user */
     int end_on_role;      /* am_role the history must end on; -1: any */
@@ -109,8 +124,8 @@ typedef struct am_trim_result {
     size_t dropped_count;
     size_t dropped_cap;
     size_t orphans;        /* tool results without a call (always dropped) */
-    size_t tokens_before;  /* all input messages */
-    size_t tokens_after;   /* the trimmed history */
+    size_t tokens_before;  /* all input messages (am_count_msgs) */
+    size_t tokens_after;   /* the trimmed history (am_count_msgs) */
     size_t partial_index;  /* input index of the cut message, or SIZE_MAX */
 } am_trim_result;
 
@@ -251,7 +266,7 @@ typedef struct am_summarize_result {
     size_t original_count;   /* input messages */
     size_t summarized_count; /* messages folded into the summary */
     size_t kept_count;       /* messages kept verbatim (not system) */
-    size_t tokens_before, tokens_after;
+    size_t tokens_before, tokens_after; /* am_count_msgs of input, output */
 } am_summarize_result;
 
 #define AM_SUMMARIZE_RESULT_INIT                                        \

@@ -359,7 +359,12 @@ am_status am__memory_enforce_max(am_memory *m)
 {
     eviews ev;
     am_status st = AM_OK;
-    size_t limit = m->o.config.max_context_tokens;
+    /* The list's reply priming counts against the cap too, so that the
+     * billed count of the context (am_count_msgs) fits. */
+    size_t over = am__count_list_overhead(&m->o.counter);
+    size_t limit = m->o.config.max_context_tokens > over
+                       ? m->o.config.max_context_tokens - over
+                       : 1;
     size_t n = m->n, tok = m->context_tokens, w = 0;
     unsigned char *drop = NULL;
     am_msg **cut = NULL;
@@ -440,7 +445,8 @@ am_status am__memory_enforce_max(am_memory *m)
         st = am__fail(&AM__ERR(m), AM_ELIMIT, "memory: the system messages, "
                       "the summary and the newest turn need %zu tokens even "
                       "cut; max_context_tokens is %zu",
-                      am__memory_effective(m, tok), limit);
+                      am__memory_effective(m, tok) + over,
+                      m->o.config.max_context_tokens);
         goto out;
     }
     /* Commit. */

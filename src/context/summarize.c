@@ -480,7 +480,8 @@ am_status am_summarize(const am_msg *const *msgs, size_t count,
     st = am__wgroups(o.alloc, views.v, count, group, err);
     if (st != AM_OK)
         goto out;
-    res->tokens_before = views.total;
+    res->tokens_before = views.total +
+                         (count > 0 ? am__count_list_overhead(&o.counter) : 0);
     b = am__keep_boundary(views.v, group, count, o.keep_last);
     for (size_t i = 0; i < count; i++) {
         bool sys = views.v[i].role == AM__W_SYSTEM && o.preserve_system;
@@ -499,7 +500,7 @@ am_status am_summarize(const am_msg *const *msgs, size_t count,
         for (size_t i = 0; st == AM_OK && i < count; i++)
             st = am_msg_list_push(&res->messages, msgs[i]);
         res->kept_count = count;
-        res->tokens_after = views.total;
+        res->tokens_after = res->tokens_before;
         if (st != AM_OK)
             st = am__fail(err, AM_ENOMEM, "summarize: out of memory");
         goto out;
@@ -551,6 +552,7 @@ am_status am_summarize(const am_msg *const *msgs, size_t count,
     }
     if (st != AM_OK)
         st = am__fail(err, AM_ENOMEM, "summarize: out of memory");
+    res->tokens_after += am__count_list_overhead(&o.counter);
     res->summarized_count = nold;
 out:
     am_msg_free(summary_msg);

@@ -14,34 +14,99 @@
 
 /* ---- Counting ---- */
 
+/* The billed rule, one message (the rule of
+ * am_tokenizer_count_messages_json, on an am_msg): 3 tokens, the role,
+ * every text piece of the content (string content, text and thinking
+ * parts, tool_use name and input, tool_result content; images cost what
+ * the provider decides and count 0 here), 1 + the name when there is one,
+ * and for each tool call 3 + its name + its arguments. Each piece is
+ * counted on its own, as the JSON counter does. With no tokenizer the
+ * same structure applies to 4-byte estimates. */
+
+typedef struct piece_count {
+    const am_tokenizer *tz;
+    size_t n;
+    am_status st;
+    am_error *err;
+} piece_count;
+
+static void add_piece(piece_count *pc, am_str s)
+{
+    size_t k = 0;
+    if (pc->st != AM_OK || s.len == 0)
+        return;
+    if (pc->tz == NULL) {
+        pc->n += am__tokens_estimate(s.len);
+        return;
+    }
+    pc->st = am_tokenizer_count(pc->tz, s, NULL, &k, pc->err);
+    pc->n += k;
+}
+
 am_status am__count_msg_buf(const am_counter *c, const am_msg *m,
                             am_buf *scratch, size_t *out, am_error *err)
 {
-    am_str role = am_str_c(am_role_name(am_msg_role(m)));
-    am_status st;
+    piece_count pc = { c != NULL ? c->tokenizer : NULL, AM__TOKENS_PER_MESSAGE,
+                       AM_OK, err };
+    am_content_kind kind = am_msg_content_kind(m);
+    am_agent_content ac;
 
+    (void)scratch;
     if (c != NULL && c->count_msg != NULL) {
         *out = c->count_msg(c->ctx, m);
         return AM_OK;
     }
-    am_buf_clear(scratch);
-    st = am_msg_text(m, scratch);
-    if (st != AM_OK)
-        return am__fail(err, st, "count: out of memory");
-    if (c != NULL && c->tokenizer != NULL) {
-        size_t a = 0, b = 0;
-        st = am_tokenizer_count(c->tokenizer, am_buf_str(scratch), NULL, &a,
-                                err);
-        if (st == AM_OK)
-            st = am_tokenizer_count(c->tokenizer, role, NULL, &b, err);
-        if (st != AM_OK)
-            return st;
-        *out = AM__TOKENS_PER_MESSAGE + a + b;
-        return AM_OK;
+    add_piece(&pc, am_str_c(am_role_name(am_msg_role(m))));
+    if (kind == AM_CONTENT_TEXT || kind == AM_CONTENT_JSON)
+        add_piece(&pc, am_msg_content_text(m));
+    for (size_t i = 0; i < am_msg_part_count(m); i++) {
+        const am_part *p = am_msg_part(m, i);
+        switch (p->type) {
+        case AM_PART_TEXT:
+        case AM_PART_THINKING:
+            add_piece(&pc, p->text);
+            break;
+        case AM_PART_TOOL_USE:
+            add_piece(&pc, p->name);
+            add_piece(&pc, p->json);
+            break;
+        case AM_PART_TOOL_RESULT:
+            add_piece(&pc, p->text);
+            add_piece(&pc, p->json);
+            break;
+        default:
+            break;
+        }
     }
-    *out = AM__TOKENS_PER_MESSAGE +
-           am__tokens_estimate(scratch->len + role.len);
+    if (am_msg_name(m).len > 0) {
+        pc.n += AM__TOKENS_PER_NAME;
+        add_piece(&pc, am_msg_name(m));
+    }
+    for (size_t i = 0; i < am_msg_tool_call_count(m); i++) {
+        const am_tool_call *tc = am_msg_tool_call(m, i);
+        pc.n += AM__TOKENS_PER_TOOL_CALL;
+        add_piece(&pc, tc->name);
+        add_piece(&pc, tc->arguments);
+    }
+    for (size_t i = 0; i < am_msg_agent_call_count(m); i++) {
+        const am_agent_call *ac1 = am_msg_agent_call(m, i);
+        add_piece(&pc, ac1->agent_name);
+        add_piece(&pc, ac1->request);
+    }
+    add_piece(&pc, am_msg_structured_data(m));
+    if (am_msg_agent_content(m, &ac)) {
+        add_piece(&pc, ac.thought);
+        add_piece(&pc, ac.action_input);
+    }
+    if (pc.st != AM_OK)
+        return pc.st;
+    *out = pc.n;
     return AM_OK;
+}
+
+size_t am__count_list_overhead(const am_counter *c)
+{
+    return c != NULL && c->count_msg != NULL ? 0 : AM__REPLY_PRIMING;
 }
 
 bool am__model_is_estimate(const char *model)
@@ -99,6 +164,25 @@ am_status am_count_msg(const am_counter *c, const am_msg *msg, size_t *out,
     st = am__count_msg_buf(c, msg, &b, out, err);
     am_buf_free(&b);
     return st;
+}
+
+am_status am_count_msgs(const am_counter *c, const am_msg *const *msgs,
+                        size_t count, size_t *out, am_error *err)
+{
+    size_t total = 0, n = 0;
+    if (out == NULL || (msgs == NULL && count > 0))
+        return am__fail(err, AM_EINVAL, "count: NULL argument");
+    for (size_t i = 0; i < count; i++) {
+        am_status st;
+        if (msgs[i] == NULL)
+            return am__fail(err, AM_EINVAL, "count: message %zu is NULL", i);
+        st = am__count_msg_buf(c, msgs[i], NULL, &n, err);
+        if (st != AM_OK)
+            return st;
+        total += n;
+    }
+    *out = total + (count > 0 ? am__count_list_overhead(c) : 0);
+    return AM_OK;
 }
 
 /* ---- Views ---- */
@@ -451,7 +535,15 @@ am_status am_trim(const am_msg *const *msgs, size_t count,
     memset(&wo, 0, sizeof wo);
     wo.first = o.strategy == AM_TRIM_FIRST;
     wo.max_messages = o.max_messages;
+    /* The budget is for the billed count of the list: the reply priming
+     * comes off it first (a budget smaller than that keeps what a budget
+     * of 1 keeps). */
     wo.max_tokens = o.max_tokens;
+    if (o.max_tokens > 0)
+        wo.max_tokens = o.max_tokens > am__count_list_overhead(&o.counter)
+                            ? o.max_tokens -
+                                  am__count_list_overhead(&o.counter)
+                            : 1;
     wo.preserve_system = o.preserve_system;
     wo.start_on_user = o.start_on_user;
     wo.end_on_role = o.end_on_role; /* am_role and AM__W_* agree */
@@ -469,7 +561,8 @@ am_status am_trim(const am_msg *const *msgs, size_t count,
             keep[wr.partial_index] = 0;
     }
     res->orphans = wr.orphans;
-    res->tokens_before = views.total;
+    res->tokens_before = views.total +
+                         (count > 0 ? am__count_list_overhead(&o.counter) : 0);
     for (size_t i = 0; i < count; i++) {
         if (!keep[i]) {
             st = am__grow(o.alloc, (void **)&res->dropped, &res->dropped_cap,
@@ -499,6 +592,8 @@ am_status am_trim(const am_msg *const *msgs, size_t count,
             goto nomem;
         res->tokens_after += views.v[i].tokens;
     }
+    if (res->messages.count > 0)
+        res->tokens_after += am__count_list_overhead(&o.counter);
     goto out;
 nomem:
     st = am__fail(err, AM_ENOMEM, "trim: out of memory");

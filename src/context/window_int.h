@@ -5,10 +5,15 @@
 #include "agentmem/window.h"
 #include "context_int.h"
 
-/* Count `m` under `c`, using `scratch` for its text (no allocation once
- * the buffer is warm). */
+/* Count `m` under `c` with the billed rule (trim.c; `scratch` is unused
+ * and may be NULL). */
 am_status am__count_msg_buf(const am_counter *c, const am_msg *m,
                             am_buf *scratch, size_t *out, am_error *err);
+
+/* What a message list costs beyond its messages under `c`: the reply
+ * priming of the billed rule (3), or 0 with a caller's callback (whose
+ * rule is the caller's). */
+size_t am__count_list_overhead(const am_counter *c);
 
 /* True when `model` asks for the estimate: NULL, "" or "estimate"
  * (any case). */

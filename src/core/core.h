@@ -131,6 +131,10 @@ static inline size_t am__tokens_estimate(size_t len)
 /* Tokens the chat format adds around every message (OpenAI's counting
  * rule for its chat models: <|start|>role ... <|end|>). */
 #define AM__TOKENS_PER_MESSAGE 3
+/* The rest of that rule: a name, a tool call, the reply's priming. */
+#define AM__TOKENS_PER_NAME 1
+#define AM__TOKENS_PER_TOOL_CALL 3
+#define AM__REPLY_PRIMING 3
 
 /* ---- Hashing ---- */
 

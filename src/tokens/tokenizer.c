@@ -13,11 +13,12 @@
 #include "core/json_glue.h"
 #include "tokens/tokens_int.h"
 
-/* The chat format's fixed costs (OpenAI's counting rule);
- * AM__TOKENS_PER_MESSAGE is in core.h, trim.c counts with it too. */
-#define TOKENS_PER_NAME 1
-#define REPLY_PRIMING 3
-#define TOKENS_PER_TOOL_CALL 3
+/* The chat format's fixed costs (OpenAI's counting rule); the per
+ * message, name, tool call and priming costs are in core.h, as trim.c
+ * counts a message list with them too. */
+#define TOKENS_PER_NAME AM__TOKENS_PER_NAME
+#define REPLY_PRIMING AM__REPLY_PRIMING
+#define TOKENS_PER_TOOL_CALL AM__TOKENS_PER_TOOL_CALL
 #define TOKENS_PER_TOOL 8
 #define TOKENS_PER_TOOL_LIST 12
 
