@@ -411,6 +411,27 @@ AM_API am_status am_store_export(am_store *s, am_ns ns, am_store_sink sink,
 AM_API am_status am_store_import(am_store *s, am_str jsonl, size_t *imported,
                                  size_t *expired);
 
+/* ---- Re-embedding ---- */
+
+/* Called by am_store_reembed: `done` of `total` items embedded so far
+ * (first with done 0, last with done == total). It runs under the store's
+ * lock: it must not call the store. */
+typedef void (*am_store_progress)(void *ctx, size_t done, size_t total);
+
+/* After the embedder changed (a search says "vector from X but this
+ * store's index holds Y", a put is refused): give every live item a
+ * vector from the store's embedder, all in one transaction, and make the
+ * embedder the store's vector model. Deleted and expired items lose
+ * their vectors (an undo embeds the item again).
+ * On failure (the embedder's included) nothing changed. The embedder
+ * runs inside the transaction, so other writers of the store wait until
+ * it is done. *count (may be NULL) gets the items re-embedded, 0 on
+ * failure. Errors: AM_EINVAL (no embedder), AM_EUNSUPPORTED (a backend
+ * that cannot, today PostgreSQL), the embedder's status naming it and
+ * the item, AM_EIO, AM_EBUSY, AM_ENOMEM. Thread safety: safe. */
+AM_API am_status am_store_reembed(am_store *s, am_store_progress progress,
+                                  void *ctx, size_t *count);
+
 /* ---- Sessions: one conversation thread per session id ---- */
 
 /* Append `count` items (each a JSON document, typically a message) to

@@ -430,6 +430,31 @@ static int st_export(void *ctx)
     return st == AM_OK ? CLI_EXIT_OK : store_fail(x->s, st, "export");
 }
 
+/* Progress of `store reembed` on a terminal: one line rewritten in
+ * place on stderr (nothing when stderr is a file or a pipe). */
+static void reembed_progress(void *ctx, size_t done, size_t total)
+{
+    (void)ctx;
+    fprintf(stderr, "\rre-embedding: %zu of %zu items", done, total);
+    if (done == total)
+        fputc('\n', stderr);
+}
+
+/* `store reembed`: after a change of embedder, every item's vector again
+ * from --embedder, in one transaction. */
+static int st_reembed(void *ctx)
+{
+    store_run *x = ctx;
+    size_t n = 0;
+    am_status st = am_store_reembed(x->s, isatty(STDERR_FILENO)
+                                              ? reembed_progress : NULL,
+                                    NULL, &n);
+    if (st != AM_OK)
+        return store_fail(x->s, st, "reembed");
+    printf(x->o->json ? "{\"reembedded\":%zu}\n" : "re-embedded %zu\n", n);
+    return CLI_EXIT_OK;
+}
+
 /* store memtool USER '{"command":"view","path":"/memories"}' */
 static int st_memtool(void *ctx)
 {
@@ -482,6 +507,8 @@ static const cli_sub store_subs[] = {
     { "import", st_import, 1, "FILE",
       "add items from JSON Lines (export's format; '-': stdin)" },
     { "export", st_export, 0, "[NS]", "print items as JSON Lines" },
+    { "reembed", st_reembed, 0, "",
+      "embed every item again with --embedder (after changing embedders)" },
     { "memtool", st_memtool, 2, "USER INPUT_JSON",
       "run one command of the Anthropic memory tool for USER" },
 };

@@ -84,6 +84,13 @@ typedef struct am__store_backend {
     am_status (*session_list)(am_store *s, am_str user_id, am_buf *out);
     am_status (*session_prune)(am_store *s, int64_t older_than_ms,
                                size_t keep_last, size_t *removed);
+
+    /* Optional (NULL: AM_EUNSUPPORTED): replace every stored vector with
+     * s->embedder's (never NULL here), live items' texts embedded again,
+     * one transaction; `progress` (may be NULL) as in am_store_reembed.
+     * The front end's vector cache must be invalidated. */
+    am_status (*reembed)(am_store *s, int64_t now, am_store_progress progress,
+                         void *ctx, size_t *count);
 } am__store_backend;
 
 /* The SQLite backend (store_sqlite.c and friends). */

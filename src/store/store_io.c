@@ -311,6 +311,29 @@ am_status am_store_import(am_store *s, am_str jsonl, size_t *imported,
     return st;
 }
 
+/* ---- Re-embedding ---- */
+
+am_status am_store_reembed(am_store *s, am_store_progress progress,
+                           void *ctx, size_t *count)
+{
+    am_status st;
+
+    if (count != NULL)
+        *count = 0;
+    if (s == NULL)
+        return AM_EINVAL;
+    if (s->embedder == NULL)
+        return am__fail(&AM__ERR(s), AM_EINVAL, "reembed: the store has no "
+                        "embedder to re-embed with (open it with one)");
+    if (s->be->reembed == NULL)
+        return am__fail(&AM__ERR(s), AM_EUNSUPPORTED, "reembed: the %s "
+                        "backend cannot re-embed yet", s->be->name);
+    STORE_LOCK(s);
+    st = s->be->reembed(s, am_clock_now(s->clock), progress, ctx, count);
+    STORE_UNLOCK(s);
+    return st;
+}
+
 /* ---- Export ---- */
 
 am_status am_store_export(am_store *s, am_ns ns, am_store_sink sink,

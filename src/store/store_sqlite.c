@@ -480,4 +480,5 @@ const am__store_backend am__store_backend_sqlite = {
     .session_clear = am__sq_session_clear,
     .session_list = am__sq_session_list,
     .session_prune = am__sq_session_prune,
+    .reembed = am__sq_reembed,
 };

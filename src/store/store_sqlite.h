@@ -106,6 +106,9 @@ am_status am__sq_search(am_store *s, const am_search *q,
                         am__rbuild *b);
 am_status am__sq_vec_model(am_store *s, am_buf *out);
 am_status am__sq_delete_ns(am_store *s, am_ns ns, size_t *removed);
+/* store_sqlite_reembed.c */
+am_status am__sq_reembed(am_store *s, int64_t now, am_store_progress progress,
+                         void *ctx, size_t *count);
 /* Hard-delete everything under `ns` inside the caller's transaction. */
 am_status am__sq_clear_ns(am_store *s, am_ns ns, size_t *removed);
 am_status am__sq_purge(am_store *s, int64_t deleted_before, size_t *removed);
