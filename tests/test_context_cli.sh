@@ -30,6 +30,12 @@ trimmed=$(sed -n 's/.*-> \([0-9]*\) tokens.*/\1/p' "$tmp/err")
 run 0 "$cli" tokens count --messages --model gpt-4o "$tmp/b.json"
 [ "$(cat "$tmp/out")" = "$trimmed" ] || fail "trim says $trimmed tokens, tokens count says $(cat "$tmp/out")"
 [ "${trimmed:-99999}" -le 8000 ] || fail "trim over budget: $trimmed"
+# A provider's request object read as agentmem JSON: the message names
+# the flag that fixes it.
+printf '{"model":"m","messages":[{"role":"user","content":"hi"}]}' > "$tmp/req.json"
+run 3 "$cli" trim "$tmp/req.json"
+grep -q "use --format openai or --format anthropic" "$tmp/err" || fail "no --format hint: $(cat "$tmp/err")"
+run 0 "$cli" trim "$tmp/req.json" --format openai
 # Never starts on a tool result (after the system prompt), in OpenAI form.
 run 0 "$cli" trim "$session" --max-messages 7 --out-format openai
 head -c 2000 "$tmp/out" | tr '\n' ' ' | grep -q '^\[{"role":"system"' || fail "trim openai output"

@@ -178,5 +178,38 @@ if [ -w /dev/full ]; then
     has export_full_msg "$err" "standard output"
     check get_full 5 sh -c "$S get ov k > /dev/full"
 fi
+# Clear errors: the tool's own reply for a NUL, one prefix per message,
+# numbers that say what is wrong, estimates that say so.
+check memtool_nul 0 $S memtool alice '{"command":"create","path":"/memories/n.md","file_text":"a\u0000b"}' --json
+has memtool_nul_reply "$out" 'Parameter `file_text` contains a NUL character'
+has memtool_nul_is_error "$out" '"is_error":true'
+check memtool_nul_new 0 $S memtool alice '{"command":"str_replace","path":"/memories/a.md","old_str":"one","new_str":"x\u0000"}'
+has memtool_nul_new_reply "$out" 'Parameter `new_str` contains a NUL character'
+check vec_empty 3 $S search "" --mode vector
+has vec_empty_msg "$err" "the query is empty"
+hasnt vec_empty_once "$err" "search: search:"
+check vec_noemb 3 "$cli" store --db "$db" --embedder none search "x" --mode vector
+has vec_noemb_msg "$err" "an embedder"
+check trim_neg 2 "$cli" trim "$tmp/none.json" --max-tokens -1
+has trim_neg_msg "$err" "--max-tokens must be a positive number, not '-1'"
+check cost_big 2 "$cli" cost --model gpt-4o --input 99999999999999999999
+has cost_big_msg "$err" "too large"
+check cost_neg 2 "$cli" cost --model gpt-4o --input -5
+has cost_neg_msg "$err" "--input must not be negative"
+printf 'hello world' > "$tmp/hello.txt"
+check tokens_nope 0 "$cli" tokens count --model nope "$tmp/hello.txt"
+has tokens_nope_msg "$err" "estimating: unknown model 'nope'"
+check tokens_exact 0 "$cli" tokens count --model gpt-4o "$tmp/hello.txt"
+hasnt tokens_exact_quiet "$err" "estimating"
+check toolcall_obj 0 $R tool-call alice '{"id":"c2","function":{"arguments":{"query":"Lisbon"}}}'
+has toolcall_obj_id "$out" '"tool_call_id":"c2"'
+hasnt toolcall_obj_ok "$out" 'Error:'
+check toolcall_num 0 $R tool-call alice '{"id":"c3","function":{"arguments":7}}'
+has toolcall_num_msg "$out" 'must be a JSON string (or an object)'
+# reembed: every item again from --embedder; none to embed with: refused.
+check reembed 0 $S reembed
+has reembed_count "$out" "re-embedded "
+check reembed_none 3 "$cli" store --db "$db" --embedder none reembed
+has reembed_none_msg "$err" "no embedder"
 echo "$pass passed, $fails failed"
 [ "$fails" -eq 0 ]

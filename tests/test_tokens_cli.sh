@@ -65,6 +65,9 @@ expect_out jsonl_count "$(printf '2\n1\n0\n3')"
 printf '"ok"\n{"txt": 1}\n' > "$tmp/bad.jsonl"
 check jsonl_bad_field 3 "$cli" tokens count --jsonl "$tmp/bad.jsonl"
 expect_err jsonl_bad_field "line 2"
+if grep -q "line 2: line 2" "$tmp/err"; then
+    echo "FAIL jsonl_bad_field: doubled prefix: $(cat "$tmp/err")"; fails=$((fails + 1))
+fi
 printf '"ok"\n"unterminated\n' > "$tmp/bad2.jsonl"
 check jsonl_bad_json 3 "$cli" tokens count --jsonl "$tmp/bad2.jsonl"
 expect_err jsonl_bad_json "line 2"

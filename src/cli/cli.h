@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "agentmem/buf.h"
+#include "agentmem/msg.h"
 #include "agentmem/status.h"
 
 /* A command handler gets argv after the command name (argv[0] is the first
@@ -110,6 +111,11 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 
 /* Read a whole file ("-" or NULL: stdin) into `out`. */
 am_status cli_read_input(const char *path, am_buf *out, am_error *err);
+
+/* After a conversation in `text` failed to parse as `fmt` (detail in
+ * `err`): when the fix is a flag, append it to the message ("a request
+ * object: use --format openai or --format anthropic"). */
+void cli_format_hint(am_format fmt, am_str text, am_error *err);
 
 /* Write `len` bytes to a file (atomically) or, for "-"/NULL, to stdout. */
 am_status cli_write_output(const char *path, const char *data, size_t len,

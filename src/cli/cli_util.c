@@ -37,7 +37,13 @@ int cli_fail(am_status st, const am_error *err, const char *context)
     const char *detail = err != NULL && err->msg[0] != '\0'
                              ? err->msg
                              : am_status_str(st);
-    fprintf(stderr, "agentmem: %s: %s\n", context, detail);
+    size_t n = strlen(context);
+    /* The library's message often names the operation already ("search:
+     * vector mode needs ..."): say it once, not "search: search:". */
+    if (strncmp(detail, context, n) == 0 && detail[n] == ':')
+        fprintf(stderr, "agentmem: %s\n", detail);
+    else
+        fprintf(stderr, "agentmem: %s: %s\n", context, detail);
     return cli_exit_code(st);
 }
 
@@ -185,6 +191,20 @@ am_status cli_write_output(const char *path, const char *data, size_t len,
     }
 }
 
+void cli_format_hint(am_format fmt, am_str text, am_error *err)
+{
+    size_t i = 0, n;
+
+    while (i < text.len && strchr(" \t\r\n", text.ptr[i]) != NULL)
+        i++;
+    /* agentmem JSON is an array: an object is a provider's request. */
+    if (fmt != AM_FORMAT_AGENTMEM || i >= text.len || text.ptr[i] != '{')
+        return;
+    n = strlen(err->msg);
+    snprintf(err->msg + n, sizeof err->msg - n, " (this is an object, as "
+             "in a request: use --format openai or --format anthropic)");
+}
+
 bool cli_parse_ll(const char *cmd, const char *name, const char *v,
                   long long min, long long max, long long *out)
 {
@@ -207,7 +227,13 @@ bool cli_parse_ll(const char *cmd, const char *name, const char *v,
         return false;
     }
     if (n < min) {
-        cli_usage(cmd, "%s: '%s' is too small (at least %lld)", name, v, min);
+        if (min == 1)
+            cli_usage(cmd, "%s must be a positive number, not '%s'", name, v);
+        else if (min == 0)
+            cli_usage(cmd, "%s must not be negative, not '%s'", name, v);
+        else
+            cli_usage(cmd, "%s: '%s' is too small (at least %lld)", name, v,
+                      min);
         return false;
     }
     *out = n;

@@ -36,6 +36,7 @@
  * to a file.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,19 +62,6 @@ typedef struct common {
     am_msg_list msgs;
 } common;
 
-static bool parse_size_arg(const char *s, size_t *out)
-{
-    char *end = NULL;
-    unsigned long long v;
-    if (s == NULL || *s == '\0' || *s == '-')
-        return false;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (*end != '\0' || errno == ERANGE || v > SIZE_MAX)
-        return false;
-    *out = (size_t)v;
-    return true;
-}
 
 /* Options shared by the three commands; returns 1 when consumed, 0 when
  * not ours, -1 (after printing) on a usage error. */
@@ -135,6 +123,8 @@ static int load(const char *cmd, common *c)
         return cli_fail(st, &err, c->file);
     st = am_msgs_from_json(NULL, c->in_fmt, am_buf_str(&text), &c->msgs,
                            &err);
+    if (st == AM_EFORMAT)
+        cli_format_hint(c->in_fmt, am_buf_str(&text), &err);
     am_buf_free(&text);
     if (st != AM_OK)
         return cli_fail(st, &err, c->file);
@@ -276,11 +266,14 @@ int cmd_trim(int argc, char **argv)
             else
                 return cli_usage("trim", "--strategy: last, first or tokens");
         } else if (cli_opt(argc, argv, &i, "--max-messages", &v)) {
-            if (!parse_size_arg(v, &o.max_messages))
-                return cli_usage("trim", "--max-messages: a number");
+            if (!cli_parse_size("trim", "--max-messages", v, SIZE_MAX,
+                                &o.max_messages))
+                return CLI_EXIT_USAGE;
         } else if (cli_opt(argc, argv, &i, "--max-tokens", &v)) {
-            if (!parse_size_arg(v, &o.max_tokens))
-                return cli_usage("trim", "--max-tokens: a number");
+            long long n = 0;
+            if (!cli_parse_ll("trim", "--max-tokens", v, 1, LLONG_MAX, &n))
+                return CLI_EXIT_USAGE;
+            o.max_tokens = (size_t)n;
         } else if (cli_opt(argc, argv, &i, "--end-on", &v)) {
             am_role role;
             if (v == NULL || am_role_parse(am_str_c(v), &role, &err) != AM_OK)
@@ -409,11 +402,14 @@ static int mem_args(const char *cmd, bool replay, mem_cli *m, int argc,
                 return cli_usage(cmd, "--strategy needs a name");
             m->strategy = v;
         } else if (cli_opt(argc, argv, &i, "--threshold", &v)) {
-            if (!parse_size_arg(v, &m->threshold) || m->threshold == 0)
-                return cli_usage(cmd, "--threshold: a positive number");
+            long long n = 0;
+            if (!cli_parse_ll(cmd, "--threshold", v, 1, LLONG_MAX, &n))
+                return CLI_EXIT_USAGE;
+            m->threshold = (size_t)n;
         } else if (cli_opt(argc, argv, &i, "--short-term", &v)) {
-            if (!parse_size_arg(v, &m->short_term))
-                return cli_usage(cmd, "--short-term: a number");
+            if (!cli_parse_size(cmd, "--short-term", v, SIZE_MAX - 1,
+                                &m->short_term))
+                return CLI_EXIT_USAGE;
             m->short_term++; /* 0 means unset below */
         } else if (cli_opt(argc, argv, &i, "--llm-model", &v)) {
             if (v == NULL)

@@ -108,6 +108,8 @@ static int read_conv(const conv_args *a, am_msg_list *l, size_t *bytes)
     }
     *bytes = text.len;
     st = am_msgs_from_json(NULL, a->from, am_buf_str(&text), l, &err);
+    if (st == AM_EFORMAT)
+        cli_format_hint(a->from, am_buf_str(&text), &err);
     am_buf_free(&text);
     if (st != AM_OK)
         return cli_fail(st, &err, ctx);

@@ -9,6 +9,7 @@
  *       docs/cli-json.md).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,15 +157,6 @@ int cmd_models(int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
-static bool parse_count(const char *s, long long *out)
-{
-    char *end;
-    errno = 0;
-    if (s == NULL || *s == '\0')
-        return false;
-    *out = strtoll(s, &end, 10);
-    return errno == 0 && *end == '\0' && *out >= 0;
-}
 
 int cmd_cost(int argc, char **argv)
 {
@@ -184,14 +176,14 @@ int cmd_cost(int argc, char **argv)
         } else if (cli_opt(argc, argv, &i, "--model", &v)) {
             model = v;
         } else if (cli_opt(argc, argv, &i, "--input", &v)) {
-            if (!parse_count(v, &in))
-                return cli_usage("cost", "--input needs a token count >= 0");
+            if (!cli_parse_ll("cost", "--input", v, 0, LLONG_MAX, &in))
+                return CLI_EXIT_USAGE;
         } else if (cli_opt(argc, argv, &i, "--output", &v)) {
-            if (!parse_count(v, &out))
-                return cli_usage("cost", "--output needs a token count >= 0");
+            if (!cli_parse_ll("cost", "--output", v, 0, LLONG_MAX, &out))
+                return CLI_EXIT_USAGE;
         } else if (cli_opt(argc, argv, &i, "--cached", &v)) {
-            if (!parse_count(v, &cached))
-                return cli_usage("cost", "--cached needs a token count >= 0");
+            if (!cli_parse_ll("cost", "--cached", v, 0, LLONG_MAX, &cached))
+                return CLI_EXIT_USAGE;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = true;
         } else {

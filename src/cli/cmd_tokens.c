@@ -614,6 +614,18 @@ static int run_tokens(mode m, int argc, char **argv)
                            &topts, &c.tz, &c.err);
     if (st != AM_OK)
         return cli_fail(st, &c.err, "tokens");
+    /* A count for a model without a tokenizer is an estimate: say so, and
+     * by which rule, rather than print a figure that looks exact. */
+    if (model != NULL && !am_tokenizer_is_exact(c.tz)) {
+        am_model_info mi;
+        am_tokenizer_model(c.tz, &mi);
+        fprintf(stderr, "agentmem tokens: estimating: %s '%s' has no exact "
+                "tokenizer, counting %.1f characters per token%s\n",
+                mi.known ? "model" : "unknown model", model,
+                mi.chars_per_token,
+                mi.known ? "" : " (the rule for models not in the catalog; "
+                                "see 'agentmem models')");
+    }
     /* Batches repeat their words: keep a piece cache across the lines. */
     if (c.jsonl && am_tokenizer_encoding(c.tz) != NULL) {
         st = am_token_cache_create(am_tokenizer_encoding(c.tz), NULL,

@@ -483,6 +483,15 @@ static am_status get_str(mctx *m, json_t *in, const char *field,
                            "a string", field);
     }
     *out = am__json_str(v);
+    /* Input is parsed with NUL allowed (am__json_parse) so that a NUL is
+     * answered here, in the tool's own words, instead of failing later
+     * with a parser flag's name or "not valid UTF-8". */
+    if (memchr(out->ptr, '\0', out->len) != NULL) {
+        *bad = 1;
+        return reply(m, 1, "Error: Parameter `%s` contains a NUL character "
+                           "(\\u0000); memory files hold text without NUL",
+                     field);
+    }
     return AM_OK;
 }
 

@@ -487,11 +487,19 @@ am_status am_recall_tool_call(am_store *s, am_str user_id,
     }
     if (fmt == AM_TOOL_OPENAI) {
         json_t *fn = json_object_get(c, "function");
-        const char *a = json_string_value(json_object_get(fn, "arguments"));
-        if (a == NULL)
+        json_t *av = json_object_get(fn, "arguments");
+        if (av == NULL)
             error = "Error: missing function.arguments";
-        else if ((st = am__json_parse(am_str_c(a), "recall tool: arguments",
-                                      &args, &AM__ERR(s))) == AM_ENOMEM)
+        else if (json_is_object(av))
+            /* OpenAI sends a JSON string; some clients send the object
+             * itself: both mean the same arguments. */
+            args = json_incref(av);
+        else if (!json_is_string(av))
+            error = "Error: function.arguments must be a JSON string (or an "
+                    "object)";
+        else if ((st = am__json_parse(am__json_str(av),
+                                      "recall tool: arguments", &args,
+                                      &AM__ERR(s))) == AM_ENOMEM)
             goto out;
         else if (st != AM_OK)
             error = "Error: the arguments are not valid JSON";

@@ -810,6 +810,16 @@ am_status am_store_search(am_store *s, const am_search *q, am_results **out)
     else if (!(q->boost >= 0 && q->boost <= 1)) /* also NaN */
         st = am__fail(&err, AM_EINVAL, "search: boost %g is outside [0, 1]",
                       q->boost);
+    else if (q->mode == AM_SEARCH_VECTOR && q->vec == NULL &&
+             s->embedder == NULL)
+        st = am__fail(&err, AM_EINVAL, "search: vector mode needs a query "
+                      "vector (am_search.vec) or a store opened with an "
+                      "embedder to embed the query");
+    else if (q->mode == AM_SEARCH_VECTOR && q->vec == NULL &&
+             q->query.len == 0)
+        st = am__fail(&err, AM_EINVAL, "search: vector mode has nothing to "
+                      "embed: the query is empty (give a query text, or a "
+                      "query vector in am_search.vec)");
     /* One parser for every backend (filter.c); each compiles the tree
      * into its own SQL. */
     if (st == AM_OK)
