@@ -14,6 +14,7 @@
 typedef struct hash_emb {
     size_t dim;
     char id[40];
+    am_embedder *self; /* freed with the context (see embedder.c) */
 } hash_emb;
 
 typedef struct hctx {
@@ -64,7 +65,11 @@ static am_status hash_embed(void *ctx, const am_str *texts, size_t count,
 
 static void hash_destroy(void *ctx)
 {
-    am__free(NULL, ctx, sizeof(hash_emb));
+    hash_emb *h = ctx;
+    if (h == NULL)
+        return;
+    am__free(NULL, h->self, sizeof *h->self);
+    am__free(NULL, h, sizeof *h);
 }
 
 am_status am_embedder_hash_create(size_t dim, am_embedder **out,
@@ -92,6 +97,7 @@ am_status am_embedder_hash_create(size_t dim, am_embedder **out,
     e->embed = hash_embed;
     e->destroy = hash_destroy;
     e->ctx = h;
+    h->self = e;
     *out = e;
     return AM_OK;
 }

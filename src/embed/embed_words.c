@@ -26,6 +26,7 @@
 #include "embed_int.h"
 
 typedef struct words_emb {
+    am_embedder *self; /* freed with the context (see embedder.c) */
     const unsigned char *map;
     size_t map_len;
     uint32_t count, dim, hsize;
@@ -107,6 +108,7 @@ static void words_destroy(void *ctx)
     if (e == NULL)
         return;
     munmap((void *)(uintptr_t)e->map, e->map_len);
+    am__free(NULL, e->self, sizeof *e->self);
     am__free(NULL, e, sizeof *e);
 }
 
@@ -221,6 +223,7 @@ am_status am_embedder_words_create(const char *path, am_embedder **out,
     e->embed = words_embed;
     e->destroy = words_destroy;
     e->ctx = w;
+    w->self = e;
     *out = e;
     return AM_OK;
 }

@@ -1,8 +1,11 @@
 /* embedder.c -- the thin, shared part of the embedder interface.
  *
  * Concrete embedders: the HTTP client in providers/, the offline word
- * vector and hashed n-gram embedders beside this file; each allocates its am_embedder with am__alloc(NULL)
- * and sets `destroy`, so one am_embedder_free serves them all.
+ * vector and hashed n-gram embedders beside this file. Each allocates its
+ * am_embedder and keeps a pointer to it in its context, and its `destroy`
+ * frees both: am_embedder_free only calls `destroy`, so a struct a caller
+ * filled in itself (on the stack, say) stays the caller's, as embed.h
+ * promises.
  */
 #include "agentmem/embed.h"
 #include "core/core.h"
@@ -23,7 +26,8 @@ void am_embedder_free(am_embedder *e)
 {
     if (e == NULL)
         return;
+    /* The built-in embedders' destroy frees `e` too; a caller's own
+     * struct is not ours to free. */
     if (e->destroy != NULL)
         e->destroy(e->ctx);
-    am__free(NULL, e, sizeof *e);
 }

@@ -30,6 +30,7 @@ typedef struct openai_embed {
     size_t max_batch_bytes;
     am__http http;
     bool http_ready;
+    am_embedder *self; /* freed with the context (see embed/embedder.c) */
 } openai_embed;
 
 am_openai_embed_opts am_openai_embed_opts_default(void)
@@ -119,6 +120,7 @@ static void destroy(void *ctx)
         am__free(a, e->auth_header, strlen(e->auth_header) + 1);
     if (e->id != NULL)
         am__free(a, e->id, strlen(e->id) + 1);
+    am__free(NULL, e->self, sizeof *e->self);
     am__free(a, e, sizeof *e);
 }
 
@@ -301,6 +303,7 @@ am_status am_embedder_openai_create(const am_openai_embed_opts *opts,
     emb->embed = embed;
     emb->destroy = destroy;
     emb->ctx = e;
+    e->self = emb;
     *out = emb;
     return AM_OK;
 
