@@ -317,3 +317,37 @@ AM_TEST(boost_outside_zero_one_is_refused)
     test_rmtree(dir);
     free(dir);
 }
+
+AM_TEST(a_tiny_namespace_still_scores_a_natural_question)
+{
+    /* Two conversations: every word of the answer is in half the rows.
+     * FTS5's IDF gave such words no weight at all, so the question scored
+     * ~5e-7 and fell under AM_SEARCH_MIN_SCORE: the recall tool answered
+     * "nothing relevant" in a user's first days. */
+    char *dir = test_tmpdir(), path[512];
+    am_store *s = NULL;
+    CHECK_OK(am_store_open(test_store_target(dir, "tiny.db", path,
+                                             sizeof path),
+                           NULL, &s, NULL));
+    static const char *const texts[] = {
+        "user: I keep getting 401 errors on login\nassistant: your API "
+        "token expired; rotate it and the login 401 errors stop",
+        "user: a good pasta recipe?\nassistant: cacio e pepe",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        char key[8];
+        snprintf(key, sizeof key, "s%zu", i);
+        am_item_in it = { .ns = NS1("tiny"), .key = am_str_c(key),
+                          .value = AM_STR("{}"), .text = am_str_c(texts[i]) };
+        CHECK_OK(am_store_put(s, &it));
+    }
+    am_results *r = search(s, NS1("tiny"),
+                           "how did we fix the login 401 errors",
+                           AM_SEARCH_TEXT, AM_SEARCH_MIN_SCORE);
+    CHECK_EQ(r->count, 1);
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "s0");
+    am_results_free(r);
+    am_store_close(s);
+    test_rmtree(dir);
+    free(dir);
+}

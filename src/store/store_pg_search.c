@@ -348,13 +348,12 @@ static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
         st = am_buf_append(&idfs, "{", 1);
     double best = 0; /* the most this query can score */
     for (size_t i = 0; st == AM_OK && i < n; i++) {
-        /* FTS5's IDF, with the counts of the searched namespace (see
+        /* The IDF of store_sqlite_bm25.c (Lucene's, positive for every
+         * count), with the counts of the searched namespace (see
          * store_sqlite_text.c: a word the scope never saw weighs most). */
         double df = (double)t[i].df_scope;
         double N = scope_rows > df ? scope_rows : df;
-        double idf = log((N - df + 0.5) / (df + 0.5));
-        if (idf <= 1e-6)
-            idf = 1e-6;
+        double idf = log(1 + (N - df + 0.5) / (df + 0.5));
         best += idf * 2.2;
         if (i > 0) {
             st = am_buf_append(&tsq, " | ", 3);

@@ -48,12 +48,14 @@ static void am_bm25_fn(const Fts5ExtensionApi *api, Fts5Context *fts,
     for (int i = 0; i < nphrase; i++) {
         if (pr[2 * i + 1] < 0)
             continue;
-        /* FTS5's IDF: N rows (0: the table's), n of them with the term. */
+        /* N rows (0: the table's), n of them with the term. */
         double N = pr[2 * i + 1] > 0 ? pr[2 * i + 1] : (double)nrow;
         double n = pr[2 * i];
-        double idf = log((N - n + 0.5) / (n + 0.5));
-        if (idf <= 1e-6)
-            idf = 1e-6;
+        /* Lucene's form, log(1 + (N - n + 0.5) / (n + 0.5)): positive for
+         * every n. FTS5's own, log((N - n + 0.5) / (n + 0.5)), is 0 for a
+         * word in half the rows, so in a namespace of two conversations a
+         * matched word weighed nothing and a question scored ~0. */
+        double idf = log(1 + (N - n + 0.5) / (n + 0.5));
         best += idf * (k1 + 1);
         if (freq[i] > 0)
             score += idf * (freq[i] * (k1 + 1)) /
