@@ -81,11 +81,11 @@ has tok_json_jsonl "$err" "give --json or --jsonl, not both"
 check tok_plain 0 "$cli" tokens count --encoding cl100k_base "$tmp/hw.txt"
 [ "$(cat "$out")" = 2 ] && pass=$((pass + 1)) || { echo "FAIL tok_plain: $(cat "$out")"; fails=$((fails + 1)); }
 
-check cost 0 "$cli" cost --model gpt-4o-mini --input 12000 --cached 2000 --output 800 --json
+check cost 0 "$cli" cost --model gpt-4o-mini --input-tokens 12000 --cached-tokens 2000 --output-tokens 800 --json
 shape cost '.model == "gpt-4o-mini" and .estimated == false and .input_tokens == 12000
     and .cached_tokens == 2000 and .output_tokens == 800 and .input_per_mtok == 0.15
     and (.cost_usd - 0.00213 | fabs) < 1e-9'
-check cost_unknown 0 "$cli" cost --model no-such-model --input 1000 --json
+check cost_unknown 0 "$cli" cost --model no-such-model --input-tokens 1000 --json
 shape cost_unknown '.catalog_entry == null and .estimated == true and .cost_usd > 0'
 
 # ---- trim, compress, replay ----
@@ -126,7 +126,7 @@ shape tiers_put '. == {"ok":true,"id":"a"}'
 check tiers_put_b 0 t put b "beta" --tag x
 check tiers_get 0 t get a --json
 shape tiers_get '. == {"id":"a","content":"alpha"}'
-check tiers_get_meta 0 t get a --json --meta --peek
+check tiers_get_meta 0 t get a --json --describe --peek
 shape tiers_get_meta '.id == "a" and .meta.tier == "working" and .meta.tags == ["x"]'
 check tiers_search 0 t search --tag x --json
 shape tiers_search '.ids == ["a","b"]'

@@ -192,10 +192,10 @@ check vec_noemb 3 "$cli" store --db "$db" --embedder none search "x" --mode vect
 has vec_noemb_msg "$err" "an embedder"
 check trim_neg 2 "$cli" trim "$tmp/none.json" --max-tokens -1
 has trim_neg_msg "$err" "--max-tokens must be a positive number, not '-1'"
-check cost_big 2 "$cli" cost --model gpt-4o --input 99999999999999999999
+check cost_big 2 "$cli" cost --model gpt-4o --input-tokens 99999999999999999999
 has cost_big_msg "$err" "too large"
-check cost_neg 2 "$cli" cost --model gpt-4o --input -5
-has cost_neg_msg "$err" "--input must not be negative"
+check cost_neg 2 "$cli" cost --model gpt-4o --input-tokens -5
+has cost_neg_msg "$err" "--input-tokens must not be negative"
 printf 'hello world' > "$tmp/hello.txt"
 check tokens_nope 0 "$cli" tokens count --model nope "$tmp/hello.txt"
 has tokens_nope_msg "$err" "estimating: unknown model 'nope'"

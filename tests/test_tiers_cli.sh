@@ -32,10 +32,10 @@ check put_a 0 t put a "alpha content" --type fact --tag x --tag y --importance 0
 check put_b 0 t put b "bravo" --type note --tag x --importance 0.2 --tier long_term --now $T0
 printf 'from\0stdin\n' > "$dir/bin"
 check put_file 0 t put c --file "$dir/bin" --importance 0.1 --now $T0
-check put_json 0 t put d '{"k":[1,2]}' --json-content --extra '{"src":"cli"}' --now $T0
+check put_json 0 t put d '{"k":[1,2]}' --json-content --meta '{"src":"cli"}' --now $T0
 check get_a 0 t get a --now $T0
 expect get_a_content "alpha content" "$out"
-check get_meta 0 t get a --meta --peek --now $T0
+check get_meta 0 t get a --describe --peek --now $T0
 expect get_meta_count '"access_count":1' "$out"
 expect get_meta_tags '"tags":\["x","y"\]' "$out"
 check search_tag 0 t search --tag x --peek
@@ -97,7 +97,7 @@ check keep_bad_json 3 t put keep '{"a":' --json-content --now $T0
 expect keep_bad_json_msg "content: .*byte" "$err"
 check keep_bad_importance 3 t put keep x --importance 1.5 --now $T0
 check keep_nan_importance 3 t put keep x --importance nan --now $T0
-check keep_bad_extra 3 t put keep x --extra '[1,2]' --now $T0
+check keep_bad_extra 3 t put keep x --meta '[1,2]' --now $T0
 expect keep_bad_extra_msg "extra must be a JSON object" "$err"
 check keep_bad_utf8_id 3 t put "$(printf 'keep\377')" x --now $T0
 expect keep_bad_utf8_id_msg "id is not valid UTF-8 (byte 4)" "$err"
@@ -120,7 +120,22 @@ expect keep_get_content "^original content$" "$out"
 check search_empty_range 3 t search --min 0.9 --max 0.1
 expect search_empty_range_msg "min_importance 0.9 > max_importance 0.1" "$err"
 check search_negative_limit 2 t search --limit -1
-check search_huge_days 2 t search --recent-days 99999999999
+check search_huge_recent 2 t search --recent 99999999999w
+expect search_huge_recent_msg "too large a duration" "$err"
+check search_recent_no_unit 2 t search --recent 7x
+expect search_recent_no_unit_msg "unknown unit 'x'" "$err"
+check search_recent_zero 2 t search --recent 0
+expect search_recent_zero_msg "empty span" "$err"
+# One grammar: the old spellings are refused with the new one, and --meta
+# always takes the JSON to store (an old 'get --meta' is not read silently).
+check old_recent_days 2 t search --recent-days 3
+expect old_recent_days_msg "'--recent-days' is now '--recent DURATION" "$err"
+check old_extra 2 t put keep x --extra '{"a":1}'
+expect old_extra_msg "'--extra' is now '--meta JSON'" "$err"
+check old_get_meta 2 t get a --meta --peek
+expect old_get_meta_msg "to print an item's metadata: get ID --describe" "$err"
+check get_meta_json_refused 2 t get a --meta '{"a":1}'
+expect get_meta_json_refused_msg "get: --meta JSON is put's" "$err"
 check moves_negative 2 t moves --last -3
 tags=(); for i in $(seq 1 65); do tags+=(--tag "t$i"); done
 check too_many_tags 2 t put keep x "${tags[@]}"
@@ -151,6 +166,17 @@ printf 'not a database at all' > "$dir/junk.db"
 check junk_db 5 "$cli" tiers put k v --db "$dir/junk.db"
 expect junk_db_msg "not a database" "$err"
 [ "$(cat "$dir/junk.db")" = "not a database at all" ] && pass=$((pass+1)) || { echo "FAIL junk db was modified"; fails=$((fails+1)); }
+# --recent DURATION: a window of creation time ending at --now.
+rdb="$dir/recent.db"
+check recent_put_old 0 "$cli" tiers put r-old "old" --db "$rdb" --now $T0
+check recent_put_mid 0 "$cli" tiers put r-mid "mid" --db "$rdb" --now $((T0 + 2 * DAYMS))
+check recent_put_new 0 "$cli" tiers put r-new "new" --db "$rdb" --now $((T0 + 3 * DAYMS - 3600000))
+check recent_2h 0 "$cli" tiers search --recent 2h --peek --db "$rdb" --now $((T0 + 3 * DAYMS))
+[ "$(cat "$out")" = "r-new" ] && pass=$((pass+1)) || { echo "FAIL --recent 2h:"; cat "$out"; fails=$((fails+1)); }
+check recent_2d 0 "$cli" tiers search --recent 2d --peek --db "$rdb" --now $((T0 + 3 * DAYMS))
+[ "$(sort "$out" | tr '\n' ' ')" = "r-mid r-new " ] && pass=$((pass+1)) || { echo "FAIL --recent 2d:"; cat "$out"; fails=$((fails+1)); }
+check recent_1w 0 "$cli" tiers search --recent 1w --peek --db "$rdb" --now $((T0 + 3 * DAYMS))
+[ "$(wc -l < "$out")" -eq 3 ] && pass=$((pass+1)) || { echo "FAIL --recent 1w:"; cat "$out"; fails=$((fails+1)); }
 # cleanup_old_items: by creation age, in every tier.
 cdb="$dir/cleanup.db"
 check cleanup_put_old 0 "$cli" tiers put old1 "old" --db "$cdb" --now $T0

@@ -159,15 +159,20 @@ grep -q "^acme-1 .*acme" "$tmp/out" || { echo "FAIL models_user"; fails=$((fails
 printf '{"models":[{"name":"x"}]}' > "$tmp/baduser.json"
 check models_baduser 3 "$cli" models --file "$tmp/baduser.json"
 expect_err models_baduser "models\[0\]"
-check cost 0 "$cli" cost --model gpt-4o-mini --input 12000 --cached 2000 --output 800
+check cost 0 "$cli" cost --model gpt-4o-mini --input-tokens 12000 --cached-tokens 2000 --output-tokens 800
 grep -q '^cost \$0.002130$' "$tmp/out" || { echo "FAIL cost: $(cat "$tmp/out")"; fails=$((fails + 1)); }
-check cost_user 0 "$cli" cost --file "$tmp/user.json" --model acme-1 --input 1000000 --output 0
+check cost_user 0 "$cli" cost --file "$tmp/user.json" --model acme-1 --input-tokens 1000000 --output-tokens 0
 grep -q '^cost \$10.000000$' "$tmp/out" || { echo "FAIL cost_user: $(cat "$tmp/out")"; fails=$((fails + 1)); }
-check cost_unknown 0 "$cli" cost --model mystery --input 10 --output 10
+check cost_unknown 0 "$cli" cost --model mystery --input-tokens 10 --output-tokens 10
 grep -q "estimated" "$tmp/out" || { echo "FAIL cost_unknown"; fails=$((fails + 1)); }
 check cost_missing 2 "$cli" cost --model gpt-4o
-check cost_bad_number 2 "$cli" cost --model gpt-4o --input 12x --output 1
-check cost_cached_too_big 2 "$cli" cost --model gpt-4o --input 1 --cached 2 --output 1
+check cost_bad_number 2 "$cli" cost --model gpt-4o --input-tokens 12x --output-tokens 1
+check cost_cached_too_big 2 "$cli" cost --model gpt-4o --input-tokens 1 --cached-tokens 2 --output-tokens 1
+# The old spellings (--output is a file everywhere else) say what to type.
+for old in input output cached; do
+    check "cost_old_$old" 2 "$cli" cost --model gpt-4o --$old 5
+    grep -q -- "'--$old' is now '--$old-tokens'" "$tmp/err" || { echo "FAIL cost_old_$old: $(cat "$tmp/err")"; fails=$((fails + 1)); }
+done
 
 echo "$pass passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -3,7 +3,8 @@
  *   agentmem models [--file F] [--json] [MODEL]
  *       list the model catalog (built in, plus a user catalog file F), or
  *       show what MODEL resolves to;
- *   agentmem cost --model M --input N --output N [--cached N] [--file F]
+ *   agentmem cost --model M --input-tokens N [--cached-tokens N]
+ *                 [--output-tokens N] [--file F]
  *                 [--json]
  *       the price of one call, from the catalog (--json: one object,
  *       docs/cli-json.md).
@@ -158,6 +159,24 @@ int cmd_models(int argc, char **argv)
 }
 
 
+/* cost's spellings before the CLI had one grammar: the new one, or
+ * NULL. */
+static const char *cost_renamed(const char *arg)
+{
+    static const char *const pairs[][2] = {
+        { "--input", "--input-tokens" },
+        { "--output", "--output-tokens" },
+        { "--cached", "--cached-tokens" },
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        size_t n = strlen(pairs[i][0]);
+        if (strncmp(arg, pairs[i][0], n) == 0 &&
+            (arg[n] == '\0' || arg[n] == '='))
+            return pairs[i][1];
+    }
+    return NULL;
+}
+
 int cmd_cost(int argc, char **argv)
 {
     const char *file = NULL, *model = NULL, *v;
@@ -175,26 +194,34 @@ int cmd_cost(int argc, char **argv)
             file = v;
         } else if (cli_opt(argc, argv, &i, "--model", &v)) {
             model = v;
-        } else if (cli_opt(argc, argv, &i, "--input", &v)) {
-            if (!cli_parse_ll("cost", "--input", v, 0, LLONG_MAX, &in))
+        } else if (cli_opt(argc, argv, &i, "--input-tokens", &v)) {
+            if (!cli_parse_ll("cost", "--input-tokens", v, 0, LLONG_MAX,
+                              &in))
                 return CLI_EXIT_USAGE;
-        } else if (cli_opt(argc, argv, &i, "--output", &v)) {
-            if (!cli_parse_ll("cost", "--output", v, 0, LLONG_MAX, &out))
+        } else if (cli_opt(argc, argv, &i, "--output-tokens", &v)) {
+            if (!cli_parse_ll("cost", "--output-tokens", v, 0, LLONG_MAX,
+                              &out))
                 return CLI_EXIT_USAGE;
-        } else if (cli_opt(argc, argv, &i, "--cached", &v)) {
-            if (!cli_parse_ll("cost", "--cached", v, 0, LLONG_MAX, &cached))
+        } else if (cli_opt(argc, argv, &i, "--cached-tokens", &v)) {
+            if (!cli_parse_ll("cost", "--cached-tokens", v, 0, LLONG_MAX,
+                              &cached))
                 return CLI_EXIT_USAGE;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = true;
+        } else if ((v = cost_renamed(argv[i])) != NULL) {
+            /* --output is a file everywhere else: the counts say so. */
+            return cli_usage("cost", "'%s' is now '%s' (a number of "
+                             "tokens; one spelling for every command)",
+                             argv[i], v);
         } else {
             return cli_usage("cost", "unknown argument '%s'", argv[i]);
         }
     }
     if (model == NULL || in < 0)
-        return cli_usage("cost", "needs --model M and --input N");
+        return cli_usage("cost", "needs --model M and --input-tokens N");
     if (cached > in)
-        return cli_usage("cost", "--cached %lld exceeds --input %lld",
-                         cached, in);
+        return cli_usage("cost", "--cached-tokens %lld exceeds "
+                         "--input-tokens %lld", cached, in);
     st = am_models_create(&(am_models_opts){ file, NULL }, &models, &err);
     if (st != AM_OK)
         return cli_fail(st, &err, "cost");
@@ -241,17 +268,18 @@ static const char *const models_examples[] = {
 
 static const cli_flag cost_flags[] = {
     { "--model", "M", "the model priced (required)" },
-    { "--input", "N", "input tokens (required)" },
-    { "--cached", "N", "of which cached input tokens (default 0)" },
-    { "--output", "N", "output tokens (default 0)" },
+    { "--input-tokens", "N", "tokens sent to the model (required)" },
+    { "--cached-tokens", "N", "of which read from the provider's prompt "
+                              "cache (default 0)" },
+    { "--output-tokens", "N", "tokens the model wrote (default 0)" },
     { "--file", "F", "add the models of catalog file F to the built-in "
                      "ones" },
     { "--json", NULL, "print the result as JSON (docs/cli-json.md)" },
 };
 
 static const char *const cost_examples[] = {
-    "agentmem cost --model gpt-4o-mini --input 12000 --cached 2000 "
-    "--output 800",
+    "agentmem cost --model gpt-4o-mini --input-tokens 12000 "
+    "--cached-tokens 2000 --output-tokens 800",
     NULL
 };
 

@@ -1,10 +1,10 @@
 /* cmd_tiers.c -- `agentmem tiers ...`: the hierarchical memory on a file.
  *
  *   agentmem tiers put ID [TEXT|--file F] [--importance X] [--tier T]
- *                  [--type T] [--tag T]... [--extra JSON] [--json-content]
- *   agentmem tiers get ID [--peek] [--meta]
+ *                  [--type T] [--tag T]... [--meta JSON] [--json-content]
+ *   agentmem tiers get ID [--peek] [--describe]
  *   agentmem tiers search [--type T] [--tag T]... [--min X] [--max X]
- *                  [--recent-days N] [--tier T]... [--limit N] [--peek]
+ *                  [--recent DURATION] [--tier T]... [--limit N] [--peek]
  *   agentmem tiers delete|archive|restore ID...
  *   agentmem tiers stats | optimize | policies | maintain | compact
  *                  | moves [--last N]
@@ -16,6 +16,10 @@
  * everything still waiting. The handle is closed (flushed) before the
  * command exits. --json prints every subcommand's result as one JSON
  * object on one line (docs/cli-json.md).
+ *
+ * One grammar with the other commands: --meta JSON is metadata to store
+ * (as in `store put` and `recall index`), a switch that prints metadata
+ * is --describe, and a span of time is a DURATION (7d, 2h, 30m).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -23,6 +27,7 @@
 
 #include <jansson.h>
 
+#include "agentmem/clock.h"
 #include "agentmem/tiers.h"
 #include "cli.h"
 #include "commands.h"
@@ -45,12 +50,12 @@ typedef struct targs {
     const char *type;
     const char *tags[MAX_TAGS];
     size_t ntags;
-    const char *extra;
-    bool json, peek, meta;
+    const char *meta; /* put: --meta JSON, the item's extra metadata */
+    bool json, peek, describe;
     bool out_json; /* --json: print the result as JSON */
     /* search */
     double min, max;
-    int recent_days;
+    int64_t recent_ms; /* --recent DURATION; 0: off */
     size_t limit, last;
     /* positionals */
     const char *pos[256];
@@ -60,6 +65,12 @@ typedef struct targs {
 static int64_t fixed_now(void *ctx)
 {
     return *(int64_t *)ctx;
+}
+
+/* The time the command acts at: --now, or the system clock. */
+static int64_t now_ms(const targs *a)
+{
+    return a->has_now ? a->now : am_clock_now(NULL);
 }
 
 static bool parse_double(const char *s, double *out)
@@ -80,6 +91,23 @@ static bool parse_size(const char *s, size_t *out)
     v = strtoull(s, &end, 10);
     *out = (size_t)v;
     return errno == 0 && end != s && *end == '\0';
+}
+
+/* Spellings tiers used before the CLI had one grammar: the new one, for
+ * an error that says what to type, or NULL. */
+static const char *renamed(const char *arg)
+{
+    static const char *const pairs[][2] = {
+        { "--extra", "--meta JSON" },
+        { "--recent-days", "--recent DURATION (e.g. 7d)" },
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        size_t n = strlen(pairs[i][0]);
+        if (strncmp(arg, pairs[i][0], n) == 0 &&
+            (arg[n] == '\0' || arg[n] == '='))
+            return pairs[i][1];
+    }
+    return NULL;
 }
 
 static int parse_args(const char *sub, int argc, char **argv, targs *a)
@@ -152,30 +180,37 @@ static int parse_args(const char *sub, int argc, char **argv, targs *a)
                 return cli_usage("tiers", "too many --tag options (tag %d: "
                                  "at most %d)", MAX_TAGS + 1, MAX_TAGS);
             a->tags[a->ntags++] = v;
-        } else if (cli_opt(argc, argv, &i, "--extra", &v)) {
-            if (v == NULL)
-                return cli_usage("tiers", "--extra needs a JSON object");
-            a->extra = v;
+        } else if (cli_opt(argc, argv, &i, "--meta", &v)) {
+            if (v == NULL || strncmp(v, "--", 2) == 0)
+                return cli_usage("tiers", "--meta needs a JSON object to "
+                                 "store with the item (to print an item's "
+                                 "metadata: get ID --describe)");
+            a->meta = v;
+        } else if ((v = renamed(argv[i])) != NULL) {
+            return cli_usage("tiers", "'%s' is now '%s' (one spelling for "
+                             "every command)", argv[i], v);
         } else if (strcmp(argv[i], "--json-content") == 0) {
             a->json = true;
         } else if (strcmp(argv[i], "--json") == 0) {
             a->out_json = true;
         } else if (strcmp(argv[i], "--peek") == 0) {
             a->peek = true;
-        } else if (strcmp(argv[i], "--meta") == 0) {
-            a->meta = true;
+        } else if (strcmp(argv[i], "--describe") == 0) {
+            a->describe = true;
         } else if (cli_opt(argc, argv, &i, "--min", &v)) {
             if (v == NULL || !parse_double(v, &a->min))
                 return cli_usage("tiers", "--min wants a number");
         } else if (cli_opt(argc, argv, &i, "--max", &v)) {
             if (v == NULL || !parse_double(v, &a->max))
                 return cli_usage("tiers", "--max wants a number");
-        } else if (cli_opt(argc, argv, &i, "--recent-days", &v)) {
-            size_t d;
-            if (v == NULL || !parse_size(v, &d) || d > 1000000)
-                return cli_usage("tiers", "--recent-days wants a whole "
-                                 "number of days");
-            a->recent_days = (int)d;
+        } else if (cli_opt(argc, argv, &i, "--recent", &v)) {
+            int rc = cli_parse_duration("tiers", "--recent", v,
+                                        &a->recent_ms);
+            if (rc != CLI_EXIT_OK)
+                return rc;
+            if (a->recent_ms == 0)
+                return cli_usage("tiers", "--recent: '%s' is an empty span "
+                                 "(give e.g. 7d, 2h or 30m)", v);
         } else if (cli_opt(argc, argv, &i, "--limit", &v)) {
             if (v == NULL || !parse_size(v, &a->limit))
                 return cli_usage("tiers", "--limit wants a whole number");
@@ -261,8 +296,8 @@ static int do_put(am_tiers *t, const targs *a)
         tags[i] = am_str_c(a->tags[i]);
     in.tags = tags;
     in.tag_count = a->ntags;
-    if (a->extra != NULL)
-        in.extra = am_str_c(a->extra);
+    if (a->meta != NULL)
+        in.extra = am_str_c(a->meta);
     if (a->json)
         in.flags |= AM_TIER_JSON;
     st = am_tiers_store(t, am_str_c(a->pos[0]), &in);
@@ -283,14 +318,14 @@ static int do_get(am_tiers *t, const targs *a)
     int rc = CLI_EXIT_OK;
 
     if (a->npos != 1)
-        return cli_usage("tiers", "get ID [--peek] [--meta]");
+        return cli_usage("tiers", "get ID [--peek] [--describe]");
     if (!a->peek) {
         st = am_tiers_retrieve(t, am_str_c(a->pos[0]), &out, NULL);
-        if (st == AM_OK && a->meta) {
+        if (st == AM_OK && a->describe) {
             am_buf_clear(&out);
             st = am_tiers_describe(t, am_str_c(a->pos[0]), &out);
         }
-    } else if (a->meta) {
+    } else if (a->describe) {
         st = am_tiers_describe(t, am_str_c(a->pos[0]), &out);
     } else {
         st = am_tiers_peek(t, am_str_c(a->pos[0]), &out, NULL);
@@ -298,15 +333,15 @@ static int do_get(am_tiers *t, const targs *a)
     if (st != AM_OK) {
         rc = cli_fail(st, am_tiers_last_error(t), "get");
     } else if (a->out_json) {
-        /* {"id", "content"} or, with --meta, {"id", "meta": {...}} */
-        json_t *v = a->meta ? cli_json_parse(am_buf_str(&out))
+        /* {"id", "content"} or, with --describe, {"id", "meta": {...}} */
+        json_t *v = a->describe ? cli_json_parse(am_buf_str(&out))
                             : json_stringn(out.ptr != NULL ? out.ptr : "",
                                            out.len);
         rc = cli_print_json(json_pack("{s:s,s:o}", "id", a->pos[0],
-                                      a->meta ? "meta" : "content", v),
+                                      a->describe ? "meta" : "content", v),
                             "get");
     } else {
-        if (a->meta)
+        if (a->describe)
             am_buf_append(&out, "\n", 1);
         st = cli_write_output(NULL, out.ptr, out.len, &err);
         if (st != AM_OK)
@@ -333,7 +368,8 @@ static int do_search(am_tiers *t, const targs *a)
     q.tag_count = a->ntags;
     q.min_importance = a->min;
     q.max_importance = a->max;
-    q.recent_days = a->recent_days;
+    if (a->recent_ms > 0) /* a sliding window ending now */
+        q.created_from_ms = now_ms(a) - a->recent_ms;
     if (a->tier_mask != 0)
         q.tier_mask = a->tier_mask;
     q.limit = a->limit;
@@ -663,12 +699,15 @@ static const cli_flag tiers_flags[] = {
                      "(repeatable): working, short_term, long_term, archive" },
     { "--type", "T", "put: the item's type; search: only this type" },
     { "--tag", "T", "put: a tag; search: items with this tag (repeatable)" },
-    { "--extra", "JSON", "put: a JSON object kept with the item" },
+    { "--meta", "JSON", "put: a JSON object kept with the item (its "
+                        "extra metadata)" },
     { "--peek", NULL, "get, search: read without counting an access" },
-    { "--meta", NULL, "get: print the item's metadata as JSON" },
+    { "--describe", NULL, "get: print the item's metadata (tier, times, "
+                          "accesses, tags, extra) as JSON" },
     { "--min", "X", "search: lowest importance (default 0)" },
     { "--max", "X", "search: highest importance (default 1)" },
-    { "--recent-days", "N", "search: accessed in the last N days" },
+    { "--recent", "DURATION", "search: created in the last 30m, 2h, 7d, "
+                              "1w, or a bare number of milliseconds" },
     { "--limit", "N", "search: at most N ids" },
     { "--last", "N", "moves: the last N moves (default 20)" },
     { "--json", NULL, "print the result as one JSON object (the shapes: "
@@ -701,6 +740,10 @@ int cmd_tiers(int argc, char **argv)
     rc = cli_sub_check("tiers", &tiers_group, argv[0], a.npos, &sub);
     if (rc != CLI_EXIT_OK)
         return rc;
+    if (a.meta != NULL && sub->run != tr_put)
+        return cli_usage("tiers", "%s: --meta JSON is put's, the metadata "
+                         "to store (to print an item's metadata: get ID "
+                         "--describe)", sub->name);
     x.sub = sub->name;
     x.a = &a;
     rc = open_tiers(&a, &clk, &x.t);

@@ -29,7 +29,7 @@ static const cli_command commands[] = {
       &tokens_group },
     { "models", cmd_models, 0, "[MODEL] [OPTIONS]",
       "list the model catalog or resolve one model", &models_group },
-    { "cost", cmd_cost, 0, "--model M --input N [OPTIONS]",
+    { "cost", cmd_cost, 0, "--model M --input-tokens N [OPTIONS]",
       "the price of an LLM call from the model catalog", &cost_group },
     { "trim", cmd_trim, 1, "FILE [OPTIONS]",
       "trim a conversation to a budget, keeping tool-call groups whole",
