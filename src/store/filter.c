@@ -11,6 +11,7 @@
  * are (key order, number spelling), and $contains says what is usually
  * meant ("tags holds x").
  */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -412,4 +413,86 @@ void am__filter_free(am__filter *f)
     const am_allocator *a = f->ar.alloc;
     am__arena_free(&f->ar);
     am__free(a, f, sizeof *f);
+}
+
+/* ---- The walk into SQL ---- */
+
+void am__fsql_put(am__fsql *w, const char *s)
+{
+    if (w->st == AM_OK)
+        w->st = am_buf_append(w->sql, s, strlen(s));
+}
+
+static void walk(am__fsql *w, const am__fnode *n)
+{
+    static const char *const cmp_ops[] = { " > ", " >= ", " < ", " <= " };
+    const am__fsql_dialect *d = w->d;
+    switch (n->op) {
+    case AM__F_AND:
+    case AM__F_OR:
+        if (n->nkid == 0) { /* only {} parses to this: no condition */
+            am__fsql_put(w, d->true_sql);
+            break;
+        }
+        am__fsql_put(w, "(");
+        for (size_t i = 0; i < n->nkid; i++) {
+            if (i > 0)
+                am__fsql_put(w, n->op == AM__F_AND ? " AND " : " OR ");
+            walk(w, &n->kids[i]);
+        }
+        am__fsql_put(w, ")");
+        break;
+    case AM__F_NOT:
+        assert(n->nkid == 1);
+        am__fsql_put(w, "(NOT ");
+        walk(w, &n->kids[0]);
+        am__fsql_put(w, ")");
+        break;
+    case AM__F_EQ:
+    case AM__F_NE:
+        am__fsql_put(w, n->op == AM__F_NE ? "(NOT " : "(");
+        d->eq(w, n->field, &n->vals[0]);
+        am__fsql_put(w, ")");
+        break;
+    case AM__F_GT:
+    case AM__F_GTE:
+    case AM__F_LT:
+    case AM__F_LTE:
+        am__fsql_put(w, "(");
+        d->cmp(w, n->field, cmp_ops[n->op - AM__F_GT], &n->vals[0]);
+        am__fsql_put(w, ")");
+        break;
+    case AM__F_IN:
+    case AM__F_NIN:
+        if (n->nval == 0) { /* in nothing: false; not in nothing: true */
+            am__fsql_put(w, n->op == AM__F_IN ? d->false_sql : d->true_sql);
+            break;
+        }
+        am__fsql_put(w, n->op == AM__F_NIN ? "(NOT (" : "((");
+        for (size_t i = 0; i < n->nval; i++) {
+            if (i > 0)
+                am__fsql_put(w, " OR ");
+            d->eq(w, n->field, &n->vals[i]);
+        }
+        am__fsql_put(w, "))");
+        break;
+    case AM__F_CONTAINS:
+        am__fsql_put(w, "(");
+        d->contains(w, n->field, &n->vals[0]);
+        am__fsql_put(w, ")");
+        break;
+    case AM__F_EXISTS:
+        assert(n->nval == 1 && n->vals[0].kind == AM__FV_BOOL);
+        am__fsql_put(w, "(");
+        d->exists(w, n->field, n->vals[0].b != 0);
+        am__fsql_put(w, ")");
+        break;
+    }
+}
+
+am_status am__fsql_walk(am__fsql *w, const am__fnode *root)
+{
+    assert(w->d != NULL && root != NULL);
+    walk(w, root);
+    return w->st;
 }

@@ -1,5 +1,6 @@
 /* filter.h -- the metadata filter of am_store_search, parsed once by the
- * front end into a small tree that every backend compiles into its own SQL
+ * front end into a small tree, and walked once (am__fsql_walk) into SQL
+ * whose leaves each backend writes in its own dialect
  * (store_sqlite_filter.c, store_pg_filter.c). Not installed.
  *
  * The language (documented for users in store.h, am_search.filter):
@@ -18,6 +19,7 @@
 #ifndef AM_STORE_FILTER_H
 #define AM_STORE_FILTER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/core.h"
@@ -78,5 +80,54 @@ void am__filter_free(am__filter *f); /* NULL: no-op */
 
 /* The operator's name as written in a filter ("$gt"); "$and" etc. */
 const char *am__fop_name(am__fop op);
+
+/* ---- Compiling a filter to SQL ----
+ *
+ * What a filter means -- AND, OR and NOT over the conditions, $ne as NOT
+ * $eq, $in as an OR of $eq, $nin as NOT $in, an empty list as true or false
+ * -- is written once, in am__fsql_walk. A backend supplies only the leaves:
+ * how its SQL tests one field against one value.
+ *
+ * Every leaf writes a self-contained condition that is true or false and
+ * never NULL (an absent field is "false", not "unknown"), so that the NOT
+ * the walk puts around $ne and $nin means "not": NOT NULL would reject the
+ * row, and {"f": {"$ne": 1}} must match an item without `f`. */
+
+typedef struct am__fsql am__fsql;
+
+typedef struct am__fsql_dialect {
+    const char *true_sql, *false_sql; /* the literals: "1"/"0", "true"/... */
+    /* `field` equals `v` (a scalar of any kind). */
+    void (*eq)(am__fsql *w, am_str field, const am__fval *v);
+    /* `field` compares with `v` (a number or a string) by `op`, which is
+     * the SQL operator with spaces around it: " > ", " >= ", " < ", " <= ".
+     */
+    void (*cmp)(am__fsql *w, am_str field, const char *op,
+                const am__fval *v);
+    /* `field` is an array holding `v`, or a string holding the string `v`. */
+    void (*contains)(am__fsql *w, am_str field, const am__fval *v);
+    /* `field` is present (`present`) or absent (!`present`). */
+    void (*exists)(am__fsql *w, am_str field, bool present);
+} am__fsql_dialect;
+
+/* The writer the walk and the leaves share. A backend keeps its own state
+ * in a struct whose FIRST member is this one, so a leaf gets back to it by
+ * casting `w`. After the first failure (`st`), every write does nothing,
+ * so a leaf need not check after each piece. */
+struct am__fsql {
+    am_buf *sql;                 /* the condition is appended here */
+    am_status st;                /* AM_OK, or the first failure */
+    const am__fsql_dialect *d;
+};
+
+/* Append `s` (NUL-terminated) to w->sql, unless w->st is already set. */
+void am__fsql_put(am__fsql *w, const char *s);
+
+/* Append the condition of the tree `root` to w->sql, its leaves in the
+ * dialect w->d. Returns w->st: AM_OK, or the first failure of a write
+ * (AM_ENOMEM), after which w->sql holds an incomplete condition. The tree
+ * is at most AM__FILTER_MAX_DEPTH deep (the parser sees to it), which
+ * bounds the recursion. Thread safety: safe (touches only `w`). */
+am_status am__fsql_walk(am__fsql *w, const am__fnode *root);
 
 #endif

@@ -1,6 +1,7 @@
-/* store_pg_filter.c -- a parsed search filter (filter.h) as a PostgreSQL
- * condition over the items' `metaj` column (meta as jsonb, with a GIN
- * index in jsonb_path_ops).
+/* store_pg_filter.c -- the leaves of a search filter (filter.h) in
+ * PostgreSQL's SQL, over the items' `metaj` column (meta as jsonb, with a
+ * GIN index in jsonb_path_ops); am__fsql_walk writes the rest. Every leaf
+ * here is true or false, never NULL, as the walk requires.
  *
  * Every field name and value of the filter travels in one text[]
  * parameter, referenced by position ($n::text[])[k], so a filter of any
@@ -22,39 +23,38 @@
 #include "store_pg.h"
 
 typedef struct comp {
-    am_buf *sql, *arr;
+    am__fsql w; /* first: a leaf's am__fsql * is this comp */
+    am_buf *arr;
     const char *col;
     int param;
     int nelem;
-    am_status st;
 } comp;
 
 static void put(comp *c, const char *s)
 {
-    if (c->st == AM_OK)
-        c->st = am_buf_append(c->sql, s, strlen(s));
+    am__fsql_put(&c->w, s);
 }
 
 /* Add `v` to the array and write its reference: ($n::text[])[k]. */
 static void ref(comp *c, am_str v)
 {
-    if (c->st != AM_OK)
+    if (c->w.st != AM_OK)
         return;
-    c->st = c->nelem > 0 ? am_buf_append(c->arr, ",\"", 2)
-                         : am_buf_append(c->arr, "\"", 1);
-    for (size_t i = 0; c->st == AM_OK && i < v.len; i++) {
+    c->w.st = c->nelem > 0 ? am_buf_append(c->arr, ",\"", 2)
+                           : am_buf_append(c->arr, "\"", 1);
+    for (size_t i = 0; c->w.st == AM_OK && i < v.len; i++) {
         char ch = v.ptr[i];
         if (ch == '"' || ch == '\\')
-            c->st = am_buf_append(c->arr, "\\", 1);
-        if (c->st == AM_OK)
-            c->st = am_buf_append(c->arr, &ch, 1);
+            c->w.st = am_buf_append(c->arr, "\\", 1);
+        if (c->w.st == AM_OK)
+            c->w.st = am_buf_append(c->arr, &ch, 1);
     }
-    if (c->st == AM_OK)
-        c->st = am_buf_append(c->arr, "\"", 1);
+    if (c->w.st == AM_OK)
+        c->w.st = am_buf_append(c->arr, "\"", 1);
     c->nelem++;
-    if (c->st == AM_OK)
-        c->st = am_buf_appendf(c->sql, "($%d::text[])[%d]", c->param,
-                               c->nelem);
+    if (c->w.st == AM_OK)
+        c->w.st = am_buf_appendf(c->w.sql, "($%d::text[])[%d]", c->param,
+                                 c->nelem);
 }
 
 /* The jsonb value at a field: (col -> 'field'). */
@@ -161,86 +161,52 @@ static void contains(comp *c, am_str field, const am__fval *v)
     put(c, ") ELSE false END");
 }
 
-static void node(comp *c, const am__fnode *n)
+/* ---- The leaves (filter.h's am__fsql_dialect) ---- */
+
+static void leaf_eq(am__fsql *w, am_str field, const am__fval *v)
 {
-    static const char *const cmp_ops[] = { " > ", " >= ", " < ", " <= " };
-    switch (n->op) {
-    case AM__F_AND:
-    case AM__F_OR:
-        if (n->nkid == 0) {
-            put(c, "true");
-            break;
-        }
-        put(c, "(");
-        for (size_t i = 0; i < n->nkid; i++) {
-            if (i > 0)
-                put(c, n->op == AM__F_AND ? " AND " : " OR ");
-            node(c, &n->kids[i]);
-        }
-        put(c, ")");
-        break;
-    case AM__F_NOT:
-        put(c, "(NOT ");
-        node(c, &n->kids[0]);
-        put(c, ")");
-        break;
-    case AM__F_EQ:
-    case AM__F_NE:
-        put(c, n->op == AM__F_NE ? "(NOT " : "(");
-        eq(c, n->field, &n->vals[0]);
-        put(c, ")");
-        break;
-    case AM__F_GT:
-    case AM__F_GTE:
-    case AM__F_LT:
-    case AM__F_LTE:
-        put(c, "(");
-        cmp(c, n->field, cmp_ops[n->op - AM__F_GT], &n->vals[0]);
-        put(c, ")");
-        break;
-    case AM__F_IN:
-    case AM__F_NIN:
-        if (n->nval == 0) {
-            put(c, n->op == AM__F_IN ? "false" : "true");
-            break;
-        }
-        put(c, n->op == AM__F_NIN ? "(NOT (" : "((");
-        for (size_t i = 0; i < n->nval; i++) {
-            if (i > 0)
-                put(c, " OR ");
-            eq(c, n->field, &n->vals[i]);
-        }
-        put(c, "))");
-        break;
-    case AM__F_CONTAINS:
-        put(c, "(");
-        contains(c, n->field, &n->vals[0]);
-        put(c, ")");
-        break;
-    case AM__F_EXISTS:
-        put(c, n->vals[0].b ? "(" : "(NOT ");
-        put(c, c->col);
-        put(c, " ? ");
-        ref(c, n->field);
-        put(c, ")");
-        break;
-    }
+    eq((comp *)w, field, v);
 }
+
+static void leaf_cmp(am__fsql *w, am_str field, const char *op,
+                     const am__fval *v)
+{
+    cmp((comp *)w, field, op, v);
+}
+
+static void leaf_contains(am__fsql *w, am_str field, const am__fval *v)
+{
+    contains((comp *)w, field, v);
+}
+
+static void leaf_exists(am__fsql *w, am_str field, bool present)
+{
+    comp *c = (comp *)w;
+    if (!present)
+        put(c, "NOT ");
+    put(c, c->col);
+    put(c, " ? ");
+    ref(c, field);
+}
+
+static const am__fsql_dialect pg_dialect = {
+    "true", "false", leaf_eq, leaf_cmp, leaf_contains, leaf_exists,
+};
 
 am_status am__pg_filter_sql(am_store *s, const am__filter *f,
                             const char *col, int param, am_buf *sql,
                             am_buf *arr)
 {
-    comp c = { sql, arr, col, param, 0, AM_OK };
-    c.st = am_buf_append(arr, "{", 1);
-    node(&c, f->root);
-    if (c.st == AM_OK)
-        c.st = am_buf_append(arr, "}", 1);
-    if (c.st == AM_OK)
-        c.st = am_buf_reserve(sql, 0);
-    if (c.st == AM_OK)
-        c.st = am_buf_reserve(arr, 0);
-    if (c.st != AM_OK)
+    comp c = { { sql, AM_OK, &pg_dialect }, arr, col, param, 0 };
+    c.w.st = am_buf_append(arr, "{", 1);
+    am_status st = am__fsql_walk(&c.w, f->root);
+    if (st == AM_OK)
+        st = am_buf_append(arr, "}", 1);
+    if (st == AM_OK)
+        st = am_buf_reserve(sql, 0);
+    if (st == AM_OK)
+        st = am_buf_reserve(arr, 0);
+    if (st != AM_OK)
         return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
     if (c.nelem == 0)
         arr->len = 0; /* nothing refers to it: not a parameter */

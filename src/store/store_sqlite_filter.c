@@ -1,44 +1,43 @@
-/* store_sqlite_filter.c -- a parsed search filter (filter.h) as an SQLite
- * condition over the items' meta column, with json_type / json_extract.
+/* store_sqlite_filter.c -- the leaves of a search filter (filter.h) in
+ * SQLite's SQL, over the items' meta column with json_type / json_extract;
+ * am__fsql_walk writes the rest.
  *
  * Types are checked with json_type, because json_extract alone maps
  * true to 1 and a missing field to NULL: {"f": 1} must not match
- * {"f": true}, and $ne must match an item without the field. Every
- * condition is wrapped so that it is 0 or 1, never NULL, so NOT means
- * "not" (NOT NULL would reject the row).
+ * {"f": true}, and $ne must match an item without the field. Every leaf
+ * is wrapped in coalesce(..., 0) so that it is 0 or 1, never NULL, as the
+ * walk requires.
  */
 #include <string.h>
 
 #include "store_sqlite_search.h"
 
 typedef struct comp {
-    am_buf *sql;
+    am__fsql w; /* first: a leaf's am__fsql * is this comp */
     const char *col;
     const am__fval **vals; /* bound in this order from `first` */
     size_t n, cap;
     int first;
     const am_allocator *a;
-    am_status st;
 } comp;
 
 static void put(comp *c, const char *s)
 {
-    if (c->st == AM_OK)
-        c->st = am_buf_append(c->sql, s, strlen(s));
+    am__fsql_put(&c->w, s);
 }
 
 /* A placeholder for `v`: ?NNN, bound by am__sq_filter_bind. */
 static void param(comp *c, const am__fval *v)
 {
-    if (c->st != AM_OK)
+    if (c->w.st != AM_OK)
         return;
     if (c->n == c->cap)
-        c->st = am__grow(c->a, (void **)&c->vals, &c->cap, c->n + 1,
-                         sizeof *c->vals);
-    if (c->st != AM_OK)
+        c->w.st = am__grow(c->a, (void **)&c->vals, &c->cap, c->n + 1,
+                           sizeof *c->vals);
+    if (c->w.st != AM_OK)
         return;
     c->vals[c->n] = v;
-    c->st = am_buf_appendf(c->sql, "?%d", c->first + (int)c->n);
+    c->w.st = am_buf_appendf(c->w.sql, "?%d", c->first + (int)c->n);
     c->n++;
 }
 
@@ -47,10 +46,10 @@ static void param(comp *c, const am__fval *v)
 static void path(comp *c, am_str field)
 {
     put(c, "'$.\"");
-    for (size_t i = 0; c->st == AM_OK && i < field.len; i++)
-        c->st = field.ptr[i] == '\''
-                    ? am_buf_append(c->sql, "''", 2)
-                    : am_buf_append(c->sql, &field.ptr[i], 1);
+    for (size_t i = 0; c->w.st == AM_OK && i < field.len; i++)
+        c->w.st = field.ptr[i] == '\''
+                      ? am_buf_append(c->w.sql, "''", 2)
+                      : am_buf_append(c->w.sql, &field.ptr[i], 1);
     put(c, "\"'");
 }
 
@@ -154,82 +153,56 @@ static void contains(comp *c, am_str field, const am__fval *v)
     put(c, ")))");
 }
 
-static void node(comp *c, const am__fnode *n)
+/* ---- The leaves (filter.h's am__fsql_dialect) ---- */
+
+static void leaf_eq(am__fsql *w, am_str field, const am__fval *v)
 {
-    static const char *const cmp_ops[] = { " > ", " >= ", " < ", " <= " };
-    switch (n->op) {
-    case AM__F_AND:
-    case AM__F_OR:
-        if (n->nkid == 0) {
-            put(c, "1");
-            break;
-        }
-        put(c, "(");
-        for (size_t i = 0; i < n->nkid; i++) {
-            if (i > 0)
-                put(c, n->op == AM__F_AND ? " AND " : " OR ");
-            node(c, &n->kids[i]);
-        }
-        put(c, ")");
-        break;
-    case AM__F_NOT:
-        put(c, "(NOT ");
-        node(c, &n->kids[0]);
-        put(c, ")");
-        break;
-    case AM__F_EQ:
-    case AM__F_NE:
-        put(c, n->op == AM__F_NE ? "(NOT coalesce(" : "coalesce(");
-        eq(c, n->field, &n->vals[0]);
-        put(c, n->op == AM__F_NE ? ", 0))" : ", 0)");
-        break;
-    case AM__F_GT:
-    case AM__F_GTE:
-    case AM__F_LT:
-    case AM__F_LTE:
-        put(c, "coalesce(");
-        cmp(c, n->field, cmp_ops[n->op - AM__F_GT], &n->vals[0]);
-        put(c, ", 0)");
-        break;
-    case AM__F_IN:
-    case AM__F_NIN:
-        if (n->nval == 0) { /* in nothing: false */
-            put(c, n->op == AM__F_IN ? "0" : "1");
-            break;
-        }
-        put(c, n->op == AM__F_NIN ? "(NOT coalesce(" : "coalesce(");
-        put(c, "(");
-        for (size_t i = 0; i < n->nval; i++) {
-            if (i > 0)
-                put(c, " OR ");
-            eq(c, n->field, &n->vals[i]);
-        }
-        put(c, n->op == AM__F_NIN ? "), 0))" : "), 0)");
-        break;
-    case AM__F_CONTAINS:
-        put(c, "coalesce(");
-        contains(c, n->field, &n->vals[0]);
-        put(c, ", 0)");
-        break;
-    case AM__F_EXISTS:
-        put(c, "(");
-        type_of(c, n->field);
-        put(c, n->vals[0].b ? " IS NOT NULL)" : " IS NULL)");
-        break;
-    }
+    comp *c = (comp *)w;
+    put(c, "coalesce(");
+    eq(c, field, v);
+    put(c, ", 0)");
 }
+
+static void leaf_cmp(am__fsql *w, am_str field, const char *op,
+                     const am__fval *v)
+{
+    comp *c = (comp *)w;
+    put(c, "coalesce(");
+    cmp(c, field, op, v);
+    put(c, ", 0)");
+}
+
+static void leaf_contains(am__fsql *w, am_str field, const am__fval *v)
+{
+    comp *c = (comp *)w;
+    put(c, "coalesce(");
+    contains(c, field, v);
+    put(c, ", 0)");
+}
+
+static void leaf_exists(am__fsql *w, am_str field, bool present)
+{
+    comp *c = (comp *)w;
+    type_of(c, field);
+    put(c, present ? " IS NOT NULL" : " IS NULL");
+}
+
+static const am__fsql_dialect sqlite_dialect = {
+    "1", "0", leaf_eq, leaf_cmp, leaf_contains, leaf_exists,
+};
 
 am_status am__sq_filter_sql(am_store *s, const am__filter *f,
                             const char *col, int first, am_buf *sql,
                             am__sqf *out)
 {
-    comp c = { sql, col, NULL, 0, 0, first, s->alloc, AM_OK };
+    comp c = { { sql, AM_OK, &sqlite_dialect }, col, NULL, 0, 0, first,
+               s->alloc };
     out->vals = NULL;
     out->n = out->cap = 0;
-    node(&c, f->root);
-    if (c.st == AM_OK)
-        c.st = am_buf_reserve(sql, 0);
-    if (c.st != AM_OK) {
+    am_status st = am__fsql_walk(&c.w, f->root);
+    if (st == AM_OK)
+        st = am_buf_reserve(sql, 0);
+    if (st != AM_OK) {
         am__free(s->alloc, c.vals, c.cap * sizeof *c.vals);
         return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
     }
