@@ -213,6 +213,72 @@ static void on_move(void *ctx, const am_tier_move *m)
     }
 }
 
+/* The eviction selects the lowest tenth instead of sorting the tier: it
+ * must still demote exactly the k lowest scores, lowest first, with ties
+ * in creation order, wherever they sit in the tier. */
+AM_TEST(eviction_demotes_exactly_the_lowest_tenth_lowest_first)
+{
+    for (int round = 0; round < 3; round++) {
+        test_clock clk = { T0 };
+        am_tiers *t = open_t(&clk, 300, 1000, 0, NULL);
+        moves_seen ms = { 0 };
+        int perm[300];
+        char id[16];
+        uint64_t seed = 0x9e3779b97f4a7c15ull * (uint64_t)(round + 1);
+
+        for (int i = 0; i < 300; i++)
+            perm[i] = i;
+        for (int i = 299; i > 0; i--) {
+            int j;
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            j = (int)((seed >> 33) % (uint64_t)(i + 1));
+            int x = perm[i];
+            perm[i] = perm[j];
+            perm[j] = x;
+        }
+        /* Item "r<v>" has importance v/1000 (round 2: v/10 rounded down,
+         * so runs of ten tie and creation order decides). */
+        for (int i = 0; i < 300; i++) {
+            int v = perm[i];
+            double imp = round == 2 ? (v / 10) / 100.0 : v / 1000.0;
+            snprintf(id, sizeof id, "r%03d", v);
+            CHECK_OK(put(t, id, "c", imp, AM_TIER_WORKING));
+        }
+        CHECK_OK(put(t, "new", "c", 0.9, AM_TIER_WORKING));
+        CHECK_OK(am_tiers_moves(t, 64, on_move, &ms, NULL));
+        CHECK_EQ(ms.n, 30);
+        if (round < 2) {
+            for (int i = 0; i < 30; i++) {
+                snprintf(id, sizeof id, "r%03d", i);
+                CHECK_STR_EQ(ms.ids[i], id);
+                CHECK_EQ(ms.reason[i], AM_TIER_REASON_CAPACITY);
+            }
+        } else {
+            /* The 30 lowest are v 0..29 (three tie groups); within a group
+             * the item stored first goes first. */
+            int seen[30] = { 0 };
+            for (int i = 0; i < 30; i++) {
+                int v = atoi(ms.ids[i] + 1);
+                CHECK(v < 30);
+                CHECK(!seen[v]);
+                seen[v] = 1;
+                CHECK(i / 10 == v / 10);
+                if (i % 10 > 0) {
+                    int pv = atoi(ms.ids[i - 1] + 1), pi = -1, ci = -1;
+                    for (int k = 0; k < 300; k++) {
+                        if (perm[k] == pv)
+                            pi = k;
+                        if (perm[k] == v)
+                            ci = k;
+                    }
+                    CHECK(pi < ci);
+                }
+            }
+        }
+        am_tiers_close(t, NULL);
+    }
+}
+
 AM_TEST(optimize_demotes_idle_rarely_used_items_once)
 {
     test_clock clk = { T0 };

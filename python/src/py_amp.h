@@ -35,6 +35,14 @@ int amp_utf8(PyObject *o, const char *what, am_str *out);
 /* `o` as a count: an int >= 0 that fits; None gives `dflt`. Negative or
  * huge values are a ValueError naming `what`, other types a TypeError. */
 int amp_size(PyObject *o, const char *what, size_t dflt, size_t *out);
+/* Match vectorcall arguments (METH_FASTCALL | METH_KEYWORDS) to `names`,
+ * n positional-or-keyword parameters in order: out[i] is the argument
+ * (borrowed) or NULL when not given. Fewer than `min` given, too many,
+ * an unknown keyword or one given twice is a TypeError naming `usage`
+ * (the call as written, e.g. "store(item_id, content, ...)"). */
+int amp_fast_args(PyObject *const *args, Py_ssize_t nargs,
+                  PyObject *kwnames, const char *const *names, Py_ssize_t n,
+                  Py_ssize_t min, const char *usage, PyObject **out);
 /* A new str from UTF-8 bytes (invalid bytes replaced). */
 PyObject *amp_pystr(am_str s);
 /* Interned names used for attribute and key lookups. */

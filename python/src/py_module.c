@@ -145,6 +145,42 @@ int amp_size(PyObject *o, const char *what, size_t dflt, size_t *out)
     return 0;
 }
 
+int amp_fast_args(PyObject *const *args, Py_ssize_t nargs,
+                  PyObject *kwnames, const char *const *names, Py_ssize_t n,
+                  Py_ssize_t min, const char *usage, PyObject **out)
+{
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (nargs > n)
+        goto bad;
+    for (Py_ssize_t i = 0; i < n; i++)
+        out[i] = i < nargs ? args[i] : NULL;
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
+        Py_ssize_t i = 0;
+        while (i < n && PyUnicode_CompareWithASCIIString(key, names[i]) != 0)
+            i++;
+        if (i == n) {
+            PyErr_Format(PyExc_TypeError, "%s: unexpected keyword "
+                         "argument %R", usage, key);
+            return -1;
+        }
+        if (out[i]) {
+            PyErr_Format(PyExc_TypeError, "%s: %s given twice", usage,
+                         names[i]);
+            return -1;
+        }
+        out[i] = args[nargs + k];
+    }
+    for (Py_ssize_t i = 0; i < min; i++)
+        if (!out[i])
+            goto bad;
+    return 0;
+bad:
+    PyErr_Format(PyExc_TypeError, "%s takes %zd to %zd arguments", usage,
+                 min, n);
+    return -1;
+}
+
 PyObject *amp_pystr(am_str s)
 {
     return PyUnicode_DecodeUTF8(s.ptr ? s.ptr : "", (Py_ssize_t)s.len,

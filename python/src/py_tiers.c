@@ -28,6 +28,11 @@ typedef struct {
 
 static PyTypeObject ItemType;
 static PyTypeObject *item_class = &ItemType; /* set by agentmem.tiers */
+/* agentmem.tiers.MemoryTier's members by am_tier (set with item_class):
+ * an enum argument is recognised by identity, since reading .value goes
+ * through Python code (a descriptor) on every call. */
+static PyObject *tier_members[AM_TIER_COUNT];
+static PyObject *k_tags; /* "tags", interned */
 
 static void item_dealloc(ItemObject *self)
 {
@@ -152,7 +157,42 @@ typedef struct {
     int has_cb;
     /* What a callback raised (PyErr_Fetch), re-raised after the call. */
     PyObject *exc, *exc_val, *exc_tb;
+    /* The copy store/retrieve/peek read an item into, reused (see
+     * info_get); busy while a call builds its result from it. */
+    am_tier_item scratch;
+    int scratch_busy;
 } TiersObject;
+
+/* Most of a retrieve is the C call and three cache misses; next came a
+ * malloc and a free of the copy's storage on every call. So the calls
+ * copy into the object's own am_tier_item, whose storage stays between
+ * calls, whenever the GIL serializes them: no Python callback registered
+ * (then the GIL is released around the C call) and no other call still
+ * building its result from it (item_new may run Python code, json.loads,
+ * which can switch threads). Otherwise they use `local`. */
+static am_tier_item *info_get(TiersObject *self, am_tier_item *local)
+{
+    if (!self->has_cb && !self->scratch_busy) {
+        self->scratch_busy = 1;
+        return &self->scratch;
+    }
+    *local = (am_tier_item)AM_TIER_ITEM_INIT;
+    return local;
+}
+
+/* Content above this is not kept in the reused copy between calls. */
+#define SCRATCH_KEEP (64 * 1024)
+
+static void info_done(TiersObject *self, am_tier_item *info)
+{
+    if (info != &self->scratch) {
+        am_tier_item_free(info);
+        return;
+    }
+    if (info->text.cap > SCRATCH_KEEP)
+        am_tier_item_free(info);
+    self->scratch_busy = 0;
+}
 
 static void cb_free_all(TiersObject *self);
 static int cb_raised(TiersObject *self);
@@ -234,6 +274,8 @@ static PyObject *tiers_close(TiersObject *self, PyObject *unused)
     st = am_tiers_close(t, &err);
     Py_END_ALLOW_THREADS
     cb_free_all(self);
+    if (!self->scratch_busy) /* else another call still reads it */
+        am_tier_item_free(&self->scratch);
     if (st != AM_OK)
         return amp_raise_err(&err);
     Py_RETURN_NONE;
@@ -248,15 +290,24 @@ static void tiers_dealloc(TiersObject *self)
     am_tiers_close(self->t, NULL);
     self->t = NULL;
     cb_free_all(self); /* the handle used them until close */
+    am_tier_item_free(&self->scratch);
     Py_CLEAR(self->exc);
     Py_CLEAR(self->exc_val);
     Py_CLEAR(self->exc_tb);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/* A tier given as a MemoryTier or its value ("working", "short_term",
+ * "long_term", "archive"). */
 static int tier_of(PyObject *o, am_tier *out)
 {
     am_str name;
+    for (int i = 0; i < AM_TIER_COUNT; i++) {
+        if (o == tier_members[i]) {
+            *out = (am_tier)i;
+            return 0;
+        }
+    }
     if (amp_utf8(o, "tier", &name) < 0)
         return -1;
     if (am_tier_parse(name, out, NULL) != AM_OK) {
@@ -268,101 +319,154 @@ static int tier_of(PyObject *o, am_tier *out)
     return 0;
 }
 
-/* store(id, content, importance=0.5, tier="working", type=None, tags=None,
- *       extra_json=None) -> _TierItem (positional for speed). */
-static PyObject *tiers_store(TiersObject *self, PyObject *const *args,
-                             Py_ssize_t nargs)
+/* metadata (a dict or None) into `in`: "type" and "tags" are indexed by
+ * C, anything else goes in as JSON text (*json: a new str, yours). The
+ * dumps runs first: it is Python code, and the strings `in` borrows from
+ * the dict must not change after they are read. */
+static int meta_of(PyObject *md, am_tier_item_in *in, am_str *tags,
+                   PyObject **json)
 {
-    if (nargs < 2 || nargs > 7)
-        return PyErr_Format(PyExc_TypeError,
-                            "store(id, content, importance, tier, type, "
-                            "tags, extra) takes 2 to 7 arguments");
-    if (tiers_ready(self) < 0)
+    *json = NULL;
+    if (md == NULL || md == Py_None)
+        return 0;
+    if (!PyDict_Check(md)) {
+        PyErr_Format(PyExc_TypeError, "metadata must be a dict, not %.80s",
+                     Py_TYPE(md)->tp_name);
+        return -1;
+    }
+    PyObject *type = PyDict_GetItemWithError(md, amp_k_type);
+    PyObject *tl = type || !PyErr_Occurred()
+                       ? PyDict_GetItemWithError(md, k_tags) : NULL;
+    if (PyErr_Occurred())
+        return -1;
+    if (PyDict_GET_SIZE(md) > (type != NULL) + (tl != NULL)) {
+        PyObject *rest = PyDict_Copy(md);
+        if (!rest || (type && PyDict_DelItem(rest, amp_k_type) < 0) ||
+            (tl && PyDict_DelItem(rest, k_tags) < 0)) {
+            Py_XDECREF(rest);
+            return -1;
+        }
+        *json = amp_json_dumps(rest); /* its TypeError names the value */
+        Py_DECREF(rest);
+        if (!*json)
+            return -1;
+        if (amp_utf8(*json, "metadata", &in->extra) < 0)
+            goto fail;
+        /* dumps ran Python code: read type and tags again. */
+        type = PyDict_GetItemWithError(md, amp_k_type);
+        tl = type || !PyErr_Occurred()
+                 ? PyDict_GetItemWithError(md, k_tags) : NULL;
+        if (PyErr_Occurred())
+            goto fail;
+    }
+    if (type && type != Py_None &&
+        amp_utf8(type, "metadata['type']", &in->type) < 0)
+        goto fail;
+    if (tl && tl != Py_None) {
+        if (!PyTuple_Check(tl) && !PyList_Check(tl)) {
+            PyErr_Format(PyExc_TypeError,
+                         "metadata['tags'] must be a list of str, not %.80s",
+                         Py_TYPE(tl)->tp_name);
+            goto fail;
+        }
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(tl);
+        if (n > 255) {
+            PyErr_Format(PyExc_ValueError,
+                         "metadata['tags']: at most 255 tags, not %zd", n);
+            goto fail;
+        }
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (amp_utf8(PySequence_Fast_ITEMS(tl)[i], "metadata['tags']",
+                         &tags[i]) < 0)
+                goto fail;
+        in->tags = tags;
+        in->tag_count = (size_t)n;
+    }
+    return 0;
+fail:
+    Py_CLEAR(*json);
+    return -1;
+}
+
+/* store(item_id, content, importance=0.5, tier=WORKING, metadata=None)
+ * -> MemoryItem: the seed's signature, called straight from Python
+ * (HierarchicalMemoryManager binds it: a Python frame in between cost
+ * ~200 ns of a ~1.5 us store). */
+static PyObject *tiers_store(TiersObject *self, PyObject *const *args,
+                             Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"item_id", "content", "importance",
+                                        "tier", "metadata"};
+    PyObject *a[5];
+    if (amp_fast_args(args, nargs, kwnames, names, 5, 2,
+                      "store(item_id, content, importance=0.5, "
+                      "tier=MemoryTier.WORKING, metadata=None)", a) < 0 ||
+        tiers_ready(self) < 0)
         return NULL;
     am_tier_item_in in = am_tier_item_in_default();
-    am_str id;
-    PyObject *content = args[1], *json = NULL;
-    if (amp_utf8(args[0], "item_id", &id) < 0)
+    am_str id, tags[255];
+    PyObject *content = a[1], *json = NULL, *meta = NULL;
+    if (amp_utf8(a[0], "item_id", &id) < 0)
         return NULL;
-    if (nargs > 2 && args[2] != Py_None) {
-        in.importance = PyFloat_AsDouble(args[2]);
+    if (a[2] && a[2] != Py_None) {
+        in.importance = PyFloat_AsDouble(a[2]);
         if (in.importance == -1.0 && PyErr_Occurred()) {
             PyErr_Clear();
-            return PyErr_Format(PyExc_TypeError, "importance must be a number");
+            return PyErr_Format(PyExc_TypeError,
+                                "importance must be a number, not %.80s",
+                                Py_TYPE(a[2])->tp_name);
         }
     }
-    if (nargs > 3 && args[3] != Py_None && tier_of(args[3], &in.tier) < 0)
+    if (a[3] && a[3] != Py_None && tier_of(a[3], &in.tier) < 0)
         return NULL;
-    if (nargs > 4 && args[4] != Py_None &&
-        amp_utf8(args[4], "metadata['type']", &in.type) < 0)
-        return NULL;
-    am_str tags[255];
-    if (nargs > 5 && args[5] != Py_None) {
-        PyObject *t = args[5];
-        if (!PyTuple_Check(t) && !PyList_Check(t))
-            return PyErr_Format(PyExc_TypeError,
-                                "metadata['tags'] must be a list of str");
-        Py_ssize_t n = PySequence_Fast_GET_SIZE(t);
-        if (n > 255)
-            return PyErr_Format(PyExc_ValueError,
-                                "metadata['tags']: at most 255 tags");
-        for (Py_ssize_t i = 0; i < n; i++)
-            if (amp_utf8(PySequence_Fast_ITEMS(t)[i], "metadata['tags']",
-                         &tags[i]) < 0)
-                return NULL;
-        in.tags = tags;
-        in.tag_count = (size_t)n;
-    }
-    if (nargs > 6 && args[6] != Py_None &&
-        amp_utf8(args[6], "metadata", &in.extra) < 0)
+    if (meta_of(a[4], &in, tags, &meta) < 0)
         return NULL;
     if (PyUnicode_Check(content)) {
         if (amp_utf8(content, "content", &in.content) < 0)
-            return NULL;
+            goto fail;
     } else {
         json = amp_json_dumps(content);
         if (!json) {
             PyErr_Clear();
-            return PyErr_Format(PyExc_TypeError,
-                                "content must be a str or JSON-serializable, "
-                                "not %.80s", Py_TYPE(content)->tp_name);
+            PyErr_Format(PyExc_TypeError,
+                         "content must be a str or JSON-serializable, not "
+                         "%.80s", Py_TYPE(content)->tp_name);
+            goto fail;
         }
-        if (amp_utf8(json, "content", &in.content) < 0) {
-            Py_DECREF(json);
-            return NULL;
-        }
+        if (amp_utf8(json, "content", &in.content) < 0)
+            goto fail;
         in.flags = AM_TIER_JSON;
     }
+    am_tier_item local, *info = info_get(self, &local);
     am_status st;
     if (self->has_cb) {
         /* A key extractor may run: never wait for the mutex with the GIL
          * (see pycb). */
         Py_BEGIN_ALLOW_THREADS
         st = am_tiers_store(self->t, id, &in);
+        if (st == AM_OK)
+            st = am_tiers_peek(self->t, id, NULL, info);
         Py_END_ALLOW_THREADS
     } else {
         st = am_tiers_store(self->t, id, &in);
+        if (st == AM_OK)
+            st = am_tiers_peek(self->t, id, NULL, info);
     }
-    Py_XDECREF(json);
+    PyObject *r = NULL;
     if (cb_raised(self) < 0)
-        return NULL;
-    if (st != AM_OK)
-        return raise_tiers(self, st);
-    am_tier_item info = AM_TIER_ITEM_INIT;
-    if (self->has_cb) {
-        Py_BEGIN_ALLOW_THREADS
-        st = am_tiers_peek(self->t, id, NULL, &info);
-        Py_END_ALLOW_THREADS
-    } else {
-        st = am_tiers_peek(self->t, id, NULL, &info);
-    }
-    if (st != AM_OK) {
-        am_tier_item_free(&info);
-        return raise_tiers(self, st);
-    }
-    PyObject *r = item_new(&info, args[0], content);
-    am_tier_item_free(&info);
+        ;
+    else if (st != AM_OK)
+        raise_tiers(self, st);
+    else
+        r = item_new(info, a[0], content);
+    info_done(self, info);
+    Py_XDECREF(json);
+    Py_XDECREF(meta);
     return r;
+fail:
+    Py_XDECREF(json);
+    Py_XDECREF(meta);
+    return NULL;
 }
 
 /* Shared by retrieve and peek: None when absent. */
@@ -371,49 +475,41 @@ static PyObject *get_item(TiersObject *self, PyObject *id_o, int record)
     am_str id;
     if (tiers_ready(self) < 0 || amp_utf8(id_o, "item_id", &id) < 0)
         return NULL;
-    am_tier_item info = AM_TIER_ITEM_INIT;
-    PyObject *r;
+    am_tier_item local, *info = info_get(self, &local);
+    PyObject *r = NULL;
     am_status st;
     if (self->has_cb) {
         Py_BEGIN_ALLOW_THREADS
-        st = record ? am_tiers_retrieve(self->t, id, NULL, &info)
-                    : am_tiers_peek(self->t, id, NULL, &info);
+        st = record ? am_tiers_retrieve(self->t, id, NULL, info)
+                    : am_tiers_peek(self->t, id, NULL, info);
         Py_END_ALLOW_THREADS
     } else {
-        st = record ? am_tiers_retrieve(self->t, id, NULL, &info)
-                    : am_tiers_peek(self->t, id, NULL, &info);
+        st = record ? am_tiers_retrieve(self->t, id, NULL, info)
+                    : am_tiers_peek(self->t, id, NULL, info);
     }
-    if (cb_raised(self) < 0) {
-        am_tier_item_free(&info);
-        return NULL;
-    }
-    if (st == AM_ENOTFOUND) {
-        am_tier_item_free(&info);
-        Py_RETURN_NONE;
-    }
-    if (st != AM_OK) {
-        am_tier_item_free(&info);
-        return raise_tiers(self, st);
-    }
-    if (!info.content.ptr && info.content_len) {
+    if (cb_raised(self) < 0)
+        ;
+    else if (st == AM_ENOTFOUND)
+        r = Py_NewRef(Py_None);
+    else if (st != AM_OK)
+        raise_tiers(self, st);
+    else if (!info->content.ptr && info->content_len) {
         /* Archived: the record does not carry the content; decompress. */
         am_buf b = AM_BUF_INIT;
         Py_BEGIN_ALLOW_THREADS
-        st = am_tiers_peek(self->t, id, &b, &info);
+        st = am_tiers_peek(self->t, id, &b, info);
         Py_END_ALLOW_THREADS
         if (st != AM_OK) {
-            am_buf_free(&b);
-            am_tier_item_free(&info);
-            return raise_tiers(self, st);
+            raise_tiers(self, st);
+        } else {
+            info->content = am_buf_str(&b);
+            r = item_new(info, id_o, NULL);
         }
-        info.content = am_buf_str(&b);
-        r = item_new(&info, id_o, NULL);
         am_buf_free(&b);
-        am_tier_item_free(&info);
-        return r;
+    } else {
+        r = item_new(info, id_o, NULL);
     }
-    r = item_new(&info, id_o, NULL);
-    am_tier_item_free(&info);
+    info_done(self, info);
     return r;
 }
 
@@ -952,18 +1048,48 @@ static PyObject *tiers_cleanup(TiersObject *self, PyObject *arg)
     return PyLong_FromSize_t(deleted);
 }
 
-static PyObject *py_set_item_class(PyObject *mod, PyObject *cls)
+/* _set_tier_item_class(MemoryItem, MemoryTier): the classes
+ * agentmem.tiers defines, set once at its import. */
+static PyObject *py_set_item_class(PyObject *mod, PyObject *args)
 {
+    PyObject *cls, *tiers;
+    if (!PyArg_ParseTuple(args, "OO:_set_tier_item_class", &cls, &tiers))
+        return NULL;
     if (!PyType_Check(cls) ||
         !PyType_IsSubtype((PyTypeObject *)cls, &ItemType))
         return PyErr_Format(PyExc_TypeError, "not a _TierItem subclass");
+    PyObject *members[AM_TIER_COUNT];
+    for (int i = 0; i < AM_TIER_COUNT; i++) {
+        PyObject *m = PyObject_GetAttrString(
+            tiers, i == 0 ? "WORKING" : i == 1 ? "SHORT_TERM"
+                   : i == 2 ? "LONG_TERM" : "ARCHIVE");
+        PyObject *v = m ? PyObject_GetAttrString(m, "value") : NULL;
+        am_tier t;
+        int ok = v && tier_of(v, &t) == 0 && t == (am_tier)i;
+        Py_XDECREF(v);
+        if (!ok) {
+            for (int j = 0; j < i; j++)
+                Py_DECREF(members[j]);
+            Py_XDECREF(m);
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError,
+                                "MemoryTier's values do not match am_tier");
+            return NULL;
+        }
+        members[i] = m;
+    }
+    for (int i = 0; i < AM_TIER_COUNT; i++)
+        Py_XSETREF(tier_members[i], members[i]);
     Py_INCREF(cls);
     item_class = (PyTypeObject *)cls;
     Py_RETURN_NONE;
 }
 
 static PyMethodDef tiers_methods[] = {
-    {"store", (PyCFunction)(void (*)(void))tiers_store, METH_FASTCALL, NULL},
+    {"store", (PyCFunction)(void (*)(void))tiers_store,
+     METH_FASTCALL | METH_KEYWORDS,
+     "store(item_id, content, importance=0.5, tier=MemoryTier.WORKING, "
+     "metadata=None) -> MemoryItem"},
     {"retrieve", (PyCFunction)tiers_retrieve, METH_O, NULL},
     {"peek", (PyCFunction)tiers_peek, METH_O, NULL},
     {"delete", (PyCFunction)tiers_delete, METH_O, NULL},
@@ -1026,12 +1152,13 @@ static PyTypeObject TiersType = {
 };
 
 static PyMethodDef methods[] = {
-    {"_set_tier_item_class", py_set_item_class, METH_O, NULL},
+    {"_set_tier_item_class", py_set_item_class, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL}};
 
 int amp_tiers_init(PyObject *module)
 {
-    if (PyType_Ready(&ItemType) < 0 || PyType_Ready(&TiersType) < 0 ||
+    if (!(k_tags = PyUnicode_InternFromString("tags")) ||
+        PyType_Ready(&ItemType) < 0 || PyType_Ready(&TiersType) < 0 ||
         PyModule_AddObjectRef(module, "_TierItem", (PyObject *)&ItemType) < 0 ||
         PyModule_AddObjectRef(module, "_Tiers", (PyObject *)&TiersType) < 0)
         return -1;

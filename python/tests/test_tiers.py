@@ -101,3 +101,106 @@ def test_threads():
     for t in ts:
         t.join()
     assert not errors and len(h) == 2000
+
+
+def test_store_is_the_c_call_with_the_seed_signature():
+    h = HierarchicalMemoryManager()
+    assert h.store == h._t.store  # bound straight to C
+    it = h.store(item_id="k", content="v", importance=0.25,
+                 tier=MemoryTier.SHORT_TERM, metadata={"type": "note"})
+    assert (it.tier, it.importance, it.metadata) == (
+        MemoryTier.SHORT_TERM, 0.25, {"type": "note"})
+    assert h.store("s", "v", 0.5, "long_term").tier == MemoryTier.LONG_TERM
+    assert h.store("n", "v", 0.5, None, None).tier == MemoryTier.WORKING
+    # Only "type" and "tags" are indexed; the rest round-trips as JSON.
+    it = h.store("m", "v", metadata={"tags": ("a",), "n": [1, {"x": None}]})
+    assert h.peek("m").metadata == {"tags": ["a"], "n": [1, {"x": None}]}
+    assert h.store("e", "v", metadata={}).metadata == {}
+    # Content that is not a str: the stored object back from store, a
+    # decoded copy from retrieve.
+    obj = {"k": [1, 2]}
+    assert h.store("j", obj).content is obj
+    assert h.retrieve("j").content == obj
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        h.store("x", "v", colour=1)
+    with pytest.raises(TypeError, match="importance given twice"):
+        h.store("x", "v", 0.5, importance=0.5)
+    with pytest.raises(TypeError, match="takes 2 to 5 arguments"):
+        h.store("x")
+    with pytest.raises(TypeError, match="takes 2 to 5 arguments"):
+        h.store("x", "v", 0.5, "working", None, 1)
+    with pytest.raises(TypeError, match="metadata must be a dict, not list"):
+        h.store("x", "v", metadata=["type"])
+    with pytest.raises(TypeError, match=r"metadata\['tags'\] must be a list"):
+        h.store("x", "v", metadata={"tags": "ab"})
+    with pytest.raises(TypeError, match=r"metadata\['type'\] must be str"):
+        h.store("x", "v", metadata={"type": 3})
+    with pytest.raises(ValueError, match="at most 255 tags"):
+        h.store("x", "v", metadata={"tags": ["t%d" % i for i in range(256)]})
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        h.store("x", "v", metadata={"when": object()})
+    with pytest.raises(TypeError, match="importance must be a number, not str"):
+        h.store("x", "v", "high")
+    assert h.peek("x") is None  # nothing failed half-way
+
+
+def test_a_subclass_keeps_its_own_store_and_retrieve():
+    class Logged(HierarchicalMemoryManager):
+        def __init__(self):
+            self.calls = []
+            super().__init__()
+
+        def store(self, item_id, content, importance=0.5, tier=MemoryTier.WORKING,
+                  metadata=None):
+            self.calls.append(("store", item_id))
+            return super().store(item_id, content, importance, tier, metadata)
+
+        def retrieve(self, item_id):
+            self.calls.append(("retrieve", item_id))
+            return super().retrieve(item_id)
+
+    h = Logged()
+    h.store("a", "v")
+    assert h.retrieve("a").content == "v"
+    assert h.calls == [("store", "a"), ("retrieve", "a")]
+
+
+def test_the_reused_copy_survives_big_items_and_thread_switches():
+    import sys
+    h = HierarchicalMemoryManager(working_capacity=1000)
+    big = "x" * (1 << 20)
+    h.store("big", big)
+    h.store("small", "s")
+    assert h.retrieve("big").content == big
+    assert h.retrieve("small").content == "s"
+    # JSON content makes building the result run Python code (json.loads),
+    # where another thread can take over mid-way; each must still get its
+    # own item.
+    for t in range(4):
+        for i in range(200):
+            h.store("%d-%d" % (t, i), {"t": t, "i": i, "pad": "p" * i}, 0.5,
+                    metadata={"type": "t%d" % t})
+    errors = []
+
+    def work(t):
+        try:
+            for _ in range(3):
+                for i in range(200):
+                    it = h.peek("%d-%d" % (t, i))
+                    assert it.id == "%d-%d" % (t, i)
+                    assert it.content == {"t": t, "i": i, "pad": "p" * i}
+                    assert it.metadata == {"type": "t%d" % t}
+        except Exception as e:  # pragma: no cover
+            errors.append(e)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        ts = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+        for th in ts:
+            th.start()
+        for th in ts:
+            th.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert errors == []
