@@ -343,6 +343,98 @@ AM_TEST(scope_helpers_keep_users_sessions_and_global_apart)
     fx_close(&f);
 }
 
+AM_TEST(put_many_lands_as_puts_one_by_one_across_batches)
+{
+    /* A put of many items is written as if its items were put one by
+     * one, in order: a repeated key ends with its last value and has one
+     * history entry per put; existing, deleted and new keys mix; expiry
+     * and the full-text index follow; and the write is longer than one
+     * statement's batch (PostgreSQL sends up to 1,000 items per statement,
+     * a repeated key in another). */
+    fixture f;
+    fx_open(&f, 0);
+    enum { N = 2500 };
+    const am_str pa[] = { AM_STR("a") }, pb[] = { AM_STR("b") };
+    const am_ns a = { pa, 1 }, b = { pb, 1 };
+    am_item_in *items = calloc(N, sizeof *items);
+    char (*keys)[16] = calloc(N, 16), (*vals)[16] = calloc(N, 16);
+    am_buf out = AM_BUF_INIT;
+    am_results *r;
+    CHECK(items != NULL && keys != NULL && vals != NULL);
+    CHECK_OK(put(f.s, a, "old", "\"before\"", 0));
+    CHECK_OK(put(f.s, a, "gone", "\"before\"", 0));
+    CHECK_OK(am_store_delete(f.s, a, AM_STR("gone")));
+    f.tc.now_ms += 10;
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], 16, "k%d", N - i); /* against key order */
+        snprintf(vals[i], 16, "%d", 100000 + i);
+        items[i] = (am_item_in){ .ns = a, .key = am_str_c(keys[i]),
+                                 .value = am_str_c(vals[i]) };
+    }
+    items[10].key = items[500].key = items[900].key = AM_STR("rep");
+    items[11].ns = b;
+    items[11].key = AM_STR("rep");
+    items[700].key = AM_STR("old");
+    items[2000].key = AM_STR("gone");
+    items[500].value = AM_STR("\"marmalade\"");
+    items[900].value = AM_STR("\"tangerine\"");
+    items[5].ttl_ms = 50;
+    CHECK_OK_E(am_store_put_many(f.s, items, N), am_store_last_error(f.s));
+
+    CHECK_OK(am_store_get(f.s, a, AM_STR("rep"), &out));
+    CHECK_STR_EQ(out.ptr, "\"tangerine\"");
+    CHECK_OK(am_store_get(f.s, b, AM_STR("rep"), &out));
+    CHECK_STR_EQ(out.ptr, "100011");
+    CHECK_OK(am_store_history(f.s, a, AM_STR("rep"), &r));
+    CHECK_EQ(r->count, 3);
+    CHECK_MEM_EQ(r->items[0].event.ptr, r->items[0].event.len, "add");
+    CHECK_MEM_EQ(r->items[0].value.ptr, r->items[0].value.len, "100010");
+    CHECK_MEM_EQ(r->items[1].event.ptr, r->items[1].event.len, "update");
+    CHECK_MEM_EQ(r->items[1].old_value.ptr, r->items[1].old_value.len,
+                 "100010");
+    CHECK_MEM_EQ(r->items[2].old_value.ptr, r->items[2].old_value.len,
+                 "\"marmalade\"");
+    CHECK_MEM_EQ(r->items[2].value.ptr, r->items[2].value.len,
+                 "\"tangerine\"");
+    am_results_free(r);
+    CHECK_OK(am_store_history(f.s, a, AM_STR("old"), &r));
+    CHECK_EQ(r->count, 2);
+    CHECK_MEM_EQ(r->items[1].event.ptr, r->items[1].event.len, "update");
+    CHECK_MEM_EQ(r->items[1].old_value.ptr, r->items[1].old_value.len,
+                 "\"before\"");
+    CHECK_MEM_EQ(r->items[1].value.ptr, r->items[1].value.len, "100700");
+    am_results_free(r);
+    CHECK_OK(am_store_history(f.s, a, AM_STR("gone"), &r));
+    CHECK_EQ(r->count, 3);
+    CHECK_MEM_EQ(r->items[1].event.ptr, r->items[1].event.len, "delete");
+    CHECK_MEM_EQ(r->items[2].event.ptr, r->items[2].event.len, "add");
+    CHECK_MEM_EQ(r->items[2].value.ptr, r->items[2].value.len, "102000");
+    am_results_free(r);
+    /* N items, one in b, "rep" three times in a. */
+    CHECK_OK(am_store_list(f.s, a, N + 10, 0, &r));
+    CHECK_EQ(r->count, N - 3);
+    am_results_free(r);
+    /* The overwritten value left the full-text index, the last came in. */
+    am_search q = { .ns = a, .query = AM_STR("marmalade"),
+                    .mode = AM_SEARCH_TEXT, .limit = 5 };
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 0);
+    am_results_free(r);
+    q.query = AM_STR("tangerine");
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 1);
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "rep");
+    am_results_free(r);
+    f.tc.now_ms += 100;
+    CHECK_ST(am_store_get(f.s, a, items[5].key, &out), AM_ENOTFOUND);
+    CHECK_OK(am_store_get(f.s, a, items[6].key, &out));
+    am_buf_free(&out);
+    free(items);
+    free(keys);
+    free(vals);
+    fx_close(&f);
+}
+
 AM_TEST(list_is_stable_with_limit_offset_and_namespaces_depth)
 {
     fixture f;

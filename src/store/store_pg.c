@@ -18,6 +18,8 @@
  * store_pg_more.c, search in store_pg_search.c.
  */
 #include <arpa/inet.h>
+#include <assert.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,6 +125,73 @@ am_status am__pg_text(am_str in, am_buf *out)
     return AM_OK;
 }
 
+/* ---- Array parameters ---- */
+
+static void put_be32(char *p, uint32_t v)
+{
+    p[0] = (char)(v >> 24);
+    p[1] = (char)(v >> 16);
+    p[2] = (char)(v >> 8);
+    p[3] = (char)v;
+}
+
+static am_status append_be32(am_buf *b, uint32_t v)
+{
+    char w[4];
+    put_be32(w, v);
+    return am_buf_append(b, w, 4);
+}
+
+am_status am__pga_begin(am_buf *b, unsigned oid, size_t count)
+{
+    /* ndim, has-nulls flag (set by am__pga_null), element type, then
+     * the one dimension: its length and lower bound. */
+    char h[20];
+    assert(count <= INT32_MAX);
+    put_be32(h, 1);
+    put_be32(h + 4, 0);
+    put_be32(h + 8, oid);
+    put_be32(h + 12, (uint32_t)count);
+    put_be32(h + 16, 1);
+    am_buf_clear(b);
+    return am_buf_append(b, h, sizeof h);
+}
+
+am_status am__pga_add(am_buf *b, const void *ptr, size_t len)
+{
+    assert(len <= INT32_MAX);
+    am_status st = append_be32(b, (uint32_t)len);
+    if (st == AM_OK && len > 0)
+        st = am_buf_append(b, ptr, len);
+    return st;
+}
+
+am_status am__pga_int(am_buf *b, int64_t v)
+{
+    char w[8];
+    put_be32(w, (uint32_t)((uint64_t)v >> 32));
+    put_be32(w + 4, (uint32_t)v);
+    return am__pga_add(b, w, 8);
+}
+
+am_status am__pga_null(am_buf *b)
+{
+    assert(b->len >= 20);
+    put_be32(b->ptr + 4, 1);
+    return append_be32(b, UINT32_MAX); /* length -1 */
+}
+
+am_status am__pga_text(am_buf *b, am_str in)
+{
+    am_status st = am__pga_add(b, in.ptr, in.len);
+    if (st != AM_OK)
+        return st;
+    for (char *p = b->ptr + b->len - in.len; p < b->ptr + b->len; p++)
+        if (*p == '\0')
+            *p = ' ';
+    return AM_OK;
+}
+
 am_status am__pg_rb_add_row(am__rbuild *b, const PGresult *r, int row,
                             int col, am_item **out)
 {
@@ -216,6 +285,7 @@ static am_status ensure_conn(am_store *s, const char *what)
     if (g->in_tx)
         return fail_result(s, NULL, what);
     PQreset(g->conn);
+    g->nprep = 0; /* a new session has none of them */
     if (PQstatus(g->conn) != CONNECTION_OK) {
         char msg[200];
         one_line(PQerrorMessage(g->conn), msg, sizeof msg);
@@ -225,6 +295,33 @@ static am_status ensure_conn(am_store *s, const char *what)
     return AM_OK;
 }
 
+/* The name of `sql`'s prepared statement on this connection ("am<N>")
+ * into `name`, preparing it first when needed: 1. When the server refused
+ * it: -1, *r the failed result (or NULL). When the table is full: 0, and
+ * the caller runs the statement unprepared. Statements are known by the
+ * address of their text, so only string constants may be prepared. */
+static int prepared(am_store *s, const char *sql, char name[16],
+                    PGresult **r)
+{
+    am__pg *g = PG(s);
+    *r = NULL;
+    for (int i = 0; i < g->nprep; i++)
+        if (g->prep[i] == sql) {
+            snprintf(name, 16, "am%d", i);
+            return 1;
+        }
+    if (g->nprep == AM__PG_MAXPREP)
+        return 0;
+    snprintf(name, 16, "am%d", g->nprep);
+    *r = PQprepare(g->conn, name, sql, 0, NULL);
+    if (*r == NULL || PQresultStatus(*r) != PGRES_COMMAND_OK)
+        return -1;
+    PQclear(*r);
+    *r = NULL;
+    g->prep[g->nprep++] = sql;
+    return 1;
+}
+
 PGresult *am__pg_exec(am_store *s, const char *what, const char *sql,
                       const am__pgp *p, int flags)
 {
@@ -232,10 +329,20 @@ PGresult *am__pg_exec(am_store *s, const char *what, const char *sql,
     for (int attempt = 0;; attempt++) {
         if (ensure_conn(s, what) != AM_OK)
             return NULL;
-        PGresult *r = PQexecParams(g->conn, sql, p != NULL ? p->n : 0, NULL,
-                                   p != NULL ? p->v : NULL,
-                                   p != NULL ? p->len : NULL,
-                                   p != NULL ? p->fmt : NULL, 1);
+        PGresult *r = NULL;
+        char name[16];
+        int prep = (flags & AM__PG_PREPARE) ? prepared(s, sql, name, &r)
+                                            : 0;
+        if (prep > 0)
+            r = PQexecPrepared(g->conn, name, p != NULL ? p->n : 0,
+                               p != NULL ? p->v : NULL,
+                               p != NULL ? p->len : NULL,
+                               p != NULL ? p->fmt : NULL, 1);
+        else if (prep == 0)
+            r = PQexecParams(g->conn, sql, p != NULL ? p->n : 0, NULL,
+                             p != NULL ? p->v : NULL,
+                             p != NULL ? p->len : NULL,
+                             p != NULL ? p->fmt : NULL, 1);
         ExecStatusType es = r != NULL ? PQresultStatus(r)
                                       : PGRES_FATAL_ERROR;
         if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK)
@@ -259,6 +366,16 @@ am_status am__pg_run(am_store *s, const char *what, const char *sql,
         return AM__ERR(s).code;
     if (changed != NULL)
         *changed += (size_t)strtoull(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return AM_OK;
+}
+
+am_status am__pg_runp(am_store *s, const char *what, const char *sql,
+                      const am__pgp *p)
+{
+    PGresult *r = am__pg_exec(s, what, sql, p, AM__PG_PREPARE);
+    if (r == NULL)
+        return AM__ERR(s).code;
     PQclear(r);
     return AM_OK;
 }

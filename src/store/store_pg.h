@@ -13,6 +13,9 @@
 
 #include "store_int.h"
 
+/* Statements a connection keeps prepared, at most. */
+#define AM__PG_MAXPREP 48
+
 /* The backend's state behind am_store.impl. */
 typedef struct am__pg {
     PGconn *conn;
@@ -29,6 +32,10 @@ typedef struct am__pg {
      * hard deletes. */
     int64_t vc_xmin;
     int64_t vc_epoch;
+    /* Statements prepared on this connection (AM__PG_PREPARE), by the
+     * address of their SQL text; emptied when the connection is re-made. */
+    const char *prep[AM__PG_MAXPREP];
+    int nprep;
 } am__pg;
 
 #define PG(s) ((am__pg *)(s)->impl)
@@ -55,6 +62,10 @@ void am__pgp_textfmt(am__pgp *p, const char *v);
 /* Flags of am__pg_exec. */
 #define AM__PG_RETRY 1 /* safe to run again after a reconnect (a read or
                         * BEGIN outside a transaction) */
+#define AM__PG_PREPARE 2 /* `sql` is a string constant run often: parse
+                          * and plan it once per connection (a named
+                          * prepared statement), saving both on every
+                          * later call */
 
 /* Run `sql` with `p` (may be NULL); binary results. Returns the result on
  * success (free with PQclear) or NULL with AM__ERR(s) set to "<what> on
@@ -66,9 +77,29 @@ PGresult *am__pg_exec(am_store *s, const char *what, const char *sql,
  * NULL) grows by the rows affected. */
 am_status am__pg_run(am_store *s, const char *what, const char *sql,
                      const am__pgp *p, size_t *changed);
+/* am__pg_run of a string constant, prepared (AM__PG_PREPARE). */
+am_status am__pg_runp(am_store *s, const char *what, const char *sql,
+                      const am__pgp *p);
 am_status am__pg_begin(am_store *s);
 am_status am__pg_commit(am_store *s);
 void am__pg_rollback(am_store *s);
+
+/* ---- Array parameters ----
+ * A one-dimensional array in PostgreSQL's binary format, so that a whole
+ * batch of rows travels as a few parameters of one statement (unnest()
+ * turns them back into rows). Begin with the element type and count,
+ * then add exactly `count` elements. Each call returns AM_OK or
+ * AM_ENOMEM (the buffer is then unusable until the next begin). */
+#define AM__PG_BYTEA 17
+#define AM__PG_INT8 20
+#define AM__PG_TEXT 25
+am_status am__pga_begin(am_buf *b, unsigned oid, size_t count);
+am_status am__pga_add(am_buf *b, const void *ptr, size_t len);
+am_status am__pga_int(am_buf *b, int64_t v);
+am_status am__pga_null(am_buf *b);
+/* A text element from `in` with NUL bytes replaced by spaces (text
+ * cannot hold them, see am__pg_text). */
+am_status am__pga_text(am_buf *b, am_str in);
 
 /* Binary result columns. */
 int64_t am__pg_int(const PGresult *r, int row, int col);
@@ -92,6 +123,13 @@ am_status am__pg_text(am_str in, am_buf *out);
 /* The backend's operations (see backend.h). */
 am_status am__pg_write(am_store *s, const am__write *w, am__prepared *ps,
                        int64_t now);
+/* The puts of `w` inside the caller's transaction (store_pg_put.c). */
+am_status am__pg_put(am_store *s, const am__write *w, am__prepared *ps,
+                     int64_t now);
+/* The one put of `w` if its key is new, in one statement of its own (no
+ * transaction needed); *written 0 (nothing done) when the key exists. */
+am_status am__pg_put_new(am_store *s, const am__write *w, am__prepared *ps,
+                         int64_t now, int *written);
 am_status am__pg_get(am_store *s, am_ns ns, am_str key, am_buf *value);
 am_status am__pg_get_item(am_store *s, am_ns ns, am_str key,
                           am_results **out);

@@ -32,33 +32,6 @@ static int64_t doc_len(am_str text)
     return n;
 }
 
-static am_status check_model(am_store *s, const am__prepared *p, size_t idx)
-{
-    char want[160];
-    am__pgp q = { .n = 0 };
-    snprintf(want, sizeof want, "%s/%zu", p->model, p->dim);
-    am__pgp_bytes(&q, want, strlen(want));
-    PGresult *r = am__pg_exec(s, "vector model",
-                              "WITH ins AS (INSERT INTO store_meta(k, v)"
-                              " VALUES ('vec_model', $1) ON CONFLICT (k) DO"
-                              " NOTHING RETURNING v) SELECT v FROM ins UNION"
-                              " ALL SELECT v FROM store_meta WHERE k ="
-                              " 'vec_model'",
-                              &q, 0);
-    if (r == NULL)
-        return AM__ERR(s).code;
-    am_status st = AM_OK;
-    if (PQntuples(r) > 0) {
-        am_str have = am__pg_str(r, 0, 0);
-        if (have.len != strlen(want) || memcmp(have.ptr, want, have.len))
-            st = am__fail(&AM__ERR(s), AM_EINVAL, "item %zu: vector from '%s' "
-                          "but this store's index holds '%.*s'", idx, want,
-                          (int)have.len, have.ptr);
-    }
-    PQclear(r);
-    return st;
-}
-
 static am_status history_add(am_store *s, int64_t id, const char *event,
                              const PGresult *old, int64_t now,
                              const char *actor)
@@ -76,15 +49,11 @@ static am_status history_add(am_store *s, int64_t id, const char *event,
         am__pgp_null(&p);
     am__pgp_int(&p, now);
     am__pgp_bytes(&p, actor, strlen(actor));
-    if (old == NULL)
-        return am__pg_run(s, "history", "INSERT INTO item_history(item_id,"
-                          " seq, event, old_value, old_meta, at_ms, actor)"
-                          " VALUES ($1, 1, $2, $3, $4, $5, $6)", &p, NULL);
-    return am__pg_run(s, "history", "INSERT INTO item_history(item_id, seq,"
-                      " event, old_value, old_meta, at_ms, actor) VALUES"
-                      " ($1, coalesce((SELECT max(seq) FROM item_history"
-                      " WHERE item_id = $1), 0) + 1, $2, $3, $4, $5, $6)",
-                      &p, NULL);
+    return am__pg_runp(s, "history", "INSERT INTO item_history(item_id, seq,"
+                       " event, old_value, old_meta, at_ms, actor) VALUES"
+                       " ($1, coalesce((SELECT max(seq) FROM item_history"
+                       " WHERE item_id = $1), 0) + 1, $2, $3, $4, $5, $6)",
+                       &p);
 }
 
 static int row_is_live(const PGresult *r, int del_col, int exp_col,
@@ -105,7 +74,8 @@ static PGresult *lock_row(am_store *s, am_str enc, am_str key, am_status *st)
     am__pgp_str(&p, key);
     PGresult *r = am__pg_exec(s, "find", "SELECT id, value, meta, deleted_ms,"
                               " expires_ms, created_ms FROM items WHERE"
-                              " ns = $1 AND key = $2 FOR UPDATE", &p, 0);
+                              " ns = $1 AND key = $2 FOR UPDATE", &p,
+                              AM__PG_PREPARE);
     if (r == NULL) {
         *st = AM__ERR(s).code;
         return NULL;
@@ -162,57 +132,6 @@ static am_status update_row(am_store *s, int64_t id, am_str value,
                       " WHERE id = $1", &p, NULL);
 }
 
-static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
-                         const am__prepared *prev, size_t idx, int64_t now,
-                         am_buf *text)
-{
-    am_status st;
-    am_str enc = { p->ns.ptr, p->ns.len };
-    int64_t expires = it->ttl_ms > 0 ? now + it->ttl_ms : 0;
-    am__pgp q = { .n = 0 };
-
-    if (p->vec != NULL && (prev == NULL || prev->dim != p->dim ||
-                           strcmp(prev->model, p->model) != 0)) {
-        st = check_model(s, p, idx);
-        if (st != AM_OK)
-            return st;
-    }
-    if (am__pg_text((am_str){ p->text.ptr, p->text.len }, text) != AM_OK)
-        return am__fail(&AM__ERR(s), AM_ENOMEM, "put: out of memory");
-    am__pgp_str(&q, enc);
-    am__pgp_str(&q, it->key);
-    bind_content(&q, it->value, p->meta, text, expires, p);
-    am__pgp_int(&q, now);
-    PGresult *r = am__pg_exec(s, "put", "INSERT INTO items(ns, key, value,"
-                              " meta, text, tsv, doc_len, expires_ms,"
-                              " vec_model, vec, created_ms, updated_ms)"
-                              " VALUES ($1, $2, $3, $4, $5,"
-                              " to_tsvector('english', $5), $6, $7, $8, $9,"
-                              " $10, $10) ON CONFLICT (ns, key) DO NOTHING"
-                              " RETURNING id", &q, 0);
-    if (r == NULL)
-        return AM__ERR(s).code;
-    if (PQntuples(r) == 1) {
-        p->id = am__pg_int(r, 0, 0);
-        PQclear(r);
-        return history_add(s, p->id, "add", NULL, now, s->actor);
-    }
-    PQclear(r);
-    /* The key exists (live, expired or soft-deleted): update it. */
-    r = lock_row(s, enc, it->key, &st);
-    if (r == NULL)
-        return st;
-    p->id = am__pg_int(r, 0, 0);
-    int live = row_is_live(r, 3, 4, now);
-    st = update_row(s, p->id, it->value, p->meta, text,
-                    live ? am__pg_int(r, 0, 5) : now, now, expires, p);
-    if (st == AM_OK)
-        st = history_add(s, p->id, live ? "update" : "add", r, now,
-                         s->actor);
-    PQclear(r);
-    return st;
-}
-
 static am_status key_ok(am_store *s, am_str key)
 {
     if (key.len == 0 || key.ptr == NULL)
@@ -227,9 +146,9 @@ static am_status soft_delete(am_store *s, const PGresult *row, int64_t now,
     int64_t id = am__pg_int(row, 0, 0);
     am__pgp_int(&p, id);
     am__pgp_int(&p, now);
-    am_status st = am__pg_run(s, "delete", "UPDATE items SET deleted_ms ="
-                              " $2, chg = pg_current_xact_id() WHERE id = $1",
-                              &p, NULL);
+    am_status st = am__pg_runp(s, "delete", "UPDATE items SET deleted_ms ="
+                               " $2, chg = pg_current_xact_id() WHERE id ="
+                               " $1", &p);
     if (st == AM_OK)
         st = history_add(s, id, "delete", row, now, actor);
     return st;
@@ -258,18 +177,28 @@ static PGresult *live_row(am_store *s, am_ns ns, am_str key, am_buf *enc,
 am_status am__pg_write(am_store *s, const am__write *w, am__prepared *ps,
                        int64_t now)
 {
-    am_buf enc = AM_BUF_INIT, text = AM_BUF_INIT;
-    am_status st = am__pg_begin(s);
-    const am__prepared *checked = NULL;
+    am_buf enc = AM_BUF_INIT;
+    am_status st;
 
-    enc.alloc = text.alloc = s->alloc;
+    enc.alloc = s->alloc;
+    /* One item without a vector: its INSERT (with its history entry) is
+     * atomic on its own, so it runs without BEGIN and COMMIT, one round
+     * trip. When the key exists that statement wrote nothing, and the
+     * transaction below updates the row. */
+    if (w->nput == 1 && w->ndel == 0 && w->clear.count == 0 &&
+        ps[0].vec == NULL) {
+        int written = 0;
+        st = am__pg_put_new(s, w, ps, now, &written);
+        if (st == AM_OK && written)
+            s->own_writes++;
+        if (st != AM_OK || written)
+            return st;
+    }
+    st = am__pg_begin(s);
     if (st == AM_OK && w->clear.count > 0)
         st = am__pg_clear_ns(s, w->clear, NULL);
-    for (size_t i = 0; i < w->nput && st == AM_OK; i++) {
-        st = put_one(s, &w->puts[i], &ps[i], checked, i, now, &text);
-        if (ps[i].vec != NULL)
-            checked = &ps[i];
-    }
+    if (st == AM_OK)
+        st = am__pg_put(s, w, ps, now);
     for (size_t i = 0; i < w->ndel && st == AM_OK; i++) {
         PGresult *r = live_row(s, w->del_ns, w->dels[i], &enc, now, "delete",
                                &st);
@@ -290,7 +219,6 @@ am_status am__pg_write(am_store *s, const am__write *w, am__prepared *ps,
     else
         s->own_writes++;
     am_buf_free(&enc);
-    am_buf_free(&text);
     return st;
 }
 
@@ -313,7 +241,7 @@ am_status am__pg_get(am_store *s, am_ns ns, am_str key, am_buf *value)
     am__pgp_int(&p, am_clock_now(s->clock));
     PGresult *r = am__pg_exec(s, "get", "SELECT value FROM items WHERE ns ="
                               " $1 AND key = $2 AND " LIVE("3"), &p,
-                              AM__PG_RETRY);
+                              AM__PG_RETRY | AM__PG_PREPARE);
     if (r == NULL) {
         st = AM__ERR(s).code;
         goto out;
@@ -479,7 +407,8 @@ am_status am__pg_get_item(am_store *s, am_ns ns, am_str key,
     am__pgp_int(&p, am_clock_now(s->clock));
     PGresult *r = am__pg_exec(s, "get", "SELECT " AM__PG_ROW ", "
                               LIVE("3") " FROM items WHERE ns = $1 AND"
-                              " key = $2", &p, AM__PG_RETRY);
+                              " key = $2", &p,
+                              AM__PG_RETRY | AM__PG_PREPARE);
     if (r == NULL) {
         st = AM__ERR(s).code;
         goto out;
