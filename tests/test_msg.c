@@ -4,6 +4,7 @@
 
 #include "agentmem/msg.h"
 #include "harness.h"
+#include "msg/msg_text.h"
 
 static am_msg_opts opts_with(test_clock *tc, am_clock *clk, test_rng *tr,
                              am_rng *rng)
@@ -268,6 +269,58 @@ AM_TEST(every_field_round_trips_through_json)
     am_buf_free(&b);
     am_msg_free(m);
     am_msg_free(m2);
+}
+
+/* The one walk over a message's text (msg_text.h) that am_msg_text joins
+ * and the token counter counts piece by piece: every kind of text in
+ * order, and nothing that is not text (ids, signatures, redacted and
+ * encrypted reasoning, images). */
+typedef struct pieces_seen {
+    am_buf log;
+} pieces_seen;
+
+static am_status fail_piece(void *ctx, am__piece kind, am_str s)
+{
+    (void)ctx;
+    (void)kind;
+    (void)s;
+    return AM_ENOMEM;
+}
+
+static am_status note_piece(void *ctx, am__piece kind, am_str s)
+{
+    static const char *const kinds[] = { "T", "CN", "CA", "AN", "AR" };
+    pieces_seen *p = ctx;
+    return am_buf_appendf(&p->log, "%s[%.*s]", kinds[kind], (int)s.len,
+                          s.ptr);
+}
+
+AM_TEST(text_is_one_walk_over_the_pieces)
+{
+    am_msg *m = NULL;
+    am_error err;
+    am_buf b = AM_BUF_INIT;
+    pieces_seen p = { AM_BUF_INIT };
+
+    CHECK_OK_E(am_msg_from_json(NULL, AM_STR(full_json), &m, &err), &err);
+    CHECK_OK(am__msg_pieces(m, note_piece, &p));
+    CHECK_MEM_EQ(p.log.ptr, p.log.len,
+                 "T[hmm \"quoted\"\n]T[caf\xC3\xA9 \x01]T[calc]T[{\"a\":1e3}]"
+                 "CN[search]CA[{\"q\":\"AI\"}]AN[Analyzer]"
+                 "AR[\"Process the data\"]"
+                 "T[{\"results\":[1,2,3],\"ok\":true,\"x\":null}]T[t]"
+                 "T[{\"answer\":42}]");
+    CHECK_OK(am_msg_text(m, &b));
+    CHECK_MEM_EQ(b.ptr, b.len,
+                 "hmm \"quoted\"\n\ncaf\xC3\xA9 \x01\ncalc\n{\"a\":1e3}\n"
+                 "search({\"q\":\"AI\"})\nAnalyzer: \"Process the data\"\n"
+                 "{\"results\":[1,2,3],\"ok\":true,\"x\":null}\nt\n"
+                 "{\"answer\":42}");
+    /* A failing visitor stops the walk with its status. */
+    CHECK_ST(am__msg_pieces(m, fail_piece, NULL), AM_ENOMEM);
+    am_buf_free(&p.log);
+    am_buf_free(&b);
+    am_msg_free(m);
 }
 
 AM_TEST(json_errors_name_field_and_position)

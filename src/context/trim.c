@@ -9,6 +9,7 @@
 
 #include "agentmem/window.h"
 #include "context_int.h"
+#include "msg/msg_text.h"
 #include "trim_int.h"
 #include "window_int.h"
 
@@ -16,12 +17,13 @@
 
 /* The billed rule, one message (the rule of
  * am_tokenizer_count_messages_json, on an am_msg): 3 tokens, the role,
- * every text piece of the content (string content, text and thinking
- * parts, tool_use name and input, tool_result content; images cost what
- * the provider decides and count 0 here), 1 + the name when there is one,
- * and for each tool call 3 + its name + its arguments. Each piece is
- * counted on its own, as the JSON counter does. With no tokenizer the
- * same structure applies to 4-byte estimates. */
+ * 1 + the name when there is one, every piece of the message's text as
+ * msg_text.h walks it (string content, text and thinking parts, tool_use
+ * name and input, tool_result content, agent calls, structured data;
+ * images cost what the provider decides and count 0 here), and 3 more
+ * for each tool call. Each piece is counted on its own, as the JSON
+ * counter does. With no tokenizer the same structure applies to 4-byte
+ * estimates. */
 
 typedef struct piece_count {
     const am_tokenizer *tz;
@@ -43,13 +45,22 @@ static void add_piece(piece_count *pc, am_str s)
     pc->n += k;
 }
 
+/* A piece of the message's text (msg_text.h): every piece is counted on
+ * its own, and a tool call costs its overhead besides. */
+static am_status count_piece(void *ctx, am__piece kind, am_str s)
+{
+    piece_count *pc = ctx;
+    if (kind == AM__PIECE_CALL_NAME)
+        pc->n += AM__TOKENS_PER_TOOL_CALL;
+    add_piece(pc, s);
+    return pc->st;
+}
+
 am_status am__count_msg_buf(const am_counter *c, const am_msg *m,
                             am_buf *scratch, size_t *out, am_error *err)
 {
     piece_count pc = { c != NULL ? c->tokenizer : NULL, AM__TOKENS_PER_MESSAGE,
                        AM_OK, err };
-    am_content_kind kind = am_msg_content_kind(m);
-    am_agent_content ac;
 
     (void)scratch;
     if (c != NULL && c->count_msg != NULL) {
@@ -57,47 +68,12 @@ am_status am__count_msg_buf(const am_counter *c, const am_msg *m,
         return AM_OK;
     }
     add_piece(&pc, am_str_c(am_role_name(am_msg_role(m))));
-    if (kind == AM_CONTENT_TEXT || kind == AM_CONTENT_JSON)
-        add_piece(&pc, am_msg_content_text(m));
-    for (size_t i = 0; i < am_msg_part_count(m); i++) {
-        const am_part *p = am_msg_part(m, i);
-        switch (p->type) {
-        case AM_PART_TEXT:
-        case AM_PART_THINKING:
-            add_piece(&pc, p->text);
-            break;
-        case AM_PART_TOOL_USE:
-            add_piece(&pc, p->name);
-            add_piece(&pc, p->json);
-            break;
-        case AM_PART_TOOL_RESULT:
-            add_piece(&pc, p->text);
-            add_piece(&pc, p->json);
-            break;
-        default:
-            break;
-        }
-    }
     if (am_msg_name(m).len > 0) {
         pc.n += AM__TOKENS_PER_NAME;
         add_piece(&pc, am_msg_name(m));
     }
-    for (size_t i = 0; i < am_msg_tool_call_count(m); i++) {
-        const am_tool_call *tc = am_msg_tool_call(m, i);
-        pc.n += AM__TOKENS_PER_TOOL_CALL;
-        add_piece(&pc, tc->name);
-        add_piece(&pc, tc->arguments);
-    }
-    for (size_t i = 0; i < am_msg_agent_call_count(m); i++) {
-        const am_agent_call *ac1 = am_msg_agent_call(m, i);
-        add_piece(&pc, ac1->agent_name);
-        add_piece(&pc, ac1->request);
-    }
-    add_piece(&pc, am_msg_structured_data(m));
-    if (am_msg_agent_content(m, &ac)) {
-        add_piece(&pc, ac.thought);
-        add_piece(&pc, ac.action_input);
-    }
+    if (pc.st == AM_OK)
+        am__msg_pieces(m, count_piece, &pc);
     if (pc.st != AM_OK)
         return pc.st;
     *out = pc.n;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "msg_int.h"
+#include "msg_text.h"
 
 #define GROW_BLOCK 512
 
@@ -470,63 +471,80 @@ bool am_msg_agent_content(const am_msg *msg, am_agent_content *out)
     return true;
 }
 
-static am_status piece(am_buf *out, am_str s, bool *first)
-{
-    am_status st = AM_OK;
-    if (s.len == 0)
-        return AM_OK;
-    if (!*first)
-        st = am_buf_append(out, "\n", 1);
-    *first = false;
-    return st != AM_OK ? st : am_buf_append(out, s.ptr, s.len);
-}
+/* ---- Text ---- */
 
-am_status am_msg_text(const am_msg *msg, am_buf *out)
+am_status am__msg_pieces(const am_msg *msg, am__piece_fn fn, void *ctx)
 {
     const am__msg_fields *f = &msg->f;
-    bool first = true;
     am_status st = AM_OK;
 
-    if ((st = am_buf_reserve(out, 0)) != AM_OK)
-        return st;
     if (f->kind == AM_CONTENT_TEXT || f->kind == AM_CONTENT_JSON)
-        st = piece(out, f->content, &first);
+        st = fn(ctx, AM__PIECE_TEXT, f->content);
     for (size_t i = 0; st == AM_OK && i < f->nparts; i++) {
         const am_part *p = &f->parts[i];
         switch (p->type) {
         case AM_PART_TEXT:
         case AM_PART_THINKING:
-            st = piece(out, p->text, &first);
+            st = fn(ctx, AM__PIECE_TEXT, p->text);
             break;
         case AM_PART_TOOL_USE:
-            if ((st = piece(out, p->name, &first)) == AM_OK)
-                st = piece(out, p->json, &first);
+            if ((st = fn(ctx, AM__PIECE_TEXT, p->name)) == AM_OK)
+                st = fn(ctx, AM__PIECE_TEXT, p->json);
             break;
         case AM_PART_TOOL_RESULT:
-            if ((st = piece(out, p->text, &first)) == AM_OK)
-                st = piece(out, p->json, &first);
+            if ((st = fn(ctx, AM__PIECE_TEXT, p->text)) == AM_OK)
+                st = fn(ctx, AM__PIECE_TEXT, p->json);
             break;
-        default:
+        default: /* images, redacted reasoning: not text */
             break;
         }
     }
     for (size_t i = 0; st == AM_OK && i < f->ntcs; i++) {
-        if ((st = piece(out, f->tcs[i].name, &first)) == AM_OK)
-            st = am_buf_appendf(out, "(%.*s)", (int)f->tcs[i].arguments.len,
-                                f->tcs[i].arguments.ptr);
+        if ((st = fn(ctx, AM__PIECE_CALL_NAME, f->tcs[i].name)) == AM_OK)
+            st = fn(ctx, AM__PIECE_CALL_ARGS, f->tcs[i].arguments);
     }
     for (size_t i = 0; st == AM_OK && i < f->nacs; i++) {
-        if ((st = piece(out, f->acs[i].agent_name, &first)) == AM_OK)
-            st = am_buf_appendf(out, ": %.*s", (int)f->acs[i].request.len,
-                                f->acs[i].request.ptr);
+        if ((st = fn(ctx, AM__PIECE_AGENT_NAME, f->acs[i].agent_name)) ==
+            AM_OK)
+            st = fn(ctx, AM__PIECE_AGENT_REQUEST, f->acs[i].request);
     }
     if (st == AM_OK)
-        st = piece(out, f->structured, &first);
+        st = fn(ctx, AM__PIECE_TEXT, f->structured);
     if (st == AM_OK && f->has_agent) {
-        if ((st = piece(out, f->thought, &first)) == AM_OK)
-            st = piece(out, f->action_input, &first);
+        if ((st = fn(ctx, AM__PIECE_TEXT, f->thought)) == AM_OK)
+            st = fn(ctx, AM__PIECE_TEXT, f->action_input);
     }
     return st;
+}
+
+typedef struct joiner {
+    am_buf *out;
+    bool first;
+} joiner;
+
+/* Non-empty pieces separated by "\n"; a call's arguments follow its name
+ * as "(arguments)", an agent call's request as ": request". */
+static am_status join_piece(void *ctx, am__piece kind, am_str s)
+{
+    joiner *j = ctx;
+    am_status st = AM_OK;
+    if (kind == AM__PIECE_CALL_ARGS)
+        return am_buf_appendf(j->out, "(%.*s)", (int)s.len, s.ptr);
+    if (kind == AM__PIECE_AGENT_REQUEST)
+        return am_buf_appendf(j->out, ": %.*s", (int)s.len, s.ptr);
+    if (s.len == 0)
+        return AM_OK;
+    if (!j->first)
+        st = am_buf_append(j->out, "\n", 1);
+    j->first = false;
+    return st != AM_OK ? st : am_buf_append(j->out, s.ptr, s.len);
+}
+
+am_status am_msg_text(const am_msg *msg, am_buf *out)
+{
+    joiner j = { out, true };
+    am_status st = am_buf_reserve(out, 0);
+    return st != AM_OK ? st : am__msg_pieces(msg, join_piece, &j);
 }
 
 size_t am_msg_size(const am_msg *msg)
