@@ -256,6 +256,79 @@ AM_TEST(import_keeps_expiry_skips_the_expired_and_later_lines_win)
     fx_close(&f);
 }
 
+/* Progress of am_store_import_v2: every call recorded. */
+typedef struct progress_log {
+    size_t done[16], total[16];
+    size_t n;
+} progress_log;
+
+static void record(void *ctx, size_t done, size_t total)
+{
+    progress_log *c = ctx;
+    if (c->n < 16) {
+        c->done[c->n] = done;
+        c->total[c->n] = total;
+    }
+    c->n++;
+}
+
+/* Progress counts the items to write (an expired line is not one), from 0
+ * up to all of them; a refused import never reaches the total, and an
+ * input refused while it is read reports nothing. */
+AM_TEST(import_v2_reports_progress_from_zero_to_every_item)
+{
+    fixture f;
+    progress_log c = { .n = 0 };
+    size_t n = 0, expired = 0;
+    am_buf long_key = AM_BUF_INIT;
+    const char *text =
+        "{\"namespace\":[\"a\"],\"key\":\"k1\",\"value\":1}\n"
+        "{\"namespace\":[\"a\"],\"key\":\"gone\",\"value\":1,"
+        "\"expires_ms\":5}\n"
+        "{\"namespace\":[\"a\"],\"key\":\"k2\",\"value\":2}\n"
+        "{\"namespace\":[\"a\"],\"key\":\"k3\",\"value\":3}\n";
+    fx_open(&f, "t.db");
+    CHECK_OK_E(am_store_import_v2(f.s, am_str_c(text), record, &c, &n,
+                                  &expired), am_store_last_error(f.s));
+    CHECK_EQ(n, 3);
+    CHECK_EQ(expired, 1);
+    CHECK_EQ(c.n, 4);
+    for (size_t i = 0; i < 4; i++) {
+        CHECK_EQ(c.done[i], i);
+        CHECK_EQ(c.total[i], 3);
+    }
+
+    /* Line 2 is not JSON: refused while reading, before any item. */
+    c.n = 0;
+    CHECK_ST(am_store_import_v2(f.s, AM_STR("{\"namespace\":[\"b\"],"
+                                            "\"key\":\"x\",\"value\":1}\n"
+                                            "{oops\n"),
+                                record, &c, &n, NULL), AM_EFORMAT);
+    CHECK_EQ(c.n, 0);
+    CHECK_EQ(n, 0);
+
+    /* Item 2 of 3 is refused by the store: progress stops at 1 of 3. */
+    c.n = 0;
+    CHECK_OK(am_buf_appendf(&long_key, "{\"namespace\":[\"b\"],\"key\":"
+                            "\"x\",\"value\":1}\n{\"namespace\":[\"b\"],"
+                            "\"key\":\""));
+    for (int i = 0; i < 5000; i++)
+        CHECK_OK(am_buf_append(&long_key, "y", 1));
+    CHECK_OK(am_buf_appendf(&long_key, "\",\"value\":1}\n{\"namespace\":"
+                            "[\"b\"],\"key\":\"z\",\"value\":1}\n"));
+    CHECK_ST(am_store_import_v2(f.s, am_buf_str(&long_key), record, &c, &n,
+                                NULL), AM_EINVAL);
+    CHECK_EQ(c.n, 2);
+    CHECK_EQ(c.done[1], 1);
+    CHECK_EQ(c.total[1], 3);
+
+    /* No callback: am_store_import's behaviour. */
+    CHECK_OK(am_store_import_v2(f.s, am_str_c(text), NULL, NULL, &n, NULL));
+    CHECK_EQ(n, 3);
+    am_buf_free(&long_key);
+    fx_close(&f);
+}
+
 AM_TEST(export_stops_when_the_sink_fails_and_checks_arguments)
 {
     fixture f;

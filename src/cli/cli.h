@@ -87,6 +87,30 @@ void cli_completion_bash(FILE *out, const cli_command *cmds, size_t n);
 int cli_parse_duration(const char *cmd, const char *flag, const char *v,
                        int64_t *ms);
 
+/* ---- Progress on a terminal (cli_progress.c) ---- */
+
+/* One line of progress on stderr, "WHAT: DONE of TOTAL UNIT (P%)",
+ * rewritten in place at most ten times a second. Only when stderr is a
+ * terminal and not `quiet` (a command's --quiet); otherwise every call
+ * does nothing. `what` and `unit` are borrowed (string literals). */
+typedef struct cli_progress {
+    const char *what, *unit;
+    bool on;         /* stderr is a terminal and not --quiet */
+    bool shown;      /* a line is on the screen */
+    int64_t next_ms; /* the next redraw, CLOCK_MONOTONIC */
+} cli_progress;
+
+void cli_progress_init(cli_progress *p, const char *what, const char *unit,
+                       bool quiet);
+/* `done` of `total` (total 0: unknown, the count alone is shown). The
+ * call with done == total always draws. */
+void cli_progress_show(cli_progress *p, size_t done, size_t total);
+/* End the line (it stays on the screen) if one was drawn. */
+void cli_progress_end(cli_progress *p);
+/* cli_progress_show for a library progress callback (am_store_progress);
+ * `ctx` is the cli_progress. */
+void cli_progress_cb(void *ctx, size_t done, size_t total);
+
 /* Exit statuses: 0 ok, 1 generic failure, 2 usage, then one per class. */
 enum {
     CLI_EXIT_OK = 0,

@@ -34,6 +34,7 @@ typedef struct opts {
     const char *boost_field; /* --boost-field */
     double boost;            /* --boost (0: the library's default) */
     int json;
+    int quiet; /* --quiet: no progress line on a terminal */
     const char *sub;
     const char *pos[5];
     int npos;
@@ -113,6 +114,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
                                  "most 1");
         } else if (strcmp(argv[i], "--json") == 0) {
             o->json = 1;
+        } else if (strcmp(argv[i], "--quiet") == 0) {
+            o->quiet = 1;
         } else if (argv[i][0] == '-' && argv[i][1] == '-') {
             return cli_usage(cmd, "unknown option '%s'", argv[i]);
         } else if (o->npos < 5) {
@@ -239,16 +242,20 @@ static int store_fail(am_store *s, am_status st, const char *what)
 /* `store import FILE`: JSON Lines in export's format, all or nothing
  * (am_store_import checks every line, then writes them in one
  * transaction; its errors name the line and field). */
-static int import_jsonl(am_store *s, const char *path, int json)
+static int import_jsonl(am_store *s, const char *path, int json, int quiet)
 {
     am_buf in = AM_BUF_INIT;
     am_error err = { AM_OK, "" };
     size_t imported = 0, expired = 0;
+    cli_progress pr;
     am_status st = cli_read_input(path, &in, &err);
 
     if (st != AM_OK)
         return cli_fail(st, &err, path);
-    st = am_store_import(s, am_buf_str(&in), &imported, &expired);
+    cli_progress_init(&pr, "importing", "items", quiet);
+    st = am_store_import_v2(s, am_buf_str(&in), cli_progress_cb, &pr,
+                            &imported, &expired);
+    cli_progress_end(&pr);
     am_buf_free(&in);
     if (st != AM_OK)
         return cli_fail(st, am_store_last_error(s), path);
@@ -407,16 +414,24 @@ static int st_purge(void *ctx)
 static int st_import(void *ctx)
 {
     store_run *x = ctx;
-    return import_jsonl(x->s, x->o->pos[0], x->o->json);
+    return import_jsonl(x->s, x->o->pos[0], x->o->json, x->o->quiet);
 }
 
 /* Export's sink: a line that does not reach stdout stops the export
- * (a backup to a full disk must fail, not end early with exit 0). */
+ * (a backup to a full disk must fail, not end early with exit 0). The
+ * progress line counts the items written (the total is not known before
+ * the end). */
+typedef struct export_ctx {
+    cli_progress pr;
+    size_t lines;
+} export_ctx;
+
 static am_status export_line(void *ctx, am_str line)
 {
-    (void)ctx;
+    export_ctx *e = ctx;
     if (fwrite(line.ptr, 1, line.len, stdout) != line.len)
         return AM_EIO;
+    cli_progress_show(&e->pr, ++e->lines, 0);
     return AM_OK;
 }
 
@@ -424,20 +439,20 @@ static am_status export_line(void *ctx, am_str line)
 static int st_export(void *ctx)
 {
     store_run *x = ctx;
-    am_status st = am_store_export(x->s, x->ns, export_line, NULL, NULL);
+    export_ctx e = { .lines = 0 };
+    am_status st;
+
+    /* The lines go to stdout: on the same terminal they would tear a
+     * progress line, so it is only for an export sent elsewhere. */
+    cli_progress_init(&e.pr, "exported", "items",
+                      x->o->quiet || isatty(STDOUT_FILENO));
+    st = am_store_export(x->s, x->ns, export_line, &e, NULL);
+    if (st == AM_OK && e.lines > 0) /* the final count, drawn for sure */
+        cli_progress_show(&e.pr, e.lines, e.lines);
+    cli_progress_end(&e.pr);
     if (st == AM_EIO && ferror(stdout))
         return CLI_EXIT_IO; /* cli_close_stdout says what and why */
     return st == AM_OK ? CLI_EXIT_OK : store_fail(x->s, st, "export");
-}
-
-/* Progress of `store reembed` on a terminal: one line rewritten in
- * place on stderr (nothing when stderr is a file or a pipe). */
-static void reembed_progress(void *ctx, size_t done, size_t total)
-{
-    (void)ctx;
-    fprintf(stderr, "\rre-embedding: %zu of %zu items", done, total);
-    if (done == total)
-        fputc('\n', stderr);
 }
 
 /* `store reembed`: after a change of embedder, every item's vector again
@@ -446,9 +461,12 @@ static int st_reembed(void *ctx)
 {
     store_run *x = ctx;
     size_t n = 0;
-    am_status st = am_store_reembed(x->s, isatty(STDERR_FILENO)
-                                              ? reembed_progress : NULL,
-                                    NULL, &n);
+    cli_progress pr;
+    am_status st;
+
+    cli_progress_init(&pr, "re-embedding", "items", x->o->quiet);
+    st = am_store_reembed(x->s, pr.on ? cli_progress_cb : NULL, &pr, &n);
+    cli_progress_end(&pr);
     if (st != AM_OK)
         return store_fail(x->s, st, "reembed");
     printf(x->o->json ? "{\"reembedded\":%zu}\n" : "re-embedded %zu\n", n);
@@ -536,6 +554,9 @@ static const cli_flag store_flags[] = {
                            "bare number of milliseconds" },
     { "--meta", "JSON", "put: a JSON object stored beside the value" },
     { "--text", "TEXT", "put: the text to index (default: the value's)" },
+    { "--quiet", NULL, "import, export, reembed: no progress line (shown "
+                       "only on a terminal's stderr; export: when stdout "
+                       "is not one)" },
     { "--json", NULL, "print the result as JSON" },
 };
 

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -49,6 +50,7 @@ typedef struct tok_cli {
     json_t *inputs;   /* --json: one object per input */
     const char *cur;  /* --json: the input being read, "-": stdin */
     size_t total;     /* --json: tokens over every input */
+    cli_progress pr;  /* --jsonl on a terminal: bytes of input done */
 } tok_cli;
 
 /* --json: record the input just processed, with its count and, for
@@ -380,8 +382,11 @@ static am_status do_jsonl(tok_cli *c, am_str in, batch_buf *b)
             b->lines[b->n] = line;
             b->files[b->n] = c->cur;
             b->vals[b->n++] = v;
-            if (b->n == BATCH_TEXTS && (st = run_batch(c, b)) != AM_OK)
-                return st;
+            if (b->n == BATCH_TEXTS) {
+                if ((st = run_batch(c, b)) != AM_OK)
+                    return st;
+                cli_progress_show(&c->pr, pos, in.len);
+            }
             continue;
         } else {
             st = do_text(c, (am_str){ json_string_value(t),
@@ -396,7 +401,11 @@ static am_status do_jsonl(tok_cli *c, am_str in, batch_buf *b)
         if (st != AM_OK)
             return st;
     }
-    return b != NULL ? run_batch(c, b) : AM_OK;
+    st = b != NULL ? run_batch(c, b) : AM_OK;
+    if (st == AM_OK && c->pr.shown) /* only a long input drew a line */
+        cli_progress_show(&c->pr, in.len, in.len);
+    cli_progress_end(&c->pr);
+    return st;
 }
 
 static am_status do_input(tok_cli *c, const char *path, batch_buf *b)
@@ -533,6 +542,8 @@ static const cli_flag tokens_flags[] = {
                         "per CPU)" },
     { "--json", NULL, "print one JSON object for the whole run "
                       "(docs/cli-json.md)" },
+    { "--quiet", NULL, "--jsonl: no progress line (shown only when stderr "
+                       "is a terminal and stdout is not)" },
 };
 
 static const char *const tokens_examples[] = {
@@ -566,6 +577,7 @@ static int run_tokens(mode m, int argc, char **argv)
     am_tokenizer_opts topts = am_tokenizer_opts_default();
     batch_buf *batch = NULL;
     am_status st = AM_OK;
+    bool quiet = false;
 
     memset(&c, 0, sizeof c);
     c.mode = m;
@@ -584,6 +596,8 @@ static int run_tokens(mode m, int argc, char **argv)
             c.messages = true;
         } else if (strcmp(argv[i], "--json") == 0) {
             c.json = true;
+        } else if (strcmp(argv[i], "--quiet") == 0) {
+            quiet = true;
         } else if (cli_opt(argc, argv, &i, "--threads", &v)) {
             if (!cli_parse_size("tokens", "--threads", v, 256, &c.threads))
                 return CLI_EXIT_USAGE;
@@ -606,6 +620,10 @@ static int run_tokens(mode m, int argc, char **argv)
     if (c.json && c.jsonl)
         return cli_usage("tokens", "--jsonl already prints one JSON value "
                          "per line: give --json or --jsonl, not both");
+    /* Results stream to stdout: on the same terminal a progress line
+     * would be torn by them, so it is only for output sent elsewhere. */
+    cli_progress_init(&c.pr, m == MODE_COUNT ? "counting" : "encoding",
+                      "bytes", quiet || isatty(STDOUT_FILENO));
     if (c.json && (c.inputs = json_array()) == NULL)
         return cli_fail(AM_ENOMEM, NULL, "tokens");
     topts.encoding_name = encoding;

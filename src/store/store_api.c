@@ -606,12 +606,16 @@ am_status am__store_write(am_store *s, const am__write *w)
         }
     }
     /* Parse and embed before taking the lock. */
+    if (st == AM_OK && w->progress != NULL)
+        w->progress(w->progress_ctx, 0, count);
     for (; st == AM_OK && done < count; done++) {
         st = am__store_prepare(s, &w->puts[done], done, &ps[done], &err);
         if (st != AM_OK) {
             done++;
             break;
         }
+        if (w->progress != NULL)
+            w->progress(w->progress_ctx, done + 1, count);
     }
     STORE_LOCK(s);
     if (st == AM_OK && (w->nput > 0 || w->ndel > 0 || w->clear.count > 0))

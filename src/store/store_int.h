@@ -64,6 +64,10 @@ struct am__write {
     am_ns del_ns;
     const am_str *dels;
     size_t ndel;
+    /* Called with (items prepared, nput) before the first and after each
+     * put is checked and embedded, outside the lock; may be NULL. */
+    am_store_progress progress;
+    void *progress_ctx;
 };
 
 /* Validate, derive the text and embed item `idx` into `p` (free it with

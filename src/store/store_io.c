@@ -227,6 +227,13 @@ static void name_line(am_error *e, const size_t *lines, size_t count)
 am_status am_store_import(am_store *s, am_str jsonl, size_t *imported,
                           size_t *expired)
 {
+    return am_store_import_v2(s, jsonl, NULL, NULL, imported, expired);
+}
+
+am_status am_store_import_v2(am_store *s, am_str jsonl,
+                             am_store_progress progress, void *ctx,
+                             size_t *imported, size_t *expired)
+{
     am_status st = AM_OK;
     am_error err;
     am__arena ar;
@@ -291,6 +298,8 @@ am_status am_store_import(am_store *s, am_str jsonl, size_t *imported,
         memset(&w, 0, sizeof w);
         w.puts = items;
         w.nput = n;
+        w.progress = progress;
+        w.progress_ctx = ctx;
         st = am__store_write(s, &w);
         if (st != AM_OK)
             am__error_copy(&err, &AM__ERR(s));
