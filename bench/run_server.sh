@@ -7,12 +7,14 @@
 #   BENCH_SERVER_SECONDS   seconds per mix (default 60, the issue's minute)
 #   BENCH_SERVER_ITEMS     items preloaded for get and search (default 10000)
 #   BENCH_SERVER_CONNS     wrk connections (default 32), 2 wrk threads
+#   BENCH_SERVER_MIXES     which mixes (default "get search put")
 #   BENCH_SERVER_BASELINE  another agentmem binary (an older build, say):
 #                          each mix then runs against it too, right after
 #                          ours on a fresh copy of the same database, so
 #                          that both see the same machine load
 #
-# Traffic goes to 127.0.0.1 only; the server gets 2 worker threads (the
+# cpu_us/req is the server's CPU time per answer, the figure to compare on
+# a loaded machine. Traffic goes to 127.0.0.1 only; the server gets 2 worker threads (the
 # machine's 2 cores are shared with wrk).
 set -eu
 build=${1:-build}
@@ -53,6 +55,11 @@ run_mix() {
     case "$url" in http://127.0.0.1:*) ;; *) echo "run_server: no loopback URL"; exit 1 ;; esac
     MIX=$mix ITEMS=$items wrk -t2 -c"$conns" -d"${secs}s" --timeout 5s \
         -s "$here/wrk_mix.lua" "$url" >"$out" 2>&1
+    # The server's CPU time (user + system ticks, /proc/PID/stat fields
+    # 14 and 15) per request answered: unlike req/s it hardly depends on
+    # what else the machine runs.
+    local ticks
+    ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     kill -TERM "$pid"; wait "$pid"; pid=""
     local rps sock p50 p99 non200 acked
     rps=$(awk '/^Requests\/sec/ {print $2}' "$out")
@@ -62,9 +69,11 @@ run_mix() {
     non200=$(awk '/^NON200/ {print $2}' "$out")
     acked=$(awk '/^ACKED/ {print $2}' "$out")
     awk -v l="$label" -v m="$mix" -v r="$rps" -v a="$p50" -v b="$p99" \
-        -v ok="$acked" -v bad="$non200" -v s="${sock:-socket errors: none}" 'BEGIN {
-        printf("server_wrk %-8s mix=%-6s req/s=%-9s p50=%.2fms p99=%.2fms ok=%s non200=%s %s\n",
-               l, m, r, a / 1000, b / 1000, ok, bad, s) }'
+        -v ok="$acked" -v bad="$non200" -v s="${sock:-socket errors: none}" \
+        -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+        n = ok + bad
+        printf("server_wrk %-8s mix=%-6s req/s=%-9s p50=%.2fms p99=%.2fms ok=%s non200=%s cpu_us/req=%.1f %s\n",
+               l, m, r, a / 1000, b / 1000, ok, bad, n > 0 ? t * 1e6 / hz / n : 0, s) }'
     if [ "$mix" = put ]; then
         local stored missing
         stored=$("$cli" store export bench/put --db "$tmp/r.db" | wc -l)
@@ -78,7 +87,7 @@ run_mix() {
 
 echo "server_wrk: $items items, $secs s per mix, $conns connections, 2 wrk threads, 2 server threads"
 put_lost=0
-for mix in get search put; do
+for mix in ${BENCH_SERVER_MIXES:-get search put}; do
     run_mix agentmem "$cli" "$mix"
     [ -z "$baseline" ] || run_mix baseline "$baseline" "$mix"
 done

@@ -13,6 +13,14 @@ src=${AM_SOURCE_DIR:?}
 start_server "$tmp/t.db"
 U=$url
 
+# One read handle per worker thread (4 by default) on a database file.
+jcheck_line() {
+    local got
+    got=$(grep '"event":"listening"' "$log" | jq -c "$2")
+    expect_eq "$1" "$got" "$3"
+}
+jcheck_line read_handles_file .read_handles 4
+
 # ---- Items ----
 req put POST /v1/items/put '{"ns":["u1","prefs"],"key":"lang","value":{"value":"Python"},"meta":{"kind":"pref"}}' 200
 req put2 POST /v1/items/put '{"ns":["u1","prefs"],"key":"editor","value":"vim and emacs","ttl_ms":3600000}' 200
@@ -43,6 +51,18 @@ req get_undone POST /v1/items/get '{"ns":["u1","prefs"],"key":"lang"}' 200
 req history POST /v1/items/history '{"ns":["u1","prefs"],"key":"lang"}' 200
 jcheck history_events '[.history[].event]' '["add","delete","add"]'
 req undo_none POST /v1/items/undo '{"ns":["u9"],"key":"none"}' 404
+# A write by another process is read at once: read handles hold no
+# snapshot between calls (get, list and search each read the file anew).
+req get_before_cli POST /v1/items/get '{"ns":["u3"],"key":"cli"}' 404
+"$cli" store put u3 cli '{"text":"written by the command line"}' \
+    --db "$tmp/t.db" >/dev/null 2>&1 || { echo "FAIL cli_put"; fails=$((fails + 1)); }
+req get_after_cli POST /v1/items/get '{"ns":["u3"],"key":"cli"}' 200
+jcheck get_after_cli_value '.value.text' '"written by the command line"'
+req search_after_cli POST /v1/search '{"query":"command line","ns":["u3"]}' 200
+jcheck search_after_cli_hit '[.results[].key]' '["cli"]'
+"$cli" store del u3 cli --db "$tmp/t.db" >/dev/null 2>&1 ||
+    { echo "FAIL cli_del"; fails=$((fails + 1)); }
+req get_after_cli_delete POST /v1/items/get '{"ns":["u3"],"key":"cli"}' 404
 
 # ---- Search ----
 req search POST /v1/search '{"query":"python"}' 200
@@ -245,6 +265,17 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 req recovered GET /healthz '' 200
+stop_server
+
+# ---- In memory: no read handles (a second handle would be another,
+# empty database), so a get still finds what a put stored ----
+start_server ":memory:" --threads 2
+jcheck_line read_handles_memory .read_handles 0
+req mem_put POST /v1/items/put '{"ns":["m"],"key":"k","value":"kept in memory"}' 200
+req mem_get POST /v1/items/get '{"ns":["m"],"key":"k"}' 200
+jcheck mem_get_value '.value' '"kept in memory"'
+req mem_search POST /v1/search '{"query":"memory"}' 200
+jcheck mem_search_hit '[.results[].key]' '["k"]'
 stop_server
 
 # ---- Without --keys: loopback only ----

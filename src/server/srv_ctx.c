@@ -5,7 +5,15 @@
  * store is internally locked and safe to share between worker threads), the
  * default offline embedder so that hybrid search works without a provider,
  * a tokenizer cache and the keys.
+ *
+ * The HTTP server also opens one read handle per worker thread. A store
+ * handle runs one call at a time, so with one handle every get waited for
+ * the get or search before it; separate handles on one SQLite file read in
+ * parallel (WAL: readers do not block each other or the writer), and a
+ * read handle's statements stay prepared. Writes keep the one main handle,
+ * whose lock orders them instead of SQLite's busy-wait retries.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +23,63 @@
 #include "server.h"
 #include "srv_mcp.h"
 
-bool srv_ctx_open(srv_ctx *ctx, const srv_opts *o)
+/* A second handle on an in-memory database would be another database. */
+static bool is_shared_target(const char *db)
+{
+    return strcmp(db, ":memory:") != 0 && strcmp(db, "sqlite::memory:") != 0;
+}
+
+static bool open_readers(srv_ctx *ctx, const char *db,
+                         const am_store_opts *so, size_t n)
+{
+    am_error err;
+
+    if (n == 0 || !is_shared_target(db))
+        return true;
+    ctx->readers = calloc(n, sizeof *ctx->readers);
+    ctx->readers_free = calloc(n, sizeof *ctx->readers_free);
+    if (ctx->readers == NULL || ctx->readers_free == NULL) {
+        fprintf(stderr, "agentmem: out of memory\n");
+        return false;
+    }
+    for (; ctx->reader_count < n; ctx->reader_count++) {
+        memset(&err, 0, sizeof err);
+        if (am_store_open(db, so, &ctx->readers[ctx->reader_count],
+                          &err) != AM_OK) {
+            fprintf(stderr, "agentmem: --db: read handle %zu: %s\n",
+                    ctx->reader_count + 1, err.msg);
+            return false;
+        }
+        ctx->readers_free[ctx->readers_idle++] =
+            ctx->readers[ctx->reader_count];
+    }
+    return true;
+}
+
+am_store *srv_store_take(srv_ctx *ctx, bool read_only)
+{
+    am_store *s = ctx->store;
+
+    if (!read_only || ctx->reader_count == 0)
+        return s;
+    pthread_mutex_lock(&ctx->readers_mu);
+    if (ctx->readers_idle > 0)
+        s = ctx->readers_free[--ctx->readers_idle];
+    pthread_mutex_unlock(&ctx->readers_mu);
+    return s;
+}
+
+void srv_store_give(srv_ctx *ctx, am_store *s)
+{
+    if (s == NULL || s == ctx->store)
+        return;
+    pthread_mutex_lock(&ctx->readers_mu);
+    assert(ctx->readers_idle < ctx->reader_count);
+    ctx->readers_free[ctx->readers_idle++] = s;
+    pthread_mutex_unlock(&ctx->readers_mu);
+}
+
+bool srv_ctx_open(srv_ctx *ctx, const srv_opts *o, size_t readers)
 {
     am_store_opts so = am_store_opts_default();
     am_error err;
@@ -25,6 +89,7 @@ bool srv_ctx_open(srv_ctx *ctx, const srv_opts *o)
     memset(&err, 0, sizeof err);
     for (size_t i = 0; i < SRV_CONV_LOCKS; i++)
         pthread_mutex_init(&ctx->conv_locks[i], NULL);
+    pthread_mutex_init(&ctx->readers_mu, NULL);
     ctx->max_body = o->max_body != 0 ? o->max_body : (size_t)1 << 20;
     ctx->max_depth = o->max_depth != 0 ? o->max_depth : 32;
     if (o->db == NULL || o->db[0] == '\0') {
@@ -53,6 +118,8 @@ bool srv_ctx_open(srv_ctx *ctx, const srv_opts *o)
             fprintf(stderr, "agentmem: --db %s: %s\n", o->db, err.msg);
         goto fail;
     }
+    if (!open_readers(ctx, o->db, &so, readers))
+        goto fail;
     if (srv_tz_cache_create(&ctx->tokenizers) != AM_OK ||
         srv_mcp_sessions_create(&ctx->sessions) != AM_OK) {
         fprintf(stderr, "agentmem: out of memory\n");
@@ -77,6 +144,10 @@ fail:
 
 void srv_ctx_close(srv_ctx *ctx)
 {
+    for (size_t i = 0; i < ctx->reader_count; i++)
+        am_store_close(ctx->readers[i]);
+    free(ctx->readers);
+    free(ctx->readers_free);
     am_store_close(ctx->store);
     am_embedder_free(ctx->embedder);
     srv_tz_cache_free(ctx->tokenizers);

@@ -201,6 +201,7 @@ static enum MHD_Result run_route(http_srv *s, struct MHD_Connection *con,
     srv_call *c = &rq->call;
 
     c->ctx = &s->ctx;
+    c->store = s->ctx.store;
     c->tenant = t;
     c->status = 200;
     c->text_ok = true;
@@ -231,7 +232,9 @@ static enum MHD_Result run_route(http_srv *s, struct MHD_Connection *con,
         }
         return MHD_YES;
     }
+    c->store = srv_store_take(&s->ctx, srv_reads_only(r->run));
     r->run(c);
+    srv_store_give(&s->ctx, c->store);
 reply:
     return finish_call(con, rq);
 }
@@ -431,7 +434,7 @@ int srv_serve(const srv_opts *o)
     }
     memset(&s, 0, sizeof s);
     s.max_conns = o->max_conns != 0 ? o->max_conns : 256;
-    if (!srv_ctx_open(&s.ctx, o))
+    if (!srv_ctx_open(&s.ctx, o, threads))
         return 1;
     if (srv_batcher_start(s.ctx.store, 256, &s.batcher) != AM_OK) {
         fprintf(stderr, "agentmem serve: cannot start the writer thread\n");
@@ -472,10 +475,11 @@ int srv_serve(const srv_opts *o)
     snprintf(url, sizeof url, "http://%s:%u", addr,
              di != NULL ? (unsigned)di->port : ntohs(sa.sin_port));
     /* A database URL may carry a password: log its scheme only. */
-    srv_log("listening", json_pack("{s:s, s:s, s:i, s:s}", "url", url,
+    srv_log("listening", json_pack("{s:s, s:s, s:i, s:i, s:s}", "url", url,
                                    "db", strstr(o->db, "://") != NULL ?
                                    "(database URL)" : o->db,
                                    "threads", (int)threads,
+                                   "read_handles", (int)s.ctx.reader_count,
                                    "auth", s.ctx.keys != NULL ?
                                    "api keys" : "none: loopback only"));
 

@@ -61,15 +61,32 @@ typedef struct srv_ctx {
     /* Serialize requests on one conversation of the memory manager
      * (srv_routes_memory.c): the id's hash picks the lock. */
     pthread_mutex_t conv_locks[SRV_CONV_LOCKS];
+    /* Read handles on the same database (srv_ctx.c): a read-only route
+     * takes one for its call, so gets and searches on different workers
+     * do not queue on `store`'s lock, and in SQLite each has its own
+     * snapshot and statement cache. Writes stay on `store` (and the put
+     * batcher), where one lock orders them without busy waits. */
+    pthread_mutex_t readers_mu;
+    am_store **readers;          /* all of them, `reader_count` */
+    am_store **readers_free;     /* a stack of the idle ones */
+    size_t reader_count, readers_idle;
     size_t max_body;             /* bytes */
     size_t max_depth;            /* JSON nesting */
 } srv_ctx;
 
-/* Open the store at `db` (with the default embedder), the tokenizer cache
- * and, when `keys_file` is set, the keys. Errors are printed to stderr. */
+/* Open the store at `db` (with the default embedder), `readers` more
+ * handles on it for read-only routes (none for an in-memory database,
+ * which a second handle would not share), the tokenizer cache and, when
+ * `keys_file` is set, the keys. Errors are printed to stderr. */
 struct srv_opts;
-bool srv_ctx_open(srv_ctx *ctx, const struct srv_opts *o);
+bool srv_ctx_open(srv_ctx *ctx, const struct srv_opts *o, size_t readers);
 void srv_ctx_close(srv_ctx *ctx);
+
+/* The handle a call uses: for a read-only call an idle read handle
+ * (ctx->store when none is idle), otherwise ctx->store. Give it back with
+ * srv_store_give. Thread safety: safe. */
+am_store *srv_store_take(srv_ctx *ctx, bool read_only);
+void srv_store_give(srv_ctx *ctx, am_store *store);
 
 /* One JSON line on stderr (written with one write()): {"ts": ..., "event":
  * `event`, ...the members of `fields`}; steals `fields`. */
@@ -92,6 +109,7 @@ void srv_tz_cache_free(srv_tz_cache *c);
 
 typedef struct srv_call {
     srv_ctx *ctx;
+    am_store *store;    /* the handle this call uses (srv_store_take) */
     const srv_tenant *tenant;
     json_t *body;       /* the request's JSON (borrowed), NULL: none */
     int status;         /* HTTP status of the reply */
@@ -231,6 +249,9 @@ typedef struct srv_route {
 
 /* All routes (NULL-terminated path), and lookup. */
 extern const srv_route srv_routes[];
+/* True for handlers that only read the store (get, list, search, ...):
+ * they may run on a read handle. */
+bool srv_reads_only(srv_handler fn);
 const srv_route *srv_route_find(const char *method, const char *path,
                                 bool *path_known);
 

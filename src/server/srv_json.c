@@ -75,7 +75,8 @@ bool srv_fail_status(srv_call *c, am_status st, const am_error *err,
     if (err != NULL && err->code != AM_OK && err->msg[0] != '\0')
         detail = err->msg;
     else if (err == NULL) {
-        const am_error *e = am_store_last_error(c->ctx->store);
+        const am_error *e = am_store_last_error(
+            c->store != NULL ? c->store : c->ctx->store);
         if (e != NULL && e->code == st && e->msg[0] != '\0')
             detail = e->msg;
     }

@@ -115,11 +115,14 @@ static json_t *run_route(tool_run *r, srv_handler fn, bool writes,
     c.status = 200;
     if (body == NULL)
         return NULL;
+    c.store = srv_store_take(r->ctx, srv_reads_only(fn));
     if ((!writes || srv_need_write(&c)) && fn(&c)) {
+        srv_store_give(r->ctx, c.store);
         *reply = c.reply;
         json_decref(body);
         return NULL;
     }
+    srv_store_give(r->ctx, c.store);
     {
         json_t *e = json_object_get(c.reply, "error");
         const char *msg = json_string_value(json_object_get(e, "message"));

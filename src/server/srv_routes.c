@@ -67,6 +67,19 @@ const srv_route srv_routes[] = {
     { NULL, NULL, NULL, false, false, NULL },
 };
 
+bool srv_reads_only(srv_handler fn)
+{
+    static const srv_handler readers[] = {
+        srv_r_get, srv_r_list, srv_r_history, srv_r_namespaces,
+        srv_r_search, srv_r_session_get, srv_r_session_list,
+        srv_r_recall_search, srv_r_recall_tool,
+    };
+    for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++)
+        if (readers[i] == fn)
+            return true;
+    return false;
+}
+
 const srv_route *srv_route_find(const char *method, const char *path,
                                 bool *path_known)
 {
@@ -87,7 +100,7 @@ bool srv_r_healthz(srv_call *c)
     am_status st;
     /* A one-row read proves the database answers; the full integrity check
      * (am_store_check) reads every page and is no liveness probe. */
-    st = am_store_list(c->ctx->store, (am_ns){ NULL, 0 }, 1, 0, &r);
+    st = am_store_list(c->store, (am_ns){ NULL, 0 }, 1, 0, &r);
     am_results_free(r);
     if (st != AM_OK)
         return srv_fail_status(c, st, NULL, "database");

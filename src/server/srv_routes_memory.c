@@ -66,7 +66,7 @@ static bool conv_open(srv_call *c, conv *cv)
     cv->ns = (am_ns){ cv->parts, 2 };
     cv->lock = lock_for(c->ctx, cv->id);
     pthread_mutex_lock(cv->lock);
-    st = am_store_get(c->ctx->store, cv->ns, AM_STR("state"), &state);
+    st = am_store_get(c->store, cv->ns, AM_STR("state"), &state);
     if (st == AM_OK)
         st = am_memory_import(cv->mem, am_buf_str(&state));
     else if (st == AM_ENOTFOUND)
@@ -97,7 +97,7 @@ static bool conv_save(srv_call *c, conv *cv)
         it.value = am_buf_str(&state);
         it.text = AM_STR("memory manager state");
         it.no_embed = 1;
-        st = am_store_put(c->ctx->store, &it);
+        st = am_store_put(c->store, &it);
     }
     am_buf_free(&state);
     if (st != AM_OK)

@@ -56,7 +56,7 @@ bool srv_r_session_add(srv_call *c)
         }
         texts[i] = am_str_c(t);
     }
-    st = am_session_add(c->ctx->store, uid, sid, texts, n);
+    st = am_session_add(c->store, uid, sid, texts, n);
     if (st != AM_OK) {
         srv_fail_status(c, st, NULL, "session add");
         goto out;
@@ -84,7 +84,7 @@ bool srv_r_session_get(srv_call *c)
     if (!srv_id(c, "session_id", false, &sid_buf, &sid) ||
         !srv_size(c, "limit", 1000000, &limit))
         goto out;
-    st = am_session_get(c->ctx->store, sid, limit, &out);
+    st = am_session_get(c->store, sid, limit, &out);
     if (st != AM_OK)
         srv_fail_status(c, st, NULL, "session get");
     else if ((v = loads(c, &out)) != NULL)
@@ -105,7 +105,7 @@ bool srv_r_session_pop(srv_call *c)
 
     if (!srv_id(c, "session_id", false, &sid_buf, &sid))
         goto out;
-    st = am_session_pop(c->ctx->store, sid, &out);
+    st = am_session_pop(c->store, sid, &out);
     if (st != AM_OK)
         srv_fail_status(c, st, NULL, "session pop");
     else if ((v = loads(c, &out)) != NULL)
@@ -125,7 +125,7 @@ bool srv_r_session_clear(srv_call *c)
 
     if (!srv_id(c, "session_id", false, &sid_buf, &sid))
         goto out;
-    st = am_session_clear(c->ctx->store, sid);
+    st = am_session_clear(c->store, sid);
     if (st != AM_OK)
         srv_fail_status(c, st, NULL, "session clear");
     else
@@ -146,7 +146,7 @@ bool srv_r_session_list(srv_call *c)
 
     if (!srv_id(c, "user_id", true, &uid_buf, &uid))
         goto out;
-    st = am_session_list(c->ctx->store, uid, &out);
+    st = am_session_list(c->store, uid, &out);
     if (st != AM_OK) {
         srv_fail_status(c, st, NULL, "session list");
         goto out;
@@ -183,7 +183,7 @@ bool srv_r_recall_index(srv_call *c)
         !srv_size(c, "chunk_size", 1000, &o.chunk_size) ||
         !srv_size(c, "chunk_overlap", 1000, &o.chunk_overlap))
         goto out;
-    st = am_recall_index(c->ctx->store, uid, sid, am_str_c(msgs), &o,
+    st = am_recall_index(c->store, uid, sid, am_str_c(msgs), &o,
                          &chunks);
     if (st != AM_OK)
         srv_fail_status(c, st, NULL, "recall index");
@@ -210,7 +210,7 @@ bool srv_r_recall_search(srv_call *c)
         !srv_str(c, "query", true, &q) ||
         !srv_size(c, "limit", 100, &limit))
         goto out;
-    st = am_recall_search(c->ctx->store, uid, q, limit, &out);
+    st = am_recall_search(c->store, uid, q, limit, &out);
     if (st != AM_OK)
         srv_fail_status(c, st, NULL, "recall search");
     else if ((v = loads(c, &out)) != NULL)
@@ -241,7 +241,7 @@ bool srv_r_recall_tool(srv_call *c)
                  "\"anthropic\"");
         goto out;
     }
-    st = am_recall_tool_call(c->ctx->store, uid, tf, NULL, am_str_c(call), &out);
+    st = am_recall_tool_call(c->store, uid, tf, NULL, am_str_c(call), &out);
     if (st != AM_OK)
         srv_fail_status(c, st, NULL, "recall tool");
     else if ((v = loads(c, &out)) != NULL)
@@ -282,7 +282,7 @@ bool srv_r_memtool(srv_call *c)
     }
     if (!srv_json_text(c, "input", true, &input))
         goto out;
-    st = am_memtool_exec(c->ctx->store, uid, am_str_c(input), &out,
+    st = am_memtool_exec(c->store, uid, am_str_c(input), &out,
                          &is_error);
     if (st != AM_OK)
         srv_fail_status(c, st, NULL, "memory tool");

@@ -81,7 +81,7 @@ bool srv_r_put(srv_call *c)
 {
     srv_put p;
     bool ok = srv_put_read(c, &p) &&
-              srv_put_reply(c, am_store_put(c->ctx->store, &p.it), NULL);
+              srv_put_reply(c, am_store_put(c->store, &p.it), NULL);
     srv_put_free(&p);
     return ok;
 }
@@ -96,7 +96,7 @@ bool srv_r_get(srv_call *c)
 
     if (!srv_ns(c, "ns", 1, parts, &ns) || !srv_str(c, "key", true, &key))
         return false;
-    st = am_store_get_item(c->ctx->store, ns, key, &r);
+    st = am_store_get_item(c->store, ns, key, &r);
     if (st != AM_OK)
         return srv_fail_status(c, st, NULL, "get");
     if (c->text_ok) {
@@ -127,7 +127,7 @@ bool srv_r_delete(srv_call *c)
 
     if (!srv_ns(c, "ns", 1, parts, &ns) || !srv_str(c, "key", true, &key))
         return false;
-    st = am_store_delete(c->ctx->store, ns, key);
+    st = am_store_delete(c->store, ns, key);
     if (st != AM_OK)
         return srv_fail_status(c, st, NULL, "delete");
     return srv_ok(c, json_pack("{s:b}", "ok", 1));
@@ -141,7 +141,7 @@ bool srv_r_undo(srv_call *c)
 
     if (!srv_ns(c, "ns", 1, parts, &ns) || !srv_str(c, "key", true, &key))
         return false;
-    st = am_store_undo(c->ctx->store, ns, key);
+    st = am_store_undo(c->store, ns, key);
     if (st != AM_OK)
         return srv_fail_status(c, st, NULL, "undo");
     return srv_ok(c, json_pack("{s:b}", "ok", 1));
@@ -157,7 +157,7 @@ bool srv_r_history(srv_call *c)
 
     if (!srv_ns(c, "ns", 1, parts, &ns) || !srv_str(c, "key", true, &key))
         return false;
-    st = am_store_history(c->ctx->store, ns, key, &r);
+    st = am_store_history(c->store, ns, key, &r);
     if (st != AM_OK)
         return srv_fail_status(c, st, NULL, "history");
     arr = srv_results_json(c, r, false);
@@ -181,7 +181,7 @@ bool srv_r_list(srv_call *c)
     if (limit == 0)
         limit = 100;
     /* One more than asked tells whether a next page exists. */
-    st = am_store_list(c->ctx->store, ns, limit + 1, offset, &r);
+    st = am_store_list(c->store, ns, limit + 1, offset, &r);
     if (st != AM_OK)
         return srv_fail_status(c, st, NULL, "list");
     arr = srv_results_json(c, r, false);
@@ -219,7 +219,7 @@ bool srv_r_namespaces(srv_call *c)
     /* The tenant's own part does not count towards the client's depth. */
     if (depth > 0 && c->tenant->name[0] != '\0')
         depth++;
-    st = am_store_namespaces(c->ctx->store, ns, depth, limit, &r);
+    st = am_store_namespaces(c->store, ns, depth, limit, &r);
     if (st != AM_OK)
         return srv_fail_status(c, st, NULL, "namespaces");
     arr = srv_results_json(c, r, false);
@@ -276,7 +276,7 @@ bool srv_r_search(srv_call *c)
     if (filter != NULL)
         q.filter = am_str_c(filter);
     q.vec = vec;
-    st = am_store_search(c->ctx->store, &q, &r);
+    st = am_store_search(c->store, &q, &r);
     if (st != AM_OK) {
         srv_fail_status(c, st, NULL, "search");
         goto out;
