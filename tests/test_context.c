@@ -167,7 +167,7 @@ AM_TEST(config_is_found_from_the_variable_then_the_project_then_the_user)
 
     /* The user's directory: ~/.config/agentmem/config ... */
     snprintf(p, sizeof p, "%s/.config/agentmem", home);
-    CHECK_OK(am__mkdir_p(p, NULL));
+    CHECK_OK(am__mkdir_p(NULL, p, NULL));
     snprintf(p, sizeof p, "%s/.config/agentmem/config", home);
     write_text(p, "MEMORY_SHORT_TERM_SIZE=7\n");
     CHECK_OK_E(am_memory_config_find(&o, found, sizeof found, &err), &err);
@@ -178,7 +178,7 @@ AM_TEST(config_is_found_from_the_variable_then_the_project_then_the_user)
     CHECK_OK(am_memory_config_find(&o, found, sizeof found, &err));
     CHECK_STR_EQ(found, "");
     snprintf(p, sizeof p, "%s/agentmem", xdg);
-    CHECK_OK(am__mkdir_p(p, NULL));
+    CHECK_OK(am__mkdir_p(NULL, p, NULL));
     snprintf(p, sizeof p, "%s/agentmem/config", xdg);
     write_text(p, "MEMORY_SHORT_TERM_SIZE=8\n");
     CHECK_OK(am_memory_config_find(&o, found, sizeof found, &err));
@@ -186,7 +186,7 @@ AM_TEST(config_is_found_from_the_variable_then_the_project_then_the_user)
 
     /* The project's ./.agentmem/config shadows the user's. */
     snprintf(p, sizeof p, "%s/.agentmem", proj);
-    CHECK_OK(am__mkdir_p(p, NULL));
+    CHECK_OK(am__mkdir_p(NULL, p, NULL));
     snprintf(p, sizeof p, "%s/.agentmem/config", proj);
     write_text(p, "MEMORY_SHORT_TERM_SIZE=9\n");
     CHECK_OK(am_memory_config_find(&o, found, sizeof found, &err));

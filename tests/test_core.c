@@ -152,10 +152,10 @@ AM_TEST(atomic_write_replaces_whole_file)
     am_buf b = AM_BUF_INIT;
     am_error err;
     snprintf(path, sizeof path, "%s/sub/dir", dir);
-    CHECK_OK(am__mkdir_p(path, &err));
+    CHECK_OK(am__mkdir_p(NULL, path, &err));
     snprintf(path, sizeof path, "%s/sub/dir/f.json", dir);
-    CHECK_OK(am__write_file_atomic(path, "first", 5, &err));
-    CHECK_OK(am__write_file_atomic(path, "second", 6, &err));
+    CHECK_OK(am__write_file_atomic(NULL, path, "first", 5, &err));
+    CHECK_OK(am__write_file_atomic(NULL, path, "second", 6, &err));
     CHECK_OK(am__read_file(path, &b, &err));
     CHECK_MEM_EQ(b.ptr, b.len, "second");
     snprintf(path, sizeof path, "%s/nope", dir);
@@ -163,7 +163,7 @@ AM_TEST(atomic_write_replaces_whole_file)
     CHECK(strstr(err.msg, "nope") != NULL);
     /* A write into a missing directory fails and leaves no temporary. */
     snprintf(path, sizeof path, "%s/missing/f", dir);
-    CHECK_ST(am__write_file_atomic(path, "x", 1, &err), AM_EIO);
+    CHECK_ST(am__write_file_atomic(NULL, path, "x", 1, &err), AM_EIO);
     am_buf_free(&b);
     test_rmtree(dir);
     free(dir);
@@ -332,7 +332,7 @@ AM_TEST(atomic_write_never_follows_a_planted_link)
     fputs("precious", fp);
     fclose(fp);
     CHECK_EQ(symlink(victim, link_at), 0);
-    CHECK_OK(am__write_file_atomic(path, "new", 3, NULL));
+    CHECK_OK(am__write_file_atomic(NULL, path, "new", 3, NULL));
     CHECK_OK(am__read_file(victim, &got, NULL));
     CHECK_MEM_EQ(got.ptr, got.len, "precious");
     CHECK_OK(am__read_file(path, &got, NULL));
@@ -360,4 +360,50 @@ AM_TEST(text_helpers_count_characters_lower_ascii_and_estimate_tokens)
     /* No overflow at the top of the range, unlike (len + 3) / 4. */
     CHECK(am__tokens_estimate(SIZE_MAX) == SIZE_MAX / 4 + 1);
     CHECK_EQ(am_tokens_approx(AM_STR("hello world!")), 3);
+}
+
+/* The atomic save and mkdir -p allocate only through the allocator they
+ * are given (the handle's), so an OOM sweep reaches them: each run either
+ * saves the file or fails with AM_ENOMEM, and leaks nothing. */
+static am_status file_oom_body(void *ctx, const am_allocator *a)
+{
+    const char *dir = ctx;
+    char path[4200];
+    am_buf b = AM_BUF_INIT;
+    am_error err;
+    am_status st;
+
+    snprintf(path, sizeof path, "%s/a/b", dir);
+    st = am__mkdir_p(a, path, &err);
+    if (st == AM_OK) {
+        snprintf(path, sizeof path, "%s/a/b/f.json", dir);
+        st = am__write_file_atomic(a, path, "{}", 2, &err);
+    }
+    if (st == AM_OK) {
+        CHECK_OK(am__read_file(path, &b, NULL));
+        CHECK_MEM_EQ(b.ptr, b.len, "{}");
+    } else {
+        CHECK(strstr(err.msg, "no memory") != NULL);
+    }
+    am_buf_free(&b);
+    return st;
+}
+
+AM_TEST(file_saves_allocate_through_the_given_allocator)
+{
+    char *dir = test_tmpdir();
+    test_alloc ta = { 0 };
+    am_allocator a = test_alloc_make(&ta);
+    char path[4200];
+
+    /* mkdir_p, the temporary's name, the directory to sync: 3 blocks. */
+    snprintf(path, sizeof path, "%s/c", dir);
+    CHECK_OK(am__mkdir_p(&a, path, NULL));
+    snprintf(path, sizeof path, "%s/c/f", dir);
+    CHECK_OK(am__write_file_atomic(&a, path, "x", 1, NULL));
+    CHECK_EQ(ta.calls, 3);
+    CHECK_EQ(ta.live_blocks, 0);
+    CHECK(test_oom_sweep(file_oom_body, dir) > 3);
+    test_rmtree(dir);
+    free(dir);
 }

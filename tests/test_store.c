@@ -1455,7 +1455,7 @@ AM_TEST(oom_sweep_vector_cache_grows_on_put)
         snprintf(side, sizeof side, "%s-shm", path);
         unlink(side);
         CHECK_OK(am__read_file(base, &b, NULL));
-        CHECK_OK(am__write_file_atomic(path, b.ptr, b.len, NULL));
+        CHECK_OK(am__write_file_atomic(NULL, path, b.ptr, b.len, NULL));
         am_buf_free(&b);
         st = oom_vec_apply_body(path, &a);
         if (st != AM_OK && st != AM_ENOMEM)

@@ -423,3 +423,56 @@ AM_TEST(tiers_json_paths_are_whole_or_an_error_when_jansson_runs_out)
     am_buf_free(&got);
     CHECK_OK(am_tiers_close(t, NULL));
 }
+
+/* Search results and zstd's contexts come from the handle's allocator, so
+ * a user allocator sees them and the sweeps above reach them. The hits
+ * outlive the handle (they are the caller's) and go back to the same
+ * allocator when freed. */
+AM_TEST(hits_and_zstd_contexts_use_the_handles_allocator)
+{
+    test_clock clk = { T0 };
+    am_clock c = test_clock_make(&clk);
+    test_alloc ta = { 0 };
+    am_allocator a = test_alloc_make(&ta);
+    am_tiers_opts o = am_tiers_opts_default();
+    am_tiers *t = NULL;
+    am_tier_hits h = AM_TIER_HITS_INIT;
+    am_tier_query q = am_tier_query_default();
+    am_buf out = AM_BUF_INIT;
+    char content[2000];
+    size_t before;
+
+    o.alloc = &a;
+    o.clock = &c;
+    CHECK_OK(am_tiers_open(&o, &t, NULL));
+    for (size_t i = 0; i < sizeof content; i++)
+        content[i] = (char)('a' + i % 7);
+    for (int i = 0; i < 3; i++) {
+        am_tier_item_in in = am_tier_item_in_default();
+        char id[8];
+        snprintf(id, sizeof id, "i%d", i);
+        in.content = (am_str){ content, sizeof content };
+        CHECK_OK(am_tiers_store(t, am_str_c(id), &in));
+    }
+    /* A compression context holds tens of KiB of tables, a decompression
+     * context about 100 KiB: far more than the item itself. */
+    before = ta.live;
+    CHECK_OK(am_tiers_archive(t, AM_STR("i1")));
+    CHECK(ta.live > before + 32768);
+    before = ta.live;
+    CHECK_OK(am_tiers_peek(t, AM_STR("i1"), &out, NULL));
+    CHECK_EQ(out.len, sizeof content);
+    CHECK(memcmp(out.ptr, content, out.len) == 0);
+    CHECK(ta.live > before + 32768);
+    am_buf_free(&out);
+
+    q.flags = AM_TIER_PEEK;
+    CHECK_OK(am_tiers_search(t, &q, &h));
+    CHECK_EQ(h.count, 3);
+    CHECK_OK(am_tiers_close(t, NULL));
+    CHECK(ta.live_blocks == 2); /* the hits: ids and their text */
+    CHECK_MEM_EQ(h.ids[2].ptr, h.ids[2].len, "i2");
+    am_tier_hits_free(&h);
+    CHECK_EQ(ta.live_blocks, 0);
+    CHECK_EQ(ta.live, 0);
+}

@@ -342,7 +342,7 @@ static void copy_file(const char *from, const char *to)
 {
     am_buf b = AM_BUF_INIT;
     CHECK_OK(am__read_file(from, &b, NULL));
-    CHECK_OK(am__write_file_atomic(to, b.ptr, b.len, NULL));
+    CHECK_OK(am__write_file_atomic(NULL, to, b.ptr, b.len, NULL));
     am_buf_free(&b);
 }
 

@@ -410,7 +410,11 @@ typedef struct am_tier_query {
 AM_API am_tier_query am_tier_query_default(void);
 
 /* Search results: ids[0..count) point into `text`. Yours; reuse across
- * searches; free with am_tier_hits_free. */
+ * searches; free with am_tier_hits_free. The first search that fills an
+ * empty AM_TIER_HITS_INIT takes its memory from the handle's allocator
+ * (or from text.alloc if you set it), and later searches and
+ * am_tier_hits_free use that same allocator, so free the hits before the
+ * allocator goes away. */
 typedef struct am_tier_hits {
     am_str *ids;
     size_t count;

@@ -55,7 +55,7 @@ static int load(am_tiers *t)
 {
     FILE *f = open_examples();
     char line[1024];
-    int n = 0;
+    int n = 0, lineno = 0;
 
     if (f == NULL) {
         fprintf(stderr, "demo: examples/tiers/memories.tsv not found\n");
@@ -66,6 +66,8 @@ static int load(am_tiers *t)
         am_tier_item_in in = am_tier_item_in_default();
         am_str tags[8];
         int nf = 0;
+        char *end;
+        lineno++;
         if (line[0] == '#' || line[0] == '\n')
             continue;
         line[strcspn(line, "\n")] = '\0';
@@ -76,7 +78,13 @@ static int load(am_tiers *t)
         if (nf != 5)
             continue;
         in.type = am_str_c(field[1]);
-        in.importance = atof(field[2]);
+        in.importance = strtod(field[2], &end);
+        if (end == field[2] || *end != '\0') {
+            fprintf(stderr, "demo: examples/tiers/memories.tsv line %d: "
+                    "importance '%s' is not a number\n", lineno, field[2]);
+            fclose(f);
+            return -1;
+        }
         in.content = am_str_c(field[4]);
         for (char *tg = strtok_r(field[3], ",", &save); tg && in.tag_count < 8;
              tg = strtok_r(NULL, ",", &save))

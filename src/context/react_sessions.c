@@ -43,7 +43,7 @@ am_status am_sessions_open(const char *dir, am_sessions **out, am_error *err)
     if (out == NULL || dir == NULL || dir[0] == '\0')
         return am__fail(err, AM_EINVAL, "sessions: empty directory path");
     *out = NULL;
-    st = am__mkdir_p(dir, err);
+    st = am__mkdir_p(NULL, dir, err);
     if (st != AM_OK)
         return st;
     ss = am__calloc(NULL, 1, sizeof *ss);
@@ -117,7 +117,7 @@ am_status am_sessions_save(am_sessions *ss, am_str id, am_react *mem)
                      id.ptr);
     }
     if (st == AM_OK)
-        st = am__write_file_atomic(path.ptr, doc.ptr, doc.len, &e);
+        st = am__write_file_atomic(NULL, path.ptr, doc.ptr, doc.len, &e);
     am_buf_free(&path);
     am_buf_free(&doc);
     return keep(ss, st, &e);

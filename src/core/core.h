@@ -152,13 +152,14 @@ am_status am__read_file(const char *path, am_buf *out, am_error *err);
 #define AM__READ_FILE_MAX ((size_t)1 << 30)
 am_status am__read_file_max(const char *path, size_t max, am_buf *out,
                             am_error *err);
-/* Write `len` bytes to `path` atomically: path.tmp, fsync, rename, fsync of
- * the directory. On failure the old file is untouched and the temporary is
- * unlinked. */
-am_status am__write_file_atomic(const char *path, const void *data,
-                                size_t len, am_error *err);
-/* mkdir -p. */
-am_status am__mkdir_p(const char *path, am_error *err);
+/* Write `len` bytes to `path` atomically: a unique temporary beside it,
+ * fsync, rename, fsync of the directory. On failure the old file is
+ * untouched and the temporary is unlinked. The temporary's name comes from
+ * `a` (NULL: default), so the OOM sweeps reach it. */
+am_status am__write_file_atomic(const am_allocator *a, const char *path,
+                                const void *data, size_t len, am_error *err);
+/* mkdir -p; the scratch copy of `path` comes from `a` (NULL: default). */
+am_status am__mkdir_p(const am_allocator *a, const char *path, am_error *err);
 
 /* ---- Timing for statistics ---- */
 

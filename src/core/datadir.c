@@ -79,8 +79,12 @@ static int try_dir(const char *dir, const char *rel, const char *name,
     if (access(path, R_OK) == 0) {
         char real[PATH_MAX];
         /* "bin/../share/agentmem/x" reads better as the place it is. */
-        if (realpath(path, real) != NULL && strlen(real) < sizeof path)
-            n = (int)strlen(strcpy(path, real));
+        size_t rl;
+        if (realpath(path, real) != NULL &&
+            (rl = strlen(real)) < sizeof path) {
+            memcpy(path, real, rl + 1);
+            n = (int)rl;
+        }
         if ((size_t)n + 1 > cap)
             return -1;
         memcpy(out, path, (size_t)n + 1);

@@ -85,14 +85,17 @@ out:
     return st;
 }
 
-static am_status fsync_dir_of(const char *path, am_error *err)
+static am_status fsync_dir_of(const am_allocator *a, const char *path,
+                              am_error *err)
 {
-    char *copy = strdup(path);
+    size_t plen = strlen(path);
+    char *copy = am__strndup(a, path, plen);
     int dfd;
     am_status st = AM_OK;
 
     if (copy == NULL)
-        return am__fail(err, AM_ENOMEM, "no memory");
+        return am__fail(err, AM_ENOMEM, "no memory to sync the directory of "
+                        "'%s'", path);
     dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         if (fsync(dfd) != 0 && errno != EINVAL)
@@ -100,12 +103,12 @@ static am_status fsync_dir_of(const char *path, am_error *err)
                           path, strerror(errno));
         close(dfd);
     }
-    free(copy);
+    am__free(a, copy, plen + 1);
     return st;
 }
 
-am_status am__write_file_atomic(const char *path, const void *data,
-                                size_t len, am_error *err)
+am_status am__write_file_atomic(const am_allocator *a, const char *path,
+                                const void *data, size_t len, am_error *err)
 {
     char *tmp;
     size_t plen;
@@ -116,9 +119,11 @@ am_status am__write_file_atomic(const char *path, const void *data,
     if (path == NULL || (data == NULL && len != 0))
         return am__fail(err, AM_EINVAL, "write_file: NULL argument");
     plen = strlen(path);
-    tmp = malloc(plen + 48);
+    if (plen > SIZE_MAX - 48)
+        return am__fail(err, AM_EINVAL, "write_file: path too long");
+    tmp = am__alloc(a, plen + 48);
     if (tmp == NULL)
-        return am__fail(err, AM_ENOMEM, "no memory");
+        return am__fail(err, AM_ENOMEM, "no memory to save '%s'", path);
     /* mkstemp's idea, but with open()'s mode and umask (mkstemp makes
      * every file 0600): a new name until one is free, never an existing
      * file or link. */
@@ -135,7 +140,7 @@ am_status am__write_file_atomic(const char *path, const void *data,
     if (fd < 0) {
         st = am__fail(err, AM_EIO, "cannot create a temporary file beside "
                       "'%s': %s", path, strerror(errno));
-        free(tmp);
+        am__free(a, tmp, plen + 48);
         return st;
     }
     while (len > 0) {
@@ -167,17 +172,17 @@ am_status am__write_file_atomic(const char *path, const void *data,
                       path, strerror(errno));
         goto fail;
     }
-    free(tmp);
-    return fsync_dir_of(path, err);
+    am__free(a, tmp, plen + 48);
+    return fsync_dir_of(a, path, err);
 fail:
     if (fd >= 0)
         close(fd);
     unlink(tmp);
-    free(tmp);
+    am__free(a, tmp, plen + 48);
     return st;
 }
 
-am_status am__mkdir_p(const char *path, am_error *err)
+am_status am__mkdir_p(const am_allocator *a, const char *path, am_error *err)
 {
     char *copy;
     size_t len;
@@ -185,10 +190,9 @@ am_status am__mkdir_p(const char *path, am_error *err)
     if (path == NULL || path[0] == '\0')
         return am__fail(err, AM_EINVAL, "mkdir: empty path");
     len = strlen(path);
-    copy = malloc(len + 1);
+    copy = am__strndup(a, path, len);
     if (copy == NULL)
-        return am__fail(err, AM_ENOMEM, "no memory");
-    memcpy(copy, path, len + 1);
+        return am__fail(err, AM_ENOMEM, "no memory to create '%s'", path);
     for (size_t i = 1; i <= len; i++) {
         if (copy[i] == '/' || copy[i] == '\0') {
             char c = copy[i];
@@ -197,12 +201,12 @@ am_status am__mkdir_p(const char *path, am_error *err)
                 am_status st = am__fail(err, AM_EIO,
                                         "cannot create directory '%s': %s",
                                         copy, strerror(errno));
-                free(copy);
+                am__free(a, copy, len + 1);
                 return st;
             }
             copy[i] = c;
         }
     }
-    free(copy);
+    am__free(a, copy, len + 1);
     return AM_OK;
 }

@@ -107,6 +107,26 @@ am_status am__json_dump(const json_t *v, size_t flags, am_buf *out,
     return am__json_dump_append(v, flags, out, err);
 }
 
+am_status am__json_dump_arena(am__arena *ar, const json_t *v, size_t flags,
+                              am_str *out, am_error *err)
+{
+    am_buf text = AM_BUF_INIT;
+    am_status st;
+    char *p = NULL;
+
+    text.alloc = ar->alloc;
+    st = am__json_dump(v, flags, &text, err);
+    if (st == AM_OK) {
+        p = am__arena_strndup(ar, text.ptr, text.len);
+        if (p == NULL)
+            st = am__fail(err, AM_ENOMEM, "cannot serialize JSON");
+    }
+    if (st == AM_OK)
+        *out = (am_str){ p, text.len };
+    am_buf_free(&text);
+    return st;
+}
+
 static am_status wrong_type(const char *ctx, const char *key,
                             const char *want, am_error *err)
 {

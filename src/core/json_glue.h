@@ -27,6 +27,11 @@ am_status am__json_dump(const json_t *v, size_t flags, am_buf *out,
 /* Append serialized `v` to `out`. */
 am_status am__json_dump_append(const json_t *v, size_t flags, am_buf *out,
                                am_error *err);
+/* Serialize `v` into the arena `ar` (its allocator, never malloc as
+ * json_dumps would): *out is the NUL-terminated text, valid until the
+ * arena is freed. AM_ENOMEM on failure, *out unchanged. */
+am_status am__json_dump_arena(am__arena *ar, const json_t *v, size_t flags,
+                              am_str *out, am_error *err);
 
 /* Typed field readers. `ctx` names the object for messages (e.g.
  * "message 12"). A missing optional field leaves *out unchanged and returns

@@ -97,7 +97,8 @@ am_status am_conv_save(am_conv *conv, const char *path, am_format fmt)
     text.alloc = conv->opts.alloc;
     st = to_json(conv, fmt, 0, &text, &e);
     if (st == AM_OK)
-        st = am__write_file_atomic(path, text.ptr, text.len, &e);
+        st = am__write_file_atomic(conv->opts.alloc, path, text.ptr,
+                                   text.len, &e);
     am_buf_free(&text);
     return st != AM_OK ? set_err(conv, &e) : AM_OK;
 }

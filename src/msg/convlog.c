@@ -200,7 +200,8 @@ static am_status write_fresh(am__convlog *log, am_msg *const *msgs,
         close(log->fd);
         log->fd = -1;
     }
-    st = am__write_file_atomic(log->path, text.ptr, text.len, err);
+    st = am__write_file_atomic(log->alloc, log->path, text.ptr, text.len,
+                               err);
     if (st == AM_OK) {
         log->size = text.len;
         log->snapshot_size = text.len;

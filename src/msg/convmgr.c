@@ -437,7 +437,7 @@ am_status am_convmgr_open(const am_convmgr_opts *opts, am_convmgr **out,
             return am__fail(err, AM_ENOMEM, "out of memory");
         }
         m->opts.dir = m->dir;
-        if ((st = am__mkdir_p(m->dir, err)) != AM_OK ||
+        if ((st = am__mkdir_p(opts->alloc, m->dir, err)) != AM_OK ||
             (st = restore(m, err)) != AM_OK) {
             am_convmgr_close(m);
             return st;

@@ -401,7 +401,7 @@ static bool parse_listen(const char *spec, struct sockaddr_in *sa)
     sa->sin_family = AF_INET;
     sa->sin_port = htons((uint16_t)port);
     if (strcmp(host, "localhost") == 0)
-        strcpy(host, "127.0.0.1");
+        memcpy(host, "127.0.0.1", sizeof "127.0.0.1");
     return inet_pton(AF_INET, host, &sa->sin_addr) == 1;
 }
 

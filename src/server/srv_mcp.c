@@ -614,9 +614,10 @@ static json_t *resources_list(srv_ctx *ctx, const srv_tenant *t)
         "mimeType", "application/json"));
     json_array_foreach(json_object_get(reply, "namespaces"), i, ns) {
         char *enc = json_dumps(ns, JSON_COMPACT);
-        char *uri = enc != NULL ? malloc(strlen(enc) + 32) : NULL;
+        size_t cap = enc != NULL ? strlen(enc) + 32 : 0;
+        char *uri = enc != NULL ? malloc(cap) : NULL;
         if (uri != NULL) {
-            sprintf(uri, "agentmem://items/%s", enc);
+            snprintf(uri, cap, "agentmem://items/%s", enc);
             json_array_append_new(arr, json_pack("{s:s, s:s, s:s}",
                 "uri", uri, "name", enc, "mimeType", "application/json"));
         }

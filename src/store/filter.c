@@ -158,13 +158,8 @@ static am_status scalar(parser *p, const json_t *v, const char *op,
         return fail(p, "%s compares with a string, number, boolean or "
                     "null, not %s", op, json_kind(v));
     }
-    char *js = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-    if (js == NULL)
-        return am__fail(p->err, AM_ENOMEM, "search filter: out of memory");
-    out->json.len = strlen(js);
-    out->json.ptr = am__arena_strndup(p->ar, js, out->json.len);
-    free(js);
-    if (out->json.ptr == NULL)
+    if (am__json_dump_arena(p->ar, v, JSON_ENCODE_ANY | JSON_COMPACT,
+                            &out->json, NULL) != AM_OK)
         return am__fail(p->err, AM_ENOMEM, "search filter: out of memory");
     return AM_OK;
 }

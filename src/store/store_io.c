@@ -163,11 +163,12 @@ static am_status line_item(json_t *d, size_t line, int64_t now,
 
     /* Copy what the item borrows into the arena. */
     am_str *parts = am__arena_alloc(ar, json_array_size(nsv) * sizeof *parts);
-    char *vs = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
-    char *ms = json_is_object(meta) ? json_dumps(meta, JSON_COMPACT) : NULL;
-    am_status st = AM_OK;
-    if (parts == NULL || vs == NULL || (json_is_object(meta) && ms == NULL))
-        st = AM_ENOMEM;
+    am_status st = parts != NULL ? AM_OK : AM_ENOMEM;
+    if (st == AM_OK)
+        st = am__json_dump_arena(ar, val, JSON_COMPACT | JSON_ENCODE_ANY,
+                                 &it->value, NULL);
+    if (st == AM_OK && json_is_object(meta))
+        st = am__json_dump_arena(ar, meta, JSON_COMPACT, &it->meta, NULL);
     json_array_foreach(nsv, i, part) {
         if (st != AM_OK)
             break;
@@ -182,24 +183,14 @@ static am_status line_item(json_t *d, size_t line, int64_t now,
         it->key.len = json_string_length(key);
         it->key.ptr = am__arena_strndup(ar, json_string_value(key),
                                         it->key.len);
-        it->value.len = strlen(vs);
-        it->value.ptr = am__arena_strndup(ar, vs, it->value.len);
-        if (ms != NULL) {
-            it->meta.len = strlen(ms);
-            it->meta.ptr = am__arena_strndup(ar, ms, it->meta.len);
-        }
         if (text != NULL) {
             it->text.len = json_string_length(text);
             it->text.ptr = am__arena_strndup(ar, json_string_value(text),
                                              it->text.len);
         }
-        if (it->key.ptr == NULL || it->value.ptr == NULL ||
-            (ms != NULL && it->meta.ptr == NULL) ||
-            (text != NULL && it->text.ptr == NULL))
+        if (it->key.ptr == NULL || (text != NULL && it->text.ptr == NULL))
             st = AM_ENOMEM;
     }
-    free(vs);
-    free(ms);
     if (st != AM_OK)
         return am__fail(err, AM_ENOMEM, "line %zu: out of memory", line);
     return AM_OK;

@@ -346,7 +346,8 @@ void am_tier_hits_free(am_tier_hits *hits)
 {
     if (hits == NULL)
         return;
-    free(hits->ids);
+    /* The ids array and the text come from one allocator, the text's. */
+    am__free(hits->text.alloc, hits->ids, hits->cap * sizeof *hits->ids);
     hits->ids = NULL;
     hits->count = hits->cap = 0;
     am_buf_free(&hits->text);
@@ -504,6 +505,10 @@ am_status am_tiers_search(am_tiers *t, const am_tier_query *q,
     pthread_mutex_lock(&t->mu);
     out->count = 0;
     am_buf_clear(&out->text);
+    /* Empty results take the handle's allocator (as am_tier_item does);
+     * results already holding memory keep theirs. */
+    if (out->text.ptr == NULL && out->ids == NULL && out->text.alloc == NULL)
+        out->text.alloc = t->alloc;
     st = am__tiers_sync(t);
     if (st != AM_OK)
         goto out;
@@ -639,7 +644,9 @@ copy:
     if (st == AM_OK && nres > 0) {
         size_t *offs = am__alloc_array(t->alloc, nres, sizeof *offs);
         if (nres > out->cap) {
-            am_str *ni = realloc(out->ids, nres * sizeof *ni);
+            am_str *ni = am__realloc(out->text.alloc, out->ids,
+                                     out->cap * sizeof *ni,
+                                     nres * sizeof *ni);
             if (ni != NULL) {
                 out->ids = ni;
                 out->cap = nres;

@@ -147,7 +147,10 @@ struct am_tiers {
     tpolicy *policies;
     size_t npolicies, policies_cap;
     void *zc, *zd;             /* ZSTD_CCtx, ZSTD_DCtx, made on first use */
-    void *zcw[AM__TIERS_MAX_THREADS]; /* contexts of archiving workers */
+    /* Workspaces of the archiving workers' static zstd contexts (see
+     * tiers_policy.c) and their sizes. */
+    void *zcw[AM__TIERS_MAX_THREADS];
+    size_t zcw_size[AM__TIERS_MAX_THREADS];
     size_t threads;            /* archiving workers, 1..MAX */
     bool defer_archive;        /* set: archive moves leave content raw */
     size_t archive_step;       /* bytes compressed per step, 0: no defer */

@@ -9,12 +9,67 @@
  * is byte-identical or an error.
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
+/* The _advanced and static-context constructors: experimental in zstd's
+ * terms, exported by the shared library and unchanged since 1.3/1.4. */
+#define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "tiers_int.h"
 
 /* ---- Compression ---- */
+
+/* zstd allocates through the handle's allocator, so a user allocator sees
+ * that memory and the OOM sweeps reach it. zstd frees without a size,
+ * which am_allocator needs: each block carries its size in a header of
+ * ZHDR bytes (16, to keep malloc's alignment). */
+#define ZHDR 16
+
+static void *zalloc(void *opaque, size_t size)
+{
+    char *p;
+
+    if (size > SIZE_MAX - ZHDR)
+        return NULL;
+    p = am__alloc(opaque, size + ZHDR);
+    if (p == NULL)
+        return NULL;
+    memcpy(p, &(size_t){ size + ZHDR }, sizeof(size_t));
+    return p + ZHDR;
+}
+
+static void zfree(void *opaque, void *addr)
+{
+    char *p = addr;
+    size_t size;
+
+    if (p == NULL)
+        return;
+    p -= ZHDR;
+    memcpy(&size, p, sizeof size);
+    am__free(opaque, p, size);
+}
+
+static ZSTD_customMem zmem(const am_tiers *t)
+{
+    /* zstd's opaque is not const; the allocator is only passed back. */
+    ZSTD_customMem m = { zalloc, zfree, (void *)(uintptr_t)t->alloc };
+    return m;
+}
+
+/* A zstd failure as a status: zstd running out of memory (through the
+ * handle's allocator) is AM_ENOMEM, like any other allocation. */
+static am_status zfail(am_tiers *t, size_t code, am_status other,
+                       const char *what)
+{
+    if (ZSTD_getErrorCode(code) == ZSTD_error_memory_allocation)
+        return am__fail(&AM__ERR(t), AM_ENOMEM, "zstd: no memory to %s",
+                        what);
+    return am__fail(&AM__ERR(t), other, "zstd: cannot %s: %s", what,
+                    ZSTD_getErrorName(code));
+}
 
 /* Replace the content of `slot` by the zstd frame data[0..n). */
 static am_status install_frame(am_tiers *t, uint32_t slot, const char *data,
@@ -51,7 +106,7 @@ am_status am__tiers_compress(am_tiers *t, uint32_t slot)
         return AM_OK;
     }
     if (t->zc == NULL) {
-        t->zc = ZSTD_createCCtx();
+        t->zc = ZSTD_createCCtx_advanced(zmem(t));
         if (t->zc == NULL)
             return am__fail(&AM__ERR(t), AM_ENOMEM, "cannot create a zstd "
                             "compression context");
@@ -64,7 +119,7 @@ am_status am__tiers_compress(am_tiers *t, uint32_t slot)
                           am__tiers_content(it), it->stored_len,
                           t->zstd_level);
     if (ZSTD_isError(n))
-        return am__fail(&AM__ERR(t), AM_EIO, "zstd: %s", ZSTD_getErrorName(n));
+        return zfail(t, n, AM_EIO, "compress");
     return install_frame(t, slot, t->scratch.ptr, n);
 }
 
@@ -77,7 +132,11 @@ am_status am__tiers_compress(am_tiers *t, uint32_t slot)
  * its own region of one output buffer; the items are only read meanwhile
  * (the calling thread holds the handle's lock and waits). Installing the
  * frames (allocation, dirty marks) stays on the calling thread, so a user
- * allocator need not be thread-safe. */
+ * allocator need not be thread-safe. For the same reason the workers'
+ * contexts are static (ZSTD_initStaticCCtx): a zstd context allocates
+ * when it starts a frame, which would be on the worker's thread, so each
+ * worker gets a workspace from the handle's allocator, sized on the
+ * calling thread for the largest item of its share. */
 
 #define ZBATCH 8192
 
@@ -116,6 +175,32 @@ static void *zwork(void *arg)
         off += n;
     }
     return NULL;
+}
+
+/* Worker k's context, with a workspace large enough to compress
+ * `max_src` bytes at the handle's level (reused while it is). */
+static am_status worker_ctx(am_tiers *t, size_t k, size_t max_src,
+                            ZSTD_CCtx **out)
+{
+    ZSTD_compressionParameters cp =
+        ZSTD_getCParams(t->zstd_level, max_src > 0 ? max_src : 1, 0);
+    size_t need = ZSTD_estimateCCtxSize_usingCParams(cp);
+
+    if (t->zcw[k] == NULL || t->zcw_size[k] < need) {
+        am__free(t->alloc, t->zcw[k], t->zcw_size[k]);
+        t->zcw_size[k] = 0;
+        t->zcw[k] = am__alloc(t->alloc, need);
+        if (t->zcw[k] == NULL)
+            return am__fail(&AM__ERR(t), AM_ENOMEM, "no memory for a zstd "
+                            "compression context (%zu bytes)", need);
+        t->zcw_size[k] = need;
+    }
+    *out = ZSTD_initStaticCCtx(t->zcw[k], t->zcw_size[k]);
+    if (*out == NULL)
+        return am__fail(&AM__ERR(t), AM_EIO, "cannot set up a zstd "
+                        "compression context (is the allocator's memory "
+                        "8-byte aligned?)");
+    return AM_OK;
 }
 
 static bool is_raw(const am_tiers *t, uint32_t slot)
@@ -178,14 +263,13 @@ static am_status compress_jobs(am_tiers *t, zjob *jobs, size_t nj,
         w[k].out = out + off;
         off += w[k].cap;
         w[k].level = t->zstd_level;
-        if (t->zcw[k] == NULL)
-            t->zcw[k] = ZSTD_createCCtx();
-        w[k].cctx = t->zcw[k];
-        if (w[k].cctx == NULL) {
-            st = am__fail(&AM__ERR(t), AM_ENOMEM, "cannot create a zstd "
-                          "compression context");
+        size_t max_src = 0;
+        for (size_t i = 0; i < w[k].njobs; i++)
+            if (w[k].jobs[i].src_len > max_src)
+                max_src = w[k].jobs[i].src_len;
+        st = worker_ctx(t, k, max_src, &w[k].cctx);
+        if (st != AM_OK)
             goto done;
-        }
     }
     for (size_t k = 1; k < nw; k++)
         started[k] = pthread_create(&th[k], NULL, zwork, &w[k]) == 0;
@@ -198,8 +282,7 @@ static am_status compress_jobs(am_tiers *t, zjob *jobs, size_t nj,
     }
     for (size_t k = 0; k < nw; k++)
         if (w[k].error != 0) {
-            st = am__fail(&AM__ERR(t), AM_EIO, "zstd: %s",
-                          ZSTD_getErrorName(w[k].error));
+            st = zfail(t, w[k].error, AM_EIO, "compress");
             goto done;
         }
     for (size_t k = 0; k < nw && st == AM_OK; k++)
@@ -319,13 +402,16 @@ static am_status unzstd(am_tiers *t, const titem *it, char *dst)
     size_t n;
 
     if (t->zd == NULL) {
-        t->zd = ZSTD_createDCtx();
+        t->zd = ZSTD_createDCtx_advanced(zmem(t));
         if (t->zd == NULL)
             return am__fail(&AM__ERR(t), AM_ENOMEM, "cannot create a zstd "
                             "decompression context");
     }
     n = ZSTD_decompressDCtx(t->zd, dst, it->content_len,
                             am__tiers_content(it), it->stored_len);
+    if (ZSTD_isError(n) &&
+        ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation)
+        return zfail(t, n, AM_ENOMEM, "decompress");
     if (ZSTD_isError(n))
         return am__fail(&AM__ERR(t), AM_EFORMAT, "archived content of '%.*s' "
                         "is corrupt: %s", (int)it->id_len, am__tiers_id(it),
@@ -478,8 +564,7 @@ void am__tiers_policy_free(am_tiers *t)
     if (t->zc != NULL)
         ZSTD_freeCCtx(t->zc);
     for (int k = 0; k < AM__TIERS_MAX_THREADS; k++)
-        if (t->zcw[k] != NULL)
-            ZSTD_freeCCtx(t->zcw[k]);
+        am__free(t->alloc, t->zcw[k], t->zcw_size[k]); /* static contexts */
     if (t->zd != NULL)
         ZSTD_freeDCtx(t->zd);
 }

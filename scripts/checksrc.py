@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""checksrc.py -- fail on banned calls in the C sources (after curl's checksrc).
+
+    scripts/checksrc.py [ROOT]      check ROOT/src and ROOT/include
+    scripts/checksrc.py --self-test check the checker on built-in samples
+
+Two rules, each a list of function names that must not be called:
+
+* ALLOC: raw allocation. Library code (src/ except the front doors
+  src/cli and src/server, which are clients of the public API) allocates
+  through am__alloc / am__realloc / am__free and friends, which take the
+  handle's allocator: a user allocator then sees every allocation, and the
+  tests' failing allocator reaches every path in the OOM sweeps. Only the
+  default allocator (src/core/alloc.c) calls malloc. zstd contexts are
+  made with the _advanced constructors and the handle's allocator, and
+  JSON is written with am__json_dump (json_dumps returns malloc memory).
+* UNSAFE: string and number calls that overflow a buffer, keep hidden
+  state or ignore errors (strcpy, sprintf, strtok, atoi, ...), banned in
+  every file under src/ and include/. Use memcpy with a known length,
+  snprintf, strtok_r, strtoll/strtod with an errno and end check.
+
+Comments and string literals are ignored. A line may opt out with a
+comment holding "checksrc: allow NAME" and the reason, for the rare call
+that is right (none today). Exit status 1 lists every finding as
+file:line: NAME: why.
+"""
+import os
+import re
+import sys
+
+ALLOC = {
+    "malloc": "use am__alloc with the handle's allocator",
+    "calloc": "use am__calloc with the handle's allocator",
+    "realloc": "use am__realloc or am__grow with the handle's allocator",
+    "free": "use am__free with the handle's allocator",
+    "strdup": "use am__strndup with the handle's allocator",
+    "strndup": "use am__strndup with the handle's allocator",
+    "reallocarray": "use am__grow with the handle's allocator",
+    "aligned_alloc": "use am__alloc with the handle's allocator",
+    "posix_memalign": "use am__alloc with the handle's allocator",
+    "valloc": "use am__alloc with the handle's allocator",
+    "asprintf": "format into an am_buf (am_buf_appendf)",
+    "vasprintf": "format into an am_buf",
+    "json_dumps": "use am__json_dump (json_dumps allocates with malloc)",
+    "ZSTD_createCCtx": "use ZSTD_createCCtx_advanced with the handle's "
+                       "allocator",
+    "ZSTD_createDCtx": "use ZSTD_createDCtx_advanced with the handle's "
+                       "allocator",
+    "ZSTD_createCStream": "use the _advanced form with the handle's allocator",
+    "ZSTD_createDStream": "use the _advanced form with the handle's allocator",
+}
+UNSAFE = {
+    "strcpy": "no length: use memcpy with a checked length",
+    "stpcpy": "no length: use memcpy with a checked length",
+    "strcat": "no length: use memcpy or an am_buf",
+    "strncpy": "may leave no NUL: use memcpy with a checked length",
+    "strncat": "easy to get wrong: use memcpy or an am_buf",
+    "sprintf": "no length: use snprintf",
+    "vsprintf": "no length: use vsnprintf",
+    "gets": "no length: use fgets or getline",
+    "strtok": "hidden state, not thread-safe: use strtok_r or a scan",
+    "atoi": "ignores errors and overflow: use strtol with checks",
+    "atol": "ignores errors and overflow: use strtol with checks",
+    "atoll": "ignores errors and overflow: use strtoll with checks",
+    "atof": "ignores errors: use strtod with checks",
+    "tmpnam": "racy: use mkstemp",
+    "tempnam": "racy: use mkstemp",
+    "mktemp": "racy: use mkstemp",
+    "alloca": "unbounded stack: use a fixed array or the allocator",
+}
+# Where the ALLOC rule does not apply: the default allocator itself, and
+# the front doors, which may only use the public API (they free what
+# jansson's json_dumps returns, for example).
+ALLOC_EXEMPT_FILES = {"src/core/alloc.c"}
+ALLOC_EXEMPT_DIRS = ("src/cli/", "src/server/")
+
+CALL = re.compile(r"(?<![A-Za-z0-9_>.])([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+ALLOW = re.compile(r"checksrc:\s*allow\s+([A-Za-z0-9_]+)")
+
+
+def strip(text):
+    """Blank out comments, string and character literals, keeping newlines
+    (so line numbers stay) and the opt-out markers of each line."""
+    out = []
+    allows = {}
+    i, n, line = 0, len(text), 1
+    while i < n:
+        c = text[i]
+        if text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+            chunk = text[i:j]
+            for m in ALLOW.finditer(chunk):
+                allows.setdefault(line + chunk[:m.start()].count("\n"),
+                                  set()).add(m.group(1))
+            out.append(re.sub(r"[^\n]", " ", chunk))
+            line += chunk.count("\n")
+            i = j
+        elif text.startswith("//", i):
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+            for m in ALLOW.finditer(text[i:j]):
+                allows.setdefault(line, set()).add(m.group(1))
+            out.append(" " * (j - i))
+            i = j
+        elif c in "\"'":
+            j = i + 1
+            while j < n and text[j] != c and text[j] != "\n":
+                j += 2 if text[j] == "\\" else 1
+            j = min(j + 1, n)
+            out.append(c + " " * (j - i - 2) + c if j - i >= 2 else c)
+            i = j
+        else:
+            if c == "\n":
+                line += 1
+            out.append(c)
+            i += 1
+    return "".join(out), allows
+
+
+def check_text(rel, text):
+    """Findings (rel, line, name, why) for one file's text."""
+    code, allows = strip(text)
+    rel = rel.replace(os.sep, "/")
+    alloc_rule = (rel.startswith("src/") and rel not in ALLOC_EXEMPT_FILES
+                  and not rel.startswith(ALLOC_EXEMPT_DIRS))
+    found = []
+    for lineno, src in enumerate(code.split("\n"), 1):
+        for m in CALL.finditer(src):
+            name = m.group(1)
+            why = UNSAFE.get(name) or (ALLOC.get(name) if alloc_rule
+                                        else None)
+            if why is None or name in allows.get(lineno, ()):
+                continue
+            found.append((rel, lineno, name, why))
+    return found
+
+
+def check_tree(root):
+    found = []
+    for top in ("src", "include"):
+        for dirpath, dirnames, filenames in os.walk(os.path.join(root, top)):
+            dirnames.sort()
+            for f in sorted(filenames):
+                if not f.endswith((".c", ".h")):
+                    continue
+                path = os.path.join(dirpath, f)
+                with open(path, encoding="utf-8", errors="replace") as fp:
+                    text = fp.read()
+                found += check_text(os.path.relpath(path, root), text)
+    return found
+
+
+SELF_TEST = [
+    # (file, text, names expected on lines 1.., in order)
+    ("src/x/a.c", "p = malloc(n);\n", [(1, "malloc")]),
+    ("src/x/a.c", "free(p);\nq = realloc (p, 2);\n",
+     [(1, "free"), (2, "realloc")]),
+    ("src/x/a.c", "char *s = strdup(t);\n", [(1, "strdup")]),
+    ("src/x/a.c", "z = ZSTD_createCCtx();\n", [(1, "ZSTD_createCCtx")]),
+    ("src/x/a.c", "char *j = json_dumps(v, 0);\n", [(1, "json_dumps")]),
+    ("src/x/a.c", "strcpy(a, b); sprintf(a, \"%d\", 1);\n",
+     [(1, "strcpy"), (1, "sprintf")]),
+    ("src/x/a.c", "n = atoi(s);\nt = strtok(s, \",\");\n",
+     [(1, "atoi"), (2, "strtok")]),
+    # Not calls: comments, strings, members, wrappers, declarations.
+    ("src/x/a.c", "/* malloc(n) and free(p) */\n", []),
+    ("src/x/a.c", "// strcpy(a, b)\n", []),
+    ("src/x/a.c", "puts(\"free(p) sprintf(x)\");\n", []),
+    ("src/x/a.c", "a->free(a->ctx, p, n);\ns.malloc(1);\n", []),
+    ("src/x/a.c", "am__free(a, p, n); my_malloc(3); snprintf(b, 4, \"\");\n",
+     []),
+    ("src/x/a.c", "void *(*malloc)(size_t);\n", []),
+    ("src/x/a.c", "z = ZSTD_createCCtx_advanced(mem);\n", []),
+    ("src/x/a.c", "x = strcpy(a, b); /* checksrc: allow strcpy: why */\n",
+     []),
+    # The allocation rule spares the allocator and the front doors, the
+    # string rule does not.
+    ("src/core/alloc.c", "return malloc(size);\n", []),
+    ("src/cli/main.c", "free(text);\n", []),
+    ("src/server/srv.c", "free(text); strcpy(a, b);\n", [(1, "strcpy")]),
+    ("include/agentmem/x.h", "#define AM_X(s) atoi(s)\n", [(1, "atoi")]),
+]
+
+
+def self_test():
+    bad = 0
+    for rel, text, want in SELF_TEST:
+        got = [(line, name) for _, line, name, _ in check_text(rel, text)]
+        if got != want:
+            print("checksrc self-test: %s %r: found %r, expected %r"
+                  % (rel, text, got, want))
+            bad += 1
+    if bad:
+        return 1
+    print("checksrc self-test: %d cases pass" % len(SELF_TEST))
+    return 0
+
+
+def main(argv):
+    if argv[1:] == ["--self-test"]:
+        return self_test()
+    if len(argv) > 2 or (len(argv) == 2 and argv[1].startswith("-")):
+        print("usage: %s [ROOT] | --self-test" % argv[0], file=sys.stderr)
+        return 2
+    root = argv[1] if len(argv) == 2 else os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..")
+    if not os.path.isdir(os.path.join(root, "src")):
+        print("checksrc: no src/ under %s" % root, file=sys.stderr)
+        return 2
+    found = check_tree(root)
+    for rel, line, name, why in found:
+        print("%s:%d: %s: %s" % (rel, line, name, why))
+    if found:
+        print("checksrc: %d banned call(s); see scripts/checksrc.py"
+              % len(found))
+        return 1
+    print("checksrc: clean")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
