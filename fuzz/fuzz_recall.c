@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     case 1:
         st = am_recall_tool_call(s, AM_STR("u"), data[0] % 3 == 0
                                  ? AM_TOOL_OPENAI : AM_TOOL_ANTHROPIC,
-                                 in, &out);
+                                 NULL, in, &out);
         if (st != AM_OK && st != AM_EFORMAT && st != AM_ENOMEM &&
             st != AM_EINVAL)
             abort();

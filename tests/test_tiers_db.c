@@ -679,6 +679,32 @@ AM_TEST(newer_schema_and_corrupt_archive_are_reported)
     CHECK_EQ(am_tiers_count(t), 1);
     am_tiers_close(t, NULL);
 
+    /* A sound frame, but the row says it holds 1 GB: refused before any
+     * room is made for it (fuzz_tier_rows allocated the whole GB). */
+    t = open_t(&clk, 100, 1000, 0, db);
+    CHECK_OK(put(t, "y", "some content that compresses content content",
+                 0.5, AM_TIER_ARCHIVE));
+    CHECK_OK(am_tiers_close(t, NULL));
+    CHECK_EQ(sqlite3_open(db, &h), SQLITE_OK);
+    CHECK_EQ(sqlite3_exec(h, "UPDATE tier_items SET content_len = 1000000000"
+                          " WHERE id = 'y'", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    {
+        test_alloc ta = { 0 };
+        am_allocator a = test_alloc_make(&ta);
+        am_clock c = test_clock_make(&clk);
+        am_tiers_opts ao = am_tiers_opts_default();
+        ao.alloc = &a;
+        ao.clock = &c;
+        ao.db_path = db;
+        CHECK_OK(am_tiers_open(&ao, &t, NULL));
+        CHECK_ST(am_tiers_peek(t, AM_STR("y"), &out, NULL), AM_EFORMAT);
+        CHECK(strstr(am_tiers_last_error(t)->msg, "cannot hold") != NULL);
+        CHECK_ST(am_tiers_restore(t, AM_STR("y")), AM_EFORMAT);
+        CHECK(ta.peak < 64u << 20);
+        am_tiers_close(t, NULL);
+    }
+
     CHECK_EQ(sqlite3_open(db, &h), SQLITE_OK);
     CHECK_EQ(sqlite3_exec(h, "UPDATE am_schema SET version = 9 WHERE "
                           "module = 'tiers'", NULL, NULL, NULL), SQLITE_OK);

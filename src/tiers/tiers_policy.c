@@ -396,6 +396,29 @@ am_status am_tiers_compact(am_tiers *t, size_t max_bytes, size_t *left)
     return st;
 }
 
+/* Before room for the content is allocated: does the stored frame
+ * declare content_len bytes, and could a frame of its size hold that
+ * many? The length comes from a database row, which anyone may have
+ * written: a 20-byte frame with a content_len of 1 GB made a read
+ * allocate 1 GB before zstd could notice (found by fuzz_tier_rows). A
+ * zstd block has a header of 3 bytes and yields at most 128 KiB (an RLE
+ * block of 4 bytes), so n bytes of frame decompress to at most
+ * n * 32768 bytes. */
+static am_status frame_fits(am_tiers *t, const titem *it)
+{
+    const void *src = am__tiers_content(it);
+    unsigned long long declared = ZSTD_getFrameContentSize(src,
+                                                           it->stored_len);
+
+    if ((uint64_t)it->content_len > (uint64_t)it->stored_len * 32768u ||
+        declared != it->content_len)
+        return am__fail(&AM__ERR(t), AM_EFORMAT, "archived content of '%.*s' "
+                        "is corrupt: a %u-byte zstd frame cannot hold the "
+                        "%u bytes recorded", (int)it->id_len,
+                        am__tiers_id(it), it->stored_len, it->content_len);
+    return AM_OK;
+}
+
 /* Decompress the frame at `src` into exactly `dst_len` bytes at `dst`. */
 static am_status unzstd(am_tiers *t, const titem *it, char *dst)
 {
@@ -428,6 +451,8 @@ am_status am__tiers_decompress(am_tiers *t, const titem *it, am_buf *out)
     am_status st;
 
     am_buf_clear(out);
+    if (!(it->flags & T_RAW) && (st = frame_fits(t, it)) != AM_OK)
+        return st;
     if (am_buf_reserve(out, it->content_len) != AM_OK)
         return am__fail(&AM__ERR(t), AM_ENOMEM, "no memory for %u bytes of "
                         "content", it->content_len);
@@ -458,6 +483,8 @@ am_status am__tiers_uncompress_slot(am_tiers *t, uint32_t slot)
         it->flags &= (uint8_t)~T_RAW;
         return AM_OK;
     }
+    if ((st = frame_fits(t, it)) != AM_OK)
+        return st;
     nb = am__alloc(t->alloc, prefix + it->content_len);
     if (nb == NULL)
         return am__fail(&AM__ERR(t), AM_ENOMEM, "no memory for %u bytes of "
