@@ -215,7 +215,7 @@ static void *react_worker(void *arg)
 {
     job *j = arg;
     am_react *m = j->h;
-    am_buf out = AM_BUF_INIT;
+    am_buf out = AM_BUF_INIT, copy = AM_BUF_INIT;
     char key[48];
 
     for (int i = 0; i < ROUNDS; i++) {
@@ -243,8 +243,32 @@ static void *react_worker(void *arg)
         const am_error *e = am_react_last_error(m);
         am_react_step_count(m);
         expect_detail(j, e, AM_ENOTFOUND, key);
+        /* Each thread rewrites its own todo while the others copy it:
+         * a copy is whole, one version or the other, never torn, and
+         * stays readable after the todo changes again. */
+        {
+            char id[16], content[32];
+            am_react_todo t, got;
+            size_t n;
+            snprintf(id, sizeof id, "todo%d", j->id);
+            snprintf(content, sizeof content, "v%d-%d", j->id, i);
+            t = (am_react_todo){ am_str_c(id), am_str_c(content),
+                                 AM_TODO_PENDING, i };
+            if (am_react_todo_put(m, &t) != AM_OK)
+                j->failures++;
+            n = am_react_todo_count(m);
+            for (size_t k = 0; k < n; k++) {
+                if (am_react_todo_copy(m, k, &got, &copy) != AM_OK)
+                    j->failures++;
+                else if (got.content.len < 4 || got.content.ptr[0] != 'v' ||
+                         got.content.ptr[got.content.len] != '\0' ||
+                         got.id.len < 5 || memcmp(got.id.ptr, "todo", 4))
+                    j->failures++;
+            }
+        }
     }
     am_buf_free(&out);
+    am_buf_free(&copy);
     return NULL;
 }
 

@@ -1010,3 +1010,93 @@ AM_TEST(enum_names_out_of_range_are_a_question_mark)
     CHECK_STR_EQ(am_todo_status_name((am_todo_status)99), "?");
     CHECK_STR_EQ(am_todo_status_name(AM_TODO_DONE), "done");
 }
+
+/* The _copy accessors hand out strings that are the caller's: they stay
+ * valid after the records change and after the memory is freed (ASan
+ * would catch a borrowed one), and they equal what _at shows. */
+AM_TEST(copied_records_outlive_the_memory)
+{
+    test_clock tc = { 0 };
+    am_clock clk;
+    am_react *m = new_mem(&tc, &clk);
+    am_react_tool_exec in = { AM_STR("search"), AM_STR("{\"q\":1}"), false,
+                              AM_STR("null"), AM_STR("timed out"), 5, 0 };
+    am_react_todo todo = { AM_STR("t1"), AM_STR("first"), AM_TODO_PENDING,
+                           2 };
+    am_react_message msg, view;
+    am_react_tool_exec te;
+    am_react_step step;
+    am_react_todo td;
+    am_error herr;
+    am_buf b1 = AM_BUF_INIT, b2 = AM_BUF_INIT, b3 = AM_BUF_INIT,
+           b4 = AM_BUF_INIT;
+
+    CHECK_OK(am_react_add_message(m, AM_STR("user"), AM_STR("hello")));
+    CHECK_OK(am_react_add_tool_exec(m, &in));
+    CHECK_OK(am_react_add_step(m, AM_STEP_OBSERVE, AM_STR("saw it")));
+    CHECK_OK(am_react_todo_put(m, &todo));
+
+    CHECK_OK(am_react_message_copy(m, 0, &msg, &b1));
+    CHECK_OK(am_react_message_at(m, 0, &view));
+    CHECK(msg.role.ptr != view.role.ptr);
+    CHECK_EQ(msg.ts_ms, view.ts_ms);
+    CHECK_OK(am_react_tool_exec_copy(m, 0, &te, &b2));
+    CHECK_OK(am_react_step_copy(m, 0, &step, &b3));
+    CHECK_OK(am_react_todo_copy(m, 0, &td, &b4));
+    CHECK_OK(am_react_hook_error_copy(m, &herr));
+    CHECK_EQ(herr.code, AM_OK);
+
+    /* Replace the todo (its old strings are freed), then free it all. */
+    todo.content = AM_STR("second");
+    CHECK_OK(am_react_todo_put(m, &todo));
+    am_react_free(m);
+
+    CHECK_MEM_EQ(msg.role.ptr, msg.role.len, "user");
+    CHECK_MEM_EQ(msg.content.ptr, msg.content.len, "hello");
+    CHECK_STR_EQ(msg.content.ptr, "hello"); /* NUL-terminated */
+    CHECK_MEM_EQ(te.tool.ptr, te.tool.len, "search");
+    CHECK_MEM_EQ(te.params_json.ptr, te.params_json.len, "{\"q\":1}");
+    CHECK_MEM_EQ(te.result_json.ptr, te.result_json.len, "null");
+    CHECK_MEM_EQ(te.error.ptr, te.error.len, "timed out");
+    CHECK(!te.success);
+    CHECK_EQ(te.duration_us, 5);
+    CHECK_EQ(step.type, AM_STEP_OBSERVE);
+    CHECK_MEM_EQ(step.content.ptr, step.content.len, "saw it");
+    CHECK_MEM_EQ(td.id.ptr, td.id.len, "t1");
+    CHECK_MEM_EQ(td.content.ptr, td.content.len, "first");
+    CHECK_EQ(td.priority, 2);
+    am_buf_free(&b1);
+    am_buf_free(&b2);
+    am_buf_free(&b3);
+    am_buf_free(&b4);
+}
+
+AM_TEST(copy_accessors_refuse_bad_arguments_and_report_oom)
+{
+    test_clock tc = { 0 };
+    am_clock clk;
+    am_react *m = new_mem(&tc, &clk);
+    test_alloc ta = { .fail_at = 1 };
+    am_allocator a = test_alloc_make(&ta);
+    am_buf text = AM_BUF_INIT;
+    am_react_message msg;
+    am_react_step step;
+
+    CHECK_OK(am_react_add_message(m, AM_STR("user"), AM_STR("hello")));
+    CHECK_ST(am_react_message_copy(m, 0, &msg, NULL), AM_EINVAL);
+    CHECK_ST(am_react_message_copy(NULL, 0, &msg, &text), AM_EINVAL);
+    CHECK_ST(am_react_message_copy(m, 0, NULL, &text), AM_EINVAL);
+    CHECK_ST(am_react_message_copy(m, 1, &msg, &text), AM_ENOTFOUND);
+    CHECK_ST(am_react_step_copy(m, 0, &step, &text), AM_ENOTFOUND);
+    CHECK_ST(am_react_hook_error_copy(m, NULL), AM_EINVAL);
+    CHECK_ST(am_react_hook_error_copy(NULL, &(am_error){ 0 }), AM_EINVAL);
+    text.alloc = &a;
+    CHECK_ST(am_react_message_copy(m, 0, &msg, &text), AM_ENOMEM);
+    CHECK(strstr(am_react_last_error(m)->msg, "no memory to copy record 0")
+          != NULL);
+    CHECK_OK(am_react_message_copy(m, 0, &msg, &text));
+    CHECK_MEM_EQ(msg.content.ptr, msg.content.len, "hello");
+    am_buf_free(&text);
+    CHECK_EQ(ta.live_blocks, 0);
+    am_react_free(m);
+}

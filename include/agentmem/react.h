@@ -105,12 +105,23 @@ AM_API am_status am_react_add_message(am_react *m, am_str role,
 AM_API size_t am_react_message_count(const am_react *m);
 
 /* Message `i` (0 = oldest); the strings are owned by the memory and valid
- * until the next modifying call. AM_OK or AM_ENOTFOUND (i out of range).
+ * until the next modifying call. AM_OK, AM_EINVAL (NULL m or out) or
+ * AM_ENOTFOUND (i out of range).
  * Thread safety: safe to call; the strings are borrowed from the
- * memory, so read them only while no other thread modifies it (a copy:
- * am_react_export). */
+ * memory, so read them only while no other thread modifies it. When
+ * other threads may, use am_react_message_copy. */
 AM_API am_status am_react_message_at(const am_react *m, size_t i,
                                      am_react_message *out);
+
+/* As am_react_message_at, but the strings are copied, under the memory's
+ * lock, into `text` (its contents replaced; yours, reuse it across calls,
+ * free with am_buf_free): out's strings point into `text` and stay valid
+ * whatever other threads do to the memory, until you reuse or free
+ * `text`. Each string is NUL-terminated. AM_OK, AM_EINVAL (NULL m, out
+ * or text), AM_ENOTFOUND or AM_ENOMEM (`text` could not grow; detail in
+ * am_react_last_error). Thread safety: safe. */
+AM_API am_status am_react_message_copy(const am_react *m, size_t i,
+                                       am_react_message *out, am_buf *text);
 
 /* Indices of the messages with `role`, oldest first, written to idx[0..cap);
  * returns the total number of matches (which may exceed cap).
@@ -140,11 +151,19 @@ AM_API am_status am_react_add_tool_exec(am_react *m,
 AM_API size_t am_react_tool_exec_count(const am_react *m);
 
 /* Execution `i`; strings owned by the memory, valid until the next
- * modifying call. AM_OK or AM_ENOTFOUND. Thread safety: safe to call; the strings are borrowed from the
- * memory, so read them only while no other thread modifies it (a copy:
- * am_react_export). */
+ * modifying call. AM_OK, AM_EINVAL (NULL m or out) or AM_ENOTFOUND.
+ * Thread safety: safe to call; the strings are borrowed from the memory,
+ * so read them only while no other thread modifies it. When other
+ * threads may, use am_react_tool_exec_copy. */
 AM_API am_status am_react_tool_exec_at(const am_react *m, size_t i,
                                        am_react_tool_exec *out);
+
+/* As am_react_tool_exec_at, with the four strings copied into `text`,
+ * as am_react_message_copy does (same ownership and errors).
+ * Thread safety: safe. */
+AM_API am_status am_react_tool_exec_copy(const am_react *m, size_t i,
+                                         am_react_tool_exec *out,
+                                         am_buf *text);
 
 typedef enum am_react_outcome {
     AM_REACT_ANY = 0,
@@ -181,12 +200,19 @@ AM_API am_status am_react_add_step(am_react *m, am_step_type type,
 /* Number of reasoning steps. Thread safety: safe. */
 AM_API size_t am_react_step_count(const am_react *m);
 
-/* Step `i`; content owned by the memory. AM_OK or AM_ENOTFOUND.
- * Thread safety: safe to call; the strings are borrowed from the
- * memory, so read them only while no other thread modifies it (a copy:
- * am_react_export). */
+/* Step `i`; content owned by the memory, valid until the next modifying
+ * call. AM_OK, AM_EINVAL (NULL m or out) or AM_ENOTFOUND.
+ * Thread safety: safe to call; the content is borrowed from the memory,
+ * so read it only while no other thread modifies it. When other threads
+ * may, use am_react_step_copy. */
 AM_API am_status am_react_step_at(const am_react *m, size_t i,
                                   am_react_step *out);
+
+/* As am_react_step_at, with the content copied into `text`, as
+ * am_react_message_copy does (same ownership and errors).
+ * Thread safety: safe. */
+AM_API am_status am_react_step_copy(const am_react *m, size_t i,
+                                    am_react_step *out, am_buf *text);
 
 /* Indices of the steps of `type` (-1: any), oldest first, considering only
  * the last `recent` steps (0: all); returns the total number of matches.
@@ -239,12 +265,19 @@ AM_API am_status am_react_todo_remove(am_react *m, am_str id);
 /* Number of todos. Thread safety: safe. */
 AM_API size_t am_react_todo_count(const am_react *m);
 
-/* Todo `i` in insertion order; strings owned by the memory. AM_OK or
- * AM_ENOTFOUND. Thread safety: safe to call; the strings are borrowed from the
- * memory, so read them only while no other thread modifies it (a copy:
- * am_react_export). */
+/* Todo `i` in insertion order; strings owned by the memory, valid until
+ * the next modifying call. AM_OK, AM_EINVAL (NULL m or out) or
+ * AM_ENOTFOUND. Thread safety: safe to call; the strings are borrowed
+ * from the memory, so read them only while no other thread modifies it.
+ * When other threads may, use am_react_todo_copy. */
 AM_API am_status am_react_todo_at(const am_react *m, size_t i,
                                   am_react_todo *out);
+
+/* As am_react_todo_at, with the strings copied into `text`, as
+ * am_react_message_copy does (same ownership and errors).
+ * Thread safety: safe. */
+AM_API am_status am_react_todo_copy(const am_react *m, size_t i,
+                                    am_react_todo *out, am_buf *text);
 
 /* "pending", "in_progress" or "done"; "?" out of range (static).
  * Thread safety: safe. */
@@ -314,11 +347,17 @@ AM_API am_status am_react_add_hook(am_react *m, am_react_hook_fn fn,
                                    void *ctx);
 
 /* Number of hook failures so far, and the detail of the latest one (owned
- * by `m`; code AM_OK when none). Thread safety: safe to call; the detail
- * is rewritten by any thread's next hook failure, so read it while no
- * other thread modifies the memory. */
+ * by `m`; code AM_OK when none; NULL for a NULL `m`). Thread safety: safe
+ * to call; the detail is rewritten by any thread's next hook failure, so
+ * read it while no other thread modifies the memory, or copy it with
+ * am_react_hook_error_copy. */
 AM_API size_t am_react_hook_failures(const am_react *m);
 AM_API const am_error *am_react_hook_error(const am_react *m);
+
+/* Copy the detail of the latest hook failure into `out` (yours), under
+ * the memory's lock, so no other thread's failure can change it while it
+ * is copied. AM_OK or AM_EINVAL (NULL m or out). Thread safety: safe. */
+AM_API am_status am_react_hook_error_copy(const am_react *m, am_error *out);
 
 /* ---- Typed slots ----
  *

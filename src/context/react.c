@@ -40,6 +40,46 @@ void am__react_ostr_free(const am_allocator *a, ostr *o)
     o->len = 0;
 }
 
+/* ---- Reading one record ---- */
+
+am_status am__react_read(const am_react *m, size_t i, am__react_view_fn view,
+                         void *out, am_buf *text)
+{
+    am_str *f[AM__REACT_VIEW_MAX];
+    size_t nf = 0, total = 0;
+    am_status st;
+
+    if (m == NULL || out == NULL)
+        return AM_EINVAL;
+    AM__REACT_LOCK(m);
+    st = view(m, i, out, f, &nf);
+    if (st == AM_OK && text != NULL) {
+        /* One reservation, then the fields one after another, each with
+         * its NUL, so that the pointers stay put while we copy. */
+        for (size_t k = 0; k < nf; k++)
+            total += f[k]->len + 1;
+        am_buf_clear(text);
+        if (am_buf_reserve(text, total) != AM_OK) {
+            am_react *mm = (am_react *)(uintptr_t)m; /* its error slot */
+            st = am__fail(&AM__ERR(mm), AM_ENOMEM, "no memory to copy "
+                          "record %zu (%zu bytes)", i, total);
+        } else {
+            char *p = text->ptr;
+            for (size_t k = 0; k < nf; k++) {
+                if (f[k]->len > 0)
+                    memcpy(p, f[k]->ptr, f[k]->len);
+                p[f[k]->len] = '\0';
+                f[k]->ptr = p;
+                p += f[k]->len + 1;
+            }
+            text->len = total;
+            text->ptr[total] = '\0';
+        }
+    }
+    AM__REACT_UNLOCK(m);
+    return st;
+}
+
 am_status am__react_check_text(am_error *err, am_str s, const char *what)
 {
     size_t bad = 0;
@@ -313,30 +353,33 @@ size_t am_react_message_count(const am_react *m)
     return r;
 }
 
-static am_status am_react_message_at_locked(const am_react *m, size_t i,
-                              am_react_message *out)
+static am_status message_view(const am_react *m, size_t i, void *out_,
+                              am_str **f, size_t *nf)
 {
-    if (m == NULL || out == NULL)
-        return AM_EINVAL;
+    am_react_message *out = out_;
+
     if (i >= m->d.nmsgs)
         return AM_ENOTFOUND;
     out->role = am__react_ostr_view(&m->d.msgs[i].role);
     out->content = am__react_ostr_view(&m->d.msgs[i].content);
     out->ts_ms = m->d.msgs[i].ts;
+    f[0] = &out->role;
+    f[1] = &out->content;
+    *nf = 2;
     return AM_OK;
 }
 
 am_status am_react_message_at(const am_react *m, size_t i,
                               am_react_message *out)
 {
-    am_status r;
+    return am__react_read(m, i, message_view, out, NULL);
+}
 
-    if (m == NULL)
-        return am_react_message_at_locked(m, i, out);
-    AM__REACT_LOCK(m);
-    r = am_react_message_at_locked(m, i, out);
-    AM__REACT_UNLOCK(m);
-    return r;
+am_status am_react_message_copy(const am_react *m, size_t i,
+                                am_react_message *out, am_buf *text)
+{
+    return text != NULL ? am__react_read(m, i, message_view, out, text)
+                        : AM_EINVAL;
 }
 
 static size_t am_react_messages_by_role_locked(const am_react *m, am_str role,
@@ -463,12 +506,12 @@ size_t am_react_tool_exec_count(const am_react *m)
     return r;
 }
 
-static am_status am_react_tool_exec_at_locked(const am_react *m, size_t i,
-                                am_react_tool_exec *out)
+static am_status tool_exec_view(const am_react *m, size_t i, void *out_,
+                                am_str **f, size_t *nf)
 {
+    am_react_tool_exec *out = out_;
     const rtool *t;
-    if (m == NULL || out == NULL)
-        return AM_EINVAL;
+
     if (i >= m->d.ntools)
         return AM_ENOTFOUND;
     t = &m->d.tools[i];
@@ -479,20 +522,25 @@ static am_status am_react_tool_exec_at_locked(const am_react *m, size_t i,
     out->success = t->success;
     out->duration_us = t->dur_us;
     out->ts_ms = t->ts;
+    f[0] = &out->tool;
+    f[1] = &out->params_json;
+    f[2] = &out->result_json;
+    f[3] = &out->error;
+    *nf = 4;
     return AM_OK;
 }
 
 am_status am_react_tool_exec_at(const am_react *m, size_t i,
                                 am_react_tool_exec *out)
 {
-    am_status r;
+    return am__react_read(m, i, tool_exec_view, out, NULL);
+}
 
-    if (m == NULL)
-        return am_react_tool_exec_at_locked(m, i, out);
-    AM__REACT_LOCK(m);
-    r = am_react_tool_exec_at_locked(m, i, out);
-    AM__REACT_UNLOCK(m);
-    return r;
+am_status am_react_tool_exec_copy(const am_react *m, size_t i,
+                                  am_react_tool_exec *out, am_buf *text)
+{
+    return text != NULL ? am__react_read(m, i, tool_exec_view, out, text)
+                        : AM_EINVAL;
 }
 
 static size_t am_react_find_tool_execs_locked(const am_react *m, am_str tool,
@@ -606,28 +654,31 @@ size_t am_react_step_count(const am_react *m)
     return r;
 }
 
-static am_status am_react_step_at_locked(const am_react *m, size_t i, am_react_step *out)
+static am_status step_view(const am_react *m, size_t i, void *out_,
+                           am_str **f, size_t *nf)
 {
-    if (m == NULL || out == NULL)
-        return AM_EINVAL;
+    am_react_step *out = out_;
+
     if (i >= m->d.nsteps)
         return AM_ENOTFOUND;
     out->type = m->d.steps[i].type;
     out->content = am__react_ostr_view(&m->d.steps[i].content);
     out->ts_ms = m->d.steps[i].ts;
+    f[0] = &out->content;
+    *nf = 1;
     return AM_OK;
 }
 
 am_status am_react_step_at(const am_react *m, size_t i, am_react_step *out)
 {
-    am_status r;
+    return am__react_read(m, i, step_view, out, NULL);
+}
 
-    if (m == NULL)
-        return am_react_step_at_locked(m, i, out);
-    AM__REACT_LOCK(m);
-    r = am_react_step_at_locked(m, i, out);
-    AM__REACT_UNLOCK(m);
-    return r;
+am_status am_react_step_copy(const am_react *m, size_t i, am_react_step *out,
+                             am_buf *text)
+{
+    return text != NULL ? am__react_read(m, i, step_view, out, text)
+                        : AM_EINVAL;
 }
 
 static size_t am_react_find_steps_locked(const am_react *m, int type, size_t recent,
@@ -816,21 +867,26 @@ size_t am_react_hook_failures(const am_react *m)
     return r;
 }
 
-static const am_error *am_react_hook_error_locked(const am_react *m)
-{
-    return m != NULL ? &m->hook_err : NULL;
-}
-
 const am_error *am_react_hook_error(const am_react *m)
 {
-    const am_error * r;
+    const am_error *r;
 
     if (m == NULL)
-        return am_react_hook_error_locked(m);
+        return NULL;
     AM__REACT_LOCK(m);
-    r = am_react_hook_error_locked(m);
+    r = &m->hook_err;
     AM__REACT_UNLOCK(m);
     return r;
+}
+
+am_status am_react_hook_error_copy(const am_react *m, am_error *out)
+{
+    if (m == NULL || out == NULL)
+        return AM_EINVAL;
+    AM__REACT_LOCK(m);
+    *out = m->hook_err;
+    AM__REACT_UNLOCK(m);
+    return AM_OK;
 }
 
 /* ---- Domain ---- */

@@ -108,6 +108,24 @@ static inline bool am__react_ostr_eq(const ostr *o, am_str s)
     return o->len == s.len && (s.len == 0 || memcmp(o->p, s.ptr, s.len) == 0);
 }
 
+/* ---- Reading one record (react.c) ----
+ *
+ * The one body of every record accessor (am_react_message_at / _copy,
+ * tool_exec, step, todo). `view` fills `out` with views of record `i`
+ * (called with the handle locked) and lists the string fields of `out`
+ * in f[0..*nf) (at most AM__REACT_VIEW_MAX). With `text` NULL the views
+ * stay borrowed from the handle (the _at calls); otherwise the strings
+ * are copied into `text` (replaced) before the lock is released, so they
+ * stay valid whatever other threads do to the handle (the _copy calls).
+ * AM_OK, AM_EINVAL (NULL m or out), AM_ENOTFOUND (no record `i`) or
+ * AM_ENOMEM (text could not grow; the calling thread's error slot says
+ * so). */
+#define AM__REACT_VIEW_MAX 4
+typedef am_status (*am__react_view_fn)(const am_react *m, size_t i,
+                                       void *out, am_str **f, size_t *nf);
+am_status am__react_read(const am_react *m, size_t i, am__react_view_fn view,
+                         void *out, am_buf *text);
+
 /* AM_EINVAL for a NULL pointer with a length, AM_EFORMAT for invalid
  * UTF-8; `what` names the field in the message. */
 am_status am__react_check_text(am_error *err, am_str s, const char *what);

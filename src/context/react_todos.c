@@ -154,27 +154,31 @@ size_t am_react_todo_count(const am_react *m)
     return r;
 }
 
-static am_status am_react_todo_at_locked(const am_react *m, size_t i, am_react_todo *out)
+static am_status todo_view(const am_react *m, size_t i, void *out_,
+                           am_str **f, size_t *nf)
 {
-    if (m == NULL || out == NULL)
-        return AM_EINVAL;
+    am_react_todo *out = out_;
+
     if (i >= m->d.ntodos)
         return AM_ENOTFOUND;
     out->id = am__react_ostr_view(&m->d.todos[i].id);
     out->content = am__react_ostr_view(&m->d.todos[i].content);
     out->status = m->d.todos[i].status;
     out->priority = m->d.todos[i].priority;
+    f[0] = &out->id;
+    f[1] = &out->content;
+    *nf = 2;
     return AM_OK;
 }
 
 am_status am_react_todo_at(const am_react *m, size_t i, am_react_todo *out)
 {
-    am_status r;
+    return am__react_read(m, i, todo_view, out, NULL);
+}
 
-    if (m == NULL)
-        return am_react_todo_at_locked(m, i, out);
-    AM__REACT_LOCK(m);
-    r = am_react_todo_at_locked(m, i, out);
-    AM__REACT_UNLOCK(m);
-    return r;
+am_status am_react_todo_copy(const am_react *m, size_t i, am_react_todo *out,
+                             am_buf *text)
+{
+    return text != NULL ? am__react_read(m, i, todo_view, out, text)
+                        : AM_EINVAL;
 }
