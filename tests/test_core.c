@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agentmem/clock.h"
 #include "agentmem/tokens.h"
+#include "agentmem/version.h"
 #include "core/core.h"
 #include "core/json_glue.h"
 #include "harness.h"
@@ -406,4 +408,57 @@ AM_TEST(file_saves_allocate_through_the_given_allocator)
     CHECK(test_oom_sweep(file_oom_body, dir) > 3);
     test_rmtree(dir);
     free(dir);
+}
+
+/* status.h: "These values are ABI: new codes are added at the end, never
+ * renumbered or removed." Pinned here, so a renumbering fails a test. */
+AM_TEST(status_codes_are_abi_and_each_has_its_own_text)
+{
+    static const struct { am_status st; int value; } abi[] = {
+        { AM_OK, 0 }, { AM_ENOMEM, 1 }, { AM_EINVAL, 2 },
+        { AM_ENOTFOUND, 3 }, { AM_ELIMIT, 4 }, { AM_EIO, 5 },
+        { AM_EFORMAT, 6 }, { AM_EEXIST, 7 }, { AM_EBUSY, 8 },
+        { AM_ENET, 9 }, { AM_EAUTH, 10 }, { AM_EPROTO, 11 },
+        { AM_ESTATE, 12 }, { AM_EUNSUPPORTED, 13 }, { AM_ETIMEOUT, 14 },
+        { AM_ECANCELED, 15 },
+    };
+    size_t n = sizeof abi / sizeof abi[0];
+
+    for (size_t i = 0; i < n; i++) {
+        const char *s = am_status_str(abi[i].st);
+        CHECK_EQ((int)abi[i].st, abi[i].value);
+        CHECK(s != NULL && s[0] != '\0');
+        CHECK(strcmp(s, "unknown error") != 0);
+        for (size_t k = 0; k < i; k++)
+            CHECK(strcmp(s, am_status_str(abi[k].st)) != 0);
+    }
+    /* The first code past the end is not known (yet). */
+    CHECK_STR_EQ(am_status_str((am_status)n), "unknown error");
+}
+
+/* The static answers the headers promise are never NULL: version, the
+ * default allocator, the system clock and randomness. */
+AM_TEST(static_answers_are_never_null)
+{
+    char want[32];
+    const am_allocator *a = am_allocator_default();
+    void *p;
+
+    snprintf(want, sizeof want, "%d.%d.%d", AM_VERSION_MAJOR,
+             AM_VERSION_MINOR, AM_VERSION_PATCH);
+    CHECK(am_version() != NULL);
+    CHECK_STR_EQ(am_version(), want);
+    CHECK_EQ(am_version_number(), AM_VERSION_NUMBER);
+    CHECK(a != NULL && a->alloc != NULL && a->realloc != NULL &&
+          a->free != NULL);
+    p = a->alloc(a->ctx, 8);
+    CHECK(p != NULL);
+    p = a->realloc(a->ctx, p, 8, 16);
+    CHECK(p != NULL);
+    a->free(a->ctx, p, 16);
+    CHECK(am_clock_system() != NULL && am_clock_system()->now_ms != NULL);
+    CHECK(am_clock_now(am_clock_system()) > 1600000000000LL);
+    CHECK(am_rng_system() != NULL && am_rng_system()->next != NULL);
+    CHECK(am_rng_next(NULL) != am_rng_next(NULL) ||
+          am_rng_next(NULL) != am_rng_next(NULL));
 }

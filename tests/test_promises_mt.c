@@ -12,10 +12,12 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agentmem/conv.h"
 #include "agentmem/react.h"
+#include "agentmem/sessions.h"
 #include "agentmem/store.h"
 #include "agentmem/tiers.h"
 #include "agentmem/window.h"
@@ -288,6 +290,84 @@ AM_TEST(react_memory_is_shared_between_threads)
     }
     am_react_free(m);
     CHECK_EQ(am_react_last_error(NULL)->code, AM_EINVAL);
+}
+
+/* ---- Sessions ----
+ *
+ * sessions.h: every call but close is safe, and two savers of one id
+ * leave one whole document. Four threads save their own session and one
+ * shared id over and over; every load of the shared id finds a whole
+ * session (one message, from some thread), a missing id is AM_ENOTFOUND
+ * for whoever asks, and each thread's own session reads back as saved. */
+#define SESSION_ROUNDS 25
+
+static void *sessions_worker(void *arg)
+{
+    job *j = arg;
+    am_sessions *ss = j->h;
+    am_react *mine = NULL, *got = NULL;
+    am_react_message msg;
+    am_buf list = AM_BUF_INIT, text = AM_BUF_INIT;
+    char id[32], content[48], missing[32];
+
+    if (am_react_create(NULL, &mine, NULL) != AM_OK ||
+        am_react_create(NULL, &got, NULL) != AM_OK) {
+        j->failures++;
+        goto out;
+    }
+    snprintf(id, sizeof id, "s%d", j->id);
+    for (int i = 0; i < SESSION_ROUNDS; i++) {
+        am_react_free(mine);
+        mine = NULL;
+        snprintf(content, sizeof content, "thread %d round %d", j->id, i);
+        if (am_react_create(NULL, &mine, NULL) != AM_OK ||
+            am_react_add_message(mine, AM_STR("user"), am_str_c(content)) !=
+                AM_OK ||
+            am_sessions_save(ss, am_str_c(id), mine) != AM_OK ||
+            am_sessions_save(ss, AM_STR("shared"), mine) != AM_OK)
+            j->failures++;
+        if (am_sessions_load(ss, AM_STR("shared"), got) != AM_OK ||
+            am_react_message_count(got) != 1 ||
+            am_react_message_copy(got, 0, &msg, &text) != AM_OK ||
+            strncmp(msg.content.ptr, "thread ", 7) != 0)
+            j->failures++;
+        if (am_sessions_load(ss, am_str_c(id), got) != AM_OK ||
+            am_react_message_copy(got, 0, &msg, &text) != AM_OK ||
+            strcmp(msg.content.ptr, content) != 0)
+            j->failures++;
+        snprintf(missing, sizeof missing, "none-%d-%d", j->id, i);
+        if (am_sessions_load(ss, am_str_c(missing), got) != AM_ENOTFOUND ||
+            am_sessions_last_error(ss) == NULL)
+            j->failures++;
+        if (am_sessions_list(ss, &list) != AM_OK ||
+            strstr(list.ptr, "\"shared\"") == NULL)
+            j->failures++;
+    }
+    if (am_sessions_delete(ss, am_str_c(id)) != AM_OK ||
+        am_sessions_delete(ss, am_str_c(id)) != AM_ENOTFOUND)
+        j->failures++;
+out:
+    am_react_free(mine);
+    am_react_free(got);
+    am_buf_free(&list);
+    am_buf_free(&text);
+    return NULL;
+}
+
+AM_TEST(sessions_are_shared_between_threads)
+{
+    char *dir = test_tmpdir();
+    am_sessions *ss = NULL;
+    am_buf list = AM_BUF_INIT;
+
+    CHECK_OK(am_sessions_open(dir, &ss, NULL));
+    CHECK_EQ(run_threads(sessions_worker, ss), 0);
+    CHECK_OK(am_sessions_list(ss, &list));
+    CHECK_STR_EQ(list.ptr, "[\"shared\"]");
+    am_buf_free(&list);
+    am_sessions_close(ss);
+    test_rmtree(dir);
+    free(dir);
 }
 
 /* ---- Memory manager ---- */
