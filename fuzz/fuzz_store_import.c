@@ -44,7 +44,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     size_t n = 0, n1 = 0, n2 = 0;
     am_status st;
 
-    st = am_store_import(a, (am_str){ (const char *)data, size }, &n, NULL);
+    st = am_store_import(a, (am_str){ (const char *)data, size }, NULL, NULL,
+                         &n, NULL);
     if (st != AM_OK) {
         if (n != 0 || am_store_list(a, root, 1, 0, &r) != AM_OK ||
             r->count != 0)
@@ -56,7 +57,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     if (am_store_export(a, root, to_buf, &e1, &n1) != AM_OK || n1 > n)
         abort();
     b = fresh(&clk);
-    if (am_store_import(b, am_buf_str(&e1), &n, NULL) != AM_OK || n != n1)
+    if (am_store_import(b, am_buf_str(&e1), NULL, NULL,
+                        &n, NULL) != AM_OK || n != n1)
         abort(); /* our own export must import */
     if (am_store_export(b, root, to_buf, &e2, &n2) != AM_OK || n2 != n1 ||
         e1.len != e2.len || (e1.len > 0 && memcmp(e1.ptr, e2.ptr, e1.len)))

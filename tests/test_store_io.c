@@ -55,7 +55,7 @@ static am_status fail_third(void *ctx, am_str line)
 
 static am_status import_c(am_store *s, const char *text, size_t *n)
 {
-    return am_store_import(s, am_str_c(text), n, NULL);
+    return am_store_import(s, am_str_c(text), NULL, NULL, n, NULL);
 }
 
 static void check_msg(am_store *s, const char *want)
@@ -85,7 +85,7 @@ AM_TEST(export_then_import_gives_the_same_export)
     CHECK_OK(am_store_export(a.s, ROOT, to_buf, &e1, &n));
     CHECK_EQ(n, 3);
     CHECK(strstr(e1.ptr, "\"expires_ms\":1060000") != NULL);
-    CHECK_OK_E(am_store_import(b.s, am_buf_str(&e1), &n, &expired),
+    CHECK_OK_E(am_store_import(b.s, am_buf_str(&e1), NULL, NULL, &n, &expired),
                am_store_last_error(b.s));
     CHECK_EQ(n, 3);
     CHECK_EQ(expired, 0);
@@ -198,7 +198,8 @@ AM_TEST(import_store_refusal_names_the_line)
     for (int i = 0; i < 5000; i++)
         CHECK_OK(am_buf_append(&text, "x", 1));
     CHECK_OK(am_buf_appendf(&text, "\",\"value\":1}\n"));
-    CHECK_ST(am_store_import(f.s, am_buf_str(&text), NULL, NULL), AM_EINVAL);
+    CHECK_ST(am_store_import(f.s, am_buf_str(&text), NULL, NULL,
+                             NULL, NULL), AM_EINVAL);
     check_msg(f.s, "import: line 1501: key is 5000 bytes");
     check_msg(f.s, "nothing was imported");
     CHECK_ST(am_store_get(f.s, NS1("many"), AM_STR("k0"), &v), AM_ENOTFOUND);
@@ -226,7 +227,7 @@ AM_TEST(import_keeps_expiry_skips_the_expired_and_later_lines_win)
         "{\"namespace\":[\"a\"],\"key\":\"dup\",\"value\":\"second\","
         "\"meta\":null,\"text\":\"indexed words\",\"created_ms\":5}";
     fx_open(&f, "t.db");
-    CHECK_OK_E(am_store_import(f.s, am_str_c(text), &n, &expired),
+    CHECK_OK_E(am_store_import(f.s, am_str_c(text), NULL, NULL, &n, &expired),
                am_store_last_error(f.s));
     CHECK_EQ(n, 4);
     CHECK_EQ(expired, 2);
@@ -250,13 +251,13 @@ AM_TEST(import_keeps_expiry_skips_the_expired_and_later_lines_win)
     am_results_free(r);
 
     /* Empty input: nothing to do. */
-    CHECK_OK(am_store_import(f.s, (am_str){ NULL, 0 }, &n, NULL));
+    CHECK_OK(am_store_import(f.s, (am_str){ NULL, 0 }, NULL, NULL, &n, NULL));
     CHECK_EQ(n, 0);
     am_buf_free(&v);
     fx_close(&f);
 }
 
-/* Progress of am_store_import_v2: every call recorded. */
+/* Progress of am_store_import: every call recorded. */
 typedef struct progress_log {
     size_t done[16], total[16];
     size_t n;
@@ -275,7 +276,7 @@ static void record(void *ctx, size_t done, size_t total)
 /* Progress counts the items to write (an expired line is not one), from 0
  * up to all of them; a refused import never reaches the total, and an
  * input refused while it is read reports nothing. */
-AM_TEST(import_v2_reports_progress_from_zero_to_every_item)
+AM_TEST(import_reports_progress_from_zero_to_every_item)
 {
     fixture f;
     progress_log c = { .n = 0 };
@@ -288,7 +289,7 @@ AM_TEST(import_v2_reports_progress_from_zero_to_every_item)
         "{\"namespace\":[\"a\"],\"key\":\"k2\",\"value\":2}\n"
         "{\"namespace\":[\"a\"],\"key\":\"k3\",\"value\":3}\n";
     fx_open(&f, "t.db");
-    CHECK_OK_E(am_store_import_v2(f.s, am_str_c(text), record, &c, &n,
+    CHECK_OK_E(am_store_import(f.s, am_str_c(text), record, &c, &n,
                                   &expired), am_store_last_error(f.s));
     CHECK_EQ(n, 3);
     CHECK_EQ(expired, 1);
@@ -300,7 +301,7 @@ AM_TEST(import_v2_reports_progress_from_zero_to_every_item)
 
     /* Line 2 is not JSON: refused while reading, before any item. */
     c.n = 0;
-    CHECK_ST(am_store_import_v2(f.s, AM_STR("{\"namespace\":[\"b\"],"
+    CHECK_ST(am_store_import(f.s, AM_STR("{\"namespace\":[\"b\"],"
                                             "\"key\":\"x\",\"value\":1}\n"
                                             "{oops\n"),
                                 record, &c, &n, NULL), AM_EFORMAT);
@@ -316,14 +317,14 @@ AM_TEST(import_v2_reports_progress_from_zero_to_every_item)
         CHECK_OK(am_buf_append(&long_key, "y", 1));
     CHECK_OK(am_buf_appendf(&long_key, "\",\"value\":1}\n{\"namespace\":"
                             "[\"b\"],\"key\":\"z\",\"value\":1}\n"));
-    CHECK_ST(am_store_import_v2(f.s, am_buf_str(&long_key), record, &c, &n,
+    CHECK_ST(am_store_import(f.s, am_buf_str(&long_key), record, &c, &n,
                                 NULL), AM_EINVAL);
     CHECK_EQ(c.n, 2);
     CHECK_EQ(c.done[1], 1);
     CHECK_EQ(c.total[1], 3);
 
-    /* No callback: am_store_import's behaviour. */
-    CHECK_OK(am_store_import_v2(f.s, am_str_c(text), NULL, NULL, &n, NULL));
+    /* No callback. */
+    CHECK_OK(am_store_import(f.s, am_str_c(text), NULL, NULL, &n, NULL));
     CHECK_EQ(n, 3);
     am_buf_free(&long_key);
     fx_close(&f);
@@ -348,8 +349,10 @@ AM_TEST(export_stops_when_the_sink_fails_and_checks_arguments)
     CHECK_ST(am_store_export(f.s, ROOT, NULL, NULL, &n), AM_EINVAL);
     check_msg(f.s, "NULL sink");
     CHECK_ST(am_store_export(NULL, ROOT, to_buf, NULL, &n), AM_EINVAL);
-    CHECK_ST(am_store_import(NULL, AM_STR("{}"), &n, NULL), AM_EINVAL);
-    CHECK_ST(am_store_import(f.s, (am_str){ NULL, 3 }, &n, NULL), AM_EINVAL);
+    CHECK_ST(am_store_import(NULL, AM_STR("{}"), NULL, NULL,
+                             &n, NULL), AM_EINVAL);
+    CHECK_ST(am_store_import(f.s, (am_str){ NULL, 3 }, NULL, NULL,
+                             &n, NULL), AM_EINVAL);
     fx_close(&f);
 }
 
@@ -364,7 +367,7 @@ AM_TEST(export_covers_more_than_one_page)
     for (int i = 0; i < 2500; i++)
         CHECK_OK(am_buf_appendf(&text, "{\"namespace\":[\"p\"],"
                                 "\"key\":\"k%05d\",\"value\":%d}\n", i, i));
-    CHECK_OK(am_store_import(f.s, am_buf_str(&text), &n, NULL));
+    CHECK_OK(am_store_import(f.s, am_buf_str(&text), NULL, NULL, &n, NULL));
     CHECK_EQ(n, 2500);
     CHECK_OK(am_store_export(f.s, NS1("p"), to_buf, &out, &n));
     CHECK_EQ(n, 2500);
@@ -399,7 +402,7 @@ static am_status oom_body(void *ctx, const am_allocator *alloc)
     out.alloc = alloc;
     am_status st = am_store_open(path, &o, &s, NULL);
     if (st == AM_OK) {
-        st = am_store_import(s, am_str_c(text), &n, NULL);
+        st = am_store_import(s, am_str_c(text), NULL, NULL, &n, NULL);
         if (st != AM_OK) {
             am_results *r = NULL;
             /* All or nothing, also when memory ran out. */

@@ -390,6 +390,14 @@ typedef am_status (*am_store_sink)(void *ctx, am_str line);
 AM_API am_status am_store_export(am_store *s, am_ns ns, am_store_sink sink,
                                  void *ctx, size_t *exported);
 
+/* ---- Long operations with progress: import, re-embedding ---- */
+
+/* Called by am_store_import and am_store_reembed: `done` of `total`
+ * items embedded so far (first with done 0, last with done == total).
+ * It must not call the store (am_store_reembed runs it under the store's
+ * lock). */
+typedef void (*am_store_progress)(void *ctx, size_t done, size_t total);
+
 /* Import `jsonl` (export's format; copied, need not be NUL-terminated)
  * into the store, all or nothing: every line is checked first, then every
  * item is put in one transaction, so on any failure nothing was imported.
@@ -408,29 +416,16 @@ AM_API am_status am_store_export(am_store *s, am_ns ns, am_store_sink sink,
  * imported"): AM_EFORMAT (not JSON, wrong type, unknown field, value or
  * meta the store refuses), AM_EINVAL (key or namespace the store refuses,
  * vector dimension mismatch), AM_EIO, AM_EBUSY, AM_ENOMEM.
- * am_store_import_v2 below also reports progress. Thread safety: safe. */
-AM_API am_status am_store_import(am_store *s, am_str jsonl, size_t *imported,
-                                 size_t *expired);
-
-/* ---- Long operations with progress: import, re-embedding ---- */
-
-/* Called by am_store_reembed and am_store_import_v2: `done` of `total`
- * items embedded so far (first with done 0, last with done == total).
- * It must not call the store (am_store_reembed runs it under the store's
- * lock). */
-typedef void (*am_store_progress)(void *ctx, size_t done, size_t total);
-
-/* am_store_import, telling `progress` (may be NULL; ctx borrowed for the
- * call) how far it got: once with done 0, then after each item is checked
- * and embedded (embedding is the slow part), with total the items to
- * write; the transaction that writes them follows the call with done ==
- * total. Nothing is called when no line holds an item to import. It runs
- * on the calling thread without the store's lock, but must not call the
- * store. The result, errors and all-or-nothing rule are
- * am_store_import's. Thread safety: safe. */
-AM_API am_status am_store_import_v2(am_store *s, am_str jsonl,
-                                    am_store_progress progress, void *ctx,
-                                    size_t *imported, size_t *expired);
+ * `progress` (may be NULL; ctx borrowed for the call) is told how far it
+ * got: once with done 0, then after each item is checked and embedded
+ * (embedding is the slow part), with total the items to write; the
+ * transaction that writes them follows the call with done == total.
+ * Nothing is called when no line holds an item to import. It runs on the
+ * calling thread without the store's lock, but must not call the store.
+ * Thread safety: safe. */
+AM_API am_status am_store_import(am_store *s, am_str jsonl,
+                                 am_store_progress progress, void *ctx,
+                                 size_t *imported, size_t *expired);
 
 /* After the embedder changed (a search says "vector from X but this
  * store's index holds Y", a put is refused): give every live item a

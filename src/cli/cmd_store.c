@@ -253,7 +253,7 @@ static int import_jsonl(am_store *s, const char *path, int json, int quiet)
     if (st != AM_OK)
         return cli_fail(st, &err, path);
     cli_progress_init(&pr, "importing", "items", quiet);
-    st = am_store_import_v2(s, am_buf_str(&in), cli_progress_cb, &pr,
+    st = am_store_import(s, am_buf_str(&in), cli_progress_cb, &pr,
                             &imported, &expired);
     cli_progress_end(&pr);
     am_buf_free(&in);

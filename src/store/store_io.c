@@ -215,15 +215,9 @@ static void name_line(am_error *e, const size_t *lines, size_t count)
     snprintf(e->msg, sizeof e->msg, "line %zu%.200s", lines[idx], rest);
 }
 
-am_status am_store_import(am_store *s, am_str jsonl, size_t *imported,
-                          size_t *expired)
-{
-    return am_store_import_v2(s, jsonl, NULL, NULL, imported, expired);
-}
-
-am_status am_store_import_v2(am_store *s, am_str jsonl,
-                             am_store_progress progress, void *ctx,
-                             size_t *imported, size_t *expired)
+am_status am_store_import(am_store *s, am_str jsonl,
+                          am_store_progress progress, void *ctx,
+                          size_t *imported, size_t *expired)
 {
     am_status st = AM_OK;
     am_error err;
