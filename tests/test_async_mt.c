@@ -314,6 +314,52 @@ AM_TEST(cancel_aborts_a_hanging_chat_and_drops_a_queued_job)
     mock_http_stop(m);
 }
 
+/* A cancel that arrives while the chat waits to retry (the server said
+ * "retry after 30 s") ends the wait instead of sitting it out. */
+AM_TEST(cancel_ends_a_chat_waiting_to_retry)
+{
+    mock_http *m = mock_http_start(NULL);
+    mock_reply busy = { .status = 503, .body = "{}",
+                        .headers = "Retry-After: 30\r\n" };
+    am_llm_opts o = am_llm_opts_default();
+    am_llm *llm = NULL;
+    am_executor *ex = open_executor(1, 4);
+    am_llm_msg msg = { AM_STR("user"), AM_STR("hello") };
+    am_llm_request req;
+    am_job *chat;
+    am_llm_result res;
+    char base[96];
+    int64_t t0;
+
+    CHECK(m != NULL);
+    snprintf(base, sizeof base, "%s/v1", mock_http_url(m));
+    o.base_url = base;
+    o.model = "m";
+    o.api_key = "k";
+    o.http.max_retries = 3;
+    CHECK_OK(am_llm_create(&o, &llm, NULL));
+    mock_http_push(m, &busy);
+    memset(&req, 0, sizeof req);
+    req.msgs = &msg;
+    req.count = 1;
+    CHECK_OK(am_llm_chat_submit(ex, llm, &req, NULL, &chat));
+    for (int i = 0; i < 20000 && mock_http_count(m) == 0; i++)
+        sleep_ms(1);
+    CHECK_EQ(mock_http_count(m), 1);
+    sleep_ms(200); /* the 503 is read: the job is in its 30 s wait */
+
+    t0 = am__mono_ns();
+    CHECK_OK(am_job_cancel(chat));
+    CHECK(am_job_wait(chat, 10000));
+    CHECK((am__mono_ns() - t0) / 1000000 < 5000);
+    CHECK_ST(am_job_chat_result(chat, NULL, &res), AM_ECANCELED);
+    CHECK_EQ(mock_http_count(m), 1); /* no second attempt */
+    am_job_free(chat);
+    am_executor_free(ex);
+    am_llm_free(llm);
+    mock_http_stop(m);
+}
+
 AM_TEST(freeing_the_executor_cancels_queued_jobs_and_keeps_handles)
 {
     am_executor *ex = open_executor(1, 8);

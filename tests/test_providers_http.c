@@ -271,6 +271,78 @@ AM_TEST(deadline_stops_retrying_before_it_passes)
     CHECK_ST(am_llm_create(&o, &llm, NULL), AM_EINVAL);
 }
 
+/* A stop hook that says stop once a wait to retry has begun: the cancel
+ * arriving while the call waits out a server's retry-after. */
+typedef struct stop_in_wait {
+    sleeps *sl;
+    int polls;
+} stop_in_wait;
+
+static bool stop_once_waiting(void *ctx)
+{
+    stop_in_wait *s = ctx;
+    s->polls++;
+    return s->sl->count > 0;
+}
+
+static bool never_stop(void *ctx)
+{
+    stop_in_wait *s = ctx;
+    s->polls++;
+    return false;
+}
+
+AM_TEST(a_cancel_during_a_wait_to_retry_ends_the_wait)
+{
+    mock_http *m = mock_http_start(NULL);
+    sleeps sl = { { 0 }, 0 };
+    stop_in_wait stop = { &sl, 0 };
+    am_llm *llm = new_llm(m, AM_LLM_OPENAI, NULL, &sl, 3);
+    am_buf text = AM_BUF_INIT;
+    am_llm_result res;
+    am_llm_request req;
+    mock_reply busy = { .status = 503, .body = "{}",
+                        .headers = "Retry-After: 60\r\n" };
+
+    memset(&req, 0, sizeof req);
+    req.msgs = two_msgs;
+    req.count = 2;
+    req.should_stop = stop_once_waiting;
+    req.stop_ctx = &stop;
+    mock_http_push(m, &busy);
+    CHECK_ST(am_llm_chat(llm, &req, &text, &res), AM_ECANCELED);
+    /* One slice of the minute was waited, then the hook was heard: no
+     * second attempt, and the message says where the call was. */
+    CHECK_EQ(sl.count, 1);
+    CHECK_EQ(sl.ms[0], 50);
+    CHECK_EQ(res.attempts, 1);
+    CHECK_EQ(mock_http_count(m), 1);
+    CHECK_HAS(res.error.msg, "cancelled while waiting 60000 ms to retry "
+                             "(attempt 1 failed, 50 ms waited)");
+
+    /* A hook that never stops: the whole minute in 1,200 slices of 50 ms,
+     * the hook asked before each, then the retry that succeeds. */
+    req.should_stop = never_stop;
+    req.stop_ctx = &stop;
+    stop.polls = 0;
+    sl.count = 0;
+    mock_http_push(m, &busy);
+    CHECK_OK(am_llm_chat(llm, &req, &text, &res));
+    CHECK_EQ(res.attempts, 2);
+    CHECK_EQ(sl.count, 1200);
+    CHECK(stop.polls >= 1200);
+    /* No hook: one wait of the whole minute, as before. */
+    req.should_stop = NULL;
+    sl.count = 0;
+    mock_http_push(m, &busy);
+    CHECK_OK(am_llm_chat(llm, &req, &text, &res));
+    CHECK_EQ(sl.count, 1);
+    CHECK_EQ(sl.ms[0], 60000);
+    am_buf_free(&text);
+    am_llm_free(llm);
+    mock_http_stop(m);
+}
+
 AM_TEST(quota_exhaustion_and_x_should_retry_decide_retries)
 {
     mock_http *m = mock_http_start(NULL);

@@ -24,8 +24,11 @@
  * Cancellation: am_job_cancel removes a queued job (it completes at once
  * with AM_ECANCELED) or asks a running one to stop. A chat job aborts its
  * HTTP transfer at the next progress tick of libcurl (at most about a
- * second, usually at once) and completes with AM_ECANCELED; a function of
- * your own sees the request through am_job_cancelled and decides.
+ * second, usually at once), or its wait before a retry within 50 ms (a
+ * backoff or a server's retry-after can be a minute), and completes with
+ * AM_ECANCELED; an embed job finishes its call first (the embedder has no
+ * stop hook); a function of your own sees the request through
+ * am_job_cancelled and decides.
  *
  * Completion happens exactly once per job: its callback runs once, it is
  * reaped at most once, and its status never changes afterwards.

@@ -181,10 +181,11 @@ typedef struct am_llm_request {
      * body (replaced) on success, for callers that need more than the text
      * (tool calls, logprobs). Caller-owned. */
     am_buf *raw_reply;
-    /* Optional stop hook, polled on the calling thread before each attempt
-     * and during the transfer (libcurl's progress callback: at least about
-     * once a second, more often while data flows). Returning true aborts
-     * the call with AM_ECANCELED. Lets another thread cancel a blocking
+    /* Optional stop hook, polled on the calling thread before each attempt,
+     * during the transfer (libcurl's progress callback: at least about
+     * once a second, more often while data flows) and every 50 ms of a
+     * wait to retry (so a cancel never waits out a backoff or a server's
+     * retry-after). Returning true aborts the call with AM_ECANCELED. Lets another thread cancel a blocking
      * call (am_llm_chat_submit in async.h uses it). NULL: none. */
     bool (*should_stop)(void *ctx);
     void *stop_ctx;          /* borrowed, passed to should_stop */

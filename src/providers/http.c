@@ -419,6 +419,34 @@ static am_status cancelled(const am__http_call *call, int attempts,
                     "%d)", call->provider, call->url, attempts);
 }
 
+/* The wait before a retry: up to backoff_max_ms, or a server's
+ * retry-after of up to retry_after_max_ms (a minute by default). With a
+ * stop hook it is cut into slices of at most STOP_POLL_MS and the hook is
+ * asked before each, so a cancel during the wait is honoured within that
+ * time rather than after the whole wait and another attempt. Returns
+ * false when the hook said stop; *slept gets the milliseconds waited. */
+#define STOP_POLL_MS 50
+
+static bool wait_to_retry(const am__http *h, const am__http_call *call,
+                          int64_t ms, int64_t *slept)
+{
+    *slept = 0;
+    if (call->stop == NULL) {
+        h->opts.sleep(h->opts.sleep_ctx, ms);
+        *slept = ms;
+        return true;
+    }
+    while (*slept < ms) {
+        int64_t slice = ms - *slept < STOP_POLL_MS ? ms - *slept
+                                                   : STOP_POLL_MS;
+        if (call->stop(call->stop_ctx))
+            return false;
+        h->opts.sleep(h->opts.sleep_ctx, slice);
+        *slept += slice;
+    }
+    return true;
+}
+
 typedef struct attempt {
     am__http *h;
     am_buf *body;
@@ -549,6 +577,7 @@ am_status am__http_post(am__http *h, const am__http_call *call,
     int attempts = 0;
     long status = 0;
     int64_t spent_ms = 0; /* attempts plus requested waits */
+    int64_t slept = 0;    /* of the current wait to retry */
 
     outcome->http_status = 0;
     outcome->attempts = 0;
@@ -673,7 +702,14 @@ am_status am__http_post(am__http *h, const am__http_call *call,
         }
         /* Waits are counted as requested, so that an injected sleep
          * that returns at once still uses up the deadline. */
-        h->opts.sleep(h->opts.sleep_ctx, delay);
+        if (!wait_to_retry(h, call, delay, &slept)) {
+            st = am__fail(err, AM_ECANCELED, "%s: call to %s cancelled "
+                          "while waiting %lld ms to retry (attempt %d "
+                          "failed, %lld ms waited)", call->provider,
+                          call->url, (long long)delay, attempts,
+                          (long long)slept);
+            break;
+        }
         spent_ms += delay;
     }
 
