@@ -17,6 +17,7 @@ from it.
 from __future__ import annotations
 
 import json
+import math
 import os
 from datetime import datetime
 from enum import Enum
@@ -46,22 +47,70 @@ _C_TIER = {"working": MemoryTier.WORKING, "short-term": MemoryTier.SHORT_TERM,
 class MemoryItem(_agentmem._TierItem):
     """An item as the tiers report it: ``id``, ``content``, ``tier``,
     ``created_at``, ``last_accessed`` (datetimes), ``access_count``,
-    ``importance``, ``metadata``. A snapshot: it does not change when the
-    item moves later."""
+    ``importance``, ``metadata``.
+
+    The managers return snapshots: a returned item does not change when
+    the stored one moves later, and changing it (its fields are
+    assignable, as in the seed's dataclass) changes nothing stored until
+    it is stored again. ``MemoryItem(id, content, tier, created_at,
+    last_accessed, access_count=0, importance=0.5, metadata=None)`` builds
+    one, e.g. for :meth:`MemoryIndex.index_item` or
+    :meth:`PersistentMemoryStore.save_item`; the times default to now.
+    Assigning a wrong type raises TypeError, an importance outside [0, 1]
+    or an unknown tier ValueError. ``metadata`` is rebuilt on each read
+    (a copy): assign a new dict to change it. Not thread-safe to mutate
+    from two threads at once (plain attributes)."""
 
     __slots__ = ()
+
+    def __init__(self, id: str, content: Any,
+                 tier: Union[MemoryTier, str] = MemoryTier.WORKING,
+                 created_at: Optional[datetime] = None,
+                 last_accessed: Optional[datetime] = None,
+                 access_count: int = 0, importance: float = 0.5,
+                 metadata: Optional[Dict[str, Any]] = None):
+        now = datetime.now()
+        self.id = id
+        self.content = content
+        self.tier = tier
+        self.created_at = created_at if created_at is not None else now
+        self.last_accessed = (last_accessed if last_accessed is not None
+                              else self.created_at)
+        self.access_count = access_count
+        self.importance = importance
+        self.metadata = metadata if metadata is not None else {}
+
+    def update_access(self) -> None:
+        """Record an access on this item (the seed's method):
+        ``last_accessed`` becomes now and ``access_count`` grows by one.
+        It changes this snapshot only; a manager records accesses itself
+        on :meth:`HierarchicalMemoryManager.retrieve`."""
+        self.last_accessed = datetime.now()
+        self.access_count += 1
 
     @property
     def tier(self) -> MemoryTier:
         return _C_TIER[self.tier_name]
 
+    @tier.setter
+    def tier(self, value: Union[MemoryTier, str]) -> None:
+        self.tier_name = value
+
     @property
     def created_at(self) -> datetime:
         return datetime.fromtimestamp(self.created_ms / 1000.0)
 
+    @created_at.setter
+    def created_at(self, value: datetime) -> None:
+        self.created_ms = _ms_of(value, "created_at")
+
     @property
     def last_accessed(self) -> datetime:
         return datetime.fromtimestamp(self.accessed_ms / 1000.0)
+
+    @last_accessed.setter
+    def last_accessed(self, value: datetime) -> None:
+        self.accessed_ms = _ms_of(value, "last_accessed")
 
     @property
     def metadata(self) -> Dict[str, Any]:
@@ -72,9 +121,41 @@ class MemoryItem(_agentmem._TierItem):
             meta["tags"] = list(self.tags)
         return meta
 
+    @metadata.setter
+    def metadata(self, value: Dict[str, Any]) -> None:
+        if not isinstance(value, dict):
+            raise TypeError("MemoryItem.metadata must be a dict, not %s"
+                            % type(value).__name__)
+        rest = {k: v for k, v in value.items() if k not in ("type", "tags")}
+        extra = json.dumps(rest) if rest else None  # TypeError if not JSON
+        self.item_type = value.get("type")
+        self.tags = value.get("tags")
+        self.extra = extra
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MemoryItem):
+            return NotImplemented
+        return ((self.id, self.content, self.tier_name, self.created_ms,
+                 self.accessed_ms, self.access_count, self.importance,
+                 self.metadata) ==
+                (other.id, other.content, other.tier_name, other.created_ms,
+                 other.accessed_ms, other.access_count, other.importance,
+                 other.metadata))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the seed's
+
     def __repr__(self) -> str:
         return "MemoryItem(id=%r, tier=%s, importance=%r)" % (
             self.id, self.tier.name, self.importance)
+
+
+def _ms_of(value: datetime, name: str) -> int:
+    if not isinstance(value, datetime):
+        raise TypeError("MemoryItem.%s must be a datetime, not %s"
+                        % (name, type(value).__name__))
+    # Milliseconds, as C keeps them; floor, so that a time read back is
+    # never later than the one given.
+    return math.floor(value.timestamp() * 1000)
 
 
 _agentmem._set_tier_item_class(MemoryItem, MemoryTier)

@@ -33,6 +33,7 @@ static PyTypeObject *item_class = &ItemType; /* set by agentmem.tiers */
  * through Python code (a descriptor) on every call. */
 static PyObject *tier_members[AM_TIER_COUNT];
 static PyObject *k_tags; /* "tags", interned */
+static int tier_of(PyObject *o, am_tier *out);
 
 static void item_dealloc(ItemObject *self)
 {
@@ -75,17 +76,184 @@ static PyObject *item_importance(ItemObject *s, void *c)
     return PyFloat_FromDouble(s->importance);
 }
 
+/* Setters: the seed's MemoryItem is a mutable dataclass (its manager
+ * sets tier, last_accessed and access_count; users build items for
+ * index_item and save_item). A changed item is still a snapshot: it
+ * changes nothing in a manager until stored again. */
+static int no_delete(PyObject *v, const char *name)
+{
+    if (v)
+        return 0;
+    PyErr_Format(PyExc_TypeError, "MemoryItem.%s cannot be deleted", name);
+    return -1;
+}
+
+/* A str, or None when `none_ok`. */
+static int set_str(PyObject **slot, PyObject *v, const char *name,
+                   int none_ok)
+{
+    am_str s;
+    if (no_delete(v, name) < 0)
+        return -1;
+    if (v == Py_None && none_ok) {
+        Py_CLEAR(*slot);
+        return 0;
+    }
+    if (!PyUnicode_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "MemoryItem.%s must be str%s, not "
+                     "%.80s", name, none_ok ? " or None" : "",
+                     Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    if (amp_utf8(v, name, &s) < 0)
+        return -1;
+    Py_XSETREF(*slot, Py_NewRef(v));
+    return 0;
+}
+
+static int item_set_id(ItemObject *s, PyObject *v, void *c)
+{
+    return set_str(&s->id, v, "id", 0);
+}
+static int item_set_type(ItemObject *s, PyObject *v, void *c)
+{
+    return set_str(&s->type, v, "item_type", 1);
+}
+static int item_set_extra(ItemObject *s, PyObject *v, void *c)
+{
+    return set_str(&s->extra, v, "extra", 1);
+}
+static int item_set_content(ItemObject *s, PyObject *v, void *c)
+{
+    if (no_delete(v, "content") < 0)
+        return -1;
+    Py_XSETREF(s->content, Py_NewRef(v));
+    return 0;
+}
+static int item_set_tags(ItemObject *s, PyObject *v, void *c)
+{
+    if (no_delete(v, "tags") < 0)
+        return -1;
+    if (v == Py_None) {
+        Py_CLEAR(s->tags);
+        return 0;
+    }
+    if (!PyList_Check(v) && !PyTuple_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "MemoryItem.tags must be a list of "
+                     "str, not %.80s", Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    PyObject *t = PySequence_Tuple(v);
+    if (!t)
+        return -1;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(t); i++) {
+        am_str one;
+        if (!PyUnicode_Check(PyTuple_GET_ITEM(t, i))) {
+            PyErr_Format(PyExc_TypeError, "MemoryItem.tags[%zd] must be "
+                         "str, not %.80s", i,
+                         Py_TYPE(PyTuple_GET_ITEM(t, i))->tp_name);
+            Py_DECREF(t);
+            return -1;
+        }
+        if (amp_utf8(PyTuple_GET_ITEM(t, i), "tags", &one) < 0) {
+            Py_DECREF(t);
+            return -1;
+        }
+    }
+    Py_XSETREF(s->tags, PyTuple_GET_SIZE(t) ? t : NULL);
+    if (!s->tags)
+        Py_DECREF(t);
+    return 0;
+}
+static int item_set_tier(ItemObject *s, PyObject *v, void *c)
+{
+    am_tier t;
+    if (no_delete(v, "tier_name") < 0 || tier_of(v, &t) < 0)
+        return -1;
+    s->tier = (int)t;
+    return 0;
+}
+static int set_ms(long long *slot, PyObject *v, const char *name)
+{
+    if (no_delete(v, name) < 0)
+        return -1;
+    if (!PyLong_Check(v) || PyBool_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "MemoryItem.%s must be an int (ms), "
+                     "not %.80s", name, Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    long long x = PyLong_AsLongLong(v);
+    if (x == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError, "MemoryItem.%s is out of range",
+                     name);
+        return -1;
+    }
+    *slot = x;
+    return 0;
+}
+static int item_set_created(ItemObject *s, PyObject *v, void *c)
+{
+    return set_ms(&s->created_ms, v, "created_ms");
+}
+static int item_set_accessed(ItemObject *s, PyObject *v, void *c)
+{
+    return set_ms(&s->accessed_ms, v, "accessed_ms");
+}
+static int item_set_count(ItemObject *s, PyObject *v, void *c)
+{
+    size_t n;
+    if (no_delete(v, "access_count") < 0 ||
+        amp_size(v, "access_count", 0, &n) < 0)
+        return -1;
+    if (v == Py_None || n > UINT32_MAX) {
+        PyErr_Format(PyExc_ValueError, "MemoryItem.access_count must be an "
+                     "int from 0 to %lu", (unsigned long)UINT32_MAX);
+        return -1;
+    }
+    s->access_count = (unsigned long)n;
+    return 0;
+}
+static int item_set_importance(ItemObject *s, PyObject *v, void *c)
+{
+    if (no_delete(v, "importance") < 0)
+        return -1;
+    double d = PyFloat_AsDouble(v);
+    if (d == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "MemoryItem.importance must be a "
+                     "number, not %.80s", Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    if (!(d >= 0.0 && d <= 1.0)) {
+        PyErr_Format(PyExc_ValueError, "MemoryItem.importance must be in "
+                     "[0, 1], not %R", v);
+        return -1;
+    }
+    s->importance = d;
+    return 0;
+}
+
 static PyGetSetDef item_getset[] = {
-    {"id", (getter)item_id, NULL, "The item id.", NULL},
-    {"content", (getter)item_content, NULL, "The content.", NULL},
-    {"tier_name", (getter)item_tier, NULL, "The tier's C name.", NULL},
-    {"created_ms", (getter)item_created, NULL, "Creation time (ms).", NULL},
-    {"accessed_ms", (getter)item_accessed, NULL, "Last access (ms).", NULL},
-    {"access_count", (getter)item_count, NULL, "Accesses so far.", NULL},
-    {"importance", (getter)item_importance, NULL, "0..1.", NULL},
-    {"item_type", (getter)item_type, NULL, "Metadata type.", NULL},
-    {"tags", (getter)item_tags, NULL, "Tags (a tuple).", NULL},
-    {"extra", (getter)item_extra, NULL, "Other metadata (JSON text).", NULL},
+    {"id", (getter)item_id, (setter)item_set_id, "The item id.", NULL},
+    {"content", (getter)item_content, (setter)item_set_content,
+     "The content.", NULL},
+    {"tier_name", (getter)item_tier, (setter)item_set_tier,
+     "The tier's C name.", NULL},
+    {"created_ms", (getter)item_created, (setter)item_set_created,
+     "Creation time (ms).", NULL},
+    {"accessed_ms", (getter)item_accessed, (setter)item_set_accessed,
+     "Last access (ms).", NULL},
+    {"access_count", (getter)item_count, (setter)item_set_count,
+     "Accesses so far.", NULL},
+    {"importance", (getter)item_importance, (setter)item_set_importance,
+     "0..1.", NULL},
+    {"item_type", (getter)item_type, (setter)item_set_type,
+     "Metadata type.", NULL},
+    {"tags", (getter)item_tags, (setter)item_set_tags, "Tags (a tuple).",
+     NULL},
+    {"extra", (getter)item_extra, (setter)item_set_extra,
+     "Other metadata (JSON text).", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyTypeObject ItemType = {
@@ -93,6 +261,7 @@ static PyTypeObject ItemType = {
     .tp_basicsize = sizeof(ItemObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
     .tp_doc = "An item of the tiered memory (raw C values).",
+    .tp_new = PyType_GenericNew, /* MemoryItem(...) builds one */
     .tp_dealloc = (destructor)item_dealloc,
     .tp_getset = item_getset,
 };

@@ -204,3 +204,79 @@ def test_the_reused_copy_survives_big_items_and_thread_switches():
     finally:
         sys.setswitchinterval(old)
     assert errors == []
+
+
+def test_memory_item_is_the_seeds_dataclass():
+    from datetime import timedelta
+    from agentmem.tiers import MemoryIndex, PersistentMemoryStore
+    t0 = datetime(2026, 1, 2, 3, 4, 5)
+    # The seed's own constructor call (PersistentMemoryStore.load_item).
+    it = MemoryItem(id="m1", content={"fact": "likes tea"},
+                    tier=MemoryTier("long_term"), importance=0.7,
+                    created_at=t0, last_accessed=t0, access_count=2,
+                    metadata={"type": "preference", "tags": ["drink"],
+                              "source": "chat"})
+    assert (it.id, it.content, it.tier, it.importance, it.access_count) == (
+        "m1", {"fact": "likes tea"}, MemoryTier.LONG_TERM, 0.7, 2)
+    assert it.created_at == t0 and it.last_accessed == t0
+    assert it.metadata == {"type": "preference", "tags": ["drink"],
+                           "source": "chat"}
+    before = datetime.now()
+    it.update_access()
+    assert it.access_count == 3
+    assert before - timedelta(milliseconds=1) <= it.last_accessed <= datetime.now()
+    assert it.created_at == t0
+    # Positional, seed order; times default to now.
+    p = MemoryItem("m2", "text", MemoryTier.WORKING)
+    assert p.access_count == 0 and p.importance == 0.5 and p.metadata == {}
+    assert p.created_at == p.last_accessed
+    # Fields are assignable, as in the seed's manager (tier, counts).
+    p.tier = MemoryTier.SHORT_TERM
+    p.access_count += 1
+    p.importance = 1.0
+    p.metadata = {"tags": ("a", "b")}
+    assert (p.tier, p.access_count, p.importance, p.metadata) == (
+        MemoryTier.SHORT_TERM, 1, 1.0, {"tags": ["a", "b"]})
+    assert p == MemoryItem("m2", "text", "short_term", p.created_at,
+                           p.last_accessed, 1, 1.0, {"tags": ["a", "b"]})
+    assert p != it
+    with pytest.raises(TypeError):
+        hash(p)
+    with pytest.raises(ValueError, match="importance must be in"):
+        p.importance = 1.5
+    with pytest.raises(ValueError, match="importance must be in"):
+        p.importance = float("nan")
+    with pytest.raises(TypeError, match="importance must be a number"):
+        p.importance = "high"
+    with pytest.raises(ValueError, match="tier"):
+        p.tier = "attic"
+    with pytest.raises(TypeError, match="id must be str"):
+        p.id = None
+    with pytest.raises(TypeError, match="must be a datetime"):
+        p.created_at = 5
+    with pytest.raises(ValueError, match="access_count must be an int"):
+        p.access_count = 1 << 40
+    with pytest.raises(ValueError):
+        p.access_count = -1
+    with pytest.raises(TypeError, match="tags must be a list"):
+        p.tags = "ab"
+    with pytest.raises(TypeError, match="metadata must be a dict"):
+        p.metadata = [1]
+    with pytest.raises(TypeError, match="cannot be deleted"):
+        del p.content
+    assert p.metadata == {"tags": ["a", "b"]}  # unchanged by the failures
+    # A built item is accepted where the seed passes items around.
+    idx = MemoryIndex()
+    idx.index_item(it)
+    assert idx.find_by_type("preference") == ["m1"]
+    assert idx.find_by_tag("drink") == ["m1"]
+
+
+def test_a_built_item_saves_and_loads(tmp_path):
+    from agentmem.tiers import PersistentMemoryStore
+    with PersistentMemoryStore(tmp_path / "s.db") as ps:
+        ps.save_item(MemoryItem("k", [1, 2], MemoryTier.LONG_TERM,
+                                importance=0.9, metadata={"type": "t"}))
+        got = ps.load_item("k")
+        assert (got.content, got.tier, got.importance, got.metadata) == (
+            [1, 2], MemoryTier.LONG_TERM, 0.9, {"type": "t"})
