@@ -528,6 +528,57 @@ AM_TEST(disabled_memory_never_compresses_and_stats_json_parses)
     am_memory_free(mem);
 }
 
+/* compress_newest: with short_term_size 0 an explicit compression folds
+ * every message, the newest group too; without it the newest group (here
+ * the last answer) stays; with a short-term window the option changes
+ * nothing. */
+AM_TEST(compress_newest_folds_the_last_group_too)
+{
+    for (int variant = 0; variant < 3; variant++) {
+        am_memory_opts o = am_memory_opts_default();
+        am_memory *mem = NULL;
+        am_msg_list ctx = AM_MSG_LIST_INIT;
+        am_compressed_memory rec;
+        o.config.enabled = false;
+        o.config.short_term_size = variant == 2 ? 2 : 0;
+        o.config.strategy = AM_COMPRESS_SLIDING_WINDOW;
+        o.compress_newest = variant != 1;
+        o.counter.tokenizer = default_tz();
+        CHECK_OK(am_memory_create(&o, &mem, NULL));
+        add(mem, text_msg(AM_ROLE_SYSTEM, "sys"));
+        add(mem, text_msg(AM_ROLE_USER, "Ship order 7 to Porto."));
+        add(mem, call_msg("c1", NULL, "lookup"));
+        add(mem, result_msg("c1", "order 7: paid"));
+        add(mem, text_msg(AM_ROLE_ASSISTANT, "Done."));
+        add(mem, text_msg(AM_ROLE_USER, "And order 8?"));
+        add(mem, text_msg(AM_ROLE_ASSISTANT, "Also shipped."));
+        CHECK_OK(am_memory_compress(mem));
+        CHECK(am_memory_compressed(mem, &rec));
+        CHECK_OK(am_memory_context(mem, &ctx));
+        check_sendable(&ctx);
+        CHECK_EQ(am_msg_role(ctx.items[0]), AM_ROLE_SYSTEM);
+        if (variant == 0) {
+            /* system + summary: all six others folded */
+            CHECK_EQ(rec.original_message_count, 6);
+            CHECK_EQ(ctx.count, 2);
+            CHECK(!context_has(mem, "And order 8?"));
+        } else if (variant == 1) {
+            /* the newest group (the last answer) is still there */
+            CHECK_EQ(rec.original_message_count, 5);
+            CHECK_EQ(ctx.count, 3);
+            CHECK(context_has(mem, "Also shipped."));
+        } else {
+            /* the short-term window: the last two */
+            CHECK_EQ(rec.original_message_count, 4);
+            CHECK_EQ(ctx.count, 4);
+            CHECK(context_has(mem, "And order 8?"));
+            CHECK(context_has(mem, "Also shipped."));
+        }
+        am_msg_list_free(&ctx);
+        am_memory_free(mem);
+    }
+}
+
 AM_TEST(a_tool_result_without_its_call_is_never_sent)
 {
     am_memory *mem = new_mem(AM_COMPRESS_SLIDING_WINDOW, 700, 3);

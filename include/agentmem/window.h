@@ -371,11 +371,20 @@ typedef struct am_memory_opts {
      * for the call. */
     int (*should_preserve)(void *ctx, const am_msg *msg);
     void *should_preserve_ctx;
+    /* With config.short_term_size 0, compression folds every message
+     * into the summary, the newest group too (system messages stay when
+     * config.preserve_system). Default false: the newest group (the last
+     * message, with its tool calls and results) always stays verbatim.
+     * For a compressor asked to compress exactly the messages it is
+     * given, as a Python WorkingMemoryCompressor is. With short_term_size
+     * > 0 it changes nothing. */
+    bool compress_newest;
 } am_memory_opts;
 
 /* Defaults: am_memory_config_default() (model "gpt-4o-mini": exact
  * o200k_base counting), no counter (the model's tokenizer), offline
- * summarizer, built-in catalog, no tracker. Thread safety: safe. */
+ * summarizer, built-in catalog, no tracker, the newest group kept
+ * (compress_newest false). Thread safety: safe. */
 AM_API am_memory_opts am_memory_opts_default(void);
 
 /* Token usage a provider reported for one call: `input` is what it billed

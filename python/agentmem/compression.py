@@ -296,9 +296,8 @@ class WorkingMemoryCompressor:
         """:meth:`compress` without asyncio."""
         settings = self.config._settings()
         # A manager that compresses only when told to, over exactly these
-        # messages: no threshold, no size cap, no short-term window. The
-        # manager always keeps the newest group verbatim, so a sentinel
-        # user turn is added last and dropped from the result.
+        # messages: no threshold, no size cap, no short-term window, and
+        # the newest group folded too (compress_newest).
         settings.update({"MEMORY_ENABLED": "false",
                          "MEMORY_MAX_CONTEXT_TOKENS": str(1 << 40),
                          "MEMORY_COMPRESSION_THRESHOLD": str(1 << 40),
@@ -310,18 +309,17 @@ class WorkingMemoryCompressor:
         m = _agentmem._Memory(
             settings, llm_model=self._llm_model, api_key=self._api_key,
             should_preserve=self._predicate if self._custom else None,
-            tracker=_tracker_of(self.tracker),
+            tracker=_tracker_of(self.tracker), compress_newest=True,
             **self._llm)
         for i, msg in enumerate(messages):
             try:
                 m.add(msg)
             except (TypeError, ValueError) as e:
                 raise type(e)("messages[%d]: %s" % (i, e)) from None
-        m.add({"role": "user", "content": _SENTINEL})
         m.compress()
         info = m.compressed()
         kept = [LLMMessage._from_dict(d) for d in m.context()
-                if d.get("content") != _SENTINEL and not (
+                if not (
                     info and info["summary"] and d["role"] == "system" and
                     (d.get("content") or "").startswith("[Compressed Summary]"))]
         if info is None:  # nothing was old enough to compress
@@ -341,9 +339,6 @@ class WorkingMemoryCompressor:
         that an LLM call does not block the event loop."""
         return await asyncio.to_thread(self.compress_sync, messages,
                                        target_tokens)
-
-
-_SENTINEL = "agentmem: end of the messages to compress (sentinel 7f3a)"
 
 
 class TokenTracker:

@@ -72,7 +72,12 @@ def get_context_limit(model: str) -> int:
 
 def model_info(model: str) -> dict:
     """The catalog entry for ``model``: provider, encoding, context window,
-    max output, prices (USD per million tokens), ``known``."""
+    max output, prices (USD per million tokens), ``known``, and where the
+    figures come from: ``price_source``/``limits_source`` (a URL) and
+    ``price_checked``/``limits_checked`` (the "YYYY-MM-DD" they were last
+    compared with it; None: not compared, treat the figure as
+    approximate). The provenance fields are None for an unknown model.
+    Thread-safe."""
     return _agentmem.model_info(model)
 
 

@@ -58,6 +58,21 @@ def _json(value: Any, what: str) -> str:
         raise TypeError("%s must be JSON-serializable: %s" % (what, e)) from None
 
 
+_SLOT_TYPES = {None: "any", dict: "object", list: "array", str: "string",
+               float: "number", int: "integer", bool: "bool"}
+
+
+def _slot_type(t: Union[str, type, None]) -> str:
+    if isinstance(t, str):
+        return t
+    try:
+        return _SLOT_TYPES[t]
+    except (KeyError, TypeError):
+        raise ValueError("slot type must be a name (any, object, array, "
+                         "string, number, integer, bool) or one of dict, "
+                         "list, str, float, int, bool, not %r" % (t,)) from None
+
+
 @dataclass
 class Message:
     """One conversation message: ``role``, ``content``, ``timestamp``."""
@@ -290,6 +305,57 @@ class ReactMemory(_agentmem._React):
     @context.setter
     def context(self, values: Dict[str, Any]) -> None:
         self._replace("context", dict(values))
+
+    # ---- typed slots ----
+
+    def define_slot(self, name: str, value: Any,
+                    type: Union[str, type, None] = None) -> None:
+        """Define slot ``name`` holding ``value`` (JSON) with a declared
+        type that every later :meth:`set_slot` must keep: "any",
+        "object", "array", "string", "number", "integer", "bool", or the
+        Python type dict, list, str, float, int, bool (None: "any").
+        Defining it again with the same type sets the value.
+
+        Errors: :class:`agentmem.ExistsError` when it exists with another
+        type; :class:`agentmem.InvalidArgumentError` naming the slot and
+        both types when ``value`` does not have the type; ValueError for
+        an unknown type; TypeError for a value that is not JSON.
+        Thread-safe (the C memory's lock); the hooks see a "slot" event."""
+        self.slot_define(name, _slot_type(type),
+                         _json(value, "slot %r" % (name,)))
+
+    def set_slot(self, name: str, value: Any) -> None:
+        """Replace the value of slot ``name``; it must keep the slot's
+        type (:class:`agentmem.InvalidArgumentError` naming both types
+        otherwise) and the slot must exist
+        (:class:`agentmem.NotFoundError`). Thread-safe."""
+        self.slot_set(name, _json(value, "slot %r" % (name,)))
+
+    def get_slot(self, name: str, default: Any = None) -> Any:
+        """A copy of slot ``name``'s value, or ``default`` when no such
+        slot is defined. Thread-safe."""
+        got = self.slot_get(name)
+        return default if got is None else json.loads(got[0])
+
+    def slot_type(self, name: str) -> Optional[str]:
+        """The declared type of slot ``name`` ("any", "object", ...), or
+        None when it is not defined."""
+        got = self.slot_get(name)
+        return None if got is None else got[1]
+
+    def remove_slot(self, name: str) -> bool:
+        """Remove slot ``name``; False when there was none."""
+        return self.slot_remove(name)
+
+    @property
+    def slots(self) -> Dict[str, Any]:
+        """Every slot's value by name (copies, sorted by name)."""
+        out = {}
+        for n in json.loads(self.slot_names()):
+            got = self.slot_get(n)
+            if got is not None:
+                out[n] = json.loads(got[0])
+        return out
 
     # ---- todos ----
 

@@ -82,21 +82,23 @@ static int preserve_tramp(void *ctx, const am_msg *msg)
 
 /* _Memory(settings: dict of MEMORY_* key -> str, base_url=None,
  *         llm_model=None, api_key=None, summarizer=None,
- *         should_preserve=None, tracker=None) */
+ *         should_preserve=None, tracker=None, compress_newest=False) */
 static int mem_init(MemObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"settings", "base_url", "llm_model", "api_key",
                              "summarizer", "should_preserve", "tracker",
-                             NULL};
+                             "compress_newest", NULL};
     PyObject *settings, *fn = Py_None, *pres = Py_None, *trk = Py_None;
     const char *base_url = NULL, *llm_model = NULL, *api_key = NULL;
+    int newest = 0;
     if (self->mem) {
         PyErr_SetString(PyExc_RuntimeError, "already initialized");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|zzzOOO", kwlist,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|zzzOOOp", kwlist,
                                      &PyDict_Type, &settings, &base_url,
-                                     &llm_model, &api_key, &fn, &pres, &trk))
+                                     &llm_model, &api_key, &fn, &pres, &trk,
+                                     &newest))
         return -1;
     if (pres != Py_None && !PyCallable_Check(pres)) {
         PyErr_Format(PyExc_TypeError,
@@ -105,6 +107,7 @@ static int mem_init(MemObject *self, PyObject *args, PyObject *kw)
         return -1;
     }
     am_memory_opts o = am_memory_opts_default();
+    o.compress_newest = newest;
     am_error err = {0};
     PyObject *k, *v;
     Py_ssize_t pos = 0;

@@ -644,6 +644,110 @@ static PyObject *react_context_remove(ReactObject *self, PyObject *ko)
     return r;
 }
 
+/* ---- typed slots ---- */
+
+static int slot_type_of(PyObject *o, am_slot_type *out)
+{
+    am_str s;
+    if (amp_utf8(o, "slot type", &s) < 0)
+        return -1;
+    for (int t = AM_SLOT_ANY; t <= AM_SLOT_BOOL; t++) {
+        const char *n = am_slot_type_name((am_slot_type)t);
+        if (s.len == strlen(n) && !memcmp(s.ptr, n, s.len)) {
+            *out = (am_slot_type)t;
+            return 0;
+        }
+    }
+    PyErr_Format(PyExc_ValueError,
+                 "slot type must be any, object, array, string, number, "
+                 "integer or bool, not %.40R", o);
+    return -1;
+}
+
+/* slot_define(name, type, json) / slot_set(name, json) */
+static PyObject *react_slot_define(ReactObject *self, PyObject *args)
+{
+    PyObject *no, *to, *vo;
+    am_str name, value;
+    am_slot_type type;
+    if (!PyArg_ParseTuple(args, "OOO:slot_define", &no, &to, &vo) ||
+        amp_utf8(no, "slot name", &name) < 0 || slot_type_of(to, &type) < 0 ||
+        amp_utf8(vo, "slot value", &value) < 0)
+        return NULL;
+    if (lock_enter_write(self) < 0)
+        return NULL;
+    am_status st = am_react_slot_define(self->m, name, type, value);
+    PyObject *r = st == AM_OK ? Py_NewRef(Py_None) : raise_react(self, st);
+    lock_exit(self);
+    return r;
+}
+
+static PyObject *react_slot_set(ReactObject *self, PyObject *args)
+{
+    PyObject *no, *vo;
+    am_str name, value;
+    if (!PyArg_ParseTuple(args, "OO:slot_set", &no, &vo) ||
+        amp_utf8(no, "slot name", &name) < 0 ||
+        amp_utf8(vo, "slot value", &value) < 0)
+        return NULL;
+    if (lock_enter_write(self) < 0)
+        return NULL;
+    am_status st = am_react_slot_set(self->m, name, value);
+    PyObject *r = st == AM_OK ? Py_NewRef(Py_None) : raise_react(self, st);
+    lock_exit(self);
+    return r;
+}
+
+/* slot_get(name) -> (JSON text, type name), or None when undefined */
+static PyObject *react_slot_get(ReactObject *self, PyObject *no)
+{
+    am_str name;
+    if (amp_utf8(no, "slot name", &name) < 0 || lock_enter(self) < 0)
+        return NULL;
+    am_buf out = AM_BUF_INIT;
+    am_slot_type type = AM_SLOT_ANY;
+    am_status st = am_react_slot_get(self->m, name, &out, &type);
+    PyObject *r;
+    if (st == AM_OK)
+        r = Py_BuildValue("(s#s)", out.ptr ? out.ptr : "",
+                          (Py_ssize_t)out.len, am_slot_type_name(type));
+    else if (st == AM_ENOTFOUND)
+        r = Py_NewRef(Py_None);
+    else
+        r = raise_react(self, st);
+    lock_exit(self);
+    am_buf_free(&out);
+    return r;
+}
+
+/* slot_remove(name) -> bool (False: undefined) */
+static PyObject *react_slot_remove(ReactObject *self, PyObject *no)
+{
+    am_str name;
+    if (amp_utf8(no, "slot name", &name) < 0 || lock_enter_write(self) < 0)
+        return NULL;
+    am_status st = am_react_slot_remove(self->m, name);
+    PyObject *r = st == AM_OK ? Py_NewRef(Py_True)
+                  : st == AM_ENOTFOUND ? Py_NewRef(Py_False)
+                                       : raise_react(self, st);
+    lock_exit(self);
+    return r;
+}
+
+/* slot_names() -> JSON array text */
+static PyObject *react_slot_names(ReactObject *self, PyObject *unused)
+{
+    if (lock_enter(self) < 0)
+        return NULL;
+    am_buf out = AM_BUF_INIT;
+    am_status st = am_react_slot_names(self->m, &out);
+    PyObject *r = st == AM_OK ? amp_pystr(am_buf_str(&out))
+                              : raise_react(self, st);
+    lock_exit(self);
+    am_buf_free(&out);
+    return r;
+}
+
 /* ---- todos ---- */
 
 static int todo_status_of(PyObject *o, am_todo_status *out)
@@ -932,6 +1036,16 @@ static PyMethodDef react_methods[] = {
      "context_get(key) -> JSON text or None"},
     {"context_remove", (PyCFunction)react_context_remove, METH_O,
      "context_remove(key) -> bool"},
+    {"slot_define", (PyCFunction)react_slot_define, METH_VARARGS,
+     "slot_define(name, type, value_json)"},
+    {"slot_set", (PyCFunction)react_slot_set, METH_VARARGS,
+     "slot_set(name, value_json)"},
+    {"slot_get", (PyCFunction)react_slot_get, METH_O,
+     "slot_get(name) -> (value_json, type) or None"},
+    {"slot_remove", (PyCFunction)react_slot_remove, METH_O,
+     "slot_remove(name) -> bool"},
+    {"slot_names", (PyCFunction)react_slot_names, METH_NOARGS,
+     "slot_names() -> JSON array text"},
     {"todo_put", (PyCFunction)react_todo_put, METH_VARARGS,
      "todo_put(id, content, status, priority)"},
     {"todo_remove", (PyCFunction)react_todo_remove, METH_O,

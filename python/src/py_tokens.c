@@ -176,8 +176,9 @@ static PyObject *py_model_info(PyObject *self, PyObject *model)
     am_model_info info;
     if (lookup(model, &info) < 0)
         return NULL;
+    /* The provenance fields: None when the catalog records no source. */
     return Py_BuildValue(
-        "{s:s,s:s,s:z,s:d,s:L,s:L,s:d,s:d,s:d,s:O}", "name",
+        "{s:s,s:s,s:z,s:d,s:L,s:L,s:d,s:d,s:d,s:O,s:z,s:z,s:z,s:z}", "name",
         info.name ? info.name : "", "provider",
         info.provider ? info.provider : "", "encoding", info.encoding,
         "chars_per_token", info.chars_per_token, "context_window",
@@ -185,7 +186,9 @@ static PyObject *py_model_info(PyObject *self, PyObject *model)
         (long long)info.max_output, "input_per_mtok", info.input_per_mtok,
         "output_per_mtok", info.output_per_mtok, "cached_input_per_mtok",
         info.cached_input_per_mtok, "known",
-        info.known ? Py_True : Py_False);
+        info.known ? Py_True : Py_False, "price_source", info.price_source,
+        "price_checked", info.price_checked, "limits_source",
+        info.limits_source, "limits_checked", info.limits_checked);
 }
 
 static PyObject *py_encode(PyObject *self, PyObject *args, PyObject *kw)

@@ -52,6 +52,24 @@ def test_llm_callable_writes_the_summary():
     assert calls and "invoice 4700" in calls[0][-1]["content"]
 
 
+def test_the_newest_message_is_compressed_too():
+    # The C manager's compress_newest option: exactly the given messages
+    # go to the summarizer, the last one included, and nothing else.
+    seen = []
+
+    def llm(messages):
+        seen.append(messages)
+        return "SUMMARY"
+    h = history(3)
+    r = WorkingMemoryCompressor(llm).compress_sync(h)
+    assert r.original_message_count == 6
+    assert [m.role for m in r.preserved_messages] == ["system"]
+    text = "\n".join(m["content"] for m in seen[0])
+    for m in h[1:]:
+        assert m["content"] in text
+    assert "sentinel" not in text
+
+
 def test_llm_exception_propagates():
     def llm(messages):
         raise ConnectionError("no server")

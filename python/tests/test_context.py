@@ -64,6 +64,25 @@ def test_get_context_limit():
     assert get_context_limit("no-such-model-xyz") > 0
 
 
+def test_model_info_carries_the_catalog_provenance():
+    import re
+    from agentmem.context import model_info
+    date = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+    info = model_info("gpt-4o")
+    assert info["known"] and info["context_window"] == 128000
+    for kind in ("price", "limits"):
+        assert info[kind + "_source"].startswith("https://")
+        checked = info[kind + "_checked"]
+        assert checked is None or date.match(checked)
+    # At least one built-in entry has been compared with its source.
+    assert any(model_info(m)["price_checked"] for m in
+               ("gpt-4", "gpt-4o", "claude-3-opus", "gpt-4o-mini"))
+    unknown = model_info("no-such-model-xyz")
+    assert not unknown["known"]
+    assert all(unknown[k] is None for k in (
+        "price_source", "price_checked", "limits_source", "limits_checked"))
+
+
 def test_trim_strategies_and_system_preservation():
     msgs = history(20)
     last = trim_messages(msgs, strategy="last", max_messages=5)

@@ -133,6 +133,55 @@ def test_context_is_a_live_json_mapping():
     assert dict(m.context) == {"a": 1}
 
 
+def test_typed_slots_keep_their_type_and_travel_with_export():
+    m = ReactMemory()
+    events = []
+    m.add_hook(lambda mem, ev: events.append(ev))
+    m.define_slot("visited", ["Lisbon"], list)
+    m.define_slot("prefs", {"seat": "aisle"}, "object")
+    m.define_slot("budget", 120, int)
+    m.define_slot("note", None)  # type any
+    assert m.slot_type("visited") == "array"
+    assert m.slot_type("note") == "any" and m.get_slot("note") is None
+    m.set_slot("visited", ["Lisbon", "Porto"])
+    got = m.get_slot("visited")
+    got.append("mutated")  # a copy
+    assert m.get_slot("visited") == ["Lisbon", "Porto"]
+    assert m.slots == {"budget": 120, "note": None,
+                       "prefs": {"seat": "aisle"},
+                       "visited": ["Lisbon", "Porto"]}
+    with pytest.raises(agentmem.InvalidArgumentError,
+                       match="visited.*array.*string|visited.*string.*array"):
+        m.set_slot("visited", "Porto")
+    with pytest.raises(agentmem.InvalidArgumentError, match="budget"):
+        m.set_slot("budget", 1.5)
+    assert m.get_slot("budget") == 120  # unchanged by the failure
+    with pytest.raises(agentmem.ExistsError):
+        m.define_slot("budget", "x", str)
+    m.define_slot("budget", 99, int)  # same type: sets it
+    assert m.get_slot("budget") == 99
+    with pytest.raises(agentmem.NotFoundError):
+        m.set_slot("nope", 1)
+    assert m.get_slot("nope", "dflt") == "dflt" and m.slot_type("nope") is None
+    with pytest.raises(ValueError, match="slot type"):
+        m.define_slot("x", 1, "float64")
+    with pytest.raises(ValueError, match="slot type"):
+        m.define_slot("x", 1, set)
+    with pytest.raises(TypeError, match="JSON"):
+        m.define_slot("x", {1, 2})
+    with pytest.raises(agentmem.InvalidArgumentError):
+        m.define_slot("", 1)
+    assert "slot" in events
+    # Slots travel in export/import, typed.
+    n = ReactMemory()
+    n.import_memory(m.export_memory())
+    assert n.slots == m.slots and n.slot_type("prefs") == "object"
+    with pytest.raises(agentmem.InvalidArgumentError):
+        n.set_slot("prefs", [1])
+    assert m.remove_slot("note") is True and m.remove_slot("note") is False
+    assert "note" not in m.slots
+
+
 def test_todos():
     m = ReactMemory()
     t1 = m.add_todo("write tests", priority=2)

@@ -159,7 +159,8 @@ am_status am__memory_compress_once(am_memory *m, bool *did)
 {
     const am_memory_config *c = &m->o.config;
     eviews ev;
-    size_t b, keep_last = c->short_term_size > 0 ? c->short_term_size : 1;
+    size_t b, keep_last = c->short_term_size > 0 ? c->short_term_size
+                          : m->o.compress_newest ? 0 : 1;
     unsigned char *fate = NULL; /* 0 keep, 1 summarize, 2 drop */
     const am_msg **old = NULL;
     size_t nold = 0, old_tokens = 0, gone_tokens = 0, gone = 0;
