@@ -19,6 +19,7 @@ serialized by a lock; a TokenTracker is thread-safe (a C mutex).
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -120,6 +121,48 @@ class MemoryConfig:
     preserve_system_prompts: bool = True
     preserve_tool_calls: bool = True
     model: str = "gpt-4o-mini"
+    # The other MEMORY_* settings (importance markers, tool-result
+    # clearing) as text, passed to the C manager as they are; the fields
+    # above win over the same key here.
+    settings: Dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def discover(cls, file: Optional[Union[str, "os.PathLike[str]"]] = None,
+                 preset: Optional[str] = None,
+                 cwd: Optional[Union[str, "os.PathLike[str]"]] = None,
+                 env: Optional[Dict[str, str]] = None,
+                 use_env: bool = True) -> "MemoryConfig":
+        """The configuration the CLI and the server would use, found by
+        the C library: the defaults, then ``preset``, then the config file
+        (``file``, or the first of $AGENTMEM_CONFIG, <cwd>/.agentmem/config,
+        $XDG_CONFIG_HOME/agentmem/config or ~/.config/agentmem/config),
+        then the MEMORY_* environment variables (unless ``use_env`` is
+        False). ``env`` (a dict) replaces the process environment for the
+        lookup; ``cwd`` the working directory.
+
+        The result also has ``sources`` ({MEMORY_* key: where its value
+        came from, e.g. "default", "/path/config:3", "$MEMORY_MODEL"}) and
+        ``config_file`` (the file read, or None).
+
+        Errors: :class:`agentmem.NotFoundError` for a named file (or
+        $AGENTMEM_CONFIG) that does not exist; :class:`agentmem.FormatError`
+        or :class:`agentmem.InvalidArgumentError` naming the file and line
+        or the variable; TypeError for a non-str value in ``env``.
+        Thread-safe (reads only)."""
+        settings, sources, path = _agentmem.memory_config_resolve(
+            file=file, preset=preset, cwd=cwd, env=env, use_env=use_env)
+        kw: Dict[str, Any] = {}
+        rest: Dict[str, str] = {}
+        for key, value in settings.items():
+            conv = _FIELDS.get(key)
+            if conv is None:
+                rest[key] = value
+            else:
+                kw[conv[0]] = conv[1](value)
+        cfg = cls(settings=rest, **kw)
+        cfg.sources = sources  # type: ignore[attr-defined]
+        cfg.config_file = path  # type: ignore[attr-defined]
+        return cfg
 
     @classmethod
     def aggressive(cls, **kw: Any) -> "MemoryConfig":
@@ -142,7 +185,8 @@ class MemoryConfig:
             strat = strat.value
         def b(x: bool) -> str:
             return "true" if x else "false"
-        return {"MEMORY_ENABLED": b(self.enable_compression),
+        out = dict(self.settings)
+        out.update({"MEMORY_ENABLED": b(self.enable_compression),
                 "MEMORY_MAX_CONTEXT_TOKENS": str(self.max_context_tokens),
                 "MEMORY_COMPRESSION_THRESHOLD": str(self.compression_threshold),
                 "MEMORY_SHORT_TERM_SIZE": str(self.short_term_size),
@@ -150,7 +194,27 @@ class MemoryConfig:
                 "MEMORY_COMPRESSION_STRATEGY": str(strat),
                 "MEMORY_PRESERVE_SYSTEM_PROMPTS": b(self.preserve_system_prompts),
                 "MEMORY_PRESERVE_TOOL_CALLS": b(self.preserve_tool_calls),
-                "MEMORY_MODEL": self.model}
+                "MEMORY_MODEL": self.model})
+        return out
+
+
+def _bool(text: str) -> bool:
+    return text == "true"
+
+
+# MEMORY_* key -> (MemoryConfig field, conversion of the C text).
+_FIELDS: Dict[str, Any] = {
+    "MEMORY_ENABLED": ("enable_compression", _bool),
+    "MEMORY_MAX_CONTEXT_TOKENS": ("max_context_tokens", int),
+    "MEMORY_COMPRESSION_THRESHOLD": ("compression_threshold", int),
+    "MEMORY_SHORT_TERM_SIZE": ("short_term_size", int),
+    "MEMORY_COMPRESSION_RATIO": ("compression_ratio", float),
+    "MEMORY_COMPRESSION_STRATEGY": ("compression_strategy",
+                                    lambda v: CompressionStrategy(v)),
+    "MEMORY_PRESERVE_SYSTEM_PROMPTS": ("preserve_system_prompts", _bool),
+    "MEMORY_PRESERVE_TOOL_CALLS": ("preserve_tool_calls", _bool),
+    "MEMORY_MODEL": ("model", str),
+}
 
 
 class ShortTermMemory:

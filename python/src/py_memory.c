@@ -350,9 +350,152 @@ static PyTypeObject MemType = {
     .tp_methods = mem_methods,
 };
 
+/* ---- Config discovery (am_memory_config_resolve) ---- */
+
+/* getenv over a Python mapping: the value's UTF-8 stays valid while the
+ * mapping holds it, which is the length of the resolve call (made with
+ * the GIL held). A lookup that raises or gives a non-str reads as unset
+ * and leaves the exception for the caller to raise. */
+static const char *dict_getenv(void *ctx, const char *name)
+{
+    PyObject *env = ctx, *v;
+    if (PyErr_Occurred())
+        return NULL;
+    v = PyMapping_GetItemString(env, name);
+    if (!v) {
+        if (PyErr_ExceptionMatches(PyExc_KeyError))
+            PyErr_Clear();
+        return NULL;
+    }
+    const char *s = NULL;
+    if (!PyUnicode_Check(v))
+        PyErr_Format(PyExc_TypeError, "env['%s'] must be str, not %.80s",
+                     name, Py_TYPE(v)->tp_name);
+    else if (PyDict_Check(env))
+        s = PyUnicode_AsUTF8(v); /* the dict keeps v alive */
+    else
+        PyErr_SetString(PyExc_TypeError, "env must be a dict");
+    Py_DECREF(v);
+    return s;
+}
+
+/* memory_config_resolve(file=None, preset=None, cwd=None, env=None,
+ *                       use_env=True) -> (settings, sources, file):
+ * settings {MEMORY_*: value text} for every key, sources {MEMORY_*:
+ * where it came from}, the config file read or None. */
+static PyObject *py_config_resolve(PyObject *mod, PyObject *args,
+                                   PyObject *kw)
+{
+    static char *kwlist[] = {"file", "preset", "cwd", "env", "use_env",
+                             NULL};
+    PyObject *file_o = Py_None, *cwd_o = Py_None, *env = Py_None;
+    const char *preset = NULL;
+    int use_env = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OzOOp", kwlist, &file_o,
+                                     &preset, &cwd_o, &env, &use_env))
+        return NULL;
+    if (env != Py_None && !PyDict_Check(env))
+        return PyErr_Format(PyExc_TypeError, "env must be a dict, not %.80s",
+                            Py_TYPE(env)->tp_name);
+    PyObject *file_b = NULL, *cwd_b = NULL, *r = NULL;
+    PyObject *settings = NULL, *sources = NULL;
+    am_memory_config_resolve_opts o = {0};
+    am_memory_config cfg = am_memory_config_default();
+    am_memory_config_origins *orig = NULL;
+    am_error err = {0};
+    am_buf text = AM_BUF_INIT;
+    am_status st;
+    if ((file_o != Py_None && !PyUnicode_FSConverter(file_o, &file_b)) ||
+        (cwd_o != Py_None && !PyUnicode_FSConverter(cwd_o, &cwd_b)))
+        goto out;
+    o.file = file_b ? PyBytes_AS_STRING(file_b) : NULL;
+    o.cwd = cwd_b ? PyBytes_AS_STRING(cwd_b) : NULL;
+    o.preset = preset;
+    o.skip_env = !use_env;
+    if (env != Py_None) {
+        o.getenv_fn = dict_getenv;
+        o.getenv_ctx = env;
+    }
+    orig = PyMem_Malloc(sizeof *orig);
+    if (!orig) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    am_memory_config_origins_init(orig);
+    st = am_memory_config_resolve(&cfg, &o, orig, &err);
+    if (PyErr_Occurred()) /* from the env mapping */
+        goto done;
+    if (st != AM_OK) {
+        amp_raise_err(&err);
+        goto done;
+    }
+    if (am_memory_config_format(&cfg, &text) != AM_OK) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    settings = PyDict_New();
+    sources = PyDict_New();
+    /* One KEY=value per line; comments and blank lines skipped. */
+    for (const char *p = text.ptr, *end = text.ptr + text.len;
+         settings && p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end, *eq = memchr(p, '=', (size_t)(eol - p));
+        if (*p != '#' && eq) {
+            /* Text values are quoted, without escapes (a config file
+             * strips the quotes the same way). */
+            const char *v0 = eq + 1, *v1 = eol;
+            if (v1 - v0 >= 2 && (*v0 == '"' || *v0 == '\'') &&
+                v1[-1] == *v0) {
+                v0++;
+                v1--;
+            }
+            PyObject *k = PyUnicode_DecodeUTF8(p, eq - p, "strict");
+            PyObject *v = PyUnicode_DecodeUTF8(v0, v1 - v0, "strict");
+            if (!k || !v || PyDict_SetItem(settings, k, v) < 0)
+                Py_CLEAR(settings);
+            Py_XDECREF(k);
+            Py_XDECREF(v);
+        }
+        p = eol + 1;
+    }
+    for (int i = 0; sources && i < AM_MEMCFG_NKEYS; i++) {
+        PyObject *v = PyUnicode_DecodeUTF8(orig->keys[i].source,
+                                           strlen(orig->keys[i].source),
+                                           "replace");
+        if (!v || PyDict_SetItemString(sources, orig->keys[i].key, v) < 0)
+            Py_CLEAR(sources);
+        Py_XDECREF(v);
+    }
+    if (settings && sources) {
+        PyObject *f = orig->file[0]
+                          ? PyUnicode_DecodeFSDefault(orig->file)
+                          : Py_NewRef(Py_None);
+        if (f)
+            r = PyTuple_Pack(3, settings, sources, f);
+        Py_XDECREF(f);
+    }
+done:
+    Py_XDECREF(settings);
+    Py_XDECREF(sources);
+    am_buf_free(&text);
+out:
+    PyMem_Free(orig);
+    Py_XDECREF(file_b);
+    Py_XDECREF(cwd_b);
+    return r;
+}
+
+static PyMethodDef methods[] = {
+    {"memory_config_resolve", (PyCFunction)(void (*)(void))py_config_resolve,
+     METH_VARARGS | METH_KEYWORDS,
+     "memory_config_resolve(file=None, preset=None, cwd=None, env=None, "
+     "use_env=True) -> (settings, sources, file)"},
+    {NULL, NULL, 0, NULL}};
+
 int amp_memory_init(PyObject *module)
 {
-    if (PyType_Ready(&MemType) < 0)
+    if (PyType_Ready(&MemType) < 0 ||
+        PyModule_AddObjectRef(module, "_Memory", (PyObject *)&MemType) < 0)
         return -1;
-    return PyModule_AddObjectRef(module, "_Memory", (PyObject *)&MemType);
+    return PyModule_AddFunctions(module, methods);
 }

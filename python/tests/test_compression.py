@@ -85,3 +85,60 @@ def test_threads_serialize_on_one_manager():
     for t in ts:
         t.join()
     assert not errors and m.get_stats()["messages_added"] == 200
+
+
+def test_config_discovery_follows_the_c_lookup(tmp_path):
+    import agentmem
+    from agentmem.compression import CompressionStrategy, MemoryConfig
+    home = tmp_path / "home"
+    (home / ".config" / "agentmem").mkdir(parents=True)
+    (home / ".config" / "agentmem" / "config").write_text(
+        "MEMORY_COMPRESSION_THRESHOLD=30000\n")
+    work = tmp_path / "work"
+    (work / ".agentmem").mkdir(parents=True)
+    env = {"HOME": str(home)}
+    # No project file: the user's file under $HOME.
+    cfg = MemoryConfig.discover(cwd=tmp_path, env=env)
+    assert cfg.compression_threshold == 30000
+    assert cfg.config_file == str(home / ".config" / "agentmem" / "config")
+    assert cfg.sources["MEMORY_COMPRESSION_THRESHOLD"].endswith("config:1")
+    assert cfg.sources["MEMORY_MODEL"] == "default"
+    # The project's file wins over the user's; the environment over both.
+    (work / ".agentmem" / "config").write_text(
+        "# project\nMEMORY_COMPRESSION_STRATEGY=selective\n"
+        "MEMORY_IMPORTANCE_MARKERS=URGENT,PINNED\n")
+    env["MEMORY_SHORT_TERM_SIZE"] = "7"
+    cfg = MemoryConfig.discover(cwd=work, env=env, preset="aggressive")
+    assert cfg.compression_strategy is CompressionStrategy.SELECTIVE
+    assert cfg.short_term_size == 7
+    assert cfg.sources["MEMORY_SHORT_TERM_SIZE"] == "$MEMORY_SHORT_TERM_SIZE"
+    assert cfg.compression_ratio == 0.2  # the preset
+    assert cfg.sources["MEMORY_COMPRESSION_RATIO"] == "preset aggressive"
+    assert cfg.settings["MEMORY_IMPORTANCE_MARKERS"] == "URGENT,PINNED"
+    assert cfg._settings()["MEMORY_IMPORTANCE_MARKERS"] == "URGENT,PINNED"
+    assert MemoryConfig.discover(cwd=work, env=env,
+                                 use_env=False).short_term_size == 20
+    # The discovered config drives a manager.
+    from agentmem.compression import MemoryManager
+    m = MemoryManager(cfg)
+    m.add_message({"role": "user", "content": "hi"})
+    stats = m.get_stats()
+    assert stats["messages"] == 1 and stats["strategy"] == "selective"
+    # A named file replaces the lookup; errors name the place.
+    named = tmp_path / "named.conf"
+    named.write_text("MEMORY_MODEL=gpt-4o\n")
+    assert MemoryConfig.discover(file=named, env={}).model == "gpt-4o"
+    with pytest.raises(agentmem.NotFoundError, match="nope.conf"):
+        MemoryConfig.discover(file=tmp_path / "nope.conf", env={})
+    with pytest.raises(agentmem.NotFoundError, match="AGENTMEM_CONFIG"):
+        MemoryConfig.discover(cwd=work, env={"AGENTMEM_CONFIG":
+                                             str(tmp_path / "gone")})
+    named.write_text("MEMORY_COMPRESSION_RATIO=2\n")
+    with pytest.raises(agentmem.FormatError, match="named.conf: config line 1"):
+        MemoryConfig.discover(file=named, env={})
+    with pytest.raises(agentmem.Error, match="MEMORY_SHORT_TERM_SIZE"):
+        MemoryConfig.discover(cwd=work, env={"MEMORY_SHORT_TERM_SIZE": "-1"})
+    with pytest.raises(TypeError, match="must be str"):
+        MemoryConfig.discover(cwd=work, env={"MEMORY_MODEL": 5})
+    with pytest.raises(TypeError, match="env must be a dict"):
+        MemoryConfig.discover(env=[("HOME", "/")])
