@@ -139,5 +139,7 @@ int amp_tiers_init(PyObject *module);
 int amp_memory_init(PyObject *module);
 int amp_react_init(PyObject *module);
 int amp_store_init(PyObject *module);
+/* py_async.c */
+int amp_async_init(PyObject *module);
 
 #endif

@@ -344,7 +344,8 @@ PyMODINIT_FUNC PyInit__agentmem(void)
         amp_tokens_init(m) < 0 || amp_window_init(m) < 0 ||
         amp_wire_init(m) < 0 || amp_store_init(m) < 0 ||
         amp_tiers_init(m) < 0 || amp_memory_init(m) < 0 ||
-        amp_react_init(m) < 0 || amp_tracker_init(m) < 0)
+        amp_react_init(m) < 0 || amp_tracker_init(m) < 0 ||
+        amp_async_init(m) < 0)
         goto fail;
     return m;
 fail:
