@@ -588,22 +588,70 @@ static PyObject *react_steps(ReactObject *self, PyObject *args)
     return r;
 }
 
+/* ---- keyed values: context, slots, todos ---- */
+
+/* The index of `o` (a str) in names[0..n), or a ValueError "WHAT must be
+ * CHOICES, not 'x'". */
+static int name_index(PyObject *o, const char *what,
+                      const char *const *names, int n, const char *choices,
+                      int *out)
+{
+    am_str s;
+    if (amp_utf8(o, what, &s) < 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        if (s.len == strlen(names[i]) && !memcmp(s.ptr, names[i], s.len)) {
+            *out = i;
+            return 0;
+        }
+    }
+    PyErr_Format(PyExc_ValueError, "%s must be %s, not %.40R", what,
+                 choices, o);
+    return -1;
+}
+
+/* fn(m, key, value_json) for context_set/slot_set: args (key, json). */
+static PyObject *set_call(ReactObject *self, PyObject *args,
+                          const char *fmt, const char *key_what,
+                          const char *value_what,
+                          am_status (*fn)(am_react *, am_str, am_str))
+{
+    PyObject *ko, *vo;
+    am_str key, value;
+    if (!PyArg_ParseTuple(args, fmt, &ko, &vo) ||
+        amp_utf8(ko, key_what, &key) < 0 ||
+        amp_utf8(vo, value_what, &value) < 0)
+        return NULL;
+    if (lock_enter_write(self) < 0)
+        return NULL;
+    am_status st = fn(self->m, key, value);
+    PyObject *r = st == AM_OK ? Py_NewRef(Py_None) : raise_react(self, st);
+    lock_exit(self);
+    return r;
+}
+
+/* fn(m, key) for the removes: True, or False when absent. */
+static PyObject *remove_call(ReactObject *self, PyObject *ko,
+                             const char *what,
+                             am_status (*fn)(am_react *, am_str))
+{
+    am_str key;
+    if (amp_utf8(ko, what, &key) < 0 || lock_enter_write(self) < 0)
+        return NULL;
+    am_status st = fn(self->m, key);
+    PyObject *r = st == AM_OK ? Py_NewRef(Py_True)
+                  : st == AM_ENOTFOUND ? Py_NewRef(Py_False)
+                                       : raise_react(self, st);
+    lock_exit(self);
+    return r;
+}
+
 /* ---- context ---- */
 
 static PyObject *react_context_set(ReactObject *self, PyObject *args)
 {
-    PyObject *ko, *vo;
-    am_str key, value;
-    if (!PyArg_ParseTuple(args, "OO:context_set", &ko, &vo) ||
-        amp_utf8(ko, "context key", &key) < 0 ||
-        amp_utf8(vo, "context value", &value) < 0)
-        return NULL;
-    if (lock_enter_write(self) < 0)
-        return NULL;
-    am_status st = am_react_context_set(self->m, key, value);
-    PyObject *r = st == AM_OK ? Py_NewRef(Py_None) : raise_react(self, st);
-    lock_exit(self);
-    return r;
+    return set_call(self, args, "OO:context_set", "context key",
+                    "context value", am_react_context_set);
 }
 
 /* context_get(key) -> JSON text, or None when absent */
@@ -631,37 +679,23 @@ static PyObject *react_context_get(ReactObject *self, PyObject *ko)
 /* context_remove(key) -> bool (False: absent) */
 static PyObject *react_context_remove(ReactObject *self, PyObject *ko)
 {
-    am_str key;
-    if (amp_utf8(ko, "context key", &key) < 0)
-        return NULL;
-    if (lock_enter_write(self) < 0)
-        return NULL;
-    am_status st = am_react_context_remove(self->m, key);
-    PyObject *r = st == AM_OK ? Py_NewRef(Py_True)
-                  : st == AM_ENOTFOUND ? Py_NewRef(Py_False)
-                                       : raise_react(self, st);
-    lock_exit(self);
-    return r;
+    return remove_call(self, ko, "context key", am_react_context_remove);
 }
 
 /* ---- typed slots ---- */
 
 static int slot_type_of(PyObject *o, am_slot_type *out)
 {
-    am_str s;
-    if (amp_utf8(o, "slot type", &s) < 0)
+    const char *names[AM_SLOT_BOOL + 1];
+    int t;
+    for (t = 0; t <= AM_SLOT_BOOL; t++)
+        names[t] = am_slot_type_name((am_slot_type)t);
+    if (name_index(o, "slot type", names, AM_SLOT_BOOL + 1,
+                   "any, object, array, string, number, integer or bool",
+                   &t) < 0)
         return -1;
-    for (int t = AM_SLOT_ANY; t <= AM_SLOT_BOOL; t++) {
-        const char *n = am_slot_type_name((am_slot_type)t);
-        if (s.len == strlen(n) && !memcmp(s.ptr, n, s.len)) {
-            *out = (am_slot_type)t;
-            return 0;
-        }
-    }
-    PyErr_Format(PyExc_ValueError,
-                 "slot type must be any, object, array, string, number, "
-                 "integer or bool, not %.40R", o);
-    return -1;
+    *out = (am_slot_type)t;
+    return 0;
 }
 
 /* slot_define(name, type, json) / slot_set(name, json) */
@@ -684,18 +718,8 @@ static PyObject *react_slot_define(ReactObject *self, PyObject *args)
 
 static PyObject *react_slot_set(ReactObject *self, PyObject *args)
 {
-    PyObject *no, *vo;
-    am_str name, value;
-    if (!PyArg_ParseTuple(args, "OO:slot_set", &no, &vo) ||
-        amp_utf8(no, "slot name", &name) < 0 ||
-        amp_utf8(vo, "slot value", &value) < 0)
-        return NULL;
-    if (lock_enter_write(self) < 0)
-        return NULL;
-    am_status st = am_react_slot_set(self->m, name, value);
-    PyObject *r = st == AM_OK ? Py_NewRef(Py_None) : raise_react(self, st);
-    lock_exit(self);
-    return r;
+    return set_call(self, args, "OO:slot_set", "slot name", "slot value",
+                    am_react_slot_set);
 }
 
 /* slot_get(name) -> (JSON text, type name), or None when undefined */
@@ -723,15 +747,7 @@ static PyObject *react_slot_get(ReactObject *self, PyObject *no)
 /* slot_remove(name) -> bool (False: undefined) */
 static PyObject *react_slot_remove(ReactObject *self, PyObject *no)
 {
-    am_str name;
-    if (amp_utf8(no, "slot name", &name) < 0 || lock_enter_write(self) < 0)
-        return NULL;
-    am_status st = am_react_slot_remove(self->m, name);
-    PyObject *r = st == AM_OK ? Py_NewRef(Py_True)
-                  : st == AM_ENOTFOUND ? Py_NewRef(Py_False)
-                                       : raise_react(self, st);
-    lock_exit(self);
-    return r;
+    return remove_call(self, no, "slot name", am_react_slot_remove);
 }
 
 /* slot_names() -> JSON array text */
@@ -752,20 +768,15 @@ static PyObject *react_slot_names(ReactObject *self, PyObject *unused)
 
 static int todo_status_of(PyObject *o, am_todo_status *out)
 {
-    am_str s;
-    if (amp_utf8(o, "status", &s) < 0)
+    const char *names[AM_TODO_DONE + 1];
+    int t;
+    for (t = 0; t <= AM_TODO_DONE; t++)
+        names[t] = am_todo_status_name((am_todo_status)t);
+    if (name_index(o, "todo status", names, AM_TODO_DONE + 1,
+                   "pending, in_progress or done", &t) < 0)
         return -1;
-    for (int t = AM_TODO_PENDING; t <= AM_TODO_DONE; t++) {
-        const char *n = am_todo_status_name((am_todo_status)t);
-        if (s.len == strlen(n) && !memcmp(s.ptr, n, s.len)) {
-            *out = (am_todo_status)t;
-            return 0;
-        }
-    }
-    PyErr_Format(PyExc_ValueError,
-                 "todo status must be pending, in_progress or done, not "
-                 "%.40R", o);
-    return -1;
+    *out = (am_todo_status)t;
+    return 0;
 }
 
 /* todo_put(id, content, status, priority) */
@@ -790,17 +801,7 @@ static PyObject *react_todo_put(ReactObject *self, PyObject *args)
 
 static PyObject *react_todo_remove(ReactObject *self, PyObject *io)
 {
-    am_str id;
-    if (amp_utf8(io, "todo id", &id) < 0)
-        return NULL;
-    if (lock_enter_write(self) < 0)
-        return NULL;
-    am_status st = am_react_todo_remove(self->m, id);
-    PyObject *r = st == AM_OK ? Py_NewRef(Py_True)
-                  : st == AM_ENOTFOUND ? Py_NewRef(Py_False)
-                                       : raise_react(self, st);
-    lock_exit(self);
-    return r;
+    return remove_call(self, io, "todo id", am_react_todo_remove);
 }
 
 /* todos() -> [(id, content, status, priority)] in insertion order */
