@@ -75,6 +75,41 @@ static int str_of(PyObject *v, Py_ssize_t idx, const char *fieldname,
     return amp_utf8(v, what, out);
 }
 
+static int json_of(PyObject *v, int str_is_json, Py_ssize_t idx,
+                   const char *fieldname, PyObject **keep, am_str *out);
+
+typedef am_status (*str_setter)(am_msg *, am_str, am_error *);
+
+/* A string field of message `idx` put into `msg` with `set` (an empty
+ * string skipped when `skip_empty`): `fieldname` is the field as Python
+ * named it, `where` its path in C errors (".id"). */
+static int set_str(am_msg *msg, PyObject *v, Py_ssize_t idx,
+                   const char *fieldname, const char *where, str_setter set,
+                   int skip_empty)
+{
+    am_str s;
+    am_error err = {0};
+    if (str_of(v, idx, fieldname, &s) < 0)
+        return -1;
+    if ((s.len || !skip_empty) && set(msg, s, &err) != AM_OK)
+        return fail_c(idx, where, &err);
+    return 0;
+}
+
+/* A JSON field (any value, serialized) put into `msg` with `set`. */
+static int set_json(am_msg *msg, PyObject *v, Py_ssize_t idx,
+                    const char *fieldname, const char *where, str_setter set)
+{
+    PyObject *keep = NULL;
+    am_str json;
+    am_error err = {0};
+    int rc = json_of(v, 0, idx, fieldname, &keep, &json);
+    if (rc == 0 && set(msg, json, &err) != AM_OK)
+        rc = fail_c(idx, where, &err);
+    Py_XDECREF(keep);
+    return rc;
+}
+
 static int parse_role(PyObject *v, Py_ssize_t idx, am_role *role)
 {
     am_str s;
@@ -237,15 +272,9 @@ out:
 
 static int set_content(am_msg *msg, PyObject *c, Py_ssize_t idx)
 {
-    am_error err = {0};
-    if (PyUnicode_Check(c) || PyBytes_Check(c)) {
-        am_str s;
-        if (str_of(c, idx, "content", &s) < 0)
-            return -1;
-        if (am_msg_set_text(msg, s, &err) != AM_OK)
-            return fail_c(idx, ".content", &err);
-        return 0;
-    }
+    if (PyUnicode_Check(c) || PyBytes_Check(c))
+        return set_str(msg, c, idx, "content", ".content", am_msg_set_text,
+                       0);
     if (PyList_Check(c) || PyTuple_Check(c)) {
         Py_ssize_t n = PySequence_Fast_GET_SIZE(c);
         PyObject **items = PySequence_Fast_ITEMS(c);
@@ -270,12 +299,8 @@ static int set_content(am_msg *msg, PyObject *c, Py_ssize_t idx)
             return -1;
         obj = conv;
     }
-    PyObject *keep = NULL;
-    am_str json;
-    int rc = json_of(obj, 0, idx, "content", &keep, &json);
-    if (rc == 0 && am_msg_set_content_json(msg, json, &err) != AM_OK)
-        rc = fail_c(idx, ".content", &err);
-    Py_XDECREF(keep);
+    int rc = set_json(msg, obj, idx, "content", ".content",
+                      am_msg_set_content_json);
     Py_XDECREF(conv);
     return rc;
 }
@@ -391,13 +416,7 @@ static int each(am_msg *msg, PyObject *v, Py_ssize_t idx, const char *name,
 
 static int add_image(am_msg *msg, PyObject *v, Py_ssize_t idx, Py_ssize_t j)
 {
-    am_str s;
-    am_error err = {0};
-    if (str_of(v, idx, "images", &s) < 0)
-        return -1;
-    if (am_msg_add_image(msg, s, &err) != AM_OK)
-        return fail_c(idx, ".images", &err);
-    return 0;
+    return set_str(msg, v, idx, "images", ".images", am_msg_add_image, 0);
 }
 
 int amp_msg_role_of(PyObject *o, Py_ssize_t idx, am_role *out)
@@ -486,15 +505,10 @@ int amp_msg_from_py(PyObject *o, Py_ssize_t idx, am_msg **out)
     Py_XDECREF(content);
     /* The id: agentmem dicts carry "id", Message objects .message_id. */
     FIELD(is_dict ? amp_k_id : amp_k_message_id);
-    if (v && PyUnicode_Check(v)) {
-        am_str s;
-        if (str_of(v, idx, is_dict ? "id" : "message_id", &s) < 0)
-            goto out;
-        if (s.len && am_msg_set_id(msg, s, &err) != AM_OK) {
-            fail_c(idx, ".id", &err);
-            goto out;
-        }
-    }
+    if (v && PyUnicode_Check(v) &&
+        set_str(msg, v, idx, is_dict ? "id" : "message_id", ".id",
+                am_msg_set_id, 1) < 0)
+        goto out;
     FIELD(amp_k_created_ms);
     if (v && PyLong_Check(v)) {
         long long ms = PyLong_AsLongLong(v);
@@ -506,44 +520,22 @@ int amp_msg_from_py(PyObject *o, Py_ssize_t idx, am_msg **out)
         am_msg_set_created_ms(msg, (int64_t)ms, &err);
     }
     FIELD(amp_k_name);
-    if (v) {
-        am_str s;
-        if (str_of(v, idx, "name", &s) < 0)
-            goto out;
-        if (am_msg_set_name(msg, s, &err) != AM_OK) {
-            fail_c(idx, ".name", &err);
-            goto out;
-        }
-    }
+    if (v && set_str(msg, v, idx, "name", ".name", am_msg_set_name, 0) < 0)
+        goto out;
     FIELD(amp_k_tool_calls);
     if (v && each(msg, v, idx, "tool_calls", add_tool_call) < 0)
         goto out;
     FIELD(amp_k_tool_call_id);
-    if (v) {
-        am_str s;
-        if (str_of(v, idx, "tool_call_id", &s) < 0)
-            goto out;
-        if (am_msg_set_tool_call_id(msg, s, &err) != AM_OK) {
-            fail_c(idx, ".tool_call_id", &err);
-            goto out;
-        }
-    }
+    if (v && set_str(msg, v, idx, "tool_call_id", ".tool_call_id",
+                     am_msg_set_tool_call_id, 0) < 0)
+        goto out;
     FIELD(amp_k_agent_calls);
     if (v && each(msg, v, idx, "agent_calls", add_agent_call) < 0)
         goto out;
     FIELD(amp_k_structured_data);
-    if (v) {
-        PyObject *keep = NULL;
-        am_str json;
-        if (json_of(v, 0, idx, "structured_data", &keep, &json) < 0)
-            goto out;
-        am_status st = am_msg_set_structured_data(msg, json, &err);
-        Py_DECREF(keep);
-        if (st != AM_OK) {
-            fail_c(idx, ".structured_data", &err);
-            goto out;
-        }
-    }
+    if (v && set_json(msg, v, idx, "structured_data", ".structured_data",
+                      am_msg_set_structured_data) < 0)
+        goto out;
     FIELD(amp_k_images);
     if (v && each(msg, v, idx, "images", add_image) < 0)
         goto out;
