@@ -93,3 +93,24 @@ def test_seed_001_summarize_sample_runs_against_the_server(server, seeds_dir):
                            llm_provider="openai", llm_model="gpt-4o-mini")
     assert r.summary == "LLM SUMMARY"
     assert Chat.requests[-1][1]["model"] == "gpt-4o-mini"
+
+
+def test_seed_002_compression_samples_run_against_the_server(server,
+                                                             seeds_dir):
+    # Blocks 0 (MemoryManager(config, llm)), 2 and 10 (await
+    # compressor.compress(...)) with the seed's `llm` being the local
+    # server's base URL, which agentmem.compression takes for an LLM; the
+    # messages they compress are a plain history.
+    code = blocks("002")
+    ns = {"llm": server, "old_messages": history(12),
+          "messages": history(20)}
+    exec(compile(rewrite_imports(code[0]), "seed 002 block 0", "exec"), ns)
+    assert ns["memory"].get_stats()["messages"] == 0
+    for b in (2, 10):
+        co = compile(rewrite_imports(code[b]), "seed 002 block %d" % b,
+                     "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+        asyncio.run(eval(co, ns))
+    assert ns["compressed"].summary.endswith("LLM SUMMARY")
+    assert ns["compressed"].original_message_count == 20
+    assert len(Chat.requests) == 2  # one summary call per compress
+    assert all(p == "/v1/chat/completions" for p, _ in Chat.requests)
