@@ -21,8 +21,9 @@
  * whole, t2, cache, msg, batch, short and load, e.g. "msg" for quick A/B
  * runs.
  * Then the load time of each encoding (best and median of 9 opens, wall
- * and CPU time), the
- * bytes it holds (a counting allocator) and the process's peak RSS, and the time
+ * and CPU time), the bytes it holds (a counting allocator), what one open
+ * encoding adds to the resident set (its tables mapped from the binary
+ * cache are not allocated) and the process's peak RSS, and the time
  * to count a 1 MB single-letter word. Between them, for o200k_base, short
  * messages (100, 300, 500 bytes of prose and multilingual text, one call
  * each): short/<encoding>/<section>/<size>B msgs ns/msg MB/s tokens/msg.
@@ -34,6 +35,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agentmem/tokens.h"
 #include "core/core.h"
@@ -299,6 +301,21 @@ static void c_free(void *ctx, void *p, size_t n)
     free(p);
 }
 
+/* Resident set size of the process, from /proc/self/statm (0 where there
+ * is none). */
+static double rss_mb(void)
+{
+    FILE *fp = fopen("/proc/self/statm", "r");
+    long size = 0, resident = 0;
+
+    if (fp == NULL)
+        return 0;
+    if (fscanf(fp, "%ld %ld", &size, &resident) != 2)
+        resident = 0;
+    fclose(fp);
+    return (double)resident * (double)sysconf(_SC_PAGESIZE) / 1048576.0;
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -363,6 +380,8 @@ int main(int argc, char **argv)
         am_encoding_opts o = am_encoding_opts_default();
         int64_t times[9], cpu[9];
         size_t held = 0;
+        double rss0, rss1;
+        am_encoding *kept = NULL;
         struct rusage ru;
         o.alloc = &ca;
         peak_bytes = live_bytes;
@@ -380,6 +399,15 @@ int main(int argc, char **argv)
         }
         qsort(times, 9, sizeof times[0], cmp_i64);
         qsort(cpu, 9, sizeof cpu[0], cmp_i64);
+        /* What one open encoding adds to the resident set: the allocator
+         * does not see tables mapped from the binary cache. */
+        rss0 = rss_mb();
+        if (am_encoding_create(encodings[e], &o, &kept, &err) != AM_OK) {
+            fprintf(stderr, "%s\n", err.msg);
+            return 1;
+        }
+        rss1 = rss_mb();
+        am_encoding_free(kept);
         getrusage(RUSAGE_SELF, &ru);
         /* Wall time, and the CPU time of the loading thread, which the
          * other load on a shared machine affects much less. */
@@ -387,9 +415,10 @@ int main(int argc, char **argv)
                "%.2f ms median (CPU)\n", encodings[e],
                (double)times[0] / 1e6, (double)times[4] / 1e6,
                (double)cpu[0] / 1e6, (double)cpu[4] / 1e6);
-        printf("memory/%s held %.1f MB, peak while loading %.1f MB, "
-               "process max RSS %.1f MB\n", encodings[e],
-               (double)held / 1048576.0, (double)peak_bytes / 1048576.0,
+        printf("memory/%s held %.1f MB allocated, RSS +%.1f MB while open, "
+               "peak allocated while loading %.1f MB, process max RSS "
+               "%.1f MB\n", encodings[e], (double)held / 1048576.0,
+               rss1 - rss0, (double)peak_bytes / 1048576.0,
                (double)ru.ru_maxrss / 1024.0);
     }
 

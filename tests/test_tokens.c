@@ -371,6 +371,82 @@ static void check_counts(const char *rank, unsigned flags)
     am_encoding_free(enc);
 }
 
+/* The binary cache's layout (rank_table.c): the sections from offset 0,
+ * each 64-byte aligned -- slots (head u64, rank u32, len u32), filter,
+ * pair ranks, token bytes, byte ranks, offsets -- then the 88-byte header
+ * (nranks at 48, blob_len at 56, mask at 64, payload checksum at 80). */
+static size_t cache_sections(const unsigned char *b, size_t full,
+                             size_t at[6], size_t len[6])
+{
+    const unsigned char *hdr = b + full - 88;
+    uint32_t nranks;
+    uint64_t blob_len, mask;
+    size_t end = 0;
+
+    memcpy(&nranks, hdr + 48, 4);
+    memcpy(&blob_len, hdr + 56, 8);
+    memcpy(&mask, hdr + 64, 8);
+    len[0] = (size_t)(mask + 1) * 16;
+    len[1] = (1u << 21) / 8;
+    len[2] = 65536 * 4;
+    len[3] = (size_t)blob_len;
+    len[4] = 1024;
+    len[5] = ((size_t)nranks + 1) * 4;
+    for (int i = 0; i < 6; i++) {
+        at[i] = (end + 63) & ~(size_t)63;
+        end = at[i] + len[i];
+    }
+    return (end + 63) & ~(size_t)63;
+}
+
+/* Damage the cache at `bin` in one of two ways, with a valid checksum,
+ * and check that opening refuses it (parses the rank file again and
+ * rewrites the cache): kind 0, ranks far past the end in every occupied
+ * slot and the byte table; kind 1, one slot longer than any token (a
+ * probe would read past the token bytes). */
+static void tamper_cache(const char *bin, const char *rank, long full,
+                         int kind)
+{
+    unsigned char *b = malloc((size_t)full), *now = malloc((size_t)full);
+    size_t at[6], len[6];
+    uint32_t bad = 0x7fffffff;
+    uint64_t h = AM__CACHE_SUM_SEED;
+    FILE *fp = fopen(bin, "r+b");
+
+    CHECK(fp != NULL && b != NULL && now != NULL);
+    CHECK_EQ(fread(b, 1, (size_t)full, fp), (size_t)full);
+    CHECK_EQ(cache_sections(b, (size_t)full, at, len), (size_t)full - 88);
+    for (size_t i = 0; i < len[0] / 16; i++) {
+        unsigned char *sl = b + at[0] + 16 * i;
+        if (memcmp(sl + 12, "\0\0\0\0", 4) == 0)
+            continue;
+        if (kind == 0) {
+            memcpy(sl + 8, &bad, 4);
+        } else {
+            uint32_t long_len = 1000;
+            memcpy(sl + 12, &long_len, 4);
+            break;
+        }
+    }
+    if (kind == 0)
+        memcpy(b + at[4] + 4 * 'a', &bad, 4);
+    for (int i = 0; i < 6; i++)
+        h = am__tokens_cache_sum(b + at[i], len[i], h);
+    memcpy(b + full - 88 + 80, &h, 8);
+    fseek(fp, 0, SEEK_SET);
+    CHECK_EQ(fwrite(b, 1, (size_t)full, fp), (size_t)full);
+    fclose(fp);
+
+    check_counts(rank, 0);
+    fp = fopen(bin, "rb");
+    CHECK(fp != NULL);
+    CHECK_EQ(fread(now, 1, (size_t)full, fp), (size_t)full);
+    CHECK(memcmp(now, b, (size_t)full) != 0);
+    fclose(fp);
+    free(now);
+    free(b);
+}
+
 AM_TEST(binary_cache_is_written_used_and_rebuilt_when_damaged)
 {
     char *dir = test_tmpdir();
@@ -403,63 +479,11 @@ AM_TEST(binary_cache_is_written_used_and_rebuilt_when_damaged)
     check_counts(rank, 0);
     CHECK_EQ(file_size(bin), full);
 
-    /* A cache whose payload hash matches but whose tables point outside
-     * themselves (anyone can recompute the hash): refused, parsed again.
-     * Header fields at their offsets in cache_hdr: nranks at 48, mask at
-     * 64, payload hash at 80; the payload starts at 88 with the 256
-     * byte ranks. */
-    {
-        unsigned char *b = malloc((size_t)full);
-        uint32_t bad = 0x7fffffff;
-        uint64_t h = 0x6a09e667f3bcc908ull;
-        fp = fopen(bin, "r+b");
-        CHECK(fp != NULL && b != NULL);
-        CHECK_EQ(fread(b, 1, (size_t)full, fp), (size_t)full);
-        memcpy(b + 88 + 4 * 'a', &bad, 4);
-        {
-            uint32_t nranks;
-            uint64_t blob_len, mask;
-            size_t at = 88, lens[6], slots;
-            memcpy(&nranks, b + 48, 4);
-            memcpy(&blob_len, b + 56, 8);
-            memcpy(&mask, b + 64, 8);
-            /* Every occupied slot (head u64, rank u32, len u32) names a
-             * rank far past the end. */
-            slots = 88 + 1024 + ((size_t)nranks + 1) * 4 + (size_t)blob_len;
-            for (size_t i = 0; i <= mask; i++)
-                if (memcmp(b + slots + 16 * i + 12, "\0\0\0\0", 4) != 0)
-                    memcpy(b + slots + 16 * i + 8, &bad, 4);
-            lens[0] = 1024;
-            lens[1] = ((size_t)nranks + 1) * 4;
-            lens[2] = (size_t)blob_len;
-            lens[3] = (size_t)(mask + 1) * 16;
-            lens[4] = (size_t)full - 88 - lens[0] - lens[1] - lens[2] -
-                      lens[3] - 65536 * 4;
-            lens[5] = 65536 * 4;
-            for (int i = 0; i < 6; i++) {
-                h = am__hash64(b + at, lens[i], h);
-                at += lens[i];
-            }
-            CHECK_EQ(at, (size_t)full);
-        }
-        memcpy(b + 80, &h, 8);
-        fseek(fp, 0, SEEK_SET);
-        CHECK_EQ(fwrite(b, 1, (size_t)full, fp), (size_t)full);
-        fclose(fp);
-        check_counts(rank, 0);
-        /* Refused: parsed again and rewritten (not merely used). */
-        fp = fopen(bin, "rb");
-        CHECK(fp != NULL);
-        {
-            unsigned char *now = malloc((size_t)full);
-            CHECK(now != NULL);
-            CHECK_EQ(fread(now, 1, (size_t)full, fp), (size_t)full);
-            CHECK(memcmp(now, b, (size_t)full) != 0);
-            free(now);
-        }
-        fclose(fp);
-        free(b);
-    }
+    /* Caches whose payload checksum matches but whose tables point
+     * outside themselves (anyone can recompute the checksum): refused,
+     * parsed again and rewritten (not merely used). */
+    tamper_cache(bin, rank, full, 0);
+    tamper_cache(bin, rank, full, 1);
 
     /* A rank file that changed (size differs) makes the cache stale. */
     fp = fopen(rank, "ab");
@@ -467,6 +491,44 @@ AM_TEST(binary_cache_is_written_used_and_rebuilt_when_damaged)
     fclose(fp);
     check_counts(rank, 0);
     CHECK_EQ(file_size(bin), full);
+    test_rmtree(dir);
+    free(dir);
+}
+
+/* Opened from its binary cache, an encoding maps the tables instead of
+ * copying them: it allocates next to nothing (the parsed tables of
+ * r50k_base hold megabytes), and counts the same. */
+AM_TEST(encoding_opened_from_cache_maps_its_tables)
+{
+    char *dir = test_tmpdir();
+    char rank[1024], src[1024];
+    test_alloc ta;
+    am_allocator a;
+    am_encoding_opts o = am_encoding_opts_default();
+    am_encoding *enc = NULL;
+    am_error err;
+
+    snprintf(src, sizeof src, "%s/r50k_base.tiktoken", AM_BUILD_DATADIR);
+    snprintf(rank, sizeof rank, "%s/r50k_base.tiktoken", dir);
+    copy_file(src, rank);
+    o.rank_file = rank;
+    o.flags = AM_ENCODING_NO_CACHE;
+    memset(&ta, 0, sizeof ta);
+    a = test_alloc_make(&ta);
+    o.alloc = &a;
+    CHECK_OK_E(am_encoding_create("r50k_base", &o, &enc, &err), &err);
+    CHECK(ta.live > 1000000); /* parsed: the tables are allocated */
+    am_encoding_free(enc);
+    CHECK_EQ(ta.live, 0);
+
+    o.flags = 0;
+    CHECK_OK_E(am_encoding_create("r50k_base", &o, &enc, &err), &err);
+    am_encoding_free(enc); /* parsed again, cache written */
+    CHECK_OK_E(am_encoding_create("r50k_base", &o, &enc, &err), &err);
+    CHECK(ta.live < 16384); /* mapped: the struct only */
+    CHECK_EQ(count_of(enc, "hello world, this is r50k_base"), 10);
+    am_encoding_free(enc);
+    CHECK_EQ(ta.live, 0);
     test_rmtree(dir);
     free(dir);
 }

@@ -85,8 +85,9 @@ typedef struct am_encoding_opts {
 /* Open parses the rank file once and then keeps its finished tables in a
  * binary cache next to it, <rank file>.bin (written when the directory is
  * writable; checked against the rank file's size and time and a payload
- * hash), so that later opens take milliseconds. This flag turns that
- * off. */
+ * checksum), so that later opens take milliseconds: they map the file
+ * read-only and use the tables in place, shared with every other process
+ * that has the encoding open. This flag turns that off. */
 #define AM_ENCODING_NO_CACHE (1u << 0)
 
 /* Defaults: search path only, default allocator. Thread safety: safe. */

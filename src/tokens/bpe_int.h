@@ -46,6 +46,11 @@ struct am_encoding {
     uint32_t *pair_rank; /* 65536 ranks of the 2-byte tokens (or NO_RANK) */
     uint64_t *filter;    /* FILTER_BITS-bit filter of token hashes */
     size_t vocab_size;
+    /* When the tables were mapped from the binary cache (rank_table.c),
+     * off, blob, slots, filter and pair_rank point into this read-only
+     * mapping instead of owning memory. */
+    void *map;
+    size_t map_len;
 };
 
 

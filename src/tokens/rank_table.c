@@ -8,7 +8,9 @@
  * <rank file>.bin so that later opens skip the parse. Nothing changes
  * after loading, so an encoding is shared by all threads without locks.
  */
+#include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,18 +385,38 @@ static am_status find_rank_file(const char *name, const am_encoding_opts *o,
 /* ---- Binary cache of the tables ----
  *
  * Parsing a rank file (base64, hashing 200,000 tokens, building the
- * filter) takes tens of milliseconds; reading the finished tables back
- * takes a few. After a parse, open writes them next to the rank file as
- * <rank file>.bin (if the directory is writable; failure is silent) and
- * later opens read that instead. The cache records the rank file's size
- * and modification time, the layout constants, and a hash of its payload;
- * any mismatch or damage means "no cache": the rank file is parsed again
- * and the cache rewritten. */
+ * filter) takes tens of milliseconds. After a parse, open writes the
+ * finished tables next to the rank file as <rank file>.bin (if the
+ * directory is writable; failure is silent), and later opens map that file
+ * read-only and use the tables where they lie: no copy, and the pages are
+ * the kernel's page cache, shared by every process that opens the
+ * encoding. (Reading the 12.6 MB of o200k_base into fresh memory took
+ * 3.8-4.4 ms of CPU time, best of 9 opens, at load average 19; mapping it
+ * 2.4-3.6 ms in the same runs, see docs/BENCHMARKS.md. What is left is
+ * the one pass over the mapped tables that checks them.) The cache records the rank file's size and
+ * modification time, the layout constants, and a hash of its payload; any
+ * mismatch or damage means "no cache": the rank file is parsed again and
+ * the cache rewritten. The cache is only ever replaced by renaming a new
+ * file over it, never written in place, so a mapping stays valid while
+ * the encoding lives.
+ *
+ * Layout: the sections of sections_of() in that order from offset 0,
+ * each at an offset that is a multiple of CACHE_ALIGN (zero bytes
+ * between), so that every table is aligned for its type where it is
+ * mapped, then the header. The slot table comes first, at offset 0 of a
+ * mapping the kernel places at a 2 MB boundary: where the file's page
+ * cache is held in 2 MB folios (ext4 on Linux 6.x), the 8 MB table the
+ * merge loop probes at random is then mapped with huge pages, as the
+ * parsed tables are (slots_alloc). */
 
 #define RANK_FILE_MAX ((size_t)64 << 20)
 
 #define CACHE_MAGIC "AMBPE\0\0\1"
-#define CACHE_VERSION 1u
+#define CACHE_VERSION 2u
+#define CACHE_ALIGN 64
+
+enum { SEC_SLOTS, SEC_FILTER, SEC_PAIR, SEC_BLOB, SEC_BYTE, SEC_OFF,
+       NSECTIONS };
 
 typedef struct cache_hdr {
     char magic[8];
@@ -408,7 +430,7 @@ typedef struct cache_hdr {
     uint64_t blob_len;
     uint64_t mask;
     uint64_t filter_bits;
-    uint64_t payload_hash; /* am__hash64 chain over the sections */
+    uint64_t payload_hash; /* sum_bytes chained over the sections */
 } cache_hdr;
 
 typedef struct section {
@@ -416,22 +438,87 @@ typedef struct section {
     size_t len;
 } section;
 
-static size_t sections_of(am_encoding *enc, section sec[6])
+static size_t align_up(size_t n)
 {
-    sec[0] = (section){ enc->byte_rank, sizeof enc->byte_rank };
-    sec[1] = (section){ enc->off, ((size_t)enc->nranks + 1) * 4 };
-    sec[2] = (section){ enc->blob, enc->blob_len };
-    sec[3] = (section){ enc->slots, (enc->mask + 1) * sizeof(slot) };
-    sec[4] = (section){ enc->filter, FILTER_BITS / 8 };
-    sec[5] = (section){ enc->pair_rank, 65536 * 4 };
-    return 6;
+    return (n + CACHE_ALIGN - 1) & ~(size_t)(CACHE_ALIGN - 1);
+}
+
+/* The sections' lengths for these table sizes and where each starts in
+ * the file; returns where the header starts (the file is that plus the
+ * header). The blob is not last: a probe may read up to a token's length
+ * past its end (see cache_verify), and the byte and offset tables follow
+ * it. */
+static size_t cache_layout(size_t nranks, size_t blob_len, size_t mask,
+                           size_t len[NSECTIONS], size_t at[NSECTIONS])
+{
+    size_t end = 0;
+
+    len[SEC_SLOTS] = (mask + 1) * sizeof(slot);
+    len[SEC_FILTER] = FILTER_BITS / 8;
+    len[SEC_PAIR] = 65536 * sizeof(uint32_t);
+    len[SEC_BLOB] = blob_len;
+    len[SEC_BYTE] = 256 * sizeof(uint32_t);
+    len[SEC_OFF] = (nranks + 1) * sizeof(uint32_t);
+    for (size_t i = 0; i < NSECTIONS; i++) {
+        at[i] = align_up(end);
+        end = at[i] + len[i];
+    }
+    return align_up(end);
+}
+
+static void sections_of(am_encoding *enc, section sec[NSECTIONS])
+{
+    sec[SEC_SLOTS] = (section){ enc->slots, (enc->mask + 1) * sizeof(slot) };
+    sec[SEC_FILTER] = (section){ enc->filter, FILTER_BITS / 8 };
+    sec[SEC_PAIR] = (section){ enc->pair_rank, 65536 * 4 };
+    sec[SEC_BLOB] = (section){ enc->blob, enc->blob_len };
+    sec[SEC_BYTE] = (section){ enc->byte_rank, sizeof enc->byte_rank };
+    sec[SEC_OFF] = (section){ enc->off, ((size_t)enc->nranks + 1) * 4 };
+}
+
+/* The payload check: four independent multiply-rotate lanes over 32-byte
+ * blocks, so that the multiplies overlap instead of forming one chain (one
+ * am__hash64 chain over the 11 MB of o200k_base was ~40% of the time an
+ * open took). Each step is a bijection of a lane's state for a given word,
+ * and of the word for a given state, so a single changed word always
+ * changes the result. It catches accidents, not attacks: see
+ * cache_consistent. */
+static inline uint64_t rotl64(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+static uint64_t sum_bytes(const uint8_t *p, size_t len, uint64_t seed)
+{
+    const uint64_t k = 0x9E3779B97F4A7C15ull;
+    uint64_t l0 = seed, l1 = seed ^ 0x243F6A8885A308D3ull;
+    uint64_t l2 = seed ^ 0x13198A2E03707344ull;
+    uint64_t l3 = seed ^ 0xA4093822299F31D0ull;
+    size_t i = 0;
+
+    for (; i + 32 <= len; i += 32) {
+        l0 = rotl64(l0 ^ load64(p + i), 29) * k;
+        l1 = rotl64(l1 ^ load64(p + i + 8), 29) * k;
+        l2 = rotl64(l2 ^ load64(p + i + 16), 29) * k;
+        l3 = rotl64(l3 ^ load64(p + i + 24), 29) * k;
+    }
+    {
+        uint64_t lanes[4] = { l0, l1, l2, l3 };
+        return am__hash64(lanes, sizeof lanes,
+                          am__hash64(p + i, len - i, seed ^ len));
+    }
+}
+
+uint64_t am__tokens_cache_sum(const void *p, size_t len, uint64_t seed)
+{
+    return sum_bytes(p, len, seed);
 }
 
 static uint64_t sections_hash(const section *sec, size_t n)
 {
-    uint64_t h = 0x6a09e667f3bcc908ull;
+    uint64_t h = AM__CACHE_SUM_SEED;
     for (size_t i = 0; i < n; i++)
-        h = am__hash64(sec[i].ptr, sec[i].len, h);
+        h = sum_bytes(sec[i].ptr, sec[i].len, h);
     return h;
 }
 
@@ -440,30 +527,82 @@ static void cache_path(char *out, size_t cap, const char *rank_path)
     snprintf(out, cap, "%s.bin", rank_path);
 }
 
-/* Are the tables read from a cache safe to use: offsets rise (strictly
- * but at special ids: ranks are dense) and end at the blob's end, every occupied slot names a
- * rank whose bytes have the slot's length, at least one slot is empty (a
- * probe stops), and the byte and pair tables name ranks that exist. */
-static bool cache_consistent(const am_encoding *enc)
+/* The slots' share of sections_hash() (sum_bytes over them, two 16-byte
+ * slots per 32-byte block), and in the same pass over the 8 MB (read
+ * from memory once, not twice) the slots' part of cache_verify. */
+static uint64_t sum_slots(const slot *sl, size_t n, uint64_t seed,
+                          uint32_t nranks, uint32_t longest, size_t *used,
+                          bool *bad)
 {
-    size_t used = 0;
+    const uint64_t k = 0x9E3779B97F4A7C15ull;
+    const uint8_t *p = (const uint8_t *)sl;
+    uint64_t l0 = seed, l1 = seed ^ 0x243F6A8885A308D3ull;
+    uint64_t l2 = seed ^ 0x13198A2E03707344ull;
+    uint64_t l3 = seed ^ 0xA4093822299F31D0ull;
+    size_t u = 0;
+    bool b = false;
 
+    assert(n % 2 == 0);
+    for (size_t i = 0; i < n; i += 2, p += 32) {
+        l0 = rotl64(l0 ^ load64(p), 29) * k;
+        l1 = rotl64(l1 ^ load64(p + 8), 29) * k;
+        l2 = rotl64(l2 ^ load64(p + 16), 29) * k;
+        l3 = rotl64(l3 ^ load64(p + 24), 29) * k;
+        /* Branch-free, so that the pass runs at memory speed. */
+        u += (sl[i].len != 0) + (sl[i + 1].len != 0);
+        b |= (sl[i].len != 0 && (sl[i].rank >= nranks ||
+                                 sl[i].len > longest)) |
+             (sl[i + 1].len != 0 && (sl[i + 1].rank >= nranks ||
+                                     sl[i + 1].len > longest));
+    }
+    *used = u;
+    *bad = b;
+    {
+        uint64_t lanes[4] = { l0, l1, l2, l3 };
+        return am__hash64(lanes, sizeof lanes,
+                          am__hash64(p, 0, seed ^ (n * sizeof(slot))));
+    }
+}
+
+/* Are the tables mapped from a cache intact (the payload hash matches)
+ * and safe to use: offsets rise (strictly but at special ids: ranks are
+ * dense) and end at the blob's end, every occupied slot names a rank that
+ * exists and is no longer than the longest token, which the mapping holds
+ * beyond the blob's end (`slack` bytes), at least one slot is empty (a
+ * probe stops), and the byte and pair tables name ranks that exist.
+ *
+ * A slot's length is not compared with its rank's: that read off[] at
+ * random, a cache miss per token, and a probe stays inside the mapping
+ * without it (it reads the slot's length of bytes from the rank's offset,
+ * so at most the longest token past the blob's end). The payload hash
+ * only catches accidents (anyone can recompute it): a tampered file with a
+ * recomputed hash can give wrong ids, but never a read outside the
+ * tables. */
+static bool cache_verify(am_encoding *enc, size_t slack, uint64_t want)
+{
+    section sec[NSECTIONS];
+    uint64_t h = AM__CACHE_SUM_SEED;
+    size_t used = 0;
+    uint32_t longest = 0;
+    bool bad = false;
+
+    sections_of(enc, sec);
     if (enc->off[0] != 0 || enc->off[enc->nranks] != enc->blob_len)
         return false;
-    for (size_t r = 0; r < enc->nranks; r++)
+    for (size_t r = 0; r < enc->nranks; r++) {
+        uint32_t n = enc->off[r + 1] - enc->off[r];
         if (enc->off[r] > enc->off[r + 1] ||
-            (enc->off[r] == enc->off[r + 1] && !is_special_id(enc->def, r)))
+            (n == 0 && !is_special_id(enc->def, r)))
             return false;
-    for (size_t i = 0; i <= enc->mask; i++) {
-        const slot *sl = &enc->slots[i];
-        if (sl->len == 0)
-            continue;
-        if (sl->rank >= enc->nranks ||
-            enc->off[sl->rank + 1] - enc->off[sl->rank] != sl->len)
-            return false;
-        used++;
+        longest = n > longest ? n : longest;
     }
-    if (used > enc->mask)
+    if (longest > slack)
+        return false;
+    for (size_t i = 0; i < NSECTIONS; i++)
+        h = i == SEC_SLOTS ? sum_slots(enc->slots, enc->mask + 1, h, enc->nranks,
+                               longest, &used, &bad)
+                           : sum_bytes(sec[i].ptr, sec[i].len, h);
+    if (h != want || bad || used > enc->mask)
         return false;
     for (size_t b = 0; b < 256; b++)
         if (enc->byte_rank[b] >= enc->nranks)
@@ -474,26 +613,42 @@ static bool cache_consistent(const am_encoding *enc)
     return true;
 }
 
-/* Read the cache for `rank_path` into `enc` (which has alloc and def).
- * Returns AM_OK, AM_ENOMEM, or AM_ENOTFOUND for "no usable cache" (then
- * `enc` holds no tables). */
+/* Map the cache for `rank_path` into `enc` (which has alloc and def).
+ * Returns AM_OK, or AM_ENOTFOUND for "no usable cache" (then `enc` holds
+ * no tables). */
 static am_status cache_read(am_encoding *enc, const char *rank_path,
                             const struct stat *src)
 {
     char path[4200];
     cache_hdr h;
-    section sec[6];
-    size_t nsec;
-    FILE *fp;
-    am_status st = AM_ENOTFOUND;
-    const am_allocator *a = enc->alloc;
+    size_t len[NSECTIONS], at[NSECTIONS], hdr_at;
+    struct stat cst;
+    uint8_t *map;
+    int fd;
 
     cache_path(path, sizeof path, rank_path);
-    fp = fopen(path, "rb");
-    if (fp == NULL)
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return AM_ENOTFOUND;
-    if (fread(&h, sizeof h, 1, fp) != 1 ||
-        memcmp(h.magic, CACHE_MAGIC, 8) != 0 ||
+    if (fstat(fd, &cst) != 0 || !S_ISREG(cst.st_mode) ||
+        (uint64_t)cst.st_size < sizeof h ||
+        (uint64_t)cst.st_size > ((uint64_t)1 << 32)) {
+        close(fd);
+        return AM_ENOTFOUND;
+    }
+    /* MAP_POPULATE: the checks below read every page anyway; one call
+     * maps them all instead of a fault per page. Shared or private makes
+     * no difference to pages only read. */
+    map = mmap(NULL, (size_t)cst.st_size, PROT_READ,
+               MAP_SHARED | MAP_POPULATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED)
+        return AM_ENOTFOUND;
+    enc->map = map;
+    enc->map_len = (size_t)cst.st_size;
+    hdr_at = enc->map_len - sizeof h;
+    memcpy(&h, map + hdr_at, sizeof h);
+    if (memcmp(h.magic, CACHE_MAGIC, 8) != 0 ||
         h.version != CACHE_VERSION || h.endian != 0x01020304u ||
         strncmp(h.name, enc->def->name, sizeof h.name) != 0 ||
         h.src_size != (uint64_t)src->st_size ||
@@ -502,48 +657,39 @@ static am_status cache_read(am_encoding *enc, const char *rank_path,
         h.slot_size != sizeof(slot) || h.filter_bits != FILTER_BITS ||
         h.nranks == 0 || h.nranks > (1u << 24) ||
         h.blob_len > ((uint64_t)1 << 30) || h.mask > ((uint64_t)1 << 26) ||
-        ((h.mask + 1) & h.mask) != 0)
-        goto out;
+        ((h.mask + 1) & h.mask) != 0 ||
+        cache_layout(h.nranks, (size_t)h.blob_len, (size_t)h.mask, len,
+                     at) != hdr_at)
+        return AM_ENOTFOUND;
     enc->nranks = h.nranks;
-    enc->off = am__alloc_array(a, (size_t)h.nranks + 1, sizeof(uint32_t));
-    enc->blob = am__alloc(a, (size_t)h.blob_len);
-    enc->blob_len = enc->blob != NULL ? (size_t)h.blob_len : 0;
-    (void)slots_alloc(enc, (size_t)h.mask + 1);
-    enc->filter = am__alloc(a, FILTER_BITS / 8);
-    enc->pair_rank = am__alloc_array(a, 65536, sizeof(uint32_t));
-    if (enc->off == NULL || enc->blob == NULL || enc->slots == NULL ||
-        enc->filter == NULL || enc->pair_rank == NULL) {
-        st = AM_ENOMEM;
-        goto out;
-    }
-    nsec = sections_of(enc, sec);
-    for (size_t i = 0; i < nsec; i++)
-        if (fread(sec[i].ptr, 1, sec[i].len, fp) != sec[i].len)
-            goto out;
-    if (fgetc(fp) != EOF || sections_hash(sec, nsec) != h.payload_hash)
-        goto out;
-    /* The payload hash only catches accidents (anyone can recompute it):
-     * check every index a lookup follows before trusting the tables. */
-    if (!cache_consistent(enc))
-        goto out;
-    st = AM_OK;
-
-out:
-    fclose(fp);
-    return st;
+    enc->slots = (slot *)(void *)(map + at[SEC_SLOTS]);
+    enc->mask = (size_t)h.mask;
+    enc->filter = (uint64_t *)(void *)(map + at[SEC_FILTER]);
+    enc->pair_rank = (uint32_t *)(void *)(map + at[SEC_PAIR]);
+    enc->blob = map + at[SEC_BLOB];
+    enc->blob_len = (size_t)h.blob_len;
+    memcpy(enc->byte_rank, map + at[SEC_BYTE], len[SEC_BYTE]);
+    enc->off = (uint32_t *)(void *)(map + at[SEC_OFF]);
+    if (!cache_verify(enc, hdr_at - at[SEC_BLOB] - len[SEC_BLOB],
+                      h.payload_hash))
+        return AM_ENOTFOUND;
+    return AM_OK;
 }
 
 /* Write the cache; any failure just leaves no cache behind. */
 static void cache_write(am_encoding *enc, const char *rank_path,
                         const struct stat *src)
 {
+    static const uint8_t zeros[CACHE_ALIGN];
     char path[4200], tmp[4300];
     cache_hdr h;
-    section sec[6];
-    size_t nsec = sections_of(enc, sec);
+    section sec[NSECTIONS];
+    size_t len[NSECTIONS], at[NSECTIONS], pos = 0, hdr_at;
     FILE *fp;
-    bool ok;
+    bool ok = true;
 
+    sections_of(enc, sec);
+    hdr_at = cache_layout(enc->nranks, enc->blob_len, enc->mask, len, at);
     memset(&h, 0, sizeof h);
     memcpy(h.magic, CACHE_MAGIC, 8);
     h.version = CACHE_VERSION;
@@ -557,7 +703,7 @@ static void cache_write(am_encoding *enc, const char *rank_path,
     h.blob_len = enc->blob_len;
     h.mask = enc->mask;
     h.filter_bits = FILTER_BITS;
-    h.payload_hash = sections_hash(sec, nsec);
+    h.payload_hash = sections_hash(sec, NSECTIONS);
 
     cache_path(path, sizeof path, rank_path);
     /* Unique per process and per encoding being opened. */
@@ -566,26 +712,41 @@ static void cache_write(am_encoding *enc, const char *rank_path,
     fp = fopen(tmp, "wb");
     if (fp == NULL)
         return;
-    ok = fwrite(&h, sizeof h, 1, fp) == 1;
-    for (size_t i = 0; i < nsec && ok; i++)
-        ok = fwrite(sec[i].ptr, 1, sec[i].len, fp) == sec[i].len;
+    for (size_t i = 0; i < NSECTIONS && ok; i++) {
+        assert(sec[i].len == len[i] && at[i] >= pos &&
+               at[i] - pos < CACHE_ALIGN);
+        ok = fwrite(zeros, 1, at[i] - pos, fp) == at[i] - pos &&
+             fwrite(sec[i].ptr, 1, sec[i].len, fp) == sec[i].len;
+        pos = at[i] + len[i];
+    }
+    ok = ok && fwrite(zeros, 1, hdr_at - pos, fp) == hdr_at - pos &&
+         fwrite(&h, sizeof h, 1, fp) == 1;
     ok = fclose(fp) == 0 && ok;
     if (!ok || rename(tmp, path) != 0)
         unlink(tmp);
 }
 
-/* Drop whatever tables a failed cache read left. */
+/* Drop the tables: unmap the cache they were read from, or free them. */
 static void drop_tables(am_encoding *enc)
 {
     const am_allocator *a = enc->alloc;
-    if (enc->off != NULL)
-        am__free(a, enc->off, ((size_t)enc->nranks + 1) * sizeof(uint32_t));
-    am__free(a, enc->blob, enc->blob_len);
-    slots_free(enc);
-    if (enc->pair_rank != NULL)
-        am__free(a, enc->pair_rank, 65536 * sizeof(uint32_t));
-    if (enc->filter != NULL)
-        am__free(a, enc->filter, FILTER_BITS / 8);
+    if (enc->map != NULL) {
+        munmap(enc->map, enc->map_len);
+        enc->map = NULL;
+        enc->map_len = 0;
+        enc->slots = NULL;
+        enc->mask = 0;
+    } else {
+        if (enc->off != NULL)
+            am__free(a, enc->off,
+                     ((size_t)enc->nranks + 1) * sizeof(uint32_t));
+        am__free(a, enc->blob, enc->blob_len);
+        slots_free(enc);
+        if (enc->pair_rank != NULL)
+            am__free(a, enc->pair_rank, 65536 * sizeof(uint32_t));
+        if (enc->filter != NULL)
+            am__free(a, enc->filter, FILTER_BITS / 8);
+    }
     enc->off = NULL;
     enc->blob = NULL;
     enc->blob_len = 0;
@@ -627,10 +788,6 @@ am_status am_encoding_create(const char *name, const am_encoding_opts *opts,
     use_cache = !(o.flags & AM_ENCODING_NO_CACHE) && stat(path, &sb) == 0;
     if (use_cache) {
         st = cache_read(enc, path, &sb);
-        if (st == AM_ENOMEM) {
-            am__fail(err, st, "out of memory opening '%s'", name);
-            goto fail;
-        }
         if (st != AM_OK)
             drop_tables(enc);
     }

@@ -45,4 +45,12 @@ size_t am__pretok_next(am__pat pat, const uint8_t *s, size_t len, size_t i);
 const am_encoding *am__token_cache_encoding(const am_token_cache *c);
 size_t am__token_cache_entries(const am_token_cache *c);
 
+/* ---- Binary cache of the tables (rank_table.c) ---- */
+
+/* The checksum of the cache's payload: chained over the sections in file
+ * order, starting from AM__CACHE_SUM_SEED. Exposed for the tests that
+ * build damaged caches with a valid checksum. */
+#define AM__CACHE_SUM_SEED 0x6a09e667f3bcc908ull
+uint64_t am__tokens_cache_sum(const void *p, size_t len, uint64_t seed);
+
 #endif
