@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "agentmem/store.h"
 #include "harness.h"
 
@@ -58,6 +60,71 @@ AM_TEST(errors_name_the_target_never_the_password)
     snprintf(t, sizeof t, "%s/%0100d", server(), 7);
     CHECK_ST(am_store_open(t, NULL, &s, &err), AM_EINVAL);
     CHECK(strstr(err.msg, "schema") != NULL);
+}
+
+/* Run `sql` on the test database with plain libpq; the first value of
+ * its result (or "") into `out`. */
+static void sql_on_server(const char *sql, char *out, size_t n)
+{
+    PGconn *c = PQconnectdb(server());
+    CHECK(PQstatus(c) == CONNECTION_OK);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+        PQresultStatus(r) != PGRES_TUPLES_OK)
+        fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
+    CHECK(PQresultStatus(r) == PGRES_COMMAND_OK ||
+          PQresultStatus(r) == PGRES_TUPLES_OK);
+    snprintf(out, n, "%s", PQntuples(r) > 0 && PQnfields(r) > 0
+                               ? PQgetvalue(r, 0, 0)
+                               : "");
+    PQclear(r);
+    PQfinish(c);
+}
+
+AM_TEST(old_schemas_are_upgraded_on_open_keeping_rows)
+{
+    /* A store left at schema version 1 (no jsonb column for filters, GIN
+     * pending lists at their default size) is brought to the current
+     * version by the next open; its rows stay and filters find them. */
+    char t[512], v[256];
+    am_store *s;
+    am_results *r;
+    target(t, sizeof t, "upgrade");
+    CHECK_OK(am_store_open(t, NULL, &s, NULL));
+    am_item_in it = { .ns = NS1("u"), .key = AM_STR("k"),
+                      .value = AM_STR("\"kept marmalade\""),
+                      .meta = AM_STR("{\"lang\":\"fr\"}") };
+    CHECK_OK(am_store_put(s, &it));
+    am_store_close(s);
+    /* Back to version 1 by hand: what migrations 2 and 3 did, undone. */
+    sql_on_server("ALTER INDEX upgrade.items_tsv RESET"
+                  " (gin_pending_list_limit);"
+                  "ALTER TABLE upgrade.items DROP COLUMN metaj;"
+                  "UPDATE upgrade.am_schema SET version = 1", v, sizeof v);
+    sql_on_server("SELECT version FROM upgrade.am_schema", v, sizeof v);
+    CHECK_STR_EQ(v, "1");
+    CHECK_OK(am_store_open(t, NULL, &s, NULL));
+    sql_on_server("SELECT version FROM upgrade.am_schema", v, sizeof v);
+    CHECK_STR_EQ(v, "3");
+    sql_on_server("SELECT array_to_string(reloptions, ',') FROM pg_class"
+                  " WHERE oid = 'upgrade.items_tsv'::regclass", v, sizeof v);
+    CHECK_STR_EQ(v, "gin_pending_list_limit=64");
+    am_search q = { .ns = NS1("u"), .query = AM_STR("marmalade"),
+                    .mode = AM_SEARCH_TEXT, .limit = 5,
+                    .filter = AM_STR("{\"lang\":\"fr\"}") };
+    CHECK_OK_E(am_store_search(s, &q, &r), am_store_last_error(s));
+    CHECK_EQ(r->count, 1);
+    am_results_free(r);
+    q.filter = AM_STR("{\"lang\":\"en\"}");
+    CHECK_OK(am_store_search(s, &q, &r));
+    CHECK_EQ(r->count, 0);
+    am_results_free(r);
+    am_store_close(s);
+    /* A version from the future is refused, naming both. */
+    sql_on_server("UPDATE upgrade.am_schema SET version = 99", v, sizeof v);
+    am_error err;
+    CHECK_ST(am_store_open(t, NULL, &s, &err), AM_EUNSUPPORTED);
+    CHECK(strstr(err.msg, "99") != NULL);
 }
 
 AM_TEST(schemas_keep_stores_apart)

@@ -541,7 +541,7 @@ out:
 
 /* ---- Schema ---- */
 
-#define PG_SCHEMA_VERSION 2
+#define PG_SCHEMA_VERSION 3
 
 static const char *const migrations[PG_SCHEMA_VERSION] = {
     /* 1: items, history, sessions. `chg` is the change sequence the
@@ -586,6 +586,14 @@ static const char *const migrations[PG_SCHEMA_VERSION] = {
     "ALTER TABLE items ADD COLUMN metaj jsonb"
     " GENERATED ALWAYS AS (meta::jsonb) STORED;"
     "CREATE INDEX items_metaj ON items USING gin(metaj jsonb_path_ops);",
+    /* 3: GIN indexes keep new entries in a pending list that every
+     * search scans in full until it is merged. At the default 4 MB that
+     * is ~25,000 rows: a rare word took 4.8 ms in the index instead of
+     * 0.04 ms after a bulk load (bench_pg, EXPLAIN ANALYZE). 64 kB (the
+     * least) bounds that scan to a few hundred rows; writers merge the
+     * list more often, in bulk. */
+    "ALTER INDEX items_tsv SET (gin_pending_list_limit = 64);"
+    "ALTER INDEX items_metaj SET (gin_pending_list_limit = 64);",
 };
 
 /* Create or upgrade the schema in one transaction, under an advisory

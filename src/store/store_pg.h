@@ -16,6 +16,16 @@
 /* Statements a connection keeps prepared, at most. */
 #define AM__PG_MAXPREP 48
 
+/* Row counts of recently searched scopes (store_pg_search.c). */
+#define AM__PG_SCOPES 8
+typedef struct am__pg_scope {
+    char lo[64];     /* the scope's encoded namespace prefix */
+    size_t lo_len;
+    double rows;
+    double at;       /* monotonic seconds of the count; 0: empty slot */
+    int64_t writes;  /* the handle's own_writes then */
+} am__pg_scope;
+
 /* The backend's state behind am_store.impl. */
 typedef struct am__pg {
     PGconn *conn;
@@ -27,6 +37,8 @@ typedef struct am__pg {
     double n_rows, avgdl;
     int64_t stats_writes;
     double stats_at;     /* monotonic seconds */
+    am__pg_scope scopes[AM__PG_SCOPES];
+    int scope_next;
     /* The vector cache's view of the database: the oldest transaction
      * that may still commit a change it has not seen, and the epoch of
      * hard deletes. */

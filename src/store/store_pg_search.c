@@ -31,6 +31,71 @@
 
 /* ---- The vector cache ---- */
 
+/* Loads are one statement each, so the rows and the xmin that dates
+ * them come from one snapshot (pg_current_snapshot() is the statement's):
+ * no transaction, one round trip. The row with a NULL id carries the
+ * snapshot's xmin and the hard-delete epoch. No ORDER BY: the server
+ * would sort wide rows; the client sorts ids (vc_by_id). */
+#define VC_META "SELECT NULL::int8, NULL::bytea, pg_snapshot_xmin(" \
+                "pg_current_snapshot())::text::int8, NULL::bytea, (SELECT" \
+                " v::int8 FROM store_meta WHERE k = 'vec_epoch') UNION ALL "
+static const char *const SQL_VC_FULL =
+    VC_META "SELECT id, ns, coalesce(expires_ms, 0), vec, NULL FROM items"
+    " WHERE vec IS NOT NULL AND deleted_ms IS NULL";
+static const char *const SQL_VC_SINCE =
+    VC_META "SELECT id, ns, coalesce(expires_ms, 0), CASE WHEN deleted_ms"
+    " IS NULL THEN vec END, NULL FROM items WHERE chg >= $1::xid8";
+
+typedef struct vc_row {
+    int64_t id;
+    int row;
+} vc_row;
+
+static int vc_by_id(const void *x, const void *y)
+{
+    const vc_row *a = x, *b = y;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* Apply the rows of load `r` to the cache in id order (appends, no
+ * moves); *xmin and *epoch from its meta row. */
+static am_status vc_apply(am_store *s, const PGresult *r, int64_t *xmin,
+                          int64_t *epoch)
+{
+    int n = PQntuples(r), m = 0, meta = 0, sorted = 1;
+    vc_row *v = am__alloc_array(s->alloc, n > 0 ? (size_t)n : 1, sizeof *v);
+    am_status st = AM_OK;
+    if (v == NULL)
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "vector index: out of "
+                        "memory");
+    for (int i = 0; i < n; i++) {
+        if (am__pg_isnull(r, i, 0)) {
+            *xmin = am__pg_int(r, i, 2);
+            *epoch = am__pg_int(r, i, 4);
+            meta = 1;
+            continue;
+        }
+        v[m].id = am__pg_int(r, i, 0);
+        v[m].row = i;
+        sorted &= m == 0 || v[m - 1].id < v[m].id;
+        m++;
+    }
+    if (!sorted)
+        qsort(v, (size_t)m, sizeof *v, vc_by_id);
+    for (int k = 0; st == AM_OK && k < m; k++) {
+        int i = v[k].row;
+        am_str vec = am__pg_str(r, i, 3);
+        st = am__vcache_set(s, v[k].id, am__pg_str(r, i, 1),
+                            am__pg_int(r, i, 2),
+                            am__pg_isnull(r, i, 3) ? NULL : vec.ptr,
+                            vec.len);
+    }
+    am__free(s->alloc, v, (n > 0 ? (size_t)n : 1) * sizeof *v);
+    if (st == AM_OK && !meta)
+        st = am__fail(&AM__ERR(s), AM_EIO, "vector index: no snapshot row");
+    return st;
+}
+
 /* Bring the cache up to date: in full the first time (or after a hard
  * delete anywhere), else only the rows changed since the last load. */
 static am_status vcache_load(am_store *s)
@@ -39,63 +104,41 @@ static am_status vcache_load(am_store *s)
     am__vcache *c = &s->vc;
     am_status st = AM_OK;
     PGresult *r = NULL;
-    char xmin[32];
-    int64_t snap_xmin = 0, epoch = 0;
+    char since[32];
+    int64_t xmin = 0, epoch = 0;
 
-    r = am__pg_exec(s, "vector index", "BEGIN ISOLATION LEVEL REPEATABLE"
-                    " READ READ ONLY", NULL, AM__PG_RETRY);
+    if (c->valid) {
+        am__pgp p = { .n = 0 };
+        snprintf(since, sizeof since, "%lld", (long long)g->vc_xmin);
+        am__pgp_textfmt(&p, since);
+        r = am__pg_exec(s, "vector index", SQL_VC_SINCE, &p, AM__PG_RETRY);
+        if (r == NULL)
+            return AM__ERR(s).code;
+        /* The epoch is in the meta row: read it before touching the
+         * cache (a hard delete means a full load instead). */
+        for (int i = 0; i < PQntuples(r); i++)
+            if (am__pg_isnull(r, i, 0))
+                epoch = am__pg_int(r, i, 4);
+        if (epoch == g->vc_epoch) {
+            st = vc_apply(s, r, &xmin, &epoch);
+            PQclear(r);
+            goto out;
+        }
+        PQclear(r);
+    }
+    am__vcache_free(s);
+    r = am__pg_exec(s, "vector index", SQL_VC_FULL, NULL, AM__PG_RETRY);
     if (r == NULL)
         return AM__ERR(s).code;
+    st = vc_apply(s, r, &xmin, &epoch);
     PQclear(r);
-    g->in_tx = 1;
-    r = am__pg_exec(s, "vector index", "SELECT pg_snapshot_xmin("
-                    "pg_current_snapshot())::text::bigint, (SELECT v::bigint"
-                    " FROM store_meta WHERE k = 'vec_epoch')", NULL, 0);
-    if (r == NULL) {
-        st = AM__ERR(s).code;
-        goto out;
-    }
-    snap_xmin = am__pg_int(r, 0, 0);
-    epoch = am__pg_int(r, 0, 1);
-    PQclear(r);
-    int full = !c->valid || epoch != g->vc_epoch;
-    if (full) {
-        am__vcache_free(s);
-        r = am__pg_exec(s, "vector index", "SELECT id, ns, coalesce("
-                        "expires_ms, 0), vec FROM items WHERE vec IS NOT"
-                        " NULL AND deleted_ms IS NULL ORDER BY id", NULL, 0);
-    } else {
-        am__pgp p = { .n = 0 };
-        snprintf(xmin, sizeof xmin, "%lld", (long long)g->vc_xmin);
-        am__pgp_textfmt(&p, xmin);
-        r = am__pg_exec(s, "vector index", "SELECT id, ns, coalesce("
-                        "expires_ms, 0), CASE WHEN deleted_ms IS NULL THEN"
-                        " vec END FROM items WHERE chg >= $1::xid8 ORDER BY"
-                        " id", &p, 0);
-    }
-    if (r == NULL) {
-        st = AM__ERR(s).code;
-        goto out;
-    }
-    for (int i = 0; st == AM_OK && i < PQntuples(r); i++) {
-        am_str v = am__pg_str(r, i, 3);
-        st = am__vcache_set(s, am__pg_int(r, i, 0), am__pg_str(r, i, 1),
-                    am__pg_int(r, i, 2),
-                    am__pg_isnull(r, i, 3) ? NULL : v.ptr, v.len);
-    }
-    PQclear(r);
-    r = NULL;
 out:
-    if (st == AM_OK)
-        st = am__pg_commit(s);
-    else
-        am__pg_rollback(s);
     if (st != AM_OK) {
         am__vcache_free(s);
         return st;
     }
     c->valid = 1;
-    g->vc_xmin = snap_xmin;
+    g->vc_xmin = xmin;
     g->vc_epoch = epoch;
     return AM_OK;
 }
@@ -182,24 +225,51 @@ out:
 
 /* ---- Full text ---- */
 
-/* BM25 statistics: rows and average document length, counted at most
- * every few seconds (and after this handle's own writes): they move
- * slowly and counting a big table is not free. */
+/* Above this many rows, BM25's statistics are estimated, not counted. */
+#define STATS_EXACT 10000
+
+/* BM25 statistics: the table's rows and average document length. They
+ * move slowly and counting a big table is not free (229 ms for 25,000
+ * rows under load, bench_pg; seconds at a million), so they are kept 10
+ * seconds, and only a small table (the server's live-row estimate under
+ * STATS_EXACT) is counted exactly, also again after this handle's own
+ * writes. A big one takes its row count from the server's statistics
+ * (pg_stat_user_tables.n_live_tup, brought up to date by commits) and
+ * its average length from a sample of about STATS_EXACT rows. */
 static am_status bm25_stats(am_store *s)
 {
     am__pg *g = PG(s);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     double now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
-    if (g->stats_at > 0 && g->stats_writes == s->own_writes &&
-        now - g->stats_at < 10)
+    if (g->stats_at > 0 && now - g->stats_at < 10 &&
+        (g->stats_writes == s->own_writes || g->n_rows >= STATS_EXACT))
         return AM_OK;
-    PGresult *r = am__pg_exec(s, "search", "SELECT count(*), coalesce("
-                              "avg(doc_len), 0)::float8 FROM items", NULL,
-                              AM__PG_RETRY);
+    PGresult *r = am__pg_exec(s, "search", "SELECT coalesce((SELECT"
+                              " n_live_tup FROM pg_stat_user_tables WHERE"
+                              " relid = 'items'::regclass), 0)", NULL,
+                              AM__PG_RETRY | AM__PG_PREPARE);
     if (r == NULL)
         return AM__ERR(s).code;
-    g->n_rows = (double)am__pg_int(r, 0, 0);
+    double est = (double)am__pg_int(r, 0, 0);
+    PQclear(r);
+    if (est < STATS_EXACT) {
+        r = am__pg_exec(s, "search", "SELECT count(*), coalesce(avg("
+                        "doc_len), 0)::float8 FROM items", NULL,
+                        AM__PG_RETRY | AM__PG_PREPARE);
+        if (r == NULL)
+            return AM__ERR(s).code;
+        g->n_rows = (double)am__pg_int(r, 0, 0);
+    } else {
+        am__pgp p = { .n = 0 };
+        am__pgp_float8(&p, 100.0 * STATS_EXACT / est);
+        r = am__pg_exec(s, "search", "SELECT count(*), coalesce(avg("
+                        "doc_len), 0)::float8 FROM items TABLESAMPLE"
+                        " SYSTEM ($1::float8)", &p, AM__PG_RETRY);
+        if (r == NULL)
+            return AM__ERR(s).code;
+        g->n_rows = est;
+    }
     g->avgdl = am__pg_float8(r, 0, 1);
     PQclear(r);
     g->stats_at = now;
@@ -246,6 +316,73 @@ static int term_by_df(const void *a, const void *b)
     return x->df_scope < y->df_scope ? -1 : x->df_scope > y->df_scope;
 }
 
+/* The lexemes of $1 (at most MAX_TERMS) and their rows in [$2, $3):
+ * up to FTS_BUDGET + 1 of them in a scope, all of them unscoped. Each
+ * lexeme becomes a one-term tsquery quoted as append_lexeme() does
+ * (chr(39) a quote, chr(92) a backslash). */
+#define TERMS_FROM "FROM (SELECT lexeme AS lex, (chr(39) || replace(" \
+    "replace(lexeme, chr(92), chr(92) || chr(92)), chr(39), chr(39) ||" \
+    " chr(39)) || chr(39))::tsquery AS tq FROM unnest(to_tsvector(" \
+    "'english', $1)) ORDER BY lexeme LIMIT 64) x ORDER BY lex"
+static const char *const SQL_TERMS_SCOPED =
+    "SELECT lex, (SELECT count(*) FROM (SELECT 1 FROM items WHERE tsv @@"
+    " tq AND ns >= $2 AND ns < $3 LIMIT 1501) a) " TERMS_FROM;
+static const char *const SQL_TERMS_ALL =
+    "SELECT lex, (SELECT count(*) FROM items WHERE tsv @@ tq AND ns >= $2"
+    " AND ns < $3) " TERMS_FROM;
+
+/* Rows under the scope [lo, hi) (BM25's N in a scoped search), from the
+ * handle's cache when fresh enough. Counting walks the scope's part of
+ * the (ns, key) index, as slow as the scope is big (28 ms for 25,000
+ * rows under load, bench_pg), and N moves slowly: a count is kept 10
+ * seconds, and a small scope (under 10,000 rows, a few ms to count) is
+ * counted again after this handle's own writes, so a namespace that has
+ * just been filled ranks with its true size. */
+static am_status scope_count(am_store *s, am_str lo, am_str hi,
+                             double *rows)
+{
+    am__pg *g = PG(s);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    am__pg_scope *e = NULL;
+    for (int i = 0; i < AM__PG_SCOPES; i++) {
+        am__pg_scope *c = &g->scopes[i];
+        if (c->at > 0 && c->lo_len == lo.len &&
+            memcmp(c->lo, lo.ptr, lo.len) == 0) {
+            e = c;
+            break;
+        }
+    }
+    if (e != NULL && now - e->at < 10 &&
+        (e->writes == s->own_writes || e->rows >= 10000)) {
+        *rows = e->rows;
+        return AM_OK;
+    }
+    am__pgp p = { .n = 0 };
+    am__pgp_str(&p, lo);
+    am__pgp_str(&p, hi);
+    PGresult *r = am__pg_exec(s, "search", "SELECT count(*) FROM items"
+                              " WHERE ns >= $1 AND ns < $2", &p,
+                              AM__PG_RETRY);
+    if (r == NULL)
+        return AM__ERR(s).code;
+    *rows = (double)am__pg_int(r, 0, 0);
+    PQclear(r);
+    if (lo.len > sizeof e->lo)
+        return AM_OK; /* too long to keep: counted every time */
+    if (e == NULL) {
+        e = &g->scopes[g->scope_next];
+        g->scope_next = (g->scope_next + 1) % AM__PG_SCOPES;
+    }
+    memcpy(e->lo, lo.ptr, lo.len);
+    e->lo_len = lo.len;
+    e->rows = *rows;
+    e->at = now;
+    e->writes = s->own_writes;
+    return AM_OK;
+}
+
 static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
                             const am__filter *filter, size_t want, int64_t now,
                             am__cands *out)
@@ -254,79 +391,45 @@ static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
     am_status st;
     am__pgp p = { .n = 0 };
     PGresult *lx = NULL, *r = NULL;
-    am_buf qtext = AM_BUF_INIT, arr = AM_BUF_INIT, tsq = AM_BUF_INIT,
+    am_buf qtext = AM_BUF_INIT, tsq = AM_BUF_INIT,
            lexs = AM_BUF_INIT, idfs = AM_BUF_INIT, sql = AM_BUF_INIT,
            fsql = AM_BUF_INIT, farr = AM_BUF_INIT;
     term t[MAX_TERMS];
     size_t n = 0;
 
-    qtext.alloc = arr.alloc = tsq.alloc = lexs.alloc = idfs.alloc = s->alloc;
+    qtext.alloc = tsq.alloc = lexs.alloc = idfs.alloc = s->alloc;
     sql.alloc = fsql.alloc = farr.alloc = s->alloc;
     if (am__pg_text(query, &qtext) != AM_OK)
         return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
-    /* The query's lexemes, as the items' text was cut. */
+    /* The query's lexemes, as the items' text was cut, each with its
+     * rows in the scope (counted up to the budget) or, unscoped, in the
+     * table (exactly, as FTS5's BM25 counts them): one round trip. */
     am__pgp_bytes(&p, qtext.ptr, qtext.len);
-    lx = am__pg_exec(s, "search", "SELECT lexeme FROM unnest(to_tsvector("
-                     "'english', $1)) ORDER BY lexeme", &p, AM__PG_RETRY);
+    am__pgp_str(&p, lo);
+    am__pgp_str(&p, hi);
+    lx = am__pg_exec(s, "search", lo.len > 0 ? SQL_TERMS_SCOPED
+                                             : SQL_TERMS_ALL,
+                     &p, AM__PG_RETRY);
     if (lx == NULL) {
         st = AM__ERR(s).code;
         goto out;
     }
-    for (int i = 0; i < PQntuples(lx) && n < MAX_TERMS; i++)
-        t[n++].lex = am__pg_str(lx, i, 0);
+    for (int i = 0; i < PQntuples(lx) && n < MAX_TERMS; i++) {
+        t[n].lex = am__pg_str(lx, i, 0);
+        t[n++].df_scope = am__pg_int(lx, i, 1);
+    }
     if (n == 0) {
         st = AM_OK;
         goto out;
     }
+    double scope_rows = 0;
     st = bm25_stats(s);
+    if (st == AM_OK && lo.len > 0)
+        st = scope_count(s, lo, hi, &scope_rows);
+    else
+        scope_rows = g->n_rows;
     if (st != AM_OK)
         goto out;
-    /* Document frequencies, in the scope (for the budget below) and in
-     * the whole table (for the IDF, as FTS5's BM25 counts them). */
-    st = am_buf_append(&arr, "{", 1);
-    for (size_t i = 0; st == AM_OK && i < n; i++) {
-        if (i > 0)
-            st = am_buf_append(&arr, ",", 1);
-        if (st == AM_OK)
-            st = append_lexeme(&arr, t[i].lex, 1);
-    }
-    if (st == AM_OK)
-        st = am_buf_append(&arr, "}", 1);
-    if (st == AM_OK)
-        st = am_buf_reserve(&arr, 0);
-    if (st != AM_OK) {
-        st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
-        goto out;
-    }
-    arr.ptr[arr.len] = '\0';
-    p.n = 0;
-    am__pgp_textfmt(&p, arr.ptr);
-    am__pgp_str(&p, lo);
-    am__pgp_str(&p, hi);
-    /* Scoped: each term's rows in the scope (counted up to the budget)
-     * and the scope's rows; unscoped: exact counts over the table. */
-    r = am__pg_exec(s, "search", lo.len > 0
-                    ? "SELECT (SELECT count(*) FROM (SELECT 1 FROM items"
-                      " WHERE tsv @@ q AND ns >= $2 AND ns < $3 LIMIT 1501)"
-                      " a), (SELECT count(*) FROM items WHERE ns >= $2 AND"
-                      " ns < $3) FROM unnest($1::tsquery[]) WITH ORDINALITY"
-                      " AS x(q, n) ORDER BY n"
-                    : "SELECT (SELECT count(*) FROM items WHERE tsv @@ q"
-                      " AND ns >= $2 AND ns < $3), 0::bigint FROM unnest("
-                      "$1::tsquery[]) WITH ORDINALITY AS x(q, n) ORDER BY n",
-                    &p, AM__PG_RETRY);
-    if (r == NULL) {
-        st = AM__ERR(s).code;
-        goto out;
-    }
-    double scope_rows = g->n_rows;
-    for (size_t i = 0; i < n && i < (size_t)PQntuples(r); i++) {
-        t[i].df_scope = am__pg_int(r, (int)i, 0);
-        if (lo.len > 0)
-            scope_rows = (double)am__pg_int(r, (int)i, 1);
-    }
-    PQclear(r);
-    r = NULL;
     /* Terms matching more than FTS_BUDGET rows together: drop the most
      * frequent ones (the rarest always stays), as on SQLite. */
     int64_t total = 0;
@@ -459,7 +562,6 @@ out:
     PQclear(lx);
     PQclear(r);
     am_buf_free(&qtext);
-    am_buf_free(&arr);
     am_buf_free(&tsq);
     am_buf_free(&lexs);
     am_buf_free(&idfs);
