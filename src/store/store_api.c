@@ -727,8 +727,22 @@ am_status am_store_history(am_store *s, am_ns ns, am_str key,
     CALL(s, history, ns, key, out);
 }
 
+/* Refuse a call with `msg` (under the lock: the error slot is shared). */
+static am_status refuse(am_store *s, size_t *removed, const char *msg)
+{
+    if (removed != NULL)
+        *removed = 0;
+    STORE_LOCK(s);
+    am_status st = am__fail(&AM__ERR(s), AM_EINVAL, "%s", msg);
+    STORE_UNLOCK(s);
+    return st;
+}
+
 am_status am_store_delete_ns(am_store *s, am_ns ns, size_t *removed)
 {
+    if (s != NULL && ns.count == 0)
+        return refuse(s, removed, "delete namespace: needs at least one "
+                      "part");
     CALL(s, delete_ns, ns, removed);
 }
 
@@ -740,6 +754,9 @@ am_status am_store_purge(am_store *s, int64_t deleted_before,
 
 am_status am_store_history_prune(am_store *s, size_t keep, size_t *removed)
 {
+    if (s != NULL && keep == 0)
+        return refuse(s, removed, "history prune: keep must be >= 1 (undo "
+                      "needs the last entry)");
     CALL(s, history_prune, keep, removed);
 }
 

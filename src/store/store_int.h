@@ -104,12 +104,53 @@ struct am__rbuild {
     am__arena ar;
     size_t cap;
     const am_allocator *alloc;
+    am_str last_ns;   /* am__rb_namespace's last entry, encoded */
 };
 
 am_status am__rb_init(am__rbuild *b, const am_allocator *a);
 am_str am__rb_str(am__rbuild *b, const void *p, size_t len);
 am_results *am__rb_finish(am__rbuild *b);
 void am__rb_abort(am__rbuild *b);
+
+/* What every backend's readers share, so that a backend only reads rows
+ * (store_results.c). Errors name the call (`what`) in AM__ERR(s). */
+
+/* The start of a call that hands back results: *out cleared, `b` ready.
+ * AM_EINVAL (out NULL) or AM_ENOMEM. */
+am_status am__rb_begin(am_store *s, am__rbuild *b, am_results **out,
+                       const char *what);
+/* The end: on st == AM_OK the results become the caller's in *out, else
+ * they go. Finishing allocates, so a success can still end in AM_ENOMEM;
+ * returns the call's status. */
+am_status am__rb_end(am_store *s, am__rbuild *b, am_status st,
+                     am_results **out, const char *what);
+
+/* An item row as the backends read it (strings borrowed). */
+typedef struct am__row {
+    am_str ns; /* encoded */
+    am_str key, value, meta, text;
+    int64_t created_ms, updated_ms, expires_ms; /* expires 0: never */
+} am__row;
+/* Append the item of `row` (copied); *out (may be NULL) points at it.
+ * AM_ENOMEM. */
+am_status am__rb_item(am__rbuild *b, const am__row *row, am_item **out);
+
+/* Append one history entry of the item (`ns` encoded, `key`), oldest
+ * first: its event, the value and meta before it, time and actor
+ * (copied). AM_ENOMEM. */
+am_status am__rb_event(am__rbuild *b, am_str ns, am_str key, am_str event,
+                       am_str old_value, am_str old_meta, int64_t at_ms,
+                       am_str actor);
+/* After the last entry: each event's new value and meta are the next
+ * entry's old ones, the last one's the row's current ones (copied); a
+ * delete has none. AM_ENOMEM. */
+am_status am__rb_events_end(am__rbuild *b, am_str cur_value,
+                            am_str cur_meta);
+
+/* Append the namespace `ns` (encoded) cut to its first `max_depth` parts
+ * (0: all), unless it equals the last one appended (rows come sorted, so
+ * a cut's duplicates are adjacent). AM_ENOMEM. */
+am_status am__rb_namespace(am__rbuild *b, am_str ns, size_t max_depth);
 
 /* ---- Vectors ---- */
 

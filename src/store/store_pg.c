@@ -195,34 +195,13 @@ am_status am__pga_text(am_buf *b, am_str in)
 am_status am__pg_rb_add_row(am__rbuild *b, const PGresult *r, int row,
                             int col, am_item **out)
 {
-    if (am__grow(b->alloc, (void **)&b->r->items, &b->cap, b->r->count + 1,
-                 sizeof(am_item)) != AM_OK)
-        return AM_ENOMEM;
-    am_item *it = &b->r->items[b->r->count];
-    memset(it, 0, sizeof *it);
-    if (am__ns_decode(am__pg_str(r, row, col), &b->ar, &it->ns_parts,
-                      &it->ns_count) != AM_OK)
-        return AM_ENOMEM;
-    am_str v;
-    v = am__pg_str(r, row, col + 1);
-    it->key = am__rb_str(b, v.ptr, v.len);
-    v = am__pg_str(r, row, col + 2);
-    it->value = am__rb_str(b, v.ptr, v.len);
-    v = am__pg_str(r, row, col + 3);
-    it->meta = am__rb_str(b, v.ptr, v.len);
-    v = am__pg_str(r, row, col + 4);
-    it->text = am__rb_str(b, v.ptr, v.len);
-    it->event = it->old_value = it->actor = (am_str){ "", 0 };
-    if (it->key.ptr == NULL || it->value.ptr == NULL ||
-        it->meta.ptr == NULL || it->text.ptr == NULL)
-        return AM_ENOMEM;
-    it->created_ms = am__pg_int(r, row, col + 5);
-    it->updated_ms = am__pg_int(r, row, col + 6);
-    it->expires_ms = am__pg_int(r, row, col + 7);
-    b->r->count++;
-    if (out != NULL)
-        *out = it;
-    return AM_OK;
+    am__row it = {
+        am__pg_str(r, row, col), am__pg_str(r, row, col + 1),
+        am__pg_str(r, row, col + 2), am__pg_str(r, row, col + 3),
+        am__pg_str(r, row, col + 4), am__pg_int(r, row, col + 5),
+        am__pg_int(r, row, col + 6), am__pg_int(r, row, col + 7),
+    };
+    return am__rb_item(b, &it, out);
 }
 
 /* ---- Errors and statements ---- */

@@ -361,30 +361,6 @@ done:
 
 /* ---- Reading lists ---- */
 
-static am_status results_begin(am_store *s, am_results **out, am__rbuild *b,
-                               const char *what)
-{
-    if (out == NULL)
-        return AM_EINVAL;
-    *out = NULL;
-    if (am__rb_init(b, s->alloc) != AM_OK)
-        return am__fail(&AM__ERR(s), AM_ENOMEM, "%s: out of memory", what);
-    return AM_OK;
-}
-
-static am_status results_end(am_store *s, am__rbuild *b, am_status st,
-                             am_results **out, const char *what)
-{
-    if (st != AM_OK) {
-        am__rb_abort(b);
-        return st;
-    }
-    *out = am__rb_finish(b);
-    if (*out == NULL)
-        return am__fail(&AM__ERR(s), AM_ENOMEM, "%s: out of memory", what);
-    return AM_OK;
-}
-
 am_status am__pg_get_item(am_store *s, am_ns ns, am_str key,
                           am_results **out)
 {
@@ -393,7 +369,7 @@ am_status am__pg_get_item(am_store *s, am_ns ns, am_str key,
     am__rbuild b;
     am__pgp p = { .n = 0 };
 
-    st = results_begin(s, out, &b, "get");
+    st = am__rb_begin(s, &b, out, "get");
     if (st != AM_OK)
         return st;
     enc.alloc = s->alloc;
@@ -422,7 +398,7 @@ am_status am__pg_get_item(am_store *s, am_ns ns, am_str key,
         st = am__fail(&AM__ERR(s), AM_ENOMEM, "get: out of memory");
     PQclear(r);
 out:
-    st = results_end(s, &b, st, out, "get");
+    st = am__rb_end(s, &b, st, out, "get");
     am_buf_free(&enc);
     return st;
 }
@@ -435,7 +411,7 @@ am_status am__pg_list(am_store *s, am_ns ns, size_t limit, size_t offset,
     am__rbuild b;
     am__pgp p = { .n = 0 };
 
-    st = results_begin(s, out, &b, "list");
+    st = am__rb_begin(s, &b, out, "list");
     if (st != AM_OK)
         return st;
     lo.alloc = hi.alloc = s->alloc;
@@ -462,7 +438,7 @@ am_status am__pg_list(am_store *s, am_ns ns, size_t limit, size_t offset,
             st = am__fail(&AM__ERR(s), AM_ENOMEM, "list: out of memory");
     PQclear(r);
 out:
-    st = results_end(s, &b, st, out, "list");
+    st = am__rb_end(s, &b, st, out, "list");
     am_buf_free(&lo);
     am_buf_free(&hi);
     return st;
@@ -475,9 +451,8 @@ am_status am__pg_namespaces(am_store *s, am_ns prefix, size_t max_depth,
     am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
     am__rbuild b;
     am__pgp p = { .n = 0 };
-    am_str prev = { NULL, 0 };
 
-    st = results_begin(s, out, &b, "namespaces");
+    st = am__rb_begin(s, &b, out, "namespaces");
     if (st != AM_OK)
         return st;
     if (limit == 0)
@@ -497,38 +472,15 @@ am_status am__pg_namespaces(am_store *s, am_ns prefix, size_t max_depth,
         goto out;
     }
     for (int row = 0; row < PQntuples(r) && b.r->count < limit; row++) {
-        am_str e = am__pg_str(r, row, 0);
-        size_t parts = 0, cut = e.len;
-        if (max_depth > 0)
-            for (size_t i = 0; i < e.len; i++)
-                if (e.ptr[i] == 0x1f && ++parts == max_depth) {
-                    cut = i + 1;
-                    break;
-                }
-        /* Sorted input: truncated duplicates are adjacent. */
-        if (prev.ptr != NULL && prev.len == cut &&
-            memcmp(prev.ptr, e.ptr, cut) == 0)
-            continue;
-        prev = (am_str){ e.ptr, cut };
-        if (am__grow(s->alloc, (void **)&b.r->items, &b.cap,
-                     b.r->count + 1, sizeof(am_item)) != AM_OK) {
-            st = am__fail(&AM__ERR(s), AM_ENOMEM, "namespaces: out of memory");
-            break;
-        }
-        am_item *it = &b.r->items[b.r->count];
-        memset(it, 0, sizeof *it);
-        if (am__ns_decode(prev, &b.ar, &it->ns_parts, &it->ns_count) !=
+        if (am__rb_namespace(&b, am__pg_str(r, row, 0), max_depth) !=
             AM_OK) {
             st = am__fail(&AM__ERR(s), AM_ENOMEM, "namespaces: out of memory");
             break;
         }
-        it->key = it->value = it->meta = it->text = (am_str){ "", 0 };
-        it->event = it->old_value = it->actor = (am_str){ "", 0 };
-        b.r->count++;
     }
     PQclear(r);
 out:
-    st = results_end(s, &b, st, out, "namespaces");
+    st = am__rb_end(s, &b, st, out, "namespaces");
     am_buf_free(&lo);
     am_buf_free(&hi);
     return st;
@@ -543,7 +495,7 @@ am_status am__pg_history(am_store *s, am_ns ns, am_str key,
     am__pgp p = { .n = 0 };
     PGresult *r = NULL;
 
-    st = results_begin(s, out, &b, "history");
+    st = am__rb_begin(s, &b, out, "history");
     if (st != AM_OK)
         return st;
     enc.alloc = s->alloc;
@@ -572,59 +524,18 @@ am_status am__pg_history(am_store *s, am_ns ns, am_str key,
                       (int)(key.len > 64 ? 64 : key.len), key.ptr);
         goto out;
     }
-    am_str v = am__pg_str(r, 0, 1), m = am__pg_str(r, 0, 4);
-    am_str cur_value = am__rb_str(&b, v.ptr, v.len);
-    am_str cur_meta = am__rb_str(&b, m.ptr, m.len);
-    if (cur_value.ptr == NULL || cur_meta.ptr == NULL)
-        st = AM_ENOMEM;
-    for (int row = 1; st == AM_OK && row < PQntuples(r); row++) {
-        if (am__grow(s->alloc, (void **)&b.r->items, &b.cap,
-                     b.r->count + 1, sizeof(am_item)) != AM_OK) {
-            st = AM_ENOMEM;
-            break;
-        }
-        am_item *it = &b.r->items[b.r->count];
-        memset(it, 0, sizeof *it);
-        v = am__pg_str(r, row, 0);
-        it->event = am__rb_str(&b, v.ptr, v.len);
-        v = am__pg_str(r, row, 1);
-        it->old_value = am__rb_str(&b, v.ptr, v.len);
-        it->at_ms = am__pg_int(r, row, 2);
-        v = am__pg_str(r, row, 3);
-        it->actor = am__rb_str(&b, v.ptr, v.len);
-        v = am__pg_str(r, row, 4);
-        it->meta = am__rb_str(&b, v.ptr, v.len);
-        it->key = am__rb_str(&b, key.ptr, key.len);
-        it->text = (am_str){ "", 0 };
-        if (it->event.ptr == NULL || it->old_value.ptr == NULL ||
-            it->actor.ptr == NULL || it->meta.ptr == NULL ||
-            it->key.ptr == NULL ||
-            am__ns_decode((am_str){ enc.ptr, enc.len }, &b.ar,
-                          &it->ns_parts, &it->ns_count) != AM_OK) {
-            st = AM_ENOMEM;
-            break;
-        }
-        b.r->count++;
-    }
-    /* An event's new value is the next event's old value, or the row's
-     * current value for the last one; a delete has none. */
-    for (size_t i = 0; st == AM_OK && i < b.r->count; i++) {
-        am_item *it = &b.r->items[i];
-        if (it->event.len == 6 && memcmp(it->event.ptr, "delete", 6) == 0) {
-            it->value = it->meta = (am_str){ "", 0 };
-        } else if (i + 1 < b.r->count) {
-            it->value = b.r->items[i + 1].old_value;
-            it->meta = b.r->items[i + 1].meta;
-        } else {
-            it->value = cur_value;
-            it->meta = cur_meta;
-        }
-    }
+    for (int row = 1; st == AM_OK && row < PQntuples(r); row++)
+        st = am__rb_event(&b, (am_str){ enc.ptr, enc.len }, key,
+                          am__pg_str(r, row, 0), am__pg_str(r, row, 1),
+                          am__pg_str(r, row, 4), am__pg_int(r, row, 2),
+                          am__pg_str(r, row, 3));
+    if (st == AM_OK)
+        st = am__rb_events_end(&b, am__pg_str(r, 0, 1), am__pg_str(r, 0, 4));
     if (st == AM_ENOMEM)
         am__fail(&AM__ERR(s), st, "history: out of memory");
 out:
     PQclear(r);
-    st = results_end(s, &b, st, out, "history");
+    st = am__rb_end(s, &b, st, out, "history");
     am_buf_free(&enc);
     return st;
 }

@@ -8,6 +8,7 @@
  * first, so items added by several instances to one session keep one
  * order and a pop takes exactly one item.
  */
+#include <assert.h>
 #include <string.h>
 
 #include "core/json_glue.h"
@@ -74,11 +75,7 @@ am_status am__pg_delete_ns(am_store *s, am_ns ns, size_t *removed)
     am_status st;
     size_t n = 0;
 
-    if (ns.count == 0) {
-        st = am__fail(&AM__ERR(s), AM_EINVAL,
-                      "delete namespace: needs at least one part");
-        goto out;
-    }
+    assert(ns.count > 0); /* the front end checked */
     st = am__pg_begin(s);
     if (st == AM_OK)
         st = am__pg_clear_ns(s, ns, &n);
@@ -87,7 +84,6 @@ am_status am__pg_delete_ns(am_store *s, am_ns ns, size_t *removed)
     if (st != AM_OK)
         am__pg_rollback(s);
     s->own_writes++;
-out:
     if (removed != NULL)
         *removed = st == AM_OK ? n : 0;
     return st;
@@ -124,11 +120,7 @@ am_status am__pg_history_prune(am_store *s, size_t keep, size_t *removed)
     size_t n = 0;
     am__pgp p = { .n = 0 };
 
-    if (keep == 0) {
-        st = am__fail(&AM__ERR(s), AM_EINVAL, "history prune: keep must be >= 1"
-                      " (undo needs the last entry)");
-        goto out;
-    }
+    assert(keep > 0); /* the front end checked */
     am__pgp_int(&p, (int64_t)(keep > INT64_MAX ? INT64_MAX : keep));
     st = am__pg_begin(s);
     if (st == AM_OK)
@@ -141,7 +133,6 @@ am_status am__pg_history_prune(am_store *s, size_t keep, size_t *removed)
         st = am__pg_commit(s);
     if (st != AM_OK)
         am__pg_rollback(s);
-out:
     if (removed != NULL)
         *removed = st == AM_OK ? n : 0;
     return st;

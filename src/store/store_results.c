@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/json_glue.h"
-#include "store_sqlite.h"
+#include "store_int.h"
 
 typedef struct rpriv {
     am__arena ar;
@@ -37,39 +37,6 @@ am_str am__rb_str(am__rbuild *b, const void *p, size_t len)
     return r;
 }
 
-am_status am__rb_add_row(am__rbuild *b, sqlite3_stmt *st, int col,
-                         am_item **out)
-{
-    if (am__grow(b->alloc, (void **)&b->r->items, &b->cap, b->r->count + 1,
-                 sizeof(am_item)) != AM_OK)
-        return AM_ENOMEM;
-    am_item *it = &b->r->items[b->r->count];
-    memset(it, 0, sizeof *it);
-    if (am__ns_decode((am_str){ sqlite3_column_blob(st, col),
-                                (size_t)sqlite3_column_bytes(st, col) },
-                      &b->ar, &it->ns_parts, &it->ns_count) != AM_OK)
-        return AM_ENOMEM;
-    it->key = am__rb_str(b, sqlite3_column_blob(st, col + 1),
-                         (size_t)sqlite3_column_bytes(st, col + 1));
-    it->value = am__rb_str(b, sqlite3_column_text(st, col + 2),
-                           (size_t)sqlite3_column_bytes(st, col + 2));
-    it->meta = am__rb_str(b, sqlite3_column_text(st, col + 3),
-                          (size_t)sqlite3_column_bytes(st, col + 3));
-    it->text = am__rb_str(b, sqlite3_column_text(st, col + 4),
-                          (size_t)sqlite3_column_bytes(st, col + 4));
-    it->event = it->old_value = it->actor = (am_str){ "", 0 };
-    if (it->key.ptr == NULL || it->value.ptr == NULL ||
-        it->meta.ptr == NULL || it->text.ptr == NULL)
-        return AM_ENOMEM;
-    it->created_ms = sqlite3_column_int64(st, col + 5);
-    it->updated_ms = sqlite3_column_int64(st, col + 6);
-    it->expires_ms = sqlite3_column_int64(st, col + 7);
-    b->r->count++;
-    if (out != NULL)
-        *out = it;
-    return AM_OK;
-}
-
 am_results *am__rb_finish(am__rbuild *b)
 {
     /* The private part lives in its own arena allocation. */
@@ -95,6 +62,135 @@ void am__rb_abort(am__rbuild *b)
         b->r = NULL;
     }
     am__arena_free(&b->ar);
+}
+
+/* ---- What every backend's readers share ---- */
+
+am_status am__rb_begin(am_store *s, am__rbuild *b, am_results **out,
+                       const char *what)
+{
+    if (out == NULL)
+        return am__fail(&AM__ERR(s), AM_EINVAL, "%s: NULL results", what);
+    *out = NULL;
+    if (am__rb_init(b, s->alloc) != AM_OK)
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "%s: out of memory", what);
+    return AM_OK;
+}
+
+am_status am__rb_end(am_store *s, am__rbuild *b, am_status st,
+                     am_results **out, const char *what)
+{
+    if (st != AM_OK) {
+        am__rb_abort(b);
+        return st;
+    }
+    *out = am__rb_finish(b);
+    if (*out == NULL)
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "%s: out of memory", what);
+    return AM_OK;
+}
+
+/* A fresh zeroed item at the end of the list (not counted yet). */
+static am_item *next_item(am__rbuild *b)
+{
+    if (am__grow(b->alloc, (void **)&b->r->items, &b->cap, b->r->count + 1,
+                 sizeof(am_item)) != AM_OK)
+        return NULL;
+    am_item *it = &b->r->items[b->r->count];
+    memset(it, 0, sizeof *it);
+    it->key = it->value = it->meta = it->text = (am_str){ "", 0 };
+    it->event = it->old_value = it->actor = (am_str){ "", 0 };
+    return it;
+}
+
+am_status am__rb_item(am__rbuild *b, const am__row *row, am_item **out)
+{
+    am_item *it = next_item(b);
+    if (it == NULL ||
+        am__ns_decode(row->ns, &b->ar, &it->ns_parts, &it->ns_count) !=
+            AM_OK)
+        return AM_ENOMEM;
+    it->key = am__rb_str(b, row->key.ptr, row->key.len);
+    it->value = am__rb_str(b, row->value.ptr, row->value.len);
+    it->meta = am__rb_str(b, row->meta.ptr, row->meta.len);
+    it->text = am__rb_str(b, row->text.ptr, row->text.len);
+    if (it->key.ptr == NULL || it->value.ptr == NULL ||
+        it->meta.ptr == NULL || it->text.ptr == NULL)
+        return AM_ENOMEM;
+    it->created_ms = row->created_ms;
+    it->updated_ms = row->updated_ms;
+    it->expires_ms = row->expires_ms;
+    b->r->count++;
+    if (out != NULL)
+        *out = it;
+    return AM_OK;
+}
+
+am_status am__rb_event(am__rbuild *b, am_str ns, am_str key, am_str event,
+                       am_str old_value, am_str old_meta, int64_t at_ms,
+                       am_str actor)
+{
+    am_item *it = next_item(b);
+    if (it == NULL)
+        return AM_ENOMEM;
+    it->event = am__rb_str(b, event.ptr, event.len);
+    it->old_value = am__rb_str(b, old_value.ptr, old_value.len);
+    /* The old meta for now; am__rb_events_end puts the new one. */
+    it->meta = am__rb_str(b, old_meta.ptr, old_meta.len);
+    it->actor = am__rb_str(b, actor.ptr, actor.len);
+    it->key = am__rb_str(b, key.ptr, key.len);
+    it->at_ms = at_ms;
+    if (it->event.ptr == NULL || it->old_value.ptr == NULL ||
+        it->meta.ptr == NULL || it->actor.ptr == NULL ||
+        it->key.ptr == NULL ||
+        am__ns_decode(ns, &b->ar, &it->ns_parts, &it->ns_count) != AM_OK)
+        return AM_ENOMEM;
+    b->r->count++;
+    return AM_OK;
+}
+
+am_status am__rb_events_end(am__rbuild *b, am_str cur_value,
+                            am_str cur_meta)
+{
+    am_str value = am__rb_str(b, cur_value.ptr, cur_value.len);
+    am_str meta = am__rb_str(b, cur_meta.ptr, cur_meta.len);
+    if (value.ptr == NULL || meta.ptr == NULL)
+        return AM_ENOMEM;
+    for (size_t i = 0; i < b->r->count; i++) {
+        am_item *it = &b->r->items[i];
+        if (it->event.len == 6 && memcmp(it->event.ptr, "delete", 6) == 0) {
+            it->value = it->meta = (am_str){ "", 0 };
+        } else if (i + 1 < b->r->count) {
+            it->value = b->r->items[i + 1].old_value;
+            it->meta = b->r->items[i + 1].meta;
+        } else {
+            it->value = value;
+            it->meta = meta;
+        }
+    }
+    return AM_OK;
+}
+
+am_status am__rb_namespace(am__rbuild *b, am_str ns, size_t max_depth)
+{
+    size_t parts = 0, cut = ns.len;
+    if (max_depth > 0)
+        for (size_t i = 0; i < ns.len; i++)
+            if (ns.ptr[i] == 0x1f && ++parts == max_depth) {
+                cut = i + 1;
+                break;
+            }
+    if (b->last_ns.ptr != NULL && b->last_ns.len == cut &&
+        memcmp(b->last_ns.ptr, ns.ptr, cut) == 0)
+        return AM_OK;
+    b->last_ns = am__rb_str(b, ns.ptr, cut);
+    am_item *it = next_item(b);
+    if (b->last_ns.ptr == NULL || it == NULL ||
+        am__ns_decode(b->last_ns, &b->ar, &it->ns_parts, &it->ns_count) !=
+            AM_OK)
+        return AM_ENOMEM;
+    b->r->count++;
+    return AM_OK;
 }
 
 void am_results_free(am_results *r)

@@ -444,6 +444,22 @@ static am_status sq_open(am_store *s, const char *path,
     return st;
 }
 
+am_status am__rb_add_row(am__rbuild *b, sqlite3_stmt *st, int col,
+                         am_item **out)
+{
+    am__row row;
+    am_str *str[5] = { &row.ns, &row.key, &row.value, &row.meta, &row.text };
+    for (int i = 0; i < 5; i++) {
+        const char *p = sqlite3_column_blob(st, col + i);
+        *str[i] = (am_str){ p != NULL ? p : "",
+                            (size_t)sqlite3_column_bytes(st, col + i) };
+    }
+    row.created_ms = sqlite3_column_int64(st, col + 5);
+    row.updated_ms = sqlite3_column_int64(st, col + 6);
+    row.expires_ms = sqlite3_column_int64(st, col + 7);
+    return am__rb_item(b, &row, out);
+}
+
 static void sq_close(am_store *s)
 {
     am__sqlite *q = SQ(s);

@@ -538,35 +538,6 @@ out:
 
 /* ---- Reading lists ---- */
 
-/* The start of a call that hands back results: the arguments checked,
- * *out cleared, `b` ready. `what` names the call in the error. */
-static am_status results_begin(am_store *s, am_results **out, am__rbuild *b,
-                               const char *what)
-{
-    if (s == NULL || out == NULL)
-        return AM_EINVAL;
-    *out = NULL;
-    if (am__rb_init(b, s->alloc) != AM_OK)
-        return am__fail(&AM__ERR(s), AM_ENOMEM, "%s: out of memory", what);
-    return AM_OK;
-}
-
-/* The end: on success the results become the caller's, else they go.
- * Finishing allocates too, so a success can still end in AM_ENOMEM;
- * returns the call's status. */
-static am_status results_end(am_store *s, am__rbuild *b, am_status st,
-                             am_results **out, const char *what)
-{
-    if (st != AM_OK) {
-        am__rb_abort(b);
-        return st;
-    }
-    *out = am__rb_finish(b);
-    if (*out == NULL)
-        return am__fail(&AM__ERR(s), AM_ENOMEM, "%s: out of memory", what);
-    return AM_OK;
-}
-
 am_status am__sq_get_item(am_store *s, am_ns ns, am_str key,
                             am_results **out)
 {
@@ -576,7 +547,7 @@ am_status am__sq_get_item(am_store *s, am_ns ns, am_str key,
     sqlite3_stmt *f = NULL, *q;
     int rc, began = 0;
 
-    st = results_begin(s, out, &b, "get");
+    st = am__rb_begin(s, &b, out, "get");
     if (st != AM_OK)
         return st;
     enc.alloc = s->alloc;
@@ -609,7 +580,7 @@ am_status am__sq_get_item(am_store *s, am_ns ns, am_str key,
         am__fail(&AM__ERR(s), st, "get: out of memory");
 out:
     am__store_read_end(s, began);
-    st = results_end(s, &b, st, out, "get");
+    st = am__rb_end(s, &b, st, out, "get");
     am_buf_free(&enc);
     return st;
 }
@@ -623,7 +594,7 @@ am_status am__sq_list(am_store *s, am_ns ns, size_t limit, size_t offset,
     sqlite3_stmt *q;
     int rc;
 
-    st = results_begin(s, out, &b, "list");
+    st = am__rb_begin(s, &b, out, "list");
     if (st != AM_OK)
         return st;
     lo.alloc = hi.alloc = s->alloc;
@@ -653,7 +624,7 @@ am_status am__sq_list(am_store *s, am_ns ns, size_t limit, size_t offset,
         st = am__store_dberr(s, rc, "list", q);
     sqlite3_reset(q);
 out:
-    st = results_end(s, &b, st, out, "list");
+    st = am__rb_end(s, &b, st, out, "list");
     am_buf_free(&lo);
     am_buf_free(&hi);
     return st;
@@ -663,17 +634,17 @@ am_status am__sq_namespaces(am_store *s, am_ns prefix, size_t max_depth,
                               size_t limit, am_results **out)
 {
     am_status st;
-    am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT, prev = AM_BUF_INIT;
+    am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
     am__rbuild b;
     sqlite3_stmt *q;
-    int rc, have_prev = 0;
+    int rc;
 
-    st = results_begin(s, out, &b, "namespaces");
+    st = am__rb_begin(s, &b, out, "namespaces");
     if (st != AM_OK)
         return st;
     if (limit == 0)
         limit = 1000;
-    lo.alloc = hi.alloc = prev.alloc = s->alloc;
+    lo.alloc = hi.alloc = s->alloc;
     st = am__store_ns_range(s, prefix, &lo, &hi);
     if (st != AM_OK)
         goto out;
@@ -686,48 +657,28 @@ am_status am__sq_namespaces(am_store *s, am_ns prefix, size_t max_depth,
     am__store_bind_str(q, 2, (am_str){ lo.ptr, lo.len }, 1);
     am__store_bind_str(q, 3, (am_str){ hi.ptr, hi.len }, 1);
     while (b.r->count < limit && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-        const char *e = sqlite3_column_blob(q, 0);
-        size_t n = (size_t)sqlite3_column_bytes(q, 0), parts = 0, cut = n;
-        if (max_depth > 0)
-            for (size_t i = 0; i < n; i++)
-                if (e[i] == 0x1f && ++parts == max_depth) {
-                    cut = i + 1;
-                    break;
-                }
-        /* Sorted input: truncated duplicates are adjacent. */
-        if (have_prev && prev.len == cut && memcmp(prev.ptr, e, cut) == 0)
-            continue;
-        am_buf_clear(&prev);
-        if (am_buf_append(&prev, e, cut) != AM_OK) {
+        am_str e = { sqlite3_column_blob(q, 0),
+                     (size_t)sqlite3_column_bytes(q, 0) };
+        if (am__rb_namespace(&b, e, max_depth) != AM_OK) {
             st = am__fail(&AM__ERR(s), AM_ENOMEM, "namespaces: out of memory");
             break;
         }
-        have_prev = 1;
-        if (am__grow(s->alloc, (void **)&b.r->items, &b.cap,
-                     b.r->count + 1, sizeof(am_item)) != AM_OK) {
-            st = am__fail(&AM__ERR(s), AM_ENOMEM, "namespaces: out of memory");
-            break;
-        }
-        am_item *it = &b.r->items[b.r->count];
-        memset(it, 0, sizeof *it);
-        if (am__ns_decode((am_str){ e, cut }, &b.ar, &it->ns_parts,
-                          &it->ns_count) != AM_OK) {
-            st = am__fail(&AM__ERR(s), AM_ENOMEM, "namespaces: out of memory");
-            break;
-        }
-        it->key = it->value = it->meta = it->text = (am_str){ "", 0 };
-        it->event = it->old_value = it->actor = (am_str){ "", 0 };
-        b.r->count++;
     }
     if (st == AM_OK && b.r->count < limit && rc != SQLITE_DONE)
         st = am__store_dberr(s, rc, "namespaces", q);
     sqlite3_reset(q);
 out:
-    st = results_end(s, &b, st, out, "namespaces");
+    st = am__rb_end(s, &b, st, out, "namespaces");
     am_buf_free(&lo);
     am_buf_free(&hi);
-    am_buf_free(&prev);
     return st;
+}
+
+/* Column `i` of the current row as text (borrowed until the next step). */
+static am_str col_str(sqlite3_stmt *q, int i)
+{
+    const char *p = (const char *)sqlite3_column_text(q, i);
+    return (am_str){ p != NULL ? p : "", (size_t)sqlite3_column_bytes(q, i) };
 }
 
 am_status am__sq_history(am_store *s, am_ns ns, am_str key,
@@ -739,7 +690,7 @@ am_status am__sq_history(am_store *s, am_ns ns, am_str key,
     sqlite3_stmt *f = NULL, *h;
     int rc;
 
-    st = results_begin(s, out, &b, "history");
+    st = am__rb_begin(s, &b, out, "history");
     if (st != AM_OK)
         return st;
     enc.alloc = s->alloc;
@@ -747,72 +698,30 @@ am_status am__sq_history(am_store *s, am_ns ns, am_str key,
     if (st != AM_OK)
         goto out;
     int64_t id = sqlite3_column_int64(f, 0);
-    am_str cur_value = am__rb_str(&b, sqlite3_column_text(f, 1),
-                                  (size_t)sqlite3_column_bytes(f, 1));
-    am_str cur_meta = am__rb_str(&b, sqlite3_column_text(f, 2),
-                                 (size_t)sqlite3_column_bytes(f, 2));
-    sqlite3_reset(f);
-    if (cur_value.ptr == NULL || cur_meta.ptr == NULL) {
-        st = am__fail(&AM__ERR(s), AM_ENOMEM, "history: out of memory");
-        goto out;
-    }
     h = am__store_stmt(s, Q_HIST_LIST);
     if (h == NULL) {
+        sqlite3_reset(f);
         st = AM__ERR(s).code;
         goto out;
     }
     sqlite3_bind_int64(h, 1, id);
     while ((rc = sqlite3_step(h)) == SQLITE_ROW) {
-        if (am__grow(s->alloc, (void **)&b.r->items, &b.cap,
-                     b.r->count + 1, sizeof(am_item)) != AM_OK) {
-            st = AM_ENOMEM;
+        st = am__rb_event(&b, (am_str){ enc.ptr, enc.len }, key,
+                          col_str(h, 0), col_str(h, 1), col_str(h, 4),
+                          sqlite3_column_int64(h, 2), col_str(h, 3));
+        if (st != AM_OK)
             break;
-        }
-        am_item *it = &b.r->items[b.r->count];
-        memset(it, 0, sizeof *it);
-        it->event = am__rb_str(&b, sqlite3_column_text(h, 0),
-                               (size_t)sqlite3_column_bytes(h, 0));
-        it->old_value = am__rb_str(&b, sqlite3_column_text(h, 1),
-                                   (size_t)sqlite3_column_bytes(h, 1));
-        it->at_ms = sqlite3_column_int64(h, 2);
-        it->actor = am__rb_str(&b, sqlite3_column_text(h, 3),
-                               (size_t)sqlite3_column_bytes(h, 3));
-        /* Old meta for now; replaced by the new meta below. */
-        it->meta = am__rb_str(&b, sqlite3_column_text(h, 4),
-                              (size_t)sqlite3_column_bytes(h, 4));
-        it->key = am__rb_str(&b, key.ptr, key.len);
-        it->text = (am_str){ "", 0 };
-        if (it->event.ptr == NULL || it->old_value.ptr == NULL ||
-            it->actor.ptr == NULL || it->meta.ptr == NULL ||
-            it->key.ptr == NULL ||
-            am__ns_decode((am_str){ enc.ptr, enc.len }, &b.ar,
-                          &it->ns_parts, &it->ns_count) != AM_OK) {
-            st = AM_ENOMEM;
-            break;
-        }
-        b.r->count++;
     }
-    /* An event's new value is the next event's old value, or the row's
-     * current value for the last one; a delete has none. */
-    for (size_t i = 0; st == AM_OK && i < b.r->count; i++) {
-        am_item *it = &b.r->items[i];
-        if (it->event.len == 6 && memcmp(it->event.ptr, "delete", 6) == 0) {
-            it->value = it->meta = (am_str){ "", 0 };
-        } else if (i + 1 < b.r->count) {
-            it->value = b.r->items[i + 1].old_value;
-            it->meta = b.r->items[i + 1].meta;
-        } else {
-            it->value = cur_value;
-            it->meta = cur_meta;
-        }
-    }
+    if (st == AM_OK && rc == SQLITE_DONE)
+        st = am__rb_events_end(&b, col_str(f, 1), col_str(f, 2));
+    sqlite3_reset(f);
     if (st == AM_ENOMEM)
         am__fail(&AM__ERR(s), st, "history: out of memory");
     else if (rc != SQLITE_DONE)
         st = am__store_dberr(s, rc, "history", h);
     sqlite3_reset(h);
 out:
-    st = results_end(s, &b, st, out, "history");
+    st = am__rb_end(s, &b, st, out, "history");
     am_buf_free(&enc);
     return st;
 }

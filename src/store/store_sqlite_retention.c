@@ -5,6 +5,7 @@
  * entries (FTS5 'delete' with the old text: the index has external
  * content) before the rows, all in one transaction.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -100,11 +101,7 @@ am_status am__sq_delete_ns(am_store *s, am_ns ns, size_t *removed)
     am_status st;
     size_t n = 0;
 
-    if (ns.count == 0) {
-        st = am__fail(&AM__ERR(s), AM_EINVAL,
-                      "delete namespace: needs at least one part");
-        goto out;
-    }
+    assert(ns.count > 0); /* the front end checked */
     st = am__store_begin(s);
     if (st == AM_OK)
         st = am__sq_clear_ns(s, ns, &n);
@@ -113,7 +110,6 @@ am_status am__sq_delete_ns(am_store *s, am_ns ns, size_t *removed)
     if (st != AM_OK)
         am__store_rollback(s);
     s->own_writes++;
-out:
     if (removed != NULL)
         *removed = st == AM_OK ? n : 0;
     return st;
@@ -155,11 +151,7 @@ am_status am__sq_history_prune(am_store *s, size_t keep, size_t *removed)
 
     if (s == NULL)
         return AM_EINVAL;
-    if (keep == 0) {
-        st = am__fail(&AM__ERR(s), AM_EINVAL, "history prune: keep must be >= 1"
-                      " (undo needs the last entry)");
-        goto out;
-    }
+    assert(keep > 0); /* the front end checked */
     st = am__store_begin(s);
     if (st == AM_OK)
         st = exec_prepared(s, "DELETE FROM item_history WHERE (item_id, seq)"
@@ -172,7 +164,6 @@ am_status am__sq_history_prune(am_store *s, size_t keep, size_t *removed)
         st = am__store_commit(s);
     if (st != AM_OK)
         am__store_rollback(s);
-out:
     if (removed != NULL)
         *removed = st == AM_OK ? n : 0;
     return st;
