@@ -683,7 +683,21 @@ AM_TEST(catalog_records_the_source_and_check_date_of_its_figures)
         CHECK(info.limits_checked == NULL || info.limits_source != NULL);
     }
     CHECK_EQ(sourced, 49);  /* every hosted model of the three */
-    CHECK_EQ(checked, 9);   /* gpt-4 and eight Claude entries */
+    /* gpt-4 and eight Claude entries (2026-12-06); gpt-5-mini,
+     * gpt-5-nano, gpt-4.1-nano and the two DeepSeek entries
+     * (2026-12-07). */
+    CHECK_EQ(checked, 14);
+    /* DeepSeek's page: deepseek-reasoner writes at most 8K tokens of
+     * answer (its 32K of reasoning are separate); the catalog said 32K. */
+    CHECK(am_models_lookup(m, AM_STR("deepseek-reasoner"), &info));
+    CHECK_EQ(info.max_output, 8192);
+    CHECK(info.input_per_mtok == 0.55 && info.cached_input_per_mtok == 0.14);
+    CHECK_STR_EQ(info.limits_checked, "2026-12-07");
+    CHECK(am_models_lookup(m, AM_STR("gpt-5-nano-2025-08-07"), &info));
+    CHECK_EQ(info.context_window, 400000);
+    CHECK_STR_EQ(info.price_source,
+                 "https://developers.openai.com/api/docs/models/gpt-5-nano");
+    CHECK_STR_EQ(info.price_checked, "2026-12-07");
 
     /* A user file: a date that is not YYYY-MM-DD is refused, naming the
      * entry; so is a date without its source; a good one is kept. */
