@@ -170,6 +170,86 @@ AM_TEST(namespace_tokens_cannot_be_forged_by_text_or_namespaces)
     free(dir);
 }
 
+/* The fts_score of `key` in a text search of `query` under `ns`, or -1
+ * when it is not found. */
+static double score_of(am_store *s, am_ns ns, const char *query,
+                       const char *key)
+{
+    am_results *r = text_search(s, ns, query, 50);
+    double sc = -1;
+    for (size_t i = 0; i < r->count; i++)
+        if (r->items[i].key.len == strlen(key) &&
+            memcmp(r->items[i].key.ptr, key, strlen(key)) == 0)
+            sc = r->items[i].fts_score;
+    am_results_free(r);
+    return sc;
+}
+
+/* What a handle that never searched before says: no counts kept. */
+static double fresh_score(const char *path, am_ns ns, const char *query,
+                          const char *key)
+{
+    am_store *s = NULL;
+    CHECK_OK(am_store_open(path, NULL, &s, NULL));
+    double sc = score_of(s, ns, query, key);
+    am_store_close(s);
+    return sc;
+}
+
+static void put_text(am_store *s, am_ns ns, const char *key,
+                     const char *value)
+{
+    am_item_in it = { .ns = ns, .key = am_str_c(key),
+                      .value = am_str_c(value), .no_embed = 1 };
+    CHECK_OK(am_store_put(s, &it));
+}
+
+/* A handle keeps the scope's row count and the terms' counts between
+ * searches (they weigh the terms); a write through it, or through another
+ * connection to the file, must make it count again. */
+AM_TEST(scoped_counts_kept_between_searches_follow_every_write)
+{
+    char *dir = test_tmpdir(), path[512];
+    am_store *s = NULL, *other = NULL;
+    snprintf(path, sizeof path, "%s/counts.db", dir);
+    CHECK_OK(am_store_open(path, NULL, &s, NULL));
+    CHECK_OK(am_store_open(path, NULL, &other, NULL));
+    put_text(s, NS1("S"), "x1", "\"kiwi apple\"");
+    put_text(s, NS1("S"), "x2", "\"apple pie\"");
+    put_text(s, NS1("S"), "x3", "\"plum tart\"");
+    double first = score_of(s, NS1("S"), "kiwi apple", "x1");
+    CHECK(first > 0);
+    CHECK(first == fresh_score(path, NS1("S"), "kiwi apple", "x1"));
+    /* Another connection makes "kiwi" common in S: its weight drops. */
+    put_text(other, NS1("S"), "y1", "\"kiwi\"");
+    put_text(other, NS1("S"), "y2", "\"kiwi jam\"");
+    put_text(other, NS1("S"), "y3", "\"kiwi salad\"");
+    double second = score_of(s, NS1("S"), "kiwi apple", "x1");
+    CHECK(second != first);
+    CHECK(second == fresh_score(path, NS1("S"), "kiwi apple", "x1"));
+    /* This handle's own write: rows without either word raise N. (Search
+     * first: opening the fresh handle above wrote to the file, which this
+     * handle would notice as another connection's commit.) */
+    CHECK(score_of(s, NS1("S"), "kiwi apple", "x1") == second);
+    for (int i = 0; i < 6; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "z%d", i);
+        put_text(s, NS1("S"), k, "\"fig\"");
+    }
+    double third = score_of(s, NS1("S"), "kiwi apple", "x1");
+    CHECK(third != second);
+    CHECK(third == fresh_score(path, NS1("S"), "kiwi apple", "x1"));
+    /* And an update through the other connection that drops the word. */
+    put_text(other, NS1("S"), "y1", "\"fig\"");
+    double fourth = score_of(s, NS1("S"), "kiwi apple", "x1");
+    CHECK(fourth != third);
+    CHECK(fourth == fresh_score(path, NS1("S"), "kiwi apple", "x1"));
+    am_store_close(other);
+    am_store_close(s);
+    test_rmtree(dir);
+    free(dir);
+}
+
 /* The version 1 schema, as the previous library created it. */
 static const char v1_schema[] =
     "PRAGMA auto_vacuum = INCREMENTAL;"

@@ -98,6 +98,7 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 static const char *const sql_text[Q_COUNT_] = {
     /* Deferred: a read snapshot, taken by the first SELECT. */
     [Q_READ_BEGIN] = "BEGIN",
+    [Q_DATA_VERSION] = "PRAGMA data_version",
     [Q_META_GET] = "SELECT v FROM store_meta WHERE k = ?1",
     [Q_META_SET] = "INSERT INTO store_meta(k, v) VALUES (?1, ?2)"
                    " ON CONFLICT(k) DO UPDATE SET v = excluded.v",

@@ -83,10 +83,40 @@ static am_status fts_query(am_str text, am_buf *out, size_t *terms)
 }
 
 
+/* Forget the kept counts when the file changed since they were taken
+ * (see am__sqcounts). Called once per search, inside its read snapshot,
+ * so the counts and the rows ranked come from one state of the file. */
+static am_status counts_check(am_store *s)
+{
+    am__sqcounts *c = &SQ(s)->counts;
+    int64_t dv = am__sq_data_version(s);
+    int64_t changes = sqlite3_total_changes64(SQ(s)->db->conn);
+    if (dv < 0)
+        return AM__ERR(s).code;
+    /* Inside a write transaction the counts would include changes a
+     * rollback may undo without moving the stamp: count afresh. */
+    c->off = sqlite3_txn_state(SQ(s)->db->conn, "main") == SQLITE_TXN_WRITE;
+    if (c->off || dv != c->data_version || changes != c->changes) {
+        for (size_t i = 0; i < AM__SQ_COUNTS; i++)
+            c->e[i].match[0] = '\0';
+        c->data_version = dv;
+        c->changes = changes;
+    }
+    return AM_OK;
+}
+
 /* Rows of the full-text index matching `match`, counted up to cap. */
 static am_status fts_rows(am_store *s, const char *match, int64_t cap,
                           int64_t *out)
 {
+    am__sqcounts *cc = &SQ(s)->counts;
+    size_t mlen = strlen(match);
+    int keep = !cc->off && mlen < sizeof cc->e[0].match;
+    for (size_t i = 0; keep && i < AM__SQ_COUNTS; i++)
+        if (cc->e[i].cap == cap && strcmp(cc->e[i].match, match) == 0) {
+            *out = cc->e[i].n;
+            return AM_OK;
+        }
     sqlite3_stmt *c = am__store_stmt(s, Q_FTS_DF);
     if (c == NULL)
         return AM__ERR(s).code;
@@ -94,8 +124,20 @@ static am_status fts_rows(am_store *s, const char *match, int64_t cap,
     sqlite3_bind_int64(c, 2, cap);
     int rc = sqlite3_step(c);
     *out = rc == SQLITE_ROW ? sqlite3_column_int64(c, 0) : 0;
+    if (rc != SQLITE_ROW) {
+        am_status st = am__store_dberr(s, rc, "search", c);
+        sqlite3_reset(c);
+        return st;
+    }
     sqlite3_reset(c);
-    return rc == SQLITE_ROW ? AM_OK : am__store_dberr(s, rc, "search", c);
+    if (keep) {
+        am__sqcount *e = &cc->e[cc->next];
+        cc->next = (cc->next + 1) % AM__SQ_COUNTS;
+        memcpy(e->match, match, mlen + 1);
+        e->cap = cap;
+        e->n = *out;
+    }
+    return AM_OK;
 }
 
 /* Ranking is what full-text search pays for: walking a term's doclist
@@ -217,6 +259,11 @@ am_status am__sq_text_cands(am_store *s, am_str query, am_str lo,
     if (terms == 0) {
         am_buf_free(&fq);
         return AM_OK;
+    }
+    st = counts_check(s);
+    if (st != AM_OK) {
+        am_buf_free(&fq);
+        return st;
     }
     /* A scoped search ANDs in the scope's namespace token (column
      * fts_ns); user terms only match the text column. */

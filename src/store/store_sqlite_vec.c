@@ -14,15 +14,18 @@
 
 /* ---- The cache ---- */
 
-static int64_t data_version(am_store *s)
+int64_t am__sq_data_version(am_store *s)
 {
-    sqlite3_stmt *q = NULL;
+    sqlite3_stmt *q = am__store_stmt(s, Q_DATA_VERSION);
     int64_t v = -1;
-    if (sqlite3_prepare_v2(SQ(s)->db->conn, "PRAGMA data_version", -1, &q,
-                           NULL) == SQLITE_OK &&
-        sqlite3_step(q) == SQLITE_ROW)
+    if (q == NULL)
+        return -1;
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
         v = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
+    else
+        am__store_dberr(s, rc, "data version", q);
+    sqlite3_reset(q);
     return v;
 }
 
@@ -30,7 +33,7 @@ static int64_t data_version(am_store *s)
 am_status am__sq_vcache_load(am_store *s)
 {
     am__vcache *c = &s->vc;
-    int64_t dv = data_version(s);
+    int64_t dv = am__sq_data_version(s);
     if (c->valid && c->data_version == dv && s->vc_writes == s->own_writes)
         return AM_OK;
     am__vcache_free(s);
