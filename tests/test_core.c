@@ -6,6 +6,8 @@
 
 #include "agentmem/clock.h"
 #include "agentmem/tokens.h"
+#include "agentmem/agentmem.h"
+#include "agentmem/async.h"
 #include "agentmem/version.h"
 #include "core/core.h"
 #include "core/json_glue.h"
@@ -461,4 +463,24 @@ AM_TEST(static_answers_are_never_null)
     CHECK(am_rng_system() != NULL && am_rng_system()->next != NULL);
     CHECK(am_rng_next(NULL) != am_rng_next(NULL) ||
           am_rng_next(NULL) != am_rng_next(NULL));
+}
+
+/* The detail of a NULL handle is a static AM_EINVAL detail, for every
+ * handle's last_error (RELIABILITY.md): never NULL, never a crash. */
+AM_TEST(every_last_error_of_a_null_handle_is_a_static_einval)
+{
+    const am_error *e[] = {
+        am_store_last_error(NULL),    am_tiers_last_error(NULL),
+        am_conv_last_error(NULL),     am_convmgr_last_error(NULL),
+        am_react_last_error(NULL),    am_memory_last_error(NULL),
+        am_sessions_last_error(NULL), am_llm_last_error(NULL),
+        am_executor_last_error(NULL), am_models_last_error(NULL),
+        am_token_tracker_last_error(NULL),
+    };
+
+    for (size_t i = 0; i < sizeof e / sizeof e[0]; i++) {
+        CHECK(e[i] != NULL);
+        CHECK_EQ(e[i]->code, AM_EINVAL);
+        CHECK(e[i]->msg[0] != '\0');
+    }
 }

@@ -59,6 +59,7 @@ AM_API am_status am_sessions_delete(am_sessions *ss, am_str id);
 
 /* Detail of the most recent failed call on `ss` (owned by `ss`; another
  * thread's when threads share it; your am_status is always your own).
+ * NULL `ss`: a static AM_EINVAL detail, as for every handle.
  * Thread safety: safe. */
 AM_API const am_error *am_sessions_last_error(const am_sessions *ss);
 

@@ -14,6 +14,7 @@
 
 #include "agentmem/sessions.h"
 #include "core/core.h"
+#include "core/errtab.h"
 
 #define ID_MAX 128
 #define SUFFIX ".json"
@@ -70,7 +71,7 @@ void am_sessions_close(am_sessions *ss)
 
 const am_error *am_sessions_last_error(const am_sessions *ss)
 {
-    return ss != NULL ? &ss->err : NULL;
+    return ss != NULL ? &ss->err : am__errtab_null_handle();
 }
 
 static bool id_byte_ok(char c)
