@@ -628,3 +628,36 @@ AM_TEST(agents_listing_is_all_or_nothing)
     }
     am_convmgr_close(m);
 }
+
+/* The persistent log builds its records with the manager's allocator
+ * (it used malloc, out of reach of a user allocator and of the sweep
+ * above): while a 64 KiB message is appended, the allocator holds the
+ * message and its record at once. */
+AM_TEST(the_log_writes_with_the_managers_allocator)
+{
+    char *dir = test_tmpdir();
+    test_alloc ta = { 0 };
+    am_allocator a = test_alloc_make(&ta);
+    am_convmgr_opts o = am_convmgr_opts_default();
+    am_convmgr *m = NULL;
+    am_conv *c = NULL;
+    static char big[65536];
+    size_t before;
+
+    memset(big, 'x', sizeof big);
+    o.dir = dir;
+    o.alloc = &a;
+    o.no_sync = true;
+    o.default_retention = AM_RETAIN_PERSISTENT;
+    CHECK_OK(am_convmgr_open(&o, &m, NULL));
+    CHECK_OK(am_convmgr_get(m, AM_STR("A"), &c));
+    before = ta.live;
+    ta.peak = ta.live;
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER,
+                              (am_str){ big, sizeof big }));
+    CHECK(ta.peak >= before + 2 * sizeof big);
+    am_convmgr_close(m);
+    CHECK_EQ(ta.live_blocks, 0);
+    test_rmtree(dir);
+    free(dir);
+}

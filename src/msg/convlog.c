@@ -109,8 +109,11 @@ static am_status frame_msgs(am_buf *out, int type, am_msg *const *msgs,
                             size_t count)
 {
     am_buf json = AM_BUF_INIT;
-    am_status st = am__msgs_write_agentmem((const am_msg *const *)msgs,
-                                           count, 0, &json);
+    am_status st;
+
+    json.alloc = out->alloc; /* the log's allocator, as the record's */
+    st = am__msgs_write_agentmem((const am_msg *const *)msgs, count, 0,
+                                 &json);
     if (st == AM_OK)
         st = frame(out, type, am_buf_str(&json));
     am_buf_free(&json);
@@ -184,8 +187,10 @@ static am_status write_fresh(am__convlog *log, am_msg *const *msgs,
                              size_t count, am_error *err)
 {
     am_buf text = AM_BUF_INIT;
-    am_status st = am_buf_append(&text, MAGIC, MAGIC_LEN);
+    am_status st;
 
+    text.alloc = log->alloc;
+    st = am_buf_append(&text, MAGIC, MAGIC_LEN);
     if (st == AM_OK)
         st = frame(&text, REC_AGENT,
                    (am_str){ log->agent, log->agent_len });
@@ -245,6 +250,7 @@ am_status am__convlog_append(am__convlog *log, am__conv_op op,
     int type = op == AM__CONV_ADD ? REC_ADD
                : op == AM__CONV_CLEAR ? REC_CLEAR : REC_SNAPSHOT;
 
+    rec.alloc = log->alloc;
     /* A failed re-lock after a compaction left no descriptor: retry. */
     if (log->fd < 0 && (st = open_append(log, err)) != AM_OK)
         return st;
