@@ -12,6 +12,24 @@
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
+/* Does `s` name a path with a ".." component or an empty one ("//")?
+ * A name that merely starts with two dots ("/memories/a/..Rt") is a
+ * name like any other: only "/.." followed by "/", the end of a JSON
+ * string or of a line of text is a step up. */
+static int escapes(const char *s)
+{
+    if (strstr(s, "//") != NULL)
+        return 1;
+    for (const char *p = strstr(s, "/.."); p != NULL;
+         p = strstr(p + 1, "/..")) {
+        char c = p[3];
+        if (c == '/' || c == '"' || c == '\0' || c == '\n' || c == ' ' ||
+            c == '\'' || c == ',' || c == ':')
+            return 1;
+    }
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     static am_store *s;
@@ -25,8 +43,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     if (st != AM_OK && st != AM_ENOMEM && st != AM_EFORMAT)
         abort();
     /* Successful replies name only normalized paths under /memories. */
-    if (st == AM_OK && !is_error && out.ptr != NULL &&
-        (strstr(out.ptr, "/..") != NULL || strstr(out.ptr, "//") != NULL))
+    if (st == AM_OK && !is_error && out.ptr != NULL && escapes(out.ptr))
         abort();
     am_buf_free(&out);
     return 0;
