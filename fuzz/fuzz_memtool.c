@@ -13,9 +13,11 @@
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
 /* Does `s` name a path with a ".." component or an empty one ("//")?
- * A name that merely starts with two dots ("/memories/a/..Rt") is a
- * name like any other: only "/.." followed by "/", the end of a JSON
- * string or of a line of text is a step up. */
+ * A name that merely starts with two dots ("/memories/a/..Rt",
+ * "/memories/a/..:Rt", "/memories/a/.. x") is a name like any other. The
+ * replies are text with one path per line or at the end of a sentence,
+ * so only "/.." followed by "/", a tab, a line end or the end of the text
+ * is a step up. */
 static int escapes(const char *s)
 {
     if (strstr(s, "//") != NULL)
@@ -23,8 +25,7 @@ static int escapes(const char *s)
     for (const char *p = strstr(s, "/.."); p != NULL;
          p = strstr(p + 1, "/..")) {
         char c = p[3];
-        if (c == '/' || c == '"' || c == '\0' || c == '\n' || c == ' ' ||
-            c == '\'' || c == ',' || c == ':')
+        if (c == '/' || c == '\t' || c == '\n' || c == '\r' || c == '\0')
             return 1;
     }
     return 0;
