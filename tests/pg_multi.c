@@ -105,7 +105,7 @@ AM_TEST(old_schemas_are_upgraded_on_open_keeping_rows)
     CHECK_STR_EQ(v, "1");
     CHECK_OK(am_store_open(t, NULL, &s, NULL));
     sql_on_server("SELECT version FROM upgrade.am_schema", v, sizeof v);
-    CHECK_STR_EQ(v, "3");
+    CHECK_STR_EQ(v, "4");
     sql_on_server("SELECT array_to_string(reloptions, ',') FROM pg_class"
                   " WHERE oid = 'upgrade.items_tsv'::regclass", v, sizeof v);
     CHECK_STR_EQ(v, "gin_pending_list_limit=64");

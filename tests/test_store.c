@@ -435,6 +435,36 @@ AM_TEST(put_many_lands_as_puts_one_by_one_across_batches)
     fx_close(&f);
 }
 
+AM_TEST(meta_with_nul_escapes_is_stored_exactly_and_filters_work)
+{
+    /* JSON allows "\u0000" in a string; PostgreSQL's jsonb does not. The
+     * meta is kept exactly as given and filters still see the item. */
+    fixture f;
+    fx_open(&f, 0);
+    am_results *r;
+    static const char meta[] = "{\"note\":\"a\\u0000b \\\\u0000\","
+                               "\"lang\":\"fr\"}";
+    am_item_in it = { .ns = NS1("z"), .key = AM_STR("k"),
+                      .value = AM_STR("\"zero byte\""),
+                      .meta = AM_STR(meta) };
+    CHECK_OK_E(am_store_put(f.s, &it), am_store_last_error(f.s));
+    CHECK_OK(am_store_get_item(f.s, NS1("z"), AM_STR("k"), &r));
+    CHECK_EQ(r->count, 1);
+    CHECK_MEM_EQ(r->items[0].meta.ptr, r->items[0].meta.len, meta);
+    am_results_free(r);
+    am_search q = { .ns = NS1("z"), .query = AM_STR("zero"),
+                    .mode = AM_SEARCH_TEXT, .limit = 5,
+                    .filter = AM_STR("{\"lang\":\"fr\"}") };
+    CHECK_OK_E(am_store_search(f.s, &q, &r), am_store_last_error(f.s));
+    CHECK_EQ(r->count, 1);
+    am_results_free(r);
+    q.filter = AM_STR("{\"lang\":\"en\"}");
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 0);
+    am_results_free(r);
+    fx_close(&f);
+}
+
 AM_TEST(list_is_stable_with_limit_offset_and_namespaces_depth)
 {
     fixture f;

@@ -74,19 +74,7 @@ AM_TEST(reembed_moves_every_vector_to_the_new_embedder)
     size_t n = 99;
     am_store *s;
 
-    if (!test_store_is_sqlite()) {
-        /* The PostgreSQL backend says it cannot (yet). */
-        test_store_target(dir, "t", path, sizeof path);
-        CHECK_OK(am_embedder_hash_create(16, &h16, NULL));
-        s = open_with(path, h16, &tc, &clk);
-        CHECK_ST(am_store_reembed(s, NULL, NULL, &n), AM_EUNSUPPORTED);
-        am_store_close(s);
-        am_embedder_free(h16);
-        test_rmtree(dir);
-        free(dir);
-        return;
-    }
-    snprintf(path, sizeof path, "%s/t.db", dir);
+    test_store_target(dir, "t.db", path, sizeof path);
     CHECK_OK(am_embedder_hash_create(16, &h16, NULL));
     CHECK_OK(am_embedder_hash_create(32, &h32, NULL));
     s = open_with(path, h16, &tc, &clk);

@@ -435,9 +435,12 @@ AM_API am_status am_store_import(am_store *s, am_str jsonl,
  * On failure (the embedder's included) nothing changed. The embedder
  * runs inside the transaction, so other writers of the store wait until
  * it is done. *count (may be NULL) gets the items re-embedded, 0 on
- * failure. Errors: AM_EINVAL (no embedder), AM_EUNSUPPORTED (a backend
- * that cannot, today PostgreSQL), the embedder's status naming it and
- * the item, AM_EIO, AM_EBUSY, AM_ENOMEM. Thread safety: safe. */
+ * failure. On PostgreSQL the items are locked for the transaction (a
+ * concurrent put of one of them waits) and every instance's vector cache
+ * reloads in full once. Errors: AM_EINVAL (no embedder), AM_EUNSUPPORTED
+ * (a backend that cannot; both built-in ones can), the embedder's status
+ * naming it and the item, AM_EIO, AM_EBUSY, AM_ENOMEM. Thread safety:
+ * safe. */
 AM_API am_status am_store_reembed(am_store *s, am_store_progress progress,
                                   void *ctx, size_t *count);
 

@@ -520,7 +520,7 @@ out:
 
 /* ---- Schema ---- */
 
-#define PG_SCHEMA_VERSION 3
+#define PG_SCHEMA_VERSION 4
 
 static const char *const migrations[PG_SCHEMA_VERSION] = {
     /* 1: items, history, sessions. `chg` is the change sequence the
@@ -573,6 +573,17 @@ static const char *const migrations[PG_SCHEMA_VERSION] = {
      * list more often, in bulk. */
     "ALTER INDEX items_tsv SET (gin_pending_list_limit = 64);"
     "ALTER INDEX items_metaj SET (gin_pending_list_limit = 64);",
+    /* 4: jsonb cannot hold U+0000, so a meta with "\u0000" in a string
+     * failed the put. `meta` stays the truth; `metaj` (filters only) has
+     * each such escape as "\ufffd": only an escape, that is a \u0000 after
+     * an even run of backslashes ("\\u0000" is a backslash and "u0000"). */
+    "ALTER TABLE items DROP COLUMN metaj;"
+    "ALTER TABLE items ADD COLUMN metaj jsonb GENERATED ALWAYS AS (CASE"
+    " WHEN strpos(meta, '\\u0000') = 0 THEN meta::jsonb ELSE"
+    " regexp_replace(meta, '(?<!\\\\)((?:\\\\\\\\)*)\\\\u0000',"
+    " '\\1\\\\ufffd', 'g')::jsonb END) STORED;"
+    "CREATE INDEX items_metaj ON items USING gin(metaj jsonb_path_ops)"
+    " WITH (gin_pending_list_limit = 64);",
 };
 
 /* Create or upgrade the schema in one transaction, under an advisory
@@ -775,4 +786,5 @@ const am__store_backend am__store_backend_pg = {
     .session_clear = am__pg_session_clear,
     .session_list = am__pg_session_list,
     .session_prune = am__pg_session_prune,
+    .reembed = am__pg_reembed,
 };

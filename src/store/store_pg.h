@@ -179,6 +179,9 @@ am_status am__pg_session_get(am_store *s, am_str session_id, size_t limit,
 am_status am__pg_session_pop(am_store *s, am_str session_id, am_buf *out);
 am_status am__pg_session_clear(am_store *s, am_str session_id);
 am_status am__pg_session_list(am_store *s, am_str user_id, am_buf *out);
+/* am_store_reembed (store_pg_reembed.c). */
+am_status am__pg_reembed(am_store *s, int64_t now, am_store_progress progress,
+                         void *ctx, size_t *count);
 am_status am__pg_session_prune(am_store *s, int64_t older_than_ms,
                                size_t keep_last, size_t *removed);
 
