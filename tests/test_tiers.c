@@ -42,6 +42,64 @@ AM_TEST(store_then_retrieve_returns_content_and_counts_access)
     am_tier_item_free(&v);
 }
 
+/* am_tiers_store_read gives what a peek right after the store gives, in
+ * the working tier, after a replacement and in the archive (no content). */
+AM_TEST(store_read_returns_the_stored_item)
+{
+    test_clock clk = { T0 };
+    am_tiers *t = open_t(&clk, 100, 1000, 0, NULL);
+    am_tier_item v = AM_TIER_ITEM_INIT, p = AM_TIER_ITEM_INIT;
+    am_str tags[] = { AM_STR("b"), AM_STR("a") };
+    am_tier_item_in in = am_tier_item_in_default();
+
+    in.content = AM_STR("first");
+    in.type = AM_STR("fact");
+    in.tags = tags;
+    in.tag_count = 2;
+    in.importance = 0.75;
+    in.extra = AM_STR("{\"src\":\"unit\"}");
+    CHECK_OK(am_tiers_store_read(t, AM_STR("x"), &in, &v));
+    CHECK_OK(am_tiers_peek(t, AM_STR("x"), NULL, &p));
+    CHECK_MEM_EQ(v.id.ptr, v.id.len, "x");
+    CHECK_MEM_EQ(v.content.ptr, v.content.len, "first");
+    CHECK_EQ(v.content_len, 5);
+    CHECK_MEM_EQ(v.type.ptr, v.type.len, "fact");
+    CHECK_EQ(v.tag_count, 2);
+    CHECK_MEM_EQ(v.tags[0].ptr, v.tags[0].len, "b");
+    CHECK_MEM_EQ(v.extra.ptr, v.extra.len, "{\"src\":\"unit\"}");
+    CHECK_EQ(v.tier, p.tier);
+    CHECK_EQ(v.created_ms, p.created_ms);
+    CHECK_EQ(v.access_count, 0);
+    CHECK(v.importance == 0.75);
+    /* A replacement: the copy is the new item (reusing v's storage). */
+    clk.now_ms += 1000;
+    in.content = AM_STR("second, longer than the first");
+    in.tag_count = 0;
+    in.tier = AM_TIER_LONG_TERM;
+    CHECK_OK(am_tiers_store_read(t, AM_STR("x"), &in, &v));
+    CHECK_MEM_EQ(v.content.ptr, v.content.len,
+                 "second, longer than the first");
+    CHECK_EQ(v.tier, AM_TIER_LONG_TERM);
+    CHECK_EQ(v.tag_count, 0);
+    CHECK_EQ(v.created_ms, T0 + 1000);
+    CHECK_EQ(am_tiers_count(t), 1);
+    /* The archive holds it compressed: no content, its length. */
+    in.tier = AM_TIER_ARCHIVE;
+    CHECK_OK(am_tiers_store_read(t, AM_STR("y"), &in, &v));
+    CHECK(v.content.ptr == NULL);
+    CHECK_EQ(v.content_len, 29);
+    CHECK_EQ(v.tier, AM_TIER_ARCHIVE);
+    /* Bad input: NULL info, and a bad id (the message names it). */
+    CHECK_ST(am_tiers_store_read(t, AM_STR("z"), &in, NULL), AM_EINVAL);
+    CHECK(strstr(am_tiers_last_error(t)->msg, "info") != NULL);
+    CHECK_ST(am_tiers_store_read(t, AM_STR(""), &in, &v), AM_EINVAL);
+    CHECK(strstr(am_tiers_last_error(t)->msg, "id") != NULL);
+    CHECK_EQ(am_tiers_count(t), 2);
+    am_tier_item_free(&v);
+    am_tier_item_free(&p);
+    CHECK_OK(am_tiers_close(t, NULL));
+}
+
 AM_TEST(storing_an_existing_id_replaces_it)
 {
     test_clock clk = { T0 };

@@ -270,6 +270,19 @@ AM_API void am_tier_item_free(am_tier_item *item);
 AM_API am_status am_tiers_store(am_tiers *t, am_str id,
                                 const am_tier_item_in *in);
 
+/* As am_tiers_store, then fill `info` with a copy of the stored item, as
+ * am_tiers_peek(t, id, NULL, info) would right after (content NULL when
+ * the item went to the archive), in one call and one id look-up. `info`
+ * is yours (start from AM_TIER_ITEM_INIT, reuse it, am_tier_item_free).
+ *
+ * Returns what am_tiers_store returns, AM_EINVAL when `info` is NULL, or
+ * AM_ENOMEM when the copy cannot be made (the item is stored then). On
+ * failure info's fields are unspecified (its storage stays freeable).
+ * Thread safety: safe (`info` is per caller). */
+AM_API am_status am_tiers_store_read(am_tiers *t, am_str id,
+                                     const am_tier_item_in *in,
+                                     am_tier_item *info);
+
 /* Retrieve `id`: record the access (time, count) and promote the item one
  * tier when the rule in the file comment holds. The content (decompressed
  * for archived items, byte-identical) replaces the contents of `content`

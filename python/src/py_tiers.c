@@ -612,14 +612,10 @@ static PyObject *tiers_store(TiersObject *self, PyObject *const *args,
         /* A key extractor may run: never wait for the mutex with the GIL
          * (see pycb). */
         Py_BEGIN_ALLOW_THREADS
-        st = am_tiers_store(self->t, id, &in);
-        if (st == AM_OK)
-            st = am_tiers_peek(self->t, id, NULL, info);
+        st = am_tiers_store_read(self->t, id, &in, info);
         Py_END_ALLOW_THREADS
     } else {
-        st = am_tiers_store(self->t, id, &in);
-        if (st == AM_OK)
-            st = am_tiers_peek(self->t, id, NULL, info);
+        st = am_tiers_store_read(self->t, id, &in, info);
     }
     PyObject *r = NULL;
     if (cb_raised(self) < 0)

@@ -252,7 +252,7 @@ static void free_all(am_tiers *t)
             am__free(a, t->items[i].blob, am__tiers_blob_len(&t->items[i]));
     am__free(a, t->items, t->slots_cap * sizeof(titem));
     am__free(a, t->skey, t->skey_cap * sizeof(uint32_t));
-    am__free(a, t->table, t->tcap * sizeof(uint64_t));
+    am__free(a, t->table, t->tcap * sizeof(tent));
     vfree(t, &t->free_slots);
     vfree(t, &t->pending_free);
     vfree(t, &t->dirty);
@@ -373,7 +373,7 @@ static void swap_items(am_tiers *t, am_tiers *f)
     SWAPT(tvec32, free_slots);
     SWAPT(tvec32, pending_free);
     SWAPT(size_t, live);
-    SWAPT(uint64_t *, table);
+    SWAPT(tent *, table);
     SWAPT(size_t, tcap);
     for (int i = 0; i < AM_TIER_COUNT; i++)
         SWAPT(tvec32, members[i]);

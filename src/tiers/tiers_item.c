@@ -171,8 +171,8 @@ static am_status copy_out(am_tiers *t, const titem *it, const am_buf *content,
     return AM_OK;
 }
 
-static am_status read_out(am_tiers *t, uint32_t slot, am_buf *content,
-                          am_tier_item *info)
+am_status am__tiers_read_out(am_tiers *t, uint32_t slot, am_buf *content,
+                             am_tier_item *info)
 {
     const titem *it = &t->items[slot];
     am_status st = AM_OK;
@@ -212,7 +212,7 @@ am_status am_tiers_retrieve(am_tiers *t, am_str id, am_buf *content,
             am__fail(&AM__ERR(t), st, "no memory to record the access");
     }
     if (st == AM_OK)
-        st = read_out(t, slot, content, info);
+        st = am__tiers_read_out(t, slot, content, info);
     if (st == AM_OK)
         st = am__tiers_maybe_flush(t);
     pthread_mutex_unlock(&t->mu);
@@ -230,7 +230,7 @@ am_status am_tiers_peek(am_tiers *t, am_str id, am_buf *content,
     pthread_mutex_lock(&t->mu);
     st = lookup(t, id, &slot);
     if (st == AM_OK)
-        st = read_out(t, slot, content, info);
+        st = am__tiers_read_out(t, slot, content, info);
     pthread_mutex_unlock(&t->mu);
     return st;
 }

@@ -90,6 +90,7 @@ static am_status install_frame(am_tiers *t, uint32_t slot, const char *data,
     am__free(t->alloc, it->blob, am__tiers_blob_len(it));
     it->blob = nb;
     it->stored_len = (uint32_t)n;
+    am__tiers_table_repoint(t, slot);
     return AM_OK;
 }
 
@@ -498,6 +499,7 @@ am_status am__tiers_uncompress_slot(am_tiers *t, uint32_t slot)
     am__free(t->alloc, it->blob, am__tiers_blob_len(it));
     it->blob = nb;
     it->stored_len = it->content_len;
+    am__tiers_table_repoint(t, slot);
     return AM_OK;
 }
 

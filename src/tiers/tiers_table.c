@@ -2,8 +2,9 @@
  * table, tier membership, and storing and removing an item.
  *
  * The hot path is the id look-up: hash the id, probe an open-addressing
- * table of 64-bit entries (32 bits of hash beside the slot, so a probe
- * rarely touches an item that is not the one wanted). Everything that can
+ * table of entries holding 32 bits of hash beside the slot (so a probe
+ * rarely touches an item that is not the one wanted) and a pointer to the
+ * id, so the item and its id load in parallel (tent in tiers_int.h). Everything that can
  * allocate in a store is reserved before the first change, so that a
  * failed call leaves the handle as it was (capacity demotions it already
  * made stay made: each of them is a complete, logged move).
@@ -32,74 +33,107 @@ long am__tiers_find(const am_tiers *t, const char *id, size_t len)
     h32 = (uint32_t)hash_id(t, id, len);
     mask = t->tcap - 1;
     for (i = h32 & mask;; i = (i + 1) & mask) {
-        uint64_t e = t->table[i];
-        if (e == 0)
+        const tent *e = &t->table[i];
+        if (e->key == 0)
             return -1;
-        if ((uint32_t)(e >> 32) == h32) {
-            uint32_t slot = (uint32_t)e - 1;
+        if ((uint32_t)(e->key >> 32) == h32) {
+            uint32_t slot = (uint32_t)e->key - 1;
             const titem *it = &t->items[slot];
+#if defined(__GNUC__)
+            /* The record (88 bytes: it spans two lines) and the blob
+             * (id, then the content a retrieve copies) load together
+             * rather than one after the other (see tent). */
+            __builtin_prefetch(it);
+            __builtin_prefetch((const char *)(it + 1) - 1);
+            __builtin_prefetch(e->id);
+            __builtin_prefetch(e->id + 63);
+#endif
             if (it->id_len == len && memcmp(am__tiers_id(it), id, len) == 0)
                 return (long)slot;
         }
     }
 }
 
-static void table_put(uint64_t *table, size_t tcap, uint32_t h32,
-                      uint32_t slot)
+static void table_put(tent *table, size_t tcap, uint32_t h32, uint32_t slot,
+                      const char *id)
 {
     size_t mask = tcap - 1, i;
 
-    for (i = h32 & mask; table[i] != 0; i = (i + 1) & mask)
+    for (i = h32 & mask; table[i].key != 0; i = (i + 1) & mask)
         ;
-    table[i] = ((uint64_t)h32 << 32) | (uint64_t)(slot + 1);
+    table[i].key = ((uint64_t)h32 << 32) | (uint64_t)(slot + 1);
+    table[i].id = id;
 }
 
-/* Make room for one more id at a load factor of at most 0.7. */
-static am_status table_reserve(am_tiers *t)
+/* Copy every entry of the current table into a new one of ncap. */
+static am_status table_rehash(am_tiers *t, size_t ncap)
 {
-    size_t ncap;
-    uint64_t *nt;
+    tent *nt = am__calloc(t->alloc, ncap, sizeof *nt);
 
-    if ((t->live + 1) * 10 <= t->tcap * 7)
-        return AM_OK;
-    ncap = t->tcap != 0 ? t->tcap * 2 : 64;
-    nt = am__calloc(t->alloc, ncap, sizeof *nt);
     if (nt == NULL)
         return AM_ENOMEM;
     for (size_t i = 0; i < t->tcap; i++)
-        if (t->table[i] != 0)
-            table_put(nt, ncap, (uint32_t)(t->table[i] >> 32),
-                      (uint32_t)t->table[i] - 1);
+        if (t->table[i].key != 0)
+            table_put(nt, ncap, (uint32_t)(t->table[i].key >> 32),
+                      (uint32_t)t->table[i].key - 1, t->table[i].id);
     am__free(t->alloc, t->table, t->tcap * sizeof *t->table);
     t->table = nt;
     t->tcap = ncap;
     return AM_OK;
 }
 
+/* The entry of slot (which is in the table), found by its id's hash. */
+static tent *table_entry(am_tiers *t, uint32_t slot)
+{
+    const titem *it = &t->items[slot];
+    uint32_t h32 = (uint32_t)hash_id(t, am__tiers_id(it), it->id_len);
+    size_t mask = t->tcap - 1, i;
+
+    for (i = h32 & mask; t->table[i].key != 0; i = (i + 1) & mask)
+        if ((uint32_t)t->table[i].key == slot + 1)
+            return &t->table[i];
+    return NULL;
+}
+
+void am__tiers_table_repoint(am_tiers *t, uint32_t slot)
+{
+    /* A slot not linked in yet (a store compressing for the archive
+     * before it links the item) has no entry: table_put sets it. */
+    tent *e = t->tcap != 0 ? table_entry(t, slot) : NULL;
+
+    if (e != NULL)
+        e->id = am__tiers_id(&t->items[slot]);
+}
+
+/* Make room for one more id at a load factor of at most 0.7. */
+static am_status table_reserve(am_tiers *t)
+{
+    if ((t->live + 1) * 10 <= t->tcap * 7)
+        return AM_OK;
+    return table_rehash(t, t->tcap != 0 ? t->tcap * 2 : 64);
+}
+
 /* Linear probing with backward-shift deletion: no tombstones, so probe
  * lengths stay short however many items come and go. */
 static void table_erase(am_tiers *t, uint32_t slot)
 {
-    const titem *it = &t->items[slot];
-    uint32_t h32 = (uint32_t)hash_id(t, am__tiers_id(it), it->id_len);
     size_t mask = t->tcap - 1, i, j;
 
-    for (i = h32 & mask; (uint32_t)t->table[i] != slot + 1;
-         i = (i + 1) & mask)
-        ;
+    i = (size_t)(table_entry(t, slot) - t->table);
     j = i;
     for (;;) {
         size_t k;
         j = (j + 1) & mask;
-        if (t->table[j] == 0)
+        if (t->table[j].key == 0)
             break;
-        k = (uint32_t)(t->table[j] >> 32) & mask;
+        k = (uint32_t)(t->table[j].key >> 32) & mask;
         if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
             t->table[i] = t->table[j];
             i = j;
         }
     }
-    t->table[i] = 0;
+    t->table[i].key = 0;
+    t->table[i].id = NULL;
 }
 
 /* Grow the item array (and the parallel search keys) to hold `need`. */
@@ -129,7 +163,6 @@ static am_status grow_items(am_tiers *t, size_t need)
 am_status am__tiers_presize(am_tiers *t, size_t n)
 {
     size_t tcap = 64;
-    uint64_t *nt;
 
     if (grow_items(t, n) != AM_OK)
         return AM_ENOMEM;
@@ -137,17 +170,7 @@ am_status am__tiers_presize(am_tiers *t, size_t n)
         tcap *= 2;
     if (tcap <= t->tcap)
         return AM_OK;
-    nt = am__calloc(t->alloc, tcap, sizeof *nt);
-    if (nt == NULL)
-        return AM_ENOMEM;
-    for (size_t i = 0; i < t->tcap; i++)
-        if (t->table[i] != 0)
-            table_put(nt, tcap, (uint32_t)(t->table[i] >> 32),
-                      (uint32_t)t->table[i] - 1);
-    am__free(t->alloc, t->table, t->tcap * sizeof *t->table);
-    t->table = nt;
-    t->tcap = tcap;
-    return AM_OK;
+    return table_rehash(t, tcap);
 }
 
 /* ---- Slots ---- */
@@ -446,7 +469,9 @@ static am_status reserve_insert(am_tiers *t, const titem *rec)
     return AM_OK;
 }
 
-am_status am_tiers_store(am_tiers *t, am_str id, const am_tier_item_in *in)
+/* Store, and copy the stored item into info when it is not NULL. */
+static am_status store(am_tiers *t, am_str id, const am_tier_item_in *in,
+                       am_tier_item *info)
 {
     am_status st;
     titem rec;
@@ -525,13 +550,15 @@ am_status am_tiers_store(am_tiers *t, am_str id, const am_tier_item_in *in)
         am__tiers_remove(t, (uint32_t)old); /* reserved: cannot fail */
     t->next_pid++;
     t->items[slot].flags |= T_LIVE;
-    table_put(t->table, t->tcap,
-              (uint32_t)hash_id(t, id.ptr, id.len), slot);
+    table_put(t->table, t->tcap, (uint32_t)hash_id(t, id.ptr, id.len), slot,
+              am__tiers_id(&t->items[slot]));
     t->live++;
     am__tiers_member_add(t, slot, (am_tier)rec.tier);
     am__tiers_index_add(t, slot); /* reserved: cannot fail */
     am__tiers_mark(t, slot, T_DIRTY_ALL);
-    st = am__tiers_maybe_flush(t);
+    st = info != NULL ? am__tiers_read_out(t, slot, NULL, info) : AM_OK;
+    if (st == AM_OK)
+        st = am__tiers_maybe_flush(t);
     goto out;
 undo:
     am__tiers_custom_drop(t, slot);
@@ -543,6 +570,19 @@ undo:
 out:
     pthread_mutex_unlock(&t->mu);
     return st;
+}
+
+am_status am_tiers_store(am_tiers *t, am_str id, const am_tier_item_in *in)
+{
+    return store(t, id, in, NULL);
+}
+
+am_status am_tiers_store_read(am_tiers *t, am_str id,
+                              const am_tier_item_in *in, am_tier_item *info)
+{
+    if (t != NULL && info == NULL)
+        return am__fail(&AM__ERR(t), AM_EINVAL, "info is NULL");
+    return store(t, id, in, info);
 }
 
 /* The loading path: no undo is needed (a failed load drops the handle),
@@ -575,7 +615,8 @@ am_status am__tiers_insert_loaded(am_tiers *t, const titem *rec,
     slot = (uint32_t)t->nslots++;
     t->items[slot] = *rec;
     table_put(t->table, t->tcap,
-              (uint32_t)hash_id(t, am__tiers_id(rec), rec->id_len), slot);
+              (uint32_t)hash_id(t, am__tiers_id(rec), rec->id_len), slot,
+              am__tiers_id(rec));
     t->live++;
     am__tiers_member_add(t, slot, (am_tier)rec->tier);
     if (rec->pid >= t->next_pid)
