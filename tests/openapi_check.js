@@ -97,6 +97,10 @@ async function main() {
     await call('/v1/context/trim', { messages: msgs, max_messages: 2 }, 200);
     await call('/v1/context/convert', { messages: msgs, to: 'anthropic' }, 200);
     await call('/v1/price', { model: 'gpt-4o', input_tokens: 10, output_tokens: 5 }, 200);
+    // Provenance: dates present (gpt-4), a source without a date (gpt-4o),
+    // none at all (an unknown model).
+    await call('/v1/price', { model: 'gpt-4' }, 200);
+    await call('/v1/price', { model: 'no-such-model' }, 200);
     await call('/v1/price', { model: '' }, 400);
 
     for (const [path, item] of Object.entries(doc.paths))

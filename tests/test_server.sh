@@ -138,6 +138,17 @@ req convert_no_to POST /v1/context/convert '{"messages":[]}' 400
 jcheck convert_field '.error.field' '"to"'
 req price POST /v1/price '{"model":"gpt-4o","input_tokens":1000000,"output_tokens":0}' 200
 jcheck price_known '.known' true
+# The catalog's provenance, the same as `agentmem models --json` says
+# (where the prices and limits come from, when they were compared), and
+# nothing for a model the catalog does not know.
+prov='[.price_source, .price_checked, .limits_source, .limits_checked, .context_window, .max_output]'
+for m in gpt-4o gpt-4 claude-opus-4; do
+    req "price_$m" POST /v1/price "{\"model\":\"$m\"}" 200
+    jcheck "price_prov_$m" "$prov" "$("$cli" models "$m" --json | jq -c "$prov")"
+done
+jcheck price_prov_source '.price_source|type' '"string"'
+req price_unknown POST /v1/price '{"model":"no-such-model"}' 200
+jcheck price_unknown_prov '[.known, .price_source, .limits_source]' '[false,null,null]'
 req price_bad POST /v1/price '{"model":"gpt-4o","input_tokens":-1}' 400
 jcheck price_field '.error.field' '"input_tokens"'
 

@@ -280,7 +280,12 @@ bool srv_r_price(srv_call *c)
         return srv_fail(c, 400, "cached_input_tokens", "field "
                         "'cached_input_tokens' exceeds 'input_tokens'");
     known = am_models_lookup(NULL, model, &info);
-    return srv_ok(c, json_pack("{s:s, s:b, s:f, s:f, s:f, s:f}",
+    /* The catalog's provenance, as `agentmem models --json` prints it:
+     * where the prices and limits come from and when they were last
+     * compared with that source (null: not recorded, or never compared,
+     * so the figure is approximate). */
+    return srv_ok(c, json_pack("{s:s, s:b, s:f, s:f, s:f, s:f, s:I, s:I,"
+                               " s:s?, s:s?, s:s?, s:s?}",
                                "model", info.name != NULL ? info.name : "",
                                "known", known,
                                "usd", am_model_cost(&info, input, cached,
@@ -288,5 +293,12 @@ bool srv_r_price(srv_call *c)
                                "input_per_mtok", info.input_per_mtok,
                                "output_per_mtok", info.output_per_mtok,
                                "cached_input_per_mtok",
-                               info.cached_input_per_mtok));
+                               info.cached_input_per_mtok,
+                               "context_window",
+                               (json_int_t)info.context_window,
+                               "max_output", (json_int_t)info.max_output,
+                               "price_source", info.price_source,
+                               "price_checked", info.price_checked,
+                               "limits_source", info.limits_source,
+                               "limits_checked", info.limits_checked));
 }
