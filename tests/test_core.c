@@ -484,3 +484,36 @@ AM_TEST(every_last_error_of_a_null_handle_is_a_static_einval)
         CHECK(e[i]->msg[0] != '\0');
     }
 }
+
+/* core/names.c: one table per enum, read both ways. */
+AM_TEST(enum_names_come_from_one_table_both_ways)
+{
+    static const char *const colours[] = { [0] = "red", [2] = "blue",
+                                           [3] = "green" };
+    static const am__names t = AM__NAMES("colour", colours);
+    am_error err;
+    int v = -7;
+
+    CHECK_EQ(t.count, 4);
+    CHECK_STR_EQ(am__name_of(&t, 0), "red");
+    CHECK_STR_EQ(am__name_of(&t, 3), "green");
+    CHECK_STR_EQ(am__name_of(&t, 1), "?");  /* a gap */
+    CHECK_STR_EQ(am__name_of(&t, 4), "?");  /* out of range */
+    CHECK_STR_EQ(am__name_of(&t, -1), "?");
+    CHECK_EQ(am__name_find(&t, AM_STR("blue")), 2);
+    CHECK_EQ(am__name_find(&t, AM_STR("Blue")), -1); /* case matters */
+    CHECK_EQ(am__name_find(&t, AM_STR("blu")), -1);
+    CHECK_EQ(am__name_find(&t, (am_str){ NULL, 0 }), -1);
+    CHECK_OK(am__name_parse(&t, AM_STR("green"), &v, &err));
+    CHECK_EQ(v, 3);
+    v = -7;
+    CHECK_ST(am__name_parse(&t, AM_STR("mauve"), &v, &err), AM_EINVAL);
+    CHECK_EQ(v, -7);
+    CHECK_STR_EQ(err.msg,
+                 "unknown colour 'mauve' (expected red, blue or green)");
+    /* One name: no "or"; a NULL name is named as empty. */
+    static const char *const one[] = { "only" };
+    static const am__names t1 = AM__NAMES("thing", one);
+    CHECK_ST(am__name_parse(&t1, (am_str){ NULL, 0 }, &v, &err), AM_EINVAL);
+    CHECK_STR_EQ(err.msg, "unknown thing '' (expected only)");
+}

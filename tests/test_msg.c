@@ -2,6 +2,7 @@
  * formats (OpenAI, Anthropic) and their errors. */
 #include <stdlib.h>
 
+#include "agentmem/conv.h"
 #include "agentmem/msg.h"
 #include "harness.h"
 #include "msg/msg_text.h"
@@ -805,4 +806,44 @@ AM_TEST(enum_names_out_of_range_are_a_question_mark)
     CHECK_STR_EQ(am_action_name(AM_ACTION_NONE), "");
     CHECK_STR_EQ(am_action_name((am_action)99), "?");
     CHECK_STR_EQ(am_action_name(AM_ACTION_CALL_TOOL), "call_tool");
+    CHECK_STR_EQ(am_format_name((am_format)99), "?");
+    CHECK_STR_EQ(am_retention_name((am_retention)-1), "?");
+    CHECK_STR_EQ(am_retention_name(AM_RETAIN_SINGLE_RUN), "single_run");
+}
+
+/* Each parse reads its enum's one table: every name round-trips, and the
+ * error lists the names from the table. */
+AM_TEST(enum_names_parse_back_and_errors_list_the_table)
+{
+    am_error err;
+    for (int r = 0; r < AM_ROLE_COUNT; r++) {
+        am_role got;
+        CHECK_OK(am_role_parse(am_str_c(am_role_name((am_role)r)), &got,
+                               &err));
+        CHECK_EQ(got, r);
+    }
+    for (int f = AM_FORMAT_AGENTMEM; f <= AM_FORMAT_ANTHROPIC; f++) {
+        am_format got;
+        CHECK_OK(am_format_parse(am_str_c(am_format_name((am_format)f)),
+                                 &got, &err));
+        CHECK_EQ(got, f);
+    }
+    for (int p = AM_RETAIN_SESSION; p <= AM_RETAIN_PERSISTENT; p++) {
+        am_retention got;
+        CHECK_OK(am_retention_parse(
+            am_str_c(am_retention_name((am_retention)p)), &got, &err));
+        CHECK_EQ(got, p);
+    }
+    am_role role;
+    CHECK_ST(am_role_parse(AM_STR("robot"), &role, &err), AM_EINVAL);
+    CHECK_STR_EQ(err.msg, "unknown role 'robot' (expected system, user, "
+                          "assistant or tool)");
+    am_format fmt;
+    CHECK_ST(am_format_parse(AM_STR("xml"), &fmt, &err), AM_EINVAL);
+    CHECK_STR_EQ(err.msg, "unknown format 'xml' (expected agentmem, openai "
+                          "or anthropic)");
+    am_retention ret;
+    CHECK_ST(am_retention_parse(AM_STR("forever"), &ret, &err), AM_EINVAL);
+    CHECK_STR_EQ(err.msg, "unknown retention policy 'forever' (expected "
+                          "session, single_run or persistent)");
 }

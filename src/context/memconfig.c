@@ -160,14 +160,16 @@ am_status am_memory_config_preset(am_memory_config *cfg, am_str name,
                     (int)(name.len > 64 ? 64 : name.len), name.ptr);
 }
 
+static const char *const strategy_names[] = {
+    [AM_COMPRESS_SLIDING_WINDOW] = "sliding_window",
+    [AM_COMPRESS_SELECTIVE] = "selective", [AM_COMPRESS_DELETION] = "deletion",
+};
+static const am__names strategies =
+    AM__NAMES("compression strategy", strategy_names);
+
 const char *am_compress_strategy_name(am_compress_strategy s)
 {
-    switch (s) {
-    case AM_COMPRESS_SLIDING_WINDOW: return "sliding_window";
-    case AM_COMPRESS_SELECTIVE: return "selective";
-    case AM_COMPRESS_DELETION: return "deletion";
-    }
-    return "?";
+    return am__name_of(&strategies, (int)s);
 }
 
 /* ---- The key table ---- */

@@ -580,24 +580,20 @@ size_t am_react_find_tool_execs(const am_react *m, am_str tool,
 
 /* ---- Steps ---- */
 
+static const char *const step_names[] = {
+    [AM_STEP_THINK] = "THINK", [AM_STEP_ACT] = "ACT",
+    [AM_STEP_OBSERVE] = "OBSERVE",
+};
+static const am__names steps = AM__NAMES("step type", step_names);
+
 const char *am_step_type_name(am_step_type t)
 {
-    switch (t) {
-    case AM_STEP_THINK: return "THINK";
-    case AM_STEP_ACT: return "ACT";
-    case AM_STEP_OBSERVE: return "OBSERVE";
-    }
-    return "?";
+    return am__name_of(&steps, (int)t);
 }
 
 int am__react_step_type_parse(am_str s)
 {
-    for (int t = AM_STEP_THINK; t <= AM_STEP_OBSERVE; t++) {
-        const char *n = am_step_type_name((am_step_type)t);
-        if (strlen(n) == s.len && memcmp(n, s.ptr, s.len) == 0)
-            return t;
-    }
-    return -1;
+    return am__name_find(&steps, s);
 }
 
 static am_status am_react_add_step_locked(am_react *m, am_step_type type, am_str content)

@@ -12,21 +12,21 @@
 #include "context/react_int.h"
 
 static const char *const type_names[] = {
-    "any", "object", "array", "string", "number", "integer", "bool"
+    [AM_SLOT_ANY] = "any", [AM_SLOT_OBJECT] = "object",
+    [AM_SLOT_ARRAY] = "array", [AM_SLOT_STRING] = "string",
+    [AM_SLOT_NUMBER] = "number", [AM_SLOT_INTEGER] = "integer",
+    [AM_SLOT_BOOL] = "bool",
 };
-#define NTYPES (sizeof type_names / sizeof type_names[0])
+static const am__names slot_types = AM__NAMES("slot type", type_names);
 
 const char *am_slot_type_name(am_slot_type t)
 {
-    return (unsigned)t < NTYPES ? type_names[t] : "?";
+    return am__name_of(&slot_types, (int)t);
 }
 
 static int type_parse(const char *s)
 {
-    for (size_t i = 0; i < NTYPES; i++)
-        if (strcmp(s, type_names[i]) == 0)
-            return (int)i;
-    return -1;
+    return am__name_find(&slot_types, am_str_c(s));
 }
 
 /* The JSON kind of `v` in the words of the type names. */
@@ -109,7 +109,7 @@ static am_status define_locked(am_react *m, am_str name, am_slot_type type,
     json_t *v = NULL, *slot, *old;
     am_status st;
 
-    if ((unsigned)type >= NTYPES)
+    if ((unsigned)type >= slot_types.count)
         return am__fail(&AM__ERR(m), AM_EINVAL, "slot '%.*s': type %d is "
                         "not an am_slot_type", SHOWN(name), (int)type);
     st = name_cstr(m, name, &k);

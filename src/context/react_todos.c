@@ -11,24 +11,20 @@
 
 /* ---- Todos ---- */
 
+static const char *const status_names[] = {
+    [AM_TODO_PENDING] = "pending", [AM_TODO_IN_PROGRESS] = "in_progress",
+    [AM_TODO_DONE] = "done",
+};
+static const am__names statuses = AM__NAMES("todo status", status_names);
+
 const char *am_todo_status_name(am_todo_status s)
 {
-    switch (s) {
-    case AM_TODO_PENDING: return "pending";
-    case AM_TODO_IN_PROGRESS: return "in_progress";
-    case AM_TODO_DONE: return "done";
-    }
-    return "?";
+    return am__name_of(&statuses, (int)s);
 }
 
 int am__react_todo_status_parse(am_str s)
 {
-    for (int t = AM_TODO_PENDING; t <= AM_TODO_DONE; t++) {
-        const char *n = am_todo_status_name((am_todo_status)t);
-        if (strlen(n) == s.len && memcmp(n, s.ptr, s.len) == 0)
-            return t;
-    }
-    return -1;
+    return am__name_find(&statuses, s);
 }
 
 am_status am__react_build_todo(const am_allocator *a, const am_react_todo *t,

@@ -136,6 +136,33 @@ static inline size_t am__tokens_estimate(size_t len)
 #define AM__TOKENS_PER_TOOL_CALL 3
 #define AM__REPLY_PRIMING 3
 
+/* ---- Enum names (names.c) ----
+ *
+ * One table per enum, indexed by value, read both ways:
+ *
+ *     static const char *const role_names[] = {
+ *         [AM_ROLE_SYSTEM] = "system", [AM_ROLE_USER] = "user", ... };
+ *     static const am__names roles = AM__NAMES("role", role_names);
+ *     const char *am_role_name(am_role r) { return am__name_of(&roles, r); }
+ */
+typedef struct am__names {
+    const char *what;         /* names the enum in errors: "role", "tier" */
+    const char *const *names; /* names[v] for each value v; NULL: a gap */
+    size_t count;
+} am__names;
+#define AM__NAMES(what, arr) { (what), (arr), sizeof(arr) / sizeof((arr)[0]) }
+
+/* names[v]; "?" when `v` is out of range (the one rule for every enum). */
+const char *am__name_of(const am__names *t, int v);
+/* The value whose name is exactly `s` (case matters), or -1. */
+int am__name_find(const am__names *t, am_str s);
+/* AM_EINVAL with "unknown <what> '<s>' (expected a, b or c)", the list
+ * written from the table. */
+am_status am__name_fail(const am__names *t, am_str s, am_error *err);
+/* am__name_find, and am__name_fail when nothing matches. */
+am_status am__name_parse(const am__names *t, am_str s, int *out,
+                         am_error *err);
+
 /* ---- Hashing ---- */
 
 uint64_t am__hash64(const void *p, size_t len, uint64_t seed);

@@ -45,26 +45,25 @@ struct am_convmgr {
     am__errtab errs;    /* error detail per thread (core/errtab.h) */
 };
 
-static const char *const retention_names[] = { "session", "single_run",
-                                                "persistent" };
+static const char *const retention_names[] = {
+    [AM_RETAIN_SESSION] = "session", [AM_RETAIN_SINGLE_RUN] = "single_run",
+    [AM_RETAIN_PERSISTENT] = "persistent",
+};
+static const am__names retentions =
+    AM__NAMES("retention policy", retention_names);
 
 const char *am_retention_name(am_retention r)
 {
-    return (unsigned)r < 3 ? retention_names[r] : "?";
+    return am__name_of(&retentions, (int)r);
 }
 
 am_status am_retention_parse(am_str name, am_retention *out, am_error *err)
 {
-    for (int i = 0; i < 3; i++)
-        if (strlen(retention_names[i]) == name.len &&
-            memcmp(retention_names[i], name.ptr, name.len) == 0) {
-            *out = (am_retention)i;
-            return AM_OK;
-        }
-    return am__fail(err, AM_EINVAL, "unknown retention policy '%.*s' "
-                    "(expected session, single_run or persistent)",
-                    (int)(name.len > 40 ? 40 : name.len),
-                    name.ptr != NULL ? name.ptr : "");
+    int v;
+    am_status st = am__name_parse(&retentions, name, &v, err);
+    if (st == AM_OK)
+        *out = (am_retention)v;
+    return st;
 }
 
 am_convmgr_opts am_convmgr_opts_default(void)

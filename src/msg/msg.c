@@ -20,52 +20,52 @@
 
 #define GROW_BLOCK 512
 
+/* ---- Names (core/names.c) ---- */
+
 static const char *const role_names[AM_ROLE_COUNT] = {
-    "system", "user", "assistant", "tool"
+    [AM_ROLE_SYSTEM] = "system", [AM_ROLE_USER] = "user",
+    [AM_ROLE_ASSISTANT] = "assistant", [AM_ROLE_TOOL] = "tool",
 };
+static const am__names roles = AM__NAMES("role", role_names);
 
 const char *am_role_name(am_role role)
 {
-    return (unsigned)role < AM_ROLE_COUNT ? role_names[role] : "?";
+    return am__name_of(&roles, (int)role);
 }
 
 am_status am_role_parse(am_str name, am_role *out, am_error *err)
 {
-    for (int r = 0; r < AM_ROLE_COUNT; r++)
-        if (strlen(role_names[r]) == name.len &&
-            memcmp(role_names[r], name.ptr, name.len) == 0) {
-            *out = (am_role)r;
-            return AM_OK;
-        }
-    return am__fail(err, AM_EINVAL, "unknown role '%.*s' (expected system, "
-                    "user, assistant or tool)",
-                    (int)(name.len > 64 ? 64 : name.len),
-                    name.ptr != NULL ? name.ptr : "");
+    int v;
+    am_status st = am__name_parse(&roles, name, &v, err);
+    if (st == AM_OK)
+        *out = (am_role)v;
+    return st;
 }
 
 static const char *const part_names[AM_PART_TYPE_COUNT] = {
-    "text", "image", "tool_use", "tool_result", "thinking",
-    "redacted_thinking", "reasoning"
+    [AM_PART_TEXT] = "text", [AM_PART_IMAGE] = "image",
+    [AM_PART_TOOL_USE] = "tool_use", [AM_PART_TOOL_RESULT] = "tool_result",
+    [AM_PART_THINKING] = "thinking",
+    [AM_PART_REDACTED_THINKING] = "redacted_thinking",
+    [AM_PART_REASONING] = "reasoning",
 };
+static const am__names part_types = AM__NAMES("part type", part_names);
 
 const char *am_part_type_name(am_part_type type)
 {
-    return (unsigned)type < AM_PART_TYPE_COUNT ? part_names[type] : "?";
+    return am__name_of(&part_types, (int)type);
 }
+
+static const char *const action_names[] = {
+    [AM_ACTION_NONE] = "", [AM_ACTION_CALL_TOOL] = "call_tool",
+    [AM_ACTION_INVOKE_AGENT] = "invoke_agent",
+    [AM_ACTION_FINAL_RESPONSE] = "final_response",
+};
+static const am__names actions = AM__NAMES("action", action_names);
 
 const char *am_action_name(am_action action)
 {
-    switch (action) {
-    case AM_ACTION_CALL_TOOL:
-        return "call_tool";
-    case AM_ACTION_INVOKE_AGENT:
-        return "invoke_agent";
-    case AM_ACTION_FINAL_RESPONSE:
-        return "final_response";
-    case AM_ACTION_NONE:
-        return "";
-    }
-    return "?";
+    return am__name_of(&actions, (int)action);
 }
 
 am_msg_opts am_msg_opts_default(void)

@@ -8,26 +8,24 @@
 #include "msg_int.h"
 #include "wire_int.h"
 
-static const char *const format_names[] = { "agentmem", "openai",
-                                            "anthropic" };
+static const char *const format_names[] = {
+    [AM_FORMAT_AGENTMEM] = "agentmem", [AM_FORMAT_OPENAI] = "openai",
+    [AM_FORMAT_ANTHROPIC] = "anthropic",
+};
+static const am__names formats = AM__NAMES("format", format_names);
 
 const char *am_format_name(am_format fmt)
 {
-    return (unsigned)fmt < 3 ? format_names[fmt] : "?";
+    return am__name_of(&formats, (int)fmt);
 }
 
 am_status am_format_parse(am_str name, am_format *out, am_error *err)
 {
-    for (int i = 0; i < 3; i++)
-        if (strlen(format_names[i]) == name.len &&
-            memcmp(format_names[i], name.ptr, name.len) == 0) {
-            *out = (am_format)i;
-            return AM_OK;
-        }
-    return am__fail(err, AM_EINVAL, "unknown format '%.*s' (expected "
-                    "agentmem, openai or anthropic)",
-                    (int)(name.len > 40 ? 40 : name.len),
-                    name.ptr != NULL ? name.ptr : "");
+    int v;
+    am_status st = am__name_parse(&formats, name, &v, err);
+    if (st == AM_OK)
+        *out = (am_format)v;
+    return st;
 }
 
 am_status am_msgs_to_json(const am_msg *const *msgs, size_t count,

@@ -42,15 +42,14 @@ static const char *kind_default_url(am_llm_kind kind)
                                     : "https://api.openai.com/v1";
 }
 
+static const char *const kind_names[] = {
+    [AM_LLM_OPENAI] = "openai", [AM_LLM_ANTHROPIC] = "anthropic",
+};
+static const am__names kinds = AM__NAMES("provider kind", kind_names);
+
 const char *am_llm_kind_name(am_llm_kind kind)
 {
-    switch (kind) {
-    case AM_LLM_OPENAI:
-        return "openai";
-    case AM_LLM_ANTHROPIC:
-        return "anthropic";
-    }
-    return "?";
+    return am__name_of(&kinds, (int)kind);
 }
 
 static bool str_eq(am_str s, const char *c)

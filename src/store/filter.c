@@ -27,33 +27,27 @@ typedef struct parser {
     char path[160];
 } parser;
 
-static const struct {
-    const char *name;
-    am__fop op;
-} ops[] = {
-    { "$and", AM__F_AND }, { "$or", AM__F_OR }, { "$not", AM__F_NOT },
-    { "$eq", AM__F_EQ }, { "$ne", AM__F_NE }, { "$gt", AM__F_GT },
-    { "$gte", AM__F_GTE }, { "$lt", AM__F_LT }, { "$lte", AM__F_LTE },
-    { "$in", AM__F_IN }, { "$nin", AM__F_NIN },
-    { "$contains", AM__F_CONTAINS }, { "$exists", AM__F_EXISTS },
+static const char *const op_names[] = {
+    [AM__F_AND] = "$and", [AM__F_OR] = "$or", [AM__F_NOT] = "$not",
+    [AM__F_EQ] = "$eq", [AM__F_NE] = "$ne", [AM__F_GT] = "$gt",
+    [AM__F_GTE] = "$gte", [AM__F_LT] = "$lt", [AM__F_LTE] = "$lte",
+    [AM__F_IN] = "$in", [AM__F_NIN] = "$nin",
+    [AM__F_CONTAINS] = "$contains", [AM__F_EXISTS] = "$exists",
 };
+static const am__names ops = AM__NAMES("operator", op_names);
 
 const char *am__fop_name(am__fop op)
 {
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-        if (ops[i].op == op)
-            return ops[i].name;
-    return "?";
+    return am__name_of(&ops, (int)op);
 }
 
 static int find_op(const char *name, am__fop *op)
 {
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-        if (strcmp(ops[i].name, name) == 0) {
-            *op = ops[i].op;
-            return 1;
-        }
-    return 0;
+    int v = am__name_find(&ops, am_str_c(name));
+    if (v < 0)
+        return 0;
+    *op = (am__fop)v;
+    return 1;
 }
 
 /* ---- The path in messages ---- */

@@ -17,45 +17,45 @@
 /* ---- Names ---- */
 
 static const char *const tier_names[AM_TIER_COUNT] = {
-    "working", "short_term", "long_term", "archive"
+    [AM_TIER_WORKING] = "working", [AM_TIER_SHORT_TERM] = "short_term",
+    [AM_TIER_LONG_TERM] = "long_term", [AM_TIER_ARCHIVE] = "archive",
 };
+static const am__names tiers = AM__NAMES("tier", tier_names);
+/* The spelling with hyphens, accepted as well (the seed writes both). */
+static const char *const tier_alt_names[AM_TIER_COUNT] = {
+    [AM_TIER_SHORT_TERM] = "short-term", [AM_TIER_LONG_TERM] = "long-term",
+};
+static const am__names tiers_alt = AM__NAMES("tier", tier_alt_names);
 
 const char *am_tier_name(am_tier tier)
 {
-    return (unsigned)tier < AM_TIER_COUNT ? tier_names[tier] : "?";
+    return am__name_of(&tiers, (int)tier);
 }
 
 am_status am_tier_parse(am_str name, am_tier *out, am_error *err)
 {
-    static const char *const alt[AM_TIER_COUNT] = {
-        "working", "short-term", "long-term", "archive"
-    };
+    int v;
 
     if (out == NULL)
         return am__fail(err, AM_EINVAL, "tier: NULL out");
-    for (int i = 0; i < AM_TIER_COUNT; i++) {
-        if ((name.len == strlen(tier_names[i]) &&
-             memcmp(name.ptr, tier_names[i], name.len) == 0) ||
-            (name.len == strlen(alt[i]) &&
-             memcmp(name.ptr, alt[i], name.len) == 0)) {
-            *out = (am_tier)i;
-            return AM_OK;
-        }
-    }
-    return am__fail(err, AM_EINVAL, "unknown tier '%.*s' (expected working, "
-                    "short_term, long_term or archive)",
-                    (int)(name.len > 64 ? 64 : name.len),
-                    name.ptr != NULL ? name.ptr : "");
+    if ((v = am__name_find(&tiers, name)) < 0 &&
+        (v = am__name_find(&tiers_alt, name)) < 0)
+        return am__name_fail(&tiers, name, err);
+    *out = (am_tier)v;
+    return AM_OK;
 }
+
+static const char *const reason_names[] = {
+    [AM_TIER_REASON_PROMOTION] = "promotion",
+    [AM_TIER_REASON_CAPACITY] = "capacity", [AM_TIER_REASON_IDLE] = "idle",
+    [AM_TIER_REASON_ARCHIVE] = "archive",
+    [AM_TIER_REASON_RESTORE] = "restore", [AM_TIER_REASON_POLICY] = "policy",
+};
+static const am__names reasons = AM__NAMES("tier reason", reason_names);
 
 const char *am_tier_reason_name(am_tier_reason reason)
 {
-    static const char *const names[] = {
-        "promotion", "capacity", "idle", "archive", "restore", "policy"
-    };
-    return (unsigned)reason < sizeof names / sizeof names[0]
-               ? names[reason]
-               : "?";
+    return am__name_of(&reasons, (int)reason);
 }
 
 /* ---- Small helpers ---- */
