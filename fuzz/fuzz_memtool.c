@@ -12,21 +12,44 @@
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
-/* Does `s` name a path with a ".." component or an empty one ("//")?
- * A name that merely starts with two dots ("/memories/a/..Rt",
- * "/memories/a/..:Rt", "/memories/a/.. x") is a name like any other. The
- * replies are text with one path per line or at the end of a sentence,
- * so only "/.." followed by "/", a tab, a line end or the end of the text
- * is a step up. */
+/* Does the line [p, end) name a path with a ".." component or an empty
+ * one ("//")? A name that merely starts with two dots
+ * ("/memories/a/..Rt", "/memories/a/..:Rt", "/memories/a/.. x") is a
+ * name like any other: only "/.." followed by "/", a tab, a line end or
+ * the end of the line is a step up. */
+static int line_escapes(const char *p, const char *end)
+{
+    for (const char *q = p; q + 1 < end; q++) {
+        if (q[0] != '/')
+            continue;
+        if (q[1] == '/')
+            return 1;
+        if (q + 2 < end && q[1] == '.' && q[2] == '.' &&
+            (q + 3 == end || q[3] == '/' || q[3] == '\t' || q[3] == '\r'))
+            return 1;
+    }
+    return 0;
+}
+
+/* A file's own text is quoted in replies as numbered lines ("     3\t...",
+ * as `cat -n` prints them): what the user wrote there may hold "//" (a
+ * URL) and is not a path. Every other line must not name an escape. */
 static int escapes(const char *s)
 {
-    if (strstr(s, "//") != NULL)
-        return 1;
-    for (const char *p = strstr(s, "/.."); p != NULL;
-         p = strstr(p + 1, "/..")) {
-        char c = p[3];
-        if (c == '/' || c == '\t' || c == '\n' || c == '\r' || c == '\0')
+    while (*s != '\0') {
+        const char *end = strchr(s, '\n');
+        if (end == NULL)
+            end = s + strlen(s);
+        const char *q = s;
+        while (q < end && *q == ' ')
+            q++;
+        const char *d = q;
+        while (q < end && *q >= '0' && *q <= '9')
+            q++;
+        int numbered = q > d && q < end && *q == '\t';
+        if (!numbered && line_escapes(s, end))
             return 1;
+        s = *end == '\n' ? end + 1 : end;
     }
     return 0;
 }
