@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "agentmem/memtool.h"
+#include "agentmem/msg.h"
 #include "agentmem/recall.h"
 #include "harness.h"
 #include "store/store_int.h"
@@ -191,6 +192,52 @@ AM_TEST(recall_indexes_chunks_and_searches_one_user_only)
     CHECK_ST(am_recall_index(f.s, AM_STR("alice"), AM_STR("s2"),
                              am_str_c(conv_alice), &o, NULL),
              AM_EINVAL);
+    am_buf_free(&out);
+    fx_close(&f);
+}
+
+AM_TEST(recall_chunk_text_is_am_msg_text_and_any_role_or_content_is_taken)
+{
+    /* A chunk's text is "role: text" per message, the text being
+     * am_msg_text's (parts joined with "\n", empty pieces left out), so
+     * recall indexes what the token counter and the summaries see. Input
+     * the message readers would refuse is still taken as it always was:
+     * an unknown role keeps its spelling, content that is neither a string
+     * nor parts adds no text, and only the parts' "text" fields count. */
+    fixture f;
+    fx_open(&f);
+    am_buf out = AM_BUF_INIT, want = AM_BUF_INIT;
+    am_msg *m = NULL;
+    am_part p;
+    size_t chunks = 0;
+    CHECK_OK(am_recall_index(
+        f.s, AM_STR("alice"), AM_STR("s1"),
+        AM_STR("[{\"role\":\"human\",\"content\":[{\"type\":\"text\","
+               "\"text\":\"alpha\"},{\"type\":\"image_url\",\"image_url\":"
+               "{\"url\":\"http://x/y.png\"}},{\"type\":\"text\",\"text\":"
+               "\"\"},{\"type\":\"text\",\"text\":\"beta\"}]},"
+               "{\"role\":\"bot\",\"content\":42},"
+               "{\"role\":\"assistant\",\"content\":null},"
+               "{\"role\":\"user\",\"content\":\"gamma\"}]"),
+        NULL, &chunks));
+    CHECK_EQ(chunks, 1);
+    am_str parts[] = { AM_STR("recall"), AM_STR("alice"), AM_STR("s1") };
+    am_ns ns = { parts, 3 };
+    CHECK_OK(am_store_get(f.s, ns, AM_STR("chunk-000000"), &out));
+    CHECK(strstr(out.ptr, "\"text\":\"human: alpha\\nbeta\\nbot: \\n"
+                          "assistant: \\nuser: gamma\"") != NULL);
+    /* The same message built by hand renders the same text. */
+    CHECK_OK(am_msg_create(NULL, AM_ROLE_USER, &m, NULL));
+    memset(&p, 0, sizeof p);
+    p.type = AM_PART_TEXT;
+    p.text = AM_STR("alpha");
+    CHECK_OK(am_msg_add_part(m, &p, NULL));
+    p.text = AM_STR("beta");
+    CHECK_OK(am_msg_add_part(m, &p, NULL));
+    CHECK_OK(am_msg_text(m, &want));
+    CHECK_STR_EQ(want.ptr, "alpha\nbeta");
+    am_msg_free(m);
+    am_buf_free(&want);
     am_buf_free(&out);
     fx_close(&f);
 }

@@ -40,7 +40,10 @@ AM_API am_recall_opts am_recall_opts_default(void);
 /* Index a conversation for `user_id` under `session_id`, replacing an
  * earlier index of the same session. `messages` is a JSON array of objects
  * with "role" and "content" (a string, or an array of parts whose "text"
- * fields are used). *chunks (may be NULL) gets the chunk count.
+ * fields are used; any other content adds no text, and any role string is
+ * taken). A chunk's text has one line per message, "role: " then the
+ * message's am_msg_text (pieces joined by "\n", so a message with several
+ * parts spans several lines). *chunks (may be NULL) gets the chunk count.
  * Errors: AM_EINVAL (empty user or session id, chunk_overlap >=
  * chunk_size), AM_EFORMAT (not an array, message i without role or
  * content; the message names the index), store errors. Thread safety:

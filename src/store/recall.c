@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "agentmem/msg.h"
 #include "agentmem/recall.h"
 #include "core/json_glue.h"
 #include "store_int.h"
@@ -24,28 +25,53 @@ am_recall_opts am_recall_opts_default(void)
     return o;
 }
 
-/* Append the text of message content (string or parts). */
-static am_status content_text(json_t *c, am_buf *out)
+/* Append message `m`'s line, "role: text", to `out`. The text is
+ * am_msg_text's, the one rendering of a message as text that counting,
+ * summaries and the store share, so `m` becomes an am_msg first. That
+ * step is lenient on purpose, since recall has always taken more than the
+ * message readers do: any role spelling (written as given; an unknown one
+ * makes a user message, as the role is not part of the text), content of
+ * any type (a string, or parts of which only the "text" fields count;
+ * anything else adds nothing) and no size limit. */
+static am_status append_line(am_store *s, json_t *m, am_buf *out)
 {
-    if (json_is_string(c))
-        return am_buf_append(out, json_string_value(c),
-                             json_string_length(c));
+    json_t *role = json_object_get(m, "role");
+    json_t *c = json_object_get(m, "content");
+    am_msg_opts mo = am_msg_opts_default();
+    am_msg *msg = NULL;
+    am_role r;
+    am_status st;
+
+    mo.alloc = s->alloc;
+    mo.clock = s->clock;
+    mo.max_bytes = 0;
+    if (am_role_parse(am__json_str(role), &r, NULL) != AM_OK)
+        r = AM_ROLE_USER;
+    st = json_is_string(c) ? am_msg_create_text(&mo, r, am__json_str(c),
+                                                &msg, &AM__ERR(s))
+                           : am_msg_create(&mo, r, &msg, &AM__ERR(s));
     if (json_is_array(c)) {
         size_t i;
         json_t *part;
         json_array_foreach(c, i, part) {
             json_t *t = json_object_get(part, "text");
-            if (json_is_string(t)) {
-                am_status st = am_buf_append(out, json_string_value(t),
-                                             json_string_length(t));
-                if (st == AM_OK)
-                    st = am_buf_append(out, " ", 1);
-                if (st != AM_OK)
-                    return st;
+            if (st != AM_OK)
+                break;
+            if (json_is_string(t) && json_string_length(t) > 0) {
+                am_part p;
+                memset(&p, 0, sizeof p);
+                p.type = AM_PART_TEXT;
+                p.text = am__json_str(t);
+                st = am_msg_add_part(msg, &p, &AM__ERR(s));
             }
         }
     }
-    return AM_OK;
+    if (st == AM_OK)
+        st = am_buf_appendf(out, "%s: ", json_string_value(role));
+    if (st == AM_OK)
+        st = am_msg_text(msg, out);
+    am_msg_free(msg);
+    return st;
 }
 
 am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
@@ -119,10 +145,7 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
             if (text.len > 0)
                 st = am_buf_append(&text, "\n", 1);
             if (st == AM_OK)
-                st = am_buf_appendf(&text, "%s: ", json_string_value(
-                                        json_object_get(m, "role")));
-            if (st == AM_OK)
-                st = content_text(json_object_get(m, "content"), &text);
+                st = append_line(s, m, &text);
         }
         if (st == AM_OK && o.summarize != NULL)
             st = o.summarize(o.summarize_ctx, am_buf_str(&text), &summary,
