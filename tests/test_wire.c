@@ -320,6 +320,37 @@ AM_TEST(openai_reader_maps_developer_and_rejects_unknown_roles)
     am_msg_list_free(&l);
 }
 
+AM_TEST(anthropic_reader_takes_user_and_assistant_turns_only)
+{
+    /* The role names come from the role table; Anthropic's turns are two
+     * of them, and the others are refused by name. */
+    static const char *const bad[] = { "tool", "system", "User", "" };
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_error err;
+    load(AM_FORMAT_ANTHROPIC,
+         "[{\"role\":\"user\",\"content\":\"q\"},"
+         "{\"role\":\"assistant\",\"content\":\"a\"}]",
+         &l);
+    CHECK_EQ(am_msg_role(l.items[0]), AM_ROLE_USER);
+    CHECK_EQ(am_msg_role(l.items[1]), AM_ROLE_ASSISTANT);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char in[96], want[64];
+        snprintf(in, sizeof in, "[{\"role\":\"%s\",\"content\":\"x\"}]",
+                 bad[i]);
+        snprintf(want, sizeof want, "unknown role '%s'", bad[i]);
+        CHECK_ST(am_msgs_from_json(NULL, AM_FORMAT_ANTHROPIC, am_str_c(in),
+                                   &l, &err), AM_EFORMAT);
+        CHECK_CONTAINS(err.msg, want);
+        CHECK_CONTAINS(err.msg, "expected user or assistant");
+    }
+    CHECK_ST(am_msgs_from_json(NULL, AM_FORMAT_ANTHROPIC,
+                               AM_STR("[{\"role\":1,\"content\":\"x\"}]"),
+                               &l, &err), AM_EFORMAT);
+    CHECK_CONTAINS(err.msg, "'role' must be a string");
+    CHECK_EQ(l.count, 2);
+    am_msg_list_free(&l);
+}
+
 AM_TEST(format_names_parse_and_reject_unknown)
 {
     am_format f;

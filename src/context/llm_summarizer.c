@@ -65,7 +65,7 @@ static am_status llm_summarize(void *ctx, am_str prev,
         return am__fail(err, AM_ENOMEM, "llm summarizer: out of memory");
     }
     memset(&req, 0, sizeof req);
-    user.role = AM_STR("user");
+    user.role = am_str_c(am_role_name(AM_ROLE_USER));
     user.content = am_buf_str(&prompt);
     req.msgs = &user;
     req.count = 1;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agentmem/msg.h"
 #include "react_int.h"
 
 /* ---- Statistics ---- */
@@ -20,8 +21,10 @@ static size_t tool_bytes(const rtool *t)
 
 static void am_react_stats_get_locked(const am_react *m, am_react_stats *s)
 {
-    size_t ulen = 0, alen = 0, slen = 0, tlen = 0, ok = 0, mb = 0, tb = 0,
-           rb = 0;
+    /* Per am_role: the count and the content bytes of its messages. A
+     * role the enum does not name is in `messages` only. */
+    size_t count[AM_ROLE_COUNT] = { 0 }, len[AM_ROLE_COUNT] = { 0 };
+    size_t ulen, alen, slen, tlen, ok = 0, mb = 0, tb = 0, rb = 0;
     double dur = 0;
 
     memset(s, 0, sizeof *s);
@@ -30,17 +33,17 @@ static void am_react_stats_get_locked(const am_react *m, am_react_stats *s)
     s->messages = m->d.nmsgs;
     for (size_t i = 0; i < m->d.nmsgs; i++) {
         const rmsg *x = &m->d.msgs[i];
-        am_str r = am__react_ostr_view(&x->role);
+        am_role r;
         mb += x->content.len;
-        if (r.len == 4 && memcmp(r.ptr, "user", 4) == 0)
-            s->user++, ulen += x->content.len;
-        else if (r.len == 9 && memcmp(r.ptr, "assistant", 9) == 0)
-            s->assistant++, alen += x->content.len;
-        else if (r.len == 6 && memcmp(r.ptr, "system", 6) == 0)
-            s->system++, slen += x->content.len;
-        else if (r.len == 4 && memcmp(r.ptr, "tool", 4) == 0)
-            s->tool++, tlen += x->content.len;
+        if (am_role_parse(am__react_ostr_view(&x->role), &r, NULL) == AM_OK) {
+            count[r]++;
+            len[r] += x->content.len;
+        }
     }
+    s->user = count[AM_ROLE_USER], ulen = len[AM_ROLE_USER];
+    s->assistant = count[AM_ROLE_ASSISTANT], alen = len[AM_ROLE_ASSISTANT];
+    s->system = count[AM_ROLE_SYSTEM], slen = len[AM_ROLE_SYSTEM];
+    s->tool = count[AM_ROLE_TOOL], tlen = len[AM_ROLE_TOOL];
     s->user_avg_len = s->user ? (double)ulen / (double)s->user : 0;
     s->assistant_avg_len =
         s->assistant ? (double)alen / (double)s->assistant : 0;
@@ -110,8 +113,11 @@ static am_status am_react_stats_json_locked(am_react *m, am_buf *out)
             goto nomem;
     }
     {
-        static const char *const roles[] = { "user", "assistant", "system",
-                                             "tool" };
+        /* The JSON lists the roles in this order (not the enum's). */
+        const char *const roles[] = { am_role_name(AM_ROLE_USER),
+                                      am_role_name(AM_ROLE_ASSISTANT),
+                                      am_role_name(AM_ROLE_SYSTEM),
+                                      am_role_name(AM_ROLE_TOOL) };
         size_t counts[4] = { s.user, s.assistant, s.system, s.tool };
         double avgs[4] = { s.user_avg_len, s.assistant_avg_len,
                            s.system_avg_len, s.tool_avg_len };
@@ -218,7 +224,8 @@ static am_status am_react_prune_locked(am_react *m, size_t max_messages,
          * A hash set of indices finds earlier copies. */
         for (size_t i = 0; i < d->nmsgs; i++) {
             const rmsg *x = &d->msgs[i];
-            bool sys = am__react_ostr_eq(&x->role, AM_STR("system"));
+            bool sys = am__react_ostr_eq(
+                &x->role, am_str_c(am_role_name(AM_ROLE_SYSTEM)));
             uint64_t h;
             size_t slot;
             bool dup = false;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agentmem/msg.h"
 #include "context_int.h"
 
 #define SENT_MAX 280     /* longest sentence kept, in bytes */
@@ -439,17 +440,22 @@ static tool_count *tool_slot(xs *x, am_str name)
     return t;
 }
 
-static int role_slot(const char *role)
+/* The by_role slot of `role`: the header's order, which is not the
+ * enum's; a name am_role_parse does not know is "other". */
+static int role_slot(am_str role)
 {
-    if (strcmp(role, "user") == 0)
-        return 0;
-    if (strcmp(role, "assistant") == 0)
-        return 1;
-    if (strcmp(role, "tool") == 0)
-        return 2;
-    if (strcmp(role, "system") == 0)
-        return 3;
-    return 4;
+    static const int slot[AM_ROLE_COUNT] = {
+        [AM_ROLE_USER] = 0, [AM_ROLE_ASSISTANT] = 1, [AM_ROLE_TOOL] = 2,
+        [AM_ROLE_SYSTEM] = 3
+    };
+    am_role r;
+    return am_role_parse(role, &r, NULL) == AM_OK ? slot[r] : 4;
+}
+
+static bool is_role(am_str s, am_role want)
+{
+    am_role r;
+    return am_role_parse(s, &r, NULL) == AM_OK && r == want;
 }
 
 /* Parse a previous summary made by this file: header counts, tool counts
@@ -664,7 +670,7 @@ am_status am__xsum_ex(const am_allocator *a, am_str prev_summary,
         size_t end = i + 1 < n ? offs[i + 1] : x.scratch.len;
         if (!it->same_msg) {
             x.msgs++;
-            x.by_role[role_slot(role)]++;
+            x.by_role[role_slot(am_str_c(role))]++;
         }
         if (it->is_tool_call || it->is_tool_result)
             st = push(&x, role, strlen(role),
@@ -775,8 +781,8 @@ am_status am__xsum_ex(const am_allocator *a, am_str prev_summary,
         for (size_t i = 0; i < x.n; i++) {
             const sent *e = &x.s[i];
             /* Questions from the user go last, under their own heading. */
-            bool is_q = e->question && e->tag_len == 4 &&
-                        memcmp(e->tag, "user", 4) == 0;
+            bool is_q = e->question &&
+                        is_role((am_str){ e->tag, e->tag_len }, AM_ROLE_USER);
             if (!e->chosen || is_q != (pass == 1))
                 continue;
             if (!any) {

@@ -50,7 +50,8 @@ static am_status end_turn(aw *w)
         return AM_OK;
     st = am_buf_appendf(w->body, "%s{\"role\":\"%s\",\"content\":",
                         w->body->len != 0 ? ",\n" : "",
-                        w->turn_role ? "assistant" : "user");
+                        am_role_name(w->turn_role ? AM_ROLE_ASSISTANT
+                                                  : AM_ROLE_USER));
     if (st == AM_OK && w->blocks == 1 && w->text_only)
         st = am__json_put_str(w->body, w->text);
     else if (st == AM_OK) {
@@ -604,15 +605,13 @@ static am_status read_turn(ard *r, const am__jnode *v)
     if (v->type != AM__J_OBJ)
         return rfail(r, v, "a message must be an object, not %s",
                      am__jtype_name(v->type));
-    if (is(role, "user"))
-        rl = AM_ROLE_USER;
-    else if (is(role, "assistant"))
-        rl = AM_ROLE_ASSISTANT;
-    else if (role == NULL)
+    if (role == NULL)
         return rfail(r, v, "missing field 'role'");
-    else if (role->type != AM__J_STR)
+    if (role->type != AM__J_STR)
         return rfail(r, role, "field 'role' must be a string");
-    else
+    /* Anthropic's turns are am_role's user and assistant only. */
+    if (am_role_parse(role->str, &rl, NULL) != AM_OK ||
+        (rl != AM_ROLE_USER && rl != AM_ROLE_ASSISTANT))
         return rfail(r, role, "unknown role '%.*s' (expected user or "
                      "assistant)", (int)(role->str.len > 40
                                          ? 40 : role->str.len),

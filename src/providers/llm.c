@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agentmem/msg.h"
 #include "core/errtab.h"
 #include "core/json_glue.h"
 #include "providers_int.h"
@@ -55,6 +56,12 @@ const char *am_llm_kind_name(am_llm_kind kind)
 static bool str_eq(am_str s, const char *c)
 {
     return s.len == strlen(c) && memcmp(s.ptr, c, s.len) == 0;
+}
+
+static bool is_role(am_str s, am_role want)
+{
+    am_role r;
+    return am_role_parse(s, &r, NULL) == AM_OK && r == want;
 }
 
 am_status am_llm_kind_parse(am_str name, am_llm_kind *out, am_error *err)
@@ -362,7 +369,7 @@ static am_status build_messages(const am__llm_params *p,
                 return am__fail(err, AM_EINVAL, "llm: messages_json[%zu] "
                                 "must be an object with a string 'role'", i);
             }
-            if (anthropic && strcmp(json_string_value(role), "system") == 0 &&
+            if (anthropic && is_role(am__json_str(role), AM_ROLE_SYSTEM) &&
                 json_is_string(content)) {
                 if (add_system(sys, am__json_str(content)) != AM_OK) {
                     json_decref(raw);
@@ -384,7 +391,11 @@ static am_status build_messages(const am__llm_params *p,
 
     for (size_t i = 0; i < req->count; i++) {
         const am_llm_msg *in = &req->msgs[i];
-        bool is_system = str_eq(in->role, "system");
+        am_role r;
+        /* The wire's roles are am_role's, less "tool" (it needs the
+         * call's id: messages_json), plus OpenAI's "developer". */
+        bool known = am_role_parse(in->role, &r, NULL) == AM_OK;
+        bool is_system = known && r == AM_ROLE_SYSTEM;
         json_t *m;
 
         st = check_text(in->role, "role", i, err);
@@ -392,8 +403,7 @@ static am_status build_messages(const am__llm_params *p,
             st = check_text(in->content, "content", i, err);
         if (st != AM_OK)
             return st;
-        if (!is_system && !str_eq(in->role, "user") &&
-            !str_eq(in->role, "assistant") &&
+        if (!(known && r != AM_ROLE_TOOL) &&
             (anthropic || !str_eq(in->role, "developer"))) {
             char role[40];
             am__excerpt(in->role, 24, role, sizeof role);
