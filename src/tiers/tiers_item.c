@@ -338,8 +338,12 @@ size_t am_tiers_count(am_tiers *t)
 
 /* ---- Archive and restore ---- */
 
-am_status am_tiers_archive(am_tiers *t, am_str id)
+/* Archive an item (`restore` false: a no-op when it is archived already)
+ * or bring an archived one back to short-term memory (`restore` true: an
+ * item that is not archived is AM_ESTATE, naming its tier). */
+static am_status archive_or_restore(am_tiers *t, am_str id, bool restore)
 {
+    am_tier to = restore ? AM_TIER_SHORT_TERM : AM_TIER_ARCHIVE;
     am_status st;
     uint32_t slot = 0;
 
@@ -347,11 +351,17 @@ am_status am_tiers_archive(am_tiers *t, am_str id)
         return AM_EINVAL;
     pthread_mutex_lock(&t->mu);
     st = lookup(t, id, &slot);
-    if (st == AM_OK && t->items[slot].tier != AM_TIER_ARCHIVE) {
-        st = am__tiers_move(t, slot, AM_TIER_ARCHIVE, AM_TIER_REASON_ARCHIVE);
+    if (st == AM_OK && restore && t->items[slot].tier != AM_TIER_ARCHIVE)
+        st = am__fail(&AM__ERR(t), AM_ESTATE, "'%.*s' is not archived (it is "
+                      "in %s)", (int)id.len, id.ptr,
+                      am_tier_name((am_tier)t->items[slot].tier));
+    if (st == AM_OK && t->items[slot].tier != to) {
+        st = am__tiers_move(t, slot, to,
+                            restore ? AM_TIER_REASON_RESTORE
+                                    : AM_TIER_REASON_ARCHIVE);
         if (st != AM_OK && AM__ERR(t).code != st)
-            am__fail(&AM__ERR(t), st, "cannot archive '%.*s'", (int)id.len,
-                     id.ptr);
+            am__fail(&AM__ERR(t), st, "cannot %s '%.*s'",
+                     restore ? "restore" : "archive", (int)id.len, id.ptr);
     }
     if (st == AM_OK)
         st = am__tiers_maybe_flush(t);
@@ -359,28 +369,12 @@ am_status am_tiers_archive(am_tiers *t, am_str id)
     return st;
 }
 
+am_status am_tiers_archive(am_tiers *t, am_str id)
+{
+    return archive_or_restore(t, id, false);
+}
+
 am_status am_tiers_restore(am_tiers *t, am_str id)
 {
-    am_status st;
-    uint32_t slot = 0;
-
-    if (t == NULL)
-        return AM_EINVAL;
-    pthread_mutex_lock(&t->mu);
-    st = lookup(t, id, &slot);
-    if (st == AM_OK && t->items[slot].tier != AM_TIER_ARCHIVE)
-        st = am__fail(&AM__ERR(t), AM_ESTATE, "'%.*s' is not archived (it is "
-                      "in %s)", (int)id.len, id.ptr,
-                      am_tier_name((am_tier)t->items[slot].tier));
-    if (st == AM_OK) {
-        st = am__tiers_move(t, slot, AM_TIER_SHORT_TERM,
-                            AM_TIER_REASON_RESTORE);
-        if (st != AM_OK && AM__ERR(t).code != st)
-            am__fail(&AM__ERR(t), st, "cannot restore '%.*s'", (int)id.len,
-                     id.ptr);
-    }
-    if (st == AM_OK)
-        st = am__tiers_maybe_flush(t);
-    pthread_mutex_unlock(&t->mu);
-    return st;
+    return archive_or_restore(t, id, true);
 }
