@@ -35,13 +35,37 @@ static PyObject *tier_members[AM_TIER_COUNT];
 static PyObject *k_tags; /* "tags", interned */
 static int tier_of(PyObject *o, am_tier *out);
 
+/* An item can be part of a reference cycle: content is any object, and
+ * it may hold the item itself (item.content = [item]). So the type takes
+ * part in garbage collection. Only content can close a cycle (the other
+ * fields are str or tuples of str), but visiting them all is as cheap and
+ * stays right if that changes. */
+static int item_traverse(ItemObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->id);
+    Py_VISIT(self->content);
+    Py_VISIT(self->type);
+    Py_VISIT(self->tags);
+    Py_VISIT(self->extra);
+    return 0;
+}
+
+static int item_clear(ItemObject *self)
+{
+    Py_CLEAR(self->id);
+    Py_CLEAR(self->content);
+    Py_CLEAR(self->type);
+    Py_CLEAR(self->tags);
+    Py_CLEAR(self->extra);
+    return 0;
+}
+
 static void item_dealloc(ItemObject *self)
 {
-    Py_XDECREF(self->id);
-    Py_XDECREF(self->content);
-    Py_XDECREF(self->type);
-    Py_XDECREF(self->tags);
-    Py_XDECREF(self->extra);
+    /* A subclass instance comes here from subtype_dealloc, which has
+     * untracked it already (untracking twice is harmless). */
+    PyObject_GC_UnTrack(self);
+    item_clear(self);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -259,8 +283,10 @@ static PyGetSetDef item_getset[] = {
 static PyTypeObject ItemType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "agentmem._agentmem._TierItem",
     .tp_basicsize = sizeof(ItemObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "An item of the tiered memory (raw C values).",
+    .tp_traverse = (traverseproc)item_traverse,
+    .tp_clear = (inquiry)item_clear,
     .tp_new = PyType_GenericNew, /* MemoryItem(...) builds one */
     .tp_dealloc = (destructor)item_dealloc,
     .tp_getset = item_getset,

@@ -280,3 +280,35 @@ def test_a_built_item_saves_and_loads(tmp_path):
         got = ps.load_item("k")
         assert (got.content, got.tier, got.importance, got.metadata) == (
             [1, 2], MemoryTier.LONG_TERM, 0.9, {"type": "t"})
+
+
+def test_an_item_in_a_reference_cycle_is_collected():
+    # content is any object, so it can hold the item itself; the garbage
+    # collector must see through the item (tp_traverse) to free the pair.
+    import gc
+    from agentmem import _agentmem
+
+    freed = []
+
+    class Marker:
+        def __del__(self):
+            freed.append(1)
+
+    h = HierarchicalMemoryManager()
+    for make in (lambda: h.retrieve("a"),                 # from the manager
+                 lambda: MemoryItem("b", "x"),             # built by the user
+                 lambda: _agentmem._TierItem()):           # the C base type
+        h.store("a", "text")
+        it = make()
+        assert gc.is_tracked(it)
+        it.content = [it, Marker()]
+        del it
+        freed.clear()
+        gc.collect()
+        assert freed == [1]
+    # A cleared item (tp_clear runs on cycles) reads as empty, not a crash.
+    it = MemoryItem("c", "y")
+    box = [it]
+    it.content = box
+    del it, box
+    gc.collect()
