@@ -15,8 +15,10 @@
  * (ns/op for the whole section, tokens summed over its pieces).
  * Then batches: the message-sized pieces of every section (one text each)
  * counted by one am_encoding_count_batch call on 1 and on 2 threads,
- * best wall time of the repetitions, and the process's CPU time:
+ * rounds alternating, best wall time of the repetitions, and the process's
+ * CPU time (see bench_batch):
  *   batch/<encoding>/all/t<threads> <bytes> ns/op MB/s (wall) ... speed-up
+ *   batch/<encoding>/speed-up best ..., pairs of rounds: median ...
  * KINDS (default all) limits the run to the kinds of case it names, any of
  * whole, t2, cache, msg, batch, short and load, e.g. "msg" for quick A/B
  * runs.
@@ -218,13 +220,43 @@ static int64_t process_cpu_ns(void)
 
 /* The message-sized pieces of all sections as one batch, on 1 and 2
  * threads. Wall time is what a batch is for; best of the repetitions,
- * since other load on the machine only ever adds to it. */
+ * since other load on the machine only ever adds to it. The 1- and
+ * 2-thread rounds alternate, so that a change in the machine's load
+ * during the run falls on both alike (run one after the other, a busy
+ * spell during either moved the speed-up between 1.6x and 2.4x); the
+ * median speed-up of the pairs of rounds is printed beside the ratio of
+ * the bests. "busy" is the process's CPU time over wall time x threads
+ * in those rounds: below 1, a thread waited (for a core, or for the
+ * other thread at the end of the batch). */
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int64_t run_batch_once(const am_encoding *enc, const am_str *t,
+                              size_t n, size_t threads, size_t *counts,
+                              int64_t *cpu)
+{
+    int64_t a = am__mono_ns(), c = process_cpu_ns();
+    if (am_encoding_count_batch(enc, t, n, NULL, threads, counts, NULL) !=
+        AM_OK)
+        exit(1);
+    *cpu += process_cpu_ns() - c;
+    return am__mono_ns() - a;
+}
+
+#define BATCH_PAIRS_MAX 200
+
 static void bench_batch(const am_encoding *enc, const am_buf *text,
                         size_t nsec, double secs)
 {
     am_str *t = NULL;
-    size_t *counts = NULL, n = 0, cap = 0, bytes = 0;
-    double wall1 = 0;
+    size_t *counts = NULL, n = 0, cap = 0, bytes = 0, tokens[3] = { 0 };
+    int64_t best[3] = { 0, INT64_MAX, INT64_MAX }, wall[3] = { 0 };
+    int64_t cpu[3] = { 0 }, w0;
+    double ratio[BATCH_PAIRS_MAX];
+    long pairs = 0;
 
     for (size_t s = 0; s < nsec; s++)
         for (size_t at = 0, end; at < text[s].len; at = end) {
@@ -241,33 +273,36 @@ static void bench_batch(const am_encoding *enc, const am_buf *text,
     counts = malloc(n * sizeof *counts);
     if (counts == NULL)
         exit(1);
-    for (size_t threads = 1; threads <= 2; threads++) {
-        int64_t best = INT64_MAX, cpu0 = process_cpu_ns(), cpu;
-        int64_t w0 = am__mono_ns();
-        long reps = 0;
-        size_t tokens = 0;
-        do {
-            int64_t a = am__mono_ns(), b;
-            if (am_encoding_count_batch(enc, t, n, NULL, threads, counts,
-                                        NULL) != AM_OK)
-                exit(1);
-            b = am__mono_ns() - a;
-            if (b < best)
-                best = b;
-            reps++;
-        } while (am__mono_ns() - w0 < (int64_t)(secs * 1e9 * threads));
-        cpu = process_cpu_ns() - cpu0;
-        for (size_t i = 0; i < n; i++)
-            tokens += counts[i];
-        if (threads == 1)
-            wall1 = (double)best;
+    w0 = am__mono_ns();
+    do {
+        int64_t d[3];
+        for (size_t threads = 1; threads <= 2; threads++) {
+            d[threads] = run_batch_once(enc, t, n, threads, counts,
+                                        &cpu[threads]);
+            wall[threads] += d[threads];
+            if (d[threads] < best[threads])
+                best[threads] = d[threads];
+            tokens[threads] = 0;
+            for (size_t i = 0; i < n; i++)
+                tokens[threads] += counts[i];
+        }
+        ratio[pairs++] = (double)d[1] / (double)d[2];
+    } while (pairs < BATCH_PAIRS_MAX &&
+             (pairs < 3 || am__mono_ns() - w0 < (int64_t)(secs * 3e9)));
+    qsort(ratio, (size_t)pairs, sizeof ratio[0], cmp_dbl);
+    for (size_t threads = 1; threads <= 2; threads++)
         printf("batch/%s/all/t%zu %zu %.0f ns/op %.1f MB/s (best wall of "
-               "%ld) %.1f MB/s (CPU) %zu texts %zu tokens speed-up %.2fx\n",
-               am_encoding_name(enc), threads, bytes, (double)best,
-               (double)bytes / (double)best * 1e3, reps,
-               (double)bytes * reps / (double)cpu * 1e3, n, tokens,
-               wall1 / (double)best);
-    }
+               "%ld) %.1f MB/s (CPU) busy %.2f %zu texts %zu tokens "
+               "speed-up %.2fx\n",
+               am_encoding_name(enc), threads, bytes, (double)best[threads],
+               (double)bytes / (double)best[threads] * 1e3, pairs,
+               (double)bytes * pairs / (double)cpu[threads] * 1e3,
+               (double)cpu[threads] / ((double)wall[threads] * threads),
+               n, tokens[threads], (double)best[1] / (double)best[threads]);
+    printf("batch/%s/speed-up best %.2fx, pairs of rounds: median %.2fx "
+           "(min %.2fx, max %.2fx, %ld pairs)\n", am_encoding_name(enc),
+           (double)best[1] / (double)best[2], ratio[pairs / 2], ratio[0],
+           ratio[pairs - 1], pairs);
     free(counts);
     free(t);
 }

@@ -7,6 +7,7 @@
 
 #include "agentmem/tokens.h"
 #include "harness.h"
+#include "tokens/tokens_int.h"
 
 #define NTHREADS 4
 #define NTEXTS 6
@@ -189,6 +190,35 @@ AM_TEST(batch_matches_one_call_per_text_on_any_thread_count)
     free(big);
 }
 
+/* How a batch is shared out: blocks shrink to single texts at the end, so
+ * no thread is left with a long block while the other idles, and a short
+ * batch does not start threads it cannot use. */
+AM_TEST(batch_blocks_shrink_to_one_text_and_threads_follow_the_bytes)
+{
+    size_t at = 0, claims = 0, last = 0;
+
+    CHECK_EQ(am__batch_claim(6631, 2), 256); /* capped */
+    CHECK_EQ(am__batch_claim(800, 2), 100);  /* 1/8 of what is left */
+    CHECK_EQ(am__batch_claim(7, 2), 1);
+    CHECK_EQ(am__batch_claim(1, 1), 1);
+    CHECK_EQ(am__batch_claim(5, 0), 1);
+    /* One thread claiming the whole of a 6,631-text batch: the claims cover
+     * it exactly, are few, and end with single texts. */
+    while (at < 6631) {
+        last = am__batch_claim(6631 - at, 2);
+        at += last;
+        claims++;
+    }
+    CHECK_EQ(at, 6631);
+    CHECK_EQ(last, 1);
+    CHECK(claims < 120);
+    CHECK_EQ(am__batch_threads(2, 6631, 6 << 20), 2);
+    CHECK_EQ(am__batch_threads(8, 3, 6 << 20), 3);      /* texts */
+    CHECK_EQ(am__batch_threads(8, 400, 10 * 1024), 1);  /* bytes */
+    CHECK_EQ(am__batch_threads(8, 400, 200 * 1024), 4); /* 1 + 3 x 64 KB */
+    CHECK_EQ(am__batch_threads(2, 0, 0), 1);
+}
+
 AM_TEST(batch_failure_names_the_lowest_failing_text_and_rolls_back)
 {
     am_encoding *enc = NULL;
@@ -197,13 +227,23 @@ AM_TEST(batch_failure_names_the_lowest_failing_text_and_rolls_back)
     am_tokens outs[64];
     am_error err;
     am_encode_opts o = { AM_SPECIAL_DISALLOWED_ERROR, NULL, 0, NULL };
+    /* 2,600-byte texts, 166 KB in all: enough for the batch to use both
+     * threads (one per 64 KB beyond the first), so failures are recorded
+     * from two. */
+    static char pad[2600];
+    size_t want = 0;
 
+    for (size_t i = 0; i < sizeof pad; i++)
+        pad[i] = "hello world, "[i % 13];
     CHECK_OK(am_encoding_create("cl100k_base", NULL, &enc, NULL));
+    CHECK_OK(am_encoding_count(enc, (am_str){ pad, sizeof pad }, NULL, &want,
+                               NULL));
+    CHECK_EQ(am__batch_threads(2, 64, 62 * sizeof pad), 2);
     for (size_t i = 0; i < 64; i++) {
         am_tokens init = AM_TOKENS_INIT;
         outs[i] = init;
         t[i] = i == 21 || i == 50 ? AM_STR("a <|endoftext|> b")
-                                  : AM_STR("hello world");
+                                  : (am_str){ pad, sizeof pad };
         CHECK_OK(am_encoding_encode(enc, AM_STR("x"), NULL, &outs[i],
                                     NULL));
     }
@@ -211,7 +251,8 @@ AM_TEST(batch_failure_names_the_lowest_failing_text_and_rolls_back)
              AM_EINVAL);
     CHECK_EQ(err.code, AM_EINVAL);
     CHECK_EQ(strncmp(err.msg, "texts[21]: disallowed special token", 35), 0);
-    CHECK_EQ(counts[0], 2);
+    CHECK_EQ(counts[0], want);
+    CHECK_EQ(counts[63], want);
     CHECK_EQ(counts[21], 0);
     CHECK_ST(am_encoding_encode_batch(enc, t, 64, &o, 2, outs, &err),
              AM_EINVAL);

@@ -195,9 +195,12 @@ AM_API am_status am_encoding_count(const am_encoding *enc, am_str text,
  * am_encoding_count would one text at a time with the same `opts` (may be
  * NULL), on `threads` threads: the calling thread and threads - 1 that the
  * call starts and joins before it returns (0: one per online CPU; at most
- * 256; never more than there are texts). Threads claim blocks of
- * consecutive texts as they become free, so uneven texts balance out; a
- * text is never split, so one huge text runs on one thread. With
+ * 256; never more than there are texts, nor more than one per 64 KB of
+ * text beyond the first, since starting a thread costs about as much as
+ * counting a few KB). Threads claim blocks of consecutive texts as they
+ * become free, smaller blocks as the batch runs out, so uneven texts
+ * balance out and the threads finish together; a text is never split, so
+ * one huge text runs on one thread. With
  * opts->cache, the calling thread uses that cache and every other thread a
  * cache of the same size that lives for the call (results are the same
  * with or without). A thread that cannot be started is not an error: the

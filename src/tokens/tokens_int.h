@@ -45,6 +45,17 @@ size_t am__pretok_next(am__pat pat, const uint8_t *s, size_t len, size_t i);
 const am_encoding *am__token_cache_encoding(const am_token_cache *c);
 size_t am__token_cache_entries(const am_token_cache *c);
 
+/* ---- Batches (batch.c) ---- */
+
+/* How many texts a thread claims at once when `left` texts of a batch are
+ * unclaimed and `threads` threads share it: a shrinking share, at least 1,
+ * so that the threads finish within about one text of each other. */
+size_t am__batch_claim(size_t left, size_t threads);
+/* How many threads a batch of `count` texts and `bytes` bytes uses when
+ * the caller asked for `threads` (>= 1): no more than there are texts, and
+ * no more than one per 64 KB of text beyond the first. */
+size_t am__batch_threads(size_t threads, size_t count, size_t bytes);
+
 /* ---- Binary cache of the tables (rank_table.c) ---- */
 
 /* The checksum of the cache's payload: chained over the sections in file
