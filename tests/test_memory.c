@@ -658,6 +658,37 @@ AM_TEST(export_import_restores_the_session_exactly)
     am_memory_free(b);
 }
 
+AM_TEST(import_reads_any_layout_and_export_is_one_compact_line)
+{
+    /* Import hands the "messages" value's own text to the message reader:
+     * an indented document with reordered keys and escaped strings reads
+     * the same as the compact one, and export writes it back byte for
+     * byte, on one line. */
+    am_memory *a = new_mem(AM_COMPRESS_SLIDING_WINDOW, 1500, 5);
+    am_memory *b = new_mem(AM_COMPRESS_SLIDING_WINDOW, 1500, 5);
+    am_buf ea = AM_BUF_INIT, eb = AM_BUF_INIT;
+    add(a, text_msg(AM_ROLE_SYSTEM, "sys \"quoted\" \\ caf\xc3\xa9"));
+    for (int i = 0; i < 6; i++)
+        turn(a, i, i == 2);
+    CHECK_OK(am_memory_export(a, &ea));
+    CHECK(memchr(ea.ptr, '\n', ea.len) == NULL);
+    json_t *doc = json_loadb(ea.ptr, ea.len, 0, NULL);
+    CHECK(doc != NULL);
+    char *pretty = json_dumps(doc, JSON_INDENT(3) | JSON_SORT_KEYS |
+                                       JSON_ENSURE_ASCII);
+    CHECK(pretty != NULL);
+    CHECK(strstr(pretty, "\\u00E9") != NULL);
+    CHECK_OK_E(am_memory_import(b, am_str_c(pretty)), am_memory_last_error(b));
+    CHECK_OK(am_memory_export(b, &eb));
+    CHECK_STR_EQ(eb.ptr, ea.ptr);
+    free(pretty);
+    json_decref(doc);
+    am_buf_free(&ea);
+    am_buf_free(&eb);
+    am_memory_free(a);
+    am_memory_free(b);
+}
+
 AM_TEST(bad_imports_name_the_field_and_change_nothing)
 {
     am_memory *m = new_mem(AM_COMPRESS_SLIDING_WINDOW, 1500, 5);
@@ -1153,7 +1184,9 @@ AM_TEST(memory_json_is_complete_or_an_error_when_jansson_runs_out)
             if (all_tried)
                 break;
         }
-        CHECK(what == 1 || n > 3); /* stats_json needs no jansson */
+        /* Export writes with am_buf alone (#11: one JSON path per job),
+         * so no jansson allocation is there to fail. */
+        CHECK(what == 1 || n == 1);
     }
     CHECK_OK(am_memory_export(b, &before));
     for (n = 1;; n++) {
@@ -1176,7 +1209,7 @@ AM_TEST(memory_json_is_complete_or_an_error_when_jansson_runs_out)
         if (all_tried)
             break;
     }
-    CHECK(n > 3);
+    CHECK_EQ(n, 1); /* import reads with the core's scanner alone */
     am_buf_free(&want);
     am_buf_free(&stats);
     am_buf_free(&got);

@@ -7,11 +7,13 @@
  * checks the whole document before it replaces anything, and counts the
  * messages again with this manager's counter.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/json_glue.h"
+#include "core/jscan.h"
 #include "memory_int.h"
 #include "window_int.h"
 
@@ -177,79 +179,96 @@ am_status am_memory_stats_text(const am_memory *m, am_buf *out)
     return r;
 }
 
-/* ---- Persistence ---- */
+/* ---- Persistence ----
+ *
+ * One JSON engine per direction, and no round trip through another:
+ * export writes the document with am_buf (each message by the message
+ * core's own writer, am_msg_to_json), import walks it with the core's
+ * scanner (jdom) and hands the "messages" value's own text to the message
+ * core's reader. (This file used to build a jansson tree around messages
+ * it had written, parsed back with jansson, and on import dump jansson's
+ * tree of them to text for the message reader.)
+ */
+
+/* `v` as JSON: "%.17g" reads back as the same double, and a ".0" keeps an
+ * integral value a real (as jansson wrote it). A value that is not finite
+ * has no JSON form: AM_EINVAL. */
+static am_status put_real(am_buf *out, const char *key, double v)
+{
+    char num[40];
+    if (!isfinite(v))
+        return AM_EINVAL;
+    snprintf(num, sizeof num, "%.17g", v);
+    return am_buf_appendf(out, "\"%s\":%s%s", key, num,
+                          strpbrk(num, ".e") == NULL ? ".0" : "");
+}
 
 static am_status am_memory_export_locked(const am_memory *m, am_buf *out)
 {
-    am_buf msgs = AM_BUF_INIT;
-    json_t *root = NULL, *arr = NULL, *flags = NULL, *rec = NULL;
-    const am_msg **list = NULL;
+    am_buf doc = AM_BUF_INIT, one = AM_BUF_INIT;
     am_status st;
 
     if (m == NULL || out == NULL)
         return AM_EINVAL;
-    msgs.alloc = m->o.alloc;
-    list = am__alloc_array(m->o.alloc, m->n ? m->n : 1, sizeof *list);
-    if (list == NULL)
-        return AM_ENOMEM;
-    for (size_t i = 0; i < m->n; i++)
-        list[i] = m->e[i].msg;
-    st = am_msgs_to_json(list, m->n, AM_FORMAT_AGENTMEM, 0, &msgs, NULL);
-    if (st != AM_OK)
-        goto out;
-    arr = json_loadb(msgs.ptr, msgs.len, 0, NULL);
-    flags = json_array();
-    if (arr == NULL || flags == NULL)
-        goto nomem;
-    for (size_t i = 0; i < m->n; i++)
-        if (json_array_append_new(
-                flags, json_pack("{s:I,s:b,s:b}", "tokens",
-                                 (json_int_t)m->e[i].tokens, "cleared",
-                                 m->e[i].cleared, "orphan",
-                                 m->e[i].orphan)) != 0)
-            goto nomem;
-    rec = m->have_record
-              ? json_pack("{s:I,s:I,s:I,s:s}", "original_tokens",
-                          (json_int_t)m->rec.original_tokens,
-                          "compressed_tokens",
-                          (json_int_t)m->rec.compressed_tokens,
-                          "message_count",
-                          (json_int_t)m->rec.original_message_count,
-                          "strategy",
-                          am_compress_strategy_name(m->rec.strategy))
-              : json_null();
-    if (rec == NULL)
-        goto nomem;
-    root = json_pack(
-        "{s:i,s:s%,s:O,s:O,s:O,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-        "s:f,s:f,s:I,s:I},s:b,s:I}",
-        "version", 1, "summary", m->summary.ptr != NULL ? m->summary.ptr : "",
-        m->summary.len, "messages", arr, "entries", flags, "last_compression",
-        rec, "stats", "total_tokens", (json_int_t)m->total_tokens, "added",
-        (json_int_t)m->added, "compressions", (json_int_t)m->compressions,
-        "saved", (json_int_t)m->saved, "cost_tokens",
-        (json_int_t)m->cost_tokens, "tool_cleared",
-        (json_int_t)m->tool_cleared, "tool_tokens_cleared",
-        (json_int_t)m->tool_tokens_cleared, "input_reported",
-        (json_int_t)m->in_reported, "output_reported",
-        (json_int_t)m->out_reported, "cost", m->cost, "compress_usd",
-        m->compress_usd, "calib_samples",
-        (json_int_t)m->calib_samples, "last_savings",
-        (json_int_t)m->last_savings, "compressed_last", m->compressed_last,
-        "calibration_ppm", (json_int_t)(m->calib * 1e6 + 0.5));
-    if (root == NULL)
-        goto nomem;
-    st = am__json_dump(root, JSON_COMPACT, out, NULL);
-    goto out;
-nomem:
-    st = AM_ENOMEM;
-out:
-    json_decref(root);
-    json_decref(arr);
-    json_decref(flags);
-    json_decref(rec);
-    am_buf_free(&msgs);
-    am__free(m->o.alloc, list, (m->n ? m->n : 1) * sizeof *list);
+    /* Written aside and swapped in: on failure `out` is untouched. */
+    doc.alloc = one.alloc = m->o.alloc;
+    st = am_buf_append(&doc, "{\"version\":1,\"summary\":", 23);
+    if (st == AM_OK)
+        st = am__json_put_str(&doc, am_buf_str(&m->summary));
+    if (st == AM_OK)
+        st = am_buf_append(&doc, ",\"messages\":[", 13);
+    for (size_t i = 0; st == AM_OK && i < m->n; i++) {
+        st = am_msg_to_json(m->e[i].msg, &one, NULL);
+        if (st == AM_OK && i > 0)
+            st = am_buf_append(&doc, ",", 1);
+        if (st == AM_OK)
+            st = am_buf_append(&doc, one.ptr, one.len);
+    }
+    if (st == AM_OK)
+        st = am_buf_append(&doc, "],\"entries\":[", 13);
+    for (size_t i = 0; st == AM_OK && i < m->n; i++)
+        st = am_buf_appendf(&doc, "%s{\"tokens\":%zu,\"cleared\":%s,"
+                            "\"orphan\":%s}", i > 0 ? "," : "",
+                            m->e[i].tokens, m->e[i].cleared ? "true" : "false",
+                            m->e[i].orphan ? "true" : "false");
+    if (st == AM_OK && m->have_record)
+        st = am_buf_appendf(
+            &doc, "],\"last_compression\":{\"original_tokens\":%zu,"
+            "\"compressed_tokens\":%zu,\"message_count\":%zu,"
+            "\"strategy\":\"%s\"}", m->rec.original_tokens,
+            m->rec.compressed_tokens, m->rec.original_message_count,
+            am_compress_strategy_name(m->rec.strategy));
+    else if (st == AM_OK)
+        st = am_buf_append(&doc, "],\"last_compression\":null", 25);
+    if (st == AM_OK)
+        st = am_buf_appendf(
+            &doc, ",\"stats\":{\"total_tokens\":%zu,\"added\":%zu,"
+            "\"compressions\":%zu,\"saved\":%zu,\"cost_tokens\":%zu,"
+            "\"tool_cleared\":%zu,\"tool_tokens_cleared\":%zu,"
+            "\"input_reported\":%lld,\"output_reported\":%lld,",
+            m->total_tokens, m->added, m->compressions, m->saved,
+            m->cost_tokens, m->tool_cleared, m->tool_tokens_cleared,
+            (long long)m->in_reported, (long long)m->out_reported);
+    if (st == AM_OK)
+        st = put_real(&doc, "cost", m->cost);
+    if (st == AM_OK)
+        st = am_buf_append(&doc, ",", 1);
+    if (st == AM_OK)
+        st = put_real(&doc, "compress_usd", m->compress_usd);
+    if (st == AM_OK)
+        st = am_buf_appendf(
+            &doc, ",\"calib_samples\":%zu,\"last_savings\":%lld},"
+            "\"compressed_last\":%s,\"calibration_ppm\":%lld}",
+            m->calib_samples, (long long)m->last_savings,
+            m->compressed_last ? "true" : "false",
+            (long long)(m->calib * 1e6 + 0.5));
+    if (st == AM_OK) {
+        am_buf t = *out;
+        *out = doc;
+        doc = t;
+    }
+    am_buf_free(&doc);
+    am_buf_free(&one);
     return st;
 }
 
@@ -265,157 +284,214 @@ am_status am_memory_export(const am_memory *m, am_buf *out)
     return r;
 }
 
-static am_status get_int(const json_t *obj, const char *key, const char *ctx,
-                         int64_t *out, am_error *err)
+/* The value of number node `v` (NULL or another type: false). */
+static bool num_of(const am__jnode *v, am__jnum *out)
 {
-    json_t *v = json_object_get(obj, key);
-    if (!json_is_integer(v) || json_integer_value(v) < 0)
+    am__js js;
+    if (v == NULL || v->type != AM__J_NUM)
+        return false;
+    am__js_init(&js, v->raw, "number", NULL, NULL);
+    return am__js_number_value(&js, out) == AM_OK;
+}
+
+static bool is_int(const am__jnode *v, int64_t *out)
+{
+    am__jnum x;
+    if (!num_of(v, &x) || !x.is_int)
+        return false;
+    *out = x.int_value;
+    return true;
+}
+
+static bool is_bool(const am__jnode *v, bool *out)
+{
+    if (v == NULL || v->type != AM__J_BOOL)
+        return false;
+    *out = v->b;
+    return true;
+}
+
+static am_status get_int(const am__jnode *obj, const char *key,
+                         const char *ctx, int64_t *out, am_error *err)
+{
+    if (!is_int(am__jobj_get(obj, key), out) || *out < 0)
         return am__fail(err, AM_EFORMAT,
                         "memory import: %s.%s: expected a non-negative "
                         "integer", ctx, key);
-    *out = (int64_t)json_integer_value(v);
     return AM_OK;
 }
 
-static am_status am_memory_import_locked(am_memory *m, am_str json)
+/* The parsed document, checked whole before anything changes. */
+typedef struct doc_in {
+    am_str summary;
+    am_msg_list msgs;
+    entry *e;              /* msgs.count entries, tokens counted again */
+    int64_t x[11];         /* the stats keys below, then calibration_ppm */
+    double cost, compress_usd;
+    int64_t last_savings;
+    bool compressed_last;
+    bool have_record;
+    int64_t r[3];          /* last_compression's counts */
+    am_compress_strategy strategy;
+} doc_in;
+
+static const char *const stat_keys[] = {
+    "total_tokens", "added", "compressions", "saved", "cost_tokens",
+    "tool_cleared", "tool_tokens_cleared", "input_reported",
+    "output_reported", "calib_samples"
+};
+
+/* Read the entries: as many as messages, each with its flags; the token
+ * count is taken again with this manager's counter (the document may come
+ * from a manager that counted for another model, or estimated). */
+static am_status read_entries(am_memory *m, const am__jnode *entries,
+                              doc_in *d)
 {
-    json_t *root = NULL, *v, *entries, *stats, *rec;
-    am_msg_list msgs = AM_MSG_LIST_INIT;
-    entry *e = NULL;
-    am_buf summary = AM_BUF_INIT;
-    am_msg *summary_msg = NULL;
-    size_t summary_tokens = 0, n = 0;
-    int64_t x[16];
+    size_t n = d->msgs.count, i = 0;
     am_status st;
 
-    if (m == NULL)
-        return AM_EINVAL;
-    summary.alloc = m->o.alloc;
-    msgs.alloc = m->o.alloc;
-    st = am__json_parse(json, "memory import", &root, &AM__ERR(m));
-    if (st != AM_OK)
-        return st;
-    if (!json_is_object(root) ||
-        json_integer_value(json_object_get(root, "version")) != 1) {
-        st = am__fail(&AM__ERR(m), AM_EFORMAT,
-                      "memory import: expected an object with version 1");
-        goto out;
-    }
-    v = json_object_get(root, "summary");
-    entries = json_object_get(root, "entries");
-    stats = json_object_get(root, "stats");
-    rec = json_object_get(root, "last_compression");
-    if (!json_is_string(v) || !json_is_array(entries) ||
-        !json_is_object(stats) || rec == NULL ||
-        !json_is_array(json_object_get(root, "messages"))) {
-        st = am__fail(&AM__ERR(m), AM_EFORMAT,
-                      "memory import: summary, messages, entries, stats "
-                      "and last_compression are required");
-        goto out;
-    }
-    /* Messages through the message core's own reader. Not json_dumps:
-     * it writes through a callback into jansson's own buffer, and jansson
-     * 2.14 ignores that callback's failure on some paths (object keys),
-     * so running out of memory there gave a document with keys missing.
-     * am__json_dump checks every append itself. */
-    {
-        am_buf t = AM_BUF_INIT;
-        t.alloc = m->o.alloc;
-        st = am__json_dump(json_object_get(root, "messages"), JSON_COMPACT,
-                           &t, &AM__ERR(m));
-        if (st == AM_OK)
-            st = am_msgs_from_json(NULL, AM_FORMAT_AGENTMEM, am_buf_str(&t),
-                                   &msgs, &AM__ERR(m));
-        am_buf_free(&t);
-    }
-    if (st != AM_OK) {
-        if (st != AM_ENOMEM)
-            st = am__fail(&AM__ERR(m), AM_EFORMAT, "memory import: messages: %s",
-                          AM__ERR(m).msg);
-        goto out;
-    }
-    n = msgs.count;
-    if (json_array_size(entries) != n) {
-        st = am__fail(&AM__ERR(m), AM_EFORMAT,
-                      "memory import: entries: %zu for %zu messages",
-                      json_array_size(entries), n);
-        goto out;
-    }
-    e = am__calloc(m->o.alloc, n ? n : 1, sizeof *e);
-    if (e == NULL)
-        goto nomem;
-    for (size_t i = 0; i < n; i++) {
-        json_t *f = json_array_get(entries, i);
+    if (entries->n != n)
+        return am__fail(&AM__ERR(m), AM_EFORMAT,
+                        "memory import: entries: %zu for %zu messages",
+                        entries->n, n);
+    d->e = am__calloc(m->o.alloc, n ? n : 1, sizeof *d->e);
+    if (d->e == NULL)
+        return AM_ENOMEM;
+    for (const am__jnode *f = entries->first; f != NULL; f = f->next, i++) {
         char ctx[32];
         int64_t tok = 0;
         snprintf(ctx, sizeof ctx, "entries[%zu]", i);
         st = get_int(f, "tokens", ctx, &tok, &AM__ERR(m));
         if (st != AM_OK)
-            goto out;
-        if (!json_is_boolean(json_object_get(f, "cleared")) ||
-            !json_is_boolean(json_object_get(f, "orphan"))) {
-            st = am__fail(&AM__ERR(m), AM_EFORMAT,
-                          "memory import: %s: cleared and orphan must be "
-                          "booleans", ctx);
-            goto out;
-        }
-        /* Counted again with this manager's counter: the document may
-         * come from a manager that counted for another model (or
-         * estimated); with the same counter the number is the same. */
-        (void)tok;
-        st = am__count_msg_buf(&m->o.counter, msgs.items[i], &m->scratch,
-                               &e[i].tokens, &AM__ERR(m));
+            return st;
+        if (!is_bool(am__jobj_get(f, "cleared"), &d->e[i].cleared) ||
+            !is_bool(am__jobj_get(f, "orphan"), &d->e[i].orphan))
+            return am__fail(&AM__ERR(m), AM_EFORMAT,
+                            "memory import: %s: cleared and orphan must be "
+                            "booleans", ctx);
+        st = am__count_msg_buf(&m->o.counter, d->msgs.items[i], &m->scratch,
+                               &d->e[i].tokens, &AM__ERR(m));
         if (st != AM_OK)
-            goto out;
-        e[i].cleared = json_is_true(json_object_get(f, "cleared"));
-        e[i].orphan = json_is_true(json_object_get(f, "orphan"));
+            return st;
     }
-    {
-        static const char *const keys[] = {
-            "total_tokens", "added", "compressions", "saved", "cost_tokens",
-            "tool_cleared", "tool_tokens_cleared", "input_reported",
-            "output_reported", "calib_samples"
-        };
-        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
-            st = get_int(stats, keys[k], "stats", &x[k], &AM__ERR(m));
-            if (st != AM_OK)
-                goto out;
-        }
-        st = get_int(root, "calibration_ppm", "document", &x[10], &AM__ERR(m));
+    return AM_OK;
+}
+
+/* Read the statistics, the calibration and the last compression record. */
+static am_status read_stats(am_memory *m, const am__jnode *root,
+                            const am__jnode *stats, const am__jnode *rec,
+                            doc_in *d)
+{
+    am__jnum cost = { 0 }, usd = { 0 };
+    const am__jnode *uv = am__jobj_get(stats, "compress_usd");
+    am_status st;
+
+    for (size_t k = 0; k < sizeof stat_keys / sizeof stat_keys[0]; k++) {
+        st = get_int(stats, stat_keys[k], "stats", &d->x[k], &AM__ERR(m));
         if (st != AM_OK)
-            goto out;
-        if (!json_is_number(json_object_get(stats, "cost")) ||
-            !json_is_integer(json_object_get(stats, "last_savings")) ||
-            !json_is_boolean(json_object_get(root, "compressed_last")) ||
-            x[10] == 0) {
-            st = am__fail(&AM__ERR(m), AM_EFORMAT,
-                          "memory import: stats: bad cost, last_savings, "
-                          "compressed_last or calibration");
-            goto out;
-        }
+            return st;
     }
-    if (!json_is_null(rec)) {
-        int64_t r[3];
-        const char *sn;
-        if ((st = get_int(rec, "original_tokens", "last_compression", &r[0],
-                          &AM__ERR(m))) ||
+    st = get_int(root, "calibration_ppm", "document", &d->x[10], &AM__ERR(m));
+    if (st != AM_OK)
+        return st;
+    if (!num_of(am__jobj_get(stats, "cost"), &cost) ||
+        !is_int(am__jobj_get(stats, "last_savings"), &d->last_savings) ||
+        !is_bool(am__jobj_get(root, "compressed_last"), &d->compressed_last) ||
+        d->x[10] == 0)
+        return am__fail(&AM__ERR(m), AM_EFORMAT,
+                        "memory import: stats: bad cost, last_savings, "
+                        "compressed_last or calibration");
+    d->cost = cost.value;
+    /* Absent in documents written before compression was priced. */
+    d->compress_usd = num_of(uv, &usd) ? usd.value : 0;
+    d->have_record = rec->type != AM__J_NULL;
+    if (d->have_record) {
+        const am__jnode *sn = am__jobj_get(rec, "strategy");
+        am_memory_config c;
+        memset(&c, 0, sizeof c);
+        if ((st = get_int(rec, "original_tokens", "last_compression",
+                          &d->r[0], &AM__ERR(m))) ||
             (st = get_int(rec, "compressed_tokens", "last_compression",
-                          &r[1], &AM__ERR(m))) ||
-            (st = get_int(rec, "message_count", "last_compression", &r[2],
+                          &d->r[1], &AM__ERR(m))) ||
+            (st = get_int(rec, "message_count", "last_compression", &d->r[2],
                           &AM__ERR(m))))
-            goto out;
-        sn = json_string_value(json_object_get(rec, "strategy"));
-        if (sn == NULL ||
-            am_memory_config_set(&(am_memory_config){ 0 },
-                                 AM_STR("MEMORY_COMPRESSION_STRATEGY"),
-                                 am_str_c(sn), NULL, NULL) != AM_OK) {
-            st = am__fail(&AM__ERR(m), AM_EFORMAT,
-                          "memory import: last_compression.strategy");
-            goto out;
-        }
+            return st;
+        if (sn == NULL || sn->type != AM__J_STR ||
+            am_memory_config_set(&c, AM_STR("MEMORY_COMPRESSION_STRATEGY"),
+                                 sn->str, NULL, NULL) != AM_OK)
+            return am__fail(&AM__ERR(m), AM_EFORMAT,
+                            "memory import: last_compression.strategy");
+        d->strategy = c.strategy;
     }
-    if (am_buf_append(&summary, json_string_value(v),
-                      json_string_length(v)) != AM_OK)
+    return AM_OK;
+}
+
+/* Parse and check `json` into `d`, changing nothing in `m` but its error
+ * slot and scratch buffer. Node strings point into `json` or `tmp`. */
+static am_status read_doc(am_memory *m, am_str json, am__arena *tmp,
+                          doc_in *d)
+{
+    am__jnode *root = NULL;
+    const am__jnode *v, *msgs, *entries, *stats, *rec;
+    int64_t version = 0;
+    am__js js;
+    am_status st;
+
+    am__js_init(&js, json, "memory import", tmp, &AM__ERR(m));
+    if ((st = am__jdom_parse(&js, &root)) != AM_OK ||
+        (st = am__js_end(&js)) != AM_OK)
+        return st;
+    if (root->type != AM__J_OBJ ||
+        !is_int(am__jobj_get(root, "version"), &version) || version != 1)
+        return am__fail(&AM__ERR(m), AM_EFORMAT,
+                        "memory import: expected an object with version 1");
+    v = am__jobj_get(root, "summary");
+    msgs = am__jobj_get(root, "messages");
+    entries = am__jobj_get(root, "entries");
+    stats = am__jobj_get(root, "stats");
+    rec = am__jobj_get(root, "last_compression");
+    if (v == NULL || v->type != AM__J_STR || msgs == NULL ||
+        msgs->type != AM__J_ARR || entries == NULL ||
+        entries->type != AM__J_ARR || stats == NULL ||
+        stats->type != AM__J_OBJ || rec == NULL)
+        return am__fail(&AM__ERR(m), AM_EFORMAT,
+                        "memory import: summary, messages, entries, stats "
+                        "and last_compression are required");
+    d->summary = v->str;
+    /* The messages' own text, through the message core's reader. */
+    st = am_msgs_from_json(NULL, AM_FORMAT_AGENTMEM, msgs->raw, &d->msgs,
+                           &AM__ERR(m));
+    if (st != AM_OK)
+        return st == AM_ENOMEM ? st
+                               : am__fail(&AM__ERR(m), AM_EFORMAT,
+                                          "memory import: messages: %s",
+                                          AM__ERR(m).msg);
+    st = read_entries(m, entries, d);
+    if (st == AM_OK)
+        st = read_stats(m, root, stats, rec, d);
+    return st;
+}
+
+static am_status am_memory_import_locked(am_memory *m, am_str json)
+{
+    doc_in d;
+    am__arena tmp;
+    am_buf summary = AM_BUF_INIT;
+    am_msg *summary_msg = NULL;
+    size_t summary_tokens = 0, n = 0;
+    am_status st;
+
+    if (m == NULL)
+        return AM_EINVAL;
+    memset(&d, 0, sizeof d);
+    d.msgs.alloc = m->o.alloc;
+    summary.alloc = m->o.alloc;
+    am__arena_init(&tmp, m->o.alloc, 16384);
+    st = read_doc(m, json, &tmp, &d);
+    n = d.msgs.count;
+    if (st != AM_OK)
+        goto out;
+    if (am_buf_append(&summary, d.summary.ptr, d.summary.len) != AM_OK)
         goto nomem;
     if (summary.len > 0) {
         st = am__summary_msg(m->o.alloc, am_buf_str(&summary), &summary_msg,
@@ -431,7 +507,7 @@ static am_status am_memory_import_locked(am_memory *m, am_str json)
         size_t calls = 0, cap = 16;
         am_str *ids;
         for (size_t i = 0; i < n; i++)
-            calls += am__memory_call_count(msgs.items[i]);
+            calls += am__memory_call_count(d.msgs.items[i]);
         while (calls * 2 > cap)
             cap *= 2;
         ids = am__calloc(m->o.alloc, cap, sizeof *ids);
@@ -445,13 +521,13 @@ static am_status am_memory_import_locked(am_memory *m, am_str json)
         m->ids = ids;
         m->ids_cap = cap;
         m->ids_n = 0;
-        m->e = e;
+        m->e = d.e;
         m->cap = n ? n : 1;
         m->n = n;
-        e = NULL;
+        d.e = NULL;
         m->context_tokens = 0;
         for (size_t i = 0; i < n; i++) {
-            m->e[i].msg = am_msg_ref(msgs.items[i]);
+            m->e[i].msg = am_msg_ref(d.msgs.items[i]);
             if (!m->e[i].orphan)
                 m->context_tokens += m->e[i].tokens;
         }
@@ -465,40 +541,27 @@ static am_status am_memory_import_locked(am_memory *m, am_str json)
         if (summary_msg != NULL)
             am__memory_set_summary_msg(m, summary_msg, summary_tokens);
         summary_msg = NULL;
-        m->total_tokens = (size_t)x[0];
-        m->added = (size_t)x[1];
-        m->compressions = (size_t)x[2];
-        m->saved = (size_t)x[3];
-        m->cost_tokens = (size_t)x[4];
-        m->tool_cleared = (size_t)x[5];
-        m->tool_tokens_cleared = (size_t)x[6];
-        m->in_reported = x[7];
-        m->out_reported = x[8];
-        m->calib_samples = (size_t)x[9];
-        m->calib = (double)x[10] / 1e6;
-        m->cost = json_number_value(json_object_get(stats, "cost"));
-        /* Absent in documents written before compression was priced. */
-        m->compress_usd =
-            json_number_value(json_object_get(stats, "compress_usd"));
-        m->last_savings =
-            json_integer_value(json_object_get(stats, "last_savings"));
-        m->compressed_last =
-            json_is_true(json_object_get(root, "compressed_last"));
-        m->have_record = !json_is_null(rec);
+        m->total_tokens = (size_t)d.x[0];
+        m->added = (size_t)d.x[1];
+        m->compressions = (size_t)d.x[2];
+        m->saved = (size_t)d.x[3];
+        m->cost_tokens = (size_t)d.x[4];
+        m->tool_cleared = (size_t)d.x[5];
+        m->tool_tokens_cleared = (size_t)d.x[6];
+        m->in_reported = d.x[7];
+        m->out_reported = d.x[8];
+        m->calib_samples = (size_t)d.x[9];
+        m->calib = (double)d.x[10] / 1e6;
+        m->cost = d.cost;
+        m->compress_usd = d.compress_usd;
+        m->last_savings = d.last_savings;
+        m->compressed_last = d.compressed_last;
+        m->have_record = d.have_record;
         if (m->have_record) {
-            const char *sn = json_string_value(json_object_get(rec,
-                                                               "strategy"));
-            m->rec.original_tokens = (size_t)json_integer_value(
-                json_object_get(rec, "original_tokens"));
-            m->rec.compressed_tokens = (size_t)json_integer_value(
-                json_object_get(rec, "compressed_tokens"));
-            m->rec.original_message_count = (size_t)json_integer_value(
-                json_object_get(rec, "message_count"));
-            m->rec.strategy = strcmp(sn, "selective") == 0
-                                  ? AM_COMPRESS_SELECTIVE
-                              : strcmp(sn, "deletion") == 0
-                                  ? AM_COMPRESS_DELETION
-                                  : AM_COMPRESS_SLIDING_WINDOW;
+            m->rec.original_tokens = (size_t)d.r[0];
+            m->rec.compressed_tokens = (size_t)d.r[1];
+            m->rec.original_message_count = (size_t)d.r[2];
+            m->rec.strategy = d.strategy;
             m->rec.compression_ratio =
                 m->rec.original_tokens > 0
                     ? (double)m->rec.compressed_tokens /
@@ -508,13 +571,15 @@ static am_status am_memory_import_locked(am_memory *m, am_str json)
     }
     goto out;
 nomem:
-    st = am__fail(&AM__ERR(m), AM_ENOMEM, "memory import: out of memory");
+    st = AM_ENOMEM;
 out:
-    am__free(m->o.alloc, e, (n ? n : 1) * sizeof *e);
+    if (st == AM_ENOMEM)
+        am__fail(&AM__ERR(m), AM_ENOMEM, "memory import: out of memory");
+    am__free(m->o.alloc, d.e, (n ? n : 1) * sizeof *d.e);
     am_msg_free(summary_msg);
     am_buf_free(&summary);
-    am_msg_list_free(&msgs);
-    json_decref(root);
+    am_msg_list_free(&d.msgs);
+    am__arena_free(&tmp);
     return st;
 }
 
