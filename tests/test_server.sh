@@ -2,7 +2,8 @@
 # test_server.sh -- `agentmem serve` on a free loopback port, driven with
 # curl: every route, bad input (each error names its field), the body size
 # and nesting limits, 404/405, concurrent puts committed together with an
-# answer each, 503 past --max-conns, one log line per request, SIGTERM
+# answer each, the write-ahead log checkpointed by its own thread, 503
+# past --max-conns, one log line per request, SIGTERM
 # finishing a request in flight, and kill -9 under load losing no
 # acknowledged write.
 set -u
@@ -258,6 +259,34 @@ jq -e 'select(.event == "stopped") | .batched_puts == 604 and
        .put_transactions < .batched_puts' "$log" >/dev/null &&
     pass=$((pass + 1)) || { echo "FAIL batch_grouped: $(grep stopped "$log")"
                             fails=$((fails + 1)); }
+
+# ---- The log is copied back by the checkpointer thread, not by a put:
+# 8 puts of ~900 KB (text and index) put ~3,300 pages (13 MB) in the log;
+# a commit would only checkpoint past 8192, so the database file grows
+# past 8 MB while the server still runs only because the checkpointer
+# (srv_ckpt.c) copied the pages (without it: 4 KB) ----
+start_server "$tmp/ckpt.db"
+awk 'BEGIN { printf("{\"ns\":[\"ckpt\"],\"key\":\"KEY\",\"value\":\"");
+             for (i = 0; i < 100000; i++) printf("word%d ", i % 97); printf("\"}") }' \
+    >"$tmp/big.tmpl"
+for i in $(seq 8); do
+    sed "s/KEY/k$i/" "$tmp/big.tmpl" >"$tmp/big.json"
+    req_file ckpt_put POST /v1/items/put "$tmp/big.json" 200
+done
+for _ in $(seq 50); do
+    [ "$(stat -c %s "$tmp/ckpt.db")" -ge 8000000 ] && break
+    sleep 0.1
+done
+db_bytes=$(stat -c %s "$tmp/ckpt.db")
+if [ "$db_bytes" -ge 8000000 ]; then pass=$((pass + 1)); else
+    echo "FAIL ckpt_copied: the database file has $db_bytes bytes while the"
+    echo "server runs (the checkpointer copied nothing back)"
+    fails=$((fails + 1)); fi
+stop_server
+jq -e 'select(.event == "stopped") | .ckpt_background >= 1' "$log" \
+    >/dev/null && pass=$((pass + 1)) ||
+    { echo "FAIL ckpt_logged: $(grep stopped "$log")"; fails=$((fails + 1)); }
+expect_eq ckpt_items "$("$cli" store export ckpt --db "$tmp/ckpt.db" | wc -l)" 8
 
 # ---- 503 past --max-conns ----
 start_server "$tmp/t.db" --max-conns 2

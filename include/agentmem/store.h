@@ -89,6 +89,17 @@ typedef struct am_store_opts {
      * on power failure. true: synchronous=FULL -- every commit is fsync'ed
      * before the put returns (slower). */
     bool sync_full;
+    /* SQLite only. false (default): the commit that grows the write-ahead
+     * log past 8192 pages (32 MB) also copies it back into the database
+     * file (a checkpoint, with two fsyncs) before its put returns, so
+     * every few thousand puts one takes far longer than the rest. true:
+     * commits leave that to am_store_checkpoint, which the application
+     * calls on its own schedule -- from a background thread with its own
+     * handle it does not hold up this handle's writes. As a backstop, a
+     * commit still checkpoints once the log passes 65536 pages (256 MB),
+     * so a forgotten am_store_checkpoint cannot grow the log without
+     * bound. Durability is the same either way. */
+    bool manual_checkpoint;
 } am_store_opts;
 
 /* Defaults as documented above. Thread safety: safe. */
@@ -364,6 +375,27 @@ AM_API am_status am_store_vacuum(am_store *s, bool full);
 /* Run SQLite's integrity check; AM_OK only if it answers "ok".
  * Thread safety: safe. */
 AM_API am_status am_store_check(am_store *s);
+
+/* Copy the pages committed to SQLite's write-ahead log back into the
+ * database file, without waiting for or blocking other connections'
+ * reads and writes (a PASSIVE checkpoint): pages that a reader's snapshot
+ * still needs, or that a writer adds meanwhile, stay in the log for the
+ * next call. *wal_pages gets the pages in the log, *left_pages those not
+ * copied yet; either may be NULL. Once every page is copied, the next
+ * write starts the log over from its beginning. While another handle
+ * writes without pause, each call copies only what was committed when it
+ * began, so the log may never be all copied; a call on the writing handle
+ * itself, between its writes, then copies the (small) rest and lets the
+ * log start over (`agentmem serve` does both). It is what
+ * manual_checkpoint leaves to the application; with the default it is
+ * never needed. PostgreSQL, and a SQLite database without a log (in
+ * memory): nothing to copy, AM_OK with both counts 0. Errors: AM_EINVAL
+ * (NULL `s`, a read-only handle); AM_EBUSY when another connection was
+ * checkpointing or starting the log over at that moment (nothing was
+ * copied: call again later; the call never waits); AM_EIO. Thread safety:
+ * safe (a call on this handle waits for the handle's other calls). */
+AM_API am_status am_store_checkpoint(am_store *s, size_t *wal_pages,
+                                     size_t *left_pages);
 
 /* ---- Export and import: JSON Lines ----
  *

@@ -16,6 +16,14 @@
  * batch. One request alone goes straight through; under load batches grow
  * with the load.
  *
+ * The log: with `agentmem serve` the store is opened with
+ * manual_checkpoint, so no commit here copies the write-ahead log back
+ * into the database (that checkpoint, every 8192 pages, made one batch in
+ * a few hundred take 100+ ms). A checkpointer thread does it on its own
+ * handle (srv_ckpt.c) and, when the log has grown, asks this thread for
+ * one short checkpoint between two batches: only this handle can copy the
+ * last pages while no commit adds more, which lets the log start over.
+ *
  * All or nothing per request, not per batch: when a batch fails (a bad
  * item the request checks cannot see, a busy database), its items are
  * stored again one at a time so that each request gets its own answer and
@@ -24,6 +32,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "srv_int.h"
 
@@ -35,11 +44,33 @@ struct srv_batcher {
     pthread_cond_t cv;
     srv_put_job *head, *tail;
     bool stopping;
+    bool ckpt_wanted;        /* srv_batcher_checkpoint asked for one */
     bool started;            /* the thread exists */
     pthread_t thread;
     /* Written by the writer thread only; read after it stopped. */
     size_t puts, batches, retried;
+    size_t largest;                      /* items in the largest batch */
+    size_t hist[SRV_COMMIT_BUCKETS];     /* commit time, see srv_int.h */
+    long long max_us;
+    size_t ckpts;                        /* checkpoints between batches */
+    long long ckpt_max_us;
 };
+
+static long long now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/* Bucket i holds commits under 2^i ms (the last one: everything longer). */
+static size_t bucket_of(long long us)
+{
+    size_t i = 0;
+    while (i + 1 < SRV_COMMIT_BUCKETS && us >= (1000LL << i))
+        i++;
+    return i;
+}
 
 /* Store `n` jobs' items, then record each job's result. */
 static void commit(srv_batcher *b, srv_put_job *jobs, size_t n)
@@ -75,6 +106,20 @@ static void commit(srv_batcher *b, srv_put_job *jobs, size_t n)
     }
 }
 
+/* Copy what the checkpointer could not (what was committed since its last
+ * run) while no batch commits; a failure (AM_EBUSY: a reader was starting
+ * up) only leaves it for the next request. */
+static void finish_log(srv_batcher *b)
+{
+    long long t0 = now_us(), us;
+
+    (void)am_store_checkpoint(b->store, NULL, NULL);
+    us = now_us() - t0;
+    b->ckpts++;
+    if (us > b->ckpt_max_us)
+        b->ckpt_max_us = us;
+}
+
 static void *writer(void *arg)
 {
     srv_batcher *b = arg;
@@ -84,8 +129,14 @@ static void *writer(void *arg)
         size_t n = 0;
 
         pthread_mutex_lock(&b->mu);
-        while (b->head == NULL && !b->stopping)
+        while (b->head == NULL && !b->stopping && !b->ckpt_wanted)
             pthread_cond_wait(&b->cv, &b->mu);
+        if (b->ckpt_wanted) {
+            b->ckpt_wanted = false;
+            pthread_mutex_unlock(&b->mu);
+            finish_log(b);
+            continue;
+        }
         if (b->head == NULL) {           /* stopping, nothing left */
             pthread_mutex_unlock(&b->mu);
             break;
@@ -105,7 +156,16 @@ static void *writer(void *arg)
         }
         pthread_mutex_unlock(&b->mu);
 
-        commit(b, jobs, n);
+        {
+            long long t0 = now_us(), us;
+            commit(b, jobs, n);
+            us = now_us() - t0;
+            b->hist[bucket_of(us)]++;
+            if (us > b->max_us)
+                b->max_us = us;
+            if (n > b->largest)
+                b->largest = n;
+        }
         /* done() resumes the request, which may free its job at once on
          * another thread: read `next` first. */
         for (j = jobs; j != NULL; j = next) {
@@ -173,6 +233,16 @@ bool srv_batcher_submit(srv_batcher *b, srv_put_job *job)
     return taken;
 }
 
+void srv_batcher_checkpoint(srv_batcher *b)
+{
+    pthread_mutex_lock(&b->mu);
+    if (!b->stopping) {
+        b->ckpt_wanted = true;
+        pthread_cond_signal(&b->cv);
+    }
+    pthread_mutex_unlock(&b->mu);
+}
+
 void srv_batcher_stop(srv_batcher *b)
 {
     if (b == NULL)
@@ -186,12 +256,16 @@ void srv_batcher_stop(srv_batcher *b)
     b->started = false;
 }
 
-void srv_batcher_stats(const srv_batcher *b, size_t *puts,
-                       size_t *batches, size_t *retried)
+void srv_batcher_stats(const srv_batcher *b, srv_batch_stats *out)
 {
-    *puts = b->puts;
-    *batches = b->batches;
-    *retried = b->retried;
+    out->puts = b->puts;
+    out->batches = b->batches;
+    out->retried = b->retried;
+    out->largest = b->largest;
+    out->max_us = b->max_us;
+    out->ckpts = b->ckpts;
+    out->ckpt_max_us = b->ckpt_max_us;
+    memcpy(out->hist, b->hist, sizeof out->hist);
 }
 
 void srv_batcher_free(srv_batcher *b)

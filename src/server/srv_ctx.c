@@ -79,7 +79,8 @@ void srv_store_give(srv_ctx *ctx, am_store *s)
     pthread_mutex_unlock(&ctx->readers_mu);
 }
 
-bool srv_ctx_open(srv_ctx *ctx, const srv_opts *o, size_t readers)
+bool srv_ctx_open(srv_ctx *ctx, const srv_opts *o, size_t readers,
+                  bool manual_checkpoint)
 {
     am_store_opts so = am_store_opts_default();
     am_error err;
@@ -108,6 +109,7 @@ bool srv_ctx_open(srv_ctx *ctx, const srv_opts *o, size_t readers)
     }
     so.embedder = ctx->embedder;
     so.actor = "agentmem-server";
+    so.manual_checkpoint = manual_checkpoint;
     st = am_store_open(o->db, &so, &ctx->store, &err);
     if (st != AM_OK) {
         /* A database URL may carry a password: the library's message

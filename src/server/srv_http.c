@@ -41,6 +41,7 @@
 typedef struct http_srv {
     srv_ctx ctx;
     srv_batcher *batcher;    /* group commit of puts (srv_batch.c) */
+    srv_ckpt *ckpt;          /* log checkpoints (srv_ckpt.c), or NULL */
     atomic_uint conns;       /* open connections */
     atomic_uint inflight;    /* requests started, not yet completed */
     unsigned max_conns;
@@ -417,8 +418,9 @@ int srv_serve(const srv_opts *o)
     sigset_t sigs;
     int sig = 0;
     MHD_socket ls;
+    srv_ckpt_stats cs;
     char url[96], addr[INET_ADDRSTRLEN];
-    bool loopback;
+    bool loopback, with_ckpt;
 
     if (!parse_listen(listen_spec, &sa)) {
         fprintf(stderr, "agentmem serve: --listen '%s': expected "
@@ -434,12 +436,24 @@ int srv_serve(const srv_opts *o)
     }
     memset(&s, 0, sizeof s);
     s.max_conns = o->max_conns != 0 ? o->max_conns : 256;
-    if (!srv_ctx_open(&s.ctx, o, threads))
+    /* A SQLite file gets its log checkpointed off the writer's path
+     * (srv_ckpt.c). */
+    with_ckpt = srv_db_has_log(o->db);
+    if (!srv_ctx_open(&s.ctx, o, threads, with_ckpt))
         return 1;
     if (srv_batcher_start(s.ctx.store, 256, &s.batcher) != AM_OK) {
         fprintf(stderr, "agentmem serve: cannot start the writer thread\n");
         srv_ctx_close(&s.ctx);
         return 1;
+    }
+    if (with_ckpt) {
+        am_error err = { AM_OK, "" };
+        if (srv_ckpt_start(o->db, s.batcher, &s.ckpt, &err) != AM_OK) {
+            fprintf(stderr, "agentmem serve: %s\n", err.msg);
+            srv_batcher_free(s.batcher);
+            srv_ctx_close(&s.ctx);
+            return 1;
+        }
     }
 
     /* Workers inherit this mask: only the main thread takes the signals. */
@@ -466,6 +480,7 @@ int srv_serve(const srv_opts *o)
     if (d == NULL) {
         fprintf(stderr, "agentmem serve: cannot listen on %s: %s\n",
                 listen_spec, strerror(errno));
+        srv_ckpt_free(s.ckpt, NULL);
         srv_batcher_free(s.batcher);
         srv_ctx_close(&s.ctx);
         return 1;
@@ -501,19 +516,42 @@ int srv_serve(const srv_opts *o)
     /* Commit and answer queued puts while the daemon still runs (they
      * are in flight, so normally none is left); later puts on open
      * connections are stored by their own thread. */
+    srv_ckpt_free(s.ckpt, &cs);
     srv_batcher_stop(s.batcher);
     MHD_stop_daemon(d);
     if (ls != MHD_INVALID_SOCKET)
         close(ls);
     {
-        size_t puts, batches, retried;
-        srv_batcher_stats(s.batcher, &puts, &batches, &retried);
+        srv_batch_stats bs;
+        json_t *hist = json_object();
+        srv_batcher_stats(s.batcher, &bs);
         srv_batcher_free(s.batcher);
         srv_ctx_close(&s.ctx);
-        srv_log("stopped", json_pack("{s:I, s:I, s:I}", "batched_puts",
-                                     (json_int_t)puts, "put_transactions",
-                                     (json_int_t)batches, "puts_retried_alone",
-                                     (json_int_t)retried));
+        for (size_t i = 0; hist != NULL && i < SRV_COMMIT_BUCKETS; i++) {
+            char name[16];
+            if (i + 1 < SRV_COMMIT_BUCKETS)
+                snprintf(name, sizeof name, "<%d", 1 << i);
+            else
+                snprintf(name, sizeof name, ">=%d", 1 << (i - 1));
+            json_object_set_new(hist, name, json_integer((json_int_t)bs.hist[i]));
+        }
+        /* Where put latency comes from: the commits' times, and the
+         * checkpoints (the background ones do not hold up the writer;
+         * those between batches do, for ckpt_writer_max_ms at most). */
+        srv_log("stopped", json_pack(
+            "{s:I, s:I, s:I, s:I, s:f, s:o?, s:I, s:I, s:I, s:f, s:I, s:f}",
+            "batched_puts", (json_int_t)bs.puts,
+            "put_transactions", (json_int_t)bs.batches,
+            "puts_retried_alone", (json_int_t)bs.retried,
+            "largest_batch", (json_int_t)bs.largest,
+            "commit_max_ms", bs.max_us / 1000.0,
+            "commit_ms_histogram", hist,
+            "ckpt_background", (json_int_t)cs.runs,
+            "ckpt_background_busy", (json_int_t)cs.busy,
+            "ckpt_asked_writer", (json_int_t)cs.asked,
+            "ckpt_background_max_ms", cs.max_us / 1000.0,
+            "ckpt_writer", (json_int_t)bs.ckpts,
+            "ckpt_writer_max_ms", bs.ckpt_max_us / 1000.0));
     }
     return 0;
 }

@@ -77,9 +77,12 @@ typedef struct srv_ctx {
 /* Open the store at `db` (with the default embedder), `readers` more
  * handles on it for read-only routes (none for an in-memory database,
  * which a second handle would not share), the tokenizer cache and, when
- * `keys_file` is set, the keys. Errors are printed to stderr. */
+ * `keys_file` is set, the keys. `manual_checkpoint`: the handles leave
+ * checkpoints to a srv_ckpt (am_store_opts.manual_checkpoint). Errors are
+ * printed to stderr. */
 struct srv_opts;
-bool srv_ctx_open(srv_ctx *ctx, const struct srv_opts *o, size_t readers);
+bool srv_ctx_open(srv_ctx *ctx, const struct srv_opts *o, size_t readers,
+                  bool manual_checkpoint);
 void srv_ctx_close(srv_ctx *ctx);
 
 /* The handle a call uses: for a read-only call an idle read handle
@@ -222,17 +225,56 @@ am_status srv_batcher_start(am_store *store, size_t max_batch,
 /* Queue `job` (borrowed until its done()). False once the batcher is
  * stopping: the caller stores the item itself. Thread safety: safe. */
 bool srv_batcher_submit(srv_batcher *b, srv_put_job *job);
+/* Ask the writer thread for one checkpoint of its store before its next
+ * batch (see srv_batch.c; no-op once stopping). Thread safety: safe. */
+void srv_batcher_checkpoint(srv_batcher *b);
 /* Commit everything queued, call its done()s and stop the thread; from
  * then on submit refuses. The batcher stays valid for late submitters.
  * NULL: no-op. */
 void srv_batcher_stop(srv_batcher *b);
-/* After srv_batcher_stop: items stored, transactions used, and items
- * stored again one at a time after their batch failed. */
-void srv_batcher_stats(const srv_batcher *b, size_t *puts, size_t *batches,
-                       size_t *retried);
+/* What the writer did, for the server's last log line: where put latency
+ * comes from is the time a batch takes to commit (every request in it
+ * waits for all of it). hist[i] counts commits that took under 2^i ms
+ * (1, 2, 4 ... 128 ms); the last bucket, everything longer. */
+#define SRV_COMMIT_BUCKETS 9
+typedef struct srv_batch_stats {
+    size_t puts;       /* items stored */
+    size_t batches;    /* transactions used */
+    size_t retried;    /* items stored again alone after their batch failed */
+    size_t largest;    /* items in the largest batch */
+    long long max_us;  /* the longest commit */
+    size_t hist[SRV_COMMIT_BUCKETS];
+    size_t ckpts;      /* checkpoints run between batches */
+    long long ckpt_max_us;
+} srv_batch_stats;
+/* Call only after srv_batcher_stop. */
+void srv_batcher_stats(const srv_batcher *b, srv_batch_stats *out);
 /* Stop (if not yet) and free. Call only when no thread can submit any
  * more. NULL: no-op. */
 void srv_batcher_free(srv_batcher *b);
+
+/* The log checkpointer (srv_ckpt.c): a thread with its own handle on the
+ * SQLite file `db` that copies the write-ahead log back into the database
+ * every SRV_CKPT_PERIOD_MS, so that commits never do (the writer's handle
+ * is opened with manual_checkpoint), and asks `batcher` for the rest once
+ * the log has grown past SRV_CKPT_RESTART_PAGES. */
+#define SRV_CKPT_PERIOD_MS 100
+#define SRV_CKPT_RESTART_PAGES 4096
+typedef struct srv_ckpt srv_ckpt;
+typedef struct srv_ckpt_stats {
+    size_t runs;          /* checkpoints that ran */
+    size_t busy;          /* ... that found the log busy and did nothing */
+    size_t asked;         /* times the batcher was asked to finish */
+    long long max_us;     /* the longest one (the writer went on meanwhile) */
+} srv_ckpt_stats;
+/* Errors (opening the handle, starting the thread) go to `err`. */
+am_status srv_ckpt_start(const char *db, srv_batcher *batcher,
+                         srv_ckpt **out, am_error *err);
+/* Stop the thread, close its handle, report and free. NULL: no-op. */
+void srv_ckpt_free(srv_ckpt *c, srv_ckpt_stats *stats);
+/* True when `db` names a SQLite file (a write-ahead log to checkpoint):
+ * not an in-memory database, not a PostgreSQL URL. */
+bool srv_db_has_log(const char *db);
 
 /* ---- Routes (srv_routes*.c) ---- */
 

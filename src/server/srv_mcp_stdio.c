@@ -38,7 +38,7 @@ int srv_mcp_stdio(const srv_opts *o)
     size_t cap = 0;
     ssize_t n;
 
-    if (!srv_ctx_open(&ctx, o, 0))
+    if (!srv_ctx_open(&ctx, o, 0, false))
         return 1;
     srv_log("mcp_stdio", json_pack("{s:s}", "db",
                                    strstr(o->db, "://") != NULL ?

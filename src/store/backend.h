@@ -74,6 +74,10 @@ typedef struct am__store_backend {
     am_status (*history_prune)(am_store *s, size_t keep, size_t *removed);
     am_status (*vacuum)(am_store *s, int full);
     am_status (*check)(am_store *s);
+    /* Optional (NULL: nothing to checkpoint, both counts 0): see
+     * am_store_checkpoint; the front end passes non-NULL counts. */
+    am_status (*checkpoint)(am_store *s, size_t *wal_pages,
+                            size_t *left_pages);
 
     am_status (*session_add)(am_store *s, am_str user_id, am_str session_id,
                              const am_str *items, size_t count);

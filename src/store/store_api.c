@@ -775,6 +775,25 @@ am_status am_store_check(am_store *s)
     return st;
 }
 
+am_status am_store_checkpoint(am_store *s, size_t *wal_pages,
+                              size_t *left_pages)
+{
+    size_t wal = 0, left = 0;
+    am_status st = AM_OK;
+
+    if (s == NULL)
+        return AM_EINVAL;
+    STORE_LOCK(s);
+    if (s->be->checkpoint != NULL)
+        st = s->be->checkpoint(s, &wal, &left);
+    STORE_UNLOCK(s);
+    if (wal_pages != NULL)
+        *wal_pages = wal;
+    if (left_pages != NULL)
+        *left_pages = left;
+    return st;
+}
+
 am_status am_session_add(am_store *s, am_str user_id, am_str session_id,
                          const am_str *items, size_t count)
 {

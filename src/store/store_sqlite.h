@@ -140,6 +140,8 @@ am_status am__sq_purge(am_store *s, int64_t deleted_before, size_t *removed);
 am_status am__sq_history_prune(am_store *s, size_t keep, size_t *removed);
 am_status am__sq_vacuum(am_store *s, int full);
 am_status am__sq_check(am_store *s);
+am_status am__sq_checkpoint(am_store *s, size_t *wal_pages,
+                            size_t *left_pages);
 am_status am__sq_session_add(am_store *s, am_str user_id, am_str session_id,
                              const am_str *items, size_t count);
 am_status am__sq_session_get(am_store *s, am_str session_id, size_t limit,

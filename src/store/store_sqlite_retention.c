@@ -1,5 +1,6 @@
 /* store_sqlite_retention.c -- keeping the store bounded: delete a namespace,
- * purge expired and soft-deleted items, prune histories, vacuum, check.
+ * purge expired and soft-deleted items, prune histories, vacuum, check,
+ * checkpoint.
  *
  * Hard deletes (delete_items) remove the rows' history and full-text
  * entries (FTS5 'delete' with the old text: the index has external
@@ -210,4 +211,28 @@ am_status am__sq_check(am_store *s)
         st = am__fail(&AM__ERR(s), AM_EIO, "full-text index: %s", detail);
     }
     return st;
+}
+
+/* A PASSIVE checkpoint: SQLite copies what no reader still needs and
+ * neither takes nor waits for the writer's lock, so another handle's
+ * commits go on meanwhile (the HTTP server runs this on its own thread
+ * and handle, srv_ckpt.c). */
+am_status am__sq_checkpoint(am_store *s, size_t *wal_pages,
+                            size_t *left_pages)
+{
+    sqlite3 *db = SQ(s)->db->conn;
+    int log = 0, copied = 0, rc;
+
+    if (sqlite3_db_readonly(db, "main") == 1)
+        return am__fail(&AM__ERR(s), AM_EINVAL, "checkpoint: the handle "
+                        "was opened read-only");
+    rc = sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE,
+                                   &log, &copied);
+    if (rc != SQLITE_OK)
+        return am__sqldb_fail_sql(SQ(s)->db, &AM__ERR(s), rc, "checkpoint",
+                                  NULL);
+    /* Not in WAL mode (an in-memory database): -1, nothing to copy. */
+    *wal_pages = log > 0 ? (size_t)log : 0;
+    *left_pages = log > copied && copied >= 0 ? (size_t)(log - copied) : 0;
+    return AM_OK;
 }
