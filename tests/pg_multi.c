@@ -245,6 +245,75 @@ AM_TEST(processes_writing_one_key_lose_nothing)
     am_store_close(s);
 }
 
+/* Two processes write the same 3,000 keys (three batches each) in
+ * opposite orders, three times over. Batches that lock their own key
+ * ranges in turn deadlock (the server fails one write whole); both writes
+ * lock in one global key order, so each waits for the other instead. */
+#define BIG_KEYS 3000
+#define BIG_ROUNDS 3
+
+AM_TEST(large_writes_of_the_same_keys_in_opposite_orders_both_succeed)
+{
+    char t[512];
+    am_store *s;
+    am_results *r;
+    target(t, sizeof t, "bigputs");
+    CHECK_OK(am_store_open(t, NULL, &s, NULL)); /* the schema */
+    am_store_close(s);
+    pid_t kids[2];
+    for (int p = 0; p < 2; p++) {
+        kids[p] = fork();
+        if (kids[p] == 0) {
+            static char keys[BIG_KEYS][16], vals[BIG_KEYS][32];
+            static am_item_in in[BIG_KEYS];
+            static const am_str part[] = { { "big", 3 } };
+            const am_ns ns = { part, 1 };
+            am_store *c;
+            int bad = am_store_open(t, NULL, &c, NULL) != AM_OK;
+            for (int round = 0; !bad && round < BIG_ROUNDS; round++) {
+                for (int i = 0; i < BIG_KEYS; i++) {
+                    int k = p == 0 ? i : BIG_KEYS - 1 - i;
+                    snprintf(keys[i], sizeof keys[i], "b%04d", k);
+                    snprintf(vals[i], sizeof vals[i], "\"p%d r%d\"", p,
+                             round);
+                    in[i] = (am_item_in){ .ns = ns,
+                                          .key = am_str_c(keys[i]),
+                                          .value = am_str_c(vals[i]) };
+                }
+                if (am_store_put_many(c, in, BIG_KEYS) != AM_OK) {
+                    fprintf(stderr, "process %d round %d: %s\n", p, round,
+                            am_store_last_error(c)->msg);
+                    bad = 1;
+                }
+            }
+            am_store_close(c);
+            _exit(bad);
+        }
+    }
+    for (int p = 0; p < 2; p++) {
+        int ws = 0;
+        CHECK(waitpid(kids[p], &ws, 0) == kids[p]);
+        CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+    }
+    /* Every put is one history entry; each key's value is a last round's. */
+    CHECK_OK(am_store_open(t, NULL, &s, NULL));
+    am_buf out = AM_BUF_INIT;
+    for (int k = 0; k < BIG_KEYS; k += 499) {
+        char key[16];
+        snprintf(key, sizeof key, "b%04d", k);
+        CHECK_OK(am_store_history(s, NS1("big"), am_str_c(key), &r));
+        CHECK_EQ(r->count, 2 * BIG_ROUNDS);
+        am_results_free(r);
+        CHECK_OK(am_store_get(s, NS1("big"), am_str_c(key), &out));
+        CHECK(strstr(out.ptr, " r2\"") != NULL);
+    }
+    CHECK_OK(am_store_list(s, NS1("big"), 10000, 0, &r));
+    CHECK_EQ(r->count, BIG_KEYS);
+    am_results_free(r);
+    am_buf_free(&out);
+    am_store_close(s);
+}
+
 /* ---- 4 processes x 1,000 mixed operations, checked against a replay ----
  *
  * Each process runs a fixed pseudo-random sequence over its own 50 keys
