@@ -1,0 +1,542 @@
+/* bench_pg_put.c -- which way of sending a batch of puts to PostgreSQL is
+ * fastest, on the store's own tables (the choice behind store_pg_put.c).
+ *
+ *   bench_pg_put URL [ITEMS] [ROUNDS]
+ *       URL     a PostgreSQL database (bench/run_pg.sh's server, or
+ *               `bash tests/pg_run.sh sh -c 'build/bench_pg_put
+ *               "$AM_TEST_STORE" 50000'`)
+ *       ITEMS   items per way and round (default 50000)
+ *       ROUNDS  rounds, the ways taking turns (default 2)
+ *
+ * Every way writes the same new items (8-word Zipf texts, 128-d vectors)
+ * in batches of 1,000, one transaction per batch, into a fresh schema that
+ * the store itself created (so the same table, indexes and history):
+ *
+ *   store   am_store_put_many (binary arrays, unnest(), INSERT ... ON
+ *           CONFLICT with the history in a CTE; see store_pg_put.c)
+ *   copy    COPY FROM STDIN (BINARY) into a temporary table, then one
+ *           INSERT ... SELECT ... ON CONFLICT with the same history CTE
+ *   rows    one prepared single-row INSERT (with its history) per item,
+ *           all of a batch sent in libpq's pipeline mode (one round trip)
+ *   peer    bench_pg's plain-libpq peer: COPY (binary) into a table with
+ *           only the key, the text and its GIN index (default settings)
+ *   gin4m   "store" with the full-text index's pending list at 4 MB (the
+ *           default) instead of the schema's 64 kB, merged at the end
+ *   gin1k   as gin4m, the list merged after each batch of 1,000
+ *
+ * The "store" line includes the store's own client work (namespace
+ * encoding, the words counted for BM25, checks); the others do only what
+ * the server needs. Wall time depends on the machine's load; the CPU
+ * time of this process plus its server process (read from /proc: the
+ * server must run on this machine) much less. `way items/s us` lines,
+ * the best round of each.
+ */
+#include <libpq-fe.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agentmem/store.h"
+
+#define DIM 128
+#define BATCH 1000
+#define NWAYS 6
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t next(void)
+{
+    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static double unit(void)
+{
+    return (double)(next() >> 11) / 9007199254740992.0;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static double cpu_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* CPU seconds (user + system) of process `pid` so far: the server
+ * process of a connection (the server runs on this machine). */
+static double proc_cpu_s(int pid)
+{
+    char path[64], line[1024];
+    unsigned long ut = 0, st = 0;
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    const char *p = strrchr(line, ')'); /* after the command's name */
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+                            "%*u %lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static void die(const char *what, const char *msg)
+{
+    fprintf(stderr, "bench_pg_put: %s: %s\n", what, msg);
+    exit(1);
+}
+
+/* ---- The data (as bench_pg.c: Zipf over 5,000 made-up words) ---- */
+
+#define VOCAB 5000
+static char words[VOCAB][16];
+static double zipf_cdf[VOCAB];
+
+static void make_vocab(void)
+{
+    static const char syl[][4] = { "ka", "lo", "mi", "ne", "ru", "ta", "shi",
+                                   "po", "va", "de", "zu", "fe" };
+    double h = 0;
+    for (int i = 0; i < VOCAB; i++) {
+        int x = i + 12;
+        char *p = words[i];
+        while (x > 0) {
+            p += sprintf(p, "%s", syl[x % 12]);
+            x /= 12;
+        }
+        h += 1.0 / (i + 1);
+        zipf_cdf[i] = h;
+    }
+    for (int i = 0; i < VOCAB; i++)
+        zipf_cdf[i] /= h;
+}
+
+static const char *zipf_word(void)
+{
+    double u = unit();
+    int lo = 0, hi = VOCAB - 1;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (zipf_cdf[mid] < u)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return words[lo];
+}
+
+static char (*texts)[128];
+static char (*vals)[160];
+static char (*keys)[24];
+static float *vecs;
+
+static void make_items(size_t n)
+{
+    texts = calloc(n, sizeof *texts);
+    vals = calloc(n, sizeof *vals);
+    keys = calloc(n, sizeof *keys);
+    vecs = calloc(n * DIM, sizeof(float));
+    if (texts == NULL || vals == NULL || keys == NULL || vecs == NULL)
+        die("items", "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        size_t o = 0;
+        double norm = 0;
+        for (int w = 0; w < 8; w++)
+            o += (size_t)snprintf(texts[i] + o, sizeof texts[i] - o, "%s%s",
+                                  w ? " " : "", zipf_word());
+        snprintf(vals[i], sizeof vals[i], "\"%s\"", texts[i]);
+        snprintf(keys[i], sizeof keys[i], "k%zu", i);
+        for (int d = 0; d < DIM; d++) {
+            vecs[i * DIM + d] = (float)(unit() * 2 - 1);
+            norm += (double)vecs[i * DIM + d] * vecs[i * DIM + d];
+        }
+        for (int d = 0; d < DIM; d++)
+            vecs[i * DIM + d] = (float)(vecs[i * DIM + d] / sqrt(norm));
+    }
+}
+
+/* ---- libpq helpers ---- */
+
+static void run(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+        PQresultStatus(r) != PGRES_TUPLES_OK)
+        die(sql, PQerrorMessage(c));
+    PQclear(r);
+}
+
+static void prepare(PGconn *c, const char *name, const char *sql)
+{
+    PGresult *r = PQprepare(c, name, sql, 0, NULL);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        die(name, PQerrorMessage(c));
+    PQclear(r);
+}
+
+typedef struct wbuf {
+    char *p;
+    size_t len, cap;
+} wbuf;
+
+static void wb_add(wbuf *b, const void *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        b->cap = (b->len + n) * 2;
+        b->p = realloc(b->p, b->cap);
+        if (b->p == NULL)
+            die("buffer", "out of memory");
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+
+static void wb_be(wbuf *b, uint64_t v, int bytes)
+{
+    unsigned char w[8];
+    for (int i = 0; i < bytes; i++)
+        w[i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
+    wb_add(b, w, (size_t)bytes);
+}
+
+static void wb_field(wbuf *b, const void *p, size_t n)
+{
+    wb_be(b, (uint32_t)n, 4);
+    wb_add(b, p, n);
+}
+
+static size_t doc_words(const char *t)
+{
+    size_t n = 1;
+    for (; *t; t++)
+        n += *t == ' ';
+    return n;
+}
+
+/* ---- The ways ---- */
+
+static const am_str ns_part[] = { { "bench", 5 } };
+static const am_ns NS = { ns_part, 1 };
+
+static void way_store(am_store *s, size_t from, size_t to)
+{
+    am_item_in in[BATCH];
+    for (size_t i = from; i < to; i += BATCH) {
+        size_t m = to - i < BATCH ? to - i : BATCH;
+        for (size_t j = 0; j < m; j++)
+            in[j] = (am_item_in){ .ns = NS, .key = am_str_c(keys[i + j]),
+                                  .value = am_str_c(vals[i + j]),
+                                  .vec = vecs + (i + j) * DIM, .dim = DIM };
+        if (am_store_put_many(s, in, m) != AM_OK)
+            die("store put", am_store_last_error(s)->msg);
+    }
+}
+
+static void way_store_clean(am_store *s, PGconn *c, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i += BATCH) {
+        way_store(s, i, to - i < BATCH ? to : i + BATCH);
+        run(c, "SELECT gin_clean_pending_list('items_tsv')");
+    }
+}
+
+/* The namespace as the store encodes it (the part, then a 0 byte). */
+static const char ENC_NS[] = "bench\x1f";
+#define ENC_NS_LEN 6
+#define MODEL "caller"
+
+static const char *const COPY_INSERT =
+    "WITH ins AS (INSERT INTO items(ns, key, value, meta, text, tsv, doc_len,"
+    " expires_ms, vec_model, vec, created_ms, updated_ms)"
+    " SELECT ns, key, value, meta, txt, to_tsvector('english', txt),"
+    " doc_len, exp, vm, vec, $1::int8, $1::int8 FROM put_tmp"
+    " ON CONFLICT (ns, key) DO NOTHING RETURNING id, ns, key),"
+    " h AS (INSERT INTO item_history(item_id, seq, event, at_ms, actor)"
+    " SELECT id, 1, 'add', $1::int8, 'bench' FROM ins)"
+    " SELECT id, ns, key FROM ins";
+
+static void way_copy(PGconn *c, size_t from, size_t to)
+{
+    static const char head[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+    wbuf b = { 0 };
+    for (size_t i = from; i < to; i += BATCH) {
+        size_t m = to - i < BATCH ? to - i : BATCH;
+        run(c, "BEGIN");
+        PGresult *r = PQexec(c, "COPY put_tmp FROM STDIN (FORMAT binary)");
+        if (PQresultStatus(r) != PGRES_COPY_IN)
+            die("COPY", PQerrorMessage(c));
+        PQclear(r);
+        b.len = 0;
+        wb_add(&b, head, sizeof head);
+        for (size_t j = i; j < i + m; j++) {
+            wb_be(&b, 9, 2);
+            wb_field(&b, ENC_NS, ENC_NS_LEN);
+            wb_field(&b, keys[j], strlen(keys[j]));
+            wb_field(&b, vals[j], strlen(vals[j]));
+            wb_field(&b, "{}", 2);
+            wb_field(&b, texts[j], strlen(texts[j]));
+            wb_be(&b, 8, 4);
+            wb_be(&b, doc_words(texts[j]), 8);
+            wb_be(&b, UINT32_MAX, 4); /* expires: NULL */
+            wb_field(&b, MODEL, strlen(MODEL));
+            wb_field(&b, vecs + j * DIM, DIM * sizeof(float));
+        }
+        wb_be(&b, 0xffff, 2);
+        if (PQputCopyData(c, b.p, (int)b.len) != 1 ||
+            PQputCopyEnd(c, NULL) != 1)
+            die("COPY", PQerrorMessage(c));
+        while ((r = PQgetResult(c)) != NULL) {
+            if (PQresultStatus(r) != PGRES_COMMAND_OK)
+                die("COPY", PQerrorMessage(c));
+            PQclear(r);
+        }
+        char now[8];
+        for (int k = 0; k < 8; k++)
+            now[k] = (char)(k == 7);
+        const char *v[1] = { now };
+        int len[1] = { 8 }, fmt[1] = { 1 };
+        r = PQexecPrepared(c, "copy_ins", 1, v, len, fmt, 1);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != (int)m)
+            die("copy insert", PQerrorMessage(c));
+        PQclear(r);
+        run(c, "COMMIT");
+    }
+    free(b.p);
+}
+
+static const char *const ROW_INSERT =
+    "WITH ins AS (INSERT INTO items(ns, key, value, meta, text, tsv, doc_len,"
+    " vec_model, vec, created_ms, updated_ms) VALUES ($1::bytea, $2::bytea,"
+    " $3::text, '{}', $4::text, to_tsvector('english', $4::text), $5::int8,"
+    " $6::text, $7::bytea, 1, 1) ON CONFLICT (ns, key) DO NOTHING"
+    " RETURNING id), h AS (INSERT INTO item_history(item_id, seq, event,"
+    " at_ms, actor) SELECT id, 1, 'add', 1, 'bench' FROM ins)"
+    " SELECT id FROM ins";
+
+static void way_rows(PGconn *c, size_t from, size_t to)
+{
+    if (PQenterPipelineMode(c) != 1)
+        die("pipeline", PQerrorMessage(c));
+    for (size_t i = from; i < to; i += BATCH) {
+        size_t m = to - i < BATCH ? to - i : BATCH;
+        char dl[BATCH][8];
+        if (PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 1) != 1)
+            die("pipeline", PQerrorMessage(c));
+        for (size_t j = i; j < i + m; j++) {
+            uint64_t w = doc_words(texts[j]);
+            for (int k = 0; k < 8; k++)
+                dl[j - i][k] = (char)(w >> (56 - 8 * k));
+            const char *v[7] = { ENC_NS, keys[j], vals[j], texts[j],
+                                 dl[j - i], MODEL,
+                                 (const char *)(vecs + j * DIM) };
+            int len[7] = { ENC_NS_LEN, (int)strlen(keys[j]),
+                           (int)strlen(vals[j]), (int)strlen(texts[j]), 8,
+                           (int)strlen(MODEL), DIM * sizeof(float) };
+            int fmt[7] = { 1, 1, 1, 1, 1, 1, 1 };
+            if (PQsendQueryPrepared(c, "row_ins", 7, v, len, fmt, 1) != 1)
+                die("pipeline", PQerrorMessage(c));
+        }
+        if (PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 1) !=
+                1 || PQpipelineSync(c) != 1)
+            die("pipeline", PQerrorMessage(c));
+        /* m + 2 results, each followed by a NULL, then the sync. */
+        for (size_t k = 0; k < m + 2; k++) {
+            PGresult *r = PQgetResult(c);
+            ExecStatusType es = PQresultStatus(r);
+            if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK)
+                die("pipeline", PQerrorMessage(c));
+            PQclear(r);
+            if ((r = PQgetResult(c)) != NULL)
+                die("pipeline", "more results than statements");
+        }
+        PGresult *r = PQgetResult(c);
+        if (PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+            die("pipeline", "no sync");
+        PQclear(r);
+    }
+    if (PQexitPipelineMode(c) != 1)
+        die("pipeline", PQerrorMessage(c));
+}
+
+/* bench_pg's plain-libpq peer: COPY (binary here) into a table with
+ * only the unique key and the full-text index (default GIN settings), no
+ * history. */
+static void way_peer(PGconn *c, size_t from, size_t to)
+{
+    static const char head[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+    wbuf b = { 0 };
+    for (size_t i = from; i < to; i += BATCH) {
+        size_t m = to - i < BATCH ? to - i : BATCH;
+        run(c, "BEGIN");
+        PGresult *r = PQexec(c, "COPY peer(ns, key, value, text, vec) FROM"
+                             " STDIN (FORMAT binary)");
+        if (PQresultStatus(r) != PGRES_COPY_IN)
+            die("COPY", PQerrorMessage(c));
+        PQclear(r);
+        b.len = 0;
+        wb_add(&b, head, sizeof head);
+        for (size_t j = i; j < i + m; j++) {
+            wb_be(&b, 5, 2);
+            wb_field(&b, ENC_NS, ENC_NS_LEN);
+            wb_field(&b, keys[j], strlen(keys[j]));
+            wb_field(&b, vals[j], strlen(vals[j]));
+            wb_field(&b, texts[j], strlen(texts[j]));
+            wb_field(&b, vecs + j * DIM, DIM * sizeof(float));
+        }
+        wb_be(&b, 0xffff, 2);
+        if (PQputCopyData(c, b.p, (int)b.len) != 1 ||
+            PQputCopyEnd(c, NULL) != 1)
+            die("COPY", PQerrorMessage(c));
+        while ((r = PQgetResult(c)) != NULL) {
+            if (PQresultStatus(r) != PGRES_COMMAND_OK)
+                die("COPY", PQerrorMessage(c));
+            PQclear(r);
+        }
+        run(c, "COMMIT");
+    }
+    free(b.p);
+}
+
+/* A fresh schema `name` made by the store (its exact tables), and a
+ * connection whose search_path is that schema. */
+static am_store *fresh(const char *url, const char *name, PGconn *admin,
+                       PGconn **conn)
+{
+    char sql[256], u[1024];
+    am_error err;
+    am_store *s = NULL;
+    am_store_opts o = am_store_opts_default();
+    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", name);
+    run(admin, sql);
+    snprintf(u, sizeof u, "%s%cschema=%s", url,
+             strchr(url, '?') != NULL ? '&' : '?', name);
+    if (am_store_open(u, &o, &s, &err) != AM_OK)
+        die("open", err.msg);
+    *conn = PQconnectdb(url);
+    if (PQstatus(*conn) != CONNECTION_OK)
+        die("connect", PQerrorMessage(*conn));
+    snprintf(sql, sizeof sql, "SET search_path = %s", name);
+    run(*conn, sql);
+    /* The store records its vectors' model on the first put. */
+    snprintf(sql, sizeof sql, "INSERT INTO store_meta(k, v) VALUES "
+             "('vec_model', '%s/%d') ON CONFLICT DO NOTHING", MODEL, DIM);
+    run(*conn, sql);
+    run(*conn, "CREATE TEMP TABLE put_tmp(ns bytea, key bytea, value text,"
+               " meta text, txt text, doc_len int8, exp int8, vm text,"
+               " vec bytea) ON COMMIT DELETE ROWS");
+    run(*conn, "CREATE TABLE peer(id bigserial PRIMARY KEY, ns bytea NOT"
+               " NULL, key bytea NOT NULL, value text NOT NULL, text text NOT"
+               " NULL, tsv tsvector GENERATED ALWAYS AS (to_tsvector("
+               "'english', text)) STORED, vec bytea, UNIQUE(ns, key));"
+               "CREATE INDEX ON peer USING gin(tsv)");
+    prepare(*conn, "copy_ins", COPY_INSERT);
+    prepare(*conn, "row_ins", ROW_INSERT);
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_pg_put URL [ITEMS] [ROUNDS]\n");
+        return 2;
+    }
+    const char *url = argv[1];
+    size_t n = argc > 2 ? (size_t)atol(argv[2]) : 50000;
+    int rounds = argc > 3 ? atoi(argv[3]) : 2;
+    static const char *const names[NWAYS] = { "store", "copy", "rows",
+                                              "peer", "gin4m", "gin1k" };
+    double best[NWAYS], cpu[NWAYS];
+
+    if (n == 0 || rounds <= 0)
+        die("arguments", "ITEMS and ROUNDS must be positive");
+    for (int w = 0; w < NWAYS; w++) {
+        best[w] = 0;
+        cpu[w] = 1e30;
+    }
+    make_vocab();
+    make_items(n);
+    PGconn *admin = PQconnectdb(url);
+    if (PQstatus(admin) != CONNECTION_OK)
+        die("connect", PQerrorMessage(admin));
+    run(admin, "SET client_min_messages = warning");
+    printf("# bench_pg_put: %zu items per way and round, batches of %d, "
+           "%d rounds\n", n, BATCH, rounds);
+    for (int round = 0; round < rounds; round++) {
+        for (int w = 0; w < NWAYS; w++) {
+            PGconn *c = NULL;
+            char schema[64];
+            snprintf(schema, sizeof schema, "put_%s", names[w]);
+            am_store *s = fresh(url, schema, admin, &c);
+            /* The server process doing the work: the store's own
+             * connection (the newest "agentmem" one) or ours. */
+            int pid = PQbackendPID(c);
+            if (w >= 4)
+                run(c, "ALTER INDEX items_tsv SET (gin_pending_list_limit"
+                       " = 4096)");
+            if (w == 0 || w >= 4) {
+                PGresult *r = PQexec(admin, "SELECT pid FROM "
+                                     "pg_stat_activity WHERE application_name"
+                                     " = 'agentmem' ORDER BY backend_start"
+                                     " DESC LIMIT 1");
+                if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+                    die("store's server process", PQerrorMessage(admin));
+                pid = atoi(PQgetvalue(r, 0, 0));
+                PQclear(r);
+            }
+            int pid2 = PQbackendPID(c);
+            double t0 = now_s(), c0 = cpu_s(), s0 = proc_cpu_s(pid);
+            if (pid2 != pid)
+                s0 += proc_cpu_s(pid2);
+            if (w == 0)
+                way_store(s, 0, n);
+            else if (w == 1)
+                way_copy(c, 0, n);
+            else if (w == 2)
+                way_rows(c, 0, n);
+            else if (w == 3)
+                way_peer(c, 0, n);
+            if (w == 4) { /* the store's puts, then the list merged */
+                way_store(s, 0, n);
+                run(c, "SELECT gin_clean_pending_list('items_tsv')");
+            }
+            if (w == 5) /* the list merged after each batch */
+                way_store_clean(s, c, 0, n);
+            double rate = (double)n / (now_s() - t0);
+            double s1 = proc_cpu_s(pid) + (pid2 != pid ? proc_cpu_s(pid2) : 0);
+            double cl = (cpu_s() - c0) / (double)n * 1e6;
+            double us = cl + (s1 - s0) / (double)n * 1e6;
+            printf("# round %d %-5s %9.0f items/s  %7.1f us CPU per item "
+                   "(client %.1f + server %.1f)\n", round + 1, names[w], rate,
+                   us, cl, us - cl);
+            fflush(stdout);
+            if (rate > best[w])
+                best[w] = rate;
+            if (us < cpu[w])
+                cpu[w] = us;
+            PQfinish(c);
+            am_store_close(s);
+            snprintf(schema, sizeof schema, "DROP SCHEMA put_%s CASCADE",
+                     names[w]);
+            run(admin, schema);
+        }
+    }
+    for (int w = 0; w < NWAYS; w++)
+        printf("%-5s %9.0f items/s  %7.1f us CPU per item\n", names[w],
+               best[w], cpu[w]);
+    PQfinish(admin);
+    return 0;
+}
