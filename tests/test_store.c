@@ -192,6 +192,38 @@ AM_TEST(search_keeps_rare_terms_when_frequent_ones_are_dropped)
     fx_close(&f);
 }
 
+AM_TEST(feedback_finds_items_that_share_words_with_the_top_results)
+{
+    /* Pseudo-relevance feedback (prf_docs): words of the top results
+     * ("orchard") expand the query, so an item without the query's word
+     * but about the same thing is found; the same on both backends. */
+    fixture f;
+    fx_open(&f, 0);
+    CHECK_OK(put(f.s, NS1("p"), "a", "\"apple orchard blossoms\"", 0));
+    CHECK_OK(put(f.s, NS1("p"), "b", "\"orchard harvest festival\"", 0));
+    CHECK_OK(put(f.s, NS1("p"), "c", "\"quarterly budget review\"", 0));
+    CHECK_OK(put(f.s, NS1("p"), "d", "\"train timetable changes\"", 0));
+    am_search q = { .ns = NS1("p"), .query = AM_STR("apple"),
+                    .mode = AM_SEARCH_TEXT, .limit = 5 };
+    am_results *r;
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 1); /* without feedback: the apple only */
+    am_results_free(r);
+    q.prf_docs = 1;
+    q.prf_terms = 2;
+    CHECK_OK_E(am_store_search(f.s, &q, &r), am_store_last_error(f.s));
+    CHECK_EQ(r->count, 2);
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "a");
+    CHECK_MEM_EQ(r->items[1].key.ptr, r->items[1].key.len, "b");
+    am_results_free(r);
+    /* Nothing matches: nothing to learn from, nothing found. */
+    q.query = AM_STR("zeppelin");
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 0);
+    am_results_free(r);
+    fx_close(&f);
+}
+
 AM_TEST(bad_input_is_rejected_and_names_the_problem)
 {
     fixture f;

@@ -168,6 +168,36 @@ void am__vcache_apply(am_store *s, int64_t id, am_str ns, int64_t expires,
 am_status am__vcache_set(am_store *s, int64_t id, am_str ns, int64_t expires,
                          const void *vec, size_t bytes);
 
+/* ---- Pseudo-relevance feedback (prf.c) ---- */
+
+/* 1 when the ASCII word [w, w + n) is one of the store's stopwords. */
+int am__is_stopword(const char *w, size_t n);
+
+#define AM__PRF_CAP 256
+typedef struct am__prf_term {
+    char w[32];
+    size_t n;      /* occurrences in the texts fed */
+    double score;
+} am__prf_term;
+/* The candidate words of one expansion (on the caller's stack). */
+typedef struct am__prf {
+    am__prf_term t[AM__PRF_CAP];
+    size_t count;
+    am_str query;  /* borrowed: its words are never candidates */
+} am__prf;
+/* Documents holding `w` (NUL-terminated), counted up to `cap`, into *df;
+ * not AM_OK when it cannot say (the word then counts as `cap`). */
+typedef am_status (*am__prf_df)(void *ctx, const char *w, int64_t cap,
+                                double *df);
+void am__prf_begin(am__prf *p, am_str query);
+/* Count the words of one top result's text. */
+void am__prf_add(am__prf *p, const char *text, size_t len);
+/* Append the query, then the `nterms` words that best characterize the
+ * texts fed (count in them times log(total / documents)), to `out`.
+ * `total` is the store's item count (or an upper bound). AM_ENOMEM. */
+am_status am__prf_expand(am__prf *p, double total, size_t nterms,
+                         am__prf_df df, void *ctx, am_buf *out);
+
 /* Locking: every public entry point holds s->mu for its duration. */
 #define STORE_LOCK(s) pthread_mutex_lock(&(s)->mu)
 #define STORE_UNLOCK(s) pthread_mutex_unlock(&(s)->mu)

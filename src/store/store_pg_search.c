@@ -18,7 +18,8 @@
  * `vec_epoch`, which makes every cache reload in full.
  *
  * Hybrid: the weighted mean of both relevances, as on SQLite
- * (store_sqlite_search.c).
+ * (store_sqlite_search.c). Pseudo-relevance feedback picks its words as
+ * on SQLite too (prf.c).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -571,6 +572,79 @@ out:
     return st;
 }
 
+/* ---- Pseudo-relevance feedback ---- */
+
+/* Items holding `w`, counted up to `cap` by the tsvector index (prf.c
+ * asks); a word the English configuration drops (a stopword of its own)
+ * counts as `cap`: it would add nothing to the expanded query. */
+static am_status prf_df(void *ctx, const char *w, int64_t cap, double *df)
+{
+    am_store *s = ctx;
+    am__pgp p = { .n = 0 };
+    am__pgp_bytes(&p, w, strlen(w));
+    am__pgp_int(&p, cap);
+    PGresult *r = am__pg_exec(s, "search", "SELECT CASE WHEN numnode(q) = 0"
+                              " THEN $2::int8 ELSE (SELECT count(*) FROM"
+                              " (SELECT 1 FROM items WHERE tsv @@ q LIMIT"
+                              " $2::int8) x) END FROM plainto_tsquery("
+                              "'english', $1::text) q", &p,
+                              AM__PG_RETRY | AM__PG_PREPARE);
+    if (r == NULL)
+        return AM__ERR(s).code;
+    *df = (double)am__pg_int(r, 0, 0);
+    PQclear(r);
+    return AM_OK;
+}
+
+/* The query expanded with words of the texts of the first
+ * `q->prf_docs` (at most 256) text candidates, as on SQLite (prf.c). */
+static am_status prf_query(am_store *s, const am_search *q,
+                           const am__cands *tc, am_buf *out)
+{
+    int64_t ids[256];
+    size_t n = tc->count < (size_t)q->prf_docs ? tc->count
+                                                : (size_t)q->prf_docs;
+    am_buf arr = AM_BUF_INIT;
+    am__pgp p = { .n = 0 };
+    am__prf prf;
+    am_status st;
+
+    if (n > 256)
+        n = 256;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = tc->v[i].id;
+    arr.alloc = s->alloc;
+    if (id_array(ids, n, &arr) != AM_OK) {
+        am_buf_free(&arr);
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+    }
+    am__pgp_textfmt(&p, arr.ptr);
+    /* The texts, and the table's size for the IDFs (max(id) + 1, as on
+     * SQLite: an index lookup, not a count). */
+    PGresult *r = am__pg_exec(s, "search", "SELECT id, text, (SELECT"
+                              " coalesce(max(id), 0) + 1 FROM items) FROM"
+                              " items WHERE id = ANY($1::bigint[])", &p,
+                              AM__PG_RETRY);
+    am_buf_free(&arr);
+    if (r == NULL)
+        return AM__ERR(s).code;
+    am__prf_begin(&prf, q->query);
+    double total = PQntuples(r) > 0 ? (double)am__pg_int(r, 0, 2) : 1000;
+    for (size_t i = 0; i < n; i++)
+        for (int row = 0; row < PQntuples(r); row++)
+            if (am__pg_int(r, row, 0) == ids[i]) {
+                am__prf_add(&prf, PQgetvalue(r, row, 1),
+                            (size_t)PQgetlength(r, row, 1));
+                break;
+            }
+    PQclear(r);
+    st = am__prf_expand(&prf, total, q->prf_terms > 0 ? (size_t)q->prf_terms
+                                                      : 5,
+                        prf_df, s, out);
+    return st == AM_OK ? AM_OK
+                       : am__fail(&AM__ERR(s), st, "search: out of memory");
+}
+
 /* ---- Vectors ---- */
 
 /* Top `want` qualifying vectors by cosine with the unit vector `qv` (the
@@ -780,6 +854,22 @@ am_status am__pg_search(am_store *s, const am_search *q,
         st = text_cands(s, q->query, (am_str){ lo.ptr, lo.len },
                         (am_str){ hi.ptr, hi.len }, filter,
                         use_vec || boosting ? depth : limit, now, &tc);
+        if (st == AM_OK && q->prf_docs > 0 && tc.count > 0) {
+            /* Pseudo-relevance feedback: again, for the query expanded
+             * from the first candidates. */
+            am_buf xq = AM_BUF_INIT;
+            xq.alloc = s->alloc;
+            st = prf_query(s, q, &tc, &xq);
+            if (st == AM_OK) {
+                tc.count = 0;
+                st = text_cands(s, am_buf_str(&xq),
+                                (am_str){ lo.ptr, lo.len },
+                                (am_str){ hi.ptr, hi.len }, filter,
+                                use_vec || boosting ? depth : limit, now,
+                                &tc);
+            }
+            am_buf_free(&xq);
+        }
         if (st != AM_OK)
             goto out;
     }

@@ -16,34 +16,6 @@
 /* ---- The query ---- */
 
 
-/* Words too common to help BM25 and costly to look up. */
-static const char *const stopwords[] = {
-    "a", "about", "an", "and", "are", "as", "at", "be", "by", "did", "do",
-    "does", "for", "from", "had", "has", "have", "he", "her", "his", "how",
-    "i", "in", "is", "it", "its", "me", "my", "of", "on", "or", "she",
-    "that", "the", "their", "them", "they", "this", "to", "was", "we",
-    "were", "what", "when", "where", "which", "who", "whom", "why", "will",
-    "with", "you", "your",
-};
-
-static int is_stopword(const char *w, size_t n)
-{
-    size_t lo = 0, hi = sizeof stopwords / sizeof stopwords[0];
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strncmp(stopwords[mid], w, n);
-        if (c == 0 && stopwords[mid][n] != '\0')
-            c = 1;
-        if (c == 0)
-            return 1;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return 0;
-}
-
 typedef struct qbuild {
     am_buf *out;
     int skip_stop;
@@ -54,7 +26,7 @@ typedef struct qbuild {
 static void add_term(const char *w, size_t n, void *ctx)
 {
     qbuild *q = ctx;
-    if (q->st != AM_OK || (q->skip_stop && is_stopword(w, n)))
+    if (q->st != AM_OK || (q->skip_stop && am__is_stopword(w, n)))
         return;
     if (q->terms > 0)
         q->st = am_buf_append(q->out, " OR ", 4);
@@ -418,73 +390,25 @@ am_status am__sq_text_cands(am_store *s, am_str query, am_str lo,
 
 /* ---- Pseudo-relevance feedback ---- */
 
-typedef struct fbterm {
-    char w[32];
-    size_t n;
-    double score;
-} fbterm;
-
-typedef struct fbctx {
-    fbterm *t;
-    size_t count, cap;
-    const am_str *query;
-} fbctx;
-
-static void fb_word(const char *w, size_t n, void *ctx)
-{
-    fbctx *c = ctx;
-    if (n < 3 || n >= sizeof c->t[0].w || is_stopword(w, n) ||
-        am__words_contain(*c->query, w, n))
-        return;
-    for (size_t i = 0; i < c->count; i++)
-        if (strlen(c->t[i].w) == n && memcmp(c->t[i].w, w, n) == 0) {
-            c->t[i].n++;
-            return;
-        }
-    if (c->count == c->cap)
-        return; /* enough distinct candidates */
-    memcpy(c->t[c->count].w, w, n);
-    c->t[c->count].w[n] = '\0';
-    c->t[c->count].n = 1;
-    c->count++;
-}
-
-static int fb_by_n(const void *a, const void *b)
-{
-    const fbterm *x = a, *y = b;
-    return x->n < y->n ? 1 : x->n > y->n ? -1 : 0;
-}
-
-static int fb_by_score(const void *a, const void *b)
-{
-    const fbterm *x = a, *y = b;
-    return x->score < y->score ? 1 : x->score > y->score ? -1 : 0;
-}
-
-/* Document frequency of `w`, counted up to `cap` (`cap` when it cannot be
- * counted: the word then weighs little, and feedback is only a hint). */
-static double doc_freq(am_store *s, const char *w, int64_t cap)
+/* Documents holding `w`, counted by FTS5 up to `cap` (prf.c asks). */
+static am_status doc_freq(void *ctx, const char *w, int64_t cap, double *df)
 {
     char m[48];
-    int64_t df = cap;
+    int64_t n = cap;
     snprintf(m, sizeof m, "text : \"%.31s\"", w);
-    if (fts_rows(s, m, cap, &df) != AM_OK)
-        df = cap;
-    return (double)df;
+    am_status st = fts_rows(ctx, m, cap, &n);
+    *df = (double)n;
+    return st;
 }
 
 /* Expand `query` with the `nterms` words that best characterize the top
- * `ndocs` text results (term count in them times log inverse document
- * frequency), appended to `out`. */
+ * `ndocs` text results (prf.c), appended to `out`. */
 am_status am__sq_prf_expand(am_store *s, am_str query, const am__cands *tc,
                             size_t ndocs, size_t nterms, int64_t now,
                             am_buf *out)
 {
-    fbterm terms[256];
-    fbctx c = { terms, 0, 256, &query };
-    am_status st = am_buf_append(out, query.ptr, query.len);
-    if (st != AM_OK)
-        return st;
+    am__prf p;
+    am__prf_begin(&p, query);
     for (size_t i = 0; i < tc->count && i < ndocs; i++) {
         sqlite3_stmt *r = am__store_stmt(s, Q_ITEM_ROW);
         if (r == NULL)
@@ -492,15 +416,12 @@ am_status am__sq_prf_expand(am_store *s, am_str query, const am__cands *tc,
         sqlite3_bind_int64(r, 1, now);
         sqlite3_bind_int64(r, 2, tc->v[i].id);
         if (sqlite3_step(r) == SQLITE_ROW)
-            am__words((const char *)sqlite3_column_text(r, 4),
-                      (size_t)sqlite3_column_bytes(r, 4), fb_word, &c);
+            am__prf_add(&p, (const char *)sqlite3_column_text(r, 4),
+                        (size_t)sqlite3_column_bytes(r, 4));
         sqlite3_reset(r);
     }
-    if (c.count == 0)
-        return AM_OK;
-    /* Score the most frequent candidates by tf * idf. */
-    qsort(terms, c.count, sizeof *terms, fb_by_n);
-    size_t nc = c.count < 24 ? c.count : 24;
+    if (p.count == 0)
+        return am_buf_append(out, query.ptr, query.len);
     sqlite3_stmt *mx = NULL;
     double total = 1000;
     if (sqlite3_prepare_v2(SQ(s)->db->conn, "SELECT max(id) FROM items", -1,
@@ -508,14 +429,5 @@ am_status am__sq_prf_expand(am_store *s, am_str query, const am__cands *tc,
         sqlite3_step(mx) == SQLITE_ROW)
         total = (double)sqlite3_column_int64(mx, 0) + 1;
     sqlite3_finalize(mx);
-    int64_t cap = (int64_t)(total / 10 > 50 ? total / 10 : 50);
-    for (size_t i = 0; i < nc; i++) {
-        double df = doc_freq(s, terms[i].w, cap);
-        terms[i].score = (double)terms[i].n * log((total + 1) / (df + 1));
-    }
-    qsort(terms, nc, sizeof *terms, fb_by_score);
-    for (size_t i = 0; i < nc && i < nterms && st == AM_OK; i++)
-        if (terms[i].score > 0)
-            st = am_buf_appendf(out, " %s", terms[i].w);
-    return st;
+    return am__prf_expand(&p, total, nterms, doc_freq, s, out);
 }
