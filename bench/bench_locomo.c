@@ -406,9 +406,9 @@ int main(int argc, char **argv)
     am_embedder *emb = NULL;
     am_error err;
     if (strcmp(c.embedder, "default") == 0)
-        am_embedder_default_create(&emb, &err);
+        am_embedder_default_create(NULL, &emb, &err);
     else if (strcmp(c.embedder, "hash") == 0)
-        am_embedder_hash_create(256, &emb, &err);
+        am_embedder_hash_create(256, NULL, &emb, &err);
     am_store_opts o = am_store_opts_default();
     o.embedder = emb;
     c.emb = emb;

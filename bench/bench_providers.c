@@ -91,7 +91,7 @@ static void bench_embed(mock_http *m, int n)
         mock_builtin(m, rq, &rep);
         t0 = am__mono_ns();
         for (int i = 0; i < n; i++)
-            if (am__embed_parse_reply(am_str_c(rep.body), 64, &dim, out,
+            if (am__embed_parse_reply(NULL, am_str_c(rep.body), 64, &dim, out,
                                       NULL) != AM_OK)
                 break;
         printf("%-16s %8d %10.0f ns/op (%zu reply bytes)\n",

@@ -34,12 +34,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < sizeof out / sizeof out[0]; i++)
             out[i] = NAN; /* a parsed value never is */
         dim = 8;
-        if (am__embed_parse_reply(body, count, &dim, out, &err) == AM_OK)
+        if (am__embed_parse_reply(NULL, body, count, &dim, out, &err) == AM_OK)
             for (size_t i = 0; i < count * 8; i++)
                 if (isnan(out[i]))
                     abort();
         dim = 0;
-        if (am__embed_parse_reply(body, count, &dim, NULL, &err) == AM_OK &&
+        if (am__embed_parse_reply(NULL, body, count, &dim, NULL, &err) ==
+                AM_OK &&
             dim == 0)
             abort();
     }

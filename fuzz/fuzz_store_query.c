@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     const char *z1 = memchr(p, 0, size);
     if (s == NULL) {
         am_store_opts o = am_store_opts_default();
-        if (am_embedder_hash_create(32, &e, NULL) != AM_OK)
+        if (am_embedder_hash_create(32, NULL, &e, NULL) != AM_OK)
             abort();
         o.embedder = e;
         if (am_store_open(":memory:", &o, &s, NULL) != AM_OK)

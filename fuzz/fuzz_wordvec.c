@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > 0 && fwrite(data, 1, size, fp) != size)
         abort();
     fclose(fp);
-    if (am_embedder_words_create(path, &e, NULL) == AM_OK) {
+    if (am_embedder_words_create(path, NULL, &e, NULL) == AM_OK) {
         am_str t[3] = { { "cat dog", 7 }, { "the a of", 8 },
                         { (const char *)data, size < 64 ? size : 64 } };
         float *v = calloc(3 * e->dim, sizeof *v);

@@ -101,7 +101,7 @@ AM_TEST(hash_embedder_is_deterministic_and_unit_length)
 {
     am_embedder *e = NULL;
     am_error err;
-    CHECK_OK_E(am_embedder_hash_create(32, &e, &err), &err);
+    CHECK_OK_E(am_embedder_hash_create(32, NULL, &e, &err), &err);
     CHECK_STR_EQ(e->id, "hash-ngram-v1/32");
     am_str t[2] = { am_str_c("the cat sat"), am_str_c("the cat sat") };
     float out[64];
@@ -109,8 +109,8 @@ AM_TEST(hash_embedder_is_deterministic_and_unit_length)
     CHECK(memcmp(out, out + 32, 32 * sizeof(float)) == 0);
     CHECK(fabsf(am__vec_dot(out, out, 32) - 1.0f) < 1e-5f);
     am_embedder_free(e);
-    CHECK_ST(am_embedder_hash_create(70000, &e, &err), AM_EINVAL);
-    CHECK_ST(am_embedder_hash_create(8, NULL, &err), AM_EINVAL);
+    CHECK_ST(am_embedder_hash_create(70000, NULL, &e, &err), AM_EINVAL);
+    CHECK_ST(am_embedder_hash_create(8, NULL, NULL, &err), AM_EINVAL);
 }
 
 /* ---- Word-vector files: checked before use ---- */
@@ -178,7 +178,7 @@ static am_status wv_try(const char *dir, const unsigned char *f, size_t len,
     CHECK(fp != NULL);
     CHECK_EQ(fwrite(f, 1, len, fp), len);
     fclose(fp);
-    st = am_embedder_words_create(path, &e, err);
+    st = am_embedder_words_create(path, NULL, &e, err);
     if (st == AM_OK) {
         am_str t[2] = { AM_STR("cat"), AM_STR("dog and cat") };
         float v[2][2];
@@ -231,6 +231,57 @@ AM_TEST(word_vector_files_are_checked_before_use)
     free(dir);
 }
 
+/* The built-in embedders allocate their handle and context with the
+ * allocator in their options (embed.h), so an OOM sweep reaches every
+ * allocation and each failure leaves nothing behind; which allocator is
+ * used is checked by tests/test_alloc_route.c. */
+static am_status embedders_body(void *ctx, const am_allocator *alloc)
+{
+    const char *path = ctx;
+    am_embed_opts o = am_embed_opts_default();
+    am_embedder *h = NULL, *w = NULL;
+    am_str t[1] = { AM_STR("cat and dog") };
+    float v[32];
+    am_status st;
+
+    o.alloc = alloc;
+    st = am_embedder_hash_create(32, &o, &h, NULL);
+    if (st != AM_OK) {
+        CHECK(h == NULL);
+        return st;
+    }
+    st = am_embedder_words_create(path, &o, &w, NULL);
+    if (st == AM_OK) {
+        CHECK_OK(am_embedder_embed(h, t, 1, v, NULL));
+        CHECK_OK(am_embedder_embed(w, t, 1, v, NULL));
+    } else {
+        CHECK(w == NULL);
+    }
+    am_embedder_free(w);
+    am_embedder_free(h);
+    return st;
+}
+
+AM_TEST(built_in_embedders_survive_every_allocation_failure)
+{
+    char *dir = test_tmpdir();
+    char path[600];
+    unsigned char f[WV_LEN];
+    FILE *fp;
+
+    wv_build(f);
+    snprintf(path, sizeof path, "%s/wv.bin", dir);
+    fp = fopen(path, "wb");
+    CHECK(fp != NULL);
+    CHECK_EQ(fwrite(f, 1, sizeof f, fp), sizeof f);
+    fclose(fp);
+    /* Two blocks each (the am_embedder and its context): four failing
+     * runs, then a clean one. */
+    CHECK_EQ(test_oom_sweep(embedders_body, path), 5);
+    test_rmtree(dir);
+    free(dir);
+}
+
 /* The default embedder never turns into another one: without its word
  * vectors it fails and says which file and why. */
 AM_TEST(default_embedder_fails_instead_of_switching_embedders)
@@ -255,7 +306,7 @@ AM_TEST(default_embedder_fails_instead_of_switching_embedders)
     CHECK_EQ(fwrite(f, 1, sizeof f, fp), sizeof f);
     fclose(fp);
     setenv("AGENTMEM_DATA_DIR", dir, 1);
-    st = am_embedder_default_create(&e, &err);
+    st = am_embedder_default_create(NULL, &e, &err);
     if (saved != NULL)
         setenv("AGENTMEM_DATA_DIR", saved, 1);
     else
@@ -287,6 +338,6 @@ AM_TEST(a_struct_filled_by_the_caller_stays_the_callers)
     am_embedder_free(&mine);
     CHECK_EQ(own_destroyed, 1);
     CHECK_STR_EQ(mine.id, "mine/4"); /* still readable: not freed */
-    CHECK_OK(am_embedder_hash_create(8, &h, NULL));
+    CHECK_OK(am_embedder_hash_create(8, NULL, &h, NULL));
     am_embedder_free(h);
 }

@@ -255,7 +255,7 @@ static am_status embed_build_parse_body(void *ctx, const am_allocator *alloc)
     body.alloc = alloc;
     st = am__embed_build_body("m", 2, texts, 2, &body, &err);
     if (st == AM_OK)
-        st = am__embed_parse_reply(
+        st = am__embed_parse_reply(NULL,
             AM_STR("{\"data\":[{\"index\":1,\"embedding\":[3,4]},"
                    "{\"index\":0,\"embedding\":[1,2]}]}"),
             2, &dim, out, &err);
@@ -332,7 +332,7 @@ AM_TEST(embed_reply_scanner_matches_jansson_values)
         size_t dim = 1 + test_rng_u64(&tr) % 24;
         size_t got_dim = round % 2 == 0 ? dim : 0;
         char *body = random_reply(&tr, count, dim, values);
-        CHECK_OK_E(am__embed_parse_reply(am_str_c(body), count, &got_dim,
+        CHECK_OK_E(am__embed_parse_reply(NULL, am_str_c(body), count, &got_dim,
                                          got_dim == 0 ? NULL : out, &err),
                    &err);
         CHECK_EQ(got_dim, dim);
@@ -373,19 +373,20 @@ AM_TEST(embed_reply_scanner_number_forms)
         snprintf(body, sizeof body, "{\"data\":[{\"embedding\":[%s]}]}",
                  cases[i].text);
         if (fabs(cases[i].want) > FLT_MAX) {
-            CHECK_ST(am__embed_parse_reply(am_str_c(body), 1, &dim, out,
+            CHECK_ST(am__embed_parse_reply(NULL, am_str_c(body), 1, &dim, out,
                                            &err), AM_EPROTO);
             CHECK_HAS(err.msg, "not a finite float");
             continue;
         }
-        CHECK_OK_E(am__embed_parse_reply(am_str_c(body), 1, &dim, out, &err),
+        CHECK_OK_E(am__embed_parse_reply(NULL, am_str_c(body), 1, &dim, out,
+                                         &err),
                    &err);
         if (!within_ulp(out[0], cases[i].want))
             fail_msg("%s: got %.9g", cases[i].text, (double)out[0]);
     }
     {
         size_t dim = 1;
-        CHECK_ST(am__embed_parse_reply(
+        CHECK_ST(am__embed_parse_reply(NULL,
                      AM_STR("{\"data\":[{\"embedding\":[1e39]}]}"), 1, &dim,
                      out, &err), AM_EPROTO);
         CHECK_HAS(err.msg, "'data[0].embedding[0]' is not a finite float");
@@ -407,7 +408,7 @@ AM_TEST(embed_reply_scanner_rejects_what_jansson_rejects)
     /* Every proper prefix is malformed. */
     for (size_t n = 0; n < len; n++) {
         size_t dim = 4;
-        CHECK_ST(am__embed_parse_reply((am_str){ body, n }, 3, &dim, out,
+        CHECK_ST(am__embed_parse_reply(NULL, (am_str){ body, n }, 3, &dim, out,
                                        &err), AM_EPROTO);
     }
     /* One-byte mutations: whatever jansson refuses, we refuse. */
@@ -419,7 +420,8 @@ AM_TEST(embed_reply_scanner_rejects_what_jansson_rejects)
         mut[test_rng_u64(&tr) % len] =
             bytes[test_rng_u64(&tr) % (sizeof bytes - 1)];
         j = json_loadb(mut, len, JSON_ALLOW_NUL, NULL);
-        st = am__embed_parse_reply((am_str){ mut, len }, 3, &dim, out, &err);
+        st = am__embed_parse_reply(NULL, (am_str){ mut, len }, 3, &dim, out,
+                                   &err);
         if (j == NULL) {
             if (st == AM_OK)
                 fail_msg("accepted malformed JSON: %s", mut);
@@ -431,25 +433,25 @@ AM_TEST(embed_reply_scanner_rejects_what_jansson_rejects)
     CHECK(rejected > 100);
     {
         size_t dim = 0;
-        CHECK_ST(am__embed_parse_reply(
+        CHECK_ST(am__embed_parse_reply(NULL,
                      AM_STR("{\"data\":[{\"embedding\":[1]}]} x"), 1, &dim,
                      NULL, &err), AM_EPROTO);
         CHECK_HAS(err.msg, "end of input expected at byte");
-        CHECK_ST(am__embed_parse_reply(
+        CHECK_ST(am__embed_parse_reply(NULL,
                      AM_STR("{\"data\":[{\"embedding\":[1,]}]}"), 1, &dim,
                      NULL, &err), AM_EPROTO);
-        CHECK_ST(am__embed_parse_reply(
+        CHECK_ST(am__embed_parse_reply(NULL,
                      AM_STR("{\"data\":[{\"embedding\":[01]}]}"), 1, &dim,
                      NULL, &err), AM_EPROTO);
-        CHECK_ST(am__embed_parse_reply(
+        CHECK_ST(am__embed_parse_reply(NULL,
                      AM_STR("{\"data\":[{\"x\":\"\\q\",\"embedding\":[1]}]}"),
                      1, &dim, NULL, &err), AM_EPROTO);
         CHECK_HAS(err.msg, "invalid escape");
-        CHECK_ST(am__embed_parse_reply(
+        CHECK_ST(am__embed_parse_reply(NULL,
                      AM_STR("{\"data\":[{\"x\":\"\xc3\",\"embedding\":[1]}]}"),
                      1, &dim, NULL, &err), AM_EPROTO);
         CHECK_HAS(err.msg, "UTF-8");
-        CHECK_OK(am__embed_parse_reply(
+        CHECK_OK(am__embed_parse_reply(NULL,
                      AM_STR(" {\"x\":{\"y\":[true,false,null,\"\\u00e9\\n\"]},"
                             "\"data\":[{\"embedding\":[1],\"index\":0}]} "),
                      1, &dim, NULL, &err));

@@ -28,7 +28,7 @@ static void fx_open(fixture *f)
     test_store_target(f->dir, "r.db", path, sizeof path);
     am_store_opts o = am_store_opts_default();
     o.clock = &f->clk;
-    CHECK_OK(am_embedder_hash_create(64, &f->emb, NULL));
+    CHECK_OK(am_embedder_hash_create(64, NULL, &f->emb, NULL));
     o.embedder = f->emb;
     CHECK_OK(am_store_open(path, &o, &f->s, NULL));
 }

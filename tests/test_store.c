@@ -34,7 +34,7 @@ static void fx_open(fixture *f, int with_embedder)
     am_store_opts o = am_store_opts_default();
     o.clock = &f->clk;
     if (with_embedder) {
-        CHECK_OK(am_embedder_hash_create(64, &f->emb, &err));
+        CHECK_OK(am_embedder_hash_create(64, NULL, &f->emb, &err));
         o.embedder = f->emb;
     }
     CHECK_OK_E(am_store_open(f->path, &o, &f->s, &err), &err);
@@ -686,7 +686,7 @@ AM_TEST(vector_search_ranks_by_cosine_and_checks_dimensions)
         am_embedder *e4;
         am_store *s2;
         am_store_opts o = am_store_opts_default();
-        CHECK_OK(am_embedder_hash_create(4, &e4, NULL));
+        CHECK_OK(am_embedder_hash_create(4, NULL, &e4, NULL));
         o.embedder = e4;
         CHECK_OK(am_store_open(f.path, &o, &s2, NULL));
         am_search tq = { .ns = NS1("v"), .query = AM_STR("anything") };
@@ -1111,7 +1111,7 @@ AM_TEST(sessions_add_get_pop_clear_list_prune)
 AM_TEST(hash_embedder_is_deterministic_and_similar_for_shared_words)
 {
     am_embedder *e;
-    CHECK_OK(am_embedder_hash_create(128, &e, NULL));
+    CHECK_OK(am_embedder_hash_create(128, NULL, &e, NULL));
     CHECK_STR_EQ(e->id, "hash-ngram-v1/128");
     am_str t[3] = { AM_STR("the login bug"), AM_STR("a login bugs"),
                     AM_STR("pasta recipes") };
@@ -1135,8 +1135,8 @@ AM_TEST(word_vectors_load_when_installed_and_reject_garbage)
     FILE *fp = fopen(path, "wb");
     fputs("AMWV\x01\0\0\0garbage-garbage-garbage", fp);
     fclose(fp);
-    CHECK_ST(am_embedder_words_create(path, &e, &err), AM_EFORMAT);
-    CHECK_ST(am_embedder_words_create("/nonexistent/x.bin", &e, &err),
+    CHECK_ST(am_embedder_words_create(path, NULL, &e, &err), AM_EFORMAT);
+    CHECK_ST(am_embedder_words_create("/nonexistent/x.bin", NULL, &e, &err),
              AM_ENOTFOUND);
     test_rmtree(dir);
     free(dir);
@@ -1145,7 +1145,7 @@ AM_TEST(word_vectors_load_when_installed_and_reject_garbage)
              src != NULL ? src : ".");
     if (access(path, R_OK) != 0)
         return; /* not installed: the hashed fallback is tested above */
-    CHECK_OK(am_embedder_words_create(path, &e, &err));
+    CHECK_OK(am_embedder_words_create(path, NULL, &e, &err));
     CHECK_EQ(e->dim, 100);
     am_str t[3] = { AM_STR("my dog loves long walks"),
                     AM_STR("the puppy enjoys walking"),
@@ -1351,7 +1351,7 @@ static am_status oom_more_body(void *ctx, const am_allocator *alloc)
     static int run;
 
     snprintf(path, sizeof path, "%s/more%d.db", dir, run++);
-    am_status st = am_embedder_hash_create(16, &emb, NULL);
+    am_status st = am_embedder_hash_create(16, NULL, &emb, NULL);
     if (st != AM_OK)
         return st;
     o.alloc = alloc;

@@ -33,7 +33,7 @@ static void fx_open(fixture *f)
     test_store_target(f->dir, "f.db", f->path, sizeof f->path);
     am_store_opts o = am_store_opts_default();
     o.clock = &f->clk;
-    CHECK_OK(am_embedder_hash_create(64, &f->emb, &err));
+    CHECK_OK(am_embedder_hash_create(64, NULL, &f->emb, &err));
     o.embedder = f->emb;
     CHECK_OK_E(am_store_open(f->path, &o, &f->s, &err), &err);
 }

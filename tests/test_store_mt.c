@@ -171,7 +171,7 @@ AM_TEST(threads_embed_and_hybrid_search_on_one_handle)
     am_embedder *e;
     am_store *s;
     test_store_target(dir, "emb.db", path, sizeof path);
-    CHECK_OK(am_embedder_hash_create(64, &e, NULL));
+    CHECK_OK(am_embedder_hash_create(64, NULL, &e, NULL));
     am_store_opts o = am_store_opts_default();
     o.embedder = e;
     CHECK_OK(am_store_open(path, &o, &s, NULL));

@@ -75,8 +75,8 @@ AM_TEST(reembed_moves_every_vector_to_the_new_embedder)
     am_store *s;
 
     test_store_target(dir, "t.db", path, sizeof path);
-    CHECK_OK(am_embedder_hash_create(16, &h16, NULL));
-    CHECK_OK(am_embedder_hash_create(32, &h32, NULL));
+    CHECK_OK(am_embedder_hash_create(16, NULL, &h16, NULL));
+    CHECK_OK(am_embedder_hash_create(32, NULL, &h32, NULL));
     s = open_with(path, h16, &tc, &clk);
     CHECK_OK(put(s, "a", "\"the red bicycle in the garden\"", 0));
     CHECK_OK(put(s, "b", "\"a recipe for lemon cake\"", 0));

@@ -36,7 +36,7 @@ static am_store *open_filled(char **dir)
     am_store_opts o = am_store_opts_default();
     *dir = test_tmpdir();
     if (emb == NULL)
-        CHECK_OK(am_embedder_default_create(&emb, NULL));
+        CHECK_OK(am_embedder_default_create(NULL, &emb, NULL));
     o.embedder = emb;
     CHECK_OK(am_store_open(test_store_target(*dir, "rel.db", path,
                                              sizeof path),

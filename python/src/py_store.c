@@ -147,9 +147,9 @@ static int store_init(StoreObject *self, PyObject *args, PyObject *kw)
     am_error err = {0};
     am_status st = AM_OK;
     if (!strcmp(emb, "default"))
-        st = am_embedder_default_create(&self->emb, &err);
+        st = am_embedder_default_create(NULL, &self->emb, &err);
     else if (!strcmp(emb, "hash"))
-        st = am_embedder_hash_create(0, &self->emb, &err);
+        st = am_embedder_hash_create(0, NULL, &self->emb, &err);
     else if (strcmp(emb, "none") != 0) {
         Py_DECREF(bytes);
         PyErr_Format(PyExc_ValueError,

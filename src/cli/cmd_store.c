@@ -174,14 +174,14 @@ static am_status open_store(const opts *o, am_store **s, am_embedder **emb,
     am_status st = AM_OK;
     *emb = NULL;
     if (strcmp(o->embedder, "default") == 0)
-        st = am_embedder_default_create(emb, err);
+        st = am_embedder_default_create(NULL, emb, err);
     else if (strcmp(o->embedder, "hash") == 0)
-        st = am_embedder_hash_create(256, emb, err);
+        st = am_embedder_hash_create(256, NULL, emb, err);
     else if (strcmp(o->embedder, "words") == 0) {
         char path[4096];
         st = am_data_find(NULL, "wordvec-sg100.bin", path, sizeof path, err);
         if (st == AM_OK)
-            st = am_embedder_words_create(path, emb, err);
+            st = am_embedder_words_create(path, NULL, emb, err);
     } else if (strcmp(o->embedder, "none") != 0) {
         snprintf(err->msg, sizeof err->msg,
                  "--embedder must be default, words, hash or none");

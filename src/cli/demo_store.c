@@ -107,7 +107,7 @@ int demo_store(void)
         return 1;
     }
     snprintf(db, sizeof db, "%s/demo.db", dir);
-    st = am_embedder_default_create(&emb, &err);
+    st = am_embedder_default_create(NULL, &emb, &err);
     if (st != AM_OK)
         goto fail;
     printf("  embedder: %s (%zu dimensions)\n", emb->id, emb->dim);

@@ -15,6 +15,7 @@ typedef struct hash_emb {
     size_t dim;
     char id[40];
     am_embedder *self; /* freed with the context (see embedder.c) */
+    const am_allocator *alloc; /* of `self` and this context */
 } hash_emb;
 
 typedef struct hctx {
@@ -68,13 +69,15 @@ static void hash_destroy(void *ctx)
     hash_emb *h = ctx;
     if (h == NULL)
         return;
-    am__free(NULL, h->self, sizeof *h->self);
-    am__free(NULL, h, sizeof *h);
+    const am_allocator *a = h->alloc;
+    am__free(a, h->self, sizeof *h->self);
+    am__free(a, h, sizeof *h);
 }
 
-am_status am_embedder_hash_create(size_t dim, am_embedder **out,
-                                  am_error *err)
+am_status am_embedder_hash_create(size_t dim, const am_embed_opts *opts,
+                                  am_embedder **out, am_error *err)
 {
+    const am_allocator *a = opts != NULL ? opts->alloc : NULL;
     if (out == NULL)
         return am__fail(err, AM_EINVAL, "hash embedder: NULL out");
     *out = NULL;
@@ -83,14 +86,15 @@ am_status am_embedder_hash_create(size_t dim, am_embedder **out,
     if (dim > 65536)
         return am__fail(err, AM_EINVAL, "hash embedder: dim %zu too large",
                         dim);
-    am_embedder *e = am__calloc(NULL, 1, sizeof *e);
-    hash_emb *h = am__calloc(NULL, 1, sizeof *h);
+    am_embedder *e = am__calloc(a, 1, sizeof *e);
+    hash_emb *h = am__calloc(a, 1, sizeof *h);
     if (e == NULL || h == NULL) {
-        am__free(NULL, e, sizeof *e);
-        am__free(NULL, h, sizeof *h);
+        am__free(a, e, sizeof *e);
+        am__free(a, h, sizeof *h);
         return am__fail(err, AM_ENOMEM, "hash embedder: out of memory");
     }
     h->dim = dim;
+    h->alloc = a;
     snprintf(h->id, sizeof h->id, "hash-ngram-v1/%zu", dim);
     e->id = h->id;
     e->dim = dim;

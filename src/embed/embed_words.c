@@ -27,6 +27,7 @@
 
 typedef struct words_emb {
     am_embedder *self; /* freed with the context (see embedder.c) */
+    const am_allocator *alloc; /* of `self` and this context */
     const unsigned char *map;
     size_t map_len;
     uint32_t count, dim, hsize;
@@ -107,9 +108,10 @@ static void words_destroy(void *ctx)
     words_emb *e = ctx;
     if (e == NULL)
         return;
+    const am_allocator *a = e->alloc;
     munmap((void *)(uintptr_t)e->map, e->map_len);
-    am__free(NULL, e->self, sizeof *e->self);
-    am__free(NULL, e, sizeof *e);
+    am__free(a, e->self, sizeof *e->self);
+    am__free(a, e, sizeof *e);
 }
 
 static uint32_t rd32(const unsigned char *p)
@@ -146,9 +148,11 @@ static am_status validate(const words_emb *w, size_t pool_room, am_error *err)
     return AM_OK;
 }
 
-am_status am_embedder_words_create(const char *path, am_embedder **out,
-                                   am_error *err)
+am_status am_embedder_words_create(const char *path,
+                                   const am_embed_opts *opts,
+                                   am_embedder **out, am_error *err)
 {
+    const am_allocator *a = opts != NULL ? opts->alloc : NULL;
     struct stat stt;
     int fd;
     void *m;
@@ -185,14 +189,15 @@ am_status am_embedder_words_create(const char *path, am_embedder **out,
         return am__fail(err, AM_EFORMAT,
                         "word vectors '%s': not a version-1 AMWV file", path);
     }
-    w = am__calloc(NULL, 1, sizeof *w);
-    e = am__calloc(NULL, 1, sizeof *e);
+    w = am__calloc(a, 1, sizeof *w);
+    e = am__calloc(a, 1, sizeof *e);
     if (w == NULL || e == NULL) {
         munmap(m, len);
-        am__free(NULL, w, sizeof *w);
-        am__free(NULL, e, sizeof *e);
+        am__free(a, w, sizeof *w);
+        am__free(a, e, sizeof *e);
         return am__fail(err, AM_ENOMEM, "word vectors: out of memory");
     }
+    w->alloc = a;
     w->map = p;
     w->map_len = len;
     w->count = count;
@@ -207,8 +212,8 @@ am_status am_embedder_words_create(const char *path, am_embedder **out,
         am_error verr;
         am_status vst = validate(w, len - (size_t)need, &verr);
         if (vst != AM_OK) {
-            words_destroy(w);
-            am__free(NULL, e, sizeof *e);
+            words_destroy(w); /* unmaps; w->self is still NULL */
+            am__free(a, e, sizeof *e);
             return am__fail(err, vst, "word vectors '%s': %s", path,
                             verr.msg);
         }
@@ -233,7 +238,8 @@ am_status am_embedder_words_create(const char *path, am_embedder **out,
  * switching to the hashed embedder when the word vectors cannot be
  * loaded left a store that later searches refused ("makes 100
  * dimensions, the index holds 256"). The caller hears why instead. */
-am_status am_embedder_default_create(am_embedder **out, am_error *err)
+am_status am_embedder_default_create(const am_embed_opts *opts,
+                                     am_embedder **out, am_error *err)
 {
     char path[4096];
     am_error e;
@@ -245,7 +251,7 @@ am_status am_embedder_default_create(am_embedder **out, am_error *err)
     am_error_clear(&e);
     st = am_data_find(NULL, "wordvec-sg100.bin", path, sizeof path, &e);
     if (st == AM_OK)
-        st = am_embedder_words_create(path, out, &e);
+        st = am_embedder_words_create(path, opts, out, &e);
     if (st != AM_OK)
         return am__fail(err, st, "default embedder: %s (scripts/setup "
                         "installs the word vectors; to use the hashed "

@@ -10,6 +10,12 @@
 #include "agentmem/embed.h"
 #include "core/core.h"
 
+am_embed_opts am_embed_opts_default(void)
+{
+    am_embed_opts o = { NULL };
+    return o;
+}
+
 am_status am_embedder_embed(const am_embedder *e, const am_str *texts,
                             size_t count, float *out, am_error *err)
 {

@@ -120,7 +120,7 @@ static void destroy(void *ctx)
         am__free(a, e->auth_header, strlen(e->auth_header) + 1);
     if (e->id != NULL)
         am__free(a, e->id, strlen(e->id) + 1);
-    am__free(NULL, e->self, sizeof *e->self);
+    am__free(a, e->self, sizeof *e->self);
     am__free(a, e, sizeof *e);
 }
 
@@ -156,7 +156,8 @@ static am_status embed_batch(openai_embed *e, const am_str *texts,
     st = am__http_post(&e->http, &call, &reply, &oc, err);
     if (st != AM_OK)
         goto out;
-    st = am__embed_parse_reply(am_buf_str(&reply), count, dim, out, err);
+    st = am__embed_parse_reply(e->alloc, am_buf_str(&reply), count, dim,
+                               out, err);
 out:
     am_buf_free(&body);
     am_buf_free(&reply);
@@ -295,7 +296,7 @@ am_status am_embedder_openai_create(const am_openai_embed_opts *opts,
     }
     snprintf(idbuf, sizeof idbuf, "openai-compat/%s/%zu", e->model, e->dim);
     e->id = am__strndup(a, idbuf, strlen(idbuf));
-    emb = am__calloc(NULL, 1, sizeof *emb);
+    emb = am__calloc(a, 1, sizeof *emb);
     if (e->id == NULL || emb == NULL)
         goto fail_oom;
     emb->id = e->id;
@@ -310,7 +311,7 @@ am_status am_embedder_openai_create(const am_openai_embed_opts *opts,
 fail_oom:
     st = am__fail(err, AM_ENOMEM, "embeddings: out of memory");
 fail:
-    am__free(NULL, emb, sizeof *emb);
+    am__free(a, emb, sizeof *emb);
     destroy(e);
     return st;
 }

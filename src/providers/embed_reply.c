@@ -272,8 +272,9 @@ static bool read_reply(reader *r)
     return true;
 }
 
-am_status am__embed_parse_reply(am_str body, size_t count, size_t *dim,
-                                float *out, am_error *err)
+am_status am__embed_parse_reply(const am_allocator *a, am_str body,
+                                size_t count, size_t *dim, float *out,
+                                am_error *err)
 {
     reader r;
     bool ok;
@@ -285,11 +286,11 @@ am_status am__embed_parse_reply(am_str body, size_t count, size_t *dim,
     r.dim = dim;
     r.out = out;
     r.err = err;
-    r.seen = am__calloc(NULL, count > 0 ? count : 1, 1);
+    r.seen = am__calloc(a, count > 0 ? count : 1, 1);
     if (r.seen == NULL)
         return am__fail(err, AM_ENOMEM, "embeddings: out of memory");
     ok = read_reply(&r);
-    am__free(NULL, r.seen, count > 0 ? count : 1);
+    am__free(a, r.seen, count > 0 ? count : 1);
     if (ok)
         return AM_OK;
     if (r.st != AM_OK)

@@ -107,8 +107,10 @@ am_status am__embed_build_body(const char *model, size_t dim_to_send,
                                am_buf *out, am_error *err);
 /* Parse a reply for `count` inputs into out[count * *dim]. *dim == 0:
  * learn it from the first vector (out must then be NULL and only the
- * dimension is returned). */
-am_status am__embed_parse_reply(am_str body, size_t count, size_t *dim,
-                                float *out, am_error *err);
+ * dimension is returned). Scratch memory comes from `a` (NULL: default),
+ * the embedder's allocator. */
+am_status am__embed_parse_reply(const am_allocator *a, am_str body,
+                                size_t count, size_t *dim, float *out,
+                                am_error *err);
 
 #endif

@@ -102,7 +102,7 @@ bool srv_ctx_open(srv_ctx *ctx, const srv_opts *o, size_t readers,
         fprintf(stderr, "agentmem: --keys: %s\n", err.msg);
         return false;
     }
-    st = am_embedder_default_create(&ctx->embedder, &err);
+    st = am_embedder_default_create(NULL, &ctx->embedder, &err);
     if (st != AM_OK) {
         fprintf(stderr, "agentmem: embedder: %s\n", err.msg);
         goto fail;
