@@ -19,9 +19,19 @@ Two rules, each a list of function names that must not be called:
   every file under src/ and include/. Use memcpy with a known length,
   snprintf, strtok_r, strtoll/strtod with an errno and end check.
 
+* DEFAULT: the default allocator reached by accident, in the files the
+  ALLOC rule covers. A call that passes a literal NULL as the allocator to
+  an internal function whose first parameter is one (am__alloc,
+  am__strndup, am__mkdir_p ...: the list is read from the headers under
+  src/, every `am__name(const am_allocator *` prototype), and an am_buf
+  made with AM_BUF_INIT (whose NULL allocator means the default) that is
+  not given one (`name.alloc = ...`) before its block ends. Pass the
+  handle's allocator; where there is no handle, say so with an opt-out.
+
 Comments and string literals are ignored. A line may opt out with a
 comment holding "checksrc: allow NAME" and the reason, for the rare call
-that is right (none today). Exit status 1 lists every finding as
+that is right; the comment counts for its own line and the next one, so
+it may sit just above the line it excuses. Exit status 1 lists every finding as
 file:line: NAME: why.
 """
 import os
@@ -75,6 +85,20 @@ ALLOC_EXEMPT_FILES = {"src/core/alloc.c"}
 ALLOC_EXEMPT_DIRS = ("src/cli/", "src/server/")
 
 CALL = re.compile(r"(?<![A-Za-z0-9_>.])([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+NULL_ALLOC = re.compile(r"(?<![A-Za-z0-9_>.])(am__[A-Za-z0-9_]+)\s*\(\s*NULL"
+                        r"\s*[,)]")
+BUF_INIT = re.compile(r"\bAM_BUF_INIT\b")
+# `x = AM_BUF_INIT` or `p->x = (am_buf)AM_BUF_INIT`: the name to look for.
+BUF_DECL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*(?:\s*(?:->|\.)\s*"
+                      r"[A-Za-z_][A-Za-z0-9_]*)*)\s*=\s*(?:\(\s*am_buf\s*\)"
+                      r"\s*)?$")
+ALLOC_PROTO = re.compile(r"\b(am__[A-Za-z0-9_]+)\s*\(\s*const\s+am_allocator"
+                         r"\s*\*")
+DEFAULT_WHY = {
+    "null": "passes NULL, the default allocator: pass the handle's",
+    "buf": "this am_buf keeps the default allocator: set its .alloc to "
+           "the handle's",
+}
 ALLOW = re.compile(r"checksrc:\s*allow\s+([A-Za-z0-9_]+)")
 
 
@@ -91,8 +115,10 @@ def strip(text):
             j = n if j < 0 else j + 2
             chunk = text[i:j]
             for m in ALLOW.finditer(chunk):
-                allows.setdefault(line + chunk[:m.start()].count("\n"),
-                                  set()).add(m.group(1))
+                at = line + chunk[:m.start()].count("\n")
+                end = line + chunk.count("\n")
+                for ln in range(at, end + 2):
+                    allows.setdefault(ln, set()).add(m.group(1))
             out.append(re.sub(r"[^\n]", " ", chunk))
             line += chunk.count("\n")
             i = j
@@ -100,7 +126,8 @@ def strip(text):
             j = text.find("\n", i)
             j = n if j < 0 else j
             for m in ALLOW.finditer(text[i:j]):
-                allows.setdefault(line, set()).add(m.group(1))
+                for ln in (line, line + 1):
+                    allows.setdefault(ln, set()).add(m.group(1))
             out.append(" " * (j - i))
             i = j
         elif c in "\"'":
@@ -118,7 +145,43 @@ def strip(text):
     return "".join(out), allows
 
 
-def check_text(rel, text):
+def block_end(code, pos):
+    """Index of the brace that closes the block `pos` is in (or the end)."""
+    depth = 0
+    for i in range(pos, len(code)):
+        if code[i] == "{":
+            depth += 1
+        elif code[i] == "}":
+            depth -= 1
+            if depth < 0:
+                return i
+    return len(code)
+
+
+def default_findings(code, alloc_fns):
+    """(line, name, why) of the DEFAULT rule in stripped code."""
+    found = []
+    for m in NULL_ALLOC.finditer(code):
+        if m.group(1) in alloc_fns:
+            found.append((code.count("\n", 0, m.start()) + 1, m.group(1),
+                          DEFAULT_WHY["null"]))
+    for m in BUF_INIT.finditer(code):
+        line = code.count("\n", 0, m.start()) + 1
+        start = code.rfind("\n", 0, m.start()) + 1
+        d = BUF_DECL.search(code[start:m.start()])
+        if d is not None:
+            name = re.escape(re.sub(r"\s+", "", d.group(1)))
+            name = name.replace("\\-\\>", r"\s*->\s*").replace(
+                "\\.", r"\s*\.\s*")
+            given = re.compile(r"(?<![A-Za-z0-9_])" + name +
+                               r"\s*\.\s*alloc\s*=(?!=)")
+            if given.search(code, m.end(), block_end(code, m.end())):
+                continue
+        found.append((line, "AM_BUF_INIT", DEFAULT_WHY["buf"]))
+    return found
+
+
+def check_text(rel, text, alloc_fns=frozenset()):
     """Findings (rel, line, name, why) for one file's text."""
     code, allows = strip(text)
     rel = rel.replace(os.sep, "/")
@@ -133,11 +196,31 @@ def check_text(rel, text):
             if why is None or name in allows.get(lineno, ()):
                 continue
             found.append((rel, lineno, name, why))
+    if alloc_rule:
+        for lineno, name, why in default_findings(code, alloc_fns):
+            if name not in allows.get(lineno, ()):
+                found.append((rel, lineno, name, why))
+    found.sort(key=lambda f: f[1])
     return found
+
+
+def allocator_functions(root):
+    """Internal functions whose first parameter is an allocator, from the
+    prototypes in the headers under src/."""
+    names = set()
+    for dirpath, _, filenames in os.walk(os.path.join(root, "src")):
+        for f in filenames:
+            if f.endswith(".h"):
+                with open(os.path.join(dirpath, f), encoding="utf-8",
+                          errors="replace") as fp:
+                    code, _ = strip(fp.read())
+                names.update(ALLOC_PROTO.findall(code))
+    return frozenset(names)
 
 
 def check_tree(root):
     found = []
+    alloc_fns = allocator_functions(root)
     for top in ("src", "include"):
         for dirpath, dirnames, filenames in os.walk(os.path.join(root, top)):
             dirnames.sort()
@@ -147,7 +230,8 @@ def check_tree(root):
                 path = os.path.join(dirpath, f)
                 with open(path, encoding="utf-8", errors="replace") as fp:
                     text = fp.read()
-                found += check_text(os.path.relpath(path, root), text)
+                found += check_text(os.path.relpath(path, root), text,
+                                    alloc_fns)
     return found
 
 
@@ -180,13 +264,40 @@ SELF_TEST = [
     ("src/cli/main.c", "free(text);\n", []),
     ("src/server/srv.c", "free(text); strcpy(a, b);\n", [(1, "strcpy")]),
     ("include/agentmem/x.h", "#define AM_X(s) atoi(s)\n", [(1, "atoi")]),
+    # DEFAULT: NULL as the allocator, and buffers never given one.
+    ("src/x/a.c", "p = am__alloc(NULL, 4);\nam__free(NULL, p, 4);\n",
+     [(1, "am__alloc"), (2, "am__free")]),
+    ("src/x/a.c", "p = am__alloc(s->alloc, 4); am__words(NULL, 0);\n", []),
+    ("src/x/a.c", "p = am__alloc(NULL, 4); /* checksrc: allow am__alloc: "
+     "no handle */\n", []),
+    ("src/x/a.c", "void f(void)\n{\n    am_buf b = AM_BUF_INIT;\n"
+     "    use(&b);\n}\n", [(3, "AM_BUF_INIT")]),
+    ("src/x/a.c", "void f(void)\n{\n    am_buf a = AM_BUF_INIT, b = "
+     "AM_BUF_INIT;\n    a.alloc = b.alloc = s->alloc;\n}\n", []),
+    ("src/x/a.c", "void f(void)\n{\n    am_buf a = AM_BUF_INIT,\n"
+     "           b = AM_BUF_INIT;\n    a.alloc = s->alloc;\n}\n",
+     [(4, "AM_BUF_INIT")]),
+    # Given in another function does not count.
+    ("src/x/a.c", "void f(void)\n{\n    am_buf b = AM_BUF_INIT;\n}\n"
+     "void g(void)\n{\n    b.alloc = a;\n}\n", [(3, "AM_BUF_INIT")]),
+    ("src/x/a.c", "v->text = (am_buf)AM_BUF_INIT;\nv->text.alloc = a;\n",
+     []),
+    ("src/x/a.c", "x = (am_buf)AM_BUF_INIT; /* checksrc: allow AM_BUF_INIT: "
+     "a view */\n", []),
+    # An opt-out just above the line counts; two lines above does not.
+    ("src/x/a.c", "/* A view: no storage.\n * checksrc: allow AM_BUF_INIT */"
+     "\nx = (am_buf)AM_BUF_INIT;\n", []),
+    ("src/x/a.c", "/* checksrc: allow AM_BUF_INIT */\n\n"
+     "x = (am_buf)AM_BUF_INIT;\n", [(3, "AM_BUF_INIT")]),
+    ("src/cli/a.c", "am_buf b = AM_BUF_INIT; p = am__alloc(NULL, 1);\n", []),
 ]
 
 
 def self_test():
     bad = 0
     for rel, text, want in SELF_TEST:
-        got = [(line, name) for _, line, name, _ in check_text(rel, text)]
+        got = [(line, name) for _, line, name, _ in
+               check_text(rel, text, frozenset({"am__alloc", "am__free"}))]
         if got != want:
             print("checksrc self-test: %s %r: found %r, expected %r"
                   % (rel, text, got, want))

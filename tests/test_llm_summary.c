@@ -67,7 +67,7 @@ static void run_protocol(am_llm_kind kind, const char *path_part)
     mock_http *srv = mock_http_start(NULL);
     am_llm *llm;
     am_summarizer *s = NULL;
-    am_llm_summarizer_opts so = { 0, NULL, on_usage, NULL, NULL };
+    am_llm_summarizer_opts so = { 0, NULL, on_usage, NULL, NULL, NULL };
     usage_log log = { 0, 0, 0 };
     am_msg_list l = AM_MSG_LIST_INIT;
     am_summarize_opts o = am_summarize_opts_default();
@@ -186,7 +186,7 @@ AM_TEST(llm_summarizer_splits_input_larger_than_its_window)
 {
     mock_http *srv = mock_http_start(NULL);
     am_llm *llm = client(srv, AM_LLM_OPENAI, NULL);
-    am_llm_summarizer_opts so = { 700, NULL, NULL, NULL, NULL };
+    am_llm_summarizer_opts so = { 700, NULL, NULL, NULL, NULL, NULL };
     am_summarizer *s = NULL;
     am_msg_list l = AM_MSG_LIST_INIT;
     am_summarize_opts o = am_summarize_opts_default();
@@ -227,7 +227,7 @@ AM_TEST(manager_counts_llm_compression_cost)
     am_memory_stats st;
     am_token_tracker *tr = NULL;
     am_tracker_stats ts;
-    am_llm_summarizer_opts so = { 0, NULL, NULL, NULL, NULL };
+    am_llm_summarizer_opts so = { 0, NULL, NULL, NULL, NULL, NULL };
     am_memory_usage u = { 900, 40, 0 };
 
     CHECK_OK(am_token_tracker_create(NULL, &tr, NULL));

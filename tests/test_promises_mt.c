@@ -360,7 +360,7 @@ AM_TEST(sessions_are_shared_between_threads)
     am_sessions *ss = NULL;
     am_buf list = AM_BUF_INIT;
 
-    CHECK_OK(am_sessions_open(dir, &ss, NULL));
+    CHECK_OK(am_sessions_open(dir, NULL, &ss, NULL));
     CHECK_EQ(run_threads(sessions_worker, ss), 0);
     CHECK_OK(am_sessions_list(ss, &list));
     CHECK_STR_EQ(list.ptr, "[\"shared\"]");

@@ -41,7 +41,7 @@ AM_TEST(sessions_save_load_list_and_delete)
     am_buf out = AM_BUF_INIT;
 
     snprintf(sub, sizeof sub, "%s/deep/sessions", dir);
-    CHECK_OK(am_sessions_open(sub, &ss, NULL)); /* created with parents */
+    CHECK_OK(am_sessions_open(sub, NULL, &ss, NULL)); /* created with parents */
     CHECK_OK(am_sessions_list(ss, &out));
     CHECK_STR_EQ(out.ptr, "[]");
     CHECK_OK(am_sessions_save(ss, AM_STR("user_123"), a));
@@ -81,7 +81,12 @@ AM_TEST(sessions_save_load_list_and_delete)
     CHECK_ST(am_sessions_delete(ss, AM_STR("agent-7.b")), AM_ENOTFOUND);
     CHECK_OK(am_sessions_list(ss, &out));
     CHECK_STR_EQ(out.ptr, "[\"broken\",\"user_123\"]");
-    CHECK_ST(am_sessions_open("", &ss, NULL), AM_EINVAL);
+    {
+        am_sessions *none = ss; /* set to NULL on failure */
+        CHECK_ST(am_sessions_open("", NULL, &none, NULL), AM_EINVAL);
+        CHECK(none == NULL);
+        CHECK_ST(am_sessions_open(sub, NULL, NULL, NULL), AM_EINVAL);
+    }
 
     am_buf_free(&out);
     am_react_free(a);

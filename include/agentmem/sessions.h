@@ -8,7 +8,7 @@
  * processes saving the same id leave one whole document.
  *
  *     am_sessions *ss = NULL;
- *     am_sessions_open("./sessions", &ss, NULL);
+ *     am_sessions_open("./sessions", NULL, &ss, NULL);
  *     am_sessions_save(ss, AM_STR("user_123"), mem);
  *     st = am_sessions_load(ss, AM_STR("user_123"), mem);  // AM_ENOTFOUND
  *     am_sessions_close(ss);
@@ -16,6 +16,7 @@
 #ifndef AGENTMEM_SESSIONS_H
 #define AGENTMEM_SESSIONS_H
 
+#include "alloc.h"
 #include "buf.h"
 #include "react.h"
 #include "status.h"
@@ -26,11 +27,26 @@ extern "C" {
 
 typedef struct am_sessions am_sessions;
 
-/* Open the session directory `dir`, creating it (and its parents) when
- * absent. *out is yours (am_sessions_close). AM_EINVAL (empty path),
- * AM_EIO naming the directory, AM_ENOMEM. Thread safety: safe. */
-AM_API am_status am_sessions_open(const char *dir, am_sessions **out,
-                                  am_error *err);
+typedef struct am_sessions_opts {
+    /* Allocator of the handle and of every call's buffers (the document
+     * read or written, the path, the id list). NULL: the default.
+     * Borrowed: it must outlive the handle and be thread-safe if threads
+     * share the handle. */
+    const am_allocator *alloc;
+} am_sessions_opts;
+
+/* The defaults (the default allocator), by value. No errors.
+ * Thread safety: safe. */
+AM_API am_sessions_opts am_sessions_opts_default(void);
+
+/* Open the session directory `dir` (read during the call), creating it
+ * (and its parents) when absent. `opts` NULL: am_sessions_opts_default().
+ * *out is yours (am_sessions_close). AM_EINVAL (NULL out, empty path),
+ * AM_EIO naming the directory, AM_ENOMEM; on failure *out is NULL.
+ * Thread safety: safe. */
+AM_API am_status am_sessions_open(const char *dir,
+                                  const am_sessions_opts *opts,
+                                  am_sessions **out, am_error *err);
 
 /* NULL: no-op. Thread safety: unsafe (ends its life). */
 AM_API void am_sessions_close(am_sessions *ss);

@@ -171,8 +171,10 @@ typedef struct am_summarizer_vtable {
 } am_summarizer_vtable;
 
 /* Wrap a caller's implementation. `vt` is borrowed; `ctx` is destroyed
- * with vt->destroy (if set) by am_summarizer_free. *out is yours. AM_OK,
- * AM_EINVAL (no summarize callback) or AM_ENOMEM. Thread safety: safe. */
+ * with vt->destroy (if set) by am_summarizer_free. *out is yours; it and
+ * am_summarizer_run's scratch use the default allocator (your callbacks
+ * allocate as they like). AM_OK, AM_EINVAL (no summarize callback) or
+ * AM_ENOMEM. Thread safety: safe. */
 AM_API am_status am_summarizer_create(const am_summarizer_vtable *vt,
                                       void *ctx, size_t input_limit,
                                       am_summarizer **out, am_error *err);
@@ -183,7 +185,9 @@ AM_API am_status am_summarizer_create(const am_summarizer_vtable *vt,
  * may be empty for the default list), one line per tool call and outcome,
  * and a header with message and tool counts, within the budget. `counter`
  * (copied; may be NULL) measures the budget. *out is yours
- * (am_summarizer_free). Thread safety: safe (the summarizer too). */
+ * (am_summarizer_free); it allocates with the default allocator (the
+ * memory manager and am_summarize make theirs with their own allocator).
+ * Thread safety: safe (the summarizer too). */
 AM_API am_status am_summarizer_offline(const am_counter *counter,
                                        am_str markers, am_summarizer **out,
                                        am_error *err);
@@ -205,6 +209,11 @@ typedef struct am_llm_summarizer_opts {
      * call of the client's model (reported usage, or counted when the
      * reply had none). */
     am_token_tracker *tracker;
+    /* Allocator of the summarizer and of each call's prompt and reply
+     * buffers (the client allocates with its own). NULL: the default.
+     * Borrowed: it must outlive the summarizer, and be thread-safe if
+     * threads share it. */
+    const am_allocator *alloc;
 } am_llm_summarizer_opts;
 
 /* Create an LLM summarizer over `llm` (borrowed: it must outlive the

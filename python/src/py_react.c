@@ -1116,7 +1116,7 @@ static int sessions_init(SessionsObject *self, PyObject *args, PyObject *kw)
     am_error err = {0};
     am_status st;
     Py_BEGIN_ALLOW_THREADS
-    st = am_sessions_open(PyBytes_AS_STRING(bytes), &self->ss, &err);
+    st = am_sessions_open(PyBytes_AS_STRING(bytes), NULL, &self->ss, &err);
     Py_END_ALLOW_THREADS
     Py_DECREF(bytes);
     if (st != AM_OK) {

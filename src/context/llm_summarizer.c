@@ -22,6 +22,7 @@
 
 typedef struct llm_ctx {
     am_llm *llm;
+    const am_allocator *alloc; /* of this context, its summarizer, buffers */
     char *instructions;
     void (*on_usage)(void *ctx, const am_llm_usage *usage);
     void *usage_ctx;
@@ -42,6 +43,7 @@ static am_status llm_summarize(void *ctx, am_str prev,
     am_llm_msg user;
     am_status st = AM_OK;
 
+    prompt.alloc = text.alloc = c->alloc;
     if (prev.len > 0) {
         st = am_buf_appendf(&prompt, "Previous summary:\n%.*s\n\n",
                             (int)prev.len, prev.ptr);
@@ -140,8 +142,10 @@ static am_status llm_summarize(void *ctx, am_str prev,
 static void llm_destroy(void *ctx)
 {
     llm_ctx *c = ctx;
-    am__free(NULL, c->instructions, strlen(c->instructions) + 1);
-    am__free(NULL, c, sizeof *c);
+    const am_allocator *a = c->alloc;
+    if (c->instructions != NULL)
+        am__free(a, c->instructions, strlen(c->instructions) + 1);
+    am__free(a, c, sizeof *c);
 }
 
 static uint64_t llm_spent(void *ctx)
@@ -162,6 +166,7 @@ am_status am_summarizer_llm(am_llm *llm, const am_llm_summarizer_opts *opts,
                             am_summarizer **out, am_error *err)
 {
     llm_ctx *c;
+    const am_allocator *a = opts != NULL ? opts->alloc : NULL;
     size_t window = opts != NULL ? opts->context_tokens : 0;
     am_status st;
 
@@ -173,16 +178,17 @@ am_status am_summarizer_llm(am_llm *llm, const am_llm_summarizer_opts *opts,
         window = info.context_window > 0 ? (size_t)info.context_window
                                          : 8192;
     }
-    c = am__calloc(NULL, 1, sizeof *c);
+    c = am__calloc(a, 1, sizeof *c);
     if (c == NULL)
         return am__fail(err, AM_ENOMEM, "llm summarizer: out of memory");
+    c->alloc = a;
     c->llm = llm;
     am_models_lookup(NULL, am_str_c(am_llm_model(llm)), &c->model);
     {
         const char *ins = opts != NULL && opts->instructions != NULL
                               ? opts->instructions
                               : DEFAULT_INSTRUCTIONS;
-        c->instructions = am__strndup(NULL, ins, strlen(ins));
+        c->instructions = am__strndup(a, ins, strlen(ins));
     }
     if (opts != NULL) {
         c->on_usage = opts->on_usage;
@@ -190,10 +196,10 @@ am_status am_summarizer_llm(am_llm *llm, const am_llm_summarizer_opts *opts,
         c->tracker = opts->tracker;
     }
     if (c->instructions == NULL) {
-        am__free(NULL, c, sizeof *c);
+        am__free(a, c, sizeof *c);
         return am__fail(err, AM_ENOMEM, "llm summarizer: out of memory");
     }
-    st = am_summarizer_create(&llm_vt, c, window, out, err);
+    st = am__summarizer_create(a, &llm_vt, c, window, out, err);
     if (st != AM_OK)
         llm_destroy(c);
     return st;

@@ -504,6 +504,8 @@ am_status am_memory_config_parse(am_memory_config *cfg, am_str text,
 static am_status load_tracked(am_memory_config *cfg, const char *path,
                               const tracker *t, am_error *err)
 {
+    /* A config is a plain struct with no allocator: the file's text is
+     * read with the default one. checksrc: allow AM_BUF_INIT */
     am_buf text = AM_BUF_INIT;
     am_error e;
     am_status st;
@@ -724,6 +726,7 @@ am_status am_memory_config_show(const am_memory_config *cfg,
 
     if (cfg == NULL || o == NULL || out == NULL)
         return AM_EINVAL;
+    text.alloc = out->alloc; /* the caller's, as the result's */
     st = am_memory_config_format(cfg, &text);
     if (st != AM_OK)
         goto out;

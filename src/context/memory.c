@@ -87,9 +87,9 @@ am_status am_memory_create(const am_memory_opts *opts, am_memory **out,
         return st;
     }
     if (o.summarizer == NULL) {
-        st = am_summarizer_offline(&m->o.counter,
-                                   am_str_c(c->importance_markers), &m->own,
-                                   err);
+        st = am__summarizer_offline(o.alloc, &m->o.counter,
+                                    am_str_c(c->importance_markers),
+                                    &m->own, err);
         if (st != AM_OK) {
             am_tokenizer_free(m->tz);
             pthread_mutex_destroy(&m->mu);

@@ -435,6 +435,7 @@ static am_status read_doc(am_memory *m, am_str json, am__arena *tmp,
     const am__jnode *v, *msgs, *entries, *stats, *rec;
     int64_t version = 0;
     am__js js;
+    am_msg_opts mo = am_msg_opts_default();
     am_status st;
 
     am__js_init(&js, json, "memory import", tmp, &AM__ERR(m));
@@ -458,8 +459,10 @@ static am_status read_doc(am_memory *m, am_str json, am__arena *tmp,
                         "memory import: summary, messages, entries, stats "
                         "and last_compression are required");
     d->summary = v->str;
-    /* The messages' own text, through the message core's reader. */
-    st = am_msgs_from_json(NULL, AM_FORMAT_AGENTMEM, msgs->raw, &d->msgs,
+    /* The messages' own text, through the message core's reader, with
+     * the manager's allocator: the messages stay in the manager. */
+    mo.alloc = m->o.alloc;
+    st = am_msgs_from_json(&mo, AM_FORMAT_AGENTMEM, msgs->raw, &d->msgs,
                            &AM__ERR(m));
     if (st != AM_OK)
         return st == AM_ENOMEM ? st
@@ -534,7 +537,8 @@ static am_status am_memory_import_locked(am_memory *m, am_str json)
         am__memory_ids_rebuild(m);
         am_buf_free(&m->summary);
         m->summary = summary;
-        summary = (am_buf)AM_BUF_INIT;
+        summary.ptr = NULL; /* moved into m->summary */
+        summary.len = summary.cap = 0;
         m->summary_tokens = 0;
         am_msg_free(m->summary_msg);
         m->summary_msg = NULL;

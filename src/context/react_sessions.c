@@ -20,6 +20,7 @@
 #define SUFFIX ".json"
 
 struct am_sessions {
+    const am_allocator *alloc; /* of the handle and every call's buffers */
     char *dir;
     pthread_mutex_t mu;
     am_error err;
@@ -36,23 +37,34 @@ static am_status keep(am_sessions *ss, am_status st, const am_error *e)
     return st;
 }
 
-am_status am_sessions_open(const char *dir, am_sessions **out, am_error *err)
+am_sessions_opts am_sessions_opts_default(void)
 {
+    am_sessions_opts o = { NULL };
+    return o;
+}
+
+am_status am_sessions_open(const char *dir, const am_sessions_opts *opts,
+                           am_sessions **out, am_error *err)
+{
+    const am_allocator *a = opts != NULL ? opts->alloc : NULL;
     am_sessions *ss;
     am_status st;
 
-    if (out == NULL || dir == NULL || dir[0] == '\0')
-        return am__fail(err, AM_EINVAL, "sessions: empty directory path");
+    if (out == NULL)
+        return am__fail(err, AM_EINVAL, "sessions: NULL out");
     *out = NULL;
-    st = am__mkdir_p(NULL, dir, err);
+    if (dir == NULL || dir[0] == '\0')
+        return am__fail(err, AM_EINVAL, "sessions: empty directory path");
+    st = am__mkdir_p(a, dir, err);
     if (st != AM_OK)
         return st;
-    ss = am__calloc(NULL, 1, sizeof *ss);
+    ss = am__calloc(a, 1, sizeof *ss);
     if (ss == NULL)
         return am__fail(err, AM_ENOMEM, "sessions: out of memory");
-    ss->dir = am__strndup(NULL, dir, strlen(dir));
+    ss->alloc = a;
+    ss->dir = am__strndup(a, dir, strlen(dir));
     if (ss->dir == NULL) {
-        am__free(NULL, ss, sizeof *ss);
+        am__free(a, ss, sizeof *ss);
         return am__fail(err, AM_ENOMEM, "sessions: out of memory");
     }
     pthread_mutex_init(&ss->mu, NULL);
@@ -65,8 +77,8 @@ void am_sessions_close(am_sessions *ss)
     if (ss == NULL)
         return;
     pthread_mutex_destroy(&ss->mu);
-    am__free(NULL, ss->dir, strlen(ss->dir) + 1);
-    am__free(NULL, ss, sizeof *ss);
+    am__free(ss->alloc, ss->dir, strlen(ss->dir) + 1);
+    am__free(ss->alloc, ss, sizeof *ss);
 }
 
 const am_error *am_sessions_last_error(const am_sessions *ss)
@@ -108,6 +120,7 @@ am_status am_sessions_save(am_sessions *ss, am_str id, am_react *mem)
 
     if (ss == NULL || mem == NULL)
         return AM_EINVAL;
+    path.alloc = doc.alloc = ss->alloc;
     st = session_path(ss, id, &path, &e);
     if (st == AM_OK) {
         st = am_react_export(mem, &doc);
@@ -118,7 +131,7 @@ am_status am_sessions_save(am_sessions *ss, am_str id, am_react *mem)
                      id.ptr);
     }
     if (st == AM_OK)
-        st = am__write_file_atomic(NULL, path.ptr, doc.ptr, doc.len, &e);
+        st = am__write_file_atomic(ss->alloc, path.ptr, doc.ptr, doc.len, &e);
     am_buf_free(&path);
     am_buf_free(&doc);
     return keep(ss, st, &e);
@@ -132,6 +145,7 @@ am_status am_sessions_load(am_sessions *ss, am_str id, am_react *mem)
 
     if (ss == NULL || mem == NULL)
         return AM_EINVAL;
+    path.alloc = doc.alloc = ss->alloc;
     st = session_path(ss, id, &path, &e);
     if (st == AM_OK && access(path.ptr, F_OK) != 0 && errno == ENOENT)
         st = am__fail(&e, AM_ENOTFOUND, "no session '%.*s' in '%s'",
@@ -156,6 +170,7 @@ am_status am_sessions_delete(am_sessions *ss, am_str id)
 
     if (ss == NULL)
         return AM_EINVAL;
+    path.alloc = ss->alloc;
     st = session_path(ss, id, &path, &e);
     if (st == AM_OK && unlink(path.ptr) != 0)
         st = errno == ENOENT
@@ -194,8 +209,9 @@ am_status am_sessions_list(am_sessions *ss, am_buf *out)
             ok = id_byte_ok(de->d_name[i]);
         if (!ok)
             continue; /* temporaries and foreign files are not sessions */
-        if (am__grow(NULL, (void **)&ids, &cap, n + 1, sizeof *ids) != AM_OK ||
-            (ids[n] = am__strndup(NULL, de->d_name, len - sl)) == NULL)
+        if (am__grow(ss->alloc, (void **)&ids, &cap, n + 1, sizeof *ids) !=
+                AM_OK ||
+            (ids[n] = am__strndup(ss->alloc, de->d_name, len - sl)) == NULL)
             st = am__fail(&e, AM_ENOMEM, "sessions: out of memory");
         else
             n++;
@@ -215,7 +231,7 @@ am_status am_sessions_list(am_sessions *ss, am_buf *out)
             am__fail(&e, st, "sessions: out of memory");
     }
     for (size_t i = 0; i < n; i++)
-        am__free(NULL, ids[i], strlen(ids[i]) + 1);
-    am__free(NULL, ids, cap * sizeof *ids);
+        am__free(ss->alloc, ids[i], strlen(ids[i]) + 1);
+    am__free(ss->alloc, ids, cap * sizeof *ids);
     return keep(ss, st, &e);
 }

@@ -26,22 +26,33 @@ struct am_summarizer {
 
 /* ---- Generic ---- */
 
-am_status am_summarizer_create(const am_summarizer_vtable *vt, void *ctx,
-                               size_t input_limit, am_summarizer **out,
-                               am_error *err)
+am_status am__summarizer_create(const am_allocator *a,
+                                const am_summarizer_vtable *vt, void *ctx,
+                                size_t input_limit, am_summarizer **out,
+                                am_error *err)
 {
     am_summarizer *s;
     if (vt == NULL || vt->summarize == NULL || out == NULL)
         return am__fail(err, AM_EINVAL,
                         "summarizer: vtable with summarize required");
-    s = am__calloc(NULL, 1, sizeof *s);
+    s = am__calloc(a, 1, sizeof *s);
     if (s == NULL)
         return am__fail(err, AM_ENOMEM, "summarizer: out of memory");
     s->vt = vt;
     s->ctx = ctx;
     s->input_limit = input_limit;
+    s->alloc = a;
     *out = s;
     return AM_OK;
+}
+
+am_status am_summarizer_create(const am_summarizer_vtable *vt, void *ctx,
+                               size_t input_limit, am_summarizer **out,
+                               am_error *err)
+{
+    /* No options here (window.h): the default allocator, said so. */
+    return am__summarizer_create(am_allocator_default(), vt, ctx,
+                                 input_limit, out, err);
 }
 
 void am_summarizer_free(am_summarizer *s)
@@ -50,7 +61,7 @@ void am_summarizer_free(am_summarizer *s)
         return;
     if (s->vt->destroy != NULL)
         s->vt->destroy(s->ctx);
-    am__free(NULL, s, sizeof *s);
+    am__free(s->alloc, s, sizeof *s);
 }
 
 const char *am_summarizer_name(const am_summarizer *s)
@@ -203,6 +214,7 @@ nomem:
 }
 
 typedef struct offline_ctx {
+    const am_allocator *alloc; /* of this context and its summaries */
     am_counter counter;
     char markers[AM_MEMCFG_TEXT_MAX];
 } offline_ctx;
@@ -212,21 +224,23 @@ static am_status offline_summarize(void *ctx, am_str prev,
                                    size_t budget, am_buf *out, am_error *err)
 {
     offline_ctx *o = ctx;
-    return am__xsum_msgs(NULL, prev, msgs, count, budget,
+    return am__xsum_msgs(o->alloc, prev, msgs, count, budget,
                          am_str_c(o->markers), &o->counter, out, err);
 }
 
 static void offline_destroy(void *ctx)
 {
-    am__free(NULL, ctx, sizeof(offline_ctx));
+    offline_ctx *o = ctx;
+    am__free(o->alloc, o, sizeof *o);
 }
 
 static const am_summarizer_vtable offline_vt = { "offline",
                                                  offline_summarize,
                                                  offline_destroy, NULL, NULL };
 
-am_status am_summarizer_offline(const am_counter *counter, am_str markers,
-                                am_summarizer **out, am_error *err)
+am_status am__summarizer_offline(const am_allocator *a,
+                                 const am_counter *counter, am_str markers,
+                                 am_summarizer **out, am_error *err)
 {
     offline_ctx *o;
     am_status st;
@@ -235,17 +249,26 @@ am_status am_summarizer_offline(const am_counter *counter, am_str markers,
         return am__fail(err, AM_EINVAL, "summarizer: out is NULL");
     if (markers.len >= AM_MEMCFG_TEXT_MAX)
         return am__fail(err, AM_EINVAL, "summarizer: markers too long");
-    o = am__calloc(NULL, 1, sizeof *o);
+    o = am__calloc(a, 1, sizeof *o);
     if (o == NULL)
         return am__fail(err, AM_ENOMEM, "summarizer: out of memory");
+    o->alloc = a;
     if (counter != NULL)
         o->counter = *counter;
     if (markers.len > 0)
         memcpy(o->markers, markers.ptr, markers.len);
-    st = am_summarizer_create(&offline_vt, o, 0, out, err);
+    st = am__summarizer_create(a, &offline_vt, o, 0, out, err);
     if (st != AM_OK)
-        am__free(NULL, o, sizeof *o);
+        am__free(a, o, sizeof *o);
     return st;
+}
+
+am_status am_summarizer_offline(const am_counter *counter, am_str markers,
+                                am_summarizer **out, am_error *err)
+{
+    /* No options here (window.h): the default allocator, said so. */
+    return am__summarizer_offline(am_allocator_default(), counter, markers,
+                                  out, err);
 }
 
 /* ---- The piecewise driver ---- */
@@ -260,11 +283,15 @@ static size_t rough_tokens(const am_msg *m, am_buf *scratch)
 }
 
 /* A text copy of `m` cut to about `tokens` (same role, call id). */
-static am_status cut_copy(const am_msg *m, size_t tokens, am_buf *scratch,
-                          am_msg **out, am_error *err)
+static am_status cut_copy(const am_allocator *a, const am_msg *m,
+                          size_t tokens, am_buf *scratch, am_msg **out,
+                          am_error *err)
 {
+    am_msg_opts mo = am_msg_opts_default();
     size_t len;
     am_status st;
+
+    mo.alloc = a;
     am_buf_clear(scratch);
     st = am_msg_text(m, scratch);
     if (st != AM_OK)
@@ -273,7 +300,7 @@ static am_status cut_copy(const am_msg *m, size_t tokens, am_buf *scratch,
     if (len > scratch->len)
         len = scratch->len;
     len = am__utf8_floor(scratch->ptr, len);
-    st = am_msg_create_text(NULL, am_msg_role(m),
+    st = am_msg_create_text(&mo, am_msg_role(m),
                             (am_str){ scratch->ptr, len }, out, err);
     if (st == AM_OK && am_msg_role(m) == AM_ROLE_TOOL)
         st = am_msg_set_tool_call_id(*out, am_msg_tool_call_id(m), err);
@@ -296,6 +323,7 @@ am_status am_summarizer_run(const am_summarizer *s, am_str prev,
 
     if (s == NULL || out == NULL || (msgs == NULL && count > 0))
         return am__fail(err, AM_EINVAL, "summarize: NULL argument");
+    running.alloc = scratch.alloc = s->alloc;
     if (s->input_limit == 0)
         return s->vt->summarize(s->ctx, prev, msgs, count, budget, out, err);
     /* Room for the input of one call: the limit less the running summary
@@ -325,7 +353,8 @@ am_status am_summarizer_run(const am_summarizer *s, am_str prev,
         }
         if (end == start && count > 0) {
             /* One message larger than a whole piece: cut it to fit. */
-            st = cut_copy(msgs[start], piece_limit - 8, &scratch, &cut, err);
+            st = cut_copy(s->alloc, msgs[start], piece_limit - 8, &scratch,
+                          &cut, err);
             if (st != AM_OK)
                 goto out;
             one[0] = cut;
@@ -511,8 +540,8 @@ am_status am_summarize(const am_msg *const *msgs, size_t count,
             o.budget = 64;
     }
     if (s == NULL) {
-        st = am_summarizer_offline(&o.counter, (am_str){ NULL, 0 }, &own,
-                                   err);
+        st = am__summarizer_offline(o.alloc, &o.counter, (am_str){ NULL, 0 },
+                                    &own, err);
         if (st != AM_OK)
             goto out;
         s = own;
@@ -528,6 +557,7 @@ am_status am_summarize(const am_msg *const *msgs, size_t count,
     {
         size_t t = 0;
         am_buf scratch = AM_BUF_INIT;
+        scratch.alloc = o.alloc;
         st = am__count_msg_buf(&o.counter, summary_msg, &scratch, &t, err);
         am_buf_free(&scratch);
         if (st != AM_OK)

@@ -133,6 +133,9 @@ am_status am__counter_for_model(const am_counter *given, const char *model,
 am_status am_count_msg(const am_counter *c, const am_msg *msg, size_t *out,
                        am_error *err)
 {
+    /* No handle and no allocator in am_counter: the default allocator's
+     * scratch (trim, summaries and the memory manager count with their
+     * own). checksrc: allow AM_BUF_INIT */
     am_buf b = AM_BUF_INIT;
     am_status st;
     if (msg == NULL || out == NULL)

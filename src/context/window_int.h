@@ -75,6 +75,18 @@ am_status am__xsum_msgs(const am_allocator *a, am_str prev,
 am_status am__summary_msg(const am_allocator *a, am_str summary,
                           am_msg **out, am_error *err);
 
+/* am_summarizer_create and am_summarizer_offline with the allocator of
+ * the summarizer and of its calls' scratch (NULL: default): the memory
+ * manager and am_summarize make their built-in offline summarizer with
+ * their own allocator. */
+am_status am__summarizer_create(const am_allocator *a,
+                                const am_summarizer_vtable *vt, void *ctx,
+                                size_t input_limit, am_summarizer **out,
+                                am_error *err);
+am_status am__summarizer_offline(const am_allocator *a,
+                                 const am_counter *counter, am_str markers,
+                                 am_summarizer **out, am_error *err);
+
 /* First index of the kept tail holding the last `keep_last` non-system
  * messages, moved earlier so no turn group is split (group from
  * am__wgroups). */

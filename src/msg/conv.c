@@ -526,6 +526,8 @@ void am_msgs_stats(const am_msg *const *msgs, size_t count,
 {
     am_buf text = AM_BUF_INIT;
 
+    /* No handle here: the scratch comes from the messages' allocator. */
+    text.alloc = count > 0 ? msgs[0]->ar.alloc : NULL;
     memset(out, 0, sizeof *out);
     out->count = count;
     for (size_t i = 0; i < count; i++) {

@@ -52,7 +52,8 @@ static am_status view_rec(am_tiers *t, const titem *it, am_tier_item *v)
     v->tag_count = it->ntags;
     v->extra.ptr = am__tiers_extra(it);
     v->extra.len = it->extra_len;
-    v->text = (am_buf)AM_BUF_INIT;  /* a view owns no storage */
+    /* A view owns no storage. checksrc: allow AM_BUF_INIT */
+    v->text = (am_buf)AM_BUF_INIT;
     v->tag_store = NULL;
     v->tag_cap = 0;
     return AM_OK;

@@ -199,6 +199,7 @@ static am_status run_batch(const am_encoding *enc, const am_str *texts,
              * one; the results are the same. */
             am_token_cache_opts co = am_token_cache_opts_default();
             co.entries = cache_entries;
+            co.alloc = enc->alloc; /* thread-safe, as documented */
             if (am_token_cache_create(enc, &co, &w[k].own, NULL) != AM_OK)
                 w[k].own = NULL;
             w[k].opts.cache = w[k].own;

@@ -350,6 +350,7 @@ am_status am_tokenizer_count_tools_json(const am_tokenizer *tz, am_str json,
     if (tz == NULL || total == NULL)
         return am__fail(err, AM_EINVAL, "am_tokenizer_count_tools_json: "
                         "NULL argument");
+    params.alloc = tz->alloc;
     st = am__json_parse(json, "tools", &root, err);
     if (st != AM_OK)
         return st;
