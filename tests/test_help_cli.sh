@@ -49,6 +49,8 @@ for w in put get search delete archive restore stats optimize policies \
          maintain compact moves --json-content --capacity --now; do
     has "tiers_help_$w" "$out" "$w"
 done
+has tiers_help_cleanup_units "$out" "cleanup AGE"
+has tiers_help_cleanup_units2 "$out" "(30d, 12h, 90m, 1w)"
 # Unknown subcommands name the table's rows.
 check store_unknown 2 "$cli" store fly
 has store_unknown_msg "$err" "unknown subcommand 'fly' (put, get, del"

@@ -141,8 +141,8 @@ check tiers_maintain 0 t maintain --json
 shape tiers_maintain '.demoted == 0 and (.policies | type) == "object"'
 check tiers_compact 0 t compact --json
 shape tiers_compact 'has("compressed") and .left == 0'
-check tiers_cleanup 0 t cleanup 1000 --json
-shape tiers_cleanup '. == {"deleted":0,"days":1000}'
+check tiers_cleanup 0 t cleanup 1000d --json
+shape tiers_cleanup '. == {"deleted":0,"age_ms":86400000000}'
 check tiers_stats_text 0 t stats
 has tiers_stats_text "$out" "working"
 

@@ -181,11 +181,25 @@ check recent_1w 0 "$cli" tiers search --recent 1w --peek --db "$rdb" --now $((T0
 cdb="$dir/cleanup.db"
 check cleanup_put_old 0 "$cli" tiers put old1 "old" --db "$cdb" --now $T0
 check cleanup_put_new 0 "$cli" tiers put new1 "new" --db "$cdb" --now $((T0 + 20 * 86400000))
-check cleanup_run 0 "$cli" tiers cleanup 30 --db "$cdb" --now $((T0 + 40 * 86400000))
+# AGE is a duration; a bare number is refused (days once, milliseconds in
+# every duration flag) and deletes nothing.
+check cleanup_bare 2 "$cli" tiers cleanup 30 --db "$cdb" --now $((T0 + 40 * 86400000))
+expect cleanup_bare_msg "AGE '30' has no unit: write 30d for 30 days" "$err"
+check cleanup_bare_kept 0 "$cli" tiers get old1 --peek --db "$cdb"
+check cleanup_run 0 "$cli" tiers cleanup 30d --db "$cdb" --now $((T0 + 40 * 86400000))
 expect cleanup_count "deleted 1 item older than 30 days" "$out"
 check cleanup_gone 4 "$cli" tiers get old1 --db "$cdb"
 check cleanup_kept 0 "$cli" tiers get new1 --peek --db "$cdb"
-check cleanup_bad 2 "$cli" tiers cleanup -3 --db "$cdb"
+check cleanup_hours 0 "$cli" tiers cleanup 480h --json --db "$cdb" --now $((T0 + 40 * 86400000))
+expect cleanup_hours_json '{"deleted":0,"age_ms":1728000000}' "$out"
+check cleanup_hours_del 0 "$cli" tiers cleanup 479h --db "$cdb" --now $((T0 + 40 * 86400000))
+expect cleanup_hours_count "deleted 1 item older than 479 hours" "$out"
+check cleanup_bad 2 "$cli" tiers cleanup -3d --db "$cdb"
+expect cleanup_bad_msg "not a duration" "$err"
+check cleanup_unit 2 "$cli" tiers cleanup 3y --db "$cdb"
+expect cleanup_unit_msg "unknown unit 'y'" "$err"
+check cleanup_huge 3 "$cli" tiers cleanup 99999999d --db "$cdb"
+expect cleanup_huge_msg "not in 0..1000000 days" "$err"
 
 # One file shared with the long-term store (each module its own tables).
 shared="$dir/shared.db"

@@ -95,6 +95,33 @@ AM_TEST(cleanup_old_items_deletes_by_age_in_every_tier)
     am_tiers_close(t, NULL);
 }
 
+AM_TEST(cleanup_older_than_takes_an_age_in_ms)
+{
+    test_clock clk = { T0 };
+    am_tiers *t = open_t(&clk, 100, 1000, 0, NULL);
+    size_t n = 99;
+
+    CHECK_OK(put(t, "a", "three hours old", 0.5, AM_TIER_WORKING));
+    clk.now_ms = T0 + 2 * 3600000;
+    CHECK_OK(put(t, "b", "one hour old", 0.5, AM_TIER_ARCHIVE));
+    clk.now_ms = T0 + 3 * 3600000;
+    /* Exactly three hours old is not older than three hours. */
+    CHECK_OK(am_tiers_cleanup_older_than(t, 3 * 3600000, &n));
+    CHECK_EQ(n, 0);
+    CHECK_OK(am_tiers_cleanup_older_than(t, 2 * 3600000, &n));
+    CHECK_EQ(n, 1);
+    CHECK_ST(am_tiers_peek(t, AM_STR("a"), NULL, NULL), AM_ENOTFOUND);
+    CHECK_OK(am_tiers_peek(t, AM_STR("b"), NULL, NULL));
+    CHECK_OK(am_tiers_cleanup_older_than(t, 0, &n));
+    CHECK_EQ(n, 1);
+    CHECK_ST(am_tiers_cleanup_older_than(t, -1, &n), AM_EINVAL);
+    CHECK(strstr(am_tiers_last_error(t)->msg, "age -1 ms") != NULL);
+    CHECK_ST(am_tiers_cleanup_older_than(t, INT64_MAX, &n), AM_EINVAL);
+    CHECK_EQ(n, 0);
+    CHECK_ST(am_tiers_cleanup_older_than(NULL, 0, &n), AM_EINVAL);
+    am_tiers_close(t, NULL);
+}
+
 static am_tier_action act_demote_unless_tagged(void *ctx,
                                                const am_tier_item *it,
                                                int64_t now)

@@ -515,6 +515,15 @@ AM_API am_status am_tiers_apply_policies(am_tiers *t,
 AM_API am_status am_tiers_cleanup_old_items(am_tiers *t, int64_t days,
                                             size_t *deleted);
 
+/* am_tiers_cleanup_old_items with the age in milliseconds (the CLI's
+ * `tiers cleanup 12h`): delete every item, in any tier, created more than
+ * `age_ms` before now (the handle's clock). *deleted (may be NULL) gets
+ * the count. AM_OK, AM_EINVAL (age_ms outside 0..1000000 days), AM_ENOMEM,
+ * AM_EIO (database); deletions already done stay done on failure.
+ * Thread safety: safe. */
+AM_API am_status am_tiers_cleanup_older_than(am_tiers *t, int64_t age_ms,
+                                             size_t *deleted);
+
 /* Compress archived items whose compression was deferred (see
  * archive_step_bytes), oldest first, until at least max_bytes of content
  * were compressed (0: all of them). *left (may be NULL) gets the number of

@@ -8,6 +8,7 @@
  *   agentmem tiers delete|archive|restore ID...
  *   agentmem tiers stats | optimize | policies | maintain | compact
  *                  | moves [--last N]
+ *   agentmem tiers cleanup AGE   (a duration: 30d, 12h)
  *
  * Every subcommand takes --db FILE (default ./agentmem.db), --now MS (the
  * time to act at, for scripts and tests), --capacity TIER=N and
@@ -619,27 +620,54 @@ static int tr_policies(void *ctx)
     return CLI_EXIT_OK;
 }
 
-/* cleanup DAYS: delete every item older than DAYS days. */
+/* An age for the text result: "30 days", "12 hours", else ms. */
+static void age_text(int64_t ms, char *out, size_t cap)
+{
+    static const struct { int64_t ms; const char *unit; } units[] = {
+        { 86400000, "day" }, { 3600000, "hour" }, { 60000, "minute" },
+        { 1000, "second" }, { 1, "millisecond" },
+    };
+    for (size_t i = 0; i < CLI_COUNT(units); i++)
+        if (ms % units[i].ms == 0 || units[i].ms == 1) {
+            long long n = (long long)(ms / units[i].ms);
+            snprintf(out, cap, "%lld %s%s", n, units[i].unit,
+                     n == 1 ? "" : "s");
+            return;
+        }
+}
+
+/* cleanup AGE: delete every item created more than AGE ago. AGE is a
+ * duration like every other span of time (30d, 12h, 90m); a bare number
+ * is refused, not guessed: it meant days here before durations had
+ * units, and milliseconds in every duration flag, so either reading
+ * would surprise someone, and the wrong one deletes everything. */
 static int tr_cleanup(void *ctx)
 {
     tiers_run *x = ctx;
     const char *arg = x->a->pos[0];
-    char *end = NULL;
-    long long days = strtoll(arg, &end, 10);
+    int64_t age = 0;
     size_t n = 0;
+    char text[64];
     am_status st;
-    if (end == arg || *end != '\0' || days < 0)
-        return cli_usage("tiers", "cleanup: DAYS '%s' is not a non-negative "
-                         "number", arg);
-    st = am_tiers_cleanup_old_items(x->t, (int64_t)days, &n);
+    int rc;
+
+    if (arg[0] != '\0' && strspn(arg, "0123456789") == strlen(arg))
+        return cli_usage("tiers", "cleanup: AGE '%s' has no unit: write "
+                         "%sd for %s days (or 12h, 90m, 1w)", arg, arg,
+                         arg);
+    rc = cli_parse_duration("tiers", "cleanup AGE", arg, &age);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    st = am_tiers_cleanup_older_than(x->t, age, &n);
     if (st != AM_OK)
         return cli_fail(st, am_tiers_last_error(x->t), "cleanup");
     if (x->a->out_json)
         return cli_print_json(json_pack("{s:I,s:I}", "deleted", (json_int_t)n,
-                                        "days", (json_int_t)days),
+                                        "age_ms", (json_int_t)age),
                               "cleanup");
-    printf("cleanup: deleted %zu item%s older than %lld days\n", n,
-           n == 1 ? "" : "s", days);
+    age_text(age, text, sizeof text);
+    printf("cleanup: deleted %zu item%s older than %s\n", n,
+           n == 1 ? "" : "s", text);
     return CLI_EXIT_OK;
 }
 
@@ -680,8 +708,9 @@ static const cli_sub tiers_subs[] = {
     { "maintain", tr_policies, 0, "", "optimize, then run the policies" },
     { "compact", tr_compact, 0, "",
       "compress archive items a policy run deferred" },
-    { "cleanup", tr_cleanup, 1, "DAYS",
-      "delete every item older than DAYS days" },
+    { "cleanup", tr_cleanup, 1, "AGE",
+      "delete every item created more than AGE ago, in any tier: a "
+      "duration with its unit (30d, 12h, 90m, 1w)" },
     { "moves", tr_moves, 0, "", "the latest moves: time, item, from, to, why" },
 };
 
@@ -719,6 +748,7 @@ static const char *const tiers_examples[] = {
     "ops --importance 0.7",
     "agentmem tiers search --tag ops --min 0.5",
     "agentmem tiers moves --last 10",
+    "agentmem tiers cleanup 90d",
     NULL
 };
 

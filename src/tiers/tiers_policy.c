@@ -743,8 +743,12 @@ am_status am_tiers_apply_policies(am_tiers *t, am_tier_policy_count *out,
     return st;
 }
 
-am_status am_tiers_cleanup_old_items(am_tiers *t, int64_t days,
-                                     size_t *deleted)
+/* Both cleanup calls share one limit, a million days: an age beyond it
+ * is a caller's mistake (a count of milliseconds passed as days). */
+#define CLEANUP_MAX_DAYS 1000000LL
+
+am_status am_tiers_cleanup_older_than(am_tiers *t, int64_t age_ms,
+                                      size_t *deleted)
 {
     am_status st = AM_OK;
     size_t n = 0;
@@ -754,13 +758,13 @@ am_status am_tiers_cleanup_old_items(am_tiers *t, int64_t days,
         *deleted = 0;
     if (t == NULL)
         return AM_EINVAL;
-    if (days < 0 || days > 1000000)
+    if (age_ms < 0 || age_ms > CLEANUP_MAX_DAYS * T_DAY_MS)
         return am__fail(&AM__ERR(t), AM_EINVAL,
-                        "cleanup_old_items: days %lld is not in 0..1000000",
-                        (long long)days);
+                        "cleanup: age %lld ms is not in 0..%lld days",
+                        (long long)age_ms, CLEANUP_MAX_DAYS);
     pthread_mutex_lock(&t->mu);
     st = am__tiers_sync(t);
-    cutoff = am__tiers_now(t) - days * 86400000LL;
+    cutoff = am__sub_sat(am__tiers_now(t), age_ms);
     for (uint32_t s = 0; s < t->nslots && st == AM_OK; s++) {
         bool done;
         if (!(t->items[s].flags & T_LIVE) || t->items[s].created_ms >= cutoff)
@@ -775,6 +779,20 @@ am_status am_tiers_cleanup_old_items(am_tiers *t, int64_t days,
     if (deleted != NULL)
         *deleted = n;
     return st;
+}
+
+am_status am_tiers_cleanup_old_items(am_tiers *t, int64_t days,
+                                     size_t *deleted)
+{
+    if (deleted != NULL)
+        *deleted = 0;
+    if (t == NULL)
+        return AM_EINVAL;
+    if (days < 0 || days > CLEANUP_MAX_DAYS)
+        return am__fail(&AM__ERR(t), AM_EINVAL,
+                        "cleanup_old_items: days %lld is not in 0..1000000",
+                        (long long)days);
+    return am_tiers_cleanup_older_than(t, days * T_DAY_MS, deleted);
 }
 
 am_status am_tiers_maintain(am_tiers *t, size_t *demoted,
