@@ -112,6 +112,8 @@ has replay_text "$out" "Context now:"
 db="$tmp/r.db"
 check recall_index 0 "$cli" recall index u1 s1 "$src/examples/store/conversation.json" --db "$db" --json
 shape recall_index '.chunks == 1'
+check recall_index_files 0 "$cli" recall index-files u9 "$src/examples/store/conversation.json" --db "$db" --json
+shape recall_index_files '. == {"files":1,"chunks":1}'
 check recall_search 0 "$cli" recall search u1 'login bug' --db "$db" --json
 shape recall_search 'type == "array" and .[0].session_id == "s1" and .[0].first == 0
     and (.[0].text | contains("login"))'

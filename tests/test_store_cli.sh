@@ -109,10 +109,50 @@ has recall_bad_format_msg "$err" "index: --format: unknown format 'klingon'"
 check recall_tool_format 2 $R tool-def --format agentmem
 has recall_tool_format_msg "$err" "tool-def: --format must be openai or anthropic"
 check recall_unknown_sub 2 $R fly
-has recall_unknown_sub_msg "$err" "unknown subcommand 'fly' (index, search, tool-def, tool-call)"
+has recall_unknown_sub_msg "$err" "unknown subcommand 'fly' (index, index-files, search, tool-def, tool-call)"
 echo '[{"role":1}]' >"$tmp/bad.json"
 check recall_bad 3 $R index alice s2 "$tmp/bad.json"
 has recall_bad_msg "$err" "message 0"
+check recall_index_extra 2 $R index alice s2 "$tmp/conv.json" "$tmp/bad.json"
+has recall_index_extra_msg "$err" "index takes one FILE, not '$tmp/bad.json' too (for many: index-files USER FILE...)"
+check recall_store_extra 2 $S get a b c d e
+has recall_store_extra_msg "$err" "get: too many arguments ('e' and after)"
+# index-files: each file its own session, named after the file.
+mkdir -p "$tmp/many/x" "$tmp/many/y"
+for t in monday:Oslo tuesday:Rome friday.notes:Kyoto; do
+    printf '[{"role":"user","content":"the trip to %s is booked"},{"role":"assistant","content":"enjoy %s"}]\n' \
+        "${t#*:}" "${t#*:}" >"$tmp/many/${t%%:*}.json"
+done
+check recall_files 0 $R index-files erin "$tmp/many/monday.json" "$tmp/many/tuesday.json" "$tmp/many/friday.notes.json"
+has recall_files_out "$out" "indexed 3 files, 3 chunks"
+check recall_files_hit 0 $R search erin "Rome trip" --json
+has recall_files_session "$out" '"session_id":"tuesday"'
+check recall_files_hit2 0 $R search erin "Kyoto" --json
+has recall_files_session2 "$out" '"session_id":"friday.notes"'
+# Again: each session's index is replaced, not doubled.
+check recall_files_again 0 $R index-files erin "$tmp/many/monday.json" --json
+has recall_files_again_json "$out" '{"files":1,"chunks":1}'
+check recall_files_once 0 $R search erin "Oslo" --json --limit 10
+[ "$(grep -o '"session_id":"monday"' "$out" | wc -l)" -eq 1 ] && pass=$((pass + 1)) ||
+    { echo "FAIL index-files doubled a session: $(cat "$out")"; fails=$((fails + 1)); }
+# Two files that would be one session: refused before anything is indexed.
+cp "$tmp/many/monday.json" "$tmp/many/x/same.json"
+cp "$tmp/many/tuesday.json" "$tmp/many/y/same.json"
+check recall_files_dup 2 $R index-files frank "$tmp/many/monday.json" "$tmp/many/x/same.json" "$tmp/many/y/same.json"
+has recall_files_dup_msg "$err" "would both be session 'same'"
+check recall_files_dup_none 0 $R search frank "Oslo trip" --json
+has recall_files_dup_empty "$out" "[]"
+check recall_files_stdin 2 $R index-files frank -
+has recall_files_stdin_msg "$err" "'-' (stdin) has no name to be a session"
+check recall_files_noname 2 $R index-files frank "$tmp/many/"
+has recall_files_noname_msg "$err" "gives no session name"
+# A bad file stops the run, names itself and how many went in before it.
+check recall_files_bad 3 $R index-files gina "$tmp/many/monday.json" "$tmp/bad.json" "$tmp/many/tuesday.json"
+has recall_files_bad_file "$err" "$tmp/bad.json"
+has recall_files_bad_msg "$err" "stopped at '$tmp/bad.json'; the 1 file before it is indexed"
+check recall_files_missing 4 $R index-files gina "$tmp/many/nope.json"
+has recall_files_missing_msg "$err" "nope.json"
+check recall_files_few 2 $R index-files gina
 check memtool_create 0 $S memtool alice '{"command":"create","path":"/memories/a.md","file_text":"one\ntwo"}'
 has memtool_created "$out" "File created successfully at: /memories/a.md"
 check memtool_escape 0 $S memtool alice '{"command":"view","path":"/memories/../../etc/passwd"}' --json

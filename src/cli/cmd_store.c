@@ -22,6 +22,11 @@
 #include "commands.h"
 
 #define MAX_PARTS AM_STORE_MAX_NS_PARTS
+/* Positional arguments: every subcommand takes at most 4, but
+ * `recall index-files USER FILE...` takes a directory's worth (a larger
+ * set: xargs -n 4000). */
+#define MAX_FEW 5
+#define MAX_POS 4002
 
 typedef struct opts {
     const char *db;
@@ -36,7 +41,9 @@ typedef struct opts {
     int json;
     int quiet; /* --quiet: no progress line on a terminal */
     const char *sub;
-    const char *pos[5];
+    /* The subcommand, then its arguments: a few, or the files of
+     * `recall index-files` (MAX_POS in all). */
+    const char *pos[MAX_POS];
     int npos;
 } opts;
 
@@ -118,10 +125,12 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
             o->quiet = 1;
         } else if (argv[i][0] == '-' && argv[i][1] == '-') {
             return cli_usage(cmd, "unknown option '%s'", argv[i]);
-        } else if (o->npos < 5) {
+        } else if (o->npos < MAX_POS) {
             o->pos[o->npos++] = argv[i];
         } else {
-            return cli_usage(cmd, "too many arguments");
+            return cli_usage(cmd, "too many arguments (at most %d files "
+                             "in one call: xargs -n %d splits a longer "
+                             "list)", MAX_POS - 2, MAX_POS - 2);
         }
         if (rc != 0)
             return rc;
@@ -133,6 +142,9 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
     for (int i = 1; i < o->npos; i++)
         o->pos[i - 1] = o->pos[i];
     o->pos[--o->npos] = NULL;
+    if (o->npos >= MAX_FEW && strcmp(o->sub, "index-files") != 0)
+        return cli_usage(cmd, "%s: too many arguments ('%s' and after)",
+                         o->sub, o->pos[MAX_FEW - 1]);
     return 0;
 }
 
@@ -679,46 +691,171 @@ static am_status index_input(am_format f, am_str text, am_buf *out,
     return st;
 }
 
-static int rc_index(void *ctx)
+/* Index the conversation in file `path` ("-": stdin) as `session` of
+ * `user`, adding its chunks to *chunks. Prints the error (naming the
+ * file) and returns the exit status on failure. */
+static int index_file(recall_run *x, am_format f, const char *user,
+                      const char *session, const char *path,
+                      const am_recall_opts *ro, size_t *chunks)
 {
-    recall_run *x = ctx;
     const opts *o = x->o;
     am_buf in = AM_BUF_INIT;
-    am_recall_opts ro = am_recall_opts_default();
     am_error err = { AM_OK, "" };
-    size_t chunks = 0;
-    am_format f = AM_FORMAT_AGENTMEM;
-    am_status st;
-    int rc = CLI_EXIT_OK;
+    size_t n = 0;
+    am_status st = cli_read_input(path, &in, &err);
+    int rc;
 
-    if (o->format != NULL &&
-        am_format_parse(am_str_c(o->format), &f, &err) != AM_OK)
-        return cli_usage("recall", "index: --format: %s", err.msg);
-    if (o->chunk > 0)
-        ro.chunk_size = (size_t)o->chunk;
-    if (o->overlap > 0 || o->chunk > 0)
-        ro.chunk_overlap = (size_t)o->overlap;
-    ro.meta = am_str_c(o->meta);
-    st = cli_read_input(o->pos[2], &in, &err);
     if (st == AM_OK && o->format != NULL)
         st = index_input(f, am_buf_str(&in), &x->buf, &err);
     if (st != AM_OK) {
         am_buf_free(&in);
-        return cli_fail(st, &err, o->pos[2]);
+        return cli_fail(st, &err, path);
     }
-    st = am_recall_index(x->s, am_str_c(o->pos[0]), am_str_c(o->pos[1]),
+    st = am_recall_index(x->s, am_str_c(user), am_str_c(session),
                          o->format != NULL ? am_buf_str(&x->buf)
                                            : am_buf_str(&in),
-                         &ro, &chunks);
+                         ro, &n);
     am_buf_free(&in);
     if (st != AM_OK) {
-        rc = store_fail(x->s, st, o->pos[2]);
+        rc = store_fail(x->s, st, path);
         if (o->format == NULL && st == AM_EFORMAT)
             fprintf(stderr, "(a conversation in another format: give "
                             "--format openai, anthropic or agentmem)\n");
         return rc;
     }
+    *chunks += n;
+    return CLI_EXIT_OK;
+}
+
+/* The indexing options of index and index-files: --format, --chunk-size,
+ * --overlap, --meta. */
+static int index_opts(const opts *o, const char *sub, am_format *f,
+                      am_recall_opts *ro)
+{
+    am_error err = { AM_OK, "" };
+
+    *f = AM_FORMAT_AGENTMEM;
+    if (o->format != NULL &&
+        am_format_parse(am_str_c(o->format), f, &err) != AM_OK)
+        return cli_usage("recall", "%s: --format: %s", sub, err.msg);
+    *ro = am_recall_opts_default();
+    if (o->chunk > 0)
+        ro->chunk_size = (size_t)o->chunk;
+    if (o->overlap > 0 || o->chunk > 0)
+        ro->chunk_overlap = (size_t)o->overlap;
+    ro->meta = am_str_c(o->meta);
+    return CLI_EXIT_OK;
+}
+
+static int rc_index(void *ctx)
+{
+    recall_run *x = ctx;
+    const opts *o = x->o;
+    am_recall_opts ro;
+    am_format f;
+    size_t chunks = 0;
+    int rc = index_opts(o, "index", &f, &ro);
+
+    if (rc == CLI_EXIT_OK && o->npos > 3)
+        return cli_usage("recall", "index takes one FILE, not '%s' too (for "
+                         "many: index-files USER FILE...)", o->pos[3]);
+    if (rc == CLI_EXIT_OK)
+        rc = index_file(x, f, o->pos[0], o->pos[1], o->pos[2], &ro, &chunks);
+    if (rc != CLI_EXIT_OK)
+        return rc;
     printf(o->json ? "{\"chunks\":%zu}\n" : "indexed %zu chunks\n", chunks);
+    return CLI_EXIT_OK;
+}
+
+/* The session a file of index-files is indexed as: its name without the
+ * directory and the last extension ("logs/2024-05-01.json":
+ * "2024-05-01"), into `out`; false when nothing is left. */
+static bool session_of(const char *path, char *out, size_t cap)
+{
+    const char *base = strrchr(path, '/');
+    const char *dot;
+    size_t len;
+
+    base = base != NULL ? base + 1 : path;
+    dot = strrchr(base, '.');
+    len = dot != NULL && dot != base ? (size_t)(dot - base) : strlen(base);
+    if (len == 0 || len >= cap)
+        return false;
+    memcpy(out, base, len);
+    out[len] = '\0';
+    return true;
+}
+
+/* index-files USER FILE...: each file its own session, named after the
+ * file, with a progress line on a terminal. Every name is checked before
+ * anything is indexed: two files that would be one session (a/x.json,
+ * b/x.json) are refused rather than the second silently replacing the
+ * first. A failure stops the run; the files before it stay indexed, and
+ * a rerun is safe because indexing a session replaces its old index. */
+static int rc_index_files(void *ctx)
+{
+    recall_run *x = ctx;
+    const opts *o = x->o;
+    const char *const *files = &o->pos[1];
+    size_t nfiles = (size_t)o->npos - 1, chunks = 0, done = 0;
+    char a[256], b[256];
+    am_recall_opts ro;
+    am_format f;
+    cli_progress pr;
+    int rc = index_opts(o, "index-files", &f, &ro);
+
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    for (size_t i = 0; i < nfiles; i++) {
+        if (strcmp(files[i], "-") == 0)
+            return cli_usage("recall", "index-files: '-' (stdin) has no "
+                             "name to be a session: use index USER "
+                             "SESSION -");
+        if (!session_of(files[i], a, sizeof a))
+            return cli_usage("recall", "index-files: '%s' gives no "
+                             "session name (its name without the "
+                             "extension is empty or over 255 bytes)",
+                             files[i]);
+    }
+    /* Quadratic, but in comparisons of short names: 4,000 files is 8
+     * million strcmp, well under a second. */
+    for (size_t i = 0; i < nfiles; i++) {
+        session_of(files[i], a, sizeof a);
+        for (size_t k = i + 1; k < nfiles; k++) {
+            session_of(files[k], b, sizeof b);
+            if (strcmp(a, b) == 0)
+                return cli_usage("recall", "index-files: '%s' and '%s' "
+                                 "would both be session '%s' (rename one, "
+                                 "or index it with index USER SESSION "
+                                 "FILE)", files[i], files[k], a);
+        }
+    }
+    cli_progress_init(&pr, "indexing", "files", o->quiet);
+    for (; done < nfiles; done++) {
+        session_of(files[done], a, sizeof a);
+        rc = index_file(x, f, o->pos[0], a, files[done], &ro, &chunks);
+        if (rc != CLI_EXIT_OK)
+            break;
+        cli_progress_show(&pr, done + 1, nfiles);
+    }
+    cli_progress_end(&pr);
+    if (rc != CLI_EXIT_OK && done == 0) {
+        fprintf(stderr, "agentmem recall: index-files: stopped at '%s'; "
+                "nothing was indexed\n", files[done]);
+        return rc;
+    }
+    if (rc != CLI_EXIT_OK) {
+        fprintf(stderr, "agentmem recall: index-files: stopped at '%s'; "
+                "the %zu file%s before it %s indexed (running again is "
+                "safe: each session's index is replaced)\n", files[done],
+                done, done == 1 ? "" : "s", done == 1 ? "is" : "are");
+        return rc;
+    }
+    if (o->json)
+        printf("{\"files\":%zu,\"chunks\":%zu}\n", nfiles, chunks);
+    else
+        printf("indexed %zu file%s, %zu chunks\n", nfiles,
+               nfiles == 1 ? "" : "s", chunks);
     return CLI_EXIT_OK;
 }
 
@@ -765,6 +902,9 @@ static const cli_sub recall_subs[] = {
     { "index", rc_index, 3, "USER SESSION FILE",
       "index a conversation ('-': stdin) for USER's searches, replacing "
       "an earlier index of SESSION" },
+    { "index-files", rc_index_files, 2, "USER FILE...",
+      "index each FILE as its own session of USER, named after the file "
+      "without its directory and extension (progress on a terminal)" },
     { "search", rc_search, 2, "USER QUERY",
       "search USER's indexed conversations, best excerpt first" },
     { "tool-def", rc_tool_def, 0, "",
@@ -778,14 +918,14 @@ static const cli_flag recall_flags[] = {
     { "--db", "FILE", "the database file (default ./agentmem.db)" },
     { "--embedder", "E",
       "default (word vectors), words, hash or none (default: default)" },
-    { "--format", "F", "index: the conversation's format, agentmem, openai "
+    { "--format", "F", "index, index-files: the conversation's format, agentmem, openai "
                        "or anthropic (default: an array of {role, "
                        "content}); tool-def, tool-call: openai (default) "
                        "or anthropic" },
-    { "--chunk-size", "N", "index: messages per chunk (default 10)" },
-    { "--overlap", "N", "index: messages shared by neighbouring chunks "
+    { "--chunk-size", "N", "index, index-files: messages per chunk (default 10)" },
+    { "--overlap", "N", "index, index-files: messages shared by neighbouring chunks "
                         "(default 2)" },
-    { "--meta", "JSON", "index: an object stored with every chunk, "
+    { "--meta", "JSON", "index, index-files: an object stored with every chunk, "
                         "returned as each hit's metadata" },
     { "--limit", "N", "search: at most N excerpts (default 5); tool-def, "
                       "tool-call: the tool's default limit" },
@@ -793,8 +933,10 @@ static const cli_flag recall_flags[] = {
                           "below S, in [0, 1] (0: show every excerpt)" },
     { "--name", "N", "tool-def, tool-call: the tool's name" },
     { "--description", "D", "tool-def, tool-call: the tool's description" },
-    { "--json", NULL, "index, search: print the result as JSON "
-                      "(docs/cli-json.md)" },
+    { "--json", NULL, "index, index-files, search: print the result as "
+                      "JSON (docs/cli-json.md)" },
+    { "--quiet", NULL, "index-files: no progress line (shown only when "
+                       "stderr is a terminal)" },
 };
 
 static const char *const recall_examples[] = {
@@ -802,6 +944,8 @@ static const char *const recall_examples[] = {
     "examples/store/conversation.json",
     "agentmem recall index user_123 thread-2 examples/msg/anthropic.json "
     "--format anthropic",
+    "agentmem recall index-files user_123 examples/store/conversation.json "
+    "examples/msg/openai.json",
     "agentmem recall search user_123 'how did we fix the login bug'",
     "agentmem recall tool-def --format anthropic --limit 3",
     NULL
@@ -830,7 +974,8 @@ int cmd_recall(int argc, char **argv)
     x.o = &o;
     x.buf = (am_buf)AM_BUF_INIT;
     x.fmt = AM_TOOL_OPENAI;
-    if (sub->run != rc_index && o.format != NULL) {
+    if (sub->run != rc_index && sub->run != rc_index_files &&
+        o.format != NULL) {
         if (strcmp(o.format, "anthropic") == 0)
             x.fmt = AM_TOOL_ANTHROPIC;
         else if (strcmp(o.format, "openai") != 0)
