@@ -750,6 +750,94 @@ AM_TEST(maintain_is_optimize_then_policies_then_flush)
     am_tier_item_free(&v);
 }
 
+/* What opts.progress was told: the steps in order, each with its
+ * reports. */
+typedef struct progress_log {
+    const char *steps[16];
+    size_t nsteps, reports, last_done[16], last_total[16];
+    bool backwards; /* a report below the one before in its step */
+} progress_log;
+
+static void log_progress(void *ctx, const char *step, size_t done,
+                         size_t total)
+{
+    progress_log *l = ctx;
+
+    if (l->nsteps == 0 || strcmp(l->steps[l->nsteps - 1], step) != 0) {
+        if (l->nsteps == 16)
+            return;
+        l->steps[l->nsteps++] = step;
+    } else if (done < l->last_done[l->nsteps - 1]) {
+        l->backwards = true;
+    }
+    l->last_done[l->nsteps - 1] = done;
+    l->last_total[l->nsteps - 1] = total;
+    l->reports++;
+}
+
+AM_TEST(long_calls_report_each_step_through_the_progress_option)
+{
+    test_clock clk = { T0 };
+    am_clock c = test_clock_make(&clk);
+    char *dir = test_tmpdir();
+    char db[4200];
+    am_tiers_opts o = am_tiers_opts_default();
+    am_tiers *t;
+    progress_log l;
+    am_error err;
+    size_t demoted = 0;
+    static const char *const want[] = { "demoting", "policies",
+                                        "compressing", "writing" };
+
+    snprintf(db, sizeof db, "%s/p.db", dir);
+    t = open_t(&clk, 0, 0, 0, db);
+    for (int i = 0; i < 5000; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "p%04d", i);
+        CHECK_OK(put(t, id, "an idle item of low importance", 0.2,
+                     AM_TIER_WORKING));
+    }
+    CHECK_OK(am_tiers_close(t, NULL));
+
+    memset(&l, 0, sizeof l);
+    o.clock = &c;
+    o.capacity[AM_TIER_WORKING] = 0;
+    o.capacity[AM_TIER_SHORT_TERM] = 0;
+    o.db_path = db;
+    o.progress = log_progress;
+    o.progress_ctx = &l;
+    CHECK_OK_E(am_tiers_open(&o, &t, &err), &err);
+    /* 5,000 items: a report at 4,096 and one at the end. */
+    CHECK_EQ(l.nsteps, 1);
+    CHECK_STR_EQ(l.steps[0], "loading");
+    CHECK_EQ(l.reports, 2);
+    CHECK_EQ(l.last_done[0], 5000);
+    CHECK_EQ(l.last_total[0], 5000);
+
+    memset(&l, 0, sizeof l);
+    clk.now_ms += 32 * DAY;
+    CHECK_OK(am_tiers_maintain(t, &demoted, NULL, 0, NULL));
+    CHECK_EQ(demoted, 5000);
+    CHECK_EQ(l.nsteps, 4);
+    for (size_t i = 0; i < l.nsteps && i < 4; i++) {
+        CHECK_STR_EQ(l.steps[i], want[i]);
+        CHECK_EQ(l.last_done[i], l.last_total[i]);
+    }
+    CHECK_EQ(l.last_total[1], 3 * 5000); /* three default policies */
+    CHECK(!l.backwards);
+    CHECK_OK(am_tiers_close(t, NULL));
+
+    /* Without the option nothing is called (the log stays as it was). */
+    o.progress = NULL;
+    memset(&l, 0, sizeof l);
+    CHECK_OK_E(am_tiers_open(&o, &t, &err), &err);
+    CHECK_EQ(am_tiers_count(t), 5000);
+    CHECK_OK(am_tiers_close(t, NULL));
+    CHECK_EQ(l.reports, 0);
+    test_rmtree(dir);
+    free(dir);
+}
+
 AM_TEST(a_locked_database_makes_flush_busy_and_keeps_the_changes)
 {
     test_clock clk = { T0 };

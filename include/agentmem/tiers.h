@@ -156,6 +156,20 @@ typedef struct am_tiers_opts {
      * archive_old_low_importance, delete_ancient_archives and
      * refresh_important (see am_tiers_apply_policies). */
     bool default_policies;
+    /* How far a long call has got on a large memory, for a progress line:
+     * am_tiers_open (step "loading": items read from the database),
+     * am_tiers_optimize ("demoting"), am_tiers_apply_policies
+     * ("policies": items examined, once per policy), archive compression
+     * ("compressing") and writing to the database ("writing": items
+     * written), so am_tiers_maintain reports each in turn. `done` of
+     * `total` units (total > 0); called every 4096 units and at the last
+     * one, so a step shorter than that reports only its end. Called on
+     * the calling thread with the handle's lock held: it must not call
+     * into the handle. `step` is static text. NULL (default): no calls.
+     * progress_ctx is borrowed until am_tiers_close. */
+    void (*progress)(void *ctx, const char *step, size_t done,
+                     size_t total);
+    void *progress_ctx;
 } am_tiers_opts;
 
 /* The defaults listed above. Thread safety: safe. */

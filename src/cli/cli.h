@@ -110,6 +110,11 @@ void cli_progress_end(cli_progress *p);
 /* cli_progress_show for a library progress callback (am_store_progress);
  * `ctx` is the cli_progress. */
 void cli_progress_cb(void *ctx, size_t done, size_t total);
+/* The same for a library callback that names its step (am_tiers_opts.
+ * progress): each step gets its own line, titled with the step's name
+ * (static text, kept). */
+void cli_progress_step_cb(void *ctx, const char *step, size_t done,
+                          size_t total);
 
 /* Exit statuses: 0 ok, 1 generic failure, 2 usage, then one per class. */
 enum {

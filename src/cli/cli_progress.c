@@ -7,6 +7,7 @@
  * a callback per item is fine. The line stays when the work is done: it
  * says what was done and how much.
  */
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,4 +62,19 @@ void cli_progress_end(cli_progress *p)
 void cli_progress_cb(void *ctx, size_t done, size_t total)
 {
     cli_progress_show(ctx, done, total);
+}
+
+void cli_progress_step_cb(void *ctx, const char *step, size_t done,
+                          size_t total)
+{
+    cli_progress *p = ctx;
+
+    if (!p->on)
+        return;
+    /* A new step ends the last one's line, which stays as its record. */
+    if (strcmp(p->what, step) != 0) {
+        cli_progress_end(p);
+        p->what = step;
+    }
+    cli_progress_show(p, done, total);
 }

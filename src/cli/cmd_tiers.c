@@ -54,6 +54,7 @@ typedef struct targs {
     const char *meta; /* put: --meta JSON, the item's extra metadata */
     bool json, peek, describe;
     bool out_json; /* --json: print the result as JSON */
+    bool quiet;    /* --quiet: no progress line on a terminal */
     /* search */
     double min, max;
     int64_t recent_ms; /* --recent DURATION; 0: off */
@@ -194,6 +195,8 @@ static int parse_args(const char *sub, int argc, char **argv, targs *a)
             a->json = true;
         } else if (strcmp(argv[i], "--json") == 0) {
             a->out_json = true;
+        } else if (strcmp(argv[i], "--quiet") == 0) {
+            a->quiet = true;
         } else if (strcmp(argv[i], "--peek") == 0) {
             a->peek = true;
         } else if (strcmp(argv[i], "--describe") == 0) {
@@ -230,12 +233,19 @@ static int parse_args(const char *sub, int argc, char **argv, targs *a)
     return CLI_EXIT_OK;
 }
 
-static int open_tiers(targs *a, am_clock *clk, am_tiers **t)
+/* `pr` (may be NULL): the progress line of a long subcommand, fed by the
+ * library's steps (loading, demoting, policies, compressing, writing). */
+static int open_tiers(targs *a, am_clock *clk, cli_progress *pr,
+                      am_tiers **t)
 {
     am_tiers_opts o = am_tiers_opts_default();
     am_error err;
     am_status st;
 
+    if (pr != NULL && pr->on) {
+        o.progress = cli_progress_step_cb;
+        o.progress_ctx = pr;
+    }
     if (a->has_now) {
         clk->now_ms = fixed_now;
         clk->ctx = &a->now;
@@ -497,6 +507,7 @@ typedef struct tiers_run {
     am_tiers *t;
     const targs *a;
     const char *sub;
+    cli_progress pr; /* the long subcommands' progress line */
 } tiers_run;
 
 static int tr_put(void *ctx)
@@ -546,6 +557,7 @@ static int tr_optimize(void *ctx)
     tiers_run *x = ctx;
     size_t n = 0;
     am_status st = am_tiers_optimize(x->t, &n);
+    cli_progress_end(&x->pr);
     if (st != AM_OK)
         return cli_fail(st, am_tiers_last_error(x->t), "optimize");
     if (x->a->out_json)
@@ -563,6 +575,7 @@ static int tr_compact(void *ctx)
     am_status st = am_tiers_stats(x->t, s);
     if (st == AM_OK)
         st = am_tiers_compact(x->t, 0, &left);
+    cli_progress_end(&x->pr);
     if (st != AM_OK)
         return cli_fail(st, am_tiers_last_error(x->t), "compact");
     if (x->a->out_json)
@@ -587,12 +600,14 @@ static int tr_policies(void *ctx)
     bool maintain = strcmp(x->sub, "maintain") == 0;
     if (maintain) {
         st = am_tiers_maintain(x->t, &demoted, pc, 16, &n);
+        cli_progress_end(&x->pr);
         if (st == AM_OK && !x->a->out_json)
             printf("optimize: demoted %zu item%s\n", demoted,
                    demoted == 1 ? "" : "s");
     } else {
         st = am_tiers_apply_policies(x->t, pc, 16, &n);
     }
+    cli_progress_end(&x->pr);
     if (st != AM_OK)
         return cli_fail(st, am_tiers_last_error(x->t), x->sub);
     if (x->a->out_json) {
@@ -659,6 +674,7 @@ static int tr_cleanup(void *ctx)
     if (rc != CLI_EXIT_OK)
         return rc;
     st = am_tiers_cleanup_older_than(x->t, age, &n);
+    cli_progress_end(&x->pr);
     if (st != AM_OK)
         return cli_fail(st, am_tiers_last_error(x->t), "cleanup");
     if (x->a->out_json)
@@ -741,6 +757,9 @@ static const cli_flag tiers_flags[] = {
     { "--last", "N", "moves: the last N moves (default 20)" },
     { "--json", NULL, "print the result as one JSON object (the shapes: "
                       "docs/cli-json.md)" },
+    { "--quiet", NULL, "maintain, optimize, policies, compact, cleanup: no "
+                       "progress line (shown only when stderr is a "
+                       "terminal)" },
 };
 
 static const char *const tiers_examples[] = {
@@ -776,8 +795,18 @@ int cmd_tiers(int argc, char **argv)
                          "--describe)", sub->name);
     x.sub = sub->name;
     x.a = &a;
-    rc = open_tiers(&a, &clk, &x.t);
+    /* The subcommands that walk the whole memory show their progress;
+     * the others touch a few items once the memory is loaded. */
+    cli_progress_init(&x.pr, "loading", "items",
+                      a.quiet || !(sub->run == tr_policies ||
+                                   sub->run == tr_optimize ||
+                                   sub->run == tr_compact ||
+                                   sub->run == tr_cleanup));
+    rc = open_tiers(&a, &clk, &x.pr, &x.t);
+    cli_progress_end(&x.pr);
     if (rc != CLI_EXIT_OK)
         return rc;
-    return finish(x.t, sub->run(&x));
+    rc = finish(x.t, sub->run(&x));
+    cli_progress_end(&x.pr); /* the close's "writing" */
+    return rc;
 }

@@ -184,6 +184,8 @@ am_status am_tiers_open(const am_tiers_opts *opts, am_tiers **out,
     t->flush_max_dirty = o.flush_max_dirty != 0 ? o.flush_max_dirty : 1;
     t->zstd_level = o.zstd_level;
     t->archive_step = o.archive_step_bytes;
+    t->progress = o.progress;
+    t->progress_ctx = o.progress_ctx;
     t->move_keep = o.move_log_keep;
     t->move_keep_days = o.move_log_keep_days;
     t->busy_timeout_ms = o.busy_timeout_ms;

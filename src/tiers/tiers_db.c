@@ -485,10 +485,12 @@ static am_status scan_to(am_tiers *t, scan *s, int64_t pid, bool *at)
 /* An item lives when it has a tier_state row (deleting an item deletes
  * that row first, see am__tiers_db_flush); a live item without its
  * content row is a malformed database. */
-static am_status load_rows(am_tiers *t, scan *si, scan *ss, scan *sc)
+static am_status load_rows(am_tiers *t, scan *si, scan *ss, scan *sc,
+                           size_t total)
 {
     am_status st;
     bool has_state, has_content;
+    size_t loaded = 0;
 
     if ((st = scan_next(t, si)) != AM_OK || (st = scan_next(t, ss)) != AM_OK ||
         (st = scan_next(t, sc)) != AM_OK)
@@ -503,6 +505,10 @@ static am_status load_rows(am_tiers *t, scan *si, scan *ss, scan *sc)
                             "has no tier_content row", (long long)pid);
         st = has_state ? load_row(t, si->q, ss->q, sc->q)
                        : queue_purge(t, pid);
+        /* The count read before the scan is the total; it only caps the
+         * report (another process may have added rows since). */
+        if (st == AM_OK && has_state && ++loaded <= total)
+            am__tiers_progress(t, "loading", loaded, total);
         if (st != AM_OK ||
             (has_state && (st = scan_next(t, ss)) != AM_OK) ||
             (has_content && (st = scan_next(t, sc)) != AM_OK) ||
@@ -521,16 +527,18 @@ am_status am__tiers_db_load(am_tiers *t)
          sc = { NULL, 0, "tier_content" };
     sqlite3_stmt *q = NULL;
     am_status st = AM_OK;
+    size_t total = 0;
 
     st = exec(t, "BEGIN");
     if (st != AM_OK)
         return st;
     if ((st = prep(t, "SELECT count(*) FROM tier_state", &q)) != AM_OK)
         goto out;
-    if (sqlite3_step(q) == SQLITE_ROW &&
-        am__tiers_presize(t, (size_t)sqlite3_column_int64(q, 0)) != AM_OK) {
-        st = am__fail(&AM__ERR(t), AM_ENOMEM, "no memory to load %lld items",
-                      (long long)sqlite3_column_int64(q, 0));
+    if (sqlite3_step(q) == SQLITE_ROW)
+        total = (size_t)sqlite3_column_int64(q, 0);
+    if (total > 0 && am__tiers_presize(t, total) != AM_OK) {
+        st = am__fail(&AM__ERR(t), AM_ENOMEM, "no memory to load %zu items",
+                      total);
         goto out;
     }
     /* Column numbers are load_row's. */
@@ -543,7 +551,7 @@ am_status am__tiers_db_load(am_tiers *t)
         (st = prep(t, "SELECT pid, data FROM tier_content ORDER BY pid",
                    &sc.q)) != AM_OK)
         goto out;
-    st = load_rows(t, &si, &ss, &sc);
+    st = load_rows(t, &si, &ss, &sc, total);
     if (st == AM_OK)
         st = load_moves(t);
 out:
@@ -780,6 +788,7 @@ am_status am__tiers_db_flush(am_tiers *t)
         const titem *it = &t->items[t->dirty.v[i]];
         if ((it->flags & T_LIVE) && (it->flags & T_DIRTY))
             st = write_item(t, it);
+        am__tiers_progress(t, "writing", i + 1, t->dirty.len);
     }
     /* Move i of the pending ones is move number seq0 + i + 1 (its seq),
      * seq0 being the last number the database handed out. Moves the retention would delete at once (all but

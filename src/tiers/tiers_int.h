@@ -166,6 +166,10 @@ struct am_tiers {
     size_t threads;            /* archiving workers, 1..MAX */
     bool defer_archive;        /* set: archive moves leave content raw */
     size_t archive_step;       /* bytes compressed per step, 0: no defer */
+    /* opts.progress and its ctx (see am__tiers_progress). */
+    void (*progress)(void *ctx, const char *step, size_t done,
+                     size_t total);
+    void *progress_ctx;
     tvec32 raw_queue;          /* T_RAW slots, oldest first (may be stale) */
     size_t raw_head;           /* raw_queue entries before it are done */
     size_t nraw;               /* live items with T_RAW */
@@ -339,5 +343,15 @@ am_status am__tiers_db_prune_moves_age(am_tiers *t, int64_t now_ms);
 /* PRAGMA data_version of the connection into *out. */
 am_status am__tiers_db_version(am_tiers *t, int64_t *out);
 void am__tiers_db_close(am_tiers *t);
+
+/* Report `done` of `total` units of `step` to opts.progress: every
+ * 4096th unit and the last, so that a call per item costs a test and a
+ * branch. Lock held (the callback is told not to call back in). */
+static inline void am__tiers_progress(const am_tiers *t, const char *step,
+                                      size_t done, size_t total)
+{
+    if (t->progress != NULL && (done % 4096 == 0 || done == total))
+        t->progress(t->progress_ctx, step, done, total);
+}
 
 #endif

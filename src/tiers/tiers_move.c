@@ -398,6 +398,7 @@ am_status am_tiers_optimize(am_tiers *t, size_t *demoted)
     }
     for (size_t i = 0; i < n && st == AM_OK; i++) {
         const titem *it = &t->items[pick[i]];
+        am__tiers_progress(t, "demoting", i + 1, n);
         /* A capacity demotion made by an earlier move of this pass may
          * have moved it already; it counts as its one move. */
         if (it->tier > AM_TIER_SHORT_TERM ||

@@ -324,6 +324,9 @@ am_status am__tiers_compact(am_tiers *t, size_t max_bytes)
     zjob *jobs = NULL;
     size_t bytes = 0;
     am_status st = AM_OK;
+    /* Progress counts queue entries (stale ones included) of the queue
+     * as it stands; an item archived meanwhile is not added. */
+    const size_t head0 = t->raw_head, total = t->raw_queue.len - head0;
 
     while (t->raw_head < t->raw_queue.len &&
            (max_bytes == 0 || bytes < max_bytes) && st == AM_OK) {
@@ -354,6 +357,11 @@ am_status am__tiers_compact(am_tiers *t, size_t max_bytes)
          * already are no longer raw and are skipped next time. */
         if (st == AM_OK)
             t->raw_head = h;
+        /* A batch is up to ZBATCH items: report every batch, not only
+         * at multiples of 4096 that a batch boundary may step over. */
+        if (st == AM_OK && t->progress != NULL && total > 0)
+            t->progress(t->progress_ctx, "compressing",
+                        h - head0 < total ? h - head0 : total, total);
     }
     am__free(t->alloc, jobs, ZBATCH * sizeof *jobs);
     if (t->raw_head == t->raw_queue.len) {
@@ -707,6 +715,8 @@ am_status am_tiers_apply_policies(am_tiers *t, am_tier_policy_count *out,
             am_tier_item v;
             am_tier_action act;
             bool done;
+            am__tiers_progress(t, "policies", i * t->nslots + s + 1,
+                               t->npolicies * t->nslots);
             if (!(t->items[s].flags & T_LIVE))
                 continue;
             st = am__tiers_view(t, s, &v);
