@@ -854,8 +854,8 @@ static int rc_index_files(void *ctx)
     if (o->json)
         printf("{\"files\":%zu,\"chunks\":%zu}\n", nfiles, chunks);
     else
-        printf("indexed %zu file%s, %zu chunks\n", nfiles,
-               nfiles == 1 ? "" : "s", chunks);
+        printf("indexed %zu file%s, %zu chunk%s\n", nfiles,
+               nfiles == 1 ? "" : "s", chunks, chunks == 1 ? "" : "s");
     return CLI_EXIT_OK;
 }
 
@@ -944,8 +944,8 @@ static const char *const recall_examples[] = {
     "examples/store/conversation.json",
     "agentmem recall index user_123 thread-2 examples/msg/anthropic.json "
     "--format anthropic",
-    "agentmem recall index-files user_123 examples/store/conversation.json "
-    "examples/msg/openai.json",
+    "agentmem recall index-files user_123 examples/msg/conversation.json "
+    "--format agentmem",
     "agentmem recall search user_123 'how did we fix the login bug'",
     "agentmem recall tool-def --format anthropic --limit 3",
     NULL
