@@ -74,6 +74,87 @@ static am_status append_line(am_store *s, json_t *m, am_buf *out)
     return st;
 }
 
+/* Parse `messages` into *out: an array of objects, each with a string
+ * "role" and a "content". */
+static am_status parse_messages(am_store *s, am_str messages, json_t **out)
+{
+    json_t *arr = NULL;
+    am_status st = am__json_parse(messages, "recall index: messages", &arr,
+                                  &AM__ERR(s));
+    if (st != AM_OK)
+        return st;
+    if (!json_is_array(arr)) {
+        json_decref(arr);
+        return am__fail(&AM__ERR(s), AM_EFORMAT,
+                        "recall index: messages must be a JSON array");
+    }
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *m = json_array_get(arr, i);
+        if (!json_is_string(json_object_get(m, "role")) ||
+            json_object_get(m, "content") == NULL) {
+            json_decref(arr);
+            return am__fail(&AM__ERR(s), AM_EFORMAT,
+                            "recall index: message %zu needs a string "
+                            "'role' and a 'content'", i);
+        }
+    }
+    *out = arr;
+    return AM_OK;
+}
+
+/* One chunk being built: its text, summary, stored value and the text
+ * the store indexes (summary, then text). Reused from chunk to chunk. */
+typedef struct chunk_bufs {
+    am_buf text, summary, value, itext;
+} chunk_bufs;
+
+/* Build chunk number `made`, messages [first, last) of `arr`, into `b`. */
+static am_status build_chunk(am_store *s, json_t *arr, size_t first,
+                             size_t last, size_t made, am_str session_id,
+                             const am_recall_opts *o, chunk_bufs *b)
+{
+    am_status st = AM_OK;
+    json_t *v;
+
+    am_buf_clear(&b->text);
+    am_buf_clear(&b->summary);
+    for (size_t i = first; i < last && st == AM_OK; i++) {
+        if (b->text.len > 0)
+            st = am_buf_append(&b->text, "\n", 1);
+        if (st == AM_OK)
+            st = append_line(s, json_array_get(arr, i), &b->text);
+    }
+    if (st == AM_OK && o->summarize != NULL)
+        st = o->summarize(o->summarize_ctx, am_buf_str(&b->text), &b->summary,
+                          &AM__ERR(s));
+    if (st != AM_OK)
+        return st;
+    v = json_pack("{s:s%,s:s%,s:s%,s:I,s:I}", "session_id", session_id.ptr,
+                  session_id.len, "text", am_buf_str(&b->text).ptr,
+                  b->text.len, "summary", am_buf_str(&b->summary).ptr,
+                  b->summary.len, "first", (json_int_t)first, "last",
+                  (json_int_t)(last - 1));
+    if (v == NULL) {
+        /* json_pack fails on invalid UTF-8 and when jansson runs out of
+         * memory: tell them apart. */
+        if (am__utf8_valid(session_id.ptr, session_id.len, NULL) &&
+            am__utf8_valid(b->text.ptr, b->text.len, NULL) &&
+            am__utf8_valid(b->summary.ptr, b->summary.len, NULL))
+            return am__fail(&AM__ERR(s), AM_ENOMEM,
+                            "recall index: out of memory");
+        return am__fail(&AM__ERR(s), AM_EFORMAT,
+                        "recall index: chunk %zu is not valid UTF-8", made);
+    }
+    st = am__json_dump(v, JSON_COMPACT, &b->value, &AM__ERR(s));
+    json_decref(v);
+    am_buf_clear(&b->itext);
+    if (st == AM_OK && b->summary.len > 0)
+        st = am_buf_appendf(&b->itext, "%s\n", b->summary.ptr);
+    if (st == AM_OK)
+        st = am_buf_append(&b->itext, am_buf_str(&b->text).ptr, b->text.len);
+    return st;
+}
+
 am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
                           am_str messages, const am_recall_opts *opts,
                           size_t *chunks)
@@ -81,14 +162,14 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
     am_recall_opts o = opts != NULL ? *opts : am_recall_opts_default();
     json_t *arr = NULL;
     am_status st;
-    am_buf text = AM_BUF_INIT, summary = AM_BUF_INIT, value = AM_BUF_INIT;
-    am_buf itext = AM_BUF_INIT;
+    chunk_bufs bufs = { AM_BUF_INIT, AM_BUF_INIT, AM_BUF_INIT, AM_BUF_INIT };
     size_t n, made = 0;
 
     if (s == NULL)
         return AM_EINVAL;
     /* Everything is allocated with the store's allocator. */
-    text.alloc = summary.alloc = value.alloc = itext.alloc = s->alloc;
+    bufs.text.alloc = bufs.summary.alloc = s->alloc;
+    bufs.value.alloc = bufs.itext.alloc = s->alloc;
     if (chunks != NULL)
         *chunks = 0;
     if (user_id.len == 0 || session_id.len == 0)
@@ -100,25 +181,10 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
         return am__fail(&AM__ERR(s), AM_EINVAL,
                         "recall index: chunk_overlap %zu must be below "
                         "chunk_size %zu", o.chunk_overlap, o.chunk_size);
-    st = am__json_parse(messages, "recall index: messages", &arr, &AM__ERR(s));
+    st = parse_messages(s, messages, &arr);
     if (st != AM_OK)
         return st;
-    if (!json_is_array(arr)) {
-        json_decref(arr);
-        return am__fail(&AM__ERR(s), AM_EFORMAT,
-                        "recall index: messages must be a JSON array");
-    }
     n = json_array_size(arr);
-    for (size_t i = 0; i < n; i++) {
-        json_t *m = json_array_get(arr, i);
-        if (!json_is_string(json_object_get(m, "role")) ||
-            json_object_get(m, "content") == NULL) {
-            json_decref(arr);
-            return am__fail(&AM__ERR(s), AM_EFORMAT,
-                            "recall index: message %zu needs a string "
-                            "'role' and a 'content'", i);
-        }
-    }
     am_str parts[3] = { AM_STR("recall"), user_id, session_id };
     am_ns ns = { parts, 3 };
     /* Build every chunk first (the summarizer may fail: then the old index
@@ -138,49 +204,7 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
         size_t last = first + o.chunk_size;
         if (last > n)
             last = n;
-        am_buf_clear(&text);
-        am_buf_clear(&summary);
-        for (size_t i = first; i < last && st == AM_OK; i++) {
-            json_t *m = json_array_get(arr, i);
-            if (text.len > 0)
-                st = am_buf_append(&text, "\n", 1);
-            if (st == AM_OK)
-                st = append_line(s, m, &text);
-        }
-        if (st == AM_OK && o.summarize != NULL)
-            st = o.summarize(o.summarize_ctx, am_buf_str(&text), &summary,
-                             &AM__ERR(s));
-        if (st != AM_OK)
-            break;
-        json_t *v = json_pack("{s:s%,s:s%,s:s%,s:I,s:I}", "session_id",
-                              session_id.ptr, session_id.len, "text",
-                              text.ptr != NULL ? text.ptr : "", text.len,
-                              "summary",
-                              summary.ptr != NULL ? summary.ptr : "",
-                              summary.len, "first", (json_int_t)first,
-                              "last", (json_int_t)(last - 1));
-        if (v == NULL) {
-            /* json_pack fails on invalid UTF-8 and when jansson runs out
-             * of memory: tell them apart. */
-            if (am__utf8_valid(session_id.ptr, session_id.len, NULL) &&
-                am__utf8_valid(text.ptr, text.len, NULL) &&
-                am__utf8_valid(summary.ptr, summary.len, NULL))
-                st = am__fail(&AM__ERR(s), AM_ENOMEM,
-                              "recall index: out of memory");
-            else
-                st = am__fail(&AM__ERR(s), AM_EFORMAT,
-                              "recall index: chunk %zu is not valid UTF-8",
-                              made);
-            break;
-        }
-        st = am__json_dump(v, JSON_COMPACT, &value, &AM__ERR(s));
-        json_decref(v);
-        am_buf_clear(&itext);
-        if (st == AM_OK && summary.len > 0)
-            st = am_buf_appendf(&itext, "%s\n", summary.ptr);
-        if (st == AM_OK)
-            st = am_buf_append(&itext, text.ptr != NULL ? text.ptr : "",
-                               text.len);
+        st = build_chunk(s, arr, first, last, made, session_id, &o, &bufs);
         /* Keep chunk `made`: offsets into the two pools (+1 for the end). */
         if (st == AM_OK &&
             am__grow(s->alloc, (void **)&off, &cap, made + 2, sizeof *off) !=
@@ -189,11 +213,11 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
         if (st == AM_OK) {
             off[made].v = values.len;
             off[made].t = texts.len;
-            st = am_buf_append(&values, value.ptr, value.len);
+            st = am_buf_append(&values, bufs.value.ptr, bufs.value.len);
         }
         if (st == AM_OK)
-            st = am_buf_append(&texts, itext.ptr != NULL ? itext.ptr : "",
-                               itext.len);
+            st = am_buf_append(&texts, am_buf_str(&bufs.itext).ptr,
+                               bufs.itext.len);
         if (st != AM_OK)
             break;
         made++;
@@ -228,10 +252,10 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
         st = am__store_write(s, &w);
     }
     json_decref(arr);
-    am_buf_free(&text);
-    am_buf_free(&summary);
-    am_buf_free(&value);
-    am_buf_free(&itext);
+    am_buf_free(&bufs.text);
+    am_buf_free(&bufs.summary);
+    am_buf_free(&bufs.value);
+    am_buf_free(&bufs.itext);
     am_buf_free(&values);
     am_buf_free(&texts);
     am__free(s->alloc, off, cap * sizeof *off);
