@@ -586,6 +586,218 @@ am_status am__xsum(const am_allocator *a, am_str prev_summary,
                        cctx, false, out, err);
 }
 
+/* ---- The summary, step by step ---- */
+
+/* Tool lines need their own text ("search -> ok: ..."): build them all
+ * into x->scratch first, so that pointers into it stay valid; offs[i] is
+ * where item i's line starts. Counts calls and outcomes per tool. */
+static am_status tool_lines(xs *x, const am__xitem *items, size_t n,
+                            size_t *offs)
+{
+    am_status st = AM_OK;
+
+    for (size_t i = 0; i < n; i++) {
+        const am__xitem *it = &items[i];
+        am_str name = it->tool_name.len > 0 ? it->tool_name : AM_STR("tool");
+        am_str body = it->text;
+        offs[i] = x->scratch.len;
+        if (it->is_tool_call) {
+            if (body.len > TOOL_ARGS_MAX)
+                body.len = am__utf8_floor(body.ptr, TOOL_ARGS_MAX);
+            st = am_buf_appendf(&x->scratch, "called %.*s %.*s",
+                                (int)name.len, name.ptr, (int)body.len,
+                                body.ptr);
+        } else if (it->is_tool_result) {
+            am_str head = { body.ptr, body.len < 200 ? body.len : 200 };
+            bool failed = it->is_error ||
+                          (word_classes(head, NULL) & KW_ERROR) != 0;
+            tool_count *t = tool_slot(x, name);
+            if (t != NULL) {
+                if (failed)
+                    t->failed++;
+                else
+                    t->ok++;
+            }
+            /* First line of the result: the outcome in brief. */
+            const char *nl = memchr(body.ptr, '\n', body.len);
+            if (nl != NULL)
+                body.len = (size_t)(nl - body.ptr);
+            if (body.len > TOOL_OUT_MAX)
+                body.len = am__utf8_floor(body.ptr, TOOL_OUT_MAX);
+            st = am_buf_appendf(&x->scratch, "%.*s -> %s: %.*s",
+                                (int)name.len, name.ptr,
+                                failed ? "error" : "ok", (int)body.len,
+                                body.ptr);
+        }
+        if (st != AM_OK)
+            return st;
+        if (it->is_tool_call) {
+            tool_count *t = tool_slot(x, name);
+            if (t != NULL)
+                t->calls++;
+        }
+    }
+    return AM_OK;
+}
+
+/* Count each message by role and push its sentences (a tool line is one
+ * sentence). */
+static am_status push_items(xs *x, const am__xitem *items, size_t n,
+                            const size_t *offs, size_t *order)
+{
+    for (size_t i = 0; i < n; i++) {
+        const am__xitem *it = &items[i];
+        const char *role = it->role != NULL ? it->role : "other";
+        size_t end = i + 1 < n ? offs[i + 1] : x->scratch.len;
+        am_status st;
+        if (!it->same_msg) {
+            x->msgs++;
+            x->by_role[role_slot(am_str_c(role))]++;
+        }
+        if (it->is_tool_call || it->is_tool_result)
+            st = push(x, role, strlen(role),
+                      (am_str){ x->scratch.ptr + offs[i], end - offs[i] },
+                      it->is_tool_call ? 1 : 2, (*order)++, true);
+        else
+            st = push_sentences(x, role, strlen(role), it->text, 0, order);
+        if (st != AM_OK)
+            return st;
+    }
+    return AM_OK;
+}
+
+/* Questions: an open one (no other speaker after it) is worth keeping and
+ * listed under "Questions:"; an answered one is ordinary text (its answer
+ * holds the fact). */
+static void mark_questions(xs *x)
+{
+    const char *later = NULL;
+    size_t later_len = 0;
+    bool mixed = false;
+
+    for (size_t i = x->n; i-- > 0;) {
+        sent *e = &x->s[i];
+        bool same = later != NULL && e->tag_len == later_len &&
+                    memcmp(e->tag, later, later_len) == 0;
+        bool answered = later != NULL && (mixed || !same);
+        if (e->question && !answered)
+            e->score += 2;
+        else
+            e->question = false;
+        if (later == NULL) {
+            later = e->tag;
+            later_len = e->tag_len;
+        } else if (!same) {
+            mixed = true;
+        }
+    }
+}
+
+/* Header: always present, so counts survive every merge. */
+static am_status write_header(const xs *x, am_buf *res)
+{
+    am_status st = am_buf_appendf(
+        res, "Summary of %zu earlier messages (%zu user, %zu assistant, %zu "
+        "tool, %zu system, %zu other)\n", x->msgs, x->by_role[0],
+        x->by_role[1], x->by_role[2], x->by_role[3], x->by_role[4]);
+    if (st != AM_OK || x->ntools == 0)
+        return st;
+    st = am_buf_append(res, "Tools: ", 7);
+    for (size_t i = 0; st == AM_OK && i < x->ntools; i++)
+        st = am_buf_appendf(res, "%s%s x%zu (%zu ok, %zu failed)",
+                            i > 0 ? "; " : "", x->tools[i].name,
+                            x->tools[i].calls > 0
+                                ? x->tools[i].calls
+                                : x->tools[i].ok + x->tools[i].failed,
+                            x->tools[i].ok, x->tools[i].failed);
+    return st == AM_OK ? am_buf_append(res, "\n", 1) : st;
+}
+
+/* Mark the sentences chosen by score within `budget` tokens (`used`
+ * already spent), skipping duplicates. `line` is scratch for counting. */
+static am_status choose(xs *x, size_t budget, size_t used, am__count_fn count,
+                        void *cctx, bool words_bound, am_buf *line)
+{
+    sent **by = NULL;
+    uint64_t *seen = NULL; /* hashes of chosen sentences; 0: empty */
+    size_t seen_cap = 16;
+    am_status st = AM_OK;
+
+    if (x->n == 0)
+        return AM_OK;
+    by = am__alloc_array(x->a, x->n, sizeof *by);
+    while (seen_cap < x->n * 2)
+        seen_cap *= 2;
+    seen = am__calloc(x->a, seen_cap, sizeof *seen);
+    if (by == NULL || seen == NULL) {
+        st = AM_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < x->n; i++)
+        by[i] = &x->s[i];
+    qsort(by, x->n, sizeof *by, by_score);
+    for (size_t i = 0; i < x->n && used < budget; i++) {
+        sent *e = by[i];
+        uint64_t h = e->hash | 1;
+        size_t slot, cost;
+        bool dup = false;
+        if (e->score < 0)
+            continue;
+        for (slot = h & (seen_cap - 1); seen[slot] != 0;
+             slot = (slot + 1) & (seen_cap - 1))
+            if (seen[slot] == h) {
+                dup = true;
+                break;
+            }
+        if (dup)
+            continue;
+        /* At least a token per word of the line ("-", "[tag]" and the
+         * text's): when even that does not fit, counting is not needed. */
+        if (words_bound && used + e->words + 2 > budget)
+            continue;
+        if ((st = line_tokens(e, count, cctx, line, &cost)) != AM_OK)
+            goto out;
+        if (used + cost > budget)
+            continue;
+        e->chosen = true;
+        seen[slot] = h;
+        used += cost;
+    }
+out:
+    am__free(x->a, by, x->n * sizeof *by);
+    am__free(x->a, seen, seen_cap * sizeof *seen);
+    return st;
+}
+
+/* The chosen sentences, in their order: key points, then the user's open
+ * questions under their own heading. */
+static am_status write_points(const xs *x, am_buf *res)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        bool any = false;
+        for (size_t i = 0; i < x->n; i++) {
+            const sent *e = &x->s[i];
+            bool is_q = e->question &&
+                        is_role((am_str){ e->tag, e->tag_len }, AM_ROLE_USER);
+            am_status st;
+            if (!e->chosen || is_q != (pass == 1))
+                continue;
+            if (!any) {
+                st = am_buf_appendf(res, "%s\n",
+                                    pass == 0 ? "Key points:" : "Questions:");
+                if (st != AM_OK)
+                    return st;
+                any = true;
+            }
+            st = am_buf_appendf(res, "- [%.*s] %.*s\n", (int)e->tag_len,
+                                e->tag, (int)e->text.len, e->text.ptr);
+            if (st != AM_OK)
+                return st;
+        }
+    }
+    return AM_OK;
+}
+
 am_status am__xsum_ex(const am_allocator *a, am_str prev_summary,
                       const am__xitem *items, size_t n, size_t budget,
                       am_str markers, am__count_fn count, void *cctx,
@@ -593,12 +805,9 @@ am_status am__xsum_ex(const am_allocator *a, am_str prev_summary,
 {
     xs x;
     am_status st = AM_OK;
-    sent **order_by_score = NULL;
     size_t order = 0, used = 0;
     am_buf res = AM_BUF_INIT, line = AM_BUF_INIT;
     size_t *offs = NULL; /* start of item i's tool line in scratch */
-    uint64_t *seen = NULL;
-    size_t seen_cap = 16;
 
     memset(&x, 0, sizeof x);
     x.a = a;
@@ -612,192 +821,22 @@ am_status am__xsum_ex(const am_allocator *a, am_str prev_summary,
         return am__fail(err, AM_EINVAL, "summarize: NULL argument");
     if (n > 0) {
         offs = am__alloc_array(a, n, sizeof *offs);
-        if (offs == NULL) {
-            st = am__fail(err, AM_ENOMEM, "summarize: out of memory");
-            goto out;
-        }
+        if (offs == NULL)
+            goto nomem;
     }
-    st = absorb_previous(&x, prev_summary, &order);
-    if (st != AM_OK)
+    if ((st = absorb_previous(&x, prev_summary, &order)) != AM_OK ||
+        (st = tool_lines(&x, items, n, offs)) != AM_OK ||
+        (st = push_items(&x, items, n, offs, &order)) != AM_OK)
         goto nomem;
-
-    /* Tool lines need their own text ("search -> ok: ..."): build them
-     * all into scratch first, so that pointers into it stay valid. */
-    for (size_t i = 0; i < n; i++) {
-        const am__xitem *it = &items[i];
-        am_str name = it->tool_name.len > 0 ? it->tool_name : AM_STR("tool");
-        am_str body = it->text;
-        offs[i] = x.scratch.len;
-        if (it->is_tool_call) {
-            if (body.len > TOOL_ARGS_MAX)
-                body.len = am__utf8_floor(body.ptr, TOOL_ARGS_MAX);
-            st = am_buf_appendf(&x.scratch, "called %.*s %.*s",
-                                (int)name.len, name.ptr, (int)body.len,
-                                body.ptr);
-        } else if (it->is_tool_result) {
-            am_str head = { body.ptr, body.len < 200 ? body.len : 200 };
-            bool failed = it->is_error ||
-                          (word_classes(head, NULL) & KW_ERROR) != 0;
-            tool_count *t = tool_slot(&x, name);
-            if (t != NULL) {
-                if (failed)
-                    t->failed++;
-                else
-                    t->ok++;
-            }
-            /* First line of the result: the outcome in brief. */
-            const char *nl = memchr(body.ptr, '\n', body.len);
-            if (nl != NULL)
-                body.len = (size_t)(nl - body.ptr);
-            if (body.len > TOOL_OUT_MAX)
-                body.len = am__utf8_floor(body.ptr, TOOL_OUT_MAX);
-            st = am_buf_appendf(&x.scratch, "%.*s -> %s: %.*s",
-                                (int)name.len, name.ptr,
-                                failed ? "error" : "ok", (int)body.len,
-                                body.ptr);
-        }
-        if (st != AM_OK)
-            goto nomem;
-        if (it->is_tool_call) {
-            tool_count *t = tool_slot(&x, name);
-            if (t != NULL)
-                t->calls++;
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        const am__xitem *it = &items[i];
-        const char *role = it->role != NULL ? it->role : "other";
-        size_t end = i + 1 < n ? offs[i + 1] : x.scratch.len;
-        if (!it->same_msg) {
-            x.msgs++;
-            x.by_role[role_slot(am_str_c(role))]++;
-        }
-        if (it->is_tool_call || it->is_tool_result)
-            st = push(&x, role, strlen(role),
-                      (am_str){ x.scratch.ptr + offs[i], end - offs[i] },
-                      it->is_tool_call ? 1 : 2, order++, true);
-        else
-            st = push_sentences(&x, role, strlen(role), it->text, 0, &order);
-        if (st != AM_OK)
-            goto nomem;
-    }
-
-    /* Questions: an open one (no other speaker after it) is worth
-     * keeping and listed under "Questions:"; an answered one is ordinary
-     * text (its answer holds the fact). */
-    {
-        const char *later = NULL;
-        size_t later_len = 0;
-        bool mixed = false;
-        for (size_t i = x.n; i-- > 0;) {
-            sent *e = &x.s[i];
-            bool same = later != NULL && e->tag_len == later_len &&
-                        memcmp(e->tag, later, later_len) == 0;
-            bool answered = later != NULL && (mixed || !same);
-            if (e->question && !answered)
-                e->score += 2;
-            else
-                e->question = false;
-            if (later == NULL) {
-                later = e->tag;
-                later_len = e->tag_len;
-            } else if (!same) {
-                mixed = true;
-            }
-        }
-    }
-
-    /* Header: always present, so counts survive every merge. */
-    st = am_buf_appendf(&res,
-                        "Summary of %zu earlier messages (%zu user, %zu "
-                        "assistant, %zu tool, %zu system, %zu other)\n",
-                        x.msgs, x.by_role[0], x.by_role[1], x.by_role[2],
-                        x.by_role[3], x.by_role[4]);
-    if (st != AM_OK)
+    mark_questions(&x);
+    if (write_header(&x, &res) != AM_OK)
         goto nomem;
-    if (x.ntools > 0) {
-        st = am_buf_append(&res, "Tools: ", 7);
-        for (size_t i = 0; st == AM_OK && i < x.ntools; i++)
-            st = am_buf_appendf(&res, "%s%s x%zu (%zu ok, %zu failed)",
-                                i > 0 ? "; " : "", x.tools[i].name,
-                                x.tools[i].calls > 0
-                                    ? x.tools[i].calls
-                                    : x.tools[i].ok + x.tools[i].failed,
-                                x.tools[i].ok, x.tools[i].failed);
-        if (st == AM_OK)
-            st = am_buf_append(&res, "\n", 1);
-        if (st != AM_OK)
-            goto nomem;
-    }
     /* The header, and both section headings reserved up front. */
     used = count(cctx, res.ptr, res.len) + count(cctx, "Key points:\n", 12) +
            count(cctx, "Questions:\n", 11);
-
-    /* Choose by score within the budget, skipping duplicates. */
-    if (x.n > 0) {
-        order_by_score = am__alloc_array(a, x.n, sizeof *order_by_score);
-        if (order_by_score == NULL)
-            goto nomem;
-        for (size_t i = 0; i < x.n; i++)
-            order_by_score[i] = &x.s[i];
-        qsort(order_by_score, x.n, sizeof *order_by_score, by_score);
-        /* Hashes of chosen sentences, open addressing (0 = empty). */
-        while (seen_cap < x.n * 2)
-            seen_cap *= 2;
-        seen = am__calloc(a, seen_cap, sizeof *seen);
-        if (seen == NULL)
-            goto nomem;
-        for (size_t i = 0; i < x.n && used < budget; i++) {
-            sent *e = order_by_score[i];
-            uint64_t h = e->hash | 1;
-            size_t slot, cost;
-            bool dup = false;
-            if (e->score < 0)
-                continue;
-            for (slot = h & (seen_cap - 1); seen[slot] != 0;
-                 slot = (slot + 1) & (seen_cap - 1))
-                if (seen[slot] == h) {
-                    dup = true;
-                    break;
-                }
-            if (dup)
-                continue;
-            /* At least a token per word of the line ("-", "[tag]" and
-             * the text's): when even that does not fit, counting is not
-             * needed. */
-            if (words_bound && used + e->words + 2 > budget)
-                continue;
-            if (line_tokens(e, count, cctx, &line, &cost) != AM_OK)
-                goto nomem;
-            if (used + cost > budget)
-                continue;
-            e->chosen = true;
-            seen[slot] = h;
-            used += cost;
-        }
-    }
-    for (int pass = 0; pass < 2; pass++) {
-        bool any = false;
-        for (size_t i = 0; i < x.n; i++) {
-            const sent *e = &x.s[i];
-            /* Questions from the user go last, under their own heading. */
-            bool is_q = e->question &&
-                        is_role((am_str){ e->tag, e->tag_len }, AM_ROLE_USER);
-            if (!e->chosen || is_q != (pass == 1))
-                continue;
-            if (!any) {
-                st = am_buf_appendf(&res, "%s\n",
-                                    pass == 0 ? "Key points:" : "Questions:");
-                if (st != AM_OK)
-                    goto nomem;
-                any = true;
-            }
-            st = am_buf_appendf(&res, "- [%.*s] %.*s\n", (int)e->tag_len,
-                                e->tag, (int)e->text.len, e->text.ptr);
-            if (st != AM_OK)
-                goto nomem;
-        }
-    }
+    if (choose(&x, budget, used, count, cctx, words_bound, &line) != AM_OK ||
+        write_points(&x, &res) != AM_OK)
+        goto nomem;
     if (res.len > 0 && res.ptr[res.len - 1] == '\n')
         res.ptr[--res.len] = '\0';
     /* Reserve first so that the copy cannot fail halfway: on failure the
@@ -814,8 +853,6 @@ nomem:
 out:
     am_buf_free(&res);
     am_buf_free(&line);
-    am__free(a, order_by_score, x.n * sizeof *order_by_score);
-    am__free(a, seen, seen_cap * sizeof *seen);
     am__free(a, x.s, x.cap * sizeof *x.s);
     am__free(a, offs, n * sizeof *offs);
     am_buf_free(&x.scratch);
