@@ -2,6 +2,7 @@
  * options in both modules that use it (store, tiers). */
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 
@@ -60,6 +61,43 @@ AM_TEST(open_sets_wal_and_refuses_a_negative_busy_timeout)
     CHECK_EQ(count_rows(d, "PRAGMA auto_vacuum"), 2); /* incremental */
     am__sqldb_close(d);
     am__sqldb_close(NULL);
+    test_rmtree(dir);
+    free(dir);
+}
+
+/* Bytes in the file at `path` (0 when there is none). */
+static long long file_bytes(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : 0;
+}
+
+/* Opening a file that needs no migration reads it only: setting
+ * auto_vacuum (even to the value the file has) rewrote the header page,
+ * so every open wrote a log frame, and every close copied it back. */
+AM_TEST(opening_an_unchanged_store_writes_nothing)
+{
+    char *dir = test_tmpdir(), path[512], wal[520];
+    am_str parts[1] = { AM_STR("a") };
+    am_item_in it = { .ns = { parts, 1 }, .key = AM_STR("k"),
+                      .value = AM_STR("\"v\"") };
+    am_buf out = AM_BUF_INIT;
+    am_store *s = NULL;
+    am_error err;
+
+    snprintf(path, sizeof path, "%s/s.db", dir);
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    CHECK_OK_E(am_store_open(path, NULL, &s, &err), &err);
+    CHECK_OK(am_store_put(s, &it));
+    am_store_close(s); /* the last connection: the log is copied back */
+    CHECK_EQ(file_bytes(wal), 0);
+
+    CHECK_OK_E(am_store_open(path, NULL, &s, &err), &err);
+    CHECK_OK(am_store_get(s, it.ns, it.key, &out));
+    CHECK_EQ(file_bytes(wal), 0);
+    CHECK_STR_EQ(out.ptr, "\"v\"");
+    am_store_close(s);
+    am_buf_free(&out);
     test_rmtree(dir);
     free(dir);
 }

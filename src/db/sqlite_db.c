@@ -180,11 +180,30 @@ static am_status set_wal(am__sqldb *d, am_error *err)
     return st;
 }
 
+static am_status auto_vacuum_is_incremental(am__sqldb *d, bool *out,
+                                            am_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(d->conn, "PRAGMA auto_vacuum", -1, &q, NULL);
+
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(q);
+        *out = rc == SQLITE_ROW && sqlite3_column_int(q, 0) == 2;
+        if (rc == SQLITE_ROW)
+            rc = SQLITE_OK;
+    }
+    sqlite3_finalize(q);
+    return rc == SQLITE_OK ? AM_OK
+                           : am__sqldb_fail_sql(d, err, rc, "open",
+                                                "PRAGMA auto_vacuum");
+}
+
 static am_status configure(am__sqldb *d, const am__sqldb_opts *o,
                            am_error *err)
 {
     char sql[96];
     am_status st = AM_OK;
+    bool incremental = false;
 
     if (o->cache_kib > 0) {
         snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d", o->cache_kib);
@@ -198,8 +217,13 @@ static am_status configure(am__sqldb *d, const am__sqldb_opts *o,
     if (st != AM_OK || o->read_only)
         return st;
     /* auto_vacuum only takes effect before the first table exists;
-     * whichever module creates a shared file chooses the same. */
-    st = am__sqldb_exec(d, "PRAGMA auto_vacuum = INCREMENTAL", err);
+     * whichever module creates a shared file chooses the same. Set only
+     * when it differs: setting it, even to the value it has, rewrites the
+     * header page, so every open of an unchanged file wrote a log frame
+     * (and its close a checkpoint with fsyncs). */
+    st = auto_vacuum_is_incremental(d, &incremental, err);
+    if (st == AM_OK && !incremental)
+        st = am__sqldb_exec(d, "PRAGMA auto_vacuum = INCREMENTAL", err);
     if (st == AM_OK)
         st = set_wal(d, err);
     if (st == AM_OK)
