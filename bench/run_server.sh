@@ -14,7 +14,11 @@
 #                          that both see the same machine load
 #
 # cpu_us/req is the server's CPU time per answer, the figure to compare on
-# a loaded machine. Traffic goes to 127.0.0.1 only; the server gets 2 worker threads (the
+# a loaded machine. load= is the 1-minute load average before and after the
+# mix: throughput and latency taken above ~1 are figures under load. After
+# a put mix the server's last log line is printed too: how long its batch
+# commits took (a histogram in ms) and its log checkpoints, which is where
+# the put tail comes from. Traffic goes to 127.0.0.1 only; the server gets 2 worker threads (the
 # machine's 2 cores are shared with wrk).
 set -eu
 build=${1:-build}
@@ -53,6 +57,8 @@ run_mix() {
     for _ in $(seq 100); do grep -q listening "$tmp/log" 2>/dev/null && break; sleep 0.05; done
     url=$(grep '"event":"listening"' "$tmp/log" | sed 's/.*"url":"\([^"]*\)".*/\1/')
     case "$url" in http://127.0.0.1:*) ;; *) echo "run_server: no loopback URL"; exit 1 ;; esac
+    local load0
+    load0=$(cut -d' ' -f1 /proc/loadavg)
     MIX=$mix ITEMS=$items wrk -t2 -c"$conns" -d"${secs}s" --timeout 5s \
         -s "$here/wrk_mix.lua" "$url" >"$out" 2>&1
     # The server's CPU time (user + system ticks, /proc/PID/stat fields
@@ -61,19 +67,29 @@ run_mix() {
     local ticks
     ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     kill -TERM "$pid"; wait "$pid"; pid=""
-    local rps sock p50 p99 non200 acked
+    local rps sock p50 p90 p99 p999 max non200 acked load1
+    load1=$(cut -d' ' -f1 /proc/loadavg)
     rps=$(awk '/^Requests\/sec/ {print $2}' "$out")
     sock=$(awk '/Socket errors/ {print $0}' "$out")
     p50=$(awk '/^P50_US/ {print $2}' "$out")
+    p90=$(awk '/^P90_US/ {print $2}' "$out")
     p99=$(awk '/^P99_US/ {print $2}' "$out")
+    p999=$(awk '/^P99.9_US/ {print $2}' "$out")
+    max=$(awk '/^MAX_US/ {print $2}' "$out")
     non200=$(awk '/^NON200/ {print $2}' "$out")
     acked=$(awk '/^ACKED/ {print $2}' "$out")
     awk -v l="$label" -v m="$mix" -v r="$rps" -v a="$p50" -v b="$p99" \
+        -v c="$p90" -v d="$p999" -v e="$max" -v la="$load0/$load1" \
         -v ok="$acked" -v bad="$non200" -v s="${sock:-socket errors: none}" \
         -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN {
         n = ok + bad
-        printf("server_wrk %-8s mix=%-6s req/s=%-9s p50=%.2fms p99=%.2fms ok=%s non200=%s cpu_us/req=%.1f %s\n",
-               l, m, r, a / 1000, b / 1000, ok, bad, n > 0 ? t * 1e6 / hz / n : 0, s) }'
+        printf("server_wrk %-8s mix=%-6s req/s=%-9s p50=%.2fms p90=%.2fms p99=%.2fms p99.9=%.2fms max=%.2fms ok=%s non200=%s cpu_us/req=%.1f load=%s %s\n",
+               l, m, r, a / 1000, c / 1000, b / 1000, d / 1000, e / 1000, ok, bad,
+               n > 0 ? t * 1e6 / hz / n : 0, la, s) }'
+    if [ "$mix" = put ]; then
+        echo "server_wrk $label server: $(grep '"event":"stopped"' "$tmp/log" |
+            sed 's/.*"batched_puts"/{"batched_puts"/')"
+    fi
     if [ "$mix" = put ]; then
         local stored missing
         stored=$("$cli" store export bench/put --db "$tmp/r.db" | wc -l)

@@ -52,7 +52,8 @@ function done(summary, latency, requests)
         e = e + t:get("errors")
     end
     io.write(string.format("ACKED %d\nNON200 %d\n", a, e))
-    for _, p in ipairs({ 50, 99 }) do
-        io.write(string.format("P%d_US %d\n", p, latency:percentile(p)))
+    for _, p in ipairs({ 50, 90, 99, 99.9 }) do
+        io.write(string.format("P%s_US %d\n", tostring(p), latency:percentile(p)))
     end
+    io.write(string.format("MAX_US %d\n", latency.max))
 end
