@@ -259,6 +259,34 @@ AM_TEST(bad_input_is_rejected_and_names_the_problem)
     fx_close(&f);
 }
 
+/* now + ttl saturates, on every backend and both write paths: the
+ * largest TTL keeps the item (it wrapped to a time in the past on
+ * PostgreSQL, so the put was acknowledged and the item gone at once). */
+AM_TEST(a_huge_ttl_saturates_instead_of_expiring_at_once)
+{
+    fixture f;
+    fx_open(&f, 0);
+    am_buf out = AM_BUF_INIT;
+    am_item_in many[2];
+    am_ns ns = NS1("t"); /* the parts must outlive the loop below */
+    memset(many, 0, sizeof many);
+    CHECK_OK(put(f.s, NS1("t"), "one", "\"kept\"", INT64_MAX));
+    for (int i = 0; i < 2; i++) {
+        many[i].ns = ns;
+        many[i].key = i == 0 ? AM_STR("m0") : AM_STR("m1");
+        many[i].value = AM_STR("\"kept too\"");
+        many[i].ttl_ms = INT64_MAX - i;
+    }
+    CHECK_OK(am_store_put_many(f.s, many, 2));
+    f.tc.now_ms += 1000LL * 3600 * 24 * 365 * 100; /* a century on */
+    CHECK_OK(am_store_get(f.s, NS1("t"), AM_STR("one"), &out));
+    CHECK_STR_EQ(out.ptr, "\"kept\"");
+    CHECK_OK(am_store_get(f.s, NS1("t"), AM_STR("m0"), &out));
+    CHECK_OK(am_store_get(f.s, NS1("t"), AM_STR("m1"), &out));
+    am_buf_free(&out);
+    fx_close(&f);
+}
+
 AM_TEST(expired_items_are_invisible_then_purged)
 {
     fixture f;

@@ -190,8 +190,9 @@ static am_status content_arrays(batch *b, const size_t *pos, size_t n,
         if (st == AM_OK)
             st = am__pga_int(&a[3], doc_len(p));
         if (st == AM_OK)
-            st = it->ttl_ms > 0 ? am__pga_int(&a[4], b->now + it->ttl_ms)
-                                : am__pga_null(&a[4]);
+            st = it->ttl_ms > 0
+                     ? am__pga_int(&a[4], am__add_sat(b->now, it->ttl_ms))
+                     : am__pga_null(&a[4]);
         if (st == AM_OK && p->vec != NULL) {
             st = am__pga_add(&a[5], p->model, strlen(p->model));
             if (st == AM_OK)
