@@ -158,6 +158,21 @@ def block_end(code, pos):
     return len(code)
 
 
+def struct_init(code, pos):
+    """For an AM_BUF_INIT at `pos` inside `name = { ... }`: (name, the
+    number of AM_BUF_INITs in that initializer, the index after it), or
+    None."""
+    open_ = code.rfind("{", 0, pos)
+    if open_ < 0 or code.rfind("}", 0, pos) > open_:
+        return None
+    d = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*=\s*$", code[:open_])
+    close = code.find("}", pos)
+    if d is None or close < 0:
+        return None
+    return (d.group(1), len(BUF_INIT.findall(code, open_, close)),
+            close + 1)
+
+
 def default_findings(code, alloc_fns):
     """(line, name, why) of the DEFAULT rule in stripped code."""
     found = []
@@ -169,6 +184,17 @@ def default_findings(code, alloc_fns):
         line = code.count("\n", 0, m.start()) + 1
         start = code.rfind("\n", 0, m.start()) + 1
         d = BUF_DECL.search(code[start:m.start()])
+        s = struct_init(code, m.start())
+        if d is None and s is not None:
+            # `x = { AM_BUF_INIT, AM_BUF_INIT }`: as many of x's members
+            # given an allocator (x.m.alloc = ...) as buffers made.
+            name, k, after = s
+            given = set(re.findall(r"(?<![A-Za-z0-9_])" + re.escape(name) +
+                                   r"\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)\s*\."
+                                   r"\s*alloc\s*=(?!=)",
+                                   code[after:block_end(code, after)]))
+            if len(given) >= k:
+                continue
         if d is not None:
             name = re.escape(re.sub(r"\s+", "", d.group(1)))
             name = name.replace("\\-\\>", r"\s*->\s*").replace(
@@ -290,6 +316,11 @@ SELF_TEST = [
     ("src/x/a.c", "/* checksrc: allow AM_BUF_INIT */\n\n"
      "x = (am_buf)AM_BUF_INIT;\n", [(3, "AM_BUF_INIT")]),
     ("src/cli/a.c", "am_buf b = AM_BUF_INIT; p = am__alloc(NULL, 1);\n", []),
+    # A struct of buffers: each member given one, or a finding.
+    ("src/x/a.c", "void f(void)\n{\n    bufs b = { AM_BUF_INIT, AM_BUF_INIT };"
+     "\n    b.x.alloc = b.y.alloc = a;\n}\n", []),
+    ("src/x/a.c", "void f(void)\n{\n    bufs b = { AM_BUF_INIT, AM_BUF_INIT };"
+     "\n    b.x.alloc = a;\n}\n", [(3, "AM_BUF_INIT"), (3, "AM_BUF_INIT")]),
 ]
 
 
