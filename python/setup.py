@@ -22,7 +22,10 @@ from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-DEPS = ["sqlite3", "jansson", "libcurl", "libzstd", "libutf8proc", "libpq"]
+# libcrypto: a library built with encryption at rest has SQLCipher's
+# SQLite inside, which needs OpenSSL's libcrypto (harmless otherwise).
+DEPS = ["sqlite3", "jansson", "libcurl", "libzstd", "libutf8proc", "libpq",
+        "libcrypto"]
 # Rank files the tokenizers need; copied next to the package.
 DATA_PATTERNS = ["*.tiktoken"]
 

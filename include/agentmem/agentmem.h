@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "buf.h"
 #include "data.h"
+#include "encrypt.h"
 #include "embed.h"
 #include "msg.h"
 #include "conv.h"

@@ -100,6 +100,14 @@ typedef struct am_store_opts {
      * so a forgotten am_store_checkpoint cannot grow the log without
      * bound. Durability is the same either way. */
     bool manual_checkpoint;
+    /* Encryption at rest (see encrypt.h): a non-empty key encrypts a new
+     * SQLite file with SQLCipher, and is needed to open an encrypted
+     * one. Borrowed for the open call only (copy it nowhere; wipe it
+     * after). Empty (default): plaintext. A key for a plaintext file, a
+     * wrong key, or none for an encrypted file: AM_EAUTH; in a build
+     * without encryption, or for PostgreSQL (which encrypts on the
+     * server's side): AM_EUNSUPPORTED. */
+    am_str key;
 } am_store_opts;
 
 /* Defaults as documented above. Thread safety: safe. */
@@ -116,8 +124,11 @@ AM_API am_store_opts am_store_opts_default(void);
  * (NULL out, no target), AM_EIO (cannot open or connect, not a database),
  * AM_EAUTH (the server refused the credentials), AM_EBUSY (another
  * connection held the file locked for busy_timeout_ms), AM_EFORMAT (the
- * store's metadata is damaged), AM_EUNSUPPORTED (unknown scheme, or the
- * file's store schema is newer than this library -- as for the tiers),
+ * store's metadata is damaged), AM_EAUTH (opts->key does not fit the
+ * file: wrong, missing for an encrypted file, given for a plaintext one;
+ * the file is not changed), AM_EUNSUPPORTED (unknown scheme, the file's
+ * store schema is newer than this library -- as for the tiers --, or a
+ * key and no encryption in this build or backend),
  * AM_EINVAL also for a negative busy_timeout_ms, AM_ENOMEM. Thread
  * safety: safe. */
 AM_API am_status am_store_open(const char *path, const am_store_opts *opts,

@@ -170,6 +170,11 @@ typedef struct am_tiers_opts {
     void (*progress)(void *ctx, const char *step, size_t done,
                      size_t total);
     void *progress_ctx;
+    /* Encryption at rest of db_path (see encrypt.h and
+     * am_store_opts.key, which it works as): empty (default) is
+     * plaintext. Borrowed for am_tiers_open only. A key without db_path
+     * is AM_EINVAL (nothing would be at rest to encrypt). */
+    am_str key;
 } am_tiers_opts;
 
 /* The defaults listed above. Thread safety: safe. */
@@ -189,10 +194,12 @@ AM_API am_tiers_opts am_tiers_opts_default(void);
  *
  * Returns AM_OK and the handle in *out (yours: am_tiers_close), or
  * AM_EINVAL (bad option), AM_EIO (database cannot be opened or read),
- * AM_EBUSY (another connection held it locked for busy_timeout_ms),
+ * AM_EAUTH (opts->key does not fit the file, as for am_store_open; the
+ * file is not changed), AM_EBUSY (another connection held it locked for
+ * busy_timeout_ms),
  * AM_EFORMAT (a stored row is malformed), AM_EUNSUPPORTED (the file's
- * tiers schema is newer than this library -- as for the store) or
- * AM_ENOMEM; detail in `err`.
+ * tiers schema is newer than this library -- as for the store -- or a
+ * key and a build without encryption) or AM_ENOMEM; detail in `err`.
  * Thread safety: safe (the new handle is not shared yet). */
 AM_API am_status am_tiers_open(const am_tiers_opts *opts, am_tiers **out,
                                am_error *err);

@@ -138,6 +138,13 @@ int cli_fail(am_status st, const am_error *err, const char *context);
 int cli_usage(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The database key: the file `key_file` (--key-file) when not NULL,
+ * else $AGENTMEM_KEY_FILE or $AGENTMEM_KEY (am_key_load), into `key`
+ * (yours: am_key_wipe once the database is open). Empty and AM_OK when
+ * none is set. Never from the command line itself, where other users
+ * see it (ps). Errors as am_key_load. */
+am_status cli_load_key(const char *key_file, am_buf *key, am_error *err);
+
 /* Read a whole file ("-" or NULL: stdin) into `out`. */
 am_status cli_read_input(const char *path, am_buf *out, am_error *err);
 

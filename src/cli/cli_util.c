@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agentmem/encrypt.h"
 #include "cli.h"
 
 int cli_exit_code(am_status st)
@@ -45,6 +46,12 @@ int cli_fail(am_status st, const am_error *err, const char *context)
     else
         fprintf(stderr, "agentmem: %s: %s\n", context, detail);
     return cli_exit_code(st);
+}
+
+am_status cli_load_key(const char *key_file, am_buf *key, am_error *err)
+{
+    am_status st = am_key_load(key_file, key, err);
+    return st == AM_ENOTFOUND ? AM_OK : st; /* no key: a plaintext file */
 }
 
 int cli_usage(const char *cmd, const char *fmt, ...)

@@ -17,6 +17,7 @@
 #include "agentmem/data.h"
 #include "agentmem/memtool.h"
 #include "agentmem/recall.h"
+#include "agentmem/encrypt.h"
 #include "agentmem/store.h"
 #include "cli.h"
 #include "commands.h"
@@ -30,6 +31,7 @@
 
 typedef struct opts {
     const char *db;
+    const char *key_file; /* --key-file: the database's encryption key */
     const char *embedder;
     const char *meta, *text, *filter, *mode, *ns, *format;
     const char *name, *description; /* the recall tool's */
@@ -67,6 +69,9 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
             if ((o->db = v) == NULL)
                 return cli_usage(cmd, "--db needs a file or a "
                                  "postgresql:// URI");
+        } else if (cli_opt(argc, argv, &i, "--key-file", &v)) {
+            if ((o->key_file = v) == NULL)
+                return cli_usage(cmd, "--key-file needs a file");
         } else if (cli_opt(argc, argv, &i, "--embedder", &v)) {
             if ((o->embedder = v) == NULL)
                 return cli_usage(cmd, "--embedder needs a value");
@@ -203,12 +208,18 @@ static am_status open_store(const opts *o, am_store **s, am_embedder **emb,
     if (st != AM_OK)
         return st;
     am_store_opts so = am_store_opts_default();
+    am_buf key = AM_BUF_INIT;
     so.embedder = *emb;
     so.actor = "cli";
     /* A database appearing silently in the working directory surprises:
      * say so the first time (on stderr, so scripts' output is unchanged). */
     bool is_new = access(o->db, F_OK) != 0;
-    st = am_store_open(o->db, &so, s, err);
+    st = cli_load_key(o->key_file, &key, err);
+    if (st == AM_OK) {
+        so.key = am_buf_str(&key);
+        st = am_store_open(o->db, &so, s, err);
+    }
+    am_key_wipe(&key);
     if (st != AM_OK) {
         am_embedder_free(*emb);
         *emb = NULL;
@@ -545,6 +556,9 @@ static const cli_sub store_subs[] = {
 
 static const cli_flag store_flags[] = {
     { "--db", "FILE", "the database file (default ./agentmem.db)" },
+    { "--key-file", "FILE", "encrypt the database with the key in FILE "
+                            "(default: $AGENTMEM_KEY_FILE, else "
+                            "$AGENTMEM_KEY; none: plaintext)" },
     { "--embedder", "E",
       "default (word vectors), words, hash or none (default: default)" },
     { "--ns", "NS", "search: the namespace to search under (a/b/c)" },
@@ -916,6 +930,9 @@ static const cli_sub recall_subs[] = {
 
 static const cli_flag recall_flags[] = {
     { "--db", "FILE", "the database file (default ./agentmem.db)" },
+    { "--key-file", "FILE", "encrypt the database with the key in FILE "
+                            "(default: $AGENTMEM_KEY_FILE, else "
+                            "$AGENTMEM_KEY; none: plaintext)" },
     { "--embedder", "E",
       "default (word vectors), words, hash or none (default: default)" },
     { "--format", "F", "index, index-files: the conversation's format, agentmem, openai "

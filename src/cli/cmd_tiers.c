@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "agentmem/clock.h"
+#include "agentmem/encrypt.h"
 #include "agentmem/tiers.h"
 #include "cli.h"
 #include "commands.h"
@@ -37,6 +38,7 @@
 
 typedef struct targs {
     const char *db;
+    const char *key_file; /* --key-file: the database's encryption key */
     int64_t now;
     bool has_now;
     size_t capacity[AM_TIER_COUNT];
@@ -125,6 +127,9 @@ static int parse_args(const char *sub, int argc, char **argv, targs *a)
             if (v == NULL)
                 return cli_usage("tiers", "--db needs a file");
             a->db = v;
+        } else if (cli_opt(argc, argv, &i, "--key-file", &v)) {
+            if ((a->key_file = v) == NULL)
+                return cli_usage("tiers", "--key-file needs a file");
         } else if (cli_opt(argc, argv, &i, "--now", &v)) {
             char *end;
             if (v == NULL)
@@ -239,6 +244,7 @@ static int open_tiers(targs *a, am_clock *clk, cli_progress *pr,
                       am_tiers **t)
 {
     am_tiers_opts o = am_tiers_opts_default();
+    am_buf key = AM_BUF_INIT;
     am_error err;
     am_status st;
 
@@ -257,7 +263,12 @@ static int open_tiers(targs *a, am_clock *clk, cli_progress *pr,
     if (a->has_step)
         o.archive_step_bytes = a->archive_step;
     o.db_path = a->db;
-    st = am_tiers_open(&o, t, &err);
+    st = cli_load_key(a->key_file, &key, &err);
+    if (st == AM_OK) {
+        o.key = am_buf_str(&key);
+        st = am_tiers_open(&o, t, &err);
+    }
+    am_key_wipe(&key);
     if (st != AM_OK)
         return cli_fail(st, &err, a->db);
     return CLI_EXIT_OK;
@@ -732,6 +743,9 @@ static const cli_sub tiers_subs[] = {
 
 static const cli_flag tiers_flags[] = {
     { "--db", "FILE", "the database file (default ./agentmem.db)" },
+    { "--key-file", "FILE", "encrypt the database with the key in FILE "
+                            "(default: $AGENTMEM_KEY_FILE, else "
+                            "$AGENTMEM_KEY; none: plaintext)" },
     { "--now", "MS", "act at this time, milliseconds since 1970 (scripts, "
                      "tests)" },
     { "--capacity", "TIER=N", "items a tier holds, e.g. working=100" },

@@ -252,6 +252,14 @@ am_status am__sqldb_open(const char *path, const am__sqldb_opts *o,
         return am__fail(err, AM_EINVAL, "%s open '%s': busy_timeout_ms %d is "
                         "negative (0 does not wait for a lock)", o->module,
                         path, o->busy_timeout_ms);
+    /* Before the file is opened: a key this build cannot use must not
+     * leave a plaintext file behind. */
+    if (o->key.len > 0) {
+        st = am__sqldb_key_check(path, o->key, &detail);
+        if (st != AM_OK)
+            return am__fail(err, st, "%s open '%s': %s", o->module, path,
+                            detail.msg);
+    }
     d = am__calloc(alloc, 1, sizeof *d);
     if (d == NULL)
         return am__fail(err, AM_ENOMEM, "%s open: out of memory", o->module);
@@ -278,7 +286,10 @@ am_status am__sqldb_open(const char *path, const am__sqldb_opts *o,
     }
     sqlite3_extended_result_codes(d->conn, 1);
     sqlite3_busy_timeout(d->conn, d->busy_timeout_ms);
-    st = configure(d, o, &detail);
+    st = o->key.len > 0 ? am__sqldb_key_apply(d, o->key, &detail)
+                        : am__sqldb_keyless_probe(d, path, &detail);
+    if (st == AM_OK)
+        st = configure(d, o, &detail);
     if (st == AM_OK) {
         *out = d;
         return AM_OK;

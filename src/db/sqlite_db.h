@@ -59,6 +59,9 @@ typedef struct am__sqldb_opts {
     int cache_kib;       /* page cache in KiB; 0: SQLite's default */
     int64_t mmap_bytes;  /* memory-mapped I/O limit; 0: none */
     int wal_autocheckpoint; /* pages; 0: SQLite's default (1000) */
+    /* Encryption key (SQLCipher passphrase); empty: a plaintext file.
+     * Borrowed for the open call only. See sqlite_crypt.c. */
+    am_str key;
 } am__sqldb_opts;
 
 typedef struct am__sqldb {
@@ -73,11 +76,15 @@ typedef struct am__sqldb {
 } am__sqldb;
 
 /* Open (creating unless read-only) the SQLite file `path` and set it up as
- * described at the top. The handle is yours (am__sqldb_close); `alloc`
- * (NULL: default) is borrowed until close. Errors, detail in `err` naming
- * the path: AM_EINVAL (negative busy timeout), AM_EIO (cannot open, not a
- * database), AM_EBUSY (the journal mode could not be set within the busy
- * timeout), AM_ENOMEM. On failure *out is NULL. */
+ * described at the top; with o->key, the file is encrypted with it (new)
+ * or must be (existing), see sqlite_crypt.c. The handle is yours
+ * (am__sqldb_close); `alloc` (NULL: default) is borrowed until close.
+ * Errors, detail in `err` naming the path: AM_EINVAL (negative busy
+ * timeout, key too long), AM_EIO (cannot open, not a database), AM_EAUTH
+ * (wrong key, key for a plaintext file, encrypted file without a key),
+ * AM_EUNSUPPORTED (a key, and this build has no SQLCipher), AM_EBUSY (the
+ * journal mode could not be set within the busy timeout), AM_ENOMEM. On
+ * failure *out is NULL and the file is unchanged. */
 am_status am__sqldb_open(const char *path, const am__sqldb_opts *o,
                          const am_allocator *alloc, am__sqldb **out,
                          am_error *err);
@@ -121,6 +128,37 @@ am_status am__sqldb_step_done(am__sqldb *d, sqlite3_stmt *q,
 am_status am__sqldb_begin(am__sqldb *d, am_error *err);
 am_status am__sqldb_commit(am__sqldb *d, am_error *err);
 void am__sqldb_rollback(am__sqldb *d);
+
+/* ---- Encryption (sqlite_crypt.c) ---- */
+
+/* What the first bytes of a database file say, before SQLite opens it. */
+typedef enum am__sqldb_kind {
+    AM__SQLDB_NEW,       /* absent, empty, or not a file we can read */
+    AM__SQLDB_PLAIN,     /* starts with SQLite's "SQLite format 3" */
+    AM__SQLDB_OPAQUE     /* anything else: encrypted, or not a database */
+} am__sqldb_kind;
+
+am__sqldb_kind am__sqldb_kind_of(const char *path, int64_t *size);
+
+/* Check a key request before the file is touched: AM_EUNSUPPORTED when
+ * this build has no SQLCipher, AM_EINVAL for a NULL pointer with a length
+ * or a key longer than AM_KEY_MAX, AM_EAUTH for a plaintext file. */
+am_status am__sqldb_key_check(const char *path, am_str key, am_error *err);
+
+/* Key the open connection `d` and prove the key reads the file: AM_EAUTH
+ * ("wrong key") when it does not. */
+am_status am__sqldb_key_apply(am__sqldb *d, am_str key, am_error *err);
+
+/* After a failed open without a key: AM_EAUTH with a message that says
+ * the file looks encrypted, when it does; otherwise `st` unchanged. */
+am_status am__sqldb_keyless_fail(const char *path, am_status st,
+                                 am_error *err);
+
+/* Without a key, prove an opaque file (see am__sqldb_kind_of) reads:
+ * the error of am__sqldb_keyless_fail when it does not. AM_OK at once for
+ * a new or plaintext file. */
+am_status am__sqldb_keyless_probe(am__sqldb *d, const char *path,
+                                  am_error *err);
 
 /* ---- Schema ---- */
 

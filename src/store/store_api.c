@@ -205,6 +205,11 @@ am_status am_store_open(const char *path, const am_store_opts *opts,
     st = pick_backend(path, &be, &target, err);
     if (st != AM_OK)
         return st;
+    if (o.key.len > 0 && be != &am__store_backend_sqlite)
+        return am__fail(err, AM_EUNSUPPORTED, "store open: a key was given "
+                        "for a PostgreSQL store; encryption at rest is for "
+                        "SQLite files (PostgreSQL encrypts on the server's "
+                        "side)");
     s = am__calloc(o.alloc, 1, sizeof *s);
     if (s == NULL)
         return am__fail(err, AM_ENOMEM, "store open: out of memory");

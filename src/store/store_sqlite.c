@@ -397,6 +397,7 @@ static am_status sq_open(am_store *s, const char *path,
         .cache_kib = 32768,
         .mmap_bytes = 2147418112,
         .wal_autocheckpoint = o->manual_checkpoint ? 65536 : 8192,
+        .key = o->key,
     };
     const am__sqldb_schema schema = {
         .module = "store",

@@ -155,6 +155,10 @@ am_status am_tiers_open(const am_tiers_opts *opts, am_tiers **out,
     if (o.busy_timeout_ms < 0)
         return am__fail(err, AM_EINVAL, "busy_timeout_ms %d is negative (0 "
                         "does not wait for a lock)", o.busy_timeout_ms);
+    if (o.key.len > 0 && o.db_path == NULL)
+        return am__fail(err, AM_EINVAL, "a key was given without db_path: "
+                        "a memory-only system has nothing at rest to "
+                        "encrypt");
     if (o.move_log_keep_days < 0)
         return am__fail(err, AM_EINVAL, "move_log_keep_days %d is negative",
                         o.move_log_keep_days);
@@ -228,7 +232,7 @@ am_status am_tiers_open(const am_tiers_opts *opts, am_tiers **out,
         }
     }
     if (o.db_path != NULL) {
-        st = am__tiers_db_open(t, o.db_path);
+        st = am__tiers_db_open(t, o.db_path, o.key);
         if (st == AM_OK)
             st = am__tiers_db_load(t);
         if (st != AM_OK) {

@@ -193,7 +193,7 @@ static const char *const tiers_sql[TQ_COUNT_] = {
 /* The long-term store may share the file: the SQLite layer gives both the
  * same journal, vacuum mode and lock waiting. The tiers add a 64 MB page
  * cache and memory-mapped reads for loading a million items. */
-am_status am__tiers_db_open(am_tiers *t, const char *path)
+am_status am__tiers_db_open(am_tiers *t, const char *path, am_str key)
 {
     const am__sqldb_opts o = {
         .module = "tiers",
@@ -201,7 +201,8 @@ am_status am__tiers_db_open(am_tiers *t, const char *path)
         .nsql = TQ_COUNT_,
         .busy_timeout_ms = t->busy_timeout_ms,
         .cache_kib = 65536,
-        .mmap_bytes = 2147418112,
+        .mmap_bytes = 2147418112, /* SQLCipher maps nothing when keyed */
+        .key = key,
     };
     const am__sqldb_schema schema = {
         .module = "tiers",

@@ -335,7 +335,7 @@ enum {
 };
 #define TQ(t, id) ((t)->db->stmts[(id)])
 
-am_status am__tiers_db_open(am_tiers *t, const char *path);
+am_status am__tiers_db_open(am_tiers *t, const char *path, am_str key);
 am_status am__tiers_db_load(am_tiers *t);
 am_status am__tiers_db_flush(am_tiers *t);
 /* Delete tier_moves rows older than move_keep_days (keeps the newest). */
