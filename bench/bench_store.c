@@ -11,6 +11,9 @@
  * prepared point SELECT, an FTS5 MATCH ... ORDER BY rank LIMIT 10 (the
  * same quoted OR query agentmem builds), and a
  * scan of the vector blobs with a dot product in C. Fixed seeds.
+ *
+ * With AM_BENCH_KEY set, agentmem's two databases are encrypted with that
+ * key (encrypt.h; "raw" stays plaintext): the cost of encryption at rest.
  */
 #include <math.h>
 #include <sqlite3.h>
@@ -142,7 +145,9 @@ int main(int argc, char **argv)
     /* ---- ours: batched puts ---- */
     am_store *s;
     am_error err;
-    if (am_store_open(ours, NULL, &s, &err) != AM_OK)
+    am_store_opts so = am_store_opts_default();
+    so.key = am_str_c(getenv("AM_BENCH_KEY"));
+    if (am_store_open(ours, &so, &s, &err) != AM_OK)
         die("open", err.msg);
     am_item_in *items = calloc(batch, sizeof *items);
     char (*keys)[24] = calloc(batch, 24);
@@ -316,7 +321,7 @@ int main(int argc, char **argv)
     sqlite3_close(db);
 
     /* ---- exact vector search: nvec x 384 ---- */
-    if (am_store_open(vecdb, NULL, &s, &err) != AM_OK)
+    if (am_store_open(vecdb, &so, &s, &err) != AM_OK)
         die("open", err.msg);
     float *vecs = malloc(sizeof(float) * batch * dim);
     for (size_t done = 0; done < nvec; done += batch) {

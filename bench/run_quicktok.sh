@@ -39,7 +39,7 @@ fi
 gcc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -I"$here/../include" \
     -I"$qt/include" "$here/quicktok_side.c" -o "$build/quicktok_side" \
     "$build/libagentmem.a" "$qt/build/libquicktok.a" \
-    $(pkg-config --libs sqlite3 jansson libcurl libzstd libutf8proc libpq) \
+    $(pkg-config --libs sqlite3 jansson libcurl libzstd libutf8proc libpq libcrypto) \
     -lstdc++ -lpthread -lm -ldl
 # Warm the binary rank-table caches.
 "$build/agentmem" tokens count --encoding cl100k_base </dev/null >/dev/null

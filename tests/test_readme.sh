@@ -19,7 +19,7 @@ awk -v dir="$tmp" '
     on       { print > out }
 ' "$src/README.md"
 pass=0 fail=0
-deps=$(pkg-config --libs sqlite3 jansson libcurl libzstd libutf8proc libpq)
+deps=$(pkg-config --libs sqlite3 jansson libcurl libzstd libutf8proc libpq libcrypto)
 for f in "$tmp"/example*.c; do
     [ -e "$f" ] || continue
     if cc -std=c11 -Wall -Werror -Wno-unused-variable -I"$src/include" "$f" \
