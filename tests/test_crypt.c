@@ -116,10 +116,11 @@ static void store_check(am_store *s)
 
 AM_TEST(encrypted_store_file_holds_no_plaintext_and_reads_back)
 {
-    char *dir = test_tmpdir(), enc[512], plain[512];
+    char *dir, enc[512], plain[512];
     am_store *s;
 
     need_encryption();
+    dir = test_tmpdir();
     snprintf(enc, sizeof enc, "%s/enc.db", dir);
     snprintf(plain, sizeof plain, "%s/plain.db", dir);
     /* The same data without a key: the search below does find it there,
@@ -146,13 +147,14 @@ AM_TEST(encrypted_store_file_holds_no_plaintext_and_reads_back)
 
 AM_TEST(wrong_or_missing_key_is_eauth_and_the_file_is_unchanged)
 {
-    char *dir = test_tmpdir(), path[512];
+    char *dir, path[512];
     am_store_opts o = am_store_opts_default();
     am_buf before = AM_BUF_INIT, after = AM_BUF_INIT;
     am_store *s = NULL;
     am_error err;
 
     need_encryption();
+    dir = test_tmpdir();
     snprintf(path, sizeof path, "%s/enc.db", dir);
     s = store_open(path, KEY);
     store_fill(s);
@@ -187,13 +189,14 @@ AM_TEST(wrong_or_missing_key_is_eauth_and_the_file_is_unchanged)
 
 AM_TEST(a_key_for_a_plaintext_file_is_refused_without_touching_it)
 {
-    char *dir = test_tmpdir(), path[512];
+    char *dir, path[512];
     am_store_opts o = am_store_opts_default();
     am_buf before = AM_BUF_INIT, after = AM_BUF_INIT;
     am_store *s = NULL;
     am_error err;
 
     need_encryption();
+    dir = test_tmpdir();
     snprintf(path, sizeof path, "%s/plain.db", dir);
     s = store_open(path, (am_str){ NULL, 0 });
     store_fill(s);
@@ -217,13 +220,14 @@ AM_TEST(a_key_for_a_plaintext_file_is_refused_without_touching_it)
 
 AM_TEST(bad_keys_and_postgres_keys_are_refused_before_any_file_exists)
 {
-    char *dir = test_tmpdir(), path[512], big[AM_KEY_MAX + 1];
+    char *dir, path[512], big[AM_KEY_MAX + 1];
     am_store_opts o = am_store_opts_default();
     am_store *s = NULL;
     am_error err;
     struct stat st;
 
     need_encryption();
+    dir = test_tmpdir();
     snprintf(path, sizeof path, "%s/x.db", dir);
     o.key = (am_str){ NULL, 3 };
     CHECK_ST(am_store_open(path, &o, &s, &err), AM_EINVAL);
@@ -272,7 +276,7 @@ static am_tiers *tiers_open(const char *path, am_str key, am_status want)
 
 AM_TEST(encrypted_tiers_file_holds_no_plaintext_and_needs_its_key)
 {
-    char *dir = test_tmpdir(), path[512];
+    char *dir, path[512];
     am_tier_item_in in = am_tier_item_in_default();
     am_tiers_opts o = am_tiers_opts_default();
     am_buf content = AM_BUF_INIT;
@@ -280,6 +284,7 @@ AM_TEST(encrypted_tiers_file_holds_no_plaintext_and_needs_its_key)
     am_error err;
 
     need_encryption();
+    dir = test_tmpdir();
     snprintf(path, sizeof path, "%s/tiers.db", dir);
     t = tiers_open(path, KEY, AM_OK);
     in.content = AM_STR("the " SECRET " note, kept in the working tier");
@@ -382,7 +387,7 @@ AM_TEST(key_load_reads_a_file_or_the_environment)
 
 AM_TEST(without_encryption_every_key_is_unsupported_and_writes_nothing)
 {
-    char *dir = test_tmpdir(), path[512];
+    char *dir, path[512];
     am_store_opts so = am_store_opts_default();
     am_tiers_opts to = am_tiers_opts_default();
     am_store *s = NULL;
@@ -392,6 +397,7 @@ AM_TEST(without_encryption_every_key_is_unsupported_and_writes_nothing)
 
     if (am_encryption_available())
         skip();
+    dir = test_tmpdir();
     snprintf(path, sizeof path, "%s/x.db", dir);
     so.key = KEY;
     CHECK_ST(am_store_open(path, &so, &s, &err), AM_EUNSUPPORTED);

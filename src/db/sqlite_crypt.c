@@ -71,8 +71,6 @@ am__sqldb_kind am__sqldb_kind_of(const char *path, int64_t *size)
 
 am_status am__sqldb_key_check(const char *path, am_str key, am_error *err)
 {
-    int64_t size;
-
     if (key.ptr == NULL)
         return am__fail(err, AM_EINVAL, "key: NULL pointer with length %zu",
                         key.len);
@@ -83,6 +81,8 @@ am_status am__sqldb_key_check(const char *path, am_str key, am_error *err)
                     "SQLCipher: run scripts/setup, then configure with "
                     "-DAGENTMEM_ENCRYPTION=ON); nothing was written");
 #else
+    int64_t size;
+
     if (key.len > AM_KEY_MAX)
         return am__fail(err, AM_EINVAL, "key: %zu bytes, more than "
                         "AM_KEY_MAX (%d)", key.len, AM_KEY_MAX);
