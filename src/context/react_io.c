@@ -157,24 +157,15 @@ static am_status field(const json_t *obj, const char *key, json_type want,
     return AM_OK;
 }
 
-static am_status import_doc(am_react *m, const json_t *root, lists *d,
-                            am_error *err)
+/* "messages": role, content and time of each. */
+static am_status import_messages(am_react *m, const json_t *root, lists *d,
+                                 am_error *err)
 {
     const am_allocator *a = m->alloc;
-    json_t *arr, *it, *v;
+    json_t *arr, *it;
     size_t i;
     char ctx[64];
     am_status st;
-
-    if (!json_is_object(root))
-        return am__fail(err, AM_EFORMAT, "react import: expected an object");
-    st = field(root, "version", JSON_INTEGER, true, "react import", &v, err);
-    if (st != AM_OK)
-        return st;
-    if (json_integer_value(v) != 1)
-        return am__fail(err, AM_EFORMAT,
-                        "react import: version %lld not supported",
-                        (long long)json_integer_value(v));
 
     st = field(root, "messages", JSON_ARRAY, false, "react import", &arr,
                err);
@@ -201,6 +192,18 @@ static am_status import_doc(am_react *m, const json_t *root, lists *d,
             return st;
         d->nmsgs++;
     }
+    return AM_OK;
+}
+
+/* "tool_executions": params and result are kept as JSON text. */
+static am_status import_tools(am_react *m, const json_t *root, lists *d,
+                              am_error *err)
+{
+    const am_allocator *a = m->alloc;
+    json_t *arr, *it;
+    size_t i;
+    char ctx[64];
+    am_status st;
 
     st = field(root, "tool_executions", JSON_ARRAY, false, "react import",
                &arr, err);
@@ -259,6 +262,18 @@ static am_status import_doc(am_react *m, const json_t *root, lists *d,
         d->tools[d->ntools].ts = e.ts_ms;
         d->ntools++;
     }
+    return AM_OK;
+}
+
+/* "reasoning": the THINK, ACT and OBSERVE steps. */
+static am_status import_steps(am_react *m, const json_t *root, lists *d,
+                              am_error *err)
+{
+    const am_allocator *a = m->alloc;
+    json_t *arr, *it;
+    size_t i;
+    char ctx[64];
+    am_status st;
 
     st = field(root, "reasoning", JSON_ARRAY, false, "react import", &arr,
                err);
@@ -291,19 +306,18 @@ static am_status import_doc(am_react *m, const json_t *root, lists *d,
         d->steps[d->nsteps].ts = ts ? json_integer_value(ts) : 0;
         d->nsteps++;
     }
+    return AM_OK;
+}
 
-    st = field(root, "context", JSON_OBJECT, false, "react import", &v, err);
-    if (st != AM_OK)
-        return st;
-    d->context = v != NULL ? json_deep_copy(v) : json_object();
-    if (d->context == NULL)
-        return am__fail(err, AM_ENOMEM, "react import: out of memory");
-    st = field(root, "slots", JSON_OBJECT, false, "react import", &v, err);
-    if (st != AM_OK)
-        return st;
-    st = am__react_slots_import(v, &d->slots, err);
-    if (st != AM_OK)
-        return st;
+/* "todos": ids unique, statuses from the status table. */
+static am_status import_todos(am_react *m, const json_t *root, lists *d,
+                              am_error *err)
+{
+    const am_allocator *a = m->alloc;
+    json_t *arr, *it;
+    size_t i;
+    char ctx[64];
+    am_status st;
 
     st = field(root, "todos", JSON_ARRAY, false, "react import", &arr, err);
     if (st != AM_OK)
@@ -342,6 +356,15 @@ static am_status import_doc(am_react *m, const json_t *root, lists *d,
             return st;
         d->ntodos++;
     }
+    return AM_OK;
+}
+
+/* "domain": the record, read by the domain type set on `m`. */
+static am_status import_domain(am_react *m, const json_t *root, lists *d,
+                               am_error *err)
+{
+    json_t *v;
+    am_status st;
 
     st = field(root, "domain", JSON_OBJECT, false, "react import", &v, err);
     if (st != AM_OK)
@@ -376,6 +399,44 @@ static am_status import_doc(am_react *m, const json_t *root, lists *d,
                             e.msg[0] ? e.msg : am_status_str(st));
     }
     return AM_OK;
+}
+
+/* Read an exported document into `d`, part by part; `m` is not changed
+ * (its allocator and domain type are read). */
+static am_status import_doc(am_react *m, const json_t *root, lists *d,
+                            am_error *err)
+{
+    json_t *v;
+    am_status st;
+
+    if (!json_is_object(root))
+        return am__fail(err, AM_EFORMAT, "react import: expected an object");
+    st = field(root, "version", JSON_INTEGER, true, "react import", &v, err);
+    if (st != AM_OK)
+        return st;
+    if (json_integer_value(v) != 1)
+        return am__fail(err, AM_EFORMAT,
+                        "react import: version %lld not supported",
+                        (long long)json_integer_value(v));
+    if ((st = import_messages(m, root, d, err)) != AM_OK ||
+        (st = import_tools(m, root, d, err)) != AM_OK ||
+        (st = import_steps(m, root, d, err)) != AM_OK)
+        return st;
+    st = field(root, "context", JSON_OBJECT, false, "react import", &v, err);
+    if (st != AM_OK)
+        return st;
+    d->context = v != NULL ? json_deep_copy(v) : json_object();
+    if (d->context == NULL)
+        return am__fail(err, AM_ENOMEM, "react import: out of memory");
+    st = field(root, "slots", JSON_OBJECT, false, "react import", &v, err);
+    if (st != AM_OK)
+        return st;
+    st = am__react_slots_import(v, &d->slots, err);
+    if (st != AM_OK)
+        return st;
+    if ((st = import_todos(m, root, d, err)) != AM_OK)
+        return st;
+    return import_domain(m, root, d, err);
 }
 
 static am_status am_react_import_locked(am_react *m, am_str json)
