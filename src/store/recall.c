@@ -162,12 +162,14 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
     am_recall_opts o = opts != NULL ? *opts : am_recall_opts_default();
     json_t *arr = NULL;
     am_status st;
-    chunk_bufs bufs = { AM_BUF_INIT, AM_BUF_INIT, AM_BUF_INIT, AM_BUF_INIT };
+    chunk_bufs bufs;
     size_t n, made = 0;
 
     if (s == NULL)
         return AM_EINVAL;
-    /* Everything is allocated with the store's allocator. */
+    /* Everything is allocated with the store's allocator (the buffers
+     * start empty, as AM_BUF_INIT makes them). */
+    memset(&bufs, 0, sizeof bufs);
     bufs.text.alloc = bufs.summary.alloc = s->alloc;
     bufs.value.alloc = bufs.itext.alloc = s->alloc;
     if (chunks != NULL)
