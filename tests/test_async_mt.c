@@ -445,6 +445,74 @@ AM_TEST(embed_jobs_return_the_servers_vectors)
     mock_http_stop(m);
 }
 
+/* A cancel reaches a running embed through the embedder's stop hook:
+ * the HTTP transfer ends within about a second, not when the server
+ * answers (15 s here). An embedder without the hook runs to its end and
+ * its result is dropped. */
+static am_status slow_embed(void *ctx, const am_str *texts, size_t count,
+                            float *out, am_error *err)
+{
+    (void)texts;
+    (void)err;
+    atomic_store((atomic_int *)ctx, 1);
+    sleep_ms(300);
+    for (size_t i = 0; i < count * 4; i++)
+        out[i] = 1.0f;
+    return AM_OK;
+}
+
+AM_TEST(cancel_stops_a_running_embed_through_the_embedders_hook)
+{
+    mock_http_opts mo = { .embed_dim = 8 };
+    mock_http *m = mock_http_start(&mo);
+    mock_reply slow = { .hang_ms = 15000, .body = "{}" };
+    am_openai_embed_opts eo = am_openai_embed_opts_default();
+    am_embedder *emb = NULL;
+    am_executor *ex = open_executor(1, 4);
+    am_str text = AM_STR("a text that will not be embedded");
+    atomic_int started;
+    am_embedder plain = { "slow/4", 4, slow_embed, NULL, &started, NULL };
+    char base[96];
+    am_job *job;
+    int64_t t0;
+
+    CHECK(m != NULL);
+    snprintf(base, sizeof base, "%s/v1", mock_http_url(m));
+    eo.base_url = base;
+    eo.model = "e";
+    eo.dim = 8;
+    eo.http.max_retries = 0;
+    eo.http.timeout_ms = 20000;
+    CHECK_OK(am_embedder_openai_create(&eo, &emb, NULL));
+    CHECK(emb->embed_stoppable != NULL);
+    mock_http_push(m, &slow);
+    CHECK_OK(am_embed_submit(ex, emb, &text, 1, NULL, &job));
+    for (int i = 0; i < 20000 && mock_http_count(m) == 0; i++)
+        sleep_ms(1);
+    CHECK_EQ(mock_http_count(m), 1); /* the embed is in its transfer */
+    t0 = am__mono_ns();
+    CHECK_OK(am_job_cancel(job));
+    CHECK(am_job_wait(job, 10000));
+    CHECK((am__mono_ns() - t0) / 1000000 < 5000);
+    CHECK_ST(am_job_embed_result(job, NULL, NULL, NULL), AM_ECANCELED);
+    CHECK_HAS(am_job_error(job)->msg, "cancelled (attempt 1)");
+    am_job_free(job);
+
+    /* Without a hook: the call ends by itself, the result is dropped. */
+    atomic_init(&started, 0);
+    CHECK_OK(am_embed_submit(ex, &plain, &text, 1, NULL, &job));
+    for (int i = 0; i < 20000 && atomic_load(&started) == 0; i++)
+        sleep_ms(1);
+    CHECK_OK(am_job_cancel(job));
+    CHECK(am_job_wait(job, 10000));
+    CHECK_ST(am_job_embed_result(job, NULL, NULL, NULL), AM_ECANCELED);
+    CHECK_HAS(am_job_error(job)->msg, "its result was dropped");
+    am_job_free(job);
+    am_executor_free(ex);
+    am_embedder_free(emb);
+    mock_http_stop(m);
+}
+
 /* ---- Bad input ---- */
 
 AM_TEST(bad_input_is_refused_with_a_reason)

@@ -333,7 +333,7 @@ static void own_destroy(void *ctx)
 
 AM_TEST(a_struct_filled_by_the_caller_stays_the_callers)
 {
-    am_embedder mine = { "mine/4", 4, NULL, own_destroy, NULL };
+    am_embedder mine = { "mine/4", 4, NULL, own_destroy, NULL, NULL };
     am_embedder *h = NULL;
     am_embedder_free(&mine);
     CHECK_EQ(own_destroyed, 1);

@@ -68,7 +68,7 @@ AM_TEST(reembed_moves_every_vector_to_the_new_embedder)
     test_clock tc = { .now_ms = 1000 };
     am_clock clk;
     am_embedder *h16 = NULL, *h32 = NULL;
-    am_embedder bad = { "down/32", 32, down, NULL, NULL };
+    am_embedder bad = { "down/32", 32, down, NULL, NULL, NULL };
     am_results *r = NULL;
     progress_log pl = { 0 };
     size_t n = 99;

@@ -26,9 +26,11 @@
  * HTTP transfer at the next progress tick of libcurl (at most about a
  * second, usually at once), or its wait before a retry within 50 ms (a
  * backoff or a server's retry-after can be a minute), and completes with
- * AM_ECANCELED; an embed job finishes its call first (the embedder has no
- * stop hook); a function of your own sees the request through
- * am_job_cancelled and decides.
+ * AM_ECANCELED; an embed job does the same through its embedder's stop
+ * hook (am_embedder.embed_stoppable: the HTTP embedder has one), and with
+ * an embedder without one finishes the call, drops the result and
+ * completes with AM_ECANCELED; a function of your own sees the request
+ * through am_job_cancelled and decides.
  *
  * Completion happens exactly once per job: its callback runs once, it is
  * reaped at most once, and its status never changes afterwards.
@@ -218,8 +220,10 @@ AM_API am_status am_job_chat_raw(const am_job *job, am_str *raw);
 
 /* am_embedder_embed on a worker: the `count` texts are copied; `emb` is
  * borrowed and must outlive the job. A job cancelled while queued never
- * calls the embedder; a running embed runs to its end (embedders have no
- * stop hook) and then completes with AM_ECANCELED.
+ * calls the embedder; a running one is asked to stop through the
+ * embedder's embed_stoppable (the HTTP embedder ends its transfer within
+ * about a second) or, without one, runs to its end; either way it
+ * completes with AM_ECANCELED.
  * Returns as am_executor_submit, plus AM_EINVAL for NULL emb or texts
  * with count > 0, or count 0. Thread safety: safe. */
 AM_API am_status am_embed_submit(am_executor *ex, const am_embedder *emb,

@@ -11,6 +11,7 @@
 #ifndef AGENTMEM_EMBED_H
 #define AGENTMEM_EMBED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "alloc.h"
 #include "buf.h"
@@ -36,6 +37,19 @@ typedef struct am_embedder {
     /* Release `ctx` and everything the embedder owns (may be NULL). */
     void (*destroy)(void *ctx);
     void *ctx;
+    /* Optional (NULL: none): `embed` with a stop hook, so that a call
+     * that is no longer wanted ends early; am_embed_submit's jobs use it
+     * to honour am_job_cancel while the embedder runs. `stop(stop_ctx)`
+     * may be called any number of times during the call, on the calling
+     * thread; once it returns true the embedder returns AM_ECANCELED
+     * soon (the HTTP embedder asks before each batch and at each libcurl
+     * progress tick, at least about once a second, and ends a wait to
+     * retry within 50 ms). Without it a cancelled job runs `embed` to its
+     * end and then drops the result. */
+    am_status (*embed_stoppable)(void *ctx, const am_str *texts,
+                                 size_t count, float *out,
+                                 bool (*stop)(void *stop_ctx),
+                                 void *stop_ctx, am_error *err);
 } am_embedder;
 
 /* Embed `count` texts with `e` (convenience wrapper that checks

@@ -214,6 +214,12 @@ typedef struct embed_job {
     size_t nvecs;           /* floats in vecs */
 } embed_job;
 
+/* The embedder's stop hook: the job was cancelled. */
+static bool job_stop(void *job)
+{
+    return am_job_cancelled(job);
+}
+
 static am_status embed_run(am_job *job, void *ctx, am_error *err)
 {
     embed_job *e = ctx;
@@ -228,9 +234,14 @@ static am_status embed_run(am_job *job, void *ctx, am_error *err)
         return am__fail(err, AM_ENOMEM, "embed job: out of memory for %zu "
                         "vectors of %zu", e->count, dim);
     e->nvecs = e->count * dim;
-    st = am_embedder_embed(e->emb, e->texts, e->count, e->vecs, err);
-    /* An embedder has no stop hook: a cancel during the call is honoured
-     * when it returns, so the caller never gets a result it gave up on. */
+    /* An embedder with a stop hook ends early when the job is cancelled;
+     * one without runs to its end, and the cancel is honoured when it
+     * returns, so the caller never gets a result it gave up on. */
+    if (e->emb->embed_stoppable != NULL)
+        st = e->emb->embed_stoppable(e->emb->ctx, e->texts, e->count,
+                                     e->vecs, job_stop, job, err);
+    else
+        st = am_embedder_embed(e->emb, e->texts, e->count, e->vecs, err);
     if (st == AM_OK && am_job_cancelled(job))
         st = am__fail(err, AM_ECANCELED, "embed job cancelled while the "
                       "embedder ran (its result was dropped)");

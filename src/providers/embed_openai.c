@@ -124,9 +124,11 @@ static void destroy(void *ctx)
     am__free(a, e, sizeof *e);
 }
 
-/* One request for texts[0..count); out NULL only for the probe. */
+/* One request for texts[0..count); out NULL only for the probe. `stop`
+ * (may be NULL) is the caller's stop hook, handed to the HTTP call. */
 static am_status embed_batch(openai_embed *e, const am_str *texts,
                              size_t count, size_t *dim, float *out,
+                             bool (*stop)(void *), void *stop_ctx,
                              am_error *err)
 {
     am_status st;
@@ -151,8 +153,8 @@ static am_status embed_batch(openai_embed *e, const am_str *texts,
     call.model = e->model;
     call.key_source = e->key_source;
     call.key_missing = e->key_missing;
-    call.stop = NULL;
-    call.stop_ctx = NULL;
+    call.stop = stop;
+    call.stop_ctx = stop_ctx;
     st = am__http_post(&e->http, &call, &reply, &oc, err);
     if (st != AM_OK)
         goto out;
@@ -164,8 +166,10 @@ out:
     return st;
 }
 
-static am_status embed(void *ctx, const am_str *texts, size_t count,
-                       float *out, am_error *err)
+static am_status embed_stoppable(void *ctx, const am_str *texts,
+                                 size_t count, float *out,
+                                 bool (*stop)(void *), void *stop_ctx,
+                                 am_error *err)
 {
     openai_embed *e = ctx;
     am_status st;
@@ -190,7 +194,18 @@ static am_status embed(void *ctx, const am_str *texts, size_t count,
                     bytes + texts[off + n].len <= e->max_batch_bytes;
              n++)
             bytes += texts[off + n].len;
-        st = embed_batch(e, texts + off, n, &dim, out + off * e->dim, err);
+        /* The HTTP call asks the hook too; this covers the moment
+         * between two batches. */
+        if (stop != NULL && stop(stop_ctx))
+            return off == 0
+                       ? am__fail(err, AM_ECANCELED, "embeddings: "
+                                  "cancelled before anything was sent")
+                       : am__fail(err, AM_ECANCELED, "embeddings: "
+                                  "cancelled before texts %zu..%zu "
+                                  "(earlier batches were sent)", off,
+                                  count - 1);
+        st = embed_batch(e, texts + off, n, &dim, out + off * e->dim, stop,
+                         stop_ctx, err);
         if (st != AM_OK) {
             if (off > 0 && err != NULL) {
                 char first[sizeof err->msg];
@@ -202,6 +217,12 @@ static am_status embed(void *ctx, const am_str *texts, size_t count,
         }
     }
     return AM_OK;
+}
+
+static am_status embed(void *ctx, const am_str *texts, size_t count,
+                       float *out, am_error *err)
+{
+    return embed_stoppable(ctx, texts, count, out, NULL, NULL, err);
 }
 
 am_status am_embedder_openai_create(const am_openai_embed_opts *opts,
@@ -289,7 +310,7 @@ am_status am_embedder_openai_create(const am_openai_embed_opts *opts,
     if (e->dim == 0) {
         am_str probe = AM_STR("dimension probe");
         size_t dim = 0;
-        st = embed_batch(e, &probe, 1, &dim, NULL, err);
+        st = embed_batch(e, &probe, 1, &dim, NULL, NULL, NULL, err);
         if (st != AM_OK)
             goto fail;
         e->dim = dim;
@@ -302,6 +323,7 @@ am_status am_embedder_openai_create(const am_openai_embed_opts *opts,
     emb->id = e->id;
     emb->dim = e->dim;
     emb->embed = embed;
+    emb->embed_stoppable = embed_stoppable;
     emb->destroy = destroy;
     emb->ctx = e;
     e->self = emb;
