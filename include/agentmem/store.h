@@ -347,7 +347,10 @@ typedef struct am_search {
  * - vector: the cosine c rescaled from [vec_floor, 1] to [0, 1] (0 below);
  * - hybrid: the weighted mean of both (an item found by one signal is
  *   still scored on the other).
- * `fts_score` is the text part, `vec_score` the raw cosine. With
+ * The text part counts each distinct word of the query once and, on
+ * SQLite, uses its first 1024 distinct words (a pasted page searches as
+ * fast as a question; beyond that FTS5's time grows faster than the
+ * query). `fts_score` is the text part, `vec_score` the raw cosine. With
  * `min_score` > 0 results scoring below it are dropped, so a search can
  * answer "nothing relevant" (AM_SEARCH_MIN_SCORE is a measured default). An empty
  * or punctuation-only query matches nothing in text mode. Errors:
