@@ -323,6 +323,51 @@ AM_TEST(memory_manager_and_summaries_allocate_through_the_given_allocator)
     disarm_and_check("memory manager", &u);
 }
 
+/* A summarizer made with am_summarizer_offline / am_summarizer_create
+ * and the user's allocator: the handle and each run's scratch. */
+static am_status echo_summary(void *ctx, am_str previous,
+                              const am_msg *const *msgs, size_t count,
+                              size_t budget, am_buf *out, am_error *err)
+{
+    (void)ctx; (void)previous; (void)msgs; (void)budget; (void)err;
+    return am_buf_appendf(out, "%zu messages", count);
+}
+
+AM_TEST(summarizers_allocate_through_the_given_allocator)
+{
+    user_alloc u;
+    am_allocator a = ua_make(&u);
+    am_summarizer_opts so = am_summarizer_opts_default();
+    am_summarizer_vtable vt = { .summarize = echo_summary };
+    am_summarizer *off = NULL, *mine = NULL;
+    am_msg *ms[6];
+    am_buf out = AM_BUF_INIT;
+    out.alloc = &a;
+    so.alloc = &a;
+    so.markers = AM_STR("urgent");
+    so.input_limit = 600; /* small pieces: the piecewise driver runs */
+    arm();
+    for (int i = 0; i < 6; i++)
+        ms[i] = text_msg(&a, i % 2 ? AM_ROLE_ASSISTANT : AM_ROLE_USER,
+                         "Alice ships order 1042 to Berlin on 2024-03-02; "
+                         "urgent, decided by Bob.");
+    CHECK_OK(am_summarizer_offline(&so, &off, NULL));
+    CHECK_OK(am_summarizer_create(&vt, NULL, &so, &mine, NULL));
+    CHECK_OK(am_summarizer_run(off, AM_STR(""), (const am_msg *const *)ms,
+                               6, 200, &out, NULL));
+    CHECK(out.len > 0);
+    am_buf_clear(&out);
+    CHECK_OK(am_summarizer_run(mine, AM_STR(""), (const am_msg *const *)ms,
+                               6, 100, &out, NULL));
+    CHECK(out.len > 0);
+    am_summarizer_free(off);
+    am_summarizer_free(mine);
+    for (int i = 0; i < 6; i++)
+        am_msg_free(ms[i]);
+    am_buf_free(&out);
+    disarm_and_check("summarizers", &u);
+}
+
 AM_TEST(the_llm_summarizer_allocates_through_the_given_allocator)
 {
     user_alloc u;

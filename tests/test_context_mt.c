@@ -71,7 +71,7 @@ AM_TEST(shared_messages_and_summarizer_across_threads)
         CHECK_OK(am_msg_list_push(&s.msgs, m));
         am_msg_free(m);
     }
-    CHECK_OK(am_summarizer_offline(NULL, AM_STR(""), &s.sum, NULL));
+    CHECK_OK(am_summarizer_offline(NULL, &s.sum, NULL));
     /* Expected results, computed once on this thread. */
     {
         am_trim_opts o = am_trim_opts_default();

@@ -911,7 +911,7 @@ AM_TEST(total_cost_includes_compression_calls_and_net_cost_is_reported)
     am_memory_stats s;
     am_buf b = AM_BUF_INIT;
     cent_calls = 0;
-    CHECK_OK(am_summarizer_create(&vt, NULL, 0, &sum, NULL));
+    CHECK_OK(am_summarizer_create(&vt, NULL, NULL, &sum, NULL));
     am_memory_opts o = am_memory_opts_default();
     o.config.compression_threshold = 1500;
     o.config.short_term_size = 5;

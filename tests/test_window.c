@@ -331,7 +331,9 @@ AM_TEST(summarizer_splits_long_input_into_pieces_under_its_limit)
                                 (am_str){ big, sizeof big }, &m, NULL));
     CHECK_OK(am_msg_list_push(&l, m));
     am_msg_free(m);
-    CHECK_OK(am_summarizer_create(&probe_vt, &p, 1000, &s, NULL));
+    am_summarizer_opts so = am_summarizer_opts_default();
+    so.input_limit = 1000;
+    CHECK_OK(am_summarizer_create(&probe_vt, &p, &so, &s, NULL));
     CHECK_OK(am_summarizer_run(s, AM_STR(""), items(&l), l.count, 100, &out,
                                NULL));
     CHECK(p.calls > 5);

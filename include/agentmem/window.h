@@ -170,27 +170,48 @@ typedef struct am_summarizer_vtable {
     double (*cost_spent)(void *ctx);
 } am_summarizer_vtable;
 
+/* Options of am_summarizer_create and am_summarizer_offline; start from
+ * am_summarizer_opts_default(). */
+typedef struct am_summarizer_opts {
+    /* am_summarizer_create: the largest input (tokens) the summarizer
+     * accepts per call (0: unlimited), as described above. */
+    size_t input_limit;
+    /* am_summarizer_offline: what measures the budget (copied; NULL: the
+     * same estimate as the memory manager's default). */
+    const am_counter *counter;
+    /* am_summarizer_offline: importance markers, comma-separated (empty:
+     * the default list). Copied. */
+    am_str markers;
+    /* Allocator of the summarizer and of each call's scratch. NULL: the
+     * default. Borrowed: it must outlive the summarizer, and be
+     * thread-safe if threads share the summarizer. */
+    const am_allocator *alloc;
+} am_summarizer_opts;
+
+/* Defaults: no input limit, no counter, no markers, default allocator.
+ * Thread safety: safe. */
+AM_API am_summarizer_opts am_summarizer_opts_default(void);
+
 /* Wrap a caller's implementation. `vt` is borrowed; `ctx` is destroyed
- * with vt->destroy (if set) by am_summarizer_free. *out is yours; it and
- * am_summarizer_run's scratch use the default allocator (your callbacks
- * allocate as they like). AM_OK, AM_EINVAL (no summarize callback) or
- * AM_ENOMEM. Thread safety: safe. */
+ * with vt->destroy (if set) by am_summarizer_free. `opts` may be NULL
+ * (defaults); its input_limit and alloc apply (your callbacks allocate as
+ * they like). *out is yours. AM_OK, AM_EINVAL (no vt or no summarize
+ * callback) or AM_ENOMEM. Thread safety: safe. */
 AM_API am_status am_summarizer_create(const am_summarizer_vtable *vt,
-                                      void *ctx, size_t input_limit,
+                                      void *ctx,
+                                      const am_summarizer_opts *opts,
                                       am_summarizer **out, am_error *err);
 
 /* The offline extractive summarizer: deterministic, no network. Keeps the
  * sentences later turns are likely to need (names, numbers, dates,
- * decisions, errors, questions, importance `markers` -- comma-separated,
- * may be empty for the default list), one line per tool call and outcome,
- * and a header with message and tool counts, within the budget. `counter`
- * (copied; may be NULL) measures the budget. *out is yours
- * (am_summarizer_free); it allocates with the default allocator (the
- * memory manager and am_summarize make theirs with their own allocator).
- * Thread safety: safe (the summarizer too). */
-AM_API am_status am_summarizer_offline(const am_counter *counter,
-                                       am_str markers, am_summarizer **out,
-                                       am_error *err);
+ * decisions, errors, questions, importance markers from opts->markers),
+ * one line per tool call and outcome, and a header with message and tool
+ * counts, within the budget measured with opts->counter. `opts` may be
+ * NULL (defaults); its counter, markers and alloc apply. *out is yours
+ * (am_summarizer_free). AM_OK, AM_EINVAL (markers too long) or
+ * AM_ENOMEM. Thread safety: safe (the summarizer too). */
+AM_API am_status am_summarizer_offline(const am_summarizer_opts *opts,
+                                       am_summarizer **out, am_error *err);
 
 /* The LLM summarizer: one chat call per piece through an am_llm client
  * (providers.h; OpenAI-compatible or Anthropic), asking for a summary that

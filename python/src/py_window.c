@@ -88,8 +88,10 @@ int amp_summ_init(amp_summ *sm, PyObject *fn, const char *base_url,
             return -1;
         }
         sm->py.fn = Py_NewRef(fn);
-        if (am_summarizer_create(&pysum_vt, &sm->py, context_tokens, &sm->s,
-                                 &err) != AM_OK) {
+        am_summarizer_opts so = am_summarizer_opts_default();
+        so.input_limit = context_tokens;
+        if (am_summarizer_create(&pysum_vt, &sm->py, &so, &sm->s, &err) !=
+            AM_OK) {
             amp_summ_free(sm);
             amp_raise_err(&err);
             return -1;

@@ -176,7 +176,7 @@ int demo_store(void)
     size_t chunks = 0;
     am_summarizer *sum = NULL;
     am_recall_opts ro = am_recall_opts_default();
-    if (am_summarizer_offline(NULL, AM_STR(""), &sum, NULL) == AM_OK) {
+    if (am_summarizer_offline(NULL, &sum, NULL) == AM_OK) {
         ro.summarize = summarize_chunk;
         ro.summarize_ctx = sum;
     }

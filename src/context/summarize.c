@@ -46,13 +46,20 @@ am_status am__summarizer_create(const am_allocator *a,
     return AM_OK;
 }
 
-am_status am_summarizer_create(const am_summarizer_vtable *vt, void *ctx,
-                               size_t input_limit, am_summarizer **out,
-                               am_error *err)
+am_summarizer_opts am_summarizer_opts_default(void)
 {
-    /* No options here (window.h): the default allocator, said so. */
-    return am__summarizer_create(am_allocator_default(), vt, ctx,
-                                 input_limit, out, err);
+    am_summarizer_opts o;
+    memset(&o, 0, sizeof o);
+    return o;
+}
+
+am_status am_summarizer_create(const am_summarizer_vtable *vt, void *ctx,
+                               const am_summarizer_opts *opts,
+                               am_summarizer **out, am_error *err)
+{
+    am_summarizer_opts o = opts != NULL ? *opts : am_summarizer_opts_default();
+    return am__summarizer_create(am__allocator(o.alloc), vt, ctx,
+                                 o.input_limit, out, err);
 }
 
 void am_summarizer_free(am_summarizer *s)
@@ -263,12 +270,12 @@ am_status am__summarizer_offline(const am_allocator *a,
     return st;
 }
 
-am_status am_summarizer_offline(const am_counter *counter, am_str markers,
+am_status am_summarizer_offline(const am_summarizer_opts *opts,
                                 am_summarizer **out, am_error *err)
 {
-    /* No options here (window.h): the default allocator, said so. */
-    return am__summarizer_offline(am_allocator_default(), counter, markers,
-                                  out, err);
+    am_summarizer_opts o = opts != NULL ? *opts : am_summarizer_opts_default();
+    return am__summarizer_offline(am__allocator(o.alloc), o.counter,
+                                  o.markers, out, err);
 }
 
 /* ---- The piecewise driver ---- */
