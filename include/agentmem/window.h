@@ -176,8 +176,9 @@ typedef struct am_summarizer_opts {
     /* am_summarizer_create: the largest input (tokens) the summarizer
      * accepts per call (0: unlimited), as described above. */
     size_t input_limit;
-    /* am_summarizer_offline: what measures the budget (copied; NULL: the
-     * same estimate as the memory manager's default). */
+    /* am_summarizer_offline: what measures the budget (copied): its
+     * tokenizer when it has one, else (and when NULL) an estimate from
+     * the text's length in bytes. */
     const am_counter *counter;
     /* am_summarizer_offline: importance markers, comma-separated (empty:
      * the default list). Copied. */
