@@ -31,104 +31,15 @@
 #include <unistd.h>
 
 #include "agentmem/store.h"
+#include "bench_corpus.h"
 
-#define DIM 128
 #define BATCH 1000
-
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint64_t next(void)
-{
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double unit(void)
-{
-    return (double)(next() >> 11) / 9007199254740992.0;
-}
 
 static double now_ms(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
-#define VOCAB 5000
-static char words[VOCAB][16];
-static double zipf_cdf[VOCAB];
-
-static void make_vocab(void)
-{
-    static const char syl[][4] = { "ka", "lo", "mi", "ne", "ru", "ta", "shi",
-                                   "po", "va", "de", "zu", "fe" };
-    double h = 0;
-    for (int i = 0; i < VOCAB; i++) {
-        int x = i + 12;
-        char *p = words[i];
-        while (x > 0) {
-            p += sprintf(p, "%s", syl[x % 12]);
-            x /= 12;
-        }
-        h += 1.0 / (i + 1);
-        zipf_cdf[i] = h;
-    }
-    for (int i = 0; i < VOCAB; i++)
-        zipf_cdf[i] /= h;
-}
-
-static const char *zipf_word(void)
-{
-    double u = unit();
-    int lo = 0, hi = VOCAB - 1;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (zipf_cdf[mid] < u)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return words[lo];
-}
-
-static void make_vec(float *v)
-{
-    double n = 0;
-    for (int i = 0; i < DIM; i++) {
-        v[i] = (float)(unit() * 2 - 1);
-        n += (double)v[i] * v[i];
-    }
-    for (int i = 0; i < DIM; i++)
-        v[i] = (float)(v[i] / sqrt(n));
-}
-
-/* The data: item i has key k<i>, text texts[i], vector vecs + i * DIM. */
-static char (*texts)[128];
-static char (*vals)[160];
-static char (*keys)[24];
-static float *vecs;
-
-static void make_items(size_t n)
-{
-    texts = calloc(n, sizeof *texts);
-    vals = calloc(n, sizeof *vals);
-    keys = calloc(n, sizeof *keys);
-    vecs = calloc(n * DIM, sizeof(float));
-    if (texts == NULL || vals == NULL || keys == NULL || vecs == NULL) {
-        fprintf(stderr, "bench_pg: out of memory\n");
-        exit(1);
-    }
-    for (size_t i = 0; i < n; i++) {
-        size_t o = 0;
-        for (int w = 0; w < 8; w++)
-            o += (size_t)snprintf(texts[i] + o, sizeof texts[i] - o, "%s%s",
-                                  w ? " " : "", zipf_word());
-        snprintf(vals[i], sizeof vals[i], "\"%s\"", texts[i]);
-        snprintf(keys[i], sizeof keys[i], "k%zu", i);
-        make_vec(vecs + i * DIM);
-    }
 }
 
 static int cmp_d(const void *a, const void *b)
@@ -161,9 +72,10 @@ static double put_all(am_store *s, size_t from, size_t to)
     for (size_t i = from; i < to; i += BATCH) {
         size_t m = to - i < BATCH ? to - i : BATCH;
         for (size_t j = 0; j < m; j++)
-            in[j] = (am_item_in){ .ns = NS, .key = am_str_c(keys[i + j]),
-                                  .value = am_str_c(vals[i + j]),
-                                  .vec = vecs + (i + j) * DIM, .dim = DIM };
+            in[j] = (am_item_in){ .ns = NS, .key = am_str_c(bench_keys[i + j]),
+                                  .value = am_str_c(bench_vals[i + j]),
+                                  .vec = bench_vecs + (i + j) * BENCH_DIM,
+                                  .dim = BENCH_DIM };
         if (am_store_put_many(s, in, m) != AM_OK)
             die("put", am_store_last_error(s)->msg);
     }
@@ -174,9 +86,9 @@ static void get_lat(am_store *s, size_t n, int count, double *lat)
 {
     am_buf out = AM_BUF_INIT;
     for (int i = 0; i < count; i++) {
-        size_t k = (size_t)(next() % n);
+        size_t k = (size_t)(bench_next() % n);
         double t0 = now_ms();
-        if (am_store_get(s, NS, am_str_c(keys[k]), &out) != AM_OK)
+        if (am_store_get(s, NS, am_str_c(bench_keys[k]), &out) != AM_OK)
             die("get", am_store_last_error(s)->msg);
         lat[i] = now_ms() - t0;
     }
@@ -193,18 +105,18 @@ static void get_lat(am_store *s, size_t n, int count, double *lat)
 static int search_lat(am_store *s, char (*qs)[64], int count,
                       am_search_mode mode, double *lat)
 {
-    float qv[DIM];
+    float qv[BENCH_DIM];
     double start = now_ms();
     for (int i = 0; i < count; i++) {
         if (i >= MIN_QUERIES && now_ms() - start > QUERY_BUDGET_MS)
             return i;
         am_results *r = NULL;
-        make_vec(qv);
+        bench_make_vec(qv);
         am_search q = { .ns = NS, .query = am_str_c(qs[i]), .mode = mode,
                         .limit = 10 };
         if (mode != AM_SEARCH_TEXT) {
             q.vec = qv;
-            q.dim = DIM;
+            q.dim = BENCH_DIM;
         }
         double t0 = now_ms();
         if (am_store_search(s, &q, &r) != AM_OK)
@@ -241,7 +153,7 @@ static void raw_schema(PGconn *c)
 /* COPY rows [from, to) in batches of BATCH, one transaction each. */
 static double raw_put(PGconn *c, size_t from, size_t to)
 {
-    static char line[128 + 160 + 2 * DIM * 4 + 64];
+    static char line[128 + 160 + 2 * BENCH_DIM * 4 + 64];
     double t0 = now_ms();
     for (size_t i = from; i < to; i += BATCH) {
         size_t m = to - i < BATCH ? to - i : BATCH;
@@ -254,9 +166,11 @@ static double raw_put(PGconn *c, size_t from, size_t to)
         for (size_t j = i; j < i + m; j++) {
             /* Texts and values hold no tab, newline or backslash. */
             int o = snprintf(line, sizeof line, "\\\\x62656e6368\t%s\t%s\t%s\t"
-                             "\\\\x", keys[j], vals[j], texts[j]);
-            const unsigned char *b = (const unsigned char *)(vecs + j * DIM);
-            for (size_t k = 0; k < DIM * sizeof(float); k++)
+                             "\\\\x", bench_keys[j], bench_vals[j],
+                             bench_texts[j]);
+            const unsigned char *b =
+                (const unsigned char *)(bench_vecs + j * BENCH_DIM);
+            for (size_t k = 0; k < BENCH_DIM * sizeof(float); k++)
                 o += snprintf(line + o, sizeof line - (size_t)o, "%02x", b[k]);
             line[o++] = '\n';
             if (PQputCopyData(c, line, o) != 1)
@@ -284,9 +198,9 @@ static void raw_get_lat(PGconn *c, size_t n, int count, double *lat)
         die("prepare", PQerrorMessage(c));
     PQclear(r);
     for (int i = 0; i < count; i++) {
-        size_t k = (size_t)(next() % n);
-        const char *v[2] = { "bench", keys[k] };
-        int len[2] = { 5, (int)strlen(keys[k]) }, fmt[2] = { 1, 1 };
+        size_t k = (size_t)(bench_next() % n);
+        const char *v[2] = { "bench", bench_keys[k] };
+        int len[2] = { 5, (int)strlen(bench_keys[k]) }, fmt[2] = { 1, 1 };
         double t0 = now_ms();
         r = PQexecPrepared(c, "get", 2, v, len, fmt, 1);
         if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
@@ -384,15 +298,17 @@ int main(int argc, char **argv)
     am_error err;
     am_store *pg = NULL, *pg2 = NULL, *lite = NULL;
 
-    make_vocab();
-    make_items(n + nc);
+    bench_make_vocab();
+    bench_make_items(n + nc);
     /* Rare: two words from the tail of the Zipf curve (a few dozen rows
      * each at 100,000 items); common: two of the ten most frequent. */
     for (int i = 0; i < NQ; i++) {
         snprintf(rare[i], sizeof rare[i], "%s %s",
-                 words[3000 + next() % 2000], words[3000 + next() % 2000]);
-        snprintf(common[i], sizeof common[i], "%s %s", words[next() % 10],
-                 words[next() % 10]);
+                 bench_words[3000 + bench_next() % 2000],
+                 bench_words[3000 + bench_next() % 2000]);
+        snprintf(common[i], sizeof common[i], "%s %s",
+                 bench_words[bench_next() % 10],
+                 bench_words[bench_next() % 10]);
     }
     /* Per process: two runs sharing DIR must not share the file. */
     snprintf(lite_path, sizeof lite_path, "%s/bench_pg_sqlite.%ld.db", dir,
@@ -412,7 +328,7 @@ int main(int argc, char **argv)
         die("open", err.msg);
 
     printf("# bench_pg: %zu items (8 words, %d-d vectors), batches of %d\n",
-           n, DIM, BATCH);
+           n, BENCH_DIM, BATCH);
     double tp = put_all(pg, 0, n), tr = raw_put(c, 0, n),
            tl = put_all(lite, 0, n);
     /* Both tables analyzed alike: right after a bulk load autovacuum has

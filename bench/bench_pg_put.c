@@ -41,24 +41,10 @@
 #include <unistd.h>
 
 #include "agentmem/store.h"
+#include "bench_corpus.h"
 
-#define DIM 128
 #define BATCH 1000
 #define NWAYS 6
-
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint64_t next(void)
-{
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double unit(void)
-{
-    return (double)(next() >> 11) / 9007199254740992.0;
-}
 
 static double now_s(void)
 {
@@ -101,73 +87,6 @@ static void die(const char *what, const char *msg)
 }
 
 /* ---- The data (as bench_pg.c: Zipf over 5,000 made-up words) ---- */
-
-#define VOCAB 5000
-static char words[VOCAB][16];
-static double zipf_cdf[VOCAB];
-
-static void make_vocab(void)
-{
-    static const char syl[][4] = { "ka", "lo", "mi", "ne", "ru", "ta", "shi",
-                                   "po", "va", "de", "zu", "fe" };
-    double h = 0;
-    for (int i = 0; i < VOCAB; i++) {
-        int x = i + 12;
-        char *p = words[i];
-        while (x > 0) {
-            p += sprintf(p, "%s", syl[x % 12]);
-            x /= 12;
-        }
-        h += 1.0 / (i + 1);
-        zipf_cdf[i] = h;
-    }
-    for (int i = 0; i < VOCAB; i++)
-        zipf_cdf[i] /= h;
-}
-
-static const char *zipf_word(void)
-{
-    double u = unit();
-    int lo = 0, hi = VOCAB - 1;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (zipf_cdf[mid] < u)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return words[lo];
-}
-
-static char (*texts)[128];
-static char (*vals)[160];
-static char (*keys)[24];
-static float *vecs;
-
-static void make_items(size_t n)
-{
-    texts = calloc(n, sizeof *texts);
-    vals = calloc(n, sizeof *vals);
-    keys = calloc(n, sizeof *keys);
-    vecs = calloc(n * DIM, sizeof(float));
-    if (texts == NULL || vals == NULL || keys == NULL || vecs == NULL)
-        die("items", "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        size_t o = 0;
-        double norm = 0;
-        for (int w = 0; w < 8; w++)
-            o += (size_t)snprintf(texts[i] + o, sizeof texts[i] - o, "%s%s",
-                                  w ? " " : "", zipf_word());
-        snprintf(vals[i], sizeof vals[i], "\"%s\"", texts[i]);
-        snprintf(keys[i], sizeof keys[i], "k%zu", i);
-        for (int d = 0; d < DIM; d++) {
-            vecs[i * DIM + d] = (float)(unit() * 2 - 1);
-            norm += (double)vecs[i * DIM + d] * vecs[i * DIM + d];
-        }
-        for (int d = 0; d < DIM; d++)
-            vecs[i * DIM + d] = (float)(vecs[i * DIM + d] / sqrt(norm));
-    }
-}
 
 /* ---- libpq helpers ---- */
 
@@ -238,9 +157,10 @@ static void way_store(am_store *s, size_t from, size_t to)
     for (size_t i = from; i < to; i += BATCH) {
         size_t m = to - i < BATCH ? to - i : BATCH;
         for (size_t j = 0; j < m; j++)
-            in[j] = (am_item_in){ .ns = NS, .key = am_str_c(keys[i + j]),
-                                  .value = am_str_c(vals[i + j]),
-                                  .vec = vecs + (i + j) * DIM, .dim = DIM };
+            in[j] = (am_item_in){ .ns = NS, .key = am_str_c(bench_keys[i + j]),
+                                  .value = am_str_c(bench_vals[i + j]),
+                                  .vec = bench_vecs + (i + j) * BENCH_DIM,
+                                  .dim = BENCH_DIM };
         if (am_store_put_many(s, in, m) != AM_OK)
             die("store put", am_store_last_error(s)->msg);
     }
@@ -285,15 +205,16 @@ static void way_copy(PGconn *c, size_t from, size_t to)
         for (size_t j = i; j < i + m; j++) {
             wb_be(&b, 9, 2);
             wb_field(&b, ENC_NS, ENC_NS_LEN);
-            wb_field(&b, keys[j], strlen(keys[j]));
-            wb_field(&b, vals[j], strlen(vals[j]));
+            wb_field(&b, bench_keys[j], strlen(bench_keys[j]));
+            wb_field(&b, bench_vals[j], strlen(bench_vals[j]));
             wb_field(&b, "{}", 2);
-            wb_field(&b, texts[j], strlen(texts[j]));
+            wb_field(&b, bench_texts[j], strlen(bench_texts[j]));
             wb_be(&b, 8, 4);
-            wb_be(&b, doc_words(texts[j]), 8);
+            wb_be(&b, doc_words(bench_texts[j]), 8);
             wb_be(&b, UINT32_MAX, 4); /* expires: NULL */
             wb_field(&b, MODEL, strlen(MODEL));
-            wb_field(&b, vecs + j * DIM, DIM * sizeof(float));
+            wb_field(&b, bench_vecs + j * BENCH_DIM,
+                     BENCH_DIM * sizeof(float));
         }
         wb_be(&b, 0xffff, 2);
         if (PQputCopyData(c, b.p, (int)b.len) != 1 ||
@@ -337,15 +258,17 @@ static void way_rows(PGconn *c, size_t from, size_t to)
         if (PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 1) != 1)
             die("pipeline", PQerrorMessage(c));
         for (size_t j = i; j < i + m; j++) {
-            uint64_t w = doc_words(texts[j]);
+            uint64_t w = doc_words(bench_texts[j]);
             for (int k = 0; k < 8; k++)
                 dl[j - i][k] = (char)(w >> (56 - 8 * k));
-            const char *v[7] = { ENC_NS, keys[j], vals[j], texts[j],
+            const char *v[7] = { ENC_NS, bench_keys[j], bench_vals[j],
+                                 bench_texts[j],
                                  dl[j - i], MODEL,
-                                 (const char *)(vecs + j * DIM) };
-            int len[7] = { ENC_NS_LEN, (int)strlen(keys[j]),
-                           (int)strlen(vals[j]), (int)strlen(texts[j]), 8,
-                           (int)strlen(MODEL), DIM * sizeof(float) };
+                                 (const char *)(bench_vecs + j * BENCH_DIM) };
+            int len[7] = { ENC_NS_LEN, (int)strlen(bench_keys[j]),
+                           (int)strlen(bench_vals[j]),
+                           (int)strlen(bench_texts[j]), 8,
+                           (int)strlen(MODEL), BENCH_DIM * sizeof(float) };
             int fmt[7] = { 1, 1, 1, 1, 1, 1, 1 };
             if (PQsendQueryPrepared(c, "row_ins", 7, v, len, fmt, 1) != 1)
                 die("pipeline", PQerrorMessage(c));
@@ -392,10 +315,11 @@ static void way_peer(PGconn *c, size_t from, size_t to)
         for (size_t j = i; j < i + m; j++) {
             wb_be(&b, 5, 2);
             wb_field(&b, ENC_NS, ENC_NS_LEN);
-            wb_field(&b, keys[j], strlen(keys[j]));
-            wb_field(&b, vals[j], strlen(vals[j]));
-            wb_field(&b, texts[j], strlen(texts[j]));
-            wb_field(&b, vecs + j * DIM, DIM * sizeof(float));
+            wb_field(&b, bench_keys[j], strlen(bench_keys[j]));
+            wb_field(&b, bench_vals[j], strlen(bench_vals[j]));
+            wb_field(&b, bench_texts[j], strlen(bench_texts[j]));
+            wb_field(&b, bench_vecs + j * BENCH_DIM,
+                     BENCH_DIM * sizeof(float));
         }
         wb_be(&b, 0xffff, 2);
         if (PQputCopyData(c, b.p, (int)b.len) != 1 ||
@@ -433,7 +357,8 @@ static am_store *fresh(const char *url, const char *name, PGconn *admin,
     run(*conn, sql);
     /* The store records its vectors' model on the first put. */
     snprintf(sql, sizeof sql, "INSERT INTO store_meta(k, v) VALUES "
-             "('vec_model', '%s/%d') ON CONFLICT DO NOTHING", MODEL, DIM);
+             "('vec_model', '%s/%d') ON CONFLICT DO NOTHING", MODEL,
+             BENCH_DIM);
     run(*conn, sql);
     run(*conn, "CREATE TEMP TABLE put_tmp(ns bytea, key bytea, value text,"
                " meta text, txt text, doc_len int8, exp int8, vm text,"
@@ -467,8 +392,8 @@ int main(int argc, char **argv)
         best[w] = 0;
         cpu[w] = 1e30;
     }
-    make_vocab();
-    make_items(n);
+    bench_make_vocab();
+    bench_make_items(n);
     PGconn *admin = PQconnectdb(url);
     if (PQstatus(admin) != CONNECTION_OK)
         die("connect", PQerrorMessage(admin));

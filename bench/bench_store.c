@@ -24,15 +24,7 @@
 #include <unistd.h>
 
 #include "agentmem/store.h"
-
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint64_t next(void)
-{
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+#include "bench_corpus.h"
 
 static double now_ms(void)
 {
@@ -49,51 +41,6 @@ static double cpu_us(void)
     struct timespec t;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
-}
-
-#define VOCAB 5000
-static char words[VOCAB][12];
-static double zipf_cdf[VOCAB];
-
-static void make_vocab(void)
-{
-    static const char syl[][4] = { "ka", "lo", "mi", "ne", "ru", "ta", "shi",
-                                   "po", "va", "de", "zu", "fe" };
-    double h = 0;
-    for (int i = 0; i < VOCAB; i++) {
-        int x = i + 12;
-        char *p = words[i];
-        while (x > 0) {
-            p += sprintf(p, "%s", syl[x % 12]);
-            x /= 12;
-        }
-        h += 1.0 / (i + 1);
-        zipf_cdf[i] = h;
-    }
-    for (int i = 0; i < VOCAB; i++)
-        zipf_cdf[i] /= h;
-}
-
-static const char *zipf_word(void)
-{
-    double u = (double)(next() >> 11) / 9007199254740992.0;
-    int lo = 0, hi = VOCAB - 1;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (zipf_cdf[mid] < u)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return words[lo];
-}
-
-static void make_text(char *buf, size_t n, int nwords)
-{
-    size_t o = 0;
-    for (int w = 0; w < nwords; w++)
-        o += (size_t)snprintf(buf + o, n - o, "%s%s", w ? " " : "",
-                              zipf_word());
 }
 
 static int cmp_d(const void *a, const void *b)
@@ -140,7 +87,7 @@ int main(int argc, char **argv)
     rm_db(ours);
     rm_db(raw);
     rm_db(vecdb);
-    make_vocab();
+    bench_make_vocab();
 
     /* ---- ours: batched puts ---- */
     am_store *s;
@@ -184,7 +131,7 @@ int main(int argc, char **argv)
         size_t n = nitems - done < batch ? nitems - done : batch;
         for (size_t i = 0; i < n; i++) {
             size_t id = done + i;
-            make_text(texts[i], 120, 8);
+            bench_make_text(texts[i], 120, 8);
             snprintf(keys[i], 24, "k%zu", id);
             snprintf(vals[i], 160, "{\"text\":\"%s\"}", texts[i]);
             items[i] = (am_item_in){ .ns = { nsparts[id % 16], 2 },
@@ -230,7 +177,7 @@ int main(int argc, char **argv)
     double *clat = malloc(sizeof(double) * ngets);
     double *crlat = malloc(sizeof(double) * ngets);
     for (int i = 0; i < ngets; i++) {
-        size_t id = next() % nitems;
+        size_t id = bench_next() % nitems;
         char key[24];
         snprintf(key, sizeof key, "k%zu", id);
         double c = cpu_us(), a = now_ms();
@@ -278,8 +225,9 @@ int main(int argc, char **argv)
                             : set == 1 ? "rare"
                                        : "common_scoped";
         for (int i = 0; i < nfts; i++)
-            snprintf(qs[i], 40, "%s %s", words[base + next() % span],
-                     words[base + next() % span]);
+            snprintf(qs[i], 40, "%s %s",
+                     bench_words[base + bench_next() % span],
+                     bench_words[base + bench_next() % span]);
         double *rl = rlat; /* ngets >= nfts */
         for (int i = 0; i < nfts; i++) {
             am_search q = { .query = am_str_c(qs[i]),
@@ -328,7 +276,7 @@ int main(int argc, char **argv)
         size_t n = nvec - done < batch ? nvec - done : batch;
         for (size_t i = 0; i < n; i++) {
             for (size_t d = 0; d < dim; d++)
-                vecs[i * dim + d] = (float)((double)(next() >> 40) /
+                vecs[i * dim + d] = (float)((double)(bench_next() >> 40) /
                                             16777216.0 - 0.5);
             snprintf(keys[i], 24, "v%zu", done + i);
             items[i] = (am_item_in){ .ns = { nsparts[0], 2 },
@@ -345,7 +293,7 @@ int main(int argc, char **argv)
     am_results *r;
     for (int i = 0; i <= nvq; i++) {
         for (size_t d = 0; d < dim; d++)
-            q[d] = (float)((double)(next() >> 40) / 16777216.0 - 0.5);
+            q[d] = (float)((double)(bench_next() >> 40) / 16777216.0 - 0.5);
         am_search sq = { .vec = q, .dim = dim, .mode = AM_SEARCH_VECTOR,
                          .limit = 10 };
         double a = now_ms();
