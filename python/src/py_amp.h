@@ -59,6 +59,10 @@ PyObject *amp_json_loads(am_str text);
 
 /* ---- py_tokens.c ---- */
 
+/* Text at least this long is counted with the GIL released: below it the
+ * release costs more than it gives to other threads. */
+#define AMP_GIL_RELEASE_BYTES 4096
+
 /* The shared tokenizer for `model` (opened once and cached for the life
  * of the module; NULL model: o200k_base). Borrowed; NULL with an
  * exception set. Call with the GIL held. */

@@ -11,10 +11,6 @@
 static PyObject *cache;
 static PyObject *default_model; /* "gpt-4o" */
 
-/* Texts at least this long are counted with the GIL released: below it
- * the release costs more than it gives to other threads. */
-#define GIL_RELEASE_BYTES 4096
-
 static void tokenizer_capsule_free(PyObject *cap)
 {
     am_tokenizer_free(PyCapsule_GetPointer(cap, "am_tokenizer"));
@@ -96,7 +92,7 @@ static PyObject *count_text(const am_tokenizer *tz, am_str text)
     size_t n = 0;
     am_error err = {0};
     am_status st;
-    if (text.len >= GIL_RELEASE_BYTES) {
+    if (text.len >= AMP_GIL_RELEASE_BYTES) {
         Py_BEGIN_ALLOW_THREADS
         st = am_tokenizer_count(tz, text, NULL, &n, &err);
         Py_END_ALLOW_THREADS

@@ -184,7 +184,48 @@ static int role_of(const char *name, int *out)
  * could not is a tool result whose call is older; the sub-list trim then
  * reports it as an orphan, and the whole list is converted and trimmed
  * instead. (The old messages' other fields are not checked, and
- * tokens_before and orphans are not known: None.) */
+ * tokens_before and orphans are not known: None.)
+ *
+ * The GIL: converting reads Python objects, so it needs the GIL; counting
+ * does not. A long message (AMP_GIL_RELEASE_BYTES or more) is counted with
+ * the GIL released, as count_tokens counts long text (an exact count of
+ * 10 MB takes 15 ms of CPU). Short ones are converted and counted with it
+ * held, but many add up (50,000 short messages held it for over half of a
+ * 50 ms trim), so after every GIL_YIELD_BYTES of messages the GIL is
+ * dropped for a moment, which hands it to a thread waiting for it.
+ * test_gil.py checks both. */
+
+/* By am_msg_size a short message is ~370 bytes, so this is ~180 of them,
+ * ~0.15 ms of CPU: well inside Python's own 5 ms switch interval, and an
+ * uncontended release per 0.15 ms is lost in the noise. */
+#define GIL_YIELD_BYTES (64 * 1024)
+
+/* Account for `m` having been converted (and counted) with the GIL held,
+ * and let other threads run when enough work has been done. */
+static void yield_after(const am_msg *m, size_t *held)
+{
+    *held += am_msg_size(m);
+    if (*held < GIL_YIELD_BYTES)
+        return;
+    *held = 0;
+    /* CPython's drop_gil waits for a thread that asked for the GIL to take
+     * it: an empty release is a switch point. */
+    Py_BEGIN_ALLOW_THREADS
+    Py_END_ALLOW_THREADS
+}
+
+/* am_count_msg, with the GIL released for a long message. */
+static am_status count_msg(const am_counter *c, const am_msg *m, size_t *out,
+                           am_error *err)
+{
+    am_status st;
+    if (am_msg_size(m) < AMP_GIL_RELEASE_BYTES)
+        return am_count_msg(c, m, out, err);
+    Py_BEGIN_ALLOW_THREADS
+    st = am_count_msg(c, m, out, err);
+    Py_END_ALLOW_THREADS
+    return st;
+}
 
 typedef struct lazy_trim {
     am_msg **conv;   /* [n], converted messages (NULL: not converted) */
@@ -210,7 +251,7 @@ static int lazy_prepare(PyObject **items, size_t n, const am_trim_opts *o,
                         lazy_trim *lz)
 {
     am_error err = {0};
-    size_t tokens = 0, count = 0, start = 0;
+    size_t tokens = 0, count = 0, start = 0, held = 0;
     int cut = 0;
     lz->conv = PyMem_Calloc(n ? n : 1, sizeof *lz->conv);
     lz->map = PyMem_Calloc(n ? n : 1, sizeof *lz->map);
@@ -225,13 +266,14 @@ static int lazy_prepare(PyObject **items, size_t n, const am_trim_opts *o,
             return -1;
         am_role r = am_msg_role(lz->conv[i]);
         if (!(r == AM_ROLE_SYSTEM && o->preserve_system)) {
-            if (am_count_msg(&o->counter, lz->conv[i], &t, &err) != AM_OK) {
+            if (count_msg(&o->counter, lz->conv[i], &t, &err) != AM_OK) {
                 amp_raise_err(&err);
                 return -1;
             }
             tokens += t;
             count++;
         }
+        yield_after(lz->conv[i], &held);
         if (r == AM_ROLE_USER &&
             ((o->max_tokens && tokens > o->max_tokens) ||
              (o->max_messages && count > o->max_messages))) {
@@ -244,9 +286,11 @@ static int lazy_prepare(PyObject **items, size_t n, const am_trim_opts *o,
         am_role r;
         if (amp_msg_role_of(items[i], (Py_ssize_t)i, &r) < 0)
             return -1;
-        if (r == AM_ROLE_SYSTEM && o->preserve_system &&
-            amp_msg_from_py(items[i], (Py_ssize_t)i, &lz->conv[i]) < 0)
-            return -1;
+        if (r == AM_ROLE_SYSTEM && o->preserve_system) {
+            if (amp_msg_from_py(items[i], (Py_ssize_t)i, &lz->conv[i]) < 0)
+                return -1;
+            yield_after(lz->conv[i], &held);
+        }
     }
     lz->nsub = 0;
     for (size_t i = 0; i < n; i++) {
@@ -261,11 +305,14 @@ static int lazy_prepare(PyObject **items, size_t n, const am_trim_opts *o,
 /* Convert the rest after a lazy attempt that met an orphan. */
 static int lazy_complete(PyObject **items, size_t n, lazy_trim *lz)
 {
+    size_t held = 0;
     lz->nsub = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!lz->conv[i] &&
-            amp_msg_from_py(items[i], (Py_ssize_t)i, &lz->conv[i]) < 0)
-            return -1;
+        if (!lz->conv[i]) {
+            if (amp_msg_from_py(items[i], (Py_ssize_t)i, &lz->conv[i]) < 0)
+                return -1;
+            yield_after(lz->conv[i], &held);
+        }
         lz->map[lz->nsub] = i;
         lz->sub[lz->nsub++] = lz->conv[i];
     }

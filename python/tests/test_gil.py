@@ -1,25 +1,26 @@
 """The GIL is released around the calls that take time: another Python
-thread keeps running while one counts a large text. (Calls to an LLM are covered by
-test_llm.py: its stand-in server is a Python thread that could not answer
-if the GIL were held during the HTTP call.)"""
+thread keeps running while one counts a large text or trims a history
+with a long message in it or with very many messages. (Calls to an LLM
+are covered by test_llm.py: its stand-in server is a Python thread that
+could not answer if the GIL were held during the HTTP call.)"""
 import sys
 import threading
 import time
 
-from agentmem.context import count_tokens
+from agentmem.context import count_tokens, trim_messages
 
 BIG = "agents remember things across many long sessions, " * 200000  # 10 MB
 
 
-def ran_meanwhile(call, tries=5):
-    """Whether a second thread kept running while `call` was inside C,
-    in any of `tries` calls. The thread stamps each of its runs with the
-    time. If the call holds the GIL, the thread can run only in the
-    interpreter just before or after it (one switch, its stamps close
-    together, however late the OS lets it run); if the call releases the
-    GIL, the thread runs all along, so its stamps within the call spread
-    over much of the call's time. Calls under 20 ms are too short to
-    tell and not counted."""
+def longest_hold(call, tries=5):
+    """The smallest, over `tries` calls, of the longest stretch of a call
+    during which a second Python thread did not run, as a fraction of the
+    call's time. The thread stamps each of its runs with the time. While
+    the call holds the GIL the thread cannot run (however soon the OS
+    would let it), so a call that holds the GIL all along gives ~1.0, one
+    that holds it for half its time ~0.5, and one that releases it a few
+    hundredths (the thread's scheduling gaps). Calls under 20 ms are too
+    short to tell and not counted."""
     old = sys.getswitchinterval()
     sys.setswitchinterval(0.001)
     stamps = []
@@ -32,8 +33,7 @@ def ran_meanwhile(call, tries=5):
 
     t = threading.Thread(target=ticker)
     t.start()
-    ran = False
-    long_enough = False
+    best = None
     try:
         for _ in range(tries):
             t0 = time.perf_counter()
@@ -41,26 +41,56 @@ def ran_meanwhile(call, tries=5):
             t1 = time.perf_counter()
             if t1 - t0 < 0.02:
                 continue
-            long_enough = True
-            inside = [s for s in list(stamps) if t0 < s < t1]
-            if len(inside) >= 2 and inside[-1] - inside[0] > 0.3 * (t1 - t0):
-                ran = True
+            edges = [t0] + [s for s in list(stamps) if t0 < s < t1] + [t1]
+            gap = max(b - a for a, b in zip(edges, edges[1:])) / (t1 - t0)
+            best = gap if best is None else min(best, gap)
+            if best < 0.1:
                 break
     finally:
         stop.set()
         t.join()
         sys.setswitchinterval(old)
-    assert long_enough, "every call took under 20 ms: too short to tell"
-    return ran
+    assert best is not None, "every call took under 20 ms: too short to tell"
+    return best
 
 
 def test_counting_a_large_text_releases_the_gil():
     count_tokens("open the tokenizer first")  # (opening releases it too)
-    assert ran_meanwhile(lambda: count_tokens(BIG))
+    big = BIG * 4  # long enough that the OS's gaps in the thread are small
+    assert longest_hold(lambda: count_tokens(big)) < 0.3
+
+
+def test_trimming_a_long_message_releases_the_gil():
+    # The lazy trim counts the newest messages before the C trim runs
+    # (py_window.c): both count the 10 MB message, each with the GIL
+    # released. Counting it with the GIL held in either leaves the other
+    # thread out for about half the call.
+    msgs = [{"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "hello"},
+            {"role": "assistant", "content": "hi"},
+            {"role": "user", "content": BIG}]
+    kept = trim_messages(msgs, strategy="token", max_tokens=100000,
+                         model="gpt-4o")
+    assert kept == msgs[:1]  # the long one does not fit, nor what is older
+    assert longest_hold(lambda: trim_messages(
+        msgs, strategy="token", max_tokens=100000, model="gpt-4o")) < 0.3
+
+
+def test_trimming_many_short_messages_lets_other_threads_run():
+    # 50,000 short messages, every one kept: each is converted and
+    # counted with the GIL held (too short to release it for), but the
+    # trim hands the GIL over between stretches of them.
+    msgs = [{"role": "user" if i % 2 == 0 else "assistant",
+             "content": "message number %d of a long session" % i}
+            for i in range(50000)]
+    assert len(trim_messages(msgs, max_messages=len(msgs),
+                             model="gpt-4o")) == len(msgs)
+    assert longest_hold(lambda: trim_messages(
+        msgs, max_messages=len(msgs), model="gpt-4o"), tries=3) < 0.3
 
 
 def test_the_check_sees_a_call_that_holds_the_gil():
     # The same check on a long C call that keeps the GIL: sorting a large
     # list of ints (no Python code runs, so no switch point).
     data = list(range(3000000, 0, -1))
-    assert not ran_meanwhile(lambda: sorted(data), tries=3)
+    assert longest_hold(lambda: sorted(data), tries=3) > 0.6
