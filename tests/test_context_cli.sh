@@ -1,13 +1,9 @@
 #!/usr/bin/env bash
 # test_context_cli.sh -- `agentmem trim`, `compress` and `replay` on the
 # shipped agent session and on bad input.
-set -u
-cli=${AM_CLI:?AM_CLI must name the agentmem binary}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 src=${AM_SOURCE_DIR:?}
 session=$src/examples/context/agent_session.json
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
 fail() { echo "FAIL $*"; fails=$((fails + 1)); }
 run() { # run WANT_STATUS CMD... ; output in $tmp/out, $tmp/err
     local want=$1; shift

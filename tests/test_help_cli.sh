@@ -4,33 +4,7 @@
 # dispatches), the manual page and the bash completion come from that table
 # too, durations carry units, an empty tiers item is refused, and a store
 # created in the working directory is announced.
-set -u
-cli=${AM_CLI:?AM_CLI must name the agentmem binary}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-pass=0
-out="$tmp/out"
-err="$tmp/err"
-check() { # check NAME EXPECTED_STATUS CMD...
-    local name=$1 want=$2; shift 2
-    "$@" >"$out" 2>"$err"
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        echo "FAIL $name: exit $got, expected $want"; cat "$err"
-        fails=$((fails + 1))
-    else
-        pass=$((pass + 1))
-    fi
-}
-has() { # has NAME FILE TEXT
-    if grep -qF -- "$3" "$2"; then pass=$((pass + 1)); else
-        echo "FAIL $1: '$3' not in:"; cat "$2"; fails=$((fails + 1)); fi
-}
-hasnt() {
-    if grep -qF -- "$3" "$2"; then echo "FAIL $1: '$3' found in:"; cat "$2";
-        fails=$((fails + 1)); else pass=$((pass + 1)); fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # store --help: every subcommand and every option, one line each, examples.
 check store_help 0 "$cli" store --help
@@ -176,5 +150,4 @@ for c in conv tokens models cost trim compress replay store recall tiers; do
     done && pass=$((pass + 1)) || fails=$((fails + 1))
 done
 
-echo "$pass passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -3,28 +3,10 @@
 # JSON value on one line of stdout, in the shape docs/cli-json.md gives,
 # and the plain output unchanged without it. Bad combinations are refused
 # with a message naming the problem.
-set -u
-cli=${AM_CLI:?AM_CLI must name the agentmem binary}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 src=${AM_SOURCE_DIR:?AM_SOURCE_DIR must name the source tree}
 command -v jq >/dev/null 2>&1 || { echo "jq missing (scripts/setup installs it)"; exit 77; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-pass=0
-out="$tmp/out"
-err="$tmp/err"
 conv="$src/examples/msg/conversation.json"
-check() { # check NAME EXPECTED_STATUS CMD...
-    local name=$1 want=$2; shift 2
-    "$@" >"$out" 2>"$err"
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        echo "FAIL $name: exit $got, expected $want"; cat "$err"
-        fails=$((fails + 1))
-    else
-        pass=$((pass + 1))
-    fi
-}
 # shape NAME JQ_EXPR: stdout is one line of JSON and JQ_EXPR holds on it.
 shape() {
     local lines
@@ -38,10 +20,6 @@ shape() {
     else
         pass=$((pass + 1))
     fi
-}
-has() { # has NAME FILE TEXT
-    if grep -qF -- "$3" "$2"; then pass=$((pass + 1)); else
-        echo "FAIL $1: '$3' not in:"; head -c 400 "$2"; fails=$((fails + 1)); fi
 }
 
 # ---- conv ----
@@ -148,5 +126,4 @@ shape tiers_cleanup '. == {"deleted":0,"age_ms":86400000000}'
 check tiers_stats_text 0 t stats
 has tiers_stats_text "$out" "working"
 
-echo "$pass passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

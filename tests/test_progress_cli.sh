@@ -7,13 +7,8 @@
 # script(1) runs the command on a pseudo-terminal, so stderr is a terminal
 # as it is for a person at a shell; the same command with stderr in a file
 # (a script, a log) must print no progress, and --quiet turns it off.
-set -u
-cli=${AM_CLI:?AM_CLI must name the agentmem binary}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 command -v script >/dev/null || { echo "script(1) (bsdutils) is missing: run scripts/setup"; exit 1; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-pass=0
 ok() { pass=$((pass + 1)); }
 bad() { echo "FAIL $*"; fails=$((fails + 1)); }
 # on_tty OUT CMD: run CMD (one shell string) on a terminal, its whole
@@ -143,5 +138,4 @@ grep -q "loading\|policies" screen && bad "maintain progress with --quiet" || ok
 on_tty screen "'$cli' tiers get n1 --peek --db t.db"
 grep -q "loading" screen && bad "progress on tiers get" || ok
 
-echo "$pass passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

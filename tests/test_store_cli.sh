@@ -1,33 +1,7 @@
 #!/usr/bin/env bash
 # test_store_cli.sh -- `agentmem store` and `agentmem recall` on a temp db.
-set -u
-cli=${AM_CLI:?AM_CLI must name the agentmem binary}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 db="$tmp/t.db"
-fails=0
-pass=0
-out="$tmp/out"
-err="$tmp/err"
-check() { # check NAME EXPECTED_STATUS CMD...
-    local name=$1 want=$2; shift 2
-    "$@" >"$out" 2>"$err"
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        echo "FAIL $name: exit $got, expected $want"; cat "$err"
-        fails=$((fails + 1))
-    else
-        pass=$((pass + 1))
-    fi
-}
-has() { # has NAME FILE TEXT
-    if grep -qF -- "$3" "$2"; then pass=$((pass + 1)); else
-        echo "FAIL $1: '$3' not in:"; cat "$2"; fails=$((fails + 1)); fi
-}
-hasnt() {
-    if grep -qF -- "$3" "$2"; then echo "FAIL $1: '$3' found in:"; cat "$2";
-        fails=$((fails + 1)); else pass=$((pass + 1)); fi
-}
 S="$cli store --db $db --embedder hash"
 check put 0 $S put user_1/prefs language '{"value":"Python"}'
 check put2 0 $S put user_1/prefs editor '"vim is the editor"' --meta '{"kind":"tool"}'
@@ -251,5 +225,4 @@ check reembed 0 $S reembed
 has reembed_count "$out" "re-embedded "
 check reembed_none 3 "$cli" store --db "$db" --embedder none reembed
 has reembed_none_msg "$err" "no embedder"
-echo "$pass passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -1,32 +1,10 @@
 #!/usr/bin/env bash
 # test_tokens_cli.sh -- `agentmem tokens|models|cost`: output, batch mode,
 # and errors (message naming the problem, non-zero exit).
-set -u
-cli=${AM_CLI:?AM_CLI must name the agentmem binary}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-pass=0
-check() { # check NAME EXPECTED_STATUS CMD...
-    local name=$1 want=$2; shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        echo "FAIL $name: exit $got, expected $want"; cat "$tmp/err"
-        fails=$((fails + 1))
-    else
-        pass=$((pass + 1))
-    fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 expect_out() { # expect_out NAME EXPECTED_STDOUT
-    if [ "$(cat "$tmp/out")" != "$2" ]; then
-        echo "FAIL $1: got '$(head -c 300 "$tmp/out")', expected '$2'"
-        fails=$((fails + 1))
-    fi
-}
-expect_err() { # expect_err NAME PATTERN
-    if ! grep -q -- "$2" "$tmp/err"; then
-        echo "FAIL $1: stderr lacks '$2': $(cat "$tmp/err")"
+    if [ "$(cat "$out")" != "$2" ]; then
+        echo "FAIL $1: got '$(head -c 300 "$out")', expected '$2'"
         fails=$((fails + 1))
     fi
 }
@@ -54,7 +32,7 @@ expect_out special_text "[64,27,91,8862,728,428,91,29]"
 check special_allowed 0 "$cli" tokens encode --encoding cl100k_base --allow-special "$tmp/sp.txt"
 expect_out special_allowed "[64,100257]"
 check special_error 3 "$cli" tokens encode --encoding cl100k_base --disallow-special "$tmp/sp.txt"
-expect_err special_error "disallowed special token '<|endoftext|>' at byte 1"
+matches special_error "$err" "disallowed special token '<|endoftext|>' at byte 1"
 
 # --jsonl: strings and objects with "text", in order
 printf '"hello world"\n{"text": "hello"}\n""\n"a\\u00e9\\n"\n' > "$tmp/in.jsonl"
@@ -64,25 +42,25 @@ check jsonl_count 0 "$cli" tokens count --jsonl --encoding o200k_base "$tmp/in.j
 expect_out jsonl_count "$(printf '2\n1\n0\n3')"
 printf '"ok"\n{"txt": 1}\n' > "$tmp/bad.jsonl"
 check jsonl_bad_field 3 "$cli" tokens count --jsonl "$tmp/bad.jsonl"
-expect_err jsonl_bad_field "line 2"
-if grep -q "line 2: line 2" "$tmp/err"; then
-    echo "FAIL jsonl_bad_field: doubled prefix: $(cat "$tmp/err")"; fails=$((fails + 1))
+matches jsonl_bad_field "$err" "line 2"
+if grep -q "line 2: line 2" "$err"; then
+    echo "FAIL jsonl_bad_field: doubled prefix: $(cat "$err")"; fails=$((fails + 1))
 fi
 printf '"ok"\n"unterminated\n' > "$tmp/bad2.jsonl"
 check jsonl_bad_json 3 "$cli" tokens count --jsonl "$tmp/bad2.jsonl"
-expect_err jsonl_bad_json "line 2"
+matches jsonl_bad_json "$err" "line 2"
 
 # 100,000 lines in one process, in order (ids checked against tiktoken:
 # "line 0 of the batch" is 6 tokens in cl100k_base, "line 99999 ..." 7)
 awk 'BEGIN { for (i = 0; i < 100000; i++) printf "\"line %d of the batch\"\n", i }' > "$tmp/many.jsonl"
 check jsonl_many 0 "$cli" tokens count --jsonl --encoding cl100k_base "$tmp/many.jsonl"
-if [ "$(wc -l < "$tmp/out")" -ne 100000 ] || [ "$(sed -n 1p "$tmp/out")" != 6 ] ||
-   [ "$(sed -n 100000p "$tmp/out")" != 7 ]; then
-    echo "FAIL jsonl_many: $(wc -l < "$tmp/out") lines"; fails=$((fails + 1))
+if [ "$(wc -l < "$out")" -ne 100000 ] || [ "$(sed -n 1p "$out")" != 6 ] ||
+   [ "$(sed -n 100000p "$out")" != 7 ]; then
+    echo "FAIL jsonl_many: $(wc -l < "$out") lines"; fails=$((fails + 1))
 fi
-cp "$tmp/out" "$tmp/many.out"
+cp "$out" "$tmp/many.out"
 check jsonl_many_one_thread 0 "$cli" tokens count --jsonl --encoding cl100k_base --threads 1 "$tmp/many.jsonl"
-if ! cmp -s "$tmp/out" "$tmp/many.out"; then
+if ! cmp -s "$out" "$tmp/many.out"; then
     echo "FAIL jsonl_many_one_thread: differs"; fails=$((fails + 1))
 fi
 
@@ -96,17 +74,17 @@ for n in 1 2 5; do
     check files_encode_threads_$n 0 "$cli" tokens encode --encoding o200k_base --threads $n "$tmp/ml.txt" "$tmp/hw.txt"
     expect_out files_encode_threads_$n "$(printf '[23881,131903,11,37934,0,83711,88038,4128]\n[24912,2375]')"
     check jsonl_threads_$n 0 "$cli" tokens count --jsonl --encoding cl100k_base --threads $n "$tmp/many.jsonl"
-    if ! cmp -s "$tmp/out" "$tmp/many.out"; then
+    if ! cmp -s "$out" "$tmp/many.out"; then
         echo "FAIL jsonl_threads_$n: differs from one thread"; fails=$((fails + 1))
     fi
 done
 check files_json 0 "$cli" tokens count --json --threads 2 "$tmp/hw.txt" "$tmp/ml.txt"
-if ! grep -q '"total":10' "$tmp/out"; then
-    echo "FAIL files_json: $(cat "$tmp/out")"; fails=$((fails + 1))
+if ! grep -q '"total":10' "$out"; then
+    echo "FAIL files_json: $(cat "$out")"; fails=$((fails + 1))
 fi
 printf '"a"\n"b <|endoftext|>"\n"c"\n' > "$tmp/sp.jsonl"
 check jsonl_special 3 "$cli" tokens count --jsonl --disallow-special --threads 2 "$tmp/sp.jsonl"
-expect_err jsonl_special "line 2: disallowed special token"
+matches jsonl_special "$err" "line 2: disallowed special token"
 check files_missing 4 "$cli" tokens count --threads 2 "$tmp/hw.txt" /nonexistent/file.txt
 expect_out files_missing "2"
 check threads_bad 2 "$cli" tokens count --threads many "$tmp/hw.txt"
@@ -118,61 +96,60 @@ check messages 0 "$cli" tokens count --model gpt-4o --messages "$tmp/msgs.json"
 expect_out messages "9"   # 3 + 1 (user) + 2 + 3
 printf '[{"content":"x"}]' > "$tmp/badmsgs.json"
 check messages_bad 3 "$cli" tokens count --model gpt-4o --messages "$tmp/badmsgs.json"
-expect_err messages_bad "message 0"
+matches messages_bad "$err" "message 0"
 
 # estimated models count, but cannot encode
 check claude_count 0 sh -c "printf 'abcdefg' | '$cli' tokens count --model claude-3-5-sonnet"
 expect_out claude_count "2"
 check claude_encode 1 sh -c "printf 'abc' | '$cli' tokens encode --model claude-3-5-sonnet"
-expect_err claude_encode "estimated"
+matches claude_encode "$err" "estimated"
 
 # usage errors and bad input
 check no_sub 2 "$cli" tokens
 check bad_sub 2 "$cli" tokens frob
 check bad_encoding 4 "$cli" tokens count --encoding nope_base "$tmp/hw.txt"
-expect_err bad_encoding "unknown encoding 'nope_base'"
+matches bad_encoding "$err" "unknown encoding 'nope_base'"
 check both 2 "$cli" tokens count --encoding cl100k_base --model gpt-4o
 check missing_file 4 "$cli" tokens count /nonexistent/file.txt
 printf '[1,"x"]' > "$tmp/badids.json"
 check decode_bad 3 "$cli" tokens decode "$tmp/badids.json"
-expect_err decode_bad "element 1"
+matches decode_bad "$err" "element 1"
 printf '[4294967295]' > "$tmp/badids2.json"
 check decode_unknown 3 "$cli" tokens decode "$tmp/badids2.json"
-expect_err decode_unknown "ids\[0\]"
+matches decode_unknown "$err" "ids\[0\]"
 
 # models and cost
 check models 0 "$cli" models
-grep -q "^gpt-4o " "$tmp/out" || { echo "FAIL models: no gpt-4o"; fails=$((fails + 1)); }
-grep -q "^claude-3-5-sonnet .*anthropic .*~3.5 chars/tok" "$tmp/out" || { echo "FAIL models: claude row"; fails=$((fails + 1)); }
+grep -q "^gpt-4o " "$out" || { echo "FAIL models: no gpt-4o"; fails=$((fails + 1)); }
+grep -q "^claude-3-5-sonnet .*anthropic .*~3.5 chars/tok" "$out" || { echo "FAIL models: claude row"; fails=$((fails + 1)); }
 check models_one 0 "$cli" models gpt-4o-mini-2024-07-18
-grep -q "^gpt-4o-mini .*o200k_base" "$tmp/out" || { echo "FAIL models_one"; fails=$((fails + 1)); }
-grep -q "^prices: not yet checked against https://developers.openai.com/api/docs/pricing (approximate)$" "$tmp/out" || { echo "FAIL models_one provenance: $(cat "$tmp/out")"; fails=$((fails + 1)); }
+grep -q "^gpt-4o-mini .*o200k_base" "$out" || { echo "FAIL models_one"; fails=$((fails + 1)); }
+grep -q "^prices: not yet checked against https://developers.openai.com/api/docs/pricing (approximate)$" "$out" || { echo "FAIL models_one provenance: $(cat "$out")"; fails=$((fails + 1)); }
 check models_gpt4 0 "$cli" models gpt-4
-grep -q "^gpt-4 .* 8192 " "$tmp/out" && grep -q "^limits: checked 2026-12-06 against https://developers.openai.com/api/docs/models/gpt-4$" "$tmp/out" || { echo "FAIL models gpt-4: $(cat "$tmp/out")"; fails=$((fails + 1)); }
+grep -q "^gpt-4 .* 8192 " "$out" && grep -q "^limits: checked 2026-12-06 against https://developers.openai.com/api/docs/models/gpt-4$" "$out" || { echo "FAIL models gpt-4: $(cat "$out")"; fails=$((fails + 1)); }
 check models_json 0 "$cli" models --json
-node -e 'JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"))' "$tmp/out" 2>/dev/null ||
-    python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/out" ||
+node -e 'JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"))' "$out" 2>/dev/null ||
+    python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$out" ||
     { echo "FAIL models_json: not JSON"; fails=$((fails + 1)); }
 printf '{"models":[{"name":"acme-1","provider":"acme","chars_per_token":2,"context_window":1000,"input":10,"output":20}]}' > "$tmp/user.json"
 check models_user 0 "$cli" models --file "$tmp/user.json" acme-1
-grep -q "^acme-1 .*acme" "$tmp/out" || { echo "FAIL models_user"; fails=$((fails + 1)); }
+grep -q "^acme-1 .*acme" "$out" || { echo "FAIL models_user"; fails=$((fails + 1)); }
 printf '{"models":[{"name":"x"}]}' > "$tmp/baduser.json"
 check models_baduser 3 "$cli" models --file "$tmp/baduser.json"
-expect_err models_baduser "models\[0\]"
+matches models_baduser "$err" "models\[0\]"
 check cost 0 "$cli" cost --model gpt-4o-mini --input-tokens 12000 --cached-tokens 2000 --output-tokens 800
-grep -q '^cost \$0.002130$' "$tmp/out" || { echo "FAIL cost: $(cat "$tmp/out")"; fails=$((fails + 1)); }
+grep -q '^cost \$0.002130$' "$out" || { echo "FAIL cost: $(cat "$out")"; fails=$((fails + 1)); }
 check cost_user 0 "$cli" cost --file "$tmp/user.json" --model acme-1 --input-tokens 1000000 --output-tokens 0
-grep -q '^cost \$10.000000$' "$tmp/out" || { echo "FAIL cost_user: $(cat "$tmp/out")"; fails=$((fails + 1)); }
+grep -q '^cost \$10.000000$' "$out" || { echo "FAIL cost_user: $(cat "$out")"; fails=$((fails + 1)); }
 check cost_unknown 0 "$cli" cost --model mystery --input-tokens 10 --output-tokens 10
-grep -q "estimated" "$tmp/out" || { echo "FAIL cost_unknown"; fails=$((fails + 1)); }
+grep -q "estimated" "$out" || { echo "FAIL cost_unknown"; fails=$((fails + 1)); }
 check cost_missing 2 "$cli" cost --model gpt-4o
 check cost_bad_number 2 "$cli" cost --model gpt-4o --input-tokens 12x --output-tokens 1
 check cost_cached_too_big 2 "$cli" cost --model gpt-4o --input-tokens 1 --cached-tokens 2 --output-tokens 1
 # The old spellings (--output is a file everywhere else) say what to type.
 for old in input output cached; do
     check "cost_old_$old" 2 "$cli" cost --model gpt-4o --$old 5
-    grep -q -- "'--$old' is now '--$old-tokens'" "$tmp/err" || { echo "FAIL cost_old_$old: $(cat "$tmp/err")"; fails=$((fails + 1)); }
+    grep -q -- "'--$old' is now '--$old-tokens'" "$err" || { echo "FAIL cost_old_$old: $(cat "$err")"; fails=$((fails + 1)); }
 done
 
-echo "$pass passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish
