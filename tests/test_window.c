@@ -997,6 +997,14 @@ AM_TEST(trim_figure_equals_the_billed_count)
         "\"image_url\":{\"url\":\"https://example.com/cat.png\"}},"
         "{\"type\":\"text\",\"text\":\"Answer in one word.\"}]},"
         "{\"role\":\"assistant\",\"content\":\"Cat.\"}]",
+        /* Reasoning and a refusal are text on both paths (the JSON
+         * counter reads with the same reader, #11). */
+        "[{\"role\":\"developer\",\"content\":\"Be exact.\"},"
+        "{\"role\":\"user\",\"content\":\"Can I get a refund?\"},"
+        "{\"role\":\"assistant\",\"reasoning_content\":\"Check the "
+        "policy first.\",\"content\":[{\"type\":\"text\",\"text\":"
+        "\"No.\"},{\"type\":\"refusal\",\"refusal\":\"I cannot "
+        "refund that.\"}]}]",
         "[]",
     };
     am_tokenizer *tz = NULL;

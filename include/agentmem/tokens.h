@@ -440,12 +440,20 @@ AM_API am_status am_tokenizer_count_messages(const am_tokenizer *tz,
                                              size_t count, size_t *total,
                                              am_error *err);
 
-/* The same for a JSON array of messages in OpenAI chat format
- * ([{"role":..., "content": "..." or [{"type":"text","text":...}],
- * "name":..., "tool_calls":[{"function":{"name","arguments"}}]}, ...]).
- * Each tool call adds the tokens of its name and arguments plus 3.
- * Errors: AM_EFORMAT naming the message index and field.
- * Thread safety: safe. */
+/* The same for messages in OpenAI chat format: a `messages` array or a
+ * request object holding one ([{"role":..., "content": "..." or
+ * [{"type":"text","text":...}], "name":..., "tool_calls":[{"id":...,
+ * "function":{"name","arguments"}}]}, ...]). The JSON is read by the
+ * message module's reader (am_msgs_from_json with AM_FORMAT_OPENAI, no
+ * size limit) and each message counted by the rule am_count_msg applies
+ * (window.h): 3, the role, 1 + the name, each piece of its text (content,
+ * text and refusal parts, reasoning_content and reasoning items), and for
+ * each tool call 3 plus its name and arguments; image parts count 0.
+ * Nothing is kept: the messages live on the tokenizer's allocator for the
+ * call. Errors: what the reader refuses (AM_EFORMAT naming the message
+ * index, the field and the byte: bad JSON, an unknown field, role or part
+ * type; AM_EINVAL for a tool message without tool_call_id), AM_EINVAL for
+ * NULL arguments, AM_ENOMEM. Thread safety: safe. */
 AM_API am_status am_tokenizer_count_messages_json(const am_tokenizer *tz,
                                                   am_str json, size_t *total,
                                                   am_error *err);

@@ -9,75 +9,26 @@
 
 #include "agentmem/window.h"
 #include "context_int.h"
-#include "msg/msg_text.h"
+#include "tokens/count_msg.h"
 #include "trim_int.h"
 #include "window_int.h"
 
 /* ---- Counting ---- */
 
-/* The billed rule, one message (the rule of
- * am_tokenizer_count_messages_json, on an am_msg): 3 tokens, the role,
- * 1 + the name when there is one, every piece of the message's text as
- * msg_text.h walks it (string content, text and thinking parts, tool_use
- * name and input, tool_result content, agent calls, structured data;
- * images cost what the provider decides and count 0 here), and 3 more
- * for each tool call. Each piece is counted on its own, as the JSON
- * counter does. With no tokenizer the same structure applies to 4-byte
- * estimates. */
-
-typedef struct piece_count {
-    const am_tokenizer *tz;
-    size_t n;
-    am_status st;
-    am_error *err;
-} piece_count;
-
-static void add_piece(piece_count *pc, am_str s)
-{
-    size_t k = 0;
-    if (pc->st != AM_OK || s.len == 0)
-        return;
-    if (pc->tz == NULL) {
-        pc->n += am__tokens_estimate(s.len);
-        return;
-    }
-    pc->st = am_tokenizer_count(pc->tz, s, NULL, &k, pc->err);
-    pc->n += k;
-}
-
-/* A piece of the message's text (msg_text.h): every piece is counted on
- * its own, and a tool call costs its overhead besides. */
-static am_status count_piece(void *ctx, am__piece kind, am_str s)
-{
-    piece_count *pc = ctx;
-    if (kind == AM__PIECE_CALL_NAME)
-        pc->n += AM__TOKENS_PER_TOOL_CALL;
-    add_piece(pc, s);
-    return pc->st;
-}
-
+/* The billed rule for one message is the tokens module's
+ * (tokens/count_msg.h), the rule am_tokenizer_count_messages_json applies
+ * to each message it reads, so trim's figures and the JSON counter agree.
+ * A counter's own count_msg replaces it. */
 am_status am__count_msg_buf(const am_counter *c, const am_msg *m,
                             am_buf *scratch, size_t *out, am_error *err)
 {
-    piece_count pc = { c != NULL ? c->tokenizer : NULL, AM__TOKENS_PER_MESSAGE,
-                       AM_OK, err };
-
     (void)scratch;
     if (c != NULL && c->count_msg != NULL) {
         *out = c->count_msg(c->ctx, m);
         return AM_OK;
     }
-    add_piece(&pc, am_str_c(am_role_name(am_msg_role(m))));
-    if (am_msg_name(m).len > 0) {
-        pc.n += AM__TOKENS_PER_NAME;
-        add_piece(&pc, am_msg_name(m));
-    }
-    if (pc.st == AM_OK)
-        am__msg_pieces(m, count_piece, &pc);
-    if (pc.st != AM_OK)
-        return pc.st;
-    *out = pc.n;
-    return AM_OK;
+    return am__tokens_count_msg(c != NULL ? c->tokenizer : NULL, m, out,
+                                err);
 }
 
 size_t am__count_list_overhead(const am_counter *c)

@@ -4,13 +4,20 @@
  * the entry's estimation rule (characters per token). Message lists are
  * counted the way OpenAI bills chat input (the cookbook's
  * num_tokens_from_messages): 3 tokens per message, the tokens of each
- * field's value, 1 more for a name, and 3 to prime the reply.
+ * field's value, 1 more for a name, and 3 to prime the reply. That rule
+ * for one am_msg is written here once (am__tokens_count_msg) over the
+ * message module's text pieces; the JSON counter reads its messages with
+ * the message module's reader and applies it, and so does the context
+ * window.
  */
+#include <assert.h>
 #include <math.h>
 #include <string.h>
 
 #include "core/core.h"
 #include "core/json_glue.h"
+#include "msg/msg_text.h"
+#include "tokens/count_msg.h"
 #include "tokens/tokens_int.h"
 
 /* The chat format's fixed costs (OpenAI's counting rule); the per
@@ -232,110 +239,88 @@ am_status am_tokenizer_count_messages(const am_tokenizer *tz,
     return AM_OK;
 }
 
-/* Count the content of a message: a string, or an array of parts of which
- * the text parts count (an image part costs what the provider decides and
- * is not counted here). */
-static am_status add_content(const am_tokenizer *tz, const json_t *c,
-                             size_t idx, size_t *n, am_error *err)
-{
-    size_t k;
-    json_t *part;
+/* The billed rule for one am_msg (count_msg.h). The text is the message
+ * module's: am__msg_pieces walks what is text, in one order, for this
+ * count, for am_msg_text and for the store's indexing alike. */
+typedef struct piece_count {
+    const am_tokenizer *tz;  /* NULL: 4 bytes per token */
+    size_t n;
+    am_error *err;
+} piece_count;
 
-    if (c == NULL || json_is_null(c))
+static am_status count_piece_text(piece_count *pc, am_str s)
+{
+    if (s.len == 0)
         return AM_OK;
-    if (json_is_string(c))
-        return add_text(tz, am__json_str(c), n, err);
-    if (!json_is_array(c))
-        return am__fail(err, AM_EFORMAT, "message %zu: field 'content' must "
-                        "be a string or an array of parts", idx);
-    json_array_foreach(c, k, part) {
-        json_t *t = json_is_object(part) ? json_object_get(part, "text")
-                                         : part;
-        if (json_is_string(t)) {
-            am_status st = add_text(tz, am__json_str(t), n, err);
-            if (st != AM_OK)
-                return st;
-        } else if (!json_is_object(part)) {
-            return am__fail(err, AM_EFORMAT, "message %zu: content[%zu] "
-                            "must be a string or an object", idx, k);
-        }
+    if (pc->tz == NULL) {
+        pc->n += am__tokens_estimate(s.len);
+        return AM_OK;
     }
-    return AM_OK;
+    return add_text(pc->tz, s, &pc->n, pc->err);
 }
 
+/* Every piece is counted on its own, as the providers' counters do; a
+ * tool call (its name piece comes first) costs its overhead besides. */
+static am_status count_piece(void *ctx, am__piece kind, am_str s)
+{
+    piece_count *pc = ctx;
+    if (kind == AM__PIECE_CALL_NAME)
+        pc->n += TOKENS_PER_TOOL_CALL;
+    return count_piece_text(pc, s);
+}
+
+am_status am__tokens_count_msg(const am_tokenizer *tz, const am_msg *msg,
+                               size_t *out, am_error *err)
+{
+    piece_count pc = { tz, AM__TOKENS_PER_MESSAGE, err };
+    am_status st;
+
+    assert(msg != NULL && out != NULL);
+    st = count_piece_text(&pc, am_str_c(am_role_name(am_msg_role(msg))));
+    if (st == AM_OK && am_msg_name(msg).len > 0) {
+        pc.n += TOKENS_PER_NAME;
+        st = count_piece_text(&pc, am_msg_name(msg));
+    }
+    if (st == AM_OK)
+        st = am__msg_pieces(msg, count_piece, &pc);
+    if (st == AM_OK)
+        *out = pc.n;
+    return st;
+}
+
+/* One reader of messages: the JSON is read by the message module's OpenAI
+ * reader (msg/wire_openai.c, on our scanner) into messages on the
+ * tokenizer's allocator, and each is counted by the rule above, so this
+ * count and the context window's (am_count_msgs, am_trim) cannot drift.
+ * The messages are dropped at once; no size limit applies beyond the
+ * reader's own, because a count should not refuse a long conversation. */
 am_status am_tokenizer_count_messages_json(const am_tokenizer *tz,
                                            am_str json, size_t *total,
                                            am_error *err)
 {
+    am_msg_opts mo = am_msg_opts_default();
+    am_msg_list list = AM_MSG_LIST_INIT;
     am_status st;
-    json_t *root = NULL, *m;
-    size_t i, n = 0;
+    size_t n = REPLY_PRIMING;
 
     if (tz == NULL || total == NULL)
         return am__fail(err, AM_EINVAL, "am_tokenizer_count_messages_json: "
                         "NULL argument");
-    st = am__json_parse(json, "messages", &root, err);
-    if (st != AM_OK)
-        return st;
-    if (json_is_object(root) && json_is_array(json_object_get(root,
-                                                             "messages"))) {
-        json_t *inner = json_incref(json_object_get(root, "messages"));
-        json_decref(root);
-        root = inner;
+    if (json.ptr == NULL && json.len > 0)
+        return am__fail(err, AM_EINVAL, "am_tokenizer_count_messages_json: "
+                        "json.ptr is NULL");
+    mo.alloc = tz->alloc;
+    mo.max_bytes = 0;
+    list.alloc = tz->alloc;
+    st = am_msgs_from_json(&mo, AM_FORMAT_OPENAI, json, &list, err);
+    for (size_t i = 0; st == AM_OK && i < list.count; i++) {
+        size_t k = 0;
+        st = am__tokens_count_msg(tz, list.items[i], &k, err);
+        n += k;
     }
-    if (!json_is_array(root)) {
-        st = am__fail(err, AM_EFORMAT, "messages: expected a JSON array of "
-                      "messages");
-        goto out;
-    }
-    json_array_foreach(root, i, m) {
-        am_str role = { NULL, 0 }, name = { NULL, 0 };
-        json_t *calls;
-        char ctx[32];
-
-        if (!json_is_object(m)) {
-            st = am__fail(err, AM_EFORMAT, "message %zu: expected an object",
-                          i);
-            goto out;
-        }
-        snprintf(ctx, sizeof ctx, "message %zu", i);
-        st = am__json_req_str(m, "role", ctx, &role, err);
-        if (st == AM_OK)
-            st = am__json_opt_str(m, "name", ctx, &name, err);
-        if (st != AM_OK)
-            goto out;
-        n += AM__TOKENS_PER_MESSAGE;
-        st = add_text(tz, role, &n, err);
-        if (st == AM_OK)
-            st = add_content(tz, json_object_get(m, "content"), i, &n, err);
-        if (st == AM_OK && name.ptr != NULL) {
-            n += TOKENS_PER_NAME;
-            st = add_text(tz, name, &n, err);
-        }
-        if (st != AM_OK)
-            goto out;
-        calls = json_object_get(m, "tool_calls");
-        if (calls != NULL && json_is_array(calls)) {
-            size_t k;
-            json_t *call;
-            json_array_foreach(calls, k, call) {
-                json_t *fn = json_object_get(call, "function");
-                json_t *fname = json_object_get(fn, "name");
-                json_t *args = json_object_get(fn, "arguments");
-                n += TOKENS_PER_TOOL_CALL;
-                if (json_is_string(fname))
-                    st = add_text(tz, am__json_str(fname), &n, err);
-                if (st == AM_OK && json_is_string(args))
-                    st = add_text(tz, am__json_str(args), &n, err);
-                if (st != AM_OK)
-                    goto out;
-            }
-        }
-    }
-    *total = n + REPLY_PRIMING;
-
-out:
-    json_decref(root);
+    if (st == AM_OK)
+        *total = n;
+    am_msg_list_free(&list);
     return st;
 }
 
