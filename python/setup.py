@@ -4,7 +4,7 @@ data (so that nothing is looked up through environment variables at run
 time).
 
     /usr/bin/python3 -m venv .venv
-    .venv/bin/pip install --no-build-isolation ./python
+    .venv/bin/pip install --no-index --no-build-isolation ./python
 
 The C library is built with CMake into <repo>/build-python (or taken from an
 existing build directory named by AGENTMEM_BUILD_DIR, which is what
