@@ -1003,6 +1003,12 @@ AM_TEST(messages_json_is_read_by_the_message_reader)
     CHECK(strstr(err.msg, "messages") != NULL);
     CHECK_ST(am_tokenizer_count_messages_json(tz, (am_str){ NULL, 3 }, &n,
                                               &err), AM_EINVAL);
+    /* A response's message as it came: its annotations hold no text. */
+    CHECK_OK_E(am_tokenizer_count_messages_json(tz,
+                   AM_STR("[{\"role\":\"assistant\",\"content\":\"ok\","
+                          "\"refusal\":null,\"annotations\":[]}]"), &n,
+                   &err), &err);
+    CHECK_EQ(n, plain);
     /* A request object counts its "messages". */
     CHECK_OK(am_tokenizer_count_messages_json(tz,
                  AM_STR("{\"model\":\"gpt-4o\",\"messages\":[{\"role\":"

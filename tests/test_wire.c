@@ -299,6 +299,14 @@ AM_TEST(openai_reader_maps_developer_and_rejects_unknown_roles)
     CHECK_EQ(am_msg_role(l.items[0]), AM_ROLE_SYSTEM);
     CHECK_EQ(am_msg_part_count(l.items[1]), 2);
     CHECK_EQ(am_msg_part(l.items[1], 0)->type, AM_PART_THINKING);
+    /* A Chat Completions response's message, appended as it came. */
+    load(AM_FORMAT_OPENAI,
+         "[{\"role\":\"assistant\",\"content\":\"Paris.\",\"refusal\":"
+         "null,\"annotations\":[{\"type\":\"url_citation\",\"url_citation\":"
+         "{\"url\":\"https://example.com\",\"title\":\"t\"}}]}]", &l);
+    CHECK_EQ(l.count, 3);
+    CHECK_MEM_EQ(am_msg_content_text(l.items[2]).ptr,
+                 am_msg_content_text(l.items[2]).len, "Paris.");
     CHECK_ST(am_msgs_from_json(NULL, AM_FORMAT_OPENAI,
                                AM_STR("[{\"role\":\"user\",\"content\":\"a\"},"
                                       "\n{\"role\":\"wizard\"}]"), &l, &err),
@@ -306,7 +314,7 @@ AM_TEST(openai_reader_maps_developer_and_rejects_unknown_roles)
     CHECK_CONTAINS(err.msg, "message 1");
     CHECK_CONTAINS(err.msg, "wizard");
     CHECK_CONTAINS(err.msg, "line 2");
-    CHECK_EQ(l.count, 2); /* unchanged on failure */
+    CHECK_EQ(l.count, 3); /* unchanged on failure */
     CHECK_ST(am_msgs_from_json(NULL, AM_FORMAT_OPENAI,
                                AM_STR("[{\"role\":\"tool\",\"content\":"
                                       "\"a\"}]"), &l, &err), AM_EINVAL);
@@ -316,7 +324,7 @@ AM_TEST(openai_reader_maps_developer_and_rejects_unknown_roles)
                                       "\"content\":\"a\"}]}"), &l, &err),
              AM_EFORMAT);
     CHECK_CONTAINS(err.msg, "message 0");
-    CHECK_EQ(l.count, 2);
+    CHECK_EQ(l.count, 3);
     am_msg_list_free(&l);
 }
 

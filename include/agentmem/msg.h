@@ -431,8 +431,10 @@ AM_API am_status am_msgs_to_json(const am_msg *const *msgs, size_t count,
 
 /* Parse `text` in format `fmt` and *append* the messages to `out` (frozen
  * references). OPENAI accepts the messages array or a request object with
- * "messages"; ANTHROPIC accepts a request object or a bare messages
- * array. On failure `out` is unchanged and `err` names the message index
+ * "messages" (a response's assistant message, with its "refusal" and
+ * "annotations", reads as it came; annotations are not kept); ANTHROPIC
+ * accepts a request object or a bare messages array. A field the format
+ * does not define is refused. On failure `out` is unchanged and `err` names the message index
  * and field, or the line/column/byte of a JSON syntax error.
  * Thread safety: safe. */
 AM_API am_status am_msgs_from_json(const am_msg_opts *opts, am_format fmt,

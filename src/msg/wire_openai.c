@@ -503,11 +503,16 @@ static am_status read_tool_calls(ord *r, const am__jnode *arr, am_msg *m)
 
 static am_status read_msg(ord *r, const am__jnode *v, am_msg **out)
 {
+    /* Every field a Chat Completions message carries, in a request or in
+     * a response's `message` (which a caller appends to its history as it
+     * came): "annotations" (URL citations) holds no text of the turn and
+     * is not kept. Anything else is refused, so a typo is not lost. */
     static const char *const known[] = { "role", "content", "name",
                                          "tool_calls", "tool_call_id",
                                          "reasoning_items",
                                          "reasoning_content", "refusal",
-                                         "function_call", "audio", NULL };
+                                         "function_call", "audio",
+                                         "annotations", NULL };
     const am__jnode *x;
     am_role role;
     am_msg *m = NULL;
