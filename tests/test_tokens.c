@@ -19,6 +19,7 @@
 #include "core/core.h"
 #include "harness.h"
 #include "jansson_fail.h"
+#include "tokens/pretok_int.h"
 #include "tokens/tokens_int.h"
 
 static am_encoding *open_enc(const char *name)
@@ -594,6 +595,58 @@ AM_TEST(unicode_16_classes_cover_recent_code_points)
     CHECK(am__ucd_class(0x2167) & AM__C_N);     /* Nl */
     CHECK_EQ(am__ucd_class(0xE000), 0);         /* private use */
     CHECK_EQ(am__ucd_class(0x110000), 0);
+}
+
+/* ---- Pre-tokenizer fast paths ----
+ *
+ * pretok_fast() (pretok_int.h) splits ASCII pre-tokens inline and leaves
+ * the rest to am__pretok_next(); both must end every pre-token at the same
+ * place. Texts are made of fragments chosen to sit on each boundary of the
+ * fast paths: ASCII white space before non-ASCII white space (NBSP, NEL,
+ * U+3000), digits before non-ASCII digits, letters before non-ASCII
+ * letters and marks, apostrophes, symbols before emoji, invalid bytes. */
+static const char *const pretok_frags[] = {
+    "a", "Z", "xy", "'", "'s", "'LL", "'ve", "0", "42", "7", "\xd9\xa3",
+    " ", "  ", "\t", "\n", "\r", "\r\n", "\v", "\f", "\xc2\xa0", "\xc2\x85",
+    "\xe3\x80\x80", "\xc3\xa9", "\xcc\x81", "\xe4\xb8\xad", "\xf0\x9f\x98\x80",
+    ".", "(", "/", "-", "=>", "\x01", "\xff", "\xe2\x80", "\xc5\xbf", "A",
+    "\xe2\x85\xa7", "_", "\"", "}\n"
+};
+#define NFRAGS (sizeof pretok_frags / sizeof pretok_frags[0])
+
+AM_TEST(pretok_fast_paths_agree_with_the_full_rules)
+{
+    static const am__pat pats[] = { AM__PAT_CL100K, AM__PAT_O200K,
+                                    AM__PAT_R50K };
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    char text[256];
+    size_t checked = 0;
+
+    for (int round = 0; round < 4000; round++) {
+        size_t len = 0, nfrag;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        nfrag = 1 + (size_t)(x % 24);
+        for (size_t f = 0; f < nfrag; f++) {
+            const char *frag;
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            frag = pretok_frags[x % NFRAGS];
+            memcpy(text + len, frag, strlen(frag));
+            len += strlen(frag);
+        }
+        for (size_t p = 0; p < sizeof pats / sizeof pats[0]; p++)
+            for (size_t i = 0; i < len; i++) {
+                const uint8_t *s = (const uint8_t *)text;
+                size_t want = am__pretok_next(pats[p], s, len, i);
+                size_t got = pretok_fast(pats[p], s, len, i);
+                if (got != want)
+                    fprintf(stderr, "pattern %d, text '%.*s', at %zu: fast "
+                            "path ends at %zu, full rules at %zu\n",
+                            (int)pats[p], (int)len, text, i, got, want);
+                CHECK_EQ(got, want);
+                checked++;
+            }
+    }
+    CHECK(checked > 100000);
 }
 
 AM_TEST(invalid_utf8_is_tokenized_byte_by_byte_and_round_trips)

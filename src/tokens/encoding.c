@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "tokens/bpe_int.h"
+#include "tokens/pretok_int.h"
 
 /* ---- Byte-pair merging ---- */
 
@@ -601,7 +602,7 @@ static am_status encode_with_cache(const am_encoding *enc,
     am_status st = AM_OK;
 
     while (i < len) {
-        size_t e = am__pretok_next(pat, s, len, i), n = e - i;
+        size_t e = pretok_fast(pat, s, len, i), n = e - i;
         const uint8_t *p = s + i;
         uint64_t h = hash_bytes(p, n);
         tc_entry *ce = &c->e[(h >> 40) & c->mask];
@@ -680,7 +681,7 @@ static am_status encode_ordinary(const am_encoding *enc, const uint8_t *s,
         memset(small, 0, n * sizeof small[0]);
     }
     while (i < len) {
-        size_t e = am__pretok_next(pat, s, len, i), n = e - i;
+        size_t e = pretok_fast(pat, s, len, i), n = e - i;
         const uint8_t *p = s + i;
         uint64_t h;
         pcache_entry *ce;

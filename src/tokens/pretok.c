@@ -30,7 +30,7 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "tokens/tokens_int.h"
+#include "tokens/pretok_int.h"
 
 /* ---- Character classes ----
  *
@@ -44,10 +44,9 @@
 
 #include "am_ucd_tables.h"
 
-/* ASCII classes, filled from the generated tables plus \r\n. 256
- * entries: bytes from 0x80 have class 0, so the ASCII fast paths stop at
- * them without a separate test. */
-static const uint8_t ascii_class[256] = {
+/* ASCII classes, filled from the generated tables plus \r\n (declared in
+ * pretok_int.h). */
+const uint8_t am__ascii_class[256] = {
 #define W (AM__C_WS)
 #define NL (AM__C_WS | AM__C_NL)
 #define D (AM__C_N)
@@ -71,7 +70,7 @@ static const uint8_t ascii_class[256] = {
 static inline unsigned ucd_class(uint32_t cp)
 {
     if (cp < 128)
-        return ascii_class[cp];
+        return am__ascii_class[cp];
     if (cp >= 0x110000)
         return 0;
     return am_ucd_stage2[(size_t)am_ucd_stage1[cp / AM_UCD_BLOCK] *
@@ -87,7 +86,7 @@ static inline unsigned ucd_class_at(const uint8_t *s, size_t len,
 
     if (b < 0x80) {
         *clen = 1;
-        return ascii_class[b];
+        return am__ascii_class[b];
     }
     if (b >= 0xC2 && b <= 0xDF) {
         n = 2;
@@ -188,29 +187,6 @@ static size_t run_end_not(const uint8_t *s, size_t len, size_t i,
     return i;
 }
 
-/* Length of a contraction 's 't 're 've 'm 'll 'd starting at the
- * apostrophe s[i], or 0. Case-insensitive when `fold` (with U+017F for s). */
-static size_t contraction(const uint8_t *s, size_t len, size_t i, int fold)
-{
-    int a, b;
-
-    if (i >= len || s[i] != '\'' || i + 1 >= len)
-        return 0;
-    a = fold ? am__ascii_lower(s[i + 1]) : s[i + 1];
-    if (a == 's' || a == 't' || a == 'm' || a == 'd')
-        return 2;
-    if (fold && s[i + 1] == 0xC5 && i + 2 < len && s[i + 2] == 0xBF)
-        return 3; /* 'ſ */
-    if (i + 2 >= len)
-        return 0;
-    b = fold ? am__ascii_lower(s[i + 2]) : s[i + 2];
-    if ((a == 'r' || a == 'v') && b == 'e')
-        return 3;
-    if (a == 'l' && b == 'l')
-        return 3;
-    return 0;
-}
-
 /* The white-space alternatives, at i where s[i] is white space:
  *   \s*[\r\n]+  (cl100k, o200k only: `newline`)
  *   \s+(?!\S)
@@ -247,6 +223,16 @@ static size_t whitespace(const uint8_t *s, size_t len, size_t i,
 
 /* ---- cl100k_base ---- */
 
+/* The end of  [^\s\p{L}\p{N}]+[\r\n]*  from k, the first character of
+ * the run: no backtracking, since what follows always matches. */
+static inline size_t symbols_end(const uint8_t *s, size_t len, size_t k)
+{
+    k = run_end_not(s, len, k, AM__C_WS | AM__C_L | AM__C_N);
+    while (k < len && (s[k] == '\r' || s[k] == '\n'))
+        k++;
+    return k;
+}
+
 __attribute__((noinline)) static size_t cl100k_general(const uint8_t *s,
                                                        size_t len, size_t i)
 {
@@ -279,75 +265,9 @@ __attribute__((noinline)) static size_t cl100k_general(const uint8_t *s,
         if (n1 != 0 && !(c1 & (AM__C_WS | AM__C_L | AM__C_N)))
             j = i + 1;
     }
-    if (j > i || !(c0 & (AM__C_WS | AM__C_L | AM__C_N))) {
-        j = run_end_not(s, len, j, AM__C_WS | AM__C_L | AM__C_N);
-        while (j < len && (s[j] == '\r' || s[j] == '\n'))
-            j++;
-        return j;
-    }
+    if (j > i || !(c0 & (AM__C_WS | AM__C_L | AM__C_N)))
+        return symbols_end(s, len, j);
     return whitespace(s, len, i, 1);
-}
-
-/* Where a run of ASCII letters ends, eight bytes at a time: the end of a
- * word is different for every word, so a loop that tests one byte at a
- * time mispredicts its exit once per word. Here the bytes of a 64-bit word
- * are classified together (SWAR) and the first byte outside the run is
- * found with one count of trailing zeros. ascii_run_end returns the index
- * of the first byte from j that is not in lo..hi after or-ing `fold` into
- * it (0x20 folds upper case to lower), or len; a byte from 0x80 up always
- * ends the run. The classes it replaces are those of ascii_class: letters
- * (fold 0x20, a..z), AM__C_UP (A..Z) and AM__C_LO (a..z). */
-static inline uint64_t swar_load(const uint8_t *p)
-{
-    uint64_t w;
-    memcpy(&w, p, 8);
-    return w;
-}
-
-static inline size_t ascii_run_end(const uint8_t *s, size_t len, size_t j,
-                                   uint8_t fold, uint8_t lo, uint8_t hi)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    const uint64_t ones = 0x0101010101010101ull, high = ones * 0x80;
-
-    while (len - j >= 8) {
-        /* On the low seven bits of each byte, adding 0x80 - lo sets bit 7
-         * from lo up and adding 0x7F - hi from hi + 1 up, without carrying
-         * into the next byte; bytes with bit 7 set are out. */
-        uint64_t w = swar_load(s + j);
-        uint64_t x = (w | ones * fold) & ~high;
-        uint64_t in = (x + ones * (uint8_t)(0x80 - lo)) &
-                      ~(x + ones * (uint8_t)(0x7F - hi)) & ~w & high;
-        uint64_t stop = ~in & high;
-        if (stop != 0)
-            return j + ((size_t)__builtin_ctzll(stop) >> 3);
-        j += 8;
-    }
-#endif
-    while (j < len && (uint8_t)((s[j] | fold) - lo) <= (uint8_t)(hi - lo) &&
-           s[j] < 0x80)
-        j++;
-    return j;
-}
-
-static inline size_t ascii_letters_end(const uint8_t *s, size_t len,
-                                       size_t j)
-{
-    return ascii_run_end(s, len, j, 0x20, 'a', 'z');
-}
-
-/* The ASCII end of  ?[^\s\p{L}\p{N}]+[\r\n]*  from k, the first character
- * of the run, or 0 when a non-ASCII byte could continue the run. */
-static inline size_t cl100k_punct(const uint8_t *s, size_t len, size_t k)
-{
-    while (k < len && s[k] < 0x80 &&
-           !(ascii_class[s[k]] & (AM__C_WS | AM__C_L | AM__C_N)))
-        k++;
-    if (k < len && s[k] >= 0x80)
-        return 0;
-    while (k < len && (s[k] == '\r' || s[k] == '\n'))
-        k++;
-    return k;
 }
 
 /* The common cases of cl100k, decided inline; everything else goes to
@@ -360,20 +280,24 @@ static inline size_t cl100k_punct(const uint8_t *s, size_t len, size_t k)
  *   than three of them (it could be a number).
  * - "\n" before an ASCII character that is not white space: \s*[\r\n]+
  *   ends at the last newline of the white-space run, which is this one.
- * - the symbol run  ?[^\s\p{L}\p{N}]+[\r\n]*  over ASCII, when the prefix
- *   character is not followed by a letter (so the word alternative fails)
- *   and the start is not white space other than a space before a symbol
- *   (else the white-space alternatives decide). */
+ * - the symbol run  ?[^\s\p{L}\p{N}]+[\r\n]*  in any script (emoji),
+ *   when the prefix character is not followed by a letter (so the word
+ *   alternative fails) and the start is not white space other than a
+ *   space before a symbol (else the white-space alternatives decide).
+ *   (Emoji runs went to cl100k_general, which decoded them again: 7% of
+ *   the time of the emoji section in ~1 KB calls.)
+ * pretok_fast() (pretok_int.h) has already tried its ASCII fast path when
+ * the encoding loop calls this. */
 static inline size_t cl100k(const uint8_t *s, size_t len, size_t i)
 {
-    size_t j = i, n = 1, k;
+    size_t j = i, n = 1;
     unsigned c, c0;
     uint8_t b = s[i];
 
     if (b == '\'')
         return cl100k_general(s, len, i);
     if (b < 0x80) {
-        c = ascii_class[b];
+        c = am__ascii_class[b];
         if (c & AM__C_N) {
             j = i + 1;
             while (j < len && j < i + 3 && (unsigned)(s[j] - '0') < 10u)
@@ -383,7 +307,7 @@ static inline size_t cl100k(const uint8_t *s, size_t len, size_t i)
             return cl100k_general(s, len, i);
         }
         if (b == '\n' && (i + 1 == len || (s[i + 1] < 0x80 &&
-                                           !(ascii_class[s[i + 1]] &
+                                           !(am__ascii_class[s[i + 1]] &
                                              AM__C_WS))))
             return i + 1;
     } else {
@@ -396,16 +320,14 @@ static inline size_t cl100k(const uint8_t *s, size_t len, size_t i)
             return cl100k_general(s, len, i);
         j = i + n;
         n = 1;
-        c = s[j] < 0x80 ? ascii_class[s[j]] : ucd_class_at(s, len, j, &n);
+        c = s[j] < 0x80 ? am__ascii_class[s[j]] : ucd_class_at(s, len, j, &n);
         if (!(c & AM__C_L)) {
             /* No word and no number here: a symbol run, if it starts
              * at i (a symbol) or at i + 1 (a space, then a symbol). */
-            if (b < 0x80 && b != ' ' && !(c0 & AM__C_WS) &&
-                (k = cl100k_punct(s, len, i)) != 0)
-                return k;
-            if (b == ' ' && !(c & (AM__C_WS | AM__C_N)) &&
-                (k = cl100k_punct(s, len, i + 1)) != 0)
-                return k;
+            if (!(c0 & AM__C_WS))
+                return symbols_end(s, len, i);
+            if (b == ' ' && !(c & (AM__C_WS | AM__C_N)))
+                return symbols_end(s, len, i + 1);
             return cl100k_general(s, len, i);
         }
     }
@@ -483,35 +405,6 @@ static size_t o200k_words(const uint8_t *s, size_t len, size_t s0)
     else if (j == s0)
         return 0;
     /* else [UP]+ took the run and [LO]* matches nothing: j stays. */
-    return j + contraction(s, len, j, 1);
-}
-
-/* The common case of o200k, an ASCII word with an optional ASCII prefix
- * character, decided from ASCII bytes alone: [UP]*[LO]+ or [UP]+[LO]*
- * over ASCII letters (no ASCII letter is in both sets, and ASCII has no
- * marks, so only one start can match; see o200k_words). Returns 0 when a
- * non-ASCII byte is reached where the answer depends on it, or when the
- * piece is not such a word; o200k() then decides in general. */
-static inline size_t o200k_ascii_word(const uint8_t *s, size_t len,
-                                      size_t i)
-{
-    size_t j = i;
-    unsigned c0 = ascii_class[s[i]];
-
-    if (!(c0 & AM__C_L)) {
-        if ((c0 & (AM__C_N | AM__C_NL)) || i + 1 >= len ||
-            s[i + 1] >= 0x80 || !(ascii_class[s[i + 1]] & AM__C_L))
-            return 0;
-        j = i + 1;
-    }
-    j = ascii_run_end(s, len, j, 0, 'A', 'Z');
-    if (j < len && s[j] >= 0x80)
-        return 0;
-    if (j < len && (ascii_class[s[j]] & AM__C_LO)) {
-        j = ascii_run_end(s, len, j, 0, 'a', 'z');
-        if (j < len && s[j] >= 0x80)
-            return 0;
-    }
     return j + contraction(s, len, j, 1);
 }
 
