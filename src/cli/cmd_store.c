@@ -507,12 +507,9 @@ static int st_memtool(void *ctx)
     if (st != AM_OK)
         return store_fail(x->s, st, "memtool");
     if (x->o->json) {
-        json_t *j = json_pack("{s:s%,s:b}", "content", x->buf.ptr,
-                              x->buf.len, "is_error", is_error);
-        char *d = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-        printf("%s\n", d != NULL ? d : "{}");
-        free(d);
-        json_decref(j);
+        return cli_print_json(json_pack("{s:s%,s:b}", "content", x->buf.ptr,
+                                        x->buf.len, "is_error", is_error),
+                              "memtool");
     } else {
         printf("%s\n", x->buf.ptr);
     }

@@ -1,11 +1,11 @@
 /* demo_store.c -- the long-term store's part of `agentmem demo`.
  *
- * Stores a user's memories from examples/store/memories.json in a fresh
+ * Imports a user's memories from examples/store/memories.jsonl (the
+ * store's export format, through am_store_import) into a fresh
  * SQLite file, searches them (full-text, vector, hybrid) with the default
  * offline embedder, indexes examples/store/conversation.json for recall,
  * answers a recall tool call, and runs two memory-tool commands.
  */
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,7 +97,7 @@ int demo_store(void)
     am_store *s = NULL;
     am_results *r = NULL;
     am_buf buf = AM_BUF_INIT, file = AM_BUF_INIT;
-    json_t *mem = NULL;
+    size_t imported = 0;
     am_status st;
     int rc = 1;
 
@@ -117,33 +117,16 @@ int demo_store(void)
     if (st != AM_OK)
         goto fail;
 
-    st = cli_read_input(example_path("memories.json", path, sizeof path),
+    /* The memories are in the store's export format, so the library's
+     * import reads them: all or nothing, errors naming the line. */
+    st = cli_read_input(example_path("memories.jsonl", path, sizeof path),
                         &file, &err);
     if (st != AM_OK)
         goto fail;
-    mem = json_loadb(file.ptr, file.len, 0, NULL);
-    size_t i;
-    json_t *m;
-    json_array_foreach(mem, i, m) {
-        am_str parts[2] = {
-            am_str_c(json_string_value(json_array_get(json_object_get(m, "ns"), 0))),
-            am_str_c(json_string_value(json_array_get(json_object_get(m, "ns"), 1))) };
-        char *value = json_dumps(json_object_get(m, "value"), JSON_COMPACT);
-        am_item_in it = { .ns = { parts, 2 },
-                          .key = am_str_c(json_string_value(
-                              json_object_get(m, "key"))),
-                          .value = am_str_c(value) };
-        st = am_store_put(s, &it);
-        free(value);
-        if (st != AM_OK) {
-            am_error_clear(&err);
-            snprintf(err.msg, sizeof err.msg, "%s",
-                     am_store_last_error(s)->msg);
-            goto fail;
-        }
-    }
-    printf("  stored %zu memories for two users in %s\n",
-           json_array_size(mem), db);
+    st = am_store_import(s, am_buf_str(&file), NULL, NULL, &imported, NULL);
+    if (st != AM_OK)
+        goto store_fail;
+    printf("  stored %zu memories for two users in %s\n", imported, db);
 
     am_str user[1] = { AM_STR("user_123") };
     static const char *const queries[] = {
@@ -222,7 +205,6 @@ store_fail:
 fail:
     fprintf(stderr, "demo (store): %s: %s\n", am_status_str(st), err.msg);
 out:
-    json_decref(mem);
     am_results_free(r);
     am_buf_free(&buf);
     am_buf_free(&file);
