@@ -84,44 +84,41 @@ static void print_json_string(FILE *out, const char *s, size_t len)
 }
 
 
-/* `llm chat`; argv[0] is "chat". */
-static int llm_chat(int argc, char **argv)
-{
-    am_llm_opts o = am_llm_opts_default();
-    am_llm_request req;
-    am_llm_result res;
-    am_llm_msg msg;
-    am_llm *llm = NULL;
-    am_buf text = AM_BUF_INIT, input = AM_BUF_INIT;
-    am_error err;
-    const char *prompt = NULL, *system = NULL, *messages = NULL;
-    bool from_stdin = false;
-    bool json = false;
-    int rc;
+/* ---- llm chat: arguments, the call, the reply ---- */
 
-    memset(&req, 0, sizeof req);
+typedef struct chat_args {
+    am_llm_opts o;
+    am_llm_request req;
+    const char *prompt, *system, *messages;
+    bool json;
+} chat_args;
+
+/* Read `llm chat`'s options into `a`. Returns 0, or the exit status of a
+ * usage error (already reported). */
+static int chat_parse(int argc, char **argv, chat_args *a)
+{
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
-        int h = http_opt("llm", argc, argv, &i, &o.http);
+        int h = http_opt("llm", argc, argv, &i, &a->o.http);
         if (h < 0)
             return CLI_EXIT_USAGE;
         if (h > 0)
             continue;
         if (cli_opt(argc, argv, &i, "--provider", &v)) {
             if (v == NULL ||
-                am_llm_kind_parse(am_str_c(v), &o.kind, NULL) != AM_OK)
+                am_llm_kind_parse(am_str_c(v), &a->o.kind, NULL) != AM_OK)
                 return cli_usage("llm", "--provider must be openai or "
                                  "anthropic, not '%s'", v ? v : "");
         } else if (cli_opt(argc, argv, &i, "--base-url", &v)) {
-            o.base_url = v;
+            a->o.base_url = v;
         } else if (cli_opt(argc, argv, &i, "--model", &v)) {
-            o.model = v;
+            a->o.model = v;
         } else if (cli_opt(argc, argv, &i, "--api-key-env", &v)) {
-            o.api_key_env = v;
+            a->o.api_key_env = v;
         } else if (cli_opt(argc, argv, &i, "--system", &v)) {
-            system = v;
+            a->system = v;
         } else if (cli_opt(argc, argv, &i, "--messages", &v)) {
-            messages = v;
+            a->messages = v;
         } else if (cli_opt(argc, argv, &i, "--max-tokens", &v)) {
             long long n;
             if (v == NULL || !parse_count("llm", "--max-tokens", v, 10000000,
@@ -129,23 +126,23 @@ static int llm_chat(int argc, char **argv)
                 return v == NULL ? cli_usage("llm", "--max-tokens needs a "
                                              "value")
                                  : CLI_EXIT_USAGE;
-            req.max_tokens = n;
+            a->req.max_tokens = n;
         } else if (cli_opt(argc, argv, &i, "--temperature", &v)) {
             char *end;
             if (v == NULL)
                 return cli_usage("llm", "--temperature needs a value");
-            req.temperature = strtod(v, &end);
-            if (*end != '\0' || end == v || !(req.temperature >= 0 &&
-                                              req.temperature <= 2))
+            a->req.temperature = strtod(v, &end);
+            if (*end != '\0' || end == v || !(a->req.temperature >= 0 &&
+                                              a->req.temperature <= 2))
                 return cli_usage("llm", "--temperature expects a number "
                                  "0..2, not '%s'", v);
-            req.has_temperature = true;
+            a->req.has_temperature = true;
         } else if (strcmp(argv[i], "--json") == 0) {
-            json = true;
+            a->json = true;
         } else if (strncmp(argv[i], "--", 2) == 0) {
             return cli_usage("llm", "unknown option '%s'", argv[i]);
-        } else if (prompt == NULL) {
-            prompt = argv[i];
+        } else if (a->prompt == NULL) {
+            a->prompt = argv[i];
         } else {
             return cli_usage("llm", "one PROMPT only (quote it); got '%s' "
                              "too", argv[i]);
@@ -154,86 +151,117 @@ static int llm_chat(int argc, char **argv)
             strcmp(argv[i], "--json") != 0)
             return cli_usage("llm", "%s needs a value", argv[i]);
     }
-    if (o.model == NULL)
+    if (a->o.model == NULL)
         return cli_usage("llm", "--model is required");
-    if (prompt == NULL && messages == NULL)
+    if (a->prompt == NULL && a->messages == NULL)
         return cli_usage("llm", "a PROMPT (or - for stdin, or --messages "
                          "FILE) is required");
-    if (prompt != NULL && messages != NULL)
+    if (a->prompt != NULL && a->messages != NULL)
         return cli_usage("llm", "give a PROMPT or --messages FILE, not both");
+    return 0;
+}
 
-    if (messages != NULL) {
-        if (cli_read_input(messages, &input, &err) != AM_OK)
+/* --json: {"text", "finish_reason", "model", "usage" (or null),
+ * "attempts", "elapsed_ms"}. */
+static void chat_print_json(am_str text, const am_llm_result *res)
+{
+    printf("{\"text\":");
+    print_json_string(stdout, text.ptr, text.len);
+    printf(",\"finish_reason\":");
+    print_json_string(stdout, res->finish_reason, strlen(res->finish_reason));
+    printf(",\"model\":");
+    print_json_string(stdout, res->model, strlen(res->model));
+    if (res->usage.reported)
+        printf(",\"usage\":{\"input_tokens\":%lld,\"output_tokens\":"
+               "%lld,\"cached_tokens\":%lld}",
+               (long long)res->usage.input_tokens,
+               (long long)res->usage.output_tokens,
+               (long long)res->usage.cached_tokens);
+    else
+        printf(",\"usage\":null");
+    printf(",\"attempts\":%d,\"elapsed_ms\":%lld}\n", res->attempts,
+           (long long)res->elapsed_ms);
+}
+
+/* The reply on stdout, and one line about the call on stderr. */
+static void chat_print_text(const am_llm_opts *o, am_str text,
+                            const am_llm_result *res)
+{
+    fwrite(text.ptr, 1, text.len, stdout);
+    if (text.len == 0 || text.ptr[text.len - 1] != '\n')
+        putchar('\n');
+    if (res->usage.reported)
+        fprintf(stderr, "[%s %s] finish=%s input_tokens=%lld "
+                "output_tokens=%lld cached_tokens=%lld attempts=%d "
+                "%lld ms\n", am_llm_kind_name(o->kind),
+                res->model[0] != '\0' ? res->model : o->model,
+                res->finish_reason[0] != '\0' ? res->finish_reason : "?",
+                (long long)res->usage.input_tokens,
+                (long long)res->usage.output_tokens,
+                (long long)res->usage.cached_tokens, res->attempts,
+                (long long)res->elapsed_ms);
+    else
+        fprintf(stderr, "[%s %s] finish=%s usage not reported "
+                "attempts=%d %lld ms\n", am_llm_kind_name(o->kind),
+                o->model, res->finish_reason[0] ? res->finish_reason : "?",
+                res->attempts, (long long)res->elapsed_ms);
+}
+
+/* `llm chat`; argv[0] is "chat". */
+static int llm_chat(int argc, char **argv)
+{
+    chat_args a;
+    am_llm_result res;
+    am_llm_msg msg;
+    am_llm *llm = NULL;
+    am_buf text = AM_BUF_INIT, input = AM_BUF_INIT;
+    am_error err;
+    bool from_stdin = false;
+    int rc;
+
+    memset(&a, 0, sizeof a);
+    a.o = am_llm_opts_default();
+    if ((rc = chat_parse(argc, argv, &a)) != 0)
+        return rc;
+    if (a.messages != NULL) {
+        if (cli_read_input(a.messages, &input, &err) != AM_OK)
             return cli_fail(err.code, &err, "reading --messages");
-        req.messages_json = am_buf_str(&input);
-    } else if (strcmp(prompt, "-") == 0) {
+        a.req.messages_json = am_buf_str(&input);
+    } else if (strcmp(a.prompt, "-") == 0) {
         from_stdin = true;
         if (cli_read_input("-", &input, &err) != AM_OK)
             return cli_fail(err.code, &err, "reading the prompt");
-        prompt = input.ptr != NULL ? input.ptr : "";
+        a.prompt = input.ptr != NULL ? input.ptr : "";
     }
-    if (messages == NULL && prompt[0] == '\0') {
+    if (a.messages == NULL && a.prompt[0] == '\0') {
         am_buf_free(&input);
         return cli_usage("llm", "the PROMPT is empty%s",
                          from_stdin ? " (read from stdin)" : "");
     }
-    if (am_llm_create(&o, &llm, &err) != AM_OK) {
+    if (am_llm_create(&a.o, &llm, &err) != AM_OK) {
         am_buf_free(&input);
         return cli_fail(err.code, &err, "llm chat");
     }
-    if (messages == NULL) {
+    if (a.messages == NULL) {
         msg.role = AM_STR("user");
-        msg.content = am_str_c(prompt);
-        req.msgs = &msg;
-        req.count = 1;
+        msg.content = am_str_c(a.prompt);
+        a.req.msgs = &msg;
+        a.req.count = 1;
     }
-    if (system != NULL)
-        req.system = am_str_c(system);
-    if (am_llm_chat(llm, &req, &text, &res) != AM_OK) {
+    if (a.system != NULL)
+        a.req.system = am_str_c(a.system);
+    if (am_llm_chat(llm, &a.req, &text, &res) != AM_OK) {
         /* Problems in a --messages file are named with the file. */
         rc = cli_fail(res.error.code, &res.error,
-                      messages != NULL && res.http_status == 0 &&
+                      a.messages != NULL && res.http_status == 0 &&
                               res.error.code != AM_ENET
-                          ? messages
+                          ? a.messages
                           : "llm chat");
-    } else if (json) {
-        printf("{\"text\":");
-        print_json_string(stdout, text.ptr, text.len);
-        printf(",\"finish_reason\":");
-        print_json_string(stdout, res.finish_reason,
-                          strlen(res.finish_reason));
-        printf(",\"model\":");
-        print_json_string(stdout, res.model, strlen(res.model));
-        if (res.usage.reported)
-            printf(",\"usage\":{\"input_tokens\":%lld,\"output_tokens\":"
-                   "%lld,\"cached_tokens\":%lld}",
-                   (long long)res.usage.input_tokens,
-                   (long long)res.usage.output_tokens,
-                   (long long)res.usage.cached_tokens);
-        else
-            printf(",\"usage\":null");
-        printf(",\"attempts\":%d,\"elapsed_ms\":%lld}\n", res.attempts,
-               (long long)res.elapsed_ms);
-        rc = CLI_EXIT_OK;
     } else {
-        fwrite(text.ptr, 1, text.len, stdout);
-        if (text.len == 0 || text.ptr[text.len - 1] != '\n')
-            putchar('\n');
-        if (res.usage.reported)
-            fprintf(stderr, "[%s %s] finish=%s input_tokens=%lld "
-                    "output_tokens=%lld cached_tokens=%lld attempts=%d "
-                    "%lld ms\n", am_llm_kind_name(o.kind),
-                    res.model[0] != '\0' ? res.model : o.model,
-                    res.finish_reason[0] != '\0' ? res.finish_reason : "?",
-                    (long long)res.usage.input_tokens,
-                    (long long)res.usage.output_tokens,
-                    (long long)res.usage.cached_tokens, res.attempts,
-                    (long long)res.elapsed_ms);
+        if (a.json)
+            chat_print_json(am_buf_str(&text), &res);
         else
-            fprintf(stderr, "[%s %s] finish=%s usage not reported "
-                    "attempts=%d %lld ms\n", am_llm_kind_name(o.kind),
-                    o.model, res.finish_reason[0] ? res.finish_reason : "?",
-                    res.attempts, (long long)res.elapsed_ms);
+            chat_print_text(&a.o, am_buf_str(&text), &res);
         rc = CLI_EXIT_OK;
     }
     am_llm_free(llm);

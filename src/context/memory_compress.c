@@ -154,21 +154,181 @@ void am__memory_set_summary_msg(am_memory *m, am_msg *msg, size_t tokens)
     m->context_tokens += tokens;
 }
 
+/* ---- One compression, in steps: fates, summary, commit ----
+ *
+ * Each message gets a fate (keep, summarize, drop); the summarizer runs on
+ * what is folded in; only then is the memory changed, by a commit that
+ * cannot fail, so a failed summary leaves the memory as it was. */
+
+enum { FATE_KEEP = 0, FATE_FOLD = 1, FATE_DROP = 2 };
+
+/* Mark every message before the keep boundary (and every orphan) to be
+ * folded in; system messages stay when preserve_system says so. Returns
+ * the boundary. */
+static size_t mark_old(const am_memory *m, const eviews *ev,
+                       unsigned char *fate)
+{
+    const am_memory_config *c = &m->o.config;
+    size_t keep_last = c->short_term_size > 0 ? c->short_term_size
+                       : m->o.compress_newest ? 0 : 1;
+    size_t b = am__keep_boundary(ev->v, ev->group, m->n, keep_last);
+
+    for (size_t i = 0; i < m->n; i++) {
+        bool sys = ev->v[i].role == AM__W_SYSTEM && c->preserve_system;
+        if (ev->group[i] == SIZE_MAX)
+            fate[i] = FATE_FOLD; /* orphan: can never be sent */
+        else if (i < b && !sys)
+            fate[i] = FATE_FOLD;
+    }
+    return b;
+}
+
+/* The selective strategy: keep whole groups that matter, newest first, up
+ * to half the old tokens; a group is judged by any of its messages. Pass
+ * 0 keeps groups holding errors or marked messages, pass 1 tool calls
+ * with their results. */
+static void keep_selected(am_memory *m, const eviews *ev, size_t b,
+                          unsigned char *fate)
+{
+    const am_memory_config *c = &m->o.config;
+    size_t cap_tokens = 0, kept = 0;
+
+    for (size_t i = 0; i < m->n; i++)
+        if (fate[i] == FATE_FOLD)
+            cap_tokens += m->e[i].tokens;
+    cap_tokens /= 2;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t g = b; g-- > 0;) {
+            size_t gt = 0;
+            bool want = false;
+            if (ev->group[g] != g || fate[g] != FATE_FOLD)
+                continue;
+            for (size_t i = g; i < b; i++) {
+                if (ev->group[i] != g)
+                    continue;
+                gt += m->e[i].tokens;
+                if (pass == 1 && c->preserve_tool_calls &&
+                    (ev->v[i].ncalls > 0 || ev->v[i].role == AM__W_TOOL))
+                    want = true;
+                else if (pass == 0 && is_important(m, m->e[i].msg))
+                    want = true;
+            }
+            if (!want || kept + gt > cap_tokens)
+                continue;
+            kept += gt;
+            for (size_t i = g; i < b; i++)
+                if (ev->group[i] == g)
+                    fate[i] = FATE_KEEP;
+        }
+    }
+}
+
+/* Fold the old messages and the previous summary into a new summary of at
+ * most compression_ratio of their tokens (never more than a quarter of
+ * the threshold, never under 64), and build and count its message. */
+static am_status summarize_old(am_memory *m, const am_msg **old, size_t nold,
+                               size_t old_tokens, am_buf *newsum,
+                               am_msg **newmsg, size_t *newtok)
+{
+    const am_memory_config *c = &m->o.config;
+    size_t budget = (size_t)(c->compression_ratio *
+                             (double)(old_tokens + m->summary_tokens));
+    size_t cap = c->compression_threshold / 4;
+    am_status st;
+
+    if (budget > cap)
+        budget = cap;
+    if (budget < 64)
+        budget = 64;
+    st = am_summarizer_run(summarizer(m), am_buf_str(&m->summary), old, nold,
+                           budget, newsum, &AM__ERR(m));
+    if (st == AM_OK)
+        st = am__summary_msg(m->o.alloc, am_buf_str(newsum), newmsg,
+                             &AM__ERR(m));
+    if (st == AM_OK)
+        st = am__count_msg_buf(&m->o.counter, *newmsg, &m->scratch, newtok,
+                               &AM__ERR(m));
+    return st;
+}
+
+/* What the summarizer had spent before this compression, to charge the
+ * difference to it. */
+typedef struct spent {
+    uint64_t tokens;
+    double usd;
+} spent;
+
+/* Apply the fates: drop what was folded in or deleted, install the new
+ * summary (swapped into `newsum`, whose old contents the caller frees;
+ * *newmsg is taken), and record the compression. Nothing here fails. */
+static void commit(am_memory *m, const unsigned char *fate, am_buf *newsum,
+                   am_msg **newmsg, size_t newtok, spent before)
+{
+    const am_memory_config *c = &m->o.config;
+    size_t w = 0, prev_summary = m->summary_tokens, gone = 0;
+    size_t gone_tokens = 0;
+    bool deletion = c->strategy == AM_COMPRESS_DELETION;
+
+    for (size_t i = 0; i < m->n; i++) {
+        if (fate[i] == FATE_KEEP) {
+            m->e[w++] = m->e[i];
+            continue;
+        }
+        gone++;
+        gone_tokens += m->e[i].tokens;
+        if (!m->e[i].orphan)
+            m->context_tokens -= m->e[i].tokens;
+        am_msg_free(m->e[i].msg);
+    }
+    m->n = w;
+    am__memory_ids_rebuild(m);
+    if (!deletion) {
+        am_buf tmp = m->summary;
+        m->summary = *newsum;
+        *newsum = tmp;
+        am__memory_set_summary_msg(m, *newmsg, newtok);
+        *newmsg = NULL;
+    }
+    m->rec.summary = am_buf_str(&m->summary);
+    m->rec.original_tokens = gone_tokens + prev_summary;
+    m->rec.compressed_tokens = deletion ? 0 : newtok;
+    m->rec.compression_ratio =
+        m->rec.original_tokens > 0
+            ? (double)m->rec.compressed_tokens /
+                  (double)m->rec.original_tokens
+            : 0.0;
+    if (deletion) /* deletion keeps any earlier summary as it was */
+        m->rec.original_tokens = gone_tokens;
+    m->rec.original_message_count = gone;
+    m->rec.strategy = c->strategy;
+    m->have_record = true;
+    m->compressions++;
+    m->last_savings = (int64_t)m->rec.original_tokens -
+                      (int64_t)m->rec.compressed_tokens;
+    if (m->last_savings > 0)
+        m->saved += (size_t)m->last_savings;
+    m->cost_tokens +=
+        (size_t)(am_summarizer_tokens_spent(summarizer(m)) - before.tokens);
+    m->compress_usd += am_summarizer_cost_spent(summarizer(m)) - before.usd;
+    m->compressed_last = true;
+    if (m->o.tracker != NULL && m->last_savings > 0)
+        (void)am_token_tracker_credit_savings(
+            m->o.tracker, c->model[0] ? am_str_c(c->model) : AM_STR("unknown"),
+            m->last_savings);
+}
+
 /* Compress the entries once. *did says whether anything changed. */
 am_status am__memory_compress_once(am_memory *m, bool *did)
 {
     const am_memory_config *c = &m->o.config;
     eviews ev;
-    size_t b, keep_last = c->short_term_size > 0 ? c->short_term_size
-                          : m->o.compress_newest ? 0 : 1;
-    unsigned char *fate = NULL; /* 0 keep, 1 summarize, 2 drop */
+    unsigned char *fate = NULL;
     const am_msg **old = NULL;
-    size_t nold = 0, old_tokens = 0, gone_tokens = 0, gone = 0;
+    size_t nold = 0, old_tokens = 0, b;
     am_buf newsum = AM_BUF_INIT;
     am_msg *newmsg = NULL;
     size_t newtok = 0;
-    uint64_t spent0;
-    double usd0;
+    spent before;
     size_t n0 = m->n;
     am_status st;
 
@@ -185,141 +345,29 @@ am_status am__memory_compress_once(am_memory *m, bool *did)
         st = am__fail(&AM__ERR(m), AM_ENOMEM, "memory: out of memory");
         goto out;
     }
-    b = am__keep_boundary(ev.v, ev.group, m->n, keep_last);
+    b = mark_old(m, &ev, fate);
+    if (c->strategy == AM_COMPRESS_SELECTIVE)
+        keep_selected(m, &ev, b, fate);
     for (size_t i = 0; i < m->n; i++) {
-        bool sys = ev.v[i].role == AM__W_SYSTEM && c->preserve_system;
-        if (ev.group[i] == SIZE_MAX)
-            fate[i] = 1; /* orphan: can never be sent */
-        else if (i < b && !sys)
-            fate[i] = 1;
-    }
-    if (c->strategy == AM_COMPRESS_SELECTIVE) {
-        /* Keep whole groups that matter, newest first, up to half the
-         * old tokens; a group is judged by any of its messages. */
-        size_t cap_tokens = 0, kept = 0;
-        for (size_t i = 0; i < m->n; i++)
-            if (fate[i] == 1)
-                cap_tokens += m->e[i].tokens;
-        cap_tokens /= 2;
-        /* Pass 0: groups holding errors or marked messages; pass 1:
-         * tool calls with their results. */
-        for (int pass = 0; pass < 2; pass++) {
-            for (size_t g = b; g-- > 0;) {
-                size_t gt = 0;
-                bool want = false;
-                if (ev.group[g] != g || fate[g] != 1)
-                    continue;
-                for (size_t i = g; i < b; i++) {
-                    if (ev.group[i] != g)
-                        continue;
-                    gt += m->e[i].tokens;
-                    if (pass == 1 && c->preserve_tool_calls &&
-                        (ev.v[i].ncalls > 0 || ev.v[i].role == AM__W_TOOL))
-                        want = true;
-                    else if (pass == 0 && is_important(m, m->e[i].msg))
-                        want = true;
-                }
-                if (!want || kept + gt > cap_tokens)
-                    continue;
-                kept += gt;
-                for (size_t i = g; i < b; i++)
-                    if (ev.group[i] == g)
-                        fate[i] = 0;
-            }
-        }
-    }
-    for (size_t i = 0; i < m->n; i++) {
-        if (fate[i] != 1)
+        if (fate[i] != FATE_FOLD)
             continue;
         if (c->strategy == AM_COMPRESS_DELETION)
-            fate[i] = 2;
+            fate[i] = FATE_DROP;
         old[nold++] = m->e[i].msg;
         old_tokens += m->e[i].tokens;
     }
     if (nold == 0)
         goto out; /* nothing old enough */
-
-    spent0 = am_summarizer_tokens_spent(summarizer(m));
-    usd0 = am_summarizer_cost_spent(summarizer(m));
+    before.tokens = am_summarizer_tokens_spent(summarizer(m));
+    before.usd = am_summarizer_cost_spent(summarizer(m));
     if (c->strategy != AM_COMPRESS_DELETION) {
-        /* The budget: ratio of what is folded in (old messages and the
-         * previous summary), never more than a quarter of the threshold. */
-        size_t budget = (size_t)(c->compression_ratio *
-                                 (double)(old_tokens + m->summary_tokens));
-        size_t cap = c->compression_threshold / 4;
-        if (budget > cap)
-            budget = cap;
-        if (budget < 64)
-            budget = 64;
-        st = am_summarizer_run(summarizer(m), am_buf_str(&m->summary), old,
-                               nold, budget, &newsum, &AM__ERR(m));
-        if (st != AM_OK)
-            goto out;
-        st = am__summary_msg(m->o.alloc, am_buf_str(&newsum), &newmsg,
-                             &AM__ERR(m));
-        if (st != AM_OK)
-            goto out;
-        st = am__count_msg_buf(&m->o.counter, newmsg, &m->scratch, &newtok,
-                               &AM__ERR(m));
+        st = summarize_old(m, old, nold, old_tokens, &newsum, &newmsg,
+                           &newtok);
         if (st != AM_OK)
             goto out;
     }
-
-    /* Commit: nothing below fails. */
-    {
-        size_t w = 0, prev_summary = m->summary_tokens;
-        for (size_t i = 0; i < m->n; i++) {
-            if (fate[i] == 0) {
-                m->e[w++] = m->e[i];
-                continue;
-            }
-            gone++;
-            gone_tokens += m->e[i].tokens;
-            if (!m->e[i].orphan)
-                m->context_tokens -= m->e[i].tokens;
-            am_msg_free(m->e[i].msg);
-        }
-        m->n = w;
-        am__memory_ids_rebuild(m);
-        if (c->strategy != AM_COMPRESS_DELETION) {
-            am_buf tmp = m->summary;
-            m->summary = newsum;
-            newsum = tmp;
-            am__memory_set_summary_msg(m, newmsg, newtok);
-            newmsg = NULL;
-        }
-        m->rec.summary = am_buf_str(&m->summary);
-        m->rec.original_tokens = gone_tokens + prev_summary;
-        m->rec.compressed_tokens =
-            c->strategy == AM_COMPRESS_DELETION ? 0 : newtok;
-        m->rec.compression_ratio =
-            m->rec.original_tokens > 0
-                ? (double)m->rec.compressed_tokens /
-                      (double)m->rec.original_tokens
-                : 0.0;
-        m->rec.original_message_count = gone;
-        m->rec.strategy = c->strategy;
-        m->have_record = true;
-        if (c->strategy == AM_COMPRESS_DELETION) {
-            /* Deletion keeps any earlier summary as it was. */
-            m->rec.original_tokens = gone_tokens;
-        }
-        m->compressions++;
-        m->last_savings = (int64_t)m->rec.original_tokens -
-                          (int64_t)m->rec.compressed_tokens;
-        if (m->last_savings > 0)
-            m->saved += (size_t)m->last_savings;
-        m->cost_tokens +=
-            (size_t)(am_summarizer_tokens_spent(summarizer(m)) - spent0);
-        m->compress_usd += am_summarizer_cost_spent(summarizer(m)) - usd0;
-        m->compressed_last = true;
-        if (m->o.tracker != NULL && m->last_savings > 0)
-            (void)am_token_tracker_credit_savings(
-                m->o.tracker,
-                c->model[0] ? am_str_c(c->model) : AM_STR("unknown"),
-                m->last_savings);
-        *did = true;
-    }
+    commit(m, fate, &newsum, &newmsg, newtok, before);
+    *did = true;
 out:
     am_msg_free(newmsg);
     am_buf_free(&newsum);

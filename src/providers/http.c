@@ -566,12 +566,111 @@ static am_status transport_error(const am__http_call *call, CURLcode rc,
                     call->provider, call->url, tries, detail);
 }
 
+/* ---- A call, in steps: headers, attempts, retry decision ---- */
+
+/* The request's header list: ours, the call's, then the client's. */
+static am_status build_headers(const am__http *h, const am__http_call *call,
+                               struct curl_slist **out, am_error *err)
+{
+    static const char *const base_headers[] = {
+        "Content-Type: application/json", "Accept: application/json",
+        "Expect:" /* no 100-continue round trip on large bodies */
+    };
+    struct curl_slist *hdrs = NULL, *tmp;
+
+    for (size_t i = 0; i < 3 + call->header_count + h->header_count; i++) {
+        const char *line =
+            i < 3 ? base_headers[i]
+            : i < 3 + call->header_count ? call->headers[i - 3]
+                                         : h->headers[i - 3 -
+                                                      call->header_count];
+        tmp = curl_slist_append(hdrs, line);
+        if (tmp == NULL) {
+            curl_slist_free_all(hdrs);
+            return am__fail(err, AM_ENOMEM, "%s: out of memory",
+                            call->provider);
+        }
+        hdrs = tmp;
+    }
+    *out = hdrs;
+    return AM_OK;
+}
+
+/* The time limit of the next attempt: timeout_ms, but the last attempt
+ * gets only what is left of the deadline. */
+static long attempt_timeout_ms(const am__http *h, int64_t spent_ms)
+{
+    long timeout = (long)h->opts.timeout_ms;
+    if (h->opts.deadline_ms > 0) {
+        int64_t left = h->opts.deadline_ms - spent_ms;
+        if (left < 1)
+            left = 1;
+        if (timeout == 0 || left < timeout)
+            timeout = (long)left;
+    }
+    return timeout;
+}
+
+/* Set every option of one attempt on the (pooled, reused) handle. */
+static void setup_attempt(CURL *c, const am__http *h,
+                          const am__http_call *call, struct curl_slist *hdrs,
+                          attempt *a, char *errbuf, long timeout_ms)
+{
+    curl_easy_setopt(c, CURLOPT_URL, call->url);
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, call->body.ptr);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                     (curl_off_t)call->body.len);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, h->user_agent);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* threads: no alarm */
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)h->opts.connect_timeout_ms);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* Pooled handles are reused: set the progress hook either way. */
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, call->stop == NULL ? 1L : 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION,
+                     call->stop == NULL ? NULL : on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, a);
+}
+
+/* The error of a failed attempt that is not retried (the retries are
+ * spent, or waiting would pass the deadline, which the message then
+ * says). */
+static am_status last_attempt_error(const am__http *h,
+                                    const am__http_call *call, CURLcode rc,
+                                    long status, const char *errbuf,
+                                    const attempt *a, int attempts,
+                                    const am_buf *reply, am_error *err)
+{
+    am_status st = rc != CURLE_OK
+                       ? transport_error(call, rc, errbuf, a, attempts, err)
+                       : am__http_status_error(call, (int)status,
+                                               am_buf_str(reply), attempts,
+                                               err);
+    if (attempts <= h->opts.max_retries && err != NULL) {
+        char first[sizeof err->msg];
+        memcpy(first, err->msg, sizeof first);
+        am__fail(err, st, "%s (no retry: the %lld ms deadline would pass)",
+                 first, (long long)h->opts.deadline_ms);
+    }
+    return st;
+}
+
 am_status am__http_post(am__http *h, const am__http_call *call,
                         am_buf *reply, am__http_outcome *outcome,
                         am_error *err)
 {
-    am_status st = AM_OK;
-    struct curl_slist *hdrs = NULL, *tmp;
+    am_status st;
+    struct curl_slist *hdrs = NULL;
     CURL *c = NULL;
     char errbuf[CURL_ERROR_SIZE];
     int attempts = 0;
@@ -582,25 +681,9 @@ am_status am__http_post(am__http *h, const am__http_call *call,
     outcome->http_status = 0;
     outcome->attempts = 0;
     am_buf_clear(reply);
-
-    static const char *const base_headers[] = {
-        "Content-Type: application/json", "Accept: application/json",
-        "Expect:" /* no 100-continue round trip on large bodies */
-    };
-    for (size_t i = 0; i < 3 + call->header_count + h->header_count; i++) {
-        const char *line =
-            i < 3 ? base_headers[i]
-            : i < 3 + call->header_count ? call->headers[i - 3]
-                                         : h->headers[i - 3 -
-                                                      call->header_count];
-        tmp = curl_slist_append(hdrs, line);
-        if (tmp == NULL) {
-            st = am__fail(err, AM_ENOMEM, "%s: out of memory",
-                          call->provider);
-            goto out;
-        }
-        hdrs = tmp;
-    }
+    st = build_headers(h, call, &hdrs, err);
+    if (st != AM_OK)
+        goto out;
     c = pool_take(h);
     if (c == NULL) {
         st = am__fail(err, AM_ENOMEM, "%s: cannot create a curl handle",
@@ -612,18 +695,9 @@ am_status am__http_post(am__http *h, const am__http_call *call,
         attempt a = { h, reply, false, false, -1, -1, call };
         CURLcode rc;
         int64_t delay;
-
         int64_t t_attempt = am__mono_ns();
-        long attempt_timeout = (long)h->opts.timeout_ms;
+        long timeout_ms = attempt_timeout_ms(h, spent_ms);
 
-        if (h->opts.deadline_ms > 0) {
-            /* The last attempt gets only what is left of the deadline. */
-            int64_t left = h->opts.deadline_ms - spent_ms;
-            if (left < 1)
-                left = 1;
-            if (attempt_timeout == 0 || left < attempt_timeout)
-                attempt_timeout = (long)left;
-        }
         if (call->stop != NULL && call->stop(call->stop_ctx)) {
             st = cancelled(call, attempts, err);
             break;
@@ -632,31 +706,7 @@ am_status am__http_post(am__http *h, const am__http_call *call,
         am_buf_clear(reply);
         errbuf[0] = '\0';
         status = 0;
-        curl_easy_setopt(c, CURLOPT_URL, call->url);
-        curl_easy_setopt(c, CURLOPT_POST, 1L);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, call->body.ptr);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)call->body.len);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-        curl_easy_setopt(c, CURLOPT_USERAGENT, h->user_agent);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* threads: no alarm */
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                         (long)h->opts.connect_timeout_ms);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, attempt_timeout);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
-        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(c, CURLOPT_HEADERDATA, &a);
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-        curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-        /* Pooled handles are reused: set the progress hook either way. */
-        curl_easy_setopt(c, CURLOPT_NOPROGRESS, call->stop == NULL ? 1L : 0L);
-        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION,
-                         call->stop == NULL ? NULL : on_progress);
-        curl_easy_setopt(c, CURLOPT_XFERINFODATA, &a);
-
+        setup_attempt(c, h, call, hdrs, &a, errbuf, timeout_ms);
         rc = curl_easy_perform(c);
         if (rc == CURLE_OK)
             curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -686,18 +736,8 @@ am_status am__http_post(am__http *h, const am__http_call *call,
         if (attempts > h->opts.max_retries ||
             (h->opts.deadline_ms > 0 &&
              spent_ms + delay >= h->opts.deadline_ms)) {
-            st = rc != CURLE_OK
-                     ? transport_error(call, rc, errbuf, &a, attempts, err)
-                     : am__http_status_error(call, (int)status,
-                                             am_buf_str(reply), attempts,
-                                             err);
-            if (attempts <= h->opts.max_retries && err != NULL) {
-                char first[sizeof err->msg];
-                memcpy(first, err->msg, sizeof first);
-                am__fail(err, st, "%s (no retry: the %lld ms deadline "
-                         "would pass)", first,
-                         (long long)h->opts.deadline_ms);
-            }
+            st = last_attempt_error(h, call, rc, status, errbuf, &a,
+                                    attempts, reply, err);
             break;
         }
         /* Waits are counted as requested, so that an injected sleep

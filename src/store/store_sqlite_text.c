@@ -265,31 +265,162 @@ static am_status scope_rows(am_store *s, const char *scope, int64_t *n)
     return fts_rows(s, scope + 5 /* drop " AND " */, INT64_MAX, n);
 }
 
+/* ---- Text candidates, in steps: terms, BM25 arguments, statement,
+ * passes ---- */
+
+/* idf[] (the scoped term counts prune_terms left) becomes pairs (n, N) per
+ * phrase for am_bm25_fn: in a scoped search the term's count in the scope
+ * (counted up to FTS_BUDGET + 1 by prune_terms) and the scope's row count;
+ * in an unscoped one the term's exact count and N = 0 (the table's row
+ * count), as FTS5's bm25() would. The namespace token closes the list
+ * with weight 0. */
+static am_status bm25_pairs(am_store *s, am_str fq, size_t terms, am_str lo,
+                            const char *scope, double *idf)
+{
+    double pairs[2 * AM__FTS_MAX_PHRASES];
+    int64_t nrows = 0;
+    am_status st = AM_OK;
+    size_t i = 0;
+
+    if (lo.len > 0)
+        st = scope_rows(s, scope, &nrows);
+    for (const char *p = fq.ptr, *end = fq.ptr + fq.len;
+         st == AM_OK && p < end && i < terms; i++) {
+        const char *e = strstr(p, " OR ");
+        int64_t g = 0;
+        if (e == NULL)
+            e = end;
+        if (lo.len > 0) {
+            pairs[2 * i] = idf[i];
+            pairs[2 * i + 1] = (double)(nrows > 0 ? nrows : 1);
+        } else {
+            st = term_rows(s, p, (size_t)(e - p), INT64_MAX, &g);
+            pairs[2 * i] = (double)g;
+            pairs[2 * i + 1] = 0;
+        }
+        p = e < end ? e + 4 : end;
+    }
+    /* The namespace token: weight 0 (unscoped: no such phrase). */
+    pairs[2 * terms] = 0;
+    pairs[2 * terms + 1] = -1;
+    if (st == AM_OK)
+        memcpy(idf, pairs, (2 * terms + 2) * sizeof *idf);
+    return st;
+}
+
+/* A filter is part of the statement, so the LIMIT counts only rows that
+ * pass it: a filtered search still returns `want` rows when that many
+ * match, however rare they are among the text's hits. *out is the
+ * caller's to finalize. */
+static am_status filtered_stmt(am_store *s, const am__sqflt *filter,
+                               int own_rank, sqlite3_stmt **out)
+{
+    am_buf sql = AM_BUF_INIT;
+    am_status st;
+    int rc;
+
+    sql.alloc = s->alloc;
+    st = am_buf_appendf(&sql, "SELECT items_fts.rowid, %s, i.ns,"
+                        " i.deleted_ms IS NULL AND (i.expires_ms IS NULL"
+                        " OR i.expires_ms > ?1) FROM items_fts JOIN"
+                        " items i ON i.id = items_fts.rowid WHERE"
+                        " items_fts MATCH ?2%s ORDER BY %s LIMIT ?3",
+                        own_rank ? "am_bm25(items_fts, ?4) AS sc"
+                                 : "-items_fts.rank",
+                        filter->where.ptr,
+                        own_rank ? "sc DESC" : "items_fts.rank");
+    rc = st == AM_OK ? sqlite3_prepare_v2(SQ(s)->db->conn, sql.ptr,
+                                          (int)sql.len, out, NULL)
+                     : SQLITE_NOMEM;
+    am_buf_free(&sql);
+    if (rc != SQLITE_OK)
+        return am__store_dberr(s, rc, "search", NULL);
+    am__sq_filter_bind(*out, &filter->binds);
+    return AM_OK;
+}
+
+/* What every pass of one text search binds and keeps. */
+typedef struct text_match {
+    am_str fq;          /* the MATCH expression, scope included */
+    const double *idf;  /* am_bm25's pairs (own_rank) */
+    size_t terms;
+    int own_rank;       /* ranked by am_bm25, else by FTS5's bm25() */
+    am_str lo;          /* the scope's namespace prefix ("": none) */
+    int64_t now;
+    size_t want;
+} text_match;
+
+/* One pass over FTS5's best `lim` rows: the live ones under the scope
+ * become candidates, at most `want`. *seen counts the rows read and *rc
+ * is SQLite's last step. */
+static am_status text_pass(am_store *s, sqlite3_stmt *f,
+                           const text_match *m, int64_t lim,
+                           am__cands *out, size_t *seen, int *rc)
+{
+    am_status st = AM_OK;
+
+    *seen = 0;
+    *rc = SQLITE_DONE;
+    out->count = 0;
+    sqlite3_bind_int64(f, 1, m->now);
+    sqlite3_bind_text(f, 2, m->fq.ptr, (int)m->fq.len, SQLITE_STATIC);
+    sqlite3_bind_int64(f, 3, lim);
+    if (m->own_rank)
+        sqlite3_bind_blob(f, 4, m->idf,
+                          (int)((2 * m->terms + 2) * sizeof *m->idf),
+                          SQLITE_STATIC);
+    while (out->count < m->want && (*rc = sqlite3_step(f)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(f, 0);
+        double sc = sqlite3_column_double(f, 1);
+        const char *ns = sqlite3_column_blob(f, 2);
+        size_t nslen = (size_t)sqlite3_column_bytes(f, 2);
+        (*seen)++;
+        /* Under the scope: its encoding is a byte prefix. */
+        if (ns == NULL || !sqlite3_column_int(f, 3) || nslen < m->lo.len ||
+            memcmp(ns, m->lo.ptr, m->lo.len) != 0)
+            continue;
+        st = am__cands_push(s, out, id);
+        if (st != AM_OK)
+            break;
+        /* FTS5's own bm25() (a query of more words than am_bm25 takes)
+         * is unbounded: squashed into [0, 1). */
+        out->v[out->count - 1].fts = m->own_rank ? sc : sc / (1 + sc);
+        out->v[out->count - 1].rank_fts = (int)out->count;
+    }
+    if (st == AM_OK && out->count < m->want && *rc != SQLITE_DONE)
+        st = am__store_dberr(s, *rc, "search", f);
+    sqlite3_reset(f);
+    return st;
+}
+
 am_status am__sq_text_cands(am_store *s, am_str query, am_str lo,
                             am__sqflt *filter, size_t want,
                             int64_t now, am__cands *out)
 {
-    am_buf fq = AM_BUF_INIT;
+    am_buf fq = AM_BUF_INIT, w = AM_BUF_INIT;
     size_t terms = 0;
     am_status st;
+    char scope[48] = "";
+    double idf[2 * AM__FTS_MAX_PHRASES];
+    int have_dfs = 0, own_rank;
+    sqlite3_stmt *dyn = NULL;
+    text_match m;
+    int64_t lim;
+
     fq.alloc = s->alloc;
+    w.alloc = s->alloc;
     st = fts_query(query, &fq, &terms);
     if (st != AM_OK) {
-        am_buf_free(&fq);
-        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+        st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+        goto out;
     }
-    if (terms == 0) {
-        am_buf_free(&fq);
-        return AM_OK;
-    }
+    if (terms == 0)
+        goto out;
     st = counts_check(s);
-    if (st != AM_OK) {
-        am_buf_free(&fq);
-        return st;
-    }
+    if (st != AM_OK)
+        goto out;
     /* A scoped search ANDs in the scope's namespace token (column
      * fts_ns); user terms only match the text column. */
-    char scope[48] = "";
     if (lo.len > 0) {
         char tok[AM__NS_TOKEN_LEN + 1];
         am__sq_ns_token(SQ(s), lo.ptr, lo.len, tok);
@@ -303,91 +434,29 @@ am_status am__sq_text_cands(am_store *s, am_str query, am_str lo,
      * the same ranking but told "nothing relevant here" far worse. It is
      * also cheaper: FTS5's own bm25() walks every query term's whole
      * doclist to count it, which is as slow as the database is big. */
-    double idf[2 * AM__FTS_MAX_PHRASES];
-    int have_dfs = 0;
     st = prune_terms(s, &fq, &terms, scope, idf, &have_dfs);
     /* Every query of at most AM__FTS_MAX_TERMS terms is ranked by am_bm25,
      * whose score is on the [0, 1] scale of am_item.fts_score. */
-    int own_rank = terms <= AM__FTS_MAX_TERMS && (lo.len == 0 || have_dfs);
-    if (st == AM_OK && own_rank) {
-        /* idf[] becomes pairs (n, N) per phrase for am_bm25_fn: in a
-         * scoped search the term's count in the scope (counted up to
-         * FTS_BUDGET + 1 by prune_terms) and the scope's row count; in an
-         * unscoped one the term's exact count and N = 0 (the table's row
-         * count), as FTS5's bm25() would. */
-        double pairs[2 * AM__FTS_MAX_PHRASES];
-        int64_t nrows = 0;
-        if (lo.len > 0)
-            st = scope_rows(s, scope, &nrows);
-        size_t i = 0;
-        for (const char *p = fq.ptr, *end = fq.ptr + fq.len;
-             st == AM_OK && p < end && i < terms; i++) {
-            const char *e = strstr(p, " OR ");
-            if (e == NULL)
-                e = end;
-            int64_t g = 0;
-            if (lo.len > 0) {
-                pairs[2 * i] = idf[i];
-                pairs[2 * i + 1] = (double)(nrows > 0 ? nrows : 1);
-            } else {
-                st = term_rows(s, p, (size_t)(e - p), INT64_MAX, &g);
-                pairs[2 * i] = (double)g;
-                pairs[2 * i + 1] = 0;
-            }
-            p = e < end ? e + 4 : end;
-        }
-        /* The namespace token: weight 0 (unscoped: no such phrase). */
-        pairs[2 * terms] = 0;
-        pairs[2 * terms + 1] = -1;
-        memcpy(idf, pairs, (2 * terms + 2) * sizeof *idf);
-    }
+    own_rank = terms <= AM__FTS_MAX_TERMS && (lo.len == 0 || have_dfs);
+    if (st == AM_OK && own_rank)
+        st = bm25_pairs(s, am_buf_str(&fq), terms, lo, scope, idf);
+    if (st != AM_OK)
+        goto out;
+    st = am_buf_appendf(&w, "text : (%s)%s", fq.ptr, scope);
+    if (st == AM_OK)
+        st = am_buf_reserve(&w, 0);
     if (st != AM_OK) {
-        am_buf_free(&fq);
-        return st;
+        st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+        goto out;
     }
-    {
-        am_buf w = AM_BUF_INIT;
-        w.alloc = s->alloc;
-        st = am_buf_appendf(&w, "text : (%s)%s", fq.ptr, scope);
-        if (st == AM_OK)
-            st = am_buf_reserve(&w, 0);
-        am_buf_free(&fq);
-        fq = w;
-        if (st != AM_OK) {
-            am_buf_free(&fq);
-            return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
-        }
-    }
+    if (filter != NULL && filter->where.len > 0 &&
+        (st = filtered_stmt(s, filter, own_rank, &dyn)) != AM_OK)
+        goto out;
+    m = (text_match){ am_buf_str(&w), idf, terms, own_rank, lo, now, want };
     /* FTS5 ranks and cuts at `lim`; rows that are dead (or, after a
      * token collision, outside the scope) are rare, so a small margin over
      * `want` is enough (the loop deepens otherwise). */
-    int64_t lim = (int64_t)want + 8;
-    /* A filter is part of the statement, so the LIMIT counts only rows
-     * that pass it: a filtered search still returns `want` rows when
-     * that many match, however rare they are among the text's hits. */
-    sqlite3_stmt *dyn = NULL;
-    if (filter != NULL && filter->where.len > 0) {
-        am_buf sql = AM_BUF_INIT;
-        sql.alloc = s->alloc;
-        st = am_buf_appendf(&sql, "SELECT items_fts.rowid, %s, i.ns,"
-                            " i.deleted_ms IS NULL AND (i.expires_ms IS NULL"
-                            " OR i.expires_ms > ?1) FROM items_fts JOIN"
-                            " items i ON i.id = items_fts.rowid WHERE"
-                            " items_fts MATCH ?2%s ORDER BY %s LIMIT ?3",
-                            own_rank ? "am_bm25(items_fts, ?4) AS sc"
-                                     : "-items_fts.rank",
-                            filter->where.ptr,
-                            own_rank ? "sc DESC" : "items_fts.rank");
-        int rc = st == AM_OK ? sqlite3_prepare_v2(SQ(s)->db->conn, sql.ptr,
-                                                  (int)sql.len, &dyn, NULL)
-                             : SQLITE_NOMEM;
-        am_buf_free(&sql);
-        if (rc != SQLITE_OK) {
-            am_buf_free(&fq);
-            return am__store_dberr(s, rc, "search", NULL);
-        }
-        am__sq_filter_bind(dyn, &filter->binds);
-    }
+    lim = (int64_t)want + 8;
     for (;;) {
         sqlite3_stmt *f = dyn != NULL ? dyn
                                       : am__store_stmt(s, own_rank
@@ -396,44 +465,19 @@ am_status am__sq_text_cands(am_store *s, am_str query, am_str lo,
         size_t seen = 0;
         int rc = SQLITE_DONE;
         if (f == NULL) {
-            am_buf_free(&fq);
-            return AM__ERR(s).code;
+            st = AM__ERR(s).code;
+            break;
         }
-        out->count = 0;
-        sqlite3_bind_int64(f, 1, now);
-        sqlite3_bind_text(f, 2, fq.ptr, (int)fq.len, SQLITE_STATIC);
-        sqlite3_bind_int64(f, 3, lim);
-        if (own_rank)
-            sqlite3_bind_blob(f, 4, idf, (int)((2 * terms + 2) * sizeof *idf),
-                              SQLITE_STATIC);
-        while (out->count < want && (rc = sqlite3_step(f)) == SQLITE_ROW) {
-            int64_t id = sqlite3_column_int64(f, 0);
-            double sc = sqlite3_column_double(f, 1);
-            const char *ns = sqlite3_column_blob(f, 2);
-            size_t nslen = (size_t)sqlite3_column_bytes(f, 2);
-            seen++;
-            /* Under the scope: its encoding is a byte prefix. */
-            if (ns == NULL || !sqlite3_column_int(f, 3) || nslen < lo.len ||
-                memcmp(ns, lo.ptr, lo.len) != 0)
-                continue;
-            st = am__cands_push(s, out, id);
-            if (st != AM_OK)
-                break;
-            /* FTS5's own bm25() (a query of more words than am_bm25
-             * takes) is unbounded: squashed into [0, 1). */
-            out->v[out->count - 1].fts = own_rank ? sc : sc / (1 + sc);
-            out->v[out->count - 1].rank_fts = (int)out->count;
-        }
-        if (st == AM_OK && out->count < want && rc != SQLITE_DONE)
-            st = am__store_dberr(s, rc, "search", f);
-        sqlite3_reset(f);
+        st = text_pass(s, f, &m, lim, out, &seen, &rc);
         /* Too few survived the cut and FTS5 had more: look deeper. */
         if (st != AM_OK || out->count >= want || lim < 0 ||
             (rc == SQLITE_DONE && seen < (size_t)lim))
             break;
         lim = lim > (1 << 20) ? -1 : lim * 8;
     }
+out:
     sqlite3_finalize(dyn);
+    am_buf_free(&w);
     am_buf_free(&fq);
     return st;
 }

@@ -488,68 +488,43 @@ static am_status hits_add(am_tier_hits *h, size_t i, const char *id,
     return am_buf_append(&h->text, id, len);
 }
 
-am_status am_tiers_search(am_tiers *t, const am_tier_query *q,
-                          am_tier_hits *out)
-{
-    am_status st = AM_OK;
-    cquery *c = NULL;
-    bool scan_all, none = false;
-    uint32_t *res = NULL;
-    size_t nres = 0, res_cap = 0;
-    int64_t now;
+/* ---- Search, in steps: check, compile, collect, copy ---- */
 
-    if (t == NULL || q == NULL || out == NULL)
-        return t != NULL ? am__fail(&AM__ERR(t), AM_EINVAL, "search: NULL "
-                                    "argument")
-                         : AM_EINVAL;
-    pthread_mutex_lock(&t->mu);
-    out->count = 0;
-    am_buf_clear(&out->text);
-    /* Empty results take the handle's allocator (as am_tier_item does);
-     * results already holding memory keep theirs. */
-    if (out->text.ptr == NULL && out->ids == NULL && out->text.alloc == NULL)
-        out->text.alloc = t->alloc;
-    st = am__tiers_sync(t);
-    if (st != AM_OK)
-        goto out;
-    if (!(q->min_importance >= 0.0 && q->max_importance <= 1.0)) {
-        st = am__fail(&AM__ERR(t), AM_EINVAL, "importance range [%g, %g] is not "
-                      "inside [0, 1]", q->min_importance, q->max_importance);
-        goto out;
-    }
-    if (!(q->min_importance <= q->max_importance)) {
-        st = am__fail(&AM__ERR(t), AM_EINVAL, "importance range is empty: "
-                      "min_importance %g > max_importance %g",
-                      q->min_importance, q->max_importance);
-        goto out;
-    }
-    if (q->created_from_ms > q->created_to_ms || q->recent_days < 0) {
-        st = am__fail(&AM__ERR(t), AM_EINVAL, "creation window is empty or "
-                      "negative (from %lld, to %lld, recent_days %d)",
-                      (long long)q->created_from_ms,
-                      (long long)q->created_to_ms, q->recent_days);
-        goto out;
-    }
-    if (q->tag_count > 64 || (q->tag_count > 0 && q->tags == NULL)) {
-        st = am__fail(&AM__ERR(t), AM_EINVAL, "tags: %zu tags (at most 64, "
-                      "non-NULL)", q->tag_count);
-        goto out;
-    }
-    if (q->flags & ~AM_TIER_PEEK) {
-        st = am__fail(&AM__ERR(t), AM_EINVAL, "unknown search flags 0x%x",
-                      q->flags);
-        goto out;
-    }
-    c = am__calloc(t->alloc, 1, sizeof *c);
-    if (c == NULL) {
-        st = am__fail(&AM__ERR(t), AM_ENOMEM, "no memory to search");
-        goto out;
-    }
-    now = am__tiers_now(t);
+/* The query's ranges, tags and flags, before anything is looked up. */
+static am_status check_query(am_tiers *t, const am_tier_query *q)
+{
+    if (!(q->min_importance >= 0.0 && q->max_importance <= 1.0))
+        return am__fail(&AM__ERR(t), AM_EINVAL, "importance range [%g, %g] "
+                        "is not inside [0, 1]", q->min_importance,
+                        q->max_importance);
+    if (!(q->min_importance <= q->max_importance))
+        return am__fail(&AM__ERR(t), AM_EINVAL, "importance range is empty: "
+                        "min_importance %g > max_importance %g",
+                        q->min_importance, q->max_importance);
+    if (q->created_from_ms > q->created_to_ms || q->recent_days < 0)
+        return am__fail(&AM__ERR(t), AM_EINVAL, "creation window is empty "
+                        "or negative (from %lld, to %lld, recent_days %d)",
+                        (long long)q->created_from_ms,
+                        (long long)q->created_to_ms, q->recent_days);
+    if (q->tag_count > 64 || (q->tag_count > 0 && q->tags == NULL))
+        return am__fail(&AM__ERR(t), AM_EINVAL, "tags: %zu tags (at most 64, "
+                        "non-NULL)", q->tag_count);
+    if (q->flags & ~AM_TIER_PEEK)
+        return am__fail(&AM__ERR(t), AM_EINVAL, "unknown search flags 0x%x",
+                        q->flags);
+    return AM_OK;
+}
+
+/* Compile `q` into `c`: the dictionary ids of its type, tags and custom
+ * index key, the importance buckets it covers and the creation window.
+ * *none is set when a term names nothing we hold, so nothing matches. */
+static am_status compile(am_tiers *t, const am_tier_query *q, int64_t now,
+                         cquery *c, bool *none)
+{
     c->type = -1;
     if (q->type.ptr != NULL) {
         c->type = am__tdict_find(&t->types, q->type.ptr, q->type.len);
-        none = none || c->type < 0;
+        *none = *none || c->type < 0;
     }
     for (size_t i = 0; i < q->tag_count; i++) {
         long k = q->tags[i].ptr != NULL
@@ -557,29 +532,26 @@ am_status am_tiers_search(am_tiers *t, const am_tier_query *q,
                                       q->tags[i].len)
                      : -1;
         if (k < 0)
-            none = true;
+            *none = true;
         else
             c->tags[c->ntags++] = (uint32_t)k;
     }
     if (q->index != NULL) {
+        long k;
         for (size_t i = 0; i < t->nindexes; i++)
             if (strcmp(t->indexes[i].name, q->index) == 0)
                 c->ix = &t->indexes[i];
-        if (c->ix == NULL) {
-            st = am__fail(&AM__ERR(t), AM_EINVAL, "no custom index '%s'",
-                          q->index);
-            goto copy;
-        }
-        {
-            long k = q->index_key.ptr != NULL
-                         ? am__tdict_find(&c->ix->keys, q->index_key.ptr,
-                                          q->index_key.len)
-                         : -1;
-            if (k < 0)
-                none = true;
-            else
-                c->ix_key = (uint32_t)k + 1;
-        }
+        if (c->ix == NULL)
+            return am__fail(&AM__ERR(t), AM_EINVAL, "no custom index '%s'",
+                            q->index);
+        k = q->index_key.ptr != NULL
+                ? am__tdict_find(&c->ix->keys, q->index_key.ptr,
+                                 q->index_key.len)
+                : -1;
+        if (k < 0)
+            *none = true;
+        else
+            c->ix_key = (uint32_t)k + 1;
     }
     c->lo = q->min_importance;
     c->hi = q->max_importance;
@@ -595,89 +567,151 @@ am_status am_tiers_search(am_tiers *t, const am_tier_query *q,
     c->from = q->created_from_ms;
     c->to = q->created_to_ms;
     if (q->recent_days > 0) {
-        int64_t cut = am__tiers_day(am__sub_sat(now, (int64_t)q->recent_days * T_DAY_MS))
+        int64_t cut = am__tiers_day(am__sub_sat(now, (int64_t)q->recent_days
+                                                         * T_DAY_MS))
                       * T_DAY_MS;
         if (cut > c->from)
             c->from = cut;
     }
     c->mask = q->tier_mask & ((1u << AM_TIER_COUNT) - 1);
-    if (none || c->mask == 0 || c->from >= c->to)
-        goto copy;
-    plan(t, c, q, &scan_all);
+    return AM_OK;
+}
 
-    /* Collect matching slots first: accesses may move items around. */
-#define TAKE(slot)                                                       \
-    do {                                                                 \
-        if (item_matches(t, c, (slot))) {                                \
-            if (nres == res_cap) {                                       \
-                void *p_ = res;                                          \
-                if (am__grow(t->alloc, &p_, &res_cap, nres + 1,          \
-                             sizeof *res) != AM_OK) {                    \
-                    st = am__fail(&AM__ERR(t), AM_ENOMEM, "no memory for "   \
-                                  "search results");                     \
-                    goto copy;                                           \
-                }                                                        \
-                res = p_;                                                \
-            }                                                            \
-            res[nres++] = (slot);                                        \
-            if (q->limit != 0 && nres >= q->limit)                       \
-                goto copy;                                               \
-        }                                                                \
-    } while (0)
-    if (scan_all) {
-        if (c->mask != (1u << AM_TIER_COUNT) - 1) {
-            for (int tier = 0; tier < AM_TIER_COUNT; tier++)
-                if (c->mask & (1u << tier))
-                    for (size_t i = 0; i < t->members[tier].len; i++)
-                        TAKE(t->members[tier].v[i]);
-        } else {
-            for (uint32_t s = 0; s < t->nslots; s++)
-                TAKE(s);
-        }
+/* The matching slots, collected before any is touched (an access may move
+ * items around), at most `limit` of them (0: all). */
+typedef struct slot_list {
+    uint32_t *v;
+    size_t n, cap;
+    size_t limit;
+} slot_list;
+
+/* Add `slot` if it matches; *full once the limit is reached. */
+static am_status take(am_tiers *t, const cquery *c, uint32_t slot,
+                      slot_list *r, bool *full)
+{
+    if (!item_matches(t, c, slot))
+        return AM_OK;
+    if (r->n == r->cap) {
+        void *p = r->v;
+        if (am__grow(t->alloc, &p, &r->cap, r->n + 1, sizeof *r->v) != AM_OK)
+            return am__fail(&AM__ERR(t), AM_ENOMEM, "no memory for search "
+                            "results");
+        r->v = p;
+    }
+    r->v[r->n++] = slot;
+    *full = r->limit != 0 && r->n >= r->limit;
+    return AM_OK;
+}
+
+/* Walk the lists plan() chose, or every member of the asked tiers (all
+ * slots when every tier is asked). */
+static am_status collect(am_tiers *t, const cquery *c, bool scan_all,
+                         slot_list *r)
+{
+    am_status st = AM_OK;
+    bool full = false;
+
+    if (!scan_all) {
+        for (size_t l = 0; st == AM_OK && !full && l < c->nlists; l++)
+            for (size_t i = 0; st == AM_OK && !full && i < c->lists[l]->len;
+                 i++)
+                st = take(t, c, c->lists[l]->v[i], r, &full);
+    } else if (c->mask != (1u << AM_TIER_COUNT) - 1) {
+        for (int tier = 0; st == AM_OK && !full && tier < AM_TIER_COUNT;
+             tier++)
+            for (size_t i = 0; st == AM_OK && !full && (c->mask & (1u << tier))
+                               && i < t->members[tier].len; i++)
+                st = take(t, c, t->members[tier].v[i], r, &full);
     } else {
-        for (size_t l = 0; l < c->nlists; l++)
-            for (size_t i = 0; i < c->lists[l]->len; i++)
-                TAKE(c->lists[l]->v[i]);
+        for (uint32_t s = 0; st == AM_OK && !full && s < t->nslots; s++)
+            st = take(t, c, s, r, &full);
     }
-#undef TAKE
-copy:
-    if (st == AM_OK && nres > 0) {
-        size_t *offs = am__alloc_array(t->alloc, nres, sizeof *offs);
-        if (nres > out->cap) {
-            am_str *ni = am__realloc(out->text.alloc, out->ids,
-                                     out->cap * sizeof *ni,
-                                     nres * sizeof *ni);
-            if (ni != NULL) {
-                out->ids = ni;
-                out->cap = nres;
-            }
+    return st;
+}
+
+/* Copy the ids of the collected slots into `out` (all or none), then
+ * count an access on each unless the query only peeks. */
+static am_status copy_hits(am_tiers *t, const am_tier_query *q,
+                           const slot_list *r, int64_t now,
+                           am_tier_hits *out)
+{
+    am_status st = AM_OK;
+    size_t *offs = am__alloc_array(t->alloc, r->n, sizeof *offs);
+
+    if (r->n > out->cap) {
+        am_str *ni = am__realloc(out->text.alloc, out->ids,
+                                 out->cap * sizeof *ni, r->n * sizeof *ni);
+        if (ni != NULL) {
+            out->ids = ni;
+            out->cap = r->n;
         }
-        if (offs == NULL || nres > out->cap) {
-            st = am__fail(&AM__ERR(t), AM_ENOMEM, "no memory for search results");
-        }
-        for (size_t i = 0; st == AM_OK && i < nres; i++) {
-            const titem *it = &t->items[res[i]];
-            st = hits_add(out, i, am__tiers_id(it), it->id_len, &offs[i]);
-            if (st != AM_OK)
-                am__fail(&AM__ERR(t), st, "no memory for search results");
-        }
-        if (st == AM_OK) {
-            for (size_t i = 0; i < nres; i++) {
-                out->ids[i].ptr = out->text.ptr + offs[i];
-                out->ids[i].len = t->items[res[i]].id_len;
-            }
-            out->count = nres;
-            if (!(q->flags & AM_TIER_PEEK))
-                for (size_t i = 0; st == AM_OK && i < nres; i++)
-                    st = am__tiers_touch(t, res[i], now);
-            if (st == AM_OK)
-                st = am__tiers_maybe_flush(t);
-        } else {
-            out->count = 0;
-        }
-        am__free(t->alloc, offs, nres * sizeof *offs);
     }
-    am__free(t->alloc, res, res_cap * sizeof *res);
+    if (offs == NULL || r->n > out->cap)
+        st = am__fail(&AM__ERR(t), AM_ENOMEM, "no memory for search results");
+    for (size_t i = 0; st == AM_OK && i < r->n; i++) {
+        const titem *it = &t->items[r->v[i]];
+        st = hits_add(out, i, am__tiers_id(it), it->id_len, &offs[i]);
+        if (st != AM_OK)
+            am__fail(&AM__ERR(t), st, "no memory for search results");
+    }
+    if (st == AM_OK) {
+        for (size_t i = 0; i < r->n; i++) {
+            out->ids[i].ptr = out->text.ptr + offs[i];
+            out->ids[i].len = t->items[r->v[i]].id_len;
+        }
+        out->count = r->n;
+        if (!(q->flags & AM_TIER_PEEK))
+            for (size_t i = 0; st == AM_OK && i < r->n; i++)
+                st = am__tiers_touch(t, r->v[i], now);
+        if (st == AM_OK)
+            st = am__tiers_maybe_flush(t);
+    } else {
+        out->count = 0;
+    }
+    am__free(t->alloc, offs, r->n * sizeof *offs);
+    return st;
+}
+
+am_status am_tiers_search(am_tiers *t, const am_tier_query *q,
+                          am_tier_hits *out)
+{
+    am_status st = AM_OK;
+    cquery *c = NULL;
+    bool scan_all, none = false;
+    slot_list res = { NULL, 0, 0, 0 };
+    int64_t now;
+
+    if (t == NULL || q == NULL || out == NULL)
+        return t != NULL ? am__fail(&AM__ERR(t), AM_EINVAL, "search: NULL "
+                                    "argument")
+                         : AM_EINVAL;
+    pthread_mutex_lock(&t->mu);
+    out->count = 0;
+    am_buf_clear(&out->text);
+    /* Empty results take the handle's allocator (as am_tier_item does);
+     * results already holding memory keep theirs. */
+    if (out->text.ptr == NULL && out->ids == NULL && out->text.alloc == NULL)
+        out->text.alloc = t->alloc;
+    st = am__tiers_sync(t);
+    if (st == AM_OK)
+        st = check_query(t, q);
+    if (st != AM_OK)
+        goto out;
+    c = am__calloc(t->alloc, 1, sizeof *c);
+    if (c == NULL) {
+        st = am__fail(&AM__ERR(t), AM_ENOMEM, "no memory to search");
+        goto out;
+    }
+    now = am__tiers_now(t);
+    res.limit = q->limit;
+    st = compile(t, q, now, c, &none);
+    if (st == AM_OK && !none && c->mask != 0 && c->from < c->to) {
+        plan(t, c, q, &scan_all);
+        st = collect(t, c, scan_all, &res);
+    }
+    if (st == AM_OK && res.n > 0)
+        st = copy_hits(t, q, &res, now, out);
+    am__free(t->alloc, res.v, res.cap * sizeof *res.v);
     am__free(t->alloc, c, sizeof *c);
 out:
     pthread_mutex_unlock(&t->mu);

@@ -172,21 +172,25 @@ static am_status missing_rank(const am_encoding *enc, const char *path,
     return gap_at(path, r, n, err);
 }
 
-static am_status parse_ranks(am_encoding *enc, const char *path,
-                             const uint8_t *text, size_t len, am_error *err)
-{
-    am_status st = AM_OK;
-    const am_allocator *a = enc->alloc;
-    size_t nlines = 0, cap = 0, line = 0, i = 0;
-    line_rec *recs = NULL;
-    uint8_t *scratch = NULL;
-    size_t scratch_len = 0;
-    uint32_t max_rank = 0;
+/* ---- Reading a rank file, in steps: lines, layout by rank, index ---- */
 
-    /* Decoded bytes are never longer than the text. */
-    scratch = am__alloc(a, len + 1);
-    if (scratch == NULL)
-        return am__fail(err, AM_ENOMEM, "out of memory loading '%s'", path);
+/* The lines of a rank file: each token's rank and where its decoded bytes
+ * sit in `scratch` (sized len + 1: decoded bytes are never longer than
+ * the text). */
+typedef struct rank_lines {
+    line_rec *recs;
+    size_t n, cap;
+    uint8_t *scratch;
+    size_t scratch_len;
+    uint32_t max_rank;
+} rank_lines;
+
+/* Read every "BASE64 RANK" line of `text` into `rl`, checking each. */
+static am_status read_lines(const am_allocator *a, const char *path,
+                            const uint8_t *text, size_t len, rank_lines *rl,
+                            am_error *err)
+{
+    size_t line = 0, i = 0;
 
     while (i < len) {
         size_t start = i, sp, end;
@@ -205,130 +209,116 @@ static am_status parse_ranks(am_encoding *enc, const char *path,
             continue; /* blank lines (e.g. a trailing newline) */
         for (sp = start; sp < end && text[sp] != ' '; sp++)
             ;
-        if (sp == end || sp + 1 == end) {
-            st = am__fail(err, AM_EFORMAT, "%s:%zu: expected 'BASE64 RANK'",
-                          path, line);
-            goto out;
-        }
+        if (sp == end || sp + 1 == end)
+            return am__fail(err, AM_EFORMAT, "%s:%zu: expected 'BASE64 "
+                            "RANK'", path, line);
         for (size_t k = sp + 1; k < end; k++) {
-            if (text[k] < '0' || text[k] > '9' || rank > 0xFFFFFFF0ull) {
-                st = am__fail(err, AM_EFORMAT, "%s:%zu: bad rank '%.*s'",
-                              path, line, (int)(end - sp - 1 > 20 ? 20 :
-                                                end - sp - 1),
-                              (const char *)text + sp + 1);
-                goto out;
-            }
+            if (text[k] < '0' || text[k] > '9' || rank > 0xFFFFFFF0ull)
+                return am__fail(err, AM_EFORMAT, "%s:%zu: bad rank '%.*s'",
+                                path, line, (int)(end - sp - 1 > 20 ? 20 :
+                                                  end - sp - 1),
+                                (const char *)text + sp + 1);
             rank = rank * 10 + (uint64_t)(text[k] - '0');
         }
-        blen = b64_decode(text + start, sp - start, scratch + scratch_len);
-        if (blen <= 0) {
-            st = am__fail(err, AM_EFORMAT, "%s:%zu: bad base64 token",
-                          path, line);
-            goto out;
+        blen = b64_decode(text + start, sp - start,
+                          rl->scratch + rl->scratch_len);
+        if (blen <= 0)
+            return am__fail(err, AM_EFORMAT, "%s:%zu: bad base64 token",
+                            path, line);
+        if (rank > 0x7FFFFFFF)
+            return am__fail(err, AM_EFORMAT, "%s:%zu: rank %llu too large",
+                            path, line, (unsigned long long)rank);
+        if (rl->n == rl->cap) {
+            am_status st = am__grow(a, (void **)&rl->recs, &rl->cap,
+                                    rl->n + 1, sizeof *rl->recs);
+            if (st != AM_OK)
+                return am__fail(err, st, "out of memory loading '%s'", path);
         }
-        if (rank > 0x7FFFFFFF) {
-            st = am__fail(err, AM_EFORMAT, "%s:%zu: rank %llu too large",
-                          path, line, (unsigned long long)rank);
-            goto out;
-        }
-        if (nlines == cap) {
-            st = am__grow(a, (void **)&recs, &cap, nlines + 1,
-                          sizeof *recs);
-            if (st != AM_OK) {
-                am__fail(err, st, "out of memory loading '%s'", path);
-                goto out;
-            }
-        }
-        recs[nlines].rank = (uint32_t)rank;
-        recs[nlines].boff = (uint32_t)scratch_len;
-        recs[nlines].blen = (uint32_t)blen;
-        nlines++;
-        scratch_len += (size_t)blen;
-        if (rank > max_rank)
-            max_rank = (uint32_t)rank;
+        rl->recs[rl->n].rank = (uint32_t)rank;
+        rl->recs[rl->n].boff = (uint32_t)rl->scratch_len;
+        rl->recs[rl->n].blen = (uint32_t)blen;
+        rl->n++;
+        rl->scratch_len += (size_t)blen;
+        if (rank > rl->max_rank)
+            rl->max_rank = (uint32_t)rank;
     }
-    if (nlines == 0) {
-        st = am__fail(err, AM_EFORMAT, "%s: no tokens", path);
-        goto out;
-    }
-    /* Ranks are token ids: they must be 0..n-1, each once. Checked before
-     * anything is sized by the largest rank (one line of rank 2^31 - 1
-     * asked for gigabytes). */
-    if ((size_t)max_rank + 1 > nlines + enc->def->nspecials) {
-        st = missing_rank(enc, path, recs, nlines, err);
-        goto out;
-    }
+    return AM_OK;
+}
 
-    /* Lay the tokens out by rank. */
-    enc->nranks = max_rank + 1;
+/* Lay the tokens out by rank in enc->blob/off (a counting sort: lengths
+ * first, then prefix sums), each rank once and none missing but for
+ * special tokens; allocates the lookup slots too. */
+static am_status layout_by_rank(am_encoding *enc, const char *path,
+                                const rank_lines *rl, am_error *err)
+{
+    const am_allocator *a = enc->alloc;
+    uint32_t *len_by_rank;
+
+    enc->nranks = rl->max_rank + 1;
     enc->off = am__alloc_array(a, (size_t)enc->nranks + 1, sizeof(uint32_t));
-    enc->blob = am__alloc(a, scratch_len);
-    enc->blob_len = enc->blob != NULL ? scratch_len : 0;
-    for (size_t s = 16; s < (size_t)nlines * 2; s <<= 1)
+    enc->blob = am__alloc(a, rl->scratch_len);
+    enc->blob_len = enc->blob != NULL ? rl->scratch_len : 0;
+    for (size_t s = 16; s < (size_t)rl->n * 2; s <<= 1)
         enc->mask = s * 2 - 1;
     if (enc->mask == 0)
         enc->mask = 31;
     if (slots_alloc(enc, enc->mask + 1) != AM_OK)
         enc->mask = 0;
-    if (enc->off == NULL || enc->blob == NULL || enc->slots == NULL) {
-        st = am__fail(err, AM_ENOMEM, "out of memory loading '%s'", path);
-        goto out;
+    if (enc->off == NULL || enc->blob == NULL || enc->slots == NULL)
+        return am__fail(err, AM_ENOMEM, "out of memory loading '%s'", path);
+    len_by_rank = enc->off;
+    memset(len_by_rank, 0, ((size_t)enc->nranks + 1) * sizeof(uint32_t));
+    for (size_t k = 0; k < rl->n; k++) {
+        if (len_by_rank[rl->recs[k].rank + 1] != 0)
+            return am__fail(err, AM_EFORMAT, "%s: rank %u appears twice",
+                            path, rl->recs[k].rank);
+        len_by_rank[rl->recs[k].rank + 1] = rl->recs[k].blen;
     }
-    {
-        /* Counting sort by rank: lengths first, then prefix sums. */
-        uint32_t *len_by_rank = enc->off;
-        memset(len_by_rank, 0, ((size_t)enc->nranks + 1) * sizeof(uint32_t));
-        for (size_t k = 0; k < nlines; k++) {
-            if (len_by_rank[recs[k].rank + 1] != 0) {
-                st = am__fail(err, AM_EFORMAT, "%s: rank %u appears twice",
-                              path, recs[k].rank);
-                goto out;
-            }
-            len_by_rank[recs[k].rank + 1] = recs[k].blen;
-        }
-        for (size_t r = 0; r < enc->nranks; r++)
-            if (len_by_rank[r + 1] == 0 && !is_special_id(enc->def, r)) {
-                st = gap_at(path, r, nlines, err);
-                goto out;
-            }
-        for (size_t r = 1; r <= enc->nranks; r++)
-            enc->off[r] += enc->off[r - 1];
-        for (size_t k = 0; k < nlines; k++)
-            memcpy(enc->blob + enc->off[recs[k].rank],
-                   scratch + recs[k].boff, recs[k].blen);
-    }
+    for (size_t r = 0; r < enc->nranks; r++)
+        if (len_by_rank[r + 1] == 0 && !is_special_id(enc->def, r))
+            return gap_at(path, r, rl->n, err);
+    for (size_t r = 1; r <= enc->nranks; r++)
+        enc->off[r] += enc->off[r - 1];
+    for (size_t k = 0; k < rl->n; k++)
+        memcpy(enc->blob + enc->off[rl->recs[k].rank],
+               rl->scratch + rl->recs[k].boff, rl->recs[k].blen);
+    return AM_OK;
+}
+
+/* The lookup structures over the laid-out tokens: the open-addressing
+ * slots (each token's bytes once), the rank of every single byte (all
+ * 256 must have one), the Bloom filter and the two-byte table. */
+static am_status build_index(am_encoding *enc, const char *path,
+                             const rank_lines *rl, am_error *err)
+{
+    const am_allocator *a = enc->alloc;
+
     for (size_t b = 0; b < 256; b++)
         enc->byte_rank[b] = NO_RANK;
-    for (size_t k = 0; k < nlines; k++) {
-        uint32_t r = recs[k].rank;
+    for (size_t k = 0; k < rl->n; k++) {
+        uint32_t r = rl->recs[k].rank;
         const uint8_t *p = enc->blob + enc->off[r];
-        uint64_t h = hash_bytes(p, recs[k].blen);
+        uint64_t h = hash_bytes(p, rl->recs[k].blen);
         size_t at = (size_t)h & enc->mask;
 
-        if (lookup(enc, p, recs[k].blen) != NO_RANK) {
-            st = am__fail(err, AM_EFORMAT,
-                          "%s: token of rank %u appears twice", path, r);
-            goto out;
-        }
+        if (lookup(enc, p, rl->recs[k].blen) != NO_RANK)
+            return am__fail(err, AM_EFORMAT, "%s: token of rank %u appears "
+                            "twice", path, r);
         while (enc->slots[at].len != 0)
             at = (at + 1) & enc->mask;
-        enc->slots[at].head = load_head(p, recs[k].blen);
+        enc->slots[at].head = load_head(p, rl->recs[k].blen);
         enc->slots[at].rank = r;
-        enc->slots[at].len = recs[k].blen;
-        if (recs[k].blen == 1)
+        enc->slots[at].len = rl->recs[k].blen;
+        if (rl->recs[k].blen == 1)
             enc->byte_rank[p[0]] = r;
     }
     for (size_t b = 0; b < 256; b++)
-        if (enc->byte_rank[b] == NO_RANK) {
-            st = am__fail(err, AM_EFORMAT, "%s: no token for byte 0x%02zx",
-                          path, b);
-            goto out;
-        }
+        if (enc->byte_rank[b] == NO_RANK)
+            return am__fail(err, AM_EFORMAT, "%s: no token for byte 0x%02zx",
+                            path, b);
     enc->filter = am__calloc(a, FILTER_BITS / 64, sizeof(uint64_t));
-    if (enc->filter == NULL) {
-        st = am__fail(err, AM_ENOMEM, "out of memory loading '%s'", path);
-        goto out;
-    }
+    if (enc->filter == NULL)
+        return am__fail(err, AM_ENOMEM, "out of memory loading '%s'", path);
     for (size_t r = 0; r < enc->nranks; r++) {
         uint32_t o = enc->off[r], n = enc->off[r + 1] - o;
         uint64_t h;
@@ -340,18 +330,40 @@ static am_status parse_ranks(am_encoding *enc, const char *path,
     /* Most lookups of the merge loop are for two bytes: give them a
      * direct table. */
     enc->pair_rank = am__alloc_array(a, 65536, sizeof(uint32_t));
-    if (enc->pair_rank == NULL) {
-        st = am__fail(err, AM_ENOMEM, "out of memory loading '%s'", path);
-        goto out;
-    }
+    if (enc->pair_rank == NULL)
+        return am__fail(err, AM_ENOMEM, "out of memory loading '%s'", path);
     for (size_t w = 0; w < 65536; w++) {
         uint8_t two[2] = { (uint8_t)(w & 0xFF), (uint8_t)(w >> 8) };
         enc->pair_rank[w] = lookup(enc, two, 2);
     }
+    return AM_OK;
+}
 
-out:
-    am__free(a, recs, cap * sizeof *recs);
-    am__free(a, scratch, len + 1);
+static am_status parse_ranks(am_encoding *enc, const char *path,
+                             const uint8_t *text, size_t len, am_error *err)
+{
+    const am_allocator *a = enc->alloc;
+    rank_lines rl = { NULL, 0, 0, NULL, 0, 0 };
+    am_status st;
+
+    rl.scratch = am__alloc(a, len + 1);
+    if (rl.scratch == NULL)
+        return am__fail(err, AM_ENOMEM, "out of memory loading '%s'", path);
+    st = read_lines(a, path, text, len, &rl, err);
+    if (st == AM_OK && rl.n == 0)
+        st = am__fail(err, AM_EFORMAT, "%s: no tokens", path);
+    /* Ranks are token ids: they must be 0..n-1, each once. Checked before
+     * anything is sized by the largest rank (one line of rank 2^31 - 1
+     * asked for gigabytes). */
+    if (st == AM_OK &&
+        (size_t)rl.max_rank + 1 > rl.n + enc->def->nspecials)
+        st = missing_rank(enc, path, rl.recs, rl.n, err);
+    if (st == AM_OK)
+        st = layout_by_rank(enc, path, &rl, err);
+    if (st == AM_OK)
+        st = build_index(enc, path, &rl, err);
+    am__free(a, rl.recs, rl.cap * sizeof *rl.recs);
+    am__free(a, rl.scratch, len + 1);
     return st;
 }
 
