@@ -32,6 +32,13 @@ typedef struct am__write am__write;
 typedef struct am__rbuild am__rbuild;
 typedef struct am__filter am__filter;
 
+/* One session of a list (am_session_list): its id (borrowed for the
+ * call), item count and times. */
+typedef am_status (*am__session_row_fn)(void *ctx, am_store *s,
+                                        am_str session_id, int64_t items,
+                                        int64_t created_ms,
+                                        int64_t updated_ms);
+
 typedef struct am__store_backend {
     const char *name;
     /* Open or create the store at `target` (the part after any scheme the
@@ -69,9 +76,19 @@ typedef struct am__store_backend {
      * Used by the front end's query-vector check (rank.c). */
     am_status (*vec_model)(am_store *s, am_buf *out);
 
-    am_status (*delete_ns)(am_store *s, am_ns ns, size_t *removed);
-    am_status (*purge)(am_store *s, int64_t deleted_before, size_t *removed);
-    am_status (*history_prune)(am_store *s, size_t keep, size_t *removed);
+    /* The backend's write transaction, for the front end's retention and
+     * session writes (store_retention.c), which run the steps below
+     * between begin and commit and roll back on any failure. */
+    am_status (*begin)(am_store *s);
+    am_status (*commit)(am_store *s);
+    void (*rollback)(am_store *s);
+    /* Steps inside that transaction. Each adds what it removed to *n. */
+    am_status (*clear_ns)(am_store *s, am_ns ns, size_t *n);
+    am_status (*purge_rows)(am_store *s, int64_t deleted_before,
+                            int64_t now, size_t *n);
+    am_status (*prune_history)(am_store *s, size_t keep, size_t *n);
+    am_status (*prune_sessions)(am_store *s, int64_t older_than_ms,
+                                size_t keep_last, size_t *n);
     am_status (*vacuum)(am_store *s, int full);
     am_status (*check)(am_store *s);
     /* Optional (NULL: nothing to checkpoint, both counts 0): see
@@ -79,15 +96,19 @@ typedef struct am__store_backend {
     am_status (*checkpoint)(am_store *s, size_t *wal_pages,
                             size_t *left_pages);
 
+    /* Sessions. The front end checked the session id (non-empty, at most
+     * 1024 bytes) and that every item is JSON; add, pop and clear run
+     * inside its transaction (above). */
     am_status (*session_add)(am_store *s, am_str user_id, am_str session_id,
-                             const am_str *items, size_t count);
+                             const am_str *items, size_t count, int64_t now);
     am_status (*session_get)(am_store *s, am_str session_id, size_t limit,
                              am_buf *out);
     am_status (*session_pop)(am_store *s, am_str session_id, am_buf *out);
     am_status (*session_clear)(am_store *s, am_str session_id);
-    am_status (*session_list)(am_store *s, am_str user_id, am_buf *out);
-    am_status (*session_prune)(am_store *s, int64_t older_than_ms,
-                               size_t keep_last, size_t *removed);
+    /* Report each of the user's sessions to `row`, newest update first;
+     * a non-AM_OK return from `row` stops the list and is its result. */
+    am_status (*session_list)(am_store *s, am_str user_id,
+                              am__session_row_fn row, void *ctx);
 
     /* Optional (NULL: AM_EUNSUPPORTED): replace every stored vector with
      * s->embedder's (never NULL here), live items' texts embedded again,

@@ -709,7 +709,7 @@ am_status am__store_ns_range(am_store *s, am_ns ns, am_buf *lo, am_buf *hi)
  * looks at 4x limit candidates): a count past this means "all", which
  * no store can hold anyway, and nothing downstream wraps. */
 #define MAX_COUNT ((size_t)(INT64_MAX / 8))
-static size_t count_cap(size_t n)
+size_t am__store_count_cap(size_t n)
 {
     return n > MAX_COUNT ? MAX_COUNT : n;
 }
@@ -717,52 +717,21 @@ static size_t count_cap(size_t n)
 am_status am_store_list(am_store *s, am_ns ns, size_t limit, size_t offset,
                         am_results **out)
 {
-    CALL(s, list, ns, count_cap(limit), count_cap(offset), out);
+    CALL(s, list, ns, am__store_count_cap(limit), am__store_count_cap(offset),
+         out);
 }
 
 am_status am_store_namespaces(am_store *s, am_ns prefix, size_t max_depth,
                               size_t limit, am_results **out)
 {
-    CALL(s, namespaces, prefix, count_cap(max_depth), count_cap(limit), out);
+    CALL(s, namespaces, prefix, am__store_count_cap(max_depth),
+         am__store_count_cap(limit), out);
 }
 
 am_status am_store_history(am_store *s, am_ns ns, am_str key,
                            am_results **out)
 {
     CALL(s, history, ns, key, out);
-}
-
-/* Refuse a call with `msg` (under the lock: the error slot is shared). */
-static am_status refuse(am_store *s, size_t *removed, const char *msg)
-{
-    if (removed != NULL)
-        *removed = 0;
-    STORE_LOCK(s);
-    am_status st = am__fail(&AM__ERR(s), AM_EINVAL, "%s", msg);
-    STORE_UNLOCK(s);
-    return st;
-}
-
-am_status am_store_delete_ns(am_store *s, am_ns ns, size_t *removed)
-{
-    if (s != NULL && ns.count == 0)
-        return refuse(s, removed, "delete namespace: needs at least one "
-                      "part");
-    CALL(s, delete_ns, ns, removed);
-}
-
-am_status am_store_purge(am_store *s, int64_t deleted_before,
-                         size_t *removed)
-{
-    CALL(s, purge, deleted_before, removed);
-}
-
-am_status am_store_history_prune(am_store *s, size_t keep, size_t *removed)
-{
-    if (s != NULL && keep == 0)
-        return refuse(s, removed, "history prune: keep must be >= 1 (undo "
-                      "needs the last entry)");
-    CALL(s, history_prune, keep, removed);
 }
 
 am_status am_store_vacuum(am_store *s, bool full)
@@ -797,39 +766,6 @@ am_status am_store_checkpoint(am_store *s, size_t *wal_pages,
     if (left_pages != NULL)
         *left_pages = left;
     return st;
-}
-
-am_status am_session_add(am_store *s, am_str user_id, am_str session_id,
-                         const am_str *items, size_t count)
-{
-    CALL(s, session_add, user_id, session_id, items, count);
-}
-
-am_status am_session_get(am_store *s, am_str session_id, size_t limit,
-                         am_buf *out)
-{
-    CALL(s, session_get, session_id, count_cap(limit), out);
-}
-
-am_status am_session_pop(am_store *s, am_str session_id, am_buf *out)
-{
-    CALL(s, session_pop, session_id, out);
-}
-
-am_status am_session_clear(am_store *s, am_str session_id)
-{
-    CALL(s, session_clear, session_id);
-}
-
-am_status am_session_list(am_store *s, am_str user_id, am_buf *out)
-{
-    CALL(s, session_list, user_id, out);
-}
-
-am_status am_session_prune(am_store *s, int64_t older_than_ms,
-                           size_t keep_last, size_t *removed)
-{
-    CALL(s, session_prune, older_than_ms, keep_last, removed);
 }
 
 /* ---- Search ---- */
@@ -889,7 +825,7 @@ am_status am_store_search(am_store *s, const am_search *q, am_results **out)
             st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
         else {
             am_search capped = *q;
-            capped.limit = count_cap(q->limit);
+            capped.limit = am__store_count_cap(q->limit);
             st = s->be->search(s, &capped, filter, qemb, &b);
         }
         if (st == AM_OK) {

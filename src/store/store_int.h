@@ -93,6 +93,9 @@ am_status am__ns_upper(am_str enc, am_buf *out);
 /* The encoded range [lo, hi) of namespace prefix `ns` (root allowed), for
  * every backend; errors in AM__ERR(s). */
 am_status am__store_ns_range(am_store *s, am_ns ns, am_buf *lo, am_buf *hi);
+/* A count from a caller, capped where SQL's int64 arithmetic (a search
+ * looks at 4x limit candidates) would wrap: past it means "all". */
+size_t am__store_count_cap(size_t n);
 /* Decode into parts allocated from `ar`. */
 am_status am__ns_decode(am_str enc, am__arena *ar, am_str **parts,
                         size_t *count);

@@ -165,24 +165,26 @@ am_status am__pg_vec_model(am_store *s, am_buf *out);
 am_status am__pg_filter_sql(am_store *s, const am__filter *f,
                             const char *col, int param, am_buf *sql,
                             am_buf *arr);
-am_status am__pg_delete_ns(am_store *s, am_ns ns, size_t *removed);
-/* Hard-delete everything under `ns` inside the caller's transaction. */
+/* Retention and session steps: inside the transaction the front end
+ * opened (store_retention.c, backend.h), which also checked the input. */
 am_status am__pg_clear_ns(am_store *s, am_ns ns, size_t *removed);
-am_status am__pg_purge(am_store *s, int64_t deleted_before, size_t *removed);
-am_status am__pg_history_prune(am_store *s, size_t keep, size_t *removed);
+am_status am__pg_purge_rows(am_store *s, int64_t deleted_before, int64_t now,
+                            size_t *n);
+am_status am__pg_prune_history(am_store *s, size_t keep, size_t *n);
 am_status am__pg_vacuum(am_store *s, int full);
 am_status am__pg_check(am_store *s);
 am_status am__pg_session_add(am_store *s, am_str user_id, am_str session_id,
-                             const am_str *items, size_t count);
+                             const am_str *items, size_t count, int64_t now);
 am_status am__pg_session_get(am_store *s, am_str session_id, size_t limit,
                              am_buf *out);
 am_status am__pg_session_pop(am_store *s, am_str session_id, am_buf *out);
 am_status am__pg_session_clear(am_store *s, am_str session_id);
-am_status am__pg_session_list(am_store *s, am_str user_id, am_buf *out);
+am_status am__pg_session_list(am_store *s, am_str user_id,
+                              am__session_row_fn row, void *ctx);
+am_status am__pg_prune_sessions(am_store *s, int64_t older_than_ms,
+                                size_t keep_last, size_t *n);
 /* am_store_reembed (store_pg_reembed.c). */
 am_status am__pg_reembed(am_store *s, int64_t now, am_store_progress progress,
                          void *ctx, size_t *count);
-am_status am__pg_session_prune(am_store *s, int64_t older_than_ms,
-                               size_t keep_last, size_t *removed);
 
 #endif

@@ -6,12 +6,13 @@
  * vector cache to reload (rows that are gone cannot announce themselves
  * through the change sequence). Session writes lock the session's row
  * first, so items added by several instances to one session keep one
- * order and a pop takes exactly one item.
+ * order and a pop takes exactly one item. The transactions, the count
+ * reported and the input checks are the front end's (store_retention.c):
+ * the functions here are the steps inside.
  */
 #include <assert.h>
 #include <string.h>
 
-#include "core/json_glue.h"
 #include "store_pg.h"
 
 /* ---- Retention ---- */
@@ -70,72 +71,35 @@ am_status am__pg_clear_ns(am_store *s, am_ns ns, size_t *removed)
     return st;
 }
 
-am_status am__pg_delete_ns(am_store *s, am_ns ns, size_t *removed)
+/* Inside the front end's transaction (store_retention.c). */
+am_status am__pg_purge_rows(am_store *s, int64_t deleted_before, int64_t now,
+                            size_t *n)
 {
-    am_status st;
-    size_t n = 0;
-
-    assert(ns.count > 0); /* the front end checked */
-    st = am__pg_begin(s);
-    if (st == AM_OK)
-        st = am__pg_clear_ns(s, ns, &n);
-    if (st == AM_OK)
-        st = am__pg_commit(s);
-    if (st != AM_OK)
-        am__pg_rollback(s);
-    s->own_writes++;
-    if (removed != NULL)
-        *removed = st == AM_OK ? n : 0;
-    return st;
-}
-
-am_status am__pg_purge(am_store *s, int64_t deleted_before, size_t *removed)
-{
-    am_status st;
-    size_t n = 0;
     am__pgp a = { .n = 0 }, b = { .n = 0 };
+    am_status st;
 
     am__pgp_int(&a, deleted_before);
-    am__pgp_int(&b, am_clock_now(s->clock));
-    st = am__pg_begin(s);
+    am__pgp_int(&b, now);
+    st = delete_items(s, "deleted_ms < $1", &a, n);
     if (st == AM_OK)
-        st = delete_items(s, "deleted_ms < $1", &a, &n);
-    if (st == AM_OK)
-        st = delete_items(s, "expires_ms <= $1", &b, &n);
+        st = delete_items(s, "expires_ms <= $1", &b, n);
     if (st == AM_OK)
         st = release_vec_model(s);
-    if (st == AM_OK)
-        st = am__pg_commit(s);
-    if (st != AM_OK)
-        am__pg_rollback(s);
-    s->own_writes++;
-    if (removed != NULL)
-        *removed = st == AM_OK ? n : 0;
     return st;
 }
 
-am_status am__pg_history_prune(am_store *s, size_t keep, size_t *removed)
+/* Inside the front end's transaction; keep >= 1 (the front end checked). */
+am_status am__pg_prune_history(am_store *s, size_t keep, size_t *n)
 {
-    am_status st;
-    size_t n = 0;
     am__pgp p = { .n = 0 };
 
-    assert(keep > 0); /* the front end checked */
+    assert(keep > 0);
     am__pgp_int(&p, (int64_t)(keep > INT64_MAX ? INT64_MAX : keep));
-    st = am__pg_begin(s);
-    if (st == AM_OK)
-        st = am__pg_run(s, "history prune", "DELETE FROM item_history WHERE"
-                        " (item_id, seq) IN (SELECT item_id, seq FROM"
-                        " (SELECT item_id, seq, row_number() OVER (PARTITION"
-                        " BY item_id ORDER BY seq DESC) AS rn FROM"
-                        " item_history) h WHERE rn > $1)", &p, &n);
-    if (st == AM_OK)
-        st = am__pg_commit(s);
-    if (st != AM_OK)
-        am__pg_rollback(s);
-    if (removed != NULL)
-        *removed = st == AM_OK ? n : 0;
-    return st;
+    return am__pg_run(s, "history prune", "DELETE FROM item_history WHERE"
+                      " (item_id, seq) IN (SELECT item_id, seq FROM"
+                      " (SELECT item_id, seq, row_number() OVER (PARTITION"
+                      " BY item_id ORDER BY seq DESC) AS rn FROM"
+                      " item_history) h WHERE rn > $1)", &p, n);
 }
 
 am_status am__pg_vacuum(am_store *s, int full)
@@ -186,15 +150,6 @@ am_status am__pg_check(am_store *s)
 
 /* ---- Sessions ---- */
 
-static am_status sid_ok(am_store *s, am_str sid)
-{
-    if (sid.ptr == NULL || sid.len == 0)
-        return am__fail(&AM__ERR(s), AM_EINVAL, "session: empty session id");
-    if (sid.len > 1024)
-        return am__fail(&AM__ERR(s), AM_EINVAL, "session: id too long");
-    return AM_OK;
-}
-
 /* The session's id (locked for the transaction when `lock`). */
 static am_status sess_find(am_store *s, am_str sid, int lock, int64_t *id,
                            PGresult **row)
@@ -223,28 +178,13 @@ static am_status sess_find(am_store *s, am_str sid, int lock, int64_t *id,
 }
 
 am_status am__pg_session_add(am_store *s, am_str user_id, am_str session_id,
-                             const am_str *items, size_t count)
+                             const am_str *items, size_t count, int64_t now)
 {
     am_status st;
-    int64_t id = 0, now = am_clock_now(s->clock);
+    int64_t id = 0;
     PGresult *row = NULL;
     am__pgp p = { .n = 0 };
 
-    st = sid_ok(s, session_id);
-    if (st == AM_OK && items == NULL && count > 0)
-        st = am__fail(&AM__ERR(s), AM_EINVAL, "session add: NULL items");
-    for (size_t i = 0; st == AM_OK && i < count; i++) {
-        json_t *v = NULL;
-        char what[48];
-        snprintf(what, sizeof what, "session item %zu", i);
-        st = am__json_parse_flags(items[i], JSON_DECODE_ANY, what, &v,
-                                  &AM__ERR(s));
-        json_decref(v);
-    }
-    if (st == AM_OK)
-        st = am__pg_begin(s);
-    if (st != AM_OK)
-        return st;
     am__pgp_str(&p, session_id);
     am__pgp_bytes(&p, user_id.ptr, user_id.len);
     am__pgp_int(&p, now);
@@ -275,10 +215,6 @@ am_status am__pg_session_add(am_store *s, am_str user_id, am_str session_id,
         st = am__pg_run(s, "session add", "UPDATE sessions SET updated_ms ="
                         " $2 WHERE id = $1", &q, NULL);
     }
-    if (st == AM_OK)
-        st = am__pg_commit(s);
-    if (st != AM_OK)
-        am__pg_rollback(s);
     PQclear(row);
     return st;
 }
@@ -288,12 +224,7 @@ am_status am__pg_session_get(am_store *s, am_str session_id, size_t limit,
 {
     am_status st;
     am__pgp p = { .n = 0 };
-    if (out == NULL)
-        return AM_EINVAL;
-    am_buf_clear(out);
-    st = sid_ok(s, session_id);
-    if (st != AM_OK)
-        return st;
+
     am__pgp_str(&p, session_id);
     if (limit > 0)
         am__pgp_int(&p, (int64_t)(limit > INT64_MAX ? INT64_MAX : limit));
@@ -329,11 +260,6 @@ am_status am__pg_session_pop(am_store *s, am_str session_id, am_buf *out)
     am__pgp p = { .n = 0 };
     PGresult *r = NULL;
 
-    st = sid_ok(s, session_id);
-    if (st == AM_OK)
-        st = am__pg_begin(s);
-    if (st != AM_OK)
-        return st;
     st = sess_find(s, session_id, 1, &id, NULL);
     if (st != AM_OK)
         goto out;
@@ -358,11 +284,7 @@ am_status am__pg_session_pop(am_store *s, am_str session_id, am_buf *out)
         if (st != AM_OK)
             st = am__fail(&AM__ERR(s), AM_ENOMEM, "session pop: out of memory");
     }
-    if (st == AM_OK)
-        st = am__pg_commit(s);
 out:
-    if (st != AM_OK)
-        am__pg_rollback(s);
     PQclear(r);
     return st;
 }
@@ -373,11 +295,6 @@ am_status am__pg_session_clear(am_store *s, am_str session_id)
     int64_t id = 0;
     am__pgp p = { .n = 0 };
 
-    st = sid_ok(s, session_id);
-    if (st == AM_OK)
-        st = am__pg_begin(s);
-    if (st != AM_OK)
-        return st;
     st = sess_find(s, session_id, 1, &id, NULL);
     am__pgp_int(&p, id);
     if (st == AM_OK)
@@ -386,20 +303,15 @@ am_status am__pg_session_clear(am_store *s, am_str session_id)
     if (st == AM_OK)
         st = am__pg_run(s, "session clear", "DELETE FROM sessions WHERE"
                         " id = $1", &p, NULL);
-    if (st == AM_OK)
-        st = am__pg_commit(s);
-    if (st != AM_OK)
-        am__pg_rollback(s);
     return st;
 }
 
-am_status am__pg_session_list(am_store *s, am_str user_id, am_buf *out)
+am_status am__pg_session_list(am_store *s, am_str user_id,
+                              am__session_row_fn row, void *ctx)
 {
     am_status st = AM_OK;
-    json_t *arr = NULL;
     am__pgp p = { .n = 0 };
-    if (out == NULL)
-        return AM_EINVAL;
+
     am__pgp_bytes(&p, user_id.ptr, user_id.len);
     PGresult *r = am__pg_exec(s, "session list", "SELECT x.session_id,"
                               " (SELECT count(*) FROM session_items t WHERE"
@@ -409,41 +321,26 @@ am_status am__pg_session_list(am_store *s, am_str user_id, am_buf *out)
                               AM__PG_RETRY);
     if (r == NULL)
         return AM__ERR(s).code;
-    arr = json_array();
-    if (arr == NULL)
-        st = am__fail(&AM__ERR(s), AM_ENOMEM, "session list: out of memory");
-    for (int i = 0; st == AM_OK && i < PQntuples(r); i++) {
-        am_str sid = am__pg_str(r, i, 0);
-        json_t *o = json_pack("{s:s%,s:I,s:I,s:I}", "session_id", sid.ptr,
-                              sid.len, "items",
-                              (json_int_t)am__pg_int(r, i, 1), "created_ms",
-                              (json_int_t)am__pg_int(r, i, 2), "updated_ms",
-                              (json_int_t)am__pg_int(r, i, 3));
-        if (o == NULL || json_array_append_new(arr, o) != 0)
-            st = am__fail(&AM__ERR(s), AM_ENOMEM, "session list: out of memory");
-    }
-    if (st == AM_OK)
-        st = am__json_dump(arr, JSON_COMPACT, out, &AM__ERR(s));
-    json_decref(arr);
+    for (int i = 0; st == AM_OK && i < PQntuples(r); i++)
+        st = row(ctx, s, am__pg_str(r, i, 0), am__pg_int(r, i, 1),
+                 am__pg_int(r, i, 2), am__pg_int(r, i, 3));
     PQclear(r);
     return st;
 }
 
-am_status am__pg_session_prune(am_store *s, int64_t older_than_ms,
-                               size_t keep_last, size_t *removed)
+am_status am__pg_prune_sessions(am_store *s, int64_t older_than_ms,
+                                size_t keep_last, size_t *n)
 {
-    am_status st;
-    size_t n = 0;
+    am_status st = AM_OK;
     am__pgp a = { .n = 0 }, b = { .n = 0 };
 
     am__pgp_int(&a, older_than_ms);
     am__pgp_int(&b, (int64_t)(keep_last > INT64_MAX ? INT64_MAX
                                                     : keep_last));
-    st = am__pg_begin(s);
-    if (st == AM_OK && older_than_ms > 0) {
+    if (older_than_ms > 0) {
         st = am__pg_run(s, "session prune", "DELETE FROM session_items"
                         " WHERE sess IN (SELECT id FROM sessions WHERE"
-                        " updated_ms < $1)", &a, &n);
+                        " updated_ms < $1)", &a, n);
         if (st == AM_OK)
             st = am__pg_run(s, "session prune", "DELETE FROM sessions WHERE"
                             " updated_ms < $1", &a, NULL);
@@ -452,12 +349,6 @@ am_status am__pg_session_prune(am_store *s, int64_t older_than_ms,
         st = am__pg_run(s, "session prune", "DELETE FROM session_items WHERE"
                         " id IN (SELECT id FROM (SELECT id, row_number()"
                         " OVER (PARTITION BY sess ORDER BY id DESC) AS rn"
-                        " FROM session_items) t WHERE rn > $1)", &b, &n);
-    if (st == AM_OK)
-        st = am__pg_commit(s);
-    if (st != AM_OK)
-        am__pg_rollback(s);
-    if (removed != NULL)
-        *removed = st == AM_OK ? n : 0;
+                        " FROM session_items) t WHERE rn > $1)", &b, n);
     return st;
 }

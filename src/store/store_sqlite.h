@@ -130,26 +130,28 @@ am_status am__sq_search(am_store *s, const am_search *q,
                         const am__filter *filter, const float *qemb,
                         am__rbuild *b);
 am_status am__sq_vec_model(am_store *s, am_buf *out);
-am_status am__sq_delete_ns(am_store *s, am_ns ns, size_t *removed);
 /* store_sqlite_reembed.c */
 am_status am__sq_reembed(am_store *s, int64_t now, am_store_progress progress,
                          void *ctx, size_t *count);
-/* Hard-delete everything under `ns` inside the caller's transaction. */
+/* Retention and session steps: inside the transaction the front end
+ * opened (store_retention.c, backend.h), which also checked the input. */
 am_status am__sq_clear_ns(am_store *s, am_ns ns, size_t *removed);
-am_status am__sq_purge(am_store *s, int64_t deleted_before, size_t *removed);
-am_status am__sq_history_prune(am_store *s, size_t keep, size_t *removed);
+am_status am__sq_purge_rows(am_store *s, int64_t deleted_before, int64_t now,
+                            size_t *n);
+am_status am__sq_prune_history(am_store *s, size_t keep, size_t *n);
 am_status am__sq_vacuum(am_store *s, int full);
 am_status am__sq_check(am_store *s);
 am_status am__sq_checkpoint(am_store *s, size_t *wal_pages,
                             size_t *left_pages);
 am_status am__sq_session_add(am_store *s, am_str user_id, am_str session_id,
-                             const am_str *items, size_t count);
+                             const am_str *items, size_t count, int64_t now);
 am_status am__sq_session_get(am_store *s, am_str session_id, size_t limit,
                              am_buf *out);
 am_status am__sq_session_pop(am_store *s, am_str session_id, am_buf *out);
 am_status am__sq_session_clear(am_store *s, am_str session_id);
-am_status am__sq_session_list(am_store *s, am_str user_id, am_buf *out);
-am_status am__sq_session_prune(am_store *s, int64_t older_than_ms,
-                               size_t keep_last, size_t *removed);
+am_status am__sq_session_list(am_store *s, am_str user_id,
+                              am__session_row_fn row, void *ctx);
+am_status am__sq_prune_sessions(am_store *s, int64_t older_than_ms,
+                                size_t keep_last, size_t *n);
 
 #endif

@@ -97,77 +97,32 @@ am_status am__sq_clear_ns(am_store *s, am_ns ns, size_t *removed)
     return st;
 }
 
-am_status am__sq_delete_ns(am_store *s, am_ns ns, size_t *removed)
+/* Inside the front end's transaction (store_retention.c). */
+am_status am__sq_purge_rows(am_store *s, int64_t deleted_before, int64_t now,
+                            size_t *n)
 {
-    am_status st;
-    size_t n = 0;
-
-    assert(ns.count > 0); /* the front end checked */
-    st = am__store_begin(s);
-    if (st == AM_OK)
-        st = am__sq_clear_ns(s, ns, &n);
-    if (st == AM_OK)
-        st = am__store_commit(s);
-    if (st != AM_OK)
-        am__store_rollback(s);
-    s->own_writes++;
-    if (removed != NULL)
-        *removed = st == AM_OK ? n : 0;
-    return st;
-}
-
-am_status am__sq_purge(am_store *s, int64_t deleted_before,
-                         size_t *removed)
-{
-    am_status st;
-    size_t n = 0;
     static const am_str none = { NULL, 0 };
-
-    if (s == NULL)
-        return AM_EINVAL;
-    int64_t now = am_clock_now(s->clock);
-    st = am__store_begin(s);
+    am_status st = delete_items(s, "deleted_ms < ?3", none, none,
+                                deleted_before, n);
     if (st == AM_OK)
-        st = delete_items(s, "deleted_ms < ?3", none, none, deleted_before,
-                          &n);
-    if (st == AM_OK)
-        st = delete_items(s, "expires_ms <= ?3", none, none, now, &n);
+        st = delete_items(s, "expires_ms <= ?3", none, none, now, n);
     if (st == AM_OK)
         st = release_vec_model(s);
-    if (st == AM_OK)
-        st = am__store_commit(s);
-    if (st != AM_OK)
-        am__store_rollback(s);
-    s->own_writes++;
-    if (removed != NULL)
-        *removed = st == AM_OK ? n : 0;
     return st;
 }
 
-am_status am__sq_history_prune(am_store *s, size_t keep, size_t *removed)
+/* Inside the front end's transaction; keep >= 1 (the front end checked). */
+am_status am__sq_prune_history(am_store *s, size_t keep, size_t *n)
 {
-    am_status st;
-    size_t n = 0;
     static const am_str none = { NULL, 0 };
 
-    if (s == NULL)
-        return AM_EINVAL;
-    assert(keep > 0); /* the front end checked */
-    st = am__store_begin(s);
-    if (st == AM_OK)
-        st = exec_prepared(s, "DELETE FROM item_history WHERE (item_id, seq)"
-                              " IN (SELECT item_id, seq FROM (SELECT item_id,"
-                              " seq, row_number() OVER (PARTITION BY item_id"
-                              " ORDER BY seq DESC) AS rn FROM item_history)"
-                              " WHERE rn > ?3)",
-                           none, none, (int64_t)keep, &n);
-    if (st == AM_OK)
-        st = am__store_commit(s);
-    if (st != AM_OK)
-        am__store_rollback(s);
-    if (removed != NULL)
-        *removed = st == AM_OK ? n : 0;
-    return st;
+    assert(keep > 0);
+    return exec_prepared(s, "DELETE FROM item_history WHERE (item_id, seq)"
+                            " IN (SELECT item_id, seq FROM (SELECT item_id,"
+                            " seq, row_number() OVER (PARTITION BY item_id"
+                            " ORDER BY seq DESC) AS rn FROM item_history)"
+                            " WHERE rn > ?3)",
+                         none, none, (int64_t)keep, n);
 }
 
 am_status am__sq_vacuum(am_store *s, int full)

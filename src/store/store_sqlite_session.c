@@ -3,11 +3,12 @@
  * The shape agent SDKs use: get items (optionally the last N), add items,
  * pop the last, clear, list a user's sessions. Items are JSON documents
  * stored as text in `session_items`, in insertion order (rowid order), so
- * the store needs no knowledge of the message format.
+ * the store needs no knowledge of the message format. The front end
+ * (store_retention.c) checks ids and items and runs add, pop, clear and
+ * prune in one transaction; the functions here are the steps inside.
  */
 #include <string.h>
 
-#include "core/json_glue.h"
 #include "store_sqlite.h"
 
 static am_status sess_find(am_store *s, am_str sid, int64_t *id,
@@ -38,15 +39,6 @@ static am_status sess_find(am_store *s, am_str sid, int64_t *id,
     return st;
 }
 
-static am_status sid_ok(am_store *s, am_str sid)
-{
-    if (sid.ptr == NULL || sid.len == 0)
-        return am__fail(&AM__ERR(s), AM_EINVAL, "session: empty session id");
-    if (sid.len > 1024)
-        return am__fail(&AM__ERR(s), AM_EINVAL, "session: id too long");
-    return AM_OK;
-}
-
 static am_status step1(am_store *s, sqlite3_stmt *q, const char *what)
 {
     int rc = sqlite3_step(q);
@@ -55,33 +47,14 @@ static am_status step1(am_store *s, sqlite3_stmt *q, const char *what)
 }
 
 am_status am__sq_session_add(am_store *s, am_str user_id, am_str session_id,
-                         const am_str *items, size_t count)
+                             const am_str *items, size_t count, int64_t now)
 {
     am_status st;
     am_buf owner = AM_BUF_INIT;
-    int64_t id = 0, now;
+    int64_t id = 0;
     sqlite3_stmt *q;
 
-    if (s == NULL)
-        return AM_EINVAL;
     owner.alloc = s->alloc;
-    now = am_clock_now(s->clock);
-    st = sid_ok(s, session_id);
-    if (st == AM_OK && items == NULL && count > 0)
-        st = am__fail(&AM__ERR(s), AM_EINVAL, "session add: NULL items");
-    for (size_t i = 0; st == AM_OK && i < count; i++) {
-        json_t *v = NULL;
-        char what[48];
-        snprintf(what, sizeof what, "session item %zu", i);
-        /* AM_ENOMEM when jansson ran out of memory on a valid item. */
-        st = am__json_parse_flags(items[i], JSON_DECODE_ANY, what, &v,
-                                  &AM__ERR(s));
-        json_decref(v);
-    }
-    if (st == AM_OK)
-        st = am__store_begin(s);
-    if (st != AM_OK)
-        goto out;
     st = sess_find(s, session_id, &id, &owner);
     if (st == AM_OK) {
         if (owner.len != user_id.len ||
@@ -124,11 +97,7 @@ am_status am__sq_session_add(am_store *s, am_str user_id, am_str session_id,
             st = step1(s, q, "session add");
         }
     }
-    if (st == AM_OK)
-        st = am__store_commit(s);
 out:
-    if (st != AM_OK)
-        am__store_rollback(s);
     am_buf_free(&owner);
     return st;
 }
@@ -138,12 +107,8 @@ am_status am__sq_session_get(am_store *s, am_str session_id, size_t limit,
 {
     am_status st;
     int64_t id = 0;
-    if (s == NULL || out == NULL)
-        return AM_EINVAL;
-    am_buf_clear(out);
-    st = sid_ok(s, session_id);
-    if (st == AM_OK)
-        st = sess_find(s, session_id, &id, NULL);
+
+    st = sess_find(s, session_id, &id, NULL);
     if (st == AM_ENOTFOUND) {
         st = am_buf_append(out, "[]", 2);
         goto out;
@@ -181,15 +146,10 @@ am_status am__sq_session_pop(am_store *s, am_str session_id, am_buf *out)
 {
     am_status st;
     int64_t id = 0;
-    if (s == NULL)
-        return AM_EINVAL;
-    st = sid_ok(s, session_id);
-    if (st == AM_OK)
-        st = am__store_begin(s);
-    if (st == AM_OK)
-        st = sess_find(s, session_id, &id, NULL);
+
+    st = sess_find(s, session_id, &id, NULL);
     if (st != AM_OK)
-        goto out;
+        return st;
     sqlite3_stmt *q = am__store_stmt(s, Q_SESS_LAST);
     if (q == NULL) {
         st = AM__ERR(s).code;
@@ -224,11 +184,7 @@ am_status am__sq_session_pop(am_store *s, am_str session_id, am_buf *out)
     }
     sqlite3_bind_int64(q, 1, item);
     st = step1(s, q, "session pop");
-    if (st == AM_OK)
-        st = am__store_commit(s);
 out:
-    if (st != AM_OK)
-        am__store_rollback(s);
     return st;
 }
 
@@ -258,88 +214,54 @@ am_status am__sq_session_clear(am_store *s, am_str session_id)
 {
     am_status st;
     int64_t id = 0;
-    if (s == NULL)
-        return AM_EINVAL;
-    st = sid_ok(s, session_id);
-    if (st == AM_OK)
-        st = am__store_begin(s);
-    if (st == AM_OK)
-        st = sess_find(s, session_id, &id, NULL);
+
+    st = sess_find(s, session_id, &id, NULL);
     if (st == AM_OK)
         st = exec_id(s, "DELETE FROM session_items WHERE sess = ?1"
                         " AND ?2 = ?2", id, 0, NULL);
     if (st == AM_OK)
         st = exec_id(s, "DELETE FROM sessions WHERE id = ?1 AND ?2 = ?2",
                      id, 0, NULL);
-    if (st == AM_OK)
-        st = am__store_commit(s);
-    if (st != AM_OK)
-        am__store_rollback(s);
     return st;
 }
 
-am_status am__sq_session_list(am_store *s, am_str user_id, am_buf *out)
+am_status am__sq_session_list(am_store *s, am_str user_id,
+                              am__session_row_fn row, void *ctx)
 {
     sqlite3_stmt *q = NULL;
     am_status st = AM_OK;
-    json_t *arr = NULL;
-    if (s == NULL || out == NULL)
-        return AM_EINVAL;
     int rc = sqlite3_prepare_v2(
         SQ(s)->db->conn,
         "SELECT s.session_id, (SELECT count(*) FROM session_items i"
         " WHERE i.sess = s.id), s.created_ms, s.updated_ms FROM sessions s"
         " WHERE s.user_id = ?1 ORDER BY s.updated_ms DESC, s.id DESC",
         -1, &q, NULL);
-    if (rc != SQLITE_OK) {
-        st = am__sqldb_fail_sql(SQ(s)->db, &AM__ERR(s), rc, "session list",
-                                "SELECT s.session_id, ... FROM sessions s");
-        goto out;
-    }
+    if (rc != SQLITE_OK)
+        return am__sqldb_fail_sql(SQ(s)->db, &AM__ERR(s), rc, "session list",
+                                  "SELECT s.session_id, ... FROM sessions s");
     sqlite3_bind_blob(q, 1, user_id.ptr != NULL ? user_id.ptr : "",
                       (int)user_id.len, SQLITE_STATIC);
-    arr = json_array();
-    if (arr == NULL) {
-        st = am__fail(&AM__ERR(s), AM_ENOMEM, "session list: out of memory");
-        goto out;
-    }
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        json_t *o = json_pack("{s:s%,s:I,s:I,s:I}", "session_id",
-                              (const char *)sqlite3_column_blob(q, 0),
-                              (size_t)sqlite3_column_bytes(q, 0), "items",
-                              (json_int_t)sqlite3_column_int64(q, 1),
-                              "created_ms",
-                              (json_int_t)sqlite3_column_int64(q, 2),
-                              "updated_ms",
-                              (json_int_t)sqlite3_column_int64(q, 3));
-        if (o == NULL || json_array_append_new(arr, o) != 0) {
-            st = am__fail(&AM__ERR(s), AM_ENOMEM, "session list: out of memory");
-            goto out;
-        }
-    }
-    if (rc != SQLITE_DONE) {
+    while (st == AM_OK && (rc = sqlite3_step(q)) == SQLITE_ROW)
+        st = row(ctx, s,
+                 (am_str){ (const char *)sqlite3_column_blob(q, 0),
+                           (size_t)sqlite3_column_bytes(q, 0) },
+                 sqlite3_column_int64(q, 1), sqlite3_column_int64(q, 2),
+                 sqlite3_column_int64(q, 3));
+    if (st == AM_OK && rc != SQLITE_DONE)
         st = am__store_dberr(s, rc, "session list", q);
-        goto out;
-    }
-    st = am__json_dump(arr, JSON_COMPACT, out, &AM__ERR(s));
-out:
-    json_decref(arr);
     sqlite3_finalize(q);
     return st;
 }
 
-am_status am__sq_session_prune(am_store *s, int64_t older_than_ms,
-                           size_t keep_last, size_t *removed)
+am_status am__sq_prune_sessions(am_store *s, int64_t older_than_ms,
+                                size_t keep_last, size_t *n)
 {
-    am_status st;
-    size_t n = 0;
-    if (s == NULL)
-        return AM_EINVAL;
-    st = am__store_begin(s);
-    if (st == AM_OK && older_than_ms > 0) {
+    am_status st = AM_OK;
+
+    if (older_than_ms > 0) {
         st = exec_id(s, "DELETE FROM session_items WHERE sess IN (SELECT id"
                         " FROM sessions WHERE updated_ms < ?1) AND ?2 = ?2",
-                     older_than_ms, 0, &n);
+                     older_than_ms, 0, n);
         if (st == AM_OK)
             st = exec_id(s, "DELETE FROM sessions WHERE updated_ms < ?1"
                             " AND ?2 = ?2", older_than_ms, 0, NULL);
@@ -349,12 +271,6 @@ am_status am__sq_session_prune(am_store *s, int64_t older_than_ms,
                         " FROM (SELECT id, row_number() OVER (PARTITION BY"
                         " sess ORDER BY id DESC) AS rn FROM session_items)"
                         " WHERE rn > ?1) AND ?2 = ?2",
-                     (int64_t)keep_last, 0, &n);
-    if (st == AM_OK)
-        st = am__store_commit(s);
-    if (st != AM_OK)
-        am__store_rollback(s);
-    if (removed != NULL)
-        *removed = st == AM_OK ? n : 0;
+                     (int64_t)keep_last, 0, n);
     return st;
 }
