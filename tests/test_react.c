@@ -511,6 +511,13 @@ AM_TEST(react_import_errors_name_field_and_index)
           "\"status\":\"done\"},{\"id\":\"a\",\"content\":\"\","
           "\"status\":\"done\"}]}", "todos[1].id: duplicate" },
         { "{\"version\":1,\"context\":[]}", "context: expected an object" },
+        /* The section walker's own checks, on every section. */
+        { "{\"version\":1,\"todos\":[1]}", "todos[0]: expected an object" },
+        { "{\"version\":1,\"reasoning\":{}}",
+          "react import.reasoning: expected an array" },
+        { "{\"version\":1,\"tool_executions\":[{\"tool\":\"x\","
+          "\"success\":true},\"y\"]}",
+          "tool_executions[1]: expected an object" },
         { "{\"version\":1,", "line 1" },
     };
     fill(m, &tc);

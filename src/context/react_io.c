@@ -157,206 +157,176 @@ static am_status field(const json_t *obj, const char *key, json_type want,
     return AM_OK;
 }
 
-/* "messages": role, content and time of each. */
-static am_status import_messages(am_react *m, const json_t *root, lists *d,
-                                 am_error *err)
+/* ---- Sections: arrays of objects, one item at a time ---- */
+
+/* One object of a section, `ctx` naming it ("messages[3]") for errors. */
+typedef am_status (*item_fn)(am_react *m, const json_t *it, const char *ctx,
+                             lists *d, am_error *err);
+
+/* Read every object of the array `name` of `root` (absent: nothing) with
+ * `fn`: the checks every section shares (an array, each item an object)
+ * and the item's name in each error. */
+static am_status section(am_react *m, const json_t *root, const char *name,
+                         item_fn fn, lists *d, am_error *err)
 {
-    const am_allocator *a = m->alloc;
     json_t *arr, *it;
     size_t i;
     char ctx[64];
     am_status st;
 
-    st = field(root, "messages", JSON_ARRAY, false, "react import", &arr,
-               err);
+    st = field(root, name, JSON_ARRAY, false, "react import", &arr, err);
     if (st != AM_OK)
         return st;
-    json_array_foreach(arr, i, it) {
-        json_t *role, *content, *ts;
-        snprintf(ctx, sizeof ctx, "messages[%zu]", i);
+    json_array_foreach(arr, i, it) {  /* none when absent (arr NULL) */
+        snprintf(ctx, sizeof ctx, "%s[%zu]", name, i);
         if (!json_is_object(it))
             return am__fail(err, AM_EFORMAT, "%s: expected an object", ctx);
-        if ((st = field(it, "role", JSON_STRING, true, ctx, &role, err)) ||
-            (st = field(it, "content", JSON_STRING, true, ctx, &content,
-                        err)) ||
-            (st = field(it, "ts", JSON_INTEGER, false, ctx, &ts, err)))
+        if ((st = fn(m, it, ctx, d, err)) != AM_OK)
             return st;
-        if (am__grow(a, (void **)&d->msgs, &d->capmsgs, d->nmsgs + 1,
-                     sizeof *d->msgs) != AM_OK)
-            return am__fail(err, AM_ENOMEM, "react import: out of memory");
-        st = am__react_build_msg(a, am__json_str(role),
-                                 am__json_str(content),
-                                 ts ? json_integer_value(ts) : 0,
-                                 &d->msgs[d->nmsgs], ctx, err);
-        if (st != AM_OK)
-            return st;
-        d->nmsgs++;
     }
     return AM_OK;
 }
 
-/* "tool_executions": params and result are kept as JSON text. */
-static am_status import_tools(am_react *m, const json_t *root, lists *d,
-                              am_error *err)
+/* "messages": role, content and time of each. */
+static am_status import_message(am_react *m, const json_t *it,
+                                const char *ctx, lists *d, am_error *err)
 {
-    const am_allocator *a = m->alloc;
-    json_t *arr, *it;
-    size_t i;
-    char ctx[64];
+    json_t *role, *content, *ts;
     am_status st;
 
-    st = field(root, "tool_executions", JSON_ARRAY, false, "react import",
-               &arr, err);
-    if (st != AM_OK)
+    if ((st = field(it, "role", JSON_STRING, true, ctx, &role, err)) ||
+        (st = field(it, "content", JSON_STRING, true, ctx, &content, err)) ||
+        (st = field(it, "ts", JSON_INTEGER, false, ctx, &ts, err)))
         return st;
-    json_array_foreach(arr, i, it) {
-        json_t *tool, *params, *succ, *result, *error, *dur, *ts;
-        am_react_tool_exec e;
-        am_buf ptext = AM_BUF_INIT, rtext = AM_BUF_INIT;
-        snprintf(ctx, sizeof ctx, "tool_executions[%zu]", i);
-        if (!json_is_object(it))
-            return am__fail(err, AM_EFORMAT, "%s: expected an object", ctx);
-        if ((st = field(it, "tool", JSON_STRING, true, ctx, &tool, err)) ||
-            (st = field(it, "success", JSON_TRUE, true, ctx, &succ, err)) ||
-            (st = field(it, "error", JSON_STRING, false, ctx, &error,
-                        err)) ||
-            (st = field(it, "duration_us", JSON_INTEGER, false, ctx, &dur,
-                        err)) ||
-            (st = field(it, "ts", JSON_INTEGER, false, ctx, &ts, err)))
-            return st;
-        params = json_object_get(it, "params");
-        result = json_object_get(it, "result");
-        memset(&e, 0, sizeof e);
-        e.tool = am__json_str(tool);
-        e.success = json_is_true(succ);
-        e.error = error ? am__json_str(error) : (am_str){ "", 0 };
-        e.duration_us = dur ? json_integer_value(dur) : 0;
-        e.ts_ms = ts ? json_integer_value(ts) : 0;
-        /* Not json_dumps: jansson 2.14 ignores its own buffer's failure
-         * on some paths (object keys) and answers a truncated document.
-         * am__json_dump checks every append. */
-        ptext.alloc = a;
-        rtext.alloc = a;
-        st = params ? am__json_dump(params, AM__REACT_JSON_FLAGS, &ptext, err)
-                    : AM_OK;
-        if (st == AM_OK && result)
-            st = am__json_dump(result, AM__REACT_JSON_FLAGS, &rtext, err);
-        if (st != AM_OK) {
-            am_buf_free(&ptext);
-            am_buf_free(&rtext);
-            return am__fail(err, AM_ENOMEM, "react import: out of memory");
-        }
-        e.params_json = params ? am_buf_str(&ptext) : AM_STR("{}");
-        e.result_json = result ? am_buf_str(&rtext) : AM_STR("null");
-        if (am__grow(a, (void **)&d->tools, &d->captools, d->ntools + 1,
-                     sizeof *d->tools) != AM_OK)
-            st = am__fail(err, AM_ENOMEM, "react import: out of memory");
-        else
-            st = am__react_build_tool(a, &e, 0, &d->tools[d->ntools], ctx,
-                                      err);
-        am_buf_free(&ptext);
-        am_buf_free(&rtext);
-        if (st != AM_OK)
-            return st;
+    if (am__grow(m->alloc, (void **)&d->msgs, &d->capmsgs, d->nmsgs + 1,
+                 sizeof *d->msgs) != AM_OK)
+        return am__fail(err, AM_ENOMEM, "react import: out of memory");
+    st = am__react_build_msg(m->alloc, am__json_str(role),
+                             am__json_str(content),
+                             ts ? json_integer_value(ts) : 0,
+                             &d->msgs[d->nmsgs], ctx, err);
+    if (st == AM_OK)
+        d->nmsgs++;
+    return st;
+}
+
+/* "tool_executions": params and result are kept as JSON text. */
+static am_status import_tool(am_react *m, const json_t *it, const char *ctx,
+                             lists *d, am_error *err)
+{
+    const am_allocator *a = m->alloc;
+    json_t *tool, *params, *succ, *result, *error, *dur, *ts;
+    am_react_tool_exec e;
+    am_buf ptext = AM_BUF_INIT, rtext = AM_BUF_INIT;
+    am_status st;
+
+    if ((st = field(it, "tool", JSON_STRING, true, ctx, &tool, err)) ||
+        (st = field(it, "success", JSON_TRUE, true, ctx, &succ, err)) ||
+        (st = field(it, "error", JSON_STRING, false, ctx, &error, err)) ||
+        (st = field(it, "duration_us", JSON_INTEGER, false, ctx, &dur,
+                    err)) ||
+        (st = field(it, "ts", JSON_INTEGER, false, ctx, &ts, err)))
+        return st;
+    params = json_object_get(it, "params");
+    result = json_object_get(it, "result");
+    memset(&e, 0, sizeof e);
+    e.tool = am__json_str(tool);
+    e.success = json_is_true(succ);
+    e.error = error ? am__json_str(error) : (am_str){ "", 0 };
+    e.duration_us = dur ? json_integer_value(dur) : 0;
+    e.ts_ms = ts ? json_integer_value(ts) : 0;
+    /* Not json_dumps: jansson 2.14 ignores its own buffer's failure on
+     * some paths (object keys) and answers a truncated document.
+     * am__json_dump checks every append. */
+    ptext.alloc = a;
+    rtext.alloc = a;
+    st = params ? am__json_dump(params, AM__REACT_JSON_FLAGS, &ptext, err)
+                : AM_OK;
+    if (st == AM_OK && result)
+        st = am__json_dump(result, AM__REACT_JSON_FLAGS, &rtext, err);
+    if (st != AM_OK) {
+        st = am__fail(err, AM_ENOMEM, "react import: out of memory");
+        goto out;
+    }
+    e.params_json = params ? am_buf_str(&ptext) : AM_STR("{}");
+    e.result_json = result ? am_buf_str(&rtext) : AM_STR("null");
+    if (am__grow(a, (void **)&d->tools, &d->captools, d->ntools + 1,
+                 sizeof *d->tools) != AM_OK)
+        st = am__fail(err, AM_ENOMEM, "react import: out of memory");
+    else
+        st = am__react_build_tool(a, &e, 0, &d->tools[d->ntools], ctx, err);
+    if (st == AM_OK) {
         /* An import keeps ts 0 as 0 (build_tool would stamp "now"). */
         d->tools[d->ntools].ts = e.ts_ms;
         d->ntools++;
     }
-    return AM_OK;
+out:
+    am_buf_free(&ptext);
+    am_buf_free(&rtext);
+    return st;
 }
 
 /* "reasoning": the THINK, ACT and OBSERVE steps. */
-static am_status import_steps(am_react *m, const json_t *root, lists *d,
-                              am_error *err)
+static am_status import_step(am_react *m, const json_t *it, const char *ctx,
+                             lists *d, am_error *err)
 {
-    const am_allocator *a = m->alloc;
-    json_t *arr, *it;
-    size_t i;
-    char ctx[64];
+    json_t *type, *content, *ts;
+    int t;
     am_status st;
 
-    st = field(root, "reasoning", JSON_ARRAY, false, "react import", &arr,
-               err);
+    if ((st = field(it, "type", JSON_STRING, true, ctx, &type, err)) ||
+        (st = field(it, "content", JSON_STRING, true, ctx, &content, err)) ||
+        (st = field(it, "ts", JSON_INTEGER, false, ctx, &ts, err)))
+        return st;
+    t = am__react_step_type_parse(am__json_str(type));
+    if (t < 0)
+        return am__fail(err, AM_EFORMAT,
+                        "%s.type: expected THINK, ACT or OBSERVE", ctx);
+    st = am__react_check_text(err, am__json_str(content), ctx);
     if (st != AM_OK)
         return st;
-    json_array_foreach(arr, i, it) {
-        json_t *type, *content, *ts;
-        int t;
-        snprintf(ctx, sizeof ctx, "reasoning[%zu]", i);
-        if (!json_is_object(it))
-            return am__fail(err, AM_EFORMAT, "%s: expected an object", ctx);
-        if ((st = field(it, "type", JSON_STRING, true, ctx, &type, err)) ||
-            (st = field(it, "content", JSON_STRING, true, ctx, &content,
-                        err)) ||
-            (st = field(it, "ts", JSON_INTEGER, false, ctx, &ts, err)))
-            return st;
-        t = am__react_step_type_parse(am__json_str(type));
-        if (t < 0)
-            return am__fail(err, AM_EFORMAT,
-                            "%s.type: expected THINK, ACT or OBSERVE", ctx);
-        st = am__react_check_text(err, am__json_str(content), ctx);
-        if (st != AM_OK)
-            return st;
-        if (am__grow(a, (void **)&d->steps, &d->capsteps, d->nsteps + 1,
-                     sizeof *d->steps) != AM_OK ||
-            am__react_ostr_set(a, &d->steps[d->nsteps].content,
-                               am__json_str(content)) != AM_OK)
-            return am__fail(err, AM_ENOMEM, "react import: out of memory");
-        d->steps[d->nsteps].type = (am_step_type)t;
-        d->steps[d->nsteps].ts = ts ? json_integer_value(ts) : 0;
-        d->nsteps++;
-    }
+    if (am__grow(m->alloc, (void **)&d->steps, &d->capsteps, d->nsteps + 1,
+                 sizeof *d->steps) != AM_OK ||
+        am__react_ostr_set(m->alloc, &d->steps[d->nsteps].content,
+                           am__json_str(content)) != AM_OK)
+        return am__fail(err, AM_ENOMEM, "react import: out of memory");
+    d->steps[d->nsteps].type = (am_step_type)t;
+    d->steps[d->nsteps].ts = ts ? json_integer_value(ts) : 0;
+    d->nsteps++;
     return AM_OK;
 }
 
 /* "todos": ids unique, statuses from the status table. */
-static am_status import_todos(am_react *m, const json_t *root, lists *d,
-                              am_error *err)
+static am_status import_todo(am_react *m, const json_t *it, const char *ctx,
+                             lists *d, am_error *err)
 {
-    const am_allocator *a = m->alloc;
-    json_t *arr, *it;
-    size_t i;
-    char ctx[64];
+    json_t *id, *content, *status, *prio;
+    am_react_todo t;
+    int s;
     am_status st;
 
-    st = field(root, "todos", JSON_ARRAY, false, "react import", &arr, err);
-    if (st != AM_OK)
+    if ((st = field(it, "id", JSON_STRING, true, ctx, &id, err)) ||
+        (st = field(it, "content", JSON_STRING, true, ctx, &content, err)) ||
+        (st = field(it, "status", JSON_STRING, true, ctx, &status, err)) ||
+        (st = field(it, "priority", JSON_INTEGER, false, ctx, &prio, err)))
         return st;
-    json_array_foreach(arr, i, it) {
-        json_t *id, *content, *status, *prio;
-        am_react_todo t;
-        int s;
-        snprintf(ctx, sizeof ctx, "todos[%zu]", i);
-        if (!json_is_object(it))
-            return am__fail(err, AM_EFORMAT, "%s: expected an object", ctx);
-        if ((st = field(it, "id", JSON_STRING, true, ctx, &id, err)) ||
-            (st = field(it, "content", JSON_STRING, true, ctx, &content,
-                        err)) ||
-            (st = field(it, "status", JSON_STRING, true, ctx, &status,
-                        err)) ||
-            (st = field(it, "priority", JSON_INTEGER, false, ctx, &prio,
-                        err)))
-            return st;
-        s = am__react_todo_status_parse(am__json_str(status));
-        if (s < 0)
-            return am__fail(err, AM_EFORMAT,
-                            "%s.status: expected pending, in_progress or "
-                            "done", ctx);
-        if (am__react_todo_find(d, am__json_str(id)) != SIZE_MAX)
-            return am__fail(err, AM_EFORMAT, "%s.id: duplicate id", ctx);
-        t.id = am__json_str(id);
-        t.content = am__json_str(content);
-        t.status = (am_todo_status)s;
-        t.priority = prio ? (int)json_integer_value(prio) : 0;
-        if (am__grow(a, (void **)&d->todos, &d->captodos, d->ntodos + 1,
-                     sizeof *d->todos) != AM_OK)
-            return am__fail(err, AM_ENOMEM, "react import: out of memory");
-        st = am__react_build_todo(a, &t, &d->todos[d->ntodos], ctx, err);
-        if (st != AM_OK)
-            return st;
+    s = am__react_todo_status_parse(am__json_str(status));
+    if (s < 0)
+        return am__fail(err, AM_EFORMAT, "%s.status: expected pending, "
+                        "in_progress or done", ctx);
+    if (am__react_todo_find(d, am__json_str(id)) != SIZE_MAX)
+        return am__fail(err, AM_EFORMAT, "%s.id: duplicate id", ctx);
+    t.id = am__json_str(id);
+    t.content = am__json_str(content);
+    t.status = (am_todo_status)s;
+    t.priority = prio ? (int)json_integer_value(prio) : 0;
+    if (am__grow(m->alloc, (void **)&d->todos, &d->captodos, d->ntodos + 1,
+                 sizeof *d->todos) != AM_OK)
+        return am__fail(err, AM_ENOMEM, "react import: out of memory");
+    st = am__react_build_todo(m->alloc, &t, &d->todos[d->ntodos], ctx, err);
+    if (st == AM_OK)
         d->ntodos++;
-    }
-    return AM_OK;
+    return st;
 }
 
 /* "domain": the record, read by the domain type set on `m`. */
@@ -418,9 +388,9 @@ static am_status import_doc(am_react *m, const json_t *root, lists *d,
         return am__fail(err, AM_EFORMAT,
                         "react import: version %lld not supported",
                         (long long)json_integer_value(v));
-    if ((st = import_messages(m, root, d, err)) != AM_OK ||
-        (st = import_tools(m, root, d, err)) != AM_OK ||
-        (st = import_steps(m, root, d, err)) != AM_OK)
+    if ((st = section(m, root, "messages", import_message, d, err)) ||
+        (st = section(m, root, "tool_executions", import_tool, d, err)) ||
+        (st = section(m, root, "reasoning", import_step, d, err)))
         return st;
     st = field(root, "context", JSON_OBJECT, false, "react import", &v, err);
     if (st != AM_OK)
@@ -434,7 +404,7 @@ static am_status import_doc(am_react *m, const json_t *root, lists *d,
     st = am__react_slots_import(v, &d->slots, err);
     if (st != AM_OK)
         return st;
-    if ((st = import_todos(m, root, d, err)) != AM_OK)
+    if ((st = section(m, root, "todos", import_todo, d, err)) != AM_OK)
         return st;
     return import_domain(m, root, d, err);
 }
