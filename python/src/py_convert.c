@@ -305,96 +305,102 @@ static int set_content(am_msg *msg, PyObject *c, Py_ssize_t idx)
     return rc;
 }
 
+/* ---- Tool calls and agent calls ----
+ *
+ * Both are read the same way: fields from a dict or an object's
+ * attributes (read_tool_call, read_agent_call: the new references they
+ * take go into refs[], the strings they fill borrow from them), then one
+ * add on the message, whose failure names the call by its position. */
+
+#define CALL_REFS 6
+
+static int read_tool_call(PyObject *tc, Py_ssize_t idx, const char *where,
+                          PyObject **refs, am_tool_call *call)
+{
+    int is_dict = PyDict_Check(tc);
+    PyObject **id = &refs[0], **type = &refs[1], **fn = &refs[2],
+             **name = &refs[3], **args = &refs[4], **keep = &refs[5];
+    if (field(tc, is_dict, amp_k_id, id) < 0 ||
+        field(tc, is_dict, amp_k_type, type) < 0 ||
+        field(tc, is_dict, amp_k_function, fn) < 0)
+        return -1;
+    PyObject *src = tc;
+    int src_dict = is_dict;
+    if (*fn) { /* OpenAI: {"function": {"name", "arguments"}} */
+        src = *fn;
+        src_dict = PyDict_Check(*fn);
+    }
+    if (field(src, src_dict, amp_k_name, name) < 0 ||
+        field(src, src_dict, amp_k_arguments, args) < 0)
+        return -1;
+    if (!*args && field(src, src_dict, amp_k_args, args) < 0) /* LangChain */
+        return -1;
+    if (!*id || !*name)
+        return fail(PyExc_ValueError, idx, where,
+                    "a tool call needs an id and a name");
+    if (str_of(*id, idx, "tool_calls.id", &call->id) < 0 ||
+        str_of(*name, idx, "tool_calls.name", &call->name) < 0)
+        return -1;
+    /* LangChain's "tool_call" type is OpenAI's "function". */
+    if (*type && PyUnicode_Check(*type) &&
+        PyUnicode_CompareWithASCIIString(*type, "tool_call") != 0 &&
+        str_of(*type, idx, "tool_calls.type", &call->type) < 0)
+        return -1;
+    if (*args && json_of(*args, 1, idx, "tool_calls.arguments", keep,
+                         &call->arguments) < 0)
+        return -1;
+    return 0;
+}
+
+static int read_agent_call(PyObject *ac, Py_ssize_t idx, const char *where,
+                           PyObject **refs, am_agent_call *call)
+{
+    int is_dict = PyDict_Check(ac);
+    PyObject **name = &refs[0], **req = &refs[1], **keep = &refs[2];
+    if (field(ac, is_dict, amp_k_agent_name, name) < 0 ||
+        field(ac, is_dict, amp_k_request, req) < 0)
+        return -1;
+    if (!*name)
+        return fail(PyExc_ValueError, idx, where,
+                    "an agent call needs agent_name");
+    if (str_of(*name, idx, "agent_calls.agent_name", &call->agent_name) < 0)
+        return -1;
+    return json_of(*req ? *req : Py_None, 0, idx, "agent_calls.request",
+                   keep, &call->request);
+}
+
+static int add_call(am_msg *msg, PyObject *o, Py_ssize_t idx, Py_ssize_t j,
+                    int is_agent)
+{
+    char where[48];
+    PyObject *refs[CALL_REFS] = {NULL};
+    am_tool_call tc;
+    am_agent_call ac;
+    am_error err = {0};
+    memset(&tc, 0, sizeof tc);
+    memset(&ac, 0, sizeof ac);
+    snprintf(where, sizeof where, ".%s[%zd]",
+             is_agent ? "agent_calls" : "tool_calls", j);
+    int rc = is_agent ? read_agent_call(o, idx, where, refs, &ac)
+                      : read_tool_call(o, idx, where, refs, &tc);
+    if (rc == 0 && (is_agent ? am_msg_add_agent_call(msg, &ac, &err)
+                             : am_msg_add_tool_call(msg, &tc, &err)) != AM_OK)
+        rc = fail_c(idx, where, &err);
+    for (int i = 0; i < CALL_REFS; i++)
+        Py_XDECREF(refs[i]);
+    return rc;
+}
+
 static int add_tool_call(am_msg *msg, PyObject *tc, Py_ssize_t idx,
                          Py_ssize_t j)
 {
-    char where[48];
-    snprintf(where, sizeof where, ".tool_calls[%zd]", j);
-    int is_dict = PyDict_Check(tc);
-    PyObject *id = NULL, *type = NULL, *fn = NULL, *name = NULL,
-             *args = NULL, *keep = NULL;
-    am_tool_call call;
-    memset(&call, 0, sizeof call);
-    am_error err = {0};
-    int rc = -1;
-    if (field(tc, is_dict, amp_k_id, &id) < 0 ||
-        field(tc, is_dict, amp_k_type, &type) < 0 ||
-        field(tc, is_dict, amp_k_function, &fn) < 0)
-        goto out;
-    PyObject *src = tc;
-    int src_dict = is_dict;
-    if (fn) { /* OpenAI: {"function": {"name", "arguments"}} */
-        src = fn;
-        src_dict = PyDict_Check(fn);
-    }
-    if (field(src, src_dict, amp_k_name, &name) < 0 ||
-        field(src, src_dict, amp_k_arguments, &args) < 0)
-        goto out;
-    if (!args && field(src, src_dict, amp_k_args, &args) < 0) /* LangChain */
-        goto out;
-    if (!id || !name) {
-        fail(PyExc_ValueError, idx, where, "a tool call needs an id and a name");
-        goto out;
-    }
-    if (str_of(id, idx, "tool_calls.id", &call.id) < 0 ||
-        str_of(name, idx, "tool_calls.name", &call.name) < 0)
-        goto out;
-    /* LangChain's "tool_call" type is OpenAI's "function". */
-    if (type && PyUnicode_Check(type) &&
-        PyUnicode_CompareWithASCIIString(type, "tool_call") != 0 &&
-        str_of(type, idx, "tool_calls.type", &call.type) < 0)
-        goto out;
-    if (args && json_of(args, 1, idx, "tool_calls.arguments", &keep,
-                        &call.arguments) < 0)
-        goto out;
-    if (am_msg_add_tool_call(msg, &call, &err) != AM_OK) {
-        fail_c(idx, where, &err);
-        goto out;
-    }
-    rc = 0;
-out:
-    Py_XDECREF(id);
-    Py_XDECREF(type);
-    Py_XDECREF(fn);
-    Py_XDECREF(name);
-    Py_XDECREF(args);
-    Py_XDECREF(keep);
-    return rc;
+    return add_call(msg, tc, idx, j, 0);
 }
 
 static int add_agent_call(am_msg *msg, PyObject *ac, Py_ssize_t idx,
                           Py_ssize_t j)
 {
-    char where[48];
-    snprintf(where, sizeof where, ".agent_calls[%zd]", j);
-    int is_dict = PyDict_Check(ac);
-    PyObject *name = NULL, *req = NULL, *keep = NULL;
-    am_agent_call call;
-    memset(&call, 0, sizeof call);
-    am_error err = {0};
-    int rc = -1;
-    if (field(ac, is_dict, amp_k_agent_name, &name) < 0 ||
-        field(ac, is_dict, amp_k_request, &req) < 0)
-        goto out;
-    if (!name) {
-        fail(PyExc_ValueError, idx, where, "an agent call needs agent_name");
-        goto out;
-    }
-    if (str_of(name, idx, "agent_calls.agent_name", &call.agent_name) < 0)
-        goto out;
-    if (json_of(req ? req : Py_None, 0, idx, "agent_calls.request", &keep,
-                &call.request) < 0)
-        goto out;
-    if (am_msg_add_agent_call(msg, &call, &err) != AM_OK) {
-        fail_c(idx, where, &err);
-        goto out;
-    }
-    rc = 0;
-out:
-    Py_XDECREF(name);
-    Py_XDECREF(req);
-    Py_XDECREF(keep);
-    return rc;
+    return add_call(msg, ac, idx, j, 1);
 }
 
 /* Run `add` over the list/tuple `v` (field `name`). */
@@ -447,30 +453,14 @@ int amp_msg_role_of(PyObject *o, Py_ssize_t idx, am_role *out)
 int amp_msg_from_py(PyObject *o, Py_ssize_t idx, am_msg **out)
 {
     *out = NULL;
-    if (o == Py_None)
-        return fail(PyExc_TypeError, idx, "", "a message cannot be None");
+    am_role role;
+    if (amp_msg_role_of(o, idx, &role) < 0) /* checks o's type, too */
+        return -1;
     int is_dict = PyDict_Check(o);
-    if (!is_dict && (PyUnicode_Check(o) || PyBytes_Check(o) ||
-                     PyLong_Check(o) || PyFloat_Check(o) ||
-                     PyList_Check(o) || PyTuple_Check(o)))
-        return fail(PyExc_TypeError, idx, "",
-                    "a message must be a dict or a message object "
-                    "(with .role or .type, and .content)");
-    PyObject *role_o = NULL, *v = NULL;
+    PyObject *v = NULL;
     am_msg *msg = NULL;
     am_error err = {0};
     int rc = -1;
-    if (field(o, is_dict, amp_k_role, &role_o) < 0)
-        return -1;
-    if (!role_o && !is_dict && field(o, 0, amp_k_type, &role_o) < 0)
-        return -1;
-    if (!role_o)
-        return fail(PyExc_ValueError, idx, "",
-                    is_dict ? "the message has no 'role'"
-                            : "the message has no .role or .type");
-    am_role role;
-    if (parse_role(role_o, idx, &role) < 0)
-        goto out;
 #define FIELD(key)                                                      \
     do {                                                                \
         Py_CLEAR(v);                                                    \
@@ -544,7 +534,6 @@ int amp_msg_from_py(PyObject *o, Py_ssize_t idx, am_msg **out)
     msg = NULL;
     rc = 0;
 out:
-    Py_XDECREF(role_o);
     Py_XDECREF(v);
     am_msg_free(msg);
     return rc;

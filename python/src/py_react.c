@@ -17,39 +17,15 @@
  * holds the lock; its reads re-enter (owner check) and its writes are
  * refused, because react.h forbids hooks to modify the memory.
  */
-#include "py_amp.h"
+#include "py_react.h"
 
 #include <pythread.h>
 #include <string.h>
 #include <strings.h>
 
-#define MAX_HOOKS 16 /* am_react_add_hook's limit */
-
-typedef struct ReactObject ReactObject;
-
-typedef struct {
-    ReactObject *self; /* borrowed: the hook lives inside it */
-    PyObject *fn;      /* NULL once cleared by the GC */
-} hook_slot;
-
-struct ReactObject {
-    PyObject_HEAD
-    am_react *m;
-    PyThread_type_lock lock;
-    unsigned long owner; /* thread holding `lock`, 0: none */
-    int depth;
-    int in_hook;
-    hook_slot hooks[MAX_HOOKS];
-    int nhooks;
-    /* Domain memory: the type's callbacks call these Python objects. */
-    am_react_domain_type dtype;
-    char *dname;
-    PyObject *dserialize, *ddeserialize;
-};
-
 /* ---- the Python-side lock ---- */
 
-static int lock_enter(ReactObject *self)
+int amp_react_enter(ReactObject *self)
 {
     unsigned long me = PyThread_get_thread_ident();
     if (!self->m) {
@@ -75,7 +51,7 @@ static int lock_enter(ReactObject *self)
     return 0;
 }
 
-static void lock_exit(ReactObject *self)
+void amp_react_exit(ReactObject *self)
 {
     if (--self->depth == 0) {
         self->owner = 0;
@@ -84,12 +60,12 @@ static void lock_exit(ReactObject *self)
 }
 
 /* lock_enter for a call that modifies the memory: refused inside a hook. */
-static int lock_enter_write(ReactObject *self)
+int amp_react_enter_write(ReactObject *self)
 {
-    if (lock_enter(self) < 0)
+    if (amp_react_enter(self) < 0)
         return -1;
     if (self->in_hook) {
-        lock_exit(self);
+        amp_react_exit(self);
         amp_raise(AM_ESTATE, "a memory hook must not modify the memory "
                              "(it runs inside the update that called it)");
         return -1;
@@ -98,7 +74,7 @@ static int lock_enter_write(ReactObject *self)
 }
 
 /* Raise the memory's detail for a failed call (the lock is held). */
-static PyObject *raise_react(ReactObject *self, am_status st)
+PyObject *amp_react_raise(ReactObject *self, am_status st)
 {
     am_error e = *am_react_last_error(self->m);
     if (e.code == AM_OK)
@@ -109,7 +85,7 @@ static PyObject *raise_react(ReactObject *self, am_status st)
 /* Record the pending Python exception as `code` with its type and text in
  * `err`, and clear it: a callback's failure travels through the C library
  * as a status. */
-static am_status exc_to_err(am_status code, am_error *err)
+am_status amp_react_exc_to_err(am_status code, am_error *err)
 {
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
@@ -156,59 +132,11 @@ static am_status hook_tramp(void *ctx, const am_react *m, am_react_event ev,
         if (r) {
             Py_DECREF(r);
         } else {
-            st = exc_to_err(AM_ECANCELED, err);
+            st = amp_react_exc_to_err(AM_ECANCELED, err);
         }
     }
     PyGILState_Release(g);
     return st;
-}
-
-/* ---- domain memory ---- */
-
-static am_status dom_serialize(void *ctx, const void *record, am_buf *out,
-                               am_error *err)
-{
-    ReactObject *self = ctx;
-    am_status st = AM_OK;
-    PyGILState_STATE g = PyGILState_Ensure();
-    PyObject *data = PyObject_CallOneArg(self->dserialize,
-                                         (PyObject *)record);
-    PyObject *text = data ? amp_json_dumps(data) : NULL;
-    Py_ssize_t n;
-    const char *p = text ? PyUnicode_AsUTF8AndSize(text, &n) : NULL;
-    if (!p) {
-        st = exc_to_err(AM_EINVAL, err);
-    } else if (am_buf_append(out, p, (size_t)n) != AM_OK) {
-        err->code = st = AM_ENOMEM;
-        snprintf(err->msg, sizeof err->msg, "out of memory");
-    }
-    Py_XDECREF(text);
-    Py_XDECREF(data);
-    PyGILState_Release(g);
-    return st;
-}
-
-static am_status dom_deserialize(void *ctx, am_str json, void **record,
-                                 am_error *err)
-{
-    ReactObject *self = ctx;
-    am_status st = AM_OK;
-    PyGILState_STATE g = PyGILState_Ensure();
-    PyObject *data = amp_json_loads(json);
-    PyObject *r = data ? PyObject_CallOneArg(self->ddeserialize, data) : NULL;
-    Py_XDECREF(data);
-    if (!r)
-        st = exc_to_err(AM_EFORMAT, err);
-    *record = r;
-    PyGILState_Release(g);
-    return st;
-}
-
-static void dom_free(void *ctx, void *record)
-{
-    PyGILState_STATE g = PyGILState_Ensure();
-    Py_XDECREF((PyObject *)record);
-    PyGILState_Release(g);
 }
 
 /* ---- _React: life ---- */
@@ -289,15 +217,15 @@ static PyObject *react_close(ReactObject *self, PyObject *unused)
 {
     if (!self->m)
         Py_RETURN_NONE;
-    if (lock_enter_write(self) < 0)
+    if (amp_react_enter_write(self) < 0)
         return NULL;
     if (self->depth > 1) {
-        lock_exit(self);
+        amp_react_exit(self);
         return amp_raise(AM_ESTATE, "cannot close the memory from inside "
                                     "one of its own calls");
     }
     react_free_handle(self);
-    lock_exit(self);
+    amp_react_exit(self);
     Py_RETURN_NONE;
 }
 
@@ -316,11 +244,11 @@ static PyObject *react_add_message(ReactObject *self, PyObject *args)
         amp_utf8(ro, "role", &role) < 0 ||
         amp_utf8(co, "content", &content) < 0)
         return NULL;
-    if (lock_enter_write(self) < 0)
+    if (amp_react_enter_write(self) < 0)
         return NULL;
     am_status st = am_react_add_message(self->m, role, content);
-    PyObject *r = st == AM_OK ? Py_NewRef(Py_None) : raise_react(self, st);
-    lock_exit(self);
+    PyObject *r = st == AM_OK ? Py_NewRef(Py_None) : amp_react_raise(self, st);
+    amp_react_exit(self);
     return r;
 }
 
@@ -366,7 +294,7 @@ static PyObject *get_msg(ReactObject *self, size_t i)
 {
     am_react_message x;
     am_status st = am_react_message_at(self->m, i, &x);
-    return st == AM_OK ? msg_tuple(&x) : raise_react(self, st);
+    return st == AM_OK ? msg_tuple(&x) : amp_react_raise(self, st);
 }
 
 static size_t find_role(ReactObject *self, const void *q, size_t *idx,
@@ -393,11 +321,11 @@ static PyObject *react_messages(ReactObject *self, PyObject *args)
         return NULL;
     if (ro != Py_None && amp_utf8(ro, "role", &role) < 0)
         return NULL;
-    if (lock_enter(self) < 0)
+    if (amp_react_enter(self) < 0)
         return NULL;
     PyObject *r = ro == Py_None ? collect(self, find_all_msgs, NULL, get_msg)
                                 : collect(self, find_role, &role, get_msg);
-    lock_exit(self);
+    amp_react_exit(self);
     return r;
 }
 
@@ -405,14 +333,14 @@ static PyObject *react_messages(ReactObject *self, PyObject *args)
 
 static PyObject *react_counts(ReactObject *self, PyObject *unused)
 {
-    if (lock_enter(self) < 0)
+    if (amp_react_enter(self) < 0)
         return NULL;
     PyObject *r = Py_BuildValue(
         "(nnnn)", (Py_ssize_t)am_react_message_count(self->m),
         (Py_ssize_t)am_react_tool_exec_count(self->m),
         (Py_ssize_t)am_react_step_count(self->m),
         (Py_ssize_t)am_react_todo_count(self->m));
-    lock_exit(self);
+    amp_react_exit(self);
     return r;
 }
 
@@ -440,11 +368,11 @@ static PyObject *react_add_tool_exec(ReactObject *self, PyObject *args)
     e.success = success;
     e.duration_us = dur;
     e.ts_ms = ts;
-    if (lock_enter_write(self) < 0)
+    if (amp_react_enter_write(self) < 0)
         return NULL;
     am_status st = am_react_add_tool_exec(self->m, &e);
-    PyObject *r = st == AM_OK ? Py_NewRef(Py_None) : raise_react(self, st);
-    lock_exit(self);
+    PyObject *r = st == AM_OK ? Py_NewRef(Py_None) : amp_react_raise(self, st);
+    amp_react_exit(self);
     return r;
 }
 
@@ -453,7 +381,7 @@ static PyObject *get_tool(ReactObject *self, size_t i)
     am_react_tool_exec x;
     am_status st = am_react_tool_exec_at(self->m, i, &x);
     if (st != AM_OK)
-        return raise_react(self, st);
+        return amp_react_raise(self, st);
     PyObject *tool = amp_pystr(x.tool), *params = amp_pystr(x.params_json),
              *result = amp_pystr(x.result_json), *error = amp_pystr(x.error);
     PyObject *t = tool && params && result && error
@@ -497,10 +425,10 @@ static PyObject *react_tool_execs(ReactObject *self, PyObject *args)
             return NULL;
         q.outcome = b ? AM_REACT_SUCCEEDED : AM_REACT_FAILED;
     }
-    if (lock_enter(self) < 0)
+    if (amp_react_enter(self) < 0)
         return NULL;
     PyObject *r = collect(self, find_tools, &q, get_tool);
-    lock_exit(self);
+    amp_react_exit(self);
     return r;
 }
 
@@ -532,11 +460,11 @@ static PyObject *react_add_step(ReactObject *self, PyObject *args)
         step_type_of(to, &type) < 0 ||
         amp_utf8(co, "content", &content) < 0)
         return NULL;
-    if (lock_enter_write(self) < 0)
+    if (amp_react_enter_write(self) < 0)
         return NULL;
     am_status st = am_react_add_step(self->m, type, content);
-    PyObject *r = st == AM_OK ? Py_NewRef(Py_None) : raise_react(self, st);
-    lock_exit(self);
+    PyObject *r = st == AM_OK ? Py_NewRef(Py_None) : amp_react_raise(self, st);
+    amp_react_exit(self);
     return r;
 }
 
@@ -545,7 +473,7 @@ static PyObject *get_step(ReactObject *self, size_t i)
     am_react_step x;
     am_status st = am_react_step_at(self->m, i, &x);
     if (st != AM_OK)
-        return raise_react(self, st);
+        return amp_react_raise(self, st);
     PyObject *c = amp_pystr(x.content);
     PyObject *t = c ? Py_BuildValue("(sOL)", am_step_type_name(x.type), c,
                                     (long long)x.ts_ms)
@@ -581,10 +509,10 @@ static PyObject *react_steps(ReactObject *self, PyObject *args)
     }
     if (amp_size(ro, "recent", 0, &q.recent) < 0)
         return NULL;
-    if (lock_enter(self) < 0)
+    if (amp_react_enter(self) < 0)
         return NULL;
     PyObject *r = collect(self, find_steps, &q, get_step);
-    lock_exit(self);
+    amp_react_exit(self);
     return r;
 }
 
@@ -622,11 +550,11 @@ static PyObject *set_call(ReactObject *self, PyObject *args,
         amp_utf8(ko, key_what, &key) < 0 ||
         amp_utf8(vo, value_what, &value) < 0)
         return NULL;
-    if (lock_enter_write(self) < 0)
+    if (amp_react_enter_write(self) < 0)
         return NULL;
     am_status st = fn(self->m, key, value);
-    PyObject *r = st == AM_OK ? Py_NewRef(Py_None) : raise_react(self, st);
-    lock_exit(self);
+    PyObject *r = st == AM_OK ? Py_NewRef(Py_None) : amp_react_raise(self, st);
+    amp_react_exit(self);
     return r;
 }
 
@@ -636,13 +564,13 @@ static PyObject *remove_call(ReactObject *self, PyObject *ko,
                              am_status (*fn)(am_react *, am_str))
 {
     am_str key;
-    if (amp_utf8(ko, what, &key) < 0 || lock_enter_write(self) < 0)
+    if (amp_utf8(ko, what, &key) < 0 || amp_react_enter_write(self) < 0)
         return NULL;
     am_status st = fn(self->m, key);
     PyObject *r = st == AM_OK ? Py_NewRef(Py_True)
                   : st == AM_ENOTFOUND ? Py_NewRef(Py_False)
-                                       : raise_react(self, st);
-    lock_exit(self);
+                                       : amp_react_raise(self, st);
+    amp_react_exit(self);
     return r;
 }
 
@@ -660,7 +588,7 @@ static PyObject *react_context_get(ReactObject *self, PyObject *ko)
     am_str key;
     if (amp_utf8(ko, "context key", &key) < 0)
         return NULL;
-    if (lock_enter(self) < 0)
+    if (amp_react_enter(self) < 0)
         return NULL;
     am_buf out = AM_BUF_INIT;
     am_status st = am_react_context_get(self->m, key, &out);
@@ -670,8 +598,8 @@ static PyObject *react_context_get(ReactObject *self, PyObject *ko)
     else if (st == AM_ENOTFOUND)
         r = Py_NewRef(Py_None);
     else
-        r = raise_react(self, st);
-    lock_exit(self);
+        r = amp_react_raise(self, st);
+    amp_react_exit(self);
     am_buf_free(&out);
     return r;
 }
@@ -708,11 +636,11 @@ static PyObject *react_slot_define(ReactObject *self, PyObject *args)
         amp_utf8(no, "slot name", &name) < 0 || slot_type_of(to, &type) < 0 ||
         amp_utf8(vo, "slot value", &value) < 0)
         return NULL;
-    if (lock_enter_write(self) < 0)
+    if (amp_react_enter_write(self) < 0)
         return NULL;
     am_status st = am_react_slot_define(self->m, name, type, value);
-    PyObject *r = st == AM_OK ? Py_NewRef(Py_None) : raise_react(self, st);
-    lock_exit(self);
+    PyObject *r = st == AM_OK ? Py_NewRef(Py_None) : amp_react_raise(self, st);
+    amp_react_exit(self);
     return r;
 }
 
@@ -726,7 +654,7 @@ static PyObject *react_slot_set(ReactObject *self, PyObject *args)
 static PyObject *react_slot_get(ReactObject *self, PyObject *no)
 {
     am_str name;
-    if (amp_utf8(no, "slot name", &name) < 0 || lock_enter(self) < 0)
+    if (amp_utf8(no, "slot name", &name) < 0 || amp_react_enter(self) < 0)
         return NULL;
     am_buf out = AM_BUF_INIT;
     am_slot_type type = AM_SLOT_ANY;
@@ -738,8 +666,8 @@ static PyObject *react_slot_get(ReactObject *self, PyObject *no)
     else if (st == AM_ENOTFOUND)
         r = Py_NewRef(Py_None);
     else
-        r = raise_react(self, st);
-    lock_exit(self);
+        r = amp_react_raise(self, st);
+    amp_react_exit(self);
     am_buf_free(&out);
     return r;
 }
@@ -753,13 +681,13 @@ static PyObject *react_slot_remove(ReactObject *self, PyObject *no)
 /* slot_names() -> JSON array text */
 static PyObject *react_slot_names(ReactObject *self, PyObject *unused)
 {
-    if (lock_enter(self) < 0)
+    if (amp_react_enter(self) < 0)
         return NULL;
     am_buf out = AM_BUF_INIT;
     am_status st = am_react_slot_names(self->m, &out);
     PyObject *r = st == AM_OK ? amp_pystr(am_buf_str(&out))
-                              : raise_react(self, st);
-    lock_exit(self);
+                              : amp_react_raise(self, st);
+    amp_react_exit(self);
     am_buf_free(&out);
     return r;
 }
@@ -791,11 +719,11 @@ static PyObject *react_todo_put(ReactObject *self, PyObject *args)
         todo_status_of(so, &t.status) < 0)
         return NULL;
     t.priority = prio;
-    if (lock_enter_write(self) < 0)
+    if (amp_react_enter_write(self) < 0)
         return NULL;
     am_status st = am_react_todo_put(self->m, &t);
-    PyObject *r = st == AM_OK ? Py_NewRef(Py_None) : raise_react(self, st);
-    lock_exit(self);
+    PyObject *r = st == AM_OK ? Py_NewRef(Py_None) : amp_react_raise(self, st);
+    amp_react_exit(self);
     return r;
 }
 
@@ -807,7 +735,7 @@ static PyObject *react_todo_remove(ReactObject *self, PyObject *io)
 /* todos() -> [(id, content, status, priority)] in insertion order */
 static PyObject *react_todos(ReactObject *self, PyObject *unused)
 {
-    if (lock_enter(self) < 0)
+    if (amp_react_enter(self) < 0)
         return NULL;
     size_t n = am_react_todo_count(self->m);
     PyObject *list = PyList_New((Py_ssize_t)n);
@@ -816,7 +744,7 @@ static PyObject *react_todos(ReactObject *self, PyObject *unused)
         am_status st = am_react_todo_at(self->m, i, &t);
         PyObject *id = NULL, *c = NULL, *x = NULL;
         if (st != AM_OK)
-            raise_react(self, st);
+            amp_react_raise(self, st);
         else if ((id = amp_pystr(t.id)) && (c = amp_pystr(t.content)))
             x = Py_BuildValue("(OOsi)", id, c, am_todo_status_name(t.status),
                               t.priority);
@@ -828,7 +756,7 @@ static PyObject *react_todos(ReactObject *self, PyObject *unused)
         }
         PyList_SET_ITEM(list, (Py_ssize_t)i, x);
     }
-    lock_exit(self);
+    amp_react_exit(self);
     return list;
 }
 
@@ -836,13 +764,13 @@ static PyObject *react_todos(ReactObject *self, PyObject *unused)
 
 static PyObject *react_stats_json(ReactObject *self, PyObject *unused)
 {
-    if (lock_enter(self) < 0)
+    if (amp_react_enter(self) < 0)
         return NULL;
     am_buf out = AM_BUF_INIT;
     am_status st = am_react_stats_json(self->m, &out);
     PyObject *r = st == AM_OK ? amp_json_loads(am_buf_str(&out))
-                              : raise_react(self, st);
-    lock_exit(self);
+                              : amp_react_raise(self, st);
+    amp_react_exit(self);
     am_buf_free(&out);
     return r;
 }
@@ -856,11 +784,11 @@ static PyObject *react_prune(ReactObject *self, PyObject *args)
         amp_size(b, "max_tool_executions", 0, &mt) < 0 ||
         amp_size(c, "max_steps", 0, &ms) < 0)
         return NULL;
-    if (lock_enter_write(self) < 0)
+    if (amp_react_enter_write(self) < 0)
         return NULL;
     am_status st = am_react_prune(self->m, mm, mt, ms);
-    PyObject *r = st == AM_OK ? Py_NewRef(Py_None) : raise_react(self, st);
-    lock_exit(self);
+    PyObject *r = st == AM_OK ? Py_NewRef(Py_None) : amp_react_raise(self, st);
+    amp_react_exit(self);
     return r;
 }
 
@@ -872,7 +800,7 @@ static PyObject *react_add_hook(ReactObject *self, PyObject *fn)
         return PyErr_Format(PyExc_TypeError,
                             "a memory hook must be callable, not %.80s",
                             Py_TYPE(fn)->tp_name);
-    if (lock_enter_write(self) < 0)
+    if (amp_react_enter_write(self) < 0)
         return NULL;
     PyObject *r;
     if (self->nhooks == MAX_HOOKS) {
@@ -887,128 +815,32 @@ static PyObject *react_add_hook(ReactObject *self, PyObject *fn)
             r = Py_NewRef(Py_None);
         } else {
             Py_CLEAR(h->fn);
-            r = raise_react(self, st);
+            r = amp_react_raise(self, st);
         }
     }
-    lock_exit(self);
+    amp_react_exit(self);
     return r;
 }
 
 static PyObject *react_hook_failures(ReactObject *self, void *c)
 {
-    if (lock_enter(self) < 0)
+    if (amp_react_enter(self) < 0)
         return NULL;
     size_t n = am_react_hook_failures(self->m);
-    lock_exit(self);
+    amp_react_exit(self);
     return PyLong_FromSize_t(n);
 }
 
 static PyObject *react_hook_error(ReactObject *self, void *c)
 {
-    if (lock_enter(self) < 0)
+    if (amp_react_enter(self) < 0)
         return NULL;
     const am_error *e = am_react_hook_error(self->m);
     PyObject *r = e->code == AM_OK ? Py_NewRef(Py_None)
                                    : PyUnicode_DecodeUTF8(
                                          e->msg, (Py_ssize_t)strlen(e->msg),
                                          "replace");
-    lock_exit(self);
-    return r;
-}
-
-/* ---- domain memory ---- */
-
-/* set_domain_type(name, serialize, deserialize) */
-static PyObject *react_set_domain_type(ReactObject *self, PyObject *args)
-{
-    const char *name;
-    PyObject *ser, *des;
-    if (!PyArg_ParseTuple(args, "sOO:set_domain_type", &name, &ser, &des))
-        return NULL;
-    if (!*name)
-        return PyErr_Format(PyExc_ValueError, "domain type name is empty");
-    if (!PyCallable_Check(ser) || !PyCallable_Check(des))
-        return PyErr_Format(PyExc_TypeError,
-                            "serialize and deserialize must be callable");
-    if (self->dname)
-        return amp_raise(AM_ESTATE, "this memory already has a domain type");
-    char *copy = PyMem_Malloc(strlen(name) + 1);
-    if (!copy)
-        return PyErr_NoMemory();
-    strcpy(copy, name);
-    if (lock_enter_write(self) < 0) {
-        PyMem_Free(copy);
-        return NULL;
-    }
-    self->dname = copy;
-    self->dserialize = Py_NewRef(ser);
-    self->ddeserialize = Py_NewRef(des);
-    self->dtype.name = copy;
-    self->dtype.serialize = dom_serialize;
-    self->dtype.deserialize = dom_deserialize;
-    self->dtype.free = dom_free;
-    self->dtype.ctx = self;
-    am_status st = am_react_set_domain_type(self->m, &self->dtype);
-    PyObject *r = st == AM_OK ? Py_NewRef(Py_None) : raise_react(self, st);
-    lock_exit(self);
-    return r;
-}
-
-static PyObject *react_set_domain(ReactObject *self, PyObject *rec)
-{
-    if (lock_enter_write(self) < 0)
-        return NULL;
-    /* The memory takes the reference (and frees it even on failure). */
-    am_status st = am_react_set_domain(self->m, Py_NewRef(rec));
-    PyObject *r = st == AM_OK ? Py_NewRef(Py_None) : raise_react(self, st);
-    lock_exit(self);
-    return r;
-}
-
-static PyObject *react_domain(ReactObject *self, PyObject *unused)
-{
-    if (lock_enter(self) < 0)
-        return NULL;
-    PyObject *rec = am_react_domain(self->m);
-    PyObject *r = Py_NewRef(rec ? rec : Py_None);
-    lock_exit(self);
-    return r;
-}
-
-static PyObject *react_domain_touched(ReactObject *self, PyObject *unused)
-{
-    if (lock_enter_write(self) < 0)
-        return NULL;
-    am_react_domain_touched(self->m);
-    lock_exit(self);
-    Py_RETURN_NONE;
-}
-
-/* ---- export / import ---- */
-
-static PyObject *react_export(ReactObject *self, PyObject *unused)
-{
-    if (lock_enter(self) < 0)
-        return NULL;
-    am_buf out = AM_BUF_INIT;
-    am_status st = am_react_export(self->m, &out);
-    PyObject *r = st == AM_OK ? amp_pystr(am_buf_str(&out))
-                              : raise_react(self, st);
-    lock_exit(self);
-    am_buf_free(&out);
-    return r;
-}
-
-static PyObject *react_import(ReactObject *self, PyObject *o)
-{
-    am_str text;
-    if (amp_utf8(o, "memory document", &text) < 0)
-        return NULL;
-    if (lock_enter_write(self) < 0)
-        return NULL;
-    am_status st = am_react_import(self->m, text);
-    PyObject *r = st == AM_OK ? Py_NewRef(Py_None) : raise_react(self, st);
-    lock_exit(self);
+    amp_react_exit(self);
     return r;
 }
 
@@ -1059,17 +891,17 @@ static PyMethodDef react_methods[] = {
      "prune(max_messages=0, max_tool_executions=0, max_steps=0)"},
     {"add_hook", (PyCFunction)react_add_hook, METH_O,
      "add_hook(fn): fn(memory, event) after every update"},
-    {"set_domain_type", (PyCFunction)react_set_domain_type, METH_VARARGS,
+    {"set_domain_type", (PyCFunction)amp_react_set_domain_type, METH_VARARGS,
      "set_domain_type(name, serialize, deserialize)"},
-    {"set_domain", (PyCFunction)react_set_domain, METH_O,
+    {"set_domain", (PyCFunction)amp_react_set_domain, METH_O,
      "set_domain(record)"},
-    {"_domain", (PyCFunction)react_domain, METH_NOARGS,
+    {"_domain", (PyCFunction)amp_react_domain, METH_NOARGS,
      "_domain() -> the record or None"},
-    {"domain_touched", (PyCFunction)react_domain_touched, METH_NOARGS,
+    {"domain_touched", (PyCFunction)amp_react_domain_touched, METH_NOARGS,
      "Run the hooks for an in-place change of the domain record."},
-    {"export", (PyCFunction)react_export, METH_NOARGS,
+    {"export", (PyCFunction)amp_react_export, METH_NOARGS,
      "export() -> JSON document (lossless)"},
-    {"import_", (PyCFunction)react_import, METH_O,
+    {"import_", (PyCFunction)amp_react_import, METH_O,
      "import_(json_text): replace the contents (unchanged on error)"},
     {NULL, NULL, 0, NULL}};
 
@@ -1095,61 +927,7 @@ static PyTypeObject ReactType = {
     .tp_getset = react_getset,
 };
 
-/* ---- _Sessions ---- */
-
-typedef struct {
-    PyObject_HEAD
-    am_sessions *ss;
-} SessionsObject;
-
-static int sessions_init(SessionsObject *self, PyObject *args, PyObject *kw)
-{
-    static char *kwlist[] = {"storage_path", NULL};
-    PyObject *bytes = NULL;
-    if (self->ss) {
-        PyErr_SetString(PyExc_RuntimeError, "already initialized");
-        return -1;
-    }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&", kwlist,
-                                     PyUnicode_FSConverter, &bytes))
-        return -1;
-    am_error err = {0};
-    am_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = am_sessions_open(PyBytes_AS_STRING(bytes), NULL, &self->ss, &err);
-    Py_END_ALLOW_THREADS
-    Py_DECREF(bytes);
-    if (st != AM_OK) {
-        amp_raise_err(&err);
-        return -1;
-    }
-    return 0;
-}
-
-static void sessions_dealloc(SessionsObject *self)
-{
-    am_sessions_close(self->ss);
-    Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
-static int sessions_ready(SessionsObject *self)
-{
-    if (!self->ss) {
-        PyErr_SetString(PyExc_ValueError, "the session manager is closed");
-        return -1;
-    }
-    return 0;
-}
-
-static PyObject *raise_sessions(SessionsObject *self, am_status st)
-{
-    am_error e = *am_sessions_last_error(self->ss);
-    if (e.code == AM_OK)
-        e.code = st;
-    return amp_raise_err(&e);
-}
-
-static int react_arg(PyObject *o, ReactObject **out)
+int amp_react_arg(PyObject *o, ReactObject **out)
 {
     if (!PyObject_TypeCheck(o, &ReactType)) {
         PyErr_Format(PyExc_TypeError,
@@ -1161,118 +939,10 @@ static int react_arg(PyObject *o, ReactObject **out)
     return 0;
 }
 
-/* save(id, memory) */
-static PyObject *sessions_save(SessionsObject *self, PyObject *args)
-{
-    PyObject *io, *mo;
-    ReactObject *mem;
-    am_str id;
-    if (!PyArg_ParseTuple(args, "OO:save", &io, &mo) ||
-        amp_utf8(io, "session_id", &id) < 0 || react_arg(mo, &mem) < 0 ||
-        sessions_ready(self) < 0 || lock_enter(mem) < 0)
-        return NULL;
-    am_status st;
-    /* The export calls Python only for a domain record (it takes the GIL
-     * back itself), so the file write can run without the GIL. */
-    Py_BEGIN_ALLOW_THREADS
-    st = am_sessions_save(self->ss, id, mem->m);
-    Py_END_ALLOW_THREADS
-    lock_exit(mem);
-    if (st != AM_OK)
-        return raise_sessions(self, st);
-    Py_RETURN_NONE;
-}
-
-/* load(id, memory) -> bool (False: no such session) */
-static PyObject *sessions_load(SessionsObject *self, PyObject *args)
-{
-    PyObject *io, *mo;
-    ReactObject *mem;
-    am_str id;
-    if (!PyArg_ParseTuple(args, "OO:load", &io, &mo) ||
-        amp_utf8(io, "session_id", &id) < 0 || react_arg(mo, &mem) < 0 ||
-        sessions_ready(self) < 0 || lock_enter_write(mem) < 0)
-        return NULL;
-    am_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = am_sessions_load(self->ss, id, mem->m);
-    Py_END_ALLOW_THREADS
-    lock_exit(mem);
-    if (st == AM_ENOTFOUND)
-        Py_RETURN_FALSE;
-    if (st != AM_OK)
-        return raise_sessions(self, st);
-    Py_RETURN_TRUE;
-}
-
-static PyObject *sessions_list(SessionsObject *self, PyObject *unused)
-{
-    if (sessions_ready(self) < 0)
-        return NULL;
-    am_buf out = AM_BUF_INIT;
-    am_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = am_sessions_list(self->ss, &out);
-    Py_END_ALLOW_THREADS
-    PyObject *r = st == AM_OK ? amp_json_loads(am_buf_str(&out))
-                              : raise_sessions(self, st);
-    am_buf_free(&out);
-    return r;
-}
-
-static PyObject *sessions_delete(SessionsObject *self, PyObject *io)
-{
-    am_str id;
-    if (amp_utf8(io, "session_id", &id) < 0 || sessions_ready(self) < 0)
-        return NULL;
-    am_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = am_sessions_delete(self->ss, id);
-    Py_END_ALLOW_THREADS
-    if (st == AM_ENOTFOUND)
-        Py_RETURN_FALSE;
-    if (st != AM_OK)
-        return raise_sessions(self, st);
-    Py_RETURN_TRUE;
-}
-
-static PyObject *sessions_close(SessionsObject *self, PyObject *unused)
-{
-    am_sessions_close(self->ss);
-    self->ss = NULL;
-    Py_RETURN_NONE;
-}
-
-static PyMethodDef sessions_methods[] = {
-    {"save", (PyCFunction)sessions_save, METH_VARARGS,
-     "save(session_id, memory): write atomically"},
-    {"load", (PyCFunction)sessions_load, METH_VARARGS,
-     "load(session_id, memory) -> bool"},
-    {"list", (PyCFunction)sessions_list, METH_NOARGS,
-     "list() -> sorted session ids"},
-    {"delete", (PyCFunction)sessions_delete, METH_O,
-     "delete(session_id) -> bool"},
-    {"close", (PyCFunction)sessions_close, METH_NOARGS, "Close the handle."},
-    {NULL, NULL, 0, NULL}};
-
-static PyTypeObject SessionsType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "agentmem._agentmem._Sessions",
-    .tp_basicsize = sizeof(SessionsObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "A directory of saved ReAct memories (am_sessions).",
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)sessions_init,
-    .tp_dealloc = (destructor)sessions_dealloc,
-    .tp_methods = sessions_methods,
-};
-
 int amp_react_init(PyObject *module)
 {
-    if (PyType_Ready(&ReactType) < 0 || PyType_Ready(&SessionsType) < 0)
+    if (PyType_Ready(&ReactType) < 0 ||
+        PyModule_AddObjectRef(module, "_React", (PyObject *)&ReactType) < 0)
         return -1;
-    if (PyModule_AddObjectRef(module, "_React", (PyObject *)&ReactType) < 0 ||
-        PyModule_AddObjectRef(module, "_Sessions",
-                              (PyObject *)&SessionsType) < 0)
-        return -1;
-    return 0;
+    return amp_sessions_init(module);
 }
