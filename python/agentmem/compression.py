@@ -102,6 +102,11 @@ def _compressed(d: Optional[Dict[str, Any]],
 
 
 class CompressionStrategy(Enum):
+    """How the manager compresses (memconfig.h's am_compress_strategy):
+    ``SLIDING_WINDOW`` summarizes all but the recent window,
+    ``SELECTIVE`` keeps the important messages (``_should_preserve``) and
+    summarizes the rest, ``DELETION`` drops old messages without a
+    summary. An immutable enum: safe to share between threads."""
     SLIDING_WINDOW = "sliding_window"
     SELECTIVE = "selective"
     DELETION = "deletion"

@@ -1,13 +1,17 @@
 """The GIL is released around the calls that take time: another Python
-thread keeps running while one counts a large text or trims a history
-with a long message in it or with very many messages. (Calls to an LLM
+thread keeps running while one counts a large text, trims a history
+with a long message in it or with very many messages, or searches a
+store. (Calls to an LLM
 are covered by test_llm.py: its stand-in server is a Python thread that
 could not answer if the GIL were held during the HTTP call.)"""
 import sys
 import threading
 import time
 
+import random
+
 from agentmem.context import count_tokens, trim_messages
+from agentmem.store import MemoryStore
 
 BIG = "agents remember things across many long sessions, " * 200000  # 10 MB
 
@@ -87,6 +91,22 @@ def test_trimming_many_short_messages_lets_other_threads_run():
                              model="gpt-4o")) == len(msgs)
     assert longest_hold(lambda: trim_messages(
         msgs, max_messages=len(msgs), model="gpt-4o"), tries=3) < 0.3
+
+
+def test_searching_a_store_releases_the_gil():
+    # A query of 300 distinct words over 1,000 items: FTS5 ORs them all,
+    # so one hybrid search takes a few hundred ms. Without the release the
+    # other thread is left out for ~80% of it.
+    rnd = random.Random(3)
+    words = ["w%d" % i for i in range(2000)]
+    with MemoryStore() as store:
+        for i in range(1000):
+            store.put(("u",), "k%d" % i,
+                      {"text": " ".join(rnd.choice(words) for _ in range(20))})
+        query = " ".join(words[:300])
+        assert len(store.search(("u",), query, 10)) == 10
+        assert longest_hold(lambda: store.search(("u",), query, 10),
+                            tries=3) < 0.3
 
 
 def test_the_check_sees_a_call_that_holds_the_gil():
