@@ -6,7 +6,7 @@
  *                starts a throwaway server (tests/pg_run.sh) and passes it
  *       ITEMS    items loaded (default 100000)
  *       CATCHUP  items another instance writes before the cache catch-up
- *                is timed (default 10000)
+ *                is timed (default 10000; 3 rounds, median)
  *       DIR      where the SQLite database goes (default /tmp)
  *
  * Items are 8-word Zipf texts over a 5,000-word vocabulary with a 128-d
@@ -19,8 +19,9 @@
  * column: plain PostgreSQL 15 has no vector search (no pgvector in
  * Debian 12), which is why the store ranks vectors in the client.
  * Search figures take 200 queries, or as many as ran in 30 seconds (at
- * least 20; "#" lines say how many). Fixed seeds; `name items value
- * unit` lines.
+ * least 20; "#" lines say how many); AM_BENCH_PG_SEARCH_S sets those
+ * seconds, and 0 skips the search figures (puts, gets and the catch-up
+ * only). Fixed seeds; `name items value unit` lines.
  */
 #include <libpq-fe.h>
 #include <math.h>
@@ -32,8 +33,13 @@
 
 #include "agentmem/store.h"
 #include "bench_corpus.h"
+#include "bench_cpu.h"
 
 #define BATCH 1000
+/* Rounds of the cache catch-up figure (its median). */
+#define CU_ROUNDS 3
+/* Gets timed, and queries per search figure at most. */
+enum { NGET = 5000, NQ = 200 };
 
 static double now_ms(void)
 {
@@ -62,6 +68,9 @@ static void die(const char *what, const char *msg)
 
 static const am_str ns_part[] = { { "bench", 5 } };
 static const am_ns NS = { ns_part, 1 };
+/* Holds nothing: the catch-up searches it (see main). */
+static const am_str none_part[] = { { "bench-none", 10 } };
+static const am_ns NS_NONE = { none_part, 1 };
 
 /* ---- agentmem (either backend) ---- */
 
@@ -98,8 +107,8 @@ static void get_lat(am_store *s, size_t n, int count, double *lat)
 /* A search figure stops after this many ms of queries (at least
  * MIN_QUERIES of them): at a million items a common-word query takes
  * seconds, and 200 of them on three sides made the run hours long. */
-#define QUERY_BUDGET_MS 30000.0
 #define MIN_QUERIES 20
+static double query_budget_ms = 30000.0; /* AM_BENCH_PG_SEARCH_S */
 
 /* Run up to `count` searches; returns how many ran (lat[0..that)). */
 static int search_lat(am_store *s, char (*qs)[64], int count,
@@ -108,7 +117,7 @@ static int search_lat(am_store *s, char (*qs)[64], int count,
     float qv[BENCH_DIM];
     double start = now_ms();
     for (int i = 0; i < count; i++) {
-        if (i >= MIN_QUERIES && now_ms() - start > QUERY_BUDGET_MS)
+        if (i >= MIN_QUERIES && now_ms() - start > query_budget_ms)
             return i;
         am_results *r = NULL;
         bench_make_vec(qv);
@@ -125,6 +134,24 @@ static int search_lat(am_store *s, char (*qs)[64], int count,
         am_results_free(r);
     }
     return count;
+}
+
+/* One vector search of the empty namespace: ms of wall time, *cpu_ms
+ * of this process's CPU. */
+static double none_search(am_store *s, double *cpu_ms)
+{
+    float qv[BENCH_DIM];
+    am_results *r = NULL;
+    bench_make_vec(qv);
+    am_search q = { .ns = NS_NONE, .mode = AM_SEARCH_VECTOR, .limit = 10,
+                    .vec = qv, .dim = BENCH_DIM };
+    double c0 = bench_cpu_s(), t0 = now_ms();
+    if (am_store_search(s, &q, &r) != AM_OK)
+        die("search", am_store_last_error(s)->msg);
+    double t = now_ms() - t0;
+    *cpu_ms = (bench_cpu_s() - c0) * 1e3;
+    am_results_free(r);
+    return t;
 }
 
 /* ---- Plain libpq ---- */
@@ -227,7 +254,7 @@ static int raw_fts_lat(PGconn *c, char (*qs)[64], int count, double *lat)
         prepared = 1;
     }
     for (int i = 0; i < count; i++) {
-        if (i >= MIN_QUERIES && now_ms() - start > QUERY_BUDGET_MS)
+        if (i >= MIN_QUERIES && now_ms() - start > query_budget_ms)
             return i;
         const char *v[1] = { qs[i] };
         double t0 = now_ms();
@@ -259,6 +286,8 @@ static double raw_catchup(PGconn *c, long long after, int *rows)
 
 /* ---- Main ---- */
 
+
+
 static void line3(const char *name, size_t n, double ours, double raw,
                   double lite, const char *unit_)
 {
@@ -281,6 +310,35 @@ static void queries(const char *name, int ours, int raw, int lite)
            lite);
 }
 
+/* Full-text and hybrid search, rare and common words, on every side. */
+static void search_figures(am_store *pg, am_store *lite, PGconn *c, size_t n,
+                           char (*rare)[64], char (*common)[64], double *a,
+                           double *b, double *l)
+{
+    int na, nb, nl;
+    na = search_lat(pg, rare, NQ, AM_SEARCH_TEXT, a);
+    nb = raw_fts_lat(c, rare, NQ, b);
+    nl = search_lat(lite, rare, NQ, AM_SEARCH_TEXT, l);
+    line3("fts rare p50", n, pct(a, na, .5), pct(b, nb, .5), pct(l, nl, .5),
+          "ms");
+    queries("fts rare", na, nb, nl);
+    na = search_lat(pg, common, NQ, AM_SEARCH_TEXT, a);
+    nb = raw_fts_lat(c, common, NQ, b);
+    nl = search_lat(lite, common, NQ, AM_SEARCH_TEXT, l);
+    line3("fts common p50", n, pct(a, na, .5), pct(b, nb, .5),
+          pct(l, nl, .5), "ms");
+    queries("fts common", na, nb, nl);
+
+    na = search_lat(pg, rare, NQ, AM_SEARCH_HYBRID, a);
+    nl = search_lat(lite, rare, NQ, AM_SEARCH_HYBRID, l);
+    line3("hybrid rare p50", n, pct(a, na, .5), 0, pct(l, nl, .5), "ms");
+    queries("hybrid rare", na, 0, nl);
+    na = search_lat(pg, common, NQ, AM_SEARCH_HYBRID, a);
+    nl = search_lat(lite, common, NQ, AM_SEARCH_HYBRID, l);
+    line3("hybrid common p50", n, pct(a, na, .5), 0, pct(l, nl, .5), "ms");
+    queries("hybrid common", na, 0, nl);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -291,7 +349,6 @@ int main(int argc, char **argv)
     size_t n = argc > 2 ? (size_t)atol(argv[2]) : 100000;
     size_t nc = argc > 3 ? (size_t)atol(argv[3]) : 10000;
     const char *dir = argc > 4 ? argv[4] : "/tmp";
-    enum { NGET = 5000, NQ = 200 };
     static double a[NGET], b[NGET], l[NGET];
     static char rare[NQ][64], common[NQ][64];
     char lite_path[512];
@@ -299,7 +356,7 @@ int main(int argc, char **argv)
     am_store *pg = NULL, *pg2 = NULL, *lite = NULL;
 
     bench_make_vocab();
-    bench_make_items(n + nc);
+    bench_make_items(n + CU_ROUNDS * nc);
     /* Rare: two words from the tail of the Zipf curve (a few dozen rows
      * each at 100,000 items); common: two of the ten most frequent. */
     for (int i = 0; i < NQ; i++) {
@@ -346,59 +403,76 @@ int main(int argc, char **argv)
     line3("get p99", n, pct(a, NGET, .99) * 1e3, pct(b, NGET, .99) * 1e3,
           pct(l, NGET, .99) * 1e3, "us");
 
-    int na, nb, nl;
-    na = search_lat(pg, rare, NQ, AM_SEARCH_TEXT, a);
-    nb = raw_fts_lat(c, rare, NQ, b);
-    nl = search_lat(lite, rare, NQ, AM_SEARCH_TEXT, l);
-    line3("fts rare p50", n, pct(a, na, .5), pct(b, nb, .5), pct(l, nl, .5),
-          "ms");
-    queries("fts rare", na, nb, nl);
-    na = search_lat(pg, common, NQ, AM_SEARCH_TEXT, a);
-    nb = raw_fts_lat(c, common, NQ, b);
-    nl = search_lat(lite, common, NQ, AM_SEARCH_TEXT, l);
-    line3("fts common p50", n, pct(a, na, .5), pct(b, nb, .5),
-          pct(l, nl, .5), "ms");
-    queries("fts common", na, nb, nl);
+    const char *budget = getenv("AM_BENCH_PG_SEARCH_S");
+    if (budget != NULL && *budget != '\0')
+        query_budget_ms = atof(budget) * 1e3;
+    if (query_budget_ms > 0)
+        search_figures(pg, lite, c, n, rare, common, a, b, l);
+    else
+        printf("# search figures skipped (AM_BENCH_PG_SEARCH_S=0)\n");
 
-    na = search_lat(pg, rare, NQ, AM_SEARCH_HYBRID, a);
-    nl = search_lat(lite, rare, NQ, AM_SEARCH_HYBRID, l);
-    line3("hybrid rare p50", n, pct(a, na, .5), 0, pct(l, nl, .5), "ms");
-    queries("hybrid rare", na, 0, nl);
-    na = search_lat(pg, common, NQ, AM_SEARCH_HYBRID, a);
-    nl = search_lat(lite, common, NQ, AM_SEARCH_HYBRID, l);
-    line3("hybrid common p50", n, pct(a, na, .5), 0, pct(l, nl, .5), "ms");
-    queries("hybrid common", na, 0, nl);
-
-    /* Cache catch-up: instance B has a warm cache; instance A writes `nc`
-     * items; B's next vector search pays for reading them. Reported: that
-     * search minus B's steady vector search. */
+    /* Cache catch-up: instance B (pg2) has a warm cache; instance A (pg)
+     * writes `nc` items; B's next search pays for reading them. B
+     * searches a namespace that holds nothing, so the figure is the
+     * catch-up, not the exact scan of every cached vector that any search
+     * of B pays before and after alike (the namespace test skips the
+     * arithmetic, not the walk). Reported: that search minus B's steady
+     * search, the median of CU_ROUNDS rounds, and the CPU of the catch-up
+     * in this process and in B's server process (/proc; 10 ms ticks). */
+    double cu_wall[CU_ROUNDS], cu_cli[CU_ROUNDS], cu_srv[CU_ROUNDS];
     if (am_store_open(url, &o, &pg2, &err) != AM_OK)
         die("open", err.msg);
+    int pid2 = 0;
+    {
+        PGresult *r = PQexec(c, "SELECT pid FROM pg_stat_activity WHERE "
+                             "application_name = 'agentmem' ORDER BY "
+                             "backend_start DESC LIMIT 1");
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+            pid2 = atoi(PQgetvalue(r, 0, 0));
+        PQclear(r);
+    }
     search_lat(pg2, rare, 20, AM_SEARCH_VECTOR, a); /* loads in full */
     search_lat(pg2, rare, 20, AM_SEARCH_VECTOR, a);
     double steady = pct(a, 20, .5);
-    put_all(pg, n, n + nc);
-    search_lat(pg2, rare, 1, AM_SEARCH_VECTOR, b);
-    double cu = b[0] - steady;
+    for (int k = 0; k < CU_ROUNDS; k++) {
+        double cpu, st[5];
+        for (int i = 0; i < 5; i++)
+            st[i] = none_search(pg2, &cpu);
+        double base = pct(st, 5, .5);
+        put_all(pg, n + (size_t)k * nc, n + (size_t)(k + 1) * nc);
+        double s0 = pid2 > 0 ? bench_proc_cpu_s(pid2) : 0;
+        cu_wall[k] = none_search(pg2, &cpu) - base;
+        cu_cli[k] = cpu;
+        cu_srv[k] = pid2 > 0 ? (bench_proc_cpu_s(pid2) - s0) * 1e3 : 0;
+        printf("#   catch-up round %d: %.1f ms (search %.1f ms before), CPU "
+               "%.1f ms here + %.0f ms server\n", k + 1, cu_wall[k], base,
+               cu_cli[k], cu_srv[k]);
+    }
+    double cu = pct(cu_wall, CU_ROUNDS, .5);
     /* SQLite: another connection's write makes the cache reload in full
-     * (PRAGMA data_version); the same measure with two handles. */
+     * (PRAGMA data_version); the same measure with two handles, once. */
     am_store *lite2 = NULL;
     if (am_store_open(lite_path, &o, &lite2, &err) != AM_OK)
         die("open", err.msg);
     search_lat(lite2, rare, 20, AM_SEARCH_VECTOR, l);
     search_lat(lite2, rare, 20, AM_SEARCH_VECTOR, l);
-    double lsteady = pct(l, 20, .5);
+    double lsteady = pct(l, 20, .5), lcpu, lbase[5];
+    for (int i = 0; i < 5; i++)
+        lbase[i] = none_search(lite2, &lcpu);
+    double lb = pct(lbase, 5, .5);
     put_all(lite, n, n + nc);
-    search_lat(lite2, rare, 1, AM_SEARCH_VECTOR, l);
-    double lcu = l[0] - lsteady;
+    double lcu = none_search(lite2, &lcpu) - lb;
     raw_put(c, n, n + nc);
     int rows = 0;
     double rcu = raw_catchup(c, (long long)n, &rows);
     if ((size_t)rows != nc)
         die("catch-up", "libpq read another number of rows");
     line3("cache catch-up", nc, cu, rcu, lcu, "ms");
+    printf("#   catch-up CPU (median of %d): %.1f ms here + %.0f ms in the "
+           "server process\n", CU_ROUNDS, pct(cu_cli, CU_ROUNDS, .5),
+           pct(cu_srv, CU_ROUNDS, .5));
     printf("# vector search p50 (warm, %zu items): ours %.3f ms, sqlite "
-           "%.3f ms\n", n + nc, steady, lsteady);
+           "%.3f ms\n", n, steady, lsteady);
 
     am_store_close(lite2);
     am_store_close(pg2);

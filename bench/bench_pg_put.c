@@ -42,6 +42,7 @@
 
 #include "agentmem/store.h"
 #include "bench_corpus.h"
+#include "bench_cpu.h"
 
 #define BATCH 1000
 #define NWAYS 6
@@ -51,33 +52,6 @@ static double now_s(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static double cpu_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-/* CPU seconds (user + system) of process `pid` so far: the server
- * process of a connection (the server runs on this machine). */
-static double proc_cpu_s(int pid)
-{
-    char path[64], line[1024];
-    unsigned long ut = 0, st = 0;
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    size_t n = fread(line, 1, sizeof line - 1, f);
-    fclose(f);
-    line[n] = '\0';
-    const char *p = strrchr(line, ')'); /* after the command's name */
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-                            "%*u %lu %lu", &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static void die(const char *what, const char *msg)
@@ -423,9 +397,10 @@ int main(int argc, char **argv)
                 PQclear(r);
             }
             int pid2 = PQbackendPID(c);
-            double t0 = now_s(), c0 = cpu_s(), s0 = proc_cpu_s(pid);
+            double t0 = now_s(), c0 = bench_cpu_s();
+            double s0 = bench_proc_cpu_s(pid);
             if (pid2 != pid)
-                s0 += proc_cpu_s(pid2);
+                s0 += bench_proc_cpu_s(pid2);
             if (w == 0)
                 way_store(s, 0, n);
             else if (w == 1)
@@ -441,8 +416,9 @@ int main(int argc, char **argv)
             if (w == 5) /* the list merged after each batch */
                 way_store_clean(s, c, 0, n);
             double rate = (double)n / (now_s() - t0);
-            double s1 = proc_cpu_s(pid) + (pid2 != pid ? proc_cpu_s(pid2) : 0);
-            double cl = (cpu_s() - c0) / (double)n * 1e6;
+            double s1 = bench_proc_cpu_s(pid) +
+                        (pid2 != pid ? bench_proc_cpu_s(pid2) : 0);
+            double cl = (bench_cpu_s() - c0) / (double)n * 1e6;
             double us = cl + (s1 - s0) / (double)n * 1e6;
             printf("# round %d %-5s %9.0f items/s  %7.1f us CPU per item "
                    "(client %.1f + server %.1f)\n", round + 1, names[w], rate,

@@ -170,6 +170,22 @@ void am__vcache_apply(am_store *s, int64_t id, am_str ns, int64_t expires,
  * is then marked invalid). In vcache.c with free and apply. */
 am_status am__vcache_set(am_store *s, int64_t id, am_str ns, int64_t expires,
                          const void *vec, size_t bytes);
+/* 1 when row `id` has an entry (live or a tombstone). */
+int am__vcache_has(const am_store *s, int64_t id);
+/* A row new to the cache for am__vcache_insert; everything borrowed. */
+typedef struct am__vc_new {
+    int64_t id;
+    int64_t expires;   /* 0: never */
+    am_str ns;
+    const void *vec;   /* `bytes` of float32 unit vector, any alignment */
+    size_t bytes;
+} am__vc_new;
+/* Add `n` rows that have no entry yet, ids ascending and distinct, in
+ * one pass over the cache however they interleave with its ids (where
+ * am__vcache_set moves the tail once per row). AM_EFORMAT (a dimension
+ * other than the cache's; nothing added), AM_ENOMEM (the cache is then
+ * marked invalid). */
+am_status am__vcache_insert(am_store *s, const am__vc_new *rows, size_t n);
 
 /* ---- Pseudo-relevance feedback (prf.c) ---- */
 

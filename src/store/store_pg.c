@@ -337,6 +337,54 @@ PGresult *am__pg_exec(am_store *s, const char *what, const char *sql,
     }
 }
 
+am_status am__pg_each_row(am_store *s, const char *what, const char *sql,
+                          const am__pgp *p, am__pg_row_fn *row, void *ctx)
+{
+    am__pg *g = PG(s);
+    for (int attempt = 0;; attempt++) {
+        if (ensure_conn(s, what) != AM_OK)
+            return AM__ERR(s).code;
+        if (!PQsendQueryParams(g->conn, sql, p != NULL ? p->n : 0, NULL,
+                               p != NULL ? p->v : NULL,
+                               p != NULL ? p->len : NULL,
+                               p != NULL ? p->fmt : NULL, 1)) {
+            if (PQstatus(g->conn) == CONNECTION_BAD && !g->in_tx &&
+                attempt == 0)
+                continue;
+            return fail_result(s, NULL, what);
+        }
+        /* One PGresult per row, freed at once: a whole result would be
+         * built in fresh memory (6 MB for 10,000 rows of 128-d vectors)
+         * and copied again into the cache. */
+        PQsetSingleRowMode(g->conn);
+        am_status st = AM_OK;
+        PGresult *r, *bad = NULL;
+        size_t rows = 0;
+        while ((r = PQgetResult(g->conn)) != NULL) {
+            ExecStatusType es = PQresultStatus(r);
+            if (es == PGRES_SINGLE_TUPLE) {
+                rows++;
+                if (st == AM_OK)
+                    st = row(ctx, r);
+            } else if (es != PGRES_TUPLES_OK && bad == NULL) {
+                bad = r; /* read on to the end: the connection stays usable */
+                continue;
+            }
+            PQclear(r);
+        }
+        if (bad == NULL)
+            return st;
+        if (rows == 0 && PQstatus(g->conn) == CONNECTION_BAD && !g->in_tx &&
+            attempt == 0) {
+            PQclear(bad);
+            continue;
+        }
+        st = fail_result(s, bad, what);
+        PQclear(bad);
+        return st;
+    }
+}
+
 am_status am__pg_run(am_store *s, const char *what, const char *sql,
                      const am__pgp *p, size_t *changed)
 {

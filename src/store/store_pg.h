@@ -85,6 +85,16 @@ void am__pgp_textfmt(am__pgp *p, const char *v);
  * lost and no transaction is open. */
 PGresult *am__pg_exec(am_store *s, const char *what, const char *sql,
                       const am__pgp *p, int flags);
+/* Run the read `sql` with `p` (may be NULL), handing each result row to
+ * `row` as it arrives (single-row mode: the result as a whole is never in
+ * memory; `r` holds one row, row 0, and is freed after the call). A
+ * non-AM_OK from `row` stops the calls (the remaining rows are read and
+ * dropped) and is returned. A statement that fails before its first row
+ * on a lost connection is run once more on a fresh one; any other failure
+ * is AM__ERR(s) as in am__pg_exec, after some rows may have been given. */
+typedef am_status am__pg_row_fn(void *ctx, const PGresult *r);
+am_status am__pg_each_row(am_store *s, const char *what, const char *sql,
+                          const am__pgp *p, am__pg_row_fn *row, void *ctx);
 /* am__pg_exec for statements whose rows are not needed; *changed (may be
  * NULL) grows by the rows affected. */
 am_status am__pg_run(am_store *s, const char *what, const char *sql,

@@ -36,7 +36,7 @@
  * them come from one snapshot (pg_current_snapshot() is the statement's):
  * no transaction, one round trip. The row with a NULL id carries the
  * snapshot's xmin and the hard-delete epoch. No ORDER BY: the server
- * would sort wide rows; the client sorts ids (vc_by_id). */
+ * would sort wide rows; the client merges the few out of order (vc_row). */
 #define VC_META "SELECT NULL::int8, NULL::bytea, pg_snapshot_xmin(" \
                 "pg_current_snapshot())::text::int8, NULL::bytea, (SELECT" \
                 " v::int8 FROM store_meta WHERE k = 'vec_epoch') UNION ALL "
@@ -47,53 +47,102 @@ static const char *const SQL_VC_SINCE =
     VC_META "SELECT id, ns, coalesce(expires_ms, 0), CASE WHEN deleted_ms"
     " IS NULL THEN vec END, NULL FROM items WHERE chg >= $1::xid8";
 
-typedef struct vc_row {
-    int64_t id;
-    int row;
-} vc_row;
+/* A load in progress. Rows go into the cache as they arrive (updates in
+ * place, new ids above the cache's last appended), except a new id below
+ * the last: rows come in the heap's order, not by id, and inserting such
+ * a row would move the cache's tail, so it waits in `late` (its bytes in
+ * `bytes`) and all of them are merged in one pass at the end. */
+typedef struct vc_late {
+    int64_t id, expires;
+    size_t off, ns_len, vec_len;
+} vc_late;
 
-static int vc_by_id(const void *x, const void *y)
+typedef struct vc_load {
+    am_store *s;
+    int64_t xmin, epoch;
+    int meta;
+    vc_late *late;
+    size_t nlate, cap;
+    am_buf bytes;
+} vc_load;
+
+static am_status vc_row(void *ctx, const PGresult *r)
 {
-    const vc_row *a = x, *b = y;
+    vc_load *L = ctx;
+    am_store *s = L->s;
+    const am__vcache *c = &s->vc;
+    if (am__pg_isnull(r, 0, 0)) {
+        L->xmin = am__pg_int(r, 0, 2);
+        L->epoch = am__pg_int(r, 0, 4);
+        L->meta = 1;
+        return AM_OK;
+    }
+    int64_t id = am__pg_int(r, 0, 0), expires = am__pg_int(r, 0, 2);
+    am_str ns = am__pg_str(r, 0, 1);
+    am_str vec = am__pg_isnull(r, 0, 3) ? (am_str){ NULL, 0 }
+                                        : am__pg_str(r, 0, 3);
+    if (c->count == 0 || id > c->ids[c->count - 1] || am__vcache_has(s, id))
+        return am__vcache_set(s, id, ns, expires, vec.ptr, vec.len);
+    if (vec.len == 0)
+        return AM_OK; /* gone, and never cached */
+    if (am__grow(s->alloc, (void **)&L->late, &L->cap, L->nlate + 1,
+                 sizeof *L->late) != AM_OK)
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "vector index: out of "
+                        "memory");
+    L->late[L->nlate] = (vc_late){ id, expires, L->bytes.len, ns.len,
+                                   vec.len };
+    if (am_buf_append(&L->bytes, ns.ptr, ns.len) != AM_OK ||
+        am_buf_append(&L->bytes, vec.ptr, vec.len) != AM_OK)
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "vector index: out of "
+                        "memory");
+    L->nlate++;
+    return AM_OK;
+}
+
+static int late_by_id(const void *x, const void *y)
+{
+    const vc_late *a = x, *b = y;
     return a->id < b->id ? -1 : a->id > b->id;
 }
 
-/* Apply the rows of load `r` to the cache in id order (appends, no
- * moves); *xmin and *epoch from its meta row. */
-static am_status vc_apply(am_store *s, const PGresult *r, int64_t *xmin,
-                          int64_t *epoch)
+/* After the last row: the late rows merged into the cache. */
+static am_status vc_finish(vc_load *L)
 {
-    int n = PQntuples(r), m = 0, meta = 0, sorted = 1;
-    vc_row *v = am__alloc_array(s->alloc, n > 0 ? (size_t)n : 1, sizeof *v);
-    am_status st = AM_OK;
+    am_store *s = L->s;
+    if (!L->meta)
+        return am__fail(&AM__ERR(s), AM_EIO, "vector index: no snapshot "
+                        "row");
+    if (L->nlate == 0)
+        return AM_OK;
+    qsort(L->late, L->nlate, sizeof *L->late, late_by_id);
+    am__vc_new *v = am__alloc_array(s->alloc, L->nlate, sizeof *v);
     if (v == NULL)
         return am__fail(&AM__ERR(s), AM_ENOMEM, "vector index: out of "
                         "memory");
-    for (int i = 0; i < n; i++) {
-        if (am__pg_isnull(r, i, 0)) {
-            *xmin = am__pg_int(r, i, 2);
-            *epoch = am__pg_int(r, i, 4);
-            meta = 1;
-            continue;
-        }
-        v[m].id = am__pg_int(r, i, 0);
-        v[m].row = i;
-        sorted &= m == 0 || v[m - 1].id < v[m].id;
-        m++;
+    for (size_t i = 0; i < L->nlate; i++) {
+        const vc_late *e = &L->late[i];
+        v[i] = (am__vc_new){ e->id, e->expires,
+                             { L->bytes.ptr + e->off, e->ns_len },
+                             L->bytes.ptr + e->off + e->ns_len, e->vec_len };
     }
-    if (!sorted)
-        qsort(v, (size_t)m, sizeof *v, vc_by_id);
-    for (int k = 0; st == AM_OK && k < m; k++) {
-        int i = v[k].row;
-        am_str vec = am__pg_str(r, i, 3);
-        st = am__vcache_set(s, v[k].id, am__pg_str(r, i, 1),
-                            am__pg_int(r, i, 2),
-                            am__pg_isnull(r, i, 3) ? NULL : vec.ptr,
-                            vec.len);
-    }
-    am__free(s->alloc, v, (n > 0 ? (size_t)n : 1) * sizeof *v);
-    if (st == AM_OK && !meta)
-        st = am__fail(&AM__ERR(s), AM_EIO, "vector index: no snapshot row");
+    am_status st = am__vcache_insert(s, v, L->nlate);
+    am__free(s->alloc, v, L->nlate * sizeof *v);
+    return st;
+}
+
+/* One load: `sql` (with `p`, may be NULL) streamed into the cache. */
+static am_status vc_run(am_store *s, const char *sql, const am__pgp *p,
+                        int64_t *xmin, int64_t *epoch)
+{
+    vc_load L = { .s = s }; /* `bytes` empty, as AM_BUF_INIT makes it */
+    L.bytes.alloc = s->alloc;
+    am_status st = am__pg_each_row(s, "vector index", sql, p, vc_row, &L);
+    if (st == AM_OK)
+        st = vc_finish(&L);
+    *xmin = L.xmin;
+    *epoch = L.epoch;
+    am__free(s->alloc, L.late, L.cap * sizeof *L.late);
+    am_buf_free(&L.bytes);
     return st;
 }
 
@@ -104,7 +153,6 @@ static am_status vcache_load(am_store *s)
     am__pg *g = PG(s);
     am__vcache *c = &s->vc;
     am_status st = AM_OK;
-    PGresult *r = NULL;
     char since[32];
     int64_t xmin = 0, epoch = 0;
 
@@ -112,27 +160,14 @@ static am_status vcache_load(am_store *s)
         am__pgp p = { .n = 0 };
         snprintf(since, sizeof since, "%lld", (long long)g->vc_xmin);
         am__pgp_textfmt(&p, since);
-        r = am__pg_exec(s, "vector index", SQL_VC_SINCE, &p, AM__PG_RETRY);
-        if (r == NULL)
-            return AM__ERR(s).code;
-        /* The epoch is in the meta row: read it before touching the
-         * cache (a hard delete means a full load instead). */
-        for (int i = 0; i < PQntuples(r); i++)
-            if (am__pg_isnull(r, i, 0))
-                epoch = am__pg_int(r, i, 4);
-        if (epoch == g->vc_epoch) {
-            st = vc_apply(s, r, &xmin, &epoch);
-            PQclear(r);
+        st = vc_run(s, SQL_VC_SINCE, &p, &xmin, &epoch);
+        /* Another epoch (a hard delete somewhere): what was applied is
+         * dropped with the rest, and the cache loads in full. */
+        if (st != AM_OK || epoch == g->vc_epoch)
             goto out;
-        }
-        PQclear(r);
     }
     am__vcache_free(s);
-    r = am__pg_exec(s, "vector index", SQL_VC_FULL, NULL, AM__PG_RETRY);
-    if (r == NULL)
-        return AM__ERR(s).code;
-    st = vc_apply(s, r, &xmin, &epoch);
-    PQclear(r);
+    st = vc_run(s, SQL_VC_FULL, NULL, &xmin, &epoch);
 out:
     if (st != AM_OK) {
         am__vcache_free(s);

@@ -6,6 +6,7 @@
  * data_version; PostgreSQL: a change sequence, store_pg_search.c); the
  * scan over it is rank.c's.
  */
+#include <assert.h>
 #include <string.h>
 
 #include "store_int.h"
@@ -172,4 +173,72 @@ am_status am__vcache_set(am_store *s, int64_t id, am_str ns, int64_t expires,
     c->expires[lo] = expires;
     memcpy(c->vecs + lo * c->dim, vec, dim * sizeof(float));
     return AM_OK;
+}
+
+int am__vcache_has(const am_store *s, int64_t id)
+{
+    const am__vcache *c = &s->vc;
+    size_t lo = 0, hi = c->count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (c->ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < c->count && c->ids[lo] == id;
+}
+
+/* One merge from the back, as in merge sort: every entry moves at most
+ * once, where inserting the rows one by one would move the tail for
+ * each (at a million entries, half a gigabyte per row). */
+am_status am__vcache_insert(am_store *s, const am__vc_new *rows, size_t n)
+{
+    am__vcache *c = &s->vc;
+    if (n == 0)
+        return AM_OK;
+    if (c->dim == 0)
+        c->dim = rows[0].bytes / sizeof(float);
+    for (size_t j = 0; j < n; j++) {
+        if (rows[j].bytes != c->dim * sizeof(float))
+            return am__fail(&AM__ERR(s), AM_EFORMAT, "vector index: item "
+                            "%lld has %zu dimensions, others %zu",
+                            (long long)rows[j].id,
+                            rows[j].bytes / sizeof(float), c->dim);
+        assert(j == 0 || rows[j - 1].id < rows[j].id);
+    }
+    size_t pool = c->ns_pool.len;
+    if (vcache_grow(s, c->count + n) != AM_OK)
+        goto nomem;
+    for (size_t j = 0; j < n; j++)
+        if (am_buf_append(&c->ns_pool, rows[j].ns.ptr, rows[j].ns.len) !=
+            AM_OK)
+            goto nomem;
+    size_t i = c->count, j = n, k = c->count + n, d = c->dim;
+    size_t off = c->ns_pool.len;
+    while (j > 0) {
+        k--;
+        if (i > 0 && c->ids[i - 1] > rows[j - 1].id) {
+            i--;
+            c->ids[k] = c->ids[i];
+            c->expires[k] = c->expires[i];
+            c->ns_off[k] = c->ns_off[i];
+            c->ns_len[k] = c->ns_len[i];
+            memcpy(c->vecs + k * d, c->vecs + i * d, d * sizeof(float));
+        } else {
+            j--;
+            off -= rows[j].ns.len;
+            c->ids[k] = rows[j].id;
+            c->expires[k] = rows[j].expires;
+            c->ns_off[k] = off;
+            c->ns_len[k] = rows[j].ns.len;
+            memcpy(c->vecs + k * d, rows[j].vec, d * sizeof(float));
+        }
+    }
+    c->count += n;
+    return AM_OK;
+nomem:
+    c->ns_pool.len = pool;
+    c->valid = 0;
+    return am__fail(&AM__ERR(s), AM_ENOMEM, "vector index: out of memory");
 }
