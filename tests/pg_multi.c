@@ -82,6 +82,64 @@ static void sql_on_server(const char *sql, char *out, size_t n)
     PQfinish(c);
 }
 
+/* Wrong credentials, a refused connection, no server, a missing
+ * database: each its own clear error naming the target, never the
+ * password. tests/pg_run.sh makes the role am_pw log in with a password
+ * (scram-sha-256) where every other role is trusted. */
+AM_TEST(connection_failures_say_what_failed_and_where)
+{
+    char t[512], out[64];
+    am_store *s = NULL;
+    am_error err;
+    const char *host = strstr(server(), "@") + 1;
+    int hlen = (int)(strchr(host, '/') - host);
+
+    sql_on_server("CREATE ROLE am_pw LOGIN PASSWORD 'right-pw'", out,
+                  sizeof out);
+    sql_on_server("GRANT CREATE ON DATABASE amtest TO am_pw", out,
+                  sizeof out);
+    /* The right password opens: the server does ask for one. */
+    snprintf(t, sizeof t, "postgresql://am_pw:right-pw@%.*s/amtest/pw",
+             hlen, host);
+    CHECK_OK_E(am_store_open(t, NULL, &s, &err), &err);
+    am_store_close(s);
+    s = NULL;
+    /* A wrong one, in the user part or as a parameter. */
+    snprintf(t, sizeof t, "postgresql://am_pw:wrong-pw@%.*s/amtest/pw",
+             hlen, host);
+    CHECK_ST(am_store_open(t, NULL, &s, &err), AM_EAUTH);
+    CHECK(s == NULL);
+    CHECK(strstr(err.msg, "password authentication failed") != NULL);
+    CHECK(strstr(err.msg, "'postgresql://am_pw@") != NULL);
+    CHECK(strstr(err.msg, "/amtest'") != NULL);
+    CHECK(strstr(err.msg, "wrong-pw") == NULL);
+    snprintf(t, sizeof t, "postgresql://am_pw@%.*s/amtest?password=wrong-pw",
+             hlen, host);
+    CHECK_ST(am_store_open(t, NULL, &s, &err), AM_EAUTH);
+    CHECK(strstr(err.msg, "wrong-pw") == NULL);
+    CHECK(strstr(err.msg, "'postgresql://am_pw@") != NULL);
+    /* A refused connection: nothing listens on port 1. */
+    CHECK_ST(am_store_open("postgresql://am_pw:right-pw@127.0.0.1:1/amtest",
+                           NULL, &s, &err), AM_EIO);
+    CHECK(strstr(err.msg, "'postgresql://am_pw@127.0.0.1:1/amtest'") !=
+          NULL);
+    CHECK(strstr(err.msg, "refused") != NULL);
+    CHECK(strstr(err.msg, "right-pw") == NULL);
+    /* No server behind a socket directory. */
+    CHECK_ST(am_store_open("postgresql://am_pw@%2Fnonexistent-am-dir/amtest",
+                           NULL, &s, &err), AM_EIO);
+    CHECK(strstr(err.msg, "cannot connect") != NULL);
+    CHECK(strstr(err.msg, "nonexistent-am-dir") != NULL);
+    /* A database that does not exist, with the right password. */
+    snprintf(t, sizeof t, "postgresql://am_pw:right-pw@%.*s/nosuchdb",
+             hlen, host);
+    CHECK_ST(am_store_open(t, NULL, &s, &err), AM_EIO);
+    CHECK(strstr(err.msg, "/nosuchdb'") != NULL);
+    CHECK(strstr(err.msg, "does not exist") != NULL);
+    CHECK(strstr(err.msg, "right-pw") == NULL);
+    CHECK(s == NULL);
+}
+
 AM_TEST(old_schemas_are_upgraded_on_open_keeping_rows)
 {
     /* A store left at schema version 1 (no jsonb column for filters, GIN

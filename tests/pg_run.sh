@@ -67,6 +67,10 @@ if ! as_pg "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 -N \
     cat "$dir/initdb.log" >&2
     exit 1
 fi
+# Every role is trusted but am_pw, which logs in with a password, so that
+# tests can see wrong credentials refused (tests/pg_multi.c). First match
+# wins in pg_hba.conf.
+as_pg sed -i '1i local all am_pw scram-sha-256' "$dir/data/pg_hba.conf"
 if ! pg_ctl_do start "$dir"; then
     echo "pg_run: the server did not start:" >&2
     cat "$dir/server.log" >&2
