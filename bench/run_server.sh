@@ -36,14 +36,16 @@ tmp=$(mktemp -d)
 pid=""
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
-# Preload with the CLI (one transaction per line is not what we measure).
+# Preload with the CLI (one transaction per line is not what we measure);
+# with a baseline, with its CLI, so that both binaries can open the file
+# (a newer build migrates an older file; an older one refuses a newer).
 awk -v n="$items" 'BEGIN {
     split("apple river garden python coffee music travel budget meeting doctor football rain", w, " ");
     for (i = 0; i < n; i++)
         printf("{\"namespace\":[\"bench\",\"data\"],\"key\":\"k%d\",\"value\":{\"text\":\"note %d about %s and %s\"},\"meta\":{}}\n",
                i, i, w[i % 12 + 1], w[(i * 7) % 12 + 1]);
 }' >"$tmp/items.jsonl"
-"$cli" store import "$tmp/items.jsonl" --db "$tmp/b.db" >/dev/null 2>&1
+"${baseline:-$cli}" store import "$tmp/items.jsonl" --db "$tmp/b.db" >/dev/null 2>&1
 
 # run_mix LABEL BINARY MIX: serve a fresh copy of the preloaded database
 # with BINARY, load it with wrk, stop it with SIGTERM, print one line.

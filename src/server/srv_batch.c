@@ -52,15 +52,22 @@ struct srv_batcher {
     size_t largest;                      /* items in the largest batch */
     size_t hist[SRV_COMMIT_BUCKETS];     /* commit time, see srv_int.h */
     long long max_us;
+    size_t cpu_hist[SRV_COMMIT_BUCKETS]; /* ... in the thread's CPU time */
+    long long cpu_max_us;
     size_t ckpts;                        /* checkpoints between batches */
     long long ckpt_max_us;
 };
 
-static long long now_us(void)
+static long long clock_us(clockid_t c)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(c, &t);
     return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+static long long now_us(void)
+{
+    return clock_us(CLOCK_MONOTONIC);
 }
 
 /* Bucket i holds commits under 2^i ms (the last one: everything longer). */
@@ -158,11 +165,16 @@ static void *writer(void *arg)
 
         {
             long long t0 = now_us(), us;
+            long long c0 = clock_us(CLOCK_THREAD_CPUTIME_ID), cpu;
             commit(b, jobs, n);
             us = now_us() - t0;
+            cpu = clock_us(CLOCK_THREAD_CPUTIME_ID) - c0;
             b->hist[bucket_of(us)]++;
             if (us > b->max_us)
                 b->max_us = us;
+            b->cpu_hist[bucket_of(cpu)]++;
+            if (cpu > b->cpu_max_us)
+                b->cpu_max_us = cpu;
             if (n > b->largest)
                 b->largest = n;
         }
@@ -266,6 +278,8 @@ void srv_batcher_stats(const srv_batcher *b, srv_batch_stats *out)
     out->ckpts = b->ckpts;
     out->ckpt_max_us = b->ckpt_max_us;
     memcpy(out->hist, b->hist, sizeof out->hist);
+    out->cpu_max_us = b->cpu_max_us;
+    memcpy(out->cpu_hist, b->cpu_hist, sizeof out->cpu_hist);
 }
 
 void srv_batcher_free(srv_batcher *b)

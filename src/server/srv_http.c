@@ -406,6 +406,22 @@ static bool parse_listen(const char *spec, struct sockaddr_in *sa)
     return inet_pton(AF_INET, host, &sa->sin_addr) == 1;
 }
 
+/* {"<1": n, "<2": n, ... ">=128": n} of a srv_batch_stats histogram
+ * (NULL when out of memory: the log line then goes without it). */
+static json_t *commit_histogram(const size_t *hist)
+{
+    json_t *h = json_object();
+    for (size_t i = 0; h != NULL && i < SRV_COMMIT_BUCKETS; i++) {
+        char name[16];
+        if (i + 1 < SRV_COMMIT_BUCKETS)
+            snprintf(name, sizeof name, "<%d", 1 << i);
+        else
+            snprintf(name, sizeof name, ">=%d", 1 << (i - 1));
+        json_object_set_new(h, name, json_integer((json_int_t)hist[i]));
+    }
+    return h;
+}
+
 int srv_serve(const srv_opts *o)
 {
     static http_srv s;     /* one server per process: the signal's target */
@@ -523,29 +539,23 @@ int srv_serve(const srv_opts *o)
         close(ls);
     {
         srv_batch_stats bs;
-        json_t *hist = json_object();
         srv_batcher_stats(s.batcher, &bs);
         srv_batcher_free(s.batcher);
         srv_ctx_close(&s.ctx);
-        for (size_t i = 0; hist != NULL && i < SRV_COMMIT_BUCKETS; i++) {
-            char name[16];
-            if (i + 1 < SRV_COMMIT_BUCKETS)
-                snprintf(name, sizeof name, "<%d", 1 << i);
-            else
-                snprintf(name, sizeof name, ">=%d", 1 << (i - 1));
-            json_object_set_new(hist, name, json_integer((json_int_t)bs.hist[i]));
-        }
         /* Where put latency comes from: the commits' times, and the
          * checkpoints (the background ones do not hold up the writer;
          * those between batches do, for ckpt_writer_max_ms at most). */
         srv_log("stopped", json_pack(
-            "{s:I, s:I, s:I, s:I, s:f, s:o?, s:I, s:I, s:I, s:f, s:I, s:f}",
+            "{s:I, s:I, s:I, s:I, s:f, s:o?, s:f, s:o?, s:I, s:I, s:I, s:f,"
+            " s:I, s:f}",
             "batched_puts", (json_int_t)bs.puts,
             "put_transactions", (json_int_t)bs.batches,
             "puts_retried_alone", (json_int_t)bs.retried,
             "largest_batch", (json_int_t)bs.largest,
             "commit_max_ms", bs.max_us / 1000.0,
-            "commit_ms_histogram", hist,
+            "commit_ms_histogram", commit_histogram(bs.hist),
+            "commit_cpu_max_ms", bs.cpu_max_us / 1000.0,
+            "commit_cpu_ms_histogram", commit_histogram(bs.cpu_hist),
             "ckpt_background", (json_int_t)cs.runs,
             "ckpt_background_busy", (json_int_t)cs.busy,
             "ckpt_asked_writer", (json_int_t)cs.asked,

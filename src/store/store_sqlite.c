@@ -30,7 +30,7 @@
 
 /* ---- Schema ---- */
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
     /* 1: items, history, full-text index, sessions. */
@@ -88,6 +88,13 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     " tokenize='porter unicode61 remove_diacritics 2');"
     /* ORDER BY rank: BM25 over the text column only. */
     "INSERT INTO items_fts(items_fts, rank) VALUES ('rank', 'bm25(1.0, 0.0)');",
+    /* 3: no automatic merging of the full-text index's segments; every
+     * write transaction merges a little instead (am__store_commit). FTS5's
+     * automerge works in units of 64 leaf pages times the index's levels,
+     * so one small commit in ~60 did 15-50 ms of merging while the HTTP
+     * server's other puts waited for it. The setting lives in the index's
+     * %_config table, which is why it is a migration. */
+    "INSERT INTO items_fts(items_fts, rank) VALUES ('automerge', 0);",
 };
 
 /* Item rows are read in one shape everywhere (see am__rb_add_row). */
@@ -99,6 +106,7 @@ static const char *const sql_text[Q_COUNT_] = {
     /* Deferred: a read snapshot, taken by the first SELECT. */
     [Q_READ_BEGIN] = "BEGIN",
     [Q_DATA_VERSION] = "PRAGMA data_version",
+    [Q_FTS_MERGE] = "INSERT INTO items_fts(items_fts, rank) VALUES ('merge', ?1)",
     [Q_META_GET] = "SELECT v FROM store_meta WHERE k = ?1",
     [Q_META_SET] = "INSERT INTO store_meta(k, v) VALUES (?1, ?2)"
                    " ON CONFLICT(k) DO UPDATE SET v = excluded.v",
@@ -217,6 +225,7 @@ am_status am__store_begin(am_store *s)
 {
     am_error e;
     am_status st = am__sqldb_begin(SQ(s)->db, &e);
+    SQ(s)->fts_bytes = 0;
     return st == AM_OK ? AM_OK : am__error_copy(&AM__ERR(s), &e);
 }
 
@@ -245,15 +254,58 @@ void am__store_read_end(am_store *s, int began)
         am__sqldb_rollback(SQ(s)->db);
 }
 
+/* The full-text index's merging, which migration 3 took from FTS5's
+ * automerge: before a transaction that wrote to the index commits, merge
+ * up to FTS_MERGE_PAGES(bytes) pages of segments on any level holding 4
+ * or more (FTS5's default usermerge), `bytes` being the text indexed or
+ * removed. FTS5 itself merges about as many pages per leaf written as
+ * the index has levels (under ~10), but all of it in every 64th leaf's
+ * commit: 15-50 ms of CPU in one small commit in ~60, while the HTTP
+ * server's other puts waited. Here every commit does its share: a leaf
+ * page holds ~4 KB of index (about as much text), so 8 pages plus one
+ * per 256 bytes keeps up with twice the need, and a commit of a few
+ * short items merges at most ~10 pages. Should the merging still fall
+ * behind, FTS5's crisis merge (16 segments on a level) bounds the index.
+ * Measured in docs/BENCHMARKS.md ("The put tail: full-text merges"). */
+#define FTS_MERGE_PAGES(bytes) (8 + (int64_t)((bytes) / 256))
+
+void am__sq_fts_wrote(am_store *s, size_t bytes)
+{
+    /* At least a token's worth: an empty text still adds a row entry. */
+    SQ(s)->fts_bytes += bytes > 16 ? bytes : 16;
+}
+
+static am_status fts_merge_step(am_store *s)
+{
+    sqlite3_stmt *q;
+    size_t bytes = SQ(s)->fts_bytes;
+
+    SQ(s)->fts_bytes = 0;
+    if (bytes == 0)
+        return AM_OK;
+    q = am__store_stmt(s, Q_FTS_MERGE);
+    if (q == NULL)
+        return AM__ERR(s).code;
+    /* FTS5 reads the page count as an int. */
+    sqlite3_bind_int64(q, 1, FTS_MERGE_PAGES(bytes < ((size_t)1 << 30)
+                                                 ? bytes
+                                                 : ((size_t)1 << 30)));
+    return am__store_step_done(s, Q_FTS_MERGE, "full-text merge");
+}
+
 am_status am__store_commit(am_store *s)
 {
     am_error e;
-    am_status st = am__sqldb_commit(SQ(s)->db, &e);
+    am_status st = fts_merge_step(s);
+    if (st != AM_OK)
+        return st;
+    st = am__sqldb_commit(SQ(s)->db, &e);
     return st == AM_OK ? AM_OK : am__error_copy(&AM__ERR(s), &e);
 }
 
 void am__store_rollback(am_store *s)
 {
+    SQ(s)->fts_bytes = 0;
     am__sqldb_rollback(SQ(s)->db);
 }
 

@@ -39,6 +39,7 @@ enum {
     Q_SESS_ITEM_DEL,
     Q_READ_BEGIN,
     Q_DATA_VERSION,
+    Q_FTS_MERGE,
     Q_COUNT_
 };
 
@@ -67,6 +68,8 @@ typedef struct am__sqlite {
     am_buf get_ns;     /* am__sq_get's encoded namespace, reused */
     uint64_t ns_salt; /* keys the namespace tokens (store_meta) */
     am__sqcounts counts;
+    size_t fts_bytes;  /* text added to or deleted from items_fts in the
+                        * open write transaction (am__store_commit) */
 } am__sqlite;
 
 /* PRAGMA data_version of the connection (changes when another connection
@@ -98,7 +101,12 @@ am_status am__store_step_done(am_store *s, int id, const char *what);
 /* Bind `v` as a blob (blob != 0) or text; borrowed until the step. */
 void am__store_bind_str(sqlite3_stmt *q, int i, am_str v, int blob);
 am_status am__store_begin(am_store *s);
+/* Commit the write transaction; first a share of the full-text index's
+ * merging, in proportion to what am__sq_fts_wrote counted. */
 am_status am__store_commit(am_store *s);
+/* Count `bytes` of text written to (or deleted from) items_fts in the open
+ * write transaction: the merge step at commit grows with it. */
+void am__sq_fts_wrote(am_store *s, size_t bytes);
 /* A read transaction around several statements, so that they see one
  * snapshot and SQLite takes and drops its file locks once instead of per
  * statement (each costs fcntl and fstat calls: 57 of them per hybrid

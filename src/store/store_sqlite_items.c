@@ -117,6 +117,8 @@ static am_status fts_replace(am_store *s, int64_t id, am_str enc,
     sqlite3_bind_text(d, 2, text.ptr != NULL ? text.ptr : "", (int)text.len,
                       SQLITE_STATIC);
     am__store_bind_str(d, 3, enc, 1);
+    am__sq_fts_wrote(s, (size_t)sqlite3_column_bytes(old_row, old_col) +
+                            text.len);
     return am__store_step_done(s, Q_FTS_ADD, "put: index");
 }
 
@@ -184,6 +186,7 @@ static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
         sqlite3_bind_text(w, 2, p->text.ptr, (int)p->text.len,
                           SQLITE_STATIC);
         am__store_bind_str(w, 3, enc, 1);
+        am__sq_fts_wrote(s, p->text.len);
         st = am__store_step_done(s, Q_FTS_ADD, "put: index");
         if (st != AM_OK)
             return st;

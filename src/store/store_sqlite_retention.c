@@ -70,8 +70,12 @@ static am_status delete_items(am_store *s, const char *cond, am_str b1,
         st = exec_prepared(s, sql, b1, b2, i3, NULL);
     }
     if (st == AM_OK) {
+        size_t before = *n;
         snprintf(sql, sizeof sql, "DELETE FROM items WHERE %s", cond);
         st = exec_prepared(s, sql, b1, b2, i3, n);
+        /* Their 'delete' entries; the texts' lengths are not at hand, an
+         * estimate does (purges are rare and not waited on by puts). */
+        am__sq_fts_wrote(s, (*n - before) * 64);
     }
     return st;
 }
