@@ -270,6 +270,20 @@ __attribute__((noinline)) static size_t cl100k_general(const uint8_t *s,
     return whitespace(s, len, i, 1);
 }
 
+/* The end of the run of letters (\p{L}) from j, in any script. */
+static inline size_t letters_end(const uint8_t *s, size_t len, size_t j)
+{
+    size_t n;
+
+    for (;;) {
+        j = ascii_letters_end(s, len, j);
+        if (j >= len || s[j] < 0x80 ||
+            !(ucd_class_at(s, len, j, &n) & AM__C_L))
+            return j;
+        j += n;
+    }
+}
+
 /* The common cases of cl100k, decided inline; everything else goes to
  * cl100k_general, which decides from i afresh:
  * - [^\r\n\p{L}\p{N}]?\p{L}+ : an optional prefix character (not an
@@ -332,14 +346,12 @@ static inline size_t cl100k(const uint8_t *s, size_t len, size_t i)
         }
     }
     /* \p{L}+ from j, whose character is a letter. */
-    j += n;
-    for (;;) {
-        j = ascii_letters_end(s, len, j);
-        if (j >= len || s[j] < 0x80 ||
-            !(ucd_class_at(s, len, j, &n) & AM__C_L))
-            return j;
-        j += n;
-    }
+    return letters_end(s, len, j + n);
+}
+
+size_t am__letters_end(const uint8_t *s, size_t len, size_t j)
+{
+    return letters_end(s, len, j);
 }
 
 /* ---- o200k_base ---- */

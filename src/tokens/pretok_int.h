@@ -25,9 +25,16 @@
  * separate test. */
 extern const uint8_t am__ascii_class[256];
 
+/* The end of the run of letters (\p{L}, any script) from j (pretok.c):
+ * where a word that starts in ASCII continues past a non-ASCII byte
+ * (accented Latin words, common in the multilingual section), it is
+ * followed from there instead of being split again from its start. */
+size_t am__letters_end(const uint8_t *s, size_t len, size_t j);
+
 /* Length of a contraction 's 't 're 've 'm 'll 'd starting at the
  * apostrophe s[i], or 0. Case-insensitive when `fold` (with U+017F for s). */
-static inline size_t contraction(const uint8_t *s, size_t len, size_t i, int fold)
+static inline size_t contraction(const uint8_t *s, size_t len, size_t i,
+                                 int fold)
 {
     int a, b;
 
@@ -136,10 +143,11 @@ static inline size_t ascii_space(const uint8_t *s, size_t len, size_t i)
 }
 
 /* The cl100k_base pre-token at i (s[i] < 0x80) when ASCII bytes decide
- * it, else 0; cl100k() in pretok.c has the full rules. In the pattern's
- * order: an apostrophe may start a contraction (left to cl100k()); a
- * letter, or a character that is not \r, \n, a letter or a number
- * followed by a letter, starts [^\r\n\p{L}\p{N}]?\p{L}+; a digit
+ * which alternative matches, else 0; cl100k() in pretok.c has the full
+ * rules. (A word that starts in ASCII may go on in any script.) In the
+ * pattern's order: an apostrophe may start a contraction (left to
+ * cl100k()); a letter, or a character that is not \r, \n, a letter or a
+ * number followed by a letter, starts [^\r\n\p{L}\p{N}]?\p{L}+; a digit
  * \p{N}{1,3}; a symbol, or a space before a symbol,
  *  ?[^\s\p{L}\p{N}]+[\r\n]*; what is left is white space. */
 static inline size_t cl100k_ascii(const uint8_t *s, size_t len, size_t i)
@@ -150,7 +158,7 @@ static inline size_t cl100k_ascii(const uint8_t *s, size_t len, size_t i)
 
     if (c & AM__C_L) {
         j = ascii_letters_end(s, len, i + 1);
-        return j < len && s[j] >= 0x80 ? 0 : j;
+        return j < len && s[j] >= 0x80 ? am__letters_end(s, len, j) : j;
     }
     if (c & AM__C_N) {
         j = i + 1;
@@ -165,7 +173,7 @@ static inline size_t cl100k_ascii(const uint8_t *s, size_t len, size_t i)
         if (c & AM__C_NL)
             return ascii_space(s, len, i);
         j = ascii_letters_end(s, len, i + 2);
-        return j < len && s[j] >= 0x80 ? 0 : j;
+        return j < len && s[j] >= 0x80 ? am__letters_end(s, len, j) : j;
     }
     if (!(c & AM__C_WS))
         return cl100k_punct(s, len, i);
