@@ -17,7 +17,8 @@ lines:
                          items through agentmem.tiers and through the seed's
                          HierarchicalMemoryManager (extracted from
                          ../shared/seeds/003_* at run time; skipped with a
-                         message when the seeds are not there).
+                         message when the seeds are not there); *_pass2_*:
+                         a second retrieve pass over the same keys.
   dict_get_p50/p99       the same retrieve loop over a plain dict's get:
                          the floor of the harness and of a hash look-up
   harness_p50/p99        the same loop over id(), which reads nothing: the
@@ -137,6 +138,14 @@ def bench_tiers(name, mgr, n=100000):
     # CPU time of the whole timed loop (the two clock reads included) per
     # retrieve: less sensitive to other processes than the wall figures.
     print("%s_retrieve_cpu_mean %.0f ns" % (name, dc / n * 1e9))
+    # A second pass over the same keys (each item's second access: no
+    # promotion yet on either side). The first pass after the stores has
+    # a tail of its own in the C library (a C loop of am_tiers_peek shows
+    # it too, with ~400 page faults, and not on later passes); the seed's
+    # second pass is a little slower (its access lists grow).
+    lat, dc = time_lookups(mgr.retrieve, shuffled(ids))
+    print("%s_retrieve_pass2_p50 %d ns" % (name, pct(lat, 0.50)))
+    print("%s_retrieve_pass2_p99 %d ns" % (name, pct(lat, 0.99)))
 
 
 def shuffled(ids):
