@@ -223,7 +223,8 @@ _FIELDS: Dict[str, Any] = {
 
 
 class ShortTermMemory:
-    """The newest ``max_size`` messages."""
+    """The newest ``max_size`` messages. Thread-safe: each call is one
+    operation on a bounded deque."""
 
     def __init__(self, max_size: int = 20):
         if not isinstance(max_size, int) or max_size <= 0:

@@ -250,7 +250,10 @@ class ConversationMemory:
     """The history of one agent.
 
     ``messages`` is the list itself (subclasses may read and replace it);
-    with ``max_messages`` only the newest that many are retained."""
+    with ``max_messages`` only the newest that many are retained.
+
+    Thread safety: a plain Python object; share one between threads only
+    under your own lock."""
 
     def __init__(self, max_messages: Optional[int] = None,
                  retention_policy: str = "session"):
@@ -325,7 +328,10 @@ class ConversationMemory:
 class MemoryManager:
     """Memories of several agents in one session, each with a retention
     policy: "single_run" (cleared by :meth:`end_run`), "session" or
-    "persistent"."""
+    "persistent".
+
+    Thread safety: a plain Python object; share one between threads only
+    under your own lock."""
 
     def __init__(self, retention_policy: str = "session",
                  max_messages_per_agent: int = 1000):

@@ -176,6 +176,9 @@ class ReactMemory(_agentmem._React):
 
     Use as a context manager or call :meth:`close` to free the C memory
     early; garbage collection frees it otherwise.
+
+    Thread safety: safe; every call is atomic, sequences of calls are not
+    (see the module docs for hooks).
     """
 
     def __init__(self, max_messages: Optional[int] = None,
@@ -494,7 +497,10 @@ class MemoryAgent:
     agents (``get_memory``/``set_memory``/``export_memory``/
     ``import_memory``/``add_memory_hook``), with no LLM attached. Pass it,
     or a ReactMemory, to :class:`SessionManager` and
-    :func:`analyze_memory_usage`."""
+    :func:`analyze_memory_usage`. Thread safety: its memory calls are as
+    safe as the ReactMemory's; :meth:`set_memory` and
+    :meth:`add_memory_hook` belong to one thread at a time (they move the
+    agent's hooks)."""
 
     def __init__(self, name: str = "Agent",
                  memory: Optional[ReactMemory] = None, **limits: Any) -> None:

@@ -304,6 +304,7 @@ class MemoryIndex:
     :meth:`index_item` copies each item's metadata into (not its content);
     there the creation time is the time of indexing. Queries are peeks:
     they do not count as accesses. Returns item ids in creation order.
+    Thread safety: safe (every call is one call on the C handle).
     """
 
     def __init__(self, manager: Optional[HierarchicalMemoryManager] = None):
@@ -384,6 +385,8 @@ class MemoryLifecycleManager:
     ``_archive_item``/``_delete_item``/``_refresh_item`` (the same), or
     any callable, which runs on every matched item after the C pass (so
     it may use the manager). Archived content is compressed (zstd) by C.
+    Thread safety: safe, as the manager's handle; conditions and actions
+    run on the thread that called :meth:`apply_policies`.
     """
 
     def __init__(self, memory_manager: HierarchicalMemoryManager):
@@ -449,7 +452,8 @@ class PersistentMemoryStore:
     :meth:`cleanup_old_items`. A saved item keeps its content, tier,
     importance and metadata; its creation time becomes the save time and
     its access count starts again (the C store owns those). Written
-    through: every save is on disk when it returns.
+    through: every save is on disk when it returns. Thread safety: safe
+    (one C handle with its own mutex).
     """
 
     def __init__(self, db_path: Union[str, "os.PathLike[str]"] =
@@ -511,7 +515,8 @@ class ProductionMemorySystem:
     """The seed's complete system: a :class:`HierarchicalMemoryManager`
     persisted in ``db_path`` (SQLite, by the C handle itself), its
     :class:`MemoryIndex`, and a :class:`MemoryLifecycleManager`. Items
-    saved by an earlier run are there at start."""
+    saved by an earlier run are there at start. Thread safety: safe, as
+    its parts."""
 
     def __init__(self, db_path: Union[str, "os.PathLike[str]"] = "memory.db"):
         self.memory_manager = HierarchicalMemoryManager(
