@@ -21,7 +21,8 @@
  * Search figures take 200 queries, or as many as ran in 30 seconds (at
  * least 20; "#" lines say how many); AM_BENCH_PG_SEARCH_S sets those
  * seconds, and 0 skips the search figures (puts, gets and the catch-up
- * only). Fixed seeds; `name items value unit` lines.
+ * only); AM_BENCH_PG_MIN_QUERIES sets the least (at a million items 20
+ * common-word queries take minutes per figure). Fixed seeds; `name items value unit` lines.
  */
 #include <libpq-fe.h>
 #include <math.h>
@@ -105,9 +106,9 @@ static void get_lat(am_store *s, size_t n, int count, double *lat)
 }
 
 /* A search figure stops after this many ms of queries (at least
- * MIN_QUERIES of them): at a million items a common-word query takes
+ * min_queries of them): at a million items a common-word query takes
  * seconds, and 200 of them on three sides made the run hours long. */
-#define MIN_QUERIES 20
+static int min_queries = 20; /* AM_BENCH_PG_MIN_QUERIES */
 static double query_budget_ms = 30000.0; /* AM_BENCH_PG_SEARCH_S */
 
 /* Run up to `count` searches; returns how many ran (lat[0..that)). */
@@ -117,7 +118,7 @@ static int search_lat(am_store *s, char (*qs)[64], int count,
     float qv[BENCH_DIM];
     double start = now_ms();
     for (int i = 0; i < count; i++) {
-        if (i >= MIN_QUERIES && now_ms() - start > query_budget_ms)
+        if (i >= min_queries && now_ms() - start > query_budget_ms)
             return i;
         am_results *r = NULL;
         bench_make_vec(qv);
@@ -254,7 +255,7 @@ static int raw_fts_lat(PGconn *c, char (*qs)[64], int count, double *lat)
         prepared = 1;
     }
     for (int i = 0; i < count; i++) {
-        if (i >= MIN_QUERIES && now_ms() - start > query_budget_ms)
+        if (i >= min_queries && now_ms() - start > query_budget_ms)
             return i;
         const char *v[1] = { qs[i] };
         double t0 = now_ms();
@@ -406,6 +407,9 @@ int main(int argc, char **argv)
     const char *budget = getenv("AM_BENCH_PG_SEARCH_S");
     if (budget != NULL && *budget != '\0')
         query_budget_ms = atof(budget) * 1e3;
+    const char *least = getenv("AM_BENCH_PG_MIN_QUERIES");
+    if (least != NULL && atoi(least) > 0)
+        min_queries = atoi(least) < NQ ? atoi(least) : NQ;
     if (query_budget_ms > 0)
         search_figures(pg, lite, c, n, rare, common, a, b, l);
     else

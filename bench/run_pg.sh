@@ -4,7 +4,8 @@
 # starts on a Unix socket (fsync off: a test cluster) and removes after.
 # AM_BENCH_PG_ITEMS (default 100000) and AM_BENCH_PG_CATCHUP (10000) size
 # it; AM_BENCH_PG_SEARCH_S (30) bounds each search figure in seconds (0
-# skips them). 1,000,000 items took 32 minutes here under heavy load
+# skips them), AM_BENCH_PG_MIN_QUERIES (20) is the least queries each
+# takes however long they are. 1,000,000 items took 32 minutes here under heavy load
 # (load average 21-24).
 set -eu
 build=$(cd "${1:-build}" && pwd)
