@@ -10,41 +10,7 @@
  */
 #include <stdlib.h>
 
-#include "agentmem/store.h"
-#include "harness.h"
-#include "store_target.h"
-
-typedef struct fixture {
-    test_clock tc;
-    am_clock clk;
-    am_store *s;
-    am_embedder *emb;
-    char *dir;
-    char path[512];
-} fixture;
-
-static void fx_open(fixture *f)
-{
-    am_error err;
-    memset(f, 0, sizeof *f);
-    f->tc.now_ms = 1000000;
-    f->clk = test_clock_make(&f->tc);
-    f->dir = test_tmpdir();
-    test_store_target(f->dir, "f.db", f->path, sizeof f->path);
-    am_store_opts o = am_store_opts_default();
-    o.clock = &f->clk;
-    CHECK_OK(am_embedder_hash_create(64, NULL, &f->emb, &err));
-    o.embedder = f->emb;
-    CHECK_OK_E(am_store_open(f->path, &o, &f->s, &err), &err);
-}
-
-static void fx_close(fixture *f)
-{
-    am_store_close(f->s);
-    am_embedder_free(f->emb);
-    test_rmtree(f->dir);
-    free(f->dir);
-}
+#include "store_fixture.h"
 
 /* Every item lives in namespace ["u"] (static: the items outlive the
  * loops that fill them). */
@@ -177,7 +143,7 @@ AM_TEST(filters_select_the_same_items_in_every_mode)
 {
     fixture f;
     char got[64];
-    fx_open(&f);
+    fx_open_named(&f, "f.db", 1);
     put_items(f.s);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
@@ -239,7 +205,7 @@ static const struct {
 AM_TEST(bad_filters_are_refused_naming_the_operator_and_where)
 {
     fixture f;
-    fx_open(&f);
+    fx_open_named(&f, "f.db", 1);
     put_items(f.s);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         am_results *r = (am_results *)&f; /* must be reset to NULL */
@@ -261,7 +227,7 @@ AM_TEST(deep_or_huge_filters_are_refused_with_the_limit)
     fixture f;
     am_buf b = AM_BUF_INIT;
     am_results *r = NULL;
-    fx_open(&f);
+    fx_open_named(&f, "f.db", 1);
     for (int i = 0; i < 40; i++)
         am_buf_append(&b, "{\"$not\":", 8);
     am_buf_append(&b, "{\"a\":1}", 7);
@@ -308,7 +274,7 @@ AM_TEST(filtered_search_returns_its_full_limit_in_rank_order)
                                          "cloud", "ember" };
     am_item_in in[N];
     char keys[N][8], values[N][96], metas_[N][48];
-    fx_open(&f);
+    fx_open_named(&f, "f.db", 1);
     for (int i = 0; i < N; i++) {
         snprintf(keys[i], sizeof keys[i], "k%03d", i);
         /* Varying lengths and word counts give the items distinct

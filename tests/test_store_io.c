@@ -2,41 +2,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "agentmem/store.h"
-#include "core/core.h"
-#include "harness.h"
-#include "store_target.h"
+#include "store_fixture.h"
 
-typedef struct fixture {
-    test_clock tc;
-    am_clock clk;
-    am_store *s;
-    char *dir;
-    char path[512];
-} fixture;
-
-static void fx_open(fixture *f, const char *name)
-{
-    am_error err;
-    memset(f, 0, sizeof *f);
-    f->tc.now_ms = 1000000;
-    f->clk = test_clock_make(&f->tc);
-    f->dir = test_tmpdir();
-    test_store_target(f->dir, name, f->path, sizeof f->path);
-    am_store_opts o = am_store_opts_default();
-    o.clock = &f->clk;
-    CHECK_OK_E(am_store_open(f->path, &o, &f->s, &err), &err);
-}
-
-static void fx_close(fixture *f)
-{
-    am_store_close(f->s);
-    test_rmtree(f->dir);
-    free(f->dir);
-}
-
-#define NS1(a) ((am_ns){ (const am_str[]){ AM_STR(a) }, 1 })
-#define NS2(a, b) ((am_ns){ (const am_str[]){ AM_STR(a), AM_STR(b) }, 2 })
 #define ROOT ((am_ns){ NULL, 0 })
 
 /* A sink that appends to an am_buf. */
@@ -79,8 +46,8 @@ AM_TEST(export_then_import_gives_the_same_export)
         { .ns = NS1("global"), .key = AM_STR("k"), .value = AM_STR("[1,2]") },
     };
 
-    fx_open(&a, "a.db");
-    fx_open(&b, "b.db");
+    fx_open_named(&a, "a.db", 0);
+    fx_open_named(&b, "b.db", 0);
     CHECK_OK(am_store_put_many(a.s, its, 3));
     CHECK_OK(am_store_export(a.s, ROOT, to_buf, &e1, &n));
     CHECK_EQ(n, 3);
@@ -165,7 +132,7 @@ AM_TEST(import_refuses_wrong_types_naming_line_and_field)
     };
     fixture f;
     am_buf v = AM_BUF_INIT;
-    fx_open(&f, "t.db");
+    fx_open(&f, 0);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[512];
         size_t n = 7;
@@ -190,7 +157,7 @@ AM_TEST(import_store_refusal_names_the_line)
 {
     fixture f;
     am_buf text = AM_BUF_INIT, v = AM_BUF_INIT;
-    fx_open(&f, "t.db");
+    fx_open(&f, 0);
     for (int i = 0; i < 1500; i++)
         CHECK_OK(am_buf_appendf(&text, "{\"namespace\":[\"many\"],"
                                 "\"key\":\"k%d\",\"value\":%d}\n", i, i));
@@ -226,7 +193,7 @@ AM_TEST(import_keeps_expiry_skips_the_expired_and_later_lines_win)
         "{\"namespace\":[\"a\"],\"key\":\"dup\",\"value\":\"first\"}\n"
         "{\"namespace\":[\"a\"],\"key\":\"dup\",\"value\":\"second\","
         "\"meta\":null,\"text\":\"indexed words\",\"created_ms\":5}";
-    fx_open(&f, "t.db");
+    fx_open(&f, 0);
     CHECK_OK_E(am_store_import(f.s, am_str_c(text), NULL, NULL, &n, &expired),
                am_store_last_error(f.s));
     CHECK_EQ(n, 4);
@@ -288,7 +255,7 @@ AM_TEST(import_reports_progress_from_zero_to_every_item)
         "\"expires_ms\":5}\n"
         "{\"namespace\":[\"a\"],\"key\":\"k2\",\"value\":2}\n"
         "{\"namespace\":[\"a\"],\"key\":\"k3\",\"value\":3}\n";
-    fx_open(&f, "t.db");
+    fx_open(&f, 0);
     CHECK_OK_E(am_store_import(f.s, am_str_c(text), record, &c, &n,
                                   &expired), am_store_last_error(f.s));
     CHECK_EQ(n, 3);
@@ -335,7 +302,7 @@ AM_TEST(export_stops_when_the_sink_fails_and_checks_arguments)
     fixture f;
     size_t n = 9;
     int calls = 0;
-    fx_open(&f, "t.db");
+    fx_open(&f, 0);
     CHECK_OK(import_c(f.s,
         "{\"namespace\":[\"a\"],\"key\":\"1\",\"value\":1}\n"
         "{\"namespace\":[\"a\"],\"key\":\"2\",\"value\":2}\n"
@@ -363,7 +330,7 @@ AM_TEST(export_covers_more_than_one_page)
     fixture f;
     am_buf text = AM_BUF_INIT, out = AM_BUF_INIT;
     size_t n = 0;
-    fx_open(&f, "t.db");
+    fx_open(&f, 0);
     for (int i = 0; i < 2500; i++)
         CHECK_OK(am_buf_appendf(&text, "{\"namespace\":[\"p\"],"
                                 "\"key\":\"k%05d\",\"value\":%d}\n", i, i));

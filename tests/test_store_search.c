@@ -1,0 +1,499 @@
+/* test_store_search.c -- the store's search: full text, vectors, hybrid
+ * fusion, feedback, the 100 ms promise over 10,000 items, and the
+ * embedders it searches with. */
+#include <math.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store_fixture.h"
+
+AM_TEST(search_keeps_rare_terms_when_frequent_ones_are_dropped)
+{
+    /* A query whose terms match more than 1,500 rows together is cut to
+     * its rarest terms (ranking them is the cost); the rare term must
+     * survive, so its rows are found. */
+    fixture f;
+    fx_open(&f, 0);
+    enum { N = 1700 };
+    am_item_in *items = calloc(N, sizeof *items);
+    char (*keys)[16] = calloc(N, 16);
+    const am_str pp[] = { AM_STR("p") };
+    CHECK(items != NULL && keys != NULL);
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], 16, "k%d", i);
+        items[i] = (am_item_in){ .ns = { pp, 1 }, .key = am_str_c(keys[i]),
+                                 .value = AM_STR("\"common filler\"") };
+    }
+    items[5].value = AM_STR("\"zebra common\"");
+    items[9].value = AM_STR("\"zebra alone\"");
+    CHECK_OK(am_store_put_many(f.s, items, N));
+    for (int mode = 0; mode < 2; mode++) {
+        am_search q = { .query = AM_STR("common zebra"),
+                        .mode = AM_SEARCH_TEXT, .limit = 5 };
+        if (mode == 1)
+            q.ns = (am_ns){ pp, 1 }; /* the namespaced path too */
+        am_results *r;
+        CHECK_OK_E(am_store_search(f.s, &q, &r), am_store_last_error(f.s));
+        CHECK(r->count >= 2);
+        int seen = 0;
+        for (size_t i = 0; i < 2 && i < r->count; i++)
+            seen += r->items[i].key.len == 2 &&
+                    (memcmp(r->items[i].key.ptr, "k5", 2) == 0 ||
+                     memcmp(r->items[i].key.ptr, "k9", 2) == 0);
+        CHECK(seen == 2);
+        am_results_free(r);
+    }
+    /* A frequent term alone is still searched. */
+    am_search q1 = { .query = AM_STR("filler"), .mode = AM_SEARCH_TEXT,
+                     .limit = 3 };
+    am_results *r1;
+    CHECK_OK(am_store_search(f.s, &q1, &r1));
+    CHECK(r1->count == 3);
+    am_results_free(r1);
+    free(items);
+    free(keys);
+    fx_close(&f);
+}
+
+AM_TEST(feedback_finds_items_that_share_words_with_the_top_results)
+{
+    /* Pseudo-relevance feedback (prf_docs): words of the top results
+     * ("orchard") expand the query, so an item without the query's word
+     * but about the same thing is found; the same on both backends. */
+    fixture f;
+    fx_open(&f, 0);
+    CHECK_OK(put(f.s, NS1("p"), "a", "\"apple orchard blossoms\"", 0));
+    CHECK_OK(put(f.s, NS1("p"), "b", "\"orchard harvest festival\"", 0));
+    CHECK_OK(put(f.s, NS1("p"), "c", "\"quarterly budget review\"", 0));
+    CHECK_OK(put(f.s, NS1("p"), "d", "\"train timetable changes\"", 0));
+    am_search q = { .ns = NS1("p"), .query = AM_STR("apple"),
+                    .mode = AM_SEARCH_TEXT, .limit = 5 };
+    am_results *r;
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 1); /* without feedback: the apple only */
+    am_results_free(r);
+    q.prf_docs = 1;
+    q.prf_terms = 2;
+    CHECK_OK_E(am_store_search(f.s, &q, &r), am_store_last_error(f.s));
+    CHECK_EQ(r->count, 2);
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "a");
+    CHECK_MEM_EQ(r->items[1].key.ptr, r->items[1].key.len, "b");
+    am_results_free(r);
+    /* Nothing matches: nothing to learn from, nothing found. */
+    q.query = AM_STR("zeppelin");
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 0);
+    am_results_free(r);
+    fx_close(&f);
+}
+
+AM_TEST(fulltext_search_is_safe_for_any_query)
+{
+    fixture f;
+    fx_open(&f, 0);
+    am_results *r;
+    CHECK_OK(put(f.s, NS1("s"), "a", "\"I love running in the park\"", 0));
+    CHECK_OK(put(f.s, NS1("s"), "b", "\"Cats are independent animals\"", 0));
+    CHECK_OK(put(f.s, NS1("s"), "c", "{\"note\":\"the runner ran fast\"}",
+                 0));
+    const char *nasty[] = { "", "\"", "\"\"\"", "AND OR NOT", "NEAR(a b)",
+                            "*", "run*", "text:cats", "^cats", "-", "()",
+                            "'; DROP TABLE items; --", "%_%", "\x01\x02",
+                            "a\"b", "{}", "cats)" };
+    for (size_t i = 0; i < sizeof nasty / sizeof nasty[0]; i++) {
+        am_search q = { .query = am_str_c(nasty[i]),
+                        .mode = AM_SEARCH_TEXT };
+        CHECK_OK_E(am_store_search(f.s, &q, &r), am_store_last_error(f.s));
+        am_results_free(r);
+    }
+    am_search q = { .query = AM_STR("runs?"), .mode = AM_SEARCH_TEXT };
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 1); /* porter: runs -> run = running */
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "a");
+    CHECK(r->items[0].score > 0);
+    am_results_free(r);
+    q.query = AM_STR("text:cats");
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 1);
+    am_results_free(r);
+    fx_close(&f);
+}
+
+/* A query is any text, up to a pasted page or more: each distinct word
+ * counts once, and the text part uses the first 1024 distinct words.
+ * Before, 20 KB of one repeated word took 7 s (FTS5's time grows faster
+ * than its OR-ed phrases) and 2 MB did not finish in 10 minutes. */
+AM_TEST(a_huge_query_counts_each_word_once)
+{
+    fixture f;
+    fx_open(&f, 0);
+    am_results *r;
+    CHECK_OK(put(f.s, NS1("q"), "a", "\"cats are independent\"", 0));
+    CHECK_OK(put(f.s, NS1("q"), "b", "\"dogs like walks\"", 0));
+    am_search q = { .query = AM_STR("cats"), .mode = AM_SEARCH_TEXT };
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 1);
+    double one = r->items[0].score;
+    am_results_free(r);
+    /* 2 MB of the same word: the same one result and the same score. */
+    size_t n = 2000000; /* whole "cats " runs: no other word at the end */
+    char *big = malloc(n);
+    CHECK(big != NULL);
+    for (size_t i = 0; i < n; i++)
+        big[i] = "cats "[i % 5];
+    q.query = (am_str){ big, n };
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 1);
+    CHECK(fabs(r->items[0].score - one) < 1e-9);
+    am_results_free(r);
+    if (test_store_is_sqlite()) {
+        /* 1024 distinct words that match nothing, then one that does:
+         * past the cap, so nothing is found; within it, found. */
+        size_t len = 0;
+        for (int i = 0; i < 1024; i++)
+            len += (size_t)snprintf(big + len, n - len, "zq%d ", i);
+        len += (size_t)snprintf(big + len, n - len, "dogs");
+        q.query = (am_str){ big, len };
+        CHECK_OK(am_store_search(f.s, &q, &r));
+        CHECK_EQ(r->count, 0);
+        am_results_free(r);
+        q.query = (am_str){ big + 5, len - 5 }; /* "zq0 " dropped */
+        CHECK_OK(am_store_search(f.s, &q, &r));
+        CHECK_EQ(r->count, 1);
+        am_results_free(r);
+    }
+    free(big);
+    fx_close(&f);
+}
+
+AM_TEST(fulltext_index_follows_updates_undo_and_deletes)
+{
+    fixture f;
+    fx_open(&f, 0);
+    am_results *r;
+    size_t n;
+    CHECK_OK(put(f.s, NS1("x"), "k", "\"apples and pears\"", 0));
+    CHECK_OK(put(f.s, NS1("x"), "k", "\"bananas only\"", 0));
+    am_search q = { .query = AM_STR("apples"), .mode = AM_SEARCH_TEXT };
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 0);
+    am_results_free(r);
+    CHECK_OK(am_store_undo(f.s, NS1("x"), AM_STR("k")));
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 1);
+    am_results_free(r);
+    CHECK_OK(am_store_check(f.s));
+    CHECK_OK(put(f.s, NS1("y"), "k", "\"apples again\"", 1000));
+    CHECK_OK(put(f.s, NS1("z"), "k", "\"apples thrice\"", 0));
+    CHECK_OK(am_store_delete(f.s, NS1("z"), AM_STR("k")));
+    f.tc.now_ms += 5000;
+    CHECK_OK(am_store_purge(f.s, INT64_MAX, &n));
+    CHECK_EQ(n, 2);
+    CHECK_OK(am_store_delete_ns(f.s, NS1("x"), &n));
+    CHECK_EQ(n, 1);
+    CHECK_OK(am_store_check(f.s));
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 0);
+    am_results_free(r);
+    fx_close(&f);
+}
+
+AM_TEST(vector_search_ranks_by_cosine_and_checks_dimensions)
+{
+    fixture f;
+    fx_open(&f, 0);
+    am_results *r;
+    float v[3][4] = { { 1, 0, 0, 0 }, { 0.7f, 0.7f, 0, 0 }, { 0, 0, 1, 0 } };
+    const char *keys[3] = { "x", "xy", "z" };
+    for (int i = 0; i < 3; i++) {
+        am_item_in it = { .ns = NS1("v"), .key = am_str_c(keys[i]),
+                          .value = AM_STR("1"), .vec = v[i], .dim = 4,
+                          .vec_model = "test" };
+        CHECK_OK(am_store_put(f.s, &it));
+    }
+    float bad[3] = { 1, 0, 0 };
+    am_item_in it = { .ns = NS1("v"), .key = AM_STR("bad"),
+                      .value = AM_STR("1"), .vec = bad, .dim = 3,
+                      .vec_model = "test" };
+    CHECK_ST(am_store_put(f.s, &it), AM_EINVAL);
+    it.dim = 4;
+    float four[4] = { 1, 0, 0, 0 };
+    it.vec = four;
+    it.vec_model = "other-model";
+    CHECK_ST(am_store_put(f.s, &it), AM_EINVAL);
+    CHECK(strstr(am_store_last_error(f.s)->msg, "other-model") != NULL);
+    float qv[4] = { 1, 0.1f, 0, 0 };
+    am_search q = { .ns = NS1("v"), .vec = qv, .dim = 4,
+                    .mode = AM_SEARCH_VECTOR };
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 3);
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "x");
+    CHECK_MEM_EQ(r->items[1].key.ptr, r->items[1].key.len, "xy");
+    CHECK(fabs(r->items[2].vec_score) < 1e-6);
+    CHECK(r->items[0].vec_score > 0.99);
+    am_results_free(r);
+    q.dim = 3;
+    CHECK_ST(am_store_search(f.s, &q, &r), AM_EINVAL);
+    /* A store whose embedder differs from the index's refuses to embed
+     * queries against it, even at the same dimension. */
+    {
+        am_embedder *e4;
+        am_store *s2;
+        am_store_opts o = am_store_opts_default();
+        CHECK_OK(am_embedder_hash_create(4, NULL, &e4, NULL));
+        o.embedder = e4;
+        CHECK_OK(am_store_open(f.path, &o, &s2, NULL));
+        am_search tq = { .ns = NS1("v"), .query = AM_STR("anything") };
+        CHECK_ST(am_store_search(s2, &tq, &r), AM_EINVAL);
+        CHECK(strstr(am_store_last_error(s2)->msg, "hash-ngram-v1/4") !=
+              NULL);
+        tq.mode = AM_SEARCH_TEXT;
+        CHECK_OK(am_store_search(s2, &tq, &r));
+        am_results_free(r);
+        am_store_close(s2);
+        am_embedder_free(e4);
+    }
+    /* Puts after the index is loaded update it in place. */
+    {
+        float nv[4] = { 0, 0, 0, 1 };
+        am_item_in add = { .ns = NS1("v"), .key = AM_STR("w"),
+                           .value = AM_STR("1"), .vec = nv, .dim = 4,
+                           .vec_model = "test" };
+        CHECK_OK(am_store_put(f.s, &add));
+        float wq[4] = { 0, 0, 0.1f, 1 };
+        am_search q2 = { .ns = NS1("v"), .vec = wq, .dim = 4,
+                         .mode = AM_SEARCH_VECTOR, .limit = 1 };
+        CHECK_OK(am_store_search(f.s, &q2, &r));
+        CHECK_EQ(r->count, 1);
+        CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "w");
+        am_results_free(r);
+        /* Re-put without a vector: it leaves the vector index. */
+        add.vec = NULL;
+        add.dim = 0;
+        CHECK_OK(am_store_put(f.s, &add));
+        CHECK_OK(am_store_search(f.s, &q2, &r));
+        CHECK_EQ(r->count, 1);
+        CHECK(r->items[0].key.ptr[0] != 'w');
+        am_results_free(r);
+        /* Moving it to the old direction again brings it back. */
+        add.vec = nv;
+        add.dim = 4;
+        CHECK_OK(am_store_put(f.s, &add));
+        CHECK_OK(am_store_search(f.s, &q2, &r));
+        CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "w");
+        am_results_free(r);
+        CHECK_OK(am_store_delete(f.s, NS1("v"), AM_STR("w")));
+    }
+    /* Another connection's write is seen (PRAGMA data_version). */
+    {
+        am_store *s2;
+        float ov[4] = { 0, 1, 0, 0 };
+        CHECK_OK(am_store_open(f.path, NULL, &s2, NULL));
+        am_item_in other = { .ns = NS1("v"), .key = AM_STR("other"),
+                             .value = AM_STR("1"), .vec = ov, .dim = 4,
+                             .vec_model = "test" };
+        CHECK_OK(am_store_put(s2, &other));
+        am_store_close(s2);
+        am_search q3 = { .ns = NS1("v"), .vec = ov, .dim = 4,
+                         .mode = AM_SEARCH_VECTOR, .limit = 1 };
+        CHECK_OK(am_store_search(f.s, &q3, &r));
+        CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "other");
+        am_results_free(r);
+        CHECK_OK(am_store_delete(f.s, NS1("v"), AM_STR("other")));
+    }
+    /* A deleted item leaves the vector index at once. */
+    CHECK_OK(am_store_delete(f.s, NS1("v"), AM_STR("x")));
+    q.dim = 4;
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 2);
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "xy");
+    am_results_free(r);
+    fx_close(&f);
+}
+
+AM_TEST(emptied_vector_index_accepts_another_embedder)
+{
+    fixture f;
+    fx_open(&f, 0);
+    float v4[4] = { 1, 0, 0, 0 }, v3[3] = { 0, 1, 0 };
+    am_item_in a = { .ns = NS1("m"), .key = AM_STR("a"), .value = AM_STR("1"),
+                     .vec = v4, .dim = 4, .vec_model = "one" };
+    am_item_in b = { .ns = NS1("n"), .key = AM_STR("b"), .value = AM_STR("1"),
+                     .vec = v3, .dim = 3, .vec_model = "two" };
+    CHECK_OK(am_store_put(f.s, &a));
+    CHECK_ST(am_store_put(f.s, &b), AM_EINVAL);
+    CHECK_OK(am_store_delete_ns(f.s, NS1("m"), NULL));
+    CHECK_OK(am_store_put(f.s, &b));
+    am_results *r;
+    am_search q = { .vec = v3, .dim = 3, .mode = AM_SEARCH_VECTOR };
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 1);
+    am_results_free(r);
+    fx_close(&f);
+}
+
+AM_TEST(hybrid_search_fuses_and_filters_on_metadata)
+{
+    fixture f;
+    fx_open(&f, 1);
+    am_results *r;
+    am_item_in items[4] = {
+        { .ns = NS2("u", "notes"), .key = AM_STR("1"),
+          .value = AM_STR("\"the auth bug was a stale token\""),
+          .meta = AM_STR("{\"topic\":\"bugs\",\"prio\":1}") },
+        { .ns = NS2("u", "notes"), .key = AM_STR("2"),
+          .value = AM_STR("\"lunch was pasta\""),
+          .meta = AM_STR("{\"topic\":\"food\"}") },
+        { .ns = NS2("u", "notes"), .key = AM_STR("3"),
+          .value = AM_STR("\"token refresh fixed the login bug\""),
+          .meta = AM_STR("{\"topic\":\"bugs\",\"prio\":2}") },
+        { .ns = NS2("v", "notes"), .key = AM_STR("4"),
+          .value = AM_STR("\"another user's auth bug\""),
+          .meta = AM_STR("{\"topic\":\"bugs\"}") },
+    };
+    CHECK_OK(am_store_put_many(f.s, items, 4));
+    am_search q = { .ns = NS1("u"), .query = AM_STR("auth bug") };
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK(r->count >= 2);
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "1");
+    CHECK(r->items[0].fts_score > 0 && r->items[0].vec_score > 0);
+    for (size_t i = 0; i < r->count; i++)
+        CHECK(r->items[i].key.ptr[0] != '4');
+    am_results_free(r);
+    q.filter = AM_STR("{\"prio\":2}");
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 1);
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "3");
+    am_results_free(r);
+    q.filter = AM_STR("[1]");
+    CHECK_ST(am_store_search(f.s, &q, &r), AM_EFORMAT);
+    q.filter = AM_STR("{\"topic\":\"food\"}");
+    q.mode = AM_SEARCH_VECTOR;
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 1);
+    am_results_free(r);
+    am_buf js = AM_BUF_INIT;
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_OK(am_results_to_json(r, 1, &js, NULL));
+    CHECK(strstr(js.ptr, "\"key\":\"2\"") != NULL);
+    CHECK(strstr(js.ptr, "\"namespace\":[\"u\",\"notes\"]") != NULL);
+    am_results_free(r);
+    am_buf_free(&js);
+    fx_close(&f);
+}
+
+/* The seed's promise, held by a test and not only by the benchmark:
+ * retrieval over 10,000 items answers in under 100 ms. Measured as this
+ * thread's CPU time, best of three, so that a loaded machine (or a
+ * sanitizer build, several times slower) does not make it flaky: the
+ * figure is typically a few ms. */
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+AM_TEST(search_over_10000_items_answers_under_100_ms)
+{
+    static const char *const words[] = {
+        "auth", "token", "login", "deploy", "friday", "pasta", "garden",
+        "invoice", "meeting", "flight", "lisbon", "budget", "report",
+        "python", "rust", "editor", "coffee", "backup", "server", "bug",
+    };
+    static const am_search_mode modes[] = { AM_SEARCH_HYBRID,
+                                            AM_SEARCH_TEXT,
+                                            AM_SEARCH_VECTOR };
+    fixture f;
+    am_item_in items[500];
+    char keys[500][16], vals[500][96];
+    am_results *r;
+
+    fx_open(&f, 1);
+    for (int b = 0; b < 20; b++) {
+        for (int i = 0; i < 500; i++) {
+            int n = b * 500 + i;
+            items[i] = (am_item_in){ .ns = NS2("u", "notes") };
+            items[i].key.len = (size_t)snprintf(keys[i], sizeof keys[i],
+                                                "k%d", n);
+            items[i].key.ptr = keys[i];
+            items[i].value.len = (size_t)snprintf(
+                vals[i], sizeof vals[i], "\"note %d: %s %s %s\"", n,
+                words[n % 20], words[(n / 20) % 20], words[(n / 400) % 20]);
+            items[i].value.ptr = vals[i];
+        }
+        CHECK_OK(am_store_put_many(f.s, items, 500));
+    }
+    for (size_t m = 0; m < 3; m++) {
+        am_search q = { .ns = NS1("u"), .query = AM_STR("auth token bug"),
+                        .mode = modes[m], .limit = 10 };
+        int64_t best = INT64_MAX;
+        for (int run = 0; run < 3; run++) {
+            int64_t t0 = thread_cpu_ns(), dt;
+            CHECK_OK(am_store_search(f.s, &q, &r));
+            dt = thread_cpu_ns() - t0;
+            CHECK(r->count == 10);
+            am_results_free(r);
+            if (dt < best)
+                best = dt;
+        }
+        if (best >= 100000000)
+            fprintf(stderr, "mode %zu: best %lld ns\n", m, (long long)best);
+        CHECK(best < 100000000);
+    }
+    fx_close(&f);
+}
+
+AM_TEST(hash_embedder_is_deterministic_and_similar_for_shared_words)
+{
+    am_embedder *e;
+    CHECK_OK(am_embedder_hash_create(128, NULL, &e, NULL));
+    CHECK_STR_EQ(e->id, "hash-ngram-v1/128");
+    am_str t[3] = { AM_STR("the login bug"), AM_STR("a login bugs"),
+                    AM_STR("pasta recipes") };
+    float v[3][128];
+    CHECK_OK(am_embedder_embed(e, t, 3, &v[0][0], NULL));
+    float ab = 0, ac = 0;
+    for (int i = 0; i < 128; i++) {
+        ab += v[0][i] * v[1][i];
+        ac += v[0][i] * v[2][i];
+    }
+    CHECK(ab > ac + 0.2f);
+    am_embedder_free(e);
+}
+
+AM_TEST(word_vectors_load_when_installed_and_reject_garbage)
+{
+    am_error err;
+    am_embedder *e = NULL;
+    char *dir = test_tmpdir(), path[512];
+    snprintf(path, sizeof path, "%s/bad.bin", dir);
+    FILE *fp = fopen(path, "wb");
+    fputs("AMWV\x01\0\0\0garbage-garbage-garbage", fp);
+    fclose(fp);
+    CHECK_ST(am_embedder_words_create(path, NULL, &e, &err), AM_EFORMAT);
+    CHECK_ST(am_embedder_words_create("/nonexistent/x.bin", NULL, &e, &err),
+             AM_ENOTFOUND);
+    test_rmtree(dir);
+    free(dir);
+    const char *src = getenv("AM_SOURCE_DIR");
+    snprintf(path, sizeof path, "%s/data/wordvec-sg100.bin",
+             src != NULL ? src : ".");
+    if (access(path, R_OK) != 0)
+        return; /* not installed: the hashed fallback is tested above */
+    CHECK_OK(am_embedder_words_create(path, NULL, &e, &err));
+    CHECK_EQ(e->dim, 100);
+    am_str t[3] = { AM_STR("my dog loves long walks"),
+                    AM_STR("the puppy enjoys walking"),
+                    AM_STR("quarterly tax revenue report") };
+    float v[3][100];
+    CHECK_OK(am_embedder_embed(e, t, 3, &v[0][0], NULL));
+    float ab = 0, ac = 0;
+    for (int i = 0; i < 100; i++) {
+        ab += v[0][i] * v[1][i];
+        ac += v[0][i] * v[2][i];
+    }
+    CHECK(ab > ac + 0.1f); /* synonyms, no shared words */
+    am_embedder_free(e);
+}
