@@ -60,8 +60,6 @@ static void die(const char *what, const char *msg)
     exit(1);
 }
 
-/* ---- The data (as bench_pg.c: Zipf over 5,000 made-up words) ---- */
-
 /* ---- libpq helpers ---- */
 
 static void run(PGconn *c, const char *sql)
@@ -163,48 +161,61 @@ static const char *const COPY_INSERT =
     " SELECT id, 1, 'add', $1::int8, 'bench' FROM ins)"
     " SELECT id, ns, key FROM ins";
 
-static void way_copy(PGconn *c, size_t from, size_t to)
+/* Send items [i, i + m) through `copy_sql`, a COPY ... FROM STDIN
+ * (FORMAT binary), inside the caller's transaction; `b` is the reused
+ * buffer. A `full` row is put_tmp's nine columns (ns, key, value, meta,
+ * text, doc_len, expires, vec_model, vec); otherwise the peer's five (ns,
+ * key, value, text, vec). */
+static void copy_rows(PGconn *c, const char *copy_sql, wbuf *b, size_t i,
+                      size_t m, int full)
 {
     static const char head[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+    PGresult *r = PQexec(c, copy_sql);
+    if (PQresultStatus(r) != PGRES_COPY_IN)
+        die("COPY", PQerrorMessage(c));
+    PQclear(r);
+    b->len = 0;
+    wb_add(b, head, sizeof head);
+    for (size_t j = i; j < i + m; j++) {
+        wb_be(b, full ? 9 : 5, 2);
+        wb_field(b, ENC_NS, ENC_NS_LEN);
+        wb_field(b, bench_keys[j], strlen(bench_keys[j]));
+        wb_field(b, bench_vals[j], strlen(bench_vals[j]));
+        if (full)
+            wb_field(b, "{}", 2);
+        wb_field(b, bench_texts[j], strlen(bench_texts[j]));
+        if (full) {
+            wb_be(b, 8, 4);
+            wb_be(b, doc_words(bench_texts[j]), 8);
+            wb_be(b, UINT32_MAX, 4); /* expires: NULL */
+            wb_field(b, MODEL, strlen(MODEL));
+        }
+        wb_field(b, bench_vecs + j * BENCH_DIM, BENCH_DIM * sizeof(float));
+    }
+    wb_be(b, 0xffff, 2);
+    if (PQputCopyData(c, b->p, (int)b->len) != 1 ||
+        PQputCopyEnd(c, NULL) != 1)
+        die("COPY", PQerrorMessage(c));
+    while ((r = PQgetResult(c)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            die("COPY", PQerrorMessage(c));
+        PQclear(r);
+    }
+}
+
+static void way_copy(PGconn *c, size_t from, size_t to)
+{
     wbuf b = { 0 };
     for (size_t i = from; i < to; i += BATCH) {
         size_t m = to - i < BATCH ? to - i : BATCH;
         run(c, "BEGIN");
-        PGresult *r = PQexec(c, "COPY put_tmp FROM STDIN (FORMAT binary)");
-        if (PQresultStatus(r) != PGRES_COPY_IN)
-            die("COPY", PQerrorMessage(c));
-        PQclear(r);
-        b.len = 0;
-        wb_add(&b, head, sizeof head);
-        for (size_t j = i; j < i + m; j++) {
-            wb_be(&b, 9, 2);
-            wb_field(&b, ENC_NS, ENC_NS_LEN);
-            wb_field(&b, bench_keys[j], strlen(bench_keys[j]));
-            wb_field(&b, bench_vals[j], strlen(bench_vals[j]));
-            wb_field(&b, "{}", 2);
-            wb_field(&b, bench_texts[j], strlen(bench_texts[j]));
-            wb_be(&b, 8, 4);
-            wb_be(&b, doc_words(bench_texts[j]), 8);
-            wb_be(&b, UINT32_MAX, 4); /* expires: NULL */
-            wb_field(&b, MODEL, strlen(MODEL));
-            wb_field(&b, bench_vecs + j * BENCH_DIM,
-                     BENCH_DIM * sizeof(float));
-        }
-        wb_be(&b, 0xffff, 2);
-        if (PQputCopyData(c, b.p, (int)b.len) != 1 ||
-            PQputCopyEnd(c, NULL) != 1)
-            die("COPY", PQerrorMessage(c));
-        while ((r = PQgetResult(c)) != NULL) {
-            if (PQresultStatus(r) != PGRES_COMMAND_OK)
-                die("COPY", PQerrorMessage(c));
-            PQclear(r);
-        }
+        copy_rows(c, "COPY put_tmp FROM STDIN (FORMAT binary)", &b, i, m, 1);
         char now[8];
         for (int k = 0; k < 8; k++)
             now[k] = (char)(k == 7);
         const char *v[1] = { now };
         int len[1] = { 8 }, fmt[1] = { 1 };
-        r = PQexecPrepared(c, "copy_ins", 1, v, len, fmt, 1);
+        PGresult *r = PQexecPrepared(c, "copy_ins", 1, v, len, fmt, 1);
         if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != (int)m)
             die("copy insert", PQerrorMessage(c));
         PQclear(r);
@@ -274,36 +285,12 @@ static void way_rows(PGconn *c, size_t from, size_t to)
  * history. */
 static void way_peer(PGconn *c, size_t from, size_t to)
 {
-    static const char head[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
     wbuf b = { 0 };
     for (size_t i = from; i < to; i += BATCH) {
         size_t m = to - i < BATCH ? to - i : BATCH;
         run(c, "BEGIN");
-        PGresult *r = PQexec(c, "COPY peer(ns, key, value, text, vec) FROM"
-                             " STDIN (FORMAT binary)");
-        if (PQresultStatus(r) != PGRES_COPY_IN)
-            die("COPY", PQerrorMessage(c));
-        PQclear(r);
-        b.len = 0;
-        wb_add(&b, head, sizeof head);
-        for (size_t j = i; j < i + m; j++) {
-            wb_be(&b, 5, 2);
-            wb_field(&b, ENC_NS, ENC_NS_LEN);
-            wb_field(&b, bench_keys[j], strlen(bench_keys[j]));
-            wb_field(&b, bench_vals[j], strlen(bench_vals[j]));
-            wb_field(&b, bench_texts[j], strlen(bench_texts[j]));
-            wb_field(&b, bench_vecs + j * BENCH_DIM,
-                     BENCH_DIM * sizeof(float));
-        }
-        wb_be(&b, 0xffff, 2);
-        if (PQputCopyData(c, b.p, (int)b.len) != 1 ||
-            PQputCopyEnd(c, NULL) != 1)
-            die("COPY", PQerrorMessage(c));
-        while ((r = PQgetResult(c)) != NULL) {
-            if (PQresultStatus(r) != PGRES_COMMAND_OK)
-                die("COPY", PQerrorMessage(c));
-            PQclear(r);
-        }
+        copy_rows(c, "COPY peer(ns, key, value, text, vec) FROM STDIN"
+                  " (FORMAT binary)", &b, i, m, 0);
         run(c, "COMMIT");
     }
     free(b.p);

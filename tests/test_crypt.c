@@ -112,6 +112,35 @@ static void store_check(am_store *s)
     am_buf_free(&v);
 }
 
+/* A store file at `path`, opened with `key`, filled by store_fill and
+ * closed; its bytes then go into `bytes` (when not NULL). */
+static void store_make(const char *path, am_str key, am_buf *bytes)
+{
+    am_store *s = store_open(path, key);
+
+    store_fill(s);
+    am_store_close(s);
+    if (bytes != NULL)
+        slurp(path, bytes);
+}
+
+/* The file at `path` holds exactly `before`, and opened with `key` it
+ * still reads everything store_fill wrote. */
+static void store_unchanged(const char *path, const am_buf *before,
+                            am_str key)
+{
+    am_buf after = AM_BUF_INIT;
+    am_store *s;
+
+    slurp(path, &after);
+    CHECK(after.len == before->len &&
+          memcmp(after.ptr, before->ptr, before->len) == 0);
+    s = store_open(path, key);
+    store_check(s);
+    am_store_close(s);
+    am_buf_free(&after);
+}
+
 /* ---- Store ---- */
 
 AM_TEST(encrypted_store_file_holds_no_plaintext_and_reads_back)
@@ -149,17 +178,14 @@ AM_TEST(wrong_or_missing_key_is_eauth_and_the_file_is_unchanged)
 {
     char *dir, path[512];
     am_store_opts o = am_store_opts_default();
-    am_buf before = AM_BUF_INIT, after = AM_BUF_INIT;
+    am_buf before = AM_BUF_INIT;
     am_store *s = NULL;
     am_error err;
 
     need_encryption();
     dir = test_tmpdir();
     snprintf(path, sizeof path, "%s/enc.db", dir);
-    s = store_open(path, KEY);
-    store_fill(s);
-    am_store_close(s);
-    slurp(path, &before);
+    store_make(path, KEY, &before);
     CHECK(before.len > 0);
 
     o.key = WRONG;
@@ -174,15 +200,9 @@ AM_TEST(wrong_or_missing_key_is_eauth_and_the_file_is_unchanged)
     CHECK_ST(am_store_open(path, &o, &s, &err), AM_EAUTH);
     CHECK(strstr(err.msg, path) != NULL);
     CHECK(strstr(err.msg, "looks encrypted") != NULL);
-    slurp(path, &after);
-    CHECK(after.len == before.len &&
-          memcmp(after.ptr, before.ptr, before.len) == 0);
-
-    s = store_open(path, KEY); /* the right key still reads everything */
-    store_check(s);
-    am_store_close(s);
+    /* The right key still reads everything. */
+    store_unchanged(path, &before, KEY);
     am_buf_free(&before);
-    am_buf_free(&after);
     test_rmtree(dir);
     free(dir);
 }
@@ -191,29 +211,20 @@ AM_TEST(a_key_for_a_plaintext_file_is_refused_without_touching_it)
 {
     char *dir, path[512];
     am_store_opts o = am_store_opts_default();
-    am_buf before = AM_BUF_INIT, after = AM_BUF_INIT;
+    am_buf before = AM_BUF_INIT;
     am_store *s = NULL;
     am_error err;
 
     need_encryption();
     dir = test_tmpdir();
     snprintf(path, sizeof path, "%s/plain.db", dir);
-    s = store_open(path, (am_str){ NULL, 0 });
-    store_fill(s);
-    am_store_close(s);
-    slurp(path, &before);
+    store_make(path, (am_str){ NULL, 0 }, &before);
     o.key = KEY;
     CHECK_ST(am_store_open(path, &o, &s, &err), AM_EAUTH);
     CHECK(strstr(err.msg, path) != NULL);
     CHECK(strstr(err.msg, "plaintext") != NULL);
-    slurp(path, &after);
-    CHECK(after.len == before.len &&
-          memcmp(after.ptr, before.ptr, before.len) == 0);
-    s = store_open(path, (am_str){ NULL, 0 });
-    store_check(s);
-    am_store_close(s);
+    store_unchanged(path, &before, (am_str){ NULL, 0 });
     am_buf_free(&before);
-    am_buf_free(&after);
     test_rmtree(dir);
     free(dir);
 }
@@ -246,10 +257,8 @@ AM_TEST(bad_keys_and_postgres_keys_are_refused_before_any_file_exists)
     CHECK_OK_E(am_store_open(path, &o, &s, &err), &err);
     am_store_close(s);
     snprintf(path, sizeof path, "%s/raw.db", dir);
-    s = store_open(path, AM_STR("x'000102030405060708090a0b0c0d0e0f"
-                                "101112131415161718191a1b1c1d1e1f'"));
-    store_fill(s);
-    am_store_close(s);
+    store_make(path, AM_STR("x'000102030405060708090a0b0c0d0e0f"
+                            "101112131415161718191a1b1c1d1e1f'"), NULL);
     CHECK(!file_holds(path, SECRET));
     test_rmtree(dir);
     free(dir);
