@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "agentmem/store.h"
+
 #ifndef BENCH_DIM
 #define BENCH_DIM 128
 #endif
@@ -123,6 +125,29 @@ static inline void bench_make_items(size_t n)
         snprintf(bench_keys[i], sizeof bench_keys[i], "k%zu", i);
         bench_make_vec(bench_vecs + i * BENCH_DIM);
     }
+}
+
+/* Put items [from, to) into `s` under `ns` with their vectors, 1,000 per
+ * am_store_put_many call (one transaction each). Returns AM_OK or the
+ * first failure, whose detail is am_store_last_error(s). */
+#define BENCH_PUT_BATCH 1000
+static inline am_status bench_put_items(am_store *s, am_ns ns, size_t from,
+                                        size_t to)
+{
+    am_item_in in[BENCH_PUT_BATCH];
+    for (size_t i = from; i < to; i += BENCH_PUT_BATCH) {
+        size_t m = to - i < BENCH_PUT_BATCH ? to - i : BENCH_PUT_BATCH;
+        for (size_t j = 0; j < m; j++)
+            in[j] = (am_item_in){ .ns = ns,
+                                  .key = am_str_c(bench_keys[i + j]),
+                                  .value = am_str_c(bench_vals[i + j]),
+                                  .vec = bench_vecs + (i + j) * BENCH_DIM,
+                                  .dim = BENCH_DIM };
+        am_status st = am_store_put_many(s, in, m);
+        if (st != AM_OK)
+            return st;
+    }
+    return AM_OK;
 }
 
 #endif

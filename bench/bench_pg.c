@@ -77,18 +77,9 @@ static const am_ns NS_NONE = { none_part, 1 };
 
 static double put_all(am_store *s, size_t from, size_t to)
 {
-    am_item_in in[BATCH];
     double t0 = now_ms();
-    for (size_t i = from; i < to; i += BATCH) {
-        size_t m = to - i < BATCH ? to - i : BATCH;
-        for (size_t j = 0; j < m; j++)
-            in[j] = (am_item_in){ .ns = NS, .key = am_str_c(bench_keys[i + j]),
-                                  .value = am_str_c(bench_vals[i + j]),
-                                  .vec = bench_vecs + (i + j) * BENCH_DIM,
-                                  .dim = BENCH_DIM };
-        if (am_store_put_many(s, in, m) != AM_OK)
-            die("put", am_store_last_error(s)->msg);
-    }
+    if (bench_put_items(s, NS, from, to) != AM_OK)
+        die("put", am_store_last_error(s)->msg);
     return now_ms() - t0;
 }
 
