@@ -35,13 +35,15 @@ set -eu
 tol=${AM_BENCH_TOL:-0.05}
 rounds=${AM_BENCH_ROUNDS:-2}
 
-# build_rev REV DIR: a worktree of REV in DIR with its benchmarks built.
+# build_rev REV DIR: a worktree of REV in DIR with its benchmarks and the
+# agentmem CLI built (run_tokens, run_server and run_mcp drive the CLI).
 build_rev() {
     git worktree add --detach "$2" "$1" >/dev/null
     (
         cd "$2"
         cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-        cmake --build build -j "${JOBS:-2}" --target benches >/dev/null
+        cmake --build build -j "${JOBS:-2}" --target benches agentmem_cli \
+            >/dev/null
     )
 }
 
