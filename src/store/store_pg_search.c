@@ -419,6 +419,118 @@ static am_status scope_count(am_store *s, am_str lo, am_str hi,
     return AM_OK;
 }
 
+/* ---- Text candidates, in steps: terms, budget, query, ranking ---- */
+
+/* Terms matching more than FTS_BUDGET rows together: drop the most
+ * frequent ones (the rarest always stays), as on SQLite. */
+static void keep_budget(term *t, size_t *n)
+{
+    int64_t total = 0;
+    size_t kept = 0;
+
+    for (size_t i = 0; i < *n; i++)
+        total += t[i].df_scope;
+    if (total <= FTS_BUDGET)
+        return;
+    qsort(t, *n, sizeof *t, term_by_df);
+    total = 0;
+    while (kept < *n &&
+           (kept == 0 || total + t[kept].df_scope <= FTS_BUDGET))
+        total += t[kept++].df_scope;
+    *n = kept;
+}
+
+/* The ranking statement's term arguments, each NUL-terminated: the
+ * tsquery (lexemes OR-ed), the lexemes as a text[] literal and their IDFs
+ * as a float8[] literal; *best is the most the query can score. */
+typedef struct term_args {
+    am_buf tsq, lexs, idfs;
+    double best;
+} term_args;
+
+static am_status term_args_build(const term *t, size_t n, double scope_rows,
+                                 term_args *ta)
+{
+    am_status st = am_buf_append(&ta->lexs, "{", 1);
+
+    if (st == AM_OK)
+        st = am_buf_append(&ta->idfs, "{", 1);
+    ta->best = 0;
+    for (size_t i = 0; st == AM_OK && i < n; i++) {
+        /* The IDF of store_sqlite_bm25.c (Lucene's, positive for every
+         * count), with the counts of the searched namespace (see
+         * store_sqlite_text.c: a word the scope never saw weighs most). */
+        double df = (double)t[i].df_scope;
+        double N = scope_rows > df ? scope_rows : df;
+        double idf = log(1 + (N - df + 0.5) / (df + 0.5));
+        ta->best += idf * 2.2;
+        if (i > 0) {
+            st = am_buf_append(&ta->tsq, " | ", 3);
+            if (st == AM_OK)
+                st = am_buf_append(&ta->lexs, ",", 1);
+            if (st == AM_OK)
+                st = am_buf_append(&ta->idfs, ",", 1);
+        }
+        if (st == AM_OK)
+            st = append_lexeme(&ta->tsq, t[i].lex, 0);
+        if (st == AM_OK) {
+            /* The lexeme as a text[] element: quoted, \ and " escaped. */
+            st = am_buf_append(&ta->lexs, "\"", 1);
+            for (size_t k = 0; st == AM_OK && k < t[i].lex.len; k++) {
+                char ch = t[i].lex.ptr[k];
+                if (ch == '"' || ch == '\\')
+                    st = am_buf_append(&ta->lexs, "\\", 1);
+                if (st == AM_OK)
+                    st = am_buf_append(&ta->lexs, &ch, 1);
+            }
+            if (st == AM_OK)
+                st = am_buf_append(&ta->lexs, "\"", 1);
+        }
+        if (st == AM_OK)
+            st = am_buf_appendf(&ta->idfs, "%.17g", idf);
+    }
+    if (st == AM_OK)
+        st = am_buf_append(&ta->lexs, "}", 1);
+    if (st == AM_OK)
+        st = am_buf_append(&ta->idfs, "}", 1);
+    if (st == AM_OK)
+        st = am_buf_reserve(&ta->tsq, 0);
+    if (st == AM_OK)
+        st = am_buf_reserve(&ta->lexs, 0);
+    if (st == AM_OK)
+        st = am_buf_reserve(&ta->idfs, 0);
+    if (st == AM_OK)
+        ta->tsq.ptr[ta->tsq.len] = ta->lexs.ptr[ta->lexs.len] =
+            ta->idfs.ptr[ta->idfs.len] = '\0';
+    return st;
+}
+
+/* The ranking statement: BM25 in the server over the matching live rows
+ * under the scope, cut at $8. The metadata filter is part of the WHERE
+ * clause (its array bound as $9), so the LIMIT counts only rows that pass
+ * it. */
+static am_status rank_sql(am_store *s, const am__filter *filter,
+                          am_buf *fsql, am_buf *farr, am_buf *sql)
+{
+    am_status st = filter_sql(s, filter, "i.metaj", 9, fsql, farr);
+    if (st == AM_OK &&
+        am_buf_appendf(sql, "SELECT i.id, sum(t.idf * (c.tf * 2.2)"
+                       " / (c.tf + 1.2 * (0.25 + 0.75 * i.doc_len /"
+                       " $7::float8)))::float8 AS sc FROM items i"
+                       " CROSS JOIN LATERAL unnest(i.tsv) u"
+                       " JOIN unnest($5::text[], $6::float8[]) t(lex, idf)"
+                       " ON t.lex = u.lexeme"
+                       " CROSS JOIN LATERAL (SELECT coalesce(array_length("
+                       "u.positions, 1), 1)::float8 AS tf) c"
+                       " WHERE i.tsv @@ $1::tsquery AND i.ns >= $2 AND"
+                       " i.ns < $3 AND i.deleted_ms IS NULL AND"
+                       " (i.expires_ms IS NULL OR i.expires_ms > $4)%s"
+                       " GROUP BY i.id ORDER BY sc DESC, i.id LIMIT $8",
+                       fsql->len > 0 ? fsql->ptr : "") != AM_OK)
+        st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+    return st;
+}
+
 static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
                             const am__filter *filter, size_t want, int64_t now,
                             am__cands *out)
@@ -427,13 +539,16 @@ static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
     am_status st;
     am__pgp p = { .n = 0 };
     PGresult *lx = NULL, *r = NULL;
-    am_buf qtext = AM_BUF_INIT, tsq = AM_BUF_INIT,
-           lexs = AM_BUF_INIT, idfs = AM_BUF_INIT, sql = AM_BUF_INIT,
-           fsql = AM_BUF_INIT, farr = AM_BUF_INIT;
+    am_buf qtext = AM_BUF_INIT, sql = AM_BUF_INIT, fsql = AM_BUF_INIT,
+           farr = AM_BUF_INIT;
+    term_args ta = { AM_BUF_INIT, AM_BUF_INIT, AM_BUF_INIT, 0 };
     term t[MAX_TERMS];
     size_t n = 0;
+    double scope_rows = 0;
+    int64_t lim;
+    char avg[40];
 
-    qtext.alloc = tsq.alloc = lexs.alloc = idfs.alloc = s->alloc;
+    qtext.alloc = ta.tsq.alloc = ta.lexs.alloc = ta.idfs.alloc = s->alloc;
     sql.alloc = fsql.alloc = farr.alloc = s->alloc;
     if (am__pg_text(query, &qtext) != AM_OK)
         return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
@@ -458,7 +573,6 @@ static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
         st = AM_OK;
         goto out;
     }
-    double scope_rows = 0;
     st = bm25_stats(s);
     if (st == AM_OK && lo.len > 0)
         st = scope_count(s, lo, hi, &scope_rows);
@@ -466,106 +580,24 @@ static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
         scope_rows = g->n_rows;
     if (st != AM_OK)
         goto out;
-    /* Terms matching more than FTS_BUDGET rows together: drop the most
-     * frequent ones (the rarest always stays), as on SQLite. */
-    int64_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += t[i].df_scope;
-    if (total > FTS_BUDGET) {
-        qsort(t, n, sizeof *t, term_by_df);
-        size_t kept = 0;
-        total = 0;
-        while (kept < n &&
-               (kept == 0 || total + t[kept].df_scope <= FTS_BUDGET))
-            total += t[kept++].df_scope;
-        n = kept;
-    }
-    /* The tsquery, the lexemes and their IDFs. */
-    st = AM_OK;
-    st = am_buf_append(&lexs, "{", 1);
-    if (st == AM_OK)
-        st = am_buf_append(&idfs, "{", 1);
-    double best = 0; /* the most this query can score */
-    for (size_t i = 0; st == AM_OK && i < n; i++) {
-        /* The IDF of store_sqlite_bm25.c (Lucene's, positive for every
-         * count), with the counts of the searched namespace (see
-         * store_sqlite_text.c: a word the scope never saw weighs most). */
-        double df = (double)t[i].df_scope;
-        double N = scope_rows > df ? scope_rows : df;
-        double idf = log(1 + (N - df + 0.5) / (df + 0.5));
-        best += idf * 2.2;
-        if (i > 0) {
-            st = am_buf_append(&tsq, " | ", 3);
-            if (st == AM_OK)
-                st = am_buf_append(&lexs, ",", 1);
-            if (st == AM_OK)
-                st = am_buf_append(&idfs, ",", 1);
-        }
-        if (st == AM_OK)
-            st = append_lexeme(&tsq, t[i].lex, 0);
-        if (st == AM_OK) {
-            /* The lexeme as a text[] element: quoted, \ and " escaped. */
-            st = am_buf_append(&lexs, "\"", 1);
-            for (size_t k = 0; st == AM_OK && k < t[i].lex.len; k++) {
-                char ch = t[i].lex.ptr[k];
-                if (ch == '"' || ch == '\\')
-                    st = am_buf_append(&lexs, "\\", 1);
-                if (st == AM_OK)
-                    st = am_buf_append(&lexs, &ch, 1);
-            }
-            if (st == AM_OK)
-                st = am_buf_append(&lexs, "\"", 1);
-        }
-        if (st == AM_OK)
-            st = am_buf_appendf(&idfs, "%.17g", idf);
-    }
-    if (st == AM_OK)
-        st = am_buf_append(&lexs, "}", 1);
-    if (st == AM_OK)
-        st = am_buf_append(&idfs, "}", 1);
-    if (st == AM_OK)
-        st = am_buf_reserve(&tsq, 0);
-    if (st == AM_OK)
-        st = am_buf_reserve(&lexs, 0);
-    if (st == AM_OK)
-        st = am_buf_reserve(&idfs, 0);
-    if (st != AM_OK) {
+    keep_budget(t, &n);
+    if (term_args_build(t, n, scope_rows, &ta) != AM_OK) {
         st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
         goto out;
     }
-    tsq.ptr[tsq.len] = lexs.ptr[lexs.len] = idfs.ptr[idfs.len] = '\0';
-
-    /* Rank in the server, cut at `lim`. The metadata filter is part of
-     * the WHERE clause, so the LIMIT counts only rows that pass it. */
-    int64_t lim = (int64_t)want + 8;
-    char avg[40];
-    snprintf(avg, sizeof avg, "%.17g", g->avgdl > 0 ? g->avgdl : 1.0);
-    st = filter_sql(s, filter, "i.metaj", 9, &fsql, &farr);
-    if (st == AM_OK &&
-        am_buf_appendf(&sql, "SELECT i.id, sum(t.idf * (c.tf * 2.2)"
-                       " / (c.tf + 1.2 * (0.25 + 0.75 * i.doc_len /"
-                       " $7::float8)))::float8 AS sc FROM items i"
-                       " CROSS JOIN LATERAL unnest(i.tsv) u"
-                       " JOIN unnest($5::text[], $6::float8[]) t(lex, idf)"
-                       " ON t.lex = u.lexeme"
-                       " CROSS JOIN LATERAL (SELECT coalesce(array_length("
-                       "u.positions, 1), 1)::float8 AS tf) c"
-                       " WHERE i.tsv @@ $1::tsquery AND i.ns >= $2 AND"
-                       " i.ns < $3 AND i.deleted_ms IS NULL AND"
-                       " (i.expires_ms IS NULL OR i.expires_ms > $4)%s"
-                       " GROUP BY i.id ORDER BY sc DESC, i.id LIMIT $8",
-                       fsql.len > 0 ? fsql.ptr : "") != AM_OK)
-        st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+    st = rank_sql(s, filter, &fsql, &farr, &sql);
     if (st != AM_OK)
         goto out;
+    snprintf(avg, sizeof avg, "%.17g", g->avgdl > 0 ? g->avgdl : 1.0);
+    lim = (int64_t)want + 8;
     for (;;) {
         p.n = 0;
-        am__pgp_textfmt(&p, tsq.ptr);
+        am__pgp_textfmt(&p, ta.tsq.ptr);
         am__pgp_str(&p, lo);
         am__pgp_str(&p, hi);
         am__pgp_int(&p, now);
-        am__pgp_textfmt(&p, lexs.ptr);
-        am__pgp_textfmt(&p, idfs.ptr);
+        am__pgp_textfmt(&p, ta.lexs.ptr);
+        am__pgp_textfmt(&p, ta.idfs.ptr);
         am__pgp_textfmt(&p, avg);
         am__pgp_int(&p, lim);
         if (farr.len > 0)
@@ -583,7 +615,7 @@ static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
             st = am__cands_push(s, out, am__pg_int(r, i, 0));
             if (st == AM_OK) {
                 out->v[out->count - 1].fts =
-                    best > 0 ? am__pg_float8(r, i, 1) / best : 0;
+                    ta.best > 0 ? am__pg_float8(r, i, 1) / ta.best : 0;
                 out->v[out->count - 1].rank_fts = (int)out->count;
             }
         }
@@ -598,9 +630,9 @@ out:
     PQclear(lx);
     PQclear(r);
     am_buf_free(&qtext);
-    am_buf_free(&tsq);
-    am_buf_free(&lexs);
-    am_buf_free(&idfs);
+    am_buf_free(&ta.tsq);
+    am_buf_free(&ta.lexs);
+    am_buf_free(&ta.idfs);
     am_buf_free(&sql);
     am_buf_free(&fsql);
     am_buf_free(&farr);
