@@ -213,6 +213,30 @@ am_status am__store_exec(am_store *s, const char *sql)
     return st == AM_OK ? AM_OK : am__error_copy(&AM__ERR(s), &e);
 }
 
+am_status am__sq_exec_once(am_store *s, const char *sql, am_str b1,
+                           am_str b2, int64_t i3, size_t *changed)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(SQ(s)->db->conn, sql, -1, &q, NULL);
+    am_status st = AM_OK;
+
+    if (rc != SQLITE_OK)
+        return am__sqldb_fail_sql(SQ(s)->db, &AM__ERR(s), rc, "prepare",
+                                  sql);
+    if (b1.ptr != NULL)
+        am__store_bind_str(q, 1, b1, 1);
+    if (b2.ptr != NULL)
+        am__store_bind_str(q, 2, b2, 1);
+    sqlite3_bind_int64(q, 3, i3);
+    rc = sqlite3_step(q);
+    if (rc != SQLITE_DONE)
+        st = am__store_dberr(s, rc, "write", q);
+    else if (changed != NULL)
+        *changed += (size_t)sqlite3_changes(SQ(s)->db->conn);
+    sqlite3_finalize(q);
+    return st;
+}
+
 am_status am__store_step_done(am_store *s, int id, const char *what)
 {
     am_error e;

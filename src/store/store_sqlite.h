@@ -96,6 +96,12 @@ sqlite3_stmt *am__store_stmt(am_store *s, int id);
 am_status am__store_dberr(am_store *s, int rc, const char *what,
                           sqlite3_stmt *q);
 am_status am__store_exec(am_store *s, const char *sql);
+/* Prepare, run and finalize the one-off write `sql` (retention and
+ * session deletes, not worth a cached statement): ?1 and ?2 bound to the
+ * blobs b1 and b2 (a NULL ptr leaves them unbound), ?3 to i3; *changed
+ * (may be NULL) grows by the rows changed. Errors name the SQL. */
+am_status am__sq_exec_once(am_store *s, const char *sql, am_str b1,
+                           am_str b2, int64_t i3, size_t *changed);
 /* Step cached statement `id` (bound by the caller) to completion. */
 am_status am__store_step_done(am_store *s, int id, const char *what);
 /* Bind `v` as a blob (blob != 0) or text; borrowed until the step. */

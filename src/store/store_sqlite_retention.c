@@ -14,38 +14,12 @@
 
 /* ---- Retention ---- */
 
-/* Run a write statement with bound blobs/ints in a transaction; count rows. */
-static am_status exec_prepared(am_store *s, const char *sql, am_str b1,
-                               am_str b2, int64_t i3, size_t *changed)
-{
-    sqlite3_stmt *q = NULL;
-    int rc = sqlite3_prepare_v2(SQ(s)->db->conn, sql, -1, &q, NULL);
-    if (rc != SQLITE_OK)
-        return am__sqldb_fail_sql(SQ(s)->db, &AM__ERR(s), rc, "prepare",
-                                  sql);
-    if (b1.ptr != NULL)
-        am__store_bind_str(q, 1, b1, 1);
-    if (b2.ptr != NULL)
-        am__store_bind_str(q, 2, b2, 1);
-    sqlite3_bind_int64(q, 3, i3);
-    rc = sqlite3_step(q);
-    if (rc != SQLITE_DONE) {
-        am_status st = am__store_dberr(s, rc, "write", q);
-        sqlite3_finalize(q);
-        return st;
-    }
-    sqlite3_finalize(q);
-    if (changed != NULL)
-        *changed += (size_t)sqlite3_changes(SQ(s)->db->conn);
-    return AM_OK;
-}
-
 /* With no vector left, the index is no longer tied to an embedder: forget
  * its model so that another embedder may start a new index. */
 static am_status release_vec_model(am_store *s)
 {
     static const am_str none = { NULL, 0 };
-    return exec_prepared(s, "DELETE FROM store_meta WHERE k = 'vec_model'"
+    return am__sq_exec_once(s, "DELETE FROM store_meta WHERE k = 'vec_model'"
                             " AND NOT EXISTS (SELECT 1 FROM items"
                             " WHERE vec IS NOT NULL) AND ?3 = ?3",
                          none, none, 0, NULL);
@@ -62,17 +36,17 @@ static am_status delete_items(am_store *s, const char *cond, am_str b1,
 
     snprintf(sql, sizeof sql, "DELETE FROM item_history WHERE item_id IN"
              " (SELECT id FROM items WHERE %s)", cond);
-    st = exec_prepared(s, sql, b1, b2, i3, NULL);
+    st = am__sq_exec_once(s, sql, b1, b2, i3, NULL);
     if (st == AM_OK) {
         snprintf(sql, sizeof sql, "INSERT INTO items_fts(items_fts, rowid,"
                  " text, fts_ns) SELECT 'delete', id, text,"
                  " am_ns_tokens(ns) FROM items WHERE %s", cond);
-        st = exec_prepared(s, sql, b1, b2, i3, NULL);
+        st = am__sq_exec_once(s, sql, b1, b2, i3, NULL);
     }
     if (st == AM_OK) {
         size_t before = *n;
         snprintf(sql, sizeof sql, "DELETE FROM items WHERE %s", cond);
-        st = exec_prepared(s, sql, b1, b2, i3, n);
+        st = am__sq_exec_once(s, sql, b1, b2, i3, n);
         /* Their 'delete' entries; the texts' lengths are not at hand, an
          * estimate does (purges are rare and not waited on by puts). */
         am__sq_fts_wrote(s, (*n - before) * 64);
@@ -121,7 +95,7 @@ am_status am__sq_prune_history(am_store *s, size_t keep, size_t *n)
     static const am_str none = { NULL, 0 };
 
     assert(keep > 0);
-    return exec_prepared(s, "DELETE FROM item_history WHERE (item_id, seq)"
+    return am__sq_exec_once(s, "DELETE FROM item_history WHERE (item_id, seq)"
                             " IN (SELECT item_id, seq FROM (SELECT item_id,"
                             " seq, row_number() OVER (PARTITION BY item_id"
                             " ORDER BY seq DESC) AS rn FROM item_history)"

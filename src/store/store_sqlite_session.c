@@ -188,26 +188,12 @@ out:
     return st;
 }
 
-static am_status exec_id(am_store *s, const char *sql, int64_t a, int64_t b,
+/* One int parameter, ?3 (am__sq_exec_once's). */
+static am_status exec_id(am_store *s, const char *sql, int64_t id,
                          size_t *changed)
 {
-    sqlite3_stmt *q = NULL;
-    int rc = sqlite3_prepare_v2(SQ(s)->db->conn, sql, -1, &q, NULL);
-    if (rc != SQLITE_OK)
-        return am__sqldb_fail_sql(SQ(s)->db, &AM__ERR(s), rc, "prepare",
-                                  sql);
-    sqlite3_bind_int64(q, 1, a);
-    sqlite3_bind_int64(q, 2, b);
-    rc = sqlite3_step(q);
-    if (rc != SQLITE_DONE) {
-        am_status st = am__store_dberr(s, rc, "session", q);
-        sqlite3_finalize(q);
-        return st;
-    }
-    sqlite3_finalize(q);
-    if (changed != NULL)
-        *changed += (size_t)sqlite3_changes(SQ(s)->db->conn);
-    return AM_OK;
+    static const am_str none = { NULL, 0 };
+    return am__sq_exec_once(s, sql, none, none, id, changed);
 }
 
 am_status am__sq_session_clear(am_store *s, am_str session_id)
@@ -217,11 +203,10 @@ am_status am__sq_session_clear(am_store *s, am_str session_id)
 
     st = sess_find(s, session_id, &id, NULL);
     if (st == AM_OK)
-        st = exec_id(s, "DELETE FROM session_items WHERE sess = ?1"
-                        " AND ?2 = ?2", id, 0, NULL);
+        st = exec_id(s, "DELETE FROM session_items WHERE sess = ?3", id,
+                     NULL);
     if (st == AM_OK)
-        st = exec_id(s, "DELETE FROM sessions WHERE id = ?1 AND ?2 = ?2",
-                     id, 0, NULL);
+        st = exec_id(s, "DELETE FROM sessions WHERE id = ?3", id, NULL);
     return st;
 }
 
@@ -260,17 +245,17 @@ am_status am__sq_prune_sessions(am_store *s, int64_t older_than_ms,
 
     if (older_than_ms > 0) {
         st = exec_id(s, "DELETE FROM session_items WHERE sess IN (SELECT id"
-                        " FROM sessions WHERE updated_ms < ?1) AND ?2 = ?2",
-                     older_than_ms, 0, n);
+                        " FROM sessions WHERE updated_ms < ?3)",
+                     older_than_ms, n);
         if (st == AM_OK)
-            st = exec_id(s, "DELETE FROM sessions WHERE updated_ms < ?1"
-                            " AND ?2 = ?2", older_than_ms, 0, NULL);
+            st = exec_id(s, "DELETE FROM sessions WHERE updated_ms < ?3",
+                         older_than_ms, NULL);
     }
     if (st == AM_OK && keep_last > 0)
         st = exec_id(s, "DELETE FROM session_items WHERE id IN (SELECT id"
                         " FROM (SELECT id, row_number() OVER (PARTITION BY"
                         " sess ORDER BY id DESC) AS rn FROM session_items)"
-                        " WHERE rn > ?1) AND ?2 = ?2",
-                     (int64_t)keep_last, 0, n);
+                        " WHERE rn > ?3)",
+                     (int64_t)keep_last, n);
     return st;
 }
