@@ -49,18 +49,39 @@ static am_status in_txn(am_store *s, txn_step step, const void *arg,
     return st;
 }
 
-/* Refuse a call with `msg` (under the lock: the error slot is shared). */
-static am_status refuse(am_store *s, size_t *removed, const char *msg)
+/* The checks of a call's input, under the lock (they write the error
+ * slot) and before any transaction. */
+typedef am_status (*txn_check)(am_store *s, const void *arg);
+
+/* A public retention or session write: `check` (may be NULL), then `step`
+ * in one transaction (in_txn), all under the store's lock. */
+static am_status locked_txn(am_store *s, txn_check check, txn_step step,
+                            const void *arg, bool bumps_vectors,
+                            size_t *removed)
 {
-    if (removed != NULL)
-        *removed = 0;
+    am_status st;
+
+    if (s == NULL)
+        return AM_EINVAL;
     STORE_LOCK(s);
-    am_status st = am__fail(&AM__ERR(s), AM_EINVAL, "%s", msg);
+    st = check != NULL ? check(s, arg) : AM_OK;
+    if (st == AM_OK)
+        st = in_txn(s, step, arg, bumps_vectors, removed);
+    else if (removed != NULL)
+        *removed = 0;
     STORE_UNLOCK(s);
     return st;
 }
 
 /* ---- Retention ---- */
+
+static am_status ns_check(am_store *s, const void *arg)
+{
+    if (((const am_ns *)arg)->count == 0)
+        return am__fail(&AM__ERR(s), AM_EINVAL, "delete namespace: needs at "
+                        "least one part");
+    return AM_OK;
+}
 
 static am_status step_clear_ns(am_store *s, const void *arg, size_t *n)
 {
@@ -69,44 +90,27 @@ static am_status step_clear_ns(am_store *s, const void *arg, size_t *n)
 
 am_status am_store_delete_ns(am_store *s, am_ns ns, size_t *removed)
 {
-    am_status st;
-
-    if (s == NULL)
-        return AM_EINVAL;
-    if (ns.count == 0)
-        return refuse(s, removed, "delete namespace: needs at least one "
-                      "part");
-    STORE_LOCK(s);
-    st = in_txn(s, step_clear_ns, &ns, true, removed);
-    STORE_UNLOCK(s);
-    return st;
+    return locked_txn(s, ns_check, step_clear_ns, &ns, true, removed);
 }
-
-typedef struct purge_arg {
-    int64_t deleted_before;
-    int64_t now;
-} purge_arg;
 
 static am_status step_purge(am_store *s, const void *arg, size_t *n)
 {
-    const purge_arg *a = arg;
-    return s->be->purge_rows(s, a->deleted_before, a->now, n);
+    return s->be->purge_rows(s, *(const int64_t *)arg, am_clock_now(s->clock),
+                             n);
 }
 
 am_status am_store_purge(am_store *s, int64_t deleted_before,
                          size_t *removed)
 {
-    purge_arg a;
-    am_status st;
+    return locked_txn(s, NULL, step_purge, &deleted_before, true, removed);
+}
 
-    if (s == NULL)
-        return AM_EINVAL;
-    STORE_LOCK(s);
-    a.deleted_before = deleted_before;
-    a.now = am_clock_now(s->clock);
-    st = in_txn(s, step_purge, &a, true, removed);
-    STORE_UNLOCK(s);
-    return st;
+static am_status keep_check(am_store *s, const void *arg)
+{
+    if (*(const size_t *)arg == 0)
+        return am__fail(&AM__ERR(s), AM_EINVAL, "history prune: keep must be "
+                        ">= 1 (undo needs the last entry)");
+    return AM_OK;
 }
 
 static am_status step_history_prune(am_store *s, const void *arg, size_t *n)
@@ -116,17 +120,8 @@ static am_status step_history_prune(am_store *s, const void *arg, size_t *n)
 
 am_status am_store_history_prune(am_store *s, size_t keep, size_t *removed)
 {
-    am_status st;
-
-    if (s == NULL)
-        return AM_EINVAL;
-    if (keep == 0)
-        return refuse(s, removed, "history prune: keep must be >= 1 (undo "
-                      "needs the last entry)");
-    STORE_LOCK(s);
-    st = in_txn(s, step_history_prune, &keep, false, removed);
-    STORE_UNLOCK(s);
-    return st;
+    return locked_txn(s, keep_check, step_history_prune, &keep, false,
+                      removed);
 }
 
 /* ---- Sessions ---- */
@@ -166,6 +161,13 @@ typedef struct add_arg {
     size_t count;
 } add_arg;
 
+static am_status add_check(am_store *s, const void *arg)
+{
+    const add_arg *a = arg;
+    am_status st = sid_ok(s, a->session_id);
+    return st != AM_OK ? st : items_ok(s, a->items, a->count);
+}
+
 static am_status step_session_add(am_store *s, const void *arg, size_t *n)
 {
     const add_arg *a = arg;
@@ -178,18 +180,7 @@ am_status am_session_add(am_store *s, am_str user_id, am_str session_id,
                          const am_str *items, size_t count)
 {
     add_arg a = { user_id, session_id, items, count };
-    am_status st;
-
-    if (s == NULL)
-        return AM_EINVAL;
-    STORE_LOCK(s);
-    st = sid_ok(s, session_id);
-    if (st == AM_OK)
-        st = items_ok(s, items, count);
-    if (st == AM_OK)
-        st = in_txn(s, step_session_add, &a, false, NULL);
-    STORE_UNLOCK(s);
-    return st;
+    return locked_txn(s, add_check, step_session_add, &a, false, NULL);
 }
 
 am_status am_session_get(am_store *s, am_str session_id, size_t limit,
@@ -209,10 +200,16 @@ am_status am_session_get(am_store *s, am_str session_id, size_t limit,
     return st;
 }
 
+/* Pop and clear take the session id first in their arguments. */
 typedef struct pop_arg {
     am_str session_id;
     am_buf *out;
 } pop_arg;
+
+static am_status sid_check(am_store *s, const void *arg)
+{
+    return sid_ok(s, *(const am_str *)arg);
+}
 
 static am_status step_session_pop(am_store *s, const void *arg, size_t *n)
 {
@@ -224,16 +221,7 @@ static am_status step_session_pop(am_store *s, const void *arg, size_t *n)
 am_status am_session_pop(am_store *s, am_str session_id, am_buf *out)
 {
     pop_arg a = { session_id, out };
-    am_status st;
-
-    if (s == NULL)
-        return AM_EINVAL;
-    STORE_LOCK(s);
-    st = sid_ok(s, session_id);
-    if (st == AM_OK)
-        st = in_txn(s, step_session_pop, &a, false, NULL);
-    STORE_UNLOCK(s);
-    return st;
+    return locked_txn(s, sid_check, step_session_pop, &a, false, NULL);
 }
 
 static am_status step_session_clear(am_store *s, const void *arg, size_t *n)
@@ -244,16 +232,8 @@ static am_status step_session_clear(am_store *s, const void *arg, size_t *n)
 
 am_status am_session_clear(am_store *s, am_str session_id)
 {
-    am_status st;
-
-    if (s == NULL)
-        return AM_EINVAL;
-    STORE_LOCK(s);
-    st = sid_ok(s, session_id);
-    if (st == AM_OK)
-        st = in_txn(s, step_session_clear, &session_id, false, NULL);
-    STORE_UNLOCK(s);
-    return st;
+    return locked_txn(s, sid_check, step_session_clear, &session_id, false,
+                      NULL);
 }
 
 /* The list as [{"session_id","items","created_ms","updated_ms"}, ...],
@@ -307,12 +287,5 @@ am_status am_session_prune(am_store *s, int64_t older_than_ms,
                            size_t keep_last, size_t *removed)
 {
     prune_arg a = { older_than_ms, keep_last };
-    am_status st;
-
-    if (s == NULL)
-        return AM_EINVAL;
-    STORE_LOCK(s);
-    st = in_txn(s, step_session_prune, &a, false, removed);
-    STORE_UNLOCK(s);
-    return st;
+    return locked_txn(s, NULL, step_session_prune, &a, false, removed);
 }
