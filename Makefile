@@ -35,7 +35,7 @@ test: setup build
 test-fast: build
 	cd $(BUILD) && ctest $(CTEST_ARGS) -j $(JOBS)
 
-# The server's shell tests (HTTP, MCP, OpenAPI, tenancy) start the
+# The server's shell tests (HTTP, MCP, OpenAPI, tenancy, encryption) start the
 # sanitized `agentmem` as a server, an MCP stdio server and a CLI, often in
 # the background where a report on stderr would go unseen (a server killed
 # by the test, a stdio server whose stderr the MCP client drops). So every
@@ -43,7 +43,7 @@ test-fast: build
 # fails the run. TSan takes the two with concurrent clients (the worker
 # pool, 20 concurrent MCP writers in two processes): the other two are
 # sequential curl and add nothing under TSan.
-SERVER_SH_ASAN = ^test_(server|server_openapi|server_tenancy|mcp)_sh$$
+SERVER_SH_ASAN = ^test_(server|server_openapi|server_tenancy|mcp|crypt_server)_sh$$
 SERVER_SH_TSAN = ^test_(server|mcp)_sh$$
 # $(call san_run,BUILD_DIR,TEST_REGEX,ENV...)
 define san_run

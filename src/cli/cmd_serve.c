@@ -1,11 +1,13 @@
 /* cmd_serve.c -- `agentmem serve` (HTTP API, MCP at /mcp) and `agentmem
  * mcp` (MCP over stdio).
  *
- *   agentmem serve --db FILE|URL [--listen HOST:PORT] [--keys FILE]
+ *   agentmem serve --db FILE|URL [--key-file FILE] [--listen HOST:PORT]
+ *                  [--keys FILE]
  *                  [--threads N] [--max-conns N] [--max-body BYTES]
  *                  [--max-depth N] [--timeout DURATION]
  *
- *   agentmem mcp --db FILE|URL [--max-body BYTES] [--max-depth N]
+ *   agentmem mcp --db FILE|URL [--key-file FILE] [--max-body BYTES]
+ *                [--max-depth N]
  *
  * The options only fill srv_opts; the server itself lives in src/server.
  */
@@ -41,6 +43,10 @@ static int parse(const char *cmd, int argc, char **argv, srv_opts *o,
             if (v == NULL)
                 return cli_usage(cmd, "--listen needs HOST:PORT");
             o->listen = v;
+        } else if (cli_opt(argc, argv, &i, "--key-file", &v)) {
+            if (v == NULL)
+                return cli_usage(cmd, "--key-file needs a file");
+            o->key_file = v;
         } else if (http && cli_opt(argc, argv, &i, "--keys", &v)) {
             if (v == NULL)
                 return cli_usage(cmd, "--keys needs a file");
@@ -103,6 +109,9 @@ int cmd_mcp(int argc, char **argv)
 #define STORE_FLAGS                                                         \
     { "--db", "FILE|URL", "the store: a SQLite file or a postgresql:// "   \
                           "URI (required)" },                               \
+    { "--key-file", "FILE", "the SQLite file's encryption key (default: "  \
+                            "$AGENTMEM_KEY_FILE, else $AGENTMEM_KEY; "      \
+                            "none: plaintext)" },                           \
     { "--max-body", "BYTES", "largest request body, 64 B to 1 GiB "        \
                              "(default 1 MiB)" },                          \
     { "--max-depth", "N", "deepest JSON nesting accepted, 1..1000 "        \

@@ -14,6 +14,10 @@ typedef struct srv_opts {
     const char *db;          /* file or URL, passed to am_store_open */
     const char *listen;      /* "HOST:PORT"; NULL: 127.0.0.1:8080 */
     const char *keys_file;   /* NULL: no auth, loopback only */
+    /* The database's encryption key (include/agentmem/encrypt.h), read
+     * with am_key_load: this file; NULL: $AGENTMEM_KEY_FILE, else
+     * $AGENTMEM_KEY, else none (a plaintext file). */
+    const char *key_file;
     unsigned threads;        /* worker threads; 0: 4 */
     unsigned max_conns;      /* open connections before 503; 0: 256 */
     size_t max_body;         /* request body bytes; 0: 1 MiB */

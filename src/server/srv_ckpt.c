@@ -103,7 +103,7 @@ static void *loop(void *arg)
     return NULL;
 }
 
-am_status srv_ckpt_start(const char *db, srv_batcher *batcher,
+am_status srv_ckpt_start(const char *db, am_str key, srv_batcher *batcher,
                          srv_ckpt **out, am_error *err)
 {
     am_store_opts so = am_store_opts_default();
@@ -125,6 +125,7 @@ am_status srv_ckpt_start(const char *db, srv_batcher *batcher,
     c->batcher = batcher;
     so.manual_checkpoint = true;
     so.actor = "agentmem-server";
+    so.key = key;
     st = am_store_open(db, &so, &c->store, err);
     if (st != AM_OK) {
         free(c);

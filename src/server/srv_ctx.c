@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agentmem/encrypt.h"
 #include "server.h"
 #include "srv_mcp.h"
 
@@ -102,6 +103,13 @@ bool srv_ctx_open(srv_ctx *ctx, const srv_opts *o, size_t readers,
         fprintf(stderr, "agentmem: --keys: %s\n", err.msg);
         return false;
     }
+    /* As the CLI: --key-file, else the environment, else no key. */
+    st = am_key_load(o->key_file, &ctx->key, &err);
+    if (st != AM_OK && st != AM_ENOTFOUND) {
+        fprintf(stderr, "agentmem: %s: %s\n", o->key_file != NULL ?
+                "--key-file" : "encryption key", err.msg);
+        goto fail;
+    }
     st = am_embedder_default_create(NULL, &ctx->embedder, &err);
     if (st != AM_OK) {
         fprintf(stderr, "agentmem: embedder: %s\n", err.msg);
@@ -110,6 +118,7 @@ bool srv_ctx_open(srv_ctx *ctx, const srv_opts *o, size_t readers,
     so.embedder = ctx->embedder;
     so.actor = "agentmem-server";
     so.manual_checkpoint = manual_checkpoint;
+    so.key = am_buf_str(&ctx->key);
     st = am_store_open(o->db, &so, &ctx->store, &err);
     if (st != AM_OK) {
         /* A database URL may carry a password: the library's message
@@ -144,8 +153,14 @@ fail:
     return false;
 }
 
+void srv_ctx_forget_key(srv_ctx *ctx)
+{
+    am_key_wipe(&ctx->key);
+}
+
 void srv_ctx_close(srv_ctx *ctx)
 {
+    srv_ctx_forget_key(ctx);
     for (size_t i = 0; i < ctx->reader_count; i++)
         am_store_close(ctx->readers[i]);
     free(ctx->readers);

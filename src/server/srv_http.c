@@ -464,13 +464,15 @@ int srv_serve(const srv_opts *o)
     }
     if (with_ckpt) {
         am_error err = { AM_OK, "" };
-        if (srv_ckpt_start(o->db, s.batcher, &s.ckpt, &err) != AM_OK) {
+        if (srv_ckpt_start(o->db, am_buf_str(&s.ctx.key), s.batcher,
+                           &s.ckpt, &err) != AM_OK) {
             fprintf(stderr, "agentmem serve: %s\n", err.msg);
             srv_batcher_free(s.batcher);
             srv_ctx_close(&s.ctx);
             return 1;
         }
     }
+    srv_ctx_forget_key(&s.ctx);     /* every handle is open */
 
     /* Workers inherit this mask: only the main thread takes the signals. */
     sigemptyset(&sigs);

@@ -72,17 +72,24 @@ typedef struct srv_ctx {
     size_t reader_count, readers_idle;
     size_t max_body;             /* bytes */
     size_t max_depth;            /* JSON nesting */
+    /* The encryption key while handles are still to be opened (the
+     * checkpointer's comes after srv_ctx_open); srv_ctx_forget_key wipes
+     * it. Empty: a plaintext database. */
+    am_buf key;
 } srv_ctx;
 
-/* Open the store at `db` (with the default embedder), `readers` more
+/* Open the store at `db` (with the default embedder and the encryption
+ * key from `key_file` or the environment, see srv_opts), `readers` more
  * handles on it for read-only routes (none for an in-memory database,
  * which a second handle would not share), the tokenizer cache and, when
  * `keys_file` is set, the keys. `manual_checkpoint`: the handles leave
  * checkpoints to a srv_ckpt (am_store_opts.manual_checkpoint). Errors are
- * printed to stderr. */
+ * printed to stderr. ctx->key keeps the key until srv_ctx_forget_key. */
 struct srv_opts;
 bool srv_ctx_open(srv_ctx *ctx, const struct srv_opts *o, size_t readers,
                   bool manual_checkpoint);
+/* Wipe the key once every handle is open (srv_ctx_close does too). */
+void srv_ctx_forget_key(srv_ctx *ctx);
 void srv_ctx_close(srv_ctx *ctx);
 
 /* The handle a call uses: for a read-only call an idle read handle
@@ -278,8 +285,9 @@ typedef struct srv_ckpt_stats {
     size_t asked;         /* times the batcher was asked to finish */
     long long max_us;     /* the longest one (the writer went on meanwhile) */
 } srv_ckpt_stats;
-/* Errors (opening the handle, starting the thread) go to `err`. */
-am_status srv_ckpt_start(const char *db, srv_batcher *batcher,
+/* `key`: the database's encryption key (borrowed for the call; empty:
+ * none). Errors (opening the handle, starting the thread) go to `err`. */
+am_status srv_ckpt_start(const char *db, am_str key, srv_batcher *batcher,
                          srv_ckpt **out, am_error *err);
 /* Stop the thread, close its handle, report and free. NULL: no-op. */
 void srv_ckpt_free(srv_ckpt *c, srv_ckpt_stats *stats);

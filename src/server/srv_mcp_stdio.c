@@ -40,6 +40,7 @@ int srv_mcp_stdio(const srv_opts *o)
 
     if (!srv_ctx_open(&ctx, o, 0, false))
         return 1;
+    srv_ctx_forget_key(&ctx);
     srv_log("mcp_stdio", json_pack("{s:s}", "db",
                                    strstr(o->db, "://") != NULL ?
                                    "(database URL)" : o->db));
