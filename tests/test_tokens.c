@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "tokens/bpe_int.h"
 #include "tokens/pretok_int.h"
 #include "tokens_fixture.h"
 
@@ -203,6 +204,91 @@ AM_TEST(megabyte_word_merges_fast_and_round_trips)
     am_buf_free(&dec);
     free(w);
     am_encoding_free(enc);
+}
+
+/* tiktoken's merge loop as written there (quadratic, with the parts in an
+ * array), for checking the library's three merge paths -- the register scan
+ * up to 64 bytes, the two-level scan up to 128, the heap beyond -- piece by
+ * piece. Ids go to out[]; returns their count. */
+static size_t naive_merge(const am_encoding *enc, const uint8_t *p, size_t n,
+                          uint32_t *out)
+{
+    size_t *start = malloc((n + 1) * sizeof *start), parts = n;
+    size_t count = 0;
+
+    CHECK(start != NULL);
+    if (lookup(enc, p, n) != NO_RANK) {
+        free(start);
+        out[0] = lookup(enc, p, n);
+        return 1;
+    }
+    for (size_t i = 0; i <= n; i++)
+        start[i] = i;
+    for (;;) {
+        uint32_t best = NO_RANK;
+        size_t at = 0;
+        for (size_t i = 0; i + 1 < parts; i++) {
+            uint32_t r = lookup(enc, p + start[i], start[i + 2] - start[i]);
+            if (r < best) {
+                best = r;
+                at = i;
+            }
+        }
+        if (best == NO_RANK)
+            break;
+        memmove(&start[at + 1], &start[at + 2],
+                (parts - at - 1) * sizeof *start);
+        parts--;
+    }
+    for (size_t i = 0; i < parts; i++)
+        out[count++] = lookup(enc, p + start[i], start[i + 1] - start[i]);
+    free(start);
+    return count;
+}
+
+AM_TEST(every_merge_path_matches_tiktokens_merge_loop)
+{
+    /* One pre-token each (letters only, or punctuation only), of every
+     * length from 2 to 200 bytes: random words over a wide and a narrow
+     * alphabet, a repeating base64-like pattern, a punctuation run and a
+     * punctuation mix. */
+    static const char *const alphabets[] = {
+        "abcdefghijklmnopqrstuvwxyz", "etaoinshrdlu", "AQEB", "=", "=-*/+#",
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+    };
+    static const char *const names[] = { "cl100k_base", "o200k_base" };
+    uint8_t w[200];
+    uint32_t want[200];
+    am_tokens toks = AM_TOKENS_INIT;
+    uint32_t seed = 12345;
+
+    for (size_t e = 0; e < 2; e++) {
+        am_encoding *enc = open_enc(names[e]);
+        /* (o200k splits a mixed-case word before each capital.) */
+        for (size_t a = 0; a < sizeof alphabets / sizeof *alphabets - e;
+             a++) {
+            size_t an = strlen(alphabets[a]);
+            for (size_t n = 2; n <= sizeof w; n++) {
+                size_t want_n, count = 0;
+                for (size_t i = 0; i < n; i++) {
+                    seed = seed * 1103515245u + 12345u;
+                    w[i] = (uint8_t)alphabets[a][a == 2 ? i % an
+                                                        : (seed >> 16) % an];
+                }
+                want_n = naive_merge(enc, w, n, want);
+                toks.count = 0;
+                CHECK_OK(am_encoding_encode(enc, (am_str){ (char *)w, n },
+                                            NULL, &toks, NULL));
+                CHECK_OK(am_encoding_count(enc, (am_str){ (char *)w, n },
+                                           NULL, &count, NULL));
+                CHECK_EQ(toks.count, want_n);
+                CHECK_EQ(count, want_n);
+                CHECK(memcmp(toks.ids, want, want_n * sizeof *want) == 0);
+            }
+        }
+        am_encoding_free(enc);
+    }
+    am_tokens_free(&toks);
 }
 
 /* ---- Unicode classes ---- */

@@ -12,8 +12,10 @@
  *
  * Pieces up to MID_PIECE bytes use tiktoken's scan for the lowest pair,
  * quadratic in the piece length but fastest for the few bytes of a typical
- * word (done as a vector minimum over fixed positions, merge_regs).
- * Longer pieces use a binary heap of candidate pairs keyed by (rank,
+ * word (done as a vector minimum over fixed positions, merge_regs);
+ * pieces up to WIDE_PIECE bytes do the same scan over two levels, the
+ * minimum of the per-vector minimums (merge_wide). Longer pieces use a
+ * binary heap of candidate pairs keyed by (rank,
  * position) over a linked list of parts, O(n log n), so a 1 MB word takes
  * a fraction of a second instead of hours. Both pick the same pair at
  * every step, so they produce the same ids. Repeated pieces are served
@@ -294,6 +296,138 @@ static am_status merge_regs16(const am_encoding *enc, const uint8_t *p,
     return merge_regs(enc, p, n, k, 16);
 }
 
+/* Pieces of MID_PIECE + 1 to WIDE_PIECE bytes (long identifiers, runs of
+ * punctuation or spaces in code) keep tiktoken's scan too, but over two
+ * levels: the keys of each group of 4 positions are one vector, and the
+ * minimum of each such vector is one lane of a second, 8-vector row. A
+ * merge step changes at most three keys, so it recomputes at most three
+ * per-vector minimums and then takes the minimum of the row, instead of
+ * all 32 vectors (the plain scan, tried up to 128 bytes, was slower than
+ * the heap) or the heap's unpredictable sift branches. The keys are
+ * replaced a whole vector at a time, through lane masks, so that every
+ * load is forwarded from a store of the same width. Same keys, same
+ * choice of pair as merge_regs and merge_large. */
+#define WIDE_PIECE 128
+#define WIDE_VECS (WIDE_PIECE / 4)
+
+static inline int32_t vmin4(v4i m)
+{
+    int32_t a = m[0] < m[1] ? m[0] : m[1];
+    int32_t b = m[2] < m[3] ? m[2] : m[3];
+    return a < b ? a : b;
+}
+
+/* Sets key `pos` to KEY_NONE and refreshes its vector's minimum. */
+static inline __attribute__((always_inline)) void
+wide_clear(v4i *kv, v4i *row, size_t pos)
+{
+    const v4i lanes = { 0, 1, 2, 3 };
+    size_t j = pos >> 2;
+    v4i lm = lanes == vsplat((int32_t)(pos & 3));
+    v4i rm = lanes == vsplat((int32_t)(j & 3));
+
+    kv[j] |= lm & vsplat(KEY_NONE);
+    row[j >> 2] = (row[j >> 2] & ~rm) | (vsplat(vmin4(kv[j])) & rm);
+}
+
+/* Puts key `key` (a cleared lane) at `pos`, and into its vector's minimum. */
+static inline __attribute__((always_inline)) void
+wide_set(v4i *kv, v4i *row, size_t pos, int32_t key)
+{
+    const v4i lanes = { 0, 1, 2, 3 };
+    size_t j = pos >> 2;
+    v4i kk = vsplat(key);
+    v4i lm = lanes == vsplat((int32_t)(pos & 3));
+    v4i rm = lanes == vsplat((int32_t)(j & 3));
+
+    kv[j] &= kk | ~lm;
+    /* key | KEY_NONE is KEY_NONE for keys >= 0: the other lanes keep
+     * their minimum. */
+    row[j >> 2] = vmin(row[j >> 2], kk | (~rm & vsplat(KEY_NONE)));
+}
+
+static inline __attribute__((always_inline)) am_status
+merge_wide(const am_encoding *enc, const uint8_t *p, size_t n, sink *k,
+           const size_t nrow)
+{
+    union {
+        v4i v[WIDE_VECS];
+        int32_t k[WIDE_VECS * 4];
+    } keys;
+    v4i row[WIDE_VECS / 4];
+    uint8_t next[WIDE_PIECE + 1], prev[WIDE_PIECE + 1];
+    uint32_t tok[WIDE_PIECE + 1];
+    size_t parts = n;
+    int32_t best;
+
+    for (size_t i = 0; i < nrow * 16; i++)
+        keys.k[i] = KEY_NONE;
+    for (size_t i = 0; i + 1 < n; i++)
+        keys.k[i] = pair_key(enc->pair_rank[p[i] | (p[i + 1] << 8)], i);
+    for (size_t r = 0; r < nrow; r++)
+        row[r] = (v4i){ vmin4(keys.v[4 * r]), vmin4(keys.v[4 * r + 1]),
+                        vmin4(keys.v[4 * r + 2]),
+                        vmin4(keys.v[4 * r + 3]) };
+    /* The same prefetch of the 3- and 4-byte windows as merge_regs. */
+    for (size_t i = 0; i + 3 <= n; i++) {
+        uint64_t h = hash_head(load_head(p + i, 3), 3);
+        __builtin_prefetch(&enc->filter[FILTER_WORD(h)]);
+        __builtin_prefetch(&enc->slots[h & enc->mask]);
+    }
+    for (size_t i = 0; i + 4 <= n; i++) {
+        uint64_t h = hash_head(load32(p + i), 4);
+        __builtin_prefetch(&enc->filter[FILTER_WORD(h)]);
+        __builtin_prefetch(&enc->slots[h & enc->mask]);
+    }
+    for (size_t i = 0; i <= n; i++) {
+        next[i] = (uint8_t)(i + 1);
+        prev[i] = (uint8_t)(i > 0 ? i - 1 : 0);
+    }
+    if (k->toks != NULL)
+        for (size_t i = 0; i < n; i++)
+            tok[i] = enc->byte_rank[p[i]];
+
+    best = hmin(row, nrow);
+    while (best != KEY_NONE) {
+        int32_t ks, kq, other;
+        size_t s = (size_t)best & 0xff, mid = next[s], e = next[mid];
+        size_t q = prev[s], re = e < n ? next[e] : e;
+
+        next[s] = (uint8_t)e;
+        if (e < n)
+            prev[e] = (uint8_t)s;
+        tok[s] = (uint32_t)best >> 8;
+        parts--;
+        wide_clear(keys.v, row, mid);
+        wide_clear(keys.v, row, s);
+        if (s > 0)
+            wide_clear(keys.v, row, q);
+        other = hmin(row, nrow);
+        new_keys(enc, p, n, q, s, e, re, &ks, &kq);
+        wide_set(keys.v, row, s, ks);
+        if (s > 0)
+            wide_set(keys.v, row, q, kq);
+        best = other < ks ? other : ks;
+        best = kq < best ? kq : best;
+    }
+    if (k->toks == NULL) {
+        k->count += parts;
+        return AM_OK;
+    }
+    for (size_t s = 0; s < n; s = next[s]) {
+        am_status st = emit(k, tok[s]);
+        if (st != AM_OK)
+            return st;
+    }
+    return AM_OK;
+}
+
+static am_status merge_wide8(const am_encoding *enc, const uint8_t *p,
+                             size_t n, sink *k)
+{
+    return merge_wide(enc, p, n, k, 8);
+}
+
 /* Heap entry: (rank << 32 | left part start) orders by rank, then by
  * position, which is exactly tiktoken's choice of the pair to merge. */
 typedef struct heap {
@@ -430,8 +564,10 @@ out:
 static am_status merge_piece(const am_encoding *enc, const uint8_t *p,
                              size_t n, sink *k)
 {
-    if (n > MID_PIECE || enc->nranks > KEY_RANK_LIMIT)
+    if (n > WIDE_PIECE || enc->nranks > KEY_RANK_LIMIT)
         return merge_large(enc, p, n, k);
+    if (n > MID_PIECE)
+        return merge_wide8(enc, p, n, k);
     if (n <= 4 * 2 + 1)
         return merge_regs2(enc, p, n, k);
     if (n <= 4 * 4 + 1)
