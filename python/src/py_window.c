@@ -187,42 +187,33 @@ static int role_of(const char *name, int *out)
  * tokens_before and orphans are not known: None.)
  *
  * The GIL: converting reads Python objects, so it needs the GIL; counting
- * does not. A long message (AMP_GIL_RELEASE_BYTES or more) is counted with
- * the GIL released, as count_tokens counts long text (an exact count of
- * 10 MB takes 15 ms of CPU). Short ones are converted and counted with it
- * held, but many add up (50,000 short messages held it for over half of a
- * 50 ms trim), so after every GIL_YIELD_BYTES of messages the GIL is
- * dropped for a moment, which hands it to a thread waiting for it.
- * test_gil.py checks both. */
+ * does not. The lazy walk converts up to GIL_BATCH_BYTES of messages with
+ * the GIL, then counts them with it released, so a trim of many short
+ * messages leaves another thread about half of its time, and a long
+ * message is counted without the GIL (an exact count of 10 MB takes 15 ms
+ * of CPU). An empty release between conversions would not do: CPython
+ * hands the GIL over only when the waiting thread has asked for it, and it
+ * asks only after a whole switch interval with no change of holder, which
+ * each release resets (on a quiet machine 50,000 short messages held it
+ * for 40-60% of a 50 ms trim that way). test_gil.py checks both cases. */
 
 /* By am_msg_size a short message is ~370 bytes, so this is ~180 of them,
- * ~0.15 ms of CPU: well inside Python's own 5 ms switch interval, and an
- * uncontended release per 0.15 ms is lost in the noise. */
-#define GIL_YIELD_BYTES (64 * 1024)
+ * ~0.2 ms of converting: well inside Python's own 5 ms switch interval. */
+#define GIL_BATCH_BYTES (64 * 1024)
 
-/* Account for `m` having been converted (and counted) with the GIL held,
- * and let other threads run when enough work has been done. */
-static void yield_after(const am_msg *m, size_t *held)
+/* Count conv[lo..hi) into tok[] without the GIL (system messages kept by
+ * preserve_system count 0 here: they are not trimmed). */
+static am_status count_batch(const am_trim_opts *o, am_msg *const *conv,
+                             size_t lo, size_t hi, size_t *tok,
+                             am_error *err)
 {
-    *held += am_msg_size(m);
-    if (*held < GIL_YIELD_BYTES)
-        return;
-    *held = 0;
-    /* CPython's drop_gil waits for a thread that asked for the GIL to take
-     * it: an empty release is a switch point. */
+    am_status st = AM_OK;
     Py_BEGIN_ALLOW_THREADS
-    Py_END_ALLOW_THREADS
-}
-
-/* am_count_msg, with the GIL released for a long message. */
-static am_status count_msg(const am_counter *c, const am_msg *m, size_t *out,
-                           am_error *err)
-{
-    am_status st;
-    if (am_msg_size(m) < AMP_GIL_RELEASE_BYTES)
-        return am_count_msg(c, m, out, err);
-    Py_BEGIN_ALLOW_THREADS
-    st = am_count_msg(c, m, out, err);
+    for (size_t i = lo; i < hi && st == AM_OK; i++) {
+        tok[i] = 0;
+        if (!(am_msg_role(conv[i]) == AM_ROLE_SYSTEM && o->preserve_system))
+            st = am_count_msg(&o->counter, conv[i], &tok[i], err);
+    }
     Py_END_ALLOW_THREADS
     return st;
 }
@@ -231,16 +222,24 @@ typedef struct lazy_trim {
     am_msg **conv;   /* [n], converted messages (NULL: not converted) */
     size_t *map;     /* sub-list index -> input index */
     const am_msg **sub;
+    size_t *tok;     /* [n], the lazy walk's counts */
     size_t nsub;
 } lazy_trim;
 
 static void lazy_free(lazy_trim *lz, size_t n)
 {
+    /* Freeing tens of thousands of converted messages takes as long as
+     * converting them; it touches no Python object (their allocator is the
+     * pool, py_pool.c, with a lock of its own), so other threads run
+     * meanwhile. The arrays are PyMem memory: freed with the GIL. */
+    Py_BEGIN_ALLOW_THREADS
     for (size_t i = 0; lz->conv && i < n; i++)
         am_msg_free(lz->conv[i]);
+    Py_END_ALLOW_THREADS
     PyMem_Free(lz->conv);
     PyMem_Free(lz->map);
     PyMem_Free(lz->sub);
+    PyMem_Free(lz->tok);
     memset(lz, 0, sizeof *lz);
 }
 
@@ -251,46 +250,80 @@ static int lazy_prepare(PyObject **items, size_t n, const am_trim_opts *o,
                         lazy_trim *lz)
 {
     am_error err = {0};
-    size_t tokens = 0, count = 0, start = 0, held = 0;
+    size_t tokens = 0, count = 0, start = 0, lo = n;
     int cut = 0;
     lz->conv = PyMem_Calloc(n ? n : 1, sizeof *lz->conv);
     lz->map = PyMem_Calloc(n ? n : 1, sizeof *lz->map);
     lz->sub = PyMem_Calloc(n ? n : 1, sizeof *lz->sub);
-    if (!lz->conv || !lz->map || !lz->sub) {
+    lz->tok = PyMem_Calloc(n ? n : 1, sizeof *lz->tok);
+    if (!lz->conv || !lz->map || !lz->sub || !lz->tok) {
         PyErr_NoMemory();
         return -1;
     }
-    for (size_t i = n; i-- > 0;) {
-        size_t t;
-        if (amp_msg_from_py(items[i], (Py_ssize_t)i, &lz->conv[i]) < 0)
+    /* From the newest: a batch converted with the GIL, counted without,
+     * then walked for the cut. */
+    for (size_t hi = n; hi > 0 && !cut; hi = lo) {
+        size_t bytes = 0;
+        /* A message that does not convert may be older than the cut, and
+         * then does not matter: its error waits until the walk reaches
+         * it. */
+        PyObject *et = NULL, *ev = NULL, *tb = NULL;
+        while (lo > 0 && bytes < GIL_BATCH_BYTES) {
+            if (amp_msg_from_py(items[lo - 1], (Py_ssize_t)(lo - 1),
+                                &lz->conv[lo - 1]) < 0) {
+                PyErr_Fetch(&et, &ev, &tb);
+                break;
+            }
+            lo--;
+            bytes += am_msg_size(lz->conv[lo]);
+        }
+        if (count_batch(o, lz->conv, lo, hi, lz->tok, &err) != AM_OK) {
+            Py_XDECREF(et);
+            Py_XDECREF(ev);
+            Py_XDECREF(tb);
+            amp_raise_err(&err);
             return -1;
-        am_role r = am_msg_role(lz->conv[i]);
-        if (!(r == AM_ROLE_SYSTEM && o->preserve_system)) {
-            if (count_msg(&o->counter, lz->conv[i], &t, &err) != AM_OK) {
-                amp_raise_err(&err);
+        }
+        for (size_t i = hi; i-- > lo;) {
+            am_role r = am_msg_role(lz->conv[i]);
+            if (!(r == AM_ROLE_SYSTEM && o->preserve_system)) {
+                tokens += lz->tok[i];
+                count++;
+            }
+            if (r == AM_ROLE_USER &&
+                ((o->max_tokens && tokens > o->max_tokens) ||
+                 (o->max_messages && count > o->max_messages))) {
+                start = i;
+                cut = 1;
+                break;
+            }
+        }
+        if (et != NULL) {
+            if (!cut) { /* the walk needs the message that failed */
+                PyErr_Restore(et, ev, tb);
                 return -1;
             }
-            tokens += t;
-            count++;
-        }
-        yield_after(lz->conv[i], &held);
-        if (r == AM_ROLE_USER &&
-            ((o->max_tokens && tokens > o->max_tokens) ||
-             (o->max_messages && count > o->max_messages))) {
-            start = i;
-            cut = 1;
-            break;
+            Py_XDECREF(et);
+            Py_XDECREF(ev);
+            Py_XDECREF(tb);
         }
     }
-    for (size_t i = 0; cut && i < start; i++) {
+    /* The batch went past the cut: what it converted there is not part of
+     * the sub-list, except the system messages kept whatever their age. */
+    for (size_t i = lo; cut && i < start; i++) {
+        if (!(am_msg_role(lz->conv[i]) == AM_ROLE_SYSTEM &&
+              o->preserve_system)) {
+            am_msg_free(lz->conv[i]);
+            lz->conv[i] = NULL;
+        }
+    }
+    for (size_t i = 0; cut && i < lo; i++) {
         am_role r;
         if (amp_msg_role_of(items[i], (Py_ssize_t)i, &r) < 0)
             return -1;
-        if (r == AM_ROLE_SYSTEM && o->preserve_system) {
-            if (amp_msg_from_py(items[i], (Py_ssize_t)i, &lz->conv[i]) < 0)
-                return -1;
-            yield_after(lz->conv[i], &held);
-        }
+        if (r == AM_ROLE_SYSTEM && o->preserve_system &&
+            amp_msg_from_py(items[i], (Py_ssize_t)i, &lz->conv[i]) < 0)
+            return -1;
     }
     lz->nsub = 0;
     for (size_t i = 0; i < n; i++) {
@@ -305,14 +338,11 @@ static int lazy_prepare(PyObject **items, size_t n, const am_trim_opts *o,
 /* Convert the rest after a lazy attempt that met an orphan. */
 static int lazy_complete(PyObject **items, size_t n, lazy_trim *lz)
 {
-    size_t held = 0;
     lz->nsub = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!lz->conv[i]) {
-            if (amp_msg_from_py(items[i], (Py_ssize_t)i, &lz->conv[i]) < 0)
-                return -1;
-            yield_after(lz->conv[i], &held);
-        }
+        if (!lz->conv[i] &&
+            amp_msg_from_py(items[i], (Py_ssize_t)i, &lz->conv[i]) < 0)
+            return -1;
         lz->map[lz->nsub] = i;
         lz->sub[lz->nsub++] = lz->conv[i];
     }
@@ -450,7 +480,9 @@ static PyObject *py_trim(PyObject *self, PyObject *args, PyObject *kw)
         "tokens_after", (Py_ssize_t)res.tokens_after, "orphans",
         is_lazy ? Py_NewRef(Py_None) : PyLong_FromSize_t(res.orphans));
 done:
+    Py_BEGIN_ALLOW_THREADS
     am_trim_result_free(&res);
+    Py_END_ALLOW_THREADS
     lazy_free(&lz, n);
     Py_DECREF(fast);
     return out;

@@ -112,6 +112,25 @@ def test_old_messages_are_checked_for_role_only():
         trim_messages(msgs, max_tokens=500)
 
 
+def test_a_bad_message_just_older_than_the_cut_is_not_converted():
+    # The lazy walk converts the newest messages in batches of ~64 KB
+    # before it knows where the cut falls: a bad message in the same batch
+    # but older than the cut still does not matter, and one the trim keeps
+    # is still refused.
+    msgs = [{"role": "user" if i % 2 == 0 else "assistant",
+             "content": "turn %d about the Hamburg invoice" % i}
+            for i in range(300)]
+    kept = trim_messages(msgs, max_tokens=500)
+    first = len(msgs) - len(kept)
+    assert 10 < first < 290
+    msgs[first - 3] = {"role": "user", "content": 12345}
+    assert trim_messages(msgs, max_tokens=500) == kept
+    msgs[first + 3] = {"role": "user", "content": 12345}
+    with pytest.raises((TypeError, ValueError),
+                       match=r"messages\[%d\]" % (first + 3)):
+        trim_messages(msgs, max_tokens=500)
+
+
 def test_a_late_tool_result_falls_back_to_the_whole_list():
     msgs = [{"role": "system", "content": "s"},
             {"role": "assistant", "content": None, "tool_calls": [
