@@ -69,13 +69,9 @@ static am_status vcache_grow(am_store *s, size_t need)
     return AM_OK;
 }
 
-void am__vcache_apply(am_store *s, int64_t id, am_str ns, int64_t expires,
-                      const float *vec, size_t dim)
+/* The first position whose id is not below `id` (ids are ascending). */
+static size_t lower_bound(const am__vcache *c, int64_t id)
 {
-    am__vcache *c = &s->vc;
-    if (!c->valid || s->vc_writes != s->own_writes)
-        return; /* not loaded (or stale): the next search loads it */
-    /* ids are ascending: rows are appended with growing rowids. */
     size_t lo = 0, hi = c->count;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -84,6 +80,17 @@ void am__vcache_apply(am_store *s, int64_t id, am_str ns, int64_t expires,
         else
             hi = mid;
     }
+    return lo;
+}
+
+void am__vcache_apply(am_store *s, int64_t id, am_str ns, int64_t expires,
+                      const float *vec, size_t dim)
+{
+    am__vcache *c = &s->vc;
+    if (!c->valid || s->vc_writes != s->own_writes)
+        return; /* not loaded (or stale): the next search loads it */
+    /* ids are ascending: rows are appended with growing rowids. */
+    size_t lo = lower_bound(c, id);
     int found = lo < c->count && c->ids[lo] == id;
     if (vec == NULL) {
         if (found)
@@ -178,14 +185,7 @@ am_status am__vcache_set(am_store *s, int64_t id, am_str ns, int64_t expires,
 int am__vcache_has(const am_store *s, int64_t id)
 {
     const am__vcache *c = &s->vc;
-    size_t lo = 0, hi = c->count;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (c->ids[mid] < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = lower_bound(c, id);
     return lo < c->count && c->ids[lo] == id;
 }
 

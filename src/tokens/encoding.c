@@ -76,6 +76,23 @@ static inline int32_t pair_key(uint32_t rank, size_t s)
     return rank == NO_RANK ? KEY_NONE : (int32_t)(rank << 8 | (uint32_t)s);
 }
 
+/* The tokens of a piece the vector merges finished: `parts` of them, the
+ * one starting at s being tok[s], the next at next[s]. */
+static am_status emit_merged(sink *k, const uint8_t *next,
+                             const uint32_t *tok, size_t n, size_t parts)
+{
+    if (k->toks == NULL) {
+        k->count += parts;
+        return AM_OK;
+    }
+    for (size_t s = 0; s < n; s = next[s]) {
+        am_status st = emit(k, tok[s]);
+        if (st != AM_OK)
+            return st;
+    }
+    return AM_OK;
+}
+
 /* next[] and prev[] of n single-byte parts (prev[0] is unused). */
 static const uint8_t seq_next[MID_PIECE + 1] = {
 #define S4(i) i + 1, i + 2, i + 3, i + 4
@@ -260,16 +277,7 @@ merge_regs(const am_encoding *enc, const uint8_t *p, size_t n, sink *k,
         best = other < ks ? other : ks;
         best = kq < best ? kq : best;
     }
-    if (k->toks == NULL) {
-        k->count += parts;
-        return AM_OK;
-    }
-    for (size_t s = 0; s < n; s = next[s]) {
-        am_status st = emit(k, tok[s]);
-        if (st != AM_OK)
-            return st;
-    }
-    return AM_OK;
+    return emit_merged(k, next, tok, n, parts);
 }
 
 static am_status merge_regs2(const am_encoding *enc, const uint8_t *p,
@@ -410,16 +418,7 @@ merge_wide(const am_encoding *enc, const uint8_t *p, size_t n, sink *k,
         best = other < ks ? other : ks;
         best = kq < best ? kq : best;
     }
-    if (k->toks == NULL) {
-        k->count += parts;
-        return AM_OK;
-    }
-    for (size_t s = 0; s < n; s = next[s]) {
-        am_status st = emit(k, tok[s]);
-        if (st != AM_OK)
-            return st;
-    }
-    return AM_OK;
+    return emit_merged(k, next, tok, n, parts);
 }
 
 static am_status merge_wide8(const am_encoding *enc, const uint8_t *p,
