@@ -108,7 +108,24 @@ typedef struct am_store_opts {
      * without encryption, or for PostgreSQL (which encrypts on the
      * server's side): AM_EUNSUPPORTED. */
     am_str key;
+    /* PostgreSQL only: how many server connections the handle keeps.
+     * 0 or 1 (default): one, and the handle's lock serializes every call,
+     * so threads sharing the handle take turns. 2 to AM_STORE_MAX_POOL: a
+     * small pool, opened with the handle; each call takes a free
+     * connection for its duration (waiting while all are busy), so that
+     * many calls of threads sharing the handle run on the server at once
+     * (a call's statements and transaction stay on its connection). The
+     * vector cache stays one per handle: its catch-up and scan hold the
+     * handle's lock, so vector searches still take turns there while
+     * their full-text parts, gets and writes run side by side. Past
+     * AM_STORE_MAX_POOL: AM_EINVAL; above 1 for a SQLite file:
+     * AM_EUNSUPPORTED (one connection per handle; open one handle per
+     * thread instead). */
+    size_t pool_size;
 } am_store_opts;
+
+/* The most connections a PostgreSQL handle may keep (pool_size). */
+#define AM_STORE_MAX_POOL 16
 
 /* Defaults as documented above. Thread safety: safe. */
 AM_API am_store_opts am_store_opts_default(void);
@@ -129,7 +146,10 @@ AM_API am_store_opts am_store_opts_default(void);
  * the file is not changed), AM_EUNSUPPORTED (unknown scheme, the file's
  * store schema is newer than this library -- as for the tiers --, or a
  * key and no encryption in this build or backend),
- * AM_EINVAL also for a negative busy_timeout_ms, AM_ENOMEM. Thread
+ * AM_EINVAL also for a negative busy_timeout_ms or a pool_size past
+ * AM_STORE_MAX_POOL, AM_EUNSUPPORTED for a pool_size above 1 on SQLite,
+ * AM_ENOMEM. With a pool, every connection is opened here, and a failure
+ * of any of them fails the open. Thread
  * safety: safe. */
 AM_API am_status am_store_open(const char *path, const am_store_opts *opts,
                                am_store **out, am_error *err);

@@ -13,7 +13,8 @@
  *
  * Contract for every operation below:
  * - it is called with s->mu held (one call at a time per handle), after the
- *   front end checked that s is not NULL;
+ *   front end checked that s is not NULL -- except on a pooled handle
+ *   (enter and leave below);
  * - it reports failures with am__fail(&AM__ERR(s), ...) and returns the code;
  * - a failing write changes nothing (one transaction per operation);
  * - it must pass the same test suite (tests/test_store*.c, test_recall.c,
@@ -116,6 +117,18 @@ typedef struct am__store_backend {
      * The front end's vector cache must be invalidated. */
     am_status (*reembed)(am_store *s, int64_t now, am_store_progress progress,
                          void *ctx, size_t *count);
+
+    /* Optional, used only when the backend's open set s->pooled (a
+     * PostgreSQL pool): the front end calls enter(s) where it would take
+     * s->mu for a call, and leave(s) after, so that calls of several
+     * threads run at once. enter binds a free connection to the calling
+     * thread (waiting while all are busy; a thread that already holds one
+     * nests); every operation between them runs on it. The contract's
+     * "called with s->mu held" then does not hold: the backend takes it
+     * (am__store_share_lock, store_int.h) around the handle's shared
+     * state. */
+    void (*enter)(am_store *s);
+    void (*leave)(am_store *s);
 } am__store_backend;
 
 /* The SQLite backend (store_sqlite.c and friends). */

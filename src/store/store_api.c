@@ -202,9 +202,18 @@ am_status am_store_open(const char *path, const am_store_opts *opts,
         return am__fail(err, AM_EINVAL, "store open: busy_timeout_ms %d is "
                         "negative (0 does not wait for a lock)",
                         o.busy_timeout_ms);
+    if (o.pool_size > AM_STORE_MAX_POOL)
+        return am__fail(err, AM_EINVAL, "store open: pool_size %zu is more "
+                        "than AM_STORE_MAX_POOL (%d) connections",
+                        o.pool_size, AM_STORE_MAX_POOL);
     st = pick_backend(path, &be, &target, err);
     if (st != AM_OK)
         return st;
+    if (o.pool_size > 1 && be == &am__store_backend_sqlite)
+        return am__fail(err, AM_EUNSUPPORTED, "store open: pool_size %zu "
+                        "is for PostgreSQL; a SQLite handle has one "
+                        "connection (open one handle per thread instead)",
+                        o.pool_size);
     if (o.key.len > 0 && be != &am__store_backend_sqlite)
         return am__fail(err, AM_EUNSUPPORTED, "store open: a key was given "
                         "for a PostgreSQL store; encryption at rest is for "

@@ -40,6 +40,12 @@ struct am_store {
     am__vcache vc;
     int64_t own_writes; /* bumped by writes that touch vectors */
     int64_t vc_writes;
+    /* The backend runs this handle's calls concurrently (PostgreSQL with a
+     * pool): the front end calls be->enter/leave instead of holding `mu`
+     * for a call, and the handle's shared state (the vector cache,
+     * own_writes, the backend's caches) is guarded by `mu` through
+     * am__store_share_lock. Set by the backend's open, then constant. */
+    bool pooled;
 };
 
 /* One item, validated and prepared outside the lock (am__store_prepare). */
@@ -217,8 +223,45 @@ void am__prf_add(am__prf *p, const char *text, size_t len);
 am_status am__prf_expand(am__prf *p, double total, size_t nterms,
                          am__prf_df df, void *ctx, am_buf *out);
 
-/* Locking: every public entry point holds s->mu for its duration. */
-#define STORE_LOCK(s) pthread_mutex_lock(&(s)->mu)
-#define STORE_UNLOCK(s) pthread_mutex_unlock(&(s)->mu)
+/* Locking: every public entry point is inside STORE_LOCK for its
+ * duration: it holds s->mu, or, on a pooled handle, a connection of the
+ * pool bound to the calling thread (be->enter). Backend code that touches
+ * the handle's shared state does it between am__store_share_lock and
+ * am__store_share_unlock, which take s->mu on a pooled handle only (on
+ * any other the caller holds it already). */
+static inline void am__store_enter(am_store *s)
+{
+    if (s->pooled)
+        s->be->enter(s);
+    else
+        pthread_mutex_lock(&s->mu);
+}
+static inline void am__store_leave(am_store *s)
+{
+    if (s->pooled)
+        s->be->leave(s);
+    else
+        pthread_mutex_unlock(&s->mu);
+}
+#define STORE_LOCK(s) am__store_enter(s)
+#define STORE_UNLOCK(s) am__store_leave(s)
+static inline void am__store_share_lock(am_store *s)
+{
+    if (s->pooled)
+        pthread_mutex_lock(&s->mu);
+}
+static inline void am__store_share_unlock(am_store *s)
+{
+    if (s->pooled)
+        pthread_mutex_unlock(&s->mu);
+}
+/* A committed write that may have changed vectors: caches keyed by
+ * own_writes (the vector cache, search statistics) look again. */
+static inline void am__store_wrote(am_store *s)
+{
+    am__store_share_lock(s);
+    s->own_writes++;
+    am__store_share_unlock(s);
+}
 
 #endif

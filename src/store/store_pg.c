@@ -7,7 +7,10 @@
  * share one database in several schemas. Messages name the target without
  * its password.
  *
- * One connection per handle; the handle's mutex serializes it. When the
+ * One connection per handle, which the handle's mutex serializes, or a
+ * small pool (am_store_opts.pool_size): each public call then takes a
+ * free connection for its duration (pg_enter), and the handle's shared
+ * state is under its mutex only where touched. When the
  * server goes away, the statement running fails with a clear error (a
  * transaction in flight is lost as a whole: nothing half-written) and the
  * next call reconnects. Statements that are safe to repeat (reads, BEGIN)
@@ -242,15 +245,16 @@ static am_status fail_result(am_store *s, const PGresult *r,
                              const char *what)
 {
     am__pg *g = PG(s);
+    PGconn *conn = am__pg_conn(s)->conn;
     char msg[200];
     const char *m = r != NULL ? PQresultErrorMessage(r) : NULL;
     if (m == NULL || m[0] == '\0')
-        m = PQerrorMessage(g->conn);
+        m = PQerrorMessage(conn);
     one_line(m, msg, sizeof msg);
-    if (PQstatus(g->conn) == CONNECTION_BAD)
+    if (PQstatus(conn) == CONNECTION_BAD)
         return am__fail(&AM__ERR(s), AM_EIO, "%s on %s: connection lost: %s",
                         what, g->display, msg);
-    return am__fail(&AM__ERR(s), code_of(r, g->conn), "%s on %s: %s", what,
+    return am__fail(&AM__ERR(s), code_of(r, conn), "%s on %s: %s", what,
                     g->display, msg);
 }
 
@@ -259,15 +263,16 @@ static am_status fail_result(am_store *s, const PGresult *r,
 static am_status ensure_conn(am_store *s, const char *what)
 {
     am__pg *g = PG(s);
-    if (PQstatus(g->conn) == CONNECTION_OK)
+    am__pgc *c = am__pg_conn(s);
+    if (PQstatus(c->conn) == CONNECTION_OK)
         return AM_OK;
-    if (g->in_tx)
+    if (c->in_tx)
         return fail_result(s, NULL, what);
-    PQreset(g->conn);
-    g->nprep = 0; /* a new session has none of them */
-    if (PQstatus(g->conn) != CONNECTION_OK) {
+    PQreset(c->conn);
+    c->nprep = 0; /* a new session has none of them */
+    if (PQstatus(c->conn) != CONNECTION_OK) {
         char msg[200];
-        one_line(PQerrorMessage(g->conn), msg, sizeof msg);
+        one_line(PQerrorMessage(c->conn), msg, sizeof msg);
         return am__fail(&AM__ERR(s), AM_EIO, "%s on %s: not connected (%s)",
                         what, g->display, msg);
     }
@@ -282,29 +287,29 @@ static am_status ensure_conn(am_store *s, const char *what)
 static int prepared(am_store *s, const char *sql, char name[16],
                     PGresult **r)
 {
-    am__pg *g = PG(s);
+    am__pgc *c = am__pg_conn(s);
     *r = NULL;
-    for (int i = 0; i < g->nprep; i++)
-        if (g->prep[i] == sql) {
+    for (int i = 0; i < c->nprep; i++)
+        if (c->prep[i] == sql) {
             snprintf(name, 16, "am%d", i);
             return 1;
         }
-    if (g->nprep == AM__PG_MAXPREP)
+    if (c->nprep == AM__PG_MAXPREP)
         return 0;
-    snprintf(name, 16, "am%d", g->nprep);
-    *r = PQprepare(g->conn, name, sql, 0, NULL);
+    snprintf(name, 16, "am%d", c->nprep);
+    *r = PQprepare(c->conn, name, sql, 0, NULL);
     if (*r == NULL || PQresultStatus(*r) != PGRES_COMMAND_OK)
         return -1;
     PQclear(*r);
     *r = NULL;
-    g->prep[g->nprep++] = sql;
+    c->prep[c->nprep++] = sql;
     return 1;
 }
 
 PGresult *am__pg_exec(am_store *s, const char *what, const char *sql,
                       const am__pgp *p, int flags)
 {
-    am__pg *g = PG(s);
+    am__pgc *g = am__pg_conn(s);
     for (int attempt = 0;; attempt++) {
         if (ensure_conn(s, what) != AM_OK)
             return NULL;
@@ -340,7 +345,7 @@ PGresult *am__pg_exec(am_store *s, const char *what, const char *sql,
 am_status am__pg_each_row(am_store *s, const char *what, const char *sql,
                           const am__pgp *p, am__pg_row_fn *row, void *ctx)
 {
-    am__pg *g = PG(s);
+    am__pgc *g = am__pg_conn(s);
     for (int attempt = 0;; attempt++) {
         if (ensure_conn(s, what) != AM_OK)
             return AM__ERR(s).code;
@@ -417,14 +422,14 @@ am_status am__pg_begin(am_store *s)
     if (r == NULL)
         return AM__ERR(s).code;
     PQclear(r);
-    PG(s)->in_tx = 1;
+    am__pg_conn(s)->in_tx = 1;
     return AM_OK;
 }
 
 am_status am__pg_commit(am_store *s)
 {
     PGresult *r = am__pg_exec(s, "commit", "COMMIT", NULL, 0);
-    PG(s)->in_tx = 0;
+    am__pg_conn(s)->in_tx = 0;
     if (r == NULL)
         return AM__ERR(s).code;
     PQclear(r);
@@ -433,7 +438,7 @@ am_status am__pg_commit(am_store *s)
 
 void am__pg_rollback(am_store *s)
 {
-    am__pg *g = PG(s);
+    am__pgc *g = am__pg_conn(s);
     if (g->conn != NULL && PQstatus(g->conn) == CONNECTION_OK &&
         PQtransactionStatus(g->conn) != PQTRANS_IDLE)
         PQclear(PQexec(g->conn, "ROLLBACK"));
@@ -670,7 +675,8 @@ static am_status migrate(am_store *s, int read_only)
     if (r == NULL)
         goto fail;
     PQclear(r);
-    char *ident = PQescapeIdentifier(g->conn, g->schema, strlen(g->schema));
+    char *ident = PQescapeIdentifier(am__pg_conn(s)->conn, g->schema,
+                                     strlen(g->schema));
     if (ident == NULL) {
         am__fail(&AM__ERR(s), AM_ENOMEM, "schema on %s: out of memory",
                  g->display);
@@ -697,7 +703,7 @@ static am_status migrate(am_store *s, int read_only)
     }
     for (int v = version; v < PG_SCHEMA_VERSION; v++) {
         /* Several statements: the simple query protocol. */
-        r = PQexec(g->conn, migrations[v]);
+        r = PQexec(am__pg_conn(s)->conn, migrations[v]);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             fail_result(s, r, "schema migration");
             PQclear(r);
@@ -745,17 +751,128 @@ static am_status search_path_option(am_store *s, am_buf *out, int read_only)
     return st;
 }
 
+/* ---- The pool ---- */
+
+am__pgc *am__pg_conn(am_store *s)
+{
+    am__pg *g = PG(s);
+    am__pgc *c = NULL;
+    if (!s->pooled)
+        return &g->conns[0];
+    pthread_t me = pthread_self();
+    pthread_mutex_lock(&g->pool_mu);
+    for (size_t i = 0; i < g->nconns && c == NULL; i++)
+        if (g->conns[i].depth > 0 && pthread_equal(g->conns[i].owner, me))
+            c = &g->conns[i];
+    pthread_mutex_unlock(&g->pool_mu);
+    /* The front end enters before every backend call (store_int.h). */
+    assert(c != NULL);
+    return c;
+}
+
+/* Bind a free connection to the calling thread for one public call; a
+ * thread that holds one already nests on it. Waits while all are busy:
+ * a call takes a few round trips, and a caller who wants more at once
+ * asks for a bigger pool. */
+static void pg_enter(am_store *s)
+{
+    am__pg *g = PG(s);
+    pthread_t me = pthread_self();
+    pthread_mutex_lock(&g->pool_mu);
+    for (;;) {
+        am__pgc *idle = NULL;
+        for (size_t i = 0; i < g->nconns; i++) {
+            am__pgc *c = &g->conns[i];
+            if (c->depth > 0 && pthread_equal(c->owner, me)) {
+                c->depth++;
+                pthread_mutex_unlock(&g->pool_mu);
+                return;
+            }
+            if (c->depth == 0 && idle == NULL)
+                idle = c;
+        }
+        if (idle != NULL) {
+            idle->owner = me;
+            idle->depth = 1;
+            pthread_mutex_unlock(&g->pool_mu);
+            return;
+        }
+        pthread_cond_wait(&g->pool_freed, &g->pool_mu);
+    }
+}
+
+static void pg_leave(am_store *s)
+{
+    am__pg *g = PG(s);
+    pthread_t me = pthread_self();
+    pthread_mutex_lock(&g->pool_mu);
+    for (size_t i = 0; i < g->nconns; i++) {
+        am__pgc *c = &g->conns[i];
+        if (c->depth > 0 && pthread_equal(c->owner, me)) {
+            if (--c->depth == 0)
+                pthread_cond_signal(&g->pool_freed);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g->pool_mu);
+}
+
+/* ---- Open and close ---- */
+
+/* Open connection `i` of the handle; errors name the target (and which
+ * connection of a pool failed). */
+static am_status connect_one(am_store *s, size_t i, const char *options,
+                             am_error *err)
+{
+    am__pg *g = PG(s);
+    char which[80] = "";
+    const char *const keys[] = { "dbname", "options", "client_encoding",
+                                 "application_name", NULL };
+    const char *const vals[] = { g->conninfo, options, "UTF8", "agentmem",
+                                 NULL };
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+
+    g->conns[i].conn = conn;
+    if (g->nconns > 1)
+        snprintf(which, sizeof which, " (connection %zu of the pool's %zu)",
+                 i + 1, g->nconns);
+    if (conn == NULL)
+        return am__fail(err, AM_ENOMEM, "store open %s: out of memory",
+                        g->display);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        char msg[200];
+        const char *m = PQerrorMessage(conn);
+        one_line(m, msg, sizeof msg);
+        return am__fail(err, strstr(m, "authentication failed") != NULL
+                                 ? AM_EAUTH
+                                 : AM_EIO,
+                        "store open %s: cannot connect%s: %s", g->display,
+                        which, msg);
+    }
+    if (PQserverVersion(conn) < 130000)
+        return am__fail(err, AM_EUNSUPPORTED, "store open %s: PostgreSQL "
+                        "%d.%d is too old (13 or later)", g->display,
+                        PQserverVersion(conn) / 10000,
+                        PQserverVersion(conn) % 10000);
+    return AM_OK;
+}
+
 static am_status pg_open(am_store *s, const char *target,
                          const am_store_opts *o, am_error *err)
 {
     am__pg *g;
     am_status st;
     am_buf opt = AM_BUF_INIT;
+    size_t n = o->pool_size > 1 ? o->pool_size : 1;
 
     g = am__calloc(s->alloc, 1, sizeof *g);
     if (g == NULL)
         return am__fail(err, AM_ENOMEM, "store open: out of memory");
     s->impl = g;
+    g->conns = am__calloc(s->alloc, n, sizeof *g->conns);
+    if (g->conns == NULL)
+        return am__fail(err, AM_ENOMEM, "store open: out of memory");
+    g->nconns = n;
     st = parse_target(s, target, err);
     if (st != AM_OK)
         return st;
@@ -764,34 +881,27 @@ static am_status pg_open(am_store *s, const char *target,
         am_buf_free(&opt);
         return am__fail(err, AM_ENOMEM, "store open: out of memory");
     }
-    const char *const keys[] = { "dbname", "options", "client_encoding",
-                                 "application_name", NULL };
-    const char *const vals[] = { g->conninfo, opt.ptr, "UTF8", "agentmem",
-                                 NULL };
-    g->conn = PQconnectdbParams(keys, vals, 1);
+    for (size_t i = 0; st == AM_OK && i < n; i++)
+        st = connect_one(s, i, opt.ptr, err);
     am_buf_free(&opt);
-    if (g->conn == NULL)
-        return am__fail(err, AM_ENOMEM, "store open %s: out of memory",
-                        g->display);
-    if (PQstatus(g->conn) != CONNECTION_OK) {
-        char msg[240];
-        const char *m = PQerrorMessage(g->conn);
-        one_line(m, msg, sizeof msg);
-        return am__fail(err, strstr(m, "authentication failed") != NULL
-                                 ? AM_EAUTH
-                                 : AM_EIO,
-                        "store open %s: cannot connect: %s", g->display,
-                        msg);
-    }
-    if (PQserverVersion(g->conn) < 130000)
-        return am__fail(err, AM_EUNSUPPORTED, "store open %s: PostgreSQL "
-                        "%d.%d is too old (13 or later)", g->display,
-                        PQserverVersion(g->conn) / 10000,
-                        PQserverVersion(g->conn) % 10000);
+    if (st != AM_OK)
+        return st;
+    /* Migrate on the first connection, before the pool is in use. */
     st = migrate(s, o->read_only);
     if (st != AM_OK) {
         am__error_copy(err, &AM__ERR(s));
         return st;
+    }
+    if (n > 1) {
+        if (pthread_mutex_init(&g->pool_mu, NULL) != 0)
+            return am__fail(err, AM_ENOMEM, "store open: cannot make a "
+                            "mutex");
+        if (pthread_cond_init(&g->pool_freed, NULL) != 0) {
+            pthread_mutex_destroy(&g->pool_mu);
+            return am__fail(err, AM_ENOMEM, "store open: cannot make a "
+                            "condition variable");
+        }
+        s->pooled = true;
     }
     return AM_OK;
 }
@@ -801,8 +911,16 @@ static void pg_close(am_store *s)
     am__pg *g = PG(s);
     if (g == NULL)
         return;
-    if (g->conn != NULL)
-        PQfinish(g->conn);
+    for (size_t i = 0; g->conns != NULL && i < g->nconns; i++)
+        if (g->conns[i].conn != NULL)
+            PQfinish(g->conns[i].conn);
+    if (g->conns != NULL)
+        am__free(s->alloc, g->conns, g->nconns * sizeof *g->conns);
+    if (s->pooled) {
+        pthread_cond_destroy(&g->pool_freed);
+        pthread_mutex_destroy(&g->pool_mu);
+        s->pooled = false;
+    }
     if (g->conninfo != NULL)
         am__free(s->alloc, g->conninfo, strlen(g->conninfo) + 1);
     am__free(s->alloc, g, sizeof *g);
@@ -838,4 +956,6 @@ const am__store_backend am__store_backend_pg = {
     .session_clear = am__pg_session_clear,
     .session_list = am__pg_session_list,
     .reembed = am__pg_reembed,
+    .enter = pg_enter,
+    .leave = pg_leave,
 };

@@ -1,7 +1,8 @@
 /* store_pg.h -- internals of the PostgreSQL backend (not installed).
  *
  * The backend keeps one libpq connection per handle (the handle's mutex
- * serializes it), its tables in one PostgreSQL schema, and speaks to the
+ * serializes it) or a small pool of them (am_store_opts.pool_size), its
+ * tables in one PostgreSQL schema, and speaks to the
  * server with parameterized statements only (binary parameters and
  * results), so no byte of a key, namespace or query is ever SQL syntax.
  * See docs/internals/postgres.md for the schema and the design.
@@ -10,6 +11,7 @@
 #define AM_STORE_PG_H
 
 #include <libpq-fe.h>
+#include <pthread.h>
 
 #include "store_int.h"
 
@@ -26,13 +28,31 @@ typedef struct am__pg_scope {
     int64_t writes;  /* the handle's own_writes then */
 } am__pg_scope;
 
+/* One server connection and what lives in its session. */
+typedef struct am__pgc {
+    PGconn *conn;
+    int in_tx;           /* inside BEGIN ... COMMIT */
+    /* Statements prepared on this connection (AM__PG_PREPARE), by the
+     * address of their SQL text; emptied when the connection is re-made. */
+    const char *prep[AM__PG_MAXPREP];
+    int nprep;
+    /* Pooled handles: the thread whose call holds it (`depth` > 0). */
+    pthread_t owner;
+    int depth;
+} am__pgc;
+
 /* The backend's state behind am_store.impl. */
 typedef struct am__pg {
-    PGconn *conn;
+    /* The connections: one, used under the handle's mutex, or a pool
+     * (s->pooled) whose slots calls take and give back under `pool_mu`. */
+    am__pgc *conns;
+    size_t nconns;
+    pthread_mutex_t pool_mu;
+    pthread_cond_t pool_freed;
     char *conninfo;      /* what libpq gets (may hold a password) */
     char display[256];   /* the target for messages: never the password */
     char schema[64];     /* our PostgreSQL schema */
-    int in_tx;           /* inside BEGIN ... COMMIT */
+    /* Below: the handle's shared state (s->mu on a pooled handle). */
     /* BM25 statistics (rows, average length), refreshed now and then. */
     double n_rows, avgdl;
     int64_t stats_writes;
@@ -44,13 +64,13 @@ typedef struct am__pg {
      * hard deletes. */
     int64_t vc_xmin;
     int64_t vc_epoch;
-    /* Statements prepared on this connection (AM__PG_PREPARE), by the
-     * address of their SQL text; emptied when the connection is re-made. */
-    const char *prep[AM__PG_MAXPREP];
-    int nprep;
 } am__pg;
 
 #define PG(s) ((am__pg *)(s)->impl)
+
+/* The connection of the calling thread's call: the only one, or the pool
+ * slot that am__pg_enter bound to this thread. */
+am__pgc *am__pg_conn(am_store *s);
 
 /* Parameters of one statement, sent in binary. */
 #define AM__PG_MAXP 16

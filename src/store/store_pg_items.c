@@ -190,7 +190,7 @@ am_status am__pg_write(am_store *s, const am__write *w, am__prepared *ps,
         int written = 0;
         st = am__pg_put_new(s, w, ps, now, &written);
         if (st == AM_OK && written)
-            s->own_writes++;
+            am__store_wrote(s);
         if (st != AM_OK || written)
             return st;
     }
@@ -217,7 +217,7 @@ am_status am__pg_write(am_store *s, const am__write *w, am__prepared *ps,
     if (st != AM_OK)
         am__pg_rollback(s);
     else
-        s->own_writes++;
+        am__store_wrote(s);
     am_buf_free(&enc);
     return st;
 }
@@ -350,7 +350,7 @@ out:
     if (st != AM_OK)
         am__pg_rollback(s);
     else
-        s->own_writes++;
+        am__store_wrote(s);
 done:
     PQclear(h);
     PQclear(f);

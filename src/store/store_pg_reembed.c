@@ -116,8 +116,10 @@ out:
     am_buf_free(&ids);
     am_buf_free(&vs);
     /* Every vector changed: reload on the next vector search. */
+    am__store_share_lock(s);
     s->vc.valid = 0;
     s->own_writes++;
+    am__store_share_unlock(s);
     if (count != NULL)
         *count = st == AM_OK ? total : 0;
     return st;

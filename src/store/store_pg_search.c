@@ -573,11 +573,15 @@ static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
         st = AM_OK;
         goto out;
     }
+    /* The statistics are the handle's, shared by a pool's calls. */
+    am__store_share_lock(s);
     st = bm25_stats(s);
     if (st == AM_OK && lo.len > 0)
         st = scope_count(s, lo, hi, &scope_rows);
     else
         scope_rows = g->n_rows;
+    snprintf(avg, sizeof avg, "%.17g", g->avgdl > 0 ? g->avgdl : 1.0);
+    am__store_share_unlock(s);
     if (st != AM_OK)
         goto out;
     keep_budget(t, &n);
@@ -588,7 +592,6 @@ static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
     st = rank_sql(s, filter, &fsql, &farr, &sql);
     if (st != AM_OK)
         goto out;
-    snprintf(avg, sizeof avg, "%.17g", g->avgdl > 0 ? g->avgdl : 1.0);
     lim = (int64_t)want + 8;
     for (;;) {
         p.n = 0;
@@ -904,15 +907,21 @@ am_status am__pg_search(am_store *s, const am_search *q,
     /* The boost can lift a candidate from below the limit: look deeper,
      * as when two signals are fused. */
     int boosting = q->boost_field.len > 0;
+    int have_vec = 0;
 
     lo.alloc = hi.alloc = s->alloc;
     st = am__store_ns_range(s, q->ns, &lo, &hi);
     if (st != AM_OK)
         goto out;
+    /* The vector cache is the handle's: on a pooled handle, calls take
+     * turns for it (am__store_share_lock) but not for the full-text part
+     * between. */
     if (use_vec) {
+        am__store_share_lock(s);
         st = vcache_load(s);
         if (st == AM_OK)
             st = am__query_vector(s, q, qemb, &qv, &qdim);
+        am__store_share_unlock(s);
         if (st != AM_OK)
             goto out;
         use_vec = qv != NULL;
@@ -940,17 +949,23 @@ am_status am__pg_search(am_store *s, const am_search *q,
         if (st != AM_OK)
             goto out;
     }
-    if (use_vec && s->vc.count > 0) {
+    am__store_share_lock(s);
+    have_vec = use_vec && s->vc.count > 0;
+    if (have_vec && s->vc.dim != qdim)
+        /* Only a pool's other call can have changed the cache since the
+         * check above: a re-embed to another dimension. */
+        st = am__fail(&AM__ERR(s), AM_EINVAL, "search: query vector has %zu "
+                      "dimensions, the index %zu (re-embedded during the "
+                      "search)", qdim, s->vc.dim);
+    else if (have_vec)
         st = vec_cands(s, qv, (am_str){ lo.ptr, lo.len }, filter,
                        use_text || boosting ? depth : limit, now,
-                       use_text ? &tc : NULL,
-                       &vc);
-        if (st != AM_OK)
-            goto out;
-    }
+                       use_text ? &tc : NULL, &vc);
+    am__store_share_unlock(s);
+    if (st != AM_OK)
+        goto out;
 
-    st = am__fuse(s, q, &tc, &vc, use_text && use_vec && s->vc.count > 0,
-                  &all);
+    st = am__fuse(s, q, &tc, &vc, use_text && have_vec, &all);
     if (st == AM_OK)
         st = am__boost(s, q, limit, &all, boost_read, NULL);
     if (st != AM_OK)

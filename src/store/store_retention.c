@@ -43,7 +43,7 @@ static am_status in_txn(am_store *s, txn_step step, const void *arg,
     if (st != AM_OK)
         s->be->rollback(s);
     if (bumps_vectors)
-        s->own_writes++;
+        am__store_wrote(s);
     if (removed != NULL)
         *removed = st == AM_OK ? n : 0;
     return st;
