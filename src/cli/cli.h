@@ -196,4 +196,15 @@ struct json_t *cli_json_parse(am_str text);
 bool cli_opt(int argc, char **argv, int *i, const char *name,
              const char **value);
 
+/* An option spelled the old way and what to type now, for an error that
+ * says so ("'--input' is now '--input-tokens'"). */
+typedef struct cli_renamed {
+    const char *old;
+    const char *now;
+} cli_renamed;
+
+/* The new spelling of `arg` ("--old" or "--old=value") in `t`, or NULL. */
+const char *cli_renamed_find(const cli_renamed *t, size_t n,
+                             const char *arg);
+
 #endif

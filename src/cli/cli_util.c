@@ -302,3 +302,14 @@ bool cli_opt(int argc, char **argv, int *i, const char *name,
     }
     return true;
 }
+
+const char *cli_renamed_find(const cli_renamed *t, size_t n, const char *arg)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(t[i].old);
+        if (strncmp(arg, t[i].old, len) == 0 &&
+            (arg[len] == '\0' || arg[len] == '='))
+            return t[i].now;
+    }
+    return NULL;
+}

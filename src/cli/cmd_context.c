@@ -364,19 +364,13 @@ typedef struct mem_cli {
  * the new one, for an error that says what to type, or NULL. */
 static const char *renamed(const char *arg)
 {
-    static const char *const pairs[][2] = {
+    static const cli_renamed pairs[] = {
         { "--now", "--force" }, /* tiers' --now MS is a time */
         { "--llm-provider", "--provider" },
         { "--llm-base-url", "--base-url" },
         { "--llm-api-key-env", "--api-key-env" },
     };
-    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
-        size_t n = strlen(pairs[i][0]);
-        if (strncmp(arg, pairs[i][0], n) == 0 &&
-            (arg[n] == '\0' || arg[n] == '='))
-            return pairs[i][1];
-    }
-    return NULL;
+    return cli_renamed_find(pairs, CLI_COUNT(pairs), arg);
 }
 
 static int mem_args(const char *cmd, bool replay, mem_cli *m, int argc,

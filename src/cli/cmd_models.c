@@ -163,18 +163,12 @@ int cmd_models(int argc, char **argv)
  * NULL. */
 static const char *cost_renamed(const char *arg)
 {
-    static const char *const pairs[][2] = {
+    static const cli_renamed pairs[] = {
         { "--input", "--input-tokens" },
         { "--output", "--output-tokens" },
         { "--cached", "--cached-tokens" },
     };
-    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
-        size_t n = strlen(pairs[i][0]);
-        if (strncmp(arg, pairs[i][0], n) == 0 &&
-            (arg[n] == '\0' || arg[n] == '='))
-            return pairs[i][1];
-    }
-    return NULL;
+    return cli_renamed_find(pairs, CLI_COUNT(pairs), arg);
 }
 
 int cmd_cost(int argc, char **argv)

@@ -101,17 +101,11 @@ static bool parse_size(const char *s, size_t *out)
  * an error that says what to type, or NULL. */
 static const char *renamed(const char *arg)
 {
-    static const char *const pairs[][2] = {
+    static const cli_renamed pairs[] = {
         { "--extra", "--meta JSON" },
         { "--recent-days", "--recent DURATION (e.g. 7d)" },
     };
-    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
-        size_t n = strlen(pairs[i][0]);
-        if (strncmp(arg, pairs[i][0], n) == 0 &&
-            (arg[n] == '\0' || arg[n] == '='))
-            return pairs[i][1];
-    }
-    return NULL;
+    return cli_renamed_find(pairs, CLI_COUNT(pairs), arg);
 }
 
 static int parse_args(const char *sub, int argc, char **argv, targs *a)

@@ -112,14 +112,7 @@ static const am_tokenizer *am_memory_tokenizer_locked(const am_memory *m)
 
 const am_tokenizer *am_memory_tokenizer(const am_memory *m)
 {
-    const am_tokenizer * r;
-
-    if (m == NULL)
-        return am_memory_tokenizer_locked(m);
-    AM__MEMORY_LOCK(m);
-    r = am_memory_tokenizer_locked(m);
-    AM__MEMORY_UNLOCK(m);
-    return r;
+    AM__MEMORY_LOCKED(const am_tokenizer *, m, am_memory_tokenizer_locked(m));
 }
 
 void am_memory_free(am_memory *m)
@@ -378,14 +371,7 @@ static am_status am_memory_add_locked(am_memory *m, const am_msg *msg,
 am_status am_memory_add(am_memory *m, const am_msg *msg,
                         const am_memory_usage *usage)
 {
-    am_status r;
-
-    if (m == NULL)
-        return am_memory_add_locked(m, msg, usage);
-    AM__MEMORY_LOCK(m);
-    r = am_memory_add_locked(m, msg, usage);
-    AM__MEMORY_UNLOCK(m);
-    return r;
+    AM__MEMORY_LOCKED(am_status, m, am_memory_add_locked(m, msg, usage));
 }
 
 static am_status am_memory_compress_locked(am_memory *m)
@@ -402,14 +388,7 @@ static am_status am_memory_compress_locked(am_memory *m)
 
 am_status am_memory_compress(am_memory *m)
 {
-    am_status r;
-
-    if (m == NULL)
-        return am_memory_compress_locked(m);
-    AM__MEMORY_LOCK(m);
-    r = am_memory_compress_locked(m);
-    AM__MEMORY_UNLOCK(m);
-    return r;
+    AM__MEMORY_LOCKED(am_status, m, am_memory_compress_locked(m));
 }
 
 static am_status am_memory_context_locked(am_memory *m, am_msg_list *out)
@@ -444,14 +423,7 @@ static am_status am_memory_context_locked(am_memory *m, am_msg_list *out)
 
 am_status am_memory_context(am_memory *m, am_msg_list *out)
 {
-    am_status r;
-
-    if (m == NULL)
-        return am_memory_context_locked(m, out);
-    AM__MEMORY_LOCK(m);
-    r = am_memory_context_locked(m, out);
-    AM__MEMORY_UNLOCK(m);
-    return r;
+    AM__MEMORY_LOCKED(am_status, m, am_memory_context_locked(m, out));
 }
 
 static bool am_memory_was_compressed_last_locked(const am_memory *m)
@@ -461,14 +433,7 @@ static bool am_memory_was_compressed_last_locked(const am_memory *m)
 
 bool am_memory_was_compressed_last(const am_memory *m)
 {
-    bool r;
-
-    if (m == NULL)
-        return am_memory_was_compressed_last_locked(m);
-    AM__MEMORY_LOCK(m);
-    r = am_memory_was_compressed_last_locked(m);
-    AM__MEMORY_UNLOCK(m);
-    return r;
+    AM__MEMORY_LOCKED(bool, m, am_memory_was_compressed_last_locked(m));
 }
 
 int64_t am_memory_last_savings(const am_memory *m)
@@ -494,12 +459,5 @@ static bool am_memory_compressed_locked(const am_memory *m, am_compressed_memory
 
 bool am_memory_compressed(const am_memory *m, am_compressed_memory *out)
 {
-    bool r;
-
-    if (m == NULL)
-        return am_memory_compressed_locked(m, out);
-    AM__MEMORY_LOCK(m);
-    r = am_memory_compressed_locked(m, out);
-    AM__MEMORY_UNLOCK(m);
-    return r;
+    AM__MEMORY_LOCKED(bool, m, am_memory_compressed_locked(m, out));
 }

@@ -21,6 +21,9 @@
 /* Lock a (possibly const) handle: the mutex is not part of its value. */
 #define AM__MEMORY_LOCK(m) pthread_mutex_lock(&((am_memory *)(uintptr_t)(m))->mu)
 #define AM__MEMORY_UNLOCK(m) pthread_mutex_unlock(&((am_memory *)(uintptr_t)(m))->mu)
+/* A public call's whole body: `call` under the lock (core.h). */
+#define AM__MEMORY_LOCKED(type, m, call) \
+    AM__CALL_LOCKED(type, m, AM__MEMORY_LOCK, AM__MEMORY_UNLOCK, call)
 
 typedef struct entry {
     am_msg *msg;   /* one reference */

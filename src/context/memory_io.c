@@ -115,14 +115,7 @@ static am_status am_memory_stats_json_locked(const am_memory *m, am_buf *out)
 
 am_status am_memory_stats_json(const am_memory *m, am_buf *out)
 {
-    am_status r;
-
-    if (m == NULL)
-        return am_memory_stats_json_locked(m, out);
-    AM__MEMORY_LOCK(m);
-    r = am_memory_stats_json_locked(m, out);
-    AM__MEMORY_UNLOCK(m);
-    return r;
+    AM__MEMORY_LOCKED(am_status, m, am_memory_stats_json_locked(m, out));
 }
 
 /* 45234 -> "45,234" */
@@ -169,14 +162,7 @@ static am_status am_memory_stats_text_locked(const am_memory *m, am_buf *out)
 
 am_status am_memory_stats_text(const am_memory *m, am_buf *out)
 {
-    am_status r;
-
-    if (m == NULL)
-        return am_memory_stats_text_locked(m, out);
-    AM__MEMORY_LOCK(m);
-    r = am_memory_stats_text_locked(m, out);
-    AM__MEMORY_UNLOCK(m);
-    return r;
+    AM__MEMORY_LOCKED(am_status, m, am_memory_stats_text_locked(m, out));
 }
 
 /* ---- Persistence ----
@@ -274,14 +260,7 @@ static am_status am_memory_export_locked(const am_memory *m, am_buf *out)
 
 am_status am_memory_export(const am_memory *m, am_buf *out)
 {
-    am_status r;
-
-    if (m == NULL)
-        return am_memory_export_locked(m, out);
-    AM__MEMORY_LOCK(m);
-    r = am_memory_export_locked(m, out);
-    AM__MEMORY_UNLOCK(m);
-    return r;
+    AM__MEMORY_LOCKED(am_status, m, am_memory_export_locked(m, out));
 }
 
 /* The value of number node `v` (NULL or another type: false). */
@@ -589,12 +568,5 @@ out:
 
 am_status am_memory_import(am_memory *m, am_str json)
 {
-    am_status r;
-
-    if (m == NULL)
-        return am_memory_import_locked(m, json);
-    AM__MEMORY_LOCK(m);
-    r = am_memory_import_locked(m, json);
-    AM__MEMORY_UNLOCK(m);
-    return r;
+    AM__MEMORY_LOCKED(am_status, m, am_memory_import_locked(m, json));
 }

@@ -326,14 +326,8 @@ static am_status am_react_add_message_locked(am_react *m, am_str role, am_str co
 
 am_status am_react_add_message(am_react *m, am_str role, am_str content)
 {
-    am_status r;
-
-    if (m == NULL)
-        return am_react_add_message_locked(m, role, content);
-    AM__REACT_LOCK(m);
-    r = am_react_add_message_locked(m, role, content);
-    AM__REACT_UNLOCK(m);
-    return r;
+    AM__REACT_LOCKED(am_status, m,
+                     am_react_add_message_locked(m, role, content));
 }
 
 static size_t am_react_message_count_locked(const am_react *m)
@@ -343,14 +337,7 @@ static size_t am_react_message_count_locked(const am_react *m)
 
 size_t am_react_message_count(const am_react *m)
 {
-    size_t r;
-
-    if (m == NULL)
-        return am_react_message_count_locked(m);
-    AM__REACT_LOCK(m);
-    r = am_react_message_count_locked(m);
-    AM__REACT_UNLOCK(m);
-    return r;
+    AM__REACT_LOCKED(size_t, m, am_react_message_count_locked(m));
 }
 
 static am_status message_view(const am_react *m, size_t i, void *out_,
@@ -400,14 +387,8 @@ static size_t am_react_messages_by_role_locked(const am_react *m, am_str role,
 size_t am_react_messages_by_role(const am_react *m, am_str role,
                                  size_t *idx, size_t cap)
 {
-    size_t r;
-
-    if (m == NULL)
-        return am_react_messages_by_role_locked(m, role, idx, cap);
-    AM__REACT_LOCK(m);
-    r = am_react_messages_by_role_locked(m, role, idx, cap);
-    AM__REACT_UNLOCK(m);
-    return r;
+    AM__REACT_LOCKED(size_t, m,
+                     am_react_messages_by_role_locked(m, role, idx, cap));
 }
 
 /* ---- Tool executions ---- */
@@ -479,14 +460,7 @@ static am_status am_react_add_tool_exec_locked(am_react *m, const am_react_tool_
 
 am_status am_react_add_tool_exec(am_react *m, const am_react_tool_exec *e)
 {
-    am_status r;
-
-    if (m == NULL)
-        return am_react_add_tool_exec_locked(m, e);
-    AM__REACT_LOCK(m);
-    r = am_react_add_tool_exec_locked(m, e);
-    AM__REACT_UNLOCK(m);
-    return r;
+    AM__REACT_LOCKED(am_status, m, am_react_add_tool_exec_locked(m, e));
 }
 
 static size_t am_react_tool_exec_count_locked(const am_react *m)
@@ -496,14 +470,7 @@ static size_t am_react_tool_exec_count_locked(const am_react *m)
 
 size_t am_react_tool_exec_count(const am_react *m)
 {
-    size_t r;
-
-    if (m == NULL)
-        return am_react_tool_exec_count_locked(m);
-    AM__REACT_LOCK(m);
-    r = am_react_tool_exec_count_locked(m);
-    AM__REACT_UNLOCK(m);
-    return r;
+    AM__REACT_LOCKED(size_t, m, am_react_tool_exec_count_locked(m));
 }
 
 static am_status tool_exec_view(const am_react *m, size_t i, void *out_,
@@ -568,14 +535,9 @@ size_t am_react_find_tool_execs(const am_react *m, am_str tool,
                                 am_react_outcome outcome, size_t *idx,
                                 size_t cap)
 {
-    size_t r;
-
-    if (m == NULL)
-        return am_react_find_tool_execs_locked(m, tool, outcome, idx, cap);
-    AM__REACT_LOCK(m);
-    r = am_react_find_tool_execs_locked(m, tool, outcome, idx, cap);
-    AM__REACT_UNLOCK(m);
-    return r;
+    AM__REACT_LOCKED(size_t, m,
+                     am_react_find_tool_execs_locked(m, tool, outcome, idx,
+                                                     cap));
 }
 
 /* ---- Steps ---- */
@@ -623,14 +585,7 @@ static am_status am_react_add_step_locked(am_react *m, am_step_type type, am_str
 
 am_status am_react_add_step(am_react *m, am_step_type type, am_str content)
 {
-    am_status r;
-
-    if (m == NULL)
-        return am_react_add_step_locked(m, type, content);
-    AM__REACT_LOCK(m);
-    r = am_react_add_step_locked(m, type, content);
-    AM__REACT_UNLOCK(m);
-    return r;
+    AM__REACT_LOCKED(am_status, m, am_react_add_step_locked(m, type, content));
 }
 
 static size_t am_react_step_count_locked(const am_react *m)
@@ -640,14 +595,7 @@ static size_t am_react_step_count_locked(const am_react *m)
 
 size_t am_react_step_count(const am_react *m)
 {
-    size_t r;
-
-    if (m == NULL)
-        return am_react_step_count_locked(m);
-    AM__REACT_LOCK(m);
-    r = am_react_step_count_locked(m);
-    AM__REACT_UNLOCK(m);
-    return r;
+    AM__REACT_LOCKED(size_t, m, am_react_step_count_locked(m));
 }
 
 static am_status step_view(const am_react *m, size_t i, void *out_,
@@ -698,14 +646,8 @@ static size_t am_react_find_steps_locked(const am_react *m, int type, size_t rec
 size_t am_react_find_steps(const am_react *m, int type, size_t recent,
                            size_t *idx, size_t cap)
 {
-    size_t r;
-
-    if (m == NULL)
-        return am_react_find_steps_locked(m, type, recent, idx, cap);
-    AM__REACT_LOCK(m);
-    r = am_react_find_steps_locked(m, type, recent, idx, cap);
-    AM__REACT_UNLOCK(m);
-    return r;
+    AM__REACT_LOCKED(size_t, m,
+                     am_react_find_steps_locked(m, type, recent, idx, cap));
 }
 
 /* ---- Context ---- */
@@ -746,14 +688,8 @@ static am_status am_react_context_set_locked(am_react *m, am_str key, am_str val
 
 am_status am_react_context_set(am_react *m, am_str key, am_str value_json)
 {
-    am_status r;
-
-    if (m == NULL)
-        return am_react_context_set_locked(m, key, value_json);
-    AM__REACT_LOCK(m);
-    r = am_react_context_set_locked(m, key, value_json);
-    AM__REACT_UNLOCK(m);
-    return r;
+    AM__REACT_LOCKED(am_status, m,
+                     am_react_context_set_locked(m, key, value_json));
 }
 
 static am_status am_react_context_get_locked(am_react *m, am_str key, am_buf *out)
@@ -777,14 +713,7 @@ static am_status am_react_context_get_locked(am_react *m, am_str key, am_buf *ou
 
 am_status am_react_context_get(am_react *m, am_str key, am_buf *out)
 {
-    am_status r;
-
-    if (m == NULL)
-        return am_react_context_get_locked(m, key, out);
-    AM__REACT_LOCK(m);
-    r = am_react_context_get_locked(m, key, out);
-    AM__REACT_UNLOCK(m);
-    return r;
+    AM__REACT_LOCKED(am_status, m, am_react_context_get_locked(m, key, out));
 }
 
 static am_status am_react_context_remove_locked(am_react *m, am_str key)
@@ -809,14 +738,7 @@ static am_status am_react_context_remove_locked(am_react *m, am_str key)
 
 am_status am_react_context_remove(am_react *m, am_str key)
 {
-    am_status r;
-
-    if (m == NULL)
-        return am_react_context_remove_locked(m, key);
-    AM__REACT_LOCK(m);
-    r = am_react_context_remove_locked(m, key);
-    AM__REACT_UNLOCK(m);
-    return r;
+    AM__REACT_LOCKED(am_status, m, am_react_context_remove_locked(m, key));
 }
 
 /* ---- Hooks ---- */
@@ -836,14 +758,7 @@ static am_status am_react_add_hook_locked(am_react *m, am_react_hook_fn fn, void
 
 am_status am_react_add_hook(am_react *m, am_react_hook_fn fn, void *ctx)
 {
-    am_status r;
-
-    if (m == NULL)
-        return am_react_add_hook_locked(m, fn, ctx);
-    AM__REACT_LOCK(m);
-    r = am_react_add_hook_locked(m, fn, ctx);
-    AM__REACT_UNLOCK(m);
-    return r;
+    AM__REACT_LOCKED(am_status, m, am_react_add_hook_locked(m, fn, ctx));
 }
 
 static size_t am_react_hook_failures_locked(const am_react *m)
@@ -853,14 +768,7 @@ static size_t am_react_hook_failures_locked(const am_react *m)
 
 size_t am_react_hook_failures(const am_react *m)
 {
-    size_t r;
-
-    if (m == NULL)
-        return am_react_hook_failures_locked(m);
-    AM__REACT_LOCK(m);
-    r = am_react_hook_failures_locked(m);
-    AM__REACT_UNLOCK(m);
-    return r;
+    AM__REACT_LOCKED(size_t, m, am_react_hook_failures_locked(m));
 }
 
 const am_error *am_react_hook_error(const am_react *m)
@@ -904,14 +812,7 @@ static am_status am_react_set_domain_type_locked(am_react *m, const am_react_dom
 
 am_status am_react_set_domain_type(am_react *m, const am_react_domain_type *t)
 {
-    am_status r;
-
-    if (m == NULL)
-        return am_react_set_domain_type_locked(m, t);
-    AM__REACT_LOCK(m);
-    r = am_react_set_domain_type_locked(m, t);
-    AM__REACT_UNLOCK(m);
-    return r;
+    AM__REACT_LOCKED(am_status, m, am_react_set_domain_type_locked(m, t));
 }
 
 static am_status am_react_set_domain_locked(am_react *m, void *record)
@@ -930,14 +831,7 @@ static am_status am_react_set_domain_locked(am_react *m, void *record)
 
 am_status am_react_set_domain(am_react *m, void *record)
 {
-    am_status r;
-
-    if (m == NULL)
-        return am_react_set_domain_locked(m, record);
-    AM__REACT_LOCK(m);
-    r = am_react_set_domain_locked(m, record);
-    AM__REACT_UNLOCK(m);
-    return r;
+    AM__REACT_LOCKED(am_status, m, am_react_set_domain_locked(m, record));
 }
 
 static void *am_react_domain_locked(const am_react *m)
@@ -947,14 +841,7 @@ static void *am_react_domain_locked(const am_react *m)
 
 void *am_react_domain(const am_react *m)
 {
-    void * r;
-
-    if (m == NULL)
-        return am_react_domain_locked(m);
-    AM__REACT_LOCK(m);
-    r = am_react_domain_locked(m);
-    AM__REACT_UNLOCK(m);
-    return r;
+    AM__REACT_LOCKED(void *, m, am_react_domain_locked(m));
 }
 
 static void am_react_domain_touched_locked(am_react *m)

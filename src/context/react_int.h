@@ -24,6 +24,9 @@
 /* Lock a (possibly const) handle: the mutex is not part of its value. */
 #define AM__REACT_LOCK(m) pthread_mutex_lock(&((am_react *)(uintptr_t)(m))->mu)
 #define AM__REACT_UNLOCK(m) pthread_mutex_unlock(&((am_react *)(uintptr_t)(m))->mu)
+/* A public call's whole body: `call` under the lock (core.h). */
+#define AM__REACT_LOCKED(type, m, call) \
+    AM__CALL_LOCKED(type, m, AM__REACT_LOCK, AM__REACT_UNLOCK, call)
 #define AM__REACT_JSON_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY)
 
 /* A string the handle owns: `len` bytes plus a NUL, or p NULL for none. */

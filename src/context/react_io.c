@@ -124,14 +124,7 @@ out:
 
 am_status am_react_export(am_react *m, am_buf *out)
 {
-    am_status r;
-
-    if (m == NULL)
-        return am_react_export_locked(m, out);
-    AM__REACT_LOCK(m);
-    r = am_react_export_locked(m, out);
-    AM__REACT_UNLOCK(m);
-    return r;
+    AM__REACT_LOCKED(am_status, m, am_react_export_locked(m, out));
 }
 
 /* ---- Import ---- */
@@ -435,12 +428,5 @@ static am_status am_react_import_locked(am_react *m, am_str json)
 
 am_status am_react_import(am_react *m, am_str json)
 {
-    am_status r;
-
-    if (m == NULL)
-        return am_react_import_locked(m, json);
-    AM__REACT_LOCK(m);
-    r = am_react_import_locked(m, json);
-    AM__REACT_UNLOCK(m);
-    return r;
+    AM__REACT_LOCKED(am_status, m, am_react_import_locked(m, json));
 }

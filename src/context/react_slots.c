@@ -249,58 +249,38 @@ static am_status names_locked(am_react *m, am_buf *out)
 am_status am_react_slot_define(am_react *m, am_str name, am_slot_type type,
                                am_str value_json)
 {
-    am_status st;
     if (m == NULL)
         return AM_EINVAL;
-    AM__REACT_LOCK(m);
-    st = define_locked(m, name, type, value_json);
-    AM__REACT_UNLOCK(m);
-    return st;
+    AM__REACT_LOCKED(am_status, m, define_locked(m, name, type, value_json));
 }
 
 am_status am_react_slot_set(am_react *m, am_str name, am_str value_json)
 {
-    am_status st;
     if (m == NULL)
         return AM_EINVAL;
-    AM__REACT_LOCK(m);
-    st = set_locked(m, name, value_json);
-    AM__REACT_UNLOCK(m);
-    return st;
+    AM__REACT_LOCKED(am_status, m, set_locked(m, name, value_json));
 }
 
 am_status am_react_slot_get(am_react *m, am_str name, am_buf *out,
                             am_slot_type *type)
 {
-    am_status st;
     if (m == NULL || out == NULL)
         return AM_EINVAL;
-    AM__REACT_LOCK(m);
-    st = get_locked(m, name, out, type);
-    AM__REACT_UNLOCK(m);
-    return st;
+    AM__REACT_LOCKED(am_status, m, get_locked(m, name, out, type));
 }
 
 am_status am_react_slot_remove(am_react *m, am_str name)
 {
-    am_status st;
     if (m == NULL)
         return AM_EINVAL;
-    AM__REACT_LOCK(m);
-    st = remove_locked(m, name);
-    AM__REACT_UNLOCK(m);
-    return st;
+    AM__REACT_LOCKED(am_status, m, remove_locked(m, name));
 }
 
 am_status am_react_slot_names(am_react *m, am_buf *out)
 {
-    am_status st;
     if (m == NULL || out == NULL)
         return AM_EINVAL;
-    AM__REACT_LOCK(m);
-    st = names_locked(m, out);
-    AM__REACT_UNLOCK(m);
-    return st;
+    AM__REACT_LOCKED(am_status, m, names_locked(m, out));
 }
 
 /* ---- Import ---- */

@@ -184,14 +184,7 @@ out:
 
 am_status am_react_stats_json(am_react *m, am_buf *out)
 {
-    am_status r;
-
-    if (m == NULL)
-        return am_react_stats_json_locked(m, out);
-    AM__REACT_LOCK(m);
-    r = am_react_stats_json_locked(m, out);
-    AM__REACT_UNLOCK(m);
-    return r;
+    AM__REACT_LOCKED(am_status, m, am_react_stats_json_locked(m, out));
 }
 
 /* ---- Pruning ---- */
@@ -281,12 +274,7 @@ static am_status am_react_prune_locked(am_react *m, size_t max_messages,
 am_status am_react_prune(am_react *m, size_t max_messages,
                          size_t max_tool_execs, size_t max_steps)
 {
-    am_status r;
-
-    if (m == NULL)
-        return am_react_prune_locked(m, max_messages, max_tool_execs, max_steps);
-    AM__REACT_LOCK(m);
-    r = am_react_prune_locked(m, max_messages, max_tool_execs, max_steps);
-    AM__REACT_UNLOCK(m);
-    return r;
+    AM__REACT_LOCKED(am_status, m,
+                     am_react_prune_locked(m, max_messages, max_tool_execs,
+                                           max_steps));
 }

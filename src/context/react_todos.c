@@ -94,14 +94,7 @@ static am_status am_react_todo_put_locked(am_react *m, const am_react_todo *t)
 
 am_status am_react_todo_put(am_react *m, const am_react_todo *t)
 {
-    am_status r;
-
-    if (m == NULL)
-        return am_react_todo_put_locked(m, t);
-    AM__REACT_LOCK(m);
-    r = am_react_todo_put_locked(m, t);
-    AM__REACT_UNLOCK(m);
-    return r;
+    AM__REACT_LOCKED(am_status, m, am_react_todo_put_locked(m, t));
 }
 
 static am_status am_react_todo_remove_locked(am_react *m, am_str id)
@@ -123,14 +116,7 @@ static am_status am_react_todo_remove_locked(am_react *m, am_str id)
 
 am_status am_react_todo_remove(am_react *m, am_str id)
 {
-    am_status r;
-
-    if (m == NULL)
-        return am_react_todo_remove_locked(m, id);
-    AM__REACT_LOCK(m);
-    r = am_react_todo_remove_locked(m, id);
-    AM__REACT_UNLOCK(m);
-    return r;
+    AM__REACT_LOCKED(am_status, m, am_react_todo_remove_locked(m, id));
 }
 
 static size_t am_react_todo_count_locked(const am_react *m)
@@ -140,14 +126,7 @@ static size_t am_react_todo_count_locked(const am_react *m)
 
 size_t am_react_todo_count(const am_react *m)
 {
-    size_t r;
-
-    if (m == NULL)
-        return am_react_todo_count_locked(m);
-    AM__REACT_LOCK(m);
-    r = am_react_todo_count_locked(m);
-    AM__REACT_UNLOCK(m);
-    return r;
+    AM__REACT_LOCKED(size_t, m, am_react_todo_count_locked(m));
 }
 
 static am_status todo_view(const am_react *m, size_t i, void *out_,

@@ -220,24 +220,25 @@ void am__views_free(am__views *v)
 
 /* ---- Cutting a boundary message ---- */
 
-static am_status make_cut(const am_msg *m, size_t len, bool keep_tail,
-                          const am_allocator *a, am_msg **out, am_error *err)
+/* The first character boundary of `text` at or after byte `at`: a tail
+ * cut starts on a whole character. */
+static size_t char_start_from(am_str text, size_t at)
 {
-    am_str text = am_msg_content_text(m);
-    am_str part;
+    while (at < text.len && ((unsigned char)text.ptr[at] & 0xC0) == 0x80)
+        at++;
+    return at;
+}
+
+/* A text message `text` in m's role with m's id, time and name: the head
+ * of both cuts. On failure *out is NULL. */
+static am_status cut_msg(const am_msg *m, am_str text, const am_allocator *a,
+                         am_msg **out, am_error *err)
+{
     am_msg_opts mo = am_msg_opts_default();
     am_status st;
 
-    if (keep_tail) {
-        size_t s = text.len - len;
-        while (s < text.len && ((unsigned char)text.ptr[s] & 0xC0) == 0x80)
-            s++;
-        part = (am_str){ text.ptr + s, text.len - s };
-    } else {
-        part = (am_str){ text.ptr, am__utf8_floor(text.ptr, len) };
-    }
     mo.alloc = a;
-    st = am_msg_create_text(&mo, am_msg_role(m), part, out, err);
+    st = am_msg_create_text(&mo, am_msg_role(m), text, out, err);
     if (st == AM_OK)
         st = am_msg_set_id(*out, am_msg_id(m), err);
     if (st == AM_OK)
@@ -249,6 +250,21 @@ static am_status make_cut(const am_msg *m, size_t len, bool keep_tail,
         *out = NULL;
     }
     return st;
+}
+
+static am_status make_cut(const am_msg *m, size_t len, bool keep_tail,
+                          const am_allocator *a, am_msg **out, am_error *err)
+{
+    am_str text = am_msg_content_text(m);
+    am_str part;
+
+    if (keep_tail) {
+        size_t s = char_start_from(text, text.len - len);
+        part = (am_str){ text.ptr + s, text.len - s };
+    } else {
+        part = (am_str){ text.ptr, am__utf8_floor(text.ptr, len) };
+    }
+    return cut_msg(m, part, a, out, err);
 }
 
 /* The longest cut of `m` whose count fits `budget`; *out NULL if none. */
@@ -305,13 +321,11 @@ static am_status make_middle_cut(const am_msg *m, size_t head, size_t tail,
                                  am_msg **out, am_error *err)
 {
     am_str text = am_msg_content_text(m);
-    am_msg_opts mo = am_msg_opts_default();
     am_buf b = AM_BUF_INIT;
-    size_t h = am__utf8_floor(text.ptr, head), t0 = text.len - tail;
+    size_t h = am__utf8_floor(text.ptr, head);
+    size_t t0 = char_start_from(text, text.len - tail);
     am_status st;
 
-    while (t0 < text.len && ((unsigned char)text.ptr[t0] & 0xC0) == 0x80)
-        t0++;
     b.alloc = a;
     st = am_buf_append(&b, text.ptr, h);
     if (st == AM_OK)
@@ -322,16 +336,11 @@ static am_status make_middle_cut(const am_msg *m, size_t head, size_t tail,
         am_buf_free(&b);
         return am__fail(err, AM_ENOMEM, "cut: out of memory");
     }
-    mo.alloc = a;
-    st = am_msg_create_text(&mo, am_msg_role(m), am_buf_str(&b), out, err);
+    st = cut_msg(m, am_buf_str(&b), a, out, err);
     am_buf_free(&b);
-    if (st == AM_OK)
-        st = am_msg_set_id(*out, am_msg_id(m), err);
-    if (st == AM_OK)
-        st = am_msg_set_created_ms(*out, am_msg_created_ms(m), err);
-    if (st == AM_OK && am_msg_name(m).len > 0)
-        st = am_msg_set_name(*out, am_msg_name(m), err);
-    if (st == AM_OK && am_msg_tool_call_id(m).len > 0)
+    if (st != AM_OK)
+        return st;
+    if (am_msg_tool_call_id(m).len > 0)
         st = am_msg_set_tool_call_id(*out, am_msg_tool_call_id(m), err);
     for (size_t i = 0; st == AM_OK && i < am_msg_tool_call_count(m); i++)
         st = am_msg_add_tool_call(*out, am_msg_tool_call(m, i), err);

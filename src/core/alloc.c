@@ -106,19 +106,23 @@ void am__free(const am_allocator *a, void *ptr, size_t size)
     a->free(a->ctx, ptr, size != 0 ? size : 1);
 }
 
-char *am__strndup(const am_allocator *a, const char *s, size_t len)
+/* Copy `len` bytes of `s` and a NUL into `p` (len + 1 bytes, or NULL when
+ * the allocation failed); returns p. */
+static char *nul_copy(char *p, const char *s, size_t len)
 {
-    char *p;
-
-    if (len == SIZE_MAX)
-        return NULL;
-    p = am__alloc(a, len + 1);
     if (p == NULL)
         return NULL;
     if (len != 0)
         memcpy(p, s, len);
     p[len] = '\0';
     return p;
+}
+
+char *am__strndup(const am_allocator *a, const char *s, size_t len)
+{
+    if (len == SIZE_MAX)
+        return NULL;
+    return nul_copy(am__alloc(a, len + 1), s, len);
 }
 
 /* ---- Arena ---- */
@@ -174,17 +178,9 @@ void *am__arena_alloc(am__arena *ar, size_t size)
 
 char *am__arena_strndup(am__arena *ar, const char *s, size_t len)
 {
-    char *p;
-
     if (len == SIZE_MAX)
         return NULL;
-    p = am__arena_alloc(ar, len + 1);
-    if (p == NULL)
-        return NULL;
-    if (len != 0)
-        memcpy(p, s, len);
-    p[len] = '\0';
-    return p;
+    return nul_copy(am__arena_alloc(ar, len + 1), s, len);
 }
 
 void am__arena_free(am__arena *ar)

@@ -37,6 +37,25 @@ am_status am__failv(am_error *err, am_status code, const char *fmt,
 /* Copy `src` into `dst` (either may be NULL); returns src->code. */
 am_status am__error_copy(am_error *dst, const am_error *src);
 
+/* ---- Public calls under a handle's lock ----
+ *
+ * The body of a public call that runs its `_locked` twin under the
+ * handle's mutex and returns what the twin returned. A NULL handle skips
+ * the lock and goes straight to the twin, which answers it (AM_EINVAL, 0 or
+ * false, as its contract says). `lock`/`unlock` are the module's macros,
+ * which take the handle. Used as a function's whole body:
+ *     AM__CALL_LOCKED(am_status, m, LOCK, UNLOCK, add_locked(m, x)); */
+#define AM__CALL_LOCKED(type, h, lock, unlock, call)                       \
+    do {                                                                   \
+        type r_;                                                           \
+        if ((h) == NULL)                                                   \
+            return call;                                                   \
+        lock(h);                                                           \
+        r_ = call;                                                         \
+        unlock(h);                                                         \
+        return r_;                                                         \
+    } while (0)
+
 /* ---- Checked numbers ----
  *
  * Times are int64 milliseconds, and a time plus a duration taken from a
@@ -162,6 +181,31 @@ am_status am__name_fail(const am__names *t, am_str s, am_error *err);
 /* am__name_find, and am__name_fail when nothing matches. */
 am_status am__name_parse(const am__names *t, am_str s, int *out,
                          am_error *err);
+/* Defines the public parse function `fn` of enum `type` over table `t`
+ * (am__name_parse, the value cast to the enum), so that every enum's
+ * parse is the same code: AM__NAME_PARSE_FN(am_role_parse, am_role, roles) */
+#define AM__NAME_PARSE_FN(fn, type, t)                                       \
+    am_status fn(am_str name, type *out, am_error *err)                      \
+    {                                                                        \
+        int v;                                                               \
+        am_status st = am__name_parse(&(t), name, &v, err);                  \
+        if (st == AM_OK)                                                     \
+            *out = (type)v;                                                  \
+        return st;                                                           \
+    }
+
+/* The value of hex digit `c` (either case), or -1: \u escapes and URL
+ * percent-escapes. */
+static inline int am__hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
 
 /* ---- Hashing ---- */
 

@@ -57,14 +57,7 @@ const char *am_retention_name(am_retention r)
     return am__name_of(&retentions, (int)r);
 }
 
-am_status am_retention_parse(am_str name, am_retention *out, am_error *err)
-{
-    int v;
-    am_status st = am__name_parse(&retentions, name, &v, err);
-    if (st == AM_OK)
-        *out = (am_retention)v;
-    return st;
-}
+AM__NAME_PARSE_FN(am_retention_parse, am_retention, retentions)
 
 am_convmgr_opts am_convmgr_opts_default(void)
 {

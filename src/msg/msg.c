@@ -33,14 +33,7 @@ const char *am_role_name(am_role role)
     return am__name_of(&roles, (int)role);
 }
 
-am_status am_role_parse(am_str name, am_role *out, am_error *err)
-{
-    int v;
-    am_status st = am__name_parse(&roles, name, &v, err);
-    if (st == AM_OK)
-        *out = (am_role)v;
-    return st;
-}
+AM__NAME_PARSE_FN(am_role_parse, am_role, roles)
 
 static const char *const part_names[AM_PART_TYPE_COUNT] = {
     [AM_PART_TEXT] = "text", [AM_PART_IMAGE] = "image",
@@ -310,7 +303,7 @@ am_status am__msg_build(const am__msg_fields *f, const am__msg_env *env,
     return AM_OK;
 }
 
-static am__msg_env env_from_opts(const am_msg_opts *opts)
+am__msg_env am__msg_env_of(const am_msg_opts *opts)
 {
     am__msg_env env;
     am_msg_opts d = am_msg_opts_default();
@@ -326,7 +319,7 @@ static am__msg_env env_from_opts(const am_msg_opts *opts)
 am_status am_msg_create(const am_msg_opts *opts, am_role role, am_msg **out,
                         am_error *err)
 {
-    am__msg_env env = env_from_opts(opts);
+    am__msg_env env = am__msg_env_of(opts);
     am__msg_fields f;
     char id[37];
 
@@ -348,7 +341,7 @@ am_status am_msg_create(const am_msg_opts *opts, am_role role, am_msg **out,
 am_status am_msg_create_text(const am_msg_opts *opts, am_role role,
                              am_str text, am_msg **out, am_error *err)
 {
-    am__msg_env env = env_from_opts(opts);
+    am__msg_env env = am__msg_env_of(opts);
     am__msg_fields f;
     char id[37];
     am_status st;

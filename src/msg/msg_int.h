@@ -48,6 +48,9 @@ typedef struct am__msg_env {
     size_t max_bytes;
 } am__msg_env;
 
+/* The environment of `opts` (NULL: am_msg_opts_default()'s). */
+am__msg_env am__msg_env_of(const am_msg_opts *opts);
+
 struct am_msg {
     atomic_uint refs;
     atomic_bool frozen;

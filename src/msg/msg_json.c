@@ -758,8 +758,7 @@ static am_status read_msg(rd *r, am_msg **out)
 am_status am_msg_from_json(const am_msg_opts *opts, am_str json,
                            am_msg **out, am_error *err)
 {
-    am_msg_opts d = am_msg_opts_default();
-    am__msg_env env;
+    am__msg_env env = am__msg_env_of(opts);
     am__arena tmp;
     am__js js;
     rd r;
@@ -768,13 +767,7 @@ am_status am_msg_from_json(const am_msg_opts *opts, am_str json,
     if (out == NULL)
         return am__fail(err, AM_EINVAL, "am_msg_from_json: NULL out");
     *out = NULL;
-    if (opts == NULL)
-        opts = &d;
-    env.alloc = opts->alloc;
-    env.clock = opts->clock;
-    env.rng = opts->rng;
-    env.max_bytes = opts->max_bytes;
-    am__arena_init(&tmp, opts->alloc, 4096);
+    am__arena_init(&tmp, env.alloc, 4096);
     am__js_init(&js, json, "message", &tmp, err);
     r.js = &js;
     r.env = &env;

@@ -19,14 +19,7 @@ const char *am_format_name(am_format fmt)
     return am__name_of(&formats, (int)fmt);
 }
 
-am_status am_format_parse(am_str name, am_format *out, am_error *err)
-{
-    int v;
-    am_status st = am__name_parse(&formats, name, &v, err);
-    if (st == AM_OK)
-        *out = (am_format)v;
-    return st;
-}
+AM__NAME_PARSE_FN(am_format_parse, am_format, formats)
 
 am_status am_msgs_to_json(const am_msg *const *msgs, size_t count,
                           am_format fmt, unsigned flags, am_buf *out,
@@ -55,17 +48,10 @@ am_status am_msgs_to_json(const am_msg *const *msgs, size_t count,
 am_status am_msgs_from_json(const am_msg_opts *opts, am_format fmt,
                             am_str text, am_msg_list *out, am_error *err)
 {
-    am_msg_opts d = am_msg_opts_default();
-    am__msg_env env;
+    am__msg_env env = am__msg_env_of(opts);
 
     if (out == NULL)
         return am__fail(err, AM_EINVAL, "am_msgs_from_json: NULL out");
-    if (opts == NULL)
-        opts = &d;
-    env.alloc = opts->alloc;
-    env.clock = opts->clock;
-    env.rng = opts->rng;
-    env.max_bytes = opts->max_bytes;
     return am__msgs_parse(&env, fmt, text, out, err);
 }
 
@@ -129,11 +115,21 @@ am_status am__wire_fail(am_error *err, am_status code, const char *fmt_name,
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
 am_status am__wire_read_fail(am__js *js, size_t pos, size_t index,
-                             const char *fmt, va_list ap)
+                             const char *fmt, ...)
 {
     char detail[180];
+    va_list ap;
 
+    va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
     return am__js_fail(js, pos, "message %zu: %s", index, detail);
 }
 #pragma GCC diagnostic pop
+
+am_status am__wire_set_fail(am__js *js, const char *fmt_name, size_t index,
+                            am_status st, const am_error *e)
+{
+    return am__fail(js->err, st, "%s: message %zu: %s", fmt_name, index,
+                    e->msg);
+}

@@ -459,24 +459,14 @@ typedef struct ard {
     am_msg_list *got;
 } ard;
 
-static am_status rfail(ard *r, const am__jnode *at, const char *fmt, ...)
-    AM__PRINTF(3, 4);
+/* Fail at node `at` of the message being read (wire.c). */
+#define rfail(r, at, ...)                                                    \
+    am__wire_read_fail(&(r)->js, (at)->pos, (r)->index, __VA_ARGS__)
 
-static am_status rfail(ard *r, const am__jnode *at, const char *fmt, ...)
-{
-    va_list ap;
-    am_status st;
-
-    va_start(ap, fmt);
-    st = am__wire_read_fail(&r->js, at->pos, r->index, fmt, ap);
-    va_end(ap);
-    return st;
-}
-
+/* A setter failed: prefix its detail with the message index. */
 static am_status sfail(ard *r, am_status st, am_error *e)
 {
-    return am__fail(r->js.err, st, "anthropic: message %zu: %s", r->index,
-                    e->msg);
+    return am__wire_set_fail(&r->js, "anthropic", r->index, st, e);
 }
 
 static bool is(const am__jnode *t, const char *s)

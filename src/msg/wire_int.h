@@ -47,9 +47,15 @@ am_status am__wire_fail(am_error *err, am_status code, const char *fmt_name,
     AM__PRINTF(5, 6);
 
 /* Fail with "message <i>: ..." at byte `pos` of the document being read,
- * so the reader's error names both the message and the position. */
+ * so the reader's error names both the message and the position. Each
+ * reader calls it as rfail(r, node, fmt, ...), a macro over its own state. */
 am_status am__wire_read_fail(am__js *js, size_t pos, size_t index,
-                             const char *fmt, va_list ap);
+                             const char *fmt, ...) AM__PRINTF(4, 5);
+/* A message setter failed on message `index` while reading format
+ * `fmt_name`: record "<fmt_name>: message <i>: <e's detail>" with status
+ * `st` in the document's error, and return `st`. */
+am_status am__wire_set_fail(am__js *js, const char *fmt_name, size_t index,
+                            am_status st, const am_error *e);
 
 am_status am__msgs_write_agentmem(const am_msg *const *msgs, size_t count,
                                   unsigned flags, am_buf *out);

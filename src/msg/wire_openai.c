@@ -312,25 +312,14 @@ typedef struct ord {
     size_t index;
 } ord;
 
-static am_status rfail(ord *r, const am__jnode *at, const char *fmt, ...)
-    AM__PRINTF(3, 4);
-
-static am_status rfail(ord *r, const am__jnode *at, const char *fmt, ...)
-{
-    va_list ap;
-    am_status st;
-
-    va_start(ap, fmt);
-    st = am__wire_read_fail(&r->js, at->pos, r->index, fmt, ap);
-    va_end(ap);
-    return st;
-}
+/* Fail at node `at` of the message being read (wire.c). */
+#define rfail(r, at, ...)                                                    \
+    am__wire_read_fail(&(r)->js, (at)->pos, (r)->index, __VA_ARGS__)
 
 /* A setter failed: prefix its detail with the message index. */
 static am_status sfail(ord *r, am_status st, am_error *e)
 {
-    return am__fail(r->js.err, st, "openai: message %zu: %s", r->index,
-                    e->msg);
+    return am__wire_set_fail(&r->js, "openai", r->index, st, e);
 }
 
 static am_status expect_type(ord *r, const am__jnode *v, am__jtype t,

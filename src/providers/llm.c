@@ -103,6 +103,20 @@ static void free_str(const am_allocator *a, char *s)
         am__free(a, s, strlen(s) + 1);
 }
 
+/* The handle's strings and the handle: what create's failure path and
+ * am_llm_free both release (each string may be NULL). */
+static void free_handle(am_llm *llm)
+{
+    const am_allocator *a = llm->alloc;
+
+    free_str(a, llm->base_url);
+    free_str(a, llm->model);
+    free_str(a, llm->url);
+    free_str(a, llm->auth_header);
+    free_str(a, llm->version_header);
+    am__free(a, llm, sizeof *llm);
+}
+
 static char *dup_c(const am_allocator *a, const char *s)
 {
     return am__strndup(a, s, strlen(s));
@@ -244,29 +258,17 @@ am_status am_llm_create(const am_llm_opts *opts, am_llm **out,
 fail_oom:
     st = am__fail(err, AM_ENOMEM, "llm: out of memory");
 fail:
-    free_str(a, llm->base_url);
-    free_str(a, llm->model);
-    free_str(a, llm->url);
-    free_str(a, llm->auth_header);
-    free_str(a, llm->version_header);
-    am__free(a, llm, sizeof *llm);
+    free_handle(llm);
     return st;
 }
 
 void am_llm_free(am_llm *llm)
 {
-    const am_allocator *a;
     if (llm == NULL)
         return;
-    a = llm->alloc;
     am__http_destroy(&llm->http);
     am__errtab_free(&llm->errs);
-    free_str(a, llm->base_url);
-    free_str(a, llm->model);
-    free_str(a, llm->url);
-    free_str(a, llm->auth_header);
-    free_str(a, llm->version_header);
-    am__free(a, llm, sizeof *llm);
+    free_handle(llm);
 }
 
 const char *am_llm_model(const am_llm *llm)

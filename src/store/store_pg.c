@@ -447,17 +447,6 @@ void am__pg_rollback(am_store *s)
 
 /* ---- The target ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode [p, p + n) into out (at most cap - 1 bytes + NUL);
  * -1 if it does not fit or holds a NUL. */
 static int pct_decode(const char *p, size_t n, char *out, size_t cap)
@@ -465,9 +454,9 @@ static int pct_decode(const char *p, size_t n, char *out, size_t cap)
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         char c = p[i];
-        if (c == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 &&
-            hexval(p[i + 2]) >= 0) {
-            c = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+        if (c == '%' && i + 2 < n && am__hexval(p[i + 1]) >= 0 &&
+            am__hexval(p[i + 2]) >= 0) {
+            c = (char)(am__hexval(p[i + 1]) * 16 + am__hexval(p[i + 2]));
             i += 2;
         }
         if (c == '\0' || o + 1 >= cap)

@@ -197,8 +197,10 @@ am_status am__tiers_read_out(am_tiers *t, uint32_t slot, am_buf *content,
     return st;
 }
 
-am_status am_tiers_retrieve(am_tiers *t, am_str id, am_buf *content,
-                            am_tier_item *info)
+/* retrieve and peek: the same read, with or without recording the access
+ * (which moves the item's retention score and may flush). */
+static am_status read_item(am_tiers *t, am_str id, am_buf *content,
+                           am_tier_item *info, bool touch)
 {
     am_status st;
     uint32_t slot = 0;
@@ -207,33 +209,29 @@ am_status am_tiers_retrieve(am_tiers *t, am_str id, am_buf *content,
         return AM_EINVAL;
     pthread_mutex_lock(&t->mu);
     st = lookup(t, id, &slot);
-    if (st == AM_OK) {
+    if (st == AM_OK && touch) {
         st = am__tiers_touch(t, slot, am__tiers_now(t));
         if (st != AM_OK)
             am__fail(&AM__ERR(t), st, "no memory to record the access");
     }
     if (st == AM_OK)
         st = am__tiers_read_out(t, slot, content, info);
-    if (st == AM_OK)
+    if (st == AM_OK && touch)
         st = am__tiers_maybe_flush(t);
     pthread_mutex_unlock(&t->mu);
     return st;
 }
 
+am_status am_tiers_retrieve(am_tiers *t, am_str id, am_buf *content,
+                            am_tier_item *info)
+{
+    return read_item(t, id, content, info, true);
+}
+
 am_status am_tiers_peek(am_tiers *t, am_str id, am_buf *content,
                         am_tier_item *info)
 {
-    am_status st;
-    uint32_t slot = 0;
-
-    if (t == NULL)
-        return AM_EINVAL;
-    pthread_mutex_lock(&t->mu);
-    st = lookup(t, id, &slot);
-    if (st == AM_OK)
-        st = am__tiers_read_out(t, slot, content, info);
-    pthread_mutex_unlock(&t->mu);
-    return st;
+    return read_item(t, id, content, info, false);
 }
 
 static am_status json_str(am_buf *out, const char *s, size_t len)
