@@ -106,7 +106,9 @@ drift cmd_tokens.c tokens
 drift cmd_models.c models cost
 drift cmd_context.c trim compress replay
 drift cmd_llm.c llm embed
+drift cli_store.c store recall
 drift cmd_store.c store recall
+drift cmd_recall.c store recall
 drift cmd_tiers.c tiers
 drift cmd_serve.c serve mcp
 # Each command's --help has its options and an example, and the manual

@@ -17,7 +17,7 @@ int cmd_trim(int argc, char **argv);
 int cmd_compress(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 extern const struct cli_group trim_group, compress_group, replay_group;
-/* Long-term store and recall: cmd_store.c */
+/* Long-term store and recall: cmd_store.c, cmd_recall.c (cli_store.c) */
 int cmd_store(int argc, char **argv);
 extern const struct cli_group store_group;
 int cmd_recall(int argc, char **argv);
