@@ -112,4 +112,28 @@ check_says embed_refused 5 "embeddings: cannot talk to $dead/v1/embeddings" \
 check_says embed_refused_dim 5 "Couldn't connect to server" \
     "$cli" embed --model m --dim 8 --base-url $dead/v1 --retries 0 a
 [ -s "$out" ] && { echo "FAIL refused wrote to stdout"; fails=$((fails+1)); }
+# llm chat --json against a local OpenAI-compatible stub: one JSON value
+# on one line, the model's name (which the stub echoes) escaped.
+if command -v python3 >/dev/null; then
+    python3 "${AM_SOURCE_DIR:?}/tests/mock_chat.py" "$out.port" &
+    mock=$!
+    for _ in $(seq 50); do [ -s "$out.port" ] && break; sleep 0.1; done
+    check_says chat_json 0 "" "$cli" llm chat --json --retries 0 \
+        --model 'm"\x' --base-url "http://127.0.0.1:$(cat "$out.port")/v1" hello
+    python3 -c '
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == 1, lines
+v = json.loads(lines[0])
+assert list(v) == ["text", "finish_reason", "model", "usage", "attempts",
+                   "elapsed_ms"], list(v)
+assert v["text"] == "LLM SUMMARY of 5 chars", v
+assert v["model"] == "m\"\\x" and v["finish_reason"] == "stop", v
+assert v["usage"] == {"input_tokens": 100, "output_tokens": 7,
+                      "cached_tokens": 0}, v
+assert v["attempts"] == 1, v
+' "$out" && pass=$((pass+1)) || { echo "FAIL chat_json: $(cat "$out")"; fails=$((fails+1)); }
+    kill "$mock" 2>/dev/null; wait "$mock" 2>/dev/null
+    rm -f "$out.port"
+fi
 finish

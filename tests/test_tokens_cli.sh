@@ -97,6 +97,16 @@ expect_out messages "9"   # 3 + 1 (user) + 2 + 3
 printf '[{"content":"x"}]' > "$tmp/badmsgs.json"
 check messages_bad 3 "$cli" tokens count --model gpt-4o --messages "$tmp/badmsgs.json"
 matches messages_bad "$err" "message 0"
+# --jsonl --messages: an array line is a message list (read once, by the
+# message reader), a string line a text; a bad list names its line, the
+# message and the byte.
+printf '[{"role":"user","content":"hello world"}]\n "hello world"\n  [{"role":"user","content":"hello world"},{"role":"assistant","content":"hi"}]\n' > "$tmp/msgs.jsonl"
+check messages_jsonl 0 "$cli" tokens count --model gpt-4o --messages --jsonl "$tmp/msgs.jsonl"
+expect_out messages_jsonl "$(printf '9\n2\n14')"
+printf '[{"role":"user","content":"a"}]\n[{"role":"user","content":"b"},{"role":"robot","content":"c"}]\n' > "$tmp/badmsgs.jsonl"
+check messages_jsonl_bad 3 "$cli" tokens count --model gpt-4o --messages --jsonl "$tmp/badmsgs.jsonl"
+matches messages_jsonl_bad "$err" "line 2: .*message 1"
+matches messages_jsonl_bad "$err" "byte"
 
 # estimated models count, but cannot encode
 check claude_count 0 sh -c "printf 'abcdefg' | '$cli' tokens count --model claude-3-5-sonnet"

@@ -190,6 +190,11 @@ int cli_print_json(struct json_t *v, const char *context);
  * does not parse or memory ran out. */
 struct json_t *cli_json_parse(am_str text);
 
+/* Print `s` as one JSON string (no newline) on stdout with the encoder of
+ * cli_print_json, for a reply that cannot be one jansson value (embed's
+ * vectors, one a line). False when `s` is not UTF-8 or memory ran out. */
+bool cli_print_json_str(am_str s);
+
 /* Option parsing helper: if argv[*i] is `name`, take its value from
  * argv[*i+1] (advancing *i) or from "name=value". Returns true when it
  * matched; *value is NULL if the value was missing. */

@@ -33,3 +33,12 @@ json_t *cli_json_parse(am_str text)
 {
     return json_loadb(text.ptr, text.len, JSON_DECODE_ANY, NULL);
 }
+
+bool cli_print_json_str(am_str s)
+{
+    json_t *v = json_stringn(s.ptr, s.len);
+    int rc = v != NULL ? json_dumpf(v, stdout, JSON_ENCODE_ANY) : -1;
+
+    json_decref(v);
+    return rc == 0;
+}

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "agentmem/providers.h"
 #include "cli.h"
 #include "commands.h"
@@ -61,28 +63,6 @@ static int http_opt(const char *cmd, int argc, char **argv, int *i,
     }
     return 0;
 }
-
-static void print_json_string(FILE *out, const char *s, size_t len)
-{
-    fputc('"', out);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", out);
-        else if (c == '\r')
-            fputs("\\r", out);
-        else if (c == '\t')
-            fputs("\\t", out);
-        else if (c < 0x20)
-            fprintf(out, "\\u%04x", c);
-        else
-            fputc(c, out);
-    }
-    fputc('"', out);
-}
-
 
 /* ---- llm chat: arguments, the call, the reply ---- */
 
@@ -162,25 +142,27 @@ static int chat_parse(int argc, char **argv, chat_args *a)
 }
 
 /* --json: {"text", "finish_reason", "model", "usage" (or null),
- * "attempts", "elapsed_ms"}. */
-static void chat_print_json(am_str text, const am_llm_result *res)
+ * "attempts", "elapsed_ms"}, through the CLI's one printer. */
+static int chat_print_json(am_str text, const am_llm_result *res)
 {
-    printf("{\"text\":");
-    print_json_string(stdout, text.ptr, text.len);
-    printf(",\"finish_reason\":");
-    print_json_string(stdout, res->finish_reason, strlen(res->finish_reason));
-    printf(",\"model\":");
-    print_json_string(stdout, res->model, strlen(res->model));
+    json_t *usage = json_null();
+
     if (res->usage.reported)
-        printf(",\"usage\":{\"input_tokens\":%lld,\"output_tokens\":"
-               "%lld,\"cached_tokens\":%lld}",
-               (long long)res->usage.input_tokens,
-               (long long)res->usage.output_tokens,
-               (long long)res->usage.cached_tokens);
-    else
-        printf(",\"usage\":null");
-    printf(",\"attempts\":%d,\"elapsed_ms\":%lld}\n", res->attempts,
-           (long long)res->elapsed_ms);
+        usage = json_pack("{s:I,s:I,s:I}",
+                          "input_tokens", (json_int_t)res->usage.input_tokens,
+                          "output_tokens",
+                          (json_int_t)res->usage.output_tokens,
+                          "cached_tokens",
+                          (json_int_t)res->usage.cached_tokens);
+    /* json_pack takes `usage` (even when it fails) and checks the text
+     * is UTF-8, as the library's reply reader already did. */
+    return cli_print_json(json_pack("{s:s%,s:s,s:s,s:o,s:i,s:I}",
+                                    "text", text.ptr, text.len,
+                                    "finish_reason", res->finish_reason,
+                                    "model", res->model, "usage", usage,
+                                    "attempts", res->attempts, "elapsed_ms",
+                                    (json_int_t)res->elapsed_ms),
+                          "llm chat");
 }
 
 /* The reply on stdout, and one line about the call on stderr. */
@@ -258,11 +240,12 @@ static int llm_chat(int argc, char **argv)
                           ? a.messages
                           : "llm chat");
     } else {
-        if (a.json)
-            chat_print_json(am_buf_str(&text), &res);
-        else
+        if (a.json) {
+            rc = chat_print_json(am_buf_str(&text), &res);
+        } else {
             chat_print_text(&a.o, am_buf_str(&text), &res);
-        rc = CLI_EXIT_OK;
+            rc = CLI_EXIT_OK;
+        }
     }
     am_llm_free(llm);
     am_buf_free(&text);
@@ -423,8 +406,14 @@ int cmd_embed(int argc, char **argv)
         rc = cli_fail(err.code, &err, "embed");
         goto out;
     }
+    /* One vector a line at float precision (9 digits: the CLI's printer
+     * writes 12, which only adds noise to a float): printed here, with
+     * the id through the CLI's JSON string encoder. */
     printf("{\"embedder\":");
-    print_json_string(stdout, e->id, strlen(e->id));
+    if (!cli_print_json_str(am_str_c(e->id))) {
+        rc = cli_fail(AM_ENOMEM, NULL, "embed");
+        goto out;
+    }
     printf(",\"dim\":%zu,\"vectors\":[", e->dim);
     for (size_t i = 0; i < n; i++) {
         printf(i > 0 ? ",\n[" : "\n[");

@@ -392,6 +392,17 @@ static batch_buf *batch_new(tok_cli *c)
 
 /* --jsonl: one text per line. With `b` (see batched()) the texts are
  * collected and handled BATCH_TEXTS at a time. */
+/* Whether a --jsonl line holds a JSON array: its first byte that is not
+ * JSON white space is '['. */
+static bool is_array_line(const char *p, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r'))
+        i++;
+    return i < n && p[i] == '[';
+}
+
 static am_status do_jsonl(tok_cli *c, am_str in, batch_buf *b)
 {
     size_t pos = 0, line = 0;
@@ -410,6 +421,19 @@ static am_status do_jsonl(tok_cli *c, am_str in, batch_buf *b)
             n--;
         if (n == 0)
             continue;
+        if (c->messages && is_array_line(p, n)) {
+            /* A message list goes to the message reader as it is: parsed
+             * once, its errors naming the message and the byte. (There is
+             * no batch with --messages.) */
+            st = do_messages(c, (am_str){ p, n });
+            if (st != AM_OK) {
+                at_line(c, line);
+                return st;
+            }
+            if ((st = flush_out(c, false)) != AM_OK)
+                return st;
+            continue;
+        }
         v = json_loadb(p, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
         if (v == NULL) {
             /* The lines before it are answered first, as without
@@ -424,9 +448,7 @@ static am_status do_jsonl(tok_cli *c, am_str in, batch_buf *b)
             return AM_EFORMAT;
         }
         t = json_is_object(v) ? json_object_get(v, "text") : v;
-        if (c->messages && json_is_array(v)) {
-            st = do_messages(c, (am_str){ p, n });
-        } else if (c->mode == MODE_DECODE) {
+        if (c->mode == MODE_DECODE) {
             st = do_decode(c, (am_str){ p, n }, "input line");
         } else if (t == NULL || !json_is_string(t)) {
             st = b != NULL ? run_batch(c, b) : AM_OK;
