@@ -62,12 +62,7 @@ am_status am_memory_create(const am_memory_opts *opts, am_memory **out,
     m = am__calloc(o.alloc, 1, sizeof *m);
     if (m == NULL)
         return am__fail(err, AM_ENOMEM, "memory: out of memory");
-    if (am__errtab_init(&m->errs, o.alloc) != AM_OK) {
-        am__free(o.alloc, m, sizeof *m);
-        return am__fail(err, AM_ENOMEM, "memory: cannot make a mutex");
-    }
-    if (am__mutex_init_recursive(&m->mu) != AM_OK) {
-        am__errtab_free(&m->errs);
+    if (am__handle_sync_init(&m->errs, &m->mu, o.alloc, true) != AM_OK) {
         am__free(o.alloc, m, sizeof *m);
         return am__fail(err, AM_ENOMEM, "memory: cannot make a mutex");
     }

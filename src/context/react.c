@@ -217,12 +217,7 @@ am_status am_react_create(const am_react_opts *opts, am_react **out,
         return am__fail(err, AM_ENOMEM, "react: out of memory");
     m->alloc = o.alloc;
     m->clock = o.clock;
-    if (am__errtab_init(&m->errs, o.alloc) != AM_OK) {
-        am__free(o.alloc, m, sizeof *m);
-        return am__fail(err, AM_ENOMEM, "react: cannot make a mutex");
-    }
-    if (am__mutex_init_recursive(&m->mu) != AM_OK) {
-        am__errtab_free(&m->errs);
+    if (am__handle_sync_init(&m->errs, &m->mu, o.alloc, true) != AM_OK) {
         am__free(o.alloc, m, sizeof *m);
         return am__fail(err, AM_ENOMEM, "react: cannot make a mutex");
     }

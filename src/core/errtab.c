@@ -102,6 +102,19 @@ am_status am__mutex_init_recursive(pthread_mutex_t *mu)
     return rc == 0 ? AM_OK : AM_ENOMEM;
 }
 
+am_status am__handle_sync_init(am__errtab *t, pthread_mutex_t *mu,
+                               const am_allocator *alloc, bool recursive)
+{
+    if (am__errtab_init(t, alloc) != AM_OK)
+        return AM_ENOMEM;
+    if (recursive ? am__mutex_init_recursive(mu) != AM_OK
+                  : pthread_mutex_init(mu, NULL) != 0) {
+        am__errtab_free(t);
+        return AM_ENOMEM;
+    }
+    return AM_OK;
+}
+
 const am_error *am__errtab_null_handle(void)
 {
     return &null_handle;

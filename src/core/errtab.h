@@ -60,6 +60,11 @@ const am_error *am__errtab_last(const am__errtab *t);
  * AM_OK or AM_ENOMEM. */
 am_status am__mutex_init_recursive(pthread_mutex_t *mu);
 
+/* Set up a handle's error table `t` and its mutex `mu` (recursive or
+ * not) together: AM_OK, or AM_ENOMEM with neither left set up. */
+am_status am__handle_sync_init(am__errtab *t, pthread_mutex_t *mu,
+                               const am_allocator *alloc, bool recursive);
+
 /* The static detail last_error functions return for a NULL handle. */
 const am_error *am__errtab_null_handle(void);
 

@@ -37,12 +37,7 @@ am_status am_conv_create(const am_conv_opts *opts, am_conv **out,
     if (c == NULL)
         return am__fail(err, AM_ENOMEM, "out of memory creating a "
                         "conversation");
-    if (am__errtab_init(&c->errs, opts->alloc) != AM_OK) {
-        am__free(opts->alloc, c, sizeof *c);
-        return am__fail(err, AM_ENOMEM, "cannot create a mutex");
-    }
-    if (pthread_mutex_init(&c->mu, NULL) != 0) {
-        am__errtab_free(&c->errs);
+    if (am__handle_sync_init(&c->errs, &c->mu, opts->alloc, false) != AM_OK) {
         am__free(opts->alloc, c, sizeof *c);
         return am__fail(err, AM_ENOMEM, "cannot create a mutex");
     }

@@ -411,12 +411,7 @@ am_status am_convmgr_open(const am_convmgr_opts *opts, am_convmgr **out,
     m = am__calloc(opts->alloc, 1, sizeof *m);
     if (m == NULL)
         return am__fail(err, AM_ENOMEM, "out of memory");
-    if (am__errtab_init(&m->errs, opts->alloc) != AM_OK) {
-        am__free(opts->alloc, m, sizeof *m);
-        return am__fail(err, AM_ENOMEM, "cannot create a mutex");
-    }
-    if (pthread_mutex_init(&m->mu, NULL) != 0) {
-        am__errtab_free(&m->errs);
+    if (am__handle_sync_init(&m->errs, &m->mu, opts->alloc, false) != AM_OK) {
         am__free(opts->alloc, m, sizeof *m);
         return am__fail(err, AM_ENOMEM, "cannot create a mutex");
     }

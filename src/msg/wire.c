@@ -133,3 +133,38 @@ am_status am__wire_set_fail(am__js *js, const char *fmt_name, size_t index,
     return am__fail(js->err, st, "%s: message %zu: %s", fmt_name, index,
                     e->msg);
 }
+
+am_msg_opts am__wire_opts_of(const am__msg_env *env)
+{
+    am_msg_opts mo = am_msg_opts_default();
+
+    mo.alloc = env->alloc;
+    mo.clock = env->clock;
+    mo.rng = env->rng;
+    mo.max_bytes = env->max_bytes;
+    return mo;
+}
+
+am_status am__wire_doc(am__js *js, am__jnode **doc)
+{
+    am_status st;
+
+    am__js_skip_bom(js);
+    if ((st = am__jdom_parse(js, doc)) != AM_OK)
+        return st;
+    return am__js_end(js);
+}
+
+am_status am__wire_move(am_msg_list *out, am_msg_list *got,
+                        const char *fmt_name, am_error *err)
+{
+    if (am__grow(out->alloc, (void **)&out->items, &out->cap,
+                 out->count + got->count, sizeof *out->items) != AM_OK)
+        return am__fail(err, AM_ENOMEM, "%s: out of memory", fmt_name);
+    if (got->count != 0)
+        memcpy(out->items + out->count, got->items,
+               got->count * sizeof *got->items);
+    out->count += got->count;
+    got->count = 0;
+    return AM_OK;
+}

@@ -756,17 +756,11 @@ am_status am__wire_anthropic_read(const am__msg_env *env, am_str text,
 
     am__arena_init(&tmp, env->alloc, 65536);
     am__js_init(&r.js, text, FMT, &tmp, err);
-    r.mo = am_msg_opts_default();
-    r.mo.alloc = env->alloc;
-    r.mo.clock = env->clock;
-    r.mo.rng = env->rng;
-    r.mo.max_bytes = env->max_bytes;
+    r.mo = am__wire_opts_of(env);
     r.index = 0;
     r.got = &got;
     got.alloc = out->alloc;
-    am__js_skip_bom(&r.js);
-    if ((st = am__jdom_parse(&r.js, &doc)) != AM_OK ||
-        (st = am__js_end(&r.js)) != AM_OK)
+    if ((st = am__wire_doc(&r.js, &doc)) != AM_OK)
         goto out;
     arr = doc;
     if (doc->type == AM__J_OBJ) {
@@ -786,16 +780,7 @@ am_status am__wire_anthropic_read(const am__msg_env *env, am_str text,
             goto out;
         r.index++;
     }
-    if (am__grow(out->alloc, (void **)&out->items, &out->cap,
-                 out->count + got.count, sizeof *out->items) != AM_OK) {
-        st = am__fail(err, AM_ENOMEM, "anthropic: out of memory");
-        goto out;
-    }
-    if (got.count != 0)
-        memcpy(out->items + out->count, got.items,
-               got.count * sizeof *got.items);
-    out->count += got.count;
-    got.count = 0;
+    st = am__wire_move(out, &got, FMT, err);
 out:
     am_msg_list_free(&got);
     am__arena_free(&tmp);

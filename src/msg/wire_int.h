@@ -57,6 +57,17 @@ am_status am__wire_read_fail(am__js *js, size_t pos, size_t index,
 am_status am__wire_set_fail(am__js *js, const char *fmt_name, size_t index,
                             am_status st, const am_error *e);
 
+/* What the OpenAI and Anthropic readers share. am__wire_opts_of: the
+ * message options of `env` (for the readers' am_msg_create calls).
+ * am__wire_doc: skip a BOM, parse the whole document into *doc (in the
+ * scanner's arena) and check nothing follows it. am__wire_move: append
+ * `got`'s messages to `out`, all or nothing (AM_ENOMEM names `fmt_name`,
+ * `out` unchanged); `got` is left empty. */
+am_msg_opts am__wire_opts_of(const am__msg_env *env);
+am_status am__wire_doc(am__js *js, am__jnode **doc);
+am_status am__wire_move(am_msg_list *out, am_msg_list *got,
+                        const char *fmt_name, am_error *err);
+
 am_status am__msgs_write_agentmem(const am_msg *const *msgs, size_t count,
                                   unsigned flags, am_buf *out);
 am_status am__msg_write(const am_msg *msg, am_buf *out);

@@ -231,12 +231,7 @@ am_status am_store_open(const char *path, const am_store_opts *opts,
     snprintf(s->actor, sizeof s->actor, "%s",
              o.actor != NULL ? o.actor : "agentmem");
     s->vc.ns_pool.alloc = s->alloc;
-    if (am__errtab_init(&s->errs, s->alloc) != AM_OK) {
-        am__free(s->alloc, s, sizeof *s);
-        return am__fail(err, AM_ENOMEM, "store open: cannot make a mutex");
-    }
-    if (pthread_mutex_init(&s->mu, NULL) != 0) {
-        am__errtab_free(&s->errs);
+    if (am__handle_sync_init(&s->errs, &s->mu, s->alloc, false) != AM_OK) {
         am__free(s->alloc, s, sizeof *s);
         return am__fail(err, AM_ENOMEM, "store open: cannot make a mutex");
     }

@@ -169,12 +169,7 @@ am_status am_tiers_open(const am_tiers_opts *opts, am_tiers **out,
     t = am__calloc(o.alloc, 1, sizeof *t);
     if (t == NULL)
         return am__fail(err, AM_ENOMEM, "no memory for the tiers handle");
-    if (am__errtab_init(&t->errs, o.alloc) != AM_OK) {
-        am__free(o.alloc, t, sizeof *t);
-        return am__fail(err, AM_ENOMEM, "cannot create the handle's mutex");
-    }
-    if (pthread_mutex_init(&t->mu, NULL) != 0) {
-        am__errtab_free(&t->errs);
+    if (am__handle_sync_init(&t->errs, &t->mu, o.alloc, false) != AM_OK) {
         am__free(o.alloc, t, sizeof *t);
         return am__fail(err, AM_ENOMEM, "cannot create the handle's mutex");
     }
@@ -334,12 +329,7 @@ static am_status fresh_handle(const am_tiers *t, am_tiers **out)
     *out = NULL;
     if (f == NULL)
         return AM_ENOMEM;
-    if (am__errtab_init(&f->errs, t->alloc) != AM_OK) {
-        am__free(t->alloc, f, sizeof *f);
-        return AM_ENOMEM;
-    }
-    if (pthread_mutex_init(&f->mu, NULL) != 0) {
-        am__errtab_free(&f->errs);
+    if (am__handle_sync_init(&f->errs, &f->mu, t->alloc, false) != AM_OK) {
         am__free(t->alloc, f, sizeof *f);
         return AM_ENOMEM;
     }
@@ -436,6 +426,17 @@ static am_status reload(am_tiers *t)
 out:
     if (f != NULL)
         free_all(f);
+    return st;
+}
+
+am_status am__tiers_lock_synced(am_tiers *t)
+{
+    am_status st;
+
+    pthread_mutex_lock(&t->mu);
+    st = am__tiers_sync(t);
+    if (st != AM_OK)
+        pthread_mutex_unlock(&t->mu);
     return st;
 }
 

@@ -274,6 +274,9 @@ am_status am__tiers_maybe_flush(am_tiers *t);
  * load, flush and reload. Called first by every public call that reads
  * or changes items. */
 am_status am__tiers_sync(am_tiers *t);
+/* Take t->mu and am__tiers_sync: AM_OK with the lock held, or the sync's
+ * failure with the lock released. */
+am_status am__tiers_lock_synced(am_tiers *t);
 am_status am__tiers_presize(am_tiers *t, size_t n);
 /* Insert a fully built record (loading): hash, tier, indexes. Owns
  * rec->blob from the call on. */

@@ -366,12 +366,8 @@ am_status am_tiers_optimize(am_tiers *t, size_t *demoted)
 
     if (t == NULL)
         return AM_EINVAL;
-    pthread_mutex_lock(&t->mu);
-    st = am__tiers_sync(t);
-    if (st != AM_OK) {
-        pthread_mutex_unlock(&t->mu);
+    if ((st = am__tiers_lock_synced(t)) != AM_OK)
         return st;
-    }
     now = am__tiers_now(t);
     cap = t->members[AM_TIER_WORKING].len +
           t->members[AM_TIER_SHORT_TERM].len;

@@ -685,12 +685,8 @@ am_status am_tiers_apply_policies(am_tiers *t, am_tier_policy_count *out,
         return AM_EINVAL;
     if (out == NULL && cap > 0)
         return am__fail(&AM__ERR(t), AM_EINVAL, "out is NULL with cap %zu", cap);
-    pthread_mutex_lock(&t->mu);
-    st = am__tiers_sync(t);
-    if (st != AM_OK) {
-        pthread_mutex_unlock(&t->mu);
+    if ((st = am__tiers_lock_synced(t)) != AM_OK)
         return st;
-    }
     now = am__tiers_now(t);
     /* Items moved into the archive by this run: no DELETE of the same run
      * touches them, so an item is always restorable for at least one run
