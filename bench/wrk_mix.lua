@@ -1,6 +1,9 @@
 -- wrk_mix.lua -- the request mixes of bench/run_server.sh, chosen by the
 -- environment variable MIX: "put" (new keys), "get" (keys the preload
--- stored) or "search" (hybrid search with random words). Counts the 200s
+-- stored), "search" (hybrid search with random words) or "searchput"
+-- (the same searches, and every 10th request a put into the searched
+-- namespace: each put makes the server's read handles catch their vector
+-- caches up before their next search). Counts the 200s
 -- each thread saw, so that after a put run the script can check that
 -- every acknowledged write is in the database.
 local mix = os.getenv("MIX") or "get"
@@ -23,14 +26,26 @@ function init(args)
 end
 
 function request()
-    if mix == "put" then
+    local m = mix
+    if m == "searchput" then
+        counter = counter + 1
+        if counter % 10 == 0 then
+            local w = words[(counter % #words) + 1]
+            return wrk.format("POST", "/v1/items/put", nil,
+                string.format('{"ns":["bench","data"],"key":"w%d-%d",' ..
+                              '"value":{"text":"new note %d about %s"}}',
+                              id, counter, counter, w))
+        end
+        m = "search"
+    end
+    if m == "put" then
         counter = counter + 1
         local w = words[(counter % #words) + 1]
         return wrk.format("POST", "/v1/items/put", nil,
             string.format('{"ns":["bench","put","t%d"],"key":"k%d",' ..
                           '"value":{"text":"note %d about %s"}}',
                           id, counter, counter, w))
-    elseif mix == "get" then
+    elseif m == "get" then
         local k = math.random(0, items - 1)
         return wrk.format("POST", "/v1/items/get", nil,
             string.format('{"ns":["bench","data"],"key":"k%d"}', k))

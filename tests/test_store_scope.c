@@ -1,7 +1,8 @@
 /* test_store_scope.c -- scoped full-text search stays inside its
  * namespace: FTS5 intersects with the scope's namespace token, the
  * rare-term cap counts within the scope, namespace tokens cannot be forged,
- * and the version 1 -> 2 migration re-indexes existing items. */
+ * the version 1 -> 2 migration re-indexes existing items, and a version 3
+ * file (no change stamps) is still searched by vector. */
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "agentmem/store.h"
 #include "core/core.h"
 #include "harness.h"
+#include "store/store_int.h"
 
 #define NS1(a) ((am_ns){ (const am_str[]){ AM_STR(a) }, 1 })
 #define NS2(a, b) ((am_ns){ (const am_str[]){ AM_STR(a), AM_STR(b) }, 2 })
@@ -359,6 +361,78 @@ AM_TEST(a_store_missing_its_metadata_refuses_to_open)
     CHECK(strstr(err.msg, "missing") != NULL);
     ro.read_only = 1;
     CHECK_ST(am_store_open(path, &ro, &s, &err), AM_EFORMAT);
+    test_rmtree(dir);
+    free(dir);
+}
+
+static void put_vec2(am_store *s, const char *key, float x, float y)
+{
+    float v[2] = { x, y };
+    am_item_in it = { .ns = NS1("v"), .key = am_str_c(key),
+                      .value = AM_STR("1"), .vec = v, .dim = 2,
+                      .vec_model = "test" };
+    CHECK_OK(am_store_put(s, &it));
+}
+
+static size_t vec_hits(am_store *s, float x, float y, char *top, size_t cap)
+{
+    float v[2] = { x, y };
+    am_results *r = NULL;
+    am_search q = { .ns = NS1("v"), .vec = v, .dim = 2,
+                    .mode = AM_SEARCH_VECTOR, .limit = 10 };
+    CHECK_OK(am_store_search(s, &q, &r));
+    size_t n = r->count;
+    snprintf(top, cap, "%.*s", n > 0 ? (int)r->items[0].key.len : 0,
+             n > 0 ? r->items[0].key.ptr : "");
+    am_results_free(r);
+    return n;
+}
+
+/* A file from before the change stamps (schema 3) opened read-only is
+ * searched by vector as before, reloading in full; a writer's open adds
+ * the stamps (migration 4), after which another handle catches up on the
+ * changed rows only. */
+AM_TEST(a_version_3_file_is_searched_by_vector_and_migrated_to_stamps)
+{
+    char *dir = test_tmpdir(), path[512], top[32];
+    am_store *s = NULL, *ro = NULL, *w = NULL;
+    am_store_opts o = am_store_opts_default();
+    sqlite3 *db = NULL;
+    snprintf(path, sizeof path, "%s/v3.db", dir);
+    CHECK_OK(am_store_open(path, NULL, &s, NULL));
+    put_vec2(s, "a", 1, 0);
+    put_vec2(s, "b", 0, 1);
+    am_store_close(s);
+    /* What version 3 of the library left: no stamps, no epoch. */
+    CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ(sqlite3_exec(db, "DROP INDEX items_chg;"
+                              "ALTER TABLE items DROP COLUMN chg;"
+                              "DELETE FROM store_meta WHERE k = 'vec_epoch';"
+                              "UPDATE am_schema SET version = 3"
+                              " WHERE module = 'store';",
+                          NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    o.read_only = 1;
+    CHECK_OK(am_store_open(path, &o, &ro, NULL));
+    CHECK_EQ(vec_hits(ro, 1, 0.1f, top, sizeof top), 2);
+    CHECK_STR_EQ(top, "a");
+    /* A writer migrates; the read-only handle keeps reading in full. */
+    CHECK_OK(am_store_open(path, NULL, &w, NULL));
+    put_vec2(w, "c", -1, 0);
+    CHECK_EQ(vec_hits(ro, -1, 0.1f, top, sizeof top), 3);
+    CHECK_STR_EQ(top, "c");
+    /* A handle opened on the migrated file catches up row by row. */
+    CHECK_OK(am_store_open(path, &o, &s, NULL));
+    CHECK_EQ(vec_hits(s, 0, 1, top, sizeof top), 3);
+    int64_t rows = s->vc_rows;
+    put_vec2(w, "d", 0, -1);
+    CHECK_EQ(vec_hits(s, 0, -1, top, sizeof top), 4);
+    CHECK_STR_EQ(top, "d");
+    CHECK_EQ(s->vc_rows - rows, 1);
+    CHECK_OK(am_store_check(w));
+    am_store_close(s);
+    am_store_close(w);
+    am_store_close(ro);
     test_rmtree(dir);
     free(dir);
 }

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/store_int.h"
 #include "store_fixture.h"
 
 AM_TEST(search_keeps_rare_terms_when_frequent_ones_are_dropped)
@@ -308,6 +309,102 @@ AM_TEST(vector_search_ranks_by_cosine_and_checks_dimensions)
     CHECK_EQ(r->count, 2);
     CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "xy");
     am_results_free(r);
+    fx_close(&f);
+}
+
+/* Put `key` in namespace "v" with the 4-dimension vector `v` (NULL: no
+ * vector). */
+static void put_vec4(am_store *s, const char *key, const float *v)
+{
+    am_item_in it = { .ns = NS1("v"), .key = am_str_c(key),
+                      .value = AM_STR("1"), .vec = v, .dim = v ? 4 : 0,
+                      .vec_model = v ? "test" : NULL };
+    CHECK_OK(am_store_put(s, &it));
+}
+
+/* The key of the best vector match for `v` in namespace "v" ("" when
+ * nothing matches). */
+static const char *top_vec4(am_store *s, const float *v)
+{
+    static char key[32];
+    am_results *r;
+    am_search q = { .ns = NS1("v"), .vec = v, .dim = 4,
+                    .mode = AM_SEARCH_VECTOR, .limit = 1 };
+    CHECK_OK(am_store_search(s, &q, &r));
+    snprintf(key, sizeof key, "%.*s",
+             r->count > 0 ? (int)r->items[0].key.len : 0,
+             r->count > 0 ? r->items[0].key.ptr : "");
+    am_results_free(r);
+    return key;
+}
+
+/* Another handle's puts, updates, vector removals and deletes are found
+ * by this handle's next vector search, and catching up reads only the
+ * rows they changed, not the 200 others (this is what the HTTP server's
+ * read handles do after every put); a hard delete reloads in full. */
+AM_TEST(vector_cache_catches_up_on_another_handles_changed_rows)
+{
+    fixture f;
+    am_store *b;
+    size_t purged = 0;
+    const float east[4] = { 0, 0, 0, 1 }, up[4] = { 0, 0, 1, 0 },
+                north[4] = { 0, 1, 0, 0 }; /* k199 is nearest */
+    fx_open(&f, 0);
+    for (int i = 0; i < 200; i++) {
+        char key[16];
+        float v[4] = { 1, (float)i / 200, 0, 0 };
+        snprintf(key, sizeof key, "k%d", i);
+        put_vec4(f.s, key, v);
+    }
+    CHECK_OK(am_store_open(f.path, NULL, &b, NULL));
+    CHECK_STR_EQ(top_vec4(f.s, north), "k199"); /* the first load: all */
+    int64_t rows = f.s->vc_rows;
+    CHECK(rows >= 200);
+
+    put_vec4(b, "new", east);
+    CHECK_STR_EQ(top_vec4(f.s, east), "new");
+    CHECK(f.s->vc_rows - rows >= 1 && f.s->vc_rows - rows <= 3);
+    rows = f.s->vc_rows;
+
+    put_vec4(b, "k5", up); /* an update moves an item */
+    CHECK_STR_EQ(top_vec4(f.s, up), "k5");
+    CHECK(f.s->vc_rows - rows >= 1 && f.s->vc_rows - rows <= 3);
+    rows = f.s->vc_rows;
+
+    put_vec4(b, "k5", NULL); /* re-put without a vector */
+    CHECK(strcmp(top_vec4(f.s, up), "k5") != 0);
+    CHECK(f.s->vc_rows - rows <= 3);
+    rows = f.s->vc_rows;
+
+    put_vec4(b, "k5", up); /* and with one again */
+    CHECK_STR_EQ(top_vec4(f.s, up), "k5");
+    CHECK(f.s->vc_rows - rows >= 1 && f.s->vc_rows - rows <= 3);
+    rows = f.s->vc_rows;
+
+    CHECK_OK(am_store_delete(b, NS1("v"), AM_STR("new")));
+    CHECK(strcmp(top_vec4(f.s, east), "new") != 0);
+    CHECK(f.s->vc_rows - rows <= 3);
+    rows = f.s->vc_rows;
+
+    /* Nothing changed: no load at all. */
+    CHECK_STR_EQ(top_vec4(f.s, north), "k199");
+    CHECK_EQ(f.s->vc_rows, rows);
+
+    /* A hard delete leaves no changed row behind: a full reload. */
+    CHECK_OK(am_store_delete(b, NS1("v"), AM_STR("k199")));
+    CHECK_OK(am_store_purge(b, INT64_MAX, &purged));
+    CHECK_EQ(purged, 2);
+    CHECK_STR_EQ(top_vec4(f.s, north), "k198");
+    CHECK(f.s->vc_rows - rows >= 199);
+
+    /* This handle's own writes, seen by the other handle the same way. */
+    CHECK_STR_EQ(top_vec4(b, up), "k5");
+    rows = b->vc_rows;
+    put_vec4(f.s, "k7", up);
+    CHECK_OK(am_store_delete(f.s, NS1("v"), AM_STR("k5")));
+    CHECK_STR_EQ(top_vec4(b, up), "k7");
+    CHECK(b->vc_rows - rows >= 1 && b->vc_rows - rows <= 4);
+    am_store_close(b);
     fx_close(&f);
 }
 

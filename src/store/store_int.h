@@ -11,8 +11,9 @@
 #include "embed/embed_int.h"
 #include "core/errtab.h"
 
-/* Vectors kept in memory for exact search; reloaded when the database
- * changed (PRAGMA data_version, or a write through this handle). */
+/* Vectors kept in memory for exact search; brought up to date when the
+ * database changed (each backend loads only the rows changed since, see
+ * store_sqlite_vec.c and store_pg_search.c). */
 typedef struct am__vcache {
     int valid;
     int64_t data_version;
@@ -40,6 +41,8 @@ struct am_store {
     am__vcache vc;
     int64_t own_writes; /* bumped by writes that touch vectors */
     int64_t vc_writes;
+    int64_t vc_rows;    /* rows the loads gave the cache (tests check that
+                         * a catch-up reads the changed rows only) */
     /* The backend runs this handle's calls concurrently (PostgreSQL with a
      * pool): the front end calls be->enter/leave instead of holding `mu`
      * for a call, and the handle's shared state (the vector cache,

@@ -30,7 +30,7 @@
 
 /* ---- Schema ---- */
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
     /* 1: items, history, full-text index, sessions. */
@@ -95,7 +95,29 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
      * server's other puts waited for it. The setting lives in the index's
      * %_config table, which is why it is a migration. */
     "INSERT INTO items_fts(items_fts, rank) VALUES ('automerge', 0);",
+    /* 4: a change stamp per row, so that a handle's vector cache catches
+     * up on the rows changed since its last look instead of reloading
+     * every vector after any write (store_sqlite_vec.c). Every write to a
+     * row sets `chg` to one above the largest in the table (NEXT_CHG):
+     * write transactions are serialized, so stamps grow in commit order.
+     * Hard deletes leave no row to stamp; they bump `vec_epoch` instead,
+     * which makes every cache reload in full. Rows written before this
+     * step keep 0, which a cache loaded in full has seen. */
+    "ALTER TABLE items ADD COLUMN chg INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX items_chg ON items(chg);"
+    "INSERT OR IGNORE INTO store_meta(k, v) VALUES ('vec_epoch', '0');",
 };
+
+/* The stamp of a row write (migration 4): one seek to the end of
+ * items_chg (SQLite answers a bare max() of an indexed column that way;
+ * inside coalesce() it would scan). */
+#define NEXT_CHG "coalesce((SELECT max(chg) FROM items), 0) + 1"
+/* The first row of a vector cache load: the newest stamp and the
+ * hard-delete epoch, read by the same statement -- in the same snapshot --
+ * as the rows after it; its NULL id sorts first. */
+#define VC_META "SELECT NULL, NULL, (SELECT max(chg) FROM items), NULL," \
+                " (SELECT CAST(v AS INTEGER) FROM store_meta" \
+                " WHERE k = 'vec_epoch') UNION ALL "
 
 /* Item rows are read in one shape everywhere (see am__rb_add_row). */
 #define ROW_COLS "ns, key, value, meta, text, created_ms, updated_ms, " \
@@ -113,9 +135,9 @@ static const char *const sql_text[Q_COUNT_] = {
     [Q_ITEM_FIND] = "SELECT id, value, meta, deleted_ms, expires_ms,"
                     " created_ms, text FROM items WHERE ns = ?1 AND key = ?2",
     [Q_ITEM_INSERT] = "INSERT INTO items(ns, key, value, meta, text,"
-                      " created_ms, updated_ms, expires_ms, vec_model, vec)"
-                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9)"
-                      " ON CONFLICT(ns, key) DO NOTHING",
+                      " created_ms, updated_ms, expires_ms, vec_model, vec,"
+                      " chg) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, "
+                      NEXT_CHG ") ON CONFLICT(ns, key) DO NOTHING",
     /* ?3 is the row's encoded namespace, which the writer has at hand
      * (it just wrote or found the row by it; a row's namespace never
      * changes). Looking it up by id instead cost a B-tree search per
@@ -126,9 +148,10 @@ static const char *const sql_text[Q_COUNT_] = {
                   " VALUES ('delete', ?1, ?2, am_ns_tokens(?3))",
     [Q_ITEM_UPDATE] = "UPDATE items SET value = ?2, meta = ?3, text = ?4,"
                       " created_ms = ?5, updated_ms = ?6, expires_ms = ?7,"
-                      " vec_model = ?8, vec = ?9, deleted_ms = NULL"
-                      " WHERE id = ?1",
-    [Q_ITEM_SOFTDEL] = "UPDATE items SET deleted_ms = ?2 WHERE id = ?1",
+                      " vec_model = ?8, vec = ?9, deleted_ms = NULL,"
+                      " chg = " NEXT_CHG " WHERE id = ?1",
+    [Q_ITEM_SOFTDEL] = "UPDATE items SET deleted_ms = ?2, chg = " NEXT_CHG
+                       " WHERE id = ?1",
     [Q_ITEM_GET] = "SELECT value FROM items WHERE ns = ?2 AND key = ?3"
                    " AND " LIVE,
     [Q_ITEM_ROW] = "SELECT " ROW_COLS " FROM items WHERE id = ?2 AND " LIVE,
@@ -170,8 +193,21 @@ static const char *const sql_text[Q_COUNT_] = {
     /* Matching rows of one term, counted up to ?2 (no ranking: cheap). */
     [Q_FTS_DF] = "SELECT count(*) FROM (SELECT 1 FROM items_fts"
                  " WHERE items_fts MATCH ?1 LIMIT ?2)",
-    [Q_VEC_LOAD] = "SELECT id, ns, expires_ms, vec, vec_model FROM items"
+    /* The vector cache (store_sqlite_vec.c): every live vector; the rows
+     * changed since a stamp, in id order (a deleted row comes without its
+     * vector); and every live vector of a file older than migration 4,
+     * opened read-only (no stamps to catch up by). INDEXED BY: to save
+     * sorting the few changed rows by id, the planner would scan the
+     * whole table in id order instead. */
+    [Q_VEC_FULL] = VC_META "SELECT id, ns, expires_ms, vec, NULL FROM items"
                    " WHERE vec IS NOT NULL AND deleted_ms IS NULL",
+    [Q_VEC_SINCE] = VC_META "SELECT id, ns, expires_ms, CASE WHEN deleted_ms"
+                    " IS NULL THEN vec END, NULL FROM items"
+                    " INDEXED BY items_chg WHERE chg > ?1 ORDER BY 1",
+    [Q_VEC_PLAIN] = "SELECT id, ns, expires_ms, vec FROM items"
+                    " WHERE vec IS NOT NULL AND deleted_ms IS NULL",
+    [Q_VEC_EPOCH] = "UPDATE store_meta SET v = CAST(v AS INTEGER) + 1"
+                    " WHERE k = 'vec_epoch'",
     [Q_SESS_FIND] = "SELECT id, user_id FROM sessions WHERE session_id = ?1",
     [Q_SESS_NEW] = "INSERT INTO sessions(session_id, user_id, created_ms,"
                    " updated_ms) VALUES (?1, ?2, ?3, ?3)",
@@ -509,13 +545,23 @@ static am_status sq_open(am_store *s, const char *path,
             return am__fail(err, st, "store open '%s': FTS5 ranking "
                             "function", path);
         st = load_salt(s);
-        if (st != AM_OK)
+        if (st != AM_OK) {
             am__error_copy(err, &AM__ERR(s));
-        return st;
+            return st;
+        }
+        /* Not migrated: a file from before the change stamps is read
+         * without them (the vector cache reloads in full). */
+        int version = 0;
+        st = am__sqldb_schema_version(q->db, "store", &version, &e);
+        if (st != AM_OK)
+            return am__fail(err, st, "store open '%s': %s", path, e.msg);
+        q->has_chg = version >= 4;
+        return AM_OK;
     }
     st = am__sqldb_migrate(q->db, &schema, &e);
     if (st != AM_OK)
         return am__fail(err, st, "store open '%s': %s", path, e.msg);
+    q->has_chg = 1;
     st = load_salt(s);
     /* After the journal mode and the migration: a statement here must
      * not hold a read lock while another process sets up the file. */

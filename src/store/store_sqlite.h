@@ -29,7 +29,10 @@ enum {
     Q_FTS_TOP,
     Q_FTS_SCOPED,
     Q_FTS_DF,
-    Q_VEC_LOAD,
+    Q_VEC_FULL,
+    Q_VEC_SINCE,
+    Q_VEC_PLAIN,
+    Q_VEC_EPOCH,
     Q_SESS_FIND,
     Q_SESS_NEW,
     Q_SESS_TOUCH,
@@ -70,11 +73,18 @@ typedef struct am__sqlite {
     am__sqcounts counts;
     size_t fts_bytes;  /* text added to or deleted from items_fts in the
                         * open write transaction (am__store_commit) */
+    int has_chg;       /* the file has change stamps (schema 4) */
+    int64_t vc_chg;    /* the vector cache has seen every stamp up to this */
+    int64_t vc_epoch;  /* the hard-delete epoch it was loaded in */
 } am__sqlite;
 
 /* PRAGMA data_version of the connection (changes when another connection
  * commits), or -1 with the error in AM__ERR(s). */
 int64_t am__sq_data_version(am_store *s);
+/* Record, inside the open write transaction, that rows with vectors were
+ * hard-deleted or rewritten wholesale: every handle's vector cache then
+ * reloads in full (store_sqlite_vec.c). */
+am_status am__sq_vec_epoch_bump(am_store *s);
 
 /* Register the am_bm25 FTS5 ranking function on `db`
  * (store_sqlite_bm25.c). */

@@ -83,6 +83,9 @@ am_status am__sq_reembed(am_store *s, int64_t now, am_store_progress progress,
     if (st == AM_OK)
         st = am__store_exec(s, "UPDATE items SET vec = NULL, vec_model = NULL"
                                " WHERE vec IS NOT NULL");
+    /* Every vector changes, unstamped: other handles reload in full. */
+    if (st == AM_OK)
+        st = am__sq_vec_epoch_bump(s);
     snprintf(model, sizeof model, "%s/%zu", e->id, e->dim);
     if (st == AM_OK)
         st = am__sqldb_prepare(SQ(s)->db, "UPDATE items SET vec_model = ?1,"

@@ -50,6 +50,9 @@ static am_status delete_items(am_store *s, const char *cond, am_str b1,
         /* Their 'delete' entries; the texts' lengths are not at hand, an
          * estimate does (purges are rare and not waited on by puts). */
         am__sq_fts_wrote(s, (*n - before) * 64);
+        /* No row is left to stamp: vector caches reload in full. */
+        if (st == AM_OK && *n > before)
+            st = am__sq_vec_epoch_bump(s);
     }
     return st;
 }

@@ -1,10 +1,19 @@
 /* store_sqlite_vec.c -- vector candidates for search: exact cosine over
  * unit vectors kept in memory (am__vcache).
  *
- * The cache is loaded from the item rows on first use and reloaded when
- * the database changed (a write through this handle, or PRAGMA
- * data_version for other connections). A scan is one dot product per
- * vector (am__vec_dot), and a heap keeps the best few.
+ * The cache is loaded from the item rows on first use. When the database
+ * changed since (PRAGMA data_version for other connections' commits, or a
+ * write through this handle that could not patch the cache in place), it
+ * catches up: every row write stamps the row with a change number larger
+ * than any before it (`chg`, migration 4 in store_sqlite.c), so the rows
+ * stamped above the newest number the cache has seen are exactly those
+ * changed since. A hard delete leaves no row behind; it bumps the epoch in
+ * store_meta, and a cache from another epoch reloads in full. The HTTP
+ * server's read handles see a commit after almost every put; before, each
+ * of them reloaded all the vectors for its next search.
+ *
+ * A scan is one dot product per vector (am__vec_dot), and a heap keeps
+ * the best few.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -29,20 +38,33 @@ int64_t am__sq_data_version(am_store *s)
     return v;
 }
 
-/* Make the cache current. */
-am_status am__sq_vcache_load(am_store *s)
+am_status am__sq_vec_epoch_bump(am_store *s)
 {
-    am__vcache *c = &s->vc;
-    int64_t dv = am__sq_data_version(s);
-    if (c->valid && c->data_version == dv && s->vc_writes == s->own_writes)
-        return AM_OK;
-    am__vcache_free(s);
-    sqlite3_stmt *q = am__store_stmt(s, Q_VEC_LOAD);
-    if (q == NULL)
+    if (am__store_stmt(s, Q_VEC_EPOCH) == NULL)
         return AM__ERR(s).code;
+    return am__store_step_done(s, Q_VEC_EPOCH, "vector index epoch");
+}
+
+/* One load: the rows of `q` into the cache. The first row of Q_VEC_FULL
+ * and Q_VEC_SINCE (NULL id) is the snapshot's: its newest stamp into
+ * *chg and its epoch into *epoch. With `want_epoch` >= 0 (a catch-up),
+ * another epoch stops the load with *stale set: rows hard-deleted since
+ * are not among the changed ones, so the caller loads in full. */
+static am_status vc_run(am_store *s, sqlite3_stmt *q, int64_t want_epoch,
+                        int64_t *chg, int64_t *epoch, int *stale)
+{
     am_status st = AM_OK;
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (sqlite3_column_type(q, 0) == SQLITE_NULL) {
+            *chg = sqlite3_column_int64(q, 2);
+            *epoch = sqlite3_column_int64(q, 4);
+            if (want_epoch >= 0 && *epoch != want_epoch) {
+                *stale = 1;
+                break;
+            }
+            continue;
+        }
         st = am__vcache_set(s, sqlite3_column_int64(q, 0),
                             (am_str){ sqlite3_column_blob(q, 1),
                                       (size_t)sqlite3_column_bytes(q, 1) },
@@ -52,15 +74,50 @@ am_status am__sq_vcache_load(am_store *s)
         if (st != AM_OK)
             break;
     }
-    if (st == AM_OK && rc != SQLITE_DONE)
+    if (st == AM_OK && !*stale && rc != SQLITE_DONE)
         st = am__store_dberr(s, rc, "vector index", q);
     sqlite3_reset(q);
+    return st;
+}
+
+/* Make the cache current: nothing to do when the file did not change, the
+ * changed rows when it did, everything the first time, after a hard
+ * delete anywhere, or on a file without stamps. */
+am_status am__sq_vcache_load(am_store *s)
+{
+    am__sqlite *db = SQ(s);
+    am__vcache *c = &s->vc;
+    int64_t dv = am__sq_data_version(s), chg = 0, epoch = 0;
+    int stale = 0;
+    am_status st = AM_OK;
+    sqlite3_stmt *q;
+
+    if (c->valid && c->data_version == dv && s->vc_writes == s->own_writes)
+        return AM_OK;
+    if (c->valid && db->has_chg) {
+        q = am__store_stmt(s, Q_VEC_SINCE);
+        if (q == NULL)
+            return AM__ERR(s).code;
+        sqlite3_bind_int64(q, 1, db->vc_chg);
+        st = vc_run(s, q, db->vc_epoch, &chg, &epoch, &stale);
+        if (st != AM_OK || !stale)
+            goto out;
+    }
+    am__vcache_free(s);
+    stale = 0;
+    q = am__store_stmt(s, db->has_chg ? Q_VEC_FULL : Q_VEC_PLAIN);
+    if (q == NULL)
+        return AM__ERR(s).code;
+    st = vc_run(s, q, -1, &chg, &epoch, &stale);
+out:
     if (st != AM_OK) {
         am__vcache_free(s);
         return st;
     }
     c->valid = 1;
     c->data_version = dv;
+    db->vc_chg = chg;
+    db->vc_epoch = epoch;
     s->vc_writes = s->own_writes;
     return AM_OK;
 }

@@ -2,9 +2,10 @@
  * same for every backend: parallel arrays sorted by row id, grown all or
  * nothing, set row by row by a backend's loader (am__vcache_set) and
  * patched after this handle's own writes (am__vcache_apply). How a
- * backend knows the cache is stale is its own business (SQLite: PRAGMA
- * data_version; PostgreSQL: a change sequence, store_pg_search.c); the
- * scan over it is rank.c's.
+ * backend knows the cache is stale, and which rows changed, is its own
+ * business (SQLite: PRAGMA data_version and change stamps,
+ * store_sqlite_vec.c; PostgreSQL: a change sequence, store_pg_search.c);
+ * the scan over it is rank.c's.
  */
 #include <assert.h>
 #include <string.h>
@@ -128,14 +129,8 @@ am_status am__vcache_set(am_store *s, int64_t id, am_str ns, int64_t expires,
                          const void *vec, size_t bytes)
 {
     am__vcache *c = &s->vc;
-    size_t lo = 0, hi = c->count, dim = bytes / sizeof(float);
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (c->ids[mid] < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = lower_bound(c, id), dim = bytes / sizeof(float);
+    s->vc_rows++;
     int found = lo < c->count && c->ids[lo] == id;
     if (vec == NULL || dim == 0) {
         if (found)
@@ -197,6 +192,7 @@ am_status am__vcache_insert(am_store *s, const am__vc_new *rows, size_t n)
     am__vcache *c = &s->vc;
     if (n == 0)
         return AM_OK;
+    s->vc_rows += (int64_t)n;
     if (c->dim == 0)
         c->dim = rows[0].bytes / sizeof(float);
     for (size_t j = 0; j < n; j++) {
