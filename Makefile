@@ -43,7 +43,7 @@ test-fast: build
 # fails the run. TSan takes the two with concurrent clients (the worker
 # pool, 20 concurrent MCP writers in two processes): the other two are
 # sequential curl and add nothing under TSan.
-SERVER_SH_ASAN = ^test_(server|server_openapi|server_tenancy|mcp|crypt_server)_sh$$
+SERVER_SH_ASAN = ^test_(server|server_openapi|server_tenancy|server_timeout|mcp|crypt_server)_sh$$
 SERVER_SH_TSAN = ^test_(server|mcp)_sh$$
 # $(call san_run,BUILD_DIR,TEST_REGEX,ENV...)
 define san_run
