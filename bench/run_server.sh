@@ -7,7 +7,9 @@
 #   BENCH_SERVER_SECONDS   seconds per mix (default 60, the minute)
 #   BENCH_SERVER_ITEMS     items preloaded for get and search (default 10000)
 #   BENCH_SERVER_CONNS     wrk connections (default 32), 2 wrk threads
-#   BENCH_SERVER_MIXES     which mixes (default "get search put")
+#   BENCH_SERVER_MIXES     which mixes (default "get search put"; also
+#                          "searchput": hybrid searches with every 10th
+#                          request a put into the searched namespace)
 #   BENCH_SERVER_BASELINE  another agentmem binary (an older build, say):
 #                          each mix then runs against it too, right after
 #                          ours on a fresh copy of the same database, so
