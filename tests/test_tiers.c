@@ -337,6 +337,48 @@ AM_TEST(eviction_demotes_exactly_the_lowest_tenth_lowest_first)
     }
 }
 
+/* A full move log reuses the copy of the entry it drops when the new id
+ * has the same length, and allocates one otherwise: either way the log
+ * holds the last move_log_cap moves with their own ids (a reused copy
+ * that kept the old bytes, or was freed with the wrong size under ASan,
+ * fails here). */
+AM_TEST(a_full_move_log_keeps_the_newest_ids_whatever_their_length)
+{
+    test_clock clk = { T0 };
+    am_clock c = test_clock_make(&clk);
+    am_tiers_opts o = am_tiers_opts_default();
+    am_tiers *t = NULL;
+    am_error err;
+    moves_seen ms = { 0 };
+    uint64_t total = 0;
+    /* Working holds one item, so each store demotes the one before it:
+     * moves a1 b2 c333 d4 e55 f666; d4 reuses a1's copy, e55 does not fit
+     * b2's (b2's is freed), f666 reuses c333's. */
+    static const char *const ids[] = { "a1", "b2", "c333", "d4", "e55",
+                                       "f666", "g7" };
+
+    o.clock = &c;
+    o.capacity[AM_TIER_WORKING] = 1;
+    o.move_log_cap = 3;
+    CHECK_OK_E(am_tiers_open(&o, &t, &err), &err);
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        clk.now_ms += 10;
+        CHECK_OK(put(t, ids[i], "x", 0.5, AM_TIER_WORKING));
+    }
+    CHECK_OK(am_tiers_moves(t, 10, on_move, &ms, &total));
+    CHECK_EQ(total, 6);
+    CHECK_EQ(ms.n, 3);
+    CHECK_STR_EQ(ms.ids[0], "d4");
+    CHECK_STR_EQ(ms.ids[1], "e55");
+    CHECK_STR_EQ(ms.ids[2], "f666");
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(ms.from[i], AM_TIER_WORKING);
+        CHECK_EQ(ms.to[i], AM_TIER_SHORT_TERM);
+        CHECK_EQ(ms.reason[i], AM_TIER_REASON_CAPACITY);
+    }
+    am_tiers_close(t, NULL);
+}
+
 AM_TEST(optimize_demotes_idle_rarely_used_items_once)
 {
     test_clock clk = { T0 };

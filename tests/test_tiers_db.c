@@ -200,6 +200,79 @@ AM_TEST(changes_are_durable_after_flush_and_write_through_when_asked)
     free(dir);
 }
 
+/* The ids a search for items created on the day of `day_ms` finds. */
+static void ids_created_on(am_tiers *t, int64_t day_ms, am_buf *out)
+{
+    am_tier_hits h = AM_TIER_HITS_INIT;
+    am_tier_query q = am_tier_query_default();
+
+    q.flags = AM_TIER_PEEK;
+    q.created_from_ms = day_ms - day_ms % DAY;
+    q.created_to_ms = q.created_from_ms + DAY - 1;
+    am_buf_clear(out);
+    CHECK_OK_E(am_tiers_search(t, &q, &h), am_tiers_last_error(t));
+    for (size_t i = 0; i < h.count; i++)
+        am_buf_appendf(out, "%.*s ", (int)h.ids[i].len, h.ids[i].ptr);
+    am_tier_hits_free(&h);
+}
+
+/* A store remembers the creation day it last indexed (and its key in the
+ * day index) so that the next one on that day needs no look-up. A reload
+ * (another handle wrote) rebuilds the day index from the rows, with other
+ * keys when a day has no item left: the memory must follow it, or the
+ * next store lands in another day's list. */
+AM_TEST(items_keep_their_creation_day_across_day_changes_and_reloads)
+{
+    test_clock ca = { T0 }, cb = { T0 - 5 * DAY };
+    am_clock a_clk = test_clock_make(&ca), b_clk = test_clock_make(&cb);
+    char *dir = test_tmpdir();
+    char db[4200];
+    am_tiers *a = NULL, *b = NULL;
+    am_tiers_opts o = am_tiers_opts_default();
+    am_error err;
+    am_buf ids = AM_BUF_INIT;
+
+    snprintf(db, sizeof db, "%s/days.db", dir);
+    o.db_path = db;
+    o.flush_interval_ms = 0; /* every call syncs and writes through */
+    o.clock = &a_clk;
+    CHECK_OK_E(am_tiers_open(&o, &a, &err), &err);
+    /* Days in a's index: T0 - 2 days (key 0), then T0 (key 1). */
+    ca.now_ms -= 2 * DAY;
+    CHECK_OK(put(a, "gone", "x", 0.5, AM_TIER_WORKING));
+    ca.now_ms += 2 * DAY;
+    CHECK_OK(put(a, "a0", "x", 0.5, AM_TIER_WORKING));
+    ca.now_ms -= 2 * DAY; /* back a day and forward again */
+    CHECK_OK(put(a, "back", "x", 0.5, AM_TIER_WORKING));
+    ca.now_ms += 2 * DAY;
+    CHECK_OK(put(a, "a1", "x", 0.5, AM_TIER_WORKING));
+    ids_created_on(a, T0, &ids);
+    CHECK_STR_EQ(ids.ptr, "a0 a1 ");
+    ids_created_on(a, T0 - 2 * DAY, &ids);
+    CHECK_STR_EQ(ids.ptr, "gone back ");
+    CHECK_OK(am_tiers_delete(a, AM_STR("gone")));
+    CHECK_OK(am_tiers_delete(a, AM_STR("back")));
+
+    /* b writes an item five days back; a reloads on its next call and
+     * rebuilds its day index from the rows in order: T0 (key 0), then
+     * T0 - 5 days (key 1), where T0 was key 1 before. */
+    o.clock = &b_clk;
+    CHECK_OK_E(am_tiers_open(&o, &b, &err), &err);
+    CHECK_OK(put(b, "b0", "x", 0.5, AM_TIER_WORKING));
+    CHECK_OK(put(a, "a2", "x", 0.5, AM_TIER_WORKING));
+    ids_created_on(a, T0, &ids);
+    CHECK_STR_EQ(ids.ptr, "a0 a1 a2 ");
+    ids_created_on(a, T0 - 5 * DAY, &ids);
+    CHECK_STR_EQ(ids.ptr, "b0 ");
+    ids_created_on(a, T0 - 2 * DAY, &ids);
+    CHECK_STR_EQ(ids.ptr, "");
+    am_tiers_close(b, NULL);
+    am_tiers_close(a, NULL);
+    am_buf_free(&ids);
+    test_rmtree(dir);
+    free(dir);
+}
+
 static void count_move(void *ctx, const am_tier_move *m)
 {
     (void)m;

@@ -377,6 +377,8 @@ static void swap_items(am_tiers *t, am_tiers *f)
     SWAPT(tdict, types);
     SWAPT(tdict, tags);
     SWAPT(tdict, days);
+    SWAPT(int64_t, day); /* remembers a key of the days just swapped */
+    SWAPT(uint32_t, day_id);
     for (int i = 0; i <= 10; i++)
         SWAPT(tpost, imp[i]);
     SWAPT(tvec32, raw_queue);

@@ -120,6 +120,22 @@ int64_t am__tiers_day(int64_t ms)
     return d;
 }
 
+am_status am__tiers_day_id(am_tiers *t, int64_t day, uint32_t *id)
+{
+    am_status st;
+
+    if (t->day_id == 0 || t->day != day) {
+        st = am__tdict_intern(t->alloc, &t->days, (const char *)&day,
+                              sizeof day, id);
+        if (st != AM_OK)
+            return st;
+        t->day = day;
+        t->day_id = *id + 1;
+    }
+    *id = t->day_id - 1;
+    return AM_OK;
+}
+
 static int bucket_of(double imp)
 {
     int b = (int)(imp * 10.0);
@@ -131,11 +147,12 @@ am_status am__tiers_index_add(am_tiers *t, uint32_t slot)
     const titem *it = &t->items[slot];
     const uint32_t *tags = am__tiers_tags(it);
     int64_t day = am__tiers_day(it->created_ms);
-    long did = am__tdict_find(&t->days, (const char *)&day, sizeof day);
-    am_status st;
+    uint32_t did;
+    /* reserve_insert interned the day, so this finds it (no allocation). */
+    am_status st = am__tiers_day_id(t, day, &did);
 
-    if (did < 0)
-        return AM_ENOMEM; /* reserve_insert interned it */
+    if (st != AM_OK)
+        return st;
     st = am__tpost_push(t->alloc, &t->types.keys[it->type].post, slot);
     if (st == AM_OK)
         st = am__tpost_push(t->alloc, &t->days.keys[did].post, slot);

@@ -195,8 +195,11 @@ struct am_tiers {
      * the database (their tier_state row is gone): see tiers_db.c. */
     struct { int64_t *v; size_t len, cap; } purge_pids;
     int64_t last_flush_ns;
-    int64_t load_day;          /* loading: last creation day seen */
-    uint32_t load_day_id;      /* its key index + 1, 0 none */
+    /* The last creation day interned (am__tiers_day_id) and its key
+     * index + 1, 0 none: items arrive in creation order, so a store or a
+     * load almost always repeats it. */
+    int64_t day;
+    uint32_t day_id;
 
     /* Scratch for am_tier_item views (reused, owned by the handle). */
     am_str *view_tags;
@@ -305,6 +308,9 @@ am_status am__tiers_custom_rebuild(am_tiers *t);
 void am__tiers_purge_postings(am_tiers *t);
 void am__tiers_index_free(am_tiers *t);
 int64_t am__tiers_day(int64_t ms);
+/* The key index of `day` in t->days, interned if new (the only failure is
+ * AM_ENOMEM then); the last one is remembered in t->day. */
+am_status am__tiers_day_id(am_tiers *t, int64_t day, uint32_t *id);
 
 /* ---- tiers_policy.c ---- */
 am_status am__tiers_compress(am_tiers *t, uint32_t slot);

@@ -170,6 +170,18 @@ bool am__tiers_is_full(const am_tiers *t, am_tier tier)
 
 /* ---- Move log ---- */
 
+/* Whether logging a move of an id of `id_len` bytes can reuse the copy of
+ * the entry it pushes out of a full ring, which has the same length: then
+ * move_at allocates nothing for the ring. A capacity eviction moves a
+ * tenth of a tier, so on a full ring this was a malloc and a free per
+ * move, ~6% of a store's instructions through the Python package
+ * (callgrind, 100,000 stores). */
+static bool ring_reuses(const am_tiers *t, size_t id_len)
+{
+    return t->ring_cap != 0 && t->ring_len == t->ring_cap &&
+           t->ring[t->ring_head].id_len == id_len;
+}
+
 static void log_move(am_tiers *t, uint32_t slot, am_tier from, am_tier to,
                      am_tier_reason reason, char *ring_id, char *db_id,
                      int64_t now)
@@ -187,8 +199,14 @@ static void log_move(am_tiers *t, uint32_t slot, am_tier from, am_tier to,
         size_t pos = (t->ring_head + t->ring_len) % t->ring_cap;
         if (t->ring_len == t->ring_cap) {
             pos = t->ring_head;
-            am__free(t->alloc, t->ring[pos].id,
-                     (size_t)t->ring[pos].id_len + 1);
+            if (ring_id == NULL) {
+                /* ring_reuses said so: the oldest copy takes this id. */
+                mv.id = t->ring[pos].id;
+                memcpy(mv.id, am__tiers_id(it), it->id_len);
+            } else {
+                am__free(t->alloc, t->ring[pos].id,
+                         (size_t)t->ring[pos].id_len + 1);
+            }
             t->ring_head = (t->ring_head + 1) % t->ring_cap;
         } else {
             t->ring_len++;
@@ -237,7 +255,7 @@ static am_status move_at(am_tiers *t, uint32_t slot, am_tier to,
         st = AM_ENOMEM;
         goto fail;
     }
-    if (t->ring_cap != 0) {
+    if (t->ring_cap != 0 && !ring_reuses(t, id_len)) {
         ring_id = am__strndup(t->alloc, am__tiers_id(it), id_len);
         if (ring_id == NULL) {
             st = AM_ENOMEM;

@@ -23,14 +23,15 @@ static inline uint64_t hash_id(const am_tiers *t, const char *id, size_t len)
     return am__hash64(id, len, t->seed);
 }
 
-long am__tiers_find(const am_tiers *t, const char *id, size_t len)
+/* am__tiers_find with the id's hash already computed (a store hashes its
+ * id once for the look-up and the insert). */
+static long find_h(const am_tiers *t, const char *id, size_t len,
+                   uint32_t h32)
 {
-    uint32_t h32;
     size_t mask, i;
 
     if (t->tcap == 0)
         return -1;
-    h32 = (uint32_t)hash_id(t, id, len);
     mask = t->tcap - 1;
     for (i = h32 & mask;; i = (i + 1) & mask) {
         const tent *e = &t->table[i];
@@ -52,6 +53,11 @@ long am__tiers_find(const am_tiers *t, const char *id, size_t len)
                 return (long)slot;
         }
     }
+}
+
+long am__tiers_find(const am_tiers *t, const char *id, size_t len)
+{
+    return find_h(t, id, len, (uint32_t)hash_id(t, id, len));
 }
 
 static void table_put(tent *table, size_t tcap, uint32_t h32, uint32_t slot,
@@ -371,12 +377,17 @@ static am_status build_record(am_tiers *t, am_str id,
 {
     uint32_t tagids[255];
     size_t ntags = 0, blen;
-    am_status st;
+    am_status st = AM_OK;
     am_str type = in->type.len > 0 ? in->type : AM_STR("unknown");
 
     memset(rec, 0, sizeof *rec);
-    st = am__tdict_intern(t->alloc, &t->types, type.ptr, type.len,
-                          &rec->type);
+    /* Type 0 is "unknown" in every handle (see am_tiers_open), and most
+     * items have no type: that one needs no hashing. */
+    if (type.len == 7 && memcmp(type.ptr, "unknown", 7) == 0)
+        rec->type = 0;
+    else
+        st = am__tdict_intern(t->alloc, &t->types, type.ptr, type.len,
+                              &rec->type);
     if (st != AM_OK)
         return st;
     if (rec->type >= T_MAX_TYPES)
@@ -443,8 +454,7 @@ static am_status reserve_insert(am_tiers *t, const titem *rec)
         if (st != AM_OK)
             return st;
     }
-    if ((st = am__tdict_intern(t->alloc, &t->days, (const char *)&day,
-                               sizeof day, &did)) != AM_OK)
+    if ((st = am__tiers_day_id(t, day, &did)) != AM_OK)
         return st;
     b = b < 0 ? 0 : b > 10 ? 10 : b;
     /* A push that succeeds now and is rolled back would leave a stale
@@ -476,7 +486,7 @@ static am_status store(am_tiers *t, am_str id, const am_tier_item_in *in,
     am_status st;
     titem rec;
     long old;
-    uint32_t slot = 0;
+    uint32_t slot = 0, h32;
     int64_t now;
 
     if (t == NULL || in == NULL)
@@ -488,6 +498,7 @@ static am_status store(am_tiers *t, am_str id, const am_tier_item_in *in,
         st = check_input(t, id, in);
     if (st != AM_OK)
         goto out;
+    h32 = (uint32_t)hash_id(t, id.ptr, id.len);
     now = am__tiers_now(t);
     st = build_record(t, id, in, now, &rec);
     if (st != AM_OK) {
@@ -519,7 +530,7 @@ static am_status store(am_tiers *t, am_str id, const am_tier_item_in *in,
                      (int)id.len, id.ptr);
         goto undo;
     }
-    old = am__tiers_find(t, id.ptr, id.len);
+    old = find_h(t, id.ptr, id.len, h32);
     /* Make room before the old item goes, so a failure loses nothing. */
     if ((old < 0 || t->items[old].tier != rec.tier) &&
         am__tiers_is_full(t, (am_tier)rec.tier)) {
@@ -529,7 +540,7 @@ static am_status store(am_tiers *t, am_str id, const am_tier_item_in *in,
                      (int)id.len, id.ptr);
             goto undo;
         }
-        old = am__tiers_find(t, id.ptr, id.len);
+        old = find_h(t, id.ptr, id.len, h32);
     }
     /* Demotions above may have used the room reserved for the dirty
      * list; take it again. */
@@ -550,8 +561,7 @@ static am_status store(am_tiers *t, am_str id, const am_tier_item_in *in,
         am__tiers_remove(t, (uint32_t)old); /* reserved: cannot fail */
     t->next_pid++;
     t->items[slot].flags |= T_LIVE;
-    table_put(t->table, t->tcap, (uint32_t)hash_id(t, id.ptr, id.len), slot,
-              am__tiers_id(&t->items[slot]));
+    table_put(t->table, t->tcap, h32, slot, am__tiers_id(&t->items[slot]));
     t->live++;
     am__tiers_member_add(t, slot, (am_tier)rec.tier);
     am__tiers_index_add(t, slot); /* reserved: cannot fail */
@@ -601,12 +611,9 @@ am_status am__tiers_insert_loaded(am_tiers *t, const titem *rec,
         st = table_reserve(t);
     if (st == AM_OK)
         st = am__tiers_vreserve(t, &t->members[rec->tier], 1);
-    if (st == AM_OK && (t->load_day_id == 0 || t->load_day != day)) {
+    if (st == AM_OK) {
         uint32_t did;
-        st = am__tdict_intern(t->alloc, &t->days, (const char *)&day,
-                              sizeof day, &did);
-        t->load_day = day;
-        t->load_day_id = did + 1;
+        st = am__tiers_day_id(t, day, &did);
     }
     if (st != AM_OK) {
         am__free(t->alloc, rec->blob, am__tiers_blob_len(rec));
@@ -624,7 +631,7 @@ am_status am__tiers_insert_loaded(am_tiers *t, const titem *rec,
     *slot_out = slot;
     st = am__tpost_push(t->alloc, &t->types.keys[rec->type].post, slot);
     if (st == AM_OK)
-        st = am__tpost_push(t->alloc, &t->days.keys[t->load_day_id - 1].post,
+        st = am__tpost_push(t->alloc, &t->days.keys[t->day_id - 1].post,
                             slot);
     if (st == AM_OK) {
         int b = (int)(rec->importance * 10.0);
