@@ -28,6 +28,11 @@ DEPS = ["sqlite3", "jansson", "libcurl", "libzstd", "libutf8proc", "libpq",
         "libcrypto"]
 # Rank files the tokenizers need; copied next to the package.
 DATA_PATTERNS = ["*.tiktoken"]
+# The default embedder's word vectors (~40 MB, made by scripts/setup into
+# data/; optional: without them MemoryStore() says so and
+# MemoryStore(embedder="hash") works). Copied too, so that the installed
+# package does not need the clone.
+OPTIONAL_DATA = ["wordvec-sg100.bin"]
 
 
 def _pkg_config(flag):
@@ -85,6 +90,13 @@ class BuildPy(build_py):
         if not found:
             sys.exit("setup.py: no rank files in %s; build the C library "
                      "first (it extracts them)" % " or ".join(dirs))
+        for name in OPTIONAL_DATA:
+            src = os.path.join(REPO, "data", name)
+            target = os.path.join(dest, name)
+            if os.path.exists(src) and (
+                    not os.path.exists(target) or
+                    os.path.getmtime(target) < os.path.getmtime(src)):
+                shutil.copy2(src, target)
 
 
 ext = Extension(

@@ -5,15 +5,14 @@
 # has), then the installed package is used from elsewhere with the copy
 # gone, so it stands on its own (its extension, its rank files).
 #
-# Two things differ from a first install on a fresh clone, and say so:
-# `bash scripts/setup` is not run (make test has run it, and it needs
-# root), and the copy's build-python/ -- where setup.py builds the C
-# library with CMake when there is none -- is this build directory, so
-# setup.py takes the path of a later install (an up-to-date `cmake
-# --build`) instead of configuring and building the library again.
+# Like a first install on a fresh clone, pip runs setup.py, which
+# configures the C library with CMake and builds it into the copy's
+# build-python/ (nothing of this build directory is used). One thing
+# differs, and says so: `bash scripts/setup` is not run (make test has run
+# it, and it needs root). The library build is most of the test's time
+# (about a minute of CPU).
 set -u
 src=${AM_SOURCE_DIR:?AM_SOURCE_DIR must name the source directory}
-bin=${AM_BINARY_DIR:?AM_BINARY_DIR must name the build directory}
 py=/usr/bin/python3
 if ! "$py" -c 'import ensurepip' 2>/dev/null; then
     echo "python3-venv is missing: run scripts/setup"; exit 1
@@ -33,7 +32,15 @@ else
         --exclude=./python/build --exclude='*.egg-info' -cf - .) |
         tar -xf - -C "$clone"
 fi
-ln -s "$bin" "$clone/build-python"
+[ ! -e "$clone/build-python" ] || bad "the copy has a build-python/ already"
+# What scripts/setup would have added to the clone: the word vectors
+# (data/, not tracked), which setup.py copies into the package.
+if [ -f "$src/data/wordvec-sg100.bin" ]; then
+    mkdir -p "$clone/data"
+    cp "$src/data/wordvec-sg100.bin" "$clone/data/"
+else
+    echo "no data/wordvec-sg100.bin: run scripts/setup"; exit 1
+fi
 
 # The first ```sh block after "## Install", without `bash scripts/setup`.
 awk '
@@ -62,6 +69,10 @@ else
     tail -30 "$tmp/install.log"
 fi
 
+# The install drove CMake itself: the library it linked was built here.
+[ -f "$clone/build-python/libagentmem.a" ] && ok ||
+    bad "setup.py did not build libagentmem.a into the copy's build-python/"
+
 venv="$clone/.venv"
 if [ -x "$venv/bin/python" ]; then
     find "$clone" -mindepth 1 -maxdepth 1 ! -name .venv -exec rm -rf {} +
@@ -76,6 +87,8 @@ from agentmem.tiers import HierarchicalMemoryManager
 home = os.path.dirname(os.path.dirname(sys.executable))
 assert os.path.realpath(agentmem.__file__).startswith(
     os.path.realpath(home)), agentmem.__file__
+assert os.path.exists(os.path.join(os.path.dirname(agentmem.__file__),
+                                   "data", "wordvec-sg100.bin"))
 print("installed in the venv")
 assert count_tokens("hello world", model="gpt-4o") == 2
 assert count_tokens("hello world", model="gpt-4") == 2  # cl100k rank file

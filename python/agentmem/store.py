@@ -5,8 +5,8 @@ recall (``ai_infra.llm.tools.custom.ConversationMemory``,
 
 Both sit on one libagentmem store (SQLite: ``":memory:"`` or a file).
 Search is hybrid: BM25 full text fused with vector similarity from the
-offline embedder (word vectors when installed, else hashed n-grams), with no
-network. ``MemoryStore.postgres(url)`` opens the C library's PostgreSQL
+offline embedder (word vectors, shipped in the package; or hashed n-grams
+when asked for), with no network. ``MemoryStore.postgres(url)`` opens the C library's PostgreSQL
 backend (several processes and machines share one store).
 
 Thread safety: a store may be shared by any number of threads (calls run
@@ -79,9 +79,13 @@ class MemoryStore:
     in a SQLite file (WAL, safe for several processes);
     ``MemoryStore.postgres(url)`` in PostgreSQL.
     Embeddings come from libagentmem's offline embedder
-    (``embedder="default"``: word vectors when installed, else hashed
-    n-grams; ``"hash"``; or ``"none"``); ``embedding_provider`` other than
-    None/"local" raises :class:`agentmem.UnsupportedError`.
+    (``embedder="default"``: the word vectors, which pip install copies
+    into the package, :class:`agentmem.NotFoundError` naming every place
+    looked in when they were not there to copy -- it never switches to
+    another embedder by itself, since a store's vectors belong to the
+    embedder that made them; ``"hash"``: hashed n-grams, no file; or
+    ``"none"``); ``embedding_provider`` other than None/"local" raises
+    :class:`agentmem.UnsupportedError`.
 
     Errors: :class:`agentmem.StorageError` (file or database),
     :class:`agentmem.BusyError`, TypeError/ValueError for bad arguments.

@@ -122,8 +122,29 @@ static void store_dealloc(StoreObject *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* _Store(path, embedder="default"): embedder is "default" (word vectors
- * when installed, else hashed n-grams), "hash" or "none". */
+/* am_embedder_default_create, with the package's data directory (where
+ * setup.py copies the word vectors) tried first: an installed package
+ * must not depend on the clone it was built from, whose data/ is the last
+ * place the library looks. */
+static am_status default_embedder(am_embedder **out, am_error *err)
+{
+    char path[4096];
+    am_error e = {0};
+    am_status st = am_data_find(amp_data_dir(), "wordvec-sg100.bin", path,
+                                sizeof path, &e);
+    if (st == AM_OK)
+        st = am_embedder_words_create(path, NULL, out, &e);
+    if (st != AM_OK) {
+        err->code = st;
+        /* e.msg lists every place tried; the package's own comes first. */
+        snprintf(err->msg, sizeof err->msg, "default embedder: %.200s; "
+                 "see python/README.md", e.msg);
+    }
+    return st;
+}
+
+/* _Store(path, embedder="default"): embedder is "default" (the word
+ * vectors; an error when they are missing), "hash" or "none". */
 static int store_init(StoreObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"path", "embedder", NULL};
@@ -147,7 +168,7 @@ static int store_init(StoreObject *self, PyObject *args, PyObject *kw)
     am_error err = {0};
     am_status st = AM_OK;
     if (!strcmp(emb, "default"))
-        st = am_embedder_default_create(NULL, &self->emb, &err);
+        st = default_embedder(&self->emb, &err);
     else if (!strcmp(emb, "hash"))
         st = am_embedder_hash_create(0, NULL, &self->emb, &err);
     else if (strcmp(emb, "none") != 0) {
