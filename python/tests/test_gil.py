@@ -16,10 +16,10 @@ from agentmem.store import MemoryStore
 BIG = "agents remember things across many long sessions, " * 200000  # 10 MB
 
 
-def longest_hold(call, tries=5):
-    """The smallest, over `tries` calls, of the longest stretch of a call
-    during which a second Python thread did not run, as a fraction of the
-    call's time. The thread stamps each of its runs with the time. While
+def longest_hold(call, tries=5, pick=min):
+    """The smallest (or what `pick` picks), over `tries` calls, of the
+    longest stretch of a call during which a second Python thread did not
+    run, as a fraction of the call's time. The thread stamps each of its runs with the time. While
     the call holds the GIL the thread cannot run (however soon the OS
     would let it), so a call that holds the GIL all along gives ~1.0, one
     that holds it for half its time ~0.5, and one that releases it a few
@@ -47,8 +47,8 @@ def longest_hold(call, tries=5):
                 continue
             edges = [t0] + [s for s in list(stamps) if t0 < s < t1] + [t1]
             gap = max(b - a for a, b in zip(edges, edges[1:])) / (t1 - t0)
-            best = gap if best is None else min(best, gap)
-            if best < 0.1:
+            best = gap if best is None else pick(best, gap)
+            if pick is min and best < 0.1:
                 break
     finally:
         stop.set()
@@ -113,6 +113,9 @@ def test_searching_a_store_releases_the_gil():
 
 def test_the_check_sees_a_call_that_holds_the_gil():
     # The same check on a long C call that keeps the GIL: sorting a large
-    # list of ints (no Python code runs, so no switch point).
+    # list of ints (no Python code runs, so no switch point). The best of
+    # three: on a loaded machine the thread can be left waiting for a CPU
+    # between the start of the clock and the call (the ticker's last stamp
+    # is then well after t0), which shortened one try to 0.54 at load 20.
     data = list(range(3000000, 0, -1))
-    assert longest_hold(lambda: sorted(data), tries=3) > 0.6
+    assert longest_hold(lambda: sorted(data), tries=3, pick=max) > 0.6
