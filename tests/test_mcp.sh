@@ -53,6 +53,16 @@ start_server "$tmp/open.db"
 req foreign_origin POST /mcp "$init" 403 "$J" "Origin: http://evil.example"
 req local_origin POST /mcp "$init" 200 "$J" "Origin: http://localhost:3000"
 
+# A file that is not a database: the server refuses to start, naming the
+# file, rather than answering every tool call with an error.
+head -c 5000 /dev/urandom >"$tmp/bad.db"
+echo '{"jsonrpc":"2.0","id":1,"method":"ping"}' |
+    "$cli" mcp --db "$tmp/bad.db" >"$tmp/bad.out" 2>"$tmp/bad.err"
+expect_eq bad_file_exit $? 1
+expect_eq bad_file_no_answer "$(wc -c <"$tmp/bad.out")" 0
+if grep -q "bad.db.*not a database" "$tmp/bad.err"; then pass=$((pass + 1)); else
+    echo "FAIL bad_file_message: $(cat "$tmp/bad.err")"; fails=$((fails + 1)); fi
+
 # stdio: a line that is not JSON gets a parse error, the next still works.
 printf '%s\n' 'not json' '{"jsonrpc":"2.0","id":7,"method":"ping"}' |
     "$cli" mcp --db "$tmp/s.db" 2>/dev/null >"$tmp/stdio.out"

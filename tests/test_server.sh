@@ -108,6 +108,12 @@ req recall_other POST /v1/recall/search '{"user_id":"u2","query":"dog"}' 200
 jcheck recall_other_none '.results|length' 0
 req recall_tool POST /v1/recall/tool '{"user_id":"u1","format":"openai","call":{"id":"call_1","type":"function","function":{"name":"recall_conversations","arguments":"{\"query\":\"dog\"}"}}}' 200
 jcheck recall_tool_role '.result.role' '"tool"'
+jcontains recall_tool_text '.result.content' 'my dog is called Rex'
+req recall_tool_anthropic POST /v1/recall/tool '{"user_id":"u1","format":"anthropic","call":{"type":"tool_use","id":"toolu_1","name":"recall_conversations","input":{"query":"dog"}}}' 200
+jcheck recall_tool_anthropic_block '.result.content[0]|[.type,.tool_use_id]' '["tool_result","toolu_1"]'
+jcontains recall_tool_anthropic_text '.result.content[0].content' 'my dog is called Rex'
+req recall_tool_anthropic_bad POST /v1/recall/tool '{"user_id":"u1","format":"anthropic","call":{"type":"tool_use","id":"toolu_2","name":"recall_conversations","input":"dog"}}' 200
+jcheck recall_tool_anthropic_error '.result.content[0].is_error' true
 req recall_tool_fmt POST /v1/recall/tool '{"user_id":"u1","format":"xml","call":{}}' 400
 jcheck recall_tool_field '.error.field' '"format"'
 req recall_bad_msgs POST /v1/recall/index '{"user_id":"u1","session_id":"c2","messages":"nope"}' 400
