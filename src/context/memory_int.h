@@ -24,6 +24,8 @@
 /* A public call's whole body: `call` under the lock (core.h). */
 #define AM__MEMORY_LOCKED(type, m, call) \
     AM__CALL_LOCKED(type, m, AM__MEMORY_LOCK, AM__MEMORY_UNLOCK, call)
+#define AM__MEMORY_LOCKED_VOID(m, call) \
+    AM__CALL_LOCKED_VOID(m, AM__MEMORY_LOCK, AM__MEMORY_UNLOCK, call)
 
 typedef struct entry {
     am_msg *msg;   /* one reference */

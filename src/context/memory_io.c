@@ -58,13 +58,7 @@ static const char *model_name(const am_memory *m)
 
 void am_memory_stats_get(const am_memory *m, am_memory_stats *s)
 {
-    if (m == NULL) {
-        am_memory_stats_get_locked(m, s);
-        return;
-    }
-    AM__MEMORY_LOCK(m);
-    am_memory_stats_get_locked(m, s);
-    AM__MEMORY_UNLOCK(m);
+    AM__MEMORY_LOCKED_VOID(m, am_memory_stats_get_locked(m, s));
 }
 
 static am_status am_memory_stats_json_locked(const am_memory *m, am_buf *out)

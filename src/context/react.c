@@ -847,11 +847,5 @@ static void am_react_domain_touched_locked(am_react *m)
 
 void am_react_domain_touched(am_react *m)
 {
-    if (m == NULL) {
-        am_react_domain_touched_locked(m);
-        return;
-    }
-    AM__REACT_LOCK(m);
-    am_react_domain_touched_locked(m);
-    AM__REACT_UNLOCK(m);
+    AM__REACT_LOCKED_VOID(m, am_react_domain_touched_locked(m));
 }

@@ -27,6 +27,8 @@
 /* A public call's whole body: `call` under the lock (core.h). */
 #define AM__REACT_LOCKED(type, m, call) \
     AM__CALL_LOCKED(type, m, AM__REACT_LOCK, AM__REACT_UNLOCK, call)
+#define AM__REACT_LOCKED_VOID(m, call) \
+    AM__CALL_LOCKED_VOID(m, AM__REACT_LOCK, AM__REACT_UNLOCK, call)
 #define AM__REACT_JSON_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY)
 
 /* A string the handle owns: `len` bytes plus a NUL, or p NULL for none. */

@@ -79,13 +79,7 @@ static void am_react_stats_get_locked(const am_react *m, am_react_stats *s)
 
 void am_react_stats_get(const am_react *m, am_react_stats *s)
 {
-    if (m == NULL) {
-        am_react_stats_get_locked(m, s);
-        return;
-    }
-    AM__REACT_LOCK(m);
-    am_react_stats_get_locked(m, s);
-    AM__REACT_UNLOCK(m);
+    AM__REACT_LOCKED_VOID(m, am_react_stats_get_locked(m, s));
 }
 
 static am_status am_react_stats_json_locked(am_react *m, am_buf *out)

@@ -55,6 +55,17 @@ am_status am__error_copy(am_error *dst, const am_error *src);
         unlock(h);                                                         \
         return r_;                                                         \
     } while (0)
+/* The same for a call that returns nothing. */
+#define AM__CALL_LOCKED_VOID(h, lock, unlock, call)                          \
+    do {                                                                     \
+        if ((h) == NULL) {                                                   \
+            call;                                                            \
+            return;                                                          \
+        }                                                                    \
+        lock(h);                                                             \
+        call;                                                                \
+        unlock(h);                                                           \
+    } while (0)
 
 /* ---- Checked numbers ----
  *

@@ -178,27 +178,36 @@ am_status am_tokenizer_count(const am_tokenizer *tz, am_str text,
     return AM_OK;
 }
 
+/* Encoding and decoding need the exact encoding: AM_OK when `tz` has
+ * one, else the error `fn` (the public call) returns. */
+static am_status need_exact(const am_tokenizer *tz, const char *fn,
+                            am_error *err)
+{
+    if (tz == NULL)
+        return am__fail(err, AM_EINVAL, "%s: NULL tz", fn);
+    if (tz->enc == NULL)
+        return am__fail(err, AM_EUNSUPPORTED, "model '%s' has no exact "
+                        "tokenizer (counts are estimated)", tz->name);
+    return AM_OK;
+}
+
 am_status am_tokenizer_encode(const am_tokenizer *tz, am_str text,
                               const am_encode_opts *opts, am_tokens *out,
                               am_error *err)
 {
-    if (tz == NULL)
-        return am__fail(err, AM_EINVAL, "am_tokenizer_encode: NULL tz");
-    if (tz->enc == NULL)
-        return am__fail(err, AM_EUNSUPPORTED, "model '%s' has no exact "
-                        "tokenizer (counts are estimated)", tz->name);
-    return am_encoding_encode(tz->enc, text, opts, out, err);
+    am_status st = need_exact(tz, "am_tokenizer_encode", err);
+
+    return st != AM_OK ? st : am_encoding_encode(tz->enc, text, opts, out,
+                                                 err);
 }
 
 am_status am_tokenizer_decode(const am_tokenizer *tz, const uint32_t *ids,
                               size_t count, am_buf *out, am_error *err)
 {
-    if (tz == NULL)
-        return am__fail(err, AM_EINVAL, "am_tokenizer_decode: NULL tz");
-    if (tz->enc == NULL)
-        return am__fail(err, AM_EUNSUPPORTED, "model '%s' has no exact "
-                        "tokenizer (counts are estimated)", tz->name);
-    return am_encoding_decode(tz->enc, ids, count, out, err);
+    am_status st = need_exact(tz, "am_tokenizer_decode", err);
+
+    return st != AM_OK ? st : am_encoding_decode(tz->enc, ids, count, out,
+                                                 err);
 }
 
 /* ---- Messages ---- */
