@@ -303,6 +303,36 @@ AM_TEST(parse_i64_refuses_what_does_not_fit_instead_of_clamping)
     CHECK(v == 7); /* untouched by every failure */
 }
 
+/* am__u64_dec writes what snprintf's "%0*llu" does (the store's
+ * namespace tokens are stored in the full-text index in this form: a
+ * different text would make every scoped search of an existing file find
+ * nothing). */
+AM_TEST(u64_dec_matches_snprintf)
+{
+    const uint64_t vals[] = { 0, 1, 9, 10, 99, 100, 12345678901234567890ULL,
+                              UINT64_MAX, UINT64_MAX - 1, 1ULL << 63,
+                              9999999999999999999ULL, 10000000000000000000ULL };
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    char got[21], want[32];
+
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0] + 2000; i++) {
+        uint64_t v;
+        if (i < sizeof vals / sizeof vals[0]) {
+            v = vals[i];
+        } else {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            v = x >> (x % 64);   /* every length of number */
+        }
+        for (size_t w = 0; w <= 22; w += (w < 3 || w > 18) ? 1 : 5) {
+            int n = snprintf(want, sizeof want, "%0*llu", (int)(w > 20 ? 20 : w),
+                             (unsigned long long)v);
+            memset(got, 'x', sizeof got);
+            CHECK_EQ(am__u64_dec(v, w, got), (size_t)n);
+            CHECK_STR_EQ(got, want);
+        }
+    }
+}
+
 AM_TEST(time_arithmetic_and_double_conversion_saturate)
 {
     CHECK(am__add_sat(INT64_MAX - 5, 10) == INT64_MAX);

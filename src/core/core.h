@@ -98,6 +98,12 @@ int64_t am__i64_clamp(double x, int64_t lo, int64_t hi);
  * number, AM_ELIMIT when it is one outside the range (however many digits
  * it has). *out is untouched on failure. */
 am_status am__parse_i64(am_str s, int64_t min, int64_t max, int64_t *out);
+/* Write `v` in decimal, left-padded with '0' to `width` digits (0: no
+ * padding), and a NUL; returns the digits written. `out` must hold
+ * max(width, 20) + 1 bytes; a width over 20 is treated as 20. The same
+ * text as snprintf's "%0*llu", without its cost (~1,000 instructions a
+ * call, which a put paid three times). */
+size_t am__u64_dec(uint64_t v, size_t width, char *out);
 
 /* ---- Allocation ---- */
 

@@ -6,6 +6,7 @@
  * must turn into a count, clamped), never wrapped.
  */
 #include <math.h>
+#include <string.h>
 
 #include "core.h"
 
@@ -56,4 +57,23 @@ am_status am__parse_i64(am_str s, int64_t min, int64_t max, int64_t *out)
         *out = v;
     }
     return AM_OK;
+}
+
+size_t am__u64_dec(uint64_t v, size_t width, char *out)
+{
+    char tmp[20];
+    size_t n = 0, len;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    if (width > sizeof tmp)
+        width = sizeof tmp;
+    len = n > width ? n : width;
+    memset(out, '0', len - n);
+    for (size_t i = 0; i < n; i++)
+        out[len - 1 - i] = tmp[i];
+    out[len] = '\0';
+    return len;
 }

@@ -379,8 +379,7 @@ void am__store_rollback(am_store *s)
 void am__sq_ns_token(const am__sqlite *q, const void *enc, size_t len,
                      char out[AM__NS_TOKEN_LEN + 1])
 {
-    snprintf(out, AM__NS_TOKEN_LEN + 1, "%020llu",
-             (unsigned long long)am__hash64(enc, len, q->ns_salt));
+    am__u64_dec(am__hash64(enc, len, q->ns_salt), AM__NS_TOKEN_LEN, out);
 }
 
 /* am_ns_tokens(ns BLOB): the tokens of every prefix level of an encoded
