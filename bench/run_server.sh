@@ -10,6 +10,10 @@
 #   BENCH_SERVER_MIXES     which mixes (default "get search put"; also
 #                          "searchput": hybrid searches with every 10th
 #                          request a put into the searched namespace)
+#   BENCH_SERVER_PUT_RATES after the put mix, put mixes paced at these
+#                          rates (requests/s; default "5000", "" for none),
+#                          BENCH_SERVER_PACED_CONNS connections (default
+#                          128); see below
 #   BENCH_SERVER_BASELINE  another agentmem binary (an older build, say):
 #                          each mix then runs against it too, right after
 #                          ours on a fresh copy of the same database, so
@@ -22,6 +26,16 @@
 # commits took (a histogram in ms) and its log checkpoints, which is where
 # the put tail comes from. Traffic goes to 127.0.0.1 only; the server gets 2 worker threads (the
 # machine's 2 cores are shared with wrk).
+#
+# The put mix saturates the server: each connection sends its next put as
+# soon as the last is answered, so its p99 is the queueing of 32
+# connections on a machine whose 2 cores also run wrk. A paced put mix
+# (mix=put@RATE) asks for RATE puts/s on a fixed schedule instead, from
+# more connections than it needs, so that a slow answer does not hold the
+# next sends back: its percentiles are the latency at that load. Its
+# line adds late_max / late>1ms: how far behind the schedule requests
+# left when every connection was busy; that wait is not in wrk's latency,
+# so a paced figure is only good with few late sends (wrk_mix.lua).
 set -eu
 build=${1:-build}
 cli="$build/agentmem"
@@ -30,6 +44,13 @@ secs=${BENCH_SERVER_SECONDS:-60}
 items=${BENCH_SERVER_ITEMS:-10000}
 conns=${BENCH_SERVER_CONNS:-32}
 baseline=${BENCH_SERVER_BASELINE:-}
+put_rates=${BENCH_SERVER_PUT_RATES-5000}
+paced_conns=${BENCH_SERVER_PACED_CONNS:-128}
+for rate in $put_rates; do
+    case "$rate" in
+        '' | *[!0-9]* | 0) echo "run_server: BENCH_SERVER_PUT_RATES: '$rate' is not a rate (puts/s, a positive integer)"; exit 1 ;;
+    esac
+done
 command -v wrk >/dev/null || { echo "run_server: wrk is not installed (scripts/setup)"; exit 1; }
 if [ -n "$baseline" ] && [ ! -x "$baseline" ]; then
     echo "run_server: BENCH_SERVER_BASELINE=$baseline is not an executable"; exit 1
@@ -52,7 +73,12 @@ awk -v n="$items" 'BEGIN {
 # run_mix LABEL BINARY MIX: serve a fresh copy of the preloaded database
 # with BINARY, load it with wrk, stop it with SIGTERM, print one line.
 run_mix() {
-    local label=$1 bin=$2 mix=$3 url out="$tmp/$1.$3.out"
+    local label=$1 bin=$2 mix=$3 rate=${4:-} url out
+    local c=$conns shown=$mix
+    if [ -n "$rate" ]; then
+        c=$paced_conns shown=$mix@$rate
+    fi
+    out="$tmp/$label.$shown.out"
     rm -f "$tmp"/r.db*
     cp "$tmp/b.db" "$tmp/r.db"
     "$bin" serve --db "$tmp/r.db" --listen 127.0.0.1:0 --threads 2 \
@@ -63,8 +89,8 @@ run_mix() {
     case "$url" in http://127.0.0.1:*) ;; *) echo "run_server: no loopback URL"; exit 1 ;; esac
     local load0
     load0=$(cut -d' ' -f1 /proc/loadavg)
-    MIX=$mix ITEMS=$items wrk -t2 -c"$conns" -d"${secs}s" --timeout 5s \
-        -s "$here/wrk_mix.lua" "$url" >"$out" 2>&1
+    MIX=$mix ITEMS=$items RATE=$rate THREADS=2 wrk -t2 -c"$c" -d"${secs}s" \
+        --timeout 5s -s "$here/wrk_mix.lua" "$url" >"$out" 2>&1
     # The server's CPU time (user + system ticks, /proc/PID/stat fields
     # 14 and 15) per request answered: unlike req/s it hardly depends on
     # what else the machine runs.
@@ -82,14 +108,20 @@ run_mix() {
     max=$(awk '/^MAX_US/ {print $2}' "$out")
     non200=$(awk '/^NON200/ {print $2}' "$out")
     acked=$(awk '/^ACKED/ {print $2}' "$out")
-    awk -v l="$label" -v m="$mix" -v r="$rps" -v a="$p50" -v b="$p99" \
+    local paced=""
+    if [ -n "$rate" ]; then
+        paced=$(awk '/^LATE_MAX_US/ {m = $2} /^LATE_OVER_1MS/ {o = $2}
+            /^SENT/ {n = $2} END {printf("conns=%s late_max=%.2fms late>1ms=%d/%d", c, m / 1000, o, n)}' \
+            c="$c" "$out")
+    fi
+    awk -v l="$label" -v m="$shown" -v r="$rps" -v a="$p50" -v b="$p99" \
         -v c="$p90" -v d="$p999" -v e="$max" -v la="$load0/$load1" \
         -v ok="$acked" -v bad="$non200" -v s="${sock:-socket errors: none}" \
-        -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+        -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v pc="$paced" 'BEGIN {
         n = ok + bad
-        printf("server_wrk %-8s mix=%-6s req/s=%-9s p50=%.2fms p90=%.2fms p99=%.2fms p99.9=%.2fms max=%.2fms ok=%s non200=%s cpu_us/req=%.1f load=%s %s\n",
+        printf("server_wrk %-8s mix=%-6s req/s=%-9s p50=%.2fms p90=%.2fms p99=%.2fms p99.9=%.2fms max=%.2fms ok=%s non200=%s cpu_us/req=%.1f load=%s %s%s%s\n",
                l, m, r, a / 1000, c / 1000, b / 1000, d / 1000, e / 1000, ok, bad,
-               n > 0 ? t * 1e6 / hz / n : 0, la, s) }'
+               n > 0 ? t * 1e6 / hz / n : 0, la, s, pc != "" ? " " : "", pc) }'
     if [ "$mix" = put ]; then
         echo "server_wrk $label server: $(grep '"event":"stopped"' "$tmp/log" |
             sed 's/.*"batched_puts"/{"batched_puts"/')"
@@ -110,5 +142,11 @@ put_lost=0
 for mix in ${BENCH_SERVER_MIXES:-get search put}; do
     run_mix agentmem "$cli" "$mix"
     [ -z "$baseline" ] || run_mix baseline "$baseline" "$mix"
+    if [ "$mix" = put ]; then
+        for rate in $put_rates; do
+            run_mix agentmem "$cli" put "$rate"
+            [ -z "$baseline" ] || run_mix baseline "$baseline" put "$rate"
+        done
+    fi
 done
 [ "$put_lost" -eq 0 ]

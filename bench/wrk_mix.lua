@@ -6,8 +6,22 @@
 -- caches up before their next search). Counts the 200s
 -- each thread saw, so that after a put run the script can check that
 -- every acknowledged write is in the database.
+--
+-- RATE (requests/s over all THREADS wrk threads) paces the requests
+-- instead of sending the next one as soon as a connection is free: each
+-- thread hands out send times on a fixed schedule, one every
+-- THREADS/RATE s, to whichever of its connections asks next (wrk's
+-- delay()), so the offered load does not drop when the server slows down
+-- as long as some connection is free. wrk times a request from when it
+-- is sent; when every connection is busy, requests leave behind their
+-- scheduled time and that wait is not in wrk's latency (coordinated
+-- omission). So the script reports how late requests left: LATE_MAX_US
+-- and LATE_OVER_1MS, the requests sent more than 1 ms after their slot.
+-- With few late sends wrk's percentiles are the latency at that rate.
 local mix = os.getenv("MIX") or "get"
 local items = tonumber(os.getenv("ITEMS") or "10000")
+local rate = tonumber(os.getenv("RATE") or "")
+local nthreads = tonumber(os.getenv("THREADS") or "2")
 local words = { "apple", "river", "garden", "python", "coffee", "music",
                 "travel", "budget", "meeting", "doctor", "football", "rain" }
 local threads = {}
@@ -22,8 +36,12 @@ function init(args)
     id = id or 0
     acked = 0
     errors = 0
+    late_max = 0
+    late_over = 0
+    sent = 0
     math.randomseed(id * 7919 + 17)
 end
+
 
 function request()
     local m = mix
@@ -56,17 +74,68 @@ function request()
     end
 end
 
+if rate ~= nil then
+    if rate <= 0 then error("wrk_mix.lua: RATE must be > 0") end
+    -- wrk's Lua is LuaJIT: its FFI reads the monotonic clock in us.
+    local ffi = require("ffi")
+    ffi.cdef [[
+        typedef struct { long tv_sec; long tv_nsec; } wrk_mix_ts;
+        int clock_gettime(int clk, wrk_mix_ts *ts);
+    ]]
+    local ts = ffi.new("wrk_mix_ts")
+    local function now_us()
+        ffi.C.clock_gettime(1, ts)   -- CLOCK_MONOTONIC
+        return tonumber(ts.tv_sec) * 1e6 + tonumber(ts.tv_nsec) / 1e3
+    end
+    local interval = 1e6 * nthreads / rate
+    local t0, k = nil, 0
+    local slots, head, tail = {}, 1, 0   -- handed-out send times, FIFO
+
+    function delay()
+        local now = now_us()
+        t0 = t0 or now
+        k = k + 1
+        local slot = t0 + k * interval
+        tail = tail + 1
+        slots[tail] = slot
+        local ms = math.floor((slot - now) / 1000 + 0.5)
+        return ms > 0 and ms or 0
+    end
+
+    -- Timers fire in slot order (to the millisecond), so the request
+    -- being sent is the oldest slot handed out.
+    local plain = request
+    function request()
+        if head <= tail then
+            local late = now_us() - slots[head]
+            slots[head] = nil
+            head = head + 1
+            if late > late_max then late_max = late end
+            if late > 1000 then late_over = late_over + 1 end
+        end
+        sent = sent + 1
+        return plain()
+    end
+end
+
 function response(status, headers, body)
     if status == 200 then acked = acked + 1 else errors = errors + 1 end
 end
 
 function done(summary, latency, requests)
-    local a, e = 0, 0
+    local a, e, lm, lo, n = 0, 0, 0, 0, 0
     for _, t in ipairs(threads) do
         a = a + t:get("acked")
         e = e + t:get("errors")
+        lm = math.max(lm, t:get("late_max") or 0)
+        lo = lo + (t:get("late_over") or 0)
+        n = n + (t:get("sent") or 0)
     end
     io.write(string.format("ACKED %d\nNON200 %d\n", a, e))
+    if rate ~= nil then
+        io.write(string.format("RATE %d\nSENT %d\nLATE_MAX_US %d\n" ..
+                               "LATE_OVER_1MS %d\n", rate, n, lm, lo))
+    end
     for _, p in ipairs({ 50, 90, 99, 99.9 }) do
         io.write(string.format("P%s_US %d\n", tostring(p), latency:percentile(p)))
     end
