@@ -135,6 +135,15 @@ static void *checkpointer(void *arg)
     return NULL;
 }
 
+/* The writer's puts meet the checkpointer's lock only for an instant, if
+ * at all. A PASSIVE checkpoint holds no lock a commit needs while it
+ * copies; it takes the writer's lock only when it read the log's index
+ * header while a commit was rewriting it, to read the header again under
+ * that lock (SQLite's walIndexReadHdr), for microseconds. With
+ * busy_timeout_ms 0 a put that meets that instant fails with AM_EBUSY
+ * (one run in 27 did, 2026-12-07), so such puts are counted and retried:
+ * a checkpoint that holds the lock while it copies (FULL mode, tried)
+ * keeps the first put busy through all its 1,000 tries. */
 AM_TEST(checkpoints_on_another_handle_do_not_block_writes)
 {
     char *dir = test_tmpdir(), path[512];
@@ -142,6 +151,7 @@ AM_TEST(checkpoints_on_another_handle_do_not_block_writes)
     am_store_opts o = am_store_opts_default();
     am_store *w = NULL;
     am_error err;
+    size_t busy = 0;
     o.manual_checkpoint = true;
     o.busy_timeout_ms = 0; /* a write that had to wait fails at once */
     CHECK_OK_E(am_store_open(path, &o, &w, &err), &err);
@@ -155,6 +165,10 @@ AM_TEST(checkpoints_on_another_handle_do_not_block_writes)
         am_item_in it = { .ns = NS1("w"), .key = am_str_c(key),
                           .value = am_str_c(val) };
         am_status st = am_store_put(w, &it);
+        for (int again = 0; st == AM_EBUSY && again < 1000; again++) {
+            busy++;
+            st = am_store_put(w, &it);
+        }
         if (st != AM_OK)
             fprintf(stderr, "put %d: %s\n", i, am_store_last_error(w)->msg);
         CHECK_OK(st);
@@ -163,6 +177,9 @@ AM_TEST(checkpoints_on_another_handle_do_not_block_writes)
     pthread_join(t, NULL);
     CHECK_OK(j.st);
     CHECK(j.done > 0);
+    if (busy > 20)
+        fprintf(stderr, "%zu busy puts\n", busy);
+    CHECK(busy <= 20);   /* 1% of the puts */
     am_store_close(j.s);
     am_store_close(w);
     test_rmtree(dir);
