@@ -420,7 +420,10 @@ AM_API am_status am_store_check(am_store *s);
  * writes without pause, each call copies only what was committed when it
  * began, so the log may never be all copied; a call on the writing handle
  * itself, between its writes, then copies the (small) rest and lets the
- * log start over (`agentmem serve` does both). It is what
+ * log start over (`agentmem serve` does both). A call that copies pages
+ * but not to the log's end syncs the database file itself (SQLite syncs
+ * only the checkpoint that reaches the end), so that the rest's sync has
+ * little left to write back while the writer waits. It is what
  * manual_checkpoint leaves to the application; with the default it is
  * never needed. PostgreSQL, and a SQLite database without a log (in
  * memory): nothing to copy, AM_OK with both counts 0. Errors: AM_EINVAL

@@ -76,6 +76,8 @@ typedef struct am__sqlite {
     int has_chg;       /* the file has change stamps (schema 4) */
     int64_t vc_chg;    /* the vector cache has seen every stamp up to this */
     int64_t vc_epoch;  /* the hard-delete epoch it was loaded in */
+    int ckpt_synced;   /* log frames copied as of am__sq_checkpoint's last
+                        * sync of the database file */
 } am__sqlite;
 
 /* PRAGMA data_version of the connection (changes when another connection
