@@ -341,7 +341,17 @@ static const char *top_vec4(am_store *s, const float *v)
 /* Another handle's puts, updates, vector removals and deletes are found
  * by this handle's next vector search, and catching up reads only the
  * rows they changed, not the 200 others (this is what the HTTP server's
- * read handles do after every put); a hard delete reloads in full. */
+ * read handles do after every put); a hard delete reloads in full.
+ *
+ * The row counts are checked on SQLite only. PostgreSQL re-reads every row
+ * stamped since the oldest transaction still open anywhere on the server
+ * (its snapshot's xmin, which is cluster-wide): the suites of other
+ * databases in ctest's shared cluster hold it back at will, so how many
+ * rows a catch-up reads there is not this test's to know (it read 3 more
+ * than changed once under ctest -j2). What it finds is checked on both. */
+#define CATCHUP_ROWS(h, before, lo, hi) \
+    CHECK(!test_store_is_sqlite() || \
+          ((h)->vc_rows - (before) >= (lo) && (h)->vc_rows - (before) <= (hi)))
 AM_TEST(vector_cache_catches_up_on_another_handles_changed_rows)
 {
     fixture f;
@@ -363,32 +373,32 @@ AM_TEST(vector_cache_catches_up_on_another_handles_changed_rows)
 
     put_vec4(b, "new", east);
     CHECK_STR_EQ(top_vec4(f.s, east), "new");
-    CHECK(f.s->vc_rows - rows >= 1 && f.s->vc_rows - rows <= 3);
+    CATCHUP_ROWS(f.s, rows, 1, 3);
     rows = f.s->vc_rows;
 
     put_vec4(b, "k5", up); /* an update moves an item */
     CHECK_STR_EQ(top_vec4(f.s, up), "k5");
-    CHECK(f.s->vc_rows - rows >= 1 && f.s->vc_rows - rows <= 3);
+    CATCHUP_ROWS(f.s, rows, 1, 3);
     rows = f.s->vc_rows;
 
     put_vec4(b, "k5", NULL); /* re-put without a vector */
     CHECK(strcmp(top_vec4(f.s, up), "k5") != 0);
-    CHECK(f.s->vc_rows - rows <= 3);
+    CATCHUP_ROWS(f.s, rows, 0, 3);
     rows = f.s->vc_rows;
 
     put_vec4(b, "k5", up); /* and with one again */
     CHECK_STR_EQ(top_vec4(f.s, up), "k5");
-    CHECK(f.s->vc_rows - rows >= 1 && f.s->vc_rows - rows <= 3);
+    CATCHUP_ROWS(f.s, rows, 1, 3);
     rows = f.s->vc_rows;
 
     CHECK_OK(am_store_delete(b, NS1("v"), AM_STR("new")));
     CHECK(strcmp(top_vec4(f.s, east), "new") != 0);
-    CHECK(f.s->vc_rows - rows <= 3);
+    CATCHUP_ROWS(f.s, rows, 0, 3);
     rows = f.s->vc_rows;
 
-    /* Nothing changed: no load at all. */
+    /* Nothing changed: no load at all (SQLite). */
     CHECK_STR_EQ(top_vec4(f.s, north), "k199");
-    CHECK_EQ(f.s->vc_rows, rows);
+    CATCHUP_ROWS(f.s, rows, 0, 0);
 
     /* A hard delete leaves no changed row behind: a full reload. */
     CHECK_OK(am_store_delete(b, NS1("v"), AM_STR("k199")));
@@ -403,7 +413,7 @@ AM_TEST(vector_cache_catches_up_on_another_handles_changed_rows)
     put_vec4(f.s, "k7", up);
     CHECK_OK(am_store_delete(f.s, NS1("v"), AM_STR("k5")));
     CHECK_STR_EQ(top_vec4(b, up), "k7");
-    CHECK(b->vc_rows - rows >= 1 && b->vc_rows - rows <= 4);
+    CATCHUP_ROWS(b, rows, 1, 4);
     am_store_close(b);
     fx_close(&f);
 }
