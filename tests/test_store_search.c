@@ -418,6 +418,82 @@ AM_TEST(vector_cache_catches_up_on_another_handles_changed_rows)
     fx_close(&f);
 }
 
+/* The vector scan estimates cosines from int8 codes first and scores in
+ * float only the rows whose error bound reaches the best (rank_vec.c).
+ * Here 300 vectors sit within 0.05 of the query, their cosines 2e-5 to
+ * 3e-4 apart where the codes' estimates err by about 5e-3, among 1,000
+ * random others: the ranking and the scores must still be the exact
+ * ones, in any insertion order. */
+AM_TEST(vector_search_is_exact_among_near_ties)
+{
+    enum { DIM = 32, NEAR = 300, FAR = 1000, ALL = NEAR + FAR };
+    fixture f;
+    fx_open(&f, 0);
+    static float vec[ALL][DIM];
+    static char keys[ALL][16];
+    static am_item_in items[ALL];
+    double b[DIM], u[DIM], nb = 0, bu = 0, nu = 0;
+    int perm[NEAR];
+    am_ns ns = NS1("ties"); /* one namespace, alive for the whole test */
+    srand(7);
+    for (int d = 0; d < DIM; d++) {
+        b[d] = rand() / (double)RAND_MAX - 0.5;
+        u[d] = rand() / (double)RAND_MAX - 0.5;
+        nb += b[d] * b[d];
+    }
+    for (int d = 0; d < DIM; d++) {
+        b[d] /= sqrt(nb);
+        bu += b[d] * u[d];
+    }
+    for (int d = 0; d < DIM; d++) { /* u: unit, orthogonal to b */
+        u[d] -= bu * b[d];
+        nu += u[d] * u[d];
+    }
+    for (int d = 0; d < DIM; d++)
+        u[d] /= sqrt(nu);
+    for (int i = 0; i < NEAR; i++)
+        perm[i] = i;
+    for (int i = NEAR - 1; i > 0; i--) {
+        int j = rand() % (i + 1), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    for (int i = 0; i < ALL; i++) {
+        /* Item i near the query: b + delta u, delta growing with its
+         * rank perm[i] (key "n<rank>"); the others random. */
+        double delta = 0.01 + 0.001 * (i < NEAR ? perm[i] : 0);
+        for (int d = 0; d < DIM; d++)
+            vec[i][d] = i < NEAR ? (float)(b[d] + delta * u[d])
+                                 : (float)(rand() / (double)RAND_MAX - 0.5);
+        if (i < NEAR)
+            snprintf(keys[i], sizeof keys[i], "n%d", perm[i]);
+        else
+            snprintf(keys[i], sizeof keys[i], "far%d", i);
+        items[i] = (am_item_in){ .ns = ns, .key = am_str_c(keys[i]),
+                                 .value = AM_STR("1"), .vec = vec[i],
+                                 .dim = DIM, .vec_model = "test" };
+    }
+    CHECK_OK(am_store_put_many(f.s, items, ALL));
+    float qv[DIM];
+    for (int d = 0; d < DIM; d++)
+        qv[d] = (float)b[d];
+    am_search q = { .ns = NS1("ties"), .vec = qv, .dim = DIM,
+                    .mode = AM_SEARCH_VECTOR, .limit = 40 };
+    am_results *r;
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 40);
+    for (size_t i = 0; i < r->count; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "n%zu", i);
+        CHECK_MEM_EQ(r->items[i].key.ptr, r->items[i].key.len, want);
+        double delta = 0.01 + 0.001 * (double)i;
+        CHECK(fabs(r->items[i].vec_score - 1 / sqrt(1 + delta * delta)) <
+              1e-5);
+    }
+    am_results_free(r);
+    fx_close(&f);
+}
+
 AM_TEST(emptied_vector_index_accepts_another_embedder)
 {
     fixture f;

@@ -1,9 +1,9 @@
 /* rank.h -- search ranking shared by every backend (not installed): the
  * candidate list that text and vector search fill, the exact scan of the
- * front end's vector cache (s->vc), and the fusion onto the one [0, 1]
- * score scale of am_store_search. A backend finds text candidates and
- * decides which rows qualify (live, filter); everything else is here, so
- * every backend ranks the same way.
+ * front end's vector cache (s->vc, rank_vec.c), and the fusion onto the
+ * one [0, 1] score scale of am_store_search. A backend finds text
+ * candidates and decides which rows qualify (live, filter); everything
+ * else is here, so every backend ranks the same way.
  */
 #ifndef AM_STORE_RANK_H
 #define AM_STORE_RANK_H
@@ -45,21 +45,38 @@ typedef struct am__vhit {
     uint32_t idx; /* row of s->vc */
 } am__vhit;
 
-/* The cosine of the unit vector `qv` with every row of s->vc under the
- * encoded namespace prefix `lo` and live at `now`, into *sc (one per row,
- * -INFINITY for the others; free with am__vec_scores_free); *eligible gets
- * how many rows were scored. The cosine of each of `known` (may be NULL)
- * that has a vector goes into its `vec` and `has_vec`, so hybrid search
- * scores every candidate on both signals. */
-am_status am__vec_scores(am_store *s, const float *qv, am_str lo,
-                         int64_t now, am__cands *known, float **sc,
-                         size_t *eligible);
-void am__vec_scores_free(am_store *s, float *sc);
+/* One scan of s->vc for one query. Rows are scored in two passes: the
+ * first over the int8 codes (a quarter of the bytes of the floats, and
+ * the scan is bound by memory bandwidth) gives each eligible row an
+ * estimate and a bound of its error; am__vec_top then scores in float
+ * only the rows whose bound reaches the k best (a few hundred of a
+ * million), so the ranking is exactly that of a full float scan. */
+typedef struct am__vscan {
+    const float *qv;  /* the unit query vector (borrowed) */
+    float *sc;        /* per row: the cosine if exact[i], else its
+                       * estimate; -INFINITY: not eligible */
+    uint8_t *exact;
+    size_t count;     /* rows (s->vc.count when scanned) */
+    double qerr;      /* what the query's int16 codes miss (a norm) */
+    double slack;     /* float rounding of the estimate and the cosine */
+} am__vscan;
 
-/* The best `k` scored rows of `sc`, best first, into *h (grown as needed;
- * *hcap its capacity, free with am__free(alloc, *h, *hcap * sizeof **h)),
- * *n their count. A heap of K (no sort of everything). */
-am_status am__vec_top(am_store *s, const float *sc, size_t k, am__vhit **h,
+/* Score the unit vector `qv` against every row of s->vc under the encoded
+ * namespace prefix `lo` and live at `now` into `v` (free with
+ * am__vec_scores_free, also after a failure); *eligible gets how many rows
+ * were scored. The cosine of each of `known` (may be NULL) that has a
+ * vector goes into its `vec` and `has_vec`, so hybrid search scores every
+ * candidate on both signals. AM_ENOMEM. */
+am_status am__vec_scores(am_store *s, const float *qv, am_str lo,
+                         int64_t now, am__cands *known, am__vscan *v,
+                         size_t *eligible);
+void am__vec_scores_free(am_store *s, am__vscan *v);
+
+/* The best `k` scored rows of `v` by cosine, best first, into *h (grown
+ * as needed; *hcap its capacity, free with am__free(alloc, *h, *hcap *
+ * sizeof **h)), *n their count. Scores in float the rows that may rank
+ * (marking them exact in `v`), with heaps of K: no sort of everything. */
+am_status am__vec_top(am_store *s, am__vscan *v, size_t k, am__vhit **h,
                       size_t *hcap, size_t *n);
 
 /* The text candidates `tc`, then the vector candidates `vc` not among

@@ -11,6 +11,13 @@
 #include "embed/embed_int.h"
 #include "core/errtab.h"
 
+/* A row's int8 codes: vec[d] ~ scale * code[d], and the Euclidean norm
+ * of the difference is at most `err`. */
+typedef struct am__vq {
+    float scale;
+    float err;
+} am__vq;
+
 /* Vectors kept in memory for exact search; brought up to date when the
  * database changed (each backend loads only the rows changed since, see
  * store_sqlite_vec.c and store_pg_search.c). */
@@ -24,6 +31,11 @@ typedef struct am__vcache {
     size_t *ns_off;    /* into ns_pool; ns_len[i] bytes */
     size_t *ns_len;
     float *vecs;       /* count * dim, unit length */
+    /* The same vectors as int8 codes (count * dim), each with its scale
+     * and a bound of what the codes miss: a scan reads a quarter of the
+     * bytes and scores exactly only the rows that may rank (rank_vec.c). */
+    int8_t *codes;
+    am__vq *vq;
     am_buf ns_pool;
 } am__vcache;
 
@@ -181,6 +193,8 @@ am_status am__vcache_set(am_store *s, int64_t id, am_str ns, int64_t expires,
                          const void *vec, size_t bytes);
 /* 1 when row `id` has an entry (live or a tombstone). */
 int am__vcache_has(const am_store *s, int64_t id);
+/* The position of row `id`'s entry, or s->vc.count when it has none. */
+size_t am__vcache_find(const am_store *s, int64_t id);
 /* A row new to the cache for am__vcache_insert; everything borrowed. */
 typedef struct am__vc_new {
     int64_t id;

@@ -718,27 +718,28 @@ static am_status prf_query(am_store *s, const am_search *q,
 /* ---- Vectors ---- */
 
 /* Top `want` qualifying vectors by cosine with the unit vector `qv` (the
- * scan and the heap are rank.c's), checked for liveness and the filter in
- * one query per round; K grows when rows fail the check. The cosine of
- * each of `known` (may be NULL) that has a vector goes into its `vec`. */
+ * scan and the heap are rank_vec.c's), checked for liveness and the
+ * filter in one query per round; K grows when rows fail the check. The
+ * cosine of each of `known` (may be NULL) that has a vector goes into its
+ * `vec`. */
 static am_status vec_cands(am_store *s, const float *qv, am_str lo,
                            const am__filter *filter, size_t want, int64_t now,
                            am__cands *known, am__cands *out)
 {
     am__vcache *c = &s->vc;
     am__vhit *h = NULL;
-    float *sc = NULL;
+    am__vscan vs;
     int64_t *ids = NULL;
     int *ok = NULL;
     size_t eligible = 0, k = want + 16, hcap = 0, icap = 0;
-    am_status st = am__vec_scores(s, qv, lo, now, known, &sc, &eligible);
+    am_status st = am__vec_scores(s, qv, lo, now, known, &vs, &eligible);
     if (st != AM_OK)
         return st;
     for (;;) {
         size_t n = 0;
         if (k > eligible)
             k = eligible;
-        st = am__vec_top(s, sc, k, &h, &hcap, &n);
+        st = am__vec_top(s, &vs, k, &h, &hcap, &n);
         if (st == AM_OK && hcap > icap) {
             am__free(s->alloc, ids, icap * sizeof *ids);
             am__free(s->alloc, ok, icap * sizeof *ok);
@@ -771,7 +772,7 @@ static am_status vec_cands(am_store *s, const float *qv, am_str lo,
             break;
         k *= 4;
     }
-    am__vec_scores_free(s, sc);
+    am__vec_scores_free(s, &vs);
     am__free(s->alloc, h, hcap * sizeof *h);
     am__free(s->alloc, ids, icap * sizeof *ids);
     am__free(s->alloc, ok, icap * sizeof *ok);

@@ -12,8 +12,7 @@
  * server's read handles see a commit after almost every put; before, each
  * of them reloaded all the vectors for its next search.
  *
- * A scan is one dot product per vector (am__vec_dot), and a heap keeps
- * the best few.
+ * The scan and the heap of the best few are rank_vec.c's.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -125,7 +124,7 @@ out:
 /* ---- Candidates ---- */
 
 /* Top `want` qualifying vectors by cosine with the unit vector `qv` (the
- * scan and the heap are rank.c's); K starts a little above `want` and
+ * scan and the heap are rank_vec.c's); K starts a little above `want` and
  * grows when filters reject too many. */
 am_status am__sq_vec_cands(am_store *s, const float *qv, am_str lo,
                            am__sqflt *filter, size_t want, int64_t now,
@@ -133,16 +132,16 @@ am_status am__sq_vec_cands(am_store *s, const float *qv, am_str lo,
 {
     am__vcache *c = &s->vc;
     am__vhit *h = NULL;
-    float *sc = NULL;
+    am__vscan vs;
     size_t eligible = 0, k = want + 16, hcap = 0;
-    am_status st = am__vec_scores(s, qv, lo, now, known, &sc, &eligible);
+    am_status st = am__vec_scores(s, qv, lo, now, known, &vs, &eligible);
     if (st != AM_OK)
         return st;
     for (;;) {
         size_t n = 0;
         if (k > eligible)
             k = eligible;
-        st = am__vec_top(s, sc, k, &h, &hcap, &n);
+        st = am__vec_top(s, &vs, k, &h, &hcap, &n);
         if (st != AM_OK)
             break;
         out->count = 0;
@@ -166,7 +165,7 @@ am_status am__sq_vec_cands(am_store *s, const float *qv, am_str lo,
             break;
         k *= 4; /* filters rejected too many: look deeper */
     }
-    am__vec_scores_free(s, sc);
+    am__vec_scores_free(s, &vs);
     am__free(s->alloc, h, hcap * sizeof *h);
     return st;
 }

@@ -1,13 +1,15 @@
 /* vcache.c -- the front end's in-memory vector cache (am__vcache), the
- * same for every backend: parallel arrays sorted by row id, grown all or
- * nothing, set row by row by a backend's loader (am__vcache_set) and
+ * same for every backend: parallel arrays sorted by row id (each vector
+ * also as int8 codes for the scan's first pass, see quantize), grown all
+ * or nothing, set row by row by a backend's loader (am__vcache_set) and
  * patched after this handle's own writes (am__vcache_apply). How a
  * backend knows the cache is stale, and which rows changed, is its own
  * business (SQLite: PRAGMA data_version and change stamps,
  * store_sqlite_vec.c; PostgreSQL: a change sequence, store_pg_search.c);
- * the scan over it is rank.c's.
+ * the scan over it is rank_vec.c's.
  */
 #include <assert.h>
+#include <math.h>
 #include <string.h>
 
 #include "store_int.h"
@@ -21,6 +23,9 @@ void am__vcache_free(am_store *s)
     am__free(s->alloc, c->ns_len, c->cap * sizeof *c->ns_len);
     if (c->vecs != NULL)
         am__free(s->alloc, c->vecs, c->cap * c->dim * sizeof(float));
+    if (c->codes != NULL)
+        am__free(s->alloc, c->codes, c->cap * c->dim);
+    am__free(s->alloc, c->vq, c->cap * sizeof *c->vq);
     am_buf_free(&c->ns_pool);
     memset(c, 0, sizeof *c);
     c->ns_pool.alloc = s->alloc;
@@ -38,27 +43,30 @@ static am_status vcache_grow(am_store *s, size_t need)
     size_t cap = c->cap > 0 ? c->cap * 2 : 1024;
     while (cap < need)
         cap *= 2;
-    void **arr[5] = { (void **)&c->ids, (void **)&c->expires,
-                      (void **)&c->ns_off, (void **)&c->ns_len,
-                      (void **)&c->vecs };
-    size_t size[5] = { sizeof *c->ids, sizeof *c->expires, sizeof *c->ns_off,
-                       sizeof *c->ns_len, c->dim * sizeof(float) };
-    void *fresh[5] = { NULL };
+    enum { NARR = 7 };
+    void **arr[NARR] = { (void **)&c->ids, (void **)&c->expires,
+                         (void **)&c->ns_off, (void **)&c->ns_len,
+                         (void **)&c->vecs, (void **)&c->codes,
+                         (void **)&c->vq };
+    size_t size[NARR] = { sizeof *c->ids, sizeof *c->expires,
+                          sizeof *c->ns_off, sizeof *c->ns_len,
+                          c->dim * sizeof(float), c->dim, sizeof *c->vq };
+    void *fresh[NARR] = { NULL };
     int k;
-    for (k = 0; k < 5; k++) {
+    for (k = 0; k < NARR; k++) {
         if (size[k] == 0) /* no vectors yet: no dimension */
             continue;
         fresh[k] = am__alloc_array(s->alloc, cap, size[k]);
         if (fresh[k] == NULL)
             break;
     }
-    if (k < 5) {
+    if (k < NARR) {
         while (k-- > 0)
             if (fresh[k] != NULL)
                 am__free(s->alloc, fresh[k], cap * size[k]);
         return AM_ENOMEM;
     }
-    for (k = 0; k < 5; k++) {
+    for (k = 0; k < NARR; k++) {
         if (*arr[k] != NULL) {
             if (fresh[k] != NULL)
                 memcpy(fresh[k], *arr[k], c->count * size[k]);
@@ -68,6 +76,39 @@ static am_status vcache_grow(am_store *s, size_t need)
     }
     c->cap = cap;
     return AM_OK;
+}
+
+/* Row i's int8 codes from its float vector (set first). The scale maps
+ * the largest component to 127, so the codes keep as much of the vector
+ * as 8 bits can; `err` is the norm of what they miss, rounded up, which
+ * rank_vec.c's first pass adds to its estimates to stay exact. A vector
+ * with a non-finite component gets an infinite bound: always scored in
+ * full. */
+static void quantize(am__vcache *c, size_t i)
+{
+    const float *v = c->vecs + i * c->dim;
+    int8_t *code = c->codes + i * c->dim;
+    float m = 0;
+    double miss = 0;
+    for (size_t d = 0; d < c->dim; d++)
+        if (!(fabsf(v[d]) <= m)) /* also NaN */
+            m = fabsf(v[d]);
+    if (!isfinite(m)) {
+        memset(code, 0, c->dim);
+        c->vq[i] = (am__vq){ 0, INFINITY };
+        return;
+    }
+    float scale = m / 127;
+    for (size_t d = 0; d < c->dim; d++) {
+        /* Any rounding will do: `err` is measured, not assumed. */
+        float x = scale > 0 ? v[d] / scale : 0;
+        int k = (int)(x + (x >= 0 ? 0.5f : -0.5f));
+        k = k > 127 ? 127 : k < -127 ? -127 : k;
+        code[d] = (int8_t)k;
+        double e = (double)v[d] - (double)scale * (double)k;
+        miss += e * e;
+    }
+    c->vq[i] = (am__vq){ scale, (float)(sqrt(miss) * (1 + 1e-6)) + 1e-7f };
 }
 
 /* The first position whose id is not below `id` (ids are ascending). */
@@ -121,6 +162,7 @@ void am__vcache_apply(am_store *s, int64_t id, am_str ns, int64_t expires,
     c->ns_len[lo] = ns.len;
     c->expires[lo] = expires;
     memcpy(c->vecs + lo * c->dim, vec, dim * sizeof(float));
+    quantize(c, lo);
 }
 
 /* Rows of other instances (or of a load without ORDER BY) may arrive out
@@ -158,6 +200,9 @@ am_status am__vcache_set(am_store *s, int64_t id, am_str ns, int64_t expires,
                     tail * sizeof *c->ns_len);
             memmove(c->vecs + (lo + 1) * c->dim, c->vecs + lo * c->dim,
                     tail * c->dim * sizeof(float));
+            memmove(c->codes + (lo + 1) * c->dim, c->codes + lo * c->dim,
+                    tail * c->dim);
+            memmove(c->vq + lo + 1, c->vq + lo, tail * sizeof *c->vq);
         }
         c->ids[lo] = id;
         c->count++;
@@ -174,14 +219,20 @@ am_status am__vcache_set(am_store *s, int64_t id, am_str ns, int64_t expires,
     }
     c->expires[lo] = expires;
     memcpy(c->vecs + lo * c->dim, vec, dim * sizeof(float));
+    quantize(c, lo);
     return AM_OK;
+}
+
+size_t am__vcache_find(const am_store *s, int64_t id)
+{
+    const am__vcache *c = &s->vc;
+    size_t lo = lower_bound(c, id);
+    return lo < c->count && c->ids[lo] == id ? lo : c->count;
 }
 
 int am__vcache_has(const am_store *s, int64_t id)
 {
-    const am__vcache *c = &s->vc;
-    size_t lo = lower_bound(c, id);
-    return lo < c->count && c->ids[lo] == id;
+    return am__vcache_find(s, id) < s->vc.count;
 }
 
 /* One merge from the back, as in merge sort: every entry moves at most
@@ -221,6 +272,8 @@ am_status am__vcache_insert(am_store *s, const am__vc_new *rows, size_t n)
             c->ns_off[k] = c->ns_off[i];
             c->ns_len[k] = c->ns_len[i];
             memcpy(c->vecs + k * d, c->vecs + i * d, d * sizeof(float));
+            memcpy(c->codes + k * d, c->codes + i * d, d);
+            c->vq[k] = c->vq[i];
         } else {
             j--;
             off -= rows[j].ns.len;
@@ -229,6 +282,7 @@ am_status am__vcache_insert(am_store *s, const am__vc_new *rows, size_t n)
             c->ns_off[k] = off;
             c->ns_len[k] = rows[j].ns.len;
             memcpy(c->vecs + k * d, rows[j].vec, d * sizeof(float));
+            quantize(c, k);
         }
     }
     c->count += n;
