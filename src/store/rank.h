@@ -109,4 +109,49 @@ typedef am_status (*am__boost_read_fn)(am_store *s, const am_search *q,
 am_status am__boost(am_store *s, const am_search *q, size_t limit,
                     am__cands *all, am__boost_read_fn read, void *ctx);
 
+/* ---- The search plan (store_search.c) ----
+ *
+ * What a backend does for one search; everything else -- which signals
+ * run, how deep each looks, pseudo-relevance feedback, the vector scan
+ * and its deepening, fusion and the boost -- is am__search_run's, so the
+ * backends cannot drift apart. `ctx` is the backend's state for the one
+ * search (its compiled filter); errors go to AM__ERR(s). */
+typedef struct am__search_ops {
+    /* Make the vector cache s->vc current. */
+    am_status (*vcache_load)(am_store *s);
+    /* The best `want` live items under the encoded namespace range
+     * [lo, hi) that pass the filter and match the words of `query`, by
+     * BM25 on [0, 1], into `out` (emptied first; rank_fts set). */
+    am_status (*text_cands)(am_store *s, void *ctx, am_str query, am_str lo,
+                            am_str hi, size_t want, int64_t now,
+                            am__cands *out);
+    /* Feed the texts of the first `n` candidates of `tc` to `prf`
+     * (am__prf_add, in their order) and set *total to the store's item
+     * count or an upper bound of it (left alone: 1000). */
+    am_status (*prf_texts)(am_store *s, void *ctx, const am__cands *tc,
+                           size_t n, int64_t now, am__prf *prf,
+                           double *total);
+    /* Documents holding a word, for the feedback (ctx: the store). */
+    am__prf_df prf_df;
+    /* ok[i] = 1 when item ids[i] is live at `now` and passes the filter,
+     * else 0. It may stop once `want` have passed (the rest then stay 0:
+     * the plan takes the first `want` that pass, in order). */
+    am_status (*qualify)(am_store *s, void *ctx, const int64_t *ids,
+                         size_t n, size_t want, int64_t now, int *ok);
+    /* The boost's reader (am__boost_read_fn, with the search's time). */
+    am_status (*boost_read)(am_store *s, void *ctx, const am_search *q,
+                            const am__cands *all, size_t span, int64_t now,
+                            int *named);
+    /* Append the rows of the first `limit` of the ranked candidates `all`
+     * that are still live to `b`, in order, each with its scores. */
+    am_status (*emit)(am_store *s, void *ctx, const am__cands *all,
+                      size_t limit, int64_t now, am__rbuild *b);
+} am__search_ops;
+
+/* One search (backend.h's `search`) run on `ops`: `qemb` as there,
+ * results into `b`. The caller holds s->mu and has set up `ctx`. */
+am_status am__search_run(am_store *s, const am_search *q, const float *qemb,
+                         const am__search_ops *ops, void *ctx,
+                         am__rbuild *b);
+
 #endif

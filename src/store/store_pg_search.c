@@ -17,9 +17,9 @@
  * catch-up costs the rows changed, not the table. Hard deletes bump
  * `vec_epoch`, which makes every cache reload in full.
  *
- * Hybrid: the weighted mean of both relevances, as on SQLite
- * (store_sqlite_search.c). Pseudo-relevance feedback picks its words as
- * on SQLite too (prf.c).
+ * The plan of a search (which signals, how deep, feedback, fusion, the
+ * boost) is the front end's, the same as on SQLite (store_search.c); this
+ * file answers its questions (am__search_ops), each in one round trip.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -210,13 +210,21 @@ static am_status filter_sql(am_store *s, const am__filter *f,
     return am__pg_filter_sql(s, f, col, param, sql, arr);
 }
 
-/* ok[i] = 1 when row ids[i] is live and its meta passes `filter` (one
+/* The search plan's `ctx` (store_search.c): the search's filter (NULL:
+ * none). */
+typedef struct pg_search {
+    const am__filter *filter;
+} pg_search;
+
+/* ok[i] = 1 when row ids[i] is live and its meta passes the filter (one
  * round trip for all of them, the filter evaluated by the server). */
-static am_status qualify(am_store *s, const int64_t *ids, size_t n,
-                         const am__filter *filter, int64_t now, int *ok)
+static am_status qualify(am_store *s, void *ctx, const int64_t *ids,
+                         size_t n, size_t want, int64_t now, int *ok)
 {
+    const am__filter *filter = ((const pg_search *)ctx)->filter;
     am_buf arr = AM_BUF_INIT, sql = AM_BUF_INIT, fsql = AM_BUF_INIT,
            farr = AM_BUF_INIT;
+    (void)want; /* one round trip checks them all */
     am__pgp p = { .n = 0 };
     am_status st;
     PGresult *r = NULL;
@@ -531,10 +539,11 @@ static am_status rank_sql(am_store *s, const am__filter *filter,
     return st;
 }
 
-static am_status text_cands(am_store *s, am_str query, am_str lo, am_str hi,
-                            const am__filter *filter, size_t want, int64_t now,
+static am_status text_cands(am_store *s, void *ctx, am_str query, am_str lo,
+                            am_str hi, size_t want, int64_t now,
                             am__cands *out)
 {
+    const am__filter *filter = ((const pg_search *)ctx)->filter;
     am__pg *g = PG(s);
     am_status st;
     am__pgp p = { .n = 0 };
@@ -666,19 +675,18 @@ static am_status prf_df(void *ctx, const char *w, int64_t cap, double *df)
     return AM_OK;
 }
 
-/* The query expanded with words of the texts of the first
- * `q->prf_docs` (at most 256) text candidates, as on SQLite (prf.c). */
-static am_status prf_query(am_store *s, const am_search *q,
-                           const am__cands *tc, am_buf *out)
+/* The texts of the first `n` (at most 256) text candidates, for the
+ * feedback (prf.c), and the table's size for its IDFs (max(id) + 1, as
+ * on SQLite: an index lookup, not a count); one query. */
+static am_status prf_texts(am_store *s, void *ctx, const am__cands *tc,
+                           size_t n, int64_t now, am__prf *prf, double *total)
 {
     int64_t ids[256];
-    size_t n = tc->count < (size_t)q->prf_docs ? tc->count
-                                                : (size_t)q->prf_docs;
     am_buf arr = AM_BUF_INIT;
     am__pgp p = { .n = 0 };
-    am__prf prf;
-    am_status st;
 
+    (void)ctx;
+    (void)now;
     if (n > 256)
         n = 256;
     for (size_t i = 0; i < n; i++)
@@ -689,8 +697,6 @@ static am_status prf_query(am_store *s, const am_search *q,
         return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
     }
     am__pgp_textfmt(&p, arr.ptr);
-    /* The texts, and the table's size for the IDFs (max(id) + 1, as on
-     * SQLite: an index lookup, not a count). */
     PGresult *r = am__pg_exec(s, "search", "SELECT id, text, (SELECT"
                               " coalesce(max(id), 0) + 1 FROM items) FROM"
                               " items WHERE id = ANY($1::bigint[])", &p,
@@ -698,86 +704,20 @@ static am_status prf_query(am_store *s, const am_search *q,
     am_buf_free(&arr);
     if (r == NULL)
         return AM__ERR(s).code;
-    am__prf_begin(&prf, q->query);
-    double total = PQntuples(r) > 0 ? (double)am__pg_int(r, 0, 2) : 1000;
+    if (PQntuples(r) > 0)
+        *total = (double)am__pg_int(r, 0, 2);
     for (size_t i = 0; i < n; i++)
         for (int row = 0; row < PQntuples(r); row++)
             if (am__pg_int(r, row, 0) == ids[i]) {
-                am__prf_add(&prf, PQgetvalue(r, row, 1),
+                am__prf_add(prf, PQgetvalue(r, row, 1),
                             (size_t)PQgetlength(r, row, 1));
                 break;
             }
     PQclear(r);
-    st = am__prf_expand(&prf, total, q->prf_terms > 0 ? (size_t)q->prf_terms
-                                                      : 5,
-                        prf_df, s, out);
-    return st == AM_OK ? AM_OK
-                       : am__fail(&AM__ERR(s), st, "search: out of memory");
+    return AM_OK;
 }
 
 /* ---- Vectors ---- */
-
-/* Top `want` qualifying vectors by cosine with the unit vector `qv` (the
- * scan and the heap are rank_vec.c's), checked for liveness and the
- * filter in one query per round; K grows when rows fail the check. The
- * cosine of each of `known` (may be NULL) that has a vector goes into its
- * `vec`. */
-static am_status vec_cands(am_store *s, const float *qv, am_str lo,
-                           const am__filter *filter, size_t want, int64_t now,
-                           am__cands *known, am__cands *out)
-{
-    am__vcache *c = &s->vc;
-    am__vhit *h = NULL;
-    am__vscan vs;
-    int64_t *ids = NULL;
-    int *ok = NULL;
-    size_t eligible = 0, k = want + 16, hcap = 0, icap = 0;
-    am_status st = am__vec_scores(s, qv, lo, now, known, &vs, &eligible);
-    if (st != AM_OK)
-        return st;
-    for (;;) {
-        size_t n = 0;
-        if (k > eligible)
-            k = eligible;
-        st = am__vec_top(s, &vs, k, &h, &hcap, &n);
-        if (st == AM_OK && hcap > icap) {
-            am__free(s->alloc, ids, icap * sizeof *ids);
-            am__free(s->alloc, ok, icap * sizeof *ok);
-            ids = am__alloc_array(s->alloc, hcap, sizeof *ids);
-            ok = am__alloc_array(s->alloc, hcap, sizeof *ok);
-            icap = hcap;
-            if (ids == NULL || ok == NULL)
-                st = am__fail(&AM__ERR(s), AM_ENOMEM,
-                              "search: out of memory");
-        }
-        if (st != AM_OK)
-            break;
-        for (size_t i = 0; i < n; i++)
-            ids[i] = c->ids[h[i].idx];
-        st = qualify(s, ids, n, filter, now, ok);
-        if (st != AM_OK)
-            break;
-        out->count = 0;
-        for (size_t i = 0; i < n && out->count < want; i++) {
-            if (!ok[i])
-                continue;
-            st = am__cands_push(s, out, ids[i]);
-            if (st != AM_OK)
-                break;
-            out->v[out->count - 1].vec = h[i].score;
-            out->v[out->count - 1].has_vec = 1;
-            out->v[out->count - 1].rank_vec = (int)out->count;
-        }
-        if (st != AM_OK || out->count >= want || k >= eligible)
-            break;
-        k *= 4;
-    }
-    am__vec_scores_free(s, &vs);
-    am__free(s->alloc, h, hcap * sizeof *h);
-    am__free(s->alloc, ids, icap * sizeof *ids);
-    am__free(s->alloc, ok, icap * sizeof *ok);
-    return st;
-}
 
 am_status am__pg_vec_model(am_store *s, am_buf *out)
 {
@@ -797,16 +737,17 @@ am_status am__pg_vec_model(am_store *s, am_buf *out)
 }
 
 /* Append the live rows of the best candidates, in their order. */
-static am_status emit(am_store *s, const am__cands *all, size_t limit,
-                      int64_t now, am__rbuild *b)
+static am_status emit(am_store *s, void *ctx, const am__cands *all,
+                      size_t limit, int64_t now, am__rbuild *b)
 {
-    size_t n = all->count < limit ? all->count : limit;
+    size_t n = all->count < limit ? all->count : limit, base = 0;
     am_status st = AM_OK;
+    (void)ctx;
     while (n > 0 && b->r->count < limit) {
         am_buf arr = AM_BUF_INIT;
         am__pgp p = { .n = 0 };
         int64_t ids[256];
-        size_t m = n < 256 ? n : 256, base = all->count - n;
+        size_t m = n < 256 ? n : 256;
         for (size_t i = 0; i < m; i++)
             ids[i] = all->v[base + i].id;
         arr.alloc = s->alloc;
@@ -845,17 +786,19 @@ static am_status emit(am_store *s, const am__cands *all, size_t limit,
         if (st != AM_OK)
             return st;
         n -= m;
+        base += m;
     }
     return AM_OK;
 }
 
 /* The entity boost's reader: the candidates' metadata in batches of 256
  * ids, one query each. */
-static am_status boost_read(am_store *s, const am_search *q,
-                            const am__cands *all, size_t span, int *named,
-                            void *ctx)
+static am_status boost_read(am_store *s, void *ctx, const am_search *q,
+                            const am__cands *all, size_t span, int64_t now,
+                            int *named)
 {
     (void)ctx;
+    (void)now;
     for (size_t base = 0; base < span; base += 256) {
         am_buf arr = AM_BUF_INIT;
         am__pgp p = { .n = 0 };
@@ -891,96 +834,20 @@ static am_status boost_read(am_store *s, const am_search *q,
     return AM_OK;
 }
 
+static const am__search_ops pg_search_ops = {
+    .vcache_load = vcache_load,
+    .text_cands = text_cands,
+    .prf_texts = prf_texts,
+    .prf_df = prf_df,
+    .qualify = qualify,
+    .boost_read = boost_read,
+    .emit = emit,
+};
+
 am_status am__pg_search(am_store *s, const am_search *q,
                         const am__filter *filter, const float *qemb,
                         am__rbuild *b)
 {
-    am_status st;
-    am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
-    float *qv = NULL;
-    size_t qdim = 0;
-    am__cands tc = { NULL, 0, 0 }, vc = { NULL, 0, 0 }, all = { NULL, 0, 0 };
-    int64_t now = am_clock_now(s->clock);
-    size_t limit = q->limit > 0 ? q->limit : 10;
-    size_t depth = limit * 4 < 100 ? 100 : limit * 4;
-    int use_text = q->mode != AM_SEARCH_VECTOR;
-    int use_vec = q->mode != AM_SEARCH_TEXT;
-    /* The boost can lift a candidate from below the limit: look deeper,
-     * as when two signals are fused. */
-    int boosting = q->boost_field.len > 0;
-    int have_vec = 0;
-
-    lo.alloc = hi.alloc = s->alloc;
-    st = am__store_ns_range(s, q->ns, &lo, &hi);
-    if (st != AM_OK)
-        goto out;
-    /* The vector cache is the handle's: on a pooled handle, calls take
-     * turns for it (am__store_share_lock) but not for the full-text part
-     * between. */
-    if (use_vec) {
-        am__store_share_lock(s);
-        st = vcache_load(s);
-        if (st == AM_OK)
-            st = am__query_vector(s, q, qemb, &qv, &qdim);
-        am__store_share_unlock(s);
-        if (st != AM_OK)
-            goto out;
-        use_vec = qv != NULL;
-    }
-    if (use_text) {
-        st = text_cands(s, q->query, (am_str){ lo.ptr, lo.len },
-                        (am_str){ hi.ptr, hi.len }, filter,
-                        use_vec || boosting ? depth : limit, now, &tc);
-        if (st == AM_OK && q->prf_docs > 0 && tc.count > 0) {
-            /* Pseudo-relevance feedback: again, for the query expanded
-             * from the first candidates. */
-            am_buf xq = AM_BUF_INIT;
-            xq.alloc = s->alloc;
-            st = prf_query(s, q, &tc, &xq);
-            if (st == AM_OK) {
-                tc.count = 0;
-                st = text_cands(s, am_buf_str(&xq),
-                                (am_str){ lo.ptr, lo.len },
-                                (am_str){ hi.ptr, hi.len }, filter,
-                                use_vec || boosting ? depth : limit, now,
-                                &tc);
-            }
-            am_buf_free(&xq);
-        }
-        if (st != AM_OK)
-            goto out;
-    }
-    am__store_share_lock(s);
-    have_vec = use_vec && s->vc.count > 0;
-    if (have_vec && s->vc.dim != qdim)
-        /* Only a pool's other call can have changed the cache since the
-         * check above: a re-embed to another dimension. */
-        st = am__fail(&AM__ERR(s), AM_EINVAL, "search: query vector has %zu "
-                      "dimensions, the index %zu (re-embedded during the "
-                      "search)", qdim, s->vc.dim);
-    else if (have_vec)
-        st = vec_cands(s, qv, (am_str){ lo.ptr, lo.len }, filter,
-                       use_text || boosting ? depth : limit, now,
-                       use_text ? &tc : NULL, &vc);
-    am__store_share_unlock(s);
-    if (st != AM_OK)
-        goto out;
-
-    st = am__fuse(s, q, &tc, &vc, use_text && have_vec, &all);
-    if (st == AM_OK)
-        st = am__boost(s, q, limit, &all, boost_read, NULL);
-    if (st != AM_OK)
-        goto out;
-    if (all.count > limit)
-        all.count = limit;
-    st = emit(s, &all, limit, now, b);
-out:
-    am__cands_free(s, &tc);
-    am__cands_free(s, &vc);
-    am__cands_free(s, &all);
-    if (qv != NULL)
-        am__free(s->alloc, qv, (qdim > 0 ? qdim : 1) * sizeof(float));
-    am_buf_free(&lo);
-    am_buf_free(&hi);
-    return st;
+    pg_search ps = { filter };
+    return am__search_run(s, q, qemb, &pg_search_ops, &ps, b);
 }

@@ -1,12 +1,11 @@
-/* store_sqlite_search.c -- full-text, vector and hybrid search over items:
- * the entry point, the query vector, candidate checks and fusion.
+/* store_sqlite_search.c -- full-text, vector and hybrid search over items
+ * on SQLite: the entry point, candidate checks and rows. The plan (which
+ * signals, how deep, feedback, fusion, boost) is the front end's
+ * (store_search.c); this file answers its questions (am__search_ops).
  *
  * Full text: FTS5 with the porter tokenizer, ranked by BM25
  * (store_sqlite_text.c, store_sqlite_bm25.c). Vectors: exact cosine over
- * the in-memory vector cache (store_sqlite_vec.c).
- *
- * Hybrid: reciprocal rank fusion, score = w_text / (k + rank_text) +
- * w_vec / (k + rank_vec), over the top candidates of each.
+ * the in-memory vector cache (store_sqlite_vec.c, rank.c).
  *
  * Candidates are checked against the live row (namespace range, not
  * deleted, not expired) and the metadata filter before they are ranked:
@@ -103,11 +102,63 @@ am_status am__sq_vec_model(am_store *s, am_buf *out)
     return st;
 }
 
+/* ---- The backend's part of the search plan (store_search.c) ---- */
+
+static am_status text_cands(am_store *s, void *ctx, am_str query, am_str lo,
+                            am_str hi, size_t want, int64_t now,
+                            am__cands *out)
+{
+    (void)hi; /* FTS5 scopes by the namespace token of `lo` */
+    return am__sq_text_cands(s, query, lo, ctx, want, now, out);
+}
+
+/* One point lookup per id, until `want` have passed. */
+static am_status qualify(am_store *s, void *ctx, const int64_t *ids,
+                         size_t n, size_t want, int64_t now, int *ok)
+{
+    size_t passed = 0;
+    memset(ok, 0, n * sizeof *ok);
+    for (size_t i = 0; i < n && passed < want; i++) {
+        ok[i] = am__sq_qualifies(s, ids[i], ctx, now);
+        if (ok[i] < 0) {
+            ok[i] = 0;
+            return AM__ERR(s).code;
+        }
+        passed += (size_t)ok[i];
+    }
+    return AM_OK;
+}
+
+/* The entity boost's reader: each candidate's metadata, one row at a
+ * time (a point lookup by rowid). */
+static am_status boost_read(am_store *s, void *ctx, const am_search *q,
+                            const am__cands *all, size_t span, int64_t now,
+                            int *named)
+{
+    (void)ctx;
+    for (size_t i = 0; i < span; i++) {
+        sqlite3_stmt *r = am__store_stmt(s, Q_ITEM_ROW);
+        if (r == NULL)
+            return AM__ERR(s).code;
+        sqlite3_bind_int64(r, 1, now);
+        sqlite3_bind_int64(r, 2, all->v[i].id);
+        if (sqlite3_step(r) == SQLITE_ROW)
+            named[i] = am__boost_named(q,
+                                       (const char *)sqlite3_column_text(r, 3),
+                                       (size_t)sqlite3_column_bytes(r, 3));
+        sqlite3_reset(r);
+        if (named[i] < 0)
+            break;
+    }
+    return AM_OK;
+}
+
 /* The first `limit` of the ranked candidates that are still live, as
  * results with their scores. */
-static am_status emit(am_store *s, const am__cands *all, size_t limit,
-                      int64_t now, am__rbuild *b)
+static am_status emit(am_store *s, void *ctx, const am__cands *all,
+                      size_t limit, int64_t now, am__rbuild *b)
 {
+    (void)ctx;
     for (size_t i = 0; i < all->count && b->r->count < limit; i++) {
         sqlite3_stmt *r = am__store_stmt(s, Q_ITEM_ROW);
         if (r == NULL)
@@ -131,124 +182,33 @@ static am_status emit(am_store *s, const am__cands *all, size_t limit,
     return AM_OK;
 }
 
+static const am__search_ops sq_search_ops = {
+    .vcache_load = am__sq_vcache_load,
+    .text_cands = text_cands,
+    .prf_texts = am__sq_prf_texts,
+    .prf_df = am__sq_doc_freq,
+    .qualify = qualify,
+    .boost_read = boost_read,
+    .emit = emit,
+};
+
 /* ---- Search ---- */
-
-/* The entity boost's reader: each candidate's metadata, one row at a
- * time (a point lookup by rowid). */
-static am_status boost_read(am_store *s, const am_search *q,
-                            const am__cands *all, size_t span, int *named,
-                            void *ctx)
-{
-    int64_t now = *(const int64_t *)ctx;
-    for (size_t i = 0; i < span; i++) {
-        sqlite3_stmt *r = am__store_stmt(s, Q_ITEM_ROW);
-        if (r == NULL)
-            return AM__ERR(s).code;
-        sqlite3_bind_int64(r, 1, now);
-        sqlite3_bind_int64(r, 2, all->v[i].id);
-        if (sqlite3_step(r) == SQLITE_ROW)
-            named[i] = am__boost_named(q,
-                                       (const char *)sqlite3_column_text(r, 3),
-                                       (size_t)sqlite3_column_bytes(r, 3));
-        sqlite3_reset(r);
-        if (named[i] < 0)
-            break;
-    }
-    return AM_OK;
-}
-
-/* Text candidates for `query`, then, with pseudo-relevance feedback
- * asked for, again for the query expanded from the first ones. */
-static am_status text_search(am_store *s, const am_search *q, am_str lo,
-                             am__sqflt *filter, size_t want, int64_t now,
-                             am__cands *tc)
-{
-    am_status st = am__sq_text_cands(s, q->query, lo, filter, want, now, tc);
-    if (st != AM_OK || q->prf_docs <= 0 || tc->count == 0)
-        return st;
-    am_buf xq = AM_BUF_INIT;
-    xq.alloc = s->alloc;
-    st = am__sq_prf_expand(s, q->query, tc, (size_t)q->prf_docs,
-                           q->prf_terms > 0 ? (size_t)q->prf_terms : 5, now,
-                           &xq);
-    if (st == AM_OK) {
-        tc->count = 0;
-        st = am__sq_text_cands(s, am_buf_str(&xq), lo, filter, want, now,
-                               tc);
-    }
-    am_buf_free(&xq);
-    return st;
-}
 
 am_status am__sq_search(am_store *s, const am_search *q,
                         const am__filter *flt, const float *qemb,
                         am__rbuild *b)
 {
-    am_status st;
-    am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
-    am__sqflt filter_, *filter = &filter_;
-    float *qv = NULL;
-    size_t qdim = 0;
-    am__cands tc = { NULL, 0, 0 }, vc = { NULL, 0, 0 }, all = { NULL, 0, 0 };
-    int64_t now = am_clock_now(s->clock);
-    size_t limit = q->limit > 0 ? q->limit : 10;
-    size_t depth = limit * 4 < 100 ? 100 : limit * 4;
-    int use_text = q->mode != AM_SEARCH_VECTOR;
-    int use_vec = q->mode != AM_SEARCH_TEXT;
-    /* The boost can lift a candidate from below the limit: look deeper,
-     * as when two signals are fused. */
-    int boosting = q->boost_field.len > 0;
+    am__sqflt filter;
     int began = 0;
-
-    lo.alloc = hi.alloc = s->alloc;
-    st = am__sqflt_init(s, flt, filter);
-    if (st == AM_OK)
-        st = am__store_ns_range(s, q->ns, &lo, &hi);
+    am_status st = am__sqflt_init(s, flt, &filter);
     /* One snapshot for the whole search: the candidates, the vector
      * cache's catch-up and the rows come from one state of the file, and
      * the dozens of statements share one set of lock calls. */
     if (st == AM_OK)
         st = am__store_read_begin(s, &began);
-    if (st != AM_OK)
-        goto out;
-    if (use_vec) {
-        st = am__sq_vcache_load(s);
-        if (st == AM_OK)
-            st = am__query_vector(s, q, qemb, &qv, &qdim);
-        if (st != AM_OK)
-            goto out;
-        if (qv == NULL)
-            use_vec = 0;
-    }
-    if (use_text) {
-        st = text_search(s, q, (am_str){ lo.ptr, lo.len }, filter,
-                         use_vec || boosting ? depth : limit, now, &tc);
-        if (st != AM_OK)
-            goto out;
-    }
-    if (use_vec && s->vc.count > 0) {
-        st = am__sq_vec_cands(s, qv, (am_str){ lo.ptr, lo.len }, filter,
-                              use_text || boosting ? depth : limit, now,
-                              use_text ? &tc : NULL, &vc);
-        if (st != AM_OK)
-            goto out;
-    }
-    /* Both signals in use: every candidate is scored on both, even when
-     * one of them found nothing (it then adds nothing to the score). */
-    st = am__fuse(s, q, &tc, &vc, use_text && use_vec && s->vc.count > 0, &all);
     if (st == AM_OK)
-        st = am__boost(s, q, limit, &all, boost_read, &now);
-    if (st == AM_OK)
-        st = emit(s, &all, limit, now, b);
-out:
+        st = am__search_run(s, q, qemb, &sq_search_ops, &filter, b);
     am__store_read_end(s, began);
-    am__cands_free(s, &tc);
-    am__cands_free(s, &vc);
-    am__cands_free(s, &all);
-    if (qv != NULL)
-        am__free(s->alloc, qv, (qdim > 0 ? qdim : 1) * sizeof(float));
-    am__sqflt_free(s, filter);
-    am_buf_free(&lo);
-    am_buf_free(&hi);
+    am__sqflt_free(s, &filter);
     return st;
 }

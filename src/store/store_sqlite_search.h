@@ -63,22 +63,15 @@ am_status am__sq_text_cands(am_store *s, am_str query, am_str lo,
                             am__sqflt *filter, size_t want, int64_t now,
                             am__cands *out);
 
-/* `query` followed by the `nterms` words that best characterize the first
- * `ndocs` text candidates `tc` (term count in them times log inverse
- * document frequency), appended to `out`. */
-am_status am__sq_prf_expand(am_store *s, am_str query, const am__cands *tc,
-                            size_t ndocs, size_t nterms, int64_t now,
-                            am_buf *out);
+/* Pseudo-relevance feedback's questions (am__search_ops' prf_texts and
+ * prf_df): the texts of the first `n` text candidates (and, when they
+ * gave words, the table's size), and FTS5's count of a word's rows. */
+am_status am__sq_prf_texts(am_store *s, void *ctx, const am__cands *tc,
+                           size_t n, int64_t now, am__prf *p, double *total);
+am_status am__sq_doc_freq(void *ctx, const char *w, int64_t cap, double *df);
 
 /* Make the vector cache s->vc current (reload it when the database
  * changed). */
 am_status am__sq_vcache_load(am_store *s);
-
-/* The best `want` qualifying vectors by cosine with the unit vector `qv`
- * (dimension s->vc.dim) into `out`; the cosine of each of `known` (may
- * be NULL) that has a vector goes into its `vec` (and `has_vec`). */
-am_status am__sq_vec_cands(am_store *s, const float *qv, am_str lo,
-                           am__sqflt *filter, size_t want, int64_t now,
-                           am__cands *known, am__cands *out);
 
 #endif

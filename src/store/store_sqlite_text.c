@@ -485,7 +485,7 @@ out:
 /* ---- Pseudo-relevance feedback ---- */
 
 /* Documents holding `w`, counted by FTS5 up to `cap` (prf.c asks). */
-static am_status doc_freq(void *ctx, const char *w, int64_t cap, double *df)
+am_status am__sq_doc_freq(void *ctx, const char *w, int64_t cap, double *df)
 {
     char m[48];
     int64_t n = cap;
@@ -495,33 +495,28 @@ static am_status doc_freq(void *ctx, const char *w, int64_t cap, double *df)
     return st;
 }
 
-/* Expand `query` with the `nterms` words that best characterize the top
- * `ndocs` text results (prf.c), appended to `out`. */
-am_status am__sq_prf_expand(am_store *s, am_str query, const am__cands *tc,
-                            size_t ndocs, size_t nterms, int64_t now,
-                            am_buf *out)
+am_status am__sq_prf_texts(am_store *s, void *ctx, const am__cands *tc,
+                           size_t n, int64_t now, am__prf *p, double *total)
 {
-    am__prf p;
-    am__prf_begin(&p, query);
-    for (size_t i = 0; i < tc->count && i < ndocs; i++) {
+    (void)ctx;
+    for (size_t i = 0; i < tc->count && i < n; i++) {
         sqlite3_stmt *r = am__store_stmt(s, Q_ITEM_ROW);
         if (r == NULL)
             return AM__ERR(s).code;
         sqlite3_bind_int64(r, 1, now);
         sqlite3_bind_int64(r, 2, tc->v[i].id);
         if (sqlite3_step(r) == SQLITE_ROW)
-            am__prf_add(&p, (const char *)sqlite3_column_text(r, 4),
+            am__prf_add(p, (const char *)sqlite3_column_text(r, 4),
                         (size_t)sqlite3_column_bytes(r, 4));
         sqlite3_reset(r);
     }
-    if (p.count == 0)
-        return am_buf_append(out, query.ptr, query.len);
+    if (p->count == 0)
+        return AM_OK; /* no words: the query stays as it is, no total */
     sqlite3_stmt *mx = NULL;
-    double total = 1000;
     if (sqlite3_prepare_v2(SQ(s)->db->conn, "SELECT max(id) FROM items", -1,
                            &mx, NULL) == SQLITE_OK &&
         sqlite3_step(mx) == SQLITE_ROW)
-        total = (double)sqlite3_column_int64(mx, 0) + 1;
+        *total = (double)sqlite3_column_int64(mx, 0) + 1;
     sqlite3_finalize(mx);
-    return am__prf_expand(&p, total, nterms, doc_freq, s, out);
+    return AM_OK;
 }

@@ -1,5 +1,5 @@
-/* store_sqlite_vec.c -- vector candidates for search: exact cosine over
- * unit vectors kept in memory (am__vcache).
+/* store_sqlite_vec.c -- the in-memory vector cache (am__vcache) loaded
+ * from the SQLite rows, for exact cosine search.
  *
  * The cache is loaded from the item rows on first use. When the database
  * changed since (PRAGMA data_version for other connections' commits, or a
@@ -12,12 +12,9 @@
  * server's read handles see a commit after almost every put; before, each
  * of them reloaded all the vectors for its next search.
  *
- * The scan and the heap of the best few are rank_vec.c's.
+ * The scan over it and the candidates are the search plan's
+ * (store_search.c, rank_vec.c).
  */
-#include <math.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "store_sqlite_search.h"
 
 /* ---- The cache ---- */
@@ -119,53 +116,4 @@ out:
     db->vc_epoch = epoch;
     s->vc_writes = s->own_writes;
     return AM_OK;
-}
-
-/* ---- Candidates ---- */
-
-/* Top `want` qualifying vectors by cosine with the unit vector `qv` (the
- * scan and the heap are rank_vec.c's); K starts a little above `want` and
- * grows when filters reject too many. */
-am_status am__sq_vec_cands(am_store *s, const float *qv, am_str lo,
-                           am__sqflt *filter, size_t want, int64_t now,
-                           am__cands *known, am__cands *out)
-{
-    am__vcache *c = &s->vc;
-    am__vhit *h = NULL;
-    am__vscan vs;
-    size_t eligible = 0, k = want + 16, hcap = 0;
-    am_status st = am__vec_scores(s, qv, lo, now, known, &vs, &eligible);
-    if (st != AM_OK)
-        return st;
-    for (;;) {
-        size_t n = 0;
-        if (k > eligible)
-            k = eligible;
-        st = am__vec_top(s, &vs, k, &h, &hcap, &n);
-        if (st != AM_OK)
-            break;
-        out->count = 0;
-        for (size_t i = 0; i < n && out->count < want; i++) {
-            int64_t id = c->ids[h[i].idx];
-            int ok = am__sq_qualifies(s, id, filter, now);
-            if (ok < 0) {
-                st = AM__ERR(s).code;
-                break;
-            }
-            if (!ok)
-                continue;
-            st = am__cands_push(s, out, id);
-            if (st != AM_OK)
-                break;
-            out->v[out->count - 1].vec = h[i].score;
-            out->v[out->count - 1].has_vec = 1;
-            out->v[out->count - 1].rank_vec = (int)out->count;
-        }
-        if (st != AM_OK || out->count >= want || k >= eligible)
-            break;
-        k *= 4; /* filters rejected too many: look deeper */
-    }
-    am__vec_scores_free(s, &vs);
-    am__free(s->alloc, h, hcap * sizeof *h);
-    return st;
 }
