@@ -515,6 +515,28 @@ AM_TEST(emptied_vector_index_accepts_another_embedder)
     fx_close(&f);
 }
 
+/* Purging is the same hard delete as deleting a namespace: the last
+ * vector purged frees the index for another embedder too. */
+AM_TEST(purged_vector_index_accepts_another_embedder)
+{
+    fixture f;
+    fx_open(&f, 0);
+    float v4[4] = { 1, 0, 0, 0 }, v3[3] = { 0, 1, 0 };
+    am_item_in a = { .ns = NS1("m"), .key = AM_STR("a"), .value = AM_STR("1"),
+                     .vec = v4, .dim = 4, .vec_model = "one" };
+    am_item_in b = { .ns = NS1("n"), .key = AM_STR("b"), .value = AM_STR("1"),
+                     .vec = v3, .dim = 3, .vec_model = "two" };
+    size_t n = 99;
+    CHECK_OK(am_store_put(f.s, &a));
+    CHECK_OK(am_store_delete(f.s, NS1("m"), AM_STR("a")));
+    /* Soft-deleted, the row still holds its vector. */
+    CHECK_ST(am_store_put(f.s, &b), AM_EINVAL);
+    CHECK_OK(am_store_purge(f.s, INT64_MAX, &n));
+    CHECK_EQ(n, 1);
+    CHECK_OK(am_store_put(f.s, &b));
+    fx_close(&f);
+}
+
 AM_TEST(hybrid_search_fuses_and_filters_on_metadata)
 {
     fixture f;

@@ -33,6 +33,18 @@ typedef struct am__write am__write;
 typedef struct am__rbuild am__rbuild;
 typedef struct am__filter am__filter;
 
+/* Which items a hard delete removes (delete_items below). */
+typedef enum am__doom {
+    AM__DOOM_NS,      /* encoded namespace in [lo, hi) */
+    AM__DOOM_DELETED, /* soft-deleted before `t` (ms) */
+    AM__DOOM_EXPIRED  /* expired at `t`: expires_ms <= t */
+} am__doom;
+typedef struct am__doomed {
+    am__doom kind;
+    am_str lo, hi; /* AM__DOOM_NS only (borrowed) */
+    int64_t t;     /* the others */
+} am__doomed;
+
 /* One session of a list (am_session_list): its id (borrowed for the
  * call), item count and times. */
 typedef am_status (*am__session_row_fn)(void *ctx, am_store *s,
@@ -84,9 +96,15 @@ typedef struct am__store_backend {
     am_status (*commit)(am_store *s);
     void (*rollback)(am_store *s);
     /* Steps inside that transaction. Each adds what it removed to *n. */
-    am_status (*clear_ns)(am_store *s, am_ns ns, size_t *n);
-    am_status (*purge_rows)(am_store *s, int64_t deleted_before,
-                            int64_t now, size_t *n);
+    /* Hard-delete the items `which` selects, with their history and
+     * full-text entries. Deleting a namespace and purging are these and
+     * release_vec_model, composed by the front end (store_retention.c). */
+    am_status (*delete_items)(am_store *s, const am__doomed *which,
+                              size_t *n);
+    /* Forget the embedder of the stored vectors (see vec_model) when no
+     * item holds a vector any more, so that another embedder may start
+     * a new index. */
+    am_status (*release_vec_model)(am_store *s);
     am_status (*prune_history)(am_store *s, size_t keep, size_t *n);
     am_status (*prune_sessions)(am_store *s, int64_t older_than_ms,
                                 size_t keep_last, size_t *n);

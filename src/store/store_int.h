@@ -114,6 +114,11 @@ am_status am__ns_upper(am_str enc, am_buf *out);
 /* The encoded range [lo, hi) of namespace prefix `ns` (root allowed), for
  * every backend; errors in AM__ERR(s). */
 am_status am__store_ns_range(am_store *s, am_ns ns, am_buf *lo, am_buf *hi);
+/* Hard-delete everything under namespace prefix `ns` (root allowed):
+ * the backend's delete_items and release_vec_model, inside the caller's
+ * transaction; *removed (may be NULL) gets the count, 0 on failure.
+ * Used by am_store_delete_ns and by a write's `clear` step. */
+am_status am__store_clear_ns(am_store *s, am_ns ns, size_t *removed);
 /* A count from a caller, capped where SQL's int64 arithmetic (a search
  * looks at 4x limit candidates) would wrap: past it means "all". */
 size_t am__store_count_cap(size_t n);

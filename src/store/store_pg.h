@@ -197,9 +197,8 @@ am_status am__pg_filter_sql(am_store *s, const am__filter *f,
                             am_buf *arr);
 /* Retention and session steps: inside the transaction the front end
  * opened (store_retention.c, backend.h), which also checked the input. */
-am_status am__pg_clear_ns(am_store *s, am_ns ns, size_t *removed);
-am_status am__pg_purge_rows(am_store *s, int64_t deleted_before, int64_t now,
-                            size_t *n);
+am_status am__pg_delete_items(am_store *s, const am__doomed *d, size_t *n);
+am_status am__pg_release_vec_model(am_store *s);
 am_status am__pg_prune_history(am_store *s, size_t keep, size_t *n);
 am_status am__pg_vacuum(am_store *s, int full);
 am_status am__pg_check(am_store *s);

@@ -196,7 +196,7 @@ am_status am__pg_write(am_store *s, const am__write *w, am__prepared *ps,
     }
     st = am__pg_begin(s);
     if (st == AM_OK && w->clear.count > 0)
-        st = am__pg_clear_ns(s, w->clear, NULL);
+        st = am__store_clear_ns(s, w->clear, NULL);
     if (st == AM_OK)
         st = am__pg_put(s, w, ps, now);
     for (size_t i = 0; i < w->ndel && st == AM_OK; i++) {

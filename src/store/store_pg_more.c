@@ -41,51 +41,35 @@ static am_status delete_items(am_store *s, const char *cond,
 }
 
 /* With no vector left, the index is no longer tied to an embedder. */
-static am_status release_vec_model(am_store *s)
+am_status am__pg_release_vec_model(am_store *s)
 {
     return am__pg_run(s, "delete", "DELETE FROM store_meta WHERE k ="
                       " 'vec_model' AND NOT EXISTS (SELECT 1 FROM items"
                       " WHERE vec IS NOT NULL)", NULL, NULL);
 }
 
-am_status am__pg_clear_ns(am_store *s, am_ns ns, size_t *removed)
-{
-    am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
-    size_t n = 0;
-    am__pgp p = { .n = 0 };
-    am_status st;
-
-    lo.alloc = hi.alloc = s->alloc;
-    st = am__store_ns_range(s, ns, &lo, &hi);
-    if (st == AM_OK) {
-        am__pgp_bytes(&p, lo.ptr, lo.len);
-        am__pgp_bytes(&p, hi.ptr, hi.len);
-        st = delete_items(s, "ns >= $1 AND ns < $2", &p, &n);
-    }
-    if (st == AM_OK)
-        st = release_vec_model(s);
-    if (removed != NULL)
-        *removed = st == AM_OK ? n : 0;
-    am_buf_free(&lo);
-    am_buf_free(&hi);
-    return st;
-}
-
 /* Inside the front end's transaction (store_retention.c). */
-am_status am__pg_purge_rows(am_store *s, int64_t deleted_before, int64_t now,
-                            size_t *n)
+am_status am__pg_delete_items(am_store *s, const am__doomed *d, size_t *n)
 {
-    am__pgp a = { .n = 0 }, b = { .n = 0 };
-    am_status st;
-
-    am__pgp_int(&a, deleted_before);
-    am__pgp_int(&b, now);
-    st = delete_items(s, "deleted_ms < $1", &a, n);
-    if (st == AM_OK)
-        st = delete_items(s, "expires_ms <= $1", &b, n);
-    if (st == AM_OK)
-        st = release_vec_model(s);
-    return st;
+    am__pgp p = { .n = 0 };
+    const char *cond;
+    switch (d->kind) {
+    case AM__DOOM_NS:
+        am__pgp_bytes(&p, d->lo.ptr, d->lo.len);
+        am__pgp_bytes(&p, d->hi.ptr, d->hi.len);
+        cond = "ns >= $1 AND ns < $2";
+        break;
+    case AM__DOOM_DELETED:
+        am__pgp_int(&p, d->t);
+        cond = "deleted_ms < $1";
+        break;
+    default:
+        assert(d->kind == AM__DOOM_EXPIRED);
+        am__pgp_int(&p, d->t);
+        cond = "expires_ms <= $1";
+        break;
+    }
+    return delete_items(s, cond, &p, n);
 }
 
 /* Inside the front end's transaction; keep >= 1 (the front end checked). */

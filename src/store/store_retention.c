@@ -83,9 +83,31 @@ static am_status ns_check(am_store *s, const void *arg)
     return AM_OK;
 }
 
+am_status am__store_clear_ns(am_store *s, am_ns ns, size_t *removed)
+{
+    am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
+    size_t n = 0;
+    am_status st;
+
+    lo.alloc = hi.alloc = s->alloc;
+    st = am__store_ns_range(s, ns, &lo, &hi);
+    if (st == AM_OK) {
+        am__doomed d = { AM__DOOM_NS, { lo.ptr, lo.len },
+                         { hi.ptr, hi.len }, 0 };
+        st = s->be->delete_items(s, &d, &n);
+    }
+    if (st == AM_OK)
+        st = s->be->release_vec_model(s);
+    if (removed != NULL)
+        *removed = st == AM_OK ? n : 0;
+    am_buf_free(&lo);
+    am_buf_free(&hi);
+    return st;
+}
+
 static am_status step_clear_ns(am_store *s, const void *arg, size_t *n)
 {
-    return s->be->clear_ns(s, *(const am_ns *)arg, n);
+    return am__store_clear_ns(s, *(const am_ns *)arg, n);
 }
 
 am_status am_store_delete_ns(am_store *s, am_ns ns, size_t *removed)
@@ -93,10 +115,20 @@ am_status am_store_delete_ns(am_store *s, am_ns ns, size_t *removed)
     return locked_txn(s, ns_check, step_clear_ns, &ns, true, removed);
 }
 
+/* Soft-deleted rows older than `arg`, then the expired ones. */
 static am_status step_purge(am_store *s, const void *arg, size_t *n)
 {
-    return s->be->purge_rows(s, *(const int64_t *)arg, am_clock_now(s->clock),
-                             n);
+    am__doomed d = { AM__DOOM_DELETED, { NULL, 0 }, { NULL, 0 },
+                     *(const int64_t *)arg };
+    am_status st = s->be->delete_items(s, &d, n);
+    if (st == AM_OK) {
+        d = (am__doomed){ AM__DOOM_EXPIRED, { NULL, 0 }, { NULL, 0 },
+                          am_clock_now(s->clock) };
+        st = s->be->delete_items(s, &d, n);
+    }
+    if (st == AM_OK)
+        st = s->be->release_vec_model(s);
+    return st;
 }
 
 am_status am_store_purge(am_store *s, int64_t deleted_before,

@@ -161,9 +161,8 @@ am_status am__sq_reembed(am_store *s, int64_t now, am_store_progress progress,
                          void *ctx, size_t *count);
 /* Retention and session steps: inside the transaction the front end
  * opened (store_retention.c, backend.h), which also checked the input. */
-am_status am__sq_clear_ns(am_store *s, am_ns ns, size_t *removed);
-am_status am__sq_purge_rows(am_store *s, int64_t deleted_before, int64_t now,
-                            size_t *n);
+am_status am__sq_delete_items(am_store *s, const am__doomed *d, size_t *n);
+am_status am__sq_release_vec_model(am_store *s);
 am_status am__sq_prune_history(am_store *s, size_t keep, size_t *n);
 am_status am__sq_vacuum(am_store *s, int full);
 am_status am__sq_check(am_store *s);

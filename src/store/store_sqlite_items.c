@@ -358,7 +358,7 @@ am_status am__sq_write(am_store *s, const am__write *w, am__prepared *ps,
             st = am__fail(&AM__ERR(s), AM_ENOMEM, "write: out of memory");
     }
     if (st == AM_OK && w->clear.count > 0) {
-        st = am__sq_clear_ns(s, w->clear, NULL);
+        st = am__store_clear_ns(s, w->clear, NULL);
         s->own_writes++;
     }
     const am__prepared *checked = NULL; /* last item whose model passed */

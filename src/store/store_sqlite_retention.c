@@ -16,7 +16,7 @@
 
 /* With no vector left, the index is no longer tied to an embedder: forget
  * its model so that another embedder may start a new index. */
-static am_status release_vec_model(am_store *s)
+am_status am__sq_release_vec_model(am_store *s)
 {
     static const am_str none = { NULL, 0 };
     return am__sq_exec_once(s, "DELETE FROM store_meta WHERE k = 'vec_model'"
@@ -57,39 +57,20 @@ static am_status delete_items(am_store *s, const char *cond, am_str b1,
     return st;
 }
 
-am_status am__sq_clear_ns(am_store *s, am_ns ns, size_t *removed)
-{
-    am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
-    size_t n = 0;
-    am_status st;
-
-    lo.alloc = hi.alloc = s->alloc;
-    st = am__store_ns_range(s, ns, &lo, &hi);
-    if (st == AM_OK)
-        st = delete_items(s, "ns >= ?1 AND ns < ?2 AND ?3 = ?3",
-                          (am_str){ lo.ptr, lo.len },
-                          (am_str){ hi.ptr, hi.len }, 0, &n);
-    if (st == AM_OK)
-        st = release_vec_model(s);
-    if (removed != NULL)
-        *removed = st == AM_OK ? n : 0;
-    am_buf_free(&lo);
-    am_buf_free(&hi);
-    return st;
-}
+/* The conditions of am__doomed's kinds over ?1 = lo, ?2 = hi, ?3 = t
+ * (am__sq_exec_once binds ?3 always, so a condition without it names it
+ * in "?3 = ?3"). */
+static const char *const doomed_cond[] = {
+    [AM__DOOM_NS] = "ns >= ?1 AND ns < ?2 AND ?3 = ?3",
+    [AM__DOOM_DELETED] = "deleted_ms < ?3",
+    [AM__DOOM_EXPIRED] = "expires_ms <= ?3",
+};
 
 /* Inside the front end's transaction (store_retention.c). */
-am_status am__sq_purge_rows(am_store *s, int64_t deleted_before, int64_t now,
-                            size_t *n)
+am_status am__sq_delete_items(am_store *s, const am__doomed *d, size_t *n)
 {
-    static const am_str none = { NULL, 0 };
-    am_status st = delete_items(s, "deleted_ms < ?3", none, none,
-                                deleted_before, n);
-    if (st == AM_OK)
-        st = delete_items(s, "expires_ms <= ?3", none, none, now, n);
-    if (st == AM_OK)
-        st = release_vec_model(s);
-    return st;
+    assert((size_t)d->kind < sizeof doomed_cond / sizeof *doomed_cond);
+    return delete_items(s, doomed_cond[d->kind], d->lo, d->hi, d->t, n);
 }
 
 /* Inside the front end's transaction; keep >= 1 (the front end checked). */
