@@ -86,15 +86,23 @@ bool srv_r_put(srv_call *c)
     return ok;
 }
 
+/* An item's address from the body: "ns" (at least one part, under the
+ * caller's tenant) and "key". False when the reply is already an error. */
+static bool item_addr(srv_call *c, am_str *parts, am_ns *ns, am_str *key)
+{
+    *key = (am_str){ 0 };
+    return srv_ns(c, "ns", 1, parts, ns) && srv_str(c, "key", true, key);
+}
+
 bool srv_r_get(srv_call *c)
 {
-    am_str parts[AM_STORE_MAX_NS_PARTS], key = { 0 };
+    am_str parts[AM_STORE_MAX_NS_PARTS], key;
     am_ns ns;
     am_results *r = NULL;
     json_t *arr;
     am_status st;
 
-    if (!srv_ns(c, "ns", 1, parts, &ns) || !srv_str(c, "key", true, &key))
+    if (!item_addr(c, parts, &ns, &key))
         return false;
     st = am_store_get_item(c->store, ns, key, &r);
     if (st != AM_OK)
@@ -119,43 +127,42 @@ bool srv_r_get(srv_call *c)
     }
 }
 
-bool srv_r_delete(srv_call *c)
+/* Delete and undo: one call on one item, answered {"ok": true}. */
+static bool item_write(srv_call *c,
+                       am_status (*op)(am_store *, am_ns, am_str),
+                       const char *what)
 {
-    am_str parts[AM_STORE_MAX_NS_PARTS], key = { 0 };
+    am_str parts[AM_STORE_MAX_NS_PARTS], key;
     am_ns ns;
     am_status st;
 
-    if (!srv_ns(c, "ns", 1, parts, &ns) || !srv_str(c, "key", true, &key))
+    if (!item_addr(c, parts, &ns, &key))
         return false;
-    st = am_store_delete(c->store, ns, key);
+    st = op(c->store, ns, key);
     if (st != AM_OK)
-        return srv_fail_status(c, st, NULL, "delete");
+        return srv_fail_status(c, st, NULL, what);
     return srv_ok(c, json_pack("{s:b}", "ok", 1));
+}
+
+bool srv_r_delete(srv_call *c)
+{
+    return item_write(c, am_store_delete, "delete");
 }
 
 bool srv_r_undo(srv_call *c)
 {
-    am_str parts[AM_STORE_MAX_NS_PARTS], key = { 0 };
-    am_ns ns;
-    am_status st;
-
-    if (!srv_ns(c, "ns", 1, parts, &ns) || !srv_str(c, "key", true, &key))
-        return false;
-    st = am_store_undo(c->store, ns, key);
-    if (st != AM_OK)
-        return srv_fail_status(c, st, NULL, "undo");
-    return srv_ok(c, json_pack("{s:b}", "ok", 1));
+    return item_write(c, am_store_undo, "undo");
 }
 
 bool srv_r_history(srv_call *c)
 {
-    am_str parts[AM_STORE_MAX_NS_PARTS], key = { 0 };
+    am_str parts[AM_STORE_MAX_NS_PARTS], key;
     am_ns ns;
     am_results *r = NULL;
     json_t *arr;
     am_status st;
 
-    if (!srv_ns(c, "ns", 1, parts, &ns) || !srv_str(c, "key", true, &key))
+    if (!item_addr(c, parts, &ns, &key))
         return false;
     st = am_store_history(c->store, ns, key, &r);
     if (st != AM_OK)
