@@ -120,6 +120,53 @@ AM_TEST(bad_input_is_rejected_and_names_the_problem)
     fx_close(&f);
 }
 
+/* The four readers that hand back results share one envelope (the
+ * front end's, store_results.c): a NULL results pointer is refused, a
+ * failure leaves *out NULL and names the problem, and a zero count means
+ * the default. */
+AM_TEST(readers_share_one_envelope_on_every_backend)
+{
+    fixture f;
+    fx_open(&f, 0);
+    am_results *r = NULL;
+    CHECK_OK(put(f.s, NS2("a", "b"), "k", "1", 0));
+    CHECK_ST(am_store_list(f.s, NS1("a"), 0, 0, NULL), AM_EINVAL);
+    CHECK(strstr(am_store_last_error(f.s)->msg, "list: NULL results") !=
+          NULL);
+    CHECK_ST(am_store_namespaces(f.s, NS1("a"), 0, 0, NULL), AM_EINVAL);
+    CHECK_ST(am_store_get_item(f.s, NS1("a"), AM_STR("k"), NULL), AM_EINVAL);
+    CHECK_ST(am_store_history(f.s, NS1("a"), AM_STR("k"), NULL), AM_EINVAL);
+    CHECK(strstr(am_store_last_error(f.s)->msg, "history: NULL results") !=
+          NULL);
+    CHECK_ST(am_store_get_item(f.s, NS2("a", "b"), AM_STR(""), &r),
+             AM_EINVAL);
+    CHECK(r == NULL);
+    CHECK(strstr(am_store_last_error(f.s)->msg, "empty key") != NULL);
+    CHECK_ST(am_store_history(f.s, NS2("a", ""), AM_STR("k"), &r),
+             AM_EINVAL);
+    CHECK(r == NULL);
+    CHECK(strstr(am_store_last_error(f.s)->msg, "part 1") != NULL);
+    CHECK_ST(am_store_list(f.s, NS2("a", ""), 0, 0, &r), AM_EINVAL);
+    CHECK(r == NULL);
+    CHECK_ST(am_store_get_item(f.s, NS2("a", "b"), AM_STR("nope"), &r),
+             AM_ENOTFOUND);
+    CHECK(r == NULL);
+    /* Limit 0: the default (100 items, 1000 namespaces), not none. */
+    CHECK_OK(am_store_list(f.s, NS1("a"), 0, 0, &r));
+    CHECK_EQ(r->count, 1);
+    am_results_free(r);
+    CHECK_OK(am_store_namespaces(f.s, (am_ns){ NULL, 0 }, 0, 0, &r));
+    CHECK_EQ(r->count, 1);
+    am_results_free(r);
+    CHECK_OK(am_store_get_item(f.s, NS2("a", "b"), AM_STR("k"), &r));
+    CHECK_EQ(r->count, 1);
+    am_results_free(r);
+    CHECK_OK(am_store_history(f.s, NS2("a", "b"), AM_STR("k"), &r));
+    CHECK_EQ(r->count, 1);
+    am_results_free(r);
+    fx_close(&f);
+}
+
 /* now + ttl saturates, on every backend and both write paths: the
  * largest TTL keeps the item (it wrapped to a time in the past on
  * PostgreSQL, so the put was acknowledged and the item gone at once). */

@@ -67,16 +67,22 @@ typedef struct am__store_backend {
     am_status (*write)(am_store *s, const am__write *w, am__prepared *ps,
                        int64_t now);
     am_status (*get)(am_store *s, am_ns ns, am_str key, am_buf *value);
-    am_status (*get_item)(am_store *s, am_ns ns, am_str key,
-                          am_results **out);
     am_status (*del)(am_store *s, am_ns ns, am_str key);
     am_status (*undo)(am_store *s, am_ns ns, am_str key);
-    am_status (*list)(am_store *s, am_ns ns, size_t limit, size_t offset,
-                      am_results **out);
-    am_status (*namespaces)(am_store *s, am_ns prefix, size_t max_depth,
-                            size_t limit, am_results **out);
-    am_status (*history)(am_store *s, am_ns ns, am_str key,
-                         am_results **out);
+    /* The readers that hand back results append to `b`; the front end
+     * (store_results.c) begins and ends the results around them. */
+    am_status (*get_item)(am_store *s, am_ns ns, am_str key,
+                          am__rbuild *b);
+    /* Live items in the encoded namespace range [lo, hi) in (ns, key)
+     * order, `limit` (never 0) of them from `offset`. */
+    am_status (*list)(am_store *s, am_str lo, am_str hi, size_t limit,
+                      size_t offset, am__rbuild *b);
+    /* The namespaces of live items in [lo, hi), sorted, each through
+     * am__rb_namespace(b, ns, max_depth) until b holds `limit` (never
+     * 0). */
+    am_status (*namespaces)(am_store *s, am_str lo, am_str hi,
+                            size_t max_depth, size_t limit, am__rbuild *b);
+    am_status (*history)(am_store *s, am_ns ns, am_str key, am__rbuild *b);
     /* Search with the query's vector already embedded (`qemb`, the
      * store's embedder dimension, or NULL) and its metadata filter parsed
      * (`filter`, filter.h; NULL: none), which the backend applies in its

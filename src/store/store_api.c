@@ -686,12 +686,6 @@ am_status am_store_get(am_store *s, am_ns ns, am_str key, am_buf *value)
     CALL(s, get, ns, key, value);
 }
 
-am_status am_store_get_item(am_store *s, am_ns ns, am_str key,
-                            am_results **out)
-{
-    CALL(s, get_item, ns, key, out);
-}
-
 am_status am_store_delete(am_store *s, am_ns ns, am_str key)
 {
     CALL(s, del, ns, key);
@@ -700,6 +694,20 @@ am_status am_store_delete(am_store *s, am_ns ns, am_str key)
 am_status am_store_undo(am_store *s, am_ns ns, am_str key)
 {
     CALL(s, undo, ns, key);
+}
+
+am_status am__store_key_ok(am_store *s, am_str key)
+{
+    if (key.len == 0 || key.ptr == NULL)
+        return am__fail(&AM__ERR(s), AM_EINVAL, "empty key");
+    return AM_OK;
+}
+
+am_status am__store_item_addr(am_store *s, am_ns ns, am_str key,
+                              am_buf *enc)
+{
+    am_status st = am__ns_encode(ns, 0, enc, &AM__ERR(s));
+    return st == AM_OK ? am__store_key_ok(s, key) : st;
 }
 
 am_status am__store_ns_range(am_store *s, am_ns ns, am_buf *lo, am_buf *hi)
@@ -721,25 +729,6 @@ size_t am__store_count_cap(size_t n)
     return n > MAX_COUNT ? MAX_COUNT : n;
 }
 
-am_status am_store_list(am_store *s, am_ns ns, size_t limit, size_t offset,
-                        am_results **out)
-{
-    CALL(s, list, ns, am__store_count_cap(limit), am__store_count_cap(offset),
-         out);
-}
-
-am_status am_store_namespaces(am_store *s, am_ns prefix, size_t max_depth,
-                              size_t limit, am_results **out)
-{
-    CALL(s, namespaces, prefix, am__store_count_cap(max_depth),
-         am__store_count_cap(limit), out);
-}
-
-am_status am_store_history(am_store *s, am_ns ns, am_str key,
-                           am_results **out)
-{
-    CALL(s, history, ns, key, out);
-}
 
 am_status am_store_vacuum(am_store *s, bool full)
 {

@@ -119,6 +119,13 @@ am_status am__store_ns_range(am_store *s, am_ns ns, am_buf *lo, am_buf *hi);
  * transaction; *removed (may be NULL) gets the count, 0 on failure.
  * Used by am_store_delete_ns and by a write's `clear` step. */
 am_status am__store_clear_ns(am_store *s, am_ns ns, size_t *removed);
+/* An item's address for a backend: namespace `ns` (at least one part)
+ * encoded into `enc`, and `key` checked (AM_EINVAL "empty key"); errors
+ * in AM__ERR(s). */
+am_status am__store_item_addr(am_store *s, am_ns ns, am_str key,
+                              am_buf *enc);
+/* AM_EINVAL "empty key" (in AM__ERR(s)) unless `key` has a byte. */
+am_status am__store_key_ok(am_store *s, am_str key);
 /* A count from a caller, capped where SQL's int64 arithmetic (a search
  * looks at 4x limit candidates) would wrap: past it means "all". */
 size_t am__store_count_cap(size_t n);

@@ -173,16 +173,14 @@ am_status am__pg_put(am_store *s, const am__write *w, am__prepared *ps,
 am_status am__pg_put_new(am_store *s, const am__write *w, am__prepared *ps,
                          int64_t now, int *written);
 am_status am__pg_get(am_store *s, am_ns ns, am_str key, am_buf *value);
-am_status am__pg_get_item(am_store *s, am_ns ns, am_str key,
-                          am_results **out);
+am_status am__pg_get_item(am_store *s, am_ns ns, am_str key, am__rbuild *b);
 am_status am__pg_delete(am_store *s, am_ns ns, am_str key);
 am_status am__pg_undo(am_store *s, am_ns ns, am_str key);
-am_status am__pg_list(am_store *s, am_ns ns, size_t limit, size_t offset,
-                      am_results **out);
-am_status am__pg_namespaces(am_store *s, am_ns prefix, size_t max_depth,
-                            size_t limit, am_results **out);
-am_status am__pg_history(am_store *s, am_ns ns, am_str key,
-                         am_results **out);
+am_status am__pg_list(am_store *s, am_str lo, am_str hi, size_t limit,
+                      size_t offset, am__rbuild *b);
+am_status am__pg_namespaces(am_store *s, am_str lo, am_str hi,
+                            size_t max_depth, size_t limit, am__rbuild *b);
+am_status am__pg_history(am_store *s, am_ns ns, am_str key, am__rbuild *b);
 am_status am__pg_search(am_store *s, const am_search *q,
                         const am__filter *filter, const float *qemb,
                         am__rbuild *b);

@@ -132,13 +132,6 @@ static am_status update_row(am_store *s, int64_t id, am_str value,
                       " WHERE id = $1", &p, NULL);
 }
 
-static am_status key_ok(am_store *s, am_str key)
-{
-    if (key.len == 0 || key.ptr == NULL)
-        return am__fail(&AM__ERR(s), AM_EINVAL, "empty key");
-    return AM_OK;
-}
-
 static am_status soft_delete(am_store *s, const PGresult *row, int64_t now,
                              const char *actor)
 {
@@ -159,9 +152,7 @@ static PGresult *live_row(am_store *s, am_ns ns, am_str key, am_buf *enc,
                           int64_t now, const char *what, am_status *st)
 {
     PGresult *r;
-    *st = am__ns_encode(ns, 0, enc, &AM__ERR(s));
-    if (*st == AM_OK)
-        *st = key_ok(s, key);
+    *st = am__store_item_addr(s, ns, key, enc);
     if (*st != AM_OK)
         return NULL;
     r = lock_row(s, (am_str){ enc->ptr, enc->len }, key, st);
@@ -231,9 +222,7 @@ am_status am__pg_get(am_store *s, am_ns ns, am_str key, am_buf *value)
     if (value == NULL)
         return AM_EINVAL;
     enc.alloc = s->alloc;
-    st = am__ns_encode(ns, 0, &enc, &AM__ERR(s));
-    if (st == AM_OK)
-        st = key_ok(s, key);
+    st = am__store_item_addr(s, ns, key, &enc);
     if (st != AM_OK)
         goto out;
     am__pgp_bytes(&p, enc.ptr, enc.len);
@@ -291,9 +280,7 @@ am_status am__pg_undo(am_store *s, am_ns ns, am_str key)
     am__pgp p = { .n = 0 };
 
     enc.alloc = text.alloc = s->alloc;
-    st = am__ns_encode(ns, 0, &enc, &AM__ERR(s));
-    if (st == AM_OK)
-        st = key_ok(s, key);
+    st = am__store_item_addr(s, ns, key, &enc);
     if (st == AM_OK)
         st = am__pg_begin(s);
     if (st != AM_OK)
@@ -359,23 +346,16 @@ done:
     return st;
 }
 
-/* ---- Reading lists ---- */
+/* ---- Reading lists (the front end's envelope: store_results.c) ---- */
 
-am_status am__pg_get_item(am_store *s, am_ns ns, am_str key,
-                          am_results **out)
+am_status am__pg_get_item(am_store *s, am_ns ns, am_str key, am__rbuild *b)
 {
     am_status st;
     am_buf enc = AM_BUF_INIT;
-    am__rbuild b;
     am__pgp p = { .n = 0 };
 
-    st = am__rb_begin(s, &b, out, "get");
-    if (st != AM_OK)
-        return st;
     enc.alloc = s->alloc;
-    st = am__ns_encode(ns, 0, &enc, &AM__ERR(s));
-    if (st == AM_OK)
-        st = key_ok(s, key);
+    st = am__store_item_addr(s, ns, key, &enc);
     if (st != AM_OK)
         goto out;
     am__pgp_bytes(&p, enc.ptr, enc.len);
@@ -394,114 +374,77 @@ am_status am__pg_get_item(am_store *s, am_ns ns, am_str key,
                       (int)(key.len > 64 ? 64 : key.len), key.ptr);
     else if (!am__pg_int(r, 0, 8))
         st = am__fail(&AM__ERR(s), AM_ENOTFOUND, "get: no live item");
-    else if (am__pg_rb_add_row(&b, r, 0, 0, NULL) != AM_OK)
+    else if (am__pg_rb_add_row(b, r, 0, 0, NULL) != AM_OK)
         st = am__fail(&AM__ERR(s), AM_ENOMEM, "get: out of memory");
     PQclear(r);
 out:
-    st = am__rb_end(s, &b, st, out, "get");
     am_buf_free(&enc);
     return st;
 }
 
-am_status am__pg_list(am_store *s, am_ns ns, size_t limit, size_t offset,
-                      am_results **out)
+/* The range [lo, hi) and the time as $1, $2, $3 of a list or a
+ * namespaces query. */
+static void range_params(am_store *s, am_str lo, am_str hi, am__pgp *p)
 {
-    am_status st;
-    am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
-    am__rbuild b;
+    am__pgp_bytes(p, lo.ptr, lo.len);
+    am__pgp_bytes(p, hi.ptr, hi.len);
+    am__pgp_int(p, am_clock_now(s->clock));
+}
+
+am_status am__pg_list(am_store *s, am_str lo, am_str hi, size_t limit,
+                      size_t offset, am__rbuild *b)
+{
+    am_status st = AM_OK;
     am__pgp p = { .n = 0 };
 
-    st = am__rb_begin(s, &b, out, "list");
-    if (st != AM_OK)
-        return st;
-    lo.alloc = hi.alloc = s->alloc;
-    st = am__store_ns_range(s, ns, &lo, &hi);
-    if (st != AM_OK)
-        goto out;
-    am__pgp_bytes(&p, lo.ptr, lo.len);
-    am__pgp_bytes(&p, hi.ptr, hi.len);
-    am__pgp_int(&p, am_clock_now(s->clock));
-    am__pgp_int(&p, limit == 0 ? 100
-                               : (int64_t)(limit > INT64_MAX ? INT64_MAX
-                                                             : limit));
+    range_params(s, lo, hi, &p);
+    am__pgp_int(&p, (int64_t)(limit > INT64_MAX ? INT64_MAX : limit));
     am__pgp_int(&p, (int64_t)(offset > INT64_MAX ? INT64_MAX : offset));
     PGresult *r = am__pg_exec(s, "list", "SELECT " AM__PG_ROW " FROM items"
                               " WHERE ns >= $1 AND ns < $2 AND " LIVE("3")
                               " ORDER BY ns, key LIMIT $4 OFFSET $5", &p,
                               AM__PG_RETRY);
-    if (r == NULL) {
-        st = AM__ERR(s).code;
-        goto out;
-    }
+    if (r == NULL)
+        return AM__ERR(s).code;
     for (int i = 0; i < PQntuples(r) && st == AM_OK; i++)
-        if (am__pg_rb_add_row(&b, r, i, 0, NULL) != AM_OK)
+        if (am__pg_rb_add_row(b, r, i, 0, NULL) != AM_OK)
             st = am__fail(&AM__ERR(s), AM_ENOMEM, "list: out of memory");
     PQclear(r);
-out:
-    st = am__rb_end(s, &b, st, out, "list");
-    am_buf_free(&lo);
-    am_buf_free(&hi);
     return st;
 }
 
-am_status am__pg_namespaces(am_store *s, am_ns prefix, size_t max_depth,
-                            size_t limit, am_results **out)
+am_status am__pg_namespaces(am_store *s, am_str lo, am_str hi,
+                            size_t max_depth, size_t limit, am__rbuild *b)
 {
-    am_status st;
-    am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
-    am__rbuild b;
+    am_status st = AM_OK;
     am__pgp p = { .n = 0 };
 
-    st = am__rb_begin(s, &b, out, "namespaces");
-    if (st != AM_OK)
-        return st;
-    if (limit == 0)
-        limit = 1000;
-    lo.alloc = hi.alloc = s->alloc;
-    st = am__store_ns_range(s, prefix, &lo, &hi);
-    if (st != AM_OK)
-        goto out;
-    am__pgp_bytes(&p, lo.ptr, lo.len);
-    am__pgp_bytes(&p, hi.ptr, hi.len);
-    am__pgp_int(&p, am_clock_now(s->clock));
+    range_params(s, lo, hi, &p);
     PGresult *r = am__pg_exec(s, "namespaces", "SELECT DISTINCT ns FROM"
                               " items WHERE ns >= $1 AND ns < $2 AND "
                               LIVE("3") " ORDER BY ns", &p, AM__PG_RETRY);
-    if (r == NULL) {
-        st = AM__ERR(s).code;
-        goto out;
-    }
-    for (int row = 0; row < PQntuples(r) && b.r->count < limit; row++) {
-        if (am__rb_namespace(&b, am__pg_str(r, row, 0), max_depth) !=
+    if (r == NULL)
+        return AM__ERR(s).code;
+    for (int row = 0; row < PQntuples(r) && b->r->count < limit; row++) {
+        if (am__rb_namespace(b, am__pg_str(r, row, 0), max_depth) !=
             AM_OK) {
             st = am__fail(&AM__ERR(s), AM_ENOMEM, "namespaces: out of memory");
             break;
         }
     }
     PQclear(r);
-out:
-    st = am__rb_end(s, &b, st, out, "namespaces");
-    am_buf_free(&lo);
-    am_buf_free(&hi);
     return st;
 }
 
-am_status am__pg_history(am_store *s, am_ns ns, am_str key,
-                         am_results **out)
+am_status am__pg_history(am_store *s, am_ns ns, am_str key, am__rbuild *b)
 {
     am_status st;
     am_buf enc = AM_BUF_INIT;
-    am__rbuild b;
     am__pgp p = { .n = 0 };
     PGresult *r = NULL;
 
-    st = am__rb_begin(s, &b, out, "history");
-    if (st != AM_OK)
-        return st;
     enc.alloc = s->alloc;
-    st = am__ns_encode(ns, 0, &enc, &AM__ERR(s));
-    if (st == AM_OK)
-        st = key_ok(s, key);
+    st = am__store_item_addr(s, ns, key, &enc);
     if (st != AM_OK)
         goto out;
     am__pgp_bytes(&p, enc.ptr, enc.len);
@@ -525,17 +468,16 @@ am_status am__pg_history(am_store *s, am_ns ns, am_str key,
         goto out;
     }
     for (int row = 1; st == AM_OK && row < PQntuples(r); row++)
-        st = am__rb_event(&b, (am_str){ enc.ptr, enc.len }, key,
+        st = am__rb_event(b, (am_str){ enc.ptr, enc.len }, key,
                           am__pg_str(r, row, 0), am__pg_str(r, row, 1),
                           am__pg_str(r, row, 4), am__pg_int(r, row, 2),
                           am__pg_str(r, row, 3));
     if (st == AM_OK)
-        st = am__rb_events_end(&b, am__pg_str(r, 0, 1), am__pg_str(r, 0, 4));
+        st = am__rb_events_end(b, am__pg_str(r, 0, 1), am__pg_str(r, 0, 4));
     if (st == AM_ENOMEM)
         am__fail(&AM__ERR(s), st, "history: out of memory");
 out:
     PQclear(r);
-    st = am__rb_end(s, &b, st, out, "history");
     am_buf_free(&enc);
     return st;
 }

@@ -1,4 +1,6 @@
-/* store_results.c -- result lists: one arena per list, and their JSON.
+/* store_results.c -- result lists: one arena per list, and their JSON;
+ * the public readers (get_item, history, list, namespaces) around a
+ * backend's rows.
  *
  * A result list owns everything its items point to: the strings live in an
  * arena, the item array is grown with the store's allocator, and the two
@@ -88,6 +90,108 @@ am_status am__rb_end(am_store *s, am__rbuild *b, am_status st,
     if (*out == NULL)
         return am__fail(&AM__ERR(s), AM_ENOMEM, "%s: out of memory", what);
     return AM_OK;
+}
+
+/* ---- The public readers: the envelope around a backend's rows ---- */
+
+/* A backend read that appends to `b`; `arg` is the call's arguments. */
+typedef am_status (*reader)(am_store *s, const void *arg, am__rbuild *b);
+
+/* Under the store's lock: fresh results, `rd`'s rows into them, and
+ * *out set (on success) or cleared, as every reader of the API does. */
+static am_status read_results(am_store *s, reader rd, const void *arg,
+                              am_results **out, const char *what)
+{
+    am__rbuild b;
+    am_status st;
+
+    if (s == NULL)
+        return AM_EINVAL;
+    STORE_LOCK(s);
+    st = am__rb_begin(s, &b, out, what);
+    if (st == AM_OK)
+        st = am__rb_end(s, &b, rd(s, arg, &b), out, what);
+    STORE_UNLOCK(s);
+    return st;
+}
+
+typedef struct item_arg {
+    am_ns ns;
+    am_str key;
+} item_arg;
+
+static am_status read_item(am_store *s, const void *arg, am__rbuild *b)
+{
+    const item_arg *a = arg;
+    return s->be->get_item(s, a->ns, a->key, b);
+}
+
+am_status am_store_get_item(am_store *s, am_ns ns, am_str key,
+                            am_results **out)
+{
+    item_arg a = { ns, key };
+    return read_results(s, read_item, &a, out, "get");
+}
+
+static am_status read_history(am_store *s, const void *arg, am__rbuild *b)
+{
+    const item_arg *a = arg;
+    return s->be->history(s, a->ns, a->key, b);
+}
+
+am_status am_store_history(am_store *s, am_ns ns, am_str key,
+                           am_results **out)
+{
+    item_arg a = { ns, key };
+    return read_results(s, read_history, &a, out, "history");
+}
+
+/* List and namespaces: a namespace prefix (root allowed) as its encoded
+ * range, and counts (0: the default). */
+typedef struct range_arg {
+    am_ns ns;
+    size_t count, limit; /* list: offset, limit; namespaces: depth, limit */
+    am_status (*op)(am_store *s, am_str lo, am_str hi, size_t count,
+                    size_t limit, am__rbuild *b);
+} range_arg;
+
+static am_status read_range(am_store *s, const void *arg, am__rbuild *b)
+{
+    const range_arg *a = arg;
+    am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
+    lo.alloc = hi.alloc = s->alloc;
+    am_status st = am__store_ns_range(s, a->ns, &lo, &hi);
+    if (st == AM_OK)
+        st = a->op(s, (am_str){ lo.ptr, lo.len }, (am_str){ hi.ptr, hi.len },
+                   a->count, a->limit, b);
+    am_buf_free(&lo);
+    am_buf_free(&hi);
+    return st;
+}
+
+/* The backend's list with the arguments in range_arg's order. */
+static am_status list_op(am_store *s, am_str lo, am_str hi, size_t offset,
+                         size_t limit, am__rbuild *b)
+{
+    return s->be->list(s, lo, hi, limit, offset, b);
+}
+
+am_status am_store_list(am_store *s, am_ns ns, size_t limit, size_t offset,
+                        am_results **out)
+{
+    range_arg a = { ns, am__store_count_cap(offset),
+                    limit == 0 ? 100 : am__store_count_cap(limit), list_op };
+    return read_results(s, read_range, &a, out, "list");
+}
+
+am_status am_store_namespaces(am_store *s, am_ns prefix, size_t max_depth,
+                              size_t limit, am_results **out)
+{
+    range_arg a = { prefix, am__store_count_cap(max_depth),
+                    limit == 0 ? 1000 : am__store_count_cap(limit), NULL };
+    if (s != NULL)
+        a.op = s->be->namespaces;
+    return read_results(s, read_range, &a, out, "namespaces");
 }
 
 /* A fresh zeroed item at the end of the list (not counted yet). */

@@ -142,16 +142,14 @@ am_status am__rb_add_row(am__rbuild *b, sqlite3_stmt *st, int col,
 am_status am__sq_write(am_store *s, const am__write *w, am__prepared *ps,
                        int64_t now);
 am_status am__sq_get(am_store *s, am_ns ns, am_str key, am_buf *value);
-am_status am__sq_get_item(am_store *s, am_ns ns, am_str key,
-                          am_results **out);
+am_status am__sq_get_item(am_store *s, am_ns ns, am_str key, am__rbuild *b);
 am_status am__sq_delete(am_store *s, am_ns ns, am_str key);
 am_status am__sq_undo(am_store *s, am_ns ns, am_str key);
-am_status am__sq_list(am_store *s, am_ns ns, size_t limit, size_t offset,
-                      am_results **out);
-am_status am__sq_namespaces(am_store *s, am_ns prefix, size_t max_depth,
-                            size_t limit, am_results **out);
-am_status am__sq_history(am_store *s, am_ns ns, am_str key,
-                         am_results **out);
+am_status am__sq_list(am_store *s, am_str lo, am_str hi, size_t limit,
+                      size_t offset, am__rbuild *b);
+am_status am__sq_namespaces(am_store *s, am_str lo, am_str hi,
+                            size_t max_depth, size_t limit, am__rbuild *b);
+am_status am__sq_history(am_store *s, am_ns ns, am_str key, am__rbuild *b);
 am_status am__sq_search(am_store *s, const am_search *q,
                         const am__filter *filter, const float *qemb,
                         am__rbuild *b);

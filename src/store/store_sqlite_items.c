@@ -241,13 +241,6 @@ static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
 
 /* ---- Get, delete, undo ---- */
 
-static am_status key_ok(am_store *s, am_str key)
-{
-    if (key.len == 0 || key.ptr == NULL)
-        return am__fail(&AM__ERR(s), AM_EINVAL, "empty key");
-    return AM_OK;
-}
-
 /* The hot read. Its fixed cost over a raw prepared SELECT is kept small:
  * the namespace is encoded into a buffer the handle keeps (the store's
  * lock serializes backend calls), not a fresh allocation per get, and the
@@ -267,7 +260,7 @@ am_status am__sq_get(am_store *s, am_ns ns, am_str key, am_buf *value)
     st = am__ns_encode(ns, 0, enc, &e);
     if (st != AM_OK)
         return am__error_copy(&AM__ERR(s), &e);
-    st = key_ok(s, key);
+    st = am__store_key_ok(s, key);
     if (st != AM_OK)
         return st;
     q = am__store_stmt(s, Q_ITEM_GET);
@@ -301,9 +294,7 @@ am_status am__sq_get(am_store *s, am_ns ns, am_str key, am_buf *value)
 static am_status find_row(am_store *s, am_ns ns, am_str key, am_buf *enc,
                           sqlite3_stmt **out)
 {
-    am_status st = am__ns_encode(ns, 0, enc, &AM__ERR(s));
-    if (st == AM_OK)
-        st = key_ok(s, key);
+    am_status st = am__store_item_addr(s, ns, key, enc);
     if (st != AM_OK)
         return st;
     sqlite3_stmt *f = am__store_stmt(s, Q_ITEM_FIND);
@@ -539,20 +530,15 @@ out:
     return st;
 }
 
-/* ---- Reading lists ---- */
+/* ---- Reading lists (the front end's envelope: store_results.c) ---- */
 
-am_status am__sq_get_item(am_store *s, am_ns ns, am_str key,
-                            am_results **out)
+am_status am__sq_get_item(am_store *s, am_ns ns, am_str key, am__rbuild *b)
 {
     am_status st;
     am_buf enc = AM_BUF_INIT;
-    am__rbuild b;
     sqlite3_stmt *f = NULL, *q;
     int rc, began = 0;
 
-    st = am__rb_begin(s, &b, out, "get");
-    if (st != AM_OK)
-        return st;
     enc.alloc = s->alloc;
     /* Both statements in one read transaction: the row found is the row
      * read, and the pair takes the file's locks once, not twice (the lock
@@ -573,7 +559,7 @@ am_status am__sq_get_item(am_store *s, am_ns ns, am_str key,
     sqlite3_bind_int64(q, 2, id);
     rc = sqlite3_step(q);
     if (rc == SQLITE_ROW)
-        st = am__rb_add_row(&b, q, 0, NULL);
+        st = am__rb_add_row(b, q, 0, NULL);
     else if (rc == SQLITE_DONE)
         st = am__fail(&AM__ERR(s), AM_ENOTFOUND, "get: no live item");
     else
@@ -583,41 +569,39 @@ am_status am__sq_get_item(am_store *s, am_ns ns, am_str key,
         am__fail(&AM__ERR(s), st, "get: out of memory");
 out:
     am__store_read_end(s, began);
-    st = am__rb_end(s, &b, st, out, "get");
     am_buf_free(&enc);
     return st;
 }
 
-am_status am__sq_list(am_store *s, am_ns ns, size_t limit, size_t offset,
-                        am_results **out)
+/* A cached range statement (list, namespaces) with the time and the
+ * encoded range [lo, hi) bound as ?1, ?2, ?3; NULL on error. */
+static sqlite3_stmt *range_stmt(am_store *s, int which, am_str lo,
+                                am_str hi)
 {
-    am_status st;
-    am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
-    am__rbuild b;
-    sqlite3_stmt *q;
+    sqlite3_stmt *q = am__store_stmt(s, which);
+    if (q == NULL)
+        return NULL;
+    sqlite3_bind_int64(q, 1, am_clock_now(s->clock));
+    am__store_bind_str(q, 2, lo, 1);
+    am__store_bind_str(q, 3, hi, 1);
+    return q;
+}
+
+am_status am__sq_list(am_store *s, am_str lo, am_str hi, size_t limit,
+                      size_t offset, am__rbuild *b)
+{
+    am_status st = AM_OK;
+    sqlite3_stmt *q = range_stmt(s, Q_LIST, lo, hi);
     int rc;
 
-    st = am__rb_begin(s, &b, out, "list");
-    if (st != AM_OK)
-        return st;
-    lo.alloc = hi.alloc = s->alloc;
-    st = am__store_ns_range(s, ns, &lo, &hi);
-    if (st != AM_OK)
-        goto out;
-    q = am__store_stmt(s, Q_LIST);
-    if (q == NULL) {
-        st = AM__ERR(s).code;
-        goto out;
-    }
-    sqlite3_bind_int64(q, 1, am_clock_now(s->clock));
-    am__store_bind_str(q, 2, (am_str){ lo.ptr, lo.len }, 1);
-    am__store_bind_str(q, 3, (am_str){ hi.ptr, hi.len }, 1);
-    sqlite3_bind_int64(q, 4, limit == 0 ? 100 : (int64_t)(limit > INT64_MAX
-                                                     ? INT64_MAX : limit));
+    if (q == NULL)
+        return AM__ERR(s).code;
+    sqlite3_bind_int64(q, 4, (int64_t)(limit > INT64_MAX ? INT64_MAX
+                                                         : limit));
     sqlite3_bind_int64(q, 5, (int64_t)(offset > INT64_MAX ? INT64_MAX
                                                           : offset));
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        st = am__rb_add_row(&b, q, 0, NULL);
+        st = am__rb_add_row(b, q, 0, NULL);
         if (st != AM_OK) {
             am__fail(&AM__ERR(s), st, "list: out of memory");
             break;
@@ -626,54 +610,29 @@ am_status am__sq_list(am_store *s, am_ns ns, size_t limit, size_t offset,
     if (st == AM_OK && rc != SQLITE_DONE)
         st = am__store_dberr(s, rc, "list", q);
     sqlite3_reset(q);
-out:
-    st = am__rb_end(s, &b, st, out, "list");
-    am_buf_free(&lo);
-    am_buf_free(&hi);
     return st;
 }
 
-am_status am__sq_namespaces(am_store *s, am_ns prefix, size_t max_depth,
-                              size_t limit, am_results **out)
+am_status am__sq_namespaces(am_store *s, am_str lo, am_str hi,
+                            size_t max_depth, size_t limit, am__rbuild *b)
 {
-    am_status st;
-    am_buf lo = AM_BUF_INIT, hi = AM_BUF_INIT;
-    am__rbuild b;
-    sqlite3_stmt *q;
-    int rc;
+    am_status st = AM_OK;
+    sqlite3_stmt *q = range_stmt(s, Q_NS_LIST, lo, hi);
+    int rc = SQLITE_DONE;
 
-    st = am__rb_begin(s, &b, out, "namespaces");
-    if (st != AM_OK)
-        return st;
-    if (limit == 0)
-        limit = 1000;
-    lo.alloc = hi.alloc = s->alloc;
-    st = am__store_ns_range(s, prefix, &lo, &hi);
-    if (st != AM_OK)
-        goto out;
-    q = am__store_stmt(s, Q_NS_LIST);
-    if (q == NULL) {
-        st = AM__ERR(s).code;
-        goto out;
-    }
-    sqlite3_bind_int64(q, 1, am_clock_now(s->clock));
-    am__store_bind_str(q, 2, (am_str){ lo.ptr, lo.len }, 1);
-    am__store_bind_str(q, 3, (am_str){ hi.ptr, hi.len }, 1);
-    while (b.r->count < limit && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+    if (q == NULL)
+        return AM__ERR(s).code;
+    while (b->r->count < limit && (rc = sqlite3_step(q)) == SQLITE_ROW) {
         am_str e = { sqlite3_column_blob(q, 0),
                      (size_t)sqlite3_column_bytes(q, 0) };
-        if (am__rb_namespace(&b, e, max_depth) != AM_OK) {
+        if (am__rb_namespace(b, e, max_depth) != AM_OK) {
             st = am__fail(&AM__ERR(s), AM_ENOMEM, "namespaces: out of memory");
             break;
         }
     }
-    if (st == AM_OK && b.r->count < limit && rc != SQLITE_DONE)
+    if (st == AM_OK && b->r->count < limit && rc != SQLITE_DONE)
         st = am__store_dberr(s, rc, "namespaces", q);
     sqlite3_reset(q);
-out:
-    st = am__rb_end(s, &b, st, out, "namespaces");
-    am_buf_free(&lo);
-    am_buf_free(&hi);
     return st;
 }
 
@@ -684,18 +643,13 @@ static am_str col_str(sqlite3_stmt *q, int i)
     return (am_str){ p != NULL ? p : "", (size_t)sqlite3_column_bytes(q, i) };
 }
 
-am_status am__sq_history(am_store *s, am_ns ns, am_str key,
-                           am_results **out)
+am_status am__sq_history(am_store *s, am_ns ns, am_str key, am__rbuild *b)
 {
     am_status st;
     am_buf enc = AM_BUF_INIT;
-    am__rbuild b;
     sqlite3_stmt *f = NULL, *h;
     int rc;
 
-    st = am__rb_begin(s, &b, out, "history");
-    if (st != AM_OK)
-        return st;
     enc.alloc = s->alloc;
     st = find_row(s, ns, key, &enc, &f);
     if (st != AM_OK)
@@ -709,14 +663,14 @@ am_status am__sq_history(am_store *s, am_ns ns, am_str key,
     }
     sqlite3_bind_int64(h, 1, id);
     while ((rc = sqlite3_step(h)) == SQLITE_ROW) {
-        st = am__rb_event(&b, (am_str){ enc.ptr, enc.len }, key,
+        st = am__rb_event(b, (am_str){ enc.ptr, enc.len }, key,
                           col_str(h, 0), col_str(h, 1), col_str(h, 4),
                           sqlite3_column_int64(h, 2), col_str(h, 3));
         if (st != AM_OK)
             break;
     }
     if (st == AM_OK && rc == SQLITE_DONE)
-        st = am__rb_events_end(&b, col_str(f, 1), col_str(f, 2));
+        st = am__rb_events_end(b, col_str(f, 1), col_str(f, 2));
     sqlite3_reset(f);
     if (st == AM_ENOMEM)
         am__fail(&AM__ERR(s), st, "history: out of memory");
@@ -724,7 +678,6 @@ am_status am__sq_history(am_store *s, am_ns ns, am_str key,
         st = am__store_dberr(s, rc, "history", h);
     sqlite3_reset(h);
 out:
-    st = am__rb_end(s, &b, st, out, "history");
     am_buf_free(&enc);
     return st;
 }
