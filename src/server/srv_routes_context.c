@@ -134,10 +134,31 @@ static json_t *messages_json(srv_call *c, const am_msg_list *l,
 
 /* ---- Routes ---- */
 
+/* The tokenizer of the request's "model" field (absent: the default),
+ * from the server's cache. False when the reply is already an error. */
+static bool model_tokenizer(srv_call *c, am_str model,
+                            const am_tokenizer **tz)
+{
+    char name[256] = "";
+    am_error err;
+
+    if (model.len >= sizeof name || memchr(model.ptr ? model.ptr : "", 0,
+                                           model.len) != NULL)
+        return srv_fail(c, 400, "model", "field 'model' is too long or "
+                        "holds NUL");
+    if (model.ptr != NULL)
+        memcpy(name, model.ptr, model.len);
+    memset(&err, 0, sizeof err);
+    *tz = srv_tokenizer(c->ctx, name, &err);
+    if (*tz == NULL)
+        return srv_fail(c, srv_http_status(err.code), "model", "field "
+                        "'model': %s", err.msg);
+    return true;
+}
+
 bool srv_r_tokens_count(srv_call *c)
 {
     am_str model = { NULL, 0 }, text = { NULL, 0 };
-    char name[256] = "";
     const am_tokenizer *tz;
     json_t *msgs;
     am_error err;
@@ -151,17 +172,8 @@ bool srv_r_tokens_count(srv_call *c)
     if ((text.ptr == NULL) == (msgs == NULL))
         return srv_fail(c, 400, "text", "give exactly one of 'text' and "
                         "'messages'");
-    if (model.len >= sizeof name || memchr(model.ptr ? model.ptr : "", 0,
-                                           model.len) != NULL)
-        return srv_fail(c, 400, "model", "field 'model' is too long or "
-                        "holds NUL");
-    if (model.ptr != NULL)
-        memcpy(name, model.ptr, model.len);
-    memset(&err, 0, sizeof err);
-    tz = srv_tokenizer(c->ctx, name, &err);
-    if (tz == NULL)
-        return srv_fail(c, srv_http_status(err.code), "model", "field "
-                        "'model': %s", err.msg);
+    if (!model_tokenizer(c, model, &tz))
+        return false;
     if (text.ptr != NULL) {
         st = am_tokenizer_count(tz, text, NULL, &n, &err);
     } else {
@@ -186,7 +198,6 @@ bool srv_r_trim(srv_call *c)
     am_msg_list msgs = AM_MSG_LIST_INIT;
     am_format in, out;
     am_str strategy = { NULL, 0 }, model = { NULL, 0 };
-    char name[256] = "";
     const am_tokenizer *tz;
     am_error err;
     bool ok = false, keep_system = true;
@@ -213,15 +224,8 @@ bool srv_r_trim(srv_call *c)
     else
         return srv_fail(c, 400, "strategy", "field 'strategy' must be "
                         "\"last\", \"first\" or \"tokens\"");
-    if (model.len >= sizeof name)
-        return srv_fail(c, 400, "model", "field 'model' is too long");
-    if (model.ptr != NULL)
-        memcpy(name, model.ptr, model.len);
-    memset(&err, 0, sizeof err);
-    tz = srv_tokenizer(c->ctx, name, &err);
-    if (tz == NULL)
-        return srv_fail(c, srv_http_status(err.code), "model", "field "
-                        "'model': %s", err.msg);
+    if (!model_tokenizer(c, model, &tz))
+        return false;
     if (!messages_of(c, in, &msgs))
         return false;
     if (out == AM_FORMAT_ANTHROPIC)

@@ -94,19 +94,33 @@ static bool item_addr(srv_call *c, am_str *parts, am_ns *ns, am_str *key)
     return srv_ns(c, "ns", 1, parts, ns) && srv_str(c, "key", true, key);
 }
 
-bool srv_r_get(srv_call *c)
+/* Get and history: one read of one item into *r (yours on true). False
+ * when the reply is already an error. */
+static bool item_read(srv_call *c,
+                      am_status (*op)(am_store *, am_ns, am_str,
+                                      am_results **),
+                      const char *what, am_results **r)
 {
     am_str parts[AM_STORE_MAX_NS_PARTS], key;
     am_ns ns;
-    am_results *r = NULL;
-    json_t *arr;
     am_status st;
 
+    *r = NULL;
     if (!item_addr(c, parts, &ns, &key))
         return false;
-    st = am_store_get_item(c->store, ns, key, &r);
+    st = op(c->store, ns, key, r);
     if (st != AM_OK)
-        return srv_fail_status(c, st, NULL, "get");
+        return srv_fail_status(c, st, NULL, what);
+    return true;
+}
+
+bool srv_r_get(srv_call *c)
+{
+    am_results *r;
+    json_t *arr;
+
+    if (!item_read(c, am_store_get_item, "get", &r))
+        return false;
     if (c->text_ok) {
         /* The one item's object, as the library wrote it. */
         am_buf text = AM_BUF_INIT;
@@ -156,17 +170,11 @@ bool srv_r_undo(srv_call *c)
 
 bool srv_r_history(srv_call *c)
 {
-    am_str parts[AM_STORE_MAX_NS_PARTS], key;
-    am_ns ns;
-    am_results *r = NULL;
+    am_results *r;
     json_t *arr;
-    am_status st;
 
-    if (!item_addr(c, parts, &ns, &key))
+    if (!item_read(c, am_store_history, "history", &r))
         return false;
-    st = am_store_history(c->store, ns, key, &r);
-    if (st != AM_OK)
-        return srv_fail_status(c, st, NULL, "history");
     arr = srv_results_json(c, r, false);
     am_results_free(r);
     return arr != NULL && srv_ok(c, json_pack("{s:o}", "history", arr));
