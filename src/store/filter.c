@@ -118,6 +118,24 @@ static am__fnode *new_nodes(parser *p, size_t n)
     return v;
 }
 
+/* The nodes for the `count` members of one object (a field's operators,
+ * a filter object's conditions), which must all hold: `n` itself when
+ * there is one, else new nodes that all_of joins under `n`. NULL on
+ * error (in p->err). */
+static am__fnode *members(parser *p, am__fnode *n, size_t count)
+{
+    return count > 1 ? new_nodes(p, count) : n;
+}
+
+static void all_of(am__fnode *n, am__fnode *kids, size_t count)
+{
+    if (count > 1) {
+        n->op = AM__F_AND;
+        n->kids = kids;
+        n->nkid = count;
+    }
+}
+
 /* Copy the scalar `v` into `out`; `op` names the operator for messages. */
 static am_status scalar(parser *p, const json_t *v, const char *op,
                         am__fval *out)
@@ -240,7 +258,7 @@ static am_status field_cond(parser *p, const char *key, json_t *v,
         return fail(p, "an operator object is empty");
     const char *k;
     json_t *operand;
-    am__fnode *kids = count > 1 ? new_nodes(p, count) : n;
+    am__fnode *kids = members(p, n, count);
     if (kids == NULL)
         return p->err->code;
     size_t i = 0;
@@ -263,11 +281,7 @@ static am_status field_cond(parser *p, const char *key, json_t *v,
         if (st != AM_OK)
             return st;
     }
-    if (count > 1) {
-        n->op = AM__F_AND;
-        n->kids = kids;
-        n->nkid = count;
-    }
+    all_of(n, kids, count);
     return AM_OK;
 }
 
@@ -313,7 +327,7 @@ static am_status object(parser *p, json_t *obj, size_t depth,
         n->nkid = 0;
         return AM_OK;
     }
-    am__fnode *kids = count > 1 ? new_nodes(p, count) : n;
+    am__fnode *kids = members(p, n, count);
     if (kids == NULL)
         return p->err->code;
     const char *k;
@@ -345,11 +359,7 @@ static am_status object(parser *p, json_t *obj, size_t depth,
         if (st != AM_OK)
             return st;
     }
-    if (count > 1) {
-        n->op = AM__F_AND;
-        n->kids = kids;
-        n->nkid = count;
-    }
+    all_of(n, kids, count);
     return AM_OK;
 }
 

@@ -53,41 +53,46 @@ static void path(comp *c, am_str field)
     put(c, "\"'");
 }
 
-/* json_type(col, path) */
-static void type_of(comp *c, am_str field)
+/* fn(col, path): json_type or json_extract of a field. */
+static void of_field(comp *c, const char *fn, am_str field)
 {
-    put(c, "json_type(");
+    put(c, fn);
+    put(c, "(");
     put(c, c->col);
     put(c, ", ");
     path(c, field);
     put(c, ")");
+}
+
+static void type_of(comp *c, am_str field)
+{
+    of_field(c, "json_type", field);
 }
 
 static void value_of(comp *c, am_str field)
 {
-    put(c, "json_extract(");
-    put(c, c->col);
-    put(c, ", ");
-    path(c, field);
-    put(c, ")");
+    of_field(c, "json_extract", field);
 }
 
 /* A JSON value, either a field (`field`) or an element of json_each
- * (field.ptr NULL: columns e.type and e.value). */
-static void t_expr(comp *c, am_str field)
+ * (field.ptr NULL: columns e.type and e.value): its type (`value` 0) or
+ * its value (1). */
+static void elem_or_field(comp *c, am_str field, int value)
 {
     if (field.ptr != NULL)
-        type_of(c, field);
+        of_field(c, value ? "json_extract" : "json_type", field);
     else
-        put(c, "e.type");
+        put(c, value ? "e.value" : "e.type");
+}
+
+static void t_expr(comp *c, am_str field)
+{
+    elem_or_field(c, field, 0);
 }
 
 static void v_expr(comp *c, am_str field)
 {
-    if (field.ptr != NULL)
-        value_of(c, field);
-    else
-        put(c, "e.value");
+    elem_or_field(c, field, 1);
 }
 
 static int is_num(const am__fval *v)
