@@ -197,6 +197,21 @@ static am_status id_array(const int64_t *ids, size_t n, am_buf *out)
     return st;
 }
 
+/* The ids of candidates [base, base + m) of `c` (m <= 256) into `ids`,
+ * and as the next parameter of `p`: a bigint[] literal in `arr` (with
+ * the handle's allocator; the caller frees it, even on failure).
+ * AM_ENOMEM. */
+static am_status cand_ids(am_store *s, const am__cands *c, size_t base,
+                          size_t m, int64_t *ids, am_buf *arr, am__pgp *p)
+{
+    for (size_t i = 0; i < m; i++)
+        ids[i] = c->v[base + i].id;
+    if (id_array(ids, m, arr) != AM_OK)
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+    am__pgp_textfmt(p, arr->ptr);
+    return AM_OK;
+}
+
 /* " AND <filter>" over `col` with its values in parameter $param, into
  * `sql` and `arr` (both empty without a filter). */
 static am_status filter_sql(am_store *s, const am__filter *f,
@@ -687,16 +702,13 @@ static am_status prf_texts(am_store *s, void *ctx, const am__cands *tc,
 
     (void)ctx;
     (void)now;
+    arr.alloc = s->alloc;
     if (n > 256)
         n = 256;
-    for (size_t i = 0; i < n; i++)
-        ids[i] = tc->v[i].id;
-    arr.alloc = s->alloc;
-    if (id_array(ids, n, &arr) != AM_OK) {
+    if (cand_ids(s, tc, 0, n, ids, &arr, &p) != AM_OK) {
         am_buf_free(&arr);
-        return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+        return AM_ENOMEM;
     }
-    am__pgp_textfmt(&p, arr.ptr);
     PGresult *r = am__pg_exec(s, "search", "SELECT id, text, (SELECT"
                               " coalesce(max(id), 0) + 1 FROM items) FROM"
                               " items WHERE id = ANY($1::bigint[])", &p,
@@ -747,15 +759,12 @@ static am_status emit(am_store *s, void *ctx, const am__cands *all,
         am_buf arr = AM_BUF_INIT;
         am__pgp p = { .n = 0 };
         int64_t ids[256];
-        size_t m = n < 256 ? n : 256;
-        for (size_t i = 0; i < m; i++)
-            ids[i] = all->v[base + i].id;
         arr.alloc = s->alloc;
-        if (id_array(ids, m, &arr) != AM_OK) {
+        size_t m = n < 256 ? n : 256;
+        if (cand_ids(s, all, base, m, ids, &arr, &p) != AM_OK) {
             am_buf_free(&arr);
-            return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+            return AM_ENOMEM;
         }
-        am__pgp_textfmt(&p, arr.ptr);
         am__pgp_int(&p, now);
         PGresult *r = am__pg_exec(s, "search", "SELECT id, " AM__PG_ROW
                                   " FROM items WHERE id = ANY($1::bigint[])"
@@ -803,15 +812,12 @@ static am_status boost_read(am_store *s, void *ctx, const am_search *q,
         am_buf arr = AM_BUF_INIT;
         am__pgp p = { .n = 0 };
         int64_t ids[256];
-        size_t m = span - base < 256 ? span - base : 256;
-        for (size_t i = 0; i < m; i++)
-            ids[i] = all->v[base + i].id;
         arr.alloc = s->alloc;
-        if (id_array(ids, m, &arr) != AM_OK) {
+        size_t m = span - base < 256 ? span - base : 256;
+        if (cand_ids(s, all, base, m, ids, &arr, &p) != AM_OK) {
             am_buf_free(&arr);
-            return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
+            return AM_ENOMEM;
         }
-        am__pgp_textfmt(&p, arr.ptr);
         PGresult *r = am__pg_exec(s, "search", "SELECT id, meta FROM items"
                                   " WHERE id = ANY($1::bigint[])", &p,
                                   AM__PG_RETRY);
