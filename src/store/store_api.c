@@ -696,6 +696,16 @@ am_status am_store_undo(am_store *s, am_ns ns, am_str key)
     CALL(s, undo, ns, key);
 }
 
+am_status am__store_fail_at(am_store *s, am_status st, const char *what,
+                            size_t i)
+{
+    if (st == AM_ENOMEM)
+        return st;
+    char detail[sizeof AM__ERR(s).msg];
+    memcpy(detail, AM__ERR(s).msg, sizeof detail);
+    return am__fail(&AM__ERR(s), st, "%s %zu: %s", what, i, detail);
+}
+
 am_status am__store_key_ok(am_store *s, am_str key)
 {
     if (key.len == 0 || key.ptr == NULL)

@@ -119,6 +119,11 @@ am_status am__store_ns_range(am_store *s, am_ns ns, am_buf *lo, am_buf *hi);
  * transaction; *removed (may be NULL) gets the count, 0 on failure.
  * Used by am_store_delete_ns and by a write's `clear` step. */
 am_status am__store_clear_ns(am_store *s, am_ns ns, size_t *removed);
+/* Item `i`'s failure in a write of several (AM__ERR(s) holds its detail):
+ * the detail prefixed with "<what> <i>: ", unless `st` is AM_ENOMEM.
+ * Returns `st`. */
+am_status am__store_fail_at(am_store *s, am_status st, const char *what,
+                            size_t i);
 /* An item's address for a backend: namespace `ns` (at least one part)
  * encoded into `enc`, and `key` checked (AM_EINVAL "empty key"); errors
  * in AM__ERR(s). */
@@ -283,6 +288,17 @@ static inline void am__store_share_unlock(am_store *s)
 {
     if (s->pooled)
         pthread_mutex_unlock(&s->mu);
+}
+/* The end of a write transaction of the backend: committed when `st`
+ * is AM_OK, else (or when the commit fails) rolled back. Returns the
+ * outcome. */
+static inline am_status am__store_txn_end(am_store *s, am_status st)
+{
+    if (st == AM_OK)
+        st = s->be->commit(s);
+    if (st != AM_OK)
+        s->be->rollback(s);
+    return st;
 }
 /* A committed write that may have changed vectors: caches keyed by
  * own_writes (the vector cache, search statistics) look again. */

@@ -193,21 +193,15 @@ am_status am__pg_write(am_store *s, const am__write *w, am__prepared *ps,
     for (size_t i = 0; i < w->ndel && st == AM_OK; i++) {
         PGresult *r = live_row(s, w->del_ns, w->dels[i], &enc, now, "delete",
                                &st);
-        if (r == NULL && st != AM_ENOMEM) {
-            char detail[sizeof AM__ERR(s).msg];
-            memcpy(detail, AM__ERR(s).msg, sizeof detail);
-            st = am__fail(&AM__ERR(s), st, "delete %zu: %s", i, detail);
-        }
+        if (r == NULL)
+            st = am__store_fail_at(s, st, "delete", i);
         if (r != NULL) {
             st = soft_delete(s, r, now, s->actor);
             PQclear(r);
         }
     }
+    st = am__store_txn_end(s, st);
     if (st == AM_OK)
-        st = am__pg_commit(s);
-    if (st != AM_OK)
-        am__pg_rollback(s);
-    else
         am__store_wrote(s);
     am_buf_free(&enc);
     return st;
@@ -332,11 +326,8 @@ am_status am__pg_undo(am_store *s, am_ns ns, am_str key)
         am__store_prepared_free(s, &pr);
     }
 out:
+    st = am__store_txn_end(s, st);
     if (st == AM_OK)
-        st = am__pg_commit(s);
-    if (st != AM_OK)
-        am__pg_rollback(s);
-    else
         am__store_wrote(s);
 done:
     PQclear(h);

@@ -38,10 +38,7 @@ static am_status in_txn(am_store *s, txn_step step, const void *arg,
     st = s->be->begin(s);
     if (st == AM_OK)
         st = step(s, arg, &n);
-    if (st == AM_OK)
-        st = s->be->commit(s);
-    if (st != AM_OK)
-        s->be->rollback(s);
+    st = am__store_txn_end(s, st);
     if (bumps_vectors)
         am__store_wrote(s);
     if (removed != NULL)

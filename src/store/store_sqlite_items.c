@@ -362,11 +362,8 @@ am_status am__sq_write(am_store *s, const am__write *w, am__prepared *ps,
         sqlite3_stmt *f = NULL;
         am_str key = w->dels[i];
         st = find_row(s, w->del_ns, key, &enc, &f);
-        if (st != AM_OK && st != AM_ENOMEM) {
-            char detail[sizeof AM__ERR(s).msg];
-            memcpy(detail, AM__ERR(s).msg, sizeof detail);
-            st = am__fail(&AM__ERR(s), st, "delete %zu: %s", i, detail);
-        }
+        if (st != AM_OK)
+            st = am__store_fail_at(s, st, "delete", i);
         if (st == AM_OK && !row_is_live(f, 3, 4, now))
             st = am__fail(&AM__ERR(s), AM_ENOTFOUND,
                           "delete %zu: no live item '%.*s'", i,
@@ -378,10 +375,7 @@ am_status am__sq_write(am_store *s, const am__write *w, am__prepared *ps,
         if (f != NULL)
             sqlite3_reset(f);
     }
-    if (st == AM_OK)
-        st = am__store_commit(s);
-    if (st != AM_OK)
-        am__store_rollback(s);
+    st = am__store_txn_end(s, st);
     for (size_t i = 0; st == AM_OK && i < w->nput; i++)
         am__vcache_apply(s, ps[i].id, (am_str){ ps[i].ns.ptr, ps[i].ns.len },
                          w->puts[i].ttl_ms > 0
@@ -420,11 +414,8 @@ am_status am__sq_delete(am_store *s, am_ns ns, am_str key)
     }
     if (f != NULL)
         sqlite3_reset(f);
-    if (st == AM_OK)
-        st = am__store_commit(s);
-    if (st != AM_OK)
-        am__store_rollback(s);
-    else /* committed: drop it from the vector cache in place */
+    st = am__store_txn_end(s, st);
+    if (st == AM_OK) /* committed: drop it from the vector cache in place */
         am__vcache_apply(s, id, (am_str){ NULL, 0 }, 0, NULL, 0);
     am_buf_free(&enc);
     return st;
@@ -522,10 +513,7 @@ out:
         sqlite3_reset(h);
     if (f != NULL)
         sqlite3_reset(f);
-    if (st == AM_OK)
-        st = am__store_commit(s);
-    if (st != AM_OK)
-        am__store_rollback(s);
+    st = am__store_txn_end(s, st);
     am_buf_free(&enc);
     return st;
 }
