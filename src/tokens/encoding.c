@@ -185,6 +185,24 @@ static inline int32_t pick_next(int32_t other, int32_t ks, int32_t kq)
  * the common short pieces do not scan the empty lanes of a long one. */
 #define REG_VECS_MAX 16
 
+/* Fetch the filter words and table slots of every 3- and 4-byte window
+ * of the piece at once (merge_regs says why), for both vector merges;
+ * inlined, as the loops were. */
+static inline __attribute__((always_inline)) void
+prefetch_windows(const am_encoding *enc, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i + 3 <= n; i++) {
+        uint64_t h = hash_head(load_head(p + i, 3), 3);
+        __builtin_prefetch(&enc->filter[FILTER_WORD(h)]);
+        __builtin_prefetch(&enc->slots[h & enc->mask]);
+    }
+    for (size_t i = 0; i + 4 <= n; i++) {
+        uint64_t h = hash_head(load32(p + i), 4);
+        __builtin_prefetch(&enc->filter[FILTER_WORD(h)]);
+        __builtin_prefetch(&enc->slots[h & enc->mask]);
+    }
+}
+
 static inline __attribute__((always_inline)) am_status
 merge_regs(const am_encoding *enc, const uint8_t *p, size_t n, sink *k,
            const size_t nv)
@@ -214,16 +232,7 @@ merge_regs(const am_encoding *enc, const uint8_t *p, size_t n, sink *k,
      * step. (3-byte windows only, before: the 4-byte ones made cl100k JS
      * and multilingual 8-11% faster in ~1 KB calls; adding 5-byte ones
      * too gained nothing measurable.) */
-    for (size_t i = 0; i + 3 <= n; i++) {
-        uint64_t h = hash_head(load_head(p + i, 3), 3);
-        __builtin_prefetch(&enc->filter[FILTER_WORD(h)]);
-        __builtin_prefetch(&enc->slots[h & enc->mask]);
-    }
-    for (size_t i = 0; i + 4 <= n; i++) {
-        uint64_t h = hash_head(load32(p + i), 4);
-        __builtin_prefetch(&enc->filter[FILTER_WORD(h)]);
-        __builtin_prefetch(&enc->slots[h & enc->mask]);
-    }
+    prefetch_windows(enc, p, n);
     memcpy(next, seq_next, sizeof next);
     memcpy(next2, seq_next + 1, sizeof next2 - 1);
     next2[MID_PIECE] = MID_PIECE + 2;
@@ -371,17 +380,7 @@ merge_wide(const am_encoding *enc, const uint8_t *p, size_t n, sink *k,
         row[r] = (v4i){ vmin4(keys.v[4 * r]), vmin4(keys.v[4 * r + 1]),
                         vmin4(keys.v[4 * r + 2]),
                         vmin4(keys.v[4 * r + 3]) };
-    /* The same prefetch of the 3- and 4-byte windows as merge_regs. */
-    for (size_t i = 0; i + 3 <= n; i++) {
-        uint64_t h = hash_head(load_head(p + i, 3), 3);
-        __builtin_prefetch(&enc->filter[FILTER_WORD(h)]);
-        __builtin_prefetch(&enc->slots[h & enc->mask]);
-    }
-    for (size_t i = 0; i + 4 <= n; i++) {
-        uint64_t h = hash_head(load32(p + i), 4);
-        __builtin_prefetch(&enc->filter[FILTER_WORD(h)]);
-        __builtin_prefetch(&enc->slots[h & enc->mask]);
-    }
+    prefetch_windows(enc, p, n);
     for (size_t i = 0; i <= n; i++) {
         next[i] = (uint8_t)(i + 1);
         prev[i] = (uint8_t)(i > 0 ? i - 1 : 0);
