@@ -33,12 +33,20 @@
 # say so.
 set -eu
 tol=${AM_BENCH_TOL:-0.05}
+top=$(git rev-parse --show-toplevel 2>/dev/null || pwd)
 rounds=${AM_BENCH_ROUNDS:-2}
 
 # build_rev REV DIR: a worktree of REV in DIR with its benchmarks and the
 # agentmem CLI built (run_tokens, run_server and run_mcp drive the CLI).
 build_rev() {
     git worktree add --detach "$2" "$1" >/dev/null
+    # What scripts/setup put beside the tracked files (tokenizer data in
+    # data/, node peers and the MCP SDK in build-npm/) is git-ignored, so a
+    # fresh worktree lacks it and the scripts needing it would fail in both
+    # revisions: share this checkout's copies.
+    for d in data build-npm; do
+        [ -e "$top/$d" ] && [ ! -e "$2/$d" ] && ln -s "$top/$d" "$2/$d"
+    done
     (
         cd "$2"
         cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -65,11 +73,15 @@ if [ "${1:-}" = --rev ]; then
     new_rev=${3:-HEAD}
     old=${TMPDIR:-/tmp}/am-bench-old.txt
     new=${TMPDIR:-/tmp}/am-bench-new.txt
-    old_dir=$(mktemp -d "${TMPDIR:-/tmp}/am-bench-XXXXXX")
-    new_dir=$(mktemp -d "${TMPDIR:-/tmp}/am-bench-XXXXXX")
-    rmdir "$old_dir" "$new_dir"
+    # Both worktrees in one directory, beside a link to this checkout's
+    # ../shared, so that the data sets the scripts find at ../shared/...
+    # are there for both revisions.
+    base=$(mktemp -d "${TMPDIR:-/tmp}/am-bench-XXXXXX")
+    old_dir=$base/old
+    new_dir=$base/new
+    [ -d "$top/../shared" ] && ln -s "$(cd "$top/../shared" && pwd)" "$base/shared"
     trap 'git worktree remove --force "$old_dir" 2>/dev/null;
-          git worktree remove --force "$new_dir" 2>/dev/null' EXIT
+          git worktree remove --force "$new_dir" 2>/dev/null; rm -rf "$base"' EXIT
     build_rev "$old_rev" "$old_dir"
     build_rev "$new_rev" "$new_dir"
     if [ -n "${AM_BENCH_ONLY:-}" ]; then
