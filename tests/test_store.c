@@ -516,6 +516,28 @@ AM_TEST(history_records_changes_and_undo_reverts)
     fx_close(&f);
 }
 
+/* A delete's and an undo's errors name the key and what is missing. */
+AM_TEST(delete_and_undo_errors_name_the_key)
+{
+    fixture f;
+    fx_open(&f, 0);
+    CHECK_ST(am_store_delete(f.s, NS1("h"), AM_STR("nope")), AM_ENOTFOUND);
+    CHECK_STR_EQ(am_store_last_error(f.s)->msg, "delete: no item 'nope'");
+    CHECK_ST(am_store_undo(f.s, NS1("h"), AM_STR("nope")), AM_ENOTFOUND);
+    CHECK_STR_EQ(am_store_last_error(f.s)->msg, "no item 'nope'");
+    CHECK_OK(put(f.s, NS1("h"), "k", "1", 0));
+    CHECK_OK(am_store_delete(f.s, NS1("h"), AM_STR("k")));
+    CHECK_ST(am_store_delete(f.s, NS1("h"), AM_STR("k")), AM_ENOTFOUND);
+    CHECK_STR_EQ(am_store_last_error(f.s)->msg, "delete: no live item 'k'");
+    CHECK_ST(am_store_delete(f.s, NS1("h"), AM_STR("")), AM_EINVAL);
+    CHECK_STR_EQ(am_store_last_error(f.s)->msg, "delete: empty key");
+    CHECK_ST(am_store_undo(f.s, NS1("h"), AM_STR("")), AM_EINVAL);
+    CHECK_STR_EQ(am_store_last_error(f.s)->msg, "empty key");
+    CHECK_ST(am_store_delete(f.s, (am_ns){ NULL, 0 }, AM_STR("k")),
+             AM_EINVAL);
+    fx_close(&f);
+}
+
 AM_TEST(delete_namespace_and_reopen_keeps_data)
 {
     fixture f;

@@ -312,6 +312,69 @@ AM_TEST(vector_search_ranks_by_cosine_and_checks_dimensions)
     fx_close(&f);
 }
 
+/* The vector score of `key` for the query text `text` (-1: not found). */
+static double vec_score_of(am_store *s, const char *text, const char *key)
+{
+    am_results *r;
+    double score = -1;
+    am_search q = { .query = am_str_c(text), .mode = AM_SEARCH_VECTOR,
+                    .limit = 10 };
+    CHECK_OK_E(am_store_search(s, &q, &r), am_store_last_error(s));
+    for (size_t i = 0; i < r->count; i++)
+        if (r->items[i].key.len == strlen(key) &&
+            memcmp(r->items[i].key.ptr, key, strlen(key)) == 0)
+            score = r->items[i].vec_score;
+    am_results_free(r);
+    return score;
+}
+
+/* Undo writes the item again through the embedder (the history keeps no
+ * vectors), and the vector index follows each revert at once: an undone
+ * update is found by its old text's vector, an undone add is not found,
+ * and undoing that brings it back, without its old expiry. */
+AM_TEST(undo_reembeds_and_the_vector_index_follows)
+{
+    fixture f;
+    fx_open(&f, 1);
+    am_buf out = AM_BUF_INIT;
+    am_results *r;
+    CHECK_OK(put(f.s, NS1("u"), "k", "\"apple orchard blossoms\"", 5000));
+    CHECK_OK(put(f.s, NS1("u"), "other", "\"quarterly budget\"", 0));
+    CHECK(vec_score_of(f.s, "apple orchard blossoms", "k") > 0.99);
+    f.tc.now_ms += 10;
+    CHECK_OK(put(f.s, NS1("u"), "k", "\"train timetable changes\"", 0));
+    CHECK(vec_score_of(f.s, "train timetable changes", "k") > 0.99);
+    CHECK(vec_score_of(f.s, "apple orchard blossoms", "k") < 0.5);
+
+    /* An update undone: the old text's vector again. */
+    CHECK_OK(am_store_undo(f.s, NS1("u"), AM_STR("k")));
+    CHECK(vec_score_of(f.s, "apple orchard blossoms", "k") > 0.99);
+    CHECK(vec_score_of(f.s, "train timetable changes", "k") < 0.5);
+
+    /* The add of "other" undone: deleted, out of the index. */
+    CHECK_OK(am_store_undo(f.s, NS1("u"), AM_STR("other")));
+    CHECK_ST(am_store_get(f.s, NS1("u"), AM_STR("other"), &out),
+             AM_ENOTFOUND);
+    CHECK(vec_score_of(f.s, "quarterly budget", "other") < 0);
+    /* ... and that undone: live again, recorded as an add by "undo". */
+    CHECK_OK(am_store_undo(f.s, NS1("u"), AM_STR("other")));
+    CHECK(vec_score_of(f.s, "quarterly budget", "other") > 0.99);
+    CHECK_OK(am_store_history(f.s, NS1("u"), AM_STR("other"), &r));
+    CHECK_EQ(r->count, 3);
+    CHECK_MEM_EQ(r->items[1].event.ptr, r->items[1].event.len, "delete");
+    CHECK_MEM_EQ(r->items[2].event.ptr, r->items[2].event.len, "add");
+    CHECK_MEM_EQ(r->items[2].actor.ptr, r->items[2].actor.len, "undo");
+    am_results_free(r);
+
+    /* The restored "k" keeps no expiry (the history keeps none). */
+    f.tc.now_ms += 10000;
+    CHECK_OK(am_store_get(f.s, NS1("u"), AM_STR("k"), &out));
+    CHECK_STR_EQ(out.ptr, "\"apple orchard blossoms\"");
+    CHECK(vec_score_of(f.s, "apple orchard blossoms", "k") > 0.99);
+    am_buf_free(&out);
+    fx_close(&f);
+}
+
 /* Put `key` in namespace "v" with the 4-dimension vector `v` (NULL: no
  * vector). */
 static void put_vec4(am_store *s, const char *key, const float *v)

@@ -33,6 +33,18 @@ typedef struct am__write am__write;
 typedef struct am__rbuild am__rbuild;
 typedef struct am__filter am__filter;
 
+/* An item's row found by undo_find (below), locked for the transaction,
+ * with its last history entry. The strings point into the backend's
+ * results, kept in `row` and `hist` until undo_done. */
+typedef struct am__undo {
+    int64_t id;
+    int64_t created_ms;
+    bool live;                  /* not deleted nor expired at `now` */
+    am_str event;               /* the last entry's: "add", "update", ... */
+    am_str old_value, old_meta; /* that entry's (len 0: SQL NULL) */
+    void *row, *hist;           /* the backend's */
+} am__undo;
+
 /* Which items a hard delete removes (delete_items below). */
 typedef enum am__doom {
     AM__DOOM_NS,      /* encoded namespace in [lo, hi) */
@@ -67,8 +79,6 @@ typedef struct am__store_backend {
     am_status (*write)(am_store *s, const am__write *w, am__prepared *ps,
                        int64_t now);
     am_status (*get)(am_store *s, am_ns ns, am_str key, am_buf *value);
-    am_status (*del)(am_store *s, am_ns ns, am_str key);
-    am_status (*undo)(am_store *s, am_ns ns, am_str key);
     /* The readers that hand back results append to `b`; the front end
      * (store_results.c) begins and ends the results around them. */
     am_status (*get_item)(am_store *s, am_ns ns, am_str key,
@@ -114,6 +124,25 @@ typedef struct am__store_backend {
     am_status (*prune_history)(am_store *s, size_t keep, size_t *n);
     am_status (*prune_sessions)(am_store *s, int64_t older_than_ms,
                                 size_t keep_last, size_t *n);
+    /* Undo (am_store_undo) is composed by the front end (store_undo.c)
+     * from these steps inside that transaction. undo_find locks the row
+     * of `key` in the encoded namespace `enc` and reads its last history
+     * entry into *u (AM_ENOTFOUND "no item '<key>'", or "undo: no
+     * history"); undo_done releases what it holds, called once after
+     * undo_find whatever it returned. */
+    am_status (*undo_find)(am_store *s, am_str enc, am_str key, int64_t now,
+                           am__undo *u);
+    void (*undo_done)(am_store *s, am__undo *u);
+    /* Soft-delete u's row, its history entry "delete" by `actor`. */
+    am_status (*undo_delete)(am_store *s, const am__undo *u, int64_t now,
+                             const char *actor);
+    /* Write `value` with p's meta, text and vector over u's row (live
+     * again, no expiry, its creation time kept), its full-text entry
+     * with it, and the history entry `event` by `actor` (the old value
+     * and meta are the row's before). */
+    am_status (*undo_restore)(am_store *s, const am__undo *u, am_str value,
+                              const am__prepared *p, const char *event,
+                              int64_t now, const char *actor);
     am_status (*vacuum)(am_store *s, int full);
     am_status (*check)(am_store *s);
     /* Optional (NULL: nothing to checkpoint, both counts 0): see

@@ -686,16 +686,6 @@ am_status am_store_get(am_store *s, am_ns ns, am_str key, am_buf *value)
     CALL(s, get, ns, key, value);
 }
 
-am_status am_store_delete(am_store *s, am_ns ns, am_str key)
-{
-    CALL(s, del, ns, key);
-}
-
-am_status am_store_undo(am_store *s, am_ns ns, am_str key)
-{
-    CALL(s, undo, ns, key);
-}
-
 am_status am__store_fail_at(am_store *s, am_status st, const char *what,
                             size_t i)
 {
@@ -704,6 +694,12 @@ am_status am__store_fail_at(am_store *s, am_status st, const char *what,
     char detail[sizeof AM__ERR(s).msg];
     memcpy(detail, AM__ERR(s).msg, sizeof detail);
     return am__fail(&AM__ERR(s), st, "%s %zu: %s", what, i, detail);
+}
+
+am_status am__store_not_live(am_store *s, am_str key)
+{
+    return am__fail(&AM__ERR(s), AM_ENOTFOUND, "no live item '%.*s'",
+                    (int)(key.len > 64 ? 64 : key.len), key.ptr);
 }
 
 am_status am__store_key_ok(am_store *s, am_str key)

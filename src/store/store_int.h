@@ -129,6 +129,9 @@ am_status am__store_fail_at(am_store *s, am_status st, const char *what,
  * in AM__ERR(s). */
 am_status am__store_item_addr(am_store *s, am_ns ns, am_str key,
                               am_buf *enc);
+/* AM_ENOTFOUND "no live item '<key>'" (in AM__ERR(s)): the row of a
+ * delete is deleted or expired. */
+am_status am__store_not_live(am_store *s, am_str key);
 /* AM_EINVAL "empty key" (in AM__ERR(s)) unless `key` has a byte. */
 am_status am__store_key_ok(am_store *s, am_str key);
 /* A count from a caller, capped where SQL's int64 arithmetic (a search

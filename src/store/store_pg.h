@@ -174,8 +174,14 @@ am_status am__pg_put_new(am_store *s, const am__write *w, am__prepared *ps,
                          int64_t now, int *written);
 am_status am__pg_get(am_store *s, am_ns ns, am_str key, am_buf *value);
 am_status am__pg_get_item(am_store *s, am_ns ns, am_str key, am__rbuild *b);
-am_status am__pg_delete(am_store *s, am_ns ns, am_str key);
-am_status am__pg_undo(am_store *s, am_ns ns, am_str key);
+am_status am__pg_undo_find(am_store *s, am_str enc, am_str key, int64_t now,
+                           am__undo *u);
+void am__pg_undo_done(am_store *s, am__undo *u);
+am_status am__pg_undo_delete(am_store *s, const am__undo *u, int64_t now,
+                             const char *actor);
+am_status am__pg_undo_restore(am_store *s, const am__undo *u, am_str value,
+                              const am__prepared *p, const char *event,
+                              int64_t now, const char *actor);
 am_status am__pg_list(am_store *s, am_str lo, am_str hi, size_t limit,
                       size_t offset, am__rbuild *b);
 am_status am__pg_namespaces(am_store *s, am_str lo, am_str hi,

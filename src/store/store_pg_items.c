@@ -149,7 +149,7 @@ static am_status soft_delete(am_store *s, const PGresult *row, int64_t now,
 
 /* Find the live row of (ns, key) for a delete, locked. */
 static PGresult *live_row(am_store *s, am_ns ns, am_str key, am_buf *enc,
-                          int64_t now, const char *what, am_status *st)
+                          int64_t now, am_status *st)
 {
     PGresult *r;
     *st = am__store_item_addr(s, ns, key, enc);
@@ -159,8 +159,7 @@ static PGresult *live_row(am_store *s, am_ns ns, am_str key, am_buf *enc,
     if (r != NULL && !row_is_live(r, 3, 4, now)) {
         PQclear(r);
         r = NULL;
-        *st = am__fail(&AM__ERR(s), AM_ENOTFOUND, "%s: no live item '%.*s'",
-                       what, (int)(key.len > 64 ? 64 : key.len), key.ptr);
+        *st = am__store_not_live(s, key);
     }
     return r;
 }
@@ -191,8 +190,7 @@ am_status am__pg_write(am_store *s, const am__write *w, am__prepared *ps,
     if (st == AM_OK)
         st = am__pg_put(s, w, ps, now);
     for (size_t i = 0; i < w->ndel && st == AM_OK; i++) {
-        PGresult *r = live_row(s, w->del_ns, w->dels[i], &enc, now, "delete",
-                               &st);
+        PGresult *r = live_row(s, w->del_ns, w->dels[i], &enc, now, &st);
         if (r == NULL)
             st = am__store_fail_at(s, st, "delete", i);
         if (r != NULL) {
@@ -249,90 +247,64 @@ out:
     return st;
 }
 
-am_status am__pg_delete(am_store *s, am_ns ns, am_str key)
-{
-    am__write w;
-    memset(&w, 0, sizeof w);
-    w.del_ns = ns;
-    w.dels = &key;
-    w.ndel = 1;
-    am_status st = am__pg_write(s, &w, NULL, am_clock_now(s->clock));
-    if (st != AM_OK && strncmp(AM__ERR(s).msg, "delete 0: ", 10) == 0) {
-        char detail[sizeof AM__ERR(s).msg];
-        memcpy(detail, AM__ERR(s).msg + 10, sizeof detail - 10);
-        am__fail(&AM__ERR(s), st, "%s", detail);
-    }
-    return st;
-}
+/* ---- Undo's steps (composed in store_undo.c) ---- */
 
-am_status am__pg_undo(am_store *s, am_ns ns, am_str key)
+am_status am__pg_undo_find(am_store *s, am_str enc, am_str key, int64_t now,
+                           am__undo *u)
 {
     am_status st;
-    am_buf enc = AM_BUF_INIT, text = AM_BUF_INIT;
-    PGresult *f = NULL, *h = NULL;
-    int64_t now = am_clock_now(s->clock), id;
-    am__pgp p = { .n = 0 };
-
-    enc.alloc = text.alloc = s->alloc;
-    st = am__store_item_addr(s, ns, key, &enc);
-    if (st == AM_OK)
-        st = am__pg_begin(s);
-    if (st != AM_OK)
-        goto done;
-    f = lock_row(s, (am_str){ enc.ptr, enc.len }, key, &st);
+    PGresult *f = lock_row(s, enc, key, &st);
     if (f == NULL)
-        goto out;
-    id = am__pg_int(f, 0, 0);
-    am__pgp_int(&p, id);
-    h = am__pg_exec(s, "undo", "SELECT event, old_value, old_meta FROM"
-                    " item_history WHERE item_id = $1 ORDER BY seq DESC"
-                    " LIMIT 1", &p, 0);
-    if (h == NULL) {
-        st = AM__ERR(s).code;
-        goto out;
-    }
-    if (PQntuples(h) == 0) {
-        st = am__fail(&AM__ERR(s), AM_ENOTFOUND, "undo: no history");
-        goto out;
-    }
-    am_str event = am__pg_str(h, 0, 0);
-    if (event.len == 3 && memcmp(event.ptr, "add", 3) == 0) {
-        /* Undoing an add deletes the item. */
-        st = soft_delete(s, f, now, "undo");
-    } else {
-        /* update or delete: restore the old value and metadata; the text
-         * is derived again, the vector dropped unless the store's
-         * embedder makes a new one (the history keeps no vectors). */
-        am_item_in it;
-        am__prepared pr;
-        memset(&it, 0, sizeof it);
-        it.ns = ns;
-        it.key = key;
-        it.value = am__pg_str(h, 0, 1);
-        it.meta = am__pg_str(h, 0, 2);
-        it.no_embed = s->embedder == NULL;
-        int was_live = row_is_live(f, 3, 4, now);
-        st = am__store_prepare(s, &it, 0, &pr, &AM__ERR(s));
-        if (st == AM_OK &&
-            am__pg_text((am_str){ pr.text.ptr, pr.text.len }, &text) !=
-                AM_OK)
-            st = am__fail(&AM__ERR(s), AM_ENOMEM, "undo: out of memory");
-        if (st == AM_OK)
-            st = update_row(s, id, it.value, pr.meta, &text,
-                            am__pg_int(f, 0, 5), now, 0, &pr);
-        if (st == AM_OK)
-            st = history_add(s, id, was_live ? "update" : "add", f, now,
-                             "undo");
-        am__store_prepared_free(s, &pr);
-    }
-out:
-    st = am__store_txn_end(s, st);
+        return st;
+    u->row = f; /* cleared by undo_done */
+    u->id = am__pg_int(f, 0, 0);
+    u->created_ms = am__pg_int(f, 0, 5);
+    u->live = row_is_live(f, 3, 4, now);
+
+    am__pgp p = { .n = 0 };
+    am__pgp_int(&p, u->id);
+    PGresult *h = am__pg_exec(s, "undo", "SELECT event, old_value, old_meta"
+                              " FROM item_history WHERE item_id = $1 ORDER"
+                              " BY seq DESC LIMIT 1", &p, 0);
+    if (h == NULL)
+        return AM__ERR(s).code;
+    u->hist = h;
+    if (PQntuples(h) == 0)
+        return am__fail(&AM__ERR(s), AM_ENOTFOUND, "undo: no history");
+    u->event = am__pg_str(h, 0, 0);
+    u->old_value = am__pg_str(h, 0, 1);
+    u->old_meta = am__pg_str(h, 0, 2);
+    return AM_OK;
+}
+
+void am__pg_undo_done(am_store *s, am__undo *u)
+{
+    (void)s;
+    PQclear(u->hist);
+    PQclear(u->row);
+    u->row = u->hist = NULL;
+}
+
+am_status am__pg_undo_delete(am_store *s, const am__undo *u, int64_t now,
+                             const char *actor)
+{
+    return soft_delete(s, u->row, now, actor);
+}
+
+am_status am__pg_undo_restore(am_store *s, const am__undo *u, am_str value,
+                              const am__prepared *p, const char *event,
+                              int64_t now, const char *actor)
+{
+    am_buf text = AM_BUF_INIT;
+    text.alloc = s->alloc;
+    am_status st = am__pg_text((am_str){ p->text.ptr, p->text.len }, &text);
+    if (st != AM_OK)
+        st = am__fail(&AM__ERR(s), AM_ENOMEM, "undo: out of memory");
     if (st == AM_OK)
-        am__store_wrote(s);
-done:
-    PQclear(h);
-    PQclear(f);
-    am_buf_free(&enc);
+        st = update_row(s, u->id, value, p->meta, &text, u->created_ms, now,
+                        0, p);
+    if (st == AM_OK)
+        st = history_add(s, u->id, event, u->row, now, actor);
     am_buf_free(&text);
     return st;
 }

@@ -130,16 +130,39 @@ static int row_is_live(sqlite3_stmt *q, int del_col, int exp_col, int64_t now)
            sqlite3_column_int64(q, exp_col) > now;
 }
 
-static void bind_item(sqlite3_stmt *w, const am_item_in *it,
-                      const am__prepared *p, int64_t now)
+/* Parameters 7-9 of Q_ITEM_INSERT and Q_ITEM_UPDATE: the expiry (0:
+ * none) and p's vector. */
+static void bind_tail(sqlite3_stmt *w, const am__prepared *p,
+                      int64_t expires)
 {
-    if (it->ttl_ms > 0)
-        sqlite3_bind_int64(w, 7, am__add_sat(now, it->ttl_ms));
+    if (expires > 0)
+        sqlite3_bind_int64(w, 7, expires);
     if (p->vec != NULL) {
         sqlite3_bind_text(w, 8, p->model, -1, SQLITE_STATIC);
         sqlite3_bind_blob(w, 9, p->vec, (int)(p->dim * sizeof(float)),
                           SQLITE_STATIC);
     }
+}
+
+/* Rewrite row `id` with `value` and p's content, live (errors name
+ * `what`). */
+static am_status update_row(am_store *s, int64_t id, am_str value,
+                            const am__prepared *p, int64_t created,
+                            int64_t now, int64_t expires, const char *what)
+{
+    sqlite3_stmt *w = am__store_stmt(s, Q_ITEM_UPDATE);
+    if (w == NULL)
+        return AM__ERR(s).code;
+    sqlite3_bind_int64(w, 1, id);
+    am__store_bind_str(w, 2, value, 0);
+    am__store_bind_str(w, 3, p->meta, 0);
+    sqlite3_bind_text(w, 4, p->text.ptr, (int)p->text.len, SQLITE_STATIC);
+    sqlite3_bind_int64(w, 5, created);
+    sqlite3_bind_int64(w, 6, now);
+    bind_tail(w, p, expires);
+    int rc = sqlite3_step(w);
+    sqlite3_reset(w);
+    return rc == SQLITE_DONE ? AM_OK : am__store_dberr(s, rc, what, w);
 }
 
 /* Insert or update one item inside the caller's transaction. New keys
@@ -155,6 +178,7 @@ static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
     int rc, live;
     int64_t id, created = now;
     am_str enc = { p->ns.ptr, p->ns.len };
+    int64_t expires = it->ttl_ms > 0 ? am__add_sat(now, it->ttl_ms) : 0;
 
     if (p->vec != NULL && (prev == NULL || prev->dim != p->dim ||
                            strcmp(prev->model, p->model) != 0)) {
@@ -172,7 +196,7 @@ static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
     am__store_bind_str(w, 4, p->meta, 0);
     sqlite3_bind_text(w, 5, p->text.ptr, (int)p->text.len, SQLITE_STATIC);
     sqlite3_bind_int64(w, 6, now);
-    bind_item(w, it, p, now);
+    bind_tail(w, p, expires);
     rc = sqlite3_step(w);
     sqlite3_reset(w);
     if (rc != SQLITE_DONE)
@@ -210,22 +234,8 @@ static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
     live = row_is_live(f, 3, 4, now);
     if (live)
         created = sqlite3_column_int64(f, 5);
-    w = am__store_stmt(s, Q_ITEM_UPDATE);
-    if (w == NULL) {
-        sqlite3_reset(f);
-        return AM__ERR(s).code;
-    }
-    sqlite3_bind_int64(w, 1, id);
-    am__store_bind_str(w, 2, it->value, 0);
-    am__store_bind_str(w, 3, p->meta, 0);
-    sqlite3_bind_text(w, 4, p->text.ptr, (int)p->text.len, SQLITE_STATIC);
-    sqlite3_bind_int64(w, 5, created);
-    sqlite3_bind_int64(w, 6, now);
-    bind_item(w, it, p, now);
-    rc = sqlite3_step(w);
-    sqlite3_reset(w);
-    if (rc != SQLITE_DONE) {
-        st = am__store_dberr(s, rc, "put", w);
+    st = update_row(s, id, it->value, p, created, now, expires, "put");
+    if (st != AM_OK) {
         sqlite3_reset(f);
         return st;
     }
@@ -290,17 +300,16 @@ am_status am__sq_get(am_store *s, am_ns ns, am_str key, am_buf *value)
     return st;
 }
 
-/* Find (ns, key) inside a transaction; leaves Q_ITEM_FIND on its row. */
-static am_status find_row(am_store *s, am_ns ns, am_str key, am_buf *enc,
+/* Find `key` in the encoded namespace `enc`; leaves Q_ITEM_FIND on its
+ * row in *out (the caller resets it), or *out NULL on failure. */
+static am_status find_enc(am_store *s, am_str enc, am_str key,
                           sqlite3_stmt **out)
 {
-    am_status st = am__store_item_addr(s, ns, key, enc);
-    if (st != AM_OK)
-        return st;
+    *out = NULL;
     sqlite3_stmt *f = am__store_stmt(s, Q_ITEM_FIND);
     if (f == NULL)
         return AM__ERR(s).code;
-    am__store_bind_str(f, 1, (am_str){ enc->ptr, enc->len }, 1);
+    am__store_bind_str(f, 1, enc, 1);
     am__store_bind_str(f, 2, key, 1);
     int rc = sqlite3_step(f);
     if (rc == SQLITE_DONE) {
@@ -314,6 +323,16 @@ static am_status find_row(am_store *s, am_ns ns, am_str key, am_buf *enc,
     }
     *out = f;
     return AM_OK;
+}
+
+/* find_enc of (ns, key), encoding the namespace into `enc`. */
+static am_status find_row(am_store *s, am_ns ns, am_str key, am_buf *enc,
+                          sqlite3_stmt **out)
+{
+    am_status st = am__store_item_addr(s, ns, key, enc);
+    if (st != AM_OK)
+        return st;
+    return find_enc(s, (am_str){ enc->ptr, enc->len }, key, out);
 }
 
 static am_status soft_delete(am_store *s, sqlite3_stmt *f, int64_t now,
@@ -350,7 +369,7 @@ am_status am__sq_write(am_store *s, const am__write *w, am__prepared *ps,
     }
     if (st == AM_OK && w->clear.count > 0) {
         st = am__store_clear_ns(s, w->clear, NULL);
-        s->own_writes++;
+        am__store_wrote(s); /* the next search reloads the cache */
     }
     const am__prepared *checked = NULL; /* last item whose model passed */
     for (size_t i = 0; i < w->nput && st == AM_OK; i++) {
@@ -362,12 +381,10 @@ am_status am__sq_write(am_store *s, const am__write *w, am__prepared *ps,
         sqlite3_stmt *f = NULL;
         am_str key = w->dels[i];
         st = find_row(s, w->del_ns, key, &enc, &f);
+        if (st == AM_OK && !row_is_live(f, 3, 4, now))
+            st = am__store_not_live(s, key);
         if (st != AM_OK)
             st = am__store_fail_at(s, st, "delete", i);
-        if (st == AM_OK && !row_is_live(f, 3, 4, now))
-            st = am__fail(&AM__ERR(s), AM_ENOTFOUND,
-                          "delete %zu: no live item '%.*s'", i,
-                          (int)(key.len > 64 ? 64 : key.len), key.ptr);
         if (st == AM_OK) {
             gone[ngone++] = sqlite3_column_int64(f, 0);
             st = soft_delete(s, f, now, s->actor);
@@ -390,131 +407,67 @@ am_status am__sq_write(am_store *s, const am__write *w, am__prepared *ps,
     return st;
 }
 
-am_status am__sq_delete(am_store *s, am_ns ns, am_str key)
-{
-    am_status st;
-    am_buf enc = AM_BUF_INIT;
-    sqlite3_stmt *f = NULL;
-    int64_t now;
+/* ---- Undo's steps (composed in store_undo.c) ---- */
 
-    if (s == NULL)
-        return AM_EINVAL;
-    enc.alloc = s->alloc;
-    now = am_clock_now(s->clock);
-    st = am__store_begin(s);
-    if (st == AM_OK)
-        st = find_row(s, ns, key, &enc, &f);
-    if (st == AM_OK && !row_is_live(f, 3, 4, now))
-        st = am__fail(&AM__ERR(s), AM_ENOTFOUND, "delete: no live item '%.*s'",
-                      (int)(key.len > 64 ? 64 : key.len), key.ptr);
-    int64_t id = 0;
-    if (st == AM_OK) {
-        id = sqlite3_column_int64(f, 0);
-        st = soft_delete(s, f, now, s->actor);
-    }
-    if (f != NULL)
-        sqlite3_reset(f);
-    st = am__store_txn_end(s, st);
-    if (st == AM_OK) /* committed: drop it from the vector cache in place */
-        am__vcache_apply(s, id, (am_str){ NULL, 0 }, 0, NULL, 0);
-    am_buf_free(&enc);
-    return st;
+am_status am__sq_undo_find(am_store *s, am_str enc, am_str key, int64_t now,
+                           am__undo *u)
+{
+    sqlite3_stmt *f;
+    am_status st = find_enc(s, enc, key, &f);
+    if (st != AM_OK)
+        return st;
+    u->row = f; /* reset by undo_done */
+    u->id = sqlite3_column_int64(f, 0);
+    u->created_ms = sqlite3_column_int64(f, 5);
+    u->live = row_is_live(f, 3, 4, now);
+
+    sqlite3_stmt *h = am__store_stmt(s, Q_HIST_LAST);
+    if (h == NULL)
+        return AM__ERR(s).code;
+    sqlite3_bind_int64(h, 1, u->id);
+    int rc = sqlite3_step(h);
+    u->hist = h;
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE
+                   ? am__fail(&AM__ERR(s), AM_ENOTFOUND, "undo: no history")
+                   : am__store_dberr(s, rc, "undo", h);
+    u->event = (am_str){ (const char *)sqlite3_column_text(h, 0),
+                         (size_t)sqlite3_column_bytes(h, 0) };
+    u->old_value = (am_str){ (const char *)sqlite3_column_text(h, 1),
+                             (size_t)sqlite3_column_bytes(h, 1) };
+    u->old_meta = (am_str){ (const char *)sqlite3_column_text(h, 2),
+                            (size_t)sqlite3_column_bytes(h, 2) };
+    return AM_OK;
 }
 
-am_status am__sq_undo(am_store *s, am_ns ns, am_str key)
+void am__sq_undo_done(am_store *s, am__undo *u)
 {
-    am_status st;
-    am_buf enc = AM_BUF_INIT;
-    sqlite3_stmt *f = NULL, *h = NULL;
-    int64_t now, id;
-    int rc;
+    (void)s;
+    if (u->hist != NULL)
+        sqlite3_reset(u->hist);
+    if (u->row != NULL)
+        sqlite3_reset(u->row);
+    u->row = u->hist = NULL;
+}
 
-    if (s == NULL)
-        return AM_EINVAL;
-    enc.alloc = s->alloc;
-    now = am_clock_now(s->clock);
-    st = am__store_begin(s);
+am_status am__sq_undo_delete(am_store *s, const am__undo *u, int64_t now,
+                             const char *actor)
+{
+    return soft_delete(s, u->row, now, actor);
+}
+
+am_status am__sq_undo_restore(am_store *s, const am__undo *u, am_str value,
+                              const am__prepared *p, const char *event,
+                              int64_t now, const char *actor)
+{
+    sqlite3_stmt *f = u->row;
+    am_status st = update_row(s, u->id, value, p, u->created_ms, now, 0,
+                              "undo");
     if (st == AM_OK)
-        st = find_row(s, ns, key, &enc, &f);
-    if (st != AM_OK)
-        goto out;
-    id = sqlite3_column_int64(f, 0);
-    h = am__store_stmt(s, Q_HIST_LAST);
-    if (h == NULL) {
-        st = AM__ERR(s).code;
-        goto out;
-    }
-    sqlite3_bind_int64(h, 1, id);
-    rc = sqlite3_step(h);
-    if (rc != SQLITE_ROW) {
-        st = rc == SQLITE_DONE
-                 ? am__fail(&AM__ERR(s), AM_ENOTFOUND, "undo: no history")
-                 : am__store_dberr(s, rc, "undo", h);
-        goto out;
-    }
-    const char *event = (const char *)sqlite3_column_text(h, 0);
-    if (strcmp(event, "add") == 0) {
-        /* Undoing an add deletes the item. */
-        st = soft_delete(s, f, now, "undo");
-        s->own_writes++; /* the vector cache reloads */
-    } else {
-        /* update or delete: restore the old value and metadata. The text
-         * is re-derived from the value; the vector is dropped (re-put to
-         * embed again) because the history keeps no vectors. */
-        am_item_in it;
-        am__prepared p;
-        memset(&it, 0, sizeof it);
-        it.ns = ns;
-        it.key = key;
-        it.value = (am_str){ (const char *)sqlite3_column_text(h, 1),
-                             (size_t)sqlite3_column_bytes(h, 1) };
-        it.meta = (am_str){ (const char *)sqlite3_column_text(h, 2),
-                            (size_t)sqlite3_column_bytes(h, 2) };
-        it.no_embed = s->embedder == NULL;
-        int was_live = row_is_live(f, 3, 4, now);
-        sqlite3_stmt *w;
-        st = am__store_prepare(s, &it, 0, &p, &AM__ERR(s));
-        if (st != AM_OK) {
-            am__store_prepared_free(s, &p);
-            goto out;
-        }
-        w = am__store_stmt(s, Q_ITEM_UPDATE);
-        if (w == NULL) {
-            st = AM__ERR(s).code;
-            am__store_prepared_free(s, &p);
-            goto out;
-        }
-        sqlite3_bind_int64(w, 1, id);
-        am__store_bind_str(w, 2, it.value, 0);
-        am__store_bind_str(w, 3, p.meta, 0);
-        sqlite3_bind_text(w, 4, p.text.ptr, (int)p.text.len, SQLITE_STATIC);
-        sqlite3_bind_int64(w, 5, sqlite3_column_int64(f, 5));
-        sqlite3_bind_int64(w, 6, now);
-        if (p.vec != NULL) {
-            sqlite3_bind_text(w, 8, p.model, -1, SQLITE_STATIC);
-            sqlite3_bind_blob(w, 9, p.vec, (int)(p.dim * sizeof(float)),
-                              SQLITE_STATIC);
-        }
-        rc = sqlite3_step(w);
-        sqlite3_reset(w);
-        s->own_writes++;
-        if (rc != SQLITE_DONE)
-            st = am__store_dberr(s, rc, "undo", w);
-        else
-            st = fts_replace(s, id, (am_str){ p.ns.ptr, p.ns.len }, f, 6,
-                             (am_str){ p.text.ptr, p.text.len });
-        if (st == AM_OK)
-            st = history_add(s, id, was_live ? "update" : "add", f, 1, 2,
-                             now, "undo");
-        am__store_prepared_free(s, &p);
-    }
-out:
-    if (h != NULL)
-        sqlite3_reset(h);
-    if (f != NULL)
-        sqlite3_reset(f);
-    st = am__store_txn_end(s, st);
-    am_buf_free(&enc);
+        st = fts_replace(s, u->id, (am_str){ p->ns.ptr, p->ns.len }, f, 6,
+                         (am_str){ p->text.ptr, p->text.len });
+    if (st == AM_OK)
+        st = history_add(s, u->id, event, f, 1, 2, now, actor);
     return st;
 }
 
