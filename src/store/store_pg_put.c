@@ -217,11 +217,10 @@ static am_status oom(am_store *s)
     return am__fail(&AM__ERR(s), AM_ENOMEM, "put: out of memory");
 }
 
-/* Step 1: insert the `n` positions `pos` that are new keys; mark them. */
-static am_status insert_new(batch *b, const size_t *pos, size_t n)
+/* The encoded namespaces and keys of the `n` positions `pos` into the
+ * arrays a[0] and a[1], the parameters every step looks rows up by. */
+static am_status addr_arrays(batch *b, const size_t *pos, size_t n)
 {
-    am_store *s = b->s;
-    am__pgp p = { .n = 0 };
     am_status st = am__pga_begin(&b->a[0], AM__PG_BYTEA, n);
     if (st == AM_OK)
         st = am__pga_begin(&b->a[1], AM__PG_BYTEA, n);
@@ -231,6 +230,15 @@ static am_status insert_new(batch *b, const size_t *pos, size_t n)
         if (st == AM_OK)
             st = am__pga_add(&b->a[1], b->in[i].key.ptr, b->in[i].key.len);
     }
+    return st;
+}
+
+/* Step 1: insert the `n` positions `pos` that are new keys; mark them. */
+static am_status insert_new(batch *b, const size_t *pos, size_t n)
+{
+    am_store *s = b->s;
+    am__pgp p = { .n = 0 };
+    am_status st = addr_arrays(b, pos, n);
     if (st == AM_OK)
         st = content_arrays(b, pos, n, 2);
     if (st != AM_OK)
@@ -268,15 +276,7 @@ static am_status update_old(batch *b, const size_t *pos, size_t n)
     am_store *s = b->s;
     am__pgp p = { .n = 0 };
     size_t m = 0;
-    am_status st = am__pga_begin(&b->a[0], AM__PG_BYTEA, n);
-    if (st == AM_OK)
-        st = am__pga_begin(&b->a[1], AM__PG_BYTEA, n);
-    for (size_t j = 0; j < n && st == AM_OK; j++) {
-        size_t i = b->idx[pos[j]];
-        st = am__pga_add(&b->a[0], b->ps[i].ns.ptr, b->ps[i].ns.len);
-        if (st == AM_OK)
-            st = am__pga_add(&b->a[1], b->in[i].key.ptr, b->in[i].key.len);
-    }
+    am_status st = addr_arrays(b, pos, n);
     if (st != AM_OK)
         return oom(s);
     bind_arrays(&p, b->a, 2);

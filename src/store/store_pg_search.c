@@ -225,6 +225,17 @@ static am_status filter_sql(am_store *s, const am__filter *f,
     return am__pg_filter_sql(s, f, col, param, sql, arr);
 }
 
+/* Run the search statement `sql` with the parameters `p` and, last, the
+ * filter's array `farr` (filter_sql's; empty without a filter). NULL on
+ * failure, the detail in AM__ERR(s). */
+static PGresult *run_filtered(am_store *s, const am_buf *sql, am__pgp *p,
+                              const am_buf *farr)
+{
+    if (farr->len > 0)
+        am__pgp_textfmt(p, farr->ptr);
+    return am__pg_exec(s, "search", sql->ptr, p, AM__PG_RETRY);
+}
+
 /* The search plan's `ctx` (store_search.c): the search's filter (NULL:
  * none). */
 typedef struct pg_search {
@@ -260,9 +271,7 @@ static am_status qualify(am_store *s, void *ctx, const int64_t *ids,
     }
     am__pgp_textfmt(&p, arr.ptr);
     am__pgp_int(&p, now);
-    if (farr.len > 0)
-        am__pgp_textfmt(&p, farr.ptr);
-    r = am__pg_exec(s, "search", sql.ptr, &p, AM__PG_RETRY);
+    r = run_filtered(s, &sql, &p, &farr);
     if (r == NULL) {
         st = AM__ERR(s).code;
         goto out;
@@ -627,9 +636,7 @@ static am_status text_cands(am_store *s, void *ctx, am_str query, am_str lo,
         am__pgp_textfmt(&p, ta.idfs.ptr);
         am__pgp_textfmt(&p, avg);
         am__pgp_int(&p, lim);
-        if (farr.len > 0)
-            am__pgp_textfmt(&p, farr.ptr);
-        r = am__pg_exec(s, "search", sql.ptr, &p, AM__PG_RETRY);
+        r = run_filtered(s, &sql, &p, &farr);
         if (r == NULL) {
             st = AM__ERR(s).code;
             goto out;
