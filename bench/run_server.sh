@@ -13,7 +13,7 @@
 #   BENCH_SERVER_PUT_RATES after the put mix, put mixes paced at these
 #                          rates (requests/s; default "5000", "" for none),
 #                          BENCH_SERVER_PACED_CONNS connections (default
-#                          128); see below
+#                          1000); see below
 #   BENCH_SERVER_BASELINE  another agentmem binary (an older build, say):
 #                          each mix then runs against it too, right after
 #                          ours on a fresh copy of the same database, so
@@ -31,11 +31,15 @@
 # soon as the last is answered, so its p99 is the queueing of 32
 # connections on a machine whose 2 cores also run wrk. A paced put mix
 # (mix=put@RATE) asks for RATE puts/s on a fixed schedule instead, from
-# more connections than it needs, so that a slow answer does not hold the
-# next sends back: its percentiles are the latency at that load. Its
-# line adds late_max / late>1ms: how far behind the schedule requests
-# left when every connection was busy; that wait is not in wrk's latency,
-# so a paced figure is only good with few late sends (wrk_mix.lua).
+# far more connections than it needs (1000 for 5,000/s: a 100 ms stall
+# leaves 500 requests waiting), so that a slow answer does not hold the
+# next sends back. Its line gives two sets of percentiles: sched_* times
+# each request from its scheduled send time (what a client with a steady
+# stream of work sees, as wrk2 measures it: the goal figure), the plain
+# ones from when it was sent (wrk's own, blind to a send that left late).
+# late_max / late>1ms say how far behind the schedule requests left;
+# unmatched counts answers the script could not match to their schedule
+# (it must be 0, see wrk_mix.lua).
 set -eu
 build=${1:-build}
 cli="$build/agentmem"
@@ -45,7 +49,7 @@ items=${BENCH_SERVER_ITEMS:-10000}
 conns=${BENCH_SERVER_CONNS:-32}
 baseline=${BENCH_SERVER_BASELINE:-}
 put_rates=${BENCH_SERVER_PUT_RATES-5000}
-paced_conns=${BENCH_SERVER_PACED_CONNS:-128}
+paced_conns=${BENCH_SERVER_PACED_CONNS:-1000}
 for rate in $put_rates; do
     case "$rate" in
         '' | *[!0-9]* | 0) echo "run_server: BENCH_SERVER_PUT_RATES: '$rate' is not a rate (puts/s, a positive integer)"; exit 1 ;;
@@ -82,7 +86,7 @@ run_mix() {
     rm -f "$tmp"/r.db*
     cp "$tmp/b.db" "$tmp/r.db"
     "$bin" serve --db "$tmp/r.db" --listen 127.0.0.1:0 --threads 2 \
-        --max-conns 1024 2>"$tmp/log" &
+        --max-conns $((c > 1024 ? c : 1024)) 2>"$tmp/log" &
     pid=$!
     for _ in $(seq 100); do grep -q listening "$tmp/log" 2>/dev/null && break; sleep 0.05; done
     url=$(grep '"event":"listening"' "$tmp/log" | sed 's/.*"url":"\([^"]*\)".*/\1/')
@@ -111,7 +115,12 @@ run_mix() {
     local paced=""
     if [ -n "$rate" ]; then
         paced=$(awk '/^LATE_MAX_US/ {m = $2} /^LATE_OVER_1MS/ {o = $2}
-            /^SENT/ {n = $2} END {printf("conns=%s late_max=%.2fms late>1ms=%d/%d", c, m / 1000, o, n)}' \
+            /^SENT/ {n = $2} /^SCHED_P50_US/ {s50 = $2}
+            /^SCHED_P90_US/ {s90 = $2} /^SCHED_P99_US/ {s99 = $2}
+            /^SCHED_P99.9_US/ {s999 = $2} /^SCHED_MAX_US/ {smax = $2}
+            /^UNMATCHED/ {u = $2}
+            END {printf("sched_p50=%.2fms sched_p90=%.2fms sched_p99=%.2fms sched_p99.9=%.2fms sched_max=%.2fms unmatched=%d conns=%s late_max=%.2fms late>1ms=%d/%d",
+                        s50 / 1000, s90 / 1000, s99 / 1000, s999 / 1000, smax / 1000, u, c, m / 1000, o, n)}' \
             c="$c" "$out")
     fi
     awk -v l="$label" -v m="$shown" -v r="$rps" -v a="$p50" -v b="$p99" \

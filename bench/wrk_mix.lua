@@ -15,9 +15,15 @@
 -- as long as some connection is free. wrk times a request from when it
 -- is sent; when every connection is busy, requests leave behind their
 -- scheduled time and that wait is not in wrk's latency (coordinated
--- omission). So the script reports how late requests left: LATE_MAX_US
--- and LATE_OVER_1MS, the requests sent more than 1 ms after their slot.
--- With few late sends wrk's percentiles are the latency at that rate.
+-- omission). So a paced run also times each request from its scheduled
+-- send time, as wrk2 does: the request sent is the oldest slot not yet
+-- served, its X-Request-Id header carries that time (or the send time,
+-- when a timer fired early: never less than wrk's own figure) and the
+-- server echoes the header, which tells response() which request was
+-- answered (wrk's scripts do not see the connection). SCHED_P*_US are
+-- those latencies over all threads; wrk's P*_US stay from the send.
+-- LATE_MAX_US and LATE_OVER_1MS say how far behind the schedule requests
+-- left: many late sends mean too few connections for the rate.
 local mix = os.getenv("MIX") or "get"
 local items = tonumber(os.getenv("ITEMS") or "10000")
 local rate = tonumber(os.getenv("RATE") or "")
@@ -43,13 +49,14 @@ function init(args)
 end
 
 
-function request()
+-- The next request; `headers` (a table, or nil) go with it.
+local function make_request(headers)
     local m = mix
     if m == "searchput" then
         counter = counter + 1
         if counter % 10 == 0 then
             local w = words[(counter % #words) + 1]
-            return wrk.format("POST", "/v1/items/put", nil,
+            return wrk.format("POST", "/v1/items/put", headers,
                 string.format('{"ns":["bench","data"],"key":"w%d-%d",' ..
                               '"value":{"text":"new note %d about %s"}}',
                               id, counter, counter, w))
@@ -59,20 +66,31 @@ function request()
     if m == "put" then
         counter = counter + 1
         local w = words[(counter % #words) + 1]
-        return wrk.format("POST", "/v1/items/put", nil,
+        return wrk.format("POST", "/v1/items/put", headers,
             string.format('{"ns":["bench","put","t%d"],"key":"k%d",' ..
                           '"value":{"text":"note %d about %s"}}',
                           id, counter, counter, w))
     elseif m == "get" then
         local k = math.random(0, items - 1)
-        return wrk.format("POST", "/v1/items/get", nil,
+        return wrk.format("POST", "/v1/items/get", headers,
             string.format('{"ns":["bench","data"],"key":"k%d"}', k))
     else
         local q = words[math.random(#words)] .. " " .. words[math.random(#words)]
-        return wrk.format("POST", "/v1/search", nil,
+        return wrk.format("POST", "/v1/search", headers,
             string.format('{"ns":["bench","data"],"query":"%s","limit":10}', q))
     end
 end
+
+function request()
+    return make_request(nil)
+end
+
+-- Latencies from the schedule, in 10 us buckets: sched[b] requests took
+-- [10b, 10b + 10) us. Per thread; done() merges them.
+sched = {}
+sched_n = 0
+sched_max = 0
+unmatched = 0
 
 if rate ~= nil then
     if rate <= 0 then error("wrk_mix.lua: RATE must be > 0") end
@@ -102,24 +120,62 @@ if rate ~= nil then
         return ms > 0 and ms or 0
     end
 
-    -- Timers fire in slot order (to the millisecond), so the request
-    -- being sent is the oldest slot handed out.
-    local plain = request
+    -- A connection's timer fires at its slot, to the millisecond, and
+    -- sends the oldest slot not yet served: when connections ran short,
+    -- the schedule is served in order, each late request timed from its
+    -- own slot.
     function request()
+        local now = now_us()
+        local start = now
         if head <= tail then
-            local late = now_us() - slots[head]
+            local slot = slots[head]
+            local late = now - slot
             slots[head] = nil
             head = head + 1
             if late > late_max then late_max = late end
             if late > 1000 then late_over = late_over + 1 end
+            if slot < now then start = slot end
         end
         sent = sent + 1
-        return plain()
+        return make_request({ ["X-Request-Id"] =
+                              string.format("s%d", math.floor(start)) })
+    end
+
+
+    function response(status, headers, body)
+        if status == 200 then acked = acked + 1 else errors = errors + 1 end
+        local id = headers["X-Request-Id"]
+        local start = id and tonumber(string.match(id, "^s(%d+)$"))
+        if start == nil then
+            unmatched = unmatched + 1
+            return
+        end
+        local us = now_us() - start
+        local b = math.floor(us / 10)
+        sched[b] = (sched[b] or 0) + 1
+        sched_n = sched_n + 1
+        if us > sched_max then sched_max = us end
     end
 end
 
-function response(status, headers, body)
-    if status == 200 then acked = acked + 1 else errors = errors + 1 end
+if rate == nil then
+    function response(status, headers, body)
+        if status == 200 then acked = acked + 1 else errors = errors + 1 end
+    end
+end
+
+-- The p-th percentile (0..100) of merged 10 us buckets `h` holding `n`
+-- latencies: the upper edge of the bucket where it falls, in us.
+local function bucket_percentile(h, n, p)
+    local keys = {}
+    for b in pairs(h) do keys[#keys + 1] = b end
+    table.sort(keys)
+    local want, seen = math.ceil(n * p / 100), 0
+    for _, b in ipairs(keys) do
+        seen = seen + h[b]
+        if seen >= want then return (b + 1) * 10 end
+    end
+    return 0
 end
 
 function done(summary, latency, requests)
@@ -135,6 +191,21 @@ function done(summary, latency, requests)
     if rate ~= nil then
         io.write(string.format("RATE %d\nSENT %d\nLATE_MAX_US %d\n" ..
                                "LATE_OVER_1MS %d\n", rate, n, lm, lo))
+        local h, hn, hmax, um = {}, 0, 0, 0
+        for _, t in ipairs(threads) do
+            for b, c in pairs(t:get("sched")) do h[b] = (h[b] or 0) + c end
+            hn = hn + t:get("sched_n")
+            hmax = math.max(hmax, t:get("sched_max"))
+            um = um + t:get("unmatched")
+        end
+        -- Answers without our X-Request-Id (a server that does not echo
+        -- it) would leave the from-schedule figure meaningless.
+        io.write(string.format("SCHED_N %d\nUNMATCHED %d\n", hn, um))
+        for _, p in ipairs({ 50, 90, 99, 99.9 }) do
+            io.write(string.format("SCHED_P%s_US %d\n", tostring(p),
+                                   bucket_percentile(h, hn, p)))
+        end
+        io.write(string.format("SCHED_MAX_US %d\n", hmax))
     end
     for _, p in ipairs({ 50, 90, 99, 99.9 }) do
         io.write(string.format("P%s_US %d\n", tostring(p), latency:percentile(p)))

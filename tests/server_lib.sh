@@ -40,10 +40,11 @@ stop_server() {
 }
 
 # req NAME METHOD PATH BODY STATUS [HEADER...]: the reply body lands in
-# $tmp/body.
+# $tmp/body, its headers in $tmp/headers.
 req() {
     local name=$1 method=$2 path=$3 body=$4 want=$5; shift 5
-    local args=(-s -o "$tmp/body" -w '%{http_code}' -X "$method")
+    local args=(-s -o "$tmp/body" -D "$tmp/headers" -w '%{http_code}'
+                -X "$method")
     for h in "$@"; do args+=(-H "$h"); done
     if [ -n "$body" ]; then args+=(--data-binary "$body"); fi
     local got
@@ -95,6 +96,16 @@ jcontains() {
     *) echo "FAIL $1: $2 is '$got', expected it to contain '$3'"
        fails=$((fails + 1)) ;;
     esac
+}
+
+# hcheck NAME HEADER EXPECTED: the last req's reply had HEADER: EXPECTED
+# (EXPECTED "": no such header).
+hcheck() {
+    local got
+    got=$(tr -d '\r' <"$tmp/headers" |
+          awk -v h="$2" 'index(tolower($0), tolower(h) ": ") == 1 {
+              print substr($0, length(h) + 3) }')
+    expect_eq "$1" "$got" "$3"
 }
 
 expect_eq() {

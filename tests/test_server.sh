@@ -208,6 +208,31 @@ req wrong_method GET /v1/items/put '' 405
 req unknown_route POST /v1/nope '{}' 404
 req healthz GET /healthz '' 200
 jcheck healthz_ok '.status' '"ok"'
+# X-Request-Id comes back on the reply, batched put, read, error or
+# not, and goes into the log line; anything else is 400 naming the header.
+req rid_put POST /v1/items/put '{"ns":["u1"],"key":"rid","value":1}' 200 \
+    'X-Request-Id: put-1:a.b_C'
+hcheck rid_put_echo X-Request-Id 'put-1:a.b_C'
+req rid_get_missing POST /v1/items/get '{"ns":["u1"],"key":"none"}' 404 \
+    'X-Request-Id: get-2'
+hcheck rid_404_echo X-Request-Id get-2
+req rid_none POST /v1/items/get '{"ns":["u1"],"key":"rid"}' 200
+hcheck rid_none_absent X-Request-Id ''
+req rid_openapi GET /openapi.json '' 200 'X-Request-Id: doc-3'
+hcheck rid_openapi_echo X-Request-Id doc-3
+req rid_mcp POST /mcp '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' 400 \
+    'X-Request-Id: mcp-4'
+hcheck rid_mcp_echo X-Request-Id mcp-4
+req rid_space POST /v1/items/get '{"ns":["u1"],"key":"rid"}' 400 \
+    'X-Request-Id: two words'
+jcontains rid_space_msg '.error.message' 'X-Request-Id'
+hcheck rid_space_no_echo X-Request-Id ''
+req rid_long POST /v1/items/put '{"ns":["u1"],"key":"rid2","value":1}' 400 \
+    "X-Request-Id: $(printf 'x%.0s' $(seq 65))"
+req rid_long_not_stored POST /v1/items/get '{"ns":["u1"],"key":"rid2"}' 404
+req rid_64 POST /v1/items/get '{"ns":["u1"],"key":"rid"}' 200 \
+    "X-Request-Id: $(printf 'y%.0s' $(seq 64))"
+hcheck rid_64_echo X-Request-Id "$(printf 'y%.0s' $(seq 64))"
 
 # ---- One structured log line per request ----
 nreq=$(grep -c '"event":"request"' "$log")
@@ -220,6 +245,8 @@ if grep '"event":"request"' "$log" |
 else pass=$((pass + 1)); fi
 grep -q '"route":"/v1/items/put","status":413' "$log" && pass=$((pass + 1)) ||
     { echo "FAIL log_413"; fails=$((fails + 1)); }
+grep -q '"status":200,.*"request_id":"put-1:a.b_C"}' "$log" &&
+    pass=$((pass + 1)) || { echo "FAIL log_request_id"; fails=$((fails + 1)); }
 
 # ---- SIGTERM finishes a request in flight, then closes the database ----
 big=$(head -c 500000 /dev/zero | tr '\0' 'b')

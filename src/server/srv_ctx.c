@@ -236,9 +236,9 @@ static void token_copy(char *out, size_t cap, const char *s)
 
 void srv_log_request(const char *method, const char *route, int status,
                      long long us, const char *tenant, size_t bytes_in,
-                     bool completed)
+                     bool completed, const char *request_id)
 {
-    char when[40], m[16], r[96], t[96], line[400];
+    char when[40], m[16], r[96], t[96], id[96], line[480];
     int n;
 
     /* snprintf, not a jansson tree: this runs once per request, and the
@@ -247,11 +247,17 @@ void srv_log_request(const char *method, const char *route, int status,
     token_copy(m, sizeof m, method);
     token_copy(r, sizeof r, route);
     token_copy(t, sizeof t, tenant);
+    id[0] = '\0';
+    if (request_id != NULL && request_id[0] != '\0') {
+        char v[68];
+        token_copy(v, sizeof v, request_id);
+        snprintf(id, sizeof id, ",\"request_id\":\"%s\"", v);
+    }
     n = snprintf(line, sizeof line - 1, "{\"ts\":\"%s\",\"event\":\"request\","
                  "\"method\":\"%s\",\"route\":\"%s\",\"status\":%d,"
                  "\"us\":%lld,\"tenant\":\"%s\",\"bytes_in\":%zu,"
-                 "\"completed\":%s}", when, m, r, status, us, t, bytes_in,
-                 completed ? "true" : "false");
+                 "\"completed\":%s%s}", when, m, r, status, us, t, bytes_in,
+                 completed ? "true" : "false", id);
     if (n > 0 && (size_t)n < sizeof line - 1)
         log_write(line, (size_t)n);
 }

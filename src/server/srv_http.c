@@ -20,6 +20,14 @@
  * One JSON log line per request goes to stderr from the completion
  * callback: method, route (the table's path, never the raw URL), status,
  * latency, tenant. The API key is never logged.
+ *
+ * X-Request-Id: a client may name its request (1 to 64 of A-Z a-z 0-9 and
+ * "._:-"); the reply carries the same header back and the log line the
+ * id, so that a client can match an answer, and the server's line, to the
+ * request it sent. bench/wrk_mix.lua needs this: wrk's scripts do not see
+ * which connection answered, and a paced run's latency is measured from
+ * each request's scheduled send time, which the id carries there and
+ * back. Any other value is answered 400 naming the header.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -57,6 +65,8 @@ typedef struct req {
     char method[8];
     const char *route;       /* static: a table path, "/mcp" or "-" */
     char tenant[64];
+    char request_id[SRV_REQUEST_ID_MAX + 1];   /* "": none sent */
+    bool bad_request_id;
     /* A route's call, kept here because a put outlives the handler: its
      * connection is suspended while the batcher commits (`waiting`). */
     srv_call call;
@@ -67,6 +77,24 @@ typedef struct req {
 } req;
 
 static const srv_tenant open_tenant = { "", true };
+
+/* X-Request-Id's form: 1 to SRV_REQUEST_ID_MAX characters of A-Z a-z 0-9
+ * and "._:-", so that it goes into a header and a log line unchanged. */
+static bool request_id_ok(const char *id)
+{
+    size_t n = strlen(id);
+
+    if (n == 0 || n > SRV_REQUEST_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)id[i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+              (ch >= 'A' && ch <= 'Z') || ch == '.' || ch == '_' ||
+              ch == ':' || ch == '-'))
+            return false;
+    }
+    return true;
+}
 
 static json_int_t us_since(const struct timespec *t0)
 {
@@ -95,6 +123,8 @@ static enum MHD_Result send_json(struct MHD_Connection *con, req *rq,
         if (resp == NULL)
             return MHD_NO;
         MHD_add_response_header(resp, "Content-Type", "application/json");
+        if (rq->request_id[0] != '\0')
+            MHD_add_response_header(resp, "X-Request-Id", rq->request_id);
         rq->status = status;
         ret = MHD_queue_response(con, (unsigned)status, resp);
         MHD_destroy_response(resp);
@@ -122,6 +152,8 @@ static enum MHD_Result send_json(struct MHD_Connection *con, req *rq,
         MHD_add_response_header(resp, "Content-Type", "application/json");
     if (extra_name != NULL)
         MHD_add_response_header(resp, extra_name, extra_value);
+    if (rq->request_id[0] != '\0')
+        MHD_add_response_header(resp, "X-Request-Id", rq->request_id);
     rq->status = status;
     ret = MHD_queue_response(con, (unsigned)status, resp);
     MHD_destroy_response(resp);
@@ -254,7 +286,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con,
     enum MHD_Result ret = MHD_YES;
 
     if (rq == NULL) {
-        const char *cl;
+        const char *cl, *id;
         rq = calloc(1, sizeof *rq);
         if (rq == NULL)
             return MHD_NO;
@@ -268,6 +300,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con,
                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL && strtoull(cl, NULL, 10) > s->ctx.max_body)
             rq->too_large = true;
+        id = MHD_lookup_connection_value(con, MHD_HEADER_KIND,
+                                         "X-Request-Id");
+        if (id != NULL && request_id_ok(id))
+            memcpy(rq->request_id, id, strlen(id) + 1);
+        else if (id != NULL)
+            rq->bad_request_id = true;
         return MHD_YES;
     }
     if (rq->waiting) {
@@ -317,6 +355,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con,
                  s->ctx.max_body);
         return send_error(con, rq, 413, msg, NULL, NULL);
     }
+    if (rq->bad_request_id) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "header X-Request-Id: expected 1 to %d "
+                 "characters of A-Z a-z 0-9 . _ : -", SRV_REQUEST_ID_MAX);
+        return send_error(con, rq, 400, msg, NULL, NULL);
+    }
     if (strcmp(url, "/mcp") == 0) {
         if ((t = authenticate(s, con, rq, &ret)) == NULL)
             return ret;
@@ -331,6 +375,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con,
         if (resp == NULL)
             return MHD_NO;
         MHD_add_response_header(resp, "Content-Type", "application/json");
+        if (rq->request_id[0] != '\0')
+            MHD_add_response_header(resp, "X-Request-Id", rq->request_id);
         rq->status = 200;
         ret = MHD_queue_response(con, MHD_HTTP_OK, resp);
         MHD_destroy_response(resp);
@@ -360,7 +406,8 @@ static void on_completed(void *cls, struct MHD_Connection *con,
         return;
     srv_log_request(rq->method, rq->route, rq->status,
                     (long long)us_since(&rq->t0), rq->tenant, rq->len,
-                    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+                    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK,
+                    rq->request_id);
     json_decref(rq->call.reply);
     am_buf_free(&rq->call.text);
     json_decref(rq->call.body);

@@ -51,6 +51,9 @@ typedef struct srv_mcp_sessions srv_mcp_sessions;
 
 #define SRV_CONV_LOCKS 64
 
+/* The longest X-Request-Id the HTTP server echoes (srv_http.c). */
+#define SRV_REQUEST_ID_MAX 64
+
 typedef struct srv_ctx {
     am_store *store;
     am_embedder *embedder;
@@ -102,11 +105,13 @@ void srv_store_give(srv_ctx *ctx, am_store *store);
  * `event`, ...the members of `fields`}; steals `fields`. */
 void srv_log(const char *event, json_t *fields);
 /* The per-request line of srv_log's form: {"ts", "event":"request",
- * "method", "route", "status", "us", "tenant", "bytes_in", "completed"}.
- * Characters outside HTTP tokens in the strings are logged as '?'. */
+ * "method", "route", "status", "us", "tenant", "bytes_in", "completed"},
+ * and "request_id" when the client sent one (X-Request-Id; NULL or "":
+ * none). Characters outside HTTP tokens in the strings are logged as
+ * '?'. */
 void srv_log_request(const char *method, const char *route, int status,
                      long long us, const char *tenant, size_t bytes_in,
-                     bool completed);
+                     bool completed, const char *request_id);
 
 /* Tokenizer for `model` ("" or NULL: the default model), cached; owned by
  * the cache. Errors go to `err`. */

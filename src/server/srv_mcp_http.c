@@ -119,6 +119,8 @@ static enum MHD_Result reply(struct MHD_Connection *con, int status,
                              const char *allow, int *out_status)
 {
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    const char *request_id = MHD_lookup_connection_value(
+        con, MHD_HEADER_KIND, "X-Request-Id");
     struct MHD_Response *resp;
     enum MHD_Result ret;
 
@@ -137,6 +139,9 @@ static enum MHD_Result reply(struct MHD_Connection *con, int status,
         MHD_add_response_header(resp, "Mcp-Session-Id", session_id);
     if (allow != NULL)
         MHD_add_response_header(resp, "Allow", allow);
+    /* srv_http.c answered 400 to a malformed one before we got here. */
+    if (request_id != NULL)
+        MHD_add_response_header(resp, "X-Request-Id", request_id);
     *out_status = status;
     ret = MHD_queue_response(con, (unsigned)status, resp);
     MHD_destroy_response(resp);

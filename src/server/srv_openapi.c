@@ -327,6 +327,8 @@ static json_t *operation(const srv_route *r, const api_row *row)
     }
     json_object_set_new(responses, "503", error_response(
         "overloaded (past --max-conns) or out of memory; retry"));
+    json_object_set_new(op, "parameters", json_pack("[{s:s}]", "$ref",
+        "#/components/parameters/RequestId"));
     json_object_set_new(op, "summary", json_string(r->summary));
     json_object_set_new(op, "operationId", json_string(r->path + 1));
     json_object_set_new(op, "responses", responses);
@@ -385,5 +387,14 @@ json_t *srv_openapi_build(char *missing, size_t cap)
         "paths", paths,
         "components", "schemas", comp, "securitySchemes", "key",
         "type", "http", "scheme", "bearer");
+    /* Every route takes X-Request-Id (srv_http.c). */
+    json_object_set_new(json_object_get(doc, "components"), "parameters",
+        json_pack("{s:{s:s, s:s, s:b, s:s, s:{s:s, s:s}}}", "RequestId",
+            "name", "X-Request-Id", "in", "header", "required", 0,
+            "description", "names the request: the reply carries the same "
+            "header back and the server's log line the id; anything else "
+            "than 1-64 of A-Z a-z 0-9 . _ : - is answered 400",
+            "schema", "type", "string", "pattern",
+            "^[A-Za-z0-9._:-]{1,64}$"));
     return doc;
 }
