@@ -13,7 +13,9 @@
 #   BENCH_SERVER_PUT_RATES after the put mix, put mixes paced at these
 #                          rates (requests/s; default "5000", "" for none),
 #                          BENCH_SERVER_PACED_CONNS connections (default
-#                          1000); see below
+#                          512) and BENCH_SERVER_WARMUP seconds not timed
+#                          (default 5, or a sixth of a shorter run); see
+#                          below
 #   BENCH_SERVER_BASELINE  another agentmem binary (an older build, say):
 #                          each mix then runs against it too, right after
 #                          ours on a fresh copy of the same database, so
@@ -31,15 +33,18 @@
 # soon as the last is answered, so its p99 is the queueing of 32
 # connections on a machine whose 2 cores also run wrk. A paced put mix
 # (mix=put@RATE) asks for RATE puts/s on a fixed schedule instead, from
-# far more connections than it needs (1000 for 5,000/s: a 100 ms stall
-# leaves 500 requests waiting), so that a slow answer does not hold the
-# next sends back. Its line gives two sets of percentiles: sched_* times
-# each request from its scheduled send time (what a client with a steady
-# stream of work sees, as wrk2 measures it: the goal figure), the plain
-# ones from when it was sent (wrk's own, blind to a send that left late).
-# late_max / late>1ms say how far behind the schedule requests left;
-# unmatched counts answers the script could not match to their schedule
-# (it must be 0, see wrk_mix.lua).
+# far more connections than it needs (512 for 5,000/s: the schedule runs
+# 100 ms ahead of the answers before a send must wait), so that a slow
+# answer does not hold the next sends back. Its line starts with wrk's
+# own figures (the whole run, each request timed from when it was sent),
+# then, leaving out the requests scheduled in the warm-up (the server
+# accepting 512 connections at once), sched_*: each request timed from
+# its scheduled send time, what a client with a steady stream of work
+# sees (wrk2's measure, and the goal figure), and sent_*: the same
+# answers from their send, blind to a send that left late. late_max /
+# late>1ms say how far behind the schedule requests left; unmatched
+# counts answers the script could not match to their schedule (it must
+# be 0, see wrk_mix.lua).
 set -eu
 build=${1:-build}
 cli="$build/agentmem"
@@ -49,7 +54,8 @@ items=${BENCH_SERVER_ITEMS:-10000}
 conns=${BENCH_SERVER_CONNS:-32}
 baseline=${BENCH_SERVER_BASELINE:-}
 put_rates=${BENCH_SERVER_PUT_RATES-5000}
-paced_conns=${BENCH_SERVER_PACED_CONNS:-1000}
+paced_conns=${BENCH_SERVER_PACED_CONNS:-512}
+warmup=${BENCH_SERVER_WARMUP:-$((secs >= 30 ? 5 : secs / 6))}
 for rate in $put_rates; do
     case "$rate" in
         '' | *[!0-9]* | 0) echo "run_server: BENCH_SERVER_PUT_RATES: '$rate' is not a rate (puts/s, a positive integer)"; exit 1 ;;
@@ -93,7 +99,7 @@ run_mix() {
     case "$url" in http://127.0.0.1:*) ;; *) echo "run_server: no loopback URL"; exit 1 ;; esac
     local load0
     load0=$(cut -d' ' -f1 /proc/loadavg)
-    MIX=$mix ITEMS=$items RATE=$rate THREADS=2 wrk -t2 -c"$c" -d"${secs}s" \
+    MIX=$mix ITEMS=$items RATE=$rate THREADS=2 WARMUP=$warmup wrk -t2 -c"$c" -d"${secs}s" \
         --timeout 5s -s "$here/wrk_mix.lua" "$url" >"$out" 2>&1
     # The server's CPU time (user + system ticks, /proc/PID/stat fields
     # 14 and 15) per request answered: unlike req/s it hardly depends on
@@ -115,13 +121,17 @@ run_mix() {
     local paced=""
     if [ -n "$rate" ]; then
         paced=$(awk '/^LATE_MAX_US/ {m = $2} /^LATE_OVER_1MS/ {o = $2}
-            /^SENT/ {n = $2} /^SCHED_P50_US/ {s50 = $2}
-            /^SCHED_P90_US/ {s90 = $2} /^SCHED_P99_US/ {s99 = $2}
-            /^SCHED_P99.9_US/ {s999 = $2} /^SCHED_MAX_US/ {smax = $2}
+            /^SENT / {n = $2} /^TIMED/ {t = $2} /^WARMUP_ANSWERS/ {w = $2}
             /^UNMATCHED/ {u = $2}
-            END {printf("sched_p50=%.2fms sched_p90=%.2fms sched_p99=%.2fms sched_p99.9=%.2fms sched_max=%.2fms unmatched=%d conns=%s late_max=%.2fms late>1ms=%d/%d",
-                        s50 / 1000, s90 / 1000, s99 / 1000, s999 / 1000, smax / 1000, u, c, m / 1000, o, n)}' \
-            c="$c" "$out")
+            /^SCHED_P|^SENT_P|^SCHED_MAX|^SENT_MAX/ {v[$1] = $2 / 1000}
+            END {
+                printf("conns=%s late_max=%.2fms late>1ms=%d/%d unmatched=%d\n", c, m / 1000, o, n, u)
+                printf("  after %ss warm-up (%d answers timed, %d left out): ", wu, t, w)
+                printf("sched_p50=%.2fms sched_p90=%.2fms sched_p99=%.2fms sched_p99.9=%.2fms sched_max=%.2fms",
+                       v["SCHED_P50_US"], v["SCHED_P90_US"], v["SCHED_P99_US"], v["SCHED_P99.9_US"], v["SCHED_MAX_US"])
+                printf(" sent_p50=%.2fms sent_p90=%.2fms sent_p99=%.2fms sent_p99.9=%.2fms sent_max=%.2fms",
+                       v["SENT_P50_US"], v["SENT_P90_US"], v["SENT_P99_US"], v["SENT_P99.9_US"], v["SENT_MAX_US"])
+            }' c="$c" wu="$warmup" "$out")
     fi
     awk -v l="$label" -v m="$shown" -v r="$rps" -v a="$p50" -v b="$p99" \
         -v c="$p90" -v d="$p999" -v e="$max" -v la="$load0/$load1" \

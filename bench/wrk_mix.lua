@@ -19,15 +19,20 @@
 -- send time, as wrk2 does: the request sent is the oldest slot not yet
 -- served, its X-Request-Id header carries that time (or the send time,
 -- when a timer fired early: never less than wrk's own figure) and the
--- server echoes the header, which tells response() which request was
--- answered (wrk's scripts do not see the connection). SCHED_P*_US are
--- those latencies over all threads; wrk's P*_US stay from the send.
+-- send time, and the server echoes the header, which tells response()
+-- which request was answered (wrk's scripts do not see the connection).
+-- SCHED_P*_US are those latencies over all threads, SENT_P*_US the same
+-- answers timed from their send; both leave out the requests scheduled
+-- in the first WARMUP seconds (default 0), while the server is still
+-- accepting the connections (1000 connections took over a second at load
+-- 10). wrk's own P*_US are from the send over the whole run.
 -- LATE_MAX_US and LATE_OVER_1MS say how far behind the schedule requests
 -- left: many late sends mean too few connections for the rate.
 local mix = os.getenv("MIX") or "get"
 local items = tonumber(os.getenv("ITEMS") or "10000")
 local rate = tonumber(os.getenv("RATE") or "")
 local nthreads = tonumber(os.getenv("THREADS") or "2")
+local warmup_us = tonumber(os.getenv("WARMUP") or "0") * 1e6
 local words = { "apple", "river", "garden", "python", "coffee", "music",
                 "travel", "budget", "meeting", "doctor", "football", "rain" }
 local threads = {}
@@ -86,11 +91,15 @@ function request()
 end
 
 -- Latencies from the schedule, in 10 us buckets: sched[b] requests took
--- [10b, 10b + 10) us. Per thread; done() merges them.
+-- [10b, 10b + 10) us; fromsent[b] from their send. Per thread; done()
+-- merges them.
 sched = {}
+fromsent = {}
 sched_n = 0
 sched_max = 0
+sent_max = 0
 unmatched = 0
+warmed = 0     -- answers left out: scheduled in the warm-up
 
 if rate ~= nil then
     if rate <= 0 then error("wrk_mix.lua: RATE must be > 0") end
@@ -137,24 +146,33 @@ if rate ~= nil then
             if slot < now then start = slot end
         end
         sent = sent + 1
-        return make_request({ ["X-Request-Id"] =
-                              string.format("s%d", math.floor(start)) })
+        return make_request({ ["X-Request-Id"] = string.format("s%d-%d",
+                              math.floor(start), math.floor(now)) })
     end
 
 
     function response(status, headers, body)
         if status == 200 then acked = acked + 1 else errors = errors + 1 end
         local id = headers["X-Request-Id"]
-        local start = id and tonumber(string.match(id, "^s(%d+)$"))
-        if start == nil then
+        local a, b
+        if id then a, b = string.match(id, "^s(%d+)-(%d+)$") end
+        local start, at = tonumber(a), tonumber(b)
+        if start == nil or at == nil then
             unmatched = unmatched + 1
             return
         end
-        local us = now_us() - start
-        local b = math.floor(us / 10)
-        sched[b] = (sched[b] or 0) + 1
+        if start < (t0 or start) + warmup_us then
+            warmed = warmed + 1
+            return
+        end
+        local now = now_us()
+        local us, su = now - start, now - at
+        local k1, k2 = math.floor(us / 10), math.floor(su / 10)
+        sched[k1] = (sched[k1] or 0) + 1
+        fromsent[k2] = (fromsent[k2] or 0) + 1
         sched_n = sched_n + 1
         if us > sched_max then sched_max = us end
+        if su > sent_max then sent_max = su end
     end
 end
 
@@ -191,21 +209,29 @@ function done(summary, latency, requests)
     if rate ~= nil then
         io.write(string.format("RATE %d\nSENT %d\nLATE_MAX_US %d\n" ..
                                "LATE_OVER_1MS %d\n", rate, n, lm, lo))
-        local h, hn, hmax, um = {}, 0, 0, 0
+        local h, hs, hn, hmax, smax, um, w = {}, {}, 0, 0, 0, 0, 0
         for _, t in ipairs(threads) do
             for b, c in pairs(t:get("sched")) do h[b] = (h[b] or 0) + c end
+            for b, c in pairs(t:get("fromsent")) do
+                hs[b] = (hs[b] or 0) + c
+            end
             hn = hn + t:get("sched_n")
             hmax = math.max(hmax, t:get("sched_max"))
+            smax = math.max(smax, t:get("sent_max"))
             um = um + t:get("unmatched")
+            w = w + t:get("warmed")
         end
         -- Answers without our X-Request-Id (a server that does not echo
         -- it) would leave the from-schedule figure meaningless.
-        io.write(string.format("SCHED_N %d\nUNMATCHED %d\n", hn, um))
+        io.write(string.format("TIMED %d\nWARMUP_ANSWERS %d\n" ..
+                               "UNMATCHED %d\n", hn, w, um))
         for _, p in ipairs({ 50, 90, 99, 99.9 }) do
-            io.write(string.format("SCHED_P%s_US %d\n", tostring(p),
-                                   bucket_percentile(h, hn, p)))
+            io.write(string.format("SCHED_P%s_US %d\nSENT_P%s_US %d\n",
+                                   tostring(p), bucket_percentile(h, hn, p),
+                                   tostring(p), bucket_percentile(hs, hn, p)))
         end
-        io.write(string.format("SCHED_MAX_US %d\n", hmax))
+        io.write(string.format("SCHED_MAX_US %d\nSENT_MAX_US %d\n", hmax,
+                               smax))
     end
     for _, p in ipairs({ 50, 90, 99, 99.9 }) do
         io.write(string.format("P%s_US %d\n", tostring(p), latency:percentile(p)))
