@@ -310,13 +310,28 @@ for _ in $(seq 50); do
     [ "$(stat -c %s "$tmp/ckpt.db")" -ge 8000000 ] && break
     sleep 0.1
 done
+# The checkpointer runs 10 nice steps below the rest of the server (its
+# work can wait, the puts' cannot), the writer at the server's own.
+thread_nice() {   # thread_nice NAME: nice of the server's thread NAME
+    local t
+    for t in /proc/"$server_pid"/task/*; do
+        if [ "$(cat "$t/comm" 2>/dev/null)" = "$1" ]; then
+            awk '{print $19}' "$t/stat"; return; fi
+    done
+    echo none
+}
+srv_nice=$(awk '{print $19}' /proc/"$server_pid"/stat)
+want=$((srv_nice + 10 > 19 ? 19 : srv_nice + 10))
+expect_eq ckpt_nice "$(thread_nice am-ckpt)" "$want"
+expect_eq writer_nice "$(thread_nice am-writer)" "$srv_nice"
 db_bytes=$(stat -c %s "$tmp/ckpt.db")
 if [ "$db_bytes" -ge 8000000 ]; then pass=$((pass + 1)); else
     echo "FAIL ckpt_copied: the database file has $db_bytes bytes while the"
     echo "server runs (the checkpointer copied nothing back)"
     fails=$((fails + 1)); fi
 stop_server
-jq -e 'select(.event == "stopped") | .ckpt_background >= 1' "$log" \
+jq -e --argjson n "$want" 'select(.event == "stopped") |
+       .ckpt_background >= 1 and .ckpt_nice == $n' "$log" \
     >/dev/null && pass=$((pass + 1)) ||
     { echo "FAIL ckpt_logged: $(grep stopped "$log")"; fails=$((fails + 1)); }
 expect_eq ckpt_items "$("$cli" store export ckpt --db "$tmp/ckpt.db" | wc -l)" 8

@@ -29,6 +29,7 @@
  * stored again one at a time so that each request gets its own answer and
  * error message.
  */
+#define _GNU_SOURCE   /* pthread_setname_np */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +211,7 @@ am_status srv_batcher_start(am_store *store, size_t max_batch,
         goto fail_cv;
     if (pthread_create(&b->thread, NULL, writer, b) != 0)
         goto fail_thread;
+    (void)pthread_setname_np(b->thread, "am-writer");   /* top -H */
     b->started = true;
     *out = b;
     return AM_OK;

@@ -596,7 +596,7 @@ int srv_serve(const srv_opts *o)
          * those between batches do, for ckpt_writer_max_ms at most). */
         srv_log("stopped", json_pack(
             "{s:I, s:I, s:I, s:I, s:f, s:o?, s:f, s:o?, s:I, s:I, s:I, s:f,"
-            " s:I, s:f}",
+            " s:I, s:f, s:i}",
             "batched_puts", (json_int_t)bs.puts,
             "put_transactions", (json_int_t)bs.batches,
             "puts_retried_alone", (json_int_t)bs.retried,
@@ -610,7 +610,8 @@ int srv_serve(const srv_opts *o)
             "ckpt_asked_writer", (json_int_t)cs.asked,
             "ckpt_background_max_ms", cs.max_us / 1000.0,
             "ckpt_writer", (json_int_t)bs.ckpts,
-            "ckpt_writer_max_ms", bs.ckpt_max_us / 1000.0));
+            "ckpt_writer_max_ms", bs.ckpt_max_us / 1000.0,
+            "ckpt_nice", cs.nice));
     }
     return 0;
 }

@@ -283,12 +283,16 @@ void srv_batcher_free(srv_batcher *b);
  * passes here first did not shorten it), so the log grows 4x longer
  * between two of them. */
 #define SRV_CKPT_RESTART_PAGES 16384
+/* How much lower than the server's the checkpointer thread's priority is
+ * (nice, on Linux; srv_ckpt.c says why). */
+#define SRV_CKPT_NICE 10
 typedef struct srv_ckpt srv_ckpt;
 typedef struct srv_ckpt_stats {
     size_t runs;          /* checkpoints that ran */
     size_t busy;          /* ... that found the log busy and did nothing */
     size_t asked;         /* times the batcher was asked to finish */
     long long max_us;     /* the longest one (the writer went on meanwhile) */
+    int nice;             /* the thread's nice value (srv_ckpt.c) */
 } srv_ckpt_stats;
 /* `key`: the database's encryption key (borrowed for the call; empty:
  * none). Errors (opening the handle, starting the thread) go to `err`. */
