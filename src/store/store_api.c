@@ -696,6 +696,15 @@ am_status am__store_fail_at(am_store *s, am_status st, const char *what,
     return am__fail(&AM__ERR(s), st, "%s %zu: %s", what, i, detail);
 }
 
+am_status am__store_copy_out(am_store *s, am_str v, am_buf *out,
+                             const char *what)
+{
+    am_buf_clear(out);
+    if (am_buf_append(out, v.ptr != NULL ? v.ptr : "", v.len) != AM_OK)
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "%s: out of memory", what);
+    return AM_OK; /* am_buf_append leaves it NUL-terminated */
+}
+
 am_status am__store_not_live(am_store *s, am_str key)
 {
     return am__fail(&AM__ERR(s), AM_ENOTFOUND, "no live item '%.*s'",

@@ -129,6 +129,11 @@ am_status am__store_fail_at(am_store *s, am_status st, const char *what,
  * in AM__ERR(s). */
 am_status am__store_item_addr(am_store *s, am_ns ns, am_str key,
                               am_buf *enc);
+/* A value read from a row (`v`, borrowed) copied into the caller's `out`,
+ * replacing it, NUL-terminated; AM_ENOMEM "<what>: out of memory" in
+ * AM__ERR(s). */
+am_status am__store_copy_out(am_store *s, am_str v, am_buf *out,
+                             const char *what);
 /* AM_ENOTFOUND "no live item '<key>'" (in AM__ERR(s)): the row of a
  * delete is deleted or expired. */
 am_status am__store_not_live(am_store *s, am_str key);

@@ -231,15 +231,7 @@ am_status am__pg_get(am_store *s, am_ns ns, am_str key, am_buf *value)
         st = am__fail(&AM__ERR(s), AM_ENOTFOUND, "get: no item '%.*s'",
                       (int)(key.len > 64 ? 64 : key.len), key.ptr);
     } else {
-        am_str v = am__pg_str(r, 0, 0);
-        am_buf_clear(value);
-        st = am_buf_append(value, v.ptr, v.len);
-        if (st == AM_OK)
-            st = am_buf_reserve(value, 0);
-        if (st != AM_OK)
-            st = am__fail(&AM__ERR(s), AM_ENOMEM, "get: out of memory");
-        else
-            value->ptr[value->len] = '\0';
+        st = am__store_copy_out(s, am__pg_str(r, 0, 0), value, "get");
     }
     PQclear(r);
 out:

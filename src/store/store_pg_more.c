@@ -259,15 +259,8 @@ am_status am__pg_session_pop(am_store *s, am_str session_id, am_buf *out)
         st = am__fail(&AM__ERR(s), AM_ENOTFOUND, "session pop: empty");
         goto out;
     }
-    if (out != NULL) {
-        am_str v = am__pg_str(r, 0, 0);
-        am_buf_clear(out);
-        st = am_buf_append(out, v.ptr, v.len);
-        if (st == AM_OK)
-            st = am_buf_reserve(out, 0);
-        if (st != AM_OK)
-            st = am__fail(&AM__ERR(s), AM_ENOMEM, "session pop: out of memory");
-    }
+    if (out != NULL)
+        st = am__store_copy_out(s, am__pg_str(r, 0, 0), out, "session pop");
 out:
     PQclear(r);
     return st;

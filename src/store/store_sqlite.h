@@ -118,6 +118,9 @@ am_status am__sq_exec_once(am_store *s, const char *sql, am_str b1,
 am_status am__store_step_done(am_store *s, int id, const char *what);
 /* Bind `v` as a blob (blob != 0) or text; borrowed until the step. */
 void am__store_bind_str(sqlite3_stmt *q, int i, am_str v, int blob);
+/* Column `i` of the current row as text ("" for NULL), borrowed until the
+ * next step or reset. */
+am_str am__sq_col_str(sqlite3_stmt *q, int i);
 am_status am__store_begin(am_store *s);
 /* Commit the write transaction; first a share of the full-text index's
  * merging, in proportion to what am__sq_fts_wrote counted. */

@@ -61,6 +61,12 @@ void am__store_bind_str(sqlite3_stmt *q, int i, am_str v, int blob)
                           SQLITE_STATIC);
 }
 
+am_str am__sq_col_str(sqlite3_stmt *q, int i)
+{
+    const char *p = (const char *)sqlite3_column_text(q, i);
+    return (am_str){ p != NULL ? p : "", (size_t)sqlite3_column_bytes(q, i) };
+}
+
 static void bind_col_or_null(sqlite3_stmt *dst, int i, sqlite3_stmt *src,
                              int col)
 {
@@ -281,15 +287,7 @@ am_status am__sq_get(am_store *s, am_ns ns, am_str key, am_buf *value)
     am__store_bind_str(q, 3, key, 1);
     rc = sqlite3_step(q);
     if (rc == SQLITE_ROW) {
-        am_buf_clear(value);
-        st = am_buf_append(value, sqlite3_column_text(q, 0),
-                           (size_t)sqlite3_column_bytes(q, 0));
-        if (st == AM_OK)
-            st = am_buf_reserve(value, 0);
-        if (st != AM_OK)
-            st = am__fail(&AM__ERR(s), AM_ENOMEM, "get: out of memory");
-        else
-            value->ptr[value->len] = '\0';
+        st = am__store_copy_out(s, am__sq_col_str(q, 0), value, "get");
     } else if (rc == SQLITE_DONE) {
         st = am__fail(&AM__ERR(s), AM_ENOTFOUND, "get: no item '%.*s'",
                       (int)(key.len > 64 ? 64 : key.len), key.ptr);
@@ -431,12 +429,9 @@ am_status am__sq_undo_find(am_store *s, am_str enc, am_str key, int64_t now,
         return rc == SQLITE_DONE
                    ? am__fail(&AM__ERR(s), AM_ENOTFOUND, "undo: no history")
                    : am__store_dberr(s, rc, "undo", h);
-    u->event = (am_str){ (const char *)sqlite3_column_text(h, 0),
-                         (size_t)sqlite3_column_bytes(h, 0) };
-    u->old_value = (am_str){ (const char *)sqlite3_column_text(h, 1),
-                             (size_t)sqlite3_column_bytes(h, 1) };
-    u->old_meta = (am_str){ (const char *)sqlite3_column_text(h, 2),
-                            (size_t)sqlite3_column_bytes(h, 2) };
+    u->event = am__sq_col_str(h, 0);
+    u->old_value = am__sq_col_str(h, 1);
+    u->old_meta = am__sq_col_str(h, 2);
     return AM_OK;
 }
 
@@ -577,13 +572,6 @@ am_status am__sq_namespaces(am_store *s, am_str lo, am_str hi,
     return st;
 }
 
-/* Column `i` of the current row as text (borrowed until the next step). */
-static am_str col_str(sqlite3_stmt *q, int i)
-{
-    const char *p = (const char *)sqlite3_column_text(q, i);
-    return (am_str){ p != NULL ? p : "", (size_t)sqlite3_column_bytes(q, i) };
-}
-
 am_status am__sq_history(am_store *s, am_ns ns, am_str key, am__rbuild *b)
 {
     am_status st;
@@ -605,13 +593,13 @@ am_status am__sq_history(am_store *s, am_ns ns, am_str key, am__rbuild *b)
     sqlite3_bind_int64(h, 1, id);
     while ((rc = sqlite3_step(h)) == SQLITE_ROW) {
         st = am__rb_event(b, (am_str){ enc.ptr, enc.len }, key,
-                          col_str(h, 0), col_str(h, 1), col_str(h, 4),
-                          sqlite3_column_int64(h, 2), col_str(h, 3));
+                          am__sq_col_str(h, 0), am__sq_col_str(h, 1), am__sq_col_str(h, 4),
+                          sqlite3_column_int64(h, 2), am__sq_col_str(h, 3));
         if (st != AM_OK)
             break;
     }
     if (st == AM_OK && rc == SQLITE_DONE)
-        st = am__rb_events_end(b, col_str(f, 1), col_str(f, 2));
+        st = am__rb_events_end(b, am__sq_col_str(f, 1), am__sq_col_str(f, 2));
     sqlite3_reset(f);
     if (st == AM_ENOMEM)
         am__fail(&AM__ERR(s), st, "history: out of memory");

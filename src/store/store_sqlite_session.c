@@ -165,15 +165,8 @@ am_status am__sq_session_pop(am_store *s, am_str session_id, am_buf *out)
         goto out;
     }
     int64_t item = sqlite3_column_int64(q, 0);
-    if (out != NULL) {
-        am_buf_clear(out);
-        st = am_buf_append(out, sqlite3_column_text(q, 1),
-                           (size_t)sqlite3_column_bytes(q, 1));
-        if (st == AM_OK)
-            st = am_buf_reserve(out, 0);
-        if (st != AM_OK)
-            st = am__fail(&AM__ERR(s), AM_ENOMEM, "session pop: out of memory");
-    }
+    if (out != NULL)
+        st = am__store_copy_out(s, am__sq_col_str(q, 1), out, "session pop");
     sqlite3_reset(q);
     if (st != AM_OK)
         goto out;
