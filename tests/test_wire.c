@@ -328,6 +328,47 @@ AM_TEST(openai_reader_maps_developer_and_rejects_unknown_roles)
     am_msg_list_free(&l);
 }
 
+/* Both readers share one frame (wire.c): the messages array is the
+ * document or its "messages", nothing may follow the document, and a
+ * failure leaves the list as it was. */
+AM_TEST(readers_find_the_messages_array_and_refuse_anything_else)
+{
+    static const am_format fmts[] = { AM_FORMAT_OPENAI, AM_FORMAT_ANTHROPIC };
+    static const char *const fmt_names[] = { "openai", "anthropic" };
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_error err;
+
+    for (size_t i = 0; i < 2; i++) {
+        load(fmts[i], "[{\"role\":\"user\",\"content\":\"a\"}]", &l);
+        load(fmts[i], "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+             "\"content\":\"b\"}]}", &l);
+        CHECK_EQ(l.count, 2 * (i + 1));
+        static const char *const bad[] = {
+            "{\"msgs\":[]}", "{\"messages\":{}}", "\"text\"", "3",
+        };
+        for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+            CHECK_ST(am_msgs_from_json(NULL, fmts[i], am_str_c(bad[k]), &l,
+                                       &err), AM_EFORMAT);
+            CHECK_CONTAINS(err.msg, fmt_names[i]);
+            CHECK_CONTAINS(err.msg, "expected");
+            CHECK_CONTAINS(err.msg, "\"messages\"");
+        }
+        CHECK_ST(am_msgs_from_json(NULL, fmts[i],
+                                   AM_STR("[{\"role\":\"user\",\"content\":"
+                                          "\"c\"}] []"), &l, &err),
+                 AM_EFORMAT);
+        CHECK_EQ(l.count, 2 * (i + 1)); /* unchanged on failure */
+    }
+    /* Anthropic's top-level system comes first, then the turns. */
+    am_msg_list_free(&l);
+    load(AM_FORMAT_ANTHROPIC, "{\"system\":\"rules\",\"messages\":[{\"role\":"
+         "\"user\",\"content\":\"hi\"}]}", &l);
+    CHECK_EQ(l.count, 2);
+    CHECK_EQ(am_msg_role(l.items[0]), AM_ROLE_SYSTEM);
+    CHECK_EQ(am_msg_role(l.items[1]), AM_ROLE_USER);
+    am_msg_list_free(&l);
+}
+
 AM_TEST(anthropic_reader_takes_user_and_assistant_turns_only)
 {
     /* The role names come from the role table; Anthropic's turns are two

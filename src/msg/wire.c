@@ -134,7 +134,10 @@ am_status am__wire_set_fail(am__js *js, const char *fmt_name, size_t index,
                     e->msg);
 }
 
-am_msg_opts am__wire_opts_of(const am__msg_env *env)
+/* ---- The readers' frame ---- */
+
+/* The message options of `env`, for the readers' am_msg_create calls. */
+static am_msg_opts opts_of(const am__msg_env *env)
 {
     am_msg_opts mo = am_msg_opts_default();
 
@@ -145,18 +148,9 @@ am_msg_opts am__wire_opts_of(const am__msg_env *env)
     return mo;
 }
 
-am_status am__wire_doc(am__js *js, am__jnode **doc)
-{
-    am_status st;
-
-    am__js_skip_bom(js);
-    if ((st = am__jdom_parse(js, doc)) != AM_OK)
-        return st;
-    return am__js_end(js);
-}
-
-am_status am__wire_move(am_msg_list *out, am_msg_list *got,
-                        const char *fmt_name, am_error *err)
+/* Append `got`'s messages to `out`, all or nothing; `got` is left empty. */
+static am_status move_all(am_msg_list *out, am_msg_list *got,
+                          const char *fmt_name, am_error *err)
 {
     if (am__grow(out->alloc, (void **)&out->items, &out->cap,
                  out->count + got->count, sizeof *out->items) != AM_OK)
@@ -167,4 +161,45 @@ am_status am__wire_move(am_msg_list *out, am_msg_list *got,
     out->count += got->count;
     got->count = 0;
     return AM_OK;
+}
+
+am_status am__wire_read(const am__msg_env *env, am_str text,
+                        const char *fmt_name, const char *expected,
+                        am__wire_doc_fn on_doc, am__wire_item_fn on_item,
+                        am_msg_list *out, am_error *err)
+{
+    am__arena tmp;
+    am__jnode *doc;
+    const am__jnode *arr;
+    am_msg_list got = AM_MSG_LIST_INIT;
+    am__wire_rd r;
+    am_status st;
+
+    am__arena_init(&tmp, env->alloc, 65536);
+    am__js_init(&r.js, text, fmt_name, &tmp, err);
+    r.mo = opts_of(env);
+    r.index = 0;
+    r.got = &got;
+    got.alloc = out->alloc;
+    am__js_skip_bom(&r.js);
+    if ((st = am__jdom_parse(&r.js, &doc)) != AM_OK ||
+        (st = am__js_end(&r.js)) != AM_OK)
+        goto out;
+    if (on_doc != NULL && (st = on_doc(&r, doc)) != AM_OK)
+        goto out;
+    arr = doc->type == AM__J_OBJ ? am__jobj_get(doc, "messages") : doc;
+    if (arr == NULL || arr->type != AM__J_ARR) {
+        st = am__js_fail(&r.js, doc->pos, "expected %s", expected);
+        goto out;
+    }
+    for (const am__jnode *v = arr->first; v != NULL; v = v->next) {
+        if ((st = on_item(&r, v)) != AM_OK)
+            goto out;
+        r.index++;
+    }
+    st = move_all(out, &got, fmt_name, err);
+out:
+    am_msg_list_free(&got);
+    am__arena_free(&tmp);
+    return st;
 }

@@ -452,12 +452,7 @@ am_status am__wire_anthropic_write(const am_msg *const *msgs, size_t count,
 
 /* ---- Reading ---- */
 
-typedef struct ard {
-    am__js js;
-    am_msg_opts mo;
-    size_t index;
-    am_msg_list *got;
-} ard;
+typedef am__wire_rd ard; /* wire_int.h */
 
 /* Fail at node `at` of the message being read (wire.c). */
 #define rfail(r, at, ...)                                                    \
@@ -744,45 +739,18 @@ static am_status read_system(ard *r, const am__jnode *s)
     return AM_OK;
 }
 
+/* The request's top-level "system" (am__wire_read's on_doc). */
+static am_status read_doc(ard *r, const am__jnode *doc)
+{
+    const am__jnode *s = doc->type == AM__J_OBJ ? am__jobj_get(doc, "system")
+                                                : NULL;
+    return s != NULL && s->type != AM__J_NULL ? read_system(r, s) : AM_OK;
+}
+
 am_status am__wire_anthropic_read(const am__msg_env *env, am_str text,
                                   am_msg_list *out, am_error *err)
 {
-    am__arena tmp;
-    am__jnode *doc;
-    const am__jnode *arr;
-    am_msg_list got = AM_MSG_LIST_INIT;
-    ard r;
-    am_status st;
-
-    am__arena_init(&tmp, env->alloc, 65536);
-    am__js_init(&r.js, text, FMT, &tmp, err);
-    r.mo = am__wire_opts_of(env);
-    r.index = 0;
-    r.got = &got;
-    got.alloc = out->alloc;
-    if ((st = am__wire_doc(&r.js, &doc)) != AM_OK)
-        goto out;
-    arr = doc;
-    if (doc->type == AM__J_OBJ) {
-        const am__jnode *s = am__jobj_get(doc, "system");
-        if (s != NULL && s->type != AM__J_NULL &&
-            (st = read_system(&r, s)) != AM_OK)
-            goto out;
-        arr = am__jobj_get(doc, "messages");
-    }
-    if (arr == NULL || arr->type != AM__J_ARR) {
-        st = am__js_fail(&r.js, doc->pos, "expected a request object with "
-                         "\"messages\" or a messages array");
-        goto out;
-    }
-    for (const am__jnode *v = arr->first; v != NULL; v = v->next) {
-        if ((st = read_turn(&r, v)) != AM_OK)
-            goto out;
-        r.index++;
-    }
-    st = am__wire_move(out, &got, FMT, err);
-out:
-    am_msg_list_free(&got);
-    am__arena_free(&tmp);
-    return st;
+    return am__wire_read(env, text, FMT, "a request object with "
+                         "\"messages\" or a messages array", read_doc,
+                         read_turn, out, err);
 }

@@ -57,16 +57,34 @@ am_status am__wire_read_fail(am__js *js, size_t pos, size_t index,
 am_status am__wire_set_fail(am__js *js, const char *fmt_name, size_t index,
                             am_status st, const am_error *e);
 
-/* What the OpenAI and Anthropic readers share. am__wire_opts_of: the
- * message options of `env` (for the readers' am_msg_create calls).
- * am__wire_doc: skip a BOM, parse the whole document into *doc (in the
- * scanner's arena) and check nothing follows it. am__wire_move: append
- * `got`'s messages to `out`, all or nothing (AM_ENOMEM names `fmt_name`,
- * `out` unchanged); `got` is left empty. */
-am_msg_opts am__wire_opts_of(const am__msg_env *env);
-am_status am__wire_doc(am__js *js, am__jnode **doc);
-am_status am__wire_move(am_msg_list *out, am_msg_list *got,
-                        const char *fmt_name, am_error *err);
+/* ---- The frame the OpenAI and Anthropic readers share ---- */
+
+/* A reader's state: the scanner over the text (its arena is scratch of
+ * the read), the options for the messages it creates, the index of the
+ * message being read (errors name it) and the messages read so far. */
+typedef struct am__wire_rd {
+    am__js js;
+    am_msg_opts mo;
+    size_t index;
+    am_msg_list *got;
+} am__wire_rd;
+
+/* Called once with the whole document, before its messages (may be
+ * NULL), and once per element of the messages array, r->index counting
+ * them; each pushes what it read onto r->got. */
+typedef am_status (*am__wire_doc_fn)(am__wire_rd *r, const am__jnode *doc);
+typedef am_status (*am__wire_item_fn)(am__wire_rd *r,
+                                      const am__jnode *item);
+
+/* Read `text` in format `fmt_name`: skip a BOM, parse the whole document
+ * (nothing may follow it), find its messages array (the document itself,
+ * or an object's "messages"; else AM_EFORMAT "expected <expected>"), call
+ * `on_doc` and `on_item` (above), then append the messages to `out` all
+ * or nothing: on failure `out` is unchanged. Errors go to `err`. */
+am_status am__wire_read(const am__msg_env *env, am_str text,
+                        const char *fmt_name, const char *expected,
+                        am__wire_doc_fn on_doc, am__wire_item_fn on_item,
+                        am_msg_list *out, am_error *err);
 
 am_status am__msgs_write_agentmem(const am_msg *const *msgs, size_t count,
                                   unsigned flags, am_buf *out);

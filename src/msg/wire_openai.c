@@ -305,12 +305,7 @@ am_status am__wire_openai_write(const am_msg *const *msgs, size_t count,
 
 /* ---- Reading ---- */
 
-typedef struct ord {
-    am__js js;
-    const am__msg_env *env;
-    am_msg_opts mo;
-    size_t index;
-} ord;
+typedef am__wire_rd ord; /* wire_int.h */
 
 /* Fail at node `at` of the message being read (wire.c). */
 #define rfail(r, at, ...)                                                    \
@@ -584,47 +579,23 @@ static am_status read_msg(ord *r, const am__jnode *v, am_msg **out)
     return AM_OK;
 }
 
+/* One element of the messages array (am__wire_read's on_item). */
+static am_status read_item(ord *r, const am__jnode *v)
+{
+    am_msg *m;
+    am_status st = read_msg(r, v, &m);
+    if (st != AM_OK)
+        return st;
+    st = am_msg_list_push(r->got, m);
+    am_msg_free(m);
+    return st == AM_OK ? AM_OK
+                       : am__fail(r->js.err, st, "openai: out of memory");
+}
+
 am_status am__wire_openai_read(const am__msg_env *env, am_str text,
                                am_msg_list *out, am_error *err)
 {
-    am__arena tmp;
-    am__jnode *doc;
-    const am__jnode *arr;
-    am_msg_list got = AM_MSG_LIST_INIT;
-    ord r;
-    am_status st;
-
-    am__arena_init(&tmp, env->alloc, 65536);
-    am__js_init(&r.js, text, FMT, &tmp, err);
-    r.env = env;
-    r.mo = am__wire_opts_of(env);
-    r.index = 0;
-    got.alloc = out->alloc;
-    if ((st = am__wire_doc(&r.js, &doc)) != AM_OK)
-        goto out;
-    arr = doc;
-    if (doc->type == AM__J_OBJ)
-        arr = am__jobj_get(doc, "messages");
-    if (arr == NULL || arr->type != AM__J_ARR) {
-        st = am__js_fail(&r.js, doc->pos, "expected a messages array or a "
-                         "request object with \"messages\"");
-        goto out;
-    }
-    for (const am__jnode *v = arr->first; v != NULL; v = v->next) {
-        am_msg *m;
-        if ((st = read_msg(&r, v, &m)) != AM_OK)
-            goto out;
-        st = am_msg_list_push(&got, m);
-        am_msg_free(m);
-        if (st != AM_OK) {
-            st = am__fail(err, st, "openai: out of memory");
-            goto out;
-        }
-        r.index++;
-    }
-    st = am__wire_move(out, &got, FMT, err);
-out:
-    am_msg_list_free(&got);
-    am__arena_free(&tmp);
-    return st;
+    return am__wire_read(env, text, FMT, "a messages array or a request "
+                         "object with \"messages\"", NULL, read_item, out,
+                         err);
 }
