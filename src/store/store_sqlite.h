@@ -18,6 +18,7 @@ enum {
     Q_FTS_DEL,
     Q_ITEM_UPDATE,
     Q_ITEM_SOFTDEL,
+    Q_CHG_MAX,
     Q_ITEM_GET,
     Q_ITEM_ROW,
     Q_HIST_ADD,
@@ -74,7 +75,10 @@ typedef struct am__sqlite {
     size_t fts_bytes;  /* text added to or deleted from items_fts in the
                         * open write transaction (am__store_commit) */
     int has_chg;       /* the file has change stamps (schema 4) */
+    int64_t txn_chg;   /* the open write transaction's stamp (0: none
+                        * taken yet; am__sq_txn_stamp) */
     int64_t vc_chg;    /* the vector cache has seen every stamp up to this */
+    int64_t vc_id;     /* and every row inserted up to this id */
     int64_t vc_epoch;  /* the hard-delete epoch it was loaded in */
     int ckpt_synced;   /* log frames copied as of am__sq_checkpoint's last
                         * sync of the database file */
@@ -87,6 +91,13 @@ int64_t am__sq_data_version(am_store *s);
  * hard-deleted or rewritten wholesale: every handle's vector cache then
  * reloads in full (store_sqlite_vec.c). */
 am_status am__sq_vec_epoch_bump(am_store *s);
+
+/* The change stamp of the open write transaction, into *out: one above
+ * the largest in the file, taken at the first row written to in place
+ * (update, soft delete) and shared by every such row of the transaction.
+ * Write transactions are serialized, so stamps grow in commit order and a
+ * reader that saw stamp n has seen every row stamped n. */
+am_status am__sq_txn_stamp(am_store *s, int64_t *out);
 
 /* Register the am_bm25 FTS5 ranking function on `db`
  * (store_sqlite_bm25.c). */

@@ -156,6 +156,10 @@ static am_status update_row(am_store *s, int64_t id, am_str value,
                             const am__prepared *p, int64_t created,
                             int64_t now, int64_t expires, const char *what)
 {
+    int64_t stamp;
+    am_status st = am__sq_txn_stamp(s, &stamp);
+    if (st != AM_OK)
+        return st;
     sqlite3_stmt *w = am__store_stmt(s, Q_ITEM_UPDATE);
     if (w == NULL)
         return AM__ERR(s).code;
@@ -166,6 +170,7 @@ static am_status update_row(am_store *s, int64_t id, am_str value,
     sqlite3_bind_int64(w, 5, created);
     sqlite3_bind_int64(w, 6, now);
     bind_tail(w, p, expires);
+    sqlite3_bind_int64(w, 10, stamp);
     int rc = sqlite3_step(w);
     sqlite3_reset(w);
     return rc == SQLITE_DONE ? AM_OK : am__store_dberr(s, rc, what, w);
@@ -336,13 +341,17 @@ static am_status find_row(am_store *s, am_ns ns, am_str key, am_buf *enc,
 static am_status soft_delete(am_store *s, sqlite3_stmt *f, int64_t now,
                              const char *actor)
 {
-    int64_t id = sqlite3_column_int64(f, 0);
+    int64_t id = sqlite3_column_int64(f, 0), stamp;
+    am_status st = am__sq_txn_stamp(s, &stamp);
+    if (st != AM_OK)
+        return st;
     sqlite3_stmt *d = am__store_stmt(s, Q_ITEM_SOFTDEL);
     if (d == NULL)
         return AM__ERR(s).code;
     sqlite3_bind_int64(d, 1, id);
     sqlite3_bind_int64(d, 2, now);
-    am_status st = am__store_step_done(s, Q_ITEM_SOFTDEL, "delete");
+    sqlite3_bind_int64(d, 3, stamp);
+    st = am__store_step_done(s, Q_ITEM_SOFTDEL, "delete");
     if (st == AM_OK)
         st = history_add(s, id, "delete", f, 1, 2, now, actor);
     return st;
