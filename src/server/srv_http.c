@@ -114,23 +114,14 @@ static enum MHD_Result send_json(struct MHD_Connection *con, req *rq,
                                  const char *extra_value)
 {
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    bool is_raw = body == NULL && raw != NULL && raw->len > 0;
     struct MHD_Response *resp;
     enum MHD_Result ret;
 
-    if (body == NULL && raw != NULL && raw->len > 0) {
+    if (is_raw) {
         resp = MHD_create_response_from_buffer(raw->len, raw->ptr,
                                                MHD_RESPMEM_MUST_COPY);
-        if (resp == NULL)
-            return MHD_NO;
-        MHD_add_response_header(resp, "Content-Type", "application/json");
-        if (rq->request_id[0] != '\0')
-            MHD_add_response_header(resp, "X-Request-Id", rq->request_id);
-        rq->status = status;
-        ret = MHD_queue_response(con, (unsigned)status, resp);
-        MHD_destroy_response(resp);
-        return ret;
-    }
-    if (body != NULL && text == NULL) {
+    } else if (body != NULL && text == NULL) {
         static const char oom[] =
             "{\"error\":{\"code\":\"unavailable\",\"message\":\"out of "
             "memory\"}}";
@@ -148,7 +139,7 @@ static enum MHD_Result send_json(struct MHD_Connection *con, req *rq,
         free(text);
         return MHD_NO;
     }
-    if (body != NULL || text != NULL)
+    if (is_raw || body != NULL || text != NULL)
         MHD_add_response_header(resp, "Content-Type", "application/json");
     if (extra_name != NULL)
         MHD_add_response_header(resp, extra_name, extra_value);
