@@ -261,12 +261,17 @@ AM_TEST(every_merge_path_matches_tiktokens_merge_loop)
     uint32_t want[200];
     am_tokens toks = AM_TOKENS_INIT;
     uint32_t seed = 12345;
+    /* Both builds of the vector merges where the CPU runs AVX2: the
+     * baseline one first, then the one the encoding chose. */
+    size_t builds = am__merge_avx2_usable() ? 2 : 1;
 
-    for (size_t e = 0; e < 2; e++) {
-        am_encoding *enc = open_enc(names[e]);
+    for (size_t e = 0; e < 2 * builds; e++) {
+        am_encoding *enc = open_enc(names[e % 2]);
+        if (e < 2)
+            enc->merge_avx2 = false;
         /* (o200k splits a mixed-case word before each capital.) */
-        for (size_t a = 0; a < sizeof alphabets / sizeof *alphabets - e;
-             a++) {
+        for (size_t a = 0;
+             a < sizeof alphabets / sizeof *alphabets - e % 2; a++) {
             size_t an = strlen(alphabets[a]);
             for (size_t n = 2; n <= sizeof w; n++) {
                 size_t want_n, count = 0;
@@ -289,6 +294,17 @@ AM_TEST(every_merge_path_matches_tiktokens_merge_loop)
         am_encoding_free(enc);
     }
     am_tokens_free(&toks);
+}
+
+AM_TEST(merges_use_avx2_exactly_where_the_cpu_has_it)
+{
+    am_encoding *enc = open_enc("cl100k_base");
+
+    CHECK_EQ(enc->merge_avx2, am__merge_avx2_usable());
+#if !AM_TOKENS_AVX2
+    CHECK(!am__merge_avx2_usable());
+#endif
+    am_encoding_free(enc);
 }
 
 /* ---- Unicode classes ---- */

@@ -31,6 +31,19 @@ typedef struct encoding_def {
     special specials[MAX_SPECIALS];
 } encoding_def;
 
+/* The vector merges (encoding.c) have a second build for AVX2 on x86-64
+ * with gcc or clang, used where the CPU has it. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define AM_TOKENS_AVX2 1
+#else
+#define AM_TOKENS_AVX2 0
+#endif
+
+/* Whether this CPU (and OS) can run the AVX2 build of the merges; false
+ * where there is none. am_encoding_create stores the answer in the
+ * encoding (merge_avx2). Thread safety: safe. */
+bool am__merge_avx2_usable(void);
+
 struct am_encoding {
     const am_allocator *alloc;
     const encoding_def *def;
@@ -45,6 +58,7 @@ struct am_encoding {
     uint32_t byte_rank[256];
     uint32_t *pair_rank; /* 65536 ranks of the 2-byte tokens (or NO_RANK) */
     uint64_t *filter;    /* FILTER_BITS-bit filter of token hashes */
+    bool merge_avx2;     /* the vector merges' AVX2 builds (encoding.c) */
     size_t vocab_size;
     /* When the tables were mapped from the binary cache (rank_table.c),
      * off, blob, slots, filter and pair_rank point into this read-only

@@ -817,6 +817,7 @@ am_status am_encoding_create(const char *name, const am_encoding_opts *opts,
         if (use_cache)
             cache_write(enc, path, &sb);
     }
+    enc->merge_avx2 = am__merge_avx2_usable();
     enc->vocab_size = enc->nranks;
     for (size_t i = 0; i < def->nspecials; i++) {
         if (def->specials[i].id < enc->nranks &&
