@@ -24,6 +24,11 @@
  *           default) instead of the schema's 64 kB, merged at the end
  *   gin1k   as gin4m, the list merged after each batch of 1,000
  *
+ * AM_BENCH_PUT_WAYS (e.g. "store,peer") runs only the ways named.
+ * AM_BENCH_PUT_DROP (e.g. "items_chg items_metaj") drops those indexes
+ * of the store's schema before every way that writes it: what each index
+ * costs a put.
+ *
  * The "store" line includes the store's own client work (namespace
  * encoding, the words counted for BM25, checks); the others do only what
  * the server needs. Wall time depends on the machine's load; the CPU
@@ -287,6 +292,20 @@ static void way_peer(PGconn *c, size_t from, size_t to)
     free(b.p);
 }
 
+/* Whether comma-separated `list` names `way`. */
+static int listed(const char *list, const char *way)
+{
+    size_t n = strlen(way);
+    for (const char *p = list; *p != '\0';) {
+        const char *e = strchr(p, ',');
+        size_t len = e != NULL ? (size_t)(e - p) : strlen(p);
+        if (len == n && memcmp(p, way, n) == 0)
+            return 1;
+        p += len + (e != NULL);
+    }
+    return 0;
+}
+
 /* A fresh schema `name` made by the store (its exact tables), and a
  * connection whose search_path is that schema. */
 static am_store *fresh(const char *url, const char *name, PGconn *admin,
@@ -320,6 +339,19 @@ static am_store *fresh(const char *url, const char *name, PGconn *admin,
                " NULL, tsv tsvector GENERATED ALWAYS AS (to_tsvector("
                "'english', text)) STORED, vec bytea, UNIQUE(ns, key));"
                "CREATE INDEX ON peer USING gin(tsv)");
+    /* A name ending in _pkey is its table's primary key. */
+    const char *drop = getenv("AM_BENCH_PUT_DROP");
+    for (const char *p = drop; p != NULL && *p != '\0';) {
+        size_t len = strcspn(p, " ,");
+        if (len > 5 && memcmp(p + len - 5, "_pkey", 5) == 0)
+            snprintf(sql, sizeof sql, "ALTER TABLE %.*s DROP CONSTRAINT"
+                     " %.*s", (int)len - 5, p, (int)len, p);
+        else
+            snprintf(sql, sizeof sql, "DROP INDEX %.*s", (int)len, p);
+        if (len > 0)
+            run(*conn, sql);
+        p += len + (p[len] != '\0');
+    }
     prepare(*conn, "copy_ins", COPY_INSERT);
     prepare(*conn, "row_ins", ROW_INSERT);
     return s;
@@ -350,10 +382,15 @@ int main(int argc, char **argv)
     if (PQstatus(admin) != CONNECTION_OK)
         die("connect", PQerrorMessage(admin));
     run(admin, "SET client_min_messages = warning");
+    const char *only = getenv("AM_BENCH_PUT_WAYS");
+    const char *drop = getenv("AM_BENCH_PUT_DROP");
     printf("# bench_pg_put: %zu items per way and round, batches of %d, "
-           "%d rounds\n", n, BATCH, rounds);
+           "%d rounds; indexes dropped: %s\n", n, BATCH, rounds,
+           drop != NULL && *drop != '\0' ? drop : "none");
     for (int round = 0; round < rounds; round++) {
         for (int w = 0; w < NWAYS; w++) {
+            if (only != NULL && !listed(only, names[w]))
+                continue;
             PGconn *c = NULL;
             char schema[64];
             snprintf(schema, sizeof schema, "put_%s", names[w]);
@@ -414,8 +451,9 @@ int main(int argc, char **argv)
         }
     }
     for (int w = 0; w < NWAYS; w++)
-        printf("%-5s %9.0f items/s  %7.1f us CPU per item\n", names[w],
-               best[w], cpu[w]);
+        if (only == NULL || listed(only, names[w]))
+            printf("%-5s %9.0f items/s  %7.1f us CPU per item\n", names[w],
+                   best[w], cpu[w]);
     PQfinish(admin);
     return 0;
 }
