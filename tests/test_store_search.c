@@ -1,6 +1,7 @@
 /* test_store_search.c -- the store's search: full text, vectors, hybrid
  * fusion, feedback, the 100 ms promise over 10,000 items, and the
  * embedders it searches with. */
+#include <assert.h>
 #include <math.h>
 #include <time.h>
 #include <unistd.h>
@@ -555,6 +556,153 @@ AM_TEST(vector_search_is_exact_among_near_ties)
     }
     am_results_free(r);
     fx_close(&f);
+}
+
+/* An allocator that counts big allocations and reallocations, keeps its
+ * live bytes and fails every call from the `fail_from`-th on (0: never),
+ * or only that call with `fail_once`. */
+typedef struct grow_alloc {
+    long calls, fail_from, big_allocs, big_reallocs;
+    int fail_once;
+    size_t live;
+} grow_alloc;
+
+enum { GROW_BIG = 64 * 1024 };
+
+static int grow_fails(grow_alloc *g)
+{
+    g->calls++;
+    return g->fail_from != 0 &&
+           (g->fail_once ? g->calls == g->fail_from
+                         : g->calls >= g->fail_from);
+}
+
+static void *grow_alloc_fn(void *ctx, size_t size)
+{
+    grow_alloc *g = ctx;
+    if (grow_fails(g))
+        return NULL;
+    void *p = malloc(size);
+    if (p != NULL) {
+        g->live += size;
+        g->big_allocs += size >= GROW_BIG;
+    }
+    return p;
+}
+
+static void *grow_realloc_fn(void *ctx, void *ptr, size_t old_size,
+                             size_t new_size)
+{
+    grow_alloc *g = ctx;
+    if (grow_fails(g))
+        return NULL;
+    void *p = realloc(ptr, new_size);
+    if (p != NULL) {
+        g->live = g->live - old_size + new_size;
+        g->big_reallocs += new_size >= GROW_BIG;
+    }
+    return p;
+}
+
+static void grow_free_fn(void *ctx, void *ptr, size_t size)
+{
+    grow_alloc *g = ctx;
+    if (ptr != NULL)
+        g->live -= size;
+    free(ptr);
+}
+
+enum { GROW_DIM = 32 };
+
+/* Rows [from, to) of the cache: id i + 1, vector (i, i, ...). */
+static am_status grow_insert(am_store *s, size_t from, size_t to)
+{
+    static float v[4096][GROW_DIM];
+    static am__vc_new rows[4096];
+    assert(to - from <= 4096);
+    for (size_t i = from; i < to; i++) {
+        for (int d = 0; d < GROW_DIM; d++)
+            v[i - from][d] = (float)i;
+        rows[i - from] = (am__vc_new){ (int64_t)i + 1, 0, { "n", 1 },
+                                       v[i - from], sizeof v[0] };
+    }
+    return am__vcache_insert(s, rows, to - from);
+}
+
+static int grow_intact(const am_store *s, size_t n)
+{
+    const am__vcache *c = &s->vc;
+    if (c->count != n || c->cap < n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (c->ids[i] != (int64_t)i + 1 || c->vecs[i * GROW_DIM] != (float)i ||
+            c->vecs[i * GROW_DIM + GROW_DIM - 1] != (float)i)
+            return 0;
+    return 1;
+}
+
+AM_TEST(vector_cache_grows_in_place_and_all_or_nothing)
+{
+    /* Doubling reallocates each array instead of a fresh array and a
+     * copy of every vector (a million-row cache copied ~330 MB). */
+    grow_alloc g = { 0 };
+    am_allocator a = { grow_alloc_fn, grow_realloc_fn, grow_free_fn, &g };
+    am_store_opts o = am_store_opts_default();
+    o.alloc = &a;
+    am_store *s;
+    am_error err;
+    CHECK_OK(am_store_open(":memory:", &o, &s, &err));
+    CHECK_OK(grow_insert(s, 0, 2048)); /* capacity 2,048: 256 kB of floats */
+    CHECK_EQ(s->vc.cap, 2048);
+    long allocs = g.big_allocs, reallocs = g.big_reallocs;
+    CHECK_OK(grow_insert(s, 2048, 2049));
+    CHECK_EQ(s->vc.cap, 4096);
+    CHECK_EQ(g.big_allocs, allocs);      /* no fresh array... */
+    CHECK(g.big_reallocs >= reallocs + 2); /* ...the floats and codes grew */
+    CHECK(grow_intact(s, 2049));
+    am_store_close(s);
+    CHECK_EQ(g.live, 0);
+
+    /* A failure anywhere in a growth: AM_ENOMEM with every entry kept
+     * (one refused call: the grown arrays shrink back), or, when the
+     * shrinks are refused too, an empty, invalid cache; never a leak or a
+     * half-grown array. */
+    for (int once = 1; once >= 0; once--) {
+        int kept = 0, dropped = 0;
+        for (long n = 1;; n++) {
+            g = (grow_alloc){ 0 };
+            CHECK_OK(am_store_open(":memory:", &o, &s, &err));
+            CHECK_OK(grow_insert(s, 0, 2048));
+            g.fail_from = g.calls + n;
+            g.fail_once = once;
+            am_status st = grow_insert(s, 2048, 2049);
+            long failed = g.calls >= g.fail_from;
+            g.fail_from = 0;
+            if (st == AM_OK) {
+                CHECK(grow_intact(s, 2049));
+            } else {
+                CHECK_EQ(st, AM_ENOMEM);
+                CHECK_EQ(s->vc.valid, 0);
+                if (s->vc.count == 0 && s->vc.cap == 0) {
+                    dropped++;
+                } else {
+                    CHECK(grow_intact(s, 2048));
+                    kept++;
+                }
+                /* Usable after: the next growth works. */
+                s->vc.count = 0;
+                CHECK_OK(grow_insert(s, 0, 2049));
+                CHECK(grow_intact(s, 2049));
+            }
+            am_store_close(s);
+            CHECK_EQ(g.live, 0);
+            if (!failed)
+                break;
+        }
+        CHECK(kept > 0);
+        if (!once)
+            CHECK(dropped > 0);
+    }
 }
 
 AM_TEST(emptied_vector_index_accepts_another_embedder)

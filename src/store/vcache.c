@@ -10,6 +10,7 @@
  */
 #include <assert.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "store_int.h"
@@ -31,10 +32,34 @@ void am__vcache_free(am_store *s)
     c->ns_pool.alloc = s->alloc;
 }
 
-/* Grows the cache's parallel arrays to hold `need` entries. All or
- * nothing: the new arrays are allocated first and the old ones freed only
- * when every allocation worked, so that on AM_ENOMEM every array still
- * has c->cap entries (am__vcache_free frees them by that size). */
+/* Drops every array after a failed shrink (see vcache_grow): arrays
+ * [0, grown) have `cap` entries, the others c->cap. The cache is a cache:
+ * the next search loads it again. */
+static void drop_arrays(am_store *s, void **arr[], const size_t size[],
+                        int n, int grown, size_t cap)
+{
+    am__vcache *c = &s->vc;
+    for (int k = 0; k < n; k++) {
+        if (*arr[k] != NULL)
+            am__free(s->alloc, *arr[k], (k < grown ? cap : c->cap) * size[k]);
+        *arr[k] = NULL;
+    }
+    c->count = 0;
+    c->cap = 0;
+    c->valid = 0;
+}
+
+/* Grows the cache's parallel arrays to hold `need` entries, doubling.
+ * Each array is reallocated in place of a fresh array and a copy: at a
+ * million 128-d vectors a doubling copied ~330 MB and faulted in every
+ * page of the new arrays (~325 ms of CPU at 131,072 entries in bench_pg),
+ * where the C library's realloc of a block this large moves its pages'
+ * mappings (mremap) and copies nothing (bench_vscan's vscan_grow_max).
+ * All or nothing: if one array cannot grow, those already grown are
+ * shrunk back, so on AM_ENOMEM every array still has c->cap entries
+ * (am__vcache_free frees them by that size); should a shrink fail too,
+ * the whole cache is dropped (empty, invalid) rather than left with
+ * arrays of unknown size. */
 static am_status vcache_grow(am_store *s, size_t need)
 {
     am__vcache *c = &s->vc;
@@ -51,28 +76,36 @@ static am_status vcache_grow(am_store *s, size_t need)
     size_t size[NARR] = { sizeof *c->ids, sizeof *c->expires,
                           sizeof *c->ns_off, sizeof *c->ns_len,
                           c->dim * sizeof(float), c->dim, sizeof *c->vq };
-    void *fresh[NARR] = { NULL };
     int k;
     for (k = 0; k < NARR; k++) {
         if (size[k] == 0) /* no vectors yet: no dimension */
             continue;
-        fresh[k] = am__alloc_array(s->alloc, cap, size[k]);
-        if (fresh[k] == NULL)
+        if (cap > SIZE_MAX / size[k])
             break;
+        void *p = am__realloc(s->alloc, *arr[k], c->cap * size[k],
+                              cap * size[k]);
+        if (p == NULL)
+            break;
+        *arr[k] = p;
     }
     if (k < NARR) {
-        while (k-- > 0)
-            if (fresh[k] != NULL)
-                am__free(s->alloc, fresh[k], cap * size[k]);
-        return AM_ENOMEM;
-    }
-    for (k = 0; k < NARR; k++) {
-        if (*arr[k] != NULL) {
-            if (fresh[k] != NULL)
-                memcpy(fresh[k], *arr[k], c->count * size[k]);
-            am__free(s->alloc, *arr[k], c->cap * size[k]);
+        while (k-- > 0) {
+            if (size[k] == 0)
+                continue;
+            if (c->cap == 0) { /* nothing to go back to */
+                am__free(s->alloc, *arr[k], cap * size[k]);
+                *arr[k] = NULL;
+                continue;
+            }
+            void *p = am__realloc(s->alloc, *arr[k], cap * size[k],
+                                  c->cap * size[k]);
+            if (p == NULL) {
+                drop_arrays(s, arr, size, NARR, k + 1, cap);
+                return AM_ENOMEM;
+            }
+            *arr[k] = p;
         }
-        *arr[k] = fresh[k];
+        return AM_ENOMEM;
     }
     c->cap = cap;
     return AM_OK;
