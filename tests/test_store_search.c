@@ -705,6 +705,56 @@ AM_TEST(vector_cache_grows_in_place_and_all_or_nothing)
     }
 }
 
+AM_TEST(vector_cache_codes_bound_what_they_miss)
+{
+    /* The scan's first pass is exact only if every row's int8 codes miss
+     * no more than their bound: checked here for ordinary, huge, tiny,
+     * zero and non-finite vectors (the last always scored in full). */
+    enum { DIM = 37, ROWS = 8 };
+    static float v[ROWS][DIM];
+    am__vc_new rows[ROWS];
+    srand(11);
+    for (int r = 0; r < ROWS; r++)
+        for (int d = 0; d < DIM; d++) {
+            float x = (float)rand() / (float)RAND_MAX - 0.5f;
+            v[r][d] = r == 1 ? x * 3e38f : r == 2 ? x * 1e-40f
+                    : r == 3 ? 0 : x;
+        }
+    v[4][5] = NAN;
+    v[5][DIM - 1] = INFINITY;
+    v[6][0] = -INFINITY;
+    v[7][3] = -1.0f; /* the largest magnitude negative */
+    for (int r = 0; r < ROWS; r++)
+        rows[r] = (am__vc_new){ r + 1, 0, { "n", 1 }, v[r], sizeof v[0] };
+    am_store *s;
+    am_error err;
+    CHECK_OK(am_store_open(":memory:", NULL, &s, &err));
+    CHECK_OK(am__vcache_insert(s, rows, ROWS));
+    const am__vcache *c = &s->vc;
+    for (int r = 0; r < ROWS; r++) {
+        const am__vq *q = &c->vq[r];
+        const int8_t *code = c->codes + (size_t)r * DIM;
+        if (r >= 4 && r <= 6) {
+            CHECK(isinf(q->err));
+            continue;
+        }
+        double miss = 0;
+        int top = 0;
+        for (int d = 0; d < DIM; d++) {
+            CHECK(code[d] >= -127 && code[d] <= 127);
+            top = abs(code[d]) > top ? abs(code[d]) : top;
+            double e = (double)v[r][d] - (double)q->scale * code[d];
+            miss += e * e;
+        }
+        CHECK(isfinite(q->err));
+        CHECK(sqrt(miss) <= (double)q->err);
+        if (r != 3)
+            CHECK_EQ(top, 127); /* the largest component uses the range */
+    }
+    CHECK_EQ(c->codes[7 * DIM + 3], -127);
+    am_store_close(s);
+}
+
 AM_TEST(emptied_vector_index_accepts_another_embedder)
 {
     fixture f;
