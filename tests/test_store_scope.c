@@ -11,6 +11,7 @@
 #include "core/core.h"
 #include "harness.h"
 #include "store/store_int.h"
+#include "vec_checks.h"
 
 #define NS1(a) ((am_ns){ (const am_str[]){ AM_STR(a) }, 1 })
 #define NS2(a, b) ((am_ns){ (const am_str[]){ AM_STR(a), AM_STR(b) }, 2 })
@@ -372,20 +373,6 @@ static void put_vec2(am_store *s, const char *key, float x, float y)
                       .value = AM_STR("1"), .vec = v, .dim = 2,
                       .vec_model = "test" };
     CHECK_OK(am_store_put(s, &it));
-}
-
-static size_t vec_hits(am_store *s, float x, float y, char *top, size_t cap)
-{
-    float v[2] = { x, y };
-    am_results *r = NULL;
-    am_search q = { .ns = NS1("v"), .vec = v, .dim = 2,
-                    .mode = AM_SEARCH_VECTOR, .limit = 10 };
-    CHECK_OK(am_store_search(s, &q, &r));
-    size_t n = r->count;
-    snprintf(top, cap, "%.*s", n > 0 ? (int)r->items[0].key.len : 0,
-             n > 0 ? r->items[0].key.ptr : "");
-    am_results_free(r);
-    return n;
 }
 
 /* A file from before the change stamps (schema 3) opened read-only is

@@ -13,6 +13,7 @@
 #include "agentmem/store.h"
 #include "harness.h"
 #include "store/store_int.h"
+#include "vec_checks.h"
 
 #define NS1(a) ((am_ns){ (const am_str[]){ AM_STR(a) }, 1 })
 
@@ -32,22 +33,6 @@ static void put_vec2(am_store *s, const char *key, float x, float y)
     float v[2] = { x, y };
     am_item_in it = vec_item(key, "\"apple\"", v);
     CHECK_OK(am_store_put(s, &it));
-}
-
-/* The key of the best vector match for (x, y) in namespace "v" into
- * `top`; returns the number of matches. */
-static size_t vec_hits(am_store *s, float x, float y, char *top, size_t cap)
-{
-    float v[2] = { x, y };
-    am_results *r = NULL;
-    am_search q = { .ns = NS1("v"), .vec = v, .dim = 2,
-                    .mode = AM_SEARCH_VECTOR, .limit = 10 };
-    CHECK_OK(am_store_search(s, &q, &r));
-    size_t n = r->count;
-    snprintf(top, cap, "%.*s", n > 0 ? (int)r->items[0].key.len : 0,
-             n > 0 ? r->items[0].key.ptr : "");
-    am_results_free(r);
-    return n;
 }
 
 /* The first column of the first row of `sql` on the file, as an integer

@@ -1,0 +1,29 @@
+/* vec_checks.h -- a vector search check shared by test_store_scope.c and
+ * test_store_stamps.c, whose tests put 2-d vectors into namespace "v" and
+ * ask what another handle finds after a write. */
+#ifndef AM_TEST_VEC_CHECKS_H
+#define AM_TEST_VEC_CHECKS_H
+
+#include <stdio.h>
+
+#include "agentmem/store.h"
+#include "harness.h"
+
+/* The key of the best vector match for (x, y) in namespace "v" into
+ * `top`; returns the number of matches. */
+static inline size_t vec_hits(am_store *s, float x, float y, char *top,
+                              size_t cap)
+{
+    float v[2] = { x, y };
+    am_results *r = NULL;
+    am_search q = { .ns = { (const am_str[]){ AM_STR("v") }, 1 }, .vec = v,
+                    .dim = 2, .mode = AM_SEARCH_VECTOR, .limit = 10 };
+    CHECK_OK(am_store_search(s, &q, &r));
+    size_t n = r->count;
+    snprintf(top, cap, "%.*s", n > 0 ? (int)r->items[0].key.len : 0,
+             n > 0 ? r->items[0].key.ptr : "");
+    am_results_free(r);
+    return n;
+}
+
+#endif
