@@ -13,7 +13,9 @@
  * the store itself created (so the same table, indexes and history):
  *
  *   store   am_store_put_many (binary arrays, unnest(), INSERT ... ON
- *           CONFLICT with the history in a CTE; see store_pg_put.c)
+ *           CONFLICT with the history in a CTE; see store_pg_put.c), then
+ *           the GIN pending lists merged (counted: a put leaves up to the
+ *           list's limit unmerged, which a later writer or VACUUM pays)
  *   copy    COPY FROM STDIN (BINARY) into a temporary table, then one
  *           INSERT ... SELECT ... ON CONFLICT with the same history CTE
  *   rows    one prepared single-row INSERT (with its history) per item,
@@ -23,6 +25,8 @@
  *   gin4m   "store" with the full-text index's pending list at 4 MB (the
  *           default) instead of the schema's 64 kB, merged at the end
  *   gin1k   as gin4m, the list merged after each batch of 1,000
+ *   gin64k  "store" with the full-text pending list at 64 kB (schema
+ *           version 4; version 5 has 1 MB), merged at the end
  *
  * AM_BENCH_PUT_WAYS (e.g. "store,peer") runs only the ways named.
  * AM_BENCH_PUT_DROP (e.g. "items_chg items_metaj") drops those indexes
@@ -50,7 +54,7 @@
 #include "bench_cpu.h"
 
 #define BATCH 1000
-#define NWAYS 6
+#define NWAYS 7
 
 static double now_s(void)
 {
@@ -367,7 +371,8 @@ int main(int argc, char **argv)
     size_t n = argc > 2 ? (size_t)atol(argv[2]) : 50000;
     int rounds = argc > 3 ? atoi(argv[3]) : 2;
     static const char *const names[NWAYS] = { "store", "copy", "rows",
-                                              "peer", "gin4m", "gin1k" };
+                                              "peer", "gin4m", "gin1k",
+                                              "gin64k" };
     double best[NWAYS], cpu[NWAYS];
 
     if (n == 0 || rounds <= 0)
@@ -398,9 +403,12 @@ int main(int argc, char **argv)
             /* The server process doing the work: the store's own
              * connection (the newest "agentmem" one) or ours. */
             int pid = PQbackendPID(c);
-            if (w >= 4)
+            if (w == 4 || w == 5)
                 run(c, "ALTER INDEX items_tsv SET (gin_pending_list_limit"
                        " = 4096)");
+            if (w == 6)
+                run(c, "ALTER INDEX items_tsv SET (gin_pending_list_limit"
+                       " = 64)");
             if (w == 0 || w >= 4) {
                 PGresult *r = PQexec(admin, "SELECT pid FROM "
                                      "pg_stat_activity WHERE application_name"
@@ -416,8 +424,11 @@ int main(int argc, char **argv)
             double s0 = bench_proc_cpu_s(pid);
             if (pid2 != pid)
                 s0 += bench_proc_cpu_s(pid2);
-            if (w == 0)
+            if (w == 0 || w == 6) { /* the store's puts, lists merged */
                 way_store(s, 0, n);
+                run(c, "SELECT gin_clean_pending_list('items_tsv'),"
+                       " gin_clean_pending_list('items_metaj')");
+            }
             else if (w == 1)
                 way_copy(c, 0, n);
             else if (w == 2)

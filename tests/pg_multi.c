@@ -164,10 +164,10 @@ AM_TEST(old_schemas_are_upgraded_on_open_keeping_rows)
     CHECK_STR_EQ(v, "1");
     CHECK_OK(am_store_open(t, NULL, &s, NULL));
     sql_on_server("SELECT version FROM upgrade.am_schema", v, sizeof v);
-    CHECK_STR_EQ(v, "4");
+    CHECK_STR_EQ(v, "5");
     sql_on_server("SELECT array_to_string(reloptions, ',') FROM pg_class"
                   " WHERE oid = 'upgrade.items_tsv'::regclass", v, sizeof v);
-    CHECK_STR_EQ(v, "gin_pending_list_limit=64");
+    CHECK_STR_EQ(v, "gin_pending_list_limit=1024");
     am_search q = { .ns = NS1("u"), .query = AM_STR("marmalade"),
                     .mode = AM_SEARCH_TEXT, .limit = 5,
                     .filter = AM_STR("{\"lang\":\"fr\"}") };
@@ -184,6 +184,88 @@ AM_TEST(old_schemas_are_upgraded_on_open_keeping_rows)
     am_error err;
     CHECK_ST(am_store_open(t, NULL, &s, &err), AM_EUNSUPPORTED);
     CHECK(strstr(err.msg, "99") != NULL);
+}
+
+/* Every row of the store's tables as one digest, in id order. */
+#define ROWS_DIGEST(schema)                                                  \
+    "SELECT md5(coalesce((SELECT string_agg(i::text, '|' ORDER BY i.id)"     \
+    " FROM " schema ".items i), '') || '#' || coalesce((SELECT"              \
+    " string_agg(h::text, '|' ORDER BY h.item_id, h.seq) FROM " schema       \
+    ".item_history h), ''))"
+
+AM_TEST(schema_4_stores_upgrade_to_5_keeping_every_row)
+{
+    /* Version 5 only enlarges the full-text index's pending list: a
+     * version-4 store (the list at 64 kB) opened by this library gets the
+     * new size and keeps every row, history entry, stamp and vector as
+     * it was, and its full-text search still finds them. */
+    enum { N = 600 };
+    char t[512], v[256], before[64], after[64];
+    am_store *s;
+    am_results *r;
+    am_item_in *items = calloc(N, sizeof *items);
+    char(*keys)[16] = calloc(N, sizeof *keys);
+    char(*vals)[48] = calloc(N, sizeof *vals);
+    float(*vecs)[2] = calloc(N, sizeof *vecs);
+    /* One namespace for all items: NS1's compound literal lives only as
+     * long as the block it is written in. */
+    const am_ns ns = NS1("u");
+    CHECK(items != NULL && keys != NULL && vals != NULL && vecs != NULL);
+    target(t, sizeof t, "upgrade4");
+    CHECK_OK(am_store_open(t, NULL, &s, NULL));
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof keys[i], "k%d", i);
+        snprintf(vals[i], sizeof vals[i], "\"quince w%d%s\"", i % 37,
+                 i == 123 ? " gooseberry" : "");
+        vecs[i][0] = (float)cos(i);
+        vecs[i][1] = (float)sin(i);
+        items[i] = (am_item_in){ .ns = ns, .key = am_str_c(keys[i]),
+                                 .value = am_str_c(vals[i]),
+                                 .ttl_ms = i % 5 == 0 ? 3600000 : 0,
+                                 .vec = vecs[i], .dim = 2,
+                                 .vec_model = "test" };
+    }
+    CHECK_OK_E(am_store_put_many(s, items, N), am_store_last_error(s));
+    CHECK_OK(am_store_put_many(s, items, 50)); /* history: updates */
+    CHECK_OK(am_store_delete(s, NS1("u"), AM_STR("k7")));
+    am_store_close(s);
+    /* Back to version 4 by hand: what migration 5 did, undone. */
+    sql_on_server("ALTER INDEX upgrade4.items_tsv SET"
+                  " (gin_pending_list_limit = 64);"
+                  "UPDATE upgrade4.am_schema SET version = 4", v, sizeof v);
+    sql_on_server(ROWS_DIGEST("upgrade4"), before, sizeof before);
+    sql_on_server("SELECT count(*) FROM upgrade4.items", v, sizeof v);
+    CHECK_STR_EQ(v, "600");
+    sql_on_server("SELECT count(*) FROM upgrade4.item_history", v, sizeof v);
+    CHECK_STR_EQ(v, "651");
+    CHECK_OK(am_store_open(t, NULL, &s, NULL));
+    sql_on_server("SELECT version FROM upgrade4.am_schema", v, sizeof v);
+    CHECK_STR_EQ(v, "5");
+    sql_on_server("SELECT array_to_string(reloptions, ',') FROM pg_class"
+                  " WHERE oid = 'upgrade4.items_tsv'::regclass", v, sizeof v);
+    CHECK_STR_EQ(v, "gin_pending_list_limit=1024");
+    sql_on_server(ROWS_DIGEST("upgrade4"), after, sizeof after);
+    CHECK_STR_EQ(after, before);
+    am_search q = { .ns = NS1("u"), .query = AM_STR("gooseberry"),
+                    .mode = AM_SEARCH_TEXT, .limit = 5 };
+    CHECK_OK_E(am_store_search(s, &q, &r), am_store_last_error(s));
+    CHECK_EQ(r->count, 1);
+    CHECK_EQ(r->items[0].key.len, 4);
+    CHECK(memcmp(r->items[0].key.ptr, "k123", 4) == 0);
+    am_results_free(r);
+    /* Vectors came through too: the nearest to item 42's is item 42. */
+    q = (am_search){ .ns = NS1("u"), .mode = AM_SEARCH_VECTOR, .limit = 1,
+                     .vec = vecs[42], .dim = 2 };
+    CHECK_OK_E(am_store_search(s, &q, &r), am_store_last_error(s));
+    CHECK_EQ(r->count, 1);
+    CHECK_EQ(r->items[0].key.len, 3);
+    CHECK(memcmp(r->items[0].key.ptr, "k42", 3) == 0);
+    am_results_free(r);
+    am_store_close(s);
+    free(items);
+    free(keys);
+    free(vals);
+    free(vecs);
 }
 
 AM_TEST(schemas_keep_stores_apart)

@@ -562,7 +562,7 @@ out:
 
 /* ---- Schema ---- */
 
-#define PG_SCHEMA_VERSION 4
+#define PG_SCHEMA_VERSION 5
 
 static const char *const migrations[PG_SCHEMA_VERSION] = {
     /* 1: items, history, sessions. `chg` is the change sequence the
@@ -626,6 +626,18 @@ static const char *const migrations[PG_SCHEMA_VERSION] = {
     " '\\1\\\\ufffd', 'g')::jsonb END) STORED;"
     "CREATE INDEX items_metaj ON items USING gin(metaj jsonb_path_ops)"
     " WITH (gin_pending_list_limit = 64);",
+    /* 5: the full-text pending list at 1 MB. At 64 kB the writers merged
+     * it every ~400 rows, and those small merges were the largest part
+     * of a put's server time: 100,000 puts in batches of 1,000, the list
+     * merged at the end either way, cost 35-40 us of server CPU per row
+     * at 64 kB and 27-31 us at 1 MB (2.8 against 1.9 kB of WAL per row;
+     * 512 kB was in between; 4 MB, its merge not counted, no better
+     * than 1 MB). The price is
+     * paid by searches, which scan the list in full: at most ~6,000 rows,
+     * 0.7 ms for a rare word with 3,900 rows pending (EXPLAIN ANALYZE),
+     * against 4.8 ms at 4 MB (docs/BENCHMARKS.md). The metadata index
+     * keeps 64 kB: puts without metadata add nothing to it. */
+    "ALTER INDEX items_tsv SET (gin_pending_list_limit = 1024);",
 };
 
 /* Create or upgrade the schema in one transaction, under an advisory
