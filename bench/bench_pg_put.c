@@ -27,6 +27,12 @@
  *   gin1k   as gin4m, the list merged after each batch of 1,000
  *   gin64k  "store" with the full-text pending list at 64 kB (schema
  *           version 4; version 5 has 1 MB), merged at the end
+ *   store2  "store" from two handles (two connections, so two server
+ *           processes) in two threads, each writing half of the items
+ *           in its own batches: what two writers of one store reach on
+ *           two cores (one connection cannot use both: docs/BENCHMARKS.md,
+ *           bench/pg_put_floor.sh)
+ *   peer2   "peer" from two connections in two threads, the same halves
  *
  * AM_BENCH_PUT_WAYS (e.g. "store,peer") runs only the ways named.
  * AM_BENCH_PUT_DROP (e.g. "items_chg items_metaj") drops those indexes
@@ -42,6 +48,7 @@
  */
 #include <libpq-fe.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +61,7 @@
 #include "bench_cpu.h"
 
 #define BATCH 1000
-#define NWAYS 7
+#define NWAYS 9
 
 static double now_s(void)
 {
@@ -296,6 +303,44 @@ static void way_peer(PGconn *c, size_t from, size_t to)
     free(b.p);
 }
 
+/* ---- Two writers ---- */
+
+typedef struct half {
+    am_store *s;   /* store2 */
+    PGconn *c;     /* peer2 */
+    size_t from, to;
+} half;
+
+static void *half_store(void *arg)
+{
+    half *h = arg;
+    way_store(h->s, h->from, h->to);
+    return NULL;
+}
+
+static void *half_peer(void *arg)
+{
+    half *h = arg;
+    way_peer(h->c, h->from, h->to);
+    return NULL;
+}
+
+/* Items [0, n) written by two threads, each half through its own handle
+ * (store2) or connection (peer2). */
+static void two_writers(half h[2], size_t n, int peer)
+{
+    pthread_t t[2];
+    h[0].from = 0;
+    h[0].to = h[1].from = n / 2;
+    h[1].to = n;
+    for (int k = 0; k < 2; k++)
+        if (pthread_create(&t[k], NULL, peer ? half_peer : half_store,
+                           &h[k]) != 0)
+            die("two writers", "pthread_create failed");
+    for (int k = 0; k < 2; k++)
+        pthread_join(t[k], NULL);
+}
+
 /* Whether comma-separated `list` names `way`. */
 static int listed(const char *list, const char *way)
 {
@@ -372,7 +417,7 @@ int main(int argc, char **argv)
     int rounds = argc > 3 ? atoi(argv[3]) : 2;
     static const char *const names[NWAYS] = { "store", "copy", "rows",
                                               "peer", "gin4m", "gin1k",
-                                              "gin64k" };
+                                              "gin64k", "store2", "peer2" };
     double best[NWAYS], cpu[NWAYS];
 
     if (n == 0 || rounds <= 0)
@@ -397,7 +442,7 @@ int main(int argc, char **argv)
             if (only != NULL && !listed(only, names[w]))
                 continue;
             PGconn *c = NULL;
-            char schema[64];
+            char schema[64], u2sql[128];
             snprintf(schema, sizeof schema, "put_%s", names[w]);
             am_store *s = fresh(url, schema, admin, &c);
             /* The server process doing the work: the store's own
@@ -409,14 +454,37 @@ int main(int argc, char **argv)
             if (w == 6)
                 run(c, "ALTER INDEX items_tsv SET (gin_pending_list_limit"
                        " = 64)");
-            if (w == 0 || w >= 4) {
+            /* The second writer of store2 (a handle) or peer2 (a
+             * connection), and its server process. */
+            half h[2] = { { s, c, 0, 0 }, { NULL, NULL, 0, 0 } };
+            int pid3 = 0;
+            if (w == 7) {
+                char u[1024];
+                am_error err;
+                snprintf(u, sizeof u, "%s%cschema=%s", url,
+                         strchr(url, '?') != NULL ? '&' : '?', schema);
+                if (am_store_open(u, NULL, &h[1].s, &err) != AM_OK)
+                    die("open", err.msg);
+            }
+            if (w == 8) {
+                h[1].c = PQconnectdb(url);
+                if (PQstatus(h[1].c) != CONNECTION_OK)
+                    die("connect", PQerrorMessage(h[1].c));
+                snprintf(u2sql, sizeof u2sql, "SET search_path = %s",
+                         schema);
+                run(h[1].c, u2sql);
+                pid3 = PQbackendPID(h[1].c);
+            }
+            if (w == 0 || (w >= 4 && w != 8)) {
                 PGresult *r = PQexec(admin, "SELECT pid FROM "
                                      "pg_stat_activity WHERE application_name"
                                      " = 'agentmem' ORDER BY backend_start"
-                                     " DESC LIMIT 1");
-                if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+                                     " DESC LIMIT 2");
+                if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < 1)
                     die("store's server process", PQerrorMessage(admin));
                 pid = atoi(PQgetvalue(r, 0, 0));
+                if (w == 7 && PQntuples(r) == 2)
+                    pid3 = atoi(PQgetvalue(r, 1, 0));
                 PQclear(r);
             }
             int pid2 = PQbackendPID(c);
@@ -424,6 +492,8 @@ int main(int argc, char **argv)
             double s0 = bench_proc_cpu_s(pid);
             if (pid2 != pid)
                 s0 += bench_proc_cpu_s(pid2);
+            if (pid3 != 0)
+                s0 += bench_proc_cpu_s(pid3);
             if (w == 0 || w == 6) { /* the store's puts, lists merged */
                 way_store(s, 0, n);
                 run(c, "SELECT gin_clean_pending_list('items_tsv'),"
@@ -441,9 +511,16 @@ int main(int argc, char **argv)
             }
             if (w == 5) /* the list merged after each batch */
                 way_store_clean(s, c, 0, n);
+            if (w == 7 || w == 8) {
+                two_writers(h, n, w == 8);
+                if (w == 7)
+                    run(c, "SELECT gin_clean_pending_list('items_tsv'),"
+                           " gin_clean_pending_list('items_metaj')");
+            }
             double rate = (double)n / (now_s() - t0);
             double s1 = bench_proc_cpu_s(pid) +
-                        (pid2 != pid ? bench_proc_cpu_s(pid2) : 0);
+                        (pid2 != pid ? bench_proc_cpu_s(pid2) : 0) +
+                        (pid3 != 0 ? bench_proc_cpu_s(pid3) : 0);
             double cl = (bench_cpu_s() - c0) / (double)n * 1e6;
             double us = cl + (s1 - s0) / (double)n * 1e6;
             printf("# round %d %-5s %9.0f items/s  %7.1f us CPU per item "
@@ -455,7 +532,9 @@ int main(int argc, char **argv)
             if (us < cpu[w])
                 cpu[w] = us;
             PQfinish(c);
+            PQfinish(h[1].c);
             am_store_close(s);
+            am_store_close(h[1].s);
             snprintf(schema, sizeof schema, "DROP SCHEMA put_%s CASCADE",
                      names[w]);
             run(admin, schema);
