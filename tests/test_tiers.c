@@ -539,3 +539,104 @@ AM_TEST(archive_and_restore_are_byte_identical)
     am_tier_item_free(&v);
 }
 
+
+/* ---- The id table's load hint ---- */
+
+/* An allocator that hands out memory from two regions far apart (16 GiB
+ * or more), alternating, so that about half of the ids sit farther from
+ * the table's hint base than a 32-bit distance reaches (see tent in
+ * tiers_int.h): those entries have no hint, and their look-ups must still
+ * find the item through its record. Bump allocation; free is a no-op. */
+#include <sys/mman.h>
+
+#define FAR_REGION ((size_t)64 << 20)
+
+typedef struct far_alloc {
+    char *base[2];
+    size_t used[2];
+    unsigned next;
+} far_alloc;
+
+static void *far_get(void *ctx, size_t size)
+{
+    far_alloc *f = ctx;
+    unsigned r = f->next++ & 1u;
+    size_t at = (f->used[r] + 15) & ~(size_t)15;
+
+    if (at + size > FAR_REGION)
+        return NULL;
+    f->used[r] = at + size;
+    return f->base[r] + at;
+}
+
+static void *far_reget(void *ctx, void *p, size_t old, size_t size)
+{
+    void *q = far_get(ctx, size);
+
+    if (q != NULL)
+        memcpy(q, p, old < size ? old : size);
+    return q;
+}
+
+static void far_put(void *ctx, void *p, size_t size)
+{
+    (void)ctx;
+    (void)p;
+    (void)size;
+}
+
+AM_TEST(ids_out_of_the_hint_range_are_still_found)
+{
+    far_alloc f = { { NULL, NULL }, { 0, 0 }, 0 };
+    am_allocator a = { far_get, far_reget, far_put, &f };
+    am_tiers_opts o = am_tiers_opts_default();
+    am_tiers *t = NULL;
+    am_buf out = AM_BUF_INIT;
+    char id[32], content[64];
+    uintptr_t d;
+
+    f.base[0] = mmap(NULL, FAR_REGION, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(f.base[0] != MAP_FAILED);
+    /* A hint only: wherever the kernel puts it, check the distance. */
+    f.base[1] = mmap(f.base[0] + ((size_t)16 << 30), FAR_REGION,
+                     PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+                     0);
+    CHECK(f.base[1] != MAP_FAILED);
+    d = (uintptr_t)f.base[1] > (uintptr_t)f.base[0]
+            ? (uintptr_t)f.base[1] - (uintptr_t)f.base[0]
+            : (uintptr_t)f.base[0] - (uintptr_t)f.base[1];
+    CHECK(d > ((uintptr_t)4 << 30));
+    o.alloc = &a;
+    o.capacity[AM_TIER_WORKING] = 100;
+    o.capacity[AM_TIER_SHORT_TERM] = 1000;
+    CHECK_OK(am_tiers_open(&o, &t, NULL));
+    /* Enough items to grow (rehash) the table several times. */
+    for (int i = 0; i < 3000; i++) {
+        snprintf(id, sizeof id, "far-%d", i);
+        snprintf(content, sizeof content, "content of item %d", i);
+        CHECK_OK(put(t, id, content, 0.5, AM_TIER_WORKING));
+    }
+    for (int i = 0; i < 3000; i += 3) {
+        snprintf(id, sizeof id, "far-%d", i);
+        CHECK_OK(am_tiers_delete(t, am_str_c(id)));
+    }
+    for (int i = 0; i < 3000; i++) {
+        snprintf(id, sizeof id, "far-%d", i);
+        snprintf(content, sizeof content, "content of item %d", i);
+        if (i % 3 == 0) {
+            CHECK_ST(am_tiers_retrieve(t, am_str_c(id), &out, NULL),
+                     AM_ENOTFOUND);
+            continue;
+        }
+        CHECK_OK(am_tiers_retrieve(t, am_str_c(id), &out, NULL));
+        CHECK_EQ(out.len, strlen(content));
+        CHECK(memcmp(out.ptr, content, out.len) == 0);
+    }
+    CHECK_ST(am_tiers_retrieve(t, AM_STR("far-3000"), &out, NULL),
+             AM_ENOTFOUND);
+    am_buf_free(&out);
+    am_tiers_close(t, NULL);
+    munmap(f.base[0], FAR_REGION);
+    munmap(f.base[1], FAR_REGION);
+}

@@ -371,6 +371,7 @@ static void swap_items(am_tiers *t, am_tiers *f)
     SWAPT(size_t, live);
     SWAPT(tent *, table);
     SWAPT(size_t, tcap);
+    SWAPT(const char *, hint_base);
     for (int i = 0; i < AM_TIER_COUNT; i++)
         SWAPT(tvec32, members[i]);
     SWAPT(int64_t, next_pid);

@@ -3,11 +3,12 @@
  *
  * The hot path is the id look-up: hash the id, probe an open-addressing
  * table of entries holding 32 bits of hash beside the slot (so a probe
- * rarely touches an item that is not the one wanted) and a pointer to the
- * id, so the item and its id load in parallel (tent in tiers_int.h). Everything that can
- * allocate in a store is reserved before the first change, so that a
- * failed call leaves the handle as it was (capacity demotions it already
- * made stay made: each of them is a complete, logged move).
+ * rarely touches an item that is not the one wanted) and where the id
+ * is, so the item and its id load in parallel (tent in tiers_int.h).
+ * Everything that can allocate in a store is reserved before the first
+ * change, so that a failed call leaves the handle as it was (capacity
+ * demotions it already made stay made: each of them is a complete,
+ * logged move).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,24 @@ static inline uint64_t hash_id(const am_tiers *t, const char *id, size_t len)
     return am__hash64(id, len, t->seed);
 }
 
+/* The hint for an id at `id` (see tent): its distance from the
+ * handle's base, the first id ever hinted. Integer arithmetic, since the
+ * two pointers need not point into one object. */
+static int32_t hint_of(am_tiers *t, const char *id)
+{
+    intptr_t d;
+
+    if (t->hint_base == NULL)
+        t->hint_base = id;
+    d = (intptr_t)((uintptr_t)id - (uintptr_t)t->hint_base);
+    return d > INT32_MIN && d <= INT32_MAX ? (int32_t)d : T_NO_HINT;
+}
+
+static inline const char *hint_ptr(const am_tiers *t, int32_t hint)
+{
+    return (const char *)((uintptr_t)t->hint_base + (uintptr_t)(intptr_t)hint);
+}
+
 /* am__tiers_find with the id's hash already computed (a store hashes its
  * id once for the look-up and the insert). */
 static long find_h(const am_tiers *t, const char *id, size_t len,
@@ -35,19 +54,23 @@ static long find_h(const am_tiers *t, const char *id, size_t len,
     mask = t->tcap - 1;
     for (i = h32 & mask;; i = (i + 1) & mask) {
         const tent *e = &t->table[i];
-        if (e->key == 0)
+        if (e->slot1 == 0)
             return -1;
-        if ((uint32_t)(e->key >> 32) == h32) {
-            uint32_t slot = (uint32_t)e->key - 1;
+        if (e->h32 == h32) {
+            uint32_t slot = e->slot1 - 1;
             const titem *it = &t->items[slot];
 #if defined(__GNUC__)
             /* The record (88 bytes: it spans two lines) and the blob
              * (id, then the content a retrieve copies) load together
-             * rather than one after the other (see tent). */
+             * rather than one after the other (see tent). A prefetch
+             * never faults, so a stale hint is harmless. */
             __builtin_prefetch(it);
             __builtin_prefetch((const char *)(it + 1) - 1);
-            __builtin_prefetch(e->id);
-            __builtin_prefetch(e->id + 63);
+            if (e->hint != T_NO_HINT) {
+                const char *p = hint_ptr(t, e->hint);
+                __builtin_prefetch(p);
+                __builtin_prefetch(p + 63);
+            }
 #endif
             if (it->id_len == len && memcmp(am__tiers_id(it), id, len) == 0)
                 return (long)slot;
@@ -61,14 +84,15 @@ long am__tiers_find(const am_tiers *t, const char *id, size_t len)
 }
 
 static void table_put(tent *table, size_t tcap, uint32_t h32, uint32_t slot,
-                      const char *id)
+                      int32_t hint)
 {
     size_t mask = tcap - 1, i;
 
-    for (i = h32 & mask; table[i].key != 0; i = (i + 1) & mask)
+    for (i = h32 & mask; table[i].slot1 != 0; i = (i + 1) & mask)
         ;
-    table[i].key = ((uint64_t)h32 << 32) | (uint64_t)(slot + 1);
-    table[i].id = id;
+    table[i].h32 = h32;
+    table[i].slot1 = slot + 1;
+    table[i].hint = hint;
 }
 
 /* Copy every entry of the current table into a new one of ncap. */
@@ -79,9 +103,9 @@ static am_status table_rehash(am_tiers *t, size_t ncap)
     if (nt == NULL)
         return AM_ENOMEM;
     for (size_t i = 0; i < t->tcap; i++)
-        if (t->table[i].key != 0)
-            table_put(nt, ncap, (uint32_t)(t->table[i].key >> 32),
-                      (uint32_t)t->table[i].key - 1, t->table[i].id);
+        if (t->table[i].slot1 != 0)
+            table_put(nt, ncap, t->table[i].h32, t->table[i].slot1 - 1,
+                      t->table[i].hint);
     am__free(t->alloc, t->table, t->tcap * sizeof *t->table);
     t->table = nt;
     t->tcap = ncap;
@@ -95,8 +119,8 @@ static tent *table_entry(am_tiers *t, uint32_t slot)
     uint32_t h32 = (uint32_t)hash_id(t, am__tiers_id(it), it->id_len);
     size_t mask = t->tcap - 1, i;
 
-    for (i = h32 & mask; t->table[i].key != 0; i = (i + 1) & mask)
-        if ((uint32_t)t->table[i].key == slot + 1)
+    for (i = h32 & mask; t->table[i].slot1 != 0; i = (i + 1) & mask)
+        if (t->table[i].slot1 == slot + 1)
             return &t->table[i];
     return NULL;
 }
@@ -108,7 +132,7 @@ void am__tiers_table_repoint(am_tiers *t, uint32_t slot)
     tent *e = t->tcap != 0 ? table_entry(t, slot) : NULL;
 
     if (e != NULL)
-        e->id = am__tiers_id(&t->items[slot]);
+        e->hint = hint_of(t, am__tiers_id(&t->items[slot]));
 }
 
 /* Make room for one more id at a load factor of at most 0.7. */
@@ -130,16 +154,16 @@ static void table_erase(am_tiers *t, uint32_t slot)
     for (;;) {
         size_t k;
         j = (j + 1) & mask;
-        if (t->table[j].key == 0)
+        if (t->table[j].slot1 == 0)
             break;
-        k = (uint32_t)(t->table[j].key >> 32) & mask;
+        k = t->table[j].h32 & mask;
         if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
             t->table[i] = t->table[j];
             i = j;
         }
     }
-    t->table[i].key = 0;
-    t->table[i].id = NULL;
+    t->table[i].slot1 = 0;
+    t->table[i].hint = T_NO_HINT;
 }
 
 /* Grow the item array (and the parallel search keys) to hold `need`. */
@@ -561,7 +585,8 @@ static am_status store(am_tiers *t, am_str id, const am_tier_item_in *in,
         am__tiers_remove(t, (uint32_t)old); /* reserved: cannot fail */
     t->next_pid++;
     t->items[slot].flags |= T_LIVE;
-    table_put(t->table, t->tcap, h32, slot, am__tiers_id(&t->items[slot]));
+    table_put(t->table, t->tcap, h32, slot,
+              hint_of(t, am__tiers_id(&t->items[slot])));
     t->live++;
     am__tiers_member_add(t, slot, (am_tier)rec.tier);
     am__tiers_index_add(t, slot); /* reserved: cannot fail */
@@ -623,7 +648,7 @@ am_status am__tiers_insert_loaded(am_tiers *t, const titem *rec,
     t->items[slot] = *rec;
     table_put(t->table, t->tcap,
               (uint32_t)hash_id(t, am__tiers_id(rec), rec->id_len), slot,
-              am__tiers_id(rec));
+              hint_of(t, am__tiers_id(rec)));
     t->live++;
     am__tiers_member_add(t, slot, (am_tier)rec->tier);
     if (rec->pid >= t->next_pid)
