@@ -8,6 +8,7 @@
  *                [--vec-context N] [--w-text W --w-vec W] [--prf DOCS TERMS]
  *                [--vec-floor C] [--min-score S] [--foreign] [--scores FILE]
  *                [--depth N] [--no-boost] [--boost W]
+ *                [--no-names] [--names W]
  *
  * --foreign also asks every question of the next conversation's memory
  * (where nothing is relevant) and prints how many still got an answer;
@@ -17,7 +18,11 @@
  * default search names it as the entity boost field (am_search.boost_field),
  * so a question that names a speaker ranks that speaker's turns higher;
  * --no-boost turns that off, --boost W sets its weight; --depth N asks
- * for N results per question (20).
+ * for N results per question (20). The proper names of each turn's own
+ * text (am_text_names, the speakers left out) go into its metadata as
+ * {"names": [...]} and the default search names that field as the names
+ * bonus field (am_search.names_field); --no-names turns it off, --names W
+ * sets its weight.
  *
  * Default indexing: each turn's text is "date + turns i-2..i+2 of the same
  * session + turn i again" for full text, and the turn alone (--vec-context
@@ -54,6 +59,8 @@ typedef struct cfg {
     size_t depth;     /* results asked per question (20) */
     int boost;        /* speaker as the entity boost field */
     double boost_w;   /* its weight (0: AM_SEARCH_BOOST) */
+    int names;        /* each turn's proper names as the names field */
+    double names_w;   /* its weight (0: AM_SEARCH_NAMES_BONUS) */
 } cfg;
 
 /* Per-search wall and CPU times of the own-conversation questions, for
@@ -160,6 +167,10 @@ static int query_sample(am_store *s, json_t *sample, const char *target,
             sq.boost_field = am_str_c("speaker");
             sq.boost = c->boost_w;
         }
+        if (c->names) {
+            sq.names_field = am_str_c("names");
+            sq.names_bonus = c->names_w;
+        }
         struct timespec a, b, ca, cb;
         clock_gettime(CLOCK_MONOTONIC, &a);
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ca);
@@ -249,6 +260,18 @@ static int run_sample(am_store *s, json_t *sample, const cfg *c, FILE *out,
     am_str part = am_str_c(sid);
     am_ns nsp = { &part, 1 };
     am_item_in *items = calloc(nt, sizeof *items);
+    /* The conversation's speakers, left out of each turn's names. */
+    am_str speakers[8];
+    size_t nspeakers = 0;
+    am_buf names = AM_BUF_INIT;
+    for (size_t i = 0; i < nt; i++) {
+        size_t k = 0;
+        while (k < nspeakers && turns[i].speaker != NULL &&
+               strcmp(speakers[k].ptr, turns[i].speaker) != 0)
+            k++;
+        if (turns[i].speaker != NULL && k == nspeakers && nspeakers < 8)
+            speakers[nspeakers++] = am_str_c(turns[i].speaker);
+    }
     char **texts = calloc(nt, sizeof *texts);
     char **values = calloc(nt, sizeof *values);
     char **metas = calloc(nt, sizeof *metas);
@@ -278,9 +301,16 @@ static int run_sample(am_store *s, json_t *sample, const cfg *c, FILE *out,
                                 turns[i].date);
         values[i] = json_dumps(val, JSON_COMPACT);
         json_decref(val);
-        /* Who said it: the entity boost field of the default search. */
-        json_t *meta = json_pack("{s:s}", "speaker",
-                                 turns[i].speaker ? turns[i].speaker : "");
+        /* Who said it: the entity boost field of the default search; what
+         * the turn names (the speakers left out): its names field. */
+        if (am_text_names(am_str_c(turns[i].text), speakers, nspeakers,
+                          &names, NULL) != AM_OK) {
+            fprintf(stderr, "bench_locomo: out of memory\n");
+            return 1;
+        }
+        json_t *meta = json_pack("{s:s,s:o}", "speaker",
+                                 turns[i].speaker ? turns[i].speaker : "",
+                                 "names", json_loads(names.ptr, 0, NULL));
         metas[i] = json_dumps(meta, JSON_COMPACT);
         json_decref(meta);
         items[i].meta = am_str_c(metas[i]);
@@ -318,6 +348,7 @@ static int run_sample(am_store *s, json_t *sample, const cfg *c, FILE *out,
     idx_wall += ms_between(ia, ib);
     idx_cpu += ms_between(ica, icb);
     free(vecs);
+    am_buf_free(&names);
     if (st != AM_OK) {
         fprintf(stderr, "put %s: %s\n", sid, am_store_last_error(s)->msg);
         return 1;
@@ -343,7 +374,7 @@ static int run_sample(am_store *s, json_t *sample, const cfg *c, FILE *out,
 int main(int argc, char **argv)
 {
     cfg c = { AM_SEARCH_HYBRID, 2, 1, "default", 0, 0, 0, 0, 0, 0, NULL, 0, 0,
-              NULL, 20, 1, 0 };
+              NULL, 20, 1, 0, 1, 0 };
     const char *db = ":memory:";
     if (argc < 3) {
         fprintf(stderr, "usage: bench_locomo SPLIT.json RUNS.jsonl "
@@ -386,6 +417,10 @@ int main(int argc, char **argv)
             c.boost = 0;
         } else if (strcmp(argv[i], "--boost") == 0 && i + 1 < argc) {
             c.boost_w = atof(argv[++i]);
+        } else if (strcmp(argv[i], "--no-names") == 0) {
+            c.names = 0;
+        } else if (strcmp(argv[i], "--names") == 0 && i + 1 < argc) {
+            c.names_w = atof(argv[++i]);
         } else if (strcmp(argv[i], "--no-date") == 0) {
             c.date = 0;
         } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {

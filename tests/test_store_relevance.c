@@ -318,6 +318,186 @@ AM_TEST(boost_outside_zero_one_is_refused)
     free(dir);
 }
 
+/* ---- Names bonus (am_search.names_field) and am_text_names ---- */
+
+static void check_names(const char *text, const char *want)
+{
+    static const am_str speakers[] = { { "Caroline", 8 },
+                                       { "Melanie", 7 } };
+    am_buf out = AM_BUF_INIT;
+    am_error err;
+    CHECK_OK(am_text_names(am_str_c(text), speakers, 2, &out, &err));
+    CHECK_STR_EQ(out.ptr, want);
+    CHECK_STR_EQ(err.msg, "");
+    am_buf_free(&out);
+}
+
+AM_TEST(text_names_are_capitals_that_open_no_sentence)
+{
+    /* The speaker prefix and each sentence's first word name nobody;
+     * the speakers and habitual capitals ("Hey", "Thanks") are left out;
+     * a repeat is listed once. */
+    check_names("Caroline: Hey Mel! We went to Paris with Max. Paris was "
+                "great, and then Rome, Thanks Melanie",
+                "[\"Mel\",\"Paris\",\"Max\",\"Rome\"]");
+    check_names("", "[]");
+    check_names("all lower case, no names here", "[]");
+    /* Not ASCII names: a single capital, a word going on with a digit or
+     * a non-ASCII letter, a capital inside a word. */
+    check_names("so I met A and R2D2 and Zo\xc3\xab and iPhone", "[]");
+    /* After a quote or a colon a sentence starts; after a comma not. */
+    check_names("she said \"Sweden\" or: Norway, Denmark",
+                "[\"Denmark\"]");
+    /* No exclusions: the speaker inside a sentence is a name too. */
+    am_buf out = AM_BUF_INIT;
+    CHECK_OK(am_text_names(AM_STR("ask Caroline"), NULL, 0, &out, NULL));
+    CHECK_STR_EQ(out.ptr, "[\"Caroline\"]");
+    am_buf_free(&out);
+}
+
+AM_TEST(text_names_refuses_bad_arguments)
+{
+    am_buf out = AM_BUF_INIT;
+    am_error err;
+    CHECK_EQ(am_text_names(AM_STR("x"), NULL, 0, NULL, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "output") != NULL);
+    CHECK_EQ(am_text_names((am_str){ NULL, 3 }, NULL, 0, &out, &err),
+             AM_EINVAL);
+    CHECK(strstr(err.msg, "NULL text") != NULL);
+    CHECK_EQ(am_text_names(AM_STR("x"), NULL, 2, &out, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "exclusion list") != NULL);
+    am_str bad[] = { { "Ann", 3 }, { NULL, 4 } };
+    CHECK_EQ(am_text_names(AM_STR("x"), bad, 2, &out, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "exclusion 1") != NULL);
+    CHECK(out.ptr == NULL);
+    am_buf_free(&out);
+}
+
+static const struct { const char *text, *names; } trips[] = {
+    { "travel last summer was fun", "[]" },
+    { "travel last summer to Sweden", "[\"Sweden\"]" },
+    { "Caroline asked about travel last summer", "[\"Caroline\"]" },
+};
+
+static am_store *open_trips(char **dir)
+{
+    char path[512];
+    am_store *s = NULL;
+    *dir = test_tmpdir();
+    CHECK_OK(am_store_open(test_store_target(*dir, "names.db", path,
+                                             sizeof path),
+                           NULL, &s, NULL));
+    for (size_t i = 0; i < sizeof trips / sizeof trips[0]; i++) {
+        char key[8], meta[128];
+        snprintf(key, sizeof key, "t%zu", i);
+        snprintf(meta, sizeof meta, "{\"names\":%s}", trips[i].names);
+        am_item_in it = { .ns = NS1("trips"), .key = am_str_c(key),
+                          .value = AM_STR("{}"), .meta = am_str_c(meta),
+                          .text = am_str_c(trips[i].text) };
+        CHECK_OK(am_store_put(s, &it));
+    }
+    return s;
+}
+
+static am_results *named_search(am_store *s, const char *query,
+                                const char *field, double bonus,
+                                size_t limit)
+{
+    am_results *r = NULL;
+    am_search q = { .ns = NS1("trips"), .query = am_str_c(query),
+                    .mode = AM_SEARCH_TEXT, .limit = limit,
+                    .names_field = am_str_c(field), .names_bonus = bonus };
+    CHECK_OK(am_store_search(s, &q, &r));
+    return r;
+}
+
+AM_TEST(names_bonus_raises_items_naming_what_the_query_does_not)
+{
+    char *dir;
+    am_store *s = open_trips(&dir);
+    const char *q = "where did Caroline travel last summer";
+    am_results *plain = named_search(s, q, "", 0, 10);
+    am_results *def = named_search(s, q, "names", 0, 10);
+    CHECK_EQ(plain->count, 3);
+    CHECK_EQ(def->count, 3);
+    for (size_t i = 0; i < 3; i++) {
+        char key[8];
+        snprintf(key, sizeof key, "t%zu", i);
+        double s0 = score_of(plain, key), s1 = score_of(def, key);
+        CHECK(s0 > 0 && s0 < 1);
+        if (i == 1) /* names Sweden, which the query does not */
+            CHECK(fabs(s1 - (s0 + AM_SEARCH_NAMES_BONUS * (1 - s0))) <
+                  1e-9);
+        else        /* no names, or only the one the query names */
+            CHECK(fabs(s1 - s0) < 1e-12);
+    }
+    am_results_free(plain);
+    am_results_free(def);
+    /* Once the query names Sweden too, nothing is raised. */
+    plain = named_search(s, "travel to sweden with caroline", "", 0, 10);
+    def = named_search(s, "travel to sweden with caroline", "names", 1, 10);
+    for (size_t i = 0; i < plain->count; i++)
+        CHECK(fabs(def->items[i].score - plain->items[i].score) < 1e-12);
+    am_results_free(plain);
+    am_results_free(def);
+    /* The bonus never lifts an item over min_score: with min_score just
+     * above Sweden's unraised score, it is dropped even at full bonus. */
+    plain = named_search(s, q, "", 0, 10);
+    double s1 = score_of(plain, "t1");
+    am_results_free(plain);
+    am_results *r = NULL;
+    am_search sq = { .ns = NS1("trips"), .query = am_str_c(q),
+                     .mode = AM_SEARCH_TEXT, .limit = 10,
+                     .names_field = AM_STR("names"), .names_bonus = 1,
+                     .min_score = s1 + 1e-6 };
+    CHECK_OK(am_store_search(s, &sq, &r));
+    CHECK(score_of(r, "t1") < 0);
+    am_results_free(r);
+    am_store_close(s);
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(names_bonus_reaches_past_the_limit)
+{
+    char *dir;
+    am_store *s = open_trips(&dir);
+    /* Unraised, the short turn without names is first; with limit 1 the
+     * bonus must still look past it to bring Sweden's up. */
+    const char *q = "travel last summer fun";
+    am_results *plain = named_search(s, q, "", 0, 10);
+    CHECK(plain->count == 3);
+    CHECK_MEM_EQ(plain->items[0].key.ptr, plain->items[0].key.len, "t0");
+    am_results_free(plain);
+    am_results *r = named_search(s, q, "names", 1, 1);
+    CHECK_EQ(r->count, 1);
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "t1");
+    CHECK(fabs(r->items[0].score - 1) < 1e-9);
+    am_results_free(r);
+    am_store_close(s);
+    test_rmtree(dir);
+    free(dir);
+}
+
+AM_TEST(names_bonus_outside_zero_one_is_refused)
+{
+    char *dir;
+    am_store *s = open_trips(&dir);
+    static const double bad[] = { -0.1, 1.5, NAN };
+    for (size_t i = 0; i < 3; i++) {
+        am_results *r = NULL;
+        am_search q = { .ns = NS1("trips"), .query = AM_STR("travel"),
+                        .names_field = AM_STR("names"),
+                        .names_bonus = bad[i] };
+        CHECK_EQ(am_store_search(s, &q, &r), AM_EINVAL);
+        CHECK(r == NULL);
+        CHECK(strstr(am_store_last_error(s)->msg, "names_bonus") != NULL);
+    }
+    am_store_close(s);
+    test_rmtree(dir);
+    free(dir);
+}
+
 AM_TEST(a_tiny_namespace_still_scores_a_natural_question)
 {
     /* Two conversations: every word of the answer is in half the rows.

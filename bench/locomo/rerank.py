@@ -43,6 +43,13 @@ FTS5's scores rather than repeat them. IDEAs and their parameters
                [0.02] for each earlier one within `reach` [1] turns of the
                same session and `sess` [0] for each earlier one of its
                session
+  combo        the measured positives summed: proper_noun (weight pn
+               [0.03]), session mode=sum (sess [0.1], k [3]) and
+               neighbours (nb [0.05], nk [6], theta [0.5], top [0]: with
+               top > 0 the neighbours come from the words of the first
+               `top` results' windows, what a search has at hand, instead
+               of the whole conversation); a weight of 0 leaves its term
+               out
 """
 import collections
 import json
@@ -317,6 +324,23 @@ def word_vectors():
 def idea_neighbours(c, question, ranked, p):
     k, theta = int(p.get("k", 6)), float(p.get("theta", 0.5))
     w = float(p.get("w", 0.05))
+    tn = term_neighbours(c, question, ranked, k, theta)
+    return add_and_sort(ranked, lambda x: w * tn[x])
+
+
+def term_session(c, ranked, k):
+    per = collections.defaultdict(list)
+    for x, s in ranked:
+        per[turn_of(c, x)["sess"]].append(s)
+    ss = scaled({n: sum(sorted(v, reverse=True)[:k])
+                 for n, v in per.items()})
+    return {x: ss.get(turn_of(c, x)["sess"], 0) for x, _ in ranked}
+
+
+def term_neighbours(c, question, ranked, k, theta, top=0):
+    """With `top` > 0 the vocabulary is the words of the first `top`
+    results' windows (what a search has at hand), else the whole
+    conversation's."""
     wv = word_vectors()
     if "vocab" not in c:
         seen = set()
@@ -325,6 +349,15 @@ def idea_neighbours(c, question, ranked, p):
                         if x not in STOP and len(x) > 2)
         c["vocab"] = [(x, wv.get(x)) for x in sorted(seen)
                       if wv.get(x) is not None]
+    vocab = c["vocab"]
+    if top > 0:
+        seen = set()
+        for x, _ in ranked[:top]:
+            i = c["idx"][x]
+            for u in c["turns"][max(0, i - 2):i + 3]:
+                if u["sess"] == c["turns"][i]["sess"]:
+                    seen.update(re.findall(r"[a-z]+", u["text"].lower()))
+        vocab = [(x, v) for x, v in vocab if x in seen]
     lower_speakers = {s.lower() for s in c["speakers"]}
     expansion = []
     for x in re.findall(r"[a-z]+", question.lower()):
@@ -332,16 +365,34 @@ def idea_neighbours(c, question, ranked, p):
         if x in STOP or x in lower_speakers or len(x) <= 2 or v is None:
             continue
         near = sorted(((sum(a * b for a, b in zip(v, u)), y)
-                       for y, u in c["vocab"] if stem(y) != stem(x)),
+                       for y, u in vocab if stem(y) != stem(x)),
                       reverse=True)
         expansion += [stem(y) for cos, y in near[:k] if cos >= theta]
-    return second_round(c, ranked, expansion, w)
+    if not expansion:
+        return {x: 0.0 for x, _ in ranked}
+    return scaled({x: c["bm_win"].score(c["idx"][x], expansion)
+                   for x, _ in ranked})
+
+
+def idea_combo(c, question, ranked, p):
+    """The measured positives summed (see the module's docstring)."""
+    wpn, ws = float(p.get("pn", 0.03)), float(p.get("sess", 0.1))
+    wn = float(p.get("nb", 0.05))
+    named = set(re.findall(r"[A-Z][a-z]+", question))
+    tpn = {x: (1.0 if turn_of(c, x)["pn"] - named else 0.0)
+           for x, _ in ranked}
+    ts = term_session(c, ranked, int(p.get("k", 3))) if ws else {}
+    tn = (term_neighbours(c, question, ranked, int(p.get("nk", 6)),
+                          float(p.get("theta", 0.5)), int(p.get("top", 0)))
+          if wn else {})
+    return add_and_sort(ranked, lambda x: wpn * tpn[x] +
+                        ws * ts.get(x, 0) + wn * tn.get(x, 0))
 
 
 IDEAS = {"none": idea_none, "session": idea_session,
          "entity_prf": idea_entity_prf, "proper_noun": idea_proper_noun,
          "cooccur": idea_cooccur, "neighbours": idea_neighbours,
-         "diversity": idea_diversity}
+         "diversity": idea_diversity, "combo": idea_combo}
 
 
 def main(argv):

@@ -340,6 +340,18 @@ typedef struct am_search {
      * Empty: off. */
     am_str boost_field;
     double boost;         /* in [0, 1]; 0: AM_SEARCH_BOOST */
+    /* Names bonus: the name of a top-level metadata field listing the
+     * proper names the item's own text mentions (a string or an array of
+     * strings, e.g. as am_text_names writes it). A result whose field
+     * holds a name that the query does not name as a whole word (ASCII
+     * case ignored) has its score s raised to s + names_bonus * (1 - s),
+     * after the entity boost: a turn that names a place, a title or a
+     * person the question does not is the likelier answer ("Where did
+     * Caroline travel?" -> "we spent a week in Sweden"). An item that
+     * matches nothing of the query (s = 0), or scores below `min_score`
+     * before the bonus, is not raised. Empty: off. */
+    am_str names_field;
+    double names_bonus;   /* in [0, 1]; 0: AM_SEARCH_NAMES_BONUS */
 } am_search;
 
 /* Cosine similarity below which two texts count as unrelated, for the
@@ -356,6 +368,29 @@ typedef struct am_search {
  * turn's speaker as the boost field, it takes recall@10 from 76.4 to 78.8
  * and no category of questions lower (docs/BENCHMARKS.md). */
 #define AM_SEARCH_BOOST 0.1
+/* The names bonus's default weight (am_search.names_field): measured on
+ * the LoCoMo dev split with am_text_names over each turn's own text
+ * (docs/BENCHMARKS.md, "Proper names"). */
+#define AM_SEARCH_NAMES_BONUS 0.03
+
+/* The proper names `text` mentions, as a JSON array of distinct strings in
+ * order of first mention (["Sweden","Max"]; [] when none), written into
+ * `out` (its contents replaced; yours). A name is a word of ASCII letters,
+ * a capital and at least one more letter ("Zoë" and "R2D2" are not), that
+ * does not open a sentence (the text's first word, or the first after
+ * '.', '!', '?', '"' or ':', so "Caroline: Hey" names nobody), is not a
+ * word chat capitalises by habit ("Yeah", "Thanks", "The", ...) and is
+ * none of the `exclude_count` strings of `exclude` (compared exactly;
+ * borrowed for the call; pass the speakers, whose names are everywhere).
+ * Meant for am_search.names_field: store the array in each item's
+ * metadata. A heuristic for English chat: capitals are the only cue.
+ * Errors: AM_EINVAL (NULL `out`, a NULL pointer with a length, or a NULL
+ * `exclude` with a count; the message names which), AM_ENOMEM (`out`
+ * then empty). `err` may be NULL. Thread safety: safe (no shared
+ * state). */
+AM_API am_status am_text_names(am_str text, const am_str *exclude,
+                               size_t exclude_count, am_buf *out,
+                               am_error *err);
 
 /* Search live items under `q->ns`. Results are best first by `score`, a
  * relevance in [0, 1] that means the same in every mode:

@@ -184,58 +184,81 @@ static int query_names(am_str query, const char *name, size_t n)
     return 0;
 }
 
+/* Does the JSON value `f` (a string, or an array of strings) hold a
+ * string that `query` names (want_named = 1), or one it does not name
+ * (want_named = 0)? */
+static int field_holds(am_str query, json_t *f, int want_named)
+{
+    size_t i;
+    json_t *e;
+    if (json_is_string(f))
+        return query_names(query, json_string_value(f),
+                           json_string_length(f)) == want_named;
+    if (!json_is_array(f))
+        return 0;
+    json_array_foreach(f, i, e) {
+        if (json_is_string(e) && json_string_length(e) > 0 &&
+            query_names(query, json_string_value(e),
+                        json_string_length(e)) == want_named)
+            return 1;
+    }
+    return 0;
+}
+
 int am__boost_named(const am_search *q, const char *meta, size_t len)
 {
-    json_t *m = NULL, *f;
+    json_t *m = NULL;
     am_error perr;
     int hit = 0;
-    if (q->boost_field.len == 0 || meta == NULL || len == 0)
+    if ((q->boost_field.len == 0 && q->names_field.len == 0) ||
+        meta == NULL || len == 0)
         return 0;
     if (am__json_parse_flags((am_str){ meta, len }, 0, "meta", &m, &perr) ==
         AM_ENOMEM)
         return -1;
-    f = json_is_object(m) ? json_object_getn(m, q->boost_field.ptr,
-                                             q->boost_field.len)
-                          : NULL;
-    if (json_is_string(f)) {
-        hit = query_names(q->query, json_string_value(f),
-                          json_string_length(f));
-    } else if (json_is_array(f)) {
-        size_t i;
-        json_t *e;
-        json_array_foreach(f, i, e) {
-            if (json_is_string(e) &&
-                query_names(q->query, json_string_value(e),
-                            json_string_length(e))) {
-                hit = 1;
-                break;
-            }
-        }
-    }
+    if (json_is_object(m) && q->boost_field.len > 0 &&
+        field_holds(q->query, json_object_getn(m, q->boost_field.ptr,
+                                               q->boost_field.len), 1))
+        hit |= AM__NAMED_BOOST;
+    if (json_is_object(m) && q->names_field.len > 0 &&
+        field_holds(q->query, json_object_getn(m, q->names_field.ptr,
+                                               q->names_field.len), 0))
+        hit |= AM__NAMED_OTHER;
     json_decref(m);
     return hit;
 }
 
 static double boost_weight(const am_search *q)
 {
+    if (q->boost_field.len == 0)
+        return 0;
     return q->boost > 0 ? q->boost : AM_SEARCH_BOOST;
+}
+
+static double names_weight(const am_search *q)
+{
+    if (q->names_field.len == 0)
+        return 0;
+    return q->names_bonus > 0 ? q->names_bonus : AM_SEARCH_NAMES_BONUS;
 }
 
 /* How many of the best candidates the boost must read (see am__boost). */
 static size_t boost_span(const am_search *q, const am__cands *all,
                          size_t limit)
 {
-    if (q->boost_field.len == 0)
+    if (q->boost_field.len == 0 && q->names_field.len == 0)
         return 0;
     if (limit == 0 || all->count <= limit)
         return all->count;
     /* Boosting only raises scores, so the limit-th best score after it is
      * at least the limit-th best before it; a candidate that cannot
-     * reach that even raised cannot make the results, and neither can any
-     * after it (`all` is sorted, and s + b (1 - s) grows with s). */
-    double b = boost_weight(q), bar = all->v[limit - 1].score;
+     * reach that even raised by both cannot make the results, and neither
+     * can any after it (`all` is sorted, and the most a score s can
+     * become, 1 - (1 - s)(1 - b)(1 - n), grows with s). */
+    double keep = (1 - boost_weight(q)) * (1 - names_weight(q));
+    double bar = all->v[limit - 1].score;
     size_t n = limit;
-    while (n < all->count && all->v[n].score + b * (1 - all->v[n].score) >= bar)
+    while (n < all->count && 1 - (1 - all->v[n].score) * keep >= bar)
         n++;
     return n;
 }
@@ -255,14 +278,23 @@ am_status am__boost(am_store *s, const am_search *q, size_t limit,
         if (named[i] < 0)
             st = am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
     if (st == AM_OK) {
-        double b = boost_weight(q);
+        double b = boost_weight(q), nb = names_weight(q);
         for (size_t i = 0; i < span; i++) {
             am__cand *c = &all->v[i];
             /* score + b (1 - score): stays in [0, 1] and keeps the order
              * of the items it raises; an item that matches nothing of the
              * query is not raised by a name alone. */
-            if (named[i] > 0 && c->score > 0)
+            if (c->score <= 0 || named[i] <= 0)
+                continue;
+            if (named[i] & AM__NAMED_BOOST)
                 c->score += b * (1 - c->score);
+            /* Naming something is a hint of content, not relevance to
+             * the query: it orders results but never lifts one over
+             * min_score (on LoCoMo dev it took the questions asked of a
+             * foreign conversation that answer anything from 14.1% to
+             * 16.9%). */
+            if ((named[i] & AM__NAMED_OTHER) && c->score >= q->min_score)
+                c->score += nb * (1 - c->score);
         }
         qsort(all->v, all->count, sizeof(am__cand), by_score_desc);
     }

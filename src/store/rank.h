@@ -87,10 +87,15 @@ am_status am__vec_top(am_store *s, am__vscan *v, size_t k, am__vhit **h,
 am_status am__fuse(am_store *s, const am_search *q, const am__cands *tc,
                    const am__cands *vc, int fused, am__cands *all);
 
-/* Entity boost (am_search.boost_field): 1 when the JSON object `meta`
- * holds at q->boost_field a string, or an array with a string, that
- * q->query contains as a whole word (ASCII case ignored); 0 when not or
- * when the field is off; -1 when jansson ran out of memory deciding. */
+/* Entity boost and names bonus (am_search.boost_field, .names_field):
+ * the bits of the item's verdict, from its JSON object `meta`:
+ * AM__NAMED_BOOST when the object holds at q->boost_field a string, or an
+ * array with a string, that q->query contains as a whole word (ASCII case
+ * ignored); AM__NAMED_OTHER when it holds at q->names_field a string the
+ * query does not contain so. 0 when neither or both fields are off; -1
+ * when jansson ran out of memory deciding. */
+#define AM__NAMED_BOOST 1
+#define AM__NAMED_OTHER 2
 int am__boost_named(const am_search *q, const char *meta, size_t len);
 
 /* A backend's reader for the boost: for each of the first `span`
@@ -100,12 +105,13 @@ typedef am_status (*am__boost_read_fn)(am_store *s, const am_search *q,
                                        const am__cands *all, size_t span,
                                        int *named, void *ctx);
 
-/* The entity boost (am_search.boost_field) on the sorted candidates
- * `all`: `read` reports which of the best candidates the query names --
- * only those whose raised score could still reach the limit-th best
- * score; the others cannot make the results and are not read. Those
- * named are raised by q's boost and `all` is sorted again. No-op with
- * the boost off. Errors: AM_ENOMEM, or `read`'s. */
+/* The entity boost and the names bonus (am_search.boost_field,
+ * .names_field) on the sorted candidates `all`: `read` reports the
+ * verdicts of the best candidates -- only those whose raised score could
+ * still reach the limit-th best score; the others cannot make the
+ * results and are not read. Those named are raised by q's boost, then
+ * those naming something else by its names bonus, and `all` is sorted
+ * again. No-op with both off. Errors: AM_ENOMEM, or `read`'s. */
 am_status am__boost(am_store *s, const am_search *q, size_t limit,
                     am__cands *all, am__boost_read_fn read, void *ctx);
 

@@ -802,6 +802,9 @@ am_status am_store_search(am_store *s, const am_search *q, am_results **out)
     else if (!(q->boost >= 0 && q->boost <= 1)) /* also NaN */
         st = am__fail(&err, AM_EINVAL, "search: boost %g is outside [0, 1]",
                       q->boost);
+    else if (!(q->names_bonus >= 0 && q->names_bonus <= 1))
+        st = am__fail(&err, AM_EINVAL, "search: names_bonus %g is outside "
+                      "[0, 1]", q->names_bonus);
     else if (q->mode == AM_SEARCH_VECTOR && q->vec == NULL &&
              s->embedder == NULL)
         st = am__fail(&err, AM_EINVAL, "search: vector mode needs a query "

@@ -167,9 +167,9 @@ am_status am__search_run(am_store *s, const am_search *q, const float *qemb,
     size_t depth = limit * 4 < 100 ? 100 : limit * 4;
     int use_text = q->mode != AM_SEARCH_VECTOR;
     int use_vec = q->mode != AM_SEARCH_TEXT;
-    /* The boost can lift a candidate from below the limit: look deeper,
-     * as when two signals are fused. */
-    int boosting = q->boost_field.len > 0;
+    /* The boost and the names bonus can lift a candidate from below the
+     * limit: look deeper, as when two signals are fused. */
+    int boosting = q->boost_field.len > 0 || q->names_field.len > 0;
     boost_ctx bc = { ops, ctx, now };
 
     lo.alloc = hi.alloc = s->alloc;
