@@ -175,6 +175,64 @@ AM_TEST(namespace_tokens_cannot_be_forged_by_text_or_namespaces)
 
 /* The fts_score of `key` in a text search of `query` under `ns`, or -1
  * when it is not found. */
+/* The writers bind each row's namespace tokens from a memo of 32 slots
+ * (am__sq_ns_tokens): a batch over more namespaces than that, at two
+ * depths, then updates of some of its rows, must still scope every row to
+ * its own namespaces and no other. */
+AM_TEST(a_batch_over_many_namespaces_is_scoped_row_by_row)
+{
+    char *dir = test_tmpdir(), path[512];
+    am_store *s = NULL;
+    enum { NNS = 80, PER = 3 };
+    char users[NNS][8], keys[NNS * PER][16];
+    am_str parts[NNS][2];
+    am_item_in its[NNS * PER];
+    snprintf(path, sizeof path, "%s/many.db", dir);
+    CHECK_OK(am_store_open(path, NULL, &s, NULL));
+    for (int u = 0; u < NNS; u++) {
+        snprintf(users[u], sizeof users[u], "u%d", u);
+        parts[u][0] = u % 2 == 0 ? AM_STR("even") : AM_STR("odd");
+        parts[u][1] = am_str_c(users[u]);
+    }
+    /* Rows go round the namespaces, so neighbours never share one. */
+    for (int i = 0; i < NNS * PER; i++) {
+        snprintf(keys[i], sizeof keys[i], "k%d", i);
+        its[i] = (am_item_in){ .ns = { parts[i % NNS], 2 },
+                               .key = am_str_c(keys[i]),
+                               .value = AM_STR("\"plum jam\""),
+                               .no_embed = 1 };
+    }
+    CHECK_OK(am_store_put_many(s, its, NNS * PER));
+    /* Rewrite the first round: old entries out, new ones in, by the same
+     * tokens. */
+    for (int i = 0; i < NNS; i++)
+        its[i].value = AM_STR("\"plum tart\"");
+    CHECK_OK(am_store_put_many(s, its, NNS));
+    for (int u = 0; u < NNS; u++) {
+        am_results *r = text_search(s, (am_ns){ parts[u], 2 }, "plum",
+                                    100);
+        CHECK_EQ(r->count, PER);
+        for (size_t i = 0; i < r->count; i++)
+            CHECK_MEM_EQ(r->items[i].ns_parts[1].ptr,
+                         r->items[i].ns_parts[1].len, users[u]);
+        am_results_free(r);
+        r = text_search(s, (am_ns){ parts[u], 2 }, "tart", 100);
+        CHECK_EQ(r->count, 1);
+        am_results_free(r);
+    }
+    am_results *r = text_search(s, NS1("even"), "plum", 1000);
+    CHECK_EQ(r->count, NNS / 2 * PER);
+    CHECK(all_in(r, "even"));
+    am_results_free(r);
+    r = text_search(s, NS1("odd"), "jam", 1000);
+    CHECK_EQ(r->count, NNS / 2 * (PER - 1));
+    CHECK(all_in(r, "odd"));
+    am_results_free(r);
+    am_store_close(s);
+    test_rmtree(dir);
+    free(dir);
+}
+
 static double score_of(am_store *s, am_ns ns, const char *query,
                        const char *key)
 {

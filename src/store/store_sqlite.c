@@ -155,14 +155,15 @@ static const char *const sql_text[Q_COUNT_] = {
                       " created_ms, updated_ms, expires_ms, vec_model, vec)"
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9)"
                       " ON CONFLICT(ns, key) DO NOTHING",
-    /* ?3 is the row's encoded namespace, which the writer has at hand
-     * (it just wrote or found the row by it; a row's namespace never
-     * changes). Looking it up by id instead cost a B-tree search per
-     * put. */
+    /* ?3 is the row's namespace tokens (am__sq_ns_tokens), from the
+     * encoded namespace the writer has at hand (it just wrote or found
+     * the row by it; a row's namespace never changes). Looking it up by
+     * id instead cost a B-tree search per put, and am_ns_tokens() in the
+     * statement formatted the same tokens again for every row. */
     [Q_FTS_ADD] = "INSERT INTO items_fts(rowid, text, fts_ns) VALUES (?1, ?2,"
-                  " am_ns_tokens(?3))",
+                  " ?3)",
     [Q_FTS_DEL] = "INSERT INTO items_fts(items_fts, rowid, text, fts_ns)"
-                  " VALUES ('delete', ?1, ?2, am_ns_tokens(?3))",
+                  " VALUES ('delete', ?1, ?2, ?3)",
     [Q_ITEM_UPDATE] = "UPDATE items SET value = ?2, meta = ?3, text = ?4,"
                       " created_ms = ?5, updated_ms = ?6, expires_ms = ?7,"
                       " vec_model = ?8, vec = ?9, deleted_ms = NULL,"
@@ -427,26 +428,23 @@ void am__sq_ns_token(const am__sqlite *q, const void *enc, size_t len,
     am__u64_dec(am__hash64(enc, len, q->ns_salt), AM__NS_TOKEN_LEN, out);
 }
 
-/* am_ns_tokens(ns BLOB): the tokens of every prefix level of an encoded
- * namespace (each part ends with 0x1f; escapes never produce 0x1f), space
- * separated. */
-static void ns_tokens_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+/* The number of prefix levels of an encoded namespace: each part ends
+ * with 0x1f (escapes never produce 0x1f). */
+static size_t ns_levels(const unsigned char *ns, size_t len)
 {
-    const am__sqlite *q = sqlite3_user_data(ctx);
-    const unsigned char *ns = sqlite3_value_blob(argv[0]);
-    size_t len = (size_t)sqlite3_value_bytes(argv[0]), levels = 0, n = 0;
-    (void)argc;
+    size_t levels = 0;
     for (size_t i = 0; i < len; i++)
         levels += ns[i] == 0x1f;
-    if (levels == 0) {
-        sqlite3_result_text(ctx, "", 0, SQLITE_STATIC);
-        return;
-    }
-    char *out = sqlite3_malloc64(levels * (AM__NS_TOKEN_LEN + 1));
-    if (out == NULL) {
-        sqlite3_result_error_nomem(ctx);
-        return;
-    }
+    return levels;
+}
+
+/* The tokens of every prefix level of the encoded namespace [ns, ns +
+ * len), space separated, into `out` (room for ns_levels() *
+ * (AM__NS_TOKEN_LEN + 1) bytes); returns their length. */
+static size_t ns_tokens_into(const am__sqlite *q, const unsigned char *ns,
+                             size_t len, char *out)
+{
+    size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         if (ns[i] != 0x1f)
             continue;
@@ -457,7 +455,59 @@ static void ns_tokens_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         memcpy(out + n, tok, AM__NS_TOKEN_LEN);
         n += AM__NS_TOKEN_LEN;
     }
+    return n;
+}
+
+/* am_ns_tokens(ns BLOB): the tokens of every prefix level of an encoded
+ * namespace. The writers bind the same text from am__sq_ns_tokens; this
+ * function serves the statements that read namespaces from the table
+ * (the content view items_fts_src, purges). */
+static void ns_tokens_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    const am__sqlite *q = sqlite3_user_data(ctx);
+    const unsigned char *ns = sqlite3_value_blob(argv[0]);
+    size_t len = (size_t)sqlite3_value_bytes(argv[0]);
+    size_t levels = ns_levels(ns, len);
+    (void)argc;
+    if (levels == 0) {
+        sqlite3_result_text(ctx, "", 0, SQLITE_STATIC);
+        return;
+    }
+    char *out = sqlite3_malloc64(levels * (AM__NS_TOKEN_LEN + 1));
+    if (out == NULL) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    size_t n = ns_tokens_into(q, ns, len, out);
     sqlite3_result_text(ctx, out, (int)n, sqlite3_free);
+}
+
+am_status am__sq_ns_tokens(am_store *s, am_str enc, am_str *out)
+{
+    am__sqlite *q = SQ(s);
+    const unsigned char *ns = (const unsigned char *)enc.ptr;
+    size_t levels = ns_levels(ns, enc.len);
+
+    *out = (am_str){ "", 0 };
+    if (levels == 0)
+        return AM_OK;
+    am__sqtoks *e = &q->toks[am__hash64(ns, enc.len, 0) % AM__SQ_TOKSETS];
+    if (e->ns_len == enc.len && memcmp(e->b.ptr, ns, enc.len) == 0) {
+        *out = (am_str){ e->b.ptr + enc.len, e->b.len - enc.len };
+        return AM_OK;
+    }
+    e->ns_len = 0;
+    e->b.alloc = s->alloc;
+    am_buf_clear(&e->b);
+    if (am_buf_reserve(&e->b, enc.len + levels * (AM__NS_TOKEN_LEN + 1)) !=
+        AM_OK)
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "namespace tokens: out "
+                        "of memory");
+    memcpy(e->b.ptr, ns, enc.len);
+    e->b.len = enc.len + ns_tokens_into(q, ns, enc.len, e->b.ptr + enc.len);
+    e->ns_len = enc.len;
+    *out = (am_str){ e->b.ptr + enc.len, e->b.len - enc.len };
+    return AM_OK;
 }
 
 /* Read the per-database salt of the namespace tokens (0 before the
@@ -642,6 +692,8 @@ static void sq_close(am_store *s)
         return;
     am__sqldb_close(q->db);
     am_buf_free(&q->get_ns);
+    for (size_t i = 0; i < AM__SQ_TOKSETS; i++)
+        am_buf_free(&q->toks[i].b);
     am__free(s->alloc, q, sizeof *q);
     s->impl = NULL;
 }

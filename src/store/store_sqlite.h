@@ -66,6 +66,17 @@ typedef struct am__sqcounts {
     am__sqcount e[AM__SQ_COUNTS];
 } am__sqcounts;
 
+/* Namespace tokens remembered by a write handle (am__sq_ns_tokens): a
+ * batch's items come from a few namespaces, and formatting their tokens
+ * (two salted hashes as 20 digits each, for a two-level namespace) for
+ * every row was 3% of a put's instructions. Direct-mapped by a hash of
+ * the encoded namespace. */
+#define AM__SQ_TOKSETS 32
+typedef struct am__sqtoks {
+    size_t ns_len;     /* the encoded namespace's length (0: unused) */
+    am_buf b;          /* the encoded namespace, then its tokens */
+} am__sqtoks;
+
 /* The backend's state behind am_store.impl. */
 typedef struct am__sqlite {
     am__sqldb *db;     /* the connection and its statement cache */
@@ -82,6 +93,7 @@ typedef struct am__sqlite {
     int64_t vc_epoch;  /* the hard-delete epoch it was loaded in */
     int ckpt_synced;   /* log frames copied as of am__sq_checkpoint's last
                         * sync of the database file */
+    am__sqtoks toks[AM__SQ_TOKSETS];
 } am__sqlite;
 
 /* PRAGMA data_version of the connection (changes when another connection
@@ -109,6 +121,13 @@ am_status am__sq_register_rank(sqlite3 *db);
  * `out` gets AM__NS_TOKEN_LEN digits and a NUL. */
 void am__sq_ns_token(const am__sqlite *q, const void *enc, size_t len,
                      char out[AM__NS_TOKEN_LEN + 1]);
+
+/* The full-text tokens of the encoded namespace `enc` -- the text
+ * am_ns_tokens(enc) returns in SQL -- into *out, borrowed from the
+ * handle's memo until the next call on it (the writers bind them for one
+ * step). AM_OK or AM_ENOMEM (detail in AM__ERR(s)). Per-handle, under the
+ * store's lock like every backend call. */
+am_status am__sq_ns_tokens(am_store *s, am_str enc, am_str *out);
 
 #define SQ(s) ((am__sqlite *)(s)->impl)
 

@@ -105,15 +105,19 @@ static am_status history_add(am_store *s, int64_t item_id, const char *event,
 static am_status fts_replace(am_store *s, int64_t id, am_str enc,
                              sqlite3_stmt *old_row, int old_col, am_str text)
 {
+    am_str toks;
+    am_status st = am__sq_ns_tokens(s, enc, &toks);
+    if (st != AM_OK)
+        return st;
     sqlite3_stmt *d = am__store_stmt(s, Q_FTS_DEL);
     if (d == NULL)
         return AM__ERR(s).code;
     sqlite3_bind_int64(d, 1, id);
-    am__store_bind_str(d, 3, enc, 1);
+    am__store_bind_str(d, 3, toks, 0);
     sqlite3_bind_text(d, 2, (const char *)sqlite3_column_text(old_row,
                                                               old_col),
                       sqlite3_column_bytes(old_row, old_col), SQLITE_STATIC);
-    am_status st = am__store_step_done(s, Q_FTS_DEL, "put: index");
+    st = am__store_step_done(s, Q_FTS_DEL, "put: index");
     if (st != AM_OK)
         return st;
     d = am__store_stmt(s, Q_FTS_ADD);
@@ -122,7 +126,7 @@ static am_status fts_replace(am_store *s, int64_t id, am_str enc,
     sqlite3_bind_int64(d, 1, id);
     sqlite3_bind_text(d, 2, text.ptr != NULL ? text.ptr : "", (int)text.len,
                       SQLITE_STATIC);
-    am__store_bind_str(d, 3, enc, 1);
+    am__store_bind_str(d, 3, toks, 0);
     am__sq_fts_wrote(s, (size_t)sqlite3_column_bytes(old_row, old_col) +
                             text.len);
     return am__store_step_done(s, Q_FTS_ADD, "put: index");
@@ -213,14 +217,18 @@ static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
     if (rc != SQLITE_DONE)
         return am__store_dberr(s, rc, "put", w);
     if (sqlite3_changes(SQ(s)->db->conn) == 1) {
+        am_str toks;
         id = p->id = sqlite3_last_insert_rowid(SQ(s)->db->conn);
+        st = am__sq_ns_tokens(s, enc, &toks);
+        if (st != AM_OK)
+            return st;
         w = am__store_stmt(s, Q_FTS_ADD);
         if (w == NULL)
             return AM__ERR(s).code;
         sqlite3_bind_int64(w, 1, id);
         sqlite3_bind_text(w, 2, p->text.ptr, (int)p->text.len,
                           SQLITE_STATIC);
-        am__store_bind_str(w, 3, enc, 1);
+        am__store_bind_str(w, 3, toks, 0);
         am__sq_fts_wrote(s, p->text.len);
         st = am__store_step_done(s, Q_FTS_ADD, "put: index");
         if (st != AM_OK)
