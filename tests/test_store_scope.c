@@ -450,7 +450,7 @@ AM_TEST(a_version_3_file_is_searched_by_vector_and_migrated_to_stamps)
     am_store_close(s);
     /* What version 3 of the library left: no stamps, no epoch. */
     CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
-    CHECK_EQ(sqlite3_exec(db, "DROP INDEX items_chg;"
+    CHECK_EQ(sqlite3_exec(db, AS_SCHEMA_5 "DROP INDEX items_chg;"
                               "ALTER TABLE items DROP COLUMN chg;"
                               "DELETE FROM store_meta WHERE k = 'vec_epoch';"
                               "UPDATE am_schema SET version = 3"

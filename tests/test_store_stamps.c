@@ -150,7 +150,7 @@ AM_TEST(a_version_4_file_is_migrated_keeping_every_row)
     /* What version 4 left: every row stamped, in write order, and every
      * row in a full index. */
     CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
-    CHECK_EQ(sqlite3_exec(db, "DROP INDEX items_chg;"
+    CHECK_EQ(sqlite3_exec(db, AS_SCHEMA_5 "DROP INDEX items_chg;"
                               "CREATE INDEX items_chg ON items(chg);"
                               "UPDATE items SET chg = id + 10"
                               " WHERE chg = 0;"
@@ -173,7 +173,7 @@ AM_TEST(a_version_4_file_is_migrated_keeping_every_row)
      * included; the index keeps only stamped rows. */
     CHECK_OK(am_store_open(path, NULL, &w, NULL));
     CHECK_EQ(sql_int(path, "SELECT version FROM am_schema"
-                           " WHERE module = 'store'"), 5);
+                           " WHERE module = 'store'"), 6);
     char *after = sql_text(path, ALL_ROWS);
     CHECK_STR_EQ(after, before);
     free(after);

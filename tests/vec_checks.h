@@ -1,6 +1,8 @@
-/* vec_checks.h -- a vector search check shared by test_store_scope.c and
- * test_store_stamps.c, whose tests put 2-d vectors into namespace "v" and
- * ask what another handle finds after a write. */
+/* vec_checks.h -- what test_store_scope.c and test_store_stamps.c share:
+ * a vector search check (their tests put 2-d vectors into namespace "v"
+ * and ask what another handle finds after a write), and the SQL that
+ * turns a file this library wrote into what schema 5 left, which their
+ * older-file tests start from. */
 #ifndef AM_TEST_VEC_CHECKS_H
 #define AM_TEST_VEC_CHECKS_H
 
@@ -25,5 +27,15 @@ static inline size_t vec_hits(am_store *s, float x, float y, char *top,
     am_results_free(r);
     return n;
 }
+
+/* SQL making a file this library wrote look as schema 5 left it: every
+ * row's "add" event in item_history (sequence 1, at its created_ms), and
+ * no add_actor column. Run it before setting an older version in
+ * am_schema. */
+#define AS_SCHEMA_5                                             \
+    "INSERT INTO item_history(item_id, seq, event, at_ms, actor)" \
+    " SELECT id, 1, 'add', created_ms, add_actor FROM items"     \
+    " WHERE add_actor IS NOT NULL;"                              \
+    "ALTER TABLE items DROP COLUMN add_actor;"
 
 #endif

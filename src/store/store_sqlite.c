@@ -7,7 +7,8 @@
  * never LIKE. Writes run in BEGIN IMMEDIATE transactions and return only
  * after COMMIT, in WAL mode with a busy timeout, so several threads and
  * processes can share the file. Each change appends a row to
- * `item_history`; delete only stamps `deleted_ms`, so a mistake can be
+ * `item_history` (a new row's "add" waits in the row itself until its
+ * first change, schema 6); delete only stamps `deleted_ms`, so a mistake can be
  * undone until am_store_purge removes the row for good. Expiry is checked
  * in every read against the injected clock.
  *
@@ -30,7 +31,7 @@
 
 /* ---- Schema ---- */
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
     /* 1: items, history, full-text index, sessions. */
@@ -121,6 +122,17 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "DROP INDEX items_chg;"
     "CREATE INDEX items_chg ON items(chg)"
     " WHERE chg > 0;", /* in three pieces: clang takes two for a lost comma */
+    /* 6: a new row's first history event ("add", at its created_ms, by
+     * `add_actor`) is kept in the row instead of in item_history: the
+     * history row was 15% of a batched put's instructions (7,750 of
+     * 51,700 per item at 100,000 items; docs/BENCHMARKS.md). The first
+     * write to the row in place (update, soft delete, undo) moves the
+     * event into item_history as sequence 1 and sets add_actor to NULL,
+     * before created_ms can change, so an item's events are either that
+     * one implicit event or rows of item_history, never both. Rows
+     * written before this step have their event in item_history already
+     * (add_actor NULL). */
+    "ALTER TABLE items ADD COLUMN add_actor TEXT;",
 };
 
 /* The first row of a vector cache load: the newest stamp, the largest row
@@ -151,9 +163,18 @@ static const char *const sql_text[Q_COUNT_] = {
                    " ON CONFLICT(k) DO UPDATE SET v = excluded.v",
     [Q_ITEM_FIND] = "SELECT id, value, meta, deleted_ms, expires_ms,"
                     " created_ms, text FROM items WHERE ns = ?1 AND key = ?2",
+    /* The writers' Q_ITEM_FIND: column 7 is the implicit first event's
+     * actor (schema 6; NULL: none), which a write in place moves into
+     * item_history. Readers keep Q_ITEM_FIND, which a read-only handle
+     * on an older file can prepare. */
+    [Q_ITEM_FIND_W] = "SELECT id, value, meta, deleted_ms, expires_ms,"
+                      " created_ms, text, add_actor FROM items"
+                      " WHERE ns = ?1 AND key = ?2",
+    /* ?10: the actor of the row's implicit "add" event (schema 6). */
     [Q_ITEM_INSERT] = "INSERT INTO items(ns, key, value, meta, text,"
-                      " created_ms, updated_ms, expires_ms, vec_model, vec)"
-                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9)"
+                      " created_ms, updated_ms, expires_ms, vec_model, vec,"
+                      " add_actor)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10)"
                       " ON CONFLICT(ns, key) DO NOTHING",
     /* ?3 is the row's namespace tokens (am__sq_ns_tokens), from the
      * encoded namespace the writer has at hand (it just wrote or found
@@ -167,9 +188,9 @@ static const char *const sql_text[Q_COUNT_] = {
     [Q_ITEM_UPDATE] = "UPDATE items SET value = ?2, meta = ?3, text = ?4,"
                       " created_ms = ?5, updated_ms = ?6, expires_ms = ?7,"
                       " vec_model = ?8, vec = ?9, deleted_ms = NULL,"
-                      " chg = ?10 WHERE id = ?1",
-    [Q_ITEM_SOFTDEL] = "UPDATE items SET deleted_ms = ?2, chg = ?3"
-                       " WHERE id = ?1",
+                      " chg = ?10, add_actor = NULL WHERE id = ?1",
+    [Q_ITEM_SOFTDEL] = "UPDATE items SET deleted_ms = ?2, chg = ?3,"
+                       " add_actor = NULL WHERE id = ?1",
     /* The largest stamp, by one seek to the end of items_chg (in
      * coalesce() SQLite would scan: the caller maps NULL to 0). */
     [Q_CHG_MAX] = "SELECT max(chg) FROM items WHERE chg > 0",
@@ -183,11 +204,23 @@ static const char *const sql_text[Q_COUNT_] = {
     [Q_HIST_FIRST] = "INSERT INTO item_history(item_id, seq, event,"
                      " old_value, old_meta, at_ms, actor)"
                      " VALUES (?1, 1, ?2, ?3, ?5, ?7, ?8)",
-    [Q_HIST_LAST] = "SELECT event, old_value, old_meta FROM item_history"
-                    " WHERE item_id = ?1 ORDER BY seq DESC LIMIT 1",
-    [Q_HIST_LIST] = "SELECT h.event, h.old_value, h.at_ms, h.actor,"
-                    " h.old_meta FROM item_history h"
-                    " WHERE h.item_id = ?1 ORDER BY h.seq",
+    /* An item's events: the implicit "add" kept in its row (schema 6,
+     * sequence 0) or its rows in item_history -- never both. */
+    [Q_HIST_LAST] = "SELECT event, old_value, old_meta FROM (SELECT 'add'"
+                    " AS event, NULL AS old_value, NULL AS old_meta, 0 AS seq"
+                    " FROM items WHERE id = ?1 AND add_actor IS NOT NULL"
+                    " UNION ALL SELECT event, old_value, old_meta, seq"
+                    " FROM item_history WHERE item_id = ?1)"
+                    " ORDER BY seq DESC LIMIT 1",
+    [Q_HIST_LIST] = "SELECT 'add', NULL, created_ms, add_actor, NULL, 0"
+                    " FROM items WHERE id = ?1 AND add_actor IS NOT NULL"
+                    " UNION ALL SELECT h.event, h.old_value, h.at_ms, h.actor,"
+                    " h.old_meta, h.seq FROM item_history h"
+                    " WHERE h.item_id = ?1 ORDER BY 6",
+    /* Q_HIST_LIST for a read-only handle on a file before schema 6. */
+    [Q_HIST_LIST_5] = "SELECT h.event, h.old_value, h.at_ms, h.actor,"
+                      " h.old_meta FROM item_history h"
+                      " WHERE h.item_id = ?1 ORDER BY h.seq",
     [Q_LIST] = "SELECT " ROW_COLS " FROM items WHERE ns >= ?2 AND ns < ?3"
                " AND " LIVE " ORDER BY ns, key LIMIT ?4 OFFSET ?5",
     [Q_NS_LIST] = "SELECT DISTINCT ns FROM items WHERE ns >= ?2 AND ns < ?3"
@@ -650,12 +683,14 @@ static am_status sq_open(am_store *s, const char *path,
         if (st != AM_OK)
             return am__fail(err, st, "store open '%s': %s", path, e.msg);
         q->has_chg = version >= 4;
+        q->has_add_actor = version >= 6;
         return AM_OK;
     }
     st = am__sqldb_migrate(q->db, &schema, &e);
     if (st != AM_OK)
         return am__fail(err, st, "store open '%s': %s", path, e.msg);
     q->has_chg = 1;
+    q->has_add_actor = 1;
     st = load_salt(s);
     /* After the journal mode and the migration: a statement here must
      * not hold a read lock while another process sets up the file. */

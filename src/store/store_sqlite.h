@@ -13,6 +13,7 @@ enum {
     Q_META_GET,
     Q_META_SET,
     Q_ITEM_FIND,
+    Q_ITEM_FIND_W,
     Q_ITEM_INSERT,
     Q_FTS_ADD,
     Q_FTS_DEL,
@@ -25,6 +26,7 @@ enum {
     Q_HIST_FIRST,
     Q_HIST_LAST,
     Q_HIST_LIST,
+    Q_HIST_LIST_5,
     Q_LIST,
     Q_NS_LIST,
     Q_FTS_TOP,
@@ -86,6 +88,7 @@ typedef struct am__sqlite {
     size_t fts_bytes;  /* text added to or deleted from items_fts in the
                         * open write transaction (am__store_commit) */
     int has_chg;       /* the file has change stamps (schema 4) */
+    int has_add_actor; /* new rows keep their "add" event (schema 6) */
     int64_t txn_chg;   /* the open write transaction's stamp (0: none
                         * taken yet; am__sq_txn_stamp) */
     int64_t vc_chg;    /* the vector cache has seen every stamp up to this */

@@ -2,9 +2,9 @@
  *
  * A put validates and embeds outside the handle's lock, then writes every
  * item of the batch in one BEGIN IMMEDIATE transaction: a new key is one
- * INSERT (ON CONFLICT DO NOTHING) plus its full-text row and first
- * history entry; an existing key is read (its old value goes to the
- * history) and updated. Reads check liveness (not deleted, not expired by
+ * INSERT (ON CONFLICT DO NOTHING), whose row keeps its first history
+ * event (schema 6), plus its full-text row; an existing key is read (its
+ * old value goes to the history) and updated. Reads check liveness (not deleted, not expired by
  * the injected clock) in the statement itself.
  */
 #include <assert.h>
@@ -78,25 +78,44 @@ static void bind_col_or_null(sqlite3_stmt *dst, int i, sqlite3_stmt *src,
                           sqlite3_column_bytes(src, col), SQLITE_TRANSIENT);
 }
 
+/* Append an event to the history of an existing row; `old_row` holds the
+ * row as it was (its old value and metadata at the columns given). A new
+ * row has no history entry: its "add" event is kept in the row (schema
+ * 6, Q_ITEM_INSERT's add_actor) until keep_first_event moves it here. */
 static am_status history_add(am_store *s, int64_t item_id, const char *event,
                              sqlite3_stmt *old_row, int old_val_col,
                              int old_meta_col, int64_t now, const char *actor)
 {
-    /* A new row's first entry needs no look-up of the last sequence. */
-    int q = old_row == NULL && strcmp(event, "add") == 0 ? Q_HIST_FIRST
-                                                         : Q_HIST_ADD;
-    sqlite3_stmt *h = am__store_stmt(s, q);
+    sqlite3_stmt *h = am__store_stmt(s, Q_HIST_ADD);
     if (h == NULL)
         return AM__ERR(s).code;
     sqlite3_bind_int64(h, 1, item_id);
     sqlite3_bind_text(h, 2, event, -1, SQLITE_STATIC);
-    if (old_row != NULL) {
-        bind_col_or_null(h, 3, old_row, old_val_col);
-        bind_col_or_null(h, 5, old_row, old_meta_col);
-    }
+    bind_col_or_null(h, 3, old_row, old_val_col);
+    bind_col_or_null(h, 5, old_row, old_meta_col);
     sqlite3_bind_int64(h, 7, now);
     sqlite3_bind_text(h, 8, actor, -1, SQLITE_STATIC);
-    return am__store_step_done(s, q, "history");
+    return am__store_step_done(s, Q_HIST_ADD, "history");
+}
+
+/* Before a write in place to the row `f` holds (Q_ITEM_FIND_W): move its
+ * implicit "add" event -- at created_ms (column 5), by add_actor (column
+ * 7) -- into item_history as sequence 1, ahead of the event this write
+ * appends; the write itself sets add_actor to NULL. Nothing to do for a
+ * row whose events are in item_history already (add_actor NULL). */
+static am_status keep_first_event(am_store *s, sqlite3_stmt *f)
+{
+    if (sqlite3_column_type(f, 7) == SQLITE_NULL)
+        return AM_OK;
+    sqlite3_stmt *h = am__store_stmt(s, Q_HIST_FIRST);
+    if (h == NULL)
+        return AM__ERR(s).code;
+    sqlite3_bind_int64(h, 1, sqlite3_column_int64(f, 0));
+    sqlite3_bind_text(h, 2, "add", 3, SQLITE_STATIC);
+    sqlite3_bind_int64(h, 7, sqlite3_column_int64(f, 5));
+    sqlite3_bind_text(h, 8, (const char *)sqlite3_column_text(f, 7),
+                      sqlite3_column_bytes(f, 7), SQLITE_STATIC);
+    return am__store_step_done(s, Q_HIST_FIRST, "history");
 }
 
 /* Replace row `id`'s entry in the full-text index: remove the old text
@@ -212,6 +231,7 @@ static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
     sqlite3_bind_text(w, 5, p->text.ptr, (int)p->text.len, SQLITE_STATIC);
     sqlite3_bind_int64(w, 6, now);
     bind_tail(w, p, expires);
+    sqlite3_bind_text(w, 10, s->actor, -1, SQLITE_STATIC);
     rc = sqlite3_step(w);
     sqlite3_reset(w);
     if (rc != SQLITE_DONE)
@@ -230,14 +250,12 @@ static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
                           SQLITE_STATIC);
         am__store_bind_str(w, 3, toks, 0);
         am__sq_fts_wrote(s, p->text.len);
-        st = am__store_step_done(s, Q_FTS_ADD, "put: index");
-        if (st != AM_OK)
-            return st;
-        return history_add(s, id, "add", NULL, 1, 2, now, s->actor);
+        /* Its "add" event is the row's add_actor (schema 6). */
+        return am__store_step_done(s, Q_FTS_ADD, "put: index");
     }
 
     /* The key exists (live, expired or soft-deleted): update it. */
-    f = am__store_stmt(s, Q_ITEM_FIND);
+    f = am__store_stmt(s, Q_ITEM_FIND_W);
     if (f == NULL)
         return AM__ERR(s).code;
     am__store_bind_str(f, 1, enc, 1);
@@ -253,7 +271,9 @@ static am_status put_one(am_store *s, const am_item_in *it, am__prepared *p,
     live = row_is_live(f, 3, 4, now);
     if (live)
         created = sqlite3_column_int64(f, 5);
-    st = update_row(s, id, it->value, p, created, now, expires, "put");
+    st = keep_first_event(s, f);
+    if (st == AM_OK)
+        st = update_row(s, id, it->value, p, created, now, expires, "put");
     if (st != AM_OK) {
         sqlite3_reset(f);
         return st;
@@ -311,13 +331,14 @@ am_status am__sq_get(am_store *s, am_ns ns, am_str key, am_buf *value)
     return st;
 }
 
-/* Find `key` in the encoded namespace `enc`; leaves Q_ITEM_FIND on its
- * row in *out (the caller resets it), or *out NULL on failure. */
-static am_status find_enc(am_store *s, am_str enc, am_str key,
+/* Find `key` in the encoded namespace `enc` with statement `which`
+ * (Q_ITEM_FIND, or the writers' Q_ITEM_FIND_W); leaves it on its row in
+ * *out (the caller resets it), or *out NULL on failure. */
+static am_status find_enc(am_store *s, int which, am_str enc, am_str key,
                           sqlite3_stmt **out)
 {
     *out = NULL;
-    sqlite3_stmt *f = am__store_stmt(s, Q_ITEM_FIND);
+    sqlite3_stmt *f = am__store_stmt(s, which);
     if (f == NULL)
         return AM__ERR(s).code;
     am__store_bind_str(f, 1, enc, 1);
@@ -337,20 +358,23 @@ static am_status find_enc(am_store *s, am_str enc, am_str key,
 }
 
 /* find_enc of (ns, key), encoding the namespace into `enc`. */
-static am_status find_row(am_store *s, am_ns ns, am_str key, am_buf *enc,
-                          sqlite3_stmt **out)
+static am_status find_row(am_store *s, int which, am_ns ns, am_str key,
+                          am_buf *enc, sqlite3_stmt **out)
 {
     am_status st = am__store_item_addr(s, ns, key, enc);
     if (st != AM_OK)
         return st;
-    return find_enc(s, (am_str){ enc->ptr, enc->len }, key, out);
+    return find_enc(s, which, (am_str){ enc->ptr, enc->len }, key, out);
 }
 
+/* Soft-delete the row `f` holds (Q_ITEM_FIND_W). */
 static am_status soft_delete(am_store *s, sqlite3_stmt *f, int64_t now,
                              const char *actor)
 {
     int64_t id = sqlite3_column_int64(f, 0), stamp;
     am_status st = am__sq_txn_stamp(s, &stamp);
+    if (st == AM_OK)
+        st = keep_first_event(s, f);
     if (st != AM_OK)
         return st;
     sqlite3_stmt *d = am__store_stmt(s, Q_ITEM_SOFTDEL);
@@ -395,7 +419,7 @@ am_status am__sq_write(am_store *s, const am__write *w, am__prepared *ps,
     for (size_t i = 0; i < w->ndel && st == AM_OK; i++) {
         sqlite3_stmt *f = NULL;
         am_str key = w->dels[i];
-        st = find_row(s, w->del_ns, key, &enc, &f);
+        st = find_row(s, Q_ITEM_FIND_W, w->del_ns, key, &enc, &f);
         if (st == AM_OK && !row_is_live(f, 3, 4, now))
             st = am__store_not_live(s, key);
         if (st != AM_OK)
@@ -428,7 +452,7 @@ am_status am__sq_undo_find(am_store *s, am_str enc, am_str key, int64_t now,
                            am__undo *u)
 {
     sqlite3_stmt *f;
-    am_status st = find_enc(s, enc, key, &f);
+    am_status st = find_enc(s, Q_ITEM_FIND_W, enc, key, &f);
     if (st != AM_OK)
         return st;
     u->row = f; /* reset by undo_done */
@@ -473,8 +497,9 @@ am_status am__sq_undo_restore(am_store *s, const am__undo *u, am_str value,
                               int64_t now, const char *actor)
 {
     sqlite3_stmt *f = u->row;
-    am_status st = update_row(s, u->id, value, p, u->created_ms, now, 0,
-                              "undo");
+    am_status st = keep_first_event(s, f);
+    if (st == AM_OK)
+        st = update_row(s, u->id, value, p, u->created_ms, now, 0, "undo");
     if (st == AM_OK)
         st = fts_replace(s, u->id, (am_str){ p->ns.ptr, p->ns.len }, f, 6,
                          (am_str){ p->text.ptr, p->text.len });
@@ -498,7 +523,7 @@ am_status am__sq_get_item(am_store *s, am_ns ns, am_str key, am__rbuild *b)
      * calls were a sixth of a server get's CPU time). */
     st = am__store_read_begin(s, &began);
     if (st == AM_OK)
-        st = find_row(s, ns, key, &enc, &f);
+        st = find_row(s, Q_ITEM_FIND, ns, key, &enc, &f);
     if (st != AM_OK)
         goto out;
     int64_t id = sqlite3_column_int64(f, 0);
@@ -597,11 +622,12 @@ am_status am__sq_history(am_store *s, am_ns ns, am_str key, am__rbuild *b)
     int rc;
 
     enc.alloc = s->alloc;
-    st = find_row(s, ns, key, &enc, &f);
+    st = find_row(s, Q_ITEM_FIND, ns, key, &enc, &f);
     if (st != AM_OK)
         goto out;
     int64_t id = sqlite3_column_int64(f, 0);
-    h = am__store_stmt(s, Q_HIST_LIST);
+    h = am__store_stmt(s, SQ(s)->has_add_actor ? Q_HIST_LIST
+                                               : Q_HIST_LIST_5);
     if (h == NULL) {
         sqlite3_reset(f);
         st = AM__ERR(s).code;
