@@ -43,6 +43,16 @@ check search_boost_bad 2 $S search x --boost-field speaker --boost 3
 has search_boost_msg "$err" "--boost needs a number"
 check search_boost_nofield 2 $S search x --boost 0.5
 has search_boost_nofield_msg "$err" "--boost-field"
+# Names bonus: the turn naming a place the query does not comes first.
+check put_t0 0 $S put trips a '"x"' --text 'travel last summer was fun' --meta '{"names":[]}'
+check put_t1 0 $S put trips b '"x"' --text 'travel last summer to Sweden' --meta '{"names":["Sweden"]}'
+check search_names 0 $S search 'travel last summer fun' --ns trips --mode text --names-field names --names 1 --json
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r[0]["key"]=="b" and abs(r[0]["score"]-1)<1e-9 else 1)' "$out" \
+    && pass=$((pass + 1)) || { echo "FAIL search_names_first"; cat "$out"; fails=$((fails + 1)); }
+check search_names_bad 2 $S search x --names-field names --names 0
+has search_names_msg "$err" "--names needs a number"
+check search_names_nofield 2 $S search x --names 0.5
+has search_names_nofield_msg "$err" "--names-field"
 check del 0 $S del user_1/prefs editor
 check del_again 4 $S del user_1/prefs editor
 check undo 0 $S undo user_1/prefs editor

@@ -92,6 +92,17 @@ static int cli_store_args(const char *cmd, int argc, char **argv,
                 !(o->boost > 0 && o->boost <= 1))
                 return cli_usage(cmd, "--boost needs a number above 0, at "
                                  "most 1");
+        } else if (cli_opt(argc, argv, &i, "--names-field", &v)) {
+            if ((o->names_field = v) == NULL || v[0] == '\0')
+                return cli_usage(cmd, "--names-field needs a metadata field "
+                                 "name, e.g. names");
+        } else if (cli_opt(argc, argv, &i, "--names", &v)) {
+            char *end = NULL;
+            o->names_bonus = v != NULL ? strtod(v, &end) : 0;
+            if (v == NULL || end == v || *end != '\0' ||
+                !(o->names_bonus > 0 && o->names_bonus <= 1))
+                return cli_usage(cmd, "--names needs a number above 0, at "
+                                 "most 1");
         } else if (strcmp(argv[i], "--json") == 0) {
             o->json = 1;
         } else if (strcmp(argv[i], "--quiet") == 0) {

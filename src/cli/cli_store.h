@@ -26,6 +26,8 @@ typedef struct cli_store_opts {
     int have_min_score;
     const char *boost_field; /* --boost-field */
     double boost;            /* --boost (0: the library's default) */
+    const char *names_field; /* --names-field */
+    double names_bonus;      /* --names (0: the library's default) */
     int json;
     int quiet; /* --quiet: no progress line on a terminal */
     const char *sub;

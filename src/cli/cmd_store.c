@@ -189,6 +189,10 @@ static int st_search(void *ctx)
     q.boost = x->o->boost;
     if (x->o->boost > 0 && x->o->boost_field == NULL)
         return cli_usage("store", "--boost needs --boost-field");
+    q.names_field = am_str_c(x->o->names_field);
+    q.names_bonus = x->o->names_bonus;
+    if (x->o->names_bonus > 0 && x->o->names_field == NULL)
+        return cli_usage("store", "--names needs --names-field");
     if (mode == NULL || strcmp(mode, "hybrid") == 0)
         q.mode = AM_SEARCH_HYBRID;
     else if (strcmp(mode, "text") == 0)
@@ -377,6 +381,10 @@ static const cli_flag store_flags[] = {
                                 "(e.g. speaker) the query names" },
     { "--boost", "W", "search: how much --boost-field raises a score s, to "
                       "s + W(1 - s) (default 0.1)" },
+    { "--names-field", "FIELD", "search: raise results whose metadata FIELD "
+                                "lists a name the query does not name" },
+    { "--names", "W", "search: how much --names-field raises a score s, to "
+                      "s + W(1 - s) (default 0.03)" },
     { "--offset", "N", "ls: skip the first N items" },
     { "--depth", "N", "namespaces: cut namespaces to N parts (0: whole)" },
     { "--ttl", "DURATION", "put: expire after 30s, 2h, 7d, 1w, 500ms or a "
