@@ -8,7 +8,8 @@
  * user asked about order %d", importance 0.5), then retrieves every id in
  * a shuffled order, PASSES times. Each retrieve is timed alone
  * (CLOCK_MONOTONIC); each pass also reports its CPU time per call (less
- * disturbed by other processes) and its minor page faults. The first pass
+ * disturbed by other processes) and its minor page faults, and the stores
+ * their CPU time per store. The first pass
  * is each item's first access, the one the Python p99 is taken on.
  * Prints `name items value unit` lines.
  */
@@ -75,6 +76,7 @@ int main(int argc, char **argv)
     size_t *order;
     int64_t *lat;
     am_status st;
+    int64_t c0;
 
     if (n == 0 || passes < 1) {
         fprintf(stderr, "usage: bench_tiers_retrieve [ITEMS>0] [PASSES>0]\n");
@@ -87,6 +89,7 @@ int main(int argc, char **argv)
         die(NULL, AM_ENOMEM, "malloc");
     if ((st = am_tiers_open(&o, &t, NULL)) != AM_OK)
         die(NULL, st, "open");
+    c0 = cpu_ns();
     for (size_t i = 0; i < n; i++) {
         char content[96];
         int len = snprintf(content, sizeof content,
@@ -100,6 +103,8 @@ int main(int argc, char **argv)
             die(t, st, "store");
         order[i] = i;
     }
+    printf("store_cpu %zu %.0f ns/op\n", n,
+           (double)(cpu_ns() - c0) / (double)n);
     for (size_t i = n - 1; i > 0; i--) {
         size_t j = (size_t)(rnd() % (i + 1)), x = order[i];
         order[i] = order[j];
@@ -107,7 +112,7 @@ int main(int argc, char **argv)
     }
     for (int p = 1; p <= passes; p++) {
         long f0 = minflt();
-        int64_t c0 = cpu_ns();
+        c0 = cpu_ns();
         for (size_t i = 0; i < n; i++) {
             const char *id = ids[order[i]];
             am_str key = { id, strlen(id) };
