@@ -12,20 +12,23 @@
  *
  * For cl100k_base and o200k_base and each section of CORPUS_DIR
  * (bench/tokens_corpus.js: prose, code, js, json, multilingual, emoji),
- * three kinds of case:
- *   whole     one count call over the whole section (no cache across
- *             calls);
+ * five kinds of case:
+ *   whole     one count call over the whole section, the default path
+ *             (the encoding's piece memo on, no caller's cache);
  *   msg       the section cut into pieces of about 1,000 bytes at line
  *             ends, the same cut as bench_tokens.c and tokens_peers.js
- *             (msg_end()), one count call per piece;
+ *             (msg_end()), one count call per piece, the default path;
+ *   wholecold, msgcold  the same with an encoding opened with
+ *             AM_ENCODING_NO_MEMO: every call starts cold, as every call
+ *             without a caller's cache did before the memo;
  *   msgcache  the msg pieces with an am_token_cache (default size) kept
  *             across all calls and rounds. quicktok keeps a memo of its
  *             pair checks inside the tokenizer, filled by every call and
  *             shared by all of them (its src/bpe.hpp: a `mutable` table
  *             written with relaxed stores); our encoding holds no such
  *             state, and the caller's token cache is its counterpart, so
- *             this kind compares both with memory across calls. The msg
- *             kind, without it, is what issue #18's goal is about.
+ *             this kind compares both with memory across calls (the
+ *             default path has the encoding's own memo since).
  * Before timing, every piece of every case is encoded by both libraries
  * and the ids compared; any difference stops the run with the piece's
  * offset. A round counts the case repeatedly for SECONDS (default 0.3) of
@@ -187,7 +190,8 @@ static bool has_kind(const char *kinds, const char *kind)
 
 int main(int argc, char **argv)
 {
-    static const char *const knames[] = { "whole", "msg", "msgcache" };
+    static const char *const knames[] = { "whole", "msg", "msgcache",
+                                          "wholecold", "msgcold" };
     double secs = argc > 3 ? atof(argv[3]) : 0.3;
     const char *kinds = argc > 4 ? argv[4] : "whole,msg";
     char *text[NSECTIONS];
@@ -206,7 +210,8 @@ int main(int argc, char **argv)
         text[s] = read_all(path, &text_len[s]);
     }
     for (int e = 0; e < 2; e++) {
-        am_encoding *enc = NULL;
+        am_encoding *enc = NULL, *cold = NULL;
+        am_encoding_opts co = am_encoding_opts_default();
         am_token_cache *cache = NULL;
         am_encode_opts cached = { 0, NULL, 0, NULL };
         am_error err;
@@ -220,14 +225,21 @@ int main(int argc, char **argv)
             fprintf(stderr, "agentmem: %s\n", err.msg);
             return 1;
         }
+        co.flags = AM_ENCODING_NO_MEMO;
+        if (am_encoding_create(encodings[e], &co, &cold, &err) != AM_OK) {
+            fprintf(stderr, "agentmem: %s\n", err.msg);
+            return 1;
+        }
         if (am_token_cache_create(enc, NULL, &cache, &err) != AM_OK) {
             fprintf(stderr, "agentmem: %s\n", err.msg);
             return 1;
         }
         cached.cache = cache;
-        for (int kind = 0; kind < 3; kind++) {
+        for (int kind = 0; kind < 5; kind++) {
             const char *kname = knames[kind];
             const am_encode_opts *opts = kind == 2 ? &cached : NULL;
+            const am_encoding *ke = kind >= 3 ? cold : enc;
+            bool whole = kind == 0 || kind == 3;
             if (!has_kind(kinds, kname))
                 continue;
             for (size_t s = 0; s < NSECTIONS; s++) {
@@ -236,7 +248,7 @@ int main(int argc, char **argv)
                 char what[128];
 
                 for (size_t at = 0, end; at < text_len[s]; at = end) {
-                    end = kind == 0 ? text_len[s]
+                    end = whole ? text_len[s]
                                     : msg_end(text[s], text_len[s], at);
                     if (n == cap) {
                         cap = cap ? 2 * cap : 1024;
@@ -248,9 +260,9 @@ int main(int argc, char **argv)
                 }
                 snprintf(what, sizeof what, "%s/%s/%s", encodings[e],
                          sections[s], kname);
-                tokens = check_same(enc, opts, qt, p, n, what);
+                tokens = check_same(ke, opts, qt, p, n, what);
                 for (int r = 0; r < 3; r++) {
-                    double a = round_am(enc, opts, p, n, text_len[s], secs);
+                    double a = round_am(ke, opts, p, n, text_len[s], secs);
                     double q = round_qt(qt, p, n, text_len[s], secs);
                     best_am = a > best_am ? a : best_am;
                     best_qt = q > best_qt ? q : best_qt;
@@ -263,6 +275,7 @@ int main(int argc, char **argv)
         }
         am_token_cache_free(cache);
         am_encoding_free(enc);
+        am_encoding_free(cold);
         qt_tokenizer_free(qt);
     }
     free(p);

@@ -82,6 +82,84 @@ AM_TEST(encodings_match_reference_vectors)
         am_encoding_free(encs[i]);
 }
 
+/* The encoding's piece memo (AM_ENCODING_NO_MEMO) must not change a
+ * single id: the reference vectors through four ways of counting, each
+ * text several times so that the later passes are served from the memo
+ * or the cache (counted before encoded, so entries holding counts only
+ * are met by encode calls too): the default memo, a memo of the smallest
+ * size (1024 entries, where the vectors' pieces collide and evict each
+ * other), the memo off, and a caller's cache. */
+AM_TEST(memo_on_off_or_a_cache_give_the_reference_ids)
+{
+    const char *src = getenv("AM_SOURCE_DIR");
+    char path[1024];
+    FILE *fp;
+    char *line = NULL;
+    size_t cap = 0, checked = 0;
+    const char *names[4] = { "cl100k_base", "o200k_base", "p50k_base",
+                             "r50k_base" };
+    /* [encoding][way]: default memo, smallest memo, no memo, cache. */
+    am_encoding *encs[4][3];
+    am_token_cache *caches[4];
+    am_tokens toks = AM_TOKENS_INIT;
+
+    CHECK(src != NULL);
+    snprintf(path, sizeof path, "%s/tests/data/tokens_vectors.jsonl", src);
+    for (int i = 0; i < 4; i++) {
+        am_encoding_opts o = am_encoding_opts_default();
+        encs[i][0] = open_enc(names[i]);
+        o.memo_entries = 1;
+        CHECK_OK(am_encoding_create(names[i], &o, &encs[i][1], NULL));
+        o.flags = AM_ENCODING_NO_MEMO;
+        CHECK_OK(am_encoding_create(names[i], &o, &encs[i][2], NULL));
+        CHECK_OK(am_token_cache_create(encs[i][2], NULL, &caches[i], NULL));
+    }
+    for (int pass = 0; pass < 3; pass++) {
+        fp = fopen(path, "r");
+        CHECK(fp != NULL);
+        while (getline(&line, &cap, fp) > 0) {
+            json_t *v = json_loads(line, JSON_ALLOW_NUL, NULL);
+            const char *e = json_string_value(json_object_get(v, "encoding"));
+            json_t *text = json_object_get(v, "text");
+            json_t *ids = json_object_get(v, "ids");
+            am_str t = { json_string_value(text), json_string_length(text) };
+            int ei = -1;
+
+            CHECK(v != NULL && e != NULL && json_is_array(ids));
+            for (int i = 0; i < 4; i++)
+                if (strcmp(names[i], e) == 0)
+                    ei = i;
+            CHECK(ei >= 0);
+            for (int way = 0; way < 4; way++) {
+                am_encoding *enc = encs[ei][way < 3 ? way : 2];
+                am_encode_opts eo = { 0, NULL, 0, NULL };
+                size_t n = 0;
+
+                eo.cache = way == 3 ? caches[ei] : NULL;
+                CHECK_OK(am_encoding_count(enc, t, &eo, &n, NULL));
+                CHECK_EQ(n, json_array_size(ids));
+                toks.count = 0;
+                CHECK_OK(am_encoding_encode(enc, t, &eo, &toks, NULL));
+                CHECK_EQ(toks.count, json_array_size(ids));
+                for (size_t k = 0; k < toks.count; k++)
+                    CHECK_EQ(toks.ids[k],
+                             json_integer_value(json_array_get(ids, k)));
+            }
+            json_decref(v);
+            checked++;
+        }
+        fclose(fp);
+    }
+    CHECK(checked >= 600);
+    free(line);
+    am_tokens_free(&toks);
+    for (int i = 0; i < 4; i++) {
+        for (int w = 0; w < 3; w++)
+            am_encoding_free(encs[i][w]);
+        am_token_cache_free(caches[i]);
+    }
+}
+
 AM_TEST(known_counts_and_vocab_sizes)
 {
     am_encoding *cl = open_enc("cl100k_base");

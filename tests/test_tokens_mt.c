@@ -190,6 +190,84 @@ AM_TEST(batch_matches_one_call_per_text_on_any_thread_count)
     free(big);
 }
 
+/* ---- The encoding's piece memo, shared ---- */
+
+typedef struct memo_worker {
+    const am_encoding *enc;
+    const am_str *t;
+    const size_t *want;
+    int id;
+    int failures;
+} memo_worker;
+
+/* Counts and encodes the batch texts over and over, each thread in its own
+ * order, and one thread also through batches (whose calling thread takes
+ * the memo too): every call either holds the memo or runs cold. */
+static void *memo_run(void *arg)
+{
+    memo_worker *w = arg;
+    am_tokens got = AM_TOKENS_INIT;
+
+    for (int round = 0; round < 6; round++) {
+        for (size_t j = 0; j < NBATCH; j++) {
+            size_t i = w->id == 0 ? j : NBATCH - 1 - j, n = 0;
+            if (am_encoding_count(w->enc, w->t[i], NULL, &n, NULL) != AM_OK ||
+                n != w->want[i])
+                w->failures++;
+            got.count = 0;
+            if (j % 5 == 0 &&
+                (am_encoding_encode(w->enc, w->t[i], NULL, &got, NULL) !=
+                     AM_OK ||
+                 got.count != w->want[i]))
+                w->failures++;
+        }
+        if (w->id == 1) {
+            size_t counts[NBATCH];
+            if (am_encoding_count_batch(w->enc, w->t, NBATCH, NULL, 2,
+                                        counts, NULL) != AM_OK)
+                w->failures++;
+            for (size_t i = 0; i < NBATCH; i++)
+                if (counts[i] != w->want[i])
+                    w->failures++;
+        }
+    }
+    am_tokens_free(&got);
+    return NULL;
+}
+
+AM_TEST(two_threads_share_the_memo_and_count_as_without_it)
+{
+    am_encoding *enc = NULL, *off = NULL;
+    am_encoding_opts o = am_encoding_opts_default();
+    am_str t[NBATCH];
+    char *owned[NBATCH];
+    size_t want[NBATCH];
+    memo_worker w[2];
+    pthread_t tid[2];
+
+    texts[4] = "a short text where the long one was";
+    batch_texts(t, owned);
+    o.memo_entries = 1024; /* small: the threads evict each other's */
+    CHECK_OK(am_encoding_create("cl100k_base", &o, &enc, NULL));
+    o.flags = AM_ENCODING_NO_MEMO;
+    CHECK_OK(am_encoding_create("cl100k_base", &o, &off, NULL));
+    for (size_t i = 0; i < NBATCH; i++)
+        CHECK_OK(am_encoding_count(off, t[i], NULL, &want[i], NULL));
+    for (int k = 0; k < 2; k++) {
+        w[k] = (memo_worker){ enc, t, want, k, 0 };
+        CHECK_EQ(pthread_create(&tid[k], NULL, memo_run, &w[k]), 0);
+    }
+    for (int k = 0; k < 2; k++) {
+        pthread_join(tid[k], NULL);
+        CHECK_EQ(w[k].failures, 0);
+    }
+    for (size_t i = 0; i < NBATCH; i++)
+        free(owned[i]);
+    texts[4] = "";
+    am_encoding_free(off);
+    am_encoding_free(enc);
+}
+
 /* How a batch is shared out: blocks shrink to single texts at the end, so
  * no thread is left with a long block while the other idles, and a short
  * batch does not start threads it cannot use. */

@@ -148,6 +148,121 @@ AM_TEST(encode_and_count_survive_every_allocation_failure)
     am_encoding_free(enc);
 }
 
+/* ---- The encoding's piece memo ---- */
+
+/* What the memo allocates and when: nothing at open, a small table on
+ * the first call that uses it, larger ones only while new pieces keep
+ * coming and never beyond memo_entries, nothing at all when it is off;
+ * and that running out of memory for it is not an error (the call runs
+ * cold, with the same count, and the next call tries again). */
+AM_TEST(memo_is_allocated_on_first_use_and_without_memory_runs_cold)
+{
+    test_alloc ta = { 0 };
+    am_allocator a = test_alloc_make(&ta);
+    am_encoding_opts o = am_encoding_opts_default();
+    am_encoding *enc = NULL, *off = NULL, *bad = NULL;
+    am_tokens toks = AM_TOKENS_INIT;
+    am_str text = AM_STR("Agents count the same messages again, every turn "
+                         "of the conversation: Привет мир, 中文文本.");
+    am_error err;
+    size_t want = 0, n = 0, live;
+    long calls;
+
+    o.alloc = &a;
+    o.flags = AM_ENCODING_NO_MEMO;
+    CHECK_OK_E(am_encoding_create("cl100k_base", &o, &off, &err), &err);
+    calls = ta.calls;
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(am_encoding_count(off, text, NULL, &want, NULL));
+        CHECK_OK(am_encoding_encode(off, text, NULL, &toks, NULL));
+    }
+    CHECK_EQ(ta.calls, calls); /* off: no memo, nothing allocated */
+    CHECK_EQ(toks.count, 3 * want);
+
+    o.flags = 0;
+    o.memo_entries = 5000; /* rounded up to 8192 entries of 96 bytes */
+    CHECK_OK_E(am_encoding_create("cl100k_base", &o, &enc, &err), &err);
+    live = ta.live;
+    CHECK(live < 8192 * 96); /* opening allocates no table */
+    ta.fail_at = ta.calls + 1;
+    CHECK_OK(am_encoding_count(enc, text, NULL, &n, NULL));
+    CHECK_EQ(n, want);
+    CHECK_EQ(ta.failures, 1);
+    CHECK_EQ(ta.live, live); /* cold, nothing kept */
+    ta.fail_at = 0;
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(am_encoding_count(enc, text, NULL, &n, NULL));
+        CHECK_EQ(n, want);
+        if (i == 0) { /* the first table: 1024 entries */
+            CHECK(ta.live >= live + 1024 * 96);
+            CHECK(ta.live < live + 1024 * 96 + 256);
+            calls = ta.calls;
+        }
+    }
+    toks.count = 0;
+    CHECK_OK(am_encoding_encode(enc, text, NULL, &toks, NULL));
+    CHECK_EQ(toks.count, want);
+    CHECK_EQ(ta.calls, calls); /* nothing new to store: no growth */
+    /* 30,000 distinct pieces grow it to its bound, 8192, and no further;
+     * the counts stay those of the encoding without a memo. */
+    for (int i = 0; i < 30000; i += 100) {
+        char buf[100 * 16];
+        size_t len = 0, m1 = 0, m2 = 0;
+        for (int j = i; j < i + 100; j++)
+            len += (size_t)sprintf(buf + len, " q%dz", j * 7919);
+        CHECK_OK(am_encoding_count(enc, (am_str){ buf, len }, NULL, &m1,
+                                   NULL));
+        CHECK_OK(am_encoding_count(off, (am_str){ buf, len }, NULL, &m2,
+                                   NULL));
+        CHECK_EQ(m1, m2);
+        CHECK(ta.live < live + 8192 * 96 + 256);
+    }
+    CHECK(ta.live >= live + 8192 * 96);
+    am_encoding_free(enc);
+    am_encoding_free(off);
+    CHECK_EQ(ta.live, 0);
+    CHECK_EQ(ta.live_blocks, 0);
+
+    o.memo_entries = ((size_t)1 << 20) + 1;
+    CHECK_ST(am_encoding_create("cl100k_base", &o, &bad, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "memo_entries 1048577 is too big") != NULL);
+    CHECK(bad == NULL);
+    CHECK_EQ(ta.live, 0);
+    am_tokens_free(&toks);
+}
+
+/* The memo under the sweep: every failure at open is AM_ENOMEM, every
+ * failure of the memo's own table is a cold call with the right count,
+ * and nothing leaks. */
+static am_status memo_body(void *ctx, const am_allocator *a)
+{
+    const size_t *want = ctx;
+    am_encoding_opts o = am_encoding_opts_default();
+    am_encoding *enc = NULL;
+    am_status st;
+
+    o.alloc = a;
+    o.memo_entries = 1024;
+    st = am_encoding_create("o200k_base", &o, &enc, NULL);
+    for (int i = 0; i < 3 && st == AM_OK; i++) {
+        size_t n = 0;
+        st = am_encoding_count(enc, AM_STR("the memo, the memo, the memo "
+                                           "again"), NULL, &n, NULL);
+        if (st == AM_OK && n != *want)
+            st = AM_EPROTO;
+    }
+    am_encoding_free(enc);
+    return st;
+}
+
+AM_TEST(memo_survives_every_allocation_failure)
+{
+    am_encoding *enc = open_enc("o200k_base");
+    size_t want = count_of(enc, "the memo, the memo, the memo again");
+    CHECK(test_oom_sweep(memo_body, &want) > 2);
+    am_encoding_free(enc);
+}
+
 /* The tracker under the failing allocator: records for more models than
  * its first array holds, savings and the JSON statistics; a record that
  * answers AM_ENOMEM is made again (the injected failure is spent). The

@@ -5,8 +5,9 @@
  *
  *   am_encoding   one BPE encoding (cl100k_base, o200k_base, p50k_base,
  *                 r50k_base) loaded from its .tiktoken rank file. Gives the
- *                 same ids as OpenAI's tiktoken for every input. Immutable
- *                 once opened: share one between all threads.
+ *                 same ids as OpenAI's tiktoken for every input. Its tables
+ *                 are immutable once opened, and its piece memo is
+ *                 try-locked: share one between all threads.
  *
  *   am_models     the model catalog: which provider, tokenizer (an exact
  *                 encoding, or an estimation rule such as 3.5 characters per
@@ -76,10 +77,16 @@ typedef struct am_encoding_opts {
     const char *data_dir;
     /* NULL: am_allocator_default(). Must be thread-safe if the encoding is
      * shared between threads and used to encode pieces longer than 256
-     * bytes (those allocate work space). */
+     * bytes (those allocate work space). The piece memo is allocated
+     * once, under its lock, by the first call that uses it. */
     const am_allocator *alloc;
-    /* AM_ENCODING_NO_CACHE: neither read nor write the binary cache. */
+    /* AM_ENCODING_NO_CACHE: neither read nor write the binary cache.
+     * AM_ENCODING_NO_MEMO: no piece memo (below). */
     unsigned flags;
+    /* The most entries the piece memo grows to, rounded up to a power of
+     * two of at least 1024 (0: 65536, 6 MB, as a default am_token_cache;
+     * at most 1048576, 96 MB). */
+    size_t memo_entries;
 } am_encoding_opts;
 
 /* Open parses the rank file once and then keeps its finished tables in a
@@ -90,16 +97,47 @@ typedef struct am_encoding_opts {
  * that has the encoding open. This flag turns that off. */
 #define AM_ENCODING_NO_CACHE (1u << 0)
 
-/* Defaults: search path only, default allocator. Thread safety: safe. */
+/* The piece memo. An agent counts the same messages again every turn, so
+ * by default the encoding keeps what it learned across calls: one
+ * am_token_cache of its own (pieces of up to 44 bytes with their ids or
+ * count, their bytes kept and compared on every hit, so a hit is exact),
+ * used by am_encoding_count and am_encoding_encode (and so by
+ * am_tokenizer_count, am_count_msg and the context window) whenever the
+ * caller passes no am_encode_opts.cache. Opening allocates no table: the
+ * first such call makes one of 1024 entries (96 bytes each, on the
+ * encoding's allocator), and it grows fourfold when it has stored as many
+ * pieces as it has entries, never beyond memo_entries (6 MB by default);
+ * a text of 256 KB or more grows it first to about one entry per 32
+ * bytes. It is freed with the encoding. o200k_base with a full memo was
+ * 17 MB resident after counting 3 MB of text (docs/BENCHMARKS.md).
+ *
+ * Threads: a call takes the memo with a try-lock for the whole call; when
+ * another thread holds it, the call runs without it, exactly as with this
+ * flag, and never waits, so threads sharing the encoding do not
+ * serialize (the encoding stays safe from any number of threads). The
+ * batch calls use it on the calling thread only; their other threads keep
+ * their own caches. When the memo cannot be allocated, calls run without
+ * it (not an error) and try again next time.
+ *
+ * Results are identical with the memo, without it and with a caller's
+ * cache. This flag turns it off: every call then starts cold and the
+ * encoding holds no state that calls change. */
+#define AM_ENCODING_NO_MEMO (1u << 1)
+
+/* Defaults: search path only, default allocator, binary cache and piece
+ * memo on (65536 entries). Thread safety: safe. */
 AM_API am_encoding_opts am_encoding_opts_default(void);
 
 /* Create encoding `name` ("cl100k_base", "o200k_base", "p50k_base" or
  * "r50k_base"): read its rank file (see the search path above) and build
  * the lookup tables. `opts` may be NULL. The result is yours (free it with
- * am_encoding_free) and immutable: every function taking a const
- * am_encoding * may be called from any number of threads at once.
+ * am_encoding_free); its tables are immutable and its piece memo is
+ * try-locked (AM_ENCODING_NO_MEMO), so every function taking a const
+ * am_encoding * may be called from any number of threads at once. Loading
+ * allocates no memo: the first call that uses it does.
  *
- * Errors: AM_EINVAL (NULL argument), AM_ENOTFOUND (unknown encoding name,
+ * Errors: AM_EINVAL (NULL argument, memo_entries over 1048576),
+ * AM_ENOTFOUND (unknown encoding name,
  * or no rank file anywhere on the search path; the message lists the places
  * tried), AM_EIO (unreadable file), AM_EFORMAT (corrupt rank file: the
  * message names the file and line), AM_ENOMEM. Thread safety: safe. */
@@ -140,12 +178,14 @@ typedef struct am_encode_opts {
                                AM_STR("<|endoftext|>") */
     size_t allowed_count;
     /* Optional cache of pieces kept across calls (see
-     * am_token_cache_create); NULL: each call caches only within itself. */
+     * am_token_cache_create); NULL: the encoding's piece memo (see
+     * AM_ENCODING_NO_MEMO) when it is on and free, else each call caches
+     * only within itself. */
     am_token_cache *cache;
 } am_encode_opts;
 
 typedef struct am_token_cache_opts {
-    size_t entries;            /* about this many (0: 65536; 48 bytes each) */
+    size_t entries;            /* about this many (0: 65536; 96 bytes each) */
     const am_allocator *alloc; /* NULL: am_allocator_default() */
 } am_token_cache_opts;
 
@@ -181,9 +221,10 @@ AM_API am_status am_encoding_encode(const am_encoding *enc, am_str text,
                                     am_tokens *out, am_error *err);
 
 /* Count the tokens am_encoding_encode would produce, without building the
- * id array. Allocates nothing, except work space for a single pre-token
- * longer than 256 bytes and a piece cache for texts of 256 KB or more
- * (without memory for the cache it counts without it). Errors as for
+ * id array. Allocates nothing, except the encoding's piece memo on first
+ * use (see AM_ENCODING_NO_MEMO), work space for a single pre-token longer
+ * than 256 bytes and a piece cache for texts of 256 KB or more (without
+ * memory for the memo or the cache it counts without them). Errors as for
  * am_encoding_encode. Thread safety: safe. */
 AM_API am_status am_encoding_count(const am_encoding *enc, am_str text,
                                    const am_encode_opts *opts,

@@ -4,9 +4,12 @@
  * starts claim blocks of consecutive texts from one atomic cursor until
  * none are left, so a thread that drew slow text (multilingual, long
  * merges) simply claims fewer blocks, and nobody waits for a fixed share.
- * The encoding is immutable and shared without locks; what a thread owns
- * is its token cache (when the caller passed one) and the results of the
- * texts it claimed. A text is never split: a batch of one huge text runs
+ * The encoding's tables are immutable and shared without locks; what a
+ * thread owns is its token cache (when the caller passed one) and the
+ * results of the texts it claimed. Without a caller's cache the calling
+ * thread counts with the encoding's piece memo, as one call at a time
+ * would, and the other threads without it: they would only find it
+ * taken. A text is never split: a batch of one huge text runs
  * on one thread.
  *
  * A failure does not stop the others: every text is tried, and the lowest
@@ -59,6 +62,7 @@ typedef struct worker {
     batch *b;
     am_encode_opts opts; /* the caller's, with this thread's cache */
     am_token_cache *own; /* a cache this worker made, or NULL */
+    bool memo;           /* may use the encoding's piece memo */
 } worker;
 
 static void record_failure(batch *b, size_t i, am_status st,
@@ -114,11 +118,17 @@ static void *work(void *arg)
             am_error e; /* filled by a failing call */
             am_status st;
             if (b->counts != NULL)
-                st = am_encoding_count(b->enc, b->texts[i], &w->opts,
-                                       &b->counts[i], &e);
+                st = w->memo ? am_encoding_count(b->enc, b->texts[i],
+                                                 &w->opts, &b->counts[i], &e)
+                             : am__encoding_count_nomemo(b->enc, b->texts[i],
+                                                         &w->opts,
+                                                         &b->counts[i], &e);
             else
-                st = am_encoding_encode(b->enc, b->texts[i], &w->opts,
-                                        &b->outs[i], &e);
+                st = w->memo ? am_encoding_encode(b->enc, b->texts[i],
+                                                  &w->opts, &b->outs[i], &e)
+                             : am__encoding_encode_nomemo(b->enc, b->texts[i],
+                                                          &w->opts,
+                                                          &b->outs[i], &e);
             if (st != AM_OK)
                 record_failure(b, i, st, &e);
         }
@@ -193,6 +203,7 @@ static am_status run_batch(const am_encoding *enc, const am_str *texts,
         w[k].b = &b;
         w[k].opts = o;
         w[k].own = NULL;
+        w[k].memo = k == 0;
         started[k] = false;
         if (k > 0 && cache_entries > 0) {
             /* Without memory for its own cache a worker counts without

@@ -65,7 +65,18 @@ struct am_encoding {
      * mapping instead of owning memory. */
     void *map;
     size_t map_len;
+    /* The piece memo kept across calls (encoding.c), or NULL when it is
+     * off. Calls change what it points to under its own lock; the struct
+     * above stays immutable. */
+    struct enc_memo *memo;
 };
+
+/* The piece memo (encoding.c): am__memo_open checks the options and sets
+ * up the lock (the table comes with the first call that uses it);
+ * am__memo_close frees both (NULL memo: no-op). */
+am_status am__memo_open(am_encoding *enc, const am_encoding_opts *o,
+                        am_error *err);
+void am__memo_close(am_encoding *enc);
 
 
 /* ---- Hashing of token bytes ---- */

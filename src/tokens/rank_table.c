@@ -797,6 +797,9 @@ am_status am_encoding_create(const char *name, const am_encoding_opts *opts,
         return am__fail(err, AM_ENOMEM, "out of memory opening '%s'", name);
     enc->alloc = o.alloc;
     enc->def = def;
+    st = am__memo_open(enc, &o, err);
+    if (st != AM_OK)
+        goto fail;
     use_cache = !(o.flags & AM_ENCODING_NO_CACHE) && stat(path, &sb) == 0;
     if (use_cache) {
         st = cache_read(enc, path, &sb);
@@ -846,6 +849,7 @@ void am_encoding_free(am_encoding *enc)
     if (enc == NULL)
         return;
     drop_tables(enc);
+    am__memo_close(enc);
     am__free(enc->alloc, enc, sizeof *enc);
 }
 

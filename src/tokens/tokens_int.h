@@ -45,6 +45,15 @@ size_t am__pretok_next(am__pat pat, const uint8_t *s, size_t len, size_t i);
 const am_encoding *am__token_cache_encoding(const am_token_cache *c);
 size_t am__token_cache_entries(const am_token_cache *c);
 
+/* am_encoding_count and am_encoding_encode without the encoding's piece
+ * memo, for the threads of a batch other than the caller's. */
+am_status am__encoding_count_nomemo(const am_encoding *enc, am_str text,
+                                    const am_encode_opts *opts,
+                                    size_t *count, am_error *err);
+am_status am__encoding_encode_nomemo(const am_encoding *enc, am_str text,
+                                     const am_encode_opts *opts,
+                                     am_tokens *out, am_error *err);
+
 /* ---- Batches (batch.c) ---- */
 
 /* How many texts a thread claims at once when `left` texts of a batch are
