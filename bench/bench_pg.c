@@ -26,7 +26,10 @@
  * least 20; "#" lines say how many); AM_BENCH_PG_SEARCH_S sets those
  * seconds, and 0 skips the search figures (puts, gets and the catch-up
  * only); AM_BENCH_PG_MIN_QUERIES sets the least (at a million items 20
- * common-word queries take minutes per figure). Fixed seeds; `name items value unit` lines.
+ * common-word queries take minutes per figure). AM_BENCH_PG_GIN_KB sets
+ * the store's full-text pending list (gin_pending_list_limit, kB) before
+ * the load, to compare it with the schema's (1024 since version 5).
+ * Fixed seeds; `name items value unit` lines.
  */
 #include <libpq-fe.h>
 #include <math.h>
@@ -633,8 +636,19 @@ int main(int argc, char **argv)
     if (am_store_open(lite_path, &o, &lite, &err) != AM_OK)
         die("open", err.msg);
 
-    printf("# bench_pg: %zu items (8 words, %d-d vectors), batches of %d\n",
-           n, BENCH_DIM, BATCH);
+    const char *gin_kb = getenv("AM_BENCH_PG_GIN_KB");
+    if (gin_kb != NULL && *gin_kb != '\0') {
+        char sql[128];
+        int kb = atoi(gin_kb);
+        if (kb < 64)
+            die("AM_BENCH_PG_GIN_KB", "a size in kB, at least 64");
+        snprintf(sql, sizeof sql, "ALTER INDEX agentmem.items_tsv SET"
+                 " (gin_pending_list_limit = %d)", kb);
+        run(c, sql);
+    }
+    printf("# bench_pg: %zu items (8 words, %d-d vectors), batches of %d,"
+           " full-text pending list %s kB\n", n, BENCH_DIM, BATCH,
+           gin_kb != NULL && *gin_kb != '\0' ? gin_kb : "(the schema's)");
     same_schema(c);
     double tp = put_all(pg, 0, n), tr = raw_put(c, 0, n),
            ts = raw_put_same(c, 0, n), tl = put_all(lite, 0, n);

@@ -8,7 +8,9 @@
  * text candidates, then am__vec_top of k = 116, what a hybrid search of
  * limit 10 asks), and a plain float scan with a heap of k as the
  * reference. Every query's k best must be the reference's (the bench
- * exits 1 if not).
+ * exits 1 if not). vscan_search_ns is the same scan as a search of the
+ * rows' namespace runs it (every row's namespace checked against the
+ * prefix, and its expiry against a clock), with the same k best.
  *
  *   bench_vscan [ITEMS (1000000)] [QUERIES (30)]
  *
@@ -106,7 +108,8 @@ int main(int argc, char **argv)
     printf("vscan_insert_per_row %zu %.0f\n", n, fill * 1e9 / n);
     printf("vscan_insert_max_batch %zu %.0f\n", n, grow * 1e9);
     double *ours = calloc((size_t)nq, sizeof *ours),
-           *ref = calloc((size_t)nq, sizeof *ref);
+           *ref = calloc((size_t)nq, sizeof *ref),
+           *ours_ns = calloc((size_t)nq, sizeof *ours_ns);
     size_t exact_rows = 0;
     for (int qi = 0; qi < nq; qi++) {
         float q[BENCH_DIM], want[K];
@@ -128,6 +131,32 @@ int main(int argc, char **argv)
             exact_rows += vs.exact[i];
         reference(&s->vc, q, want);
         ref[qi] = bench_cpu_s() - b;
+        {
+            /* The namespace every row was put under (see the fill). */
+            am__vscan vn;
+            am__vhit *hn = NULL;
+            size_t hncap = 0, gotn = 0, el = 0;
+            double c0 = bench_cpu_s();
+            if (am__vec_scores(s, q, (am_str){ "\x01ns\x1f", 4 }, 1, NULL,
+                               &vn, &el) != AM_OK ||
+                am__vec_top(s, &vn, K, &hn, &hncap, &gotn) != AM_OK)
+                return 1;
+            ours_ns[qi] = bench_cpu_s() - c0;
+            if (el != n || gotn != K) {
+                fprintf(stderr, "bench_vscan: %zu eligible, %zu best\n",
+                        el, gotn);
+                return 1;
+            }
+            for (size_t i = 0; i < gotn; i++)
+                if (hn[i].score != want[i]) {
+                    fprintf(stderr, "bench_vscan: query %d rank %zu in the"
+                            " namespace: %.9g, not %.9g\n", qi, i,
+                            (double)hn[i].score, (double)want[i]);
+                    return 1;
+                }
+            am__vec_scores_free(s, &vn);
+            am__free(s->alloc, hn, hncap * sizeof *hn);
+        }
         if (got != K) {
             fprintf(stderr, "bench_vscan: %zu best, not %d\n", got, K);
             return 1;
@@ -154,8 +183,11 @@ int main(int argc, char **argv)
     }
     qsort(ours, (size_t)nq, sizeof *ours, by_double);
     qsort(ref, (size_t)nq, sizeof *ref, by_double);
+    qsort(ours_ns, (size_t)nq, sizeof *ours_ns, by_double);
     printf("vscan_search_best %zu %.0f\n", n, ours[0] * 1e9);
     printf("vscan_search_p50 %zu %.0f\n", n, ours[nq / 2] * 1e9);
+    printf("vscan_search_ns_best %zu %.0f\n", n, ours_ns[0] * 1e9);
+    printf("vscan_search_ns_p50 %zu %.0f\n", n, ours_ns[nq / 2] * 1e9);
     printf("vscan_float_best %zu %.0f\n", n, ref[0] * 1e9);
     printf("vscan_float_p50 %zu %.0f\n", n, ref[nq / 2] * 1e9);
     printf("vscan_rows_scored_in_float_per_query %zu %.1f\n", n,
