@@ -28,7 +28,7 @@
  * only); AM_BENCH_PG_MIN_QUERIES sets the least (at a million items 20
  * common-word queries take minutes per figure). AM_BENCH_PG_GIN_KB sets
  * the store's full-text pending list (gin_pending_list_limit, kB) before
- * the load, to compare it with the schema's (1024 since version 5).
+ * the load, to compare it with the schema's (256 since version 5).
  * Fixed seeds; `name items value unit` lines.
  */
 #include <libpq-fe.h>
@@ -647,8 +647,9 @@ int main(int argc, char **argv)
         run(c, sql);
     }
     printf("# bench_pg: %zu items (8 words, %d-d vectors), batches of %d,"
-           " full-text pending list %s kB\n", n, BENCH_DIM, BATCH,
-           gin_kb != NULL && *gin_kb != '\0' ? gin_kb : "(the schema's)");
+           " full-text pending list %s%s\n", n, BENCH_DIM, BATCH,
+           gin_kb != NULL && *gin_kb != '\0' ? gin_kb : "the schema's",
+           gin_kb != NULL && *gin_kb != '\0' ? " kB" : "");
     same_schema(c);
     double tp = put_all(pg, 0, n), tr = raw_put(c, 0, n),
            ts = raw_put_same(c, 0, n), tl = put_all(lite, 0, n);

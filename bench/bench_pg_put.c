@@ -26,7 +26,7 @@
  *           default) instead of the schema's 64 kB, merged at the end
  *   gin1k   as gin4m, the list merged after each batch of 1,000
  *   gin64k  "store" with the full-text pending list at 64 kB (schema
- *           version 4; version 5 has 1 MB), merged at the end
+ *           version 4; version 5 has 256 kB), merged at the end
  *   store2  "store" from two handles (two connections, so two server
  *           processes) in two threads, each writing half of the items
  *           in its own batches: what two writers of one store reach on

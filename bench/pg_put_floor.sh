@@ -14,12 +14,14 @@
 #   keys      + bigserial primary key and UNIQUE(ns, key)
 #   keys_tsv  + tsv, to_tsvector('english', text) (a generated column)
 #   peer      + GIN on tsv, default options: bench_pg's libpq peer
-#   peer_1m   the same with gin_pending_list_limit = 1024 (the store's)
+#   peer_1m   the same with gin_pending_list_limit = 1024
 #   peer_64k  the same with 64 (the store's until schema version 5)
 #
 # and the store's own statement shape (INSERT ... SELECT ... ON CONFLICT
 # with the history in a CTE) into its own tables, 1,000 rows per
-# transaction (store_1m, store_64k: the two pending-list sizes). Every
+# transaction (store_<kB>: the full-text pending list at each size of
+# AM_FLOOR_STORE_KB, default "1024 256 64"; schema version 5 has 256,
+# version 4 had 64). AM_FLOOR_COPY=0 leaves the COPY ways out. Every
 # GIN pending list is merged before the clock stops. Prints, per way, the
 # server process's CPU per row (from /proc/self/stat, read by the server
 # itself: superuser, so a test cluster), wall time per row and WAL bytes
@@ -132,6 +134,10 @@ SQL
 
 echo "# pg_put_floor: $rows rows per way, $rounds rounds, $(date -u +%H:%M) UTC, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$rounds"); do
+    for kb in ${AM_FLOOR_STORE_KB:-1024 256 64}; do
+        store_way "store_${kb}k" "$kb"
+    done
+    [ "${AM_FLOOR_COPY:-1}" = 0 ] && continue
     copy_way heap "CREATE TABLE t(ns bytea, key bytea, value text, text text,
       vec bytea)" binary
     copy_way heap_text "CREATE TABLE t(ns bytea, key bytea, value text,
@@ -143,7 +149,5 @@ for r in $(seq "$rounds"); do
       WITH (gin_pending_list_limit = 1024)" binary
     copy_way peer_64k "$base $tsv); CREATE INDEX ON t USING gin(tsv)
       WITH (gin_pending_list_limit = 64)" binary
-    store_way store_1m 1024
-    store_way store_64k 64
 done
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -167,7 +167,7 @@ AM_TEST(old_schemas_are_upgraded_on_open_keeping_rows)
     CHECK_STR_EQ(v, "5");
     sql_on_server("SELECT array_to_string(reloptions, ',') FROM pg_class"
                   " WHERE oid = 'upgrade.items_tsv'::regclass", v, sizeof v);
-    CHECK_STR_EQ(v, "gin_pending_list_limit=1024");
+    CHECK_STR_EQ(v, "gin_pending_list_limit=256");
     am_search q = { .ns = NS1("u"), .query = AM_STR("marmalade"),
                     .mode = AM_SEARCH_TEXT, .limit = 5,
                     .filter = AM_STR("{\"lang\":\"fr\"}") };
@@ -243,7 +243,7 @@ AM_TEST(schema_4_stores_upgrade_to_5_keeping_every_row)
     CHECK_STR_EQ(v, "5");
     sql_on_server("SELECT array_to_string(reloptions, ',') FROM pg_class"
                   " WHERE oid = 'upgrade4.items_tsv'::regclass", v, sizeof v);
-    CHECK_STR_EQ(v, "gin_pending_list_limit=1024");
+    CHECK_STR_EQ(v, "gin_pending_list_limit=256");
     sql_on_server(ROWS_DIGEST("upgrade4"), after, sizeof after);
     CHECK_STR_EQ(after, before);
     am_search q = { .ns = NS1("u"), .query = AM_STR("gooseberry"),

@@ -626,18 +626,21 @@ static const char *const migrations[PG_SCHEMA_VERSION] = {
     " '\\1\\\\ufffd', 'g')::jsonb END) STORED;"
     "CREATE INDEX items_metaj ON items USING gin(metaj jsonb_path_ops)"
     " WITH (gin_pending_list_limit = 64);",
-    /* 5: the full-text pending list at 1 MB. At 64 kB the writers merged
-     * it every ~400 rows, and those small merges were the largest part
-     * of a put's server time: 100,000 puts in batches of 1,000, the list
-     * merged at the end either way, cost 35-40 us of server CPU per row
-     * at 64 kB and 27-31 us at 1 MB (2.8 against 1.9 kB of WAL per row;
-     * 512 kB was in between; 4 MB, its merge not counted, no better
-     * than 1 MB). The price is
-     * paid by searches, which scan the list in full: at most ~6,000 rows,
-     * 0.7 ms for a rare word with 3,900 rows pending (EXPLAIN ANALYZE),
-     * against 4.8 ms at 4 MB (docs/BENCHMARKS.md). The metadata index
+    /* 5: the full-text pending list at 256 kB. At 64 kB the writers
+     * merged it every ~400 rows, and those small merges were the largest
+     * part of a put's server time: 100,000 puts in batches of 1,000, the
+     * list merged at the end either way, cost 35-40 us of server CPU per
+     * row at 64 kB and 27-31 us at 1 MB, and 2.8 kB of WAL per row at
+     * 64 kB, 2.2 at 256 kB, 2.06 at 512 kB, 1.94 at 1 MB. Searches pay for
+     * a longer list: they scan it in full once per term (the terms'
+     * counts) and once more (the ranking), ~0.12 us per pending row each
+     * time (EXPLAIN ANALYZE: a two-word rare query's counts took 1.08 ms
+     * with 3,882 rows pending, 0.18 ms merged). 256 kB (~1,600 rows) keeps
+     * that under ~0.6 ms for such a query and saved 4.5-7.7 us of 64 kB's
+     * per row in each of three rounds, about what 512 kB and 1 MB saved
+     * (bench/pg_put_floor.sh, docs/BENCHMARKS.md). The metadata index
      * keeps 64 kB: puts without metadata add nothing to it. */
-    "ALTER INDEX items_tsv SET (gin_pending_list_limit = 1024);",
+    "ALTER INDEX items_tsv SET (gin_pending_list_limit = 256);",
 };
 
 /* Create or upgrade the schema in one transaction, under an advisory
