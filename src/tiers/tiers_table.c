@@ -166,29 +166,17 @@ static void table_erase(am_tiers *t, uint32_t slot)
     t->table[i].hint = T_NO_HINT;
 }
 
-/* Read one byte of every 4 KiB of the item records `items` (the first
- * `n`), so that the pages of a block realloc just moved are mapped again
- * here, in one sequential pass, rather than one at a time by the first
- * retrieve of an item on each. Under a hypervisor that shadows the page
- * tables, the first random read of each page a large realloc moved
- * (mremap) costs ~6 us: the first retrieve pass over 100,000 items met
- * one such page in ~60 calls, and its p99 was 6.4-8.2 us against 1.0-1.2
- * us on the next pass (bench_tiers_retrieve). Read in order, the pages
- * cost ~50 ns each (~70 us for the 5.7 MB moved at 65,536 items).
- * Copying into a new block instead would fix it too, but writing fresh
- * pages costs ~13 us each here, a store ~200 ns more at 100,000 items. */
-static void touch_pages(const titem *items, size_t n)
-{
-    const volatile char *p = (const volatile char *)items;
-    size_t len = n * sizeof *items;
-    char sink = 0;
-
-    for (size_t off = 0; off < len; off += 4096)
-        sink ^= p[off];
-    (void)sink;
-}
-
-/* Grow the item array (and the parallel search keys) to hold `need`. */
+/* Grow the item array (and the parallel search keys) to hold `need`.
+ *
+ * A large realloc moves the records' pages (mremap); under a hypervisor
+ * that shadows the page tables the first read of each moved page then
+ * costs ~6-12 us, which is the tail of the first retrieve pass over
+ * 100,000 items (p99 6-9 us against ~1 us on the next pass; see
+ * docs/BENCHMARKS.md). Reading the moved pages here in order fixed the
+ * tail but cost 28-34 ms per 100,000 stores (~300 ns a store), and
+ * copying into a fresh block costs a ~13 us fault per page: both only
+ * move the cost into the store. Records that never move (a chunked
+ * array) would avoid it; not done. */
 static am_status grow_items(am_tiers *t, size_t need)
 {
     void *p = t->items;
@@ -196,8 +184,6 @@ static am_status grow_items(am_tiers *t, size_t need)
 
     if (am__grow(t->alloc, &p, &t->slots_cap, need, sizeof(titem)) != AM_OK)
         return AM_ENOMEM;
-    if (p != t->items && t->items != NULL)
-        touch_pages(p, t->nslots);
     t->items = p;
     if (t->skey_cap < t->slots_cap) {
         k = am__realloc(t->alloc, t->skey, t->skey_cap * sizeof *k,
