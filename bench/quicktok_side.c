@@ -21,6 +21,10 @@
  *   wholecold, msgcold  the same with an encoding opened with
  *             AM_ENCODING_NO_MEMO: every call starts cold, as every call
  *             without a caller's cache did before the memo;
+ *   msgfirst  the msg pieces counted once, in one pass, by an encoding
+ *             and a quicktok tokenizer both freshly loaded for the round
+ *             (their memos empty): a stream of messages never seen
+ *             before, where neither library has learned anything yet;
  *   msgcache  the msg pieces with an am_token_cache (default size) kept
  *             across all calls and rounds. quicktok keeps a memo of its
  *             pair checks inside the tokenizer, filled by every call and
@@ -174,6 +178,50 @@ static double round_qt(const qt_tokenizer *qt, const piece *p, size_t n,
     return (double)bytes * (double)reps / (double)cpu * 1e3;
 }
 
+/* One pass over all pieces with a freshly created encoding (its piece
+ * memo empty), timed alone: the first time a stream of messages is seen.
+ * Returns MB/s. */
+static double first_am(const char *name, const piece *p, size_t n,
+                       size_t bytes)
+{
+    am_encoding *e = NULL;
+    int64_t c0, cpu;
+
+    if (am_encoding_create(name, NULL, &e, NULL) != AM_OK)
+        exit(1);
+    c0 = thread_cpu_ns();
+    for (size_t i = 0; i < n; i++) {
+        size_t count = 0;
+        if (am_encoding_count(e, (am_str){ p[i].ptr, p[i].len }, NULL, &count,
+                              NULL) != AM_OK)
+            exit(1);
+    }
+    cpu = thread_cpu_ns() - c0;
+    am_encoding_free(e);
+    return (double)bytes / (double)cpu * 1e3;
+}
+
+/* first_am for quicktok: a freshly loaded tokenizer, its memo empty. */
+static double first_qt(const char *dir, const char *name, const piece *p,
+                       size_t n, size_t bytes)
+{
+    char errbuf[256];
+    qt_tokenizer *t = qt_load_dir(dir, name, errbuf, sizeof errbuf);
+    int64_t c0, cpu;
+
+    if (t == NULL) {
+        fprintf(stderr, "quicktok: %s\n", errbuf);
+        exit(1);
+    }
+    c0 = thread_cpu_ns();
+    for (size_t i = 0; i < n; i++)
+        if (qt_count(t, p[i].ptr, p[i].len) == (size_t)-1)
+            exit(1);
+    cpu = thread_cpu_ns() - c0;
+    qt_tokenizer_free(t);
+    return (double)bytes / (double)cpu * 1e3;
+}
+
 /* Whether the comma-separated list `kinds` names `kind`. */
 static bool has_kind(const char *kinds, const char *kind)
 {
@@ -191,7 +239,8 @@ static bool has_kind(const char *kinds, const char *kind)
 int main(int argc, char **argv)
 {
     static const char *const knames[] = { "whole", "msg", "msgcache",
-                                          "wholecold", "msgcold" };
+                                          "wholecold", "msgcold",
+                                          "msgfirst" };
     double secs = argc > 3 ? atof(argv[3]) : 0.3;
     const char *kinds = argc > 4 ? argv[4] : "whole,msg";
     char *text[NSECTIONS];
@@ -235,7 +284,7 @@ int main(int argc, char **argv)
             return 1;
         }
         cached.cache = cache;
-        for (int kind = 0; kind < 5; kind++) {
+        for (int kind = 0; kind < 6; kind++) {
             const char *kname = knames[kind];
             const am_encode_opts *opts = kind == 2 ? &cached : NULL;
             const am_encoding *ke = kind >= 3 ? cold : enc;
@@ -262,8 +311,14 @@ int main(int argc, char **argv)
                          sections[s], kname);
                 tokens = check_same(ke, opts, qt, p, n, what);
                 for (int r = 0; r < 3; r++) {
-                    double a = round_am(ke, opts, p, n, text_len[s], secs);
-                    double q = round_qt(qt, p, n, text_len[s], secs);
+                    double a = kind == 5
+                                   ? first_am(encodings[e], p, n, text_len[s])
+                                   : round_am(ke, opts, p, n, text_len[s],
+                                              secs);
+                    double q = kind == 5 ? first_qt(argv[2], encodings[e], p,
+                                                    n, text_len[s])
+                                         : round_qt(qt, p, n, text_len[s],
+                                                    secs);
                     best_am = a > best_am ? a : best_am;
                     best_qt = q > best_qt ? q : best_qt;
                 }

@@ -15,8 +15,8 @@
 # if it is not there, and runs it: ids checked identical on every piece
 # first, then single-thread CPU time, best of 3 rounds each, see the
 # comment at the top of quicktok_side.c. SECS (default 0.3) is the CPU
-# time of one round, KINDS (default whole,msg; msgcache, wholecold and
-# msgcold also exist) the kinds of case.
+# time of one round, KINDS (default whole,msg; msgcache, wholecold,
+# msgcold and msgfirst also exist) the kinds of case.
 set -euo pipefail
 build=${1:?usage: run_quicktok.sh BUILD_DIR QUICKTOK_DIR [SECS [KINDS]]}
 qt=${2:?usage: run_quicktok.sh BUILD_DIR QUICKTOK_DIR [SECS [KINDS]]}
