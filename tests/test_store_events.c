@@ -21,23 +21,6 @@ static int str_is(am_str s, const char *want)
     return s.len == strlen(want) && memcmp(s.ptr, want, s.len) == 0;
 }
 
-/* The first column of the first row of `sql` on the file, as an integer
- * (NULL: -1). */
-static int64_t sql_int(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *q = NULL;
-    int64_t v = -1;
-    CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
-    CHECK_EQ(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
-    CHECK_EQ(sqlite3_step(q), SQLITE_ROW);
-    if (sqlite3_column_type(q, 0) != SQLITE_NULL)
-        v = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-    return v;
-}
-
 /* Rows of item_history for `key` of namespace "n". */
 static int64_t hist_rows(const char *path, const char *key)
 {

@@ -35,23 +35,6 @@ static void put_vec2(am_store *s, const char *key, float x, float y)
     CHECK_OK(am_store_put(s, &it));
 }
 
-/* The first column of the first row of `sql` on the file, as an integer
- * (NULL: -1). */
-static int64_t sql_int(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *q = NULL;
-    int64_t v = -1;
-    CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
-    CHECK_EQ(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
-    CHECK_EQ(sqlite3_step(q), SQLITE_ROW);
-    if (sqlite3_column_type(q, 0) != SQLITE_NULL)
-        v = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-    return v;
-}
-
 /* The first column of the first row of `sql` on the file, as text
  * (malloc'd; "" for NULL). */
 static char *sql_text(const char *path, const char *sql)

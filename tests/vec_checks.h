@@ -1,12 +1,15 @@
-/* vec_checks.h -- what test_store_scope.c and test_store_stamps.c share:
- * a vector search check (their tests put 2-d vectors into namespace "v"
- * and ask what another handle finds after a write), and the SQL that
+/* vec_checks.h -- what test_store_scope.c, test_store_stamps.c and
+ * test_store_events.c share: a vector search check (their tests put 2-d
+ * vectors into namespace "v" and ask what another handle finds after a
+ * write), a look at the file through SQLite itself, and the SQL that
  * turns a file this library wrote into what schema 5 left, which their
  * older-file tests start from. */
 #ifndef AM_TEST_VEC_CHECKS_H
 #define AM_TEST_VEC_CHECKS_H
 
+#include <stdint.h>
 #include <stdio.h>
+#include <sqlite3.h>
 
 #include "agentmem/store.h"
 #include "harness.h"
@@ -26,6 +29,23 @@ static inline size_t vec_hits(am_store *s, float x, float y, char *top,
              n > 0 ? r->items[0].key.ptr : "");
     am_results_free(r);
     return n;
+}
+
+/* The first column of the first row of `sql` on the file, as an integer
+ * (NULL: -1). */
+static inline int64_t sql_int(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    int64_t v = -1;
+    CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    CHECK_EQ(sqlite3_step(q), SQLITE_ROW);
+    if (sqlite3_column_type(q, 0) != SQLITE_NULL)
+        v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return v;
 }
 
 /* SQL making a file this library wrote look as schema 5 left it: every

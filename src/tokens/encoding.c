@@ -494,6 +494,22 @@ static am_status encode_piece(const am_encoding *enc, const uint8_t *p,
     return merge_piece(enc, p, n, k);
 }
 
+/* A piece of one or two bytes (n <= 2): one byte is its token; two bytes
+ * are one token or two, and the direct tables say which at once, faster
+ * than any cache could (the caches skip such pieces). */
+static inline am_status encode_short(const am_encoding *enc,
+                                     const uint8_t *p, size_t n, sink *k)
+{
+    uint32_t r = n == 1 ? enc->byte_rank[p[0]]
+                        : enc->pair_rank[p[0] | (p[1] << 8)];
+    am_status st;
+
+    if (r != NO_RANK)
+        return emit(k, r);
+    st = emit(k, enc->byte_rank[p[0]]);
+    return st == AM_OK ? emit(k, enc->byte_rank[p[1]]) : st;
+}
+
 /* ---- Piece cache ----
  *
  * Text repeats its words, so a call over a long text keeps a small
@@ -653,16 +669,7 @@ static am_status encode_with_cache(const am_encoding *enc,
 
         i = e;
         if (n <= 2) {
-            /* The direct tables answer at once, without a cache entry. */
-            uint32_t r = n == 1 ? enc->byte_rank[p[0]]
-                                : enc->pair_rank[p[0] | (p[1] << 8)];
-            if (r != NO_RANK) {
-                st = emit(k, r);
-            } else {
-                st = emit(k, enc->byte_rank[p[0]]);
-                if (st == AM_OK)
-                    st = emit(k, enc->byte_rank[p[1]]);
-            }
+            st = encode_short(enc, p, n, k);
             if (st != AM_OK)
                 return st;
             continue;
@@ -869,17 +876,7 @@ static am_status encode_ordinary(const am_encoding *enc, const uint8_t *s,
 
         i = e;
         if (n <= 2) {
-            /* One byte is its token; two bytes are one token or two, the
-             * direct tables say which, faster than the cache could. */
-            uint32_t r = n == 1 ? enc->byte_rank[p[0]]
-                                : enc->pair_rank[p[0] | (p[1] << 8)];
-            if (r != NO_RANK) {
-                st = emit(k, r);
-            } else {
-                st = emit(k, enc->byte_rank[p[0]]);
-                if (st == AM_OK)
-                    st = emit(k, enc->byte_rank[p[1]]);
-            }
+            st = encode_short(enc, p, n, k);
             if (st != AM_OK)
                 break;
             continue;
