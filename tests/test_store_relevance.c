@@ -355,6 +355,62 @@ AM_TEST(text_names_are_capitals_that_open_no_sentence)
     am_buf_free(&out);
 }
 
+AM_TEST(text_names_lists_each_of_many_names_once_in_order)
+{
+    /* 20,000 distinct names ("Naaaa" ... ), each said three times: the
+     * set of names seen grows many times, and each is listed once, in
+     * order of first mention. */
+    enum { N = 20000 };
+    am_buf text = AM_BUF_INIT, want = AM_BUF_INIT, out = AM_BUF_INIT;
+    char w[6] = "N";
+    CHECK_OK(am_buf_append(&want, "[", 1));
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < N; i++) {
+            for (int k = 0, v = i; k < 4; k++, v /= 26)
+                w[1 + k] = (char)('a' + v % 26);
+            CHECK_OK(am_buf_appendf(&text, "met %s and ", w));
+            if (round == 0)
+                CHECK_OK(am_buf_appendf(&want, "%s\"%s\"", i ? "," : "",
+                                        w));
+        }
+    CHECK_OK(am_buf_append(&want, "]", 1));
+    CHECK_OK(am_text_names((am_str){ text.ptr, text.len }, NULL, 0, &out,
+                           NULL));
+    CHECK_EQ(out.len, want.len);
+    CHECK(memcmp(out.ptr, want.ptr, want.len) == 0);
+    am_buf_free(&text);
+    am_buf_free(&want);
+    am_buf_free(&out);
+}
+
+/* am_text_names with every allocation failing in turn: AM_ENOMEM leaves
+ * `out` empty and nothing allocated; a run that gets its memory lists
+ * every name. 200 names grow the set of names seen twice. */
+static am_status names_oom_body(void *ctx, const am_allocator *alloc)
+{
+    const am_buf *text = ctx;
+    am_buf out = AM_BUF_INIT;
+    out.alloc = alloc;
+    am_status st = am_text_names((am_str){ text->ptr, text->len }, NULL, 0,
+                                 &out, NULL);
+    if (st == AM_OK)
+        CHECK_EQ(out.len, 200 * 6 + 1); /* ["Naa",...,"Nhr"] */
+    else
+        CHECK_EQ(out.len, 0);
+    am_buf_free(&out);
+    return st;
+}
+
+AM_TEST(text_names_out_of_memory_leaves_nothing)
+{
+    am_buf text = AM_BUF_INIT;
+    for (int i = 0; i < 200; i++)
+        CHECK_OK(am_buf_appendf(&text, "met N%c%c and ", 'a' + i % 26,
+                                'a' + i / 26));
+    CHECK(test_oom_sweep(names_oom_body, &text) > 3);
+    am_buf_free(&text);
+}
+
 AM_TEST(text_names_refuses_bad_arguments)
 {
     am_buf out = AM_BUF_INIT;
