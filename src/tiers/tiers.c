@@ -91,7 +91,7 @@ static void vfree(am_tiers *t, tvec32 *v)
 
 void am__tiers_mark(am_tiers *t, uint32_t slot, unsigned what)
 {
-    titem *it = &t->items[slot];
+    titem *it = am__tiers_item(t, slot);
 
     if (t->db == NULL)
         return;
@@ -248,10 +248,14 @@ static void free_all(am_tiers *t)
     const am_allocator *a = t->alloc;
 
     am__tiers_db_close(t);
-    for (size_t i = 0; i < t->nslots; i++)
-        if (t->items[i].flags & T_LIVE)
-            am__free(a, t->items[i].blob, am__tiers_blob_len(&t->items[i]));
-    am__free(a, t->items, t->slots_cap * sizeof(titem));
+    for (size_t i = 0; i < t->nslots; i++) {
+        const titem *it = am__tiers_item(t, i);
+        if (it->flags & T_LIVE)
+            am__free(a, it->blob, am__tiers_blob_len(it));
+    }
+    for (size_t i = 0; i < t->nchunks; i++)
+        am__free(a, t->chunks[i], T_CHUNK * sizeof(titem));
+    am__free(a, t->chunks, t->chunks_cap * sizeof(titem *));
     am__free(a, t->skey, t->skey_cap * sizeof(uint32_t));
     am__free(a, t->table, t->tcap * sizeof(tent));
     vfree(t, &t->free_slots);
@@ -361,7 +365,9 @@ static void swap_items(am_tiers *t, am_tiers *f)
         t->field = f->field;                                                 \
         f->field = tmp_;                                                     \
     } while (0)
-    SWAPT(titem *, items);
+    SWAPT(titem **, chunks);
+    SWAPT(size_t, nchunks);
+    SWAPT(size_t, chunks_cap);
     SWAPT(size_t, nslots);
     SWAPT(size_t, slots_cap);
     SWAPT(uint32_t *, skey);

@@ -671,7 +671,7 @@ static void sort_dirty(am_tiers *t)
     if (v == NULL)
         return;
     for (size_t i = 0; i < n; i++) {
-        v[i].pid = t->items[t->dirty.v[i]].pid;
+        v[i].pid = am__tiers_item(t, t->dirty.v[i])->pid;
         v[i].slot = t->dirty.v[i];
     }
     qsort(v, n, sizeof *v, pidslot_cmp);
@@ -691,13 +691,13 @@ static am_status assign_pids(am_tiers *t)
     am_status st = AM_OK;
 
     for (size_t i = 0; i < t->dirty.len && !any; i++)
-        any = (t->items[t->dirty.v[i]].flags & (T_LIVE | T_NEW)) ==
+        any = (am__tiers_item(t, t->dirty.v[i])->flags & (T_LIVE | T_NEW)) ==
               (T_LIVE | T_NEW);
     if (!any)
         return AM_OK;
     st = query_max(t, TQ(t, TQ_MAX_PID), "reading max(pid)", &pid);
     for (size_t i = 0; i < t->dirty.len && st == AM_OK; i++) {
-        titem *it = &t->items[t->dirty.v[i]];
+        titem *it = am__tiers_item(t, t->dirty.v[i]);
         if ((it->flags & (T_LIVE | T_NEW)) == (T_LIVE | T_NEW))
             it->pid = ++pid;
     }
@@ -786,7 +786,7 @@ am_status am__tiers_db_flush(am_tiers *t)
     if (st == AM_OK)
         st = delete_rows(t, &purged_old, &purged_new);
     for (size_t i = 0; i < t->dirty.len && st == AM_OK; i++) {
-        const titem *it = &t->items[t->dirty.v[i]];
+        const titem *it = am__tiers_item(t, t->dirty.v[i]);
         if ((it->flags & T_LIVE) && (it->flags & T_DIRTY))
             st = write_item(t, it);
         am__tiers_progress(t, "writing", i + 1, t->dirty.len);
@@ -833,7 +833,7 @@ am_status am__tiers_db_flush(am_tiers *t)
         return st;
     }
     for (size_t i = 0; i < t->dirty.len; i++)
-        t->items[t->dirty.v[i]].flags &= (uint8_t)~(T_DIRTY | T_NEW);
+        am__tiers_item(t, t->dirty.v[i])->flags &= (uint8_t)~(T_DIRTY | T_NEW);
     if (t->npending_moves > 0)
         t->moves_total = (uint64_t)seq0 + t->npending_moves;
     t->dirty.len = 0;

@@ -144,7 +144,7 @@ static int bucket_of(double imp)
 
 am_status am__tiers_index_add(am_tiers *t, uint32_t slot)
 {
-    const titem *it = &t->items[slot];
+    const titem *it = am__tiers_item(t, slot);
     const uint32_t *tags = am__tiers_tags(it);
     int64_t day = am__tiers_day(it->created_ms);
     uint32_t did;
@@ -227,7 +227,7 @@ am_status am__tiers_custom_rebuild(am_tiers *t)
         if (ix->key_of != NULL)
             memset(ix->key_of, 0, ix->key_of_cap * sizeof(uint32_t));
         for (uint32_t s = 0; st == AM_OK && s < t->nslots; s++)
-            if (t->items[s].flags & T_LIVE)
+            if (am__tiers_item(t, s)->flags & T_LIVE)
                 st = custom_one(t, ix, s);
     }
     return st;
@@ -288,7 +288,7 @@ am_status am_tiers_add_index(am_tiers *t, const char *name,
     }
     /* Build over every live item in slot order (creation order). */
     for (uint32_t s = 0; st == AM_OK && s < t->nslots; s++)
-        if (t->items[s].flags & T_LIVE) {
+        if (am__tiers_item(t, s)->flags & T_LIVE) {
             st = custom_one(t, &ix, s);
             if (st == AM_ENOMEM && AM__ERR(t).code != AM_ENOMEM)
                 am__fail(&AM__ERR(t), st, "no memory for index '%s'", name);
@@ -310,7 +310,7 @@ static void purge_list(const am_tiers *t, tpost *p)
     size_t w = 0;
 
     for (size_t r = 0; r < p->len; r++)
-        if (t->items[p->v[r]].flags & T_LIVE)
+        if (am__tiers_item(t, p->v[r])->flags & T_LIVE)
             p->v[w++] = p->v[r];
     p->len = w;
 }
@@ -404,7 +404,7 @@ static bool item_matches(const am_tiers *t, const cquery *c, uint32_t slot)
     if ((c->bucket_full & (1u << b)) && c->from == INT64_MIN &&
         c->to == INT64_MAX && (c->ntags == 0 || c->tags_by_list))
         return true;
-    it = &t->items[slot];
+    it = am__tiers_item(t, slot);
     if (it->importance < c->lo || it->importance > c->hi)
         return false;
     if (it->created_ms < c->from || it->created_ms >= c->to)
@@ -672,7 +672,7 @@ static am_status copy_hits(am_tiers *t, const am_tier_query *q,
     if (offs == NULL || r->n > out->cap)
         st = am__fail(&AM__ERR(t), AM_ENOMEM, "no memory for search results");
     for (size_t i = 0; st == AM_OK && i < r->n; i++) {
-        const titem *it = &t->items[r->v[i]];
+        const titem *it = am__tiers_item(t, r->v[i]);
         st = hits_add(out, i, am__tiers_id(it), it->id_len, &offs[i]);
         if (st != AM_OK)
             am__fail(&AM__ERR(t), st, "no memory for search results");
@@ -680,7 +680,7 @@ static am_status copy_hits(am_tiers *t, const am_tier_query *q,
     if (st == AM_OK) {
         for (size_t i = 0; i < r->n; i++) {
             out->ids[i].ptr = out->text.ptr + offs[i];
-            out->ids[i].len = t->items[r->v[i]].id_len;
+            out->ids[i].len = am__tiers_item(t, r->v[i])->id_len;
         }
         out->count = r->n;
         if (!(q->flags & AM_TIER_PEEK))

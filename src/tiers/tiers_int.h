@@ -140,8 +140,11 @@ struct am_tiers {
     int zstd_level;
     int busy_timeout_ms;
 
-    /* Items. */
-    titem *items;
+    /* Items: chunks of T_CHUNK records, allocated once and never moved
+     * (am__tiers_item). `chunks` itself is a small array of pointers
+     * that may be reallocated. */
+    titem **chunks;
+    size_t nchunks, chunks_cap;
     size_t nslots, slots_cap;  /* slots in use (high water), allocated */
     /* Per slot, what most searches test, packed so that checking a
      * candidate rarely touches its record: bit 0 live, bits 1-2 tier,
@@ -218,6 +221,25 @@ struct am_tiers {
 };
 
 /* ---- tiers.c, tiers_table.c, tiers_item.c ---- */
+
+/* Records per chunk of the item array: 1,024 (88 KiB, under glibc's
+ * default mmap threshold). Why chunks and not one array grown by realloc:
+ * glibc grows a large block with mremap, which moves its pages, and under
+ * this project's hypervisor (shadow page tables) the first read of each
+ * moved page then costs ~6-12 us -- the whole tail of a first retrieve
+ * pass over 100,000 items (docs/BENCHMARKS.md, "The first-pass tail").
+ * A chunk is allocated once and never moves, so a record's address is
+ * stable for the life of the handle (the slot array's last chunk is at
+ * most 88 KiB larger than needed; a doubling array wasted up to half). */
+#define T_CHUNK_SHIFT 10
+#define T_CHUNK ((size_t)1 << T_CHUNK_SHIFT)
+
+/* The record in `slot` (< t->slots_cap). */
+static inline titem *am__tiers_item(const am_tiers *t, size_t slot)
+{
+    return &t->chunks[slot >> T_CHUNK_SHIFT][slot & (T_CHUNK - 1)];
+}
+
 static inline const uint32_t *am__tiers_tags(const titem *it)
 {
     return (const uint32_t *)(const void *)it->blob;

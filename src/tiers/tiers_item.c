@@ -61,7 +61,7 @@ static am_status view_rec(am_tiers *t, const titem *it, am_tier_item *v)
 
 am_status am__tiers_view(am_tiers *t, uint32_t slot, am_tier_item *v)
 {
-    return view_rec(t, &t->items[slot], v);
+    return view_rec(t, am__tiers_item(t, slot), v);
 }
 
 /* ---- Retrieve, peek, describe, delete ---- */
@@ -175,7 +175,7 @@ static am_status copy_out(am_tiers *t, const titem *it, const am_buf *content,
 am_status am__tiers_read_out(am_tiers *t, uint32_t slot, am_buf *content,
                              am_tier_item *info)
 {
-    const titem *it = &t->items[slot];
+    const titem *it = am__tiers_item(t, slot);
     am_status st = AM_OK;
 
     if (content != NULL) {
@@ -257,7 +257,7 @@ am_status am_tiers_describe(am_tiers *t, am_str id, am_buf *out)
     pthread_mutex_lock(&t->mu);
     st = lookup(t, id, &slot);
     if (st == AM_OK)
-        st = view_rec(t, &t->items[slot], &v);
+        st = view_rec(t, am__tiers_item(t, slot), &v);
     if (st != AM_OK)
         goto out;
     st = am_buf_append(out, "{\"id\":", 6);
@@ -293,7 +293,7 @@ am_status am_tiers_describe(am_tiers *t, am_str id, am_buf *out)
     if (st == AM_OK)
         st = am_buf_appendf(out, ",\"content_len\":%zu,\"stored_len\":%u,"
                             "\"json\":%s}", v.content_len,
-                            t->items[slot].stored_len,
+                            am__tiers_item(t, slot)->stored_len,
                             (v.flags & AM_TIER_JSON) ? "true" : "false");
     if (st != AM_OK)
         am__fail(&AM__ERR(t), st, "no memory to describe the item");
@@ -350,11 +350,12 @@ static am_status archive_or_restore(am_tiers *t, am_str id, bool restore)
         return AM_EINVAL;
     pthread_mutex_lock(&t->mu);
     st = lookup(t, id, &slot);
-    if (st == AM_OK && restore && t->items[slot].tier != AM_TIER_ARCHIVE)
+    if (st == AM_OK && restore &&
+        am__tiers_item(t, slot)->tier != AM_TIER_ARCHIVE)
         st = am__fail(&AM__ERR(t), AM_ESTATE, "'%.*s' is not archived (it is "
                       "in %s)", (int)id.len, id.ptr,
-                      am_tier_name((am_tier)t->items[slot].tier));
-    if (st == AM_OK && t->items[slot].tier != to) {
+                      am_tier_name((am_tier)am__tiers_item(t, slot)->tier));
+    if (st == AM_OK && am__tiers_item(t, slot)->tier != to) {
         st = am__tiers_move(t, slot, to,
                             restore ? AM_TIER_REASON_RESTORE
                                     : AM_TIER_REASON_ARCHIVE);

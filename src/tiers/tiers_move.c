@@ -143,7 +143,7 @@ am_status am__tiers_evict(am_tiers *t, am_tier tier)
     {
         size_t w = 0;
         for (size_t i = 0; i < n; i++) {
-            const titem *it = &t->items[m->v[i]];
+            const titem *it = am__tiers_item(t, m->v[i]);
             if (it->flags & T_MOVING)
                 continue; /* on its way out already */
             sc[w].score = score_of(it, now);
@@ -186,7 +186,7 @@ static void log_move(am_tiers *t, uint32_t slot, am_tier from, am_tier to,
                      am_tier_reason reason, char *ring_id, char *db_id,
                      int64_t now)
 {
-    const titem *it = &t->items[slot];
+    const titem *it = am__tiers_item(t, slot);
     tmove mv;
 
     mv.id = ring_id;
@@ -228,7 +228,7 @@ static void log_move(am_tiers *t, uint32_t slot, am_tier from, am_tier to,
 static am_status move_at(am_tiers *t, uint32_t slot, am_tier to,
                          am_tier_reason reason, int64_t now)
 {
-    titem *it = &t->items[slot];
+    titem *it = am__tiers_item(t, slot);
     am_tier from = (am_tier)it->tier;
     char *ring_id = NULL, *db_id = NULL;
     size_t id_len = it->id_len;
@@ -246,7 +246,7 @@ static am_status move_at(am_tiers *t, uint32_t slot, am_tier to,
         if (st != AM_OK)
             goto fail;
     }
-    it = &t->items[slot];
+    it = am__tiers_item(t, slot);
     /* Everything that can fail comes before the first change. */
     if (am__tiers_vreserve(t, &t->members[to], 1) != AM_OK ||
         am__tiers_vreserve(t, &t->dirty, 1) != AM_OK ||
@@ -282,7 +282,7 @@ static am_status move_at(am_tiers *t, uint32_t slot, am_tier to,
         st = am__tiers_uncompress_slot(t, slot);
     if (st != AM_OK)
         goto fail;
-    it = &t->items[slot];
+    it = am__tiers_item(t, slot);
     /* The content row changes only when the bytes did: an archive move
      * that defers compression, or a raw item leaving the archive, keeps
      * its content and rewrites the short row only (tier and raw flag). */
@@ -297,7 +297,7 @@ static am_status move_at(am_tiers *t, uint32_t slot, am_tier to,
                   content_changed ? T_DIRTY_CONTENT : T_DIRTY_STATS);
     return AM_OK;
 fail:
-    t->items[slot].flags &= (uint8_t)~T_MOVING;
+    am__tiers_item(t, slot)->flags &= (uint8_t)~T_MOVING;
     am__free(t->alloc, ring_id, id_len + 1);
     am__free(t->alloc, db_id, id_len + 1);
     return st;
@@ -313,7 +313,7 @@ am_status am__tiers_move(am_tiers *t, uint32_t slot, am_tier to,
 
 void am__tiers_access(am_tiers *t, uint32_t slot, int64_t now)
 {
-    titem *it = &t->items[slot];
+    titem *it = am__tiers_item(t, slot);
 
     it->hit2_ms = it->hit1_ms;
     it->hit1_ms = now;
@@ -326,7 +326,7 @@ void am__tiers_access(am_tiers *t, uint32_t slot, int64_t now)
 /* Record an access and apply the promotion rule. */
 am_status am__tiers_touch(am_tiers *t, uint32_t slot, int64_t now)
 {
-    titem *it = &t->items[slot];
+    titem *it = am__tiers_item(t, slot);
     int recent = 1;
 
     if (it->hit1_ms != T_NONE && am__sub_sat(now, it->hit1_ms) < T_HOUR_MS)
@@ -402,7 +402,7 @@ am_status am_tiers_optimize(am_tiers *t, size_t *demoted)
     for (int tier = AM_TIER_WORKING; tier <= AM_TIER_SHORT_TERM; tier++) {
         const tvec32 *m = &t->members[tier];
         for (size_t i = 0; i < m->len; i++) {
-            const titem *it = &t->items[m->v[i]];
+            const titem *it = am__tiers_item(t, m->v[i]);
             if (am__sub_sat(now, it->accessed_ms) > 24 * T_HOUR_MS &&
                 it->access_count < 2) {
                 pick_tier[n] = (uint8_t)tier;
@@ -411,7 +411,7 @@ am_status am_tiers_optimize(am_tiers *t, size_t *demoted)
         }
     }
     for (size_t i = 0; i < n && st == AM_OK; i++) {
-        const titem *it = &t->items[pick[i]];
+        const titem *it = am__tiers_item(t, pick[i]);
         am__tiers_progress(t, "demoting", i + 1, n);
         /* A capacity demotion made by an earlier move of this pass may
          * have moved it already; it counts as its one move. */
@@ -467,7 +467,7 @@ am_status am_tiers_stats(am_tiers *t, am_tier_stats out[AM_TIER_COUNT])
                              ? (double)s->count / (double)s->capacity
                              : 0.0;
         for (size_t i = 0; i < m->len; i++) {
-            const titem *it = &t->items[m->v[i]];
+            const titem *it = am__tiers_item(t, m->v[i]);
             imp += it->importance;
             age += (double)am__sub_sat(now, it->created_ms) / 3600000.0;
             s->content_bytes += it->content_len;

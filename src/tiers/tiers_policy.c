@@ -75,7 +75,7 @@ static am_status zfail(am_tiers *t, size_t code, am_status other,
 static am_status install_frame(am_tiers *t, uint32_t slot, const char *data,
                                size_t n)
 {
-    titem *it = &t->items[slot];
+    titem *it = am__tiers_item(t, slot);
     size_t prefix = am__tiers_blob_len(it) - it->stored_len;
     char *nb;
 
@@ -96,7 +96,7 @@ static am_status install_frame(am_tiers *t, uint32_t slot, const char *data,
 
 am_status am__tiers_compress(am_tiers *t, uint32_t slot)
 {
-    titem *it = &t->items[slot];
+    titem *it = am__tiers_item(t, slot);
     size_t bound = ZSTD_compressBound(it->stored_len), n;
 
     if (t->defer_archive) {
@@ -210,7 +210,7 @@ static bool is_raw(const am_tiers *t, uint32_t slot)
 
     if (slot >= t->nslots)
         return false;
-    it = &t->items[slot];
+    it = am__tiers_item(t, slot);
     return (it->flags & T_LIVE) && (it->flags & T_RAW) &&
            it->tier == AM_TIER_ARCHIVE;
 }
@@ -295,7 +295,7 @@ static am_status compress_jobs(am_tiers *t, zjob *jobs, size_t nj,
                 st = install_frame(t, j->slot, w[k].out + j->off, j->len);
                 if (st != AM_OK)
                     break;
-                t->items[j->slot].flags &= (uint8_t)~T_RAW;
+                am__tiers_item(t, j->slot)->flags &= (uint8_t)~T_RAW;
                 /* Only the bytes and the raw flag changed. */
                 am__tiers_mark(t, j->slot, T_DIRTY_CONTENT);
             }
@@ -344,7 +344,7 @@ am_status am__tiers_compact(am_tiers *t, size_t max_bytes)
             const titem *it;
             if (!is_raw(t, slot))
                 continue;
-            it = &t->items[slot];
+            it = am__tiers_item(t, slot);
             jobs[nj].slot = slot;
             jobs[nj].src = am__tiers_content(it);
             jobs[nj].src_len = it->stored_len;
@@ -384,7 +384,7 @@ static size_t count_raw(const am_tiers *t)
     if (t->raw_head == t->raw_queue.len)
         return 0;
     for (size_t i = 0; i < m->len; i++)
-        if (t->items[m->v[i]].flags & T_RAW)
+        if (am__tiers_item(t, m->v[i])->flags & T_RAW)
             n++;
     return n;
 }
@@ -482,7 +482,7 @@ am_status am__tiers_decompress(am_tiers *t, const titem *it, am_buf *out)
 
 am_status am__tiers_uncompress_slot(am_tiers *t, uint32_t slot)
 {
-    titem *it = &t->items[slot];
+    titem *it = am__tiers_item(t, slot);
     size_t prefix = am__tiers_blob_len(it) - it->stored_len;
     char *nb;
     am_status st;
@@ -626,7 +626,7 @@ am_status am_tiers_add_policy(am_tiers *t, const am_tier_policy *p)
 static am_status perform(am_tiers *t, uint32_t slot, am_tier_action act,
                          int64_t now, bool *done)
 {
-    titem *it = &t->items[slot];
+    titem *it = am__tiers_item(t, slot);
     am_status st = AM_OK;
 
     *done = false;
@@ -713,7 +713,7 @@ am_status am_tiers_apply_policies(am_tiers *t, am_tier_policy_count *out,
             bool done;
             am__tiers_progress(t, "policies", i * t->nslots + s + 1,
                                t->npolicies * t->nslots);
-            if (!(t->items[s].flags & T_LIVE))
+            if (!(am__tiers_item(t, s)->flags & T_LIVE))
                 continue;
             st = am__tiers_view(t, s, &v);
             if (st != AM_OK)
@@ -724,12 +724,12 @@ am_status am_tiers_apply_policies(am_tiers *t, am_tier_policy_count *out,
                                     : p->builtin;
             if (act == AM_TIER_ACT_DELETE && fresh[s])
                 continue;
-            bool was_archived = t->items[s].tier == AM_TIER_ARCHIVE;
+            bool was_archived = am__tiers_item(t, s)->tier == AM_TIER_ARCHIVE;
             st = perform(t, s, act, now, &done);
             if (done)
                 acted++;
             if (done && act != AM_TIER_ACT_DELETE && !was_archived &&
-                t->items[s].tier == AM_TIER_ARCHIVE)
+                am__tiers_item(t, s)->tier == AM_TIER_ARCHIVE)
                 fresh[s] = 1;
         }
         if (st != AM_OK && AM__ERR(t).code != st)
@@ -772,8 +772,9 @@ am_status am_tiers_cleanup_older_than(am_tiers *t, int64_t age_ms,
     st = am__tiers_sync(t);
     cutoff = am__sub_sat(am__tiers_now(t), age_ms);
     for (uint32_t s = 0; s < t->nslots && st == AM_OK; s++) {
+        const titem *it = am__tiers_item(t, s);
         bool done;
-        if (!(t->items[s].flags & T_LIVE) || t->items[s].created_ms >= cutoff)
+        if (!(it->flags & T_LIVE) || it->created_ms >= cutoff)
             continue;
         st = perform(t, s, AM_TIER_ACT_DELETE, cutoff, &done);
         if (done)

@@ -58,7 +58,7 @@ static long find_h(const am_tiers *t, const char *id, size_t len,
             return -1;
         if (e->h32 == h32) {
             uint32_t slot = e->slot1 - 1;
-            const titem *it = &t->items[slot];
+            const titem *it = am__tiers_item(t, slot);
 #if defined(__GNUC__)
             /* The record (88 bytes: it spans two lines) and the blob
              * (id, then the content a retrieve copies) load together
@@ -115,7 +115,7 @@ static am_status table_rehash(am_tiers *t, size_t ncap)
 /* The entry of slot (which is in the table), found by its id's hash. */
 static tent *table_entry(am_tiers *t, uint32_t slot)
 {
-    const titem *it = &t->items[slot];
+    const titem *it = am__tiers_item(t, slot);
     uint32_t h32 = (uint32_t)hash_id(t, am__tiers_id(it), it->id_len);
     size_t mask = t->tcap - 1, i;
 
@@ -132,7 +132,7 @@ void am__tiers_table_repoint(am_tiers *t, uint32_t slot)
     tent *e = t->tcap != 0 ? table_entry(t, slot) : NULL;
 
     if (e != NULL)
-        e->hint = hint_of(t, am__tiers_id(&t->items[slot]));
+        e->hint = hint_of(t, am__tiers_id(am__tiers_item(t, slot)));
 }
 
 /* Make room for one more id at a load factor of at most 0.7. */
@@ -166,34 +166,39 @@ static void table_erase(am_tiers *t, uint32_t slot)
     t->table[i].hint = T_NO_HINT;
 }
 
-/* Grow the item array (and the parallel search keys) to hold `need`.
- *
- * A large realloc moves the records' pages (mremap); under a hypervisor
- * that shadows the page tables the first read of each moved page then
- * costs ~6-12 us, which is the tail of the first retrieve pass over
- * 100,000 items (p99 6-9 us against ~1 us on the next pass; see
- * docs/BENCHMARKS.md). Reading the moved pages here in order fixed the
- * tail but cost 28-34 ms per 100,000 stores (~300 ns a store), and
- * copying into a fresh block costs a ~13 us fault per page: both only
- * move the cost into the store. Records that never move (a chunked
- * array) would avoid it; not done. */
+/* Grow the item array (and the parallel search keys) to hold `need`:
+ * whole chunks are added, the records already there stay where they are
+ * (T_CHUNK in tiers_int.h says why). The search keys are still one
+ * array grown by realloc: 4 bytes a slot, read by searches, not by a
+ * retrieve. */
 static am_status grow_items(am_tiers *t, size_t need)
 {
-    void *p = t->items;
     uint32_t *k;
 
-    if (am__grow(t->alloc, &p, &t->slots_cap, need, sizeof(titem)) != AM_OK)
-        return AM_ENOMEM;
-    t->items = p;
+    while (t->slots_cap < need) {
+        void *p = t->chunks;
+        titem *c;
+        if (am__grow(t->alloc, &p, &t->chunks_cap, t->nchunks + 1,
+                     sizeof(titem *)) != AM_OK)
+            return AM_ENOMEM;
+        t->chunks = p;
+        c = am__alloc(t->alloc, T_CHUNK * sizeof(titem));
+        if (c == NULL)
+            return AM_ENOMEM;
+        t->chunks[t->nchunks++] = c;
+        t->slots_cap += T_CHUNK;
+    }
     if (t->skey_cap < t->slots_cap) {
+        /* Doubling: the slots grow a chunk at a time. */
+        size_t cap = t->skey_cap * 2 > t->slots_cap ? t->skey_cap * 2
+                                                    : t->slots_cap;
         k = am__realloc(t->alloc, t->skey, t->skey_cap * sizeof *k,
-                        t->slots_cap * sizeof *k);
+                        cap * sizeof *k);
         if (k == NULL)
             return AM_ENOMEM;
-        memset(k + t->skey_cap, 0,
-               (t->slots_cap - t->skey_cap) * sizeof *k);
+        memset(k + t->skey_cap, 0, (cap - t->skey_cap) * sizeof *k);
         t->skey = k;
-        t->skey_cap = t->slots_cap;
+        t->skey_cap = cap;
     }
     return AM_OK;
 }
@@ -242,7 +247,7 @@ static uint32_t slot_take(am_tiers *t)
 {
     if (t->free_slots.len > 0)
         return t->free_slots.v[--t->free_slots.len];
-    memset(&t->items[t->nslots], 0, sizeof(titem));
+    memset(am__tiers_item(t, t->nslots), 0, sizeof(titem));
     return (uint32_t)t->nslots++;
 }
 
@@ -252,27 +257,27 @@ void am__tiers_member_add(am_tiers *t, uint32_t slot, am_tier tier)
 {
     tvec32 *m = &t->members[tier];
 
-    t->items[slot].tier = (uint8_t)tier;
-    t->items[slot].tier_pos = (uint32_t)m->len;
+    am__tiers_item(t, slot)->tier = (uint8_t)tier;
+    am__tiers_item(t, slot)->tier_pos = (uint32_t)m->len;
     m->v[m->len++] = slot;
-    t->skey[slot] = am__tiers_skey(&t->items[slot]);
+    t->skey[slot] = am__tiers_skey(am__tiers_item(t, slot));
 }
 
 void am__tiers_member_del(am_tiers *t, uint32_t slot)
 {
-    titem *it = &t->items[slot];
+    titem *it = am__tiers_item(t, slot);
     tvec32 *m = &t->members[it->tier];
     uint32_t last = m->v[--m->len];
 
     m->v[it->tier_pos] = last;
-    t->items[last].tier_pos = it->tier_pos;
+    am__tiers_item(t, last)->tier_pos = it->tier_pos;
 }
 
 /* ---- Removal ---- */
 
 am_status am__tiers_remove(am_tiers *t, uint32_t slot)
 {
-    titem *it = &t->items[slot];
+    titem *it = am__tiers_item(t, slot);
 
     if (am__tiers_vreserve(t, &t->pending_free, 1) != AM_OK)
         return AM_ENOMEM;
@@ -555,8 +560,8 @@ static am_status store(am_tiers *t, am_str id, const am_tier_item_in *in,
     rec.pid = t->next_pid; /* tentative: the flush takes the real one */
     if (t->db != NULL)
         rec.flags |= T_NEW;
-    t->items[slot] = rec;
-    t->items[slot].flags &= (uint8_t)~T_LIVE;
+    *am__tiers_item(t, slot) = rec;
+    am__tiers_item(t, slot)->flags &= (uint8_t)~T_LIVE;
     st = am__tiers_custom_add(t, slot);
     if (st != AM_OK) {
         if (AM__ERR(t).code != st)
@@ -566,7 +571,7 @@ static am_status store(am_tiers *t, am_str id, const am_tier_item_in *in,
     }
     old = find_h(t, id.ptr, id.len, h32);
     /* Make room before the old item goes, so a failure loses nothing. */
-    if ((old < 0 || t->items[old].tier != rec.tier) &&
+    if ((old < 0 || am__tiers_item(t, old)->tier != rec.tier) &&
         am__tiers_is_full(t, (am_tier)rec.tier)) {
         st = am__tiers_evict(t, (am_tier)rec.tier);
         if (st != AM_OK) {
@@ -594,9 +599,9 @@ static am_status store(am_tiers *t, am_str id, const am_tier_item_in *in,
     if (old >= 0)
         am__tiers_remove(t, (uint32_t)old); /* reserved: cannot fail */
     t->next_pid++;
-    t->items[slot].flags |= T_LIVE;
+    am__tiers_item(t, slot)->flags |= T_LIVE;
     table_put(t->table, t->tcap, h32, slot,
-              hint_of(t, am__tiers_id(&t->items[slot])));
+              hint_of(t, am__tiers_id(am__tiers_item(t, slot))));
     t->live++;
     am__tiers_member_add(t, slot, (am_tier)rec.tier);
     am__tiers_index_add(t, slot); /* reserved: cannot fail */
@@ -607,10 +612,10 @@ static am_status store(am_tiers *t, am_str id, const am_tier_item_in *in,
     goto out;
 undo:
     am__tiers_custom_drop(t, slot);
-    am__free(t->alloc, t->items[slot].blob,
-             am__tiers_blob_len(&t->items[slot]));
-    t->items[slot].blob = NULL;
-    t->items[slot].flags = 0;
+    am__free(t->alloc, am__tiers_item(t, slot)->blob,
+             am__tiers_blob_len(am__tiers_item(t, slot)));
+    am__tiers_item(t, slot)->blob = NULL;
+    am__tiers_item(t, slot)->flags = 0;
     t->pending_free.v[t->pending_free.len++] = slot;
 out:
     pthread_mutex_unlock(&t->mu);
@@ -655,7 +660,7 @@ am_status am__tiers_insert_loaded(am_tiers *t, const titem *rec,
         return st;
     }
     slot = (uint32_t)t->nslots++;
-    t->items[slot] = *rec;
+    *am__tiers_item(t, slot) = *rec;
     table_put(t->table, t->tcap,
               (uint32_t)hash_id(t, am__tiers_id(rec), rec->id_len), slot,
               hint_of(t, am__tiers_id(rec)));
