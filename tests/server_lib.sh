@@ -14,7 +14,10 @@ requests=0
 nlog=0
 
 # start_server DB [ARGS...]: start the server on port 0 and wait for its
-# "listening" line (the port the kernel chose is in it).
+# "listening" line (the port the kernel chose is in it). It waits as long
+# as the server is alive, up to 120 s: a sanitizer build opening an
+# encrypted database (key derivation) on a loaded 2-core machine was seen
+# to need more than the 5 s this loop used to allow.
 start_server() {
     local db=$1; shift
     nlog=$((nlog + 1))
@@ -22,8 +25,9 @@ start_server() {
     requests=0
     "$cli" serve --db "$db" --listen 127.0.0.1:0 "$@" 2>"$log" &
     server_pid=$!
-    for _ in $(seq 100); do
+    for _ in $(seq 2400); do
         if grep -q '"event":"listening"' "$log" 2>/dev/null; then break; fi
+        kill -0 "$server_pid" 2>/dev/null || break
         sleep 0.05
     done
     url=$(grep '"event":"listening"' "$log" | jq -r .url)
