@@ -42,7 +42,8 @@ FTS5's scores rather than repeat them. IDEAs and their parameters
   diversity    greedy re-ranking of the first 60: a result loses `adj`
                [0.02] for each earlier one within `reach` [1] turns of the
                same session and `sess` [0] for each earlier one of its
-               session
+               session; with maxq [0] > 0 only for questions of at most
+               `maxq` content words (speakers left out)
   combo        the measured positives summed: proper_noun (weight pn
                [0.03]), session mode=sum (sess [0.1], k [3]) and
                neighbours (nb [0.05], nk [6], theta [0.5], top [0]: with
@@ -241,9 +242,22 @@ def idea_cooccur(c, question, ranked, p):
                         w)
 
 
+def short_question(c, question, p):
+    """With maxq > 0: does the question hold at most `maxq` content words
+    (speakers left out)? Short, general questions ("Which cities has John
+    been to?") are the ones whose evidence spreads over sessions."""
+    maxq = int(p.get("maxq", 0))
+    if maxq <= 0:
+        return True
+    lower_speakers = {stem(x.lower()) for x in c["speakers"]}
+    return len(set(words(question)) - lower_speakers) <= maxq
+
+
 def idea_diversity(c, question, ranked, p):
     adj, sess = float(p.get("adj", 0.02)), float(p.get("sess", 0))
     reach = int(p.get("reach", 1))
+    if not short_question(c, question, p):
+        return [x for x, _ in ranked]
     rest, out = list(ranked), []
     while rest and len(out) < 20:
         best = None
