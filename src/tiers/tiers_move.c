@@ -333,7 +333,8 @@ am_status am__tiers_touch(am_tiers *t, uint32_t slot, int64_t now)
         recent++;
     if (it->hit2_ms != T_NONE && am__sub_sat(now, it->hit2_ms) < T_HOUR_MS)
         recent++;
-    if (am__tiers_vreserve(t, &t->dirty, 1) != AM_OK)
+    /* Only a handle with a database keeps a dirty list. */
+    if (t->db != NULL && am__tiers_vreserve(t, &t->dirty, 1) != AM_OK)
         return AM_ENOMEM;
     am__tiers_access(t, slot, now);
     if (it->tier != AM_TIER_WORKING &&
