@@ -268,6 +268,58 @@ AM_TEST(two_threads_share_the_memo_and_count_as_without_it)
     am_encoding_free(enc);
 }
 
+/* A batch's second thread counts with the memo's second table, made by
+ * the first 2-thread batch, a quarter of memo_entries, and kept for the
+ * next batch; while another thread holds it the batch still counts
+ * right (that thread runs without). */
+AM_TEST(batch_second_thread_keeps_the_memo_second_table)
+{
+    am_encoding *enc = NULL, *off = NULL;
+    am_encoding_opts o = am_encoding_opts_default();
+    am_token_cache *held;
+    enum { N = 300 };
+    am_str t[N];
+    char *owned[N];
+    size_t want[N], got[N];
+
+    /* 300 texts of ~1 KB: enough bytes for 2 threads. */
+    for (size_t i = 0; i < N; i++) {
+        const char *s = texts[i % 4];
+        size_t n = strlen(s), len = 0;
+        owned[i] = malloc(1100);
+        while (len + n + 12 < 1100)
+            len += (size_t)snprintf(owned[i] + len, 1100 - len, "%s %zu ",
+                                    s, i * 7 + len);
+        t[i] = (am_str){ owned[i], len };
+    }
+    o.memo_entries = 8192;
+    CHECK_OK(am_encoding_create("cl100k_base", &o, &enc, NULL));
+    o.flags = AM_ENCODING_NO_MEMO;
+    CHECK_OK(am_encoding_create("cl100k_base", &o, &off, NULL));
+    CHECK(am__memo_take(off, 1, 0) == NULL); /* no memo, no table */
+    for (size_t i = 0; i < N; i++)
+        CHECK_OK(am_encoding_count(off, t[i], NULL, &want[i], NULL));
+    for (int round = 0; round < 3; round++) {
+        memset(got, 0xff, sizeof got);
+        CHECK_OK(am_encoding_count_batch(enc, t, N, NULL, 2, got, NULL));
+        for (size_t i = 0; i < N; i++)
+            CHECK_EQ(got[i], want[i]);
+    }
+    held = am__memo_take(enc, 1, 0);
+    CHECK(held != NULL);
+    CHECK_EQ(am__token_cache_entries(held), 2048); /* 8192 / 4 */
+    CHECK(am__token_cache_stores(held) > 0);       /* the thread stored */
+    memset(got, 0xff, sizeof got);
+    CHECK_OK(am_encoding_count_batch(enc, t, N, NULL, 2, got, NULL));
+    for (size_t i = 0; i < N; i++)
+        CHECK_EQ(got[i], want[i]);
+    am__memo_release(enc, 1);
+    for (size_t i = 0; i < N; i++)
+        free(owned[i]);
+    am_encoding_free(off);
+    am_encoding_free(enc);
+}
+
 /* How a batch is shared out: blocks shrink to single texts at the end, so
  * no thread is left with a long block while the other idles, and a short
  * batch does not start threads it cannot use. */

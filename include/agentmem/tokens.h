@@ -109,15 +109,19 @@ typedef struct am_encoding_opts {
  * pieces as it has entries, never beyond memo_entries (6 MB by default);
  * a text of 256 KB or more grows it first to about one entry per 32
  * bytes. It is freed with the encoding. o200k_base with a full memo was
- * 17 MB resident after counting 3 MB of text (docs/BENCHMARKS.md).
+ * 17 MB resident after counting 3 MB of text (docs/BENCHMARKS.md). The
+ * batch calls' second thread has a second table of its own, made by the
+ * first batch that uses two threads, at most a quarter of memo_entries
+ * (16,384 entries, 1.5 MB by default).
  *
  * Threads: a call takes the memo with a try-lock for the whole call; when
  * another thread holds it, the call runs without it, exactly as with this
  * flag, and never waits, so threads sharing the encoding do not
- * serialize (the encoding stays safe from any number of threads). The
- * batch calls use it on the calling thread only; their other threads keep
- * their own caches. When the memo cannot be allocated, calls run without
- * it (not an error) and try again next time.
+ * serialize (the encoding stays safe from any number of threads). A batch
+ * uses it on the calling thread, and the second table (same try-lock
+ * rule, held for the whole batch) on its second thread; further threads
+ * run without. When the memo cannot be allocated, calls run without it
+ * (not an error) and try again next time.
  *
  * Results are identical with the memo, without it and with a caller's
  * cache. This flag turns it off: every call then starts cold and the
@@ -243,8 +247,10 @@ AM_API am_status am_encoding_count(const am_encoding *enc, am_str text,
  * balance out and the threads finish together; a text is never split, so
  * one huge text runs on one thread. With
  * opts->cache, the calling thread uses that cache and every other thread a
- * cache of the same size that lives for the call (results are the same
- * with or without). A thread that cannot be started is not an error: the
+ * cache of the same size that lives for the call; without, the calling
+ * thread uses the encoding's piece memo and the second thread the memo's
+ * second table (see AM_ENCODING_NO_MEMO). Results are the same with or
+ * without any of them. A thread that cannot be started is not an error: the
  * others do its share.
  *
  * The texts are borrowed for the call. Errors: AM_EINVAL (NULL argument,

@@ -8,9 +8,10 @@
  * thread owns is its token cache (when the caller passed one) and the
  * results of the texts it claimed. Without a caller's cache the calling
  * thread counts with the encoding's piece memo, as one call at a time
- * would, and the other threads without it: they would only find it
- * taken. A text is never split: a batch of one huge text runs
- * on one thread.
+ * would, the second thread with the memo's second slot, a smaller table
+ * kept across batches for it (when no other batch holds it), and any
+ * further threads without one. A text is never split: a batch of one
+ * huge text runs on one thread.
  *
  * A failure does not stop the others: every text is tried, and the lowest
  * failing index is reported, so the error does not depend on timing.
@@ -63,6 +64,8 @@ typedef struct worker {
     am_encode_opts opts; /* the caller's, with this thread's cache */
     am_token_cache *own; /* a cache this worker made, or NULL */
     bool memo;           /* may use the encoding's piece memo */
+    size_t memo_slot;    /* > 0: takes that memo slot for its share */
+    size_t share;        /* bytes of text per thread (the slot's size) */
 } worker;
 
 static void record_failure(batch *b, size_t i, am_status st,
@@ -102,6 +105,13 @@ static void *work(void *arg)
     worker *w = arg;
     batch *b = w->b;
     size_t at = atomic_load_explicit(&b->next, memory_order_relaxed);
+    am_token_cache *memo = NULL;
+
+    /* Taken and given back on this thread, as a mutex must be. */
+    if (w->memo_slot > 0 && w->opts.cache == NULL) {
+        memo = am__memo_take(b->enc, w->memo_slot, w->share);
+        w->opts.cache = memo;
+    }
 
     for (;;) {
         size_t end;
@@ -133,6 +143,10 @@ static void *work(void *arg)
                 record_failure(b, i, st, &e);
         }
         at = atomic_load_explicit(&b->next, memory_order_relaxed);
+    }
+    if (memo != NULL) {
+        w->opts.cache = NULL;
+        am__memo_release(b->enc, w->memo_slot);
     }
     return NULL;
 }
@@ -204,6 +218,8 @@ static am_status run_batch(const am_encoding *enc, const am_str *texts,
         w[k].opts = o;
         w[k].own = NULL;
         w[k].memo = k == 0;
+        w[k].memo_slot = k < AM__MEMO_SLOTS ? k : 0;
+        w[k].share = bytes / threads;
         started[k] = false;
         if (k > 0 && cache_entries > 0) {
             /* Without memory for its own cache a worker counts without

@@ -41,9 +41,11 @@ size_t am__pretok_next(am__pat pat, const uint8_t *s, size_t len, size_t i);
 
 /* ---- Token caches (encoding.c), for batches (batch.c) ---- */
 
-/* The encoding a cache belongs to, and its number of entries. */
+/* The encoding a cache belongs to, its number of entries, and how many
+ * pieces it has stored. */
 const am_encoding *am__token_cache_encoding(const am_token_cache *c);
 size_t am__token_cache_entries(const am_token_cache *c);
+size_t am__token_cache_stores(const am_token_cache *c);
 
 /* am_encoding_count and am_encoding_encode without the encoding's piece
  * memo, for the threads of a batch other than the caller's. */
@@ -53,6 +55,19 @@ am_status am__encoding_count_nomemo(const am_encoding *enc, am_str text,
 am_status am__encoding_encode_nomemo(const am_encoding *enc, am_str text,
                                      const am_encode_opts *opts,
                                      am_tokens *out, am_error *err);
+
+/* The encoding's piece memo has AM__MEMO_SLOTS tables, each behind its own
+ * try-lock: slot 0 serves every call made without a caller's cache (one
+ * call at a time), slot 1 the second thread of a batch (smaller). */
+#define AM__MEMO_SLOTS 2
+/* Take memo slot `which` for work on `len` bytes (grown first toward one
+ * entry per 32 bytes): its cache, or NULL (memo off, slot held by another
+ * thread, no memory for it). Never waits. A non-NULL result is the
+ * caller's until it calls am__memo_release(enc, which) on the same
+ * thread, which may grow the table for next time. */
+am_token_cache *am__memo_take(const am_encoding *enc, size_t which,
+                              size_t len);
+void am__memo_release(const am_encoding *enc, size_t which);
 
 /* ---- Batches (batch.c) ---- */
 
