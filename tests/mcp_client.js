@@ -74,6 +74,18 @@ async function exercise(c, label) {
     eq(s.results[0].key, 'colour', `${label}: search finds the colour`);
     const f = await call(c, 'search_memory', { query: 'colour', filter: { kind: 'other' } });
     eq(f.results.length, 0, `${label}: metadata filter`);
+    // the names bonus: the memory naming a place the query does not first
+    await call(c, 'remember', { text: 'travel last summer was fun', namespace: ['trips'],
+                                key: 'a', metadata: { names: [] } });
+    await call(c, 'remember', { text: 'travel last summer to Sweden', namespace: ['trips'],
+                                key: 'b', metadata: { names: ['Sweden'] } });
+    const nb = await call(c, 'search_memory', { query: 'travel last summer fun', namespace: ['trips'],
+                                                mode: 'text', names_field: 'names', names_bonus: 1 });
+    eq(nb.results[0].key, 'b', `${label}: names bonus ranks the named memory first`);
+    eq(nb.results[0].score, 1, `${label}: names bonus at full weight`);
+    const n0 = await call(c, 'search_memory', { query: 'travel last summer fun', namespace: ['trips'], mode: 'text' });
+    eq(n0.results[0].key, 'a', `${label}: no names bonus unless asked`);
+    await callError(c, 'search_memory', { query: 'x', names_bonus: 0.5 }, /names_field/);
 
     // pagination with cursors, and a token budget
     let cursor, seen = new Set(), pages = 0;

@@ -82,6 +82,19 @@ req search_filter_bad POST /v1/search '{"query":"x","filter":[1]}' 400
 jcheck search_filter_field '.error.field' '"filter"'
 req search_no_query POST /v1/search '{}' 400
 jcheck search_query_field '.error.field' '"query"'
+# The names bonus (am_search.names_field/names_bonus, the CLI's
+# --names-field/--names): the item naming a place the query does not
+# comes first, at full weight.
+req put_trip0 POST /v1/items/put '{"ns":["trips"],"key":"a","value":"x","text":"travel last summer was fun","meta":{"names":[]}}' 200
+req put_trip1 POST /v1/items/put '{"ns":["trips"],"key":"b","value":"x","text":"travel last summer to Sweden","meta":{"names":["Sweden"]}}' 200
+req search_names POST /v1/search '{"ns":["trips"],"query":"travel last summer fun","mode":"text","names_field":"names","names_bonus":1}' 200
+jcheck search_names_first '[.results[0].key, .results[0].score]' '["b",1]'
+req search_names_off POST /v1/search '{"ns":["trips"],"query":"travel last summer fun","mode":"text"}' 200
+jcheck search_names_off_first '.results[0].key' '"a"'
+req search_names_bad POST /v1/search '{"query":"x","names_field":"names","names_bonus":2}' 400
+jcheck search_names_bad_field '.error.field' '"names_bonus"'
+req search_names_nofield POST /v1/search '{"query":"x","names_bonus":0.5}' 400
+jcheck search_names_nofield_field '.error.field' '"names_bonus"'
 
 # ---- Sessions ----
 req sess_add POST /v1/sessions/add '{"session_id":"s1","user_id":"u1","items":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}' 200

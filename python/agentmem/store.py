@@ -27,9 +27,18 @@ from ._agentmem import UnsupportedError  # noqa: F401 (documented error)
 
 __all__ = ["MemoryItem", "MemoryStore", "ConversationMemory",
            "ConversationChunk", "SearchResult", "MemoryTool",
-           "create_memory_tool", "create_memory_tool_async"]
+           "create_memory_tool", "create_memory_tool_async", "extract_names"]
 
 Namespace = Union[Tuple[str, ...], List[str], str]
+
+
+def extract_names(text: str, exclude: Sequence[str] = ()) -> List[str]:
+    """The proper names ``text`` mentions, distinct, in order of first
+    mention (C ``am_text_names``): capitalised ASCII words that do not
+    open a sentence and are not habitual capitals ("Yeah"), leaving out
+    ``exclude`` (pass the speakers). Store the list in an item's metadata
+    and name that field in ``MemoryStore.search(names_field=...)``."""
+    return _agentmem.text_names(text, list(exclude))
 
 
 @dataclass
@@ -163,14 +172,23 @@ class MemoryStore:
 
     def search(self, namespace: Namespace, query: str, limit: int = 10, *,
                mode: str = "hybrid",
-               filter: Optional[Dict[str, Any]] = None
+               filter: Optional[Dict[str, Any]] = None,
+               names_field: Optional[str] = None,
+               names_bonus: float = 0.0
                ) -> List[Tuple[MemoryItem, float]]:
         """(item, score) pairs under the namespace prefix, best first.
         ``mode``: "hybrid" (default), "text" (BM25) or "vector" (cosine);
-        ``filter``: metadata fields that must be equal."""
+        ``filter``: metadata fields that must be equal.
+        ``names_field``: a metadata field listing the proper names each
+        item's text mentions (``extract_names`` writes such a list); an
+        item naming one the query does not has its score s raised to
+        s + names_bonus * (1 - s) (``names_bonus`` in [0, 1], 0: the
+        library's default 0.03), as the CLI's ``--names-field``/``--names``
+        and ``am_search.names_field`` in C."""
         f = None if filter is None else _json(filter, "filter")
         return [(MemoryItem._from(d, True), d["score"])
-                for d in self._s.search(namespace, query, limit, mode, f)]
+                for d in self._s.search(namespace, query, limit, mode, f,
+                                        names_field, names_bonus)]
 
     def purge(self) -> int:
         """Remove expired and deleted items for good; how many."""

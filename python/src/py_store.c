@@ -370,24 +370,35 @@ static PyObject *store_list(StoreObject *self, PyObject *args, PyObject *kw)
     return results_list(r);
 }
 
-/* search(namespace, query, limit=10, mode="hybrid", filter=None) */
+/* search(namespace, query, limit=10, mode="hybrid", filter=None,
+ *        names_field=None, names_bonus=0.0) */
 static PyObject *store_search(StoreObject *self, PyObject *args,
                               PyObject *kw)
 {
     static char *kwlist[] = {"namespace", "query", "limit", "mode", "filter",
-                             NULL};
+                             "names_field", "names_bonus", NULL};
     PyObject *ns_o, *q_o, *lim_o = Py_None, *filter_o = Py_None;
+    PyObject *names_o = Py_None;
     const char *mode = "hybrid";
     am_search q;
     memset(&q, 0, sizeof q);
     ns_buf nb;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OsO", kwlist, &ns_o, &q_o,
-                                     &lim_o, &mode, &filter_o) ||
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OsOOd", kwlist, &ns_o,
+                                     &q_o, &lim_o, &mode, &filter_o,
+                                     &names_o, &q.names_bonus) ||
         ns_of(ns_o, 1, &nb) < 0 || amp_utf8(q_o, "query", &q.query) < 0 ||
         amp_size(lim_o, "limit", 10, &q.limit) < 0)
         return NULL;
     if (filter_o != Py_None && amp_utf8(filter_o, "filter", &q.filter) < 0)
         return NULL;
+    if (names_o != Py_None &&
+        amp_utf8(names_o, "names_field", &q.names_field) < 0)
+        return NULL;
+    /* As the CLI's --names without --names-field. (A weight outside
+     * [0, 1] is the library's AM_EINVAL.) */
+    if (q.names_bonus > 0 && q.names_field.len == 0)
+        return PyErr_Format(PyExc_ValueError,
+                            "names_bonus needs names_field");
     if (!strcmp(mode, "hybrid"))
         q.mode = AM_SEARCH_HYBRID;
     else if (!strcmp(mode, "text"))
@@ -596,6 +607,45 @@ static PyObject *py_recall_tool_def(PyObject *mod, PyObject *args,
     return r;
 }
 
+/* text_names(text, exclude=()) -> list of str: am_text_names, the proper
+ * names a text mentions, for a search's names_field. */
+static PyObject *py_text_names(PyObject *mod, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"text", "exclude", NULL};
+    PyObject *t_o, *ex_o = NULL, *seq = NULL, *r = NULL;
+    am_str text, *ex = NULL;
+    size_t n = 0;
+    am_buf out = AM_BUF_INIT;
+    am_error err = {0};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O", kwlist, &t_o, &ex_o) ||
+        amp_utf8(t_o, "text", &text) < 0)
+        return NULL;
+    if (ex_o != NULL && ex_o != Py_None) {
+        seq = PySequence_Fast(ex_o, "exclude must be a sequence of str");
+        if (seq == NULL)
+            return NULL;
+        n = (size_t)PySequence_Fast_GET_SIZE(seq);
+        ex = PyMem_Calloc(n != 0 ? n : 1, sizeof *ex);
+        if (ex == NULL) {
+            Py_DECREF(seq);
+            return PyErr_NoMemory();
+        }
+        for (size_t i = 0; i < n; i++)
+            if (amp_utf8(PySequence_Fast_GET_ITEM(seq, i), "exclude",
+                         &ex[i]) < 0)
+                goto done;
+    }
+    if (am_text_names(text, ex, n, &out, &err) == AM_OK)
+        r = amp_json_loads(am_buf_str(&out));
+    else
+        r = amp_raise_err(&err);
+    am_buf_free(&out);
+done:
+    PyMem_Free(ex);
+    Py_XDECREF(seq);
+    return r;
+}
+
 /* recall_tool_call(user_id, call_json, format, name, description, limit)
  * -> the tool-result message as a dict. */
 static PyObject *store_recall_tool_call(StoreObject *self, PyObject *args,
@@ -671,6 +721,8 @@ static PyTypeObject StoreType = {
 
 static PyMethodDef methods[] = {
     {"recall_tool_def", (PyCFunction)(void (*)(void))py_recall_tool_def,
+     METH_VARARGS | METH_KEYWORDS, NULL},
+    {"text_names", (PyCFunction)(void (*)(void))py_text_names,
      METH_VARARGS | METH_KEYWORDS, NULL},
     {NULL, NULL, 0, NULL}};
 

@@ -8,7 +8,7 @@ import pytest
 import agentmem
 from agentmem.messages import AIMessage, HumanMessage
 from agentmem.store import (ConversationMemory, MemoryItem, MemoryStore,
-                            create_memory_tool)
+                            create_memory_tool, extract_names)
 
 
 def test_put_get_delete_list():
@@ -58,6 +58,39 @@ def test_semantic_search_ranks_by_meaning():
     assert [i.key for i, _ in text] == ["os"]
     with pytest.raises(ValueError, match="mode"):
         s.search(ns, "x", mode="fuzzy")
+
+
+def test_search_names_bonus_as_the_cli_names_field():
+    s = MemoryStore()
+    for key, text in (("a", "travel last summer was fun"),
+                      ("b", "travel last summer to Sweden")):
+        s.put(("trips",), key, "x", text=text,
+              metadata={"names": extract_names(text)})
+    assert s.get(("trips",), "b").metadata == {"names": ["Sweden"]}
+    q = "travel last summer fun"
+    plain = s.search(("trips",), q, mode="text")
+    assert plain[0][0].key == "a"
+    named = s.search(("trips",), q, mode="text", names_field="names",
+                     names_bonus=1.0)
+    assert named[0][0].key == "b" and named[0][1] == pytest.approx(1.0)
+    # the default weight (0.03) raises b a little, not to 1
+    dflt = s.search(("trips",), q, mode="text", names_field="names")
+    b = dict((i.key, sc) for i, sc in dflt)["b"]
+    old = dict((i.key, sc) for i, sc in plain)["b"]
+    assert b == pytest.approx(old + 0.03 * (1 - old))
+    with pytest.raises(ValueError, match="names_field"):
+        s.search(("trips",), q, names_bonus=0.5)
+    with pytest.raises(ValueError, match="names_bonus"):
+        s.search(("trips",), q, names_field="names", names_bonus=2.0)
+
+
+def test_extract_names_leaves_out_speakers_and_sentence_openers():
+    text = "Caroline: Yeah, we went to Sweden with Max. Then to Paris."
+    assert extract_names(text) == ["Sweden", "Max", "Paris"]
+    assert extract_names(text, exclude=["Max"]) == ["Sweden", "Paris"]
+    assert extract_names("") == []
+    with pytest.raises(TypeError):
+        extract_names("x", exclude=[1])
 
 
 def test_scopes():

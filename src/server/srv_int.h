@@ -157,6 +157,8 @@ bool srv_str(srv_call *c, const char *field, bool required, am_str *out);
 bool srv_size(srv_call *c, const char *field, size_t max, size_t *out);
 bool srv_int64(srv_call *c, const char *field, int64_t *out);
 bool srv_bool(srv_call *c, const char *field, bool *out);
+/* A number in [0, 1], such as a weight of am_search. */
+bool srv_unit(srv_call *c, const char *field, double *out);
 /* Any JSON value, serialized compactly (yours: free()). */
 bool srv_json_text(srv_call *c, const char *field, bool required,
                    char **out);

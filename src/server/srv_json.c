@@ -222,6 +222,19 @@ bool srv_bool(srv_call *c, const char *field, bool *out)
     return true;
 }
 
+bool srv_unit(srv_call *c, const char *field, double *out)
+{
+    json_t *v = field_of(c, field);
+    if (v == NULL)
+        return true;
+    if (!json_is_number(v) || !(json_number_value(v) >= 0 &&
+                                json_number_value(v) <= 1))
+        return srv_fail(c, 400, field, "field '%s' must be a number from 0 "
+                        "to 1", field);
+    *out = json_number_value(v);
+    return true;
+}
+
 bool srv_json_text(srv_call *c, const char *field, bool required,
                    char **out)
 {

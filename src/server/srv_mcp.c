@@ -312,6 +312,8 @@ static json_t *t_search(tool_run *r)
     pass(body, "query", r->args, "query");
     pass(body, "mode", r->args, "mode");
     pass(body, "filter", r->args, "filter");
+    pass(body, "names_field", r->args, "names_field");
+    pass(body, "names_bonus", r->args, "names_bonus");
     json_object_set_new(body, "limit",
                         json_integer((json_int_t)(offset + limit + 1)));
     err = run_route(r, srv_r_search, false, body, &reply);
@@ -451,6 +453,11 @@ static const tool_def tools[] = {
       NS_SCHEMA ",\"mode\":{\"type\":\"string\",\"enum\":[\"hybrid\","
       "\"text\",\"vector\"]},\"filter\":{\"type\":\"object\","
       "\"description\":\"metadata fields that must be equal\"},"
+      "\"names_field\":{\"type\":\"string\",\"description\":"
+      "\"a metadata field listing the names each memory mentions: those "
+      "naming what the query does not rank higher\"},"
+      "\"names_bonus\":{\"type\":\"number\",\"minimum\":0,"
+      "\"maximum\":1,\"description\":\"how much (default 0.03)\"},"
       "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100},"
       PAGE_SCHEMA "},\"required\":[\"query\"]}",
       t_search },
