@@ -276,6 +276,95 @@ AM_TEST(recall_defaults_follow_the_seed_and_hits_carry_metadata)
     fx_close(&f);
 }
 
+/* The names bonus for recall: am_recall_opts.names_field writes each
+ * chunk's proper names (am_text_names of its messages) into its metadata
+ * next to `meta`'s fields, and a search or tool call naming that field
+ * raises the chunks that name what the query does not. */
+static const char conv_trip[] =
+    "[{\"role\":\"user\",\"content\":\"We should plan the summer trip.\"},"
+    "{\"role\":\"assistant\",\"content\":\"Where would you like to go?\"},"
+    "{\"role\":\"user\",\"content\":\"Last year we went to Sweden and "
+    "loved it.\"},"
+    "{\"role\":\"assistant\",\"content\":\"Then Norway could suit you.\"}]";
+
+AM_TEST(recall_names_field_is_indexed_and_raises_chunks_in_search_and_tool)
+{
+    fixture f;
+    fx_open(&f);
+    am_buf out = AM_BUF_INIT;
+    am_recall_opts ro = am_recall_opts_default();
+    ro.chunk_size = 2;
+    ro.chunk_overlap = 0;
+    ro.meta = AM_STR("{\"topic\":\"travel\",\"names\":\"replaced\"}");
+    ro.names_field = AM_STR("names");
+    CHECK_OK(am_recall_index(f.s, AM_STR("alice"), AM_STR("s1"),
+                             am_str_c(conv_trip), &ro, NULL));
+    am_recall_search_opts so = am_recall_search_opts_default();
+    CHECK_EQ(so.limit, 5);
+    CHECK(so.min_score == 0 && so.names_field.len == 0 &&
+          so.names_bonus == 0);
+    /* Without the bonus: both chunks, each with its names. */
+    so.limit = 2;
+    CHECK_OK(am_recall_search_v2(f.s, AM_STR("alice"),
+                                 AM_STR("plan the summer trip last year"),
+                                 &so, &out));
+    CHECK(strstr(out.ptr, "\"metadata\":{\"topic\":\"travel\",\"names\":"
+                          "[\"Sweden\",\"Norway\"]}") != NULL);
+    CHECK(strstr(out.ptr, "\"metadata\":{\"topic\":\"travel\",\"names\":"
+                          "[]}") != NULL);
+    /* With it at full weight, the chunk naming places comes first at 1. */
+    so.names_field = AM_STR("names");
+    so.names_bonus = 1;
+    CHECK_OK(am_recall_search_v2(f.s, AM_STR("alice"),
+                                 AM_STR("plan the summer trip last year"),
+                                 &so, &out));
+    json_t *hits = json_loads(out.ptr, 0, NULL);
+    CHECK(json_array_size(hits) == 2);
+    CHECK_EQ(json_integer_value(json_object_get(json_array_get(hits, 0),
+                                                "first")), 2);
+    CHECK(json_real_value(json_object_get(json_array_get(hits, 0),
+                                          "score")) == 1.0);
+    CHECK(json_real_value(json_object_get(json_array_get(hits, 1),
+                                          "score")) < 1.0);
+    json_decref(hits);
+    /* The tool takes the same two options. */
+    am_recall_tool_opts to = am_recall_tool_opts_default();
+    CHECK(to.names_field.len == 0 && to.names_bonus == 0);
+    to.min_score = -1;
+    to.names_field = AM_STR("names");
+    to.names_bonus = 1;
+    CHECK_OK(am_recall_tool_call(
+        f.s, AM_STR("alice"), AM_TOOL_ANTHROPIC, &to,
+        AM_STR("{\"id\":\"t\",\"input\":{\"query\":"
+               "\"plan the summer trip last year\"}}"),
+        &out));
+    CHECK(strstr(out.ptr, "[1] session s1 (score 1.000)") != NULL);
+    const char *sweden = strstr(out.ptr, "Sweden and loved");
+    const char *plan = strstr(out.ptr, "plan the summer trip.");
+    CHECK(sweden != NULL && plan != NULL && sweden < plan);
+    /* Bad weights and a meta the names cannot join name the problem. */
+    to.names_bonus = 2;
+    CHECK_ST(am_recall_tool_def(AM_TOOL_OPENAI, &to, &out, NULL), AM_EINVAL);
+    so.names_bonus = -0.5;
+    CHECK_ST(am_recall_search_v2(f.s, AM_STR("alice"), AM_STR("trip"), &so,
+                                 &out), AM_EINVAL);
+    CHECK(strstr(am_store_last_error(f.s)->msg, "names_bonus") != NULL);
+    ro.meta = AM_STR("[1]");
+    CHECK_ST(am_recall_index(f.s, AM_STR("alice"), AM_STR("s1"),
+                             am_str_c(conv_trip), &ro, NULL), AM_EFORMAT);
+    CHECK(strstr(am_store_last_error(f.s)->msg, "names_field") != NULL);
+    /* No meta at all: the names alone. */
+    ro.meta = (am_str){ NULL, 0 };
+    CHECK_OK(am_recall_index(f.s, AM_STR("alice"), AM_STR("s2"),
+                             am_str_c(conv_trip), &ro, NULL));
+    CHECK_OK(am_recall_search(f.s, AM_STR("alice"), AM_STR("Norway"), 5,
+                              &out));
+    CHECK(strstr(out.ptr, "\"metadata\":{\"names\":[\"Sweden\","
+                          "\"Norway\"]}") != NULL);
+    am_buf_free(&out);
+    fx_close(&f);
+}
+
 AM_TEST(recall_tool_says_when_nothing_is_relevant)
 {
     fixture f;
@@ -584,6 +673,7 @@ static am_status oom_recall_body(void *ctx, const am_allocator *a)
         return st;
     ro.chunk_size = 2;
     ro.chunk_overlap = 1;
+    ro.names_field = AM_STR("names"); /* the names' metadata path too */
     st = am_recall_index(s, AM_STR("alice"), AM_STR("s1"),
                          am_str_c(conv_alice), &ro, &chunks);
     /* All or nothing: a failed index leaves no chunk behind. */

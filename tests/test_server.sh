@@ -119,6 +119,16 @@ req recall_search POST /v1/recall/search '{"user_id":"u1","query":"dog"}' 200
 jcheck recall_hit '.results[0].session_id' '"c1"'
 req recall_other POST /v1/recall/search '{"user_id":"u2","query":"dog"}' 200
 jcheck recall_other_none '.results|length' 0
+# The names bonus for recall: the index writes each chunk's names, the
+# search and the tool raise chunks naming what the query does not (the
+# tool only those scoring its min_score before the bonus).
+req recall_index_names POST /v1/recall/index '{"user_id":"u5","session_id":"t","chunk_size":2,"chunk_overlap":0,"names_field":"names","messages":[{"role":"user","content":"We should plan the summer trip."},{"role":"assistant","content":"Where would you like to go?"},{"role":"user","content":"Last year we went to Sweden and loved it."},{"role":"assistant","content":"Then Norway could suit you."}]}' 200
+req recall_search_names POST /v1/recall/search '{"user_id":"u5","query":"plan the summer trip last year","names_field":"names","names_bonus":1}' 200
+jcheck recall_search_names_first '[.results[0].first, .results[0].score, .results[0].metadata.names]' '[2,1,["Sweden","Norway"]]'
+req recall_tool_names POST /v1/recall/tool '{"user_id":"u5","names_field":"names","names_bonus":1,"call":{"id":"c9","function":{"arguments":"{\"query\":\"last year we went and loved it\"}"}}}' 200
+jcontains recall_tool_names_first '.result.content' '[1] session t (score 1.000)'
+req recall_search_names_bad POST /v1/recall/search '{"user_id":"u5","query":"x","names_bonus":0.5}' 400
+jcheck recall_search_names_bad_field '.error.field' '"names_bonus"'
 req recall_tool POST /v1/recall/tool '{"user_id":"u1","format":"openai","call":{"id":"call_1","type":"function","function":{"name":"recall_conversations","arguments":"{\"query\":\"dog\"}"}}}' 200
 jcheck recall_tool_role '.result.role' '"tool"'
 jcontains recall_tool_text '.result.content' 'my dog is called Rex'

@@ -74,6 +74,20 @@ check recall_search 0 $R search alice "Lisbon flight" --json
 has recall_hit "$out" '"session_id":"s1"'
 check recall_search_text 0 $R search alice "Lisbon flight"
 has recall_hit_text "$out" "session s1, messages"
+# The names bonus: index writes each chunk's names into --names-field,
+# search raises chunks naming what the query does not.
+cat >"$tmp/trip.json" <<'EOF2'
+[{"role":"user","content":"We should plan the summer trip."},
+ {"role":"assistant","content":"Where would you like to go?"},
+ {"role":"user","content":"Last year we went to Sweden and loved it."},
+ {"role":"assistant","content":"Then Norway could suit you."}]
+EOF2
+check recall_index_names 0 $R index dora t "$tmp/trip.json" --chunk-size 2 --overlap 0 --names-field names
+check recall_search_names 0 $R search dora "plan the summer trip last year" --names-field names --names 1 --json
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r[0]["first"]==2 and abs(r[0]["score"]-1)<1e-9 and r[0]["metadata"]=={"names":["Sweden","Norway"]} else 1)' "$out" \
+    && pass=$((pass + 1)) || { echo "FAIL recall_search_names_first"; cat "$out"; fails=$((fails + 1)); }
+check recall_search_names_nofield 2 $R search dora x --names 0.5
+has recall_search_names_nofield_msg "$err" "--names needs --names-field"
 check recall_other_user 0 $R search bob "Lisbon flight" --json
 has recall_empty "$out" "[]"
 check recall_other_user_text 0 $R search bob "Lisbon flight"

@@ -32,13 +32,22 @@ typedef struct am_recall_opts {
     am_recall_summarize_fn summarize; /* NULL: no summaries */
     void *summarize_ctx;
     am_str meta;           /* JSON object stored with every chunk, or "" */
+    /* Names: a top-level metadata field each chunk gets besides `meta`'s
+     * (replacing one of that name), holding the proper names the chunk's
+     * text mentions as a JSON array (am_text_names). Searching with the
+     * same field (am_recall_search_opts, am_recall_tool_opts) raises
+     * chunks that name what the query does not: the store's names bonus,
+     * am_search.names_field. Empty: off. */
+    am_str names_field;
 } am_recall_opts;
 
 /* Defaults as documented above. Thread safety: safe. */
 AM_API am_recall_opts am_recall_opts_default(void);
 
 /* Index a conversation for `user_id` under `session_id`, replacing an
- * earlier index of the same session. `messages` is a JSON array of objects
+ * earlier index of the same session. With opts->names_field, `meta` must
+ * be a JSON object (or "") and each chunk's metadata is it plus the
+ * chunk's names. `messages` is a JSON array of objects
  * with "role" and "content" (a string, or an array of parts whose "text"
  * fields are used; any other content adds no text, and any role string is
  * taken). A chunk's text has one line per message, "role: " then the
@@ -56,10 +65,32 @@ AM_API am_status am_recall_index(am_store *s, am_str user_id,
  * (hybrid) search and write a JSON array of {"session_id", "text",
  * "summary", "first", "last", "metadata", "score"} (best first, at most
  * `limit`, 0: 5) into `out` (replacing it). "metadata" is the object the
- * chunk was indexed with (am_recall_opts.meta), {} when none. Thread
- * safety: safe. */
+ * chunk was indexed with (am_recall_opts.meta, and the names field when
+ * there was one), {} when none. The same as am_recall_search_v2 with
+ * only a limit. Thread safety: safe. */
 AM_API am_status am_recall_search(am_store *s, am_str user_id, am_str query,
                                   size_t limit, am_buf *out);
+
+typedef struct am_recall_search_opts {
+    size_t limit;        /* excerpts, 0: 5 */
+    double min_score;    /* drop chunks scoring below it (am_search's
+                            min_score; 0: keep every chunk) */
+    am_str names_field;  /* the names bonus (am_search.names_field): the
+                            field the index wrote (am_recall_opts.
+                            names_field); empty: off; borrowed */
+    double names_bonus;  /* in [0, 1]; 0: AM_SEARCH_NAMES_BONUS */
+} am_recall_search_opts;
+
+/* Defaults: limit 5, everything else off. Thread safety: safe. */
+AM_API am_recall_search_opts am_recall_search_opts_default(void);
+
+/* am_recall_search with options (NULL: the defaults), written as
+ * am_recall_search writes. Errors: AM_EINVAL (empty user id, min_score or
+ * names_bonus outside [0, 1]), store errors. Thread safety: safe. */
+AM_API am_status am_recall_search_v2(am_store *s, am_str user_id,
+                                     am_str query,
+                                     const am_recall_search_opts *opts,
+                                     am_buf *out);
 
 typedef enum am_tool_format {
     AM_TOOL_OPENAI = 0,   /* {"type":"function","function":{...}} */
@@ -80,6 +111,10 @@ typedef struct am_recall_tool_opts {
                             scores in [0, 1]) are not shown; 0: the default,
                             AM_SEARCH_MIN_SCORE; negative: show every
                             excerpt */
+    am_str names_field;  /* the names bonus, as am_recall_search_opts:
+                            the index's am_recall_opts.names_field;
+                            empty (default): off */
+    double names_bonus;  /* in [0, 1]; 0: AM_SEARCH_NAMES_BONUS */
 } am_recall_tool_opts;   /* the strings are borrowed for each call */
 
 /* Defaults as documented above. Thread safety: safe. */
@@ -90,8 +125,8 @@ AM_API am_recall_tool_opts am_recall_tool_opts_default(void);
  * as JSON into `out` (replacing it). NULL opts, an empty name or
  * description, limit 0 and min_score 0 mean the defaults. AM_EINVAL: a
  * name outside [A-Za-z0-9_-]{1,64}, a description that is not UTF-8, a
- * limit above 20, a min_score above 1. Detail goes to `err` (may be
- * NULL). Thread safety: safe. */
+ * limit above 20, a min_score above 1, a names_bonus outside [0, 1].
+ * Detail goes to `err` (may be NULL). Thread safety: safe. */
 AM_API am_status am_recall_tool_def(am_tool_format fmt,
                                     const am_recall_tool_opts *opts,
                                     am_buf *out, am_error *err);

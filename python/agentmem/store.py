@@ -272,6 +272,11 @@ class ConversationMemory:
     a callable chunk_text -> str). ``backend``: "memory" (default),
     "sqlite" (``path``) or "postgres" (``connection_string``), or pass an
     existing ``store``. One user's search never sees another user's chunks.
+    ``names_field``: each chunk's proper names (``extract_names``) are
+    stored in that metadata field, and searches and the memory tool raise
+    chunks naming what the query does not, by ``names_bonus`` (0: the
+    library's 0.03): the store's names bonus (C ``am_recall_opts`` and
+    ``am_recall_search_opts.names_field``, the CLI's ``--names-field``).
     """
 
     def __init__(self, embedding_provider: Optional[str] = None,
@@ -282,7 +287,9 @@ class ConversationMemory:
                  store: Optional[MemoryStore] = None,
                  chunk_size: int = 10, chunk_overlap: int = 2,
                  include_summary: bool = False,
-                 summarizer: Optional[Callable[[str], str]] = None):
+                 summarizer: Optional[Callable[[str], str]] = None,
+                 names_field: Optional[str] = None,
+                 names_bonus: float = 0.0):
         if store is None:
             if backend == "memory":
                 store = MemoryStore(embedding_provider, embedding_model)
@@ -307,6 +314,10 @@ class ConversationMemory:
         self.include_summary = include_summary
         self._summarize = summarizer or (_offline_chunk_summary
                                          if include_summary else None)
+        if names_bonus and not names_field:
+            raise ValueError("names_bonus needs names_field")
+        self.names_field = names_field
+        self.names_bonus = names_bonus
 
     def index_conversation(self, user_id: str, session_id: str,
                            messages: Sequence[Any],
@@ -315,11 +326,12 @@ class ConversationMemory:
         meta = None if metadata is None else _json(metadata, "metadata")
         return self.store._s.recall_index(
             user_id, session_id, _plain_messages(messages), self.chunk_size,
-            self.chunk_overlap, meta, self._summarize)
+            self.chunk_overlap, meta, self._summarize, self.names_field)
 
     def search(self, user_id: str, query: str, limit: int = 5) -> List[SearchResult]:
         """The user's best-matching chunks (hybrid search), best first."""
-        hits = self.store._s.recall_search(user_id, query, limit)
+        hits = self.store._s.recall_search(user_id, query, limit,
+                                           self.names_field, self.names_bonus)
         return [SearchResult(ConversationChunk(
             session_id=h["session_id"], text=h["text"],
             summary=h.get("summary") or None, first=h.get("first", 0),
@@ -371,7 +383,8 @@ class MemoryTool:
         tool_calls entry or an Anthropic tool_use block)."""
         return self.memory.store._s.recall_tool_call(
             self.user_id, json.dumps(tool_call), format, self.name,
-            self.description, self.limit)
+            self.description, self.limit, self.memory.names_field,
+            self.memory.names_bonus)
 
     def __call__(self, query: str, limit: Optional[int] = None) -> str:
         args: Dict[str, Any] = {"query": query}

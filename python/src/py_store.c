@@ -490,14 +490,16 @@ static PyObject *store_recall_index(StoreObject *self, PyObject *args,
 {
     static char *kwlist[] = {"user_id", "session_id", "messages_json",
                              "chunk_size", "chunk_overlap", "meta",
-                             "summarize", NULL};
+                             "summarize", "names_field", NULL};
     PyObject *u_o, *s_o, *m_o, *cs_o = Py_None, *co_o = Py_None,
-                               *meta_o = Py_None, *sum_o = Py_None;
+                               *meta_o = Py_None, *sum_o = Py_None,
+                               *names_o = Py_None;
     am_str user, session, msgs;
     am_recall_opts o = am_recall_opts_default();
     pychunk pc = {0};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|OOOO", kwlist, &u_o, &s_o,
-                                     &m_o, &cs_o, &co_o, &meta_o, &sum_o) ||
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|OOOOO", kwlist, &u_o,
+                                     &s_o, &m_o, &cs_o, &co_o, &meta_o,
+                                     &sum_o, &names_o) ||
         amp_utf8(u_o, "user_id", &user) < 0 ||
         amp_utf8(s_o, "session_id", &session) < 0 ||
         amp_utf8(m_o, "messages", &msgs) < 0 ||
@@ -506,6 +508,9 @@ static PyObject *store_recall_index(StoreObject *self, PyObject *args,
                  &o.chunk_overlap) < 0)
         return NULL;
     if (meta_o != Py_None && amp_utf8(meta_o, "metadata", &o.meta) < 0)
+        return NULL;
+    if (names_o != Py_None &&
+        amp_utf8(names_o, "names_field", &o.names_field) < 0)
         return NULL;
     if (sum_o != Py_None) {
         if (!PyCallable_Check(sum_o))
@@ -532,20 +537,41 @@ static PyObject *store_recall_index(StoreObject *self, PyObject *args,
     return PyLong_FromSize_t(chunks);
 }
 
-static PyObject *store_recall_search(StoreObject *self, PyObject *args)
+/* The names bonus of a recall search or tool call (None, 0.0: off), as
+ * the CLI's --names-field/--names. */
+static int names_opts(PyObject *names_o, double bonus, am_str *field)
 {
-    PyObject *u_o, *q_o, *lim_o = Py_None;
+    if (names_o != Py_None && amp_utf8(names_o, "names_field", field) < 0)
+        return -1;
+    if (bonus > 0 && field->len == 0) {
+        PyErr_Format(PyExc_ValueError, "names_bonus needs names_field");
+        return -1;
+    }
+    return 0;
+}
+
+/* recall_search(user_id, query, limit=5, names_field=None,
+ *               names_bonus=0.0) */
+static PyObject *store_recall_search(StoreObject *self, PyObject *args,
+                                     PyObject *kw)
+{
+    static char *kwlist[] = {"user_id", "query", "limit", "names_field",
+                             "names_bonus", NULL};
+    PyObject *u_o, *q_o, *lim_o = Py_None, *names_o = Py_None;
     am_str user, query;
-    size_t limit;
-    if (!PyArg_ParseTuple(args, "OO|O", &u_o, &q_o, &lim_o) ||
+    am_recall_search_opts so = am_recall_search_opts_default();
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OOd", kwlist, &u_o, &q_o,
+                                     &lim_o, &names_o, &so.names_bonus) ||
         amp_utf8(u_o, "user_id", &user) < 0 ||
         amp_utf8(q_o, "query", &query) < 0 ||
-        amp_size(lim_o, "limit", 5, &limit) < 0 || enter(self) < 0)
+        amp_size(lim_o, "limit", 5, &so.limit) < 0 ||
+        names_opts(names_o, so.names_bonus, &so.names_field) < 0 ||
+        enter(self) < 0)
         return NULL;
     am_buf out = AM_BUF_INIT;
     am_status st;
     Py_BEGIN_ALLOW_THREADS
-    st = am_recall_search(self->s, user, query, limit, &out);
+    st = am_recall_search_v2(self->s, user, query, &so, &out);
     Py_END_ALLOW_THREADS
     if (st != AM_OK) {
         am_buf_free(&out);
@@ -652,18 +678,24 @@ static PyObject *store_recall_tool_call(StoreObject *self, PyObject *args,
                                         PyObject *kw)
 {
     static char *kwlist[] = {"user_id", "call", "format", "name",
-                             "description", "limit", NULL};
+                             "description", "limit", "names_field",
+                             "names_bonus", NULL};
     PyObject *u_o, *c_o, *n = Py_None, *d = Py_None, *l = Py_None;
+    PyObject *names_o = Py_None;
+    double bonus = 0;
     const char *f = "openai";
     am_str user, call;
     am_recall_tool_opts o;
     am_tool_format fmt;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|sOOO", kwlist, &u_o, &c_o,
-                                     &f, &n, &d, &l) ||
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|sOOOOd", kwlist, &u_o,
+                                     &c_o, &f, &n, &d, &l, &names_o,
+                                     &bonus) ||
         amp_utf8(u_o, "user_id", &user) < 0 ||
         amp_utf8(c_o, "call", &call) < 0 || tool_format(f, &fmt) < 0 ||
-        tool_opts(n, d, l, &o) < 0 || enter(self) < 0)
+        tool_opts(n, d, l, &o) < 0 ||
+        names_opts(names_o, bonus, &o.names_field) < 0 || enter(self) < 0)
         return NULL;
+    o.names_bonus = bonus;
     am_buf out = AM_BUF_INIT;
     am_status st;
     Py_BEGIN_ALLOW_THREADS
@@ -693,7 +725,8 @@ static PyMethodDef store_methods[] = {
     {"purge", (PyCFunction)store_purge, METH_NOARGS, NULL},
     {"recall_index", (PyCFunction)(void (*)(void))store_recall_index,
      METH_VARARGS | METH_KEYWORDS, NULL},
-    {"recall_search", (PyCFunction)store_recall_search, METH_VARARGS, NULL},
+    {"recall_search", (PyCFunction)(void (*)(void))store_recall_search,
+     METH_VARARGS | METH_KEYWORDS, NULL},
     {"recall_tool_call", (PyCFunction)(void (*)(void))store_recall_tool_call,
      METH_VARARGS | METH_KEYWORDS, NULL},
     {NULL, NULL, 0, NULL}};

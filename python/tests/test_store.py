@@ -93,6 +93,28 @@ def test_extract_names_leaves_out_speakers_and_sentence_openers():
         extract_names("x", exclude=[1])
 
 
+def test_conversation_memory_names_field_raises_chunks_naming_places():
+    trip = [HumanMessage(content="We should plan the summer trip."),
+            AIMessage(content="Where would you like to go?"),
+            HumanMessage(content="Last year we went to Sweden and loved it."),
+            AIMessage(content="Then Norway could suit you.")]
+    q = "plan the summer trip last year"
+    mem = ConversationMemory(chunk_size=2, chunk_overlap=0,
+                             names_field="names", names_bonus=1.0)
+    assert mem.index_conversation("u", "t", trip, {"topic": "travel"}) == 2
+    hits = mem.search("u", q, limit=2)
+    assert hits[0].chunk.first == 2 and hits[0].score == pytest.approx(1.0)
+    assert hits[0].chunk.metadata == {"topic": "travel",
+                                      "names": ["Sweden", "Norway"]}
+    assert hits[1].chunk.metadata["names"] == []
+    # The tool hides what scores below its min_score before any bonus:
+    # ask what the names chunk answers well, and it comes at 1.
+    tool = create_memory_tool(mem, "u")
+    assert "(score 1.000)" in tool("last year we went and loved it")
+    with pytest.raises(ValueError, match="names_field"):
+        ConversationMemory(names_bonus=0.5)
+
+
 def test_scopes():
     s = MemoryStore()
     s.put_user_memory("user_123", "theme", {"value": "dark"})

@@ -120,7 +120,7 @@ static int index_file(recall_run *x, am_format f, const char *user,
 }
 
 /* The indexing options of index and index-files: --format, --chunk-size,
- * --overlap, --meta. */
+ * --overlap, --meta, --names-field. */
 static int index_opts(const cli_store_opts *o, const char *sub, am_format *f,
                       am_recall_opts *ro)
 {
@@ -136,6 +136,7 @@ static int index_opts(const cli_store_opts *o, const char *sub, am_format *f,
     if (o->overlap > 0 || o->chunk > 0)
         ro->chunk_overlap = (size_t)o->overlap;
     ro->meta = am_str_c(o->meta);
+    ro->names_field = am_str_c(o->names_field);
     return CLI_EXIT_OK;
 }
 
@@ -254,11 +255,15 @@ static int rc_index_files(void *ctx)
 static int rc_search(void *ctx)
 {
     recall_run *x = ctx;
-    am_status st = am_recall_search(x->s, am_str_c(x->o->pos[0]),
-                                    am_str_c(x->o->pos[1]),
-                                    x->o->limit > 0 ? (size_t)x->o->limit
-                                                    : 5,
-                                    &x->buf);
+    am_recall_search_opts so = am_recall_search_opts_default();
+    if (x->o->limit > 0)
+        so.limit = (size_t)x->o->limit;
+    so.min_score = x->o->min_score;
+    so.names_field = am_str_c(x->o->names_field);
+    so.names_bonus = x->o->names_bonus;
+    am_status st = am_recall_search_v2(x->s, am_str_c(x->o->pos[0]),
+                                       am_str_c(x->o->pos[1]), &so,
+                                       &x->buf);
     if (st != AM_OK)
         return cli_store_fail(x->s, st, "search");
     if (!x->o->json)
@@ -324,8 +329,16 @@ static const cli_flag recall_flags[] = {
                         "returned as each hit's metadata" },
     { "--limit", "N", "search: at most N excerpts (default 5); tool-def, "
                       "tool-call: the tool's default limit" },
-    { "--min-score", "S", "tool-def, tool-call: hide excerpts scoring "
-                          "below S, in [0, 1] (0: show every excerpt)" },
+    { "--min-score", "S", "search, tool-def, tool-call: hide excerpts "
+                          "scoring below S, in [0, 1] (0: show every "
+                          "excerpt; search's default)" },
+    { "--names-field", "FIELD",
+      "index, index-files: store each chunk's proper names in metadata "
+      "FIELD; search, tool-call: raise chunks whose FIELD names what the "
+      "query does not (the same FIELD)" },
+    { "--names", "W", "search, tool-call: how much --names-field raises a "
+                      "score s, to s + W (1 - s), W in (0, 1] (default "
+                      "0.03)" },
     { "--name", "N", "tool-def, tool-call: the tool's name" },
     { "--description", "D", "tool-def, tool-call: the tool's description" },
     { "--json", NULL, "index, index-files, search: print the result as "
@@ -342,6 +355,9 @@ static const char *const recall_examples[] = {
     "agentmem recall index-files user_123 examples/msg/conversation.json "
     "--format agentmem",
     "agentmem recall search user_123 'how did we fix the login bug'",
+    "agentmem recall index user_123 thread-3 examples/store/conversation.json "
+    "--names-field names && agentmem recall search user_123 'where did we "
+    "go' --names-field names",
     "agentmem recall tool-def --format anthropic --limit 3",
     NULL
 };
@@ -384,6 +400,10 @@ int cmd_recall(int argc, char **argv)
         x.to.limit = (size_t)o.limit;
     if (o.have_min_score) /* 0: every excerpt (the library's 0: default) */
         x.to.min_score = o.min_score > 0 ? o.min_score : -1;
+    x.to.names_field = am_str_c(o.names_field);
+    x.to.names_bonus = o.names_bonus;
+    if (o.names_bonus > 0 && o.names_field == NULL)
+        return cli_usage("recall", "--names needs --names-field");
     if (sub->run != rc_tool_def) {
         st = cli_store_open(&o, &x.s, &emb, &err);
         if (st != AM_OK)

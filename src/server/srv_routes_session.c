@@ -181,7 +181,8 @@ bool srv_r_recall_index(srv_call *c)
         !srv_str(c, "session_id", true, &sid) ||
         !srv_json_text(c, "messages", true, &msgs) ||
         !srv_size(c, "chunk_size", 1000, &o.chunk_size) ||
-        !srv_size(c, "chunk_overlap", 1000, &o.chunk_overlap))
+        !srv_size(c, "chunk_overlap", 1000, &o.chunk_overlap) ||
+        !srv_str(c, "names_field", false, &o.names_field))
         goto out;
     st = am_recall_index(c->store, uid, sid, am_str_c(msgs), &o,
                          &chunks);
@@ -197,20 +198,35 @@ out:
     return ok;
 }
 
+/* The names bonus of a recall search or tool call: "names_field" (the
+ * field the index wrote) and "names_bonus", as /v1/search takes them. */
+static bool names_of(srv_call *c, am_str *field, double *bonus)
+{
+    if (!srv_str(c, "names_field", false, field) ||
+        !srv_unit(c, "names_bonus", bonus))
+        return false;
+    if (*bonus > 0 && field->len == 0)
+        return srv_fail(c, 400, "names_bonus", "field 'names_bonus' needs "
+                        "'names_field'");
+    return true;
+}
+
 bool srv_r_recall_search(srv_call *c)
 {
     char *uid_buf = NULL;
     am_str uid, q = { 0 };
-    size_t limit = 0;
+    am_recall_search_opts so = am_recall_search_opts_default();
     am_buf out = AM_BUF_INIT;
     json_t *v = NULL;
     am_status st;
 
+    so.limit = 0;
     if (!srv_id(c, "user_id", false, &uid_buf, &uid) ||
         !srv_str(c, "query", true, &q) ||
-        !srv_size(c, "limit", 100, &limit))
+        !srv_size(c, "limit", 100, &so.limit) ||
+        !names_of(c, &so.names_field, &so.names_bonus))
         goto out;
-    st = am_recall_search(c->store, uid, q, limit, &out);
+    st = am_recall_search_v2(c->store, uid, q, &so, &out);
     if (st != AM_OK)
         srv_fail_status(c, st, NULL, "recall search");
     else if ((v = loads(c, &out)) != NULL)
@@ -225,6 +241,7 @@ bool srv_r_recall_tool(srv_call *c)
 {
     char *uid_buf = NULL, *call = NULL;
     am_str uid, fmt = { NULL, 0 };
+    am_recall_tool_opts to = am_recall_tool_opts_default();
     am_tool_format tf = AM_TOOL_OPENAI;
     am_buf out = AM_BUF_INIT;
     json_t *v = NULL;
@@ -232,7 +249,8 @@ bool srv_r_recall_tool(srv_call *c)
 
     if (!srv_id(c, "user_id", false, &uid_buf, &uid) ||
         !srv_str(c, "format", false, &fmt) ||
-        !srv_json_text(c, "call", true, &call))
+        !srv_json_text(c, "call", true, &call) ||
+        !names_of(c, &to.names_field, &to.names_bonus))
         goto out;
     if (fmt.ptr != NULL && strcmp(fmt.ptr, "anthropic") == 0)
         tf = AM_TOOL_ANTHROPIC;
@@ -241,7 +259,7 @@ bool srv_r_recall_tool(srv_call *c)
                  "\"anthropic\"");
         goto out;
     }
-    st = am_recall_tool_call(c->store, uid, tf, NULL, am_str_c(call), &out);
+    st = am_recall_tool_call(c->store, uid, tf, &to, am_str_c(call), &out);
     if (st != AM_OK)
         srv_fail_status(c, st, NULL, "recall tool");
     else if ((v = loads(c, &out)) != NULL)

@@ -3,9 +3,11 @@
  *
  * A chunk is stored as an ordinary item in ("recall", user, session) with
  * key "chunk-NNNNNN": value {"session_id", "text", "summary", "first",
- * "last"}, indexed text = summary + text. Re-indexing a session first
- * removes its old chunks. Because the user id is a namespace part, the
- * store's namespace encoding is what keeps users apart.
+ * "last"}, indexed text = summary + text, metadata = the caller's meta
+ * (plus, with am_recall_opts.names_field, the chunk's names). Re-indexing
+ * a session first removes its old chunks. Because the user id is a
+ * namespace part, the store's namespace encoding is what keeps users
+ * apart.
  */
 #include <string.h>
 
@@ -155,6 +157,66 @@ static am_status build_chunk(am_store *s, json_t *arr, size_t first,
     return st;
 }
 
+/* With a names field, every chunk's metadata is `meta` with that field
+ * set to the chunk's names: `meta` (or {}) without the field, its closing
+ * brace cut, then the field's key and a colon, into `prefix`; a chunk's
+ * metadata is the prefix, its names array and "}". One parse for the
+ * whole conversation, none per chunk. */
+static am_status names_prefix(am_store *s, am_str meta, am_str field,
+                              am_buf *prefix)
+{
+    json_t *m = NULL, *key = NULL;
+    am_status st = AM_OK;
+
+    if (!am__utf8_valid(field.ptr, field.len, NULL))
+        return am__fail(&AM__ERR(s), AM_EINVAL,
+                        "recall index: names_field is not valid UTF-8");
+    if (meta.len > 0) {
+        st = am__json_parse(meta, "recall index: meta", &m, &AM__ERR(s));
+        if (st != AM_OK)
+            return st;
+        if (!json_is_object(m)) {
+            json_decref(m);
+            return am__fail(&AM__ERR(s), AM_EFORMAT,
+                            "recall index: meta must be a JSON object to "
+                            "add names_field to");
+        }
+    } else if ((m = json_object()) == NULL) {
+        return am__fail(&AM__ERR(s), AM_ENOMEM, "recall index: out of "
+                        "memory");
+    }
+    /* json_object_deln wants a NUL-free key; one with a NUL cannot be in
+     * a parsed object either, so there is nothing to remove then. */
+    if (memchr(field.ptr, '\0', field.len) == NULL) {
+        char *k = am__strndup(s->alloc, field.ptr, field.len);
+        if (k == NULL) {
+            json_decref(m);
+            return am__fail(&AM__ERR(s), AM_ENOMEM, "recall index: out of "
+                            "memory");
+        }
+        json_object_del(m, k);
+        am__free(s->alloc, k, field.len + 1);
+    }
+    key = json_stringn(field.ptr, field.len);
+    if (key == NULL)
+        st = am__fail(&AM__ERR(s), AM_ENOMEM, "recall index: out of memory");
+    if (st == AM_OK)
+        st = am__json_dump(m, JSON_COMPACT, prefix, &AM__ERR(s));
+    if (st == AM_OK) {
+        prefix->ptr[--prefix->len] = '\0'; /* the closing brace */
+        if (json_object_size(m) > 0)
+            st = am_buf_append(prefix, ",", 1);
+    }
+    if (st == AM_OK)
+        st = am__json_dump_append(key, JSON_COMPACT | JSON_ENCODE_ANY,
+                                  prefix, &AM__ERR(s));
+    if (st == AM_OK)
+        st = am_buf_append(prefix, ":", 1);
+    json_decref(m);
+    json_decref(key);
+    return st;
+}
+
 am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
                           am_str messages, const am_recall_opts *opts,
                           size_t *chunks)
@@ -183,9 +245,20 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
         return am__fail(&AM__ERR(s), AM_EINVAL,
                         "recall index: chunk_overlap %zu must be below "
                         "chunk_size %zu", o.chunk_overlap, o.chunk_size);
+    am_buf prefix = AM_BUF_INIT, names = AM_BUF_INIT, metas = AM_BUF_INIT;
+    prefix.alloc = names.alloc = metas.alloc = s->alloc;
+    if (o.names_field.len > 0) {
+        st = names_prefix(s, o.meta, o.names_field, &prefix);
+        if (st != AM_OK) {
+            am_buf_free(&prefix);
+            return st;
+        }
+    }
     st = parse_messages(s, messages, &arr);
-    if (st != AM_OK)
+    if (st != AM_OK) {
+        am_buf_free(&prefix);
         return st;
+    }
     n = json_array_size(arr);
     am_str parts[3] = { AM_STR("recall"), user_id, session_id };
     am_ns ns = { parts, 3 };
@@ -193,10 +266,11 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
      * stays), then replace the session's chunks with one batched put. */
     am_buf values = AM_BUF_INIT, texts = AM_BUF_INIT;
     values.alloc = texts.alloc = s->alloc;
-    /* Chunk i is values [off[i].v, off[i + 1].v) and texts likewise;
-     * one array, so a failed grow leaves one block of a known size. */
+    /* Chunk i is values [off[i].v, off[i + 1].v), texts and metas
+     * likewise; one array, so a failed grow leaves one block of a known
+     * size. */
     struct {
-        size_t v, t;
+        size_t v, t, m;
     } *off = NULL;
     size_t cap = 0;
     am_item_in *items = NULL;
@@ -215,16 +289,29 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
         if (st == AM_OK) {
             off[made].v = values.len;
             off[made].t = texts.len;
+            off[made].m = metas.len;
             st = am_buf_append(&values, bufs.value.ptr, bufs.value.len);
         }
         if (st == AM_OK)
             st = am_buf_append(&texts, am_buf_str(&bufs.itext).ptr,
                                bufs.itext.len);
+        /* The names of the messages' own text, not of the summary: the
+         * bonus is for what was said. */
+        if (st == AM_OK && o.names_field.len > 0)
+            st = am_text_names(am_buf_str(&bufs.text), NULL, 0, &names,
+                               &AM__ERR(s));
+        if (st == AM_OK && o.names_field.len > 0)
+            st = am_buf_append(&metas, prefix.ptr, prefix.len);
+        if (st == AM_OK && o.names_field.len > 0)
+            st = am_buf_append(&metas, names.ptr, names.len);
+        if (st == AM_OK && o.names_field.len > 0)
+            st = am_buf_append(&metas, "}", 1);
         if (st != AM_OK)
             break;
         made++;
         off[made].v = values.len;
         off[made].t = texts.len;
+        off[made].m = metas.len;
         if (last == n)
             break;
     }
@@ -239,7 +326,10 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
             items[i].key = am_str_c(keys[i]);
             items[i].value = (am_str){ values.ptr + off[i].v,
                                        off[i + 1].v - off[i].v };
-            items[i].meta = o.meta;
+            items[i].meta = o.names_field.len > 0
+                                ? (am_str){ metas.ptr + off[i].m,
+                                            off[i + 1].m - off[i].m }
+                                : o.meta;
             items[i].text = (am_str){ texts.ptr + off[i].t,
                                       off[i + 1].t - off[i].t };
         }
@@ -260,6 +350,9 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
     am_buf_free(&bufs.itext);
     am_buf_free(&values);
     am_buf_free(&texts);
+    am_buf_free(&prefix);
+    am_buf_free(&names);
+    am_buf_free(&metas);
     am__free(s->alloc, off, cap * sizeof *off);
     am__free(s->alloc, items, made * sizeof *items);
     am__free(s->alloc, keys, made * sizeof *keys);
@@ -271,7 +364,7 @@ am_status am_recall_index(am_store *s, am_str user_id, am_str session_id,
 }
 
 static am_status search_json(am_store *s, am_str user_id, am_str query,
-                             size_t limit, double min_score, json_t **out)
+                             const am_recall_search_opts *o, json_t **out)
 {
     am_str parts[2] = { AM_STR("recall"), user_id };
     am_search q;
@@ -284,8 +377,10 @@ static am_status search_json(am_store *s, am_str user_id, am_str query,
     memset(&q, 0, sizeof q);
     q.ns = (am_ns){ parts, 2 };
     q.query = query;
-    q.limit = limit > 0 ? limit : 5;
-    q.min_score = min_score;
+    q.limit = o->limit > 0 ? o->limit : 5;
+    q.min_score = o->min_score;
+    q.names_field = o->names_field;
+    q.names_bonus = o->names_bonus;
     st = am_store_search(s, &q, &r);
     if (st != AM_OK)
         return st;
@@ -347,17 +442,35 @@ static am_status search_json(am_store *s, am_str user_id, am_str query,
     return AM_OK;
 }
 
-am_status am_recall_search(am_store *s, am_str user_id, am_str query,
-                           size_t limit, am_buf *out)
+am_recall_search_opts am_recall_search_opts_default(void)
 {
+    am_recall_search_opts o;
+    memset(&o, 0, sizeof o);
+    o.limit = 5;
+    return o;
+}
+
+am_status am_recall_search_v2(am_store *s, am_str user_id, am_str query,
+                              const am_recall_search_opts *opts, am_buf *out)
+{
+    am_recall_search_opts o = opts != NULL ? *opts
+                                           : am_recall_search_opts_default();
     json_t *arr;
     if (s == NULL || out == NULL)
         return AM_EINVAL;
-    am_status st = search_json(s, user_id, query, limit, 0, &arr);
+    am_status st = search_json(s, user_id, query, &o, &arr);
     if (st == AM_OK)
         st = am__json_dump(arr, JSON_COMPACT, out, &AM__ERR(s));
     json_decref(arr);
     return st;
+}
+
+am_status am_recall_search(am_store *s, am_str user_id, am_str query,
+                           size_t limit, am_buf *out)
+{
+    am_recall_search_opts o = am_recall_search_opts_default();
+    o.limit = limit;
+    return am_recall_search_v2(s, user_id, query, &o, out);
 }
 
 /* ---- The recall tool ---- */
@@ -377,6 +490,8 @@ am_recall_tool_opts am_recall_tool_opts_default(void)
     o.description = AM_STR(TOOL_DESC);
     o.limit = TOOL_LIMIT;
     o.min_score = AM_SEARCH_MIN_SCORE;
+    o.names_field = (am_str){ NULL, 0 };
+    o.names_bonus = 0;
     return o;
 }
 
@@ -400,6 +515,10 @@ static am_status tool_opts(const am_recall_tool_opts *in,
         return am__fail(err, AM_EINVAL,
                         "recall tool: min_score %g is above 1 (scores are "
                         "in [0, 1])", o->min_score);
+    if (!(o->names_bonus >= 0 && o->names_bonus <= 1))
+        return am__fail(err, AM_EINVAL,
+                        "recall tool: names_bonus %g is outside [0, 1]",
+                        o->names_bonus);
     if (o->name.len > 64)
         return am__fail(err, AM_EINVAL,
                         "recall tool: name is %zu bytes (at most 64)",
@@ -570,8 +689,12 @@ am_status am_recall_tool_call(am_store *s, am_str user_id,
             lim = 1;
         if (lim > TOOL_MAX_LIMIT)
             lim = TOOL_MAX_LIMIT;
-        st = search_json(s, user_id, am__json_str(qv), (size_t)lim,
-                         o.min_score, &hits);
+        am_recall_search_opts so = am_recall_search_opts_default();
+        so.limit = (size_t)lim;
+        so.min_score = o.min_score;
+        so.names_field = o.names_field;
+        so.names_bonus = o.names_bonus;
+        st = search_json(s, user_id, am__json_str(qv), &so, &hits);
         if (st != AM_OK)
             goto out;
         st = render(hits, &text);
