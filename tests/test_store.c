@@ -562,6 +562,55 @@ AM_TEST(delete_namespace_and_reopen_keeps_data)
     fx_close(&f);
 }
 
+/* store.h: "NULL or "": the URI in the environment variable DATABASE_URL"
+ * -- the hosted-PostgreSQL convention. Run on SQLite the variable names
+ * the fixture's file; run under pg_run.sh (test_store_pg) it names the
+ * fixture's PostgreSQL store, so both backends are opened through it. */
+AM_TEST(no_target_opens_the_store_database_url_names)
+{
+    fixture f;
+    fx_open(&f, 0);
+    am_buf out = AM_BUF_INIT;
+    am_store *s = NULL;
+    am_error err;
+    const char *was = getenv("DATABASE_URL");
+    char *saved = was != NULL ? strdup(was) : NULL;
+
+    CHECK_OK(put(f.s, NS1("env"), "k", "\"from the fixture\"", 0));
+    am_store_close(f.s);
+    f.s = NULL;
+    CHECK(unsetenv("DATABASE_URL") == 0);
+    CHECK_ST(am_store_open(NULL, NULL, &s, &err), AM_EINVAL);
+    CHECK(s == NULL);
+    CHECK(strstr(err.msg, "DATABASE_URL is not set") != NULL);
+    CHECK_ST(am_store_open("", NULL, &s, &err), AM_EINVAL);
+    CHECK(setenv("DATABASE_URL", "", 1) == 0); /* empty: not set */
+    CHECK_ST(am_store_open(NULL, NULL, &s, &err), AM_EINVAL);
+    CHECK(setenv("DATABASE_URL", f.path, 1) == 0);
+    const char *targets[] = { NULL, "" };
+    for (size_t i = 0; i < 2; i++) {
+        CHECK_OK_E(am_store_open(targets[i], NULL, &s, &err), &err);
+        CHECK_OK(am_store_get(s, NS1("env"), AM_STR("k"), &out));
+        CHECK_STR_EQ(out.ptr, "\"from the fixture\"");
+        CHECK_OK(put(s, NS1("env"), i == 0 ? "null" : "empty", "1", 0));
+        am_store_close(s);
+        s = NULL;
+    }
+    /* An explicit target wins over the variable, and saw both writes. */
+    CHECK(setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none",
+                 1) == 0);
+    CHECK_OK(am_store_open(f.path, NULL, &f.s, NULL));
+    CHECK_OK(am_store_get(f.s, NS1("env"), AM_STR("null"), &out));
+    CHECK_OK(am_store_get(f.s, NS1("env"), AM_STR("empty"), &out));
+    if (saved != NULL)
+        CHECK(setenv("DATABASE_URL", saved, 1) == 0);
+    else
+        CHECK(unsetenv("DATABASE_URL") == 0);
+    free(saved);
+    am_buf_free(&out);
+    fx_close(&f);
+}
+
 AM_TEST(sessions_add_get_pop_clear_list_prune)
 {
     fixture f;
