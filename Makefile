@@ -8,9 +8,23 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 CTEST_ARGS ?= --output-on-failure
 
-.PHONY: all setup build run test test-fast asan tsan bench install fuzz clean
+.PHONY: all help setup build run test test-fast asan tsan bench install fuzz clean
 
 all: build
+
+help:
+	@echo 'make run        set up the machine, build, run the tour (agentmem demo)'
+	@echo 'make test       set up, build, run every test, then again under ASan/UBSan and TSan'
+	@echo 'make test-fast  build and run every test (gcc build only)'
+	@echo 'make build      the library, the CLI, the server, the tests and the API docs;'
+	@echo '                not the benchmarks (bench_*), which only bench builds'
+	@echo 'make bench      build every bench_* program, then run bench/run_*.sh; each'
+	@echo '                bench/run_<what>.sh also builds what it runs, so running'
+	@echo '                one alone never times a stale binary'
+	@echo 'make asan|tsan  the sanitizer builds and their tests'
+	@echo 'make install    install under PREFIX (default /usr/local)'
+	@echo 'make fuzz       build the libFuzzer targets (clang)'
+	@echo 'make clean      remove the build directories'
 
 setup:
 	@bash scripts/setup
@@ -76,6 +90,10 @@ tsan:
 	$(call san_run,$(BUILD_TSAN),$(SERVER_SH_TSAN),\
 	    TSAN_OPTIONS=halt_on_error=1:log_path=$$logs/tsan)
 
+# The benchmarks are EXCLUDE_FROM_ALL (`make build` leaves them out):
+# build them all here, and each bench/run_*.sh builds its own again, so a
+# stale bench_* never answers for the current code
+# (tests/test_bench_scripts.sh holds every script to that).
 bench: setup build
 	cmake --build $(BUILD) -j $(JOBS) --target benches
 	bash bench/run_all.sh $(BUILD)

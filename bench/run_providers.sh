@@ -3,4 +3,7 @@
 # loopback test server, and the embeddings-reply parser alone.
 set -eu
 build=${1:-build}
+# `make build` leaves the benchmarks out: build what runs here, so a stale
+# binary never answers for the current code.
+cmake --build "$build" --target bench_providers >/dev/null
 "$build/bench_providers"

@@ -5,6 +5,9 @@
 set -eu
 build=${1:-build}
 here=$(cd "$(dirname "$0")/.." && pwd)
+# `make build` leaves the benchmarks out: build what runs here, so a stale
+# binary never answers for the current code.
+cmake --build "$build" --target bench_store >/dev/null
 "$build/bench_store" "${TMPDIR:-/tmp}" "${AM_BENCH_ITEMS:-1000000}" \
     "${AM_BENCH_VECTORS:-100000}"
 split=${LOCOMO_SPLIT:-$here/../shared/data/locomo/locomo-dev.json}
