@@ -1,7 +1,8 @@
 /* alloc.h -- pluggable memory allocation.
  *
  * Every object that allocates takes an optional am_allocator in its options;
- * NULL means malloc/realloc/free. realloc and free are told the old size, so
+ * NULL means malloc/realloc/free (and calloc for zeroed blocks, so that
+ * pages never touched cost nothing). realloc and free are told the old size, so
  * an arena or an accounting allocator needs no per-block header.
  */
 #ifndef AGENTMEM_ALLOC_H
