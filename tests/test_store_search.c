@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/rank.h"
 #include "store/store_int.h"
 #include "store_fixture.h"
 
@@ -845,6 +846,75 @@ AM_TEST(hybrid_search_fuses_and_filters_on_metadata)
     CHECK(strstr(js.ptr, "\"namespace\":[\"u\",\"notes\"]") != NULL);
     am_results_free(r);
     am_buf_free(&js);
+    fx_close(&f);
+}
+
+/* A hybrid search whose vector scan runs on a thread beside the text
+ * part (PostgreSQL, am__scan_beside_min rows and up: 32768, lowered here
+ * to every size) returns what the same search does with the scan after
+ * it: the same items in the same order with the same scores, tombstones,
+ * expired rows and other namespaces left out alike. On SQLite both runs
+ * take the one path. */
+AM_TEST(hybrid_scan_beside_the_text_part_ranks_as_after_it)
+{
+    enum { N = 600, DIM = 16 };
+    static const char *const words[] = { "amber", "basalt", "cobalt",
+                                         "dune", "ember", "fjord" };
+    fixture f;
+    fx_open(&f, 0);
+    static float vec[N][DIM];
+    static char keys[N][16], vals[N][64];
+    static am_item_in items[N];
+    am_ns here = NS1("here"), other = NS1("other"); /* alive to the end */
+    srand(11);
+    for (int i = 0; i < N; i++) {
+        for (int d = 0; d < DIM; d++)
+            vec[i][d] = (float)(rand() / (double)RAND_MAX - 0.5);
+        snprintf(keys[i], sizeof keys[i], "k%d", i);
+        /* Few rows match the words: most results are the scan's. */
+        if (i % 20 == 0)
+            snprintf(vals[i], sizeof vals[i], "\"%s %s\"", words[i % 6],
+                     words[(i / 6) % 6]);
+        else
+            snprintf(vals[i], sizeof vals[i], "\"plain row %d\"", i);
+        items[i] = (am_item_in){ .ns = i % 10 == 9 ? other : here,
+                                 .key = am_str_c(keys[i]),
+                                 .value = am_str_c(vals[i]), .vec = vec[i],
+                                 .dim = DIM, .vec_model = "test",
+                                 .ttl_ms = i % 10 == 8 ? 10 : 0 };
+    }
+    CHECK_OK(am_store_put_many(f.s, items, N));
+    for (int i = 0; i < N; i += 7)
+        CHECK_OK(am_store_delete(f.s, items[i].ns, items[i].key));
+    f.tc.now_ms += 20; /* the 10 ms TTLs run out */
+    size_t saved = am__scan_beside_min;
+    for (int k = 0; k < 6; k++) {
+        am_results *r[2];
+        char query[32];
+        snprintf(query, sizeof query, "%s %s", words[k], words[(k + 2) % 6]);
+        am_search q = { .ns = NS1("here"), .query = am_str_c(query),
+                        .vec = vec[k * 31], .dim = DIM,
+                        .mode = AM_SEARCH_HYBRID, .limit = 20 };
+        for (int way = 0; way < 2; way++) {
+            am__scan_beside_min = way == 0 ? SIZE_MAX : 1;
+            CHECK_OK(am_store_search(f.s, &q, &r[way]));
+        }
+        am__scan_beside_min = saved;
+        CHECK_EQ(r[0]->count, 20);
+        CHECK_EQ(r[1]->count, r[0]->count);
+        for (size_t i = 0; i < r[0]->count; i++) {
+            const am_item *a = &r[0]->items[i], *b = &r[1]->items[i];
+            char key[16];
+            snprintf(key, sizeof key, "%.*s", (int)a->key.len, a->key.ptr);
+            CHECK_MEM_EQ(b->key.ptr, b->key.len, key);
+            CHECK(a->score == b->score && a->vec_score == b->vec_score &&
+                  a->fts_score == b->fts_score);
+            int id = atoi(key + 1);
+            CHECK(id % 7 != 0 && id % 10 != 8 && id % 10 != 9);
+        }
+        am_results_free(r[0]);
+        am_results_free(r[1]);
+    }
     fx_close(&f);
 }
 

@@ -8,6 +8,7 @@
 #ifndef AM_STORE_RANK_H
 #define AM_STORE_RANK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "store_int.h"
@@ -59,6 +60,9 @@ typedef struct am__vscan {
     size_t count;     /* rows (s->vc.count when scanned) */
     double qerr;      /* what the query's int16 codes miss (a norm) */
     double slack;     /* float rounding of the estimate and the cosine */
+    int16_t *qc;      /* the query's int16 codes (dim of them) */
+    double qscale;    /* their scale; 0: rows are scored in float */
+    size_t dim;       /* s->vc.dim when begun */
 } am__vscan;
 
 /* Score the unit vector `qv` against every row of s->vc under the encoded
@@ -71,6 +75,18 @@ am_status am__vec_scores(am_store *s, const float *qv, am_str lo,
                          int64_t now, am__cands *known, am__vscan *v,
                          size_t *eligible);
 void am__vec_scores_free(am_store *s, am__vscan *v);
+
+/* am__vec_scores in three steps, so that the scan can run on another
+ * thread while the caller's thread waits for the backend's text part
+ * (store_search.c): am__vec_scan_begin allocates `v` (with s->alloc) and
+ * codes the query (AM_ENOMEM; free with am__vec_scores_free, also after
+ * a failure); am__vec_scan scores every row and returns how many were
+ * eligible: it allocates nothing and writes only `v`, so it may run on
+ * any thread while no one writes s->vc; am__vec_scan_known scores the
+ * candidates `known` (may be NULL) as am__vec_scores does. */
+am_status am__vec_scan_begin(am_store *s, const float *qv, am__vscan *v);
+size_t am__vec_scan(const am_store *s, am__vscan *v, am_str lo, int64_t now);
+void am__vec_scan_known(am_store *s, am__vscan *v, am__cands *known);
 
 /* The best `k` scored rows of `v` by cosine, best first, into *h (grown
  * as needed; *hcap its capacity, free with am__free(alloc, *h, *hcap *
@@ -152,7 +168,16 @@ typedef struct am__search_ops {
      * that are still live to `b`, in order, each with its scores. */
     am_status (*emit)(am_store *s, void *ctx, const am__cands *all,
                       size_t limit, int64_t now, am__rbuild *b);
+    /* True when text_search (text_cands, prf_texts, prf_df) never
+     * touches s->vc and spends its time waiting on a server: the plan
+     * may then scan the cache on a thread of its own meanwhile. */
+    bool scan_beside_text;
 } am__search_ops;
+
+/* The least cached rows for which am__search_run scans the cache beside
+ * the text part (ops->scan_beside_text); 32768. Tests lower it to run
+ * that path on small stores. */
+extern size_t am__scan_beside_min;
 
 /* One search (backend.h's `search`) run on `ops`: `qemb` as there,
  * results into `b`. The caller holds s->mu and has set up `ctx`. */

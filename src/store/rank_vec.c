@@ -96,33 +96,35 @@ static void fill_known(am_store *s, am__vscan *v, am__cands *known)
     }
 }
 
-am_status am__vec_scores(am_store *s, const float *qv, am_str lo,
-                         int64_t now, am__cands *known, am__vscan *v,
-                         size_t *eligible)
+am_status am__vec_scan_begin(am_store *s, const float *qv, am__vscan *v)
 {
     const am__vcache *c = &s->vc;
     size_t n = c->count > 0 ? c->count : 1, dim = c->dim;
-    int16_t *qc = NULL;
-    double qscale = 0;
 
     memset(v, 0, sizeof *v);
-    *eligible = 0;
     v->qv = qv;
     v->count = c->count; /* before allocating: the free's size */
+    v->dim = dim;
     v->sc = am__alloc_array(s->alloc, n, sizeof *v->sc);
     v->exact = am__calloc(s->alloc, n, sizeof *v->exact);
-    qc = am__alloc_array(s->alloc, dim > 0 ? dim : 1, sizeof *qc);
-    if (v->sc == NULL || v->exact == NULL || qc == NULL) {
-        am__free(s->alloc, qc, (dim > 0 ? dim : 1) * sizeof *qc);
+    v->qc = am__alloc_array(s->alloc, dim > 0 ? dim : 1, sizeof *v->qc);
+    if (v->sc == NULL || v->exact == NULL || v->qc == NULL) {
         am__vec_scores_free(s, v);
         return am__fail(&AM__ERR(s), AM_ENOMEM, "search: out of memory");
     }
     if (dim > 0)
-        qscale = query_codes(qv, dim, qc, &v->qerr);
+        v->qscale = query_codes(qv, dim, v->qc, &v->qerr);
     /* The float dot product rounds by at most dim units in the last
      * place of 1 (unit vectors), the estimate by less than one. */
     v->slack = 4e-7 + (double)dim * 1.2e-7;
-    for (size_t i = 0; i < c->count; i++) {
+    return AM_OK;
+}
+
+size_t am__vec_scan(const am_store *s, am__vscan *v, am_str lo, int64_t now)
+{
+    const am__vcache *c = &s->vc;
+    size_t dim = v->dim, eligible = 0;
+    for (size_t i = 0; i < v->count; i++) {
         /* (A search of the root has an empty prefix: no call per row.) */
         if ((lo.len > 0 &&
              (c->ns_len[i] < lo.len ||
@@ -131,18 +133,34 @@ am_status am__vec_scores(am_store *s, const float *qv, am_str lo,
             v->sc[i] = -INFINITY;
             continue;
         }
-        (*eligible)++;
-        if (qscale > 0) {
-            v->sc[i] = (float)((double)c->vq[i].scale * qscale *
-                               dot_codes(qc, c->codes + i * dim, dim));
+        eligible++;
+        if (v->qscale > 0) {
+            v->sc[i] = (float)((double)c->vq[i].scale * v->qscale *
+                               dot_codes(v->qc, c->codes + i * dim, dim));
         } else {
-            v->sc[i] = am__vec_dot(qv, c->vecs + i * dim, dim);
+            v->sc[i] = am__vec_dot(v->qv, c->vecs + i * dim, dim);
             v->exact[i] = 1;
         }
     }
-    am__free(s->alloc, qc, (dim > 0 ? dim : 1) * sizeof *qc);
+    return eligible;
+}
+
+void am__vec_scan_known(am_store *s, am__vscan *v, am__cands *known)
+{
     if (known != NULL)
         fill_known(s, v, known);
+}
+
+am_status am__vec_scores(am_store *s, const float *qv, am_str lo,
+                         int64_t now, am__cands *known, am__vscan *v,
+                         size_t *eligible)
+{
+    *eligible = 0;
+    am_status st = am__vec_scan_begin(s, qv, v);
+    if (st != AM_OK)
+        return st;
+    *eligible = am__vec_scan(s, v, lo, now);
+    am__vec_scan_known(s, v, known);
     return AM_OK;
 }
 
@@ -152,8 +170,10 @@ void am__vec_scores_free(am_store *s, am__vscan *v)
     /* Allocated for max(s->vc.count, 1) rows, which v->count records. */
     am__free(s->alloc, v->sc, n * sizeof *v->sc);
     am__free(s->alloc, v->exact, n * sizeof *v->exact);
+    am__free(s->alloc, v->qc, (v->dim > 0 ? v->dim : 1) * sizeof *v->qc);
     v->sc = NULL;
     v->exact = NULL;
+    v->qc = NULL;
 }
 
 /* ---- The k best ---- */

@@ -14,6 +14,7 @@
  * each for depth = max(100, 4 * limit), so that an item strong on one
  * signal and weak on the other still gets both scores.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include "rank.h"
@@ -79,6 +80,7 @@ static am_status text_search(am_store *s, const am__search_ops *ops,
 static am_status vec_cands(am_store *s, const am__search_ops *ops,
                            void *ctx, const float *qv, am_str lo,
                            size_t want, int64_t now, am__cands *known,
+                           am__vscan *scanned, size_t scanned_eligible,
                            am__cands *out)
 {
     am__vcache *c = &s->vc;
@@ -87,7 +89,15 @@ static am_status vec_cands(am_store *s, const am__search_ops *ops,
     int64_t *ids = NULL;
     int *ok = NULL;
     size_t eligible = 0, k = want + 16, hcap = 0, icap = 0;
-    am_status st = am__vec_scores(s, qv, lo, now, known, &vs, &eligible);
+    am_status st = AM_OK;
+    if (scanned != NULL) { /* scanned beside the text part: ours now */
+        vs = *scanned;
+        memset(scanned, 0, sizeof *scanned);
+        eligible = scanned_eligible;
+        am__vec_scan_known(s, &vs, known);
+    } else {
+        st = am__vec_scores(s, qv, lo, now, known, &vs, &eligible);
+    }
     if (st != AM_OK)
         return st;
     for (;;) {
@@ -135,6 +145,40 @@ static am_status vec_cands(am_store *s, const am__search_ops *ops,
     return st;
 }
 
+/* ---- The scan beside the text part ----
+ *
+ * In a hybrid search the text part is the backend's (on PostgreSQL: a
+ * few round trips during which this process waits) and the vector scan
+ * is this process's CPU (~12 ms at a million 128-d vectors, bound by
+ * memory bandwidth): neither needs the other until fusion, so on a
+ * backend that says so (scan_beside_text) and a cache big enough to pay
+ * for a thread, the scan runs on a thread of its own while this thread
+ * asks for the text candidates. Everything is allocated before the
+ * thread starts (a caller's allocator need not be thread-safe) and
+ * nothing writes s->vc until it is joined: the caller holds s->mu for
+ * the whole search. Not on a pooled handle, where another call could
+ * load the cache meanwhile (the share lock would have to be held across
+ * the text part, which takes it itself). */
+
+/* Below this many cached rows the scan takes well under a millisecond:
+ * a thread would cost more than it saves (rank.h). */
+size_t am__scan_beside_min = 32768;
+
+typedef struct scan_job {
+    const am_store *s;
+    am__vscan *vs;
+    am_str lo;
+    int64_t now;
+    size_t eligible;
+} scan_job;
+
+static void *scan_thread(void *arg)
+{
+    scan_job *j = arg;
+    j->eligible = am__vec_scan(j->s, j->vs, j->lo, j->now);
+    return NULL;
+}
+
 /* ---- The plan ---- */
 
 /* The boost's reader (rank.h's am__boost_read_fn) over the backend's. */
@@ -171,6 +215,10 @@ am_status am__search_run(am_store *s, const am_search *q, const float *qemb,
      * limit: look deeper, as when two signals are fused. */
     int boosting = q->boost_field.len > 0 || q->names_field.len > 0;
     boost_ctx bc = { ops, ctx, now };
+    am__vscan pre; /* scanned beside the text part when have_pre */
+    scan_job job = { NULL, NULL, { NULL, 0 }, 0, 0 };
+    pthread_t scan_tid;
+    int have_pre = 0, scanning = 0;
 
     lo.alloc = hi.alloc = s->alloc;
     st = am__store_ns_range(s, q->ns, &lo, &hi);
@@ -191,9 +239,26 @@ am_status am__search_run(am_store *s, const am_search *q, const float *qemb,
             goto out;
         use_vec = qv != NULL;
     }
+    /* The scan beside the text part (see scan_thread). */
+    if (use_text && use_vec && ops->scan_beside_text && !s->pooled &&
+        s->vc.count >= am__scan_beside_min && s->vc.dim == qdim) {
+        st = am__vec_scan_begin(s, qv, &pre);
+        if (st != AM_OK)
+            goto out;
+        job = (scan_job){ s, &pre, lo_s, now, 0 };
+        if (pthread_create(&scan_tid, NULL, scan_thread, &job) == 0)
+            scanning = 1;
+        else
+            job.eligible = am__vec_scan(s, &pre, lo_s, now);
+        have_pre = 1;
+    }
     if (use_text) {
         st = text_search(s, ops, ctx, q, lo_s, hi_s,
                          use_vec || boosting ? depth : limit, now, &tc);
+        if (scanning) {
+            pthread_join(scan_tid, NULL);
+            scanning = 0;
+        }
         if (st != AM_OK)
             goto out;
     }
@@ -209,7 +274,8 @@ am_status am__search_run(am_store *s, const am_search *q, const float *qemb,
     else if (use_vec)
         st = vec_cands(s, ops, ctx, qv, lo_s,
                        use_text || boosting ? depth : limit, now,
-                       use_text ? &tc : NULL, &vc);
+                       use_text ? &tc : NULL, have_pre ? &pre : NULL,
+                       job.eligible, &vc);
     am__store_share_unlock(s);
     if (st != AM_OK)
         goto out;
@@ -221,6 +287,8 @@ am_status am__search_run(am_store *s, const am_search *q, const float *qemb,
     if (st == AM_OK)
         st = ops->emit(s, ctx, &all, limit, now, b);
 out:
+    if (have_pre)
+        am__vec_scores_free(s, &pre); /* vec_cands took it, or not run */
     am__cands_free(s, &tc);
     am__cands_free(s, &vc);
     am__cands_free(s, &all);
