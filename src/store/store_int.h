@@ -37,6 +37,7 @@ typedef struct am__vcache {
     int8_t *codes;
     am__vq *vq;
     am_buf ns_pool;
+    size_t prefaulted; /* entries [0, this) have their pages mapped */
 } am__vcache;
 
 struct am_store {
