@@ -285,6 +285,13 @@ void am__tiers_member_add(am_tiers *t, uint32_t slot, am_tier tier);
 void am__tiers_member_del(am_tiers *t, uint32_t slot);
 void am__tiers_mark(am_tiers *t, uint32_t slot, unsigned what);
 long am__tiers_find(const am_tiers *t, const char *id, size_t len);
+/* A find in two halves: the id's hash, with the table entry it starts at
+ * prefetched, then the find with that hash. Work in between overlaps the
+ * entry's cache miss (see read_item in tiers_item.c). The hash stays good
+ * across a reload (the seed does not change). */
+uint32_t am__tiers_find_start(const am_tiers *t, const char *id, size_t len);
+long am__tiers_find_h(const am_tiers *t, const char *id, size_t len,
+                      uint32_t h32);
 /* The item in slot got a new blob: point its table entry at the new id. */
 void am__tiers_table_repoint(am_tiers *t, uint32_t slot);
 /* Copy slot out for the caller (caller holds t->mu): content, when not

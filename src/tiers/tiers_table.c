@@ -83,6 +83,23 @@ long am__tiers_find(const am_tiers *t, const char *id, size_t len)
     return find_h(t, id, len, (uint32_t)hash_id(t, id, len));
 }
 
+uint32_t am__tiers_find_start(const am_tiers *t, const char *id, size_t len)
+{
+    uint32_t h32 = (uint32_t)hash_id(t, id, len);
+
+#if defined(__GNUC__)
+    if (t->tcap != 0)
+        __builtin_prefetch(&t->table[h32 & (t->tcap - 1)]);
+#endif
+    return h32;
+}
+
+long am__tiers_find_h(const am_tiers *t, const char *id, size_t len,
+                      uint32_t h32)
+{
+    return find_h(t, id, len, h32);
+}
+
 static void table_put(tent *table, size_t tcap, uint32_t h32, uint32_t slot,
                       int32_t hint)
 {
