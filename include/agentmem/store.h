@@ -358,11 +358,11 @@ typedef struct am_search {
  * default embedder (static word vectors). */
 #define AM_SEARCH_VEC_FLOOR 0.65
 /* A `min_score` that keeps what is relevant and drops what is not: on
- * the LoCoMo dev split with the default embedder and the speaker boost,
- * at 0.25, 98.5% of the evidence found in the top 10 still comes back,
- * while 85.9% of questions
- * asked of an unrelated conversation's memory return nothing
- * (bench/locomo/relevance, docs/BENCHMARKS.md). */
+ * the LoCoMo dev split with the default embedder, the speaker boost and
+ * the names bonus, at 0.25, 98.0% of the evidence found in the top 10
+ * still comes back, while 86.0% of questions asked of an unrelated
+ * conversation's memory return nothing (bench/locomo/relevance,
+ * docs/BENCHMARKS.md). */
 #define AM_SEARCH_MIN_SCORE 0.25
 /* The entity boost's default weight: on the LoCoMo dev split, with each
  * turn's speaker as the boost field, it takes recall@10 from 76.4 to 78.8
