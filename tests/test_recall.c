@@ -18,6 +18,16 @@ typedef struct fixture {
     char *dir;
 } fixture;
 
+/* am_recall_search with only a limit, as most tests here search. */
+static am_status search_n(am_store *s, am_str user, am_str query,
+                          size_t limit, am_buf *out)
+{
+    am_recall_search_opts o = am_recall_search_opts_default();
+
+    o.limit = limit;
+    return am_recall_search(s, user, query, &o, out);
+}
+
 static void fx_open(fixture *f)
 {
     char path[512];
@@ -134,8 +144,7 @@ AM_TEST(recall_reindex_failure_keeps_the_old_chunks)
                              AM_STR("[{\"role\":\"user\",\"content\":"
                                     "\"new\"}]"), &o, NULL),
              AM_ENET);
-    CHECK_OK(am_recall_search(f.s, AM_STR("alice"), AM_STR("risotto"), 5,
-                              &out));
+    CHECK_OK(search_n(f.s, AM_STR("alice"), AM_STR("risotto"), 5, &out));
     CHECK(strstr(out.ptr, "risotto") != NULL);
     am_buf_free(&out);
     fx_close(&f);
@@ -162,8 +171,7 @@ AM_TEST(recall_indexes_chunks_and_searches_one_user_only)
                                     "\"bob's secret auth token bug\"}]"),
                              NULL, &chunks));
     CHECK_EQ(chunks, 1);
-    CHECK_OK(am_recall_search(f.s, AM_STR("alice"), AM_STR("auth bug"), 3,
-                              &out));
+    CHECK_OK(search_n(f.s, AM_STR("alice"), AM_STR("auth bug"), 3, &out));
     CHECK(strstr(out.ptr, "\"session_id\":\"s1\"") != NULL);
     CHECK(strstr(out.ptr, "auth") != NULL);
     CHECK(strstr(out.ptr, "summary of") != NULL);
@@ -175,8 +183,7 @@ AM_TEST(recall_indexes_chunks_and_searches_one_user_only)
     CHECK_OK(am_recall_index(f.s, AM_STR("alice"), AM_STR("s1"),
                              am_str_c(conv_alice), &o, &chunks));
     CHECK_EQ(chunks, 1);
-    CHECK_OK(am_recall_search(f.s, AM_STR("alice"), AM_STR("risotto"), 10,
-                              &out));
+    CHECK_OK(search_n(f.s, AM_STR("alice"), AM_STR("risotto"), 10, &out));
     CHECK(strstr(out.ptr, "\"first\":0,\"last\":5") != NULL ||
           strstr(out.ptr, "\"last\":5") != NULL);
     /* Bad input names the problem. */
@@ -258,12 +265,10 @@ AM_TEST(recall_defaults_follow_the_seed_and_hits_carry_metadata)
                              AM_STR("[{\"role\":\"user\",\"content\":"
                                     "\"risotto again\"}]"),
                              NULL, NULL));
-    CHECK_OK(am_recall_search(f.s, AM_STR("alice"), AM_STR("auth token"), 1,
-                              &out));
+    CHECK_OK(search_n(f.s, AM_STR("alice"), AM_STR("auth token"), 1, &out));
     CHECK(strstr(out.ptr, "\"metadata\":{\"topic\":\"authentication\","
                           "\"date\":\"2025-01-15\"}") != NULL);
-    CHECK_OK(am_recall_search(f.s, AM_STR("alice"), AM_STR("risotto again"),
-                              5, &out));
+    CHECK_OK(search_n(f.s, AM_STR("alice"), AM_STR("risotto again"), 5, &out));
     CHECK(strstr(out.ptr, "\"metadata\":{}") != NULL);
     /* The model reads the metadata too. */
     CHECK_OK(am_recall_tool_call(
@@ -305,7 +310,7 @@ AM_TEST(recall_names_field_is_indexed_and_raises_chunks_in_search_and_tool)
           so.names_bonus == 0);
     /* Without the bonus: both chunks, each with its names. */
     so.limit = 2;
-    CHECK_OK(am_recall_search_v2(f.s, AM_STR("alice"),
+    CHECK_OK(am_recall_search(f.s, AM_STR("alice"),
                                  AM_STR("plan the summer trip last year"),
                                  &so, &out));
     CHECK(strstr(out.ptr, "\"metadata\":{\"topic\":\"travel\",\"names\":"
@@ -315,7 +320,7 @@ AM_TEST(recall_names_field_is_indexed_and_raises_chunks_in_search_and_tool)
     /* With it at full weight, the chunk naming places comes first at 1. */
     so.names_field = AM_STR("names");
     so.names_bonus = 1;
-    CHECK_OK(am_recall_search_v2(f.s, AM_STR("alice"),
+    CHECK_OK(am_recall_search(f.s, AM_STR("alice"),
                                  AM_STR("plan the summer trip last year"),
                                  &so, &out));
     json_t *hits = json_loads(out.ptr, 0, NULL);
@@ -346,7 +351,7 @@ AM_TEST(recall_names_field_is_indexed_and_raises_chunks_in_search_and_tool)
     to.names_bonus = 2;
     CHECK_ST(am_recall_tool_def(AM_TOOL_OPENAI, &to, &out, NULL), AM_EINVAL);
     so.names_bonus = -0.5;
-    CHECK_ST(am_recall_search_v2(f.s, AM_STR("alice"), AM_STR("trip"), &so,
+    CHECK_ST(am_recall_search(f.s, AM_STR("alice"), AM_STR("trip"), &so,
                                  &out), AM_EINVAL);
     CHECK(strstr(am_store_last_error(f.s)->msg, "names_bonus") != NULL);
     ro.meta = AM_STR("[1]");
@@ -357,8 +362,7 @@ AM_TEST(recall_names_field_is_indexed_and_raises_chunks_in_search_and_tool)
     ro.meta = (am_str){ NULL, 0 };
     CHECK_OK(am_recall_index(f.s, AM_STR("alice"), AM_STR("s2"),
                              am_str_c(conv_trip), &ro, NULL));
-    CHECK_OK(am_recall_search(f.s, AM_STR("alice"), AM_STR("Norway"), 5,
-                              &out));
+    CHECK_OK(search_n(f.s, AM_STR("alice"), AM_STR("Norway"), 5, &out));
     CHECK(strstr(out.ptr, "\"metadata\":{\"names\":[\"Sweden\","
                           "\"Norway\"]}") != NULL);
     am_buf_free(&out);
@@ -680,8 +684,7 @@ static am_status oom_recall_body(void *ctx, const am_allocator *a)
     if (st == AM_OK && chunks != 5)
         st = AM_EPROTO;
     if (st == AM_OK)
-        st = am_recall_search(s, AM_STR("alice"), AM_STR("risotto"), 3,
-                              &out);
+        st = search_n(s, AM_STR("alice"), AM_STR("risotto"), 3, &out);
     if (st == AM_OK && strstr(out.ptr, "risotto") == NULL)
         st = AM_EPROTO;
     if (st == AM_OK)
@@ -909,7 +912,7 @@ AM_TEST(recall_tool_replies_are_complete_or_an_error_when_jansson_runs_out)
 
 static am_status recall_search_alice(fixture *f, const char *in, am_buf *out)
 {
-    return am_recall_search(f->s, AM_STR("alice"), am_str_c(in), 3, out);
+    return search_n(f->s, AM_STR("alice"), am_str_c(in), 3, out);
 }
 
 /* Indexing is AM_OK (the session findable) or AM_ENOMEM; a search lists

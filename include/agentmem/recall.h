@@ -61,16 +61,6 @@ AM_API am_status am_recall_index(am_store *s, am_str user_id,
                                  am_str session_id, am_str messages,
                                  const am_recall_opts *opts, size_t *chunks);
 
-/* Search `user_id`'s indexed conversations with the store's default
- * (hybrid) search and write a JSON array of {"session_id", "text",
- * "summary", "first", "last", "metadata", "score"} (best first, at most
- * `limit`, 0: 5) into `out` (replacing it). "metadata" is the object the
- * chunk was indexed with (am_recall_opts.meta, and the names field when
- * there was one), {} when none. The same as am_recall_search_v2 with
- * only a limit. Thread safety: safe. */
-AM_API am_status am_recall_search(am_store *s, am_str user_id, am_str query,
-                                  size_t limit, am_buf *out);
-
 typedef struct am_recall_search_opts {
     size_t limit;        /* excerpts, 0: 5 */
     double min_score;    /* drop chunks scoring below it (am_search's
@@ -84,13 +74,18 @@ typedef struct am_recall_search_opts {
 /* Defaults: limit 5, everything else off. Thread safety: safe. */
 AM_API am_recall_search_opts am_recall_search_opts_default(void);
 
-/* am_recall_search with options (NULL: the defaults), written as
- * am_recall_search writes. Errors: AM_EINVAL (empty user id, min_score or
- * names_bonus outside [0, 1]), store errors. Thread safety: safe. */
-AM_API am_status am_recall_search_v2(am_store *s, am_str user_id,
-                                     am_str query,
-                                     const am_recall_search_opts *opts,
-                                     am_buf *out);
+/* Search `user_id`'s indexed conversations with the store's default
+ * (hybrid) search and write a JSON array of {"session_id", "text",
+ * "summary", "first", "last", "metadata", "score"} (best first, at most
+ * opts->limit) into `out` (replacing it). "metadata" is the object the
+ * chunk was indexed with (am_recall_opts.meta, and the names field when
+ * there was one), {} when none. `opts` NULL: the defaults. Errors:
+ * AM_EINVAL (NULL store or out, empty user id, min_score or names_bonus
+ * outside [0, 1]), store errors; detail in am_store_last_error. Thread
+ * safety: safe. */
+AM_API am_status am_recall_search(am_store *s, am_str user_id, am_str query,
+                                  const am_recall_search_opts *opts,
+                                  am_buf *out);
 
 typedef enum am_tool_format {
     AM_TOOL_OPENAI = 0,   /* {"type":"function","function":{...}} */

@@ -571,7 +571,7 @@ static PyObject *store_recall_search(StoreObject *self, PyObject *args,
     am_buf out = AM_BUF_INIT;
     am_status st;
     Py_BEGIN_ALLOW_THREADS
-    st = am_recall_search_v2(self->s, user, query, &so, &out);
+    st = am_recall_search(self->s, user, query, &so, &out);
     Py_END_ALLOW_THREADS
     if (st != AM_OK) {
         am_buf_free(&out);

@@ -261,7 +261,7 @@ static int rc_search(void *ctx)
     so.min_score = x->o->min_score;
     so.names_field = am_str_c(x->o->names_field);
     so.names_bonus = x->o->names_bonus;
-    am_status st = am_recall_search_v2(x->s, am_str_c(x->o->pos[0]),
+    am_status st = am_recall_search(x->s, am_str_c(x->o->pos[0]),
                                        am_str_c(x->o->pos[1]), &so,
                                        &x->buf);
     if (st != AM_OK)

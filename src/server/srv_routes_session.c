@@ -226,7 +226,7 @@ bool srv_r_recall_search(srv_call *c)
         !srv_size(c, "limit", 100, &so.limit) ||
         !names_of(c, &so.names_field, &so.names_bonus))
         goto out;
-    st = am_recall_search_v2(c->store, uid, q, &so, &out);
+    st = am_recall_search(c->store, uid, q, &so, &out);
     if (st != AM_OK)
         srv_fail_status(c, st, NULL, "recall search");
     else if ((v = loads(c, &out)) != NULL)

@@ -450,8 +450,8 @@ am_recall_search_opts am_recall_search_opts_default(void)
     return o;
 }
 
-am_status am_recall_search_v2(am_store *s, am_str user_id, am_str query,
-                              const am_recall_search_opts *opts, am_buf *out)
+am_status am_recall_search(am_store *s, am_str user_id, am_str query,
+                           const am_recall_search_opts *opts, am_buf *out)
 {
     am_recall_search_opts o = opts != NULL ? *opts
                                            : am_recall_search_opts_default();
@@ -463,14 +463,6 @@ am_status am_recall_search_v2(am_store *s, am_str user_id, am_str query,
         st = am__json_dump(arr, JSON_COMPACT, out, &AM__ERR(s));
     json_decref(arr);
     return st;
-}
-
-am_status am_recall_search(am_store *s, am_str user_id, am_str query,
-                           size_t limit, am_buf *out)
-{
-    am_recall_search_opts o = am_recall_search_opts_default();
-    o.limit = limit;
-    return am_recall_search_v2(s, user_id, query, &o, out);
 }
 
 /* ---- The recall tool ---- */
