@@ -277,12 +277,15 @@ AM_TEST(batch_second_thread_keeps_the_memo_second_table)
     am_encoding *enc = NULL, *off = NULL;
     am_encoding_opts o = am_encoding_opts_default();
     am_token_cache *held;
-    enum { N = 300 };
+    enum { N = 3000 };
     am_str t[N];
     char *owned[N];
     size_t want[N], got[N];
 
-    /* 300 texts of ~1 KB: enough bytes for 2 threads. */
+    /* 3,000 texts of ~1 KB: enough bytes for 2 threads, and enough work
+     * (~30 ms) that the worker gets some even when it starts late. With
+     * 300 (~3 ms) it found nothing left in all three rounds in 4 of 10
+     * runs at load ~4, and stored nothing. */
     for (size_t i = 0; i < N; i++) {
         const char *s = texts[i % 4];
         size_t n = strlen(s), len = 0;
