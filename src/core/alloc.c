@@ -70,10 +70,14 @@ void *am__calloc(const am_allocator *a, size_t count, size_t size)
 {
     void *p;
 
+    /* Overflow is caught here, not left to calloc: a sanitizer's calloc
+     * aborts on it instead of returning NULL. */
+    if (size != 0 && count > SIZE_MAX / size)
+        return NULL;
     if (a == NULL || a == &default_allocator) {
         if (count == 0 || size == 0)
             count = size = 1; /* as am__alloc: size 0 -> 1 */
-        return calloc(count, size); /* NULL on overflow too */
+        return calloc(count, size);
     }
     p = am__alloc_array(a, count, size);
     if (p != NULL)
