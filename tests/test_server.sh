@@ -89,6 +89,11 @@ req put_trip0 POST /v1/items/put '{"ns":["trips"],"key":"a","value":"x","text":"
 req put_trip1 POST /v1/items/put '{"ns":["trips"],"key":"b","value":"x","text":"travel last summer to Sweden","meta":{"names":["Sweden"]}}' 200
 req search_names POST /v1/search '{"ns":["trips"],"query":"travel last summer fun","mode":"text","names_field":"names","names_bonus":1}' 200
 jcheck search_names_first '[.results[0].key, .results[0].score]' '["b",1]'
+# min_score (am_search.min_score): results scoring below it are dropped.
+req search_min_score POST /v1/search '{"ns":["trips"],"query":"travel last summer fun","mode":"text","min_score":0.3}' 200
+jcheck search_min_score_only '[.results[].key]' '["a"]'
+req search_min_score_bad POST /v1/search '{"query":"x","min_score":1.5}' 400
+jcheck search_min_score_bad_field '.error.field' '"min_score"'
 req search_names_off POST /v1/search '{"ns":["trips"],"query":"travel last summer fun","mode":"text"}' 200
 jcheck search_names_off_first '.results[0].key' '"a"'
 req search_names_bad POST /v1/search '{"query":"x","names_field":"names","names_bonus":2}' 400

@@ -284,7 +284,8 @@ bool srv_r_search(srv_call *c)
         !srv_object_text(c, "filter", &filter) ||
         !vector_of(c, "vector", &vec, &q.dim) ||
         !srv_str(c, "names_field", false, &q.names_field) ||
-        !srv_unit(c, "names_bonus", &q.names_bonus))
+        !srv_unit(c, "names_bonus", &q.names_bonus) ||
+        !srv_unit(c, "min_score", &q.min_score))
         goto out;
     /* As the CLI's --names without --names-field: a weight with nothing
      * to weigh is a mistake, not a no-op. */
