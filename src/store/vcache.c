@@ -155,6 +155,24 @@ static void prefault_rows(am__vcache *c, size_t from, size_t to)
     prefault(c->vq, from * sizeof *c->vq, to * sizeof *c->vq);
 }
 
+/* Before rows up to `need` (<= c->cap) are written: prefault what is not
+ * yet, and at least a chunk ahead, so one-row appends make one call per
+ * PREFAULT_ROWS rows. */
+static void prefault_for(am__vcache *c, size_t need)
+{
+    size_t from = c->count > c->prefaulted ? c->count : c->prefaulted;
+    size_t to = c->count + PREFAULT_ROWS;
+
+    if (need <= c->prefaulted)
+        return;
+    if (to < need)
+        to = need;
+    if (to > c->cap)
+        to = c->cap;
+    prefault_rows(c, from, to);
+    c->prefaulted = to;
+}
+
 /* Row i's int8 codes from its float vector (set first). The scale maps
  * the largest component to 127, so the codes keep as much of the vector
  * as 8 bits can; `err` is the norm of what they miss, rounded up, which
@@ -309,13 +327,7 @@ am_status am__vcache_set(am_store *s, int64_t id, am_str ns, int64_t expires,
         if (vcache_grow(s, c->count + 1) != AM_OK)
             return am__fail(&AM__ERR(s), AM_ENOMEM,
                             "vector index: out of memory");
-        if (c->count >= c->prefaulted) {
-            size_t to = c->count + PREFAULT_ROWS < c->cap
-                            ? c->count + PREFAULT_ROWS
-                            : c->cap;
-            prefault_rows(c, c->count, to);
-            c->prefaulted = to;
-        }
+        prefault_for(c, c->count + 1);
         size_t tail = c->count - lo;
         if (tail > 0) {
             memmove(c->ids + lo + 1, c->ids + lo, tail * sizeof *c->ids);
@@ -384,11 +396,7 @@ am_status am__vcache_insert(am_store *s, const am__vc_new *rows, size_t n)
     size_t pool = c->ns_pool.len;
     if (vcache_grow(s, c->count + n) != AM_OK)
         goto nomem;
-    if (c->count + n > c->prefaulted) {
-        size_t from = c->count > c->prefaulted ? c->count : c->prefaulted;
-        prefault_rows(c, from, c->count + n);
-        c->prefaulted = c->count + n;
-    }
+    prefault_for(c, c->count + n);
     for (size_t j = 0; j < n; j++)
         if (am_buf_append(&c->ns_pool, rows[j].ns.ptr, rows[j].ns.len) !=
             AM_OK)

@@ -231,6 +231,9 @@ struct am_tiers {
  * A chunk is allocated once and never moves, so a record's address is
  * stable for the life of the handle (the slot array's last chunk is at
  * most 88 KiB larger than needed; a doubling array wasted up to half). */
+/* The longest id, in bytes (tiers.h: 1..65535; id_len is 16 bits). */
+#define T_ID_MAX 65535
+
 #define T_CHUNK_SHIFT 10
 #define T_CHUNK ((size_t)1 << T_CHUNK_SHIFT)
 
@@ -284,10 +287,9 @@ am_status am__tiers_vreserve(am_tiers *t, tvec32 *v, size_t extra);
 void am__tiers_member_add(am_tiers *t, uint32_t slot, am_tier tier);
 void am__tiers_member_del(am_tiers *t, uint32_t slot);
 void am__tiers_mark(am_tiers *t, uint32_t slot, unsigned what);
-long am__tiers_find(const am_tiers *t, const char *id, size_t len);
 /* A find in two halves: the id's hash, with the table entry it starts at
  * prefetched, then the find with that hash. Work in between overlaps the
- * entry's cache miss (see read_item in tiers_item.c). The hash stays good
+ * entry's cache miss (see lookup in tiers_item.c). The hash stays good
  * across a reload (the seed does not change). */
 uint32_t am__tiers_find_start(const am_tiers *t, const char *id, size_t len);
 long am__tiers_find_h(const am_tiers *t, const char *id, size_t len,

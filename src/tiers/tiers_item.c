@@ -66,16 +66,28 @@ am_status am__tiers_view(am_tiers *t, uint32_t slot, am_tier_item *v)
 
 /* ---- Retrieve, peek, describe, delete ---- */
 
-static am_status lookup(am_tiers *t, am_str id, uint32_t *slot)
+/* The slot of `id`, after the id check and the sync. The id's table
+ * entry starts loading first: at 100,000 items it is a cache miss, and
+ * the check, the sync and the clock read (a third of an in-cache
+ * retrieve under this VM) do not need it, so they run while it loads.
+ * With `now`, the clock is read there. Only an id the check would reject
+ * for its pointer or length is not hashed. */
+static am_status lookup(am_tiers *t, am_str id, int64_t *now, uint32_t *slot)
 {
+    uint32_t h32 = 0;
     long s;
-    am_status st = am__tiers_check_id(t, id);
+    am_status st;
 
+    if (id.len > 0 && id.len <= T_ID_MAX && id.ptr != NULL)
+        h32 = am__tiers_find_start(t, id.ptr, id.len);
+    st = am__tiers_check_id(t, id);
     if (st == AM_OK)
         st = am__tiers_sync(t);
     if (st != AM_OK)
         return st;
-    s = am__tiers_find(t, id.ptr, id.len);
+    if (now != NULL)
+        *now = am__tiers_now(t);
+    s = am__tiers_find_h(t, id.ptr, id.len, h32);
     if (s < 0)
         return am__fail(&AM__ERR(t), AM_ENOTFOUND, "no item '%.*s'",
                         (int)(id.len > 200 ? 200 : id.len), id.ptr);
@@ -203,32 +215,13 @@ static am_status read_item(am_tiers *t, am_str id, am_buf *content,
                            am_tier_item *info, bool touch)
 {
     am_status st;
-    uint32_t slot = 0, h32 = 0;
+    uint32_t slot = 0;
     int64_t now = 0;
-    long s;
 
     if (t == NULL)
         return AM_EINVAL;
     pthread_mutex_lock(&t->mu);
-    /* The id's table entry starts loading first: at 100,000 items it is a
-     * cache miss, and the checks, the sync and the clock read (a third of
-     * an in-cache retrieve under this VM) do not need it, so they run
-     * while it loads. Only an id the check would reject for its pointer
-     * or length is not hashed. */
-    if (id.len > 0 && id.len <= 65535 && id.ptr != NULL)
-        h32 = am__tiers_find_start(t, id.ptr, id.len);
-    st = am__tiers_check_id(t, id);
-    if (st == AM_OK)
-        st = am__tiers_sync(t);
-    if (st == AM_OK && touch)
-        now = am__tiers_now(t);
-    if (st == AM_OK) {
-        s = am__tiers_find_h(t, id.ptr, id.len, h32);
-        if (s < 0)
-            st = am__fail(&AM__ERR(t), AM_ENOTFOUND, "no item '%.*s'",
-                          (int)(id.len > 200 ? 200 : id.len), id.ptr);
-        slot = (uint32_t)s;
-    }
+    st = lookup(t, id, touch ? &now : NULL, &slot);
     if (st == AM_OK && touch) {
         st = am__tiers_touch(t, slot, now);
         if (st != AM_OK)
@@ -275,7 +268,7 @@ am_status am_tiers_describe(am_tiers *t, am_str id, am_buf *out)
     if (t == NULL || out == NULL)
         return AM_EINVAL;
     pthread_mutex_lock(&t->mu);
-    st = lookup(t, id, &slot);
+    st = lookup(t, id, NULL, &slot);
     if (st == AM_OK)
         st = view_rec(t, am__tiers_item(t, slot), &v);
     if (st != AM_OK)
@@ -330,7 +323,7 @@ am_status am_tiers_delete(am_tiers *t, am_str id)
     if (t == NULL)
         return AM_EINVAL;
     pthread_mutex_lock(&t->mu);
-    st = lookup(t, id, &slot);
+    st = lookup(t, id, NULL, &slot);
     if (st == AM_OK) {
         st = am__tiers_remove(t, slot);
         if (st != AM_OK)
@@ -369,7 +362,7 @@ static am_status archive_or_restore(am_tiers *t, am_str id, bool restore)
     if (t == NULL)
         return AM_EINVAL;
     pthread_mutex_lock(&t->mu);
-    st = lookup(t, id, &slot);
+    st = lookup(t, id, NULL, &slot);
     if (st == AM_OK && restore &&
         am__tiers_item(t, slot)->tier != AM_TIER_ARCHIVE)
         st = am__fail(&AM__ERR(t), AM_ESTATE, "'%.*s' is not archived (it is "

@@ -42,8 +42,8 @@ static inline const char *hint_ptr(const am_tiers *t, int32_t hint)
     return (const char *)((uintptr_t)t->hint_base + (uintptr_t)(intptr_t)hint);
 }
 
-/* am__tiers_find with the id's hash already computed (a store hashes its
- * id once for the look-up and the insert). */
+/* Find `id` by its hash, already computed (a store hashes its id once
+ * for the look-up and the insert). */
 static long find_h(const am_tiers *t, const char *id, size_t len,
                    uint32_t h32)
 {
@@ -76,11 +76,6 @@ static long find_h(const am_tiers *t, const char *id, size_t len,
                 return (long)slot;
         }
     }
-}
-
-long am__tiers_find(const am_tiers *t, const char *id, size_t len)
-{
-    return find_h(t, id, len, (uint32_t)hash_id(t, id, len));
 }
 
 uint32_t am__tiers_find_start(const am_tiers *t, const char *id, size_t len)
@@ -360,7 +355,7 @@ am_status am__tiers_check_id(am_tiers *t, am_str id)
 {
     if (id.len == 0)
         return am__fail(&AM__ERR(t), AM_EINVAL, "id is empty");
-    return check_text(t, id, "id", 65535);
+    return check_text(t, id, "id", T_ID_MAX);
 }
 
 static am_status check_input(am_tiers *t, am_str id,
