@@ -358,6 +358,15 @@ AM_TEST(recall_names_field_is_indexed_and_raises_chunks_in_search_and_tool)
     CHECK_ST(am_recall_index(f.s, AM_STR("alice"), AM_STR("s1"),
                              am_str_c(conv_trip), &ro, NULL), AM_EFORMAT);
     CHECK(strstr(am_store_last_error(f.s)->msg, "names_field") != NULL);
+    ro.meta = AM_STR("{}");
+    ro.names_field = (am_str){ "\xff", 1 };
+    CHECK_ST(am_recall_index(f.s, AM_STR("alice"), AM_STR("s1"),
+                             am_str_c(conv_trip), &ro, NULL), AM_EINVAL);
+    CHECK(strstr(am_store_last_error(f.s)->msg, "names_field") != NULL);
+    ro.names_field = AM_STR("names");
+    /* The refused re-indexes kept s1's chunks. */
+    CHECK_OK(search_n(f.s, AM_STR("alice"), AM_STR("Sweden"), 5, &out));
+    CHECK(strstr(out.ptr, "\"session_id\":\"s1\"") != NULL);
     /* No meta at all: the names alone. */
     ro.meta = (am_str){ NULL, 0 };
     CHECK_OK(am_recall_index(f.s, AM_STR("alice"), AM_STR("s2"),
