@@ -370,6 +370,20 @@ static PyObject *store_list(StoreObject *self, PyObject *args, PyObject *kw)
     return results_list(r);
 }
 
+/* The names bonus of a search, recall search or tool call (None, 0.0:
+ * off), as the CLI's --names-field/--names: a bonus without a field is a
+ * ValueError. (A weight outside [0, 1] is the library's AM_EINVAL.) */
+static int names_opts(PyObject *names_o, double bonus, am_str *field)
+{
+    if (names_o != Py_None && amp_utf8(names_o, "names_field", field) < 0)
+        return -1;
+    if (bonus > 0 && field->len == 0) {
+        PyErr_Format(PyExc_ValueError, "names_bonus needs names_field");
+        return -1;
+    }
+    return 0;
+}
+
 /* search(namespace, query, limit=10, mode="hybrid", filter=None,
  *        names_field=None, names_bonus=0.0) */
 static PyObject *store_search(StoreObject *self, PyObject *args,
@@ -391,14 +405,8 @@ static PyObject *store_search(StoreObject *self, PyObject *args,
         return NULL;
     if (filter_o != Py_None && amp_utf8(filter_o, "filter", &q.filter) < 0)
         return NULL;
-    if (names_o != Py_None &&
-        amp_utf8(names_o, "names_field", &q.names_field) < 0)
+    if (names_opts(names_o, q.names_bonus, &q.names_field) < 0)
         return NULL;
-    /* As the CLI's --names without --names-field. (A weight outside
-     * [0, 1] is the library's AM_EINVAL.) */
-    if (q.names_bonus > 0 && q.names_field.len == 0)
-        return PyErr_Format(PyExc_ValueError,
-                            "names_bonus needs names_field");
     if (!strcmp(mode, "hybrid"))
         q.mode = AM_SEARCH_HYBRID;
     else if (!strcmp(mode, "text"))
@@ -535,19 +543,6 @@ static PyObject *store_recall_index(StoreObject *self, PyObject *args,
         return raise_store(self, st);
     leave(self);
     return PyLong_FromSize_t(chunks);
-}
-
-/* The names bonus of a recall search or tool call (None, 0.0: off), as
- * the CLI's --names-field/--names. */
-static int names_opts(PyObject *names_o, double bonus, am_str *field)
-{
-    if (names_o != Py_None && amp_utf8(names_o, "names_field", field) < 0)
-        return -1;
-    if (bonus > 0 && field->len == 0) {
-        PyErr_Format(PyExc_ValueError, "names_bonus needs names_field");
-        return -1;
-    }
-    return 0;
 }
 
 /* recall_search(user_id, query, limit=5, names_field=None,

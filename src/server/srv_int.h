@@ -159,6 +159,9 @@ bool srv_int64(srv_call *c, const char *field, int64_t *out);
 bool srv_bool(srv_call *c, const char *field, bool *out);
 /* A number in [0, 1], such as a weight of am_search. */
 bool srv_unit(srv_call *c, const char *field, double *out);
+/* The names bonus of a search (am_search.names_field/names_bonus):
+ * "names_field" and "names_bonus"; a bonus without a field is a 400. */
+bool srv_names(srv_call *c, am_str *field, double *bonus);
 /* Any JSON value, serialized compactly (yours: free()). */
 bool srv_json_text(srv_call *c, const char *field, bool required,
                    char **out);

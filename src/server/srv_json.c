@@ -235,6 +235,19 @@ bool srv_unit(srv_call *c, const char *field, double *out)
     return true;
 }
 
+bool srv_names(srv_call *c, am_str *field, double *bonus)
+{
+    if (!srv_str(c, "names_field", false, field) ||
+        !srv_unit(c, "names_bonus", bonus))
+        return false;
+    /* As the CLI's --names without --names-field: a weight with nothing
+     * to weigh is a mistake, not a no-op. */
+    if (*bonus > 0 && field->len == 0)
+        return srv_fail(c, 400, "names_bonus", "field 'names_bonus' needs "
+                        "'names_field'");
+    return true;
+}
+
 bool srv_json_text(srv_call *c, const char *field, bool required,
                    char **out)
 {

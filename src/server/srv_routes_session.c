@@ -198,19 +198,6 @@ out:
     return ok;
 }
 
-/* The names bonus of a recall search or tool call: "names_field" (the
- * field the index wrote) and "names_bonus", as /v1/search takes them. */
-static bool names_of(srv_call *c, am_str *field, double *bonus)
-{
-    if (!srv_str(c, "names_field", false, field) ||
-        !srv_unit(c, "names_bonus", bonus))
-        return false;
-    if (*bonus > 0 && field->len == 0)
-        return srv_fail(c, 400, "names_bonus", "field 'names_bonus' needs "
-                        "'names_field'");
-    return true;
-}
-
 bool srv_r_recall_search(srv_call *c)
 {
     char *uid_buf = NULL;
@@ -224,7 +211,7 @@ bool srv_r_recall_search(srv_call *c)
     if (!srv_id(c, "user_id", false, &uid_buf, &uid) ||
         !srv_str(c, "query", true, &q) ||
         !srv_size(c, "limit", 100, &so.limit) ||
-        !names_of(c, &so.names_field, &so.names_bonus))
+        !srv_names(c, &so.names_field, &so.names_bonus))
         goto out;
     st = am_recall_search(c->store, uid, q, &so, &out);
     if (st != AM_OK)
@@ -250,7 +237,7 @@ bool srv_r_recall_tool(srv_call *c)
     if (!srv_id(c, "user_id", false, &uid_buf, &uid) ||
         !srv_str(c, "format", false, &fmt) ||
         !srv_json_text(c, "call", true, &call) ||
-        !names_of(c, &to.names_field, &to.names_bonus))
+        !srv_names(c, &to.names_field, &to.names_bonus))
         goto out;
     if (fmt.ptr != NULL && strcmp(fmt.ptr, "anthropic") == 0)
         tf = AM_TOOL_ANTHROPIC;

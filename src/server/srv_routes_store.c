@@ -283,17 +283,9 @@ bool srv_r_search(srv_call *c)
         !srv_size(c, "limit", 1000, &q.limit) ||
         !srv_object_text(c, "filter", &filter) ||
         !vector_of(c, "vector", &vec, &q.dim) ||
-        !srv_str(c, "names_field", false, &q.names_field) ||
-        !srv_unit(c, "names_bonus", &q.names_bonus) ||
+        !srv_names(c, &q.names_field, &q.names_bonus) ||
         !srv_unit(c, "min_score", &q.min_score))
         goto out;
-    /* As the CLI's --names without --names-field: a weight with nothing
-     * to weigh is a mistake, not a no-op. */
-    if (q.names_bonus > 0 && q.names_field.len == 0) {
-        srv_fail(c, 400, "names_bonus", "field 'names_bonus' needs "
-                 "'names_field'");
-        goto out;
-    }
     if (q.query.ptr == NULL && vec == NULL) {
         srv_fail(c, 400, "query", "field 'query' (or 'vector') is required");
         goto out;
