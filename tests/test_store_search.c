@@ -850,7 +850,7 @@ AM_TEST(hybrid_search_fuses_and_filters_on_metadata)
 }
 
 /* A hybrid search whose vector scan runs on a thread beside the text
- * part (PostgreSQL, am__scan_beside_min rows and up: 32768, lowered here
+ * part (PostgreSQL, AM__SCAN_BESIDE_MIN rows and up: 32768, lowered here
  * to every size) returns what the same search does with the scan after
  * it: the same items in the same order with the same scores, tombstones,
  * expired rows and other namespaces left out alike. On SQLite both runs
@@ -887,7 +887,6 @@ AM_TEST(hybrid_scan_beside_the_text_part_ranks_as_after_it)
     for (int i = 0; i < N; i += 7)
         CHECK_OK(am_store_delete(f.s, items[i].ns, items[i].key));
     f.tc.now_ms += 20; /* the 10 ms TTLs run out */
-    size_t saved = am__scan_beside_min;
     for (int k = 0; k < 6; k++) {
         am_results *r[2];
         char query[32];
@@ -896,10 +895,9 @@ AM_TEST(hybrid_scan_beside_the_text_part_ranks_as_after_it)
                         .vec = vec[k * 31], .dim = DIM,
                         .mode = AM_SEARCH_HYBRID, .limit = 20 };
         for (int way = 0; way < 2; way++) {
-            am__scan_beside_min = way == 0 ? SIZE_MAX : 1;
+            f.s->scan_beside_min = way == 0 ? SIZE_MAX : 1;
             CHECK_OK(am_store_search(f.s, &q, &r[way]));
         }
-        am__scan_beside_min = saved;
         CHECK_EQ(r[0]->count, 20);
         CHECK_EQ(r[1]->count, r[0]->count);
         for (size_t i = 0; i < r[0]->count; i++) {

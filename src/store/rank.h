@@ -175,9 +175,11 @@ typedef struct am__search_ops {
 } am__search_ops;
 
 /* The least cached rows for which am__search_run scans the cache beside
- * the text part (ops->scan_beside_text); 32768. Tests lower it to run
- * that path on small stores. */
-extern size_t am__scan_beside_min;
+ * the text part (ops->scan_beside_text): below it the scan takes well
+ * under a millisecond and a thread would cost more than it saves. Each
+ * handle starts with it (am_store.scan_beside_min); tests lower theirs to
+ * run that path on small stores. */
+#define AM__SCAN_BESIDE_MIN 32768
 
 /* One search (backend.h's `search`) run on `ops`: `qemb` as there,
  * results into `b`. The caller holds s->mu and has set up `ctx`. */

@@ -15,6 +15,7 @@
 #include "core/json_glue.h"
 #include "core/jscan.h"
 #include "filter.h"
+#include "rank.h"
 #include "store_int.h"
 
 /* ---- Namespaces ---- */
@@ -228,6 +229,7 @@ am_status am_store_open(const char *path, const am_store_opts *opts,
     s->embedder = o.embedder;
     s->busy_timeout_ms = o.busy_timeout_ms;
     s->sync_full = o.sync_full;
+    s->scan_beside_min = AM__SCAN_BESIDE_MIN;
     snprintf(s->actor, sizeof s->actor, "%s",
              o.actor != NULL ? o.actor : "agentmem");
     s->vc.ns_pool.alloc = s->alloc;

@@ -62,6 +62,10 @@ struct am_store {
      * own_writes, the backend's caches) is guarded by `mu` through
      * am__store_share_lock. Set by the backend's open, then constant. */
     bool pooled;
+    /* The least cached rows for which a search scans the cache on a
+     * thread beside the text part (rank.h: AM__SCAN_BESIDE_MIN); per
+     * handle so that a test can lower it without touching other stores. */
+    size_t scan_beside_min;
 };
 
 /* One item, validated and prepared outside the lock (am__store_prepare). */

@@ -160,10 +160,6 @@ static am_status vec_cands(am_store *s, const am__search_ops *ops,
  * load the cache meanwhile (the share lock would have to be held across
  * the text part, which takes it itself). */
 
-/* Below this many cached rows the scan takes well under a millisecond:
- * a thread would cost more than it saves (rank.h). */
-size_t am__scan_beside_min = 32768;
-
 typedef struct scan_job {
     const am_store *s;
     am__vscan *vs;
@@ -241,7 +237,7 @@ am_status am__search_run(am_store *s, const am_search *q, const float *qemb,
     }
     /* The scan beside the text part (see scan_thread). */
     if (use_text && use_vec && ops->scan_beside_text && !s->pooled &&
-        s->vc.count >= am__scan_beside_min && s->vc.dim == qdim) {
+        s->vc.count >= s->scan_beside_min && s->vc.dim == qdim) {
         st = am__vec_scan_begin(s, qv, &pre);
         if (st != AM_OK)
             goto out;
