@@ -145,6 +145,11 @@ int cli_usage(const char *cmd, const char *fmt, ...)
  * see it (ps). Errors as am_key_load. */
 am_status cli_load_key(const char *key_file, am_buf *key, am_error *err);
 
+/* The store a command opens when --db is not given: what DATABASE_URL
+ * names when it is set and not empty (the hosted-PostgreSQL convention,
+ * as am_store_open's NULL target), else `fallback`. --db always wins. */
+const char *cli_db_default(const char *fallback);
+
 /* Read a whole file ("-" or NULL: stdin) into `out`. */
 am_status cli_read_input(const char *path, am_buf *out, am_error *err);
 

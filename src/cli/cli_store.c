@@ -1,8 +1,9 @@
 /* cli_store.c -- the option grammar, store opening and error report that
  * `agentmem store` and `agentmem recall` share (cli_store.h).
  *
- * Both are thin clients of store.h / recall.h on one database file (--db,
- * default ./agentmem.db). Items are embedded with the default offline
+ * Both are thin clients of store.h / recall.h on one store (--db: a SQLite
+ * file or a postgresql:// URI; without it, what DATABASE_URL names, else
+ * ./agentmem.db). Items are embedded with the default offline
  * embedder (word vectors when installed, hashed n-grams otherwise) unless
  * --embedder none|hash|words says otherwise.
  */
@@ -27,7 +28,7 @@ static int cli_store_args(const char *cmd, int argc, char **argv,
                           cli_store_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->db = "agentmem.db";
+    o->db = cli_db_default("agentmem.db");
     o->embedder = "default";
     o->limit = -1;
     for (int i = 0; i < argc; i++) {
@@ -176,7 +177,9 @@ am_status cli_store_open(const cli_store_opts *o, am_store **s,
     so.actor = "cli";
     /* A database appearing silently in the working directory surprises:
      * say so the first time (on stderr, so scripts' output is unchanged). */
-    bool is_new = access(o->db, F_OK) != 0;
+    /* Not for a URI: it is no file, and its password must not be shown. */
+    bool is_new = o->db[0] != '\0' && strstr(o->db, "://") == NULL &&
+                  access(o->db, F_OK) != 0;
     st = cli_load_key(o->key_file, &key, err);
     if (st == AM_OK) {
         so.key = am_buf_str(&key);

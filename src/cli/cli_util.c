@@ -54,6 +54,12 @@ am_status cli_load_key(const char *key_file, am_buf *key, am_error *err)
     return st == AM_ENOTFOUND ? AM_OK : st; /* no key: a plaintext file */
 }
 
+const char *cli_db_default(const char *fallback)
+{
+    const char *url = getenv("DATABASE_URL");
+    return url != NULL && url[0] != '\0' ? url : fallback;
+}
+
 int cli_usage(const char *cmd, const char *fmt, ...)
 {
     va_list ap;

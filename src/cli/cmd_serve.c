@@ -1,14 +1,15 @@
 /* cmd_serve.c -- `agentmem serve` (HTTP API, MCP at /mcp) and `agentmem
  * mcp` (MCP over stdio).
  *
- *   agentmem serve --db FILE|URL [--key-file FILE] [--listen HOST:PORT]
+ *   agentmem serve [--db FILE|URL] [--key-file FILE] [--listen HOST:PORT]
  *                  [--keys FILE]
  *                  [--threads N] [--max-conns N] [--max-body BYTES]
  *                  [--max-depth N] [--timeout DURATION]
  *
- *   agentmem mcp --db FILE|URL [--key-file FILE] [--max-body BYTES]
+ *   agentmem mcp [--db FILE|URL] [--key-file FILE] [--max-body BYTES]
  *                [--max-depth N]
  *
+ * Without --db, the store is what DATABASE_URL names (cli_db_default).
  * The options only fill srv_opts; the server itself lives in src/server.
  */
 #include <stdlib.h>
@@ -85,8 +86,9 @@ static int parse(const char *cmd, int argc, char **argv, srv_opts *o,
             return cli_usage(cmd, "unknown argument '%s'", argv[i]);
         }
     }
-    if (o->db == NULL)
-        return cli_usage(cmd, "--db FILE|URL is required");
+    if (o->db == NULL && (o->db = cli_db_default(NULL)) == NULL)
+        return cli_usage(cmd, "--db FILE|URL is required (or set "
+                         "DATABASE_URL)");
     return CLI_EXIT_OK;
 }
 
@@ -108,7 +110,8 @@ int cmd_mcp(int argc, char **argv)
 
 #define STORE_FLAGS                                                         \
     { "--db", "FILE|URL", "the store: a SQLite file or a postgresql:// "   \
-                          "URI (required)" },                               \
+                          "URI (default: $DATABASE_URL; one of the two "   \
+                          "is required; --db wins)" },                      \
     { "--key-file", "FILE", "the SQLite file's encryption key (default: "  \
                             "$AGENTMEM_KEY_FILE, else $AGENTMEM_KEY; "      \
                             "none: plaintext)" },                           \

@@ -362,7 +362,9 @@ static const cli_sub store_subs[] = {
 };
 
 static const cli_flag store_flags[] = {
-    { "--db", "FILE", "the database file (default ./agentmem.db)" },
+    { "--db", "FILE|URL", "the store: a SQLite file or a postgresql:// "
+                          "URI (default: $DATABASE_URL if set, else "
+                          "./agentmem.db; --db wins over $DATABASE_URL)" },
     { "--key-file", "FILE", "encrypt the database with the key in FILE "
                             "(default: $AGENTMEM_KEY_FILE, else "
                             "$AGENTMEM_KEY; none: plaintext)" },

@@ -120,6 +120,11 @@ static int parse_args(const char *sub, int argc, char **argv, targs *a)
         if (cli_opt(argc, argv, &i, "--db", &v)) {
             if (v == NULL)
                 return cli_usage("tiers", "--db needs a file");
+            /* Not echoed: a URI may hold a password. */
+            if (strstr(v, "://") != NULL)
+                return cli_usage("tiers", "--db needs a file, not a URI: "
+                                 "tiers stay on SQLite (one owner per "
+                                 "file)");
             a->db = v;
         } else if (cli_opt(argc, argv, &i, "--key-file", &v)) {
             if ((a->key_file = v) == NULL)
@@ -736,7 +741,9 @@ static const cli_sub tiers_subs[] = {
 };
 
 static const cli_flag tiers_flags[] = {
-    { "--db", "FILE", "the database file (default ./agentmem.db)" },
+    { "--db", "FILE", "the database file (default ./agentmem.db; not "
+                      "$DATABASE_URL: tiers stay on SQLite, one owner "
+                      "per file)" },
     { "--key-file", "FILE", "encrypt the database with the key in FILE "
                             "(default: $AGENTMEM_KEY_FILE, else "
                             "$AGENTMEM_KEY; none: plaintext)" },

@@ -53,10 +53,10 @@ static const cli_command commands[] = {
     { "embed", cmd_embed, 1, "--model M [OPTIONS] TEXT...",
       "embed texts over an OpenAI-compatible /embeddings endpoint",
       &embed_group },
-    { "serve", cmd_serve, 0, "--db FILE|URL [OPTIONS]",
+    { "serve", cmd_serve, 0, "[--db FILE|URL] [OPTIONS]",
       "serve the HTTP API (and MCP at /mcp) in the foreground",
       &serve_group },
-    { "mcp", cmd_mcp, 0, "--db FILE|URL [OPTIONS]",
+    { "mcp", cmd_mcp, 0, "[--db FILE|URL] [OPTIONS]",
       "serve MCP (Model Context Protocol) over stdin/stdout", &mcp_group },
     { "config", cmd_config, 1, "show [--config FILE] [--preset P] [--json]",
       "the effective memory configuration and where each value came "
