@@ -70,4 +70,45 @@ expect_eq stdio_lines "$(wc -l <"$tmp/stdio.out")" 2
 expect_eq stdio_parse "$(head -1 "$tmp/stdio.out" | jq -c .error.code)" -32700
 expect_eq stdio_ping "$(tail -1 "$tmp/stdio.out" | jq -c .result)" '{}'
 
+# The search tools' ranking arguments, as /v1/search and /v1/recall/search
+# take them (one check, the routes'): min_score for search_memory and
+# recall_conversations, the names bonus for recall_conversations too.
+# The CLI indexes the conversation (MCP has no index tool).
+printf '%s' '[{"role":"user","content":"We should plan the summer trip."},{"role":"assistant","content":"Where would you like to go?"},{"role":"user","content":"Last year we went to Sweden and loved it."},{"role":"assistant","content":"Then Norway could suit you."}]' >"$tmp/trip.json"
+"$cli" recall index default t "$tmp/trip.json" --chunk-size 2 --overlap 0 \
+    --names-field names --db "$tmp/rank.db" 2>/dev/null
+expect_eq rank_index $? 0
+tc() { # ID TOOL ARGUMENTS: one tools/call line
+    printf '{"jsonrpc":"2.0","id":%s,"method":"tools/call","params":{"name":"%s","arguments":%s}}\n' "$1" "$2" "$3"
+}
+R='"query":"plan the summer trip last year"'
+{ echo "$init"
+  echo '{"jsonrpc":"2.0","id":2,"method":"tools/list"}'
+  tc 3 remember '{"text":"likes green tea","namespace":["u1"],"key":"tea"}'
+  tc 4 search_memory '{"query":"green tea","namespace":["u1"],"mode":"text"}'
+  tc 5 search_memory '{"query":"green tea","namespace":["u1"],"mode":"text","min_score":1}'
+  tc 6 search_memory '{"query":"green tea","min_score":2}'
+  tc 7 recall_conversations "{$R}"
+  tc 8 recall_conversations "{$R,\"names_field\":\"names\",\"names_bonus\":1}"
+  tc 9 recall_conversations "{$R,\"names_bonus\":0.5}"
+  tc 10 recall_conversations "{$R,\"min_score\":0.3}"
+  tc 11 recall_conversations "{$R,\"names_field\":\"names\",\"names_bonus\":1,\"min_score\":0.3}"
+  tc 12 recall_conversations "{$R,\"min_score\":\"high\"}"
+} | "$cli" mcp --db "$tmp/rank.db" 2>/dev/null >"$tmp/rank.out"
+reply() { # ID FILTER: FILTER on the tool result's JSON text (or the text)
+    jq -c "select(.id == $1) | .result | if .isError then {error: .content[0].text} else (.content[0].text | fromjson) end | $2" "$tmp/rank.out"
+}
+expect_eq rank_schema "$(jq -c 'select(.id == 2) | [.result.tools[] | select(.name == "search_memory" or .name == "recall_conversations") | .inputSchema.properties | [.min_score.maximum, .names_field.type, .names_bonus.maximum]]' "$tmp/rank.out")" '[[1,"string",1],[1,"string",1]]'
+expect_eq search_hit "$(reply 4 '[.results[].key]')" '["tea"]'
+expect_eq search_min_score "$(reply 5 '[(.results|length), .error]')" '[0,null]'
+expect_eq search_min_score_bad "$(reply 6 '.error')" '"field '"'"'min_score'"'"' must be a number from 0 to 1"'
+expect_eq recall_plain_first "$(reply 7 '.results[0].first')" 0
+expect_eq recall_names_first "$(reply 8 '[.results[0].first, .results[0].score, .results[0].metadata.names]')" '[2,1,["Sweden","Norway"]]'
+expect_eq recall_names_no_field "$(reply 9 '.error')" '"field '"'"'names_bonus'"'"' needs '"'"'names_field'"'"'"'
+# Chunk 0 scores about 0.35, chunk 2 about 0.22: 0.3 keeps chunk 0 only,
+# and the bonus never lifts a chunk min_score dropped.
+expect_eq recall_min_score "$(reply 10 '[.results[].first]')" '[0]'
+expect_eq recall_min_score_names "$(reply 11 '[.results[].first]')" '[0]'
+expect_eq recall_min_score_bad "$(reply 12 '.error')" '"field '"'"'min_score'"'"' must be a number from 0 to 1"'
+
 finish

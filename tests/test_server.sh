@@ -134,6 +134,13 @@ req recall_tool_names POST /v1/recall/tool '{"user_id":"u5","names_field":"names
 jcontains recall_tool_names_first '.result.content' '[1] session t (score 1.000)'
 req recall_search_names_bad POST /v1/recall/search '{"user_id":"u5","query":"x","names_bonus":0.5}' 400
 jcheck recall_search_names_bad_field '.error.field' '"names_bonus"'
+# min_score, as /v1/search: here chunk 0 scores about 0.27, chunk 2 about
+# 0.17 (before the names bonus, which never lifts a chunk min_score
+# dropped).
+req recall_search_min POST /v1/recall/search '{"user_id":"u5","query":"plan the summer trip last year","names_field":"names","names_bonus":1,"min_score":0.2}' 200
+jcheck recall_search_min_kept '[.results[].first]' '[0]'
+req recall_search_min_bad POST /v1/recall/search '{"user_id":"u5","query":"x","min_score":-0.5}' 400
+jcheck recall_search_min_bad_field '.error.field' '"min_score"'
 req recall_tool POST /v1/recall/tool '{"user_id":"u1","format":"openai","call":{"id":"call_1","type":"function","function":{"name":"recall_conversations","arguments":"{\"query\":\"dog\"}"}}}' 200
 jcheck recall_tool_role '.result.role' '"tool"'
 jcontains recall_tool_text '.result.content' 'my dog is called Rex'

@@ -142,6 +142,16 @@ static void pass(json_t *body, const char *to, json_t *args,
         json_object_set(body, to, v);
 }
 
+/* The ranking arguments both search tools take, checked by their route
+ * (srv_names, srv_unit) so that a bad one is the same error as over
+ * HTTP. */
+static void pass_rank(json_t *body, json_t *args)
+{
+    pass(body, "names_field", args, "names_field");
+    pass(body, "names_bonus", args, "names_bonus");
+    pass(body, "min_score", args, "min_score");
+}
+
 /* The namespace argument: an array of strings, default ["memories"]. */
 static void pass_ns(json_t *body, const char *to, json_t *args, bool dflt)
 {
@@ -312,8 +322,7 @@ static json_t *t_search(tool_run *r)
     pass(body, "query", r->args, "query");
     pass(body, "mode", r->args, "mode");
     pass(body, "filter", r->args, "filter");
-    pass(body, "names_field", r->args, "names_field");
-    pass(body, "names_bonus", r->args, "names_bonus");
+    pass_rank(body, r->args);
     json_object_set_new(body, "limit",
                         json_integer((json_int_t)(offset + limit + 1)));
     err = run_route(r, srv_r_search, false, body, &reply);
@@ -371,6 +380,7 @@ static json_t *t_recall(tool_run *r)
         json_object_set_new(body, "user_id", json_string("default"));
     pass(body, "query", r->args, "query");
     pass(body, "limit", r->args, "limit");
+    pass_rank(body, r->args);
     err = run_route(r, srv_r_recall_search, false, body, &reply);
     return err != NULL ? err : tool_ok(reply);
 }
@@ -438,6 +448,16 @@ typedef struct tool_def {
     "the previous page\"},\"max_tokens\":{\"type\":\"integer\","           \
     "\"minimum\":1,\"description\":\"cap the reply at this many tokens\"}"
 
+/* pass_rank's arguments; `field` says what names_field names. */
+#define RANK_SCHEMA(field)                                                 \
+    "\"names_field\":{\"type\":\"string\",\"description\":\"" field        \
+    "\"},\"names_bonus\":{\"type\":\"number\",\"minimum\":0,"              \
+    "\"maximum\":1,\"description\":\"how much names_field raises a "       \
+    "score s, to s + bonus (1 - s) (default 0.03)\"},\"min_score\":{"      \
+    "\"type\":\"number\",\"minimum\":0,\"maximum\":1,\"description\":"     \
+    "\"leave out results scoring below it (scores are relevance in "       \
+    "[0, 1]; 0.25 is a measured threshold for nothing relevant)\"}"
+
 static const tool_def tools[] = {
     { "remember", "Store a memory (a text, optionally with metadata) under "
       "a namespace (default [\"memories\"]) and key (default: generated). "
@@ -453,11 +473,9 @@ static const tool_def tools[] = {
       NS_SCHEMA ",\"mode\":{\"type\":\"string\",\"enum\":[\"hybrid\","
       "\"text\",\"vector\"]},\"filter\":{\"type\":\"object\","
       "\"description\":\"metadata fields that must be equal\"},"
-      "\"names_field\":{\"type\":\"string\",\"description\":"
-      "\"a metadata field listing the names each memory mentions: those "
-      "naming what the query does not rank higher\"},"
-      "\"names_bonus\":{\"type\":\"number\",\"minimum\":0,"
-      "\"maximum\":1,\"description\":\"how much (default 0.03)\"},"
+      RANK_SCHEMA(
+      "a metadata field listing the names each memory mentions: those "
+      "naming what the query does not rank higher") ","
       "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100},"
       PAGE_SCHEMA "},\"required\":[\"query\"]}",
       t_search },
@@ -476,8 +494,11 @@ static const tool_def tools[] = {
       "over the HTTP API) for what was said.",
       "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\"},"
       "\"user_id\":{\"type\":\"string\",\"minLength\":1},\"limit\":{"
-      "\"type\":\"integer\",\"minimum\":1,\"maximum\":100}},"
-      "\"required\":[\"query\"]}",
+      "\"type\":\"integer\",\"minimum\":1,\"maximum\":100},"
+      RANK_SCHEMA(
+      "the metadata field the conversations were indexed with "
+      "(names_field of /v1/recall/index): excerpts naming what the query "
+      "does not rank higher") "},\"required\":[\"query\"]}",
       t_recall },
     { "memory", "A file-style memory under /memories: view a directory or "
       "file, create a file, str_replace or insert text, delete or rename.",

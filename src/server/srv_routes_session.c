@@ -211,7 +211,8 @@ bool srv_r_recall_search(srv_call *c)
     if (!srv_id(c, "user_id", false, &uid_buf, &uid) ||
         !srv_str(c, "query", true, &q) ||
         !srv_size(c, "limit", 100, &so.limit) ||
-        !srv_names(c, &so.names_field, &so.names_bonus))
+        !srv_names(c, &so.names_field, &so.names_bonus) ||
+        !srv_unit(c, "min_score", &so.min_score))
         goto out;
     st = am_recall_search(c->store, uid, q, &so, &out);
     if (st != AM_OK)
