@@ -17,8 +17,8 @@
 #   peer_1m   the same with gin_pending_list_limit = 1024
 #   peer_64k  the same with 64 (the store's until schema version 5)
 #
-# and the store's own statement shape (INSERT ... SELECT ... ON CONFLICT
-# with the history in a CTE) into its own tables, 1,000 rows per
+# and the store's own statement shape (INSERT ... SELECT ... ON CONFLICT,
+# each row's "add" event in the row since schema 6) into its own tables, 1,000 rows per
 # transaction (store_<kB>: the full-text pending list at each size of
 # AM_FLOOR_STORE_KB, default "1024 256 64"; schema version 5 has 256,
 # version 4 had 64). AM_FLOOR_COPY=0 leaves the COPY ways out. Every
@@ -116,13 +116,11 @@ $measure_start
 DO \$\$ DECLARE c bigint; BEGIN
   FOR i IN 0..$rows - 1 BY 1000 LOOP
     WITH ins AS (INSERT INTO items(ns, key, value, meta, text, tsv, doc_len,
-        expires_ms, vec_model, vec, created_ms, updated_ms)
+        expires_ms, vec_model, vec, created_ms, updated_ms, add_actor)
       SELECT ns, key, value, '{}', text, to_tsvector('english', text), 8,
-        NULL, 'caller/128', vec, 1, 1 FROM public.src
+        NULL, 'caller/128', vec, 1, 1, 'floor' FROM public.src
       WHERE n > i AND n <= i + 1000
-      ON CONFLICT (ns, key) DO NOTHING RETURNING id),
-    h AS (INSERT INTO item_history(item_id, seq, event, at_ms, actor)
-      SELECT id, 1, 'add', 1, 'floor' FROM ins)
+      ON CONFLICT (ns, key) DO NOTHING RETURNING id)
     SELECT count(*) FROM ins INTO c;
     COMMIT;
   END LOOP; END \$\$;

@@ -140,6 +140,143 @@ AM_TEST(connection_failures_say_what_failed_and_where)
     CHECK(s == NULL);
 }
 
+/* The event names of `key`'s history, space separated, into `out`. */
+static void events_of(am_store *s, am_ns ns, const char *key, char *out,
+                      size_t cap)
+{
+    am_results *r = NULL;
+    CHECK_OK_E(am_store_history(s, ns, am_str_c(key), &r),
+               am_store_last_error(s));
+    out[0] = '\0';
+    for (size_t i = 0; i < r->count; i++) {
+        size_t n = strlen(out);
+        snprintf(out + n, cap - n, "%s%.*s", i > 0 ? " " : "",
+                 (int)r->items[i].event.len, r->items[i].event.ptr);
+    }
+    am_results_free(r);
+}
+
+/* Rows of events6.item_history for `key`, as text. */
+static void hist_rows(const char *key, char *out, size_t n)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM events6.item_history"
+             " WHERE item_id = (SELECT id FROM events6.items WHERE key ="
+             " convert_to('%s', 'UTF8'))", key);
+    sql_on_server(sql, out, n);
+}
+
+/* Where the PostgreSQL store keeps an item's first history event (schema
+ * 6, as SQLite's: test_store_events.c): a new row keeps its "add" in the
+ * row (no item_history row), the first write to the row in place -- by
+ * a batched put, a delete or an undo -- moves it into item_history ahead
+ * of its own event, and history, undo and pruning read the same events
+ * as before. The history's behaviour on both backends is test_store.c's. */
+AM_TEST(a_new_row_keeps_its_add_event_until_its_first_change)
+{
+    char t[512], v[64], ev[128];
+    am_store *s;
+    am_results *r = NULL;
+    am_store_opts o = am_store_opts_default();
+    const am_ns ns = NS1("n");
+    o.actor = "alice";
+    target(t, sizeof t, "events6");
+    CHECK_OK(am_store_open(t, &o, &s, NULL));
+    am_item_in in[4];
+    const char *keys[4] = { "a", "b", "c", "d" };
+    for (int i = 0; i < 4; i++)
+        in[i] = (am_item_in){ .ns = ns, .key = am_str_c(keys[i]),
+                              .value = AM_STR("1") };
+    CHECK_OK(am_store_put_many(s, in, 3));
+    CHECK_OK(am_store_put(s, &in[3])); /* the one-statement insert */
+    sql_on_server("SELECT count(*) FROM events6.item_history", v, sizeof v);
+    CHECK_STR_EQ(v, "0");
+    sql_on_server("SELECT count(*) FROM events6.items WHERE add_actor ="
+                  " 'alice'", v, sizeof v);
+    CHECK_STR_EQ(v, "4");
+    CHECK_OK(am_store_history(s, ns, AM_STR("a"), &r));
+    CHECK_EQ(r->count, 1);
+    CHECK(r->items[0].event.len == 3 &&
+          memcmp(r->items[0].event.ptr, "add", 3) == 0);
+    CHECK(r->items[0].actor.len == 5 &&
+          memcmp(r->items[0].actor.ptr, "alice", 5) == 0);
+    CHECK(r->items[0].at_ms > 0);
+    int64_t added = r->items[0].at_ms;
+    am_results_free(r);
+
+    /* An update (the batched UPDATE) moves the event into item_history
+     * first, at its own time, then appends the update. */
+    in[0].value = AM_STR("2");
+    CHECK_OK(am_store_put(s, &in[0]));
+    hist_rows("a", v, sizeof v);
+    CHECK_STR_EQ(v, "2");
+    CHECK_OK(am_store_history(s, ns, AM_STR("a"), &r));
+    CHECK_EQ(r->count, 2);
+    CHECK_EQ(r->items[0].at_ms, added);
+    CHECK(r->items[0].actor.len == 5 &&
+          memcmp(r->items[0].actor.ptr, "alice", 5) == 0);
+    CHECK(r->items[1].value.len == 1 && r->items[1].value.ptr[0] == '2');
+    am_results_free(r);
+    events_of(s, ns, "a", ev, sizeof ev);
+    CHECK_STR_EQ(ev, "add update");
+    sql_on_server("SELECT count(*) FROM events6.items WHERE add_actor IS"
+                  " NOT NULL", v, sizeof v);
+    CHECK_STR_EQ(v, "3");
+
+    /* A delete, and an undo of an "add" (a soft delete), do the same. */
+    CHECK_OK(am_store_delete(s, ns, AM_STR("b")));
+    hist_rows("b", v, sizeof v);
+    CHECK_STR_EQ(v, "2");
+    events_of(s, ns, "b", ev, sizeof ev);
+    CHECK_STR_EQ(ev, "add delete");
+    CHECK_OK(am_store_undo(s, ns, AM_STR("c")));
+    hist_rows("c", v, sizeof v);
+    CHECK_STR_EQ(v, "2");
+    events_of(s, ns, "c", ev, sizeof ev);
+    CHECK_STR_EQ(ev, "add delete");
+    /* Re-adding the deleted key, then undoing that. */
+    CHECK_OK(am_store_put(s, &in[2]));
+    events_of(s, ns, "c", ev, sizeof ev);
+    CHECK_STR_EQ(ev, "add delete add");
+    CHECK_OK(am_store_undo(s, ns, AM_STR("c")));
+    events_of(s, ns, "c", ev, sizeof ev);
+    CHECK_STR_EQ(ev, "add delete add delete");
+    /* Undo of an update restores the old value (history_add before the
+     * row's rewrite): a's update undone. */
+    CHECK_OK(am_store_undo(s, ns, AM_STR("a")));
+    events_of(s, ns, "a", ev, sizeof ev);
+    CHECK_STR_EQ(ev, "add update update");
+    am_buf got = AM_BUF_INIT;
+    CHECK_OK(am_store_get(s, ns, AM_STR("a"), &got));
+    CHECK_STR_EQ(got.ptr, "1");
+    am_buf_free(&got);
+
+    /* Pruning keeps an implicit event (an item's only one) and the last
+     * of the others. */
+    size_t removed = 0;
+    CHECK_OK(am_store_history_prune(s, 1, &removed));
+    CHECK_EQ(removed, 2 + 1 + 3); /* a: 2, b: 1, c: 3 */
+    events_of(s, ns, "d", ev, sizeof ev);
+    CHECK_STR_EQ(ev, "add");
+    events_of(s, ns, "a", ev, sizeof ev);
+    CHECK_STR_EQ(ev, "update");
+    CHECK_OK(am_store_check(s));
+    /* A hard delete takes the implicit event with the row. */
+    CHECK_OK(am_store_delete_ns(s, ns, NULL));
+    sql_on_server("SELECT count(*) FROM events6.item_history", v, sizeof v);
+    CHECK_STR_EQ(v, "0");
+    am_store_close(s);
+}
+
+/* Migration 6 undone by hand: every row's implicit "add" event back into
+ * item_history (sequence 1, as versions before 6 wrote it), the column
+ * dropped. */
+#define UNDO_6(schema)                                                       \
+    "INSERT INTO " schema ".item_history(item_id, seq, event, at_ms, actor)" \
+    " SELECT id, 1, 'add', created_ms, add_actor FROM " schema ".items"      \
+    " WHERE add_actor IS NOT NULL;"                                          \
+    "ALTER TABLE " schema ".items DROP COLUMN add_actor;"
+
 AM_TEST(old_schemas_are_upgraded_on_open_keeping_rows)
 {
     /* A store left at schema version 1 (no jsonb column for filters, GIN
@@ -155,8 +292,9 @@ AM_TEST(old_schemas_are_upgraded_on_open_keeping_rows)
                       .meta = AM_STR("{\"lang\":\"fr\"}") };
     CHECK_OK(am_store_put(s, &it));
     am_store_close(s);
-    /* Back to version 1 by hand: what migrations 2 and 3 did, undone. */
-    sql_on_server("ALTER INDEX upgrade.items_tsv RESET"
+    /* Back to version 1 by hand: what migrations 2 to 6 did, undone. */
+    sql_on_server(UNDO_6("upgrade")
+                  "ALTER INDEX upgrade.items_tsv RESET"
                   " (gin_pending_list_limit);"
                   "ALTER TABLE upgrade.items DROP COLUMN metaj;"
                   "UPDATE upgrade.am_schema SET version = 1", v, sizeof v);
@@ -164,7 +302,7 @@ AM_TEST(old_schemas_are_upgraded_on_open_keeping_rows)
     CHECK_STR_EQ(v, "1");
     CHECK_OK(am_store_open(t, NULL, &s, NULL));
     sql_on_server("SELECT version FROM upgrade.am_schema", v, sizeof v);
-    CHECK_STR_EQ(v, "5");
+    CHECK_STR_EQ(v, "6");
     sql_on_server("SELECT array_to_string(reloptions, ',') FROM pg_class"
                   " WHERE oid = 'upgrade.items_tsv'::regclass", v, sizeof v);
     CHECK_STR_EQ(v, "gin_pending_list_limit=256");
@@ -186,19 +324,23 @@ AM_TEST(old_schemas_are_upgraded_on_open_keeping_rows)
     CHECK(strstr(err.msg, "99") != NULL);
 }
 
-/* Every row of the store's tables as one digest, in id order. */
+/* Every row of the store's tables as one digest, in id order; items'
+ * add_actor (version 6, NULL on the rows of older versions) left out. */
 #define ROWS_DIGEST(schema)                                                  \
-    "SELECT md5(coalesce((SELECT string_agg(i::text, '|' ORDER BY i.id)"     \
+    "SELECT md5(coalesce((SELECT string_agg((to_jsonb(i) - 'add_actor')"     \
+    "::text, '|' ORDER BY i.id)"                                             \
     " FROM " schema ".items i), '') || '#' || coalesce((SELECT"              \
     " string_agg(h::text, '|' ORDER BY h.item_id, h.seq) FROM " schema       \
     ".item_history h), ''))"
 
-AM_TEST(schema_4_stores_upgrade_to_5_keeping_every_row)
+AM_TEST(schema_4_stores_upgrade_to_6_keeping_every_row)
 {
-    /* Version 5 only enlarges the full-text index's pending list: a
-     * version-4 store (the list at 64 kB) opened by this library gets the
-     * new size and keeps every row, history entry, stamp and vector as
-     * it was, and its full-text search still finds them. */
+    /* Version 5 only enlarges the full-text index's pending list, and
+     * version 6 adds items.add_actor (NULL: the row's events are all in
+     * item_history): a version-4 store (the list at 64 kB, every "add" in
+     * item_history) opened by this library gets both and keeps every
+     * row, history entry, stamp and vector as it was, its history reads
+     * the same, and its full-text search still finds them. */
     enum { N = 600 };
     char t[512], v[256], before[64], after[64];
     am_store *s;
@@ -229,8 +371,8 @@ AM_TEST(schema_4_stores_upgrade_to_5_keeping_every_row)
     CHECK_OK(am_store_put_many(s, items, 50)); /* history: updates */
     CHECK_OK(am_store_delete(s, NS1("u"), AM_STR("k7")));
     am_store_close(s);
-    /* Back to version 4 by hand: what migration 5 did, undone. */
-    sql_on_server("ALTER INDEX upgrade4.items_tsv SET"
+    /* Back to version 4 by hand: what migrations 5 and 6 did, undone. */
+    sql_on_server(UNDO_6("upgrade4") "ALTER INDEX upgrade4.items_tsv SET"
                   " (gin_pending_list_limit = 64);"
                   "UPDATE upgrade4.am_schema SET version = 4", v, sizeof v);
     sql_on_server(ROWS_DIGEST("upgrade4"), before, sizeof before);
@@ -240,12 +382,22 @@ AM_TEST(schema_4_stores_upgrade_to_5_keeping_every_row)
     CHECK_STR_EQ(v, "651");
     CHECK_OK(am_store_open(t, NULL, &s, NULL));
     sql_on_server("SELECT version FROM upgrade4.am_schema", v, sizeof v);
-    CHECK_STR_EQ(v, "5");
+    CHECK_STR_EQ(v, "6");
     sql_on_server("SELECT array_to_string(reloptions, ',') FROM pg_class"
                   " WHERE oid = 'upgrade4.items_tsv'::regclass", v, sizeof v);
     CHECK_STR_EQ(v, "gin_pending_list_limit=256");
     sql_on_server(ROWS_DIGEST("upgrade4"), after, sizeof after);
     CHECK_STR_EQ(after, before);
+    /* An old row's "add" is in item_history already (add_actor NULL): a
+     * write in place appends its own event and moves nothing. */
+    char ev[64];
+    events_of(s, NS1("u"), "k300", ev, sizeof ev);
+    CHECK_STR_EQ(ev, "add");
+    CHECK_OK(am_store_put(s, &items[300]));
+    events_of(s, NS1("u"), "k300", ev, sizeof ev);
+    CHECK_STR_EQ(ev, "add update");
+    sql_on_server("SELECT count(*) FROM upgrade4.item_history", v, sizeof v);
+    CHECK_STR_EQ(v, "652");
     am_search q = { .ns = NS1("u"), .query = AM_STR("gooseberry"),
                     .mode = AM_SEARCH_TEXT, .limit = 5 };
     CHECK_OK_E(am_store_search(s, &q, &r), am_store_last_error(s));

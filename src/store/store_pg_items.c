@@ -49,11 +49,22 @@ static am_status history_add(am_store *s, int64_t id, const char *event,
         am__pgp_null(&p);
     am__pgp_int(&p, now);
     am__pgp_bytes(&p, actor, strlen(actor));
-    return am__pg_runp(s, "history", "INSERT INTO item_history(item_id, seq,"
-                       " event, old_value, old_meta, at_ms, actor) VALUES"
-                       " ($1, coalesce((SELECT max(seq) FROM item_history"
-                       " WHERE item_id = $1), 0) + 1, $2, $3, $4, $5, $6)",
-                       &p);
+    /* A row never written in place keeps its "add" event in the row
+     * (add_actor, schema 6): the CTE moves it into item_history as
+     * sequence 1, at created_ms, ahead of this event. The statements that
+     * write the row in place run after this one (the move reads
+     * created_ms and add_actor as they were) and set add_actor to NULL,
+     * so an item's events are either that one implicit event or rows of
+     * item_history, never both. */
+    return am__pg_runp(s, "history", "WITH a AS (INSERT INTO item_history("
+                       "item_id, seq, event, at_ms, actor) SELECT id, 1,"
+                       " 'add', created_ms, add_actor FROM items WHERE id ="
+                       " $1 AND add_actor IS NOT NULL RETURNING seq)"
+                       " INSERT INTO item_history(item_id, seq, event,"
+                       " old_value, old_meta, at_ms, actor) VALUES ($1,"
+                       " coalesce((SELECT max(seq) FROM item_history WHERE"
+                       " item_id = $1), 0) + 1 + (SELECT count(*) FROM a),"
+                       " $2, $3, $4, $5, $6)", &p);
 }
 
 static int row_is_live(const PGresult *r, int del_col, int exp_col,
@@ -128,22 +139,24 @@ static am_status update_row(am_store *s, int64_t id, am_str value,
                       " text = $4, tsv = to_tsvector('english', $4),"
                       " doc_len = $5, expires_ms = $6, vec_model = $7,"
                       " vec = $8, created_ms = $9, updated_ms = $10,"
-                      " deleted_ms = NULL, chg = pg_current_xact_id()"
-                      " WHERE id = $1", &p, NULL);
+                      " deleted_ms = NULL, add_actor = NULL,"
+                      " chg = pg_current_xact_id() WHERE id = $1", &p, NULL);
 }
 
+/* The history entry first: it moves the row's implicit "add" (see
+ * history_add), which the UPDATE then clears. */
 static am_status soft_delete(am_store *s, const PGresult *row, int64_t now,
                              const char *actor)
 {
     am__pgp p = { .n = 0 };
     int64_t id = am__pg_int(row, 0, 0);
+    am_status st = history_add(s, id, "delete", row, now, actor);
     am__pgp_int(&p, id);
     am__pgp_int(&p, now);
-    am_status st = am__pg_runp(s, "delete", "UPDATE items SET deleted_ms ="
-                               " $2, chg = pg_current_xact_id() WHERE id ="
-                               " $1", &p);
     if (st == AM_OK)
-        st = history_add(s, id, "delete", row, now, actor);
+        st = am__pg_runp(s, "delete", "UPDATE items SET deleted_ms = $2,"
+                         " add_actor = NULL, chg = pg_current_xact_id()"
+                         " WHERE id = $1", &p);
     return st;
 }
 
@@ -171,7 +184,7 @@ am_status am__pg_write(am_store *s, const am__write *w, am__prepared *ps,
     am_status st;
 
     enc.alloc = s->alloc;
-    /* One item without a vector: its INSERT (with its history entry) is
+    /* One item without a vector: its INSERT (its "add" event in the row) is
      * atomic on its own, so it runs without BEGIN and COMMIT, one round
      * trip. When the key exists that statement wrote nothing, and the
      * transaction below updates the row. */
@@ -255,9 +268,16 @@ am_status am__pg_undo_find(am_store *s, am_str enc, am_str key, int64_t now,
 
     am__pgp p = { .n = 0 };
     am__pgp_int(&p, u->id);
+    /* The last event: a row's implicit "add" (schema 6, sequence 0) or
+     * its last row of item_history -- an item has one or the other. */
     PGresult *h = am__pg_exec(s, "undo", "SELECT event, old_value, old_meta"
-                              " FROM item_history WHERE item_id = $1 ORDER"
-                              " BY seq DESC LIMIT 1", &p, 0);
+                              " FROM (SELECT 'add' AS event, NULL::text AS"
+                              " old_value, NULL::text AS old_meta, 0::bigint"
+                              " AS seq FROM items WHERE id = $1 AND"
+                              " add_actor IS NOT NULL UNION ALL SELECT event,"
+                              " old_value, old_meta, seq FROM item_history"
+                              " WHERE item_id = $1) e ORDER BY seq DESC"
+                              " LIMIT 1", &p, 0);
     if (h == NULL)
         return AM__ERR(s).code;
     u->hist = h;
@@ -292,11 +312,12 @@ am_status am__pg_undo_restore(am_store *s, const am__undo *u, am_str value,
     am_status st = am__pg_text((am_str){ p->text.ptr, p->text.len }, &text);
     if (st != AM_OK)
         st = am__fail(&AM__ERR(s), AM_ENOMEM, "undo: out of memory");
+    /* The history entry first, as in soft_delete. */
+    if (st == AM_OK)
+        st = history_add(s, u->id, event, u->row, now, actor);
     if (st == AM_OK)
         st = update_row(s, u->id, value, p->meta, &text, u->created_ms, now,
                         0, p);
-    if (st == AM_OK)
-        st = history_add(s, u->id, event, u->row, now, actor);
     am_buf_free(&text);
     return st;
 }
@@ -405,11 +426,15 @@ am_status am__pg_history(am_store *s, am_ns ns, am_str key, am__rbuild *b)
     am__pgp_bytes(&p, enc.ptr, enc.len);
     am__pgp_str(&p, key);
     /* One statement: the row and its history in one snapshot. Row 0
-     * carries the current value and meta (event NULL). */
-    r = am__pg_exec(s, "history", "WITH i AS (SELECT id, value, meta FROM"
-                    " items WHERE ns = $1 AND key = $2)"
+     * carries the current value and meta (event NULL); then the row's
+     * implicit "add" (schema 6) or its rows of item_history. */
+    r = am__pg_exec(s, "history", "WITH i AS (SELECT id, value, meta,"
+                    " created_ms, add_actor FROM items WHERE ns = $1 AND"
+                    " key = $2)"
                     " SELECT NULL::text, value, 0::bigint, NULL::text, meta,"
-                    " 0::bigint FROM i UNION ALL"
+                    " -1::bigint FROM i UNION ALL"
+                    " SELECT 'add', NULL, created_ms, add_actor, NULL,"
+                    " 0::bigint FROM i WHERE add_actor IS NOT NULL UNION ALL"
                     " SELECT h.event, h.old_value, h.at_ms, h.actor,"
                     " h.old_meta, h.seq FROM item_history h, i"
                     " WHERE h.item_id = i.id ORDER BY 6", &p, AM__PG_RETRY);

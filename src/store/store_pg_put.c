@@ -5,15 +5,15 @@
  * turns back into rows inside the server. Per batch, in the write's
  * READ COMMITTED transaction:
  *
- *  1. one INSERT ... ON CONFLICT DO NOTHING of every item, which also
- *     writes each new row's first history entry (a data-modifying CTE).
- *     It waits for a concurrent insert of the same key to end, so a key
+ *  1. one INSERT ... ON CONFLICT DO NOTHING of every item; a new row
+ *     keeps its "add" event in itself (add_actor, schema 6), not in
+ *     item_history. It waits for a concurrent insert of the same key to end, so a key
  *     it skips is committed by then;
  *  2. the rows of the skipped keys locked (SELECT ... FOR UPDATE), in key
  *     order, so that two batches touching the same keys lock them in the
  *     same order; a locked row is the newest committed version;
  *  3. those rows rewritten in one UPDATE whose CTE adds their history
- *     entries from the old versions (all parts of one statement see the
+ *     entries from the old versions (first the "add" a row still holds) (all parts of one statement see the
  *     same snapshot: the CTE reads the rows as they were before the
  *     UPDATE). A row that vanished between 1 and 2 (a concurrent purge)
  *     goes around again.
@@ -41,18 +41,19 @@
 /* Rounds of insert-then-lock for rows purged under our feet. */
 #define MAX_ROUNDS 4
 
+/* A new row's "add" event stays in the row (add_actor, schema 6) until
+ * its first write in place moves it into item_history (SQL_UPDATE,
+ * store_pg_items.c's history_add): the history row cost ~3 us of a put's
+ * ~34 us of CPU (bench_pg_put, docs/BENCHMARKS.md). */
 static const char *const SQL_INSERT =
-    "WITH u AS (SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::text[],"
-    " $4::text[], $5::text[], $6::int8[], $7::int8[], $8::text[],"
-    " $9::bytea[]) AS u(ns, key, value, meta, txt, doc_len, exp, vm, vec)),"
-    " ins AS (INSERT INTO items(ns, key, value, meta, text, tsv, doc_len,"
-    " expires_ms, vec_model, vec, created_ms, updated_ms)"
+    "INSERT INTO items(ns, key, value, meta, text, tsv, doc_len,"
+    " expires_ms, vec_model, vec, created_ms, updated_ms, add_actor)"
     " SELECT ns, key, value, meta, txt, to_tsvector('english', txt),"
-    " doc_len, exp, vm, vec, $10::int8, $10::int8 FROM u"
-    " ON CONFLICT (ns, key) DO NOTHING RETURNING id, ns, key),"
-    " h AS (INSERT INTO item_history(item_id, seq, event, at_ms, actor)"
-    " SELECT id, 1, 'add', $10::int8, $11::text FROM ins)"
-    " SELECT id, ns, key FROM ins";
+    " doc_len, exp, vm, vec, $10::int8, $10::int8, $11::text"
+    " FROM unnest($1::bytea[], $2::bytea[], $3::text[],"
+    " $4::text[], $5::text[], $6::int8[], $7::int8[], $8::text[],"
+    " $9::bytea[]) AS u(ns, key, value, meta, txt, doc_len, exp, vm, vec)"
+    " ON CONFLICT (ns, key) DO NOTHING RETURNING id, ns, key";
 
 static const char *const SQL_LOCK =
     "SELECT u.ord, i.id FROM unnest($1::bytea[], $2::bytea[]) WITH"
@@ -61,20 +62,26 @@ static const char *const SQL_LOCK =
 
 #define LIVE_I "i.deleted_ms IS NULL AND (i.expires_ms IS NULL OR" \
                " i.expires_ms > $9::int8)"
+/* The CTE h reads the rows as they were: a row still holding its "add"
+ * event (add_actor) gets it as sequence 1, at its old created_ms, and
+ * this put's event as 2; the UPDATE clears add_actor. */
 static const char *const SQL_UPDATE =
     "WITH u AS (SELECT * FROM unnest($1::int8[], $2::text[], $3::text[],"
     " $4::text[], $5::int8[], $6::int8[], $7::text[], $8::bytea[])"
     " AS u(id, value, meta, txt, doc_len, exp, vm, vec)),"
     " h AS (INSERT INTO item_history(item_id, seq, event, old_value,"
-    " old_meta, at_ms, actor) SELECT i.id, coalesce((SELECT max(x.seq)"
-    " FROM item_history x WHERE x.item_id = i.id), 0) + 1, CASE WHEN "
+    " old_meta, at_ms, actor) SELECT i.id, 1, 'add', NULL, NULL,"
+    " i.created_ms, i.add_actor FROM u JOIN items i ON i.id = u.id WHERE"
+    " i.add_actor IS NOT NULL UNION ALL SELECT i.id, coalesce((SELECT"
+    " max(x.seq) FROM item_history x WHERE x.item_id = i.id), 0) + 1 +"
+    " (i.add_actor IS NOT NULL)::int, CASE WHEN "
     LIVE_I " THEN 'update' ELSE 'add' END, i.value, i.meta, $9::int8,"
     " $10::text FROM u JOIN items i ON i.id = u.id)"
     " UPDATE items i SET value = u.value, meta = u.meta, text = u.txt,"
     " tsv = to_tsvector('english', u.txt), doc_len = u.doc_len,"
     " expires_ms = u.exp, vec_model = u.vm, vec = u.vec,"
     " created_ms = CASE WHEN " LIVE_I " THEN i.created_ms ELSE $9::int8"
-    " END, updated_ms = $9::int8, deleted_ms = NULL,"
+    " END, updated_ms = $9::int8, deleted_ms = NULL, add_actor = NULL,"
     " chg = pg_current_xact_id() FROM u WHERE i.id = u.id";
 
 static am_status check_model(am_store *s, const am__prepared *p, size_t idx)
