@@ -11,6 +11,7 @@
 
 #include "agentmem/store.h"
 #include "harness.h"
+#include "store_events.h"
 
 #define NS1(a) ((am_ns){ (const am_str[]){ AM_STR(a) }, 1 })
 
@@ -140,22 +141,6 @@ AM_TEST(connection_failures_say_what_failed_and_where)
     CHECK(s == NULL);
 }
 
-/* The event names of `key`'s history, space separated, into `out`. */
-static void events_of(am_store *s, am_ns ns, const char *key, char *out,
-                      size_t cap)
-{
-    am_results *r = NULL;
-    CHECK_OK_E(am_store_history(s, ns, am_str_c(key), &r),
-               am_store_last_error(s));
-    out[0] = '\0';
-    for (size_t i = 0; i < r->count; i++) {
-        size_t n = strlen(out);
-        snprintf(out + n, cap - n, "%s%.*s", i > 0 ? " " : "",
-                 (int)r->items[i].event.len, r->items[i].event.ptr);
-    }
-    am_results_free(r);
-}
-
 /* Rows of events6.item_history for `key`, as text. */
 static void hist_rows(const char *key, char *out, size_t n)
 {
@@ -217,7 +202,7 @@ AM_TEST(a_new_row_keeps_its_add_event_until_its_first_change)
           memcmp(r->items[0].actor.ptr, "alice", 5) == 0);
     CHECK(r->items[1].value.len == 1 && r->items[1].value.ptr[0] == '2');
     am_results_free(r);
-    events_of(s, ns, "a", ev, sizeof ev);
+    test_events(s, ns, "a", ev, sizeof ev);
     CHECK_STR_EQ(ev, "add update");
     sql_on_server("SELECT count(*) FROM events6.items WHERE add_actor IS"
                   " NOT NULL", v, sizeof v);
@@ -227,24 +212,24 @@ AM_TEST(a_new_row_keeps_its_add_event_until_its_first_change)
     CHECK_OK(am_store_delete(s, ns, AM_STR("b")));
     hist_rows("b", v, sizeof v);
     CHECK_STR_EQ(v, "2");
-    events_of(s, ns, "b", ev, sizeof ev);
+    test_events(s, ns, "b", ev, sizeof ev);
     CHECK_STR_EQ(ev, "add delete");
     CHECK_OK(am_store_undo(s, ns, AM_STR("c")));
     hist_rows("c", v, sizeof v);
     CHECK_STR_EQ(v, "2");
-    events_of(s, ns, "c", ev, sizeof ev);
+    test_events(s, ns, "c", ev, sizeof ev);
     CHECK_STR_EQ(ev, "add delete");
     /* Re-adding the deleted key, then undoing that. */
     CHECK_OK(am_store_put(s, &in[2]));
-    events_of(s, ns, "c", ev, sizeof ev);
+    test_events(s, ns, "c", ev, sizeof ev);
     CHECK_STR_EQ(ev, "add delete add");
     CHECK_OK(am_store_undo(s, ns, AM_STR("c")));
-    events_of(s, ns, "c", ev, sizeof ev);
+    test_events(s, ns, "c", ev, sizeof ev);
     CHECK_STR_EQ(ev, "add delete add delete");
     /* Undo of an update restores the old value (history_add before the
      * row's rewrite): a's update undone. */
     CHECK_OK(am_store_undo(s, ns, AM_STR("a")));
-    events_of(s, ns, "a", ev, sizeof ev);
+    test_events(s, ns, "a", ev, sizeof ev);
     CHECK_STR_EQ(ev, "add update update");
     am_buf got = AM_BUF_INIT;
     CHECK_OK(am_store_get(s, ns, AM_STR("a"), &got));
@@ -256,9 +241,9 @@ AM_TEST(a_new_row_keeps_its_add_event_until_its_first_change)
     size_t removed = 0;
     CHECK_OK(am_store_history_prune(s, 1, &removed));
     CHECK_EQ(removed, 2 + 1 + 3); /* a: 2, b: 1, c: 3 */
-    events_of(s, ns, "d", ev, sizeof ev);
+    test_events(s, ns, "d", ev, sizeof ev);
     CHECK_STR_EQ(ev, "add");
-    events_of(s, ns, "a", ev, sizeof ev);
+    test_events(s, ns, "a", ev, sizeof ev);
     CHECK_STR_EQ(ev, "update");
     CHECK_OK(am_store_check(s));
     /* A hard delete takes the implicit event with the row. */
@@ -391,10 +376,10 @@ AM_TEST(schema_4_stores_upgrade_to_6_keeping_every_row)
     /* An old row's "add" is in item_history already (add_actor NULL): a
      * write in place appends its own event and moves nothing. */
     char ev[64];
-    events_of(s, NS1("u"), "k300", ev, sizeof ev);
+    test_events(s, NS1("u"), "k300", ev, sizeof ev);
     CHECK_STR_EQ(ev, "add");
     CHECK_OK(am_store_put(s, &items[300]));
-    events_of(s, NS1("u"), "k300", ev, sizeof ev);
+    test_events(s, NS1("u"), "k300", ev, sizeof ev);
     CHECK_STR_EQ(ev, "add update");
     sql_on_server("SELECT count(*) FROM upgrade4.item_history", v, sizeof v);
     CHECK_STR_EQ(v, "652");

@@ -12,6 +12,7 @@
 
 #include "agentmem/store.h"
 #include "harness.h"
+#include "store_events.h"
 #include "vec_checks.h"
 
 #define NS1(a) ((am_ns){ (const am_str[]){ AM_STR(a) }, 1 })
@@ -51,18 +52,10 @@ static char *history(am_store *s, const char *key)
     return out;
 }
 
-/* The event names of `key`'s history, space separated, into `out`. */
+/* The event names of `key`'s history in namespace "n". */
 static void events(am_store *s, const char *key, char *out, size_t cap)
 {
-    am_results *r = NULL;
-    CHECK_OK(am_store_history(s, NS1("n"), am_str_c(key), &r));
-    out[0] = '\0';
-    for (size_t i = 0; i < r->count; i++) {
-        size_t n = strlen(out);
-        snprintf(out + n, cap - n, "%s%.*s", i > 0 ? " " : "",
-                 (int)r->items[i].event.len, r->items[i].event.ptr);
-    }
-    am_results_free(r);
+    test_events(s, NS1("n"), key, out, cap);
 }
 
 AM_TEST(a_new_row_keeps_its_add_event_until_its_first_change)
