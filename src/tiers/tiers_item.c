@@ -114,73 +114,76 @@ void am_tier_item_free(am_tier_item *item)
  * into info's own storage, so nothing in it points into the handle once
  * the lock is released; the content points into `content` when the
  * caller asked for it (already filled). On failure `info` keeps its
- * storage (freeable) and its other fields are unspecified. */
+ * storage (freeable) and its other fields are unspecified. It reads the
+ * record directly rather than through view_rec: the id, the extra
+ * metadata and the content follow each other in the blob, so they are
+ * one copy (a retrieve copies after its cache misses, so every
+ * instruction here adds to its latency). */
 static am_status copy_out(am_tiers *t, const titem *it, const am_buf *content,
                           am_tier_item *info)
 {
-    am_tier_item v;
+    const tkey *type = &t->types.keys[it->type];
+    const uint32_t *tags = am__tiers_tags(it);
     am_buf *text = &info->text;
     bool own_content = content == NULL && it->tier != AM_TIER_ARCHIVE;
-    size_t total;
+    size_t id_len = it->id_len, extra_len = it->extra_len;
+    size_t run = id_len + extra_len + (own_content ? it->stored_len : 0);
+    size_t total = run + type->len;
     am_status st;
     char *p;
 
     if (text->ptr == NULL && text->alloc == NULL)
         text->alloc = t->alloc;
-    st = view_rec(t, it, &v);
-    if (st != AM_OK)
-        return am__fail(&AM__ERR(t), st, "no memory to describe an item");
-    if (v.tag_count > info->tag_cap) {
+    if (it->ntags > info->tag_cap) {
         void *q = info->tag_store;
-        st = am__grow(text->alloc, &q, &info->tag_cap, v.tag_count,
+        st = am__grow(text->alloc, &q, &info->tag_cap, it->ntags,
                       sizeof(am_str));
         if (st != AM_OK)
-            return am__fail(&AM__ERR(t), st, "no memory to copy %zu tags",
-                            v.tag_count);
+            return am__fail(&AM__ERR(t), st, "no memory to copy %u tags",
+                            (unsigned)it->ntags);
         info->tag_store = q;
     }
     /* One reservation, so the pointers below stay put while we copy.
      * Sizes are bounded (ids 64 KiB, 255 tags of 255 bytes, content and
      * extra under 4 GiB each), so the sum cannot wrap. */
-    total = v.id.len + v.type.len + v.extra.len +
-            (own_content ? v.content.len : 0);
-    for (size_t i = 0; i < v.tag_count; i++)
-        total += v.tags[i].len;
+    for (size_t i = 0; i < it->ntags; i++)
+        total += t->tags.keys[tags[i]].len;
     am_buf_clear(text);
     if (am_buf_reserve(text, total) != AM_OK)
         return am__fail(&AM__ERR(t), AM_ENOMEM,
                         "no memory to copy an item out (%zu bytes)", total);
     p = text->ptr;
-#define COPY(dst, src) \
-    do { \
-        if ((src).len > 0) \
-            memcpy(p, (src).ptr, (src).len); \
-        (dst) = (am_str){ p, (src).len }; \
-        p += (src).len; \
-    } while (0)
-    COPY(info->id, v.id);
-    COPY(info->type, v.type);
-    COPY(info->extra, v.extra);
-    for (size_t i = 0; i < v.tag_count; i++)
-        COPY(info->tag_store[i], v.tags[i]);
+    memcpy(p, am__tiers_id(it), run); /* id_len >= 1: run > 0 */
+    info->id = (am_str){ p, id_len };
+    info->extra = (am_str){ p + id_len, extra_len };
     if (content != NULL)
         info->content = (am_str){ content->ptr, content->len };
     else if (own_content)
-        COPY(info->content, v.content);
+        info->content = (am_str){ p + id_len + extra_len, it->stored_len };
     else
         info->content = (am_str){ NULL, 0 };
-#undef COPY
+    p += run;
+    if (type->len > 0)
+        memcpy(p, type->s, type->len);
+    info->type = (am_str){ p, type->len };
+    p += type->len;
+    for (size_t i = 0; i < it->ntags; i++) {
+        const tkey *k = &t->tags.keys[tags[i]];
+        memcpy(p, k->s, k->len);
+        info->tag_store[i] = (am_str){ p, k->len };
+        p += k->len;
+    }
     text->len = (size_t)(p - text->ptr);
     text->ptr[text->len] = '\0';
-    info->tags = v.tag_count > 0 ? info->tag_store : NULL;
-    info->tag_count = v.tag_count;
-    info->content_len = v.content_len;
-    info->tier = v.tier;
-    info->flags = v.flags;
-    info->created_ms = v.created_ms;
-    info->accessed_ms = v.accessed_ms;
-    info->access_count = v.access_count;
-    info->importance = v.importance;
+    info->tags = it->ntags > 0 ? info->tag_store : NULL;
+    info->tag_count = it->ntags;
+    info->content_len = it->content_len;
+    info->tier = (am_tier)it->tier;
+    info->flags = (it->flags & T_JSON) ? AM_TIER_JSON : 0;
+    info->created_ms = it->created_ms;
+    info->accessed_ms = it->accessed_ms;
+    info->access_count = it->access_count;
+    info->importance = it->importance;
     return AM_OK;
 }
 
