@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include "agentmem/clock.h"
 #include "agentmem/tokens.h"
@@ -582,4 +583,174 @@ AM_TEST(enum_names_come_from_one_table_both_ways)
     static const am__names t1 = AM__NAMES("thing", one);
     CHECK_ST(am__name_parse(&t1, (am_str){ NULL, 0 }, &v, &err), AM_EINVAL);
     CHECK_STR_EQ(err.msg, "unknown thing '' (expected only)");
+}
+
+/* ---- buf.h, status.h and clock.h promises not held above ---- */
+
+/* An allocator whose fresh blocks are junk, as malloc's may be: what the
+ * library does not write shows. */
+static void *junk_alloc(void *ctx, size_t size)
+{
+    void *p = malloc(size);
+    (void)ctx;
+    if (p != NULL)
+        memset(p, 0xab, size);
+    return p;
+}
+
+static void *junk_realloc(void *ctx, void *ptr, size_t old_size,
+                          size_t new_size)
+{
+    unsigned char *p = realloc(ptr, new_size);
+    (void)ctx;
+    if (p != NULL && new_size > old_size)
+        memset(p + old_size, 0xab, new_size - old_size);
+    return p;
+}
+
+static void junk_free(void *ctx, void *ptr, size_t size)
+{
+    (void)ctx, (void)size;
+    free(ptr);
+}
+
+/* buf.h: "On success a buffer's ptr is NUL-terminated", also after a
+ * reserve that made the first allocation. */
+AM_TEST(buf_reserve_on_an_empty_buffer_leaves_it_terminated)
+{
+    am_allocator a = { junk_alloc, junk_realloc, junk_free, NULL };
+    am_buf b = AM_BUF_INIT;
+    b.alloc = &a;
+    CHECK_OK(am_buf_reserve(&b, 100));
+    CHECK(b.ptr != NULL);
+    CHECK_EQ(b.len, 0);
+    CHECK_STR_EQ(b.ptr, "");
+    CHECK_STR_EQ(am_buf_str(&b).ptr, "");
+    am_buf_free(&b);
+}
+
+/* Every failed write leaves the buffer as it was: append and appendf
+ * out of memory, appendf with a conversion that cannot be done, and a
+ * reserve past SIZE_MAX. */
+AM_TEST(buf_failed_writes_leave_the_buffer_unchanged)
+{
+    test_alloc ta = { 0 };
+    am_allocator a = test_alloc_make(&ta);
+    am_buf b = AM_BUF_INIT;
+    static const wchar_t bad[] = { 0xd800, 0 }; /* no multibyte form */
+    static const char big[256];
+    char *ptr;
+    size_t cap;
+
+    b.alloc = &a;
+    CHECK_OK(am_buf_append(&b, "keep", 4));
+    ptr = b.ptr;
+    cap = b.cap;
+    ta.fail_at = ta.calls + 1;
+    CHECK(cap < sizeof big);
+    CHECK_ST(am_buf_append(&b, big, cap + 1), AM_ENOMEM);
+    CHECK(b.ptr == ptr && b.cap == cap);
+    CHECK_MEM_EQ(b.ptr, b.len, "keep");
+    CHECK_EQ(b.ptr[b.len], '\0');
+    ta.fail_at = ta.calls + 1;
+    CHECK_ST(am_buf_appendf(&b, "%*d", (int)cap + 1, 7), AM_ENOMEM);
+    CHECK(b.ptr == ptr && b.cap == cap);
+    CHECK_MEM_EQ(b.ptr, b.len, "keep");
+    ta.fail_at = 0;
+    CHECK_ST(am_buf_appendf(&b, "[%ls]", bad), AM_EINVAL);
+    CHECK_MEM_EQ(b.ptr, b.len, "keep");
+    CHECK_EQ(b.ptr[b.len], '\0');
+    CHECK_ST(am_buf_reserve(&b, SIZE_MAX), AM_ENOMEM);
+    CHECK_ST(am_buf_append(&b, "x", SIZE_MAX), AM_ENOMEM);
+    CHECK_MEM_EQ(b.ptr, b.len, "keep");
+    am_buf_free(&b);
+    CHECK_EQ(ta.live_blocks, 0);
+}
+
+/* clear keeps the memory for reuse; free returns it and keeps the
+ * allocator, so a freed buffer can be written again through it. Both
+ * take NULL, and a buffer never written. */
+AM_TEST(buf_clear_keeps_memory_and_free_keeps_the_allocator)
+{
+    test_alloc ta = { 0 };
+    am_allocator a = test_alloc_make(&ta);
+    am_buf b = AM_BUF_INIT;
+    char *ptr;
+    size_t cap;
+    long calls;
+
+    b.alloc = &a;
+    am_buf_clear(&b); /* never written: nothing to terminate */
+    CHECK(b.ptr == NULL && b.len == 0);
+    CHECK_OK(am_buf_append(&b, "some text", 9));
+    ptr = b.ptr;
+    cap = b.cap;
+    calls = ta.calls;
+    am_buf_clear(&b);
+    CHECK(b.ptr == ptr && b.cap == cap && b.len == 0);
+    CHECK_STR_EQ(b.ptr, "");
+    CHECK_OK(am_buf_append(&b, "again", 5)); /* no new allocation */
+    CHECK_EQ(ta.calls, calls);
+    am_buf_free(&b);
+    CHECK(b.ptr == NULL && b.len == 0 && b.cap == 0);
+    CHECK(b.alloc == &a);
+    CHECK_EQ(ta.live_blocks, 0);
+    CHECK_OK(am_buf_append(&b, "x", 1));
+    CHECK_EQ(ta.live_blocks, 1);
+    am_buf_free(&b);
+    am_buf_free(&b); /* twice: the second is a no-op */
+    CHECK_EQ(ta.live_blocks, 0);
+    am_buf_clear(NULL);
+    am_buf_free(NULL);
+}
+
+/* The borrowed views of buf.h: NULL and an empty buffer read as "". */
+AM_TEST(str_views_of_nothing_are_the_empty_string)
+{
+    am_buf b = AM_BUF_INIT;
+    am_str s = am_str_c(NULL);
+    CHECK_STR_EQ(s.ptr, "");
+    CHECK_EQ(s.len, 0);
+    s = am_str_c("abc");
+    CHECK_EQ(s.len, 3);
+    s = am_buf_str(&b);
+    CHECK_STR_EQ(s.ptr, "");
+    CHECK_EQ(s.len, 0);
+}
+
+/* status.h: am_error_clear(NULL) is a no-op. */
+AM_TEST(error_clear_takes_null)
+{
+    am_error err = { AM_EIO, "detail" };
+    am_error_clear(NULL);
+    am_error_clear(&err);
+    CHECK_EQ(err.code, AM_OK);
+    CHECK_STR_EQ(err.msg, "");
+}
+
+static int64_t fixed_ms(void *ctx)
+{
+    return *(const int64_t *)ctx;
+}
+
+/* clock.h: a given clock is read, NULL is the system clock and the
+ * system randomness, for am_clock_now and am_uuid7 alike. */
+AM_TEST(clock_null_means_the_system_clock)
+{
+    int64_t t = 1700000000000;
+    am_clock c = { fixed_ms, &t };
+    char id[37];
+    int64_t before = am_clock_now(NULL);
+
+    CHECK_EQ(am_clock_now(&c), 1700000000000);
+    CHECK(before > 1600000000000LL);
+    CHECK(am_clock_now(NULL) >= before);
+    am_uuid7(&c, NULL, id);
+    CHECK_EQ(strlen(id), 36);
+    CHECK_MEM_EQ(id, 13, "018bcfe5-6800");
+    am_uuid7(NULL, NULL, id);
+    CHECK_EQ(strlen(id), 36);
+    CHECK_EQ(id[14], '7');
+    /* The system clock's time, not the fixed one. */
+    CHECK(memcmp(id, "018bcfe5-6800", 13) > 0);
 }

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "agentmem/sessions.h"
 #include "harness.h"
@@ -93,6 +94,56 @@ AM_TEST(sessions_save_load_list_and_delete)
     am_react_free(b);
     am_react_free(back);
     am_sessions_close(ss);
+    test_rmtree(dir);
+    free(dir);
+}
+
+/* sessions.h's promises about ids and opening that the test above leaves
+ * out: 128 bytes is the longest id, a leading '.' is refused (no hidden
+ * or "." and ".." files), delete checks ids as save does, an open that
+ * cannot make its directory is AM_EIO naming it, and close takes NULL. */
+AM_TEST(sessions_id_limits_and_open_errors)
+{
+    char *dir = test_tmpdir();
+    char path[600], id[129];
+    am_sessions *ss = NULL;
+    am_react *m = memory_with("hello");
+    am_buf out = AM_BUF_INIT;
+    am_error err;
+
+    CHECK_OK(am_sessions_open(dir, NULL, &ss, NULL));
+    memset(id, 'a', sizeof id);
+    CHECK_OK(am_sessions_save(ss, (am_str){ id, 128 }, m));
+    CHECK_ST(am_sessions_save(ss, (am_str){ id, 129 }, m), AM_EINVAL);
+    CHECK_ST(am_sessions_load(ss, (am_str){ id, 129 }, m), AM_EINVAL);
+    CHECK_ST(am_sessions_save(ss, AM_STR(".hidden"), m), AM_EINVAL);
+    CHECK_ST(am_sessions_save(ss, AM_STR("."), m), AM_EINVAL);
+    CHECK_ST(am_sessions_save(ss, AM_STR(".."), m), AM_EINVAL);
+    CHECK_OK(am_sessions_save(ss, AM_STR("a.b"), m)); /* a dot inside */
+    CHECK_ST(am_sessions_save(ss, AM_STR("a\0b"), m), AM_EINVAL);
+    CHECK_ST(am_sessions_save(ss, AM_STR("caf\xc3\xa9"), m), AM_EINVAL);
+    CHECK(strstr(am_sessions_last_error(ss)->msg, "byte 3") != NULL);
+    CHECK_ST(am_sessions_delete(ss, AM_STR("../a.b")), AM_EINVAL);
+    CHECK_ST(am_sessions_delete(ss, AM_STR("")), AM_EINVAL);
+    CHECK_OK(am_sessions_list(ss, &out));
+    snprintf(path, sizeof path, "[\"a.b\",\"%.128s\"]", id);
+    CHECK_STR_EQ(out.ptr, path); /* only the two saved */
+    am_sessions_close(ss);
+    am_sessions_close(NULL);
+
+    /* A directory that cannot be made: below a regular file. */
+    snprintf(path, sizeof path, "%s/file", dir);
+    FILE *fp = fopen(path, "w");
+    CHECK(fp != NULL);
+    fclose(fp);
+    snprintf(path, sizeof path, "%s/file/sessions", dir);
+    ss = (am_sessions *)1; /* set to NULL on failure */
+    CHECK_ST(am_sessions_open(path, NULL, &ss, &err), AM_EIO);
+    CHECK(ss == NULL);
+    CHECK(strstr(err.msg, path) != NULL);
+
+    am_buf_free(&out);
+    am_react_free(m);
     test_rmtree(dir);
     free(dir);
 }

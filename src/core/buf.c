@@ -23,6 +23,8 @@ am_status am_buf_reserve(am_buf *buf, size_t extra)
     np = am__realloc(buf->alloc, buf->ptr, buf->cap, ncap);
     if (np == NULL)
         return AM_ENOMEM;
+    /* A first allocation holds junk: buf.h promises a terminated ptr. */
+    np[buf->len] = '\0';
     buf->ptr = np;
     buf->cap = ncap;
     return AM_OK;
