@@ -253,6 +253,79 @@ AM_TEST(a_new_row_keeps_its_add_event_until_its_first_change)
     am_store_close(s);
 }
 
+/* Put `n` items "<prefix><i>" = "<value>" into namespace "n" in one
+ * write. */
+static void put_run(am_store *s, const char *prefix, int from, int n,
+                    const char *value)
+{
+    am_item_in *in = calloc((size_t)n, sizeof *in);
+    char(*keys)[24] = calloc((size_t)n, sizeof *keys);
+    const am_ns ns = NS1("n"); /* a literal in the loop dies each round */
+    CHECK(in != NULL && keys != NULL);
+    for (int i = 0; i < n; i++) {
+        snprintf(keys[i], sizeof keys[i], "%s%05d", prefix, from + i);
+        in[i] = (am_item_in){ .ns = ns, .key = am_str_c(keys[i]),
+                              .value = am_str_c(value) };
+    }
+    CHECK_OK_E(am_store_put_many(s, in, (size_t)n), am_store_last_error(s));
+    CHECK_EQ(am_store_last_error(s)->code, AM_OK);
+    free(in);
+    free(keys);
+}
+
+/* A batch of keys expected new (the connection's last batch was) goes
+ * as a plain INSERT in a savepoint (store_pg_put.c); one that meets an
+ * existing key is rolled back to that savepoint alone and written the
+ * usual way, so every batch before it in the same write stays, and the
+ * next batch is written the usual way first. Also a write of more
+ * batches than it takes savepoints for. */
+AM_TEST(batches_of_new_keys_fall_back_when_a_key_exists)
+{
+    char t[512], v[64], ev[64];
+    am_store *s;
+    am_buf got = AM_BUF_INIT;
+    target(t, sizeof t, "newkeys");
+    CHECK_OK(am_store_open(t, NULL, &s, NULL));
+    put_run(s, "b", 0, 1000, "1");       /* new keys */
+    /* One write: 1,000 new "a" keys (a batch of their own, first in key
+     * order), then the 1,000 "b" keys, which exist. */
+    static am_item_in in[2000];
+    static char keys[2000][24];
+    const am_ns ns = NS1("n");
+    for (int i = 0; i < 2000; i++) {
+        snprintf(keys[i], sizeof keys[i], "%s%05d", i < 1000 ? "a" : "b",
+                 i % 1000);
+        in[i] = (am_item_in){ .ns = ns, .key = am_str_c(keys[i]),
+                              .value = AM_STR("2") };
+    }
+    CHECK_OK_E(am_store_put_many(s, in, 2000), am_store_last_error(s));
+    CHECK_EQ(am_store_last_error(s)->code, AM_OK);
+    sql_on_server("SELECT count(*) FROM newkeys.items", v, sizeof v);
+    CHECK_STR_EQ(v, "2000");
+    sql_on_server("SELECT count(*) FROM newkeys.items WHERE value = '2'", v,
+                  sizeof v);
+    CHECK_STR_EQ(v, "2000");
+    test_events(s, NS1("n"), "a00007", ev, sizeof ev);
+    CHECK_STR_EQ(ev, "add");
+    test_events(s, NS1("n"), "b00999", ev, sizeof ev);
+    CHECK_STR_EQ(ev, "add update");
+    /* After that, new keys again (the usual way first, then plain), a
+     * write of 20 batches among them. */
+    put_run(s, "c", 0, 1000, "3");
+    put_run(s, "c", 1000, 20000, "3");
+    sql_on_server("SELECT count(*) FROM newkeys.items", v, sizeof v);
+    CHECK_STR_EQ(v, "23000");
+    CHECK_OK(am_store_get(s, NS1("n"), AM_STR("c20999"), &got));
+    CHECK_STR_EQ(got.ptr, "3");
+    /* And a write of existing keys only. */
+    put_run(s, "c", 0, 1500, "4");
+    test_events(s, NS1("n"), "c01499", ev, sizeof ev);
+    CHECK_STR_EQ(ev, "add update");
+    CHECK_OK(am_store_check(s));
+    am_buf_free(&got);
+    am_store_close(s);
+}
+
 /* Migration 6 undone by hand: every row's implicit "add" event back into
  * item_history (sequence 1, as versions before 6 wrote it), the column
  * dropped. */

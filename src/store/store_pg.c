@@ -337,6 +337,12 @@ PGresult *am__pg_exec(am_store *s, const char *what, const char *sql,
             continue;
         }
         fail_result(s, r, what);
+        const char *state = r != NULL ? PQresultErrorField(r,
+                                                           PG_DIAG_SQLSTATE)
+                                      : NULL;
+        if ((flags & AM__PG_UNIQUE) && state != NULL &&
+            strcmp(state, "23505") == 0)
+            AM__ERR(s).code = AM_EEXIST;
         PQclear(r);
         return NULL;
     }

@@ -39,6 +39,10 @@ typedef struct am__pgc {
     /* Pooled handles: the thread whose call holds it (`depth` > 0). */
     pthread_t owner;
     int depth;
+    /* The last batched put on this connection found keys that existed:
+     * the next one goes straight to INSERT ... ON CONFLICT
+     * (store_pg_put.c). */
+    int put_conflicts;
 } am__pgc;
 
 /* The backend's state behind am_store.impl. */
@@ -98,6 +102,9 @@ void am__pgp_textfmt(am__pgp *p, const char *v);
                           * and plan it once per connection (a named
                           * prepared statement), saving both on every
                           * later call */
+#define AM__PG_UNIQUE 4 /* a unique violation (SQLSTATE 23505) fails with
+                         * AM_EEXIST instead of AM_EIO, so the caller can
+                         * roll back to a savepoint and go another way */
 
 /* Run `sql` with `p` (may be NULL); binary results. Returns the result on
  * success (free with PQclear) or NULL with AM__ERR(s) set to "<what> on

@@ -22,6 +22,11 @@
  * commit wins and the history gets one entry per put, numbered in commit
  * order, exactly as when items were written one statement at a time.
  *
+ * A batch that is expected to hold only new keys (the connection's last
+ * batch did) first tries step 1 as a plain INSERT in a savepoint
+ * (SQL_INSERT_NEW), which is cheaper than ON CONFLICT and falls back to
+ * the steps above on a unique violation.
+ *
  * A batch never holds a key twice (ON CONFLICT cannot touch a row twice
  * in one statement): a write that repeats a key is cut into batches at
  * each repetition, so the later put of a key lands after the earlier one.
@@ -45,15 +50,31 @@
  * its first write in place moves it into item_history (SQL_UPDATE,
  * store_pg_items.c's history_add): the history row cost ~3 us of a put's
  * ~34 us of CPU (bench_pg_put, docs/BENCHMARKS.md). */
-static const char *const SQL_INSERT =
-    "INSERT INTO items(ns, key, value, meta, text, tsv, doc_len,"
-    " expires_ms, vec_model, vec, created_ms, updated_ms, add_actor)"
-    " SELECT ns, key, value, meta, txt, to_tsvector('english', txt),"
-    " doc_len, exp, vm, vec, $10::int8, $10::int8, $11::text"
-    " FROM unnest($1::bytea[], $2::bytea[], $3::text[],"
-    " $4::text[], $5::text[], $6::int8[], $7::int8[], $8::text[],"
+#define INSERT_ROWS                                                      \
+    "INSERT INTO items(ns, key, value, meta, text, tsv, doc_len,"        \
+    " expires_ms, vec_model, vec, created_ms, updated_ms, add_actor)"    \
+    " SELECT ns, key, value, meta, txt, to_tsvector('english', txt),"    \
+    " doc_len, exp, vm, vec, $10::int8, $10::int8, $11::text"            \
+    " FROM unnest($1::bytea[], $2::bytea[], $3::text[],"                 \
+    " $4::text[], $5::text[], $6::int8[], $7::int8[], $8::text[],"       \
     " $9::bytea[]) AS u(ns, key, value, meta, txt, doc_len, exp, vm, vec)"
-    " ON CONFLICT (ns, key) DO NOTHING RETURNING id, ns, key";
+static const char *const SQL_INSERT =
+    INSERT_ROWS " ON CONFLICT (ns, key) DO NOTHING RETURNING id, ns, key";
+
+/* SQL_INSERT without ON CONFLICT, for a batch expected to hold only new
+ * keys (the connection's last batch did): ON CONFLICT's arbiter probes
+ * the (ns, key) index once more per row and confirms each speculative
+ * insertion with a WAL record of its own, ~2.5 us of a put's ~31 us of
+ * CPU (bench_pg_put, docs/BENCHMARKS.md). Run in a savepoint: a key that
+ * exists after all (a unique violation, also once a concurrent insert of
+ * it commits) rolls the batch back to it and SQL_INSERT takes over. */
+static const char *const SQL_INSERT_NEW = INSERT_ROWS " RETURNING id, ns, key";
+/* Savepoints a write takes for SQL_INSERT_NEW at most: each batch's is a
+ * subtransaction with an id of its own, and a transaction with more than
+ * 64 of them makes every other session's snapshots slower
+ * (PGPROC_MAX_CACHED_SUBXIDS). Later batches of a larger write take
+ * SQL_INSERT. */
+#define MAX_SAVEPOINTS 16
 
 static const char *const SQL_LOCK =
     "SELECT u.ord, i.id FROM unnest($1::bytea[], $2::bytea[]) WITH"
@@ -171,6 +192,7 @@ typedef struct batch {
     int *done;     /* per batch position: written */
     size_t *todo;  /* batch positions still to write (scratch) */
     am_buf a[9];   /* array parameters */
+    int savepoints; /* taken by this write (MAX_SAVEPOINTS) */
 } batch;
 
 /* The content arrays of positions `pos` (count n) into b->a[from...]:
@@ -240,8 +262,10 @@ static am_status addr_arrays(batch *b, const size_t *pos, size_t n)
     return st;
 }
 
-/* Step 1: insert the `n` positions `pos` that are new keys; mark them. */
-static am_status insert_new(batch *b, const size_t *pos, size_t n)
+/* Step 1: insert the `n` positions `pos` that are new keys with `sql`
+ * (SQL_INSERT, or SQL_INSERT_NEW with `flags` AM__PG_UNIQUE); mark them. */
+static am_status insert_rows(batch *b, const size_t *pos, size_t n,
+                             const char *sql, int flags)
 {
     am_store *s = b->s;
     am__pgp p = { .n = 0 };
@@ -253,7 +277,7 @@ static am_status insert_new(batch *b, const size_t *pos, size_t n)
     bind_arrays(&p, b->a, 9);
     am__pgp_int(&p, b->now);
     am__pgp_bytes(&p, s->actor, strlen(s->actor));
-    PGresult *r = am__pg_exec(s, "put", SQL_INSERT, &p, AM__PG_PREPARE);
+    PGresult *r = am__pg_exec(s, "put", sql, &p, AM__PG_PREPARE | flags);
     if (r == NULL)
         return AM__ERR(s).code;
     /* Rows come back in insertion order, a subsequence of `pos`; the
@@ -274,6 +298,40 @@ static am_status insert_new(batch *b, const size_t *pos, size_t n)
     }
     PQclear(r);
     return AM_OK;
+}
+
+static am_status insert_new(batch *b, const size_t *pos, size_t n)
+{
+    return insert_rows(b, pos, n, SQL_INSERT, 0);
+}
+
+/* Step 1 for a batch of keys that are all expected new (see
+ * SQL_INSERT_NEW): AM_OK with *tried set when it ran and wrote every
+ * row, AM_OK with *tried clear when it did not run or a key existed
+ * (nothing written: back at the savepoint), or a failure. */
+static am_status insert_all_new(batch *b, const size_t *pos, size_t n,
+                                int *tried)
+{
+    am_store *s = b->s;
+    am__pgc *c = am__pg_conn(s);
+    *tried = 0;
+    if (c->put_conflicts || !c->in_tx || b->savepoints >= MAX_SAVEPOINTS)
+        return AM_OK;
+    am_status st = am__pg_run(s, "put", "SAVEPOINT am_put", NULL, NULL);
+    if (st != AM_OK)
+        return st;
+    b->savepoints++;
+    st = insert_rows(b, pos, n, SQL_INSERT_NEW, AM__PG_UNIQUE);
+    if (st == AM_EEXIST) {
+        c->put_conflicts = 1;
+        st = am__pg_run(s, "put", "ROLLBACK TO SAVEPOINT am_put", NULL,
+                        NULL);
+        if (st == AM_OK) /* not a failure: the detail would mislead */
+            AM__ERR(s) = (am_error){ .code = AM_OK };
+        return st;
+    }
+    *tried = st == AM_OK;
+    return st;
 }
 
 /* Steps 2 and 3: lock the existing rows of the positions `pos` not yet
@@ -334,12 +392,23 @@ static am_status put_batch(batch *b)
         pos[j] = j;
         b->done[j] = 0;
     }
+    int tried = 0;
+    st = insert_all_new(b, pos, n, &tried);
+    if (tried)
+        return AM_OK;
     for (int round = 0; left > 0 && st == AM_OK; round++) {
         if (round == MAX_ROUNDS)
             return am__fail(&AM__ERR(s), AM_EBUSY, "put: keys deleted and "
                             "written again by others %d times in a row; "
                             "try again", MAX_ROUNDS);
         st = insert_new(b, pos, left);
+        if (round == 0 && st == AM_OK) {
+            /* Whether the next batch may expect only new keys. */
+            size_t wrote = 0;
+            for (size_t j = 0; j < left; j++)
+                wrote += b->done[pos[j]] != 0;
+            am__pg_conn(s)->put_conflicts = wrote < left;
+        }
         size_t k = 0;
         for (size_t j = 0; j < left; j++)
             if (!b->done[pos[j]])
