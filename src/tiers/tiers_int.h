@@ -1,6 +1,7 @@
 /* tiers_int.h -- internals shared by the files of src/tiers/.
  *
- * Items are compact records in one array, addressed by a 32-bit slot.
+ * Items are compact records in chunks of 1,024 that never move (see
+ * am__tiers_item), addressed by a 32-bit slot.
  * Strings of an item (tag ids, id, extra metadata, content) sit in one
  * allocation, `blob`. An open-addressing table maps id -> slot; each tier
  * keeps an array of its slots (an item knows its position, so moves are
