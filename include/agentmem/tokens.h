@@ -109,19 +109,26 @@ typedef struct am_encoding_opts {
  * pieces as it has entries, never beyond memo_entries (6 MB by default);
  * a text of 256 KB or more grows it first to about one entry per 32
  * bytes. It is freed with the encoding. o200k_base with a full memo was
- * 17 MB resident after counting 3 MB of text (docs/BENCHMARKS.md). The
- * batch calls' second thread has a second table of its own, made by the
- * first batch that uses two threads, at most a quarter of memo_entries
- * (16,384 entries, 1.5 MB by default).
+ * 17 MB resident after counting 3 MB of text (docs/BENCHMARKS.md). A
+ * batch on several threads also keeps a side table for each of its first
+ * two threads (made by the first such batch, 1024 entries, growing up to
+ * an eighth of memo_entries: 8,192 entries, 800 KB each by default).
  *
  * Threads: a call takes the memo with a try-lock for the whole call; when
  * another thread holds it, the call runs without it, exactly as with this
  * flag, and never waits, so threads sharing the encoding do not
  * serialize (the encoding stays safe from any number of threads). A batch
- * uses it on the calling thread, and the second table (same try-lock
- * rule, held for the whole batch) on its second thread; further threads
- * run without. When the memo cannot be allocated, calls run without it
- * (not an error) and try again next time.
+ * takes it the same way for the whole batch (other calls meanwhile run
+ * without it). On one thread the batch uses it as a loop of calls would.
+ * On several, every thread reads it and none writes it; each of the first
+ * two threads puts the pieces it found nowhere in its side table, and
+ * the calling thread copies them into the memo once the others are done,
+ * so every thread counts as warm as one thread would, and the next call
+ * or batch finds what this one learned. (A memo that has stored nothing
+ * yet is instead filled by the calling thread while the others use their
+ * sides.) Further threads read the memo and keep nothing. When the memo
+ * cannot be allocated, calls run without it (not an error) and try again
+ * next time.
  *
  * Results are identical with the memo, without it and with a caller's
  * cache. This flag turns it off: every call then starts cold and the
@@ -247,10 +254,10 @@ AM_API am_status am_encoding_count(const am_encoding *enc, am_str text,
  * balance out and the threads finish together; a text is never split, so
  * one huge text runs on one thread. With
  * opts->cache, the calling thread uses that cache and every other thread a
- * cache of the same size that lives for the call; without, the calling
- * thread uses the encoding's piece memo and the second thread the memo's
- * second table (see AM_ENCODING_NO_MEMO). Results are the same with or
- * without any of them. A thread that cannot be started is not an error: the
+ * cache of the same size that lives for the call; without, the threads
+ * share the encoding's piece memo, held for the whole call (see
+ * AM_ENCODING_NO_MEMO). Results are the same with or without any of
+ * them. A thread that cannot be started is not an error: the
  * others do its share.
  *
  * The texts are borrowed for the call. Errors: AM_EINVAL (NULL argument,

@@ -6,12 +6,14 @@
  * merges) simply claims fewer blocks, and nobody waits for a fixed share.
  * The encoding's tables are immutable and shared without locks; what a
  * thread owns is its token cache (when the caller passed one) and the
- * results of the texts it claimed. Without a caller's cache the calling
- * thread counts with the encoding's piece memo, as one call at a time
- * would, the second thread with the memo's second slot, a smaller table
- * kept across batches for it (when no other batch holds it), and any
- * further threads without one. A text is never split: a batch of one
- * huge text runs on one thread.
+ * results of the texts it claimed. Without a caller's cache the batch
+ * takes the encoding's piece memo for its whole length (when no other
+ * call holds it): one thread writes it as one call at a time would;
+ * several threads all read it frozen, each putting what it finds there
+ * not in a side table of its own, and the calling thread copies the
+ * sides into the memo after joining the others, so every thread runs as
+ * warm as one would. A text is never split: a batch of one huge text runs
+ * on one thread.
  *
  * A failure does not stop the others: every text is tried, and the lowest
  * failing index is reported, so the error does not depend on timing.
@@ -61,11 +63,10 @@ typedef struct batch {
 
 typedef struct worker {
     batch *b;
-    am_encode_opts opts; /* the caller's, with this thread's cache */
-    am_token_cache *own; /* a cache this worker made, or NULL */
-    bool memo;           /* may use the encoding's piece memo */
-    size_t memo_slot;    /* > 0: takes that memo slot for its share */
-    size_t share;        /* bytes of text per thread (the slot's size) */
+    am_encode_opts opts;         /* the caller's */
+    am_token_cache *cache;       /* this thread's cache, or NULL */
+    const am_token_cache *frozen; /* the memo, read by every thread */
+    am_token_cache *own;         /* a cache this worker made, or NULL */
 } worker;
 
 static void record_failure(batch *b, size_t i, am_status st,
@@ -105,13 +106,6 @@ static void *work(void *arg)
     worker *w = arg;
     batch *b = w->b;
     size_t at = atomic_load_explicit(&b->next, memory_order_relaxed);
-    am_token_cache *memo = NULL;
-
-    /* Taken and given back on this thread, as a mutex must be. */
-    if (w->memo_slot > 0 && w->opts.cache == NULL) {
-        memo = am__memo_take(b->enc, w->memo_slot, w->share);
-        w->opts.cache = memo;
-    }
 
     for (;;) {
         size_t end;
@@ -126,27 +120,14 @@ static void *work(void *arg)
             continue;
         for (size_t i = at; i < end; i++) {
             am_error e; /* filled by a failing call */
-            am_status st;
-            if (b->counts != NULL)
-                st = w->memo ? am_encoding_count(b->enc, b->texts[i],
-                                                 &w->opts, &b->counts[i], &e)
-                             : am__encoding_count_nomemo(b->enc, b->texts[i],
-                                                         &w->opts,
-                                                         &b->counts[i], &e);
-            else
-                st = w->memo ? am_encoding_encode(b->enc, b->texts[i],
-                                                  &w->opts, &b->outs[i], &e)
-                             : am__encoding_encode_nomemo(b->enc, b->texts[i],
-                                                          &w->opts,
-                                                          &b->outs[i], &e);
+            am_status st = am__encoding_run(
+                b->enc, b->texts[i], &w->opts, w->frozen, w->cache,
+                b->outs != NULL ? &b->outs[i] : NULL,
+                b->counts != NULL ? &b->counts[i] : NULL, &e);
             if (st != AM_OK)
                 record_failure(b, i, st, &e);
         }
         at = atomic_load_explicit(&b->next, memory_order_relaxed);
-    }
-    if (memo != NULL) {
-        w->opts.cache = NULL;
-        am__memo_release(b->enc, w->memo_slot);
     }
     return NULL;
 }
@@ -169,6 +150,8 @@ static am_status run_batch(const am_encoding *enc, const am_str *texts,
     bool started[BATCH_MAX_THREADS];
     size_t *base = NULL; /* encode: each output's count on entry */
     size_t cache_entries = 0, bytes = 0;
+    am_token_cache *memo = NULL;
+    bool fill;
     batch b;
     am_status st = AM_OK;
 
@@ -213,15 +196,31 @@ static am_status run_batch(const am_encoding *enc, const am_str *texts,
     threads = am__batch_threads(threads, count, bytes);
     b.threads = threads;
 
+    /* Held for the whole batch and given back on this thread, as a mutex
+     * must be. */
+    if (o.cache == NULL)
+        memo = am__memo_take(enc, bytes);
+    /* An empty memo has nothing to share: the calling thread fills it
+     * (the others their sides) rather than all of them starting with
+     * only a side. */
+    fill = memo != NULL && am__memo_empty(enc);
     for (size_t k = 0; k < threads; k++) {
         w[k].b = &b;
         w[k].opts = o;
+        w[k].cache = k == 0 ? o.cache : NULL;
+        w[k].frozen = NULL;
         w[k].own = NULL;
-        w[k].memo = k == 0;
-        w[k].memo_slot = k < AM__MEMO_SLOTS ? k : 0;
-        w[k].share = bytes / threads;
         started[k] = false;
-        if (k > 0 && cache_entries > 0) {
+        if (memo != NULL && (threads == 1 || (k == 0 && fill))) {
+            w[k].cache = memo;
+        } else if (memo != NULL && fill) {
+            w[k].cache = am__memo_side(enc, k, bytes / threads);
+        } else if (memo != NULL) {
+            /* Without memory for its side a thread reads the memo and
+             * keeps nothing; the results are the same. */
+            w[k].frozen = memo;
+            w[k].cache = am__memo_side(enc, k, bytes / threads);
+        } else if (k > 0 && cache_entries > 0) {
             /* Without memory for its own cache a worker counts without
              * one; the results are the same. */
             am_token_cache_opts co = am_token_cache_opts_default();
@@ -229,7 +228,7 @@ static am_status run_batch(const am_encoding *enc, const am_str *texts,
             co.alloc = enc->alloc; /* thread-safe, as documented */
             if (am_token_cache_create(enc, &co, &w[k].own, NULL) != AM_OK)
                 w[k].own = NULL;
-            w[k].opts.cache = w[k].own;
+            w[k].cache = w[k].own;
         }
     }
     /* A worker that cannot be started is not an error: the cursor hands
@@ -243,6 +242,11 @@ static am_status run_batch(const am_encoding *enc, const am_str *texts,
         am_token_cache_free(w[k].own);
     }
     pthread_mutex_destroy(&b.lock);
+    if (memo != NULL) {
+        if (threads > 1)
+            am__memo_merge_sides(enc);
+        am__memo_release(enc);
+    }
 
     if (b.fail_at != SIZE_MAX) {
         st = am__fail(err, b.fail_st, "texts[%zu]: %s", b.fail_at,

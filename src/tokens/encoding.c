@@ -20,7 +20,8 @@
  * fraction of a second instead of hours. Both pick the same pair at
  * every step, so they produce the same ids. Repeated pieces are served
  * from a caller's am_token_cache, else from the encoding's own one (the
- * piece memo, try-locked per call), else from a per-call cache.
+ * piece memo, try-locked per call, frozen and shared by a batch's
+ * threads), else from a per-call cache.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -586,6 +587,12 @@ struct am_token_cache {
     tc_entry *e;
     size_t mask;
     size_t stores; /* entries written so far (the memo grows by it) */
+    /* A batch's side table (the memo's, below) notes where it stored each
+     * piece, its hash >> 40, so that the batch's end copies just those
+     * into the memo: up to mask + 1 of them, then it stops noting (and
+     * grows next time). NULL in every other cache. */
+    uint32_t *log;
+    size_t logged;
 };
 
 am_token_cache_opts am_token_cache_opts_default(void)
@@ -636,6 +643,8 @@ void am_token_cache_free(am_token_cache *c)
 {
     if (c == NULL)
         return;
+    if (c->log != NULL)
+        am__free(c->alloc, c->log, (c->mask + 1) * sizeof *c->log);
     am__free(c->alloc, c->e, (c->mask + 1) * sizeof *c->e);
     am__free(c->alloc, c, sizeof *c);
 }
@@ -655,19 +664,30 @@ size_t am__token_cache_stores(const am_token_cache *c)
     return c->stores;
 }
 
-static am_status encode_with_cache(const am_encoding *enc,
-                                   am_token_cache *c, const uint8_t *s,
-                                   size_t len, sink *k)
+/* The piece loop over a cache kept across calls, `c`. For a batch's
+ * thread (`side`), `frozen` is the batch's piece memo (or NULL), shared by
+ * its threads and written by none of them while they run: a piece is
+ * looked up there first, then in `c`, the thread's side table (or NULL),
+ * which takes what is new and notes where (c->log). Otherwise `c` alone.
+ * Built twice, so that the one-table loop pays nothing for the other. */
+static inline __attribute__((always_inline)) am_status
+encode_cached(const am_encoding *enc, const am_token_cache *frozen,
+              am_token_cache *c, const uint8_t *s, size_t len, sink *k,
+              bool side)
 {
     am__pat pat = enc->def->pat;
     size_t i = 0;
     am_status st = AM_OK;
 
+    if (!side && (frozen != NULL || c == NULL))
+        __builtin_unreachable();
+
     while (i < len) {
         size_t e = pretok_fast(pat, s, len, i), n = e - i;
         const uint8_t *p = s + i;
         uint64_t h;
-        tc_entry *ce;
+        const tc_entry *hit = NULL;
+        tc_entry *ce = NULL;
         size_t count0 = k->count;
         size_t at0 = k->toks != NULL ? k->toks->count : 0;
         size_t got;
@@ -680,15 +700,25 @@ static am_status encode_with_cache(const am_encoding *enc,
             continue;
         }
         h = hash_bytes(p, n);
-        ce = &c->e[(h >> 40) & c->mask];
-        if (ce->len == n && same_bytes(ce->bytes, p, n) &&
-            (k->toks == NULL || ce->has_ids)) {
+        if (frozen != NULL) {
+            const tc_entry *fe = &frozen->e[(h >> 40) & frozen->mask];
+            if (fe->len == n && same_bytes(fe->bytes, p, n) &&
+                (k->toks == NULL || fe->has_ids))
+                hit = fe;
+        }
+        if (hit == NULL && c != NULL) {
+            ce = &c->e[(h >> 40) & c->mask];
+            if (ce->len == n && same_bytes(ce->bytes, p, n) &&
+                (k->toks == NULL || ce->has_ids))
+                hit = ce;
+        }
+        if (hit != NULL) {
             if (k->toks == NULL) {
-                k->count += ce->count;
+                k->count += hit->count;
                 continue;
             }
-            for (size_t j = 0; j < ce->count && st == AM_OK; j++)
-                st = emit(k, ce->ids[j]);
+            for (size_t j = 0; j < hit->count && st == AM_OK; j++)
+                st = emit(k, hit->ids[j]);
             if (st != AM_OK)
                 return st;
             continue;
@@ -697,7 +727,7 @@ static am_status encode_with_cache(const am_encoding *enc,
         if (st != AM_OK)
             return st;
         got = k->count - count0;
-        if (n <= TC_BYTES && got <= TC_IDS) {
+        if (ce != NULL && n <= TC_BYTES && got <= TC_IDS) {
             c->stores++;
             memcpy(ce->bytes, p, n);
             ce->len = (uint8_t)n;
@@ -705,9 +735,28 @@ static am_status encode_with_cache(const am_encoding *enc,
             ce->has_ids = k->toks != NULL;
             if (k->toks != NULL)
                 memcpy(ce->ids, k->toks->ids + at0, got * sizeof(uint32_t));
+            if (side && c->log != NULL && c->logged <= c->mask)
+                c->log[c->logged++] = (uint32_t)(h >> 40);
         }
     }
     return AM_OK;
+}
+
+static am_status encode_with_cache(const am_encoding *enc,
+                                   am_token_cache *c, const uint8_t *s,
+                                   size_t len, sink *k)
+{
+    return encode_cached(enc, NULL, c, s, len, k, false);
+}
+
+/* Out of line, so that encode_ordinary, which the one-table loop is
+ * inlined into, is built as without it (inlined, 1-thread batches and
+ * single calls ran 0.5-2% more instructions). */
+static __attribute__((noinline)) am_status
+encode_side(const am_encoding *enc, const am_token_cache *frozen,
+            am_token_cache *c, const uint8_t *s, size_t len, sink *k)
+{
+    return encode_cached(enc, frozen, c, s, len, k, true);
 }
 
 /* ---- The piece memo ----
@@ -731,21 +780,31 @@ static am_status encode_with_cache(const am_encoding *enc,
 #define MEMO_FIRST 1024
 #define MEMO_ENTRIES 65536
 #define MEMO_ENTRIES_MAX ((size_t)1 << 20)
-/* The second thread of a batch has a memo of its own (slot 1), a quarter
- * of the first at most (16,384 entries, 1.5 MB, by default): without it
- * that thread ran cold while the calling thread ran warm, and a 2-thread
- * batch of the benchmark's ~1 KB texts did 26% more instructions than one
- * thread (callgrind, warm rounds, cl100k_base: 390.6 M against 309.0 M). */
-#define MEMO_SLOT1_SHARE 4
+/* A batch on several threads holds the memo for the whole batch and
+ * freezes it: every thread reads it, none writes it, so there is no race
+ * and every thread is as warm as one thread would be. What a thread finds
+ * nowhere goes into its side table (below), and the batch's end copies
+ * what the sides stored into the memo, on the calling thread after the
+ * others have stopped. (Before, the second thread had a table of its own,
+ * a quarter of the memo, and a warm 2-thread batch of the benchmark's ~1
+ * KB texts did 9.6% more instructions than one thread; see
+ * docs/BENCHMARKS.md.) A side starts at MEMO_FIRST entries, or about
+ * one per 32 bytes of a thread's share of a long batch, and grows
+ * fourfold when a batch fills its log, up to max / MEMO_SIDE_SHARE
+ * (8,192 entries, 800 KB with its log, by default): only what the memo
+ * lacked lands there, which in a warm batch is little. Sides are kept for
+ * the first AM__MEMO_SIDES threads: 1.6 MB at most, within the 20 MB an
+ * encoding may hold with its tables and a full memo (docs/BENCHMARKS.md,
+ * "The default batch path"). */
+#define MEMO_SIDE_SHARE 8
 
-typedef struct memo_slot {
+typedef struct enc_memo {
     pthread_mutex_t lock;
     am_token_cache *cache; /* NULL until first use (or while it fails) */
     size_t max;            /* entries it may grow to (a power of two) */
-} memo_slot;
-
-typedef struct enc_memo {
-    memo_slot slot[AM__MEMO_SLOTS];
+    am_token_cache *side[AM__MEMO_SIDES]; /* NULL until a batch needs it */
+    size_t side_max;       /* entries a side may grow to */
+    bool used;             /* some call has stored a piece in it */
 } enc_memo;
 
 am_status am__memo_open(am_encoding *enc, const am_encoding_opts *o,
@@ -753,7 +812,6 @@ am_status am__memo_open(am_encoding *enc, const am_encoding_opts *o,
 {
     enc_memo *m;
     size_t max = o->memo_entries != 0 ? o->memo_entries : MEMO_ENTRIES;
-    size_t inited = 0;
 
     if (o->flags & AM_ENCODING_NO_MEMO)
         return AM_OK;
@@ -763,24 +821,17 @@ am_status am__memo_open(am_encoding *enc, const am_encoding_opts *o,
     m = am__calloc(enc->alloc, 1, sizeof *m);
     if (m == NULL)
         return am__fail(err, AM_ENOMEM, "out of memory for the piece memo");
-    for (; inited < AM__MEMO_SLOTS; inited++)
-        if (pthread_mutex_init(&m->slot[inited].lock, NULL) != 0)
-            break;
-    if (inited < AM__MEMO_SLOTS) {
-        while (inited-- > 0)
-            pthread_mutex_destroy(&m->slot[inited].lock);
+    if (pthread_mutex_init(&m->lock, NULL) != 0) {
         am__free(enc->alloc, m, sizeof *m);
         return am__fail(err, AM_ENOMEM, "cannot create the piece memo's "
                         "lock");
     }
-    m->slot[0].max = MEMO_FIRST;
-    while (m->slot[0].max < max)
-        m->slot[0].max <<= 1;
-    for (size_t i = 1; i < AM__MEMO_SLOTS; i++) {
-        m->slot[i].max = m->slot[0].max / MEMO_SLOT1_SHARE;
-        if (m->slot[i].max < MEMO_FIRST)
-            m->slot[i].max = MEMO_FIRST;
-    }
+    m->max = MEMO_FIRST;
+    while (m->max < max)
+        m->max <<= 1;
+    m->side_max = m->max / MEMO_SIDE_SHARE;
+    if (m->side_max < MEMO_FIRST)
+        m->side_max = MEMO_FIRST;
     enc->memo = m;
     return AM_OK;
 }
@@ -791,17 +842,17 @@ void am__memo_close(am_encoding *enc)
 
     if (m == NULL)
         return;
-    for (size_t i = 0; i < AM__MEMO_SLOTS; i++) {
-        am_token_cache_free(m->slot[i].cache);
-        pthread_mutex_destroy(&m->slot[i].lock);
-    }
+    am_token_cache_free(m->cache);
+    for (size_t i = 0; i < AM__MEMO_SIDES; i++)
+        am_token_cache_free(m->side[i]);
+    pthread_mutex_destroy(&m->lock);
     am__free(enc->alloc, m, sizeof *m);
     enc->memo = NULL;
 }
 
-/* Replace the slot's table with one of `n` entries (at most max), keeping
+/* Replace the memo's table with one of `n` entries (at most max), keeping
  * what the old one held. Without memory for it the old table stays. */
-static void memo_grow(const am_encoding *enc, memo_slot *m, size_t n)
+static void memo_grow(const am_encoding *enc, enc_memo *m, size_t n)
 {
     am_token_cache_opts co = am_token_cache_opts_default();
     am_token_cache *old = m->cache, *c = NULL;
@@ -821,15 +872,13 @@ static void memo_grow(const am_encoding *enc, memo_slot *m, size_t n)
     m->cache = c;
 }
 
-am_token_cache *am__memo_take(const am_encoding *enc, size_t which,
-                              size_t len)
+am_token_cache *am__memo_take(const am_encoding *enc, size_t len)
 {
-    memo_slot *m;
+    enc_memo *m = enc->memo;
     size_t want = MEMO_FIRST;
 
-    if (enc->memo == NULL || which >= AM__MEMO_SLOTS)
+    if (m == NULL)
         return NULL;
-    m = &enc->memo->slot[which];
     if (pthread_mutex_trylock(&m->lock) != 0)
         return NULL;
     /* A long text gets what the per-call cache would give it. */
@@ -844,14 +893,95 @@ am_token_cache *am__memo_take(const am_encoding *enc, size_t which,
     return m->cache;
 }
 
-void am__memo_release(const am_encoding *enc, size_t which)
+void am__memo_release(const am_encoding *enc)
 {
-    memo_slot *m = &enc->memo->slot[which];
+    enc_memo *m = enc->memo;
     am_token_cache *c = m->cache;
 
+    /* Before growing, which starts the count of stores again. */
+    if (c->stores > 0)
+        m->used = true;
     if (c->stores > c->mask && c->mask + 1 < m->max)
         memo_grow(enc, m, 4 * (c->mask + 1));
     pthread_mutex_unlock(&m->lock);
+}
+
+bool am__memo_empty(const am_encoding *enc)
+{
+    return !enc->memo->used;
+}
+
+/* A side table of n entries with its log, or NULL without memory. */
+static am_token_cache *side_create(const am_encoding *enc, size_t n)
+{
+    am_token_cache_opts co = am_token_cache_opts_default();
+    am_token_cache *c = NULL;
+
+    co.entries = n;
+    co.alloc = enc->alloc;
+    if (am_token_cache_create(enc, &co, &c, NULL) != AM_OK)
+        return NULL;
+    c->log = am__alloc_array(enc->alloc, c->mask + 1, sizeof *c->log);
+    if (c->log == NULL) {
+        am_token_cache_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+am_token_cache *am__memo_side(const am_encoding *enc, size_t k,
+                              size_t len)
+{
+    enc_memo *m = enc->memo;
+    size_t want = MEMO_FIRST;
+
+    if (m == NULL || k >= AM__MEMO_SIDES)
+        return NULL;
+    /* As for the memo: a long share of text starts with a larger side. */
+    while (want < m->side_max && want < len / 32)
+        want <<= 1;
+    if (m->side[k] == NULL || m->side[k]->mask + 1 < want) {
+        am_token_cache *c = side_create(enc, want);
+        if (c != NULL) {
+            am_token_cache_free(m->side[k]);
+            m->side[k] = c;
+        }
+    }
+    return m->side[k];
+}
+
+void am__memo_merge_sides(const am_encoding *enc)
+{
+    enc_memo *m = enc->memo;
+    am_token_cache *c = m->cache;
+
+    for (size_t k = 0; k < AM__MEMO_SIDES; k++) {
+        am_token_cache *sd = m->side[k];
+        size_t n;
+        if (sd == NULL)
+            continue;
+        for (size_t j = 0; j < sd->logged; j++) {
+            /* A later piece of the batch may have taken the entry since:
+             * its place in the memo comes from its own bytes. */
+            const tc_entry *se = &sd->e[sd->log[j] & sd->mask];
+            c->e[(hash_bytes(se->bytes, se->len) >> 40) & c->mask] = *se;
+        }
+        c->stores += sd->logged;
+        /* A side whose log filled was too small for what this batch
+         * lacked: the next one gets a larger, empty one (what it held
+         * is in the memo now). */
+        n = sd->mask + 1;
+        if (sd->logged > sd->mask && n < m->side_max) {
+            am_token_cache *big = side_create(enc, 4 * n < m->side_max
+                                                       ? 4 * n
+                                                       : m->side_max);
+            if (big != NULL) {
+                am_token_cache_free(sd);
+                m->side[k] = sd = big;
+            }
+        }
+        sd->logged = 0;
+    }
 }
 
 static am_status encode_ordinary(const am_encoding *enc, const uint8_t *s,
@@ -874,6 +1004,8 @@ static am_status encode_ordinary(const am_encoding *enc, const uint8_t *s,
     size_t i = 0;
     am_status st = AM_OK;
 
+    if (k->frozen != NULL || (k->cache != NULL && k->cache->log != NULL))
+        return encode_side(enc, k->frozen, k->cache, s, len, k);
     if (k->cache != NULL)
         return encode_with_cache(enc, k->cache, s, len, k);
     /* A long text has more distinct words than the stack cache holds;
@@ -1037,29 +1169,22 @@ static am_status encode_text(const am_encoding *enc, am_str text,
     return encode_ordinary(enc, s + start, len - start, k);
 }
 
-/* The body of am_encoding_encode (out != NULL) and am_encoding_count,
- * with the piece memo when `use_memo` and the caller gave no cache. */
-static am_status run(const am_encoding *enc, am_str text,
-                     const am_encode_opts *opts, am_tokens *out,
-                     size_t *count, bool use_memo, am_error *err)
+/* The body of am_encoding_encode (out != NULL) and am_encoding_count
+ * (count != NULL) over the caches given (tokens_int.h). */
+am_status am__encoding_run(const am_encoding *enc, am_str text,
+                           const am_encode_opts *opts,
+                           const am_token_cache *frozen,
+                           am_token_cache *cache, am_tokens *out,
+                           size_t *count, am_error *err)
 {
-    sink k = { NULL, 0, 0, NULL };
-    bool memo = false;
+    sink k = { NULL, 0, 0, NULL, NULL };
     am_status st;
 
     k.toks = out;
     k.base = out != NULL ? out->count : 0;
-    k.cache = opts != NULL ? opts->cache : NULL;
-    if (k.cache != NULL && k.cache->enc != enc)
-        return am__fail(err, AM_EINVAL, "the token cache belongs to another "
-                        "encoding");
-    if (k.cache == NULL && use_memo) {
-        k.cache = am__memo_take(enc, 0, text.len);
-        memo = k.cache != NULL;
-    }
+    k.cache = cache;
+    k.frozen = frozen;
     st = encode_text(enc, text, opts, &k, err);
-    if (memo)
-        am__memo_release(enc, 0);
     if (st == AM_ENOMEM)
         am__fail(err, st, "out of memory %s %zu bytes",
                  out != NULL ? "encoding" : "counting", text.len);
@@ -1070,13 +1195,35 @@ static am_status run(const am_encoding *enc, am_str text,
     return st;
 }
 
+/* One call: the caller's cache, else the piece memo when it is free. */
+static am_status run(const am_encoding *enc, am_str text,
+                     const am_encode_opts *opts, am_tokens *out,
+                     size_t *count, am_error *err)
+{
+    am_token_cache *cache = opts != NULL ? opts->cache : NULL;
+    bool memo = false;
+    am_status st;
+
+    if (cache != NULL && cache->enc != enc)
+        return am__fail(err, AM_EINVAL, "the token cache belongs to another "
+                        "encoding");
+    if (cache == NULL) {
+        cache = am__memo_take(enc, text.len);
+        memo = cache != NULL;
+    }
+    st = am__encoding_run(enc, text, opts, NULL, cache, out, count, err);
+    if (memo)
+        am__memo_release(enc);
+    return st;
+}
+
 am_status am_encoding_encode(const am_encoding *enc, am_str text,
                              const am_encode_opts *opts, am_tokens *out,
                              am_error *err)
 {
     if (enc == NULL || out == NULL)
         return am__fail(err, AM_EINVAL, "am_encoding_encode: NULL argument");
-    return run(enc, text, opts, out, NULL, true, err);
+    return run(enc, text, opts, out, NULL, err);
 }
 
 am_status am_encoding_count(const am_encoding *enc, am_str text,
@@ -1085,21 +1232,7 @@ am_status am_encoding_count(const am_encoding *enc, am_str text,
 {
     if (enc == NULL || count == NULL)
         return am__fail(err, AM_EINVAL, "am_encoding_count: NULL argument");
-    return run(enc, text, opts, NULL, count, true, err);
-}
-
-am_status am__encoding_count_nomemo(const am_encoding *enc, am_str text,
-                                    const am_encode_opts *opts,
-                                    size_t *count, am_error *err)
-{
-    return run(enc, text, opts, NULL, count, false, err);
-}
-
-am_status am__encoding_encode_nomemo(const am_encoding *enc, am_str text,
-                                     const am_encode_opts *opts,
-                                     am_tokens *out, am_error *err)
-{
-    return run(enc, text, opts, out, NULL, false, err);
+    return run(enc, text, opts, NULL, count, err);
 }
 
 am_status am_encoding_decode(const am_encoding *enc, const uint32_t *ids,

@@ -16,6 +16,9 @@ typedef struct sink {
     size_t count;
     size_t base; /* toks->count on entry, to roll back on failure */
     struct am_token_cache *cache; /* caller's cache, or NULL */
+    /* A batch's frozen piece memo, read before `cache` and never written
+     * (see encode_cached in encoding.c), or NULL. */
+    const struct am_token_cache *frozen;
 } sink;
 
 static inline am_status emit(sink *k, uint32_t id)

@@ -2,6 +2,7 @@
 #ifndef AM_TOKENS_INT_H
 #define AM_TOKENS_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,27 +48,40 @@ const am_encoding *am__token_cache_encoding(const am_token_cache *c);
 size_t am__token_cache_entries(const am_token_cache *c);
 size_t am__token_cache_stores(const am_token_cache *c);
 
-/* am_encoding_count and am_encoding_encode without the encoding's piece
- * memo, for the threads of a batch other than the caller's. */
-am_status am__encoding_count_nomemo(const am_encoding *enc, am_str text,
-                                    const am_encode_opts *opts,
-                                    size_t *count, am_error *err);
-am_status am__encoding_encode_nomemo(const am_encoding *enc, am_str text,
-                                     const am_encode_opts *opts,
-                                     am_tokens *out, am_error *err);
+/* am_encoding_encode (out != NULL) or am_encoding_count (count != NULL)
+ * over the caches given, never taking the piece memo, for the threads of
+ * a batch: `cache` (NULL: a per-call cache; opts->cache is not read) and
+ * `frozen`, a memo the batch holds and no thread writes (NULL: none),
+ * looked up first. */
+am_status am__encoding_run(const am_encoding *enc, am_str text,
+                           const am_encode_opts *opts,
+                           const am_token_cache *frozen,
+                           am_token_cache *cache, am_tokens *out,
+                           size_t *count, am_error *err);
 
-/* The encoding's piece memo has AM__MEMO_SLOTS tables, each behind its own
- * try-lock: slot 0 serves every call made without a caller's cache (one
- * call at a time), slot 1 the second thread of a batch (smaller). */
-#define AM__MEMO_SLOTS 2
-/* Take memo slot `which` for work on `len` bytes (grown first toward one
- * entry per 32 bytes): its cache, or NULL (memo off, slot held by another
- * thread, no memory for it). Never waits. A non-NULL result is the
- * caller's until it calls am__memo_release(enc, which) on the same
- * thread, which may grow the table for next time. */
-am_token_cache *am__memo_take(const am_encoding *enc, size_t which,
+/* The encoding's piece memo: one table behind a try-lock. Take it for work
+ * on `len` bytes (grown first toward one entry per 32 bytes): its table,
+ * or NULL (memo off, held by another thread, no memory for it). Never
+ * waits. A non-NULL result is the caller's until it calls
+ * am__memo_release(enc) on the same thread, which may grow the table for
+ * next time. */
+am_token_cache *am__memo_take(const am_encoding *enc, size_t len);
+void am__memo_release(const am_encoding *enc);
+/* A batch on several threads, holding the memo, freezes it (no thread
+ * writes it) and gives thread k < AM__MEMO_SIDES the memo's side table k
+ * (made on first use, kept; NULL without memory), where that thread's new
+ * pieces go. Once the threads are joined, am__memo_merge_sides copies
+ * what they stored into the memo (and grows a side that overflowed); then
+ * the batch releases the memo. Threads beyond AM__MEMO_SIDES read the
+ * frozen memo and keep nothing. */
+#define AM__MEMO_SIDES 2
+/* While holding the memo: whether no call has stored anything in it yet
+ * (a batch then fills it from the calling thread instead of freezing it,
+ * the other threads using their sides). */
+bool am__memo_empty(const am_encoding *enc);
+am_token_cache *am__memo_side(const am_encoding *enc, size_t k,
                               size_t len);
-void am__memo_release(const am_encoding *enc, size_t which);
+void am__memo_merge_sides(const am_encoding *enc);
 
 /* ---- Batches (batch.c) ---- */
 
