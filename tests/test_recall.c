@@ -354,6 +354,22 @@ AM_TEST(recall_names_field_is_indexed_and_raises_chunks_in_search_and_tool)
     CHECK_ST(am_recall_search(f.s, AM_STR("alice"), AM_STR("trip"), &so,
                                  &out), AM_EINVAL);
     CHECK(strstr(am_store_last_error(f.s)->msg, "names_bonus") != NULL);
+    /* The rest of recall.h's AM_EINVAL list for am_recall_search. */
+    so.names_bonus = 0;
+    so.min_score = 1.5;
+    CHECK_ST(am_recall_search(f.s, AM_STR("alice"), AM_STR("trip"), &so,
+                              &out), AM_EINVAL);
+    CHECK(strstr(am_store_last_error(f.s)->msg, "min_score") != NULL);
+    so.min_score = -0.1;
+    CHECK_ST(am_recall_search(f.s, AM_STR("alice"), AM_STR("trip"), &so,
+                              &out), AM_EINVAL);
+    so.min_score = 0;
+    CHECK_ST(am_recall_search(f.s, AM_STR(""), AM_STR("trip"), &so, &out),
+             AM_EINVAL);
+    CHECK_ST(am_recall_search(NULL, AM_STR("alice"), AM_STR("trip"), &so,
+                              &out), AM_EINVAL);
+    CHECK_ST(am_recall_search(f.s, AM_STR("alice"), AM_STR("trip"), &so,
+                              NULL), AM_EINVAL);
     ro.meta = AM_STR("[1]");
     CHECK_ST(am_recall_index(f.s, AM_STR("alice"), AM_STR("s1"),
                              am_str_c(conv_trip), &ro, NULL), AM_EFORMAT);

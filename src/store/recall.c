@@ -374,6 +374,11 @@ static am_status search_json(am_store *s, am_str user_id, am_str query,
     *out = NULL;
     if (user_id.len == 0)
         return am__fail(&AM__ERR(s), AM_EINVAL, "recall search: empty user id");
+    /* recall.h promises this; the store's search would take 1.5 and find
+     * nothing, which hides the caller's mistake. NaN fails too. */
+    if (!(o->min_score >= 0 && o->min_score <= 1))
+        return am__fail(&AM__ERR(s), AM_EINVAL, "recall search: min_score "
+                        "%g is outside [0, 1]", o->min_score);
     memset(&q, 0, sizeof q);
     q.ns = (am_ns){ parts, 2 };
     q.query = query;
