@@ -13,6 +13,18 @@
 
 /* ---- Views ---- */
 
+/* The fixed-size fields of a record, as a view and a copy both show them. */
+static void copy_fields(am_tier_item *v, const titem *it)
+{
+    v->content_len = it->content_len;
+    v->tier = (am_tier)it->tier;
+    v->flags = (it->flags & T_JSON) ? AM_TIER_JSON : 0;
+    v->created_ms = it->created_ms;
+    v->accessed_ms = it->accessed_ms;
+    v->access_count = it->access_count;
+    v->importance = it->importance;
+}
+
 static am_status view_rec(am_tiers *t, const titem *it, am_tier_item *v)
 {
     const uint32_t *tags = am__tiers_tags(it);
@@ -39,13 +51,7 @@ static am_status view_rec(am_tiers *t, const titem *it, am_tier_item *v)
         v->content.ptr = am__tiers_content(it);
         v->content.len = it->stored_len;
     }
-    v->content_len = it->content_len;
-    v->tier = (am_tier)it->tier;
-    v->flags = (it->flags & T_JSON) ? AM_TIER_JSON : 0;
-    v->created_ms = it->created_ms;
-    v->accessed_ms = it->accessed_ms;
-    v->access_count = it->access_count;
-    v->importance = it->importance;
+    copy_fields(v, it);
     v->type.ptr = t->types.keys[it->type].s;
     v->type.len = t->types.keys[it->type].len;
     v->tags = t->view_tags;
@@ -177,13 +183,7 @@ static am_status copy_out(am_tiers *t, const titem *it, const am_buf *content,
     text->ptr[text->len] = '\0';
     info->tags = it->ntags > 0 ? info->tag_store : NULL;
     info->tag_count = it->ntags;
-    info->content_len = it->content_len;
-    info->tier = (am_tier)it->tier;
-    info->flags = (it->flags & T_JSON) ? AM_TIER_JSON : 0;
-    info->created_ms = it->created_ms;
-    info->accessed_ms = it->accessed_ms;
-    info->access_count = it->access_count;
-    info->importance = it->importance;
+    copy_fields(info, it);
     return AM_OK;
 }
 
