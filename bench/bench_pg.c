@@ -14,8 +14,8 @@
  * item, so no embedder runs). For each operation three figures: the
  * PostgreSQL backend ("ours"), plain libpq with hand-written SQL on a
  * table of the same shape ("libpq": COPY in batches, and for puts also
- * the same rows and history our put writes, in the store's own table
- * shapes (raw_put_same); a prepared point
+ * the same rows our put writes (a new row's "add" event inside it, as
+ * schema 6 keeps it), in the store's own table shapes (raw_put_same); a prepared point
  * SELECT; a tsvector @@ query ranked by ts_rank LIMIT 10, and our BM25
  * search as one hand-written statement (raw_bm25_lat); the changed rows
  * fetched by id, and by change stamp as ours reads them
@@ -684,8 +684,9 @@ int main(int argc, char **argv)
     printf("#   libpq column: a bare COPY (no history, chg, metaj, doc_len)\n");
     line3("put (same rows)", n, n / tp * 1e3, n / ts * 1e3, n / tl * 1e3,
           "items/s");
-    printf("#   libpq column: the rows and history our put writes, by "
-           "COPY to a temporary table + INSERT ... SELECT\n");
+    printf("#   libpq column: the rows our put writes (a new row's history "
+           "event in the row), by COPY to a temporary table + INSERT ... "
+           "SELECT\n");
 
     get_lat(pg, n, NGET, a);
     raw_get_lat(c, n, NGET, b);

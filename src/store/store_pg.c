@@ -645,7 +645,8 @@ static const char *const migrations[PG_SCHEMA_VERSION] = {
      * that under ~0.6 ms for such a query and saved 4.5-7.7 us of 64 kB's
      * per row in each of three rounds, about what 512 kB and 1 MB saved
      * (bench/pg_put_floor.sh, docs/BENCHMARKS.md). The metadata index
-     * keeps 64 kB: puts without metadata add nothing to it. */
+     * keeps 64 kB: a put without metadata adds only the placeholder
+     * entry GIN keeps for an empty '{}'. */
     "ALTER INDEX items_tsv SET (gin_pending_list_limit = 256);",
     /* 6: a new row's first history event ("add", at its created_ms, by
      * `add_actor`) is kept in the row instead of in item_history, as on
