@@ -9,4 +9,24 @@ check no_args 2 "$cli"
 check unknown 2 "$cli" frobnicate
 grep -q "unknown command 'frobnicate'" "$err" || { echo "FAIL unknown text"; fails=$((fails+1)); }
 check demo 0 "$cli" demo
+# --db '' is a usage error in every command that takes --db, not a way to
+# DATABASE_URL: `--db "$DB"` with DB unset must not open another database.
+export DATABASE_URL="$tmp/from_env.db"
+for c in "store ls" "recall search x" "serve" "mcp" "tiers stats"; do
+    n=${c%% *}
+    check "db_empty_$n" 2 "$cli" $c --db ''
+    has "db_empty_${n}_msg" "$err" "--db is empty"
+done
+[ ! -e "$DATABASE_URL" ] || { echo "FAIL db_empty opened DATABASE_URL"; fails=$((fails+1)); }
+unset DATABASE_URL
+# sqlite:<path> names the file <path> (am_store_target_kind): "created a
+# new store" once, on the first open only.
+check db_sqlite_put 0 "$cli" store --db "sqlite:$tmp/s.db" --embedder none put ns k 1
+has db_sqlite_new "$err" "created a new store sqlite:$tmp/s.db"
+check db_sqlite_get 0 "$cli" store --db "sqlite:$tmp/s.db" --embedder none get ns k
+hasnt db_sqlite_old "$err" "created a new store"
+# A scheme the library does not know: refused, password unshown.
+check db_scheme 1 "$cli" store --db "mysql://u:secret@h/db" ls
+has db_scheme_msg "$err" "'mysql://'"
+hasnt db_scheme_pw "$err" "secret"
 finish

@@ -611,6 +611,40 @@ AM_TEST(no_target_opens_the_store_database_url_names)
     fx_close(&f);
 }
 
+/* store.h: am_store_target_kind says which backend am_store_open picks,
+ * and names the file only for SQLite; am_store_open's errors "name the
+ * target (never its password)", also for a scheme it does not know. */
+AM_TEST(target_kind_picks_the_backend_open_picks)
+{
+    const char *file = "junk";
+    am_store *s = NULL;
+    am_error err;
+
+    CHECK_EQ(am_store_target_kind(NULL, &file), AM_STORE_KIND_NONE);
+    CHECK(file == NULL);
+    CHECK_EQ(am_store_target_kind("", NULL), AM_STORE_KIND_NONE);
+    CHECK_EQ(am_store_target_kind("memory.db", &file), AM_STORE_KIND_SQLITE);
+    CHECK_STR_EQ(file, "memory.db");
+    CHECK_EQ(am_store_target_kind(":memory:", &file), AM_STORE_KIND_SQLITE);
+    CHECK_STR_EQ(file, ":memory:");
+    CHECK_EQ(am_store_target_kind("sqlite:dir/m.db", &file),
+             AM_STORE_KIND_SQLITE);
+    CHECK_STR_EQ(file, "dir/m.db");
+    CHECK_EQ(am_store_target_kind("postgresql://u:pw@h/db", &file),
+             AM_STORE_KIND_POSTGRES);
+    CHECK(file == NULL);
+    CHECK_EQ(am_store_target_kind("postgres://h/db", NULL),
+             AM_STORE_KIND_POSTGRES);
+    CHECK_EQ(am_store_target_kind("mysql://u:secret@h/db", &file),
+             AM_STORE_KIND_UNKNOWN);
+    CHECK(file == NULL);
+    CHECK_ST(am_store_open("mysql://u:secret@h/db", NULL, &s, &err),
+             AM_EUNSUPPORTED);
+    CHECK(s == NULL);
+    CHECK(strstr(err.msg, "'mysql://'") != NULL);
+    CHECK(strstr(err.msg, "secret") == NULL);
+}
+
 AM_TEST(sessions_add_get_pop_clear_list_prune)
 {
     fixture f;

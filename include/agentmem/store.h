@@ -154,6 +154,24 @@ AM_API am_store_opts am_store_opts_default(void);
 AM_API am_status am_store_open(const char *path, const am_store_opts *opts,
                                am_store **out, am_error *err);
 
+/* The kind of store a target names, as am_store_open reads it. */
+typedef enum am_store_kind {
+    AM_STORE_KIND_NONE = 0, /* NULL or "": am_store_open reads DATABASE_URL */
+    AM_STORE_KIND_SQLITE,   /* a file path, ":memory:" or "sqlite:<path>" */
+    AM_STORE_KIND_POSTGRES, /* "postgres://..." or "postgresql://..." */
+    AM_STORE_KIND_UNKNOWN   /* another "scheme://": am_store_open refuses it
+                               with AM_EUNSUPPORTED */
+} am_store_kind;
+
+/* Which backend am_store_open would pick for `target`, without opening
+ * anything (NULL or "" is AM_STORE_KIND_NONE: DATABASE_URL is not read
+ * here). For AM_STORE_KIND_SQLITE, `*file` (if `file` is not NULL) gets
+ * the file part of `target` (after "sqlite:"; borrowed from `target`);
+ * otherwise NULL. Only AM_STORE_KIND_SQLITE names a file whose name is
+ * safe to show: a URL may hold a password. Thread safety: safe. */
+AM_API am_store_kind am_store_target_kind(const char *target,
+                                          const char **file);
+
 /* Close the database and free the handle. NULL: no-op.
  * Thread safety: unsafe (no call may be in flight). */
 AM_API void am_store_close(am_store *s);

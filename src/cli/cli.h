@@ -150,6 +150,12 @@ am_status cli_load_key(const char *key_file, am_buf *key, am_error *err);
  * as am_store_open's NULL target), else `fallback`. --db always wins. */
 const char *cli_db_default(const char *fallback);
 
+/* Take --db's value `v` (NULL: the value is missing) into `*db`. An empty
+ * value is a usage error, not a way to reach DATABASE_URL: `--db "$DB"`
+ * with DB unset must not open some other database. 0, or the usage exit
+ * code after printing why. */
+int cli_db_arg(const char *cmd, const char *v, const char **db);
+
 /* Read a whole file ("-" or NULL: stdin) into `out`. */
 am_status cli_read_input(const char *path, am_buf *out, am_error *err);
 

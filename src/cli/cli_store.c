@@ -35,9 +35,8 @@ static int cli_store_args(const char *cmd, int argc, char **argv,
         const char *v = NULL;
         int rc = 0;
         if (cli_opt(argc, argv, &i, "--db", &v)) {
-            if ((o->db = v) == NULL)
-                return cli_usage(cmd, "--db needs a file or a "
-                                 "postgresql:// URI");
+            if ((rc = cli_db_arg(cmd, v, &o->db)) != 0)
+                return rc;
         } else if (cli_opt(argc, argv, &i, "--key-file", &v)) {
             if ((o->key_file = v) == NULL)
                 return cli_usage(cmd, "--key-file needs a file");
@@ -146,7 +145,8 @@ int cli_store_begin(const char *cmd, const struct cli_group *g, int argc,
 
 const char *cli_store_db_context(const char *db)
 {
-    return strstr(db, "://") != NULL ? "store" : db;
+    return am_store_target_kind(db, NULL) == AM_STORE_KIND_SQLITE ? db
+                                                                  : "store";
 }
 
 am_status cli_store_open(const cli_store_opts *o, am_store **s,
@@ -178,8 +178,9 @@ am_status cli_store_open(const cli_store_opts *o, am_store **s,
     /* A database appearing silently in the working directory surprises:
      * say so the first time (on stderr, so scripts' output is unchanged). */
     /* Not for a URI: it is no file, and its password must not be shown. */
-    bool is_new = o->db[0] != '\0' && strstr(o->db, "://") == NULL &&
-                  access(o->db, F_OK) != 0;
+    const char *file = NULL;
+    bool is_new = am_store_target_kind(o->db, &file) == AM_STORE_KIND_SQLITE
+                  && strcmp(file, ":memory:") != 0 && access(file, F_OK) != 0;
     st = cli_load_key(o->key_file, &key, err);
     if (st == AM_OK) {
         so.key = am_buf_str(&key);

@@ -60,6 +60,18 @@ const char *cli_db_default(const char *fallback)
     return url != NULL && url[0] != '\0' ? url : fallback;
 }
 
+int cli_db_arg(const char *cmd, const char *v, const char **db)
+{
+    if (v == NULL)
+        return cli_usage(cmd, "--db needs a file or a postgresql:// URI");
+    if (v[0] == '\0')
+        return cli_usage(cmd, "--db is empty: give a file or a "
+                         "postgresql:// URI (leave --db out to use "
+                         "DATABASE_URL)");
+    *db = v;
+    return 0;
+}
+
 int cli_usage(const char *cmd, const char *fmt, ...)
 {
     va_list ap;

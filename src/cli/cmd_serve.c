@@ -37,9 +37,9 @@ static int parse(const char *cmd, int argc, char **argv, srv_opts *o,
         const char *v = NULL;
         unsigned long long n;
         if (cli_opt(argc, argv, &i, "--db", &v)) {
-            if (v == NULL)
-                return cli_usage(cmd, "--db needs a file or URL");
-            o->db = v;
+            int rc = cli_db_arg(cmd, v, &o->db);
+            if (rc != 0)
+                return rc;
         } else if (http && cli_opt(argc, argv, &i, "--listen", &v)) {
             if (v == NULL)
                 return cli_usage(cmd, "--listen needs HOST:PORT");

@@ -30,6 +30,7 @@
 
 #include "agentmem/clock.h"
 #include "agentmem/encrypt.h"
+#include "agentmem/store.h"
 #include "agentmem/tiers.h"
 #include "cli.h"
 #include "commands.h"
@@ -118,14 +119,14 @@ static int parse_args(const char *sub, int argc, char **argv, targs *a)
     for (int i = 0; i < argc; i++) {
         const char *v = NULL;
         if (cli_opt(argc, argv, &i, "--db", &v)) {
-            if (v == NULL)
-                return cli_usage("tiers", "--db needs a file");
+            int rc = cli_db_arg("tiers", v, &a->db);
+            if (rc != 0)
+                return rc;
             /* Not echoed: a URI may hold a password. */
-            if (strstr(v, "://") != NULL)
+            if (am_store_target_kind(v, NULL) != AM_STORE_KIND_SQLITE)
                 return cli_usage("tiers", "--db needs a file, not a URI: "
                                  "tiers stay on SQLite (one owner per "
                                  "file)");
-            a->db = v;
         } else if (cli_opt(argc, argv, &i, "--key-file", &v)) {
             if ((a->key_file = v) == NULL)
                 return cli_usage("tiers", "--key-file needs a file");

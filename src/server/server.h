@@ -11,7 +11,10 @@
 #include <stddef.h>
 
 typedef struct srv_opts {
-    const char *db;          /* file or URL, passed to am_store_open */
+    /* File or URL, passed to am_store_open; required, not empty (the CLI
+     * resolves DATABASE_URL and refuses an empty --db, with the message a
+     * user can act on, before it gets here). */
+    const char *db;
     const char *listen;      /* "HOST:PORT"; NULL: 127.0.0.1:8080 */
     const char *keys_file;   /* NULL: no auth, loopback only */
     /* The database's encryption key (include/agentmem/encrypt.h), read

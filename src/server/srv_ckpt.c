@@ -62,8 +62,9 @@ struct srv_ckpt {
 
 bool srv_db_has_log(const char *db)
 {
-    return db != NULL && db[0] != '\0' && strstr(db, "://") == NULL &&
-           strcmp(db, ":memory:") != 0 && strcmp(db, "sqlite::memory:") != 0;
+    const char *file = NULL;
+    return am_store_target_kind(db, &file) == AM_STORE_KIND_SQLITE &&
+           strcmp(file, ":memory:") != 0;
 }
 
 static long long now_us(void)

@@ -80,6 +80,12 @@ void srv_store_give(srv_ctx *ctx, am_store *s)
     pthread_mutex_unlock(&ctx->readers_mu);
 }
 
+const char *srv_db_shown(const char *db)
+{
+    return am_store_target_kind(db, NULL) == AM_STORE_KIND_SQLITE
+               ? db : "(database URL)";
+}
+
 bool srv_ctx_open(srv_ctx *ctx, const srv_opts *o, size_t readers,
                   bool manual_checkpoint)
 {
@@ -94,10 +100,7 @@ bool srv_ctx_open(srv_ctx *ctx, const srv_opts *o, size_t readers,
     pthread_mutex_init(&ctx->readers_mu, NULL);
     ctx->max_body = o->max_body != 0 ? o->max_body : (size_t)1 << 20;
     ctx->max_depth = o->max_depth != 0 ? o->max_depth : 32;
-    if (o->db == NULL || o->db[0] == '\0') {
-        fprintf(stderr, "agentmem: --db FILE|URL is required\n");
-        return false;
-    }
+    assert(o->db != NULL && o->db[0] != '\0'); /* server.h: the CLI's */
     if (o->keys_file != NULL &&
         srv_keys_load(o->keys_file, &ctx->keys, &err) != AM_OK) {
         fprintf(stderr, "agentmem: --keys: %s\n", err.msg);
@@ -123,7 +126,7 @@ bool srv_ctx_open(srv_ctx *ctx, const srv_opts *o, size_t readers,
     if (st != AM_OK) {
         /* A database URL may carry a password: the library's message
          * names the target without it, so print only that. */
-        if (strstr(o->db, "://") != NULL)
+        if (am_store_target_kind(o->db, NULL) != AM_STORE_KIND_SQLITE)
             fprintf(stderr, "agentmem: --db: %s\n", err.msg);
         else
             fprintf(stderr, "agentmem: --db %s: %s\n", o->db, err.msg);

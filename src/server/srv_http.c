@@ -547,8 +547,7 @@ int srv_serve(const srv_opts *o)
              di != NULL ? (unsigned)di->port : ntohs(sa.sin_port));
     /* A database URL may carry a password: log its scheme only. */
     srv_log("listening", json_pack("{s:s, s:s, s:i, s:i, s:s}", "url", url,
-                                   "db", strstr(o->db, "://") != NULL ?
-                                   "(database URL)" : o->db,
+                                   "db", srv_db_shown(o->db),
                                    "threads", (int)threads,
                                    "read_handles", (int)s.ctx.reader_count,
                                    "auth", s.ctx.keys != NULL ?

@@ -94,6 +94,9 @@ bool srv_ctx_open(srv_ctx *ctx, const struct srv_opts *o, size_t readers,
 /* Wipe the key once every handle is open (srv_ctx_close does too). */
 void srv_ctx_forget_key(srv_ctx *ctx);
 void srv_ctx_close(srv_ctx *ctx);
+/* `db` as logs may show it: the file itself, or "(database URL)" for a
+ * URL, which may carry a password (am_store_target_kind). */
+const char *srv_db_shown(const char *db);
 
 /* The handle a call uses: for a read-only call an idle read handle
  * (ctx->store when none is idle), otherwise ctx->store. Give it back with

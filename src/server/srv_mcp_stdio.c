@@ -41,9 +41,7 @@ int srv_mcp_stdio(const srv_opts *o)
     if (!srv_ctx_open(&ctx, o, 0, false))
         return 1;
     srv_ctx_forget_key(&ctx);
-    srv_log("mcp_stdio", json_pack("{s:s}", "db",
-                                   strstr(o->db, "://") != NULL ?
-                                   "(database URL)" : o->db));
+    srv_log("mcp_stdio", json_pack("{s:s}", "db", srv_db_shown(o->db)));
     while ((n = getline(&line, &cap, stdin)) >= 0) {
         json_t *msg, *res;
         json_error_t je;

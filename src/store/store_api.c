@@ -155,29 +155,52 @@ am_store_opts am_store_opts_default(void)
 
 /* ---- Open and close ---- */
 
+am_store_kind am_store_target_kind(const char *target, const char **file)
+{
+    static const char *const pg[] = { "postgres://", "postgresql://" };
+    if (file != NULL)
+        *file = NULL;
+    if (target == NULL || target[0] == '\0')
+        return AM_STORE_KIND_NONE;
+    for (size_t i = 0; i < sizeof pg / sizeof pg[0]; i++)
+        if (strncmp(target, pg[i], strlen(pg[i])) == 0)
+            return AM_STORE_KIND_POSTGRES;
+    if (strncmp(target, "sqlite:", 7) == 0)
+        target += 7;
+    else if (strstr(target, "://") != NULL)
+        return AM_STORE_KIND_UNKNOWN;
+    if (file != NULL)
+        *file = target;
+    return AM_STORE_KIND_SQLITE;
+}
+
 /* Pick the backend for `target` and the part of it the backend opens
  * (PostgreSQL gets the whole URI). */
 static am_status pick_backend(const char *target,
                               const am__store_backend **be,
                               const char **rest, am_error *err)
 {
-    static const char *const pg[] = { "postgres://", "postgresql://" };
-    for (size_t i = 0; i < sizeof pg / sizeof pg[0]; i++)
-        if (strncmp(target, pg[i], strlen(pg[i])) == 0) {
-            *be = &am__store_backend_pg;
-            *rest = target;
-            return AM_OK;
-        }
-    if (strncmp(target, "sqlite:", 7) == 0)
-        target += 7;
-    else if (strstr(target, "://") != NULL)
+    const char *file = NULL;
+
+    switch (am_store_target_kind(target, &file)) {
+    case AM_STORE_KIND_POSTGRES:
+        *be = &am__store_backend_pg;
+        *rest = target;
+        return AM_OK;
+    case AM_STORE_KIND_SQLITE:
+        *be = &am__store_backend_sqlite;
+        *rest = file;
+        return AM_OK;
+    default: {
+        /* Only the scheme: the rest of a URL may hold a password. */
+        const char *sep = strstr(target, "://");
+        int scheme = sep != NULL ? (int)(sep - target) : 0;
         return am__fail(err, AM_EUNSUPPORTED,
-                        "store open: unknown backend scheme in '%.60s' "
+                        "store open: unknown backend scheme '%.*s://' "
                         "(a file path, sqlite:<path> or postgresql://...)",
-                        target);
-    *be = &am__store_backend_sqlite;
-    *rest = target;
-    return AM_OK;
+                        scheme < 20 ? scheme : 20, target);
+    }
+    }
 }
 
 am_status am_store_open(const char *path, const am_store_opts *opts,
