@@ -350,6 +350,21 @@ AM_TEST(recall_names_field_is_indexed_and_raises_chunks_in_search_and_tool)
     /* Bad weights and a meta the names cannot join name the problem. */
     to.names_bonus = 2;
     CHECK_ST(am_recall_tool_def(AM_TOOL_OPENAI, &to, &out, NULL), AM_EINVAL);
+    /* A bonus without a field (recall.h), in the tool and the search. */
+    am_error terr;
+    to.names_bonus = 0.5;
+    to.names_field = (am_str){ NULL, 0 };
+    CHECK_ST(am_recall_tool_def(AM_TOOL_OPENAI, &to, &out, &terr), AM_EINVAL);
+    CHECK(strstr(terr.msg, "needs names_field") != NULL);
+    CHECK_ST(am_recall_tool_call(f.s, AM_STR("alice"), AM_TOOL_ANTHROPIC,
+                                 &to, AM_STR("{\"id\":\"t\",\"input\":"
+                                             "{\"query\":\"trip\"}}"),
+                                 &out), AM_EINVAL);
+    so.names_bonus = 0.5;
+    so.names_field = (am_str){ NULL, 0 };
+    CHECK_ST(am_recall_search(f.s, AM_STR("alice"), AM_STR("trip"), &so,
+                              &out), AM_EINVAL);
+    CHECK(strstr(am_store_last_error(f.s)->msg, "needs names_field") != NULL);
     so.names_bonus = -0.5;
     CHECK_ST(am_recall_search(f.s, AM_STR("alice"), AM_STR("trip"), &so,
                                  &out), AM_EINVAL);

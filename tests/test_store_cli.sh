@@ -51,8 +51,8 @@ python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r[0][
     && pass=$((pass + 1)) || { echo "FAIL search_names_first"; cat "$out"; fails=$((fails + 1)); }
 check search_names_bad 2 $S search x --names-field names --names 0
 has search_names_msg "$err" "--names needs a number"
-check search_names_nofield 2 $S search x --names 0.5
-has search_names_nofield_msg "$err" "--names-field"
+check search_names_nofield 3 $S search x --names 0.5
+has search_names_nofield_msg "$err" "names_bonus 0.5 needs names_field"
 check del 0 $S del user_1/prefs editor
 check del_again 4 $S del user_1/prefs editor
 check undo 0 $S undo user_1/prefs editor
@@ -86,8 +86,11 @@ check recall_index_names 0 $R index dora t "$tmp/trip.json" --chunk-size 2 --ove
 check recall_search_names 0 $R search dora "plan the summer trip last year" --names-field names --names 1 --json
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r[0]["first"]==2 and abs(r[0]["score"]-1)<1e-9 and r[0]["metadata"]=={"names":["Sweden","Norway"]} else 1)' "$out" \
     && pass=$((pass + 1)) || { echo "FAIL recall_search_names_first"; cat "$out"; fails=$((fails + 1)); }
-check recall_search_names_nofield 2 $R search dora x --names 0.5
-has recall_search_names_nofield_msg "$err" "--names needs --names-field"
+# The library's one check (am_recall_search, am_recall_tool_def).
+check recall_search_names_nofield 3 $R search dora x --names 0.5
+has recall_search_names_nofield_msg "$err" "names_bonus 0.5 needs names_field"
+check recall_tool_def_names_nofield 3 $R tool-def --names 0.5
+has recall_tool_def_names_nofield_msg "$err" "names_bonus 0.5 needs names_field"
 check recall_other_user 0 $R search bob "Lisbon flight" --json
 has recall_empty "$out" "[]"
 check recall_other_user_text 0 $R search bob "Lisbon flight"

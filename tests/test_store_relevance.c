@@ -549,6 +549,15 @@ AM_TEST(names_bonus_outside_zero_one_is_refused)
         CHECK(r == NULL);
         CHECK(strstr(am_store_last_error(s)->msg, "names_bonus") != NULL);
     }
+    /* store.h: a bonus with no field to read is a mistake, not a no-op;
+     * the CLI and Python rely on this one check. */
+    am_results *r = NULL;
+    am_search q = { .ns = NS1("trips"), .query = AM_STR("travel"),
+                    .names_bonus = 0.5 };
+    CHECK_EQ(am_store_search(s, &q, &r), AM_EINVAL);
+    CHECK(r == NULL);
+    CHECK(strstr(am_store_last_error(s)->msg,
+                 "names_bonus 0.5 needs names_field") != NULL);
     am_store_close(s);
     test_rmtree(dir);
     free(dir);

@@ -81,7 +81,8 @@ AM_API am_recall_search_opts am_recall_search_opts_default(void);
  * chunk was indexed with (am_recall_opts.meta, and the names field when
  * there was one), {} when none. `opts` NULL: the defaults. Errors:
  * AM_EINVAL (NULL store or out, empty user id, min_score or names_bonus
- * outside [0, 1]), store errors; detail in am_store_last_error. Thread
+ * outside [0, 1], a names_bonus above 0 without a names_field), store
+ * errors; detail in am_store_last_error. Thread
  * safety: safe. */
 AM_API am_status am_recall_search(am_store *s, am_str user_id, am_str query,
                                   const am_recall_search_opts *opts,
@@ -120,7 +121,8 @@ AM_API am_recall_tool_opts am_recall_tool_opts_default(void);
  * as JSON into `out` (replacing it). NULL opts, an empty name or
  * description, limit 0 and min_score 0 mean the defaults. AM_EINVAL: a
  * name outside [A-Za-z0-9_-]{1,64}, a description that is not UTF-8, a
- * limit above 20, a min_score above 1, a names_bonus outside [0, 1].
+ * limit above 20, a min_score above 1, a names_bonus outside [0, 1] or
+ * above 0 without a names_field.
  * Detail goes to `err` (may be NULL). Thread safety: safe. */
 AM_API am_status am_recall_tool_def(am_tool_format fmt,
                                     const am_recall_tool_opts *opts,

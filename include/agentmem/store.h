@@ -427,8 +427,10 @@ AM_API am_status am_text_names(am_str text, const am_str *exclude,
  * `min_score` > 0 results scoring below it are dropped, so a search can
  * answer "nothing relevant" (AM_SEARCH_MIN_SCORE is a measured default). An empty
  * or punctuation-only query matches nothing in text mode. Errors:
- * AM_EINVAL (dimension mismatch, vector mode with no vector and no
- * embedder), AM_EFORMAT (a filter that is not JSON or breaks the rules
+ * AM_EINVAL (NULL `s`, `q` or `out`, an unknown mode, dimension
+ * mismatch, vector mode with no vector and no embedder, or nothing to
+ * embed, boost or names_bonus outside [0, 1], a names_bonus above 0
+ * without a names_field), AM_EFORMAT (a filter that is not JSON or breaks the rules
  * of am_search.filter: the message names the operator or field and where
  * it is, e.g. "unknown operator '$regex' at '$or[1].age.$regex'"; at most
  * 1000 conditions and values, nested at most 32 deep). Thread safety:

@@ -314,8 +314,10 @@ class ConversationMemory:
         self.include_summary = include_summary
         self._summarize = summarizer or (_offline_chunk_summary
                                          if include_summary else None)
-        if names_bonus and not names_field:
-            raise ValueError("names_bonus needs names_field")
+        # The C library's rule for the names (a bonus needs a field; in
+        # [0, 1]), checked now rather than at the first search.
+        _agentmem.recall_tool_def(names_field=names_field,
+                                  names_bonus=names_bonus)
         self.names_field = names_field
         self.names_bonus = names_bonus
 

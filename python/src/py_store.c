@@ -370,18 +370,13 @@ static PyObject *store_list(StoreObject *self, PyObject *args, PyObject *kw)
     return results_list(r);
 }
 
-/* The names bonus of a search, recall search or tool call (None, 0.0:
- * off), as the CLI's --names-field/--names: a bonus without a field is a
- * ValueError. (A weight outside [0, 1] is the library's AM_EINVAL.) */
-static int names_opts(PyObject *names_o, double bonus, am_str *field)
+/* The names field of a search, recall search or tool call (None: off).
+ * The library checks the bonus (outside [0, 1], or without a field: its
+ * AM_EINVAL, an InvalidArgumentError and so a ValueError). */
+static int names_opts(PyObject *names_o, am_str *field)
 {
-    if (names_o != Py_None && amp_utf8(names_o, "names_field", field) < 0)
-        return -1;
-    if (bonus > 0 && field->len == 0) {
-        PyErr_Format(PyExc_ValueError, "names_bonus needs names_field");
-        return -1;
-    }
-    return 0;
+    *field = (am_str){ NULL, 0 };
+    return names_o != Py_None ? amp_utf8(names_o, "names_field", field) : 0;
 }
 
 /* search(namespace, query, limit=10, mode="hybrid", filter=None,
@@ -405,7 +400,7 @@ static PyObject *store_search(StoreObject *self, PyObject *args,
         return NULL;
     if (filter_o != Py_None && amp_utf8(filter_o, "filter", &q.filter) < 0)
         return NULL;
-    if (names_opts(names_o, q.names_bonus, &q.names_field) < 0)
+    if (names_opts(names_o, &q.names_field) < 0)
         return NULL;
     if (!strcmp(mode, "hybrid"))
         q.mode = AM_SEARCH_HYBRID;
@@ -560,7 +555,7 @@ static PyObject *store_recall_search(StoreObject *self, PyObject *args,
         amp_utf8(u_o, "user_id", &user) < 0 ||
         amp_utf8(q_o, "query", &query) < 0 ||
         amp_size(lim_o, "limit", 5, &so.limit) < 0 ||
-        names_opts(names_o, so.names_bonus, &so.names_field) < 0 ||
+        names_opts(names_o, &so.names_field) < 0 ||
         enter(self) < 0)
         return NULL;
     am_buf out = AM_BUF_INIT;
@@ -605,20 +600,25 @@ static int tool_format(const char *f, am_tool_format *out)
     return 0;
 }
 
-/* recall_tool_def(format, name=None, description=None, limit=None) -> dict
- * (a module-level function: needs no store). */
+/* recall_tool_def(format, name=None, description=None, limit=None,
+ *                 names_field=None, names_bonus=0.0) -> dict (a
+ * module-level function: needs no store; the names only validate). */
 static PyObject *py_recall_tool_def(PyObject *mod, PyObject *args,
                                     PyObject *kw)
 {
-    static char *kwlist[] = {"format", "name", "description", "limit", NULL};
+    static char *kwlist[] = {"format", "name", "description", "limit",
+                             "names_field", "names_bonus", NULL};
     const char *f = "openai";
-    PyObject *n = Py_None, *d = Py_None, *l = Py_None;
+    PyObject *n = Py_None, *d = Py_None, *l = Py_None, *names_o = Py_None;
+    double bonus = 0;
     am_recall_tool_opts o;
     am_tool_format fmt;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|sOOO", kwlist, &f, &n, &d,
-                                     &l) ||
-        tool_format(f, &fmt) < 0 || tool_opts(n, d, l, &o) < 0)
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|sOOOOd", kwlist, &f, &n,
+                                     &d, &l, &names_o, &bonus) ||
+        tool_format(f, &fmt) < 0 || tool_opts(n, d, l, &o) < 0 ||
+        names_opts(names_o, &o.names_field) < 0)
         return NULL;
+    o.names_bonus = bonus;
     am_buf out = AM_BUF_INIT;
     am_error err = {0};
     am_status st = am_recall_tool_def(fmt, &o, &out, &err);
@@ -688,7 +688,7 @@ static PyObject *store_recall_tool_call(StoreObject *self, PyObject *args,
         amp_utf8(u_o, "user_id", &user) < 0 ||
         amp_utf8(c_o, "call", &call) < 0 || tool_format(f, &fmt) < 0 ||
         tool_opts(n, d, l, &o) < 0 ||
-        names_opts(names_o, bonus, &o.names_field) < 0 || enter(self) < 0)
+        names_opts(names_o, &o.names_field) < 0 || enter(self) < 0)
         return NULL;
     o.names_bonus = bonus;
     am_buf out = AM_BUF_INIT;

@@ -404,8 +404,6 @@ int cmd_recall(int argc, char **argv)
         x.to.min_score = o.min_score > 0 ? o.min_score : -1;
     x.to.names_field = am_str_c(o.names_field);
     x.to.names_bonus = o.names_bonus;
-    if (o.names_bonus > 0 && o.names_field == NULL)
-        return cli_usage("recall", "--names needs --names-field");
     if (sub->run != rc_tool_def) {
         st = cli_store_open(&o, &x.s, &emb, &err);
         if (st != AM_OK)

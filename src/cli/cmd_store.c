@@ -191,8 +191,6 @@ static int st_search(void *ctx)
         return cli_usage("store", "--boost needs --boost-field");
     q.names_field = am_str_c(x->o->names_field);
     q.names_bonus = x->o->names_bonus;
-    if (x->o->names_bonus > 0 && x->o->names_field == NULL)
-        return cli_usage("store", "--names needs --names-field");
     if (mode == NULL || strcmp(mode, "hybrid") == 0)
         q.mode = AM_SEARCH_HYBRID;
     else if (strcmp(mode, "text") == 0)

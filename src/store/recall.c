@@ -516,6 +516,10 @@ static am_status tool_opts(const am_recall_tool_opts *in,
         return am__fail(err, AM_EINVAL,
                         "recall tool: names_bonus %g is outside [0, 1]",
                         o->names_bonus);
+    if (o->names_bonus > 0 && o->names_field.len == 0)
+        return am__fail(err, AM_EINVAL, "recall tool: names_bonus %g needs "
+                        "names_field (the index's am_recall_opts."
+                        "names_field)", o->names_bonus);
     if (o->name.len > 64)
         return am__fail(err, AM_EINVAL,
                         "recall tool: name is %zu bytes (at most 64)",

@@ -830,6 +830,12 @@ am_status am_store_search(am_store *s, const am_search *q, am_results **out)
     else if (!(q->names_bonus >= 0 && q->names_bonus <= 1))
         st = am__fail(&err, AM_EINVAL, "search: names_bonus %g is outside "
                       "[0, 1]", q->names_bonus);
+    /* A weight with nothing to weigh is a mistake, not a no-op. The one
+     * place this is said: the CLI and Python rely on it. */
+    else if (q->names_bonus > 0 && q->names_field.len == 0)
+        st = am__fail(&err, AM_EINVAL, "search: names_bonus %g needs "
+                      "names_field (the metadata field listing each "
+                      "item's names)", q->names_bonus);
     else if (q->mode == AM_SEARCH_VECTOR && q->vec == NULL &&
              s->embedder == NULL)
         st = am__fail(&err, AM_EINVAL, "search: vector mode needs a query "
