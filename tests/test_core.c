@@ -3,6 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#if defined(__linux__)
+#include <sys/mman.h> /* MADV_HUGEPAGE, as huge.c sees it */
+#endif
 #include <unistd.h>
 #include <wchar.h>
 
@@ -109,6 +112,44 @@ AM_TEST(calloc_zeroes_on_both_paths_and_rejects_overflow)
     }
     CHECK(am__calloc(NULL, SIZE_MAX / 2, 4) == NULL);
     CHECK(am__calloc(&a, SIZE_MAX / 2, 4) == NULL);
+    CHECK_EQ(ta.live_blocks, 0);
+}
+
+/* am__huge_calloc (huge.c): zeroed blocks of every size. With the
+ * default allocator a block of AM__HUGE_MIN or more is mapped at a 2 MiB
+ * boundary (on Linux, where MADV_HUGEPAGE exists); a caller's allocator
+ * sees every block, of exactly the size asked, and a failure of it is
+ * NULL. Whether the kernel grants huge pages is its choice (a hint), so
+ * that is not checked here; bench_tiers_retrieve's callers measure it. */
+AM_TEST(huge_calloc_zeroes_aligns_large_blocks_and_uses_the_allocator)
+{
+    static const size_t sizes[] = { 1, 4096, AM__HUGE_MIN - 1, AM__HUGE_MIN,
+                                    (3u << 20) + 5 };
+    test_alloc ta = { 0 };
+    am_allocator a = test_alloc_make(&ta);
+
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        for (int path = 0; path < 2; path++) {
+            const am_allocator *al = path == 0 ? NULL : &a;
+            long calls = ta.calls;
+            unsigned char *p = am__huge_calloc(al, sizes[i]);
+            size_t bad = 0;
+            CHECK(p != NULL);
+            for (size_t j = 0; j < sizes[i]; j++)
+                bad += p[j] != 0;
+            CHECK_EQ(bad, 0);
+            memset(p, 0xab, sizes[i]); /* all of it is writable */
+            CHECK_EQ(ta.calls - calls, (long)path);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+            if (path == 0 && sizes[i] >= AM__HUGE_MIN)
+                CHECK_EQ((uintptr_t)p % ((uintptr_t)2 << 20), 0);
+#endif
+            am__huge_free(al, p, sizes[i]);
+        }
+    }
+    am__huge_free(NULL, NULL, AM__HUGE_MIN); /* NULL is a no-op */
+    ta.fail_at = ta.calls + 1;
+    CHECK(am__huge_calloc(&a, AM__HUGE_MIN) == NULL);
     CHECK_EQ(ta.live_blocks, 0);
 }
 

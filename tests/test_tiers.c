@@ -585,6 +585,39 @@ static void far_put(void *ctx, void *p, size_t size)
     (void)size;
 }
 
+/* Store n items "<prefix>-<i>" into `tier`, delete every `every`-th
+ * (i % every == 0), then check that each deleted one is gone and every
+ * other one reads back its content. */
+static void store_delete_check(am_tiers *t, const char *prefix, int n,
+                               int every, am_tier tier)
+{
+    char id[32], content[64];
+    am_buf out = AM_BUF_INIT;
+
+    for (int i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "%s-%d", prefix, i);
+        snprintf(content, sizeof content, "content of item %d", i);
+        CHECK_OK(put(t, id, content, 0.5, tier));
+    }
+    for (int i = 0; i < n; i += every) {
+        snprintf(id, sizeof id, "%s-%d", prefix, i);
+        CHECK_OK(am_tiers_delete(t, am_str_c(id)));
+    }
+    for (int i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "%s-%d", prefix, i);
+        snprintf(content, sizeof content, "content of item %d", i);
+        if (i % every == 0) {
+            CHECK_ST(am_tiers_retrieve(t, am_str_c(id), &out, NULL),
+                     AM_ENOTFOUND);
+            continue;
+        }
+        CHECK_OK(am_tiers_retrieve(t, am_str_c(id), &out, NULL));
+        CHECK_EQ(out.len, strlen(content));
+        CHECK(memcmp(out.ptr, content, out.len) == 0);
+    }
+    am_buf_free(&out);
+}
+
 AM_TEST(ids_out_of_the_hint_range_are_still_found)
 {
     far_alloc f = { { NULL, NULL }, { 0, 0 }, 0 };
@@ -592,7 +625,6 @@ AM_TEST(ids_out_of_the_hint_range_are_still_found)
     am_tiers_opts o = am_tiers_opts_default();
     am_tiers *t = NULL;
     am_buf out = AM_BUF_INIT;
-    char id[32], content[64];
     uintptr_t d;
 
     f.base[0] = mmap(NULL, FAR_REGION, PROT_READ | PROT_WRITE,
@@ -612,31 +644,44 @@ AM_TEST(ids_out_of_the_hint_range_are_still_found)
     o.capacity[AM_TIER_SHORT_TERM] = 1000;
     CHECK_OK(am_tiers_open(&o, &t, NULL));
     /* Enough items to grow (rehash) the table several times. */
-    for (int i = 0; i < 3000; i++) {
-        snprintf(id, sizeof id, "far-%d", i);
-        snprintf(content, sizeof content, "content of item %d", i);
-        CHECK_OK(put(t, id, content, 0.5, AM_TIER_WORKING));
-    }
-    for (int i = 0; i < 3000; i += 3) {
-        snprintf(id, sizeof id, "far-%d", i);
-        CHECK_OK(am_tiers_delete(t, am_str_c(id)));
-    }
-    for (int i = 0; i < 3000; i++) {
-        snprintf(id, sizeof id, "far-%d", i);
-        snprintf(content, sizeof content, "content of item %d", i);
-        if (i % 3 == 0) {
-            CHECK_ST(am_tiers_retrieve(t, am_str_c(id), &out, NULL),
-                     AM_ENOTFOUND);
-            continue;
-        }
-        CHECK_OK(am_tiers_retrieve(t, am_str_c(id), &out, NULL));
-        CHECK_EQ(out.len, strlen(content));
-        CHECK(memcmp(out.ptr, content, out.len) == 0);
-    }
+    store_delete_check(t, "far", 3000, 3, AM_TIER_WORKING);
     CHECK_ST(am_tiers_retrieve(t, AM_STR("far-3000"), &out, NULL),
              AM_ENOTFOUND);
     am_buf_free(&out);
     am_tiers_close(t, NULL);
     munmap(f.base[0], FAR_REGION);
     munmap(f.base[1], FAR_REGION);
+}
+
+/* Past the first T_HEAP_CHUNKS chunks (12,288 records) the records come
+ * 23 chunks at a time in 2 MiB regions, and from 1 MiB on the id table
+ * too (huge.c; on huge pages with the default allocator). 100,000 items
+ * cross four regions and two table sizes on both paths: every item reads
+ * back, a deleted slot is reused, and closing frees exactly what was
+ * allocated (a caller's allocator ends with no live block). */
+AM_TEST(items_past_the_first_chunks_live_in_regions_and_are_freed)
+{
+    enum { N = 100000 };
+
+    for (int path = 0; path < 2; path++) {
+        test_alloc ta = { 0 };
+        am_allocator a = test_alloc_make(&ta);
+        am_tiers_opts o = am_tiers_opts_default();
+        am_tiers *t = NULL;
+        am_buf out = AM_BUF_INIT;
+
+        o.alloc = path == 0 ? NULL : &a;
+        o.capacity[AM_TIER_WORKING] = 2 * N;
+        o.capacity[AM_TIER_SHORT_TERM] = 2 * N;
+        o.capacity[AM_TIER_LONG_TERM] = 2 * N;
+        CHECK_OK(am_tiers_open(&o, &t, NULL));
+        store_delete_check(t, "r", N, 7, AM_TIER_LONG_TERM);
+        CHECK_OK(put(t, "r-new", "a new item", 0.5, AM_TIER_LONG_TERM));
+        CHECK_OK(am_tiers_retrieve(t, AM_STR("r-new"), &out, NULL));
+        CHECK_EQ(out.len, 10);
+        CHECK_EQ(am_tiers_count(t), (size_t)(N - (N + 6) / 7 + 1));
+        am_buf_free(&out);
+        am_tiers_close(t, NULL);
+        CHECK_EQ(ta.live_blocks, 0);
+    }
 }

@@ -120,6 +120,18 @@ void am__free(const am_allocator *a, void *ptr, size_t size); /* NULL ok */
 /* Copy `len` bytes plus a NUL; free with am__free(a, p, len + 1). */
 char *am__strndup(const am_allocator *a, const char *s, size_t len);
 
+/* ---- Large blocks on huge pages (huge.c) ---- */
+
+/* Blocks from this size on may be placed on 2 MiB huge pages. */
+#define AM__HUGE_MIN ((size_t)1 << 20)
+/* `size` zeroed bytes, or NULL. With the default allocator on Linux and
+ * size >= AM__HUGE_MIN: mapped at a 2 MiB boundary, rounded up to whole
+ * 2 MiB pages and advised MADV_HUGEPAGE (all of it becomes resident at
+ * the first touch of each 2 MiB); otherwise am__calloc. Free with
+ * am__huge_free and the same `a` and `size`. Thread safety: as `a`. */
+void *am__huge_calloc(const am_allocator *a, size_t size);
+void am__huge_free(const am_allocator *a, void *ptr, size_t size); /* NULL ok */
+
 /* ---- Arena: blocks freed together ---- */
 
 typedef struct am__arena_block am__arena_block;

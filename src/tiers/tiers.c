@@ -253,11 +253,9 @@ static void free_all(am_tiers *t)
         if (it->flags & T_LIVE)
             am__free(a, it->blob, am__tiers_blob_len(it));
     }
-    for (size_t i = 0; i < t->nchunks; i++)
-        am__free(a, t->chunks[i], T_CHUNK * sizeof(titem));
-    am__free(a, t->chunks, t->chunks_cap * sizeof(titem *));
+    am__tiers_chunks_free(t);
     am__free(a, t->skey, t->skey_cap * sizeof(uint32_t));
-    am__free(a, t->table, t->tcap * sizeof(tent));
+    am__huge_free(a, t->table, t->tcap * sizeof(tent));
     vfree(t, &t->free_slots);
     vfree(t, &t->pending_free);
     vfree(t, &t->dirty);

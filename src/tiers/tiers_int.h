@@ -238,6 +238,19 @@ struct am_tiers {
 #define T_CHUNK_SHIFT 10
 #define T_CHUNK ((size_t)1 << T_CHUNK_SHIFT)
 
+/* Where chunks come from. The first T_HEAP_CHUNKS (12,288 records, ~1 MiB)
+ * are allocated one at a time, so a small handle costs only what it
+ * uses. Every later chunk is one of T_REGION_CHUNKS in a region, one
+ * am__huge_calloc block of 2 MiB (23 chunks, 1.98 MiB): with the default
+ * allocator it sits on a transparent huge page, so that a retrieve's
+ * record load does not also pay a TLB miss (a nested page walk under a
+ * hypervisor; docs/BENCHMARKS.md, #14). Chunk T_HEAP_CHUNKS +
+ * k * T_REGION_CHUNKS is the start of region k, so the regions need no
+ * list of their own. */
+#define T_HEAP_CHUNKS ((size_t)12)
+#define T_REGION_CHUNKS ((size_t)23)
+#define T_REGION_BYTES (T_REGION_CHUNKS * T_CHUNK * sizeof(titem))
+
 /* The record in `slot` (< t->slots_cap). */
 static inline titem *am__tiers_item(const am_tiers *t, size_t slot)
 {
@@ -322,6 +335,8 @@ am_status am__tiers_sync(am_tiers *t);
  * failure with the lock released. */
 am_status am__tiers_lock_synced(am_tiers *t);
 am_status am__tiers_presize(am_tiers *t, size_t n);
+/* Free the record chunks (not the blobs in them) and the chunk array. */
+void am__tiers_chunks_free(am_tiers *t);
 /* Insert a fully built record (loading): hash, tier, indexes. Owns
  * rec->blob from the call on. */
 am_status am__tiers_insert_loaded(am_tiers *t, const titem *rec,

@@ -110,15 +110,20 @@ static void table_put(tent *table, size_t tcap, uint32_t h32, uint32_t slot,
 /* Copy every entry of the current table into a new one of ncap. */
 static am_status table_rehash(am_tiers *t, size_t ncap)
 {
-    tent *nt = am__calloc(t->alloc, ncap, sizeof *nt);
+    tent *nt;
 
+    if (ncap > SIZE_MAX / sizeof *nt)
+        return AM_ENOMEM;
+    /* From 1 MiB on (2^17 entries: 87,000+ items) on a huge page: the
+     * entry is a retrieve's first cache miss, and a TLB miss on top. */
+    nt = am__huge_calloc(t->alloc, ncap * sizeof *nt);
     if (nt == NULL)
         return AM_ENOMEM;
     for (size_t i = 0; i < t->tcap; i++)
         if (t->table[i].slot1 != 0)
             table_put(nt, ncap, t->table[i].h32, t->table[i].slot1 - 1,
                       t->table[i].hint);
-    am__free(t->alloc, t->table, t->tcap * sizeof *t->table);
+    am__huge_free(t->alloc, t->table, t->tcap * sizeof *t->table);
     t->table = nt;
     t->tcap = ncap;
     return AM_OK;
@@ -190,6 +195,34 @@ static void table_erase(am_tiers *t, uint32_t slot)
     t->table[i].hint = T_NO_HINT;
 }
 
+/* The next chunk of records (T_HEAP_CHUNKS in tiers_int.h says where
+ * it comes from), or NULL. */
+_Static_assert(T_REGION_BYTES <= ((size_t)2 << 20),
+               "a region of chunks fits one 2 MiB page");
+static titem *new_chunk(am_tiers *t)
+{
+    size_t k = t->nchunks;
+
+    if (k < T_HEAP_CHUNKS)
+        return am__alloc(t->alloc, T_CHUNK * sizeof(titem));
+    if ((k - T_HEAP_CHUNKS) % T_REGION_CHUNKS != 0)
+        return t->chunks[k - 1] + T_CHUNK;
+    return am__huge_calloc(t->alloc, T_REGION_BYTES);
+}
+
+void am__tiers_chunks_free(am_tiers *t)
+{
+    for (size_t i = 0; i < t->nchunks; i++) {
+        if (i < T_HEAP_CHUNKS)
+            am__free(t->alloc, t->chunks[i], T_CHUNK * sizeof(titem));
+        else if ((i - T_HEAP_CHUNKS) % T_REGION_CHUNKS == 0)
+            am__huge_free(t->alloc, t->chunks[i], T_REGION_BYTES);
+    }
+    am__free(t->alloc, t->chunks, t->chunks_cap * sizeof(titem *));
+    t->chunks = NULL;
+    t->nchunks = t->chunks_cap = 0;
+}
+
 /* Grow the item array (and the parallel search keys) to hold `need`:
  * whole chunks are added, the records already there stay where they are
  * (T_CHUNK in tiers_int.h says why). The search keys are still one
@@ -206,7 +239,7 @@ static am_status grow_items(am_tiers *t, size_t need)
                      sizeof(titem *)) != AM_OK)
             return AM_ENOMEM;
         t->chunks = p;
-        c = am__alloc(t->alloc, T_CHUNK * sizeof(titem));
+        c = new_chunk(t);
         if (c == NULL)
             return AM_ENOMEM;
         t->chunks[t->nchunks++] = c;
