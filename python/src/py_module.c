@@ -181,10 +181,39 @@ bad:
     return -1;
 }
 
+/* Whether s[0..len) is all ASCII, 8 bytes at a time (the last word
+ * overlaps the one before it rather than ending in a byte loop). */
+static int is_ascii(const char *s, size_t len)
+{
+    uint64_t acc = 0, w;
+    size_t i;
+    if (len < 8) {
+        for (i = 0; i < len; i++)
+            acc |= (uint8_t)s[i];
+        return acc < 0x80;
+    }
+    for (i = 0; i + 8 < len; i += 8) {
+        memcpy(&w, s + i, 8);
+        acc |= w;
+    }
+    memcpy(&w, s + len - 8, 8);
+    return ((acc | w) & 0x8080808080808080ull) == 0;
+}
+
+/* ASCII text, the common case, is copied straight into a new str:
+ * PyUnicode_DecodeUTF8 took ~210 instructions for a retrieve's 45-byte
+ * content, this ~110 (callgrind, #14). The result is the same compact
+ * ASCII str. */
 PyObject *amp_pystr(am_str s)
 {
-    return PyUnicode_DecodeUTF8(s.ptr ? s.ptr : "", (Py_ssize_t)s.len,
-                                "replace");
+    const char *p = s.ptr ? s.ptr : "";
+    if (s.len > 1 && s.len <= PY_SSIZE_T_MAX && is_ascii(p, s.len)) {
+        PyObject *o = PyUnicode_New((Py_ssize_t)s.len, 127);
+        if (o)
+            memcpy(PyUnicode_1BYTE_DATA(o), p, s.len);
+        return o;
+    }
+    return PyUnicode_DecodeUTF8(p, (Py_ssize_t)s.len, "replace");
 }
 
 PyObject *amp_json_dumps(PyObject *o)

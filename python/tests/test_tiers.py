@@ -312,3 +312,36 @@ def test_an_item_in_a_reference_cycle_is_collected():
     it.content = box
     del it, box
     gc.collect()
+
+
+def test_freed_items_are_reused_as_fresh_items():
+    # Freed items are kept for the next retrieve (py_tier_item.c): a new
+    # item must carry nothing of the one it reuses, items still held must
+    # not change, and an item of a subclass with its own __dict__ (not the
+    # size of a _TierItem) is freed as usual.
+    import gc
+
+    h = HierarchicalMemoryManager()
+    h.store("a", "first", 0.3, metadata={"type": "t", "tags": ["x"]})
+    h.store("b", "second", 0.6)
+    kept = [h.retrieve("a") for _ in range(3)]
+    for _ in range(50):
+        b = h.retrieve("b")
+        assert (b.id, b.content, b.importance, b.metadata) == (
+            "b", "second", 0.6, {})
+        assert type(b) is MemoryItem and gc.is_tracked(b)
+        del b
+    for k in kept:
+        assert (k.id, k.content, k.importance, k.metadata) == (
+            "a", "first", 0.3, {"type": "t", "tags": ["x"]})
+
+    class Mine(MemoryItem):
+        pass
+
+    m = Mine("m", "x")
+    m.note = 1
+    del m
+    assert h.retrieve("b").content == "second"
+    assert h.retrieve("é" * 3) is None
+    h.store("u", "naïve ünïcode", 0.5)
+    assert h.retrieve("u").content == "naïve ünïcode"
