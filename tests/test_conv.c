@@ -447,3 +447,118 @@ AM_TEST(conversation_failed_calls_change_nothing)
     test_rmtree(dir);
     free(dir);
 }
+
+/* ---- conv.h promises not held elsewhere (audit, session 13) ---- */
+
+/* Defaults as conv.h states them; am_conv_options hands back what create
+ * was given, with the borrowed pointers as they were. */
+AM_TEST(defaults_and_options_are_what_the_header_says)
+{
+    test_clock tc = { .now_ms = 7 };
+    am_clock clk = test_clock_make(&tc);
+    am_conv_opts d = am_conv_opts_default(), o, got;
+    am_conv *c = NULL;
+    am_error err;
+
+    CHECK_EQ(d.max_messages, 0);
+    CHECK_EQ(d.max_msg_bytes, AM_MSG_DEFAULT_MAX_BYTES);
+    CHECK(d.alloc == NULL && d.clock == NULL && d.rng == NULL);
+    /* NULL opts: the defaults. */
+    CHECK_OK_E(am_conv_create(NULL, &c, &err), &err);
+    got = am_conv_options(c);
+    CHECK_EQ(got.max_messages, 0);
+    CHECK_EQ(got.max_msg_bytes, AM_MSG_DEFAULT_MAX_BYTES);
+    /* No failure yet: AM_OK and "". */
+    CHECK_EQ(am_conv_last_error(c)->code, AM_OK);
+    CHECK_STR_EQ(am_conv_last_error(c)->msg, "");
+    am_conv_free(c);
+    o = d;
+    o.max_messages = 7;
+    o.max_msg_bytes = 99;
+    o.clock = &clk;
+    CHECK_OK_E(am_conv_create(&o, &c, &err), &err);
+    got = am_conv_options(c);
+    CHECK_EQ(got.max_messages, 7);
+    CHECK_EQ(got.max_msg_bytes, 99);
+    CHECK(got.clock == &clk);
+    am_conv_free(c);
+    am_conv_free(NULL);
+    CHECK_EQ(am_conv_count(NULL), 0);
+}
+
+/* The AM_EINVAL and AM_ELIMIT cases conv.h lists, each leaving the
+ * conversation as it was. */
+AM_TEST(conversation_refuses_what_the_header_says_and_changes_nothing)
+{
+    am_conv_opts o = am_conv_opts_default();
+    am_conv *c = NULL;
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_buf b = AM_BUF_INIT;
+    am_conv_stats s;
+    am_error err;
+
+    o.max_msg_bytes = 64;
+    CHECK_OK_E(am_conv_create(&o, &c, &err), &err);
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("kept")));
+    /* add_text: a tool result needs a tool_call_id; a role out of range. */
+    CHECK_ST(am_conv_add_text(c, AM_ROLE_TOOL, AM_STR("r")), AM_EINVAL);
+    CHECK_ST(am_conv_add_text(c, (am_role)AM_ROLE_COUNT, AM_STR("r")),
+             AM_EINVAL);
+    /* A message over max_msg_bytes, by add_text and by from_json. */
+    CHECK_ST(am_conv_add_text(c, AM_ROLE_USER, AM_STR(
+        "0123456789012345678901234567890123456789012345678901234567890123"
+        "4")), AM_ELIMIT);
+    CHECK_ST(am_conv_from_json(c, AM_FORMAT_AGENTMEM, AM_STR(
+        "[{\"id\":\"a\",\"role\":\"user\",\"created_ms\":1,\"content\":"
+        "\"0123456789012345678901234567890123456789012345678901234567890"
+        "1234\"}]")), AM_ELIMIT);
+    CHECK_EQ(am_conv_count(c), 1);
+    check_text(c, 0, "kept");
+    /* by_role: a role out of range, `out` untouched. */
+    CHECK_ST(am_conv_by_role(c, (am_role)AM_ROLE_COUNT, &l), AM_EINVAL);
+    CHECK_EQ(l.count, 0);
+    /* to_json and stats_get: NULL arguments. */
+    CHECK_ST(am_conv_to_json(NULL, AM_FORMAT_AGENTMEM, 0, &b), AM_EINVAL);
+    CHECK_ST(am_conv_to_json(c, AM_FORMAT_AGENTMEM, 0, NULL), AM_EINVAL);
+    CHECK_ST(am_conv_stats_get(NULL, &s), AM_EINVAL);
+    CHECK_ST(am_conv_stats_get(c, NULL), AM_EINVAL);
+    CHECK_EQ(am_conv_count(c), 1);
+    am_buf_free(&b);
+    am_msg_list_free(&l);
+    am_conv_free(c);
+}
+
+/* am_msgs_stats counts a plain list exactly as am_conv_stats_get counts
+ * the conversation holding it; an empty list is all zeros. */
+AM_TEST(msgs_stats_of_a_list_match_the_conversations)
+{
+    am_conv *c = new_conv(0, NULL, NULL);
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_conv_stats a, b;
+
+    CHECK_OK(am_conv_from_json(c, AM_FORMAT_AGENTMEM, AM_STR(
+        "[{\"id\":\"u\",\"role\":\"user\",\"created_ms\":1,\"content\":"
+        "\"caf\\u00e9\"},{\"id\":\"a\",\"role\":\"assistant\","
+        "\"created_ms\":2,\"content\":\"ok\",\"tool_calls\":[{\"id\":\"t\","
+        "\"type\":\"function\",\"name\":\"f\",\"arguments\":\"{}\"},"
+        "{\"id\":\"t2\",\"type\":\"function\",\"name\":\"g\","
+        "\"arguments\":\"{}\"}]},{\"id\":\"r\",\"role\":\"tool\","
+        "\"created_ms\":3,\"content\":\"done\",\"tool_call_id\":\"t\"}]")));
+    CHECK_OK(am_conv_stats_get(c, &a));
+    CHECK_OK(am_conv_all(c, &l));
+    memset(&b, 0xAB, sizeof b);
+    am_msgs_stats((const am_msg *const *)l.items, l.count, &b);
+    CHECK_EQ(b.count, 3);
+    CHECK_EQ(b.tool_calls, 2);
+    CHECK_EQ(b.chars_by_role[AM_ROLE_USER], 4);
+    /* The tool calls' "name(arguments)" count as text too. */
+    CHECK(b.text_bytes > 5 + 2 + 4);
+    CHECK(memcmp(&a, &b, sizeof a) == 0);
+    memset(&b, 0xAB, sizeof b);
+    am_msgs_stats(NULL, 0, &b);
+    CHECK_EQ(b.count, 0);
+    CHECK_EQ(b.bytes, 0);
+    CHECK_EQ(b.by_role[AM_ROLE_USER], 0);
+    am_msg_list_free(&l);
+    am_conv_free(c);
+}

@@ -661,3 +661,50 @@ AM_TEST(the_log_writes_with_the_managers_allocator)
     test_rmtree(dir);
     free(dir);
 }
+
+/* ---- conv.h manager promises not held elsewhere (audit, session 13) -- */
+
+/* Defaults as conv.h states them, and the refusals it lists. */
+AM_TEST(manager_defaults_and_refusals_are_what_the_header_says)
+{
+    am_convmgr_opts d = am_convmgr_opts_default();
+    am_convmgr *m = NULL;
+    am_conv *c = NULL;
+    am_buf names = AM_BUF_INIT;
+    size_t n = 99;
+    am_error err;
+
+    CHECK_EQ(d.default_retention, AM_RETAIN_SESSION);
+    CHECK_EQ(d.max_messages_per_agent, 1000);
+    CHECK_EQ(d.max_msg_bytes, AM_MSG_DEFAULT_MAX_BYTES);
+    CHECK(d.dir == NULL);
+    CHECK(!d.no_sync);
+    CHECK_ST(am_convmgr_open(&d, NULL, &err), AM_EINVAL);
+    /* NULL opts: the defaults, which reach each agent's conversation. */
+    CHECK_OK_E(am_convmgr_open(NULL, &m, &err), &err);
+    CHECK_OK(am_convmgr_get(m, AM_STR("a"), &c));
+    CHECK_EQ(am_conv_options(c).max_messages, 1000);
+    CHECK_EQ(am_conv_options(c).max_msg_bytes, AM_MSG_DEFAULT_MAX_BYTES);
+    CHECK_EQ(am_convmgr_retention(m, AM_STR("a")), AM_RETAIN_SESSION);
+    CHECK_EQ(am_convmgr_retention(m, AM_STR("unknown")), AM_RETAIN_SESSION);
+    /* Names: empty or invalid UTF-8. */
+    c = NULL;
+    CHECK_ST(am_convmgr_get(m, AM_STR(""), &c), AM_EINVAL);
+    CHECK_ST(am_convmgr_get(m, (am_str){ "a\xFF", 2 }, &c), AM_EINVAL);
+    CHECK(c == NULL);
+    /* PERSISTENT needs a directory. */
+    CHECK_ST(am_convmgr_set_retention(m, AM_STR("a"), AM_RETAIN_PERSISTENT),
+             AM_EINVAL);
+    CHECK_EQ(am_convmgr_retention(m, AM_STR("a")), AM_RETAIN_SESSION);
+    CHECK_ST(am_convmgr_end_run(NULL), AM_EINVAL);
+    /* agents: NULL mgr or out; a NULL count is allowed. */
+    CHECK_ST(am_convmgr_agents(NULL, &names, &n), AM_EINVAL);
+    CHECK_ST(am_convmgr_agents(m, NULL, &n), AM_EINVAL);
+    CHECK_EQ(n, 99);
+    CHECK_OK(am_convmgr_agents(m, &names, NULL));
+    CHECK_EQ(names.len, 2);
+    CHECK_MEM_EQ(names.ptr, 1, "a");
+    am_buf_free(&names);
+    am_convmgr_close(m);
+    am_convmgr_close(NULL);
+}

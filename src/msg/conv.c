@@ -418,6 +418,8 @@ size_t am_conv_count(const am_conv *conv)
 {
     am_conv *c = (am_conv *)(uintptr_t)conv; /* the lock is not content */
     size_t n;
+    if (c == NULL)      /* conv.h: 0 for NULL */
+        return 0;
     pthread_mutex_lock(&c->mu);
     n = c->count;
     pthread_mutex_unlock(&c->mu);
