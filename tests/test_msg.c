@@ -847,3 +847,131 @@ AM_TEST(enum_names_parse_back_and_errors_list_the_table)
     CHECK_STR_EQ(err.msg, "unknown retention policy 'forever' (expected "
                           "session, single_run or persistent)");
 }
+
+/* ---- msg.h promises not held elsewhere (audit, session 13) ---- */
+
+/* JSON content and structured data read back compact through their own
+ * accessors; each kind of content empties the other accessors. */
+AM_TEST(json_content_and_structured_data_read_back_compact)
+{
+    am_msg *m = NULL;
+    am_error err;
+    am_part p;
+
+    CHECK_OK(am_msg_create(NULL, AM_ROLE_ASSISTANT, &m, &err));
+    CHECK_EQ(am_msg_content_kind(m), AM_CONTENT_NONE);
+    CHECK_EQ(am_msg_structured_data(m).len, 0);
+    CHECK_OK(am_msg_set_content_json(m, AM_STR("{ \"k\" : [1, 2.50] }"),
+                                     &err));
+    CHECK_EQ(am_msg_content_kind(m), AM_CONTENT_JSON);
+    CHECK_MEM_EQ(am_msg_content_json(m).ptr, am_msg_content_json(m).len,
+                 "{\"k\":[1,2.50]}");
+    CHECK_EQ(am_msg_content_text(m).len, 0);
+    /* Parts cannot follow JSON content. */
+    memset(&p, 0, sizeof p);
+    p.type = AM_PART_TEXT;
+    p.text = AM_STR("t");
+    CHECK_ST(am_msg_add_part(m, &p, &err), AM_ESTATE);
+    CHECK_EQ(am_msg_content_kind(m), AM_CONTENT_JSON);
+    CHECK_OK(am_msg_set_text(m, AM_STR("now text"), &err));
+    CHECK_EQ(am_msg_content_kind(m), AM_CONTENT_TEXT);
+    CHECK_EQ(am_msg_content_json(m).len, 0);
+    CHECK_OK(am_msg_set_structured_data(m, AM_STR("[ 1, {\"a\" : null} ]"),
+                                        &err));
+    CHECK_MEM_EQ(am_msg_structured_data(m).ptr,
+                 am_msg_structured_data(m).len, "[1,{\"a\":null}]");
+    CHECK_ST(am_msg_set_structured_data(m, AM_STR("{"), &err), AM_EFORMAT);
+    CHECK_MEM_EQ(am_msg_structured_data(m).ptr,
+                 am_msg_structured_data(m).len, "[1,{\"a\":null}]");
+    CHECK_OK(am_msg_set_structured_data(m, AM_STR(""), &err));
+    CHECK_EQ(am_msg_structured_data(m).len, 0);
+    am_msg_free(m);
+}
+
+/* The AM_EINVAL cases the setters and create list; out-of-range indexes
+ * read as NULL or empty; the NULL cases. */
+AM_TEST(setters_refuse_what_the_header_says_and_indexes_past_the_end_are_empty)
+{
+    am_msg *m = (am_msg *)&m, *c = (am_msg *)&c;
+    am_error err;
+    am_tool_call tc = { AM_STR("call_1"), AM_STR(""), AM_STR("search"),
+                        AM_STR("{}"), AM_STR("") };
+    am_agent_call ac = { AM_STR(""), AM_STR("\"do it\"") };
+    am_msg_opts d = am_msg_opts_default();
+
+    CHECK(d.alloc == NULL && d.clock == NULL && d.rng == NULL);
+    CHECK_EQ(d.max_bytes, AM_MSG_DEFAULT_MAX_BYTES);
+    CHECK_ST(am_msg_create(NULL, (am_role)AM_ROLE_COUNT, &m, &err),
+             AM_EINVAL);
+    CHECK_ST(am_msg_create(NULL, AM_ROLE_USER, NULL, &err), AM_EINVAL);
+    /* create_text: *out is NULL on failure. */
+    CHECK_ST(am_msg_create_text(NULL, AM_ROLE_USER, (am_str){ "\xFF", 1 },
+                                &m, &err), AM_EFORMAT);
+    CHECK(m == NULL);
+    CHECK_ST(am_msg_copy(NULL, &c, &err), AM_EINVAL);
+    CHECK(!am_msg_is_frozen(NULL));
+    am_msg_free(NULL);
+    am_msg_list_free(NULL);
+
+    CHECK_OK(am_msg_create_text(NULL, AM_ROLE_ASSISTANT, AM_STR("x"), &m,
+                                &err));
+    CHECK_ST(am_msg_set_role(m, (am_role)AM_ROLE_COUNT, &err), AM_EINVAL);
+    CHECK_EQ(am_msg_role(m), AM_ROLE_ASSISTANT);
+    CHECK_ST(am_msg_set_id(m, AM_STR(""), &err), AM_EINVAL);
+    CHECK(am_msg_id(m).len > 0);
+    CHECK_ST(am_msg_add_image(m, AM_STR(""), &err), AM_EINVAL);
+    CHECK_EQ(am_msg_image_count(m), 0);
+    /* Tool calls need an id and a name; the type defaults to function. */
+    tc.name = AM_STR("");
+    CHECK_ST(am_msg_add_tool_call(m, &tc, &err), AM_EINVAL);
+    tc.name = AM_STR("search");
+    tc.id = AM_STR("");
+    CHECK_ST(am_msg_add_tool_call(m, &tc, &err), AM_EINVAL);
+    tc.id = AM_STR("call_1");
+    CHECK_OK(am_msg_add_tool_call(m, &tc, &err));
+    CHECK_EQ(am_msg_tool_call_count(m), 1);
+    CHECK_MEM_EQ(am_msg_tool_call(m, 0)->type.ptr,
+                 am_msg_tool_call(m, 0)->type.len, "function");
+    /* Agent calls need a name and JSON text. */
+    CHECK_ST(am_msg_add_agent_call(m, &ac, &err), AM_EINVAL);
+    ac.agent_name = AM_STR("Analyzer");
+    ac.request = AM_STR("do it");
+    CHECK_ST(am_msg_add_agent_call(m, &ac, &err), AM_EFORMAT);
+    CHECK_EQ(am_msg_agent_call_count(m), 0);
+    CHECK_OK(am_msg_add_image(m, AM_STR("a.png"), &err));
+    /* Past the end: NULL or empty. */
+    CHECK(am_msg_tool_call(m, 1) == NULL);
+    CHECK(am_msg_agent_call(m, 0) == NULL);
+    CHECK(am_msg_part(m, 0) == NULL);
+    CHECK_EQ(am_msg_image(m, 1).len, 0);
+    CHECK_EQ(am_msg_image(m, (size_t)-1).len, 0);
+    am_msg_free(m);
+}
+
+/* am_msg_size counts the strings a message holds: more text, more bytes;
+ * a copy holds the same. */
+AM_TEST(size_counts_the_bytes_the_message_holds)
+{
+    static char big[4096];
+    am_msg *a = NULL, *b = NULL, *c = NULL;
+    am_error err;
+    am_tool_call tc = { AM_STR("call_1"), AM_STR("function"),
+                        AM_STR("search"), AM_STR(""), AM_STR("") };
+
+    memset(big, 'x', sizeof big);
+    CHECK_OK(am_msg_create_text(NULL, AM_ROLE_USER, AM_STR("hi"), &a, &err));
+    CHECK_OK(am_msg_create_text(NULL, AM_ROLE_USER,
+                                (am_str){ big, sizeof big }, &b, &err));
+    CHECK(am_msg_size(a) >= 2);
+    CHECK(am_msg_size(b) >= sizeof big);
+    CHECK(am_msg_size(b) - am_msg_size(a) >= sizeof big - 2);
+    CHECK(am_msg_size(b) < 2 * sizeof big);   /* an estimate, not a copy */
+    tc.arguments = (am_str){ big, 1000 };
+    CHECK_OK(am_msg_copy(a, &c, &err));
+    CHECK_EQ(am_msg_size(c), am_msg_size(a));
+    CHECK_OK(am_msg_add_tool_call(c, &tc, &err));
+    CHECK(am_msg_size(c) >= am_msg_size(a) + 1000);
+    am_msg_free(a);
+    am_msg_free(b);
+    am_msg_free(c);
+}
