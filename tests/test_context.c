@@ -758,3 +758,166 @@ AM_TEST(xsum_prefers_a_speakers_facts_in_dialogue)
     CHECK(strstr(out.ptr, "must have been") == NULL);
     am_buf_free(&out);
 }
+
+/* ---- memconfig.h promises not held elsewhere (audit, session 13) ---- */
+
+/* The rest of the defaults the header lists, and that a preset keeps
+ * every field outside its five (the model included). */
+AM_TEST(config_defaults_in_full_and_presets_keep_other_fields)
+{
+    am_memory_config c = am_memory_config_default();
+    am_error err;
+
+    CHECK_EQ(c.max_context_tokens, 100000);
+    CHECK(c.preserve_tool_calls);
+    CHECK_STR_EQ(c.importance_markers,
+                 "important,critical,remember,must,decision");
+    CHECK_EQ(c.tool_clear_trigger, 0);
+    CHECK_STR_EQ(c.model, AM_MEMORY_DEFAULT_MODEL);
+    CHECK_STR_EQ(c.model, "gpt-4o-mini");
+
+    c.enabled = false;
+    c.preserve_system = false;
+    c.max_context_tokens = 77777;
+    c.tool_clear_keep = 5;
+    snprintf(c.model, sizeof c.model, "claude-sonnet-4");
+    CHECK_OK(am_memory_config_preset(&c, AM_STR("aggressive"), &err));
+    CHECK(c.enabled);                          /* a preset field */
+    CHECK(c.compression_ratio > 0.19 && c.compression_ratio < 0.21);
+    CHECK_EQ(c.strategy, AM_COMPRESS_SLIDING_WINDOW);
+    CHECK(!c.preserve_system);                 /* kept */
+    CHECK_EQ(c.max_context_tokens, 77777);
+    CHECK_EQ(c.tool_clear_keep, 5);
+    CHECK_STR_EQ(c.model, "claude-sonnet-4");
+    CHECK_OK(am_memory_config_preset(&c, AM_STR("conservative"), &err));
+    CHECK(c.compression_ratio > 0.49 && c.compression_ratio < 0.51);
+    CHECK_EQ(c.short_term_size, 30);
+    CHECK_OK(am_memory_config_preset(&c, AM_STR("balanced"), &err));
+    CHECK_EQ(c.compression_threshold, 40000);
+    CHECK_EQ(c.short_term_size, 20);
+    CHECK(c.compression_ratio > 0.29 && c.compression_ratio < 0.31);
+    CHECK_EQ(c.strategy, AM_COMPRESS_SLIDING_WINDOW);
+    CHECK_STR_EQ(c.model, "claude-sonnet-4");
+}
+
+/* set: AM_EINVAL for an unknown key, AM_EFORMAT for a bad value, `where`
+ * at the front of the message (a default when NULL), nothing changed. */
+AM_TEST(config_set_errors_start_with_where_and_change_nothing)
+{
+    am_memory_config c = am_memory_config_default(), d = c;
+    am_error err;
+
+    CHECK_ST(am_memory_config_set(&c, AM_STR("MEMORY_NOPE"), AM_STR("1"),
+                                  "flag --x", &err), AM_EINVAL);
+    CHECK(strncmp(err.msg, "flag --x", 8) == 0);
+    CHECK(strstr(err.msg, "MEMORY_NOPE") != NULL);
+    CHECK_ST(am_memory_config_set(&c, AM_STR("MEMORY_SHORT_TERM_SIZE"),
+                                  AM_STR("-1"), NULL, &err), AM_EFORMAT);
+    CHECK(err.msg[0] != '\0');
+    CHECK_ST(am_memory_config_set(&c, AM_STR("MEMORY_COMPRESSION_RATIO"),
+                                  AM_STR("0"), "here", &err), AM_EFORMAT);
+    CHECK(strncmp(err.msg, "here", 4) == 0);
+    CHECK(memcmp(&c, &d, sizeof c) == 0);
+    CHECK_OK(am_memory_config_set(&c, AM_STR("MEMORY_COMPRESSION_RATIO"),
+                                  AM_STR("1"), NULL, &err));
+    CHECK(c.compression_ratio == 1.0);
+}
+
+/* apply_env with a NULL lookup reads the process environment. */
+AM_TEST(config_apply_env_without_a_lookup_reads_the_process_environment)
+{
+    am_memory_config c = am_memory_config_default();
+    am_error err;
+
+    CHECK_EQ(setenv("MEMORY_SHORT_TERM_SIZE", "3", 1), 0);
+    CHECK_OK_E(am_memory_config_apply_env(&c, NULL, NULL, &err), &err);
+    CHECK_EQ(c.short_term_size, 3);
+    unsetenv("MEMORY_SHORT_TERM_SIZE");
+}
+
+/* load: a path that exists but cannot be read as a file is AM_EIO naming
+ * it, not AM_ENOTFOUND. */
+AM_TEST(config_load_of_an_unreadable_path_is_an_io_error)
+{
+    char *dir = test_tmpdir();
+    am_memory_config c = am_memory_config_default(), d = c;
+    am_error err;
+
+    CHECK_ST(am_memory_config_load(&c, dir, &err), AM_EIO);
+    CHECK(strstr(err.msg, dir) != NULL);
+    CHECK(memcmp(&c, &d, sizeof c) == 0);
+    test_rmtree(dir);
+    free(dir);
+}
+
+/* origins_init, origin_of, origins_note, find, show and the strategy
+ * names: the defaults, NULL cases and limits the header states. */
+AM_TEST(config_origins_find_show_and_names_keep_their_small_promises)
+{
+    am_memory_config_origins o;
+    am_memory_config c = am_memory_config_default();
+    am_memory_config_resolve_opts ro;
+    const char *env[] = { NULL, NULL };
+    char longsrc[AM_MEMCFG_SOURCE_MAX + 100], path[64];
+    am_buf out = AM_BUF_INIT;
+    am_error err;
+
+    memset(&o, 0x5A, sizeof o);
+    am_memory_config_origins_init(&o);
+    am_memory_config_origins_init(NULL);
+    CHECK_STR_EQ(o.file, "");
+    for (size_t i = 0; i < AM_MEMCFG_NKEYS; i++) {
+        CHECK(o.keys[i].key != NULL);
+        CHECK_STR_EQ(o.keys[i].source, "default");
+        CHECK_STR_EQ(am_memory_config_origin_of(&o, am_str_c(o.keys[i].key)),
+                     "default");
+    }
+    CHECK_STR_EQ(am_memory_config_origin_of(NULL, AM_STR("MEMORY_MODEL")),
+                 "?");
+    /* A source longer than the field is cut, NUL-terminated. */
+    memset(longsrc, 's', sizeof longsrc - 1);
+    longsrc[sizeof longsrc - 1] = '\0';
+    CHECK_OK(am_memory_config_origins_note(&o, AM_STR("MEMORY_MODEL"),
+                                           longsrc, &err));
+    CHECK_EQ(strlen(am_memory_config_origin_of(&o, AM_STR("MEMORY_MODEL"))),
+             AM_MEMCFG_SOURCE_MAX - 1);
+    CHECK_ST(am_memory_config_origins_note(&o, AM_STR("MEMORY_NOPE"), "x",
+                                           &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "MEMORY_NOPE") != NULL);
+
+    /* find: a NULL path is AM_EINVAL. */
+    memset(&ro, 0, sizeof ro);
+    ro.getenv_fn = fake_env;
+    ro.getenv_ctx = env;
+    ro.cwd = "/nonexistent";
+    CHECK_ST(am_memory_config_find(&ro, NULL, 64, &err), AM_EINVAL);
+    CHECK_OK_E(am_memory_config_find(&ro, path, sizeof path, &err), &err);
+    CHECK_STR_EQ(path, "");
+
+    /* resolve with skip_env ignores MEMORY_*; origins may be NULL. */
+    env[0] = "MEMORY_SHORT_TERM_SIZE";
+    env[1] = "4";
+    ro.skip_env = true;
+    CHECK_OK_E(am_memory_config_resolve(&c, &ro, NULL, &err), &err);
+    CHECK_EQ(c.short_term_size, 20);
+    ro.skip_env = false;
+    CHECK_OK_E(am_memory_config_resolve(&c, &ro, &o, &err), &err);
+    CHECK_EQ(c.short_term_size, 4);
+
+    /* show: "# file: none" first when no file was read; NULLs refused. */
+    CHECK_OK(am_memory_config_show(&c, &o, &out));
+    CHECK(strncmp(out.ptr, "# file: none\n", 13) == 0);
+    CHECK_ST(am_memory_config_show(NULL, &o, &out), AM_EINVAL);
+    CHECK_ST(am_memory_config_show(&c, NULL, &out), AM_EINVAL);
+    CHECK_ST(am_memory_config_show(&c, &o, NULL), AM_EINVAL);
+    am_buf_free(&out);
+
+    CHECK_STR_EQ(am_compress_strategy_name(AM_COMPRESS_SLIDING_WINDOW),
+                 "sliding_window");
+    CHECK_STR_EQ(am_compress_strategy_name(AM_COMPRESS_SELECTIVE),
+                 "selective");
+    CHECK_STR_EQ(am_compress_strategy_name(AM_COMPRESS_DELETION),
+                 "deletion");
+    CHECK_STR_EQ(am_compress_strategy_name((am_compress_strategy)3), "?");
+    CHECK_STR_EQ(am_compress_strategy_name((am_compress_strategy)-1), "?");
+}
