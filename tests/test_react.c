@@ -1107,3 +1107,156 @@ AM_TEST(copy_accessors_refuse_bad_arguments_and_report_oom)
     CHECK_EQ(ta.live_blocks, 0);
     am_react_free(m);
 }
+
+/* ---- react.h promises not held elsewhere (audit, session 13) ---- */
+
+static am_status count_events(void *ctx, const am_react *m,
+                              am_react_event ev, am_error *err)
+{
+    int *counts = ctx;
+    (void)m, (void)err;
+    counts[ev]++;
+    return AM_OK;
+}
+
+/* The _at accessors: AM_EINVAL for a NULL memory or out, AM_ENOTFOUND
+ * past the end; step_at reads what add_step wrote. */
+AM_TEST(at_accessors_read_records_and_refuse_bad_arguments)
+{
+    test_clock tc = { 500 };
+    am_clock clk;
+    am_react *m = new_mem(&tc, &clk);
+    am_react_message msg;
+    am_react_tool_exec e;
+    am_react_step s;
+    am_react_todo t;
+    am_react_todo in = { AM_STR("t1"), AM_STR("x"), AM_TODO_PENDING, 0 };
+    am_react_opts d = am_react_opts_default();
+
+    CHECK(d.alloc == NULL && d.clock == NULL);
+    CHECK_EQ(d.max_messages, 0);
+    CHECK_EQ(d.max_tool_execs, 0);
+    CHECK_EQ(d.max_steps, 0);
+    CHECK_EQ(am_react_last_error(m)->code, AM_OK);
+    CHECK_STR_EQ(am_react_last_error(m)->msg, "");
+    CHECK_OK(am_react_add_step(m, AM_STEP_THINK, AM_STR("first")));
+    tc.now_ms = 600;
+    CHECK_OK(am_react_add_step(m, AM_STEP_ACT, AM_STR("second")));
+    CHECK_OK(am_react_step_at(m, 1, &s));
+    CHECK_EQ(s.type, AM_STEP_ACT);
+    CHECK_MEM_EQ(s.content.ptr, s.content.len, "second");
+    CHECK_EQ(s.ts_ms, 600);
+    CHECK_ST(am_react_step_at(m, 2, &s), AM_ENOTFOUND);
+    CHECK_ST(am_react_step_at(m, 0, NULL), AM_EINVAL);
+    CHECK_ST(am_react_step_at(NULL, 0, &s), AM_EINVAL);
+    CHECK_OK(am_react_add_message(m, AM_STR("user"), AM_STR("hi")));
+    CHECK_ST(am_react_message_at(m, 0, NULL), AM_EINVAL);
+    CHECK_ST(am_react_message_at(NULL, 0, &msg), AM_EINVAL);
+    CHECK_ST(am_react_tool_exec_at(m, 0, &e), AM_ENOTFOUND);
+    CHECK_ST(am_react_tool_exec_at(m, 0, NULL), AM_EINVAL);
+    CHECK_ST(am_react_tool_exec_at(NULL, 0, &e), AM_EINVAL);
+    CHECK_OK(am_react_todo_put(m, &in));
+    CHECK_ST(am_react_todo_at(m, 1, &t), AM_ENOTFOUND);
+    CHECK_ST(am_react_todo_at(m, 0, NULL), AM_EINVAL);
+    CHECK_ST(am_react_todo_at(NULL, 0, &t), AM_EINVAL);
+    am_react_free(m);
+    am_react_free(NULL);
+}
+
+/* Role limits; tool execution defaults (params {}, the clock's time when
+ * ts_ms is 0, a given ts_ms kept); the query functions return the total
+ * even when it exceeds cap, and write only cap indices. */
+AM_TEST(records_keep_their_limits_and_defaults_and_queries_count_past_cap)
+{
+    test_clock tc = { 1000 };
+    am_clock clk;
+    am_react *m = new_mem(&tc, &clk);
+    am_react_tool_exec e, got;
+    am_react_message msg;
+    size_t idx[2] = { 77, 77 };
+    char role[33];
+
+    memset(role, 'r', sizeof role);
+    CHECK_OK(am_react_add_message(m, (am_str){ role, 32 }, AM_STR("ok")));
+    CHECK_ST(am_react_add_message(m, (am_str){ role, 33 }, AM_STR("long")),
+             AM_EFORMAT);
+    CHECK(strstr(am_react_last_error(m)->msg, "32") != NULL);
+    CHECK_EQ(am_react_message_count(m), 1);
+    CHECK_OK(am_react_message_at(m, 0, &msg));
+    CHECK_EQ(msg.role.len, 32);
+
+    memset(&e, 0, sizeof e);
+    CHECK_ST(am_react_add_tool_exec(m, &e), AM_EINVAL);   /* no tool */
+    e.tool = AM_STR("search");
+    e.success = true;
+    CHECK_OK(am_react_add_tool_exec(m, &e));
+    e.ts_ms = 42;
+    CHECK_OK(am_react_add_tool_exec(m, &e));
+    CHECK_OK(am_react_add_tool_exec(m, &e));
+    CHECK_OK(am_react_tool_exec_at(m, 0, &got));
+    CHECK_MEM_EQ(got.params_json.ptr, got.params_json.len, "{}");
+    CHECK_MEM_EQ(got.result_json.ptr, got.result_json.len, "null");
+    CHECK_EQ(got.ts_ms, 1000);
+    CHECK_OK(am_react_tool_exec_at(m, 1, &got));
+    CHECK_EQ(got.ts_ms, 42);
+
+    CHECK_EQ(am_react_find_tool_execs(m, AM_STR("search"), AM_REACT_ANY,
+                                      idx, 1), 3);
+    CHECK_EQ(idx[0], 0);
+    CHECK_EQ(idx[1], 77);
+    CHECK_EQ(am_react_find_tool_execs(m, AM_STR("other"), AM_REACT_ANY,
+                                      NULL, 0), 0);
+    for (int i = 0; i < 3; i++)
+        CHECK_OK(am_react_add_message(m, AM_STR("user"), AM_STR("q")));
+    CHECK_EQ(am_react_messages_by_role(m, AM_STR("user"), NULL, 0), 3);
+    CHECK_EQ(am_react_messages_by_role(m, AM_STR("user"), idx, 1), 3);
+    CHECK_EQ(idx[0], 1);
+    CHECK_EQ(idx[1], 77);
+    for (int i = 0; i < 3; i++)
+        CHECK_OK(am_react_add_step(m, AM_STEP_THINK, AM_STR("t")));
+    CHECK_EQ(am_react_find_steps(m, -1, 0, idx, 1), 3);
+    CHECK_EQ(idx[1], 77);
+    am_react_free(m);
+}
+
+/* Hooks: at most 16; domain_touched and set_domain run them; a domain
+ * type needs every callback; a record without a type is refused with
+ * AM_ESTATE; stats of a memory without executions have rate 0. */
+AM_TEST(hooks_limit_domain_calls_and_empty_stats)
+{
+    test_clock tc = { 0 };
+    am_clock clk;
+    am_react *m = new_mem(&tc, &clk);
+    int counts[16] = { 0 };
+    am_react_domain_type half = support_type;
+    am_react_stats st;
+    support *rec;
+
+    CHECK(am_react_hook_error(NULL) == NULL);
+    CHECK_EQ(am_react_hook_failures(m), 0);
+    CHECK_EQ(am_react_hook_error(m)->code, AM_OK);
+    for (int i = 0; i < 16; i++)
+        CHECK_OK(am_react_add_hook(m, count_events, counts));
+    CHECK_ST(am_react_add_hook(m, count_events, counts), AM_ELIMIT);
+
+    rec = calloc(1, sizeof *rec);
+    CHECK_ST(am_react_set_domain(m, rec), AM_ESTATE);   /* still ours */
+    CHECK(am_react_domain(m) == NULL);
+    half.free = NULL;
+    CHECK_ST(am_react_set_domain_type(m, &half), AM_EINVAL);
+    CHECK_OK(am_react_set_domain_type(m, &support_type));
+    CHECK_OK(am_react_set_domain(m, rec));
+    CHECK(am_react_domain(m) == rec);
+    CHECK_EQ(counts[AM_REACT_EV_DOMAIN], 16);
+    rec->satisfaction = 5;
+    am_react_domain_touched(m);
+    CHECK_EQ(counts[AM_REACT_EV_DOMAIN], 32);
+    am_react_domain_touched(NULL);
+
+    memset(&st, 0xAB, sizeof st);
+    am_react_stats_get(m, &st);
+    CHECK_EQ(st.tool_executions, 0);
+    CHECK(st.tool_success_rate == 0.0);
+    CHECK_EQ(st.messages, 0);
+    am_react_free(m);   /* frees rec through the type */
+}

@@ -96,8 +96,9 @@ typedef struct am_react_message {
 
 /* Append a message; role and content are copied (UTF-8; role non-empty,
  * at most 32 bytes). The time stamp comes from the clock. AM_OK, AM_EINVAL
- * (empty role), AM_EFORMAT (bad UTF-8, naming the byte) or AM_ENOMEM; the
- * memory is unchanged on failure. Thread safety: safe. */
+ * (empty role), AM_EFORMAT (bad UTF-8, naming the byte, or a role over 32
+ * bytes) or AM_ENOMEM; the memory is unchanged on failure.
+ * Thread safety: safe. */
 AM_API am_status am_react_add_message(am_react *m, am_str role,
                                       am_str content);
 
@@ -437,9 +438,10 @@ typedef struct am_react_domain_type {
 AM_API am_status am_react_set_domain_type(am_react *m,
                                           const am_react_domain_type *t);
 
-/* Attach `record` (the memory takes it and frees it with the type's free
- * callback, also on failure). AM_OK or AM_ESTATE (no domain type set).
- * Thread safety: safe. */
+/* Attach `record`: the memory takes it and frees it with the type's free
+ * callback (when replaced, or with the memory). AM_OK; AM_ESTATE when no
+ * domain type is set, and then, with no free callback to call, `record`
+ * stays yours; AM_EINVAL for a NULL `m`. Thread safety: safe. */
 AM_API am_status am_react_set_domain(am_react *m, void *record);
 
 /* The attached record (owned by the memory) or NULL. Thread safety: safe
