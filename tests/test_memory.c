@@ -409,3 +409,62 @@ AM_TEST(a_tool_result_without_its_call_is_never_sent)
     am_msg_list_free(&ctx);
     am_memory_free(mem);
 }
+
+/* ---- window.h manager promises not held elsewhere (audit, s13) ---- */
+
+static size_t count_one_token(void *ctx, const am_msg *m)
+{
+    (void)ctx, (void)m;
+    return 1;
+}
+
+/* Defaults; the state of a new manager (no error, no compression, an
+ * estimate counts with no tokenizer); a NULL manager's stats are zeros;
+ * compress with nothing old is AM_OK; stats_json refuses a model that is
+ * not UTF-8. */
+AM_TEST(a_new_manager_keeps_the_small_promises)
+{
+    am_memory_opts o = am_memory_opts_default();
+    am_memory_config d = am_memory_config_default();
+    am_memory *mem = NULL;
+    am_memory_stats s;
+    am_compressed_memory cm;
+    am_buf b = AM_BUF_INIT;
+    am_error err;
+
+    CHECK(memcmp(&o.config, &d, sizeof d) == 0);
+    CHECK(o.counter.tokenizer == NULL && o.counter.count_msg == NULL);
+    CHECK(o.summarizer == NULL && o.models == NULL && o.tracker == NULL);
+    CHECK(o.should_preserve == NULL);
+    CHECK(!o.compress_newest);
+
+    snprintf(o.config.model, sizeof o.config.model, "estimate");
+    CHECK_OK_E(am_memory_create(&o, &mem, &err), &err);
+    CHECK(am_memory_tokenizer(mem) == NULL);
+    CHECK_EQ(am_memory_last_error(mem)->code, AM_OK);
+    CHECK_STR_EQ(am_memory_last_error(mem)->msg, "");
+    CHECK(!am_memory_compressed(mem, &cm));
+    CHECK_OK(am_memory_compress(mem));
+    CHECK(!am_memory_was_compressed_last(mem));
+    CHECK_EQ(am_memory_last_savings(mem), 0);
+    am_memory_free(mem);
+    am_memory_free(NULL);
+
+    memset(&s, 0xAB, sizeof s);
+    am_memory_stats_get(NULL, &s);
+    CHECK_EQ(s.current_tokens, 0);
+    CHECK_EQ(s.messages_added, 0);
+    CHECK_EQ(s.net_savings, 0);
+    CHECK(s.total_cost == 0.0);
+    CHECK(!s.cost_estimated);
+
+    /* A model that is not UTF-8 counts with the catalog default rule, but
+     * the JSON cannot carry its name. */
+    o = am_memory_opts_default();
+    snprintf(o.config.model, sizeof o.config.model, "m\xFF");
+    o.counter.count_msg = count_one_token;
+    CHECK_OK_E(am_memory_create(&o, &mem, &err), &err);
+    CHECK_ST(am_memory_stats_json(mem, &b), AM_EFORMAT);
+    am_buf_free(&b);
+    am_memory_free(mem);
+}

@@ -1043,3 +1043,161 @@ AM_TEST(trim_figure_equals_the_billed_count)
     }
     am_tokenizer_free(tz);
 }
+
+/* ---- window.h promises not held elsewhere (audit, session 13) ---- */
+
+static size_t count_seven(void *ctx, const am_msg *m)
+{
+    (void)ctx, (void)m;
+    return 7;
+}
+
+static am_status fixed_summary(void *ctx, am_str prev,
+                               const am_msg *const *msgs, size_t count,
+                               size_t budget, am_buf *out, am_error *err)
+{
+    (void)ctx, (void)prev, (void)msgs, (void)count, (void)budget, (void)err;
+    am_buf_clear(out);
+    return am_buf_append(out, "fixed", 5);
+}
+
+/* The list count: 0 for nothing, 3 of priming over the messages' sum,
+ * none with a count_msg callback; NULL arguments refused. */
+AM_TEST(count_msgs_primes_the_reply_except_for_a_callback)
+{
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_counter cb = { NULL, count_seven, NULL };
+    size_t n = 99, one = 0, two = 0;
+    am_error err;
+
+    load(&l);
+    CHECK_OK(am_count_msgs(NULL, items(&l), 0, &n, &err));
+    CHECK_EQ(n, 0);
+    CHECK_OK(am_count_msg(NULL, l.items[0], &one, &err));
+    CHECK_OK(am_count_msg(NULL, l.items[1], &two, &err));
+    CHECK_OK(am_count_msgs(NULL, items(&l), 2, &n, &err));
+    CHECK_EQ(n, one + two + 3);
+    CHECK_OK(am_count_msgs(&cb, items(&l), 2, &n, &err));
+    CHECK_EQ(n, 14);
+    CHECK_OK(am_count_msg(&cb, l.items[0], &n, &err));
+    CHECK_EQ(n, 7);
+    CHECK_ST(am_count_msgs(NULL, items(&l), 2, NULL, &err), AM_EINVAL);
+    CHECK_ST(am_count_msgs(NULL, NULL, 2, &n, &err), AM_EINVAL);
+    am_msg_list_free(&l);
+}
+
+/* Defaults of the three option structs; trim's AM_EINVAL cases, which
+ * release what `res` held and leave it empty. */
+AM_TEST(window_defaults_and_bad_trim_options_are_what_the_header_says)
+{
+    am_trim_opts t = am_trim_opts_default();
+    am_summarize_opts s = am_summarize_opts_default();
+    am_summary_mw_opts w = am_summary_mw_opts_default();
+    am_summarizer_opts so = am_summarizer_opts_default();
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_trim_result r = AM_TRIM_RESULT_INIT;
+    am_summary_mw *mw = (am_summary_mw *)&mw;
+    am_error err;
+
+    CHECK_EQ(t.strategy, AM_TRIM_LAST);
+    CHECK_EQ(t.max_messages, 0);
+    CHECK_EQ(t.max_tokens, 0);
+    CHECK(t.preserve_system);
+    CHECK(!t.start_on_user);
+    CHECK_EQ(t.end_on_role, -1);
+    CHECK(!t.allow_partial);
+    CHECK(t.model == NULL);
+    CHECK_EQ(s.keep_last, 0);
+    CHECK_EQ(s.budget, 0);
+    CHECK(s.preserve_system);
+    CHECK(s.summarizer == NULL && s.model == NULL);
+    CHECK_EQ(w.trigger_tokens, 0);
+    CHECK_EQ(w.trigger_messages, 0);
+    CHECK_EQ(w.keep_last, 10);
+    CHECK(w.summarizer == NULL && w.model == NULL);
+    CHECK_EQ(so.input_limit, 0);
+    CHECK(so.counter == NULL && so.alloc == NULL);
+    CHECK_EQ(so.markers.len, 0);
+    /* No trigger: the middleware is refused. */
+    CHECK_ST(am_summary_mw_create(&w, &mw, &err), AM_EINVAL);
+    am_summary_mw_free(NULL);
+
+    load(&l);
+    CHECK_OK(am_trim(items(&l), l.count, &t, &r, &err));
+    CHECK(r.messages.count > 0);
+    t.strategy = AM_TRIM_TOKENS;               /* without max_tokens */
+    CHECK_ST(am_trim(items(&l), l.count, &t, &r, &err), AM_EINVAL);
+    CHECK_EQ(r.messages.count, 0);
+    CHECK_EQ(r.dropped_count, 0);
+    t = am_trim_opts_default();
+    t.end_on_role = AM_ROLE_COUNT;
+    CHECK_ST(am_trim(items(&l), l.count, &t, &r, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "end_on_role") != NULL);
+    t.end_on_role = -2;
+    CHECK_ST(am_trim(items(&l), l.count, &t, &r, &err), AM_EINVAL);
+    CHECK_EQ(r.messages.count, 0);
+    am_trim_result_free(&r);
+    am_trim_result_free(NULL);
+    am_summarize_result_free(NULL);
+    am_msg_list_free(&l);
+}
+
+/* Summarizers: the checks of create and offline, the names, 0 spent when
+ * a vtable does not say; the summary message's shape; nothing to
+ * summarize gives the input back. */
+AM_TEST(summarizers_and_the_summary_message_keep_their_small_promises)
+{
+    static const am_summarizer_vtable none = { "none", NULL, NULL, NULL,
+                                               NULL };
+    static const am_summarizer_vtable fixed = { "fixed-one", fixed_summary,
+                                                NULL, NULL, NULL };
+    am_summarizer_opts so = am_summarizer_opts_default();
+    am_summarizer *s = NULL;
+    am_summarize_opts o = am_summarize_opts_default();
+    am_summarize_result r = AM_SUMMARIZE_RESULT_INIT;
+    am_msg_list l = AM_MSG_LIST_INIT;
+    char markers[AM_MEMCFG_TEXT_MAX + 1];
+    am_str text;
+    am_error err;
+
+    CHECK_ST(am_summarizer_create(NULL, NULL, NULL, &s, &err), AM_EINVAL);
+    CHECK_ST(am_summarizer_create(&none, NULL, NULL, &s, &err), AM_EINVAL);
+    CHECK_OK(am_summarizer_create(&fixed, NULL, NULL, &s, &err));
+    CHECK_STR_EQ(am_summarizer_name(s), "fixed-one");
+    CHECK_EQ(am_summarizer_tokens_spent(s), 0);
+    CHECK(am_summarizer_cost_spent(s) == 0.0);
+
+    load(&l);
+    o.summarizer = s;
+    o.keep_last = 2;
+    CHECK_OK_E(am_summarize(items(&l), l.count, &o, &r, &err), &err);
+    /* system message 0, the summary, the last two. */
+    CHECK_EQ(r.messages.count, 4);
+    CHECK(r.messages.items[0] == l.items[0]);
+    CHECK_EQ(am_msg_role(r.messages.items[1]), AM_ROLE_SYSTEM);
+    CHECK_MEM_EQ(am_msg_name(r.messages.items[1]).ptr,
+                 am_msg_name(r.messages.items[1]).len, "summary");
+    text = am_msg_content_text(r.messages.items[1]);
+    CHECK(text.len >= 20 && memcmp(text.ptr, "[Compressed Summary]", 20) == 0);
+    CHECK(strstr(text.ptr, "fixed") != NULL);
+    /* keep_last covering everything: the input back, unchanged. */
+    o.keep_last = l.count;
+    CHECK_OK(am_summarize(items(&l), l.count, &o, &r, &err));
+    CHECK_EQ(r.messages.count, l.count);
+    for (size_t i = 0; i < l.count; i++)
+        CHECK(r.messages.items[i] == l.items[i]);
+    CHECK_EQ(r.summarized_count, 0);
+    am_summarize_result_free(&r);
+    am_summarizer_free(s);
+    am_summarizer_free(NULL);
+
+    memset(markers, 'm', sizeof markers);
+    so.markers = (am_str){ markers, sizeof markers };
+    CHECK_ST(am_summarizer_offline(&so, &s, &err), AM_EINVAL);
+    CHECK(strstr(err.msg, "markers") != NULL);
+    CHECK_OK(am_summarizer_offline(NULL, &s, &err));
+    CHECK_STR_EQ(am_summarizer_name(s), "offline");
+    CHECK_EQ(am_summarizer_tokens_spent(s), 0);
+    am_summarizer_free(s);
+    am_msg_list_free(&l);
+}
