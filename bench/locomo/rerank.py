@@ -51,6 +51,12 @@ FTS5's scores rather than repeat them. IDEAs and their parameters
                `top` results' windows, what a search has at hand, instead
                of the whole conversation); a weight of 0 leaves its term
                out
+  sentvec      a sentence encoder's cosine: reads `vecs` (a JSON-lines
+               file, one {"k": "t"|"q", "conv", "id": dia_id | qa index,
+               "v": [floats]} per turn and per question, made outside
+               this script), a turn's vector being the mean of its own and
+               its neighbours' within `ctx` [1] turns of the same session;
+               adds w [0.3] x the cosine with the question's vector
 """
 import collections
 import json
@@ -403,10 +409,50 @@ def idea_combo(c, question, ranked, p):
                         ws * ts.get(x, 0) + wn * tn.get(x, 0))
 
 
+_SENTVEC = {}
+
+
+def unit(v):
+    n = math.sqrt(sum(x * x for x in v))
+    return [x / n for x in v] if n > 0 else v
+
+
+def idea_sentvec(c, question, ranked, p):
+    """Needs the question's own key, which the other ideas do not: main()
+    passes it in p["_key"]."""
+    path, w, ctx = p.get("vecs"), float(p.get("w", 0.3)), int(p.get("ctx", 1))
+    if not path:
+        raise SystemExit("rerank: sentvec needs vecs=FILE")
+    if path not in _SENTVEC:
+        vecs = {}
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                r = json.loads(line)
+                vecs[(r["k"], r["conv"], r["id"])] = unit(r["v"])
+        _SENTVEC[path] = vecs
+    vecs = _SENTVEC[path]
+    conv, qa = p["_key"]
+    q = vecs[("q", conv, qa)]
+    cache = c.setdefault(("sentvec", path, ctx), {})
+
+    def turn_vec(x):
+        if x not in cache:
+            i = c["idx"][x]
+            t = c["turns"][i]
+            vs = [vecs[("t", conv, u["id"])]
+                  for u in c["turns"][max(0, i - ctx):i + ctx + 1]
+                  if u["sess"] == t["sess"]]
+            cache[x] = unit([sum(z) / len(vs) for z in zip(*vs)])
+        return cache[x]
+    cos = {x: sum(a * b for a, b in zip(q, turn_vec(x))) for x, _ in ranked}
+    return add_and_sort(ranked, lambda x: w * cos[x])
+
+
 IDEAS = {"none": idea_none, "session": idea_session,
          "entity_prf": idea_entity_prf, "proper_noun": idea_proper_noun,
          "cooccur": idea_cooccur, "neighbours": idea_neighbours,
-         "diversity": idea_diversity, "combo": idea_combo}
+         "diversity": idea_diversity, "combo": idea_combo,
+         "sentvec": idea_sentvec}
 
 
 def main(argv):
@@ -453,6 +499,7 @@ def main(argv):
                 return 1
             if rec["conv"] not in convs:
                 convs[rec["conv"]] = load_conv(sample)
+            params["_key"] = (rec["conv"], rec["qa_index"])
             new = fn(convs[rec["conv"]], question, ranked, params)
             out.write(json.dumps({"conv": rec["conv"],
                                   "qa_index": rec["qa_index"],
