@@ -1074,3 +1074,75 @@ AM_TEST(memtool_directory_operations_cover_more_than_10000_files)
     free(keys);
     fx_close(&f);
 }
+
+/* memtool.h, the rest of its promises: malformed commands are error
+ * replies with AM_OK; is_error may be NULL; the files are items at
+ * ("memtool", user) keyed by the normalized path; am_memtool_call is
+ * AM_EFORMAT for a call that is not JSON or has no string "id", and marks
+ * an error reply with "is_error"; bad arguments are AM_EINVAL. */
+AM_TEST(memory_tool_malformed_input_call_errors_and_where_files_live)
+{
+    fixture f;
+    fx_open(&f);
+    am_buf out = AM_BUF_INIT;
+    static const char *const malformed[] = {
+        "[1,2]", "{\"path\":\"/memories\"}", "{\"command\":7}",
+        "{\"command\":\"view\"}", "{\"command\":\"view\",\"path\":3}",
+        "{\"command\":\"create\",\"path\":\"/memories/x\"}",
+        "{\"command\":\"create\",\"path\":\"/memories/x\","
+        "\"file_text\":[\"a\"]}",
+        "{\"command\":\"str_replace\",\"path\":\"/memories/x\"}",
+        "{\"command\":\"insert\",\"path\":\"/memories/x\","
+        "\"insert_text\":\"a\"}",
+        "{\"command\":\"rename\",\"old_path\":\"/memories/x\"}",
+        "{\"command\":\"view\",\"path\":\"/memories/%2F..%2fx\"}",
+        "{\"command\":\"view\",\"path\":\"/memories/\xff\"}",
+    };
+    for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
+        int is_error = 0;
+        CHECK_OK(am_memtool_exec(f.s, AM_STR("u"), am_str_c(malformed[i]),
+                                 &out, &is_error));
+        if (!is_error)
+            fprintf(stderr, "not an error: %s -> %s\n", malformed[i],
+                    out.ptr);
+        CHECK(is_error);
+        CHECK(out.len > 0);
+    }
+    /* is_error may be NULL; the reply is the same. */
+    CHECK_OK(am_memtool_exec(f.s, AM_STR("u"), AM_STR("{\"command\":"
+                             "\"create\",\"path\":\"/memories//a/./b.md\","
+                             "\"file_text\":\"hi\"}"), &out, NULL));
+    CHECK_STR_EQ(out.ptr, "File created successfully at: /memories/a/b.md");
+    /* The file is the item ("memtool", "u") / "/memories/a/b.md". */
+    am_str parts[2] = { AM_STR("memtool"), AM_STR("u") };
+    am_buf val = AM_BUF_INIT;
+    CHECK_OK(am_store_get(f.s, (am_ns){ parts, 2 },
+                          AM_STR("/memories/a/b.md"), &val));
+    CHECK(strstr(val.ptr, "hi") != NULL);
+    am_buf_free(&val);
+    /* Bad arguments are the caller's bug, not the model's. */
+    CHECK_ST(am_memtool_exec(NULL, AM_STR("u"), AM_STR("{}"), &out, NULL),
+             AM_EINVAL);
+    CHECK_ST(am_memtool_exec(f.s, AM_STR("u"), AM_STR("{}"), NULL, NULL),
+             AM_EINVAL);
+    CHECK_ST(am_memtool_exec(f.s, AM_STR(""), AM_STR("{}"), &out, NULL),
+             AM_EINVAL);
+    CHECK_ST(am_memtool_def(NULL), AM_EINVAL);
+    /* am_memtool_call. */
+    CHECK_ST(am_memtool_call(f.s, AM_STR("u"), AM_STR("not json"), &out),
+             AM_EFORMAT);
+    CHECK_ST(am_memtool_call(f.s, AM_STR("u"), AM_STR("{\"type\":"
+                             "\"tool_use\",\"input\":{}}"), &out),
+             AM_EFORMAT);
+    CHECK_ST(am_memtool_call(f.s, AM_STR("u"), AM_STR("{\"id\":7,"
+                             "\"input\":{}}"), &out), AM_EFORMAT);
+    CHECK(strstr(am_store_last_error(f.s)->msg, "'id'") != NULL);
+    CHECK_OK(am_memtool_call(f.s, AM_STR("u"), AM_STR("{\"type\":"
+                             "\"tool_use\",\"id\":\"t2\",\"name\":\"memory\","
+                             "\"input\":{\"command\":\"frob\"}}"), &out));
+    CHECK_STR_EQ(out.ptr, "{\"type\":\"tool_result\",\"tool_use_id\":\"t2\","
+                          "\"content\":\"Error: unknown command frob\","
+                          "\"is_error\":true}");
+    am_buf_free(&out);
+    fx_close(&f);
+}

@@ -28,20 +28,23 @@ extern "C" {
  * (replacing it) and *is_error (may be NULL) is set to 1 when the reply is
  * an error for the model. Malformed commands (not JSON, unknown command,
  * missing or mistyped fields) are error replies, not failures: the call
- * returns AM_OK. Other statuses are store failures (AM_EIO, AM_EBUSY,
+ * returns AM_OK. AM_EINVAL is the caller's bug: NULL `s` or `out`, an
+ * empty user id. Other statuses are store failures (AM_EIO, AM_EBUSY,
  * AM_ENOMEM), with detail in am_store_last_error. Thread safety: safe. */
 AM_API am_status am_memtool_exec(am_store *s, am_str user_id, am_str input,
                                  am_buf *out, int *is_error);
 
 /* Execute a whole tool_use block ({"type":"tool_use","id","name","input"})
  * and write the tool_result block {"type":"tool_result","tool_use_id",
- * "content", "is_error"?} into `out`. AM_EFORMAT when `call` is not JSON
- * or has no string "id". Thread safety: safe. */
+ * "content", "is_error"?} into `out` ("is_error":true only for an error
+ * reply). AM_EFORMAT when `call` is not JSON or has no string "id";
+ * otherwise as am_memtool_exec. Thread safety: safe. */
 AM_API am_status am_memtool_call(am_store *s, am_str user_id, am_str call,
                                  am_buf *out);
 
 /* The tool entry for a request's "tools" list:
- * {"type":"memory_20250818","name":"memory"}. Thread safety: safe. */
+ * {"type":"memory_20250818","name":"memory"}, into `out` (replacing it).
+ * AM_EINVAL for NULL `out`, AM_ENOMEM. Thread safety: safe. */
 AM_API am_status am_memtool_def(am_buf *out);
 
 #ifdef __cplusplus
