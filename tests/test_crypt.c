@@ -421,3 +421,87 @@ AM_TEST(without_encryption_every_key_is_unsupported_and_writes_nothing)
     test_rmtree(dir);
     free(dir);
 }
+
+/* encrypt.h: am_key_wipe overwrites "the whole of key's memory" (all of
+ * its capacity, not only the key's length) before freeing it, and a
+ * failed am_key_load leaves `out` empty, whatever it held. The allocator
+ * below checks, at each free, that every byte of the block is zero. */
+typedef struct zero_check {
+    int frees;
+    int dirty;
+} zero_check;
+
+static void *zc_alloc(void *ctx, size_t size)
+{
+    (void)ctx;
+    return malloc(size);
+}
+
+static void *zc_realloc(void *ctx, void *p, size_t old, size_t size)
+{
+    (void)ctx;
+    (void)old;
+    return realloc(p, size);
+}
+
+static void zc_free(void *ctx, void *p, size_t size)
+{
+    zero_check *z = ctx;
+    const unsigned char *b = p;
+    z->frees++;
+    for (size_t i = 0; i < size; i++)
+        if (b[i] != 0) {
+            z->dirty++;
+            break;
+        }
+    free(p);
+}
+
+AM_TEST(key_wipe_zeroes_all_its_memory_and_failed_loads_leave_out_empty)
+{
+    char *dir = test_tmpdir(), path[512], big[AM_KEY_MAX + 2];
+    zero_check z = { 0, 0 };
+    am_allocator a = { zc_alloc, zc_realloc, zc_free, &z };
+    am_buf key = AM_BUF_INIT;
+    am_error err;
+
+    key.alloc = &a;
+    unsetenv("AGENTMEM_KEY");
+    unsetenv("AGENTMEM_KEY_FILE");
+    snprintf(path, sizeof path, "%s/key", dir);
+    write_file(path, "s3cret\n", 7);
+    /* Spare capacity past the key holds bytes too: all must go. */
+    CHECK_OK(am_buf_append(&key, "0123456789abcdef0123456789abcdef", 32));
+    am_buf_clear(&key);
+    CHECK_OK(am_buf_append(&key, "k", 1));
+    am_key_wipe(&key);
+    CHECK_EQ(z.frees, 1);
+    CHECK_EQ(z.dirty, 0);
+    CHECK(key.ptr == NULL && key.len == 0 && key.cap == 0);
+
+    /* Each failure after a loaded key: `out` empty, the old key wiped. */
+    CHECK_OK_E(am_key_load(path, &key, &err), &err);
+    CHECK_ST(am_key_load("/nonexistent/key", &key, &err), AM_EIO);
+    CHECK(key.len == 0);
+    CHECK_OK_E(am_key_load(path, &key, &err), &err);
+    CHECK_ST(am_key_load(NULL, &key, &err), AM_ENOTFOUND);
+    CHECK(key.len == 0);
+    memset(big, 'k', sizeof big - 1);
+    big[sizeof big - 1] = '\0'; /* AM_KEY_MAX + 1 bytes */
+    setenv("AGENTMEM_KEY", big, 1);
+    CHECK_OK_E(am_key_load(path, &key, &err), &err);
+    CHECK_ST(am_key_load(NULL, &key, &err), AM_ELIMIT);
+    CHECK(strstr(err.msg, "AGENTMEM_KEY") != NULL);
+    CHECK(key.len == 0);
+    setenv("AGENTMEM_KEY_FILE", path, 1);
+    CHECK_OK_E(am_key_load(path, &key, &err), &err);
+    CHECK_ST(am_key_load(NULL, &key, &err), AM_EINVAL);
+    CHECK(key.len == 0);
+    unsetenv("AGENTMEM_KEY_FILE");
+    unsetenv("AGENTMEM_KEY");
+    am_key_wipe(&key);
+    CHECK(z.frees >= 5);
+    CHECK_EQ(z.dirty, 0);
+    test_rmtree(dir);
+    free(dir);
+}
