@@ -341,3 +341,75 @@ AM_TEST(a_struct_filled_by_the_caller_stays_the_callers)
     CHECK_OK(am_embedder_hash_create(8, NULL, &h, NULL));
     am_embedder_free(h);
 }
+
+/* embed.h, the rest of its promises: am_embedder_embed's argument
+ * checks, the hashed embedder's dim (0: 256; at most 65536), the words
+ * embedder's open errors (with *out NULL), and "the embed calls
+ * themselves allocate nothing" for both built-in embedders. */
+AM_TEST(embed_arguments_dims_open_errors_and_no_allocation_per_call)
+{
+    char *dir = test_tmpdir();
+    char path[600];
+    unsigned char f[WV_LEN];
+    test_alloc ta = { 0 };
+    am_allocator a = test_alloc_make(&ta);
+    am_embed_opts o = am_embed_opts_default();
+    am_embedder *h = NULL, *w = (am_embedder *)&ta;
+    am_embedder none = { "none/1", 1, NULL, NULL, NULL, NULL };
+    am_str t[3] = { AM_STR("cat"), AM_STR("dog and cat"), AM_STR("") };
+    float v[3 * 256];
+    am_error err;
+    FILE *fp;
+
+    CHECK(o.alloc == NULL);
+    CHECK_OK(am_embedder_hash_create(0, NULL, &h, NULL));
+    CHECK_EQ(h->dim, 256);
+    CHECK_STR_EQ(h->id, "hash-ngram-v1/256");
+    /* NULL texts or out is fine with nothing to embed, not with a count;
+     * no embedder (or one without `embed`) never is. */
+    CHECK_OK(am_embedder_embed(h, NULL, 0, NULL, NULL));
+    CHECK_ST(am_embedder_embed(h, NULL, 1, v, &err), AM_EINVAL);
+    CHECK_ST(am_embedder_embed(h, t, 1, NULL, &err), AM_EINVAL);
+    CHECK_ST(am_embedder_embed(NULL, t, 1, v, &err), AM_EINVAL);
+    CHECK_ST(am_embedder_embed(&none, t, 1, v, &err), AM_EINVAL);
+    am_embedder_free(h);
+    CHECK_OK(am_embedder_hash_create(65536, NULL, &h, NULL));
+    CHECK_STR_EQ(h->id, "hash-ngram-v1/65536");
+    am_embedder_free(h);
+    h = (am_embedder *)&ta;
+    CHECK_ST(am_embedder_hash_create(65537, NULL, &h, &err), AM_EINVAL);
+    CHECK(h == NULL);
+
+    /* Open errors of the words embedder leave *out NULL. */
+    snprintf(path, sizeof path, "%s/missing.bin", dir);
+    CHECK_ST(am_embedder_words_create(path, NULL, &w, &err), AM_ENOTFOUND);
+    CHECK(w == NULL);
+    CHECK(strstr(err.msg, "missing.bin") != NULL);
+    w = (am_embedder *)&ta;
+    CHECK_ST(am_embedder_words_create(NULL, NULL, &w, &err), AM_EINVAL);
+    CHECK(w == NULL);
+    CHECK_ST(am_embedder_words_create(path, NULL, NULL, &err), AM_EINVAL);
+
+    /* Every allocation happens at create; embedding allocates nothing. */
+    wv_build(f);
+    snprintf(path, sizeof path, "%s/wv.bin", dir);
+    fp = fopen(path, "wb");
+    CHECK(fp != NULL);
+    CHECK_EQ(fwrite(f, 1, sizeof f, fp), sizeof f);
+    fclose(fp);
+    o.alloc = &a;
+    CHECK_OK(am_embedder_hash_create(256, &o, &h, NULL));
+    CHECK_OK_E(am_embedder_words_create(path, &o, &w, &err), &err);
+    long calls = ta.calls;
+    CHECK(calls > 0);
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(am_embedder_embed(h, t, 3, v, NULL));
+        CHECK_OK(am_embedder_embed(w, t, 3, v, NULL));
+    }
+    CHECK_EQ(ta.calls, calls);
+    am_embedder_free(w);
+    am_embedder_free(h);
+    CHECK_EQ(ta.live_blocks, 0);
+    test_rmtree(dir);
+    free(dir);
+}

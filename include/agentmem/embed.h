@@ -54,8 +54,10 @@ typedef struct am_embedder {
 
 /* Embed `count` texts with `e` (convenience wrapper that checks
  * arguments): `texts` are borrowed for the call; `out` is yours and must
- * hold count * e->dim floats. Returns AM_OK, AM_EINVAL when e, texts or out
- * is NULL with count > 0, or the embedder's own status (e.g. AM_ENET,
+ * hold count * e->dim floats. Count 0 does nothing (AM_OK). Returns
+ * AM_OK, AM_EINVAL when `e` is NULL or has no `embed` (whatever the
+ * count) or texts or out is NULL with count > 0, or the embedder's own
+ * status (e.g. AM_ENET,
  * AM_EAUTH, AM_EPROTO for the HTTP client, AM_ENOMEM) with detail in `err`
  * (may be NULL). Thread safety: as the embedder's own `embed` (the
  * built-in ones are safe). */

@@ -159,9 +159,10 @@ am_status am_embedder_words_create(const char *path,
     words_emb *w = NULL;
     am_embedder *e = NULL;
 
+    if (out != NULL)
+        *out = NULL; /* embed.h: "On failure *out is NULL", NULL path too */
     if (out == NULL || path == NULL)
         return am__fail(err, AM_EINVAL, "word vectors: NULL path or out");
-    *out = NULL;
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return am__fail(err, errno == ENOENT ? AM_ENOTFOUND : AM_EIO,
