@@ -600,3 +600,121 @@ AM_TEST(a_stop_hook_cancels_a_blocking_chat_before_anything_is_sent)
     am_llm_free(llm);
     mock_http_stop(m);
 }
+
+/* ---- The rest of async.h's promises on the executor ---- */
+
+static atomic_int freed_ctx;
+static void count_free(void *ctx)
+{
+    (void)ctx;
+    atomic_fetch_add(&freed_ctx, 1);
+}
+
+/* The worker drops its own reference just after the job is done, so the
+ * job's memory (and free_ctx) may go a moment after am_job_free. */
+static int wait_freed(int n)
+{
+    for (int i = 0; i < 20000 && atomic_load(&freed_ctx) < n; i++)
+        sleep_ms(1);
+    return atomic_load(&freed_ctx);
+}
+
+static am_status quick_run(am_job *job, void *ctx, am_error *err)
+{
+    (void)job;
+    (void)ctx;
+    (void)err;
+    return AM_OK;
+}
+
+static bool fd_readable(am_executor *ex)
+{
+    struct pollfd pfd = { am_executor_fd(ex), POLLIN, 0 };
+    return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN) != 0;
+}
+
+AM_TEST(executor_limits_defaults_free_ctx_and_the_completion_queue)
+{
+    am_executor_opts o = am_executor_opts_default();
+    am_executor *ex = NULL;
+    am_error err;
+    am_job *job[4], *got[4];
+    am_job_opts jo = { NULL, NULL, count_free, true };
+    gate g[3];
+    am_str one = AM_STR("x");
+
+    /* Defaults and the documented ranges, both ends. */
+    CHECK_EQ(o.threads, 2);
+    CHECK_EQ(o.max_queued, 64);
+    CHECK(o.alloc == NULL);
+    o.threads = 257;
+    CHECK_ST(am_executor_create(&o, &ex, &err), AM_EINVAL);
+    CHECK_HAS(err.msg, "threads is 257");
+    o.threads = 1;
+    o.max_queued = ((size_t)1 << 20) + 1;
+    CHECK_ST(am_executor_create(&o, &ex, &err), AM_EINVAL);
+    CHECK_HAS(err.msg, "max_queued is 1048577");
+    CHECK(ex == NULL);
+    o.max_queued = (size_t)1 << 20;
+    CHECK_OK_E(am_executor_create(&o, &ex, &err), &err);
+    am_executor_free(ex);
+    o.threads = 256;
+    o.max_queued = 1;
+    CHECK_OK_E(am_executor_create(&o, &ex, &err), &err);
+    am_executor_free(ex);
+    CHECK_EQ(am_executor_last_error(NULL)->code, AM_EINVAL);
+    CHECK(!am_job_cancelled(NULL));
+    CHECK(am_job_ctx(NULL) == NULL);
+
+    /* free_ctx: not called for a refused submit, once for each job when
+     * its memory goes (after am_job_free of a done job). */
+    atomic_store(&freed_ctx, 0);
+    ex = open_executor(1, 1);
+    for (int i = 0; i < 3; i++)
+        gate_init(&g[i]);
+    CHECK_OK(am_executor_submit(ex, gate_run, &g[0], &jo, &job[0]));
+    wait_started(&g[0]);
+    CHECK_OK(am_executor_submit(ex, gate_run, &g[1], &jo, &job[1]));
+    CHECK_ST(am_executor_submit(ex, gate_run, &g[2], &jo, &job[2]),
+             AM_ELIMIT);
+    CHECK_EQ(atomic_load(&freed_ctx), 0);
+    /* Nothing done yet: nothing to reap, and reap does not block. */
+    CHECK_EQ(am_executor_reap(ex, got, 4), 0);
+    CHECK(!fd_readable(ex));
+    atomic_store(&g[0].release, true);
+    atomic_store(&g[1].release, true);
+    CHECK(am_job_wait(job[0], 20000) && am_job_wait(job[1], 20000));
+    /* Both on the completion queue, in completion order; the descriptor
+     * stays readable until the queue is empty (level-triggered). */
+    CHECK(fd_readable(ex));
+    CHECK_EQ(am_executor_reap(ex, got, 1), 1);
+    CHECK(got[0] == job[0]);
+    CHECK(fd_readable(ex));
+    CHECK_EQ(am_executor_reap(ex, got, 4), 1);
+    CHECK(got[0] == job[1]);
+    CHECK(!fd_readable(ex));
+    CHECK_EQ(am_executor_reap(ex, got, 4), 0);
+    am_job_free(job[0]);
+    CHECK_EQ(wait_freed(1), 1);
+    am_job_free(job[1]);
+    CHECK_EQ(wait_freed(2), 2);
+
+    /* am_job_free takes a done, unreaped job off the completion queue. */
+    CHECK_OK(am_executor_submit(ex, quick_run, NULL, &jo, &job[3]));
+    CHECK(am_job_wait(job[3], 20000));
+    CHECK(fd_readable(ex));
+    am_job_free(job[3]);
+    CHECK_EQ(wait_freed(3), 3);
+    CHECK(!fd_readable(ex));
+    CHECK_EQ(am_executor_reap(ex, got, 4), 0);
+
+    /* am_embed_submit: count 0, and NULL texts with a count. */
+    am_embedder *h = NULL;
+    CHECK_OK(am_embedder_hash_create(8, NULL, &h, NULL));
+    CHECK_ST(am_embed_submit(ex, h, &one, 0, NULL, &job[0]), AM_EINVAL);
+    CHECK(job[0] == NULL);
+    CHECK_ST(am_embed_submit(ex, h, NULL, 1, NULL, &job[0]), AM_EINVAL);
+    CHECK(job[0] == NULL);
+    am_embedder_free(h);
+    am_executor_free(ex);
+}
