@@ -165,19 +165,23 @@ static void wv_build(unsigned char f[WV_LEN])
     memcpy(f + WV_POOL, "catdog", 6);
 }
 
+static void wv_write(const char *path, const unsigned char *f, size_t len)
+{
+    FILE *fp = fopen(path, "wb");
+    CHECK(fp != NULL);
+    CHECK_EQ(fwrite(f, 1, len, fp), len);
+    fclose(fp);
+}
+
 static am_status wv_try(const char *dir, const unsigned char *f, size_t len,
                         am_error *err)
 {
     char path[600];
     am_embedder *e = NULL;
     am_status st;
-    FILE *fp;
 
     snprintf(path, sizeof path, "%s/wv.bin", dir);
-    fp = fopen(path, "wb");
-    CHECK(fp != NULL);
-    CHECK_EQ(fwrite(f, 1, len, fp), len);
-    fclose(fp);
+    wv_write(path, f, len);
     st = am_embedder_words_create(path, NULL, &e, err);
     if (st == AM_OK) {
         am_str t[2] = { AM_STR("cat"), AM_STR("dog and cat") };
@@ -267,14 +271,10 @@ AM_TEST(built_in_embedders_survive_every_allocation_failure)
     char *dir = test_tmpdir();
     char path[600];
     unsigned char f[WV_LEN];
-    FILE *fp;
 
     wv_build(f);
     snprintf(path, sizeof path, "%s/wv.bin", dir);
-    fp = fopen(path, "wb");
-    CHECK(fp != NULL);
-    CHECK_EQ(fwrite(f, 1, sizeof f, fp), sizeof f);
-    fclose(fp);
+    wv_write(path, f, sizeof f);
     /* Two blocks each (the am_embedder and its context): four failing
      * runs, then a clean one. */
     CHECK_EQ(test_oom_sweep(embedders_body, path), 5);
@@ -293,7 +293,6 @@ AM_TEST(default_embedder_fails_instead_of_switching_embedders)
     am_error err;
     char path[600];
     unsigned char f[WV_LEN];
-    FILE *fp;
     am_status st;
 
     /* A corrupt file first in the search order is reported, not skipped
@@ -301,10 +300,7 @@ AM_TEST(default_embedder_fails_instead_of_switching_embedders)
     wv_build(f);
     wv_put32(f + WV_TABLE, 0x7fffffff);
     snprintf(path, sizeof path, "%s/wordvec-sg100.bin", dir);
-    fp = fopen(path, "wb");
-    CHECK(fp != NULL);
-    CHECK_EQ(fwrite(f, 1, sizeof f, fp), sizeof f);
-    fclose(fp);
+    wv_write(path, f, sizeof f);
     setenv("AGENTMEM_DATA_DIR", dir, 1);
     st = am_embedder_default_create(NULL, &e, &err);
     if (saved != NULL)
@@ -359,7 +355,6 @@ AM_TEST(embed_arguments_dims_open_errors_and_no_allocation_per_call)
     am_str t[3] = { AM_STR("cat"), AM_STR("dog and cat"), AM_STR("") };
     float v[3 * 256];
     am_error err;
-    FILE *fp;
 
     CHECK(o.alloc == NULL);
     CHECK_OK(am_embedder_hash_create(0, NULL, &h, NULL));
@@ -393,10 +388,7 @@ AM_TEST(embed_arguments_dims_open_errors_and_no_allocation_per_call)
     /* Every allocation happens at create; embedding allocates nothing. */
     wv_build(f);
     snprintf(path, sizeof path, "%s/wv.bin", dir);
-    fp = fopen(path, "wb");
-    CHECK(fp != NULL);
-    CHECK_EQ(fwrite(f, 1, sizeof f, fp), sizeof f);
-    fclose(fp);
+    wv_write(path, f, sizeof f);
     o.alloc = &a;
     CHECK_OK(am_embedder_hash_create(256, &o, &h, NULL));
     CHECK_OK_E(am_embedder_words_create(path, &o, &w, &err), &err);
