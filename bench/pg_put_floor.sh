@@ -39,42 +39,14 @@ q() {
         -v ON_ERROR_STOP=1 "$AM_TEST_STORE" "$@"
 }
 
-# The store's schema, made by the store itself.
-"$here/build/agentmem" store put --db "$AM_TEST_STORE/floor" ns k '"v"' \
-    >/dev/null 2>&1 || {
-    echo "pg_put_floor: build/agentmem could not create the store" >&2
-    exit 1
-}
-
-q <<SQL
-CREATE OR REPLACE FUNCTION cpu_ticks() RETURNS bigint LANGUAGE sql AS \$\$
-  SELECT split_part(s, ' ', 14)::bigint + split_part(s, ' ', 15)::bigint
-  FROM pg_read_file('/proc/self/stat') s \$\$;
-CREATE OR REPLACE FUNCTION sylw(i int) RETURNS text LANGUAGE plpgsql
-IMMUTABLE AS \$\$
-DECLARE x int := i + 12; s text := '';
-  syl text[] := '{ka,lo,mi,ne,ru,ta,shi,po,va,de,zu,fe}';
-BEGIN WHILE x > 0 LOOP s := s || syl[1 + x % 12]; x := x / 12; END LOOP;
-  RETURN s; END \$\$;
-DROP TABLE IF EXISTS src;
-CREATE TABLE src AS
-WITH voc AS (SELECT array_agg(sylw(g) ORDER BY g) a
-             FROM generate_series(0, 4999) g)
-SELECT n, '\x62656e63681f'::bytea AS ns, convert_to('k' || n, 'UTF8') AS key,
-  'value ' || n AS value,
-  (SELECT string_agg(voc.a[least(5000, floor(exp(random() * ln(5001)))::int)
-                           + 0 * k], ' ')
-   FROM generate_series(1, 8) k WHERE k > n - n) AS text,
-  (SELECT string_agg(decode(md5(random()::text || k), 'hex'), ''::bytea)
-   FROM generate_series(1, 32) k WHERE k > n - n) AS vec
-FROM generate_series(1, $rows) n, voc;
-CREATE INDEX ON src(n);
-ANALYZE src;
+. "$here/bench/pg_floor_src.sh"
+{ floor_src_sql "$rows"; cat <<SQL
 COPY (SELECT ns, key, value, text, vec FROM src ORDER BY n)
   TO '$dir/floor.bin' (FORMAT binary);
 COPY (SELECT ns, key, value, text, vec FROM src ORDER BY n)
   TO '$dir/floor.txt';
 SQL
+} | q
 
 base="CREATE TABLE t(id bigserial PRIMARY KEY, ns bytea, key bytea,
   value text, text text, vec bytea, UNIQUE(ns, key)"
@@ -115,9 +87,9 @@ ALTER INDEX items_tsv SET (gin_pending_list_limit = $2);
 $measure_start
 DO \$\$ DECLARE c bigint; BEGIN
   FOR i IN 0..$rows - 1 BY 1000 LOOP
-    WITH ins AS (INSERT INTO items(ns, key, value, meta, text, tsv, doc_len,
+    WITH ins AS (INSERT INTO items(ns, key, value, meta, text, doc_len,
         expires_ms, vec_model, vec, created_ms, updated_ms, add_actor)
-      SELECT ns, key, value, '{}', text, to_tsvector('english', text), 8,
+      SELECT ns, key, value, '{}', text, 8,
         NULL, 'caller/128', vec, 1, 1, 'floor' FROM public.src
       WHERE n > i AND n <= i + 1000
       ON CONFLICT (ns, key) DO NOTHING RETURNING id)

@@ -157,6 +157,51 @@ static void hist_rows(const char *key, char *out, size_t n)
  * a batched put, a delete or an undo -- moves it into item_history ahead
  * of its own event, and history, undo and pruning read the same events
  * as before. The history's behaviour on both backends is test_store.c's. */
+AM_TEST(the_metadata_index_holds_rows_with_metadata_and_filters_use_it)
+{
+    /* Schema 7: items_metaj is partial (WHERE metaj <> '{}'), so a put
+     * without metadata adds nothing to it; the planner uses it only for a
+     * condition that says metaj <> '{}' itself, which the store's filters
+     * write beside each containment (store_pg_filter.c). */
+    char t[512], v[256];
+    am_store *s;
+    am_results *r;
+    target(t, sizeof t, "metapart");
+    CHECK_OK(am_store_open(t, NULL, &s, NULL));
+    am_item_in it[3] = {
+        { .ns = NS1("m"), .key = AM_STR("a"), .value = AM_STR("\"pear tart\""),
+          .meta = AM_STR("{\"lang\":\"fr\"}") },
+        { .ns = NS1("m"), .key = AM_STR("b"),
+          .value = AM_STR("\"pear pie\"") },
+        { .ns = NS1("m"), .key = AM_STR("c"), .value = AM_STR("\"pear jam\""),
+          .meta = AM_STR("{}") },
+    };
+    CHECK_OK(am_store_put_many(s, it, 3));
+    sql_on_server("SELECT pg_get_indexdef('metapart.items_metaj'::regclass)",
+                  v, sizeof v);
+    CHECK(strstr(v, "WHERE (metaj <> '{}'::jsonb)") != NULL);
+    sql_on_server("SET enable_seqscan = off; EXPLAIN (COSTS OFF) SELECT id"
+                  " FROM metapart.items WHERE (metaj @> jsonb_build_object("
+                  "'lang', '\"fr\"'::jsonb) AND metaj <> '{}')", v, sizeof v);
+    CHECK(strstr(v, "Bitmap Heap Scan") != NULL);
+    sql_on_server("SET enable_seqscan = off; EXPLAIN (COSTS OFF) SELECT id"
+                  " FROM metapart.items WHERE metaj @> jsonb_build_object("
+                  "'lang', '\"fr\"'::jsonb)", v, sizeof v);
+    CHECK(strstr(v, "Seq Scan") != NULL);
+    am_search q = { .ns = NS1("m"), .query = AM_STR("pear"),
+                    .mode = AM_SEARCH_TEXT, .limit = 5,
+                    .filter = AM_STR("{\"lang\":\"fr\"}") };
+    CHECK_OK_E(am_store_search(s, &q, &r), am_store_last_error(s));
+    CHECK_EQ(r->count, 1);
+    CHECK(r->items[0].key.len == 1 && r->items[0].key.ptr[0] == 'a');
+    am_results_free(r);
+    q.filter = AM_STR("{\"$not\":{\"lang\":\"fr\"}}");
+    CHECK_OK_E(am_store_search(s, &q, &r), am_store_last_error(s));
+    CHECK_EQ(r->count, 2);
+    am_results_free(r);
+    am_store_close(s);
+}
+
 AM_TEST(a_new_row_keeps_its_add_event_until_its_first_change)
 {
     char t[512], v[64], ev[128];
@@ -335,6 +380,19 @@ AM_TEST(batches_of_new_keys_fall_back_when_a_key_exists)
     " WHERE add_actor IS NOT NULL;"                                          \
     "ALTER TABLE " schema ".items DROP COLUMN add_actor;"
 
+/* Migration 7 undone by hand: tsv a plain column again, filled, and the
+ * metadata index on every row again. */
+#define UNDO_7(schema)                                                       \
+    "ALTER TABLE " schema ".items DROP COLUMN tsv;"                          \
+    "ALTER TABLE " schema ".items ADD COLUMN tsv tsvector;"                  \
+    "UPDATE " schema ".items SET tsv = to_tsvector('english', text);"        \
+    "ALTER TABLE " schema ".items ALTER COLUMN tsv SET NOT NULL;"            \
+    "CREATE INDEX items_tsv ON " schema ".items USING gin(tsv)"              \
+    " WITH (gin_pending_list_limit = 256);"                                  \
+    "DROP INDEX " schema ".items_metaj;"                                     \
+    "CREATE INDEX items_metaj ON " schema ".items USING gin(metaj"           \
+    " jsonb_path_ops) WITH (gin_pending_list_limit = 64);"
+
 AM_TEST(old_schemas_are_upgraded_on_open_keeping_rows)
 {
     /* A store left at schema version 1 (no jsonb column for filters, GIN
@@ -350,8 +408,8 @@ AM_TEST(old_schemas_are_upgraded_on_open_keeping_rows)
                       .meta = AM_STR("{\"lang\":\"fr\"}") };
     CHECK_OK(am_store_put(s, &it));
     am_store_close(s);
-    /* Back to version 1 by hand: what migrations 2 to 6 did, undone. */
-    sql_on_server(UNDO_6("upgrade")
+    /* Back to version 1 by hand: what migrations 2 to 7 did, undone. */
+    sql_on_server(UNDO_7("upgrade") UNDO_6("upgrade")
                   "ALTER INDEX upgrade.items_tsv RESET"
                   " (gin_pending_list_limit);"
                   "ALTER TABLE upgrade.items DROP COLUMN metaj;"
@@ -360,7 +418,7 @@ AM_TEST(old_schemas_are_upgraded_on_open_keeping_rows)
     CHECK_STR_EQ(v, "1");
     CHECK_OK(am_store_open(t, NULL, &s, NULL));
     sql_on_server("SELECT version FROM upgrade.am_schema", v, sizeof v);
-    CHECK_STR_EQ(v, "6");
+    CHECK_STR_EQ(v, "7");
     sql_on_server("SELECT array_to_string(reloptions, ',') FROM pg_class"
                   " WHERE oid = 'upgrade.items_tsv'::regclass", v, sizeof v);
     CHECK_STR_EQ(v, "gin_pending_list_limit=256");
@@ -391,7 +449,7 @@ AM_TEST(old_schemas_are_upgraded_on_open_keeping_rows)
     " string_agg(h::text, '|' ORDER BY h.item_id, h.seq) FROM " schema       \
     ".item_history h), ''))"
 
-AM_TEST(schema_4_stores_upgrade_to_6_keeping_every_row)
+AM_TEST(schema_4_stores_upgrade_to_7_keeping_every_row)
 {
     /* Version 5 only enlarges the full-text index's pending list, and
      * version 6 adds items.add_actor (NULL: the row's events are all in
@@ -429,8 +487,9 @@ AM_TEST(schema_4_stores_upgrade_to_6_keeping_every_row)
     CHECK_OK(am_store_put_many(s, items, 50)); /* history: updates */
     CHECK_OK(am_store_delete(s, NS1("u"), AM_STR("k7")));
     am_store_close(s);
-    /* Back to version 4 by hand: what migrations 5 and 6 did, undone. */
-    sql_on_server(UNDO_6("upgrade4") "ALTER INDEX upgrade4.items_tsv SET"
+    /* Back to version 4 by hand: what migrations 5 to 7 did, undone. */
+    sql_on_server(UNDO_7("upgrade4") UNDO_6("upgrade4")
+                  "ALTER INDEX upgrade4.items_tsv SET"
                   " (gin_pending_list_limit = 64);"
                   "UPDATE upgrade4.am_schema SET version = 4", v, sizeof v);
     sql_on_server(ROWS_DIGEST("upgrade4"), before, sizeof before);
@@ -440,7 +499,12 @@ AM_TEST(schema_4_stores_upgrade_to_6_keeping_every_row)
     CHECK_STR_EQ(v, "651");
     CHECK_OK(am_store_open(t, NULL, &s, NULL));
     sql_on_server("SELECT version FROM upgrade4.am_schema", v, sizeof v);
-    CHECK_STR_EQ(v, "6");
+    CHECK_STR_EQ(v, "7");
+    /* tsv is generated from text now (version 7), its index made again. */
+    sql_on_server("SELECT attgenerated FROM pg_attribute WHERE attrelid ="
+                  " 'upgrade4.items'::regclass AND attname = 'tsv'", v,
+                  sizeof v);
+    CHECK_STR_EQ(v, "s");
     sql_on_server("SELECT array_to_string(reloptions, ',') FROM pg_class"
                   " WHERE oid = 'upgrade4.items_tsv'::regclass", v, sizeof v);
     CHECK_STR_EQ(v, "gin_pending_list_limit=256");
@@ -588,9 +652,9 @@ AM_TEST(vector_caches_take_rows_in_any_id_order)
     CHECK(PQstatus(raw) == CONNECTION_OK);
     PQclear(PQexec(raw, "BEGIN"));
     PGresult *r = PQexec(raw, "INSERT INTO idorder.items(ns, key, value, "
-                         "text, tsv, doc_len, created_ms, updated_ms, "
+                         "text, doc_len, created_ms, updated_ms, "
                          "vec_model, vec) SELECT ns, 'late', value, text, "
-                         "tsv, doc_len, created_ms, updated_ms, vec_model, "
+                         "doc_len, created_ms, updated_ms, vec_model, "
                          "vec FROM idorder.items WHERE key = 'k1'");
     CHECK(PQresultStatus(r) == PGRES_COMMAND_OK);
     PQclear(r);

@@ -112,6 +112,12 @@ void am__pgp_textfmt(am__pgp *p, const char *v);
  * lost and no transaction is open. */
 PGresult *am__pg_exec(am_store *s, const char *what, const char *sql,
                       const am__pgp *p, int flags);
+/* Run `sql`, a COPY ... FROM STDIN, sending it `len` bytes of `data` in
+ * the COPY's format (for binary: header, rows, trailer). AM_OK once the
+ * server took every row, else AM__ERR(s) as in am__pg_exec (flags: only
+ * AM__PG_UNIQUE). Never retried: run it inside a transaction. */
+am_status am__pg_copy(am_store *s, const char *what, const char *sql,
+                      const void *data, size_t len, int flags);
 /* Run the read `sql` with `p` (may be NULL), handing each result row to
  * `row` as it arrives (single-row mode: the result as a whole is never in
  * memory; `r` holds one row, row 0, and is freed after the call). A

@@ -8,7 +8,8 @@
  * size is one bound parameter and no byte of it is SQL syntax.
  *
  * Equality with a string, boolean, null or integer is written as jsonb
- * containment (metaj @> {"f": v}), which the GIN index answers; a
+ * containment (metaj @> {"f": v} AND metaj <> '{}': the GIN index holds
+ * only rows with metadata, schema 7), which the GIN index answers; a
  * containment of a scalar is exact at that depth ({"f": ["a"]} does not
  * contain {"f": "a"}), and numbers compare by value (1 = 1.0), as on
  * SQLite. A real number compares as float8, as SQLite compares doubles:
@@ -101,14 +102,19 @@ static void eq(comp *c, am_str field, const am__fval *v)
         return;
     }
     if (field.ptr != NULL) {
-        /* Containment: exact at this depth, and the index answers it. */
+        /* Containment: exact at this depth, and the index answers it.
+         * The index holds only rows with metadata (schema 7): the
+         * planner uses it only where the query says so itself, and a
+         * one-field object is never contained in '{}'. */
         put(c, "(");
         put(c, c->col);
         put(c, " @> jsonb_build_object(");
         ref(c, field);
         put(c, ", (");
         ref(c, v->json);
-        put(c, ")::jsonb))");
+        put(c, ")::jsonb) AND ");
+        put(c, c->col);
+        put(c, " <> '{}')");
         return;
     }
     if (v->kind == AM__FV_INT) {

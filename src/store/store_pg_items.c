@@ -136,7 +136,7 @@ static am_status update_row(am_store *s, int64_t id, am_str value,
     am__pgp_int(&p, created);
     am__pgp_int(&p, now);
     return am__pg_run(s, "put", "UPDATE items SET value = $2, meta = $3,"
-                      " text = $4, tsv = to_tsvector('english', $4),"
+                      " text = $4,"
                       " doc_len = $5, expires_ms = $6, vec_model = $7,"
                       " vec = $8, created_ms = $9, updated_ms = $10,"
                       " deleted_ms = NULL, add_actor = NULL,"

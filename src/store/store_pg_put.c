@@ -23,9 +23,9 @@
  * order, exactly as when items were written one statement at a time.
  *
  * A batch that is expected to hold only new keys (the connection's last
- * batch did) first tries step 1 as a plain INSERT in a savepoint
- * (SQL_INSERT_NEW), which is cheaper than ON CONFLICT and falls back to
- * the steps above on a unique violation.
+ * batch did) first goes as a COPY straight into items in a savepoint
+ * (SQL_COPY), which is cheaper than any INSERT and falls back to the
+ * steps above on a unique violation.
  *
  * A batch never holds a key twice (ON CONFLICT cannot touch a row twice
  * in one statement): a write that repeats a key is cut into batches at
@@ -51,9 +51,9 @@
  * store_pg_items.c's history_add): the history row cost ~3 us of a put's
  * ~34 us of CPU (bench_pg_put, docs/BENCHMARKS.md). */
 #define INSERT_ROWS                                                      \
-    "INSERT INTO items(ns, key, value, meta, text, tsv, doc_len,"        \
+    "INSERT INTO items(ns, key, value, meta, text, doc_len,"             \
     " expires_ms, vec_model, vec, created_ms, updated_ms, add_actor)"    \
-    " SELECT ns, key, value, meta, txt, to_tsvector('english', txt),"    \
+    " SELECT ns, key, value, meta, txt,"                                 \
     " doc_len, exp, vm, vec, $10::int8, $10::int8, $11::text"            \
     " FROM unnest($1::bytea[], $2::bytea[], $3::text[],"                 \
     " $4::text[], $5::text[], $6::int8[], $7::int8[], $8::text[],"       \
@@ -61,15 +61,7 @@
 static const char *const SQL_INSERT =
     INSERT_ROWS " ON CONFLICT (ns, key) DO NOTHING RETURNING id, ns, key";
 
-/* SQL_INSERT without ON CONFLICT, for a batch expected to hold only new
- * keys (the connection's last batch did): ON CONFLICT's arbiter probes
- * the (ns, key) index once more per row and confirms each speculative
- * insertion with a WAL record of its own, ~2.5 us of a put's ~31 us of
- * CPU (bench_pg_put, docs/BENCHMARKS.md). Run in a savepoint: a key that
- * exists after all (a unique violation, also once a concurrent insert of
- * it commits) rolls the batch back to it and SQL_INSERT takes over. */
-static const char *const SQL_INSERT_NEW = INSERT_ROWS " RETURNING id, ns, key";
-/* Savepoints a write takes for SQL_INSERT_NEW at most: each batch's is a
+/* Savepoints a write takes for SQL_COPY at most: each batch's is a
  * subtransaction with an id of its own, and a transaction with more than
  * 64 of them makes every other session's snapshots slower
  * (PGPROC_MAX_CACHED_SUBXIDS). Later batches of a larger write take
@@ -99,7 +91,7 @@ static const char *const SQL_UPDATE =
     LIVE_I " THEN 'update' ELSE 'add' END, i.value, i.meta, $9::int8,"
     " $10::text FROM u JOIN items i ON i.id = u.id)"
     " UPDATE items i SET value = u.value, meta = u.meta, text = u.txt,"
-    " tsv = to_tsvector('english', u.txt), doc_len = u.doc_len,"
+    " doc_len = u.doc_len,"
     " expires_ms = u.exp, vec_model = u.vm, vec = u.vec,"
     " created_ms = CASE WHEN " LIVE_I " THEN i.created_ms ELSE $9::int8"
     " END, updated_ms = $9::int8, deleted_ms = NULL, add_actor = NULL,"
@@ -263,7 +255,7 @@ static am_status addr_arrays(batch *b, const size_t *pos, size_t n)
 }
 
 /* Step 1: insert the `n` positions `pos` that are new keys with `sql`
- * (SQL_INSERT, or SQL_INSERT_NEW with `flags` AM__PG_UNIQUE); mark them. */
+ * (SQL_INSERT, or with `flags`); mark them. */
 static am_status insert_rows(batch *b, const size_t *pos, size_t n,
                              const char *sql, int flags)
 {
@@ -300,13 +292,74 @@ static am_status insert_rows(batch *b, const size_t *pos, size_t n,
     return AM_OK;
 }
 
+/* The columns a COPY of new rows fills; tsv is generated from text
+ * (schema 7), id and chg come from their defaults. */
+static const char *const SQL_COPY =
+    "COPY items(ns, key, value, meta, text, doc_len, expires_ms, vec_model,"
+    " vec, created_ms, updated_ms, add_actor) FROM STDIN (FORMAT binary)";
+#define COPY_FIELDS 12
+
+static am_status copy_null(am_buf *c)
+{
+    return am_buf_append(c, "\xff\xff\xff\xff", 4); /* length -1 */
+}
+
+/* The `n` positions `pos` as rows of a binary COPY into `c`. */
+static am_status copy_data(batch *b, const size_t *pos, size_t n, am_buf *c)
+{
+    static const char head[19] = "PGCOPY\n\377\r\n"; /* then 0, flags, ext */
+    static const char nfields[2] = { 0, COPY_FIELDS };
+    am_buf_clear(c);
+    am_status st = am_buf_append(c, head, sizeof head);
+    for (size_t j = 0; j < n && st == AM_OK; j++) {
+        size_t i = b->idx[pos[j]];
+        const am_item_in *it = &b->in[i];
+        const am__prepared *p = &b->ps[i];
+        st = am_buf_append(c, nfields, 2);
+        if (st == AM_OK)
+            st = am__pga_add(c, p->ns.ptr, p->ns.len);
+        if (st == AM_OK)
+            st = am__pga_add(c, it->key.ptr, it->key.len);
+        if (st == AM_OK)
+            st = am__pga_add(c, it->value.ptr, it->value.len);
+        if (st == AM_OK)
+            st = am__pga_add(c, p->meta.ptr, p->meta.len);
+        if (st == AM_OK)
+            st = am__pga_text(c, (am_str){ p->text.ptr, p->text.len });
+        if (st == AM_OK)
+            st = am__pga_int(c, doc_len(p));
+        if (st == AM_OK)
+            st = it->ttl_ms > 0 ? am__pga_int(c, am__add_sat(b->now,
+                                                              it->ttl_ms))
+                                : copy_null(c);
+        if (st == AM_OK && p->vec != NULL) {
+            st = am__pga_add(c, p->model, strlen(p->model));
+            if (st == AM_OK)
+                st = am__pga_add(c, p->vec, p->dim * sizeof(float));
+        } else if (st == AM_OK) {
+            st = copy_null(c);
+            if (st == AM_OK)
+                st = copy_null(c);
+        }
+        if (st == AM_OK)
+            st = am__pga_int(c, b->now);
+        if (st == AM_OK)
+            st = am__pga_int(c, b->now);
+        if (st == AM_OK)
+            st = am__pga_add(c, b->s->actor, strlen(b->s->actor));
+    }
+    if (st == AM_OK)
+        st = am_buf_append(c, "\xff\xff", 2); /* the trailer: -1 fields */
+    return st;
+}
+
 static am_status insert_new(batch *b, const size_t *pos, size_t n)
 {
     return insert_rows(b, pos, n, SQL_INSERT, 0);
 }
 
 /* Step 1 for a batch of keys that are all expected new (see
- * SQL_INSERT_NEW): AM_OK with *tried set when it ran and wrote every
+ * SQL_COPY): AM_OK with *tried set when it ran and wrote every
  * row, AM_OK with *tried clear when it did not run or a key existed
  * (nothing written: back at the savepoint), or a failure. */
 static am_status insert_all_new(batch *b, const size_t *pos, size_t n,
@@ -321,7 +374,12 @@ static am_status insert_all_new(batch *b, const size_t *pos, size_t n,
     if (st != AM_OK)
         return st;
     b->savepoints++;
-    st = insert_rows(b, pos, n, SQL_INSERT_NEW, AM__PG_UNIQUE);
+    st = copy_data(b, pos, n, &b->a[0]) == AM_OK
+             ? am__pg_copy(s, "put", SQL_COPY, b->a[0].ptr, b->a[0].len,
+                           AM__PG_UNIQUE)
+             : oom(s);
+    for (size_t j = 0; j < n && st == AM_OK; j++)
+        b->done[pos[j]] = 1;
     if (st == AM_EEXIST) {
         c->put_conflicts = 1;
         st = am__pg_run(s, "put", "ROLLBACK TO SAVEPOINT am_put", NULL,
