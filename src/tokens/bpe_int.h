@@ -52,8 +52,6 @@ struct am_encoding {
     size_t blob_len;
     uint32_t *off;       /* nranks + 1 offsets into blob */
     struct slot *slots;  /* open-addressing hash table of the tokens */
-    void *slots_raw;     /* the allocation slots lives in (aligned inside) */
-    size_t slots_raw_size;
     size_t mask;
     uint32_t byte_rank[256];
     uint32_t *pair_rank; /* 65536 ranks of the 2-byte tokens (or NO_RANK) */

@@ -39,45 +39,28 @@ static const encoding_def defs[] = {
 /* ---- The slot table's memory ----
  *
  * Lookups hit the 8 MB slot table at random, so with 4 KB pages nearly
- * every probe also misses the TLB. The table is therefore placed at a
- * 2 MB boundary inside a slightly larger allocation and, where the kernel
- * offers transparent huge pages on request, advised to use them. This is a
- * hint only: without it everything works the same, a little slower. */
-#define HUGE_ALIGN ((size_t)2 << 20)
+ * every probe also misses the TLB: am__huge_calloc (core/huge.c) puts it
+ * on transparent huge pages where the kernel offers them on request. */
 
 static am_status slots_alloc(am_encoding *enc, size_t nslots)
 {
-    size_t bytes = nslots * sizeof(struct slot);
-    size_t raw_size = bytes >= HUGE_ALIGN ? bytes + HUGE_ALIGN : bytes;
-    uintptr_t at;
-    void *raw;
+    struct slot *slots;
 
     if (nslots > SIZE_MAX / sizeof(struct slot) / 2)
         return AM_ENOMEM;
-    raw = am__alloc(enc->alloc, raw_size);
-    if (raw == NULL)
+    slots = am__huge_calloc(enc->alloc, nslots * sizeof(struct slot));
+    if (slots == NULL)
         return AM_ENOMEM;
-    at = (uintptr_t)raw;
-    if (raw_size > bytes)
-        at = (at + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1);
-#ifdef MADV_HUGEPAGE
-    if (raw_size > bytes)
-        (void)madvise((void *)at, bytes, MADV_HUGEPAGE);
-#endif
-    memset((void *)at, 0, bytes);
-    enc->slots_raw = raw;
-    enc->slots_raw_size = raw_size;
-    enc->slots = (struct slot *)at;
+    enc->slots = slots;
     enc->mask = nslots - 1;
     return AM_OK;
 }
 
 static void slots_free(am_encoding *enc)
 {
-    if (enc->slots_raw != NULL)
-        am__free(enc->alloc, enc->slots_raw, enc->slots_raw_size);
-    enc->slots_raw = NULL;
-    enc->slots_raw_size = 0;
+    if (enc->slots != NULL)
+        am__huge_free(enc->alloc, enc->slots,
+                      (enc->mask + 1) * sizeof(struct slot));
     enc->slots = NULL;
     enc->mask = 0;
 }
