@@ -645,6 +645,87 @@ AM_TEST(target_kind_picks_the_backend_open_picks)
     CHECK(strstr(err.msg, "secret") == NULL);
 }
 
+/* store.h: the options' defaults, the namespace limits "checked on every
+ * call", the history's default actor, am_store_list's limit 0 (100) and
+ * am_search's (10), and the NULL no-ops. */
+AM_TEST(defaults_namespace_limits_default_actor_and_null_frees)
+{
+    fixture f;
+    fx_open(&f, 0);
+    am_store_opts o = am_store_opts_default();
+    am_str parts[AM_STORE_MAX_NS_PARTS + 1];
+    char part[AM_STORE_MAX_PART_LEN + 1];
+    am_buf out = AM_BUF_INIT;
+    am_results *r = NULL;
+    am_item_in it = { 0 };
+
+    CHECK(o.alloc == NULL && o.clock == NULL && o.embedder == NULL);
+    CHECK_STR_EQ(o.actor, "agentmem");
+    CHECK_EQ(o.busy_timeout_ms, 5000);
+    CHECK(!o.read_only && !o.sync_full && !o.manual_checkpoint);
+    CHECK(o.key.len == 0 && o.pool_size == 0);
+
+    for (size_t i = 0; i <= AM_STORE_MAX_NS_PARTS; i++)
+        parts[i] = AM_STR("p");
+    memset(part, 'x', sizeof part);
+    it.key = AM_STR("k");
+    it.value = AM_STR("1");
+    it.ns = (am_ns){ parts, AM_STORE_MAX_NS_PARTS };
+    CHECK_OK(am_store_put(f.s, &it));
+    CHECK_OK(am_store_get(f.s, it.ns, it.key, &out));
+    it.ns.count = AM_STORE_MAX_NS_PARTS + 1;
+    CHECK_ST(am_store_put(f.s, &it), AM_EINVAL);
+    CHECK_ST(am_store_get(f.s, it.ns, it.key, &out), AM_EINVAL);
+    it.ns.count = 0; /* the root holds no items */
+    CHECK_ST(am_store_put(f.s, &it), AM_EINVAL);
+    parts[0] = (am_str){ part, AM_STORE_MAX_PART_LEN };
+    it.ns.count = 1;
+    CHECK_OK(am_store_put(f.s, &it));
+    parts[0].len++;
+    CHECK_ST(am_store_put(f.s, &it), AM_EINVAL);
+    CHECK_ST(am_store_get(f.s, it.ns, it.key, &out), AM_EINVAL);
+    CHECK_ST(am_store_delete(f.s, it.ns, it.key), AM_EINVAL);
+    it.ns = NS1("ok");
+    it.key = (am_str){ "", 0 };
+    CHECK_ST(am_store_put(f.s, &it), AM_EINVAL);
+
+    /* The fixture's store was opened with the default actor. */
+    CHECK_OK(put(f.s, NS1("a"), "k", "1", 0));
+    CHECK_OK(am_store_history(f.s, NS1("a"), AM_STR("k"), &r));
+    CHECK_EQ(r->count, 1);
+    CHECK_MEM_EQ(r->items[0].actor.ptr, r->items[0].actor.len, "agentmem");
+    am_results_free(r);
+
+    for (int i = 0; i < 101; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%03d", i);
+        CHECK_OK(put(f.s, NS1("many"), k, "1", 0));
+    }
+    CHECK_OK(am_store_list(f.s, NS1("many"), 0, 0, &r));
+    CHECK_EQ(r->count, 100);
+    am_results_free(r);
+    CHECK_OK(am_store_list(f.s, NS1("many"), 0, 100, &r));
+    CHECK_EQ(r->count, 1);
+    CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "k100");
+    am_results_free(r);
+    /* am_search.limit 0: 10. */
+    for (int i = 0; i < 12; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "f%02d", i);
+        CHECK_OK(put(f.s, NS1("fruit"), k, "\"apple pie\"", 0));
+    }
+    am_search q = { .ns = NS1("fruit"), .query = AM_STR("apple"),
+                    .mode = AM_SEARCH_TEXT };
+    CHECK_OK(am_store_search(f.s, &q, &r));
+    CHECK_EQ(r->count, 10);
+    am_results_free(r);
+
+    am_results_free(NULL);
+    am_store_close(NULL);
+    am_buf_free(&out);
+    fx_close(&f);
+}
+
 AM_TEST(sessions_add_get_pop_clear_list_prune)
 {
     fixture f;
