@@ -975,3 +975,75 @@ AM_TEST(size_counts_the_bytes_the_message_holds)
     am_msg_free(b);
     am_msg_free(c);
 }
+
+/* am_msg_text appends; am_msg_to_json replaces; a list push freezes the
+ * message and clear keeps the list's memory. */
+AM_TEST(text_appends_to_json_replaces_and_lists_freeze)
+{
+    am_msg *m = NULL, *back = NULL;
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_buf b = AM_BUF_INIT;
+    am_error err;
+    size_t cap;
+
+    CHECK_OK(am_msg_create_text(NULL, AM_ROLE_USER, AM_STR("hello"), &m,
+                                &err));
+    CHECK_OK(am_buf_append(&b, "before:", 7));
+    CHECK_OK(am_msg_text(m, &b));
+    CHECK_MEM_EQ(b.ptr, b.len, "before:hello");
+    CHECK_OK(am_msg_to_json(m, &b, &err));
+    CHECK(b.ptr[0] == '{');
+    CHECK_OK_E(am_msg_from_json(NULL, am_buf_str(&b), &back, &err), &err);
+    CHECK_MEM_EQ(am_msg_content_text(back).ptr,
+                 am_msg_content_text(back).len, "hello");
+    CHECK(!am_msg_is_frozen(back));   /* from_json: yours, mutable */
+
+    CHECK(!am_msg_is_frozen(m));
+    CHECK_OK(am_msg_list_push(&l, m));
+    CHECK(am_msg_is_frozen(m));
+    CHECK_ST(am_msg_set_text(m, AM_STR("x"), &err), AM_ESTATE);
+    cap = l.cap;
+    am_msg_list_clear(&l);
+    CHECK_EQ(l.count, 0);
+    CHECK_EQ(l.cap, cap);
+    CHECK(l.items != NULL);
+    /* The list's reference is gone; ours still reads. */
+    CHECK_MEM_EQ(am_msg_content_text(m).ptr, am_msg_content_text(m).len,
+                 "hello");
+    am_msg_list_free(&l);
+    am_buf_free(&b);
+    am_msg_free(back);
+    am_msg_free(m);
+}
+
+/* am_msgs_to_json out of memory: the detail says so, whatever the
+ * caller's am_error held before. The wire writers read err->code to tell
+ * whether a failure was recorded already; a caller's stale AM_ENOMEM
+ * there once left its old text (or stack junk) as the detail. */
+AM_TEST(to_json_out_of_memory_detail_ignores_what_err_held_before)
+{
+    static const am_format fmts[] = { AM_FORMAT_OPENAI,
+                                      AM_FORMAT_ANTHROPIC };
+    am_msg_list l = AM_MSG_LIST_INIT;
+    am_error err;
+
+    CHECK_OK(am_msgs_from_json(NULL, AM_FORMAT_AGENTMEM, AM_STR(
+        "[{\"role\":\"system\",\"content\":\"s\"},{\"role\":\"user\","
+        "\"content\":\"u\"}]"), &l, NULL));
+    for (size_t f = 0; f < 2; f++) {
+        test_alloc ta = { .fail_at = 1 };
+        am_allocator a = test_alloc_make(&ta);
+        am_buf out = AM_BUF_INIT;
+        out.alloc = &a;
+        err.code = AM_ENOMEM;
+        memset(err.msg, 'J', sizeof err.msg - 1);
+        err.msg[sizeof err.msg - 1] = '\0';
+        CHECK_ST(am_msgs_to_json(am_msg_list_items(&l), l.count, fmts[f], 0,
+                                 &out, &err), AM_ENOMEM);
+        CHECK_EQ(err.code, AM_ENOMEM);
+        CHECK(strstr(err.msg, "memory") != NULL);
+        am_buf_free(&out);
+        CHECK_EQ(ta.live_blocks, 0);
+    }
+    am_msg_list_free(&l);
+}

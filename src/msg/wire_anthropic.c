@@ -371,6 +371,9 @@ am_status am__wire_anthropic_write(const am_msg *const *msgs, size_t count,
     size_t nsys = 0;
     const am_msg *only_sys = NULL;
 
+    /* err->code tells below whether a failure was recorded already, so
+     * it must not start as whatever the caller's am_error held. */
+    am_error_clear(err);
     body.alloc = sys.alloc = tmp.alloc = turn.alloc = out->alloc;
     results.alloc = out->alloc;
     memset(&w, 0, sizeof w);

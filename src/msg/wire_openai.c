@@ -282,8 +282,12 @@ am_status am__wire_openai_write(const am_msg *const *msgs, size_t count,
     am__idset calls = { out->alloc, NULL, 0, 0 };
     am_buf tmp = AM_BUF_INIT;
     am_buf *w = (flags & AM_JSON_PRETTY) ? &tmp : out;
-    am_status st = AM__PUT(w, "[");
+    am_status st;
 
+    /* err->code tells below whether a failure was recorded already, so
+     * it must not start as whatever the caller's am_error held. */
+    am_error_clear(err);
+    st = AM__PUT(w, "[");
     tmp.alloc = out->alloc;
     for (size_t i = 0; st == AM_OK && i < count; i++) {
         if (i != 0 && (st = AM__PUT(w, ",\n")) != AM_OK)
