@@ -1260,3 +1260,67 @@ AM_TEST(hooks_limit_domain_calls_and_empty_stats)
     CHECK_EQ(st.messages, 0);
     am_react_free(m);   /* frees rec through the type */
 }
+
+/* A hook that reads the memory through the API, as react.h allows (the
+ * lock is held by this thread: it must not deadlock), and records what it
+ * saw. */
+typedef struct reader_hook {
+    int events[16];
+    size_t last_count;
+    char last_content[16];
+} reader_hook;
+
+static am_status reading_hook(void *ctx, const am_react *m,
+                              am_react_event ev, am_error *err)
+{
+    reader_hook *h = ctx;
+    am_react_message msg;
+    am_buf text = AM_BUF_INIT;
+    am_react_stats st;
+    (void)err;
+    h->events[ev]++;
+    h->last_count = am_react_message_count(m);
+    am_react_stats_get(m, &st);
+    if (h->last_count > 0 && st.messages == h->last_count &&
+        am_react_message_copy(m, h->last_count - 1, &msg, &text) == AM_OK)
+        snprintf(h->last_content, sizeof h->last_content, "%s",
+                 msg.content.ptr);
+    am_buf_free(&text);
+    return AM_OK;
+}
+
+/* Hooks may read the memory; prune and import run them (EV_PRUNE,
+ * EV_IMPORT) and an import keeps them. */
+AM_TEST(hooks_read_the_memory_and_survive_prune_and_import)
+{
+    test_clock tc = { 0 };
+    am_clock clk;
+    am_react *m = new_mem(&tc, &clk);
+    reader_hook h;
+    am_buf doc = AM_BUF_INIT;
+
+    memset(&h, 0, sizeof h);
+    CHECK_OK(am_react_add_hook(m, reading_hook, &h));
+    CHECK_OK(am_react_add_message(m, AM_STR("user"), AM_STR("one")));
+    CHECK_OK(am_react_add_message(m, AM_STR("user"), AM_STR("two")));
+    CHECK_EQ(h.events[AM_REACT_EV_MESSAGE], 2);
+    CHECK_EQ(h.last_count, 2);
+    CHECK_STR_EQ(h.last_content, "two");
+    CHECK_OK(am_react_export(m, &doc));
+    CHECK_OK(am_react_add_message(m, AM_STR("user"), AM_STR("three")));
+    CHECK_OK(am_react_prune(m, 1, 0, 0));
+    CHECK_EQ(h.events[AM_REACT_EV_PRUNE], 1);
+    CHECK_EQ(h.last_count, 1);
+    CHECK_STR_EQ(h.last_content, "three");
+    CHECK_OK(am_react_import(m, am_buf_str(&doc)));
+    CHECK_EQ(h.events[AM_REACT_EV_IMPORT], 1);
+    CHECK_EQ(h.last_count, 2);
+    CHECK_STR_EQ(h.last_content, "two");
+    /* The hook is still there after the import. */
+    CHECK_OK(am_react_context_set(m, AM_STR("k"), AM_STR("1")));
+    CHECK_EQ(h.events[AM_REACT_EV_CONTEXT], 1);
+    CHECK_ST(am_react_context_set(m, AM_STR(""), AM_STR("1")), AM_EINVAL);
+    CHECK_EQ(h.events[AM_REACT_EV_CONTEXT], 1);
+    am_buf_free(&doc);
+    am_react_free(m);
+}

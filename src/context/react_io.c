@@ -94,7 +94,7 @@ static am_status am_react_export_locked(am_react *m, am_buf *out)
     }
     if (m->d.domain != NULL && m->dtype != NULL) {
         json_t *data = NULL;
-        am_error e;
+        am_error e = { AM_OK, "" }; /* a callback may not write it */
         st = m->dtype->serialize(m->dtype->ctx, m->d.domain, &dom, &e);
         if (st != AM_OK) {
             am__fail(&AM__ERR(m), st, "domain '%s': serialize failed: %s",
@@ -335,7 +335,7 @@ static am_status import_domain(am_react *m, const json_t *root, lists *d,
     if (v != NULL) {
         json_t *type, *data = json_object_get(v, "data");
         am_buf text = AM_BUF_INIT;
-        am_error e;
+        am_error e = { AM_OK, "" }; /* a callback may not write it */
         if ((st = field(v, "type", JSON_STRING, true, "domain", &type, err)))
             return st;
         if (data == NULL)
