@@ -708,3 +708,39 @@ AM_TEST(manager_defaults_and_refusals_are_what_the_header_says)
     am_convmgr_close(m);
     am_convmgr_close(NULL);
 }
+
+/* Becoming PERSISTENT logs the messages the agent already had; a
+ * directory that cannot be made is AM_EIO with *out NULL. */
+AM_TEST(becoming_persistent_logs_the_existing_messages)
+{
+    char *dir = test_tmpdir(), bad[600];
+    am_convmgr *m = open_mgr(dir, AM_RETAIN_SESSION), *m2 = NULL;
+    am_convmgr_opts o = am_convmgr_opts_default();
+    am_conv *c = agent(m, "late");
+    am_error err;
+    FILE *fp;
+
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("before")));
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_ASSISTANT, AM_STR("also before")));
+    CHECK_OK(am_convmgr_set_retention(m, AM_STR("late"),
+                                      AM_RETAIN_PERSISTENT));
+    CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("after")));
+    am_convmgr_close(m);
+    m = open_mgr(dir, AM_RETAIN_SESSION);
+    c = agent(m, "late");
+    CHECK_EQ(am_conv_count(c), 3);
+    check_last(c, "after");
+    am_convmgr_close(m);
+
+    snprintf(bad, sizeof bad, "%s/file", dir);
+    fp = fopen(bad, "w");
+    CHECK(fp != NULL);
+    fclose(fp);
+    snprintf(bad, sizeof bad, "%s/file/logs", dir);
+    o.dir = bad;
+    m2 = (am_convmgr *)&m2;
+    CHECK_ST(am_convmgr_open(&o, &m2, &err), AM_EIO);
+    CHECK(m2 == NULL);
+    test_rmtree(dir);
+    free(dir);
+}
