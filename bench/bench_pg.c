@@ -673,8 +673,8 @@ int main(int argc, char **argv)
     line3("put (same rows)", n, n / tp * 1e3, n / ts * 1e3, n / tl * 1e3,
           "items/s");
     printf("#   libpq column: the rows our put writes (a new row's history "
-           "event in the row), by COPY to a temporary table + INSERT ... "
-           "SELECT\n");
+           "event in the row), by one COPY per batch straight into the "
+           "store's table shape (tsv generated)\n");
 
     get_lat(pg, n, NGET, a);
     raw_get_lat(c, n, NGET, b);
