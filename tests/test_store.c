@@ -645,6 +645,16 @@ AM_TEST(target_kind_picks_the_backend_open_picks)
     CHECK(strstr(err.msg, "secret") == NULL);
 }
 
+/* Put keys k000, k001, ... (`n` of them, each `value`) under `ns`. */
+static void put_keys(am_store *s, am_ns ns, int n, const char *value)
+{
+    for (int i = 0; i < n; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%03d", i);
+        CHECK_OK(put(s, ns, k, value, 0));
+    }
+}
+
 /* store.h: the options' defaults, the namespace limits "checked on every
  * call", the history's default actor, am_store_list's limit 0 (100) and
  * am_search's (10), and the NULL no-ops. */
@@ -696,11 +706,7 @@ AM_TEST(defaults_namespace_limits_default_actor_and_null_frees)
     CHECK_MEM_EQ(r->items[0].actor.ptr, r->items[0].actor.len, "agentmem");
     am_results_free(r);
 
-    for (int i = 0; i < 101; i++) {
-        char k[16];
-        snprintf(k, sizeof k, "k%03d", i);
-        CHECK_OK(put(f.s, NS1("many"), k, "1", 0));
-    }
+    put_keys(f.s, NS1("many"), 101, "1");
     CHECK_OK(am_store_list(f.s, NS1("many"), 0, 0, &r));
     CHECK_EQ(r->count, 100);
     am_results_free(r);
@@ -709,11 +715,7 @@ AM_TEST(defaults_namespace_limits_default_actor_and_null_frees)
     CHECK_MEM_EQ(r->items[0].key.ptr, r->items[0].key.len, "k100");
     am_results_free(r);
     /* am_search.limit 0: 10. */
-    for (int i = 0; i < 12; i++) {
-        char k[16];
-        snprintf(k, sizeof k, "f%02d", i);
-        CHECK_OK(put(f.s, NS1("fruit"), k, "\"apple pie\"", 0));
-    }
+    put_keys(f.s, NS1("fruit"), 12, "\"apple pie\"");
     am_search q = { .ns = NS1("fruit"), .query = AM_STR("apple"),
                     .mode = AM_SEARCH_TEXT };
     CHECK_OK(am_store_search(f.s, &q, &r));
