@@ -6,7 +6,15 @@
 # /proc/self/stat: a test cluster's superuser) and sylw(i) (the i-th word
 # of bench_pg's syllable vocabulary), and the table src(n, ns, key, value,
 # text, vec) of ROWS rows of bench_pg's shape: 8 words from 5,000,
-# Zipf-like, and a 512-byte vector (what 128 float32 are).
+# Zipf-like, and a 512-byte vector (what 128 float32 are). Also `bindir`
+# (the newest installed PostgreSQL's programs) and q ARGS... (psql on the
+# test store, stopping at the first error), which both scripts use.
+
+bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+q() {
+    PGOPTIONS='-c client_min_messages=warning' "$bindir/psql" -X -q \
+        -v ON_ERROR_STOP=1 "$AM_TEST_STORE" "$@"
+}
 
 "$here/build/agentmem" store put --db "$AM_TEST_STORE/floor" ns k '"v"' \
     >/dev/null 2>&1 || {

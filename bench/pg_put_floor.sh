@@ -33,11 +33,6 @@ rounds=${2:-2}
 : "${AM_TEST_STORE:?run me under tests/pg_run.sh}"
 dir=${AM_TEST_PG_DIR:?run me under tests/pg_run.sh}
 here=$(cd "$(dirname "$0")/.." && pwd)
-bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-q() {
-    PGOPTIONS='-c client_min_messages=warning' "$bindir/psql" -X -q \
-        -v ON_ERROR_STOP=1 "$AM_TEST_STORE" "$@"
-}
 
 . "$here/bench/pg_floor_src.sh"
 { floor_src_sql "$rows"; cat <<SQL

@@ -857,7 +857,7 @@ AM_TEST(config_origins_find_show_and_names_keep_their_small_promises)
     am_memory_config_origins o;
     am_memory_config c = am_memory_config_default();
     am_memory_config_resolve_opts ro;
-    const char *env[] = { NULL, NULL };
+    const char *env[] = { NULL, NULL, NULL }; /* a name, its value, the end */
     char longsrc[AM_MEMCFG_SOURCE_MAX + 100], path[64];
     am_buf out = AM_BUF_INIT;
     am_error err;
