@@ -484,6 +484,11 @@ AM_TEST(defaults_and_options_are_what_the_header_says)
     am_conv_free(c);
     am_conv_free(NULL);
     CHECK_EQ(am_conv_count(NULL), 0);
+    /* "No errors", so NULL is answered too: the defaults. */
+    got = am_conv_options(NULL);
+    CHECK_EQ(got.max_messages, 0);
+    CHECK_EQ(got.max_msg_bytes, AM_MSG_DEFAULT_MAX_BYTES);
+    CHECK(got.alloc == NULL && got.clock == NULL && got.rng == NULL);
 }
 
 /* The AM_EINVAL and AM_ELIMIT cases conv.h lists, each leaving the

@@ -75,7 +75,7 @@ AM_API const am_error *am_conv_last_error(const am_conv *conv);
 
 /* The options the conversation was created with (max_messages etc.),
  * by value (pointers in it are the borrowed ones given at create). No
- * errors. Thread safety: safe. */
+ * errors: NULL `conv` gives am_conv_opts_default(). Thread safety: safe. */
 AM_API am_conv_opts am_conv_options(const am_conv *conv);
 
 /* Append `msg`. A frozen message is shared (its reference count goes up); a

@@ -77,7 +77,7 @@ const am_error *am_conv_last_error(const am_conv *conv)
 
 am_conv_opts am_conv_options(const am_conv *conv)
 {
-    return conv->opts;
+    return conv != NULL ? conv->opts : am_conv_opts_default();
 }
 
 void am__conv_set_hook(am_conv *conv, am__conv_hook hook, void *ctx)
