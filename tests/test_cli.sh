@@ -25,6 +25,13 @@ check db_sqlite_put 0 "$cli" store --db "sqlite:$tmp/s.db" --embedder none put n
 has db_sqlite_new "$err" "created a new store sqlite:$tmp/s.db"
 check db_sqlite_get 0 "$cli" store --db "sqlite:$tmp/s.db" --embedder none get ns k
 hasnt db_sqlite_old "$err" "created a new store"
+# tiers too: sqlite:<path> is the file <path>; "sqlite:" alone is refused.
+check db_sqlite_tiers_put 0 "$cli" tiers put k1 "a fact" --db "sqlite:$tmp/t.db"
+[ -e "$tmp/t.db" ] || { echo "FAIL db_sqlite_tiers: no file $tmp/t.db"; fails=$((fails+1)); }
+check db_sqlite_tiers_get 0 "$cli" tiers get k1 --db "$tmp/t.db"
+has db_sqlite_tiers_got "$out" "a fact"
+check db_sqlite_tiers_empty 2 "$cli" tiers stats --db "sqlite:"
+has db_sqlite_tiers_empty_msg "$err" "needs a file"
 # A scheme the library does not know: refused, password unshown.
 check db_scheme 1 "$cli" store --db "mysql://u:secret@h/db" ls
 has db_scheme_msg "$err" "'mysql://'"

@@ -122,11 +122,15 @@ static int parse_args(const char *sub, int argc, char **argv, targs *a)
             int rc = cli_db_arg("tiers", v, &a->db);
             if (rc != 0)
                 return rc;
-            /* Not echoed: a URI may hold a password. */
-            if (am_store_target_kind(v, NULL) != AM_STORE_KIND_SQLITE)
+            /* Not echoed: a URI may hold a password. sqlite:<path> names
+             * <path>, as for store and recall. */
+            if (am_store_target_kind(v, &a->db) != AM_STORE_KIND_SQLITE)
                 return cli_usage("tiers", "--db needs a file, not a URI: "
                                  "tiers stay on SQLite (one owner per "
                                  "file)");
+            if (a->db[0] == '\0')
+                return cli_usage("tiers", "--db sqlite: needs a file "
+                                 "after it");
         } else if (cli_opt(argc, argv, &i, "--key-file", &v)) {
             if ((a->key_file = v) == NULL)
                 return cli_usage("tiers", "--key-file needs a file");
