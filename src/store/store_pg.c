@@ -259,6 +259,20 @@ static am_status fail_result(am_store *s, const PGresult *r,
                     g->display, msg);
 }
 
+/* fail_result, and with AM__PG_UNIQUE in `flags` a unique violation
+ * (SQLSTATE 23505) is AM_EEXIST: what am__pg_exec and am__pg_copy share. */
+static am_status fail_flags(am_store *s, const PGresult *r,
+                            const char *what, int flags)
+{
+    am_status st = fail_result(s, r, what);
+    const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE)
+                                  : NULL;
+    if ((flags & AM__PG_UNIQUE) && state != NULL &&
+        strcmp(state, "23505") == 0)
+        st = AM__ERR(s).code = AM_EEXIST;
+    return st;
+}
+
 /* A connection that answers, re-made if the server went away (never in
  * the middle of a transaction: that one is lost and fails). */
 static am_status ensure_conn(am_store *s, const char *what)
@@ -337,13 +351,7 @@ PGresult *am__pg_exec(am_store *s, const char *what, const char *sql,
             PQclear(r);
             continue;
         }
-        fail_result(s, r, what);
-        const char *state = r != NULL ? PQresultErrorField(r,
-                                                           PG_DIAG_SQLSTATE)
-                                      : NULL;
-        if ((flags & AM__PG_UNIQUE) && state != NULL &&
-            strcmp(state, "23505") == 0)
-            AM__ERR(s).code = AM_EEXIST;
+        fail_flags(s, r, what, flags);
         PQclear(r);
         return NULL;
     }
@@ -373,13 +381,8 @@ am_status am__pg_copy(am_store *s, const char *what, const char *sql,
                      "the rows") != 1)
         st = fail_result(s, NULL, what);
     while ((r = PQgetResult(g->conn)) != NULL) {
-        if (st == AM_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
-            st = fail_result(s, r, what);
-            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-            if ((flags & AM__PG_UNIQUE) && state != NULL &&
-                strcmp(state, "23505") == 0)
-                st = AM__ERR(s).code = AM_EEXIST;
-        }
+        if (st == AM_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
+            st = fail_flags(s, r, what, flags);
         PQclear(r);
     }
     return st;

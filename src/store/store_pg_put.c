@@ -254,10 +254,9 @@ static am_status addr_arrays(batch *b, const size_t *pos, size_t n)
     return st;
 }
 
-/* Step 1: insert the `n` positions `pos` that are new keys with `sql`
- * (SQL_INSERT, or with `flags`); mark them. */
-static am_status insert_rows(batch *b, const size_t *pos, size_t n,
-                             const char *sql, int flags)
+/* Step 1: insert the `n` positions `pos` that are new keys with
+ * SQL_INSERT (a key that exists is skipped); mark those written. */
+static am_status insert_new(batch *b, const size_t *pos, size_t n)
 {
     am_store *s = b->s;
     am__pgp p = { .n = 0 };
@@ -269,7 +268,7 @@ static am_status insert_rows(batch *b, const size_t *pos, size_t n,
     bind_arrays(&p, b->a, 9);
     am__pgp_int(&p, b->now);
     am__pgp_bytes(&p, s->actor, strlen(s->actor));
-    PGresult *r = am__pg_exec(s, "put", sql, &p, AM__PG_PREPARE | flags);
+    PGresult *r = am__pg_exec(s, "put", SQL_INSERT, &p, AM__PG_PREPARE);
     if (r == NULL)
         return AM__ERR(s).code;
     /* Rows come back in insertion order, a subsequence of `pos`; the
@@ -351,11 +350,6 @@ static am_status copy_data(batch *b, const size_t *pos, size_t n, am_buf *c)
     if (st == AM_OK)
         st = am_buf_append(c, "\xff\xff", 2); /* the trailer: -1 fields */
     return st;
-}
-
-static am_status insert_new(batch *b, const size_t *pos, size_t n)
-{
-    return insert_rows(b, pos, n, SQL_INSERT, 0);
 }
 
 /* Step 1 for a batch of keys that are all expected new (see
