@@ -400,6 +400,13 @@ jcheck mem_get_value '.value' '"kept in memory"'
 req mem_search POST /v1/search '{"query":"memory"}' 200
 jcheck mem_search_hit '[.results[].key]' '["k"]'
 stop_server
+# "sqlite:" with no file is SQLite's private temporary database: the same.
+start_server "sqlite:" --threads 2
+jcheck_line read_handles_private .read_handles 0
+req priv_put POST /v1/items/put '{"ns":["m"],"key":"k","value":"kept"}' 200
+req priv_get POST /v1/items/get '{"ns":["m"],"key":"k"}' 200
+jcheck priv_get_value '.value' '"kept"'
+stop_server
 
 # ---- Without --keys: loopback only ----
 "$cli" serve --db "$tmp/t.db" --listen 0.0.0.0:0 >"$tmp/pub.out" 2>&1

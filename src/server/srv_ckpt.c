@@ -60,11 +60,17 @@ struct srv_ckpt {
     srv_ckpt_stats stats;     /* written by the thread; read after join */
 };
 
-bool srv_db_has_log(const char *db)
+bool srv_db_private(const char *db)
 {
     const char *file = NULL;
     return am_store_target_kind(db, &file) == AM_STORE_KIND_SQLITE &&
-           strcmp(file, ":memory:") != 0;
+           (strcmp(file, ":memory:") == 0 || file[0] == '\0');
+}
+
+bool srv_db_has_log(const char *db)
+{
+    return am_store_target_kind(db, NULL) == AM_STORE_KIND_SQLITE &&
+           !srv_db_private(db);
 }
 
 static long long now_us(void)

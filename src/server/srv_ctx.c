@@ -24,18 +24,13 @@
 #include "server.h"
 #include "srv_mcp.h"
 
-/* A second handle on an in-memory database would be another database. */
-static bool is_shared_target(const char *db)
-{
-    return strcmp(db, ":memory:") != 0 && strcmp(db, "sqlite::memory:") != 0;
-}
-
 static bool open_readers(srv_ctx *ctx, const char *db,
                          const am_store_opts *so, size_t n)
 {
     am_error err;
 
-    if (n == 0 || !is_shared_target(db))
+    /* A second handle on a private database would be another database. */
+    if (n == 0 || srv_db_private(db))
         return true;
     ctx->readers = calloc(n, sizeof *ctx->readers);
     ctx->readers_free = calloc(n, sizeof *ctx->readers_free);

@@ -308,8 +308,12 @@ am_status srv_ckpt_start(const char *db, am_str key, srv_batcher *batcher,
                          srv_ckpt **out, am_error *err);
 /* Stop the thread, close its handle, report and free. NULL: no-op. */
 void srv_ckpt_free(srv_ckpt *c, srv_ckpt_stats *stats);
+/* True when every handle opened on `db` gets a database of its own
+ * (SQLite ":memory:", or "" after "sqlite:": a private temporary file),
+ * so a second handle would not see the first one's items. */
+bool srv_db_private(const char *db);
 /* True when `db` names a SQLite file (a write-ahead log to checkpoint):
- * not an in-memory database, not a PostgreSQL URL. */
+ * not a private database, not a PostgreSQL URL. */
 bool srv_db_has_log(const char *db);
 
 /* ---- Routes (srv_routes*.c) ---- */
