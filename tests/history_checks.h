@@ -1,5 +1,5 @@
 /* history_checks.h -- checks that a message history could be sent to a
- * provider, shared by test_window.c and test_memory.c.
+ * provider, shared by the window tests (window_fixture.h) and test_memory.c.
  *
  * A provider rejects a history whose first message (system messages
  * aside) is a tool result, or where a tool result comes before, or
