@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """checksrc.py -- fail on banned calls in the C sources (after curl's checksrc).
 
-    scripts/checksrc.py [ROOT]      check ROOT/src and ROOT/include
+    scripts/checksrc.py [ROOT]      check ROOT/src and ROOT/include (and
+                                    ROOT/python/src for ERRINIT)
     scripts/checksrc.py --self-test check the checker on built-in samples
 
-Two rules, each a list of function names that must not be called:
+The rules (ALLOC and UNSAFE are lists of function names that must not
+be called):
 
 * ALLOC: raw allocation. Library code (src/ except the front doors
   src/cli and src/server, which are clients of the public API) allocates
@@ -27,6 +29,14 @@ Two rules, each a list of function names that must not be called:
   made with AM_BUF_INIT (whose NULL allocator means the default) that is
   not given one (`name.alloc = ...`) before its block ends. Pass the
   handle's allocator; where there is no handle, say so with an opt-out.
+
+* ERRINIT: an am_error local declared without an initializer, or as
+  {0}, in src/, include/ and python/src/. Write `am_error e = { AM_OK,
+  "" };`, the value status.h documents for "no error" (what
+  am_error_clear writes): calls write it only on failure, and code that
+  reads e.code afterwards to tell whether a failure was recorded would
+  otherwise read stack junk. Struct members are not locals and are left
+  alone.
 
 Comments and string literals are ignored. A line may opt out with a
 comment holding "checksrc: allow NAME" and the reason, for the rare call
@@ -100,6 +110,14 @@ DEFAULT_WHY = {
            "the handle's",
 }
 ALLOW = re.compile(r"checksrc:\s*allow\s+([A-Za-z0-9_]+)")
+# `am_error name;` or `am_error name = {0};` (the ERRINIT rule).
+ERR_DECL = re.compile(r"^[ \t]*(?:static[ \t]+)?am_error[ \t]+"
+                      r"[A-Za-z_][A-Za-z0-9_]*[ \t]*(?:;|=[ \t]*\{[ \t]*0"
+                      r"[ \t]*\}[ \t]*;)", re.M)
+ERR_WHY = "initialise as { AM_OK, \"\" } (status.h: what am_error_clear writes)"
+# Files the ERRINIT rule waits for: the #14 helpers change these this
+# session (src/tiers/, python/src/py_tiers*.c); they follow when those land.
+ERRINIT_PENDING = ("src/tiers/", "python/src/py_tiers")
 
 
 def strip(text):
@@ -207,6 +225,31 @@ def default_findings(code, alloc_fns):
     return found
 
 
+def in_struct(code, pos):
+    """Whether `pos` is directly inside a struct or union body."""
+    depth = 0
+    for i in range(pos - 1, -1, -1):
+        if code[i] == "}":
+            depth += 1
+        elif code[i] == "{":
+            if depth == 0:
+                head = code[code.rfind(";", 0, i) + 1:i]
+                head = head[head.rfind("}") + 1:]
+                return re.search(r"\b(struct|union)\b", head) is not None
+            depth -= 1
+    return False
+
+
+def errinit_findings(code):
+    """(line, name, why) of the ERRINIT rule in stripped code."""
+    found = []
+    for m in ERR_DECL.finditer(code):
+        if not in_struct(code, m.start()):
+            found.append((code.count("\n", 0, m.start()) + 1, "am_error",
+                          ERR_WHY))
+    return found
+
+
 def check_text(rel, text, alloc_fns=frozenset()):
     """Findings (rel, line, name, why) for one file's text."""
     code, allows = strip(text)
@@ -214,7 +257,10 @@ def check_text(rel, text, alloc_fns=frozenset()):
     alloc_rule = (rel.startswith("src/") and rel not in ALLOC_EXEMPT_FILES
                   and not rel.startswith(ALLOC_EXEMPT_DIRS))
     found = []
-    for lineno, src in enumerate(code.split("\n"), 1):
+    # The Python extension is held to ERRINIT only (it allocates with
+    # PyMem_*, outside the library's allocator rules).
+    calls = code.split("\n") if not rel.startswith("python/") else []
+    for lineno, src in enumerate(calls, 1):
         for m in CALL.finditer(src):
             name = m.group(1)
             why = UNSAFE.get(name) or (ALLOC.get(name) if alloc_rule
@@ -224,6 +270,10 @@ def check_text(rel, text, alloc_fns=frozenset()):
             found.append((rel, lineno, name, why))
     if alloc_rule:
         for lineno, name, why in default_findings(code, alloc_fns):
+            if name not in allows.get(lineno, ()):
+                found.append((rel, lineno, name, why))
+    if not rel.startswith(ERRINIT_PENDING):
+        for lineno, name, why in errinit_findings(code):
             if name not in allows.get(lineno, ()):
                 found.append((rel, lineno, name, why))
     found.sort(key=lambda f: f[1])
@@ -247,7 +297,7 @@ def allocator_functions(root):
 def check_tree(root):
     found = []
     alloc_fns = allocator_functions(root)
-    for top in ("src", "include"):
+    for top in ("src", "include", "python/src"):
         for dirpath, dirnames, filenames in os.walk(os.path.join(root, top)):
             dirnames.sort()
             for f in sorted(filenames):
@@ -321,6 +371,18 @@ SELF_TEST = [
      "\n    b.x.alloc = b.y.alloc = a;\n}\n", []),
     ("src/x/a.c", "void f(void)\n{\n    bufs b = { AM_BUF_INIT, AM_BUF_INIT };"
      "\n    b.x.alloc = a;\n}\n", [(3, "AM_BUF_INIT"), (3, "AM_BUF_INIT")]),
+    # ERRINIT: locals start as { AM_OK, "" }; struct members are no locals.
+    ("src/x/a.c", "void f(void)\n{\n    am_error e;\n    am_error z = {0};"
+     "\n    am_error ok = { AM_OK, \"\" };\n}\n",
+     [(3, "am_error"), (4, "am_error")]),
+    ("src/x/a.c", "typedef struct s {\n    am_error err;\n} s;\n"
+     "struct t {\n    int n;\n    struct { int a; } u;\n    am_error e;\n};"
+     "\n", []),
+    ("src/x/a.c", "void f(void)\n{\n    if (x) {\n        am_error e;\n"
+     "    }\n}\n", [(4, "am_error")]),
+    ("python/src/py_x.c", "    am_error err = { 0 };\n    strcpy(a, b);\n",
+     [(1, "am_error")]),
+    ("src/tiers/x.c", "    am_error e;\n", []),
 ]
 
 

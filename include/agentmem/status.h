@@ -36,7 +36,10 @@ typedef enum am_status {
     AM_ECANCELED     /* a callback asked to stop */
 } am_status;
 
-/* Error detail for calls without a handle, and the type handles keep. */
+/* Error detail for calls without a handle, and the type handles keep.
+ * Calls write it only on failure, so one of your own starts as "no
+ * error": `am_error err = { AM_OK, "" };` (what am_error_clear writes;
+ * the library's own code is held to this form by scripts/checksrc.py). */
 typedef struct am_error {
     am_status code;
     char msg[256]; /* NUL-terminated English; "" when AM_OK */

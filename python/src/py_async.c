@@ -38,7 +38,7 @@ static int llm_init(LLMObject *self, PyObject *args, PyObject *kw)
                                      &key))
         return -1;
     am_llm_opts o = am_llm_opts_default();
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     o.base_url = url;
     o.model = model;
     o.api_key = key;
@@ -200,7 +200,7 @@ static int exec_init(ExecObject *self, PyObject *args, PyObject *kw)
         return -1;
     if (!(self->pending = PyDict_New()))
         return -1;
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     am_status st;
     Py_BEGIN_ALLOW_THREADS
     st = am_executor_create(&o, &self->ex, &err);

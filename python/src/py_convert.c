@@ -88,7 +88,7 @@ static int set_str(am_msg *msg, PyObject *v, Py_ssize_t idx,
                    int skip_empty)
 {
     am_str s;
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     if (str_of(v, idx, fieldname, &s) < 0)
         return -1;
     if ((s.len || !skip_empty) && set(msg, s, &err) != AM_OK)
@@ -102,7 +102,7 @@ static int set_json(am_msg *msg, PyObject *v, Py_ssize_t idx,
 {
     PyObject *keep = NULL;
     am_str json;
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     int rc = json_of(v, 0, idx, fieldname, &keep, &json);
     if (rc == 0 && set(msg, json, &err) != AM_OK)
         rc = fail_c(idx, where, &err);
@@ -172,7 +172,7 @@ static int add_part(am_msg *msg, PyObject *p, Py_ssize_t idx, Py_ssize_t j)
     snprintf(where, sizeof where, ".content[%zd]", j);
     am_part part;
     memset(&part, 0, sizeof part);
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     PyObject *keep = NULL, *keep2 = NULL, *v = NULL;
     int rc = -1;
     if (PyUnicode_Check(p)) {
@@ -376,7 +376,7 @@ static int add_call(am_msg *msg, PyObject *o, Py_ssize_t idx, Py_ssize_t j,
     PyObject *refs[CALL_REFS] = {NULL};
     am_tool_call tc;
     am_agent_call ac;
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     memset(&tc, 0, sizeof tc);
     memset(&ac, 0, sizeof ac);
     snprintf(where, sizeof where, ".%s[%zd]",
@@ -459,7 +459,7 @@ int amp_msg_from_py(PyObject *o, Py_ssize_t idx, am_msg **out)
     int is_dict = PyDict_Check(o);
     PyObject *v = NULL;
     am_msg *msg = NULL;
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     int rc = -1;
 #define FIELD(key)                                                      \
     do {                                                                \

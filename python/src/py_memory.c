@@ -108,7 +108,7 @@ static int mem_init(MemObject *self, PyObject *args, PyObject *kw)
     }
     am_memory_opts o = am_memory_opts_default();
     o.compress_newest = newest;
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     PyObject *k, *v;
     Py_ssize_t pos = 0;
     while (PyDict_Next(settings, &pos, &k, &v)) {
@@ -402,7 +402,7 @@ static PyObject *py_config_resolve(PyObject *mod, PyObject *args,
     am_memory_config_resolve_opts o = {0};
     am_memory_config cfg = am_memory_config_default();
     am_memory_config_origins *orig = NULL;
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     am_buf text = AM_BUF_INIT;
     am_status st;
     if ((file_o != Py_None && !PyUnicode_FSConverter(file_o, &file_b)) ||

@@ -161,7 +161,7 @@ static int react_init(ReactObject *self, PyObject *args, PyObject *kw)
         PyErr_NoMemory();
         return -1;
     }
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     if (am_react_create(&o, &self->m, &err) != AM_OK) {
         amp_raise_err(&err);
         return -1;

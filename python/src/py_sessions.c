@@ -20,7 +20,7 @@ static int sessions_init(SessionsObject *self, PyObject *args, PyObject *kw)
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O&", kwlist,
                                      PyUnicode_FSConverter, &bytes))
         return -1;
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     am_status st;
     Py_BEGIN_ALLOW_THREADS
     st = am_sessions_open(PyBytes_AS_STRING(bytes), NULL, &self->ss, &err);

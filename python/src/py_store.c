@@ -129,7 +129,7 @@ static void store_dealloc(StoreObject *self)
 static am_status default_embedder(am_embedder **out, am_error *err)
 {
     char path[4096];
-    am_error e = {0};
+    am_error e = { AM_OK, "" };
     am_status st = am_data_find(amp_data_dir(), "wordvec-sg100.bin", path,
                                 sizeof path, &e);
     if (st == AM_OK)
@@ -165,7 +165,7 @@ static int store_init(StoreObject *self, PyObject *args, PyObject *kw)
         return -1;
     }
     Py_DECREF(fs);
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     am_status st = AM_OK;
     if (!strcmp(emb, "default"))
         st = default_embedder(&self->emb, &err);
@@ -620,7 +620,7 @@ static PyObject *py_recall_tool_def(PyObject *mod, PyObject *args,
         return NULL;
     o.names_bonus = bonus;
     am_buf out = AM_BUF_INIT;
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     am_status st = am_recall_tool_def(fmt, &o, &out, &err);
     PyObject *r = st == AM_OK ? amp_json_loads(am_buf_str(&out))
                               : amp_raise_err(&err);
@@ -637,7 +637,7 @@ static PyObject *py_text_names(PyObject *mod, PyObject *args, PyObject *kw)
     am_str text, *ex = NULL;
     size_t n = 0;
     am_buf out = AM_BUF_INIT;
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O", kwlist, &t_o, &ex_o) ||
         amp_utf8(t_o, "text", &text) < 0)
         return NULL;

@@ -38,7 +38,7 @@ const am_tokenizer *amp_tokenizer(PyObject *model)
     am_tokenizer_opts o = am_tokenizer_opts_default();
     o.data_dir = amp_data_dir();
     am_tokenizer *tz = NULL;
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     am_status st;
     /* Opening reads a rank file: let other threads run meanwhile. */
     Py_BEGIN_ALLOW_THREADS
@@ -73,7 +73,7 @@ static PyObject *count_msgs(PyObject *seq, const am_tokenizer *tz)
     c.tokenizer = tz;
     size_t total = 0;
     am_status st = AM_OK;
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     Py_BEGIN_ALLOW_THREADS
     for (size_t i = 0; i < m.count && st == AM_OK; i++) {
         size_t n = 0;
@@ -90,7 +90,7 @@ static PyObject *count_msgs(PyObject *seq, const am_tokenizer *tz)
 static PyObject *count_text(const am_tokenizer *tz, am_str text)
 {
     size_t n = 0;
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     am_status st;
     if (text.len >= AMP_GIL_RELEASE_BYTES) {
         Py_BEGIN_ALLOW_THREADS
@@ -199,7 +199,7 @@ static PyObject *py_encode(PyObject *self, PyObject *args, PyObject *kw)
     if (!tz || amp_utf8(text_o, "text", &text) < 0)
         return NULL;
     am_tokens toks = AM_TOKENS_INIT;
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     am_status st;
     Py_BEGIN_ALLOW_THREADS
     st = am_tokenizer_encode(tz, text, NULL, &toks, &err);

@@ -92,7 +92,7 @@ static int tracker_init(TrackerObject *self, PyObject *args, PyObject *kw)
     }
     o.budget = budget;
     o.budget_tokens = (int64_t)tokens;
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     if (am_token_tracker_create(&o, &self->t, &err) != AM_OK) {
         amp_raise_err(&err);
         return -1;

@@ -81,7 +81,7 @@ int amp_summ_init(amp_summ *sm, PyObject *fn, const char *base_url,
                      size_t context_tokens)
 {
     memset(sm, 0, sizeof *sm);
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     if (fn && fn != Py_None) {
         if (!PyCallable_Check(fn)) {
             PyErr_SetString(PyExc_TypeError, "summarizer must be callable");
@@ -154,7 +154,7 @@ static int role_of(const char *name, int *out)
         return 0;
     }
     am_role r;
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     if (am_role_parse((am_str){name, strlen(name)}, &r, &err) != AM_OK) {
         PyErr_Format(PyExc_ValueError, "end_on_role: %s", err.msg);
         return -1;
@@ -249,7 +249,7 @@ static void lazy_free(lazy_trim *lz, size_t n)
 static int lazy_prepare(PyObject **items, size_t n, const am_trim_opts *o,
                         lazy_trim *lz)
 {
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     size_t tokens = 0, count = 0, start = 0, lo = n;
     int cut = 0;
     lz->conv = PyMem_Calloc(n ? n : 1, sizeof *lz->conv);
@@ -403,7 +403,7 @@ static PyObject *py_trim(PyObject *self, PyObject *args, PyObject *kw)
     size_t n = (size_t)PySequence_Fast_GET_SIZE(fast);
     lazy_trim lz = {0};
     am_trim_result res = AM_TRIM_RESULT_INIT;
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     am_status st;
     PyObject *out = NULL;
     int is_lazy = 0;
@@ -571,7 +571,7 @@ static PyObject *py_summarize(PyObject *self, PyObject *args, PyObject *kw)
         return NULL;
     }
     am_summarize_result res = AM_SUMMARIZE_RESULT_INIT;
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     am_status st;
     Py_BEGIN_ALLOW_THREADS
     st = am_summarize((const am_msg *const *)m.items, m.count, &o, &res,
@@ -640,7 +640,7 @@ static int mw_init(MwObject *self, PyObject *args, PyObject *kw)
         PyErr_NoMemory();
         return -1;
     }
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     if (am_summary_mw_create(&o, &self->mw, &err) != AM_OK) {
         amp_raise_err(&err);
         return -1;
@@ -696,7 +696,7 @@ static PyObject *mw_process(MwObject *self, PyObject *seq)
         return NULL;
     }
     am_summarize_result res = AM_SUMMARIZE_RESULT_INIT;
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     am_status st;
     mw_lock(self);
     Py_BEGIN_ALLOW_THREADS

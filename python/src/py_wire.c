@@ -7,7 +7,7 @@
 
 static int parse_format(const char *name, am_format *fmt)
 {
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     if (am_format_parse((am_str){name, strlen(name)}, fmt, &err) != AM_OK) {
         PyErr_Format(PyExc_ValueError, "format: %s", err.msg);
         return -1;
@@ -35,7 +35,7 @@ static PyObject *py_to_json(PyObject *self, PyObject *args, PyObject *kw)
     unsigned flags = (pretty ? AM_JSON_PRETTY : 0u) |
                      (portable ? AM_WIRE_PORTABLE : 0u);
     am_buf out = AM_BUF_INIT;
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     am_status st;
     Py_BEGIN_ALLOW_THREADS
     st = am_msgs_to_json((const am_msg *const *)m.items, m.count, fmt, flags,
@@ -64,7 +64,7 @@ static PyObject *py_from_json(PyObject *self, PyObject *args, PyObject *kw)
         return NULL;
     am_msg_list list = AM_MSG_LIST_INIT;
     am_buf out = AM_BUF_INIT;
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     am_status st;
     Py_BEGIN_ALLOW_THREADS
     st = am_msgs_from_json(NULL, fmt, text, &list, &err);
@@ -87,7 +87,7 @@ static PyObject *py_message_dict(PyObject *self, PyObject *o)
     if (amp_msg_from_py(o, 0, &msg) < 0)
         return NULL;
     am_buf out = AM_BUF_INIT;
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     am_status st = am_msg_validate(msg, &err);
     if (st == AM_OK)
         st = am_msg_to_json(msg, &out, &err);

@@ -198,7 +198,7 @@ static void complete(am_job *j, am_status st, const am_error *err)
 
 static void complete_cancelled(am_job *j, const char *when)
 {
-    am_error e;
+    am_error e = { AM_OK, "" };
     am__fail(&e, AM_ECANCELED, "job cancelled %s", when);
     complete(j, AM_ECANCELED, &e);
 }
@@ -210,7 +210,7 @@ static void *worker_main(void *arg)
 
     for (;;) {
         am_job *j;
-        am_error e;
+        am_error e = { AM_OK, "" };
         am_status st;
 
         pthread_mutex_lock(&ex->lock);
@@ -227,7 +227,6 @@ static void *worker_main(void *arg)
         w->current = j;
         pthread_mutex_unlock(&ex->lock);
 
-        am_error_clear(&e);
         st = j->fn(j, j->ctx, &e);
         if (st != AM_OK && e.code == AM_OK)
             am__fail(&e, st, "job failed: %s", am_status_str(st));

@@ -61,7 +61,7 @@ int cmd_config(int argc, char **argv)
     am_memory_config cfg;
     am_memory_config_origins o;
     am_buf out = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
     bool json = false;
     int rc;

@@ -69,7 +69,7 @@ static int common_opt(const char *cmd, common *c, int argc, char **argv,
                       int *i)
 {
     const char *v = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     bool is_out = false;
     if (cli_opt(argc, argv, i, "--format", &v) ||
         (is_out = cli_opt(argc, argv, i, "--out-format", &v))) {
@@ -113,7 +113,7 @@ static int common_opt(const char *cmd, common *c, int argc, char **argv,
 static int load(const char *cmd, common *c)
 {
     am_buf text = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
 
     if (c->file == NULL)
@@ -139,7 +139,7 @@ static int open_counter(common *c)
 {
     const char *model = c->model != NULL ? c->model
                                          : AM_MEMORY_DEFAULT_MODEL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
     if (strcmp(model, "estimate") == 0 || model[0] == '\0')
         return CLI_EXIT_OK;
@@ -175,7 +175,7 @@ static void common_free(common *c)
 static int write_msgs(const common *c, const am_msg_list *l)
 {
     am_buf out = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st = am_msgs_to_json((const am_msg *const *)l->items, l->count,
                                    c->out_fmt, 0, &out, &err);
     if (st == AM_OK && (out.len == 0 || out.ptr[out.len - 1] != '\n'))
@@ -194,7 +194,7 @@ static int json_finish(const common *c, json_t *o, const am_msg_list *l,
                        const char *how, const char *cmd)
 {
     am_buf text = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
     json_t *conv = NULL;
     int rc = CLI_EXIT_OK;
@@ -245,7 +245,7 @@ int cmd_trim(int argc, char **argv)
     common c;
     am_trim_opts o = am_trim_opts_default();
     am_trim_result r = AM_TRIM_RESULT_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     int rc;
 
     memset(&c, 0, sizeof c);
@@ -447,7 +447,7 @@ static int mem_args(const char *cmd, bool replay, mem_cli *m, int argc,
 static int mem_config(mem_cli *m)
 {
     am_memory_config_resolve_opts ro;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
 
     memset(&ro, 0, sizeof ro);
@@ -548,7 +548,7 @@ static int run_memory(const char *cmd, int argc, char **argv, bool replay)
     am_msg_list ctx = AM_MSG_LIST_INIT;
     am_buf text = AM_BUF_INIT;
     json_t *events = NULL; /* replay --json: the compressions */
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
     int rc;
 

@@ -33,7 +33,7 @@ typedef struct conv_args {
 
 static int parse_format(const char *cmd, const char *v, am_format *f)
 {
-    am_error err;
+    am_error err = { AM_OK, "" };
     if (v == NULL)
         return cli_usage(cmd, "missing format after option");
     if (am_format_parse(am_str_c(v), f, &err) != AM_OK)
@@ -95,11 +95,10 @@ static int parse_args(const char *cmd, int argc, char **argv, bool convert,
 static int read_conv(const conv_args *a, am_msg_list *l, size_t *bytes)
 {
     am_buf text = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
     char ctx[300];
 
-    am_error_clear(&err);
     st = cli_read_input(a->in, &text, &err);
     snprintf(ctx, sizeof ctx, "%s", a->in != NULL ? a->in : "stdin");
     if (st != AM_OK) {
@@ -121,7 +120,7 @@ static int conv_convert(int argc, char **argv)
     conv_args a;
     am_msg_list l = AM_MSG_LIST_INIT;
     am_buf out = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     size_t bytes;
     int rc = parse_args("conv convert", argc, argv, true, &a);
     am_status st;
@@ -215,7 +214,7 @@ static int conv_show(int argc, char **argv)
     if (rc != 0)
         return rc;
     if ((rc = read_conv(&a, &l, &bytes)) == 0 && a.json) {
-        am_error err;
+        am_error err = { AM_OK, "" };
         am_status st = am_msgs_to_json(am_msg_list_items(&l), l.count,
                                        AM_FORMAT_AGENTMEM, 0, &text, &err);
         if (st != AM_OK)

@@ -197,7 +197,7 @@ static int llm_chat(int argc, char **argv)
     am_llm_msg msg;
     am_llm *llm = NULL;
     am_buf text = AM_BUF_INIT, input = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     bool from_stdin = false;
     int rc;
 
@@ -331,7 +331,7 @@ int cmd_embed(int argc, char **argv)
 {
     am_openai_embed_opts o = am_openai_embed_opts_default();
     am_embedder *e = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_str *texts = NULL;
     float *vecs = NULL;
     size_t n = 0;

@@ -105,7 +105,7 @@ int cmd_models(int argc, char **argv)
     bool json = false;
     am_models *models = NULL;
     am_model_info info;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
 
     for (int i = 0; i < argc; i++) {
@@ -179,7 +179,7 @@ int cmd_cost(int argc, char **argv)
     double usd;
     am_models *models = NULL;
     am_model_info info;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
     bool known;
 

@@ -275,7 +275,7 @@ static int rc_search(void *ctx)
 static int rc_tool_def(void *ctx)
 {
     recall_run *x = ctx;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st = am_recall_tool_def(x->fmt, &x->to, &x->buf, &err);
     if (st != AM_OK)
         return cli_fail(st, &err, "tool-def");

@@ -45,7 +45,7 @@ static int print_results(const am_results *r, int json, int scores)
 {
     if (json) {
         am_buf b = AM_BUF_INIT;
-        am_error err;
+        am_error err = { AM_OK, "" };
         am_status st = am_results_to_json(r, scores, &b, &err);
         if (st != AM_OK)
             return cli_fail(st, &err, "output");

@@ -249,7 +249,7 @@ static int open_tiers(targs *a, am_clock *clk, cli_progress *pr,
 {
     am_tiers_opts o = am_tiers_opts_default();
     am_buf key = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
 
     if (pr != NULL && pr->on) {
@@ -280,7 +280,7 @@ static int open_tiers(targs *a, am_clock *clk, cli_progress *pr,
 
 static int finish(am_tiers *t, int rc)
 {
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st = am_tiers_close(t, &err);
 
     if (st != AM_OK && rc == CLI_EXIT_OK)
@@ -293,7 +293,7 @@ static int do_put(am_tiers *t, const targs *a)
     am_tier_item_in in = am_tier_item_in_default();
     am_str tags[MAX_TAGS];
     am_buf text = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
     int rc = CLI_EXIT_OK;
 
@@ -340,7 +340,7 @@ static int do_get(am_tiers *t, const targs *a)
 {
     am_buf out = AM_BUF_INIT;
     am_status st;
-    am_error err;
+    am_error err = { AM_OK, "" };
     int rc = CLI_EXIT_OK;
 
     if (a->npos != 1)

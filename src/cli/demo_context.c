@@ -105,7 +105,7 @@ void demo_context(void)
 {
     am_msg_list l = AM_MSG_LIST_INIT, ctx = AM_MSG_LIST_INIT;
     am_buf text = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_tokenizer *tz = NULL;
     am_counter counter;
     am_model_info mi;

@@ -67,7 +67,7 @@ static int demo_manager(void)
     am_convmgr_opts o = am_convmgr_opts_default();
     am_convmgr *m = NULL;
     am_conv *c;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
 
     if (mkdtemp(dir) == NULL)
@@ -111,7 +111,7 @@ int demo_msg(void)
     am_msg *m = NULL;
     am_conv_stats s;
     am_buf out = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
     const char *path = example_path();
     char saved[] = "/tmp/agentmem-demo-conv.XXXXXX";

@@ -22,7 +22,7 @@ void demo_providers(void)
     am_buf text = AM_BUF_INIT;
     am_llm_result res;
     am_llm *llm = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     bool live = base != NULL && model != NULL;
 
     printf("\n== providers: LLM chat and embeddings over HTTP ==\n");

@@ -124,7 +124,7 @@ int demo_tiers(void)
     am_clock clk = { demo_clock, NULL };
     am_tiers_opts o = am_tiers_opts_default();
     am_tiers *t = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_tier_policy_count pc[8];
     size_t n = 0, np = 0;
     am_tier_hits hits = AM_TIER_HITS_INIT;

@@ -26,7 +26,7 @@ static const char *samples[] = {
 
 int demo_tokens(void)
 {
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_tokenizer *cl = NULL, *o2 = NULL;
     am_buf conv = AM_BUF_INIT;
     am_token_tracker *tracker = NULL;

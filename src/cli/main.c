@@ -92,7 +92,7 @@ int cmd_version(int argc, char **argv)
         "r50k_base.tiktoken", "wordvec-sg100.bin"
     };
     char path[4096];
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     printf("agentmem %s\n", am_version());
     if (argc < 1 || strcmp(argv[0], "--verbose") != 0)

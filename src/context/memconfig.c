@@ -507,7 +507,7 @@ static am_status load_tracked(am_memory_config *cfg, const char *path,
     /* A config is a plain struct with no allocator: the file's text is
      * read with the default one. checksrc: allow AM_BUF_INIT */
     am_buf text = AM_BUF_INIT;
-    am_error e;
+    am_error e = { AM_OK, "" };
     am_status st;
 
     if (cfg == NULL || path == NULL)

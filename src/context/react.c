@@ -180,8 +180,7 @@ void am__react_lists_free(const am_allocator *a, lists *d,
 void am__react_run_hooks(am_react *m, am_react_event ev)
 {
     for (size_t i = 0; i < m->nhooks; i++) {
-        am_error e;
-        am_error_clear(&e);
+        am_error e = { AM_OK, "" };
         am_status st = m->hooks[i].fn(m->hooks[i].ctx, m, ev, &e);
         if (st != AM_OK) {
             m->hook_failures++;

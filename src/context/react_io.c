@@ -353,7 +353,6 @@ static am_status import_domain(am_react *m, const json_t *root, lists *d,
         text.alloc = m->alloc;
         if (am__json_dump(data, AM__REACT_JSON_FLAGS, &text, err) != AM_OK)
             return am__fail(err, AM_ENOMEM, "react import: out of memory");
-        am_error_clear(&e);
         st = m->dtype->deserialize(m->dtype->ctx, am_buf_str(&text),
                                    &d->domain, &e);
         am_buf_free(&text);

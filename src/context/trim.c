@@ -56,7 +56,7 @@ am_status am__counter_for_model(const am_counter *given, const char *model,
                                 am_error *err)
 {
     am_tokenizer_opts to = am_tokenizer_opts_default();
-    am_error e;
+    am_error e = { AM_OK, "" };
     am_status st;
 
     *own = NULL;
@@ -69,7 +69,6 @@ am_status am__counter_for_model(const am_counter *given, const char *model,
         return AM_OK;
     to.models = models;
     to.alloc = a;
-    am_error_clear(&e);
     st = am_tokenizer_create(am_str_c(model), &to, own, &e);
     if (st != AM_OK) {
         *own = NULL;

@@ -166,7 +166,7 @@ am_status am__sqldb_keyless_probe(am__sqldb *d, const char *path,
 static am_status read_key_file(const char *path, const char *from,
                                am_buf *out, am_error *err)
 {
-    am_error e;
+    am_error e = { AM_OK, "" };
     am_status st = am__read_file_max(path, AM_KEY_MAX + 2, out, &e);
 
     if (st == AM_ELIMIT)

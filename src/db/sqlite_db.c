@@ -159,7 +159,7 @@ am_status am__sqldb_commit(am__sqldb *d, am_error *err)
 
 void am__sqldb_rollback(am__sqldb *d)
 {
-    am_error ignored;
+    am_error ignored = { AM_OK, "" };
     if (d != NULL && !sqlite3_get_autocommit(d->conn))
         (void)tx_step(d, 2, &ignored);
 }

@@ -210,7 +210,7 @@ am_status am_embedder_words_create(const char *path,
     w->vec = (const int8_t *)(const void *)(w->scale + count);
     w->pool = (const char *)(w->vec + (size_t)count * dim);
     {
-        am_error verr;
+        am_error verr = { AM_OK, "" };
         am_status vst = validate(w, len - (size_t)need, &verr);
         if (vst != AM_OK) {
             words_destroy(w); /* unmaps; w->self is still NULL */
@@ -243,13 +243,12 @@ am_status am_embedder_default_create(const am_embed_opts *opts,
                                      am_embedder **out, am_error *err)
 {
     char path[4096];
-    am_error e;
+    am_error e = { AM_OK, "" };
     am_status st;
 
     if (out == NULL)
         return am__fail(err, AM_EINVAL, "default embedder: out is NULL");
     *out = NULL;
-    am_error_clear(&e);
     st = am_data_find(NULL, "wordvec-sg100.bin", path, sizeof path, &e);
     if (st == AM_OK)
         st = am_embedder_words_create(path, opts, out, &e);

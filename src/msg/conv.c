@@ -225,7 +225,7 @@ am_status am_conv_add_text(am_conv *conv, am_role role, am_str text)
         return st;
     }
     {
-        am_error e;
+        am_error e = { AM_OK, "" };
         st = am__msg_check_str(&conv->env, text, "content", &e);
         if (st != AM_OK) {
             pthread_mutex_lock(&conv->mu);

@@ -45,7 +45,7 @@ static am_status to_json(am_conv *conv, am_format fmt, unsigned flags,
 am_status am_conv_to_json(am_conv *conv, am_format fmt, unsigned flags,
                           am_buf *out)
 {
-    am_error e;
+    am_error e = { AM_OK, "" };
     am_status st;
 
     if (conv == NULL || out == NULL)
@@ -77,7 +77,7 @@ static am_status from_text(am_conv *conv, am_format fmt, am_str text,
 
 am_status am_conv_from_json(am_conv *conv, am_format fmt, am_str text)
 {
-    am_error e;
+    am_error e = { AM_OK, "" };
     am_status st;
 
     if (conv == NULL)
@@ -89,7 +89,7 @@ am_status am_conv_from_json(am_conv *conv, am_format fmt, am_str text)
 am_status am_conv_save(am_conv *conv, const char *path, am_format fmt)
 {
     am_buf text = AM_BUF_INIT;
-    am_error e;
+    am_error e = { AM_OK, "" };
     am_status st;
 
     if (conv == NULL || path == NULL)
@@ -106,7 +106,7 @@ am_status am_conv_save(am_conv *conv, const char *path, am_format fmt)
 am_status am_conv_load(am_conv *conv, const char *path, am_format fmt)
 {
     am_buf text = AM_BUF_INIT;
-    am_error e;
+    am_error e = { AM_OK, "" };
     am_status st;
 
     if (conv == NULL || path == NULL)

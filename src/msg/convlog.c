@@ -214,7 +214,7 @@ static am_status write_fresh(am__convlog *log, am_msg *const *msgs,
     am_buf_free(&text);
     /* Reopen even after a failed rewrite: the old file is still there. */
     {
-        am_error e2;
+        am_error e2 = { AM_OK, "" };
         am_status st2 = open_append(log, &e2);
         if (st2 != AM_OK && st == AM_OK)
             st = am__error_copy(err, &e2);

@@ -397,7 +397,7 @@ static am_status read_part(rd *r, const am__jnode *v, size_t pi,
                                         "item", NULL };
     const am__jnode *t = am__jobj_get(v, "type"), *x;
     am_status st;
-    am_error e;
+    am_error e = { AM_OK, "" };
     int type = -1;
     char field[40];
 
@@ -486,7 +486,7 @@ static am_status read_agent(rd *r, const am__jnode *v, am__msg_fields *f)
                                         "action_input", NULL };
     const am__jnode *x;
     am_status st;
-    am_error e;
+    am_error e = { AM_OK, "" };
 
     if ((st = want(r, v, AM__J_OBJ, "agent")) != AM_OK ||
         (st = check_known(r, v, keys, "'agent'")) != AM_OK)
@@ -662,7 +662,7 @@ static am_status read_fields(rd *r, const am__jnode *v, am__msg_fields *f,
                                         "agent", NULL };
     const am__jnode *x;
     am_status st;
-    am_error e;
+    am_error e = { AM_OK, "" };
 
     memset(f, 0, sizeof *f);
     if (v->type != AM__J_OBJ)

@@ -144,7 +144,7 @@ static am_status put_input(aw *w, size_t i, size_t k, am_str args)
 {
     am__arena tmp;
     am_str c;
-    am_error e;
+    am_error e = { AM_OK, "" };
     am_status st;
 
     if (args.len == 0)
@@ -503,7 +503,7 @@ static am_status read_image(ard *r, const am__jnode *b, am_part *p)
 
 static am_status push(ard *r, am_msg *m)
 {
-    am_error e;
+    am_error e = { AM_OK, "" };
     am_status st = am_msg_validate(m, &e);
     if (st != AM_OK)
         st = sfail(r, st, &e);
@@ -520,7 +520,7 @@ static am_status read_tool_result(ard *r, const am__jnode *b)
     am_str id = sget(b, "tool_use_id");
     bool is_error = ie != NULL && ie->type == AM__J_BOOL && ie->b;
     am_msg *m = NULL;
-    am_error e;
+    am_error e = { AM_OK, "" };
     am_status st;
 
     if (id.len == 0)
@@ -586,7 +586,7 @@ static am_status read_turn(ard *r, const am__jnode *v)
                     *content = am__jobj_get(v, "content");
     am_role rl;
     am_msg *m = NULL;
-    am_error e;
+    am_error e = { AM_OK, "" };
     am_status st = AM_OK;
     size_t k = 0, nblocks = 0;
 
@@ -717,7 +717,7 @@ static am_status read_turn(ard *r, const am__jnode *v)
 static am_status read_system(ard *r, const am__jnode *s)
 {
     am_msg *m;
-    am_error e;
+    am_error e = { AM_OK, "" };
     am_status st;
 
     if (s->type == AM__J_STR) {

@@ -361,7 +361,7 @@ static bool split_data_url(am_str url, am_str *media, am_str *data)
 static am_status read_reasoning(ord *r, const am__jnode *arr, am_msg *m)
 {
     am_status st;
-    am_error e;
+    am_error e = { AM_OK, "" };
     size_t k = 0;
 
     if ((st = expect_type(r, arr, AM__J_ARR, "reasoning_items")) != AM_OK)
@@ -401,7 +401,7 @@ static am_status read_content_parts(ord *r, const am__jnode *arr,
                                      am_msg *m)
 {
     am_status st;
-    am_error e;
+    am_error e = { AM_OK, "" };
     size_t k = 0;
 
     for (const am__jnode *it = arr->first; it != NULL; it = it->next, k++) {
@@ -448,7 +448,7 @@ static am_status read_content_parts(ord *r, const am__jnode *arr,
 static am_status read_tool_calls(ord *r, const am__jnode *arr, am_msg *m)
 {
     am_status st;
-    am_error e;
+    am_error e = { AM_OK, "" };
     size_t k = 0;
 
     if ((st = expect_type(r, arr, AM__J_ARR, "tool_calls")) != AM_OK)
@@ -504,7 +504,7 @@ static am_status read_msg(ord *r, const am__jnode *v, am_msg **out)
     const am__jnode *x;
     am_role role;
     am_msg *m = NULL;
-    am_error e;
+    am_error e = { AM_OK, "" };
     am_status st = AM_OK;
 
     *out = NULL;

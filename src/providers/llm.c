@@ -349,7 +349,7 @@ static am_status build_messages(const am__llm_params *p,
 
     if (req->msgs == NULL) {
         json_t *raw = NULL;
-        am_error perr;
+        am_error perr = { AM_OK, "" };
         size_t i;
         json_t *m;
 
@@ -503,7 +503,7 @@ am_status am__llm_build_body(const am__llm_params *p,
     }
     if (req->extra_json.ptr != NULL) {
         json_t *extra = NULL;
-        am_error perr;
+        am_error perr = { AM_OK, "" };
         if (am__json_parse(req->extra_json, "llm: extra_json", &extra,
                            &perr) != AM_OK) {
             st = am__fail(err, perr.code == AM_ENOMEM ? AM_ENOMEM : AM_EINVAL,
@@ -738,7 +738,7 @@ am_status am__llm_parse_reply(am_llm_kind kind, am_str body, am_buf *text,
                               am_llm_result *res, am_error *err)
 {
     json_t *root = NULL;
-    am_error perr;
+    am_error perr = { AM_OK, "" };
     am_status st;
 
     am_buf_clear(text);

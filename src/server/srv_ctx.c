@@ -27,7 +27,7 @@
 static bool open_readers(srv_ctx *ctx, const char *db,
                          const am_store_opts *so, size_t n)
 {
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     /* A second handle on a private database would be another database. */
     if (n == 0 || srv_db_private(db))
@@ -85,7 +85,7 @@ bool srv_ctx_open(srv_ctx *ctx, const srv_opts *o, size_t readers,
                   bool manual_checkpoint)
 {
     am_store_opts so = am_store_opts_default();
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
 
     memset(ctx, 0, sizeof *ctx);

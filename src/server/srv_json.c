@@ -368,7 +368,7 @@ json_t *srv_strip_ns(const srv_call *c, json_t *arr)
 json_t *srv_results_json(srv_call *c, const am_results *r, bool scores)
 {
     am_buf text = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     json_t *arr = NULL;
     am_status st = am_results_to_json(r, scores, &text, &err);
 
@@ -391,7 +391,7 @@ bool srv_results_text(srv_call *c, const am_results *r, bool scores,
 {
     am_results view = { NULL, 0, NULL };
     am_buf arr = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st = AM_OK;
     bool ok = false;
 

@@ -201,7 +201,7 @@ static json_t *page(tool_run *r, const char *key, json_t *items,
 {
     json_t *out = json_object();
     const am_tokenizer *tz;
-    am_error err;
+    am_error err = { AM_OK, "" };
     size_t tokens = 0;
 
     if (out == NULL)

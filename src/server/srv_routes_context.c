@@ -90,7 +90,7 @@ static bool format_of(srv_call *c, const char *field, am_format dflt,
                       am_format *out)
 {
     am_str name = { NULL, 0 };
-    am_error err;
+    am_error err = { AM_OK, "" };
     *out = dflt;
     if (!srv_str(c, field, false, &name))
         return false;
@@ -103,7 +103,7 @@ static bool format_of(srv_call *c, const char *field, am_format dflt,
 static bool messages_of(srv_call *c, am_format fmt, am_msg_list *out)
 {
     char *text = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
     if (!srv_json_text(c, "messages", true, &text))
         return false;
@@ -119,7 +119,7 @@ static json_t *messages_json(srv_call *c, const am_msg_list *l,
                              am_format fmt)
 {
     am_buf out = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     json_t *v = NULL;
     am_status st = am_msgs_to_json(am_msg_list_items(l), l->count, fmt, 0,
                                    &out, &err);
@@ -140,7 +140,7 @@ static bool model_tokenizer(srv_call *c, am_str model,
                             const am_tokenizer **tz)
 {
     char name[256] = "";
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     if (model.len >= sizeof name || memchr(model.ptr ? model.ptr : "", 0,
                                            model.len) != NULL)
@@ -161,7 +161,7 @@ bool srv_r_tokens_count(srv_call *c)
     am_str model = { NULL, 0 }, text = { NULL, 0 };
     const am_tokenizer *tz;
     json_t *msgs;
-    am_error err;
+    am_error err = { AM_OK, "" };
     size_t n = 0;
     am_status st;
 
@@ -199,7 +199,7 @@ bool srv_r_trim(srv_call *c)
     am_format in, out;
     am_str strategy = { NULL, 0 }, model = { NULL, 0 };
     const am_tokenizer *tz;
-    am_error err;
+    am_error err = { AM_OK, "" };
     bool ok = false, keep_system = true;
     json_t *reply = NULL, *m;
     am_status st;

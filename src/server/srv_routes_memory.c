@@ -43,7 +43,7 @@ static bool conv_open(srv_call *c, conv *cv)
     am_memory_opts o = am_memory_opts_default();
     const am_tokenizer *tz;
     am_buf state = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
 
     memset(cv, 0, sizeof *cv);
@@ -127,7 +127,7 @@ static json_t *stats_of(srv_call *c, am_memory *mem)
 static bool format_field(srv_call *c, am_format *fmt)
 {
     am_str name = { NULL, 0 };
-    am_error err;
+    am_error err = { AM_OK, "" };
     *fmt = AM_FORMAT_OPENAI;
     if (!srv_str(c, "format", false, &name))
         return false;
@@ -142,7 +142,7 @@ bool srv_r_memory_add(srv_call *c)
     am_msg_list msgs = AM_MSG_LIST_INIT;
     am_format fmt;
     char *text = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     conv cv;
     size_t compressions = 0;
     json_t *stats;
@@ -191,7 +191,7 @@ bool srv_r_memory_context(srv_call *c)
     am_msg_list ctxl = AM_MSG_LIST_INIT;
     am_buf out = AM_BUF_INIT;
     am_format fmt;
-    am_error err;
+    am_error err = { AM_OK, "" };
     conv cv;
     json_t *msgs = NULL, *stats;
     bool ok = false;

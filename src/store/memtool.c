@@ -148,7 +148,7 @@ static am_status read_file(mctx *m, const char *path, am_buf *text)
     am_status st = am_store_get(m->s, m->ns, am_str_c(path), &v);
     if (st == AM_OK) {
         json_t *j = NULL;
-        am_error perr;
+        am_error perr = { AM_OK, "" };
         am_buf_clear(text);
         /* A value jansson could not parse for want of memory must not be
          * shown as the file's text in its JSON form. */
@@ -266,7 +266,7 @@ static am_status view_dir(mctx *m, const char *dir, size_t dlen)
             continue;
         size_t fsize = 0;
         json_t *j = NULL;
-        am_error perr;
+        am_error perr = { AM_OK, "" };
         /* Out of memory in jansson is no file of size 0. */
         if (am__json_parse_flags(r->items[i].value, JSON_DECODE_ANY,
                                  "memory tool: file", &j,
@@ -866,7 +866,7 @@ am_status am_memtool_exec(am_store *s, am_str user_id, am_str input,
     m.ns = (am_ns){ m.parts, 2 };
     m.out = out;
     {
-        am_error perr;
+        am_error perr = { AM_OK, "" };
         /* Invalid input is the model's mistake, answered in the reply;
          * jansson running out of memory is an error of the call. */
         if (am__json_parse(input, "memory tool: input", &in, &perr) ==

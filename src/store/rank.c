@@ -208,7 +208,7 @@ static int field_holds(am_str query, json_t *f, int want_named)
 int am__boost_named(const am_search *q, const char *meta, size_t len)
 {
     json_t *m = NULL;
-    am_error perr;
+    am_error perr = { AM_OK, "" };
     int hit = 0;
     if ((q->boost_field.len == 0 && q->names_field.len == 0) ||
         meta == NULL || len == 0)

@@ -392,7 +392,7 @@ static am_status search_json(am_store *s, am_str user_id, am_str query,
     json_t *arr = json_array();
     for (size_t i = 0; arr != NULL && i < r->count; i++) {
         json_t *v = NULL;
-        am_error perr;
+        am_error perr = { AM_OK, "" };
         /* A value jansson cannot parse for want of memory is no reason to
          * leave a hit out: that is AM_ENOMEM for the whole search. */
         if (am__json_parse(r->items[i].value, "recall hit", &v, &perr) ==

@@ -501,7 +501,7 @@ static int js_value(vscan *j, int depth)
 static int js_check(am_str text, am_buf *out, int *is_object, int *oom)
 {
     vscan j;
-    am_error scratch;
+    am_error scratch = { AM_OK, "" };
     int ok;
 
     *oom = 0;
@@ -626,9 +626,8 @@ am_status am__store_write(am_store *s, const am__write *w)
     am_status st = AM_OK;
     am__prepared one, *ps = &one;
     size_t done = 0, count = w->nput;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
-    am_error_clear(&err);
     if (w->puts == NULL && count > 0) {
         st = am__fail(&err, AM_EINVAL, "put: NULL items");
         count = 0;
@@ -810,7 +809,7 @@ am_status am_store_search(am_store *s, const am_search *q, am_results **out)
 {
     am__rbuild b;
     am_status st = AM_OK;
-    am_error err;
+    am_error err = { AM_OK, "" };
     float *qemb = NULL;
     size_t edim = 0;
     am__filter *filter = NULL;
@@ -818,7 +817,6 @@ am_status am_store_search(am_store *s, const am_search *q, am_results **out)
     if (s == NULL || out == NULL)
         return AM_EINVAL;
     *out = NULL;
-    am_error_clear(&err);
     if (q == NULL)
         st = am__fail(&err, AM_EINVAL, "search: NULL query");
     else if (q->mode > AM_SEARCH_VECTOR)

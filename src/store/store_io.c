@@ -220,7 +220,7 @@ am_status am_store_import(am_store *s, am_str jsonl,
                           size_t *imported, size_t *expired)
 {
     am_status st = AM_OK;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am__arena ar;
     am_item_in *items = NULL;
     size_t *lines = NULL;
@@ -234,7 +234,6 @@ am_status am_store_import(am_store *s, am_str jsonl,
         *expired = 0;
     if (s == NULL)
         return AM_EINVAL;
-    am_error_clear(&err);
     if (jsonl.ptr == NULL && jsonl.len > 0)
         return am__fail(&AM__ERR(s), AM_EINVAL, "import: NULL text");
     am__arena_init(&ar, s->alloc, 0);
@@ -336,7 +335,7 @@ am_status am_store_export(am_store *s, am_ns ns, am_store_sink sink,
     enum { PAGE = 1000 };
     am_status st = AM_OK;
     am_buf line = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     size_t off = 0, total = 0;
 
     if (exported != NULL)
@@ -346,7 +345,6 @@ am_status am_store_export(am_store *s, am_ns ns, am_store_sink sink,
     if (sink == NULL)
         return am__fail(&AM__ERR(s), AM_EINVAL, "export: NULL sink");
     line.alloc = s->alloc;
-    am_error_clear(&err);
     for (;;) {
         am_results *r = NULL;
         size_t count;

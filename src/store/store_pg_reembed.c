@@ -55,8 +55,7 @@ am_status am__pg_reembed(am_store *s, int64_t now, am_store_progress progress,
         progress(ctx, 0, total);
     for (size_t at = 0; st == AM_OK && at < total; at += BATCH) {
         size_t n = total - at < BATCH ? total - at : BATCH;
-        am_error eerr;
-        am_error_clear(&eerr);
+        am_error eerr = { AM_OK, "" };
         for (size_t i = 0; i < n; i++)
             texts[i] = am__pg_str(r, (int)(at + i), 1);
         st = am_embedder_embed(e, texts, n, vecs, &eerr);

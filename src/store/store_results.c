@@ -321,7 +321,7 @@ static json_t *str_json(am_str s)
 static json_t *embed_json(am_str s)
 {
     json_t *v = NULL;
-    am_error perr;
+    am_error perr = { AM_OK, "" };
     am_status st = am__json_parse_flags(s, JSON_DECODE_ANY, "value", &v,
                                         &perr);
     if (st == AM_ENOMEM)

@@ -291,7 +291,7 @@ am_status am__store_dberr(am_store *s, int rc, const char *what,
 
 sqlite3_stmt *am__store_stmt(am_store *s, int id)
 {
-    am_error e;
+    am_error e = { AM_OK, "" };
     sqlite3_stmt *q = am__sqldb_stmt(SQ(s)->db, (size_t)id, &e);
     if (q == NULL)
         am__error_copy(&AM__ERR(s), &e);
@@ -300,7 +300,7 @@ sqlite3_stmt *am__store_stmt(am_store *s, int id)
 
 am_status am__store_exec(am_store *s, const char *sql)
 {
-    am_error e;
+    am_error e = { AM_OK, "" };
     am_status st = am__sqldb_exec(SQ(s)->db, sql, &e);
     return st == AM_OK ? AM_OK : am__error_copy(&AM__ERR(s), &e);
 }
@@ -331,7 +331,7 @@ am_status am__sq_exec_once(am_store *s, const char *sql, am_str b1,
 
 am_status am__store_step_done(am_store *s, int id, const char *what)
 {
-    am_error e;
+    am_error e = { AM_OK, "" };
     am_status st = am__sqldb_step_done(SQ(s)->db, SQ(s)->db->stmts[id],
                                        what, &e);
     return st == AM_OK ? AM_OK : am__error_copy(&AM__ERR(s), &e);
@@ -339,7 +339,7 @@ am_status am__store_step_done(am_store *s, int id, const char *what)
 
 am_status am__store_begin(am_store *s)
 {
-    am_error e;
+    am_error e = { AM_OK, "" };
     am_status st = am__sqldb_begin(SQ(s)->db, &e);
     SQ(s)->fts_bytes = 0;
     SQ(s)->txn_chg = 0;
@@ -382,7 +382,7 @@ am_status am__store_read_begin(am_store *s, int *began)
 
 void am__store_read_end(am_store *s, int began)
 {
-    am_error e;
+    am_error e = { AM_OK, "" };
     if (!began || sqlite3_get_autocommit(SQ(s)->db->conn))
         return;
     /* A read transaction has nothing to commit; COMMIT only releases the
@@ -433,7 +433,7 @@ static am_status fts_merge_step(am_store *s)
 
 am_status am__store_commit(am_store *s)
 {
-    am_error e;
+    am_error e = { AM_OK, "" };
     am_status st = fts_merge_step(s);
     if (st != AM_OK)
         return st;
@@ -565,7 +565,7 @@ static am_status load_salt(am_store *s)
                             : AM_EFORMAT;
             rc = SQLITE_OK;
         } else if (rc == SQLITE_DONE) {
-            am_error e;
+            am_error e = { AM_OK, "" };
             if (am__sqldb_schema_version(SQ(s)->db, "store", &version,
                                          &e) == AM_OK &&
                 version >= 2)
@@ -646,7 +646,7 @@ static am_status sq_open(am_store *s, const char *path,
         .ctx = s,
     };
     am__sqlite *q;
-    am_error e;
+    am_error e = { AM_OK, "" };
     am_status st;
     int rc;
 

@@ -299,7 +299,7 @@ am_status am__sq_get(am_store *s, am_ns ns, am_str key, am_buf *value)
 {
     am_status st;
     am_buf *enc;
-    am_error e;
+    am_error e = { AM_OK, "" };
     sqlite3_stmt *q;
     int rc;
 

@@ -100,8 +100,7 @@ am_status am__sq_reembed(am_store *s, int64_t now, am_store_progress progress,
         progress(ctx, 0, t.count);
     for (size_t at = 0; st == AM_OK && at < t.count; at += BATCH) {
         size_t n = t.count - at < BATCH ? t.count - at : BATCH;
-        am_error eerr;
-        am_error_clear(&eerr);
+        am_error eerr = { AM_OK, "" };
         st = am_embedder_embed(e, t.texts + at, n, vecs, &eerr);
         if (st != AM_OK) {
             am__fail(&AM__ERR(s), st, "reembed: embedder '%s' failed on "

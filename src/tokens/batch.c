@@ -119,7 +119,7 @@ static void *work(void *arg)
                                                    memory_order_relaxed))
             continue;
         for (size_t i = at; i < end; i++) {
-            am_error e; /* filled by a failing call */
+            am_error e = { AM_OK, "" }; /* filled by a failing call */
             am_status st = am__encoding_run(
                 b->enc, b->texts[i], &w->opts, w->frozen, w->cache,
                 b->outs != NULL ? &b->outs[i] : NULL,
