@@ -28,9 +28,10 @@ static PyObject *tier_members[AM_TIER_COUNT];
 
 /* An item can be part of a reference cycle: content is any object, and
  * it may hold the item itself (item.content = [item]). So the type takes
- * part in garbage collection. Only content can close a cycle (the other
- * fields are str or tuples of str), but visiting them all is as cheap and
- * stays right if that changes. */
+ * part in garbage collection (item_track says when an item is tracked).
+ * Only content, or a str subclass given as a str field, can close a
+ * cycle, but visiting every field is as cheap and stays right if that
+ * changes. */
 static int item_traverse(ItemObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->id);
@@ -65,14 +66,13 @@ static int item_nfree;
 static int item_reusable(PyTypeObject *tp)
 {
     return tp == item_class && tp->tp_basicsize == sizeof(ItemObject) &&
-           tp->tp_itemsize == 0;
+           tp->tp_itemsize == 0 && !tp->tp_finalize;
 }
 
-static void item_dealloc(ItemObject *self)
+/* Untracks and clears `self`, then keeps it on the free list or frees
+ * its memory. Untracking twice is harmless. */
+static void item_release(ItemObject *self)
 {
-    /* A subclass instance comes here from subtype_dealloc, which has
-     * untracked it already (untracking twice is harmless), and which
-     * drops the reference to its heap type after this returns. */
     PyObject_GC_UnTrack(self);
     item_clear(self);
     if (item_nfree < ITEM_FREE_MAX && item_reusable(Py_TYPE(self))) {
@@ -82,18 +82,66 @@ static void item_dealloc(ItemObject *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* A new, tracked item of item_class with every object field NULL. */
+/* _TierItem's tp_dealloc. A subclass instance comes here from
+ * subtype_dealloc, which drops the reference to its heap type after
+ * this returns. */
+static void item_dealloc(ItemObject *self)
+{
+    item_release(self);
+}
+
+/* agentmem.tiers.MemoryItem's tp_dealloc (see py_set_item_class): what
+ * the generic subtype_dealloc does for a class that adds no storage,
+ * without its generic checks (~110 of a retrieve's ~1,300 instructions,
+ * callgrind, #14). An instance of a further subclass comes here from that
+ * subclass's subtype_dealloc, which leaves the type's reference to us as
+ * MemoryItem is a heap type. */
+static void memitem_dealloc(ItemObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    /* A __del__ assigned to the class after its creation runs as
+     * subtype_dealloc runs it: on a tracked object, which it may
+     * resurrect. */
+    if (tp->tp_finalize) {
+        if (!PyObject_GC_IsTracked((PyObject *)self))
+            PyObject_GC_Track(self);
+        if (PyObject_CallFinalizerFromDealloc((PyObject *)self) < 0)
+            return;
+    }
+    item_release(self);
+    Py_DECREF(tp);
+}
+
+/* A new item of item_class with every object field NULL, not tracked by
+ * the garbage collector (see item_track). */
 static ItemObject *item_alloc(void)
 {
+    ItemObject *it;
     if (item_nfree > 0 && item_reusable(item_class)) {
-        ItemObject *it = item_free[--item_nfree];
+        it = item_free[--item_nfree];
         /* Sets the type (a reference to it, since it is a heap type) and
          * a reference count of 1, as tp_alloc does. */
         PyObject_Init((PyObject *)it, item_class);
-        PyObject_GC_Track(it);
         return it;
     }
-    return (ItemObject *)item_class->tp_alloc(item_class, 0);
+    it = (ItemObject *)item_class->tp_alloc(item_class, 0);
+    if (it)
+        PyObject_GC_UnTrack(it);
+    return it;
+}
+
+/* Tracks `it` unless it is sure to stay out of reference cycles. A
+ * cycle through an item needs a field that can hold references: content
+ * of any type but str (a list may hold the item itself), or a str
+ * subclass with a __dict__. So an item whose fields are all exact str
+ * (or tuples of them) is left untracked, as CPython leaves tuples and
+ * dicts of atomic values, and every setter tracks it. Most retrieved
+ * items are such: tracking and untracking cost ~30 instructions of a
+ * retrieve (callgrind, #14). */
+static void item_track(ItemObject *it)
+{
+    if (!PyObject_GC_IsTracked((PyObject *)it))
+        PyObject_GC_Track(it);
 }
 
 #define GET_OBJ(name)                                                   \
@@ -164,18 +212,22 @@ static int set_str(PyObject **slot, PyObject *v, const char *name,
 
 static int item_set_id(ItemObject *s, PyObject *v, void *c)
 {
+    item_track(s);
     return set_str(&s->id, v, "id", 0);
 }
 static int item_set_type(ItemObject *s, PyObject *v, void *c)
 {
+    item_track(s);
     return set_str(&s->type, v, "item_type", 1);
 }
 static int item_set_extra(ItemObject *s, PyObject *v, void *c)
 {
+    item_track(s);
     return set_str(&s->extra, v, "extra", 1);
 }
 static int item_set_content(ItemObject *s, PyObject *v, void *c)
 {
+    item_track(s);
     if (no_delete(v, "content") < 0)
         return -1;
     Py_XSETREF(s->content, Py_NewRef(v));
@@ -183,6 +235,7 @@ static int item_set_content(ItemObject *s, PyObject *v, void *c)
 }
 static int item_set_tags(ItemObject *s, PyObject *v, void *c)
 {
+    item_track(s);
     if (no_delete(v, "tags") < 0)
         return -1;
     if (v == Py_None) {
@@ -364,6 +417,8 @@ PyObject *amp_tier_item_new(const am_tier_item *info, PyObject *id,
         Py_DECREF(it);
         return NULL;
     }
+    if (!PyUnicode_CheckExact(it->id) || !PyUnicode_CheckExact(it->content))
+        item_track(it);
     return (PyObject *)it;
 }
 
@@ -387,6 +442,19 @@ int amp_tier_of(PyObject *o, am_tier *out)
         return -1;
     }
     return 0;
+}
+
+/* Whether `tp`, a Python subclass of _TierItem, adds nothing an
+ * instance must free or finalize (no __dict__, __weakref__, slots or
+ * __del__), so that memitem_dealloc can stand in for subtype_dealloc. */
+static int adds_nothing(PyTypeObject *tp)
+{
+    return PyType_HasFeature(tp, Py_TPFLAGS_HEAPTYPE) &&
+           tp->tp_base == &ItemType &&
+           tp->tp_basicsize == sizeof(ItemObject) && tp->tp_itemsize == 0 &&
+           tp->tp_dictoffset == 0 && tp->tp_weaklistoffset == 0 &&
+           !PyType_HasFeature(tp, Py_TPFLAGS_MANAGED_DICT) &&
+           !tp->tp_finalize && !tp->tp_del;
 }
 
 /* _set_tier_item_class(MemoryItem, MemoryTier): the classes
@@ -423,6 +491,8 @@ static PyObject *py_set_item_class(PyObject *mod, PyObject *args)
         Py_XSETREF(tier_members[i], members[i]);
     Py_INCREF(cls);
     item_class = (PyTypeObject *)cls;
+    if (adds_nothing(item_class))
+        item_class->tp_dealloc = (destructor)memitem_dealloc;
     Py_RETURN_NONE;
 }
 

@@ -300,8 +300,8 @@ def test_an_item_in_a_reference_cycle_is_collected():
                  lambda: _agentmem._TierItem()):           # the C base type
         h.store("a", "text")
         it = make()
-        assert gc.is_tracked(it)
         it.content = [it, Marker()]
+        assert gc.is_tracked(it)
         del it
         freed.clear()
         gc.collect()
@@ -329,7 +329,8 @@ def test_freed_items_are_reused_as_fresh_items():
         b = h.retrieve("b")
         assert (b.id, b.content, b.importance, b.metadata) == (
             "b", "second", 0.6, {})
-        assert type(b) is MemoryItem and gc.is_tracked(b)
+        # Only str fields: it cannot be in a cycle, so it is not tracked.
+        assert type(b) is MemoryItem and not gc.is_tracked(b)
         del b
     for k in kept:
         assert (k.id, k.content, k.importance, k.metadata) == (
@@ -343,5 +344,83 @@ def test_freed_items_are_reused_as_fresh_items():
     del m
     assert h.retrieve("b").content == "second"
     assert h.retrieve("é" * 3) is None
+
+
+def test_items_that_can_hold_references_are_tracked():
+    # A retrieved item is left out of the garbage collector while all its
+    # fields are str (py_tier_item.c, item_track); content of another type,
+    # a str subclass as the id, or any assignment to a field that holds an
+    # object tracks it, so that a cycle through it is still collected.
+    import gc
+
+    class Tag(str):
+        pass
+
+    h = HierarchicalMemoryManager()
+    h.store("s", "text")
+    h.store("j", {"k": [1, 2]})
+    assert not gc.is_tracked(h.retrieve("s"))
+    assert not gc.is_tracked(h.peek("s"))
+    assert gc.is_tracked(h.retrieve("j"))
+    assert gc.is_tracked(h.store("l", [1]))
+    assert gc.is_tracked(h.store(Tag("t"), "text"))
+    assert not gc.is_tracked(h.store("u", "text"))
+    for field, value in (("id", "x"), ("content", "y"), ("item_type", "t"),
+                         ("extra", None), ("tags", ["a"])):
+        it = h.retrieve("s")
+        setattr(it, field, value)
+        assert gc.is_tracked(it), field
+    # A str subclass with a __dict__ can close a cycle as well.
+    it = h.retrieve("s")
+    t = Tag("t2")
+    it.id = t
+    t.back = it
+    del it, t
+    gc.collect()
+
+
+def test_memory_item_subclasses_and_finalizers_free_as_usual():
+    # MemoryItem has its own tp_dealloc (py_tier_item.c, memitem_dealloc);
+    # subclasses of it, with or without a __dict__ or __del__, and a __del__
+    # given to MemoryItem itself later must still run and free as usual.
+    import gc
+    import sys
+
+    seen = []
+
+    class WithDel(MemoryItem):
+        def __del__(self):
+            seen.append(self.id)
+
+    class Plain(MemoryItem):
+        __slots__ = ()
+
+    class WithSlot(MemoryItem):
+        __slots__ = ("x",)
+
+    refs = [sys.getrefcount(c) for c in (WithDel, Plain, WithSlot, MemoryItem)]
+    for _ in range(100):
+        WithDel("d", "x")
+        Plain("p", "x")
+        w = WithSlot("w", "x")
+        w.x = [w]
+        del w
+    gc.collect()
+    assert seen == ["d"] * 100
+    assert [sys.getrefcount(c)
+            for c in (WithDel, Plain, WithSlot, MemoryItem)] == refs
+    h = HierarchicalMemoryManager()
+    h.store("a", "text")
+    MemoryItem.__del__ = lambda self: seen.append("m:" + self.id)
+    try:
+        seen.clear()
+        h.retrieve("a")
+        MemoryItem("b", "y")
+        assert seen == ["m:a", "m:b"]
+    finally:
+        del MemoryItem.__del__
+    seen.clear()
+    h.retrieve("a")
+    assert seen == []
     h.store("u", "naïve ünïcode", 0.5)
     assert h.retrieve("u").content == "naïve ünïcode"
