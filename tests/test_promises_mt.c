@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "agentmem/conv.h"
+#include "agentmem/providers.h"
 #include "agentmem/react.h"
 #include "agentmem/sessions.h"
 #include "agentmem/store.h"
@@ -428,3 +429,46 @@ AM_TEST(memory_manager_is_shared_between_threads)
     CHECK_EQ(am_memory_last_error(NULL)->code, AM_EINVAL);
 }
 
+
+/* ---- Chat client (providers.h) ---- */
+
+/* Calls refused before anything is sent (an unknown role, named in the
+ * detail), so no server is needed: the detail is the thread's own. */
+static void *llm_worker(void *arg)
+{
+    job *j = arg;
+    am_llm *llm = j->h;
+    am_buf text = AM_BUF_INIT;
+    char role[32];
+
+    for (int i = 0; i < ROUNDS; i++) {
+        am_llm_msg msg = { { role, 0 }, AM_STR("hi") };
+        am_llm_result res;
+        msg.role.len = (size_t)snprintf(role, sizeof role, "r%d-%d", j->id,
+                                        i);
+        if (am_llm_chat_msgs(llm, &msg, 1, &text, &res) != AM_EINVAL ||
+            strstr(res.error.msg, role) == NULL)
+            j->failures++;
+        const am_error *e = am_llm_last_error(llm);
+        am_llm_model(llm);
+        expect_detail(j, e, AM_EINVAL, role);
+    }
+    am_buf_free(&text);
+    return NULL;
+}
+
+AM_TEST(llm_errors_are_per_thread)
+{
+    am_llm_opts o = am_llm_opts_default();
+    am_llm *llm = NULL;
+
+    o.model = "m";
+    o.base_url = "http://127.0.0.1:9/v1"; /* never reached */
+    CHECK_OK(am_llm_create(&o, &llm, NULL));
+    CHECK_EQ(am_llm_last_error(llm)->code, AM_OK);
+    CHECK_EQ(run_threads(llm_worker, llm), 0);
+    /* This thread made no call: still nothing. */
+    CHECK_EQ(am_llm_last_error(llm)->code, AM_OK);
+    CHECK_STR_EQ(am_llm_last_error(llm)->msg, "");
+    am_llm_free(llm);
+}

@@ -79,13 +79,15 @@ typedef void (*am_sleep_fn)(void *ctx, int64_t ms);
 typedef struct am_http_opts {
     int64_t connect_timeout_ms; /* per attempt; default 10000 */
     int64_t timeout_ms;         /* whole attempt; 0: none; default 120000 */
-    int max_retries;            /* retries after the first try; default 3 */
+    int max_retries;            /* retries after the first try, 0..100;
+                                   default 3 */
     int64_t backoff_base_ms;    /* first retry delay before jitter; 500 */
     int64_t backoff_max_ms;     /* cap of the computed delay; 20000 */
     /* A Retry-After (or retry-after-ms) up to this is honoured exactly;
      * a longer one falls back to the computed delay. Default 60000. */
     int64_t retry_after_max_ms;
-    size_t max_response_bytes;  /* larger replies fail AM_ELIMIT; 64 MiB */
+    size_t max_response_bytes;  /* larger replies fail AM_ELIMIT; 64 MiB
+                                   (0: the default) */
     /* Budget of the whole call, attempts and waits included; no retry is
      * started that would pass it, and the last attempt's timeout is cut
      * to what is left. 0: none (default). */
