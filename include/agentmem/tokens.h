@@ -150,8 +150,9 @@ AM_API am_encoding_opts am_encoding_opts_default(void);
  * Errors: AM_EINVAL (NULL argument, memo_entries over 1048576),
  * AM_ENOTFOUND (unknown encoding name,
  * or no rank file anywhere on the search path; the message lists the places
- * tried), AM_EIO (unreadable file), AM_EFORMAT (corrupt rank file: the
- * message names the file and line), AM_ENOMEM. Thread safety: safe. */
+ * tried), AM_EIO (unreadable file), AM_ELIMIT (a rank file over 64 MB, or
+ * one that never ends such as /dev/zero), AM_EFORMAT (corrupt rank file:
+ * the message names the file and line), AM_ENOMEM. Thread safety: safe. */
 AM_API am_status am_encoding_create(const char *name,
                                     const am_encoding_opts *opts,
                                     am_encoding **out, am_error *err);
@@ -365,7 +366,8 @@ AM_API am_models_opts am_models_opts_default(void);
 /* Create a catalog holding the built-in entries (src/tokens/models.json,
  * compiled into the library) and those of opts->user_file (`opts` NULL:
  * defaults). The result is yours: am_models_free.
- * Errors: AM_EINVAL (NULL out), AM_EIO, AM_EFORMAT (naming the file, entry
+ * On failure *out is NULL. Errors: AM_EINVAL (NULL out), AM_ENOTFOUND (no
+ * user file at that path), AM_EIO, AM_EFORMAT (naming the file, entry
  * index and field), AM_ENOMEM. Thread safety: safe. */
 AM_API am_status am_models_create(const am_models_opts *opts,
                                   am_models **out, am_error *err);
@@ -373,6 +375,7 @@ AM_API am_status am_models_create(const am_models_opts *opts,
 /* Add the entries of JSON file `path` (same format as models.json: an
  * object with a "models" array, optional "defaults"). On failure the
  * catalog is unchanged and the detail is in am_models_last_error.
+ * Errors: AM_EINVAL (NULL models or path), then as am_models_create.
  * Thread safety: per-handle (no lookups may run concurrently). */
 AM_API am_status am_models_load_file(am_models *models, const char *path);
 
@@ -443,8 +446,9 @@ AM_API void am_tokenizer_free(am_tokenizer *tz);
  * Thread safety: safe. */
 AM_API bool am_tokenizer_is_exact(const am_tokenizer *tz);
 
-/* The model name the tokenizer was opened for (or the encoding name when
- * it was opened without one). Owned by `tz`. Thread safety: safe. */
+/* The model name the tokenizer was opened for, cut to 127 bytes (or the
+ * encoding name when it was opened without one). Owned by `tz`.
+ * Thread safety: safe. */
 AM_API const char *am_tokenizer_model_name(const am_tokenizer *tz);
 
 /* The model's catalog entry (copied into *out). Thread safety: safe. */
@@ -516,7 +520,9 @@ AM_API am_status am_tokenizer_count_messages_json(const am_tokenizer *tz,
  * ([{"type":"function","function":{"name","description","parameters"}}]):
  * the tokens of each name, description and compact JSON parameters, plus
  * 8 per tool and 12 for the list (an estimate: OpenAI does not publish
- * the exact rendering). Errors: AM_EFORMAT. Thread safety: safe. */
+ * the exact rendering); an empty list is 0 (no tools are sent).
+ * Errors: AM_EFORMAT (not a JSON array, a tool without a string name),
+ * AM_EINVAL (NULL argument), AM_ENOMEM. Thread safety: safe. */
 AM_API am_status am_tokenizer_count_tools_json(const am_tokenizer *tz,
                                                am_str json, size_t *total,
                                                am_error *err);
@@ -546,7 +552,8 @@ typedef struct am_tracker_stats {
     double compression_cost;
     int64_t net_tokens_saved;   /* tokens_saved - compression_tokens */
     double net_savings;         /* savings - compression_cost */
-    double savings_percent;     /* net_tokens_saved / (input + saved) */
+    double savings_percent;     /* 100 * net_tokens_saved / (input +
+                                   saved); 0 before anything is recorded */
     double budget;              /* 0: none */
     int64_t budget_tokens;      /* 0: none */
     bool over_budget;           /* cost > budget or total > budget_tokens */
@@ -557,7 +564,8 @@ typedef struct am_tracker_stats {
 } am_tracker_stats;
 
 /* Called once, from inside the am_token_tracker_record call that first
- * takes the totals over a budget, with the statistics at that moment. */
+ * takes the totals over a budget, with the statistics at that moment
+ * (once more after each am_token_tracker_reset). */
 typedef void (*am_budget_fn)(void *ctx, const am_tracker_stats *stats);
 
 typedef struct am_tracker_opts {
@@ -584,7 +592,8 @@ typedef struct am_usage_record {
 } am_usage_record;
 
 /* Create a tracker; yours, free with am_token_tracker_free. Errors:
- * AM_EINVAL (negative budget), AM_ENOMEM. Thread safety: safe. */
+ * AM_EINVAL (NULL out, negative budget or budget_tokens), AM_ENOMEM.
+ * Thread safety: safe. */
 AM_API am_status am_token_tracker_create(const am_tracker_opts *opts,
                                          am_token_tracker **out,
                                          am_error *err);
