@@ -130,7 +130,8 @@ typedef struct am_tiers_opts {
      * AM_EINVAL), pruned oldest first by every flush that writes moves;
      * and, when move_log_keep_days > 0 (default 90), rows older than that
      * many days are deleted by am_tiers_optimize (so by am_tiers_maintain).
-     * The newest row is always kept, so the move count survives. */
+     * The newest row is always kept, so the move count survives. A
+     * negative move_log_keep_days is AM_EINVAL. */
     size_t move_log_keep;
     int move_log_keep_days;
     /* Deferred archive compression. am_tiers_apply_policies moves items
@@ -233,10 +234,13 @@ typedef struct am_tier_item_in {
     unsigned flags;      /* AM_TIER_JSON */
     double importance;   /* 0..1, default 0.5 */
     am_tier tier;        /* default AM_TIER_WORKING */
-    am_str type;         /* metadata type; default "unknown" */
-    const am_str *tags;  /* tag_count tags, copied; duplicates dropped */
+    am_str type;         /* metadata type, at most 255 bytes; default
+                            "unknown" */
+    const am_str *tags;  /* tag_count tags of 1..255 bytes, copied;
+                            duplicates dropped */
     size_t tag_count;    /* at most 255 */
-    am_str extra;        /* other metadata: a JSON object, or empty */
+    am_str extra;        /* other metadata: a JSON object of at most
+                            1 MiB, or empty */
 } am_tier_item_in;
 
 /* Defaults: empty content, importance 0.5, working tier, type "unknown",
@@ -425,7 +429,7 @@ AM_API am_status am_tiers_add_index(am_tiers *t, const char *name,
 typedef struct am_tier_query {
     am_str type;             /* ptr NULL: any type */
     const am_str *tags;      /* every one of tag_count tags */
-    size_t tag_count;
+    size_t tag_count;        /* at most 64 */
     double min_importance;   /* inclusive; default 0 */
     double max_importance;   /* inclusive; default 1 */
     int64_t created_from_ms; /* inclusive; default INT64_MIN */
@@ -464,7 +468,8 @@ AM_API void am_tier_hits_free(am_tier_hits *hits);
  * order within each index list), at most q->limit. Unless AM_TIER_PEEK,
  * each returned item counts as an access (and may be promoted). `out` is
  * overwritten. AM_OK (possibly zero hits), AM_EINVAL (bad range, unknown
- * custom index), AM_ENOMEM. Thread safety: safe. */
+ * custom index, more than 64 tags, unknown flags), AM_ENOMEM.
+ * Thread safety: safe. */
 AM_API am_status am_tiers_search(am_tiers *t, const am_tier_query *q,
                                  am_tier_hits *out);
 
