@@ -40,8 +40,12 @@ static inline char *url_with(const mock_http *m, const char *suffix)
     return buf;
 }
 
-static inline am_llm *new_llm(mock_http *m, am_llm_kind kind, const char *key,
-                       sleeps *sl, int retries)
+/* A chat client on the mock with the key `key` (NULL: from the variable
+ * `key_env`, NULL: the provider's own) and a recording sleep (`sl` NULL:
+ * the real one). */
+static inline am_llm *new_llm_env(mock_http *m, am_llm_kind kind,
+                                  const char *key, const char *key_env,
+                                  sleeps *sl, int retries)
 {
     am_llm_opts o = am_llm_opts_default();
     am_llm *llm = NULL;
@@ -52,13 +56,22 @@ static inline am_llm *new_llm(mock_http *m, am_llm_kind kind, const char *key,
                                        : mock_http_url(m);
     o.model = "test-model";
     o.api_key = key;
-    o.api_key_env = "AM_TEST_NO_SUCH_KEY_VAR";
+    o.api_key_env = key_env;
     o.http.max_retries = retries;
-    o.http.sleep = record_sleep;
-    o.http.sleep_ctx = sl;
+    if (sl != NULL) {
+        o.http.sleep = record_sleep;
+        o.http.sleep_ctx = sl;
+    }
     o.http.timeout_ms = 5000;
     CHECK_OK_E(am_llm_create(&o, &llm, &err), &err);
     return llm;
+}
+
+/* The same with no key anywhere unless `key` is given. */
+static inline am_llm *new_llm(mock_http *m, am_llm_kind kind, const char *key,
+                       sleeps *sl, int retries)
+{
+    return new_llm_env(m, kind, key, "AM_TEST_NO_SUCH_KEY_VAR", sl, retries);
 }
 
 static const am_llm_msg two_msgs[] = {

@@ -108,25 +108,6 @@ AM_TEST(default_base_urls_are_the_providers_own)
 
 /* ---- The API key ---- */
 
-static am_llm *llm_on(mock_http *m, am_llm_kind kind, const char *key,
-                      const char *key_env)
-{
-    am_llm_opts o = am_llm_opts_default();
-    am_llm *llm = NULL;
-    am_error err;
-
-    o.kind = kind;
-    o.base_url = kind == AM_LLM_OPENAI ? url_with(m, "/v1")
-                                       : mock_http_url(m);
-    o.model = "test-model";
-    o.api_key = key;
-    o.api_key_env = key_env;
-    o.http.max_retries = 0;
-    o.http.timeout_ms = 5000;
-    CHECK_OK_E(am_llm_create(&o, &llm, &err), &err);
-    return llm;
-}
-
 /* The auth header of the last request, or NULL when none was sent. */
 static const char *last_auth(mock_http *m, am_llm_kind kind, char *hv,
                              size_t cap)
@@ -155,19 +136,19 @@ AM_TEST(the_key_comes_from_the_option_then_the_default_variable)
     setenv("ANTHROPIC_API_KEY", "ak-from-env", 1);
 
     /* api_key_env NULL: the provider's own variable. */
-    llm = llm_on(m, AM_LLM_OPENAI, NULL, NULL);
+    llm = new_llm_env(m, AM_LLM_OPENAI, NULL, NULL, NULL, 0);
     CHECK_OK(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res));
     CHECK_STR_EQ(last_auth(m, AM_LLM_OPENAI, hv, sizeof hv),
                  "Bearer sk-from-env");
     am_llm_free(llm);
-    llm = llm_on(m, AM_LLM_ANTHROPIC, NULL, NULL);
+    llm = new_llm_env(m, AM_LLM_ANTHROPIC, NULL, NULL, NULL, 0);
     CHECK_OK(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res));
     CHECK_STR_EQ(last_auth(m, AM_LLM_ANTHROPIC, hv, sizeof hv),
                  "ak-from-env");
     am_llm_free(llm);
 
     /* api_key wins over the variable. */
-    llm = llm_on(m, AM_LLM_OPENAI, "sk-option", NULL);
+    llm = new_llm_env(m, AM_LLM_OPENAI, "sk-option", NULL, NULL, 0);
     CHECK_OK(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res));
     CHECK_STR_EQ(last_auth(m, AM_LLM_OPENAI, hv, sizeof hv),
                  "Bearer sk-option");
@@ -180,7 +161,7 @@ AM_TEST(the_key_comes_from_the_option_then_the_default_variable)
     for (int k = 0; k < 2; k++) {
         am_llm_kind kind = k ? AM_LLM_ANTHROPIC : AM_LLM_OPENAI;
         mock_reply r401 = { .status = 401, .body = "{}" };
-        llm = llm_on(m, kind, NULL, NULL);
+        llm = new_llm_env(m, kind, NULL, NULL, NULL, 0);
         CHECK_OK(am_llm_chat_msgs(llm, two_msgs, 2, &text, &res));
         CHECK(last_auth(m, kind, hv, sizeof hv) == NULL);
         CHECK(mock_header(mock_http_request(m, mock_http_count(m) - 1),

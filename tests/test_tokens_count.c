@@ -194,25 +194,13 @@ AM_TEST(messages_json_is_read_by_the_message_reader)
 
 /* ---- Token tracker ---- */
 
-typedef struct budget_seen {
-    int calls;
-    double cost;
-} budget_seen;
-
-static void on_budget(void *ctx, const am_tracker_stats *s)
-{
-    budget_seen *b = ctx;
-    b->calls++;
-    b->cost = s->cost;
-}
-
 AM_TEST(tracker_sums_usage_cost_savings_and_reports_the_budget_once)
 {
     am_tracker_opts o = am_tracker_opts_default();
     am_token_tracker *t = NULL;
     am_tracker_stats s;
     am_usage_record u;
-    budget_seen seen = { 0, 0 };
+    budget_seen seen = { 0, 0, 0 };
     am_buf json = AM_BUF_INIT;
     am_tokenizer *tz = NULL;
 

@@ -262,28 +262,16 @@ AM_TEST(tools_estimate_is_the_sum_the_header_gives)
 
 /* ---- Tracker ---- */
 
-typedef struct fired {
-    int calls;
-    int64_t total;
-} fired;
-
-static void on_over(void *ctx, const am_tracker_stats *s)
-{
-    fired *f = ctx;
-    f->calls++;
-    f->total = s->total_tokens;
-}
-
 AM_TEST(tracker_token_budget_savings_percent_and_reset)
 {
     am_tracker_opts o = am_tracker_opts_default();
     am_token_tracker *t = NULL;
     am_tracker_stats s;
     am_usage_record u;
-    fired f = { 0, 0 };
+    budget_seen f = { 0, 0, 0 };
 
     o.budget_tokens = 1000;
-    o.on_budget = on_over;
+    o.on_budget = on_budget;
     o.on_budget_ctx = &f;
     CHECK_OK(am_token_tracker_create(&o, &t, NULL));
     memset(&u, 0, sizeof u);

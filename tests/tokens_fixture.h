@@ -31,6 +31,22 @@ static inline size_t count_of(const am_encoding *enc, const char *text)
     return n;
 }
 
+/* A tracker's on_budget callback that records its calls and the cost and
+ * total tokens it was told. */
+typedef struct budget_seen {
+    int calls;
+    double cost;
+    int64_t total;
+} budget_seen;
+
+static inline void on_budget(void *ctx, const am_tracker_stats *s)
+{
+    budget_seen *b = ctx;
+    b->calls++;
+    b->cost = s->cost;
+    b->total = s->total_tokens;
+}
+
 /* Write `text` to <dir>/<name>; the path is yours (free()). */
 static inline char *write_tmp(const char *dir, const char *name,
                               const char *text)
