@@ -39,7 +39,7 @@ static bool open_readers(srv_ctx *ctx, const char *db,
         return false;
     }
     for (; ctx->reader_count < n; ctx->reader_count++) {
-        memset(&err, 0, sizeof err);
+        am_error_clear(&err);
         if (am_store_open(db, so, &ctx->readers[ctx->reader_count],
                           &err) != AM_OK) {
             fprintf(stderr, "agentmem: --db: read handle %zu: %s\n",
@@ -89,7 +89,6 @@ bool srv_ctx_open(srv_ctx *ctx, const srv_opts *o, size_t readers,
     am_status st;
 
     memset(ctx, 0, sizeof *ctx);
-    memset(&err, 0, sizeof err);
     for (size_t i = 0; i < SRV_CONV_LOCKS; i++)
         pthread_mutex_init(&ctx->conv_locks[i], NULL);
     pthread_mutex_init(&ctx->readers_mu, NULL);

@@ -395,7 +395,6 @@ bool srv_results_text(srv_call *c, const am_results *r, bool scores,
     am_status st = AM_OK;
     bool ok = false;
 
-    memset(&err, 0, sizeof err);
     view.count = r != NULL ? r->count : 0;
     view.priv_ = r != NULL ? r->priv_ : NULL;
     if (view.count > 0) {

@@ -206,7 +206,6 @@ static json_t *page(tool_run *r, const char *key, json_t *items,
 
     if (out == NULL)
         return NULL;
-    memset(&err, 0, sizeof err);
     tz = srv_tokenizer(r->ctx, NULL, &err);
     json_object_set(out, key, items);
     for (;;) {

@@ -148,7 +148,6 @@ static bool model_tokenizer(srv_call *c, am_str model,
                         "holds NUL");
     if (model.ptr != NULL)
         memcpy(name, model.ptr, model.len);
-    memset(&err, 0, sizeof err);
     *tz = srv_tokenizer(c->ctx, name, &err);
     if (*tz == NULL)
         return srv_fail(c, srv_http_status(err.code), "model", "field "

@@ -49,7 +49,6 @@ static bool conv_open(srv_call *c, conv *cv)
     memset(cv, 0, sizeof *cv);
     if (!srv_id(c, "conversation_id", false, &cv->id_buf, &cv->id))
         return false;
-    memset(&err, 0, sizeof err);
     tz = srv_tokenizer(c->ctx, o.config.model, &err);
     if (tz == NULL) {
         free(cv->id_buf);
