@@ -41,8 +41,8 @@ python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r[0][
     && pass=$((pass + 1)) || { echo "FAIL search_boost_first"; cat "$out"; fails=$((fails + 1)); }
 check search_boost_bad 2 $S search x --boost-field speaker --boost 3
 has search_boost_msg "$err" "--boost needs a number"
-check search_boost_nofield 2 $S search x --boost 0.5
-has search_boost_nofield_msg "$err" "--boost-field"
+check search_boost_nofield 3 $S search x --boost 0.5
+has search_boost_nofield_msg "$err" "boost 0.5 needs boost_field"
 # Names bonus: the turn naming a place the query does not comes first.
 check put_t0 0 $S put trips a '"x"' --text 'travel last summer was fun' --meta '{"names":[]}'
 check put_t1 0 $S put trips b '"x"' --text 'travel last summer to Sweden' --meta '{"names":["Sweden"]}'

@@ -318,6 +318,29 @@ AM_TEST(boost_outside_zero_one_is_refused)
     free(dir);
 }
 
+/* store.h: a boost with no field to read is a mistake, not a no-op (it
+ * was silently off); the message names both fields, and the CLI relies
+ * on this one check. A field without a boost takes the default weight. */
+AM_TEST(boost_without_boost_field_is_refused)
+{
+    char *dir;
+    am_store *s = open_talk(&dir, 0);
+    am_results *r = NULL;
+    am_search q = { .ns = NS1("talk"), .query = AM_STR("sunset"),
+                    .boost = 0.5 };
+    CHECK_EQ(am_store_search(s, &q, &r), AM_EINVAL);
+    CHECK(r == NULL);
+    CHECK(strstr(am_store_last_error(s)->msg,
+                 "boost 0.5 needs boost_field") != NULL);
+    q.boost = 0;
+    CHECK_OK(am_store_search(s, &q, &r));
+    CHECK_EQ(r->count, 3);
+    am_results_free(r);
+    am_store_close(s);
+    test_rmtree(dir);
+    free(dir);
+}
+
 /* ---- Names bonus (am_search.names_field) and am_text_names ---- */
 
 static void check_names(const char *text, const char *want)

@@ -355,7 +355,7 @@ typedef struct am_search {
      * score s raised to s + boost * (1 - s): "What did Caroline paint?"
      * ranks Caroline's own turns above turns that only mention her. An
      * item that matches nothing of the query (s = 0) is not raised.
-     * Empty: off. */
+     * Empty: off (then a `boost` above 0 is AM_EINVAL). */
     am_str boost_field;
     double boost;         /* in [0, 1]; 0: AM_SEARCH_BOOST */
     /* Names bonus: the name of a top-level metadata field listing the
@@ -367,7 +367,8 @@ typedef struct am_search {
      * person the question does not is the likelier answer ("Where did
      * Caroline travel?" -> "we spent a week in Sweden"). An item that
      * matches nothing of the query (s = 0), or scores below `min_score`
-     * before the bonus, is not raised. Empty: off. */
+     * before the bonus, is not raised. Empty: off (then a `names_bonus`
+     * above 0 is AM_EINVAL). */
     am_str names_field;
     double names_bonus;   /* in [0, 1]; 0: AM_SEARCH_NAMES_BONUS */
 } am_search;
@@ -429,8 +430,9 @@ AM_API am_status am_text_names(am_str text, const am_str *exclude,
  * or punctuation-only query matches nothing in text mode. Errors:
  * AM_EINVAL (NULL `s`, `q` or `out`, an unknown mode, dimension
  * mismatch, vector mode with no vector and no embedder, or nothing to
- * embed, boost or names_bonus outside [0, 1], a names_bonus above 0
- * without a names_field), AM_EFORMAT (a filter that is not JSON or breaks the rules
+ * embed, boost or names_bonus outside [0, 1], a boost above 0 without a
+ * boost_field or a names_bonus above 0 without a names_field: the message
+ * names both fields), AM_EFORMAT (a filter that is not JSON or breaks the rules
  * of am_search.filter: the message names the operator or field and where
  * it is, e.g. "unknown operator '$regex' at '$or[1].age.$regex'"; at most
  * 1000 conditions and values, nested at most 32 deep). Thread safety:

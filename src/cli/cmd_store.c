@@ -187,8 +187,6 @@ static int st_search(void *ctx)
     q.min_score = x->o->min_score;
     q.boost_field = am_str_c(x->o->boost_field);
     q.boost = x->o->boost;
-    if (x->o->boost > 0 && x->o->boost_field == NULL)
-        return cli_usage("store", "--boost needs --boost-field");
     q.names_field = am_str_c(x->o->names_field);
     q.names_bonus = x->o->names_bonus;
     if (mode == NULL || strcmp(mode, "hybrid") == 0)

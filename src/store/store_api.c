@@ -830,6 +830,10 @@ am_status am_store_search(am_store *s, const am_search *q, am_results **out)
                       "[0, 1]", q->names_bonus);
     /* A weight with nothing to weigh is a mistake, not a no-op. The one
      * place this is said: the CLI and Python rely on it. */
+    else if (q->boost > 0 && q->boost_field.len == 0)
+        st = am__fail(&err, AM_EINVAL, "search: boost %g needs boost_field "
+                      "(the metadata field saying who or what each item is "
+                      "about)", q->boost);
     else if (q->names_bonus > 0 && q->names_field.len == 0)
         st = am__fail(&err, AM_EINVAL, "search: names_bonus %g needs "
                       "names_field (the metadata field listing each "
