@@ -1146,3 +1146,45 @@ AM_TEST(memory_tool_malformed_input_call_errors_and_where_files_live)
     am_buf_free(&out);
     fx_close(&f);
 }
+
+/* memtool.h: JSON is UTF-8 text, so input with a stray byte (a path's
+ * included) is answered "not valid UTF-8" with the byte's offset, not "the
+ * path does not exist" (it never reaches the path checks) nor "must be a
+ * JSON object"; AM_OK, as for every malformed input. Nothing is written. */
+AM_TEST(memory_tool_input_that_is_not_utf8_names_the_first_bad_byte)
+{
+    fixture f;
+    fx_open(&f);
+    am_buf out = AM_BUF_INIT;
+    int is_error = 0;
+    static const char bad_path[] = "{\"command\":\"create\",\"path\":"
+                                   "\"/memories/\xff.md\",\"file_text\":"
+                                   "\"x\"}";
+    CHECK_OK(am_memtool_exec(f.s, AM_STR("u"), AM_STR(bad_path), &out,
+                             &is_error));
+    CHECK(is_error);
+    CHECK_STR_EQ(out.ptr, "Error: the tool input is not valid UTF-8 "
+                          "(byte 38)");
+    /* A truncated sequence at the end, and an overlong '/'. */
+    CHECK_OK(am_memtool_exec(f.s, AM_STR("u"), AM_STR("{\"a\":\"\xc3"),
+                             &out, &is_error));
+    CHECK_STR_EQ(out.ptr, "Error: the tool input is not valid UTF-8 "
+                          "(byte 6)");
+    CHECK_OK(am_memtool_exec(f.s, AM_STR("u"), AM_STR("\xc0\xaf"), &out,
+                             &is_error));
+    CHECK_STR_EQ(out.ptr, "Error: the tool input is not valid UTF-8 "
+                          "(byte 0)");
+    /* Nothing was created under the user. */
+    CHECK_OK(am_memtool_exec(f.s, AM_STR("u"), AM_STR("{\"command\":"
+                             "\"view\",\"path\":\"/memories\"}"), &out,
+                             &is_error));
+    CHECK(!is_error);
+    CHECK(strstr(out.ptr, ".md") == NULL);
+    /* Valid UTF-8 that is not JSON keeps its own reply. */
+    CHECK_OK(am_memtool_exec(f.s, AM_STR("u"), AM_STR("caf\xc3\xa9"), &out,
+                             &is_error));
+    CHECK(is_error);
+    CHECK_STR_EQ(out.ptr, "Error: the tool input must be a JSON object");
+    am_buf_free(&out);
+    fx_close(&f);
+}

@@ -9,10 +9,12 @@
  *
  * Paths are normalized ("//" and "." collapse) and confined: "..", paths
  * outside /memories (including "/memories_backup/..."), NUL and control
- * bytes, backslashes, URL-encoded dots or slashes, invalid UTF-8 and paths
- * over 1024 bytes are answered with "The path P does not exist. Please
- * provide a valid path." Replies follow the texts of Anthropic's
- * documentation for the tool.
+ * bytes, backslashes, URL-encoded dots or slashes and paths over 1024
+ * bytes are answered with "The path P does not exist. Please provide a
+ * valid path." Input that is not valid UTF-8 anywhere (a path included:
+ * JSON is UTF-8 text) is answered with "Error: the tool input is not
+ * valid UTF-8 (byte N)", N its first bad byte. Replies follow the texts
+ * of Anthropic's documentation for the tool.
  */
 #ifndef AGENTMEM_MEMTOOL_H
 #define AGENTMEM_MEMTOOL_H

@@ -865,7 +865,13 @@ am_status am_memtool_exec(am_store *s, am_str user_id, am_str input,
     m.parts[1] = user_id;
     m.ns = (am_ns){ m.parts, 2 };
     m.out = out;
-    {
+    /* JSON is UTF-8 text: input that is not (a path with a stray byte
+     * included) never reaches the path checks, so say what is wrong
+     * rather than "must be a JSON object". */
+    size_t bad_at = 0;
+    bool bad_utf8 = input.len > 0 && input.ptr != NULL &&
+                    !am__utf8_valid(input.ptr, input.len, &bad_at);
+    if (!bad_utf8) {
         am_error perr = { AM_OK, "" };
         /* Invalid input is the model's mistake, answered in the reply;
          * jansson running out of memory is an error of the call. */
@@ -875,7 +881,10 @@ am_status am_memtool_exec(am_store *s, am_str user_id, am_str input,
     }
     const char *cmd = json_string_value(json_object_get(in, "command"));
     json_t *pv = json_object_get(in, "path");
-    if (!json_is_object(in)) {
+    if (bad_utf8) {
+        st = reply(&m, 1, "Error: the tool input is not valid UTF-8 (byte "
+                          "%zu)", bad_at);
+    } else if (!json_is_object(in)) {
         st = reply(&m, 1, "Error: the tool input must be a JSON object");
     } else if (cmd == NULL) {
         st = reply(&m, 1, "Error: Parameter `command` is required");
