@@ -718,3 +718,80 @@ AM_TEST(executor_limits_defaults_free_ctx_and_the_completion_queue)
     am_embedder_free(h);
     am_executor_free(ex);
 }
+
+/* ---- Submits while am_executor_free runs ---- */
+
+/* What a submit made from inside the shutdown got back. */
+typedef struct late_submit {
+    am_executor *ex;
+    gate g;              /* the running job's: started, never released */
+    atomic_int status;   /* of the submit; -1: none made */
+    char msg[256];       /* am_executor_last_error's, on that thread */
+} late_submit;
+
+static void submit_late(late_submit *l)
+{
+    am_job *job = NULL;
+    am_status st = am_executor_submit(l->ex, quick_run, NULL, NULL, &job);
+    snprintf(l->msg, sizeof l->msg, "%s", am_executor_last_error(l->ex)->msg);
+    if (st == AM_OK)
+        am_job_free(job);
+    atomic_store(&l->status, (int)st);
+}
+
+/* A running job that submits once it is asked to stop: only
+ * am_executor_free asks, so the submit is made while free runs (free waits
+ * for this job), with no timing involved. */
+static am_status submit_when_cancelled(am_job *job, void *ctx, am_error *err)
+{
+    late_submit *l = ctx;
+    atomic_store(&l->g.started, true);
+    while (!am_job_cancelled(job))
+        sleep_ms(1);
+    submit_late(l);
+    return am__fail(err, AM_ECANCELED, "stopped");
+}
+
+/* The callback of a job still queued: am_executor_free runs it on its own
+ * thread, after it has begun. */
+static void submit_from_callback(am_job *job, void *ctx)
+{
+    (void)job;
+    submit_late(ctx);
+}
+
+/* async.h: am_executor_submit answers AM_ESTATE while am_executor_free
+ * runs, from the running jobs free waits for and from the callbacks of the
+ * queued jobs it cancels; nothing is queued, and the executor's memory
+ * outlives both. */
+AM_TEST(submits_while_the_executor_is_freed_are_refused_with_estate)
+{
+    am_executor *ex = open_executor(1, 8);
+    late_submit in_job, in_cb;
+    am_job *running = NULL, *queued = NULL;
+
+    memset(&in_job, 0, sizeof in_job);
+    memset(&in_cb, 0, sizeof in_cb);
+    in_job.ex = in_cb.ex = ex;
+    gate_init(&in_job.g);
+    gate_init(&in_cb.g);
+    atomic_init(&in_job.status, -1);
+    atomic_init(&in_cb.status, -1);
+    CHECK_OK(am_executor_submit(ex, submit_when_cancelled, &in_job, NULL,
+                                &running));
+    wait_started(&in_job.g);
+    /* One worker, busy: this one waits in the queue. */
+    am_job_opts jo = { submit_from_callback, &in_cb, NULL, false };
+    CHECK_OK(am_executor_submit(ex, quick_run, NULL, &jo, &queued));
+
+    am_executor_free(ex);
+    CHECK_EQ(atomic_load(&in_job.status), AM_ESTATE);
+    CHECK_HAS(in_job.msg, "while the executor is being freed");
+    CHECK_EQ(atomic_load(&in_cb.status), AM_ESTATE);
+    CHECK_HAS(in_cb.msg, "while the executor is being freed");
+    CHECK(am_job_wait(running, 0));
+    CHECK_EQ(am_job_status(running), AM_ECANCELED);
+    CHECK_EQ(am_job_status(queued), AM_ECANCELED);
+    am_job_free(running);
+    am_job_free(queued);
+}

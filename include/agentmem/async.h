@@ -91,7 +91,9 @@ AM_API am_status am_executor_create(const am_executor_opts *opts,
  * waited for, the workers are joined. Job handles you still hold stay
  * valid (free each with am_job_free); the memory of the executor goes
  * with the last of them. NULL: no-op. Thread safety: unsafe (no other
- * call on `ex` may run or start, including submits from callbacks). */
+ * thread may call anything on `ex` once this starts; only the running
+ * jobs it waits for and the callbacks it runs may still submit, and get
+ * AM_ESTATE). */
 AM_API void am_executor_free(am_executor *ex);
 
 /* The job's work: runs once on a worker thread. Return its status and,
