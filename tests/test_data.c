@@ -91,6 +91,44 @@ AM_TEST(data_find_not_found_lists_every_place_tried)
     free(dir);
 }
 
+/* data.h: with AGENTMEM_DATA_ONLY, the given directory and
+ * AGENTMEM_DATA_DIR are the only places: a rank file the build tree holds
+ * is found without it and not found with it, and the message lists only
+ * the named places. */
+AM_TEST(data_only_searches_the_places_the_caller_named)
+{
+    char *dir = test_tmpdir();
+    char env[PATH_MAX], out[PATH_MAX];
+    am_error err;
+
+    put(dir, "env");
+    snprintf(env, sizeof env, "%s/env", dir);
+    CHECK_EQ(setenv("AGENTMEM_DATA_DIR", env, 1), 0);
+    CHECK_OK_E(am_data_find(NULL, "cl100k_base.tiktoken", out, sizeof out,
+                            &err), &err);
+    CHECK_EQ(setenv("AGENTMEM_DATA_ONLY", "1", 1), 0);
+    CHECK_ST(am_data_find(NULL, "cl100k_base.tiktoken", out, sizeof out,
+                          &err), AM_ENOTFOUND);
+    CHECK(strstr(err.msg, env) != NULL);
+    CHECK(strstr(err.msg, "install prefix") == NULL);
+    CHECK(strstr(err.msg, "next to the library") == NULL);
+    /* The named places still work, the given directory first. */
+    CHECK_OK_E(am_data_find(NULL, NAME, out, sizeof out, &err), &err);
+    check_found(out, dir, "env");
+    put(dir, "given");
+    snprintf(env, sizeof env, "%s/given", dir);
+    CHECK_OK_E(am_data_find(env, NAME, out, sizeof out, &err), &err);
+    check_found(out, dir, "given");
+    /* Empty is unset. */
+    CHECK_EQ(setenv("AGENTMEM_DATA_ONLY", "", 1), 0);
+    CHECK_OK_E(am_data_find(NULL, "cl100k_base.tiktoken", out, sizeof out,
+                            &err), &err);
+    unsetenv("AGENTMEM_DATA_ONLY");
+    unsetenv("AGENTMEM_DATA_DIR");
+    test_rmtree(dir);
+    free(dir);
+}
+
 AM_TEST(data_find_refuses_null_and_paths_as_names)
 {
     char out[64];

@@ -317,6 +317,34 @@ AM_TEST(default_embedder_fails_instead_of_switching_embedders)
     free(dir);
 }
 
+/* embed.h: when the word vectors cannot be found the default embedder is
+ * AM_ENOTFOUND, naming the file and where it looked, with *out NULL (the
+ * file sits in the source tree, so AGENTMEM_DATA_ONLY keeps the search to
+ * an empty AGENTMEM_DATA_DIR). */
+AM_TEST(default_embedder_not_installed_is_not_found)
+{
+    char *dir = test_tmpdir();
+    am_embedder *e = (am_embedder *)&e;
+    am_error err;
+    am_status st;
+
+    setenv("AGENTMEM_DATA_DIR", dir, 1);
+    setenv("AGENTMEM_DATA_ONLY", "1", 1);
+    st = am_embedder_default_create(NULL, &e, &err);
+    unsetenv("AGENTMEM_DATA_ONLY");
+    unsetenv("AGENTMEM_DATA_DIR");
+    CHECK_ST(st, AM_ENOTFOUND);
+    CHECK(e == NULL);
+    CHECK_EQ(err.code, AM_ENOTFOUND);
+    CHECK(strstr(err.msg, "wordvec-sg100.bin") != NULL);
+    CHECK(strstr(err.msg, dir) != NULL);
+    /* Without the restriction the same call finds the file. */
+    CHECK_OK_E(am_embedder_default_create(NULL, &e, &err), &err);
+    am_embedder_free(e);
+    test_rmtree(dir);
+    free(dir);
+}
+
 /* embed.h: am_embedder_free destroys the context of an embedder you
  * filled yourself but leaves the struct (here on the stack) yours; the
  * built-in ones are freed whole (ASan and the leak check see both). */

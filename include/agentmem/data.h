@@ -16,6 +16,11 @@
  *      rank files, extracted from the source at build time), then the
  *      source tree's data/ (the word vectors made by scripts/setup).
  *
+ * With $AGENTMEM_DATA_ONLY set (to anything but ""), only 1 and 3 are
+ * searched: the places you named, so that a deployment (or a test of what
+ * happens when a file is missing) never picks up a copy the library found
+ * by itself.
+ *
  * `agentmem version --verbose` prints where each data file was found.
  */
 #ifndef AGENTMEM_DATA_H

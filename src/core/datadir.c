@@ -133,10 +133,16 @@ am_status am_data_find(const char *dir, const char *name, char *out,
     order[6].dir = NULL, order[6].rel = NULL;
 #endif
     order[6].what = "source tree";
+    /* AGENTMEM_DATA_ONLY: the places the caller named, nothing found by
+     * the library itself (data.h). */
+    const char *only = getenv("AGENTMEM_DATA_ONLY");
+    bool named_only = only != NULL && only[0] != '\0';
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         /* libdir and bindir usually sit side by side: one place, not two. */
         if (i == 2 && strcmp(AM_DATADIR_FROM_LIBDIR,
                              AM_DATADIR_FROM_BINDIR) == 0)
+            continue;
+        if (named_only && i != 0 && i != 3)
             continue;
         r = try_dir(order[i].dir, order[i].rel, name, out, cap, tried,
                     sizeof tried, order[i].what);
