@@ -25,6 +25,12 @@ check db_sqlite_put 0 "$cli" store --db "sqlite:$tmp/s.db" --embedder none put n
 has db_sqlite_new "$err" "created a new store sqlite:$tmp/s.db"
 check db_sqlite_get 0 "$cli" store --db "sqlite:$tmp/s.db" --embedder none get ns k
 hasnt db_sqlite_old "$err" "created a new store"
+# "sqlite:" with no file part: a temporary store, and the note says so
+# (it said "created a new store sqlite:", a file that never exists).
+check db_sqlite_temp 0 "$cli" store --db "sqlite:" --embedder none put ns k 1
+has db_sqlite_temp_msg "$err" "opened a temporary store: --db sqlite: names no file"
+hasnt db_sqlite_temp_new "$err" "created a new store"
+check db_sqlite_temp_gone 4 "$cli" store --db "sqlite:" --embedder none get ns k
 # tiers too: sqlite:<path> is the file <path>; "sqlite:" alone is refused.
 check db_sqlite_tiers_put 0 "$cli" tiers put k1 "a fact" --db "sqlite:$tmp/t.db"
 [ -e "$tmp/t.db" ] || { echo "FAIL db_sqlite_tiers: no file $tmp/t.db"; fails=$((fails+1)); }

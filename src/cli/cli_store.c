@@ -179,8 +179,12 @@ am_status cli_store_open(const cli_store_opts *o, am_store **s,
      * say so the first time (on stderr, so scripts' output is unchanged). */
     /* Not for a URI: it is no file, and its password must not be shown. */
     const char *file = NULL;
-    bool is_new = am_store_target_kind(o->db, &file) == AM_STORE_KIND_SQLITE
-                  && strcmp(file, ":memory:") != 0 && access(file, F_OK) != 0;
+    bool sqlite = am_store_target_kind(o->db, &file) == AM_STORE_KIND_SQLITE;
+    /* "sqlite:" with no file part: SQLite opens a private temporary
+     * database, which is no new file and is gone when the command ends. */
+    bool is_temp = sqlite && file[0] == '\0';
+    bool is_new = sqlite && !is_temp && strcmp(file, ":memory:") != 0 &&
+                  access(file, F_OK) != 0;
     st = cli_load_key(o->key_file, &key, err);
     if (st == AM_OK) {
         so.key = am_buf_str(&key);
@@ -193,6 +197,10 @@ am_status cli_store_open(const cli_store_opts *o, am_store **s,
     } else if (is_new) {
         fprintf(stderr, "agentmem: created a new store %s (choose another "
                         "with --db FILE)\n", o->db);
+    } else if (is_temp) {
+        fprintf(stderr, "agentmem: opened a temporary store: --db %s names "
+                        "no file, so it is deleted when this command ends "
+                        "(keep one with --db sqlite:FILE)\n", o->db);
     }
     return st;
 }
