@@ -119,8 +119,9 @@ AM_TEST(calloc_zeroes_on_both_paths_and_rejects_overflow)
  * default allocator a block of AM__HUGE_MIN or more is mapped at a 2 MiB
  * boundary (on Linux, where MADV_HUGEPAGE exists); a caller's allocator
  * sees every block, of exactly the size asked, and a failure of it is
- * NULL. Whether the kernel grants huge pages is its choice (a hint), so
- * that is not checked here; bench_tiers_retrieve's callers measure it. */
+ * NULL; am__huge_on tells the two apart. Whether the kernel grants
+ * huge pages is its choice (a hint), so that is not checked here;
+ * bench_tiers_retrieve's callers measure it. */
 AM_TEST(huge_calloc_zeroes_aligns_large_blocks_and_uses_the_allocator)
 {
     static const size_t sizes[] = { 1, 4096, AM__HUGE_MIN - 1, AM__HUGE_MIN,
@@ -148,6 +149,14 @@ AM_TEST(huge_calloc_zeroes_aligns_large_blocks_and_uses_the_allocator)
         }
     }
     am__huge_free(NULL, NULL, AM__HUGE_MIN); /* NULL is a no-op */
+    /* am__huge_on says which of the two paths a large block takes. */
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    CHECK(am__huge_on(NULL));
+    CHECK(am__huge_on(am_allocator_default()));
+#else
+    CHECK(!am__huge_on(NULL));
+#endif
+    CHECK(!am__huge_on(&a));
     ta.fail_at = ta.calls + 1;
     CHECK(am__huge_calloc(&a, AM__HUGE_MIN) == NULL);
     CHECK_EQ(ta.live_blocks, 0);

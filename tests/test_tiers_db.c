@@ -942,3 +942,55 @@ AM_TEST(a_locked_database_makes_flush_busy_and_keeps_the_changes)
     free(dir);
 }
 
+
+/* A big handle keeps its small blobs in regions of its own (tiers_blob.c)
+ * whether it stores them, loads them at open, or reloads them when
+ * another connection wrote (the reload builds a new set of items and
+ * trades it for the old one): every item reads back each way. */
+static void check_big(am_tiers *t, int n)
+{
+    char id[32], content[64];
+    am_buf out = AM_BUF_INIT;
+
+    for (int i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "big-%d", i);
+        snprintf(content, sizeof content, "content %d of a big handle", i);
+        CHECK_OK_E(am_tiers_peek(t, am_str_c(id), &out, NULL),
+                   am_tiers_last_error(t));
+        CHECK_MEM_EQ(out.ptr, out.len, content);
+    }
+    am_buf_free(&out);
+}
+
+AM_TEST(a_big_handle_s_blobs_survive_reopen_and_reload)
+{
+    enum { N = 15000 };
+    test_clock clk = { T0 };
+    char *dir = test_tmpdir();
+    char db[4200], id[32], content[64];
+    am_tiers *a, *b = NULL;
+    am_tiers_opts o = am_tiers_opts_default();
+    am_error err;
+
+    snprintf(db, sizeof db, "%s/big.db", dir);
+    a = open_t(&clk, 100, 1000, 0, db);
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "big-%d", i);
+        snprintf(content, sizeof content, "content %d of a big handle", i);
+        CHECK_OK(put(a, id, content, 0.5, AM_TIER_LONG_TERM));
+    }
+    check_big(a, N);
+    CHECK_OK(am_tiers_close(a, NULL));
+    o.db_path = db;
+    o.flush_interval_ms = 0; /* every call syncs and writes through */
+    CHECK_OK_E(am_tiers_open(&o, &a, &err), &err);
+    check_big(a, N);
+    CHECK_OK_E(am_tiers_open(&o, &b, &err), &err);
+    CHECK_OK(put(b, "from-b", "written by b", 0.5, AM_TIER_LONG_TERM));
+    CHECK_EQ(am_tiers_count(a), (size_t)N + 1); /* a reloads */
+    check_big(a, N);
+    am_tiers_close(b, NULL);
+    am_tiers_close(a, NULL);
+    test_rmtree(dir);
+    free(dir);
+}

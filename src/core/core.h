@@ -131,6 +131,9 @@ char *am__strndup(const am_allocator *a, const char *s, size_t len);
  * am__huge_free and the same `a` and `size`. Thread safety: as `a`. */
 void *am__huge_calloc(const am_allocator *a, size_t size);
 void am__huge_free(const am_allocator *a, void *ptr, size_t size); /* NULL ok */
+/* Whether am__huge_calloc maps blocks of AM__HUGE_MIN and more with `a`
+ * (then each is 2 MiB aligned and advised MADV_HUGEPAGE). */
+bool am__huge_on(const am_allocator *a);
 
 /* ---- Arena: blocks freed together ---- */
 

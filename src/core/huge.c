@@ -32,6 +32,11 @@ static bool use_huge(const am_allocator *a, size_t size)
            size >= AM__HUGE_MIN && size <= SIZE_MAX - 2 * HUGE_PAGE;
 }
 
+bool am__huge_on(const am_allocator *a)
+{
+    return use_huge(a, AM__HUGE_MIN);
+}
+
 static size_t round_up(size_t size)
 {
     return (size + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
@@ -77,6 +82,12 @@ void am__huge_free(const am_allocator *a, void *ptr, size_t size)
 }
 
 #else /* no huge pages: the portable fallback */
+
+bool am__huge_on(const am_allocator *a)
+{
+    (void)a;
+    return false;
+}
 
 void *am__huge_calloc(const am_allocator *a, size_t size)
 {

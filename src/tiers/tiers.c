@@ -250,9 +250,10 @@ static void free_all(am_tiers *t)
     am__tiers_db_close(t);
     for (size_t i = 0; i < t->nslots; i++) {
         const titem *it = am__tiers_item(t, i);
-        if (it->flags & T_LIVE)
+        if ((it->flags & T_LIVE) && !it->pooled)
             am__free(a, it->blob, am__tiers_blob_len(it));
     }
+    am__tiers_blobs_free(t); /* every pooled blob at once */
     am__tiers_chunks_free(t);
     am__free(a, t->skey, t->skey_cap * sizeof(uint32_t));
     am__huge_free(a, t->table, t->tcap * sizeof(tent));
@@ -376,6 +377,7 @@ static void swap_items(am_tiers *t, am_tiers *f)
     SWAPT(tent *, table);
     SWAPT(size_t, tcap);
     SWAPT(const char *, hint_base);
+    SWAPT(tblobs, blobs);
     for (int i = 0; i < AM_TIER_COUNT; i++)
         SWAPT(tvec32, members[i]);
     SWAPT(int64_t, next_pid);

@@ -351,7 +351,7 @@ static am_status load_row(am_tiers *t, sqlite3_stmt *qi, sqlite3_stmt *qs,
     rec.tier = (uint8_t)tier;
     rec.flags = (uint8_t)(T_LIVE | (sqlite3_column_int(qi, 7) ? T_JSON : 0) |
                           (raw && tier == AM_TIER_ARCHIVE ? T_RAW : 0));
-    rec.blob = am__alloc(t->alloc, am__tiers_blob_len(&rec));
+    rec.blob = am__tiers_blob_alloc(t, am__tiers_blob_len(&rec), &rec.pooled);
     if (rec.blob == NULL)
         return am__fail(&AM__ERR(t), AM_ENOMEM, "no memory to load the tiers");
     if (ntags > 0)

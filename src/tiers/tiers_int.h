@@ -1,9 +1,10 @@
 /* tiers_int.h -- internals shared by the files of src/tiers/.
  *
- * Items are compact records in chunks of 1,024 that never move (see
+ * Items are fixed-size records in chunks of 1,024 that never move (see
  * am__tiers_item), addressed by a 32-bit slot.
  * Strings of an item (tag ids, id, extra metadata, content) sit in one
- * allocation, `blob`. An open-addressing table maps id -> slot; each tier
+ * allocation, `blob` (in a big handle, small blobs come from regions of
+ * their own: tiers_blob.c). An open-addressing table maps id -> slot; each tier
  * keeps an array of its slots (an item knows its position, so moves are
  * O(1)). Indexes are posting lists of slots that are never updated in
  * place: a deleted item leaves a stale entry behind, searches skip dead
@@ -57,22 +58,29 @@ typedef struct titem {
     uint8_t ntags;
     uint8_t flags;
     uint8_t tier;
+    uint8_t pooled;        /* blob is in a blob region (tiers_blob.c) */
 } titem;
 
 /* An id table entry, 12 bytes. `h32` is the id's 32-bit hash (a probe
  * rarely touches an item that is not the one wanted, and a rehash needs
  * no id); `slot1` is the slot + 1, 0 empty. `hint` is where the item's id
- * is, as a distance from the handle's `hint_base`, so that a look-up can
- * start loading the id while it loads the item record (three dependent
- * cache misses become two at 100,000 items). It is only a load hint: the
- * compare reads the id through the record, so a stale or missing hint
- * (T_NO_HINT: the id is more than 2 GiB from the base) costs a wasted or
- * a later load, never a wrong answer (am__tiers_table_repoint keeps it
- * current when a blob moves). A 64-bit pointer here made the table 16
- * bytes an entry, 16.8 more bytes per item at 1,000,000 items (a table
- * of 2^21 entries) than the 8-byte entry before it; 32 bits of distance
+ * is, so that a look-up can start loading the id while it loads the item
+ * record (three dependent cache misses become two at 100,000 items):
+ * - an id in a blob region (tiers_blob.c), hint >= 0: the region's index
+ *   times 2^T_HINT_OFF_BITS plus the id's offset in it / 4 (a pooled
+ *   blob is 16-byte aligned and the id follows its 4-byte tag ids);
+ * - any other id, hint < 0: its distance d from the handle's `hint_base`
+ *   (the first such id), as d - 2^30, for |d| < 2^30.
+ * It is only a load hint: the compare reads the id through the record,
+ * so a stale or missing hint (T_NO_HINT: out of those ranges) costs a
+ * wasted or a later load, never a wrong answer (am__tiers_table_repoint
+ * keeps it current when a blob moves). A 64-bit pointer here made the
+ * table 16 bytes an entry, 16.8 more bytes per item at 1,000,000 items
+ * (a table of 2^21 entries) than the 8-byte entry before it; 32 bits
  * give back half of that and keep the parallel load. */
 #define T_NO_HINT INT32_MIN
+#define T_HINT_OFF_BITS 19      /* 2 MiB / 4 */
+#define T_HINT_HEAP ((int32_t)1 << 30)
 typedef struct tent {
     uint32_t h32;
     uint32_t slot1;
@@ -129,6 +137,21 @@ typedef struct tvec32 {
     size_t len, cap;
 } tvec32;
 
+/* Small blobs of a big handle (tiers_blob.c): up to T_BLOB_MAX bytes, in
+ * classes of T_BLOB_GRAIN bytes, carved from 2 MiB regions. */
+#define T_BLOB_GRAIN 16
+#define T_BLOB_MAX 512
+#define T_BLOB_CLASSES (T_BLOB_MAX / T_BLOB_GRAIN)
+/* Every region must be nameable by a hint (tent): 8 GiB of small blobs. */
+#define T_BLOB_MAX_REGIONS ((size_t)1 << (31 - T_HINT_OFF_BITS))
+typedef struct tblobs {
+    char **regions;                 /* each 2 MiB, 2 MiB aligned */
+    size_t nregions, regions_cap;
+    char *bump;                     /* the uncarved rest of the last one */
+    size_t left;
+    char *free[T_BLOB_CLASSES];     /* freed blobs, linked through them */
+} tblobs;
+
 struct am_tiers {
     pthread_mutex_t mu;
     am__errtab errs;    /* error detail per thread (core/errtab.h) */
@@ -158,7 +181,8 @@ struct am_tiers {
     uint64_t seed;
     tent *table;               /* id -> slot, open addressing */
     size_t tcap;
-    const char *hint_base;     /* tent.hint is relative to it */
+    const char *hint_base;     /* a heap tent.hint is relative to it */
+    tblobs blobs;
     tvec32 members[AM_TIER_COUNT];
     int64_t next_pid;
 
@@ -341,6 +365,24 @@ void am__tiers_chunks_free(am_tiers *t);
  * rec->blob from the call on. */
 am_status am__tiers_insert_loaded(am_tiers *t, const titem *rec,
                                   uint32_t *slot_out);
+
+/* ---- tiers_blob.c ---- */
+/* A blob of `len` bytes, or NULL: from a blob region when the handle is
+ * big and uses the default allocator and len <= T_BLOB_MAX (*pooled set
+ * to 1), else from the allocator (*pooled 0). Free with
+ * am__tiers_blob_release and the same len and *pooled. */
+char *am__tiers_blob_alloc(am_tiers *t, size_t len, uint8_t *pooled);
+void am__tiers_blob_release(am_tiers *t, char *blob, size_t len,
+                            uint8_t pooled);
+/* Release every region (closing: pooled blobs need no release each). */
+void am__tiers_blobs_free(am_tiers *t);
+/* The index of the region holding pooled pointer p. */
+size_t am__tiers_blob_region(const char *p);
+
+static inline void am__tiers_blob_free(am_tiers *t, const titem *it)
+{
+    am__tiers_blob_release(t, it->blob, am__tiers_blob_len(it), it->pooled);
+}
 
 /* ---- tiers_move.c ---- */
 bool am__tiers_is_full(const am_tiers *t, am_tier tier);

@@ -78,17 +78,19 @@ static am_status install_frame(am_tiers *t, uint32_t slot, const char *data,
     titem *it = am__tiers_item(t, slot);
     size_t prefix = am__tiers_blob_len(it) - it->stored_len;
     char *nb;
+    uint8_t pooled;
 
     if (n >= UINT32_MAX)
         return am__fail(&AM__ERR(t), AM_ELIMIT, "compressed content too large");
-    nb = am__alloc(t->alloc, prefix + n);
+    nb = am__tiers_blob_alloc(t, prefix + n, &pooled);
     if (nb == NULL)
         return am__fail(&AM__ERR(t), AM_ENOMEM, "no memory for %zu compressed "
                         "bytes", n);
     memcpy(nb, it->blob, prefix);
     memcpy(nb + prefix, data, n);
-    am__free(t->alloc, it->blob, am__tiers_blob_len(it));
+    am__tiers_blob_free(t, it);
     it->blob = nb;
+    it->pooled = pooled;
     it->stored_len = (uint32_t)n;
     am__tiers_table_repoint(t, slot);
     return AM_OK;
@@ -485,6 +487,7 @@ am_status am__tiers_uncompress_slot(am_tiers *t, uint32_t slot)
     titem *it = am__tiers_item(t, slot);
     size_t prefix = am__tiers_blob_len(it) - it->stored_len;
     char *nb;
+    uint8_t pooled;
     am_status st;
 
     if (it->flags & T_RAW) {
@@ -494,18 +497,19 @@ am_status am__tiers_uncompress_slot(am_tiers *t, uint32_t slot)
     }
     if ((st = frame_fits(t, it)) != AM_OK)
         return st;
-    nb = am__alloc(t->alloc, prefix + it->content_len);
+    nb = am__tiers_blob_alloc(t, prefix + it->content_len, &pooled);
     if (nb == NULL)
         return am__fail(&AM__ERR(t), AM_ENOMEM, "no memory for %u bytes of "
                         "content", it->content_len);
     st = unzstd(t, it, nb + prefix);
     if (st != AM_OK) {
-        am__free(t->alloc, nb, prefix + it->content_len);
+        am__tiers_blob_release(t, nb, prefix + it->content_len, pooled);
         return st;
     }
     memcpy(nb, it->blob, prefix);
-    am__free(t->alloc, it->blob, am__tiers_blob_len(it));
+    am__tiers_blob_free(t, it);
     it->blob = nb;
+    it->pooled = pooled;
     it->stored_len = it->content_len;
     am__tiers_table_repoint(t, slot);
     return AM_OK;

@@ -24,22 +24,34 @@ static inline uint64_t hash_id(const am_tiers *t, const char *id, size_t len)
     return am__hash64(id, len, t->seed);
 }
 
-/* The hint for an id at `id` (see tent): its distance from the
- * handle's base, the first id ever hinted. Integer arithmetic, since the
- * two pointers need not point into one object. */
-static int32_t hint_of(am_tiers *t, const char *id)
+/* The hint for the id of `it` (see tent). A heap id's is its distance
+ * from the handle's base, the first heap id ever hinted: integer
+ * arithmetic, since the two pointers need not point into one object. */
+static int32_t hint_of(am_tiers *t, const titem *it)
 {
+    const char *id = am__tiers_id(it);
     intptr_t d;
 
+    if (it->pooled) {
+        size_t r = am__tiers_blob_region(id);
+        uintptr_t off = (uintptr_t)id - (uintptr_t)t->blobs.regions[r];
+        return (int32_t)((r << T_HINT_OFF_BITS) | (off >> 2));
+    }
     if (t->hint_base == NULL)
         t->hint_base = id;
     d = (intptr_t)((uintptr_t)id - (uintptr_t)t->hint_base);
-    return d > INT32_MIN && d <= INT32_MAX ? (int32_t)d : T_NO_HINT;
+    return d > -T_HINT_HEAP && d < T_HINT_HEAP ? (int32_t)(d - T_HINT_HEAP)
+                                               : T_NO_HINT;
 }
 
+/* Where a hint (not T_NO_HINT) points. */
 static inline const char *hint_ptr(const am_tiers *t, int32_t hint)
 {
-    return (const char *)((uintptr_t)t->hint_base + (uintptr_t)(intptr_t)hint);
+    if (hint >= 0)
+        return t->blobs.regions[hint >> T_HINT_OFF_BITS] +
+               ((size_t)(hint & ((1 << T_HINT_OFF_BITS) - 1)) << 2);
+    return (const char *)((uintptr_t)t->hint_base +
+                          (uintptr_t)(intptr_t)(hint + T_HINT_HEAP));
 }
 
 /* Find `id` by its hash, already computed (a store hashes its id once
@@ -149,7 +161,7 @@ void am__tiers_table_repoint(am_tiers *t, uint32_t slot)
     tent *e = t->tcap != 0 ? table_entry(t, slot) : NULL;
 
     if (e != NULL)
-        e->hint = hint_of(t, am__tiers_id(am__tiers_item(t, slot)));
+        e->hint = hint_of(t, am__tiers_item(t, slot));
 }
 
 /* The table's load factor is at most 0.8. Every retrieve's first cache
@@ -353,7 +365,7 @@ am_status am__tiers_remove(am_tiers *t, uint32_t slot)
     am__tiers_member_del(t, slot);
     t->skey[slot] = 0;
     am__tiers_custom_drop(t, slot);
-    am__free(t->alloc, it->blob, am__tiers_blob_len(it));
+    am__tiers_blob_free(t, it);
     it->blob = NULL;
     it->flags = 0;
     t->pending_free.v[t->pending_free.len++] = slot;
@@ -506,7 +518,7 @@ static am_status build_record(am_tiers *t, am_str id,
     rec->content_len = (uint32_t)in->content.len;
     rec->stored_len = (uint32_t)in->content.len;
     blen = am__tiers_blob_len(rec);
-    rec->blob = am__alloc(t->alloc, blen);
+    rec->blob = am__tiers_blob_alloc(t, blen, &rec->pooled);
     if (rec->blob == NULL)
         return AM_ENOMEM;
     if (ntags > 0)
@@ -604,7 +616,7 @@ static am_status store(am_tiers *t, am_str id, const am_tier_item_in *in,
     }
     st = reserve_insert(t, &rec);
     if (st != AM_OK) {
-        am__free(t->alloc, rec.blob, am__tiers_blob_len(&rec));
+        am__tiers_blob_free(t, &rec);
         am__fail(&AM__ERR(t), st, "no memory to store '%.*s'", (int)id.len,
                  id.ptr);
         goto out;
@@ -658,7 +670,7 @@ static am_status store(am_tiers *t, am_str id, const am_tier_item_in *in,
     t->next_pid++;
     am__tiers_item(t, slot)->flags |= T_LIVE;
     table_put(t->table, t->tcap, h32, slot,
-              hint_of(t, am__tiers_id(am__tiers_item(t, slot))));
+              hint_of(t, am__tiers_item(t, slot)));
     t->live++;
     am__tiers_member_add(t, slot, (am_tier)rec.tier);
     am__tiers_index_add(t, slot); /* reserved: cannot fail */
@@ -669,8 +681,7 @@ static am_status store(am_tiers *t, am_str id, const am_tier_item_in *in,
     goto out;
 undo:
     am__tiers_custom_drop(t, slot);
-    am__free(t->alloc, am__tiers_item(t, slot)->blob,
-             am__tiers_blob_len(am__tiers_item(t, slot)));
+    am__tiers_blob_free(t, am__tiers_item(t, slot));
     am__tiers_item(t, slot)->blob = NULL;
     am__tiers_item(t, slot)->flags = 0;
     t->pending_free.v[t->pending_free.len++] = slot;
@@ -713,14 +724,14 @@ am_status am__tiers_insert_loaded(am_tiers *t, const titem *rec,
         st = am__tiers_day_id(t, day, &did);
     }
     if (st != AM_OK) {
-        am__free(t->alloc, rec->blob, am__tiers_blob_len(rec));
+        am__tiers_blob_free(t, rec);
         return st;
     }
     slot = (uint32_t)t->nslots++;
     *am__tiers_item(t, slot) = *rec;
     table_put(t->table, t->tcap,
               (uint32_t)hash_id(t, am__tiers_id(rec), rec->id_len), slot,
-              hint_of(t, am__tiers_id(rec)));
+              hint_of(t, rec));
     t->live++;
     am__tiers_member_add(t, slot, (am_tier)rec->tier);
     if (rec->pid >= t->next_pid)
