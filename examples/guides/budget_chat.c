@@ -23,7 +23,7 @@
 static am_status say(am_memory *mem, am_role role, const char *text)
 {
     am_msg *m = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st = am_msg_create_text(NULL, role, am_str_c(text), &m, &err);
 
     if (st == AM_OK)
@@ -42,7 +42,7 @@ int main(void)
     am_msg_list ctx = AM_MSG_LIST_INIT;
     am_memory_stats s;
     am_buf text = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     char line[200];
     int rc = 1;
 

@@ -42,7 +42,7 @@ int main(int argc, char **argv)
 {
     am_store *s = NULL;
     am_buf def = AM_BUF_INIT, result = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     char path[64];
     size_t chunks = 0;
     int rc = 1;

@@ -54,7 +54,7 @@ int main(void)
     am_tiers *t = NULL;
     am_tier_stats s[AM_TIER_COUNT];
     am_buf content = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     size_t demoted = 0;
     int rc = 1;
 

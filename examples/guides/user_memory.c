@@ -70,7 +70,7 @@ int main(int argc, char **argv)
     am_clock clock = { fake_now, &now };
     am_store_opts o = am_store_opts_default();
     am_store *s = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     char path[64];
     int ok = 1;
 

@@ -12,7 +12,7 @@ int main(void)
     am_conv *conv = NULL;
     am_encoding *enc = NULL;
     am_buf out = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     size_t n = 0;
     int rc = 1;
 
