@@ -769,3 +769,67 @@ AM_TEST(sessions_add_get_pop_clear_list_prune)
     am_buf_free(&out);
     fx_close(&f);
 }
+
+/* The session functions' smaller promises: ids of 1..1024 bytes, items
+ * of any JSON, an unknown session's [], pop without an output, the list's
+ * fields, and a prune that keeps everything. */
+AM_TEST(sessions_refuse_bad_ids_and_keep_their_small_promises)
+{
+    fixture f;
+    fx_open(&f, 0);
+    am_buf out = AM_BUF_INIT;
+    am_str docs[3] = { AM_STR("42"), AM_STR("\"text\""),
+                       AM_STR("{\"role\":\"user\"}") };
+    am_str bad[2] = { AM_STR("[]"), AM_STR("nope") };
+    char *long_id = malloc(1025);
+    size_t n = 99;
+
+    memset(long_id, 's', 1025);
+    /* Ids: empty and over 1024 bytes are refused by every call. */
+    CHECK_ST(am_session_add(f.s, AM_STR("u"), AM_STR(""), docs, 1),
+             AM_EINVAL);
+    CHECK_ST(am_session_get(f.s, AM_STR(""), 0, &out), AM_EINVAL);
+    CHECK_ST(am_session_pop(f.s, AM_STR(""), &out), AM_EINVAL);
+    CHECK_ST(am_session_clear(f.s, AM_STR("")), AM_EINVAL);
+    CHECK_ST(am_session_add(f.s, AM_STR("u"), (am_str){ long_id, 1025 },
+                            docs, 1), AM_EINVAL);
+    CHECK_OK(am_session_add(f.s, AM_STR("u"), (am_str){ long_id, 1024 },
+                            docs, 1));
+    CHECK_ST(am_session_add(f.s, AM_STR("u"), AM_STR("s"), NULL, 2),
+             AM_EINVAL);
+
+    /* Any JSON document is an item; the first that is not is named, and
+     * nothing of the call is kept. */
+    CHECK_ST(am_session_add(f.s, AM_STR("u"), AM_STR("s"), bad, 2),
+             AM_EFORMAT);
+    CHECK(strstr(am_store_last_error(f.s)->msg, "session item 1") != NULL);
+    CHECK_OK(am_session_get(f.s, AM_STR("s"), 0, &out));
+    CHECK_STR_EQ(out.ptr, "[]"); /* unknown session */
+    CHECK_OK(am_session_add(f.s, AM_STR(""), AM_STR("s"), docs, 3));
+    CHECK_OK(am_session_get(f.s, AM_STR("s"), 0, &out));
+    CHECK_STR_EQ(out.ptr, "[42,\"text\",{\"role\":\"user\"}]");
+    CHECK_OK(am_session_get(f.s, AM_STR("s"), 2, &out));
+    CHECK_STR_EQ(out.ptr, "[\"text\",{\"role\":\"user\"}]");
+
+    /* Pop without an output still removes the last item. */
+    CHECK_OK(am_session_pop(f.s, AM_STR("s"), NULL));
+    CHECK_OK(am_session_get(f.s, AM_STR("s"), 0, &out));
+    CHECK_STR_EQ(out.ptr, "[42,\"text\"]");
+
+    /* The list of an empty user id, with every field. */
+    f.tc.now_ms += 10;
+    CHECK_OK(am_session_add(f.s, AM_STR(""), AM_STR("s"), docs, 1));
+    CHECK_OK(am_session_list(f.s, AM_STR(""), &out));
+    CHECK_STR_EQ(out.ptr, "[{\"session_id\":\"s\",\"items\":3,"
+                          "\"created_ms\":1000000,\"updated_ms\":1000010}]");
+
+    /* older_than 0 and keep_last 0: nothing goes; removed may be NULL. */
+    CHECK_OK(am_session_prune(f.s, 0, 0, &n));
+    CHECK_EQ(n, 0);
+    CHECK_OK(am_session_prune(f.s, 0, 2, NULL));
+    CHECK_OK(am_session_get(f.s, AM_STR("s"), 0, &out));
+    CHECK_STR_EQ(out.ptr, "[\"text\",42]");
+    free(long_id);
+    am_buf_free(&out);
+    fx_close(&f);
+}

@@ -570,13 +570,17 @@ AM_API am_status am_store_import(am_store *s, am_str jsonl,
 AM_API am_status am_store_reembed(am_store *s, am_store_progress progress,
                                   void *ctx, size_t *count);
 
-/* ---- Sessions: one conversation thread per session id ---- */
+/* ---- Sessions: one conversation thread per session id ----
+ *
+ * A session id is 1..1024 bytes; every call below refuses an empty or
+ * longer one with AM_EINVAL. */
 
-/* Append `count` items (each a JSON document, typically a message) to
- * session `session_id` of `user_id` (created on first use; user_id may be
- * empty). One transaction. Errors: AM_EFORMAT (item i not JSON),
- * AM_EINVAL (empty session id, session owned by another user).
- * Thread safety: safe. */
+/* Append `count` items (each a JSON document of any type, typically a
+ * message) to session `session_id` of `user_id` (created on first use;
+ * user_id may be empty). One transaction: on failure none is added.
+ * Errors: AM_EFORMAT (item i not JSON, naming "session item i"),
+ * AM_EINVAL (bad session id, NULL items with count > 0, session owned by
+ * another user). Thread safety: safe. */
 AM_API am_status am_session_add(am_store *s, am_str user_id,
                                 am_str session_id, const am_str *items,
                                 size_t count);
