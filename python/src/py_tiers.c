@@ -104,7 +104,7 @@ static int tiers_init(TiersObject *self, PyObject *args, PyObject *kw)
             return -1;
         o.db_path = PyBytes_AS_STRING(bytes);
     }
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     am_status st;
     Py_BEGIN_ALLOW_THREADS
     st = am_tiers_open(&o, &self->t, &err);
@@ -121,7 +121,7 @@ static PyObject *tiers_close(TiersObject *self, PyObject *unused)
 {
     if (!self->t)
         Py_RETURN_NONE;
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     am_status st;
     am_tiers *t = self->t;
     self->t = NULL;

@@ -65,28 +65,28 @@ static am_status dbfail(am_tiers *t, const char *what, sqlite3_stmt *q)
 
 static am_status exec(am_tiers *t, const char *sql)
 {
-    am_error e;
+    am_error e = { AM_OK, "" };
     am_status st = am__sqldb_exec(t->db, sql, &e);
     return st == AM_OK ? AM_OK : am__error_copy(&AM__ERR(t), &e);
 }
 
 static am_status begin(am_tiers *t)
 {
-    am_error e;
+    am_error e = { AM_OK, "" };
     am_status st = am__sqldb_begin(t->db, &e);
     return st == AM_OK ? AM_OK : am__error_copy(&AM__ERR(t), &e);
 }
 
 static am_status commit(am_tiers *t)
 {
-    am_error e;
+    am_error e = { AM_OK, "" };
     am_status st = am__sqldb_commit(t->db, &e);
     return st == AM_OK ? AM_OK : am__error_copy(&AM__ERR(t), &e);
 }
 
 static am_status prep(am_tiers *t, const char *sql, sqlite3_stmt **q)
 {
-    am_error e;
+    am_error e = { AM_OK, "" };
     am_status st = am__sqldb_prepare(t->db, sql, q, &e);
     return st == AM_OK ? AM_OK : am__error_copy(&AM__ERR(t), &e);
 }
@@ -210,7 +210,7 @@ am_status am__tiers_db_open(am_tiers *t, const char *path, am_str key)
         .steps = schema_steps,
         .fresh = schema_v3,
     };
-    am_error e;
+    am_error e = { AM_OK, "" };
     am_status st;
 
     st = am__sqldb_open(path, &o, t->alloc, &t->db, &e);

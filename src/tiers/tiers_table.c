@@ -457,7 +457,7 @@ static am_status check_input(am_tiers *t, am_str id,
         return st;
     if (in->extra.len > 0) {
         json_t *v = NULL;
-        am_error e;
+        am_error e = { AM_OK, "" };
         st = am__json_parse(in->extra, "extra", &v, &e);
         if (st == AM_OK && !json_is_object(v))
             st = am__fail(&e, AM_EINVAL, "extra must be a JSON object");
@@ -468,7 +468,7 @@ static am_status check_input(am_tiers *t, am_str id,
     }
     if (in->flags & AM_TIER_JSON) {
         json_t *v = NULL;
-        am_error e;
+        am_error e = { AM_OK, "" };
         st = am__json_parse(in->content, "content", &v, &e);
         json_decref(v);
         if (st != AM_OK)
