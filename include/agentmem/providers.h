@@ -233,7 +233,8 @@ typedef struct am_llm_result {
  *
  * Returns AM_OK with *out yours (am_llm_free), AM_EINVAL naming the bad
  * option (no model, bad kind, negative timeout, base URL not http(s),
- * temperature above 2, a key or header with a line break) or AM_ENOMEM.
+ * temperature above 2, a key or anthropic_version with a control
+ * character, a header with a line break) or AM_ENOMEM.
  * Thread safety: safe. */
 AM_API am_status am_llm_create(const am_llm_opts *opts, am_llm **out,
                                am_error *err);

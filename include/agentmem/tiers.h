@@ -290,8 +290,9 @@ AM_API void am_tier_item_free(am_tier_item *item);
  * this id is replaced (new creation time, zero accesses).
  *
  * Returns AM_OK, AM_EINVAL (bad id, importance outside [0, 1], bad tier,
- * tag, type or extra; the message names the field) or AM_ENOMEM; on
- * failure nothing changes. Thread safety: safe. */
+ * tag, type or extra; the message names the field), AM_ELIMIT (the
+ * handle already holds 2^25 distinct types) or AM_ENOMEM; on failure
+ * nothing changes. Thread safety: safe. */
 AM_API am_status am_tiers_store(am_tiers *t, am_str id,
                                 const am_tier_item_in *in);
 
