@@ -610,15 +610,19 @@ static am_status store(am_tiers *t, am_str id, const am_tier_item_in *in,
     now = am__tiers_now(t);
     st = build_record(t, id, in, now, &rec);
     if (st != AM_OK) {
-        am__fail(&AM__ERR(t), st, "no memory to store '%.*s'", (int)id.len,
-                 id.ptr);
+        am__fail(&AM__ERR(t), st, st == AM_ELIMIT
+                 ? "cannot store '%.*s': the handle holds the most distinct "
+                   "types it can (2^25)"
+                 : "no memory to store '%.*s'", (int)id.len, id.ptr);
         goto out;
     }
     st = reserve_insert(t, &rec);
     if (st != AM_OK) {
         am__tiers_blob_free(t, &rec);
-        am__fail(&AM__ERR(t), st, "no memory to store '%.*s'", (int)id.len,
-                 id.ptr);
+        am__fail(&AM__ERR(t), st, st == AM_ELIMIT
+                 ? "cannot store '%.*s': the handle holds the most items it "
+                   "can (2^32 - 2 slots)"
+                 : "no memory to store '%.*s'", (int)id.len, id.ptr);
         goto out;
     }
     /* The new item gets its slot first (nothing points at it yet), so the
