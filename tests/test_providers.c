@@ -778,6 +778,9 @@ AM_TEST(create_rejects_bad_options_by_name)
     o.api_key = "line\nbreak";
     CHECK_ST(am_llm_create(&o, &llm, &err), AM_EINVAL);
     CHECK_HAS(err.msg, "control characters");
+    o.api_key = "del\x7fkey";
+    CHECK_ST(am_llm_create(&o, &llm, &err), AM_EINVAL);
+    CHECK_HAS(err.msg, "control characters");
     o.api_key = NULL;
     o.temperature = 3;
     CHECK_ST(am_llm_create(&o, &llm, &err), AM_EINVAL);

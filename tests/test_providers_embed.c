@@ -218,6 +218,13 @@ AM_TEST(embeddings_send_dimensions_and_check_options)
     CHECK_ST(am_embedder_openai_create(&o, &e, &err), AM_EINVAL);
     CHECK_HAS(err.msg, "send_dimensions needs option 'dim'");
     o.dim = 3;
+    /* Any control character, not only a line break, as am_llm_create. */
+    o.api_key = "tab\tkey";
+    CHECK_ST(am_embedder_openai_create(&o, &e, &err), AM_EINVAL);
+    CHECK_HAS(err.msg, "the API key from the api_key option contains "
+                       "control characters");
+    CHECK(e == NULL);
+    o.api_key = NULL;
     o.base_url = "localhost:1234";
     CHECK_ST(am_embedder_openai_create(&o, &e, &err), AM_EINVAL);
     CHECK_HAS(err.msg, "'base_url'");

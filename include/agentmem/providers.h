@@ -327,7 +327,8 @@ AM_API am_openai_embed_opts am_openai_embed_opts_default(void);
  * any request. Errors otherwise follow the HTTP mapping above.
  *
  * Returns AM_OK with *out yours (am_embedder_free), AM_EINVAL (no model,
- * bad option), AM_ENOMEM, or the probe's error when dim is 0.
+ * bad option, a key with a control character, as for am_llm_create),
+ * AM_ENOMEM, or the probe's error when dim is 0.
  * Thread safety: safe; the embedder's embed is safe too. */
 AM_API am_status am_embedder_openai_create(const am_openai_embed_opts *opts,
                                            am_embedder **out,

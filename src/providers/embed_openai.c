@@ -275,20 +275,10 @@ am_status am_embedder_openai_create(const am_openai_embed_opts *opts,
                                                 : (size_t)256 << 10;
     e->send_dimensions = o.send_dimensions;
     e->dim = o.dim;
-    if (o.api_key != NULL) {
-        key = o.api_key;
-        snprintf(e->key_source, sizeof e->key_source, "the api_key option");
-    } else {
-        key = env[0] != '\0' ? getenv(env) : NULL;
-        snprintf(e->key_source, sizeof e->key_source, "$%s", env);
-    }
-    if (key != NULL && key[0] == '\0')
-        key = NULL;
-    if (key != NULL && strpbrk(key, "\r\n") != NULL) {
-        st = am__fail(err, AM_EINVAL, "embeddings: the API key from %s "
-                      "contains a line break", e->key_source);
+    st = am__api_key(o.api_key, env, "embeddings", e->key_source,
+                     sizeof e->key_source, &key, err);
+    if (st != AM_OK)
         goto fail;
-    }
     e->key_missing = key == NULL;
     e->model = am__strndup(a, o.model, strlen(o.model));
     e->url = am__url_join(a, base, "embeddings");

@@ -259,6 +259,30 @@ int64_t am__retry_after_ms(const char *value, int64_t now_s)
     return when > now_s ? ((int64_t)when - now_s) * 1000 : 0;
 }
 
+am_status am__api_key(const char *option, const char *env_name,
+                      const char *who, char *source, size_t cap,
+                      const char **key, am_error *err)
+{
+    const char *k;
+
+    if (option != NULL) {
+        k = option;
+        snprintf(source, cap, "the api_key option");
+    } else {
+        k = env_name[0] != '\0' ? getenv(env_name) : NULL;
+        snprintf(source, cap, "$%s", env_name);
+    }
+    if (k != NULL && k[0] == '\0')
+        k = NULL; /* an empty variable counts as unset */
+    *key = NULL;
+    for (const char *c = k; c != NULL && *c != '\0'; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            return am__fail(err, AM_EINVAL, "%s: the API key from %s "
+                            "contains control characters", who, source);
+    *key = k;
+    return AM_OK;
+}
+
 char *am__url_join(const am_allocator *a, const char *base, const char *path)
 {
     size_t blen = strlen(base), plen = strlen(path);

@@ -191,21 +191,10 @@ am_status am_llm_create(const am_llm_opts *opts, am_llm **out,
     env_name = o.api_key_env != NULL ? o.api_key_env
                : o.kind == AM_LLM_ANTHROPIC ? "ANTHROPIC_API_KEY"
                                             : "OPENAI_API_KEY";
-    if (o.api_key != NULL) {
-        key = o.api_key;
-        snprintf(llm->key_source, sizeof llm->key_source,
-                 "the api_key option");
-    } else {
-        key = env_name[0] != '\0' ? getenv(env_name) : NULL;
-        snprintf(llm->key_source, sizeof llm->key_source, "$%s", env_name);
-    }
-    if (key != NULL && key[0] == '\0')
-        key = NULL; /* an empty variable counts as unset */
-    if (key != NULL && has_ctl(key)) {
-        st = am__fail(err, AM_EINVAL, "llm: the API key from %s contains "
-                      "control characters", llm->key_source);
+    st = am__api_key(o.api_key, env_name, "llm", llm->key_source,
+                     sizeof llm->key_source, &key, err);
+    if (st != AM_OK)
         goto fail;
-    }
     llm->key_missing = key == NULL;
 
     st = AM_ENOMEM;

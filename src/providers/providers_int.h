@@ -83,6 +83,16 @@ int64_t am__retry_after_ms(const char *value, int64_t now_s);
 char *am__url_join(const am_allocator *a, const char *base,
                    const char *path);
 
+/* The API key a client sends: `option` when not NULL, else $env_name
+ * (env_name "" reads nothing). An empty key counts as none: *key NULL.
+ * `source` (cap bytes) gets where the key came from, for messages ("the
+ * api_key option", "$OPENAI_API_KEY"). A key holding any control
+ * character (it would break the header line) is AM_EINVAL, the message
+ * starting with `who` and naming the source but never the key. */
+am_status am__api_key(const char *option, const char *env_name,
+                      const char *who, char *source, size_t cap,
+                      const char **key, am_error *err);
+
 /* ---- Chat bodies and replies (llm.c) ---- */
 
 typedef struct am__llm_params {
