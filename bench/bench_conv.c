@@ -89,7 +89,7 @@ static int build(am_conv *c, long n)
     for (long i = 0; i < n; i++) {
         size_t len = 0, want = 300 + next() % 200;
         am_msg *m = NULL;
-        am_error e;
+        am_error e = { AM_OK, "" };
         am_role role = i == 0 ? AM_ROLE_SYSTEM
                        : (i % 10 == 2) ? AM_ROLE_TOOL
                        : (i & 1) ? AM_ROLE_ASSISTANT : AM_ROLE_USER;

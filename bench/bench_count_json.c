@@ -31,7 +31,7 @@ static int64_t thread_cpu_ns(void)
 static int run(const char *name, const char *model, am_str doc, int rounds)
 {
     am_tokenizer *tz = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     int64_t best = INT64_MAX;
     size_t total = 0;
 
@@ -61,7 +61,7 @@ static int run(const char *name, const char *model, am_str doc, int rounds)
 int main(int argc, char **argv)
 {
     am_buf doc = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     int rounds = argc > 2 ? atoi(argv[2]) : 7;
     int rc;
 

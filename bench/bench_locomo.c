@@ -439,7 +439,7 @@ int main(int argc, char **argv)
         return 1;
     }
     am_embedder *emb = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     if (strcmp(c.embedder, "default") == 0)
         am_embedder_default_create(NULL, &emb, &err);
     else if (strcmp(c.embedder, "hash") == 0)

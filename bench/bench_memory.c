@@ -112,7 +112,7 @@ static void run(const char *name, const am_msg_list *l, const char *model)
     int64_t *t = calloc(l->count, sizeof *t), sum = 0, plain = 0;
     size_t nplain = 0;
     am_memory_stats s;
-    am_error err;
+    am_error err = { AM_OK, "" };
     /* "estimate", or the default model (the manager's own tokenizer). */
     if (model != NULL)
         snprintf(o.config.model, sizeof o.config.model, "%s", model);

@@ -613,7 +613,7 @@ int main(int argc, char **argv)
     static double a[NGET], b[NGET], l[NGET];
     static char rare[NQ][64], common[NQ][64];
     char lite_path[512];
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_store *pg = NULL, *pg2 = NULL, *lite = NULL;
 
     bench_make_vocab();

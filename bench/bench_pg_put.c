@@ -358,7 +358,7 @@ static am_store *fresh(const char *url, const char *name, PGconn *admin,
                        PGconn **conn)
 {
     char sql[256], u[1024];
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_store *s = NULL;
     am_store_opts o = am_store_opts_default();
     snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", name);
@@ -457,7 +457,7 @@ int main(int argc, char **argv)
             int pid3 = 0;
             if (w == 7) {
                 char u[1024];
-                am_error err;
+                am_error err = { AM_OK, "" };
                 snprintf(u, sizeof u, "%s%cschema=%s", url,
                          strchr(url, '?') != NULL ? '&' : '?', schema);
                 if (am_store_open(u, NULL, &h[1].s, &err) != AM_OK)

@@ -51,7 +51,7 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/put_tail_%d.db", argv[1], (int)getpid());
     am_store_opts o = am_store_opts_default();
     am_store *s = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     o.manual_checkpoint = true;
     if (am_store_open(path, &o, &s, &err) != AM_OK) {
         fprintf(stderr, "bench_put_tail: %s\n", err.msg);

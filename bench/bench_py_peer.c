@@ -54,7 +54,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_py_peer TEXT_FILE MESSAGES_JSON\n");
         return 2;
     }
-    am_error err = {0};
+    am_error err = { AM_OK, "" };
     am_tokenizer *tz = NULL;
     if (am_tokenizer_create((am_str){"gpt-4o", 6}, NULL, &tz, &err) != AM_OK) {
         fprintf(stderr, "tokenizer: %s\n", err.msg);

@@ -98,7 +98,7 @@ int main(int argc, char **argv)
 
     /* ---- ours: batched puts ---- */
     am_store *s;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_store_opts so = am_store_opts_default();
     so.key = am_str_c(getenv("AM_BENCH_KEY"));
     if (am_store_open(ours, &so, &s, &err) != AM_OK)

@@ -482,7 +482,7 @@ int main(int argc, char **argv)
     const char *kinds = argc > 3 ? argv[3]
                                  : "whole,t2,cache,msg,batch,short,load";
     am_buf text[NSECTIONS];
-    am_error err;
+    am_error err = { AM_OK, "" };
     char path[4096];
 
     if (argc < 2) {

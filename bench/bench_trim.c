@@ -166,7 +166,7 @@ int main(int argc, char **argv)
 {
     am_msg_list l = AM_MSG_LIST_INIT;
     static const size_t budgets[] = { 8000, 32000, 128000 };
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     build(&l);
     if (argc > 1) {

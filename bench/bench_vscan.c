@@ -69,7 +69,7 @@ int main(int argc, char **argv)
     size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000000;
     int nq = argc > 2 ? atoi(argv[2]) : 30;
     am_store *s;
-    am_error err;
+    am_error err = { AM_OK, "" };
     if (n < KNOWN || nq < 1) {
         fprintf(stderr, "usage: bench_vscan [ITEMS >= %d] [QUERIES >= 1]\n",
                 KNOWN);

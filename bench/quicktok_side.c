@@ -263,7 +263,7 @@ int main(int argc, char **argv)
         am_encoding_opts co = am_encoding_opts_default();
         am_token_cache *cache = NULL;
         am_encode_opts cached = { 0, NULL, 0, NULL };
-        am_error err;
+        am_error err = { AM_OK, "" };
         qt_tokenizer *qt = qt_load_dir(argv[2], encodings[e], errbuf,
                                        sizeof errbuf);
         if (qt == NULL) {

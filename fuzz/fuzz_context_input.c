@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     am_memory_config c = am_memory_config_default(), d;
     am_buf a = AM_BUF_INIT, b = AM_BUF_INIT;
     am_react *m = NULL, *n = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     if (am_memory_config_parse(&c, in, &err) == AM_OK) {
         if (am_memory_config_format(&c, &a) != AM_OK)

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     am_msg_list l = AM_MSG_LIST_INIT, l2 = AM_MSG_LIST_INIT;
     am_buf a = AM_BUF_INIT, b = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_format fmt;
 
     if (size < 1)

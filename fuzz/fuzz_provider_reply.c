@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     am_str body = { (const char *)data, size };
     am_buf text = AM_BUF_INIT;
     am_llm_result res;
-    am_error err;
+    am_error err = { AM_OK, "" };
     float out[4 * 8];
     size_t dim;
 

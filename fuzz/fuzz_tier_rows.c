@@ -267,7 +267,7 @@ static void exercise(am_tiers *t)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     am_tiers *t = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
 
     if (tmpl == NULL)

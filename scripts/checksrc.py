@@ -2,7 +2,8 @@
 """checksrc.py -- fail on banned calls in the C sources (after curl's checksrc).
 
     scripts/checksrc.py [ROOT]      check ROOT/src and ROOT/include (and
-                                    ROOT/python/src for ERRINIT)
+                                    ROOT/python/src, tests, bench, fuzz
+                                    and examples for ERRINIT)
     scripts/checksrc.py --self-test check the checker on built-in samples
 
 The rules (ALLOC and UNSAFE are lists of function names that must not
@@ -31,7 +32,8 @@ be called):
   handle's allocator; where there is no handle, say so with an opt-out.
 
 * ERRINIT: an am_error local declared without an initializer, or as
-  {0}, in src/, include/ and python/src/. Write `am_error e = { AM_OK,
+  {0}, in src/, include/, python/src/, tests/, bench/, fuzz/ and
+  examples/. Write `am_error e = { AM_OK,
   "" };`, the value status.h documents for "no error" (what
   am_error_clear writes): calls write it only on failure, and code that
   reads e.code afterwards to tell whether a failure was recorded would
@@ -114,6 +116,8 @@ ALLOW = re.compile(r"checksrc:\s*allow\s+([A-Za-z0-9_]+)")
 ERR_DECL = re.compile(r"^[ \t]*(?:static[ \t]+)?am_error[ \t]+"
                       r"[A-Za-z_][A-Za-z0-9_]*[ \t]*(?:;|=[ \t]*\{[ \t]*0"
                       r"[ \t]*\}[ \t]*;)", re.M)
+# Trees checked for ERRINIT alone.
+ERRINIT_ONLY = ("python/", "tests/", "bench/", "fuzz/", "examples/")
 ERR_WHY = "initialise as { AM_OK, \"\" } (status.h: what am_error_clear writes)"
 
 
@@ -254,9 +258,10 @@ def check_text(rel, text, alloc_fns=frozenset()):
     alloc_rule = (rel.startswith("src/") and rel not in ALLOC_EXEMPT_FILES
                   and not rel.startswith(ALLOC_EXEMPT_DIRS))
     found = []
-    # The Python extension is held to ERRINIT only (it allocates with
-    # PyMem_*, outside the library's allocator rules).
-    calls = code.split("\n") if not rel.startswith("python/") else []
+    # The Python extension (it allocates with PyMem_*, outside the
+    # library's allocator rules), the tests, benchmarks, fuzzers and
+    # examples are held to ERRINIT only.
+    calls = code.split("\n") if not rel.startswith(ERRINIT_ONLY) else []
     for lineno, src in enumerate(calls, 1):
         for m in CALL.finditer(src):
             name = m.group(1)
@@ -293,7 +298,8 @@ def allocator_functions(root):
 def check_tree(root):
     found = []
     alloc_fns = allocator_functions(root)
-    for top in ("src", "include", "python/src"):
+    for top in ("src", "include", "python/src", "tests", "bench", "fuzz",
+                "examples"):
         for dirpath, dirnames, filenames in os.walk(os.path.join(root, top)):
             dirnames.sort()
             for f in sorted(filenames):
@@ -376,6 +382,8 @@ SELF_TEST = [
      "\n", []),
     ("src/x/a.c", "void f(void)\n{\n    if (x) {\n        am_error e;\n"
      "    }\n}\n", [(4, "am_error")]),
+    ("tests/test_x.c", "    am_error err;\n    strcpy(a, b);\n",
+     [(1, "am_error")]),
     ("python/src/py_x.c", "    am_error err = { 0 };\n    strcpy(a, b);\n",
      [(1, "am_error")]),
     ("src/tiers/x.c", "    am_error e;\n", [(1, "am_error")]),

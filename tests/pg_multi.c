@@ -43,7 +43,7 @@ AM_TEST(errors_name_the_target_never_the_password)
 {
     char t[512];
     am_store *s = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     const char *host = strstr(server(), "://") + 3;
 
     /* A database that does not exist. */
@@ -91,7 +91,7 @@ AM_TEST(connection_failures_say_what_failed_and_where)
 {
     char t[512], out[64];
     am_store *s = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     const char *host = strstr(server(), "@") + 1;
     int hlen = (int)(strchr(host, '/') - host);
 
@@ -435,7 +435,7 @@ AM_TEST(old_schemas_are_upgraded_on_open_keeping_rows)
     am_store_close(s);
     /* A version from the future is refused, naming both. */
     sql_on_server("UPDATE upgrade.am_schema SET version = 99", v, sizeof v);
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_ST(am_store_open(t, NULL, &s, &err), AM_EUNSUPPORTED);
     CHECK(strstr(err.msg, "99") != NULL);
 }

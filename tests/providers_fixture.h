@@ -49,7 +49,7 @@ static inline am_llm *new_llm_env(mock_http *m, am_llm_kind kind,
 {
     am_llm_opts o = am_llm_opts_default();
     am_llm *llm = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     o.kind = kind;
     o.base_url = kind == AM_LLM_OPENAI ? url_with(m, "/v1")

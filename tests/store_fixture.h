@@ -30,7 +30,7 @@ typedef struct fixture {
 static inline void fx_open_named(fixture *f, const char *name,
                                  int with_embedder)
 {
-    am_error err;
+    am_error err = { AM_OK, "" };
     memset(f, 0, sizeof *f);
     f->tc.now_ms = 1000000;
     f->clk = test_clock_make(&f->tc);

@@ -185,7 +185,7 @@ AM_TEST(the_default_embedder_allocates_through_the_given_allocator)
     am_allocator a = ua_make(&u);
     am_embed_opts o = am_embed_opts_default();
     am_embedder *e = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_str t[1] = { AM_STR("a quiet walk by the river") };
     float v[100];
 
@@ -204,7 +204,7 @@ AM_TEST(the_http_embedder_allocates_through_the_given_allocator)
     am_allocator a = ua_make(&u);
     am_openai_embed_opts o = am_openai_embed_opts_default();
     am_embedder *e = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     o.alloc = &a;
     o.base_url = "http://127.0.0.1:9/v1"; /* never called: dim is given */

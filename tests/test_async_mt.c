@@ -38,7 +38,7 @@ static am_executor *open_executor(size_t threads, size_t max_queued)
 {
     am_executor_opts o = am_executor_opts_default();
     am_executor *ex = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     o.threads = threads;
     o.max_queued = max_queued;
@@ -519,7 +519,7 @@ AM_TEST(bad_input_is_refused_with_a_reason)
 {
     am_executor_opts o = am_executor_opts_default();
     am_executor *ex = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_job *job = (am_job *)&err; /* must be reset to NULL */
     am_job_opts notify = { NULL, NULL, NULL, true };
     am_llm_request req;
@@ -637,7 +637,7 @@ AM_TEST(executor_limits_defaults_free_ctx_and_the_completion_queue)
 {
     am_executor_opts o = am_executor_opts_default();
     am_executor *ex = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_job *job[4], *got[4];
     am_job_opts jo = { NULL, NULL, count_free, true };
     gate g[3];

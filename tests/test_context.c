@@ -23,7 +23,7 @@ AM_TEST(config_defaults_are_the_balanced_preset)
 AM_TEST(config_presets_set_the_seed_values)
 {
     am_memory_config c = am_memory_config_default();
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_OK(am_memory_config_preset(&c, AM_STR("aggressive"), &err));
     CHECK_EQ(c.compression_threshold, 30000);
     CHECK_EQ(c.short_term_size, 10);
@@ -48,7 +48,7 @@ AM_TEST(config_file_parses_seed_lines_comments_quotes)
         "MEMORY_PRESERVE_SYSTEM_PROMPTS='false'\n"
         "MEMORY_IMPORTANCE_MARKERS=CRITICAL:,urgent\n";
     am_memory_config c = am_memory_config_default();
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_OK_E(am_memory_config_parse(&c, am_str_c(text), &err), &err);
     CHECK_EQ(c.compression_threshold, 30000);
     CHECK_EQ(c.short_term_size, 12);
@@ -61,7 +61,7 @@ AM_TEST(config_file_parses_seed_lines_comments_quotes)
 AM_TEST(config_preset_applies_before_explicit_keys_wherever_it_is)
 {
     am_memory_config c = am_memory_config_default();
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_OK_E(am_memory_config_parse(
                    &c, AM_STR("MEMORY_SHORT_TERM_SIZE=7\n"
                               "MEMORY_PRESET=aggressive\n"), &err), &err);
@@ -72,7 +72,7 @@ AM_TEST(config_preset_applies_before_explicit_keys_wherever_it_is)
 AM_TEST(config_errors_name_the_line_and_change_nothing)
 {
     am_memory_config c = am_memory_config_default();
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_ST(am_memory_config_parse(
                  &c, AM_STR("MEMORY_SHORT_TERM_SIZE=5\n# ok\n"
                             "MEMORY_COMPRESION_THRESHOLD=1\n"), &err),
@@ -124,7 +124,7 @@ AM_TEST(config_environment_overrides_file)
                           "MEMORY_PRESET", "conservative", NULL, NULL };
     const char *bad[] = { "MEMORY_SHORT_TERM_SIZE", "lots", NULL, NULL };
     am_memory_config c = am_memory_config_default();
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_OK(am_memory_config_parse(
         &c, AM_STR("MEMORY_COMPRESSION_THRESHOLD=30000\n"), &err));
     CHECK_OK_E(am_memory_config_apply_env(&c, fake_env, env, &err), &err);
@@ -151,7 +151,7 @@ AM_TEST(config_is_found_from_the_variable_then_the_project_then_the_user)
     char proj[256], home[256], xdg[256], p[600], found[1024];
     const char *env[] = { "HOME", home, NULL, NULL, NULL, NULL };
     am_memory_config_resolve_opts o;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     snprintf(proj, sizeof proj, "%s/proj", dir);
     snprintf(home, sizeof home, "%s/home", dir);
@@ -219,7 +219,7 @@ AM_TEST(config_resolve_records_where_each_value_came_from)
     am_memory_config c = am_memory_config_default(), before;
     am_memory_config_origins org;
     am_buf shown = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     snprintf(path, sizeof path, "%s/memory.conf", dir);
     write_text(path, "# team settings\nMEMORY_PRESET=conservative\n"
@@ -287,7 +287,7 @@ AM_TEST(config_format_round_trips)
 {
     am_memory_config c = am_memory_config_default(), d;
     am_buf b = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     c.compression_ratio = 0.37;
     c.strategy = AM_COMPRESS_DELETION;
     c.tool_clear_trigger = 9000;
@@ -306,7 +306,7 @@ AM_TEST(config_load_names_the_file)
     char *dir = test_tmpdir();
     char path[512];
     am_memory_config c = am_memory_config_default();
-    am_error err;
+    am_error err = { AM_OK, "" };
     snprintf(path, sizeof path, "%s/config", dir);
     FILE *fp = fopen(path, "w");
     CHECK(fp != NULL);
@@ -345,7 +345,7 @@ static const am__xitem sample_items[] = {
 AM_TEST(xsum_keeps_names_numbers_decisions_errors_questions)
 {
     am_buf out = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     size_t n = sizeof sample_items / sizeof sample_items[0];
     CHECK_OK_E(am__xsum(NULL, (am_str){ NULL, 0 }, sample_items, n, 400,
                         AM_STR("important"), NULL, NULL, &out, &err), &err);
@@ -711,7 +711,7 @@ AM_TEST(trim_partial_cuts_only_a_plain_boundary_message)
 AM_TEST(config_text_values_reject_control_characters_and_compare_equal)
 {
     am_memory_config c = am_memory_config_default(), d;
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_ST(am_memory_config_set(&c, AM_STR("MEMORY_TOOL_CLEAR_EXCLUDE"),
                                   AM_STR("a\nb"), "env", &err), AM_EFORMAT);
     CHECK(strstr(err.msg, "byte 1") != NULL);
@@ -766,7 +766,7 @@ AM_TEST(xsum_prefers_a_speakers_facts_in_dialogue)
 AM_TEST(config_defaults_in_full_and_presets_keep_other_fields)
 {
     am_memory_config c = am_memory_config_default();
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_EQ(c.max_context_tokens, 100000);
     CHECK(c.preserve_tool_calls);
@@ -805,7 +805,7 @@ AM_TEST(config_defaults_in_full_and_presets_keep_other_fields)
 AM_TEST(config_set_errors_start_with_where_and_change_nothing)
 {
     am_memory_config c = am_memory_config_default(), d = c;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_ST(am_memory_config_set(&c, AM_STR("MEMORY_NOPE"), AM_STR("1"),
                                   "flag --x", &err), AM_EINVAL);
@@ -827,7 +827,7 @@ AM_TEST(config_set_errors_start_with_where_and_change_nothing)
 AM_TEST(config_apply_env_without_a_lookup_reads_the_process_environment)
 {
     am_memory_config c = am_memory_config_default();
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_EQ(setenv("MEMORY_SHORT_TERM_SIZE", "3", 1), 0);
     CHECK_OK_E(am_memory_config_apply_env(&c, NULL, NULL, &err), &err);
@@ -841,7 +841,7 @@ AM_TEST(config_load_of_an_unreadable_path_is_an_io_error)
 {
     char *dir = test_tmpdir();
     am_memory_config c = am_memory_config_default(), d = c;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_ST(am_memory_config_load(&c, dir, &err), AM_EIO);
     CHECK(strstr(err.msg, dir) != NULL);
@@ -860,7 +860,7 @@ AM_TEST(config_origins_find_show_and_names_keep_their_small_promises)
     const char *env[] = { NULL, NULL, NULL }; /* a name, its value, the end */
     char longsrc[AM_MEMCFG_SOURCE_MAX + 100], path[64];
     am_buf out = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     memset(&o, 0x5A, sizeof o);
     am_memory_config_origins_init(&o);

@@ -18,7 +18,7 @@ static am_conv *new_conv(size_t max, test_clock *tc, am_clock *clk)
 {
     am_conv_opts o = am_conv_opts_default();
     am_conv *c = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     if (tc != NULL) {
         *clk = test_clock_make(tc);
         o.clock = clk;
@@ -103,7 +103,7 @@ AM_TEST(add_copies_a_mutable_message_and_shares_a_frozen_one)
     am_conv *c = new_conv(0, NULL, NULL), *c2 = new_conv(0, NULL, NULL);
     am_msg *m = NULL, *got = NULL;
     am_msg_list l = AM_MSG_LIST_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_OK(am_msg_create_text(NULL, AM_ROLE_USER, AM_STR("v1"), &m, &err));
     CHECK_OK(am_conv_add(c, m));
@@ -134,7 +134,7 @@ AM_TEST(add_list_is_all_or_nothing)
 {
     am_conv *c = new_conv(0, NULL, NULL);
     am_msg *ms[3] = { NULL, NULL, NULL };
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_OK(am_msg_create_text(NULL, AM_ROLE_USER, AM_STR("a"), &ms[0],
                                 &err));
@@ -313,7 +313,7 @@ AM_TEST(failed_save_keeps_the_old_file_and_names_the_path)
     /* Not expressible in Anthropic: the file is left alone. */
     {
         am_msg *m = NULL;
-        am_error err;
+        am_error err = { AM_OK, "" };
         CHECK_OK(am_msg_create_text(NULL, AM_ROLE_TOOL, AM_STR("r"), &m,
                                     &err));
         CHECK_OK(am_msg_set_tool_call_id(m, AM_STR("nope"), &err));
@@ -458,7 +458,7 @@ AM_TEST(defaults_and_options_are_what_the_header_says)
     am_clock clk = test_clock_make(&tc);
     am_conv_opts d = am_conv_opts_default(), o, got;
     am_conv *c = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_EQ(d.max_messages, 0);
     CHECK_EQ(d.max_msg_bytes, AM_MSG_DEFAULT_MAX_BYTES);
@@ -500,7 +500,7 @@ AM_TEST(conversation_refuses_what_the_header_says_and_changes_nothing)
     am_msg_list l = AM_MSG_LIST_INIT;
     am_buf b = AM_BUF_INIT;
     am_conv_stats s;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     o.max_msg_bytes = 64;
     CHECK_OK_E(am_conv_create(&o, &c, &err), &err);

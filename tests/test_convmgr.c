@@ -20,7 +20,7 @@ static am_convmgr *open_mgr(const char *dir, am_retention def)
 {
     am_convmgr_opts o = am_convmgr_opts_default();
     am_convmgr *m = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     o.dir = dir;
     o.default_retention = def;
     o.no_sync = true; /* the file contents are what is tested here */
@@ -113,7 +113,7 @@ AM_TEST(persistent_agent_is_restored_on_next_open)
     am_convmgr *m = open_mgr(dir, AM_RETAIN_SESSION);
     am_conv *c;
     am_msg *msg = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_tool_call tc = { AM_STR("c1"), AM_STR("function"), AM_STR("f"),
                         AM_STR("{}"), AM_STR("") };
 
@@ -235,7 +235,7 @@ AM_TEST(corrupt_last_record_is_dropped_but_damage_before_it_is_an_error)
     am_conv *c = agent(m, "A");
     struct stat st;
     off_t mid, end;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("one")));
     CHECK_EQ(stat(path, &st), 0);
@@ -276,7 +276,7 @@ AM_TEST(a_log_with_an_unusable_agent_name_is_refused)
     char *dir = test_tmpdir(), *path = log_file(dir, "A");
     am_convmgr_opts o = am_convmgr_opts_default();
     am_convmgr *m = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     FILE *fp = fopen(path, "wb");
 
     CHECK(fp != NULL);
@@ -422,7 +422,7 @@ AM_TEST(a_second_manager_on_the_same_logs_is_refused)
     char *dir = test_tmpdir();
     am_convmgr *m = open_mgr(dir, AM_RETAIN_PERSISTENT), *m2 = NULL;
     am_convmgr_opts o = am_convmgr_opts_default();
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_OK(am_conv_add_text(agent(m, "A"), AM_ROLE_USER, AM_STR("x")));
     o.dir = dir;
@@ -672,7 +672,7 @@ AM_TEST(manager_defaults_and_refusals_are_what_the_header_says)
     am_conv *c = NULL;
     am_buf names = AM_BUF_INIT;
     size_t n = 99;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_EQ(d.default_retention, AM_RETAIN_SESSION);
     CHECK_EQ(d.max_messages_per_agent, 1000);
@@ -717,7 +717,7 @@ AM_TEST(becoming_persistent_logs_the_existing_messages)
     am_convmgr *m = open_mgr(dir, AM_RETAIN_SESSION), *m2 = NULL;
     am_convmgr_opts o = am_convmgr_opts_default();
     am_conv *c = agent(m, "late");
-    am_error err;
+    am_error err = { AM_OK, "" };
     FILE *fp;
 
     CHECK_OK(am_conv_add_text(c, AM_ROLE_USER, AM_STR("before")));

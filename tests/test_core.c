@@ -29,7 +29,7 @@ AM_TEST(status_text_is_static_and_never_null)
 
 AM_TEST(fail_records_code_and_message)
 {
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_EQ(am__fail(&err, AM_EINVAL, "field '%s' at %d", "role", 3),
              AM_EINVAL);
     CHECK_EQ(err.code, AM_EINVAL);
@@ -241,7 +241,7 @@ AM_TEST(atomic_write_replaces_whole_file)
     char *dir = test_tmpdir();
     char path[4200];
     am_buf b = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     snprintf(path, sizeof path, "%s/sub/dir", dir);
     CHECK_OK(am__mkdir_p(NULL, path, &err));
     snprintf(path, sizeof path, "%s/sub/dir/f.json", dir);
@@ -263,7 +263,7 @@ AM_TEST(atomic_write_replaces_whole_file)
 AM_TEST(json_parse_error_names_line_and_column)
 {
     json_t *v = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_ST(am__json_parse(AM_STR("{\n  \"a\": [1,\n  }"), "config.json",
                             &v, &err),
              AM_EFORMAT);
@@ -324,7 +324,7 @@ AM_TEST(json_parse_tells_out_of_memory_from_invalid_json)
     static const char *const bad[] = { "[1e400]", "[99999999999999999999]",
                                        "[1,]", "{\"a\"}", "3", "" };
     json_t *v = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     long n;
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         CHECK_ST(am__json_parse(am_str_c(bad[i]), "t", &v, &err), AM_EFORMAT);
@@ -491,7 +491,7 @@ static am_status file_oom_body(void *ctx, const am_allocator *a)
     const char *dir = ctx;
     char path[4200];
     am_buf b = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
 
     snprintf(path, sizeof path, "%s/a/b", dir);
@@ -608,7 +608,7 @@ AM_TEST(enum_names_come_from_one_table_both_ways)
     static const char *const colours[] = { [0] = "red", [2] = "blue",
                                            [3] = "green" };
     static const am__names t = AM__NAMES("colour", colours);
-    am_error err;
+    am_error err = { AM_OK, "" };
     int v = -7;
 
     CHECK_EQ(t.count, 4);

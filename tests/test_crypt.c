@@ -70,7 +70,7 @@ static am_store *store_open(const char *path, am_str key)
 {
     am_store_opts o = am_store_opts_default();
     am_store *s = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     o.key = key;
     CHECK_OK_E(am_store_open(path, &o, &s, &err), &err);
@@ -180,7 +180,7 @@ AM_TEST(wrong_or_missing_key_is_eauth_and_the_file_is_unchanged)
     am_store_opts o = am_store_opts_default();
     am_buf before = AM_BUF_INIT;
     am_store *s = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     need_encryption();
     dir = test_tmpdir();
@@ -213,7 +213,7 @@ AM_TEST(a_key_for_a_plaintext_file_is_refused_without_touching_it)
     am_store_opts o = am_store_opts_default();
     am_buf before = AM_BUF_INIT;
     am_store *s = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     need_encryption();
     dir = test_tmpdir();
@@ -234,7 +234,7 @@ AM_TEST(bad_keys_and_postgres_keys_are_refused_before_any_file_exists)
     char *dir, path[512], big[AM_KEY_MAX + 1];
     am_store_opts o = am_store_opts_default();
     am_store *s = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     struct stat st;
 
     need_encryption();
@@ -270,7 +270,7 @@ static am_tiers *tiers_open(const char *path, am_str key, am_status want)
 {
     am_tiers_opts o = am_tiers_opts_default();
     am_tiers *t = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     o.db_path = path;
     o.key = key;
@@ -290,7 +290,7 @@ AM_TEST(encrypted_tiers_file_holds_no_plaintext_and_needs_its_key)
     am_tiers_opts o = am_tiers_opts_default();
     am_buf content = AM_BUF_INIT;
     am_tiers *t;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     need_encryption();
     dir = test_tmpdir();
@@ -341,7 +341,7 @@ AM_TEST(key_load_reads_a_file_or_the_environment)
 {
     char *dir = test_tmpdir(), path[512], big[AM_KEY_MAX + 3];
     am_buf key = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     unsetenv("AGENTMEM_KEY");
     unsetenv("AGENTMEM_KEY_FILE");
@@ -401,7 +401,7 @@ AM_TEST(without_encryption_every_key_is_unsupported_and_writes_nothing)
     am_tiers_opts to = am_tiers_opts_default();
     am_store *s = NULL;
     am_tiers *t = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     struct stat st;
 
     if (am_encryption_available())
@@ -463,7 +463,7 @@ AM_TEST(key_wipe_zeroes_all_its_memory_and_failed_loads_leave_out_empty)
     zero_check z = { 0, 0 };
     am_allocator a = { zc_alloc, zc_realloc, zc_free, &z };
     am_buf key = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     key.alloc = &a;
     unsetenv("AGENTMEM_KEY");

@@ -18,7 +18,7 @@
 static void put(const char *dir, const char *sub)
 {
     char path[PATH_MAX];
-    am_error err;
+    am_error err = { AM_OK, "" };
     snprintf(path, sizeof path, "%s/%s", dir, sub);
     CHECK_OK_E(am__mkdir_p(NULL, path, &err), &err);
     snprintf(path, sizeof path, "%s/%s/" NAME, dir, sub);
@@ -38,7 +38,7 @@ AM_TEST(data_find_tries_the_given_directory_then_the_environment)
 {
     char *dir = test_tmpdir();
     char given[PATH_MAX], env[PATH_MAX], out[PATH_MAX];
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     put(dir, "given");
     put(dir, "env");
@@ -72,7 +72,7 @@ AM_TEST(data_find_not_found_lists_every_place_tried)
 {
     char *dir = test_tmpdir();
     char out[PATH_MAX] = "unchanged";
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_EQ(setenv("AGENTMEM_DATA_DIR", "/nonexistent/am-env", 1), 0);
     CHECK_ST(am_data_find(dir, NAME, out, sizeof out, &err), AM_ENOTFOUND);
@@ -99,7 +99,7 @@ AM_TEST(data_only_searches_the_places_the_caller_named)
 {
     char *dir = test_tmpdir();
     char env[PATH_MAX], out[PATH_MAX];
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     put(dir, "env");
     snprintf(env, sizeof env, "%s/env", dir);
@@ -132,7 +132,7 @@ AM_TEST(data_only_searches_the_places_the_caller_named)
 AM_TEST(data_find_refuses_null_and_paths_as_names)
 {
     char out[64];
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_ST(am_data_find(NULL, NULL, out, sizeof out, &err), AM_EINVAL);
     CHECK_EQ(err.code, AM_EINVAL);

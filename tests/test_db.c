@@ -15,7 +15,7 @@ static am__sqldb *open_db(const char *path, int busy_ms)
 {
     am__sqldb_opts o = { .module = "test", .busy_timeout_ms = busy_ms };
     am__sqldb *d = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_OK_E(am__sqldb_open(path, &o, NULL, &d, &err), &err);
     return d;
 }
@@ -45,7 +45,7 @@ AM_TEST(open_sets_wal_and_refuses_a_negative_busy_timeout)
     char *dir = test_tmpdir(), path[512];
     am__sqldb_opts o = { .module = "test", .busy_timeout_ms = -1 };
     am__sqldb *d = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     sqlite3_stmt *q = NULL;
 
     snprintf(path, sizeof path, "%s/a.db", dir);
@@ -83,7 +83,7 @@ AM_TEST(opening_an_unchanged_store_writes_nothing)
                       .value = AM_STR("\"v\"") };
     am_buf out = AM_BUF_INIT;
     am_store *s = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     snprintf(path, sizeof path, "%s/s.db", dir);
     snprintf(wal, sizeof wal, "%s-wal", path);
@@ -107,7 +107,7 @@ AM_TEST(open_of_a_file_that_is_not_a_database_names_it)
     char *dir = test_tmpdir(), path[512];
     am__sqldb_opts o = { .module = "test", .busy_timeout_ms = 0 };
     am__sqldb *d = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     FILE *fp;
 
     snprintf(path, sizeof path, "%s/junk.db", dir);
@@ -136,7 +136,7 @@ AM_TEST(statement_cache_prepares_once_and_resets)
     char *dir = test_tmpdir(), path[512];
     am__sqldb_opts o = { .module = "test", .sql = two_sql, .nsql = 2 };
     am__sqldb *d = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     sqlite3_stmt *q, *again;
 
     snprintf(path, sizeof path, "%s/s.db", dir);
@@ -168,7 +168,7 @@ AM_TEST(exec_errors_name_the_sql_and_long_sql_is_cut)
 {
     char *dir = test_tmpdir(), path[512], sql[400];
     am__sqldb *d;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     snprintf(path, sizeof path, "%s/e.db", dir);
     d = open_db(path, 0);
@@ -191,7 +191,7 @@ AM_TEST(a_lock_held_elsewhere_is_ebusy_and_zero_does_not_wait)
 {
     char *dir = test_tmpdir(), path[512];
     am__sqldb *d, *other;
-    am_error err;
+    am_error err = { AM_OK, "" };
     int64_t t0;
 
     snprintf(path, sizeof path, "%s/b.db", dir);
@@ -240,7 +240,7 @@ AM_TEST(migrations_run_each_step_once_in_order)
 {
     char *dir = test_tmpdir(), path[512];
     am__sqldb *d;
-    am_error err;
+    am_error err = { AM_OK, "" };
     hook_log h = { .fail_at = 0 };
     am__sqldb_schema sc = { .module = "mod", .version = 2, .steps = steps3,
                             .after = after_hook, .ctx = &h };
@@ -277,7 +277,7 @@ AM_TEST(a_fresh_schema_skips_the_steps_for_a_new_file)
 {
     char *dir = test_tmpdir(), path[512];
     am__sqldb *d;
-    am_error err;
+    am_error err = { AM_OK, "" };
     hook_log h = { .fail_at = 0 };
     am__sqldb_schema sc = { .module = "mod", .version = 3, .steps = steps3,
                             .fresh = "CREATE TABLE f(a, b, c);",
@@ -300,7 +300,7 @@ AM_TEST(a_failed_step_leaves_the_file_unchanged)
 {
     char *dir = test_tmpdir(), path[512];
     am__sqldb *d;
-    am_error err;
+    am_error err = { AM_OK, "" };
     hook_log h = { .fail_at = 2 };
     am__sqldb_schema sc = { .module = "mod", .version = 3, .steps = steps3,
                             .after = after_hook, .ctx = &h };
@@ -324,7 +324,7 @@ AM_TEST(a_newer_schema_is_unsupported)
 {
     char *dir = test_tmpdir(), path[512];
     am__sqldb *d;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am__sqldb_schema sc = { .module = "mod", .version = 2, .steps = steps3 };
 
     snprintf(path, sizeof path, "%s/n.db", dir);
@@ -409,7 +409,7 @@ AM_TEST(negative_busy_timeout_is_einval_in_store_and_tiers)
     am_tiers_opts to = am_tiers_opts_default();
     am_store *s = NULL;
     am_tiers *t = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     snprintf(path, sizeof path, "%s/neg.db", dir);
     so.busy_timeout_ms = -5;
@@ -431,7 +431,7 @@ AM_TEST(a_newer_schema_is_unsupported_in_store_and_tiers)
     am_tiers_opts to = am_tiers_opts_default();
     am_store *s = NULL;
     am_tiers *t = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     sqlite3 *h;
 
     snprintf(path, sizeof path, "%s/new.db", dir);

@@ -100,7 +100,7 @@ AM_TEST(vec_normalize_makes_unit_length_and_keeps_zero)
 AM_TEST(hash_embedder_is_deterministic_and_unit_length)
 {
     am_embedder *e = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_OK_E(am_embedder_hash_create(32, NULL, &e, &err), &err);
     CHECK_STR_EQ(e->id, "hash-ngram-v1/32");
     am_str t[2] = { am_str_c("the cat sat"), am_str_c("the cat sat") };
@@ -197,7 +197,7 @@ AM_TEST(word_vector_files_are_checked_before_use)
 {
     char *dir = test_tmpdir();
     unsigned char f[WV_LEN];
-    am_error err;
+    am_error err = { AM_OK, "" };
     float nan = NAN;
 
     wv_build(f);
@@ -290,7 +290,7 @@ AM_TEST(default_embedder_fails_instead_of_switching_embedders)
     char *old = getenv("AGENTMEM_DATA_DIR");
     char *saved = old != NULL ? strdup(old) : NULL;
     am_embedder *e = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     char path[600];
     unsigned char f[WV_LEN];
     am_status st;
@@ -325,7 +325,7 @@ AM_TEST(default_embedder_not_installed_is_not_found)
 {
     char *dir = test_tmpdir();
     am_embedder *e = (am_embedder *)&e;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
 
     setenv("AGENTMEM_DATA_DIR", dir, 1);
@@ -382,7 +382,7 @@ AM_TEST(embed_arguments_dims_open_errors_and_no_allocation_per_call)
     am_embedder none = { "none/1", 1, NULL, NULL, NULL, NULL };
     am_str t[3] = { AM_STR("cat"), AM_STR("dog and cat"), AM_STR("") };
     float v[3 * 256];
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK(o.alloc == NULL);
     CHECK_OK(am_embedder_hash_create(0, NULL, &h, NULL));

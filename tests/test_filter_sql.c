@@ -58,7 +58,7 @@ static const am__fsql_dialect toy = {
 /* The toy SQL of `filter`, compared with `want`. */
 static void check_sql(const char *filter, const char *want)
 {
-    am_error err;
+    am_error err = { AM_OK, "" };
     am__filter *f = NULL;
     am_buf sql = AM_BUF_INIT;
     CHECK_OK_E(am__filter_parse(NULL, am_str_c(filter), &f, &err), &err);
@@ -127,7 +127,7 @@ static am_status walk_body(void *ctx, const am_allocator *alloc)
 
 AM_TEST(a_failed_write_is_the_walks_status)
 {
-    am_error err;
+    am_error err = { AM_OK, "" };
     am__filter *f = NULL;
     CHECK_OK_E(am__filter_parse(NULL,
                                 AM_STR("{\"$or\": [{\"a\": 1}, "

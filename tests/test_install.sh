@@ -35,7 +35,7 @@ int main(void)
     am_conv *c = NULL;
     am_buf out = AM_BUF_INIT;
     am_msg *m = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_tool_call tc = { AM_STR("call_1"), AM_STR("function"),
                         AM_STR("weather"), AM_STR("{\"city\":\"Lyon\"}") };
     int ok;

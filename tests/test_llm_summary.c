@@ -137,7 +137,7 @@ AM_TEST(llm_summarizer_errors_reach_the_caller_and_change_nothing)
     am_msg_list l = AM_MSG_LIST_INIT;
     am_summarize_opts o = am_summarize_opts_default();
     am_summarize_result r = AM_SUMMARIZE_RESULT_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     mock_reply reply;
 
     history(&l, 6);

@@ -282,7 +282,7 @@ AM_TEST(bad_config_and_bad_messages_are_refused)
 {
     am_memory_opts o = am_memory_opts_default();
     am_memory *mem = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_msg *m = NULL;
     o.config.compression_threshold = o.config.max_context_tokens + 1;
     CHECK_ST(am_memory_create(&o, &mem, &err), AM_EINVAL);
@@ -430,7 +430,7 @@ AM_TEST(a_new_manager_keeps_the_small_promises)
     am_memory_stats s;
     am_compressed_memory cm;
     am_buf b = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK(memcmp(&o.config, &d, sizeof d) == 0);
     CHECK(o.counter.tokenizer == NULL && o.counter.count_msg == NULL);

@@ -206,7 +206,7 @@ AM_TEST(a_tokenizer_that_cannot_open_fails_create_naming_the_model)
     am_allocator a;
     am_memory_opts o = am_memory_opts_default();
     am_memory *mem = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     memset(&ta, 0, sizeof ta);
     /* The first allocation is the manager, the second the tokenizer. */
     ta.fail_at = 2;

@@ -42,7 +42,7 @@ AM_TEST(text_message_has_role_text_id_and_injected_time)
     am_rng rng;
     am_msg_opts o = opts_with(&tc, &clk, &tr, &rng);
     am_msg *a = NULL, *b = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_OK_E(am_msg_create_text(&o, AM_ROLE_USER, AM_STR("hello"), &a,
                                   &err), &err);
@@ -65,7 +65,7 @@ AM_TEST(text_message_has_role_text_id_and_injected_time)
 AM_TEST(unknown_role_is_rejected_by_name)
 {
     am_role r;
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_ST(am_role_parse(AM_STR("moderator"), &r, &err), AM_EINVAL);
     CHECK_CONTAINS(err.msg, "moderator");
     CHECK_OK(am_role_parse(AM_STR("tool"), &r, &err));
@@ -75,7 +75,7 @@ AM_TEST(unknown_role_is_rejected_by_name)
 AM_TEST(invalid_utf8_names_the_byte_offset)
 {
     am_msg *m = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     const char bad[] = "ok \xC3\x28 rest";
     CHECK_ST(am_msg_create_text(NULL, AM_ROLE_USER, (am_str){ bad, 9 }, &m,
                                 &err), AM_EFORMAT);
@@ -92,7 +92,7 @@ AM_TEST(oversize_text_is_a_limit_error)
 {
     am_msg_opts o = am_msg_opts_default();
     am_msg *m = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     o.max_bytes = 8;
     CHECK_ST(am_msg_create_text(&o, AM_ROLE_USER, AM_STR("123456789"), &m,
                                 &err), AM_ELIMIT);
@@ -105,7 +105,7 @@ AM_TEST(oversize_text_is_a_limit_error)
 AM_TEST(shared_message_is_frozen_and_copy_is_editable)
 {
     am_msg *m = NULL, *r, *c = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_OK(am_msg_create_text(NULL, AM_ROLE_ASSISTANT, AM_STR("x"), &m,
                                 &err));
     CHECK(!am_msg_is_frozen(m));
@@ -127,7 +127,7 @@ AM_TEST(shared_message_is_frozen_and_copy_is_editable)
 AM_TEST(tool_message_needs_tool_call_id)
 {
     am_msg *m = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_OK(am_msg_create_text(NULL, AM_ROLE_TOOL, AM_STR("42"), &m, &err));
     CHECK_ST(am_msg_validate(m, &err), AM_EINVAL);
     CHECK_CONTAINS(err.msg, "tool_call_id");
@@ -142,7 +142,7 @@ AM_TEST(tool_message_needs_tool_call_id)
 AM_TEST(agent_content_is_validated)
 {
     am_msg *m = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_agent_content ac = { AM_STR("I should ask"), AM_ACTION_INVOKE_AGENT,
                             AM_STR("{\"task\":\"x\"}") };
     am_agent_content got;
@@ -169,7 +169,7 @@ AM_TEST(agent_content_is_validated)
 AM_TEST(parts_check_their_fields)
 {
     am_msg *m = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_part p;
 
     CHECK_OK(am_msg_create_text(NULL, AM_ROLE_ASSISTANT, AM_STR("first"),
@@ -199,7 +199,7 @@ AM_TEST(parts_check_their_fields)
 AM_TEST(plain_text_covers_content_tools_and_thought)
 {
     am_msg *m = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_buf b = AM_BUF_INIT;
     am_tool_call tc = { AM_STR("c1"), AM_STR(""), AM_STR("search"),
                         AM_STR("{\"q\":\"cats\"}"), AM_STR("") };
@@ -241,7 +241,7 @@ static const char full_json[] =
 AM_TEST(every_field_round_trips_through_json)
 {
     am_msg *m = NULL, *m2 = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_buf b = AM_BUF_INIT;
 
     CHECK_OK_E(am_msg_from_json(NULL, AM_STR(full_json), &m, &err), &err);
@@ -299,7 +299,7 @@ static am_status note_piece(void *ctx, am__piece kind, am_str s)
 AM_TEST(text_is_one_walk_over_the_pieces)
 {
     am_msg *m = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_buf b = AM_BUF_INIT;
     pieces_seen p = { AM_BUF_INIT };
 
@@ -327,7 +327,7 @@ AM_TEST(text_is_one_walk_over_the_pieces)
 AM_TEST(json_errors_name_field_and_position)
 {
     am_msg *m = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_ST(am_msg_from_json(NULL, AM_STR("{\"role\":\"user\",\n"
                                            "\"name\":7}"), &m, &err),
@@ -360,7 +360,7 @@ AM_TEST(oversize_json_message_is_a_limit_error)
 {
     am_msg_opts o = am_msg_opts_default();
     am_msg *m = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     o.max_bytes = 32;
     CHECK_ST(am_msg_from_json(&o, AM_STR("{\"role\":\"user\",\"content\":"
                                          "\"a long long long text\"}"), &m,
@@ -423,7 +423,7 @@ static am_msg *random_msg(test_rng *tr, const am_msg_opts *o)
     char s1[256], s2[256], s3[256], s4[256];
     am_str a, b, c, d;
     am_msg *m = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_role role = (am_role)(test_rng_u64(tr) % 4);
     uint64_t bits = test_rng_u64(tr);
 
@@ -564,7 +564,7 @@ AM_TEST(randomized_messages_round_trip_losslessly)
     am_rng rng;
     am_msg_opts o = opts_with(&tc, &clk, &idr, &rng);
     am_buf b1 = AM_BUF_INIT, b2 = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     for (int i = 0; i < 3000; i++) {
         am_msg *m = random_msg(&tr, &o), *back = NULL;
@@ -585,7 +585,7 @@ AM_TEST(text_with_nul_round_trips)
 {
     am_msg *m = NULL, *back = NULL;
     am_buf b = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_OK(am_msg_create_text(NULL, AM_ROLE_USER, (am_str){ "a\0b", 3 },
                                 &m, &err));
     CHECK_OK(am_msg_to_json(m, &b, &err));
@@ -606,7 +606,7 @@ static am_status oom_parse_body(void *ctx, const am_allocator *alloc)
     am_msg *m = NULL;
     am_buf b = AM_BUF_INIT;
     am_msg_list l = AM_MSG_LIST_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
     char conv[sizeof full_json + 64];
     (void)ctx;
@@ -651,7 +651,7 @@ AM_TEST(string_scanner_finds_every_special_byte_at_every_offset)
      * and the byte loop meet it. */
     char doc[200], want[64];
     am_msg *m = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     for (int at = 0; at < 40; at++) {
         int pre = snprintf(doc, sizeof doc, "{\"role\":\"user\",\"content\":\"");
         memset(doc + pre, 'a', 60);
@@ -692,7 +692,7 @@ typedef struct setter_ctx {
 
 static am_status msg_json(const am_msg *m, am_buf *b)
 {
-    am_error err;
+    am_error err = { AM_OK, "" };
     return am_msg_to_json(m, b, &err); /* default allocator */
 }
 
@@ -722,7 +722,7 @@ static am_status setter_body(void *ctx, const am_allocator *alloc)
     am_msg_opts o = am_msg_opts_default();
     am_msg *m = NULL, *t = NULL;
     am_buf pre = AM_BUF_INIT, post = AM_BUF_INIT, fin = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
     am_tool_call tc = { AM_STR("call_1"), AM_STR("function"),
                         AM_STR("lookup"), AM_STR("{\"q\":\"x\"}"), AM_STR("") };
@@ -815,7 +815,7 @@ AM_TEST(enum_names_out_of_range_are_a_question_mark)
  * error lists the names from the table. */
 AM_TEST(enum_names_parse_back_and_errors_list_the_table)
 {
-    am_error err;
+    am_error err = { AM_OK, "" };
     for (int r = 0; r < AM_ROLE_COUNT; r++) {
         am_role got;
         CHECK_OK(am_role_parse(am_str_c(am_role_name((am_role)r)), &got,
@@ -855,7 +855,7 @@ AM_TEST(enum_names_parse_back_and_errors_list_the_table)
 AM_TEST(json_content_and_structured_data_read_back_compact)
 {
     am_msg *m = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_part p;
 
     CHECK_OK(am_msg_create(NULL, AM_ROLE_ASSISTANT, &m, &err));
@@ -893,7 +893,7 @@ AM_TEST(json_content_and_structured_data_read_back_compact)
 AM_TEST(setters_refuse_what_the_header_says_and_indexes_past_the_end_are_empty)
 {
     am_msg *m = (am_msg *)&m, *c = (am_msg *)&c;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_tool_call tc = { AM_STR("call_1"), AM_STR(""), AM_STR("search"),
                         AM_STR("{}"), AM_STR("") };
     am_agent_call ac = { AM_STR(""), AM_STR("\"do it\"") };
@@ -954,7 +954,7 @@ AM_TEST(size_counts_the_bytes_the_message_holds)
 {
     static char big[4096];
     am_msg *a = NULL, *b = NULL, *c = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_tool_call tc = { AM_STR("call_1"), AM_STR("function"),
                         AM_STR("search"), AM_STR(""), AM_STR("") };
 
@@ -983,7 +983,7 @@ AM_TEST(text_appends_to_json_replaces_and_lists_freeze)
     am_msg *m = NULL, *back = NULL;
     am_msg_list l = AM_MSG_LIST_INIT;
     am_buf b = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     size_t cap;
 
     CHECK_OK(am_msg_create_text(NULL, AM_ROLE_USER, AM_STR("hello"), &m,
@@ -1025,7 +1025,7 @@ AM_TEST(to_json_out_of_memory_detail_ignores_what_err_held_before)
     static const am_format fmts[] = { AM_FORMAT_OPENAI,
                                       AM_FORMAT_ANTHROPIC };
     am_msg_list l = AM_MSG_LIST_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_OK(am_msgs_from_json(NULL, AM_FORMAT_AGENTMEM, AM_STR(
         "[{\"role\":\"system\",\"content\":\"s\"},{\"role\":\"user\","

@@ -753,7 +753,7 @@ AM_TEST(create_rejects_bad_options_by_name)
 {
     am_llm_opts o = am_llm_opts_default();
     am_llm *llm = (am_llm *)&o; /* must be reset to NULL */
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_ST(am_llm_create(&o, &llm, &err), AM_EINVAL);
     CHECK(llm == NULL);
@@ -811,7 +811,7 @@ static am_status chat_build_parse_body(void *ctx, const am_allocator *alloc)
                          false };
     am_llm_request req;
     am_llm_result res;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
     const char *reply =
         (intptr_t)ctx == AM_LLM_OPENAI
@@ -859,7 +859,7 @@ static am_status wire_once(am_llm_kind kind, int with_raw, am_buf *body,
     am__llm_params p = { kind, "model", 0.5, 100, false };
     am_llm_request req;
     am_llm_result res;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
     const char *reply =
         kind == AM_LLM_OPENAI
@@ -933,7 +933,7 @@ AM_TEST(reply_usage_as_huge_doubles_is_clamped)
         "\"usage\":{\"prompt_tokens\":12.0,\"completion_tokens\":1e300}}";
     am_buf text = AM_BUF_INIT;
     am_llm_result res;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     memset(&res, 0, sizeof res);
     CHECK_OK_E(am__llm_parse_reply(AM_LLM_OPENAI, am_str_c(reply), &text,
@@ -946,7 +946,7 @@ AM_TEST(reply_usage_as_huge_doubles_is_clamped)
 AM_TEST(llm_kind_parse_names_the_unknown_kind)
 {
     am_llm_kind k = AM_LLM_ANTHROPIC;
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_ST(am_llm_kind_parse(AM_STR("gemini"), &k, &err), AM_EINVAL);
     CHECK(strstr(err.msg, "'gemini'") != NULL);
     CHECK_EQ(k, AM_LLM_ANTHROPIC);

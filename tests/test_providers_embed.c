@@ -34,7 +34,7 @@ AM_TEST(embeddings_batch_and_place_vectors_by_index)
                           .embed_reverse = true };
     mock_http *m = mock_http_start(&mo);
     sleeps sl = { { 0 }, 0 };
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_embedder *e = new_embedder(m, 6, 3, "sk-e", &sl, &err);
     am_str texts[7] = { AM_STR("alpha"), AM_STR("beta"), AM_STR("gamma"),
                         AM_STR("delta"), AM_STR("epsilon"), AM_STR("zeta"),
@@ -76,7 +76,7 @@ AM_TEST(embeddings_learn_dimension_from_a_probe)
     mock_http_opts mo = { .embed_dim = 5 };
     mock_http *m = mock_http_start(&mo);
     sleeps sl = { { 0 }, 0 };
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_embedder *e = new_embedder(m, 0, 128, NULL, &sl, &err);
     am_str t = AM_STR("x");
     float out[5], want[5];
@@ -107,7 +107,7 @@ AM_TEST(embeddings_reject_wrong_dimension_and_bad_replies)
     mock_http_opts mo = { .embed_dim = 4 };
     mock_http *m = mock_http_start(&mo);
     sleeps sl = { { 0 }, 0 };
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_embedder *e = new_embedder(m, 8, 128, NULL, &sl, &err);
     am_str two[2] = { AM_STR("a"), AM_STR("b") };
     float out[16];
@@ -159,7 +159,7 @@ AM_TEST(embeddings_errors_name_the_text_and_the_status)
     mock_http_opts mo = { .openai_key = "sk-e", .embed_dim = 4 };
     mock_http *m = mock_http_start(&mo);
     sleeps sl = { { 0 }, 0 };
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_embedder *e = new_embedder(m, 4, 1, "sk-e", &sl, &err);
     am_embedder *bad = new_embedder(m, 4, 1, "sk-wrong", &sl, &err);
     am_str texts[3] = { AM_STR("a"), AM_STR(""), AM_STR("c") };
@@ -201,7 +201,7 @@ AM_TEST(embeddings_send_dimensions_and_check_options)
     mock_http *m = mock_http_start(&mo);
     am_openai_embed_opts o = am_openai_embed_opts_default();
     am_embedder *e = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_str t = AM_STR("q");
     float out[3];
     json_t *body;
@@ -255,7 +255,7 @@ static am_status embed_build_parse_body(void *ctx, const am_allocator *alloc)
     am_str texts[2] = { AM_STR("a"), AM_STR("b") };
     float out[4];
     size_t dim = 2;
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
     (void)ctx;
 
@@ -332,7 +332,7 @@ AM_TEST(embed_reply_scanner_matches_jansson_values)
     test_rng tr = { 7 };
     double values[5 * 24];
     float out[5 * 24];
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     for (int round = 0; round < 300; round++) {
         size_t count = 1 + test_rng_u64(&tr) % 5;
@@ -373,7 +373,7 @@ AM_TEST(embed_reply_scanner_number_forms)
     };
     char body[256];
     float out[1];
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t dim = 1;
@@ -409,7 +409,7 @@ AM_TEST(embed_reply_scanner_rejects_what_jansson_rejects)
     char *mut = malloc(len + 1);
     static const char bytes[] = "{}[],:\"\\-+.eE0123456789 tfnx\x01\xff";
     float out[12];
-    am_error err;
+    am_error err = { AM_OK, "" };
     int rejected = 0;
 
     /* Every proper prefix is malformed. */
@@ -472,7 +472,7 @@ AM_TEST(embed_body_is_whole_or_an_error_when_jansson_runs_out)
 {
     am_str texts[3] = { AM_STR("a"), AM_STR("bc"), AM_STR("") };
     am_buf want = AM_BUF_INIT, got = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     long n;
     CHECK_OK(am__embed_build_body("m", 2, texts, 3, &want, &err));
     for (n = 1;; n++) {

@@ -62,7 +62,7 @@ AM_TEST(extra_headers_go_with_every_request)
     am_embedder *e = NULL;
     am_buf text = AM_BUF_INIT;
     am_llm_result res;
-    am_error err;
+    am_error err = { AM_OK, "" };
     char hv[64];
     am_str t = AM_STR("x");
     float v[8];
@@ -105,7 +105,7 @@ AM_TEST(embedding_batches_respect_the_byte_cap)
     mock_http *m = mock_http_start(&mo);
     am_openai_embed_opts o = am_openai_embed_opts_default();
     am_embedder *e = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     /* 10-byte texts, cap 25 bytes: batches of 2, 2, 1; the 40-byte text
      * goes alone although it is over the cap. */
     am_str texts[6] = { AM_STR("aaaaaaaaaa"), AM_STR("bbbbbbbbbb"),

@@ -39,7 +39,7 @@ AM_TEST(defaults_are_what_the_header_says)
     am_openai_embed_opts eo = am_openai_embed_opts_default();
     am_llm *llm = (am_llm *)&o;
     am_embedder *e = (am_embedder *)&o;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     check_http_defaults(&h);
 
@@ -334,7 +334,7 @@ AM_TEST(request_fields_go_where_the_header_says)
     /* More bad options by name: a negative connect timeout, an
      * anthropic_version with a line break. */
     {
-        am_error err;
+        am_error err = { AM_OK, "" };
         o.http.connect_timeout_ms = -1;
         CHECK_ST(am_llm_create(&o, &llm, &err), AM_EINVAL);
         CHECK(llm == NULL);
@@ -444,7 +444,7 @@ static am_llm_result parse(am_llm_kind kind, const char *reply)
 {
     am_buf text = AM_BUF_INIT;
     am_llm_result res;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     memset(&res, 0, sizeof res);
     CHECK_OK_E(am__llm_parse_reply(kind, am_str_c(reply), &text, &res,

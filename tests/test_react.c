@@ -226,7 +226,7 @@ AM_TEST(copied_records_outlive_the_memory)
     am_react_tool_exec te;
     am_react_step step;
     am_react_todo td;
-    am_error herr;
+    am_error herr = { AM_OK, "" };
     am_buf b1 = AM_BUF_INIT, b2 = AM_BUF_INIT, b3 = AM_BUF_INIT,
            b4 = AM_BUF_INIT;
 

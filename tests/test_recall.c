@@ -351,7 +351,7 @@ AM_TEST(recall_names_field_is_indexed_and_raises_chunks_in_search_and_tool)
     to.names_bonus = 2;
     CHECK_ST(am_recall_tool_def(AM_TOOL_OPENAI, &to, &out, NULL), AM_EINVAL);
     /* A bonus without a field (recall.h), in the tool and the search. */
-    am_error terr;
+    am_error terr = { AM_OK, "" };
     to.names_bonus = 0.5;
     to.names_field = (am_str){ NULL, 0 };
     CHECK_ST(am_recall_tool_def(AM_TOOL_OPENAI, &to, &out, &terr), AM_EINVAL);

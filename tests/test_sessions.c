@@ -109,7 +109,7 @@ AM_TEST(sessions_id_limits_and_open_errors)
     am_sessions *ss = NULL;
     am_react *m = memory_with("hello");
     am_buf out = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_OK(am_sessions_open(dir, NULL, &ss, NULL));
     memset(id, 'a', sizeof id);

@@ -572,7 +572,7 @@ AM_TEST(no_target_opens_the_store_database_url_names)
     fx_open(&f, 0);
     am_buf out = AM_BUF_INIT;
     am_store *s = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     const char *was = getenv("DATABASE_URL");
     char *saved = was != NULL ? strdup(was) : NULL;
 
@@ -618,7 +618,7 @@ AM_TEST(target_kind_picks_the_backend_open_picks)
 {
     const char *file = "junk";
     am_store *s = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_EQ(am_store_target_kind(NULL, &file), AM_STORE_KIND_NONE);
     CHECK(file == NULL);

@@ -26,7 +26,7 @@ static am_store *open_at(const char *path, bool manual, bool read_only)
 {
     am_store_opts o = am_store_opts_default();
     am_store *s = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     o.manual_checkpoint = manual;
     o.read_only = read_only;
     CHECK_OK_E(am_store_open(path, &o, &s, &err), &err);
@@ -150,7 +150,7 @@ AM_TEST(checkpoints_on_another_handle_do_not_block_writes)
     snprintf(path, sizeof path, "%s/c.db", dir);
     am_store_opts o = am_store_opts_default();
     am_store *w = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     size_t busy = 0;
     o.manual_checkpoint = true;
     o.busy_timeout_ms = 0; /* a write that had to wait fails at once */

@@ -12,7 +12,7 @@ AM_TEST(open_picks_backend_from_target)
 {
     char *dir = test_tmpdir();
     char path[512], uri[600];
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_store *s = NULL;
     am_buf out = AM_BUF_INIT;
 
@@ -48,7 +48,7 @@ AM_TEST(open_rejects_garbage_and_newer_schema)
 {
     char *dir = test_tmpdir();
     char path[512];
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_store *s = NULL;
     snprintf(path, sizeof path, "%s/garbage.db", dir);
     FILE *fp = fopen(path, "wb");

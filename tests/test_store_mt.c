@@ -206,7 +206,7 @@ AM_TEST(pool_size_is_checked_at_open)
 {
     char *dir = test_tmpdir(), path[512];
     am_store *s = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     test_store_target(dir, "poolcheck.db", path, sizeof path);
     am_store_opts o = am_store_opts_default();
     o.pool_size = AM_STORE_MAX_POOL + 1;

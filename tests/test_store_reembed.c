@@ -14,7 +14,7 @@ static am_store *open_with(const char *path, const am_embedder *e,
 {
     am_store_opts o = am_store_opts_default();
     am_store *s = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     *clk = test_clock_make(tc);
     o.clock = clk;
     o.embedder = e;

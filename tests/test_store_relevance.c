@@ -348,7 +348,7 @@ static void check_names(const char *text, const char *want)
     static const am_str speakers[] = { { "Caroline", 8 },
                                        { "Melanie", 7 } };
     am_buf out = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_OK(am_text_names(am_str_c(text), speakers, 2, &out, &err));
     CHECK_STR_EQ(out.ptr, want);
     CHECK_STR_EQ(err.msg, "");
@@ -437,7 +437,7 @@ AM_TEST(text_names_out_of_memory_leaves_nothing)
 AM_TEST(text_names_refuses_bad_arguments)
 {
     am_buf out = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_EQ(am_text_names(AM_STR("x"), NULL, 0, NULL, &err), AM_EINVAL);
     CHECK(strstr(err.msg, "output") != NULL);
     CHECK_EQ(am_text_names((am_str){ NULL, 3 }, NULL, 0, &out, &err),

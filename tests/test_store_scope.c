@@ -395,7 +395,7 @@ AM_TEST(a_store_missing_its_metadata_refuses_to_open)
 {
     char *dir = test_tmpdir(), path[512];
     am_store *s = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     sqlite3 *db = NULL;
     am_store_opts ro = am_store_opts_default();
 

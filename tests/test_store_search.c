@@ -651,7 +651,7 @@ AM_TEST(vector_cache_grows_in_place_and_all_or_nothing)
     am_store_opts o = am_store_opts_default();
     o.alloc = &a;
     am_store *s;
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_OK(am_store_open(":memory:", &o, &s, &err));
     CHECK_OK(grow_insert(s, 0, 2048)); /* capacity 2,048: 256 kB of floats */
     CHECK_EQ(s->vc.cap, 2048);
@@ -728,7 +728,7 @@ AM_TEST(vector_cache_codes_bound_what_they_miss)
     for (int r = 0; r < ROWS; r++)
         rows[r] = (am__vc_new){ r + 1, 0, { "n", 1 }, v[r], sizeof v[0] };
     am_store *s;
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_OK(am_store_open(":memory:", NULL, &s, &err));
     CHECK_OK(am__vcache_insert(s, rows, ROWS));
     const am__vcache *c = &s->vc;
@@ -999,7 +999,7 @@ AM_TEST(hash_embedder_is_deterministic_and_similar_for_shared_words)
 
 AM_TEST(word_vectors_load_when_installed_and_reject_garbage)
 {
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_embedder *e = NULL;
     char *dir = test_tmpdir(), path[512];
     snprintf(path, sizeof path, "%s/bad.bin", dir);

@@ -348,7 +348,7 @@ AM_TEST(a_full_move_log_keeps_the_newest_ids_whatever_their_length)
     am_clock c = test_clock_make(&clk);
     am_tiers_opts o = am_tiers_opts_default();
     am_tiers *t = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     moves_seen ms = { 0 };
     uint64_t total = 0;
     /* Working holds one item, so each store demotes the one before it:

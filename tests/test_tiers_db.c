@@ -229,7 +229,7 @@ AM_TEST(items_keep_their_creation_day_across_day_changes_and_reloads)
     char db[4200];
     am_tiers *a = NULL, *b = NULL;
     am_tiers_opts o = am_tiers_opts_default();
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_buf ids = AM_BUF_INIT;
 
     snprintf(db, sizeof db, "%s/days.db", dir);
@@ -291,7 +291,7 @@ AM_TEST(a_long_move_log_and_content_rewrites_survive_a_reopen)
     am_tiers *t = NULL;
     am_tiers_opts o = am_tiers_opts_default();
     am_clock c = test_clock_make(&clk);
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_buf out = AM_BUF_INIT;
     char content[3000];
     uint64_t total = 0;
@@ -351,7 +351,7 @@ AM_TEST(the_move_log_table_keeps_the_last_n_rows_and_recent_days)
     am_tiers *t = NULL;
     am_tiers_opts o = am_tiers_opts_default();
     am_clock c = test_clock_make(&clk);
-    am_error err;
+    am_error err = { AM_OK, "" };
     uint64_t total = 0;
     size_t seen = 0;
 
@@ -429,7 +429,7 @@ AM_TEST(policy_archiving_compresses_in_bounded_steps_and_survives_reopen)
     am_tiers *t = NULL;
     am_tiers_opts o = am_tiers_opts_default();
     am_clock c = test_clock_make(&clk);
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_tier_policy_count pc[4];
     am_tier_stats s[AM_TIER_COUNT];
     am_buf out = AM_BUF_INIT;
@@ -621,7 +621,7 @@ AM_TEST(a_live_item_without_its_content_row_is_reported)
     char db[4200];
     am_tiers *t;
     am_tiers_opts o = am_tiers_opts_default();
-    am_error err;
+    am_error err = { AM_OK, "" };
     sqlite3 *h;
 
     snprintf(db, sizeof db, "%s/s.db", dir);
@@ -732,7 +732,7 @@ AM_TEST(newer_schema_and_corrupt_archive_are_reported)
     char db[4200];
     am_tiers *t;
     am_tiers_opts o = am_tiers_opts_default();
-    am_error err;
+    am_error err = { AM_OK, "" };
     sqlite3 *h;
     am_buf out = AM_BUF_INIT;
 
@@ -857,7 +857,7 @@ AM_TEST(long_calls_report_each_step_through_the_progress_option)
     am_tiers_opts o = am_tiers_opts_default();
     am_tiers *t;
     progress_log l;
-    am_error err;
+    am_error err = { AM_OK, "" };
     size_t demoted = 0;
     static const char *const want[] = { "demoting", "policies",
                                         "compressing", "writing" };
@@ -970,7 +970,7 @@ AM_TEST(a_big_handle_s_blobs_survive_reopen_and_reload)
     char db[4200], id[32], content[64];
     am_tiers *a, *b = NULL;
     am_tiers_opts o = am_tiers_opts_default();
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     snprintf(db, sizeof db, "%s/big.db", dir);
     a = open_t(&clk, 100, 1000, 0, db);

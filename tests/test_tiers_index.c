@@ -153,7 +153,7 @@ AM_TEST(bad_input_is_refused_with_detail_and_loses_nothing)
     am_buf out = AM_BUF_INIT;
     am_tiers_opts o = am_tiers_opts_default();
     am_tiers *t2 = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_OK(put(t, "keep", "precious", 0.5, AM_TIER_WORKING));
     in.content = AM_STR("new");
@@ -300,7 +300,7 @@ AM_TEST(a_failing_extractor_rejects_the_store_and_keeps_the_old_item)
 AM_TEST(tier_parse_names_the_unknown_tier_and_names_use_one_rule)
 {
     am_tier t = AM_TIER_WORKING;
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_ST(am_tier_parse(AM_STR("attic"), &t, &err), AM_EINVAL);
     CHECK(strstr(err.msg, "'attic'") != NULL);
     CHECK_EQ(t, AM_TIER_WORKING);

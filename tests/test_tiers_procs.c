@@ -26,7 +26,7 @@ static am_tiers *open_db(const char *db, size_t working_cap)
 {
     am_tiers_opts o = am_tiers_opts_default();
     am_tiers *t = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     o.db_path = db;
     o.flush_interval_ms = 0; /* write through, see other writers at once */
@@ -44,7 +44,7 @@ static int writer(const char *db, int n, int fd)
 {
     am_tiers_opts o = am_tiers_opts_default();
     am_tiers *t = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     int bad = 0;
 
     o.db_path = db;

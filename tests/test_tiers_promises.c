@@ -15,7 +15,7 @@ AM_TEST(defaults_and_option_limits_are_what_the_header_says)
     am_tier_query q = am_tier_query_default();
     am_tier_stats st[AM_TIER_COUNT];
     am_tiers *t = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK(o.alloc == NULL && o.clock == NULL && o.db_path == NULL &&
           o.progress == NULL && o.progress_ctx == NULL);

@@ -184,7 +184,7 @@ AM_TEST(special_tokens_are_text_by_default_and_ids_when_allowed)
     am_encode_opts o = { 0, NULL, 0, NULL };
     am_str allowed[1] = { AM_STR("<|endofprompt|>") };
     am_str text = AM_STR("a<|endoftext|>b<|endofprompt|>");
-    am_error err;
+    am_error err = { AM_OK, "" };
     uint32_t id = 0;
 
     CHECK_OK(am_encoding_encode(enc, text, NULL, &toks, NULL));
@@ -237,7 +237,7 @@ AM_TEST(decode_rejects_unknown_ids_and_keeps_output)
     am_buf out = AM_BUF_INIT;
     uint32_t ids[3] = { 24912, 4294967295u, 1 };
     uint32_t sp[1] = { 199999 };
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_str b;
 
     CHECK_OK(am_buf_append(&out, "keep", 4));
@@ -490,7 +490,7 @@ AM_TEST(bad_arguments_are_rejected)
     am_encoding *enc = open_enc("cl100k_base");
     am_tokens toks = AM_TOKENS_INIT;
     size_t n;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_ST(am_encoding_create(NULL, NULL, NULL, &err), AM_EINVAL);
     CHECK_ST(am_encoding_count(enc, (am_str){ NULL, 3 }, NULL, &n, &err),

@@ -14,7 +14,7 @@ AM_TEST(catalog_records_the_source_and_check_date_of_its_figures)
 {
     am_models *m = NULL;
     am_model_info info;
-    am_error err;
+    am_error err = { AM_OK, "" };
     char *dir = test_tmpdir();
     char path[512];
     FILE *f;
@@ -105,7 +105,7 @@ AM_TEST(catalog_resolves_exact_names_prefixes_and_unknowns)
 {
     am_models *m = NULL;
     am_model_info info;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_OK_E(am_models_create(NULL, &m, &err), &err);
     CHECK(am_models_count(m) > 40);
@@ -153,7 +153,7 @@ AM_TEST(user_catalog_overrides_and_bad_files_name_the_problem)
         "{\"models\": [{\"name\": \"x\", \"encoding\": \"zz_base\"}]}");
     am_models *m = NULL;
     am_model_info info;
-    am_error err;
+    am_error err = { AM_OK, "" };
     size_t before;
 
     CHECK_OK_E(am_models_create(&(am_models_opts){ good, NULL }, &m, &err), &err);
@@ -195,7 +195,7 @@ AM_TEST(models_and_token_cache_take_their_allocator_through_options)
     am_models_opts mo = am_models_opts_default();
     am_token_cache_opts co = am_token_cache_opts_default();
     am_models *m = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK(mo.user_file == NULL && mo.alloc == NULL);
     CHECK(co.entries == 0 && co.alloc == NULL);
     CHECK_OK_E(am_models_create(&mo, &m, &err), &err);

@@ -13,7 +13,7 @@ AM_TEST(tokenizer_is_exact_for_openai_and_estimates_others)
     am_tokenizer_opts o = am_tokenizer_opts_default();
     am_tokens toks = AM_TOKENS_INIT;
     am_model_info info;
-    am_error err;
+    am_error err = { AM_OK, "" };
     size_t n = 0;
 
     CHECK_OK_E(am_tokenizer_create(AM_STR("gpt-4o-2024-08-06"), NULL, &gpt,
@@ -79,7 +79,7 @@ AM_TEST(messages_are_counted_the_way_openai_bills_them)
         "\"text\":\"hello world\"}],\"name\":\"bob\"},"
         " {\"role\":\"assistant\",\"content\":\"Hi!\"}]";
     size_t want = 0, got = 0, n;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_OK(am_tokenizer_create(AM_STR("gpt-4o"), NULL, &tz, NULL));
     for (int i = 0; i < 3; i++) {
@@ -130,7 +130,7 @@ AM_TEST(messages_are_counted_the_way_openai_bills_them)
 AM_TEST(messages_json_is_read_by_the_message_reader)
 {
     am_tokenizer *tz = NULL, *est = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     size_t plain = 0, with = 0, n = 0;
     const char *reasoning = "First check the order, then the invoice.";
     const char *refusal = "I cannot share that.";
@@ -313,7 +313,7 @@ AM_TEST(token_cache_gives_identical_results_across_calls)
         "the cat sat on the mat, with antidisestablishmentarianism",
         "<|endoftext|> the cat",
     };
-    am_error err;
+    am_error err = { AM_OK, "" };
     size_t n1, n2;
 
     CHECK_OK(am_token_cache_create(cl, NULL, &cache, NULL));

@@ -12,7 +12,7 @@ AM_TEST(missing_and_corrupt_rank_files_are_clear_errors)
     char *dir = test_tmpdir();
     am_encoding_opts o = am_encoding_opts_default();
     am_encoding *enc = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     char *p;
 
     CHECK_ST(am_encoding_create("nope_base", NULL, &enc, &err), AM_ENOTFOUND);
@@ -80,7 +80,7 @@ AM_TEST(data_dir_env_is_on_the_search_path)
 {
     char *dir = test_tmpdir();
     am_encoding *enc = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     char *p = write_tmp(dir, "p50k_base.tiktoken", "IQ== 0\n");
     const char *old = getenv("AGENTMEM_DATA_DIR");
     char *saved = old != NULL ? strdup(old) : NULL;
@@ -124,7 +124,7 @@ static void check_counts(const char *rank, unsigned flags)
 {
     am_encoding_opts o = am_encoding_opts_default();
     am_encoding *enc = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     o.rank_file = rank;
     o.flags = flags;
     CHECK_OK_E(am_encoding_create("r50k_base", &o, &enc, &err), &err);
@@ -268,7 +268,7 @@ AM_TEST(encoding_opened_from_cache_maps_its_tables)
     am_allocator a;
     am_encoding_opts o = am_encoding_opts_default();
     am_encoding *enc = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     snprintf(src, sizeof src, "%s/r50k_base.tiktoken", AM_BUILD_DATADIR);
     snprintf(rank, sizeof rank, "%s/r50k_base.tiktoken", dir);

@@ -401,7 +401,7 @@ AM_TEST(batch_failure_names_the_lowest_failing_text_and_rolls_back)
     am_str t[64];
     size_t counts[64];
     am_tokens outs[64];
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_encode_opts o = { AM_SPECIAL_DISALLOWED_ERROR, NULL, 0, NULL };
     /* 2,600-byte texts, 166 KB in all: enough for the batch to use both
      * threads (one per 64 KB beyond the first), so failures are recorded

@@ -164,7 +164,7 @@ AM_TEST(memo_is_allocated_on_first_use_and_without_memory_runs_cold)
     am_tokens toks = AM_TOKENS_INIT;
     am_str text = AM_STR("Agents count the same messages again, every turn "
                          "of the conversation: Привет мир, 中文文本.");
-    am_error err;
+    am_error err = { AM_OK, "" };
     size_t want = 0, n = 0, live;
     long calls;
 
@@ -411,7 +411,7 @@ AM_TEST(tokens_json_counts_are_exact_or_an_error_when_jansson_runs_out)
 {
     am_tokenizer *tz = NULL;
     am_models *m = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     size_t want, got, nmodels;
     long n;
     static const char tools[] =

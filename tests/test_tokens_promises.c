@@ -61,7 +61,7 @@ AM_TEST(open_errors_name_what_the_header_says)
     am_models_opts mo = am_models_opts_default();
     am_models *m = (am_models *)&o;
     char missing[512];
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_ST(am_encoding_create("cl100k_base", NULL, NULL, &err),
              AM_EINVAL);
@@ -130,7 +130,7 @@ AM_TEST(tokenizer_without_a_model_and_with_a_borrowed_encoding)
     am_model_info info;
     am_tokens toks = AM_TOKENS_INIT;
     am_buf dec = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     /* No model, no encoding_name: o200k_base, exact; its name is the
      * encoding's. */
@@ -195,7 +195,7 @@ AM_TEST(messages_count_special_text_as_text_and_estimate_alike)
                          { NULL, 0 } };
     am_encode_opts ordinary = { 0, NULL, 0, NULL };
     size_t n = 0, role = 0, content = 0;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_OK(am_tokenizer_create(AM_STR("gpt-4o"), NULL, &tz, NULL));
     CHECK_OK(am_tokenizer_count(tz, msg.role, &ordinary, &role, NULL));
@@ -232,7 +232,7 @@ AM_TEST(tools_estimate_is_the_sum_the_header_gives)
 {
     am_tokenizer *tz = NULL;
     size_t n = 0, name = 0, desc = 0, params = 0, name2 = 0;
-    am_error err;
+    am_error err = { AM_OK, "" };
     const char *p = "{\"properties\":{\"city\":{\"type\":\"string\"}},"
                     "\"type\":\"object\"}";
 

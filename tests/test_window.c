@@ -134,7 +134,7 @@ AM_TEST(trim_orphans_are_dropped_and_reported)
     am_msg_list l = AM_MSG_LIST_INIT;
     am_trim_result r = AM_TRIM_RESULT_INIT;
     am_trim_opts o = am_trim_opts_default();
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_OK(am_msgs_from_json(
         NULL, AM_FORMAT_AGENTMEM,
         AM_STR("[{\"role\":\"tool\",\"tool_call_id\":\"zz\",\"content\":"
@@ -204,7 +204,7 @@ AM_TEST(bad_arguments_are_named)
     am_trim_result r = AM_TRIM_RESULT_INIT;
     am_summarize_result sr = AM_SUMMARIZE_RESULT_INIT;
     const am_msg *with_null[3];
-    am_error err;
+    am_error err = { AM_OK, "" };
     load(&l);
     with_null[0] = l.items[0];
     with_null[1] = NULL;
@@ -238,7 +238,7 @@ AM_TEST(window_defaults_and_bad_trim_options_are_what_the_header_says)
     am_msg_list l = AM_MSG_LIST_INIT;
     am_trim_result r = AM_TRIM_RESULT_INIT;
     am_summary_mw *mw = (am_summary_mw *)&mw;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_EQ(t.strategy, AM_TRIM_LAST);
     CHECK_EQ(t.max_messages, 0);

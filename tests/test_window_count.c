@@ -136,7 +136,7 @@ AM_TEST(trim_figure_equals_the_billed_count)
         am_trim_result r = AM_TRIM_RESULT_INIT;
         am_trim_opts o = am_trim_opts_default();
         am_counter c = { tz, NULL, NULL };
-        am_error err;
+        am_error err = { AM_OK, "" };
         size_t billed = 0, listed = 0;
 
         CHECK_OK_E(am_msgs_from_json(NULL, AM_FORMAT_OPENAI,
@@ -181,7 +181,7 @@ AM_TEST(count_msgs_primes_the_reply_except_for_a_callback)
     am_msg_list l = AM_MSG_LIST_INIT;
     am_counter cb = { NULL, count_seven, NULL };
     size_t n = 99, one = 0, two = 0;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     load(&l);
     CHECK_OK(am_count_msgs(NULL, items(&l), 0, &n, &err));

@@ -115,7 +115,7 @@ AM_TEST(middleware_triggers_and_updates_running_summary_incrementally)
     am_summary_mw *mw = NULL;
     am_summary_mw_opts o = am_summary_mw_opts_default();
     am_summarize_result r = AM_SUMMARIZE_RESULT_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     load(&l);
     CHECK_ST(am_summary_mw_create(&o, &mw, &err), AM_EINVAL);
     o.trigger_messages = 8;
@@ -185,7 +185,7 @@ AM_TEST(summarizers_and_the_summary_message_keep_their_small_promises)
     am_msg_list l = AM_MSG_LIST_INIT;
     char markers[AM_MEMCFG_TEXT_MAX + 1];
     am_str text;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     CHECK_ST(am_summarizer_create(NULL, NULL, NULL, &s, &err), AM_EINVAL);
     CHECK_ST(am_summarizer_create(&none, NULL, NULL, &s, &err), AM_EINVAL);

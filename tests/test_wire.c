@@ -31,14 +31,14 @@ static const char agent_conv[] =
 
 static void load(am_format fmt, const char *text, am_msg_list *l)
 {
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_OK_E(am_msgs_from_json(NULL, fmt, am_str_c(text), l, &err), &err);
 }
 
 static void dump(const am_msg_list *l, am_format fmt, unsigned flags,
                  am_buf *b)
 {
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_OK_E(am_msgs_to_json((const am_msg *const *)l->items, l->count,
                                fmt, flags, b, &err), &err);
 }
@@ -50,7 +50,7 @@ AM_TEST(tool_call_id_and_call_id_stay_distinct_through_every_format)
     am_msg *m = NULL, *u = NULL, *r = NULL;
     am_msg_list l = AM_MSG_LIST_INIT;
     am_buf b = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     /* The Responses API's shape: item id fc_..., call id call_... */
     am_tool_call tc = { AM_STR("fc_1"), AM_STR("function"), AM_STR("search"),
                         AM_STR("{\"q\":1}"), AM_STR("call_1") };
@@ -245,7 +245,7 @@ AM_TEST(tool_result_without_its_call_is_an_error_naming_the_index)
 {
     am_msg_list l = AM_MSG_LIST_INIT;
     am_buf b = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     load(AM_FORMAT_AGENTMEM,
          "[{\"role\":\"user\",\"content\":\"q\"},"
@@ -270,7 +270,7 @@ AM_TEST(broken_tool_arguments_cannot_become_anthropic_input)
 {
     am_msg_list l = AM_MSG_LIST_INIT;
     am_buf b = AM_BUF_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     load(AM_FORMAT_OPENAI,
          "{\"model\":\"x\",\"messages\":[{\"role\":\"user\",\"content\":"
@@ -290,7 +290,7 @@ AM_TEST(broken_tool_arguments_cannot_become_anthropic_input)
 AM_TEST(openai_reader_maps_developer_and_rejects_unknown_roles)
 {
     am_msg_list l = AM_MSG_LIST_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     load(AM_FORMAT_OPENAI,
          "[{\"role\":\"developer\",\"content\":\"rules\"},{\"role\":"
@@ -336,7 +336,7 @@ AM_TEST(readers_find_the_messages_array_and_refuse_anything_else)
     static const am_format fmts[] = { AM_FORMAT_OPENAI, AM_FORMAT_ANTHROPIC };
     static const char *const fmt_names[] = { "openai", "anthropic" };
     am_msg_list l = AM_MSG_LIST_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     for (size_t i = 0; i < 2; i++) {
         load(fmts[i], "[{\"role\":\"user\",\"content\":\"a\"}]", &l);
@@ -375,7 +375,7 @@ AM_TEST(anthropic_reader_takes_user_and_assistant_turns_only)
      * of them, and the others are refused by name. */
     static const char *const bad[] = { "tool", "system", "User", "" };
     am_msg_list l = AM_MSG_LIST_INIT;
-    am_error err;
+    am_error err = { AM_OK, "" };
     load(AM_FORMAT_ANTHROPIC,
          "[{\"role\":\"user\",\"content\":\"q\"},"
          "{\"role\":\"assistant\",\"content\":\"a\"}]",
@@ -403,7 +403,7 @@ AM_TEST(anthropic_reader_takes_user_and_assistant_turns_only)
 AM_TEST(format_names_parse_and_reject_unknown)
 {
     am_format f;
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_OK(am_format_parse(AM_STR("anthropic"), &f, &err));
     CHECK_EQ(f, AM_FORMAT_ANTHROPIC);
     CHECK_ST(am_format_parse(AM_STR("gemini"), &f, &err), AM_EINVAL);
@@ -461,7 +461,7 @@ static am_status wire_oom_body(void *ctx, const am_allocator *alloc)
     am_msg_opts o = am_msg_opts_default();
     am_msg_list src = AM_MSG_LIST_INIT, back = AM_MSG_LIST_INIT;
     am_buf b = { 0 };
-    am_error err;
+    am_error err = { AM_OK, "" };
     am_status st;
     (void)ctx;
     o.alloc = alloc;

@@ -24,7 +24,7 @@ static inline am_tiers *open_t(test_clock *clk, size_t w, size_t s, size_t l,
     static int n;
     am_tiers_opts o = am_tiers_opts_default();
     am_tiers *t = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
 
     c[n % 64] = test_clock_make(clk);
     o.clock = &c[n++ % 64];

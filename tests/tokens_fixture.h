@@ -19,7 +19,7 @@
 static inline am_encoding *open_enc(const char *name)
 {
     am_encoding *enc = NULL;
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_OK_E(am_encoding_create(name, NULL, &enc, &err), &err);
     return enc;
 }

@@ -48,7 +48,7 @@ static const char *HISTORY =
 
 static inline void load(am_msg_list *l)
 {
-    am_error err;
+    am_error err = { AM_OK, "" };
     CHECK_OK_E(am_msgs_from_json(NULL, AM_FORMAT_OPENAI, am_str_c(HISTORY),
                                  l, &err), &err);
     CHECK_EQ(l->count, 12);
