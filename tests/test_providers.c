@@ -782,6 +782,10 @@ AM_TEST(create_rejects_bad_options_by_name)
     CHECK_ST(am_llm_create(&o, &llm, &err), AM_EINVAL);
     CHECK_HAS(err.msg, "control characters");
     o.api_key = NULL;
+    o.base_url = "http://a b/v1";
+    CHECK_ST(am_llm_create(&o, &llm, &err), AM_EINVAL);
+    CHECK_HAS(err.msg, "'base_url'");
+    o.base_url = NULL;
     o.temperature = 3;
     CHECK_ST(am_llm_create(&o, &llm, &err), AM_EINVAL);
     CHECK_HAS(err.msg, "'temperature'");

@@ -228,6 +228,14 @@ AM_TEST(embeddings_send_dimensions_and_check_options)
     o.base_url = "localhost:1234";
     CHECK_ST(am_embedder_openai_create(&o, &e, &err), AM_EINVAL);
     CHECK_HAS(err.msg, "'base_url'");
+    o.base_url = "http://tab\there";
+    CHECK_ST(am_embedder_openai_create(&o, &e, &err), AM_EINVAL);
+    CHECK_HAS(err.msg, "'base_url'");
+    o.base_url = NULL;
+    o.model = "tab\tmodel";
+    CHECK_ST(am_embedder_openai_create(&o, &e, &err), AM_EINVAL);
+    CHECK_HAS(err.msg, "'model' must be printable");
+    o.model = "m";
     o.base_url = url_with(m, "/v1");
     CHECK_OK(am_embedder_openai_create(&o, &e, &err));
     CHECK_OK(am_embedder_embed(e, &t, 1, out, &err));

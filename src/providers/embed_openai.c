@@ -249,11 +249,10 @@ am_status am_embedder_openai_create(const am_openai_embed_opts *opts,
                         "required");
     if (strlen(o.model) > 200 ||
         !am__utf8_valid(o.model, strlen(o.model), NULL) ||
-        strpbrk(o.model, "\r\n") != NULL)
+        am__has_ctl(o.model))
         return am__fail(err, AM_EINVAL, "embeddings: option 'model' must be "
                         "printable UTF-8 of at most 200 bytes");
-    if ((strncmp(base, "http://", 7) != 0 &&
-         strncmp(base, "https://", 8) != 0) || strpbrk(base, "\r\n ") != NULL)
+    if (!am__base_url_ok(base))
         return am__fail(err, AM_EINVAL, "embeddings: option 'base_url' must "
                         "start with http:// or https://, got '%s'", base);
     if (o.max_batch == 0)

@@ -259,6 +259,20 @@ int64_t am__retry_after_ms(const char *value, int64_t now_s)
     return when > now_s ? ((int64_t)when - now_s) * 1000 : 0;
 }
 
+bool am__has_ctl(const char *s)
+{
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return true;
+    return false;
+}
+
+bool am__base_url_ok(const char *u)
+{
+    return (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0)
+           && !am__has_ctl(u) && strchr(u, ' ') == NULL;
+}
+
 am_status am__api_key(const char *option, const char *env_name,
                       const char *who, char *source, size_t cap,
                       const char **key, am_error *err)
@@ -275,10 +289,9 @@ am_status am__api_key(const char *option, const char *env_name,
     if (k != NULL && k[0] == '\0')
         k = NULL; /* an empty variable counts as unset */
     *key = NULL;
-    for (const char *c = k; c != NULL && *c != '\0'; c++)
-        if ((unsigned char)*c < 0x20 || *c == 0x7f)
-            return am__fail(err, AM_EINVAL, "%s: the API key from %s "
-                            "contains control characters", who, source);
+    if (k != NULL && am__has_ctl(k))
+        return am__fail(err, AM_EINVAL, "%s: the API key from %s contains "
+                        "control characters", who, source);
     *key = k;
     return AM_OK;
 }

@@ -135,18 +135,6 @@ static char *header_line(const am_allocator *a, const char *name,
     return s;
 }
 
-static bool url_ok(const char *u)
-{
-    return strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
-}
-
-static bool has_ctl(const char *s)
-{
-    for (; *s != '\0'; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return true;
-    return false;
-}
 
 am_status am_llm_create(const am_llm_opts *opts, am_llm **out,
                         am_error *err)
@@ -165,10 +153,11 @@ am_status am_llm_create(const am_llm_opts *opts, am_llm **out,
     if (o.model == NULL || o.model[0] == '\0')
         return am__fail(err, AM_EINVAL, "llm: option 'model' is required");
     base = o.base_url != NULL ? o.base_url : kind_default_url(o.kind);
-    if (!url_ok(base) || has_ctl(base))
+    if (!am__base_url_ok(base))
         return am__fail(err, AM_EINVAL, "llm: option 'base_url' must start "
                         "with http:// or https://, got '%s'", base);
-    if (!am__utf8_valid(o.model, strlen(o.model), NULL) || has_ctl(o.model))
+    if (!am__utf8_valid(o.model, strlen(o.model), NULL) ||
+        am__has_ctl(o.model))
         return am__fail(err, AM_EINVAL, "llm: option 'model' must be "
                         "printable UTF-8");
     if (o.max_tokens < 0)
@@ -225,7 +214,7 @@ am_status am_llm_create(const am_llm_opts *opts, am_llm **out,
     if (o.kind == AM_LLM_ANTHROPIC) {
         const char *v = o.anthropic_version != NULL ? o.anthropic_version
                                                     : "2023-06-01";
-        if (has_ctl(v)) {
+        if (am__has_ctl(v)) {
             st = am__fail(err, AM_EINVAL, "llm: option 'anthropic_version' "
                           "contains control characters");
             goto fail;

@@ -83,6 +83,13 @@ int64_t am__retry_after_ms(const char *value, int64_t now_s);
 char *am__url_join(const am_allocator *a, const char *base,
                    const char *path);
 
+/* Whether `s` holds a control character (below 0x20, or DEL): what the
+ * clients refuse in anything that goes into a header or a URL. */
+bool am__has_ctl(const char *s);
+/* Whether `u` can be a base URL: http:// or https://, then no control
+ * character and no space. */
+bool am__base_url_ok(const char *u);
+
 /* The API key a client sends: `option` when not NULL, else $env_name
  * (env_name "" reads nothing). An empty key counts as none: *key NULL.
  * `source` (cap bytes) gets where the key came from, for messages ("the
